@@ -1,0 +1,37 @@
+"""cjml: customer-journey machine learning.
+
+Turn touchpoint histories into per-customer features, predict each customer's
+next journey stage and drop-off risk, and recommend the touchpoint most likely
+to keep them.
+
+The public surface:
+
+- :class:`EventLog`, :func:`read_events`: the validated, canonical event log.
+- :class:`JourneyMap`, :class:`Touchpoint`: stages and the touchpoint catalogue.
+- :mod:`cjml.datasets`: the journey simulator with ground truth, and the sample.
+- :mod:`cjml.exceptions`: the errors cjml raises.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from cjml.events import EventLog, EventLogSummary, read_events
+from cjml.exceptions import CjmlError, InputFileError, JourneyMapError, SchemaError
+from cjml.journey import JourneyMap, Touchpoint
+
+try:
+    __version__ = version("cjml")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0+unknown"
+
+__all__ = [
+    "CjmlError",
+    "EventLog",
+    "EventLogSummary",
+    "InputFileError",
+    "JourneyMap",
+    "JourneyMapError",
+    "SchemaError",
+    "Touchpoint",
+    "__version__",
+    "read_events",
+]
