@@ -33,7 +33,7 @@ SAMPLE_PARAMS: dict = {
     "n_customers": 3000,
     "n_days": 240,
     "start": "2024-01-01",
-    "truth_cutoffs": ["2024-06-28", "2024-07-28", "2024-08-27"],
+    "truth_cutoffs": ["2024-05-30", "2024-06-29", "2024-07-29"],
     "horizon_days": 30,
     "random_state": 7,
 }

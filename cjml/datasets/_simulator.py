@@ -355,7 +355,9 @@ def _touch(st: _State, idx: np.ndarray, tp: int, z: np.ndarray, u_move: np.ndarr
         adv = np.where((s == R) & (st.purchases[idx] >= 2), _REPEAT_BUYER_ADVANCE * _LOYALTY_SPEED[p], adv)
     adv = np.clip(adv * (0.5 + 0.5 * _sigmoid(2.0 * h)), 0.0, 1.0)
     moved = (u_move < adv) & (s < L)
-    recorded = np.where(moved, s + 1, s)
+    # The event is recorded in the stage it moved the customer to, unless the map does
+    # not allow the touchpoint there (a free trial that converts is still a trial).
+    recorded = np.where(moved & allowed[np.minimum(s + 1, L)], s + 1, s)
 
     dh = _HEALTH_EFFECT[p, tp].copy()
     st.fatigue[idx] += _FATIGUE_ADD[tp]
@@ -390,7 +392,7 @@ def _touch(st: _State, idx: np.ndarray, tp: int, z: np.ndarray, u_move: np.ndarr
     st.grudge[idx] += np.where(bad, _BAD_GRUDGE_GAIN, 0.0)
     st.health[idx] = h + dh
 
-    after = recorded.copy()
+    after = np.where(moved, s + 1, s)
     if tp == _TP["purchase"]:
         after = np.where(after == CV, R, after)  # a purchase completes conversion
     # Bad experiences set the journey back: loyal -> retention, retention -> shopping

@@ -1,0 +1,70 @@
+"""Writing tables safely: never overwrite by accident, never leave half a file."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from cjml.exceptions import InputFileError
+
+__all__ = ["TABLE_SUFFIXES", "write_table"]
+
+TABLE_SUFFIXES = (".parquet", ".csv")
+
+
+def write_table(frame: pd.DataFrame, path: str | Path, *, force: bool = False) -> Path:
+    """Write ``frame`` to a ``.parquet`` or ``.csv`` file, atomically.
+
+    The table is written to a temporary file in the same folder and renamed
+    into place, so readers never see half a file and an interrupted write
+    leaves nothing behind.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The table. The index is not written.
+    path : str or Path
+        Destination; its suffix chooses the format.
+    force : bool, default False
+        Replace an existing file. Without it an existing file is an error, so
+        nothing the user had is lost.
+
+    Returns
+    -------
+    Path
+        The path written.
+
+    Raises
+    ------
+    InputFileError
+        If the suffix is not .parquet or .csv, or the file exists and
+        ``force`` is False.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in TABLE_SUFFIXES:
+        raise InputFileError(
+            f"Cannot write {str(path)!r}: the output must end in .parquet or .csv, "
+            f"not {suffix or '(no suffix)'!r}."
+        )
+    if path.exists() and not force:
+        raise InputFileError(
+            f"{str(path)!r} already exists and was left untouched. Choose another path, "
+            "or pass --force (force=True) to replace it."
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        if suffix == ".parquet":
+            frame.to_parquet(tmp, index=False, compression="zstd")
+        else:
+            frame.to_csv(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,226 @@
+"""The ``cjml`` command line: argument parsing and messages only.
+
+Every command calls cjml's public Python API; no logic lives here. Errors reach
+stderr as one message and a non-zero exit code (1 for bad input, 2 for bad
+usage); ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import cjml
+from cjml._io import write_table
+from cjml.exceptions import CjmlError
+
+__all__ = ["main"]
+
+
+def _say(message: str = "") -> None:
+    print(message, flush=True)
+
+
+def _warn_line(message: warnings.WarningMessage) -> None:
+    print(f"warning: {message.message}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- commands
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from cjml import datasets
+
+    if args.sample:
+        out = Path(args.out)
+        targets = [out / "sample_events.parquet", out / "sample_truth.parquet"]
+        existing = [str(p) for p in targets if p.exists()]
+        if existing and not args.force:
+            raise CjmlError(f"{existing} already exist(s) and were left untouched; pass --force "
+                            "to rebuild the sample over them.")
+        paths = datasets.write_sample(out)
+        _say(f"Wrote the sample ({datasets.SAMPLE_PARAMS['n_customers']:,} customers, seed "
+             f"{datasets.SAMPLE_PARAMS['random_state']}) to {paths[0]} and {paths[1]}")
+        return 0
+    cutoffs = [c for c in (args.truth_cutoffs or "").split(",") if c.strip()]
+    if args.truth and not cutoffs:
+        # Default: the last cutoff the period allows.
+        import pandas as pd
+
+        last = pd.Timestamp(args.start) + pd.Timedelta(days=args.days - args.horizon)
+        cutoffs = [str(last.date())]
+    started = time.perf_counter()
+    data = datasets.make_journeys(
+        args.customers, n_days=args.days, start=args.start, truth_cutoffs=cutoffs or None,
+        horizon_days=args.horizon, random_state=args.seed,
+    )
+    out = Path(args.out)
+    truth_path = out.with_name(f"{out.stem}_truth{out.suffix}") if cutoffs else None
+    if truth_path is not None and truth_path.exists() and not args.force:
+        raise CjmlError(f"{str(truth_path)!r} already exists and was left untouched; choose "
+                        "another --out or pass --force.")
+    write_table(data.events, out, force=args.force)
+    _say(f"Wrote {len(data.events):,} events of {args.customers:,} customers to {out} "
+         f"({time.perf_counter() - started:.1f} s, seed {args.seed})")
+    if truth_path is not None:
+        write_table(data.truth, truth_path, force=args.force)
+        _say(f"Wrote ground truth at {', '.join(data.params['truth_cutoffs'])} "
+             f"(horizon {args.horizon} days) to {truth_path}")
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    log = cjml.read_events(args.events, columns=args.columns, journey_map=args.map,
+                           timezone=args.timezone, drop_duplicates=args.drop_duplicates)
+    _say(log.summary().to_text())
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from cjml import datasets
+
+    workdir = Path(args.workdir)
+    events_path = workdir / "events.parquet"
+    _say(f"cjml {cjml.__version__} demo: the sample journey, end to end. Files go to {workdir}/")
+    started = time.perf_counter()
+    _say(f"[1/3] Simulating {datasets.SAMPLE_PARAMS['n_customers']:,} customers with ground "
+         f"truth (seed {datasets.SAMPLE_PARAMS['random_state']})...")
+    data = datasets.make_journeys(**datasets.SAMPLE_PARAMS)
+    bundled = datasets.load_sample()
+    same = bundled.equals(data.events)
+    _say(f"      {len(data.events):,} events; identical to the bundled sample: "
+         f"{'yes' if same else 'NO'}")
+    if not same:
+        raise CjmlError("The simulator no longer reproduces data/sample_events.parquet. If the "
+                        "change was intended, rebuild it: cjml generate --sample --out data --force")
+    write_table(data.events, events_path, force=True)
+    write_table(data.truth, workdir / "truth.parquet", force=True)
+    _say(f"[2/3] Validating {events_path}...")
+    log = cjml.read_events(events_path)
+    _say(log.summary().to_text())
+    _say("[3/3] Ground truth (the true 30-day risk the models will be measured against):")
+    truth = data.truth
+    for cutoff, rows in truth.groupby("cutoff", sort=True):
+        _say(f"      cutoff {cutoff.date()}: {len(rows):,} customers seen, mean true risk "
+             f"{rows['risk_no_action'].mean():.3f}, realised drop-off "
+             f"{rows['realised_churn'].mean():.3f}")
+    _say(f"Done in {time.perf_counter() - started:.1f} s.")
+    return 0
+
+
+# --------------------------------------------------------------------------- parser
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``cjml`` command."""
+    parser = argparse.ArgumentParser(
+        prog="cjml",
+        description="Customer-journey machine learning: validate event logs, simulate journeys "
+                    "with ground truth, and (in later releases) train, score and recommend.",
+        epilog="Run 'cjml COMMAND --help' for a command's options. Start with: cjml demo",
+    )
+    parser.add_argument("--version", action="version", version=f"cjml {cjml.__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback when something fails")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    gen = sub.add_parser("generate", help="simulate customer journeys (and their ground truth)",
+                         description="Simulate touchpoint histories with the journey simulator. "
+                                     "The same --seed always gives the same file.")
+    gen.add_argument("--customers", type=_positive_int, default=2000, help="number of customers "
+                     "(default 2000)")
+    gen.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    gen.add_argument("--out", required=True, help="output .parquet or .csv (with --sample: a folder)")
+    gen.add_argument("--days", type=_positive_int, default=240, help="days simulated (default 240)")
+    gen.add_argument("--start", default="2024-01-01", help="first day, UTC (default 2024-01-01)")
+    gen.add_argument("--truth", action="store_true",
+                     help="also write ground truth to OUT_truth.SUFFIX (at the last possible "
+                          "cutoff unless --truth-cutoffs is given)")
+    gen.add_argument("--truth-cutoffs", metavar="DATES",
+                     help="comma-separated cutoff dates for the ground truth")
+    gen.add_argument("--horizon", type=_positive_int, default=30,
+                     help="prediction horizon of the ground truth, in days (default 30)")
+    gen.add_argument("--sample", action="store_true",
+                     help="rebuild the bundled sample (fixed parameters) into the --out folder")
+    gen.add_argument("--force", action="store_true", help="replace existing output files")
+    gen.set_defaults(func=_cmd_generate)
+
+    val = sub.add_parser("validate", help="check an event log and print its summary",
+                         description="Read and validate an event log (CSV, Parquet, or a folder "
+                                     "of them). Prints the summary and exits 0, or prints what "
+                                     "is wrong and how to fix it and exits 1.")
+    val.add_argument("events", help="CSV or Parquet file, or a folder of them")
+    val.add_argument("--map", help="journey map (.toml or .json); default: the built-in map")
+    val.add_argument("--columns", metavar="MAPPING",
+                     help="your column names, e.g. customer_id=user,timestamp=event_time")
+    val.add_argument("--timezone", default="UTC",
+                     help="timezone of naive timestamps (default UTC)")
+    val.add_argument("--drop-duplicates", action="store_true",
+                     help="remove exact duplicate events (they are only reported otherwise)")
+    val.set_defaults(func=_cmd_validate)
+
+    demo = sub.add_parser("demo", help="run the main job end to end on the sample",
+                          description="Simulate the sample with ground truth, check it matches "
+                                      "the bundled copy, validate it and report the truth.")
+    demo.add_argument("--workdir", default="cjml-demo",
+                      help="folder for the demo's files (default ./cjml-demo)")
+    demo.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``cjml`` command line; returns the exit code.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments without the program name; default ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        0 on success, 1 when the input was refused, 2 on a usage error.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    func: Callable[[argparse.Namespace], int] = args.func
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        try:
+            code = func(args)
+        except (CjmlError, OSError, ValueError) as exc:
+            if args.debug:
+                raise
+            for w in caught:
+                _warn_line(w)
+            print(f"error: {exc}", file=sys.stderr, flush=True)
+            return 1
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+        except Exception as exc:  # a bug of ours: say so plainly, keep the traceback opt-in
+            if args.debug:
+                raise
+            print(f"internal error ({type(exc).__name__}): {exc}\nThis is a bug in cjml; rerun "
+                  "with --debug for the traceback and report it.", file=sys.stderr, flush=True)
+            return 1
+    for w in caught:
+        _warn_line(w)
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
