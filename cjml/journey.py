@@ -10,6 +10,7 @@ eligibility and costs from here.
 from __future__ import annotations
 
 import difflib
+import html
 import json
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -418,7 +419,8 @@ class JourneyMap:
         )
 
     def _repr_html_(self) -> str:
-        head = "".join(f"<th>{s}</th>" for s in self.stages)
+        esc = html.escape
+        head = "".join(f"<th>{esc(s)}</th>" for s in self.stages)
         rows = []
         for t in self.touchpoints:
             cells = "".join(
@@ -427,10 +429,10 @@ class JourneyMap:
             )
             cost = "" if t.cost is None else f"{t.cost:g}"
             kind = "actionable" if t.actionable else "observed"
-            rows.append(f"<tr><th>{t.name}</th><td>{t.channel}</td><td>{kind}</td>"
-                        f"<td>{cost}</td>{cells}</tr>")
+            rows.append(f"<tr><th title='{esc(t.description)}'>{esc(t.name)}</th>"
+                        f"<td>{t.channel}</td><td>{kind}</td><td>{cost}</td>{cells}</tr>")
         return (
-            f"<div><b>Journey map {self.name!r}</b>: {len(self.stages)} stages, "
+            f"<div><b>Journey map {esc(repr(self.name))}</b>: {len(self.stages)} stages, "
             f"{len(self.touchpoints)} touchpoints ({len(self.actionable_touchpoints)} actionable)"
             f"<table><thead><tr><th>touchpoint</th><th>channel</th><th>kind</th><th>cost</th>"
             f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"

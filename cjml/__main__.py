@@ -1,0 +1,7 @@
+"""``python -m cjml`` runs the command line."""
+
+import sys
+
+from cjml.cli import main
+
+sys.exit(main())

@@ -1,0 +1,150 @@
+"""The cjml command line: exit codes, messages, files written and left alone."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+import cjml
+from cjml.cli import main
+from cjml.datasets import sample_path
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_version_and_help(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"cjml {cjml.__version__}"
+    code, out, _ = run(capsys)
+    assert code == 2
+    for command in ("generate", "validate", "demo"):
+        assert command in out
+
+
+def test_console_script_runs_as_a_real_process(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("user,when,what\n1,2024-01-01,email\n")
+    proc = subprocess.run([sys.executable, "-m", "cjml", "validate", str(bad)],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("error: ")
+    assert "customer_id" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_generate_is_deterministic_and_writes_truth(tmp_path, capsys):
+    a, b = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    assert run(capsys, "generate", "--customers", "150", "--seed", "4", "--days", "60",
+               "--out", str(a), "--truth")[0] == 0
+    assert run(capsys, "generate", "--customers", "150", "--seed", "4", "--days", "60",
+               "--out", str(b))[0] == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(a), pd.read_parquet(b))
+    truth = pd.read_parquet(tmp_path / "a_truth.parquet")
+    assert truth["cutoff"].nunique() == 1
+    assert str(truth["cutoff"].iloc[0].date()) == "2024-01-31"  # the last possible cutoff
+    assert not (tmp_path / "b_truth.parquet").exists()
+
+
+def test_generate_csv_validates(tmp_path, capsys):
+    out = tmp_path / "events.csv"
+    assert run(capsys, "generate", "--customers", "80", "--days", "45", "--out", str(out))[0] == 0
+    code, text, err = run(capsys, "validate", str(out))
+    assert code == 0, err
+    assert "80 customers" in text
+
+
+def test_existing_output_is_never_overwritten_without_force(tmp_path, capsys):
+    out = tmp_path / "events.parquet"
+    out.write_bytes(b"precious")
+    code, _, err = run(capsys, "generate", "--customers", "20", "--days", "30", "--out", str(out))
+    assert code == 1
+    assert "already exists" in err and "--force" in err
+    assert out.read_bytes() == b"precious"
+    assert list(tmp_path.iterdir()) == [out]  # no temporary file left behind
+    code, _, _ = run(capsys, "generate", "--customers", "20", "--days", "30", "--out", str(out),
+                     "--force")
+    assert code == 0
+    assert len(pd.read_parquet(out)) > 0
+
+
+def test_validate_accepts_the_sample(capsys):
+    code, out, err = run(capsys, "validate", str(sample_path("events")))
+    assert code == 0, err
+    assert "3,000 customers" in out
+    assert "retention" in out and "personalised_offer" in out
+
+
+def test_validate_with_a_column_mapping_and_a_map_file(tmp_path, capsys):
+    frame = pd.DataFrame({
+        "user": ["u1", "u1", "u2"],
+        "when": ["2024-01-01 10:00", "2024-01-03 09:00", "2024-01-02 12:00"],
+        "action": ["signup", "onboarding_email", "signup"],
+    })
+    path = tmp_path / "crm.csv"
+    frame.to_csv(path, index=False)
+    jm = tmp_path / "saas.toml"
+    jm.write_text(
+        'stages = ["visitor", "trial", "paying"]\n'
+        '[touchpoints.signup]\nchannel = "online"\nstages = ["visitor", "trial"]\n'
+        '[touchpoints.onboarding_email]\nchannel = "online"\nstages = ["trial"]\n'
+        'actionable = true\n'
+    )
+    code, out, err = run(capsys, "validate", str(path), "--map", str(jm), "--columns",
+                         "customer_id=user,timestamp=when,touchpoint=action")
+    assert code == 0, err
+    assert "2 customers" in out and "trial" in out
+
+
+BAD_INPUTS = {
+    "missing column": ("customer_id,touchpoint\n1,email\n", "timestamp"),
+    "unparseable timestamp": ("customer_id,timestamp,touchpoint\n1,2024-01-01,email\n"
+                              "2,not a time,email\n", "not a time"),
+    "null customer": ("customer_id,timestamp,touchpoint\n1,2024-01-01,email\n"
+                      ",2024-01-02,email\n", "customer_id"),
+    "score out of range": ("customer_id,timestamp,touchpoint,satisfaction\n"
+                           "1,2024-01-01,email,9\n", "satisfaction"),
+    "unknown stage": ("customer_id,timestamp,touchpoint,stage\n1,2024-01-01,email,retension\n",
+                      "retention"),
+    "empty": ("customer_id,timestamp,touchpoint\n", "no rows"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_validate_rejects_bad_input_with_one_clear_message(tmp_path, capsys, case):
+    text, expected = BAD_INPUTS[case]
+    path = tmp_path / "events.csv"
+    path.write_text(text)
+    code, out, err = run(capsys, "validate", str(path))
+    assert code == 1
+    assert out == ""
+    assert err.startswith("error: ")
+    assert expected in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("name", ["events.xlsx", "events.txt", "missing.csv"])
+def test_validate_rejects_files_it_cannot_read(tmp_path, capsys, name):
+    path = tmp_path / name
+    if name != "missing.csv":
+        path.write_text("whatever")
+    code, _, err = run(capsys, "validate", str(path))
+    assert code == 1
+    assert str(path) in err or name in err
+    assert "Traceback" not in err
+
+
+def test_demo_runs_end_to_end(tmp_path, capsys):
+    code, out, err = run(capsys, "demo", "--workdir", str(tmp_path / "demo"))
+    assert code == 0, err
+    assert "identical to the bundled sample: yes" in out
+    assert "3,000 customers" in out
+    assert (tmp_path / "demo" / "events.parquet").exists()
