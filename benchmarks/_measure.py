@@ -1,0 +1,51 @@
+"""Run one benchmark case in a fresh process and report its time and peak memory.
+
+A fresh process per case keeps peak RSS honest: nothing one case allocated is
+counted against the next.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+CACHE = Path(__file__).resolve().parent / ".cache"
+
+_RUNNER = r"""
+import json, resource, sys, time, importlib
+sys.path.insert(0, {here!r})
+module = importlib.import_module({module!r})
+case = getattr(module, {func!r})
+kwargs = json.loads({kwargs!r})
+setup = getattr(module, "setup_" + {func!r}, None)
+state = setup(**kwargs) if setup else None
+started = time.perf_counter()
+result = case(state, **kwargs) if setup else case(**kwargs)
+seconds = time.perf_counter() - started
+peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({{"seconds": seconds, "peak_mb": peak_mb, "result": result}}))
+"""
+
+
+def run_case(module: str, func: str, **kwargs) -> dict:
+    """Run ``module.func(**kwargs)`` in a new Python process; time excludes ``setup_func``."""
+    code = _RUNNER.format(here=str(Path(__file__).resolve().parent), module=module, func=func,
+                          kwargs=json.dumps(kwargs))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{module}.{func}({kwargs}) failed:\n{proc.stderr}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def repeat(module: str, func: str, repeats: int, **kwargs) -> dict:
+    """Median seconds and the largest peak RSS over ``repeats`` fresh-process runs."""
+    runs = [run_case(module, func, **kwargs) for _ in range(repeats)]
+    return {
+        "seconds": statistics.median(r["seconds"] for r in runs),
+        "peak_mb": max(r["peak_mb"] for r in runs),
+        "result": runs[-1]["result"],
+        "all_seconds": [round(r["seconds"], 2) for r in runs],
+    }
