@@ -73,7 +73,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     log = cjml.read_events(args.events, columns=args.columns, journey_map=args.map,
-                           timezone=args.timezone, drop_duplicates=args.drop_duplicates)
+                           timezone=args.timezone, timestamp_unit=args.timestamp_unit,
+                           drop_duplicates=args.drop_duplicates)
     _say(log.summary().to_text())
     return 0
 
@@ -165,6 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="your column names, e.g. customer_id=user,timestamp=event_time")
     val.add_argument("--timezone", default="UTC",
                      help="timezone of naive timestamps (default UTC)")
+    val.add_argument("--timestamp-unit", choices=["s", "ms", "us", "ns"],
+                     help="read numeric timestamps as epoch values in this unit")
     val.add_argument("--drop-duplicates", action="store_true",
                      help="remove exact duplicate events (they are only reported otherwise)")
     val.set_defaults(func=_cmd_validate)

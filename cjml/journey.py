@@ -326,7 +326,18 @@ class JourneyMap:
 
     @classmethod
     def coerce(cls, value: JourneyMap | Mapping[str, Any] | str | Path | None) -> JourneyMap:
-        """Return ``value`` as a map: a map, a dict, a file path, or None for the default."""
+        """Return ``value`` as a journey map.
+
+        Parameters
+        ----------
+        value : JourneyMap, mapping, str, Path or None
+            A map (returned as is), a dict for :meth:`from_dict`, a ``.toml`` or
+            ``.json`` path for :meth:`from_file`, or None for :meth:`default`.
+
+        Returns
+        -------
+        JourneyMap
+        """
         if value is None:
             return cls.default()
         if isinstance(value, JourneyMap):
@@ -340,7 +351,13 @@ class JourneyMap:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The map as a plain dict that :meth:`from_dict` reads back."""
+        """The map as a plain dict that :meth:`from_dict` reads back.
+
+        Returns
+        -------
+        dict
+            ``{"name": ..., "stages": [...], "touchpoints": {name: attributes}}``.
+        """
         tps = {}
         for t in self.touchpoints:
             attrs: dict[str, Any] = {
@@ -378,7 +395,18 @@ class JourneyMap:
         return name in self._by_name
 
     def stage_index(self, stage: str) -> int:
-        """Position of ``stage`` in the journey order (0 for the first stage)."""
+        """Position of a stage in the journey order.
+
+        Parameters
+        ----------
+        stage : str
+            A stage name of this map.
+
+        Returns
+        -------
+        int
+            0 for the first stage.
+        """
         try:
             return self.stages.index(stage)
         except ValueError:
@@ -388,12 +416,30 @@ class JourneyMap:
             ) from None
 
     def eligible_touchpoints(self, stage: str) -> tuple[str, ...]:
-        """Actionable touchpoints deliverable to a customer in ``stage``."""
+        """Actionable touchpoints deliverable to a customer in a stage.
+
+        Parameters
+        ----------
+        stage : str
+            A stage name of this map.
+
+        Returns
+        -------
+        tuple of str
+            Touchpoint names, in catalogue order.
+        """
         self.stage_index(stage)
         return tuple(t.name for t in self.touchpoints if t.actionable and stage in t.stages)
 
     def eligibility_matrix(self) -> np.ndarray:
-        """Boolean array ``(n_stages, n_touchpoints)``: touchpoint deliverable in stage."""
+        """Which touchpoint can happen in which stage.
+
+        Returns
+        -------
+        ndarray of bool, shape (n_stages, n_touchpoints)
+            True where the touchpoint (column, catalogue order) belongs to the
+            stage (row, journey order).
+        """
         out = np.zeros((len(self.stages), len(self.touchpoints)), dtype=bool)
         for j, t in enumerate(self.touchpoints):
             for s in t.stages:
@@ -401,7 +447,15 @@ class JourneyMap:
         return out
 
     def stage_bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        """Earliest and latest stage index of each touchpoint, in catalogue order."""
+        """Earliest and latest stage of each touchpoint.
+
+        Returns
+        -------
+        lo : ndarray of int, shape (n_touchpoints,)
+            Earliest stage index of each touchpoint, in catalogue order.
+        hi : ndarray of int, shape (n_touchpoints,)
+            Latest stage index of each touchpoint, in catalogue order.
+        """
         elig = self.eligibility_matrix()
         idx = np.arange(len(self.stages))[:, None]
         lo = np.where(elig, idx, len(self.stages)).min(axis=0)
@@ -409,7 +463,13 @@ class JourneyMap:
         return lo, hi
 
     def costs(self) -> dict[str, float | None]:
-        """Unit cost of each touchpoint (None where unknown)."""
+        """Unit cost of each touchpoint.
+
+        Returns
+        -------
+        dict
+            Touchpoint name to cost, None where unknown.
+        """
         return {t.name: t.cost for t in self.touchpoints}
 
     def __repr__(self) -> str:

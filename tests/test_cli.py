@@ -148,3 +148,13 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
     assert "identical to the bundled sample: yes" in out
     assert "3,000 customers" in out
     assert (tmp_path / "demo" / "events.parquet").exists()
+
+
+def test_validate_reads_epoch_timestamps_when_told_the_unit(tmp_path, capsys):
+    path = tmp_path / "epoch.csv"
+    path.write_text("customer_id,timestamp,touchpoint\n1,1704103200,email\n2,1704189600,purchase\n")
+    code, _, err = run(capsys, "validate", str(path))
+    assert code == 1 and "--timestamp-unit" in err
+    code, out, err = run(capsys, "validate", str(path), "--timestamp-unit", "s")
+    assert code == 0, err
+    assert "2024-01-01 10:00:00+00:00" in out

@@ -25,7 +25,16 @@ from cjml.datasets._simulator import PERSONAS, SEGMENTS, simulate
 from cjml.exceptions import InputFileError
 from cjml.journey import DEFAULT_STAGES, JourneyMap
 
-__all__ = ["PERSONAS", "SEGMENTS", "SAMPLE_PARAMS", "make_journeys", "load_sample", "sample_path"]
+__all__ = [
+    "PERSONAS",
+    "SAMPLE_PARAMS",
+    "SEGMENTS",
+    "TRUTH_STAGES",
+    "load_sample",
+    "make_journeys",
+    "sample_path",
+    "write_sample",
+]
 
 #: Parameters that made ``data/sample_events.parquet``; ``cjml generate --sample``
 #: and ``python -m cjml.datasets`` rebuild it from these.
@@ -176,10 +185,20 @@ _SAMPLE_FILES = {"events": "sample_events.parquet", "truth": "sample_truth.parqu
 
 
 def sample_path(kind: str = "events") -> Path:
-    """Path of a bundled sample file: ``kind`` is "events" or "truth".
+    """Path of a bundled sample file.
 
     Wheels carry the sample inside the package; a source checkout (editable
     install) reads it from the repository's ``data/`` folder.
+
+    Parameters
+    ----------
+    kind : {"events", "truth"}, default "events"
+        Which file.
+
+    Returns
+    -------
+    Path
+        The file's location.
     """
     if kind not in _SAMPLE_FILES:
         raise ValueError(f"kind must be one of {sorted(_SAMPLE_FILES)}, got {kind!r}.")
@@ -226,7 +245,18 @@ def load_sample(*, truth: bool = False) -> pd.DataFrame | tuple[pd.DataFrame, pd
 
 
 def write_sample(folder: str | Path) -> tuple[Path, Path]:
-    """Regenerate the bundled sample from :data:`SAMPLE_PARAMS` into ``folder``."""
+    """Regenerate the bundled sample from :data:`SAMPLE_PARAMS`.
+
+    Parameters
+    ----------
+    folder : str or Path
+        Where to write ``sample_events.parquet`` and ``sample_truth.parquet``.
+
+    Returns
+    -------
+    tuple of Path
+        The events and truth files.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     data = make_journeys(**SAMPLE_PARAMS)

@@ -1,0 +1,692 @@
+"""Tests of cjml.events: the event-log contract."""
+
+from __future__ import annotations
+
+import doctest
+import json
+import pickle
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import cjml
+import cjml.events as events
+from cjml import EventLog, EventLogSummary, JourneyMap, read_events
+from cjml.events import CANONICAL_COLUMNS, REQUIRED_COLUMNS, to_utc_timestamp
+from cjml.exceptions import InputFileError, SchemaError
+
+
+def small_events() -> pd.DataFrame:
+    """Three customers, eight events, optional columns and one extra column."""
+    return pd.DataFrame(
+        {
+            "customer_id": [2, 1, 1, 3, 2, 1, 2, 3],
+            "timestamp": [
+                "2024-01-02 10:00:00", "2024-01-01 09:00:00", "2024-01-03 12:00:00",
+                "2024-01-05 08:00:00", "2024-01-04 18:30:00", "2024-01-02 09:00:00",
+                "2024-01-06 11:00:00", "2024-01-05 09:00:00",
+            ],
+            "touchpoint": ["website_visit", "paid_ad", "purchase", "online_review",
+                           "live_chat", "email", "purchase", "free_trial"],
+            "channel": ["web", "social", "web", "social", "web", "email", "store", None],
+            "satisfaction": [np.nan, np.nan, 5.0, np.nan, 4.0, np.nan, 3.0, np.nan],
+            "amount": [np.nan, np.nan, 49.9, np.nan, np.nan, np.nan, -10.0, np.nan],
+            "region": ["north", "south", "south", "east", "north", "south", "north", "east"],
+        }
+    )
+
+
+def quiet_read(source, **kwargs) -> EventLog:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return read_events(source, **kwargs)
+
+
+# --------------------------------------------------------------------------- public API
+def test_all_is_consistent():
+    for name in events.__all__:
+        assert hasattr(events, name), name
+    for name in ("EventLog", "EventLogSummary", "read_events"):
+        assert getattr(cjml, name) is getattr(events, name)
+    assert CANONICAL_COLUMNS[:3] == REQUIRED_COLUMNS
+
+
+def test_docstring_examples_run():
+    result = doctest.testmod(events, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 3
+    assert result.failed == 0
+
+
+# --------------------------------------------------------------------------- canonical form
+def test_canonical_frame_layout_and_dtypes():
+    log = read_events(small_events())
+    f = log.frame
+    assert list(f.columns) == ["customer_id", "timestamp", "touchpoint", "stage", "channel",
+                               "satisfaction", "amount", "region"]
+    assert isinstance(f.index, pd.RangeIndex)
+    assert f["customer_id"].dtype == np.int64
+    assert str(f["timestamp"].dtype) == "datetime64[ns, UTC]"
+    assert f["touchpoint"].cat.categories.tolist()[:16] == list(
+        JourneyMap.default().touchpoint_names)
+    assert f["stage"].cat.ordered
+    assert f["stage"].cat.categories.tolist() == list(JourneyMap.default().stages)
+    assert f["channel"].cat.categories.tolist() == ["email", "social", "store", "web"]
+    assert f["satisfaction"].dtype == np.float64
+    assert f["customer_id"].tolist() == [1, 1, 1, 2, 2, 2, 3, 3]
+    for _, g in f.groupby("customer_id"):
+        assert g["timestamp"].is_monotonic_increasing
+
+
+def test_arrays_and_counts():
+    log = read_events(small_events())
+    assert (log.n_customers, log.n_events, len(log)) == (3, 8, 8)
+    np.testing.assert_array_equal(log.customer_codes, [0, 0, 0, 1, 1, 1, 2, 2])
+    np.testing.assert_array_equal(log.offsets, [0, 3, 6, 8])
+    np.testing.assert_array_equal(log.customer_ids, [1, 2, 3])
+    np.testing.assert_array_equal(log.source_rows, [1, 5, 2, 0, 4, 6, 3, 7])
+    np.testing.assert_array_equal(
+        log.timestamps_ns, log.frame["timestamp"].astype("int64").to_numpy())
+    np.testing.assert_array_equal(log.touchpoint_codes, log.frame["touchpoint"].cat.codes)
+    np.testing.assert_array_equal(log.stage_codes, log.frame["stage"].cat.codes)
+    assert log.customer_codes.dtype == np.int64 and log.offsets.dtype == np.int64
+    with pytest.raises(ValueError):
+        log.customer_codes[0] = 5  # read-only
+    assert log.columns["customer_id"] == "customer_id"
+    assert log.extra_columns == ("region",)
+    assert log.head(2).shape[0] == 2
+    assert repr(log).startswith("EventLog(8 events, 3 customers")
+
+
+def test_string_customer_ids_sorted_as_text():
+    df = small_events()
+    df["customer_id"] = df["customer_id"].map({1: "b", 2: "a10", 3: "a9"})
+    log = read_events(df)
+    assert log.customer_ids.tolist() == ["a10", "a9", "b"]
+    assert log.frame["customer_id"].tolist()[:3] == ["a10"] * 3
+
+
+def test_csv_keeps_leading_zero_ids_as_text(tmp_path):
+    path = tmp_path / "ids.csv"
+    path.write_text("customer_id,timestamp,touchpoint\n007,2024-01-01,paid_ad\n"
+                    "12,2024-01-02,paid_ad\n")
+    log = read_events(path)
+    assert log.customer_ids.tolist() == ["007", "12"]
+
+
+def test_canonical_frame_reads_back_unchanged():
+    log = read_events(small_events())
+    again = read_events(log.frame)
+    pd.testing.assert_frame_equal(again.frame, log.frame)
+    assert again.columns["stage"] == "stage"
+
+
+def test_event_log_pickles():
+    log = read_events(small_events())
+    log.offsets  # a cached array travels too
+    copy = pickle.loads(pickle.dumps(log))
+    pd.testing.assert_frame_equal(copy.frame, log.frame)
+    np.testing.assert_array_equal(copy.offsets, log.offsets)
+    assert copy.journey_map == log.journey_map
+
+
+def test_constructor_is_from_frame():
+    pd.testing.assert_frame_equal(EventLog(small_events()).frame,
+                                  EventLog.from_frame(small_events()).frame)
+    with pytest.raises(TypeError, match="read_events"):
+        EventLog.from_frame("events.csv")
+
+
+# --------------------------------------------------------------------------- sources
+def test_csv_parquet_folder_and_frame_give_the_same_log(tmp_path):
+    df = small_events()
+    expected = read_events(df).frame
+
+    csv = tmp_path / "events.csv"
+    df.to_csv(csv, index=False)
+    pq = tmp_path / "events.parquet"
+    df.to_parquet(pq, index=False)
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    df.iloc[:3].to_parquet(folder / "part-0.parquet", index=False)
+    df.iloc[3:].to_parquet(folder / "part-1.parquet", index=False)
+    (folder / "_SUCCESS").write_text("")
+    csv_folder = tmp_path / "csv_parts"
+    csv_folder.mkdir()
+    df.iloc[:5].to_csv(csv_folder / "a.csv", index=False)
+    df.iloc[5:].to_csv(csv_folder / "b.csv", index=False)
+
+    for source in (csv, str(pq), folder, csv_folder):
+        log = read_events(source)
+        pd.testing.assert_frame_equal(log.frame, expected)
+    np.testing.assert_array_equal(read_events(folder).source_rows,
+                                  read_events(df).source_rows)
+
+
+def test_event_log_passes_through():
+    log = read_events(small_events())
+    assert read_events(log) is log
+
+
+def test_tz_aware_frame_equals_text(tmp_path):
+    df = small_events()
+    aware = df.assign(timestamp=pd.to_datetime(df["timestamp"]).dt.tz_localize("UTC"))
+    pd.testing.assert_frame_equal(read_events(aware).frame, read_events(df).frame)
+
+
+# --------------------------------------------------------------------------- mapping
+USER_FRAME = pd.DataFrame(
+    {
+        "event_time": ["2024-01-01 10:00", "2024-01-02 10:00", "2024-01-01 11:00"],
+        "user": ["u1", "u1", "u2"],
+        "segment": ["a", "a", "b"],
+        "action": ["paid_ad", "email", "online_review"],
+        "csat": [np.nan, 4.0, 5.0],
+        "basket": [1, 2, 3],
+    }
+)
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [
+        {"customer_id": "user", "timestamp": "event_time", "touchpoint": "action",
+         "satisfaction": "csat"},
+        "customer_id=user, timestamp=event_time,touchpoint=action,satisfaction=csat",
+    ],
+)
+def test_column_mapping_dict_and_string(columns):
+    log = read_events(USER_FRAME, columns=columns)
+    assert list(log.frame.columns) == ["customer_id", "timestamp", "touchpoint", "stage",
+                                       "satisfaction", "segment", "basket"]
+    assert log.columns == {"customer_id": "user", "timestamp": "event_time",
+                           "touchpoint": "action", "satisfaction": "csat"}
+    assert log.frame["basket"].tolist() == [1, 2, 3]
+    assert log.frame["basket"].dtype == np.int64
+    assert log.frame["segment"].tolist() == ["a", "a", "b"]
+
+
+def test_mapping_key_not_canonical():
+    with pytest.raises(SchemaError, match=r"'customer'.*Did you mean 'customer_id'"):
+        read_events(USER_FRAME, columns={"customer": "user"})
+
+
+def test_mapping_reversed_is_explained():
+    with pytest.raises(SchemaError, match=r"did you mean \{'customer_id': 'user'\}"):
+        read_events(USER_FRAME, columns={"user": "customer_id"})
+
+
+def test_mapped_column_absent():
+    with pytest.raises(SchemaError, match=r"'usr'.*Did you mean 'user'\?.*Available columns"):
+        read_events(USER_FRAME, columns={"customer_id": "usr", "timestamp": "event_time",
+                                         "touchpoint": "action"})
+
+
+def test_mapping_string_malformed():
+    with pytest.raises(SchemaError, match=r"'customer_id:user'.*canonical=your_column"):
+        read_events(USER_FRAME, columns="customer_id:user")
+
+
+def test_missing_required_column_suggests_mapping():
+    with pytest.raises(SchemaError) as info:
+        read_events(USER_FRAME)
+    msg = str(info.value)
+    assert "'customer_id'" in msg and "'timestamp'" in msg and "'touchpoint'" in msg
+    assert "Did you mean 'user'?" in msg and "Did you mean 'event_time'?" in msg
+    assert "Available columns: ['event_time', 'user'" in msg
+    assert "columns={'customer_id': 'user'" in msg
+    assert "--columns customer_id=user,timestamp=event_time,touchpoint=action" in msg
+    assert "Fix:" in msg
+
+
+def test_canonical_name_clash():
+    df = small_events().rename(columns={"region": "stage_label"}).assign(stage="junk")
+    with pytest.raises(SchemaError, match=r"Your column 'stage'.*rename or drop"):
+        read_events(df, columns={"stage": "stage_label"})
+
+
+# --------------------------------------------------------------------------- validation
+def test_empty_frame():
+    with pytest.raises(SchemaError, match=r"no rows.*Fix:"):
+        read_events(small_events().iloc[:0])
+
+
+def test_header_only_csv(tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_text("customer_id,timestamp,touchpoint\n")
+    with pytest.raises(SchemaError, match=r"'empty.csv' has no rows"):
+        read_events(path)
+
+
+def test_unparseable_timestamps_csv_lines(tmp_path):
+    df = small_events()
+    df.loc[[2, 6], "timestamp"] = ["yesterday", "2024-13-45"]
+    path = tmp_path / "bad.csv"
+    df.rename(columns={"timestamp": "event_time"}).to_csv(path, index=False)
+    with pytest.raises(SchemaError) as info:
+        read_events(path, columns={"timestamp": "event_time"})
+    msg = str(info.value)
+    assert ("Column 'timestamp' (your column 'event_time') has 2 rows with values that cannot be "
+            "read as dates:") in msg
+    assert "row 2 (bad.csv line 4): event_time='yesterday'" in msg
+    assert "row 6 (bad.csv line 8): event_time='2024-13-45'" in msg
+    assert "Fix:" in msg
+
+
+def test_non_iso_dates_in_one_format_are_read():
+    df = small_events().iloc[:2].assign(timestamp=["01/02/2024 10:00", "01/03/2024 10:00"])
+    log = read_events(df)
+    assert log.frame["timestamp"].dt.day.tolist() == [3, 2]  # customer 1 on Jan 3, 2 on Jan 2
+
+
+def test_numeric_timestamps_need_a_unit():
+    df = small_events().iloc[:3].assign(timestamp=[1704103200, 1704189600, 1704276000])
+    with pytest.raises(SchemaError, match=r"(?s)numbers instead of dates.*timestamp_unit='s'"):
+        read_events(df)
+    log = read_events(df, timestamp_unit="s")
+    assert str(log.frame["timestamp"].iloc[0]) == "2024-01-02 10:00:00+00:00"
+    ms = read_events(df.assign(timestamp=df["timestamp"] * 1000), timestamp_unit="ms")
+    pd.testing.assert_frame_equal(ms.frame, log.frame)
+
+
+def test_epoch_seconds_in_csv_and_text(tmp_path):
+    path = tmp_path / "epoch.csv"
+    path.write_text("customer_id,timestamp,touchpoint\n1,1704103200,paid_ad\n1,1704189600,email\n")
+    log = read_events(path, timestamp_unit="s")
+    assert [str(t) for t in log.frame["timestamp"]] == ["2024-01-01 10:00:00+00:00",
+                                                        "2024-01-02 10:00:00+00:00"]
+    text = pd.DataFrame({"customer_id": [1, 1], "timestamp": ["1704103200", "1704189600"],
+                         "touchpoint": ["paid_ad", "email"]})
+    pd.testing.assert_frame_equal(read_events(text, timestamp_unit="s").frame, log.frame)
+    with pytest.raises(SchemaError, match=r"(?s)cannot be read as dates.*timestamp_unit='s'"):
+        read_events(text)
+
+
+def test_unhashable_cells_do_not_crash():
+    df = small_events().astype({"touchpoint": object})
+    df.at[0, "touchpoint"] = ["email"]
+    with pytest.raises(SchemaError, match=r"\"\['email'\]\""):
+        read_events(df)
+
+
+def test_out_of_range_timestamp():
+    df = small_events().assign(timestamp=lambda d: d["timestamp"].where(d.index != 3,
+                                                                        "3024-01-01"))
+    with pytest.raises(SchemaError, match=r"(?s)dates outside the supported range.*row 3: "):
+        read_events(df)
+
+
+@pytest.mark.parametrize("missing", [None, "", "  "])
+def test_null_customer_ids(missing):
+    df = small_events().astype({"customer_id": object})
+    df.loc[4, "customer_id"] = missing
+    with pytest.raises(SchemaError, match=r"(?s)Column 'customer_id' has 1 row with a missing "
+                                          r"or empty customer id:\n  row 4: customer_id=.*Fix:"):
+        read_events(df)
+
+
+def test_null_customer_ids_int_with_index_label():
+    df = small_events().set_index(pd.Index(list("abcdefgh")))
+    df["customer_id"] = df["customer_id"].astype("Float64")
+    df.loc["c", "customer_id"] = None
+    with pytest.raises(SchemaError, match=r"row 2 \(index 'c'\)"):
+        read_events(df)
+
+
+def test_null_timestamps():
+    df = small_events()
+    df.loc[[0, 5], "timestamp"] = [None, ""]
+    with pytest.raises(SchemaError, match=r"Column 'timestamp' has 2 rows with no timestamp:"
+                                          r"\n  row 0: .*\n  row 5: "):
+        read_events(df)
+
+
+def test_null_timestamps_datetime_dtype():
+    df = small_events().assign(timestamp=lambda d: pd.to_datetime(d["timestamp"]))
+    df.loc[1, "timestamp"] = pd.NaT
+    with pytest.raises(SchemaError,
+                       match=r"(?s)Column 'timestamp' has 1 row with no timestamp.*row 1"):
+        read_events(df)
+
+
+def test_null_touchpoints():
+    df = small_events()
+    df.loc[[3, 7], "touchpoint"] = [None, ""]
+    with pytest.raises(SchemaError, match=r"(?s)Column 'touchpoint' has 2 rows with a missing or "
+                                          r"empty touchpoint.*row 3.*row 7"):
+        read_events(df)
+
+
+@pytest.mark.parametrize(
+    "column, bad, pattern",
+    [
+        ("satisfaction", 6, r"satisfaction.*outside the CSAT range 1 to 5"),
+        ("satisfaction", 0, r"satisfaction.*outside the CSAT range 1 to 5"),
+        ("nps", 11, r"nps.*outside the NPS range 0 to 10"),
+        ("effort", 0, r"effort.*outside the CES range 1 to 7"),
+        ("satisfaction", "great", r"satisfaction.*not numbers \(CSAT scores from 1 to 5"),
+        ("amount", np.inf, r"amount.*not finite"),
+        ("amount", "12,50", r"amount.*not numbers"),
+    ],
+)
+def test_scores_and_amounts_validated(column, bad, pattern):
+    df = small_events()
+    values = df[column].tolist() if column in df else [np.nan] * len(df)
+    values[5] = bad
+    df[column] = pd.Series(values, dtype=object if isinstance(bad, str) else float)
+    with pytest.raises(SchemaError, match="(?s)" + pattern + r".*row 5: " + column + r"=.*Fix:"):
+        read_events(df)
+
+
+def test_scores_accept_text_numbers_and_blanks():
+    df = small_events().assign(nps=["9", "", None, "7", "10", "0", "nan", "3.5"])
+    log = read_events(df)
+    assert log.frame["nps"].isna().sum() == 3
+
+
+def test_unknown_stage_names():
+    df = small_events().assign(stage=["consideration", "awarenes", "conversion", "awareness",
+                                      "retention", "awarenes", "convert", "consideration"])
+    with pytest.raises(SchemaError) as info:
+        read_events(df)
+    msg = str(info.value)
+    assert "Column 'stage' has 3 rows with stages that journey map 'default'" in msg
+    assert "'awarenes': 2 rows. Did you mean 'awareness'?" in msg
+    assert "'convert': 1 row." in msg
+    assert "The map's stages are ['awareness'" in msg
+    assert "row 1: stage='awarenes', touchpoint='paid_ad'" in msg
+    assert "Fix:" in msg
+
+
+def test_unknown_touchpoints_without_stage_column():
+    df = small_events()
+    df.loc[[1, 4], "touchpoint"] = ["emial", "tiktok"]
+    with pytest.raises(SchemaError) as info:
+        read_events(df)
+    msg = str(info.value)
+    assert "Cannot derive the stage of 2 rows" in msg
+    assert "'emial': 1 row. Did you mean 'email'?" in msg
+    assert "row 1: touchpoint='emial'" in msg
+    assert "Fix: add these touchpoints to the journey map" in msg
+
+
+def test_unknown_touchpoints_with_stage_column_warn():
+    df = small_events().assign(stage="awareness")
+    df.loc[[1, 4], "touchpoint"] = ["tiktok", "billboard"]
+    with pytest.warns(UserWarning, match=r"2 touchpoints .* not in journey map 'default': "
+                                         r"'billboard' \(1\), 'tiktok' \(1\)"):
+        log = read_events(df)
+    assert log.unknown_touchpoints == ("billboard", "tiktok")
+    assert log.frame["touchpoint"].cat.categories.tolist()[-2:] == ["billboard", "tiktok"]
+    summary = log.summary()
+    assert summary.unknown_touchpoints == ("billboard", "tiktok")
+    assert summary.events_per_touchpoint["tiktok"] == 1
+    assert "*billboard" in summary.to_text()
+
+
+def test_unknown_touchpoint_with_null_stage_is_an_error():
+    df = small_events().assign(stage="awareness")
+    df.loc[1, "touchpoint"] = "tiktok"
+    df.loc[1, "stage"] = None
+    with pytest.raises(SchemaError, match=r"(?s)column 'stage' is empty on these rows.*'tiktok'"):
+        quiet_read(df)
+
+
+# --------------------------------------------------------------------------- files
+@pytest.mark.parametrize("name", ["events.xlsx", "events.txt", "events"])
+def test_unsupported_files(tmp_path, name):
+    path = tmp_path / name
+    path.write_text("customer_id,timestamp,touchpoint\n1,2024-01-01,paid_ad\n")
+    with pytest.raises(InputFileError, match=rf"{name}.*not supported.*Parquet file"):
+        read_events(path)
+
+
+def test_missing_path(tmp_path):
+    with pytest.raises(InputFileError, match=r"nope.csv.*no such file.*CSV file"):
+        read_events(tmp_path / "nope.csv")
+
+
+def test_folder_without_readable_files(tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(InputFileError, match=r"holds no CSV or Parquet file.*notes.txt"):
+        read_events(tmp_path)
+
+
+def test_folder_mixing_formats(tmp_path):
+    small_events().to_csv(tmp_path / "a.csv", index=False)
+    small_events().to_parquet(tmp_path / "b.parquet")
+    with pytest.raises(InputFileError, match=r"both CSV files.*and Parquet files"):
+        read_events(tmp_path)
+
+
+def test_folder_with_different_columns(tmp_path):
+    small_events().to_parquet(tmp_path / "a.parquet")
+    small_events().drop(columns="region").to_parquet(tmp_path / "b.parquet")
+    with pytest.raises(SchemaError, match=r"'b.parquet' lacks \['region'\]"):
+        read_events(tmp_path)
+
+
+def test_folder_errors_name_the_file(tmp_path):
+    df = small_events()
+    df.loc[6, "timestamp"] = "soon"
+    df.iloc[:4].to_csv(tmp_path / "a.csv", index=False)
+    df.iloc[4:].to_csv(tmp_path / "b.csv", index=False)
+    with pytest.raises(SchemaError, match=r"row 6 \(b.csv line 4\): timestamp='soon'"):
+        read_events(tmp_path)
+
+
+def test_corrupt_parquet(tmp_path):
+    path = tmp_path / "broken.parquet"
+    path.write_bytes(b"PAR1 this is not parquet")
+    with pytest.raises(InputFileError, match=r"Cannot read the Parquet file .*broken.parquet"):
+        read_events(path)
+
+
+def test_malformed_csv(tmp_path):
+    path = tmp_path / "broken.csv"
+    path.write_text('customer_id,timestamp,touchpoint\n1,2024-01-01,paid_ad\n2,"2024,x,y,z\n')
+    with pytest.raises(InputFileError, match=r"Cannot read the CSV file .*broken.csv"):
+        read_events(path)
+
+
+def test_wrong_source_type():
+    with pytest.raises(InputFileError, match=r"Cannot read events from a list"):
+        read_events([1, 2, 3])
+
+
+# --------------------------------------------------------------------------- stages
+TINY = pd.DataFrame(
+    {
+        "customer_id": ["a"] * 6 + ["b"] * 4,
+        "timestamp": pd.date_range("2024-01-01", periods=10, freq="D"),
+        "touchpoint": [
+            "paid_ad", "website_visit", "purchase", "email", "renewal_reminder",
+            "online_review",
+            "online_review", "email", "referral_invite", "website_visit",
+        ],
+    }
+)
+TINY_STAGES = [
+    "awareness",  # paid_ad: awareness only
+    "consideration",  # website_visit: consideration..retention, running max 1
+    "conversion",  # purchase: conversion..loyalty
+    "conversion",  # email: consideration..loyalty, running max 2 -> conversion
+    "retention",  # renewal_reminder: retention only
+    "consideration",  # online_review: awareness..consideration, max 3 clipped to 1
+    "awareness",  # b: online_review starts at awareness
+    "consideration",  # email: earliest consideration
+    "loyalty",  # referral_invite: loyalty only
+    "retention",  # website_visit: running max 4 clipped to its latest, retention
+]
+
+
+def test_stage_derived_from_the_map():
+    log = read_events(TINY)
+    assert log.frame["stage"].tolist() == TINY_STAGES
+
+
+def test_null_stages_filled_from_evidence():
+    given = pd.Series([None, "consideration", None, None, None, None,
+                       "awareness", "", None, None], dtype=object)
+    log = read_events(TINY.assign(stage=given))
+    assert log.frame["stage"].tolist() == TINY_STAGES
+    # a given stage counts as evidence for the rows that follow
+    given2 = given.copy()
+    given2[1] = "retention"
+    log2 = read_events(TINY.assign(stage=given2))
+    assert log2.frame["stage"].tolist()[:4] == ["awareness", "retention", "retention",
+                                                 "retention"]
+
+
+def test_given_stages_kept_as_is():
+    stages = ["loyalty", "awareness"] * 5
+    log = read_events(TINY.assign(stage=stages))
+    assert log.frame["stage"].tolist() == stages
+
+
+def test_custom_journey_map_dict():
+    jm = {"stages": ["lead", "client"],
+          "touchpoints": {"call": {"channel": "offline", "stages": ["lead", "client"]},
+                          "invoice": {"channel": "online", "stages": ["client"]}}}
+    df = pd.DataFrame({"customer_id": [1, 1, 1], "timestamp": ["2024-01-01", "2024-01-02",
+                                                               "2024-01-03"],
+                       "touchpoint": ["call", "invoice", "call"]})
+    log = read_events(df, journey_map=jm)
+    assert log.frame["stage"].tolist() == ["lead", "client", "client"]
+    assert log.summary().journey_map_name == "custom"
+
+
+# --------------------------------------------------------------------------- time zones
+def test_naive_in_timezone_equals_aware():
+    naive = TINY.copy()
+    aware = TINY.assign(timestamp=TINY["timestamp"].dt.tz_localize("Europe/Paris"))
+    text_offsets = TINY.assign(timestamp=aware["timestamp"].map(lambda t: t.isoformat()))
+    expected = read_events(aware).frame
+    pd.testing.assert_frame_equal(read_events(naive, timezone="Europe/Paris").frame, expected)
+    pd.testing.assert_frame_equal(read_events(text_offsets).frame, expected)
+    text_naive = TINY.assign(timestamp=TINY["timestamp"].astype(str))
+    pd.testing.assert_frame_equal(read_events(text_naive, timezone="Europe/Paris").frame,
+                                  expected)
+    assert str(expected["timestamp"].iloc[0]) == "2023-12-31 23:00:00+00:00"
+
+
+def test_text_with_offsets_ignores_timezone():
+    df = TINY.iloc[:2].assign(timestamp=["2024-01-01T10:00:00+02:00", "2024-01-02T10:00:00Z"])
+    log = read_events(df, timezone="America/New_York")
+    assert [str(t) for t in log.frame["timestamp"]] == ["2024-01-01 08:00:00+00:00",
+                                                        "2024-01-02 10:00:00+00:00"]
+
+
+def test_ambiguous_local_time_is_an_error():
+    df = TINY.iloc[:2].assign(timestamp=["2024-10-27 02:30:00", "2024-10-28 10:00:00"])
+    with pytest.raises(SchemaError, match=r"(?s)ambiguous or do not exist in timezone "
+                                          r"'Europe/Paris'.*row 0.*UTC offset"):
+        read_events(df, timezone="Europe/Paris")
+
+
+def test_unknown_timezone():
+    with pytest.raises(ValueError, match=r"Unknown timezone 'Europe/Pariss'.*Did you mean "
+                                         r"'Europe/Paris'"):
+        read_events(TINY, timezone="Europe/Pariss")
+
+
+def test_to_utc_timestamp():
+    ts = to_utc_timestamp("2024-07-01 12:00", timezone="Europe/Paris")
+    assert ts == pd.Timestamp("2024-07-01 10:00", tz="UTC")
+    assert str(ts.tz) == "UTC" and ts.unit == "ns"
+    assert to_utc_timestamp("2024-07-01T12:00+02:00", timezone="Asia/Tokyo") == ts
+    with pytest.raises(ValueError, match="Cannot read 'soon'"):
+        to_utc_timestamp("soon")
+    with pytest.raises(ValueError, match="number"):
+        to_utc_timestamp(1704103200)
+
+
+# --------------------------------------------------------------------------- duplicates
+def test_duplicates_reported_and_removed():
+    df = pd.concat([small_events(), small_events().iloc[[2, 4, 4]]], ignore_index=True)
+    with pytest.warns(UserWarning, match=r"3 exact duplicate events.*\n  row 8 repeats row 2"):
+        kept = read_events(df)
+    assert (kept.n_events, kept.duplicates_found, kept.duplicates_removed) == (11, 3, 0)
+    with pytest.warns(UserWarning, match=r"They were removed"):
+        dropped = read_events(df, drop_duplicates=True)
+    assert (dropped.n_events, dropped.duplicates_found, dropped.duplicates_removed) == (8, 3, 3)
+    pd.testing.assert_frame_equal(dropped.frame, read_events(small_events()).frame)
+    np.testing.assert_array_equal(dropped.source_rows, read_events(small_events()).source_rows)
+    assert dropped.summary().duplicates_removed == 3
+
+
+def test_rows_differing_only_in_an_extra_column_are_not_duplicates():
+    df = pd.concat([small_events(), small_events().iloc[[2]].assign(region="west")],
+                   ignore_index=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        log = read_events(df)
+    assert log.duplicates_found == 0 and log.n_events == 9
+
+
+# --------------------------------------------------------------------------- shuffling
+rows = st.tuples(
+    st.sampled_from([1, 2, 3, 10]),
+    st.integers(0, 4),  # day
+    st.sampled_from(["paid_ad", "email", "purchase", "website_visit", "loyalty_reward"]),
+    st.sampled_from(["web", "store", None]),
+    st.sampled_from([np.nan, 1.0, 5.0]),
+    st.sampled_from(["x", "y"]),
+)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(rows, min_size=1, max_size=25), st.randoms(use_true_random=False),
+       st.booleans())
+def test_shuffled_rows_give_the_same_frame(data, rnd, drop):
+    df = pd.DataFrame(data, columns=["customer_id", "day", "touchpoint", "channel",
+                                     "satisfaction", "note"])
+    df["timestamp"] = pd.Timestamp("2024-01-01") + pd.to_timedelta(df.pop("day"), unit="D")
+    order = list(range(len(df)))
+    rnd.shuffle(order)
+    shuffled = df.iloc[order].reset_index(drop=True)
+    a = quiet_read(df, drop_duplicates=drop)
+    b = quiet_read(shuffled, drop_duplicates=drop)
+    pd.testing.assert_frame_equal(a.frame, b.frame)
+    assert a.duplicates_found == b.duplicates_found
+    if not a.duplicates_found:  # with duplicates, which copy comes first is arbitrary
+        np.testing.assert_array_equal(np.asarray(order)[b.source_rows], a.source_rows)
+
+
+# --------------------------------------------------------------------------- summary
+def test_summary_values():
+    s = read_events(small_events()).summary()
+    assert isinstance(s, EventLogSummary)
+    assert (s.n_customers, s.n_events) == (3, 8)
+    assert s.first_timestamp == pd.Timestamp("2024-01-01 09:00", tz="UTC")
+    assert s.last_timestamp == pd.Timestamp("2024-01-06 11:00", tz="UTC")
+    assert s.events_per_touchpoint["purchase"] == 2
+    assert s.events_per_touchpoint["referral_invite"] == 0  # gaps are shown
+    assert len(s.events_per_touchpoint) == 16
+    assert s.events_per_stage.to_dict() == {"awareness": 2, "consideration": 4,
+                                            "conversion": 2, "retention": 0, "loyalty": 0}
+    assert s.events_per_channel.to_dict() == {"email": 1, "social": 2, "store": 1, "web": 3}
+    assert s.coverage == {"satisfaction": 3 / 8, "nps": None, "effort": None, "amount": 2 / 8}
+    assert s.duplicates_found == 0
+    d = s.to_dict()
+    assert json.loads(json.dumps(d)) == d
+    assert d["events_per_stage"]["conversion"] == 2
+    text = str(s)
+    assert text == s.to_text() and len(text.splitlines()) < 40
+    assert "8 events from 3 customers" in text
+    assert "referral_invite" in text and "not seen" in text
+
+
+def test_summary_html_escapes_user_strings():
+    df = small_events().assign(stage="awareness")
+    df.loc[0, "touchpoint"] = "<script>alert(1)</script>"
+    log = quiet_read(df)
+    page = log._repr_html_()
+    assert "<script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert ">8<" in page and ">3<" in page  # events and customers
+    assert page == log.summary()._repr_html_()
