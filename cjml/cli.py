@@ -104,9 +104,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     _say("[3/3] Ground truth (the true 30-day risk the models will be measured against):")
     truth = data.truth
     for cutoff, rows in truth.groupby("cutoff", sort=True):
+        active = rows[rows["active"]]
         _say(f"      cutoff {cutoff.date()}: {len(rows):,} customers seen, mean true risk "
              f"{rows['risk_no_action'].mean():.3f}, realised drop-off "
-             f"{rows['realised_churn'].mean():.3f}")
+             f"{rows['realised_churn'].mean():.3f}; of the {len(active):,} not yet gone: "
+             f"{active['risk_no_action'].mean():.3f} vs {active['realised_churn'].mean():.3f}")
     _say(f"Done in {time.perf_counter() - started:.1f} s.")
     return 0
 
