@@ -8,6 +8,7 @@ The public surface:
 
 - :class:`EventLog`, :func:`read_events`: the validated, canonical event log.
 - :class:`JourneyMap`, :class:`Touchpoint`: stages and the touchpoint catalogue.
+- :class:`JourneyFeaturizer` and :mod:`cjml.features`: per-customer features at a cutoff.
 - :mod:`cjml.datasets`: the journey simulator with ground truth, and the sample.
 - :mod:`cjml.exceptions`: the errors cjml raises.
 """
@@ -16,6 +17,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from cjml.events import EventLog, EventLogSummary, read_events
 from cjml.exceptions import CjmlError, InputFileError, JourneyMapError, SchemaError
+from cjml.features import JourneyFeaturizer
 from cjml.journey import JourneyMap, Touchpoint
 
 try:
@@ -28,6 +30,7 @@ __all__ = [
     "EventLog",
     "EventLogSummary",
     "InputFileError",
+    "JourneyFeaturizer",
     "JourneyMap",
     "JourneyMapError",
     "SchemaError",

@@ -10,7 +10,8 @@ import sys
 import pytest
 from numpydoc.validate import validate
 
-PUBLIC_MODULES = ["cjml", "cjml.datasets", "cjml.journey", "cjml.events", "cjml.exceptions"]
+PUBLIC_MODULES = ["cjml", "cjml.datasets", "cjml.journey", "cjml.events", "cjml.exceptions",
+                  "cjml.features"]
 
 # The numpydoc checks every public object must pass: a docstring, a one-line
 # summary of the right form, every parameter documented (and none invented),

@@ -1,0 +1,66 @@
+"""Activity and recency: how much, how recently and how regularly a customer acts."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cjml.features._base import FeatureFamily, check_windows
+from cjml.features._windows import NS_PER_DAY, Windows
+
+__all__ = ["ActivityFeatures"]
+
+
+class ActivityFeatures(FeatureFamily):
+    """Event counts, recency, tenure and regularity, with several windows in one pass.
+
+    Features (days are fractional; a window of w days is ``(cutoff - w, cutoff]``):
+
+    - ``n_events``: events at or before the cutoff.
+    - ``days_since_first_event``, ``days_since_last_event``: NaN with no event.
+    - ``active_days``: distinct calendar days (UTC) with an event.
+    - ``events_last_{w}d`` for each window ``w``.
+    - ``events_trend_{w}d`` for the middle window: events in the last ``w``
+      days minus events in the ``w`` days before.
+    - ``mean_days_between_events``: (last - first) / (n - 1); NaN below 2 events.
+    - ``events_per_week``: ``n_events`` per week of tenure (tenure at least a day).
+
+    Parameters
+    ----------
+    windows : tuple of int, default (7, 30, 90)
+        Lookback windows in days.
+    """
+
+    family = "activity"
+
+    def __init__(self, windows=(7, 30, 90)):
+        self.windows = windows
+
+    def _check_params(self) -> None:
+        self.windows_ = check_windows("windows", self.windows)
+        self.trend_window_ = self.windows_[len(self.windows_) // 2]
+
+    def _names(self) -> list[str]:
+        return ["n_events", "days_since_first_event", "days_since_last_event", "active_days",
+                *[f"events_last_{w}d" for w in self.windows_],
+                f"events_trend_{self.trend_window_}d", "mean_days_between_events",
+                "events_per_week"]
+
+    def _compute(self, w: Windows) -> dict[str, np.ndarray]:
+        n = w.count()
+        age = w.age_days
+        first_age, last_age = w.first(age), w.last(age)
+        day = w.ts // NS_PER_DAY
+        new_day = np.ones(len(day), dtype=bool)
+        new_day[1:] = (day[1:] != day[:-1]) | (w.row[1:] != w.row[:-1])
+        out = {"n_events": n, "days_since_first_event": first_age,
+               "days_since_last_event": last_age, "active_days": w.count(new_day)}
+        for win in self.windows_:
+            out[f"events_last_{win}d"] = w.count(age < win)
+        t = self.trend_window_
+        out[f"events_trend_{t}d"] = w.count(age < t) - w.count((age >= t) & (age < 2 * t))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["mean_days_between_events"] = np.where(n >= 2, (first_age - last_age)
+                                                       / np.maximum(n - 1, 1), np.nan)
+            out["events_per_week"] = np.where(n > 0, 7.0 * n / np.maximum(
+                np.nan_to_num(first_age), 1.0), 0.0)
+        return out

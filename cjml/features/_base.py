@@ -1,0 +1,170 @@
+"""What every feature family shares: the estimator contract and naming."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from cjml.events import EventLog, read_events
+from cjml.features._windows import Windows, build_windows
+
+__all__ = ["FeatureFamily", "as_log", "safe_name", "vocabulary_codes"]
+
+
+def as_log(log) -> EventLog:
+    """An EventLog from an EventLog, a DataFrame or a path (read with defaults)."""
+    return log if isinstance(log, EventLog) else read_events(log)
+
+
+def safe_name(text: str) -> str:
+    """A column-name-safe version of a touchpoint, stage or channel name."""
+    name = re.sub(r"[^0-9A-Za-z_]+", "_", str(text)).strip("_")
+    return name or "unnamed"
+
+
+def unique_names(names: Sequence[str]) -> list[str]:
+    """Make sanitised names unique by suffixing repeats with _2, _3, ..."""
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        k = seen.get(n, 0) + 1
+        seen[n] = k
+        out.append(n if k == 1 else f"{n}_{k}")
+    return out
+
+
+def vocabulary_codes(log: EventLog, vocabulary: Sequence[str], what: str = "touchpoints"
+                     ) -> np.ndarray:
+    """Map the log's touchpoint categories onto a fitted vocabulary.
+
+    Returns an array indexed by the log's touchpoint code giving the vocabulary
+    index, with ``len(vocabulary)`` (the ``other`` bucket) for names the
+    vocabulary lacks; warns once naming them.
+    """
+    cats = list(log.frame["touchpoint"].cat.categories)
+    lookup = pd.Index(vocabulary).get_indexer(cats)
+    unseen_codes = np.flatnonzero(lookup < 0)
+    if len(unseen_codes):
+        present = np.bincount(log.touchpoint_codes, minlength=len(cats))[unseen_codes] > 0
+        names = [cats[i] for i in unseen_codes[present]]
+        if names:
+            warnings.warn(
+                f"{len(names)} {what} were not seen when the featurizer was fitted and are "
+                f"counted in the 'other' bucket: {names[:10]!r}. Refit on data that includes "
+                "them to give them their own features.", UserWarning, stacklevel=4)
+    return np.where(lookup < 0, len(vocabulary), lookup).astype(np.int64)
+
+
+class FeatureFamily(TransformerMixin, BaseEstimator):
+    """Base of the feature families: ``fit(log)``, ``transform(log, cutoff)``.
+
+    A family computes its features for each (customer, cutoff) row from the
+    events at or before the cutoff only. ``transform`` returns a DataFrame
+    indexed by customer id (or by (cutoff, customer id) when several cutoffs are
+    given), one float column per feature.
+    """
+
+    #: Short name of the family, used by :class:`cjml.JourneyFeaturizer`.
+    family: str = ""
+    def fit(self, log, y=None, *, cutoff=None):
+        """Learn what the family needs (vocabularies) from events up to ``cutoff``.
+
+        Parameters
+        ----------
+        log : EventLog, DataFrame or path
+            The events.
+        y : None
+            Ignored; present for scikit-learn compatibility.
+        cutoff : date, optional
+            Learn only from events at or before this date (default: all).
+
+        Returns
+        -------
+        self
+            The fitted family.
+        """
+        log = as_log(log)
+        return self._fit_windows(build_windows(log, cutoff), log)
+
+    def _fit_windows(self, windows: Windows, log: EventLog):
+        self._check_params()
+        self._fit(windows, log)
+        self.feature_names_out_ = np.asarray(self._names(), dtype=object)
+        self.categorical_features_ = tuple(self._categorical())
+        return self
+
+    def transform(self, log, cutoff=None) -> pd.DataFrame:
+        """Compute the features of every customer at the cutoff(s).
+
+        Parameters
+        ----------
+        log : EventLog, DataFrame or path
+            The events; only those at or before each row's cutoff are used.
+        cutoff : date, list of dates, Series of dates per customer, or None
+            As in :meth:`cjml.JourneyFeaturizer.transform`; None is the log's end.
+
+        Returns
+        -------
+        DataFrame
+            One row per (customer, cutoff), one column per feature.
+        """
+        check_is_fitted(self)
+        windows = build_windows(as_log(log), cutoff)
+        return self._frame(windows, self._compute(windows))
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        """Return the names of the features ``transform`` returns, in order.
+
+        Parameters
+        ----------
+        input_features : None
+            Ignored; present for scikit-learn compatibility.
+
+        Returns
+        -------
+        ndarray of str
+            The column names.
+        """
+        check_is_fitted(self)
+        return self.feature_names_out_.copy()
+
+    # ------------------------------------------------------------- for subclasses
+    def _check_params(self) -> None:
+        """Validate constructor arguments (called by fit)."""
+
+    def _fit(self, windows: Windows, log: EventLog) -> None:
+        """Learn from the visible events; families without state do nothing."""
+
+    def _names(self) -> list[str]:
+        raise NotImplementedError
+
+    def _categorical(self) -> list[str]:
+        """Features that are category codes rather than quantities."""
+        return []
+
+    def _compute(self, windows: Windows) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def _frame(self, windows: Windows, values: dict[str, np.ndarray]) -> pd.DataFrame:
+        names = list(self.feature_names_out_)
+        data = np.empty((windows.n_rows, len(names)))
+        for j, name in enumerate(names):
+            data[:, j] = values[name]
+        return pd.DataFrame(data, index=windows.index(), columns=names)
+
+
+def check_windows(name: str, windows: Sequence[int]) -> tuple[int, ...]:
+    """Validate a tuple of day windows."""
+    try:
+        out = tuple(int(w) for w in windows)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be whole numbers of days, got {windows!r}.") from None
+    if not out or any(w < 1 for w in out) or len(set(out)) != len(out):
+        raise ValueError(f"{name} must be distinct positive numbers of days, got {windows!r}.")
+    return tuple(sorted(out))

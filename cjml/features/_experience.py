@@ -1,0 +1,99 @@
+"""Experience: satisfaction (CSAT), loyalty (NPS) and effort (CES) signals."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cjml.features._base import FeatureFamily
+from cjml.features._windows import Windows
+
+__all__ = ["ExperienceFeatures"]
+
+
+class ExperienceFeatures(FeatureFamily):
+    """CSAT, NPS and CES summaries, weighting bad experiences far above good ones.
+
+    A *negative experience* is a CSAT of ``negative_csat`` or less, or a CES of
+    ``negative_effort`` or more; a *positive* one a CSAT of 4 or 5. Features
+    (NaN where the customer never answered that survey):
+
+    - ``csat_count``, ``csat_mean``, ``csat_min``, ``csat_last``,
+      ``csat_top_box_share`` (share of 5/5 answers).
+    - ``positive_experiences``, ``negative_experiences`` (counts, 0 if none).
+    - ``experience_balance``: positives - ``negative_weight`` x negatives ("it
+      takes 12 positive experiences to make up for one negative").
+    - ``peak_end_csat``: mean of the most extreme CSAT (furthest from 3; the
+      latest if tied) and the last CSAT, after the peak-end rule.
+    - ``nps_last``, ``nps_mean``, ``nps_class_last`` (-1 detractor 0-6,
+      0 passive 7-8, 1 promoter 9-10), ``nps_trend`` (last minus first answer).
+    - ``ces_mean``, ``ces_max``.
+    - ``days_since_negative_experience`` and ``events_since_negative_experience``
+      (silence after a bad experience is a risk signal).
+
+    Parameters
+    ----------
+    negative_weight : float, default 12
+        Weight of a negative experience in ``experience_balance``.
+    negative_csat : float, default 2
+        CSAT at or below which an answer is negative.
+    negative_effort : float, default 5
+        CES at or above which an answer is negative.
+    """
+
+    family = "experience"
+
+    def __init__(self, negative_weight=12.0, negative_csat=2.0, negative_effort=5.0):
+        self.negative_weight = negative_weight
+        self.negative_csat = negative_csat
+        self.negative_effort = negative_effort
+
+    def _names(self) -> list[str]:
+        return ["csat_count", "csat_mean", "csat_min", "csat_last", "csat_top_box_share",
+                "positive_experiences", "negative_experiences", "experience_balance",
+                "peak_end_csat", "nps_last", "nps_mean", "nps_class_last", "nps_trend",
+                "ces_mean", "ces_max", "days_since_negative_experience",
+                "events_since_negative_experience"]
+
+    def _compute(self, w: Windows) -> dict[str, np.ndarray]:
+        nan = np.full(len(w.ev), np.nan)
+        csat = w.column("satisfaction")
+        csat = nan if csat is None else csat
+        nps = w.column("nps")
+        nps = nan if nps is None else nps
+        ces = w.column("effort")
+        ces = nan if ces is None else ces
+        has_csat = ~np.isnan(csat)
+        n_csat = w.count(has_csat)
+        negative = (csat <= self.negative_csat) | (ces >= self.negative_effort)
+        positive = csat >= 4
+        n_neg, n_pos = w.count(negative), w.count(positive)
+        # Peak: most extreme answer; ties go to the latest by ranking on (extremity, position).
+        extremity = np.where(has_csat, np.abs(csat - 3.0), -1.0)
+        key = extremity * (len(csat) + 1) + np.arange(len(csat))
+        peak_key = w.maximum(np.where(has_csat, key, np.nan))
+        peak = np.full(w.n_rows, np.nan)
+        ok = ~np.isnan(peak_key)
+        peak[ok] = csat[(peak_key[ok] % (len(csat) + 1)).astype(np.int64)]
+        last_csat = w.last(csat, has_csat)
+        has_nps = ~np.isnan(nps)
+        nps_last = w.last(nps, has_nps)
+        nps_class = np.where(np.isnan(nps_last), np.nan,
+                             np.where(nps_last <= 6, -1.0, np.where(nps_last <= 8, 0.0, 1.0)))
+        last_neg_pos = w._boundary(np.flatnonzero(negative), last=True)
+        events_since = np.full(w.n_rows, np.nan)
+        has_neg = last_neg_pos >= 0
+        events_since[has_neg] = w.last_position[has_neg] - last_neg_pos[has_neg]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            top_box = np.where(n_csat > 0, w.count(csat == 5) / np.maximum(n_csat, 1), np.nan)
+        return {
+            "csat_count": n_csat, "csat_mean": w.mean(csat), "csat_min": w.minimum(csat),
+            "csat_last": last_csat, "csat_top_box_share": top_box,
+            "positive_experiences": n_pos, "negative_experiences": n_neg,
+            "experience_balance": n_pos - float(self.negative_weight) * n_neg,
+            "peak_end_csat": (peak + last_csat) / 2.0,
+            "nps_last": nps_last, "nps_mean": w.mean(nps), "nps_class_last": nps_class,
+            "nps_trend": nps_last - w.first(nps, has_nps),
+            "ces_mean": w.mean(ces), "ces_max": w.maximum(ces),
+            "days_since_negative_experience": w.last(w.age_days, negative),
+            "events_since_negative_experience": events_since,
+        }

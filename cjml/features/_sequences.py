@@ -1,0 +1,91 @@
+"""Sequences: frequent touchpoint-to-touchpoint transitions and the last few touchpoints."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cjml.events import EventLog
+from cjml.features._base import FeatureFamily, safe_name, vocabulary_codes
+from cjml.features._windows import Windows
+
+__all__ = ["SequenceFeatures"]
+
+
+class SequenceFeatures(FeatureFamily):
+    """Counts of the most frequent transitions, and the last touchpoints as categories.
+
+    ``fit`` learns the ``top_k`` most frequent transitions "touchpoint a, then
+    touchpoint b" between consecutive events of a customer (ties broken by
+    name). Features:
+
+    - ``transition_<a>__<b>``: how often the customer went from a to b.
+    - ``last_touchpoint_1`` ... ``last_touchpoint_{last_k}``: the last, second
+      to last, ... touchpoint, as a category code (the position in
+      ``touchpoints_``; ``len(touchpoints_)`` is ``other``); NaN where the
+      history is shorter. They are listed in ``categorical_features_``.
+
+    Parameters
+    ----------
+    top_k : int, default 10
+        Number of transitions to count.
+    last_k : int, default 3
+        Number of last touchpoints.
+    """
+
+    family = "sequences"
+
+    def __init__(self, top_k=10, last_k=3):
+        self.top_k = top_k
+        self.last_k = last_k
+
+    def _check_params(self) -> None:
+        for name in ("top_k", "last_k"):
+            value = getattr(self, name)
+            if not isinstance(value, int | np.integer) or value < 0:
+                raise ValueError(f"{name} must be a whole number >= 0, got {value!r}.")
+
+    def _fit(self, w: Windows, log: EventLog) -> None:
+        cats = list(log.frame["touchpoint"].cat.categories)
+        seen = np.bincount(w.touchpoint, minlength=len(cats)) > 0
+        self.touchpoints_ = [c for i, c in enumerate(cats) if c in log.journey_map or seen[i]]
+        voc = vocabulary_codes(log, self.touchpoints_)[w.touchpoint]
+        n = len(self.touchpoints_) + 1
+        same = w.row[1:] == w.row[:-1]
+        pairs = voc[:-1][same] * n + voc[1:][same]
+        counts = np.bincount(pairs, minlength=n * n)
+        order = np.lexsort((np.arange(n * n), -counts))  # most frequent first, ties by code
+        top = [int(p) for p in order[: self.top_k] if counts[p] > 0]
+        self.transitions_ = [(self._name(p // n), self._name(p % n)) for p in top]
+
+    def _categorical(self) -> list[str]:
+        return [f"last_touchpoint_{k}" for k in range(1, self.last_k + 1)]
+
+    def _name(self, code: int) -> str:
+        return self.touchpoints_[code] if code < len(self.touchpoints_) else "other"
+
+    def _names(self) -> list[str]:
+        return [*[f"transition_{safe_name(a)}__{safe_name(b)}" for a, b in self.transitions_],
+                *[f"last_touchpoint_{k}" for k in range(1, self.last_k + 1)]]
+
+    def _compute(self, w: Windows) -> dict[str, np.ndarray]:
+        voc = vocabulary_codes(w.log, self.touchpoints_)[w.touchpoint]
+        names = list(self.feature_names_out_)
+        n = len(self.touchpoints_) + 1
+        index = {a: i for i, a in enumerate([*self.touchpoints_, "other"])}
+        same = np.zeros(len(voc), dtype=bool)
+        same[1:] = w.row[1:] == w.row[:-1]
+        pair = np.full(len(voc), -1, dtype=np.int64)
+        pair[1:] = voc[:-1] * n + voc[1:]
+        pair[~same] = -1
+        out = {}
+        for name, (a, b) in zip(names, self.transitions_, strict=False):
+            out[name] = w.count(pair == index[a] * n + index[b])
+        last = w.last_position
+        for k in range(1, self.last_k + 1):
+            pos = last - (k - 1)
+            ok = (last >= 0) & (pos >= 0)
+            ok[ok] &= w.row[pos[ok]] == np.flatnonzero(ok)
+            values = np.full(w.n_rows, np.nan)
+            values[ok] = voc[pos[ok]]
+            out[f"last_touchpoint_{k}"] = values
+        return out

@@ -1,0 +1,112 @@
+"""Touchpoint mix, recency of actionable touchpoints and contact fatigue."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cjml.events import EventLog
+from cjml.features._base import FeatureFamily, safe_name, unique_names, vocabulary_codes
+from cjml.features._windows import Windows
+
+__all__ = ["TouchpointFeatures"]
+
+
+class TouchpointFeatures(FeatureFamily):
+    """Counts and shares per touchpoint, recency of actionable ones, contact fatigue.
+
+    Features (``<tp>`` is a sanitised touchpoint name; ``other`` collects
+    touchpoints not seen in ``fit``, with a warning):
+
+    - ``count_<tp>``, ``count_other``: events per touchpoint.
+    - ``share_<tp>``, ``share_other``: the same as shares of all events (0 with
+      no events).
+    - ``distinct_touchpoints``: how many different touchpoints.
+    - ``days_since_<tp>`` for each actionable touchpoint of the journey map:
+      NaN if it never happened.
+    - ``contacts_last_{n}d``: actionable touchpoints (business contacts) in the
+      last ``fatigue_days`` days.
+    - ``contacts_<channel>_last_{n}d``: the same per channel: the log's
+      ``channel`` column when it has one, else the map's online/offline.
+
+    Parameters
+    ----------
+    fatigue_days : int, default 7
+        Window of the contact-fatigue counts.
+    """
+
+    family = "touchpoints"
+
+    def __init__(self, fatigue_days=7):
+        self.fatigue_days = fatigue_days
+
+    def _check_params(self) -> None:
+        if not isinstance(self.fatigue_days, int | np.integer) or self.fatigue_days < 1:
+            raise ValueError(f"fatigue_days must be a whole number of days >= 1, got "
+                             f"{self.fatigue_days!r}.")
+
+    def _fit(self, w: Windows, log: EventLog) -> None:
+        cats = list(log.frame["touchpoint"].cat.categories)
+        seen = np.bincount(w.touchpoint, minlength=len(cats)) > 0
+        jm = log.journey_map
+        # The map's touchpoints always get columns (stable names across data sets);
+        # touchpoints outside the map only when seen in the fit data.
+        self.touchpoints_ = [c for i, c in enumerate(cats) if c in jm or seen[i]]
+        self.actionable_ = list(jm.actionable_touchpoints)
+        if "channel" in log.frame.columns:
+            # one column per channel that carried business contacts in the fit data
+            self.channel_source_ = "channel"
+            ch = log.frame["channel"]
+            contact = np.isin(w.touchpoint, [cats.index(t) for t in self.actionable_ if t in cats])
+            codes = ch.cat.codes.to_numpy()[w.ev][contact]
+            present = np.bincount(codes[codes >= 0], minlength=len(ch.cat.categories)) > 0
+            self.channels_ = [c for c, p in zip(ch.cat.categories, present, strict=True) if p]
+        else:
+            self.channel_source_ = "map"
+            self.channels_ = ["online", "offline"]
+
+    def _names(self) -> list[str]:
+        tps = unique_names([safe_name(t) for t in self.touchpoints_])
+        n = self.fatigue_days
+        chans = unique_names([safe_name(c) for c in self.channels_])
+        return [*[f"count_{t}" for t in tps], "count_other", *[f"share_{t}" for t in tps],
+                "share_other", "distinct_touchpoints",
+                *[f"days_since_{safe_name(t)}" for t in self.actionable_],
+                f"contacts_last_{n}d", *[f"contacts_{c}_last_{n}d" for c in chans]]
+
+    def _compute(self, w: Windows) -> dict[str, np.ndarray]:
+        names = list(self.feature_names_out_)
+        n_tp = len(self.touchpoints_)
+        voc = vocabulary_codes(w.log, self.touchpoints_)[w.touchpoint]
+        counts = np.bincount(w.row * (n_tp + 1) + voc, minlength=w.n_rows * (n_tp + 1)
+                             ).reshape(w.n_rows, n_tp + 1).astype(np.float64)
+        total = counts.sum(axis=1)
+        shares = counts / np.maximum(total, 1.0)[:, None]
+        out: dict[str, np.ndarray] = {}
+        for j in range(n_tp + 1):
+            out[names[j]] = counts[:, j]
+            out[names[n_tp + 1 + j]] = shares[:, j]
+        out["distinct_touchpoints"] = (counts > 0).sum(axis=1).astype(np.float64)
+        age = w.age_days
+        cats = list(w.log.frame["touchpoint"].cat.categories)
+        actionable_codes = [cats.index(t) if t in cats else -1 for t in self.actionable_]
+        for t, code in zip(self.actionable_, actionable_codes, strict=True):
+            out[f"days_since_{safe_name(t)}"] = (w.last(age, w.touchpoint == code) if code >= 0
+                                                 else np.full(w.n_rows, np.nan))
+        n = self.fatigue_days
+        contact = np.isin(w.touchpoint, [c for c in actionable_codes if c >= 0]) & (age < n)
+        out[f"contacts_last_{n}d"] = w.count(contact)
+        if self.channel_source_ == "channel" and "channel" in w.log.frame.columns:
+            ch = w.log.frame["channel"]
+            lookup = np.append(
+                np.asarray([self.channels_.index(c) if c in self.channels_ else -1
+                            for c in ch.cat.categories], dtype=np.int64), -1)
+            chan = lookup[ch.cat.codes.to_numpy()[w.ev]]
+        else:
+            jm = w.log.journey_map
+            online = np.asarray([jm[c].channel == "online" if c in jm else True for c in cats])
+            chan = np.where(online[w.touchpoint], 0, 1)
+            if self.channel_source_ == "channel":
+                chan = np.full(len(w.ev), -1)
+        for k, cname in enumerate(names[-len(self.channels_):] if self.channels_ else []):
+            out[cname] = w.count(contact & (chan == k))
+        return out

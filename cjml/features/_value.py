@@ -1,0 +1,78 @@
+"""Value: purchases, amounts and the rhythm of buying."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cjml.events import EventLog
+from cjml.features._base import FeatureFamily, check_windows
+from cjml.features._windows import Windows
+
+__all__ = ["ValueFeatures"]
+
+
+class ValueFeatures(FeatureFamily):
+    """Purchases, spend, recency of buying and inter-purchase time.
+
+    A purchase is an event whose touchpoint is one of ``purchase_touchpoints``.
+    Amounts come from the ``amount`` column (missing amounts count as 0).
+    Features:
+
+    - ``purchases``, ``purchases_last_{w}d``, ``total_amount``,
+      ``amount_last_{w}d`` (``w`` = ``window``), ``mean_amount`` (per purchase;
+      NaN with none), ``max_amount``.
+    - ``days_since_last_purchase``, ``days_since_first_purchase``: NaN if none.
+    - ``mean_days_between_purchases``: NaN below two purchases.
+
+    Parameters
+    ----------
+    purchase_touchpoints : tuple of str, default ("purchase",)
+        Touchpoints that are purchases.
+    window : int, default 90
+        Window of the recent purchase counts and amounts, in days.
+    """
+
+    family = "value"
+
+    def __init__(self, purchase_touchpoints=("purchase",), window=90):
+        self.purchase_touchpoints = purchase_touchpoints
+        self.window = window
+
+    def _check_params(self) -> None:
+        if isinstance(self.purchase_touchpoints, str) or not all(
+                isinstance(v, str) for v in self.purchase_touchpoints):
+            raise ValueError(f"purchase_touchpoints must be a tuple of touchpoint names, got "
+                             f"{self.purchase_touchpoints!r}.")
+        self.window_ = check_windows("window", (self.window,))[0]
+
+    def _fit(self, w: Windows, log: EventLog) -> None:
+        self.purchase_touchpoints_ = tuple(self.purchase_touchpoints)
+
+    def _names(self) -> list[str]:
+        n = self.window_
+        return ["purchases", f"purchases_last_{n}d", "total_amount", f"amount_last_{n}d",
+                "mean_amount", "max_amount", "days_since_last_purchase",
+                "days_since_first_purchase", "mean_days_between_purchases"]
+
+    def _compute(self, w: Windows) -> dict[str, np.ndarray]:
+        cats = list(w.log.frame["touchpoint"].cat.categories)
+        buy = np.isin(w.touchpoint, [cats.index(t) for t in self.purchase_touchpoints_
+                                     if t in cats])
+        amount = w.column("amount")
+        amount = np.zeros(len(w.ev)) if amount is None else np.nan_to_num(amount)
+        age = w.age_days
+        n = self.window_
+        count = w.count(buy)
+        recent = buy & (age < n)
+        last_age, first_age = w.last(age, buy), w.first(age, buy)
+        total = w.sum(amount, buy)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return {
+                "purchases": count, f"purchases_last_{n}d": w.count(recent),
+                "total_amount": total, f"amount_last_{n}d": w.sum(amount, recent),
+                "mean_amount": np.where(count > 0, total / np.maximum(count, 1), np.nan),
+                "max_amount": w.maximum(np.where(buy, amount, np.nan)),
+                "days_since_last_purchase": last_age, "days_since_first_purchase": first_age,
+                "mean_days_between_purchases": np.where(
+                    count >= 2, (first_age - last_age) / np.maximum(count - 1, 1), np.nan),
+            }

@@ -1,0 +1,281 @@
+"""Point-in-time windows: which events each output row may see.
+
+An output row is a (customer, cutoff) pair. Because the canonical log is sorted
+by customer then time, the events a row may see, those at or before its cutoff,
+are a prefix of the customer's segment. :class:`Windows` stacks those prefixes
+for every row (one cutoff, one cutoff per customer, or several cutoffs at
+once) into flat arrays ordered by (row, time), so every feature is a vectorised
+reduction over contiguous groups: ``bincount``, ``reduceat`` and "last element
+of each group". No feature can see an event after its row's cutoff, because
+such events are never selected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from cjml.events import EventLog, to_utc_timestamp
+
+__all__ = ["Windows", "build_windows", "resolve_cutoffs"]
+
+NS_PER_DAY = 86_400 * 10**9
+
+
+def resolve_cutoffs(log: EventLog, cutoff) -> tuple[str, object]:
+    """Classify a cutoff argument.
+
+    Returns ``("single", ns)``, ``("many", [ns, ...])`` or ``("per_customer",
+    Series of ns indexed by customer id)``. None means the end of the log.
+    """
+    if cutoff is None:
+        return "single", int(log.timestamps_ns.max())
+    if isinstance(cutoff, pd.Series):
+        if cutoff.index.has_duplicates:
+            dup = cutoff.index[cutoff.index.duplicated()].unique()[:5].tolist()
+            raise ValueError(f"Per-customer cutoffs list some customers twice: {dup!r}. Give one "
+                             "cutoff per customer (or a list of cutoffs for several snapshots).")
+        values = pd.to_datetime(cutoff, utc=True, errors="coerce") if not isinstance(
+            cutoff.dtype, pd.DatetimeTZDtype) else cutoff.dt.tz_convert("UTC")
+        bad = values.isna()
+        if bad.any():
+            raise ValueError(
+                f"Per-customer cutoffs: {int(bad.sum())} values are missing or not dates, e.g. "
+                f"for customers {cutoff.index[bad][:5].tolist()!r}. Give a date for every customer.")
+        ns = values.astype("datetime64[ns, UTC]").astype("int64")
+        return "per_customer", pd.Series(ns.to_numpy(), index=cutoff.index)
+    if isinstance(cutoff, str | pd.Timestamp) or np.isscalar(cutoff) or hasattr(cutoff, "year"):
+        return "single", to_utc_timestamp(cutoff, log.timezone).value
+    if isinstance(cutoff, Sequence | np.ndarray | pd.Index):
+        values = [to_utc_timestamp(c, log.timezone).value for c in cutoff]
+        if not values:
+            raise ValueError("The list of cutoffs is empty; give at least one date.")
+        if len(set(values)) != len(values):
+            raise ValueError(f"The cutoffs {list(cutoff)!r} repeat a date; give each once.")
+        return "many", values
+    raise TypeError(f"cutoff must be a date, a list of dates or a Series of dates per customer, "
+                    f"got {type(cutoff).__name__}.")
+
+
+@dataclass
+class Windows:
+    """The events visible to each output row, stacked in (row, time) order.
+
+    Attributes
+    ----------
+    log : EventLog
+        The log the events come from.
+    ev : ndarray of int64
+        Index into the log's arrays of each visible event, in (row, time) order.
+    row : ndarray of int64
+        Output row of each visible event (non-decreasing).
+    n_rows : int
+        Number of output rows, including rows with no visible event.
+    cutoff_ns : ndarray of int64
+        Cutoff of each row, ns since the epoch (UTC).
+    customer : ndarray of int64
+        Customer code (into ``log.customer_ids``) of each row, -1 for customers
+        the log does not know.
+    customer_id : ndarray
+        Customer id of each row.
+    """
+
+    log: EventLog
+    ev: np.ndarray
+    row: np.ndarray
+    n_rows: int
+    cutoff_ns: np.ndarray
+    customer: np.ndarray
+    customer_id: np.ndarray
+    several_cutoffs: bool = False
+
+    def index(self) -> pd.Index:
+        """Row labels: customer id, or (cutoff, customer id) with several cutoffs."""
+        ids = pd.Index(self.customer_id, name="customer_id")
+        if not self.several_cutoffs:
+            return ids
+        cut = pd.to_datetime(self.cutoff_ns, utc=True)
+        return pd.MultiIndex.from_arrays([cut, ids], names=["cutoff", "customer_id"])
+
+    # ---------------------------------------------------------------- event arrays
+    @cached_property
+    def ts(self) -> np.ndarray:
+        """Timestamp (ns) of each visible event."""
+        return self.log.timestamps_ns[self.ev]
+
+    @cached_property
+    def touchpoint(self) -> np.ndarray:
+        """Touchpoint code (the log's categories) of each visible event."""
+        return self.log.touchpoint_codes[self.ev]
+
+    @cached_property
+    def stage(self) -> np.ndarray:
+        """Stage code of each visible event."""
+        return self.log.stage_codes[self.ev]
+
+    @cached_property
+    def age_days(self) -> np.ndarray:
+        """Days from each visible event to its row's cutoff (>= 0)."""
+        return (self.cutoff_ns[self.row] - self.ts) / NS_PER_DAY
+
+    @cached_property
+    def n_events(self) -> np.ndarray:
+        """Visible events per row."""
+        return np.bincount(self.row, minlength=self.n_rows)
+
+    @cached_property
+    def last_position(self) -> np.ndarray:
+        """Position (into the visible arrays) of each row's last event, -1 if none."""
+        return self._boundary(np.arange(len(self.row)), last=True)
+
+    @cached_property
+    def first_position(self) -> np.ndarray:
+        """Position of each row's first visible event, -1 if none."""
+        return self._boundary(np.arange(len(self.row)), last=False)
+
+    def column(self, name: str) -> np.ndarray | None:
+        """Visible values of a canonical column as float64, or None if absent."""
+        frame = self.log.frame
+        if name not in frame.columns:
+            return None
+        return frame[name].to_numpy(dtype=np.float64, na_value=np.nan)[self.ev]
+
+    # ---------------------------------------------------------------- reductions
+    def count(self, mask: np.ndarray | None = None) -> np.ndarray:
+        """Number of visible events per row (where ``mask``)."""
+        if mask is None:
+            return self.n_events.astype(np.float64)
+        return np.bincount(self.row[mask], minlength=self.n_rows).astype(np.float64)
+
+    def sum(self, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        """Sum of ``values`` per row, NaN values skipped (0 for empty rows)."""
+        ok = ~np.isnan(values) if mask is None else mask & ~np.isnan(values)
+        return np.bincount(self.row[ok], weights=values[ok], minlength=self.n_rows)
+
+    def mean(self, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        """Mean of the non-NaN ``values`` per row, NaN where there are none."""
+        ok = ~np.isnan(values) if mask is None else mask & ~np.isnan(values)
+        n = np.bincount(self.row[ok], minlength=self.n_rows)
+        total = np.bincount(self.row[ok], weights=values[ok], minlength=self.n_rows)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(n > 0, total / np.maximum(n, 1), np.nan)
+
+    def last(self, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        """Value at each row's last event (among ``mask``), NaN where none."""
+        return self._pick(values, mask, last=True)
+
+    def first(self, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        """Value at each row's first event (among ``mask``), NaN where none."""
+        return self._pick(values, mask, last=False)
+
+    def minimum(self, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        """Minimum of the non-NaN ``values`` per row, NaN where there are none."""
+        return self._reduce(np.minimum, values, mask)
+
+    def maximum(self, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        """Maximum of the non-NaN ``values`` per row, NaN where there are none."""
+        return self._reduce(np.maximum, values, mask)
+
+    def _boundary(self, positions: np.ndarray, *, last: bool) -> np.ndarray:
+        out = np.full(self.n_rows, -1, dtype=np.int64)
+        if len(positions) == 0:
+            return out
+        r = self.row[positions]
+        if last:
+            edge = np.append(r[1:] != r[:-1], True)
+        else:
+            edge = np.insert(r[1:] != r[:-1], 0, True)
+        out[r[edge]] = positions[edge]
+        return out
+
+    def _pick(self, values: np.ndarray, mask: np.ndarray | None, *, last: bool) -> np.ndarray:
+        if mask is None:
+            pos = self.last_position if last else self.first_position
+        else:
+            pos = self._boundary(np.flatnonzero(mask), last=last)
+        out = np.full(self.n_rows, np.nan)
+        has = pos >= 0
+        out[has] = values[pos[has]]
+        return out
+
+    def _reduce(self, ufunc, values: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+        ok = ~np.isnan(values) if mask is None else mask & ~np.isnan(values)
+        pos = np.flatnonzero(ok)
+        out = np.full(self.n_rows, np.nan)
+        if len(pos) == 0:
+            return out
+        r = self.row[pos]
+        starts = np.flatnonzero(np.insert(r[1:] != r[:-1], 0, True))
+        out[r[starts]] = ufunc.reduceat(values[pos], starts)
+        return out
+
+
+def build_windows(log: EventLog, cutoff=None, *, lookback_ns: int | None = None) -> Windows:
+    """Select, for every output row, the events at or before its cutoff.
+
+    Parameters
+    ----------
+    log : EventLog
+        The canonical log.
+    cutoff : date, list of dates, Series of dates indexed by customer id, or None
+        One cutoff for everyone (rows: customers with an event at or before
+        it), several cutoffs (rows: (cutoff, customer) pairs, cutoff-major), or
+        one per customer (rows: exactly the Series' customers, in its order,
+        even those with no event). None is the log's last timestamp.
+    lookback_ns : int, optional
+        Keep only rows whose customer had an event in ``(cutoff - lookback,
+        cutoff]`` (not used with per-customer cutoffs).
+
+    Returns
+    -------
+    Windows
+    """
+    kind, value = resolve_cutoffs(log, cutoff)
+    ts = log.timestamps_ns
+    cust = log.customer_codes
+    n_cust = log.n_customers
+    if kind == "per_customer":
+        codes = pd.Index(log.customer_ids).get_indexer(value.index)
+        row_of_customer = np.full(n_cust, -1, dtype=np.int64)
+        known = codes >= 0
+        row_of_customer[codes[known]] = np.flatnonzero(known)
+        cutoff_of_customer = np.full(n_cust, np.iinfo(np.int64).min, dtype=np.int64)
+        cutoff_of_customer[codes[known]] = value.to_numpy()[known]
+        visible = ts <= cutoff_of_customer[cust]
+        ev = np.flatnonzero(visible)
+        row = row_of_customer[cust[ev]]
+        # rows follow the Series' order, events must be grouped by row: sort if needed
+        if len(row) and np.any(np.diff(row) < 0):
+            order = np.argsort(row, kind="stable")
+            ev, row = ev[order], row[order]
+        return Windows(log=log, ev=ev, row=row, n_rows=len(value),
+                       cutoff_ns=value.to_numpy().astype(np.int64), customer=codes.astype(np.int64),
+                       customer_id=np.asarray(value.index))
+    cutoffs = [value] if kind == "single" else list(value)
+    evs, rows, cut_rows, cust_rows = [], [], [], []
+    offset = 0
+    for c in cutoffs:
+        visible = ts <= c
+        seen = np.bincount(cust[visible], minlength=n_cust) > 0
+        if lookback_ns is not None:
+            recent = visible & (ts > c - lookback_ns)
+            seen &= np.bincount(cust[recent], minlength=n_cust) > 0
+            visible &= seen[cust]
+        customers = np.flatnonzero(seen)
+        row_of_customer = np.full(n_cust, -1, dtype=np.int64)
+        row_of_customer[customers] = offset + np.arange(len(customers))
+        ev = np.flatnonzero(visible)
+        evs.append(ev)
+        rows.append(row_of_customer[cust[ev]])
+        cut_rows.append(np.full(len(customers), c, dtype=np.int64))
+        cust_rows.append(customers)
+        offset += len(customers)
+    customer = np.concatenate(cust_rows).astype(np.int64)
+    return Windows(log=log, ev=np.concatenate(evs), row=np.concatenate(rows), n_rows=offset,
+                   cutoff_ns=np.concatenate(cut_rows), customer=customer,
+                   customer_id=np.asarray(log.customer_ids)[customer],
+                   several_cutoffs=kind == "many")
