@@ -9,6 +9,8 @@ The public surface:
 - :class:`EventLog`, :func:`read_events`: the validated, canonical event log.
 - :class:`JourneyMap`, :class:`Touchpoint`: stages and the touchpoint catalogue.
 - :class:`JourneyFeaturizer` and :mod:`cjml.features`: per-customer features at a cutoff.
+- :func:`make_labels`, :func:`make_training_set`, :func:`rolling_cutoffs`: point-in-time
+  churn and next-stage labels, stacked over rolling cutoffs.
 - :mod:`cjml.datasets`: the journey simulator with ground truth, and the sample.
 - :mod:`cjml.exceptions`: the errors cjml raises.
 """
@@ -19,6 +21,7 @@ from cjml.events import EventLog, EventLogSummary, read_events
 from cjml.exceptions import CjmlError, InputFileError, JourneyMapError, SchemaError
 from cjml.features import JourneyFeaturizer
 from cjml.journey import JourneyMap, Touchpoint
+from cjml.labels import make_labels, make_training_set, rolling_cutoffs
 
 try:
     __version__ = version("cjml")
@@ -36,5 +39,8 @@ __all__ = [
     "SchemaError",
     "Touchpoint",
     "__version__",
+    "make_labels",
+    "make_training_set",
     "read_events",
+    "rolling_cutoffs",
 ]

@@ -72,10 +72,26 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    log = cjml.read_events(args.events, columns=args.columns, journey_map=args.map,
-                           timezone=args.timezone, timestamp_unit=args.timestamp_unit,
-                           drop_duplicates=args.drop_duplicates)
-    _say(log.summary().to_text())
+    _say(_read_log(args).summary().to_text())
+    return 0
+
+
+def _read_log(args: argparse.Namespace):
+    return cjml.read_events(args.events, columns=args.columns, journey_map=args.map,
+                            timezone=args.timezone, timestamp_unit=args.timestamp_unit,
+                            drop_duplicates=args.drop_duplicates)
+
+
+def _cmd_features(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    log = _read_log(args)
+    cutoff = args.cutoff if args.cutoff is not None else None
+    featurizer = cjml.JourneyFeaturizer().fit(log, cutoff=cutoff)
+    features = featurizer.transform(log, cutoff=cutoff)
+    write_table(features.reset_index(), args.out, force=args.force)
+    when = cutoff if cutoff is not None else "the end of the log"
+    _say(f"Wrote features of {len(features):,} customers x {features.shape[1]} columns at "
+         f"{when} to {args.out} ({time.perf_counter() - started:.1f} s)")
     return 0
 
 
@@ -124,6 +140,19 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _add_input_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("events", help="CSV or Parquet file, or a folder of them")
+    parser.add_argument("--map", help="journey map (.toml or .json); default: the built-in map")
+    parser.add_argument("--columns", metavar="MAPPING",
+                        help="your column names, e.g. customer_id=user,timestamp=event_time")
+    parser.add_argument("--timezone", default="UTC",
+                        help="timezone of naive timestamps (default UTC)")
+    parser.add_argument("--timestamp-unit", choices=["s", "ms", "us", "ns"],
+                        help="read numeric timestamps as epoch values in this unit")
+    parser.add_argument("--drop-duplicates", action="store_true",
+                        help="remove exact duplicate events (they are only reported otherwise)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``cjml`` command."""
     parser = argparse.ArgumentParser(
@@ -147,14 +176,14 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--days", type=_positive_int, default=240, help="days simulated (default 240)")
     gen.add_argument("--start", default="2024-01-01", help="first day, UTC (default 2024-01-01)")
     gen.add_argument("--truth", action="store_true",
-                     help="also write ground truth to OUT_truth.SUFFIX (at the last possible "
+                        help="also write ground truth to OUT_truth.SUFFIX (at the last possible "
                           "cutoff unless --truth-cutoffs is given)")
     gen.add_argument("--truth-cutoffs", metavar="DATES",
-                     help="comma-separated cutoff dates for the ground truth")
+                        help="comma-separated cutoff dates for the ground truth")
     gen.add_argument("--horizon", type=_positive_int, default=30,
-                     help="prediction horizon of the ground truth, in days (default 30)")
+                        help="prediction horizon of the ground truth, in days (default 30)")
     gen.add_argument("--sample", action="store_true",
-                     help="rebuild the bundled sample (fixed parameters) into the --out folder")
+                        help="rebuild the bundled sample (fixed parameters) into the --out folder")
     gen.add_argument("--force", action="store_true", help="replace existing output files")
     gen.set_defaults(func=_cmd_generate)
 
@@ -162,17 +191,20 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Read and validate an event log (CSV, Parquet, or a folder "
                                      "of them). Prints the summary and exits 0, or prints what "
                                      "is wrong and how to fix it and exits 1.")
-    val.add_argument("events", help="CSV or Parquet file, or a folder of them")
-    val.add_argument("--map", help="journey map (.toml or .json); default: the built-in map")
-    val.add_argument("--columns", metavar="MAPPING",
-                     help="your column names, e.g. customer_id=user,timestamp=event_time")
-    val.add_argument("--timezone", default="UTC",
-                     help="timezone of naive timestamps (default UTC)")
-    val.add_argument("--timestamp-unit", choices=["s", "ms", "us", "ns"],
-                     help="read numeric timestamps as epoch values in this unit")
-    val.add_argument("--drop-duplicates", action="store_true",
-                     help="remove exact duplicate events (they are only reported otherwise)")
+    _add_input_options(val)
     val.set_defaults(func=_cmd_validate)
+
+    feat = sub.add_parser("features", help="write one feature row per customer at a cutoff",
+                          description="Compute the default feature set (JourneyFeaturizer) of "
+                                      "every customer with events at or before the cutoff, "
+                                      "using only those events, and write it with the customer "
+                                      "id to Parquet or CSV.")
+    _add_input_options(feat)
+    feat.add_argument("--cutoff", help="date (UTC unless it has an offset); default: the log's "
+                                       "last event")
+    feat.add_argument("--out", required=True, help="output .parquet or .csv")
+    feat.add_argument("--force", action="store_true", help="replace an existing output file")
+    feat.set_defaults(func=_cmd_features)
 
     demo = sub.add_parser("demo", help="run the main job end to end on the sample",
                           description="Simulate the sample with ground truth, check it matches "

@@ -158,3 +158,21 @@ def test_validate_reads_epoch_timestamps_when_told_the_unit(tmp_path, capsys):
     code, out, err = run(capsys, "validate", str(path), "--timestamp-unit", "s")
     assert code == 0, err
     assert "2024-01-01 10:00:00+00:00" in out
+
+
+def test_features_writes_one_row_per_customer_seen_before_the_cutoff(tmp_path, capsys):
+    out = tmp_path / "features.parquet"
+    code, text, err = run(capsys, "features", str(sample_path("events")), "--cutoff",
+                          "2024-03-01", "--out", str(out))
+    assert code == 0, err
+    table = pd.read_parquet(out)
+    events = pd.read_parquet(sample_path("events"))
+    seen = events.loc[events["timestamp"] <= pd.Timestamp("2024-03-01", tz="UTC"), "customer_id"]
+    assert sorted(table["customer_id"]) == sorted(seen.unique())
+    assert table.columns[0] == "customer_id" and "days_since_last_event" in table.columns
+    assert f"{len(table):,} customers" in text
+    code, _, err = run(capsys, "features", str(sample_path("events")), "--out", str(out))
+    assert code == 1 and "already exists" in err
+    code, _, err = run(capsys, "features", str(sample_path("events")), "--cutoff", "someday",
+                       "--out", str(tmp_path / "x.csv"))
+    assert code == 1 and "someday" in err and "Traceback" not in err

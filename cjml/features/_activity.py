@@ -19,10 +19,14 @@ class ActivityFeatures(FeatureFamily):
     - ``days_since_first_event``, ``days_since_last_event``: NaN with no event.
     - ``active_days``: distinct calendar days (UTC) with an event.
     - ``events_last_{w}d`` for each window ``w``.
-    - ``events_trend_{w}d`` for the middle window: events in the last ``w``
-      days minus events in the ``w`` days before.
+    - ``events_trend_{w}d`` for the middle window (``windows[len // 2]`` once
+      sorted: of two windows, the longer): events in the last ``w`` days minus
+      events in the ``w`` days before.
     - ``mean_days_between_events``: (last - first) / (n - 1); NaN below 2 events.
-    - ``events_per_week``: ``n_events`` per week of tenure (tenure at least a day).
+    - ``events_per_week``: ``n_events`` per week of tenure, tenure counted as
+      at least a week so that brand-new customers are not inflated.
+
+    Counts are 0 and every other feature NaN for a customer with no event.
 
     Parameters
     ----------
@@ -62,5 +66,5 @@ class ActivityFeatures(FeatureFamily):
             out["mean_days_between_events"] = np.where(n >= 2, (first_age - last_age)
                                                        / np.maximum(n - 1, 1), np.nan)
             out["events_per_week"] = np.where(n > 0, 7.0 * n / np.maximum(
-                np.nan_to_num(first_age), 1.0), 0.0)
+                np.nan_to_num(first_age), 7.0), 0.0)
         return out

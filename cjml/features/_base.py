@@ -39,25 +39,28 @@ def unique_names(names: Sequence[str]) -> list[str]:
     return out
 
 
-def vocabulary_codes(log: EventLog, vocabulary: Sequence[str], what: str = "touchpoints"
-                     ) -> np.ndarray:
+def vocabulary_codes(log: EventLog, vocabulary: Sequence[str], visible: np.ndarray,
+                     what: str = "touchpoints") -> np.ndarray:
     """Map the log's touchpoint categories onto a fitted vocabulary.
 
     Returns an array indexed by the log's touchpoint code giving the vocabulary
     index, with ``len(vocabulary)`` (the ``other`` bucket) for names the
-    vocabulary lacks; warns once naming them.
+    vocabulary lacks; warns naming those among the ``visible`` codes.
     """
     cats = list(log.frame["touchpoint"].cat.categories)
     lookup = pd.Index(vocabulary).get_indexer(cats)
     unseen_codes = np.flatnonzero(lookup < 0)
     if len(unseen_codes):
-        present = np.bincount(log.touchpoint_codes, minlength=len(cats))[unseen_codes] > 0
+        present = np.bincount(visible, minlength=len(cats))[unseen_codes] > 0
         names = [cats[i] for i in unseen_codes[present]]
         if names:
+            many = len(names) > 1
             warnings.warn(
-                f"{len(names)} {what} were not seen when the featurizer was fitted and are "
-                f"counted in the 'other' bucket: {names[:10]!r}. Refit on data that includes "
-                "them to give them their own features.", UserWarning, stacklevel=4)
+                f"{len(names)} {what if many else what.rstrip('s')} {'were' if many else 'was'} "
+                f"not seen when the featurizer was fitted and {'are' if many else 'is'} counted "
+                f"in the 'other' bucket: {names[:10]!r}. Refit on data that includes "
+                f"{'them' if many else 'it'} to give {'them their' if many else 'it its'} own "
+                "features.", UserWarning, stacklevel=4)
     return np.where(lookup < 0, len(vocabulary), lookup).astype(np.int64)
 
 

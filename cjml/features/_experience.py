@@ -14,8 +14,9 @@ class ExperienceFeatures(FeatureFamily):
     """CSAT, NPS and CES summaries, weighting bad experiences far above good ones.
 
     A *negative experience* is a CSAT of ``negative_csat`` or less, or a CES of
-    ``negative_effort`` or more; a *positive* one a CSAT of 4 or 5. Features
-    (NaN where the customer never answered that survey):
+    ``negative_effort`` or more; a *positive* one a CSAT of 4 or 5 that is not
+    negative (no high effort on the same event). Counts are 0 and every other
+    feature NaN where the customer never answered that survey:
 
     - ``csat_count``, ``csat_mean``, ``csat_min``, ``csat_last``,
       ``csat_top_box_share`` (share of 5/5 answers).
@@ -65,15 +66,17 @@ class ExperienceFeatures(FeatureFamily):
         has_csat = ~np.isnan(csat)
         n_csat = w.count(has_csat)
         negative = (csat <= self.negative_csat) | (ces >= self.negative_effort)
-        positive = csat >= 4
+        positive = (csat >= 4) & ~negative
         n_neg, n_pos = w.count(negative), w.count(positive)
-        # Peak: most extreme answer; ties go to the latest by ranking on (extremity, position).
-        extremity = np.where(has_csat, np.abs(csat - 3.0), -1.0)
-        key = extremity * (len(csat) + 1) + np.arange(len(csat))
-        peak_key = w.maximum(np.where(has_csat, key, np.nan))
+        # Peak: the most extreme answer, the latest among equals: sort the answers by
+        # (row, extremity, time) and take each row's last.
+        answered = np.flatnonzero(has_csat)
+        order = answered[np.lexsort((answered, np.abs(csat[answered] - 3.0), w.row[answered]))]
         peak = np.full(w.n_rows, np.nan)
-        ok = ~np.isnan(peak_key)
-        peak[ok] = csat[(peak_key[ok] % (len(csat) + 1)).astype(np.int64)]
+        if len(order):
+            r = w.row[order]
+            edge = np.append(r[1:] != r[:-1], True)
+            peak[r[edge]] = csat[order[edge]]
         last_csat = w.last(csat, has_csat)
         has_nps = ~np.isnan(nps)
         nps_last = w.last(nps, has_nps)

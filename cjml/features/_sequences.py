@@ -48,14 +48,15 @@ class SequenceFeatures(FeatureFamily):
         cats = list(log.frame["touchpoint"].cat.categories)
         seen = np.bincount(w.touchpoint, minlength=len(cats)) > 0
         self.touchpoints_ = [c for i, c in enumerate(cats) if c in log.journey_map or seen[i]]
-        voc = vocabulary_codes(log, self.touchpoints_)[w.touchpoint]
+        voc = vocabulary_codes(log, self.touchpoints_, w.touchpoint)[w.touchpoint]
         n = len(self.touchpoints_) + 1
         same = w.row[1:] == w.row[:-1]
         pairs = voc[:-1][same] * n + voc[1:][same]
         counts = np.bincount(pairs, minlength=n * n)
-        order = np.lexsort((np.arange(n * n), -counts))  # most frequent first, ties by code
-        top = [int(p) for p in order[: self.top_k] if counts[p] > 0]
-        self.transitions_ = [(self._name(p // n), self._name(p % n)) for p in top]
+        found = [(-int(counts[p]), self._name(p // n), self._name(p % n))
+                 for p in np.flatnonzero(counts)]
+        # most frequent first, ties broken by the names (a, then b)
+        self.transitions_ = [(a, b) for _, a, b in sorted(found)[: self.top_k]]
 
     def _categorical(self) -> list[str]:
         return [f"last_touchpoint_{k}" for k in range(1, self.last_k + 1)]
@@ -68,7 +69,7 @@ class SequenceFeatures(FeatureFamily):
                 *[f"last_touchpoint_{k}" for k in range(1, self.last_k + 1)]]
 
     def _compute(self, w: Windows) -> dict[str, np.ndarray]:
-        voc = vocabulary_codes(w.log, self.touchpoints_)[w.touchpoint]
+        voc = vocabulary_codes(w.log, self.touchpoints_, w.touchpoint)[w.touchpoint]
         names = list(self.feature_names_out_)
         n = len(self.touchpoints_) + 1
         index = {a: i for i, a in enumerate([*self.touchpoints_, "other"])}

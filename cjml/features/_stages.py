@@ -15,7 +15,9 @@ class StageFeatures(FeatureFamily):
     """Current and furthest stage, time in stage, progressions and regressions.
 
     Stages are the journey map's, coded by position (0 = first stage), so they
-    compare as the journey order. Features (NaN where the customer has no event):
+    compare as the journey order and are left numeric (ordinal), not
+    categorical. Features (counts 0 and the rest NaN for a customer with no
+    event):
 
     - ``current_stage``: stage of the last event.
     - ``furthest_stage``: the furthest stage reached.
@@ -25,7 +27,7 @@ class StageFeatures(FeatureFamily):
     - ``stage_progressions``, ``stage_regressions``: moves forward and back
       between consecutive events (0 with fewer than two events).
     - ``stages_per_30d``: (furthest stage - first stage) per 30 days of tenure
-      (tenure at least a day).
+      (tenure at least a day); regressions do not lower it.
     """
 
     family = "stages"

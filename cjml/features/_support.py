@@ -14,11 +14,12 @@ __all__ = ["SupportFeatures"]
 class SupportFeatures(FeatureFamily):
     """Support tickets: opened, resolved, still open, and their age.
 
-    Tickets are matched first in, first out: the k-th resolution closes the
-    k-th ticket. Features:
+    Tickets are followed in time: a resolution closes the oldest open ticket
+    (first in, first out) and a resolution with no open ticket is ignored.
+    Features (counts 0 and the rest NaN where there is no ticket):
 
-    - ``tickets_opened``, ``tickets_resolved``, ``tickets_unresolved``
-      (opened - resolved, at least 0), ``tickets_last_30d``.
+    - ``tickets_opened``, ``tickets_resolved`` (resolution events),
+      ``tickets_unresolved`` (still open at the cutoff), ``tickets_last_30d``.
     - ``days_since_last_ticket``: NaN if none.
     - ``oldest_open_ticket_days``: age of the oldest ticket still open; NaN if
       none is open.
@@ -60,7 +61,25 @@ class SupportFeatures(FeatureFamily):
                                           if t in cats])
         n_open, n_res = w.count(opened), w.count(resolved)
         age = w.age_days
-        # FIFO: the oldest open ticket is the (n_resolved + 1)-th ticket of the row.
+        # Open tickets over time: x_t = max(x_{t-1} + opened - resolved, 0), so a
+        # resolution with no open ticket is ignored. With S the running sum per row,
+        # x_t = S_t - min(0, min_{s<=t} S_s). The running minimum restarts per row
+        # because each row's values are shifted below all earlier rows'.
+        d = opened.astype(np.int64) - resolved.astype(np.int64)
+        total = np.cumsum(d)
+        start = np.zeros(len(d), dtype=np.int64)
+        if len(d):
+            first = w.first_position[w.row]
+            start = total[first] - d[first]
+        running = total - start
+        shift = (len(d) + 1) * 2
+        lowest = np.minimum.accumulate(running - w.row * shift) + w.row * shift
+        balance = running - np.minimum(lowest, 0)
+        last = w.last_position
+        still_open = np.zeros(w.n_rows)
+        has = last >= 0
+        still_open[has] = balance[last[has]]
+        # First in, first out: the oldest open ticket is the (closed + 1)-th ticket.
         tickets = np.flatnonzero(opened)
         oldest = np.full(w.n_rows, np.nan)
         if len(tickets):
@@ -68,13 +87,12 @@ class SupportFeatures(FeatureFamily):
             first_of_row = np.full(w.n_rows, -1, dtype=np.int64)
             starts = np.flatnonzero(np.insert(r[1:] != r[:-1], 0, True))
             first_of_row[r[starts]] = starts
-            still_open = n_open > n_res
-            rows = np.flatnonzero(still_open)
-            pick = first_of_row[rows] + n_res[rows].astype(np.int64)
-            oldest[rows] = age[tickets[pick]]
+            rows = np.flatnonzero(still_open > 0)
+            closed = (n_open[rows] - still_open[rows]).astype(np.int64)
+            oldest[rows] = age[tickets[first_of_row[rows] + closed]]
         return {
             "tickets_opened": n_open, "tickets_resolved": n_res,
-            "tickets_unresolved": np.maximum(n_open - n_res, 0.0),
+            "tickets_unresolved": still_open,
             "tickets_last_30d": w.count(opened & (age < 30)),
             "days_since_last_ticket": w.last(age, opened),
             "oldest_open_ticket_days": oldest,

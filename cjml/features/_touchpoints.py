@@ -25,8 +25,12 @@ class TouchpointFeatures(FeatureFamily):
       NaN if it never happened.
     - ``contacts_last_{n}d``: actionable touchpoints (business contacts) in the
       last ``fatigue_days`` days.
-    - ``contacts_<channel>_last_{n}d``: the same per channel: the log's
-      ``channel`` column when it has one, else the map's online/offline.
+    - ``contacts_<channel>_last_{n}d``: the same per channel seen carrying
+      contacts in ``fit``: the log's ``channel`` column when it has one, else
+      the map's online/offline (NaN when fitted with a channel column and
+      transforming a log without one).
+    - ``distinct_touchpoints`` counts touchpoint names as logged, so two
+      touchpoints unseen in ``fit`` count as two.
 
     Parameters
     ----------
@@ -76,7 +80,7 @@ class TouchpointFeatures(FeatureFamily):
     def _compute(self, w: Windows) -> dict[str, np.ndarray]:
         names = list(self.feature_names_out_)
         n_tp = len(self.touchpoints_)
-        voc = vocabulary_codes(w.log, self.touchpoints_)[w.touchpoint]
+        voc = vocabulary_codes(w.log, self.touchpoints_, w.touchpoint)[w.touchpoint]
         counts = np.bincount(w.row * (n_tp + 1) + voc, minlength=w.n_rows * (n_tp + 1)
                              ).reshape(w.n_rows, n_tp + 1).astype(np.float64)
         total = counts.sum(axis=1)
@@ -85,7 +89,11 @@ class TouchpointFeatures(FeatureFamily):
         for j in range(n_tp + 1):
             out[names[j]] = counts[:, j]
             out[names[n_tp + 1 + j]] = shares[:, j]
-        out["distinct_touchpoints"] = (counts > 0).sum(axis=1).astype(np.float64)
+        # distinct names as logged (two touchpoints unseen in fit count as two)
+        n_cat = len(w.log.frame["touchpoint"].cat.categories)
+        seen = np.zeros(w.n_rows * n_cat, dtype=bool)
+        seen[w.row * n_cat + w.touchpoint] = True
+        out["distinct_touchpoints"] = seen.reshape(w.n_rows, n_cat).sum(axis=1).astype(np.float64)
         age = w.age_days
         cats = list(w.log.frame["touchpoint"].cat.categories)
         actionable_codes = [cats.index(t) if t in cats else -1 for t in self.actionable_]
@@ -101,12 +109,12 @@ class TouchpointFeatures(FeatureFamily):
                 np.asarray([self.channels_.index(c) if c in self.channels_ else -1
                             for c in ch.cat.categories], dtype=np.int64), -1)
             chan = lookup[ch.cat.codes.to_numpy()[w.ev]]
-        else:
+        elif self.channel_source_ == "map":
             jm = w.log.journey_map
             online = np.asarray([jm[c].channel == "online" if c in jm else True for c in cats])
             chan = np.where(online[w.touchpoint], 0, 1)
-            if self.channel_source_ == "channel":
-                chan = np.full(len(w.ev), -1)
+        else:
+            chan = None  # fitted with a channel column this log lacks: unknown, not zero
         for k, cname in enumerate(names[-len(self.channels_):] if self.channels_ else []):
-            out[cname] = w.count(contact & (chan == k))
+            out[cname] = np.full(w.n_rows, np.nan) if chan is None else w.count(contact & (chan == k))
         return out

@@ -15,12 +15,13 @@ class ValueFeatures(FeatureFamily):
     """Purchases, spend, recency of buying and inter-purchase time.
 
     A purchase is an event whose touchpoint is one of ``purchase_touchpoints``.
-    Amounts come from the ``amount`` column (missing amounts count as 0).
-    Features:
+    Amounts come from the ``amount`` column; purchases without an amount count
+    as purchases but not in the amount features. Features (counts and totals 0,
+    everything else NaN, where there is no purchase or no known amount):
 
     - ``purchases``, ``purchases_last_{w}d``, ``total_amount``,
-      ``amount_last_{w}d`` (``w`` = ``window``), ``mean_amount`` (per purchase;
-      NaN with none), ``max_amount``.
+      ``amount_last_{w}d`` (``w`` = ``window``), ``mean_amount`` and
+      ``max_amount`` (over purchases with a known amount).
     - ``days_since_last_purchase``, ``days_since_first_purchase``: NaN if none.
     - ``mean_days_between_purchases``: NaN below two purchases.
 
@@ -59,20 +60,19 @@ class ValueFeatures(FeatureFamily):
         buy = np.isin(w.touchpoint, [cats.index(t) for t in self.purchase_touchpoints_
                                      if t in cats])
         amount = w.column("amount")
-        amount = np.zeros(len(w.ev)) if amount is None else np.nan_to_num(amount)
+        amount = np.full(len(w.ev), np.nan) if amount is None else amount
         age = w.age_days
         n = self.window_
         count = w.count(buy)
         recent = buy & (age < n)
         last_age, first_age = w.last(age, buy), w.first(age, buy)
-        total = w.sum(amount, buy)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return {
+        total = w.sum(amount, buy)  # NaN amounts are skipped
+        return {
                 "purchases": count, f"purchases_last_{n}d": w.count(recent),
                 "total_amount": total, f"amount_last_{n}d": w.sum(amount, recent),
-                "mean_amount": np.where(count > 0, total / np.maximum(count, 1), np.nan),
-                "max_amount": w.maximum(np.where(buy, amount, np.nan)),
+                "mean_amount": w.mean(amount, buy),
+                "max_amount": w.maximum(amount, buy),
                 "days_since_last_purchase": last_age, "days_since_first_purchase": first_age,
                 "mean_days_between_purchases": np.where(
                     count >= 2, (first_age - last_age) / np.maximum(count - 1, 1), np.nan),
-            }
+        }

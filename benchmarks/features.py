@@ -1,0 +1,264 @@
+"""Speed and memory of building the default feature set from an event log.
+
+``cjml.JourneyFeaturizer`` (all seven families, 113 features on the default
+journey map) on a shuffled Parquet log of N events, at one cutoff, in three
+cases, each run in a fresh process:
+
+- ``cjml transform``: ``transform`` on an already read ``EventLog`` with an
+  already fitted featurizer (reading and fitting are set up outside the timing);
+- ``cjml end to end``: ``read_events`` + ``fit`` + ``transform``, all timed;
+- ``DuckDB``: the reference, in the same run: one SQL query over the same
+  Parquet file computing a comparable core feature set (60 columns, named as
+  cjml names them and defined as cjml's family docstrings define them) per
+  customer at the same cutoff, fetched into a pandas DataFrame, on both cores.
+
+For the smallest size, DuckDB's values are compared with cjml's on every
+shared column (joined on ``customer_id``), so the two compute the same thing.
+
+Goal (issue "features"): the featurizer at least as fast as DuckDB at 10M events
+on 2 cores, with peak memory under 4 GB.
+
+    python benchmarks/features.py [--events 1000000 10000000] [--repeats 3]
+                                  [--cutoff YYYY-MM-DD]
+
+The cutoff defaults to the log's last day (midnight UTC starting it, so that
+day's events fall after the cutoff and the point-in-time selection is at work).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pandas as pd
+
+from _measure import repeat
+from events import _log_path
+
+NS_PER_DAY = 86_400 * 10**9
+GOAL_EVENTS = 10_000_000
+GOAL_PEAK_MB = 4096
+CROSS_CHECK_SHOWN = ("n_events", "events_last_30d", "count_email", "days_since_last_event",
+                     "current_stage", "purchases", "total_amount", "csat_mean")
+
+
+# --------------------------------------------------------------------- the cases
+def _shape(frame: pd.DataFrame) -> dict:
+    return {"rows": int(len(frame)), "features": int(frame.shape[1])}
+
+
+def setup_cjml_transform(path: str, cutoff: str):
+    import cjml
+
+    log = cjml.read_events(path)
+    return log, cjml.JourneyFeaturizer().fit(log)
+
+
+def cjml_transform(state, path: str, cutoff: str) -> dict:
+    log, featurizer = state
+    return _shape(featurizer.transform(log, cutoff=cutoff))
+
+
+def cjml_end_to_end(path: str, cutoff: str) -> dict:
+    log, featurizer = setup_cjml_transform(path, cutoff)
+    return _shape(featurizer.transform(log, cutoff=cutoff))
+
+
+def duckdb_reference(path: str, cutoff: str) -> dict:
+    return _shape(duckdb_features(path, cutoff).set_index("customer_id"))
+
+
+# --------------------------------------------------------------------- the reference
+def _text(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _text_list(values) -> str:
+    return ", ".join(_text(v) for v in values)
+
+
+def feature_sql(path: str, cutoff: str) -> str:
+    """One DuckDB query: cjml's core features per customer, from the Parquet file.
+
+    Built from the default journey map; definitions follow the cjml family
+    docstrings: only events at or before the cutoff, ages in fractional days,
+    a window of w days is ``(cutoff - w, cutoff]``. Columns are named as cjml
+    names them. Active days come from a ``SELECT DISTINCT`` CTE rather than
+    ``count(DISTINCT ...)`` in the main aggregate, which is twice as slow.
+    """
+    from cjml import JourneyMap
+
+    jm = JourneyMap.default()
+    cut = pd.Timestamp(cutoff, tz="UTC").value
+    tps = jm.touchpoint_names
+    code = {t: i for i, t in enumerate(tps)}  # touchpoints compared as small integers
+    buy, ticket, solved = (f"tp = {code[t]}" for t in
+                           ("purchase", "support_ticket", "ticket_resolved"))
+    actionable = ", ".join(str(code[t]) for t in jm.actionable_touchpoints)
+    aggregates = {  # over the visible events of each customer
+        "n_events": "count(*)",
+        "days_since_first_event": "max(age)",
+        "days_since_last_event": "min(age)",
+        **{f"events_last_{w}d": f"count(*) FILTER (WHERE age < {w})" for w in (7, 30, 90)},
+        "events_30_to_60d": "count(*) FILTER (WHERE age >= 30 AND age < 60)",
+        **{f"count_{t}": f"count(*) FILTER (WHERE tp = {code[t]})" for t in tps},
+        "count_other": "count(*) FILTER (WHERE tp < 0)",
+        **{f"days_since_{t}": f"min(age) FILTER (WHERE tp = {code[t]})"
+           for t in jm.actionable_touchpoints},
+        "contacts_last_7d": f"count(*) FILTER (WHERE age < 7 AND tp IN ({actionable}))",
+        "current_stage": "arg_max(stage_code, ns)",
+        "furthest_stage": "max(stage_code)",
+        "csat_count": "count(satisfaction)",
+        "csat_mean": "avg(satisfaction)",
+        "csat_min": "min(satisfaction)",
+        "csat_last": "arg_max(satisfaction, ns) FILTER (WHERE satisfaction IS NOT NULL)",
+        "nps_last": "arg_max(nps, ns) FILTER (WHERE nps IS NOT NULL)",
+        "nps_mean": "avg(nps)",
+        "ces_mean": "avg(effort)",
+        "ces_max": "max(effort)",
+        "tickets_opened": f"count(*) FILTER (WHERE {ticket})",
+        "tickets_resolved": f"count(*) FILTER (WHERE {solved})",
+        "tickets_last_30d": f"count(*) FILTER (WHERE {ticket} AND age < 30)",
+        "days_since_last_ticket": f"min(age) FILTER (WHERE {ticket})",
+        "purchases": f"count(*) FILTER (WHERE {buy})",
+        "purchases_last_90d": f"count(*) FILTER (WHERE {buy} AND age < 90)",
+        "total_amount": f"coalesce(sum(amount) FILTER (WHERE {buy}), 0)",  # missing amount = 0
+        "amount_last_90d": f"coalesce(sum(amount) FILTER (WHERE {buy} AND age < 90), 0)",
+        "max_amount": f"max(coalesce(amount, 0)) FILTER (WHERE {buy})",
+        "days_since_last_purchase": f"min(age) FILTER (WHERE {buy})",
+    }
+    derived = {  # from the aggregates; every other aggregate is output as it is
+        "events_trend_30d": "events_last_30d - events_30_to_60d",
+        "mean_days_between_events": "(days_since_first_event - days_since_last_event) "
+                                    "/ nullif(n_events - 1, 0)",
+        "events_per_week": "7.0 * n_events / greatest(days_since_first_event, 1.0)",
+        "distinct_touchpoints": " + ".join(f"(count_{t} > 0)::INT" for t in (*tps, "other")),
+        "tickets_unresolved": "greatest(tickets_opened - tickets_resolved, 0)",
+        "mean_amount": "total_amount / nullif(purchases, 0)",
+    }
+    kept = [f'"{name}"' for name in aggregates if name != "events_30_to_60d"]
+    return f"""
+WITH ev AS (
+    SELECT customer_id, satisfaction, nps, effort, amount,
+           epoch_ns(timestamp) AS ns,
+           ({cut} - epoch_ns(timestamp)) / {float(NS_PER_DAY)} AS age,
+           coalesce(list_position([{_text_list(tps)}], touchpoint), 0) - 1 AS tp,
+           list_position([{_text_list(jm.stages)}], stage) - 1 AS stage_code
+    FROM read_parquet({_text(path)})
+    WHERE epoch_ns(timestamp) <= {cut}
+),
+days AS (
+    SELECT customer_id, count(*) AS active_days
+    FROM (SELECT DISTINCT customer_id, ns // {NS_PER_DAY} FROM ev)
+    GROUP BY customer_id
+),
+agg AS (
+    SELECT customer_id,
+           {_columns(aggregates)}
+    FROM ev
+    GROUP BY customer_id
+)
+SELECT customer_id, active_days, {", ".join(kept)},
+       {_columns(derived)}
+FROM agg JOIN days USING (customer_id)
+"""
+
+
+def _columns(expressions: dict[str, str]) -> str:
+    return ",\n           ".join(f'{expr} AS "{name}"' for name, expr in expressions.items())
+
+
+def duckdb_features(path: str, cutoff: str) -> pd.DataFrame:
+    """Run :func:`feature_sql` with DuckDB's defaults (all cores) into pandas."""
+    import duckdb
+
+    with duckdb.connect() as con:
+        return con.sql(feature_sql(path, cutoff)).df()
+
+
+# --------------------------------------------------------------------- checks and report
+def last_day(path: str) -> str:
+    """The date (UTC) of the log's last event, from the Parquet statistics."""
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(path).metadata
+    col = meta.schema.names.index("timestamp")
+    latest = max(meta.row_group(g).column(col).statistics.max for g in range(meta.num_row_groups))
+    return pd.Timestamp(latest).tz_convert("UTC").date().isoformat()
+
+
+def cross_check(path: str, cutoff: str) -> None:
+    """Compare DuckDB's and cjml's values on every shared column, same customers."""
+    import cjml
+
+    ref = duckdb_features(path, cutoff).set_index("customer_id").sort_index()
+    log = cjml.read_events(path)
+    ours = cjml.JourneyFeaturizer().fit(log).transform(log, cutoff=cutoff)
+    shared = [c for c in ref.columns if c in ours.columns]
+    same_rows = ours.index.equals(ref.index)
+    ours = ours.loc[ref.index, shared]
+    ref = ref[shared].astype(np.float64)
+    gap = (ours - ref).abs()
+    both_nan = (ours.isna() & ref.isna())
+    one_nan = (ours.isna() ^ ref.isna()).sum()
+    worst = gap.max().fillna(0.0)
+    print(f"cross-check at {len(log):,} events: {len(ref):,} customers, same customers: "
+          f"{same_rows}; {len(shared)} shared columns")
+    for c in CROSS_CHECK_SHOWN:
+        print(f"  {c:26} max |cjml - DuckDB| = {worst[c]:.3g}   NaN in one only: {one_nan[c]}")
+    agree = gap.le(1e-9 * (1.0 + ref.abs())) | both_nan  # float sums in another order
+    bad = agree.columns[~agree.all()]
+    print(f"  all {len(shared)} shared columns: max |diff| = {worst.max():.3g}, "
+          f"cells that differ: {int((~agree).to_numpy().sum())} of {agree.size:,}"
+          + (f"; differing columns: {', '.join(bad)}" if len(bad) else "; they agree"))
+
+
+def _row(n: int, label: str, r: dict) -> str:
+    res = r["result"]
+    return (f"{n:11,} {label:16} {r['seconds']:8.2f} {n / r['seconds']:12,.0f} "
+            f"{r['peak_mb']:8.0f} {res['features']:8} {res['rows']:9,}  {r['all_seconds']}")
+
+
+def report_size(n: int, cases: dict[str, dict]) -> None:
+    for label, r in cases.items():
+        print(_row(n, label, r))
+    ref = cases["DuckDB"]
+    for label in ("cjml transform", "cjml end to end"):
+        print(f"{'':11} {label + ' / DuckDB':32} {cases[label]['seconds'] / ref['seconds']:5.2f}x "
+              f"time, {cases[label]['peak_mb'] / ref['peak_mb']:5.2f}x peak MB")
+    if n == GOAL_EVENTS:
+        fast = cases["cjml transform"]["seconds"] <= ref["seconds"]
+        e2e = cases["cjml end to end"]["seconds"] <= ref["seconds"]
+        peak = max(cases[k]["peak_mb"] for k in ("cjml transform", "cjml end to end"))
+        print(f"{'':11} goal, featurizer at least as fast as DuckDB: {'met' if fast else 'NOT met'}"
+              f" (end to end, read included: {'met' if e2e else 'not met'}); "
+              f"peak {peak:,.0f} MB < {GOAL_PEAK_MB} MB: "
+              f"{'met' if peak < GOAL_PEAK_MB else 'NOT met'}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--cutoff", default=None, help="YYYY-MM-DD (default: the log's last day)")
+    args = parser.parse_args()
+    paths = {n: _log_path(n) for n in args.events}
+    print(f"default features at one cutoff from shuffled Parquet logs; median of {args.repeats} "
+          "runs in fresh processes")
+    print(f"{'events':>11} {'case':16} {'seconds':>8} {'events/s':>12} {'peak MB':>8} "
+          f"{'features':>8} {'rows':>9}  runs")
+    cutoffs = {}
+    for n, path in paths.items():
+        cutoffs[n] = cutoff = args.cutoff or last_day(path)
+        cases = {label: repeat("features", func, args.repeats, path=path, cutoff=cutoff)
+                 for label, func in (("cjml transform", "cjml_transform"),
+                                     ("cjml end to end", "cjml_end_to_end"),
+                                     ("DuckDB", "duckdb_reference"))}
+        report_size(n, cases)
+    n = min(paths)
+    print(f"cutoff: {cutoffs[n]} (00:00 UTC)")
+    cross_check(paths[n], cutoffs[n])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""Churn and next-stage labels, rolling cutoffs, training sets (values written out by hand)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from cjml import make_labels, make_training_set, read_events, rolling_cutoffs
+from cjml.labels import to_timedelta
+
+CUTOFF = pd.Timestamp("2024-02-01", tz="UTC")
+
+
+@pytest.fixture
+def log():
+    # cutoff 2024-02-01, horizon 30 days -> window (Feb 1, Mar 2]; lookback 90 days
+    return read_events(pd.DataFrame({
+        "customer_id": [1, 1, 1, 2, 2, 3, 4, 4, 5, 5, 6],
+        "timestamp": [
+            "2024-01-20", "2024-02-10", "2024-02-25",   # 1: active, last window event loyalty
+            "2024-01-25", "2024-03-05",                 # 2: next event after the window -> churn
+            "2023-09-01",                               # 3: outside the lookback -> not labelled
+            "2024-02-01", "2024-03-02",                 # 4: event AT cutoff (in), at window end (in)
+            "2024-01-31", "2024-02-01 00:00:01",         # 5: one second after the cutoff
+            "2024-03-30",                               # 6: only after the cutoff: no row
+        ],
+        "touchpoint": ["purchase", "purchase", "loyalty_reward", "website_visit", "email",
+                       "paid_ad", "email", "store_visit", "website_visit", "cancellation",
+                       "paid_ad"],
+        "stage": ["retention", "retention", "loyalty", "consideration", "consideration",
+                  "awareness", "retention", "retention", "consideration", "consideration",
+                  "awareness"],
+    }))
+
+
+def test_churn_and_next_stage(log):
+    labels = make_labels(log, CUTOFF).xs(CUTOFF, level="cutoff")
+    assert labels.index.tolist() == [1, 2, 4, 5]
+    assert labels["churn"].tolist() == [0, 1, 0, 0]
+    assert labels["next_stage"].astype(str).tolist() == ["loyalty", "dropped", "retention",
+                                                         "consideration"]
+    assert list(labels["next_stage"].cat.categories) == ["awareness", "consideration",
+                                                         "conversion", "retention", "loyalty",
+                                                         "dropped"]
+
+
+def test_lookback_none_labels_everyone_seen_before(log):
+    labels = make_labels(log, CUTOFF, lookback=None)
+    assert labels.index.get_level_values("customer_id").tolist() == [1, 2, 3, 4, 5]
+    assert labels.loc[(CUTOFF, 3), "churn"] == 1
+
+
+def test_explicit_churn_touchpoint(log):
+    labels = make_labels(log, CUTOFF, churn_touchpoint="cancellation").xs(CUTOFF, level="cutoff")
+    assert labels.loc[5, "churn"] == 1 and labels.loc[5, "next_stage"] == "dropped"
+    assert labels.loc[1, "churn"] == 0
+    later = pd.Timestamp("2024-02-05", tz="UTC")
+    after = make_labels(log, later, churn_touchpoint="cancellation")
+    assert 5 not in after.index.get_level_values("customer_id")  # already gone
+    with pytest.raises(ValueError, match="Did you mean 'cancellation'"):
+        make_labels(log, CUTOFF, churn_touchpoint="cancelation")
+
+
+def test_window_past_the_data_is_refused(log):
+    with pytest.raises(ValueError, match="ends after the data does"):
+        make_labels(log, "2024-03-15")
+    labels = make_labels(log, "2024-03-15", data_end="2024-06-01")
+    assert len(labels) > 0
+
+
+def test_several_cutoffs_stack(log):
+    cutoffs = ["2024-01-26", "2024-02-01"]
+    labels = make_labels(log, cutoffs, horizon="10D")
+    assert labels.index.names == ["cutoff", "customer_id"]
+    first = labels.xs(pd.Timestamp("2024-01-26", tz="UTC"), level="cutoff")
+    assert first.index.tolist() == [1, 2]  # customer 5 first appears on Jan 31
+    assert first["churn"].tolist() == [1, 1]  # window (Jan 26, Feb 5]: no events
+
+
+@pytest.mark.parametrize(("value", "days"), [(30, 30), ("30D", 30), ("2W", 14),
+                                             (pd.Timedelta(days=3), 3), (1.5, 1.5)])
+def test_durations(value, days):
+    assert to_timedelta(value) == pd.Timedelta(days=days)
+
+
+@pytest.mark.parametrize("value", [0, -3, "soon", "0D"])
+def test_bad_durations(value):
+    with pytest.raises(ValueError, match="horizon"):
+        to_timedelta(value)
+
+
+def test_rolling_cutoffs(log):
+    cutoffs = rolling_cutoffs(log, horizon="10D", n=3, step="7D")
+    # data ends with the day of the last event (Mar 30) -> Mar 31; last cutoff Mar 21
+    assert [c.strftime("%Y-%m-%d") for c in cutoffs] == ["2024-03-07", "2024-03-14", "2024-03-21"]
+    with pytest.raises(ValueError, match="before the first event"):
+        rolling_cutoffs(log, n=50)
+
+
+def test_training_set_columns_and_rows(log):
+    table = make_training_set(log, [CUTOFF], horizon="30D")
+    assert list(table.columns[:2]) == ["customer_id", "cutoff"]
+    assert list(table.columns[-2:]) == ["churn", "next_stage"]
+    assert table["customer_id"].tolist() == [1, 2, 4, 5]
+    assert table.set_index("customer_id").loc[4, "n_events"] == 1  # the event at the cutoff only
+    assert table.set_index("customer_id").loc[1, "purchases"] == 1
