@@ -1,0 +1,61 @@
+"""Every example in the README runs: the Python quickstart and each `cjml ...` command line."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cjml.cli import main
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+
+
+def _cli_lines() -> list[str]:
+    lines = []
+    for block in _blocks("bash"):
+        for line in block.splitlines():
+            line = line.split("#", 1)[0].strip()
+            if line.startswith("cjml "):
+                lines.append(line)
+    return lines
+
+
+def test_the_readme_has_the_two_commands():
+    text = README.read_text(encoding="utf-8")
+    assert 'pip install -e . && cjml demo' in text
+    assert 'pip install -e ".[dev]" && pytest' in text
+    ci = (README.parent / ".ci" / "run").read_text(encoding="utf-8")
+    assert 'pip install -e ".[dev]" && pytest' in ci
+
+
+def test_python_quickstart_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (block,) = [b for b in _blocks("python") if "import cjml" in b][:1]
+    exec(compile(block, "README quickstart", "exec"), {})
+
+
+@pytest.mark.parametrize("line", _cli_lines())
+def test_cli_example_runs(line, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    # the inputs the examples assume the reader has
+    pd.DataFrame({"user": [1, 1, 2], "event_time": ["2024-01-01 10:00", "2024-01-05 09:00",
+                                                    "2024-01-02 12:00"],
+                  "action": ["website_visit", "purchase", "paid_ad"]}).to_csv(
+        "my_crm_export.csv", index=False)
+    if "journeys.parquet" in line and "generate" not in line:
+        assert main(["generate", "--customers", "300", "--seed", "1", "--out",
+                     "journeys.parquet"]) == 0
+    if line.startswith("cjml generate --sample"):
+        line = line.replace("--out data", f"--out {tmp_path / 'data'}")
+    args = shlex.split(line)[1:]
+    if args[:1] == ["demo"]:
+        args += ["--workdir", str(tmp_path / "demo")]
+    assert main(args) == 0, capsys.readouterr().err
