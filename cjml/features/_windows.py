@@ -137,6 +137,12 @@ class Windows:
         """Position of each row's first visible event, -1 if none."""
         return self._boundary(np.arange(len(self.row)), last=False)
 
+    def prepare(self) -> None:
+        """Build the shared per-event arrays now (before threads use them)."""
+        for name in ("ts", "touchpoint", "stage", "age_days", "n_events", "last_position",
+                     "first_position"):
+            getattr(self, name)
+
     def column(self, name: str) -> np.ndarray | None:
         """Visible values of a canonical column as float64, or None if absent."""
         frame = self.log.frame
@@ -149,18 +155,19 @@ class Windows:
         """Number of visible events per row (where ``mask``)."""
         if mask is None:
             return self.n_events.astype(np.float64)
-        return np.bincount(self.row[mask], minlength=self.n_rows).astype(np.float64)
+        # a boolean mask as weights beats compacting the rows first
+        return np.bincount(self.row, weights=mask, minlength=self.n_rows)
 
     def sum(self, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         """Sum of ``values`` per row, NaN values skipped (0 for empty rows)."""
         ok = ~np.isnan(values) if mask is None else mask & ~np.isnan(values)
-        return np.bincount(self.row[ok], weights=values[ok], minlength=self.n_rows)
+        return np.bincount(self.row, weights=np.where(ok, values, 0.0), minlength=self.n_rows)
 
     def mean(self, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         """Mean of the non-NaN ``values`` per row, NaN where there are none."""
         ok = ~np.isnan(values) if mask is None else mask & ~np.isnan(values)
-        n = np.bincount(self.row[ok], minlength=self.n_rows)
-        total = np.bincount(self.row[ok], weights=values[ok], minlength=self.n_rows)
+        n = np.bincount(self.row, weights=ok, minlength=self.n_rows)
+        total = np.bincount(self.row, weights=np.where(ok, values, 0.0), minlength=self.n_rows)
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(n > 0, total / np.maximum(n, 1), np.nan)
 
