@@ -1,7 +1,8 @@
 """Run one benchmark case in a fresh process and report its time and peak memory.
 
 A fresh process per case keeps peak RSS honest: nothing one case allocated is
-counted against the next.
+counted against the next. Peak RSS is the kernel's high-water mark (VmHWM), which
+starts afresh at exec, unlike getrusage's ru_maxrss, which inherits the parent's.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 CACHE = Path(__file__).resolve().parent / ".cache"
 
 _RUNNER = r"""
-import json, resource, sys, time, importlib
+import json, sys, time, importlib
 sys.path.insert(0, {here!r})
 module = importlib.import_module({module!r})
 case = getattr(module, {func!r})
@@ -25,7 +26,9 @@ state = setup(**kwargs) if setup else None
 started = time.perf_counter()
 result = case(state, **kwargs) if setup else case(**kwargs)
 seconds = time.perf_counter() - started
-peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# VmHWM restarts at exec; ru_maxrss would also count the parent's peak
+with open("/proc/self/status") as status:
+    peak_mb = next(int(l.split()[1]) for l in status if l.startswith("VmHWM")) / 1024
 print(json.dumps({{"seconds": seconds, "peak_mb": peak_mb, "result": result}}))
 """
 

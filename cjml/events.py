@@ -465,7 +465,7 @@ def _csv_unreadable(path: Path, exc: Exception) -> str:
 
 def _read_parquet(path: Path) -> pd.DataFrame:
     try:
-        return pd.read_parquet(path)
+        frame = pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises several unrelated types; none must leak
         why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputFileError(
@@ -473,6 +473,12 @@ def _read_parquet(path: Path) -> pd.DataFrame:
             "complete Parquet file (e.g. written by DataFrame.to_parquet), or export the "
             "events as CSV."
         ) from None
+    # Arrow keeps the file's buffers pooled after the conversion; hand them back so a
+    # large log does not cost its size twice for the rest of the session.
+    import pyarrow
+
+    pyarrow.default_memory_pool().release_unused()
+    return frame
 
 
 def _read_path(path: Path, mapping: dict[str, Hashable]) -> tuple[pd.DataFrame, _Origin]:

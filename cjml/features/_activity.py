@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cjml.features._base import FeatureFamily, check_windows
+from cjml.features._base import ColumnSink, FeatureFamily, check_windows
 from cjml.features._windows import NS_PER_DAY, Windows
 
 __all__ = ["ActivityFeatures"]
@@ -49,15 +49,15 @@ class ActivityFeatures(FeatureFamily):
                 f"events_trend_{self.trend_window_}d", "mean_days_between_events",
                 "events_per_week"]
 
-    def _compute(self, w: Windows) -> dict[str, np.ndarray]:
+    def _compute(self, w: Windows, out: ColumnSink) -> None:
         n = w.count()
         age = w.age_days
         first_age, last_age = w.first(age), w.last(age)
         day = w.ts // NS_PER_DAY
         new_day = np.ones(len(day), dtype=bool)
         new_day[1:] = (day[1:] != day[:-1]) | (w.row[1:] != w.row[:-1])
-        out = {"n_events": n, "days_since_first_event": first_age,
-               "days_since_last_event": last_age, "active_days": w.count(new_day)}
+        out.update({"n_events": n, "days_since_first_event": first_age,
+                    "days_since_last_event": last_age, "active_days": w.count(new_day)})
         for win in self.windows_:
             out[f"events_last_{win}d"] = w.count(age < win)
         t = self.trend_window_
@@ -67,4 +67,3 @@ class ActivityFeatures(FeatureFamily):
                                                        / np.maximum(n - 1, 1), np.nan)
             out["events_per_week"] = np.where(n > 0, 7.0 * n / np.maximum(
                 np.nan_to_num(first_age), 7.0), 0.0)
-        return out

@@ -64,6 +64,43 @@ def vocabulary_codes(log: EventLog, vocabulary: Sequence[str], visible: np.ndarr
     return np.where(lookup < 0, len(vocabulary), lookup).astype(np.int64)
 
 
+class ColumnSink:
+    """Where a family writes its features: each column goes straight into the output.
+
+    Writing as they are computed keeps a family from holding all its columns at
+    once (the output of a large log is the biggest allocation there is).
+    """
+
+    def __init__(self, data: np.ndarray, names: Sequence[str], first: int = 0):
+        self.data = data
+        self.position = {name: first + j for j, name in enumerate(names)}
+        self.missing = set(names)
+
+    def __setitem__(self, name: str, values: np.ndarray) -> None:
+        self.data[:, self.position[name]] = values
+        self.missing.discard(name)
+
+    def update(self, columns: dict[str, np.ndarray]) -> None:
+        """Write several columns."""
+        for name, values in columns.items():
+            self[name] = values
+
+    def check_complete(self, family: str) -> None:
+        """Fail loudly if a family forgot a column (a bug, never the user's fault)."""
+        if self.missing:
+            raise RuntimeError(f"The {family!r} family did not compute {sorted(self.missing)!r}.")
+
+
+def new_output(n_rows: int, n_features: int) -> np.ndarray:
+    """The output buffer: column-major, so each feature is one contiguous write."""
+    return np.empty((n_rows, n_features), order="F")
+
+
+def output_frame(data: np.ndarray, windows: Windows, names: Sequence[str]) -> pd.DataFrame:
+    """Wrap the buffer without copying it (pandas 3 copies numpy input by default)."""
+    return pd.DataFrame(data, index=windows.index(), columns=list(names), copy=False)
+
+
 class FeatureFamily(TransformerMixin, BaseEstimator):
     """Base of the feature families: ``fit(log)``, ``transform(log, cutoff)``.
 
@@ -119,7 +156,12 @@ class FeatureFamily(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         windows = build_windows(as_log(log), cutoff)
-        return self._frame(windows, self._compute(windows))
+        names = list(self.feature_names_out_)
+        data = new_output(windows.n_rows, len(names))
+        sink = ColumnSink(data, names)
+        self._compute(windows, sink)
+        sink.check_complete(self.family)
+        return output_frame(data, windows, names)
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """Return the names of the features ``transform`` returns, in order.
@@ -151,15 +193,9 @@ class FeatureFamily(TransformerMixin, BaseEstimator):
         """Features that are category codes rather than quantities."""
         return []
 
-    def _compute(self, windows: Windows) -> dict[str, np.ndarray]:
+    def _compute(self, windows: Windows, out: ColumnSink) -> None:
+        """Write every feature of ``feature_names_out_`` into ``out``."""
         raise NotImplementedError
-
-    def _frame(self, windows: Windows, values: dict[str, np.ndarray]) -> pd.DataFrame:
-        names = list(self.feature_names_out_)
-        data = np.empty((windows.n_rows, len(names)))
-        for j, name in enumerate(names):
-            data[:, j] = values[name]
-        return pd.DataFrame(data, index=windows.index(), columns=names)
 
 
 def check_windows(name: str, windows: Sequence[int]) -> tuple[int, ...]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cjml.features._base import FeatureFamily
+from cjml.features._base import ColumnSink, FeatureFamily
 from cjml.features._windows import Windows
 
 __all__ = ["ExperienceFeatures"]
@@ -55,48 +55,56 @@ class ExperienceFeatures(FeatureFamily):
                 "ces_mean", "ces_max", "days_since_negative_experience",
                 "events_since_negative_experience"]
 
-    def _compute(self, w: Windows) -> dict[str, np.ndarray]:
-        nan = np.full(len(w.ev), np.nan)
-        csat = w.column("satisfaction")
-        csat = nan if csat is None else csat
-        nps = w.column("nps")
-        nps = nan if nps is None else nps
-        ces = w.column("effort")
-        ces = nan if ces is None else ces
+    def _compute(self, w: Windows, out: ColumnSink) -> None:
+        frame = w.log.frame
+        scores = {c: frame[c].to_numpy(dtype=np.float64, na_value=np.nan)
+                  for c in ("satisfaction", "nps", "effort") if c in frame.columns}
+        # Only events with an answer matter here: work on those (a small share).
+        answered = np.zeros(w.log.n_events, dtype=bool)
+        for values in scores.values():
+            answered |= ~np.isnan(values)
+        e = w.subset(w.take(answered))
+
+        def answers(column: str) -> np.ndarray:
+            values = scores.get(column)
+            return np.full(len(e.ev), np.nan) if values is None else values[e.ev]
+
+        csat, nps, ces = answers("satisfaction"), answers("nps"), answers("effort")
         has_csat = ~np.isnan(csat)
-        n_csat = w.count(has_csat)
+        n_csat = e.count(has_csat)
         negative = (csat <= self.negative_csat) | (ces >= self.negative_effort)
         positive = (csat >= 4) & ~negative
-        n_neg, n_pos = w.count(negative), w.count(positive)
+        n_neg, n_pos = e.count(negative), e.count(positive)
         # Peak: the most extreme answer, the latest among equals: sort the answers by
         # (row, extremity, time) and take each row's last.
-        answered = np.flatnonzero(has_csat)
-        order = answered[np.lexsort((answered, np.abs(csat[answered] - 3.0), w.row[answered]))]
+        given = np.flatnonzero(has_csat)
+        order = given[np.lexsort((given, np.abs(csat[given] - 3.0), e.row[given]))]
         peak = np.full(w.n_rows, np.nan)
         if len(order):
-            r = w.row[order]
+            r = e.row[order]
             edge = np.append(r[1:] != r[:-1], True)
             peak[r[edge]] = csat[order[edge]]
-        last_csat = w.last(csat, has_csat)
+        last_csat = e.last(csat, has_csat)
         has_nps = ~np.isnan(nps)
-        nps_last = w.last(nps, has_nps)
+        nps_last = e.last(nps, has_nps)
         nps_class = np.where(np.isnan(nps_last), np.nan,
                              np.where(nps_last <= 6, -1.0, np.where(nps_last <= 8, 0.0, 1.0)))
-        last_neg_pos = w._boundary(np.flatnonzero(negative), last=True)
+        # Events since the last negative experience, counted in the full history.
+        last_neg = e._boundary(np.flatnonzero(negative), last=True)
         events_since = np.full(w.n_rows, np.nan)
-        has_neg = last_neg_pos >= 0
-        events_since[has_neg] = w.last_position[has_neg] - last_neg_pos[has_neg]
+        has_neg = last_neg >= 0
+        events_since[has_neg] = w.last_position[has_neg] - e.origin[last_neg[has_neg]]
         with np.errstate(invalid="ignore", divide="ignore"):
-            top_box = np.where(n_csat > 0, w.count(csat == 5) / np.maximum(n_csat, 1), np.nan)
-        return {
-            "csat_count": n_csat, "csat_mean": w.mean(csat), "csat_min": w.minimum(csat),
+            top_box = np.where(n_csat > 0, e.count(csat == 5) / np.maximum(n_csat, 1), np.nan)
+        out.update({
+            "csat_count": n_csat, "csat_mean": e.mean(csat), "csat_min": e.minimum(csat),
             "csat_last": last_csat, "csat_top_box_share": top_box,
             "positive_experiences": n_pos, "negative_experiences": n_neg,
             "experience_balance": n_pos - float(self.negative_weight) * n_neg,
             "peak_end_csat": (peak + last_csat) / 2.0,
-            "nps_last": nps_last, "nps_mean": w.mean(nps), "nps_class_last": nps_class,
-            "nps_trend": nps_last - w.first(nps, has_nps),
-            "ces_mean": w.mean(ces), "ces_max": w.maximum(ces),
-            "days_since_negative_experience": w.last(w.age_days, negative),
+            "nps_last": nps_last, "nps_mean": e.mean(nps), "nps_class_last": nps_class,
+            "nps_trend": nps_last - e.first(nps, has_nps),
+            "ces_mean": e.mean(ces), "ces_max": e.maximum(ces),
+            "days_since_negative_experience": e.last(e.age_days, negative),
             "events_since_negative_experience": events_since,
-        }
+        })

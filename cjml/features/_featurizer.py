@@ -11,7 +11,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from cjml.features._activity import ActivityFeatures
-from cjml.features._base import FeatureFamily, as_log
+from cjml.features._base import ColumnSink, FeatureFamily, as_log, new_output, output_frame
 from cjml.features._experience import ExperienceFeatures
 from cjml.features._sequences import SequenceFeatures
 from cjml.features._stages import StageFeatures
@@ -210,15 +210,15 @@ class JourneyFeaturizer(TransformerMixin, BaseEstimator):
     def _transform_windows(self, windows: Windows) -> pd.DataFrame:
         """Compute the features for an explicit selection of rows and events."""
         check_is_fitted(self)
-        # column-major: each feature is one contiguous write, and pandas keeps the buffer
-        data = np.empty((windows.n_rows, len(self.feature_names_out_)), order="F")
+        names = list(self.feature_names_out_)
+        data = new_output(windows.n_rows, len(names))
         starts = np.cumsum([0] + [len(f.feature_names_out_) for f in self.families_])
 
         def fill(k: int) -> None:
             fam = self.families_[k]
-            values = fam._compute(windows)
-            for j, name in enumerate(fam.feature_names_out_, start=starts[k]):
-                data[:, j] = values[name]
+            sink = ColumnSink(data, list(fam.feature_names_out_), first=int(starts[k]))
+            fam._compute(windows, sink)
+            sink.check_complete(fam.family)
 
         windows.prepare()  # shared arrays first, so threads never race to build them
         n_jobs = self._threads(windows)
@@ -229,7 +229,7 @@ class JourneyFeaturizer(TransformerMixin, BaseEstimator):
         else:
             for k in range(len(self.families_)):
                 fill(k)
-        return pd.DataFrame(data, index=windows.index(), columns=list(self.feature_names_out_))
+        return output_frame(data, windows, names)
 
     def _threads(self, windows: Windows) -> int:
         if self.n_jobs is not None:

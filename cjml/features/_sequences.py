@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from cjml.events import EventLog
-from cjml.features._base import FeatureFamily, safe_name, vocabulary_codes
+from cjml.features._base import ColumnSink, FeatureFamily, safe_name, vocabulary_codes
 from cjml.features._windows import Windows
 
 __all__ = ["SequenceFeatures"]
@@ -68,7 +68,7 @@ class SequenceFeatures(FeatureFamily):
         return [*[f"transition_{safe_name(a)}__{safe_name(b)}" for a, b in self.transitions_],
                 *[f"last_touchpoint_{k}" for k in range(1, self.last_k + 1)]]
 
-    def _compute(self, w: Windows) -> dict[str, np.ndarray]:
+    def _compute(self, w: Windows, out: ColumnSink) -> None:
         voc = vocabulary_codes(w.log, self.touchpoints_, w.touchpoint)[w.touchpoint]
         names = list(self.feature_names_out_)
         n = len(self.touchpoints_) + 1
@@ -78,7 +78,6 @@ class SequenceFeatures(FeatureFamily):
         pair = np.full(len(voc), -1, dtype=np.int64)
         pair[1:] = voc[:-1] * n + voc[1:]
         pair[~same] = -1
-        out = {}
         for name, (a, b) in zip(names, self.transitions_, strict=False):
             out[name] = w.count(pair == index[a] * n + index[b])
         last = w.last_position
@@ -89,4 +88,3 @@ class SequenceFeatures(FeatureFamily):
             values = np.full(w.n_rows, np.nan)
             values[ok] = voc[pos[ok]]
             out[f"last_touchpoint_{k}"] = values
-        return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from cjml.events import EventLog
-from cjml.features._base import FeatureFamily
+from cjml.features._base import ColumnSink, FeatureFamily
 from cjml.features._windows import Windows
 
 __all__ = ["StageFeatures"]
@@ -43,36 +43,53 @@ class StageFeatures(FeatureFamily):
                 "events_in_current_stage", "stage_progressions", "stage_regressions",
                 "stages_per_30d"]
 
-    def _compute(self, w: Windows) -> dict[str, np.ndarray]:
+    def _compute(self, w: Windows, out: ColumnSink) -> None:
         stages = list(w.log.journey_map.stages)
         if stages != self.stages_:
             raise ValueError(f"The log's journey map has stages {stages!r} but the featurizer was "
                              f"fitted with {self.stages_!r}; use the same journey map.")
-        s = w.stage.astype(np.float64)
-        same_row = np.zeros(len(s), dtype=bool)
-        same_row[1:] = w.row[1:] == w.row[:-1]
-        step = np.zeros(len(s))
-        step[1:] = np.diff(s)
-        step[~same_row] = 0.0
-        # A run starts where the row changes or the stage changes.
-        run_start = ~same_row | (step != 0)
-        start_pos = np.maximum.accumulate(np.where(run_start, np.arange(len(s)), 0))
+        s = w.stage
+        same_row = w.row[1:] == w.row[:-1]
+        forward = np.zeros(len(s), dtype=bool)
+        backward = np.zeros(len(s), dtype=bool)
+        forward[1:] = (s[1:] > s[:-1]) & same_row
+        backward[1:] = (s[1:] < s[:-1]) & same_row
+        # A run of one stage starts where the row or the stage changes; each row's
+        # current run starts at its last run start.
+        run_start = np.flatnonzero(np.insert(~same_row | (s[1:] != s[:-1]), 0, True))
+        start = w._boundary(run_start, last=True)
         last = w.last_position
         has = last >= 0
-        age = w.age_days
         days_in = np.full(w.n_rows, np.nan)
-        days_in[has] = age[start_pos[last[has]]]
+        days_in[has] = w.age_days[start[has]]
         events_in = np.zeros(w.n_rows)
-        events_in[has] = last[has] - start_pos[last[has]] + 1
-        first_stage = w.first(s)
-        furthest = w.maximum(s)
-        tenure = np.maximum(np.nan_to_num(w.first(age)), 1.0)
-        return {
-            "current_stage": w.last(s),
+        events_in[has] = last[has] - start[has] + 1
+        current = self._at(w, last)
+        first_stage = self._at(w, w.first_position)
+        furthest = self._furthest(w)
+        tenure = np.maximum(np.nan_to_num(w.first(w.age_days)), 1.0)
+        out.update({
+            "current_stage": current,
             "furthest_stage": furthest,
             "days_in_current_stage": days_in,
             "events_in_current_stage": events_in,
-            "stage_progressions": w.count(step > 0),
-            "stage_regressions": w.count(step < 0),
+            "stage_progressions": w.count(forward),
+            "stage_regressions": w.count(backward),
             "stages_per_30d": 30.0 * (furthest - first_stage) / tenure,
-        }
+        })
+
+    @staticmethod
+    def _at(w: Windows, positions: np.ndarray) -> np.ndarray:
+        out = np.full(w.n_rows, np.nan)
+        has = positions >= 0
+        out[has] = w.stage[positions[has]]
+        return out
+
+    @staticmethod
+    def _furthest(w: Windows) -> np.ndarray:
+        # integer maximum per row, without a float copy of every event's stage
+        out = np.full(w.n_rows, np.nan)
+        if len(w.row):
+            starts = np.flatnonzero(np.insert(w.row[1:] != w.row[:-1], 0, True))
+            out[w.row[starts]] = np.maximum.reduceat(w.stage, starts)
+        return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from cjml.events import EventLog
-from cjml.features._base import FeatureFamily
+from cjml.features._base import ColumnSink, FeatureFamily
 from cjml.features._windows import Windows
 
 __all__ = ["SupportFeatures"]
@@ -53,47 +53,47 @@ class SupportFeatures(FeatureFamily):
         return ["tickets_opened", "tickets_resolved", "tickets_unresolved", "tickets_last_30d",
                 "days_since_last_ticket", "oldest_open_ticket_days"]
 
-    def _compute(self, w: Windows) -> dict[str, np.ndarray]:
+    def _compute(self, w: Windows, out: ColumnSink) -> None:
         cats = list(w.log.frame["touchpoint"].cat.categories)
-        opened = np.isin(w.touchpoint, [cats.index(t) for t in self.ticket_touchpoints_
-                                        if t in cats])
-        resolved = np.isin(w.touchpoint, [cats.index(t) for t in self.resolution_touchpoints_
-                                          if t in cats])
-        n_open, n_res = w.count(opened), w.count(resolved)
-        age = w.age_days
+        opened_codes = [cats.index(t) for t in self.ticket_touchpoints_ if t in cats]
+        resolved_codes = [cats.index(t) for t in self.resolution_touchpoints_ if t in cats]
+        # Only ticket events move the balance: work on those (a few percent of events).
+        t = w.subset(np.isin(w.touchpoint, opened_codes + resolved_codes))
+        opened = np.isin(t.touchpoint, opened_codes)
+        resolved = ~opened
+        n_open, n_res = t.count(opened), t.count(resolved)
+        age = t.age_days
         # Open tickets over time: x_t = max(x_{t-1} + opened - resolved, 0), so a
         # resolution with no open ticket is ignored. With S the running sum per row,
         # x_t = S_t - min(0, min_{s<=t} S_s). The running minimum restarts per row
         # because each row's values are shifted below all earlier rows'.
-        d = opened.astype(np.int64) - resolved.astype(np.int64)
+        d = np.where(opened, 1, -1).astype(np.int64)
         total = np.cumsum(d)
-        start = np.zeros(len(d), dtype=np.int64)
-        if len(d):
-            first = w.first_position[w.row]
-            start = total[first] - d[first]
-        running = total - start
-        shift = (len(d) + 1) * 2
-        lowest = np.minimum.accumulate(running - w.row * shift) + w.row * shift
-        balance = running - np.minimum(lowest, 0)
-        last = w.last_position
         still_open = np.zeros(w.n_rows)
-        has = last >= 0
-        still_open[has] = balance[last[has]]
+        if len(d):
+            first = t.first_position[t.row]
+            running = total - (total[first] - d[first])
+            shift = (len(d) + 1) * 2
+            lowest = np.minimum.accumulate(running - t.row * shift) + t.row * shift
+            balance = running - np.minimum(lowest, 0)
+            last = t.last_position
+            has = last >= 0
+            still_open[has] = balance[last[has]]
         # First in, first out: the oldest open ticket is the (closed + 1)-th ticket.
         tickets = np.flatnonzero(opened)
         oldest = np.full(w.n_rows, np.nan)
         if len(tickets):
-            r = w.row[tickets]
+            r = t.row[tickets]
             first_of_row = np.full(w.n_rows, -1, dtype=np.int64)
             starts = np.flatnonzero(np.insert(r[1:] != r[:-1], 0, True))
             first_of_row[r[starts]] = starts
             rows = np.flatnonzero(still_open > 0)
             closed = (n_open[rows] - still_open[rows]).astype(np.int64)
             oldest[rows] = age[tickets[first_of_row[rows] + closed]]
-        return {
+        out.update({
             "tickets_opened": n_open, "tickets_resolved": n_res,
             "tickets_unresolved": still_open,
-            "tickets_last_30d": w.count(opened & (age < 30)),
-            "days_since_last_ticket": w.last(age, opened),
+            "tickets_last_30d": t.count(opened & (age < 30)),
+            "days_since_last_ticket": t.last(age, opened),
             "oldest_open_ticket_days": oldest,
-        }
+        })

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from cjml.events import EventLog
-from cjml.features._base import FeatureFamily, safe_name, unique_names, vocabulary_codes
+from cjml.features._base import ColumnSink, FeatureFamily, safe_name, unique_names, vocabulary_codes
 from cjml.features._windows import Windows
 
 __all__ = ["TouchpointFeatures"]
@@ -61,7 +61,7 @@ class TouchpointFeatures(FeatureFamily):
             self.channel_source_ = "channel"
             ch = log.frame["channel"]
             contact = np.isin(w.touchpoint, [cats.index(t) for t in self.actionable_ if t in cats])
-            codes = ch.cat.codes.to_numpy()[w.ev][contact]
+            codes = w.take(ch.cat.codes.to_numpy())[contact]
             present = np.bincount(codes[codes >= 0], minlength=len(ch.cat.categories)) > 0
             self.channels_ = [c for c, p in zip(ch.cat.categories, present, strict=True) if p]
         else:
@@ -77,18 +77,17 @@ class TouchpointFeatures(FeatureFamily):
                 *[f"days_since_{safe_name(t)}" for t in self.actionable_],
                 f"contacts_last_{n}d", *[f"contacts_{c}_last_{n}d" for c in chans]]
 
-    def _compute(self, w: Windows) -> dict[str, np.ndarray]:
+    def _compute(self, w: Windows, out: ColumnSink) -> None:
         names = list(self.feature_names_out_)
         n_tp = len(self.touchpoints_)
         voc = vocabulary_codes(w.log, self.touchpoints_, w.touchpoint)[w.touchpoint]
         counts = np.bincount(w.row * (n_tp + 1) + voc, minlength=w.n_rows * (n_tp + 1)
-                             ).reshape(w.n_rows, n_tp + 1).astype(np.float64)
-        total = counts.sum(axis=1)
-        shares = counts / np.maximum(total, 1.0)[:, None]
-        out: dict[str, np.ndarray] = {}
+                             ).reshape(w.n_rows, n_tp + 1)
+        total = np.maximum(w.n_events, 1)
         for j in range(n_tp + 1):
             out[names[j]] = counts[:, j]
-            out[names[n_tp + 1 + j]] = shares[:, j]
+            out[names[n_tp + 1 + j]] = counts[:, j] / total
+        del counts
         # distinct names as logged (two touchpoints unseen in fit count as two)
         n_cat = len(w.log.frame["touchpoint"].cat.categories)
         seen = np.zeros(w.n_rows * n_cat, dtype=bool)
@@ -108,7 +107,7 @@ class TouchpointFeatures(FeatureFamily):
             lookup = np.append(
                 np.asarray([self.channels_.index(c) if c in self.channels_ else -1
                             for c in ch.cat.categories], dtype=np.int64), -1)
-            chan = lookup[ch.cat.codes.to_numpy()[w.ev]]
+            chan = lookup[w.take(ch.cat.codes.to_numpy())]
         elif self.channel_source_ == "map":
             jm = w.log.journey_map
             online = np.asarray([jm[c].channel == "online" if c in jm else True for c in cats])
@@ -117,4 +116,3 @@ class TouchpointFeatures(FeatureFamily):
             chan = None  # fitted with a channel column this log lacks: unknown, not zero
         for k, cname in enumerate(names[-len(self.channels_):] if self.channels_ else []):
             out[cname] = np.full(w.n_rows, np.nan) if chan is None else w.count(contact & (chan == k))
-        return out

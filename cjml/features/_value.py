@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from cjml.events import EventLog
-from cjml.features._base import FeatureFamily, check_windows
+from cjml.features._base import ColumnSink, FeatureFamily, check_windows
 from cjml.features._windows import Windows
 
 __all__ = ["ValueFeatures"]
@@ -55,7 +55,7 @@ class ValueFeatures(FeatureFamily):
                 "mean_amount", "max_amount", "days_since_last_purchase",
                 "days_since_first_purchase", "mean_days_between_purchases"]
 
-    def _compute(self, w: Windows) -> dict[str, np.ndarray]:
+    def _compute(self, w: Windows, out: ColumnSink) -> None:
         cats = list(w.log.frame["touchpoint"].cat.categories)
         buy = np.isin(w.touchpoint, [cats.index(t) for t in self.purchase_touchpoints_
                                      if t in cats])
@@ -67,12 +67,12 @@ class ValueFeatures(FeatureFamily):
         recent = buy & (age < n)
         last_age, first_age = w.last(age, buy), w.first(age, buy)
         total = w.sum(amount, buy)  # NaN amounts are skipped
-        return {
-                "purchases": count, f"purchases_last_{n}d": w.count(recent),
-                "total_amount": total, f"amount_last_{n}d": w.sum(amount, recent),
-                "mean_amount": w.mean(amount, buy),
-                "max_amount": w.maximum(amount, buy),
-                "days_since_last_purchase": last_age, "days_since_first_purchase": first_age,
-                "mean_days_between_purchases": np.where(
-                    count >= 2, (first_age - last_age) / np.maximum(count - 1, 1), np.nan),
-        }
+        out.update({
+            "purchases": count, f"purchases_last_{n}d": w.count(recent),
+            "total_amount": total, f"amount_last_{n}d": w.sum(amount, recent),
+            "mean_amount": w.mean(amount, buy),
+            "max_amount": w.maximum(amount, buy),
+            "days_since_last_purchase": last_age, "days_since_first_purchase": first_age,
+            "mean_days_between_purchases": np.where(
+                count >= 2, (first_age - last_age) / np.maximum(count - 1, 1), np.nan),
+        })

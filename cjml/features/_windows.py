@@ -92,6 +92,13 @@ class Windows:
     customer: np.ndarray
     customer_id: np.ndarray
     several_cutoffs: bool = False
+    #: True when every event is visible in log order (``ev`` is 0..n-1): then the
+    #: per-event arrays are the log's own, not copies.
+    identity: bool = False
+
+    def take(self, values: np.ndarray) -> np.ndarray:
+        """Per-event ``values`` (aligned with the log) restricted to the visible events."""
+        return values if self.identity else values[self.ev]
 
     def index(self) -> pd.Index:
         """Row labels: customer id, or (cutoff, customer id) with several cutoffs."""
@@ -105,17 +112,17 @@ class Windows:
     @cached_property
     def ts(self) -> np.ndarray:
         """Timestamp (ns) of each visible event."""
-        return self.log.timestamps_ns[self.ev]
+        return self.take(self.log.timestamps_ns)
 
     @cached_property
     def touchpoint(self) -> np.ndarray:
         """Touchpoint code (the log's categories) of each visible event."""
-        return self.log.touchpoint_codes[self.ev]
+        return self.take(self.log.touchpoint_codes)
 
     @cached_property
     def stage(self) -> np.ndarray:
         """Stage code of each visible event."""
-        return self.log.stage_codes[self.ev]
+        return self.take(self.log.stage_codes)
 
     @cached_property
     def age_days(self) -> np.ndarray:
@@ -137,6 +144,19 @@ class Windows:
         """Position of each row's first visible event, -1 if none."""
         return self._boundary(np.arange(len(self.row)), last=False)
 
+    def subset(self, mask: np.ndarray) -> Windows:
+        """The same rows seeing only the events where ``mask``; ``origin`` maps back.
+
+        Families whose features depend on a small share of the events (tickets,
+        survey answers) work on the subset, so their temporaries stay small.
+        """
+        origin = np.flatnonzero(mask)
+        sub = Windows(log=self.log, ev=self.ev[origin], row=self.row[origin], n_rows=self.n_rows,
+                      cutoff_ns=self.cutoff_ns, customer=self.customer,
+                      customer_id=self.customer_id, several_cutoffs=self.several_cutoffs)
+        sub.origin = origin
+        return sub
+
     def prepare(self) -> None:
         """Build the shared per-event arrays now (before threads use them)."""
         for name in ("ts", "touchpoint", "stage", "age_days", "n_events", "last_position",
@@ -148,7 +168,7 @@ class Windows:
         frame = self.log.frame
         if name not in frame.columns:
             return None
-        return frame[name].to_numpy(dtype=np.float64, na_value=np.nan)[self.ev]
+        return self.take(frame[name].to_numpy(dtype=np.float64, na_value=np.nan))
 
     # ---------------------------------------------------------------- reductions
     def count(self, mask: np.ndarray | None = None) -> np.ndarray:
@@ -282,6 +302,11 @@ def build_windows(log: EventLog, cutoff=None, *, lookback_ns: int | None = None)
         cust_rows.append(customers)
         offset += len(customers)
     customer = np.concatenate(cust_rows).astype(np.int64)
+    if kind == "single" and len(evs[0]) == len(ts):
+        # Everything is visible: rows are the customers in log order, no copies needed.
+        return Windows(log=log, ev=evs[0], row=log.customer_codes, n_rows=offset,
+                       cutoff_ns=cut_rows[0], customer=customer,
+                       customer_id=np.asarray(log.customer_ids), identity=True)
     return Windows(log=log, ev=np.concatenate(evs), row=np.concatenate(rows), n_rows=offset,
                    cutoff_ns=np.concatenate(cut_rows), customer=customer,
                    customer_id=np.asarray(log.customer_ids)[customer],
