@@ -751,9 +751,20 @@ def _factorize(s: pd.Series) -> tuple[np.ndarray, Any]:
 
 def _text_codes(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
     """Codes of a text-like column (-1 for missing or empty) and its text uniques."""
-    s = _decategorize(s)
-    codes, uniques = _factorize(s)
-    as_text = pd.Index(uniques).astype(str)
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        # Dictionary-encoded input (Parquet, category dtype): its codes already factorize
+        # the column, so only the few categories are turned into text. Unused categories
+        # are dropped; categories that read as the same text are merged.
+        raw = s.cat.codes.to_numpy().astype(np.int64)
+        cats = s.cat.categories
+        used = np.flatnonzero(np.bincount(raw[raw >= 0], minlength=len(cats)))
+        merged, as_text = pd.factorize(pd.Index(cats[used]).astype(str))
+        remap = np.full(len(cats) + 1, -1, dtype=np.int64)  # the last slot maps -1 to -1
+        remap[used] = merged
+        codes, as_text = remap[raw], pd.Index(as_text)
+    else:
+        codes, uniques = _factorize(s)
+        as_text = pd.Index(uniques).astype(str)
     empty = np.asarray(as_text.str.strip() == "", dtype=bool)
     if empty.any():
         codes = np.where(np.append(empty, True)[codes], -1, codes)

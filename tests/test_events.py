@@ -690,3 +690,21 @@ def test_summary_html_escapes_user_strings():
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert ">8<" in page and ">3<" in page  # events and customers
     assert page == log.summary()._repr_html_()
+
+
+def test_categorical_columns_give_the_same_log_as_text_and_ignore_unused_categories():
+    text = pd.DataFrame({
+        "customer_id": [1, 1, 2, 2],
+        "timestamp": ["2024-01-01", "2024-01-02", "2024-01-01", "2024-01-03"],
+        "touchpoint": ["email", "purchase", "email", "website_visit"],
+        "stage": ["consideration", "conversion", "consideration", "consideration"],
+        "channel": ["email", "web", "email", "web"],
+    })
+    cat = text.copy()
+    for col in ("touchpoint", "stage", "channel"):
+        cat[col] = pd.Categorical(text[col], categories=[*sorted(set(text[col])), "never_used"])
+    cat["stage"] = cat["stage"].cat.remove_categories("never_used").cat.add_categories(["retension"])
+    from cjml import read_events
+    a, b = read_events(text), read_events(cat)
+    pd.testing.assert_frame_equal(a.frame, b.frame)
+    assert "never_used" not in b.unknown_touchpoints

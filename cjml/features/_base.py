@@ -112,6 +112,7 @@ class FeatureFamily(TransformerMixin, BaseEstimator):
 
     #: Short name of the family, used by :class:`cjml.JourneyFeaturizer`.
     family: str = ""
+
     def fit(self, log, y=None, *, cutoff=None):
         """Learn what the family needs (vocabularies) from events up to ``cutoff``.
 
