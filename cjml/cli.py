@@ -124,7 +124,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         _say(f"      cutoff {cutoff.date()}: {len(rows):,} customers seen, mean true risk "
              f"{rows['risk_no_action'].mean():.3f}, realised drop-off "
              f"{rows['realised_churn'].mean():.3f}; of the {len(active):,} not yet gone: "
-             f"{active['risk_no_action'].mean():.3f} vs {active['realised_churn'].mean():.3f}")
+             f"{active['risk_full_no_action'].mean():.3f} vs "
+             f"{active['realised_churn'].mean():.3f}")
     _say(f"Done in {time.perf_counter() - started:.1f} s.")
     return 0
 

@@ -89,25 +89,64 @@ def test_journeys_move_forward_and_sometimes_back(journeys):
     assert set(ev["stage"].unique()) == set(JourneyMap.default().stages)
 
 
+def _calibrated(p, y, z=3.5):
+    se = np.sqrt((p * (1 - p)).sum()) / len(p)
+    return abs(y.mean() - p.mean()) < z * se + 1e-9
+
+
 def test_true_risk_matches_realised_dropoff(journeys):
     tr = journeys.truth
-    p = tr["risk_no_action"].to_numpy()
     y = tr["realised_churn"].to_numpy()
-    se = np.sqrt((p * (1 - p)).sum()) / len(p)
-    assert abs(y.mean() - p.mean()) < 3.5 * se + 1e-9
-    # ... also among customers who were still active, where the risk is not trivially 1
+    assert _calibrated(tr["risk_no_action"].to_numpy(), y)
+    assert _calibrated(tr["risk_full_no_action"].to_numpy(), y)
+    # among customers still there (a latent fact), the full-information risk is calibrated
     act = tr["active"].to_numpy()
-    p_a, y_a = p[act], y[act]
-    se_a = np.sqrt((p_a * (1 - p_a)).sum()) / len(p_a)
-    assert abs(y_a.mean() - p_a.mean()) < 3.5 * se_a
+    p_a = tr["risk_full_no_action"].to_numpy()[act]
+    assert _calibrated(p_a, y[act])
     assert 0.05 < p_a.mean() < 0.5
+
+
+def test_p_active_is_the_exact_posterior_of_still_being_there(journeys):
+    tr = journeys.truth
+    p = tr["p_active"].to_numpy()
+    assert ((p >= 0) & (p <= 1)).all()
+    assert _calibrated(p, tr["active"].to_numpy())
+    # the informed risk mixes the two cases by that posterior
+    gone = 1 - p
+    assert (tr["risk_no_action"] >= gone - 1e-12).all()
+    for tp in ACTIONABLE:
+        arm = tr[f"risk_{tp}"].dropna()
+        assert (arm >= gone[arm.index] - 1e-12).all(), tp
+
+
+def test_the_silent_customer_reconstructed_at_the_cutoff_is_the_simulated_one(monkeypatch):
+    seen_states = []
+    real = sim._ground_truth
+
+    def spy(st, seen, day, horizon, cal, rng, n_draws, n_rollouts, last, last_day):
+        p_active, at_cutoff = sim._silence_posterior(last.take(seen), last_day[seen], day, cal)
+        seen_states.append((st.take(seen), at_cutoff, p_active))
+        return real(st, seen, day, horizon, cal, rng, n_draws, n_rollouts, last, last_day)
+
+    monkeypatch.setattr(sim, "_ground_truth", spy)
+    make_journeys(600, n_days=120, truth_cutoffs=["2024-03-15"], n_rollouts=4, random_state=4)
+    (snapshot, rebuilt, p_active), = seen_states
+    still = snapshot.active
+    assert still.sum() > 50 and (~still).sum() > 50
+    for name in ("health", "fatigue", "grudge", "ticket_age", "stage", "open_tickets",
+                 "purchases"):
+        np.testing.assert_allclose(getattr(rebuilt, name)[still], getattr(snapshot, name)[still],
+                                   err_msg=name)
+    assert p_active[still].mean() > p_active[~still].mean() + 0.5
 
 
 def test_true_risk_ranks_realised_dropoff(journeys):
     from sklearn.metrics import roc_auc_score
 
-    act = journeys.truth[journeys.truth["active"]]
-    assert roc_auc_score(act["realised_churn"], act["risk_no_action"]) > 0.7
+    tr = journeys.truth
+    assert roc_auc_score(tr["realised_churn"], tr["risk_no_action"]) > 0.9
+    act = tr[tr["active"]]
+    assert roc_auc_score(act["realised_churn"], act["risk_full_no_action"]) > 0.7
 
 
 def test_next_stage_distribution_is_a_distribution(journeys):
@@ -136,9 +175,11 @@ def test_arms_are_nan_exactly_where_the_map_forbids_them(journeys):
 def test_customers_already_gone_cannot_be_saved(journeys):
     gone = journeys.truth[~journeys.truth["active"]]
     assert len(gone) > 100
-    assert (gone["risk_no_action"] == 1.0).all()
-    arms = gone[[f"risk_{t}" for t in ACTIONABLE]].to_numpy()
-    assert np.all((arms == 1.0) | np.isnan(arms))
+    assert (gone["risk_full_no_action"] == 1.0).all()
+    # whatever is delivered, the share of them believed gone stays lost
+    arms = gone[[f"risk_{t}" for t in ACTIONABLE]]
+    floor = (1 - gone["p_active"]).to_numpy()[:, None]
+    assert np.all(np.isnan(arms.to_numpy()) | (arms.to_numpy() >= floor - 1e-12))
 
 
 def _mean_effect(truth, touchpoint, persona):

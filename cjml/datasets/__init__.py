@@ -110,13 +110,18 @@ def make_journeys(
         ``truth``
             One row per (cutoff, customer seen before the cutoff): ``cutoff``,
             ``customer_id``, ``persona``, ``stage`` (current), ``active`` (False if
-            already gone, unseen by the log), ``risk_no_action`` (exact
-            probability of no event in ``(cutoff, cutoff + horizon]`` under
-            business as usual), ``risk_<touchpoint>`` for each actionable
-            touchpoint delivered at the cutoff (NaN where the map does not allow
-            it in the current stage), ``p_next_<stage>`` and ``p_next_dropped``
-            (the next-stage label's distribution), ``realised_churn`` and
-            ``realised_next_stage`` (what the simulation then did).
+            already gone, which the log cannot show), ``p_active`` (the exact
+            posterior of still being there, given the silence since the last
+            event), ``risk_no_action`` (the probability of no event in
+            ``(cutoff, cutoff + horizon]`` under business as usual, knowing
+            everything about the customer but whether they have left: the
+            oracle to measure models against), ``risk_full_no_action`` (the same
+            knowing that too: 1 for customers gone), ``risk_<touchpoint>`` for
+            each actionable touchpoint delivered at the cutoff (NaN where the map
+            does not allow it in the current stage), ``p_next_<stage>`` and
+            ``p_next_dropped`` (the next-stage label's distribution),
+            ``realised_churn`` and ``realised_next_stage`` (what the simulation
+            then did).
         ``journey_map``
             The :class:`~cjml.JourneyMap` used.
         ``horizon_days``, ``params``

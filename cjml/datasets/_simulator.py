@@ -30,18 +30,32 @@ rewards to loyal customers), as in real CRM data.
 
 Ground truth, at a cutoff, for every customer seen before it
 ------------------------------------------------------------
+Nobody can see whether a customer who has gone quiet has already left. The
+ground truth knows everything else about the customer (persona, health,
+grudges, fatigue, tickets, stage) and weighs the two cases by their exact
+posterior, so it is the best prediction possible from everything but that one
+unobservable fact:
+
+``p_active``
+    P(still there | silent since the last event), exact: while a customer is
+    silent their state evolves deterministically, so a recursion over the silent
+    days gives it, and the state they have at the cutoff if still there.
 ``risk_no_action``
     The probability of having no event in ``(cutoff, cutoff + horizon]`` under
-    business as usual: exactly the event the churn label records. It is computed
-    *exactly*, not sampled: as long as a customer emits nothing, the latent state
-    evolves deterministically, so P(silent) = sum over days of P(silent so far) x
-    hazard + P(silent and active to the end).
+    business as usual (exactly the event the churn label records):
+    ``p_active * risk_if_there + (1 - p_active)``. Exact, not sampled: while a
+    customer emits nothing the state evolves deterministically, so P(silent) =
+    sum over days of P(silent so far) x hazard + P(silent and active to the end).
+``risk_full_no_action``
+    The same for an observer who also knows whether the customer has left (1 for
+    those gone): an upper bound no model can reach from the log.
 ``risk_<touchpoint>``
-    The same after the touchpoint is delivered at the cutoff (then business as
-    usual). The touchpoint's own random outcome (experience quality, stage move,
-    ticket fix) is integrated with stratified draws shared by all touchpoints
-    (common random numbers). NaN where the journey map does not allow the
-    touchpoint in the customer's current stage.
+    ``risk_no_action`` after the touchpoint is delivered at the cutoff (then
+    business as usual; a customer who has left never sees it). The touchpoint's
+    own random outcome (experience quality, stage move, ticket fix) is
+    integrated with stratified draws shared by all touchpoints (common random
+    numbers). NaN where the journey map does not allow the touchpoint in the
+    customer's current stage.
 ``p_next_<stage>``, ``p_next_dropped``
     The distribution of the next-stage label (stage of the last event in the
     horizon, or dropped). ``p_next_dropped`` is ``risk_no_action``, exact; the
@@ -482,24 +496,66 @@ def _stratified(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
     return np.take_along_axis(u, rng.random((n, k)).argsort(axis=1), axis=1)
 
 
+def _silence_posterior(last: _State, last_day: np.ndarray, day: int, cal: _Calendar
+                       ) -> tuple[np.ndarray, _State]:
+    """What the silence since each customer's last event says, at the start of ``day``.
+
+    From the state right after the last event (``last``, on ``last_day``), the
+    customer stayed silent until the cutoff. While silent the state evolves
+    deterministically, so the same recursion as :func:`_p_silent` gives
+    P(still active | silent so far) exactly, and the state the customer has at
+    the cutoff if still active. ``last`` is modified in place.
+    """
+    m = len(last.persona)
+    last.active[:] = True
+    stayed = np.ones(m)  # P(active and silent through day d)
+    left = np.zeros(m)  # P(dropped and silent through day d)
+    for d in range(int(last_day.min()) + 1 if m else day, day):
+        idx = np.flatnonzero(last_day < d)
+        q = _hazard(last, idx)
+        quiet = np.prod(1.0 - _event_probabilities(last, idx, d, cal), axis=1)
+        left[idx] += stayed[idx] * q
+        stayed[idx] *= (1.0 - q) * quiet
+        _drift(last, idx)
+    return stayed / (stayed + left), last
+
+
 def _ground_truth(st: _State, seen: np.ndarray, day: int, horizon: int, cal: _Calendar,
-                  rng: np.random.Generator, n_draws: int, n_rollouts: int) -> dict[str, np.ndarray]:
+                  rng: np.random.Generator, n_draws: int, n_rollouts: int,
+                  last: _State, last_day: np.ndarray) -> dict[str, np.ndarray]:
     n = len(seen)
-    base = st.take(seen)
-    out: dict[str, np.ndarray] = {"risk_no_action": _p_silent(base.take(np.arange(n)), day, horizon, cal)}
+    active = st.active[seen]
+    # Nobody can see whether a silent customer has already left: the ground truth
+    # knows everything about the customer but that, and weighs both cases by their
+    # exact posterior. ``base`` is the customer at the cutoff if still there.
+    p_active, base = _silence_posterior(last.take(seen), last_day[seen], day, cal)
+    gone = 1.0 - p_active
+    # Customers silent for so long that they are all but surely gone move no
+    # probability by more than 1e-9: simulate only the others (and the truly active,
+    # whose full-information risk is reported too).
+    live = np.flatnonzero((p_active > 1e-9) | active)
+    n_live = len(live)
+    base = base.take(live)
+    risk = np.ones(n)
+    risk[live] = _p_silent(base.take(np.arange(n_live)), day, horizon, cal)
+    out: dict[str, np.ndarray] = {
+        "p_active": p_active,
+        "risk_no_action": p_active * risk + gone,
+        "risk_full_no_action": np.where(active, risk, 1.0),
+    }
 
     # Touchpoint delivered at the cutoff, integrated over its random outcome with
     # stratified draws shared by all touchpoints (common random numbers).
-    z = ndtri(_stratified(n, n_draws, rng)).ravel()
-    u_move = _stratified(n, n_draws, rng).ravel()
-    u_fix = _stratified(n, n_draws, rng).ravel()
-    z_res = ndtri(_stratified(n, n_draws, rng)).ravel()
-    rep = np.repeat(np.arange(n), n_draws)
-    alive = base.active
+    z = ndtri(_stratified(n_live, n_draws, rng)).ravel()
+    u_move = _stratified(n_live, n_draws, rng).ravel()
+    u_fix = _stratified(n_live, n_draws, rng).ravel()
+    z_res = ndtri(_stratified(n_live, n_draws, rng)).ravel()
+    rep = np.repeat(np.arange(n_live), n_draws)
+    stage_at_cutoff = st.stage[seen]  # unchanged by silence
     for tp in _ACTIONABLE:
-        eligible = _ELIGIBLE[base.stage, tp]
-        risk = np.full(n, np.nan)
-        rows = np.flatnonzero(eligible & alive)
+        eligible = _ELIGIBLE[stage_at_cutoff, tp]
+        arm = np.where(eligible, 1.0, np.nan)
+        rows = np.flatnonzero(eligible[live])
         if len(rows):
             sel = np.isin(rep, rows)
             st_t = base.take(rep[sel])
@@ -509,26 +565,27 @@ def _ground_truth(st: _State, seen: np.ndarray, day: int, horizon: int, cal: _Ca
             if len(fixed):
                 _touch(st_t, fixed, _TP["ticket_resolved"], z_res[sel][fixed],
                        np.ones(len(fixed)), np.ones(len(fixed)))
-            risk[rows] = _p_silent(st_t, day, horizon, cal).reshape(-1, n_draws).mean(axis=1)
-        risk[eligible & ~alive] = 1.0
-        out[f"risk_{_MAP.touchpoint_names[tp]}"] = risk
+            arm[live[rows]] = _p_silent(st_t, day, horizon, cal).reshape(-1, n_draws).mean(axis=1)
+        # a customer who has left never sees the touchpoint
+        out[f"risk_{_MAP.touchpoint_names[tp]}"] = p_active * arm + gone
 
     # Next-stage distribution: rollouts of the whole simulation from the cutoff.
-    roll = base.take(np.repeat(np.arange(n), n_rollouts))
-    last = np.full(len(roll.persona), -1)
+    roll = base.take(np.repeat(np.arange(n_live), n_rollouts))
+    final = np.full(len(roll.persona), -1)
     living = np.flatnonzero(roll.active)
     for k in range(horizon):
         living, ev = _simulate_day(roll, living, day + k, cal, rng)
-        _write_last(last, ev["customer"], ev["stage"])
-    has = last >= 0
-    rep_r = np.repeat(np.arange(n), n_rollouts)
-    counts = np.bincount(rep_r[has] * _S + last[has], minlength=n * _S).reshape(n, _S)
-    p_drop = out["risk_no_action"]
+        _write_last(final, ev["customer"], ev["stage"])
+    has = final >= 0
+    rep_r = np.repeat(np.arange(n_live), n_rollouts)
+    counts = np.zeros((n, _S))
+    counts[live] = np.bincount(rep_r[has] * _S + final[has], minlength=n_live * _S
+                               ).reshape(n_live, _S)
     smooth = 0.1
     shares = (counts + smooth) / (counts.sum(axis=1, keepdims=True) + smooth * _S)
     for s_i, name in enumerate(DEFAULT_STAGES):
-        out[f"p_next_{name}"] = (1.0 - p_drop) * shares[:, s_i]
-    out["p_next_dropped"] = p_drop.copy()
+        out[f"p_next_{name}"] = p_active * (1.0 - risk) * shares[:, s_i]
+    out["p_next_dropped"] = out["risk_no_action"].copy()
     return out
 
 
@@ -568,13 +625,17 @@ def simulate(n_customers: int, n_days: int, start: pd.Timestamp, truth_days: lis
     dropout_day = np.full(n, -1)
     arrival_pos = np.searchsorted(arrival, np.arange(n_days + 1))
 
-    snapshots: dict[int, tuple[_State, np.ndarray]] = {}
+    snapshots: dict[int, tuple] = {}
+    # each customer's state right after the day of their last event
+    last_state = st.take(np.arange(n))
+    last_day = np.full(n, -1)
     days, custs, tps, stages, quals, efforts, moods = [], [], [], [], [], [], []
     alive = np.array([], dtype=np.int64)
     for day in range(n_days):
         if day in truth_days:
             seen = np.arange(arrival_pos[day])  # arrived (hence one event) before the cutoff
-            snapshots[day] = (st.take(np.arange(n)), seen)
+            snapshots[day] = (st.take(np.arange(n)), seen, last_state.take(np.arange(n)),
+                              last_day.copy())
         new = np.arange(arrival_pos[day], arrival_pos[day + 1])
         everyone = np.concatenate([alive, new])
         force_mask = np.zeros(len(everyone), dtype=bool)
@@ -586,6 +647,10 @@ def simulate(n_customers: int, n_days: int, start: pd.Timestamp, truth_days: lis
         dropout_day[alive[~st.active[alive]]] = day
         alive = alive_next
         if len(ev["customer"]):
+            who = np.unique(ev["customer"])
+            for f in fields(_State):
+                getattr(last_state, f.name)[who] = getattr(st, f.name)[who]
+            last_day[who] = day
             days.append(np.full(len(ev["customer"]), day))
             custs.append(ev["customer"])
             tps.append(ev["touchpoint"])
@@ -616,9 +681,9 @@ def simulate(n_customers: int, n_days: int, start: pd.Timestamp, truth_days: lis
     ev_cust = np.concatenate(custs)
     ev_stage = np.concatenate(stages)
     for k, day in enumerate(sorted(snapshots)):
-        snap, seen = snapshots[day]
+        snap, seen, last, last_on = snapshots[day]
         trng = np.random.default_rng(truth_seq.spawn(len(snapshots))[k])
-        gt = _ground_truth(snap, seen, day, horizon, cal, trng, n_draws, n_rollouts)
+        gt = _ground_truth(snap, seen, day, horizon, cal, trng, n_draws, n_rollouts, last, last_on)
         frame = pd.DataFrame({
             "cutoff": start + pd.Timedelta(days=day),
             "customer_id": seen.astype(np.int64) + 1,
