@@ -95,6 +95,8 @@ class Windows:
     #: True when every event is visible in log order (``ev`` is 0..n-1): then the
     #: per-event arrays are the log's own, not copies.
     identity: bool = False
+    #: For a :meth:`subset`: the position of each of its events in the parent's arrays.
+    origin: np.ndarray | None = None
 
     def take(self, values: np.ndarray) -> np.ndarray:
         """Per-event ``values`` (aligned with the log) restricted to the visible events."""
@@ -151,11 +153,10 @@ class Windows:
         survey answers) work on the subset, so their temporaries stay small.
         """
         origin = np.flatnonzero(mask)
-        sub = Windows(log=self.log, ev=self.ev[origin], row=self.row[origin], n_rows=self.n_rows,
-                      cutoff_ns=self.cutoff_ns, customer=self.customer,
-                      customer_id=self.customer_id, several_cutoffs=self.several_cutoffs)
-        sub.origin = origin
-        return sub
+        return Windows(log=self.log, ev=self.ev[origin], row=self.row[origin], n_rows=self.n_rows,
+                       cutoff_ns=self.cutoff_ns, customer=self.customer,
+                       customer_id=self.customer_id, several_cutoffs=self.several_cutoffs,
+                       origin=origin)
 
     def prepare(self) -> None:
         """Build the shared per-event arrays now (before threads use them)."""
