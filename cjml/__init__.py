@@ -11,12 +11,14 @@ The public surface:
 - :class:`JourneyFeaturizer` and :mod:`cjml.features`: per-customer features at a cutoff.
 - :func:`make_labels`, :func:`make_training_set`, :func:`rolling_cutoffs`: point-in-time
   churn and next-stage labels, stacked over rolling cutoffs.
+- :class:`ModelBundle`: featurizer, models and metadata, saved and loaded with integrity checks.
 - :mod:`cjml.datasets`: the journey simulator with ground truth, and the sample.
 - :mod:`cjml.exceptions`: the errors cjml raises.
 """
 
 from importlib.metadata import PackageNotFoundError, version
 
+from cjml.bundle import BundleError, ModelBundle
 from cjml.events import EventLog, EventLogSummary, read_events
 from cjml.exceptions import CjmlError, InputFileError, JourneyMapError, SchemaError
 from cjml.features import JourneyFeaturizer
@@ -29,6 +31,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0.0.0+unknown"
 
 __all__ = [
+    "BundleError",
     "CjmlError",
     "EventLog",
     "EventLogSummary",
@@ -36,6 +39,7 @@ __all__ = [
     "JourneyFeaturizer",
     "JourneyMap",
     "JourneyMapError",
+    "ModelBundle",
     "SchemaError",
     "Touchpoint",
     "__version__",
