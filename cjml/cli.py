@@ -44,23 +44,20 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         _say(f"Wrote the sample ({datasets.SAMPLE_PARAMS['n_customers']:,} customers, seed "
              f"{datasets.SAMPLE_PARAMS['random_state']}) to {paths[0]} and {paths[1]}")
         return 0
-    cutoffs = [c for c in (args.truth_cutoffs or "").split(",") if c.strip()]
-    if args.truth and not cutoffs:
-        # Default: the last cutoff the period allows.
-        import pandas as pd
-
-        last = pd.Timestamp(args.start) + pd.Timedelta(days=args.days - args.horizon)
-        cutoffs = [str(last.date())]
+    cutoffs = [c.strip() for c in (args.truth_cutoffs or "").split(",") if c.strip()]
+    truth = cutoffs or ("last" if args.truth else None)
+    out = Path(args.out)
+    truth_path = out.with_name(f"{out.stem}_truth{out.suffix}") if truth else None
+    # refuse before simulating, not after
+    for path in (out, truth_path):
+        if path is not None and path.exists() and not args.force:
+            raise CjmlError(f"{str(path)!r} already exists and was left untouched; choose "
+                            "another --out or pass --force.")
     started = time.perf_counter()
     data = datasets.make_journeys(
-        args.customers, n_days=args.days, start=args.start, truth_cutoffs=cutoffs or None,
+        args.customers, n_days=args.days, start=args.start, truth_cutoffs=truth,
         horizon_days=args.horizon, random_state=args.seed,
     )
-    out = Path(args.out)
-    truth_path = out.with_name(f"{out.stem}_truth{out.suffix}") if cutoffs else None
-    if truth_path is not None and truth_path.exists() and not args.force:
-        raise CjmlError(f"{str(truth_path)!r} already exists and was left untouched; choose "
-                        "another --out or pass --force.")
     write_table(data.events, out, force=args.force)
     _say(f"Wrote {len(data.events):,} events of {args.customers:,} customers to {out} "
          f"({time.perf_counter() - started:.1f} s, seed {args.seed})")

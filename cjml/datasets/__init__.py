@@ -53,7 +53,7 @@ def make_journeys(
     *,
     n_days: int = 240,
     start: str | pd.Timestamp = "2024-01-01",
-    truth_cutoffs: Sequence[str | pd.Timestamp] | None = None,
+    truth_cutoffs: Sequence[str | pd.Timestamp] | str | None = None,
     horizon_days: int = 30,
     n_draws: int = 16,
     n_rollouts: int = 64,
@@ -77,9 +77,10 @@ def make_journeys(
         Length of the simulated period in days.
     start : str or Timestamp, default "2024-01-01"
         First day of the period (UTC).
-    truth_cutoffs : sequence of dates, optional
+    truth_cutoffs : sequence of dates, "last" or None, default None
         Cutoffs (midnight UTC, within the period and at least ``horizon_days``
-        before its end) at which to compute ground truth. None for no truth.
+        before its end) at which to compute ground truth; ``"last"`` for the
+        latest one the period allows; None for no truth.
     horizon_days : int, default 30
         The prediction horizon of the ground truth.
     n_draws : int, default 16
@@ -143,6 +144,10 @@ def make_journeys(
     n_draws = _check_int("n_draws", n_draws, 1)
     n_rollouts = _check_int("n_rollouts", n_rollouts, 1)
     start_ts = _utc_midnight(start, "start")
+    if isinstance(truth_cutoffs, str) and truth_cutoffs == "last":
+        truth_cutoffs = [start_ts + pd.Timedelta(days=n_days - horizon_days)]
+    elif isinstance(truth_cutoffs, str):
+        truth_cutoffs = [truth_cutoffs]
     truth_days = []
     for cutoff in truth_cutoffs or []:
         ts = _utc_midnight(cutoff, "truth_cutoffs")
