@@ -11,6 +11,9 @@ The public surface:
 - :class:`JourneyFeaturizer` and :mod:`cjml.features`: per-customer features at a cutoff.
 - :func:`make_labels`, :func:`make_training_set`, :func:`rolling_cutoffs`: point-in-time
   churn and next-stage labels, stacked over rolling cutoffs.
+- :class:`ChurnModel`, :class:`NextStageModel`: calibrated LightGBM models;
+  :func:`train` fits both from a log, :func:`evaluate` compares them with
+  baselines on a held-out later cutoff (:class:`EvaluationReport`).
 - :class:`ModelBundle`: featurizer, models and metadata, saved and loaded with integrity checks.
 - :mod:`cjml.datasets`: the journey simulator with ground truth, and the sample.
 - :mod:`cjml.exceptions`: the errors cjml raises.
@@ -19,11 +22,14 @@ The public surface:
 from importlib.metadata import PackageNotFoundError, version
 
 from cjml.bundle import BundleError, ModelBundle
+from cjml.evaluation import EvaluationReport, evaluate
 from cjml.events import EventLog, EventLogSummary, read_events
 from cjml.exceptions import CjmlError, InputFileError, JourneyMapError, SchemaError
 from cjml.features import JourneyFeaturizer
 from cjml.journey import JourneyMap, Touchpoint
 from cjml.labels import make_labels, make_training_set, rolling_cutoffs
+from cjml.models import ChurnModel, NextStageModel
+from cjml.training import train
 
 try:
     __version__ = version("cjml")
@@ -32,7 +38,9 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 __all__ = [
     "BundleError",
+    "ChurnModel",
     "CjmlError",
+    "EvaluationReport",
     "EventLog",
     "EventLogSummary",
     "InputFileError",
@@ -40,11 +48,14 @@ __all__ = [
     "JourneyMap",
     "JourneyMapError",
     "ModelBundle",
+    "NextStageModel",
     "SchemaError",
     "Touchpoint",
     "__version__",
+    "evaluate",
     "make_labels",
     "make_training_set",
     "read_events",
     "rolling_cutoffs",
+    "train",
 ]

@@ -143,10 +143,7 @@ class ModelBundle:
 
         path = Path(path)
         manifest_path = _manifest_path(path)
-        for p in (path, manifest_path):
-            if p.exists() and not force:
-                raise BundleError(f"{str(p)!r} already exists and was left untouched. Choose "
-                                  "another name or pass force=True (--force) to replace it.")
+        self.refuse_existing(path, force=force)
         path.parent.mkdir(parents=True, exist_ok=True)
         versions = _library_versions()
         meta = {**self.metadata, "cjml_version": cjml.__version__, "libraries": versions,
@@ -159,6 +156,7 @@ class ModelBundle:
         os.close(fd)
         try:
             joblib.dump(payload, tmp, compress=3)
+            os.chmod(tmp, 0o644)  # mkstemp makes it private; a bundle is meant to be shared
             sha, mac = _digests(Path(tmp), _key(key))
             manifest = {"format": BUNDLE_FORMAT, "file": path.name,
                         "size": Path(tmp).stat().st_size, "sha256": sha, "hmac_sha256": mac,
@@ -174,6 +172,28 @@ class ModelBundle:
             raise
         self.metadata = meta
         return path
+
+    @staticmethod
+    def refuse_existing(path: str | Path, *, force: bool = False) -> None:
+        """Raise if a bundle or its manifest already exists at ``path`` (unless ``force``).
+
+        Parameters
+        ----------
+        path : str or Path
+            The bundle file.
+        force : bool, default False
+            Allow replacing.
+
+        Raises
+        ------
+        BundleError
+            When the bundle or its manifest exists and ``force`` is false.
+        """
+        path = Path(path)
+        for p in (path, _manifest_path(path)):
+            if p.exists() and not force:
+                raise BundleError(f"{str(p)!r} already exists and was left untouched. Choose "
+                                  "another name or pass force=True (--force) to replace it.")
 
     @classmethod
     def load(cls, path: str | Path, *, key: str | bytes | None = None) -> ModelBundle:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import cjml
+import cjml.training
 from cjml._io import write_table
 from cjml.exceptions import CjmlError
 
@@ -73,8 +74,10 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_log(args: argparse.Namespace):
-    return cjml.read_events(args.events, columns=args.columns, journey_map=args.map,
+def _read_log(args: argparse.Namespace, journey_map=None):
+    if args.map is not None:
+        journey_map = args.map
+    return cjml.read_events(args.events, columns=args.columns, journey_map=journey_map,
                             timezone=args.timezone, timestamp_unit=args.timestamp_unit,
                             drop_duplicates=args.drop_duplicates)
 
@@ -92,6 +95,38 @@ def _cmd_features(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cutoff_list(text: str | None) -> list[str] | None:
+    if not text:
+        return None
+    return [c.strip() for c in text.split(",") if c.strip()]
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    out = Path(args.out)
+    cjml.ModelBundle.refuse_existing(out, force=args.force)  # before the work, not after
+    log = _read_log(args)
+    bundle, report = cjml.train(
+        log, horizon=args.horizon, lookback=args.lookback, cutoffs=_cutoff_list(args.cutoffs),
+        n_cutoffs=args.n_cutoffs, step=args.step, test_cutoff=args.test_cutoff,
+        holdout=not args.no_holdout, progress=not args.quiet)
+    path = bundle.save(out, force=args.force)
+    if report is not None:
+        _say(report.to_text())
+    _say(f"Saved the churn and next-stage models to {path} (+ {path.name}.manifest.json); "
+         f"{bundle.metadata['n_train_rows']:,} training rows, "
+         f"{time.perf_counter() - started:.1f} s.")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    bundle = cjml.ModelBundle.load(args.model)
+    log = _read_log(args, journey_map=bundle.journey_map)
+    report = cjml.evaluate(log, bundle, test_cutoff=args.test_cutoff, progress=not args.quiet)
+    _say(report.to_text())
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from cjml import datasets
 
@@ -99,7 +134,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     events_path = workdir / "events.parquet"
     _say(f"cjml {cjml.__version__} demo: the sample journey, end to end. Files go to {workdir}/")
     started = time.perf_counter()
-    _say(f"[1/3] Simulating {datasets.SAMPLE_PARAMS['n_customers']:,} customers with ground "
+    _say(f"[1/4] Simulating {datasets.SAMPLE_PARAMS['n_customers']:,} customers with ground "
          f"truth (seed {datasets.SAMPLE_PARAMS['random_state']})...")
     data = datasets.make_journeys(**datasets.SAMPLE_PARAMS)
     bundled = datasets.load_sample()
@@ -111,10 +146,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
                         "change was intended, rebuild it: cjml generate --sample --out data --force")
     write_table(data.events, events_path, force=True)
     write_table(data.truth, workdir / "truth.parquet", force=True)
-    _say(f"[2/3] Validating {events_path}...")
+    _say(f"[2/4] Validating {events_path}...")
     log = cjml.read_events(events_path)
     _say(log.summary().to_text())
-    _say("[3/3] Ground truth (the true 30-day risk the models will be measured against):")
+    _say("[3/4] Ground truth (the true 30-day risk the models are measured against):")
     truth = data.truth
     for cutoff, rows in truth.groupby("cutoff", sort=True):
         active = rows[rows["active"]]
@@ -123,6 +158,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
              f"{rows['realised_churn'].mean():.3f}; of the {len(active):,} not yet gone: "
              f"{active['risk_full_no_action'].mean():.3f} vs "
              f"{active['realised_churn'].mean():.3f}")
+    _say("[4/4] Training the churn and next-stage models; evaluating them on the latest "
+         "cutoff, held out...")
+    bundle, report = cjml.train(log)
+    model_path = bundle.save(workdir / "model.joblib", force=True)
+    _say(report.to_text())
+    _say(f"      saved {model_path}")
     _say(f"Done in {time.perf_counter() - started:.1f} s.")
     return 0
 
@@ -156,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cjml",
         description="Customer-journey machine learning: validate event logs, simulate journeys "
-                    "with ground truth, and (in later releases) train, score and recommend.",
+                    "with ground truth, train and evaluate churn and next-stage models.",
         epilog="Run 'cjml COMMAND --help' for a command's options. Start with: cjml demo",
     )
     parser.add_argument("--version", action="version", version=f"cjml {cjml.__version__}")
@@ -204,9 +245,45 @@ def build_parser() -> argparse.ArgumentParser:
     feat.add_argument("--force", action="store_true", help="replace an existing output file")
     feat.set_defaults(func=_cmd_features)
 
+    tr = sub.add_parser("train", help="train the churn and next-stage models and evaluate them",
+                        description="Build a training set on rolling cutoffs, hold the latest "
+                                    "cutoff out, train the churn and next-stage models on the "
+                                    "earlier ones, print their evaluation beside the baselines "
+                                    "on the held-out cutoff, and save a model bundle.")
+    _add_input_options(tr)
+    tr.add_argument("--out", required=True, help="bundle file, e.g. models/churn.joblib")
+    tr.add_argument("--horizon", default="30D", help="how far the labels look ahead (default 30D)")
+    tr.add_argument("--lookback", default="90D",
+                    help="population: customers with an event this far before a cutoff "
+                         "(default 90D)")
+    tr.add_argument("--cutoffs", metavar="DATES",
+                    help="comma-separated cutoff dates; the latest is held out for evaluation "
+                         "(default: rolling cutoffs ending at the latest complete date)")
+    tr.add_argument("--n-cutoffs", type=_positive_int, default=cjml.training.DEFAULT_N_CUTOFFS,
+                    help=f"number of rolling cutoffs (default {cjml.training.DEFAULT_N_CUTOFFS})")
+    tr.add_argument("--step", default=cjml.training.DEFAULT_STEP,
+                    help=f"spacing of rolling cutoffs (default {cjml.training.DEFAULT_STEP})")
+    tr.add_argument("--test-cutoff", help="held-out cutoff (default: the latest cutoff)")
+    tr.add_argument("--no-holdout", action="store_true",
+                    help="train on every cutoff, without an evaluation")
+    tr.add_argument("--quiet", action="store_true", help="no progress bar")
+    tr.add_argument("--force", action="store_true", help="replace an existing bundle")
+    tr.set_defaults(func=_cmd_train)
+
+    ev = sub.add_parser("evaluate", help="evaluate a trained bundle on a later cutoff",
+                        description="Score a bundle's models and the baselines (fitted on the "
+                                    "bundle's training cutoffs) on a cutoff after the period "
+                                    "the bundle was trained on, and print the table.")
+    ev.add_argument("model", help="bundle file written by cjml train")
+    _add_input_options(ev)
+    ev.add_argument("--test-cutoff", help="held-out cutoff (default: the latest complete one)")
+    ev.add_argument("--quiet", action="store_true", help="no progress bar")
+    ev.set_defaults(func=_cmd_evaluate)
+
     demo = sub.add_parser("demo", help="run the main job end to end on the sample",
                           description="Simulate the sample with ground truth, check it matches "
-                                      "the bundled copy, validate it and report the truth.")
+                                      "the bundled copy, validate it, report the truth, train "
+                                      "and evaluate the models and save them.")
     demo.add_argument("--workdir", default="cjml-demo",
                       help="folder for the demo's files (default ./cjml-demo)")
     demo.set_defaults(func=_cmd_demo)

@@ -1,0 +1,913 @@
+"""Churn and next-stage models (LightGBM), and the baselines they must beat.
+
+Both models are scikit-learn classifiers over the featurizer's columns
+(``fit``, ``predict``, ``predict_proba``, ``classes_``, ``get_params``).
+What they add to a bare LightGBM:
+
+- **Early stopping on a later time slice.** Given the cutoff of every training
+  row (``fit(X, y, cutoffs=...)``, as :func:`cjml.make_training_set` provides),
+  the rows of the latest cutoff are held out; trees are added while they
+  improve the loss on that slice. Training rows whose label window reaches
+  into the held-out cutoff's window are left out of the inner fit
+  (``horizon``), so the slice's outcomes are never seen while training.
+  Without cutoffs, a stratified random ``validation_fraction`` is used.
+- **Calibration on the held-out slice** (churn: Platt scaling of the log-odds
+  or isotonic; next stage: temperature scaling), never on training rows.
+- **Refit.** With ``refit=True`` (default) the trees are grown again on all
+  rows, held-out slice included, with the number of rounds early stopping
+  chose, so the newest period is not wasted; the calibration learned on the
+  slice is applied to the refitted trees.
+- **Class imbalance.** ``class_weight="auto"`` weighs classes inversely to
+  their frequency only when the rarest class is under ``imbalance_threshold``
+  of the rows; calibration then restores honest probabilities.
+
+The baselines (:class:`PriorBaseline`, :class:`MarkovBaseline`,
+:class:`RFMBaseline`) read the same feature table, so they are always scored on
+the same rows as the models.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import minimize_scalar
+from scipy.special import expit, softmax
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
+
+__all__ = [
+    "ChurnModel",
+    "MarkovBaseline",
+    "NextStageModel",
+    "PriorBaseline",
+    "RFMBaseline",
+]
+
+_EPS = 1e-6
+#: Below this many rows LightGBM runs on one thread (see ``_threads``).
+_THREADS_FROM_ROWS = 50_000
+
+
+# --------------------------------------------------------------------------- input handling
+def _feature_matrix(estimator, X, *, fitting: bool) -> np.ndarray:
+    """Numeric float32 matrix in the order the estimator was fitted with.
+
+    DataFrames are matched by column name (extra columns are ignored, missing
+    ones refused by name); arrays by position.
+    """
+    if isinstance(X, pd.DataFrame):
+        if fitting:
+            bad = [c for c in X.columns if not (pd.api.types.is_numeric_dtype(X[c])
+                                                or pd.api.types.is_bool_dtype(X[c]))]
+            if bad:
+                raise ValueError(
+                    f"Feature columns must be numeric; {bad[:5]!r} are not. Pass only the "
+                    "featurizer's columns (featurizer.feature_names_out_), not customer_id, "
+                    "cutoff or the labels.")
+            estimator.feature_names_in_ = np.asarray(X.columns, dtype=object)
+            estimator.n_features_in_ = X.shape[1]
+        elif hasattr(estimator, "feature_names_in_"):
+            missing = [c for c in estimator.feature_names_in_ if c not in X.columns]
+            if missing:
+                raise ValueError(
+                    f"X lacks {len(missing)} feature column(s) the model was trained on, e.g. "
+                    f"{missing[:5]!r}. Build the features with the featurizer the model was "
+                    "trained with (bundle.featurizer).")
+            X = X[list(estimator.feature_names_in_)]
+        try:
+            return X.to_numpy(dtype=np.float32, na_value=np.nan)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"Feature columns must be numeric: {err}") from None
+    array = np.asarray(X)
+    if array.ndim != 2:
+        raise ValueError(f"Expected a 2D array of features, got shape {array.shape}. "
+                         "Reshape your data (a single sample: X.reshape(1, -1)).")
+    try:
+        array = array.astype(np.float32)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"Feature values must be numeric: {err}") from None
+    if fitting:
+        if hasattr(estimator, "feature_names_in_"):
+            del estimator.feature_names_in_
+        estimator.n_features_in_ = array.shape[1]
+    elif array.shape[1] != estimator.n_features_in_:
+        raise ValueError(f"X has {array.shape[1]} features, but {type(estimator).__name__} "
+                         f"is expecting {estimator.n_features_in_} features as input.")
+    if not np.all(np.isfinite(array) | np.isnan(array)):
+        raise ValueError("Input X contains infinity or a value too large for dtype('float32').")
+    return array
+
+
+def _labels(y, n_rows: int) -> np.ndarray:
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y.ravel()
+    if y.ndim != 1 or len(y) != n_rows:
+        raise ValueError(f"y must be one label per row of X ({n_rows}), got shape {y.shape}.")
+    if y.dtype.kind == "f" and np.isnan(y).any():
+        raise ValueError("y contains NaN; every training row needs a label.")
+    return y
+
+
+def _time_split(n_rows: int, cutoffs, horizon, validation_fraction: float, y_codes,
+                random_state) -> tuple[np.ndarray, np.ndarray, str]:
+    """Row positions for the inner fit and for the later held-out slice."""
+    rows = np.arange(n_rows)
+    if cutoffs is not None:
+        cut = pd.to_datetime(pd.Series(np.asarray(cutoffs)), utc=True)
+        cut = cut.dt.tz_convert(None).to_numpy().astype("datetime64[ns]").astype(np.int64)
+        if len(cut) != n_rows:
+            raise ValueError(f"cutoffs must give one date per row of X ({n_rows}), got {len(cut)}.")
+        distinct = np.unique(cut)
+        if len(distinct) >= 2:
+            last = distinct[-1]
+            fit_mask = cut < last
+            if horizon is not None:
+                # Leave out rows whose label window overlaps the held-out one.
+                fit_mask &= cut + pd.Timedelta(horizon).value <= last
+            if fit_mask.any():
+                return rows[fit_mask], rows[cut == last], f"the latest cutoff ({pd.Timestamp(last, tz='UTC')})"
+    if validation_fraction <= 0 or n_rows < 40:
+        return rows, rows[:0], "none"
+    rng = np.random.default_rng(random_state)
+    hold = np.zeros(n_rows, dtype=bool)
+    for code in np.unique(y_codes):  # stratified, so every class is in both parts
+        members = rows[y_codes == code]
+        k = int(round(len(members) * validation_fraction))
+        hold[rng.choice(members, size=min(k, len(members) - 1), replace=False)] = True
+    return rows[~hold], rows[hold], f"a random {validation_fraction:.0%} of rows"
+
+
+# --------------------------------------------------------------------------- LightGBM models
+class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
+    """Shared machinery of the two LightGBM models (see the module docstring)."""
+
+    _objective = "binary"
+
+    def __init__(self, *, n_estimators=2000, learning_rate=0.05, num_leaves=31,
+                 min_child_samples=50, colsample_bytree=0.8, subsample=0.8, reg_lambda=1.0,
+                 max_bin=255, early_stopping_rounds=50, validation_fraction=0.2, horizon=None,
+                 calibration="auto", refit=True, class_weight="auto", imbalance_threshold=0.1,
+                 categorical_features=None, n_jobs=None, random_state=0, lgbm_params=None):
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.colsample_bytree = colsample_bytree
+        self.subsample = subsample
+        self.reg_lambda = reg_lambda
+        self.max_bin = max_bin
+        self.early_stopping_rounds = early_stopping_rounds
+        self.validation_fraction = validation_fraction
+        self.horizon = horizon
+        self.calibration = calibration
+        self.refit = refit
+        self.class_weight = class_weight
+        self.imbalance_threshold = imbalance_threshold
+        self.categorical_features = categorical_features
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.lgbm_params = lgbm_params
+
+    # -- parameters
+    def _booster_params(self, n_classes: int, n_rows: int) -> dict:
+        params = {
+            "objective": "binary" if n_classes <= 2 else "multiclass",
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "min_child_samples": self.min_child_samples,
+            "feature_fraction": self.colsample_bytree,
+            "bagging_fraction": self.subsample,
+            "bagging_freq": 1 if self.subsample < 1 else 0,
+            "lambda_l2": self.reg_lambda,
+            "max_bin": self.max_bin,
+            "num_threads": self._threads(n_rows),
+            "seed": 0 if self.random_state is None else int(self.random_state),
+            "deterministic": True,
+            "verbosity": -1,
+        }
+        if n_classes > 2:
+            params["num_class"] = n_classes
+        params.update(self.lgbm_params or {})
+        return params
+
+    def _threads(self, n_rows: int) -> int:
+        # OpenMP threads cost more than they give on small inputs, and on a
+        # busy machine idle-spinning threads can slow a fit twentyfold.
+        if self.n_jobs:
+            return int(self.n_jobs)
+        return 1 if n_rows < _THREADS_FROM_ROWS else (os.cpu_count() or 1)
+
+    def _categorical_indices(self) -> list[int]:
+        if not self.categorical_features:
+            return []
+        names = list(getattr(self, "feature_names_in_", []))
+        out = []
+        for c in self.categorical_features:
+            if isinstance(c, int | np.integer):
+                out.append(int(c))
+            elif c in names:
+                out.append(names.index(c))
+            else:
+                raise ValueError(f"categorical feature {c!r} is not a column of X.")
+        return out
+
+    def _weights(self, codes: np.ndarray, n_classes: int, sample_weight) -> np.ndarray | None:
+        weight = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        mode = self.class_weight
+        if mode == "auto":
+            share = np.bincount(codes, minlength=n_classes) / len(codes)
+            mode = "balanced" if share[share > 0].min() < self.imbalance_threshold else None
+            self.class_weight_used_ = mode
+        else:
+            self.class_weight_used_ = mode
+        if mode is None:
+            return weight
+        counts = np.bincount(codes, minlength=n_classes).astype(float)
+        if mode == "balanced":
+            per_class = len(codes) / (n_classes * np.maximum(counts, 1))
+        elif isinstance(mode, dict):
+            per_class = np.array([float(mode.get(c, 1.0)) for c in self.classes_])
+        else:
+            raise ValueError(f"class_weight must be 'auto', 'balanced', None or a dict, got {mode!r}.")
+        w = per_class[codes]
+        return w if weight is None else w * weight
+
+    # -- fitting
+    def fit(self, X, y, *, cutoffs=None, sample_weight=None):
+        """Fit the trees, early-stopped and calibrated on a later slice.
+
+        Parameters
+        ----------
+        X : DataFrame or array of shape (n_rows, n_features)
+            Feature rows (the featurizer's columns only).
+        y : array-like of shape (n_rows,)
+            Labels.
+        cutoffs : array-like of dates, optional
+            The cutoff of each row (the ``cutoff`` column of
+            :func:`cjml.make_training_set`); the latest cutoff becomes the
+            held-out slice for early stopping and calibration.
+        sample_weight : array-like of shape (n_rows,), optional
+            Row weights.
+
+        Returns
+        -------
+        self
+        """
+        import lightgbm as lgb
+
+        matrix = _feature_matrix(self, X, fitting=True)
+        y = _labels(y, len(matrix))
+        self.classes_, codes = self._encode_classes(y)
+        n_classes = len(self.classes_)
+        if n_classes < 2:
+            raise ValueError(f"y has a single class ({self.classes_[0]!r}); a classifier needs "
+                             "at least two. Use more cutoffs or a longer horizon.")
+        weights = self._weights(codes, n_classes, sample_weight)
+        params = self._booster_params(n_classes, len(matrix))
+        categorical = self._categorical_indices()
+        fit_rows, held_rows, self.validation_ = _time_split(
+            len(matrix), cutoffs, self.horizon, self.validation_fraction, codes, self.random_state)
+
+        def dataset(rows, reference=None):
+            return lgb.Dataset(matrix[rows], label=codes[rows],
+                               weight=None if weights is None else weights[rows],
+                               categorical_feature=categorical or "auto", reference=reference,
+                               params={"max_bin": self.max_bin, "verbosity": -1},
+                               free_raw_data=True)
+
+        train_set = dataset(fit_rows)
+        if len(held_rows) and self.early_stopping_rounds:
+            valid_set = dataset(held_rows, reference=train_set)
+            booster = lgb.train(params, train_set, num_boost_round=self.n_estimators,
+                                valid_sets=[valid_set],
+                                callbacks=[lgb.early_stopping(self.early_stopping_rounds,
+                                                              verbose=False)])
+            self.best_iteration_ = max(int(booster.best_iteration or booster.current_iteration()), 1)
+        else:
+            booster = lgb.train(params, train_set, num_boost_round=self.n_estimators)
+            self.best_iteration_ = booster.current_iteration()
+        self._fit_calibration(booster.predict(matrix[held_rows], num_iteration=self.best_iteration_,
+                                              raw_score=True) if len(held_rows) else None,
+                              codes[held_rows])
+        if self.refit and len(held_rows):
+            # Same number of rounds, scaled to the larger data; calibration carries over.
+            rounds = int(np.ceil(self.best_iteration_ * len(matrix) / max(len(fit_rows), 1)))
+            booster = lgb.train(params, dataset(np.arange(len(matrix))), num_boost_round=rounds)
+            self.best_iteration_ = rounds
+        else:
+            booster.free_dataset()
+        self.booster_ = booster
+        self.n_train_rows_ = len(fit_rows)
+        self.n_validation_rows_ = len(held_rows)
+        return self
+
+    def _encode_classes(self, y):
+        classes, codes = np.unique(y, return_inverse=True)
+        return classes, codes.astype(np.int32)
+
+    # -- prediction
+    def decision_function(self, X) -> np.ndarray:
+        """Raw (uncalibrated) LightGBM scores: log-odds or per-class logits.
+
+        Parameters
+        ----------
+        X : DataFrame or array of shape (n_rows, n_features)
+            Feature rows.
+
+        Returns
+        -------
+        ndarray of shape (n_rows,) or (n_rows, n_classes)
+        """
+        check_is_fitted(self, "booster_")
+        matrix = _feature_matrix(self, X, fitting=False)
+        return self.booster_.predict(matrix, raw_score=True, num_threads=self._threads(len(matrix)))
+
+    def predict(self, X) -> np.ndarray:
+        """The most probable class of each row.
+
+        Parameters
+        ----------
+        X : DataFrame or array of shape (n_rows, n_features)
+            Feature rows.
+
+        Returns
+        -------
+        ndarray of shape (n_rows,)
+        """
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def contributions(self, X) -> np.ndarray:
+        """SHAP contributions of each feature to the raw score (LightGBM ``pred_contrib``).
+
+        Parameters
+        ----------
+        X : DataFrame or array of shape (n_rows, n_features)
+            Feature rows.
+
+        Returns
+        -------
+        ndarray of shape (n_rows, n_features + 1) or (n_rows, n_classes * (n_features + 1))
+            The last column of each block is the bias; the calibration is not
+            included (it is monotone, so it never reorders drivers).
+        """
+        check_is_fitted(self, "booster_")
+        matrix = _feature_matrix(self, X, fitting=False)
+        return self.booster_.predict(matrix, pred_contrib=True,
+                                     num_threads=self._threads(len(matrix)))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+
+class ChurnModel(_LightGBMClassifier):
+    """Probability that a customer drops off within the horizon (binary LightGBM).
+
+    Early-stopped on a later time slice and calibrated on it; see
+    :mod:`cjml.models` for the scheme. Labels are 0/1 (or any two classes; the
+    second sorted class is the positive one).
+
+    Parameters
+    ----------
+    n_estimators : int, default 2000
+        Most boosting rounds; early stopping usually ends far earlier.
+    learning_rate : float, default 0.05
+        Shrinkage of each tree.
+    num_leaves : int, default 31
+        Leaves per tree.
+    min_child_samples : int, default 50
+        Fewest rows in a leaf.
+    colsample_bytree : float, default 0.8
+        Share of features drawn for each tree.
+    subsample : float, default 0.8
+        Share of rows drawn for each tree (bagging).
+    reg_lambda : float, default 1.0
+        L2 regularisation of leaf values.
+    max_bin : int, default 255
+        Histogram bins per feature.
+    early_stopping_rounds : int, default 50
+        Rounds without improvement on the held-out slice before stopping.
+    validation_fraction : float, default 0.2
+        Held-out share when no cutoffs are given.
+    horizon : duration, optional
+        The label horizon; training rows whose label window overlaps the
+        held-out cutoff's are left out of the inner fit.
+    calibration : {"auto", "sigmoid", "isotonic", None}, default "auto"
+        How probabilities are calibrated on the held-out slice; "auto" is
+        "sigmoid" (Platt scaling of the log-odds: keeps the ranking).
+    refit : bool, default True
+        Grow the trees again on all rows after early stopping.
+    class_weight : {"auto", "balanced", None} or dict, default "auto"
+        "auto" balances classes only when the rarer one is under
+        ``imbalance_threshold`` of the rows.
+    imbalance_threshold : float, default 0.1
+        See ``class_weight``.
+    categorical_features : list of str or int, optional
+        Columns holding category codes (``featurizer.categorical_features_``).
+    n_jobs : int, optional
+        Threads. By default one below 50,000 rows and all cores above.
+    random_state : int, default 0
+        Seed of bagging, feature sampling and the fallback split.
+    lgbm_params : dict, optional
+        Further LightGBM parameters, applied last.
+
+    Attributes
+    ----------
+    booster_ : lightgbm.Booster
+        The fitted trees.
+    classes_ : ndarray
+        The two classes.
+    best_iteration_ : int
+        Boosting rounds kept.
+    validation_ : str
+        Which rows early stopping and calibration used.
+    calibrator_ : tuple or IsotonicRegression or None
+        The fitted calibration.
+    """
+
+    def _encode_classes(self, y):
+        classes, codes = super()._encode_classes(y)
+        if len(classes) > 2:
+            raise ValueError(f"ChurnModel is binary, but y has {len(classes)} classes: "
+                             f"{list(classes[:6])!r}. Use NextStageModel for stages.")
+        return classes, codes
+
+    def _fit_calibration(self, raw: np.ndarray | None, codes: np.ndarray) -> None:
+        method = "sigmoid" if self.calibration == "auto" else self.calibration
+        if method not in ("sigmoid", "isotonic", None):
+            raise ValueError(f"calibration must be 'auto', 'sigmoid', 'isotonic' or None, "
+                             f"got {self.calibration!r}.")
+        self.calibrator_ = None
+        if method is None or raw is None or len(np.unique(codes)) < 2:
+            return
+        if method == "sigmoid":
+            from sklearn.linear_model import LogisticRegression
+
+            lr = LogisticRegression(C=1e6).fit(raw.reshape(-1, 1), codes)
+            self.calibrator_ = ("sigmoid", float(lr.coef_[0, 0]), float(lr.intercept_[0]))
+        else:
+            from sklearn.isotonic import IsotonicRegression
+
+            self.calibrator_ = IsotonicRegression(y_min=_EPS, y_max=1 - _EPS,
+                                                  out_of_bounds="clip").fit(raw, codes)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Calibrated class probabilities; column 1 is the churn risk.
+
+        Parameters
+        ----------
+        X : DataFrame or array of shape (n_rows, n_features)
+            Feature rows.
+
+        Returns
+        -------
+        ndarray of shape (n_rows, 2)
+        """
+        raw = self.decision_function(X)
+        cal = self.calibrator_
+        if cal is None:
+            p = expit(raw)
+        elif isinstance(cal, tuple):
+            p = expit(cal[1] * raw + cal[2])
+        else:
+            p = cal.predict(raw)
+        return np.column_stack([1 - p, p])
+
+    def predict_risk(self, X) -> np.ndarray:
+        """Churn risk of each row (``predict_proba(X)[:, 1]``).
+
+        Parameters
+        ----------
+        X : DataFrame or array of shape (n_rows, n_features)
+            Feature rows.
+
+        Returns
+        -------
+        ndarray of shape (n_rows,)
+        """
+        return self.predict_proba(X)[:, 1]
+
+
+class NextStageModel(_LightGBMClassifier):
+    """Probabilities of each customer's next journey stage, ``dropped`` included.
+
+    A multiclass LightGBM, early-stopped on a later time slice, with
+    temperature scaling fitted on that slice. Parameters are those of
+    :class:`ChurnModel`, plus ``classes`` and the calibration choices below.
+
+    Parameters
+    ----------
+    n_estimators : int, default 2000
+        Most boosting rounds.
+    learning_rate : float, default 0.05
+        Shrinkage of each tree.
+    num_leaves : int, default 31
+        Leaves per tree.
+    min_child_samples : int, default 50
+        Fewest rows in a leaf.
+    colsample_bytree : float, default 0.8
+        Share of features drawn for each tree.
+    subsample : float, default 0.8
+        Share of rows drawn for each tree.
+    reg_lambda : float, default 1.0
+        L2 regularisation.
+    max_bin : int, default 255
+        Histogram bins per feature.
+    early_stopping_rounds : int, default 50
+        Rounds without improvement before stopping.
+    validation_fraction : float, default 0.2
+        Held-out share when no cutoffs are given.
+    horizon : duration, optional
+        The label horizon (see :class:`ChurnModel`).
+    calibration : {"auto", "temperature", None}, default "auto"
+        "auto" is temperature scaling: one divisor of all logits, fitted by
+        log loss on the held-out slice.
+    refit : bool, default True
+        Grow the trees again on all rows after early stopping.
+    class_weight : {"auto", "balanced", None} or dict, default None
+        Class weights; off by default because they distort probabilities.
+    imbalance_threshold : float, default 0.1
+        Rarest-class share under which "auto" balances.
+    categorical_features : list of str or int, optional
+        Columns holding category codes.
+    n_jobs : int, optional
+        Threads.
+    random_state : int, default 0
+        Seed.
+    lgbm_params : dict, optional
+        Further LightGBM parameters.
+    classes : sequence, optional
+        All classes in the order ``predict_proba`` reports them (e.g. the
+        journey map's stages then ``"dropped"``); classes missing from ``y``
+        get probability 0. Default: the sorted labels of ``y``.
+
+    Attributes
+    ----------
+    booster_ : lightgbm.Booster
+        The fitted trees.
+    classes_ : ndarray
+        Classes, in column order of ``predict_proba``.
+    temperature_ : float
+        The fitted temperature (1.0 when not calibrated).
+    """
+
+    def __init__(self, *, n_estimators=2000, learning_rate=0.05, num_leaves=31,
+                 min_child_samples=50, colsample_bytree=0.8, subsample=0.8, reg_lambda=1.0,
+                 max_bin=255, early_stopping_rounds=50, validation_fraction=0.2, horizon=None,
+                 calibration="auto", refit=True, class_weight=None, imbalance_threshold=0.1,
+                 categorical_features=None, n_jobs=None, random_state=0, lgbm_params=None,
+                 classes=None):
+        super().__init__(
+            n_estimators=n_estimators, learning_rate=learning_rate, num_leaves=num_leaves,
+            min_child_samples=min_child_samples, colsample_bytree=colsample_bytree,
+            subsample=subsample, reg_lambda=reg_lambda, max_bin=max_bin,
+            early_stopping_rounds=early_stopping_rounds, validation_fraction=validation_fraction,
+            horizon=horizon, calibration=calibration, refit=refit, class_weight=class_weight,
+            imbalance_threshold=imbalance_threshold, categorical_features=categorical_features,
+            n_jobs=n_jobs, random_state=random_state, lgbm_params=lgbm_params)
+        self.classes = classes
+
+    def _encode_classes(self, y):
+        if self.classes is None:
+            classes, codes = super()._encode_classes(y)
+            self.observed_classes_ = classes
+            return classes, codes
+        classes = np.asarray(list(self.classes), dtype=object)
+        lookup = {c: i for i, c in enumerate(classes)}
+        unknown = sorted({str(v) for v in pd.unique(y) if v not in lookup})
+        if unknown:
+            raise ValueError(f"y holds classes not in classes={list(classes)!r}: {unknown!r}.")
+        all_codes = np.array([lookup[v] for v in y], dtype=np.int32)
+        # LightGBM trains on the observed classes only; the rest get probability 0.
+        self.observed_classes_ = np.unique(all_codes)
+        remap = np.full(len(classes), -1, dtype=np.int32)
+        remap[self.observed_classes_] = np.arange(len(self.observed_classes_))
+        return classes, remap[all_codes]
+
+    def fit(self, X, y, *, cutoffs=None, sample_weight=None):
+        """Fit the trees, early-stopped and calibrated on a later slice.
+
+        Parameters
+        ----------
+        X : DataFrame or array of shape (n_rows, n_features)
+            Feature rows.
+        y : array-like of shape (n_rows,)
+            Next-stage labels.
+        cutoffs : array-like of dates, optional
+            The cutoff of each row; the latest is the held-out slice.
+        sample_weight : array-like of shape (n_rows,), optional
+            Row weights.
+
+        Returns
+        -------
+        self
+        """
+        super().fit(X, y, cutoffs=cutoffs, sample_weight=sample_weight)
+        return self
+
+    def _weights(self, codes, n_classes, sample_weight):
+        return super()._weights(codes, int(codes.max()) + 1, sample_weight)
+
+    def _booster_params(self, n_classes: int, n_rows: int) -> dict:
+        n_observed = len(self.observed_classes_) if self.classes is not None else n_classes
+        return super()._booster_params(n_observed, n_rows)
+
+    def _fit_calibration(self, raw: np.ndarray | None, codes: np.ndarray) -> None:
+        method = "temperature" if self.calibration == "auto" else self.calibration
+        if method not in ("temperature", None):
+            raise ValueError(f"calibration must be 'auto', 'temperature' or None, "
+                             f"got {self.calibration!r}.")
+        self.temperature_ = 1.0
+        if method is None or raw is None or len(codes) == 0:
+            return
+        logits = _as_logits(raw)
+        rows = np.arange(len(codes))
+
+        def loss(t: float) -> float:
+            p = softmax(logits / t, axis=1)[rows, codes]
+            return float(-np.mean(np.log(np.clip(p, _EPS, 1))))
+
+        self.temperature_ = float(minimize_scalar(loss, bounds=(0.25, 4.0), method="bounded").x)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Probabilities of each class, in the order of ``classes_``.
+
+        Parameters
+        ----------
+        X : DataFrame or array of shape (n_rows, n_features)
+            Feature rows.
+
+        Returns
+        -------
+        ndarray of shape (n_rows, n_classes)
+        """
+        observed = softmax(_as_logits(self.decision_function(X)) / self.temperature_, axis=1)
+        if self.classes is None:
+            return observed
+        out = np.zeros((len(observed), len(self.classes_)))
+        out[:, self.observed_classes_] = observed
+        return out
+
+
+def _as_logits(raw: np.ndarray) -> np.ndarray:
+    """LightGBM's binary raw score as two logits, multiclass scores as they are."""
+    raw = np.asarray(raw, dtype=float)
+    return np.column_stack([np.zeros(len(raw)), raw]) if raw.ndim == 1 else raw
+
+
+# --------------------------------------------------------------------------- baselines
+class PriorBaseline(ClassifierMixin, BaseEstimator):
+    """The class frequencies of the training rows, for every customer.
+
+    Its ``predict`` is the majority class.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        Classes, sorted.
+    class_prior_ : ndarray
+        Share of each class in the training rows.
+    """
+
+    def fit(self, X, y):
+        """Learn the class frequencies.
+
+        Parameters
+        ----------
+        X : DataFrame or array
+            Ignored but for its length.
+        y : array-like
+            Labels.
+
+        Returns
+        -------
+        self
+        """
+        y = _labels(y, len(X))
+        self.classes_, counts = np.unique(y, return_counts=True)
+        self.class_prior_ = counts / counts.sum()
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        """The prior for every row.
+
+        Parameters
+        ----------
+        X : DataFrame or array
+            Rows.
+
+        Returns
+        -------
+        ndarray of shape (n_rows, n_classes)
+        """
+        check_is_fitted(self, "class_prior_")
+        return np.tile(self.class_prior_, (len(X), 1))
+
+    def predict(self, X) -> np.ndarray:
+        """The majority class for every row.
+
+        Parameters
+        ----------
+        X : DataFrame or array
+            Rows.
+
+        Returns
+        -------
+        ndarray of shape (n_rows,)
+        """
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+class MarkovBaseline(ClassifierMixin, BaseEstimator):
+    """A first-order Markov model: the outcome given the last stage and touchpoint.
+
+    ``P(outcome | stage, last touchpoint)`` is counted on the training rows and
+    smoothed towards ``P(outcome | stage)``, itself smoothed towards the prior
+    (``smoothing`` pseudo-rows each), so rare states fall back gracefully.
+
+    Parameters
+    ----------
+    state_features : tuple of str, default ("current_stage", "last_touchpoint_1")
+        The feature columns that form the state, coarsest first.
+    smoothing : float, default 10.0
+        Pseudo-rows of the coarser estimate added to each state's counts.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        Classes, sorted.
+    """
+
+    def __init__(self, state_features=("current_stage", "last_touchpoint_1"), smoothing=10.0):
+        self.state_features = state_features
+        self.smoothing = smoothing
+
+    def _states(self, X) -> list[np.ndarray]:
+        if not isinstance(X, pd.DataFrame):
+            raise ValueError("MarkovBaseline needs the feature DataFrame (it reads "
+                             f"{list(self.state_features)!r} by name).")
+        missing = [c for c in self.state_features if c not in X.columns]
+        if missing:
+            raise ValueError(f"MarkovBaseline needs the feature columns {missing!r}.")
+        keys, out = None, []
+        for name in self.state_features:
+            values = X[name].to_numpy(dtype=float, na_value=np.nan)
+            values = np.where(np.isnan(values), -1, values).astype(np.int64)
+            keys = values if keys is None else keys * 100_003 + values
+            out.append(keys)
+        return out
+
+    def fit(self, X, y):
+        """Count outcomes per state.
+
+        Parameters
+        ----------
+        X : DataFrame
+            Feature rows with the state columns.
+        y : array-like
+            Labels.
+
+        Returns
+        -------
+        self
+        """
+        y = _labels(y, len(X))
+        self.classes_, codes = np.unique(y, return_inverse=True)
+        k = len(self.classes_)
+        self.prior_ = np.bincount(codes, minlength=k) / len(codes)
+        self.tables_ = []
+        for keys in self._states(X):
+            uniq, inverse = np.unique(keys, return_inverse=True)
+            counts = np.zeros((len(uniq), k))
+            np.add.at(counts, (inverse, codes), 1.0)
+            self.tables_.append((uniq, counts))
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Smoothed outcome frequencies of each row's state.
+
+        Parameters
+        ----------
+        X : DataFrame
+            Feature rows with the state columns.
+
+        Returns
+        -------
+        ndarray of shape (n_rows, n_classes)
+        """
+        check_is_fitted(self, "tables_")
+        p = np.tile(self.prior_, (len(X), 1))
+        for keys, (uniq, counts) in zip(self._states(X), self.tables_, strict=True):
+            pos = np.clip(np.searchsorted(uniq, keys), 0, len(uniq) - 1)
+            found = uniq[pos] == keys
+            n = np.where(found[:, None], counts[pos], 0.0)
+            p = (n + self.smoothing * p) / (n.sum(axis=1, keepdims=True) + self.smoothing)
+        return p
+
+    def predict(self, X) -> np.ndarray:
+        """The most frequent outcome of each row's state.
+
+        Parameters
+        ----------
+        X : DataFrame
+            Feature rows.
+
+        Returns
+        -------
+        ndarray of shape (n_rows,)
+        """
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+class RFMBaseline(ClassifierMixin, BaseEstimator):
+    """Logistic regression on recency, frequency and monetary value.
+
+    The classic RFM model: ``log1p`` of days since the last event, events in
+    the last 90 days, all events, and total amount, standardised (missing
+    values as 0 with an indicator), then a (multinomial) logistic regression.
+
+    Parameters
+    ----------
+    features : tuple of str
+        The RFM columns of the feature table.
+    C : float, default 1.0
+        Inverse regularisation strength.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        Classes, sorted.
+    """
+
+    def __init__(self, features=("days_since_last_event", "events_last_90d", "n_events",
+                                 "total_amount"), C=1.0):
+        self.features = features
+        self.C = C
+
+    def _design(self, X) -> np.ndarray:
+        if not isinstance(X, pd.DataFrame):
+            raise ValueError("RFMBaseline needs the feature DataFrame (it reads columns by name).")
+        missing = [c for c in self.features if c not in X.columns]
+        if missing:
+            raise ValueError(f"RFMBaseline needs the feature columns {missing!r}.")
+        values = X[list(self.features)].to_numpy(dtype=float, na_value=np.nan)
+        absent = np.isnan(values)
+        values = np.log1p(np.clip(np.where(absent, 0.0, values), 0, None))
+        return np.hstack([values, absent.astype(float)])
+
+    def fit(self, X, y):
+        """Fit the scaler and the logistic regression.
+
+        Parameters
+        ----------
+        X : DataFrame
+            Feature rows with the RFM columns.
+        y : array-like
+            Labels.
+
+        Returns
+        -------
+        self
+        """
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        y = _labels(y, len(X))
+        self.pipeline_ = make_pipeline(StandardScaler(), LogisticRegression(C=self.C, max_iter=500))
+        self.pipeline_.fit(self._design(X), y)
+        self.classes_ = self.pipeline_.classes_
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities.
+
+        Parameters
+        ----------
+        X : DataFrame
+            Feature rows with the RFM columns.
+
+        Returns
+        -------
+        ndarray of shape (n_rows, n_classes)
+        """
+        check_is_fitted(self, "pipeline_")
+        return self.pipeline_.predict_proba(self._design(X))
+
+    def predict(self, X) -> np.ndarray:
+        """The most probable class.
+
+        Parameters
+        ----------
+        X : DataFrame
+            Feature rows.
+
+        Returns
+        -------
+        ndarray of shape (n_rows,)
+        """
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]

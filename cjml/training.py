@@ -1,0 +1,174 @@
+"""Train both models from an event log in one call, with an honest evaluation.
+
+:func:`train` builds the training set on rolling cutoffs, keeps the latest
+cutoff out as a test period, fits the featurizer, :class:`~cjml.ChurnModel` and
+:class:`~cjml.NextStageModel` on the earlier cutoffs, scores them beside the
+baselines on the held-out cutoff, and returns a :class:`~cjml.ModelBundle`
+ready to save, with the evaluation in its metadata.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import pandas as pd
+from sklearn.base import clone
+
+from cjml.bundle import ModelBundle, fingerprint
+from cjml.evaluation import EvaluationReport, _progress, build_report
+from cjml.features._base import as_log
+from cjml.features._featurizer import JourneyFeaturizer
+from cjml.journey import DROPPED
+from cjml.labels import make_training_set, rolling_cutoffs, to_timedelta
+from cjml.models import ChurnModel, NextStageModel
+
+__all__ = ["DEFAULT_N_CUTOFFS", "DEFAULT_STEP", "event_columns_used", "train"]
+
+#: Rolling cutoffs used when none are given: this many, this far apart.
+DEFAULT_N_CUTOFFS = 8
+DEFAULT_STEP = "15D"
+
+_OPTIONAL_COLUMNS = ("channel", "satisfaction", "nps", "effort", "amount")
+
+
+def event_columns_used(log) -> list[str]:
+    """The optional event columns a model trained on ``log`` relies on.
+
+    Parameters
+    ----------
+    log : EventLog
+        The training events.
+
+    Returns
+    -------
+    list of str
+        Optional canonical columns present with at least one value; events
+        scored later must have them too.
+    """
+    frame = log.frame
+    return [c for c in _OPTIONAL_COLUMNS if c in frame.columns and frame[c].notna().any()]
+
+
+def train(log, *, horizon="30D", lookback="90D", cutoffs=None, n_cutoffs=DEFAULT_N_CUTOFFS,
+          step=DEFAULT_STEP, test_cutoff=None, holdout=True, featurizer=None, churn_params=None,
+          stage_params=None, progress=False) -> tuple[ModelBundle, EvaluationReport | None]:
+    """Train the churn and next-stage models, evaluated on a held-out later cutoff.
+
+    Parameters
+    ----------
+    log : EventLog, DataFrame or path
+        The events.
+    horizon : duration, default "30D"
+        How far ahead the labels look.
+    lookback : duration, default "90D"
+        Customers with an event this far before a cutoff form its population.
+    cutoffs : list of dates, optional
+        The cutoffs; default ``n_cutoffs`` rolling cutoffs ``step`` apart,
+        ending at the latest date whose label window the log covers.
+    n_cutoffs : int, default 8
+        Number of rolling cutoffs when ``cutoffs`` is not given.
+    step : duration, default "15D"
+        Spacing of the rolling cutoffs.
+    test_cutoff : date, optional
+        The held-out cutoff; default the latest cutoff.
+    holdout : bool, default True
+        Keep the test cutoff (and any cutoff whose label window overlaps it)
+        out of training and evaluate on it. With ``False`` every cutoff is
+        used for training and no evaluation is made.
+    featurizer : JourneyFeaturizer, optional
+        Feature settings (cloned and fitted); default all families.
+    churn_params, stage_params : dict, optional
+        Parameters of :class:`~cjml.ChurnModel` and :class:`~cjml.NextStageModel`.
+    progress : bool, default False
+        Show a progress bar.
+
+    Returns
+    -------
+    bundle : ModelBundle
+        Featurizer, ``models["churn"]``, ``models["next_stage"]``, the journey
+        map and metadata (cutoffs, horizon, lookback, event columns, data
+        fingerprint, evaluation metrics).
+    report : EvaluationReport or None
+        The held-out evaluation; None when ``holdout=False``.
+    """
+    log = as_log(log)
+    horizon = to_timedelta(horizon)
+    lookback_td = None if lookback is None else to_timedelta(lookback, "lookback")
+    if cutoffs is None:
+        cutoffs = rolling_cutoffs(log, horizon=horizon, n=n_cutoffs, step=step,
+                                  last=test_cutoff)
+    else:
+        cutoffs = sorted(pd.Timestamp(c) if pd.Timestamp(c).tzinfo else
+                         pd.Timestamp(c, tz=log.timezone).tz_convert("UTC") for c in cutoffs)
+    test = None
+    train_cutoffs = list(cutoffs)
+    if holdout:
+        test = max(cutoffs) if test_cutoff is None else pd.Timestamp(test_cutoff)
+        if test.tzinfo is None:
+            test = test.tz_localize(log.timezone).tz_convert("UTC")
+        train_cutoffs = [c for c in cutoffs if c + horizon <= test]
+        if not train_cutoffs:
+            raise ValueError(
+                f"No cutoff ends its {horizon.days}-day label window by the test cutoff "
+                f"{test.date()} (cutoffs: {[str(c.date()) for c in cutoffs]}), so nothing is "
+                "left to train on. Give earlier cutoffs, a smaller step or horizon, or more "
+                "history; or pass holdout=False (--no-holdout) to train without evaluating.")
+    steps = _progress(progress, 5 if holdout else 4, "train")
+    featurizer = JourneyFeaturizer() if featurizer is None else clone(featurizer)
+    featurizer.fit(log, cutoff=max(train_cutoffs))
+    with warnings.catch_warnings():
+        # An empty population at an early cutoff is reported by make_training_set; the
+        # remaining cutoffs still train.
+        warnings.simplefilter("ignore", UserWarning)
+        train_set = make_training_set(log, train_cutoffs, horizon=horizon, lookback=lookback_td,
+                                      featurizer=featurizer)
+    if train_set.empty or train_set["churn"].nunique() < 2:
+        raise ValueError(
+            f"The training cutoffs {[str(c.date()) for c in train_cutoffs]} give "
+            f"{len(train_set)} rows with churn values {sorted(train_set['churn'].unique())}: "
+            "both churners and stayers are needed. Use more cutoffs, a longer lookback or "
+            "more customers.")
+    steps.update()
+    names = list(featurizer.feature_names_out_)
+    common = {"horizon": horizon, "categorical_features": list(featurizer.categorical_features_)}
+    X, row_cutoffs = train_set[names], train_set["cutoff"]
+    churn = ChurnModel(**{**common, **(churn_params or {})})
+    churn.fit(X, train_set["churn"], cutoffs=row_cutoffs)
+    steps.update()
+    stage = NextStageModel(**{**common, "classes": [*log.journey_map.stages, DROPPED],
+                              **(stage_params or {})})
+    stage.fit(X, train_set["next_stage"].astype(str), cutoffs=row_cutoffs)
+    steps.update()
+    report = None
+    if holdout:
+        test_set = make_training_set(log, [test], horizon=horizon, lookback=lookback_td,
+                                     featurizer=featurizer)
+        report = build_report(churn, stage, featurizer, train_set, test_set,
+                              {"test_cutoff": test.date(), "horizon": str(horizon),
+                               "lookback": str(lookback_td),
+                               "train_cutoffs": [c.date() for c in train_cutoffs]})
+        steps.update()
+    metadata = {
+        "horizon": str(horizon),
+        "lookback": None if lookback_td is None else str(lookback_td),
+        "train_cutoffs": [c.isoformat() for c in train_cutoffs],
+        "test_cutoff": None if test is None else test.isoformat(),
+        "n_train_rows": len(train_set),
+        "event_columns": event_columns_used(log),
+        "timezone": str(log.timezone),
+        "training_data": {"fingerprint": fingerprint(log), "n_events": log.n_events,
+                          "n_customers": log.n_customers},
+        "params": {"churn": _plain(churn.get_params()), "next_stage": _plain(stage.get_params())},
+        "evaluation": None if report is None else report.to_dict(),
+    }
+    bundle = ModelBundle(featurizer=featurizer, journey_map=log.journey_map,
+                         models={"churn": churn, "next_stage": stage}, metadata=metadata)
+    steps.update()
+    steps.close()
+    return bundle, report
+
+
+def _plain(params: dict) -> dict:
+    """Parameters as JSON-friendly values."""
+    return {k: (v if isinstance(v, int | float | str | bool | type(None)) else str(v))
+            for k, v in params.items()}
