@@ -120,7 +120,9 @@ def _stage_proba(model, X, classes) -> np.ndarray:
 class EvaluationReport:
     """Models and baselines on the same held-out later cutoff.
 
-    Attributes
+    Made by :func:`evaluate` and :func:`cjml.train`.
+
+    Parameters
     ----------
     churn : DataFrame
         One row per model (``model`` first, then the baselines), columns from
@@ -134,6 +136,10 @@ class EvaluationReport:
         Share of the churn model's total gain by feature family.
     info : dict
         Test cutoff, training cutoffs, horizon, lookback and row counts.
+    y_churn : ndarray
+        Realised churn of the test rows (for the plots).
+    risks : dict
+        Predicted churn risk of the test rows, by model name.
     """
 
     churn: pd.DataFrame
@@ -151,6 +157,7 @@ class EvaluationReport:
         Returns
         -------
         str
+            The header line and both metric tables.
         """
         i = self.info
         head = (f"test cutoff {i['test_cutoff']} (horizon {i['horizon']}): {i['n_test']:,} customers, "
@@ -163,23 +170,15 @@ class EvaluationReport:
 
     def _repr_html_(self) -> str:
         i = self.info
-        fmt = "{:.4f}".format
-        best = {c: (self.churn[c].idxmin() if c in ("brier", "log_loss") else self.churn[c].idxmax())
-                for c in self.churn.columns}
-        churn = self.churn.style.format(fmt).apply(
-            lambda col: ["font-weight:bold" if idx == best[col.name] else "" for idx in col.index])
-        stage_best = {c: (self.next_stage[c].idxmin() if c == "log_loss"
-                          else self.next_stage[c].idxmax()) for c in self.next_stage.columns}
-        stage = self.next_stage.style.format(fmt).apply(
-            lambda col: ["font-weight:bold" if idx == stage_best[col.name] else ""
-                         for idx in col.index])
+        churn = _metric_table_html(self.churn, lower_is_better=("brier", "log_loss"))
+        stage = _metric_table_html(self.next_stage, lower_is_better=("log_loss",))
         return (
             "<div class='cjml-evaluation'>"
             f"<p><b>Held-out cutoff {html.escape(str(i['test_cutoff']))}</b>, horizon "
             f"{html.escape(str(i['horizon']))}: {i['n_test']:,} customers, churn rate "
             f"{i['churn_rate']:.1%}. Trained on {i['n_train']:,} rows from "
             f"{len(i['train_cutoffs'])} earlier cutoffs. Best value per column in bold.</p>"
-            f"<h4>Churn</h4>{churn.to_html()}<h4>Next stage</h4>{stage.to_html()}"
+            f"<h4>Churn</h4>{churn}<h4>Next stage</h4>{stage}"
             f"<h4>Next-stage confusion (rows: realised, columns: predicted)</h4>"
             f"{self.confusion.to_html()}</div>")
 
@@ -189,6 +188,7 @@ class EvaluationReport:
         Returns
         -------
         dict
+            Metric tables and split facts as plain values.
         """
         def table(frame):
             return {k: {c: (None if pd.isna(v) else float(v)) for c, v in row.items()}
@@ -210,6 +210,7 @@ class EvaluationReport:
         Returns
         -------
         matplotlib Axes
+            The axes drawn on.
         """
         from sklearn.metrics import roc_curve
 
@@ -236,6 +237,7 @@ class EvaluationReport:
         Returns
         -------
         matplotlib Axes
+            The axes drawn on.
         """
         from sklearn.calibration import calibration_curve
 
@@ -262,6 +264,7 @@ class EvaluationReport:
         Returns
         -------
         matplotlib Axes
+            The axes drawn on.
         """
         ax = _axes(ax)
         y = np.asarray(self.y_churn, dtype=float)
@@ -292,6 +295,7 @@ class EvaluationReport:
         Returns
         -------
         matplotlib Axes
+            The axes drawn on.
         """
         ax = _axes(ax)
         imp = self.importance.sort_values()
@@ -305,6 +309,7 @@ class EvaluationReport:
         Returns
         -------
         matplotlib Figure
+            The figure with ROC, calibration, gain and importance panels.
         """
         import matplotlib.pyplot as plt
 
@@ -315,6 +320,21 @@ class EvaluationReport:
         self.plot_importance(axes[1, 1])
         fig.tight_layout()
         return fig
+
+
+def _metric_table_html(frame: pd.DataFrame, lower_is_better=()) -> str:
+    """A metrics table with the best value of each column in bold (no jinja2 needed)."""
+    best = {c: (frame[c].idxmin() if c in lower_is_better else frame[c].idxmax())
+            for c in frame.columns}
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    rows = []
+    for idx, row in frame.iterrows():
+        cells = "".join(
+            f"<td style='font-weight:bold'>{v:.4f}</td>" if best[c] == idx else f"<td>{v:.4f}</td>"
+            for c, v in row.items())
+        rows.append(f"<tr><th>{html.escape(str(idx))}</th>{cells}</tr>")
+    return (f"<table class='cjml-metrics'><thead><tr><th></th>{head}</tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>")
 
 
 def _axes(ax):
@@ -368,6 +388,7 @@ def build_report(churn_model, stage_model, featurizer, train: pd.DataFrame, test
     Returns
     -------
     EvaluationReport
+        Metrics of the models and the baselines on the same test rows.
     """
     names = list(featurizer.feature_names_out_)
     X_train, X_test = train[names], test[names]
@@ -433,6 +454,7 @@ def evaluate(log, bundle=None, *, test_cutoff=None, cutoffs=None, horizon="30D",
     Returns
     -------
     EvaluationReport
+        Metrics of the models and the baselines on the same test rows.
     """
     from cjml.features._base import as_log
     from cjml.labels import make_training_set, rolling_cutoffs, to_timedelta
@@ -447,6 +469,7 @@ def evaluate(log, bundle=None, *, test_cutoff=None, cutoffs=None, horizon="30D",
     meta = bundle.metadata
     horizon = to_timedelta(meta["horizon"])
     lookback = meta.get("lookback")
+    lookback = None if lookback is None else to_timedelta(lookback, "lookback")
     train_cutoffs = [pd.Timestamp(c) for c in meta["train_cutoffs"]]
     earliest = max(train_cutoffs) + horizon
     if test_cutoff is None:
@@ -471,12 +494,33 @@ def evaluate(log, bundle=None, *, test_cutoff=None, cutoffs=None, horizon="30D",
     steps.update()
     report = build_report(bundle.models["churn"], bundle.models["next_stage"], featurizer,
                           train_set, test_set,
-                          {"test_cutoff": test_cutoff.date(), "horizon": str(horizon),
-                           "lookback": str(lookback),
+                          {"test_cutoff": test_cutoff.date(), "horizon": duration_text(horizon),
+                           "lookback": duration_text(lookback),
                            "train_cutoffs": [c.date() for c in train_cutoffs]})
     steps.update()
     steps.close()
     return report
+
+
+def duration_text(delta) -> str:
+    """A duration as people write it: "30 days", "36 hours"; "none" for None.
+
+    Parameters
+    ----------
+    delta : Timedelta or None
+        The duration.
+
+    Returns
+    -------
+    str
+        The readable duration.
+    """
+    if delta is None or pd.isna(delta):
+        return "none"
+    delta = pd.Timedelta(delta)
+    if delta == pd.Timedelta(days=delta.days):
+        return f"{delta.days} day{'s' if delta.days != 1 else ''}"
+    return str(delta)
 
 
 def _progress(enabled: bool, total: int, desc: str):

@@ -33,9 +33,15 @@ import os
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize_scalar
-from scipy.special import expit, softmax
+from scipy.special import expit, log_softmax, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_array,
+    check_is_fitted,
+    column_or_1d,
+)
 
 __all__ = [
     "ChurnModel",
@@ -58,17 +64,14 @@ def _feature_matrix(estimator, X, *, fitting: bool) -> np.ndarray:
     ones refused by name); arrays by position.
     """
     if isinstance(X, pd.DataFrame):
-        if fitting:
-            bad = [c for c in X.columns if not (pd.api.types.is_numeric_dtype(X[c])
-                                                or pd.api.types.is_bool_dtype(X[c]))]
-            if bad:
-                raise ValueError(
-                    f"Feature columns must be numeric; {bad[:5]!r} are not. Pass only the "
-                    "featurizer's columns (featurizer.feature_names_out_), not customer_id, "
-                    "cutoff or the labels.")
-            estimator.feature_names_in_ = np.asarray(X.columns, dtype=object)
-            estimator.n_features_in_ = X.shape[1]
-        elif hasattr(estimator, "feature_names_in_"):
+        bad = [c for c in X.columns if not (pd.api.types.is_numeric_dtype(X[c])
+                                            or pd.api.types.is_bool_dtype(X[c]))]
+        if fitting and bad:
+            raise ValueError(
+                f"Feature columns must be numeric; {bad[:5]!r} are not. Pass only the "
+                "featurizer's columns (featurizer.feature_names_out_), not customer_id, "
+                "cutoff or the labels.")
+        if not fitting and hasattr(estimator, "feature_names_in_"):
             missing = [c for c in estimator.feature_names_in_ if c not in X.columns]
             if missing:
                 raise ValueError(
@@ -76,38 +79,31 @@ def _feature_matrix(estimator, X, *, fitting: bool) -> np.ndarray:
                     f"{missing[:5]!r}. Build the features with the featurizer the model was "
                     "trained with (bundle.featurizer).")
             X = X[list(estimator.feature_names_in_)]
-        try:
-            return X.to_numpy(dtype=np.float32, na_value=np.nan)
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"Feature columns must be numeric: {err}") from None
-    array = np.asarray(X)
-    if array.ndim != 2:
-        raise ValueError(f"Expected a 2D array of features, got shape {array.shape}. "
-                         "Reshape your data (a single sample: X.reshape(1, -1)).")
-    try:
-        array = array.astype(np.float32)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"Feature values must be numeric: {err}") from None
+        names = np.asarray(X.columns, dtype=object)
+        X = X.to_numpy(dtype=np.float32, na_value=np.nan)
+    else:
+        names = None
+    array = check_array(X, accept_sparse=False, dtype=np.float32, ensure_all_finite="allow-nan",
+                        input_name="X")
     if fitting:
-        if hasattr(estimator, "feature_names_in_"):
+        if names is not None:
+            estimator.feature_names_in_ = names
+        elif hasattr(estimator, "feature_names_in_"):
             del estimator.feature_names_in_
         estimator.n_features_in_ = array.shape[1]
     elif array.shape[1] != estimator.n_features_in_:
         raise ValueError(f"X has {array.shape[1]} features, but {type(estimator).__name__} "
                          f"is expecting {estimator.n_features_in_} features as input.")
-    if not np.all(np.isfinite(array) | np.isnan(array)):
-        raise ValueError("Input X contains infinity or a value too large for dtype('float32').")
     return array
 
 
 def _labels(y, n_rows: int) -> np.ndarray:
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y.ravel()
-    if y.ndim != 1 or len(y) != n_rows:
-        raise ValueError(f"y must be one label per row of X ({n_rows}), got shape {y.shape}.")
-    if y.dtype.kind == "f" and np.isnan(y).any():
-        raise ValueError("y contains NaN; every training row needs a label.")
+    if y is None:
+        raise ValueError("This estimator requires y to be passed, but the target y is None.")
+    y = column_or_1d(y, warn=True)
+    check_classification_targets(y)
+    if len(y) != n_rows:
+        raise ValueError(f"y must be one label per row of X ({n_rows}), got {len(y)}.")
     return y
 
 
@@ -215,7 +211,12 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
         return out
 
     def _weights(self, codes: np.ndarray, n_classes: int, sample_weight) -> np.ndarray | None:
-        weight = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        weight = None
+        if sample_weight is not None:
+            weight = _check_sample_weight(sample_weight, np.empty((len(codes), 0)),
+                                          ensure_non_negative=True)
+            if not weight.any():
+                raise ValueError("All sample weights are zero; at least one row must count.")
         mode = self.class_weight
         if mode == "auto":
             share = np.bincount(codes, minlength=n_classes) / len(codes)
@@ -255,6 +256,7 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         self
+            The fitted estimator.
         """
         import lightgbm as lgb
 
@@ -263,7 +265,7 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
         self.classes_, codes = self._encode_classes(y)
         n_classes = len(self.classes_)
         if n_classes < 2:
-            raise ValueError(f"y has a single class ({self.classes_[0]!r}); a classifier needs "
+            raise ValueError(f"y has only one class ({self.classes_[0]!r}); a classifier needs "
                              "at least two. Use more cutoffs or a longer horizon.")
         weights = self._weights(codes, n_classes, sample_weight)
         params = self._booster_params(n_classes, len(matrix))
@@ -309,18 +311,8 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
         return classes, codes.astype(np.int32)
 
     # -- prediction
-    def decision_function(self, X) -> np.ndarray:
-        """Raw (uncalibrated) LightGBM scores: log-odds or per-class logits.
-
-        Parameters
-        ----------
-        X : DataFrame or array of shape (n_rows, n_features)
-            Feature rows.
-
-        Returns
-        -------
-        ndarray of shape (n_rows,) or (n_rows, n_classes)
-        """
+    def _raw_score(self, X) -> np.ndarray:
+        """Uncalibrated LightGBM scores: log-odds, or logits of the observed classes."""
         check_is_fitted(self, "booster_")
         matrix = _feature_matrix(self, X, fitting=False)
         return self.booster_.predict(matrix, raw_score=True, num_threads=self._threads(len(matrix)))
@@ -336,7 +328,9 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         ndarray of shape (n_rows,)
+            The predicted class of each row.
         """
+        check_is_fitted(self, "booster_")
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
     def contributions(self, X) -> np.ndarray:
@@ -361,6 +355,7 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
+        tags.classifier_tags.multi_class = self._objective != "binary"
         return tags
 
 
@@ -432,8 +427,9 @@ class ChurnModel(_LightGBMClassifier):
     def _encode_classes(self, y):
         classes, codes = super()._encode_classes(y)
         if len(classes) > 2:
-            raise ValueError(f"ChurnModel is binary, but y has {len(classes)} classes: "
-                             f"{list(classes[:6])!r}. Use NextStageModel for stages.")
+            raise ValueError(f"Only binary classification is supported. ChurnModel got "
+                             f"{len(classes)} classes: {list(classes[:6])!r}; use NextStageModel "
+                             "for stages.")
         return classes, codes
 
     def _fit_calibration(self, raw: np.ndarray | None, codes: np.ndarray) -> None:
@@ -466,16 +462,32 @@ class ChurnModel(_LightGBMClassifier):
         Returns
         -------
         ndarray of shape (n_rows, 2)
+            Probabilities, one column per class of ``classes_``.
         """
-        raw = self.decision_function(X)
+        p = expit(self.decision_function(X))
+        return np.column_stack([1 - p, p])
+
+    def decision_function(self, X) -> np.ndarray:
+        """Calibrated log-odds of churn (positive means ``predict`` says churn).
+
+        Parameters
+        ----------
+        X : DataFrame or array of shape (n_rows, n_features)
+            Feature rows.
+
+        Returns
+        -------
+        ndarray of shape (n_rows,)
+            Scores that rank rows like ``predict_proba``.
+        """
+        raw = self._raw_score(X)
         cal = self.calibrator_
         if cal is None:
-            p = expit(raw)
-        elif isinstance(cal, tuple):
-            p = expit(cal[1] * raw + cal[2])
-        else:
-            p = cal.predict(raw)
-        return np.column_stack([1 - p, p])
+            return raw
+        if isinstance(cal, tuple):
+            return cal[1] * raw + cal[2]
+        p = cal.predict(raw)  # isotonic: clipped to [_EPS, 1 - _EPS]
+        return np.log(p) - np.log1p(-p)
 
     def predict_risk(self, X) -> np.ndarray:
         """Churn risk of each row (``predict_proba(X)[:, 1]``).
@@ -488,6 +500,7 @@ class ChurnModel(_LightGBMClassifier):
         Returns
         -------
         ndarray of shape (n_rows,)
+            Calibrated churn probability of each row.
         """
         return self.predict_proba(X)[:, 1]
 
@@ -555,6 +568,8 @@ class NextStageModel(_LightGBMClassifier):
         The fitted temperature (1.0 when not calibrated).
     """
 
+    _objective = "multiclass"
+
     def __init__(self, *, n_estimators=2000, learning_rate=0.05, num_leaves=31,
                  min_child_samples=50, colsample_bytree=0.8, subsample=0.8, reg_lambda=1.0,
                  max_bin=255, early_stopping_rounds=50, validation_fraction=0.2, horizon=None,
@@ -605,6 +620,7 @@ class NextStageModel(_LightGBMClassifier):
         Returns
         -------
         self
+            The fitted estimator.
         """
         super().fit(X, y, cutoffs=cutoffs, sample_weight=sample_weight)
         return self
@@ -634,7 +650,7 @@ class NextStageModel(_LightGBMClassifier):
         self.temperature_ = float(minimize_scalar(loss, bounds=(0.25, 4.0), method="bounded").x)
 
     def predict_proba(self, X) -> np.ndarray:
-        """Probabilities of each class, in the order of ``classes_``.
+        """Give the probability of each class, in the order of ``classes_``.
 
         Parameters
         ----------
@@ -644,11 +660,34 @@ class NextStageModel(_LightGBMClassifier):
         Returns
         -------
         ndarray of shape (n_rows, n_classes)
+            Probabilities, one column per class of ``classes_``.
         """
-        observed = softmax(_as_logits(self.decision_function(X)) / self.temperature_, axis=1)
+        return np.exp(self._log_proba(X))
+
+
+    def decision_function(self, X) -> np.ndarray:
+        """Give the log-probability of each class (``-inf`` for classes never trained on).
+
+        With two classes, scikit-learn's convention: the log-odds of the second.
+
+        Parameters
+        ----------
+        X : DataFrame or array of shape (n_rows, n_features)
+            Feature rows.
+
+        Returns
+        -------
+        ndarray of shape (n_rows, n_classes), or (n_rows,) with two classes
+            Scores that rank rows like ``predict_proba``.
+        """
+        log_p = self._log_proba(X)
+        return log_p[:, 1] - log_p[:, 0] if log_p.shape[1] == 2 else log_p
+
+    def _log_proba(self, X) -> np.ndarray:
+        observed = log_softmax(_as_logits(self._raw_score(X)) / self.temperature_, axis=1)
         if self.classes is None:
             return observed
-        out = np.zeros((len(observed), len(self.classes_)))
+        out = np.full((len(observed), len(self.classes_)), -np.inf)
         out[:, self.observed_classes_] = observed
         return out
 
@@ -686,6 +725,7 @@ class PriorBaseline(ClassifierMixin, BaseEstimator):
         Returns
         -------
         self
+            The fitted estimator.
         """
         y = _labels(y, len(X))
         self.classes_, counts = np.unique(y, return_counts=True)
@@ -703,6 +743,7 @@ class PriorBaseline(ClassifierMixin, BaseEstimator):
         Returns
         -------
         ndarray of shape (n_rows, n_classes)
+            Probabilities, one column per class of ``classes_``.
         """
         check_is_fitted(self, "class_prior_")
         return np.tile(self.class_prior_, (len(X), 1))
@@ -718,6 +759,7 @@ class PriorBaseline(ClassifierMixin, BaseEstimator):
         Returns
         -------
         ndarray of shape (n_rows,)
+            The predicted class of each row.
         """
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
@@ -774,6 +816,7 @@ class MarkovBaseline(ClassifierMixin, BaseEstimator):
         Returns
         -------
         self
+            The fitted estimator.
         """
         y = _labels(y, len(X))
         self.classes_, codes = np.unique(y, return_inverse=True)
@@ -798,6 +841,7 @@ class MarkovBaseline(ClassifierMixin, BaseEstimator):
         Returns
         -------
         ndarray of shape (n_rows, n_classes)
+            Probabilities, one column per class of ``classes_``.
         """
         check_is_fitted(self, "tables_")
         p = np.tile(self.prior_, (len(X), 1))
@@ -819,6 +863,7 @@ class MarkovBaseline(ClassifierMixin, BaseEstimator):
         Returns
         -------
         ndarray of shape (n_rows,)
+            The predicted class of each row.
         """
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
@@ -872,6 +917,7 @@ class RFMBaseline(ClassifierMixin, BaseEstimator):
         Returns
         -------
         self
+            The fitted estimator.
         """
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
@@ -894,6 +940,7 @@ class RFMBaseline(ClassifierMixin, BaseEstimator):
         Returns
         -------
         ndarray of shape (n_rows, n_classes)
+            Probabilities, one column per class of ``classes_``.
         """
         check_is_fitted(self, "pipeline_")
         return self.pipeline_.predict_proba(self._design(X))
@@ -909,5 +956,6 @@ class RFMBaseline(ClassifierMixin, BaseEstimator):
         Returns
         -------
         ndarray of shape (n_rows,)
+            The predicted class of each row.
         """
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]

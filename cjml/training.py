@@ -15,7 +15,7 @@ import pandas as pd
 from sklearn.base import clone
 
 from cjml.bundle import ModelBundle, fingerprint
-from cjml.evaluation import EvaluationReport, _progress, build_report
+from cjml.evaluation import EvaluationReport, _progress, build_report, duration_text
 from cjml.features._base import as_log
 from cjml.features._featurizer import JourneyFeaturizer
 from cjml.journey import DROPPED
@@ -144,8 +144,8 @@ def train(log, *, horizon="30D", lookback="90D", cutoffs=None, n_cutoffs=DEFAULT
         test_set = make_training_set(log, [test], horizon=horizon, lookback=lookback_td,
                                      featurizer=featurizer)
         report = build_report(churn, stage, featurizer, train_set, test_set,
-                              {"test_cutoff": test.date(), "horizon": str(horizon),
-                               "lookback": str(lookback_td),
+                              {"test_cutoff": test.date(), "horizon": duration_text(horizon),
+                               "lookback": duration_text(lookback_td),
                                "train_cutoffs": [c.date() for c in train_cutoffs]})
         steps.update()
     metadata = {

@@ -26,7 +26,7 @@ def test_version_and_help(capsys):
     assert capsys.readouterr().out.strip() == f"cjml {cjml.__version__}"
     code, out, _ = run(capsys)
     assert code == 2
-    for command in ("generate", "validate", "demo"):
+    for command in ("generate", "validate", "features", "train", "evaluate", "demo"):
         assert command in out
 
 
@@ -148,6 +148,7 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
     assert "identical to the bundled sample: yes" in out
     assert "3,000 customers" in out
     assert (tmp_path / "demo" / "events.parquet").exists()
+    assert "rfm_logistic" in out and (tmp_path / "demo" / "model.joblib").exists()
 
 
 def test_validate_reads_epoch_timestamps_when_told_the_unit(tmp_path, capsys):
@@ -176,3 +177,37 @@ def test_features_writes_one_row_per_customer_seen_before_the_cutoff(tmp_path, c
     code, _, err = run(capsys, "features", str(sample_path("events")), "--cutoff", "someday",
                        "--out", str(tmp_path / "x.csv"))
     assert code == 1 and "someday" in err and "Traceback" not in err
+
+
+def test_train_then_evaluate_and_a_flipped_byte_is_refused(tmp_path, capsys):
+    model = tmp_path / "models" / "sample.joblib"
+    code, out, err = run(capsys, "train", str(sample_path()), "--out", str(model),
+                         "--n-cutoffs", "5", "--quiet")
+    assert code == 0, err
+    assert "rfm_logistic" in out and "roc_auc" in out and "next stage" in out
+    assert model.exists() and model.with_name("sample.joblib.manifest.json").exists()
+    code, out, err = run(capsys, "evaluate", str(model), str(sample_path()), "--quiet")
+    assert code == 0, err
+    assert "test cutoff 2024-07-29" in out and "markov" in out
+    # Training again onto the same name is refused before any work, the bundle intact.
+    before = model.read_bytes()
+    code, _, err = run(capsys, "train", str(sample_path()), "--out", str(model), "--quiet")
+    assert code == 1 and "already exists" in err and "--force" in err
+    assert model.read_bytes() == before
+    # One flipped byte: evaluate refuses to load it, with the reason and the fix.
+    data = bytearray(before)
+    data[len(data) // 2] ^= 0x01
+    model.write_bytes(bytes(data))
+    code, out, err = run(capsys, "evaluate", str(model), str(sample_path()), "--quiet")
+    assert code == 1 and out == ""
+    assert err.startswith("error: ") and "sha256" in err and "was not loaded" in err
+    assert "Traceback" not in err
+
+
+def test_evaluate_refuses_events_from_the_training_period(tmp_path, capsys):
+    model = tmp_path / "m.joblib"
+    assert run(capsys, "train", str(sample_path()), "--out", str(model), "--n-cutoffs", "4",
+               "--no-holdout", "--quiet")[0] == 0
+    code, _, err = run(capsys, "evaluate", str(model), str(sample_path()), "--quiet")
+    assert code == 1
+    assert "inside the period this bundle was trained on" in err and "Pass newer events" in err

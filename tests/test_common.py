@@ -11,7 +11,8 @@ import pytest
 from numpydoc.validate import validate
 
 PUBLIC_MODULES = ["cjml", "cjml.datasets", "cjml.journey", "cjml.events", "cjml.exceptions",
-                  "cjml.features", "cjml.bundle", "cjml.labels"]
+                  "cjml.features", "cjml.bundle", "cjml.labels", "cjml.models",
+                  "cjml.evaluation", "cjml.training"]
 
 # The numpydoc checks every public object must pass: a docstring, a one-line
 # summary of the right form, every parameter documented (and none invented),

@@ -1,0 +1,233 @@
+"""ChurnModel, NextStageModel and the baselines: estimator behaviour, calibration, leakage."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import cjml
+from cjml.datasets import load_sample
+from cjml.evaluation import churn_metrics
+from cjml.models import (
+    ChurnModel,
+    MarkovBaseline,
+    NextStageModel,
+    PriorBaseline,
+    RFMBaseline,
+    _time_split,
+)
+
+_WEIGHT_REASON = ("bagging, a held-out split for early stopping and LightGBM's row-count "
+                  "min_child_samples make weights differ from repeated rows")
+
+
+@parametrize_with_checks(
+    [ChurnModel(n_estimators=20, min_child_samples=2),
+     NextStageModel(n_estimators=20, min_child_samples=2)],
+    expected_failed_checks=lambda est: {
+        "check_sample_weight_equivalence_on_dense_data": _WEIGHT_REASON},
+)
+def test_scikit_learn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+@pytest.fixture(scope="module")
+def sample_sets():
+    """Training rows on 4 earlier cutoffs and test rows on the latest, from the sample."""
+    log = cjml.read_events(load_sample())
+    cutoffs = cjml.rolling_cutoffs(log, n=5, step="15D")
+    test_cutoff = cutoffs[-1]
+    train_cutoffs = [c for c in cutoffs if c + pd.Timedelta(days=30) <= test_cutoff]
+    featurizer = cjml.JourneyFeaturizer().fit(log, cutoff=train_cutoffs[-1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        train = cjml.make_training_set(log, train_cutoffs, featurizer=featurizer)
+        test = cjml.make_training_set(log, [test_cutoff], featurizer=featurizer)
+    return log, featurizer, train, test
+
+
+def _fit_churn(featurizer, train, **params):
+    names = list(featurizer.feature_names_out_)
+    params = {"horizon": "30D", "categorical_features": list(featurizer.categorical_features_),
+              **params}
+    return ChurnModel(**params).fit(train[names], train["churn"], cutoffs=train["cutoff"])
+
+
+def test_churn_model_beats_the_prior_and_reports_its_validation_slice(sample_sets):
+    log, featurizer, train, test = sample_sets
+    model = _fit_churn(featurizer, train)
+    names = list(featurizer.feature_names_out_)
+    risk = model.predict_proba(test[names])[:, 1]
+    assert risk.shape == (len(test),)
+    assert np.all((risk > 0) & (risk < 1))
+    metrics = churn_metrics(test["churn"], risk)
+    assert metrics["roc_auc"] > 0.95
+    assert metrics["brier"] < 0.5 * churn_metrics(test["churn"],
+                                                  np.full(len(test), train["churn"].mean()))["brier"]
+    assert model.validation_.startswith("the latest cutoff")
+    assert str(train["cutoff"].max().date()) in model.validation_
+    np.testing.assert_array_equal(model.predict(test[names]), (risk > 0.5).astype(int))
+
+
+def test_time_split_holds_out_the_latest_cutoff_and_purges_overlapping_windows():
+    cut = pd.to_datetime(["2024-01-01"] * 3 + ["2024-01-16"] * 2 + ["2024-01-31"] * 4, utc=True)
+    fit_rows, held, how = _time_split(len(cut), cut, pd.Timedelta("30D"), 0.2,
+                                      np.zeros(len(cut), dtype=int), 0)
+    # 2024-01-16 + 30 days > 2024-01-31: its labels overlap the held-out window.
+    assert list(fit_rows) == [0, 1, 2]
+    assert list(held) == [5, 6, 7, 8]
+    assert "2024-01-31" in how
+    fit_rows, held, _ = _time_split(len(cut), cut, None, 0.2, np.zeros(len(cut), dtype=int), 0)
+    assert list(fit_rows) == [0, 1, 2, 3, 4]
+
+
+def test_fit_never_uses_rows_after_the_training_period(sample_sets):
+    """Changing the held-out slice's labels changes nothing but the calibration and stopping.
+
+    Without refit, the trees come from the earlier cutoffs only: shuffling the labels of
+    the latest training cutoff must leave the raw scores' trees' first iteration intact.
+    """
+    _, featurizer, train, _ = sample_sets
+    names = list(featurizer.feature_names_out_)
+    latest = train["cutoff"] == train["cutoff"].max()
+    shuffled = train.copy()
+    rng = np.random.default_rng(0)
+    shuffled.loc[latest, "churn"] = rng.permutation(shuffled.loc[latest, "churn"].to_numpy())
+    params = {"refit": False, "early_stopping_rounds": 0, "n_estimators": 30,
+              "calibration": None}
+    a = _fit_churn(featurizer, train, **params)
+    b = _fit_churn(featurizer, shuffled, **params)
+    np.testing.assert_array_equal(a.predict_proba(train[names]), b.predict_proba(train[names]))
+    assert a.n_train_rows_ == (~latest & (train["cutoff"] + pd.Timedelta("30D")
+                                          <= train["cutoff"].max())).sum()
+
+
+def test_calibration_repairs_distorted_probabilities_on_held_out_data(sample_sets):
+    """Balanced class weights distort probabilities; calibration on the later slice fixes them."""
+    _, featurizer, train, test = sample_sets
+    names = list(featurizer.feature_names_out_)
+    y = test["churn"].to_numpy()
+    raw = _fit_churn(featurizer, train, class_weight="balanced", calibration=None)
+    cal = _fit_churn(featurizer, train, class_weight="balanced", calibration="sigmoid")
+    iso = _fit_churn(featurizer, train, class_weight="balanced", calibration="isotonic")
+    b_raw = churn_metrics(y, raw.predict_proba(test[names])[:, 1])["brier"]
+    b_cal = churn_metrics(y, cal.predict_proba(test[names])[:, 1])["brier"]
+    b_iso = churn_metrics(y, iso.predict_proba(test[names])[:, 1])["brier"]
+    assert b_cal <= b_raw
+    assert b_iso <= b_raw * 1.05
+    # The default (no weights) keeps or improves Brier too.
+    plain = _fit_churn(featurizer, train, calibration=None)
+    default = _fit_churn(featurizer, train)
+    assert (churn_metrics(y, default.predict_proba(test[names])[:, 1])["brier"]
+            <= churn_metrics(y, plain.predict_proba(test[names])[:, 1])["brier"] * 1.02)
+
+
+def test_class_weight_auto_balances_only_rare_classes():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 3))
+    rare = (rng.random(400) < 0.05).astype(int)
+    common = (rng.random(400) < 0.4).astype(int)
+    assert ChurnModel(n_estimators=5).fit(X, rare).class_weight_used_ == "balanced"
+    assert ChurnModel(n_estimators=5).fit(X, common).class_weight_used_ is None
+
+
+def test_next_stage_model_reports_every_journey_class_in_map_order(sample_sets):
+    log, featurizer, train, test = sample_sets
+    names = list(featurizer.feature_names_out_)
+    classes = [*log.journey_map.stages, "dropped", "never_seen"]
+    model = NextStageModel(horizon="30D", classes=classes,
+                           categorical_features=list(featurizer.categorical_features_))
+    model.fit(train[names], train["next_stage"].astype(str), cutoffs=train["cutoff"])
+    proba = model.predict_proba(test[names])
+    assert list(model.classes_) == classes
+    assert proba.shape == (len(test), len(classes))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert np.all(proba[:, -1] == 0.0)  # a class absent from training gets no probability
+    assert 0.25 <= model.temperature_ <= 4.0
+    accuracy = np.mean(model.predict(test[names]) == test["next_stage"].astype(str).to_numpy())
+    majority = test["next_stage"].astype(str).value_counts(normalize=True).iloc[0]
+    assert accuracy > majority
+    with pytest.raises(ValueError, match="not in classes"):
+        NextStageModel(classes=["a", "b"]).fit(np.zeros((4, 1)), ["a", "b", "c", "a"])
+
+
+def test_models_refuse_wrong_inputs_with_clear_messages(sample_sets):
+    _, featurizer, train, test = sample_sets
+    names = list(featurizer.feature_names_out_)
+    model = _fit_churn(featurizer, train, n_estimators=20)
+    with pytest.raises(ValueError, match=r"lacks 1 feature column.*days_since_last_event"):
+        model.predict_proba(test[names].drop(columns="days_since_last_event"))
+    with pytest.raises(ValueError, match=r"must be numeric.*customer_id"):
+        ChurnModel().fit(train[["customer_id", *names]].astype({"customer_id": str}),
+                         train["churn"])
+    with pytest.raises(ValueError, match="only one class"):
+        ChurnModel().fit(train[names], np.ones(len(train)))
+    # Columns are matched by name, whatever their order.
+    np.testing.assert_array_equal(model.predict_proba(test[names[::-1]]),
+                                  model.predict_proba(test[names]))
+
+
+def test_fits_are_deterministic(sample_sets):
+    _, featurizer, train, test = sample_sets
+    names = list(featurizer.feature_names_out_)
+    a = _fit_churn(featurizer, train, n_estimators=50)
+    b = clone(a).fit(train[names], train["churn"], cutoffs=train["cutoff"])
+    np.testing.assert_array_equal(a.predict_proba(test[names]), b.predict_proba(test[names]))
+
+
+def test_contributions_sum_to_the_raw_score(sample_sets):
+    _, featurizer, train, test = sample_sets
+    names = list(featurizer.feature_names_out_)
+    model = _fit_churn(featurizer, train, n_estimators=40, calibration=None)
+    contrib = model.contributions(test[names])
+    assert contrib.shape == (len(test), len(names) + 1)
+    np.testing.assert_allclose(contrib.sum(axis=1), model.decision_function(test[names]),
+                               rtol=1e-5, atol=1e-5)
+
+
+# --------------------------------------------------------------------------- baselines
+def _toy_features():
+    return pd.DataFrame({"current_stage": [0, 0, 0, 1, 1, 1, 1, 2],
+                         "last_touchpoint_1": [5, 5, 6, 5, 5, 5, 7, 5]})
+
+
+def test_prior_baseline_predicts_the_training_frequencies():
+    X = _toy_features()
+    y = np.array([1, 1, 0, 0, 0, 0, 1, 0])
+    prior = PriorBaseline().fit(X, y)
+    np.testing.assert_allclose(prior.predict_proba(X[:2]), [[5 / 8, 3 / 8]] * 2)
+    assert list(prior.predict(X[:3])) == [0, 0, 0]
+
+
+def test_markov_baseline_smooths_each_state_towards_its_coarser_state():
+    X = _toy_features()
+    y = np.array([1, 1, 0, 0, 0, 0, 1, 0])
+    m = MarkovBaseline(smoothing=2.0).fit(X, y)
+    prior = 3 / 8
+    stage0 = (2 + 2 * prior) / (3 + 2)                  # stage 0: 2 churners out of 3
+    state_0_5 = (2 + 2 * stage0) / (2 + 2)              # (stage 0, touchpoint 5): 2 of 2
+    unseen_stage = prior                                # stage 9 never seen: the prior
+    p = m.predict_proba(pd.DataFrame({"current_stage": [0, 9], "last_touchpoint_1": [5, 5]}))
+    np.testing.assert_allclose(p[:, 1], [state_0_5, unseen_stage])
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+    with pytest.raises(ValueError, match="last_touchpoint_1"):
+        m.predict_proba(X[["current_stage"]])
+
+
+def test_rfm_baseline_ranks_recent_frequent_customers_as_staying():
+    rng = np.random.default_rng(1)
+    n = 600
+    X = pd.DataFrame({"days_since_last_event": rng.uniform(0, 120, n),
+                      "events_last_90d": rng.poisson(3, n).astype(float),
+                      "n_events": rng.poisson(6, n).astype(float),
+                      "total_amount": np.where(rng.random(n) < 0.3, np.nan, rng.gamma(2, 50, n))})
+    churn = (X["days_since_last_event"] + rng.normal(0, 15, n) > 60).astype(int)
+    model = RFMBaseline().fit(X, churn)
+    risk = model.predict_proba(X)[:, 1]
+    assert churn_metrics(churn, risk)["roc_auc"] > 0.85
+    assert list(model.classes_) == [0, 1]
