@@ -56,6 +56,8 @@ def test_cli_example_runs(line, tmp_path, monkeypatch, capsys):
     if line.startswith("cjml generate --sample"):
         line = line.replace("--out data", f"--out {tmp_path / 'data'}")
     args = shlex.split(line)[1:]
+    if args[:1] == ["evaluate"]:  # evaluate needs the bundle the train example writes
+        assert main(["train", "journeys.parquet", "--out", args[1], "--quiet"]) == 0
     if args[:1] == ["demo"]:
         args += ["--workdir", str(tmp_path / "demo")]
     assert main(args) == 0, capsys.readouterr().err

@@ -1,0 +1,160 @@
+"""Speed and memory of training and predicting with the churn and next-stage models.
+
+A training table of about 1M rows (customers x cutoffs) by the default feature
+set (113 columns) is built once from the simulator and cached as Parquet in
+``benchmarks/.cache``. Each case then runs in a fresh process with the table
+loaded outside the timing:
+
+- ``cjml train both``: ``ChurnModel`` + ``NextStageModel`` with their defaults
+  (early stopping on the latest cutoff, calibration, refit on all rows);
+- ``reference``: in the same run, plain ``lightgbm.LGBMClassifier()`` with its
+  defaults (100 rounds, no early stopping, no calibration) for both targets;
+- ``cjml predict``: churn risk and next-stage probabilities of 1M rows with the
+  trained models, customers/s; beside it, the raw ``Booster.predict`` alone.
+
+Goals (issue "models"): training both models on 1M customers x about 100
+features under 3 minutes on 2 cores; prediction at least 200,000 customers/s.
+
+    python benchmarks/models.py [--rows 1000000] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+from _measure import CACHE, repeat
+
+GOAL_TRAIN_SECONDS = 180
+GOAL_PREDICT_PER_SECOND = 200_000
+
+
+def training_table(rows: int) -> Path:
+    """Build (once) a training table of at least ``rows`` rows; returns its Parquet path."""
+    path = CACHE / f"training_{rows}.parquet"
+    if path.exists():
+        return path
+    import cjml
+    from cjml.datasets import make_journeys
+
+    CACHE.mkdir(exist_ok=True)
+    # About 4.3 rows per customer with 8 cutoffs 15 days apart and a 90-day lookback.
+    customers = int(rows / 4.3) + 1
+    data = make_journeys(customers, n_days=240, random_state=0)
+    log = cjml.read_events(data.events)
+    del data
+    cutoffs = cjml.rolling_cutoffs(log, n=8, step="15D")
+    featurizer = cjml.JourneyFeaturizer().fit(log, cutoff=cutoffs[-1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        table = cjml.make_training_set(log, cutoffs, featurizer=featurizer)
+    table = table.iloc[:rows] if len(table) > rows else table
+    table["next_stage"] = table["next_stage"].astype(str)
+    table.to_parquet(path)
+    return path
+
+
+def _load(path: str):
+    table = pd.read_parquet(path)
+    names = [c for c in table.columns if c not in ("customer_id", "cutoff", "churn", "next_stage")]
+    return table, names
+
+
+def setup_train_cjml(path: str):
+    return _load(path)
+
+
+def train_cjml(state, path: str) -> dict:
+    import cjml
+
+    table, names = state
+    categorical = [c for c in names if c.startswith("last_touchpoint_")]
+    churn = cjml.ChurnModel(horizon="30D", categorical_features=categorical)
+    churn.fit(table[names], table["churn"], cutoffs=table["cutoff"])
+    stage = cjml.NextStageModel(horizon="30D", categorical_features=categorical)
+    stage.fit(table[names], table["next_stage"], cutoffs=table["cutoff"])
+    return {"rows": len(table), "features": len(names), "churn_rounds": churn.best_iteration_,
+            "stage_rounds": stage.best_iteration_}
+
+
+def setup_train_reference(path: str):
+    return _load(path)
+
+
+def train_reference(state, path: str) -> dict:
+    import lightgbm as lgb
+
+    table, names = state
+    X = table[names].to_numpy("float32", na_value=float("nan"))
+    lgb.LGBMClassifier(verbose=-1).fit(X, table["churn"].to_numpy())
+    lgb.LGBMClassifier(verbose=-1).fit(X, table["next_stage"].to_numpy())
+    return {"rows": len(table)}
+
+
+def setup_predict(path: str):
+    import cjml
+
+    table, names = _load(path)
+    categorical = [c for c in names if c.startswith("last_touchpoint_")]
+    sample = table.sample(n=min(len(table), 200_000), random_state=0)
+    churn = cjml.ChurnModel(horizon="30D", categorical_features=categorical)
+    churn.fit(sample[names], sample["churn"], cutoffs=sample["cutoff"])
+    stage = cjml.NextStageModel(horizon="30D", categorical_features=categorical)
+    stage.fit(sample[names], sample["next_stage"], cutoffs=sample["cutoff"])
+    return table[names], churn, stage
+
+
+def predict(state, path: str) -> dict:
+    X, churn, stage = state
+    churn.predict_proba(X)
+    stage.predict_proba(X)
+    return {"rows": len(X), "trees": churn.booster_.num_trees() + stage.booster_.num_trees()}
+
+
+def setup_predict_reference(path: str):
+    return setup_predict(path)
+
+
+def predict_reference(state, path: str) -> dict:
+    X, churn, stage = state
+    matrix = X.to_numpy("float32", na_value=float("nan"))
+    churn.booster_.predict(matrix, raw_score=True)
+    stage.booster_.predict(matrix, raw_score=True)
+    return {"rows": len(X)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    path = str(training_table(args.rows))
+    rows = len(pd.read_parquet(path, columns=["churn"]))
+    print(f"training table: {rows:,} rows (customers x cutoffs) from {path}")
+    print(f"{'case':28} {'median s':>9} {'runs':>24} {'peak MB':>8}  notes")
+    for label, func in (("cjml train both", "train_cjml"),
+                        ("reference LGBM defaults", "train_reference"),
+                        ("cjml predict both", "predict"),
+                        ("reference Booster.predict", "predict_reference")):
+        r = repeat("models", func, args.repeats, path=path)
+        note = ""
+        if func == "train_cjml":
+            res = r["result"]
+            note = (f"{res['features']} features; rounds churn {res['churn_rounds']}, stage "
+                    f"{res['stage_rounds']}; goal < {GOAL_TRAIN_SECONDS} s: "
+                    f"{'met' if r['seconds'] < GOAL_TRAIN_SECONDS else 'NOT met'}")
+        if func.startswith("predict"):
+            rate = rows / r["seconds"]
+            note = f"{rate:,.0f} customers/s"
+            if func == "predict":
+                note += (f"; goal >= {GOAL_PREDICT_PER_SECOND:,}/s: "
+                         f"{'met' if rate >= GOAL_PREDICT_PER_SECOND else 'NOT met'}")
+        print(f"{label:28} {r['seconds']:9.2f} {str(r['all_seconds']):>24} "
+              f"{r['peak_mb']:8.0f}  {note}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
