@@ -13,7 +13,7 @@ What they add to a bare LightGBM:
   Without cutoffs, a stratified random ``validation_fraction`` is used.
 - **Calibration on the held-out slice** (churn: Platt scaling of the log-odds
   or isotonic; next stage: temperature scaling), never on training rows.
-- **Refit.** With ``refit=True`` (default) the trees are grown again on all
+- **Refit.** With ``refit=True`` (default below 300,000 rows) the trees are grown again on all
   rows, held-out slice included, with the number of rounds early stopping
   chose, so the newest period is not wasted; the calibration learned on the
   slice is applied to the refitted trees.
@@ -52,6 +52,9 @@ __all__ = [
 ]
 
 _EPS = 1e-6
+#: From this many rows on, "auto" settings favour speed: a learning rate of 0.1
+#: instead of 0.05 and no refit (the held-out slice is then a small share).
+_LARGE_ROWS = 300_000
 #: Below this many rows LightGBM runs on one thread (see ``_threads``).
 _THREADS_FROM_ROWS = 50_000
 
@@ -142,10 +145,10 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
 
     _objective = "binary"
 
-    def __init__(self, *, n_estimators=2000, learning_rate=0.05, num_leaves=31,
+    def __init__(self, *, n_estimators=2000, learning_rate="auto", num_leaves=31,
                  min_child_samples=50, colsample_bytree=0.8, subsample=0.8, reg_lambda=1.0,
                  max_bin=255, early_stopping_rounds=50, validation_fraction=0.2, horizon=None,
-                 calibration="auto", refit=True, class_weight="auto", imbalance_threshold=0.1,
+                 calibration="auto", refit="auto", class_weight="auto", imbalance_threshold=0.1,
                  categorical_features=None, n_jobs=None, random_state=0, lgbm_params=None):
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -171,7 +174,8 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
     def _booster_params(self, n_classes: int, n_rows: int) -> dict:
         params = {
             "objective": "binary" if n_classes <= 2 else "multiclass",
-            "learning_rate": self.learning_rate,
+            "learning_rate": (self.learning_rate if self.learning_rate != "auto"
+                              else 0.05 if n_rows < _LARGE_ROWS else 0.1),
             "num_leaves": self.num_leaves,
             "min_child_samples": self.min_child_samples,
             "feature_fraction": self.colsample_bytree,
@@ -294,7 +298,8 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
         self._fit_calibration(booster.predict(matrix[held_rows], num_iteration=self.best_iteration_,
                                               raw_score=True) if len(held_rows) else None,
                               codes[held_rows])
-        if self.refit and len(held_rows):
+        refit = self.refit if self.refit != "auto" else len(matrix) < _LARGE_ROWS
+        if refit and len(held_rows):
             # Same number of rounds, scaled to the larger data; calibration carries over.
             rounds = int(np.ceil(self.best_iteration_ * len(matrix) / max(len(fit_rows), 1)))
             booster = lgb.train(params, dataset(np.arange(len(matrix))), num_boost_round=rounds)
@@ -370,8 +375,8 @@ class ChurnModel(_LightGBMClassifier):
     ----------
     n_estimators : int, default 2000
         Most boosting rounds; early stopping usually ends far earlier.
-    learning_rate : float, default 0.05
-        Shrinkage of each tree.
+    learning_rate : float or "auto", default "auto"
+        Shrinkage of each tree; "auto" is 0.05, or 0.1 from 300,000 rows.
     num_leaves : int, default 31
         Leaves per tree.
     min_child_samples : int, default 50
@@ -394,8 +399,9 @@ class ChurnModel(_LightGBMClassifier):
     calibration : {"auto", "sigmoid", "isotonic", None}, default "auto"
         How probabilities are calibrated on the held-out slice; "auto" is
         "sigmoid" (Platt scaling of the log-odds: keeps the ranking).
-    refit : bool, default True
-        Grow the trees again on all rows after early stopping.
+    refit : bool or "auto", default "auto"
+        Grow the trees again on all rows after early stopping; "auto" does
+        below 300,000 rows, where the held-out slice is a large share.
     class_weight : {"auto", "balanced", None} or dict, default "auto"
         "auto" balances classes only when the rarer one is under
         ``imbalance_threshold`` of the rows.
@@ -516,8 +522,8 @@ class NextStageModel(_LightGBMClassifier):
     ----------
     n_estimators : int, default 2000
         Most boosting rounds.
-    learning_rate : float, default 0.05
-        Shrinkage of each tree.
+    learning_rate : float or "auto", default "auto"
+        Shrinkage of each tree; "auto" is 0.05, or 0.1 from 300,000 rows.
     num_leaves : int, default 31
         Leaves per tree.
     min_child_samples : int, default 50
@@ -539,8 +545,9 @@ class NextStageModel(_LightGBMClassifier):
     calibration : {"auto", "temperature", None}, default "auto"
         "auto" is temperature scaling: one divisor of all logits, fitted by
         log loss on the held-out slice.
-    refit : bool, default True
-        Grow the trees again on all rows after early stopping.
+    refit : bool or "auto", default "auto"
+        Grow the trees again on all rows after early stopping; "auto" does
+        below 300,000 rows, where the held-out slice is a large share.
     class_weight : {"auto", "balanced", None} or dict, default None
         Class weights; off by default because they distort probabilities.
     imbalance_threshold : float, default 0.1
@@ -570,10 +577,10 @@ class NextStageModel(_LightGBMClassifier):
 
     _objective = "multiclass"
 
-    def __init__(self, *, n_estimators=2000, learning_rate=0.05, num_leaves=31,
+    def __init__(self, *, n_estimators=2000, learning_rate="auto", num_leaves=31,
                  min_child_samples=50, colsample_bytree=0.8, subsample=0.8, reg_lambda=1.0,
                  max_bin=255, early_stopping_rounds=50, validation_fraction=0.2, horizon=None,
-                 calibration="auto", refit=True, class_weight=None, imbalance_threshold=0.1,
+                 calibration="auto", refit="auto", class_weight=None, imbalance_threshold=0.1,
                  categorical_features=None, n_jobs=None, random_state=0, lgbm_params=None,
                  classes=None):
         super().__init__(
