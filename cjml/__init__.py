@@ -14,6 +14,8 @@ The public surface:
 - :class:`ChurnModel`, :class:`NextStageModel`: calibrated LightGBM models;
   :func:`train` fits both from a log, :func:`evaluate` compares them with
   baselines on a held-out later cutoff (:class:`EvaluationReport`).
+- :func:`explain`, :func:`top_drivers_text`: each customer's top drivers of a
+  prediction, from LightGBM's contributions, grouped by feature family, in words.
 - :class:`ModelBundle`: featurizer, models and metadata, saved and loaded with integrity checks.
 - :mod:`cjml.datasets`: the journey simulator with ground truth, and the sample.
 - :mod:`cjml.exceptions`: the errors cjml raises.
@@ -24,6 +26,7 @@ from importlib.metadata import PackageNotFoundError, version
 from cjml.bundle import BundleError, ModelBundle
 from cjml.evaluation import EvaluationReport, evaluate
 from cjml.events import EventLog, EventLogSummary, read_events
+from cjml.explanations import explain, top_drivers_text
 from cjml.exceptions import CjmlError, InputFileError, JourneyMapError, SchemaError
 from cjml.features import JourneyFeaturizer
 from cjml.journey import JourneyMap, Touchpoint
@@ -53,9 +56,11 @@ __all__ = [
     "Touchpoint",
     "__version__",
     "evaluate",
+    "explain",
     "make_labels",
     "make_training_set",
     "read_events",
     "rolling_cutoffs",
+    "top_drivers_text",
     "train",
 ]

@@ -277,10 +277,15 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
         fit_rows, held_rows, self.validation_ = _time_split(
             len(matrix), cutoffs, self.horizon, self.validation_fraction, codes, self.random_state)
 
+        # Named trees, so explanations and importances speak the featurizer's language.
+        feature_names = ([str(c) for c in self.feature_names_in_]
+                         if hasattr(self, "feature_names_in_") else "auto")
+
         def dataset(rows, reference=None):
             return lgb.Dataset(matrix[rows], label=codes[rows],
                                weight=None if weights is None else weights[rows],
                                categorical_feature=categorical or "auto", reference=reference,
+                               feature_name=feature_names,
                                params={"max_bin": self.max_bin, "verbosity": -1},
                                free_raw_data=True)
 
