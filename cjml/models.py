@@ -14,7 +14,7 @@ What they add to a bare LightGBM:
 - **Calibration on the held-out slice** (churn: Platt scaling of the log-odds
   or isotonic; next stage: temperature scaling), never on training rows.
 - **Refit.** With ``refit=True`` (default below 300,000 rows) the trees are grown again on all
-  rows, held-out slice included, with the number of rounds early stopping
+  rows, held-out slice included, with 1.1 times the rounds early stopping
   chose, so the newest period is not wasted; the calibration learned on the
   slice is applied to the refitted trees.
 - **Class imbalance.** ``class_weight="auto"`` weighs classes inversely to
@@ -55,6 +55,8 @@ _EPS = 1e-6
 #: From this many rows on, "auto" settings favour speed: a learning rate of 0.1
 #: instead of 0.05 and no refit (the held-out slice is then a small share).
 _LARGE_ROWS = 300_000
+#: Refit rounds, relative to the rounds early stopping chose.
+_REFIT_ROUNDS = 1.1
 #: Below this many rows LightGBM runs on one thread (see ``_threads``).
 _THREADS_FROM_ROWS = 50_000
 
@@ -146,7 +148,7 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
     _objective = "binary"
 
     def __init__(self, *, n_estimators=2000, learning_rate="auto", num_leaves=31,
-                 min_child_samples=50, colsample_bytree=0.8, subsample=0.8, reg_lambda=1.0,
+                 min_child_samples=100, colsample_bytree=0.8, subsample=0.8, reg_lambda=1.0,
                  max_bin=255, early_stopping_rounds=50, validation_fraction=0.2, horizon=None,
                  calibration="auto", refit="auto", class_weight="auto", imbalance_threshold=0.1,
                  categorical_features=None, n_jobs=None, random_state=0, lgbm_params=None):
@@ -305,8 +307,9 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
                               codes[held_rows])
         refit = self.refit if self.refit != "auto" else len(matrix) < _LARGE_ROWS
         if refit and len(held_rows):
-            # Same number of rounds, scaled to the larger data; calibration carries over.
-            rounds = int(np.ceil(self.best_iteration_ * len(matrix) / max(len(fit_rows), 1)))
+            # A tenth more rounds for the larger data (measured on the simulator:
+            # more overfits); the calibration carries over.
+            rounds = int(np.ceil(self.best_iteration_ * _REFIT_ROUNDS))
             booster = lgb.train(params, dataset(np.arange(len(matrix))), num_boost_round=rounds)
             self.best_iteration_ = rounds
         else:
@@ -384,7 +387,7 @@ class ChurnModel(_LightGBMClassifier):
         Shrinkage of each tree; "auto" is 0.05, or 0.1 from 300,000 rows.
     num_leaves : int, default 31
         Leaves per tree.
-    min_child_samples : int, default 50
+    min_child_samples : int, default 100
         Fewest rows in a leaf.
     colsample_bytree : float, default 0.8
         Share of features drawn for each tree.
@@ -531,7 +534,7 @@ class NextStageModel(_LightGBMClassifier):
         Shrinkage of each tree; "auto" is 0.05, or 0.1 from 300,000 rows.
     num_leaves : int, default 31
         Leaves per tree.
-    min_child_samples : int, default 50
+    min_child_samples : int, default 100
         Fewest rows in a leaf.
     colsample_bytree : float, default 0.8
         Share of features drawn for each tree.
@@ -569,6 +572,9 @@ class NextStageModel(_LightGBMClassifier):
         All classes in the order ``predict_proba`` reports them (e.g. the
         journey map's stages then ``"dropped"``); classes missing from ``y``
         get probability 0. Default: the sorted labels of ``y``.
+    dropped_class : str, default "dropped"
+        The class meaning "churned", whose probability
+        :meth:`attach_churn_model` takes from a churn model.
 
     Attributes
     ----------
@@ -578,16 +584,18 @@ class NextStageModel(_LightGBMClassifier):
         Classes, in column order of ``predict_proba``.
     temperature_ : float
         The fitted temperature (1.0 when not calibrated).
+    churn_model_ : ChurnModel or None
+        The churn model P(dropped) comes from (:meth:`attach_churn_model`).
     """
 
     _objective = "multiclass"
 
     def __init__(self, *, n_estimators=2000, learning_rate="auto", num_leaves=31,
-                 min_child_samples=50, colsample_bytree=0.8, subsample=0.8, reg_lambda=1.0,
+                 min_child_samples=100, colsample_bytree=0.8, subsample=0.8, reg_lambda=1.0,
                  max_bin=255, early_stopping_rounds=50, validation_fraction=0.2, horizon=None,
                  calibration="auto", refit="auto", class_weight=None, imbalance_threshold=0.1,
                  categorical_features=None, n_jobs=None, random_state=0, lgbm_params=None,
-                 classes=None):
+                 classes=None, dropped_class="dropped"):
         super().__init__(
             n_estimators=n_estimators, learning_rate=learning_rate, num_leaves=num_leaves,
             min_child_samples=min_child_samples, colsample_bytree=colsample_bytree,
@@ -597,6 +605,7 @@ class NextStageModel(_LightGBMClassifier):
             imbalance_threshold=imbalance_threshold, categorical_features=categorical_features,
             n_jobs=n_jobs, random_state=random_state, lgbm_params=lgbm_params)
         self.classes = classes
+        self.dropped_class = dropped_class
 
     def _encode_classes(self, y):
         if self.classes is None:
@@ -695,7 +704,46 @@ class NextStageModel(_LightGBMClassifier):
         log_p = self._log_proba(X)
         return log_p[:, 1] - log_p[:, 0] if log_p.shape[1] == 2 else log_p
 
+    def attach_churn_model(self, churn_model) -> NextStageModel:
+        """Take P(dropped) from a fitted churn model, rescaling the other stages.
+
+        ``dropped`` is the next stage exactly when the customer churns, so a
+        dedicated, calibrated churn model gives the better P(dropped); the
+        stages keep their shares of the rest. This also makes the two models'
+        outputs agree: ``P(next stage = dropped) == churn risk``.
+
+        Parameters
+        ----------
+        churn_model : ChurnModel or None
+            Fitted on the same features and horizon; None detaches it.
+
+        Returns
+        -------
+        NextStageModel
+            This model.
+        """
+        check_is_fitted(self, "booster_")
+        if churn_model is not None:
+            check_is_fitted(churn_model, "booster_")
+            if self.dropped_class not in list(self.classes_):
+                raise ValueError(f"This model has no {self.dropped_class!r} class to take from "
+                                 "the churn model.")
+        self.churn_model_ = churn_model
+        return self
+
     def _log_proba(self, X) -> np.ndarray:
+        if getattr(self, "churn_model_", None) is not None:
+            log_p = self._own_log_proba(X)
+            drop = list(self.classes_).index(self.dropped_class)
+            risk = np.clip(self.churn_model_.predict_proba(X)[:, 1], _EPS, 1 - _EPS)
+            with np.errstate(divide="ignore"):
+                rest = np.log1p(-np.exp(np.minimum(log_p[:, drop], -_EPS)))
+            log_p = log_p - rest[:, None] + np.log1p(-risk)[:, None]
+            log_p[:, drop] = np.log(risk)
+            return log_p
+        return self._own_log_proba(X)
+
+    def _own_log_proba(self, X) -> np.ndarray:
         observed = log_softmax(_as_logits(self._raw_score(X)) / self.temperature_, axis=1)
         if self.classes is None:
             return observed

@@ -25,28 +25,34 @@ from cjml.models import ChurnModel, NextStageModel
 __all__ = ["DEFAULT_N_CUTOFFS", "DEFAULT_STEP", "event_columns_used", "train"]
 
 #: Rolling cutoffs used when none are given: this many, this far apart.
-DEFAULT_N_CUTOFFS = 8
-DEFAULT_STEP = "15D"
+DEFAULT_N_CUTOFFS = 16
+DEFAULT_STEP = "7D"
 
 _OPTIONAL_COLUMNS = ("channel", "satisfaction", "nps", "effort", "amount")
 
 
-def event_columns_used(log) -> list[str]:
+def event_columns_used(log, featurizer=None) -> list[str]:
     """The optional event columns a model trained on ``log`` relies on.
 
     Parameters
     ----------
     log : EventLog
         The training events.
+    featurizer : JourneyFeaturizer, optional
+        The fitted featurizer; its customer-attribute columns are added.
 
     Returns
     -------
     list of str
-        Optional canonical columns present with at least one value; events
-        scored later must have them too.
+        Optional canonical columns present with at least one value, then the
+        attribute columns the featurizer uses; events scored later must have
+        them too.
     """
     frame = log.frame
-    return [c for c in _OPTIONAL_COLUMNS if c in frame.columns and frame[c].notna().any()]
+    used = [c for c in _OPTIONAL_COLUMNS if c in frame.columns and frame[c].notna().any()]
+    for family in getattr(featurizer, "families_", ()):
+        used += [c for c in getattr(family, "attributes_", ()) if c not in used]
+    return used
 
 
 def train(log, *, horizon="30D", lookback="90D", cutoffs=None, n_cutoffs=DEFAULT_N_CUTOFFS,
@@ -65,9 +71,9 @@ def train(log, *, horizon="30D", lookback="90D", cutoffs=None, n_cutoffs=DEFAULT
     cutoffs : list of dates, optional
         The cutoffs; default ``n_cutoffs`` rolling cutoffs ``step`` apart,
         ending at the latest date whose label window the log covers.
-    n_cutoffs : int, default 8
+    n_cutoffs : int, default 16
         Number of rolling cutoffs when ``cutoffs`` is not given.
-    step : duration, default "15D"
+    step : duration, default "7D"
         Spacing of the rolling cutoffs.
     test_cutoff : date, optional
         The held-out cutoff; default the latest cutoff.
@@ -138,6 +144,7 @@ def train(log, *, horizon="30D", lookback="90D", cutoffs=None, n_cutoffs=DEFAULT
     stage = NextStageModel(**{**common, "classes": [*log.journey_map.stages, DROPPED],
                               **(stage_params or {})})
     stage.fit(X, train_set["next_stage"].astype(str), cutoffs=row_cutoffs)
+    stage.attach_churn_model(churn)  # P(dropped) = the calibrated churn risk
     steps.update()
     report = None
     if holdout:
@@ -154,7 +161,7 @@ def train(log, *, horizon="30D", lookback="90D", cutoffs=None, n_cutoffs=DEFAULT
         "train_cutoffs": [c.isoformat() for c in train_cutoffs],
         "test_cutoff": None if test is None else test.isoformat(),
         "n_train_rows": len(train_set),
-        "event_columns": event_columns_used(log),
+        "event_columns": event_columns_used(log, featurizer),
         "timezone": str(log.timezone),
         "training_data": {"fingerprint": fingerprint(log), "n_events": log.n_events,
                           "n_customers": log.n_customers},

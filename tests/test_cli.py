@@ -182,7 +182,7 @@ def test_features_writes_one_row_per_customer_seen_before_the_cutoff(tmp_path, c
 def test_train_then_evaluate_and_a_flipped_byte_is_refused(tmp_path, capsys):
     model = tmp_path / "models" / "sample.joblib"
     code, out, err = run(capsys, "train", str(sample_path()), "--out", str(model),
-                         "--n-cutoffs", "5", "--quiet")
+                         "--n-cutoffs", "5", "--step", "15D", "--quiet")
     assert code == 0, err
     assert "rfm_logistic" in out and "roc_auc" in out and "next stage" in out
     assert model.exists() and model.with_name("sample.joblib.manifest.json").exists()
@@ -207,6 +207,7 @@ def test_train_then_evaluate_and_a_flipped_byte_is_refused(tmp_path, capsys):
 def test_evaluate_refuses_events_from_the_training_period(tmp_path, capsys):
     model = tmp_path / "m.joblib"
     assert run(capsys, "train", str(sample_path()), "--out", str(model), "--n-cutoffs", "4",
+               "--step", "15D",
                "--no-holdout", "--quiet")[0] == 0
     code, _, err = run(capsys, "evaluate", str(model), str(sample_path()), "--quiet")
     assert code == 1

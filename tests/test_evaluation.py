@@ -24,7 +24,7 @@ def log():
 
 @pytest.fixture(scope="module")
 def trained(log):
-    return cjml.train(log, n_cutoffs=5)
+    return cjml.train(log, n_cutoffs=6, step="15D")
 
 
 def test_churn_metrics_by_hand():
@@ -66,7 +66,7 @@ def test_train_holds_out_a_later_cutoff(trained, log):
     assert str(test_cutoff.date()) == str(report.info["test_cutoff"])
     assert set(bundle.models) == {"churn", "next_stage"}
     assert bundle.metadata["event_columns"] == ["channel", "satisfaction", "nps", "effort",
-                                                "amount"]
+                                                "amount", "segment"]
     assert bundle.metadata["evaluation"]["churn"]["model"]["roc_auc"] == pytest.approx(
         report.churn.loc["model", "roc_auc"])
 
@@ -108,7 +108,8 @@ def test_report_renders_as_text_html_dict_and_figures(trained):
         "Churn ROC", "Calibration", "Gain", "Churn drivers by feature family"]
     assert report.importance.sum() == pytest.approx(1.0)
     assert set(report.importance.index) <= {"activity", "touchpoints", "stages", "sequences",
-                                            "experience", "support", "value", "other"}
+                                            "experience", "support", "value", "attributes",
+                                            "other"}
 
 
 def test_bundle_round_trip_predicts_identically_and_evaluates(trained, log, tmp_path):
@@ -134,3 +135,22 @@ def test_evaluate_refuses_a_test_cutoff_inside_the_training_period(trained, log)
 def test_train_explains_when_nothing_is_left_to_train_on(log):
     with pytest.raises(ValueError, match="nothing is left to train on"):
         cjml.train(log, cutoffs=["2024-07-20", "2024-07-29"])
+
+
+def test_next_stage_takes_p_dropped_from_the_churn_model(trained, log):
+    bundle, _ = trained
+    X = bundle.featurizer.transform(log, "2024-07-29")
+    churn, stage = bundle.models["churn"], bundle.models["next_stage"]
+    assert stage.churn_model_ is churn
+    proba = stage.predict_proba(X)
+    drop = list(stage.classes_).index("dropped")
+    np.testing.assert_allclose(proba[:, drop], churn.predict_proba(X)[:, 1], rtol=1e-9)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    # The stages keep their shares of the rest.
+    own = np.exp(stage._own_log_proba(X))
+    keep = [i for i in range(proba.shape[1]) if i != drop]
+    np.testing.assert_allclose(proba[:, keep] / proba[:, keep].sum(axis=1, keepdims=True),
+                               own[:, keep] / own[:, keep].sum(axis=1, keepdims=True), rtol=1e-6)
+    detached = stage.attach_churn_model(None).predict_proba(X)
+    np.testing.assert_allclose(detached, own)
+    stage.attach_churn_model(churn)

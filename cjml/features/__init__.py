@@ -8,6 +8,7 @@ customer.
 """
 
 from cjml.features._activity import ActivityFeatures
+from cjml.features._attributes import AttributeFeatures
 from cjml.features._base import FeatureFamily
 from cjml.features._experience import ExperienceFeatures
 from cjml.features._featurizer import FAMILIES, JourneyFeaturizer
@@ -20,6 +21,7 @@ from cjml.features._value import ValueFeatures
 __all__ = [
     "FAMILIES",
     "ActivityFeatures",
+    "AttributeFeatures",
     "ExperienceFeatures",
     "FeatureFamily",
     "JourneyFeaturizer",

@@ -11,6 +11,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from cjml.features._activity import ActivityFeatures
+from cjml.features._attributes import AttributeFeatures
 from cjml.features._base import ColumnSink, FeatureFamily, as_log, new_output, output_frame
 from cjml.features._experience import ExperienceFeatures
 from cjml.features._sequences import SequenceFeatures
@@ -31,6 +32,7 @@ FAMILIES: dict[str, type[FeatureFamily]] = {
     "experience": ExperienceFeatures,
     "support": SupportFeatures,
     "value": ValueFeatures,
+    "attributes": AttributeFeatures,
 }
 
 
@@ -38,15 +40,15 @@ class JourneyFeaturizer(TransformerMixin, BaseEstimator):
     """Turn an event log into one feature vector per customer at a cutoff.
 
     Combines the feature families (activity, touchpoints, stages, sequences,
-    experience, support, value) and computes them all from one selection of
-    the events at or before the cutoff: point-in-time correct by construction,
-    vectorised over all customers, several lookback windows and several
-    cutoffs in one pass. Column names are stable and documented in each
+    experience, support, value, attributes) and computes them all from one
+    selection of the events at or before the cutoff: point-in-time correct by
+    construction, vectorised over all customers, several lookback windows and
+    several cutoffs in one pass. Column names are stable and documented in each
     family's docstring; ``feature_families_`` maps each column to its family.
 
     Parameters
     ----------
-    families : sequence of str or FeatureFamily, default all seven
+    families : sequence of str or FeatureFamily, default all eight
         Families to compute, by name (see ``FAMILIES``) or as configured
         instances (e.g. ``ActivityFeatures(windows=(14, 60))``).
     windows : tuple of int, default (7, 30, 90)
@@ -64,6 +66,13 @@ class JourneyFeaturizer(TransformerMixin, BaseEstimator):
         Touchpoints that open and resolve support tickets.
     purchase_touchpoints : tuple of str, default ("purchase",)
         Touchpoints that are purchases.
+    attributes : "auto" or sequence of str, default "auto"
+        Extra columns of the log that carry customer attributes (a CRM
+        segment, a plan, a region), featured as their last known value at the
+        cutoff; see :class:`~cjml.features.AttributeFeatures`. ``"auto"`` takes
+        every text or categorical extra column with at most 50 distinct
+        values; ``()`` none. A log without extra columns gives no attribute
+        feature.
     n_jobs : int, optional
         Threads computing the families side by side; default: the machine's
         cores (at most 4) on large logs, 1 on small ones.
@@ -99,7 +108,7 @@ class JourneyFeaturizer(TransformerMixin, BaseEstimator):
                  top_k_transitions=10, last_k=3, negative_weight=12.0,
                  ticket_touchpoints=("support_ticket",),
                  resolution_touchpoints=("ticket_resolved",),
-                 purchase_touchpoints=("purchase",), n_jobs=None):
+                 purchase_touchpoints=("purchase",), attributes="auto", n_jobs=None):
         self.families = families
         self.windows = windows
         self.fatigue_days = fatigue_days
@@ -109,6 +118,7 @@ class JourneyFeaturizer(TransformerMixin, BaseEstimator):
         self.ticket_touchpoints = ticket_touchpoints
         self.resolution_touchpoints = resolution_touchpoints
         self.purchase_touchpoints = purchase_touchpoints
+        self.attributes = attributes
         self.n_jobs = n_jobs
 
     def _build_families(self) -> list[FeatureFamily]:
@@ -123,6 +133,7 @@ class JourneyFeaturizer(TransformerMixin, BaseEstimator):
                                                self.resolution_touchpoints),
             "value": lambda: ValueFeatures(self.purchase_touchpoints,
                                            window=max(int(w) for w in self.windows)),
+            "attributes": lambda: AttributeFeatures(attributes=self.attributes),
         }
         if isinstance(self.families, str) or not len(self.families):
             raise ValueError(f"families must be a non-empty list of family names or instances, "
@@ -148,7 +159,7 @@ class JourneyFeaturizer(TransformerMixin, BaseEstimator):
         return out
 
     def fit(self, log, y=None, *, cutoff=None):
-        """Learn vocabularies (touchpoints, channels, frequent transitions).
+        """Learn vocabularies (touchpoints, channels, transitions, attribute values).
 
         Fitting learns which columns exist, never values: transform on any
         cutoff then uses only that cutoff's past.

@@ -1,0 +1,151 @@
+"""Customer attributes: the last known value of the log's extra columns at the cutoff."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from cjml.events import EventLog
+from cjml.features._base import ColumnSink, FeatureFamily, safe_name, unique_names
+from cjml.features._windows import Windows
+
+__all__ = ["AttributeFeatures"]
+
+
+def _is_numeric(column: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+
+
+def _labels(column: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Codes of each value into its distinct labels (as text), -1 for missing."""
+    cat = pd.Categorical(column)
+    return cat.codes.astype(np.int64), [str(c) for c in cat.categories]
+
+
+class AttributeFeatures(FeatureFamily):
+    """Customer attributes carried in the events: their last known value at the cutoff.
+
+    Event logs often repeat what the CRM knows about the customer on every event
+    (a segment, a plan, a region, a device). Such a column is an attribute of
+    the customer at the time of the event, and the customer's value at a cutoff
+    is the last one logged at or before it. Features, one per attribute column
+    ``<col>`` (sanitised name):
+
+    - ``attribute_<col>``: the value of the customer's last event at or before
+      the cutoff where the column is not missing; NaN if none is. A text,
+      categorical or boolean column gives a category code: the position of the
+      value in ``categories_[col]`` (the distinct values seen in ``fit``, sorted
+      as text), ``len(categories_[col])`` for a value not seen in ``fit`` (the
+      ``other`` bucket, with a warning); these columns are listed in
+      ``categorical_features_``. A numeric column (named explicitly) gives its
+      value.
+
+    A log without such columns gives no feature; a column the featurizer was
+    fitted with but the transformed log lacks gives NaN, with a warning.
+
+    Parameters
+    ----------
+    attributes : "auto" or sequence of str, default "auto"
+        The columns to use. ``"auto"``: every extra column of the log (not one
+        of cjml's canonical columns) that holds text, categories or booleans
+        with between 1 and ``max_categories`` distinct values in the fit data;
+        numeric extra columns are left out (they may be event measures, not
+        customer attributes). A sequence names the columns explicitly (text or
+        numeric); ``()`` turns the family off.
+    max_categories : int, default 50
+        Most distinct values an extra column may have to be used by ``"auto"``
+        (identifiers and free text have many more).
+
+    Attributes
+    ----------
+    attributes_ : tuple
+        The columns used.
+    categories_ : dict
+        Column to its sorted distinct values (as text) in the fit data; None for
+        numeric columns.
+    """
+
+    family = "attributes"
+
+    def __init__(self, attributes="auto", max_categories=50):
+        self.attributes = attributes
+        self.max_categories = max_categories
+
+    def _check_params(self) -> None:
+        if not (isinstance(self.max_categories, int | np.integer) and self.max_categories >= 1):
+            raise ValueError(f"max_categories must be a whole number >= 1, got "
+                             f"{self.max_categories!r}.")
+        a = self.attributes
+        if isinstance(a, str) and a != "auto":
+            raise ValueError(f"attributes must be 'auto' or a list of column names, got {a!r}; "
+                             f"for a single column write attributes=({a!r},).")
+
+    def _fit(self, w: Windows, log: EventLog) -> None:
+        frame = log.frame
+        extra = list(log.extra_columns)
+        if isinstance(self.attributes, str):  # "auto"
+            chosen = []
+            for c in extra:
+                if _is_numeric(frame[c]):
+                    continue
+                codes, _ = _labels(frame[c])
+                seen = np.unique(w.take(codes))
+                n = int(np.sum(seen >= 0))
+                if 1 <= n <= self.max_categories:
+                    chosen.append(c)
+        else:
+            chosen = list(self.attributes)
+            missing = [c for c in chosen if c not in extra]
+            if missing:
+                raise ValueError(f"Attribute columns {missing!r} are not extra columns of the log; "
+                                 f"its extra columns are {extra!r}.")
+            if len(set(chosen)) != len(chosen):
+                raise ValueError(f"attributes lists a column twice: {chosen!r}.")
+        self.attributes_ = tuple(chosen)
+        self.categories_ = {}
+        for c in chosen:
+            if _is_numeric(frame[c]):
+                self.categories_[c] = None
+                continue
+            codes, labels = _labels(frame[c])
+            seen = np.unique(w.take(codes))
+            self.categories_[c] = sorted({labels[k] for k in seen if k >= 0})
+
+    def _names(self) -> list[str]:
+        return unique_names([f"attribute_{safe_name(c)}" for c in self.attributes_])
+
+    def _categorical(self) -> list[str]:
+        return [name for name, c in zip(self._names(), self.attributes_, strict=True)
+                if self.categories_[c] is not None]
+
+    def _compute(self, w: Windows, out: ColumnSink) -> None:
+        frame = w.log.frame
+        for name, c in zip(self.feature_names_out_, self.attributes_, strict=True):
+            if c not in frame.columns:
+                warnings.warn(f"The featurizer was fitted with the attribute column {c!r}, which "
+                              f"this log lacks: {name!r} is NaN.", UserWarning, stacklevel=4)
+                out[name] = np.full(w.n_rows, np.nan)
+                continue
+            vocabulary = self.categories_[c]
+            if vocabulary is None:
+                values = w.take(pd.to_numeric(frame[c], errors="coerce")
+                                .to_numpy(dtype=np.float64, na_value=np.nan))
+            else:
+                codes, labels = _labels(frame[c])
+                lookup = pd.Index(vocabulary).get_indexer(labels).astype(np.float64)
+                unseen = lookup < 0
+                lookup[unseen] = len(vocabulary)
+                visible = w.take(codes)
+                values = np.append(lookup, np.nan)[visible]  # code -1 (missing) -> NaN
+                if unseen.any():
+                    present = np.bincount(visible[visible >= 0], minlength=len(labels))
+                    names = [labels[k] for k in np.flatnonzero(unseen & (present > 0))]
+                    if names:
+                        warnings.warn(
+                            f"{len(names)} value(s) of attribute {c!r} were not seen when the "
+                            f"featurizer was fitted and are coded as 'other': {names[:10]!r}. "
+                            "Refit on data that includes them to give them their own code.",
+                            UserWarning, stacklevel=4)
+            out[name] = w.last(values, ~np.isnan(values))
