@@ -13,7 +13,7 @@ What they add to a bare LightGBM:
   Without cutoffs, a stratified random ``validation_fraction`` is used.
 - **Calibration on the held-out slice** (churn: Platt scaling of the log-odds
   or isotonic; next stage: temperature scaling), never on training rows.
-- **Refit.** With ``refit=True`` (default below 300,000 rows) the trees are grown again on all
+- **Refit.** With ``refit=True`` (default below 500,000 rows) the trees are grown again on all
   rows, held-out slice included, with 1.1 times the rounds early stopping
   chose, so the newest period is not wasted; the calibration learned on the
   slice is applied to the refitted trees.
@@ -53,8 +53,8 @@ __all__ = [
 
 _EPS = 1e-6
 #: From this many rows on, "auto" settings favour speed: a learning rate of 0.1
-#: instead of 0.05 and no refit (the held-out slice is then a small share).
-_LARGE_ROWS = 300_000
+#: instead of 0.03 and no refit (the held-out slice is then a small share).
+_LARGE_ROWS = 500_000
 #: Refit rounds, relative to the rounds early stopping chose.
 _REFIT_ROUNDS = 1.1
 #: Below this many rows LightGBM runs on one thread (see ``_threads``).
@@ -177,7 +177,7 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
         params = {
             "objective": "binary" if n_classes <= 2 else "multiclass",
             "learning_rate": (self.learning_rate if self.learning_rate != "auto"
-                              else 0.05 if n_rows < _LARGE_ROWS else 0.1),
+                              else 0.03 if n_rows < _LARGE_ROWS else 0.1),
             "num_leaves": self.num_leaves,
             "min_child_samples": self.min_child_samples,
             "feature_fraction": self.colsample_bytree,
@@ -384,7 +384,7 @@ class ChurnModel(_LightGBMClassifier):
     n_estimators : int, default 2000
         Most boosting rounds; early stopping usually ends far earlier.
     learning_rate : float or "auto", default "auto"
-        Shrinkage of each tree; "auto" is 0.05, or 0.1 from 300,000 rows.
+        Shrinkage of each tree; "auto" is 0.03, or 0.1 from 500,000 rows.
     num_leaves : int, default 31
         Leaves per tree.
     min_child_samples : int, default 100
@@ -409,7 +409,7 @@ class ChurnModel(_LightGBMClassifier):
         "sigmoid" (Platt scaling of the log-odds: keeps the ranking).
     refit : bool or "auto", default "auto"
         Grow the trees again on all rows after early stopping; "auto" does
-        below 300,000 rows, where the held-out slice is a large share.
+        below 500,000 rows, where the held-out slice is a large share.
     class_weight : {"auto", "balanced", None} or dict, default "auto"
         "auto" balances classes only when the rarer one is under
         ``imbalance_threshold`` of the rows.
@@ -531,9 +531,10 @@ class NextStageModel(_LightGBMClassifier):
     n_estimators : int, default 2000
         Most boosting rounds.
     learning_rate : float or "auto", default "auto"
-        Shrinkage of each tree; "auto" is 0.05, or 0.1 from 300,000 rows.
-    num_leaves : int, default 31
-        Leaves per tree.
+        Shrinkage of each tree; "auto" is 0.03, or 0.1 from 500,000 rows.
+    num_leaves : int, default 15
+        Leaves per tree (fewer than the churn model's: the stage shares
+        overfit sooner).
     min_child_samples : int, default 100
         Fewest rows in a leaf.
     colsample_bytree : float, default 0.8
@@ -555,7 +556,7 @@ class NextStageModel(_LightGBMClassifier):
         log loss on the held-out slice.
     refit : bool or "auto", default "auto"
         Grow the trees again on all rows after early stopping; "auto" does
-        below 300,000 rows, where the held-out slice is a large share.
+        below 500,000 rows, where the held-out slice is a large share.
     class_weight : {"auto", "balanced", None} or dict, default None
         Class weights; off by default because they distort probabilities.
     imbalance_threshold : float, default 0.1
@@ -590,7 +591,7 @@ class NextStageModel(_LightGBMClassifier):
 
     _objective = "multiclass"
 
-    def __init__(self, *, n_estimators=2000, learning_rate="auto", num_leaves=31,
+    def __init__(self, *, n_estimators=2000, learning_rate="auto", num_leaves=15,
                  min_child_samples=100, colsample_bytree=0.8, subsample=0.8, reg_lambda=1.0,
                  max_bin=255, early_stopping_rounds=50, validation_fraction=0.2, horizon=None,
                  calibration="auto", refit="auto", class_weight=None, imbalance_threshold=0.1,

@@ -25,7 +25,7 @@ from cjml.models import ChurnModel, NextStageModel
 __all__ = ["DEFAULT_N_CUTOFFS", "DEFAULT_STEP", "event_columns_used", "train"]
 
 #: Rolling cutoffs used when none are given: this many, this far apart.
-DEFAULT_N_CUTOFFS = 16
+DEFAULT_N_CUTOFFS = 20
 DEFAULT_STEP = "7D"
 
 _OPTIONAL_COLUMNS = ("channel", "satisfaction", "nps", "effort", "amount")
@@ -71,7 +71,7 @@ def train(log, *, horizon="30D", lookback="90D", cutoffs=None, n_cutoffs=DEFAULT
     cutoffs : list of dates, optional
         The cutoffs; default ``n_cutoffs`` rolling cutoffs ``step`` apart,
         ending at the latest date whose label window the log covers.
-    n_cutoffs : int, default 16
+    n_cutoffs : int, default 20
         Number of rolling cutoffs when ``cutoffs`` is not given.
     step : duration, default "7D"
         Spacing of the rolling cutoffs.
