@@ -83,8 +83,11 @@ def _feature_matrix(estimator, X, *, fitting: bool) -> np.ndarray:
                     f"X lacks {len(missing)} feature column(s) the model was trained on, e.g. "
                     f"{missing[:5]!r}. Build the features with the featurizer the model was "
                     "trained with (bundle.featurizer).")
-            X = X[list(estimator.feature_names_in_)]
+            if not np.array_equal(X.columns.to_numpy(dtype=object), estimator.feature_names_in_):
+                X = X[list(estimator.feature_names_in_)]
         names = np.asarray(X.columns, dtype=object)
+        # One copy, straight to float32; LightGBM reads the column-major result
+        # as it is (a row-major copy would cost more than the prediction).
         X = X.to_numpy(dtype=np.float32, na_value=np.nan)
     else:
         names = None
