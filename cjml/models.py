@@ -331,7 +331,57 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
         """Uncalibrated LightGBM scores: log-odds, or logits of the observed classes."""
         check_is_fitted(self, "booster_")
         matrix = _feature_matrix(self, X, fitting=False)
+        compiled = getattr(self, "_compiled", None)
+        if compiled is not None:
+            import tl2cgen
+
+            raw = compiled.predict(tl2cgen.DMatrix(matrix), pred_margin=True)
+            return raw.reshape(len(matrix), -1).squeeze(axis=1) if raw.size == len(matrix) \
+                else raw.reshape(len(matrix), -1)
         return self.booster_.predict(matrix, raw_score=True, num_threads=self._threads(len(matrix)))
+
+    def compile(self, directory=None):
+        """Compile the trees to native code for faster prediction (optional).
+
+        Uses treelite and tl2cgen (``pip install "cjml[fast]"``) and a C
+        compiler; predictions are identical to LightGBM's, about three times
+        faster. The compiled library is not saved with the model: call this
+        again after loading a bundle.
+
+        Parameters
+        ----------
+        directory : str or Path, optional
+            Where to write the shared library; default a new temporary folder.
+
+        Returns
+        -------
+        self
+        """
+        import tempfile
+        from pathlib import Path
+
+        try:
+            import tl2cgen
+            import treelite
+        except ImportError:
+            raise ImportError("Compiling models needs treelite and tl2cgen: "
+                              'pip install "cjml[fast]" (and a C compiler).') from None
+        check_is_fitted(self, "booster_")
+        folder = Path(directory) if directory is not None else Path(tempfile.mkdtemp(
+            prefix="cjml-compiled-"))
+        folder.mkdir(parents=True, exist_ok=True)
+        library = folder / f"{type(self).__name__.lower()}-{id(self):x}.so"
+        model = treelite.frontend.from_lightgbm(self.booster_)
+        tl2cgen.export_lib(model, toolchain="gcc", libpath=str(library),
+                           params={"parallel_comp": 8}, verbose=False)
+        self._compiled = tl2cgen.Predictor(str(library), nthread=os.cpu_count() or 1,
+                                           verbose=False)
+        return self
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_compiled", None)  # a native library handle: rebuilt with compile()
+        return state
 
     def predict(self, X) -> np.ndarray:
         """The most probable class of each row.
@@ -674,20 +724,23 @@ class NextStageModel(_LightGBMClassifier):
 
         self.temperature_ = float(minimize_scalar(loss, bounds=(0.25, 4.0), method="bounded").x)
 
-    def predict_proba(self, X) -> np.ndarray:
+    def predict_proba(self, X, churn_risk=None) -> np.ndarray:
         """Give the probability of each class, in the order of ``classes_``.
 
         Parameters
         ----------
         X : DataFrame or array of shape (n_rows, n_features)
             Feature rows.
+        churn_risk : array-like of shape (n_rows,), optional
+            The attached churn model's risk for these rows, when already
+            computed (saves predicting it twice); ignored without one.
 
         Returns
         -------
         ndarray of shape (n_rows, n_classes)
             Probabilities, one column per class of ``classes_``.
         """
-        return np.exp(self._log_proba(X))
+        return np.exp(self._log_proba(X, churn_risk))
 
 
     def decision_function(self, X) -> np.ndarray:
@@ -735,11 +788,13 @@ class NextStageModel(_LightGBMClassifier):
         self.churn_model_ = churn_model
         return self
 
-    def _log_proba(self, X) -> np.ndarray:
+    def _log_proba(self, X, churn_risk=None) -> np.ndarray:
         if getattr(self, "churn_model_", None) is not None:
             log_p = self._own_log_proba(X)
             drop = list(self.classes_).index(self.dropped_class)
-            risk = np.clip(self.churn_model_.predict_proba(X)[:, 1], _EPS, 1 - _EPS)
+            if churn_risk is None:
+                churn_risk = self.churn_model_.predict_proba(X)[:, 1]
+            risk = np.clip(np.asarray(churn_risk, dtype=float), _EPS, 1 - _EPS)
             with np.errstate(divide="ignore"):
                 rest = np.log1p(-np.exp(np.minimum(log_p[:, drop], -_EPS)))
             log_p = log_p - rest[:, None] + np.log1p(-risk)[:, None]

@@ -231,3 +231,28 @@ def test_rfm_baseline_ranks_recent_frequent_customers_as_staying():
     risk = model.predict_proba(X)[:, 1]
     assert churn_metrics(churn, risk)["roc_auc"] > 0.85
     assert list(model.classes_) == [0, 1]
+
+
+def test_compiled_models_predict_exactly_what_lightgbm_predicts(sample_sets, tmp_path):
+    pytest.importorskip("tl2cgen")
+    log, featurizer, train, test = sample_sets
+    names = list(featurizer.feature_names_out_)
+    churn = _fit_churn(featurizer, train, n_estimators=60)
+    stage = NextStageModel(horizon="30D", n_estimators=30,
+                           classes=[*log.journey_map.stages, "dropped"],
+                           categorical_features=list(featurizer.categorical_features_))
+    stage.fit(train[names], train["next_stage"].astype(str), cutoffs=train["cutoff"])
+    stage.attach_churn_model(churn)
+    before = churn.predict_proba(test[names]), stage.predict_proba(test[names])
+    churn.compile(tmp_path)
+    stage.compile(tmp_path)
+    risk = churn.predict_proba(test[names])
+    np.testing.assert_allclose(risk, before[0], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(stage.predict_proba(test[names], churn_risk=risk[:, 1]),
+                               before[1], rtol=1e-12, atol=1e-12)
+    # The native library is not pickled; the copy predicts with LightGBM, identically.
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(churn))
+    assert getattr(copy, "_compiled", None) is None
+    np.testing.assert_allclose(copy.predict_proba(test[names]), before[0], rtol=1e-12)
