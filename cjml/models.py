@@ -818,7 +818,26 @@ def _as_logits(raw: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- baselines
-class PriorBaseline(ClassifierMixin, BaseEstimator):
+class _Baseline(ClassifierMixin, BaseEstimator):
+    """What the baselines share: ``predict`` is the most probable class."""
+
+    def predict(self, X) -> np.ndarray:
+        """The most probable class of each row.
+
+        Parameters
+        ----------
+        X : DataFrame or array
+            Rows.
+
+        Returns
+        -------
+        ndarray of shape (n_rows,)
+            The predicted class of each row.
+        """
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+class PriorBaseline(_Baseline):
     """The class frequencies of the training rows, for every customer.
 
     Its ``predict`` is the majority class.
@@ -867,23 +886,9 @@ class PriorBaseline(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "class_prior_")
         return np.tile(self.class_prior_, (len(X), 1))
 
-    def predict(self, X) -> np.ndarray:
-        """The majority class for every row.
-
-        Parameters
-        ----------
-        X : DataFrame or array
-            Rows.
-
-        Returns
-        -------
-        ndarray of shape (n_rows,)
-            The predicted class of each row.
-        """
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
 
-class MarkovBaseline(ClassifierMixin, BaseEstimator):
+class MarkovBaseline(_Baseline):
     """A first-order Markov model: the outcome given the last stage and touchpoint.
 
     ``P(outcome | stage, last touchpoint)`` is counted on the training rows and
@@ -971,23 +976,9 @@ class MarkovBaseline(ClassifierMixin, BaseEstimator):
             p = (n + self.smoothing * p) / (n.sum(axis=1, keepdims=True) + self.smoothing)
         return p
 
-    def predict(self, X) -> np.ndarray:
-        """The most frequent outcome of each row's state.
-
-        Parameters
-        ----------
-        X : DataFrame
-            Feature rows.
-
-        Returns
-        -------
-        ndarray of shape (n_rows,)
-            The predicted class of each row.
-        """
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
 
-class RFMBaseline(ClassifierMixin, BaseEstimator):
+class RFMBaseline(_Baseline):
     """Logistic regression on recency, frequency and monetary value.
 
     The classic RFM model: ``log1p`` of days since the last event, events in
@@ -1064,17 +1055,3 @@ class RFMBaseline(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "pipeline_")
         return self.pipeline_.predict_proba(self._design(X))
 
-    def predict(self, X) -> np.ndarray:
-        """The most probable class.
-
-        Parameters
-        ----------
-        X : DataFrame
-            Feature rows.
-
-        Returns
-        -------
-        ndarray of shape (n_rows,)
-            The predicted class of each row.
-        """
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]

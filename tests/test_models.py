@@ -87,10 +87,10 @@ def test_time_split_holds_out_the_latest_cutoff_and_purges_overlapping_windows()
 
 
 def test_fit_never_uses_rows_after_the_training_period(sample_sets):
-    """Changing the held-out slice's labels changes nothing but the calibration and stopping.
+    """The trees never learn from the held-out latest cutoff.
 
-    Without refit, the trees come from the earlier cutoffs only: shuffling the labels of
-    the latest training cutoff must leave the raw scores' trees' first iteration intact.
+    Without refit, early stopping or calibration, the trees come from the earlier,
+    non-overlapping cutoffs only: shuffling the latest cutoff's labels changes nothing.
     """
     _, featurizer, train, _ = sample_sets
     names = list(featurizer.feature_names_out_)
