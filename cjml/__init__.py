@@ -16,6 +16,9 @@ The public surface:
   baselines on a held-out later cutoff (:class:`EvaluationReport`).
 - :func:`explain`, :func:`top_drivers_text`: each customer's top drivers of a
   prediction, from LightGBM's contributions, grouped by feature family, in words.
+- :func:`journey_map`: the data-driven journey map per stage (funnel, drop-off, time in
+  stage, touchpoints, satisfaction, NPS, missing touchpoints), with HTML, CSV and plots
+  (:class:`JourneyMapReport`).
 - :class:`ModelBundle`: featurizer, models and metadata, saved and loaded with integrity checks.
 - :mod:`cjml.datasets`: the journey simulator with ground truth, and the sample.
 - :mod:`cjml.exceptions`: the errors cjml raises.
@@ -23,6 +26,7 @@ The public surface:
 
 from importlib.metadata import PackageNotFoundError, version
 
+from cjml.analytics import JourneyMapReport, journey_map
 from cjml.bundle import BundleError, ModelBundle
 from cjml.evaluation import EvaluationReport, evaluate
 from cjml.events import EventLog, EventLogSummary, read_events
@@ -50,6 +54,7 @@ __all__ = [
     "JourneyFeaturizer",
     "JourneyMap",
     "JourneyMapError",
+    "JourneyMapReport",
     "ModelBundle",
     "NextStageModel",
     "SchemaError",
@@ -57,6 +62,7 @@ __all__ = [
     "__version__",
     "evaluate",
     "explain",
+    "journey_map",
     "make_labels",
     "make_training_set",
     "read_events",

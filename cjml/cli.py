@@ -127,6 +127,31 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_journey_map(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    out = Path(args.out)
+    suffix = out.suffix.lower()
+    if suffix not in (".html", ".csv"):
+        raise CjmlError(f"Cannot write {str(out)!r}: --out must end in .html (page with tables "
+                        f"and plots) or .csv (the stage table), not {suffix or '(no suffix)'!r}.")
+    if out.exists() and not args.force:  # before the work, not after
+        raise CjmlError(f"{str(out)!r} already exists and was left untouched; choose another "
+                        "--out or pass --force.")
+    bundle = cjml.ModelBundle.load(args.model) if args.model else None
+    log = _read_log(args, journey_map=None if bundle is None else bundle.journey_map)
+    report = cjml.journey_map(log, bundle, by=args.by, cutoff=args.cutoff, horizon=args.horizon)
+    if suffix == ".html":
+        report.to_html(out, force=args.force)
+    else:
+        report.to_csv(out, force=args.force)
+    _say(report.to_text())
+    groups = (f", {report.group_stages[args.by].nunique(dropna=False)} groups of {args.by!r}"
+              if args.by else "")
+    _say(f"Wrote the journey map ({len(report.stages)} stages{groups}) to {out} "
+         f"({time.perf_counter() - started:.1f} s)")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from cjml import datasets
 
@@ -279,6 +304,27 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--test-cutoff", help="held-out cutoff (default: the latest complete one)")
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
     ev.set_defaults(func=_cmd_evaluate)
+
+    jmap = sub.add_parser("journey-map", help="write the data-driven journey map (HTML or CSV)",
+                          description="Describe each journey stage from the events: customers "
+                                      "who reached it, conversion, drop-off, median days in "
+                                      "stage, top touchpoints, satisfaction and NPS; with "
+                                      "--model, the missing touchpoints (high estimated risk "
+                                      "reduction, low current use). Writes an HTML page with "
+                                      "the tables, a funnel and a flow plot, or the stage "
+                                      "table as CSV.")
+    _add_input_options(jmap)
+    jmap.add_argument("--model", help="bundle file written by cjml train, for the missing "
+                                      "touchpoints")
+    jmap.add_argument("--by", metavar="COL",
+                      help="split the map by a column of the events, e.g. segment")
+    jmap.add_argument("--cutoff", help="use events up to this date (default: the end of the "
+                                       "log's last day)")
+    jmap.add_argument("--horizon", help="silence that counts as dropping off (default: the "
+                                        "model's horizon, or 30D)")
+    jmap.add_argument("--out", required=True, help="output .html or .csv")
+    jmap.add_argument("--force", action="store_true", help="replace an existing output file")
+    jmap.set_defaults(func=_cmd_journey_map)
 
     demo = sub.add_parser("demo", help="run the main job end to end on the sample",
                           description="Simulate the sample with ground truth, check it matches "

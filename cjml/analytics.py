@@ -1,0 +1,1126 @@
+"""The data-driven journey map: funnel, drop-off, touchpoints and gaps per stage.
+
+:func:`journey_map` reads an event log and describes each journey stage as the
+customers lived it: how many reached it, how many moved on and how many went
+silent there, how long they stayed, which touchpoints they met, how satisfied
+they were, and, given a model, which actionable touchpoints would lower the
+drop-off risk most but are rarely used there (the *missing touchpoints* of
+DOMAIN.md). The result, a :class:`JourneyMapReport`, holds plain DataFrames,
+renders as an HTML table in notebooks, exports to CSV and HTML, and draws a
+stage funnel and a Sankey-style stage-to-stage flow with matplotlib.
+
+Everything is computed with numpy over the sorted log (no Python loop over
+customers), so a log of ten million events takes seconds.
+"""
+
+from __future__ import annotations
+
+import base64
+import difflib
+import html
+import io
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cjml.events import EventLog, to_utc_timestamp
+from cjml.exceptions import InputFileError, SchemaError
+from cjml.journey import DROPPED
+
+__all__ = ["JourneyMapReport", "journey_map"]
+
+#: Defaults when neither the call nor a model bundle gives them.
+DEFAULT_HORIZON = "30D"
+DEFAULT_LOOKBACK = "90D"
+
+_NS_PER_DAY = 86_400 * 10**9
+_TOP_TOUCHPOINTS = 3
+_ACTIVE = "still active"
+_EFFECT_COLUMNS = ("customer_id", "stage", "touchpoint", "risk_reduction")
+_TABLES = ("stages", "touchpoints", "flows", "opportunities")
+_DASH = "\u2013"
+
+
+# --------------------------------------------------------------------------- the data
+class _Prepared:
+    """The log's events up to the cutoff, as arrays, with per-customer facts.
+
+    Customers are numbered by *position* ``0..P-1`` among those with an event
+    at or before the cutoff; ``pos`` gives each event's position.
+    """
+
+    def __init__(self, log: EventLog, cutoff_ns: int, horizon_ns: int):
+        ts_all = log.timestamps_ns
+        keep = ts_all <= cutoff_ns
+        self.rows = None if keep.all() else np.flatnonzero(keep)
+        ts, codes = self.take(ts_all), self.take(log.customer_codes)
+        n = len(ts)
+        if n == 0:
+            first = pd.Timestamp(int(ts_all.min()), tz="UTC")
+            raise ValueError(
+                f"No event happened at or before the cutoff {pd.Timestamp(cutoff_ns, tz='UTC')}: "
+                f"the log starts at {first}. Pass a later cutoff.")
+        self.log = log
+        self.n_stages = len(log.journey_map.stages)
+        self.n_touchpoints = len(log.frame["touchpoint"].cat.categories)
+        self.ts = ts
+        self.stage = self.take(log.stage_codes)
+        self.tp = self.take(log.touchpoint_codes)
+        starts = np.flatnonzero(np.concatenate([[True], codes[1:] != codes[:-1]]))
+        ends = np.append(starts[1:], n)
+        self.codes = codes[starts]  # customer code of each position
+        self.n = len(starts)
+        self.pos = np.repeat(np.arange(self.n, dtype=np.int64), ends - starts)
+        self.first_row = starts
+        self.last_row = ends - 1
+        self.furthest = np.maximum.reduceat(self.stage, starts)
+        self.last_stage = self.stage[self.last_row]
+        self.dropped = ts[self.last_row] <= cutoff_ns - horizon_ns
+
+        # Runs: maximal stretches of consecutive events of one customer in one stage.
+        S = self.n_stages
+        pos, stage = self.pos, self.stage
+        new = np.ones(n, dtype=bool)
+        new[1:] = (pos[1:] != pos[:-1]) | (stage[1:] != stage[:-1])
+        run = np.flatnonzero(new)
+        nxt = np.append(run[1:], n)
+        nxt_c = np.minimum(nxt, n - 1)
+        same = (nxt < n) & (pos[nxt_c] == pos[run])  # the customer's next event is in another stage
+        end_ts = np.where(same, ts[nxt_c], ts[nxt - 1])
+        run_pos, run_stage = pos[run], stage[run]
+        # Days in stage, summed over the customer's stays in it.
+        pairs, inverse = _unique(run_pos * S + run_stage, inverse=True)
+        self.pair_pos, self.pair_stage = pairs // S, pairs % S
+        self.pair_days = np.bincount(inverse, weights=(end_ts - ts[run]).astype(np.float64)
+                                     ) / _NS_PER_DAY
+        # Stage-to-stage moves, each (customer, from, to) once.
+        to = stage[nxt_c[same]]
+        moves = _unique((run_pos[same] * S + run_stage[same]) * S + to)
+        self.move_pos = moves // (S * S)
+        self.move_from = (moves // S) % S
+        self.move_to = moves % S
+        # (customer, stage, touchpoint) triples, each once.
+        T = self.n_touchpoints
+        key = (pos * S + stage) * T + self.tp
+        if n > 1:
+            key = key[np.concatenate([[True], key[1:] != key[:-1]])]
+        triples = _unique(key)
+        self.triple_pos = triples // (S * T)
+        self.triple_stage = (triples // T) % S
+        self.triple_tp = triples % T
+
+    def take(self, values: np.ndarray) -> np.ndarray:
+        """``values`` (one per log row) restricted to the events up to the cutoff."""
+        return values if self.rows is None else values[self.rows]
+
+    def column(self, name: str) -> np.ndarray | None:
+        """A numeric column of the log as float64 up to the cutoff, or None when absent."""
+        frame = self.log.frame
+        if name not in frame.columns:
+            return None
+        return self.take(frame[name].to_numpy(dtype=np.float64, na_value=np.nan))
+
+
+def _unique(keys: np.ndarray, inverse: bool = False):
+    """Sorted distinct ``keys`` (and each key's index among them).
+
+    The keys here lead with the customer position, so they come almost sorted:
+    a stable sort (timsort on runs) beats :func:`numpy.unique`'s hashing.
+    """
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    first = np.ones(len(ordered), dtype=bool)
+    first[1:] = ordered[1:] != ordered[:-1]
+    distinct = ordered[first]
+    if not inverse:
+        return distinct
+    where = np.empty(len(keys), dtype=np.int64)
+    where[order] = np.cumsum(first) - 1
+    return distinct, where
+
+
+def _resolve_by(log: EventLog, by) -> str | None:
+    if by is None:
+        return None
+    allowed = [*log.extra_columns, *(["channel"] if "channel" in log.frame.columns else [])]
+    if by in allowed:
+        return by
+    close = difflib.get_close_matches(str(by), [str(a) for a in allowed], n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    if not allowed:
+        raise SchemaError(
+            f"by={by!r} is not a column of the event log, which has no column to group "
+            "customers by. Fix: add a segment or persona column to the events (it is carried "
+            "along) and pass its name.")
+    raise SchemaError(
+        f"by={by!r} is not a column of the event log.{hint} Columns to group by: "
+        f"{allowed!r}. Fix: pass one of them, or add the column to the events.")
+
+
+def _groups(prep: _Prepared, by: str | None) -> tuple[np.ndarray, list]:
+    """Each customer's group (its value of ``by`` at its last event) and the group labels."""
+    if by is None:
+        return np.zeros(prep.n, dtype=np.int64), [None]
+    rows = prep.last_row if prep.rows is None else prep.rows[prep.last_row]
+    values = prep.log.frame[by].iloc[rows]
+    codes, uniques = pd.factorize(values, sort=True, use_na_sentinel=False)
+    return codes.astype(np.int64), list(uniques)
+
+
+# --------------------------------------------------------------------------- the tables
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    num, den = np.asarray(num, dtype=float), np.asarray(den, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+
+
+def _count(keys: np.ndarray, size: int, weights=None) -> np.ndarray:
+    return np.bincount(keys, weights=weights, minlength=size)[:size]
+
+
+def _tables(prep: _Prepared, g: np.ndarray, n_groups: int):
+    """Per (group, stage) metrics, touchpoints and flows, with a group code column ``_g``."""
+    S, T, G = prep.n_stages, prep.n_touchpoints, n_groups
+    stages = list(prep.log.journey_map.stages)
+    tp_names = [str(t) for t in prep.log.frame["touchpoint"].cat.categories]
+    GS = G * S
+    gs_rows = np.arange(GS)
+    out: dict[str, object] = {"_g": gs_rows // S, "stage": [stages[s] for s in gs_rows % S]}
+
+    in_group = np.bincount(g, minlength=G).astype(float)
+    g_event = g[prep.pos] if G > 1 else np.zeros(len(prep.pos), dtype=np.int64)
+    key_gs = g_event * S + prep.stage
+    customers = _count(g[prep.pair_pos] * S + prep.pair_stage, GS)
+    furthest = _count(g * S + prep.furthest, GS).reshape(G, S)
+    reached = furthest[:, ::-1].cumsum(axis=1)[:, ::-1]
+    active = ~prep.dropped
+    pending = _count(g[active] * S + prep.furthest[active], GS).reshape(G, S)
+    converted = np.full((G, S), np.nan)
+    converted[:, :-1] = reached[:, 1:]
+    dropped = _count(g[prep.dropped] * S + prep.last_stage[prep.dropped], GS)
+    still = _count(g[active] * S + prep.last_stage[active], GS)
+    back = prep.move_to < prep.move_from
+    moved_back = _unique(prep.move_pos[back] * S + prep.move_from[back])
+    moved_back = _count(g[moved_back // S] * S + moved_back % S, GS)
+
+    out["customers"] = customers
+    out["reached"] = reached.ravel()
+    out["reached_share"] = _ratio(reached, in_group[:, None]).ravel()
+    out["converted"] = pd.array(converted.ravel(), dtype="Int64")
+    out["pending"] = np.where(np.arange(S) < S - 1, pending, 0).ravel()
+    out["conversion"] = _ratio(converted, reached - pending).ravel()
+    out["dropped"] = dropped
+    out["active"] = still
+    out["drop_off"] = _ratio(dropped, customers - still)
+    days = pd.Series(prep.pair_days).groupby(g[prep.pair_pos] * S + prep.pair_stage).median()
+    out["median_days"] = days.reindex(gs_rows).to_numpy(dtype=float)
+    out["moved_back"] = moved_back
+
+    # Touchpoints per (group, stage): events and customers.
+    tp_events = _count(key_gs * T + prep.tp, GS * T)
+    tp_customers = _count((g[prep.triple_pos] * S + prep.triple_stage) * T + prep.triple_tp,
+                          GS * T)
+    stage_events = tp_events.reshape(GS, T).sum(axis=1)
+    nz = np.flatnonzero(tp_events)
+    touchpoints = pd.DataFrame({
+        "_g": nz // (S * T),
+        "stage": [stages[s] for s in (nz // T) % S],
+        "touchpoint": [tp_names[t] for t in nz % T],
+        "events": tp_events[nz],
+        "customers": tp_customers[nz],
+        "event_share": _ratio(tp_events[nz], stage_events[nz // T]),
+        "customer_share": _ratio(tp_customers[nz], customers[nz // T]),
+        "_gs": nz // T,
+    })
+    touchpoints = touchpoints.sort_values(["_gs", "events", "touchpoint"],
+                                          ascending=[True, False, True], kind="stable")
+    top = (touchpoints.groupby("_gs", sort=False).head(_TOP_TOUCHPOINTS)
+           .assign(_text=lambda d: d["touchpoint"] + " (" +
+                   d["event_share"].map(lambda v: f"{v:.0%}") + ")")
+           .groupby("_gs")["_text"].agg(", ".join))
+    out["top_touchpoints"] = top.reindex(gs_rows).to_numpy(dtype=object)
+
+    # Satisfaction (mean over answers) and NPS (each customer's latest answer in the stage).
+    sat = prep.column("satisfaction")
+    if sat is not None:
+        ok = ~np.isnan(sat)
+        n_sat = _count(key_gs[ok], GS)
+        out["mean_satisfaction"] = _ratio(_count(key_gs[ok], GS, weights=sat[ok]), n_sat)
+        out["satisfaction_answers"] = n_sat
+    else:
+        out["mean_satisfaction"] = np.full(GS, np.nan)
+        out["satisfaction_answers"] = np.zeros(GS, dtype=np.int64)
+    nps = prep.column("nps")
+    if nps is not None and (~np.isnan(nps)).any():
+        at = np.flatnonzero(~np.isnan(nps))[::-1]  # latest first
+        keys = prep.pos[at] * S + prep.stage[at]
+        order = np.argsort(keys, kind="stable")  # stable: the latest answer leads each key
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = keys[order][1:] != keys[order][:-1]
+        at = at[order[first]]
+        score, key = nps[at], key_gs[at]
+        respondents = _count(key, GS)
+        promoters = _ratio(_count(key[score >= 9], GS), respondents)
+        passives = _ratio(_count(key[(score >= 7) & (score < 9)], GS), respondents)
+        detractors = _ratio(_count(key[score < 7], GS), respondents)
+    else:
+        respondents = np.zeros(GS, dtype=np.int64)
+        promoters = passives = detractors = np.full(GS, np.nan)
+    out["nps_respondents"] = respondents
+    out["promoters"] = promoters
+    out["passives"] = passives
+    out["detractors"] = detractors
+    out["nps"] = 100 * (promoters - detractors)
+    table = pd.DataFrame(out)
+
+    # Flows: stage-to-stage moves, then where each customer's last stage led.
+    move_key = (g[prep.move_pos] * S + prep.move_from) * S + prep.move_to
+    move_n = _count(move_key, GS * S)
+    nz = np.flatnonzero(move_n)
+    frm, to = (nz // S) % S, nz % S
+    flows = [pd.DataFrame({"_g": nz // (S * S), "from_stage": [stages[s] for s in frm],
+                           "to_stage": [stages[s] for s in to],
+                           "kind": np.where(to > frm, "forward", "back"),
+                           "customers": move_n[nz], "_from": frm, "_order": 0})]
+    for kind, label, counts, order in (("dropped", DROPPED, dropped, 1),
+                                       ("active", _ACTIVE, still, 2)):
+        nz = np.flatnonzero(counts)
+        flows.append(pd.DataFrame({"_g": nz // S, "from_stage": [stages[s] for s in nz % S],
+                                   "to_stage": label, "kind": kind, "customers": counts[nz],
+                                   "_from": nz % S, "_order": order}))
+    flows = pd.concat(flows, ignore_index=True)
+    flows = flows.sort_values(["_g", "_from", "_order"], kind="stable")
+    flows = flows.drop(columns=["_from", "_order"]).reset_index(drop=True)
+    flows["customers"] = flows["customers"].astype(np.int64)
+    touchpoints = touchpoints.drop(columns="_gs").reset_index(drop=True)
+    return table, touchpoints, flows
+
+
+class _Effects:
+    """The rows of an effects frame as codes: stage, touchpoint, customer position, use."""
+
+    def __init__(self, effects, prep: _Prepared, cutoff_ns: int, lookback_ns: int | None):
+        if not isinstance(effects, pd.DataFrame):
+            raise TypeError(f"effects must be a DataFrame with columns "
+                            f"{list(_EFFECT_COLUMNS)!r}, got {type(effects).__name__}.")
+        missing = [c for c in _EFFECT_COLUMNS if c not in effects.columns]
+        if missing:
+            raise ValueError(
+                f"effects lacks column(s) {missing!r}; it needs {list(_EFFECT_COLUMNS)!r} (one "
+                f"row per customer and eligible touchpoint) and has {list(effects.columns)!r}. "
+                "Fix: pass the frame cjml.recommend.estimate_effects returns.")
+        log = prep.log
+        stages = list(log.journey_map.stages)
+        s_codes, s_names = pd.factorize(effects["stage"])
+        if (s_codes < 0).any():
+            raise ValueError(f"effects has {int((s_codes < 0).sum()):,} row(s) without a stage; "
+                             "every row needs the customer's current stage at the cutoff.")
+        s_names = [str(v) for v in s_names]
+        unknown = sorted(set(s_names) - set(stages))
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], stages, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"effects names stage(s) {unknown!r} that the journey map does not "
+                             f"have; its stages are {stages!r}.{hint}")
+        t_codes, t_names = pd.factorize(effects["touchpoint"], sort=True)
+        if (t_codes < 0).any():
+            raise ValueError(f"effects has {int((t_codes < 0).sum()):,} row(s) without a "
+                             "touchpoint.")
+        rr = pd.to_numeric(effects["risk_reduction"], errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isfinite(rr)
+        if bad.any():
+            raise ValueError(
+                f"effects['risk_reduction'] must hold finite numbers (a drop in churn "
+                f"probability); {int(bad.sum()):,} row(s) do not, e.g. "
+                f"{effects['risk_reduction'].to_numpy()[bad][0]!r}.")
+        code = pd.Index(log.customer_ids).get_indexer(effects["customer_id"])
+        position = np.full(log.n_customers, -1, dtype=np.int64)
+        position[prep.codes] = np.arange(prep.n)
+        pos = np.where(code >= 0, position[np.maximum(code, 0)], -1)
+        if (pos < 0).any():
+            strangers = pd.unique(effects["customer_id"].to_numpy()[pos < 0])
+            raise ValueError(
+                f"effects names {len(strangers):,} customer(s) without events at or before the "
+                f"cutoff in this log, e.g. {list(strangers[:5])!r}. Fix: estimate the effects "
+                "on the same log and cutoff.")
+        # Current use: the customer had the touchpoint in the lookback before the cutoff.
+        T = prep.n_touchpoints
+        self.names = [str(t) for t in t_names]
+        in_log = log.frame["touchpoint"].cat.categories.get_indexer(self.names)[t_codes]
+        recent = slice(None) if lookback_ns is None else prep.ts > cutoff_ns - lookback_ns
+        had = _unique(prep.pos[recent] * T + prep.tp[recent])
+        keys = pos * T + np.maximum(in_log, 0)
+        at = np.minimum(np.searchsorted(had, keys), max(len(had) - 1, 0))
+        self.used = (in_log >= 0) & (had[at] == keys if len(had) else False)
+        self.stage = pd.Index(stages).get_indexer(s_names)[s_codes].astype(np.int64)
+        self.tp = t_codes.astype(np.int64)
+        self.pos = pos
+        self.rr = rr
+
+
+def _opportunities(prep: _Prepared, eff: _Effects, g: np.ndarray, n_groups: int,
+                   low_use: float) -> pd.DataFrame:
+    """Mean risk reduction and current use of each touchpoint per (group, stage)."""
+    S, U = prep.n_stages, len(eff.names)
+    stages = list(prep.log.journey_map.stages)
+    key = (g[eff.pos] * S + eff.stage) * U + eff.tp
+    size = n_groups * S * U
+    rows = _count(key, size)
+    nz = np.flatnonzero(rows)
+    agg = pd.DataFrame({
+        "_g": nz // (S * U),
+        "_s": (nz // U) % S,
+        "touchpoint": [eff.names[t] for t in nz % U],
+        "customers": rows[nz].astype(np.int64),
+        "mean_risk_reduction": _count(key, size, weights=eff.rr)[nz] / rows[nz],
+        "current_use": _count(key, size, weights=eff.used.astype(float))[nz] / rows[nz],
+    })
+    agg = agg.sort_values(["_g", "_s", "mean_risk_reduction", "touchpoint"],
+                          ascending=[True, True, False, True], kind="stable")
+    per = agg.groupby(["_g", "_s"])["mean_risk_reduction"]
+    rank = per.cumcount() + 1  # rows are ranked already; ties go by touchpoint name
+    half = np.ceil(per.transform("size") / 2)
+    agg["missing"] = ((agg["mean_risk_reduction"] > 0) & (rank <= half)
+                      & (agg["current_use"] < low_use))
+    agg.insert(1, "stage", [stages[s] for s in agg["_s"]])
+    agg["_gs"] = agg["_g"] * S + agg["_s"]
+    return agg.drop(columns="_s").reset_index(drop=True)
+
+
+def _finish(table: pd.DataFrame, touchpoints: pd.DataFrame, flows: pd.DataFrame,
+            opportunities: pd.DataFrame | None, by: str | None, labels: list):
+    """Replace the group code ``_g`` by the ``by`` column (or drop it), add the gap list."""
+    if opportunities is not None:
+        flagged = (opportunities[opportunities["missing"]].groupby("_gs")["touchpoint"]
+                   .agg(", ".join))
+        table["missing_touchpoints"] = flagged.reindex(np.arange(len(table))).to_numpy(
+            dtype=object)
+        opportunities = opportunities.drop(columns="_gs")
+    frames = []
+    for frame in (table, touchpoints, flows, opportunities):
+        if frame is None:
+            frames.append(None)
+            continue
+        frame = frame.copy()
+        if by is not None:
+            frame.insert(0, by, [labels[i] for i in frame["_g"]])
+        frames.append(frame.drop(columns="_g").reset_index(drop=True))
+    return frames
+
+
+# --------------------------------------------------------------------------- public API
+def journey_map(log, bundle=None, *, by=None, cutoff=None, horizon=None, lookback=None,
+                effects=None, low_use=0.1) -> JourneyMapReport:
+    """Build the data-driven journey map: each stage as customers lived it.
+
+    Only events at or before ``cutoff`` are used. A customer **went silent**
+    (dropped) when their last event is at least ``horizon`` before the cutoff,
+    the same rule as the churn label; otherwise they are **still active** and
+    their outcome is not known yet (censored). A customer's **furthest stage**
+    is the latest stage, in journey order, of any of their events; journeys
+    may skip stages and move back.
+
+    Per stage (and per group of ``by``), the columns of
+    :attr:`JourneyMapReport.stages` are:
+
+    - ``customers``: customers with at least one event in the stage.
+    - ``reached``: customers whose furthest stage is this one or a later one
+      (a customer who skipped a stage passed it). Never increases along the
+      journey: this is the funnel.
+    - ``reached_share``: ``reached`` over all customers (of the group).
+    - ``converted``: customers who reached the next stage (``reached`` of the
+      next row); missing for the last stage.
+    - ``pending``: customers whose furthest stage is this one and who are
+      still active: they may yet move on (0 for the last stage).
+    - ``conversion``: ``converted / (reached - pending)``: among customers who
+      reached the stage and whose outcome is known (they moved on, or went
+      silent before doing so), the share who reached the next stage. Pending
+      customers are left out rather than counted as failures; the funnel ratio
+      ``converted / reached`` is the lower bound that counts them as failures.
+    - ``dropped``: customers whose last event is in this stage and who went
+      silent.
+    - ``active``: customers whose last event is in this stage and who are
+      still active (censored).
+    - ``drop_off``: ``dropped / (customers - active)``: among customers who
+      were in the stage and whose outcome there is known (they left it for
+      another stage, or went silent in it), the share who went silent in it.
+    - ``median_days``: median over the stage's customers of the days spent
+      in it: each stay runs from its first event to the customer's next event
+      in another stage, or, for the last stay, to the customer's last event;
+      a customer's stays are summed. Stays of active customers are still
+      running, so for them it is a lower bound.
+    - ``moved_back``: customers who moved from this stage to an earlier one
+      at least once.
+    - ``top_touchpoints``: the three touchpoints with the most events in the
+      stage, each with its share of the stage's events.
+    - ``mean_satisfaction``, ``satisfaction_answers``: mean and number of the
+      satisfaction (CSAT) answers given in the stage.
+    - ``nps_respondents``, ``promoters``, ``passives``, ``detractors``,
+      ``nps``: each customer's latest NPS answer in the stage, classed as
+      promoter (9-10), passive (7-8) or detractor (0-6); the shares and the
+      score ``100 * (promoters - detractors)``.
+    - ``missing_touchpoints`` (only with a model or ``effects``): the flagged
+      opportunities of the stage, see below.
+
+    Rates with an empty denominator, and score columns the log lacks, are NaN.
+
+    Because moving on shows at once while going silent shows only a full
+    horizon after the last event, the rates lean towards progress when many
+    customers are still pending or active: read them beside those counts.
+
+    **Missing-touchpoint opportunities** (:attr:`JourneyMapReport.opportunities`)
+    come from ``effects``: one row per customer and eligible touchpoint with
+    the estimated drop in churn risk if the business triggered it now, the
+    stage being the customer's current stage at the cutoff. Per stage and
+    touchpoint: ``customers`` (rows), ``mean_risk_reduction``,
+    ``current_use`` (the share of those customers who had the touchpoint in
+    the ``lookback`` before the cutoff), ranked by mean risk reduction (ties
+    by name). A touchpoint is flagged ``missing`` when its mean risk reduction
+    is positive, it ranks in the top half of the stage's touchpoints (the
+    first ``ceil(n / 2)`` of ``n``), and its current use is below
+    ``low_use``.
+
+    Parameters
+    ----------
+    log : EventLog, DataFrame or path
+        The events.
+    bundle : ModelBundle, optional
+        A trained bundle. Its horizon and lookback become the defaults, and,
+        when ``effects`` is not given, the effects are estimated with
+        ``cjml.recommend.estimate_effects(bundle, log, cutoff=cutoff)``.
+    by : str, optional
+        A column of the log to split the map by, such as a segment or persona
+        column (any extra column, or ``"channel"``). Each customer belongs to
+        the group of their last event at or before the cutoff.
+    cutoff : date, optional
+        Only events at or before it are used; default the end of the day of
+        the log's last event.
+    horizon : duration, optional
+        Silence that counts as dropping off; default the bundle's horizon, or
+        30 days.
+    lookback : duration, optional
+        Window before the cutoff for the current use of a touchpoint; default
+        the bundle's lookback, or 90 days.
+    effects : DataFrame, optional
+        Columns ``customer_id, stage, touchpoint, risk_reduction``. Without it
+        and without a bundle, the report has no opportunity columns.
+    low_use : float, default 0.1
+        Current use below which a high-reduction touchpoint is flagged.
+
+    Returns
+    -------
+    JourneyMapReport
+        The tables, with HTML, CSV and plot views.
+
+    Raises
+    ------
+    SchemaError
+        When ``by`` is not a column of the log.
+    ValueError
+        When no event happened at or before the cutoff, or ``effects`` does not
+        fit its contract.
+
+    See Also
+    --------
+    JourneyMapReport : The tables and their views.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import cjml
+    >>> log = cjml.read_events(pd.DataFrame({
+    ...     "customer_id": [1, 1, 1, 2, 2, 3],
+    ...     "timestamp": ["2024-01-01", "2024-01-05", "2024-01-20", "2024-01-02",
+    ...                   "2024-01-03", "2024-03-30"],
+    ...     "touchpoint": ["paid_ad", "website_visit", "purchase", "paid_ad",
+    ...                    "website_visit", "paid_ad"]}))
+    >>> report = cjml.journey_map(log, horizon="30D")
+    >>> report.stages[["stage", "reached", "conversion", "drop_off"]].head(3)
+               stage  reached  conversion  drop_off
+    0      awareness        3         1.0       0.0
+    1  consideration        2         0.5       0.5
+    2     conversion        1         0.0       1.0
+
+    All three customers reached awareness; customer 3 is still active there
+    (the log ends on 30 March), so awareness converts 2 of the 2 customers
+    whose outcome is known. Of the two who reached consideration, customer 1
+    moved on to conversion and customer 2 went silent there. Customer 1 then
+    went silent in conversion: its conversion is 0 and its drop-off 1.
+    """
+    from cjml.features._base import as_log
+    from cjml.labels import _data_end, to_timedelta
+
+    log = as_log(log)
+    by = _resolve_by(log, by)
+    meta = getattr(bundle, "metadata", None) or {}
+    horizon_td = to_timedelta(horizon if horizon is not None
+                              else meta.get("horizon", DEFAULT_HORIZON))
+    if lookback is not None:
+        lookback_td = to_timedelta(lookback, "lookback")
+    elif bundle is not None and "lookback" in meta:
+        lookback_td = None if meta["lookback"] is None else to_timedelta(meta["lookback"],
+                                                                         "lookback")
+    else:
+        lookback_td = to_timedelta(DEFAULT_LOOKBACK, "lookback")
+    if isinstance(low_use, bool) or not isinstance(low_use, int | float) or not (
+            0 <= low_use <= 1):
+        raise ValueError(f"low_use must be a share between 0 and 1, got {low_use!r}.")
+    end = to_utc_timestamp(cutoff, log.timezone) if cutoff is not None else _data_end(log, None)
+    source = None
+    if effects is not None:
+        source = "the effects given"
+    elif bundle is not None:
+        from cjml.recommend import estimate_effects
+
+        effects = estimate_effects(bundle, log, cutoff=cutoff)
+        source = "the model bundle"
+
+    prep = _Prepared(log, end.value, horizon_td.value)
+    if effects is not None:
+        effects = _Effects(effects, prep, end.value,
+                           None if lookback_td is None else lookback_td.value)
+    results = {}
+    for key, column in (("all", None), ("by", by)):
+        if key == "by" and by is None:
+            break
+        g, labels = _groups(prep, column)
+        table, touchpoints, flows = _tables(prep, g, len(labels))
+        opps = None if effects is None else _opportunities(prep, effects, g, len(labels),
+                                                           low_use)
+        results[key] = _finish(table, touchpoints, flows, opps, column, labels)
+    info = {
+        "cutoff": end,
+        "horizon": horizon_td,
+        "lookback": lookback_td,
+        "n_customers": prep.n,
+        "n_events": len(prep.ts),
+        "journey_map": log.journey_map.name,
+        "by": by,
+        "low_use": float(low_use),
+        "opportunities_from": source,
+        "columns": [c for c in ("satisfaction", "nps") if c in log.frame.columns],
+    }
+    stages, touchpoints, flows, opportunities = results["all"]
+    grouped = results.get("by", [None] * 4)
+    return JourneyMapReport(stages=stages, touchpoints=touchpoints, flows=flows,
+                            opportunities=opportunities, group_stages=grouped[0],
+                            group_touchpoints=grouped[1], group_flows=grouped[2],
+                            group_opportunities=grouped[3], info=info)
+
+
+@dataclass
+class JourneyMapReport:
+    """The data-driven journey map made by :func:`journey_map`.
+
+    Every table is a plain DataFrame; :func:`journey_map` defines each column.
+    The ``group_*`` tables repeat the overall ones per group of ``by``, with
+    the group as their first column; they are None without ``by``.
+
+    Parameters
+    ----------
+    stages : DataFrame
+        One row per stage, in journey order: the funnel, drop-off, time in
+        stage, touchpoints, satisfaction and NPS columns.
+    touchpoints : DataFrame
+        One row per stage and touchpoint met there: ``events``, ``customers``,
+        ``event_share`` (of the stage's events) and ``customer_share`` (of the
+        stage's customers), most events first.
+    flows : DataFrame
+        Stage-to-stage moves: ``from_stage``, ``to_stage``, ``kind``
+        (``"forward"``, ``"back"``, ``"dropped"`` or ``"active"``) and
+        ``customers`` (each customer counted once per move). A ``"dropped"``
+        row counts the customers who went silent in ``from_stage``, an
+        ``"active"`` row those whose last event is there and who are still
+        active.
+    opportunities : DataFrame or None
+        Per stage and eligible actionable touchpoint: ``customers``,
+        ``mean_risk_reduction``, ``current_use`` and ``missing`` (the flag);
+        None when neither a model nor effects were given.
+    group_stages, group_touchpoints, group_flows, group_opportunities : DataFrame or None
+        The same tables per group of ``by``.
+    info : dict
+        Cutoff, horizon, lookback, counts, the ``by`` column and where the
+        opportunities came from.
+    """
+
+    stages: pd.DataFrame
+    touchpoints: pd.DataFrame
+    flows: pd.DataFrame
+    opportunities: pd.DataFrame | None = None
+    group_stages: pd.DataFrame | None = None
+    group_touchpoints: pd.DataFrame | None = None
+    group_flows: pd.DataFrame | None = None
+    group_opportunities: pd.DataFrame | None = None
+    info: dict = field(default_factory=dict)
+
+    # -- tables
+    def to_frame(self, table: str = "stages") -> pd.DataFrame:
+        """One of the tables; per group when the map was split with ``by``.
+
+        Parameters
+        ----------
+        table : {"stages", "touchpoints", "flows", "opportunities"}, default "stages"
+            Which table.
+
+        Returns
+        -------
+        DataFrame
+            A copy of the table.
+        """
+        if table not in _TABLES:
+            close = difflib.get_close_matches(str(table), _TABLES, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"Unknown table {table!r}; choose one of {list(_TABLES)!r}.{hint}")
+        frame = getattr(self, f"group_{table}" if self.info.get("by") else table)
+        if frame is None:
+            raise ValueError("This journey map has no opportunities: they need a model. Pass "
+                             "bundle= (cjml journey-map --model) or effects=.")
+        return frame.copy()
+
+    def to_csv(self, path, *, table: str = "stages", force: bool = False) -> Path:
+        """Write a table to CSV, atomically.
+
+        Parameters
+        ----------
+        path : str or Path
+            The ``.csv`` file.
+        table : {"stages", "touchpoints", "flows", "opportunities"}, default "stages"
+            Which table (see :meth:`to_frame`).
+        force : bool, default False
+            Replace an existing file; without it an existing file is an error.
+
+        Returns
+        -------
+        Path
+            The file written.
+        """
+        frame = self.to_frame(table)
+        return _write_atomic(path, force, ".csv",
+                             lambda tmp: frame.to_csv(tmp, index=False))
+
+    def to_html(self, path, *, force: bool = False) -> Path:
+        """Write a self-contained HTML page: the tables and both plots.
+
+        Parameters
+        ----------
+        path : str or Path
+            The ``.html`` file.
+        force : bool, default False
+            Replace an existing file; without it an existing file is an error.
+
+        Returns
+        -------
+        Path
+            The file written.
+        """
+        page = self.html_page()
+        return _write_atomic(path, force, ".html",
+                             lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))
+
+    def html_page(self) -> str:
+        """The report as a complete HTML page, plots embedded as PNG.
+
+        Returns
+        -------
+        str
+            The page, with no external resources.
+        """
+        from matplotlib.figure import Figure
+
+        images = []
+        for draw, size in ((self.plot_funnel, (7.5, 4.5)), (self.plot_flow, (10, 5.5))):
+            fig = Figure(figsize=size)
+            draw(fig.add_subplot())
+            fig.tight_layout()
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format="png", dpi=110)
+            data = base64.b64encode(buffer.getvalue()).decode("ascii")
+            images.append(f"<img alt='{html.escape(fig.axes[0].get_title())}' "
+                          f"src='data:image/png;base64,{data}'>")
+        return ("<!DOCTYPE html><html><head><meta charset='utf-8'>"
+                f"<title>Journey map {html.escape(str(self.info.get('journey_map', '')))}</title>"
+                f"<style>{_CSS}</style></head><body><h2>Journey map</h2>{self._repr_html_()}"
+                f"<h3>Plots</h3>{''.join(images)}</body></html>")
+
+    def to_text(self) -> str:
+        """A short plain-text summary, for terminals and logs.
+
+        Returns
+        -------
+        str
+            The header line and one line per stage.
+        """
+        lines = [self._headline()]
+        for row in self.stages.itertuples(index=False):
+            gaps = getattr(row, "missing_touchpoints", None)
+            lines.append(
+                f"  {row.stage:<15} reached {row.reached:>8,}  conversion {_pct(row.conversion):>6}"
+                f"  drop-off {_pct(row.drop_off):>6}  median {_num(row.median_days, 1):>5} days"
+                + (f"  missing: {gaps}" if isinstance(gaps, str) else ""))
+        if self.opportunities is None:
+            lines.append("  (missing-touchpoint opportunities need a model: pass bundle= or "
+                         "effects=; on the command line, --model)")
+        return "\n".join(lines)
+
+    # -- html
+    def _headline(self) -> str:
+        i = self.info
+        lookback = "all history" if i["lookback"] is None else _days(i["lookback"])
+        return (f"{i['n_customers']:,} customers, {i['n_events']:,} events up to "
+                f"{i['cutoff']:%Y-%m-%d %H:%M} UTC; silent for {_days(i['horizon'])} = dropped; "
+                f"current use over {lookback}")
+
+    def _repr_html_(self) -> str:
+        i = self.info
+        parts = [f"<div class='cjml-journey-map'><p>{html.escape(self._headline())}.</p>",
+                 "<h4>Stages</h4>", _stage_table_html(self.stages)]
+        if i.get("by"):
+            parts += [f"<h4>By {html.escape(str(i['by']))}</h4>",
+                      _stage_table_html(self.group_stages, i["by"])]
+        parts.append("<h4>Missing-touchpoint opportunities</h4>")
+        if self.opportunities is None:
+            parts.append("<p>Not computed: they need a model. Pass <code>bundle=</code> to "
+                         "<code>cjml.journey_map</code> (<code>cjml journey-map --model</code>) "
+                         "or <code>effects=</code>.</p>")
+        else:
+            window = ("all their history" if i["lookback"] is None
+                      else f"the last {_days(i['lookback'])}")
+            parts += [f"<p>Estimated from {html.escape(str(i['opportunities_from']))}; "
+                      f"&#9873; = top half by mean risk reduction and used by under "
+                      f"{i['low_use']:.0%} of the stage's customers in {html.escape(window)}."
+                      "</p>", _opportunity_table_html(self.opportunities)]
+        parts.append(_NOTES)
+        parts.append("</div>")
+        return "".join(parts)
+
+    # -- plots
+    def plot_funnel(self, ax=None, *, group=None):
+        """The stage funnel: customers who reached each stage, with conversion.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Where to draw; a new figure when omitted.
+        group : optional
+            A value of the ``by`` column, to draw that group's funnel.
+
+        Returns
+        -------
+        matplotlib Axes
+            The axes drawn on.
+        """
+        ax = _axes(ax)
+        rows = self._rows(self.stages, self.group_stages, group)
+        n = len(rows)
+        y = np.arange(n)[::-1]
+        reached = rows["reached"].to_numpy(dtype=float)
+        top = max(reached.max(), 1.0)
+        colors = _colors(n)
+        ax.barh(y, reached, left=-reached / 2, height=0.7, color=colors, edgecolor="white")
+        for k, row in enumerate(rows.itertuples(index=False)):
+            ax.text(0, y[k], f"{int(row.reached):,} ({_pct(row.reached_share)})",
+                    ha="center", va="center", fontsize="small")
+            if k < n - 1:
+                ax.text(top / 2 * 1.02, y[k] - 0.5, f"{_pct(row.conversion)} convert",
+                        ha="left", va="center", fontsize="x-small", color="dimgray")
+        ax.set_yticks(y, list(rows["stage"]))
+        ax.set_xlim(-top / 2 * 1.05, top / 2 * 1.6)
+        ax.set(xlabel="customers who reached the stage (bar width)", ylabel="journey stage",
+               title=f"Stage funnel{_group_title(self, group)}")
+        ax.set_xticks([])
+        for side in ("top", "right", "bottom"):
+            ax.spines[side].set_visible(False)
+        return ax
+
+    def plot_flow(self, ax=None, *, group=None):
+        """Sankey-style flow of customers between stages, and where they drop off.
+
+        Each stage is a bar as tall as its customers. Bands leave a bar on the
+        right towards later stages (forward moves, including skips), into a
+        grey stub (still active there) and down into a red ``dropped`` block
+        (went silent there); moves back to an earlier stage are arcs above
+        the bars. Band heights are proportional to customers.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Where to draw; a new figure when omitted.
+        group : optional
+            A value of the ``by`` column, to draw that group's flow.
+
+        Returns
+        -------
+        matplotlib Axes
+            The axes drawn on.
+        """
+        from matplotlib.patches import FancyArrowPatch, Rectangle
+
+        ax = _axes(ax, figsize=(10, 5.5))
+        stages_table = self._rows(self.stages, self.group_stages, group)
+        flows = self._rows(self.flows, self.group_flows, group)
+        names = list(stages_table["stage"])
+        index = {s: k for k, s in enumerate(names)}
+        S = len(names)
+        forward = flows[flows["kind"] == "forward"]
+        back = flows[flows["kind"] == "back"]
+        drops = dict(zip(flows.loc[flows["kind"] == "dropped", "from_stage"],
+                         flows.loc[flows["kind"] == "dropped", "customers"], strict=True))
+        still = dict(zip(flows.loc[flows["kind"] == "active", "from_stage"],
+                         flows.loc[flows["kind"] == "active", "customers"], strict=True))
+        out_sum = np.zeros(S)
+        in_sum = np.zeros(S)
+        for row in forward.itertuples(index=False):
+            out_sum[index[row.from_stage]] += row.customers
+            in_sum[index[row.to_stage]] += row.customers
+        for s, name in enumerate(names):
+            out_sum[s] += drops.get(name, 0) + still.get(name, 0)
+        height = np.maximum.reduce([stages_table["customers"].to_numpy(dtype=float),
+                                    out_sum, in_sum])
+        scale = max(height.max(), 1.0)
+        w, gap = 0.06, 0.12 * scale
+        colors = _colors(S)
+        # nodes: tops at 0, going down
+        for s in range(S):
+            ax.add_patch(Rectangle((s - w / 2, -height[s]), w, height[s], color=colors[s],
+                                   zorder=3))
+            ax.text(s, 0.03 * scale, f"{names[s]}\n{int(stages_table['customers'].iloc[s]):,}",
+                    ha="center", va="bottom", fontsize="small")
+        out_top = np.zeros(S)  # next free y on each node's right edge (measured down from 0)
+        in_top = np.zeros(S)
+        for row in forward.sort_values("to_stage", key=lambda c: c.map(index),
+                                       kind="stable").itertuples(index=False):
+            a, b = index[row.from_stage], index[row.to_stage]
+            _band(ax, a + w / 2, -out_top[a], b - w / 2, -in_top[b], row.customers,
+                  colors[a], alpha=0.45)
+            out_top[a] += row.customers
+            in_top[b] += row.customers
+        sink_top = -(height.max() + gap)
+        drop_color = "#d62728"
+        for s, name in enumerate(names):
+            n_still = still.get(name, 0)
+            if n_still:
+                _band(ax, s + w / 2, -out_top[s], s + 0.3, -out_top[s], n_still, "lightgray",
+                      alpha=0.9)
+                out_top[s] += n_still
+            n_drop = drops.get(name, 0)
+            if n_drop:
+                x_sink = s + 0.45
+                _band(ax, s + w / 2, -out_top[s], x_sink, sink_top, n_drop, drop_color,
+                      alpha=0.35)
+                ax.add_patch(Rectangle((x_sink, sink_top - n_drop), w, n_drop, color=drop_color,
+                                       zorder=3))
+                ax.text(x_sink + w / 2, sink_top - n_drop - 0.02 * scale,
+                        f"dropped\n{int(n_drop):,}", ha="center", va="top", fontsize="x-small",
+                        color=drop_color)
+                out_top[s] += n_drop
+        for row in back.itertuples(index=False):
+            a, b = index[row.from_stage], index[row.to_stage]
+            lw = max(0.5, 12 * row.customers / scale)
+            ax.add_patch(FancyArrowPatch((a, 0), (b, 0), connectionstyle="arc3,rad=0.35",
+                                         arrowstyle="-|>", mutation_scale=8, lw=lw,
+                                         color="dimgray", alpha=0.7, zorder=4))
+            ax.text((a + b) / 2, 0.17 * scale * abs(a - b), f"back {int(row.customers):,}",
+                    ha="center", va="bottom", fontsize="x-small", color="dimgray")
+        lowest = min(sink_top - max(drops.values(), default=0), -height.max())
+        ax.set_xlim(-0.5, S - 0.3)
+        ax.set_ylim(lowest - 0.15 * scale, 0.25 * scale * max(1, S / 3))
+        ax.set_xticks(range(S), names)
+        ax.set_yticks([])
+        ax.set(xlabel="journey stage (grey: still active; red: went silent)",
+               ylabel="customers (band height)",
+               title=f"Stage-to-stage flow{_group_title(self, group)}")
+        for side in ("top", "right", "left"):
+            ax.spines[side].set_visible(False)
+        return ax
+
+    def _rows(self, overall: pd.DataFrame, grouped: pd.DataFrame | None, group) -> pd.DataFrame:
+        if group is None:
+            return overall
+        by = self.info.get("by")
+        if not by or grouped is None:
+            raise ValueError("group= needs a map split with by=; this one is not.")
+        labels = list(pd.unique(self.group_stages[by]))
+        mask = grouped[by].isna() if _is_missing(group) else grouped[by] == group
+        if not (labels and (group in labels or (_is_missing(group)
+                                                and any(_is_missing(v) for v in labels)))):
+            raise ValueError(f"group={group!r} is not a value of {by!r}; the groups are "
+                             f"{labels!r}.")
+        return grouped[mask].drop(columns=by).reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- helpers
+def _is_missing(value) -> bool:
+    return value is None or (np.ndim(value) == 0 and pd.isna(value))
+
+
+def _group_title(report: JourneyMapReport, group) -> str:
+    return "" if group is None else f": {report.info['by']} = {group}"
+
+
+def _axes(ax, figsize=(7.5, 4.5)):
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=figsize)[1]
+
+
+# tab10 without its red, which marks drop-off
+_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+            "#bcbd22", "#7f7f7f")
+
+
+def _colors(n: int) -> list:
+    return [_PALETTE[k % len(_PALETTE)] for k in range(n)]
+
+
+def _band(ax, x0: float, top0: float, x1: float, top1: float, width: float, color, alpha):
+    """A band of constant height ``width`` from (x0, top0) to (x1, top1), smooth in between."""
+    t = np.linspace(0.0, 1.0, 40)
+    ease = (1 - np.cos(np.pi * t)) / 2
+    x = x0 + (x1 - x0) * t
+    top = top0 + (top1 - top0) * ease
+    ax.fill_between(x, top - width, top, color=color, alpha=alpha, linewidth=0, zorder=2)
+
+
+def _write_atomic(path, force: bool, suffix: str, write) -> Path:
+    path = Path(path)
+    if path.suffix.lower() != suffix:
+        raise InputFileError(f"Cannot write {str(path)!r}: the file must end in {suffix}, "
+                             f"not {path.suffix or '(no suffix)'!r}.")
+    if path.exists() and not force:
+        raise InputFileError(f"{str(path)!r} already exists and was left untouched. Choose "
+                             "another path, or pass --force (force=True) to replace it.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _pct(value, digits: int = 0) -> str:
+    if value is None or pd.isna(value):
+        return _DASH
+    return f"{value:.{digits}%}"
+
+
+def _num(value, digits: int = 1) -> str:
+    if value is None or pd.isna(value):
+        return _DASH
+    return f"{value:,.{digits}f}"
+
+
+def _int(value) -> str:
+    if value is None or pd.isna(value):
+        return _DASH
+    return f"{int(value):,}"
+
+
+def _days(delta) -> str:
+    days = pd.Timedelta(delta) / pd.Timedelta(days=1)
+    return f"{days:g} day{'s' if days != 1 else ''}"
+
+
+def _cell(text: str, align: str = "right") -> str:
+    return f"<td style='text-align:{align}'>{html.escape(text)}</td>"
+
+
+_STAGE_HEADERS = (
+    ("stage", "stage"),
+    ("reached", "customers who reached the stage (share of all)"),
+    ("in stage", "customers with an event in the stage"),
+    ("conversion", "reached the next stage, among those whose outcome is known"),
+    ("drop-off", "went silent in the stage, among those whose outcome there is known"),
+    ("pending / active", "outcome not known yet: still active"),
+    ("median days", "median days spent in the stage"),
+    ("top touchpoints", "most events in the stage (share of its events)"),
+    ("CSAT", "mean satisfaction (answers)"),
+    ("NPS", "score, and promoters / passives / detractors"),
+)
+
+
+def _stage_table_html(frame: pd.DataFrame, by: str | None = None) -> str:
+    gaps = "missing_touchpoints" in frame.columns
+    heads = ([(str(by), f"group ({by})")] if by else []) + list(_STAGE_HEADERS)
+    if gaps:
+        heads.append(("missing touchpoints", "high estimated risk reduction, low current use"))
+    head = "".join(f"<th title='{html.escape(t)}'>{html.escape(h)}</th>" for h, t in heads)
+    rows = []
+    for _, r in frame.iterrows():
+        cells = []
+        if by:
+            cells.append(f"<th>{html.escape(_DASH if _is_missing(r[by]) else str(r[by]))}</th>")
+        cells.append(f"<th style='text-align:left'>{html.escape(str(r['stage']))}</th>")
+        cells.append(_cell(f"{_int(r['reached'])} ({_pct(r['reached_share'])})"))
+        cells.append(_cell(_int(r["customers"])))
+        cells.append(_cell(_pct(r["conversion"], 1)))
+        cells.append(_cell(_pct(r["drop_off"], 1)))
+        cells.append(_cell(f"{_int(r['pending'])} / {_int(r['active'])}"))
+        cells.append(_cell(_num(r["median_days"], 1)))
+        cells.append(_cell(r["top_touchpoints"] if isinstance(r["top_touchpoints"], str)
+                           else _DASH, "left"))
+        csat = _DASH if pd.isna(r["mean_satisfaction"]) else (
+            f"{r['mean_satisfaction']:.2f} ({int(r['satisfaction_answers']):,})")
+        cells.append(_cell(csat))
+        nps = _DASH if pd.isna(r["nps"]) else (
+            f"{r['nps']:+.0f} ({_pct(r['promoters'])} / {_pct(r['passives'])} / "
+            f"{_pct(r['detractors'])}, n={int(r['nps_respondents']):,})")
+        cells.append(_cell(nps))
+        if gaps:
+            cells.append(_cell(r["missing_touchpoints"] if isinstance(
+                r["missing_touchpoints"], str) else _DASH, "left"))
+        rows.append(f"<tr>{''.join(cells)}</tr>")
+    return (f"<table class='cjml-journey-map-stages'><thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>")
+
+
+def _opportunity_table_html(frame: pd.DataFrame) -> str:
+    head = "".join(f"<th>{h}</th>" for h in ("stage", "touchpoint", "customers",
+                                             "mean risk reduction", "current use", ""))
+    rows = []
+    for r in frame.itertuples(index=False):
+        flag = "&#9873; missing" if r.missing else ""
+        style = " style='font-weight:bold'" if r.missing else ""
+        rows.append(f"<tr{style}><th style='text-align:left'>{html.escape(str(r.stage))}</th>"
+                    f"{_cell(str(r.touchpoint), 'left')}{_cell(_int(r.customers))}"
+                    f"{_cell(_num(100 * r.mean_risk_reduction, 1) + ' pts')}"
+                    f"{_cell(_pct(r.current_use, 1))}<td>{flag}</td></tr>")
+    return (f"<table class='cjml-journey-map-opportunities'><thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>")
+
+
+_NOTES = (
+    "<details><summary>How to read it</summary><ul>"
+    "<li><b>dropped</b>: no event for the horizon before the cutoff; <b>active</b>: an event "
+    "within it, so the outcome is not known yet.</li>"
+    "<li><b>reached</b>: furthest stage this one or later (skipping counts as passing).</li>"
+    "<li><b>conversion</b>: share of those who reached the stage and whose outcome is known "
+    "(not pending) who reached the next one.</li>"
+    "<li><b>drop-off</b>: share of those who were in the stage and are not still active in it "
+    "who went silent there.</li>"
+    "<li><b>median days</b>: from entering the stage to the next event in another stage, or "
+    "to the last event (a lower bound for active customers).</li>"
+    "<li><b>NPS</b>: each customer's latest answer in the stage; promoters 9-10, passives 7-8, "
+    "detractors 0-6; score = % promoters - % detractors.</li>"
+    "<li><b>mean risk reduction</b>: estimated drop in churn probability, in percentage "
+    "points, if the touchpoint were triggered now.</li></ul></details>"
+)
+
+_CSS = (
+    "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em;color:#222}"
+    "table{border-collapse:collapse;margin:0.5em 0 1.5em;font-size:0.9em}"
+    "th,td{border-bottom:1px solid #ddd;padding:4px 8px}"
+    "thead th{background:#f4f4f4;text-align:center}img{max-width:100%;display:block;"
+    "margin:1em 0}"
+)
+
