@@ -20,6 +20,8 @@ The public surface:
   stage, touchpoints, satisfaction, NPS, missing touchpoints), with HTML, CSV and plots
   (:class:`JourneyMapReport`).
 - :class:`ModelBundle`: featurizer, models and metadata, saved and loaded with integrity checks.
+- :func:`score`: batch scoring of every customer (risk, band, next stage, drivers,
+  recommended touchpoint) in bounded memory, resumable, locally or on Dask.
 - :mod:`cjml.datasets`: the journey simulator with ground truth, and the sample.
 - :mod:`cjml.exceptions`: the errors cjml raises.
 """
@@ -36,6 +38,7 @@ from cjml.features import JourneyFeaturizer
 from cjml.journey import JourneyMap, Touchpoint
 from cjml.labels import make_labels, make_training_set, rolling_cutoffs
 from cjml.models import ChurnModel, NextStageModel
+from cjml.scoring import score
 from cjml.training import train
 
 try:
@@ -67,6 +70,7 @@ __all__ = [
     "make_training_set",
     "read_events",
     "rolling_cutoffs",
+    "score",
     "top_drivers_text",
     "train",
 ]

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import cjml
+import cjml.scoring
 import cjml.training
 from cjml._io import write_table
 from cjml.exceptions import CjmlError
@@ -124,6 +125,19 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     log = _read_log(args, journey_map=bundle.journey_map)
     report = cjml.evaluate(log, bundle, test_cutoff=args.test_cutoff, progress=not args.quiet)
     _say(report.to_text())
+    return 0
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    summary = cjml.score(
+        args.model, args.events, customers=args.customers, cutoff=args.cutoff,
+        top_k=args.top_k, out=args.out, force=args.force, resume=args.resume,
+        on_error=args.on_error, engine=args.engine, scheduler=args.scheduler,
+        risk_bands=args.risk_bands, drivers=not args.no_drivers,
+        recommend=not args.no_recommend, columns=args.columns, timezone=args.timezone,
+        timestamp_unit=args.timestamp_unit, drop_duplicates=args.drop_duplicates,
+        chunk_events=args.chunk_events, compile=args.compile, progress=not args.quiet)
+    _say(summary.to_text())
     return 0
 
 
@@ -325,6 +339,58 @@ def build_parser() -> argparse.ArgumentParser:
     jmap.add_argument("--out", required=True, help="output .html or .csv")
     jmap.add_argument("--force", action="store_true", help="replace an existing output file")
     jmap.set_defaults(func=_cmd_journey_map)
+
+    sc = sub.add_parser("score", help="score every customer (risk, next stage, drivers, "
+                                      "recommended touchpoint) to Parquet or CSV",
+                        description="Score every customer of the events (or of --customers) "
+                                    "with a trained bundle at one cutoff, streaming the input "
+                                    "in customer-complete chunks, and write one row per "
+                                    "customer: churn_risk, risk_band, next_stage, "
+                                    "next_stage_proba, top_drivers, recommended_touchpoint, "
+                                    "expected_risk_reduction (and ranks 2..k), status. An "
+                                    "interrupted run continues with --resume.")
+    sc.add_argument("model", help="bundle file written by cjml train")
+    sc.add_argument("events", help="CSV or Parquet file, or a folder of them")
+    sc.add_argument("--out", required=True, help="output .parquet or .csv")
+    sc.add_argument("--customers", metavar="FILE",
+                    help="score only these customers: CSV or Parquet with a customer_id column")
+    sc.add_argument("--cutoff", help="score as of this date (UTC unless it has an offset); "
+                                     "default: the last event of the input")
+    sc.add_argument("--top-k", type=_positive_int, default=1,
+                    help="touchpoints recommended per customer (default 1)")
+    sc.add_argument("--risk-bands", metavar="BANDS",
+                    help="band=lowest risk pairs, e.g. low=0,medium=0.2,high=0.5,very high=0.8 "
+                         "(the default)")
+    sc.add_argument("--on-error", choices=["raise", "quarantine"], default="raise",
+                    help="invalid rows stop the run (default), or go to OUT.rejects.SUFFIX")
+    sc.add_argument("--resume", action="store_true",
+                    help="continue the interrupted run of --out from its last finished chunk")
+    sc.add_argument("--engine", choices=["local", "dask"], default="local",
+                    help="score here in chunks (default), or on a dask.distributed cluster")
+    sc.add_argument("--scheduler", metavar="ADDRESS",
+                    help="with --engine dask: the scheduler, e.g. tcp://host:8786 "
+                         "(default: a LocalCluster)")
+    sc.add_argument("--chunk-events", type=_positive_int,
+                    default=cjml.scoring.DEFAULT_CHUNK_EVENTS,
+                    help="events per chunk, about (default 1,000,000); memory grows with it")
+    sc.add_argument("--no-drivers", action="store_true", help="leave top_drivers empty (faster)")
+    sc.add_argument("--no-recommend", action="store_true",
+                    help="leave the recommendation columns empty (faster)")
+    sc.add_argument("--compile", action="store_true",
+                    help="compile the models first (needs cjml[fast] and a C compiler; pays "
+                         "off from a few million events)")
+    sc.add_argument("--columns", metavar="MAPPING",
+                    help="your column names, e.g. customer_id=user,timestamp=event_time")
+    sc.add_argument("--timezone", default="UTC",
+                    help="timezone of naive timestamps and of --cutoff (default UTC)")
+    sc.add_argument("--timestamp-unit", choices=["s", "ms", "us", "ns"],
+                    help="read numeric timestamps as epoch values in this unit")
+    sc.add_argument("--drop-duplicates", action="store_true",
+                    help="remove exact duplicate events (they are only reported otherwise)")
+    sc.add_argument("--quiet", action="store_true", help="no progress bar")
+    sc.add_argument("--force", action="store_true",
+                    help="replace an existing output, or start an unfinished run afresh")
+    sc.set_defaults(func=_cmd_score)
 
     demo = sub.add_parser("demo", help="run the main job end to end on the sample",
                           description="Simulate the sample with ground truth, check it matches "

@@ -13,7 +13,11 @@ Any other column of the input is carried along unchanged.
 Every problem with the input raises :class:`~cjml.exceptions.SchemaError`
 (or :class:`~cjml.exceptions.InputFileError` for files) with a message that
 names the column, shows a few offending rows and ends with a fix. No row is
-ever dropped silently.
+ever dropped silently. When the problem lies in particular rows, the error
+also carries them for programs (batch scoring quarantines them):
+``error.column`` (the canonical column), ``error.positions`` (0-based
+positions in the input given) and ``error.problem`` (a short description);
+``positions`` is None when the whole column or table is at fault.
 """
 
 from __future__ import annotations
@@ -115,6 +119,16 @@ def _did_you_mean(value: Any, allowed: Sequence[Any]) -> str:
     by_text = {str(a): a for a in allowed}
     close = difflib.get_close_matches(str(value), list(by_text), n=1)
     return f" Did you mean {by_text[close[0]]!r}?" if close else ""
+
+
+def _row_error(message: str, canon: str | None, positions: np.ndarray | None,
+               problem: str) -> SchemaError:
+    """A SchemaError that also carries the offending rows (see the module docstring)."""
+    err = SchemaError(message)
+    err.column = canon
+    err.positions = None if positions is None else np.asarray(positions, dtype=np.int64)
+    err.problem = problem
+    return err
 
 
 def _plural(n: int, word: str) -> str:
@@ -241,9 +255,10 @@ class _Origin:
     starts: tuple[int, ...] = ()  # first input position of each file
     csv: bool = False
     index: pd.Index | None = None  # a DataFrame's index when it is not 0..n-1
+    rows: np.ndarray | None = None  # input position of each row, when given a subset
 
     def where(self, pos: int) -> str:
-        pos = int(pos)
+        pos = int(pos) if self.rows is None else int(self.rows[int(pos)])
         if self.names:
             i = int(np.searchsorted(np.asarray(self.starts), pos, side="right")) - 1
             local = pos - self.starts[i]
@@ -290,12 +305,13 @@ class _Context:
         return "\n".join(lines)
 
     def fail(self, canon: str, positions: np.ndarray, problem: str, fix: str,
-             show: Sequence[str] | None = None) -> SchemaError:
+             show: Sequence[str] | None = None, whole_column: bool = False) -> SchemaError:
         positions = np.asarray(positions)
         label = self.label(canon)
         head = f"{label[0].upper()}{label[1:]} has {_plural(len(positions), 'row')} with {problem}:"
         body = self.rows(positions, show if show is not None else [canon])
-        return SchemaError(f"{head}\n{body}\nFix: {fix}")
+        return _row_error(f"{head}\n{body}\nFix: {fix}", canon,
+                          None if whole_column else positions, problem)
 
 
 # --------------------------------------------------------------------------- columns
@@ -482,6 +498,32 @@ def _read_parquet(path: Path) -> pd.DataFrame:
 
 
 def _read_path(path: Path, mapping: dict[str, Hashable]) -> tuple[pd.DataFrame, _Origin]:
+    kind, chosen = _input_files(path)
+    frames = [_read_csv(p, mapping) if kind == "csv" else _read_parquet(p) for p in chosen]
+    first = list(frames[0].columns)
+    for p, f in zip(chosen[1:], frames[1:], strict=True):
+        _check_same_columns(path, chosen[0], first, p, list(f.columns))
+    starts = tuple(int(x) for x in np.cumsum([0] + [len(f) for f in frames[:-1]]))
+    data = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    origin = _Origin(names=tuple(p.name for p in chosen), starts=starts, csv=kind == "csv")
+    return data, origin
+
+
+def _check_same_columns(folder: Path, first_file: Path, first: list, other_file: Path,
+                        other: list) -> None:
+    """Refuse a folder whose files do not all have the same columns."""
+    if set(other) != set(first):
+        missing = [c for c in first if c not in other]
+        extra = [c for c in other if c not in first]
+        raise SchemaError(
+            f"The files of folder {str(folder)!r} do not share the same columns: compared "
+            f"with {first_file.name!r}, {other_file.name!r} lacks {missing!r} and adds "
+            f"{extra!r}. Fix: give every file the same columns."
+        )
+
+
+def _input_files(path: Path) -> tuple[str, list[Path]]:
+    """The format ("csv" or "parquet") and the files to read, in name order."""
     if not path.exists():
         raise InputFileError(
             f"Cannot read events from {str(path)!r}: no such file or folder. {_ACCEPTED}."
@@ -515,21 +557,7 @@ def _read_path(path: Path, mapping: dict[str, Hashable]) -> tuple[pd.DataFrame, 
                 "pd.read_excel(path).to_parquet('events.parquet')."
             )
         chosen = [path]
-    frames = [_read_csv(p, mapping) if kind == "csv" else _read_parquet(p) for p in chosen]
-    first = list(frames[0].columns)
-    for p, f in zip(chosen[1:], frames[1:], strict=True):
-        if set(f.columns) != set(first):
-            missing = [c for c in first if c not in f.columns]
-            extra = [c for c in f.columns if c not in first]
-            raise SchemaError(
-                f"The files of folder {str(path)!r} do not share the same columns: compared "
-                f"with {chosen[0].name!r}, {p.name!r} lacks {missing!r} and adds {extra!r}. "
-                "Fix: give every file the same columns."
-            )
-    starts = tuple(int(x) for x in np.cumsum([0] + [len(f) for f in frames[:-1]]))
-    data = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-    origin = _Origin(names=tuple(p.name for p in chosen), starts=starts, csv=kind == "csv")
-    return data, origin
+    return kind, chosen
 
 
 # --------------------------------------------------------------------------- columns to arrays
@@ -643,7 +671,7 @@ def _timestamps_ns(ctx: _Context, timezone: Any, unit: str | None) -> np.ndarray
         if unit is None:
             given_rows = np.flatnonzero(~pd.isna(values))
             raise ctx.fail("timestamp", given_rows if len(given_rows) else all_rows,
-                           "numbers instead of dates", unit_fix)
+                           "numbers instead of dates", unit_fix, whole_column=True)
         if values.dtype == object:  # nullable integers with missing values
             values = s.to_numpy(dtype=np.float64, na_value=np.nan)
         null = np.flatnonzero(pd.isna(values))
@@ -683,7 +711,8 @@ def _parse_text_timestamps(s: pd.Series, ctx: _Context, timezone: Any, unit: str
     raw = s.reset_index(drop=True)
     if is_bool_dtype(raw.dtype):
         raise ctx.fail("timestamp", np.arange(len(raw)), "true/false values instead of dates",
-                       "give the time of each event, e.g. '2024-03-01 14:30:00'.")
+                       "give the time of each event, e.g. '2024-03-01 14:30:00'.",
+                       whole_column=True)
     if unit is not None:
         # timestamp_unit says the text holds epoch numbers.
         numbers = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64,
@@ -783,7 +812,8 @@ def _numeric_values(ctx: _Context, canon: str) -> np.ndarray:
     fix_num = (f"give {allowed} as numbers, and leave the cell empty when there is no value.")
     if is_bool_dtype(s.dtype):
         bad = np.flatnonzero(~np.asarray(s.isna()))
-        raise ctx.fail(canon, bad, f"true/false values instead of numbers ({allowed})", fix_num)
+        raise ctx.fail(canon, bad, f"true/false values instead of numbers ({allowed})", fix_num,
+                       whole_column=True)
     if is_numeric_dtype(s.dtype):
         values = s.to_numpy(dtype=np.float64, na_value=np.nan)
     else:
@@ -1252,13 +1282,14 @@ class EventLog:
                     f"{_did_you_mean(st_text[u], stages)}" for u in bad_u)
                 rows = np.flatnonzero(np.isin(st_raw_codes, bad_u))
                 label = ctx.label("stage")
-                raise SchemaError(
+                raise _row_error(
                     f"{label[0].upper()}{label[1:]} has {_plural(len(rows), 'row')} with stages "
                     f"that journey map {jmap.name!r} does not have:\n{names}\n"
                     f"The map's stages are {list(stages)!r}. Rows:\n"
                     f"{ctx.rows(rows, ['stage', 'touchpoint'])}\n"
                     "Fix: rename these stages to the map's names, or pass a journey map "
-                    "(journey_map=...) whose stages match your data.")
+                    "(journey_map=...) whose stages match your data.", "stage", rows,
+                    f"a stage that journey map {jmap.name!r} does not have")
             given = np.append(st_lookup, -1)[st_raw_codes]  # code -1 (missing) stays -1
         if unknown:
             need = (tp_codes >= n_known) if given is None else (tp_codes >= n_known) & (given < 0)
@@ -1271,7 +1302,7 @@ class EventLog:
                     for i, name in enumerate(unknown) if counts[n_known + i])
                 why = ("there is no stage column" if given is None
                        else f"{ctx.label('stage')} is empty on these rows")
-                raise SchemaError(
+                raise _row_error(
                     f"Cannot derive the stage of {_plural(len(rows), 'row')}: their touchpoint "
                     f"is not in journey map {jmap.name!r} and {why}. Unknown touchpoints in "
                     f"{ctx.label('touchpoint')}:\n{names}\n"
@@ -1279,7 +1310,8 @@ class EventLog:
                     f"{ctx.rows(rows, ['touchpoint', 'stage'])}\n"
                     "Fix: add these touchpoints to the journey map (journey_map='map.toml' "
                     "listing their stages), correct their names, or give a stage column "
-                    "(columns={'stage': ...}).")
+                    "(columns={'stage': ...}).", "touchpoint", rows,
+                    f"a touchpoint not in journey map {jmap.name!r}, so no stage")
 
         channel_codes = channel_cats = None
         if "channel" in resolved:

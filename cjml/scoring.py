@@ -1,0 +1,1918 @@
+"""Batch scoring: every customer's churn risk, next stage, drivers and best touchpoint.
+
+:func:`score` reads an event log (a DataFrame, a CSV or Parquet file, or a
+folder of them), scores every customer with a :class:`~cjml.ModelBundle` at
+one cutoff, and returns or writes one row per customer:
+
+``customer_id, churn_risk, risk_band, next_stage, next_stage_proba,
+top_drivers, recommended_touchpoint, expected_risk_reduction`` (then
+``recommended_touchpoint_r, expected_risk_reduction_r`` for ranks ``r = 2..k``
+with ``top_k=k``), and ``status``:
+
+- ``"scored"``: the customer had an event within the bundle's lookback before
+  the cutoff, the population the models were trained on;
+- ``"inactive"``: events at or before the cutoff, but none within the
+  lookback: outside that population, so not scored (their columns are empty);
+- ``"no_events"``: no usable event at or before the cutoff (a listed customer
+  absent from the events, whose rows were all rejected, or whose events all
+  come later).
+
+Nobody goes missing silently: with a customer list every listed customer has a
+row, and without one every customer of the events has one.
+
+**Bounded memory (engine "local").** The events are read twice, in batches:
+
+1. *Partition pass.* Each batch of rows is read (columns the bundle does not
+   use are skipped), its timestamps are parsed, and each row goes to the
+   temporary Parquet partition ``hash(customer_id) % n_partitions``. A
+   customer's rows therefore all land in the same partition, wherever they
+   sit in the input and in whatever order: a customer's history is never
+   split between chunks, sorted input or not.
+2. *Scoring pass.* Each partition (about ``chunk_events`` events) is
+   validated as an :class:`~cjml.EventLog`, featurized, predicted, explained
+   and written as a finished chunk, sorted by customer.
+
+The chunks are then merged by customer id into the output, a batch at a time.
+Memory depends on the batch and chunk sizes, not on the size of the input.
+
+**Nothing lost.** The output is written to a temporary file and renamed into
+place, and an existing output is refused without ``force=True``. Finished
+chunks and a small ``state.json`` live in a folder beside the output
+(``.NAME.cjml-run``) until the run completes; ``resume=True`` continues an
+interrupted run from its finished chunks and gives the same output as an
+uninterrupted run. The state is keyed by a fingerprint of the inputs (file
+names, sizes and modification times), the bundle and the options: resuming
+with anything different is refused, naming what changed. Rows that fail
+validation stop the run with their row numbers (``on_error="raise"``), or
+(``on_error="quarantine"``) go to a rejects file beside the output
+(``NAME.rejects.parquet`` or ``.csv``) with the reason, and are counted.
+
+**Engine "dask".** The same per-partition scoring on a dask.distributed
+cluster: the input is read by the workers (row groups of Parquet files, or
+whole CSV files), shuffled by customer so that each customer's history is
+whole in one partition, and scored there; the client writes the chunks it
+receives, then merges them exactly like the local engine, so the outputs are
+equal. Without a scheduler address, a LocalCluster is started.
+
+**Speed.** Risk and next stage are LightGBM predictions (``compile=True``
+compiles the trees first, see :meth:`cjml.ChurnModel.compile`); the drivers
+use the fast path attributions of :func:`cjml.explain` (``method="saabas"``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from cjml.bundle import BundleError, ModelBundle
+from cjml.events import (
+    _TEXT_INT,
+    REQUIRED_COLUMNS,
+    EventLog,
+    _check_same_columns,
+    _Context,
+    _input_files,
+    _Origin,
+    _parse_columns,
+    _resolve_columns,
+    _timestamps_ns,
+    to_utc_timestamp,
+)
+from cjml.exceptions import CjmlError, InputFileError, SchemaError
+
+__all__ = ["DEFAULT_RISK_BANDS", "STATUSES", "ScoreSummary", "score"]
+
+#: Risk bands by lower bound of the churn risk: ``low`` below 0.2, ``medium``
+#: from 0.2, ``high`` from 0.5, ``very high`` from 0.8.
+DEFAULT_RISK_BANDS: dict[str, float] = {"low": 0.0, "medium": 0.2, "high": 0.5,
+                                        "very high": 0.8}
+#: The values of the ``status`` column.
+STATUSES: tuple[str, ...] = ("scored", "inactive", "no_events")
+#: Events per chunk of the scoring pass (a target: partitions are made by hash).
+DEFAULT_CHUNK_EVENTS = 1_000_000
+#: Rows read at a time in the partition pass.
+BATCH_ROWS = 1_000_000
+#: Rows per batch when merging the chunks into the output.
+MERGE_ROWS = 65_536
+
+_ENGINES = ("local", "dask")
+_ON_ERROR = ("raise", "quarantine")
+_OUT_SUFFIXES = (".parquet", ".csv")
+_ROW, _PART, _REJECT, _RAW_TS = "__cjml_row", "__cjml_part", "__cjml_reject", "__cjml_raw_ts"
+_STATE = "state.json"
+# pandas' default missing-value markers, so a CSV reads as read_events reads it.
+_NA_VALUES = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+              "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"]
+_MAX_SHOWN = 5
+
+
+# =========================================================================== public API
+@dataclass(frozen=True)
+class ScoreSummary:
+    """What a scoring run did: counts, time and files.
+
+    Parameters
+    ----------
+    n_customers : int
+        Rows of the output (one per customer).
+    n_scored : int
+        Customers with status ``"scored"``.
+    n_inactive : int
+        Customers with status ``"inactive"`` (no event within the lookback).
+    n_no_events : int
+        Customers with status ``"no_events"``.
+    n_listed : int or None
+        Customers in the customer list, None without a list.
+    n_listed_absent : int
+        Listed customers with no row at all in the events (among ``n_no_events``).
+    n_rows_read : int
+        Input rows read.
+    n_rows_rejected : int
+        Rows that failed validation and went to the rejects (quarantine).
+    n_duplicates : int
+        Exact duplicate events found (on the columns scoring reads).
+    unknown_touchpoints : tuple of str
+        Touchpoints of the events that the journey map does not list.
+    cutoff : pandas.Timestamp
+        The scoring cutoff (UTC).
+    seconds : float
+        Wall time of the run.
+    out : Path or None
+        The output file; None when the scores were returned in memory.
+    rejects : Path or None
+        The rejects file; None when no row was rejected or nothing was written.
+    n_chunks : int
+        Chunks (partitions) scored.
+    n_chunks_resumed : int
+        Chunks taken from an interrupted run instead of being scored again.
+    engine : str
+        ``"local"`` or ``"dask"``.
+    """
+
+    n_customers: int
+    n_scored: int
+    n_inactive: int
+    n_no_events: int
+    n_listed: int | None
+    n_listed_absent: int
+    n_rows_read: int
+    n_rows_rejected: int
+    n_duplicates: int
+    unknown_touchpoints: tuple[str, ...]
+    cutoff: pd.Timestamp
+    seconds: float
+    out: Path | None
+    rejects: Path | None
+    n_chunks: int
+    n_chunks_resumed: int
+    engine: str
+
+    @property
+    def customers_per_second(self) -> float:
+        """Customers (output rows) per second of wall time."""
+        return self.n_customers / self.seconds if self.seconds > 0 else float("inf")
+
+    def to_text(self) -> str:
+        """The one-line summary the command line prints.
+
+        Returns
+        -------
+        str
+            Customers by status, rejected rows, time, throughput and files.
+        """
+        parts = [f"Scored {self.n_customers:,} customers at {_when(self.cutoff)} "
+                 f"({self.n_scored:,} scored, {self.n_inactive:,} inactive, "
+                 f"{self.n_no_events:,} without events"
+                 + (f", of {self.n_listed:,} listed, {self.n_listed_absent:,} not in the events"
+                    if self.n_listed is not None else "") + ")"]
+        parts.append(f"{self.n_rows_read:,} rows read")
+        if self.n_rows_rejected:
+            where = f" -> {self.rejects}" if self.rejects is not None else ""
+            parts.append(f"{self.n_rows_rejected:,} rejected{where}")
+        resumed = (f", {self.n_chunks_resumed} of {self.n_chunks} chunks resumed"
+                   if self.n_chunks_resumed else "")
+        parts.append(f"{self.seconds:.1f} s ({self.customers_per_second:,.0f} customers/s, "
+                     f"{self.engine}{resumed})")
+        if self.out is not None:
+            parts.append(f"wrote {self.out}")
+        return "; ".join(parts)
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The summary as JSON-friendly values.
+
+        Returns
+        -------
+        dict
+            Every field; paths and the cutoff as text.
+        """
+        out = asdict(self)
+        out["cutoff"] = self.cutoff.isoformat()
+        out["out"] = None if self.out is None else str(self.out)
+        out["rejects"] = None if self.rejects is None else str(self.rejects)
+        out["unknown_touchpoints"] = list(self.unknown_touchpoints)
+        return out
+
+
+def score(bundle, events, *, customers=None, cutoff=None, top_k=1, out=None, force=False,
+          resume=False, on_error="raise", engine="local", scheduler=None, risk_bands=None,
+          drivers=True, recommend=True, columns=None, timezone="UTC", timestamp_unit=None,
+          drop_duplicates=False, chunk_events=DEFAULT_CHUNK_EVENTS, compile=False,
+          progress=False):
+    """Score every customer (or the listed ones): risk, next stage, drivers, best touchpoint.
+
+    Streams the events in customer-complete chunks, so memory stays flat as
+    the input grows (see the module documentation for how, and for what
+    ``resume`` and the engines guarantee).
+
+    Parameters
+    ----------
+    bundle : ModelBundle or path
+        A trained bundle (:func:`cjml.train`), or its file.
+    events : DataFrame, EventLog, str or path-like
+        The events, as for :func:`cjml.read_events`: a DataFrame, a CSV or
+        Parquet file, or a folder of CSV or of Parquet files.
+    customers : list-like or path, optional
+        Score only these customer ids (a list, array or Series, or a CSV or
+        Parquet file with a ``customer_id`` column, or with one column).
+        Listed customers without events get a row with status ``"no_events"``.
+    cutoff : date, optional
+        Score as of this moment (UTC unless it has an offset or ``timezone``
+        says otherwise); only events at or before it are used. Default: the
+        last event of the input.
+    top_k : int, default 1
+        Touchpoints recommended per customer.
+    out : str or path-like, optional
+        Write the scores to this ``.parquet`` or ``.csv`` file and return a
+        :class:`ScoreSummary`. Default: return the scores as a DataFrame.
+    force : bool, default False
+        Replace an existing output (and rejects file), and discard an
+        unfinished run of the same output.
+    resume : bool, default False
+        Continue the unfinished run of ``out`` from its last finished chunk.
+    on_error : {"raise", "quarantine"}, default "raise"
+        Rows that fail validation stop the run with their row numbers, or go
+        to the rejects file beside ``out`` (in memory:
+        ``result.attrs["rejects"]``), with the reason.
+    engine : {"local", "dask"}, default "local"
+        Score here, in chunks; or on a dask.distributed cluster.
+    scheduler : str or distributed.Client, optional
+        With ``engine="dask"``: the scheduler address (``"tcp://host:8786"``)
+        or a connected client; default a new LocalCluster.
+    risk_bands : mapping, optional
+        Band name to the lowest churn risk of the band, e.g.
+        ``{"low": 0, "high": 0.6}``; default :data:`DEFAULT_RISK_BANDS`. The
+        lowest bound must be 0.
+    drivers : bool, default True
+        Fill ``top_drivers`` (the churn model's top three feature families,
+        in words; see :func:`cjml.explain`).
+    recommend : bool, default True
+        Fill the recommendation columns (:mod:`cjml.recommend`).
+    columns : mapping or str, optional
+        Canonical name -> your column name, as for :func:`cjml.read_events`.
+    timezone : str, default "UTC"
+        Timezone of naive timestamps and of a naive ``cutoff``.
+    timestamp_unit : {"s", "ms", "us", "ns"}, optional
+        Read numeric timestamps as epoch times in this unit.
+    drop_duplicates : bool, default False
+        Remove exact duplicate events (they are counted either way).
+    chunk_events : int, default 1,000,000
+        Events per chunk, about: memory grows with it, speed a little.
+    compile : bool, default False
+        Compile the models' trees first (needs the ``fast`` extra and a C
+        compiler; about 20 s, worth it from a few million events).
+    progress : bool, default False
+        Show progress bars (tqdm) with customers per second.
+
+    Returns
+    -------
+    DataFrame or ScoreSummary
+        Without ``out``: one row per customer, sorted by ``customer_id``, with
+        the columns listed in the module documentation; ``attrs["summary"]``
+        holds the :class:`ScoreSummary` and ``attrs["rejects"]`` the rejected
+        rows (quarantine). With ``out``: the summary; the scores are in the file.
+
+    Raises
+    ------
+    SchemaError
+        When rows fail validation (``on_error="raise"``): the message names
+        the column, the rows (numbered over the whole input, with file and
+        line) and the fix.
+    BundleError
+        When the events lack columns the models were trained with, or a
+        resumed run was started with different inputs, bundle or options.
+    InputFileError
+        When the output exists (without ``force``), or an input cannot be read.
+
+    See Also
+    --------
+    cjml.explain : The drivers behind ``top_drivers``.
+
+    Examples
+    --------
+    >>> import cjml
+    >>> from cjml.datasets import load_sample
+    >>> bundle, _ = cjml.train(load_sample(), holdout=False)  # doctest: +SKIP
+    >>> scores = cjml.score(bundle, load_sample(), top_k=2)  # doctest: +SKIP
+    >>> scores.columns.tolist()[:5]  # doctest: +SKIP
+    ['customer_id', 'churn_risk', 'risk_band', 'next_stage', 'next_stage_proba']
+    """
+    started = time.perf_counter()
+    options = _check_options(top_k=top_k, on_error=on_error, engine=engine,
+                             risk_bands=risk_bands, chunk_events=chunk_events, out=out,
+                             resume=resume, timestamp_unit=timestamp_unit)
+    bands = options["bands"]
+    out_path = None if out is None else Path(out)
+    rejects_path = None if out_path is None else _rejects_path(out_path)
+    if out_path is not None:
+        for path in (out_path, rejects_path):
+            if path.exists() and not force:
+                raise InputFileError(
+                    f"{str(path)!r} already exists and was left untouched. Choose another "
+                    "--out, or pass --force (force=True) to replace it.")
+    bundle_id = _bundle_id(bundle)
+    bundle = bundle if isinstance(bundle, ModelBundle) else ModelBundle.load(bundle)
+    _check_bundle(bundle)
+    src = _open_source(events)
+    mapping = _parse_columns(columns)
+    resolved = _resolve_columns(mapping, src.columns)
+    needed = _needed_columns(bundle, resolved, src.columns, drop_duplicates)
+    _check_event_columns(bundle, resolved, src.columns)
+    listed = None if customers is None else _read_customer_list(customers, resolved)
+    cut = None if cutoff is None else to_utc_timestamp(cutoff, timezone)
+    if compile:
+        for name in ("churn", "next_stage"):
+            bundle.models[name].compile()
+
+    # The run folder: finished chunks and the state, beside the output.
+    fingerprint_parts = {
+        "cjml": _cjml_version(), "events": src.identity(), "bundle": bundle_id,
+        "customers": None if listed is None else _hash_values(listed),
+        "options": {"cutoff": None if cut is None else cut.isoformat(), "top_k": int(top_k),
+                    "on_error": on_error, "engine": engine, "bands": list(bands.items()),
+                    "drivers": bool(drivers), "recommend": bool(recommend),
+                    "columns": {k: str(v) for k, v in mapping.items()},
+                    "timezone": str(timezone), "timestamp_unit": timestamp_unit,
+                    "drop_duplicates": bool(drop_duplicates),
+                    "chunk_events": int(chunk_events)},
+    }
+    run = _RunDir.open(out_path, fingerprint_parts, resume=resume, force=force)
+    try:
+        reader = _Reader(
+            kind=src.kind, names=src.names, starts=(), resolved=resolved,
+            read_columns=[c for c in src.columns if c in needed],
+            rename={str(v): k for k, v in resolved.items()}, timezone=timezone,
+            timestamp_unit=timestamp_unit, strict=on_error == "raise",
+            n_parts=max(1, int(np.ceil(src.estimate_rows() / chunk_events))),
+            customers=None if listed is None else _list_as_arrow(listed, src.customer_type(
+                resolved["customer_id"]), resolved),
+            index=src.index())
+        plan = _Plan(
+            cutoff=cut, lookback_ns=_lookback_ns(bundle), top_k=int(top_k),
+            drivers=bool(drivers), recommend=bool(recommend), band_labels=tuple(bands),
+            band_edges=tuple(bands.values()), on_error=on_error, timezone=timezone,
+            drop_duplicates=bool(drop_duplicates), csv=src.kind == "csv",
+            next_stages=tuple(str(c) for c in bundle.models["next_stage"].classes_),
+            user_names={k: str(v) for k, v in resolved.items()}, origin=_Origin())
+        if engine == "dask":
+            result = _run_dask(src, reader, plan, bundle, run, scheduler, progress)
+        else:
+            result = _run_local(src, reader, plan, bundle, run, progress)
+        plan, chunk_counts, n_resumed = result
+        absent = _absent_customers(listed, run, plan)
+        frame, rejects_written = _write_output(run, plan, absent, out_path, rejects_path,
+                                               force=force)
+        counts = _add_counts(chunk_counts)
+        status_counts = counts.get("status", {})
+        summary = ScoreSummary(
+            n_customers=int(sum(status_counts.values())) + len(absent),
+            n_scored=int(status_counts.get("scored", 0)),
+            n_inactive=int(status_counts.get("inactive", 0)),
+            n_no_events=int(status_counts.get("no_events", 0)) + len(absent),
+            n_listed=None if listed is None else len(listed),
+            n_listed_absent=len(absent),
+            n_rows_read=int(run.state["pass1"]["rows"]),
+            n_rows_rejected=int(counts.get("rejected", 0)),
+            n_duplicates=int(counts.get("duplicates", 0)),
+            unknown_touchpoints=tuple(sorted(counts.get("unknown", set()))),
+            cutoff=plan.cutoff, seconds=time.perf_counter() - started, out=out_path,
+            rejects=rejects_path if rejects_written else None,
+            n_chunks=int(run.state.get("n_parts", 0)), n_chunks_resumed=n_resumed,
+            engine=engine)
+        _emit_warnings(counts, summary, drop_duplicates)
+        run.finish()
+    except BaseException:
+        run.leave()
+        raise
+    if frame is None:
+        return summary
+    frame.attrs["summary"] = summary
+    return frame
+
+
+# =========================================================================== options
+def _check_options(*, top_k, on_error, engine, risk_bands, chunk_events, out, resume,
+                   timestamp_unit) -> dict:
+    if isinstance(top_k, bool) or not isinstance(top_k, int | np.integer) or top_k < 1:
+        raise ValueError(f"top_k must be a whole number of at least 1, got {top_k!r}.")
+    if on_error not in _ON_ERROR:
+        raise ValueError(f"on_error must be one of {list(_ON_ERROR)!r}, got {on_error!r}.")
+    if engine not in _ENGINES:
+        raise ValueError(f"engine must be one of {list(_ENGINES)!r}, got {engine!r}.")
+    if isinstance(chunk_events, bool) or not isinstance(chunk_events, int | np.integer) \
+            or chunk_events < 1:
+        raise ValueError(f"chunk_events must be a whole number of at least 1, got "
+                         f"{chunk_events!r}.")
+    if timestamp_unit is not None and timestamp_unit not in ("s", "ms", "us", "ns"):
+        raise ValueError(f"timestamp_unit={timestamp_unit!r} is not allowed; use one of "
+                         "['s', 'ms', 'us', 'ns'] (or None for dates).")
+    if out is not None:
+        suffix = Path(out).suffix.lower()
+        if suffix not in _OUT_SUFFIXES:
+            raise InputFileError(f"Cannot write {str(out)!r}: the output must end in .parquet "
+                                 f"or .csv, not {suffix or '(no suffix)'!r}.")
+    elif resume:
+        raise ValueError("resume=True needs out=...: only a run that writes a file keeps its "
+                         "finished chunks to resume from.")
+    return {"bands": _risk_bands(risk_bands)}
+
+
+def _risk_bands(risk_bands) -> dict[str, float]:
+    if risk_bands is None:
+        return dict(DEFAULT_RISK_BANDS)
+    example = "{'low': 0.0, 'medium': 0.3, 'high': 0.6}"
+    if isinstance(risk_bands, str):
+        parsed = {}
+        for part in risk_bands.split(","):
+            name, sep, value = part.partition("=")
+            if not sep or not name.strip():
+                raise ValueError(f"Cannot read {part.strip()!r} in risk bands {risk_bands!r}: "
+                                 "expected name=lowest_risk pairs, e.g. "
+                                 "'low=0,medium=0.3,high=0.6'.")
+            parsed[name.strip()] = value.strip()
+        risk_bands = parsed
+    if not isinstance(risk_bands, Mapping) or not risk_bands:
+        raise ValueError(f"risk_bands must map band names to their lowest churn risk, e.g. "
+                         f"{example}; got {risk_bands!r}.")
+    bands = {}
+    for name, low in risk_bands.items():
+        try:
+            value = float(low)
+        except (TypeError, ValueError):
+            raise ValueError(f"The lowest risk of band {name!r} must be a number from 0 to 1, "
+                             f"got {low!r}.") from None
+        if not 0 <= value <= 1:
+            raise ValueError(f"The lowest risk of band {name!r} must be from 0 to 1, got "
+                             f"{value!r}.")
+        bands[str(name)] = value
+    values = list(bands.values())
+    if values != sorted(values) or len(set(values)) != len(values):
+        raise ValueError(f"Risk bands must be listed from lowest to highest with distinct lower "
+                         f"bounds, got {bands!r}; e.g. {example}.")
+    if values[0] != 0:
+        raise ValueError(f"The first risk band must start at 0 so that every risk has a band, "
+                         f"got {bands!r}; e.g. {example}.")
+    return bands
+
+
+def _rejects_path(out: Path) -> Path:
+    return out.with_name(f"{out.stem}.rejects{out.suffix}")
+
+
+def _when(ts: pd.Timestamp) -> str:
+    return ts.strftime("%Y-%m-%d %H:%M:%S UTC") if (ts.hour or ts.minute or ts.second) \
+        else ts.strftime("%Y-%m-%d 00:00 UTC")
+
+
+def _cjml_version() -> str:
+    import cjml
+
+    return cjml.__version__
+
+
+# =========================================================================== bundle
+def _bundle_id(bundle) -> str:
+    """A fingerprint of the bundle: its manifest digest, or a hash of its content."""
+    if isinstance(bundle, ModelBundle):
+        import joblib
+
+        return "content:" + joblib.hash((bundle.models, bundle.featurizer,
+                                         bundle.journey_map.to_dict()))
+    path = Path(bundle)
+    manifest = path.with_name(path.name + ".manifest.json")
+    try:
+        return "sha256:" + str(json.loads(manifest.read_text(encoding="utf-8"))["sha256"])
+    except (OSError, ValueError, KeyError):
+        return f"path:{path.resolve()}"  # ModelBundle.load refuses it next, with the reason
+
+
+def _check_bundle(bundle: ModelBundle) -> None:
+    missing = [m for m in ("churn", "next_stage") if m not in bundle.models]
+    if missing:
+        raise BundleError(f"The bundle has no {' and no '.join(map(repr, missing))} model; "
+                          f"it has {sorted(bundle.models)!r}. Score with a bundle made by "
+                          "cjml.train (cjml train).")
+
+
+def _lookback_ns(bundle: ModelBundle) -> int | None:
+    lookback = bundle.metadata.get("lookback")
+    return None if lookback in (None, "None") else int(pd.Timedelta(lookback).value)
+
+
+def _attribute_columns(bundle: ModelBundle) -> list[str]:
+    out = []
+    for family in getattr(bundle.featurizer, "families_", ()):
+        out += [str(c) for c in getattr(family, "attributes_", ()) if str(c) not in out]
+    return out
+
+
+def _needed_columns(bundle, resolved, available, drop_duplicates) -> set:
+    """The user's columns to read: canonical ones, and the extras the features use."""
+    if drop_duplicates:  # exact duplicates are judged on every column
+        return set(available)
+    needed = set(resolved.values())
+    attributes = set(_attribute_columns(bundle))
+    needed |= {c for c in available if str(c) in attributes}
+    return needed
+
+
+def _check_event_columns(bundle, resolved, available) -> None:
+    have = set(resolved) | {str(c) for c in available}
+    missing = sorted(set(bundle.metadata.get("event_columns", [])) - have)
+    if missing:
+        raise BundleError(f"The events lack column(s) {missing!r} that the model was trained "
+                          "with; its features from them would be empty. Add them (map your "
+                          "names with columns=... / --columns), or retrain without them.")
+
+
+# =========================================================================== input
+@dataclass
+class _Source:
+    """The input: files of one format, or an in-memory frame."""
+
+    kind: str  # "csv" | "parquet" | "frame"
+    files: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
+    columns: list = field(default_factory=list)
+    frame: pd.DataFrame | None = None
+    folder: str | None = None
+
+    def identity(self) -> Any:
+        """What the fingerprint of a run records about the input."""
+        if self.frame is not None:
+            hashed = pd.util.hash_pandas_object(self.frame, index=False).to_numpy()
+            return {"frame": hashlib.sha256(hashed.tobytes()).hexdigest(),
+                    "rows": len(self.frame), "columns": [str(c) for c in self.frame.columns]}
+        out = []
+        for f in self.files:
+            st = os.stat(f)
+            out.append([str(Path(f).resolve()), st.st_size, st.st_mtime_ns])
+        return out
+
+    def estimate_rows(self) -> int:
+        """Rows in the input: exact for Parquet and frames, estimated for CSV."""
+        if self.frame is not None:
+            return len(self.frame)
+        if self.kind == "parquet":
+            return sum(pq.ParquetFile(f).metadata.num_rows for f in self.files)
+        total = 0
+        for f in self.files:
+            size = os.path.getsize(f)
+            with open(f, "rb") as handle:
+                head = handle.read(1 << 20)
+            compressed = not f.lower().endswith(".csv")
+            lines = max(head.count(b"\n"), 1)
+            per_line = 20.0 if compressed else len(head) / lines
+            total += int(size / max(per_line, 1.0))
+        return max(total, 1)
+
+    def index(self) -> pd.Index | None:
+        """A DataFrame's index when it is not 0..n-1 (to name rows in messages)."""
+        if self.frame is None or self.frame.index.equals(pd.RangeIndex(len(self.frame))):
+            return None
+        return self.frame.index
+
+    def customer_type(self, column) -> pa.DataType:
+        """The Arrow type of the customer column as read."""
+        if self.kind == "csv":
+            return pa.string()
+        if self.kind == "frame":
+            return _frame_schema(self.frame[[column]]).field(0).type
+        return _plain_type(pq.read_schema(self.files[0]).field(str(column)).type)
+
+
+def _open_source(events) -> _Source:
+    if isinstance(events, EventLog):
+        events = events.frame
+    if isinstance(events, pd.DataFrame):
+        if len(events.columns) != len(set(events.columns)):
+            dup = sorted({str(c) for c in events.columns if list(events.columns).count(c) > 1})
+            raise SchemaError(f"The input has several columns with the same name: {dup!r}. "
+                              "Fix: rename them so each column name is unique.")
+        return _Source(kind="frame", columns=list(events.columns), frame=events)
+    if not isinstance(events, str | os.PathLike):
+        raise InputFileError(f"Cannot score events from a {type(events).__name__}; give a "
+                             "DataFrame, an EventLog, a CSV or Parquet file, or a folder of "
+                             "them.")
+    path = Path(events)
+    kind, files = _input_files(path)
+    if kind == "csv":
+        columns_of = [_csv_header(f) for f in files]
+    else:
+        columns_of = [_parquet_columns(f) for f in files]
+    for f, cols in zip(files[1:], columns_of[1:], strict=True):
+        _check_same_columns(path, files[0], columns_of[0], f, cols)
+    return _Source(kind=kind, files=tuple(str(f) for f in files),
+                   names=tuple(f.name for f in files), columns=columns_of[0],
+                   folder=str(path) if path.is_dir() else None)
+
+
+def _csv_header(path: Path) -> list:
+    try:
+        return list(pd.read_csv(path, nrows=0).columns)
+    except pd.errors.EmptyDataError:
+        raise SchemaError(f"The CSV file {str(path)!r} is empty: no header and no rows. Fix: "
+                          "export the events with a header line (customer_id,timestamp,"
+                          "touchpoint,...) and one row per event.") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
+        raise InputFileError(f"Cannot read the CSV file {str(path)!r}: {_first_line(exc)}. "
+                             "Fix: check the separator (a comma), quoting and the number of "
+                             "fields on each line.") from None
+
+
+def _parquet_columns(path: Path) -> list:
+    try:
+        return list(pq.read_schema(path).names)
+    except Exception as exc:  # pyarrow raises several unrelated types
+        raise InputFileError(f"Cannot read the Parquet file {str(path)!r}: {_first_line(exc)}. "
+                             "Fix: check that it is a complete Parquet file (e.g. written by "
+                             "DataFrame.to_parquet), or export the events as CSV.") from None
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _plain_type(t: pa.DataType) -> pa.DataType:
+    """Dictionary types as their values; large strings as strings."""
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    if pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return pa.string()
+    return t
+
+
+def _frame_schema(frame: pd.DataFrame) -> pa.Schema:
+    try:
+        schema = pa.Schema.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as exc:
+        raise SchemaError(f"Cannot stream this DataFrame: {_first_line(exc)}. Fix: give each "
+                          "column one type (e.g. df[col] = df[col].astype(str)).") from None
+    return pa.schema([pa.field(f.name, _plain_type(f.type)) for f in schema])
+
+
+def _target_schema(src: _Source, read_columns: list) -> pa.Schema:
+    """One Arrow type per column for every batch (files may disagree: then text)."""
+    if src.kind == "csv":
+        return pa.schema([pa.field(str(c), pa.string()) for c in read_columns])
+    if src.kind == "frame":
+        return _frame_schema(src.frame[read_columns])
+    types: dict[str, set] = {str(c): set() for c in read_columns}
+    for f in src.files:
+        schema = pq.read_schema(f)
+        for c in types:
+            types[c].add(_plain_type(schema.field(c).type))
+    fields = []
+    for c, ts in types.items():
+        t = ts.pop() if len(ts) == 1 else pa.string()
+        fields.append(pa.field(c, pa.string() if pa.types.is_null(t) else t))
+    return pa.schema(fields)
+
+
+def _iter_batches(src: _Source, read_columns: list, batch_rows: int
+                  ) -> Iterator[tuple[int, pa.Table]]:
+    """(file number, batch) for every batch of the input, in input order."""
+    if src.frame is not None:
+        frame = src.frame[read_columns]
+        for start in range(0, len(frame), batch_rows):
+            part = frame.iloc[start:start + batch_rows]
+            try:
+                yield 0, pa.Table.from_pandas(part, preserve_index=False)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as exc:
+                raise SchemaError(f"Cannot stream this DataFrame: {_first_line(exc)}. Fix: give "
+                                  "each column one type (e.g. df[col] = df[col].astype(str)).") \
+                    from None
+        return
+    for i, f in enumerate(src.files):
+        if src.kind == "parquet":
+            yield from ((i, t) for t in _parquet_batches(f, read_columns, batch_rows))
+        else:
+            yield from ((i, t) for t in _csv_batches(f, read_columns, batch_rows))
+
+
+def _parquet_batches(path: str, read_columns: list, batch_rows: int,
+                     row_groups: Sequence[int] | None = None) -> Iterator[pa.Table]:
+    try:
+        handle = pq.ParquetFile(path)
+        batches = handle.iter_batches(batch_size=batch_rows, columns=[str(c) for c in
+                                                                      read_columns],
+                                      row_groups=row_groups)
+        for batch in batches:
+            yield pa.Table.from_batches([batch])
+    except (OSError, pa.ArrowException) as exc:
+        raise InputFileError(f"Cannot read the Parquet file {path!r}: {_first_line(exc)}. Fix: "
+                             "check that it is a complete Parquet file (e.g. written by "
+                             "DataFrame.to_parquet), or export the events as CSV.") from None
+
+
+def _csv_batches(path: str, read_columns: list, batch_rows: int) -> Iterator[pa.Table]:
+    """A CSV file in batches, every column as text (as read_events reads identifiers)."""
+    names = [str(c) for c in read_columns]
+    if path.lower().endswith(".zip"):  # Arrow does not read zip archives
+        try:
+            for part in pd.read_csv(path, dtype=str, usecols=names, chunksize=batch_rows,
+                                    keep_default_na=True):
+                yield pa.Table.from_pandas(part[names], preserve_index=False)
+        except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+            raise InputFileError(_csv_error(path, exc)) from None
+        return
+    import pyarrow.csv as pacsv
+
+    header = [str(c) for c in _csv_header(Path(path))]
+    convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in header},
+                                   include_columns=names, null_values=_NA_VALUES,
+                                   strings_can_be_null=True, quoted_strings_can_be_null=True)
+    try:
+        reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=16 << 20),
+                                convert_options=convert)
+        pending, rows = [], 0
+        for batch in reader:
+            pending.append(batch)
+            rows += batch.num_rows
+            if rows >= batch_rows:
+                yield pa.Table.from_batches(pending)
+                pending, rows = [], 0
+        if pending:
+            yield pa.Table.from_batches(pending)
+    except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
+        raise InputFileError(_csv_error(path, exc)) from None
+
+
+def _csv_error(path: str, exc: Exception) -> str:
+    return (f"Cannot read the CSV file {path!r}: {_first_line(exc)}. Fix: check the "
+            "separator (a comma), quoting and the number of fields on each line, and that "
+            "the file is UTF-8 text.")
+
+
+# =========================================================================== customer list
+def _read_customer_list(customers, resolved) -> np.ndarray:
+    """The listed ids as an object array of distinct values, in the order given."""
+    user_col = resolved.get("customer_id", "customer_id")
+    if isinstance(customers, str | os.PathLike):
+        path = Path(customers)
+        if not path.is_file():
+            raise InputFileError(f"Cannot read the customer list {str(path)!r}: no such file. "
+                                 "Give a CSV or Parquet file with a customer_id column.")
+        name = path.name.lower()
+        try:
+            if name.endswith((".parquet", ".pq")):
+                table = pd.read_parquet(path)
+            elif ".csv" in name:
+                table = pd.read_csv(path, dtype=str)
+            else:
+                raise InputFileError(f"Cannot read the customer list {str(path)!r}: give a "
+                                     ".csv or .parquet file with a customer_id column.")
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
+                OSError, ValueError, pa.ArrowException) as exc:
+            raise InputFileError(f"Cannot read the customer list {str(path)!r}: "
+                                 f"{_first_line(exc)}. Give a CSV or Parquet file with a "
+                                 "customer_id column.") from None
+        for col in ("customer_id", user_col):
+            if col in table.columns:
+                values = table[col]
+                break
+        else:
+            if len(table.columns) != 1:
+                raise SchemaError(f"The customer list {str(path)!r} has columns "
+                                  f"{list(table.columns)!r} but no 'customer_id' column. Fix: "
+                                  "name the column of ids customer_id, or give a file with one "
+                                  "column.")
+            values = table.iloc[:, 0]
+        where = f"customer list {str(path)!r}"
+    else:
+        values = customers
+        where = "customer list"
+    if isinstance(values, pd.DataFrame):
+        raise TypeError("customers must be a list of ids (list, array, Series) or a file, not "
+                        "a DataFrame; pass df['customer_id'].")
+    values = pd.Series(list(values) if not isinstance(values, pd.Series | pd.Index | np.ndarray)
+                       else np.asarray(values), dtype=object)
+    missing = values.isna().to_numpy() | (values.astype(str).str.strip() == "").to_numpy()
+    if missing.any():
+        rows = np.flatnonzero(missing)[:_MAX_SHOWN].tolist()
+        raise SchemaError(f"The {where} has {int(missing.sum()):,} missing or empty id(s), at "
+                          f"positions {rows!r}. Fix: remove them or fill them in.")
+    return pd.unique(values.to_numpy(dtype=object))
+
+
+def _list_as_arrow(listed: np.ndarray, raw_type: pa.DataType, resolved) -> pa.Array:
+    """The listed ids in the type of the events' customer column, for filtering."""
+    if pa.types.is_integer(raw_type) or pa.types.is_floating(raw_type):
+        numbers = pd.to_numeric(pd.Series(listed, dtype=object).astype(str).str.strip(),
+                                errors="coerce")
+        values = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+        bad = np.isnan(values)
+        if pa.types.is_integer(raw_type):
+            bad = bad | (values != np.round(values))
+        if bad.any():
+            shown = listed[bad][:_MAX_SHOWN].tolist()
+            raise SchemaError(f"The customer list has ids that are not numbers ({shown!r}, "
+                              f"{int(bad.sum()):,} in all), but the events' customer ids are "
+                              "numbers: they could match no customer. Fix: correct the list.")
+        if pa.types.is_integer(raw_type):
+            return pa.array(values.astype(np.int64)).cast(raw_type)
+        return pa.array(values).cast(raw_type)
+    return pa.array([_id_text(v) for v in listed], type=pa.string())
+
+
+def _id_text(value) -> str:
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    if isinstance(value, np.generic):
+        value = value.item()
+    return str(value)
+
+
+def _hash_values(values: np.ndarray) -> str:
+    text = "\x00".join(sorted(_id_text(v) for v in values))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# =========================================================================== partition pass
+@dataclass
+class _Reader:
+    """What reading and partitioning a batch needs (picklable, for dask workers)."""
+
+    kind: str
+    names: tuple[str, ...]
+    starts: tuple[int, ...]
+    resolved: dict
+    read_columns: list
+    rename: dict
+    timezone: Any
+    timestamp_unit: str | None
+    strict: bool
+    n_parts: int
+    customers: pa.Array | None = None
+    index: pd.Index | None = None
+    schema: pa.Schema | None = None
+
+    def origin(self, rows: np.ndarray | None) -> _Origin:
+        names = self.names if self.kind != "frame" else ()
+        return _Origin(names=names, starts=self.starts, csv=self.kind == "csv",
+                       index=self.index, rows=rows)
+
+
+def _conform(table: pa.Table, reader: _Reader) -> pa.Table:
+    """The batch with the target types (timestamps as read), canonical column names."""
+    cols, names = [], []
+    for f in reader.schema:
+        col = table.column(f.name)
+        if pa.types.is_dictionary(col.type):
+            col = pc.cast(col, col.type.value_type)
+        if f.name != str(reader.resolved["timestamp"]) and col.type != f.type:
+            try:
+                col = pc.cast(col, f.type)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                col = pc.cast(pc.cast(col, pa.string()), f.type)
+        cols.append(col)
+        names.append(reader.rename.get(f.name, f.name))
+    return pa.table(cols, names=names)
+
+
+def _prepare(table: pa.Table, first_row: int, reader: _Reader, *, strict: bool | None = None
+             ) -> tuple[pa.Table, dict]:
+    """Parse the timestamps, keep the listed customers, and tag each row with its partition.
+
+    Returns the rows to keep, with ``timestamp`` as UTC nanoseconds (missing on
+    rejected rows), ``__cjml_row`` (the input row number), ``__cjml_part``,
+    ``__cjml_reject`` (the reason a row is rejected, else missing) and
+    ``__cjml_raw_ts`` (the rejected rows' timestamp as given); and statistics:
+    rows read, the latest valid timestamp, and what the customer ids look like.
+    """
+    strict = reader.strict if strict is None else strict
+    n = table.num_rows
+    rows = np.arange(first_row, first_row + n, dtype=np.int64)
+    table = _conform(table, reader)
+    ns, bad, reasons = _parse_timestamps(table, rows, reader)
+    good_ts = ns[~bad]
+    stats = {"rows": n, "max_ns": int(good_ts.max()) if len(good_ts) else None}
+    if reader.customers is not None:
+        keep = pc.is_in(table.column("customer_id"), value_set=reader.customers)
+        keep = keep.fill_null(False).to_numpy(zero_copy_only=False)
+    else:
+        keep = np.ones(n, dtype=bool)
+    if strict and (bad & keep).any():
+        _raise_timestamp_error(table.filter(pa.array(keep)), rows[keep], reader)
+    if not keep.all():
+        table, ns, bad, rows = table.filter(pa.array(keep)), ns[keep], bad[keep], rows[keep]
+        reasons = reasons[keep]
+    stats["kept"] = len(rows)
+    stats.update(_id_flags(table.column("customer_id"), ~bad))
+    raw_ts = table.column("timestamp")
+    ts = pa.array(np.where(bad, 0, ns), type=pa.int64(), mask=bad).cast(
+        pa.timestamp("ns", tz="UTC"))
+    out = table.set_column(table.schema.get_field_index("timestamp"), "timestamp", ts)
+    out = out.append_column(_ROW, pa.array(rows, type=pa.int64()))
+    out = out.append_column(_PART, pa.array(_hash_parts(table.column("customer_id"),
+                                                        reader.n_parts), type=pa.int32()))
+    out = out.append_column(_REJECT, pa.array(reasons, type=pa.string()))
+    raw_text = np.full(len(rows), None, dtype=object)
+    if bad.any():
+        raw_text[bad] = [None if v is None else str(v) for v in
+                         raw_ts.filter(pa.array(bad)).to_pylist()]
+    return out.append_column(_RAW_TS, pa.array(raw_text, type=pa.string())), stats
+
+
+def _parse_timestamps(table: pa.Table, rows: np.ndarray, reader: _Reader
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """UTC nanoseconds of each row, which rows failed, and why (read_events' own parser)."""
+    user = reader.resolved["timestamp"]
+    series = table.column("timestamp").to_pandas()
+    n = len(series)
+    keep = np.arange(n)
+    bad = np.zeros(n, dtype=bool)
+    reasons = np.full(n, None, dtype=object)
+    while True:
+        values = series if len(keep) == n else series.iloc[keep].reset_index(drop=True)
+        ctx = _Context(pd.DataFrame({user: values}), {"timestamp": user},
+                       reader.origin(rows[keep]))
+        try:
+            ns_keep = _timestamps_ns(ctx, reader.timezone, reader.timestamp_unit) \
+                if len(keep) else np.empty(0, dtype=np.int64)
+            break
+        except SchemaError as err:
+            if getattr(err, "positions", None) is None:
+                _raise_timestamp_error(table.take(pa.array(keep)), rows[keep], reader)
+                raise
+            hit = keep[err.positions]
+            bad[hit] = True
+            reasons[hit] = f"timestamp: {err.problem}"
+            keep = np.delete(keep, err.positions)
+    ns = np.zeros(n, dtype=np.int64)
+    ns[keep] = ns_keep
+    return ns, bad, reasons
+
+
+def _raise_timestamp_error(table: pa.Table, rows: np.ndarray, reader: _Reader) -> None:
+    """Parse the timestamps of these rows again, strictly, with the columns shown."""
+    shown = [c for c in REQUIRED_COLUMNS if c in table.column_names]
+    data = pd.DataFrame({str(reader.resolved[c]): table.column(c).to_pandas() for c in shown})
+    ctx = _Context(data, {c: str(reader.resolved[c]) for c in shown}, reader.origin(rows))
+    _timestamps_ns(ctx, reader.timezone, reader.timestamp_unit)
+
+
+_TEXT_INT_RE = f"^{_TEXT_INT}$"
+
+
+def _id_flags(col: pa.ChunkedArray, valid: np.ndarray) -> dict:
+    """Whether the (valid) customer ids are all whole numbers, as text or as floats."""
+    col = col.filter(pa.array(valid))
+    if pa.types.is_string(col.type):
+        trimmed = pc.utf8_trim_whitespace(col)
+        given = pc.and_(pc.is_valid(trimmed), pc.not_equal(trimmed, ""))
+        ints = pc.match_substring_regex(col, _TEXT_INT_RE)
+        ok = pc.or_kleene(pc.invert(given.fill_null(False)), ints.fill_null(False))
+        return {"text_ints": bool(pc.all(ok).as_py() is not False)}
+    if pa.types.is_floating(col.type):
+        values = col.drop_null().to_numpy()
+        whole = bool(np.all(values == np.round(values)) and np.all(np.abs(values) < 2**53))
+        return {"whole_floats": whole}
+    return {}
+
+
+def _hash_parts(col: pa.ChunkedArray, n_parts: int) -> np.ndarray:
+    """The partition of each row: a stable hash of its customer id, modulo ``n_parts``."""
+    if n_parts == 1:
+        return np.zeros(len(col), dtype=np.int32)
+    t = col.type
+    if pa.types.is_integer(t):
+        values = col.fill_null(0).to_numpy().astype(np.int64, copy=False)
+    elif pa.types.is_floating(t):
+        values = col.fill_null(0).to_numpy().astype(np.float64, copy=False)
+    else:
+        values = pc.cast(col, pa.string()).fill_null("").to_numpy(zero_copy_only=False)
+    return (pd.util.hash_array(values) % np.uint64(n_parts)).astype(np.int32)
+
+
+def _merge_stats(total: dict, stats: dict) -> dict:
+    total["rows"] = total.get("rows", 0) + stats["rows"]
+    total["kept"] = total.get("kept", 0) + stats["kept"]
+    if stats["max_ns"] is not None:
+        total["max_ns"] = max(total.get("max_ns") or stats["max_ns"], stats["max_ns"])
+    else:
+        total.setdefault("max_ns", None)
+    for flag in ("text_ints", "whole_floats"):
+        if flag in stats:
+            total[flag] = total.get(flag, True) and stats[flag]
+    return total
+
+
+def _id_kind(reader: _Reader, stats: dict) -> str:
+    """"int" when the customer ids become whole numbers in an EventLog, else "str"."""
+    t = reader.schema.field(str(reader.resolved["customer_id"])).type
+    if pa.types.is_integer(t):
+        return "int"
+    if pa.types.is_floating(t):
+        return "int" if stats.get("whole_floats", True) else "str"
+    if pa.types.is_string(t) and reader.kind == "csv":
+        return "int" if stats.get("text_ints", True) else "str"
+    return "str"
+
+
+# =========================================================================== scoring a chunk
+@dataclass
+class _Plan:
+    """Everything scoring a chunk needs besides the bundle (picklable)."""
+
+    cutoff: pd.Timestamp | None
+    lookback_ns: int | None
+    top_k: int
+    drivers: bool
+    recommend: bool
+    band_labels: tuple[str, ...]
+    band_edges: tuple[float, ...]
+    on_error: str
+    timezone: Any
+    drop_duplicates: bool
+    csv: bool
+    user_names: dict
+    origin: _Origin
+    id_kind: str = "str"
+    next_stages: tuple[str, ...] = ()
+
+
+def _out_columns(top_k: int) -> list[str]:
+    cols = ["customer_id", "churn_risk", "risk_band", "next_stage", "next_stage_proba",
+            "top_drivers", "recommended_touchpoint", "expected_risk_reduction"]
+    for r in range(2, top_k + 1):
+        cols += [f"recommended_touchpoint_{r}", f"expected_risk_reduction_{r}"]
+    return [*cols, "status"]
+
+
+def _out_schema(plan: _Plan) -> pa.Schema:
+    fields = []
+    for c in _out_columns(plan.top_k):
+        if c == "customer_id":
+            t = pa.int64() if plan.id_kind == "int" else pa.string()
+        elif c in ("churn_risk", "next_stage_proba") or c.startswith("expected_risk_reduction"):
+            t = pa.float64()
+        else:
+            t = pa.string()
+        fields.append(pa.field(c, t))
+    return pa.schema(fields)
+
+
+_REJECT_FIXED = ["row", "location", "column", "reason"]
+
+
+def _rejects_schema(plan: _Plan, event_columns: Sequence[str]) -> pa.Schema:
+    return pa.schema([pa.field("row", pa.int64())]
+                     + [pa.field(c, pa.string()) for c in _REJECT_FIXED[1:]]
+                     + [pa.field(plan.user_names.get(c, str(c)), pa.string())
+                        for c in event_columns])
+
+
+def _score_partition(table: pa.Table, bundle: ModelBundle, plan: _Plan
+                     ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Validate, featurize and score one customer-complete partition.
+
+    Returns the scores (one row per customer, sorted by id), the rejected rows
+    and counts (statuses, rejects, duplicates, unknown touchpoints, warnings).
+    """
+    frame = _as_categories(table).to_pandas()
+    rows = frame.pop(_ROW).to_numpy(dtype=np.int64)
+    reasons = frame.pop(_REJECT)
+    raw_ts = frame.pop(_RAW_TS)
+    frame.pop(_PART)
+    event_cols = list(frame.columns)
+    rejected = reasons.notna().to_numpy()
+    rejects = []
+    if rejected.any():
+        raw = frame.loc[rejected].copy()
+        raw["timestamp"] = raw_ts[rejected]
+        rejects.append(_reject_rows(raw, rows[rejected], "timestamp",
+                                    reasons[rejected].to_numpy(dtype=object), plan))
+        frame, rows = frame.loc[~rejected].reset_index(drop=True), rows[~rejected]
+    frame = _convert_ids(frame, plan.id_kind)
+    counts: dict[str, Any] = {"rejected": int(rejected.sum()), "warnings": []}
+    log = None
+    keep = np.arange(len(frame))
+    while len(keep):
+        data = frame if len(keep) == len(frame) else frame.iloc[keep].reset_index(drop=True)
+        try:
+            with warnings.catch_warnings():  # counted below, reported once for the run
+                warnings.simplefilter("ignore", UserWarning)
+                log = EventLog._from_source(
+                    data, replace(plan.origin, rows=rows[keep]),
+                    text_ints=plan.csv and plan.id_kind == "int", columns=None,
+                    journey_map=None if bundle.journey_map is None else bundle.journey_map,
+                    timezone=plan.timezone, timestamp_unit=None,
+                    drop_duplicates=plan.drop_duplicates)
+            break
+        except SchemaError as err:
+            positions = getattr(err, "positions", None)
+            if plan.on_error == "raise" or positions is None:
+                if positions is not None:
+                    raise SchemaError(f"{err}\n(Rows are numbered from 0 over the whole input. "
+                                      "Only the chunk of customers being scored was checked; "
+                                      "pass on_error='quarantine' (--on-error quarantine) to "
+                                      "set all such rows aside and score the rest.)") from None
+                raise
+            hit = keep[positions]
+            rejects.append(_reject_rows(frame.iloc[hit], rows[hit], err.column,
+                                        np.full(len(hit), f"{err.column}: {err.problem}",
+                                                dtype=object), plan))
+            counts["rejected"] += len(hit)
+            keep = np.delete(keep, positions)
+    if log is None:
+        scores = _empty_scores(plan)
+        counts["status"] = {}
+    else:
+        bundle.check_events(log)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            scores = _score_log(log, bundle, plan)
+        counts["warnings"] = list(dict.fromkeys(str(w.message) for w in caught))
+        counts["status"] = {k: int(v) for k, v in scores["status"].value_counts().items()}
+        counts["duplicates"] = int(log.duplicates_found)
+        counts["unknown"] = sorted(log.unknown_touchpoints)
+    names = [plan.user_names.get(c, c) for c in event_cols]
+    reject_frame = (pd.concat(rejects, ignore_index=True) if rejects
+                    else pd.DataFrame(columns=[*_REJECT_FIXED, *names]))
+    if len(reject_frame):
+        reject_frame = reject_frame.sort_values("row", kind="stable").reset_index(drop=True)
+    return scores, reject_frame, counts
+
+
+def _as_categories(table: pa.Table) -> pa.Table:
+    """Text columns (but the ids) dictionary-encoded: read_events codes categoricals fastest."""
+    for i, f in enumerate(table.schema):
+        if pa.types.is_string(f.type) and f.name not in ("customer_id", _REJECT, _RAW_TS):
+            table = table.set_column(i, f.name, pc.dictionary_encode(table.column(i)))
+    return table
+
+
+def _convert_ids(frame: pd.DataFrame, id_kind: str) -> pd.DataFrame:
+    """Customer ids that would become text in one chunk and numbers in another: text."""
+    col = frame["customer_id"]
+    if id_kind == "str" and pd.api.types.is_float_dtype(col.dtype):
+        text = pd.Index(col.to_numpy()).astype(str)
+        frame = frame.assign(customer_id=np.where(col.isna().to_numpy(), None,
+                                                  np.asarray(text, dtype=object)))
+    return frame
+
+
+def _reject_rows(raw: pd.DataFrame, rows: np.ndarray, column, reasons: np.ndarray,
+                 plan: _Plan) -> pd.DataFrame:
+    origin = plan.origin
+    out = {"row": rows.astype(np.int64),
+           "location": [origin.where(int(r)) for r in rows],
+           "column": np.full(len(rows), plan.user_names.get(column, column), dtype=object),
+           "reason": reasons}
+    for c in raw.columns:
+        values = raw[c].to_numpy(dtype=object)
+        out[plan.user_names.get(c, c)] = [None if _missing(v) else str(v) for v in values]
+    return pd.DataFrame(out)
+
+
+def _missing(value) -> bool:
+    return value is None or (np.ndim(value) == 0 and bool(pd.isna(value)))
+
+
+def _empty_scores(plan: _Plan) -> pd.DataFrame:
+    return _out_schema(plan).empty_table().to_pandas()
+
+
+def _score_log(log: EventLog, bundle: ModelBundle, plan: _Plan) -> pd.DataFrame:
+    """One row per customer of ``log``: scores for the population, a status for all."""
+    from cjml.explanations import explain, top_drivers_text
+    from cjml.features._windows import build_windows
+
+    cutoff = plan.cutoff
+    n = log.n_customers
+    seen = np.bincount(log.customer_codes[log.timestamps_ns <= cutoff.value], minlength=n) > 0
+    windows = build_windows(log, cutoff, lookback_ns=plan.lookback_ns)
+    population = windows.customer
+    status = np.where(seen, "inactive", "no_events").astype(object)
+    status[population] = "scored"
+    out: dict[str, Any] = {"customer_id": log.customer_ids}
+    churn_risk = np.full(n, np.nan)
+    band = np.full(n, None, dtype=object)
+    next_stage = np.full(n, None, dtype=object)
+    next_proba = np.full(n, np.nan)
+    top_drivers = np.full(n, None, dtype=object)
+    rec_cols = _recommendation_columns(plan.top_k)
+    recs = {c: (np.full(n, np.nan) if c.startswith("expected") else
+                np.full(n, None, dtype=object)) for c in rec_cols}
+    if len(population):
+        X = _featurize(bundle.featurizer, windows, cutoff)
+        churn, stage = bundle.models["churn"], bundle.models["next_stage"]
+        risk = churn.predict_proba(X)[:, 1]
+        proba = stage.predict_proba(X, churn_risk=risk)
+        best = np.argmax(proba, axis=1)
+        churn_risk[population] = risk
+        edges = np.asarray(plan.band_edges)
+        labels = np.asarray(plan.band_labels, dtype=object)
+        band[population] = labels[np.clip(np.searchsorted(edges, risk, side="right") - 1, 0,
+                                          len(labels) - 1)]
+        next_stage[population] = np.asarray(stage.classes_, dtype=object)[best]
+        next_proba[population] = proba[np.arange(len(best)), best]
+        if plan.drivers:
+            explanation = explain(churn, X, feature_families=bundle.featurizer, top_n=3,
+                                  method="saabas")
+            top_drivers[population] = top_drivers_text(explanation, X.index).to_numpy(
+                dtype=object)
+        if plan.recommend:
+            rec = _recommend(bundle, log, X, risk, cutoff, plan.top_k)
+            for c in rec_cols:
+                recs[c][population] = rec[c].to_numpy(
+                    dtype=np.float64 if c.startswith("expected") else object,
+                    na_value=np.nan if c.startswith("expected") else None)
+    out.update({"churn_risk": churn_risk, "risk_band": band, "next_stage": next_stage,
+                "next_stage_proba": next_proba, "top_drivers": top_drivers, **recs,
+                "status": status})
+    frame = pd.DataFrame(out)
+    return frame[_out_columns(plan.top_k)]
+
+
+def _featurize(featurizer, windows, cutoff) -> pd.DataFrame:
+    """``featurizer.transform`` for an explicit population (the rows of ``windows``)."""
+    X = featurizer._transform_windows(windows)
+    try:  # the record transform leaves, which the recommender's candidate rows read
+        from cjml.features._candidates import ATTRS_KEY, cutoff_record
+    except ImportError:
+        return X
+    X.attrs[ATTRS_KEY] = cutoff_record(featurizer, windows, cutoff)
+    return X
+
+
+def _recommendation_columns(top_k: int) -> list[str]:
+    cols = ["recommended_touchpoint", "expected_risk_reduction"]
+    for r in range(2, top_k + 1):
+        cols += [f"recommended_touchpoint_{r}", f"expected_risk_reduction_{r}"]
+    return cols
+
+
+def _recommend(bundle, log_chunk, features, churn_risk, cutoff, top_k) -> pd.DataFrame:
+    """The recommended touchpoints of the customers of ``features`` (one row each).
+
+    Returns a DataFrame indexed like ``features`` (by customer id) with
+    ``recommended_touchpoint, expected_risk_reduction`` and, for ranks
+    ``r = 2..top_k``, ``recommended_touchpoint_r, expected_risk_reduction_r``.
+    Missing values where :mod:`cjml.recommend` is not available.
+    """
+    columns = _recommendation_columns(top_k)
+    try:
+        from cjml.recommend import TouchpointRecommender
+    except ImportError:
+        return pd.DataFrame({c: (np.full(len(features), np.nan) if c.startswith("expected")
+                                 else np.full(len(features), None, dtype=object))
+                             for c in columns}, index=features.index)
+    rec = TouchpointRecommender.from_bundle(bundle).recommend(
+        log_chunk, cutoff=cutoff, features=features, churn_risk=churn_risk, top_k=top_k)
+    return rec.reindex(features.index)[columns]
+
+
+# =========================================================================== run folder
+class _RunDir:
+    """The folder of an unfinished run: partitions, finished chunks and ``state.json``."""
+
+    def __init__(self, path: Path, state: dict, temporary: bool):
+        self.path = path
+        self.state = state
+        self.temporary = temporary
+
+    @classmethod
+    def open(cls, out: Path | None, parts: dict, *, resume: bool, force: bool) -> _RunDir:
+        fingerprint = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()
+                                     ).hexdigest()
+        if out is None:
+            path = Path(tempfile.mkdtemp(prefix="cjml-score-"))
+            return cls(path, {"fingerprint": fingerprint, "parts": parts}, temporary=True)
+        path = out.with_name(f".{out.name}.cjml-run")
+        state_file = path / _STATE
+        if path.exists():
+            try:
+                old = json.loads(state_file.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                old = None
+            if force or (old is None and not resume):
+                shutil.rmtree(path)
+            elif not resume:
+                done = len(old.get("chunks", {}))
+                raise CjmlError(
+                    f"An unfinished scoring run of {str(out)!r} is in {str(path)!r} ({done} of "
+                    f"{old.get('n_parts', '?')} chunks done). Pass --resume (resume=True) to "
+                    "continue it, or --force (force=True) to start again.")
+            elif old is None or old.get("fingerprint") != fingerprint:
+                changed = _changes(old.get("parts", {}) if old else {}, parts)
+                raise BundleError(
+                    f"Cannot resume the unfinished run in {str(path)!r}: it was started with "
+                    f"different {changed}. Resuming would mix two runs in one output. Run "
+                    "again with the original inputs and options, or pass --force "
+                    "(force=True) instead of --resume to start afresh.")
+            else:
+                return cls(path, old, temporary=False)
+        path.mkdir(parents=True)
+        run = cls(path, {"fingerprint": fingerprint, "parts": parts}, temporary=False)
+        run.save()
+        return run
+
+    def save(self) -> None:
+        tmp = self.path / f".{_STATE}.tmp"
+        tmp.write_text(json.dumps(self.state, indent=1, default=str), encoding="utf-8")
+        os.replace(tmp, self.path / _STATE)
+
+    def folder(self, name: str) -> Path:
+        p = self.path / name
+        p.mkdir(exist_ok=True)
+        return p
+
+    def chunk_file(self, kind: str, part: int) -> Path:
+        return self.folder(kind) / f"part-{part:05d}.parquet"
+
+    def finish(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    def leave(self) -> None:
+        """After a failure: keep the folder for --resume, unless it was temporary."""
+        if self.temporary:
+            shutil.rmtree(self.path, ignore_errors=True)
+
+
+def _changes(old: dict, new: dict) -> str:
+    labels = {"events": "input events (names, sizes or modification times)",
+              "bundle": "model bundle", "customers": "customer list", "cjml": "cjml version"}
+    out = []
+    for key in ("events", "bundle", "customers", "cjml"):
+        if old.get(key) != new.get(key):
+            out.append(labels[key])
+    old_opt, new_opt = old.get("options", {}), new.get("options", {})
+    opts = [k for k in sorted(set(old_opt) | set(new_opt)) if old_opt.get(k) != new_opt.get(k)]
+    if opts:
+        out.append("options (" + ", ".join(
+            f"{k}: {old_opt.get(k)!r} then, {new_opt.get(k)!r} now" for k in opts) + ")")
+    return " and ".join(out) if out else "inputs"
+
+
+def _write_atomic(table: pa.Table, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(table, tmp, compression="lz4")
+    os.replace(tmp, path)
+
+
+def _commit_chunk(run: _RunDir, part: int, scores: pd.DataFrame, rejects: pd.DataFrame,
+                  counts: dict, plan: _Plan, reject_schema: pa.Schema) -> None:
+    """Write a finished chunk, then record it: a chunk counts as done only once recorded."""
+    _write_atomic(pa.Table.from_pandas(scores, schema=_out_schema(plan), preserve_index=False),
+                  run.chunk_file("scored", part))
+    if len(rejects):
+        _write_atomic(pa.Table.from_pandas(rejects[reject_schema.names], schema=reject_schema,
+                                           preserve_index=False),
+                      run.chunk_file("rejects", part))
+    counts = {**counts, "unknown": sorted(counts.get("unknown", []))}
+    run.state.setdefault("chunks", {})[str(part)] = counts
+    run.save()
+    _after_chunk(part)
+
+
+def _after_chunk(part: int) -> None:
+    """Called after each finished chunk (tests interrupt runs here)."""
+
+
+# =========================================================================== local engine
+def _run_local(src: _Source, reader: _Reader, plan: _Plan, bundle: ModelBundle, run: _RunDir,
+               progress: bool) -> tuple[_Plan, list[dict], int]:
+    from tqdm.auto import tqdm
+
+    state = run.state
+    if not state.get("partitioned"):
+        reader.schema = _target_schema(src, reader.read_columns)
+        _partition(src, reader, run, progress)
+    reader.schema = _target_schema(src, reader.read_columns)
+    reader.starts = tuple(state["starts"])
+    plan = _finish_plan(plan, reader, state)
+    reject_schema = _rejects_schema(plan, state["event_columns"])
+    done = state.setdefault("chunks", {})
+    n_resumed = len(done)
+    todo = [p for p in range(state["n_parts"]) if str(p) not in done]
+    bar = tqdm(total=state["pass1"]["kept"], unit="event", unit_scale=True, desc="scoring",
+               disable=not progress, file=sys.stderr, mininterval=0.5)
+    bar.update(sum(c.get("events", 0) for c in done.values()))
+    started, customers = time.perf_counter(), 0
+    for part in todo:
+        path = run.chunk_file("input", part)
+        table = pq.read_table(path) if path.exists() else None
+        if table is None or table.num_rows == 0:
+            scores, rejects, counts = _empty_scores(plan), pd.DataFrame(), {"status": {}}
+            n_events = 0
+        else:
+            n_events = table.num_rows
+            scores, rejects, counts = _score_partition(table, bundle, plan)
+            del table
+        counts["events"] = n_events
+        _commit_chunk(run, part, scores, rejects, counts, plan, reject_schema)
+        customers += len(scores)
+        bar.update(n_events)
+        elapsed = time.perf_counter() - started
+        bar.set_postfix_str(f"{customers / max(elapsed, 1e-9):,.0f} customers/s")
+    bar.close()
+    return plan, list(done.values()), n_resumed
+
+
+def _partition(src: _Source, reader: _Reader, run: _RunDir, progress: bool) -> None:
+    """The partition pass: every row to the partition of its customer (see module docs)."""
+    from tqdm.auto import tqdm
+
+    for kind in ("input", "scored", "rejects"):
+        shutil.rmtree(run.path / kind, ignore_errors=True)
+    folder = run.folder("input")
+    writers: dict[int, pq.ParquetWriter] = {}
+    total: dict = {}
+    starts, counts = [], []
+    first_row, current_file = 0, -1
+    bar = tqdm(total=src.estimate_rows(), unit="row", unit_scale=True, desc="partitioning",
+               disable=not progress, file=sys.stderr, mininterval=0.5)
+    schema = None
+    try:
+        for file_no, table in _iter_batches(src, reader.read_columns, BATCH_ROWS):
+            while current_file < file_no:
+                current_file += 1
+                starts.append(first_row)
+                counts.append(0)
+            reader.starts = tuple(starts)
+            prepared, stats = _prepare(table, first_row, reader)
+            first_row += table.num_rows
+            counts[-1] += table.num_rows
+            total = _merge_stats(total, stats)
+            if schema is None:
+                schema = prepared.schema
+            parts = prepared.column(_PART).to_numpy()
+            order = np.argsort(parts, kind="stable")
+            sizes = np.bincount(parts, minlength=reader.n_parts)
+            ordered = prepared.take(pa.array(order))
+            offset = 0
+            for p in np.flatnonzero(sizes):
+                piece = ordered.slice(offset, int(sizes[p]))
+                offset += int(sizes[p])
+                if p not in writers:
+                    writers[p] = pq.ParquetWriter(folder / f"part-{p:05d}.parquet", schema,
+                                                  compression="lz4")
+                writers[p].write_table(piece.cast(schema))
+            bar.update(table.num_rows)
+    finally:
+        for w in writers.values():
+            w.close()
+        bar.close()
+    while len(starts) < max(len(src.files), 1):
+        starts.append(first_row)
+    if not total.get("rows"):
+        where = f" from {', '.join(src.names)!r}" if src.names else ""
+        raise SchemaError(f"The event log{where} has no rows (columns: {list(src.columns)!r}). "
+                          "Fix: pass a log with at least one event (customer_id, timestamp, "
+                          "touchpoint).")
+    run.state.update({
+        "partitioned": True, "n_parts": reader.n_parts, "starts": starts,
+        "pass1": total, "event_columns": [reader.rename.get(str(c), str(c))
+                                          for c in reader.read_columns]})
+    run.save()
+
+
+def _finish_plan(plan: _Plan, reader: _Reader, state: dict) -> _Plan:
+    """The plan with what the partition pass learnt: cutoff, id type, file starts."""
+    total = state["pass1"]
+    cutoff = plan.cutoff
+    if cutoff is None:
+        if total.get("max_ns") is None:
+            raise SchemaError("No event of the input has a valid timestamp, so there is no "
+                              "default cutoff. Fix the timestamps (see the rejects), or pass "
+                              "a cutoff.")
+        cutoff = pd.Timestamp(int(total["max_ns"]), tz="UTC")
+    id_kind = _id_kind(reader, total)
+    return replace(plan, cutoff=cutoff, id_kind=id_kind, origin=reader.origin(None))
+
+
+# =========================================================================== output
+def _absent_customers(listed: np.ndarray | None, run: _RunDir, plan: _Plan) -> pd.DataFrame:
+    """Listed customers with no row in any chunk, as ``no_events`` rows, sorted."""
+    if listed is None:
+        return _empty_scores(plan).iloc[:0]
+    if plan.id_kind == "int":
+        ids = pd.to_numeric(pd.Series(listed, dtype=object).astype(str).str.strip(),
+                            errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        bad = np.isnan(ids) | (ids != np.round(ids))
+        if bad.any():
+            shown = listed[bad][:_MAX_SHOWN].tolist()
+            raise SchemaError(f"The customer list has ids that are not whole numbers "
+                              f"({shown!r}), but every customer id of the events is one: they "
+                              "could match no customer. Fix: correct the list.")
+        ids = ids.astype(np.int64)
+    else:
+        ids = np.asarray([_id_text(v) for v in listed], dtype=object)
+    seen = [pq.read_table(f, columns=["customer_id"]).column(0).to_numpy()
+            for f in sorted((run.path / "scored").glob("part-*.parquet"))]
+    seen_ids = np.concatenate(seen) if seen else np.empty(0, dtype=ids.dtype)
+    absent = np.sort(ids[~np.isin(ids, seen_ids)]) if len(ids) else ids
+    frame = pd.DataFrame({c: pd.Series([None] * len(absent), dtype=object)
+                          for c in _out_columns(plan.top_k)})
+    frame["customer_id"] = absent
+    frame["status"] = "no_events"
+    for c in frame.columns:
+        if c in ("churn_risk", "next_stage_proba") or c.startswith("expected_risk_reduction"):
+            frame[c] = np.nan
+    return frame
+
+
+def _batches_of(path: Path, key: str) -> Iterator[pd.DataFrame]:
+    handle = pq.ParquetFile(path)
+    for batch in handle.iter_batches(batch_size=MERGE_ROWS):
+        yield batch.to_pandas()
+
+
+def _frames_of(frame: pd.DataFrame) -> Iterator[pd.DataFrame]:
+    for start in range(0, len(frame), MERGE_ROWS):
+        yield frame.iloc[start:start + MERGE_ROWS]
+
+
+def _merge_sorted(sources: list[Iterator[pd.DataFrame]], key: str) -> Iterator[pd.DataFrame]:
+    """Merge sources each sorted by ``key`` into batches sorted by ``key`` (bounded memory).
+
+    At each step every source gives up its rows up to the smallest "last key"
+    of the sources' current batches, so at least one batch is used up, and
+    nothing later can sort before what was given.
+    """
+    heads: list[list] = []
+    for it in sources:
+        head = next((b for b in it if len(b)), None)
+        if head is not None:
+            heads.append([head, it])
+    while heads:
+        mark = min(h[0][key].iloc[-1] for h in heads)
+        pieces = []
+        for h in heads:
+            values = h[0][key].to_numpy()
+            cut = int(np.searchsorted(values, mark, side="right"))
+            if cut:
+                pieces.append(h[0].iloc[:cut])
+                h[0] = h[0].iloc[cut:]
+        piece = pd.concat(pieces, ignore_index=True) if len(pieces) > 1 else \
+            pieces[0].reset_index(drop=True)
+        if len(pieces) > 1:
+            piece = piece.sort_values(key, kind="stable").reset_index(drop=True)
+        yield piece
+        refilled = []
+        for h in heads:
+            if len(h[0]) == 0:
+                h[0] = next((b for b in h[1] if len(b)), None)
+            if h[0] is not None:
+                refilled.append(h)
+        heads = refilled
+
+
+class _TableSink:
+    """Writes batches to a Parquet or CSV file under a temporary name, or keeps them."""
+
+    def __init__(self, path: Path | None, schema: pa.Schema):
+        self.path, self.schema = path, schema
+        self.frames: list[pd.DataFrame] = []
+        self.writer = None
+        self.rows = 0
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            os.close(fd)
+            self.tmp = Path(tmp)
+            if path.suffix.lower() == ".csv":
+                import pyarrow.csv as pacsv
+
+                self.writer = pacsv.CSVWriter(str(self.tmp), schema)
+            else:
+                self.writer = pq.ParquetWriter(str(self.tmp), schema, compression="zstd")
+
+    def write(self, frame: pd.DataFrame) -> None:
+        self.rows += len(frame)
+        if self.writer is None:
+            self.frames.append(frame)
+        else:
+            self.writer.write_table(pa.Table.from_pandas(frame[self.schema.names],
+                                                         schema=self.schema,
+                                                         preserve_index=False))
+
+    def close(self, force: bool) -> pd.DataFrame | None:
+        if self.writer is None:  # through Arrow: the same dtypes however the rows came
+            tables = [pa.Table.from_pandas(f[self.schema.names], schema=self.schema,
+                                           preserve_index=False) for f in self.frames]
+            return pa.concat_tables([self.schema.empty_table(), *tables]).to_pandas()
+        self.writer.close()
+        if self.path.exists() and not force:
+            self.abort()
+            raise InputFileError(f"{str(self.path)!r} appeared while scoring and was left "
+                                 "untouched. Choose another --out, or pass --force.")
+        os.replace(self.tmp, self.path)
+        return None
+
+    def abort(self) -> None:
+        if self.writer is not None:
+            try:
+                self.writer.close()
+            except Exception:  # noqa: BLE001 - closing a half-written file must not mask the cause
+                pass
+            self.tmp.unlink(missing_ok=True)
+
+
+def _write_output(run: _RunDir, plan: _Plan, absent: pd.DataFrame, out: Path | None,
+                  rejects_path: Path | None, *, force: bool
+                  ) -> tuple[pd.DataFrame | None, bool]:
+    """Merge the chunks (and absent listed customers) into the output, atomically."""
+    n_parts = run.state["n_parts"]
+    score_files = [run.chunk_file("scored", p) for p in range(n_parts)]
+    sources = [_batches_of(f, "customer_id") for f in score_files if f.exists()]
+    if len(absent):
+        sources.append(_frames_of(absent))
+    reject_files = [f for f in (run.chunk_file("rejects", p) for p in range(n_parts))
+                    if f.exists()]
+    reject_schema = _rejects_schema(plan, run.state["event_columns"])
+    sink = _TableSink(out, _out_schema(plan))
+    reject_sink = None
+    try:
+        for piece in _merge_sorted(sources, "customer_id"):
+            sink.write(piece)
+        if reject_files:
+            reject_sink = _TableSink(rejects_path, reject_schema)
+            for piece in _merge_sorted([_batches_of(f, "row") for f in reject_files], "row"):
+                reject_sink.write(piece)
+    except BaseException:
+        sink.abort()
+        if reject_sink is not None:
+            reject_sink.abort()
+        raise
+    rejects = None
+    if reject_sink is not None:
+        rejects = reject_sink.close(force)
+    elif rejects_path is not None and rejects_path.exists() and force:
+        rejects_path.unlink()  # a stale rejects file of an earlier run would mislead
+    frame = sink.close(force)
+    if frame is not None:
+        frame = _finalize_frame(frame, plan)
+        frame.attrs["rejects"] = (rejects if rejects is not None
+                                  else reject_schema.empty_table().to_pandas())
+    return frame, reject_sink is not None
+
+
+def _finalize_frame(frame: pd.DataFrame, plan: _Plan) -> pd.DataFrame:
+    frame = frame.reset_index(drop=True)
+    frame["risk_band"] = pd.Categorical(frame["risk_band"], categories=list(plan.band_labels),
+                                        ordered=True)
+    frame["status"] = pd.Categorical(frame["status"], categories=list(STATUSES))
+    frame["next_stage"] = pd.Categorical(frame["next_stage"], categories=list(plan.next_stages))
+    return frame
+
+
+def _add_counts(chunks: list[dict]) -> dict:
+    total: dict[str, Any] = {"status": {}, "rejected": 0, "duplicates": 0, "unknown": set(),
+                             "warnings": []}
+    for c in chunks:
+        for k, v in c.get("status", {}).items():
+            total["status"][k] = total["status"].get(k, 0) + v
+        total["rejected"] += c.get("rejected", 0)
+        total["duplicates"] += c.get("duplicates", 0)
+        total["unknown"] |= set(c.get("unknown", []))
+        total["warnings"] += c.get("warnings", [])
+    total["warnings"] = list(dict.fromkeys(total["warnings"]))
+    return total
+
+
+def _emit_warnings(counts: dict, summary: ScoreSummary, drop_duplicates: bool) -> None:
+    from cjml.events import _user_stacklevel
+
+    level = _user_stacklevel()
+    if summary.n_duplicates:
+        action = ("They were removed (drop_duplicates=True)." if drop_duplicates else
+                  "They are kept. Fix: pass drop_duplicates=True (--drop-duplicates) to remove "
+                  "them, if they are double-logged events.")
+        warnings.warn(f"Found {summary.n_duplicates:,} exact duplicate events (equal to an "
+                      f"earlier row in every column scoring reads). {action}", UserWarning,
+                      stacklevel=level)
+    if summary.unknown_touchpoints:
+        warnings.warn(f"Touchpoints not in the bundle's journey map: "
+                      f"{list(summary.unknown_touchpoints)[:10]!r}. They are kept, with the "
+                      "stage given in the data, but cjml cannot recommend them.", UserWarning,
+                      stacklevel=level)
+    for message in counts["warnings"][:10]:
+        warnings.warn(message, UserWarning, stacklevel=level)
+
+
+
+# =========================================================================== dask engine
+@dataclass
+class _Piece:
+    """A piece of the input a dask task reads: row groups of a Parquet file, a CSV file,
+    or a slice of a DataFrame."""
+
+    file_no: int
+    path: str | None = None
+    row_groups: list[int] | None = None
+    first_row: int = 0
+    table: pa.Table | None = None
+
+
+def _pieces(src: _Source, reader: _Reader) -> list[_Piece]:
+    if src.frame is not None:
+        pieces, first = [], 0
+        for _, table in _iter_batches(src, reader.read_columns, BATCH_ROWS):
+            pieces.append(_Piece(0, first_row=first, table=table))
+            first += table.num_rows
+        return pieces
+    if src.kind == "csv":
+        return [_Piece(i, path=f) for i, f in enumerate(src.files)]
+    pieces, first = [], 0
+    for i, f in enumerate(src.files):
+        meta = pq.ParquetFile(f).metadata
+        group, rows = [], 0
+        for g in range(meta.num_row_groups):
+            group.append(g)
+            rows += meta.row_group(g).num_rows
+            if rows >= BATCH_ROWS:
+                pieces.append(_Piece(i, path=f, row_groups=group, first_row=first))
+                first += rows
+                group, rows = [], 0
+        if group:
+            pieces.append(_Piece(i, path=f, row_groups=group, first_row=first))
+            first += rows
+    return pieces
+
+
+def _read_piece(piece: _Piece, reader: _Reader) -> pa.Table:
+    columns = reader.read_columns
+    if piece.table is not None:
+        return piece.table
+    if piece.row_groups is not None:
+        batches = list(_parquet_batches(piece.path, columns, BATCH_ROWS, piece.row_groups))
+    else:
+        batches = list(_csv_batches(piece.path, columns, BATCH_ROWS))
+    if not batches:
+        return pa.schema([pa.field(str(c), reader.schema.field(str(c)).type)
+                          for c in columns]).empty_table()
+    return pa.concat_tables(batches, promote_options="permissive")
+
+
+def _piece_stats(piece: _Piece, reader: _Reader) -> dict:
+    """Rows, the latest timestamp and what the ids look like (rejects are not raised here)."""
+    table = _read_piece(piece, reader)
+    if table.num_rows == 0:
+        return {"rows": 0, "kept": 0, "max_ns": None}
+    return _prepare(table, piece.first_row, reader, strict=False)[1]
+
+
+def _prepare_piece(piece: _Piece, reader: _Reader) -> pd.DataFrame:
+    table = _read_piece(piece, reader)
+    prepared = _prepare(table, piece.first_row, reader)[0] if table.num_rows else \
+        _prepared_schema(reader).empty_table()
+    return prepared.cast(_prepared_schema(reader)).to_pandas(types_mapper=pd.ArrowDtype)
+
+
+def _prepared_schema(reader: _Reader) -> pa.Schema:
+    fields = [pa.field(reader.rename.get(f.name, f.name),
+                       pa.timestamp("ns", tz="UTC") if f.name == str(reader.resolved["timestamp"])
+                       else f.type) for f in reader.schema]
+    return pa.schema([*fields, pa.field(_ROW, pa.int64()), pa.field(_PART, pa.int32()),
+                      pa.field(_REJECT, pa.string()), pa.field(_RAW_TS, pa.string())])
+
+
+def _score_frame(frame: pd.DataFrame, bundle: ModelBundle, plan: _Plan, schema: pa.Schema
+                 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Score one shuffled dask partition (a pandas frame of Arrow columns)."""
+    table = pa.Table.from_pandas(frame, preserve_index=False).select(schema.names).cast(schema)
+    if table.num_rows == 0:
+        return _empty_scores(plan), pd.DataFrame(), {"status": {}, "events": 0}
+    scores, rejects, counts = _score_partition(table, bundle, plan)
+    counts["events"] = table.num_rows
+    return scores, rejects, counts
+
+
+def _dask_client(scheduler):
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ImportError('engine="dask" needs dask and distributed: '
+                          'pip install "cjml[dask]".') from None
+    if scheduler is None:
+        cluster = LocalCluster(dashboard_address=None)
+        client = Client(cluster)
+        return client, [client, cluster]
+    if isinstance(scheduler, str | os.PathLike):
+        return Client(str(scheduler)), None
+    if hasattr(scheduler, "submit") and hasattr(scheduler, "compute"):
+        return scheduler, None
+    raise TypeError(f"scheduler must be an address such as 'tcp://host:8786' or a "
+                    f"distributed.Client, got {type(scheduler).__name__}.")
+
+
+def _run_dask(src: _Source, reader: _Reader, plan: _Plan, bundle: ModelBundle, run: _RunDir,
+              scheduler, progress: bool) -> tuple[_Plan, list[dict], int]:
+    """Score on a dask.distributed cluster: read by the workers, shuffle by customer, score."""
+    import dask
+    import dask.dataframe as dd
+    from distributed import as_completed
+    from tqdm.auto import tqdm
+
+    client, owned = _dask_client(scheduler)
+    try:
+        reader.schema = _target_schema(src, reader.read_columns)
+        state = run.state
+        pieces = _pieces(src, reader)
+        if not state.get("partitioned"):
+            # First pass: rows per piece (row numbers), the latest timestamp, the id type.
+            ids = [str(reader.resolved["customer_id"]), str(reader.resolved["timestamp"])]
+            light = replace(reader, read_columns=[c for c in reader.read_columns
+                                                  if str(c) in ids],
+                            schema=pa.schema([f for f in reader.schema if f.name in ids]),
+                            customers=reader.customers, strict=False)
+            stats = client.gather(client.map(_piece_stats, pieces, reader=light, pure=False))
+            total: dict = {}
+            for st in stats:
+                total = _merge_stats(total, st)
+            if not total.get("rows"):
+                raise SchemaError(f"The event log has no rows (columns: {list(src.columns)!r}). "
+                                  "Fix: pass a log with at least one event (customer_id, "
+                                  "timestamp, touchpoint).")
+            state.update({"partitioned": True, "n_parts": reader.n_parts, "pass1": total,
+                          "piece_rows": [int(st["rows"]) for st in stats],
+                          "event_columns": [reader.rename.get(str(c), str(c))
+                                            for c in reader.read_columns]})
+            run.save()
+        first, starts, file_no = 0, [], -1
+        for piece, rows in zip(pieces, state["piece_rows"], strict=True):
+            while file_no < piece.file_no:
+                starts.append(first)
+                file_no += 1
+            piece.first_row = first
+            first += rows
+        while len(starts) < max(len(src.files), 1):
+            starts.append(first)
+        state["starts"] = starts
+        reader.starts = tuple(starts)
+        plan = _finish_plan(plan, reader, state)
+        reject_schema = _rejects_schema(plan, state["event_columns"])
+        schema = _prepared_schema(reader)
+        meta = schema.empty_table().to_pandas(types_mapper=pd.ArrowDtype)
+        prepared = dd.from_map(_prepare_piece, pieces, reader=reader, meta=meta,
+                               enforce_metadata=False)
+        # Every row of a customer has the same __cjml_part: one partition holds it all.
+        shuffled = prepared.shuffle(on=_PART, npartitions=state["n_parts"])
+        parts = shuffled.to_delayed()
+        done = state.setdefault("chunks", {})
+        n_resumed = len(done)
+        todo = [p for p in range(len(parts)) if str(p) not in done]
+        remote_bundle = client.scatter(bundle, broadcast=True)
+        score_task = dask.delayed(_score_frame, pure=True)
+        futures = client.compute([score_task(parts[p], remote_bundle, plan, schema)
+                                  for p in todo])
+        part_of = {f.key: p for f, p in zip(futures, todo, strict=True)}
+        bar = tqdm(total=len(parts), initial=n_resumed, unit="chunk", desc="scoring (dask)",
+                   disable=not progress, file=sys.stderr, mininterval=0.5)
+        started, customers = time.perf_counter(), 0
+        for future in as_completed(futures):
+            scores, rejects, counts = future.result()
+            future.release()
+            _commit_chunk(run, part_of[future.key], scores, rejects, counts, plan, reject_schema)
+            customers += len(scores)
+            bar.update(1)
+            bar.set_postfix_str(f"{customers / max(time.perf_counter() - started, 1e-9):,.0f}"
+                                " customers/s")
+        bar.close()
+        state["n_parts"] = len(parts)
+        return plan, list(done.values()), n_resumed
+    finally:
+        for obj in owned or ():
+            obj.close()

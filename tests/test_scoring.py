@@ -1,0 +1,461 @@
+"""Batch scoring: same scores however the input is cut, ordered, stored or interrupted."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import types
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import cjml
+import cjml.scoring
+from cjml.cli import main
+from cjml.datasets import load_sample
+from cjml.exceptions import InputFileError, SchemaError
+from cjml.scoring import DEFAULT_RISK_BANDS, ScoreSummary, score
+
+BASE_COLUMNS = ["customer_id", "churn_risk", "risk_band", "next_stage", "next_stage_proba",
+                "top_drivers", "recommended_touchpoint", "expected_risk_reduction", "status"]
+
+
+@pytest.fixture(scope="module")
+def events():
+    return load_sample()
+
+
+@pytest.fixture(scope="module")
+def bundle_path(tmp_path_factory, events):
+    bundle, _ = cjml.train(events, n_cutoffs=4, step="15D", holdout=False)
+    return bundle.save(tmp_path_factory.mktemp("model") / "model.joblib")
+
+
+@pytest.fixture(scope="module")
+def bundle(bundle_path):
+    return cjml.ModelBundle.load(bundle_path)
+
+
+@pytest.fixture(scope="module")
+def reference(bundle, events):
+    """Scores of the whole sample in one chunk (no recommender: it is tested on its own)."""
+    return score(bundle, events, recommend=False)
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_scores_are_the_models_predictions_at_the_cutoff(bundle, events, reference):
+    log = cjml.read_events(events, journey_map=bundle.journey_map)
+    cutoff = log.frame["timestamp"].max()
+    last = log.frame.groupby("customer_id")["timestamp"].max()
+    active = last.index[last > cutoff - pd.Timedelta(bundle.metadata["lookback"])]
+    X = bundle.featurizer.transform(log, cutoff).loc[active]
+    risk = bundle.models["churn"].predict_risk(X)
+    proba = bundle.models["next_stage"].predict_proba(X)
+
+    assert reference.columns.tolist() == BASE_COLUMNS
+    assert reference["customer_id"].is_monotonic_increasing
+    assert len(reference) == log.n_customers  # every customer has a row
+    scored = reference.set_index("customer_id").loc[active]
+    assert (scored["status"] == "scored").all()
+    np.testing.assert_array_equal(scored["churn_risk"].to_numpy(), risk)
+    best = proba.argmax(axis=1)
+    assert scored["next_stage"].tolist() == list(bundle.models["next_stage"].classes_[best])
+    np.testing.assert_array_equal(scored["next_stage_proba"].to_numpy(),
+                                  proba[np.arange(len(best)), best])
+    drivers = cjml.top_drivers_text(cjml.explain(bundle.models["churn"], X,
+                                                 feature_families=bundle.featurizer,
+                                                 method="saabas"), X.index)
+    assert scored["top_drivers"].tolist() == drivers.tolist()
+    assert scored["top_drivers"].str.len().gt(0).mean() > 0.9  # "" when nothing pushes up
+    # the others: events, but none within the lookback -> inactive, not scored
+    rest = reference.set_index("customer_id").drop(active)
+    assert (rest["status"] == "inactive").all() and rest["churn_risk"].isna().all()
+    summary = reference.attrs["summary"]
+    assert isinstance(summary, ScoreSummary)
+    assert (summary.n_scored, summary.n_inactive, summary.n_no_events) == (
+        len(active), log.n_customers - len(active), 0)
+    assert summary.cutoff == cutoff and summary.n_rows_read == len(events)
+
+
+def test_risk_bands_follow_the_documented_thresholds(reference):
+    scored = reference[reference["status"] == "scored"]
+    edges = list(DEFAULT_RISK_BANDS.values())
+    expected = np.asarray(list(DEFAULT_RISK_BANDS))[np.searchsorted(edges, scored["churn_risk"],
+                                                                    side="right") - 1]
+    assert scored["risk_band"].astype(str).tolist() == expected.tolist()
+    assert list(reference["risk_band"].cat.categories) == list(DEFAULT_RISK_BANDS)
+
+
+def test_custom_risk_bands_and_their_errors(bundle, events):
+    out = score(bundle, events, recommend=False, drivers=False,
+                risk_bands={"keep": 0, "call": 0.9})
+    scored = out[out["status"] == "scored"]
+    assert set(scored["risk_band"].astype(str)) <= {"keep", "call"}
+    assert ((scored["churn_risk"] >= 0.9) == (scored["risk_band"] == "call")).all()
+    with pytest.raises(ValueError, match="first risk band must start at 0"):
+        score(bundle, events, risk_bands={"high": 0.5})
+    with pytest.raises(ValueError, match="lowest to highest"):
+        score(bundle, events, risk_bands={"low": 0, "high": 0.8, "medium": 0.3})
+    with pytest.raises(ValueError, match="top_k must be a whole number"):
+        score(bundle, events, top_k=0)
+
+
+def test_chunked_equals_unchunked(bundle, events, reference):
+    chunked = score(bundle, events, recommend=False, chunk_events=4000)
+    assert chunked.attrs["summary"].n_chunks >= 5
+    pd.testing.assert_frame_equal(chunked, reference)
+
+
+def test_unsorted_input_gives_the_same_scores(bundle, events, reference):
+    shuffled = events.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    pd.testing.assert_frame_equal(score(bundle, shuffled, recommend=False, chunk_events=6000),
+                                  reference)
+
+
+def test_csv_and_parquet_in_and_out(bundle, events, reference, tmp_path):
+    events.to_csv(tmp_path / "events.csv", index=False)
+    events.to_parquet(tmp_path / "events.parquet", index=False)
+    for source in ("events.csv", "events.parquet"):
+        for suffix in (".parquet", ".csv"):
+            out = tmp_path / f"scores_from_{source.replace('.', '_')}{suffix}"
+            summary = score(bundle, tmp_path / source, out=out, recommend=False,
+                            chunk_events=7000)
+            assert isinstance(summary, ScoreSummary) and summary.out == out
+            written = pd.read_parquet(out) if suffix == ".parquet" else pd.read_csv(out)
+            expected = reference.copy()
+            for c in ("risk_band", "next_stage", "status"):
+                expected[c] = expected[c].astype(object)
+            written = written.astype({c: object for c in written.columns
+                                      if written[c].dtype == "str"})
+            if suffix == ".csv":  # CSV has no nulls for text: empty cells read back as NaN
+                expected = expected.astype(object).where(expected.notna(), np.nan)
+                expected = expected.replace("", np.nan)
+                written = written.astype(object).where(written.notna(), np.nan)
+                pd.testing.assert_frame_equal(written, expected, check_dtype=False, rtol=1e-12)
+            else:
+                pd.testing.assert_frame_equal(written, expected, check_dtype=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["events.csv", "events.parquet"] + [f"scores_from_events_{k}{s}" for k in ("csv",
+                                            "parquet") for s in (".parquet", ".csv")])
+
+
+def test_a_folder_of_files_whose_files_split_customers(bundle, events, reference, tmp_path):
+    folder = tmp_path / "events"
+    folder.mkdir()
+    shuffled = events.sample(frac=1.0, random_state=1)
+    for i, rows in enumerate(np.array_split(np.arange(len(shuffled)), 3)):
+        shuffled.iloc[rows].to_parquet(folder / f"part-{i}.parquet", index=False)
+    pd.testing.assert_frame_equal(score(bundle, folder, recommend=False, chunk_events=9000),
+                                  reference)
+
+
+def test_customer_list_with_unknown_customers(bundle, events, reference, tmp_path):
+    listed = [int(i) for i in reference["customer_id"].iloc[[5, 17, 400, 2999]]] + [10**9, -7]
+    out = score(bundle, events, customers=listed, recommend=False)
+    assert out["customer_id"].tolist() == sorted(listed)
+    known = reference.set_index("customer_id").loc[listed[:4]].reset_index()
+    got = out.set_index("customer_id")
+    pd.testing.assert_frame_equal(got.loc[listed[:4]].reset_index(), known)
+    assert got.loc[[10**9, -7], "status"].tolist() == ["no_events", "no_events"]
+    assert got.loc[[10**9, -7], "churn_risk"].isna().all()
+    summary = out.attrs["summary"]
+    assert (summary.n_listed, summary.n_listed_absent, summary.n_customers) == (6, 2, 6)
+    assert "2 not in the events" in summary.to_text()
+    # the same from a CSV file, with a header
+    path = tmp_path / "list.csv"
+    pd.DataFrame({"customer_id": listed}).to_csv(path, index=False)
+    pd.testing.assert_frame_equal(score(bundle, events, customers=path, recommend=False), out)
+    with pytest.raises(SchemaError, match="not numbers"):
+        score(bundle, events, customers=[1, "abc"])
+
+
+def _dirty(events):
+    """The sample with four bad rows inserted among the good ones."""
+    bad = events.iloc[[0, 1, 2, 3]].astype({"timestamp": object, "customer_id": object,
+                                            "stage": object})
+    bad.iloc[0, bad.columns.get_loc("timestamp")] = "not a date"
+    bad.iloc[1, bad.columns.get_loc("satisfaction")] = 9.0  # CSAT is 1-5
+    bad.iloc[2, bad.columns.get_loc("customer_id")] = None
+    bad.iloc[3, bad.columns.get_loc("stage")] = "nirvana"
+    good = events.copy()
+    good["timestamp"] = good["timestamp"].astype(object)
+    good = good.astype({"customer_id": object, "stage": object})
+    rows = [10, 2000, 15000, 24000]
+    parts, start = [], 0
+    for at, (_, row) in zip(rows, bad.iterrows(), strict=True):
+        parts += [good.iloc[start:at], row.to_frame().T]
+        start = at
+    parts.append(good.iloc[start:])
+    return pd.concat(parts, ignore_index=True), [10, 2001, 15002, 24003]
+
+
+def test_invalid_rows_stop_the_run_with_their_row_numbers(bundle, events, tmp_path):
+    dirty, _ = _dirty(events)
+    path = tmp_path / "dirty.csv"
+    dirty.to_csv(path, index=False)
+    with pytest.raises(SchemaError, match=r"row 10 \(dirty.csv line 12\)"):
+        score(bundle, path, recommend=False)
+    one_bad = events.copy()
+    one_bad.loc[2000, "satisfaction"] = 9.0
+    one_bad.to_parquet(tmp_path / "dirty.parquet")
+    with pytest.raises(SchemaError, match=r"(?s)CSAT range 1 to 5:\n  row 2000: satisfaction=9.0"):
+        score(bundle, tmp_path / "dirty.parquet", recommend=False, chunk_events=5000)
+    assert not any(p.name.startswith(".") for p in tmp_path.iterdir())  # nothing left behind
+
+
+def test_quarantine_sets_bad_rows_aside_and_counts_them(bundle, events, reference, tmp_path):
+    dirty, bad_rows = _dirty(events)
+    path = tmp_path / "dirty.csv"
+    dirty.to_csv(path, index=False)
+    out = tmp_path / "scores.parquet"
+    summary = score(bundle, path, out=out, on_error="quarantine", recommend=False,
+                    chunk_events=5000)
+    assert summary.n_rows_rejected == 4 and summary.n_rows_read == len(events) + 4
+    assert summary.rejects == tmp_path / "scores.rejects.parquet"
+    rejects = pd.read_parquet(summary.rejects)
+    assert rejects["row"].tolist() == bad_rows
+    assert rejects["location"].tolist() == [f"row {r} (dirty.csv line {r + 2})"
+                                            for r in bad_rows]
+    assert rejects["column"].tolist() == ["timestamp", "satisfaction", "customer_id", "stage"]
+    assert "cannot be read as dates" in rejects["reason"].iloc[0]
+    assert "CSAT" in rejects["reason"].iloc[1]
+    assert rejects["timestamp"].iloc[0] == "not a date"
+    assert "4 rejected" in summary.to_text()
+    # everything else is scored as if the bad rows had never been there
+    written = pd.read_parquet(out)
+    assert written["customer_id"].tolist() == reference["customer_id"].tolist()
+    pd.testing.assert_series_equal(written["churn_risk"], reference["churn_risk"])
+
+
+def test_existing_output_is_never_overwritten_without_force(bundle, events, tmp_path):
+    out = tmp_path / "scores.parquet"
+    out.write_bytes(b"precious")
+    with pytest.raises(InputFileError, match="already exists"):
+        score(bundle, events, out=out, recommend=False)
+    assert out.read_bytes() == b"precious"
+    assert list(tmp_path.iterdir()) == [out]
+    score(bundle, events, out=out, recommend=False, force=True)
+    assert len(pd.read_parquet(out)) == 3000
+    assert list(tmp_path.iterdir()) == [out]  # the run folder is gone once finished
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def test_resume_equals_an_uninterrupted_run(bundle, events, tmp_path, monkeypatch):
+    shuffled = events.sample(frac=1.0, random_state=5).reset_index(drop=True)
+    path = tmp_path / "events.parquet"
+    shuffled.to_parquet(path, index=False)
+    whole = tmp_path / "whole.parquet"
+    score(bundle, path, out=whole, recommend=False, chunk_events=5000)
+
+    out = tmp_path / "scores.parquet"
+    finished = []
+
+    def interrupt(part):
+        finished.append(part)
+        if len(finished) == 2:
+            raise _Interrupted
+
+    monkeypatch.setattr(cjml.scoring, "_after_chunk", interrupt)
+    with pytest.raises(_Interrupted):
+        score(bundle, path, out=out, recommend=False, chunk_events=5000)
+    monkeypatch.undo()
+    assert not out.exists()
+    assert (tmp_path / ".scores.parquet.cjml-run" / "state.json").exists()
+    with pytest.raises(cjml.CjmlError, match="unfinished scoring run.*--resume"):
+        score(bundle, path, out=out, recommend=False, chunk_events=5000)
+    with pytest.raises(cjml.BundleError, match="different options.*top_k"):
+        score(bundle, path, out=out, recommend=False, chunk_events=5000, top_k=2, resume=True)
+    summary = score(bundle, path, out=out, recommend=False, chunk_events=5000, resume=True)
+    assert summary.n_chunks_resumed == 2 and summary.n_chunks > 2
+    pd.testing.assert_frame_equal(pd.read_parquet(out), pd.read_parquet(whole))
+    assert not (tmp_path / ".scores.parquet.cjml-run").exists()
+
+
+def test_resume_refuses_changed_events(bundle, events, tmp_path, monkeypatch):
+    path = tmp_path / "events.parquet"
+    events.to_parquet(path, index=False)
+    out = tmp_path / "scores.csv"
+    monkeypatch.setattr(cjml.scoring, "_after_chunk",
+                        lambda part: (_ for _ in ()).throw(_Interrupted()))
+    with pytest.raises(_Interrupted):
+        score(bundle, path, out=out, recommend=False, chunk_events=5000)
+    monkeypatch.undo()
+    events.iloc[:-1].to_parquet(path, index=False)
+    with pytest.raises(cjml.BundleError, match="different input events"):
+        score(bundle, path, out=out, recommend=False, chunk_events=5000, resume=True)
+    # --force starts afresh
+    score(bundle, path, out=out, recommend=False, chunk_events=5000, force=True)
+    assert out.exists()
+
+
+def test_a_killed_process_resumes_to_the_same_output(bundle_path, events, tmp_path):
+    path = tmp_path / "events.parquet"
+    events.to_parquet(path, index=False)
+    args = [str(bundle_path), str(path), "--no-recommend", "--chunk-events", "5000", "--quiet"]
+    assert main(["score", *args, "--out", str(tmp_path / "whole.parquet")]) == 0
+    out = tmp_path / "scores.parquet"
+    # A real kill: SIGKILL right after the first chunk is recorded (no cleanup runs).
+    script = textwrap.dedent(f"""
+        import os, signal, sys
+        import cjml.scoring
+        cjml.scoring._after_chunk = lambda part: os.kill(os.getpid(), signal.SIGKILL)
+        from cjml.cli import main
+        sys.exit(main({["score", *args, "--out", str(out)]!r}))
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=False)
+    assert proc.returncode == -9, proc.stderr
+    assert not out.exists()
+    assert main(["score", *args, "--out", str(out), "--resume"]) == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(out),
+                                  pd.read_parquet(tmp_path / "whole.parquet"))
+
+
+def test_customers_without_events_before_the_cutoff(bundle, events):
+    cutoff = pd.Timestamp("2024-03-01", tz="UTC")
+    out = score(bundle, events, cutoff="2024-03-01", recommend=False, drivers=False)
+    first = events.groupby("customer_id")["timestamp"].min()
+    later = first.index[first > cutoff]
+    assert len(later) > 0
+    got = out.set_index("customer_id")
+    assert (got.loc[later, "status"] == "no_events").all()
+    assert got.loc[later, "churn_risk"].isna().all()
+    assert out.attrs["summary"].cutoff == cutoff
+    assert got["top_drivers"].isna().all()  # drivers=False
+
+
+def test_dask_engine_equals_the_local_engine(bundle, events, reference, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    shuffled = events.sample(frac=1.0, random_state=9).reset_index(drop=True)
+    folder = tmp_path / "events"
+    folder.mkdir()
+    for i, rows in enumerate(np.array_split(np.arange(len(shuffled)), 3)):
+        shuffled.iloc[rows].to_parquet(folder / f"part-{i}.parquet", index=False,
+                                       row_group_size=3000)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        got = score(bundle, folder, engine="dask", scheduler=client, recommend=False,
+                    chunk_events=6000)
+        listed = score(bundle, folder, engine="dask", scheduler=client, recommend=False,
+                       customers=[3, 1, 10**9], chunk_events=6000)
+    pd.testing.assert_frame_equal(got, reference)
+    assert got.attrs["summary"].engine == "dask" and got.attrs["summary"].n_chunks >= 4
+    assert listed["customer_id"].tolist() == [1, 3, 10**9]
+    assert listed["status"].iloc[2] == "no_events"
+
+
+def test_recommendations_come_from_the_recommender(bundle, events, monkeypatch):
+    calls = []
+
+    class FakeRecommender:
+        @classmethod
+        def from_bundle(cls, b):
+            assert b is bundle
+            return cls()
+
+        def recommend(self, log, *, cutoff, features, churn_risk, top_k):
+            calls.append((log.n_customers, cutoff, len(features), top_k))
+            assert len(churn_risk) == len(features)
+            out = pd.DataFrame(index=features.index)
+            for r in range(1, top_k + 1):
+                suffix = "" if r == 1 else f"_{r}"
+                out[f"recommended_touchpoint{suffix}"] = f"tp{r}"
+                out[f"expected_risk_reduction{suffix}"] = churn_risk / (10 * r)
+                out[f"cost{suffix}"] = 1.0
+            out["reason"] = "because"
+            return out.iloc[::-1]  # any order: rows are matched by customer id
+
+    monkeypatch.setitem(sys.modules, "cjml.recommend",
+                        types.SimpleNamespace(TouchpointRecommender=FakeRecommender))
+    out = score(bundle, events, top_k=2, drivers=False)
+    assert out.columns.tolist() == [*BASE_COLUMNS[:-1], "recommended_touchpoint_2",
+                                    "expected_risk_reduction_2", "status"]
+    scored = out[out["status"] == "scored"]
+    assert (scored["recommended_touchpoint_2"] == "tp2").all()
+    np.testing.assert_allclose(scored["expected_risk_reduction"], scored["churn_risk"] / 10)
+    assert out.loc[out["status"] != "scored", "recommended_touchpoint"].isna().all()
+    assert calls and all(c[3] == 2 for c in calls)
+
+
+def test_recommendations_are_empty_while_the_recommender_is_missing(bundle, events,
+                                                                     monkeypatch):
+    monkeypatch.setitem(sys.modules, "cjml.recommend", None)  # import fails
+    out = score(bundle, events, top_k=3, drivers=False)
+    assert "expected_risk_reduction_3" in out.columns
+    assert out["recommended_touchpoint"].isna().all()
+    assert out["expected_risk_reduction_3"].isna().all()
+
+
+def test_score_command(bundle_path, events, tmp_path, capsys):
+    path = tmp_path / "events.parquet"
+    events.to_parquet(path, index=False)
+    out = tmp_path / "scores.csv"
+    code, text, err = run(capsys, "score", str(bundle_path), str(path), "--out", str(out),
+                          "--no-recommend", "--top-k", "2", "--quiet")
+    assert code == 0, err
+    assert text.startswith("Scored 3,000 customers") and f"wrote {out}" in text
+    assert "customers/s" in text
+    written = pd.read_csv(out)
+    assert "recommended_touchpoint_2" in written.columns and len(written) == 3000
+    code, _, err = run(capsys, "score", str(bundle_path), str(path), "--out", str(out), "--quiet")
+    assert code == 1 and "already exists" in err and "--force" in err
+    code, _, err = run(capsys, "score", str(bundle_path), str(path), "--out",
+                       str(tmp_path / "x.txt"), "--quiet")
+    assert code == 1 and ".parquet or .csv" in err
+
+
+def test_events_lacking_a_column_the_model_uses_are_refused(bundle, events):
+    with pytest.raises(cjml.BundleError, match="satisfaction"):
+        score(bundle, events.drop(columns=["satisfaction"]))
+
+
+def test_resume_needs_an_output(bundle, events):
+    with pytest.raises(ValueError, match="resume=True needs out"):
+        score(bundle, events, resume=True)
+
+
+def test_no_temporary_files_remain_after_an_in_memory_run(bundle, events, tmp_path,
+                                                          monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    score(bundle, events.iloc[:2000], recommend=False, drivers=False)
+    assert os.listdir(tmp_path) == []
+
+
+def test_schema_errors_carry_their_rows_for_quarantine():
+    from cjml.events import _Origin
+
+    df = pd.DataFrame({"customer_id": [1, 2, 3, 4],
+                       "timestamp": ["2024-01-01", "soon", "2024-01-02", "later"],
+                       "touchpoint": ["email"] * 4})
+    with pytest.raises(SchemaError) as info:
+        cjml.read_events(df)
+    err = info.value
+    assert err.column == "timestamp" and err.positions.tolist() == [1, 3]
+    assert err.problem == "values that cannot be read as dates"
+    # a problem of the whole column has no rows to set aside
+    with pytest.raises(SchemaError) as info:
+        cjml.read_events(df.assign(timestamp=[1, 2, 3, 4]))
+    assert info.value.positions is None and info.value.column == "timestamp"
+    with pytest.raises(SchemaError) as info:
+        cjml.read_events(df.assign(timestamp="2024-01-01", stage=["awareness", "limbo", None,
+                                                                   None]))
+    assert info.value.column == "stage" and info.value.positions.tolist() == [1]
+    # rows of a subset are named by their place in the whole input
+    origin = _Origin(names=("a.csv", "b.csv"), starts=(0, 10), csv=True,
+                     rows=np.array([3, 12]))
+    assert origin.where(1) == "row 12 (b.csv line 4)"
