@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from cjml.features._base import ColumnSink, FeatureFamily, check_windows
+from cjml.features._base import (
+    AddedEvent,
+    ColumnBlock,
+    ColumnSink,
+    FeatureFamily,
+    check_windows,
+)
 from cjml.features._windows import NS_PER_DAY, Windows
 
 __all__ = ["ActivityFeatures"]
@@ -66,4 +72,23 @@ class ActivityFeatures(FeatureFamily):
             out["mean_days_between_events"] = np.where(n >= 2, (first_age - last_age)
                                                        / np.maximum(n - 1, 1), np.nan)
             out["events_per_week"] = np.where(n > 0, 7.0 * n / np.maximum(
+                np.nan_to_num(first_age), 7.0), 0.0)
+
+    def _with_event(self, b: ColumnBlock, event: AddedEvent) -> None:
+        # The new event is 0 days old: it is inside every window and is the last event.
+        n = b["n_events"] + 1.0
+        first_age = np.where(event.n_before > 0, b["days_since_first_event"], 0.0)
+        b["n_events"] = n
+        b["days_since_first_event"] = first_age
+        b["days_since_last_event"] = 0.0
+        b["active_days"] = b["active_days"] + ~event.same_day
+        for win in self.windows_:
+            b[f"events_last_{win}d"] = b[f"events_last_{win}d"] + 1.0
+        t = self.trend_window_
+        b[f"events_trend_{t}d"] = b[f"events_trend_{t}d"] + 1.0
+        # the same expressions as _compute, with a last age of 0.0, so the same floats
+        with np.errstate(invalid="ignore", divide="ignore"):
+            b["mean_days_between_events"] = np.where(n >= 2, (first_age - 0.0)
+                                                     / np.maximum(n - 1, 1), np.nan)
+            b["events_per_week"] = np.where(n > 0, 7.0 * n / np.maximum(
                 np.nan_to_num(first_age), 7.0), 0.0)

@@ -8,7 +8,14 @@ import numpy as np
 import pandas as pd
 
 from cjml.events import EventLog
-from cjml.features._base import ColumnSink, FeatureFamily, safe_name, unique_names
+from cjml.features._base import (
+    AddedEvent,
+    ColumnBlock,
+    ColumnSink,
+    FeatureFamily,
+    safe_name,
+    unique_names,
+)
 from cjml.features._windows import Windows
 
 __all__ = ["AttributeFeatures"]
@@ -149,3 +156,8 @@ class AttributeFeatures(FeatureFamily):
                             "Refit on data that includes them to give them their own code.",
                             UserWarning, stacklevel=4)
             out[name] = w.last(values, ~np.isnan(values))
+
+    def _with_event(self, b: ColumnBlock, event: AddedEvent) -> None:
+        # Nothing changes: the new event carries no attribute value, and an attribute is the
+        # last value logged that is not missing.
+        return

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -14,7 +15,8 @@ from sklearn.utils.validation import check_is_fitted
 from cjml.events import EventLog, read_events
 from cjml.features._windows import Windows, build_windows
 
-__all__ = ["FeatureFamily", "as_log", "safe_name", "vocabulary_codes"]
+__all__ = ["AddedEvent", "ColumnBlock", "FeatureFamily", "as_log", "safe_name",
+           "vocabulary_codes"]
 
 
 def as_log(log) -> EventLog:
@@ -89,6 +91,79 @@ class ColumnSink:
         """Fail loudly if a family forgot a column (a bug, never the user's fault)."""
         if self.missing:
             raise RuntimeError(f"The {family!r} family did not compute {sorted(self.missing)!r}.")
+
+
+class ColumnBlock:
+    """A family's columns in a candidate-row buffer (see ``JourneyFeaturizer.with_event``).
+
+    ``block[name]`` is a writable view of the column; it holds the base row's
+    values until the family writes over them.
+    """
+
+    def __init__(self, data: np.ndarray, names: Sequence[str], first: int = 0):
+        self.data = data
+        self.position = {name: first + j for j, name in enumerate(names)}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.data[:, self.position[name]]
+
+    def __setitem__(self, name: str, values) -> None:
+        self.data[:, self.position[name]] = values
+
+
+@dataclass(frozen=True, eq=False)
+class AddedEvent:
+    """One event added to each row, at the row's own cutoff, as the families see it.
+
+    The event carries no survey score, amount or attribute value. It is placed
+    after every event the row saw (see ``JourneyFeaturizer.with_event`` for the
+    one case where ``transform`` orders it otherwise).
+
+    Attributes
+    ----------
+    touchpoint : ndarray of int64
+        Code of the event's touchpoint in ``vocabulary``, per row.
+    vocabulary : list of str
+        The fitted touchpoint names (the touchpoint family's ``touchpoints_``).
+    stage : ndarray of int64
+        Stage of the event (position in the journey map's stages), per row.
+    channel : ndarray of int64
+        Code of the event's channel in ``channels``, -1 where it has none.
+    channels : list of str
+        The channel names used.
+    journey_map : JourneyMap
+        The map the featurizer was fitted with.
+    n_before : ndarray of float
+        Events the row saw before this one.
+    first_age : ndarray of float
+        Days from the row's first event to the cutoff, NaN where there is none.
+    same_day : ndarray of bool
+        Whether the row already has an event on the cutoff's day (UTC).
+    """
+
+    touchpoint: np.ndarray
+    vocabulary: list
+    stage: np.ndarray
+    channel: np.ndarray
+    channels: list
+    journey_map: object
+    n_before: np.ndarray
+    first_age: np.ndarray
+    same_day: np.ndarray
+
+    def by_touchpoint(self):
+        """Yield ``(name, rows)`` for each touchpoint present, ``rows`` a boolean mask.
+
+        Families loop over the few distinct touchpoints, never over rows.
+        """
+        present = np.flatnonzero(np.bincount(self.touchpoint, minlength=len(self.vocabulary)))
+        for code in present:
+            yield self.vocabulary[code], self.touchpoint == code
+
+    def is_one_of(self, names: Sequence[str]) -> np.ndarray:
+        """Rows whose new event's touchpoint is one of ``names``."""
+        wanted = set(names)
+        return np.isin(self.touchpoint, [i for i, t in enumerate(self.vocabulary) if t in wanted])
 
 
 def new_output(n_rows: int, n_features: int) -> np.ndarray:
@@ -197,6 +272,16 @@ class FeatureFamily(TransformerMixin, BaseEstimator):
     def _compute(self, windows: Windows, out: ColumnSink) -> None:
         """Write every feature of ``feature_names_out_`` into ``out``."""
         raise NotImplementedError
+
+    def _with_event(self, block: ColumnBlock, event: AddedEvent) -> None:
+        """Update the family's columns in ``block`` for ``event`` added at the cutoff.
+
+        Vectorised over the rows; ``block`` holds the base rows on entry.
+        """
+        raise NotImplementedError(
+            f"The {self.family!r} family ({type(self).__name__}) cannot derive candidate rows: "
+            "it has no _with_event method. Compute the features with transform on a log that "
+            "includes the event instead.")
 
 
 def check_windows(name: str, windows: Sequence[int]) -> tuple[int, ...]:

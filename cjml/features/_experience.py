@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cjml.features._base import ColumnSink, FeatureFamily
+from cjml.features._base import AddedEvent, ColumnBlock, ColumnSink, FeatureFamily
 from cjml.features._windows import Windows
 
 __all__ = ["ExperienceFeatures"]
@@ -108,3 +108,9 @@ class ExperienceFeatures(FeatureFamily):
             "days_since_negative_experience": e.last(e.age_days, negative),
             "events_since_negative_experience": events_since,
         })
+
+    def _with_event(self, b: ColumnBlock, event: AddedEvent) -> None:
+        # The new event carries no CSAT, NPS or CES: it is neither a positive nor a negative
+        # experience and every survey summary stays as it is. Its age, 0, changes no age.
+        # Only the count of events since the last negative experience grows (NaN stays NaN).
+        b["events_since_negative_experience"] = b["events_since_negative_experience"] + 1.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -10,16 +11,25 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from cjml.features import _candidates
 from cjml.features._activity import ActivityFeatures
 from cjml.features._attributes import AttributeFeatures
-from cjml.features._base import ColumnSink, FeatureFamily, as_log, new_output, output_frame
+from cjml.features._base import (
+    AddedEvent,
+    ColumnBlock,
+    ColumnSink,
+    FeatureFamily,
+    as_log,
+    new_output,
+    output_frame,
+)
 from cjml.features._experience import ExperienceFeatures
 from cjml.features._sequences import SequenceFeatures
 from cjml.features._stages import StageFeatures
 from cjml.features._support import SupportFeatures
 from cjml.features._touchpoints import TouchpointFeatures
 from cjml.features._value import ValueFeatures
-from cjml.features._windows import Windows, build_windows
+from cjml.features._windows import NS_PER_DAY, Windows, build_windows
 
 __all__ = ["FAMILIES", "JourneyFeaturizer"]
 
@@ -87,6 +97,8 @@ class JourneyFeaturizer(TransformerMixin, BaseEstimator):
         Column name to family name.
     categorical_features_ : tuple of str
         Columns that hold category codes (for LightGBM's categorical_feature).
+    journey_map_ : JourneyMap
+        The journey map of the log it was fitted on.
 
     Examples
     --------
@@ -193,6 +205,7 @@ class JourneyFeaturizer(TransformerMixin, BaseEstimator):
         self.feature_names_out_ = np.asarray(names, dtype=object)
         self.feature_families_ = owner
         self.categorical_features_ = tuple(c for f in families for c in f.categorical_features_)
+        self.journey_map_ = log.journey_map
         return self
 
     def transform(self, log, cutoff=None) -> pd.DataFrame:
@@ -213,10 +226,173 @@ class JourneyFeaturizer(TransformerMixin, BaseEstimator):
         -------
         DataFrame
             Float features indexed by ``customer_id`` (or ``cutoff,
-            customer_id``), columns ``feature_names_out_``.
+            customer_id``), columns ``feature_names_out_``. Its ``attrs``
+            record the featurizer and the cutoff, for :meth:`with_event`.
         """
         check_is_fitted(self)
-        return self._transform_windows(build_windows(as_log(log), cutoff))
+        windows = build_windows(as_log(log), cutoff)
+        out = self._transform_windows(windows)
+        out.attrs[_candidates.ATTRS_KEY] = _candidates.cutoff_record(self, windows, cutoff)
+        return out
+
+    def with_event(self, X, touchpoint, *, stage=None, channel=None, cutoff=None
+                   ) -> pd.DataFrame:
+        """Derive the features after one more event at the cutoff, from the base rows alone.
+
+        For each row of ``X`` (a customer's features at a cutoff), returns the
+        features the customer would have at that same cutoff had one more
+        event happened exactly at it: ``touchpoint``, in ``stage``, through
+        ``channel``, with no satisfaction, NPS, effort, amount or attribute
+        value. It is what :meth:`transform` returns for those rows on the log
+        with that event appended (see Notes for the exceptions), computed from
+        ``X`` alone: each feature family updates its own columns, vectorised
+        over the rows, without the event log. This is how the recommender
+        scores "this customer, plus touchpoint t now" for every candidate
+        touchpoint.
+
+        Parameters
+        ----------
+        X : DataFrame
+            Rows returned by this featurizer's :meth:`transform`: its columns
+            in order, as float64; any subset, order or repetition of its rows
+            (e.g. each customer repeated once per candidate touchpoint).
+        touchpoint : str, int or array-like
+            The new event's touchpoint: a name of the fitted touchpoint
+            vocabulary (the journey map's touchpoints and others seen in fit),
+            or its code (the position in that vocabulary, as in the
+            ``last_touchpoint_*`` columns); one for all rows, or one per row of
+            ``X`` in its order (a Series must have ``X``'s index).
+        stage : str or array-like of str, optional
+            The stage the new event is recorded in, one for all rows or one per
+            row. Default: the customer's current stage (``current_stage``);
+            for a customer with no event yet (possible with per-customer
+            cutoffs) the touchpoint's earliest stage in the journey map, the
+            stage :func:`~cjml.read_events` derives for a first event.
+        channel : str or array-like, optional
+            The new event's channel, as the log's ``channel`` column names it,
+            one for all rows or one per row (missing values: no channel).
+            Default: the touchpoint's channel in the journey map ("online" or
+            "offline"); none for a touchpoint outside the map.
+        cutoff : date or Series of dates, optional
+            Only needed when ``X`` has lost the record of its cutoff that
+            :meth:`transform` leaves in ``X.attrs`` (e.g. after a
+            ``pd.concat`` of frames from different cutoffs): the date given to
+            :meth:`transform`, or its Series of dates per customer. When ``X``
+            has the record, a ``cutoff`` that disagrees is an error.
+
+        Returns
+        -------
+        DataFrame
+            Same index, columns and dtypes as ``X``; ``X`` is not modified.
+
+        Raises
+        ------
+        ValueError
+            When ``X`` is not this featurizer's output (columns, dtypes, or
+            made by another featurizer), a touchpoint or stage is unknown,
+            ``cutoff`` disagrees with ``X``'s, or the featurizer lacks what the
+            update needs (the activity family; ``last_k >= 1`` when transitions
+            are counted).
+
+        See Also
+        --------
+        transform : The features of the customers at a cutoff, from the log.
+
+        Notes
+        -----
+        The new event is placed after every event the row saw, which is
+        where :meth:`transform` places it unless the customer has events at
+        exactly the cutoff: events at the same time are ordered by
+        touchpoint (the journey map's order), so a new event whose
+        touchpoint comes earlier lands among them. Only then can these
+        order-dependent columns differ from :meth:`transform`: the stage
+        dynamics (``current_stage``, ``days_in_current_stage``,
+        ``events_in_current_stage``, ``stage_progressions``,
+        ``stage_regressions``, ``stages_per_30d``), the ``transition_*`` counts
+        and ``last_touchpoint_*``, ``events_since_negative_experience``, and,
+        for a ticket touchpoint, ``tickets_unresolved`` and
+        ``oldest_open_ticket_days``. All other columns are exact in every
+        case, to the last bit. With timestamps to the second this is rare; to
+        rule it out, score at a cutoff later than the last event.
+
+        One column is an estimate: after a resolution that closes one of
+        three or more open tickets, ``oldest_open_ticket_days`` is the age of
+        the next oldest open ticket, which the row does not hold. It lies
+        between the oldest and the newest open ticket's ages and is estimated
+        as if the open tickets were evenly spaced (exact with two open).
+
+        Families that the event cannot change say so: the attributes (the
+        event carries none), the survey summaries (it carries no score),
+        amounts (it carries none). Custom families need a ``_with_event``
+        method.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from cjml import JourneyFeaturizer, read_events
+        >>> log = read_events(pd.DataFrame({
+        ...     "customer_id": [1, 1, 2],
+        ...     "timestamp": ["2024-01-01", "2024-01-20", "2024-01-25"],
+        ...     "touchpoint": ["paid_ad", "website_visit", "website_visit"]}))
+        >>> featurizer = JourneyFeaturizer().fit(log)
+        >>> X = featurizer.transform(log, cutoff="2024-01-31")
+        >>> cols = ["n_events", "days_since_last_event", "count_email", "events_last_7d"]
+        >>> featurizer.with_event(X, "email").loc[1, cols].tolist()
+        [3.0, 0.0, 1.0, 1.0]
+
+        Customer 1 had two events, the last 11 days before the cutoff; with an
+        email at the cutoff they have three, the last 0 days ago, one of them
+        an email and in the last 7 days. To score several candidates in one
+        call, repeat the rows, one touchpoint per row:
+
+        >>> candidates = ["email", "live_chat"]
+        >>> rows = X.loc[X.index.repeat(len(candidates))]
+        >>> both = featurizer.with_event(rows, candidates * len(X))
+        >>> both[["count_email", "count_live_chat"]].to_numpy().tolist()
+        [[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]]
+        """
+        check_is_fitted(self)
+        record = _candidates.check_frame(self, X)
+        jm = getattr(self, "journey_map_", None)
+        if jm is None:
+            raise ValueError("This featurizer was fitted before cjml recorded its journey map "
+                             "(journey_map_); refit it to derive candidate rows.")
+        by_family = {f.family: f for f in self.families_}
+        if "activity" not in by_family:
+            raise ValueError(f"with_event reads the event counts and ages of the 'activity' "
+                             f"family, which this featurizer lacks (its families: "
+                             f"{list(by_family)!r}); add it.")
+        seq = by_family.get("sequences")
+        if seq is not None and seq.transitions_ and seq.last_k < 1:
+            raise ValueError("with_event needs the last touchpoint to count the new transition: "
+                             "use last_k >= 1 (top_k_transitions > 0 with last_k=0 cannot be "
+                             "updated).")
+        vocabulary = next((list(by_family[f].touchpoints_) for f in ("touchpoints", "sequences")
+                           if f in by_family), list(jm.touchpoint_names))
+        code = _candidates.touchpoint_codes(touchpoint, vocabulary, X)
+        data = np.asfortranarray(X.to_numpy(dtype=np.float64, copy=True))
+        column = {c: j for j, c in enumerate(self.feature_names_out_)}
+        current = data[:, column["current_stage"]].copy() if "stages" in by_family else None
+        stage_code = _candidates.stage_codes(stage, code, vocabulary, current, jm, X)
+        channel_code, channel_names = _candidates.channel_codes(channel, code, vocabulary, jm, X)
+        if len(X):
+            tod = _candidates.time_of_day(X, record, cutoff)
+            n_before = data[:, column["n_events"]].copy()
+            last_age = data[:, column["days_since_last_event"]]
+            event = AddedEvent(
+                touchpoint=code, vocabulary=vocabulary, stage=stage_code, channel=channel_code,
+                channels=channel_names, journey_map=jm, n_before=n_before,
+                first_age=data[:, column["days_since_first_event"]].copy(),
+                # the last event is on the cutoff's day when it is at most the cutoff's time
+                # of day old; both are computed as transform computes ages, so this is exact
+                same_day=(n_before > 0) & (last_age <= tod / NS_PER_DAY))
+            starts = np.cumsum([0] + [len(f.feature_names_out_) for f in self.families_])
+            for k, fam in enumerate(self.families_):
+                fam._with_event(ColumnBlock(data, list(fam.feature_names_out_),
+                                            first=int(starts[k])), event)
+        out = pd.DataFrame(data, index=X.index, columns=X.columns, copy=False)
+        out.attrs = copy.deepcopy(X.attrs)
+        return out
 
     def _transform_windows(self, windows: Windows) -> pd.DataFrame:
         """Compute the features for an explicit selection of rows and events."""

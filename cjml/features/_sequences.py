@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from cjml.events import EventLog
-from cjml.features._base import ColumnSink, FeatureFamily, safe_name, vocabulary_codes
+from cjml.features._base import (
+    AddedEvent,
+    ColumnBlock,
+    ColumnSink,
+    FeatureFamily,
+    safe_name,
+    vocabulary_codes,
+)
 from cjml.features._windows import Windows
 
 __all__ = ["SequenceFeatures"]
@@ -88,3 +95,22 @@ class SequenceFeatures(FeatureFamily):
             values = np.full(w.n_rows, np.nan)
             values[ok] = voc[pos[ok]]
             out[f"last_touchpoint_{k}"] = values
+
+    def _with_event(self, b: ColumnBlock, event: AddedEvent) -> None:
+        if self.transitions_ and self.last_k < 1:
+            # checked up front by JourneyFeaturizer.with_event; a safeguard here
+            raise ValueError("Transition counts need the last touchpoint: use last_k >= 1.")
+        index = {a: i for i, a in enumerate([*self.touchpoints_, "other"])}
+        own_code = np.asarray([index.get(t, index["other"]) for t in event.vocabulary],
+                              dtype=np.float64)
+        code = own_code[event.touchpoint]
+        names = list(self.feature_names_out_)
+        if self.transitions_:
+            # the one new transition: from the last touchpoint to the new one
+            last = b["last_touchpoint_1"]
+            for name, (a, c) in zip(names, self.transitions_, strict=False):
+                b[name] = b[name] + ((last == index[a]) & (code == index[c]))
+        for k in range(self.last_k, 1, -1):
+            b[f"last_touchpoint_{k}"] = b[f"last_touchpoint_{k - 1}"]
+        if self.last_k:
+            b["last_touchpoint_1"] = code

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from cjml.events import EventLog
-from cjml.features._base import ColumnSink, FeatureFamily
+from cjml.features._base import AddedEvent, ColumnBlock, ColumnSink, FeatureFamily
 from cjml.features._windows import Windows
 
 __all__ = ["StageFeatures"]
@@ -55,8 +55,9 @@ class StageFeatures(FeatureFamily):
         forward[1:] = (s[1:] > s[:-1]) & same_row
         backward[1:] = (s[1:] < s[:-1]) & same_row
         # A run of one stage starts where the row or the stage changes; each row's
-        # current run starts at its last run start.
-        run_start = np.flatnonzero(np.insert(~same_row | (s[1:] != s[:-1]), 0, True))
+        # current run starts at its last run start. (No event, no run: per-customer
+        # cutoffs can leave every row empty.)
+        run_start = np.flatnonzero(np.insert(~same_row | (s[1:] != s[:-1]), 0, len(s) > 0))
         start = w._boundary(run_start, last=True)
         last = w.last_position
         has = last >= 0
@@ -77,6 +78,24 @@ class StageFeatures(FeatureFamily):
             "stage_regressions": w.count(backward),
             "stages_per_30d": 30.0 * (furthest - first_stage) / tenure,
         })
+
+    def _with_event(self, b: ColumnBlock, event: AddedEvent) -> None:
+        s = event.stage.astype(np.float64)
+        current, furthest = b["current_stage"].copy(), b["furthest_stage"].copy()
+        has = ~np.isnan(current)
+        tenure = np.maximum(np.nan_to_num(event.first_age), 1.0)
+        # The row keeps no first stage, but stages_per_30d = 30 (furthest - first) / tenure
+        # with whole stage numbers gives it back exactly.
+        first_stage = np.where(has, np.round(furthest - b["stages_per_30d"] * tenure / 30.0), s)
+        furthest = np.where(has, np.fmax(furthest, s), s)
+        stays = has & (s == current)  # the current run goes on
+        b["current_stage"] = s
+        b["furthest_stage"] = furthest
+        b["days_in_current_stage"] = np.where(stays, b["days_in_current_stage"], 0.0)
+        b["events_in_current_stage"] = np.where(stays, b["events_in_current_stage"] + 1.0, 1.0)
+        b["stage_progressions"] = b["stage_progressions"] + (has & (s > current))
+        b["stage_regressions"] = b["stage_regressions"] + (has & (s < current))
+        b["stages_per_30d"] = 30.0 * (furthest - first_stage) / tenure
 
     @staticmethod
     def _at(w: Windows, positions: np.ndarray) -> np.ndarray:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from cjml.events import EventLog
-from cjml.features._base import ColumnSink, FeatureFamily
+from cjml.features._base import AddedEvent, ColumnBlock, ColumnSink, FeatureFamily
 from cjml.features._windows import Windows
 
 __all__ = ["SupportFeatures"]
@@ -97,3 +97,26 @@ class SupportFeatures(FeatureFamily):
             "days_since_last_ticket": t.last(age, opened),
             "oldest_open_ticket_days": oldest,
         })
+
+    def _with_event(self, b: ColumnBlock, event: AddedEvent) -> None:
+        opened = event.is_one_of(self.ticket_touchpoints_)
+        resolved = event.is_one_of(self.resolution_touchpoints_) & ~opened
+        still_open = b["tickets_unresolved"].copy()
+        oldest, newest = b["oldest_open_ticket_days"].copy(), b["days_since_last_ticket"]
+        b["tickets_opened"] = b["tickets_opened"] + opened
+        b["tickets_resolved"] = b["tickets_resolved"] + resolved
+        b["tickets_last_30d"] = b["tickets_last_30d"] + opened
+        # A new ticket is 0 days old: the oldest open one only when none was open.
+        oldest = np.where(opened & (still_open == 0), 0.0, oldest)
+        # A resolution closes the oldest open ticket (first in, first out); the open tickets
+        # are the latest ones opened, so the next oldest is the newest ticket when two were
+        # open. With three or more, the row does not hold it: it lies between the oldest and
+        # the newest ticket, and is estimated as if the open tickets were evenly spaced.
+        closes = resolved & (still_open > 0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            spaced = oldest - (oldest - newest) / np.maximum(still_open - 1.0, 1.0)
+        next_oldest = np.where(still_open == 1, np.nan, np.where(still_open == 2, newest, spaced))
+        oldest = np.where(closes, next_oldest, oldest)
+        b["tickets_unresolved"] = still_open + opened - closes
+        b["oldest_open_ticket_days"] = oldest
+        b["days_since_last_ticket"] = np.where(opened, 0.0, newest)

@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from cjml.events import EventLog
-from cjml.features._base import ColumnSink, FeatureFamily, safe_name, unique_names, vocabulary_codes
+from cjml.features._base import (
+    AddedEvent,
+    ColumnBlock,
+    ColumnSink,
+    FeatureFamily,
+    safe_name,
+    unique_names,
+    vocabulary_codes,
+)
 from cjml.features._windows import Windows
 
 __all__ = ["TouchpointFeatures"]
@@ -116,3 +124,44 @@ class TouchpointFeatures(FeatureFamily):
             chan = None  # fitted with a channel column this log lacks: unknown, not zero
         for k, cname in enumerate(names[-len(self.channels_):] if self.channels_ else []):
             out[cname] = np.full(w.n_rows, np.nan) if chan is None else w.count(contact & (chan == k))
+
+    def _with_event(self, b: ColumnBlock, event: AddedEvent) -> None:
+        names = list(self.feature_names_out_)
+        n_tp = len(self.touchpoints_)
+        count_cols, share_cols = names[: n_tp + 1], names[n_tp + 1: 2 * n_tp + 2]
+        # every event is counted in exactly one count column: their sum is n_events
+        total = np.zeros(len(event.touchpoint))
+        for c in count_cols:
+            total += b[c]
+        total += 1.0
+        column = {t: j for j, t in enumerate(self.touchpoints_)}
+        actionable = set(self.actionable_)
+        for tp, rows in event.by_touchpoint():
+            count = b[count_cols[column[tp]]]
+            b["distinct_touchpoints"] = b["distinct_touchpoints"] + (rows & (count == 0))
+            count[rows] += 1.0
+            if tp in actionable:
+                b[f"days_since_{safe_name(tp)}"][rows] = 0.0
+        for count, share in zip(count_cols, share_cols, strict=True):
+            b[share] = b[count] / np.maximum(total, 1.0)
+        n = self.fatigue_days
+        contact = event.is_one_of(self.actionable_)
+        b[f"contacts_last_{n}d"] = b[f"contacts_last_{n}d"] + contact
+        chan_cols = names[len(names) - len(self.channels_):] if self.channels_ else []
+        if self.channel_source_ == "map":
+            jm = event.journey_map
+            offline = event.is_one_of([t for t in event.vocabulary
+                                       if t in jm and jm[t].channel != "online"])
+            chan = offline.astype(np.int64)  # the columns are online, offline
+        else:
+            lookup = np.append(np.asarray([self.channels_.index(c) if c in self.channels_
+                                           else -1 for c in event.channels], dtype=np.int64), -1)
+            chan = lookup[event.channel]
+            # NaN columns come from a log without a channel column; a log with the new event's
+            # channel has one, where the other events count as having no channel
+            has_channel = event.channel >= 0
+        for k, cname in enumerate(chan_cols):
+            col = b[cname]
+            if self.channel_source_ != "map":
+                col = np.where(np.isnan(col) & has_channel, 0.0, col)
+            b[cname] = col + (contact & (chan == k))

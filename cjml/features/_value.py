@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from cjml.events import EventLog
-from cjml.features._base import ColumnSink, FeatureFamily, check_windows
+from cjml.features._base import (
+    AddedEvent,
+    ColumnBlock,
+    ColumnSink,
+    FeatureFamily,
+    check_windows,
+)
 from cjml.features._windows import Windows
 
 __all__ = ["ValueFeatures"]
@@ -76,3 +82,19 @@ class ValueFeatures(FeatureFamily):
             "mean_days_between_purchases": np.where(
                 count >= 2, (first_age - last_age) / np.maximum(count - 1, 1), np.nan),
         })
+
+    def _with_event(self, b: ColumnBlock, event: AddedEvent) -> None:
+        # A purchase without an amount: counted as a purchase, in no amount feature.
+        buy = event.is_one_of(self.purchase_touchpoints_)
+        n = self.window_
+        count = b["purchases"] + buy
+        first_age = np.where(buy & np.isnan(b["days_since_first_purchase"]), 0.0,
+                             b["days_since_first_purchase"])
+        b["purchases"] = count
+        b[f"purchases_last_{n}d"] = b[f"purchases_last_{n}d"] + buy
+        b["days_since_first_purchase"] = first_age
+        b["days_since_last_purchase"] = np.where(buy, 0.0, b["days_since_last_purchase"])
+        # the expression of _compute with a last age of 0.0, so the same floats
+        b["mean_days_between_purchases"] = np.where(
+            buy, np.where(count >= 2, (first_age - 0.0) / np.maximum(count - 1, 1), np.nan),
+            b["mean_days_between_purchases"])
