@@ -222,6 +222,11 @@ def test_the_record_survives_parquet_and_the_cutoff_can_be_given(sample, tmp_pat
     bare.attrs = {}
     pd.testing.assert_frame_equal(featurizer.with_event(bare, "live_chat", cutoff=cutoff), expected)
     pd.testing.assert_frame_equal(featurizer.with_event(X, "live_chat", cutoff=cutoff), expected)
+    per_row = np.full(len(X), cutoff.to_datetime64())  # rows at cutoffs of their own
+    pd.testing.assert_frame_equal(featurizer.with_event(bare, "live_chat", cutoff=per_row),
+                                  expected)
+    with pytest.raises(ValueError, match=r"one date per row of X"):
+        featurizer.with_event(bare, "live_chat", cutoff=per_row[1:])
 
 
 # ------------------------------------------------------------------ small random logs

@@ -133,6 +133,12 @@ def _given_time_of_day(cutoff, X: pd.DataFrame, timezone: str) -> np.ndarray:
             raise ValueError(f"cutoff has no date for the customers {lost!r} of X; give one "
                              "date per customer of X.")
         return pd.DatetimeIndex(values).as_unit("ns").asi8 % NS_PER_DAY
+    if isinstance(cutoff, np.ndarray | pd.Index | list | tuple):  # one date per row of X
+        values = pd.DatetimeIndex(pd.to_datetime(cutoff, utc=True, errors="coerce"))
+        if len(values) != len(X) or values.hasnans:
+            raise ValueError(f"cutoff as an array needs one date per row of X ({len(X)} rows), "
+                             f"got {len(values)} values with {int(values.isna().sum())} missing.")
+        return values.as_unit("ns").asi8 % NS_PER_DAY
     ns = to_utc_timestamp(cutoff, timezone).value
     return np.full(len(X), ns % NS_PER_DAY, dtype=np.int64)
 
@@ -166,7 +172,7 @@ def time_of_day(X: pd.DataFrame, record: dict | None, cutoff) -> np.ndarray:
                             "them (no 'cutoff' level)"}.get(
                 kind, "X was computed at per-customer cutoffs at different times of day")
             raise ValueError(f"{why}. Pass cutoff=, the date given to transform (or the Series "
-                             "of dates per customer).")
+                             "of dates per customer, or an array of one date per row).")
         return given
     if given is not None and not np.array_equal(given, own):
         raise ValueError("cutoff does not match the cutoff X was computed at. The new event is "

@@ -273,12 +273,14 @@ class JourneyFeaturizer(TransformerMixin, BaseEstimator):
             one for all rows or one per row (missing values: no channel).
             Default: the touchpoint's channel in the journey map ("online" or
             "offline"); none for a touchpoint outside the map.
-        cutoff : date or Series of dates, optional
+        cutoff : date, Series of dates or array of dates, optional
             Only needed when ``X`` has lost the record of its cutoff that
             :meth:`transform` leaves in ``X.attrs`` (e.g. after a
-            ``pd.concat`` of frames from different cutoffs): the date given to
-            :meth:`transform`, or its Series of dates per customer. When ``X``
-            has the record, a ``cutoff`` that disagrees is an error.
+            ``pd.concat`` of frames from different cutoffs) or was computed
+            at per-customer cutoffs at different times of day: the date given
+            to :meth:`transform`, its Series of dates per customer, or an
+            array of one date per row of ``X``. When ``X`` has the record, a
+            ``cutoff`` that disagrees is an error.
 
         Returns
         -------
