@@ -57,7 +57,8 @@ def event_columns_used(log, featurizer=None) -> list[str]:
 
 def train(log, *, horizon="30D", lookback="90D", cutoffs=None, n_cutoffs=DEFAULT_N_CUTOFFS,
           step=DEFAULT_STEP, test_cutoff=None, holdout=True, featurizer=None, churn_params=None,
-          stage_params=None, progress=False) -> tuple[ModelBundle, EvaluationReport | None]:
+          stage_params=None, response_params=None, progress=False
+          ) -> tuple[ModelBundle, EvaluationReport | None]:
     """Train the churn and next-stage models, evaluated on a held-out later cutoff.
 
     Parameters
@@ -85,6 +86,11 @@ def train(log, *, horizon="30D", lookback="90D", cutoffs=None, n_cutoffs=DEFAULT
         Feature settings (cloned and fitted); default all families.
     churn_params, stage_params : dict, optional
         Parameters of :class:`~cjml.ChurnModel` and :class:`~cjml.NextStageModel`.
+    response_params : dict, optional
+        Parameters of :func:`cjml.recommend.fit_touchpoint_response` (``C``,
+        ``max_rows``, ``min_deliveries``...): the recommender's model of what
+        each actionable touchpoint does, stored as
+        ``bundle.models["touchpoint_response"]``.
     progress : bool, default False
         Show a progress bar.
 
@@ -119,7 +125,7 @@ def train(log, *, horizon="30D", lookback="90D", cutoffs=None, n_cutoffs=DEFAULT
                 f"{test.date()} (cutoffs: {[str(c.date()) for c in cutoffs]}), so nothing is "
                 "left to train on. Give earlier cutoffs, a smaller step or horizon, or more "
                 "history; or pass holdout=False (--no-holdout) to train without evaluating.")
-    steps = _progress(progress, 5 if holdout else 4, "train")
+    steps = _progress(progress, 6 if holdout else 5, "train")
     featurizer = JourneyFeaturizer() if featurizer is None else clone(featurizer)
     featurizer.fit(log, cutoff=max(train_cutoffs))
     with warnings.catch_warnings():
@@ -146,6 +152,11 @@ def train(log, *, horizon="30D", lookback="90D", cutoffs=None, n_cutoffs=DEFAULT
     stage.fit(X, train_set["next_stage"].astype(str), cutoffs=row_cutoffs)
     stage.attach_churn_model(churn)  # P(dropped) = the calibrated churn risk
     steps.update()
+    models = {"churn": churn, "next_stage": stage}
+    response = _fit_response(log, featurizer, churn, train_cutoffs, horizon, response_params)
+    if response is not None:
+        models["touchpoint_response"] = response
+    steps.update()
     report = None
     if holdout:
         test_set = make_training_set(log, [test], horizon=horizon, lookback=lookback_td,
@@ -165,14 +176,37 @@ def train(log, *, horizon="30D", lookback="90D", cutoffs=None, n_cutoffs=DEFAULT
         "timezone": str(log.timezone),
         "training_data": {"fingerprint": fingerprint(log), "n_events": log.n_events,
                           "n_customers": log.n_customers},
-        "params": {"churn": _plain(churn.get_params()), "next_stage": _plain(stage.get_params())},
+        "params": {name: _plain(model.get_params()) for name, model in models.items()},
         "evaluation": None if report is None else report.to_dict(),
     }
     bundle = ModelBundle(featurizer=featurizer, journey_map=log.journey_map,
-                         models={"churn": churn, "next_stage": stage}, metadata=metadata)
+                         models=models, metadata=metadata)
     steps.update()
     steps.close()
     return bundle, report
+
+
+def _fit_response(log, featurizer, churn, train_cutoffs, horizon, params):
+    """The recommender's touchpoint response model, or None (with a warning) when unlearnable.
+
+    Anchors are the events from one horizon before the first training cutoff
+    until one horizon before the last training label window ends, so no
+    outcome reaches past the training labels (nor into a held-out test period).
+    """
+    from cjml.exceptions import CjmlError
+    from cjml.recommend import fit_touchpoint_response
+
+    if not log.journey_map.actionable_touchpoints:
+        return None
+    try:
+        return fit_touchpoint_response(log, featurizer, churn,
+                                       start=min(train_cutoffs) - horizon,
+                                       end=max(train_cutoffs) + horizon, horizon=horizon,
+                                       **(params or {}))
+    except CjmlError as exc:
+        warnings.warn(f"No touchpoint recommendations from this bundle: {exc}", UserWarning,
+                      stacklevel=3)
+        return None
 
 
 def _plain(params: dict) -> dict:

@@ -21,7 +21,7 @@ import pandas as pd
 
 from cjml.events import EventLog, to_utc_timestamp
 
-__all__ = ["Windows", "build_windows", "resolve_cutoffs"]
+__all__ = ["Windows", "anchored_windows", "build_windows", "resolve_cutoffs"]
 
 NS_PER_DAY = 86_400 * 10**9
 
@@ -312,3 +312,35 @@ def build_windows(log: EventLog, cutoff=None, *, lookback_ns: int | None = None)
                    cutoff_ns=np.concatenate(cut_rows), customer=customer,
                    customer_id=np.asarray(log.customer_ids)[customer],
                    several_cutoffs=kind == "many")
+
+
+def anchored_windows(log: EventLog, anchors: np.ndarray) -> Windows:
+    """One row per anchor event, seeing the customer's events strictly before it.
+
+    Parameters
+    ----------
+    log : EventLog
+        The canonical log (sorted by customer, then time).
+    anchors : ndarray of int
+        Positions of anchor events in the log, each the first of its customer's
+        events at its timestamp, in increasing order.
+
+    Returns
+    -------
+    Windows
+        Row ``i`` is the anchor's customer at a cutoff 1 ns before the anchor:
+        the history as it was just before that event. Used to learn what
+        followed each touchpoint (the recommender's response model); the rows
+        of a customer overlap, so the total size is the sum of the prefixes.
+    """
+    anchors = np.asarray(anchors, dtype=np.int64)
+    cust = log.customer_codes[anchors]
+    start = log.offsets[cust]
+    lengths = anchors - start
+    row = np.repeat(np.arange(len(anchors), dtype=np.int64), lengths)
+    first_of_row = np.cumsum(lengths) - lengths
+    ev = np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(first_of_row - start, lengths)
+    return Windows(log=log, ev=ev, row=row, n_rows=len(anchors),
+                   cutoff_ns=log.timestamps_ns[anchors].astype(np.int64) - 1,
+                   customer=cust.astype(np.int64),
+                   customer_id=np.asarray(log.customer_ids)[cust])

@@ -1,0 +1,954 @@
+"""Recommend the touchpoint most likely to prevent each customer's drop-off.
+
+How the estimate is made
+------------------------
+Two questions are answered separately, because the data answer them
+differently.
+
+**Is the customer still there to receive a touchpoint?** Any logged event
+proves the customer was still there, so comparing "history plus a touchpoint
+now" with "history, silent since the last event" credits every touchpoint
+with the mere proof of life (on the simulator that naive comparison lowers the
+mean risk from 61% to 11% for every touchpoint, while the true effects are
+below one point). The recommender therefore splits the current risk as the
+ground truth does::
+
+    risk_now = (1 - p_reach) + p_reach * risk_if_there
+
+``risk_if_there`` scores the customer as they were right after their last
+event, when they were surely there; ``p_reach = (1 - risk_now) / (1 -
+risk_if_there)`` is the probability that they are still there (on the
+simulator its correlation with the true probability is 0.996). A touchpoint
+only helps those it reaches::
+
+    risk_after(t) = risk_now - p_reach * (risk_engaged - risk_engaged(t))
+
+**What does each touchpoint do for a customer who is there?** The
+:class:`TouchpointResponseModel` learns it from what followed every touchpoint
+in the history. Each logged event is an anchor: the features just before it,
+and whether the customer then went silent for a horizon. Anchors on actionable
+touchpoints are the treated rows; a sample of anchors on customer-initiated
+events is the reference ("engaged, nothing from us"). A logistic model::
+
+    logit P(silent) = a * logit(churn_model(x)) + w . z(x) + sum_t [t] (b_t + v_t . z(x))
+
+adjusts for everything the churn model sees through its score, and lets each
+touchpoint's effect vary with a few moderators ``z``: the stage, the customer
+attributes (segment...), open tickets, recent contact pressure, bad
+experiences and purchases. ``risk_engaged(t)`` and ``risk_engaged`` are its
+predictions for a customer's base row with and without ``t``: the candidate
+rows are the base rows plus a treatment indicator, scored in one matrix
+product, so recommending among a dozen touchpoints costs little more than
+scoring.
+
+``method="s-learner"`` instead rescores "history plus t now" with the churn
+model itself (candidate rows from :meth:`~cjml.JourneyFeaturizer.with_event`).
+On the simulator it ranks touchpoints worse than the response model (regret
+share 0.32 to 0.36 against 0.20 to 0.28 over all customers; see
+``benchmarks/quality.py``): the gradient-boosted churn model has little reason
+to learn how a touchpoint's effect differs between segments.
+
+Limits, plainly
+---------------
+The estimates come from observational data. The model compares customers
+with similar histories who did and did not get a touchpoint, so it adjusts for
+everything the features hold (stage, segment, purchases, satisfaction,
+tickets, contact pressure), but not for how the business chose whom to contact
+beyond that: a touchpoint given mostly to already-loyal customers for reasons
+the log does not show still looks better than it is. Touchpoints that were
+rarely used in the history get noisy estimates; those with fewer than
+``min_deliveries`` logged deliveries are never recommended. The effects are
+assumed to vary only with the moderators (a linear model on the log-odds
+scale): differences the moderators do not capture are averaged. Treat the ranking as a
+well-informed starting point, and measure it: deliver the recommendations to a
+random part of the targeted customers and keep a random control group.
+``benchmarks/quality.py`` measures the policy against the simulator's ground
+truth, where business-as-usual contacts are deliberately confounded.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from cjml.exceptions import CjmlError
+from cjml.features._base import as_log
+from cjml.journey import JourneyMap, _did_you_mean
+from cjml.labels import to_timedelta
+
+__all__ = [
+    "ContactCap",
+    "RecommendationRules",
+    "RulesError",
+    "TouchpointRecommender",
+    "TouchpointResponseModel",
+    "estimate_effects",
+    "fit_touchpoint_response",
+]
+
+_RANK_BY = ("auto", "reduction", "reduction_per_cost")
+#: Any actionable touchpoint counts towards a cap with this touchpoint name.
+ANY_CONTACT = "any"
+
+
+class RulesError(CjmlError, ValueError):
+    """Business rules that cannot be applied (unknown touchpoint, bad value...)."""
+
+
+@dataclass(frozen=True)
+class ContactCap:
+    """At most ``max_contacts`` deliveries of a touchpoint within ``days`` days.
+
+    Parameters
+    ----------
+    touchpoint : str
+        An actionable touchpoint, or ``"any"`` for all actionable touchpoints
+        together.
+    max_contacts : int
+        Deliveries allowed in the window; a customer who already had this many
+        gets no further one.
+    days : float
+        Length of the window that ends at the cutoff, counted from the history.
+    """
+
+    touchpoint: str
+    max_contacts: int
+    days: float
+
+
+@dataclass(frozen=True)
+class RecommendationRules:
+    """Business rules that decide which touchpoints may be recommended.
+
+    Build them with :meth:`from_dict` or :meth:`from_file` (TOML)::
+
+        exclude = ["referral_invite"]   # never recommend these
+        min_risk = 0.2                   # act only on customers at this risk or more
+        budget = 5000.0                  # total cost of the first-ranked touchpoints
+        rank_by = "reduction"            # or "reduction_per_cost"
+
+        [caps]                           # at most 2 emails in 7 days, from the history
+        email = { max = 2, days = 7 }
+        any = { max = 4, days = 30 }     # all actionable touchpoints together
+
+        [costs]                          # override the journey map's unit costs
+        consultation = 25.0
+
+    Parameters
+    ----------
+    exclude : tuple of str
+        Touchpoints never recommended.
+    caps : tuple of ContactCap
+        Contact caps, counted from each customer's history before the cutoff.
+    min_risk : float, default 0
+        Customers whose current risk is below it get no recommendation.
+    budget : float, optional
+        Total cost allowed for the first-ranked touchpoints. Customers are
+        served in order of their best expected reduction (per unit cost when
+        ranking by cost) until the budget is spent; the rest get none.
+    costs : mapping of str to float
+        Unit costs that override (or fill in) the journey map's.
+    rank_by : {"auto", "reduction", "reduction_per_cost"}, default "auto"
+        What orders the touchpoints; "auto" ranks by reduction per unit cost
+        when ``costs`` are given here, else by reduction.
+    """
+
+    exclude: tuple[str, ...] = ()
+    caps: tuple[ContactCap, ...] = ()
+    min_risk: float = 0.0
+    budget: float | None = None
+    costs: Mapping[str, float] = field(default_factory=dict)
+    rank_by: str = "auto"
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= float(self.min_risk) <= 1.0:
+            raise RulesError(f"min_risk must be a probability between 0 and 1, got "
+                             f"{self.min_risk!r}.")
+        if self.budget is not None and not float(self.budget) >= 0:
+            raise RulesError(f"budget must be a non-negative amount, got {self.budget!r}.")
+        if self.rank_by not in _RANK_BY:
+            raise RulesError(f"rank_by must be one of {list(_RANK_BY)!r}, got {self.rank_by!r}."
+                             f"{_did_you_mean(str(self.rank_by), _RANK_BY)}")
+        for cap in self.caps:
+            if int(cap.max_contacts) != cap.max_contacts or cap.max_contacts < 0:
+                raise RulesError(f"The cap on {cap.touchpoint!r} must allow a whole number of "
+                                 f"contacts (0 or more), got max = {cap.max_contacts!r}.")
+            if not float(cap.days) > 0:
+                raise RulesError(f"The cap on {cap.touchpoint!r} needs a window of more than 0 "
+                                 f"days, got days = {cap.days!r}.")
+        for name, cost in self.costs.items():
+            if not (isinstance(cost, int | float) and cost >= 0):
+                raise RulesError(f"The cost of {name!r} must be a non-negative number, got "
+                                 f"{cost!r}.")
+
+    @classmethod
+    def from_dict(cls, spec: Mapping[str, Any]) -> RecommendationRules:
+        """Rules from a plain dict (the TOML layout, see the class docstring).
+
+        Parameters
+        ----------
+        spec : mapping
+            Keys ``exclude``, ``caps``, ``min_risk``, ``budget``, ``costs``,
+            ``rank_by``; all optional.
+
+        Returns
+        -------
+        RecommendationRules
+        """
+        known = {"exclude", "caps", "min_risk", "budget", "costs", "rank_by"}
+        unknown = [k for k in spec if k not in known]
+        if unknown:
+            raise RulesError(f"Unknown rule {unknown[0]!r}; the rules are {sorted(known)!r}."
+                             f"{_did_you_mean(str(unknown[0]), known)}")
+        exclude = spec.get("exclude", ())
+        if isinstance(exclude, str):
+            exclude = (exclude,)
+        caps = []
+        for name, cap in dict(spec.get("caps", {})).items():
+            if not isinstance(cap, Mapping) or set(cap) != {"max", "days"}:
+                raise RulesError(f"The cap on {name!r} must give exactly 'max' and 'days', for "
+                                 f"example {name} = {{ max = 2, days = 7 }}; got {cap!r}.")
+            caps.append(ContactCap(str(name), cap["max"], cap["days"]))
+        budget = spec.get("budget")
+        return cls(exclude=tuple(str(e) for e in exclude), caps=tuple(caps),
+                   min_risk=spec.get("min_risk", 0.0),
+                   budget=None if budget is None else float(budget),
+                   costs=dict(spec.get("costs", {})), rank_by=spec.get("rank_by", "auto"))
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> RecommendationRules:
+        """Rules from a TOML file.
+
+        Parameters
+        ----------
+        path : str or Path
+            The file, laid out as in the class docstring.
+
+        Returns
+        -------
+        RecommendationRules
+        """
+        path = Path(path)
+        try:
+            with path.open("rb") as f:
+                spec = tomllib.load(f)
+        except FileNotFoundError:
+            raise RulesError(f"The rules file {str(path)!r} does not exist.") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise RulesError(f"The rules file {str(path)!r} is not valid TOML: {exc}.") from None
+        return cls.from_dict(spec)
+
+    @classmethod
+    def coerce(cls, value: RecommendationRules | Mapping[str, Any] | str | Path | None
+               ) -> RecommendationRules:
+        """Rules from rules, a dict, a TOML path or None (no rules).
+
+        Parameters
+        ----------
+        value : RecommendationRules, mapping, str, Path or None
+
+        Returns
+        -------
+        RecommendationRules
+        """
+        if value is None:
+            return cls()
+        if isinstance(value, RecommendationRules):
+            return value
+        if isinstance(value, Mapping):
+            return cls.from_dict(value)
+        if isinstance(value, str | Path):
+            return cls.from_file(value)
+        raise RulesError(f"rules must be a dict, a TOML file path or RecommendationRules, got "
+                         f"{type(value).__name__}.")
+
+    def check(self, journey_map: JourneyMap) -> None:
+        """Check every touchpoint the rules name against the journey map.
+
+        Parameters
+        ----------
+        journey_map : JourneyMap
+
+        Raises
+        ------
+        RulesError
+            Naming the rule and the touchpoint, with the actionable ones.
+        """
+        actionable = journey_map.actionable_touchpoints
+
+        def known(name: str, where: str, allow_any: bool = False) -> None:
+            if name in actionable or (allow_any and name == ANY_CONTACT):
+                return
+            what = ("is not actionable (the business cannot deliver it)"
+                    if name in journey_map else "is not in the journey map")
+            raise RulesError(f"{where}: {name!r} {what}. Actionable touchpoints: "
+                             f"{list(actionable)!r}.{_did_you_mean(name, actionable)}")
+
+        for name in self.exclude:
+            known(name, "exclude")
+        for cap in self.caps:
+            known(cap.touchpoint, "caps", allow_any=True)
+        for name in self.costs:
+            known(name, "costs")
+        if self.ranks_by_cost or self.budget is not None:
+            costs = self.unit_costs(journey_map)
+            missing = [t for t in actionable if np.isnan(costs[t])]
+            if missing:
+                need = "ranking by cost" if self.ranks_by_cost else "a budget"
+                raise RulesError(f"{need.capitalize()} needs the unit cost of every actionable "
+                                 f"touchpoint; unknown for {missing!r}. Give them under [costs] "
+                                 f"in the rules or in the journey map.")
+
+    @property
+    def ranks_by_cost(self) -> bool:
+        """True when touchpoints are ranked by reduction per unit cost."""
+        return self.rank_by == "reduction_per_cost" or (self.rank_by == "auto" and bool(self.costs))
+
+    def unit_costs(self, journey_map: JourneyMap) -> dict[str, float]:
+        """Unit cost of every actionable touchpoint (NaN when unknown).
+
+        Parameters
+        ----------
+        journey_map : JourneyMap
+
+        Returns
+        -------
+        dict of str to float
+        """
+        costs = journey_map.costs()
+        return {t: float(self.costs.get(t, np.nan if costs[t] is None else costs[t]))
+                for t in journey_map.actionable_touchpoints}
+
+
+# ---------------------------------------------------------------------- response model
+#: Numeric moderators of the touchpoint effects, and how each enters z(x).
+_NUMERIC_MODERATORS = {
+    "tickets_unresolved": "positive",
+    "contacts_last_7d": "log1p",
+    "negative_experiences": "positive",
+    "purchases": "log1p",
+}
+#: Attribute categories rarer than this share of the anchors get no moderator of their own.
+_MIN_CATEGORY_SHARE = 0.01
+_MAX_CATEGORIES = 12
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+class TouchpointResponseModel(BaseEstimator):
+    """How each actionable touchpoint changes the drop-off risk of a customer it reaches.
+
+    A logistic model fitted on "anchor" rows: the features just before each
+    logged event, and whether the customer then went silent for a horizon.
+    Rows anchored on an actionable touchpoint are treated; rows anchored on a
+    customer-initiated event are the reference. See :mod:`cjml.recommend` for
+    the model and its limits; :func:`fit_touchpoint_response` builds the rows
+    from a log, and :func:`cjml.train` does it for you.
+
+    Parameters
+    ----------
+    C : float, default 1.0
+        Inverse L2 penalty of the logistic regression.
+    min_deliveries : int, default 30
+        Touchpoints with fewer treated rows are not estimated (never recommended).
+
+    Attributes
+    ----------
+    touchpoints_ : tuple of str
+        The touchpoints with an estimated effect.
+    deliveries_ : dict of str to int
+        Treated rows per touchpoint (all actionable ones, estimated or not).
+    moderators_ : list of str
+        Names of the moderators ``z(x)``.
+    coef_shared_ : ndarray
+        Coefficients of ``[logit(base risk), z(x)]``.
+    intercept_ : float
+    coef_touchpoint_ : ndarray of shape (n_moderators, n_touchpoints)
+        Each touchpoint's effect on the log-odds, per moderator.
+    """
+
+    def __init__(self, *, C=1.0, min_deliveries=30):
+        self.C = C
+        self.min_deliveries = min_deliveries
+
+    def _moderators(self, X: pd.DataFrame) -> np.ndarray:
+        cols = [np.ones(len(X))]
+        for name, codes in self.categories_.items():
+            values = X[name].to_numpy(dtype=float)
+            cols += [(values == c).astype(float) for c in codes]
+        for name, how in self.numeric_.items():
+            v = np.nan_to_num(X[name].to_numpy(dtype=float), nan=0.0)
+            cols.append((v > 0).astype(float) if how == "positive" else np.log1p(np.maximum(v, 0)))
+        return np.column_stack(cols)
+
+    def fit(self, X, y, *, touchpoint, base_risk):
+        """Fit on anchor rows.
+
+        Parameters
+        ----------
+        X : DataFrame
+            Features just before each anchor event (featurizer columns).
+        y : array-like of {0, 1}
+            1 when the customer had no event in the horizon after the anchor.
+        touchpoint : array-like of str or None
+            The anchor's actionable touchpoint, None for reference rows.
+        base_risk : array-like of float
+            The churn model's risk for the rows of ``X``.
+
+        Returns
+        -------
+        self
+        """
+        from sklearn.linear_model import LogisticRegression
+
+        y = np.asarray(y).astype(int)
+        arm = pd.Series(np.asarray(touchpoint, dtype=object))
+        counts = arm.dropna().value_counts()
+        self.deliveries_ = {str(k): int(v) for k, v in counts.items()}
+        self.touchpoints_ = tuple(sorted(k for k, v in self.deliveries_.items()
+                                         if v >= self.min_deliveries))
+        if not self.touchpoints_:
+            raise CjmlError(
+                f"No actionable touchpoint was delivered at least {self.min_deliveries} times in "
+                f"the training history ({self.deliveries_ or 'none at all'}), so their effects "
+                f"cannot be learned. Train on a longer history, or mark the touchpoints the "
+                f"business delivers as actionable in the journey map.")
+        self.categories_ = {}
+        for name in X.columns:
+            if not str(name).startswith("attribute_") and name != "current_stage":
+                continue
+            share = X[name].value_counts(normalize=True)
+            keep = share[share >= _MIN_CATEGORY_SHARE].index[:_MAX_CATEGORIES]
+            self.categories_[name] = sorted(float(c) for c in keep)
+        self.numeric_ = {n: how for n, how in _NUMERIC_MODERATORS.items() if n in X.columns}
+        z = self._moderators(X)
+        self.moderators_ = (["intercept"]
+                            + [f"{n}={c:g}" for n, cs in self.categories_.items() for c in cs]
+                            + list(self.numeric_))
+        code = pd.Index(self.touchpoints_).get_indexer(arm)
+        design = [_logit(base_risk)[:, None], z]
+        design += [z * (code == j)[:, None] for j in range(len(self.touchpoints_))]
+        lr = LogisticRegression(C=self.C, max_iter=5000).fit(np.hstack(design), y)
+        m = z.shape[1]
+        self.coef_shared_ = lr.coef_[0, : 1 + m]
+        self.intercept_ = float(lr.intercept_[0])
+        self.coef_touchpoint_ = lr.coef_[0, 1 + m:].reshape(len(self.touchpoints_), m).T
+        self.n_rows_ = len(y)
+        return self
+
+    def predict_risks(self, X, base_risk) -> tuple[np.ndarray, np.ndarray]:
+        """Risk of going silent after engaging now, without and with each touchpoint.
+
+        Parameters
+        ----------
+        X : DataFrame
+            Base feature rows at the cutoff.
+        base_risk : array-like of float
+            The churn model's risk for those rows.
+
+        Returns
+        -------
+        reference : ndarray of shape (n,)
+            Engaged now, nothing from the business.
+        treated : ndarray of shape (n, n_touchpoints)
+            Engaged now with each of ``touchpoints_``.
+        """
+        check_is_fitted(self)
+        z = self._moderators(X)
+        shared = (self.intercept_ + self.coef_shared_[0] * _logit(base_risk)
+                  + z @ self.coef_shared_[1:])
+        return expit(shared), expit(shared[:, None] + z @ self.coef_touchpoint_)
+
+
+def fit_touchpoint_response(log, featurizer, churn_model, *, start, end, horizon="30D",
+                            journey_map=None, max_rows=300_000, random_state=0, C=1.0,
+                            min_deliveries=30) -> TouchpointResponseModel:
+    """Learn what followed each actionable touchpoint in a log.
+
+    Parameters
+    ----------
+    log : EventLog, DataFrame or path
+        The events.
+    featurizer : JourneyFeaturizer
+        Fitted featurizer (the churn model's).
+    churn_model : ChurnModel
+        Fitted churn model; its score is the response model's adjustment.
+    start, end : date
+        Anchors are the events in ``[start, end - horizon]``, so that every
+        anchor's outcome window ends by ``end`` (the test cutoff when one is
+        held out: nothing after it is seen).
+    horizon : duration, default "30D"
+    journey_map : JourneyMap, optional
+        Which touchpoints are actionable; default the log's.
+    max_rows : int, default 300_000
+        At most this many anchors, sampled at random: all treated ones up to
+        half of it, and as many reference ones (customer-initiated events).
+    random_state : int, default 0
+    C, min_deliveries
+        See :class:`TouchpointResponseModel`.
+
+    Returns
+    -------
+    TouchpointResponseModel
+    """
+    from cjml.events import to_utc_timestamp
+    from cjml.features._windows import anchored_windows
+
+    log = as_log(log)
+    jm = JourneyMap.coerce(journey_map) if journey_map is not None else log.journey_map
+    rng = np.random.default_rng(random_state)
+    h = to_timedelta(horizon).value
+    lo = to_utc_timestamp(start, log.timezone).value
+    hi = to_utc_timestamp(end, log.timezone).value - h
+    ts, cust = log.timestamps_ns, log.customer_codes
+    new_time = np.r_[True, (cust[1:] != cust[:-1]) | (ts[1:] != ts[:-1])]
+    has_history = np.r_[False, cust[1:] == cust[:-1]]
+    anchors = np.flatnonzero(new_time & has_history & (ts >= lo) & (ts <= hi))
+    categories = list(log.frame["touchpoint"].cat.categories)
+    names = np.asarray(categories + [None], dtype=object)
+    actionable = np.isin(log.touchpoint_codes[anchors],
+                         [categories.index(t) for t in jm.actionable_touchpoints if t in categories])
+    treated, reference = anchors[actionable], anchors[~actionable]
+    half = max(int(max_rows) // 2, 1)
+    if len(treated) > half:
+        treated = np.sort(rng.choice(treated, half, replace=False))
+    n_ref = min(len(reference), max(len(treated), 10_000), half)
+    reference = np.sort(rng.choice(reference, n_ref, replace=False))
+    anchors = np.union1d(treated, reference)
+    # outcome: the customer's next event at a later time, within the horizon
+    nxt = np.searchsorted(new_time.cumsum(), new_time.cumsum()[anchors] + 1)
+    nxt = np.minimum(nxt, len(ts) - 1)
+    returned = (cust[nxt] == cust[anchors]) & (ts[nxt] > ts[anchors]) & (ts[nxt] <= ts[anchors] + h)
+    X = featurizer._transform_windows(anchored_windows(log, anchors))
+    X = X[list(featurizer.get_feature_names_out())]
+    arm = np.where(np.isin(anchors, treated), names[log.touchpoint_codes[anchors]], None)
+    base = churn_model.predict_proba(X)[:, 1]
+    return TouchpointResponseModel(C=C, min_deliveries=min_deliveries).fit(
+        X, (~returned).astype(int), touchpoint=arm, base_risk=base)
+
+
+@dataclass
+class _Estimates:
+    """Everything the recommender computed for a set of customers (arrays aligned)."""
+
+    customer_ids: pd.Index
+    stage: np.ndarray  # stage index, -1 when unknown
+    risk: np.ndarray  # current churn risk
+    reach: np.ndarray  # probability that they are still there to receive a touchpoint
+    risk_if_there: np.ndarray
+    after: np.ndarray  # (n, T) expected risk after each touchpoint; NaN when not eligible
+    allowed: np.ndarray  # (n, T) eligible and allowed by the rules
+    blocked: np.ndarray  # (n, T) object: why an eligible touchpoint is ruled out ("" if not)
+
+
+class TouchpointRecommender:
+    """Rank, for each customer, the touchpoints most likely to prevent drop-off.
+
+    See the module docstring for the method and its limits.
+
+    Parameters
+    ----------
+    churn_model : ChurnModel
+        A fitted churn model (calibrated probabilities).
+    featurizer : JourneyFeaturizer
+        The fitted featurizer the model was trained on.
+    journey_map : JourneyMap, optional
+        Stages, eligibility and costs; default the featurizer's.
+    rules : RecommendationRules, dict, path or None
+        Business rules (exclusions, contact caps, minimum risk, budget, costs).
+    top_k : int, default 3
+        Touchpoints listed per customer.
+    batch_customers : int, default 50_000
+        Customers whose candidate rows are built and scored together; bounds
+        memory (about ``batch_customers * n_touchpoints`` rows at a time).
+
+    Examples
+    --------
+    >>> import cjml
+    >>> from cjml.datasets import load_sample
+    >>> log = cjml.read_events(load_sample().events)
+    >>> bundle, _ = cjml.train(log, holdout=False)  # doctest: +SKIP
+    >>> rec = cjml.TouchpointRecommender.from_bundle(bundle, rules={"exclude": ["email"]})
+    ... # doctest: +SKIP
+    >>> rec.recommend(log).head()  # doctest: +SKIP
+    """
+
+    def __init__(self, churn_model, featurizer, journey_map=None, *, response_model=None,
+                 method="response", rules=None, top_k=3, batch_customers=50_000):
+        self.churn_model = churn_model
+        self.featurizer = featurizer
+        self.journey_map = journey_map
+        self.response_model = response_model
+        self.method = method
+        self.rules = rules
+        self.top_k = top_k
+        self.batch_customers = batch_customers
+
+    @classmethod
+    def from_bundle(cls, bundle, *, rules=None, top_k=3, method="response"
+                    ) -> TouchpointRecommender:
+        """The recommender of a trained :class:`~cjml.ModelBundle`.
+
+        Parameters
+        ----------
+        bundle : ModelBundle
+            Trained by :func:`cjml.train`, which fits the response model too.
+        rules : RecommendationRules, dict, path or None
+        top_k : int, default 3
+        method : {"response", "s-learner"}, default "response"
+
+        Returns
+        -------
+        TouchpointRecommender
+        """
+        response = bundle.models.get("touchpoint_response")
+        if response is None and method == "response":
+            raise CjmlError(
+                "This bundle has no touchpoint response model (it was trained by an older cjml, "
+                "or on a history without enough actionable touchpoints), so it cannot recommend. "
+                "Retrain it with `cjml train`, or use method='s-learner'.")
+        return cls(bundle.models["churn"], bundle.featurizer, bundle.journey_map,
+                   response_model=response, method=method, rules=rules, top_k=top_k)
+
+    # ------------------------------------------------------------------ setup
+    def _map(self) -> JourneyMap:
+        if self.journey_map is not None:
+            return JourneyMap.coerce(self.journey_map)
+        return self.featurizer.journey_map_
+
+    def _rules(self, jm: JourneyMap) -> RecommendationRules:
+        rules = RecommendationRules.coerce(self.rules)
+        rules.check(jm)
+        return rules
+
+    # ------------------------------------------------------------------ estimates
+    def _estimate(self, log, cutoff, features, churn_risk, customers=None) -> _Estimates:
+        log = as_log(log)
+        jm = self._map()
+        rules = self._rules(jm)
+        cutoff_ts = _resolve_cutoff(log, cutoff)
+        names = list(self.featurizer.get_feature_names_out())
+        if features is None:
+            features = self.featurizer.transform(log, cutoff=cutoff_ts)
+        missing = [c for c in names if c not in features.columns]
+        if missing:
+            raise CjmlError(f"features lack {len(missing)} of the model's columns, e.g. "
+                            f"{missing[:3]!r}; pass the output of the bundle's featurizer at the "
+                            f"same cutoff.")
+        X = features[names]
+        if customers is not None:
+            X = X.reindex(pd.Index(customers, name=X.index.name))
+        n = len(X)
+        ids = X.index
+        if churn_risk is None:
+            risk = self.churn_model.predict_proba(X)[:, 1] if n else np.empty(0)
+        else:
+            risk = np.asarray(churn_risk, dtype=float)
+            if risk.shape != (n,):
+                raise CjmlError(f"churn_risk has {risk.shape[0] if risk.ndim else 0} values for "
+                                f"{n} customers; pass one per row of features, in their order.")
+
+        last_ns = _last_event_ns(log, ids, cutoff_ts)
+        seen = last_ns != np.iinfo(np.int64).min
+        risk_if_there = np.full(n, np.nan)
+        if seen.any():
+            at_last = pd.Series(pd.to_datetime(last_ns[seen], utc=True), index=ids[seen])
+            X_last = self.featurizer.transform(log, cutoff=at_last)[names]
+            risk_if_there[seen] = self.churn_model.predict_proba(X_last)[:, 1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            reach = np.clip((1.0 - risk) / (1.0 - risk_if_there), 0.0, 1.0)
+        reach[~seen] = np.nan
+
+        touchpoints = list(jm.actionable_touchpoints)
+        stage = _stage_index(X, jm)
+        eligible = np.zeros((n, len(touchpoints)), dtype=bool)
+        elig_map = jm.eligibility_matrix()[:, [jm.touchpoint_names.index(t) for t in touchpoints]]
+        known_stage = stage >= 0
+        eligible[known_stage] = elig_map[stage[known_stage]]
+        eligible[~known_stage] = elig_map.any(axis=0)  # no stage recorded: any actionable one
+        eligible &= seen[:, None] & ~np.isnan(risk_if_there)[:, None]
+
+        after = np.full((n, len(touchpoints)), np.nan)
+        if self.method == "response":
+            if self.response_model is None:
+                raise CjmlError("method='response' needs a fitted response_model; build the "
+                                "recommender with TouchpointRecommender.from_bundle(bundle).")
+            model = self.response_model
+            known = [touchpoints.index(t) for t in model.touchpoints_ if t in touchpoints]
+            eligible[:, [j for j in range(len(touchpoints)) if j not in known]] = False
+            engaged, treated = model.predict_risks(X, risk)
+            cols = [model.touchpoints_.index(touchpoints[j]) for j in known]
+            after[:, known] = (risk[:, None]
+                               - reach[:, None] * (engaged[:, None] - treated[:, cols]))
+            after[~eligible] = np.nan
+        elif self.method == "s-learner":
+            step = max(int(self.batch_customers), 1)
+            for start in range(0, n, step):
+                rows = np.arange(start, min(start + step, n))
+                r_idx, t_idx = np.nonzero(eligible[rows])
+                if len(r_idx) == 0:
+                    continue
+                r_idx = rows[r_idx]
+                cand = self.featurizer.with_event(X.iloc[r_idx],
+                                                  np.asarray(touchpoints, dtype=object)[t_idx],
+                                                  cutoff=cutoff_ts)
+                with_t = self.churn_model.predict_proba(cand[names])[:, 1]
+                after[r_idx, t_idx] = (risk[r_idx]
+                                       - reach[r_idx] * (risk_if_there[r_idx] - with_t))
+        else:
+            raise CjmlError(f"method must be 'response' or 's-learner', got {self.method!r}.")
+        np.clip(after, 0.0, 1.0, out=after)
+
+        blocked = np.full((n, len(touchpoints)), "", dtype=object)
+        for name in rules.exclude:
+            blocked[:, touchpoints.index(name)] = "excluded by the rules"
+        for cap in rules.caps:
+            used = _contacts(log, ids, cutoff_ts, cap, jm)
+            full = used >= cap.max_contacts
+            what = "contacts" if cap.touchpoint == ANY_CONTACT else cap.touchpoint
+            text = f"cap reached: {cap.max_contacts} {what} in {cap.days:g} days"
+            cols = (range(len(touchpoints)) if cap.touchpoint == ANY_CONTACT
+                    else [touchpoints.index(cap.touchpoint)])
+            for j in cols:
+                blocked[full & (blocked[:, j] == ""), j] = text
+        allowed = eligible & (blocked == "")
+        return _Estimates(ids, stage, risk, reach, risk_if_there, after, allowed, blocked)
+
+    def effects(self, log, *, cutoff=None, features=None, churn_risk=None) -> pd.DataFrame:
+        """Expected risk after each eligible touchpoint, for every customer.
+
+        Parameters
+        ----------
+        log : EventLog, DataFrame or path
+            The events (the history before the cutoff is used).
+        cutoff : date, optional
+            When the touchpoints would be delivered; default the log's last
+            timestamp.
+        features : DataFrame, optional
+            The featurizer's output at the cutoff, when already computed.
+        churn_risk : array, optional
+            The churn model's risk for those rows, when already computed.
+
+        Returns
+        -------
+        DataFrame
+            One row per customer and eligible touchpoint: ``customer_id,
+            stage, touchpoint, baseline_risk, expected_risk, risk_reduction,
+            reach_probability, cost, allowed, blocked_by`` (why the rules rule
+            it out, empty when allowed).
+        """
+        est = self._estimate(log, cutoff, features, churn_risk)
+        jm = self._map()
+        touchpoints = list(jm.actionable_touchpoints)
+        costs = self._rules(jm).unit_costs(jm)
+        r, t = np.nonzero(~np.isnan(est.after))
+        stages = np.asarray(jm.stages + (None,), dtype=object)
+        return pd.DataFrame({
+            "customer_id": est.customer_ids.take(r),
+            "stage": stages[est.stage[r]],
+            "touchpoint": np.asarray(touchpoints, dtype=object)[t],
+            "baseline_risk": est.risk[r],
+            "expected_risk": est.after[r, t],
+            "risk_reduction": est.risk[r] - est.after[r, t],
+            "reach_probability": est.reach[r],
+            "cost": np.asarray([costs[x] for x in touchpoints])[t],
+            "allowed": est.allowed[r, t],
+            "blocked_by": est.blocked[r, t],
+        })
+
+    def recommend(self, log, *, cutoff=None, features=None, churn_risk=None, top_k=None,
+                  customers=None) -> pd.DataFrame:
+        """The top touchpoints for each customer, with their expected effect and a reason.
+
+        Parameters
+        ----------
+        log : EventLog, DataFrame or path
+            The events (the history before the cutoff is used).
+        cutoff : date, optional
+            When the touchpoints would be delivered; default the log's last
+            timestamp.
+        features : DataFrame, optional
+            The featurizer's output at the cutoff, when already computed.
+        churn_risk : array, optional
+            The churn model's risk for those rows, when already computed.
+        top_k : int, optional
+            Touchpoints per customer; default the recommender's ``top_k``.
+        customers : list-like, optional
+            Only these customers (in this order); those with no event before
+            the cutoff get no recommendation and say so.
+
+        Returns
+        -------
+        DataFrame
+            Indexed by ``customer_id``: ``stage, baseline_risk,
+            reach_probability, recommended_touchpoint, expected_risk,
+            expected_risk_reduction, cost``, the same with suffix ``_2`` ...
+            ``_k`` for the next ranks, and ``reason`` (one line). Touchpoints
+            that are not expected to lower the risk are never recommended.
+        """
+        top_k = self.top_k if top_k is None else top_k
+        if int(top_k) != top_k or top_k < 1:
+            raise CjmlError(f"top_k must be a whole number of at least 1, got {top_k!r}.")
+        top_k = int(top_k)
+        jm = self._map()
+        rules = self._rules(jm)
+        est = self._estimate(log, cutoff, features, churn_risk, customers)
+        touchpoints = np.asarray(jm.actionable_touchpoints, dtype=object)
+        cost_map = rules.unit_costs(jm)
+        costs = np.array([cost_map[t] for t in touchpoints])
+        n = len(est.risk)
+
+        reduction = est.risk[:, None] - est.after
+        usable = est.allowed & (reduction > 0)
+        act = est.risk >= rules.min_risk
+        usable &= act[:, None]
+        score = reduction / np.where(costs > 0, costs, np.nan) if rules.ranks_by_cost else reduction
+        score = np.where(usable, np.nan_to_num(score, nan=np.inf), -np.inf)
+        order = np.argsort(-score, axis=1, kind="stable")[:, :top_k]
+        ranked = np.take_along_axis(usable, order, axis=1)
+
+        over_budget = np.zeros(n, dtype=bool)
+        if rules.budget is not None:
+            first = np.where(ranked[:, 0], order[:, 0], -1)
+            has = first >= 0
+            best = np.where(has, np.take_along_axis(score, order[:, :1], axis=1)[:, 0], -np.inf)
+            queue = np.argsort(-best, kind="stable")
+            spent = np.cumsum(np.where(has[queue], costs[np.maximum(first[queue], 0)], 0.0))
+            over_budget[queue[spent > rules.budget]] = True
+            ranked &= ~over_budget[:, None]
+
+        stages = np.asarray(jm.stages + (None,), dtype=object)
+        out = pd.DataFrame({"stage": stages[est.stage], "baseline_risk": est.risk,
+                            "reach_probability": est.reach}, index=est.customer_ids)
+        rows = np.arange(n)
+        for k in range(top_k):
+            suffix = "" if k == 0 else f"_{k + 1}"
+            col, ok = order[:, k], ranked[:, k]
+            out[f"recommended_touchpoint{suffix}"] = np.where(ok, touchpoints[col], None)
+            out[f"expected_risk{suffix}"] = np.where(ok, est.after[rows, col], np.nan)
+            out[f"expected_risk_reduction{suffix}"] = np.where(ok, reduction[rows, col], np.nan)
+            out[f"cost{suffix}"] = np.where(ok, costs[col], np.nan)
+        out["reason"] = _reasons(est, out, act, over_budget, rules, jm)
+        return out
+
+
+def estimate_effects(bundle, log, *, cutoff=None, rules=None) -> pd.DataFrame:
+    """Expected risk reduction of every eligible touchpoint for every customer.
+
+    Shorthand for ``TouchpointRecommender.from_bundle(bundle, rules=rules)
+    .effects(log, cutoff=cutoff)``; used by :func:`cjml.journey_map` for its
+    missing-touchpoint opportunities.
+
+    Parameters
+    ----------
+    bundle : ModelBundle
+    log : EventLog, DataFrame or path
+    cutoff : date, optional
+    rules : RecommendationRules, dict, path or None
+
+    Returns
+    -------
+    DataFrame
+        See :meth:`TouchpointRecommender.effects`.
+    """
+    return TouchpointRecommender.from_bundle(bundle, rules=rules).effects(log, cutoff=cutoff)
+
+
+# ---------------------------------------------------------------------- helpers
+def _resolve_cutoff(log, cutoff) -> pd.Timestamp:
+    from cjml.events import to_utc_timestamp
+
+    if cutoff is None:
+        return pd.Timestamp(int(log.timestamps_ns.max()), tz="UTC") if len(log) else pd.NaT
+    return to_utc_timestamp(cutoff, log.timezone)
+
+
+def _last_event_ns(log, ids: pd.Index, cutoff: pd.Timestamp) -> np.ndarray:
+    """Time of each customer's last event at or before the cutoff (int64 min when none)."""
+    ts, cust = log.timestamps_ns, log.customer_codes
+    pos = np.flatnonzero(ts <= cutoff.value)
+    last = np.full(log.n_customers, np.iinfo(np.int64).min, dtype=np.int64)
+    if len(pos):
+        codes = cust[pos]
+        is_last = np.r_[codes[1:] != codes[:-1], True]  # rows are sorted by (customer, time)
+        last[codes[is_last]] = ts[pos[is_last]]
+    where = pd.Index(log.customer_ids).get_indexer(ids)
+    return np.where(where >= 0, last[np.maximum(where, 0)], np.iinfo(np.int64).min)
+
+
+def _contacts(log, ids: pd.Index, cutoff: pd.Timestamp, cap: ContactCap, jm: JourneyMap
+              ) -> np.ndarray:
+    """How many of the capped touchpoints each customer had in the cap's window."""
+    names = jm.actionable_touchpoints if cap.touchpoint == ANY_CONTACT else (cap.touchpoint,)
+    categories = list(log.frame["touchpoint"].cat.categories)
+    codes = [categories.index(t) for t in names if t in categories]
+    start = (cutoff - to_timedelta(f"{cap.days}D", "days")).value
+    ts = log.timestamps_ns
+    hit = np.isin(log.touchpoint_codes, codes) & (ts > start) & (ts <= cutoff.value)
+    counts = np.bincount(log.customer_codes[hit], minlength=log.n_customers)
+    where = pd.Index(log.customer_ids).get_indexer(ids)
+    return np.where(where >= 0, counts[np.maximum(where, 0)], 0)
+
+
+def _stage_index(X: pd.DataFrame, jm: JourneyMap) -> np.ndarray:
+    """Current stage index per row (-1 when unknown)."""
+    if "current_stage" not in X.columns:
+        return np.full(len(X), -1)
+    stage = X["current_stage"].to_numpy(dtype=float)
+    return np.where(np.isnan(stage), -1, stage).astype(np.int64)
+
+
+def _pct(p: np.ndarray) -> np.ndarray:
+    """Probabilities as percentages: whole points from 1% up, one decimal below."""
+    p = np.asarray(p, dtype=float) * 100
+    whole = (p >= 1) & (p < 99)
+    return np.where(whole, np.char.mod("%.0f%%", p), np.char.mod("%.1f%%", p)).astype(object)
+
+
+def _points(d: np.ndarray) -> np.ndarray:
+    """Risk differences in percentage points, "<0.1 points" when smaller."""
+    d = np.asarray(d, dtype=float) * 100
+    return np.where(d >= 0.1, np.char.mod("%.1f points", d), "<0.1 points").astype(object)
+
+
+def _reasons(est: _Estimates, out: pd.DataFrame, act: np.ndarray, over_budget: np.ndarray,
+             rules: RecommendationRules, jm: JourneyMap) -> np.ndarray:
+    """One line per customer that says why (or why not) the first touchpoint."""
+    n = len(out)
+    first = out["recommended_touchpoint"]
+    has = first.notna().to_numpy()
+    reasons = np.full(n, "no allowed touchpoint is expected to lower the risk", dtype=object)
+    if has.any():
+        risk, after, reach = est.risk[has], out["expected_risk"].to_numpy()[has], est.reach[has]
+        text = (first[has].str.replace("_", " ").to_numpy() + " lowers the drop-off risk from "
+                + _pct(risk) + " to " + _pct(after) + " ("
+                + _points(risk - after) + ")")
+        unlikely = reach < 0.5
+        text[unlikely] += ("; only a " + _pct(reach[unlikely])
+                           + " chance they are still there to receive it")
+        reasons[has] = text
+    nothing = ~has & ~est.allowed.any(axis=1)
+    for i in np.flatnonzero(nothing):  # rare: say what ruled each option out
+        blocked = sorted({b for b in est.blocked[i] if b})
+        stage = out["stage"].iat[i] or "unknown"
+        reasons[i] = "no allowed touchpoint" + (f" ({'; '.join(blocked)})" if blocked
+                                                else f" in stage {stage!r}")
+    reasons[over_budget] = "budget spent on customers with larger expected reductions"
+    if rules.min_risk > 0:
+        below = ~act
+        reasons[below] = ("risk " + _pct(est.risk[below]) + " is below the "
+                          + _pct(np.array([rules.min_risk]))[0] + " threshold")
+    reasons[np.isnan(est.reach)] = "no event before the cutoff: nothing to base a recommendation on"
+    return reasons
