@@ -1,0 +1,315 @@
+"""The touchpoint recommender: business rules, the response model, rankings and reasons."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import cjml
+from cjml.datasets import load_sample
+from cjml.features._windows import anchored_windows
+from cjml.recommend import (
+    ContactCap,
+    RecommendationRules,
+    RulesError,
+    TouchpointRecommender,
+    TouchpointResponseModel,
+    fit_touchpoint_response,
+)
+
+JM = cjml.JourneyMap.default()
+
+
+@pytest.fixture(scope="module")
+def events():
+    return load_sample()
+
+
+@pytest.fixture(scope="module")
+def log(events):
+    return cjml.read_events(events)
+
+
+@pytest.fixture(scope="module")
+def bundle(log):
+    bundle, _ = cjml.train(log, n_cutoffs=4, step="15D", holdout=False)
+    return bundle
+
+
+@pytest.fixture(scope="module")
+def recommended(bundle, log):
+    return TouchpointRecommender.from_bundle(bundle).recommend(log)
+
+
+# ---------------------------------------------------------------------- rules
+def test_rules_from_toml_file(tmp_path):
+    path = tmp_path / "rules.toml"
+    path.write_text('exclude = ["referral_invite"]\nmin_risk = 0.2\nbudget = 500\n'
+                    'rank_by = "reduction"\n\n[caps]\nemail = { max = 2, days = 7 }\n'
+                    'any = { max = 4, days = 30 }\n\n[costs]\nconsultation = 25.0\n')
+    rules = RecommendationRules.from_file(path)
+    assert rules == RecommendationRules(
+        exclude=("referral_invite",), caps=(ContactCap("email", 2, 7), ContactCap("any", 4, 30)),
+        min_risk=0.2, budget=500.0, costs={"consultation": 25.0}, rank_by="reduction")
+    rules.check(JM)
+    assert rules.unit_costs(JM)["consultation"] == 25.0
+    assert rules.unit_costs(JM)["email"] == JM["email"].cost
+    assert not rules.ranks_by_cost
+    assert RecommendationRules(costs={"email": 1.0}).ranks_by_cost  # "auto" with costs given
+
+
+@pytest.mark.parametrize("spec, message", [
+    ({"exclude": ["emial"]}, "'emial' is not in the journey map.*Did you mean 'email'"),
+    ({"exclude": ["purchase"]}, "'purchase' is not actionable"),
+    ({"caps": {"email": {"max": 2}}}, "must give exactly 'max' and 'days'"),
+    ({"caps": {"email": {"max": -1, "days": 7}}}, "whole number of contacts"),
+    ({"caps": {"email": {"max": 1, "days": 0}}}, "more than 0 days"),
+    ({"min_risk": 1.5}, "min_risk must be a probability"),
+    ({"budget": -3}, "budget must be a non-negative amount"),
+    ({"rank_by": "reductoin"}, "rank_by must be one of.*Did you mean 'reduction'"),
+    ({"costs": {"email": "cheap"}}, "cost of 'email' must be a non-negative number"),
+    ({"mnimum_risk": 0.2}, "Unknown rule 'mnimum_risk'"),
+])
+def test_bad_rules_are_refused_with_a_clear_message(spec, message):
+    with pytest.raises(RulesError, match=message):
+        RecommendationRules.from_dict(spec).check(JM)
+
+
+def test_a_budget_needs_every_cost():
+    jm = cjml.JourneyMap.from_dict({**JM.to_dict(), "touchpoints": {
+        **JM.to_dict()["touchpoints"], "email": {**JM.to_dict()["touchpoints"]["email"],
+                                                  "cost": None}}})
+    with pytest.raises(RulesError, match=r"unknown for \['email'\].*\[costs\]"):
+        RecommendationRules(budget=10.0).check(jm)
+    RecommendationRules(budget=10.0, costs={"email": 0.1}).check(jm)
+
+
+def test_rules_file_errors(tmp_path):
+    with pytest.raises(RulesError, match="does not exist"):
+        RecommendationRules.from_file(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("exclude = [\n")
+    with pytest.raises(RulesError, match="not valid TOML"):
+        RecommendationRules.from_file(bad)
+
+
+# ---------------------------------------------------------------------- response model
+def _synthetic(n=6000, seed=0):
+    """Two segments; touchpoint "a" helps segment 0, "b" helps segment 1, "c" does nothing."""
+    rng = np.random.default_rng(seed)
+    seg = rng.integers(0, 2, n).astype(float)
+    arm = rng.choice(np.array(["a", "b", "c", None], dtype=object), n)
+    logit = np.full(n, 0.0)
+    logit -= np.where((arm == "a") & (seg == 0), 1.0, 0.0)
+    logit -= np.where((arm == "b") & (seg == 1), 1.0, 0.0)
+    logit += np.where((arm == "a") & (seg == 1), 0.5, 0.0)
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    X = pd.DataFrame({"attribute_segment": seg, "current_stage": np.zeros(n)})
+    return X, y, arm
+
+
+def test_response_model_recovers_effects_that_differ_by_segment():
+    X, y, arm = _synthetic()
+    model = TouchpointResponseModel().fit(X, y, touchpoint=arm, base_risk=np.full(len(y), 0.5))
+    assert model.touchpoints_ == ("a", "b", "c")
+    probe = pd.DataFrame({"attribute_segment": [0.0, 1.0], "current_stage": [0.0, 0.0]})
+    reference, treated = model.predict_risks(probe, np.full(2, 0.5))
+    a, b, c = treated.T
+    assert a[0] < c[0] and a[0] < b[0]  # segment 0: "a" is best
+    assert b[1] < c[1] and b[1] < a[1]  # segment 1: "b" is best
+    assert a[1] > reference[1]  # "a" hurts segment 1
+    assert abs(c[0] - reference[0]) < 0.05  # "c" does nothing
+    assert np.all((treated > 0) & (treated < 1))
+
+
+def test_response_model_leaves_out_rarely_delivered_touchpoints():
+    X, y, arm = _synthetic()
+    arm = arm.copy()
+    rare = np.flatnonzero(arm == "c")[10:]
+    arm[rare] = None  # only 10 deliveries of "c" are left
+    model = TouchpointResponseModel(min_deliveries=30).fit(X, y, touchpoint=arm,
+                                                           base_risk=np.full(len(y), 0.5))
+    assert model.touchpoints_ == ("a", "b")
+    assert model.deliveries_["c"] == 10
+    with pytest.raises(cjml.CjmlError, match="No actionable touchpoint was delivered at least"):
+        TouchpointResponseModel(min_deliveries=10**6).fit(
+            X, y, touchpoint=arm, base_risk=np.full(len(y), 0.5))
+
+
+def test_anchored_windows_see_exactly_the_events_before_each_anchor(log, bundle):
+    fz = bundle.featurizer
+    # one anchor per customer: their third event (the first at its timestamp)
+    offsets = log.offsets
+    third = offsets[:-1] + 2
+    ok = third < offsets[1:]
+    ts, cust = log.timestamps_ns, log.customer_codes
+    anchors = third[ok]
+    anchors = anchors[ts[anchors] != ts[anchors - 1]]
+    got = fz._transform_windows(anchored_windows(log, anchors))
+    cutoffs = pd.Series(pd.to_datetime(ts[anchors] - 1, utc=True),
+                        index=np.asarray(log.customer_ids)[cust[anchors]])
+    expected = fz.transform(log, cutoff=cutoffs)
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), expected.reset_index(drop=True),
+                                  check_names=False)
+    assert (got["n_events"].to_numpy() == 2).all()
+
+
+def test_response_model_never_sees_outcomes_after_its_end(events, bundle):
+    """Events after ``end`` cannot change the response model (no leak from a test period)."""
+    end = pd.Timestamp("2024-07-01", tz="UTC")
+    extra = events[events["timestamp"] > end].copy()
+    extra["timestamp"] = extra["timestamp"] + pd.Timedelta("3D")  # shift what comes later
+    shifted = pd.concat([events[events["timestamp"] <= end], extra], ignore_index=True)
+    kwargs = {"start": "2024-03-01", "end": end, "horizon": "30D"}
+    a = fit_touchpoint_response(cjml.read_events(events), bundle.featurizer,
+                                bundle.models["churn"], **kwargs)
+    b = fit_touchpoint_response(cjml.read_events(shifted), bundle.featurizer,
+                                bundle.models["churn"], **kwargs)
+    np.testing.assert_allclose(a.coef_touchpoint_, b.coef_touchpoint_)
+    assert a.deliveries_ == b.deliveries_
+
+
+def test_train_stores_the_response_model(bundle):
+    response = bundle.models["touchpoint_response"]
+    assert set(response.touchpoints_) <= set(JM.actionable_touchpoints)
+    assert "touchpoint_response" in bundle.metadata["params"]
+
+
+# ---------------------------------------------------------------------- recommendations
+def test_recommendations_are_eligible_ranked_and_consistent(recommended, log, bundle):
+    out = recommended
+    features = bundle.featurizer.transform(log)
+    assert out.index.equals(features.index)
+    columns = ["stage", "baseline_risk", "reach_probability"]
+    for suffix in ("", "_2", "_3"):
+        columns += [f"recommended_touchpoint{suffix}", f"expected_risk{suffix}",
+                    f"expected_risk_reduction{suffix}", f"cost{suffix}"]
+    assert list(out.columns) == columns + ["reason"]
+    risk = bundle.models["churn"].predict_proba(features[bundle.feature_names])[:, 1]
+    np.testing.assert_allclose(out["baseline_risk"], risk)
+    assert out["reach_probability"].between(0, 1).all()
+    for suffix in ("", "_2", "_3"):
+        tp = out[f"recommended_touchpoint{suffix}"]
+        has = tp.notna()
+        red = out[f"expected_risk_reduction{suffix}"]
+        assert (red[has] > 0).all() and red[~has].isna().all()
+        np.testing.assert_allclose(out["baseline_risk"][has] - red[has],
+                                   out[f"expected_risk{suffix}"][has])
+        # every recommendation is deliverable in the customer's stage
+        stage = out["stage"][has]
+        assert all(t in JM.eligible_touchpoints(s) for t, s in zip(tp[has], stage, strict=True))
+        assert (out.loc[has, f"cost{suffix}"] == [JM[t].cost for t in tp[has]]).all()
+    both = out["recommended_touchpoint_2"].notna()
+    assert (out["expected_risk_reduction"][both] >= out["expected_risk_reduction_2"][both]).all()
+    assert (out["recommended_touchpoint"][both] != out["recommended_touchpoint_2"][both]).all()
+    aware = out["stage"] == "awareness"  # no actionable touchpoint there in the default map
+    assert aware.any() and out.loc[aware, "recommended_touchpoint"].isna().all()
+    assert (out.loc[aware, "reason"] == "no allowed touchpoint in stage 'awareness'").all()
+    first = out["recommended_touchpoint"].notna()
+    assert out.loc[first, "reason"].str.contains(" lowers the drop-off risk from ").all()
+    assert out["recommended_touchpoint"].nunique() >= 3  # not one touchpoint for everyone
+
+
+def test_effects_agree_with_the_recommendations(bundle, log, recommended):
+    rec = TouchpointRecommender.from_bundle(bundle)
+    effects = rec.effects(log)
+    assert set(effects.columns) == {"customer_id", "stage", "touchpoint", "baseline_risk",
+                                    "expected_risk", "risk_reduction", "reach_probability",
+                                    "cost", "allowed", "blocked_by"}
+    best = effects[effects["risk_reduction"] > 0].groupby("customer_id")["risk_reduction"].max()
+    first = recommended["expected_risk_reduction"].dropna()
+    np.testing.assert_allclose(best.reindex(first.index), first)
+    pairs = effects.set_index(["customer_id", "touchpoint"])["risk_reduction"]
+    chosen = recommended["recommended_touchpoint"].dropna()
+    np.testing.assert_allclose(pairs.loc[list(zip(chosen.index, chosen))], first[chosen.index])
+    assert effects["expected_risk"].between(0, 1).all()
+
+
+def test_precomputed_features_and_risk_give_the_same_answer(bundle, log, recommended):
+    features = bundle.featurizer.transform(log)
+    risk = bundle.models["churn"].predict_proba(features[bundle.feature_names])[:, 1]
+    out = TouchpointRecommender.from_bundle(bundle).recommend(log, features=features,
+                                                              churn_risk=risk)
+    pd.testing.assert_frame_equal(out, recommended)
+
+
+def test_exclusions_and_contact_caps(bundle, log, events):
+    cutoff = events["timestamp"].max()
+    rules = {"exclude": ["live_chat"], "caps": {"email": {"max": 1, "days": 30}}}
+    out = TouchpointRecommender.from_bundle(bundle, rules=rules).recommend(log)
+    chosen = out.filter(like="recommended_touchpoint")
+    assert not (chosen == "live_chat").any().any()
+    recent = events[(events["touchpoint"] == "email")
+                    & (events["timestamp"] > cutoff - pd.Timedelta("30D"))]
+    capped = out.index.isin(recent["customer_id"].unique())
+    assert capped.any()
+    assert not (chosen[capped] == "email").any().any()
+    assert (chosen[~capped] == "email").any().any()  # the others can still get one
+    effects = TouchpointRecommender.from_bundle(bundle, rules=rules).effects(log)
+    blocked = effects[effects["touchpoint"] == "live_chat"]
+    assert (~blocked["allowed"]).all() and (blocked["blocked_by"] == "excluded by the rules").all()
+    emails = effects[(effects["touchpoint"] == "email") & effects["customer_id"].isin(
+        recent["customer_id"])]
+    assert (emails["blocked_by"] == "cap reached: 1 email in 30 days").all()
+
+
+def test_minimum_risk_and_budget(bundle, log, recommended):
+    out = TouchpointRecommender.from_bundle(bundle, rules={"min_risk": 0.5}).recommend(log)
+    low = out["baseline_risk"] < 0.5
+    assert low.any() and out.loc[low, "recommended_touchpoint"].isna().all()
+    assert out.loc[low, "reason"].str.match(r"risk [\d.]+% is below the 50% threshold").all()
+
+    costs = {t: JM[t].cost for t in JM.actionable_touchpoints}
+    budget = 200.0
+    out = TouchpointRecommender.from_bundle(
+        bundle, rules={"budget": budget, "rank_by": "reduction"}).recommend(log)
+    served = out["recommended_touchpoint"].notna()
+    spent = out.loc[served, "recommended_touchpoint"].map(costs).sum()
+    assert 0 < spent <= budget
+    skipped = out["reason"] == "budget spent on customers with larger expected reductions"
+    assert skipped.any()
+    # those left out would have gained less than the least-served one
+    unbudgeted = recommended["expected_risk_reduction"]
+    assert unbudgeted[skipped].max() <= out.loc[served, "expected_risk_reduction"].min() + 1e-12 \
+        or spent + min(costs.values()) > budget
+
+
+def test_ranking_by_reduction_per_cost(bundle, log):
+    out = TouchpointRecommender.from_bundle(
+        bundle, rules={"rank_by": "reduction_per_cost"}).recommend(log, top_k=2)
+    both = out["recommended_touchpoint_2"].notna()
+    per_cost_1 = out["expected_risk_reduction"] / out["cost"]
+    per_cost_2 = out["expected_risk_reduction_2"] / out["cost_2"]
+    assert both.any() and (per_cost_1[both] >= per_cost_2[both]).all()
+
+
+def test_listed_customers_without_events_are_reported(bundle, log):
+    ids = list(log.customer_ids[:3]) + [10**9]
+    out = TouchpointRecommender.from_bundle(bundle).recommend(log, customers=ids, top_k=1)
+    assert list(out.index) == ids
+    assert out.loc[10**9, "recommended_touchpoint"] is None or pd.isna(
+        out.loc[10**9, "recommended_touchpoint"])
+    assert out.loc[10**9, "reason"] == (
+        "no event before the cutoff: nothing to base a recommendation on")
+
+
+def test_s_learner_alternative_runs_on_candidate_rows(bundle, log):
+    out = TouchpointRecommender.from_bundle(bundle, method="s-learner").recommend(
+        log, top_k=1)
+    has = out["recommended_touchpoint"].notna()
+    assert has.any()
+    assert all(t in JM.eligible_touchpoints(s) for t, s in
+               zip(out.loc[has, "recommended_touchpoint"], out.loc[has, "stage"], strict=True))
+
+
+def test_bad_arguments(bundle, log):
+    with pytest.raises(cjml.CjmlError, match="top_k must be a whole number of at least 1"):
+        TouchpointRecommender.from_bundle(bundle).recommend(log, top_k=0)
+    with pytest.raises(cjml.CjmlError, match="method must be 'response' or 's-learner'"):
+        TouchpointRecommender.from_bundle(bundle, method="magic").recommend(log)
+    old = cjml.ModelBundle(featurizer=bundle.featurizer, journey_map=bundle.journey_map,
+                           models={k: v for k, v in bundle.models.items()
+                                   if k != "touchpoint_response"}, metadata=bundle.metadata)
+    with pytest.raises(cjml.CjmlError, match="no touchpoint response model.*Retrain"):
+        TouchpointRecommender.from_bundle(old)
