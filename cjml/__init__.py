@@ -19,6 +19,8 @@ The public surface:
 - :func:`journey_map`: the data-driven journey map per stage (funnel, drop-off, time in
   stage, touchpoints, satisfaction, NPS, missing touchpoints), with HTML, CSV and plots
   (:class:`JourneyMapReport`).
+- :class:`TouchpointRecommender`, :class:`RecommendationRules`: the touchpoints most
+  likely to prevent each customer's drop-off, under business rules.
 - :class:`ModelBundle`: featurizer, models and metadata, saved and loaded with integrity checks.
 - :func:`score`: batch scoring of every customer (risk, band, next stage, drivers,
   recommended touchpoint) in bounded memory, resumable, locally or on Dask.
@@ -38,6 +40,7 @@ from cjml.features import JourneyFeaturizer
 from cjml.journey import JourneyMap, Touchpoint
 from cjml.labels import make_labels, make_training_set, rolling_cutoffs
 from cjml.models import ChurnModel, NextStageModel
+from cjml.recommend import RecommendationRules, TouchpointRecommender
 from cjml.scoring import score
 from cjml.training import train
 
@@ -60,8 +63,10 @@ __all__ = [
     "JourneyMapReport",
     "ModelBundle",
     "NextStageModel",
+    "RecommendationRules",
     "SchemaError",
     "Touchpoint",
+    "TouchpointRecommender",
     "__version__",
     "evaluate",
     "explain",

@@ -15,10 +15,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import cjml
+import cjml.evaluation
 import cjml.scoring
 import cjml.training
 from cjml._io import write_table
 from cjml.exceptions import CjmlError
+from cjml.labels import to_timedelta
 
 __all__ = ["main"]
 
@@ -141,6 +143,57 @@ def _cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_recommend(args: argparse.Namespace) -> int:
+    from cjml.recommend import TouchpointRecommender
+
+    started = time.perf_counter()
+    out = Path(args.out)
+    if out.exists() and not args.force:  # before the work, not after
+        raise CjmlError(f"{str(out)!r} already exists and was left untouched; choose another "
+                        "--out or pass --force.")
+    bundle = cjml.ModelBundle.load(args.model)
+    log = _read_log(args, journey_map=bundle.journey_map)
+    bundle.check_events(log)
+    recommender = TouchpointRecommender.from_bundle(bundle, rules=args.rules, top_k=args.top_k)
+    customers = None
+    if args.customers:
+        customers = _customer_list(args.customers)
+    lookback = None if args.all else bundle.metadata.get("lookback")
+    actions = recommender.recommend(log, cutoff=args.cutoff, customers=customers,
+                                    lookback=lookback)
+    path = write_table(actions.reset_index(), out, force=args.force)
+    _say(_recommendation_summary(actions))
+    _say(f"Wrote recommendations for {len(actions):,} customers to {path} "
+         f"({time.perf_counter() - started:.1f} s)")
+    return 0
+
+
+def _customer_list(path: str) -> list:
+    """Customer ids from a CSV with a ``customer_id`` column (or a single column)."""
+    import pandas as pd
+
+    frame = pd.read_csv(path)
+    if "customer_id" in frame.columns:
+        column = "customer_id"
+    elif frame.shape[1] == 1:
+        column = frame.columns[0]
+    else:
+        raise CjmlError(f"{path!r} has no 'customer_id' column (columns: "
+                        f"{list(frame.columns)!r}); name the column of ids customer_id.")
+    return frame[column].dropna().drop_duplicates().tolist()
+
+
+def _recommendation_summary(actions) -> str:
+    """A few lines on a recommendation table: how many customers get each touchpoint."""
+    chosen = actions["recommended_touchpoint"]
+    lines = [f"{chosen.notna().sum():,} of {len(actions):,} customers get a recommended "
+             f"touchpoint; mean expected reduction of the drop-off risk "
+             f"{actions['expected_risk_reduction'].mean() * 100:.2f} points"]
+    for name, count in chosen.value_counts().items():
+        lines.append(f"  {name:<22} {count:>8,}")
+    return "\n".join(lines)
+
+
 def _cmd_journey_map(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     out = Path(args.out)
@@ -173,7 +226,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     events_path = workdir / "events.parquet"
     _say(f"cjml {cjml.__version__} demo: the sample journey, end to end. Files go to {workdir}/")
     started = time.perf_counter()
-    _say(f"[1/4] Simulating {datasets.SAMPLE_PARAMS['n_customers']:,} customers with ground "
+    _say(f"[1/5] Simulating {datasets.SAMPLE_PARAMS['n_customers']:,} customers with ground "
          f"truth (seed {datasets.SAMPLE_PARAMS['random_state']})...")
     data = datasets.make_journeys(**datasets.SAMPLE_PARAMS)
     bundled = datasets.load_sample()
@@ -185,10 +238,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
                         "change was intended, rebuild it: cjml generate --sample --out data --force")
     write_table(data.events, events_path, force=True)
     write_table(data.truth, workdir / "truth.parquet", force=True)
-    _say(f"[2/4] Validating {events_path}...")
+    _say(f"[2/5] Validating {events_path}...")
     log = cjml.read_events(events_path)
     _say(log.summary().to_text())
-    _say("[3/4] Ground truth (the true 30-day risk the models are measured against):")
+    _say("[3/5] Ground truth (the true 30-day risk the models are measured against):")
     truth = data.truth
     for cutoff, rows in truth.groupby("cutoff", sort=True):
         active = rows[rows["active"]]
@@ -197,12 +250,22 @@ def _cmd_demo(args: argparse.Namespace) -> int:
              f"{rows['realised_churn'].mean():.3f}; of the {len(active):,} not yet gone: "
              f"{active['risk_full_no_action'].mean():.3f} vs "
              f"{active['realised_churn'].mean():.3f}")
-    _say("[4/4] Training the churn and next-stage models; evaluating them on the latest "
+    _say("[4/5] Training the churn and next-stage models; evaluating them on the latest "
          "cutoff, held out...")
     bundle, report = cjml.train(log)
     model_path = bundle.save(workdir / "model.joblib", force=True)
     _say(report.to_text())
     _say(f"      saved {model_path}")
+    _say("[5/5] Recommending, for every customer active in the last "
+         f"{cjml.evaluation.duration_text(to_timedelta(bundle.metadata['lookback']))}, the "
+         "touchpoints most likely to prevent drop-off...")
+    from cjml.recommend import TouchpointRecommender
+
+    actions = TouchpointRecommender.from_bundle(bundle).recommend(
+        log, lookback=bundle.metadata["lookback"])
+    actions_path = write_table(actions.reset_index(), workdir / "actions.csv", force=True)
+    _say(_recommendation_summary(actions))
+    _say(f"      wrote {actions_path}")
     _say(f"Done in {time.perf_counter() - started:.1f} s.")
     return 0
 
@@ -391,6 +454,31 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--force", action="store_true",
                     help="replace an existing output, or start an unfinished run afresh")
     sc.set_defaults(func=_cmd_score)
+
+    rec = sub.add_parser("recommend", help="write the touchpoints most likely to prevent each "
+                                           "customer's drop-off (CSV or Parquet)",
+                         description="For each customer with an event within the bundle's "
+                                     "lookback (or every listed one), estimate the drop-off "
+                                     "risk after each eligible actionable touchpoint and write "
+                                     "the top ones with their expected risk reduction and a "
+                                     "reason. The estimates come from observational data: "
+                                     "see the README's 'Reading recommendations'.")
+    rec.add_argument("model", help="bundle file written by cjml train")
+    _add_input_options(rec)
+    rec.add_argument("--out", required=True, help="output .csv or .parquet, e.g. actions.csv")
+    rec.add_argument("--top-k", type=_positive_int, default=3,
+                     help="touchpoints per customer (default 3)")
+    rec.add_argument("--rules", metavar="TOML",
+                     help="business rules: exclude, caps, min_risk, budget, costs, rank_by")
+    rec.add_argument("--cutoff", help="when the touchpoints would be delivered (default: the "
+                                      "last event of the log)")
+    rec.add_argument("--customers", metavar="CSV",
+                     help="only these customers (a file with a customer_id column)")
+    rec.add_argument("--all", action="store_true",
+                     help="every customer with an event, not only those active within the "
+                          "bundle's lookback")
+    rec.add_argument("--force", action="store_true", help="replace an existing output file")
+    rec.set_defaults(func=_cmd_recommend)
 
     demo = sub.add_parser("demo", help="run the main job end to end on the sample",
                           description="Simulate the sample with ground truth, check it matches "

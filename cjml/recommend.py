@@ -255,6 +255,7 @@ class RecommendationRules:
         Parameters
         ----------
         value : RecommendationRules, mapping, str, Path or None
+            Rules, their dict form, a TOML file, or None for no rules.
 
         Returns
         -------
@@ -277,6 +278,7 @@ class RecommendationRules:
         Parameters
         ----------
         journey_map : JourneyMap
+            The map the rules will be applied with.
 
         Raises
         ------
@@ -319,10 +321,12 @@ class RecommendationRules:
         Parameters
         ----------
         journey_map : JourneyMap
+            Its costs are used where the rules give none.
 
         Returns
         -------
         dict of str to float
+            Touchpoint name to unit cost.
         """
         costs = journey_map.costs()
         return {t: float(self.costs.get(t, np.nan if costs[t] is None else costs[t]))
@@ -409,7 +413,8 @@ class TouchpointResponseModel(BaseEstimator):
 
         Returns
         -------
-        self
+        TouchpointResponseModel
+            This model, fitted.
         """
         from sklearn.linear_model import LogisticRegression
 
@@ -490,18 +495,23 @@ def fit_touchpoint_response(log, featurizer, churn_model, *, start, end, horizon
         anchor's outcome window ends by ``end`` (the test cutoff when one is
         held out: nothing after it is seen).
     horizon : duration, default "30D"
+        How long a silence after an anchor counts as dropping off.
     journey_map : JourneyMap, optional
         Which touchpoints are actionable; default the log's.
     max_rows : int, default 300_000
         At most this many anchors, sampled at random: all treated ones up to
         half of it, and as many reference ones (customer-initiated events).
     random_state : int, default 0
-    C, min_deliveries
+        Seed of the sampling of anchors.
+    C : float, default 1.0
+        See :class:`TouchpointResponseModel`.
+    min_deliveries : int, default 30
         See :class:`TouchpointResponseModel`.
 
     Returns
     -------
     TouchpointResponseModel
+        Fitted on the anchors of the period.
     """
     from cjml.events import to_utc_timestamp
     from cjml.features._windows import anchored_windows
@@ -566,23 +576,32 @@ class TouchpointRecommender:
         The fitted featurizer the model was trained on.
     journey_map : JourneyMap, optional
         Stages, eligibility and costs; default the featurizer's.
+    response_model : TouchpointResponseModel, optional
+        Needed by ``method="response"``; :func:`cjml.train` fits it and
+        :meth:`from_bundle` passes it.
+    method : {"response", "s-learner"}, default "response"
+        How each touchpoint's effect is estimated (see the module docstring).
     rules : RecommendationRules, dict, path or None
         Business rules (exclusions, contact caps, minimum risk, budget, costs).
     top_k : int, default 3
         Touchpoints listed per customer.
     batch_customers : int, default 50_000
-        Customers whose candidate rows are built and scored together; bounds
-        memory (about ``batch_customers * n_touchpoints`` rows at a time).
+        With ``method="s-learner"``: customers whose candidate rows are built
+        and scored together; bounds memory.
 
     Examples
     --------
     >>> import cjml
     >>> from cjml.datasets import load_sample
-    >>> log = cjml.read_events(load_sample().events)
+    >>> log = cjml.read_events(load_sample())
     >>> bundle, _ = cjml.train(log, holdout=False)  # doctest: +SKIP
-    >>> rec = cjml.TouchpointRecommender.from_bundle(bundle, rules={"exclude": ["email"]})
-    ... # doctest: +SKIP
-    >>> rec.recommend(log).head()  # doctest: +SKIP
+    >>> rules = {"exclude": ["email"], "caps": {"any": {"max": 3, "days": 30}}}
+    >>> rec = cjml.TouchpointRecommender.from_bundle(bundle, rules=rules)  # doctest: +SKIP
+    >>> rec.recommend(log, lookback="90D").head()  # doctest: +SKIP
+
+    Each row is a customer: their current risk, the probability that they are
+    still there to be reached, the top touchpoints with the expected risk
+    after each and the reduction, and a one-line reason.
     """
 
     def __init__(self, churn_model, featurizer, journey_map=None, *, response_model=None,
@@ -606,8 +625,11 @@ class TouchpointRecommender:
         bundle : ModelBundle
             Trained by :func:`cjml.train`, which fits the response model too.
         rules : RecommendationRules, dict, path or None
+            Business rules.
         top_k : int, default 3
+            Touchpoints listed per customer.
         method : {"response", "s-learner"}, default "response"
+            How each touchpoint's effect is estimated.
 
         Returns
         -------
@@ -634,7 +656,8 @@ class TouchpointRecommender:
         return rules
 
     # ------------------------------------------------------------------ estimates
-    def _estimate(self, log, cutoff, features, churn_risk, customers=None) -> _Estimates:
+    def _estimate(self, log, cutoff, features, churn_risk, customers=None, lookback=None
+                  ) -> _Estimates:
         log = as_log(log)
         jm = self._map()
         rules = self._rules(jm)
@@ -650,6 +673,13 @@ class TouchpointRecommender:
         X = features[names]
         if customers is not None:
             X = X.reindex(pd.Index(customers, name=X.index.name))
+        elif lookback is not None:
+            # the population: customers with an event in (cutoff - lookback, cutoff]
+            recent = _last_event_ns(log, X.index, cutoff_ts) > (
+                cutoff_ts - to_timedelta(lookback, "lookback")).value
+            X = X[recent]
+            if churn_risk is not None:
+                churn_risk = np.asarray(churn_risk, dtype=float)[recent]
         n = len(X)
         ids = X.index
         if churn_risk is None:
@@ -726,7 +756,8 @@ class TouchpointRecommender:
         allowed = eligible & (blocked == "")
         return _Estimates(ids, stage, risk, reach, risk_if_there, after, allowed, blocked)
 
-    def effects(self, log, *, cutoff=None, features=None, churn_risk=None) -> pd.DataFrame:
+    def effects(self, log, *, cutoff=None, features=None, churn_risk=None, lookback=None
+                ) -> pd.DataFrame:
         """Expected risk after each eligible touchpoint, for every customer.
 
         Parameters
@@ -740,6 +771,10 @@ class TouchpointRecommender:
             The featurizer's output at the cutoff, when already computed.
         churn_risk : array, optional
             The churn model's risk for those rows, when already computed.
+        lookback : duration, optional
+            Only customers with an event this far before the cutoff (the
+            models' population, e.g. the bundle's ``metadata["lookback"]``);
+            default every customer with an event before the cutoff.
 
         Returns
         -------
@@ -749,7 +784,7 @@ class TouchpointRecommender:
             reach_probability, cost, allowed, blocked_by`` (why the rules rule
             it out, empty when allowed).
         """
-        est = self._estimate(log, cutoff, features, churn_risk)
+        est = self._estimate(log, cutoff, features, churn_risk, lookback=lookback)
         jm = self._map()
         touchpoints = list(jm.actionable_touchpoints)
         costs = self._rules(jm).unit_costs(jm)
@@ -769,7 +804,7 @@ class TouchpointRecommender:
         })
 
     def recommend(self, log, *, cutoff=None, features=None, churn_risk=None, top_k=None,
-                  customers=None) -> pd.DataFrame:
+                  customers=None, lookback=None) -> pd.DataFrame:
         """The top touchpoints for each customer, with their expected effect and a reason.
 
         Parameters
@@ -788,6 +823,11 @@ class TouchpointRecommender:
         customers : list-like, optional
             Only these customers (in this order); those with no event before
             the cutoff get no recommendation and say so.
+        lookback : duration, optional
+            Without ``customers``: only customers with an event this far
+            before the cutoff (the models' population, e.g. the bundle's
+            ``metadata["lookback"]``); default every customer with an event
+            before the cutoff.
 
         Returns
         -------
@@ -804,7 +844,7 @@ class TouchpointRecommender:
         top_k = int(top_k)
         jm = self._map()
         rules = self._rules(jm)
-        est = self._estimate(log, cutoff, features, churn_risk, customers)
+        est = self._estimate(log, cutoff, features, churn_risk, customers, lookback)
         touchpoints = np.asarray(jm.actionable_touchpoints, dtype=object)
         cost_map = rules.unit_costs(jm)
         costs = np.array([cost_map[t] for t in touchpoints])
@@ -854,9 +894,13 @@ def estimate_effects(bundle, log, *, cutoff=None, rules=None) -> pd.DataFrame:
     Parameters
     ----------
     bundle : ModelBundle
+        Trained by :func:`cjml.train`.
     log : EventLog, DataFrame or path
+        The events.
     cutoff : date, optional
+        When the touchpoints would be delivered; default the log's last event.
     rules : RecommendationRules, dict, path or None
+        Business rules (blocked touchpoints are marked, not removed).
 
     Returns
     -------

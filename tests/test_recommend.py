@@ -313,3 +313,48 @@ def test_bad_arguments(bundle, log):
                                    if k != "touchpoint_response"}, metadata=bundle.metadata)
     with pytest.raises(cjml.CjmlError, match="no touchpoint response model.*Retrain"):
         TouchpointRecommender.from_bundle(old)
+
+
+# ---------------------------------------------------------------------- CLI
+def test_cli_recommend_writes_actions_with_rules(bundle, events, tmp_path, capsys):
+    from cjml.cli import main
+
+    model = bundle.save(tmp_path / "model.joblib")
+    events_path = tmp_path / "events.parquet"
+    events.to_parquet(events_path)
+    rules = tmp_path / "rules.toml"
+    rules.write_text('exclude = ["live_chat"]\n[caps]\nemail = { max = 1, days = 7 }\n')
+    out = tmp_path / "actions.csv"
+    args = ["recommend", str(model), str(events_path), "--out", str(out), "--rules", str(rules),
+            "--top-k", "2"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    actions = pd.read_csv(out)
+    assert f"Wrote recommendations for {len(actions):,} customers" in printed
+    assert "customers get a recommended touchpoint" in printed
+    assert list(actions.columns[:4]) == ["customer_id", "stage", "baseline_risk",
+                                         "reach_probability"]
+    assert "recommended_touchpoint_2" in actions and "recommended_touchpoint_3" not in actions
+    assert not actions.filter(like="recommended_touchpoint").isin(["live_chat"]).any().any()
+    # the population: customers with an event in the bundle's 90-day lookback
+    last = events.groupby("customer_id")["timestamp"].max()
+    active = last[last > events["timestamp"].max() - pd.Timedelta("90D")].index
+    assert sorted(actions["customer_id"]) == sorted(active)
+    # an existing output is refused before any work, and left as it was
+    before = out.read_bytes()
+    assert main(args) == 1
+    assert "already exists" in capsys.readouterr().err and out.read_bytes() == before
+    # a customer list, with one unknown customer reported, not dropped
+    listed = tmp_path / "customers.csv"
+    pd.DataFrame({"customer_id": [int(active[0]), 10**9]}).to_csv(listed, index=False)
+    assert main(["recommend", str(model), str(events_path), "--out", str(tmp_path / "l.csv"),
+                 "--customers", str(listed)]) == 0
+    few = pd.read_csv(tmp_path / "l.csv")
+    assert few["customer_id"].tolist() == [int(active[0]), 10**9]
+    assert few["reason"].iloc[1].startswith("no event before the cutoff")
+    # a bad rules file: one clear line, no traceback
+    rules.write_text('exclude = ["emial"]\n')
+    assert main(["recommend", str(model), str(events_path), "--out", str(tmp_path / "x.csv"),
+                 "--rules", str(rules)]) == 1
+    err = capsys.readouterr().err
+    assert "Did you mean 'email'" in err and "Traceback" not in err
