@@ -560,7 +560,8 @@ class _Estimates:
     risk_if_there: np.ndarray
     after: np.ndarray  # (n, T) expected risk after each touchpoint; NaN when not eligible
     allowed: np.ndarray  # (n, T) eligible and allowed by the rules
-    blocked: np.ndarray  # (n, T) object: why an eligible touchpoint is ruled out ("" if not)
+    blocked: np.ndarray  # (n, T) int: why an eligible touchpoint is ruled out (0: it is not)
+    blocked_texts: np.ndarray  # the reasons, by code
 
 
 class TouchpointRecommender:
@@ -585,7 +586,7 @@ class TouchpointRecommender:
         Business rules (exclusions, contact caps, minimum risk, budget, costs).
     top_k : int, default 3
         Touchpoints listed per customer.
-    batch_customers : int, default 50_000
+    batch_customers : int, default 10_000
         With ``method="s-learner"``: customers whose candidate rows are built
         and scored together; bounds memory.
 
@@ -605,7 +606,7 @@ class TouchpointRecommender:
     """
 
     def __init__(self, churn_model, featurizer, journey_map=None, *, response_model=None,
-                 method="response", rules=None, top_k=3, batch_customers=50_000):
+                 method="response", rules=None, top_k=3, batch_customers=10_000):
         self.churn_model = churn_model
         self.featurizer = featurizer
         self.journey_map = journey_map
@@ -741,20 +742,24 @@ class TouchpointRecommender:
             raise CjmlError(f"method must be 'response' or 's-learner', got {self.method!r}.")
         np.clip(after, 0.0, 1.0, out=after)
 
-        blocked = np.full((n, len(touchpoints)), "", dtype=object)
+        # Why a touchpoint is ruled out: a code into ``texts`` (0: it is not).
+        blocked = np.zeros((n, len(touchpoints)), dtype=np.int16)
+        texts = [""]
         for name in rules.exclude:
-            blocked[:, touchpoints.index(name)] = "excluded by the rules"
+            texts.append("excluded by the rules")
+            blocked[:, touchpoints.index(name)] = len(texts) - 1
         for cap in rules.caps:
             used = _contacts(log, ids, cutoff_ts, cap, jm)
             full = used >= cap.max_contacts
             what = "contacts" if cap.touchpoint == ANY_CONTACT else cap.touchpoint
-            text = f"cap reached: {cap.max_contacts} {what} in {cap.days:g} days"
+            texts.append(f"cap reached: {cap.max_contacts} {what} in {cap.days:g} days")
             cols = (range(len(touchpoints)) if cap.touchpoint == ANY_CONTACT
                     else [touchpoints.index(cap.touchpoint)])
             for j in cols:
-                blocked[full & (blocked[:, j] == ""), j] = text
-        allowed = eligible & (blocked == "")
-        return _Estimates(ids, stage, risk, reach, risk_if_there, after, allowed, blocked)
+                blocked[full & (blocked[:, j] == 0), j] = len(texts) - 1
+        allowed = eligible & (blocked == 0)
+        return _Estimates(ids, stage, risk, reach, risk_if_there, after, allowed, blocked,
+                          np.asarray(texts, dtype=object))
 
     def effects(self, log, *, cutoff=None, features=None, churn_risk=None, lookback=None
                 ) -> pd.DataFrame:
@@ -800,7 +805,7 @@ class TouchpointRecommender:
             "reach_probability": est.reach[r],
             "cost": np.asarray([costs[x] for x in touchpoints])[t],
             "allowed": est.allowed[r, t],
-            "blocked_by": est.blocked[r, t],
+            "blocked_by": est.blocked_texts[est.blocked[r, t]],
         })
 
     def recommend(self, log, *, cutoff=None, features=None, churn_risk=None, top_k=None,
@@ -985,7 +990,7 @@ def _reasons(est: _Estimates, out: pd.DataFrame, act: np.ndarray, over_budget: n
         reasons[has] = text
     nothing = ~has & ~est.allowed.any(axis=1)
     for i in np.flatnonzero(nothing):  # rare: say what ruled each option out
-        blocked = sorted({b for b in est.blocked[i] if b})
+        blocked = sorted(set(est.blocked_texts[est.blocked[i][est.blocked[i] > 0]]))
         stage = out["stage"].iat[i] or "unknown"
         reasons[i] = "no allowed touchpoint" + (f" ({'; '.join(blocked)})" if blocked
                                                 else f" in stage {stage!r}")

@@ -55,9 +55,13 @@ def test_cli_example_runs(line, tmp_path, monkeypatch, capsys):
                      "journeys.parquet"]) == 0
     if line.startswith("cjml generate --sample"):
         line = line.replace("--out data", f"--out {tmp_path / 'data'}")
+    if "rules.toml" in line:  # the rules file of the README's example
+        (tmp_path / "rules.toml").write_text(_blocks("toml")[-1], encoding="utf-8")
     args = shlex.split(line)[1:]
-    if args[:1] == ["evaluate"]:  # evaluate needs the bundle the train example writes
-        assert main(["train", "journeys.parquet", "--out", args[1], "--quiet"]) == 0
+    model = next((a for a in args if a.endswith(".joblib")), None)
+    if args[:1] != ["train"] and model and not Path(model).exists():
+        # evaluate, recommend, journey-map and score use the bundle the train example writes
+        assert main(["train", "journeys.parquet", "--out", model, "--quiet"]) == 0
     if args[:1] == ["demo"]:
         args += ["--workdir", str(tmp_path / "demo")]
     assert main(args) == 0, capsys.readouterr().err
