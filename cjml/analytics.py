@@ -576,7 +576,7 @@ def journey_map(log, bundle=None, *, by=None, cutoff=None, horizon=None, lookbac
     elif bundle is not None:
         from cjml.recommend import estimate_effects
 
-        effects = estimate_effects(bundle, log, cutoff=cutoff)
+        effects = estimate_effects(bundle, log, cutoff=end, lookback=lookback_td)
         source = "the model bundle"
 
     prep = _Prepared(log, end.value, horizon_td.value)

@@ -889,11 +889,11 @@ class TouchpointRecommender:
         return out
 
 
-def estimate_effects(bundle, log, *, cutoff=None, rules=None) -> pd.DataFrame:
+def estimate_effects(bundle, log, *, cutoff=None, rules=None, lookback=None) -> pd.DataFrame:
     """Expected risk reduction of every eligible touchpoint for every customer.
 
     Shorthand for ``TouchpointRecommender.from_bundle(bundle, rules=rules)
-    .effects(log, cutoff=cutoff)``; used by :func:`cjml.journey_map` for its
+    .effects(log, cutoff=cutoff, lookback=lookback)``; used by :func:`cjml.journey_map` for its
     missing-touchpoint opportunities.
 
     Parameters
@@ -906,13 +906,17 @@ def estimate_effects(bundle, log, *, cutoff=None, rules=None) -> pd.DataFrame:
         When the touchpoints would be delivered; default the log's last event.
     rules : RecommendationRules, dict, path or None
         Business rules (blocked touchpoints are marked, not removed).
+    lookback : duration, optional
+        Only customers with an event this far before the cutoff; default
+        every customer with an event before it.
 
     Returns
     -------
     DataFrame
         See :meth:`TouchpointRecommender.effects`.
     """
-    return TouchpointRecommender.from_bundle(bundle, rules=rules).effects(log, cutoff=cutoff)
+    return TouchpointRecommender.from_bundle(bundle, rules=rules).effects(log, cutoff=cutoff,
+                                                                           lookback=lookback)
 
 
 # ---------------------------------------------------------------------- helpers

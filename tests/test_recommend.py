@@ -358,3 +358,18 @@ def test_cli_recommend_writes_actions_with_rules(bundle, events, tmp_path, capsy
                  "--rules", str(rules)]) == 1
     err = capsys.readouterr().err
     assert "Did you mean 'email'" in err and "Traceback" not in err
+
+
+def test_journey_map_lists_missing_touchpoints_from_the_bundle(bundle, log):
+    report = cjml.journey_map(log, bundle)
+    opp = report.opportunities
+    assert opp is not None and len(opp)
+    assert report.info["opportunities_from"] == "the model bundle"
+    # only touchpoints the map allows in each stage, each with its mean reduction and use
+    for stage, rows in opp.groupby("stage"):
+        assert set(rows["touchpoint"]) <= set(JM.eligible_touchpoints(stage))
+        assert rows["mean_risk_reduction"].is_monotonic_decreasing
+    assert opp["current_use"].between(0, 1).all()
+    assert "awareness" not in set(opp["stage"])  # nothing actionable there
+    flagged = opp[opp["missing"]]
+    assert ((flagged["mean_risk_reduction"] > 0) & (flagged["current_use"] < 0.1)).all()
