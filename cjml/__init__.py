@@ -24,6 +24,8 @@ The public surface:
 - :class:`ModelBundle`: featurizer, models and metadata, saved and loaded with integrity checks.
 - :func:`score`: batch scoring of every customer (risk, band, next stage, drivers,
   recommended touchpoint) in bounded memory, resumable, locally or on Dask.
+- :func:`panel` (:mod:`cjml.panel`): the marketer's ipywidgets panel (overview,
+  at-risk list, customer view with what-if, approvals and a spreadsheet-safe export).
 - :mod:`cjml.datasets`: the journey simulator with ground truth, and the sample.
 - :mod:`cjml.exceptions`: the errors cjml raises.
 """
@@ -42,6 +44,7 @@ from cjml.labels import make_labels, make_training_set, rolling_cutoffs
 from cjml.models import ChurnModel, NextStageModel
 from cjml.recommend import RecommendationRules, TouchpointRecommender
 from cjml.scoring import score
+from cjml import panel  # a callable module: cjml.panel(bundle, events)
 from cjml.training import train
 
 try:
@@ -73,6 +76,7 @@ __all__ = [
     "journey_map",
     "make_labels",
     "make_training_set",
+    "panel",
     "read_events",
     "rolling_cutoffs",
     "score",

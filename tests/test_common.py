@@ -13,7 +13,7 @@ from numpydoc.validate import validate
 PUBLIC_MODULES = ["cjml", "cjml.datasets", "cjml.journey", "cjml.events", "cjml.exceptions",
                   "cjml.features", "cjml.bundle", "cjml.labels", "cjml.models",
                   "cjml.evaluation", "cjml.training", "cjml.explanations",
-                  "cjml.analytics", "cjml.scoring", "cjml.recommend"]
+                  "cjml.analytics", "cjml.scoring", "cjml.recommend", "cjml.panel"]
 
 # The numpydoc checks every public object must pass: a docstring, a one-line
 # summary of the right form, every parameter documented (and none invented),

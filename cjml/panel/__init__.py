@@ -1,0 +1,160 @@
+"""The marketer's panel: review at-risk customers and approve the touchpoints that keep them.
+
+``cjml.panel(bundle, events)`` builds an ipywidgets application for
+JupyterLab, Jupyter Notebook and Voilà with four tabs:
+
+- **Overview**: the data-driven journey map (funnel, drop-off per stage,
+  missing-touchpoint opportunities), the churn-risk distribution, and the
+  customers per risk band and per recommended touchpoint;
+- **At-risk list**: every scored customer, filtered by risk band, stage,
+  segment and recommended touchpoint, sorted, and paged so that only the
+  visible page reaches the browser;
+- **Customer**: one customer's journey timeline, churn risk, next-stage
+  probabilities, top drivers in words, recommended touchpoints, and a what-if
+  selector that re-scores the risk for any eligible touchpoint at once;
+- **Actions**: approve, override or skip, per customer or in bulk, and export
+  the approved actions to a spreadsheet-safe CSV.
+
+Everything the panel shows comes from plain functions of this package, usable
+without widgets (the headless twin): :func:`customer_table`,
+:func:`filter_customers`, :func:`sort_customers`, :func:`paginate`,
+:class:`CustomerList`, :func:`overview_data`, :func:`timeline_data`,
+:func:`plot_timeline`, :func:`customer_profile`, :func:`what_if`,
+:class:`ActionBook`, and the CSV writer :func:`write_csv`. ipywidgets is
+imported only when a panel is built.
+
+The module itself is callable: ``cjml.panel(...)`` is :func:`panel`.
+"""
+
+import inspect
+import sys
+import types
+
+from cjml.panel._csv import FORMULA_PREFIXES, escape_formula, write_csv
+from cjml.panel._data import (
+    NO_TOUCHPOINT,
+    SORT_KEYS,
+    ActionBook,
+    CustomerList,
+    CustomerPage,
+    CustomerProfile,
+    Overview,
+    PanelData,
+    PanelError,
+    WhatIf,
+    customer_profile,
+    customer_table,
+    filter_customers,
+    label,
+    overview_data,
+    paginate,
+    sort_customers,
+    timeline_data,
+    what_if,
+)
+from cjml.panel._plots import plot_timeline
+
+__all__ = [
+    "FORMULA_PREFIXES",
+    "NO_TOUCHPOINT",
+    "SORT_KEYS",
+    "ActionBook",
+    "CustomerList",
+    "CustomerPage",
+    "CustomerProfile",
+    "Overview",
+    "PanelData",
+    "PanelError",
+    "WhatIf",
+    "customer_profile",
+    "customer_table",
+    "escape_formula",
+    "filter_customers",
+    "label",
+    "overview_data",
+    "paginate",
+    "panel",
+    "plot_timeline",
+    "sort_customers",
+    "timeline_data",
+    "what_if",
+    "write_csv",
+]
+
+
+def panel(bundle, events, scores=None, *, rules=None, cutoff=None, segment_col="auto",
+          report="auto", top_k=3, user=None, page_size=25,
+          export_path="approved_actions.csv"):
+    """Open the marketer's panel on a model bundle and its customers' events.
+
+    Display the result in JupyterLab, Jupyter Notebook or a Voilà page (it is
+    an ipywidgets box). Without ``scores`` the customers are scored first with
+    :func:`cjml.score`; pass the scores of an earlier run to skip that.
+
+    Parameters
+    ----------
+    bundle : ModelBundle or path
+        A bundle trained by :func:`cjml.train`, or its file.
+    events : EventLog, DataFrame or path
+        The customers' events, as for :func:`cjml.read_events`.
+    scores : DataFrame or path, optional
+        :func:`cjml.score` output for these events (or its Parquet/CSV file).
+    rules : RecommendationRules, dict, path or None
+        Business rules for the recommendations (exclusions, contact caps,
+        minimum risk, costs); given, the list's recommendations are recomputed
+        with them.
+    cutoff : date, optional
+        The scoring cutoff; default that of the scores, else the last event.
+    segment_col : str, None or "auto", default "auto"
+        The segment or persona column to filter by; "auto" takes the first
+        customer attribute the models use (such as ``segment``).
+    report : JourneyMapReport, None or "auto", default "auto"
+        The journey map of the overview; "auto" builds it with
+        :func:`cjml.journey_map`.
+    top_k : int, default 3
+        Recommended touchpoints per customer.
+    user : str, optional
+        The approver's name recorded in the export; editable in the panel;
+        default the login name.
+    page_size : int, default 25
+        Rows per page of the at-risk list (10, 25, 50 or 100).
+    export_path : str or path, default "approved_actions.csv"
+        The export file proposed in the Actions tab.
+
+    Returns
+    -------
+    MarketerPanel
+        The application (an ``ipywidgets.VBox``); its ``data`` attribute is
+        the headless :class:`PanelData`.
+
+    See Also
+    --------
+    PanelData : The same numbers without widgets.
+
+    Examples
+    --------
+    >>> import cjml
+    >>> from cjml.datasets import load_sample
+    >>> bundle, _ = cjml.train(load_sample(), holdout=False)  # doctest: +SKIP
+    >>> cjml.panel(bundle, load_sample())  # doctest: +SKIP
+
+    In a notebook the last line shows the panel; in Voilà the notebook
+    becomes a web page with only the panel.
+    """
+    from cjml.panel._app import MarketerPanel  # ipywidgets only from here on
+
+    data = PanelData.from_inputs(bundle, events, scores, rules=rules, cutoff=cutoff,
+                                 segment_col=segment_col, report=report, top_k=top_k, user=user)
+    return MarketerPanel(data, page_size=page_size, export_path=export_path)
+
+
+class _CallableModule(types.ModuleType):
+    """Lets ``cjml.panel(...)`` call :func:`panel` while ``cjml.panel.X`` stays the module."""
+
+    def __call__(self, *args, **kwargs):
+        return panel(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
+# so that help(cjml.panel) and notebooks' cjml.panel? show the call's signature
+__signature__ = inspect.signature(panel)

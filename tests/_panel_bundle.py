@@ -1,0 +1,21 @@
+"""One small bundle trained on the sample, shared by the panel tests of one pytest run."""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import shutil
+import tempfile
+from pathlib import Path
+
+
+@functools.lru_cache(maxsize=1)
+def sample_bundle_path() -> Path:
+    """Train a small bundle on the sample once per run (about 25 s) and save it."""
+    import cjml
+    from cjml.datasets import load_sample
+
+    folder = Path(tempfile.mkdtemp(prefix="cjml-panel-tests-"))
+    atexit.register(shutil.rmtree, folder, True)
+    bundle, _ = cjml.train(load_sample(), n_cutoffs=4, step="15D", holdout=False)
+    return bundle.save(folder / "sample.joblib")

@@ -1,0 +1,610 @@
+"""The marketer's panel: the headless functions on their own, and the widgets driven as a
+person would (no browser: the tests set widget values, click buttons and read what the
+widgets show)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import sys
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import cjml
+from cjml.exceptions import InputFileError
+from cjml.panel import (
+    NO_TOUCHPOINT,
+    ActionBook,
+    CustomerList,
+    PanelData,
+    PanelError,
+    customer_table,
+    escape_formula,
+    filter_customers,
+    label,
+    overview_data,
+    paginate,
+    plot_timeline,
+    sort_customers,
+    timeline_data,
+    what_if,
+    write_csv,
+)
+
+BOM = b"\xef\xbb\xbf"
+
+
+# ============================================================================ fixtures
+def _events() -> pd.DataFrame:
+    """Three customers; customer 2 buys, customer 3 has an event after the cutoff."""
+    return pd.DataFrame({
+        "customer_id": [1, 1, 1, 2, 2, 2, 3, 3],
+        "timestamp": ["2024-01-01", "2024-01-05", "2024-01-20", "2024-01-02", "2024-01-03",
+                      "2024-01-10", "2024-01-04", "2024-02-01"],
+        "touchpoint": ["paid_ad", "website_visit", "email", "paid_ad", "website_visit",
+                       "purchase", "paid_ad", "website_visit"],
+        "satisfaction": [None, None, None, None, None, 2.0, None, None],
+        "amount": [None, None, None, None, None, 49.5, None, None],
+        "segment": ["deal_seeker", "deal_seeker", "regular", "regular", "regular", "regular",
+                    "business", "business"],
+    })
+
+
+def _scores() -> pd.DataFrame:
+    return pd.DataFrame({
+        "customer_id": [1, 2, 3, 4],
+        "churn_risk": [0.9, 0.1, 0.6, np.nan],
+        "risk_band": ["very high", "low", "high", None],
+        "next_stage": ["dropped", "retention", "dropped", None],
+        "next_stage_proba": [0.9, 0.7, 0.6, np.nan],
+        "top_drivers": ["no contact for 41 days", "", "segment: business", None],
+        "recommended_touchpoint": ["email", None, "live_chat", None],
+        "expected_risk_reduction": [0.02, np.nan, 0.05, np.nan],
+        "status": ["scored", "scored", "scored", "no_events"],
+    })
+
+
+@pytest.fixture(scope="module")
+def small_log():
+    return cjml.read_events(_events())
+
+
+@pytest.fixture(scope="module")
+def table(small_log):
+    return customer_table(_scores(), small_log, segment_col="segment", cutoff="2024-01-25")
+
+
+@pytest.fixture(scope="module")
+def sample_data():
+    """The panel's data on the sample with a small bundle (trained once per run)."""
+    from _panel_bundle import sample_bundle_path
+
+    from cjml.datasets import load_sample
+
+    return PanelData.from_inputs(sample_bundle_path(), load_sample(), user="tester")
+
+
+def _row_texts(app) -> list[str]:
+    """The visible rows of the at-risk list, as text."""
+    out = []
+    for box, cell in zip(app.row_boxes, app.row_html, strict=True):
+        if box.layout.display != "none":
+            out.append(cell.value)
+    return out
+
+
+def _cells(row_html: str) -> list[str]:
+    """The cell texts of one row of the list."""
+    import html
+    import re
+
+    return [html.unescape(re.sub("<[^>]+>", "", c))
+            for c in re.findall(r"<div>(.*?)</div>(?=<div>|</div>$)", row_html)]
+
+
+# ============================================================================ CSV safety
+@pytest.mark.parametrize("value", ["=1+1", "+1", "-1+2", "@SUM(A1)", "\tx", "\rx",
+                                   "\uff1dcmd", "=HYPERLINK(\"http://evil\")"])
+def test_escape_formula_escapes_risky_text(value):
+    assert escape_formula(value) == "'" + value
+
+
+@pytest.mark.parametrize("value", ["email", "a=b", "", " =1", -1.5, 3, None])
+def test_escape_formula_leaves_safe_values(value):
+    assert escape_formula(value) == value
+
+
+def test_write_csv_escapes_has_bom_and_keeps_numbers(tmp_path):
+    frame = pd.DataFrame({
+        "customer_id": ["=cmd|' /C calc'!A0", "c2", "-3", "Nguyễn Thị Ánh"],
+        "touchpoint": ["email", "@live_chat", "+x", "tab\tinside"],
+        "expected_risk_reduction": [-0.012, 0.5, np.nan, 1e-5],
+        "reason": ["ok, with a comma", "\tleading tab", "line\nbreak", "\r"],
+    })
+    path = write_csv(frame, tmp_path / "out.csv")
+    raw = path.read_bytes()
+    assert raw.startswith(BOM)
+    assert b"\r\n" in raw
+    rows = list(csv.reader(io.StringIO(raw[len(BOM):].decode("utf-8"), newline="")))
+    assert rows[0] == ["customer_id", "touchpoint", "expected_risk_reduction", "reason"]
+    assert [r[0] for r in rows[1:]] == ["'=cmd|' /C calc'!A0", "c2", "'-3", "Nguyễn Thị Ánh"]
+    assert [r[1] for r in rows[1:]] == ["email", "'@live_chat", "'+x", "tab\tinside"]
+    assert [r[2] for r in rows[1:]] == ["-0.012", "0.5", "", "1e-05"]  # numbers stay numbers
+    assert [r[3] for r in rows[1:]] == ["ok, with a comma", "'\tleading tab", "line\nbreak",
+                                        "'\r"]
+    back = pd.read_csv(path, encoding="utf-8-sig")
+    assert back["customer_id"].iloc[3] == "Nguyễn Thị Ánh"
+
+
+def test_write_csv_refuses_to_overwrite_and_is_atomic(tmp_path, monkeypatch):
+    path = tmp_path / "actions.csv"
+    write_csv(pd.DataFrame({"a": [1]}), path)
+    with pytest.raises(InputFileError, match="already exists and was left untouched"):
+        write_csv(pd.DataFrame({"a": [2]}), path)
+    assert path.read_bytes() == BOM + b"a\r\n1\r\n"
+
+    def broken(self, *args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", broken)
+    with pytest.raises(OSError, match="disk full"):
+        write_csv(pd.DataFrame({"a": [3]}), path, force=True)
+    monkeypatch.undo()
+    assert path.read_bytes() == BOM + b"a\r\n1\r\n"  # the old file is intact
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["actions.csv"]  # no temp left
+    write_csv(pd.DataFrame({"a": [4]}), path, force=True)
+    assert path.read_bytes() == BOM + b"a\r\n4\r\n"
+
+
+def test_write_csv_checks_suffix_and_bom_option(tmp_path):
+    with pytest.raises(InputFileError, match="must end in .csv"):
+        write_csv(pd.DataFrame({"a": [1]}), tmp_path / "out.xlsx")
+    path = write_csv(pd.DataFrame({"=a": ["=b"]}), tmp_path / "plain.csv", bom=False)
+    assert path.read_bytes() == b"'=a\r\n'=b\r\n"
+
+
+# ============================================================================ the table
+def test_customer_table_keeps_scored_customers_with_stage_and_segment(table):
+    assert table["customer_id"].tolist() == [1, 2, 3]  # 4 has no events: not scored
+    # stage and segment of the last event at or before the cutoff (25 Jan)
+    assert table["stage"].astype(object).tolist() == ["consideration", "conversion",
+                                                      "awareness"]
+    assert table["segment"].astype(object).tolist() == ["regular", "regular", "business"]
+    assert list(table["risk_band"].cat.categories) == ["low", "high", "very high"]
+    assert table.attrs["segment_col"] == "segment"
+
+
+def test_customer_table_errors():
+    with pytest.raises(PanelError, match=r"lacks the columns \['churn_risk'"):
+        customer_table(_scores().drop(columns="churn_risk"))
+    with pytest.raises(PanelError, match="Did you mean 'segment'"):
+        customer_table(_scores(), cjml.read_events(_events()), segment_col="segmnt")
+
+
+def test_filter_customers(table):
+    assert filter_customers(table, risk_band=["high", "very high"]).tolist() == [True, False,
+                                                                                 True]
+    assert filter_customers(table, stage="awareness", segment="business").tolist() == [
+        False, False, True]
+    assert filter_customers(table, touchpoint=NO_TOUCHPOINT).tolist() == [False, True, False]
+    assert filter_customers(table, touchpoint=["email", "live_chat"]).tolist() == [True, False,
+                                                                                   True]
+    assert filter_customers(table).all()
+    with pytest.raises(PanelError, match="Did you mean 'very high'"):
+        filter_customers(table, risk_band="very hihg")
+    with pytest.raises(PanelError, match="needs a segment column"):
+        filter_customers(customer_table(_scores()), segment="regular")
+
+
+def test_sort_customers_puts_missing_last_and_keeps_ties(table):
+    assert sort_customers(table).tolist() == [0, 2, 1]
+    assert sort_customers(table, ascending=True).tolist() == [1, 2, 0]
+    assert sort_customers(table, "expected_risk_reduction").tolist() == [2, 0, 1]
+    assert sort_customers(table, "expected_risk_reduction", ascending=True).tolist() == [0, 2, 1]
+    assert sort_customers(table, "stage").tolist() == [2, 0, 1]
+    assert sort_customers(table, "segment").tolist() == [2, 0, 1]
+    tied = customer_table(pd.DataFrame({
+        "customer_id": ["b", "a", "c"], "churn_risk": [0.5, 0.5, 0.7],
+        "risk_band": ["high"] * 3, "recommended_touchpoint": [None] * 3,
+        "expected_risk_reduction": [np.nan] * 3}))
+    assert sort_customers(tied).tolist() == [2, 0, 1]  # ties keep the table order
+    assert sort_customers(tied, "customer_id").tolist() == [1, 0, 2]
+    with pytest.raises(PanelError, match="Did you mean 'churn_risk'"):
+        sort_customers(table, "churn_rsk")
+
+
+def test_paginate():
+    rows, page, n_pages = paginate(np.arange(7), page=1, page_size=3)
+    assert (rows.tolist(), page, n_pages) == ([3, 4, 5], 1, 3)
+    assert paginate(np.arange(7), page=-4, page_size=3)[1] == 0
+    rows, page, n_pages = paginate(np.arange(0), page=2)
+    assert (rows.tolist(), page, n_pages) == ([], 0, 1)
+    with pytest.raises(PanelError, match="page_size must be a whole number"):
+        paginate(np.arange(3), page_size=0)
+
+
+def test_customer_list_matches_plain_pandas():
+    rng = np.random.default_rng(0)
+    n = 5000
+    bands = np.array(["low", "medium", "high", "very high"])
+    tps = np.array(["email", "live_chat", "consultation", None], dtype=object)
+    scores = pd.DataFrame({
+        "customer_id": np.arange(n), "churn_risk": rng.random(n).round(2),
+        "risk_band": bands[rng.integers(0, 4, n)],
+        "recommended_touchpoint": tps[rng.integers(0, 4, n)],
+        "expected_risk_reduction": rng.random(n) / 10,
+        "stage": np.array(["awareness", "retention"])[rng.integers(0, 2, n)],
+    })
+    scores.loc[scores["recommended_touchpoint"].isna(), "expected_risk_reduction"] = np.nan
+    table = customer_table(scores.sample(frac=1, random_state=1).reset_index(drop=True))
+    lst = CustomerList(table)
+    page = lst.query(risk_band=["high", "very high"], touchpoint="email", page=2, page_size=20)
+    expected = (table[table["risk_band"].isin(["high", "very high"])
+                      & (table["recommended_touchpoint"] == "email")]
+                .sort_values("churn_risk", ascending=False, kind="stable"))
+    assert page.n_matching == len(expected)
+    assert page.rows["customer_id"].tolist() == expected["customer_id"].iloc[40:60].tolist()
+    assert page.caption().startswith(f"Customers 41\u201360 of {len(expected):,} matching")
+    by_red = lst.query(sort_by="expected_risk_reduction", page_size=n).rows
+    red = by_red["expected_risk_reduction"].to_numpy()
+    k = int(np.isfinite(red).sum())
+    assert (np.diff(red[:k]) <= 0).all() and np.isnan(red[k:]).all()
+    empty = lst.query(risk_band="low", stage="awareness", touchpoint="consultation",
+                      segment=None, page=0)
+    assert empty.n_matching == len(table[(table["risk_band"] == "low")
+                                         & (table["stage"] == "awareness")
+                                         & (table["recommended_touchpoint"] == "consultation")])
+    assert lst.options()["touchpoint"][-1] == NO_TOUCHPOINT
+
+
+def test_overview_data(table):
+    ov = overview_data(table, n_not_scored=1)
+    assert (ov.n_customers, ov.n_not_scored, ov.n_with_recommendation) == (3, 1, 2)
+    assert ov.mean_risk == pytest.approx((0.9 + 0.1 + 0.6) / 3)
+    assert ov.bands["risk_band"].tolist() == ["low", "high", "very high"]
+    assert ov.bands["customers"].tolist() == [1, 1, 1]
+    assert ov.touchpoints["touchpoint"].tolist() == ["email", "live_chat", NO_TOUCHPOINT]
+    assert ov.risk_histogram["customers"].sum() == 3
+    assert ov.risk_histogram["customers"].iloc[9] == 1  # 0.9 falls in the last bin
+
+
+def test_label():
+    assert label("live_chat") == "Live chat"
+    assert label("very high") == "Very high"
+    assert label(None) == label(np.nan) == "\u2013"
+
+
+# ============================================================================ one customer
+def test_timeline_data(small_log):
+    tl = timeline_data(small_log, 2, cutoff="2024-01-25")
+    assert tl["touchpoint"].tolist() == ["paid_ad", "website_visit", "purchase"]
+    assert tl["purchase"].tolist() == [False, False, True]
+    assert tl["satisfaction"].iloc[2] == 2.0
+    late = timeline_data(small_log, "3", cutoff="2024-01-25")  # text from a text box
+    assert late["after_cutoff"].tolist() == [False, True]
+    with pytest.raises(PanelError, match="Customer 99 is not in the events"):
+        timeline_data(small_log, 99)
+
+
+def test_plot_timeline_draws_every_event(small_log):
+    tl = timeline_data(small_log, 2)
+    ax = plot_timeline(tl, stages=small_log.journey_map.stages, cutoff=pd.Timestamp(
+        "2024-01-25", tz="UTC"))
+    n_points = sum(len(c.get_offsets()) for c in ax.collections)
+    assert n_points == len(tl)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["Paid ad", "Website visit",
+                                                           "Purchase"]
+    assert any(t.get_text() == "CSAT 2" for t in ax.texts)
+
+
+def test_profile_scores_like_batch_scoring(sample_data):
+    scores = cjml.score(sample_data.bundle, sample_data.log, top_k=3).set_index("customer_id")
+    for cid in sample_data.table["customer_id"].iloc[::97]:
+        p = sample_data.profile(cid)
+        assert p.churn_risk == pytest.approx(scores.loc[cid, "churn_risk"], abs=1e-12)
+        assert p.next_stage.sum() == pytest.approx(1.0)
+        expected = scores.loc[cid, "recommended_touchpoint"]
+        got = p.recommendations["touchpoint"].iloc[0] if len(p.recommendations) else None
+        assert got == (None if pd.isna(expected) else expected)
+        assert p.risk_band == scores.loc[cid, "risk_band"]
+
+
+def test_what_if_is_the_recommenders_effect(sample_data):
+    table = sample_data.table
+    cid = table.loc[table["expected_risk_reduction"].idxmax(), "customer_id"]
+    p = sample_data.profile(cid)
+    effects = sample_data.recommender.effects(sample_data.log, cutoff=sample_data.cutoff)
+    mine = effects[effects["customer_id"] == cid].set_index("touchpoint")
+    assert sorted(p.options["touchpoint"]) == sorted(mine.index)
+    for tp in p.options["touchpoint"]:
+        w = what_if(p, tp)
+        assert w.expected_risk == pytest.approx(mine.loc[tp, "expected_risk"], abs=1e-12)
+        assert w.baseline_risk - w.expected_risk == pytest.approx(w.risk_reduction)
+    best = what_if(p, p.recommendations["touchpoint"].iloc[0])
+    assert best.risk_reduction == pytest.approx(table.loc[table["customer_id"] == cid,
+                                                          "expected_risk_reduction"].iloc[0])
+    assert "lower" in best.text()
+    with pytest.raises(PanelError, match="not an eligible touchpoint"):
+        what_if(p, "billboard")
+
+
+# ============================================================================ decisions
+def _clock():
+    return datetime(2024, 9, 1, 8, 30, tzinfo=UTC)
+
+
+def test_action_book_latest_decision_wins(table):
+    book = ActionBook(user="lan", clock=_clock)
+    assert book.approve(table) == 2  # customer 2 has no recommendation
+    assert book.skip([1]) == 1
+    assert book.override(3, "consultation", expected_risk_reduction=0.03, baseline_risk=0.6,
+                         note="called last week") == 1
+    assert book.counts() == {"approved": 0, "overridden": 1, "skipped": 1}
+    approved = book.approved()
+    assert approved.columns.tolist() == ["customer_id", "touchpoint", "expected_risk_reduction",
+                                         "reason", "approved_by", "approved_at", "decision"]
+    row = approved.iloc[0]
+    assert (row["customer_id"], row["touchpoint"], row["decision"]) == (3, "consultation",
+                                                                        "overridden")
+    assert row["reason"] == ("Consultation is expected to lower the drop-off risk from 60.0% "
+                             "to 57.0% (3.0 points) (override); called last week")
+    assert row["approved_at"] == "2024-09-01T08:30:00Z"
+    assert book.decisions([1, 2, 3]).tolist() == ["skipped", None, "overridden"]
+    assert book.reset([1, 3]) == 2
+    assert book.counts() == {"approved": 0, "overridden": 0, "skipped": 0}
+    book.approve(table.iloc[[0]], by="minh")
+    assert book.approved()[["customer_id", "approved_by"]].values.tolist() == [[1, "minh"]]
+
+
+def test_action_book_export(tmp_path, table):
+    book = ActionBook(user="=cmd|' /C calc'!A0", clock=_clock)
+    with pytest.raises(PanelError, match="No approved actions to export yet"):
+        book.export_csv(tmp_path / "a.csv")
+    book.approve(table, note="+ campaign Q3")
+    path = book.export_csv(tmp_path / "a.csv")
+    raw = path.read_bytes()
+    assert raw.startswith(BOM)
+    rows = list(csv.DictReader(io.StringIO(raw[len(BOM):].decode(), newline="")))
+    assert [r["customer_id"] for r in rows] == ["1", "3"]
+    assert rows[0]["touchpoint"] == "email"
+    assert float(rows[0]["expected_risk_reduction"]) == pytest.approx(0.02)
+    assert rows[0]["approved_by"] == "'=cmd|' /C calc'!A0"
+    assert rows[0]["reason"] == ("Email is expected to lower the drop-off risk from 90.0% to "
+                                 "88.0% (2.0 points); + campaign Q3")
+    with pytest.raises(InputFileError, match="already exists"):
+        book.export_csv(tmp_path / "a.csv")
+    book.export_csv(tmp_path / "a.csv", force=True)
+
+
+def test_action_book_bulk_is_vectorised():
+    n = 200_000
+    rows = pd.DataFrame({"customer_id": np.arange(n), "churn_risk": np.full(n, 0.5),
+                         "recommended_touchpoint": np.full(n, "email", dtype=object),
+                         "expected_risk_reduction": np.full(n, 0.01)})
+    book = ActionBook(user="x")
+    assert book.approve(rows) == n
+    assert book.skip(np.arange(0, n, 2)) == n // 2
+    assert book.counts() == {"approved": n // 2, "overridden": 0, "skipped": n // 2}
+
+
+# ============================================================================ the widgets
+@pytest.fixture
+def app(sample_data, tmp_path):
+    from cjml.panel._app import MarketerPanel
+
+    sample_data.actions = ActionBook(user="tester", clock=_clock)
+    sample_data.customers._last = None
+    return MarketerPanel(sample_data, page_size=10, export_path=tmp_path / "actions.csv")
+
+
+def test_overview_shows_funnel_bands_and_touchpoints(app):
+    d = app.data
+    assert f"<b>{len(d.table):,}</b>" in app.overview_cards.value
+    assert bytes(app.overview_funnel.value).startswith(b"\x89PNG")
+    for stage in d.log.journey_map.stages:
+        assert f"<b>{label(stage)}</b>" in app.overview_stages.value
+    assert "Drop-off" in app.overview_stages.value
+    assert "Missing-touchpoint opportunities" in app.overview_opportunities.value
+    assert "\u2691 missing" in app.overview_opportunities.value
+    for band in d.table["risk_band"].cat.categories:
+        assert f">{label(band)}<" in app.overview_risk.value
+    top = d.overview.touchpoints.iloc[0]
+    assert f">{label(top['touchpoint'])}<" in app.overview_touchpoints.value
+    assert f"{int(top['customers']):,}" in app.overview_touchpoints.value
+
+
+def test_list_filters_sorts_and_pages(app):
+    table = app.data.table
+    assert len(_row_texts(app)) == 10
+    assert app.page.caption() == f"Customers 1\u201310 of {len(table):,} \u00b7 page 1 of " \
+                                 f"{-(-len(table) // 10)}"
+    risks = [float(_cells(r)[3].rstrip("%")) for r in _row_texts(app)]
+    assert risks == sorted(risks, reverse=True)
+
+    app.risk_band.value = "high"
+    app.segment.value = "researcher"
+    expected = table[(table["risk_band"] == "high") & (table["segment"] == "researcher")]
+    assert app.page.n_matching == len(expected) > 0
+    for row in _row_texts(app):
+        cells = _cells(row)
+        assert cells[4] == "High" and cells[1] == "Researcher"
+
+    app.clear_filters.click()
+    app.stage.value = "retention"
+    app.touchpoint.value = "consultation"
+    app.sort.value = "expected_risk_reduction:desc"
+    expected = table[(table["stage"] == "retention")
+                     & (table["recommended_touchpoint"] == "consultation")].sort_values(
+        "expected_risk_reduction", ascending=False, kind="stable")
+    shown = [_cells(r)[0] for r in _row_texts(app)]
+    assert shown == [str(c) for c in expected["customer_id"].iloc[:10]]
+    assert all(_cells(r)[6] == "Consultation" for r in _row_texts(app))
+
+    app.next_button.click()
+    assert app.page.page == 1
+    assert [_cells(r)[0] for r in _row_texts(app)] == [
+        str(c) for c in expected["customer_id"].iloc[10:20]]
+    app.prev_button.click()
+    assert app.page.page == 0 and app.prev_button.disabled
+
+    app.page_size.value = 25
+    assert len(_row_texts(app)) == min(25, len(expected))
+    app.go_to_page(10_000)
+    assert app.page.page == app.page.n_pages - 1 and app.next_button.disabled
+
+
+def test_list_empty_state(app):
+    app.stage.value = "awareness"
+    app.risk_band.value = "low"
+    assert app.page.is_empty
+    assert app.list_empty.layout.display != "none"
+    assert "No customers match these filters" in app.list_empty.value
+    assert _row_texts(app) == []
+    assert app.approve_matching.disabled
+    app.clear_filters.click()
+    assert app.list_empty.layout.display == "none" and len(_row_texts(app)) == 10
+
+
+def test_open_customer_and_what_if(app):
+    app.sort.value = "expected_risk_reduction:desc"
+    first = app.page.rows.iloc[0]
+    app.row_open[0].click()
+    assert app.error.value == ""
+    assert app.tabs.selected_index == 2
+    p = app.profile
+    assert p.customer_id == first["customer_id"]
+    assert f"<span class='cjml-risk'>{100 * first['churn_risk']:.1f}%</span>" in \
+        app.customer_summary.value
+    assert bytes(app.timeline.value).startswith(b"\x89PNG")
+    for phrase in p.drivers:
+        assert phrase.replace("'", "&#x27;") in app.drivers_html.value
+    for stage in p.next_stage.index:
+        assert f">{label(stage)}<" in app.next_stage_html.value
+    assert label(first["recommended_touchpoint"]) in app.recommendations_html.value
+    # the what-if starts on the recommended touchpoint
+    assert app.whatif.value == first["recommended_touchpoint"]
+    best = what_if(p, app.whatif.value)
+    assert f"{100 * best.expected_risk:.1f}%</span>" in app.whatif_result.value
+    # any other eligible touchpoint: the re-scored risk is shown at once
+    other = p.options.iloc[-1]
+    app.whatif.value = other["touchpoint"]
+    assert f"{100 * other['expected_risk']:.1f}%</span>" in app.whatif_result.value
+    assert label(other["touchpoint"]).lower() in app.whatif_result.value
+
+
+def test_decisions_in_the_customer_view_and_the_list(app, tmp_path):
+    app.sort.value = "expected_risk_reduction:desc"
+    app.row_open[0].click()
+    cid = app.profile.customer_id
+    app.approve_button.click()
+    assert "Approved the recommendation" in app.notice.value
+    assert "Approved: " in app.decision_html.value
+    other = app.profile.options.iloc[-1]["touchpoint"]
+    app.whatif.value = other
+    app.note.value = "=prefers email"
+    app.override_button.click()
+    assert app.error.value == ""
+    assert f"Overridden: {label(other)}" in app.decision_html.value
+    # the list shows the decision
+    assert _cells(_row_texts(app)[0])[8] == "Overridden"
+    app.row_open[1].click()
+    second = app.profile.customer_id
+    app.skip_button.click()
+    assert "Skipped" in app.decision_html.value
+    app.reset_button.click()
+    assert "No decision yet" in app.decision_html.value
+
+    # bulk: ticked rows, by another approver
+    app.user.value = "@marketing lead"
+    ticked = [app.page.rows["customer_id"].iloc[i] for i in (2, 3)]
+    app.row_checks[2].value = True
+    app.row_checks[3].value = True
+    app.approve_selected.click()
+    assert app.data.actions.counts() == {"approved": 2, "overridden": 1, "skipped": 0}
+    assert [_cells(r)[8] for r in _row_texts(app)[:4]] == ["Overridden", "\u2013", "Approved",
+                                                           "Approved"]
+
+    # export: written, escaped, refused the second time, replaced with the box ticked
+    app.export_button.click()
+    path = tmp_path / "actions.csv"
+    assert app.error.value == ""
+    assert "Wrote 3 approved actions" in app.export_status.value
+    assert "download=" in app.export_status.value
+    raw = path.read_bytes()
+    assert raw.startswith(BOM)
+    rows = list(csv.DictReader(io.StringIO(raw[len(BOM):].decode(), newline="")))
+    assert [r["customer_id"] for r in rows] == [str(c) for c in [cid, *ticked]]
+    assert (rows[0]["touchpoint"], rows[0]["decision"]) == (other, "overridden")
+    assert rows[0]["reason"].endswith("(override); =prefers email")  # escaped only at the start
+    assert rows[0]["approved_by"] == "tester"
+    assert [r["approved_by"] for r in rows[1:]] == ["'@marketing lead"] * 2  # escaped
+    assert "Approved" in app.actions_table.value and "@marketing lead" in app.actions_table.value
+    app.export_button.click()
+    assert "already exists" in app.error.value
+    assert app.error.layout.display != "none"
+    app.export_force.value = True
+    app.export_button.click()
+    assert app.error.value == ""
+    assert not app.export_force.value  # one replacement per tick
+
+    # all matching customers, after a confirmation
+    app.risk_band.value = "very high"
+    app.approve_matching.click()
+    assert app.confirm_box.layout.display != "none"
+    app.confirm_no.click()
+    assert app.data.actions.counts()["approved"] == 2
+    app.approve_matching.click()
+    app.confirm_yes.click()
+    table = app.data.table
+    very_high = table[table["risk_band"] == "very high"]
+    n_rec = int(very_high["recommended_touchpoint"].notna().sum())
+    assert f"Approved {n_rec:,} recommendations" in app.notice.value
+    decided = app.data.actions.decisions(very_high["customer_id"])
+    assert (decided[very_high["recommended_touchpoint"].notna().to_numpy()] == "approved").all()
+    assert second not in set(app.data.actions.approved()["customer_id"]) or \
+        second in set(very_high["customer_id"])
+
+
+def test_errors_are_shown_in_the_panel_not_raised(app, monkeypatch):
+    app.customer_id.value = "no-such-customer"
+    app.open_button.click()
+    assert "not in the events" in app.error.value
+    assert app.error.layout.display != "none"
+    app.customer_id.value = ""
+    app.open_button.click()
+    assert "Type a customer id first" in app.error.value
+    app.skip_selected.click()
+    assert "Tick one or more customers first" in app.error.value
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("the model file vanished")
+
+    monkeypatch.setattr(app.data.customers, "query", boom)
+    app.risk_band.value = "high"
+    assert "the model file vanished" in app.error.value
+    monkeypatch.undo()
+    app.risk_band.value = "low"
+    assert app.error.value == "" and app.error.layout.display == "none"
+
+
+def test_panel_function_builds_from_scores(sample_data, tmp_path):
+    scores = cjml.score(sample_data.bundle, sample_data.log, top_k=2)
+    app = cjml.panel(sample_data.bundle, sample_data.log, scores, report=None,
+                     segment_col=None, page_size=50, user="kim")
+    assert app.page.n_total == int((scores["status"] == "scored").sum())
+    assert len(_row_texts(app)) == 50
+    assert app.segment.layout.display == "none"
+    assert "No journey map" in app.overview_stages.value
+    assert app.user.value == "kim"
+
+
+def test_importing_the_headless_panel_does_not_import_ipywidgets():
+    code = ("import sys, cjml, cjml.panel\n"
+            "from cjml.panel import customer_table, write_csv, ActionBook\n"
+            "assert callable(cjml.panel)\n"
+            "assert 'ipywidgets' not in sys.modules, 'ipywidgets imported eagerly'\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
