@@ -110,12 +110,14 @@ DEFAULT_CHUNK_EVENTS = 1_000_000
 BATCH_ROWS = 1_000_000
 #: Rows per batch when merging the chunks into the output.
 MERGE_ROWS = 65_536
+#: Rows per row group of a finished chunk: what the merge holds per chunk at a time.
+MERGE_GROUP_ROWS = 8_192
 
 _ENGINES = ("local", "dask")
 _ON_ERROR = ("raise", "quarantine")
 _OUT_SUFFIXES = (".parquet", ".csv")
 _ROW, _PART, _REJECT, _RAW_TS = "__cjml_row", "__cjml_part", "__cjml_reject", "__cjml_raw_ts"
-_STATE = "state.json"
+_STATE, _LOCK = "state.json", "lock"
 # pandas' default missing-value markers, so a CSV reads as read_events reads it.
 _NA_VALUES = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
               "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"]
@@ -419,8 +421,10 @@ def score(bundle, events, *, customers=None, cutoff=None, top_k=1, out=None, for
             engine=engine)
         _emit_warnings(counts, summary, drop_duplicates)
         run.finish()
-    except BaseException:
-        run.leave()
+    except BaseException as exc:
+        # Keep what an interrupted run finished, for resume=True; not after bad input,
+        # which must change first (and then no longer matches the run's fingerprint).
+        run.leave(keep=bool(run.state.get("partitioned")) and not isinstance(exc, CjmlError))
         raise
     if frame is None:
         return summary
@@ -892,20 +896,36 @@ class _Reader:
                        index=self.index, rows=rows)
 
 
+_TEXT = pa.dictionary(pa.int32(), pa.string())
+
+
 def _conform(table: pa.Table, reader: _Reader) -> pa.Table:
-    """The batch with the target types (timestamps as read), canonical column names."""
+    """The batch in the target types, canonical column names, text as dictionaries.
+
+    Timestamps stay as read (they are parsed next). Text columns other than the
+    customer id are dictionary-encoded: cheap to reorder, small to write, and
+    read back as the categoricals read_events codes fastest.
+    """
     cols, names = [], []
+    ts_name = str(reader.resolved["timestamp"])
     for f in reader.schema:
         col = table.column(f.name)
-        if pa.types.is_dictionary(col.type):
+        name = reader.rename.get(f.name, f.name)
+        if pa.types.is_dictionary(col.type) and not (
+                pa.types.is_string(f.type) and name != "customer_id"
+                and pa.types.is_string(col.type.value_type)):
             col = pc.cast(col, col.type.value_type)
-        if f.name != str(reader.resolved["timestamp"]) and col.type != f.type:
+        if f.name != ts_name and not pa.types.is_dictionary(col.type) and col.type != f.type:
             try:
                 col = pc.cast(col, f.type)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 col = pc.cast(pc.cast(col, pa.string()), f.type)
+        if f.name != ts_name and pa.types.is_string(f.type) and name != "customer_id":
+            if not pa.types.is_dictionary(col.type):
+                col = pc.dictionary_encode(col.combine_chunks())
+            col = col.cast(_TEXT)
         cols.append(col)
-        names.append(reader.rename.get(f.name, f.name))
+        names.append(name)
     return pa.table(cols, names=names)
 
 
@@ -1305,12 +1325,16 @@ def _recommend(bundle, log_chunk, features, churn_risk, cutoff, top_k) -> pd.Dat
 
 # =========================================================================== run folder
 class _RunDir:
-    """The folder of an unfinished run: partitions, finished chunks and ``state.json``."""
+    """The folder of an unfinished run: partitions, finished chunks and ``state.json``.
 
-    def __init__(self, path: Path, state: dict, temporary: bool):
+    A lock file in it keeps two runs from writing the same output at once.
+    """
+
+    def __init__(self, path: Path, state: dict, temporary: bool, lock=None):
         self.path = path
         self.state = state
         self.temporary = temporary
+        self.lock = lock
 
     @classmethod
     def open(cls, out: Path | None, parts: dict, *, resume: bool, force: bool) -> _RunDir:
@@ -1320,33 +1344,48 @@ class _RunDir:
             path = Path(tempfile.mkdtemp(prefix="cjml-score-"))
             return cls(path, {"fingerprint": fingerprint, "parts": parts}, temporary=True)
         path = out.with_name(f".{out.name}.cjml-run")
-        state_file = path / _STATE
-        if path.exists():
+        created = not path.exists()
+        path.mkdir(parents=True, exist_ok=True)
+        lock = _lock(path, out)
+        try:
+            existed = any(p.name != _LOCK for p in path.iterdir())
             try:
-                old = json.loads(state_file.read_text(encoding="utf-8"))
+                old = json.loads((path / _STATE).read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 old = None
-            if force or (old is None and not resume):
-                shutil.rmtree(path)
-            elif not resume:
-                done = len(old.get("chunks", {}))
-                raise CjmlError(
-                    f"An unfinished scoring run of {str(out)!r} is in {str(path)!r} ({done} of "
-                    f"{old.get('n_parts', '?')} chunks done). Pass --resume (resume=True) to "
-                    "continue it, or --force (force=True) to start again.")
-            elif old is None or old.get("fingerprint") != fingerprint:
-                changed = _changes(old.get("parts", {}) if old else {}, parts)
-                raise BundleError(
-                    f"Cannot resume the unfinished run in {str(path)!r}: it was started with "
-                    f"different {changed}. Resuming would mix two runs in one output. Run "
-                    "again with the original inputs and options, or pass --force "
-                    "(force=True) instead of --resume to start afresh.")
-            else:
-                return cls(path, old, temporary=False)
-        path.mkdir(parents=True)
-        run = cls(path, {"fingerprint": fingerprint, "parts": parts}, temporary=False)
-        run.save()
-        return run
+            if existed:
+                if force or (old is None and not resume):
+                    _clear(path)
+                elif old is None:
+                    raise CjmlError(
+                        f"Cannot resume the unfinished run in {str(path)!r}: its state file is "
+                        "missing or damaged. Pass --force (force=True) instead of --resume to "
+                        "start again.")
+                elif not resume:
+                    done = len(old.get("chunks", {}))
+                    raise CjmlError(
+                        f"An unfinished scoring run of {str(out)!r} is in {str(path)!r} ({done} "
+                        f"of {old.get('n_parts', '?')} chunks done). Pass --resume "
+                        "(resume=True) to continue it, or --force (force=True) to start again.")
+                elif old.get("fingerprint") != fingerprint:
+                    changed = _changes(old.get("parts", {}), parts)
+                    raise BundleError(
+                        f"Cannot resume the unfinished run in {str(path)!r}: it was started "
+                        f"with different {changed}. Resuming would mix two runs in one output. "
+                        "Run again with the original inputs and options, or pass --force "
+                        "(force=True) instead of --resume to start afresh.")
+                else:
+                    return cls(path, old, temporary=False, lock=lock)
+            run = cls(path, {"fingerprint": fingerprint, "parts": parts}, temporary=False,
+                      lock=lock)
+            run.save()
+            return run
+        except BaseException:
+            if created:
+                shutil.rmtree(path, ignore_errors=True)
+            if lock is not None:
+                lock.close()
+            raise
 
     def save(self) -> None:
         tmp = self.path / f".{_STATE}.tmp"
@@ -1363,11 +1402,42 @@ class _RunDir:
 
     def finish(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
+        if self.lock is not None:
+            self.lock.close()
 
-    def leave(self) -> None:
-        """After a failure: keep the folder for --resume, unless it was temporary."""
-        if self.temporary:
+    def leave(self, keep: bool) -> None:
+        """After a failure: keep the folder for --resume, or remove it."""
+        if self.temporary or not keep:
             shutil.rmtree(self.path, ignore_errors=True)
+        if self.lock is not None:
+            self.lock.close()
+
+
+def _lock(path: Path, out: Path):
+    """Hold the run folder's lock (an open file) or say which run holds it."""
+    try:
+        import fcntl
+    except ImportError:  # not on POSIX: no lock
+        return None
+    handle = open(path / _LOCK, "a")  # noqa: SIM115 - held until the run ends
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise CjmlError(f"Another cjml score run is writing {str(out)!r} right now (it holds "
+                        f"{str(path / _LOCK)!r}). Wait for it to finish, or choose another "
+                        "--out.") from None
+    return handle
+
+
+def _clear(path: Path) -> None:
+    for p in path.iterdir():
+        if p.name == _LOCK:
+            continue
+        if p.is_dir():
+            shutil.rmtree(p)
+        else:
+            p.unlink()
 
 
 def _changes(old: dict, new: dict) -> str:
@@ -1387,7 +1457,8 @@ def _changes(old: dict, new: dict) -> str:
 
 def _write_atomic(table: pa.Table, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp, compression="lz4")
+    # small row groups: the merge holds one per chunk in memory at a time
+    pq.write_table(table, tmp, compression="lz4", row_group_size=MERGE_GROUP_ROWS)
     os.replace(tmp, path)
 
 
@@ -1443,6 +1514,7 @@ def _run_local(src: _Source, reader: _Reader, plan: _Plan, bundle: ModelBundle, 
         counts["events"] = n_events
         _commit_chunk(run, part, scores, rejects, counts, plan, reject_schema)
         customers += len(scores)
+        pa.default_memory_pool().release_unused()  # what a chunk freed, back to the system
         bar.update(n_events)
         elapsed = time.perf_counter() - started
         bar.set_postfix_str(f"{customers / max(elapsed, 1e-9):,.0f} customers/s")
@@ -1487,7 +1559,7 @@ def _partition(src: _Source, reader: _Reader, run: _RunDir, progress: bool) -> N
                 offset += int(sizes[p])
                 if p not in writers:
                     writers[p] = pq.ParquetWriter(folder / f"part-{p:05d}.parquet", schema,
-                                                  compression="lz4")
+                                                  compression="lz4", write_statistics=False)
                 writers[p].write_table(piece.cast(schema))
             bar.update(table.num_rows)
     finally:
@@ -1555,7 +1627,7 @@ def _absent_customers(listed: np.ndarray | None, run: _RunDir, plan: _Plan) -> p
 
 def _batches_of(path: Path, key: str) -> Iterator[pd.DataFrame]:
     handle = pq.ParquetFile(path)
-    for batch in handle.iter_batches(batch_size=MERGE_ROWS):
+    for batch in handle.iter_batches(batch_size=MERGE_GROUP_ROWS):
         yield batch.to_pandas()
 
 
@@ -1791,14 +1863,21 @@ def _piece_stats(piece: _Piece, reader: _Reader) -> dict:
     table = _read_piece(piece, reader)
     if table.num_rows == 0:
         return {"rows": 0, "kept": 0, "max_ns": None}
+    if reader.kind == "csv":  # rows are not counted yet: name them by file and line
+        reader = replace(reader, names=(reader.names[piece.file_no],), starts=(0,))
     return _prepare(table, piece.first_row, reader, strict=False)[1]
 
 
 def _prepare_piece(piece: _Piece, reader: _Reader) -> pd.DataFrame:
+    schema = _prepared_schema(reader)
     table = _read_piece(piece, reader)
-    prepared = _prepare(table, piece.first_row, reader)[0] if table.num_rows else \
-        _prepared_schema(reader).empty_table()
-    return prepared.cast(_prepared_schema(reader)).to_pandas(types_mapper=pd.ArrowDtype)
+    if not table.num_rows:
+        return schema.empty_table().to_pandas(types_mapper=pd.ArrowDtype)
+    prepared = _prepare(table, piece.first_row, reader)[0]
+    plain = [pc.cast(c, c.type.value_type) if pa.types.is_dictionary(c.type) else c
+             for c in prepared.columns]  # shuffled as plain text, encoded again to score
+    return pa.table(plain, names=prepared.column_names).cast(schema).to_pandas(
+        types_mapper=pd.ArrowDtype)
 
 
 def _prepared_schema(reader: _Reader) -> pa.Schema:
@@ -1827,7 +1906,9 @@ def _dask_client(scheduler):
         raise ImportError('engine="dask" needs dask and distributed: '
                           'pip install "cjml[dask]".') from None
     if scheduler is None:
-        cluster = LocalCluster(dashboard_address=None)
+        import logging
+
+        cluster = LocalCluster(dashboard_address=None, silence_logs=logging.ERROR)
         client = Client(cluster)
         return client, [client, cluster]
     if isinstance(scheduler, str | os.PathLike):
@@ -1851,6 +1932,9 @@ def _run_dask(src: _Source, reader: _Reader, plan: _Plan, bundle: ModelBundle, r
         reader.schema = _target_schema(src, reader.read_columns)
         state = run.state
         pieces = _pieces(src, reader)
+        if src.kind == "parquet":
+            starts = np.cumsum([0] + [pq.ParquetFile(f).metadata.num_rows for f in src.files])
+            reader.starts = tuple(int(x) for x in starts[:-1])
         if not state.get("partitioned"):
             # First pass: rows per piece (row numbers), the latest timestamp, the id type.
             ids = [str(reader.resolved["customer_id"]), str(reader.resolved["timestamp"])]

