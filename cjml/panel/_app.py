@@ -131,8 +131,7 @@ def _table(headers, rows, align_left=(0,), cls="cjml-table") -> str:
 
 def _button(description, *, style="", icon="", tooltip="", width=None):
     b = W.Button(description=description, button_style=style, icon=icon, tooltip=tooltip)
-    if width:
-        b.layout.width = width
+    b.layout.width = width or "auto"  # the default width cuts long labels
     return b
 
 
@@ -330,6 +329,7 @@ class MarketerPanel(W.VBox):
             opener = _button("Open", icon="user", width="80px",
                              tooltip="Open the customer view")
             opener.on_click(self._on_open_row)
+            opener.add_class("cjml-open")
             self.row_checks.append(check)
             self.row_html.append(cell)
             self.row_open.append(opener)
@@ -555,6 +555,7 @@ class MarketerPanel(W.VBox):
         self.customer_id = W.Text(placeholder="customer id", description="Customer",
                                   continuous_update=False, layout=W.Layout(width="260px"))
         self.customer_id.style.description_width = "70px"
+        self.customer_id.add_class("cjml-customer-id")
         self.open_button = _button("Open", icon="search")
         self.open_button.on_click(self._on_open_typed)
         self.customer_id.observe(self._on_id_typed, names="value")
@@ -567,7 +568,7 @@ class MarketerPanel(W.VBox):
         self.timeline = W.Image(format="png", layout=W.Layout(max_width="900px"))
         self.recommendations_html = W.HTML()
         self.whatif = W.Dropdown(description="What if", options=[], layout=W.Layout(
-            width="420px"))
+            width="560px"))
         self.whatif.style.description_width = "70px"
         self.whatif.add_class("cjml-whatif")
         self.whatif.observe(self._on_whatif, names="value")
@@ -641,7 +642,8 @@ class MarketerPanel(W.VBox):
             f"<div class='cjml-sub'>Customer <b>{_esc(p.customer_id)}</b>{seg} \u00b7 stage "
             f"<b>{_esc(label(p.stage))}</b> \u00b7 as of {p.cutoff:%d %b %Y}</div>"
             f"<div><span class='cjml-risk'>{pct(p.churn_risk)}</span> churn risk "
-            f"{_chip(p.risk_band)}</div><div class='cjml-sub'>{_esc(p.reason)}</div>")
+            f"{_chip(p.risk_band)}</div><div class='cjml-sub'>{_esc(p.reason[:1].upper() + p.reason[1:])}"
+            "</div>")
         probs = p.next_stage
         self.next_stage_html.value = "<h4>Next stage in the horizon</h4>" + _bars(
             [(label(s), float(v)) for s, v in probs.items()], fmt=lambda v: pct(v))
@@ -681,7 +683,9 @@ class MarketerPanel(W.VBox):
 
     @staticmethod
     def _option_label(r) -> str:
-        text = f"{label(r.touchpoint)} ({points(r.risk_reduction)}, cost {r.cost:,.2f})"
+        how = "lower" if r.risk_reduction >= 0 else "higher"
+        text = (f"{label(r.touchpoint)}: risk {pct(r.expected_risk)} "
+                f"({points(abs(r.risk_reduction))} {how}), cost {r.cost:,.2f}")
         return text if r.allowed else f"{text} \u2013 not allowed: {r.blocked_by}"
 
     def _draw_timeline(self, p: CustomerProfile) -> None:
