@@ -1674,14 +1674,15 @@ def _merge_sorted(sources: list[Iterator[pd.DataFrame]], key: str) -> Iterator[p
 class _TableSink:
     """Writes batches to a Parquet or CSV file under a temporary name, or keeps them."""
 
-    def __init__(self, path: Path | None, schema: pa.Schema):
+    def __init__(self, path: Path | None, schema: pa.Schema, tmp_dir: Path):
         self.path, self.schema = path, schema
         self.frames: list[pd.DataFrame] = []
         self.writer = None
         self.rows = 0
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            # in the run folder (same filesystem, so the rename is atomic; removed with it)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=tmp_dir)
             os.close(fd)
             self.tmp = Path(tmp)
             if path.suffix.lower() == ".csv":
@@ -1734,13 +1735,13 @@ def _write_output(run: _RunDir, plan: _Plan, absent: pd.DataFrame, out: Path | N
     reject_files = [f for f in (run.chunk_file("rejects", p) for p in range(n_parts))
                     if f.exists()]
     reject_schema = _rejects_schema(plan, run.state["event_columns"])
-    sink = _TableSink(out, _out_schema(plan))
+    sink = _TableSink(out, _out_schema(plan), run.path)
     reject_sink = None
     try:
         for piece in _merge_sorted(sources, "customer_id"):
             sink.write(piece)
         if reject_files:
-            reject_sink = _TableSink(rejects_path, reject_schema)
+            reject_sink = _TableSink(rejects_path, reject_schema, run.path)
             for piece in _merge_sorted([_batches_of(f, "row") for f in reject_files], "row"):
                 reject_sink.write(piece)
     except BaseException:
