@@ -157,7 +157,7 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     recommender = TouchpointRecommender.from_bundle(bundle, rules=args.rules, top_k=args.top_k)
     customers = None
     if args.customers:
-        customers = _customer_list(args.customers)
+        customers = _customer_list(args.customers, log.columns.get("customer_id"))
     lookback = None if args.all else bundle.metadata.get("lookback")
     actions = recommender.recommend(log, cutoff=args.cutoff, customers=customers,
                                     lookback=lookback)
@@ -168,17 +168,20 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     return 0
 
 
-def _customer_list(path: str) -> list:
-    """Customer ids from a CSV with a ``customer_id`` column (or a single column)."""
+def _customer_list(path: str, id_column=None) -> list:
+    """Customer ids from a CSV with a ``customer_id`` column, the events' own name for
+    it (``--columns customer_id=user``), or a single column."""
     import pandas as pd
 
     frame = pd.read_csv(path)
-    if "customer_id" in frame.columns:
-        column = "customer_id"
+    names = list(dict.fromkeys(["customer_id", *([str(id_column)] if id_column else [])]))
+    found = [name for name in names if name in frame.columns]
+    if found:
+        column = found[0]
     elif frame.shape[1] == 1:
         column = frame.columns[0]
     else:
-        raise CjmlError(f"{path!r} has no 'customer_id' column (columns: "
+        raise CjmlError(f"{path!r} has no {' or '.join(map(repr, names))} column (columns: "
                         f"{list(frame.columns)!r}); name the column of ids customer_id.")
     return frame[column].dropna().drop_duplicates().tolist()
 

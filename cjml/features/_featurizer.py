@@ -75,7 +75,9 @@ class JourneyFeaturizer(TransformerMixin, BaseEstimator):
     ticket_touchpoints, resolution_touchpoints : tuple of str
         Touchpoints that open and resolve support tickets.
     purchase_touchpoints : tuple of str, default ("purchase",)
-        Touchpoints that are purchases.
+        Touchpoints that are purchases; with the default and a journey map
+        without ``purchase``, those that carry a positive amount (see
+        :class:`~cjml.features.ValueFeatures`).
     attributes : "auto" or sequence of str, default "auto"
         Extra columns of the log that carry customer attributes (a CRM
         segment, a plan, a region), featured as their last known value at the

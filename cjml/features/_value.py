@@ -16,6 +16,8 @@ from cjml.features._windows import Windows
 
 __all__ = ["ValueFeatures"]
 
+_DEFAULT_PURCHASES = ("purchase",)
+
 
 class ValueFeatures(FeatureFamily):
     """Purchases, spend, recency of buying and inter-purchase time.
@@ -34,7 +36,11 @@ class ValueFeatures(FeatureFamily):
     Parameters
     ----------
     purchase_touchpoints : tuple of str, default ("purchase",)
-        Touchpoints that are purchases.
+        Touchpoints that are purchases. With the default and a journey map
+        that has no ``purchase`` touchpoint (your own map, e.g. a SaaS funnel
+        with ``invoice_paid``), the purchases are the touchpoints that carry a
+        positive amount in the events ``fit`` sees instead; the choice is kept
+        in ``purchase_touchpoints_``.
     window : int, default 90
         Window of the recent purchase counts and amounts, in days.
     """
@@ -53,7 +59,15 @@ class ValueFeatures(FeatureFamily):
         self.window_ = check_windows("window", (self.window,))[0]
 
     def _fit(self, w: Windows, log: EventLog) -> None:
-        self.purchase_touchpoints_ = tuple(self.purchase_touchpoints)
+        chosen = tuple(self.purchase_touchpoints)
+        cats = list(log.frame["touchpoint"].cat.categories)
+        amount = w.column("amount")
+        if (chosen == _DEFAULT_PURCHASES and amount is not None
+                and not any(t in cats or t in log.journey_map for t in chosen)):
+            # A map of its own, without "purchase": buying is whatever carries an amount.
+            paid = np.unique(w.touchpoint[amount > 0])
+            chosen = tuple(cats[i] for i in paid) or chosen
+        self.purchase_touchpoints_ = chosen
 
     def _names(self) -> list[str]:
         n = self.window_
