@@ -110,7 +110,7 @@ def pct(value, digits: int = 1) -> str:
 
 def points(value) -> str:
     """A risk difference in percentage points ("3.9 points", "<0.1 points")."""
-    if value is None or pd.isna(value):
+    if value is None or value != value:  # None or NaN (value != value is the fast NaN test)
         return "\u2013"
     d = 100 * float(value)
     if abs(d) < 0.05:
@@ -1095,14 +1095,19 @@ def _default_user() -> str:
 
 def effect_reason(touchpoint, risk, reduction) -> np.ndarray:
     """Why an action: "Live chat is expected to lower the drop-off risk from 62.4% to 58.5%"."""
-    touchpoint = np.asarray(touchpoint, dtype=object)
-    risk = np.asarray(risk, dtype=float)
-    reduction = np.asarray(reduction, dtype=float)
-    out = np.empty(len(touchpoint), dtype=object)
-    for i, (t, r, d) in enumerate(zip(touchpoint, risk, reduction, strict=True)):
-        out[i] = (f"{label(t)} is expected to lower the drop-off risk from {pct(r)} to "
-                  f"{pct(r - d)} ({points(d)})")
-    return out
+    codes, uniques = pd.factorize(pd.Series(np.asarray(touchpoint, dtype=object)))
+    names = [label(u) for u in uniques] + [label(None)]  # code -1 (missing) takes the last
+    risk = np.asarray(risk, dtype=float).tolist()
+    reduction = np.asarray(reduction, dtype=float).tolist()
+
+    def one(name, r, d):  # plain float formatting: a bulk approval words a million of these
+        if r != r or d != d:  # NaN
+            return f"{name} (no estimate)"
+        return (f"{name} is expected to lower the drop-off risk from {100 * r:.1f}% to "
+                f"{100 * (r - d):.1f}% ({points(d)})")
+
+    return np.asarray([one(names[c], r, d) for c, r, d in zip(codes.tolist(), risk, reduction,
+                                                              strict=True)], dtype=object)
 
 
 class ActionBook:
