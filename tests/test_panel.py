@@ -602,6 +602,25 @@ def test_panel_function_builds_from_scores(sample_data, tmp_path):
     assert app.user.value == "kim"
 
 
+def test_rules_shape_the_list_and_the_what_if(sample_data):
+    from cjml.panel._app import MarketerPanel
+
+    rules = {"exclude": ["email"]}
+    data = PanelData.from_inputs(sample_data.bundle, sample_data.log, rules=rules, report=None)
+    assert "email" not in set(data.table["recommended_touchpoint"].dropna())
+    assert data.table["recommended_touchpoint"].notna().any()
+    app = MarketerPanel(data)
+    app.touchpoint.value = app.touchpoint.options[1][1]
+    app.row_open[0].click()
+    options = app.profile.options.set_index("touchpoint")
+    assert "email" in options.index and not options.loc["email", "allowed"]
+    assert options.loc["email", "blocked_by"] == "excluded by the rules"
+    app.whatif.value = "email"
+    assert "Not allowed by the rules: excluded by the rules" in app.whatif_result.value
+    app.override_button.click()
+    assert "is not allowed for this customer" in app.error.value
+
+
 def test_importing_the_headless_panel_does_not_import_ipywidgets():
     code = ("import sys, cjml, cjml.panel\n"
             "from cjml.panel import customer_table, write_csv, ActionBook\n"

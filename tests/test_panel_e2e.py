@@ -148,6 +148,7 @@ def test_panel_in_voila_what_if_changes_the_risk_on_screen(voila_url):
                 label="Expected reduction, largest first")
             first_row = page.locator(".cjml-row:not(.cjml-head)").first
             expect(first_row.locator("div").first).to_have_text(str(customer))
+            page.screenshot(path=str(ARTIFACTS / "panel_list.png"))
             page.locator("button.cjml-open:visible").first.click()
 
             risk = page.locator(".cjml-whatif-risk")

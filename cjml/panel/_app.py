@@ -311,8 +311,8 @@ class MarketerPanel(W.VBox):
                                     description="Per page")
         for w in (self.risk_band, self.stage, self.segment, self.touchpoint, self.sort,
                   self.page_size):
-            w.style.description_width = "90px"
-            w.layout.width = "270px"
+            w.style.description_width = "100px"
+            w.layout.width = "330px"
             w.observe(self._on_filter, names="value")
         self.clear_filters = _button("Clear filters", icon="times")
         self.clear_filters.on_click(self._on_clear_filters)
