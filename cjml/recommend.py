@@ -711,14 +711,17 @@ class TouchpointRecommender:
         eligible[~known_stage] = elig_map.any(axis=0)  # no stage recorded: any actionable one
         eligible &= seen[:, None] & ~np.isnan(risk_if_there)[:, None]
 
+        deliverable = eligible.copy()  # what the map allows, before any estimate or rule
         after = np.full((n, len(touchpoints)), np.nan)
+        unestimated: list[int] = []
         if self.method == "response":
             if self.response_model is None:
                 raise CjmlError("method='response' needs a fitted response_model; build the "
                                 "recommender with TouchpointRecommender.from_bundle(bundle).")
             model = self.response_model
             known = [touchpoints.index(t) for t in model.touchpoints_ if t in touchpoints]
-            eligible[:, [j for j in range(len(touchpoints)) if j not in known]] = False
+            unestimated = [j for j in range(len(touchpoints)) if j not in known]
+            eligible[:, unestimated] = False  # too rarely delivered to estimate: never ranked
             engaged, treated = model.predict_risks(X, risk)
             cols = [model.touchpoints_.index(touchpoints[j]) for j in known]
             after[:, known] = (risk[:, None]
@@ -745,6 +748,10 @@ class TouchpointRecommender:
         # Why a touchpoint is ruled out: a code into ``texts`` (0: it is not).
         blocked = np.zeros((n, len(touchpoints)), dtype=np.int16)
         texts = [""]
+        if self.method == "response" and unestimated:
+            texts.append(f"delivered fewer than {self.response_model.min_deliveries} times in "
+                         "the training history: effect not estimated")
+            blocked[:, unestimated] = np.where(deliverable[:, unestimated], len(texts) - 1, 0)
         for name in rules.exclude:
             texts.append("excluded by the rules")
             blocked[:, touchpoints.index(name)] = len(texts) - 1
