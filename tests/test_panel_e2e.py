@@ -12,8 +12,8 @@ the test is skipped (in CI, where ``CI`` is set, it fails instead).
 
 from __future__ import annotations
 
+import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -61,15 +61,25 @@ def _notebook(path: Path, bundle: Path, export: Path) -> None:
 
 @pytest.fixture
 def voila_url(tmp_path):
-    _require(shutil.which("voila", path=str(Path(sys.executable).parent)) is not None
-             or _has_module("voila"), "voila is not installed (pip install -e '.[dev]').")
+    # checked before anything slow starts
+    _require(CHROMIUM.exists(), f"Debian's chromium is not installed at {CHROMIUM} "
+                                "(apt-get install chromium).")
+    _require(_has_module("playwright"), "playwright is not installed (pip install -e '.[dev]').")
+    _require(_has_module("voila"), "voila is not installed (pip install -e '.[dev]').")
     from _panel_bundle import sample_bundle_path
 
     bundle = sample_bundle_path()
     _notebook(tmp_path / "panel.ipynb", bundle, tmp_path / "actions.csv")
     port = _free_port()
+    # The kernel must be this interpreter (cjml is installed in it), whatever "python3"
+    # kernel spec the machine has elsewhere: JUPYTER_PATH is searched first.
+    spec = tmp_path / "jupyter" / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (cjml tests)", "language": "python"}))
     env = {**os.environ, "JUPYTER_PLATFORM_DIRS": "1", "MPLBACKEND": "Agg",
-           # the kernel must be this interpreter, with cjml installed
+           "JUPYTER_PATH": str(tmp_path / "jupyter"),
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     log = (tmp_path / "voila.log").open("w")
     proc = subprocess.Popen(
@@ -122,9 +132,6 @@ def _expected(bundle_path):
 
 
 def test_panel_in_voila_what_if_changes_the_risk_on_screen(voila_url):
-    _require(CHROMIUM.exists(), f"Debian's chromium is not installed at {CHROMIUM} "
-                                "(apt-get install chromium).")
-    _require(_has_module("playwright"), "playwright is not installed (pip install -e '.[dev]').")
     from playwright.sync_api import expect, sync_playwright
 
     from _panel_bundle import sample_bundle_path
