@@ -76,7 +76,6 @@ def _timed(fn, *args, **kwargs):
 
 
 def what_if_latency(n_customers: int) -> None:
-    import cjml
     from cjml.datasets import load_sample
     from cjml.events import EventLog
     from cjml.panel import PanelData
@@ -120,7 +119,6 @@ def what_if_latency(n_customers: int) -> None:
     print(f"  reference: re-score from scratch          {_ms(rescore)}")
     print(f"  reference: every customer's effects at start: {all_at_start:.2f} s for "
           f"{effects['customer_id'].nunique():,} customers ({len(effects):,} rows)")
-    del cjml
 
 
 def big_list(rows: int) -> None:
