@@ -22,7 +22,10 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
+import shlex
 import textwrap
+import tomllib
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -33,6 +36,7 @@ import pytest
 import cjml
 from cjml.cli import main
 
+README = Path(__file__).resolve().parents[1] / "README.md"
 STAGES = ["visitor", "trial", "paying", "expanding", "advocate"]
 COLUMNS = ("customer_id=user,timestamp=event_time,touchpoint=action,stage=phase,"
            "channel=medium,satisfaction=csat,amount=revenue")
@@ -55,49 +59,53 @@ ACTIONABLE = {
 MOVES = ["signup", "invoice_paid", "seat_added", "review_posted"]  # the event of each step up
 PLANS = {"starter": (29.0, 0.6, 1.3), "team": (99.0, 0.3, 0.9), "enterprise": (499.0, 0.1, 0.6)}
 
-MAP_TOML = textwrap.dedent("""\
-    name = "saas"
-    stages = ["visitor", "trial", "paying", "expanding", "advocate"]
+MAP_TOML = """\
+name = "saas"
+stages = ["visitor", "trial", "paying", "expanding", "advocate"]
 
-    [touchpoints.blog_visit]
-    channel = "online"
-    stages = ["visitor"]
+[touchpoints]
+# observed: what customers do
+blog_visit = { channel = "online", stages = ["visitor"] }
+pricing_page = { channel = "online", stages = ["visitor", "trial"] }
+signup = { channel = "online", stages = ["visitor", "trial"] }
+login = { channel = "online", stages = ["trial", "paying", "expanding", "advocate"] }
+feature_use = { channel = "online", stages = ["trial", "paying", "expanding", "advocate"] }
+invoice_paid = { channel = "online", stages = ["paying", "expanding", "advocate"] }
+support_ticket = { channel = "online", stages = ["trial", "paying", "expanding", "advocate"] }
+seat_added = { channel = "online", stages = ["paying", "expanding"] }
+review_posted = { channel = "online", stages = ["advocate"] }
 
-    [touchpoints.pricing_page]
-    channel = "online"
-    stages = ["visitor", "trial"]
+# actionable: what the business can deliver, at a unit cost
+[touchpoints.onboarding_email]
+channel = "online"
+stages = ["trial"]
+actionable = true
+cost = 0.1
 
-    [touchpoints.signup]
-    channel = "online"
-    stages = ["visitor", "trial"]
+[touchpoints.sales_demo]
+channel = "offline"
+stages = ["trial", "paying"]
+actionable = true
+cost = 40.0
 
-    [touchpoints.login]
-    channel = "online"
-    stages = ["trial", "paying", "expanding", "advocate"]
+[touchpoints.success_call]
+channel = "offline"
+stages = ["paying", "expanding"]
+actionable = true
+cost = 15.0
 
-    [touchpoints.feature_use]
-    channel = "online"
-    stages = ["trial", "paying", "expanding", "advocate"]
+[touchpoints.discount_offer]
+channel = "online"
+stages = ["trial", "paying"]
+actionable = true
+cost = 10.0
 
-    [touchpoints.invoice_paid]
-    channel = "online"
-    stages = ["paying", "expanding", "advocate"]
-
-    [touchpoints.support_ticket]
-    channel = "online"
-    stages = ["trial", "paying", "expanding", "advocate"]
-
-    [touchpoints.seat_added]
-    channel = "online"
-    stages = ["paying", "expanding"]
-
-    [touchpoints.review_posted]
-    channel = "online"
-    stages = ["advocate"]
-    """) + "".join(
-    f'\n[touchpoints.{name}]\nchannel = "{"offline" if name.endswith(("demo", "call")) else "online"}"'
-    f"\nstages = {stages!r}\nactionable = true\ncost = {cost}\n".replace("'", '"')
-    for name, (stages, cost, _, _) in ACTIONABLE.items())
+[touchpoints.webinar_invite]
+channel = "online"
+stages = ["visitor", "trial", "paying", "expanding", "advocate"]
+actionable = true
+cost = 0.5
+"""  # the same as in the README's "Bring your own data"
 
 RULES_TOML = textwrap.dedent("""\
     exclude = ["discount_offer"]
@@ -248,6 +256,9 @@ def test_the_simulated_log_is_a_plausible_saas_history(saas):
     assert events["revenue"].notna().sum() == counts["invoice_paid"]
     jm = cjml.JourneyMap.from_file(saas.map)
     assert jm.stages == tuple(STAGES) and jm.actionable_touchpoints == tuple(ACTIONABLE)
+    assert jm.costs() == {t: (ACTIONABLE[t][1] if t in ACTIONABLE else None)
+                          for t in jm.touchpoint_names}
+    assert set(jm.touchpoint_names) == set(events["action"])
 
 
 def test_validate_with_column_mapping_and_custom_map(saas):
@@ -389,3 +400,33 @@ def test_journey_map_uses_the_custom_stages(saas, trained):
     assert table["stage"].tolist() == STAGES
     assert table["reached"].is_monotonic_decreasing and table.loc[0, "reached"] == 2500
     assert {"conversion", "drop_off", "median_days", "top_touchpoints"} <= set(table.columns)
+
+
+def test_the_readme_example_runs_as_written(saas, tmp_path, monkeypatch):
+    """The README's "Bring your own data": its CSV, journey map and commands, on this log."""
+    match = re.search(r"^## Bring your own data\n(.*?)(?=^## |\Z)",
+                      README.read_text(encoding="utf-8"), re.S | re.M)
+    if match is None:
+        pytest.skip("README.md has no 'Bring your own data' section yet")
+    section = match.group(1)
+    (toml,) = re.findall(r"```toml\n(.*?)```", section, re.S)
+    (example,) = re.findall(r"```csv\n(.*?)```", section, re.S)
+    lines = [line.strip() for block in re.findall(r"```(?:shell|bash)\n(.*?)```", section, re.S)
+             for line in block.splitlines() if line.strip().startswith("cjml ")]
+    # the README shows this test's map and column mapping, for a log like this one
+    assert cjml.JourneyMap.from_dict(tomllib.loads(toml)) == cjml.JourneyMap.from_file(saas.map)
+    assert f"`{COLUMNS}`" in section
+    head = cjml.read_events(pd.read_csv(io.StringIO(example)), columns=COLUMNS,
+                            journey_map=saas.map)
+    assert head.n_events == len(example.strip().splitlines()) - 1
+    assert [line.split()[1] for line in lines] == [
+        "validate", "train", "score", "recommend", "journey-map"]
+    monkeypatch.chdir(tmp_path)
+    saas.events.to_csv("crm_export.csv", index=False)
+    (tmp_path / "saas.toml").write_text(toml, encoding="utf-8")
+    for line in lines:
+        args = shlex.split(line)[1:]
+        code, _, err = cli(*args)
+        assert code == 0, f"{line}\n{err}"
+        if "--out" in args:
+            assert Path(args[args.index("--out") + 1]).is_file(), line
