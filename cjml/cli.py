@@ -161,7 +161,7 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     lookback = None if args.all else bundle.metadata.get("lookback")
     actions = recommender.recommend(log, cutoff=args.cutoff, customers=customers,
                                     lookback=lookback)
-    path = write_table(actions.reset_index(), out, force=args.force)
+    path = _write_actions(actions, out, force=args.force)
     _say(_recommendation_summary(actions))
     _say(f"Wrote recommendations for {len(actions):,} customers to {path} "
          f"({time.perf_counter() - started:.1f} s)")
@@ -184,6 +184,15 @@ def _customer_list(path: str, id_column=None) -> list:
         raise CjmlError(f"{path!r} has no {' or '.join(map(repr, names))} column (columns: "
                         f"{list(frame.columns)!r}); name the column of ids customer_id.")
     return frame[column].dropna().drop_duplicates().tolist()
+
+
+def _write_actions(actions, path: Path, *, force: bool) -> Path:
+    """Recommendations to Parquet, or to a spreadsheet-safe CSV (formula-escaped, UTF-8 BOM)."""
+    from cjml.panel import write_csv
+
+    if Path(path).suffix.lower() == ".csv":
+        return write_csv(actions.reset_index(), path, force=force)
+    return write_table(actions.reset_index(), path, force=force)
 
 
 def _recommendation_summary(actions) -> str:
@@ -266,7 +275,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     actions = TouchpointRecommender.from_bundle(bundle).recommend(
         log, lookback=bundle.metadata["lookback"])
-    actions_path = write_table(actions.reset_index(), workdir / "actions.csv", force=True)
+    actions_path = _write_actions(actions, workdir / "actions.csv", force=True)
     _say(_recommendation_summary(actions))
     _say(f"      wrote {actions_path}")
     _say(f"Done in {time.perf_counter() - started:.1f} s.")
