@@ -1318,8 +1318,12 @@ def _recommend(bundle, log_chunk, features, churn_risk, cutoff, top_k) -> pd.Dat
         return pd.DataFrame({c: (np.full(len(features), np.nan) if c.startswith("expected")
                                  else np.full(len(features), None, dtype=object))
                              for c in columns}, index=features.index)
-    rec = TouchpointRecommender.from_bundle(bundle).recommend(
-        log_chunk, cutoff=cutoff, features=features, churn_risk=churn_risk, top_k=top_k)
+    try:
+        rec = TouchpointRecommender.from_bundle(bundle).recommend(
+            log_chunk, cutoff=cutoff, features=features, churn_risk=churn_risk, top_k=top_k)
+    except CjmlError as err:  # e.g. a bundle without what the recommender needs
+        raise type(err)(f"{err} Or score without recommendations: recommend=False "
+                        "(--no-recommend).") from err
     return rec.reindex(features.index)[columns]
 
 
