@@ -735,13 +735,30 @@ def _iter_batches(src: _Source, read_columns: list, batch_rows: int
 
 def _parquet_batches(path: str, read_columns: list, batch_rows: int,
                      row_groups: Sequence[int] | None = None) -> Iterator[pa.Table]:
+    """A Parquet file a few row groups at a time (about ``batch_rows`` rows per batch).
+
+    Row groups are read one by one: ``ParquetFile.iter_batches`` over a whole file
+    keeps memory in proportion to the file, which would defeat streaming.
+    """
+    columns = [str(c) for c in read_columns]
     try:
         handle = pq.ParquetFile(path)
-        batches = handle.iter_batches(batch_size=batch_rows, columns=[str(c) for c in
-                                                                      read_columns],
-                                      row_groups=row_groups)
-        for batch in batches:
-            yield pa.Table.from_batches([batch])
+        groups = range(handle.metadata.num_row_groups) if row_groups is None else row_groups
+        pending, rows = [], 0
+        for g in groups:
+            size = handle.metadata.row_group(g).num_rows
+            if size > 2 * batch_rows:  # a huge row group: in slices
+                for batch in handle.iter_batches(batch_size=batch_rows, row_groups=[g],
+                                                 columns=columns):
+                    yield pa.Table.from_batches([batch])
+                continue
+            pending.append(handle.read_row_group(g, columns=columns))
+            rows += size
+            if rows >= batch_rows:
+                yield pa.concat_tables(pending) if len(pending) > 1 else pending[0]
+                pending, rows = [], 0
+        if pending:
+            yield pa.concat_tables(pending) if len(pending) > 1 else pending[0]
     except (OSError, pa.ArrowException) as exc:
         raise InputFileError(f"Cannot read the Parquet file {path!r}: {_first_line(exc)}. Fix: "
                              "check that it is a complete Parquet file (e.g. written by "

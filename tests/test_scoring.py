@@ -353,6 +353,8 @@ def test_dask_engine_equals_the_local_engine(bundle, events, reference, tmp_path
         listed = score(bundle, folder, engine="dask", scheduler=client, recommend=False,
                        customers=[3, 1, 10**9], chunk_events=6000)
     pd.testing.assert_frame_equal(got, reference)
+    pd.testing.assert_frame_equal(score(bundle, folder, recommend=False, chunk_events=6000),
+                                  reference)  # small row groups, read a few at a time
     assert got.attrs["summary"].engine == "dask" and got.attrs["summary"].n_chunks >= 4
     assert listed["customer_id"].tolist() == [1, 3, 10**9]
     assert listed["status"].iloc[2] == "no_events"
