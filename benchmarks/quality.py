@@ -206,7 +206,7 @@ def main() -> None:
         print(f"\npolicy value: mean true drop-off probability of the {r['n_test']:,} test "
               f"customers when the top {TARGET_SHARE:.0%} by predicted risk (or everyone) get "
               f"the policy's touchpoint")
-        print(p.to_string(float_format=lambda v: f"{v:.6f}"))
+        print(p.to_string(float_format=lambda v: f"{v:.7f}"))
         share = p["regret share (top 20%)"]
         naive = share.drop(["cjml", "cjml (S-learner)", "oracle", "no action"])
         ok["regret_share"] = share["cjml"] <= GOAL_REGRET_SHARE and (share["cjml"] < naive).all()

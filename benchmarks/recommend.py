@@ -3,7 +3,7 @@
 The journey map is the default one with four more touchpoints made actionable
 (paid ads, online reviews, website visits and store visits as if the business
 could trigger them), so every customer has up to 13 candidate touchpoints. The
-bundle is trained once with ``cjml.train`` on ``make_journeys(40_000,
+bundle is trained once with ``cjml.train`` on ``make_journeys(20_000,
 random_state=11)`` read with that map (no holdout) and cached. The logs are the
 shuffled Parquet logs of ``events.py`` (about 8.5 events per customer): 10M
 events are about 1.2M customers. Each case runs in a fresh process; reading
@@ -55,7 +55,7 @@ def bundle_path() -> str:
     from cjml.datasets import make_journeys
 
     CACHE.mkdir(exist_ok=True)
-    events = make_journeys(40_000, random_state=11).events
+    events = make_journeys(20_000, random_state=11).events
     bundle, _ = cjml.train(cjml.read_events(events, journey_map=journey_map()), holdout=False)
     bundle.save(path)
     return str(path)
