@@ -356,6 +356,7 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         self
+            The same model, now predicting through the compiled library.
         """
         import tempfile
         from pathlib import Path

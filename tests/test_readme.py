@@ -55,6 +55,8 @@ def test_cli_example_runs(line, tmp_path, monkeypatch, capsys):
                      "journeys.parquet"]) == 0
     if line.startswith("cjml generate --sample"):
         line = line.replace("--out data", f"--out {tmp_path / 'data'}")
+    if "vip_list.csv" in line:  # the customer list of the README's example
+        pd.DataFrame({"customer_id": [1, 2, 3, 999_999]}).to_csv("vip_list.csv", index=False)
     if "rules.toml" in line:  # the rules file of the README's example
         (tmp_path / "rules.toml").write_text(_blocks("toml")[-1], encoding="utf-8")
     args = shlex.split(line)[1:]
