@@ -133,6 +133,7 @@ class RecommendationRules:
 
         exclude = ["referral_invite"]   # never recommend these
         min_risk = 0.2                   # act only on customers at this risk or more
+        min_reduction = 0.005            # recommend only what lowers the risk by 0.5 points
         budget = 5000.0                  # total cost of the first-ranked touchpoints
         rank_by = "reduction"            # or "reduction_per_cost"
 
@@ -149,6 +150,9 @@ class RecommendationRules:
         Touchpoints never recommended.
     caps : tuple of ContactCap
         Contact caps, counted from each customer's history before the cutoff.
+    min_reduction : float, default 0
+        Touchpoints expected to lower the risk by this much or less (as a
+        probability: 0.005 is half a point) are not recommended.
     min_risk : float, default 0
         Customers whose current risk is below it get no recommendation.
     budget : float, optional
@@ -165,6 +169,7 @@ class RecommendationRules:
     exclude: tuple[str, ...] = ()
     caps: tuple[ContactCap, ...] = ()
     min_risk: float = 0.0
+    min_reduction: float = 0.0
     budget: float | None = None
     costs: Mapping[str, float] = field(default_factory=dict)
     rank_by: str = "auto"
@@ -173,6 +178,9 @@ class RecommendationRules:
         if not 0.0 <= float(self.min_risk) <= 1.0:
             raise RulesError(f"min_risk must be a probability between 0 and 1, got "
                              f"{self.min_risk!r}.")
+        if not 0.0 <= float(self.min_reduction) < 1.0:
+            raise RulesError(f"min_reduction must be a probability between 0 and 1 (0.005 is "
+                             f"half a point), got {self.min_reduction!r}.")
         if self.budget is not None and not float(self.budget) >= 0:
             raise RulesError(f"budget must be a non-negative amount, got {self.budget!r}.")
         if self.rank_by not in _RANK_BY:
@@ -197,14 +205,15 @@ class RecommendationRules:
         Parameters
         ----------
         spec : mapping
-            Keys ``exclude``, ``caps``, ``min_risk``, ``budget``, ``costs``,
+            Keys ``exclude``, ``caps``, ``min_risk``, ``min_reduction``,
+            ``budget``, ``costs``,
             ``rank_by``; all optional.
 
         Returns
         -------
         RecommendationRules
         """
-        known = {"exclude", "caps", "min_risk", "budget", "costs", "rank_by"}
+        known = {"exclude", "caps", "min_risk", "min_reduction", "budget", "costs", "rank_by"}
         unknown = [k for k in spec if k not in known]
         if unknown:
             raise RulesError(f"Unknown rule {unknown[0]!r}; the rules are {sorted(known)!r}."
@@ -221,6 +230,7 @@ class RecommendationRules:
         budget = spec.get("budget")
         return cls(exclude=tuple(str(e) for e in exclude), caps=tuple(caps),
                    min_risk=spec.get("min_risk", 0.0),
+                   min_reduction=spec.get("min_reduction", 0.0),
                    budget=None if budget is None else float(budget),
                    costs=dict(spec.get("costs", {})), rank_by=spec.get("rank_by", "auto"))
 
@@ -863,7 +873,7 @@ class TouchpointRecommender:
         n = len(est.risk)
 
         reduction = est.risk[:, None] - est.after
-        usable = est.allowed & (reduction > 0)
+        usable = est.allowed & (reduction > max(rules.min_reduction, 0.0))
         act = est.risk >= rules.min_risk
         usable &= act[:, None]
         score = reduction / np.where(costs > 0, costs, np.nan) if rules.ranks_by_cost else reduction
@@ -989,7 +999,10 @@ def _reasons(est: _Estimates, out: pd.DataFrame, act: np.ndarray, over_budget: n
     n = len(out)
     first = out["recommended_touchpoint"]
     has = first.notna().to_numpy()
-    reasons = np.full(n, "no allowed touchpoint is expected to lower the risk", dtype=object)
+    floor = (f" by more than {rules.min_reduction * 100:g} points" if rules.min_reduction > 0
+             else "")
+    reasons = np.full(n, f"no allowed touchpoint is expected to lower the risk{floor}",
+                      dtype=object)
     if has.any():
         risk, after, reach = est.risk[has], out["expected_risk"].to_numpy()[has], est.reach[has]
         text = (first[has].str.replace("_", " ").to_numpy() + " lowers the drop-off risk from "

@@ -275,6 +275,19 @@ def test_minimum_risk_and_budget(bundle, log, recommended):
         or spent + min(costs.values()) > budget
 
 
+def test_minimum_reduction(bundle, log, recommended):
+    floor = float(recommended["expected_risk_reduction"].median())
+    out = TouchpointRecommender.from_bundle(bundle, rules={"min_reduction": floor}).recommend(log)
+    for suffix in ("", "_2", "_3"):
+        assert (out[f"expected_risk_reduction{suffix}"].dropna() > floor).all()
+    dropped = recommended["recommended_touchpoint"].notna() & out["recommended_touchpoint"].isna()
+    assert dropped.any()
+    assert out.loc[dropped, "reason"].str.startswith(
+        "no allowed touchpoint is expected to lower the risk by more than").all()
+    with pytest.raises(RulesError, match="min_reduction must be a probability"):
+        RecommendationRules(min_reduction=2.0)
+
+
 def test_ranking_by_reduction_per_cost(bundle, log):
     out = TouchpointRecommender.from_bundle(
         bundle, rules={"rank_by": "reduction_per_cost"}).recommend(log, top_k=2)
