@@ -981,16 +981,22 @@ def _stage_index(X: pd.DataFrame, jm: JourneyMap) -> np.ndarray:
 
 
 def _pct(p: np.ndarray) -> np.ndarray:
-    """Probabilities as percentages: whole points from 1% up, one decimal below."""
+    """Probabilities as percentages: whole points from 1% to 99%, one decimal outside."""
     p = np.asarray(p, dtype=float) * 100
-    whole = (p >= 1) & (p < 99)
-    return np.where(whole, np.char.mod("%.0f%%", p), np.char.mod("%.1f%%", p)).astype(object)
+    tenths = np.round(p * 10).astype(np.int64)  # integer formatting is fast, np.char.mod is not
+    one_decimal = np.char.add(np.char.add((tenths // 10).astype(str), "."),
+                              (tenths % 10).astype(str))
+    whole = np.round(p).astype(np.int64).astype(str)
+    text = np.where((p >= 1) & (p < 99), whole, one_decimal)
+    return np.char.add(text, "%").astype(object)
 
 
 def _points(d: np.ndarray) -> np.ndarray:
     """Risk differences in percentage points, "<0.1 points" when smaller."""
     d = np.asarray(d, dtype=float) * 100
-    return np.where(d >= 0.1, np.char.mod("%.1f points", d), "<0.1 points").astype(object)
+    tenths = np.round(d * 10).astype(np.int64)
+    text = np.char.add(np.char.add((tenths // 10).astype(str), "."), (tenths % 10).astype(str))
+    return np.where(d >= 0.1, np.char.add(text, " points"), "<0.1 points").astype(object)
 
 
 def _reasons(est: _Estimates, out: pd.DataFrame, act: np.ndarray, over_budget: np.ndarray,
