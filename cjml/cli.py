@@ -238,7 +238,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     events_path = workdir / "events.parquet"
     _say(f"cjml {cjml.__version__} demo: the sample journey, end to end. Files go to {workdir}/")
     started = time.perf_counter()
-    _say(f"[1/5] Simulating {datasets.SAMPLE_PARAMS['n_customers']:,} customers with ground "
+    _say(f"[1/6] Simulating {datasets.SAMPLE_PARAMS['n_customers']:,} customers with ground "
          f"truth (seed {datasets.SAMPLE_PARAMS['random_state']})...")
     data = datasets.make_journeys(**datasets.SAMPLE_PARAMS)
     bundled = datasets.load_sample()
@@ -250,10 +250,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
                         "change was intended, rebuild it: cjml generate --sample --out data --force")
     write_table(data.events, events_path, force=True)
     write_table(data.truth, workdir / "truth.parquet", force=True)
-    _say(f"[2/5] Validating {events_path}...")
+    _say(f"[2/6] Validating {events_path}...")
     log = cjml.read_events(events_path)
     _say(log.summary().to_text())
-    _say("[3/5] Ground truth (the true 30-day risk the models are measured against):")
+    _say("[3/6] Ground truth (the true 30-day risk the models are measured against):")
     truth = data.truth
     for cutoff, rows in truth.groupby("cutoff", sort=True):
         active = rows[rows["active"]]
@@ -262,13 +262,18 @@ def _cmd_demo(args: argparse.Namespace) -> int:
              f"{rows['realised_churn'].mean():.3f}; of the {len(active):,} not yet gone: "
              f"{active['risk_full_no_action'].mean():.3f} vs "
              f"{active['realised_churn'].mean():.3f}")
-    _say("[4/5] Training the churn and next-stage models; evaluating them on the latest "
+    _say("[4/6] Training the churn and next-stage models; evaluating them on the latest "
          "cutoff, held out...")
     bundle, report = cjml.train(log)
     model_path = bundle.save(workdir / "model.joblib", force=True)
     _say(report.to_text())
     _say(f"      saved {model_path}")
-    _say("[5/5] Recommending, for every customer active in the last "
+    _say("[5/6] Scoring every customer with the saved bundle (risk, band, next stage, "
+         "drivers, best touchpoint)...")
+    summary = cjml.score(model_path, events_path, out=workdir / "scores.parquet", force=True,
+                         top_k=3)
+    _say("      " + summary.to_text().replace("\n", "\n      "))
+    _say("[6/6] Recommending, for every customer active in the last "
          f"{cjml.evaluation.duration_text(to_timedelta(bundle.metadata['lookback']))}, the "
          "touchpoints most likely to prevent drop-off...")
     from cjml.recommend import TouchpointRecommender
@@ -495,7 +500,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run the main job end to end on the sample",
                           description="Simulate the sample with ground truth, check it matches "
                                       "the bundled copy, validate it, report the truth, train "
-                                      "and evaluate the models and save them.")
+                                      "and evaluate the models and save them, score every "
+                                      "customer and write the recommended actions.")
     demo.add_argument("--workdir", default="cjml-demo",
                       help="folder for the demo's files (default ./cjml-demo)")
     demo.set_defaults(func=_cmd_demo)
