@@ -150,11 +150,11 @@ class RecommendationRules:
         Touchpoints never recommended.
     caps : tuple of ContactCap
         Contact caps, counted from each customer's history before the cutoff.
+    min_risk : float, default 0
+        Customers whose current risk is below it get no recommendation.
     min_reduction : float, default 0
         Touchpoints expected to lower the risk by this much or less (as a
         probability: 0.005 is half a point) are not recommended.
-    min_risk : float, default 0
-        Customers whose current risk is below it get no recommendation.
     budget : float, optional
         Total cost allowed for the first-ranked touchpoints. Customers are
         served in order of their best expected reduction (per unit cost when

@@ -64,7 +64,7 @@ def test_train_holds_out_a_later_cutoff(trained, log):
     assert all(c + horizon <= test_cutoff for c in train_cutoffs)
     assert test_cutoff == cjml.rolling_cutoffs(log, n=1)[0]
     assert str(test_cutoff.date()) == str(report.info["test_cutoff"])
-    assert set(bundle.models) == {"churn", "next_stage"}
+    assert set(bundle.models) == {"churn", "next_stage", "touchpoint_response"}
     assert bundle.metadata["event_columns"] == ["channel", "satisfaction", "nps", "effort",
                                                 "amount", "segment"]
     assert bundle.metadata["evaluation"]["churn"]["model"]["roc_auc"] == pytest.approx(
