@@ -711,6 +711,7 @@ class TouchpointRecommender:
         with np.errstate(divide="ignore", invalid="ignore"):
             reach = np.clip((1.0 - risk) / (1.0 - risk_if_there), 0.0, 1.0)
         reach[~seen] = np.nan
+        risk = np.where(seen, risk, np.nan)  # no history: no risk to speak of, nor to act on
 
         touchpoints = list(jm.actionable_touchpoints)
         stage = _stage_index(X, jm)

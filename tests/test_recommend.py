@@ -305,6 +305,8 @@ def test_listed_customers_without_events_are_reported(bundle, log):
         out.loc[10**9, "recommended_touchpoint"])
     assert out.loc[10**9, "reason"] == (
         "no event before the cutoff: nothing to base a recommendation on")
+    assert np.isnan(out.loc[10**9, "baseline_risk"])
+    assert out.loc[ids[:3], "baseline_risk"].between(0, 1).all()
 
 
 def test_s_learner_alternative_runs_on_candidate_rows(bundle, log):
