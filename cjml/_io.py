@@ -10,7 +10,7 @@ import pandas as pd
 
 from cjml.exceptions import InputFileError
 
-__all__ = ["TABLE_SUFFIXES", "write_table"]
+__all__ = ["TABLE_SUFFIXES", "write_atomic", "write_table"]
 
 TABLE_SUFFIXES = (".parquet", ".csv")
 
@@ -43,11 +43,47 @@ def write_table(frame: pd.DataFrame, path: str | Path, *, force: bool = False) -
         If the suffix is not .parquet or .csv, or the file exists and
         ``force`` is False.
     """
+    suffix = Path(path).suffix.lower()
+
+    def write(tmp: str) -> None:
+        if suffix == ".parquet":
+            frame.to_parquet(tmp, index=False, compression="zstd")
+        else:
+            frame.to_csv(tmp, index=False)
+
+    return write_atomic(path, write, force=force, suffixes=TABLE_SUFFIXES)
+
+
+def write_atomic(path: str | Path, write, *, force: bool = False,
+                 suffixes: tuple[str, ...] | None = None) -> Path:
+    """Write a file through ``write(tmp_path)``, atomically, never replacing by accident.
+
+    Parameters
+    ----------
+    path : str or Path
+        Destination.
+    write : callable
+        Writes the whole file to the temporary path it is given (same folder).
+    force : bool, default False
+        Replace an existing file; without it an existing file is an error.
+    suffixes : tuple of str, optional
+        Allowed suffixes (lower case, with the dot); any when None.
+
+    Returns
+    -------
+    Path
+        The path written.
+
+    Raises
+    ------
+    InputFileError
+        If the suffix is not allowed, or the file exists and ``force`` is False.
+    """
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix not in TABLE_SUFFIXES:
+    if suffixes is not None and suffix not in suffixes:
         raise InputFileError(
-            f"Cannot write {str(path)!r}: the output must end in .parquet or .csv, "
+            f"Cannot write {str(path)!r}: the file must end in {' or '.join(suffixes)}, "
             f"not {suffix or '(no suffix)'!r}."
         )
     if path.exists() and not force:
@@ -59,10 +95,8 @@ def write_table(frame: pd.DataFrame, path: str | Path, *, force: bool = False) -
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        if suffix == ".parquet":
-            frame.to_parquet(tmp, index=False, compression="zstd")
-        else:
-            frame.to_csv(tmp, index=False)
+        write(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; outputs are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -19,16 +19,15 @@ import base64
 import difflib
 import html
 import io
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from cjml._io import write_atomic
 from cjml.events import EventLog, to_utc_timestamp
-from cjml.exceptions import InputFileError, SchemaError
+from cjml.exceptions import SchemaError
 from cjml.journey import DROPPED
 
 __all__ = ["JourneyMapReport", "journey_map"]
@@ -988,24 +987,7 @@ def _band(ax, x0: float, top0: float, x1: float, top1: float, width: float, colo
 
 
 def _write_atomic(path, force: bool, suffix: str, write) -> Path:
-    path = Path(path)
-    if path.suffix.lower() != suffix:
-        raise InputFileError(f"Cannot write {str(path)!r}: the file must end in {suffix}, "
-                             f"not {path.suffix or '(no suffix)'!r}.")
-    if path.exists() and not force:
-        raise InputFileError(f"{str(path)!r} already exists and was left untouched. Choose "
-                             "another path, or pass --force (force=True) to replace it.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(path, write, force=force, suffixes=(suffix,))
 
 
 def _pct(value, digits: int = 0) -> str:

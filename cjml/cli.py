@@ -298,9 +298,11 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _add_input_options(parser: argparse.ArgumentParser) -> None:
+def _add_input_options(parser: argparse.ArgumentParser, *, journey_map: bool = True) -> None:
     parser.add_argument("events", help="CSV or Parquet file, or a folder of them")
-    parser.add_argument("--map", help="journey map (.toml or .json); default: the built-in map")
+    if journey_map:  # commands that load a bundle take its journey map instead
+        parser.add_argument("--map",
+                            help="journey map (.toml or .json); default: the built-in map")
     parser.add_argument("--columns", metavar="MAPPING",
                         help="your column names, e.g. customer_id=user,timestamp=event_time")
     parser.add_argument("--timezone", default="UTC",
@@ -430,7 +432,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "expected_risk_reduction (and ranks 2..k), status. An "
                                     "interrupted run continues with --resume.")
     sc.add_argument("model", help="bundle file written by cjml train")
-    sc.add_argument("events", help="CSV or Parquet file, or a folder of them")
+    _add_input_options(sc, journey_map=False)
     sc.add_argument("--out", required=True, help="output .parquet or .csv")
     sc.add_argument("--customers", metavar="FILE",
                     help="score only these customers: CSV or Parquet with a customer_id column")
@@ -459,14 +461,6 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--compile", action="store_true",
                     help="compile the models first (needs cjml[fast] and a C compiler; pays "
                          "off from a few million events)")
-    sc.add_argument("--columns", metavar="MAPPING",
-                    help="your column names, e.g. customer_id=user,timestamp=event_time")
-    sc.add_argument("--timezone", default="UTC",
-                    help="timezone of naive timestamps and of --cutoff (default UTC)")
-    sc.add_argument("--timestamp-unit", choices=["s", "ms", "us", "ns"],
-                    help="read numeric timestamps as epoch values in this unit")
-    sc.add_argument("--drop-duplicates", action="store_true",
-                    help="remove exact duplicate events (they are only reported otherwise)")
     sc.add_argument("--quiet", action="store_true", help="no progress bar")
     sc.add_argument("--force", action="store_true",
                     help="replace an existing output, or start an unfinished run afresh")

@@ -12,15 +12,13 @@ formula. Nothing here imports ipywidgets: any cjml code can reuse it.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from cjml.exceptions import InputFileError
+from cjml._io import write_atomic
 
 __all__ = ["FORMULA_PREFIXES", "escape_formula", "write_csv"]
 
@@ -124,13 +122,6 @@ def write_csv(frame: pd.DataFrame, path, *, force: bool = False, bom: bool = Tru
     The file starts with the byte-order mark, the formula-like id is escaped
     with an apostrophe, and the negative number is left as a number.
     """
-    path = Path(path)
-    if path.suffix.lower() != ".csv":
-        raise InputFileError(f"Cannot write {str(path)!r}: the file must end in .csv, not "
-                             f"{path.suffix or '(no suffix)'!r}.")
-    if path.exists() and not force:
-        raise InputFileError(f"{str(path)!r} already exists and was left untouched. Choose "
-                             "another file name, or pass force=True to replace it.")
     out = frame
     if escape:
         out = frame.copy()
@@ -138,15 +129,7 @@ def write_csv(frame: pd.DataFrame, path, *, force: bool = False, bom: bool = Tru
             out[name] = _escape_column(out[name])
         # a risky column name would run as a formula too
         out.columns = [escape_formula(str(c)) for c in out.columns]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        out.to_csv(tmp, index=False, encoding="utf-8-sig" if bom else "utf-8",
-                   lineterminator="\r\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(
+        path, lambda tmp: out.to_csv(tmp, index=False, encoding="utf-8-sig" if bom else "utf-8",
+                                     lineterminator="\r\n"),
+        force=force, suffixes=(".csv",))
