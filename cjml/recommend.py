@@ -1020,11 +1020,14 @@ def _reasons(est: _Estimates, out: pd.DataFrame, act: np.ndarray, over_budget: n
                            + " chance they are still there to receive it")
         reasons[has] = text
     nothing = ~has & ~est.allowed.any(axis=1)
-    for i in np.flatnonzero(nothing):  # rare: say what ruled each option out
+    ruled_out = (est.blocked > 0).any(axis=1)
+    # Nothing deliverable in the stage (many customers, e.g. all of awareness): vectorised.
+    plain = nothing & ~ruled_out
+    stage = out["stage"].fillna("unknown").to_numpy()[plain].astype(str)
+    reasons[plain] = np.char.add(np.char.add("no allowed touchpoint in stage '", stage), "'")
+    for i in np.flatnonzero(nothing & ruled_out):  # fewer: say what the rules ruled out
         blocked = sorted(set(est.blocked_texts[est.blocked[i][est.blocked[i] > 0]]))
-        stage = out["stage"].iat[i] or "unknown"
-        reasons[i] = "no allowed touchpoint" + (f" ({'; '.join(blocked)})" if blocked
-                                                else f" in stage {stage!r}")
+        reasons[i] = f"no allowed touchpoint ({'; '.join(blocked)})"
     reasons[over_budget] = "budget spent on customers with larger expected reductions"
     if rules.min_risk > 0:
         below = ~act
