@@ -136,8 +136,9 @@ def _cmd_score(args: argparse.Namespace) -> int:
         top_k=args.top_k, out=args.out, force=args.force, resume=args.resume,
         on_error=args.on_error, engine=args.engine, scheduler=args.scheduler,
         risk_bands=args.risk_bands, drivers=not args.no_drivers,
-        recommend=not args.no_recommend, columns=args.columns, timezone=args.timezone,
-        timestamp_unit=args.timestamp_unit, drop_duplicates=args.drop_duplicates,
+        recommend=not args.no_recommend, rules=args.rules, columns=args.columns,
+        timezone=args.timezone, timestamp_unit=args.timestamp_unit,
+        drop_duplicates=args.drop_duplicates,
         chunk_events=args.chunk_events, compile=args.compile, progress=not args.quiet)
     _say(summary.to_text())
     return 0
@@ -313,6 +314,13 @@ def _add_input_options(parser: argparse.ArgumentParser, *, journey_map: bool = T
                         help="remove exact duplicate events (they are only reported otherwise)")
 
 
+def _add_rules_option(parser: argparse.ArgumentParser, *, extra: str = "") -> None:
+    """``--rules TOML``: the business rules of the recommendations (recommend and score)."""
+    parser.add_argument("--rules", metavar="TOML",
+                        help="business rules: exclude, caps, min_risk, min_reduction, budget, "
+                             f"costs, rank_by (see the README){extra}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``cjml`` command."""
     parser = argparse.ArgumentParser(
@@ -458,6 +466,7 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--no-drivers", action="store_true", help="leave top_drivers empty (faster)")
     sc.add_argument("--no-recommend", action="store_true",
                     help="leave the recommendation columns empty (faster)")
+    _add_rules_option(sc, extra="; a budget holds over the whole run, not per chunk")
     sc.add_argument("--compile", action="store_true",
                     help="compile the models first (needs cjml[fast] and a C compiler; pays "
                          "off from a few million events)")
@@ -479,8 +488,7 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--out", required=True, help="output .csv or .parquet, e.g. actions.csv")
     rec.add_argument("--top-k", type=_positive_int, default=3,
                      help="touchpoints per customer (default 3)")
-    rec.add_argument("--rules", metavar="TOML",
-                     help="business rules: exclude, caps, min_risk, budget, costs, rank_by")
+    _add_rules_option(rec)
     rec.add_argument("--cutoff", help="when the touchpoints would be delivered (default: the "
                                       "last event of the log)")
     rec.add_argument("--customers", metavar="CSV",

@@ -884,12 +884,10 @@ class TouchpointRecommender:
 
         over_budget = np.zeros(n, dtype=bool)
         if rules.budget is not None:
-            first = np.where(ranked[:, 0], order[:, 0], -1)
-            has = first >= 0
-            best = np.where(has, np.take_along_axis(score, order[:, :1], axis=1)[:, 0], -np.inf)
-            queue = np.argsort(-best, kind="stable")
-            spent = np.cumsum(np.where(has[queue], costs[np.maximum(first[queue], 0)], 0.0))
-            over_budget[queue[spent > rules.budget]] = True
+            first = order[:, 0]
+            first_reduction = np.where(ranked[:, 0], reduction[np.arange(n), first], np.nan)
+            over_budget = _over_budget(first_reduction, costs[first], rules.budget,
+                                       ranks_by_cost=rules.ranks_by_cost)
             ranked &= ~over_budget[:, None]
 
         stages = np.asarray(jm.stages + (None,), dtype=object)
@@ -938,6 +936,52 @@ def estimate_effects(bundle, log, *, cutoff=None, rules=None, lookback=None) -> 
 
 
 # ---------------------------------------------------------------------- helpers
+def _over_budget(reduction, cost, budget, *, ranks_by_cost) -> np.ndarray:
+    """Which customers a budget leaves without a recommendation.
+
+    Customers are served in order of the ranking score of their first-ranked
+    touchpoint (its expected risk reduction, or the reduction per unit cost
+    when ranking by cost; a free touchpoint comes first), ties in the order
+    given, until the cumulative cost of their first-ranked touchpoints exceeds
+    the budget; every customer from there on is past it. This is the one
+    definition of the budget rule: :meth:`TouchpointRecommender.recommend`
+    applies it to its customers, :func:`cjml.score` to the whole run (in
+    customer id order, the recommender's row order).
+
+    Parameters
+    ----------
+    reduction : array of float
+        Each customer's expected risk reduction of their first-ranked
+        touchpoint; NaN for customers without a recommendation.
+    cost : array of float
+        The unit cost of that touchpoint (ignored where ``reduction`` is NaN).
+    budget : float
+        Total cost allowed.
+    ranks_by_cost : bool
+        Whether customers are ordered by reduction per unit cost
+        (:attr:`RecommendationRules.ranks_by_cost`) rather than by reduction.
+
+    Returns
+    -------
+    ndarray of bool
+        True for the customers past the budget.
+    """
+    reduction = np.asarray(reduction, dtype=float)
+    cost = np.asarray(cost, dtype=float)
+    has = ~np.isnan(reduction)
+    if ranks_by_cost:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            key = reduction / np.where(cost > 0, cost, np.nan)
+    else:
+        key = reduction
+    best = np.where(has, np.nan_to_num(key, nan=np.inf), -np.inf)
+    queue = np.argsort(-best, kind="stable")
+    spent = np.cumsum(np.where(has[queue], cost[queue], 0.0))
+    over = np.zeros(len(best), dtype=bool)
+    over[queue[spent > budget]] = True
+    return over
+
+
 def _resolve_cutoff(log, cutoff) -> pd.Timestamp:
     from cjml.events import to_utc_timestamp
 

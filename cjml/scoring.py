@@ -47,6 +47,13 @@ validation stop the run with their row numbers (``on_error="raise"``), or
 (``on_error="quarantine"``) go to a rejects file beside the output
 (``NAME.rejects.parquet`` or ``.csv``) with the reason, and are counted.
 
+**Business rules** (``rules=``, as for :class:`cjml.TouchpointRecommender`)
+apply to the recommendation columns. A ``budget`` must hold over the whole
+run, so the chunks are scored without it, each keeping, per customer, the
+first-ranked touchpoint's reduction and cost; the merge then applies the
+recommender's own budget rule to all customers at once (in customer id order)
+and empties the recommendations of those past the budget.
+
 **Engine "dask".** The same per-partition scoring on a dask.distributed
 cluster: the input is read by the workers (row groups of Parquet files, or
 whole CSV files), shuffled by customer so that each customer's history is
@@ -70,7 +77,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +124,7 @@ _ENGINES = ("local", "dask")
 _ON_ERROR = ("raise", "quarantine")
 _OUT_SUFFIXES = (".parquet", ".csv")
 _ROW, _PART, _REJECT, _RAW_TS = "__cjml_row", "__cjml_part", "__cjml_reject", "__cjml_raw_ts"
+_COST = "__cjml_cost"  # in finished chunks under a budget: the first-ranked touchpoint's cost
 _STATE, _LOCK = "state.json", "lock"
 # pandas' default missing-value markers, so a CSV reads as read_events reads it.
 _NA_VALUES = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
@@ -230,15 +238,70 @@ class ScoreSummary:
         out["cutoff"] = self.cutoff.isoformat()
         out["out"] = None if self.out is None else str(self.out)
         out["rejects"] = None if self.rejects is None else str(self.rejects)
-        out["unknown_touchpoints"] = list(self.unknown_touchpoints)
+        out["unknown_touchpoints"] = [str(t) for t in self.unknown_touchpoints]
+        for name in _INT_FIELDS:
+            if out[name] is not None:
+                out[name] = int(out[name])
+        out["seconds"] = float(self.seconds)
         return out
+
+    @classmethod
+    def from_dict(cls, spec: Mapping[str, Any]) -> ScoreSummary:
+        """The summary back from :meth:`to_dict` (e.g. ``scores.attrs["summary"]``).
+
+        Parameters
+        ----------
+        spec : mapping
+            Every field of the summary, as :meth:`to_dict` gives them (the
+            cutoff as ISO text, the files as text or None).
+
+        Returns
+        -------
+        ScoreSummary
+
+        Raises
+        ------
+        ValueError
+            When fields are missing or unknown, naming them.
+
+        Examples
+        --------
+        >>> scores = cjml.score(bundle, events)  # doctest: +SKIP
+        >>> print(ScoreSummary.from_dict(scores.attrs["summary"]))  # doctest: +SKIP
+        """
+        if not isinstance(spec, Mapping):
+            raise TypeError(f"ScoreSummary.from_dict needs the dict of ScoreSummary.to_dict() "
+                            f"(e.g. scores.attrs['summary']), got {type(spec).__name__}.")
+        names = [f.name for f in fields(cls)]
+        missing = [n for n in names if n not in spec]
+        unknown = [str(k) for k in spec if k not in names]
+        if missing or unknown:
+            what = "; ".join(part for part in (
+                f"missing {missing!r}" if missing else "",
+                f"unknown {unknown!r}" if unknown else "") if part)
+            raise ValueError(f"Cannot rebuild a ScoreSummary: {what}. Pass the dict of "
+                             "ScoreSummary.to_dict() (e.g. scores.attrs['summary']) as it is.")
+        values = dict(spec)
+        cutoff = pd.Timestamp(values["cutoff"])
+        values["cutoff"] = cutoff.tz_localize("UTC") if cutoff.tz is None \
+            else cutoff.tz_convert("UTC")
+        for name in ("out", "rejects"):
+            values[name] = None if values[name] is None else Path(values[name])
+        values["unknown_touchpoints"] = tuple(str(t) for t in values["unknown_touchpoints"])
+        return cls(**values)
+
+
+#: The whole-number fields of a ScoreSummary (plain ``int`` in :meth:`ScoreSummary.to_dict`).
+_INT_FIELDS = ("n_customers", "n_scored", "n_inactive", "n_no_events", "n_listed",
+               "n_listed_absent", "n_rows_read", "n_rows_rejected", "n_duplicates",
+               "n_chunks", "n_chunks_resumed")
 
 
 def score(bundle, events, *, customers=None, cutoff=None, top_k=1, out=None, force=False,
           resume=False, on_error="raise", engine="local", scheduler=None, risk_bands=None,
-          drivers=True, recommend=True, columns=None, timezone="UTC", timestamp_unit=None,
-          drop_duplicates=False, chunk_events=DEFAULT_CHUNK_EVENTS, compile=False,
-          progress=False):
+          drivers=True, recommend=True, rules=None, columns=None, timezone="UTC",
+          timestamp_unit=None, drop_duplicates=False, chunk_events=DEFAULT_CHUNK_EVENTS,
+          compile=False, progress=False):
     """Score every customer (or the listed ones): risk, next stage, drivers, best touchpoint.
 
     Streams the events in customer-complete chunks, so memory stays flat as
@@ -288,6 +351,20 @@ def score(bundle, events, *, customers=None, cutoff=None, top_k=1, out=None, for
         in words; see :func:`cjml.explain`).
     recommend : bool, default True
         Fill the recommendation columns (:mod:`cjml.recommend`).
+    rules : RecommendationRules, dict, str or path-like, optional
+        Business rules for the recommendations, as for
+        :class:`cjml.TouchpointRecommender`: a
+        :class:`~cjml.RecommendationRules`, its dict form or a TOML file
+        (exclusions, contact caps, ``min_risk``, ``min_reduction``, ``budget``,
+        costs, ``rank_by``). They are checked against the bundle's journey map
+        before any work. A ``budget`` holds over the whole run, not per chunk:
+        the chunks are scored without it, then customers are served in the
+        recommender's order (best expected reduction first, or per unit cost
+        with ``rank_by``; ties by customer id) until the first-ranked
+        touchpoints' total cost would exceed the budget, and the
+        recommendation columns of the rest are left empty, exactly as
+        :meth:`cjml.TouchpointRecommender.recommend` on the whole log. Needs
+        ``recommend=True``.
     columns : mapping or str, optional
         Canonical name -> your column name, as for :func:`cjml.read_events`.
     timezone : str, default "UTC"
@@ -308,9 +385,20 @@ def score(bundle, events, *, customers=None, cutoff=None, top_k=1, out=None, for
     -------
     DataFrame or ScoreSummary
         Without ``out``: one row per customer, sorted by ``customer_id``, with
-        the columns listed in the module documentation; ``attrs["summary"]``
-        holds the :class:`ScoreSummary` and ``attrs["rejects"]`` the rejected
-        rows (quarantine). With ``out``: the summary; the scores are in the file.
+        the columns listed in the module documentation. Its ``attrs`` hold
+        plain JSON-friendly data, so the frame can be written with
+        ``to_parquet`` (which keeps them) and sliced and concatenated freely:
+
+        - ``attrs["summary"]``: :meth:`ScoreSummary.to_dict` of the run;
+          ``ScoreSummary.from_dict(scores.attrs["summary"])`` gives the
+          :class:`ScoreSummary` back (counts, cutoff, time, ``to_text()``);
+        - ``attrs["rejects"]``: the rejected rows (``on_error="quarantine"``)
+          as a dict of column name -> list of values (``row, location,
+          column, reason`` and the event columns as read, as text);
+          ``pd.DataFrame(scores.attrs["rejects"])`` rebuilds the table (no
+          rows when nothing was rejected).
+
+        With ``out``: the :class:`ScoreSummary`; the scores are in the file.
 
     Raises
     ------
@@ -336,6 +424,9 @@ def score(bundle, events, *, customers=None, cutoff=None, top_k=1, out=None, for
     >>> scores = cjml.score(bundle, load_sample(), top_k=2)  # doctest: +SKIP
     >>> scores.columns.tolist()[:5]  # doctest: +SKIP
     ['customer_id', 'churn_risk', 'risk_band', 'next_stage', 'next_stage_proba']
+    >>> print(ScoreSummary.from_dict(scores.attrs["summary"]))  # doctest: +SKIP
+    Scored 3,000 customers at 2024-08-31 ...
+    >>> capped = cjml.score(bundle, load_sample(), rules={"budget": 500.0})  # doctest: +SKIP
     """
     started = time.perf_counter()
     options = _check_options(top_k=top_k, on_error=on_error, engine=engine,
@@ -353,6 +444,7 @@ def score(bundle, events, *, customers=None, cutoff=None, top_k=1, out=None, for
     bundle_id = _bundle_id(bundle)
     bundle = bundle if isinstance(bundle, ModelBundle) else ModelBundle.load(bundle)
     _check_bundle(bundle)
+    rules = _check_rules(rules, bundle, recommend)
     src = _open_source(events)
     mapping = _parse_columns(columns)
     resolved = _resolve_columns(mapping, src.columns)
@@ -371,6 +463,7 @@ def score(bundle, events, *, customers=None, cutoff=None, top_k=1, out=None, for
         "options": {"cutoff": None if cut is None else cut.isoformat(), "top_k": int(top_k),
                     "on_error": on_error, "engine": engine, "bands": list(bands.items()),
                     "drivers": bool(drivers), "recommend": bool(recommend),
+                    "rules": _rules_fingerprint(rules),
                     "columns": {k: str(v) for k, v in mapping.items()},
                     "timezone": str(timezone), "timestamp_unit": timestamp_unit,
                     "drop_duplicates": bool(drop_duplicates),
@@ -393,7 +486,8 @@ def score(bundle, events, *, customers=None, cutoff=None, top_k=1, out=None, for
             band_edges=tuple(bands.values()), on_error=on_error, timezone=timezone,
             drop_duplicates=bool(drop_duplicates), csv=src.kind == "csv",
             next_stages=tuple(str(c) for c in bundle.models["next_stage"].classes_),
-            user_names={k: str(v) for k, v in resolved.items()}, origin=_Origin())
+            user_names={k: str(v) for k, v in resolved.items()}, origin=_Origin(),
+            **_rules_plan(rules))
         if engine == "dask":
             result = _run_dask(src, reader, plan, bundle, run, scheduler, progress)
         else:
@@ -428,7 +522,7 @@ def score(bundle, events, *, customers=None, cutoff=None, top_k=1, out=None, for
         raise
     if frame is None:
         return summary
-    frame.attrs["summary"] = summary
+    frame.attrs["summary"] = summary.to_dict()
     return frame
 
 
@@ -457,6 +551,46 @@ def _check_options(*, top_k, on_error, engine, risk_bands, chunk_events, out, re
         raise ValueError("resume=True needs out=...: only a run that writes a file keeps its "
                          "finished chunks to resume from.")
     return {"bands": _risk_bands(risk_bands)}
+
+
+def _check_rules(rules, bundle: ModelBundle, recommend: bool):
+    """The business rules as RecommendationRules, checked against the bundle's map; or None."""
+    if rules is None:
+        return None
+    if not recommend:
+        raise ValueError("Business rules (rules=..., --rules) apply to the recommendations, but "
+                         "recommend=False (--no-recommend) leaves them out. Fix: drop the "
+                         "rules, or score with recommendations.")
+    from cjml.recommend import RecommendationRules, TouchpointRecommender
+
+    parsed = RecommendationRules.coerce(rules)
+    # the map and the checks the recommender itself applies, before any work is done
+    recommender = TouchpointRecommender(bundle.models["churn"], bundle.featurizer,
+                                        bundle.journey_map, rules=parsed)
+    recommender._rules(recommender._map())
+    return parsed
+
+
+def _rules_fingerprint(rules) -> dict | None:
+    """The rules as plain values, for the run's fingerprint (and its "what changed")."""
+    if rules is None:
+        return None
+    return {"exclude": [str(t) for t in rules.exclude],
+            "caps": [[str(c.touchpoint), int(c.max_contacts), float(c.days)]
+                     for c in rules.caps],
+            "min_risk": float(rules.min_risk), "min_reduction": float(rules.min_reduction),
+            "budget": None if rules.budget is None else float(rules.budget),
+            "costs": {str(k): float(v) for k, v in sorted(rules.costs.items())},
+            "rank_by": str(rules.rank_by)}
+
+
+def _rules_plan(rules) -> dict:
+    """What the plan carries of the rules: the chunks' rules, without the budget, which
+    holds over the whole run and is applied when the chunks are merged."""
+    if rules is None:
+        return {}
+    return {"rules": replace(rules, budget=None), "budget": rules.budget,
+            "ranks_by_cost": bool(rules.ranks_by_cost)}
 
 
 def _risk_bands(risk_bands) -> dict[str, float]:
@@ -1106,6 +1240,9 @@ class _Plan:
     origin: _Origin
     id_kind: str = "str"
     next_stages: tuple[str, ...] = ()
+    rules: Any = None  # RecommendationRules of the chunks (no budget), or None
+    budget: float | None = None  # applied over the whole run, when the chunks are merged
+    ranks_by_cost: bool = False
 
 
 def _out_columns(top_k: int) -> list[str]:
@@ -1127,6 +1264,15 @@ def _out_schema(plan: _Plan) -> pa.Schema:
             t = pa.string()
         fields.append(pa.field(c, t))
     return pa.schema(fields)
+
+
+def _chunk_schema(plan: _Plan) -> pa.Schema:
+    """A finished chunk's columns: the output's, and under a budget the cost of each
+    customer's first-ranked touchpoint, which the run-wide budget pass reads."""
+    schema = _out_schema(plan)
+    if plan.budget is not None:
+        schema = schema.append(pa.field(_COST, pa.float64()))
+    return schema
 
 
 _REJECT_FIXED = ["row", "location", "column", "reason"]
@@ -1247,7 +1393,7 @@ def _missing(value) -> bool:
 
 
 def _empty_scores(plan: _Plan) -> pd.DataFrame:
-    return _out_schema(plan).empty_table().to_pandas()
+    return _chunk_schema(plan).empty_table().to_pandas()
 
 
 def _score_log(log: EventLog, bundle: ModelBundle, plan: _Plan) -> pd.DataFrame:
@@ -1271,6 +1417,7 @@ def _score_log(log: EventLog, bundle: ModelBundle, plan: _Plan) -> pd.DataFrame:
     rec_cols = _recommendation_columns(plan.top_k)
     recs = {c: (np.full(n, np.nan) if c.startswith("expected") else
                 np.full(n, None, dtype=object)) for c in rec_cols}
+    first_cost = np.full(n, np.nan)
     if len(population):
         X = _featurize(bundle.featurizer, windows, cutoff)
         churn, stage = bundle.models["churn"], bundle.models["next_stage"]
@@ -1290,16 +1437,22 @@ def _score_log(log: EventLog, bundle: ModelBundle, plan: _Plan) -> pd.DataFrame:
             top_drivers[population] = top_drivers_text(explanation, X.index).to_numpy(
                 dtype=object)
         if plan.recommend:
-            rec = _recommend(bundle, log, X, risk, cutoff, plan.top_k)
+            rec = _recommend(bundle, log, X, risk, cutoff, plan.top_k, plan.rules,
+                             with_cost=plan.budget is not None)
             for c in rec_cols:
                 recs[c][population] = rec[c].to_numpy(
                     dtype=np.float64 if c.startswith("expected") else object,
                     na_value=np.nan if c.startswith("expected") else None)
+            if plan.budget is not None:
+                first_cost[population] = rec["cost"].to_numpy(dtype=np.float64,
+                                                              na_value=np.nan)
     out.update({"churn_risk": churn_risk, "risk_band": band, "next_stage": next_stage,
                 "next_stage_proba": next_proba, "top_drivers": top_drivers, **recs,
                 "status": status})
+    if plan.budget is not None:
+        out[_COST] = first_cost
     frame = pd.DataFrame(out)
-    return frame[_out_columns(plan.top_k)]
+    return frame[_chunk_schema(plan).names]
 
 
 def _featurize(featurizer, windows, cutoff) -> pd.DataFrame:
@@ -1320,23 +1473,28 @@ def _recommendation_columns(top_k: int) -> list[str]:
     return cols
 
 
-def _recommend(bundle, log_chunk, features, churn_risk, cutoff, top_k) -> pd.DataFrame:
+def _recommend(bundle, log_chunk, features, churn_risk, cutoff, top_k, rules=None, *,
+               with_cost=False) -> pd.DataFrame:
     """The recommended touchpoints of the customers of ``features`` (one row each).
 
     Returns a DataFrame indexed like ``features`` (by customer id) with
     ``recommended_touchpoint, expected_risk_reduction`` and, for ranks
-    ``r = 2..top_k``, ``recommended_touchpoint_r, expected_risk_reduction_r``.
-    Missing values where :mod:`cjml.recommend` is not available.
+    ``r = 2..top_k``, ``recommended_touchpoint_r, expected_risk_reduction_r``
+    (and ``cost``, the first-ranked touchpoint's, with ``with_cost``), under
+    the business ``rules`` (the chunks' rules: a budget is applied run-wide,
+    in :func:`_write_output`). Missing values where :mod:`cjml.recommend` is
+    not available.
     """
-    columns = _recommendation_columns(top_k)
+    columns = _recommendation_columns(top_k) + (["cost"] if with_cost else [])
     try:
         from cjml.recommend import TouchpointRecommender
     except ImportError:
-        return pd.DataFrame({c: (np.full(len(features), np.nan) if c.startswith("expected")
+        numeric = ("expected", "cost")
+        return pd.DataFrame({c: (np.full(len(features), np.nan) if c.startswith(numeric)
                                  else np.full(len(features), None, dtype=object))
                              for c in columns}, index=features.index)
     try:
-        rec = TouchpointRecommender.from_bundle(bundle).recommend(
+        rec = TouchpointRecommender.from_bundle(bundle, rules=rules).recommend(
             log_chunk, cutoff=cutoff, features=features, churn_risk=churn_risk, top_k=top_k)
     except CjmlError as err:  # e.g. a bundle without what the recommender needs
         raise type(err)(f"{err} Or score without recommendations: recommend=False "
@@ -1486,7 +1644,8 @@ def _write_atomic(table: pa.Table, path: Path) -> None:
 def _commit_chunk(run: _RunDir, part: int, scores: pd.DataFrame, rejects: pd.DataFrame,
                   counts: dict, plan: _Plan, reject_schema: pa.Schema) -> None:
     """Write a finished chunk, then record it: a chunk counts as done only once recorded."""
-    _write_atomic(pa.Table.from_pandas(scores, schema=_out_schema(plan), preserve_index=False),
+    _write_atomic(pa.Table.from_pandas(scores, schema=_chunk_schema(plan),
+                                       preserve_index=False),
                   run.chunk_file("scored", part))
     if len(rejects):
         _write_atomic(pa.Table.from_pandas(rejects[reject_schema.names], schema=reject_schema,
@@ -1747,9 +1906,14 @@ class _TableSink:
 def _write_output(run: _RunDir, plan: _Plan, absent: pd.DataFrame, out: Path | None,
                   rejects_path: Path | None, *, force: bool
                   ) -> tuple[pd.DataFrame | None, bool]:
-    """Merge the chunks (and absent listed customers) into the output, atomically."""
+    """Merge the chunks (and absent listed customers) into the output, atomically.
+
+    Under a budget, the customers it leaves out (see :func:`_past_budget`) lose
+    their recommendations on the way.
+    """
     n_parts = run.state["n_parts"]
     score_files = [run.chunk_file("scored", p) for p in range(n_parts)]
+    past = _past_budget([f for f in score_files if f.exists()], plan)
     sources = [_batches_of(f, "customer_id") for f in score_files if f.exists()]
     if len(absent):
         sources.append(_frames_of(absent))
@@ -1760,6 +1924,8 @@ def _write_output(run: _RunDir, plan: _Plan, absent: pd.DataFrame, out: Path | N
     reject_sink = None
     try:
         for piece in _merge_sorted(sources, "customer_id"):
+            if len(past):
+                piece = _without_recommendations(piece, past, plan)
             sink.write(piece)
         if reject_files:
             reject_sink = _TableSink(rejects_path, reject_schema, run.path)
@@ -1778,9 +1944,57 @@ def _write_output(run: _RunDir, plan: _Plan, absent: pd.DataFrame, out: Path | N
     frame = sink.close(force)
     if frame is not None:
         frame = _finalize_frame(frame, plan)
-        frame.attrs["rejects"] = (rejects if rejects is not None
-                                  else reject_schema.empty_table().to_pandas())
+        frame.attrs["rejects"] = _plain_columns(
+            rejects if rejects is not None else reject_schema.empty_table().to_pandas(),
+            reject_schema)
     return frame, reject_sink is not None
+
+
+def _plain_columns(frame: pd.DataFrame, schema: pa.Schema) -> dict[str, list]:
+    """Column name -> list of plain Python values (None when missing): JSON-friendly."""
+    return pa.Table.from_pandas(frame[schema.names], schema=schema,
+                                preserve_index=False).to_pydict()
+
+
+def _past_budget(files: list[Path], plan: _Plan) -> pd.Index:
+    """The customers a run-wide budget leaves without a recommendation (their ids).
+
+    The chunks were scored without the budget; each kept, per customer, the
+    first-ranked touchpoint's expected reduction and cost. Here the budget is
+    applied to all of them at once, by :func:`cjml.recommend._over_budget` (the
+    recommender's own rule), in customer id order: the order of the
+    recommender's rows on the whole log, so ties break as there. Holds one
+    id and two numbers per recommended customer.
+    """
+    if plan.budget is None:
+        return pd.Index([])
+    from cjml.recommend import _over_budget
+
+    columns = ["customer_id", "expected_risk_reduction", _COST]
+    frames = []
+    for f in files:
+        part = pq.read_table(f, columns=columns).to_pandas()
+        frames.append(part[part["expected_risk_reduction"].notna().to_numpy()])
+    if not frames:
+        return pd.Index([])
+    recommended = pd.concat(frames, ignore_index=True).sort_values("customer_id",
+                                                                    kind="stable")
+    over = _over_budget(recommended["expected_risk_reduction"].to_numpy(dtype=np.float64),
+                        recommended[_COST].to_numpy(dtype=np.float64), plan.budget,
+                        ranks_by_cost=plan.ranks_by_cost)
+    return pd.Index(recommended["customer_id"].to_numpy()[over])
+
+
+def _without_recommendations(piece: pd.DataFrame, past: pd.Index, plan: _Plan
+                             ) -> pd.DataFrame:
+    """The piece with the recommendation columns of the ``past`` customers emptied."""
+    hit = piece["customer_id"].isin(past).to_numpy()
+    if not hit.any():
+        return piece
+    piece = piece.copy()
+    for c in _recommendation_columns(plan.top_k):
+        piece[c] = piece[c].where(~hit, np.nan if c.startswith("expected") else None)
+    return piece
 
 
 def _finalize_frame(frame: pd.DataFrame, plan: _Plan) -> pd.DataFrame:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -78,8 +80,8 @@ def test_scores_are_the_models_predictions_at_the_cutoff(bundle, events, referen
     # the others: events, but none within the lookback -> inactive, not scored
     rest = reference.set_index("customer_id").drop(active)
     assert (rest["status"] == "inactive").all() and rest["churn_risk"].isna().all()
-    summary = reference.attrs["summary"]
-    assert isinstance(summary, ScoreSummary)
+    assert isinstance(reference.attrs["summary"], dict)  # plain data: see the attrs tests
+    summary = ScoreSummary.from_dict(reference.attrs["summary"])
     assert (summary.n_scored, summary.n_inactive, summary.n_no_events) == (
         len(active), log.n_customers - len(active), 0)
     assert summary.cutoff == cutoff and summary.n_rows_read == len(events)
@@ -110,7 +112,7 @@ def test_custom_risk_bands_and_their_errors(bundle, events):
 
 def test_chunked_equals_unchunked(bundle, events, reference):
     chunked = score(bundle, events, recommend=False, chunk_events=4000)
-    assert chunked.attrs["summary"].n_chunks >= 5
+    assert chunked.attrs["summary"]["n_chunks"] >= 5
     pd.testing.assert_frame_equal(chunked, reference)
 
 
@@ -166,7 +168,7 @@ def test_customer_list_with_unknown_customers(bundle, events, reference, tmp_pat
     pd.testing.assert_frame_equal(got.loc[listed[:4]].reset_index(), known)
     assert got.loc[[10**9, -7], "status"].tolist() == ["no_events", "no_events"]
     assert got.loc[[10**9, -7], "churn_risk"].isna().all()
-    summary = out.attrs["summary"]
+    summary = ScoreSummary.from_dict(out.attrs["summary"])
     assert (summary.n_listed, summary.n_listed_absent, summary.n_customers) == (6, 2, 6)
     assert "2 not in the events" in summary.to_text()
     # the same from a CSV file, with a header
@@ -333,7 +335,7 @@ def test_customers_without_events_before_the_cutoff(bundle, events):
     got = out.set_index("customer_id")
     assert (got.loc[later, "status"] == "no_events").all()
     assert got.loc[later, "churn_risk"].isna().all()
-    assert out.attrs["summary"].cutoff == cutoff
+    assert ScoreSummary.from_dict(out.attrs["summary"]).cutoff == cutoff
     assert got["top_drivers"].isna().all()  # drivers=False
 
 
@@ -355,7 +357,7 @@ def test_dask_engine_equals_the_local_engine(bundle, events, reference, tmp_path
     pd.testing.assert_frame_equal(got, reference)
     pd.testing.assert_frame_equal(score(bundle, folder, recommend=False, chunk_events=6000),
                                   reference)  # small row groups, read a few at a time
-    assert got.attrs["summary"].engine == "dask" and got.attrs["summary"].n_chunks >= 4
+    assert got.attrs["summary"]["engine"] == "dask" and got.attrs["summary"]["n_chunks"] >= 4
     assert listed["customer_id"].tolist() == [1, 3, 10**9]
     assert listed["status"].iloc[2] == "no_events"
 
@@ -376,8 +378,8 @@ def test_recommendations_come_from_the_recommender(bundle, events, monkeypatch):
 
     class FakeRecommender:
         @classmethod
-        def from_bundle(cls, b):
-            assert b is bundle
+        def from_bundle(cls, b, rules=None):
+            assert b is bundle and rules is None
             return cls()
 
         def recommend(self, log, *, cutoff, features, churn_risk, top_k):
@@ -503,3 +505,217 @@ def test_recommendations_are_the_same_however_the_input_is_cut(bundle, events):
     chunked = score(bundle, events.sample(frac=1.0, random_state=4), top_k=2,
                     chunk_events=5000)
     pd.testing.assert_frame_equal(chunked, whole)
+
+
+# ---------------------------------------------------------------- attrs: plain data
+@pytest.fixture(scope="module")
+def quarantined(bundle, events, tmp_path_factory):
+    """Scores of the dirty sample (four bad rows) in memory, and the same run with out=."""
+    folder = tmp_path_factory.mktemp("dirty")
+    dirty, bad_rows = _dirty(events)
+    path = folder / "dirty.csv"
+    dirty.to_csv(path, index=False)
+    options = {"on_error": "quarantine", "recommend": False, "drivers": False,
+               "chunk_events": 6000}
+    in_memory = score(bundle, path, **options)
+    written = score(bundle, path, out=folder / "scores.parquet", **options)
+    return in_memory, written, bad_rows
+
+
+def test_attrs_are_plain_json_data(quarantined):
+    scores, _, bad_rows = quarantined
+    summary, rejects = scores.attrs["summary"], scores.attrs["rejects"]
+    assert json.loads(json.dumps(scores.attrs)) == scores.attrs
+    assert {type(v) for v in summary.values()} <= {str, int, float, list, type(None)}
+    assert isinstance(summary["cutoff"], str) and summary["n_rows_rejected"] == 4
+    table = pd.DataFrame(rejects)  # the rejected rows, as documented
+    assert table["row"].tolist() == bad_rows
+    assert table["column"].tolist() == ["timestamp", "satisfaction", "customer_id", "stage"]
+    assert table.loc[0, "timestamp"] == "not a date"
+    assert ScoreSummary.from_dict(summary).to_text().startswith("Scored 3,000 customers")
+
+
+def test_scores_round_trip_through_parquet_with_their_attrs(quarantined, tmp_path):
+    scores = quarantined[0]
+    scores.to_parquet(tmp_path / "scores.parquet")
+    back = pd.read_parquet(tmp_path / "scores.parquet")
+    pd.testing.assert_frame_equal(back, scores)
+    assert back.attrs == scores.attrs
+    assert pd.DataFrame(back.attrs["rejects"])["row"].tolist() == quarantined[2]
+
+
+def test_slices_of_the_scores_concatenate(quarantined):
+    scores = quarantined[0]
+    joined = pd.concat([scores.iloc[:10], scores.iloc[10:]])
+    pd.testing.assert_frame_equal(joined, scores)
+    assert joined.attrs == scores.attrs
+    assert len(scores[scores["status"] == "scored"].attrs["rejects"]["row"]) == 4
+
+
+def test_the_summary_in_attrs_is_the_summary_of_a_written_run(quarantined):
+    scores, summary, _ = quarantined
+    rebuilt = ScoreSummary.from_dict(scores.attrs["summary"])
+    assert summary.out is not None and summary.rejects is not None
+    assert rebuilt.out is None and rebuilt.rejects is None  # nothing was written
+    assert dataclasses.replace(rebuilt, seconds=0.0) == dataclasses.replace(
+        summary, seconds=0.0, out=None, rejects=None)
+    assert ScoreSummary.from_dict(summary.to_dict()) == summary  # paths and cutoff too
+    with pytest.raises(ValueError, match=r"missing \['seconds'\]; unknown \['speed'\]"):
+        ScoreSummary.from_dict({**{k: v for k, v in summary.to_dict().items()
+                                   if k != "seconds"}, "speed": 1})
+
+
+# ---------------------------------------------------------------- business rules, budget
+def _first_costs(bundle, rules, touchpoints: pd.Series) -> pd.Series:
+    jm = bundle.journey_map
+    costs = cjml.RecommendationRules.coerce(rules).unit_costs(jm)
+    return touchpoints.map(costs)
+
+
+@pytest.fixture(scope="module")
+def log(bundle, events):
+    return cjml.read_events(events, journey_map=bundle.journey_map)
+
+
+@pytest.fixture(scope="module")
+def unbudgeted(bundle, events):
+    return score(bundle, events, top_k=2, drivers=False)
+
+
+RULE_SETS = {
+    "by reduction": {"rank_by": "reduction"},
+    "per unit cost": {"exclude": ["referral_invite"], "min_risk": 0.2,
+                      "costs": {"consultation": 25.0}, "rank_by": "reduction_per_cost"},
+}
+
+
+@pytest.mark.parametrize("name", list(RULE_SETS))
+def test_a_budget_holds_over_the_whole_run(bundle, events, log, unbudgeted, name):
+    base = RULE_SETS[name]
+    cutoff = log.frame["timestamp"].max()
+    lookback = bundle.metadata["lookback"]
+    free = cjml.TouchpointRecommender.from_bundle(bundle, rules=base).recommend(
+        log, cutoff=cutoff, lookback=lookback, top_k=2)
+    total = free["cost"].sum()
+    rules = {**base, "budget": round(total / 4, 2)}  # covers only some customers
+    whole = score(bundle, events, top_k=2, drivers=False, rules=rules)
+    chunked = score(bundle, events.sample(frac=1.0, random_state=2), top_k=2, drivers=False,
+                    rules=rules, chunk_events=3000)
+    assert chunked.attrs["summary"]["n_chunks"] >= 8
+    pd.testing.assert_frame_equal(chunked, whole, check_exact=True)
+    assert whole.columns.tolist() == unbudgeted.columns.tolist()  # no internal column left
+
+    # the recommender on the whole log (its population: the bundle's lookback)
+    expected = cjml.TouchpointRecommender.from_bundle(bundle, rules=rules).recommend(
+        log, cutoff=cutoff, lookback=lookback, top_k=2)
+    got = whole.set_index("customer_id")
+    served = got.index[got["recommended_touchpoint"].notna()]
+    assert served.tolist() == expected.index[expected["recommended_touchpoint"].notna()].tolist()
+    assert 0 < len(served) < free["recommended_touchpoint"].notna().sum()
+    for c in ("recommended_touchpoint", "expected_risk_reduction",
+              "recommended_touchpoint_2", "expected_risk_reduction_2"):
+        pd.testing.assert_series_equal(got.loc[expected.index, c], expected[c],
+                                       check_names=False, check_dtype=False)
+    spent = _first_costs(bundle, rules, got.loc[served, "recommended_touchpoint"]).sum()
+    assert spent <= rules["budget"] and spent == pytest.approx(expected["cost"].sum())
+    skipped = expected["reason"] == "budget spent on customers with larger expected reductions"
+    assert got.loc[expected.index[skipped], "recommended_touchpoint"].isna().all()
+    if name == "by reduction":  # the rest is as without a budget: only the budget differs
+        plain = unbudgeted.set_index("customer_id")
+        pd.testing.assert_frame_equal(got.loc[served], plain.loc[served])
+        assert (got.drop(columns=[c for c in got if "recommended" in c or "expected" in c])
+                .equals(plain.drop(columns=[c for c in plain
+                                            if "recommended" in c or "expected" in c])))
+
+
+def test_rules_reach_the_recommender_and_are_checked_first(bundle, events, unbudgeted):
+    excluded = unbudgeted["recommended_touchpoint"].value_counts().index[0]
+    out = score(bundle, events, top_k=2, drivers=False, rules={"exclude": [excluded]})
+    assert out["recommended_touchpoint"].notna().any()
+    assert not (out[["recommended_touchpoint", "recommended_touchpoint_2"]] == excluded).any().any()
+    from cjml.recommend import RulesError
+
+    with pytest.raises(RulesError, match="'telepathy' is not in the journey map"):
+        score(bundle, events, rules={"exclude": ["telepathy"]})
+    with pytest.raises(ValueError, match="--no-recommend.*drop the rules"):
+        score(bundle, events, recommend=False, rules={"budget": 10.0})
+
+
+def test_resume_with_a_budget_and_refused_with_other_rules(bundle, events, tmp_path,
+                                                          monkeypatch):
+    path = tmp_path / "events.parquet"
+    events.sample(frac=1.0, random_state=6).to_parquet(path, index=False)
+    rules = {"budget": 150.0}
+    options = {"top_k": 2, "drivers": False, "chunk_events": 5000}
+    whole = score(bundle, path, rules=rules, **options)
+    out = tmp_path / "scores.parquet"
+    finished = []
+
+    def interrupt(part):
+        finished.append(part)
+        if len(finished) == 2:
+            raise _Interrupted
+
+    monkeypatch.setattr(cjml.scoring, "_after_chunk", interrupt)
+    with pytest.raises(_Interrupted):
+        score(bundle, path, out=out, rules=rules, **options)
+    monkeypatch.undo()
+    with pytest.raises(cjml.BundleError, match="different options.*rules"):
+        score(bundle, path, out=out, rules={"budget": 300.0}, resume=True, **options)
+    with pytest.raises(cjml.BundleError, match="different options.*rules"):
+        score(bundle, path, out=out, resume=True, **options)  # no rules at all
+    rules_file = tmp_path / "rules.toml"
+    rules_file.write_text("budget = 150\n", encoding="utf-8")  # the same rules, from TOML
+    summary = score(bundle, path, out=out, rules=rules_file, resume=True, **options)
+    assert summary.n_chunks_resumed == 2
+    written = pd.read_parquet(out)
+    expected = whole.astype({c: object for c in ("risk_band", "next_stage", "status")})
+    pd.testing.assert_frame_equal(written, expected, check_dtype=False)
+
+
+def test_dask_engine_applies_the_budget_over_the_whole_run(bundle, events, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    folder = tmp_path / "events"
+    folder.mkdir()
+    for i, rows in enumerate(np.array_split(np.arange(len(events)), 2)):
+        events.iloc[rows].to_parquet(folder / f"part-{i}.parquet", index=False,
+                                     row_group_size=4000)
+    rules = {"budget": 150.0}
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        got = score(bundle, folder, engine="dask", scheduler=client, drivers=False,
+                    rules=rules, chunk_events=6000)
+    assert got.attrs["summary"]["n_chunks"] >= 4
+    pd.testing.assert_frame_equal(got, score(bundle, events, drivers=False, rules=rules))
+    assert 0 < got["recommended_touchpoint"].notna().sum()
+
+
+def test_score_command_with_rules(bundle_path, bundle, events, log, tmp_path, capsys):
+    path = tmp_path / "events.parquet"
+    events.to_parquet(path, index=False)
+    rules_file = tmp_path / "rules.toml"
+    rules_file.write_text('exclude = ["referral_invite"]\nbudget = 200.0\n'
+                          'rank_by = "reduction"\n', encoding="utf-8")
+    out = tmp_path / "scores.csv"
+    code, text, err = run(capsys, "score", str(bundle_path), str(path), "--out", str(out),
+                          "--rules", str(rules_file), "--chunk-events", "5000", "--quiet")
+    assert code == 0, err
+    written = pd.read_csv(out)
+    served = written.loc[written["recommended_touchpoint"].notna(), "customer_id"]
+    expected = cjml.TouchpointRecommender.from_bundle(bundle, rules=rules_file).recommend(
+        log, cutoff=log.frame["timestamp"].max(), lookback=bundle.metadata["lookback"])
+    assert served.tolist() == expected.index[expected["recommended_touchpoint"].notna()].tolist()
+    assert 0 < len(served) < (written["status"] == "scored").sum()
+    rules = cjml.RecommendationRules.from_file(rules_file)
+    spent = _first_costs(bundle, rules, written["recommended_touchpoint"].dropna()).sum()
+    assert spent <= 200.0
+    assert "referral_invite" not in set(written["recommended_touchpoint"].dropna())
+    code, _, err = run(capsys, "score", str(bundle_path), str(path), "--out",
+                       str(tmp_path / "x.csv"), "--rules", str(rules_file), "--no-recommend",
+                       "--quiet")
+    assert code == 1 and "--no-recommend" in err
+    code, _, err = run(capsys, "score", str(bundle_path), str(path), "--out",
+                       str(tmp_path / "y.csv"), "--rules", str(tmp_path / "missing.toml"),
+                       "--quiet")
+    assert code == 1 and "does not exist" in err

@@ -1473,9 +1473,9 @@ class PanelData:
             path = Path(scores)
             scores = (pd.read_parquet(path) if path.suffix.lower() in (".parquet", ".pq")
                       else pd.read_csv(path))
-        summary = scores.attrs.get("summary")
-        if cutoff is None and getattr(summary, "cutoff", None) is not None:
-            cutoff = summary.cutoff
+        summary = scores.attrs.get("summary")  # ScoreSummary.to_dict() of cjml.score
+        if cutoff is None and isinstance(summary, dict) and summary.get("cutoff") is not None:
+            cutoff = summary["cutoff"]  # ISO text, UTC
         cut = _log_cutoff(log, cutoff)
         if segment_col == "auto":
             attrs = bundle.metadata.get("event_columns", [])
