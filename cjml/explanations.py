@@ -191,10 +191,11 @@ def explain(model, X, *, feature_families=None, class_index=None, top_n=3,
         "text": _phrases_by_feature(names, cat["feature"].astype(np.int64), cat["value"], vocab),
     }, index=_index(X).take(cat["row"].astype(np.int64)))
     if multiclass:
-        frame["class_index"] = cat["class_index"].astype(np.int64)
-        labels = getattr(model, "classes_", None)
-        if labels is not None and len(labels) == booster.num_model_per_iteration():
-            frame["class"] = np.asarray(labels, dtype=object)[frame["class_index"].to_numpy()]
+        outputs = cat["class_index"].astype(np.int64)
+        labels, positions = _output_classes(model, booster)
+        frame["class_index"] = outputs if positions is None else positions[outputs]
+        if labels is not None:
+            frame["class"] = labels[outputs]
     return frame
 
 
@@ -367,8 +368,22 @@ def _groups(names, feature_families):
     return groups, order
 
 
+def _output_classes(model, booster) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """A multiclass wrapper's labels of the booster's class outputs, and their positions
+    in ``classes_`` (a next-stage model has no trees for classes it never trained on,
+    nor for ``dropped`` when the churn model gives that); (None, None) otherwise."""
+    labels = getattr(model, "classes_", None)
+    K = booster.num_model_per_iteration()
+    if labels is None or K == 1:
+        return None, None
+    positions = np.asarray(getattr(model, "observed_classes_", np.arange(len(labels))))
+    if len(positions) != K or positions.dtype.kind not in "iu":
+        return None, None
+    return np.asarray(labels, dtype=object)[positions], positions.astype(np.int64)
+
+
 def _class_positions(model, booster, class_index, raw: Callable[[], np.ndarray], start, n):
-    """Each row's class position; ``raw()`` gives the raw scores (n, K) when needed."""
+    """Each row's class output; ``raw()`` gives the raw scores (n, K) when needed."""
     K = booster.num_model_per_iteration()
     if class_index is None:
         return np.ones(n, dtype=np.int64) if K == 1 else np.argmax(raw(), axis=1)
@@ -380,15 +395,25 @@ def _class_positions(model, booster, class_index, raw: Callable[[], np.ndarray],
     elif values.ndim > 1:
         raise ValueError("class_index must be one class for all rows or one per row of X.")
     labels = getattr(model, "classes_", None)
+    outputs, positions = _output_classes(model, booster)
+    if values.dtype.kind in "iub" and positions is not None:
+        values = np.asarray(labels, dtype=object)[values.astype(np.int64)] \
+            if values.size and 0 <= values.min() and values.max() < len(labels) else values
     if values.dtype.kind not in "iub":
         if labels is None:
             raise ValueError(f"class_index must be class positions, got {class_index!r}.")
-        lookup = {v: i for i, v in enumerate(list(labels))}
-        try:
-            values = np.vectorize(lambda v: lookup[v], otypes=[np.int64])(values)
-        except KeyError as err:
-            raise ValueError(f"Unknown class {err.args[0]!r}; the classes are "
-                             f"{list(labels)!r}.") from None
+        lookup = {v: i for i, v in enumerate(list(labels if outputs is None else outputs))}
+
+        def output_of(v):
+            if v in lookup:
+                return lookup[v]
+            if v in list(labels):
+                raise ValueError(f"Class {v!r} has no trees of its own to explain (its "
+                                 "probability comes from the churn model, or it never "
+                                 "occurred in training); explain the churn model instead.")
+            raise ValueError(f"Unknown class {v!r}; the classes are {list(labels)!r}.")
+
+        values = np.vectorize(output_of, otypes=[np.int64])(values)
     values = np.broadcast_to(values.astype(np.int64), (n,))
     top = 2 if K == 1 else K
     if values.size and (values.min() < 0 or values.max() >= top):

@@ -61,9 +61,17 @@ whole in one partition, and scored there; the client writes the chunks it
 receives, then merges them exactly like the local engine, so the outputs are
 equal. Without a scheduler address, a LocalCluster is started.
 
+**Engine "local" on several cores.** After the partition pass, the chunks are
+scored side by side by ``n_jobs`` worker processes (default: one per core from
+:data:`PARALLEL_FROM_EVENTS` input rows), each with one thread. A worker
+writes its chunk's files atomically; only the parent records a chunk as done,
+so an interrupted run resumes exactly as a sequential one, and the output does
+not depend on ``n_jobs``.
+
 **Speed.** Risk and next stage are LightGBM predictions (``compile=True``
-compiles the trees first, see :meth:`cjml.ChurnModel.compile`); the drivers
-use the fast path attributions of :func:`cjml.explain` (``method="saabas"``).
+compiles the trees first, see :meth:`cjml.ChurnModel.compile`; the library is
+cached, so later runs only load it); the drivers use the fast path
+attributions of :func:`cjml.explain` (``method="saabas"``).
 """
 
 from __future__ import annotations
@@ -113,6 +121,8 @@ DEFAULT_RISK_BANDS: dict[str, float] = {"low": 0.0, "medium": 0.2, "high": 0.5,
 STATUSES: tuple[str, ...] = ("scored", "inactive", "no_events")
 #: Events per chunk of the scoring pass (a target: partitions are made by hash).
 DEFAULT_CHUNK_EVENTS = 1_000_000
+#: From this many input rows, ``n_jobs=None`` scores chunks in one process per core.
+PARALLEL_FROM_EVENTS = 1_000_000
 #: Rows read at a time in the partition pass.
 BATCH_ROWS = 1_000_000
 #: Rows per batch when merging the chunks into the output.
@@ -301,7 +311,7 @@ def score(bundle, events, *, customers=None, cutoff=None, top_k=1, out=None, for
           resume=False, on_error="raise", engine="local", scheduler=None, risk_bands=None,
           drivers=True, recommend=True, rules=None, columns=None, timezone="UTC",
           timestamp_unit=None, drop_duplicates=False, chunk_events=DEFAULT_CHUNK_EVENTS,
-          compile=False, progress=False):
+          compile=False, n_jobs=None, progress=False):
     """Score every customer (or the listed ones): risk, next stage, drivers, best touchpoint.
 
     Streams the events in customer-complete chunks, so memory stays flat as
@@ -377,7 +387,11 @@ def score(bundle, events, *, customers=None, cutoff=None, top_k=1, out=None, for
         Events per chunk, about: memory grows with it, speed a little.
     compile : bool, default False
         Compile the models' trees first (needs the ``fast`` extra and a C
-        compiler; about 20 s, worth it from a few million events).
+        compiler; about 20 s the first time, then cached).
+    n_jobs : int, optional
+        Worker processes of the local engine; default one per core for inputs
+        of :data:`PARALLEL_FROM_EVENTS` rows or more, else 1 (in this process).
+        The output is the same for any value.
     progress : bool, default False
         Show progress bars (tqdm) with customers per second.
 
@@ -431,7 +445,7 @@ def score(bundle, events, *, customers=None, cutoff=None, top_k=1, out=None, for
     started = time.perf_counter()
     options = _check_options(top_k=top_k, on_error=on_error, engine=engine,
                              risk_bands=risk_bands, chunk_events=chunk_events, out=out,
-                             resume=resume, timestamp_unit=timestamp_unit)
+                             resume=resume, timestamp_unit=timestamp_unit, n_jobs=n_jobs)
     bands = options["bands"]
     out_path = None if out is None else Path(out)
     rejects_path = None if out_path is None else _rejects_path(out_path)
@@ -491,7 +505,7 @@ def score(bundle, events, *, customers=None, cutoff=None, top_k=1, out=None, for
         if engine == "dask":
             result = _run_dask(src, reader, plan, bundle, run, scheduler, progress)
         else:
-            result = _run_local(src, reader, plan, bundle, run, progress)
+            result = _run_local(src, reader, plan, bundle, run, progress, n_jobs)
         plan, chunk_counts, n_resumed = result
         absent = _absent_customers(listed, run, plan)
         frame, rejects_written = _write_output(run, plan, absent, out_path, rejects_path,
@@ -528,7 +542,7 @@ def score(bundle, events, *, customers=None, cutoff=None, top_k=1, out=None, for
 
 # =========================================================================== options
 def _check_options(*, top_k, on_error, engine, risk_bands, chunk_events, out, resume,
-                   timestamp_unit) -> dict:
+                   timestamp_unit, n_jobs=None) -> dict:
     if isinstance(top_k, bool) or not isinstance(top_k, int | np.integer) or top_k < 1:
         raise ValueError(f"top_k must be a whole number of at least 1, got {top_k!r}.")
     if on_error not in _ON_ERROR:
@@ -539,6 +553,10 @@ def _check_options(*, top_k, on_error, engine, risk_bands, chunk_events, out, re
             or chunk_events < 1:
         raise ValueError(f"chunk_events must be a whole number of at least 1, got "
                          f"{chunk_events!r}.")
+    if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, int | np.integer)
+                               or n_jobs < 1):
+        raise ValueError(f"n_jobs must be a whole number of at least 1 (or None: one per core), "
+                         f"got {n_jobs!r}.")
     if timestamp_unit is not None and timestamp_unit not in ("s", "ms", "us", "ns"):
         raise ValueError(f"timestamp_unit={timestamp_unit!r} is not allowed; use one of "
                          "['s', 'ms', 'us', 'ns'] (or None for dates).")
@@ -1577,7 +1595,10 @@ class _RunDir:
         return p
 
     def chunk_file(self, kind: str, part: int) -> Path:
-        return self.folder(kind) / f"part-{part:05d}.parquet"
+        # Partitions are Arrow IPC files (lz4): written and read several times
+        # faster than Parquet, and only ever read back by cjml.
+        suffix = ".arrow" if kind == "input" else ".parquet"
+        return self.folder(kind) / f"part-{part:05d}{suffix}"
 
     def finish(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
@@ -1644,13 +1665,23 @@ def _write_atomic(table: pa.Table, path: Path) -> None:
 def _commit_chunk(run: _RunDir, part: int, scores: pd.DataFrame, rejects: pd.DataFrame,
                   counts: dict, plan: _Plan, reject_schema: pa.Schema) -> None:
     """Write a finished chunk, then record it: a chunk counts as done only once recorded."""
+    _write_chunk(run.chunk_file("scored", part), run.chunk_file("rejects", part), scores,
+                 rejects, plan, reject_schema)
+    _record_chunk(run, part, counts)
+
+
+def _write_chunk(scored_path: Path, rejects_path: Path, scores: pd.DataFrame,
+                 rejects: pd.DataFrame, plan: _Plan, reject_schema: pa.Schema) -> None:
+    """A chunk's files, each written atomically (by whichever process scored it)."""
     _write_atomic(pa.Table.from_pandas(scores, schema=_chunk_schema(plan),
-                                       preserve_index=False),
-                  run.chunk_file("scored", part))
+                                       preserve_index=False), scored_path)
     if len(rejects):
         _write_atomic(pa.Table.from_pandas(rejects[reject_schema.names], schema=reject_schema,
-                                           preserve_index=False),
-                      run.chunk_file("rejects", part))
+                                           preserve_index=False), rejects_path)
+
+
+def _record_chunk(run: _RunDir, part: int, counts: dict) -> None:
+    """Mark a written chunk as done in the run state (the main process only)."""
     counts = {**counts, "unknown": sorted(counts.get("unknown", []))}
     run.state.setdefault("chunks", {})[str(part)] = counts
     run.save()
@@ -1663,43 +1694,144 @@ def _after_chunk(part: int) -> None:
 
 # =========================================================================== local engine
 def _run_local(src: _Source, reader: _Reader, plan: _Plan, bundle: ModelBundle, run: _RunDir,
-               progress: bool) -> tuple[_Plan, list[dict], int]:
+               progress: bool, n_jobs: int | None = 1) -> tuple[_Plan, list[dict], int]:
     from tqdm.auto import tqdm
 
     state = run.state
-    if not state.get("partitioned"):
+    pool = None
+    try:
+        workers = _n_workers(n_jobs, state, reader, src.estimate_rows())
+        if workers > 1:
+            # Started before the partition pass, so the workers import cjml and
+            # load the bundle on the other cores while this one partitions.
+            pool = _WorkerPool(bundle, workers)
+        if not state.get("partitioned"):
+            reader.schema = _target_schema(src, reader.read_columns)
+            _partition(src, reader, run, progress)
         reader.schema = _target_schema(src, reader.read_columns)
-        _partition(src, reader, run, progress)
-    reader.schema = _target_schema(src, reader.read_columns)
-    reader.starts = tuple(state["starts"])
-    plan = _finish_plan(plan, reader, state)
-    reject_schema = _rejects_schema(plan, state["event_columns"])
-    done = state.setdefault("chunks", {})
-    n_resumed = len(done)
-    todo = [p for p in range(state["n_parts"]) if str(p) not in done]
-    bar = tqdm(total=state["pass1"]["kept"], unit="event", unit_scale=True, desc="scoring",
-               disable=not progress, file=sys.stderr, mininterval=0.5)
-    bar.update(sum(c.get("events", 0) for c in done.values()))
-    started, customers = time.perf_counter(), 0
-    for part in todo:
-        path = run.chunk_file("input", part)
-        table = pq.read_table(path) if path.exists() else None
-        if table is None or table.num_rows == 0:
-            scores, rejects, counts = _empty_scores(plan), pd.DataFrame(), {"status": {}}
-            n_events = 0
+        reader.starts = tuple(state["starts"])
+        plan = _finish_plan(plan, reader, state)
+        reject_schema = _rejects_schema(plan, state["event_columns"])
+        done = state.setdefault("chunks", {})
+        n_resumed = len(done)
+        todo = [p for p in range(state["n_parts"]) if str(p) not in done]
+        bar = tqdm(total=state["pass1"]["kept"], unit="event", unit_scale=True, desc="scoring",
+                   disable=not progress, file=sys.stderr, mininterval=0.5)
+        bar.update(sum(c.get("events", 0) for c in done.values()))
+        started, customers = time.perf_counter(), 0
+        tasks = [(run.chunk_file("input", p), run.chunk_file("scored", p),
+                  run.chunk_file("rejects", p), plan, reject_schema) for p in todo]
+        if pool is not None and len(todo) > 1:
+            results = pool.map_unordered(todo, tasks)
         else:
-            n_events = table.num_rows
-            scores, rejects, counts = _score_partition(table, bundle, plan)
-            del table
-        counts["events"] = n_events
-        _commit_chunk(run, part, scores, rejects, counts, plan, reject_schema)
-        customers += len(scores)
-        pa.default_memory_pool().release_unused()  # what a chunk freed, back to the system
-        bar.update(n_events)
-        elapsed = time.perf_counter() - started
-        bar.set_postfix_str(f"{customers / max(elapsed, 1e-9):,.0f} customers/s")
-    bar.close()
+            results = ((p, _score_chunk_file(*task, bundle=bundle))
+                       for p, task in zip(todo, tasks, strict=True))
+        for part, counts in results:
+            _record_chunk(run, part, counts)
+            customers += counts["customers"]
+            bar.update(counts["events"])
+            elapsed = time.perf_counter() - started
+            bar.set_postfix_str(f"{customers / max(elapsed, 1e-9):,.0f} customers/s")
+        bar.close()
+    finally:
+        if pool is not None:
+            pool.close()
     return plan, list(done.values()), n_resumed
+
+
+def _score_chunk_file(in_path: Path, scored_path: Path, rejects_path: Path, plan: _Plan,
+                      reject_schema: pa.Schema, *, bundle: ModelBundle | None = None) -> dict:
+    """Score one partition file into its chunk files; returns the chunk's counts."""
+    bundle = _WORKER["bundle"] if bundle is None else bundle
+    table = _read_partition(in_path) if in_path.exists() else None
+    if table is None or table.num_rows == 0:
+        scores, rejects, counts = _empty_scores(plan), pd.DataFrame(), {"status": {}}
+        n_events = 0
+    else:
+        n_events = table.num_rows
+        scores, rejects, counts = _score_partition(table, bundle, plan)
+        del table
+    _write_chunk(scored_path, rejects_path, scores, rejects, plan, reject_schema)
+    pa.default_memory_pool().release_unused()  # what a chunk freed, back to the system
+    return {**counts, "events": n_events, "customers": len(scores)}
+
+
+def _n_workers(n_jobs: int | None, state: dict, reader: _Reader, n_rows: int) -> int:
+    """Worker processes: ``n_jobs``, or (None) one per core for inputs worth it."""
+    if n_jobs is not None:
+        return max(1, int(n_jobs))
+    if n_rows < PARALLEL_FROM_EVENTS:  # starting a process costs about a second
+        return 1
+    n_parts = state.get("n_parts", reader.n_parts) - len(state.get("chunks", {}))
+    return max(1, min(os.cpu_count() or 1, n_parts))
+
+
+#: The bundle of a worker process (set once by ``_start_worker``).
+_WORKER: dict = {}
+
+
+def _start_worker(blob: bytes, libraries: dict) -> None:
+    """Worker start: one thread per process (the processes share the cores), the bundle."""
+    import pickle
+    import threading
+
+    os.environ["OMP_NUM_THREADS"] = "1"
+    parent = os.getppid()
+
+    def exit_with_parent() -> None:
+        # A killed parent cannot stop its workers, and they would wait for work
+        # forever (each holds both ends of its task queue); they leave instead.
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=exit_with_parent, name="cjml-parent-watch", daemon=True).start()
+    bundle = pickle.loads(blob)
+    for name, model in bundle.models.items():
+        if hasattr(model, "n_jobs"):
+            model.n_jobs = 1
+        if name in libraries:  # compiled by the parent: load, never rebuild
+            model.load_compiled(libraries[name])
+    _WORKER["bundle"] = bundle
+
+
+class _WorkerPool:
+    """Processes that score chunks side by side (``n_jobs``), started fresh ("spawn").
+
+    Fresh processes, not forks: a fork of a process whose OpenMP threads have run
+    (LightGBM) can hang. Each worker writes its chunk's files; the parent alone
+    records them in the run state, in the order they finish.
+    """
+
+    def __init__(self, bundle: ModelBundle, n_workers: int):
+        import multiprocessing
+        import pickle
+        from concurrent.futures import ProcessPoolExecutor
+
+        libraries = {name: m.compiled_library_ for name, m in bundle.models.items()
+                     if getattr(m, "_compiled", None) is not None
+                     and getattr(m, "compiled_library_", None)}
+        self.executor = ProcessPoolExecutor(
+            n_workers, mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_worker, initargs=(pickle.dumps(bundle), libraries))
+        for _ in range(n_workers):  # start them now (they start lazily otherwise)
+            self.executor.submit(os.getpid)
+
+    def map_unordered(self, parts: list[int], tasks: list[tuple]) -> Iterator[tuple[int, dict]]:
+        """(part, counts) of each task as it finishes; the first error stops the rest."""
+        from concurrent.futures import as_completed
+
+        futures = {self.executor.submit(_score_chunk_file, *task): part
+                   for part, task in zip(parts, tasks, strict=True)}
+        try:
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+        finally:
+            for future in futures:
+                future.cancel()
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)
 
 
 def _partition(src: _Source, reader: _Reader, run: _RunDir, progress: bool) -> None:
@@ -1708,8 +1840,9 @@ def _partition(src: _Source, reader: _Reader, run: _RunDir, progress: bool) -> N
 
     for kind in ("input", "scored", "rejects"):
         shutil.rmtree(run.path / kind, ignore_errors=True)
-    folder = run.folder("input")
-    writers: dict[int, pq.ParquetWriter] = {}
+    run.folder("input")  # created afresh
+    writers: dict[int, pa.ipc.RecordBatchFileWriter] = {}
+    options = pa.ipc.IpcWriteOptions(compression="lz4")
     total: dict = {}
     starts, counts = [], []
     first_row, current_file = 0, -1
@@ -1738,8 +1871,8 @@ def _partition(src: _Source, reader: _Reader, run: _RunDir, progress: bool) -> N
                 piece = ordered.slice(offset, int(sizes[p]))
                 offset += int(sizes[p])
                 if p not in writers:
-                    writers[p] = pq.ParquetWriter(folder / f"part-{p:05d}.parquet", schema,
-                                                  compression="lz4", write_statistics=False)
+                    writers[p] = pa.ipc.new_file(run.chunk_file("input", p), schema,
+                                                 options=options)
                 writers[p].write_table(piece.cast(schema))
             bar.update(table.num_rows)
     finally:
@@ -1758,6 +1891,12 @@ def _partition(src: _Source, reader: _Reader, run: _RunDir, progress: bool) -> N
         "pass1": total, "event_columns": [reader.rename.get(str(c), str(c))
                                           for c in reader.read_columns]})
     run.save()
+
+
+def _read_partition(path: Path) -> pa.Table:
+    """A partition the partition pass wrote (an Arrow IPC file)."""
+    with pa.memory_map(str(path)) as source:
+        return pa.ipc.open_file(source).read_all()
 
 
 def _finish_plan(plan: _Plan, reader: _Reader, state: dict) -> _Plan:

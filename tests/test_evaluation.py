@@ -151,6 +151,8 @@ def test_next_stage_takes_p_dropped_from_the_churn_model(trained, log):
     keep = [i for i in range(proba.shape[1]) if i != drop]
     np.testing.assert_allclose(proba[:, keep] / proba[:, keep].sum(axis=1, keepdims=True),
                                own[:, keep] / own[:, keep].sum(axis=1, keepdims=True), rtol=1e-6)
-    detached = stage.attach_churn_model(None).predict_proba(X)
-    np.testing.assert_allclose(detached, own)
+    # train's next-stage model learned only where stayers go: alone it cannot say P(dropped)
+    assert stage.conditional_ and np.all(own[:, drop] == 0)
+    with pytest.raises(ValueError, match="Attach one"):
+        stage.attach_churn_model(None).predict_proba(X)
     stage.attach_churn_model(churn)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import numpy as np
@@ -140,7 +141,7 @@ def test_next_stage_model_reports_every_journey_class_in_map_order(sample_sets):
     log, featurizer, train, test = sample_sets
     names = list(featurizer.feature_names_out_)
     classes = [*log.journey_map.stages, "dropped", "never_seen"]
-    model = NextStageModel(horizon="30D", classes=classes,
+    model = NextStageModel(horizon="30D", classes=classes, conditional=False,
                            categorical_features=list(featurizer.categorical_features_))
     model.fit(train[names], train["next_stage"].astype(str), cutoffs=train["cutoff"])
     proba = model.predict_proba(test[names])
@@ -154,6 +155,53 @@ def test_next_stage_model_reports_every_journey_class_in_map_order(sample_sets):
     assert accuracy > majority
     with pytest.raises(ValueError, match="not in classes"):
         NextStageModel(classes=["a", "b"]).fit(np.zeros((4, 1)), ["a", "b", "c", "a"])
+
+
+def test_conditional_next_stage_model_learns_where_stayers_go(sample_sets):
+    log, featurizer, train, test = sample_sets
+    names = list(featurizer.feature_names_out_)
+    classes = [*log.journey_map.stages, "dropped"]
+    y = train["next_stage"].astype(str)
+    model = NextStageModel(horizon="30D", classes=classes,
+                           categorical_features=list(featurizer.categorical_features_))
+    model.fit(train[names], y, cutoffs=train["cutoff"])
+    assert model.conditional_
+    # the trees never saw a dropped row and have no output for dropped
+    assert model.n_train_rows_ + model.n_validation_rows_ <= int((y != "dropped").sum())
+    stay_classes = sorted(set(y) - {"dropped"}, key=classes.index)
+    assert model.booster_.num_model_per_iteration() == len(stay_classes)
+    assert list(np.asarray(model.classes_)[model.observed_classes_]) == stay_classes
+    with pytest.raises(ValueError, match="Attach one"):
+        model.predict_proba(test[names])
+    churn = _fit_churn(featurizer, train, n_estimators=60)
+    risk = churn.predict_proba(test[names])[:, 1]
+    proba = model.predict_proba(test[names], churn_risk=risk)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_allclose(proba[:, classes.index("dropped")], np.clip(risk, 1e-6, 1 - 1e-6))
+    # the stayers' shares: P(stage) / (1 - risk) is the trees' own conditional softmax
+    own = np.exp(model._own_log_proba(test[names]))
+    np.testing.assert_allclose(proba[:, :-1] / (1 - np.clip(risk, 1e-6, 1 - 1e-6))[:, None],
+                               own[:, :-1], rtol=1e-9)
+    model.attach_churn_model(churn)
+    np.testing.assert_allclose(model.predict_proba(test[names]), proba)
+    with pytest.raises(ValueError, match="one value per row"):
+        model.predict_proba(test[names], churn_risk=risk[:3])
+    # its explanations name the stages the trees stand for; dropped has none of its own
+    drivers = cjml.explain(model, test[names].iloc[:50], feature_families=featurizer,
+                           method="saabas")
+    assert set(drivers["class"]) <= set(stay_classes)
+    assert (np.asarray(model.classes_)[drivers["class_index"]] == drivers["class"]).all()
+    with pytest.raises(ValueError, match="no trees of its own"):
+        cjml.explain(model, test[names].iloc[:5], class_index="dropped")
+    stage_two = cjml.explain(model, test[names].iloc[:5], class_index=stay_classes[1])
+    assert set(stage_two["class"]) <= {stay_classes[1]}
+    # and conditional=False learns all classes, dropped included
+    joint = NextStageModel(horizon="30D", classes=classes, conditional=False, n_estimators=20)
+    joint.fit(train[names], y, cutoffs=train["cutoff"])
+    assert not joint.conditional_ and "dropped" in np.asarray(joint.classes_)[
+        joint.observed_classes_]
+    with pytest.raises(ValueError, match="conditional=True needs"):
+        NextStageModel(conditional=True).fit(np.zeros((4, 1)), ["a", "b", "a", "b"])
 
 
 def test_models_refuse_wrong_inputs_with_clear_messages(sample_sets):
@@ -255,4 +303,15 @@ def test_compiled_models_predict_exactly_what_lightgbm_predicts(sample_sets, tmp
 
     copy = pickle.loads(pickle.dumps(churn))
     assert getattr(copy, "_compiled", None) is None
+    assert not hasattr(copy, "compiled_library_")  # a pickle never points at native code
     np.testing.assert_allclose(copy.predict_proba(test[names]), before[0], rtol=1e-12)
+    # ...until told which library to load (what scoring's worker processes do)
+    copy.load_compiled(churn.compiled_library_)
+    assert copy._compiled is not None
+    np.testing.assert_allclose(copy.predict_proba(test[names]), before[0], rtol=1e-12)
+    # compiling the same trees again reuses the library (cached by the trees' sha256)
+    library = churn.compiled_library_
+    built = os.stat(library).st_mtime_ns
+    assert churn.compile(tmp_path).compiled_library_ == library
+    assert os.stat(library).st_mtime_ns == built
+    assert stage.compiled_library_ != library

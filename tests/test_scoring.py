@@ -116,6 +116,29 @@ def test_chunked_equals_unchunked(bundle, events, reference):
     pd.testing.assert_frame_equal(chunked, reference)
 
 
+def test_worker_processes_give_the_same_scores(bundle, events):
+    shuffled = events.sample(frac=1.0, random_state=7).reset_index(drop=True)
+    alone = score(bundle, shuffled, chunk_events=4000, n_jobs=1, top_k=2)
+    side_by_side = score(bundle, shuffled, chunk_events=4000, n_jobs=2, top_k=2)
+    assert side_by_side.attrs["summary"]["n_chunks"] >= 5
+    pd.testing.assert_frame_equal(side_by_side, alone)
+    assert side_by_side["recommended_touchpoint"].notna().any()
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match="n_jobs must be a whole number"):
+            score(bundle, events, n_jobs=bad)
+
+
+def test_workers_are_used_by_default_only_for_large_inputs():
+    reader = types.SimpleNamespace(n_parts=10)
+    small, large = cjml.scoring.PARALLEL_FROM_EVENTS - 1, cjml.scoring.PARALLEL_FROM_EVENTS
+    assert cjml.scoring._n_workers(None, {}, reader, small) == 1
+    assert cjml.scoring._n_workers(None, {}, reader, large) == min(os.cpu_count() or 1, 10)
+    # resumed runs only share what is left
+    state = {"n_parts": 10, "chunks": {str(p): {} for p in range(9)}}
+    assert cjml.scoring._n_workers(None, state, reader, large) == 1
+    assert cjml.scoring._n_workers(3, {}, reader, small) == 3
+
+
 def test_unsorted_input_gives_the_same_scores(bundle, events, reference):
     shuffled = events.sample(frac=1.0, random_state=3).reset_index(drop=True)
     pd.testing.assert_frame_equal(score(bundle, shuffled, recommend=False, chunk_events=6000),
@@ -322,6 +345,31 @@ def test_a_killed_process_resumes_to_the_same_output(bundle_path, events, tmp_pa
     assert proc.returncode == -9, proc.stderr
     assert not out.exists()
     assert main(["score", *args, "--out", str(out), "--resume"]) == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(out),
+                                  pd.read_parquet(tmp_path / "whole.parquet"))
+
+
+def test_a_killed_run_with_worker_processes_resumes_to_the_same_output(bundle_path, events,
+                                                                       tmp_path):
+    path = tmp_path / "events.parquet"
+    events.sample(frac=1.0, random_state=11).to_parquet(path, index=False)
+    args = [str(bundle_path), str(path), "--no-recommend", "--chunk-events", "4000", "--quiet"]
+    assert main(["score", *args, "--jobs", "1", "--out", str(tmp_path / "whole.parquet")]) == 0
+    out = tmp_path / "scores.parquet"
+    script = textwrap.dedent(f"""
+        import os, signal, sys
+        import cjml.scoring
+        cjml.scoring._after_chunk = lambda part: os.kill(os.getpid(), signal.SIGKILL)
+        from cjml.cli import main
+        sys.exit(main({["score", *args, "--jobs", "2", "--out", str(out)]!r}))
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=False, timeout=300)
+    assert proc.returncode == -9, proc.stderr
+    assert not out.exists()
+    state = json.loads((tmp_path / ".scores.parquet.cjml-run" / "state.json").read_text())
+    assert len(state["chunks"]) == 1  # only what the parent recorded counts as done
+    assert main(["score", *args, "--jobs", "2", "--out", str(out), "--resume"]) == 0
     pd.testing.assert_frame_equal(pd.read_parquet(out),
                                   pd.read_parquet(tmp_path / "whole.parquet"))
 
