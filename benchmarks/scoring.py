@@ -21,6 +21,11 @@ process (peak RSS is that process's high-water mark):
   at the same cutoff, the population's churn risk and next-stage
   probabilities, nothing written: what scoring costs without streaming.
 
+From 1M events the chunks are scored by one worker process per core (the
+default ``n_jobs``), so ``peak MB`` is the summed RSS of the whole process
+tree (sampled every 50 ms), not only the parent's; ``cpu s`` is the parent's
+CPU time plus its finished children's.
+
 customers/s counts every customer of the input (each gets one output row);
 scored/s only the customers in the models' population (an event within the
 bundle's 90-day lookback), the ones whose models are run. ``cpu s`` is the
@@ -80,8 +85,11 @@ def _cpu() -> float:
     """CPU seconds of this process, all threads (the machine may be shared: see the notes)."""
     import resource
 
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    return total
 
 
 def score_case(bundle: str, events: str, tag: str, options: dict) -> dict:
@@ -158,10 +166,11 @@ def main() -> None:
             if case == "recommend":
                 notes.append(f"goal >= {GOAL_RECOMMEND:,}/s: "
                              f"{'met' if rate >= GOAL_RECOMMEND else 'NOT met'}")
+            peak = r["tree_peak_mb"]
             if case != "reference":
-                notes.append(f"peak < 3 GB: {'met' if r['peak_mb'] < GOAL_PEAK_MB else 'NOT met'}")
+                notes.append(f"peak < 3 GB: {'met' if peak < GOAL_PEAK_MB else 'NOT met'}")
             print(f"{n:11,} {label:30} {r['seconds']:8.1f} {res['cpu']:7.1f} {rate:12,.0f} "
-                  f"{res['scored'] / r['seconds']:10,.0f} {r['peak_mb']:8.0f}  "
+                  f"{res['scored'] / r['seconds']:10,.0f} {peak:8.0f}  "
                   f"{'; '.join(notes)}", flush=True)
 
 
