@@ -19,6 +19,13 @@ including the model call:
 TreeSHAP is far slower than the rest, so its cases run on ``--shap-customers``
 rows (default 1,000); rates are per second either way.
 
+Then the same for the models ``cjml`` itself trains at scale: the churn and
+next-stage models ``models.py`` fits on its 1M-row training table (run it
+first), explained on the first ``--customers`` rows of that table:
+``predict both`` (the reference: churn risk, then next-stage probabilities),
+``explain churn`` and ``explain next stage`` (saabas + text), each in a
+fresh process. ``--trained-only`` runs only this part.
+
 Goal (issue "explanations"): at least 50,000 customers/s on 2 cores.
 
     python benchmarks/explain.py [--customers 200000] [--shap-customers 1000] [--repeats 3]
@@ -140,6 +147,63 @@ def explain_case(state, model: str, n: int, method: str, **_) -> dict:
     return {"rows": n, "drivers": int(len(e)), "example": str(line.iloc[0])}
 
 
+# ------------------------------------------------- the models cjml trains at 1M rows
+def _trained_paths():
+    return CACHE / "training_1000000.parquet", CACHE / "training_1000000.models.joblib"
+
+
+def setup_trained(n: int, **_):
+    import joblib
+    import pandas as pd
+
+    table_path, models_path = _trained_paths()
+    churn, stage = joblib.load(models_path)
+    X = pd.read_parquet(table_path, columns=list(churn.feature_names_in_)).iloc[:n]
+    X.index = pd.RangeIndex(len(X), name="customer_id")
+    import cjml
+    from cjml.datasets import load_sample
+
+    # The wording needs a fitted featurizer of the same feature set (names and codes).
+    featurizer = cjml.JourneyFeaturizer().fit(cjml.read_events(load_sample()))
+    _reset_peak()
+    return X, churn, stage, featurizer
+
+
+def trained(state, n: int, what: str) -> dict:
+    from cjml.explanations import explain, top_drivers_text
+
+    X, churn, stage, featurizer = state
+    if what == "predict":
+        risk = churn.predict_proba(X)[:, 1]
+        stage.predict_proba(X, churn_risk=risk)
+        return {"rows": len(X)}
+    model = churn if what == "churn" else stage
+    e = explain(model, X, feature_families=featurizer, top_n=3, method="saabas")
+    line = top_drivers_text(e, X.index)
+    return {"rows": len(X), "trees": model.booster_.num_trees(), "example": str(line.iloc[0])}
+
+
+def report_trained(n: int, repeats: int) -> None:
+    table_path, models_path = _trained_paths()
+    if not models_path.exists():
+        print(f"\n(no {models_path.name}: run benchmarks/models.py first for cjml's own models)")
+        return
+    print(f"\ncjml's models from models.py (1M training rows), saabas + text, {n:,} customers")
+    print(f"{'case':34} {'customers':>10} {'seconds':>8} {'customers/s':>12} {'peak MB':>8}"
+          "  runs")
+    for label, what in (("predict both (reference)", "predict"), ("explain churn", "churn"),
+                        ("explain next stage", "stage")):
+        r = repeat("explain", "trained", repeats, n=n, what=what)
+        rate = r["result"]["rows"] / r["seconds"]
+        note = "" if what == "predict" else (
+            f"  {r['result']['trees']} trees; goal {GOAL:,}/s: "
+            f"{'met' if rate >= GOAL else 'NOT met'}")
+        print(f"{label:34} {r['result']['rows']:10,} {r['seconds']:8.2f} {rate:12,.0f} "
+              f"{r['peak_mb']:8.0f}  {r['all_seconds']}{note}")
+        if what == "stage":
+            print(f"  e.g. next-stage drivers: {r['result']['example']!r}")
+
+
 # --------------------------------------------------------------------- report
 def agreement(n: int = 1000) -> dict:
     """How often the fast method's top family and top-3 families match exact SHAP's."""
@@ -168,7 +232,12 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=200_000)
     parser.add_argument("--shap-customers", type=int, default=1_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--trained-only", action="store_true",
+                        help="only cjml's own models from models.py")
     args = parser.parse_args()
+    if args.trained_only:
+        report_trained(args.customers, args.repeats)
+        return
     sizes = run_case("explain", "train_models")["result"]
     n, m = args.customers, args.shap_customers
     print(f"explanations on {os.cpu_count()} cores; median of {args.repeats} runs in fresh "
@@ -203,6 +272,7 @@ def main() -> None:
             print(f"  {label}: {rates[label] / ref:.2f}x the speed of predict; goal "
                   f"{GOAL:,}/s: {ok}")
         print(f"  e.g. top_drivers: {example!r}")
+    report_trained(n, args.repeats)
     agree = run_case("explain", "agreement")["result"]
     print("\nsaabas vs exact SHAP on 1,000 customers (same drivers?):")
     for model, a in agree.items():

@@ -112,7 +112,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     bundle, report = cjml.train(
         log, horizon=args.horizon, lookback=args.lookback, cutoffs=_cutoff_list(args.cutoffs),
         n_cutoffs=args.n_cutoffs, step=args.step, test_cutoff=args.test_cutoff,
-        holdout=not args.no_holdout, progress=not args.quiet)
+        holdout=not args.no_holdout, engine=args.engine, scheduler=args.scheduler,
+        progress=not args.quiet)
     path = bundle.save(out, force=args.force)
     if report is not None:
         _say(report.to_text())
@@ -396,6 +397,12 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--test-cutoff", help="held-out cutoff (default: the latest cutoff)")
     tr.add_argument("--no-holdout", action="store_true",
                     help="train on every cutoff, without an evaluation")
+    tr.add_argument("--engine", choices=["local", "dask"], default="local",
+                    help="grow the trees here (default) or on a dask.distributed cluster "
+                         "(LightGBM's Dask estimators)")
+    tr.add_argument("--scheduler", metavar="ADDRESS",
+                    help="with --engine dask: the scheduler, e.g. tcp://host:8786 "
+                         "(default: a LocalCluster)")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
     tr.add_argument("--force", action="store_true", help="replace an existing bundle")
     tr.set_defaults(func=_cmd_train)

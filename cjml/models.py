@@ -79,16 +79,23 @@ def _feature_matrix(estimator, X, *, fitting: bool) -> np.ndarray:
     """Numeric float32 matrix in the order the estimator was fitted with.
 
     DataFrames are matched by column name (extra columns are ignored, missing
-    ones refused by name); arrays by position.
+    ones refused by name); arrays by position. Always float32, the precision
+    the trees were grown on: a float64 value a hair from a split threshold
+    would otherwise fall on the other side of it (measured: 0.1% of rows).
+    Prediction does not search for infinite values (LightGBM sends them to
+    the far side of every split); :meth:`_LightGBMClassifier.feature_matrix`
+    converts once for several models.
     """
+    dtype = np.float32
     if isinstance(X, pd.DataFrame):
-        bad = [c for c in X.columns if not (pd.api.types.is_numeric_dtype(X[c])
-                                            or pd.api.types.is_bool_dtype(X[c]))]
-        if fitting and bad:
-            raise ValueError(
-                f"Feature columns must be numeric; {bad[:5]!r} are not. Pass only the "
-                "featurizer's columns (featurizer.feature_names_out_), not customer_id, "
-                "cutoff or the labels.")
+        if fitting:
+            bad = [c for c in X.columns if not (pd.api.types.is_numeric_dtype(X[c])
+                                                or pd.api.types.is_bool_dtype(X[c]))]
+            if bad:
+                raise ValueError(
+                    f"Feature columns must be numeric; {bad[:5]!r} are not. Pass only the "
+                    "featurizer's columns (featurizer.feature_names_out_), not customer_id, "
+                    "cutoff or the labels.")
         if not fitting and hasattr(estimator, "feature_names_in_"):
             missing = [c for c in estimator.feature_names_in_ if c not in X.columns]
             if missing:
@@ -99,17 +106,15 @@ def _feature_matrix(estimator, X, *, fitting: bool) -> np.ndarray:
             if not np.array_equal(X.columns.to_numpy(dtype=object), estimator.feature_names_in_):
                 X = X[list(estimator.feature_names_in_)]
         names = np.asarray(X.columns, dtype=object)
-        # One copy, straight to float32; LightGBM reads the column-major result
-        # as it is (a row-major copy would cost more than the prediction).
-        # ``na_value`` only matters for nullable extension dtypes (pd.NA) and
-        # costs a full masked pass, eight times the copy itself.
-        plain = all(isinstance(dtype, np.dtype) for dtype in X.dtypes)
-        X = X.to_numpy(dtype=np.float32) if plain else X.to_numpy(dtype=np.float32,
-                                                                   na_value=np.nan)
+        # LightGBM reads the column-major result as it is (a row-major copy would
+        # cost more than the prediction). ``na_value`` only matters for nullable
+        # extension dtypes (pd.NA) and costs a full masked pass.
+        plain = all(isinstance(t, np.dtype) for t in X.dtypes)
+        X = X.to_numpy(dtype=dtype) if plain else X.to_numpy(dtype=dtype, na_value=np.nan)
     else:
         names = None
-    array = check_array(X, accept_sparse=False, dtype=np.float32, ensure_all_finite="allow-nan",
-                        input_name="X")
+    array = check_array(X, accept_sparse=False, dtype=dtype,
+                        ensure_all_finite="allow-nan" if fitting else False, input_name="X")
     if fitting:
         if names is not None:
             estimator.feature_names_in_ = names
@@ -268,7 +273,7 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
         return w if weight is None else w * weight
 
     # -- fitting
-    def fit(self, X, y, *, cutoffs=None, sample_weight=None):
+    def fit(self, X, y, *, cutoffs=None, sample_weight=None, client=None):
         """Fit the trees, early-stopped and calibrated on a later slice.
 
         Parameters
@@ -283,6 +288,13 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
             held-out slice for early stopping and calibration.
         sample_weight : array-like of shape (n_rows,), optional
             Row weights.
+        client : distributed.Client, optional
+            Grow the trees on this dask.distributed cluster (LightGBM's Dask
+            estimator, data-parallel over the workers). LightGBM cannot stop
+            early on a cluster, so all ``n_estimators`` rounds are grown and the
+            round a local early stopping would keep is picked afterwards from
+            the held-out loss (:mod:`cjml._dask_lgbm`); everything else
+            (split, weights, calibration, refit) is as without it.
 
         Returns
         -------
@@ -318,6 +330,41 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
                                params={"max_bin": self.max_bin, "verbosity": -1},
                                free_raw_data=True)
 
+        if client is not None:
+            booster = self._grow_on_cluster(client, params, matrix, codes, weights, fit_rows,
+                                            held_rows, categorical, feature_names)
+        else:
+            booster = self._grow(params, dataset, fit_rows, held_rows)
+        self._fit_calibration(booster.predict(matrix[held_rows], num_iteration=self.best_iteration_,
+                                              raw_score=True) if len(held_rows) else None,
+                              codes[held_rows])
+        refit = self.refit if self.refit != "auto" else regime_rows < _LARGE_ROWS
+        if refit and len(held_rows):
+            # A tenth more rounds for the larger data (measured on the simulator:
+            # more overfits); the calibration carries over.
+            rounds = int(np.ceil(self.best_iteration_ * _REFIT_ROUNDS))
+            if client is not None:
+                from cjml._dask_lgbm import train_booster_on_cluster
+
+                booster, _, _ = train_booster_on_cluster(
+                    client, params, matrix, codes, weights, num_boost_round=rounds,
+                    early_stopping_rounds=None, categorical=categorical,
+                    feature_names=None if feature_names == "auto" else feature_names)
+            else:
+                booster = lgb.train(params, dataset(np.arange(len(matrix))),
+                                    num_boost_round=rounds)
+            self.best_iteration_ = rounds
+        else:
+            booster.free_dataset()
+        self.booster_ = booster
+        self.n_train_rows_ = len(fit_rows)
+        self.n_validation_rows_ = len(held_rows)
+        return self
+
+    def _grow(self, params, dataset, fit_rows, held_rows):
+        """The trees, grown here with LightGBM's early stopping on the held-out rows."""
+        import lightgbm as lgb
+
         train_set = dataset(fit_rows)
         if len(held_rows) and self.early_stopping_rounds:
             valid_set = dataset(held_rows, reference=train_set)
@@ -329,22 +376,25 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
         else:
             booster = lgb.train(params, train_set, num_boost_round=self.n_estimators)
             self.best_iteration_ = booster.current_iteration()
-        self._fit_calibration(booster.predict(matrix[held_rows], num_iteration=self.best_iteration_,
-                                              raw_score=True) if len(held_rows) else None,
-                              codes[held_rows])
-        refit = self.refit if self.refit != "auto" else regime_rows < _LARGE_ROWS
-        if refit and len(held_rows):
-            # A tenth more rounds for the larger data (measured on the simulator:
-            # more overfits); the calibration carries over.
-            rounds = int(np.ceil(self.best_iteration_ * _REFIT_ROUNDS))
-            booster = lgb.train(params, dataset(np.arange(len(matrix))), num_boost_round=rounds)
-            self.best_iteration_ = rounds
-        else:
-            booster.free_dataset()
-        self.booster_ = booster
-        self.n_train_rows_ = len(fit_rows)
-        self.n_validation_rows_ = len(held_rows)
-        return self
+        return booster
+
+    def _grow_on_cluster(self, client, params, matrix, codes, weights, fit_rows, held_rows,
+                         categorical, feature_names):
+        """The trees, grown on a dask.distributed cluster, early-stopped after the fact."""
+        from cjml._dask_lgbm import train_booster_on_cluster
+
+        valid = None
+        if len(held_rows) and self.early_stopping_rounds:
+            valid = (matrix[held_rows], codes[held_rows],
+                     None if weights is None else weights[held_rows])
+        booster, self.best_iteration_, self.validation_curve_ = train_booster_on_cluster(
+            client, params, matrix[fit_rows], codes[fit_rows],
+            None if weights is None else weights[fit_rows], valid=valid,
+            num_boost_round=self.n_estimators,
+            early_stopping_rounds=self.early_stopping_rounds if valid else None,
+            categorical=categorical,
+            feature_names=None if feature_names == "auto" else feature_names)
+        return booster
 
     def _encode_classes(self, y):
         classes, codes = np.unique(y, return_inverse=True)
@@ -363,6 +413,26 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
             return raw.reshape(len(matrix), -1).squeeze(axis=1) if raw.size == len(matrix) \
                 else raw.reshape(len(matrix), -1)
         return self.booster_.predict(matrix, raw_score=True, num_threads=self._threads(len(matrix)))
+
+    def feature_matrix(self, X) -> np.ndarray:
+        """The float32 matrix this model predicts from, to convert once for several calls.
+
+        Both of cjml's models (and their explanations) accept the result in
+        place of ``X``; converting a large frame costs about as much as the
+        churn model's trees.
+
+        Parameters
+        ----------
+        X : DataFrame or array of shape (n_rows, n_features)
+            Feature rows (DataFrames are matched by column name).
+
+        Returns
+        -------
+        ndarray of shape (n_rows, n_features), float32
+            The columns in the order the model was fitted with.
+        """
+        check_is_fitted(self, "booster_")
+        return _feature_matrix(self, X, fitting=False)
 
     def compile(self, directory=None):
         """Compile the trees to native code for faster prediction (optional).
@@ -751,7 +821,7 @@ class NextStageModel(_LightGBMClassifier):
         remap[self.observed_classes_] = np.arange(len(self.observed_classes_))
         return classes, remap[all_codes]
 
-    def fit(self, X, y, *, cutoffs=None, sample_weight=None):
+    def fit(self, X, y, *, cutoffs=None, sample_weight=None, client=None):
         """Fit the trees, early-stopped and calibrated on a later slice.
 
         Parameters
@@ -764,6 +834,8 @@ class NextStageModel(_LightGBMClassifier):
             The cutoff of each row; the latest is the held-out slice.
         sample_weight : array-like of shape (n_rows,), optional
             Row weights.
+        client : distributed.Client, optional
+            Grow the trees on this cluster (see :meth:`ChurnModel.fit`).
 
         Returns
         -------
@@ -790,7 +862,8 @@ class NextStageModel(_LightGBMClassifier):
         self._regime_rows = len(labels)
         try:
             if not self.conditional_:
-                return super().fit(X, labels, cutoffs=cutoffs, sample_weight=sample_weight)
+                return super().fit(X, labels, cutoffs=cutoffs, sample_weight=sample_weight,
+                                   client=client)
             stays = labels != self.dropped_class
             if stays.sum() < 2:
                 raise ValueError(f"Only {int(stays.sum())} row(s) are not labelled "
@@ -802,7 +875,7 @@ class NextStageModel(_LightGBMClassifier):
             super().fit(X_kept, labels[keep],
                         cutoffs=None if cutoffs is None else np.asarray(cutoffs)[keep],
                         sample_weight=None if sample_weight is None
-                        else np.asarray(sample_weight)[keep])
+                        else np.asarray(sample_weight)[keep], client=client)
         finally:
             del self._all_labels, self._regime_rows
         return self

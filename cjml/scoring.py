@@ -1439,8 +1439,10 @@ def _score_log(log: EventLog, bundle: ModelBundle, plan: _Plan) -> pd.DataFrame:
     if len(population):
         X = _featurize(bundle.featurizer, windows, cutoff)
         churn, stage = bundle.models["churn"], bundle.models["next_stage"]
-        risk = churn.predict_proba(X)[:, 1]
-        proba = stage.predict_proba(X, churn_risk=risk)
+        matrix = churn.feature_matrix(X)  # converted once for both models
+        risk = churn.predict_proba(matrix)[:, 1]
+        proba = stage.predict_proba(matrix, churn_risk=risk)
+        del matrix
         best = np.argmax(proba, axis=1)
         churn_risk[population] = risk
         edges = np.asarray(plan.band_edges)
@@ -2274,26 +2276,6 @@ def _score_frame(frame: pd.DataFrame, bundle: ModelBundle, plan: _Plan, schema: 
     return scores, rejects, counts
 
 
-def _dask_client(scheduler):
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError:
-        raise ImportError('engine="dask" needs dask and distributed: '
-                          'pip install "cjml[dask]".') from None
-    if scheduler is None:
-        import logging
-
-        cluster = LocalCluster(dashboard_address=None, silence_logs=logging.ERROR)
-        client = Client(cluster)
-        return client, [client, cluster]
-    if isinstance(scheduler, str | os.PathLike):
-        return Client(str(scheduler)), None
-    if hasattr(scheduler, "submit") and hasattr(scheduler, "compute"):
-        return scheduler, None
-    raise TypeError(f"scheduler must be an address such as 'tcp://host:8786' or a "
-                    f"distributed.Client, got {type(scheduler).__name__}.")
-
-
 def _run_dask(src: _Source, reader: _Reader, plan: _Plan, bundle: ModelBundle, run: _RunDir,
               scheduler, progress: bool) -> tuple[_Plan, list[dict], int]:
     """Score on a dask.distributed cluster: read by the workers, shuffle by customer, score."""
@@ -2302,7 +2284,9 @@ def _run_dask(src: _Source, reader: _Reader, plan: _Plan, bundle: ModelBundle, r
     from distributed import as_completed
     from tqdm.auto import tqdm
 
-    client, owned = _dask_client(scheduler)
+    from cjml._dask import connect
+
+    client, owned = connect(scheduler)
     try:
         reader.schema = _target_schema(src, reader.read_columns)
         state = run.state

@@ -279,3 +279,40 @@ def test_missing_dask_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)  # makes `import distributed` fail
     with pytest.raises(ImportError, match=r'pip install "cjml\[dask\]"'):
         train_booster_on_cluster(None, PARAMS, np.zeros((4, 2)), [0, 1, 0, 1], num_boost_round=1)
+
+
+# ------------------------------------------------------- cjml.train on the cluster
+def test_train_grows_both_models_on_the_cluster(client, tmp_path):
+    import cjml
+    from cjml.cli import main
+    from cjml.datasets import load_sample
+
+    events = load_sample()
+    options = {"n_cutoffs": 4, "step": "15D"}
+    local, local_report = cjml.train(events, **options)
+    bundle, report = cjml.train(events, engine="dask", scheduler=client, **options)
+    churn, stage = bundle.models["churn"], bundle.models["next_stage"]
+    assert bundle.metadata["engine"] == "dask"
+    # grown on the cluster: the held-out curve of every round, the kept rounds chosen from it
+    for model in (churn, stage):
+        assert len(model.validation_curve_) == cjml.training.CLUSTER_ROUNDS
+        kept = model.booster_.num_trees() // model.booster_.num_model_per_iteration()
+        assert kept == model.best_iteration_ <= cjml.training.CLUSTER_ROUNDS
+        assert not hasattr(local.models["churn"], "validation_curve_")
+    assert stage.conditional_ and stage.churn_model_ is churn
+    # as good as the local models on the same held-out cutoff
+    cluster_auc = report.churn.loc["model", "roc_auc"]
+    local_auc = local_report.churn.loc["model", "roc_auc"]
+    assert abs(cluster_auc - local_auc) < 0.02
+    cluster_ll = report.next_stage.loc["model", "log_loss"]
+    local_ll = local_report.next_stage.loc["model", "log_loss"]
+    assert cluster_ll < 1.1 * local_ll
+    with pytest.raises(ValueError, match="engine must be"):
+        cjml.train(events, engine="spark", **options)
+    # the command line: --engine dask --scheduler ADDRESS
+    path = tmp_path / "events.parquet"
+    events.to_parquet(path, index=False)
+    out = tmp_path / "model.joblib"
+    assert main(["train", str(path), "--out", str(out), "--n-cutoffs", "4", "--step", "15D",
+                 "--engine", "dask", "--scheduler", client.scheduler.address, "--quiet"]) == 0
+    assert cjml.ModelBundle.load(out).metadata["engine"] == "dask"
