@@ -1773,32 +1773,20 @@ _WORKER: dict = {}
 
 
 def _start_worker(blob: bytes, libraries: dict) -> None:
-    """Worker start: one thread per process (the processes share the cores), the bundle."""
+    """Worker start: watch the parent, load the bundle (one thread per model)."""
     import pickle
     import threading
 
-    os.environ["OMP_NUM_THREADS"] = "1"
     parent = os.getppid()
 
     def exit_with_parent() -> None:
         # A killed parent cannot stop its workers, and they would wait for work
-        # forever (each holds both ends of its task queue); they leave instead.
+        # forever; they leave instead.
         while os.getppid() == parent:
             time.sleep(0.5)
         os._exit(1)
 
     threading.Thread(target=exit_with_parent, name="cjml-parent-watch", daemon=True).start()
-    if os.environ.get("NUMPY_MADVISE_HUGEPAGE") is None:
-        # Each chunk allocates fresh arrays of tens of MB; on virtual machines
-        # (measured: a Firecracker VM) faulting them in as transparent huge
-        # pages makes a first touch five to eight times slower. Ours to decide
-        # in our own worker processes; NUMPY_MADVISE_HUGEPAGE=1 keeps them.
-        try:
-            from numpy._core.multiarray import _set_madvise_hugepage
-
-            _set_madvise_hugepage(False)
-        except ImportError:  # numpy moved it: huge pages stay as they are
-            pass
     bundle = pickle.loads(blob)
     for name, model in bundle.models.items():
         if hasattr(model, "n_jobs"):
@@ -1809,24 +1797,31 @@ def _start_worker(blob: bytes, libraries: dict) -> None:
 
 
 class _WorkerPool:
-    """Processes that score chunks side by side (``n_jobs``), started fresh ("spawn").
+    """Processes that score chunks side by side (``n_jobs``).
 
-    Fresh processes, not forks: a fork of a process whose OpenMP threads have run
-    (LightGBM) can hang. Each worker writes its chunk's files; the parent alone
-    records them in the run state, in the order they finish.
+    loky's executor (joblib's): fresh processes, not forks (a fork of a process
+    whose OpenMP threads have run can hang), which, unlike multiprocessing's
+    "spawn", do not re-run the caller's script, so a script calling
+    :func:`score` needs no ``if __name__ == "__main__"`` guard. Each worker
+    writes its chunk's files; the parent alone records them in the run state,
+    in the order they finish.
     """
 
     def __init__(self, bundle: ModelBundle, n_workers: int):
-        import multiprocessing
         import pickle
-        from concurrent.futures import ProcessPoolExecutor
+
+        from joblib.externals.loky.process_executor import ProcessPoolExecutor
 
         libraries = {name: m.compiled_library_ for name, m in bundle.models.items()
                      if getattr(m, "_compiled", None) is not None
                      and getattr(m, "compiled_library_", None)}
-        self.executor = ProcessPoolExecutor(
-            n_workers, mp_context=multiprocessing.get_context("spawn"),
-            initializer=_start_worker, initargs=(pickle.dumps(bundle), libraries))
+        env = {"OMP_NUM_THREADS": "1",  # the processes share the cores
+               # Each chunk allocates fresh arrays of tens of MB; on virtual machines
+               # (measured: a Firecracker VM) faulting them in as transparent huge
+               # pages makes a first touch five to eight times slower.
+               "NUMPY_MADVISE_HUGEPAGE": os.environ.get("NUMPY_MADVISE_HUGEPAGE", "0")}
+        self.executor = ProcessPoolExecutor(n_workers, initializer=_start_worker,
+                                            initargs=(pickle.dumps(bundle), libraries), env=env)
         for _ in range(n_workers):  # start them now (they start lazily otherwise)
             self.executor.submit(os.getpid)
 
@@ -1844,7 +1839,7 @@ class _WorkerPool:
                 future.cancel()
 
     def close(self) -> None:
-        self.executor.shutdown(wait=True, cancel_futures=True)
+        self.executor.shutdown(wait=True)
 
 
 def _partition(src: _Source, reader: _Reader, run: _RunDir, progress: bool) -> None:

@@ -128,6 +128,26 @@ def test_worker_processes_give_the_same_scores(bundle, events):
             score(bundle, events, n_jobs=bad)
 
 
+def test_a_script_without_a_main_guard_can_use_worker_processes(bundle_path, events, tmp_path):
+    # Worker processes must not re-run the caller's script (multiprocessing's
+    # "spawn" would, scoring again from every worker).
+    path = tmp_path / "events.parquet"
+    events.to_parquet(path, index=False)
+    script = tmp_path / "nightly.py"
+    script.write_text(textwrap.dedent(f"""
+        import cjml
+        print("script body ran")
+        scores = cjml.score({str(bundle_path)!r}, {str(path)!r}, recommend=False,
+                            chunk_events=5000, n_jobs=2)
+        print("rows", len(scores))
+    """))
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          check=False, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("script body ran") == 1
+    assert f"rows {events['customer_id'].nunique()}" in proc.stdout
+
+
 def test_workers_are_used_by_default_only_for_large_inputs():
     reader = types.SimpleNamespace(n_parts=10)
     small, large = cjml.scoring.PARALLEL_FROM_EVENTS - 1, cjml.scoring.PARALLEL_FROM_EVENTS
