@@ -128,7 +128,7 @@ BATCH_ROWS = 1_000_000
 #: Rows per batch when merging the chunks into the output.
 MERGE_ROWS = 65_536
 #: Rows per row group of a finished chunk: what the merge holds per chunk at a time.
-MERGE_GROUP_ROWS = 8_192
+MERGE_GROUP_ROWS = 32_768
 
 _ENGINES = ("local", "dask")
 _ON_ERROR = ("raise", "quarantine")
@@ -1706,7 +1706,7 @@ def _run_local(src: _Source, reader: _Reader, plan: _Plan, bundle: ModelBundle, 
         if workers > 1:
             # Started before the partition pass, so the workers import cjml and
             # load the bundle on the other cores while this one partitions.
-            pool = _WorkerPool(bundle, workers)
+            pool = _WorkerPool(bundle, workers, run.path)
         if not state.get("partitioned"):
             reader.schema = _target_schema(src, reader.read_columns)
             _partition(src, reader, run, progress)
@@ -1772,7 +1772,7 @@ def _n_workers(n_jobs: int | None, state: dict, reader: _Reader, n_rows: int) ->
 _WORKER: dict = {}
 
 
-def _start_worker(blob: bytes, libraries: dict) -> None:
+def _start_worker(bundle_file: str, libraries: dict) -> None:
     """Worker start: watch the parent, load the bundle (one thread per model)."""
     import pickle
     import threading
@@ -1787,7 +1787,7 @@ def _start_worker(blob: bytes, libraries: dict) -> None:
         os._exit(1)
 
     threading.Thread(target=exit_with_parent, name="cjml-parent-watch", daemon=True).start()
-    bundle = pickle.loads(blob)
+    bundle = pickle.loads(Path(bundle_file).read_bytes())  # the parent's own pickle
     for name, model in bundle.models.items():
         if hasattr(model, "n_jobs"):
             model.n_jobs = 1
@@ -1807,7 +1807,7 @@ class _WorkerPool:
     in the order they finish.
     """
 
-    def __init__(self, bundle: ModelBundle, n_workers: int):
+    def __init__(self, bundle: ModelBundle, n_workers: int, folder: Path):
         import pickle
 
         from joblib.externals.loky.process_executor import ProcessPoolExecutor
@@ -1820,8 +1820,12 @@ class _WorkerPool:
                # (measured: a Firecracker VM) faulting them in as transparent huge
                # pages makes a first touch five to eight times slower.
                "NUMPY_MADVISE_HUGEPAGE": os.environ.get("NUMPY_MADVISE_HUGEPAGE", "0")}
+        # The bundle goes by file: in the start-up message it would overflow the
+        # pipe, and the parent would wait for each child to start Python first.
+        bundle_file = folder / "bundle.pickle"
+        bundle_file.write_bytes(pickle.dumps(bundle))
         self.executor = ProcessPoolExecutor(n_workers, initializer=_start_worker,
-                                            initargs=(pickle.dumps(bundle), libraries), env=env)
+                                            initargs=(str(bundle_file), libraries), env=env)
         for _ in range(n_workers):  # start them now (they start lazily otherwise)
             self.executor.submit(os.getpid)
 
