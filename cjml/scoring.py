@@ -490,7 +490,7 @@ def score(bundle, events, *, customers=None, cutoff=None, top_k=1, out=None, for
             read_columns=[c for c in src.columns if c in needed],
             rename={str(v): k for k, v in resolved.items()}, timezone=timezone,
             timestamp_unit=timestamp_unit, strict=on_error == "raise",
-            n_parts=max(1, int(np.ceil(src.estimate_rows() / chunk_events))),
+            n_parts=_n_parts(src.estimate_rows(), chunk_events, n_jobs, engine),
             customers=None if listed is None else _list_as_arrow(listed, src.customer_type(
                 resolved["customer_id"]), resolved),
             index=src.index())
@@ -1597,8 +1597,9 @@ class _RunDir:
         return p
 
     def chunk_file(self, kind: str, part: int) -> Path:
-        # Partitions are Arrow IPC files (lz4): written and read several times
-        # faster than Parquet, and only ever read back by cjml.
+        # Partitions are Arrow IPC streams (lz4): written and read several times
+        # faster than Parquet, and only ever read back by cjml. Streams, not
+        # IPC files: batches may bring new dictionaries (Parquet row groups do).
         suffix = ".arrow" if kind == "input" else ".parquet"
         return self.folder(kind) / f"part-{part:05d}{suffix}"
 
@@ -1709,7 +1710,10 @@ def _run_local(src: _Source, reader: _Reader, plan: _Plan, bundle: ModelBundle, 
             pool = _WorkerPool(bundle, workers, run.path)
         if not state.get("partitioned"):
             reader.schema = _target_schema(src, reader.read_columns)
-            _partition(src, reader, run, progress)
+            if pool is not None and src.kind == "parquet" and src.frame is None:
+                _partition_on_workers(src, reader, run, pool, progress)
+            else:
+                _partition(src, reader, run, progress)
         reader.schema = _target_schema(src, reader.read_columns)
         reader.starts = tuple(state["starts"])
         plan = _finish_plan(plan, reader, state)
@@ -1756,6 +1760,18 @@ def _score_chunk_file(in_path: Path, scored_path: Path, rejects_path: Path, plan
     _write_chunk(scored_path, rejects_path, scores, rejects, plan, reject_schema)
     pa.default_memory_pool().release_unused()  # what a chunk freed, back to the system
     return {**counts, "events": n_events, "customers": len(scores)}
+
+
+def _n_parts(n_rows: int, chunk_events: int, n_jobs: int | None, engine: str) -> int:
+    """Partitions: about ``chunk_events`` events each, and two per local worker at least
+    (so that the workers share the work evenly; the output does not depend on it)."""
+    parts = max(1, int(np.ceil(n_rows / chunk_events)))
+    if engine == "local":
+        workers = n_jobs if n_jobs is not None else (
+            os.cpu_count() or 1 if n_rows >= PARALLEL_FROM_EVENTS else 1)
+        if workers > 1:
+            parts = max(parts, 2 * workers)
+    return parts
 
 
 def _n_workers(n_jobs: int | None, state: dict, reader: _Reader, n_rows: int) -> int:
@@ -1829,11 +1845,15 @@ class _WorkerPool:
         for _ in range(n_workers):  # start them now (they start lazily otherwise)
             self.executor.submit(os.getpid)
 
-    def map_unordered(self, parts: list[int], tasks: list[tuple]) -> Iterator[tuple[int, dict]]:
-        """(part, counts) of each task as it finishes; the first error stops the rest."""
+    def map_unordered(self, parts: list[int], tasks: list[tuple], func=None
+                      ) -> Iterator[tuple[int, dict]]:
+        """(part, result) of each task as it finishes; the first error stops the rest.
+
+        ``func`` is :func:`_score_chunk_file` unless given."""
         from concurrent.futures import as_completed
 
-        futures = {self.executor.submit(_score_chunk_file, *task): part
+        func = _score_chunk_file if func is None else func
+        futures = {self.executor.submit(func, *task): part
                    for part, task in zip(parts, tasks, strict=True)}
         try:
             for future in as_completed(futures):
@@ -1853,7 +1873,7 @@ def _partition(src: _Source, reader: _Reader, run: _RunDir, progress: bool) -> N
     for kind in ("input", "scored", "rejects"):
         shutil.rmtree(run.path / kind, ignore_errors=True)
     run.folder("input")  # created afresh
-    writers: dict[int, pa.ipc.RecordBatchFileWriter] = {}
+    writers: dict[int, pa.ipc.RecordBatchStreamWriter] = {}
     options = pa.ipc.IpcWriteOptions(compression="lz4")
     total: dict = {}
     starts, counts = [], []
@@ -1883,7 +1903,7 @@ def _partition(src: _Source, reader: _Reader, run: _RunDir, progress: bool) -> N
                 piece = ordered.slice(offset, int(sizes[p]))
                 offset += int(sizes[p])
                 if p not in writers:
-                    writers[p] = pa.ipc.new_file(run.chunk_file("input", p), schema,
+                    writers[p] = pa.ipc.new_stream(run.chunk_file("input", p), schema,
                                                  options=options)
                 writers[p].write_table(piece.cast(schema))
             bar.update(table.num_rows)
@@ -1906,9 +1926,83 @@ def _partition(src: _Source, reader: _Reader, run: _RunDir, progress: bool) -> N
 
 
 def _read_partition(path: Path) -> pa.Table:
-    """A partition the partition pass wrote (an Arrow IPC file)."""
-    with pa.memory_map(str(path)) as source:
-        return pa.ipc.open_file(source).read_all()
+    """A partition the partition pass wrote: an Arrow IPC file, or (written by the
+    workers) a folder of them, one per input piece, read in input order."""
+    files = sorted(path.glob("piece-*.arrow")) if path.is_dir() else [path]
+    tables = []
+    for f in files:
+        with pa.memory_map(str(f)) as source:
+            tables.append(pa.ipc.open_stream(source).read_all())
+    return pa.concat_tables(tables) if len(tables) != 1 else tables[0]
+
+
+def _partition_on_workers(src: _Source, reader: _Reader, run: _RunDir, pool: _WorkerPool,
+                          progress: bool) -> None:
+    """The partition pass of Parquet input, on the worker processes, piece by piece.
+
+    A piece (row groups of about :data:`BATCH_ROWS` rows) is read, checked and
+    split by customer hash by one worker, which writes its rows of partition
+    ``p`` to ``input/part-p.arrow/piece-i.arrow``; a partition is then its
+    pieces in input order, the same rows in the same order as the sequential
+    pass writes. Row numbers come from the files' metadata, so errors name
+    the same rows.
+    """
+    from tqdm.auto import tqdm
+
+    for kind in ("input", "scored", "rejects"):
+        shutil.rmtree(run.path / kind, ignore_errors=True)
+    run.folder("input")
+    counts = [pq.ParquetFile(f).metadata.num_rows for f in src.files]
+    starts = [int(x) for x in np.cumsum([0, *counts])[:-1]]
+    reader.starts = tuple(starts)
+    pieces = _pieces(src, reader)
+    schema = _prepare(reader.schema.empty_table(), 0, reader)[0].schema
+    bar = tqdm(total=src.estimate_rows(), unit="row", unit_scale=True, desc="partitioning",
+               disable=not progress, file=sys.stderr, mininterval=0.5)
+    stats: list[dict | None] = [None] * len(pieces)
+    try:
+        tasks = [(piece, i, reader, schema, run.path / "input") for i, piece in enumerate(pieces)]
+        for i, piece_stats in pool.map_unordered(list(range(len(pieces))), tasks,
+                                                 func=_partition_piece):
+            stats[i] = piece_stats
+            bar.update(piece_stats.get("rows", 0))
+    finally:
+        bar.close()
+    total: dict = {}
+    for st in stats:  # in input order, as the sequential pass merges them
+        total = _merge_stats(total, st)
+    if not total.get("rows"):
+        where = f" from {', '.join(src.names)!r}" if src.names else ""
+        raise SchemaError(f"The event log{where} has no rows (columns: {list(src.columns)!r}). "
+                          "Fix: pass a log with at least one event (customer_id, timestamp, "
+                          "touchpoint).")
+    run.state.update({
+        "partitioned": True, "n_parts": reader.n_parts, "starts": starts, "pass1": total,
+        "event_columns": [reader.rename.get(str(c), str(c)) for c in reader.read_columns]})
+    run.save()
+
+
+def _partition_piece(piece: _Piece, index: int, reader: _Reader, schema: pa.Schema,
+                     folder: Path) -> dict:
+    """One piece of the partition pass (in a worker): its rows to their partitions."""
+    table = _read_piece(piece, reader)
+    if table.num_rows == 0:
+        return {"rows": 0, "kept": 0, "max_ns": None}
+    prepared, stats = _prepare(table, piece.first_row, reader)
+    del table
+    parts = prepared.column(_PART).to_numpy()
+    order = np.argsort(parts, kind="stable")
+    sizes = np.bincount(parts, minlength=reader.n_parts)
+    ordered = prepared.take(pa.array(order))
+    options = pa.ipc.IpcWriteOptions(compression="lz4")
+    offset = 0
+    for p in np.flatnonzero(sizes):
+        target = folder / f"part-{p:05d}.arrow"
+        target.mkdir(exist_ok=True)
+        with pa.ipc.new_stream(target / f"piece-{index:05d}.arrow", schema, options=options) as w:
+            w.write_table(ordered.slice(offset, int(sizes[p])).cast(schema))
+        offset += int(sizes[p])
+    return stats
 
 
 def _finish_plan(plan: _Plan, reader: _Reader, state: dict) -> _Plan:

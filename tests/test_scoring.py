@@ -128,6 +128,33 @@ def test_worker_processes_give_the_same_scores(bundle, events):
             score(bundle, events, n_jobs=bad)
 
 
+def test_the_partition_pass_on_workers_gives_the_same_run(bundle, events, tmp_path,
+                                                          monkeypatch):
+    # Parquet input of several pieces (row groups): the workers partition it.
+    monkeypatch.setattr(cjml.scoring, "BATCH_ROWS", 4000)  # pieces are cut in the parent
+    dirty, bad_rows = _dirty(events)
+    dirty = dirty.astype({"timestamp": str})  # Parquet needs one type per column
+    path = tmp_path / "dirty.parquet"
+    dirty.to_parquet(path, index=False, row_group_size=2500)
+    runs = {}
+    for jobs in (1, 2):
+        out = tmp_path / f"scores_{jobs}.parquet"
+        summary = score(bundle, path, out=out, on_error="quarantine", chunk_events=6000,
+                        n_jobs=jobs, top_k=2)
+        runs[jobs] = (summary, pd.read_parquet(out), pd.read_parquet(summary.rejects))
+    one, two = runs[1], runs[2]
+    assert (tmp_path / ".scores_2.parquet.cjml-run").exists() is False
+    pd.testing.assert_frame_equal(two[1], one[1])
+    pd.testing.assert_frame_equal(two[2], one[2])
+    assert two[2]["row"].tolist() == bad_rows
+    for field in ("n_customers", "n_scored", "n_rows_read", "n_rows_rejected", "n_chunks",
+                  "cutoff"):
+        assert getattr(two[0], field) == getattr(one[0], field), field
+    # invalid rows stop the run with the same row numbers
+    with pytest.raises(SchemaError, match=r"row 10\b"):
+        score(bundle, path, recommend=False, chunk_events=6000, n_jobs=2)
+
+
 def test_a_script_without_a_main_guard_can_use_worker_processes(bundle_path, events, tmp_path):
     # Worker processes must not re-run the caller's script (multiprocessing's
     # "spawn" would, scoring again from every worker).
