@@ -30,22 +30,67 @@ The public surface:
 - :mod:`cjml.exceptions`: the errors cjml raises.
 """
 
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
-from cjml.analytics import JourneyMapReport, journey_map
-from cjml.bundle import BundleError, ModelBundle
-from cjml.evaluation import EvaluationReport, evaluate
-from cjml.events import EventLog, EventLogSummary, read_events
-from cjml.explanations import explain, top_drivers_text
-from cjml.exceptions import CjmlError, InputFileError, JourneyMapError, SchemaError
-from cjml.features import JourneyFeaturizer
-from cjml.journey import JourneyMap, Touchpoint
-from cjml.labels import make_labels, make_training_set, rolling_cutoffs
-from cjml.models import ChurnModel, NextStageModel
-from cjml.recommend import RecommendationRules, TouchpointRecommender
-from cjml.scoring import score
-from cjml import panel  # a callable module: cjml.panel(bundle, events)
-from cjml.training import train
+# Names are imported on first use (PEP 562): ``import cjml`` stays light, so the
+# command line and scoring's worker processes do not pay for scikit-learn,
+# LightGBM and matplotlib until they need them.
+_LAZY = {
+    "JourneyMapReport": "cjml.analytics", "journey_map": "cjml.analytics",
+    "BundleError": "cjml.bundle", "ModelBundle": "cjml.bundle",
+    "EvaluationReport": "cjml.evaluation", "evaluate": "cjml.evaluation",
+    "EventLog": "cjml.events", "EventLogSummary": "cjml.events", "read_events": "cjml.events",
+    "explain": "cjml.explanations", "top_drivers_text": "cjml.explanations",
+    "CjmlError": "cjml.exceptions", "InputFileError": "cjml.exceptions",
+    "JourneyMapError": "cjml.exceptions", "SchemaError": "cjml.exceptions",
+    "JourneyFeaturizer": "cjml.features",
+    "JourneyMap": "cjml.journey", "Touchpoint": "cjml.journey",
+    "make_labels": "cjml.labels", "make_training_set": "cjml.labels",
+    "rolling_cutoffs": "cjml.labels",
+    "ChurnModel": "cjml.models", "NextStageModel": "cjml.models",
+    "RecommendationRules": "cjml.recommend", "TouchpointRecommender": "cjml.recommend",
+    "score": "cjml.scoring",
+    "train": "cjml.training",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+    elif name == "panel":  # a callable module: cjml.panel(bundle, events)
+        value = import_module("cjml.panel")
+    else:  # a submodule such as cjml.scoring or cjml.datasets
+        try:
+            value = import_module(f"cjml.{name}")
+        except ModuleNotFoundError as err:
+            if err.name != f"cjml.{name}":
+                raise
+            raise AttributeError(f"module 'cjml' has no attribute {name!r}") from None
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+if TYPE_CHECKING:  # for type checkers and IDEs: the names as if imported eagerly
+    from cjml import panel
+    from cjml.analytics import JourneyMapReport, journey_map
+    from cjml.bundle import BundleError, ModelBundle
+    from cjml.evaluation import EvaluationReport, evaluate
+    from cjml.events import EventLog, EventLogSummary, read_events
+    from cjml.exceptions import CjmlError, InputFileError, JourneyMapError, SchemaError
+    from cjml.explanations import explain, top_drivers_text
+    from cjml.features import JourneyFeaturizer
+    from cjml.journey import JourneyMap, Touchpoint
+    from cjml.labels import make_labels, make_training_set, rolling_cutoffs
+    from cjml.models import ChurnModel, NextStageModel
+    from cjml.recommend import RecommendationRules, TouchpointRecommender
+    from cjml.scoring import score
+    from cjml.training import train
 
 try:
     __version__ = version("cjml")

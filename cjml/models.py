@@ -495,8 +495,15 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
         """
         import tl2cgen
 
-        self._compiled = tl2cgen.Predictor(str(library), nthread=self._threads(_THREADS_FROM_ROWS),
-                                           verbose=False)
+        try:
+            self._compiled = tl2cgen.Predictor(str(library),
+                                               nthread=self._threads(_THREADS_FROM_ROWS),
+                                               verbose=False)
+        except tl2cgen.exception.TL2cgenError as err:
+            if "cannot exceed" not in str(err):
+                raise
+            # OpenMP was limited in this process (e.g. by a Dask worker): one thread
+            self._compiled = tl2cgen.Predictor(str(library), nthread=1, verbose=False)
         self.compiled_library_ = str(library)
         return self
 

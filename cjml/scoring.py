@@ -1748,7 +1748,7 @@ def _run_local(src: _Source, reader: _Reader, plan: _Plan, bundle: ModelBundle, 
 def _score_chunk_file(in_path: Path, scored_path: Path, rejects_path: Path, plan: _Plan,
                       reject_schema: pa.Schema, *, bundle: ModelBundle | None = None) -> dict:
     """Score one partition file into its chunk files; returns the chunk's counts."""
-    bundle = _WORKER["bundle"] if bundle is None else bundle
+    bundle = _worker_bundle() if bundle is None else bundle
     table = _read_partition(in_path) if in_path.exists() else None
     if table is None or table.num_rows == 0:
         scores, rejects, counts = _empty_scores(plan), pd.DataFrame(), {"status": {}}
@@ -1784,13 +1784,14 @@ def _n_workers(n_jobs: int | None, state: dict, reader: _Reader, n_rows: int) ->
     return max(1, min(os.cpu_count() or 1, n_parts))
 
 
-#: The bundle of a worker process (set once by ``_start_worker``).
+#: A worker process's bundle file and compiled libraries (``_start_worker``), and
+#: the bundle once loaded (``_worker_bundle``).
 _WORKER: dict = {}
 
 
 def _start_worker(bundle_file: str, libraries: dict) -> None:
-    """Worker start: watch the parent, load the bundle (one thread per model)."""
-    import pickle
+    """Worker start: watch the parent, and load the bundle in the background (the
+    partition pass does not need it)."""
     import threading
 
     parent = os.getppid()
@@ -1803,13 +1804,38 @@ def _start_worker(bundle_file: str, libraries: dict) -> None:
         os._exit(1)
 
     threading.Thread(target=exit_with_parent, name="cjml-parent-watch", daemon=True).start()
-    bundle = pickle.loads(Path(bundle_file).read_bytes())  # the parent's own pickle
-    for name, model in bundle.models.items():
-        if hasattr(model, "n_jobs"):
-            model.n_jobs = 1
-        if name in libraries:  # compiled by the parent: load, never rebuild
-            model.load_compiled(libraries[name])
-    _WORKER["bundle"] = bundle
+    try:
+        from joblib.externals.loky import process_executor
+
+        # loky restarts a worker whose memory grew by 300 MB since its first task,
+        # taking it for a leak; a loaded bundle and a 1M-event chunk are not.
+        process_executor._MAX_MEMORY_LEAK_SIZE = 1 << 62
+    except (ImportError, AttributeError):
+        pass
+    _WORKER.update(bundle_file=bundle_file, libraries=libraries, lock=threading.Lock())
+    # Loaded beside the partition pass's tasks (mostly Arrow and numpy, which
+    # release the GIL), ready when the first chunk is scored.
+    threading.Thread(target=_worker_bundle, name="cjml-bundle-load", daemon=True).start()
+
+
+def _worker_bundle() -> ModelBundle:
+    """The worker's bundle (loaded once, from the parent's own pickle; one thread per model)."""
+    with _WORKER["lock"]:
+        return _load_worker_bundle()
+
+
+def _load_worker_bundle() -> ModelBundle:
+    if "bundle" not in _WORKER:
+        import pickle
+
+        bundle = pickle.loads(Path(_WORKER["bundle_file"]).read_bytes())
+        for name, model in bundle.models.items():
+            if hasattr(model, "n_jobs"):
+                model.n_jobs = 1
+            if name in _WORKER["libraries"]:  # compiled by the parent: load, never rebuild
+                model.load_compiled(_WORKER["libraries"][name])
+        _WORKER["bundle"] = bundle
+    return _WORKER["bundle"]
 
 
 class _WorkerPool:
