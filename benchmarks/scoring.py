@@ -21,7 +21,7 @@ process (peak RSS is that process's high-water mark):
   at the same cutoff, the population's churn risk and next-stage
   probabilities, nothing written: what scoring costs without streaming.
 
-From 1M events the chunks are scored by one worker process per core (the
+From 2M events the chunks are scored by one worker process per core (the
 default ``n_jobs``), so ``peak MB`` is the summed RSS of the whole process
 tree (sampled every 50 ms), not only the parent's; ``cpu s`` is the parent's
 CPU time plus its finished children's.

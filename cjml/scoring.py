@@ -122,7 +122,7 @@ STATUSES: tuple[str, ...] = ("scored", "inactive", "no_events")
 #: Events per chunk of the scoring pass (a target: partitions are made by hash).
 DEFAULT_CHUNK_EVENTS = 1_000_000
 #: From this many input rows, ``n_jobs=None`` scores chunks in one process per core.
-PARALLEL_FROM_EVENTS = 1_000_000
+PARALLEL_FROM_EVENTS = 2_000_000
 #: Rows read at a time in the partition pass.
 BATCH_ROWS = 1_000_000
 #: Rows per batch when merging the chunks into the output.
