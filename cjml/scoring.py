@@ -1920,14 +1920,7 @@ def _partition(src: _Source, reader: _Reader, run: _RunDir, progress: bool) -> N
             total = _merge_stats(total, stats)
             if schema is None:
                 schema = prepared.schema
-            parts = prepared.column(_PART).to_numpy()
-            order = np.argsort(parts, kind="stable")
-            sizes = np.bincount(parts, minlength=reader.n_parts)
-            ordered = prepared.take(pa.array(order))
-            offset = 0
-            for p in np.flatnonzero(sizes):
-                piece = ordered.slice(offset, int(sizes[p]))
-                offset += int(sizes[p])
+            for p, piece in _by_partition(prepared, reader.n_parts):
                 if p not in writers:
                     writers[p] = pa.ipc.new_stream(run.chunk_file("input", p), schema,
                                                  options=options)
@@ -2016,19 +2009,24 @@ def _partition_piece(piece: _Piece, index: int, reader: _Reader, schema: pa.Sche
         return {"rows": 0, "kept": 0, "max_ns": None}
     prepared, stats = _prepare(table, piece.first_row, reader)
     del table
-    parts = prepared.column(_PART).to_numpy()
-    order = np.argsort(parts, kind="stable")
-    sizes = np.bincount(parts, minlength=reader.n_parts)
-    ordered = prepared.take(pa.array(order))
     options = pa.ipc.IpcWriteOptions(compression="lz4")
-    offset = 0
-    for p in np.flatnonzero(sizes):
+    for p, rows in _by_partition(prepared, reader.n_parts):
         target = folder / f"part-{p:05d}.arrow"
         target.mkdir(exist_ok=True)
         with pa.ipc.new_stream(target / f"piece-{index:05d}.arrow", schema, options=options) as w:
-            w.write_table(ordered.slice(offset, int(sizes[p])).cast(schema))
-        offset += int(sizes[p])
+            w.write_table(rows.cast(schema))
     return stats
+
+
+def _by_partition(prepared: pa.Table, n_parts: int) -> Iterator[tuple[int, pa.Table]]:
+    """(partition, its rows in input order) for each partition ``prepared`` has rows of."""
+    parts = prepared.column(_PART).to_numpy()
+    sizes = np.bincount(parts, minlength=n_parts)
+    ordered = prepared.take(pa.array(np.argsort(parts, kind="stable")))
+    offset = 0
+    for p in np.flatnonzero(sizes):
+        yield int(p), ordered.slice(offset, int(sizes[p]))
+        offset += int(sizes[p])
 
 
 def _finish_plan(plan: _Plan, reader: _Reader, state: dict) -> _Plan:
