@@ -118,6 +118,9 @@ def train(log, *, horizon="30D", lookback="90D", cutoffs=None, n_cutoffs=DEFAULT
     """
     if engine not in ("local", "dask"):
         raise ValueError(f"engine must be 'local' or 'dask', got {engine!r}.")
+    if scheduler is not None and engine != "dask":
+        raise ValueError("scheduler= is for training on a cluster: pass engine='dask' "
+                         "(--engine dask) with it, or leave it out.")
     log = as_log(log)
     horizon = to_timedelta(horizon)
     lookback_td = None if lookback is None else to_timedelta(lookback, "lookback")

@@ -309,6 +309,8 @@ def test_train_grows_both_models_on_the_cluster(client, tmp_path):
     assert cluster_ll < 1.1 * local_ll
     with pytest.raises(ValueError, match="engine must be"):
         cjml.train(events, engine="spark", **options)
+    with pytest.raises(ValueError, match="pass engine='dask'"):
+        cjml.train(events, scheduler=client, **options)
     # the command line: --engine dask --scheduler ADDRESS
     path = tmp_path / "events.parquet"
     events.to_parquet(path, index=False)
