@@ -872,11 +872,11 @@ class NextStageModel(_LightGBMClassifier):
                 return super().fit(X, labels, cutoffs=cutoffs, sample_weight=sample_weight,
                                    client=client)
             stays = labels != self.dropped_class
-            if stays.sum() < 2:
-                raise ValueError(f"Only {int(stays.sum())} row(s) are not labelled "
-                                 f"{self.dropped_class!r}: too few customers stay to learn "
-                                 "where they go. Use more cutoffs or customers, or "
-                                 "conditional=False.")
+            if stays.sum() < 2 or n_stay < 2:
+                raise ValueError(f"{int(stays.sum())} row(s) are not labelled "
+                                 f"{self.dropped_class!r}, going to {n_stay} stage(s): too few "
+                                 "to learn where the customers who stay go. Use more cutoffs "
+                                 "or customers, or conditional=False.")
             keep = np.flatnonzero(stays)
             X_kept = X.iloc[keep] if isinstance(X, pd.DataFrame) else X[keep]
             super().fit(X_kept, labels[keep],

@@ -202,6 +202,12 @@ def test_conditional_next_stage_model_learns_where_stayers_go(sample_sets):
         joint.observed_classes_]
     with pytest.raises(ValueError, match="conditional=True needs"):
         NextStageModel(conditional=True).fit(np.zeros((4, 1)), ["a", "b", "a", "b"])
+    with pytest.raises(ValueError, match="going to 1 stage"):
+        NextStageModel(conditional=True).fit(np.zeros((4, 1)), ["a", "dropped", "a", "a"])
+    # "auto" falls back to the joint model when the stayers all go to one stage
+    auto = NextStageModel(n_estimators=5, min_child_samples=1).fit(
+        np.arange(8.0).reshape(-1, 1), ["a", "dropped"] * 4)
+    assert not auto.conditional_
 
 
 def test_models_refuse_wrong_inputs_with_clear_messages(sample_sets):
