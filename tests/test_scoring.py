@@ -116,10 +116,25 @@ def test_chunked_equals_unchunked(bundle, events, reference):
     pd.testing.assert_frame_equal(chunked, reference)
 
 
-def test_worker_processes_give_the_same_scores(bundle, events):
+def _spy(monkeypatch, owner, name):
+    """Count the calls of ``owner.name`` (made in this process)."""
+    calls = []
+    real = getattr(owner, name)
+
+    def spy(*args, **kwargs):
+        calls.append(name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, spy)
+    return calls
+
+
+def test_worker_processes_give_the_same_scores(bundle, events, monkeypatch):
     shuffled = events.sample(frac=1.0, random_state=7).reset_index(drop=True)
     alone = score(bundle, shuffled, chunk_events=4000, n_jobs=1, top_k=2)
+    handed_out = _spy(monkeypatch, cjml.scoring._WorkerPool, "map_unordered")
     side_by_side = score(bundle, shuffled, chunk_events=4000, n_jobs=2, top_k=2)
+    assert handed_out  # the chunks went to the worker processes
     assert side_by_side.attrs["summary"]["n_chunks"] >= 5
     pd.testing.assert_frame_equal(side_by_side, alone)
     assert side_by_side["recommended_touchpoint"].notna().any()
@@ -136,6 +151,7 @@ def test_the_partition_pass_on_workers_gives_the_same_run(bundle, events, tmp_pa
     dirty = dirty.astype({"timestamp": str})  # Parquet needs one type per column
     path = tmp_path / "dirty.parquet"
     dirty.to_parquet(path, index=False, row_group_size=2500)
+    on_workers = _spy(monkeypatch, cjml.scoring, "_partition_on_workers")
     runs = {}
     for jobs in (1, 2):
         out = tmp_path / f"scores_{jobs}.parquet"
@@ -144,6 +160,7 @@ def test_the_partition_pass_on_workers_gives_the_same_run(bundle, events, tmp_pa
         runs[jobs] = (summary, pd.read_parquet(out), pd.read_parquet(summary.rejects))
     one, two = runs[1], runs[2]
     assert (tmp_path / ".scores_2.parquet.cjml-run").exists() is False
+    assert len(on_workers) == 1  # the run with two workers partitioned on them
     pd.testing.assert_frame_equal(two[1], one[1])
     pd.testing.assert_frame_equal(two[2], one[2])
     assert two[2]["row"].tolist() == bad_rows
@@ -325,6 +342,18 @@ class _Interrupted(Exception):
     pass
 
 
+def _interrupt_after(n: int):
+    """An ``_after_chunk`` hook that interrupts the run once ``n`` chunks are recorded."""
+    finished = []
+
+    def interrupt(part):
+        finished.append(part)
+        if len(finished) == n:
+            raise _Interrupted
+
+    return interrupt
+
+
 def test_resume_equals_an_uninterrupted_run(bundle, events, tmp_path, monkeypatch):
     shuffled = events.sample(frac=1.0, random_state=5).reset_index(drop=True)
     path = tmp_path / "events.parquet"
@@ -333,14 +362,7 @@ def test_resume_equals_an_uninterrupted_run(bundle, events, tmp_path, monkeypatc
     score(bundle, path, out=whole, recommend=False, chunk_events=5000)
 
     out = tmp_path / "scores.parquet"
-    finished = []
-
-    def interrupt(part):
-        finished.append(part)
-        if len(finished) == 2:
-            raise _Interrupted
-
-    monkeypatch.setattr(cjml.scoring, "_after_chunk", interrupt)
+    monkeypatch.setattr(cjml.scoring, "_after_chunk", _interrupt_after(2))
     with pytest.raises(_Interrupted):
         score(bundle, path, out=out, recommend=False, chunk_events=5000)
     monkeypatch.undo()
@@ -744,14 +766,7 @@ def test_resume_with_a_budget_and_refused_with_other_rules(bundle, events, tmp_p
     options = {"top_k": 2, "drivers": False, "chunk_events": 5000}
     whole = score(bundle, path, rules=rules, **options)
     out = tmp_path / "scores.parquet"
-    finished = []
-
-    def interrupt(part):
-        finished.append(part)
-        if len(finished) == 2:
-            raise _Interrupted
-
-    monkeypatch.setattr(cjml.scoring, "_after_chunk", interrupt)
+    monkeypatch.setattr(cjml.scoring, "_after_chunk", _interrupt_after(2))
     with pytest.raises(_Interrupted):
         score(bundle, path, out=out, rules=rules, **options)
     monkeypatch.undo()
