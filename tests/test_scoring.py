@@ -8,7 +8,9 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import types
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -129,13 +131,24 @@ def _spy(monkeypatch, owner, name):
     return calls
 
 
-def test_worker_processes_give_the_same_scores(bundle, events, monkeypatch):
+def test_threads_give_the_same_scores(bundle, events, monkeypatch):
     shuffled = events.sample(frac=1.0, random_state=7).reset_index(drop=True)
     alone = score(bundle, shuffled, chunk_events=4000, n_jobs=1, top_k=2)
-    handed_out = _spy(monkeypatch, cjml.scoring._WorkerPool, "map_unordered")
+    scored_on = []
+    real = cjml.scoring._score_chunk_file
+
+    def spy(*args, **kwargs):
+        scored_on.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cjml.scoring, "_score_chunk_file", spy)
+    threads_before = {name: getattr(m, "n_jobs", None) for name, m in bundle.models.items()}
     side_by_side = score(bundle, shuffled, chunk_events=4000, n_jobs=2, top_k=2)
-    assert handed_out  # the chunks went to the worker processes
     assert side_by_side.attrs["summary"]["n_chunks"] >= 5
+    assert len(scored_on) == side_by_side.attrs["summary"]["n_chunks"]
+    assert all(name.startswith("cjml-score") for name in scored_on)  # on the pool's threads
+    # each thread scores with its own one-thread view; the caller's bundle is untouched
+    assert {name: getattr(m, "n_jobs", None) for name, m in bundle.models.items()} == threads_before
     pd.testing.assert_frame_equal(side_by_side, alone)
     assert side_by_side["recommended_touchpoint"].notna().any()
     for bad in (0, 1.5, True):
@@ -143,15 +156,64 @@ def test_worker_processes_give_the_same_scores(bundle, events, monkeypatch):
             score(bundle, events, n_jobs=bad)
 
 
-def test_the_partition_pass_on_workers_gives_the_same_run(bundle, events, tmp_path,
+def test_recorded_warnings_keep_each_threads_own():
+    from cjml.scoring import _recorded_warnings
+
+    barrier = threading.Barrier(3)
+    recorded = {}
+
+    def work(tag):
+        with _recorded_warnings(ignore=DeprecationWarning) as caught:
+            barrier.wait()
+            warnings.warn(f"from {tag}", UserWarning)
+            warnings.warn("dropped", DeprecationWarning)
+            barrier.wait()
+        recorded[tag] = [str(w.message) for w in caught]
+
+    filters, show = list(warnings.filters), warnings.showwarning
+    with warnings.catch_warnings(record=True) as outside:
+        warnings.simplefilter("always")
+        workers = [threading.Thread(target=work, args=(tag,)) for tag in "ab"]
+        for w in workers:
+            w.start()
+        barrier.wait()
+        warnings.warn("from the caller", UserWarning)  # not recording: shown as usual
+        barrier.wait()
+        for w in workers:
+            w.join()
+    assert recorded == {"a": ["from a"], "b": ["from b"]}
+    assert [str(w.message) for w in outside] == ["from the caller"]
+    assert warnings.filters == filters and warnings.showwarning is show
+
+
+def test_warnings_of_chunks_scored_on_threads_are_reported_once(bundle, events):
+    odd = events.copy()
+    odd["touchpoint"] = odd["touchpoint"].astype(object)
+    odd.loc[odd.index[::50], "touchpoint"] = "carrier_pigeon"  # unknown, but stage given
+    filters = list(warnings.filters)
+    reported = {}
+    for jobs in (1, 2):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            scores = score(bundle, odd, chunk_events=4000, n_jobs=jobs, recommend=False)
+        assert scores.attrs["summary"]["n_chunks"] >= 5
+        reported[jobs] = [str(w.message) for w in caught]
+    # the log's note and the featurizer's, each once for the whole run, as without threads
+    assert sum("carrier_pigeon" in m for m in reported[2]) == 2, reported[2]
+    assert len(set(reported[2])) == len(reported[2])
+    assert reported[2] == reported[1]
+    assert warnings.filters == filters
+
+
+def test_the_partition_pass_on_threads_gives_the_same_run(bundle, events, tmp_path,
                                                           monkeypatch):
-    # Parquet input of several pieces (row groups): the workers partition it.
+    # Parquet input of several pieces (row groups): the threads partition it.
     monkeypatch.setattr(cjml.scoring, "BATCH_ROWS", 4000)  # pieces are cut in the parent
     dirty, bad_rows = _dirty(events)
     dirty = dirty.astype({"timestamp": str})  # Parquet needs one type per column
     path = tmp_path / "dirty.parquet"
     dirty.to_parquet(path, index=False, row_group_size=2500)
-    on_workers = _spy(monkeypatch, cjml.scoring, "_partition_on_workers")
+    on_threads = _spy(monkeypatch, cjml.scoring, "_partition_in_threads")
     runs = {}
     for jobs in (1, 2):
         out = tmp_path / f"scores_{jobs}.parquet"
@@ -160,7 +222,7 @@ def test_the_partition_pass_on_workers_gives_the_same_run(bundle, events, tmp_pa
         runs[jobs] = (summary, pd.read_parquet(out), pd.read_parquet(summary.rejects))
     one, two = runs[1], runs[2]
     assert (tmp_path / ".scores_2.parquet.cjml-run").exists() is False
-    assert len(on_workers) == 1  # the run with two workers partitioned on them
+    assert len(on_threads) == 1  # the run with two threads partitioned on them
     pd.testing.assert_frame_equal(two[1], one[1])
     pd.testing.assert_frame_equal(two[2], one[2])
     assert two[2]["row"].tolist() == bad_rows
@@ -172,27 +234,7 @@ def test_the_partition_pass_on_workers_gives_the_same_run(bundle, events, tmp_pa
         score(bundle, path, recommend=False, chunk_events=6000, n_jobs=2)
 
 
-def test_a_script_without_a_main_guard_can_use_worker_processes(bundle_path, events, tmp_path):
-    # Worker processes must not re-run the caller's script (multiprocessing's
-    # "spawn" would, scoring again from every worker).
-    path = tmp_path / "events.parquet"
-    events.to_parquet(path, index=False)
-    script = tmp_path / "nightly.py"
-    script.write_text(textwrap.dedent(f"""
-        import cjml
-        print("script body ran")
-        scores = cjml.score({str(bundle_path)!r}, {str(path)!r}, recommend=False,
-                            chunk_events=5000, n_jobs=2)
-        print("rows", len(scores))
-    """))
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                          check=False, timeout=300, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.count("script body ran") == 1
-    assert f"rows {events['customer_id'].nunique()}" in proc.stdout
-
-
-def test_workers_are_used_by_default_only_for_large_inputs():
+def test_threads_are_used_by_default_only_for_large_inputs():
     reader = types.SimpleNamespace(n_parts=10)
     small, large = cjml.scoring.PARALLEL_FROM_EVENTS - 1, cjml.scoring.PARALLEL_FROM_EVENTS
     assert cjml.scoring._n_workers(None, {}, reader, small) == 1
@@ -418,8 +460,7 @@ def test_a_killed_process_resumes_to_the_same_output(bundle_path, events, tmp_pa
                                   pd.read_parquet(tmp_path / "whole.parquet"))
 
 
-def test_a_killed_run_with_worker_processes_resumes_to_the_same_output(bundle_path, events,
-                                                                       tmp_path):
+def test_a_killed_run_on_threads_resumes_to_the_same_output(bundle_path, events, tmp_path):
     path = tmp_path / "events.parquet"
     events.sample(frac=1.0, random_state=11).to_parquet(path, index=False)
     args = [str(bundle_path), str(path), "--no-recommend", "--chunk-events", "4000", "--quiet"]
@@ -437,7 +478,7 @@ def test_a_killed_run_with_worker_processes_resumes_to_the_same_output(bundle_pa
     assert proc.returncode == -9, proc.stderr
     assert not out.exists()
     state = json.loads((tmp_path / ".scores.parquet.cjml-run" / "state.json").read_text())
-    assert len(state["chunks"]) == 1  # only what the parent recorded counts as done
+    assert len(state["chunks"]) == 1  # only what the calling thread recorded counts as done
     assert main(["score", *args, "--jobs", "2", "--out", str(out), "--resume"]) == 0
     pd.testing.assert_frame_equal(pd.read_parquet(out),
                                   pd.read_parquet(tmp_path / "whole.parquet"))
