@@ -883,15 +883,32 @@ def _primary_order(cust: np.ndarray, ts: np.ndarray, tp: np.ndarray, n_tp: int
             width = span // res + 1
             if (int(cust.max()) + 1) * width * n_tp < 2**62:
                 key = (cust * width + rel // res) * n_tp + tp
-                perm = np.argsort(key, kind="stable")
+                # numpy's default (SIMD) sort is about four times faster than its stable
+                # one; only exact ties need their input order restored.
+                perm = np.argsort(key)
                 sorted_key = key[perm]
-                return perm, sorted_key[1:] == sorted_key[:-1]
+                same = sorted_key[1:] == sorted_key[:-1]
+                if same.any():
+                    _input_order_within_ties(perm, same)
+                return perm, same
     perm = np.lexsort((tp, ts, cust))
     same = np.ones(max(n - 1, 0), dtype=bool)
     for key in (cust, ts, tp):
         k = key[perm]
         same &= k[1:] == k[:-1]
     return perm, same
+
+
+def _input_order_within_ties(perm: np.ndarray, same: np.ndarray) -> None:
+    """Sort, in place, each run of tied positions of ``perm`` (``same[i]``: position
+    ``i + 1`` ties with ``i``) into input order, which makes any sort stable."""
+    tied = np.zeros(len(perm), dtype=bool)
+    tied[1:] = same
+    tied[:-1] |= same
+    where = np.flatnonzero(tied)
+    run = np.cumsum(np.r_[True, ~same[where[1:] - 1]])  # a run starts where no tie links back
+    rows = perm[where]
+    perm[where] = rows[np.lexsort((rows, run))]
 
 
 def _refine(perm: np.ndarray, same: np.ndarray, key_fns: Sequence[Any]

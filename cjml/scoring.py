@@ -2084,47 +2084,49 @@ def _absent_customers(listed: np.ndarray | None, run: _RunDir, plan: _Plan) -> p
     return frame
 
 
-def _batches_of(path: Path, key: str) -> Iterator[pd.DataFrame]:
+def _batches_of(path: Path) -> Iterator[pa.Table]:
     handle = pq.ParquetFile(path)
     for batch in handle.iter_batches(batch_size=MERGE_GROUP_ROWS):
-        yield batch.to_pandas()
+        yield pa.Table.from_batches([batch])
 
 
-def _frames_of(frame: pd.DataFrame) -> Iterator[pd.DataFrame]:
-    for start in range(0, len(frame), MERGE_ROWS):
-        yield frame.iloc[start:start + MERGE_ROWS]
+def _tables_of(table: pa.Table) -> Iterator[pa.Table]:
+    for start in range(0, table.num_rows, MERGE_ROWS):
+        yield table.slice(start, MERGE_ROWS)
 
 
-def _merge_sorted(sources: list[Iterator[pd.DataFrame]], key: str) -> Iterator[pd.DataFrame]:
+def _merge_sorted(sources: list[Iterator[pa.Table]], key: str) -> Iterator[pa.Table]:
     """Merge sources each sorted by ``key`` into batches sorted by ``key`` (bounded memory).
 
     At each step every source gives up its rows up to the smallest "last key"
     of the sources' current batches, so at least one batch is used up, and
-    nothing later can sort before what was given.
+    nothing later can sort before what was given. Arrow throughout: the
+    output is written from Arrow, and pandas' text columns would cost a
+    conversion each way.
     """
     heads: list[list] = []
     for it in sources:
-        head = next((b for b in it if len(b)), None)
+        head = next((b for b in it if b.num_rows), None)
         if head is not None:
             heads.append([head, it])
     while heads:
-        mark = min(h[0][key].iloc[-1] for h in heads)
+        mark = min(h[0].column(key)[-1].as_py() for h in heads)
         pieces = []
         for h in heads:
-            values = h[0][key].to_numpy()
+            values = h[0].column(key).to_numpy()
             cut = int(np.searchsorted(values, mark, side="right"))
             if cut:
-                pieces.append(h[0].iloc[:cut])
-                h[0] = h[0].iloc[cut:]
-        piece = pd.concat(pieces, ignore_index=True) if len(pieces) > 1 else \
-            pieces[0].reset_index(drop=True)
+                pieces.append(h[0].slice(0, cut))
+                h[0] = h[0].slice(cut)
+        piece = (pa.concat_tables(pieces, promote_options="default") if len(pieces) > 1
+                 else pieces[0])
         if len(pieces) > 1:
-            piece = piece.sort_values(key, kind="stable").reset_index(drop=True)
+            piece = piece.take(pc.sort_indices(piece.column(key)))
         yield piece
         refilled = []
         for h in heads:
-            if len(h[0]) == 0:
-                h[0] = next((b for b in h[1] if len(b)), None)
+            if h[0].num_rows == 0:
+                h[0] = next((b for b in h[1] if b.num_rows), None)
             if h[0] is not None:
                 refilled.append(h)
         heads = refilled
@@ -2135,7 +2137,7 @@ class _TableSink:
 
     def __init__(self, path: Path | None, schema: pa.Schema, tmp_dir: Path):
         self.path, self.schema = path, schema
-        self.frames: list[pd.DataFrame] = []
+        self.tables: list[pa.Table] = []
         self.writer = None
         self.rows = 0
         if path is not None:
@@ -2151,20 +2153,17 @@ class _TableSink:
             else:
                 self.writer = pq.ParquetWriter(str(self.tmp), schema, compression="zstd")
 
-    def write(self, frame: pd.DataFrame) -> None:
-        self.rows += len(frame)
+    def write(self, table: pa.Table) -> None:
+        table = table.select(self.schema.names).cast(self.schema)
+        self.rows += table.num_rows
         if self.writer is None:
-            self.frames.append(frame)
+            self.tables.append(table)
         else:
-            self.writer.write_table(pa.Table.from_pandas(frame[self.schema.names],
-                                                         schema=self.schema,
-                                                         preserve_index=False))
+            self.writer.write_table(table)
 
     def close(self, force: bool) -> pd.DataFrame | None:
-        if self.writer is None:  # through Arrow: the same dtypes however the rows came
-            tables = [pa.Table.from_pandas(f[self.schema.names], schema=self.schema,
-                                           preserve_index=False) for f in self.frames]
-            return pa.concat_tables([self.schema.empty_table(), *tables]).to_pandas()
+        if self.writer is None:
+            return pa.concat_tables([self.schema.empty_table(), *self.tables]).to_pandas()
         self.writer.close()
         if self.path.exists() and not force:
             self.abort()
@@ -2193,9 +2192,10 @@ def _write_output(run: _RunDir, plan: _Plan, absent: pd.DataFrame, out: Path | N
     n_parts = run.state["n_parts"]
     score_files = [run.chunk_file("scored", p) for p in range(n_parts)]
     past = _past_budget([f for f in score_files if f.exists()], plan)
-    sources = [_batches_of(f, "customer_id") for f in score_files if f.exists()]
+    sources = [_batches_of(f) for f in score_files if f.exists()]
     if len(absent):
-        sources.append(_frames_of(absent))
+        sources.append(_tables_of(pa.Table.from_pandas(absent, schema=_out_schema(plan),
+                                                       preserve_index=False)))
     reject_files = [f for f in (run.chunk_file("rejects", p) for p in range(n_parts))
                     if f.exists()]
     reject_schema = _rejects_schema(plan, run.state["event_columns"])
@@ -2208,7 +2208,7 @@ def _write_output(run: _RunDir, plan: _Plan, absent: pd.DataFrame, out: Path | N
             sink.write(piece)
         if reject_files:
             reject_sink = _TableSink(rejects_path, reject_schema, run.path)
-            for piece in _merge_sorted([_batches_of(f, "row") for f in reject_files], "row"):
+            for piece in _merge_sorted([_batches_of(f) for f in reject_files], "row"):
                 reject_sink.write(piece)
     except BaseException:
         sink.abort()
@@ -2264,15 +2264,16 @@ def _past_budget(files: list[Path], plan: _Plan) -> pd.Index:
     return pd.Index(recommended["customer_id"].to_numpy()[over])
 
 
-def _without_recommendations(piece: pd.DataFrame, past: pd.Index, plan: _Plan
-                             ) -> pd.DataFrame:
+def _without_recommendations(piece: pa.Table, past: pd.Index, plan: _Plan) -> pa.Table:
     """The piece with the recommendation columns of the ``past`` customers emptied."""
-    hit = piece["customer_id"].isin(past).to_numpy()
-    if not hit.any():
+    hit = pc.is_in(piece.column("customer_id"), value_set=pa.array(past.to_numpy()))
+    if not pc.any(hit).as_py():
         return piece
-    piece = piece.copy()
     for c in _recommendation_columns(plan.top_k):
-        piece[c] = piece[c].where(~hit, np.nan if c.startswith("expected") else None)
+        i = piece.schema.get_field_index(c)
+        column = piece.column(i)
+        piece = piece.set_column(i, c, pc.if_else(hit, pa.nulls(len(column), column.type),
+                                                  column))
     return piece
 
 

@@ -708,3 +708,19 @@ def test_categorical_columns_give_the_same_log_as_text_and_ignore_unused_categor
     a, b = read_events(text), read_events(cat)
     pd.testing.assert_frame_equal(a.frame, b.frame)
     assert "never_used" not in b.unknown_touchpoints
+
+
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 5), st.integers(0, 2)),
+                min_size=1, max_size=200))
+@settings(max_examples=200, deadline=None)
+def test_the_primary_order_is_stable_on_ties(rows):
+    # The fast sort is not stable; exact ties (customer, time, touchpoint) must still
+    # keep their input order, exactly as a stable sort by the three keys.
+    from cjml.events import _primary_order
+
+    cust, secs, tp = (np.array(col, dtype=np.int64) for col in zip(*rows, strict=True))
+    perm, same = _primary_order(cust, secs * 10**9, tp, 3)
+    expected = np.lexsort((tp, secs, cust))  # lexsort is stable
+    np.testing.assert_array_equal(perm, expected)
+    keys = np.stack([cust, secs, tp], axis=1)[expected]
+    np.testing.assert_array_equal(same, (keys[1:] == keys[:-1]).all(axis=1))
