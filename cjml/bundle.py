@@ -117,14 +117,6 @@ class ModelBundle:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def attribute_columns(self) -> list[str]:
-        """The customer attribute columns the features read (e.g. ``segment``)."""
-        out: list[str] = []
-        for family in getattr(self.featurizer, "families_", ()):
-            out += [str(c) for c in getattr(family, "attributes_", ()) if str(c) not in out]
-        return out
-
-    @property
     def feature_names(self) -> list[str]:
         """The featurizer's output columns."""
         return [str(c) for c in self.featurizer.get_feature_names_out()]
@@ -169,10 +161,7 @@ class ModelBundle:
             manifest = {"format": BUNDLE_FORMAT, "file": path.name,
                         "size": Path(tmp).stat().st_size, "sha256": sha, "hmac_sha256": mac,
                         "cjml_version": cjml.__version__, "feature_names": self.feature_names,
-                        "models": sorted(self.models), "saved_at": meta["saved_at"],
-                        # the columns the bundle reads, for scoring to plan before it loads
-                        "event_columns": [str(c) for c in meta.get("event_columns", [])],
-                        "attribute_columns": self.attribute_columns}
+                        "models": sorted(self.models), "saved_at": meta["saved_at"]}
             manifest_tmp = Path(tmp + ".manifest")
             manifest_tmp.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
             os.replace(tmp, path)

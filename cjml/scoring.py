@@ -99,7 +99,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from cjml.bundle import BundleError, ModelBundle, _manifest_path
+from cjml.bundle import BundleError, ModelBundle
 from cjml.events import (
     _TEXT_INT,
     REQUIRED_COLUMNS,
@@ -460,16 +460,19 @@ def score(bundle, events, *, customers=None, cutoff=None, top_k=1, out=None, for
                     f"{str(path)!r} already exists and was left untouched. Choose another "
                     "--out, or pass --force (force=True) to replace it.")
     bundle_id = _bundle_id(bundle)
-    loading = _BundleLoad(bundle)
-    rules = _parse_rules(rules, recommend)
+    bundle = bundle if isinstance(bundle, ModelBundle) else ModelBundle.load(bundle)
+    _check_bundle(bundle)
+    rules = _check_rules(rules, bundle, recommend)
     src = _open_source(events)
     mapping = _parse_columns(columns)
     resolved = _resolve_columns(mapping, src.columns)
-    needed = _needed_columns(loading.attribute_columns(), resolved, src.columns,
-                             drop_duplicates)
-    _check_event_columns(loading.event_columns(), resolved, src.columns)
+    needed = _needed_columns(bundle, resolved, src.columns, drop_duplicates)
+    _check_event_columns(bundle, resolved, src.columns)
     listed = None if customers is None else _read_customer_list(customers, resolved)
     cut = None if cutoff is None else to_utc_timestamp(cutoff, timezone)
+    if compile:
+        for name in ("churn", "next_stage"):
+            bundle.models[name].compile()
 
     # The run folder: finished chunks and the state, beside the output.
     fingerprint_parts = {
@@ -495,31 +498,18 @@ def score(bundle, events, *, customers=None, cutoff=None, top_k=1, out=None, for
             customers=None if listed is None else _list_as_arrow(listed, src.customer_type(
                 resolved["customer_id"]), resolved),
             index=src.index())
-
-        def ready() -> tuple[ModelBundle, _Plan]:
-            """The bundle, loaded and checked, and the plan: what scoring the chunks needs
-            (the local engine's partition pass runs while the bundle loads)."""
-            bundle = loading.get()
-            _check_bundle(bundle)
-            _check_rules(rules, bundle)
-            if compile:
-                for name in ("churn", "next_stage"):
-                    bundle.models[name].compile()
-            plan = _Plan(
-                cutoff=cut, lookback_ns=_lookback_ns(bundle), top_k=int(top_k),
-                drivers=bool(drivers), recommend=bool(recommend), band_labels=tuple(bands),
-                band_edges=tuple(bands.values()), on_error=on_error, timezone=timezone,
-                drop_duplicates=bool(drop_duplicates), csv=src.kind == "csv",
-                next_stages=tuple(str(c) for c in bundle.models["next_stage"].classes_),
-                user_names={k: str(v) for k, v in resolved.items()}, origin=_Origin(),
-                **_rules_plan(rules))
-            return bundle, plan
-
+        plan = _Plan(
+            cutoff=cut, lookback_ns=_lookback_ns(bundle), top_k=int(top_k),
+            drivers=bool(drivers), recommend=bool(recommend), band_labels=tuple(bands),
+            band_edges=tuple(bands.values()), on_error=on_error, timezone=timezone,
+            drop_duplicates=bool(drop_duplicates), csv=src.kind == "csv",
+            next_stages=tuple(str(c) for c in bundle.models["next_stage"].classes_),
+            user_names={k: str(v) for k, v in resolved.items()}, origin=_Origin(),
+            **_rules_plan(rules))
         if engine == "dask":
-            ready_bundle, ready_plan = ready()
-            result = _run_dask(src, reader, ready_plan, ready_bundle, run, scheduler, progress)
+            result = _run_dask(src, reader, plan, bundle, run, scheduler, progress)
         else:
-            result = _run_local(src, reader, ready, run, progress, n_jobs)
+            result = _run_local(src, reader, plan, bundle, run, progress, n_jobs)
         plan, chunk_counts, n_resumed = result
         absent = _absent_customers(listed, run, plan)
         frame, rejects_written = _write_output(run, plan, absent, out_path, rejects_path,
@@ -585,29 +575,22 @@ def _check_options(*, top_k, on_error, engine, risk_bands, chunk_events, out, re
     return {"bands": _risk_bands(risk_bands)}
 
 
-def _parse_rules(rules, recommend: bool):
-    """The business rules as RecommendationRules (checked on their own), or None."""
+def _check_rules(rules, bundle: ModelBundle, recommend: bool):
+    """The business rules as RecommendationRules, checked against the bundle's map; or None."""
     if rules is None:
         return None
     if not recommend:
         raise ValueError("Business rules (rules=..., --rules) apply to the recommendations, but "
                          "recommend=False (--no-recommend) leaves them out. Fix: drop the "
                          "rules, or score with recommendations.")
-    from cjml.recommend import RecommendationRules
+    from cjml.recommend import RecommendationRules, TouchpointRecommender
 
-    return RecommendationRules.coerce(rules)
-
-
-def _check_rules(rules, bundle: ModelBundle) -> None:
-    """The checks the recommender applies to the rules against the bundle's map, before
-    any chunk is scored."""
-    if rules is None:
-        return
-    from cjml.recommend import TouchpointRecommender
-
+    parsed = RecommendationRules.coerce(rules)
+    # the map and the checks the recommender itself applies, before any work is done
     recommender = TouchpointRecommender(bundle.models["churn"], bundle.featurizer,
-                                        bundle.journey_map, rules=rules)
+                                        bundle.journey_map, rules=parsed)
     recommender._rules(recommender._map())
+    return parsed
 
 
 def _rules_fingerprint(rules) -> dict | None:
@@ -714,77 +697,26 @@ def _lookback_ns(bundle: ModelBundle) -> int | None:
     return None if lookback in (None, "None") else int(pd.Timedelta(lookback).value)
 
 
-class _BundleLoad:
-    """The bundle, loaded on a thread beside the partition pass when it comes as a file.
-
-    Loading imports scikit-learn and unpickles the models (1.4 s here); the
-    partition pass needs only the columns the bundle reads, which its manifest
-    lists (bundles saved before it did are loaded at once).
-    """
-
-    def __init__(self, bundle):
-        self.bundle = bundle if isinstance(bundle, ModelBundle) else None
-        self.columns = None
-        self.thread = None
-        self.error: BaseException | None = None
-        if self.bundle is not None:
-            return
-        self.columns = _manifest_columns(Path(bundle))
-        if self.columns is None:
-            self.bundle = ModelBundle.load(bundle)
-            return
-        self.thread = threading.Thread(target=self._load, args=(bundle,), daemon=True,
-                                       name="cjml-bundle-load")
-        self.thread.start()
-
-    def _load(self, path) -> None:
-        try:
-            self.bundle = ModelBundle.load(path)
-        except BaseException as exc:  # noqa: BLE001 - raised in the caller by get()
-            self.error = exc
-
-    def get(self) -> ModelBundle:
-        """The loaded bundle (waits for the thread; raises what loading raised)."""
-        if self.thread is not None:
-            self.thread.join()
-            self.thread = None
-        if self.error is not None:
-            raise self.error
-        return self.bundle
-
-    def attribute_columns(self) -> list[str]:
-        if self.columns is not None:
-            return self.columns["attribute_columns"]
-        return self.get().attribute_columns
-
-    def event_columns(self) -> list[str]:
-        if self.columns is not None:
-            return self.columns["event_columns"]
-        return [str(c) for c in self.get().metadata.get("event_columns", [])]
+def _attribute_columns(bundle: ModelBundle) -> list[str]:
+    out = []
+    for family in getattr(bundle.featurizer, "families_", ()):
+        out += [str(c) for c in getattr(family, "attributes_", ()) if str(c) not in out]
+    return out
 
 
-def _manifest_columns(path: Path) -> dict | None:
-    """The columns a bundle file reads, from its manifest; None when it does not say
-    (or cannot be read: loading then fails with the reason)."""
-    try:
-        facts = json.loads(_manifest_path(path).read_text(encoding="utf-8"))
-        return {k: [str(c) for c in facts[k]] for k in ("attribute_columns", "event_columns")}
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def _needed_columns(attributes: Sequence[str], resolved, available, drop_duplicates) -> set:
+def _needed_columns(bundle, resolved, available, drop_duplicates) -> set:
     """The user's columns to read: canonical ones, and the extras the features use."""
     if drop_duplicates:  # exact duplicates are judged on every column
         return set(available)
     needed = set(resolved.values())
-    needed |= {c for c in available if str(c) in set(attributes)}
+    attributes = set(_attribute_columns(bundle))
+    needed |= {c for c in available if str(c) in attributes}
     return needed
 
 
-def _check_event_columns(trained: Sequence[str], resolved, available) -> None:
+def _check_event_columns(bundle, resolved, available) -> None:
     have = set(resolved) | {str(c) for c in available}
-    missing = sorted(set(trained) - have)
+    missing = sorted(set(bundle.metadata.get("event_columns", [])) - have)
     if missing:
         raise BundleError(f"The events lack column(s) {missing!r} that the model was trained "
                           "with; its features from them would be empty. Add them (map your "
@@ -1811,13 +1743,8 @@ def _after_chunk(part: int) -> None:
 
 
 # =========================================================================== local engine
-def _run_local(src: _Source, reader: _Reader, ready, run: _RunDir, progress: bool,
-               n_jobs: int | None = 1) -> tuple[_Plan, list[dict], int]:
-    """The local engine: the partition pass, then the chunks (on ``n_jobs`` threads).
-
-    ``ready()`` gives the bundle and the plan; it is called after the partition
-    pass, which runs while the bundle loads.
-    """
+def _run_local(src: _Source, reader: _Reader, plan: _Plan, bundle: ModelBundle, run: _RunDir,
+               progress: bool, n_jobs: int | None = 1) -> tuple[_Plan, list[dict], int]:
     from tqdm.auto import tqdm
 
     state = run.state
@@ -1825,16 +1752,13 @@ def _run_local(src: _Source, reader: _Reader, ready, run: _RunDir, progress: boo
     try:
         workers = _n_workers(n_jobs, state, reader, src.estimate_rows())
         if workers > 1:
-            pool = _ChunkThreads(workers)
+            pool = _ChunkThreads(bundle, workers)
         if not state.get("partitioned"):
             reader.schema = _target_schema(src, reader.read_columns)
             if pool is not None and src.kind == "parquet" and src.frame is None:
                 _partition_in_threads(src, reader, run, pool, progress)
             else:
                 _partition(src, reader, run, progress)
-        bundle, plan = ready()
-        if pool is not None:
-            pool.bundle = bundle
         reader.schema = _target_schema(src, reader.read_columns)
         reader.starts = tuple(state["starts"])
         plan = _finish_plan(plan, reader, state)
@@ -1916,10 +1840,10 @@ class _ChunkThreads:
     chunks in the run state, in the order they finish.
     """
 
-    def __init__(self, n_workers: int):
+    def __init__(self, bundle: ModelBundle, n_workers: int):
         from concurrent.futures import ThreadPoolExecutor
 
-        self.bundle: ModelBundle | None = None  # set once loaded: the partition pass needs none
+        self.bundle = bundle
         self.views = threading.local()
         self.executor = ThreadPoolExecutor(n_workers, thread_name_prefix="cjml-score")
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -233,54 +232,6 @@ def test_the_partition_pass_on_threads_gives_the_same_run(bundle, events, tmp_pa
     # invalid rows stop the run with the same row numbers
     with pytest.raises(SchemaError, match=r"row 10\b"):
         score(bundle, path, recommend=False, chunk_events=6000, n_jobs=2)
-
-
-def test_a_bundle_file_loads_beside_the_partition_pass(bundle_path, bundle, events, tmp_path,
-                                                      monkeypatch):
-    path = tmp_path / "events.parquet"
-    events.to_parquet(path, index=False, row_group_size=3000)
-    monkeypatch.setattr(cjml.scoring, "BATCH_ROWS", 3000)
-    loaded_on = []
-    real_load = cjml.ModelBundle.load.__func__
-
-    def load(cls, *args, **kwargs):
-        loaded_on.append(threading.current_thread().name)
-        return real_load(cls, *args, **kwargs)
-
-    monkeypatch.setattr(cjml.ModelBundle, "load", classmethod(load))
-    from_file = score(bundle_path, path, recommend=False, chunk_events=4000, n_jobs=2)
-    assert loaded_on == ["cjml-bundle-load"]  # read on its own thread, while partitioning
-    pd.testing.assert_frame_equal(from_file, score(bundle, path, recommend=False,
-                                                   chunk_events=4000, n_jobs=2))
-    # A manifest that does not list the columns (an older bundle): loaded first, as before.
-    old = tmp_path / "old" / "model.joblib"
-    old.parent.mkdir()
-    shutil.copy(bundle_path, old)
-    manifest = json.loads(bundle_path.with_name("model.joblib.manifest.json").read_text())
-    for key in ("attribute_columns", "event_columns"):
-        del manifest[key]
-    old.with_name("model.joblib.manifest.json").write_text(json.dumps(manifest))
-    loaded_on.clear()
-    pd.testing.assert_frame_equal(score(old, path, recommend=False, chunk_events=4000,
-                                        n_jobs=2), from_file)
-    assert loaded_on == ["MainThread"]
-
-
-def test_a_damaged_bundle_file_stops_the_run_with_the_reason(bundle_path, events, tmp_path):
-    path = tmp_path / "events.parquet"
-    events.to_parquet(path, index=False)
-    damaged = tmp_path / "model" / "model.joblib"
-    damaged.parent.mkdir()
-    data = bytearray(bundle_path.read_bytes())
-    data[len(data) // 2] ^= 0x01
-    damaged.write_bytes(bytes(data))
-    shutil.copy(bundle_path.with_name("model.joblib.manifest.json"),
-                damaged.with_name("model.joblib.manifest.json"))
-    out = tmp_path / "scores.parquet"
-    with pytest.raises(cjml.BundleError, match="sha256"):
-        score(damaged, path, out=out, recommend=False, chunk_events=4000, n_jobs=2)
-    assert not out.exists()
-    assert not (tmp_path / ".scores.parquet.cjml-run").exists()  # nothing left to resume
 
 
 def test_threads_are_used_by_default_only_for_large_inputs():
