@@ -101,12 +101,14 @@ import pyarrow.parquet as pq
 
 from cjml.bundle import BundleError, ModelBundle
 from cjml.events import (
+    _NS_PER_UNIT,
     _TEXT_INT,
     REQUIRED_COLUMNS,
     EventLog,
     _check_same_columns,
     _Context,
     _input_files,
+    _is_utc,
     _Origin,
     _parse_columns,
     _resolve_columns,
@@ -1138,17 +1140,23 @@ def _prepare(table: pa.Table, first_row: int, reader: _Reader, *, strict: bool |
     out = out.append_column(_ROW, pa.array(rows, type=pa.int64()))
     out = out.append_column(_PART, pa.array(_hash_parts(table.column("customer_id"),
                                                         reader.n_parts), type=pa.int32()))
+    if not bad.any():
+        out = out.append_column(_REJECT, pa.nulls(len(rows), pa.string()))
+        return out.append_column(_RAW_TS, pa.nulls(len(rows), pa.string())), stats
     out = out.append_column(_REJECT, pa.array(reasons, type=pa.string()))
     raw_text = np.full(len(rows), None, dtype=object)
-    if bad.any():
-        raw_text[bad] = [None if v is None else str(v) for v in
-                         raw_ts.filter(pa.array(bad)).to_pylist()]
+    raw_text[bad] = [None if v is None else str(v) for v in
+                     raw_ts.filter(pa.array(bad)).to_pylist()]
     return out.append_column(_RAW_TS, pa.array(raw_text, type=pa.string())), stats
 
 
 def _parse_timestamps(table: pa.Table, rows: np.ndarray, reader: _Reader
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """UTC nanoseconds of each row, which rows failed, and why (read_events' own parser)."""
+    fast = _arrow_timestamps_ns(table.column("timestamp"), reader.timezone)
+    if fast is not None:
+        n = len(fast)
+        return fast, np.zeros(n, dtype=bool), np.full(n, None, dtype=object)
     user = reader.resolved["timestamp"]
     series = table.column("timestamp").to_pandas()
     n = len(series)
@@ -1174,6 +1182,24 @@ def _parse_timestamps(table: pa.Table, rows: np.ndarray, reader: _Reader
     ns = np.zeros(n, dtype=np.int64)
     ns[keep] = ns_keep
     return ns, bad, reasons
+
+
+def _arrow_timestamps_ns(col: pa.ChunkedArray, timezone) -> np.ndarray | None:
+    """UTC nanoseconds straight from an Arrow timestamp column, when nothing can fail:
+    no missing value, a zone (or naive times read as UTC), and every date within
+    what nanoseconds hold. None otherwise: the full parser then names what is wrong."""
+    t = col.type
+    if not pa.types.is_timestamp(t) or col.null_count or (t.tz is None and not _is_utc(timezone)):
+        return None
+    values = col.cast(pa.int64()).to_numpy()  # epoch in the column's unit (UTC if zoned)
+    per_unit = _NS_PER_UNIT[t.unit]
+    if per_unit > 1 and len(values):
+        lo = -(-pd.Timestamp.min.value // per_unit)
+        hi = pd.Timestamp.max.value // per_unit
+        if values.min() < lo or values.max() > hi:
+            return None
+        values = values * per_unit
+    return values.astype(np.int64, copy=False)
 
 
 def _raise_timestamp_error(table: pa.Table, rows: np.ndarray, reader: _Reader) -> None:
@@ -2031,6 +2057,8 @@ def _partition_piece(piece: _Piece, index: int, reader: _Reader, schema: pa.Sche
 def _by_partition(prepared: pa.Table, n_parts: int) -> Iterator[tuple[int, pa.Table]]:
     """(partition, its rows in input order) for each partition ``prepared`` has rows of."""
     parts = prepared.column(_PART).to_numpy()
+    if n_parts <= 1 << 16:
+        parts = parts.astype(np.uint16)  # numpy sorts 16-bit keys stably by radix: 5x faster
     sizes = np.bincount(parts, minlength=n_parts)
     ordered = prepared.take(pa.array(np.argsort(parts, kind="stable")))
     offset = 0

@@ -14,6 +14,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 import cjml
@@ -870,3 +871,31 @@ def test_score_command_with_rules(bundle_path, bundle, events, log, tmp_path, ca
                        str(tmp_path / "y.csv"), "--rules", str(tmp_path / "missing.toml"),
                        "--quiet")
     assert code == 1 and "does not exist" in err
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+@pytest.mark.parametrize("tz", [None, "UTC", "America/New_York"])
+def test_timestamps_straight_from_arrow_match_the_parser(unit, tz):
+    from cjml.scoring import _arrow_timestamps_ns
+
+    rng = np.random.default_rng(3)
+    ns = rng.integers(-2 * 10**18, 4 * 10**18, 500)  # 1906 to 2096
+    ns -= ns % (10**9 if unit == "s" else 10**6 if unit == "ms" else 10**3 if unit == "us" else 1)
+    col = pa.chunked_array([pa.array(ns // {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}[unit],
+                                     type=pa.timestamp(unit, tz=tz))])
+    idx = pd.DatetimeIndex(col.to_pandas())
+    idx = idx.tz_localize("UTC") if idx.tz is None else idx.tz_convert("UTC")
+    expected = idx.as_unit("ns").asi8
+    np.testing.assert_array_equal(_arrow_timestamps_ns(col, "UTC"), expected)
+    # what the full parser must see: naive times in another zone, missing values,
+    # dates that nanoseconds cannot hold
+    if tz is None:
+        assert _arrow_timestamps_ns(col, "Europe/Paris") is None
+    assert _arrow_timestamps_ns(pa.chunked_array([pa.array([1, None],
+                                                           type=pa.timestamp(unit, tz=tz))]),
+                                "UTC") is None
+    if unit != "ns":
+        far = 300 * 365 * 86400 * {"s": 1, "ms": 10**3, "us": 10**6}[unit]  # about 2270
+        assert _arrow_timestamps_ns(pa.chunked_array([pa.array([0, far],
+                                                               type=pa.timestamp(unit, tz=tz))]),
+                                    "UTC") is None
