@@ -899,3 +899,33 @@ def test_timestamps_straight_from_arrow_match_the_parser(unit, tz):
         assert _arrow_timestamps_ns(pa.chunked_array([pa.array([0, far],
                                                                type=pa.timestamp(unit, tz=tz))]),
                                     "UTC") is None
+
+
+def test_numpy_huge_pages_are_off_while_scoring_and_restored_after(bundle, events, monkeypatch):
+    hint = pytest.importorskip("numpy._core.multiarray")._set_madvise_hugepage
+
+    def current() -> bool:
+        value = hint(False)
+        hint(value)
+        return bool(value)
+
+    during = []
+    real = cjml.scoring._score_chunk_file
+
+    def spy(*args, **kwargs):
+        during.append(current())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cjml.scoring, "_score_chunk_file", spy)
+    before = hint(True)
+    try:
+        score(bundle, events, recommend=False, chunk_events=5000, n_jobs=2)
+        assert during and not any(during)
+        assert current() is True  # the caller's setting is back
+        monkeypatch.setattr(cjml.scoring, "_after_chunk",
+                            lambda part: (_ for _ in ()).throw(_Interrupted()))
+        with pytest.raises(_Interrupted):  # a run stopped half-way restores it too
+            score(bundle, events, recommend=False, chunk_events=5000, n_jobs=2)
+        assert current() is True
+    finally:
+        hint(before)
