@@ -473,7 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="events per chunk, about (default 1,000,000); memory grows with it")
     sc.add_argument("--jobs", type=_positive_int, default=None, metavar="N",
                     help="threads scoring chunks side by side (default: one per core "
-                         "from 2,000,000 events); the output is the same for any N")
+                         "from 500,000 events); the output is the same for any N")
     sc.add_argument("--no-drivers", action="store_true", help="leave top_drivers empty (faster)")
     sc.add_argument("--no-recommend", action="store_true",
                     help="leave the recommendation columns empty (faster)")

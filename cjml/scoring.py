@@ -128,7 +128,7 @@ STATUSES: tuple[str, ...] = ("scored", "inactive", "no_events")
 #: Events per chunk of the scoring pass (a target: partitions are made by hash).
 DEFAULT_CHUNK_EVENTS = 1_000_000
 #: From this many input rows, ``n_jobs=None`` scores on one thread per core.
-PARALLEL_FROM_EVENTS = 2_000_000
+PARALLEL_FROM_EVENTS = 500_000
 #: Rows read at a time in the partition pass.
 BATCH_ROWS = 1_000_000
 #: Rows per batch when merging the chunks into the output.
@@ -1764,10 +1764,17 @@ def _changes(old: dict, new: dict) -> str:
     return " and ".join(out) if out else "inputs"
 
 
+def _text_columns(schema: pa.Schema) -> list[str]:
+    """The columns worth dictionary-encoding in Parquet: text (bands, stages, statuses).
+    Ids and probabilities are nearly all distinct: trying costs time and space."""
+    return [f.name for f in schema if pa.types.is_string(f.type)]
+
+
 def _write_atomic(table: pa.Table, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     # small row groups: the merge holds one per chunk in memory at a time
-    pq.write_table(table, tmp, compression="lz4", row_group_size=MERGE_GROUP_ROWS)
+    pq.write_table(table, tmp, compression="lz4", row_group_size=MERGE_GROUP_ROWS,
+                   use_dictionary=_text_columns(table.schema))
     os.replace(tmp, path)
 
 
@@ -2217,7 +2224,8 @@ class _TableSink:
 
                 self.writer = pacsv.CSVWriter(str(self.tmp), schema)
             else:
-                self.writer = pq.ParquetWriter(str(self.tmp), schema, compression="zstd")
+                self.writer = pq.ParquetWriter(str(self.tmp), schema, compression="zstd",
+                                               use_dictionary=_text_columns(schema))
 
     def write(self, table: pa.Table) -> None:
         table = table.select(self.schema.names).cast(self.schema)
