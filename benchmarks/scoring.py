@@ -21,10 +21,11 @@ process (peak RSS is that process's high-water mark):
   at the same cutoff, the population's churn risk and next-stage
   probabilities, nothing written: what scoring costs without streaming.
 
-From 2M events the chunks are scored by one worker process per core (the
-default ``n_jobs``), so ``peak MB`` is the summed RSS of the whole process
-tree (sampled every 50 ms), not only the parent's; ``cpu s`` is the parent's
-CPU time plus its finished children's.
+From 500,000 events the partition pass and the chunks run on one thread per
+core (the default ``n_jobs``). ``peak MB`` is the summed RSS of the whole
+process tree (sampled every 50 ms; one process since scoring moved from worker
+processes to threads); ``cpu s`` is the process's CPU time plus its finished
+children's.
 
 customers/s counts every customer of the input (each gets one output row);
 scored/s only the customers in the models' population (an event within the

@@ -35,8 +35,8 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
 # Names are imported on first use (PEP 562): ``import cjml`` stays light, so the
-# command line and scoring's worker processes do not pay for scikit-learn,
-# LightGBM and matplotlib until they need them.
+# command line and Dask workers do not pay for scikit-learn, LightGBM and
+# matplotlib until they need them.
 _LAZY = {
     "JourneyMapReport": "cjml.analytics", "journey_map": "cjml.analytics",
     "BundleError": "cjml.bundle", "ModelBundle": "cjml.bundle",

@@ -1788,7 +1788,7 @@ def _commit_chunk(run: _RunDir, part: int, scores: pd.DataFrame, rejects: pd.Dat
 
 def _write_chunk(scored_path: Path, rejects_path: Path, scores: pd.DataFrame,
                  rejects: pd.DataFrame, plan: _Plan, reject_schema: pa.Schema) -> None:
-    """A chunk's files, each written atomically (by whichever process scored it)."""
+    """A chunk's files, each written atomically (by whichever thread or Dask worker scored it)."""
     _write_atomic(pa.Table.from_pandas(scores, schema=_chunk_schema(plan),
                                        preserve_index=False), scored_path)
     if len(rejects):
@@ -1797,7 +1797,7 @@ def _write_chunk(scored_path: Path, rejects_path: Path, scores: pd.DataFrame,
 
 
 def _record_chunk(run: _RunDir, part: int, counts: dict) -> None:
-    """Mark a written chunk as done in the run state (the main process only)."""
+    """Mark a written chunk as done in the run state (the calling thread only)."""
     counts = {**counts, "unknown": sorted(counts.get("unknown", []))}
     run.state.setdefault("chunks", {})[str(part)] = counts
     run.save()
@@ -1872,8 +1872,8 @@ def _score_chunk_file(in_path: Path, scored_path: Path, rejects_path: Path, plan
 
 
 def _n_parts(n_rows: int, chunk_events: int, n_jobs: int | None, engine: str) -> int:
-    """Partitions: about ``chunk_events`` events each, and two per local worker at least
-    (so that the workers share the work evenly; the output does not depend on it)."""
+    """Partitions: about ``chunk_events`` events each, and two per local thread at least
+    (so that the threads share the work evenly; the output does not depend on it)."""
     parts = max(1, int(np.ceil(n_rows / chunk_events)))
     if engine == "local":
         workers = n_jobs if n_jobs is not None else (
@@ -2020,8 +2020,8 @@ def _partition(src: _Source, reader: _Reader, run: _RunDir, progress: bool) -> N
 
 
 def _read_partition(path: Path) -> pa.Table:
-    """A partition the partition pass wrote: an Arrow IPC file, or (written by the
-    workers) a folder of them, one per input piece, read in input order."""
+    """A partition the partition pass wrote: an Arrow IPC file, or (written piece by
+    piece on threads) a folder of them, one per input piece, read in input order."""
     files = sorted(path.glob("piece-*.arrow")) if path.is_dir() else [path]
     tables = []
     for f in files:
