@@ -1898,8 +1898,8 @@ class _ChunkThreads:
 
     Threads, not processes: the heavy parts (Arrow reading and writing, numpy,
     LightGBM's predictions) release the GIL, and threads need no start-up, no
-    second copy of the bundle and no imports; on two cores, processes took
-    16.3 s where threads take 13.1 s for 10M events. Each thread scores with
+    second copy of the bundle and no imports; on two cores, loky processes took
+    14.5 to 16.3 s where threads took 13.1 s for 10M events. Each thread scores with
     its own view of the bundle (:func:`_single_threaded`), writes its chunk's
     files atomically and returns its counts; the calling thread alone records
     chunks in the run state, in the order they finish.
