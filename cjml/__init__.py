@@ -51,7 +51,7 @@ _LAZY = {
     "rolling_cutoffs": "cjml.labels",
     "ChurnModel": "cjml.models", "NextStageModel": "cjml.models",
     "RecommendationRules": "cjml.recommend", "TouchpointRecommender": "cjml.recommend",
-    "score": "cjml.scoring",
+    "ScoreSummary": "cjml.scoring", "score": "cjml.scoring",
     "train": "cjml.training",
 }
 
@@ -89,7 +89,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the names as if imported eagerl
     from cjml.labels import make_labels, make_training_set, rolling_cutoffs
     from cjml.models import ChurnModel, NextStageModel
     from cjml.recommend import RecommendationRules, TouchpointRecommender
-    from cjml.scoring import score
+    from cjml.scoring import ScoreSummary, score
     from cjml.training import train
 
 try:
@@ -113,6 +113,7 @@ __all__ = [
     "NextStageModel",
     "RecommendationRules",
     "SchemaError",
+    "ScoreSummary",
     "Touchpoint",
     "TouchpointRecommender",
     "__version__",
