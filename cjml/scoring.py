@@ -2007,15 +2007,20 @@ def _partition(src: _Source, reader: _Reader, run: _RunDir, progress: bool) -> N
         bar.close()
     while len(starts) < max(len(src.files), 1):
         starts.append(first_row)
+    _record_partitioning(src, reader, run, starts, total)
+
+
+def _record_partitioning(src: _Source, reader: _Reader, run: _RunDir, starts: list[int],
+                         total: dict) -> None:
+    """Refuse an input without rows; else mark the run partitioned, with what the pass saw."""
     if not total.get("rows"):
         where = f" from {', '.join(src.names)!r}" if src.names else ""
         raise SchemaError(f"The event log{where} has no rows (columns: {list(src.columns)!r}). "
                           "Fix: pass a log with at least one event (customer_id, timestamp, "
                           "touchpoint).")
     run.state.update({
-        "partitioned": True, "n_parts": reader.n_parts, "starts": starts,
-        "pass1": total, "event_columns": [reader.rename.get(str(c), str(c))
-                                          for c in reader.read_columns]})
+        "partitioned": True, "n_parts": reader.n_parts, "starts": starts, "pass1": total,
+        "event_columns": [reader.rename.get(str(c), str(c)) for c in reader.read_columns]})
     run.save()
 
 
@@ -2065,15 +2070,7 @@ def _partition_in_threads(src: _Source, reader: _Reader, run: _RunDir, pool: _Ch
     total: dict = {}
     for st in stats:  # in input order, as the sequential pass merges them
         total = _merge_stats(total, st)
-    if not total.get("rows"):
-        where = f" from {', '.join(src.names)!r}" if src.names else ""
-        raise SchemaError(f"The event log{where} has no rows (columns: {list(src.columns)!r}). "
-                          "Fix: pass a log with at least one event (customer_id, timestamp, "
-                          "touchpoint).")
-    run.state.update({
-        "partitioned": True, "n_parts": reader.n_parts, "starts": starts, "pass1": total,
-        "event_columns": [reader.rename.get(str(c), str(c)) for c in reader.read_columns]})
-    run.save()
+    _record_partitioning(src, reader, run, starts, total)
 
 
 def _partition_piece(piece: _Piece, index: int, reader: _Reader, schema: pa.Schema,

@@ -929,3 +929,13 @@ def test_numpy_huge_pages_are_off_while_scoring_and_restored_after(bundle, event
         assert current() is True
     finally:
         hint(before)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_an_input_without_rows_is_refused_by_either_partition_pass(bundle, events, tmp_path,
+                                                                   jobs):
+    path = tmp_path / "empty.parquet"
+    events.iloc[:0].to_parquet(path, index=False)
+    with pytest.raises(SchemaError, match=r"'empty.parquet' has no rows.*Fix:"):
+        score(bundle, path, out=tmp_path / "scores.parquet", recommend=False, n_jobs=jobs)
+    assert not (tmp_path / "scores.parquet").exists()
