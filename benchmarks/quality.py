@@ -35,6 +35,13 @@ have almost surely left already, and a few hundred of them carry the result).
 
     python benchmarks/quality.py [--customers 30000] [--seeds 0 1 2]
 
+``--suite`` runs the scenario suite instead (``benchmarks/_suite.py``): every
+world of ``cjml.datasets.SCENARIOS`` plus ``default_simulator`` (this
+simulator), one table per split:
+
+    python benchmarks/quality.py --suite [--worlds NAME ...]
+        [--split development|held_out|all] [--scale 0.25] [--seeds 0 1]
+
 Simulated data is cached in ``benchmarks/.cache``.
 """
 
@@ -185,8 +192,24 @@ def policy_values(bundle, log, test: pd.DataFrame, risk: np.ndarray) -> pd.DataF
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=30_000)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--seeds", type=int, nargs="+", default=None,
+                        help="default 0 1 2 (with --suite: 0)")
+    suite = parser.add_argument_group("scenario suite (benchmarks/_suite.py)")
+    suite.add_argument("--suite", action="store_true",
+                       help="run the scenario suite instead of the single simulator")
+    suite.add_argument("--worlds", nargs="+", metavar="NAME", help="default every world")
+    suite.add_argument("--split", choices=["development", "held_out", "all"], default="all")
+    suite.add_argument("--scale", type=float, default=1.0,
+                       help="multiplies each world's default customer count")
     args = parser.parse_args()
+    if args.suite:
+        from _suite import run_suite
+
+        run_suite(worlds=args.worlds, split=args.split, scale=args.scale,
+                  seeds=args.seeds if args.seeds is not None else [0])
+        return
+    if args.seeds is None:
+        args.seeds = [0, 1, 2]
     print(f"cjml.train vs baselines vs the simulator's oracle; {args.customers:,} customers per "
           f"seed, held-out cutoff {TEST_CUTOFF}, 30-day horizon")
     verdicts = []
