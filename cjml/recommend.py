@@ -96,6 +96,8 @@ __all__ = [
 ]
 
 _RANK_BY = ("auto", "reduction", "reduction_per_cost")
+#: Recommendations that lower the risk by this much or less are dropped by default.
+DEFAULT_MIN_REDUCTION = 0.001
 #: Any actionable touchpoint counts towards a cap with this touchpoint name.
 ANY_CONTACT = "any"
 
@@ -152,9 +154,11 @@ class RecommendationRules:
         Contact caps, counted from each customer's history before the cutoff.
     min_risk : float, default 0
         Customers whose current risk is below it get no recommendation.
-    min_reduction : float, default 0
+    min_reduction : float, default 0.001
         Touchpoints expected to lower the risk by this much or less (as a
-        probability: 0.005 is half a point) are not recommended.
+        probability: 0.005 is half a point) are not recommended. The default
+        drops gains under a tenth of a point; gains whose interval includes
+        no effect are dropped by the doubly robust policy itself.
     budget : float, optional
         Total cost allowed for the first-ranked touchpoints. Customers are
         served in order of their best expected reduction (per unit cost when
@@ -169,7 +173,7 @@ class RecommendationRules:
     exclude: tuple[str, ...] = ()
     caps: tuple[ContactCap, ...] = ()
     min_risk: float = 0.0
-    min_reduction: float = 0.0
+    min_reduction: float = 0.001
     budget: float | None = None
     costs: Mapping[str, float] = field(default_factory=dict)
     rank_by: str = "auto"
@@ -230,7 +234,7 @@ class RecommendationRules:
         budget = spec.get("budget")
         return cls(exclude=tuple(str(e) for e in exclude), caps=tuple(caps),
                    min_risk=spec.get("min_risk", 0.0),
-                   min_reduction=spec.get("min_reduction", 0.0),
+                   min_reduction=spec.get("min_reduction", DEFAULT_MIN_REDUCTION),
                    budget=None if budget is None else float(budget),
                    costs=dict(spec.get("costs", {})), rank_by=spec.get("rank_by", "auto"))
 
@@ -523,40 +527,35 @@ def fit_touchpoint_response(log, featurizer, churn_model, *, start, end, horizon
     TouchpointResponseModel
         Fitted on the anchors of the period.
     """
-    from cjml.events import to_utc_timestamp
-    from cjml.features._windows import anchored_windows
+    from cjml.effects import build_anchors
 
-    log = as_log(log)
-    jm = JourneyMap.coerce(journey_map) if journey_map is not None else log.journey_map
-    rng = np.random.default_rng(random_state)
-    h = to_timedelta(horizon).value
-    lo = to_utc_timestamp(start, log.timezone).value
-    hi = to_utc_timestamp(end, log.timezone).value - h
-    ts, cust = log.timestamps_ns, log.customer_codes
-    new_time = np.r_[True, (cust[1:] != cust[:-1]) | (ts[1:] != ts[:-1])]
-    has_history = np.r_[False, cust[1:] == cust[:-1]]
-    anchors = np.flatnonzero(new_time & has_history & (ts >= lo) & (ts <= hi))
-    categories = list(log.frame["touchpoint"].cat.categories)
-    names = np.asarray(categories + [None], dtype=object)
-    actionable = np.isin(log.touchpoint_codes[anchors],
-                         [categories.index(t) for t in jm.actionable_touchpoints if t in categories])
-    treated, reference = anchors[actionable], anchors[~actionable]
-    half = max(int(max_rows) // 2, 1)
-    if len(treated) > half:
-        treated = np.sort(rng.choice(treated, half, replace=False))
-    n_ref = min(len(reference), max(len(treated), 10_000), half)
-    reference = np.sort(rng.choice(reference, n_ref, replace=False))
-    anchors = np.union1d(treated, reference)
-    # outcome: the customer's next event at a later time, within the horizon
-    nxt = np.searchsorted(new_time.cumsum(), new_time.cumsum()[anchors] + 1)
-    nxt = np.minimum(nxt, len(ts) - 1)
-    returned = (cust[nxt] == cust[anchors]) & (ts[nxt] > ts[anchors]) & (ts[nxt] <= ts[anchors] + h)
-    X = featurizer._transform_windows(anchored_windows(log, anchors))
-    X = X[list(featurizer.get_feature_names_out())]
-    arm = np.where(np.isin(anchors, treated), names[log.touchpoint_codes[anchors]], None)
-    base = churn_model.predict_proba(X)[:, 1]
+    anchors = build_anchors(log, featurizer, start=start, end=end, horizon=horizon,
+                            journey_map=journey_map, max_rows=max_rows,
+                            random_state=random_state)
+    return fit_response_on_anchors(anchors, churn_model, C=C, min_deliveries=min_deliveries)
+
+
+def fit_response_on_anchors(anchors, churn_model, *, C=1.0, min_deliveries=30
+                            ) -> TouchpointResponseModel:
+    """Fit the response model on anchor rows from :func:`cjml.effects.build_anchors`.
+
+    Parameters
+    ----------
+    anchors : AnchorSet
+        Anchor rows.
+    churn_model : ChurnModel
+        Fitted churn model; its score is the response model's adjustment.
+    C, min_deliveries
+        See :class:`TouchpointResponseModel`.
+
+    Returns
+    -------
+    TouchpointResponseModel
+    """
+    names = np.asarray((None,) + tuple(anchors.touchpoints), dtype=object)
+    base = churn_model.predict_proba(anchors.X)[:, 1]
     return TouchpointResponseModel(C=C, min_deliveries=min_deliveries).fit(
-        X, (~returned).astype(int), touchpoint=arm, base_risk=base)
+        anchors.X, anchors.y.astype(int), touchpoint=names[anchors.arm], base_risk=base)
 
 
 @dataclass
@@ -572,6 +571,15 @@ class _Estimates:
     allowed: np.ndarray  # (n, T) eligible and allowed by the rules
     blocked: np.ndarray  # (n, T) int: why an eligible touchpoint is ruled out (0: it is not)
     blocked_texts: np.ndarray  # the reasons, by code
+    low: np.ndarray  # (n, T) lower end of the interval on the reduction; NaN when unknown
+    high: np.ndarray  # (n, T) upper end
+    evidence: np.ndarray  # (n, T) treated anchors in the customer's stage (-1 when unknown)
+    method: str  # the method the estimates come from
+    policy_reason: str  # why the bundle's policy was kept ("" when not from a policy)
+
+
+#: The methods a recommender can use; "auto" follows the policy the bundle chose.
+METHODS = ("auto", "dr", "dr-point", "response", "s-learner", "single", "naive", "no action")
 
 
 class TouchpointRecommender:
@@ -590,8 +598,20 @@ class TouchpointRecommender:
     response_model : TouchpointResponseModel, optional
         Needed by ``method="response"``; :func:`cjml.train` fits it and
         :meth:`from_bundle` passes it.
-    method : {"response", "s-learner"}, default "response"
-        How each touchpoint's effect is estimated (see the module docstring).
+    method : str, default "auto"
+        How each touchpoint's effect is estimated and which are recommended:
+        ``"auto"`` follows the policy :func:`cjml.train` chose by off-policy
+        value (``policy``); ``"dr"`` the doubly robust effects, recommending
+        only what their interval says helps; ``"dr-point"`` the same on point
+        estimates; ``"response"`` the response model; ``"s-learner"`` the
+        churn model rescored with the touchpoint; ``"single"`` the one
+        touchpoint of the policy; ``"naive"`` its stage rule; ``"no action"``
+        nothing. See :mod:`cjml.effects` and the module docstring.
+    effects_model : DoublyRobustEffects, optional
+        The doubly robust effects (intervals, evidence, overlap); fitted by
+        :func:`cjml.train`.
+    policy : PolicyChoice, optional
+        The policy chosen at training; needed by ``method="auto"``.
     rules : RecommendationRules, dict, path or None
         Business rules (exclusions, contact caps, minimum risk, budget, costs).
     top_k : int, default 3
@@ -616,7 +636,10 @@ class TouchpointRecommender:
     """
 
     def __init__(self, churn_model, featurizer, journey_map=None, *, response_model=None,
-                 method="response", rules=None, top_k=3, batch_customers=10_000):
+                 method="auto", rules=None, top_k=3, batch_customers=10_000,
+                 effects_model=None, policy=None):
+        self.effects_model = effects_model
+        self.policy = policy
         self.churn_model = churn_model
         self.featurizer = featurizer
         self.journey_map = journey_map
@@ -627,33 +650,49 @@ class TouchpointRecommender:
         self.batch_customers = batch_customers
 
     @classmethod
-    def from_bundle(cls, bundle, *, rules=None, top_k=3, method="response"
+    def from_bundle(cls, bundle, *, rules=None, top_k=3, method="auto"
                     ) -> TouchpointRecommender:
         """The recommender of a trained :class:`~cjml.ModelBundle`.
 
         Parameters
         ----------
         bundle : ModelBundle
-            Trained by :func:`cjml.train`, which fits the response model too.
+            Trained by :func:`cjml.train`, which fits the effects, the response
+            model and chooses the policy.
         rules : RecommendationRules, dict, path or None
             Business rules.
         top_k : int, default 3
             Touchpoints listed per customer.
-        method : {"response", "s-learner"}, default "response"
-            How each touchpoint's effect is estimated.
+        method : str, default "auto"
+            See the class docstring; "auto" follows the policy chosen at
+            training (the response model for a bundle that has none).
 
         Returns
         -------
         TouchpointRecommender
         """
-        response = bundle.models.get("touchpoint_response")
-        if response is None and method == "response":
+        models = bundle.models
+        response = models.get("touchpoint_response")
+        effects, policy = models.get("touchpoint_effects"), models.get("touchpoint_policy")
+        if response is None and effects is None and method != "s-learner":
             raise CjmlError(
-                "This bundle has no touchpoint response model (it was trained by an older cjml, "
+                "This bundle has no touchpoint effects (it was trained by an older cjml, "
                 "or on a history without enough actionable touchpoints), so it cannot recommend. "
                 "Retrain it with `cjml train`, or use method='s-learner'.")
-        return cls(bundle.models["churn"], bundle.featurizer, bundle.journey_map,
-                   response_model=response, method=method, rules=rules, top_k=top_k)
+        return cls(models["churn"], bundle.featurizer, bundle.journey_map,
+                   response_model=response, method=method, rules=rules, top_k=top_k,
+                   effects_model=effects, policy=policy)
+
+    def _method(self) -> str:
+        """The method in force: ``method``, or the bundle's policy with "auto"."""
+        if self.method not in METHODS:
+            raise CjmlError(f"method must be one of {list(METHODS)!r}, got {self.method!r}."
+                            f"{_did_you_mean(str(self.method), METHODS)}")
+        if self.method != "auto":
+            return self.method
+        if self.policy is not None:
+            return self.policy.policy
+        return "dr" if self.effects_model is not None else "response"
 
     # ------------------------------------------------------------------ setup
     def _map(self) -> JourneyMap:
@@ -704,10 +743,18 @@ class TouchpointRecommender:
         last_ns = _last_event_ns(log, ids, cutoff_ts)
         seen = last_ns != np.iinfo(np.int64).min
         risk_if_there = np.full(n, np.nan)
+        X_at_last = X  # the history right after each customer's last event
         if seen.any():
             at_last = pd.Series(pd.to_datetime(last_ns[seen], utc=True), index=ids[seen])
             X_last = self.featurizer.transform(log, cutoff=at_last)[names]
             risk_if_there[seen] = self.churn_model.predict_proba(X_last)[:, 1]
+            if self.effects_model is not None:
+                X_at_last = X.copy()
+                rows = np.flatnonzero(seen)
+                for c in names:
+                    values = X_at_last[c].to_numpy(dtype=float, copy=True)
+                    values[rows] = X_last[c].to_numpy(dtype=float)
+                    X_at_last[c] = values
         with np.errstate(divide="ignore", invalid="ignore"):
             reach = np.clip((1.0 - risk) / (1.0 - risk_if_there), 0.0, 1.0)
         reach[~seen] = np.nan
@@ -723,22 +770,57 @@ class TouchpointRecommender:
         eligible &= seen[:, None] & ~np.isnan(risk_if_there)[:, None]
 
         deliverable = eligible.copy()  # what the map allows, before any estimate or rule
-        after = np.full((n, len(touchpoints)), np.nan)
-        unestimated: list[int] = []
-        if self.method == "response":
+        method = self._method()
+        T = len(touchpoints)
+        after = np.full((n, T), np.nan)
+        low, high = np.full((n, T), np.nan), np.full((n, T), np.nan)
+        evidence = np.full((n, T), -1, dtype=np.int64)
+        no_overlap = np.zeros((n, T), dtype=bool)
+        estimated = np.zeros(T, dtype=bool)
+        dr = self.effects_model
+        dr_cols: list[int] = []
+        if dr is not None and n:
+            dr_cols = [touchpoints.index(t) for t in dr.touchpoints if t in touchpoints]
+            # the effects were learned right after customers' events: predict them there
+            effect, lo, hi = dr.predict(X_at_last)
+            keep = [dr.touchpoints.index(touchpoints[j]) for j in dr_cols]
+            effect, lo, hi = effect[:, keep], lo[:, keep], hi[:, keep]
+            low[:, dr_cols] = reach[:, None] * -hi  # a negative effect on P(silent) helps
+            high[:, dr_cols] = reach[:, None] * -lo
+            no_overlap[:, dr_cols] = np.isnan(effect)
+            table = dr.evidence
+            counts = np.zeros((len(jm.stages) + 1, T), dtype=np.int64)
+            arm_to_col = {dr.all_touchpoints.index(t) + 1: touchpoints.index(t)
+                          for t in dr.all_touchpoints if t in touchpoints}
+            for s_, a, c in table[["stage", "arm", "n"]].itertuples(index=False):
+                if a in arm_to_col and -1 <= s_ < len(jm.stages):
+                    counts[s_, arm_to_col[a]] += c  # index -1: stage unknown (last row)
+            evidence = counts[stage]
+        if method in ("dr", "dr-point", "single", "naive", "no action"):
+            if dr is None:
+                raise CjmlError(f"method={method!r} needs the doubly robust effects that "
+                                "cjml.train fits; build the recommender with "
+                                "TouchpointRecommender.from_bundle(bundle) from a bundle trained "
+                                "by this version of cjml.")
+            estimated[dr_cols] = True
+            with np.errstate(invalid="ignore"):
+                after[:, dr_cols] = risk[:, None] - (low[:, dr_cols] + high[:, dr_cols]) / 2
+            min_deliveries = dr.min_deliveries
+        elif method == "response":
             if self.response_model is None:
                 raise CjmlError("method='response' needs a fitted response_model; build the "
                                 "recommender with TouchpointRecommender.from_bundle(bundle).")
             model = self.response_model
             known = [touchpoints.index(t) for t in model.touchpoints_ if t in touchpoints]
-            unestimated = [j for j in range(len(touchpoints)) if j not in known]
-            eligible[:, unestimated] = False  # too rarely delivered to estimate: never ranked
+            estimated[known] = True
             engaged, treated = model.predict_risks(X, risk)
             cols = [model.touchpoints_.index(touchpoints[j]) for j in known]
             after[:, known] = (risk[:, None]
                                - reach[:, None] * (engaged[:, None] - treated[:, cols]))
-            after[~eligible] = np.nan
-        elif self.method == "s-learner":
+            min_deliveries = model.min_deliveries
+        elif method == "s-learner":
+            estimated[:] = True
+            min_deliveries = 0
             step = max(int(self.batch_customers), 1)
             for start in range(0, n, step):
                 rows = np.arange(start, min(start + step, n))
@@ -752,17 +834,58 @@ class TouchpointRecommender:
                 with_t = self.churn_model.predict_proba(cand[names])[:, 1]
                 after[r_idx, t_idx] = (risk[r_idx]
                                        - reach[r_idx] * (risk_if_there[r_idx] - with_t))
-        else:
-            raise CjmlError(f"method must be 'response' or 's-learner', got {self.method!r}.")
+        if method in ("response", "s-learner"):
+            # the doubly robust interval's width, around this method's own estimate
+            centre = (low + high) / 2
+            with np.errstate(invalid="ignore"):
+                low, high = (risk[:, None] - after) - (centre - low), \
+                    (risk[:, None] - after) + (high - centre)
+        unestimated = [j for j in range(T) if not estimated[j]]
+        eligible[:, unestimated] = False  # too rarely delivered to estimate: never ranked
+        after[~eligible] = np.nan
         np.clip(after, 0.0, 1.0, out=after)
 
         # Why a touchpoint is ruled out: a code into ``texts`` (0: it is not).
-        blocked = np.zeros((n, len(touchpoints)), dtype=np.int16)
+        blocked = np.zeros((n, T), dtype=np.int16)
         texts = [""]
-        if self.method == "response" and unestimated:
-            texts.append(f"delivered fewer than {self.response_model.min_deliveries} times in "
-                         "the training history: effect not estimated")
-            blocked[:, unestimated] = np.where(deliverable[:, unestimated], len(texts) - 1, 0)
+
+        def block(mask: np.ndarray, text: str) -> None:
+            texts.append(text)
+            blocked[mask & (blocked == 0)] = len(texts) - 1
+
+        if unestimated:
+            mask = np.zeros((n, T), dtype=bool)
+            mask[:, unestimated] = deliverable[:, unestimated]
+            block(mask, f"delivered fewer than {min_deliveries} times in the training history: "
+                        "effect not estimated")
+        if method in ("dr", "dr-point", "single", "naive"):
+            block(no_overlap & eligible, "no comparable customers received it (no overlap): "
+                                         "effect not estimated")
+        policy = self.policy if self.method == "auto" else None
+        reason = "" if policy is None else policy.reason
+        if method == "dr":
+            with np.errstate(invalid="ignore"):
+                block(eligible & ~(low > 0), "not enough evidence that it helps (the interval on "
+                                             "the reduction includes no effect)")
+        elif method == "single":
+            chosen = None if policy is None else policy.touchpoint
+            if chosen is None:  # without a policy: the best average effect of the DR learner
+                chosen = min(dr.ate, key=lambda t: dr.ate[t][0])
+            mask = np.ones((n, T), dtype=bool)
+            if chosen in touchpoints:
+                mask[:, touchpoints.index(chosen)] = False
+            block(mask & eligible, f"the policy kept gives {chosen.replace('_', ' ')} to every "
+                                   "eligible customer" + (f" ({reason})" if reason else ""))
+        elif method == "naive":
+            rule = {} if policy is None else policy.stage_rule
+            mask = np.ones((n, T), dtype=bool)
+            for s_, t in rule.items():
+                if t in touchpoints:
+                    mask[stage == int(s_), touchpoints.index(t)] = False
+            block(mask & eligible, "the policy kept gives each stage the touchpoint after which "
+                                   "customers most often came back")
+        elif method == "no action":
+            block(eligible, reason or "no touchpoint is recommended (method='no action')")
         for name in rules.exclude:
             texts.append("excluded by the rules")
             blocked[:, touchpoints.index(name)] = len(texts) - 1
@@ -771,13 +894,14 @@ class TouchpointRecommender:
             full = used >= cap.max_contacts
             what = "contacts" if cap.touchpoint == ANY_CONTACT else cap.touchpoint
             texts.append(f"cap reached: {cap.max_contacts} {what} in {cap.days:g} days")
-            cols = (range(len(touchpoints)) if cap.touchpoint == ANY_CONTACT
+            cols = (range(T) if cap.touchpoint == ANY_CONTACT
                     else [touchpoints.index(cap.touchpoint)])
             for j in cols:
                 blocked[full & (blocked[:, j] == 0), j] = len(texts) - 1
         allowed = eligible & (blocked == 0)
         return _Estimates(ids, stage, risk, reach, risk_if_there, after, allowed, blocked,
-                          np.asarray(texts, dtype=object))
+                          np.asarray(texts, dtype=object), low, high, evidence, method,
+                          reason)
 
     def effects(self, log, *, cutoff=None, features=None, churn_risk=None, lookback=None
                 ) -> pd.DataFrame:
@@ -804,8 +928,10 @@ class TouchpointRecommender:
         DataFrame
             One row per customer and eligible touchpoint: ``customer_id,
             stage, touchpoint, baseline_risk, expected_risk, risk_reduction,
-            reach_probability, cost, allowed, blocked_by`` (why the rules rule
-            it out, empty when allowed).
+            risk_reduction_low, risk_reduction_high`` (the interval, NaN when
+            unknown), ``evidence`` (treated customers in the stage the
+            estimate rests on), ``reach_probability, cost, allowed,
+            blocked_by`` (why it is ruled out, empty when allowed).
         """
         est = self._estimate(log, cutoff, features, churn_risk, lookback=lookback)
         jm = self._map()
@@ -820,6 +946,9 @@ class TouchpointRecommender:
             "baseline_risk": est.risk[r],
             "expected_risk": est.after[r, t],
             "risk_reduction": est.risk[r] - est.after[r, t],
+            "risk_reduction_low": est.low[r, t],
+            "risk_reduction_high": est.high[r, t],
+            "evidence": est.evidence[r, t],
             "reach_probability": est.reach[r],
             "cost": np.asarray([costs[x] for x in touchpoints])[t],
             "allowed": est.allowed[r, t],
@@ -856,10 +985,16 @@ class TouchpointRecommender:
         -------
         DataFrame
             Indexed by ``customer_id``: ``stage, baseline_risk,
-            reach_probability, recommended_touchpoint, expected_risk,
-            expected_risk_reduction, cost``, the same with suffix ``_2`` ...
+            reach_probability`` (the chance they are still there to receive
+            it), ``recommended_touchpoint, expected_risk,
+            expected_risk_reduction``, its interval
+            ``expected_risk_reduction_low, expected_risk_reduction_high`` (NaN
+            when unknown), ``evidence`` (how many customers in the same stage
+            received it in the history), ``uncertain`` (True when the interval
+            includes no effect), ``cost``, the same with suffix ``_2`` ...
             ``_k`` for the next ranks, and ``reason`` (one line). Touchpoints
-            that are not expected to lower the risk are never recommended.
+            that are not expected to lower the risk by more than the rules'
+            ``min_reduction`` are never recommended.
         """
         top_k = self.top_k if top_k is None else top_k
         if int(top_k) != top_k or top_k < 1:
@@ -900,6 +1035,12 @@ class TouchpointRecommender:
             out[f"recommended_touchpoint{suffix}"] = np.where(ok, touchpoints[col], None)
             out[f"expected_risk{suffix}"] = np.where(ok, est.after[rows, col], np.nan)
             out[f"expected_risk_reduction{suffix}"] = np.where(ok, reduction[rows, col], np.nan)
+            out[f"expected_risk_reduction_low{suffix}"] = np.where(ok, est.low[rows, col], np.nan)
+            out[f"expected_risk_reduction_high{suffix}"] = np.where(ok, est.high[rows, col],
+                                                                   np.nan)
+            out[f"evidence{suffix}"] = np.where(ok, est.evidence[rows, col], -1)
+            with np.errstate(invalid="ignore"):
+                out[f"uncertain{suffix}"] = ok & ~(est.low[rows, col] > 0)
             out[f"cost{suffix}"] = np.where(ok, costs[col], np.nan)
         out["reason"] = _reasons(est, out, act, over_budget, rules, jm)
         return out
@@ -1036,6 +1177,22 @@ def _pct(p: np.ndarray) -> np.ndarray:
     return np.char.add(text, "%").astype(object)
 
 
+def _pct1(p: np.ndarray) -> np.ndarray:
+    """Probabilities as percentages with one decimal."""
+    tenths = np.round(np.asarray(p, dtype=float) * 1000).astype(np.int64)
+    return np.char.add(np.char.add(np.char.add((tenths // 10).astype(str), "."),
+                                   (tenths % 10).astype(str)), "%").astype(object)
+
+
+def _signed_points(d: np.ndarray) -> np.ndarray:
+    """Risk differences in points with one decimal, with a sign when negative."""
+    tenths = np.round(np.asarray(d, dtype=float) * 1000).astype(np.int64)
+    sign = np.where(tenths < 0, "-", "")
+    a = np.abs(tenths)
+    return np.char.add(np.char.add(np.char.add(sign, (a // 10).astype(str)), "."),
+                       (a % 10).astype(str)).astype(object)
+
+
 def _points(d: np.ndarray) -> np.ndarray:
     """Risk differences in percentage points, "<0.1 points" when smaller."""
     d = np.asarray(d, dtype=float) * 100
@@ -1056,9 +1213,19 @@ def _reasons(est: _Estimates, out: pd.DataFrame, act: np.ndarray, over_budget: n
                       dtype=object)
     if has.any():
         risk, after, reach = est.risk[has], out["expected_risk"].to_numpy()[has], est.reach[has]
+        before_text, after_text = _pct(risk), _pct(after)
+        same = before_text == after_text  # never "from 6% to 6%": one decimal then
+        before_text[same], after_text[same] = _pct1(risk[same]), _pct1(after[same])
+        low = out["expected_risk_reduction_low"].to_numpy()[has]
+        high = out["expected_risk_reduction_high"].to_numpy()[has]
+        evidence = out["evidence"].to_numpy()[has]
         text = (first[has].str.replace("_", " ").to_numpy() + " lowers the drop-off risk from "
-                + _pct(risk) + " to " + _pct(after) + " ("
-                + _points(risk - after) + ")")
+                + before_text + " to " + after_text + " (" + _points(risk - after) + ")")
+        known = ~np.isnan(low)
+        text[known] += ("; interval " + _signed_points(low[known]) + " to "
+                        + _signed_points(high[known]) + ", " + evidence[known].astype(str)
+                        + " customers in this stage received it")
+        text[known & ~(low > 0)] += "; uncertain: it may not help"
         unlikely = reach < 0.5
         text[unlikely] += ("; only a " + _pct(reach[unlikely])
                            + " chance they are still there to receive it")

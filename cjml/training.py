@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
@@ -182,9 +183,9 @@ def train(log, *, horizon="30D", lookback="90D", cutoffs=None, n_cutoffs=DEFAULT
     stage.attach_churn_model(churn)  # P(dropped) = the calibrated churn risk
     steps.update()
     models = {"churn": churn, "next_stage": stage}
-    response = _fit_response(log, featurizer, churn, train_cutoffs, horizon, response_params)
-    if response is not None:
-        models["touchpoint_response"] = response
+    recommender_models = _fit_recommender(log, featurizer, churn, train_cutoffs, horizon,
+                                          response_params)
+    models.update(recommender_models)
     steps.update()
     report = None
     if holdout:
@@ -205,7 +206,10 @@ def train(log, *, horizon="30D", lookback="90D", cutoffs=None, n_cutoffs=DEFAULT
         "timezone": str(log.timezone),
         "training_data": {"fingerprint": fingerprint(log), "n_events": log.n_events,
                           "n_customers": log.n_customers},
-        "params": {name: _plain(model.get_params()) for name, model in models.items()},
+        "params": {name: _plain(model.get_params()) for name, model in models.items()
+                   if hasattr(model, "get_params")},
+        "recommendation_policy": (models["touchpoint_policy"].to_dict()
+                                  if "touchpoint_policy" in models else None),
         "engine": engine,
         "evaluation": None if report is None else report.to_dict(),
     }
@@ -216,27 +220,66 @@ def train(log, *, horizon="30D", lookback="90D", cutoffs=None, n_cutoffs=DEFAULT
     return bundle, report
 
 
-def _fit_response(log, featurizer, churn, train_cutoffs, horizon, params):
-    """The recommender's touchpoint response model, or None (with a warning) when unlearnable.
+def _fit_recommender(log, featurizer, churn, train_cutoffs, horizon, params) -> dict:
+    """The recommender's models: ``touchpoint_response``, ``touchpoint_effects`` and
+    ``touchpoint_policy`` (see :mod:`cjml.effects`); empty (with a warning) when unlearnable.
 
     Anchors are the events from one horizon before the first training cutoff
     until one horizon before the last training label window ends, so no
     outcome reaches past the training labels (nor into a held-out test period).
+    The latest quarter of that period is kept out of the fits: the candidate
+    policies are compared on it (off-policy, doubly robust), and the effects
+    are then refitted on every anchor.
     """
+    from cjml.effects import build_anchors, choose_policy, fit_effects
     from cjml.exceptions import CjmlError
-    from cjml.recommend import fit_touchpoint_response
+    from cjml.recommend import fit_response_on_anchors
 
     if not log.journey_map.actionable_touchpoints:
-        return None
+        return {}
+    params = dict(params or {})
+    response_keys = {"C", "min_deliveries"}
+    effect_keys = {"folds", "rounds", "min_propensity", "prior_sd", "level"}
+    anchor_keys = {"max_rows", "random_state"}
+    unknown = set(params) - response_keys - effect_keys - anchor_keys
+    if unknown:
+        raise ValueError(f"Unknown response_params {sorted(unknown)!r}; known: "
+                         f"{sorted(response_keys | effect_keys | anchor_keys)!r}.")
+    start, end = min(train_cutoffs) - horizon, max(train_cutoffs) + horizon
     try:
-        return fit_touchpoint_response(log, featurizer, churn,
-                                       start=min(train_cutoffs) - horizon,
-                                       end=max(train_cutoffs) + horizon, horizon=horizon,
-                                       **(params or {}))
+        anchors = build_anchors(log, featurizer, start=start, end=end, horizon=horizon,
+                                **{k: v for k, v in params.items() if k in anchor_keys})
+        response_params = {k: v for k, v in params.items() if k in response_keys}
+        effect_params = {k: v for k, v in params.items() if k in effect_keys}
+        if "min_deliveries" in params:
+            effect_params["min_deliveries"] = params["min_deliveries"]
+        # the latest quarter of the anchors' period is held out for the policy choice; the
+        # fitted anchors' outcome windows end before it begins
+        t0, t1 = int(anchors.time_ns.min()), int(anchors.time_ns.max())
+        split = t0 + int(0.75 * (t1 - t0))
+        fit_part = anchors.subset(anchors.time_ns <= split - horizon.value)
+        held_out = anchors.subset(anchors.time_ns > split)
+        models = {}
+        try:
+            response = fit_response_on_anchors(fit_part, churn, **response_params)
+            effects = fit_effects(fit_part, **effect_params)
+        except CjmlError:
+            fit_part = anchors  # too little history to hold a period out: no policy choice
+            held_out = anchors.subset(np.zeros(len(anchors), dtype=bool))
+            response = fit_response_on_anchors(fit_part, churn, **response_params)
+            effects = fit_effects(fit_part, **effect_params)
+        choice = choose_policy(effects, held_out, fit_part, log.journey_map,
+                               response_model=response, churn_model=churn)
+        if len(held_out):  # refit on every anchor now that the policy is chosen
+            response = fit_response_on_anchors(anchors, churn, **response_params)
+            effects = fit_effects(anchors, **effect_params)
+        models = {"touchpoint_response": response, "touchpoint_effects": effects,
+                  "touchpoint_policy": choice}
     except CjmlError as exc:
         warnings.warn(f"No touchpoint recommendations from this bundle: {exc}", UserWarning,
                       stacklevel=3)
-        return None
+        return {}
+    return models
 
 
 def _plain(params: dict) -> dict:

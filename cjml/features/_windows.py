@@ -314,7 +314,7 @@ def build_windows(log: EventLog, cutoff=None, *, lookback_ns: int | None = None)
                    several_cutoffs=kind == "many")
 
 
-def anchored_windows(log: EventLog, anchors: np.ndarray) -> Windows:
+def anchored_windows(log: EventLog, anchors: np.ndarray, *, inclusive: bool = False) -> Windows:
     """One row per anchor event, seeing the customer's events strictly before it.
 
     Parameters
@@ -324,6 +324,9 @@ def anchored_windows(log: EventLog, anchors: np.ndarray) -> Windows:
     anchors : ndarray of int
         Positions of anchor events in the log, each the first of its customer's
         events at its timestamp, in increasing order.
+    inclusive : bool, default False
+        See the events at the anchor's timestamp too (a cutoff at that
+        timestamp): the history right after the anchor event.
 
     Returns
     -------
@@ -336,11 +339,20 @@ def anchored_windows(log: EventLog, anchors: np.ndarray) -> Windows:
     anchors = np.asarray(anchors, dtype=np.int64)
     cust = log.customer_codes[anchors]
     start = log.offsets[cust]
-    lengths = anchors - start
+    ts = log.timestamps_ns
+    if inclusive:  # up to the last of the customer's events at the anchor's timestamp
+        same = np.r_[(log.customer_codes[1:] == log.customer_codes[:-1]) & (ts[1:] == ts[:-1]),
+                     False]
+        # position after the run of equal (customer, time) events that starts at each anchor
+        run_end = np.flatnonzero(~same) + 1
+        ends = run_end[np.searchsorted(run_end, anchors, side="right")]
+    else:
+        ends = anchors
+    lengths = ends - start
     row = np.repeat(np.arange(len(anchors), dtype=np.int64), lengths)
     first_of_row = np.cumsum(lengths) - lengths
     ev = np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(first_of_row - start, lengths)
     return Windows(log=log, ev=ev, row=row, n_rows=len(anchors),
-                   cutoff_ns=log.timestamps_ns[anchors].astype(np.int64) - 1,
+                   cutoff_ns=ts[anchors].astype(np.int64) - (0 if inclusive else 1),
                    customer=cust.astype(np.int64),
                    customer_id=np.asarray(log.customer_ids)[cust])

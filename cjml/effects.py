@@ -1,0 +1,675 @@
+"""Doubly robust touchpoint effects, off-policy values and the choice of a policy.
+
+What is estimated
+-----------------
+Every logged event after a customer's first is an *anchor*: the features just
+before it, and whether the customer then went silent for a horizon. Anchors on
+an actionable touchpoint are *treated* with that touchpoint; anchors on a
+customer-initiated event are the reference arm ("engaged, nothing from us").
+Both arms prove that the customer was there at the anchor, so no touchpoint
+is credited with the mere proof of life. The effect of touchpoint ``t`` for a
+customer with history ``x`` is::
+
+    tau_t(x) = P(silent | x, t delivered) - P(silent | x, nothing delivered)
+
+(negative when ``t`` helps), estimated by a cross-fitted doubly robust learner
+(the DR-learner of Kennedy, 2023):
+
+1. **Nuisance models, cross-fitted by customer.** A propensity model
+   ``e_a(x) = P(arm a | x)`` (LightGBM, multiclass over the reference and the
+   touchpoints) says how the business chose whom to contact; an outcome model
+   ``mu_a(x) = P(silent | x, arm a)`` (LightGBM with the arm as a feature).
+   Each anchor is predicted by models that never saw its customer.
+2. **Pseudo-outcomes.** ``Gamma_a = mu_a + [A = a] (Y - mu_a) / e_a``: unbiased
+   for the outcome under arm ``a`` when either nuisance model is right, so
+   confounding through anything the features hold is removed.
+3. **Overlap.** Anchors where ``e_a`` or the reference's propensity is below
+   ``min_propensity`` have no comparable treated or untreated customers; they
+   give no estimate for ``a``, and customers like them get no recommendation
+   of ``a`` ("no comparable customers received it").
+4. **Shrinkage.** ``Gamma_t - Gamma_ref`` is regressed on a few moderators
+   (stage, customer attributes, open tickets, contact pressure, bad
+   experiences, purchases) by Bayesian ridge regression with a prior centred
+   on zero: a touchpoint delivered rarely has a wide posterior and an estimate
+   near zero; each customer's estimate comes with its posterior interval.
+
+Which policy to trust
+---------------------
+The anchors of the latest part of the training period are kept out of the
+fit. On them, the value (mean silence risk) of each candidate policy is
+estimated off-policy with the same doubly robust formula, with a paired
+confidence interval against doing nothing: the DR-learner's choice, the
+response model's choice (:class:`cjml.recommend.TouchpointResponseModel`),
+the best single touchpoint, the naive rule (per stage, the touchpoint after
+which customers most often came back) and no action. The policy kept is the
+best one that beats the *safe default* beyond its interval; the safe default
+is the best single touchpoint when that beats no action beyond noise, else no
+action. When nothing is clearly better, cjml says so and recommends the safe
+default rather than noise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from cjml.exceptions import CjmlError
+from cjml.features._base import as_log
+from cjml.journey import JourneyMap
+from cjml.labels import to_timedelta
+
+__all__ = ["NO_ACTION", "AnchorSet", "DoublyRobustEffects", "PolicyChoice", "build_anchors",
+           "choose_policy", "dr_policy", "fit_effects"]
+
+#: Numeric moderators of the effects, and how each enters z(x).
+_NUMERIC_MODERATORS = {
+    "tickets_unresolved": "positive",
+    "contacts_last_7d": "log1p",
+    "negative_experiences": "positive",
+    "purchases": "log1p",
+}
+_MIN_CATEGORY_SHARE = 0.02
+_MAX_CATEGORIES = 8
+#: Policy names that are not touchpoints.
+NO_ACTION = "no action"
+
+
+# ---------------------------------------------------------------------- anchors
+@dataclass
+class AnchorSet:
+    """Anchor events with their features, arm and outcome (arrays aligned).
+
+    Attributes
+    ----------
+    X : DataFrame
+        Features just before each anchor (the featurizer's columns).
+    arm : ndarray of int
+        0 for a customer-initiated anchor, ``j + 1`` for ``touchpoints[j]``.
+    y : ndarray of int
+        1 when the customer had no event in the horizon after the anchor.
+    customer : ndarray of int
+        Customer codes (for customer-level folds).
+    time_ns : ndarray of int
+        Anchor times.
+    touchpoints : tuple of str
+        The actionable touchpoints, in arm order.
+    """
+
+    X: pd.DataFrame
+    arm: np.ndarray
+    y: np.ndarray
+    customer: np.ndarray
+    time_ns: np.ndarray
+    touchpoints: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def subset(self, mask: np.ndarray) -> AnchorSet:
+        """The anchors where ``mask`` is True."""
+        return AnchorSet(self.X[mask], self.arm[mask], self.y[mask], self.customer[mask],
+                         self.time_ns[mask], self.touchpoints)
+
+
+def build_anchors(log, featurizer, *, start, end, horizon="30D", window="1D",
+                  journey_map=None, max_rows=200_000, random_state=0) -> AnchorSet:
+    """Decision points of a log: customer-initiated events, and what the business did next.
+
+    Each anchor is a customer's event (at one timestamp, with no actionable
+    touchpoint among the events at that timestamp) in ``[start, end - window -
+    horizon]``: the customer was surely there. Its row holds the features right
+    after it. Its arm is the first actionable touchpoint the business
+    delivered within ``window`` after it (0 when none); its outcome is 1 when
+    the customer had no event in ``(t + window, t + window + horizon]``, a
+    window that starts after any such delivery so that the delivery itself
+    never counts as a return.
+
+    Parameters
+    ----------
+    log : EventLog, DataFrame or path
+        The events.
+    featurizer : JourneyFeaturizer
+        Fitted featurizer.
+    start, end : date
+        Anchors lie in ``[start, end - window - horizon]``, so every outcome
+        window ends by ``end``.
+    horizon : duration, default "30D"
+        How long a silence counts as dropping off.
+    window : duration, default "1D"
+        How soon after the customer's event a delivery counts as the answer to
+        it. Short, because a customer not yet answered may leave meanwhile
+        while one answered was surely still there.
+    journey_map : JourneyMap, optional
+        Which touchpoints are actionable; default the log's.
+    max_rows : int, default 200_000
+        At most this many anchors, sampled at random: treated ones up to half
+        of it, and as many untreated ones (at least 10,000).
+    random_state : int, default 0
+        Seed of the sampling.
+
+    Returns
+    -------
+    AnchorSet
+    """
+    from cjml.events import to_utc_timestamp
+    from cjml.features._windows import anchored_windows
+
+    log = as_log(log)
+    jm = JourneyMap.coerce(journey_map) if journey_map is not None else log.journey_map
+    rng = np.random.default_rng(random_state)
+    h = to_timedelta(horizon).value
+    w = to_timedelta(window, "window").value
+    lo = to_utc_timestamp(start, log.timezone).value
+    hi = to_utc_timestamp(end, log.timezone).value - h - w
+    ts, cust = log.timestamps_ns, log.customer_codes
+    categories = list(log.frame["touchpoint"].cat.categories)
+    touchpoints = tuple(jm.actionable_touchpoints)
+    code_to_arm = np.zeros(len(categories) + 1, dtype=np.int64)
+    for j, t in enumerate(touchpoints):
+        if t in categories:
+            code_to_arm[categories.index(t)] = j + 1
+    arm_of_event = code_to_arm[log.touchpoint_codes]
+    new_time = np.r_[True, (cust[1:] != cust[:-1]) | (ts[1:] != ts[:-1])]
+    group = np.cumsum(new_time) - 1
+    group_has_action = np.bincount(group, weights=arm_of_event > 0) > 0
+    first = np.flatnonzero(new_time)
+    anchors = first[~group_has_action & (ts[first] >= lo) & (ts[first] <= hi)]
+    # a monotone key over (customer, time) in seconds, to search windows in one call
+    base = int(ts.min()) if len(ts) else 0
+    sec = (ts - base) // 1_000_000_000
+    span = int(sec.max()) + 2 if len(ts) else 2
+    key = cust.astype(np.int64) * span + sec
+    akey = key[anchors]
+    w_s, h_s = -(-w // 1_000_000_000), h // 1_000_000_000
+    action_pos = np.flatnonzero(arm_of_event > 0)
+    nxt_action = np.searchsorted(key[action_pos], akey, side="right")
+    has_next = nxt_action < len(action_pos)
+    pos = action_pos[np.minimum(nxt_action, max(len(action_pos) - 1, 0))] if len(action_pos) \
+        else np.zeros(len(anchors), dtype=np.int64)
+    treated_now = has_next & (key[pos] <= akey + w_s) & (cust[pos] == cust[anchors])
+    arm = np.where(treated_now, arm_of_event[pos], 0)
+    after = np.searchsorted(key, akey + w_s, side="right")
+    after_c = np.minimum(after, len(ts) - 1)
+    returned = ((after < len(ts)) & (cust[after_c] == cust[anchors])
+                & (key[after_c] <= akey + w_s + h_s))
+    treated, reference = np.flatnonzero(arm > 0), np.flatnonzero(arm == 0)
+    half = max(int(max_rows) // 2, 1)
+    if len(treated) > half:
+        treated = rng.choice(treated, half, replace=False)
+    n_ref = min(len(reference), max(len(treated), 10_000), half)
+    reference = rng.choice(reference, n_ref, replace=False)
+    keep = np.sort(np.r_[treated, reference]).astype(np.int64)
+    anchors, arm, returned = anchors[keep], arm[keep], returned[keep]
+    X = featurizer._transform_windows(anchored_windows(log, anchors, inclusive=True))
+    X = X[list(featurizer.get_feature_names_out())]
+    return AnchorSet(X=X, arm=arm.astype(np.int64), y=(~returned).astype(np.int8),
+                     customer=cust[anchors].astype(np.int64),
+                     time_ns=ts[anchors].astype(np.int64), touchpoints=touchpoints)
+
+
+# ---------------------------------------------------------------------- moderators
+class _Moderators:
+    """z(x): an intercept, stage and attribute indicators and a few numeric features."""
+
+    def fit(self, X: pd.DataFrame) -> _Moderators:
+        self.categories_ = {}
+        for name in X.columns:
+            if not str(name).startswith("attribute_") and name != "current_stage":
+                continue
+            share = X[name].value_counts(normalize=True)
+            keep = share[share >= _MIN_CATEGORY_SHARE].index[:_MAX_CATEGORIES]
+            self.categories_[name] = sorted(float(c) for c in keep)
+        self.numeric_ = {n: how for n, how in _NUMERIC_MODERATORS.items() if n in X.columns}
+        self.names_ = (["intercept"]
+                       + [f"{n}={c:g}" for n, cs in self.categories_.items() for c in cs]
+                       + list(self.numeric_))
+        return self
+
+    def transform(self, X: pd.DataFrame) -> np.ndarray:
+        cols = [np.ones(len(X))]
+        for name, codes in self.categories_.items():
+            values = X[name].to_numpy(dtype=float)
+            cols += [(values == c).astype(float) for c in codes]
+        for name, how in self.numeric_.items():
+            v = np.nan_to_num(X[name].to_numpy(dtype=float), nan=0.0)
+            cols.append((v > 0).astype(float) if how == "positive" else np.log1p(np.maximum(v, 0)))
+        return np.column_stack(cols)
+
+
+# ---------------------------------------------------------------------- nuisance models
+_LGBM = {"learning_rate": 0.1, "num_leaves": 15, "min_data_in_leaf": 50, "lambda_l2": 1.0,
+         "feature_fraction": 0.8, "bagging_fraction": 0.8, "bagging_freq": 1, "verbose": -1,
+         "num_threads": 1, "seed": 0, "deterministic": True, "force_row_wise": True}
+
+
+def _matrix(X: pd.DataFrame) -> np.ndarray:
+    return X.to_numpy(dtype=np.float32, na_value=np.nan)
+
+
+def _fit_propensity(M: np.ndarray, arm: np.ndarray, n_arms: int, rounds: int):
+    import lightgbm as lgb
+
+    params = {**_LGBM, "objective": "multiclass", "num_class": n_arms,
+              "min_data_in_leaf": int(np.clip(len(arm) // 200, 20, 200))}
+    return lgb.train(params, lgb.Dataset(M, arm, free_raw_data=True), rounds)
+
+
+def _fit_outcome(M: np.ndarray, arm: np.ndarray, y: np.ndarray, n_arms: int, rounds: int):
+    import lightgbm as lgb
+
+    params = {**_LGBM, "objective": "binary",
+              "min_data_in_leaf": int(np.clip(len(y) // 200, 20, 200))}
+    data = lgb.Dataset(np.column_stack([M, arm.astype(np.float32)]), y,
+                       categorical_feature=[M.shape[1]], free_raw_data=True)
+    return lgb.train(params, data, rounds)
+
+
+def _outcomes(booster, M: np.ndarray, n_arms: int) -> np.ndarray:
+    """mu_a(x) for every arm: shape (n, n_arms)."""
+    out = np.empty((len(M), n_arms))
+    for a in range(n_arms):
+        out[:, a] = booster.predict(np.column_stack([M, np.full(len(M), a, np.float32)]),
+                                    num_threads=1)
+    return out
+
+
+def _propensities(booster, M: np.ndarray) -> np.ndarray:
+    return np.asarray(booster.predict(M, num_threads=1)).reshape(len(M), -1)
+
+
+# ---------------------------------------------------------------------- the estimator
+@dataclass
+class DoublyRobustEffects:
+    """Per-customer effects of each actionable touchpoint on the risk of going silent.
+
+    Fitted by :func:`fit_effects`; see the module docstring for the method.
+
+    Attributes
+    ----------
+    touchpoints : tuple of str
+        Touchpoints with an estimate (delivered at least ``min_deliveries`` times).
+    deliveries : dict of str to int
+        Treated anchors per actionable touchpoint (estimated or not).
+    coef : ndarray of shape (n_touchpoints, n_moderators)
+        Posterior mean of each touchpoint's effect on P(silent), per moderator.
+    cov : ndarray of shape (n_touchpoints, n_moderators, n_moderators)
+        Posterior covariance of those coefficients.
+    ate : dict of str to (float, float)
+        Each touchpoint's average effect over the anchors with overlap, and its
+        standard error (doubly robust mean of the pseudo-outcomes).
+    evidence : DataFrame
+        Treated anchors per (stage index, touchpoint): how many comparable
+        customers received it.
+    min_propensity : float
+        Overlap threshold.
+    level : float
+        Coverage of the intervals.
+    """
+
+    touchpoints: tuple[str, ...]
+    all_touchpoints: tuple[str, ...]
+    deliveries: dict
+    moderators: _Moderators
+    coef: np.ndarray
+    cov: np.ndarray
+    ate: dict
+    evidence: pd.DataFrame
+    propensity: object
+    feature_names: list
+    min_propensity: float = 0.01
+    level: float = 0.9
+    min_deliveries: int = 30
+    prior_sd: float = 0.05
+    diagnostics: dict = field(default_factory=dict)
+
+    def propensities(self, X: pd.DataFrame) -> np.ndarray:
+        """P(arm | x) for the reference (column 0) and each of ``all_touchpoints``."""
+        return _propensities(self.propensity, _matrix(X[self.feature_names]))
+
+    def predict(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Effect of each of ``touchpoints`` on P(silent) for the rows of ``X``.
+
+        Parameters
+        ----------
+        X : DataFrame
+            Feature rows (the featurizer's columns).
+
+        Returns
+        -------
+        effect : ndarray of shape (n, n_touchpoints)
+            Posterior mean of ``tau_t(x)`` (negative: the touchpoint helps);
+            NaN where there is no overlap.
+        low, high : ndarray of shape (n, n_touchpoints)
+            The ``level`` posterior interval.
+        """
+        z = self.moderators.transform(X)
+        effect = z @ self.coef.T
+        var = np.einsum("ni,tij,nj->nt", z, self.cov, z)
+        half = norm.ppf(0.5 + self.level / 2) * np.sqrt(np.maximum(var, 0.0))
+        e = self.propensities(X)
+        cols = [self.all_touchpoints.index(t) + 1 for t in self.touchpoints]
+        ok = (e[:, cols] >= self.min_propensity) & (e[:, [0]] >= self.min_propensity)
+        effect = np.where(ok, effect, np.nan)
+        return effect, effect - half, effect + half
+
+
+def _cross_fit(anchors: AnchorSet, n_arms: int, folds: int, rounds: int, seed: int):
+    """Out-of-fold propensities and outcome predictions for every anchor."""
+    M = _matrix(anchors.X)
+    uniq = np.unique(anchors.customer)
+    rng = np.random.default_rng(seed)
+    fold_of = dict(zip(uniq, rng.integers(0, folds, len(uniq)), strict=True))
+    fold = np.fromiter((fold_of[c] for c in anchors.customer), dtype=np.int64,
+                       count=len(anchors))
+    e = np.empty((len(anchors), n_arms))
+    mu = np.empty((len(anchors), n_arms))
+    for k in range(folds):
+        fit, out = fold != k, fold == k
+        if not out.any():
+            continue
+        prop = _fit_propensity(M[fit], anchors.arm[fit], n_arms, rounds)
+        e[out] = _propensities(prop, M[out])
+        outcome = _fit_outcome(M[fit], anchors.arm[fit], anchors.y[fit], n_arms, rounds)
+        mu[out] = _outcomes(outcome, M[out], n_arms)
+    return e, mu
+
+
+def _pseudo_outcomes(e, mu, arm, y, min_propensity):
+    """Gamma_a for every anchor and arm, and where each arm has overlap."""
+    n, n_arms = mu.shape
+    clipped = np.maximum(e, min_propensity)
+    hit = arm[:, None] == np.arange(n_arms)[None, :]
+    gamma = mu + hit * (y[:, None] - mu) / clipped
+    overlap = e >= min_propensity
+    return gamma, overlap
+
+
+def fit_effects(anchors: AnchorSet, *, folds=2, rounds=80, min_propensity=0.01,
+                min_deliveries=30, prior_sd=0.05, level=0.9, random_state=0
+                ) -> DoublyRobustEffects:
+    """Fit the cross-fitted doubly robust effects on anchor rows.
+
+    Parameters
+    ----------
+    anchors : AnchorSet
+        From :func:`build_anchors`.
+    folds : int, default 2
+        Customer-level folds of the cross-fitting.
+    rounds : int, default 80
+        Boosting rounds of the nuisance models.
+    min_propensity : float, default 0.01
+        Overlap threshold: anchors (and customers) whose probability of the
+        touchpoint, or of the reference, is below it get no estimate.
+    min_deliveries : int, default 30
+        Touchpoints with fewer treated anchors are not estimated.
+    prior_sd : float, default 0.05
+        Prior standard deviation of each effect coefficient (on P(silent)):
+        the shrinkage toward zero.
+    level : float, default 0.9
+        Coverage of the intervals.
+    random_state : int, default 0
+        Seed of the folds.
+
+    Returns
+    -------
+    DoublyRobustEffects
+    """
+    touchpoints_all = anchors.touchpoints
+    counts = np.bincount(anchors.arm, minlength=len(touchpoints_all) + 1)
+    deliveries = {t: int(counts[j + 1]) for j, t in enumerate(touchpoints_all)}
+    keep = [j for j, t in enumerate(touchpoints_all) if deliveries[t] >= min_deliveries]
+    if not keep:
+        raise CjmlError(
+            f"No actionable touchpoint was delivered at least {min_deliveries} times in the "
+            f"training history ({deliveries or 'none at all'}), so their effects cannot be "
+            f"learned. Train on a longer history, or mark the touchpoints the business "
+            f"delivers as actionable in the journey map.")
+    if counts[0] < min_deliveries:
+        raise CjmlError("Too few customer-initiated events to compare the touchpoints with "
+                        f"({counts[0]}); train on a longer history.")
+    n_arms = len(touchpoints_all) + 1
+    e, mu = _cross_fit(anchors, n_arms, folds, rounds, random_state)
+    y = anchors.y.astype(float)
+    gamma, overlap = _pseudo_outcomes(e, mu, anchors.arm, y, min_propensity)
+    moderators = _Moderators().fit(anchors.X)
+    z = moderators.transform(anchors.X)
+    m = z.shape[1]
+    coef = np.zeros((len(keep), m))
+    cov = np.zeros((len(keep), m, m))
+    ate = {}
+    for i, j in enumerate(keep):
+        rows = overlap[:, j + 1] & overlap[:, 0]
+        d = gamma[rows, j + 1] - gamma[rows, 0]
+        zr = z[rows]
+        if len(d) < 2:
+            cov[i] = np.eye(m) * prior_sd ** 2
+            ate[touchpoints_all[j]] = (0.0, prior_sd)
+            continue
+        ate[touchpoints_all[j]] = (float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d))))
+        # Bayesian ridge: prior N(0, prior_sd^2 I); noise variance from an OLS-ish residual.
+        noise = float(np.var(d - d.mean())) if len(d) > m else float(np.var(d))
+        precision = zr.T @ zr / max(noise, 1e-12) + np.eye(m) / prior_sd ** 2
+        cov[i] = np.linalg.inv(precision)
+        coef[i] = cov[i] @ (zr.T @ d) / max(noise, 1e-12)
+    stage = (anchors.X["current_stage"].to_numpy(dtype=float)
+             if "current_stage" in anchors.X else np.full(len(anchors), np.nan))
+    evidence = (pd.DataFrame({"stage": np.nan_to_num(stage, nan=-1).astype(int),
+                              "arm": anchors.arm})
+                .query("arm > 0").value_counts().rename("n").reset_index())
+    propensity = _fit_propensity(_matrix(anchors.X), anchors.arm, n_arms, rounds)
+    return DoublyRobustEffects(
+        touchpoints=tuple(touchpoints_all[j] for j in keep), all_touchpoints=touchpoints_all,
+        deliveries=deliveries, moderators=moderators, coef=coef, cov=cov, ate=ate,
+        evidence=evidence, propensity=propensity, feature_names=list(anchors.X.columns),
+        min_propensity=min_propensity, level=level, min_deliveries=min_deliveries,
+        prior_sd=prior_sd,
+        diagnostics={"anchors": len(anchors), "overlap_share": {
+            t: float((overlap[:, j + 1] & overlap[:, 0]).mean())
+            for j, t in enumerate(touchpoints_all)}})
+
+
+# ---------------------------------------------------------------------- policies
+@dataclass
+class PolicyChoice:
+    """The policy a bundle recommends with, and the off-policy comparison behind it.
+
+    Attributes
+    ----------
+    policy : str
+        ``"dr"``, ``"response"``, ``"single"``, ``"naive"`` or ``"no action"``.
+    touchpoint : str or None
+        With ``policy="single"``: the touchpoint given to everyone eligible.
+    stage_rule : dict
+        With ``policy="naive"``: stage index to touchpoint.
+    table : DataFrame
+        One row per candidate: ``value`` (estimated mean silence risk under
+        the policy on the held-out anchors), ``vs_no_action`` with
+        ``low``/``high`` (paired interval of the difference), ``vs_default``
+        with its interval, ``chosen``.
+    reason : str
+        One plain sentence on why this policy was kept.
+    n_anchors : int
+        Held-out anchors the values were estimated on.
+    """
+
+    policy: str
+    touchpoint: str | None
+    stage_rule: dict
+    table: pd.DataFrame
+    reason: str
+    n_anchors: int
+
+    def to_dict(self) -> dict:
+        """Plain JSON-friendly form (for the bundle's metadata and the report)."""
+        return {"policy": self.policy, "touchpoint": self.touchpoint,
+                "stage_rule": {str(k): v for k, v in self.stage_rule.items()},
+                "reason": self.reason, "n_anchors": int(self.n_anchors),
+                "table": self.table.reset_index().to_dict(orient="list")}
+
+
+def _stage_of(X: pd.DataFrame) -> np.ndarray:
+    if "current_stage" not in X.columns:
+        return np.full(len(X), -1)
+    s = X["current_stage"].to_numpy(dtype=float)
+    return np.where(np.isnan(s), -1, s).astype(np.int64)
+
+
+def _eligible(X: pd.DataFrame, jm: JourneyMap, touchpoints) -> np.ndarray:
+    stage = _stage_of(X)
+    elig = jm.eligibility_matrix()[:, [jm.touchpoint_names.index(t) for t in touchpoints]]
+    out = np.where((stage >= 0)[:, None], elig[np.maximum(stage, 0)], elig.any(axis=0))
+    return out.astype(bool)
+
+
+def dr_policy(effects: DoublyRobustEffects, X: pd.DataFrame, eligible: np.ndarray, *,
+              require_evidence=True) -> np.ndarray:
+    """Arm chosen by the DR-learner per row (0: nothing): the largest reduction whose
+    interval excludes zero (or the largest point reduction without ``require_evidence``)."""
+    effect, low, high = effects.predict(X)
+    cols = [effects.all_touchpoints.index(t) for t in effects.touchpoints]
+    ok = eligible[:, cols] & ~np.isnan(effect) & (effect < 0)
+    if require_evidence:
+        ok &= high < 0
+    score = np.where(ok, -effect, -np.inf)
+    best = score.argmax(axis=1)
+    return np.where(np.isfinite(score.max(axis=1)), np.asarray(cols)[best] + 1, 0)
+
+
+def _ope(gamma: np.ndarray, choice: np.ndarray) -> np.ndarray:
+    """Per-anchor doubly robust contribution to a policy's value."""
+    return gamma[np.arange(len(choice)), choice]
+
+
+def choose_policy(effects: DoublyRobustEffects, held_out: AnchorSet, fit_anchors: AnchorSet,
+                  journey_map: JourneyMap, *, response_model=None, churn_model=None,
+                  level=0.95, random_state=0, rounds=80) -> PolicyChoice:
+    """Estimate each candidate policy's value on held-out anchors and keep the best safe one.
+
+    Parameters
+    ----------
+    effects : DoublyRobustEffects
+        Fitted on ``fit_anchors`` (never on ``held_out``).
+    held_out : AnchorSet
+        Later anchors, kept out of every fit.
+    fit_anchors : AnchorSet
+        The anchors the effects were fitted on (nuisance models for the
+        off-policy values are refitted on them; the best single touchpoint and
+        the naive rule are read from them).
+    journey_map : JourneyMap
+        Eligibility of the touchpoints by stage.
+    response_model : TouchpointResponseModel, optional
+        Adds the response model's policy as a candidate (with ``churn_model``).
+    churn_model : ChurnModel, optional
+        The response model's base risk.
+    level : float, default 0.95
+        Coverage of the paired intervals.
+    random_state : int, default 0
+        Seed.
+    rounds : int, default 80
+        Boosting rounds of the nuisance models.
+
+    Returns
+    -------
+    PolicyChoice
+    """
+    touchpoints = fit_anchors.touchpoints
+    n_arms = len(touchpoints) + 1
+    if len(held_out) < 100:
+        return PolicyChoice(NO_ACTION, None, {}, pd.DataFrame(),
+                            f"only {len(held_out)} held-out anchors: too few to tell whether any "
+                            "touchpoint helps, so no action is recommended", len(held_out))
+    M_fit = _matrix(fit_anchors.X)
+    prop = _fit_propensity(M_fit, fit_anchors.arm, n_arms, rounds)
+    outcome = _fit_outcome(M_fit, fit_anchors.arm, fit_anchors.y, n_arms, rounds)
+    M = _matrix(held_out.X)
+    e, mu = _propensities(prop, M), _outcomes(outcome, M, n_arms)
+    gamma, _ = _pseudo_outcomes(e, mu, held_out.arm, held_out.y.astype(float),
+                                effects.min_propensity)
+    eligible = _eligible(held_out.X, journey_map, touchpoints)
+    n = len(held_out)
+    candidates: dict[str, np.ndarray] = {NO_ACTION: np.zeros(n, dtype=np.int64)}
+    candidates["dr"] = dr_policy(effects, held_out.X, eligible)
+    candidates["dr (point estimates)"] = dr_policy(effects, held_out.X, eligible,
+                                                   require_evidence=False)
+    if response_model is not None and churn_model is not None:
+        base = churn_model.predict_proba(held_out.X)[:, 1]
+        engaged, treated = response_model.predict_risks(held_out.X, base)
+        cols = [touchpoints.index(t) for t in response_model.touchpoints_]
+        gain = np.where(eligible[:, cols], engaged[:, None] - treated, -np.inf)
+        best = gain.argmax(axis=1)
+        candidates["response"] = np.where(gain.max(axis=1) > 0, np.asarray(cols)[best] + 1, 0)
+    # best single touchpoint and naive rule, read from the fitting anchors only
+    single_effect = {t: effects.ate[t][0] for t in effects.touchpoints}
+    best_single = min(single_effect, key=single_effect.get) if single_effect else None
+    if best_single is not None:
+        j = touchpoints.index(best_single)
+        candidates[f"single: {best_single}"] = np.where(eligible[:, j], j + 1, 0)
+    stage_fit = _stage_of(fit_anchors.X)
+    raw = pd.DataFrame({"stage": stage_fit, "arm": fit_anchors.arm, "y": fit_anchors.y})
+    rates = raw[raw["arm"] > 0].groupby(["stage", "arm"])["y"].agg(["mean", "size"])
+    rates = rates[rates["size"] >= effects.min_deliveries]["mean"]
+    stage_rule: dict[int, str] = {}
+    for s, group in rates.groupby(level=0):
+        stage_rule[int(s)] = touchpoints[int(group.droplevel(0).idxmin()) - 1]
+    stage_h = _stage_of(held_out.X)
+    naive = np.zeros(n, dtype=np.int64)
+    for s, t in stage_rule.items():
+        j = touchpoints.index(t)
+        naive[(stage_h == s) & eligible[:, j]] = j + 1
+    candidates["naive rule"] = naive
+
+    contributions = {k: _ope(gamma, c) for k, c in candidates.items()}
+    z = norm.ppf(0.5 + level / 2)
+
+    def paired(a: str, b: str) -> tuple[float, float, float]:
+        d = contributions[a] - contributions[b]
+        half = z * d.std(ddof=1) / np.sqrt(n)
+        return float(d.mean()), float(d.mean() - half), float(d.mean() + half)
+
+    default = NO_ACTION
+    single_name = f"single: {best_single}" if best_single is not None else None
+    if single_name and paired(single_name, NO_ACTION)[2] < 0:
+        default = single_name
+    rows = {}
+    for k in candidates:
+        d0, l0, h0 = paired(k, NO_ACTION)
+        dd, ld, hd = paired(k, default)
+        rows[k] = {"value": float(contributions[k].mean()), "vs_no_action": d0,
+                   "vs_no_action_low": l0, "vs_no_action_high": h0, "vs_default": dd,
+                   "vs_default_low": ld, "vs_default_high": hd,
+                   "share_acted": float((candidates[k] > 0).mean())}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "policy"
+    beats = table[(table["vs_default_high"] < 0) & (table.index != default)]
+    if len(beats):
+        chosen = str(beats["value"].idxmin())
+        reason = (f"{_label(chosen)} lowers the held-out drop-off by "
+                  f"{-table.loc[chosen, 'vs_default'] * 100:.2f} points against "
+                  f"{_label(default)} (interval {-table.loc[chosen, 'vs_default_high'] * 100:.2f}"
+                  f" to {-table.loc[chosen, 'vs_default_low'] * 100:.2f})")
+    else:
+        chosen = default
+        reason = ("no method beat " + _label(default) + " beyond noise on the held-out period"
+                  + (", which itself beats doing nothing" if default != NO_ACTION else
+                     ", so no touchpoint is recommended"))
+    table["chosen"] = table.index == chosen
+    if chosen.startswith("single: "):
+        return PolicyChoice("single", chosen[len("single: "):], {}, table, reason, n)
+    if chosen == "dr (point estimates)":
+        policy = "dr-point"
+    elif chosen == "naive rule":
+        policy = "naive"
+    else:
+        policy = chosen
+    return PolicyChoice(policy, None, stage_rule if policy == "naive" else {}, table, reason, n)
+
+
+def _label(name: str) -> str:
+    if name.startswith("single: "):
+        return f"giving {name[len('single: '):]} to everyone eligible"
+    return {"dr": "the doubly robust learner", "dr (point estimates)":
+            "the doubly robust learner (point estimates)", "response": "the response model",
+            "naive rule": "the naive rule", NO_ACTION: "doing nothing"}.get(name, name)
