@@ -52,13 +52,28 @@ STANDIN_CUTOFF = "2024-07-29"
 
 
 # ---------------------------------------------------------------------- worlds
+def _scenario_module():
+    """Where ``make_scenario`` and ``SCENARIOS`` live, or None while they do not exist.
+
+    ``cjml.datasets`` is the contract; ``cjml.datasets._scenarios`` is read too while the
+    package does not export them yet.
+    """
+    import importlib
+
+    for module in ("cjml.datasets", "cjml.datasets._scenarios"):
+        try:
+            m = importlib.import_module(module)
+        except ImportError:
+            continue
+        if hasattr(m, "make_scenario") and hasattr(m, "SCENARIOS"):
+            return m
+    return None
+
+
 def _scenarios():
     """The scenario registry when the suite module exists, else None."""
-    try:
-        from cjml.datasets import SCENARIOS, make_scenario  # noqa: F401
-    except ImportError:
-        return None
-    return SCENARIOS
+    m = _scenario_module()
+    return None if m is None else m.SCENARIOS
 
 
 def available_worlds() -> dict[str, dict]:
@@ -94,9 +109,7 @@ def load_world(name: str, n_customers: int, seed: int) -> Bunch:
         if name == STANDIN:
             data = make_standin(n_customers, seed)
         else:
-            from cjml.datasets import make_scenario
-
-            data = make_scenario(name, n_customers=n_customers, seed=seed)
+            data = _scenario_module().make_scenario(name, n_customers=n_customers, seed=seed)
         CACHE.mkdir(exist_ok=True)
         data.events.to_parquet(paths["events"])
         data.truth.to_parquet(paths["truth"])
@@ -394,9 +407,19 @@ def run_world(name: str, n_customers: int, seed: int, log_progress=print) -> dic
     by_stage = np.where(eligible, np.nan_to_num(rates[stage], nan=-1.0), -2.0)
     naive = np.where(eligible.any(axis=1), by_stage.argmax(axis=1), -1)
 
-    rec_model = TouchpointRecommender.from_bundle(bundle)
-    rec = rec_model.recommend(log, cutoff=data.test_cutoff, features=X, churn_risk=risk, top_k=1)
-    rec = rec.reindex(X.index)
+    row["note"] = ""
+    try:
+        rec_model = TouchpointRecommender.from_bundle(bundle)
+        rec = rec_model.recommend(log, cutoff=data.test_cutoff, features=X, churn_risk=risk,
+                                  top_k=1)
+        rec = rec.reindex(X.index)
+    except cjml.exceptions.CjmlError as exc:
+        # cjml refuses to recommend here: that is no action for everyone, and said so
+        log_progress(f"  the recommender refused ({exc}); counted as no action")
+        row["note"] = f"recommender refused: {str(exc)[:80]}"
+        rec_model = None
+        rec = pd.DataFrame({"recommended_touchpoint": None, "expected_risk_reduction": np.nan},
+                           index=X.index)
     chosen = rec["recommended_touchpoint"].to_numpy(dtype=object)
     table = policy_table(truth_rows, risk, eligible, touchpoints,
                          {"naive rule": naive, "cjml": chosen}, seed=seed)
@@ -408,6 +431,8 @@ def run_world(name: str, n_customers: int, seed: int, log_progress=print) -> dic
     stats_all = action_stats(truth_rows, chosen, rec["expected_risk_reduction"].to_numpy(),
                              np.ones(len(test), dtype=bool), touchpoints)
     try:
+        if rec_model is None:
+            raise RuntimeError("no recommender")
         eff = rec_model.effects(log, cutoff=data.test_cutoff, features=X, churn_risk=risk)
         row["spearman_pairs"] = pair_spearman(
             eff[eff["customer_id"].isin(test["customer_id"][target])], truth_rows[target])
@@ -546,14 +571,23 @@ def run_suite(worlds=None, split="all", scale=1.0, seeds=(0,)) -> pd.DataFrame:
         raise SystemExit(f"no world of split {split!r} among {worlds or list(available)}")
     print(f"scenario suite: {len(chosen)} world(s) x {len(seeds)} seed(s), scale {scale:g}, "
           f"top {TARGET_SHARE:.0%} by predicted risk are the targets", flush=True)
-    rows = []
+    rows, failed = [], []
     started = time.perf_counter()
     for w in chosen:
         n = max(int(round(available[w]["n_customers"] * scale)), 100)
         for seed in seeds:
             print(f"[{time.perf_counter() - started:6.0f} s] {w} ({available[w]['split']}), "
                   f"{n:,} customers, seed {seed}", flush=True)
-            rows.append(run_world(w, n, seed, log_progress=lambda m: print(m, flush=True)))
+            try:
+                rows.append(run_world(w, n, seed, log_progress=lambda m: print(m, flush=True)))
+            except Exception as exc:  # one broken world must not lose the others
+                import traceback
+
+                traceback.print_exc()
+                print(f"  {w} seed {seed} FAILED: {type(exc).__name__}: {exc}", flush=True)
+                failed.append((w, seed))
+    if not rows:
+        raise SystemExit(f"every run failed: {failed}")
     rows = pd.DataFrame(rows)
     rows["split"] = [available[w]["split"] for w in rows["world"]]
     CACHE.mkdir(exist_ok=True)
@@ -573,6 +607,9 @@ def run_suite(worlds=None, split="all", scale=1.0, seeds=(0,)) -> pd.DataFrame:
             continue
         print(f"\n== {s} ==")
         print(format_table(part))
+        for _, r in part[part.get("note", pd.Series("", index=part.index)).fillna("") != ""
+                         ].iterrows():
+            print(f"  note {r['world']} seed {r['seed']}: {r['note']}")
         if len(seeds) > 1:
             print(f"\n{s}: median over seeds per world (goals: summed over seeds)")
             print(format_table(_median_rows(part)))
@@ -581,5 +618,7 @@ def run_suite(worlds=None, split="all", scale=1.0, seeds=(0,)) -> pd.DataFrame:
     print(f"\ngoals met: {met} of {total} (world x seed x goal); "
           f"all goals met on {(rows['goals_met'] == rows['goals_total']).sum()} of {len(rows)} "
           f"(world, seed) runs; {time.perf_counter() - started:.0f} s in all")
+    if failed:
+        print(f"FAILED runs (not in the tables): {failed}")
     print(f"table: {path}", flush=True)
     return rows
