@@ -3,6 +3,9 @@
 - :func:`make_journeys` simulates touchpoint histories for several personas and,
   at the cutoffs you ask for, the true drop-off risk with no action and after
   each actionable touchpoint, and the true distribution of the next stage.
+- :func:`make_scenario` simulates one of several structurally different worlds
+  (:data:`SCENARIOS`, split into :data:`DEVELOPMENT_SCENARIOS` and
+  :data:`HELD_OUT_SCENARIOS`) with exact counterfactual truth at a test cutoff.
 - :func:`load_sample` loads the small sample that ships with cjml (made by
   :func:`make_journeys` with :data:`SAMPLE_PARAMS`).
 
@@ -21,17 +24,29 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch
 
+from cjml.datasets._scenarios import (
+    DEVELOPMENT_SCENARIOS,
+    HELD_OUT_SCENARIOS,
+    SCENARIOS,
+    ScenarioSpec,
+    make_scenario,
+)
 from cjml.datasets._simulator import PERSONAS, SEGMENTS, simulate
 from cjml.exceptions import InputFileError
 from cjml.journey import DEFAULT_STAGES, JourneyMap
 
 __all__ = [
+    "DEVELOPMENT_SCENARIOS",
+    "HELD_OUT_SCENARIOS",
     "PERSONAS",
     "SAMPLE_PARAMS",
+    "SCENARIOS",
     "SEGMENTS",
+    "ScenarioSpec",
     "TRUTH_STAGES",
     "load_sample",
     "make_journeys",
+    "make_scenario",
     "sample_path",
     "write_sample",
 ]
