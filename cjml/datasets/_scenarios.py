@@ -138,8 +138,8 @@ def _tp(name, channel, stages, **kw):
 def _world_experience_memory() -> dict:
     """Experience memory: a bad experience weighs ~7x a good one, confounded rewards.
 
-    Drop-off is driven by negative experience memory (weight 0.85 per bad
-    experience, half-life 60 days) against positive memory (0.12, 30 days).
+    Drop-off is driven by negative experience memory (weight 1.4 per bad
+    experience, half-life 60 days) against positive memory (0.2, 30 days).
     BAU sends rewards and offers mostly to customers with good memory, so
     treated customers look better than they are. Gains differ by persona and
     the promotional email annoys researchers and B2B buyers.
@@ -184,7 +184,7 @@ def _world_experience_memory() -> dict:
             pbad=0.02, gain={"loyal_regular": 0.9, "bargain_hunter": 0.5}, advance={R: 0.1}),
     ]
     # the email annoys researchers and B2B buyers
-    tps[6]["pbad"] = {"careful_researcher": 0.3, "b2b_buyer": 0.35, "bargain_hunter": 0.03,
+    tps[6]["pbad"] = {"careful_researcher": 0.22, "b2b_buyer": 0.25, "bargain_hunter": 0.03,
                       "impulse_buyer": 0.03, "loyal_regular": 0.05}
     return {
         "stages": [A, CO, CV, R, L], "personas": personas, "touchpoints": tps,
@@ -387,7 +387,7 @@ def _world_unresolved_tickets() -> dict:
     """Unresolved tickets: open tickets drive drop-off; follow-ups go to the unhappy.
 
     Bad experiences make customers open tickets; every open ticket raises the
-    hazard (x e^0.6). BAU sends the support follow-up mostly to customers with
+    hazard (x e^0.8). BAU sends the support follow-up mostly to customers with
     open tickets and bad memory, so it looks harmful in raw data although it
     resolves tickets and helps, more so after a recent bad experience.
     """
@@ -408,8 +408,8 @@ def _world_unresolved_tickets() -> dict:
         _tp("device_usage", "app", [R, L], cust=0.8, pbad=0.05, advance={R: 0.03}),
         _tp("ticket_opened", "chat", [CV, R, L], cust=0.06, n_boost=4.0, opens=1, pbad=0.4,
             gain=0.0, ask=0.2),
-        _tp("support_follow_up", "phone", [CV, R, L], actionable=True, bau=0.3, bT=2.0, bN=1.0,
-            cost=4.0, resolve=0.7, gain=0.3, gain_N=1.0, pbad=0.06, ask=0.5),
+        _tp("support_follow_up", "phone", [CV, R, L], actionable=True, bau=0.12, bT=3.0, bN=2.0,
+            cost=4.0, resolve=0.75, gain=0.5, gain_N=1.0, pbad=0.05, ask=0.5),
         _tp("how_to_email", "email", [CV, R, L], actionable=True, bau=1.0, cost=0.02, gain=0.1,
             pbad=0.03, fatigue=1.0, resolve=0.1),
         _tp("satisfaction_survey", "email", [R, L], actionable=True, bau=0.5, cost=0.05,
@@ -426,7 +426,7 @@ def _world_unresolved_tickets() -> dict:
     ]
     return {
         "stages": [A, CO, CV, R, L], "personas": personas, "touchpoints": tps,
-        "wN": 1.0, "wT": 0.6, "wP": 0.18, "stage_h": {A: 2.5, CO: 1.5, L: 0.7},
+        "wN": 1.4, "wT": 0.8, "wP": 0.18, "stage_h": {A: 2.5, CO: 1.5, L: 0.7},
         "b0": {CV: 0.03, R: 0.03, L: 0.03}, "cbT": 0.8, "cbN": 0.3,
     }
 
