@@ -42,6 +42,11 @@ posterior of still being there given the silence since the last event is
 as an event at the very end of the day before, mixing its random outcomes
 (good or bad experience, stage move, ticket fixed) with their exact
 probabilities. ``truth`` is therefore exact, not a Monte Carlo estimate.
+
+The private ``_build(name, n_customers, seed, _force_touchpoint=t)`` replays a
+world with the same seed and delivers ``t`` to every customer still there and
+eligible at the cutoff (the delivery itself is not logged): the tests compare
+its realised labels with ``risk_<t>``.
 """
 
 from __future__ import annotations
@@ -635,35 +640,35 @@ _BUILDERS = {
 
 _SPEC_ROWS = [
     ("experience_memory", "development", 20_000,
-     "Drop-off is driven by a decaying negative experience memory that weighs about seven "
-     "times a positive one, and BAU gives rewards and offers mostly to customers with good "
-     "memory (confounded)."),
+     ("Drop-off is driven by a decaying negative experience memory that weighs about seven "
+      "times a positive one, and BAU gives rewards and offers mostly to customers with good "
+      "memory (confounded).")),
     ("contact_fatigue", "development", 10_000,
-     "Every contact adds fatigue that raises drop-off and makes the next contact more likely "
-     "to go badly, while BAU contacts customers at random."),
+     ("Every contact adds fatigue that raises drop-off and makes the next contact more likely "
+      "to go badly, while BAU contacts customers at random.")),
     ("price_sensitivity", "development", 10_000,
-     "Price-sensitive personas drift away after a price rise on day 120 unless they had a "
-     "recent discount, which does nothing for the others, and BAU targets offers by segment."),
+     ("Price-sensitive personas drift away after a price rise on day 120 unless they had a "
+      "recent discount, which does nothing for the others, and BAU targets offers by segment.")),
     ("rare_touchpoint", "development", 15_000,
-     "Experience memory drives drop-off; a rare VIP gift (under 1% of events) is slightly "
-     "harmful and a common onboarding call helps in the onboarding stage only."),
+     ("Experience memory drives drop-off; a rare VIP gift (under 1% of events) is slightly "
+      "harmful and a common onboarding call helps in the onboarding stage only.")),
     ("small_shop", "development", 2_000,
-     "A 2,000-customer shop where each touchpoint helps some personas only and BAU picks "
-     "touchpoints by CRM segment."),
+     ("A 2,000-customer shop where each touchpoint helps some personas only and BAU picks "
+      "touchpoints by CRM segment.")),
     ("unresolved_tickets", "held_out", 20_000,
-     "Open support tickets drive drop-off and BAU sends the helpful follow-up mostly to "
-     "unhappy customers with open tickets (confounded negative)."),
+     ("Open support tickets drive drop-off and BAU sends the helpful follow-up mostly to "
+      "unhappy customers with open tickets (confounded negative).")),
     ("fixed_lifecycle", "held_out", 10_000,
      "Drop-off depends only on tenure and no touchpoint has any effect."),
     ("silent_leavers", "held_out", 10_000,
-     "SaaS customers often leave silently within days of a bad experience, and touchpoint "
-     "effects depend on the stage."),
+     ("SaaS customers often leave silently within days of a bad experience, and touchpoint "
+      "effects depend on the stage.")),
     ("bank_stage_effects", "held_out", 15_000,
-     "A bank where effects depend on the stage and on recent bad experiences, the cross-sell "
-     "call is harmful and BAU picks touchpoints by stage."),
+     ("A bank where effects depend on the stage and on recent bad experiences, the cross-sell "
+      "call is harmful and BAU picks touchpoints by stage.")),
     ("large_mixed", "held_out", 50_000,
-     "A 50,000-customer telecom mixing experience memory, contact fatigue and open tickets, "
-     "with BAU retention offers to the unhappy and bonuses to the happy."),
+     ("A 50,000-customer telecom mixing experience memory, contact fatigue and open tickets, "
+      "with BAU retention offers to the unhappy and bonuses to the happy.")),
 ]
 
 #: All worlds of the suite, by name.
@@ -797,9 +802,6 @@ def _pers_default(v) -> float:
 
 
 # --------------------------------------------------------------------------- dynamics
-_STATE_KEYS = ("p", "seg", "a", "s", "N", "P", "F", "D", "T", "L")
-
-
 def _take(st: dict, idx) -> dict:
     return {k: v[idx] for k, v in st.items()}
 
@@ -827,7 +829,7 @@ def _rates(w: _World, st: dict, d: int):
 
 def _outcome_probs(w: _World, st: dict, tp: np.ndarray, d: int):
     """Probabilities of a bad experience, a stage move and a ticket fixed for event ``tp``."""
-    N, P, F, D, _ = _decayed(w, st, d)
+    N, _, F, _, _ = _decayed(w, st, d)
     p, s = st["p"], st["s"]
     pb = np.clip(w.pbad[tp, p] + w.pbad_stage[tp, s] + w.pbad_F[tp] * F + w.pbad_N[tp] * N,
                  0.0, 0.95)
@@ -969,7 +971,7 @@ def _simulate(spec: ScenarioSpec, n: int, seed: int, _force_touchpoint: str | No
     return w, logs, st, persona, seg, arrival, dropout, cutoff_state
 
 
-def _truth(w: _World, spec: ScenarioSpec, cutoff_state, persona, jmap: JourneyMap) -> pd.DataFrame:
+def _truth(w: _World, spec: ScenarioSpec, cutoff_state, persona) -> pd.DataFrame:
     st_all, alive = cutoff_state
     C, H = spec.cutoff_day, spec.horizon_days
     seen = np.flatnonzero(st_all["a"] < C)
@@ -1028,7 +1030,7 @@ def _build(name: str, n_customers: int | None, seed: int, _force_touchpoint: str
         raise CjmlError(f"n_customers must be a positive integer or None, got {n_customers!r}.")
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise CjmlError(f"seed must be a non-negative integer, got {seed!r}.")
-    w, logs, st, persona, seg, arrival, dropout, cutoff_state = _simulate(
+    w, logs, _, persona, seg, arrival, dropout, cutoff_state = _simulate(
         spec, int(n), int(seed), _force_touchpoint)
     start = pd.Timestamp(spec.start, tz="UTC")
     cols = [np.concatenate([lg[i] for lg in logs]) for i in range(7)]
@@ -1061,7 +1063,7 @@ def _build(name: str, n_customers: int | None, seed: int, _force_touchpoint: str
         "base_event_rate": w.q0[persona],
         "price_sensitivity": w.sens[persona],
     })
-    truth = _truth(w, spec, cutoff_state, persona, jmap)
+    truth = _truth(w, spec, cutoff_state, persona)
     return Bunch(events=events, journey_map=jmap,
                  test_cutoff=start + pd.Timedelta(days=spec.cutoff_day),
                  horizon_days=spec.horizon_days, truth=truth, customers=customers, spec=spec)
