@@ -2,13 +2,13 @@
 
 What is estimated
 -----------------
-Every logged event after a customer's first is an *anchor*: the features just
-before it, and whether the customer then went silent for a horizon. Anchors on
-an actionable touchpoint are *treated* with that touchpoint; anchors on a
-customer-initiated event are the reference arm ("engaged, nothing from us").
-Both arms prove that the customer was there at the anchor, so no touchpoint
-is credited with the mere proof of life. The effect of touchpoint ``t`` for a
-customer with history ``x`` is::
+The unit is a *decision point*: a customer's own event (a visit, a purchase,
+a ticket...), when the customer was surely there. What the business did
+next is the arm: the first actionable touchpoint it delivered within a short
+``window`` after the event (the reference arm when it delivered none). The
+outcome is whether the customer then went silent for a horizon, counted from
+the end of that window so that a delivery never counts as a return. The
+effect of touchpoint ``t`` for a customer with history ``x`` is::
 
     tau_t(x) = P(silent | x, t delivered) - P(silent | x, nothing delivered)
 
@@ -64,15 +64,6 @@ from cjml.labels import to_timedelta
 __all__ = ["NO_ACTION", "AnchorSet", "DoublyRobustEffects", "PolicyChoice", "build_anchors",
            "choose_policy", "dr_policy", "fit_effects"]
 
-#: Numeric moderators of the effects, and how each enters z(x).
-_NUMERIC_MODERATORS = {
-    "tickets_unresolved": "positive",
-    "contacts_last_7d": "log1p",
-    "negative_experiences": "positive",
-    "purchases": "log1p",
-}
-_MIN_CATEGORY_SHARE = 0.02
-_MAX_CATEGORIES = 8
 #: Policy names that are not touchpoints.
 NO_ACTION = "no action"
 
@@ -96,6 +87,9 @@ class AnchorSet:
         Anchor times.
     touchpoints : tuple of str
         The actionable touchpoints, in arm order.
+    design : {"events", "decision"}
+        How the anchors were made (see :func:`build_anchors`): the rows hold
+        the history just before the anchor event, or right after it.
     """
 
     X: pd.DataFrame
@@ -104,6 +98,7 @@ class AnchorSet:
     customer: np.ndarray
     time_ns: np.ndarray
     touchpoints: tuple[str, ...]
+    design: str = "events"
 
     def __len__(self) -> int:
         return len(self.y)
@@ -111,11 +106,12 @@ class AnchorSet:
     def subset(self, mask: np.ndarray) -> AnchorSet:
         """The anchors where ``mask`` is True."""
         return AnchorSet(self.X[mask], self.arm[mask], self.y[mask], self.customer[mask],
-                         self.time_ns[mask], self.touchpoints)
+                         self.time_ns[mask], self.touchpoints, self.design)
 
 
 def build_anchors(log, featurizer, *, start, end, horizon="30D", window="1D",
-                  journey_map=None, max_rows=200_000, random_state=0) -> AnchorSet:
+                  journey_map=None, max_rows=200_000, random_state=0, design="events"
+                  ) -> AnchorSet:
     """Decision points of a log: customer-initiated events, and what the business did next.
 
     Each anchor is a customer's event (at one timestamp, with no actionable
@@ -173,6 +169,9 @@ def build_anchors(log, featurizer, *, start, end, horizon="30D", window="1D",
             code_to_arm[categories.index(t)] = j + 1
     arm_of_event = code_to_arm[log.touchpoint_codes]
     new_time = np.r_[True, (cust[1:] != cust[:-1]) | (ts[1:] != ts[:-1])]
+    if design == "events":
+        return _event_anchors(log, featurizer, rng, lo, hi + w, h, arm_of_event, new_time,
+                              max_rows, touchpoints)
     group = np.cumsum(new_time) - 1
     group_has_action = np.bincount(group, weights=arm_of_event > 0) > 0
     first = np.flatnonzero(new_time)
@@ -207,36 +206,34 @@ def build_anchors(log, featurizer, *, start, end, horizon="30D", window="1D",
     X = X[list(featurizer.get_feature_names_out())]
     return AnchorSet(X=X, arm=arm.astype(np.int64), y=(~returned).astype(np.int8),
                      customer=cust[anchors].astype(np.int64),
+                     time_ns=ts[anchors].astype(np.int64), touchpoints=touchpoints,
+                     design="decision")
+
+
+def _event_anchors(log, featurizer, rng, lo, hi, h, arm_of_event, new_time, max_rows,
+                   touchpoints) -> AnchorSet:
+    """Every event is an anchor; its arm is its own touchpoint (0: customer-initiated)."""
+    from cjml.features._windows import anchored_windows
+
+    ts, cust = log.timestamps_ns, log.customer_codes
+    has_history = np.r_[False, cust[1:] == cust[:-1]]
+    anchors = np.flatnonzero(new_time & has_history & (ts >= lo) & (ts <= hi))
+    arm_all = arm_of_event[anchors]
+    treated, reference = anchors[arm_all > 0], anchors[arm_all == 0]
+    half = max(int(max_rows) // 2, 1)
+    if len(treated) > half:
+        treated = rng.choice(treated, half, replace=False)
+    n_ref = min(len(reference), max(2 * len(treated), 20_000), half)
+    reference = rng.choice(reference, n_ref, replace=False)
+    anchors = np.sort(np.r_[treated, reference])
+    group = new_time.cumsum()
+    nxt = np.minimum(np.searchsorted(group, group[anchors] + 1), len(ts) - 1)
+    returned = (cust[nxt] == cust[anchors]) & (ts[nxt] > ts[anchors]) & (ts[nxt] <= ts[anchors] + h)
+    X = featurizer._transform_windows(anchored_windows(log, anchors))
+    X = X[list(featurizer.get_feature_names_out())]
+    return AnchorSet(X=X, arm=arm_of_event[anchors].astype(np.int64),
+                     y=(~returned).astype(np.int8), customer=cust[anchors].astype(np.int64),
                      time_ns=ts[anchors].astype(np.int64), touchpoints=touchpoints)
-
-
-# ---------------------------------------------------------------------- moderators
-class _Moderators:
-    """z(x): an intercept, stage and attribute indicators and a few numeric features."""
-
-    def fit(self, X: pd.DataFrame) -> _Moderators:
-        self.categories_ = {}
-        for name in X.columns:
-            if not str(name).startswith("attribute_") and name != "current_stage":
-                continue
-            share = X[name].value_counts(normalize=True)
-            keep = share[share >= _MIN_CATEGORY_SHARE].index[:_MAX_CATEGORIES]
-            self.categories_[name] = sorted(float(c) for c in keep)
-        self.numeric_ = {n: how for n, how in _NUMERIC_MODERATORS.items() if n in X.columns}
-        self.names_ = (["intercept"]
-                       + [f"{n}={c:g}" for n, cs in self.categories_.items() for c in cs]
-                       + list(self.numeric_))
-        return self
-
-    def transform(self, X: pd.DataFrame) -> np.ndarray:
-        cols = [np.ones(len(X))]
-        for name, codes in self.categories_.items():
-            values = X[name].to_numpy(dtype=float)
-            cols += [(values == c).astype(float) for c in codes]
-        for name, how in self.numeric_.items():
-            v = np.nan_to_num(X[name].to_numpy(dtype=float), nan=0.0)
-            cols.append((v > 0).astype(float) if how == "positive" else np.log1p(np.maximum(v, 0)))
-        return np.column_stack(cols)
 
 
 # ---------------------------------------------------------------------- nuisance models
@@ -267,12 +264,15 @@ def _fit_outcome(M: np.ndarray, arm: np.ndarray, y: np.ndarray, n_arms: int, rou
     return lgb.train(params, data, rounds)
 
 
-def _outcomes(booster, M: np.ndarray, n_arms: int) -> np.ndarray:
-    """mu_a(x) for every arm: shape (n, n_arms)."""
-    out = np.empty((len(M), n_arms))
-    for a in range(n_arms):
-        out[:, a] = booster.predict(np.column_stack([M, np.full(len(M), a, np.float32)]),
-                                    num_threads=1)
+def _outcomes(booster, M: np.ndarray, n_arms: int, arms=None) -> np.ndarray:
+    """mu_a(x) for every arm (or the ``arms`` listed): shape (n, len(arms))."""
+    arms = range(n_arms) if arms is None else arms
+    out = np.empty((len(M), len(arms)))
+    design = np.empty((len(M), M.shape[1] + 1), dtype=np.float32)
+    design[:, :-1] = M
+    for k, a in enumerate(arms):
+        design[:, -1] = a
+        out[:, k] = booster.predict(design, num_threads=1)
     return out
 
 
@@ -286,44 +286,61 @@ class DoublyRobustEffects:
     """Per-customer effects of each actionable touchpoint on the risk of going silent.
 
     Fitted by :func:`fit_effects`; see the module docstring for the method.
+    ``tau_t(x) = mu_t(x) - mu_ref(x) + c[s, t]``: the outcome model's contrast
+    for the customer, plus the doubly robust correction of the customer's
+    stage ``s``, shrunk toward zero by its own noise.
 
     Attributes
     ----------
     touchpoints : tuple of str
         Touchpoints with an estimate (delivered at least ``min_deliveries`` times).
+    all_touchpoints : tuple of str
+        Every actionable touchpoint, in arm order (arm ``j + 1``).
     deliveries : dict of str to int
         Treated anchors per actionable touchpoint (estimated or not).
-    coef : ndarray of shape (n_touchpoints, n_moderators)
-        Posterior mean of each touchpoint's effect on P(silent), per moderator.
-    cov : ndarray of shape (n_touchpoints, n_moderators, n_moderators)
-        Posterior covariance of those coefficients.
+    cells : DataFrame
+        Per (stage index, arm): ``n`` treated anchors (the evidence), ``dr``
+        (doubly robust mean effect), ``se`` (its standard error),
+        ``correction`` (the shrunk correction ``c``). Stage -1 holds the
+        pooled figures, used for stages without enough deliveries.
     ate : dict of str to (float, float)
         Each touchpoint's average effect over the anchors with overlap, and its
         standard error (doubly robust mean of the pseudo-outcomes).
-    evidence : DataFrame
-        Treated anchors per (stage index, touchpoint): how many comparable
-        customers received it.
+    propensity, outcome : lightgbm.Booster
+        The nuisance models fitted on every anchor.
+    feature_names : list of str
     min_propensity : float
         Overlap threshold.
     level : float
         Coverage of the intervals.
+    min_deliveries : int
+    prior_sd : float
+        Prior standard deviation of the corrections (the shrinkage).
+    design : {"events", "decision"}
+        The anchors' design: the effects hold for the history just before a
+        delivery ("events") or right after the customer's last event.
+    diagnostics : dict
     """
 
     touchpoints: tuple[str, ...]
     all_touchpoints: tuple[str, ...]
     deliveries: dict
-    moderators: _Moderators
-    coef: np.ndarray
-    cov: np.ndarray
+    cells: pd.DataFrame
     ate: dict
-    evidence: pd.DataFrame
     propensity: object
+    outcome: object
     feature_names: list
     min_propensity: float = 0.01
     level: float = 0.9
     min_deliveries: int = 30
-    prior_sd: float = 0.05
+    prior_sd: float = 0.02
+    design: str = "events"
     diagnostics: dict = field(default_factory=dict)
+
+    @property
+    def evidence(self) -> pd.DataFrame:
+        """Treated anchors per (stage index, arm): columns ``stage, arm, n``."""
+        return self.cells.loc[self.cells["stage"] >= 0, ["stage", "arm", "n"]]
 
     def propensities(self, X: pd.DataFrame) -> np.ndarray:
         """P(arm | x) for the reference (column 0) and each of ``all_touchpoints``."""
@@ -340,20 +357,42 @@ class DoublyRobustEffects:
         Returns
         -------
         effect : ndarray of shape (n, n_touchpoints)
-            Posterior mean of ``tau_t(x)`` (negative: the touchpoint helps);
-            NaN where there is no overlap.
+            ``tau_t(x)`` (negative: the touchpoint helps); NaN where there is
+            no overlap.
         low, high : ndarray of shape (n, n_touchpoints)
-            The ``level`` posterior interval.
+            The ``level`` interval: the effect plus or minus the standard
+            error of the doubly robust mean effect in the customer's stage.
         """
-        z = self.moderators.transform(X)
-        effect = z @ self.coef.T
-        var = np.einsum("ni,tij,nj->nt", z, self.cov, z)
-        half = norm.ppf(0.5 + self.level / 2) * np.sqrt(np.maximum(var, 0.0))
-        e = self.propensities(X)
-        cols = [self.all_touchpoints.index(t) + 1 for t in self.touchpoints]
-        ok = (e[:, cols] >= self.min_propensity) & (e[:, [0]] >= self.min_propensity)
+        M = _matrix(X[self.feature_names])
+        n_arms = len(self.all_touchpoints) + 1
+        arms = [self.all_touchpoints.index(t) + 1 for t in self.touchpoints]
+        mu = _outcomes(self.outcome, M, n_arms, arms=[0, *arms])
+        effect = mu[:, 1:] - mu[:, [0]]
+        stage = _stage_of(X)
+        correction, se = self._cell_values(stage, arms)
+        effect = effect + correction
+        half = norm.ppf(0.5 + self.level / 2) * se
+        e = _propensities(self.propensity, M)
+        ok = (e[:, arms] >= self.min_propensity) & (e[:, [0]] >= self.min_propensity)
         effect = np.where(ok, effect, np.nan)
         return effect, effect - half, effect + half
+
+    def _cell_values(self, stage: np.ndarray, arms: list[int]):
+        """Correction and standard error per row and arm, from the row's stage cell."""
+        cells = self.cells
+        n_stages = int(max(cells["stage"].max(), stage.max(initial=-1))) + 2
+        corr = np.zeros((n_stages, len(arms)))
+        se = np.full((n_stages, len(arms)), self.prior_sd)
+        for k, a in enumerate(arms):
+            pooled = cells[(cells["arm"] == a) & (cells["stage"] == -1)]
+            if len(pooled):
+                corr[:, k], se[:, k] = pooled["correction"].iloc[0], pooled["se"].iloc[0]
+            mine = cells[(cells["arm"] == a) & (cells["stage"] >= 0)
+                         & (cells["n"] >= self.min_deliveries)]
+            corr[mine["stage"].to_numpy(), k] = mine["correction"].to_numpy()
+            se[mine["stage"].to_numpy(), k] = mine["se"].to_numpy()
+        row = np.where(stage >= 0, stage, n_stages - 1)  # unknown stage: the pooled cell
+        return corr[row], se[row]
 
 
 def _cross_fit(anchors: AnchorSet, n_arms: int, folds: int, rounds: int, seed: int):
@@ -361,9 +400,8 @@ def _cross_fit(anchors: AnchorSet, n_arms: int, folds: int, rounds: int, seed: i
     M = _matrix(anchors.X)
     uniq = np.unique(anchors.customer)
     rng = np.random.default_rng(seed)
-    fold_of = dict(zip(uniq, rng.integers(0, folds, len(uniq)), strict=True))
-    fold = np.fromiter((fold_of[c] for c in anchors.customer), dtype=np.int64,
-                       count=len(anchors))
+    fold_of = rng.integers(0, folds, len(uniq))
+    fold = fold_of[np.searchsorted(uniq, anchors.customer)]
     e = np.empty((len(anchors), n_arms))
     mu = np.empty((len(anchors), n_arms))
     for k in range(folds):
@@ -388,9 +426,9 @@ def _pseudo_outcomes(e, mu, arm, y, min_propensity):
 
 
 def fit_effects(anchors: AnchorSet, *, folds=2, rounds=80, min_propensity=0.01,
-                min_deliveries=30, prior_sd=0.05, level=0.9, random_state=0
+                min_deliveries=30, prior_sd=0.02, level=0.9, random_state=0
                 ) -> DoublyRobustEffects:
-    """Fit the cross-fitted doubly robust effects on anchor rows.
+    """Fit the touchpoint effects on anchor rows.
 
     Parameters
     ----------
@@ -402,12 +440,14 @@ def fit_effects(anchors: AnchorSet, *, folds=2, rounds=80, min_propensity=0.01,
         Boosting rounds of the nuisance models.
     min_propensity : float, default 0.01
         Overlap threshold: anchors (and customers) whose probability of the
-        touchpoint, or of the reference, is below it get no estimate.
+        touchpoint, or of the reference, is below it get no estimate; the
+        doubly robust weights are clipped there too.
     min_deliveries : int, default 30
-        Touchpoints with fewer treated anchors are not estimated.
-    prior_sd : float, default 0.05
-        Prior standard deviation of each effect coefficient (on P(silent)):
-        the shrinkage toward zero.
+        Touchpoints with fewer treated anchors are not estimated, and stages
+        with fewer use the touchpoint's pooled correction.
+    prior_sd : float, default 0.02
+        Prior standard deviation of the doubly robust correction of the
+        outcome model's contrast: a noisy correction is shrunk toward zero.
     level : float, default 0.9
         Coverage of the intervals.
     random_state : int, default 0
@@ -434,38 +474,35 @@ def fit_effects(anchors: AnchorSet, *, folds=2, rounds=80, min_propensity=0.01,
     e, mu = _cross_fit(anchors, n_arms, folds, rounds, random_state)
     y = anchors.y.astype(float)
     gamma, overlap = _pseudo_outcomes(e, mu, anchors.arm, y, min_propensity)
-    moderators = _Moderators().fit(anchors.X)
-    z = moderators.transform(anchors.X)
-    m = z.shape[1]
-    coef = np.zeros((len(keep), m))
-    cov = np.zeros((len(keep), m, m))
-    ate = {}
-    for i, j in enumerate(keep):
-        rows = overlap[:, j + 1] & overlap[:, 0]
-        d = gamma[rows, j + 1] - gamma[rows, 0]
-        zr = z[rows]
-        if len(d) < 2:
-            cov[i] = np.eye(m) * prior_sd ** 2
-            ate[touchpoints_all[j]] = (0.0, prior_sd)
-            continue
-        ate[touchpoints_all[j]] = (float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d))))
-        # Bayesian ridge: prior N(0, prior_sd^2 I); noise variance from an OLS-ish residual.
-        noise = float(np.var(d - d.mean())) if len(d) > m else float(np.var(d))
-        precision = zr.T @ zr / max(noise, 1e-12) + np.eye(m) / prior_sd ** 2
-        cov[i] = np.linalg.inv(precision)
-        coef[i] = cov[i] @ (zr.T @ d) / max(noise, 1e-12)
-    stage = (anchors.X["current_stage"].to_numpy(dtype=float)
-             if "current_stage" in anchors.X else np.full(len(anchors), np.nan))
-    evidence = (pd.DataFrame({"stage": np.nan_to_num(stage, nan=-1).astype(int),
-                              "arm": anchors.arm})
-                .query("arm > 0").value_counts().rename("n").reset_index())
-    propensity = _fit_propensity(_matrix(anchors.X), anchors.arm, n_arms, rounds)
+    stage = _stage_of(anchors.X)
+    rows, ate = [], {}
+    for j in keep:
+        a = j + 1
+        both = overlap[:, a] & overlap[:, 0]
+        dr = gamma[:, a] - gamma[:, 0]
+        residual = dr - (mu[:, a] - mu[:, 0])  # what the weights add to the outcome model
+        for s in [-1, *sorted(set(stage[both].tolist()) - {-1})]:
+            cell = both & ((stage == s) if s >= 0 else True)
+            m = int(cell.sum())
+            n_treated = int((cell & (anchors.arm == a)).sum())
+            if m < 2:
+                continue
+            se = float(dr[cell].std(ddof=1) / np.sqrt(m))
+            mean_residual = float(residual[cell].mean())
+            shrink = prior_sd ** 2 / (prior_sd ** 2 + se ** 2)
+            rows.append({"stage": s, "arm": a, "n": n_treated, "dr": float(dr[cell].mean()),
+                         "se": se, "correction": shrink * mean_residual})
+            if s == -1:
+                ate[touchpoints_all[j]] = (float(dr[cell].mean()), se)
+    cells = pd.DataFrame(rows, columns=["stage", "arm", "n", "dr", "se", "correction"])
+    M = _matrix(anchors.X)
+    propensity = _fit_propensity(M, anchors.arm, n_arms, rounds)
+    outcome = _fit_outcome(M, anchors.arm, anchors.y, n_arms, rounds)
     return DoublyRobustEffects(
         touchpoints=tuple(touchpoints_all[j] for j in keep), all_touchpoints=touchpoints_all,
-        deliveries=deliveries, moderators=moderators, coef=coef, cov=cov, ate=ate,
-        evidence=evidence, propensity=propensity, feature_names=list(anchors.X.columns),
-        min_propensity=min_propensity, level=level, min_deliveries=min_deliveries,
-        prior_sd=prior_sd,
+        deliveries=deliveries, cells=cells, ate=ate, propensity=propensity, outcome=outcome,
+        feature_names=list(anchors.X.columns), min_propensity=min_propensity, level=level,
+        min_deliveries=min_deliveries, prior_sd=prior_sd, design=anchors.design,
         diagnostics={"anchors": len(anchors), "overlap_share": {
             t: float((overlap[:, j + 1] & overlap[:, 0]).mean())
             for j, t in enumerate(touchpoints_all)}})
@@ -545,7 +582,7 @@ def _ope(gamma: np.ndarray, choice: np.ndarray) -> np.ndarray:
 
 def choose_policy(effects: DoublyRobustEffects, held_out: AnchorSet, fit_anchors: AnchorSet,
                   journey_map: JourneyMap, *, response_model=None, churn_model=None,
-                  level=0.95, random_state=0, rounds=80) -> PolicyChoice:
+                  level=0.9, clip=0.05, random_state=0, rounds=80) -> PolicyChoice:
     """Estimate each candidate policy's value on held-out anchors and keep the best safe one.
 
     Parameters
@@ -564,8 +601,13 @@ def choose_policy(effects: DoublyRobustEffects, held_out: AnchorSet, fit_anchors
         Adds the response model's policy as a candidate (with ``churn_model``).
     churn_model : ChurnModel, optional
         The response model's base risk.
-    level : float, default 0.95
-        Coverage of the paired intervals.
+    level : float, default 0.9
+        One-sided confidence that a policy beats another before it replaces
+        it, Bonferroni-corrected over the candidates; the intervals reported
+        are the matching ones.
+    clip : float, default 0.05
+        Propensities are clipped from below at this value in the off-policy
+        values (weights of at most 20: a little bias for much less noise).
     random_state : int, default 0
         Seed.
     rounds : int, default 80
@@ -581,13 +623,12 @@ def choose_policy(effects: DoublyRobustEffects, held_out: AnchorSet, fit_anchors
         return PolicyChoice(NO_ACTION, None, {}, pd.DataFrame(),
                             f"only {len(held_out)} held-out anchors: too few to tell whether any "
                             "touchpoint helps, so no action is recommended", len(held_out))
-    M_fit = _matrix(fit_anchors.X)
-    prop = _fit_propensity(M_fit, fit_anchors.arm, n_arms, rounds)
-    outcome = _fit_outcome(M_fit, fit_anchors.arm, fit_anchors.y, n_arms, rounds)
-    M = _matrix(held_out.X)
-    e, mu = _propensities(prop, M), _outcomes(outcome, M, n_arms)
+    # The values' nuisance models are cross-fitted on the held-out anchors themselves: an
+    # outcome model from the fitting period would share the candidates' own errors and
+    # flatter them (it is the model they were chosen by).
+    e, mu = _cross_fit(held_out, n_arms, 2, rounds, random_state + 1)
     gamma, _ = _pseudo_outcomes(e, mu, held_out.arm, held_out.y.astype(float),
-                                effects.min_propensity)
+                                max(clip, effects.min_propensity))
     eligible = _eligible(held_out.X, journey_map, touchpoints)
     n = len(held_out)
     candidates: dict[str, np.ndarray] = {NO_ACTION: np.zeros(n, dtype=np.int64)}
@@ -622,7 +663,9 @@ def choose_policy(effects: DoublyRobustEffects, held_out: AnchorSet, fit_anchors
     candidates["naive rule"] = naive
 
     contributions = {k: _ope(gamma, c) for k, c in candidates.items()}
-    z = norm.ppf(0.5 + level / 2)
+    # one-sided, Bonferroni over the candidates compared, so that one of many does not
+    # "win" by chance
+    z = norm.ppf(1 - (1 - level) / max(len(candidates) - 1, 1))
 
     def paired(a: str, b: str) -> tuple[float, float, float]:
         d = contributions[a] - contributions[b]

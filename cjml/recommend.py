@@ -607,11 +607,6 @@ class TouchpointRecommender:
         churn model rescored with the touchpoint; ``"single"`` the one
         touchpoint of the policy; ``"naive"`` its stage rule; ``"no action"``
         nothing. See :mod:`cjml.effects` and the module docstring.
-    effects_model : DoublyRobustEffects, optional
-        The doubly robust effects (intervals, evidence, overlap); fitted by
-        :func:`cjml.train`.
-    policy : PolicyChoice, optional
-        The policy chosen at training; needed by ``method="auto"``.
     rules : RecommendationRules, dict, path or None
         Business rules (exclusions, contact caps, minimum risk, budget, costs).
     top_k : int, default 3
@@ -619,6 +614,11 @@ class TouchpointRecommender:
     batch_customers : int, default 10_000
         With ``method="s-learner"``: customers whose candidate rows are built
         and scored together; bounds memory.
+    effects_model : DoublyRobustEffects, optional
+        The doubly robust effects (intervals, evidence, overlap); fitted by
+        :func:`cjml.train`.
+    policy : PolicyChoice, optional
+        The policy chosen at training; needed by ``method="auto"``.
 
     Examples
     --------
@@ -748,7 +748,7 @@ class TouchpointRecommender:
             at_last = pd.Series(pd.to_datetime(last_ns[seen], utc=True), index=ids[seen])
             X_last = self.featurizer.transform(log, cutoff=at_last)[names]
             risk_if_there[seen] = self.churn_model.predict_proba(X_last)[:, 1]
-            if self.effects_model is not None:
+            if self.effects_model is not None and self.effects_model.design == "decision":
                 X_at_last = X.copy()
                 rows = np.flatnonzero(seen)
                 for c in names:
@@ -781,7 +781,7 @@ class TouchpointRecommender:
         dr_cols: list[int] = []
         if dr is not None and n:
             dr_cols = [touchpoints.index(t) for t in dr.touchpoints if t in touchpoints]
-            # the effects were learned right after customers' events: predict them there
+            # effects learned right after customers' events are predicted there
             effect, lo, hi = dr.predict(X_at_last)
             keep = [dr.touchpoints.index(touchpoints[j]) for j in dr_cols]
             effect, lo, hi = effect[:, keep], lo[:, keep], hi[:, keep]

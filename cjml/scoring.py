@@ -5,9 +5,11 @@ folder of them), scores every customer with a :class:`~cjml.ModelBundle` at
 one cutoff, and returns or writes one row per customer:
 
 ``customer_id, churn_risk, risk_band, next_stage, next_stage_proba,
-top_drivers, recommended_touchpoint, expected_risk_reduction`` (then
-``recommended_touchpoint_r, expected_risk_reduction_r`` for ranks ``r = 2..k``
-with ``top_k=k``), and ``status``:
+top_drivers, recommended_touchpoint, expected_risk_reduction,
+expected_risk_reduction_low, expected_risk_reduction_high, uncertain`` (the
+interval on the first touchpoint's reduction and whether it includes no
+effect; then ``recommended_touchpoint_r, expected_risk_reduction_r`` for ranks
+``r = 2..k`` with ``top_k=k``), and ``status``:
 
 - ``"scored"``: the customer had an event within the bundle's lookback before
   the cutoff, the population the models were trained on;
@@ -1328,9 +1330,7 @@ class _Plan:
 
 def _out_columns(top_k: int) -> list[str]:
     cols = ["customer_id", "churn_risk", "risk_band", "next_stage", "next_stage_proba",
-            "top_drivers", "recommended_touchpoint", "expected_risk_reduction"]
-    for r in range(2, top_k + 1):
-        cols += [f"recommended_touchpoint_{r}", f"expected_risk_reduction_{r}"]
+            "top_drivers", *_recommendation_columns(top_k)]
     return [*cols, "status"]
 
 
@@ -1341,6 +1341,8 @@ def _out_schema(plan: _Plan) -> pa.Schema:
             t = pa.int64() if plan.id_kind == "int" else pa.string()
         elif c in ("churn_risk", "next_stage_proba") or c.startswith("expected_risk_reduction"):
             t = pa.float64()
+        elif c == "uncertain":
+            t = pa.bool_()
         else:
             t = pa.string()
         fields.append(pa.field(c, t))
@@ -1569,6 +1571,10 @@ def _score_log(log: EventLog, bundle: ModelBundle, plan: _Plan) -> pd.DataFrame:
                 recs[c][population] = rec[c].to_numpy(
                     dtype=np.float64 if c.startswith("expected") else object,
                     na_value=np.nan if c.startswith("expected") else None)
+            # no recommendation: nothing to be uncertain about
+            recs["uncertain"][population] = np.where(
+                rec["recommended_touchpoint"].notna().to_numpy(),
+                rec["uncertain"].to_numpy(dtype=object), None)
             if plan.budget is not None:
                 first_cost[population] = rec["cost"].to_numpy(dtype=np.float64,
                                                               na_value=np.nan)
@@ -1592,8 +1598,13 @@ def _featurize(featurizer, windows, cutoff) -> pd.DataFrame:
     return X
 
 
+#: What qualifies the first recommendation: the interval on its reduction, and whether that
+#: interval includes no effect.
+_QUALIFIERS = ("expected_risk_reduction_low", "expected_risk_reduction_high", "uncertain")
+
+
 def _recommendation_columns(top_k: int) -> list[str]:
-    cols = ["recommended_touchpoint", "expected_risk_reduction"]
+    cols = ["recommended_touchpoint", "expected_risk_reduction", *_QUALIFIERS]
     for r in range(2, top_k + 1):
         cols += [f"recommended_touchpoint_{r}", f"expected_risk_reduction_{r}"]
     return cols
@@ -1604,7 +1615,8 @@ def _recommend(bundle, log_chunk, features, churn_risk, cutoff, top_k, rules=Non
     """The recommended touchpoints of the customers of ``features`` (one row each).
 
     Returns a DataFrame indexed like ``features`` (by customer id) with
-    ``recommended_touchpoint, expected_risk_reduction`` and, for ranks
+    ``recommended_touchpoint, expected_risk_reduction``, the first one's
+    interval and ``uncertain`` flag, and, for ranks
     ``r = 2..top_k``, ``recommended_touchpoint_r, expected_risk_reduction_r``
     (and ``cost``, the first-ranked touchpoint's, with ``with_cost``), under
     the business ``rules`` (the chunks' rules: a budget is applied run-wide,

@@ -28,6 +28,8 @@ __all__ = ["CLUSTER_ROUNDS", "DEFAULT_N_CUTOFFS", "DEFAULT_STEP", "event_columns
 #: Rolling cutoffs used when none are given: this many, this far apart.
 DEFAULT_N_CUTOFFS = 20
 DEFAULT_STEP = "7D"
+#: How far before the last training cutoff the recommender's anchor events begin.
+ANCHOR_PERIOD = "180D"
 #: Rounds grown per model on a Dask cluster, where LightGBM cannot stop early
 #: (the simulator's models keep under 100 at learning rate 0.1, a few hundred at 0.03).
 CLUSTER_ROUNDS = 400
@@ -224,10 +226,11 @@ def _fit_recommender(log, featurizer, churn, train_cutoffs, horizon, params) -> 
     """The recommender's models: ``touchpoint_response``, ``touchpoint_effects`` and
     ``touchpoint_policy`` (see :mod:`cjml.effects`); empty (with a warning) when unlearnable.
 
-    Anchors are the events from one horizon before the first training cutoff
-    until one horizon before the last training label window ends, so no
-    outcome reaches past the training labels (nor into a held-out test period).
-    The latest quarter of that period is kept out of the fits: the candidate
+    Anchors are the events of the :data:`ANCHOR_PERIOD` before the last
+    training cutoff (or from one horizon before the first, if earlier) until
+    one horizon before the last training label window ends, so no outcome
+    reaches past the training labels (nor into a held-out test period). The
+    latest third of that period is kept out of the fits: the candidate
     policies are compared on it (off-policy, doubly robust), and the effects
     are then refitted on every anchor.
     """
@@ -240,12 +243,13 @@ def _fit_recommender(log, featurizer, churn, train_cutoffs, horizon, params) -> 
     params = dict(params or {})
     response_keys = {"C", "min_deliveries"}
     effect_keys = {"folds", "rounds", "min_propensity", "prior_sd", "level"}
-    anchor_keys = {"max_rows", "random_state"}
+    anchor_keys = {"max_rows", "random_state", "window", "design"}
     unknown = set(params) - response_keys - effect_keys - anchor_keys
     if unknown:
         raise ValueError(f"Unknown response_params {sorted(unknown)!r}; known: "
                          f"{sorted(response_keys | effect_keys | anchor_keys)!r}.")
-    start, end = min(train_cutoffs) - horizon, max(train_cutoffs) + horizon
+    start = min(min(train_cutoffs) - horizon, max(train_cutoffs) - to_timedelta(ANCHOR_PERIOD))
+    end = max(train_cutoffs) + horizon
     try:
         anchors = build_anchors(log, featurizer, start=start, end=end, horizon=horizon,
                                 **{k: v for k, v in params.items() if k in anchor_keys})
@@ -253,11 +257,10 @@ def _fit_recommender(log, featurizer, churn, train_cutoffs, horizon, params) -> 
         effect_params = {k: v for k, v in params.items() if k in effect_keys}
         if "min_deliveries" in params:
             effect_params["min_deliveries"] = params["min_deliveries"]
-        # the latest quarter of the anchors' period is held out for the policy choice; the
-        # fitted anchors' outcome windows end before it begins
+        # the latest third of the anchors' period is held out for the policy choice
         t0, t1 = int(anchors.time_ns.min()), int(anchors.time_ns.max())
-        split = t0 + int(0.75 * (t1 - t0))
-        fit_part = anchors.subset(anchors.time_ns <= split - horizon.value)
+        split = t0 + int(0.67 * (t1 - t0))
+        fit_part = anchors.subset(anchors.time_ns <= split)
         held_out = anchors.subset(anchors.time_ns > split)
         models = {}
         try:
