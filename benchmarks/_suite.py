@@ -421,8 +421,20 @@ def run_world(name: str, n_customers: int, seed: int, log_progress=print) -> dic
         rec = pd.DataFrame({"recommended_touchpoint": None, "expected_risk_reduction": np.nan},
                            index=X.index)
     chosen = rec["recommended_touchpoint"].to_numpy(dtype=object)
+    # the per-customer ranking alone (method="dr-point"), whatever policy the bundle chose
+    policy = bundle.models.get("touchpoint_policy")
+    row["policy"] = "-" if policy is None else (
+        policy.policy + (f" ({policy.touchpoint})" if policy.touchpoint else ""))
+    try:
+        point = TouchpointRecommender.from_bundle(bundle, method="dr-point").recommend(
+            log, cutoff=data.test_cutoff, features=X, churn_risk=risk, top_k=1).reindex(X.index)
+        point_chosen = point["recommended_touchpoint"].to_numpy(dtype=object)
+    except Exception as exc:  # an older bundle or a refusal: counted as no action
+        log_progress(f"  dr-point failed ({type(exc).__name__}: {exc})")
+        point_chosen = np.full(len(X), None, dtype=object)
     table = policy_table(truth_rows, risk, eligible, touchpoints,
-                         {"naive rule": naive, "cjml": chosen}, seed=seed)
+                         {"naive rule": naive, "cjml": chosen, "cjml dr-point": point_chosen},
+                         seed=seed)
     n_target = int(round(TARGET_SHARE * len(test)))
     target = np.zeros(len(test), dtype=bool)
     target[np.argsort(-risk, kind="stable")[:n_target]] = True
@@ -459,8 +471,11 @@ def run_world(name: str, n_customers: int, seed: int, log_progress=print) -> dic
         ok = ~np.isnan(true_red)
         row["interval_cover"] = (float(((lo <= true_red) & (true_red <= hi))[ok].mean())
                                  if ok.any() else np.nan)
-    for policy, label in (("cjml", "cjml"), ("best single", "single"), ("naive rule", "naive"),
-                          ("random eligible", "random")):
+    point_stats = action_stats(truth_rows, point_chosen, np.full(len(test), np.nan), target,
+                               touchpoints)
+    row["harmful_point"] = point_stats["harmful"]
+    for policy, label in (("cjml", "cjml"), ("cjml dr-point", "point"), ("best single", "single"),
+                          ("naive rule", "naive"), ("random eligible", "random")):
         row[f"regret_{label}"] = table.loc[policy, "regret_target"]
         row[f"regret_all_{label}"] = table.loc[policy, "regret_all"]
     for policy in ("no action", "best single", "naive rule", "cjml", "oracle"):
@@ -503,9 +518,11 @@ COLUMNS = {  # column of the printed table: (source, format)
     "world": ("world", "{}"), "seed": ("seed", "{}"), "n_test": ("n_test", "{:,.0f}"),
     "AUC m/o/p": (("auc_model", "auc_oracle", "auc_plain"), "{:.3f}"),
     "Brier m/o/p": (("brier_model", "brier_oracle", "brier_plain"), "{:.4f}"),
-    "regret cjml/single/naive/rand": (("regret_cjml", "regret_single", "regret_naive",
-                                       "regret_random"), "{:.2f}"),
-    "harm%": ("harmful", "{:.1%}"), "acted%": ("acted", "{:.0%}"),
+    "policy": ("policy", "{}"),
+    "regret cjml/point/single/naive/rand": (("regret_cjml", "regret_point", "regret_single",
+                                             "regret_naive", "regret_random"), "{:.2f}"),
+    "regret all cjml/point": (("regret_all_cjml", "regret_all_point"), "{:.2f}"),
+    "harm% cjml/point": (("harmful", "harmful_point"), "{:.1%}"), "acted%": ("acted", "{:.0%}"),
     "top (share)": (("top", "top_share"), None),
     "rho rec/pairs": (("spearman", "spearman_pairs"), "{:.2f}"),
     "goals": (("goals_met", "goals_total"), None),

@@ -140,6 +140,9 @@ class EvaluationReport:
         Realised churn of the test rows (for the plots).
     risks : dict
         Predicted churn risk of the test rows, by model name.
+    policy : dict, optional
+        The recommendation policy chosen at training and the off-policy
+        comparison behind it (:meth:`cjml.effects.PolicyChoice.to_dict`).
     """
 
     churn: pd.DataFrame
@@ -149,6 +152,36 @@ class EvaluationReport:
     info: dict
     y_churn: np.ndarray = field(repr=False, default=None)
     risks: dict = field(repr=False, default_factory=dict)
+    policy: dict | None = None
+
+    def policy_table(self) -> pd.DataFrame | None:
+        """The candidate recommendation policies and their held-out values, or None.
+
+        Returns
+        -------
+        DataFrame or None
+            One row per policy: ``value`` (estimated drop-off rate under the
+            policy), ``vs_no_action`` and ``vs_default`` with their intervals,
+            ``share_acted`` and ``chosen``.
+        """
+        if not self.policy or not self.policy.get("table"):
+            return None
+        return pd.DataFrame(self.policy["table"]).set_index("policy")
+
+    def _policy_text(self) -> str:
+        table = self.policy_table()
+        if self.policy is None:
+            return ""
+        head = (f"\n\nrecommendation policy: {self.policy['policy']}"
+                + (f" ({self.policy['touchpoint']})" if self.policy.get("touchpoint") else "")
+                + f": {self.policy['reason']}")
+        if table is None:
+            return head + "\n"
+        cols = ["value", "vs_no_action", "vs_no_action_low", "vs_no_action_high", "share_acted",
+                "chosen"]
+        return (head + f"\n(off-policy values on {self.policy['n_anchors']:,} held-out "
+                "decisions: estimated drop-off rate, and the difference with no action)\n"
+                + table[cols].to_string(float_format=lambda v: f"{v:.4f}") + "\n")
 
     # -- text and html
     def to_text(self) -> str:
@@ -166,7 +199,7 @@ class EvaluationReport:
                 f"{i['train_cutoffs'][-1]})")
         churn = self.churn.to_string(float_format=lambda v: f"{v:.4f}")
         stage = self.next_stage.to_string(float_format=lambda v: f"{v:.4f}")
-        return f"{head}\n\nchurn\n{churn}\n\nnext stage\n{stage}\n"
+        return f"{head}\n\nchurn\n{churn}\n\nnext stage\n{stage}\n{self._policy_text()}"
 
     def _repr_html_(self) -> str:
         i = self.info
@@ -180,7 +213,15 @@ class EvaluationReport:
             f"{len(i['train_cutoffs'])} earlier cutoffs. Best value per column in bold.</p>"
             f"<h4>Churn</h4>{churn}<h4>Next stage</h4>{stage}"
             f"<h4>Next-stage confusion (rows: realised, columns: predicted)</h4>"
-            f"{self.confusion.to_html()}</div>")
+            f"{self.confusion.to_html()}{self._policy_html()}</div>")
+
+    def _policy_html(self) -> str:
+        if self.policy is None:
+            return ""
+        table = self.policy_table()
+        body = "" if table is None else table.to_html(float_format=lambda v: f"{v:.4f}")
+        return (f"<h4>Recommendation policy: {html.escape(str(self.policy['policy']))}</h4>"
+                f"<p>{html.escape(str(self.policy['reason']))}.</p>{body}")
 
     def to_dict(self) -> dict:
         """Plain metrics (JSON-serialisable), as stored in bundle metadata.
@@ -194,6 +235,7 @@ class EvaluationReport:
             return {k: {c: (None if pd.isna(v) else float(v)) for c, v in row.items()}
                     for k, row in frame.to_dict(orient="index").items()}
         return {"churn": table(self.churn), "next_stage": table(self.next_stage),
+                "policy": self.policy,
                 "info": {k: (list(map(str, v)) if isinstance(v, list) else
                              v if isinstance(v, int | float) else str(v))
                          for k, v in self.info.items()}}
@@ -497,6 +539,7 @@ def evaluate(log, bundle=None, *, test_cutoff=None, cutoffs=None, horizon="30D",
                           {"test_cutoff": test_cutoff.date(), "horizon": duration_text(horizon),
                            "lookback": duration_text(lookback),
                            "train_cutoffs": [c.date() for c in train_cutoffs]})
+    report.policy = meta.get("recommendation_policy")  # chosen at training, shown as it was
     steps.update()
     steps.close()
     return report

@@ -96,8 +96,9 @@ __all__ = [
 ]
 
 _RANK_BY = ("auto", "reduction", "reduction_per_cost")
-#: Recommendations that lower the risk by this much or less are dropped by default.
-DEFAULT_MIN_REDUCTION = 0.001
+#: Recommendations that lower the risk by this much or less (they print as 0.0 points) are
+#: dropped by default.
+DEFAULT_MIN_REDUCTION = 0.0005
 #: Any actionable touchpoint counts towards a cap with this touchpoint name.
 ANY_CONTACT = "any"
 
@@ -154,11 +155,13 @@ class RecommendationRules:
         Contact caps, counted from each customer's history before the cutoff.
     min_risk : float, default 0
         Customers whose current risk is below it get no recommendation.
-    min_reduction : float, default 0.001
+    min_reduction : float, default 0.0005
         Touchpoints expected to lower the risk by this much or less (as a
         probability: 0.005 is half a point) are not recommended. The default
-        drops gains under a tenth of a point; gains whose interval includes
-        no effect are dropped by the doubly robust policy itself.
+        drops gains that round to 0.0 points, mostly customers almost surely
+        gone already; whether an effect is beyond noise at all is decided by
+        the policy chosen at training, and each recommendation says whether
+        its own interval includes no effect (``uncertain``).
     budget : float, optional
         Total cost allowed for the first-ranked touchpoints. Customers are
         served in order of their best expected reduction (per unit cost when
@@ -173,7 +176,7 @@ class RecommendationRules:
     exclude: tuple[str, ...] = ()
     caps: tuple[ContactCap, ...] = ()
     min_risk: float = 0.0
-    min_reduction: float = 0.001
+    min_reduction: float = DEFAULT_MIN_REDUCTION
     budget: float | None = None
     costs: Mapping[str, float] = field(default_factory=dict)
     rank_by: str = "auto"
@@ -869,8 +872,8 @@ class TouchpointRecommender:
                                              "the reduction includes no effect)")
         elif method == "single":
             chosen = None if policy is None else policy.touchpoint
-            if chosen is None:  # without a policy: the best average effect of the DR learner
-                chosen = min(dr.ate, key=lambda t: dr.ate[t][0])
+            if chosen is None:  # without a policy: the best mean effect over these customers
+                chosen = dr.best_single(X) or ""
             mask = np.ones((n, T), dtype=bool)
             if chosen in touchpoints:
                 mask[:, touchpoints.index(chosen)] = False

@@ -197,6 +197,8 @@ def train(log, *, horizon="30D", lookback="90D", cutoffs=None, n_cutoffs=DEFAULT
                               {"test_cutoff": test.date(), "horizon": duration_text(horizon),
                                "lookback": duration_text(lookback_td),
                                "train_cutoffs": [c.date() for c in train_cutoffs]})
+        if "touchpoint_policy" in models:
+            report.policy = models["touchpoint_policy"].to_dict()
         steps.update()
     metadata = {
         "horizon": str(horizon),
