@@ -157,7 +157,8 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     bundle = cjml.ModelBundle.load(args.model)
     log = _read_log(args, journey_map=bundle.journey_map)
     bundle.check_events(log)
-    recommender = TouchpointRecommender.from_bundle(bundle, rules=args.rules, top_k=args.top_k)
+    recommender = TouchpointRecommender.from_bundle(bundle, rules=args.rules, top_k=args.top_k,
+                                                    method=args.method)
     customers = None
     if args.customers:
         customers = _customer_list(args.customers, log.columns.get("customer_id"))
@@ -206,6 +207,11 @@ def _recommendation_summary(actions) -> str:
              f"{actions['expected_risk_reduction'].mean() * 100:.2f} points"]
     for name, count in chosen.value_counts().items():
         lines.append(f"  {name:<22} {count:>8,}")
+    if "uncertain" in actions.columns and chosen.notna().any():
+        lines.append(f"  {int(actions['uncertain'].sum()):,} of them uncertain (the interval on the "
+                     "reduction includes no effect)")
+    if not chosen.notna().any() and len(actions):
+        lines.append(f"  why: {actions['reason'].mode().iloc[0]}")
     return "\n".join(lines)
 
 
@@ -508,6 +514,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="every customer with an event, not only those active within the "
                           "bundle's lookback")
     rec.add_argument("--force", action="store_true", help="replace an existing output file")
+    rec.add_argument("--method", default="auto",
+                     help="how effects are estimated and which touchpoints are recommended: "
+                          "auto (default: the policy cjml train chose on held-out data), "
+                          "dr-point (rank by the estimated effects whatever that choice), dr, "
+                          "response, s-learner, single, naive, 'no action'")
     rec.set_defaults(func=_cmd_recommend)
 
     demo = sub.add_parser("demo", help="run the main job end to end on the sample",

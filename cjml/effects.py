@@ -321,6 +321,12 @@ class DoublyRobustEffects:
     design : {"events", "decision"}
         The anchors' design: the effects hold for the history just before a
         delivery ("events") or right after the customer's last event.
+    base_model : TouchpointResponseModel, optional
+        When given, its contrast (a logistic model of each touchpoint's effect
+        with moderators) replaces the outcome model's as the base that the
+        doubly robust correction adjusts.
+    risk_model : ChurnModel, optional
+        The base model's risk adjustment.
     diagnostics : dict
     """
 
@@ -337,12 +343,32 @@ class DoublyRobustEffects:
     min_deliveries: int = 30
     prior_sd: float = 0.02
     design: str = "events"
+    base_model: object = None
+    risk_model: object = None
     diagnostics: dict = field(default_factory=dict)
 
     @property
     def evidence(self) -> pd.DataFrame:
         """Treated anchors per (stage index, arm): columns ``stage, arm, n``."""
         return self.cells.loc[self.cells["stage"] >= 0, ["stage", "arm", "n"]]
+
+    def _contrast(self, X: pd.DataFrame, M: np.ndarray, arms: list[int], base_risk=None
+                  ) -> np.ndarray:
+        """The base contrast mu_t(x) - mu_ref(x) per row and arm (before the correction)."""
+        n_arms = len(self.all_touchpoints) + 1
+        mu = _outcomes(self.outcome, M, n_arms, arms=[0, *arms])
+        out = mu[:, 1:] - mu[:, [0]]
+        model = self.base_model
+        if model is None or not len(X):
+            return out
+        risk = (self.risk_model.predict_proba(X)[:, 1] if base_risk is None
+                else np.asarray(base_risk, dtype=float))
+        engaged, treated = model.predict_risks(X, risk)
+        for k, a in enumerate(arms):
+            name = self.all_touchpoints[a - 1]
+            if name in model.touchpoints_:
+                out[:, k] = treated[:, model.touchpoints_.index(name)] - engaged
+        return out
 
     def best_single(self, X: pd.DataFrame) -> str | None:
         """The touchpoint with the largest mean estimated reduction over the rows of ``X``.
@@ -368,13 +394,17 @@ class DoublyRobustEffects:
         """P(arm | x) for the reference (column 0) and each of ``all_touchpoints``."""
         return _propensities(self.propensity, _matrix(X[self.feature_names]))
 
-    def predict(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def predict(self, X: pd.DataFrame, base_risk=None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Effect of each of ``touchpoints`` on P(silent) for the rows of ``X``.
 
         Parameters
         ----------
         X : DataFrame
             Feature rows (the featurizer's columns).
+        base_risk : array-like, optional
+            The churn model's risk for those rows, when already computed (the
+            base model's adjustment).
 
         Returns
         -------
@@ -386,10 +416,8 @@ class DoublyRobustEffects:
             error of the doubly robust mean effect in the customer's stage.
         """
         M = _matrix(X[self.feature_names])
-        n_arms = len(self.all_touchpoints) + 1
         arms = [self.all_touchpoints.index(t) + 1 for t in self.touchpoints]
-        mu = _outcomes(self.outcome, M, n_arms, arms=[0, *arms])
-        effect = mu[:, 1:] - mu[:, [0]]
+        effect = self._contrast(X, M, arms, base_risk)
         stage = _stage_of(X)
         correction, se = self._cell_values(stage, arms)
         effect = effect + correction
@@ -448,8 +476,8 @@ def _pseudo_outcomes(e, mu, arm, y, min_propensity):
 
 
 def fit_effects(anchors: AnchorSet, *, folds=2, rounds=80, min_propensity=0.05,
-                min_deliveries=30, prior_sd=0.02, level=0.9, random_state=0
-                ) -> DoublyRobustEffects:
+                min_deliveries=30, prior_sd=0.02, level=0.9, random_state=0, base_model=None,
+                risk_model=None) -> DoublyRobustEffects:
     """Fit the touchpoint effects on anchor rows.
 
     Parameters
@@ -476,11 +504,19 @@ def fit_effects(anchors: AnchorSet, *, folds=2, rounds=80, min_propensity=0.05,
         Coverage of the intervals.
     random_state : int, default 0
         Seed of the folds.
+    base_model : TouchpointResponseModel, optional
+        A model of each touchpoint's effect fitted on the same anchors; its
+        contrast becomes the base that the correction adjusts (default: the
+        outcome model's contrast).
+    risk_model : ChurnModel, optional
+        Needed with ``base_model``: its risk adjustment.
 
     Returns
     -------
     DoublyRobustEffects
     """
+    if base_model is not None and risk_model is None:
+        raise ValueError("base_model needs its risk_model (the churn model).")
     touchpoints_all = anchors.touchpoints
     counts = np.bincount(anchors.arm, minlength=len(touchpoints_all) + 1)
     deliveries = {t: int(counts[j + 1]) for j, t in enumerate(touchpoints_all)}
@@ -499,12 +535,25 @@ def fit_effects(anchors: AnchorSet, *, folds=2, rounds=80, min_propensity=0.05,
     y = anchors.y.astype(float)
     gamma, overlap = _pseudo_outcomes(e, mu, anchors.arm, y, min_propensity)
     stage = _stage_of(anchors.X)
+    M = _matrix(anchors.X)
+    propensity = _fit_propensity(M, anchors.arm, n_arms, rounds)
+    outcome = _fit_outcome(M, anchors.arm, anchors.y, n_arms, rounds)
+    effects = DoublyRobustEffects(
+        touchpoints=tuple(touchpoints_all[j] for j in keep), all_touchpoints=touchpoints_all,
+        deliveries=deliveries, cells=pd.DataFrame(), ate={}, propensity=propensity,
+        outcome=outcome, feature_names=list(anchors.X.columns), min_propensity=min_propensity,
+        level=level, min_deliveries=min_deliveries, prior_sd=prior_sd, design=anchors.design,
+        base_model=base_model, risk_model=risk_model)
+    if base_model is None:
+        base = mu[:, [j + 1 for j in keep]] - mu[:, [0]]  # cross-fitted
+    else:
+        base = effects._contrast(anchors.X, M, [j + 1 for j in keep])
     rows, ate = [], {}
-    for j in keep:
+    for k, j in enumerate(keep):
         a = j + 1
         both = overlap[:, a] & overlap[:, 0]
         dr = gamma[:, a] - gamma[:, 0]
-        residual = dr - (mu[:, a] - mu[:, 0])  # what the weights add to the outcome model
+        residual = dr - base[:, k]  # what the doubly robust weights add to the base contrast
         for s in [-1, *sorted(set(stage[both].tolist()) - {-1})]:
             cell = both & ((stage == s) if s >= 0 else True)
             m = int(cell.sum())
@@ -518,18 +567,11 @@ def fit_effects(anchors: AnchorSet, *, folds=2, rounds=80, min_propensity=0.05,
                          "se": se, "correction": shrink * mean_residual})
             if s == -1:
                 ate[touchpoints_all[j]] = (float(dr[cell].mean()), se)
-    cells = pd.DataFrame(rows, columns=["stage", "arm", "n", "dr", "se", "correction"])
-    M = _matrix(anchors.X)
-    propensity = _fit_propensity(M, anchors.arm, n_arms, rounds)
-    outcome = _fit_outcome(M, anchors.arm, anchors.y, n_arms, rounds)
-    return DoublyRobustEffects(
-        touchpoints=tuple(touchpoints_all[j] for j in keep), all_touchpoints=touchpoints_all,
-        deliveries=deliveries, cells=cells, ate=ate, propensity=propensity, outcome=outcome,
-        feature_names=list(anchors.X.columns), min_propensity=min_propensity, level=level,
-        min_deliveries=min_deliveries, prior_sd=prior_sd, design=anchors.design,
-        diagnostics={"anchors": len(anchors), "overlap_share": {
-            t: float((overlap[:, j + 1] & overlap[:, 0]).mean())
-            for j, t in enumerate(touchpoints_all)}})
+    effects.cells = pd.DataFrame(rows, columns=["stage", "arm", "n", "dr", "se", "correction"])
+    effects.ate = ate
+    effects.diagnostics = {"anchors": len(anchors), "overlap_share": {
+        t: float((overlap[:, j + 1] & overlap[:, 0]).mean()) for j, t in enumerate(touchpoints_all)}}
+    return effects
 
 
 # ---------------------------------------------------------------------- policies

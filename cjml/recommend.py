@@ -785,7 +785,8 @@ class TouchpointRecommender:
         if dr is not None and n:
             dr_cols = [touchpoints.index(t) for t in dr.touchpoints if t in touchpoints]
             # effects learned right after customers' events are predicted there
-            effect, lo, hi = dr.predict(X_at_last)
+            effect, lo, hi = dr.predict(X_at_last,
+                                        base_risk=risk_if_there if X_at_last is not X else risk)
             keep = [dr.touchpoints.index(touchpoints[j]) for j in dr_cols]
             effect, lo, hi = effect[:, keep], lo[:, keep], hi[:, keep]
             low[:, dr_cols] = reach[:, None] * -hi  # a negative effect on P(silent) helps

@@ -267,17 +267,20 @@ def _fit_recommender(log, featurizer, churn, train_cutoffs, horizon, params) -> 
         models = {}
         try:
             response = fit_response_on_anchors(fit_part, churn, **response_params)
-            effects = fit_effects(fit_part, **effect_params)
+            effects = fit_effects(fit_part, base_model=response, risk_model=churn,
+                                  **effect_params)
         except CjmlError:
             fit_part = anchors  # too little history to hold a period out: no policy choice
             held_out = anchors.subset(np.zeros(len(anchors), dtype=bool))
             response = fit_response_on_anchors(fit_part, churn, **response_params)
-            effects = fit_effects(fit_part, **effect_params)
+            effects = fit_effects(fit_part, base_model=response, risk_model=churn,
+                                  **effect_params)
         choice = choose_policy(effects, held_out, fit_part, log.journey_map,
                                response_model=response, churn_model=churn)
         if len(held_out):  # refit on every anchor now that the policy is chosen
             response = fit_response_on_anchors(anchors, churn, **response_params)
-            effects = fit_effects(anchors, **effect_params)
+            effects = fit_effects(anchors, base_model=response, risk_model=churn,
+                                  **effect_params)
         models = {"touchpoint_response": response, "touchpoint_effects": effects,
                   "touchpoint_policy": choice}
     except CjmlError as exc:

@@ -119,3 +119,54 @@ def test_policy_chosen_is_the_best_by_off_policy_value():
     if len(best_safe):
         assert chosen == best_safe["value"].idxmin()
     assert choice.policy in ("dr", "dr-point")  # per-stage effects beat one touchpoint for all
+
+
+# ---------------------------------------------------------------------- through cjml.train
+@pytest.fixture(scope="module")
+def lifecycle_bundle():
+    """A world where no touchpoint has any effect: drop-off follows tenure alone."""
+    import warnings
+
+    import cjml
+    from cjml.datasets import make_scenario
+
+    data = make_scenario("fixed_lifecycle", 3000, seed=0)
+    log = cjml.read_events(data.events[data.events["timestamp"] <= data.test_cutoff],
+                           journey_map=data.journey_map)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        bundle, report = cjml.train(log, n_cutoffs=6, holdout=False)
+    return bundle, log
+
+
+def test_a_world_without_effective_touchpoints_gets_no_action_and_its_reason(lifecycle_bundle):
+    from cjml.recommend import TouchpointRecommender
+
+    bundle, log = lifecycle_bundle
+    choice = bundle.models["touchpoint_policy"]
+    assert choice.policy == NO_ACTION
+    assert bundle.metadata["recommendation_policy"]["policy"] == NO_ACTION
+    rec = TouchpointRecommender.from_bundle(bundle).recommend(log, lookback="90D")
+    assert len(rec) > 100
+    assert rec["recommended_touchpoint"].isna().all()
+    eligible = rec["reason"].str.startswith("no allowed touchpoint (")
+    assert eligible.any()
+    assert rec.loc[eligible, "reason"].str.contains(choice.reason, regex=False).all()
+
+
+def test_recommendations_carry_interval_evidence_and_uncertainty(lifecycle_bundle):
+    from cjml.recommend import TouchpointRecommender
+
+    bundle, log = lifecycle_bundle
+    rec = TouchpointRecommender.from_bundle(bundle, method="dr-point").recommend(
+        log, lookback="90D", top_k=2)
+    got = rec[rec["recommended_touchpoint"].notna()]
+    assert len(got) > 10
+    low, high = got["expected_risk_reduction_low"], got["expected_risk_reduction_high"]
+    point = got["expected_risk_reduction"]
+    assert ((low <= point + 1e-12) & (point <= high + 1e-12)).all()
+    assert (got["uncertain"] == ~(low > 0)).all()
+    assert (got["evidence"] >= 0).all()
+    assert got["reason"].str.contains("customers in this stage received it").all()
+    # nothing truly helps here: the intervals say so for most customers
+    assert got["uncertain"].mean() > 0.5
