@@ -25,7 +25,9 @@ from cjml.exceptions import InputFileError, SchemaError
 from cjml.scoring import DEFAULT_RISK_BANDS, ScoreSummary, score
 
 BASE_COLUMNS = ["customer_id", "churn_risk", "risk_band", "next_stage", "next_stage_proba",
-                "top_drivers", "recommended_touchpoint", "expected_risk_reduction", "status"]
+                "top_drivers", "recommended_touchpoint", "expected_risk_reduction",
+                "expected_risk_reduction_low", "expected_risk_reduction_high", "uncertain",
+                "status"]
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +38,13 @@ def events():
 @pytest.fixture(scope="module")
 def bundle_path(tmp_path_factory, events):
     bundle, _ = cjml.train(events, n_cutoffs=4, step="15D", holdout=False)
+    # On the small sample the policy chosen at training is often "no action" (or one
+    # touchpoint for everyone), and cjml.score has no method= to override it: the bundle is
+    # made to follow the per-customer best ("dr-point") so that the recommendations, rules
+    # and budgets scoring passes through are there to check.
+    policy = bundle.models["touchpoint_policy"]
+    bundle.models["touchpoint_policy"] = dataclasses.replace(policy, policy="dr-point",
+                                                             touchpoint=None, stage_rule={})
     return bundle.save(tmp_path_factory.mktemp("model") / "model.joblib")
 
 
@@ -549,6 +558,10 @@ def test_recommendations_come_from_the_recommender(bundle, events, monkeypatch):
                 suffix = "" if r == 1 else f"_{r}"
                 out[f"recommended_touchpoint{suffix}"] = f"tp{r}"
                 out[f"expected_risk_reduction{suffix}"] = churn_risk / (10 * r)
+                out[f"expected_risk_reduction_low{suffix}"] = churn_risk / (10 * r) - 0.01
+                out[f"expected_risk_reduction_high{suffix}"] = churn_risk / (10 * r) + 0.01
+                out[f"evidence{suffix}"] = 100
+                out[f"uncertain{suffix}"] = churn_risk < 0.1
                 out[f"cost{suffix}"] = 1.0
             out["reason"] = "because"
             return out.iloc[::-1]  # any order: rows are matched by customer id
@@ -561,7 +574,14 @@ def test_recommendations_come_from_the_recommender(bundle, events, monkeypatch):
     scored = out[out["status"] == "scored"]
     assert (scored["recommended_touchpoint_2"] == "tp2").all()
     np.testing.assert_allclose(scored["expected_risk_reduction"], scored["churn_risk"] / 10)
+    # the first recommendation's interval and flag, as the recommender gave them
+    np.testing.assert_allclose(scored["expected_risk_reduction_low"],
+                               scored["churn_risk"] / 10 - 0.01)
+    np.testing.assert_allclose(scored["expected_risk_reduction_high"],
+                               scored["churn_risk"] / 10 + 0.01)
+    assert scored["uncertain"].tolist() == (scored["churn_risk"] < 0.1).tolist()
     assert out.loc[out["status"] != "scored", "recommended_touchpoint"].isna().all()
+    assert out.loc[out["status"] != "scored", "uncertain"].isna().all()
     assert calls and all(c[3] == 2 for c in calls)
 
 
@@ -661,6 +681,16 @@ def test_recommendations_are_the_same_however_the_input_is_cut(bundle, events):
     whole = score(bundle, events, top_k=2)
     scored = whole[whole["status"] == "scored"]
     assert scored["recommended_touchpoint"].notna().any()
+    has = scored["recommended_touchpoint"].notna()
+    low, high = scored["expected_risk_reduction_low"], scored["expected_risk_reduction_high"]
+    red = scored["expected_risk_reduction"]
+    known = has & low.notna()
+    assert known.any() and low[~has].isna().all() and high[~has].isna().all()
+    assert (red[known] <= high[known] + 1e-12).all()
+    assert ((low[known] <= red[known] + 1e-12) | (red[known] >= scored.loc[known, "churn_risk"]
+                                                  - 1e-12)).all()  # (the clip at 0 risk)
+    assert scored.loc[has, "uncertain"].tolist() == (~(low[has] > 0)).tolist()
+    assert scored.loc[~has, "uncertain"].isna().all()  # no recommendation: no flag
     chunked = score(bundle, events.sample(frac=1.0, random_state=4), top_k=2,
                     chunk_events=5000)
     pd.testing.assert_frame_equal(chunked, whole)
@@ -772,9 +802,12 @@ def test_a_budget_holds_over_the_whole_run(bundle, events, log, unbudgeted, name
     assert served.tolist() == expected.index[expected["recommended_touchpoint"].notna()].tolist()
     assert 0 < len(served) < free["recommended_touchpoint"].notna().sum()
     for c in ("recommended_touchpoint", "expected_risk_reduction",
+              "expected_risk_reduction_low", "expected_risk_reduction_high",
               "recommended_touchpoint_2", "expected_risk_reduction_2"):
         pd.testing.assert_series_equal(got.loc[expected.index, c], expected[c],
                                        check_names=False, check_dtype=False)
+    assert got.loc[served, "uncertain"].tolist() == expected.loc[served, "uncertain"].tolist()
+    assert got.loc[got.index.difference(served), "uncertain"].isna().all()
     spent = _first_costs(bundle, rules, got.loc[served, "recommended_touchpoint"]).sum()
     assert spent <= rules["budget"] and spent == pytest.approx(expected["cost"].sum())
     skipped = expected["reason"] == "budget spent on customers with larger expected reductions"
@@ -782,9 +815,10 @@ def test_a_budget_holds_over_the_whole_run(bundle, events, log, unbudgeted, name
     if name == "by reduction":  # the rest is as without a budget: only the budget differs
         plain = unbudgeted.set_index("customer_id")
         pd.testing.assert_frame_equal(got.loc[served], plain.loc[served])
-        assert (got.drop(columns=[c for c in got if "recommended" in c or "expected" in c])
-                .equals(plain.drop(columns=[c for c in plain
-                                            if "recommended" in c or "expected" in c])))
+        def rest(frame):
+            return frame.drop(columns=[c for c in frame if "recommended" in c
+                                       or "expected" in c or c == "uncertain"])
+        assert rest(got).equals(rest(plain))
 
 
 def test_rules_reach_the_recommender_and_are_checked_first(bundle, events, unbudgeted):
