@@ -848,6 +848,14 @@ class TouchpointRecommender:
         eligible[:, unestimated] = False  # too rarely delivered to estimate: never ranked
         after[~eligible] = np.nan
         np.clip(after, 0.0, 1.0, out=after)
+        # the interval follows the clipped estimate: a reduction cannot exceed the risk
+        unknown = np.isnan(after) | np.isnan(low) | np.isnan(high)
+        with np.errstate(invalid="ignore"):
+            reduction = risk[:, None] - after
+            high = np.fmax(np.fmin(high, risk[:, None]), reduction)
+            low = np.fmin(np.fmax(low, risk[:, None] - 1.0), reduction)
+        low[unknown] = np.nan
+        high[unknown] = np.nan
 
         # Why a touchpoint is ruled out: a code into ``texts`` (0: it is not).
         blocked = np.zeros((n, T), dtype=np.int16)

@@ -272,8 +272,6 @@ def test_effects_agree_with_the_recommendations(bundle, log, recommended):
                                    picked[want].to_numpy(dtype=float))
 
 
-@pytest.mark.xfail(strict=True, reason="recommend.py clips the expected risk at 0 (so the "
-                   "reduction at the risk) but not the interval around it")
 def test_the_interval_is_clipped_with_the_estimate(bundle, log):
     """A reduction cannot exceed the risk: nor can its interval hold only larger ones."""
     features = bundle.featurizer.transform(log)
