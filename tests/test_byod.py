@@ -21,6 +21,7 @@ have something to learn.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import re
 import shlex
@@ -308,8 +309,16 @@ def test_value_features_find_the_purchases_of_a_map_without_purchase(saas, train
 
 
 def test_score_speaks_the_custom_vocabulary(saas, trained):
+    # `cjml score` has no --method and the policy chosen at training may well be "no action"
+    # on 2,500 customers: score with a copy of the bundle that follows the per-customer best
+    # ("dr-point"), so that there are recommendations to check in the custom vocabulary.
+    bundle = cjml.ModelBundle.load(trained.path)
+    policy = bundle.models["touchpoint_policy"]
+    bundle.models["touchpoint_policy"] = dataclasses.replace(policy, policy="dr-point",
+                                                             touchpoint=None, stage_rule={})
+    model = bundle.save(saas.folder / "models" / "saas_dr_point.joblib")
     out = saas.folder / "scores.csv"
-    code, stdout, err = cli("score", trained.path, saas.csv, "--columns", COLUMNS, "--out", out,
+    code, stdout, err = cli("score", model, saas.csv, "--columns", COLUMNS, "--out", out,
                             "--top-k", 2, "--quiet")
     assert code == 0, err
     assert "Scored 2,500 customers" in stdout
@@ -317,6 +326,7 @@ def test_score_speaks_the_custom_vocabulary(saas, trained):
     assert list(scores.columns) == [
         "customer_id", "churn_risk", "risk_band", "next_stage", "next_stage_proba",
         "top_drivers", "recommended_touchpoint", "expected_risk_reduction",
+        "expected_risk_reduction_low", "expected_risk_reduction_high", "uncertain",
         "recommended_touchpoint_2", "expected_risk_reduction_2", "status"]
     assert sorted(scores["customer_id"]) == sorted(saas.events["user"].unique())
     scored = scores[scores["status"] == "scored"].set_index("customer_id")
@@ -332,18 +342,30 @@ def test_score_speaks_the_custom_vocabulary(saas, trained):
         for customer, tp in chosen.items():
             assert tp in eligible_in(stage[customer]), (customer, stage[customer], tp)
         assert (scored.loc[chosen.index, f"expected_risk_reduction{rank}"] > 0).all()
+    has = scored["recommended_touchpoint"].notna()
+    low = scored["expected_risk_reduction_low"]
+    assert scored.loc[has, "uncertain"].astype(bool).tolist() == (~(low[has] > 0)).tolist()
+    assert scored.loc[~has, "uncertain"].isna().all()
 
 
 def test_recommend_follows_the_map_and_the_rules(saas, trained):
     out = saas.folder / "actions.csv"
+    # An explicit method: the policy chosen at training may recommend nothing on 2,500
+    # customers, and the map and the rules are to be exercised on many recommendations. Not
+    # "dr-point": in this world (random assignment) its effects are left unestimated for most
+    # customers (propensity per event under the 5% overlap floor), only ~56 recommendations
+    # remain; the response model ranks every customer.
     code, stdout, err = cli("recommend", trained.path, saas.csv, "--map", saas.map,
-                            "--columns", COLUMNS, "--rules", saas.rules, "--out", out)
+                            "--columns", COLUMNS, "--rules", saas.rules, "--out", out,
+                            "--method", "response")
     assert code == 0, err
     actions = pd.read_csv(out).set_index("customer_id")
     ranks = ["", "_2", "_3"]
     assert list(actions.columns) == ["stage", "baseline_risk", "reach_probability", *[
-        f"{c}{r}" for r in ranks for c in ("recommended_touchpoint", "expected_risk",
-                                           "expected_risk_reduction", "cost")], "reason"]
+        f"{c}{r}" for r in ranks for c in (
+            "recommended_touchpoint", "expected_risk", "expected_risk_reduction",
+            "expected_risk_reduction_low", "expected_risk_reduction_high", "evidence",
+            "uncertain", "cost")], "reason"]
     assert set(actions["stage"]) <= set(STAGES)
     stage = current_stage(saas.events)
     assert (actions["stage"] == stage[actions.index]).all()
@@ -362,6 +384,15 @@ def test_recommend_follows_the_map_and_the_rules(saas, trained):
             assert not (tp == "webinar_invite" and customer in had_webinar)  # capped
             assert actions.at[customer, f"cost{r}"] == ACTIONABLE[tp][1]
         assert (actions.loc[chosen.index, f"expected_risk_reduction{r}"] > 0).all()
+        low = actions.loc[chosen.index, f"expected_risk_reduction_low{r}"]
+        high = actions.loc[chosen.index, f"expected_risk_reduction_high{r}"]
+        red = actions.loc[chosen.index, f"expected_risk_reduction{r}"]
+        known = low.notna()
+        clipped = actions.loc[chosen.index, f"expected_risk{r}"] <= 0  # interval not clipped
+        assert ((low[known] <= red[known] + 1e-9) | clipped[known]).all()
+        assert (red[known] <= high[known] + 1e-9).all()
+        assert (actions.loc[chosen.index, f"uncertain{r}"] == ~(low > 0)).all()
+        assert (actions.loc[chosen.index, f"evidence{r}"] >= 0).all()
     first = actions["recommended_touchpoint"].dropna()
     assert n_recommended > 100 and first.nunique() >= 3
     assert actions["reason"].notna().all()
