@@ -64,7 +64,16 @@ def test_train_holds_out_a_later_cutoff(trained, log):
     assert all(c + horizon <= test_cutoff for c in train_cutoffs)
     assert test_cutoff == cjml.rolling_cutoffs(log, n=1)[0]
     assert str(test_cutoff.date()) == str(report.info["test_cutoff"])
-    assert set(bundle.models) == {"churn", "next_stage", "touchpoint_response"}
+    assert set(bundle.models) == {"churn", "next_stage", "touchpoint_response",
+                                  "touchpoint_effects", "touchpoint_policy"}
+    # the policy chosen on the held-out later period, recorded and shown as chosen
+    policy = bundle.models["touchpoint_policy"]
+    assert bundle.metadata["recommendation_policy"] == policy.to_dict()
+    assert report.policy == bundle.metadata["recommendation_policy"]
+    assert report.to_dict()["policy"] == report.policy
+    table = report.policy_table()
+    assert table is not None and table["chosen"].sum() == 1
+    assert f"recommendation policy: {policy.policy}" in report.to_text()
     assert bundle.metadata["event_columns"] == ["channel", "satisfaction", "nps", "effort",
                                                 "amount", "segment"]
     assert bundle.metadata["evaluation"]["churn"]["model"]["roc_auc"] == pytest.approx(
