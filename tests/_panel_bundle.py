@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import functools
 import shutil
 import tempfile
@@ -18,4 +19,11 @@ def sample_bundle_path() -> Path:
     folder = Path(tempfile.mkdtemp(prefix="cjml-panel-tests-"))
     atexit.register(shutil.rmtree, folder, True)
     bundle, _ = cjml.train(load_sample(), n_cutoffs=4, step="15D", holdout=False)
+    # On the small sample the policy chosen at training is often "no action" (or one
+    # touchpoint for everyone), and the panel has no method= of its own: the panel tests
+    # drive recommendations, overrides and filters by touchpoint, so the bundle follows the
+    # per-customer best ("dr-point").
+    policy = bundle.models["touchpoint_policy"]
+    bundle.models["touchpoint_policy"] = dataclasses.replace(policy, policy="dr-point",
+                                                             touchpoint=None, stage_rule={})
     return bundle.save(folder / "sample.joblib")

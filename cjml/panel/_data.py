@@ -234,6 +234,8 @@ def customer_table(scores, log=None, *, segment_col=None, cutoff=None) -> pd.Dat
         out["next_stage"] = pd.Categorical(out["next_stage"].astype(object))
     rank_cols = [c for c in src.columns
                  if c.startswith(("recommended_touchpoint", "expected_risk_reduction"))]
+    if "uncertain" in src.columns:  # the first recommendation's flag (None without one)
+        rank_cols.append("uncertain")
     for name in rank_cols:
         values = src[name].to_numpy()
         if name.startswith("recommended_touchpoint"):
@@ -1562,4 +1564,11 @@ def _with_rules(table, bundle, log, cutoff, rules, top_k) -> pd.DataFrame:
         table[f"recommended_touchpoint{src}"] = pd.Categorical(tp.where(tp.notna(), None))
         table[f"expected_risk_reduction{src}"] = rec[f"expected_risk_reduction{src}"].to_numpy(
             dtype=float)
+    # the first recommendation's interval and flag (from cjml.score) follow the rules too
+    for name in ("expected_risk_reduction_low", "expected_risk_reduction_high"):
+        if name in table.columns:
+            table[name] = rec[name].to_numpy(dtype=float)
+    if "uncertain" in table.columns:
+        table["uncertain"] = pd.Series(rec["uncertain"].to_numpy(dtype=object)).where(
+            rec["recommended_touchpoint"].notna().to_numpy(), None).to_numpy(dtype=object)
     return table
