@@ -4,8 +4,8 @@ Used by ``python quality.py --suite``. For each world and seed:
 
 1. simulate the world (cached as Parquet in ``CACHE``), read the events with
    the world's journey map and ``cjml.train`` with the world's horizon,
-   ``n_cutoffs=8`` and the default lookback, holding the world's
-   ``test_cutoff`` out;
+   ``n_cutoffs=8``, one thread per model and the default lookback, holding
+   the world's ``test_cutoff`` out;
 2. take the test rows (``make_training_set`` at the test cutoff: the
    population the churn model scores) joined to the world's truth;
 3. churn quality: ROC AUC and Brier of the model, of the oracle
@@ -13,7 +13,9 @@ Used by ``python quality.py --suite``. For each world and seed:
 4. policies over the top 20% by predicted risk (and over everyone): no
    action, a random eligible touchpoint, the best single touchpoint in
    hindsight (from the truth), the naive "best historical retention in the
-   stage" rule, cjml's default recommender and the oracle; regret shares,
+   stage" rule, cjml's default recommender (the policy the bundle chose at
+   training), cjml's per-customer ranking alone (``method="dr-rank"``) and
+   the oracle; regret shares,
    harmful share, share acted on, the most common recommendation and the
    Spearman correlation of cjml's expected reductions with the true ones;
 5. goals per (world, seed); see :data:`GOALS`.
@@ -21,9 +23,8 @@ Used by ``python quality.py --suite``. For each world and seed:
 :func:`policy_table` and :func:`action_stats` are pure (arrays in, numbers
 out) so they can be checked on hand-made rows.
 
-Until ``cjml.datasets.make_scenario`` exists, only ``default_simulator`` (a
-stand-in wrapping ``make_journeys``) is available; it stays a world of the
-suite (split "development").
+``default_simulator`` wraps ``make_journeys`` (cjml's own simulator, the
+world the first recommender was tuned on) and counts as a development world.
 """
 
 from __future__ import annotations
@@ -354,8 +355,10 @@ def run_world(name: str, n_customers: int, seed: int, log_progress=print) -> dic
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         log = cjml.read_events(data.events, journey_map=data.journey_map)
+        # one thread per model, so that worlds can run side by side (quality, not speed)
         bundle, report = cjml.train(log, test_cutoff=data.test_cutoff, horizon=horizon,
-                                    n_cutoffs=8)
+                                    n_cutoffs=8, churn_params={"n_jobs": 1},
+                                    stage_params={"n_jobs": 1})
         t_train = time.perf_counter() - t0 - t_data
         log_progress(f"  {name} seed {seed}: data {t_data:.0f} s, trained in {t_train:.0f} s")
         lookback = pd.Timedelta(bundle.metadata["lookback"] or "90D")
@@ -421,19 +424,19 @@ def run_world(name: str, n_customers: int, seed: int, log_progress=print) -> dic
         rec = pd.DataFrame({"recommended_touchpoint": None, "expected_risk_reduction": np.nan},
                            index=X.index)
     chosen = rec["recommended_touchpoint"].to_numpy(dtype=object)
-    # the per-customer ranking alone (method="dr-point"), whatever policy the bundle chose
+    # the per-customer ranking alone (method="dr-rank"), whatever policy the bundle chose
     policy = bundle.models.get("touchpoint_policy")
     row["policy"] = "-" if policy is None else (
         policy.policy + (f" ({policy.touchpoint})" if policy.touchpoint else ""))
     try:
-        point = TouchpointRecommender.from_bundle(bundle, method="dr-point").recommend(
+        point = TouchpointRecommender.from_bundle(bundle, method="dr-rank").recommend(
             log, cutoff=data.test_cutoff, features=X, churn_risk=risk, top_k=1).reindex(X.index)
         point_chosen = point["recommended_touchpoint"].to_numpy(dtype=object)
     except Exception as exc:  # an older bundle or a refusal: counted as no action
-        log_progress(f"  dr-point failed ({type(exc).__name__}: {exc})")
+        log_progress(f"  dr-rank failed ({type(exc).__name__}: {exc})")
         point_chosen = np.full(len(X), None, dtype=object)
     table = policy_table(truth_rows, risk, eligible, touchpoints,
-                         {"naive rule": naive, "cjml": chosen, "cjml dr-point": point_chosen},
+                         {"naive rule": naive, "cjml": chosen, "cjml dr-rank": point_chosen},
                          seed=seed)
     n_target = int(round(TARGET_SHARE * len(test)))
     target = np.zeros(len(test), dtype=bool)
@@ -473,8 +476,9 @@ def run_world(name: str, n_customers: int, seed: int, log_progress=print) -> dic
                                  if ok.any() else np.nan)
     point_stats = action_stats(truth_rows, point_chosen, np.full(len(test), np.nan), target,
                                touchpoints)
-    row["harmful_point"] = point_stats["harmful"]
-    for policy, label in (("cjml", "cjml"), ("cjml dr-point", "point"), ("best single", "single"),
+    row["harmful_rank"] = point_stats["harmful"]
+    row["acted_rank"] = point_stats["acted"]
+    for policy, label in (("cjml", "cjml"), ("cjml dr-rank", "rank"), ("best single", "single"),
                           ("naive rule", "naive"), ("random eligible", "random")):
         row[f"regret_{label}"] = table.loc[policy, "regret_target"]
         row[f"regret_all_{label}"] = table.loc[policy, "regret_all"]
@@ -519,10 +523,11 @@ COLUMNS = {  # column of the printed table: (source, format)
     "AUC m/o/p": (("auc_model", "auc_oracle", "auc_plain"), "{:.3f}"),
     "Brier m/o/p": (("brier_model", "brier_oracle", "brier_plain"), "{:.4f}"),
     "policy": ("policy", "{}"),
-    "regret cjml/point/single/naive/rand": (("regret_cjml", "regret_point", "regret_single",
-                                             "regret_naive", "regret_random"), "{:.2f}"),
-    "regret all cjml/point": (("regret_all_cjml", "regret_all_point"), "{:.2f}"),
-    "harm% cjml/point": (("harmful", "harmful_point"), "{:.1%}"), "acted%": ("acted", "{:.0%}"),
+    "regret cjml/rank/single/naive/rand": (("regret_cjml", "regret_rank", "regret_single",
+                                            "regret_naive", "regret_random"), "{:.2f}"),
+    "regret all cjml/rank": (("regret_all_cjml", "regret_all_rank"), "{:.2f}"),
+    "harm% cjml/rank": (("harmful", "harmful_rank"), "{:.1%}"),
+    "acted% cjml/rank": (("acted", "acted_rank"), "{:.0%}"),
     "top (share)": (("top", "top_share"), None),
     "rho rec/pairs": (("spearman", "spearman_pairs"), "{:.2f}"),
     "goals": (("goals_met", "goals_total"), None),

@@ -9,11 +9,14 @@ shuffled Parquet logs of ``events.py`` (about 8.5 events per customer): 10M
 events are about 1.2M customers. Each case runs in a fresh process; reading
 the log is outside the timing:
 
-- ``recommend``: ``TouchpointRecommender.from_bundle(bundle).recommend(log,
-  top_k=3)`` for every customer of the log (features at the cutoff, churn risk,
-  features at each customer's last event, the probability of still being
-  there, every eligible candidate scored by the response model, rules, ranking,
-  reasons);
+- ``recommend``: ``TouchpointRecommender.from_bundle(bundle,
+  method="dr-point").recommend(log, top_k=3)`` for every customer of the log
+  (features at the cutoff, churn risk, features at each customer's last
+  event, the probability of still being there, every eligible candidate's
+  effect: the response model's contrast, the doubly robust correction of the
+  customer's stage, the overlap check by the propensity model, then rules,
+  ranking, intervals and reasons). ``dr-point`` ranks every customer whatever
+  policy the bundle chose, so the whole path is timed;
 - ``reference``: in the same run, what scoring risk alone costs:
   ``featurizer.transform`` and the churn model's ``predict_proba`` for the same
   customers.
@@ -48,7 +51,7 @@ def journey_map():
 
 def bundle_path() -> str:
     """Train (once) and cache the bundle the cases recommend with."""
-    path = CACHE / "recommend_bundle.joblib"
+    path = CACHE / "recommend_bundle_dr.joblib"  # bundles with doubly robust effects
     if path.exists():
         return str(path)
     import cjml
@@ -72,7 +75,7 @@ def recommend_case(state, bundle: str, events: str) -> dict:
     from cjml.recommend import TouchpointRecommender
 
     b, log = state
-    out = TouchpointRecommender.from_bundle(b, top_k=3).recommend(log)
+    out = TouchpointRecommender.from_bundle(b, top_k=3, method="dr-point").recommend(log)
     candidates = len(b.models["touchpoint_response"].touchpoints_)
     return {"customers": len(out), "with_recommendation":
             int(out["recommended_touchpoint"].notna().sum()), "candidates": candidates}

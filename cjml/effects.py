@@ -65,7 +65,7 @@ __all__ = ["NO_ACTION", "AnchorSet", "DoublyRobustEffects", "PolicyChoice", "bui
            "choose_policy", "dr_policy", "fit_effects"]
 
 #: The order in which the methods are tested against the safe default (see choose_policy).
-_SEQUENCE = ("dr (point estimates)", "dr", "response", "naive rule")
+_SEQUENCE = ("dr (best if contacted)", "dr (point estimates)", "dr", "response", "naive rule")
 #: Policy names that are not touchpoints.
 NO_ACTION = "no action"
 
@@ -394,7 +394,7 @@ class DoublyRobustEffects:
         """P(arm | x) for the reference (column 0) and each of ``all_touchpoints``."""
         return _propensities(self.propensity, _matrix(X[self.feature_names]))
 
-    def predict(self, X: pd.DataFrame, base_risk=None
+    def predict(self, X: pd.DataFrame, base_risk=None, *, overlap=True
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Effect of each of ``touchpoints`` on P(silent) for the rows of ``X``.
 
@@ -405,6 +405,10 @@ class DoublyRobustEffects:
         base_risk : array-like, optional
             The churn model's risk for those rows, when already computed (the
             base model's adjustment).
+        overlap : bool, default True
+            Leave out (NaN) the rows unlike anyone who received the
+            touchpoint; False estimates them too (for a policy that gives one
+            touchpoint to everyone, whose value was measured as such).
 
         Returns
         -------
@@ -422,9 +426,10 @@ class DoublyRobustEffects:
         correction, se = self._cell_values(stage, arms)
         effect = effect + correction
         half = norm.ppf(0.5 + self.level / 2) * se
-        e = _propensities(self.propensity, M)
-        ok = (e[:, arms] >= self.min_propensity) & (e[:, [0]] >= self.min_propensity)
-        effect = np.where(ok, effect, np.nan)
+        if overlap:
+            e = _propensities(self.propensity, M)
+            ok = (e[:, arms] >= self.min_propensity) & (e[:, [0]] >= self.min_propensity)
+            effect = np.where(ok, effect, np.nan)
         return effect, effect - half, effect + half
 
     def _cell_values(self, stage: np.ndarray, arms: list[int]):
@@ -582,7 +587,8 @@ class PolicyChoice:
     Attributes
     ----------
     policy : str
-        ``"dr"``, ``"response"``, ``"single"``, ``"naive"`` or ``"no action"``.
+        ``"dr-rank"``, ``"dr-point"``, ``"dr"``, ``"response"``, ``"single"``,
+        ``"naive"`` or ``"no action"`` (see :class:`cjml.TouchpointRecommender`).
     touchpoint : str or None
         With ``policy="single"``: the touchpoint given to everyone eligible.
     stage_rule : dict
@@ -628,14 +634,23 @@ def _eligible(X: pd.DataFrame, jm: JourneyMap, touchpoints) -> np.ndarray:
 
 
 def dr_policy(effects: DoublyRobustEffects, X: pd.DataFrame, eligible: np.ndarray, *,
-              require_evidence=True) -> np.ndarray:
-    """Arm chosen by the DR-learner per row (0: nothing): the largest reduction whose
-    interval excludes zero (or the largest point reduction without ``require_evidence``)."""
-    effect, low, high = effects.predict(X)
+              require_evidence=True, rank=False, base_risk=None) -> np.ndarray:
+    """Arm chosen per row from the effects (0: nothing).
+
+    The largest reduction whose interval excludes zero; without
+    ``require_evidence`` the largest point reduction; with ``rank`` the best
+    touchpoint whatever its sign, unless its interval says it surely raises the
+    risk (the best touchpoint if the customer is contacted at all).
+    """
+    effect, low, high = effects.predict(X, base_risk=base_risk)
     cols = [effects.all_touchpoints.index(t) for t in effects.touchpoints]
-    ok = eligible[:, cols] & ~np.isnan(effect) & (effect < 0)
-    if require_evidence:
+    ok = eligible[:, cols] & ~np.isnan(effect)
+    if rank:
+        ok &= ~(low > 0)
+    elif require_evidence:
         ok &= high < 0
+    else:
+        ok &= effect < 0
     score = np.where(ok, -effect, -np.inf)
     best = score.argmax(axis=1)
     return np.where(np.isfinite(score.max(axis=1)), np.asarray(cols)[best] + 1, 0)
@@ -701,11 +716,13 @@ def choose_policy(effects: DoublyRobustEffects, held_out: AnchorSet, fit_anchors
     eligible = _eligible(held_out.X, journey_map, touchpoints)
     n = len(held_out)
     candidates: dict[str, np.ndarray] = {NO_ACTION: np.zeros(n, dtype=np.int64)}
-    candidates["dr"] = dr_policy(effects, held_out.X, eligible)
+    base = None if churn_model is None else churn_model.predict_proba(held_out.X)[:, 1]
+    candidates["dr (best if contacted)"] = dr_policy(effects, held_out.X, eligible, rank=True,
+                                                     base_risk=base)
     candidates["dr (point estimates)"] = dr_policy(effects, held_out.X, eligible,
-                                                   require_evidence=False)
+                                                   require_evidence=False, base_risk=base)
+    candidates["dr"] = dr_policy(effects, held_out.X, eligible, base_risk=base)
     if response_model is not None and churn_model is not None:
-        base = churn_model.predict_proba(held_out.X)[:, 1]
         engaged, treated = response_model.predict_risks(held_out.X, base)
         cols = [touchpoints.index(t) for t in response_model.touchpoints_]
         gain = np.where(eligible[:, cols], engaged[:, None] - treated, -np.inf)
@@ -780,6 +797,8 @@ def choose_policy(effects: DoublyRobustEffects, held_out: AnchorSet, fit_anchors
         return PolicyChoice("single", chosen[len("single: "):], {}, table, reason, n)
     if chosen == "dr (point estimates)":
         policy = "dr-point"
+    elif chosen == "dr (best if contacted)":
+        policy = "dr-rank"
     elif chosen == "naive rule":
         policy = "naive"
     else:
@@ -790,6 +809,7 @@ def choose_policy(effects: DoublyRobustEffects, held_out: AnchorSet, fit_anchors
 def _label(name: str) -> str:
     if name.startswith("single: "):
         return f"giving {name[len('single: '):]} to everyone eligible"
-    return {"dr": "the doubly robust learner", "dr (point estimates)":
+    return {"dr": "the doubly robust learner", "dr (best if contacted)":
+            "the doubly robust learner's best touchpoint for everyone", "dr (point estimates)":
             "the doubly robust learner (point estimates)", "response": "the response model",
             "naive rule": "the naive rule", NO_ACTION: "doing nothing"}.get(name, name)

@@ -582,7 +582,8 @@ class _Estimates:
 
 
 #: The methods a recommender can use; "auto" follows the policy the bundle chose.
-METHODS = ("auto", "dr", "dr-point", "response", "s-learner", "single", "naive", "no action")
+METHODS = ("auto", "dr-rank", "dr-point", "dr", "response", "s-learner", "single", "naive",
+           "no action")
 
 
 class TouchpointRecommender:
@@ -604,9 +605,13 @@ class TouchpointRecommender:
     method : str, default "auto"
         How each touchpoint's effect is estimated and which are recommended:
         ``"auto"`` follows the policy :func:`cjml.train` chose by off-policy
-        value (``policy``); ``"dr"`` the doubly robust effects, recommending
-        only what their interval says helps; ``"dr-point"`` the same on point
-        estimates; ``"response"`` the response model; ``"s-learner"`` the
+        value (``policy``); ``"dr-rank"`` the touchpoint with the best
+        doubly robust effect for each customer, unless its interval says it
+        surely raises the risk (the best touchpoint if the customer is
+        contacted at all: effects relative to one another are better known
+        than effects relative to doing nothing); ``"dr-point"`` only those
+        expected to lower the risk; ``"dr"`` only those whose interval says
+        they lower it; ``"response"`` the response model; ``"s-learner"`` the
         churn model rescored with the touchpoint; ``"single"`` the one
         touchpoint of the policy; ``"naive"`` its stage rule; ``"no action"``
         nothing. See :mod:`cjml.effects` and the module docstring.
@@ -785,8 +790,11 @@ class TouchpointRecommender:
         if dr is not None and n:
             dr_cols = [touchpoints.index(t) for t in dr.touchpoints if t in touchpoints]
             # effects learned right after customers' events are predicted there
+            # one touchpoint (or one per stage) for everyone: its value was measured as such,
+            # so customers unlike those who received it are estimated too
             effect, lo, hi = dr.predict(X_at_last,
-                                        base_risk=risk_if_there if X_at_last is not X else risk)
+                                        base_risk=risk_if_there if X_at_last is not X else risk,
+                                        overlap=method not in ("single", "naive"))
             keep = [dr.touchpoints.index(touchpoints[j]) for j in dr_cols]
             effect, lo, hi = effect[:, keep], lo[:, keep], hi[:, keep]
             low[:, dr_cols] = reach[:, None] * -hi  # a negative effect on P(silent) helps
@@ -800,7 +808,7 @@ class TouchpointRecommender:
                 if a in arm_to_col and -1 <= s_ < len(jm.stages):
                     counts[s_, arm_to_col[a]] += c  # index -1: stage unknown (last row)
             evidence = counts[stage]
-        if method in ("dr", "dr-point", "single", "naive", "no action"):
+        if method in ("dr-rank", "dr", "dr-point", "single", "naive", "no action"):
             if dr is None:
                 raise CjmlError(f"method={method!r} needs the doubly robust effects that "
                                 "cjml.train fits; build the recommender with "
@@ -870,7 +878,7 @@ class TouchpointRecommender:
             mask[:, unestimated] = deliverable[:, unestimated]
             block(mask, f"delivered fewer than {min_deliveries} times in the training history: "
                         "effect not estimated")
-        if method in ("dr", "dr-point", "single", "naive"):
+        if method in ("dr-rank", "dr", "dr-point"):
             block(no_overlap & eligible, "no comparable customers received it (no overlap): "
                                          "effect not estimated")
         policy = self.policy if self.method == "auto" else None
@@ -879,6 +887,10 @@ class TouchpointRecommender:
             with np.errstate(invalid="ignore"):
                 block(eligible & ~(low > 0), "not enough evidence that it helps (the interval on "
                                              "the reduction includes no effect)")
+        elif method == "dr-rank":
+            with np.errstate(invalid="ignore"):
+                block(eligible & (high < 0), "it surely raises the risk (the whole interval on "
+                                             "the reduction is below zero)")
         elif method == "single":
             chosen = None if policy is None else policy.touchpoint
             if chosen is None:  # without a policy: the best mean effect over these customers
@@ -1021,7 +1033,13 @@ class TouchpointRecommender:
         n = len(est.risk)
 
         reduction = est.risk[:, None] - est.after
-        usable = est.allowed & (reduction > max(rules.min_reduction, 0.0))
+        if est.method == "dr-rank":  # the best touchpoint if contacted, whatever its sign,
+            # unless the change is too small to tell from nothing (a customer almost surely gone)
+            usable = est.allowed & (np.abs(reduction) > max(rules.min_reduction, 0.0))
+            if rules.min_reduction > DEFAULT_MIN_REDUCTION:  # a floor on gains the user set
+                usable &= reduction > rules.min_reduction
+        else:
+            usable = est.allowed & (reduction > max(rules.min_reduction, 0.0))
         act = est.risk >= rules.min_risk
         usable &= act[:, None]
         score = reduction / np.where(costs > 0, costs, np.nan) if rules.ranks_by_cost else reduction
@@ -1206,11 +1224,15 @@ def _signed_points(d: np.ndarray) -> np.ndarray:
 
 
 def _points(d: np.ndarray) -> np.ndarray:
-    """Risk differences in percentage points, "<0.1 points" when smaller."""
+    """Risk differences in percentage points: one decimal, two under a tenth of a point,
+    "<0.01 points" when smaller still."""
     d = np.asarray(d, dtype=float) * 100
     tenths = np.round(d * 10).astype(np.int64)
     text = np.char.add(np.char.add((tenths // 10).astype(str), "."), (tenths % 10).astype(str))
-    return np.where(d >= 0.1, np.char.add(text, " points"), "<0.1 points").astype(object)
+    hundredths = np.round(d * 100).astype(np.int64)
+    small = np.char.add("0.", np.char.zfill(hundredths.astype(str), 2))
+    text = np.where(d >= 0.1, text, np.where(d >= 0.01, small, "<0.01"))
+    return np.char.add(text, " points").astype(object)
 
 
 def _reasons(est: _Estimates, out: pd.DataFrame, act: np.ndarray, over_budget: np.ndarray,
@@ -1231,8 +1253,13 @@ def _reasons(est: _Estimates, out: pd.DataFrame, act: np.ndarray, over_budget: n
         low = out["expected_risk_reduction_low"].to_numpy()[has]
         high = out["expected_risk_reduction_high"].to_numpy()[has]
         evidence = out["evidence"].to_numpy()[has]
-        text = (first[has].str.replace("_", " ").to_numpy() + " lowers the drop-off risk from "
-                + before_text + " to " + after_text + " (" + _points(risk - after) + ")")
+        name = first[has].str.replace("_", " ").to_numpy()
+        text = name + " lowers the drop-off risk from " + before_text + " to " + after_text \
+            + " (" + _points(risk - after) + ")"
+        worse = ~(risk - after > 0)  # dr-rank: the best touchpoint if contacted at all
+        text[worse] = (name[worse] + " is the best touchpoint if they are contacted: the "
+                       "drop-off risk from " + before_text[worse] + " to " + after_text[worse]
+                       + " (+" + _signed_points(after[worse] - risk[worse]) + " points)")
         known = ~np.isnan(low)
         text[known] += ("; interval " + _signed_points(low[known]) + " to "
                         + _signed_points(high[known]) + ", " + evidence[known].astype(str)
