@@ -427,7 +427,7 @@ def run_world(name: str, n_customers: int, seed: int, log_progress=print) -> dic
     # the per-customer ranking alone (method="dr-rank"), whatever policy the bundle chose
     policy = bundle.models.get("touchpoint_policy")
     row["policy"] = "-" if policy is None else (
-        policy.policy + (f" ({policy.touchpoint})" if policy.touchpoint else ""))
+        policy.policy + (f" ({policy.touchpoint})" if policy.policy == "single" else ""))
     try:
         point = TouchpointRecommender.from_bundle(bundle, method="dr-rank").recommend(
             log, cutoff=data.test_cutoff, features=X, churn_risk=risk, top_k=1).reindex(X.index)

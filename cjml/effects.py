@@ -23,10 +23,12 @@ effect of touchpoint ``t`` for a customer with history ``x`` is::
 2. **Pseudo-outcomes.** ``Gamma_a = mu_a + [A = a] (Y - mu_a) / e_a``: unbiased
    for the outcome under arm ``a`` when either nuisance model is right, so
    confounding through anything the features hold is removed.
-3. **Overlap.** Anchors where ``e_a`` or the reference's propensity is below
-   ``min_propensity`` have no comparable treated or untreated customers; they
-   give no estimate for ``a``, and customers like them get no recommendation
-   of ``a`` ("no comparable customers received it").
+3. **Overlap.** Anchors where ``e_a``, or the reference's propensity, is
+   below ``overlap`` times that arm's share of all anchors have no comparable
+   treated or untreated customers (relative, because with many touchpoints
+   each is naturally a few percent of events); they give no estimate for
+   ``a``, and customers like them get no recommendation of ``a`` ("no
+   comparable customers received it").
 4. **Shrinkage.** ``Gamma_t - Gamma_ref`` is regressed on a few moderators
    (stage, customer attributes, open tickets, contact pressure, bad
    experiences, purchases) by Bayesian ridge regression with a prior centred
@@ -311,8 +313,11 @@ class DoublyRobustEffects:
     propensity, outcome : lightgbm.Booster
         The nuisance models fitted on every anchor.
     feature_names : list of str
-    min_propensity : float
-        Overlap threshold.
+    thresholds : ndarray
+        Overlap threshold per arm (reference first): ``overlap`` times the
+        arm's share of the anchors.
+    overlap : float
+        The fraction those thresholds are of each arm's share.
     level : float
         Coverage of the intervals.
     min_deliveries : int
@@ -338,7 +343,8 @@ class DoublyRobustEffects:
     propensity: object
     outcome: object
     feature_names: list
-    min_propensity: float = 0.05
+    thresholds: np.ndarray = None
+    overlap: float = 0.1
     level: float = 0.9
     min_deliveries: int = 30
     prior_sd: float = 0.02
@@ -428,7 +434,7 @@ class DoublyRobustEffects:
         half = norm.ppf(0.5 + self.level / 2) * se
         if overlap:
             e = _propensities(self.propensity, M)
-            ok = (e[:, arms] >= self.min_propensity) & (e[:, [0]] >= self.min_propensity)
+            ok = (e[:, arms] >= self.thresholds[arms]) & (e[:, [0]] >= self.thresholds[0])
             effect = np.where(ok, effect, np.nan)
         return effect, effect - half, effect + half
 
@@ -470,17 +476,24 @@ def _cross_fit(anchors: AnchorSet, n_arms: int, folds: int, rounds: int, seed: i
     return e, mu
 
 
-def _pseudo_outcomes(e, mu, arm, y, min_propensity):
-    """Gamma_a for every anchor and arm, and where each arm has overlap."""
+def _thresholds(arm: np.ndarray, n_arms: int, overlap: float) -> np.ndarray:
+    """Overlap threshold per arm: ``overlap`` times the arm's share of the anchors."""
+    return overlap * np.bincount(arm, minlength=n_arms) / max(len(arm), 1)
+
+
+def _pseudo_outcomes(e, mu, arm, y, thresholds):
+    """Gamma_a for every anchor and arm (weights clipped at the thresholds), and where
+    each arm has overlap."""
     n, n_arms = mu.shape
-    clipped = np.maximum(e, min_propensity)
+    thresholds = np.maximum(np.asarray(thresholds, dtype=float), 1e-6)
+    clipped = np.maximum(e, thresholds[None, :])
     hit = arm[:, None] == np.arange(n_arms)[None, :]
     gamma = mu + hit * (y[:, None] - mu) / clipped
-    overlap = e >= min_propensity
+    overlap = e >= thresholds[None, :]
     return gamma, overlap
 
 
-def fit_effects(anchors: AnchorSet, *, folds=2, rounds=80, min_propensity=0.05,
+def fit_effects(anchors: AnchorSet, *, folds=2, rounds=80, overlap=0.1,
                 min_deliveries=30, prior_sd=0.02, level=0.9, random_state=0, base_model=None,
                 risk_model=None) -> DoublyRobustEffects:
     """Fit the touchpoint effects on anchor rows.
@@ -493,12 +506,13 @@ def fit_effects(anchors: AnchorSet, *, folds=2, rounds=80, min_propensity=0.05,
         Customer-level folds of the cross-fitting.
     rounds : int, default 80
         Boosting rounds of the nuisance models.
-    min_propensity : float, default 0.05
-        Overlap threshold: anchors (and customers) whose probability of the
-        touchpoint, or of the reference, is below it get no estimate; the
-        doubly robust weights are clipped there too (at most 20). Where
-        overlap is thinner, outcome models extrapolate, and two of them
-        fitted on different data tend to extrapolate alike.
+    overlap : float, default 0.1
+        Overlap threshold, relative: anchors (and customers) whose
+        probability of a touchpoint, or of the reference, is below this
+        fraction of that arm's share of the anchors get no estimate for it;
+        the doubly robust weights are clipped there too. Where overlap is
+        thinner, outcome models extrapolate, and two of them fitted on
+        different data tend to extrapolate alike.
     min_deliveries : int, default 30
         Touchpoints with fewer treated anchors are not estimated, and stages
         with fewer use the touchpoint's pooled correction.
@@ -538,7 +552,8 @@ def fit_effects(anchors: AnchorSet, *, folds=2, rounds=80, min_propensity=0.05,
     n_arms = len(touchpoints_all) + 1
     e, mu = _cross_fit(anchors, n_arms, folds, rounds, random_state)
     y = anchors.y.astype(float)
-    gamma, overlap = _pseudo_outcomes(e, mu, anchors.arm, y, min_propensity)
+    thresholds = _thresholds(anchors.arm, n_arms, overlap)
+    gamma, has_overlap = _pseudo_outcomes(e, mu, anchors.arm, y, thresholds)
     stage = _stage_of(anchors.X)
     M = _matrix(anchors.X)
     propensity = _fit_propensity(M, anchors.arm, n_arms, rounds)
@@ -546,7 +561,8 @@ def fit_effects(anchors: AnchorSet, *, folds=2, rounds=80, min_propensity=0.05,
     effects = DoublyRobustEffects(
         touchpoints=tuple(touchpoints_all[j] for j in keep), all_touchpoints=touchpoints_all,
         deliveries=deliveries, cells=pd.DataFrame(), ate={}, propensity=propensity,
-        outcome=outcome, feature_names=list(anchors.X.columns), min_propensity=min_propensity,
+        outcome=outcome, feature_names=list(anchors.X.columns), thresholds=thresholds,
+        overlap=overlap,
         level=level, min_deliveries=min_deliveries, prior_sd=prior_sd, design=anchors.design,
         base_model=base_model, risk_model=risk_model)
     if base_model is None:
@@ -556,7 +572,7 @@ def fit_effects(anchors: AnchorSet, *, folds=2, rounds=80, min_propensity=0.05,
     rows, ate = [], {}
     for k, j in enumerate(keep):
         a = j + 1
-        both = overlap[:, a] & overlap[:, 0]
+        both = has_overlap[:, a] & has_overlap[:, 0]
         dr = gamma[:, a] - gamma[:, 0]
         residual = dr - base[:, k]  # what the doubly robust weights add to the base contrast
         for s in [-1, *sorted(set(stage[both].tolist()) - {-1})]:
@@ -575,7 +591,8 @@ def fit_effects(anchors: AnchorSet, *, folds=2, rounds=80, min_propensity=0.05,
     effects.cells = pd.DataFrame(rows, columns=["stage", "arm", "n", "dr", "se", "correction"])
     effects.ate = ate
     effects.diagnostics = {"anchors": len(anchors), "overlap_share": {
-        t: float((overlap[:, j + 1] & overlap[:, 0]).mean()) for j, t in enumerate(touchpoints_all)}}
+        t: float((has_overlap[:, j + 1] & has_overlap[:, 0]).mean())
+        for j, t in enumerate(touchpoints_all)}}
     return effects
 
 
@@ -590,9 +607,11 @@ class PolicyChoice:
         ``"dr-rank"``, ``"dr-point"``, ``"dr"``, ``"response"``, ``"single"``,
         ``"naive"`` or ``"no action"`` (see :class:`cjml.TouchpointRecommender`).
     touchpoint : str or None
-        With ``policy="single"``: the touchpoint given to everyone eligible.
+        The best single touchpoint (given to everyone eligible with
+        ``policy="single"``, or ``method="single"``).
     stage_rule : dict
-        With ``policy="naive"``: stage index to touchpoint.
+        The naive rule, stage index to touchpoint (``policy="naive"`` or
+        ``method="naive"``).
     table : DataFrame
         One row per candidate: ``value`` (estimated mean silence risk under
         the policy on the held-out anchors), ``vs_no_action`` with
@@ -663,7 +682,7 @@ def _ope(gamma: np.ndarray, choice: np.ndarray) -> np.ndarray:
 
 def choose_policy(effects: DoublyRobustEffects, held_out: AnchorSet, fit_anchors: AnchorSet,
                   journey_map: JourneyMap, *, response_model=None, churn_model=None,
-                  level=0.9, clip=0.05, random_state=0, rounds=80) -> PolicyChoice:
+                  level=0.9, random_state=0, rounds=80) -> PolicyChoice:
     """Estimate each candidate policy's value on held-out anchors and keep the best safe one.
 
     Parameters
@@ -689,9 +708,6 @@ def choose_policy(effects: DoublyRobustEffects, held_out: AnchorSet, fit_anchors
         default, stopping at the first that fails), so their overall error
         stays at ``1 - level``. The intervals reported are the matching
         one-sided bounds on each side.
-    clip : float, default 0.05
-        Propensities are clipped from below at this value in the off-policy
-        values (weights of at most 20: a little bias for much less noise).
     random_state : int, default 0
         Seed.
     rounds : int, default 80
@@ -711,8 +727,9 @@ def choose_policy(effects: DoublyRobustEffects, held_out: AnchorSet, fit_anchors
     # outcome model from the fitting period would share the candidates' own errors and
     # flatter them (it is the model they were chosen by).
     e, mu = _cross_fit(held_out, n_arms, 2, rounds, random_state + 1)
+    # weights clipped as in the fit: at the same fraction of each arm's share
     gamma, _ = _pseudo_outcomes(e, mu, held_out.arm, held_out.y.astype(float),
-                                max(clip, effects.min_propensity))
+                                _thresholds(held_out.arm, n_arms, effects.overlap))
     eligible = _eligible(held_out.X, journey_map, touchpoints)
     n = len(held_out)
     candidates: dict[str, np.ndarray] = {NO_ACTION: np.zeros(n, dtype=np.int64)}
@@ -794,7 +811,7 @@ def choose_policy(effects: DoublyRobustEffects, held_out: AnchorSet, fit_anchors
                      ", so no touchpoint is recommended"))
     table["chosen"] = table.index == chosen
     if chosen.startswith("single: "):
-        return PolicyChoice("single", chosen[len("single: "):], {}, table, reason, n)
+        return PolicyChoice("single", best_single, stage_rule, table, reason, n)
     if chosen == "dr (point estimates)":
         policy = "dr-point"
     elif chosen == "dr (best if contacted)":
@@ -803,7 +820,7 @@ def choose_policy(effects: DoublyRobustEffects, held_out: AnchorSet, fit_anchors
         policy = "naive"
     else:
         policy = chosen
-    return PolicyChoice(policy, None, stage_rule if policy == "naive" else {}, table, reason, n)
+    return PolicyChoice(policy, best_single, stage_rule, table, reason, n)
 
 
 def _label(name: str) -> str:

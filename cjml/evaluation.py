@@ -173,7 +173,7 @@ class EvaluationReport:
         if self.policy is None:
             return ""
         head = (f"\n\nrecommendation policy: {self.policy['policy']}"
-                + (f" ({self.policy['touchpoint']})" if self.policy.get("touchpoint") else "")
+                + (f" ({self.policy['touchpoint']})" if self.policy["policy"] == "single" else "")
                 + f": {self.policy['reason']}")
         if table is None:
             return head + "\n"

@@ -881,8 +881,8 @@ class TouchpointRecommender:
         if method in ("dr-rank", "dr", "dr-point"):
             block(no_overlap & eligible, "no comparable customers received it (no overlap): "
                                          "effect not estimated")
-        policy = self.policy if self.method == "auto" else None
-        reason = "" if policy is None else policy.reason
+        policy = self.policy  # its single touchpoint and stage rule serve the explicit methods too
+        reason = "" if policy is None or self.method != "auto" else policy.reason
         if method == "dr":
             with np.errstate(invalid="ignore"):
                 block(eligible & ~(low > 0), "not enough evidence that it helps (the interval on "

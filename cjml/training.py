@@ -244,7 +244,7 @@ def _fit_recommender(log, featurizer, churn, train_cutoffs, horizon, params) -> 
         return {}
     params = dict(params or {})
     response_keys = {"C", "min_deliveries"}
-    effect_keys = {"folds", "rounds", "min_propensity", "prior_sd", "level"}
+    effect_keys = {"folds", "rounds", "overlap", "prior_sd", "level"}
     anchor_keys = {"max_rows", "random_state", "window", "design"}
     unknown = set(params) - response_keys - effect_keys - anchor_keys
     if unknown:
