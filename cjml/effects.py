@@ -2,52 +2,71 @@
 
 What is estimated
 -----------------
-The unit is a *decision point*: a customer's own event (a visit, a purchase,
-a ticket...), when the customer was surely there. What the business did
-next is the arm: the first actionable touchpoint it delivered within a short
-``window`` after the event (the reference arm when it delivered none). The
-outcome is whether the customer then went silent for a horizon, counted from
-the end of that window so that a delivery never counts as a return. The
-effect of touchpoint ``t`` for a customer with history ``x`` is::
+Every event after a customer's first is an *anchor* (``design="events"``, the
+default): the features just before it, and whether the customer then went
+silent for a horizon. Anchors on a delivery of an actionable touchpoint are
+treated with it; anchors on the customer's own events (a visit, a purchase, a
+ticket...) are the comparison arm. Both prove that the customer was there at
+the anchor, so no touchpoint is credited with the mere proof of life. (The
+alternative ``design="decision"`` anchors on the customer's own events only,
+with the arm what the business delivered within a short ``window`` after
+them; it has no comparison-arm effects but, on the development worlds, too
+few treated anchors.) The effect of touchpoint ``t`` for a customer with
+history ``x`` is::
 
-    tau_t(x) = P(silent | x, t delivered) - P(silent | x, nothing delivered)
+    tau_t(x) = P(silent | x, t) - P(silent | x, comparison arm)
 
-(negative when ``t`` helps), estimated by a cross-fitted doubly robust learner
-(the DR-learner of Kennedy, 2023):
+(negative when ``t`` helps), estimated in four steps:
 
 1. **Nuisance models, cross-fitted by customer.** A propensity model
-   ``e_a(x) = P(arm a | x)`` (LightGBM, multiclass over the reference and the
-   touchpoints) says how the business chose whom to contact; an outcome model
-   ``mu_a(x) = P(silent | x, arm a)`` (LightGBM with the arm as a feature).
-   Each anchor is predicted by models that never saw its customer.
+   ``e_a(x) = P(arm a | x)`` (LightGBM, multiclass over the comparison arm and
+   the touchpoints) says how the business chose whom to contact; an outcome
+   model ``mu_a(x) = P(silent | x, arm a)`` (LightGBM with the arm as a
+   feature). Each anchor is predicted by models that never saw its customer.
 2. **Pseudo-outcomes.** ``Gamma_a = mu_a + [A = a] (Y - mu_a) / e_a``: unbiased
    for the outcome under arm ``a`` when either nuisance model is right, so
    confounding through anything the features hold is removed.
-3. **Overlap.** Anchors where ``e_a``, or the reference's propensity, is
+3. **Overlap.** Anchors where ``e_a``, or the comparison arm's propensity, is
    below ``overlap`` times that arm's share of all anchors have no comparable
    treated or untreated customers (relative, because with many touchpoints
    each is naturally a few percent of events); they give no estimate for
    ``a``, and customers like them get no recommendation of ``a`` ("no
    comparable customers received it").
-4. **Shrinkage.** ``Gamma_t - Gamma_ref`` is regressed on a few moderators
-   (stage, customer attributes, open tickets, contact pressure, bad
-   experiences, purchases) by Bayesian ridge regression with a prior centred
-   on zero: a touchpoint delivered rarely has a wide posterior and an estimate
-   near zero; each customer's estimate comes with its posterior interval.
+4. **A base contrast, corrected per stage and shrunk.** Each customer's
+   effect is a base contrast, the touchpoint response model's (a logistic
+   model of each touchpoint's effect with moderators, fitted on the same
+   anchors; :class:`cjml.recommend.TouchpointResponseModel`) or else the
+   outcome model's ``mu_t(x) - mu_ref(x)``, plus a correction per (stage,
+   touchpoint): the doubly robust mean of ``Gamma_t - Gamma_ref`` minus the
+   base's mean, shrunk toward zero by its own standard error (normal prior,
+   ``prior_sd``). The interval is the effect plus or minus that standard
+   error: a rarely delivered touchpoint gets a wide one. On the development
+   worlds the smooth base ranked touchpoints far better than the raw
+   pseudo-outcomes, whose weights make them too noisy to use one by one.
 
 Which policy to trust
 ---------------------
-The anchors of the latest part of the training period are kept out of the
+The anchors of the latest third of the training period are kept out of the
 fit. On them, the value (mean silence risk) of each candidate policy is
-estimated off-policy with the same doubly robust formula, with a paired
-confidence interval against doing nothing: the DR-learner's choice, the
-response model's choice (:class:`cjml.recommend.TouchpointResponseModel`),
-the best single touchpoint, the naive rule (per stage, the touchpoint after
-which customers most often came back) and no action. The policy kept is the
-best one that beats the *safe default* beyond its interval; the safe default
-is the best single touchpoint when that beats no action beyond noise, else no
-action. When nothing is clearly better, cjml says so and recommends the safe
-default rather than noise.
+estimated off-policy with the same doubly robust formula (its nuisance models
+cross-fitted on those anchors alone, so that no candidate is judged by the
+model it was chosen by), with a one-sided interval of its difference with
+doing nothing and with the safe default: ``dr-rank`` (each customer's best
+touchpoint if contacted, unless surely harmful), ``dr-point`` (only those
+expected to help), ``dr`` (only those whose interval says so), the response
+model's choice (:class:`cjml.recommend.TouchpointResponseModel`), the best
+single touchpoint, the naive rule (per stage, the touchpoint after which
+customers most often came back) and no action. The *safe default* is the best
+single touchpoint when it beats no action beyond noise, else no action; the
+methods are then tested against it in that fixed order, stopping at the first
+that fails, and the best of those that passed is kept. When none passes,
+cjml says so and recommends the safe default rather than noise.
+
+Limits: the comparison arm is customers' own events, which have effects of
+their own, so effects against doing nothing are less certain than effects of
+touchpoints against one another; and effects of a point or two need many
+thousands of decisions before the held-out comparison can tell them from
+noise.
 """
 
 from __future__ import annotations
@@ -692,9 +711,9 @@ def choose_policy(effects: DoublyRobustEffects, held_out: AnchorSet, fit_anchors
     held_out : AnchorSet
         Later anchors, kept out of every fit.
     fit_anchors : AnchorSet
-        The anchors the effects were fitted on (nuisance models for the
-        off-policy values are refitted on them; the best single touchpoint and
-        the naive rule are read from them).
+        The anchors the effects were fitted on; the best single touchpoint
+        and the naive rule are read from them. The off-policy values' own
+        nuisance models are cross-fitted on ``held_out``.
     journey_map : JourneyMap
         Eligibility of the touchpoints by stage.
     response_model : TouchpointResponseModel, optional
