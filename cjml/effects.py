@@ -381,18 +381,20 @@ class DoublyRobustEffects:
                   ) -> np.ndarray:
         """The base contrast mu_t(x) - mu_ref(x) per row and arm (before the correction)."""
         n_arms = len(self.all_touchpoints) + 1
-        mu = _outcomes(self.outcome, M, n_arms, arms=[0, *arms])
-        out = mu[:, 1:] - mu[:, [0]]
         model = self.base_model
-        if model is None or not len(X):
-            return out
-        risk = (self.risk_model.predict_proba(X)[:, 1] if base_risk is None
-                else np.asarray(base_risk, dtype=float))
-        engaged, treated = model.predict_risks(X, risk)
-        for k, a in enumerate(arms):
-            name = self.all_touchpoints[a - 1]
-            if name in model.touchpoints_:
-                out[:, k] = treated[:, model.touchpoints_.index(name)] - engaged
+        names = [self.all_touchpoints[a - 1] for a in arms]
+        own = [] if model is None else [k for k, t in enumerate(names) if t in model.touchpoints_]
+        out = np.empty((len(X), len(arms)))
+        rest = [k for k in range(len(arms)) if k not in own]
+        if rest:  # the outcome model's contrast where the base model has none
+            mu = _outcomes(self.outcome, M, n_arms, arms=[0, *[arms[k] for k in rest]])
+            out[:, rest] = mu[:, 1:] - mu[:, [0]]
+        if own and len(X):
+            risk = (self.risk_model.predict_proba(X)[:, 1] if base_risk is None
+                    else np.asarray(base_risk, dtype=float))
+            engaged, treated = model.predict_risks(X, risk)
+            cols = [model.touchpoints_.index(names[k]) for k in own]
+            out[:, own] = treated[:, cols] - engaged[:, None]
         return out
 
     def best_single(self, X: pd.DataFrame) -> str | None:
