@@ -564,8 +564,9 @@ def _median_rows(rows: pd.DataFrame) -> pd.DataFrame:
     num = rows.select_dtypes("number").columns.difference(["seed"])
     med = rows.groupby("world", sort=False)[list(num)].median()
     med["seed"] = "med"
-    med["top"] = rows.groupby("world", sort=False)["top"].agg(
-        lambda s: s.mode().iloc[0] if s.notna().any() else None)
+    for text in ("top", "policy"):  # the most common over seeds
+        med[text] = rows.groupby("world", sort=False)[text].agg(
+            lambda s: s.mode().iloc[0] if s.notna().any() else None)
     for k in ("goal_regret", "goal_vs_naive", "goal_harm", "goal_spearman"):
         # median of a 0/1 flag over seeds: met on most seeds
         med[k] = rows.groupby("world", sort=False)[k].agg(

@@ -287,7 +287,7 @@ def _fit_outcome(M: np.ndarray, arm: np.ndarray, y: np.ndarray, n_arms: int, rou
     return lgb.train(params, data, rounds)
 
 
-def _outcomes(booster, M: np.ndarray, n_arms: int, arms=None) -> np.ndarray:
+def _outcomes(booster, M: np.ndarray, n_arms: int, arms=None, threads: int = 1) -> np.ndarray:
     """mu_a(x) for every arm (or the ``arms`` listed): shape (n, len(arms))."""
     arms = range(n_arms) if arms is None else arms
     out = np.empty((len(M), len(arms)))
@@ -295,12 +295,22 @@ def _outcomes(booster, M: np.ndarray, n_arms: int, arms=None) -> np.ndarray:
     design[:, :-1] = M
     for k, a in enumerate(arms):
         design[:, -1] = a
-        out[:, k] = booster.predict(design, num_threads=1)
+        out[:, k] = booster.predict(design, num_threads=threads)
     return out
 
 
-def _propensities(booster, M: np.ndarray) -> np.ndarray:
-    return np.asarray(booster.predict(M, num_threads=1)).reshape(len(M), -1)
+def _propensities(booster, M: np.ndarray, threads: int = 1) -> np.ndarray:
+    return np.asarray(booster.predict(M, num_threads=threads)).reshape(len(M), -1)
+
+
+def _threads(n_jobs, n_rows: int) -> int:
+    """Prediction threads: ``n_jobs``, else one below 50,000 rows (threads cost more than
+    they give there, and on a busy machine idle-spinning ones slow LightGBM manyfold)."""
+    import os
+
+    if n_jobs:
+        return int(n_jobs)
+    return 1 if n_rows < 50_000 else (os.cpu_count() or 1)
 
 
 # ---------------------------------------------------------------------- the estimator
@@ -351,6 +361,9 @@ class DoublyRobustEffects:
         doubly robust correction adjusts.
     risk_model : ChurnModel, optional
         The base model's risk adjustment.
+    n_jobs : int, optional
+        Prediction threads; default one below 50,000 rows, every core from
+        there (batch scoring sets one per chunk).
     diagnostics : dict
     """
 
@@ -370,6 +383,7 @@ class DoublyRobustEffects:
     design: str = "events"
     base_model: object = None
     risk_model: object = None
+    n_jobs: int | None = None
     diagnostics: dict = field(default_factory=dict)
 
     @property
@@ -387,7 +401,8 @@ class DoublyRobustEffects:
         out = np.empty((len(X), len(arms)))
         rest = [k for k in range(len(arms)) if k not in own]
         if rest:  # the outcome model's contrast where the base model has none
-            mu = _outcomes(self.outcome, M, n_arms, arms=[0, *[arms[k] for k in rest]])
+            mu = _outcomes(self.outcome, M, n_arms, arms=[0, *[arms[k] for k in rest]],
+                           threads=_threads(self.n_jobs, len(M)))
             out[:, rest] = mu[:, 1:] - mu[:, [0]]
         if own and len(X):
             risk = (self.risk_model.predict_proba(X)[:, 1] if base_risk is None
@@ -454,7 +469,7 @@ class DoublyRobustEffects:
         effect = effect + correction
         half = norm.ppf(0.5 + self.level / 2) * se
         if overlap:
-            e = _propensities(self.propensity, M)
+            e = _propensities(self.propensity, M, _threads(self.n_jobs, len(M)))
             ok = (e[:, arms] >= self.thresholds[arms]) & (e[:, [0]] >= self.thresholds[0])
             effect = np.where(ok, effect, np.nan)
         return effect, effect - half, effect + half

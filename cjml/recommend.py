@@ -789,12 +789,18 @@ class TouchpointRecommender:
         dr_cols: list[int] = []
         if dr is not None and n:
             dr_cols = [touchpoints.index(t) for t in dr.touchpoints if t in touchpoints]
-            # effects learned right after customers' events are predicted there
-            # one touchpoint (or one per stage) for everyone: its value was measured as such,
-            # so customers unlike those who received it are estimated too
-            effect, lo, hi = dr.predict(X_at_last,
-                                        base_risk=risk_if_there if X_at_last is not X else risk,
-                                        overlap=method not in ("single", "naive"))
+            # Effects learned right after customers' events are predicted there. One
+            # touchpoint (or one per stage) for everyone: its value was measured as such, so
+            # customers unlike those who received it are estimated too. Only customers with
+            # something deliverable are estimated (the models cost more than the rest).
+            rows = np.flatnonzero(eligible.any(axis=1))
+            base_risk = risk_if_there if X_at_last is not X else risk
+            effect = np.full((n, len(dr.touchpoints)), np.nan)
+            lo, hi = effect.copy(), effect.copy()
+            if len(rows):
+                effect[rows], lo[rows], hi[rows] = dr.predict(
+                    X_at_last.iloc[rows], base_risk=base_risk[rows],
+                    overlap=method not in ("single", "naive"))
             keep = [dr.touchpoints.index(touchpoints[j]) for j in dr_cols]
             effect, lo, hi = effect[:, keep], lo[:, keep], hi[:, keep]
             low[:, dr_cols] = reach[:, None] * -hi  # a negative effect on P(silent) helps
