@@ -23,9 +23,14 @@ only helps those it reaches::
 
     risk_after(t) = risk_now - p_reach * (risk_engaged - risk_engaged(t))
 
-**What does each touchpoint do for a customer who is there?** The
-:class:`TouchpointResponseModel` learns it from what followed every touchpoint
-in the history. Each logged event is an anchor: the features just before it,
+**What does each touchpoint do for a customer who is there?** By default
+(``method="auto"``) the answer comes from :mod:`cjml.effects`: doubly robust
+effects (propensities, overlap, a per-stage correction shrunk by its noise,
+intervals and evidence) and the policy :func:`cjml.train` chose by its
+off-policy value on a held-out period, which may be to recommend nothing.
+The :class:`TouchpointResponseModel` below is the base those effects
+correct, and a method of its own (``method="response"``). It learns from
+what followed every touchpoint in the history. Each logged event is an anchor: the features just before it,
 and whether the customer then went silent for a horizon. Anchors on actionable
 touchpoints are the treated rows; a sample of anchors on customer-initiated
 events is the reference ("engaged, nothing from us"). A logistic model::
