@@ -203,8 +203,9 @@ def _recommendation_summary(actions) -> str:
     """A few lines on a recommendation table: how many customers get each touchpoint."""
     chosen = actions["recommended_touchpoint"]
     lines = [f"{chosen.notna().sum():,} of {len(actions):,} customers get a recommended "
-             f"touchpoint; mean expected reduction of the drop-off risk "
-             f"{actions['expected_risk_reduction'].mean() * 100:.2f} points"]
+             "touchpoint" + (f"; mean expected reduction of the drop-off risk "
+                             f"{actions['expected_risk_reduction'].mean() * 100:.2f} points"
+                             if chosen.notna().any() else "")]
     for name, count in chosen.value_counts().items():
         lines.append(f"  {name:<22} {count:>8,}")
     if "uncertain" in actions.columns and chosen.notna().any():

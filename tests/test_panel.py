@@ -160,6 +160,19 @@ def test_write_csv_refuses_to_overwrite_and_is_atomic(tmp_path, monkeypatch):
     assert path.read_bytes() == BOM + b"a\r\n4\r\n"
 
 
+@pytest.mark.parametrize("mask", [0o022, 0o027, 0o077])
+def test_written_files_get_the_permissions_of_the_umask(tmp_path, mask):
+    import os
+    import stat
+
+    old = os.umask(mask)
+    try:
+        path = write_csv(pd.DataFrame({"a": [1]}), tmp_path / "actions.csv")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
+
+
 def test_write_csv_checks_suffix_and_bom_option(tmp_path):
     with pytest.raises(InputFileError, match="must end in .csv"):
         write_csv(pd.DataFrame({"a": [1]}), tmp_path / "out.xlsx")
