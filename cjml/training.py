@@ -93,10 +93,13 @@ def train(log, *, horizon="30D", lookback="90D", cutoffs=None, n_cutoffs=DEFAULT
     churn_params, stage_params : dict, optional
         Parameters of :class:`~cjml.ChurnModel` and :class:`~cjml.NextStageModel`.
     response_params : dict, optional
-        Parameters of :func:`cjml.recommend.fit_touchpoint_response` (``C``,
-        ``max_rows``, ``min_deliveries``...): the recommender's model of what
-        each actionable touchpoint does, stored as
-        ``bundle.models["touchpoint_response"]``.
+        Settings of the recommender's models (:mod:`cjml.effects`): the
+        anchors (``max_rows``, ``random_state``, ``design``, ``window``), the
+        response model (``C``, ``min_deliveries``) and the doubly robust
+        effects (``folds``, ``rounds``, ``overlap``, ``prior_sd``, ``level``).
+        They are stored as ``bundle.models["touchpoint_response"]``,
+        ``["touchpoint_effects"]`` and ``["touchpoint_policy"]`` (the policy
+        chosen by off-policy value, also in ``metadata["recommendation_policy"]``).
     engine : {"local", "dask"}, default "local"
         Grow the trees of both models here, or on a dask.distributed cluster
         (LightGBM's Dask estimators; ``pip install "cjml[dask]"``). The
@@ -264,7 +267,6 @@ def _fit_recommender(log, featurizer, churn, train_cutoffs, horizon, params) -> 
         split = t0 + int(0.67 * (t1 - t0))
         fit_part = anchors.subset(anchors.time_ns <= split)
         held_out = anchors.subset(anchors.time_ns > split)
-        models = {}
         try:
             response = fit_response_on_anchors(fit_part, churn, **response_params)
             effects = fit_effects(fit_part, base_model=response, risk_model=churn,
