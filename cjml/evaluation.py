@@ -1146,7 +1146,7 @@ def _positive_proba(model, X) -> np.ndarray:
 
 
 def evaluate(log, bundle=None, *, test_cutoff=None, cutoffs=None, horizon="30D", lookback="90D",
-             churn_params=None, stage_params=None, cv=None, progress=False             ) -> EvaluationReport:
+             churn_params=None, stage_params=None, cv=None, progress=False) -> EvaluationReport:
     """Evaluate churn and next-stage models against baselines on a later cutoff, or by folds.
 
     With a ``bundle``, its models are scored on a cutoff after the period they
