@@ -317,7 +317,8 @@ def _folds(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of folds, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number of folds, got {text!r}") from None
     if value < 2:
         raise argparse.ArgumentTypeError(f"expected 2 folds or more (5 is usual), got {value}")
     return value

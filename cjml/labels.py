@@ -381,7 +381,9 @@ def _step_text(step: pd.Timedelta) -> str:
 
 def _step_code(step: pd.Timedelta) -> str:
     """A step as the option takes it: "8D"."""
-    return f"{step.days}D" if step == pd.Timedelta(days=step.days) else f"{int(step.total_seconds())}s"
+    if step == pd.Timedelta(days=step.days):
+        return f"{step.days}D"
+    return f"{int(step.total_seconds())}s"
 
 
 def _days_text(days: int) -> str:

@@ -170,7 +170,7 @@ def test_next_stage_takes_p_dropped_from_the_churn_model(trained, log):
     stage.attach_churn_model(churn)
 
 
-# ------------------------------------------------------------------ populations and paired intervals
+# ---------------------------------------------------------- populations and paired intervals
 def test_report_leads_with_the_customers_active_within_the_horizon(trained, log):
     bundle, report = trained
     assert [pop.name for pop in report.populations] == ["active", "lookback"]
