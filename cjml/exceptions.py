@@ -1,12 +1,14 @@
 """Exceptions raised by cjml.
 
 Every error subclasses :class:`CjmlError` and a matching built-in exception, so
-``except ValueError`` still catches a :class:`SchemaError`.
+``except ValueError`` still catches a :class:`SchemaError`. Warnings subclass
+:class:`UserWarning`, so a filter on that category still applies.
 """
 
 from __future__ import annotations
 
-__all__ = ["CjmlError", "SchemaError", "JourneyMapError", "InputFileError"]
+__all__ = ["CjmlError", "SchemaError", "JourneyMapError", "InputFileError",
+           "SmallDataWarning"]
 
 
 class CjmlError(Exception):
@@ -27,3 +29,12 @@ class JourneyMapError(CjmlError, ValueError):
 
 class InputFileError(CjmlError, ValueError):
     """A file cjml was asked to read is missing or of an unsupported format."""
+
+
+class SmallDataWarning(UserWarning):
+    """A model adapted itself to few rows, or learned nothing beyond the base rate.
+
+    The message says what was changed (a smaller minimum leaf size, the
+    calibration chosen on the held-out rows) and why. Filter it with
+    ``warnings.filterwarnings("ignore", category=cjml.exceptions.SmallDataWarning)``.
+    """

@@ -28,6 +28,7 @@ the same rows as the models.
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import numpy as np
@@ -61,8 +62,151 @@ _LARGE_ROWS = 500_000
 _CONDITIONAL_LARGE_RATE = 0.25
 #: Refit rounds, relative to the rounds early stopping chose.
 _REFIT_ROUNDS = 1.1
-#: Below this many rows LightGBM runs on one thread (see ``_threads``).
+#: Below this many rows LightGBM runs on one thread (see ``_default_threads``).
 _THREADS_FROM_ROWS = 50_000
+#: The "auto" leaf size (``min_child_samples``): this many rows, lowered on small data
+#: to a ``_ROWS_PER_LEAF``-th of the inner fit's rows (at least ``_MIN_LEAF_SIZE``), so
+#: the trees can split at all: 100 rows per leaf cannot split 120 rows.
+_LEAF_SIZE = 100
+_ROWS_PER_LEAF = 20
+_MIN_LEAF_SIZE = 5
+#: "auto" calibration (see ``_choose_calibration``): the prior standard deviation of the
+#: Platt slope around 1 (no change), which keeps a few held-out rows from stretching the
+#: scores (slopes of 81 were seen on 59 rows); folds and held-out rows of the choice;
+#: held-out rows from which isotonic regression is a candidate.
+_SLOPE_PRIOR_SD = 0.5
+_CHOICE_FOLDS = 5
+_CHOICE_MAX_ROWS = 20_000
+_ISOTONIC_FROM_ROWS = 1000
+
+
+def _check_n_jobs(n_jobs, name: str = "n_jobs") -> int | None:
+    """``n_jobs`` as an int, or None (cjml's default); a clear error for anything else.
+
+    Parameters
+    ----------
+    n_jobs : int or None
+        Threads asked for.
+    name : str, default "n_jobs"
+        How the caller calls it, for the message (e.g. "--jobs").
+
+    Returns
+    -------
+    int or None
+        The number of threads, or None.
+    """
+    if n_jobs is None:
+        return None
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int | np.integer) or n_jobs < 1:
+        raise ValueError(f"{name} must be a whole number of threads, at least 1, or None for "
+                         f"cjml's default (one thread, more only on many rows and idle cores); "
+                         f"got {n_jobs!r}. For every core pass os.cpu_count().")
+    return int(n_jobs)
+
+
+def _default_threads(n_rows: int) -> int:
+    """LightGBM's threads when the caller did not choose: one unless rows are many and cores idle.
+
+    Below 50,000 rows threads cost more than they give. On a busy machine a
+    thread per core is much slower than one thread: LightGBM's OpenMP threads
+    meet at every split, so one thread the system deschedules stalls the others
+    (the next-stage model took 42.6 s on both cores of a loaded 2-core machine
+    and 2.5 s on one; ``python benchmarks/models.py --load 2``). So from 50,000
+    rows only the cores idle now are taken: the cores this process may run on,
+    less those the others keep busy (:func:`_machine_load`), rounded down, at
+    least one. A load that starts during the fit is not seen; pass ``n_jobs``
+    to decide.
+
+    Parameters
+    ----------
+    n_rows : int
+        Rows to fit or predict.
+
+    Returns
+    -------
+    int
+        Threads, at least 1.
+    """
+    if n_rows < _THREADS_FROM_ROWS:
+        return 1
+    cores, others = _machine_load()
+    if others is None:  # the load cannot be read: one thread is never the slow choice
+        return 1
+    return int(max(1, min(cores, np.floor(cores - others))))
+
+
+def _machine_load() -> tuple[int, float | None]:
+    """The cores this process may use, and how many of them the others keep busy.
+
+    The load of the others is the larger of the 1-minute load average and the
+    tasks runnable this instant (``/proc/loadavg``; the average lags a load
+    that just started), less one for this thread; None when unreadable.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    try:
+        average = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return cores, None
+    running = average
+    try:
+        with open("/proc/loadavg") as handle:  # "1.0 0.9 0.8 RUNNING/TOTAL LAST_PID"
+            running = float(handle.read().split()[3].split("/")[0])
+    except (OSError, IndexError, ValueError):
+        pass
+    return cores, max(average - 1.0, running - 1.0, 0.0)
+
+
+@contextlib.contextmanager
+def _threads_of(n_jobs, *objects):
+    """Within the block, ``n_jobs`` is the ``n_jobs`` of each object that has one.
+
+    For a call's own ``n_jobs=`` (``cjml.evaluate``, the recommender) on a
+    fitted bundle's featurizer and models; their own values come back after.
+    Nothing changes when ``n_jobs`` is None.
+    """
+    n_jobs = _check_n_jobs(n_jobs)
+    unique = {id(obj): obj for obj in objects if obj is not None and hasattr(obj, "n_jobs")}
+    touched = [] if n_jobs is None else [(obj, obj.n_jobs) for obj in unique.values()]
+    for obj, _ in touched:
+        obj.n_jobs = n_jobs
+    try:
+        yield
+    finally:
+        for obj, before in touched:
+            obj.n_jobs = before
+
+
+def _with_threads(bundle, n_jobs):
+    """A shallow copy of a model bundle whose featurizer and models use ``n_jobs`` threads.
+
+    The bundle itself is left as it was (its objects are copied, their fitted
+    arrays and trees shared); returned unchanged when ``n_jobs`` is None.
+    """
+    import copy
+    import dataclasses
+
+    n_jobs = _check_n_jobs(n_jobs)
+    if n_jobs is None:
+        return bundle
+    copies = {}
+
+    def threaded(obj):
+        if obj is None or not hasattr(obj, "n_jobs"):
+            return obj
+        if id(obj) not in copies:
+            copies[id(obj)] = copy.copy(obj)
+            copies[id(obj)].n_jobs = n_jobs
+        return copies[id(obj)]
+
+    models = {name: threaded(model) for name, model in bundle.models.items()}
+    for model in copies.values():  # a model that holds another (P(dropped), the risk) follows
+        for attr in ("churn_model_", "risk_model"):
+            if getattr(model, attr, None) is not None and id(getattr(model, attr)) in copies:
+                setattr(model, attr, copies[id(getattr(model, attr))])
+    return dataclasses.replace(bundle, featurizer=threaded(bundle.featurizer), models=models)
 
 
 def _cache_folder():
@@ -166,6 +310,108 @@ def _time_split(n_rows: int, cutoffs, horizon, validation_fraction: float, y_cod
     return rows[~hold], rows[hold], f"a random {validation_fraction:.0%} of rows"
 
 
+# --------------------------------------------------------------------------- calibration
+def _platt(raw: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Platt scaling ``logit p = a * raw + b`` with ``a >= 0``, ``a`` shrunk toward 1.
+
+    The maximum a posteriori fit under a normal prior of standard deviation
+    ``_SLOPE_PRIOR_SD`` on the slope around 1 (the trees' own scores) and a
+    flat one on the intercept: on a few rows the slope stays near 1 instead of
+    stretching small differences (or turning negative, which would invert the
+    ranking); on many the data decide.
+    """
+    from scipy.optimize import minimize
+
+    raw = np.asarray(raw, dtype=float)
+    y = np.asarray(y, dtype=float)
+    precision = 1.0 / _SLOPE_PRIOR_SD**2
+
+    def objective(theta):
+        a, b = theta
+        z = a * raw + b
+        residual = expit(z) - y
+        loss = np.sum(np.logaddexp(0.0, z) - y * z) + 0.5 * precision * (a - 1.0) ** 2
+        return loss, np.array([residual @ raw + precision * (a - 1.0), residual.sum()])
+
+    rate = np.clip(y.mean(), _EPS, 1 - _EPS)
+    start = np.array([1.0, np.log(rate / (1 - rate)) - raw.mean()])
+    result = minimize(objective, start, jac=True, method="L-BFGS-B",
+                      bounds=[(0.0, None), (-50.0, 50.0)])
+    return float(result.x[0]), float(result.x[1])
+
+
+def _isotonic(raw: np.ndarray, y: np.ndarray):
+    """Isotonic regression of the outcome on the score (non-decreasing: never inverts)."""
+    from sklearn.isotonic import IsotonicRegression
+
+    return IsotonicRegression(y_min=_EPS, y_max=1 - _EPS, out_of_bounds="clip").fit(raw, y)
+
+
+def _choice_rows(n_rows: int, random_state) -> np.ndarray:
+    """The held-out rows a calibration is chosen on: all, or a random ``_CHOICE_MAX_ROWS``."""
+    if n_rows <= _CHOICE_MAX_ROWS:
+        return np.arange(n_rows)
+    rng = np.random.default_rng(random_state)
+    return np.sort(rng.choice(n_rows, size=_CHOICE_MAX_ROWS, replace=False))
+
+
+def _out_of_fold(candidates: dict, codes: np.ndarray, random_state) -> dict[str, np.ndarray]:
+    """Each candidate's loss on every row, fitted on the other folds.
+
+    ``candidates`` maps a name to ``f(fit_rows, eval_rows) -> loss of each eval row``.
+    Folds are stratified by class; on fewer than 2,000 rows the folds are drawn
+    several times and the losses averaged, so the choice rests on more than
+    one random split.
+    """
+    n = len(codes)
+    counts = np.bincount(codes)
+    n_folds = int(min(_CHOICE_FOLDS, counts[counts > 0].min())) if n else 0
+    repeats = 1 if n >= 2000 else int(min(10, np.ceil(2000 / max(n, 1))))
+    seed = 0 if random_state is None else int(random_state)
+    losses = {name: np.zeros(n) for name in candidates}
+    for repeat in range(repeats if n_folds >= 2 else 1):
+        if n_folds < 2:
+            folds = [(np.arange(n), np.arange(n))]
+        else:
+            rng = np.random.default_rng(seed + repeat)
+            fold = np.empty(n, dtype=np.int64)
+            for code in np.flatnonzero(counts):
+                members = rng.permutation(np.flatnonzero(codes == code))
+                fold[members] = (np.arange(len(members)) + rng.integers(n_folds)) % n_folds
+            folds = [(np.flatnonzero(fold != k), np.flatnonzero(fold == k))
+                     for k in range(n_folds)]
+        for fit_rows, eval_rows in folds:
+            for name, loss in candidates.items():
+                losses[name][eval_rows] += loss(fit_rows, eval_rows)
+    used = repeats if n_folds >= 2 else 1
+    return {name: value / used for name, value in losses.items()}
+
+
+def _choose_calibration(losses: dict[str, np.ndarray], default: str, fallback: str) -> str:
+    """The calibration to keep, from each candidate's out-of-fold loss per row.
+
+    ``default`` is kept unless another candidate's loss is lower by more than
+    one standard error of the paired difference; the result gives way to
+    ``fallback`` (the base rate, the class priors) unless it beats it by more
+    than one standard error. On a few rows that prefers the simple answer.
+    """
+
+    def gain(a: str, b: str) -> float:
+        """How far a's mean loss is below b's, less one standard error (positive: better)."""
+        d = losses[b] - losses[a]
+        if len(d) < 2:
+            return -np.inf
+        return float(d.mean() - d.std(ddof=1) / np.sqrt(len(d)))
+
+    chosen, best = default, 0.0
+    for name in losses:
+        if name not in (default, fallback) and default in losses and gain(name, default) > best:
+            chosen, best = name, gain(name, default)
+    if chosen not in losses or gain(chosen, fallback) <= 0:
+        chosen = fallback
+    return chosen
+
+
 # --------------------------------------------------------------------------- LightGBM models
 class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
     """Shared machinery of the two LightGBM models (see the module docstring)."""
@@ -173,7 +419,7 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
     _objective = "binary"
 
     def __init__(self, *, n_estimators=2000, learning_rate="auto", num_leaves=31,
-                 min_child_samples=100, colsample_bytree=0.8, subsample=0.8, reg_lambda=1.0,
+                 min_child_samples="auto", colsample_bytree=0.8, subsample=0.8, reg_lambda=1.0,
                  max_bin=255, early_stopping_rounds=50, validation_fraction=0.2, horizon=None,
                  calibration="auto", refit="auto", class_weight="auto", imbalance_threshold=0.1,
                  categorical_features=None, n_jobs=None, random_state=0, lgbm_params=None):
@@ -207,7 +453,7 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
             "learning_rate": (self.learning_rate if self.learning_rate != "auto"
                               else 0.03 if n_rows < _LARGE_ROWS else 0.1),
             "num_leaves": self.num_leaves,
-            "min_child_samples": self.min_child_samples,
+            "min_child_samples": self.min_child_samples_,
             "feature_fraction": self.colsample_bytree,
             "bagging_fraction": self.subsample,
             "bagging_freq": 1 if self.subsample < 1 else 0,
@@ -224,11 +470,8 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
         return params
 
     def _threads(self, n_rows: int) -> int:
-        # OpenMP threads cost more than they give on small inputs, and on a
-        # busy machine idle-spinning threads can slow a fit twentyfold.
-        if self.n_jobs:
-            return int(self.n_jobs)
-        return 1 if n_rows < _THREADS_FROM_ROWS else (os.cpu_count() or 1)
+        n_jobs = _check_n_jobs(self.n_jobs)
+        return _default_threads(n_rows) if n_jobs is None else n_jobs
 
     def _categorical_indices(self) -> list[int]:
         if not self.categorical_features:
@@ -311,12 +554,13 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"y has only one class ({self.classes_[0]!r}); a classifier needs "
                              "at least two. Use more cutoffs or a longer horizon.")
         weights = self._weights(codes, n_classes, sample_weight)
+        fit_rows, held_rows, self.validation_ = _time_split(
+            len(matrix), cutoffs, self.horizon, self.validation_fraction, codes, self.random_state)
+        self.min_child_samples_ = self._leaf_size(len(fit_rows))
         # the "auto" regime (learning rate, refit) follows the rows the caller gave
         regime_rows = self._regime_rows or len(matrix)
         params = self._booster_params(n_classes, regime_rows)
         categorical = self._categorical_indices()
-        fit_rows, held_rows, self.validation_ = _time_split(
-            len(matrix), cutoffs, self.horizon, self.validation_fraction, codes, self.random_state)
 
         # Named trees, so explanations and importances speak the featurizer's language.
         feature_names = ([str(c) for c in self.feature_names_in_]
@@ -337,7 +581,7 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
             booster = self._grow(params, dataset, fit_rows, held_rows)
         self._fit_calibration(booster.predict(matrix[held_rows], num_iteration=self.best_iteration_,
                                               raw_score=True) if len(held_rows) else None,
-                              codes[held_rows])
+                              codes[held_rows], codes)
         refit = self.refit if self.refit != "auto" else regime_rows < _LARGE_ROWS
         if refit and len(held_rows):
             # A tenth more rounds for the larger data (measured on the simulator:
@@ -359,7 +603,55 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
         self.booster_ = booster
         self.n_train_rows_ = len(fit_rows)
         self.n_validation_rows_ = len(held_rows)
+        self._warn_small_data(matrix, params)
         return self
+
+    def _leaf_size(self, n_rows: int) -> int:
+        """``min_child_samples``, or with "auto" 100 lowered to what ``n_rows`` can split."""
+        value = self.min_child_samples
+        if isinstance(value, str) and value == "auto":
+            return int(min(_LEAF_SIZE, max(_MIN_LEAF_SIZE, n_rows // _ROWS_PER_LEAF)))
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+            raise ValueError(f"min_child_samples must be 'auto' or a whole number of at least 1, "
+                             f"got {value!r}.")
+        return int(value)
+
+    def _warn_small_data(self, matrix: np.ndarray, params: dict) -> None:
+        """Say what was adapted to few rows, and plainly when the model learned nothing."""
+        import warnings
+
+        from cjml.exceptions import SmallDataWarning
+
+        name = type(self).__name__
+        notes = []
+        leaf = params.get("min_child_samples", self.min_child_samples_)
+        if self.min_child_samples == "auto" and self.min_child_samples_ < _LEAF_SIZE:
+            notes.append(f"only {self.n_train_rows_:,} training rows: min_child_samples lowered "
+                         f"from {_LEAF_SIZE} to {self.min_child_samples_} so the trees can split")
+        # a strided probe of the rows: a model constant on it is constant
+        probe = matrix[::max(1, len(matrix) // 2000)]
+        raw = np.asarray(self.booster_.predict(probe, raw_score=True))
+        constant = len(probe) > 1 and float(np.ptp(raw, axis=0).max()) < 1e-9
+        fallback = self._fallback_note()
+        if fallback:
+            notes.append(fallback)
+        elif constant:
+            notes.append(f"its trees found no split in {self.n_train_rows_:,} training rows with "
+                         f"min_child_samples={leaf}, so it predicts the same probabilities for "
+                         "every row; add customers or cutoffs, or lower min_child_samples")
+        elif notes:
+            notes.append(self._calibration_note())
+        if notes:
+            warnings.warn(f"{name}: " + "; ".join(n for n in notes if n) + ".", SmallDataWarning,
+                          stacklevel=3)
+
+    def _fallback_note(self) -> str:
+        """Why the model predicts its base rate or priors, or "" when it does not."""
+        return ""
+
+    def _calibration_note(self) -> str:
+        """The calibration chosen, and on how many rows, for a warning."""
+        return ""
 
     def _grow(self, params, dataset, fit_rows, held_rows):
         """The trees, grown here with LightGBM's early stopping on the held-out rows."""
@@ -603,7 +895,9 @@ class ChurnModel(_LightGBMClassifier):
     categorical_features : list of str or int, optional
         Columns holding category codes (``featurizer.categorical_features_``).
     n_jobs : int, optional
-        Threads. By default one below 50,000 rows and all cores above.
+        LightGBM's threads. By default one, and from 50,000 rows the cores
+        idle when the fit starts (on a busy machine a thread per core is many
+        times slower than one; see ``cjml.models._default_threads``).
     random_state : int, default 0
         Seed of bagging, feature sampling and the fallback split.
     lgbm_params : dict, optional
@@ -631,24 +925,85 @@ class ChurnModel(_LightGBMClassifier):
                              "for stages.")
         return classes, codes
 
-    def _fit_calibration(self, raw: np.ndarray | None, codes: np.ndarray) -> None:
-        method = "sigmoid" if self.calibration == "auto" else self.calibration
-        if method not in ("sigmoid", "isotonic", None):
+    def _fit_calibration(self, raw: np.ndarray | None, codes: np.ndarray,
+                         train_codes: np.ndarray) -> None:
+        method = self.calibration
+        if method not in ("auto", "sigmoid", "isotonic", None):
             raise ValueError(f"calibration must be 'auto', 'sigmoid', 'isotonic' or None, "
                              f"got {self.calibration!r}.")
         self.calibrator_ = None
-        if method is None or raw is None or len(np.unique(codes)) < 2:
+        self.calibration_ = "none"
+        self.calibration_scores_ = {}
+        self.n_calibration_rows_ = 0
+        # the base rate: the positive share of every row given to fit (PriorBaseline's)
+        self.base_rate_ = float(np.mean(train_codes))
+        if method is None or raw is None or len(codes) == 0:
             return
+        raw = np.asarray(raw, dtype=float)
+        y = codes.astype(float)
+        both = 0 < y.sum() < len(y)
+        if method in ("sigmoid", "isotonic"):
+            if both:
+                self._set_calibration(method, raw, y)
+            return
+        rows = _choice_rows(len(y), self.random_state)
+        r, t = raw[rows], y[rows]
+        base = self.base_rate_
+        candidates = {
+            "none": lambda fit, ev: (expit(r[ev]) - t[ev]) ** 2,
+            "base rate": lambda fit, ev: (base - t[ev]) ** 2,
+        }
+        counts = np.bincount(codes[rows], minlength=2)
+        if counts.min() >= 2:
+            def sigmoid(fit, ev):
+                a, b = _platt(r[fit], t[fit])
+                return (expit(a * r[ev] + b) - t[ev]) ** 2
+
+            candidates["sigmoid"] = sigmoid
+            if len(rows) >= _ISOTONIC_FROM_ROWS:
+                candidates["isotonic"] = lambda fit, ev: (
+                    _isotonic(r[fit], t[fit]).predict(r[ev]) - t[ev]) ** 2
+        losses = _out_of_fold(candidates, codes[rows], self.random_state)
+        self.calibration_scores_ = {name: float(v.mean()) for name, v in losses.items()}
+        chosen = _choose_calibration(losses, "sigmoid" if "sigmoid" in losses else "none",
+                                     "base rate")
+        self._set_calibration(chosen, raw, y)
+
+    def _set_calibration(self, method: str, raw: np.ndarray, y: np.ndarray) -> None:
+        """Fit the chosen calibration on every held-out row."""
+        self.calibration_ = method
+        self.n_calibration_rows_ = len(y)
         if method == "sigmoid":
-            from sklearn.linear_model import LogisticRegression
-
-            lr = LogisticRegression(C=1e6).fit(raw.reshape(-1, 1), codes)
-            self.calibrator_ = ("sigmoid", float(lr.coef_[0, 0]), float(lr.intercept_[0]))
+            self.calibrator_ = ("sigmoid", *_platt(raw, y))
+        elif method == "isotonic":
+            self.calibrator_ = _isotonic(raw, y)
+        elif method == "base rate":  # a flat line: every row gets the training rate
+            rate = float(np.clip(self.base_rate_, _EPS, 1 - _EPS))
+            self.calibrator_ = ("sigmoid", 0.0, float(np.log(rate / (1 - rate))))
         else:
-            from sklearn.isotonic import IsotonicRegression
+            self.calibrator_ = None
 
-            self.calibrator_ = IsotonicRegression(y_min=_EPS, y_max=1 - _EPS,
-                                                  out_of_bounds="clip").fit(raw, codes)
+    def _fallback_note(self) -> str:
+        if self.calibration_ != "base rate":
+            return ""
+        scores = self.calibration_scores_
+        best = min((v, k) for k, v in scores.items() if k != "base rate")
+        return (f"on {self.n_calibration_rows_:,} held-out rows its scores do not beat the "
+                f"base rate beyond noise (cross-validated Brier {best[0]:.4f} with {best[1]} "
+                f"calibration, {scores['base rate']:.4f} for the base rate), so it predicts "
+                f"the base rate, {self.base_rate_:.3f}, for every row; add customers or cutoffs")
+
+    def _calibration_note(self) -> str:
+        if not self.calibration_scores_:
+            return "" if self.n_validation_rows_ else "no held-out rows, so no calibration"
+        what = {"sigmoid": "regularised sigmoid", "isotonic": "isotonic regression",
+                "none": "none (the trees' own scores)"}[self.calibration_]
+        if self.calibration_ == "sigmoid":
+            what += f" (slope {self.calibrator_[1]:.2f})"
+        scores = self.calibration_scores_
+        return (f"calibration by {what} chosen on "
+                f"{self.n_calibration_rows_:,} held-out rows (cross-validated Brier "
+                f"{scores[self.calibration_]:.4f}, base rate {scores['base rate']:.4f})")
 
     def predict_proba(self, X) -> np.ndarray:
         """Calibrated class probabilities; column 1 is the churn risk.
@@ -760,7 +1115,7 @@ class NextStageModel(_LightGBMClassifier):
     categorical_features : list of str or int, optional
         Columns holding category codes.
     n_jobs : int, optional
-        Threads.
+        LightGBM's threads (see :class:`ChurnModel`).
     random_state : int, default 0
         Seed.
     lgbm_params : dict, optional
@@ -793,7 +1148,7 @@ class NextStageModel(_LightGBMClassifier):
     _objective = "multiclass"
 
     def __init__(self, *, n_estimators=2000, learning_rate="auto", num_leaves=15,
-                 min_child_samples=100, colsample_bytree=0.8, subsample=0.8, reg_lambda=1.0,
+                 min_child_samples="auto", colsample_bytree=0.8, subsample=0.8, reg_lambda=1.0,
                  max_bin=255, early_stopping_rounds=50, validation_fraction=0.2, horizon=None,
                  calibration="auto", refit="auto", class_weight=None, imbalance_threshold=0.1,
                  categorical_features=None, n_jobs=None, random_state=0, lgbm_params=None,
@@ -899,22 +1254,65 @@ class NextStageModel(_LightGBMClassifier):
             params.update(self.lgbm_params or {})
         return params
 
-    def _fit_calibration(self, raw: np.ndarray | None, codes: np.ndarray) -> None:
-        method = "temperature" if self.calibration == "auto" else self.calibration
-        if method not in ("temperature", None):
+    def _fit_calibration(self, raw: np.ndarray | None, codes: np.ndarray,
+                         train_codes: np.ndarray) -> None:
+        method = self.calibration
+        if method not in ("auto", "temperature", None):
             raise ValueError(f"calibration must be 'auto', 'temperature' or None, "
                              f"got {self.calibration!r}.")
         self.temperature_ = 1.0
+        self.class_prior_ = None
+        self.calibration_ = "none"
+        self.calibration_scores_ = {}
+        self.n_calibration_rows_ = 0
         if method is None or raw is None or len(codes) == 0:
             return
         logits = _as_logits(raw)
-        rows = np.arange(len(codes))
+        self.n_calibration_rows_ = len(codes)
 
-        def loss(t: float) -> float:
-            p = softmax(logits / t, axis=1)[rows, codes]
-            return float(-np.mean(np.log(np.clip(p, _EPS, 1))))
+        def log_loss(t: float, rows: np.ndarray) -> np.ndarray:
+            p = softmax(logits[rows] / t, axis=1)[np.arange(len(rows)), codes[rows]]
+            return -np.log(np.clip(p, _EPS, 1))
 
-        self.temperature_ = float(minimize_scalar(loss, bounds=(0.25, 4.0), method="bounded").x)
+        def temperature(rows: np.ndarray) -> float:
+            return float(minimize_scalar(lambda t: float(log_loss(t, rows).mean()),
+                                         bounds=(0.25, 4.0), method="bounded").x)
+
+        self.calibration_ = "temperature"
+        if method == "temperature":
+            self.temperature_ = temperature(np.arange(len(codes)))
+            return
+        # "auto": the temperature, unless the training rows' class shares predict as well
+        prior = np.bincount(train_codes, minlength=logits.shape[1]) / max(len(train_codes), 1)
+        rows = _choice_rows(len(codes), self.random_state)
+        candidates = {
+            "temperature": lambda fit, ev: log_loss(temperature(rows[fit]), rows[ev]),
+            "priors": lambda fit, ev: -np.log(np.clip(prior[codes[rows[ev]]], _EPS, 1)),
+        }
+        losses = _out_of_fold(candidates, codes[rows], self.random_state)
+        self.calibration_scores_ = {name: float(v.mean()) for name, v in losses.items()}
+        self.calibration_ = _choose_calibration(losses, "temperature", "priors")
+        if self.calibration_ == "priors":
+            self.class_prior_ = prior
+        else:
+            self.temperature_ = temperature(np.arange(len(codes)))
+
+    def _fallback_note(self) -> str:
+        if self.calibration_ != "priors":
+            return ""
+        scores = self.calibration_scores_
+        return (f"on {self.n_calibration_rows_:,} held-out rows its trees do not beat the "
+                f"training rows' class shares beyond noise (cross-validated log loss "
+                f"{scores['temperature']:.4f}, {scores['priors']:.4f} for the shares), so it "
+                "predicts those shares for every row; add customers or cutoffs")
+
+    def _calibration_note(self) -> str:
+        if not self.calibration_scores_:
+            return "" if self.n_validation_rows_ else "no held-out rows, so no calibration"
+        scores = self.calibration_scores_
+        return (f"temperature {self.temperature_:.2f} chosen on {self.n_calibration_rows_:,} "
+                f"held-out rows (cross-validated log loss {scores['temperature']:.4f}, class "
+                f"shares {scores['priors']:.4f})")
 
     def predict_proba(self, X, churn_risk=None) -> np.ndarray:
         """Give the probability of each class, in the order of ``classes_``.
@@ -1009,7 +1407,14 @@ class NextStageModel(_LightGBMClassifier):
 
     def _own_log_proba(self, X) -> np.ndarray:
         """The trees' log-probabilities (conditional on staying for a conditional model)."""
-        observed = log_softmax(_as_logits(self._raw_score(X)) / self.temperature_, axis=1)
+        check_is_fitted(self, "booster_")
+        prior = getattr(self, "class_prior_", None)  # absent from models saved before it was
+        if prior is not None:  # the trees were no better than the class shares
+            n_rows = len(_feature_matrix(self, X, fitting=False))
+            with np.errstate(divide="ignore"):
+                observed = np.tile(np.log(prior), (n_rows, 1))
+        else:
+            observed = log_softmax(_as_logits(self._raw_score(X)) / self.temperature_, axis=1)
         if len(self.observed_classes_) == len(self.classes_):
             return observed
         out = np.full((len(observed), len(self.classes_)), -np.inf)
