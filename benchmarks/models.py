@@ -20,12 +20,22 @@ loaded outside the timing:
 Goals (issue "models"): training both models on 1M customers x about 100
 features under 3 minutes on 2 cores; prediction at least 200,000 customers/s.
 
+``--load N`` measures threads instead (issue 17): N processes busy-loop for the
+duration (a loaded machine), and both models are fitted with ``n_jobs=1``, with
+every core and with the default, each in a fresh process; the table prints the
+median fit time of each and its ratio to one thread. ``--load 0`` is the quiet
+machine.
+
     python benchmarks/models.py [--rows 1000000] [--repeats 3] [--predict-only]
+    python benchmarks/models.py --load 2 [--rows 200000] [--repeats 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -86,6 +96,51 @@ def train_cjml(state, path: str) -> dict:
     joblib.dump((churn, stage), _models_path(path))  # for the prediction cases
     return {"rows": len(table), "features": len(names), "churn_rounds": churn.best_iteration_,
             "stage_rounds": stage.best_iteration_}
+
+
+def setup_fit_threads(path: str, n_jobs):
+    return _load(path)
+
+
+def fit_threads(state, path: str, n_jobs) -> dict:
+    """Both models with ``n_jobs`` (None: cjml's default); the threads LightGBM was given."""
+    import cjml
+
+    table, names = state
+    categorical = [c for c in names if c.startswith("last_touchpoint_")]
+    threads = []
+    for model, target in ((cjml.ChurnModel, "churn"), (cjml.NextStageModel, "next_stage")):
+        fitted = model(horizon="30D", categorical_features=categorical, n_jobs=n_jobs)
+        fitted.fit(table[names], table[target], cutoffs=table["cutoff"])
+        threads.append(int(fitted.booster_.params["num_threads"]))
+    return {"rows": len(table), "threads": threads}
+
+
+def busy_loops(n: int) -> list[subprocess.Popen]:
+    """``n`` processes that spin on a core each until terminated: a competing load."""
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+
+
+def measure_threads(path: str, rows: int, load: int, repeats: int) -> None:
+    """Fit time at one thread, every core and the default, under ``load`` busy loops."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    print(f"threads under load: {rows:,} rows, {cores} cores, {load} busy-looping "
+          f"process(es) for the duration, {repeats} runs each (both models)")
+    print(f"{'n_jobs':18} {'median s':>9} {'runs':>24} {'threads':>8} {'vs 1 thread':>12}")
+    loops = busy_loops(load)
+    try:
+        one = None
+        for label, n_jobs in (("1", 1), (f"{cores} (all cores)", cores), ("default", None)):
+            r = repeat("models", "fit_threads", repeats, path=path, n_jobs=n_jobs)
+            one = r["seconds"] if one is None else one
+            threads = "/".join(str(t) for t in r["result"]["threads"])
+            print(f"{label:18} {r['seconds']:9.2f} {str(r['all_seconds']):>24} {threads:>8} "
+                  f"{r['seconds'] / one:11.2f}x", flush=True)
+    finally:
+        for loop in loops:
+            loop.terminate()
+        for loop in loops:
+            loop.wait()
 
 
 def _models_path(path: str) -> Path:
@@ -163,9 +218,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--predict-only", action="store_true",
                         help="skip the training cases (reuses the models a full run saved)")
+    parser.add_argument("--load", type=int, metavar="N",
+                        help="measure threads instead: fit time at 1 thread, every core and the "
+                             "default while N processes busy-loop")
     args = parser.parse_args()
     path = str(training_table(args.rows))
     rows = len(pd.read_parquet(path, columns=["churn"]))
+    if args.load is not None:
+        measure_threads(path, rows, args.load, args.repeats)
+        return
     print(f"training table: {rows:,} rows (customers x cutoffs) from {path}")
     print(f"{'case':28} {'median s':>9} {'runs':>24} {'peak MB':>8}  notes")
     for label, func in (("cjml train both", "train_cjml"),

@@ -113,7 +113,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         log, horizon=args.horizon, lookback=args.lookback, cutoffs=_cutoff_list(args.cutoffs),
         n_cutoffs=args.n_cutoffs, step=args.step, test_cutoff=args.test_cutoff,
         holdout=not args.no_holdout, engine=args.engine, scheduler=args.scheduler,
-        cv=args.cv, progress=not args.quiet)
+        cv=args.cv, n_jobs=args.jobs, progress=not args.quiet)
     path = bundle.save(out, force=args.force)
     if report is not None:
         _say(report.to_text())
@@ -131,7 +131,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     bundle = cjml.ModelBundle.load(args.model)
     log = _read_log(args, journey_map=bundle.journey_map)
     report = cjml.evaluate(log, bundle, test_cutoff=args.test_cutoff, cv=args.cv,
-                           progress=not args.quiet)
+                           n_jobs=args.jobs, progress=not args.quiet)
     _say(report.to_text())
     return 0
 
@@ -163,7 +163,7 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     log = _read_log(args, journey_map=bundle.journey_map)
     bundle.check_events(log)
     recommender = TouchpointRecommender.from_bundle(bundle, rules=args.rules, top_k=args.top_k,
-                                                    method=args.method)
+                                                    method=args.method, n_jobs=args.jobs)
     customers = None
     if args.customers:
         customers = _customer_list(args.customers, log.columns.get("customer_id"))
@@ -339,6 +339,13 @@ def _add_input_options(parser: argparse.ArgumentParser, *, journey_map: bool = T
                         help="remove exact duplicate events (they are only reported otherwise)")
 
 
+def _add_jobs_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--jobs", type=_positive_int, default=None, metavar="N",
+                        help="threads for the features and LightGBM (default: one, and from "
+                             "50,000 rows the cores idle at the start: on a busy machine more "
+                             "threads are many times slower)")
+
+
 def _add_rules_option(parser: argparse.ArgumentParser, *, extra: str = "") -> None:
     """``--rules TOML``: the business rules of the recommendations (recommend and score)."""
     parser.add_argument("--rules", metavar="TOML",
@@ -433,6 +440,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--scheduler", metavar="ADDRESS",
                     help="with --engine dask: the scheduler, e.g. tcp://host:8786 "
                          "(default: a LocalCluster)")
+    _add_jobs_option(tr)
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
     tr.add_argument("--force", action="store_true", help="replace an existing bundle")
     tr.set_defaults(func=_cmd_train)
@@ -448,6 +456,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="instead, cross-validate the bundle's settings over customers in K "
                          "folds at the test cutoff: fresh copies of its models are fitted on "
                          "the other folds (for a bundle trained up to the end of the log)")
+    _add_jobs_option(ev)
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
     ev.set_defaults(func=_cmd_evaluate)
 
@@ -542,6 +551,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="every customer with an event, not only those active within the "
                           "bundle's lookback")
     rec.add_argument("--force", action="store_true", help="replace an existing output file")
+    _add_jobs_option(rec)
     rec.add_argument("--method", default="auto",
                      help="how effects are estimated and which touchpoints are recommended: "
                           "auto (default: the policy cjml train chose on held-out data), "

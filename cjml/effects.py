@@ -269,18 +269,19 @@ def _matrix(X: pd.DataFrame) -> np.ndarray:
     return X.to_numpy(dtype=np.float32, na_value=np.nan)
 
 
-def _fit_propensity(M: np.ndarray, arm: np.ndarray, n_arms: int, rounds: int):
+def _fit_propensity(M: np.ndarray, arm: np.ndarray, n_arms: int, rounds: int, threads: int = 1):
     import lightgbm as lgb
 
-    params = {**_LGBM, "objective": "multiclass", "num_class": n_arms,
+    params = {**_LGBM, "objective": "multiclass", "num_class": n_arms, "num_threads": threads,
               "min_data_in_leaf": int(np.clip(len(arm) // 200, 20, 200))}
     return lgb.train(params, lgb.Dataset(M, arm, free_raw_data=True), rounds)
 
 
-def _fit_outcome(M: np.ndarray, arm: np.ndarray, y: np.ndarray, n_arms: int, rounds: int):
+def _fit_outcome(M: np.ndarray, arm: np.ndarray, y: np.ndarray, n_arms: int, rounds: int,
+                 threads: int = 1):
     import lightgbm as lgb
 
-    params = {**_LGBM, "objective": "binary",
+    params = {**_LGBM, "objective": "binary", "num_threads": threads,
               "min_data_in_leaf": int(np.clip(len(y) // 200, 20, 200))}
     data = lgb.Dataset(np.column_stack([M, arm.astype(np.float32)]), y,
                        categorical_feature=[M.shape[1]], free_raw_data=True)
@@ -304,13 +305,12 @@ def _propensities(booster, M: np.ndarray, threads: int = 1) -> np.ndarray:
 
 
 def _threads(n_jobs, n_rows: int) -> int:
-    """Prediction threads: ``n_jobs``, else one below 50,000 rows (threads cost more than
-    they give there, and on a busy machine idle-spinning ones slow LightGBM manyfold)."""
-    import os
+    """Prediction threads: ``n_jobs``, else the churn model's rule (one below 50,000 rows,
+    then only the cores idle now: on a busy machine more threads slow LightGBM manyfold)."""
+    from cjml.models import _check_n_jobs, _default_threads
 
-    if n_jobs:
-        return int(n_jobs)
-    return 1 if n_rows < 50_000 else (os.cpu_count() or 1)
+    n_jobs = _check_n_jobs(n_jobs)
+    return _default_threads(n_rows) if n_jobs is None else n_jobs
 
 
 # ---------------------------------------------------------------------- the estimator
@@ -362,8 +362,8 @@ class DoublyRobustEffects:
     risk_model : ChurnModel, optional
         The base model's risk adjustment.
     n_jobs : int, optional
-        Prediction threads; default one below 50,000 rows, every core from
-        there (batch scoring sets one per chunk).
+        Prediction threads; default one below 50,000 rows, from there the
+        cores idle at the time (batch scoring sets one per chunk).
     diagnostics : dict
     """
 
@@ -492,7 +492,8 @@ class DoublyRobustEffects:
         return corr[row], se[row]
 
 
-def _cross_fit(anchors: AnchorSet, n_arms: int, folds: int, rounds: int, seed: int):
+def _cross_fit(anchors: AnchorSet, n_arms: int, folds: int, rounds: int, seed: int,
+               threads: int = 1):
     """Out-of-fold propensities and outcome predictions for every anchor."""
     M = _matrix(anchors.X)
     uniq = np.unique(anchors.customer)
@@ -505,10 +506,10 @@ def _cross_fit(anchors: AnchorSet, n_arms: int, folds: int, rounds: int, seed: i
         fit, out = fold != k, fold == k
         if not out.any():
             continue
-        prop = _fit_propensity(M[fit], anchors.arm[fit], n_arms, rounds)
-        e[out] = _propensities(prop, M[out])
-        outcome = _fit_outcome(M[fit], anchors.arm[fit], anchors.y[fit], n_arms, rounds)
-        mu[out] = _outcomes(outcome, M[out], n_arms)
+        prop = _fit_propensity(M[fit], anchors.arm[fit], n_arms, rounds, threads)
+        e[out] = _propensities(prop, M[out], threads)
+        outcome = _fit_outcome(M[fit], anchors.arm[fit], anchors.y[fit], n_arms, rounds, threads)
+        mu[out] = _outcomes(outcome, M[out], n_arms, threads=threads)
     return e, mu
 
 
@@ -531,7 +532,7 @@ def _pseudo_outcomes(e, mu, arm, y, thresholds):
 
 def fit_effects(anchors: AnchorSet, *, folds=2, rounds=80, overlap=0.1,
                 min_deliveries=30, prior_sd=0.02, level=0.9, random_state=0, base_model=None,
-                risk_model=None) -> DoublyRobustEffects:
+                risk_model=None, n_jobs=None) -> DoublyRobustEffects:
     """Fit the touchpoint effects on anchor rows.
 
     Parameters
@@ -565,11 +566,18 @@ def fit_effects(anchors: AnchorSet, *, folds=2, rounds=80, overlap=0.1,
         outcome model's contrast).
     risk_model : ChurnModel, optional
         Needed with ``base_model``: its risk adjustment.
+    n_jobs : int, optional
+        LightGBM threads of the nuisance models (default one) and, kept on
+        the result, of its predictions (default as :class:`cjml.ChurnModel`).
 
     Returns
     -------
     DoublyRobustEffects
     """
+    from cjml.models import _check_n_jobs
+
+    n_jobs = _check_n_jobs(n_jobs)
+    threads = n_jobs or 1
     if base_model is not None and risk_model is None:
         raise ValueError("base_model needs its risk_model (the churn model).")
     touchpoints_all = anchors.touchpoints
@@ -586,21 +594,21 @@ def fit_effects(anchors: AnchorSet, *, folds=2, rounds=80, overlap=0.1,
         raise CjmlError("Too few customer-initiated events to compare the touchpoints with "
                         f"({counts[0]}); train on a longer history.")
     n_arms = len(touchpoints_all) + 1
-    e, mu = _cross_fit(anchors, n_arms, folds, rounds, random_state)
+    e, mu = _cross_fit(anchors, n_arms, folds, rounds, random_state, threads)
     y = anchors.y.astype(float)
     thresholds = _thresholds(anchors.arm, n_arms, overlap)
     gamma, has_overlap = _pseudo_outcomes(e, mu, anchors.arm, y, thresholds)
     stage = _stage_of(anchors.X)
     M = _matrix(anchors.X)
-    propensity = _fit_propensity(M, anchors.arm, n_arms, rounds)
-    outcome = _fit_outcome(M, anchors.arm, anchors.y, n_arms, rounds)
+    propensity = _fit_propensity(M, anchors.arm, n_arms, rounds, threads)
+    outcome = _fit_outcome(M, anchors.arm, anchors.y, n_arms, rounds, threads)
     effects = DoublyRobustEffects(
         touchpoints=tuple(touchpoints_all[j] for j in keep), all_touchpoints=touchpoints_all,
         deliveries=deliveries, cells=pd.DataFrame(), ate={}, propensity=propensity,
         outcome=outcome, feature_names=list(anchors.X.columns), thresholds=thresholds,
         overlap=overlap,
         level=level, min_deliveries=min_deliveries, prior_sd=prior_sd, design=anchors.design,
-        base_model=base_model, risk_model=risk_model)
+        base_model=base_model, risk_model=risk_model, n_jobs=n_jobs)
     if base_model is None:
         base = mu[:, [j + 1 for j in keep]] - mu[:, [0]]  # cross-fitted
     else:
@@ -762,7 +770,7 @@ def choose_policy(effects: DoublyRobustEffects, held_out: AnchorSet, fit_anchors
     # The values' nuisance models are cross-fitted on the held-out anchors themselves: an
     # outcome model from the fitting period would share the candidates' own errors and
     # flatter them (it is the model they were chosen by).
-    e, mu = _cross_fit(held_out, n_arms, 2, rounds, random_state + 1)
+    e, mu = _cross_fit(held_out, n_arms, 2, rounds, random_state + 1, effects.n_jobs or 1)
     # weights clipped as in the fit: at the same fraction of each arm's share
     gamma, _ = _pseudo_outcomes(e, mu, held_out.arm, held_out.y.astype(float),
                                 _thresholds(held_out.arm, n_arms, effects.overlap))

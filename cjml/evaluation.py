@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from cjml.models import MarkovBaseline, PriorBaseline, RFMBaseline
+from cjml.models import MarkovBaseline, PriorBaseline, RFMBaseline, _with_threads
 
 __all__ = ["EvaluationReport", "PopulationMetrics", "active_within", "churn_metrics",
            "compare_with_baselines", "cross_validate", "evaluate", "stage_metrics"]
@@ -1146,7 +1146,8 @@ def _positive_proba(model, X) -> np.ndarray:
 
 
 def evaluate(log, bundle=None, *, test_cutoff=None, cutoffs=None, horizon="30D", lookback="90D",
-             churn_params=None, stage_params=None, cv=None, progress=False) -> EvaluationReport:
+             churn_params=None, stage_params=None, cv=None, progress=False, n_jobs=None
+             ) -> EvaluationReport:
     """Evaluate churn and next-stage models against baselines on a later cutoff, or by folds.
 
     With a ``bundle``, its models are scored on a cutoff after the period they
@@ -1183,6 +1184,10 @@ def evaluate(log, bundle=None, *, test_cutoff=None, cutoffs=None, horizon="30D",
         testing on a later cutoff.
     progress : bool, default False
         Show a progress bar.
+    n_jobs : int, optional
+        Threads of the featurizer and the models' LightGBM for this call
+        (with a bundle, its own objects are left as they are); default each
+        one's own (see :class:`ChurnModel`).
 
     Returns
     -------
@@ -1197,8 +1202,9 @@ def evaluate(log, bundle=None, *, test_cutoff=None, cutoffs=None, horizon="30D",
     if bundle is None:
         return train(log, cutoffs=cutoffs, test_cutoff=test_cutoff, horizon=horizon,
                      lookback=lookback, churn_params=churn_params, stage_params=stage_params,
-                     cv=cv, progress=progress)[1]
+                     cv=cv, progress=progress, n_jobs=n_jobs)[1]
     bundle.check_events(log)
+    bundle = _with_threads(bundle, n_jobs)  # a copy: the caller's bundle keeps its threads
     meta = bundle.metadata
     horizon = to_timedelta(meta["horizon"])
     lookback = meta.get("lookback")

@@ -89,6 +89,7 @@ from cjml.exceptions import CjmlError
 from cjml.features._base import as_log
 from cjml.journey import JourneyMap, _did_you_mean
 from cjml.labels import to_timedelta
+from cjml.models import _threads_of
 
 __all__ = [
     "ContactCap",
@@ -632,6 +633,10 @@ class TouchpointRecommender:
         :func:`cjml.train`.
     policy : PolicyChoice, optional
         The policy chosen at training; needed by ``method="auto"``.
+    n_jobs : int, optional
+        Threads of the featurizer and of the churn model's and the effects'
+        LightGBM while recommending (their own settings come back after);
+        default each one's own (see :class:`~cjml.ChurnModel`).
 
     Examples
     --------
@@ -650,7 +655,7 @@ class TouchpointRecommender:
 
     def __init__(self, churn_model, featurizer, journey_map=None, *, response_model=None,
                  method="auto", rules=None, top_k=3, batch_customers=10_000,
-                 effects_model=None, policy=None):
+                 effects_model=None, policy=None, n_jobs=None):
         self.effects_model = effects_model
         self.policy = policy
         self.churn_model = churn_model
@@ -661,9 +666,10 @@ class TouchpointRecommender:
         self.rules = rules
         self.top_k = top_k
         self.batch_customers = batch_customers
+        self.n_jobs = n_jobs
 
     @classmethod
-    def from_bundle(cls, bundle, *, rules=None, top_k=3, method="auto"
+    def from_bundle(cls, bundle, *, rules=None, top_k=3, method="auto", n_jobs=None
                     ) -> TouchpointRecommender:
         """The recommender of a trained :class:`~cjml.ModelBundle`.
 
@@ -679,6 +685,8 @@ class TouchpointRecommender:
         method : str, default "auto"
             See the class docstring; "auto" follows the policy chosen at
             training (the response model for a bundle that has none).
+        n_jobs : int, optional
+            Threads while recommending (see the class docstring).
 
         Returns
         -------
@@ -694,7 +702,7 @@ class TouchpointRecommender:
                 "Retrain it with `cjml train`, or use method='s-learner'.")
         return cls(models["churn"], bundle.featurizer, bundle.journey_map,
                    response_model=response, method=method, rules=rules, top_k=top_k,
-                   effects_model=effects, policy=policy)
+                   effects_model=effects, policy=policy, n_jobs=n_jobs)
 
     def _method(self) -> str:
         """The method in force: ``method``, or the bundle's policy with "auto"."""
@@ -968,7 +976,8 @@ class TouchpointRecommender:
             estimate rests on), ``reach_probability, cost, allowed,
             blocked_by`` (why it is ruled out, empty when allowed).
         """
-        est = self._estimate(log, cutoff, features, churn_risk, lookback=lookback)
+        with _threads_of(self.n_jobs, self.featurizer, self.churn_model, self.effects_model):
+            est = self._estimate(log, cutoff, features, churn_risk, lookback=lookback)
         jm = self._map()
         touchpoints = list(jm.actionable_touchpoints)
         costs = self._rules(jm).unit_costs(jm)
@@ -1037,7 +1046,8 @@ class TouchpointRecommender:
         top_k = int(top_k)
         jm = self._map()
         rules = self._rules(jm)
-        est = self._estimate(log, cutoff, features, churn_risk, customers, lookback)
+        with _threads_of(self.n_jobs, self.featurizer, self.churn_model, self.effects_model):
+            est = self._estimate(log, cutoff, features, churn_risk, customers, lookback)
         touchpoints = np.asarray(jm.actionable_touchpoints, dtype=object)
         cost_map = rules.unit_costs(jm)
         costs = np.array([cost_map[t] for t in touchpoints])
@@ -1087,7 +1097,8 @@ class TouchpointRecommender:
         return out
 
 
-def estimate_effects(bundle, log, *, cutoff=None, rules=None, lookback=None) -> pd.DataFrame:
+def estimate_effects(bundle, log, *, cutoff=None, rules=None, lookback=None, n_jobs=None
+                     ) -> pd.DataFrame:
     """Expected risk reduction of every eligible touchpoint for every customer.
 
     Shorthand for ``TouchpointRecommender.from_bundle(bundle, rules=rules)
@@ -1107,14 +1118,16 @@ def estimate_effects(bundle, log, *, cutoff=None, rules=None, lookback=None) -> 
     lookback : duration, optional
         Only customers with an event this far before the cutoff; default
         every customer with an event before it.
+    n_jobs : int, optional
+        Threads while estimating (see :class:`TouchpointRecommender`).
 
     Returns
     -------
     DataFrame
         See :meth:`TouchpointRecommender.effects`.
     """
-    return TouchpointRecommender.from_bundle(bundle, rules=rules).effects(log, cutoff=cutoff,
-                                                                           lookback=lookback)
+    return TouchpointRecommender.from_bundle(bundle, rules=rules, n_jobs=n_jobs).effects(
+        log, cutoff=cutoff, lookback=lookback)
 
 
 # ---------------------------------------------------------------------- helpers

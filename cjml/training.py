@@ -29,7 +29,7 @@ from cjml.journey import DROPPED
 from cjml.events import to_utc_timestamp
 from cjml.labels import (_data_end, _first_event, _holdout_advice, _holdout_fits,
                          make_training_set, rolling_cutoffs, to_timedelta)
-from cjml.models import ChurnModel, NextStageModel
+from cjml.models import ChurnModel, NextStageModel, _check_n_jobs
 
 __all__ = ["CLUSTER_ROUNDS", "DEFAULT_N_CUTOFFS", "DEFAULT_STEP", "event_columns_used", "train"]
 
@@ -72,7 +72,7 @@ def event_columns_used(log, featurizer=None) -> list[str]:
 def train(log, *, horizon="30D", lookback="90D", cutoffs=None, n_cutoffs=DEFAULT_N_CUTOFFS,
           step=DEFAULT_STEP, test_cutoff=None, holdout=True, featurizer=None, churn_params=None,
           stage_params=None, response_params=None, engine="local", scheduler=None, cv=None,
-          progress=False) -> tuple[ModelBundle, EvaluationReport | None]:
+          progress=False, n_jobs=None) -> tuple[ModelBundle, EvaluationReport | None]:
     """Train the churn and next-stage models, evaluated on a held-out later cutoff.
 
     Parameters
@@ -129,6 +129,11 @@ def train(log, *, horizon="30D", lookback="90D", cutoffs=None, n_cutoffs=DEFAULT
         such as CDNOW, or a horizon too long for a later held-out cutoff.
     progress : bool, default False
         Show a progress bar.
+    n_jobs : int, optional
+        Threads of the featurizer, of both models' LightGBM and of the
+        recommender's effects fit (they are kept with the bundle); default
+        each one's own (one thread for LightGBM below 50,000 rows, from there
+        the cores idle at the time: see :class:`~cjml.ChurnModel`).
 
     Returns
     -------
@@ -145,6 +150,7 @@ def train(log, *, horizon="30D", lookback="90D", cutoffs=None, n_cutoffs=DEFAULT
     if scheduler is not None and engine != "dask":
         raise ValueError("scheduler= is for training on a cluster: pass engine='dask' "
                          "(--engine dask) with it, or leave it out.")
+    n_jobs = _check_n_jobs(n_jobs)
     log = as_log(log)
     horizon = to_timedelta(horizon)
     lookback_td = None if lookback is None else to_timedelta(lookback, "lookback")
@@ -179,6 +185,8 @@ def train(log, *, horizon="30D", lookback="90D", cutoffs=None, n_cutoffs=DEFAULT
                                              last=test, cutoffs=cutoffs))
     steps = _progress(progress, 6 if holdout else 5, "train")
     featurizer = JourneyFeaturizer() if featurizer is None else clone(featurizer)
+    if n_jobs is not None:
+        featurizer.set_params(n_jobs=n_jobs)
     featurizer.fit(log, cutoff=max(train_cutoffs))
     with warnings.catch_warnings():
         # An empty population at an early cutoff is reported by make_training_set; the
@@ -195,6 +203,8 @@ def train(log, *, horizon="30D", lookback="90D", cutoffs=None, n_cutoffs=DEFAULT
     steps.update()
     names = list(featurizer.feature_names_out_)
     common = {"horizon": horizon, "categorical_features": list(featurizer.categorical_features_)}
+    if n_jobs is not None:
+        common["n_jobs"] = n_jobs
     if engine == "dask":
         common["n_estimators"] = CLUSTER_ROUNDS  # all are grown there (no early stopping)
     X, row_cutoffs = train_set[names], train_set["cutoff"]
@@ -217,7 +227,7 @@ def train(log, *, horizon="30D", lookback="90D", cutoffs=None, n_cutoffs=DEFAULT
     steps.update()
     models = {"churn": churn, "next_stage": stage}
     recommender_models = _fit_recommender(log, featurizer, churn, train_cutoffs, horizon,
-                                          response_params)
+                                          response_params, n_jobs)
     models.update(recommender_models)
     steps.update()
     report = None
@@ -286,7 +296,8 @@ def _cv_cutoff(log, cutoffs, test_cutoff, horizon) -> pd.Timestamp:
     return rolling_cutoffs(log, horizon=horizon, n=1)[0]
 
 
-def _fit_recommender(log, featurizer, churn, train_cutoffs, horizon, params) -> dict:
+def _fit_recommender(log, featurizer, churn, train_cutoffs, horizon, params,
+                     n_jobs=None) -> dict:
     """The recommender's models: ``touchpoint_response``, ``touchpoint_effects`` and
     ``touchpoint_policy`` (see :mod:`cjml.effects`); empty (with a warning) when unlearnable.
 
@@ -321,6 +332,7 @@ def _fit_recommender(log, featurizer, churn, train_cutoffs, horizon, params) -> 
         effect_params = {k: v for k, v in params.items() if k in effect_keys}
         if "min_deliveries" in params:
             effect_params["min_deliveries"] = params["min_deliveries"]
+        effect_params["n_jobs"] = n_jobs
         # the latest third of the anchors' period is held out for the policy choice
         t0, t1 = int(anchors.time_ns.min()), int(anchors.time_ns.max())
         split = t0 + int(0.67 * (t1 - t0))
