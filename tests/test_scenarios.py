@@ -16,6 +16,7 @@ from cjml.datasets import (
 )
 from cjml.datasets._scenarios import _build
 from cjml.exceptions import CjmlError
+from cjml.labels import make_labels
 
 EVENT_DTYPES = {
     "customer_id": "int64",
@@ -42,6 +43,18 @@ def _z(labels, risk) -> float:
     labels, risk = np.asarray(labels, float), np.asarray(risk, float)
     sd = np.sqrt(np.sum(risk * (1.0 - risk))) / len(risk)
     return float((labels.mean() - risk.mean()) / sd)
+
+
+def _next_cols(jm) -> list[str]:
+    return [f"p_next_{s}" for s in (*jm.stages, "dropped")]
+
+
+def _realised_next_stage(data) -> np.ndarray:
+    """Realised next-stage label of each truth row (cjml's labels, every customer seen)."""
+    log = cjml.read_events(data.events, journey_map=data.journey_map)
+    labels = make_labels(log, data.test_cutoff, horizon=f"{data.horizon_days}D", lookback=None)
+    labels = labels.loc[data.test_cutoff]["next_stage"].astype(str)
+    return labels.reindex(data.truth["customer_id"]).to_numpy()
 
 
 def test_registry_and_split():
@@ -100,7 +113,8 @@ def test_contract(name):
     assert (truth.set_index("customer_id")["stage"] == last["stage"]).all()
     risk_cols = [f"risk_{t}" for t in jm.actionable_touchpoints]
     assert list(truth.columns) == ["customer_id", "persona", "stage", "active", "p_active",
-                                   "risk_no_action", "risk_full_no_action", *risk_cols]
+                                   "risk_no_action", "risk_full_no_action", *risk_cols,
+                                   *_next_cols(jm)]
     assert truth["active"].dtype == bool and truth["p_active"].between(0, 1).all()
     for col in ["risk_no_action", "risk_full_no_action", *risk_cols]:
         assert truth[col].dropna().between(0, 1).all()
@@ -191,3 +205,78 @@ def test_effects_are_modest_and_heterogeneous():
     # the promotional email helps some personas and harms others
     by_persona = effects["email"].groupby(truth["persona"]).mean()
     assert by_persona.min() < 0 < by_persona.max()
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_next_stage_truth_contract(name):
+    data = make_scenario(name, n_customers=400, seed=3)
+    truth, stages = data.truth, list(data.journey_map.stages)
+    p = truth[_next_cols(data.journey_map)].to_numpy()
+    assert (p >= 0).all() and (p <= 1).all()
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(truth["p_next_dropped"], truth["risk_no_action"])
+    # the stage only moves up: no probability below the current stage, some on or above it
+    current = truth["stage"].map(stages.index).to_numpy()
+    below = np.arange(len(stages))[None, :] < current[:, None]
+    assert (p[:, :-1][below] == 0).all()
+    there = (1.0 - truth["risk_no_action"]).to_numpy()
+    np.testing.assert_allclose(p[:, :-1].sum(axis=1), there, rtol=0, atol=1e-12)
+
+
+def test_next_stage_exact_where_the_stage_cannot_move():
+    from cjml.datasets._scenarios import _BUILDERS, _top_stages, _World
+
+    for name in ("fixed_lifecycle", "silent_leavers"):
+        data = make_scenario(name, n_customers=1500, seed=2)
+        truth, stages = data.truth, list(data.journey_map.stages)
+        top = _top_stages(_World(_BUILDERS[name]()))
+        # no touchpoint moves the last stage; every other stage of these worlds moves
+        assert top.tolist() == [len(stages) - 1] * len(stages)
+        last = truth[truth["stage"] == stages[-1]]
+        assert len(last) > 10
+        there = (1.0 - last["risk_no_action"]).to_numpy()
+        np.testing.assert_allclose(last[f"p_next_{stages[-1]}"], there, rtol=0, atol=1e-12)
+        for s in stages[:-1]:
+            assert (last[f"p_next_{s}"] == 0).all()
+        # elsewhere the stage may move, and sometimes does
+        moving = truth[truth["stage"] == stages[0]]
+        assert (moving[f"p_next_{stages[1]}"] > 0).all()
+
+
+def test_next_stage_streams_leave_everything_else_unchanged():
+    # the rollouts draw from their own stream: same seed, same columns; another seed differs
+    a = make_scenario("experience_memory", n_customers=600, seed=8)
+    b = _build("experience_memory", 600, 8, _force_touchpoint="email")
+    pd.testing.assert_frame_equal(a.truth, b.truth)
+    c = make_scenario("experience_memory", n_customers=600, seed=9)
+    cols = _next_cols(a.journey_map)
+    assert not np.allclose(a.truth[cols].to_numpy()[:100], c.truth[cols].to_numpy()[:100])
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_next_stage_truth_matches_realised_labels(name):
+    data = make_scenario(name, n_customers=5000, seed=11)
+    labels = _realised_next_stage(data)
+    classes = [*data.journey_map.stages, "dropped"]
+    p = data.truth[_next_cols(data.journey_map)].to_numpy()
+    y = (labels[:, None] == np.array(classes)[None, :]).astype(float)
+    assert y.sum() == len(y)
+    # each class: the realised share matches the mean probability within 4 standard errors
+    for k, c in enumerate(classes):
+        sd = np.sqrt(np.sum(p[:, k] * (1.0 - p[:, k]))) / len(p)
+        assert abs(y[:, k].mean() - p[:, k].mean()) <= 4 * sd + 1e-12, c
+    # the same among the customers of each current stage who had some event
+    for s in data.journey_map.stages:
+        rows = (data.truth["stage"] == s).to_numpy() & (labels != "dropped")
+        if rows.sum() < 300:
+            continue
+        q = p[rows, :-1] / p[rows, :-1].sum(axis=1, keepdims=True)
+        for k, c in enumerate(classes[:-1]):
+            sd = np.sqrt(np.sum(q[:, k] * (1.0 - q[:, k]))) / rows.sum()
+            assert abs(y[rows, k].mean() - q[:, k].mean()) <= 4 * sd + 1e-12, (s, c)
+    # the oracle's log loss beats the realised stage shares' (a prior fitted in hindsight)
+    eps = 1e-15
+    oracle = -np.mean(np.log(np.clip((p * y).sum(axis=1), eps, 1)))
+    prior = -np.mean(np.log(np.clip(y @ y.mean(axis=0), eps, 1)))
+    assert oracle < prior - 0.05
+    assert np.isfinite(-np.log((p * y).sum(axis=1))).all()

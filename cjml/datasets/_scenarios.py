@@ -41,7 +41,52 @@ posterior of still being there given the silence since the last event is
 ``G`` of having left silently. A touchpoint delivered at the cutoff is applied
 as an event at the very end of the day before, mixing its random outcomes
 (good or bad experience, stage move, ticket fixed) with their exact
-probabilities. ``truth`` is therefore exact, not a Monte Carlo estimate.
+probabilities. The risks in ``truth`` are therefore exact, not Monte Carlo
+estimates.
+
+Next stage
+----------
+The next-stage label is the stage of the customer's last event in the
+horizon, or ``dropped`` without one. ``p_next_dropped`` is ``risk_no_action``,
+exact, and the stages share the rest, ``p_active * (1 - r)`` (``r``: the risk
+of a customer still there), in proportion to P(stage of the last event = s |
+some event, still there). Stages only move up, one step per event, so that
+distribution is 0 below the current stage and above the highest stage the
+current one can reach. It is exact (all on the current stage) where no
+touchpoint that can occur in the current stage moves it (the last stage of
+every world). Elsewhere it depends on the random path and is a Monte Carlo
+estimate, drawn from a random stream of its own (the events and the other
+columns are the same as without it):
+
+1. a rollout starts from the customer's state at the cutoff; its first event
+   day is drawn from its exact distribution given some event (the closed form
+   above), with at least one event on that day;
+2. it then runs the days exactly as the simulation does, but on a *stay path*
+   on which no event moves the stage, multiplying the events' probabilities of
+   not moving it into ``stay``: ``E[stay]`` is the probability of ending on the
+   current stage (Rao-Blackwellised; 2 to 16 times less variance than counting
+   final stages, in our measurements). One event of the path is drawn with
+   probability proportional to its chance ``stay_{k-1} p_move_k`` of being the
+   first move, and a *branch* continues from the moved state with the full
+   dynamics; it gives ``1 - stay`` to the stage where it ends;
+3. a customer gets ``ceil(16 sqrt(m))`` rollouts (at least 2; ``m`` is their
+   probability of some event), and their mean is shrunk towards the pooled
+   rollouts of the customers with the same stage, persona and quartile of
+   P(some event | still there), by empirical Bayes: the prior counts as many
+   rollouts as the rollouts' variance over the spread of the customers' true
+   shares (both by the method of moments; at most 10,000). The pooled shares
+   get half a rollout spread over the reachable stages, so no reachable stage
+   gets 0.
+
+Monte-Carlo error: compared with 10,000-rollout references for 120 random
+customers of each world (seed 0), the expected extra log loss of this oracle
+over the exact distribution (the mean over truth rows of ``KL(exact ||
+estimate)``) is at most 0.0007 nats at the default sizes (0.0010 over the
+customers active in the last 90 days, the churn model's population) and at
+most 0.0017 (0.0023) at a quarter of them. With next to no shrinkage (a prior
+worth one rollout) it is 0.006 to 0.013 nats. The rollouts add 0.4 to 0.7 s
+per 10,000 customers (3.3 s to ``large_mixed``'s 50,000 on a busy two-core
+machine).
 
 The private ``_build(name, n_customers, seed, _force_touchpoint=t)`` replays a
 world with the same seed and delivers ``t`` to every customer still there and
@@ -872,6 +917,231 @@ def _choose(weights: np.ndarray, u: np.ndarray) -> np.ndarray:
     return np.minimum((cum < (u * cum[:, -1])[:, None]).sum(1), weights.shape[1] - 1)
 
 
+def _touchpoint_weights(w: _World, sub: dict, d: int, bau: bool) -> np.ndarray:
+    """Choice weights of an event on day ``d``: one row per customer of ``sub``, one column
+    per customer touchpoint (``bau=False``) or per actionable touchpoint (``bau=True``)."""
+    if not bau:
+        idx = np.flatnonzero(~w.actionable)
+        N = sub["N"] * np.exp(-w.k["N"] * (d - sub["L"]))
+        return w.cw[idx][:, sub["s"]].T * (1.0 + w.n_boost[idx] * N[:, None])
+    idx = np.flatnonzero(w.actionable)
+    N, P, F, _, _ = _decayed(w, sub, d)
+    return (w.bw[idx][:, sub["s"]].T * w.bau_seg[idx][:, sub["seg"]].T
+            * np.exp(np.outer(P, w.bP[idx]) + np.outer(N, w.bN[idx])
+                     + np.outer(np.minimum(sub["T"], 3), w.bT[idx])
+                     + np.outer(F, w.bF[idx])))
+
+
+# --------------------------------------------------------------------------- next stage
+_STATE = ("N", "P", "F", "D", "T", "s", "L")
+#: rollouts of a customer: ceil(_NEXT_ROLLOUTS * sqrt(mass)), at least 2 (mass: P(some event))
+_NEXT_ROLLOUTS = 16
+_NEXT_CHUNK = 1 << 17  # rollouts simulated at once (bounds the memory)
+_NEXT_MAX_PRIOR = 1e4  # cap on the shrinkage strength, in rollouts
+_NEXT_STREAM = 11  # the rollouts' own random stream: the events and other columns stay the same
+
+
+def _top_stages(w: _World) -> np.ndarray:
+    """For each stage, the highest stage events can move a customer in it to.
+
+    A stage advances when some touchpoint that can occur in it (a customer
+    touchpoint with a choice weight there, or a BAU one with a weight and a
+    BAU rate there) moves the stage with a positive probability.
+    """
+    cust, act = ~w.actionable, w.actionable
+    occurs = np.zeros_like(w.adv, dtype=bool)
+    occurs[cust] = w.cw[cust] > 0
+    occurs[act] = (w.bw[act] > 0) & (w.b0 > 0)[None, :]
+    moves = (occurs & (w.adv > 0)).any(axis=0)
+    top = np.arange(len(w.stages))
+    for s in range(len(w.stages) - 2, -1, -1):
+        if moves[s]:
+            top[s] = top[s + 1]
+    return top
+
+
+def _first_event_probs(w: _World, st: dict, start_day: int, horizon: int) -> np.ndarray:
+    """P(first event on day start_day + k), k < horizon, for customers there at the start."""
+    surv = np.ones(len(st["L"]))
+    out = np.zeros((len(st["L"]), horizon))
+    for k, d in enumerate(range(start_day, start_day + horizon)):
+        h, q, b = _rates(w, st, d)
+        e = 1.0 - (1.0 - q) * (1.0 - b)
+        out[:, k] = surv * (1.0 - h) * e
+        surv *= (1.0 - h) * (1.0 - e)
+    return out
+
+
+def _draw_event(w: _World, sub: dict, j: np.ndarray, d: int, bau: bool, rng):
+    """Touchpoint and outcome draws of an event on day ``d`` for rows ``j`` of ``sub``.
+
+    Returns the rows' state, the touchpoint, bad experience, the uniform deciding
+    the stage move, the move's probability and ticket fixed.
+    """
+    s = _take(sub, j)
+    idx = np.flatnonzero(w.actionable if bau else ~w.actionable)
+    tp = idx[_choose(_touchpoint_weights(w, s, d, bau), rng.random(len(j)))]
+    pb, padv, pres = _outcome_probs(w, s, tp, d)
+    u = rng.random((3, len(j)))
+    return s, tp, u[0] < pb, u[1], padv, u[2] < pres
+
+
+def _put(dst: dict, rows: np.ndarray, src: dict) -> None:
+    for k in _STATE:
+        dst[k][rows] = src[k]
+
+
+def _next_stage_rollouts(w: _World, st: dict, cust: np.ndarray, start_day: int, horizon: int,
+                         first: np.ndarray, top: np.ndarray, rng):
+    """Rao-Blackwellised rollouts of the horizon, given at least one event in it.
+
+    One rollout per entry of ``cust`` (rows of ``st``, the customers' states
+    at the start of ``start_day``, taken as still there). The first event day
+    is drawn from its exact distribution given some event (``first``: the rows
+    of :func:`_first_event_probs`), with at least one event on it. Then a
+    *stay path* runs the days exactly like :func:`_simulate` except that no
+    event moves the stage; ``stay`` multiplies each event's probability of
+    not moving it, so ``E[stay]`` is the exact probability of ending in the
+    start stage. The first move happens at event ``k`` with probability
+    ``stay_{k-1} * p_move_k``; one such event is drawn in proportion to that
+    (weighted reservoir sampling along the path) and a *branch* continues
+    from the moved state with the full dynamics (stopping at the stage's
+    top, where nothing moves). ``stay * [s == stage] + (1 - stay) * [s ==
+    branch stage]`` is then unbiased for P(stage of the last event = s | some
+    event).
+
+    Returns
+    -------
+    stay, branch : arrays of len(cust)
+    """
+    n = len(cust)
+    d1 = start_day + _choose(first[cust], rng.random(n))
+    F = _take(st, cust)
+    B = {k: v.copy() for k, v in F.items()}
+    top_of = top[F["s"]]
+    f_on = np.zeros(n, bool)  # stay path started and still there
+    b_on = np.zeros(n, bool)  # branch still there and below its top
+    stay = np.ones(n)
+    for d in range(start_day, start_day + horizon):
+        # 1. branches started on earlier days: one ordinary day
+        bi = np.flatnonzero(b_on)
+        if len(bi):
+            sub = _take(B, bi)
+            h, q, b = _rates(w, sub, d)
+            u = rng.random((3, len(bi)))
+            there = u[0] >= h
+            for bau, ev in ((False, there & (u[1] < q)), (True, there & (u[2] < b))):
+                j = np.flatnonzero(ev)
+                if len(j):
+                    s, tp, bad, u_adv, padv, res = _draw_event(w, sub, j, d, bau, rng)
+                    _put(sub, j, _transition(w, s, tp, d, bad, u_adv < padv, res))
+            _put(B, bi, sub)
+            b_on[bi] = there & (sub["s"] < top_of[bi])
+        # 2. stay paths: hazard (not on the first event day), customer event, BAU event
+        fresh = d1 == d
+        f_on |= fresh
+        fi = np.flatnonzero(f_on)
+        if not len(fi):
+            continue
+        sub = _take(F, fi)
+        h, q, b = _rates(w, sub, d)
+        fr = fresh[fi]
+        u = rng.random((3, len(fi)))
+        e = 1.0 - (1.0 - q) * (1.0 - b)
+        gone = ~fr & (u[0] < h)
+        c_ev = ~gone & (u[1] < np.where(fr, q / np.where(e > 0, e, 1.0), q))
+        b_ev = (~gone & (u[2] < b)) | (fr & ~c_ev)
+        new_branch = np.zeros(len(fi), bool)
+        for bau, ev in ((False, c_ev), (True, b_ev)):
+            j = np.flatnonzero(ev)
+            if not len(j):
+                continue
+            s, tp, bad, u_adv, padv, res = _draw_event(w, sub, j, d, bau, rng)
+            rows = fi[j]
+            before = stay[rows]
+            after = before * (1.0 - padv)
+            switch = u_adv * (1.0 - after) < before * padv
+            if bau:
+                # a branch started at today's customer event gets its own BAU event
+                k = np.flatnonzero(new_branch[j] & ~switch)
+                if len(k):
+                    sb, tpb, badb, ub, pab, resb = _draw_event(w, B, rows[k], d, True, rng)
+                    _put(B, rows[k], _transition(w, sb, tpb, d, badb, ub < pab, resb))
+            k = np.flatnonzero(switch)
+            if len(k):
+                _put(B, rows[k], _transition(w, _take(s, k), tp[k], d, bad[k],
+                                             np.ones(len(k), bool), res[k]))
+                new_branch[j[k]] = True
+            _put(sub, j, _transition(w, s, tp, d, bad, np.zeros(len(j), bool), res))
+            stay[rows] = after
+        _put(F, fi, sub)
+        nb = fi[new_branch]
+        b_on[nb] = B["s"][nb] < top_of[nb]
+        f_on[fi[gone]] = False
+    return stay, B["s"]
+
+
+def _next_stage_shares(w: _World, st: dict, mass: np.ndarray, start_day: int, horizon: int,
+                       rng) -> np.ndarray:
+    """P(stage of the last event in the horizon = s | some event), one row per customer.
+
+    ``mass`` is each customer's probability of some event (rollouts go where
+    it is positive). Exact (1 for the current stage) where no event can move
+    the stage; elsewhere :func:`_next_stage_rollouts`, ``ceil(16 sqrt(mass))``
+    of them (at least 2), shrunk towards the pooled rollouts of the customers
+    with the same stage and persona by empirical Bayes (see the module
+    docstring).
+    """
+    m, ns = len(st["L"]), len(w.stages)
+    s0 = st["s"]
+    top = _top_stages(w)
+    shares = np.zeros((m, ns))
+    shares[np.arange(m), s0] = 1.0
+    todo = np.flatnonzero((mass > 0) & (top[s0] > s0))
+    if not len(todo):
+        return shares
+    sub = _take(st, todo)
+    first = _first_event_probs(w, sub, start_day, horizon)
+    n_roll = np.maximum(2, np.ceil(_NEXT_ROLLOUTS * np.sqrt(mass[todo]))).astype(np.int64)
+    sums = np.zeros(len(todo) * ns)
+    squares = np.zeros(len(todo) * ns)
+    ends = np.cumsum(n_roll)
+    lo = 0
+    while lo < len(todo):
+        hi = max(int(np.searchsorted(ends, ends[lo] - n_roll[lo] + _NEXT_CHUNK, "right")), lo + 1)
+        cust = np.repeat(np.arange(lo, hi), n_roll[lo:hi])
+        stay, branch = _next_stage_rollouts(w, sub, cust, start_day, horizon, first, top, rng)
+        for cls, x in ((sub["s"][cust], stay), (branch, 1.0 - stay)):
+            sums += np.bincount(cust * ns + cls, weights=x, minlength=len(sums))
+            squares += np.bincount(cust * ns + cls, weights=x * x, minlength=len(sums))
+        lo = hi
+    sums, squares = sums.reshape(-1, ns), squares.reshape(-1, ns)
+    r = n_roll[:, None].astype(float)
+    raw = sums / r
+    within = np.maximum(squares / r - raw**2, 0.0) * r / (r - 1.0)  # per-rollout variance
+    reach = ((np.arange(ns) >= sub["s"][:, None]) & (np.arange(ns) <= top[sub["s"]][:, None]))
+    # groups: stage x persona x (up to 4) quantile bins of P(some event | still there)
+    group = sub["s"] * len(w.personas) + sub["p"]
+    busy = first.sum(axis=1)
+    bins = np.zeros(len(group), np.int64)
+    for g in np.unique(group):
+        rows = np.flatnonzero(group == g)
+        n_bins = min(4, max(1, len(rows) // 50))
+        bins[rows] = np.argsort(np.argsort(busy[rows], kind="stable")) * n_bins // len(rows)
+    group = group * 4 + bins
+    for g in np.unique(group):
+        rows = np.flatnonzero(group == g)
+        total = n_roll[rows].sum()
+        # pooled shares, with half a rollout spread over the reachable stages (never 0 there)
+        prior = (sums[rows].sum(0) + 0.5 * reach[rows[0]] / reach[rows[0]].sum()) / (total + 0.5)
+        noise = within[rows].mean(0).sum()
+        spread = (((raw[rows] - sums[rows].sum(0) / total) ** 2).mean(0)
+                  - (within[rows] / r[rows]).mean(0)).sum()
+        alpha = float(np.clip(noise / max(spread, 1e-12), 1.0, _NEXT_MAX_PRIOR))
+        shares[todo[rows]] = (sums[rows] + alpha * prior) / (r[rows] + alpha)
+    return shares
+
+
 def _simulate(spec: ScenarioSpec, n: int, seed: int, _force_touchpoint: str | None = None):
     """Run one world; return events (dict of arrays), customers, world and the cutoff state."""
     w = _World(_BUILDERS[spec.name]())
@@ -947,18 +1217,13 @@ def _simulate(spec: ScenarioSpec, n: int, seed: int, _force_touchpoint: str | No
             ci = np.flatnonzero(c_ev)
             if len(ci):
                 sub_c = _take(st, idx[ci])
-                N = sub_c["N"] * np.exp(-w.k["N"] * (d - sub_c["L"]))
-                wts = w.cw[cust_idx][:, sub_c["s"]].T * (1.0 + w.n_boost[cust_idx] * N[:, None])
+                wts = _touchpoint_weights(w, sub_c, d, bau=False)
                 tp = cust_idx[_choose(wts, rng.random(len(ci)))]
                 apply_events(idx[ci], tp, d, t_c[ci])
             bi = np.flatnonzero(b_ev)
             if len(bi):
                 sub_b = _take(st, idx[bi])
-                N, P, F, _, _ = _decayed(w, sub_b, d)
-                wts = (w.bw[act_idx][:, sub_b["s"]].T * w.bau_seg[act_idx][:, sub_b["seg"]].T
-                       * np.exp(np.outer(P, w.bP[act_idx]) + np.outer(N, w.bN[act_idx])
-                                + np.outer(np.minimum(sub_b["T"], 3), w.bT[act_idx])
-                                + np.outer(F, w.bF[act_idx])))
+                wts = _touchpoint_weights(w, sub_b, d, bau=True)
                 tp = act_idx[_choose(wts, rng.random(len(bi)))]
                 apply_events(idx[bi], tp, d, t_b[bi])
         # arrivals: a first customer touchpoint of the first stage
@@ -971,7 +1236,7 @@ def _simulate(spec: ScenarioSpec, n: int, seed: int, _force_touchpoint: str | No
     return w, logs, st, persona, seg, arrival, dropout, cutoff_state
 
 
-def _truth(w: _World, spec: ScenarioSpec, cutoff_state, persona) -> pd.DataFrame:
+def _truth(w: _World, spec: ScenarioSpec, cutoff_state, persona, seed: int = 0) -> pd.DataFrame:
     st_all, alive = cutoff_state
     C, H = spec.cutoff_day, spec.horizon_days
     seen = np.flatnonzero(st_all["a"] < C)
@@ -1015,6 +1280,14 @@ def _truth(w: _World, spec: ScenarioSpec, cutoff_state, persona) -> pd.DataFrame
             risk[nz] += wt[nz] * _risk_alive(w, new, C, H)
         risk = p_active * risk + (1.0 - p_active)
         out[f"risk_{w.names[j]}"] = np.where(w.elig[j, st["s"]], risk, np.nan)
+    # next stage: P(some event) times the stage shares given some event; dropped = no event
+    mass = p_active * (1.0 - r_alive)
+    rng = np.random.default_rng(np.random.SeedSequence(
+        [int(seed), zlib.crc32(spec.name.encode()), _NEXT_STREAM]))
+    shares = _next_stage_shares(w, st, mass, C, H, rng)
+    for i, stage in enumerate(w.stages):
+        out[f"p_next_{stage}"] = mass * shares[:, i]
+    out["p_next_dropped"] = out["risk_no_action"].copy()
     return pd.DataFrame(out)
 
 
@@ -1063,7 +1336,7 @@ def _build(name: str, n_customers: int | None, seed: int, _force_touchpoint: str
         "base_event_rate": w.q0[persona],
         "price_sensitivity": w.sens[persona],
     })
-    truth = _truth(w, spec, cutoff_state, persona)
+    truth = _truth(w, spec, cutoff_state, persona, int(seed))
     return Bunch(events=events, journey_map=jmap,
                  test_cutoff=start + pd.Timedelta(days=spec.cutoff_day),
                  horizon_days=spec.horizon_days, truth=truth, customers=customers, spec=spec)
@@ -1101,8 +1374,19 @@ def make_scenario(name: str, n_customers: int | None = None, seed: int = 0) -> B
             ``customer_id``, ``persona``, ``stage``, ``active``, ``p_active``,
             ``risk_no_action``, ``risk_full_no_action`` and ``risk_<t>`` for
             every actionable touchpoint ``t`` (NaN where not eligible in the
-            stage). Risks are exact probabilities of no event in
-            ``(cutoff, cutoff + horizon]``.
+            stage), then ``p_next_<stage>`` for every stage of the journey map
+            and ``p_next_dropped``. Risks are exact probabilities of no event
+            in ``(cutoff, cutoff + horizon]``. ``p_next_*`` is the
+            distribution of the next-stage label (the stage of the last event
+            in that window, or dropped without one; each row sums to 1):
+            ``p_next_dropped`` equals ``risk_no_action`` exactly, stages below
+            the current one get 0, and the split of ``1 - risk_no_action``
+            over the stages is exact where the current stage cannot move and
+            otherwise a Rao-Blackwellised Monte Carlo estimate with
+            empirical-Bayes smoothing (see the module docstring), off the
+            exact split by an expected extra log loss of at most about 0.001
+            nats per customer at the default sizes, drawn from a random
+            stream of its own (the other columns do not depend on it).
         ``customers``
             One row per customer: ``customer_id``, ``persona``, ``segment``,
             ``arrival``, ``dropout`` (NaT while still there at the end) and the
@@ -1114,6 +1398,11 @@ def make_scenario(name: str, n_customers: int | None = None, seed: int = 0) -> B
     ------
     CjmlError
         For an unknown name (the message lists the names) or a bad size or seed.
+
+    Notes
+    -----
+    The next-stage rollouts roughly double the run time: they add 0.4 to
+    0.7 s per 10,000 customers.
 
     Examples
     --------
