@@ -113,11 +113,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
         log, horizon=args.horizon, lookback=args.lookback, cutoffs=_cutoff_list(args.cutoffs),
         n_cutoffs=args.n_cutoffs, step=args.step, test_cutoff=args.test_cutoff,
         holdout=not args.no_holdout, engine=args.engine, scheduler=args.scheduler,
-        progress=not args.quiet)
+        cv=args.cv, progress=not args.quiet)
     path = bundle.save(out, force=args.force)
     if report is not None:
         _say(report.to_text())
-    _say(f"Saved the churn and next-stage models to {path} (+ {path.name}.manifest.json); "
+    refit = ""
+    if bundle.metadata.get("cv"):
+        refit = (f" (refitted on every customer at {bundle.metadata['train_cutoffs'][0][:10]}; "
+                 f"the report above is their {bundle.metadata['cv']}-fold cross-validation)")
+    _say(f"Saved the churn and next-stage models to {path} (+ {path.name}.manifest.json){refit}; "
          f"{bundle.metadata['n_train_rows']:,} training rows, "
          f"{time.perf_counter() - started:.1f} s.")
     return 0
@@ -126,7 +130,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     bundle = cjml.ModelBundle.load(args.model)
     log = _read_log(args, journey_map=bundle.journey_map)
-    report = cjml.evaluate(log, bundle, test_cutoff=args.test_cutoff, progress=not args.quiet)
+    report = cjml.evaluate(log, bundle, test_cutoff=args.test_cutoff, cv=args.cv,
+                           progress=not args.quiet)
     _say(report.to_text())
     return 0
 
@@ -308,6 +313,17 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _folds(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number of folds, got {text!r}") from None
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"expected 2 folds or more (5 is usual), got {value}")
+    return value
+
+
 def _add_input_options(parser: argparse.ArgumentParser, *, journey_map: bool = True) -> None:
     parser.add_argument("events", help="CSV or Parquet file, or a folder of them")
     if journey_map:  # commands that load a bundle take its journey map instead
@@ -387,7 +403,8 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Build a training set on rolling cutoffs, hold the latest "
                                     "cutoff out, train the churn and next-stage models on the "
                                     "earlier ones, print their evaluation beside the baselines "
-                                    "on the held-out cutoff, and save a model bundle.")
+                                    "on the held-out cutoff (or, with --cv, cross-validate over "
+                                    "customers at one cutoff), and save a model bundle.")
     _add_input_options(tr)
     tr.add_argument("--out", required=True, help="bundle file, e.g. models/churn.joblib")
     tr.add_argument("--horizon", default="30D", help="how far the labels look ahead (default 30D)")
@@ -404,6 +421,12 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--test-cutoff", help="held-out cutoff (default: the latest cutoff)")
     tr.add_argument("--no-holdout", action="store_true",
                     help="train on every cutoff, without an evaluation")
+    tr.add_argument("--cv", type=_folds, metavar="K",
+                    help="evaluate by K-fold cross-validation over customers at one cutoff "
+                         "(--test-cutoff, default the latest complete one) instead of a later "
+                         "held-out cutoff, and save the models refitted on every customer "
+                         "there: for calibration/holdout data, or a horizon too long to hold "
+                         "a cutoff out")
     tr.add_argument("--engine", choices=["local", "dask"], default="local",
                     help="grow the trees here (default) or on a dask.distributed cluster "
                          "(LightGBM's Dask estimators)")
@@ -421,6 +444,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("model", help="bundle file written by cjml train")
     _add_input_options(ev)
     ev.add_argument("--test-cutoff", help="held-out cutoff (default: the latest complete one)")
+    ev.add_argument("--cv", type=_folds, metavar="K",
+                    help="instead, cross-validate the bundle's settings over customers in K "
+                         "folds at the test cutoff: fresh copies of its models are fitted on "
+                         "the other folds (for a bundle trained up to the end of the log)")
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
     ev.set_defaults(func=_cmd_evaluate)
 

@@ -7,6 +7,20 @@ random split leaks. The churn and next-stage models are always reported beside
 three baselines fitted on the same training rows and scored on the same test
 rows: the class prior, a first-order Markov model on the last stage and
 touchpoint, and a logistic regression on recency, frequency and monetary value.
+
+The report leads with the customers **active within the horizon before the
+cutoff** (an event in ``(cutoff - horizon, cutoff]``: the ones a campaign can
+still reach), then the whole lookback population. For each, the model's ROC
+AUC and Brier score (churn) and log loss (next stage) are compared with each
+baseline's by a **paired bootstrap** over the customers (the same resampled
+customers score both; 400 resamples, seeded): the difference and its 95%
+interval, and a plain sentence whenever the model is not better beyond noise.
+
+For single-cutoff data (a calibration period and a holdout period, as with
+CDNOW), :func:`cross_validate` and ``evaluate(..., cv=5)`` split the customers
+into folds instead of time: fresh copies of the models and the baselines are
+fitted on the other folds and score each fold, and the same report is made
+from these out-of-fold predictions, with the spread over folds.
 """
 
 from __future__ import annotations
@@ -20,9 +34,22 @@ import pandas as pd
 
 from cjml.models import MarkovBaseline, PriorBaseline, RFMBaseline
 
-__all__ = ["EvaluationReport", "churn_metrics", "evaluate", "stage_metrics"]
+__all__ = ["EvaluationReport", "PopulationMetrics", "active_within", "churn_metrics",
+           "compare_with_baselines", "cross_validate", "evaluate", "stage_metrics"]
 
 _EPS = 1e-15
+
+#: The paired bootstrap behind the report's intervals: resamples, seed, level.
+N_RESAMPLES = 400
+RANDOM_STATE = 0
+LEVEL = 0.95
+#: The metrics on which the model is compared with each baseline:
+#: (table, column, whether higher is better, name in sentences).
+COMPARED = (("churn", "roc_auc", True, "ROC AUC"),
+            ("churn", "brier", False, "Brier score"),
+            ("next_stage", "log_loss", False, "next-stage log loss"))
+#: How the populations are named in sentences.
+_POPULATION_WORDS = {"active": "the active customers", "lookback": "the whole lookback population"}
 
 #: Display names of the baselines, in report order.
 BASELINES = {
@@ -100,14 +127,172 @@ def stage_metrics(y_true, proba, classes) -> dict[str, float]:
     proba = np.asarray(proba, dtype=float)
     predicted = np.argmax(proba, axis=1)
     top2 = np.argsort(-proba, axis=1, kind="stable")[:, :2]
-    rows = np.arange(len(codes))
-    p_true = np.clip(proba[rows, codes] / proba.sum(axis=1), _EPS, 1)
     return {
         "accuracy": float(np.mean(predicted == codes)),
         "macro_f1": float(f1_score(codes, predicted, average="macro")),
         "top2_accuracy": float(np.mean((top2 == codes[:, None]).any(axis=1))),
-        "log_loss": float(-np.mean(np.log(p_true))),
+        "log_loss": float(np.mean(_row_log_loss(codes, proba))),
     }
+
+
+def _row_log_loss(codes: np.ndarray, proba: np.ndarray) -> np.ndarray:
+    """Each row's log loss: minus the log of the probability given to its class."""
+    rows = np.arange(len(codes))
+    return -np.log(np.clip(proba[rows, codes] / proba.sum(axis=1), _EPS, 1))
+
+
+def _stage_codes(y_true, classes) -> np.ndarray:
+    lookup = {c: i for i, c in enumerate(classes)}
+    return pd.Series(np.asarray(y_true, dtype=object)).map(lookup).to_numpy(dtype=np.int64)
+
+
+# --------------------------------------------------------------------------- paired bootstrap
+def _resample_counts(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
+    """How often each of ``n`` rows is drawn in each of ``size`` bootstrap resamples,
+    shape ``(n, size)`` (a row's counts side by side, for fast gathers)."""
+    draws = rng.integers(0, n, size=(size, n), dtype=np.int64 if n * size > 2**31 - 1
+                         else np.int32)
+    draws *= size
+    draws += np.arange(size, dtype=draws.dtype)[:, None]
+    return np.bincount(draws.ravel(), minlength=size * n).reshape(n, size).astype(np.float64)
+
+
+class _AUCByWeights:
+    """ROC AUC of one score under many resample weightings, ties counted half.
+
+    AUC = sum over churners i of w_i x (weight of stayers scored below i, plus
+    half of those tied with i), over (churner weight x stayer weight). Where
+    each churner falls among the sorted stayers does not depend on the
+    weights, so it is found once; a weighting then costs one cumulative sum
+    over the stayers and one gather per churner. Columns of ``weights`` are
+    resamples; NaN where a resample holds one class only.
+    """
+
+    def __init__(self, y: np.ndarray, score: np.ndarray):
+        positive = y > 0.5
+        self.pos = np.flatnonzero(positive)
+        negatives = np.flatnonzero(~positive)
+        self.neg = negatives[np.argsort(score[negatives], kind="stable")]
+        ordered = score[self.neg]
+        self.left = np.searchsorted(ordered, score[self.pos], side="left")
+        self.right = np.searchsorted(ordered, score[self.pos], side="right")
+        self.ties = bool((self.left != self.right).any())
+
+    def __call__(self, weights: np.ndarray) -> np.ndarray:
+        below = np.zeros((len(self.neg) + 1, weights.shape[1]))
+        np.cumsum(weights[self.neg], axis=0, out=below[1:])
+        under = below[self.left]
+        if self.ties:
+            under += below[self.right]
+            under *= 0.5
+        w_pos = weights[self.pos]
+        num = np.einsum("ij,ij->j", w_pos, under)
+        den = w_pos.sum(axis=0) * below[-1]
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+
+
+def compare_with_baselines(y_churn, risks, stage_losses, *, n_resamples=N_RESAMPLES,
+                           level=LEVEL, random_state=RANDOM_STATE) -> pd.DataFrame:
+    """The model minus each baseline, with paired bootstrap intervals over the customers.
+
+    Each resample draws the customers with replacement; the model and every
+    baseline are scored on the same draw, so the interval is that of the
+    difference, not of each metric apart. The resamples are processed in
+    blocks with one sort per model, so the cost grows like ``n_resamples x
+    rows`` with no Python loop over either.
+
+    Parameters
+    ----------
+    y_churn : array-like of 0/1
+        Realised churn of the rows.
+    risks : dict
+        Predicted churn risk of the rows by name; ``"model"`` and the baselines.
+    stage_losses : dict
+        Each row's next-stage log loss by name (same names), or an empty dict.
+    n_resamples : int, default 400
+        Bootstrap resamples.
+    level : float, default 0.95
+        Coverage of the percentile intervals.
+    random_state : int, default 0
+        Seed of the resampling.
+
+    Returns
+    -------
+    DataFrame
+        One row per baseline and metric (ROC AUC and Brier score of churn,
+        next-stage log loss): ``baseline``, ``metric``, ``model`` and
+        ``value`` (the two metrics on all rows), ``difference`` (model minus
+        baseline), ``low`` and ``high`` (the interval of the difference) and
+        ``verdict``: "better" or "worse" when the interval excludes no
+        difference, else "not distinguishable" ("not measured" when the
+        metric is undefined, e.g. one class).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from cjml.evaluation import compare_with_baselines
+    >>> y = np.array([1, 0, 1, 0, 1, 0, 0, 1])
+    >>> risks = {"model": np.array([.9, .2, .8, .3, .7, .1, .4, .6]), "prior": np.full(8, .5)}
+    >>> table = compare_with_baselines(y, risks, {}, n_resamples=200)
+    >>> table[["metric", "difference"]].round(4).to_numpy().tolist()
+    [['roc_auc', 0.5], ['brier', -0.175]]
+
+    The model ranks every churner above every stayer (AUC 1 against the
+    prior's 0.5) and its Brier score is 0.175 lower; the intervals and
+    verdicts come from 200 paired resamples of the 8 customers.
+    """
+    y = np.asarray(y_churn, dtype=float)
+    n = len(y)
+    clipped = {k: np.clip(np.asarray(v, dtype=float), _EPS, 1 - _EPS) for k, v in risks.items()}
+    per_row = {("brier", k): (p - y) ** 2 for k, p in clipped.items()}
+    per_row.update({("log_loss", k): np.asarray(v, dtype=float) for k, v in stage_losses.items()})
+    names = list(clipped)
+    aucs = {k: _AUCByWeights(y, p) for k, p in clipped.items()}
+    losses = np.column_stack(list(per_row.values())) if per_row else np.zeros((n, 0))
+    rng = np.random.default_rng(random_state)
+    auc_samples, loss_samples = [], []
+    block = max(1, min(n_resamples, 2_000_000 // max(n, 1)))  # about 16 MB of weights at a time
+    done = 0
+    while n and done < n_resamples:
+        size = min(block, n_resamples - done)
+        weights = _resample_counts(rng, n, size)
+        auc_samples.append(np.column_stack([aucs[k](weights) for k in names]))
+        loss_samples.append(weights.T @ losses / n)
+        done += size
+    auc_samples = np.concatenate(auc_samples) if auc_samples else np.zeros((0, len(names)))
+    loss_samples = (np.concatenate(loss_samples) if loss_samples
+                    else np.zeros((0, losses.shape[1])))
+    samples = {("roc_auc", k): auc_samples[:, i] for i, k in enumerate(names)}
+    samples.update({key: loss_samples[:, i] for i, key in enumerate(per_row)})
+    two_classes = 0 < y.sum() < n
+    point = {("roc_auc", k): (float(aucs[k](np.ones((n, 1)))[0]) if two_classes else math.nan)
+             for k in names}
+    point.update({key: float(loss.mean()) if n else math.nan for key, loss in per_row.items()})
+    tail = (1 - level) / 2 * 100
+    rows = []
+    for baseline in [k for k in names if k != "model"]:
+        for _, metric, higher, _ in COMPARED:
+            if (metric, baseline) not in point or (metric, "model") not in point:
+                continue
+            diff = samples[(metric, "model")] - samples[(metric, baseline)]
+            ok = diff[np.isfinite(diff)]
+            low, high = (np.percentile(ok, [tail, 100 - tail]) if len(ok) >= 10
+                         else (math.nan, math.nan))
+            d = point[(metric, "model")] - point[(metric, baseline)]
+            if not (np.isfinite(d) and np.isfinite(low)):
+                verdict = "not measured"
+            elif (low > 0) if higher else (high < 0):
+                verdict = "better"
+            elif (high < 0) if higher else (low > 0):
+                verdict = "worse"
+            else:
+                verdict = "not distinguishable"
+            rows.append({"baseline": baseline, "metric": metric,
+                         "model": point[(metric, "model")], "value": point[(metric, baseline)],
+                         "difference": d, "low": float(low), "high": float(high),
+                         "verdict": verdict})
+    return pd.DataFrame(rows, columns=["baseline", "metric", "model", "value", "difference",
+                                       "low", "high", "verdict"])
 
 
 def _stage_proba(model, X, classes) -> np.ndarray:
@@ -116,19 +301,185 @@ def _stage_proba(model, X, classes) -> np.ndarray:
     return p.reindex(columns=list(classes), fill_value=0.0).to_numpy()
 
 
+def _signed(v: float) -> str:
+    return "n/a" if v is None or not np.isfinite(v) else f"{v:+.4f}"
+
+
+def _plain_table(frame: pd.DataFrame) -> dict:
+    """A metric table as {row: {column: float or None}}."""
+    return {str(k): {str(c): (None if pd.isna(v) else float(v)) for c, v in row.items()}
+            for k, row in frame.to_dict(orient="index").items()}
+
+
+def _table_from_plain(table: dict, name: str) -> pd.DataFrame:
+    frame = pd.DataFrame.from_dict(table, orient="index", dtype=float)
+    return frame.rename_axis(name)
+
+
+@dataclass
+class PopulationMetrics:
+    """The models and baselines on one population of the test customers.
+
+    Made by :func:`build_report` and :func:`cross_validate`; an
+    :class:`EvaluationReport` holds one per population, the active customers
+    first.
+
+    Parameters
+    ----------
+    name : str
+        ``"active"`` (an event within the horizon before the cutoff) or
+        ``"lookback"`` (every customer of the lookback population).
+    title : str
+        Who they are, in words.
+    n : int
+        Number of customers.
+    churn_rate : float
+        Their realised churn rate.
+    churn : DataFrame
+        One row per model, columns from :func:`churn_metrics`.
+    next_stage : DataFrame
+        One row per model, columns from :func:`stage_metrics`.
+    comparison : DataFrame
+        The model minus each baseline with paired bootstrap intervals
+        (:func:`compare_with_baselines`).
+    """
+
+    name: str
+    title: str
+    n: int
+    churn_rate: float
+    churn: pd.DataFrame
+    next_stage: pd.DataFrame
+    comparison: pd.DataFrame
+
+    @property
+    def words(self) -> str:
+        """How sentences name this population ("the active customers")."""
+        return _POPULATION_WORDS.get(self.name, f"the {self.name} customers")
+
+    def sentences(self) -> list[str]:
+        """Plain sentences for every comparison the model does not win beyond noise.
+
+        Returns
+        -------
+        list of str
+            For each baseline, one sentence naming the metrics on which the
+            model is not distinguishable from it and one naming those on
+            which it is worse, with the differences and their intervals; or
+            a single sentence saying the model beats every baseline beyond
+            noise.
+        """
+        names = {metric: name for _, metric, _, name in COMPARED}
+        rows = self.comparison
+        out = [f"On {self.words} the {names[metric]} cannot be compared with the baselines "
+               "(one class only among these customers, or too few of them)."
+               for metric in dict.fromkeys(rows.loc[rows["verdict"] == "not measured", "metric"])]
+        for baseline in dict.fromkeys(rows["baseline"]):
+            for verdict, relation in (("not distinguishable", "not distinguishable from"),
+                                      ("worse", "worse than")):
+                these = rows[(rows["baseline"] == baseline) & (rows["verdict"] == verdict)]
+                if these.empty:
+                    continue
+                metrics = [names[m] for m in these["metric"]]
+                numbers = [f"difference {_signed(r.difference)}, {LEVEL:.0%} interval "
+                           f"{_signed(r.low)} to {_signed(r.high)}"
+                           for r in these.itertuples(index=False)]
+                if len(metrics) > 1:
+                    numbers = [f"{m} {n}" for m, n in zip(metrics, numbers, strict=True)]
+                subject = (metrics[0] if len(metrics) == 1 else
+                           ", ".join(metrics[:-1]) + f" and {metrics[-1]}")
+                out.append(f"On {self.words} the model's {subject} "
+                           f"{'is' if len(metrics) == 1 else 'are'} {relation} {baseline}'s"
+                           f"{' beyond noise' if verdict == 'worse' else ''} "
+                           f"({'; '.join(numbers)}).")
+        if not out and len(rows):
+            measured = ", ".join(dict.fromkeys(names[m] for m in rows["metric"]))
+            out.append(f"On {self.words} the model is better than every baseline beyond noise "
+                       f"({measured}; {LEVEL:.0%} paired bootstrap intervals).")
+        return out
+
+    def comparison_table(self) -> pd.DataFrame:
+        """The comparison as a readable table: baselines by metric, "+d (low to high)".
+
+        Returns
+        -------
+        DataFrame
+            One row per baseline, one column per compared metric; each cell
+            the model minus the baseline and its interval, as text.
+        """
+        if self.comparison.empty:
+            return pd.DataFrame()
+        cell = self.comparison.assign(text=[
+            f"{_signed(d)} ({_signed(lo)} to {_signed(hi)})"
+            for d, lo, hi in self.comparison[["difference", "low", "high"]].itertuples(
+                index=False)])
+        labels = {"roc_auc": "roc_auc", "brier": "brier", "log_loss": "next-stage log_loss"}
+        table = cell.pivot(index="baseline", columns="metric", values="text")
+        order = [m for _, m, _, _ in COMPARED if m in table.columns]
+        table = table.reindex(index=list(dict.fromkeys(self.comparison["baseline"])),
+                              columns=order)
+        return table.rename(columns=labels).rename_axis(index=None, columns=None)
+
+    def to_dict(self) -> dict:
+        """Plain values (JSON-serialisable); :meth:`from_dict` rebuilds the population.
+
+        Returns
+        -------
+        dict
+            Name, title, size, churn rate, both metric tables and the
+            comparison rows.
+        """
+        comparison = [{k: (None if isinstance(v, float) and not np.isfinite(v) else
+                           v if isinstance(v, str) else float(v)) for k, v in row.items()}
+                      for row in self.comparison.to_dict(orient="records")]
+        return {"name": self.name, "title": self.title, "n": int(self.n),
+                "churn_rate": None if pd.isna(self.churn_rate) else float(self.churn_rate),
+                "churn": _plain_table(self.churn), "next_stage": _plain_table(self.next_stage),
+                "comparison": comparison}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> PopulationMetrics:
+        """Rebuild a population from :meth:`to_dict`'s output.
+
+        Parameters
+        ----------
+        data : dict
+            What :meth:`to_dict` returned (possibly through JSON).
+
+        Returns
+        -------
+        PopulationMetrics
+            The same population.
+        """
+        comparison = pd.DataFrame(data["comparison"], columns=[
+            "baseline", "metric", "model", "value", "difference", "low", "high", "verdict"])
+        for c in ("model", "value", "difference", "low", "high"):
+            comparison[c] = comparison[c].astype(float)
+        return cls(name=data["name"], title=data["title"], n=int(data["n"]),
+                   churn_rate=math.nan if data["churn_rate"] is None else data["churn_rate"],
+                   churn=_table_from_plain(data["churn"], "churn"),
+                   next_stage=_table_from_plain(data["next_stage"], "next stage"),
+                   comparison=comparison)
+
+
 @dataclass
 class EvaluationReport:
-    """Models and baselines on the same held-out later cutoff.
+    """Models and baselines on the same held-out later cutoff (or out-of-fold rows).
 
-    Made by :func:`evaluate` and :func:`cjml.train`.
+    Made by :func:`evaluate`, :func:`cross_validate` and :func:`cjml.train`.
+    The text and HTML views lead with :attr:`populations`, the customers
+    active within the horizon before the cutoff first; ``churn``,
+    ``next_stage``, ``y_churn`` and ``risks`` cover every test customer (the
+    lookback population), as before.
 
     Parameters
     ----------
     churn : DataFrame
         One row per model (``model`` first, then the baselines), columns from
-        :func:`churn_metrics`.
+        :func:`churn_metrics`, on every test customer.
     next_stage : DataFrame
-        One row per model, columns from :func:`stage_metrics`.
+        One row per model, columns from :func:`stage_metrics`, on every test
+        customer.
     confusion : DataFrame
         The model's next-stage confusion matrix: realised stage (rows) by
         predicted stage (columns), counts.
@@ -143,6 +494,14 @@ class EvaluationReport:
     policy : dict, optional
         The recommendation policy chosen at training and the off-policy
         comparison behind it (:meth:`cjml.effects.PolicyChoice.to_dict`).
+    populations : list of PopulationMetrics
+        The same metrics per population, with the model's paired bootstrap
+        differences from each baseline: the customers active within the
+        horizon before the cutoff, then the whole lookback population (one
+        entry when they are the same customers).
+    folds : DataFrame, optional
+        With cross-validation: per fold, its customers, churn rate and the
+        model's ROC AUC, Brier score and next-stage log loss.
     """
 
     churn: pd.DataFrame
@@ -153,6 +512,20 @@ class EvaluationReport:
     y_churn: np.ndarray = field(repr=False, default=None)
     risks: dict = field(repr=False, default_factory=dict)
     policy: dict | None = None
+    populations: list = field(default_factory=list)
+    folds: pd.DataFrame | None = None
+
+    def sentences(self) -> list[str]:
+        """The plain verdicts on the model against the baselines, population by population.
+
+        Returns
+        -------
+        list of str
+            For each population, active customers first, a sentence for
+            every baseline and metric the model does not beat beyond noise
+            (or one saying it beats them all).
+        """
+        return [line for pop in self.populations for line in pop.sentences()]
 
     def policy_table(self) -> pd.DataFrame | None:
         """The candidate recommendation policies and their held-out values, or None.
@@ -184,36 +557,84 @@ class EvaluationReport:
                 + table[cols].to_string(float_format=lambda v: f"{v:.4f}") + "\n")
 
     # -- text and html
+    def _head(self) -> str:
+        i = self.info
+        lookback = str(i.get("lookback", "none"))
+        who = ("customers seen before it" if lookback == "none" else
+               f"customers with an event in the {lookback} before it")
+        head = (f"{'cutoff' if i.get('cv') else 'test cutoff'} {i['test_cutoff']} (horizon "
+                f"{i['horizon']}): {i['n_test']:,} {who}, churn rate {i['churn_rate']:.1%}")
+        if i.get("cv"):
+            k = int(i["cv"])
+            return (head + f"; {k}-fold cross-validation over these customers: each fold scored "
+                    f"by the models and baselines fitted on the other "
+                    f"{'fold' if k == 2 else f'{k - 1}'} (folds stratified "
+                    f"by churn, seed {i.get('cv_random_state', RANDOM_STATE)})")
+        cutoffs = i["train_cutoffs"]
+        return (head + f"; trained on {i['n_train']:,} rows from {len(cutoffs)} earlier cutoffs "
+                f"({cutoffs[0]} .. {cutoffs[-1]})")
+
     def to_text(self) -> str:
-        """The report as a plain-text table, for terminals and logs.
+        """The report as plain text, for terminals and logs.
 
         Returns
         -------
         str
-            The header line and both metric tables.
+            The header line, then for each population (the active customers
+            first) its metric tables, the model's differences from each
+            baseline with their intervals and the plain verdicts; the spread
+            over folds with cross-validation; the recommendation policy.
         """
-        i = self.info
-        head = (f"test cutoff {i['test_cutoff']} (horizon {i['horizon']}): {i['n_test']:,} customers, "
-                f"churn rate {i['churn_rate']:.1%}; trained on {i['n_train']:,} rows from "
-                f"{len(i['train_cutoffs'])} earlier cutoffs ({i['train_cutoffs'][0]} .. "
-                f"{i['train_cutoffs'][-1]})")
-        churn = self.churn.to_string(float_format=lambda v: f"{v:.4f}")
-        stage = self.next_stage.to_string(float_format=lambda v: f"{v:.4f}")
-        return f"{head}\n\nchurn\n{churn}\n\nnext stage\n{stage}\n{self._policy_text()}"
+        def fmt(frame):
+            return frame.to_string(float_format=lambda v: f"{v:.4f}")
+
+        parts = [self._head()]
+        if not self.populations:  # a report saved before populations existed
+            parts.append(f"churn\n{fmt(self.churn)}\n\nnext stage\n{fmt(self.next_stage)}")
+        n_resamples = self.info.get("n_resamples", N_RESAMPLES)
+        for pop in self.populations:
+            block = (f"== {pop.title}: {pop.n:,} customers, churn rate {pop.churn_rate:.1%}\n\n"
+                     f"churn\n{fmt(pop.churn)}\n\nnext stage\n{fmt(pop.next_stage)}")
+            table = pop.comparison_table()
+            if not table.empty:
+                block += (f"\n\nmodel minus baseline, {LEVEL:.0%} paired bootstrap interval "
+                          f"({n_resamples} resamples of these customers)\n{table.to_string()}")
+            block += "".join(f"\n{line}" for line in pop.sentences())
+            parts.append(block)
+        if self.folds is not None and len(self.folds):
+            spread = _with_spread(self.folds).to_string(
+                formatters={"n": "{:,.0f}".format}, float_format=lambda v: f"{v:.4f}")
+            parts.append(f"per fold (the model, out-of-fold)\n{spread}")
+        return "\n\n".join(parts) + "\n" + self._policy_text()
 
     def _repr_html_(self) -> str:
         i = self.info
-        churn = _metric_table_html(self.churn, lower_is_better=("brier", "log_loss"))
-        stage = _metric_table_html(self.next_stage, lower_is_better=("log_loss",))
-        return (
-            "<div class='cjml-evaluation'>"
-            f"<p><b>Held-out cutoff {html.escape(str(i['test_cutoff']))}</b>, horizon "
-            f"{html.escape(str(i['horizon']))}: {i['n_test']:,} customers, churn rate "
-            f"{i['churn_rate']:.1%}. Trained on {i['n_train']:,} rows from "
-            f"{len(i['train_cutoffs'])} earlier cutoffs. Best value per column in bold.</p>"
-            f"<h4>Churn</h4>{churn}<h4>Next stage</h4>{stage}"
-            f"<h4>Next-stage confusion (rows: realised, columns: predicted)</h4>"
-            f"{self.confusion.to_html()}{self._policy_html()}</div>")
+        what = (f"<b>Cross-validated at cutoff {html.escape(str(i['test_cutoff']))}</b>"
+                if i.get("cv") else
+                f"<b>Held-out cutoff {html.escape(str(i['test_cutoff']))}</b>")
+        parts = [f"<p>{what}. {html.escape(self._head())}. Best value per column in bold.</p>"]
+        if not self.populations:
+            parts.append(
+                f"<h4>Churn</h4>{_metric_table_html(self.churn, ('brier', 'log_loss'))}"
+                f"<h4>Next stage</h4>{_metric_table_html(self.next_stage, ('log_loss',))}")
+        for pop in self.populations:
+            table = pop.comparison_table()
+            parts.append(
+                f"<h3>{html.escape(pop.title[:1].upper() + pop.title[1:])}: {pop.n:,} customers, "
+                f"churn rate {pop.churn_rate:.1%}</h3>"
+                f"<h4>Churn</h4>{_metric_table_html(pop.churn, ('brier', 'log_loss'))}"
+                f"<h4>Next stage</h4>{_metric_table_html(pop.next_stage, ('log_loss',))}"
+                + ("" if table.empty else
+                   f"<h4>Model minus baseline ({LEVEL:.0%} paired bootstrap interval)</h4>"
+                   f"{table.to_html()}")
+                + "".join(f"<p>{html.escape(line)}</p>" for line in pop.sentences()))
+        if self.folds is not None and len(self.folds):
+            parts.append("<h4>Per fold (the model, out-of-fold)</h4>"
+                         + _with_spread(self.folds).to_html(float_format=lambda v: f"{v:.4f}"))
+        if len(self.confusion):
+            parts.append("<h4>Next-stage confusion (rows: realised, columns: predicted)</h4>"
+                         + self.confusion.to_html())
+        return f"<div class='cjml-evaluation'>{''.join(parts)}{self._policy_html()}</div>"
 
     def _policy_html(self) -> str:
         if self.policy is None:
@@ -229,16 +650,57 @@ class EvaluationReport:
         Returns
         -------
         dict
-            Metric tables and split facts as plain values.
+            Metric tables and split facts as plain values: ``churn`` and
+            ``next_stage`` (every test customer), ``populations`` (active
+            customers first, with the paired comparisons), ``folds``,
+            ``confusion``, ``importance``, ``policy`` and ``info``.
+            :meth:`from_dict` rebuilds the report from it.
         """
-        def table(frame):
-            return {k: {c: (None if pd.isna(v) else float(v)) for c, v in row.items()}
-                    for k, row in frame.to_dict(orient="index").items()}
-        return {"churn": table(self.churn), "next_stage": table(self.next_stage),
+        folds = None
+        if self.folds is not None:
+            folds = [{k: (None if pd.isna(v) else int(v) if k in ("fold", "n") else float(v))
+                      for k, v in row.items()}
+                     for row in self.folds.reset_index().to_dict(orient="records")]
+        return {"churn": _plain_table(self.churn), "next_stage": _plain_table(self.next_stage),
+                "populations": [pop.to_dict() for pop in self.populations],
+                "folds": folds,
+                "confusion": {"classes": [str(c) for c in self.confusion.index],
+                              "counts": self.confusion.to_numpy().astype(int).tolist()},
+                "importance": {str(k): float(v) for k, v in self.importance.items()},
                 "policy": self.policy,
                 "info": {k: (list(map(str, v)) if isinstance(v, list) else
                              v if isinstance(v, int | float) else str(v))
                          for k, v in self.info.items()}}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> EvaluationReport:
+        """Rebuild a report from :meth:`to_dict`'s output (e.g. a bundle's metadata).
+
+        Parameters
+        ----------
+        data : dict
+            What :meth:`to_dict` returned, possibly through JSON. Reports saved
+            by earlier versions (without populations) are read too.
+
+        Returns
+        -------
+        EvaluationReport
+            The same tables, text and HTML; without the per-customer risks,
+            so without the plots.
+        """
+        confusion = data.get("confusion") or {"classes": [], "counts": []}
+        classes = confusion["classes"]
+        folds = data.get("folds")
+        return cls(
+            churn=_table_from_plain(data["churn"], "churn"),
+            next_stage=_table_from_plain(data["next_stage"], "next stage"),
+            confusion=pd.DataFrame(np.asarray(confusion["counts"], dtype=np.int64).reshape(
+                len(classes), len(classes)), index=pd.Index(classes, name="realised"),
+                columns=pd.Index(classes, name="predicted")),
+            importance=pd.Series(data.get("importance") or {}, dtype=float),
+            info=dict(data["info"]), policy=data.get("policy"),
+            populations=[PopulationMetrics.from_dict(p) for p in data.get("populations") or []],
+            folds=None if folds is None else pd.DataFrame(folds).set_index("fold"))
 
     # -- plots
     def plot_roc(self, ax=None):
@@ -366,7 +828,8 @@ class EvaluationReport:
 
 def _metric_table_html(frame: pd.DataFrame, lower_is_better=()) -> str:
     """A metrics table with the best value of each column in bold (no jinja2 needed)."""
-    best = {c: (frame[c].idxmin() if c in lower_is_better else frame[c].idxmax())
+    best = {c: (None if frame[c].isna().all() else
+                frame[c].idxmin() if c in lower_is_better else frame[c].idxmax())
             for c in frame.columns}
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
     rows = []
@@ -377,6 +840,12 @@ def _metric_table_html(frame: pd.DataFrame, lower_is_better=()) -> str:
         rows.append(f"<tr><th>{html.escape(str(idx))}</th>{cells}</tr>")
     return (f"<table class='cjml-metrics'><thead><tr><th></th>{head}</tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>")
+
+
+def _with_spread(folds: pd.DataFrame) -> pd.DataFrame:
+    """The per-fold table with its mean and standard deviation below."""
+    table = folds.astype(float)
+    return pd.concat([table, table.mean().to_frame("mean").T, table.std().to_frame("sd").T])
 
 
 def _axes(ax):
@@ -412,7 +881,8 @@ def family_importance(model, feature_families: dict) -> pd.Series:
 
 
 def build_report(churn_model, stage_model, featurizer, train: pd.DataFrame, test: pd.DataFrame,
-                 info: dict) -> EvaluationReport:
+                 info: dict, *, active=None, n_resamples=N_RESAMPLES,
+                 random_state=RANDOM_STATE) -> EvaluationReport:
     """Score models and freshly fitted baselines on the same test rows.
 
     Parameters
@@ -426,6 +896,14 @@ def build_report(churn_model, stage_model, featurizer, train: pd.DataFrame, test
         baselines are fitted on ``train``.
     info : dict
         Split description (test cutoff, training cutoffs, horizon, lookback).
+    active : array-like of bool, optional
+        Which test rows are customers active within the horizon before the
+        cutoff; the report then leads with them. Without it, only the whole
+        test population is reported.
+    n_resamples : int, default 400
+        Paired bootstrap resamples (:func:`compare_with_baselines`).
+    random_state : int, default 0
+        Seed of the bootstrap.
 
     Returns
     -------
@@ -443,19 +921,222 @@ def build_report(churn_model, stage_model, featurizer, train: pd.DataFrame, test
     for name, baseline in BASELINES.items():
         risks[name] = _positive_proba(baseline().fit(X_train, y_train), X_test)
         stage_probas[name] = _stage_proba(baseline().fit(X_train, s_train), X_test, classes)
+    return _assemble_report(
+        y, s_test, classes, risks, stage_probas, active=active,
+        info={**info, "n_train": len(train)},
+        importance=family_importance(churn_model, featurizer.feature_families_),
+        n_resamples=n_resamples, random_state=random_state)
+
+
+def _assemble_report(y, stages, classes, risks, stage_probas, *, active, info, importance,
+                     n_resamples, random_state, folds=None) -> EvaluationReport:
+    """The report from predictions of the test rows: tables, populations, comparisons."""
+    y = np.asarray(y)
     churn = pd.DataFrame({k: churn_metrics(y, v) for k, v in risks.items()}).T
-    stage = pd.DataFrame({k: stage_metrics(s_test, v, classes) for k, v in stage_probas.items()}).T
+    stage = pd.DataFrame({k: stage_metrics(stages, v, classes)
+                          for k, v in stage_probas.items()}).T
+    codes = _stage_codes(stages, classes)
+    row_loss = {k: _row_log_loss(codes, v) for k, v in stage_probas.items()}
     predicted = np.asarray(classes, dtype=object)[np.argmax(stage_probas["model"], axis=1)]
-    confusion = (pd.crosstab(pd.Categorical(s_test, categories=classes),
+    confusion = (pd.crosstab(pd.Categorical(stages, categories=classes),
                              pd.Categorical(predicted, categories=classes),
                              rownames=["realised"], colnames=["predicted"], dropna=False))
-    info = {**info, "n_train": len(train), "n_test": len(test),
-            "churn_rate": float(y.mean()) if len(y) else math.nan}
+    everyone = np.ones(len(y), dtype=bool)
+    horizon, lookback = info.get("horizon", "horizon"), info.get("lookback")
+    whole = ("every customer seen before the cutoff" if lookback == "none" else
+             "every test customer" if lookback is None else
+             f"every customer with an event in the {lookback} before the cutoff")
+    whole += " (the lookback population)"
+    reach = f"active within the {horizon} before the cutoff"
+    if active is None:
+        groups = [("lookback", whole, everyone)]
+    else:
+        active = np.asarray(active, dtype=bool)
+        if active.all():
+            groups = [("active", f"{reach} (every customer of the lookback population)", everyone)]
+        elif active.any():
+            groups = [("active", f"{reach} (the customers a campaign can still reach)", active),
+                      ("lookback", whole, everyone)]
+        else:
+            groups = [("lookback", f"{whole}; none of them active within the {horizon} before "
+                                   "the cutoff", everyone)]
+    populations = []
+    for name, title, rows in groups:
+        same = rows is everyone
+        populations.append(PopulationMetrics(
+            name=name, title=title, n=int(rows.sum()),
+            churn_rate=float(y[rows].mean()) if rows.any() else math.nan,
+            churn=(churn if same else pd.DataFrame(
+                {k: churn_metrics(y[rows], v[rows]) for k, v in risks.items()}).T
+            ).rename_axis("churn"),
+            next_stage=(stage if same else pd.DataFrame(
+                {k: stage_metrics(stages[rows], v[rows], classes)
+                 for k, v in stage_probas.items()}).T).rename_axis("next stage"),
+            comparison=compare_with_baselines(
+                y[rows], {k: v[rows] for k, v in risks.items()},
+                {k: v[rows] for k, v in row_loss.items()}, n_resamples=n_resamples,
+                random_state=random_state)))
+    info = {**info, "n_test": len(y), "churn_rate": float(y.mean()) if len(y) else math.nan,
+            "n_active": None if active is None else int(active.sum()),
+            "n_resamples": int(n_resamples)}
     return EvaluationReport(churn=churn.rename_axis("churn"),
                             next_stage=stage.rename_axis("next stage"),
-                            confusion=confusion,
-                            importance=family_importance(churn_model, featurizer.feature_families_),
-                            info=info, y_churn=y, risks=risks)
+                            confusion=confusion, importance=importance, info=info, y_churn=y,
+                            risks=risks, populations=populations, folds=folds)
+
+
+def active_within(log, table: pd.DataFrame, within) -> np.ndarray:
+    """Which rows of a training table are customers with an event in ``(cutoff - within, cutoff]``.
+
+    With ``within`` the horizon, these are the customers a campaign can still
+    reach: the population the report leads with.
+
+    Parameters
+    ----------
+    log : EventLog
+        The events the table was made from.
+    table : DataFrame
+        Rows with ``customer_id`` and ``cutoff`` (:func:`cjml.make_training_set`).
+    within : duration
+        How recent the last event at or before the cutoff must be.
+
+    Returns
+    -------
+    ndarray of bool
+        One value per row of ``table``.
+    """
+    from cjml.features._base import as_log
+    from cjml.labels import to_timedelta
+
+    log = as_log(log)
+    within = to_timedelta(within, "within")
+    ts, cust = log.timestamps_ns, log.customer_codes
+    codes = pd.Index(log.customer_ids).get_indexer(table["customer_id"])
+    cutoffs = pd.DatetimeIndex(table["cutoff"])
+    out = np.zeros(len(table), dtype=bool)
+    for cutoff in cutoffs.unique():
+        rows = np.asarray(cutoffs == cutoff) & (codes >= 0)
+        recent = (ts > (cutoff - within).value) & (ts <= cutoff.value)
+        active = np.bincount(cust[recent], minlength=log.n_customers) > 0
+        out[rows] = active[codes[rows]]
+    return out
+
+
+def cross_validate(churn_model, stage_model, featurizer, data: pd.DataFrame, *, cv=5,
+                   info=None, active=None, random_state=RANDOM_STATE, n_resamples=N_RESAMPLES,
+                   progress=False) -> EvaluationReport:
+    """Customer-level K-fold cross-validation at one cutoff, reported like a held-out test.
+
+    For data with one calibration period and one holdout period (CDNOW's
+    classic split): each customer is put in exactly one of ``cv`` folds
+    (stratified by churn, :func:`cjml.labels.customer_folds`); fresh copies
+    of both models and the baselines are fitted on the other folds and
+    predict the fold; the report is made from these out-of-fold predictions,
+    with the spread over folds in ``report.folds``.
+
+    Parameters
+    ----------
+    churn_model, stage_model : ChurnModel, NextStageModel
+        The models to copy (cloned: unfitted copies with the same settings).
+        The next-stage model takes P(dropped) from the churn model of its
+        fold when it has a ``dropped`` class, as in :func:`cjml.train`.
+    featurizer : JourneyFeaturizer
+        The fitted featurizer that made ``data``.
+    data : DataFrame
+        The training set at one cutoff (:func:`cjml.make_training_set`).
+    cv : int, default 5
+        Number of folds: 2 or more, at most the number of customers, and at
+        most the number of churners and of stayers (every fold needs both).
+    info : dict, optional
+        Split description: ``horizon`` and ``lookback`` as text (see
+        :func:`duration_text`); the cutoff is taken from ``data``.
+    active : array-like of bool, optional
+        Which rows are customers active within the horizon before the cutoff
+        (:func:`active_within`); the report then leads with them.
+    random_state : int, default 0
+        Seed of the fold assignment and of the bootstrap.
+    n_resamples : int, default 400
+        Paired bootstrap resamples.
+    progress : bool, default False
+        Show a progress bar over the folds.
+
+    Returns
+    -------
+    EvaluationReport
+        Metrics of the models and the baselines on the out-of-fold
+        predictions of every customer, per population, with the per-fold
+        metrics of the model in ``folds``.
+    """
+    from sklearn.base import clone
+
+    from cjml.labels import customer_folds
+
+    if isinstance(cv, bool) or not isinstance(cv, int | np.integer) or cv < 2:
+        raise ValueError(f"cv must be a whole number of folds, 2 or more (5 is usual), got "
+                         f"{cv!r}.")
+    cutoffs = pd.DatetimeIndex(data["cutoff"]).unique()
+    where = (f"at cutoff {cutoffs[0].date()}" if len(cutoffs) == 1 else
+             f"at cutoffs {', '.join(str(c.date()) for c in cutoffs)}")
+    first = data.drop_duplicates("customer_id")
+    n_customers = len(first)
+    churners = int(first["churn"].sum())
+    stayers = n_customers - churners
+    if cv > n_customers:
+        raise ValueError(f"cv={cv} folds need at least {cv} customers; the training set {where} "
+                         f"has {n_customers}. Use cv={n_customers} or fewer"
+                         + (" or more customers." if n_customers >= 2 else ": more customers."))
+    if min(churners, stayers) < cv:
+        rare, more = (("churners", "a longer horizon gives more") if churners < stayers else
+                      ("stayers", "a shorter horizon gives more"))
+        fix = (f"Use cv={min(churners, stayers)} or fewer, or more customers ({more} {rare})"
+               if min(churners, stayers) >= 2 else
+               f"Too few {rare} to cross-validate: use more customers ({more} {rare}) or "
+               "another cutoff")
+        raise ValueError(f"cv={cv} needs churners and stayers in every fold, so at least {cv} "
+                         f"of each; the training set {where} has {churners} churners and "
+                         f"{stayers} stayers among {n_customers} customers. {fix}.")
+    folds = customer_folds(data["customer_id"], cv, y=data["churn"], random_state=random_state)
+    names = list(featurizer.feature_names_out_)
+    X, y = data[names], data["churn"].to_numpy()
+    stages = data["next_stage"].astype(str)
+    row_cutoffs = data["cutoff"]
+    classes = list(getattr(stage_model, "classes", None) or sorted(stages.unique()))
+    n = len(data)
+    risks = {k: np.zeros(n) for k in ("model", *BASELINES)}
+    probas = {k: np.zeros((n, len(classes))) for k in risks}
+    importances, per_fold = [], []
+    bar = _progress(progress, cv, "cross-validate")
+    for k in range(cv):
+        held = np.flatnonzero(folds == k)
+        fit = np.flatnonzero(folds != k)
+        X_fit, X_held = X.iloc[fit], X.iloc[held]
+        churn = clone(churn_model).fit(X_fit, y[fit], cutoffs=row_cutoffs.iloc[fit])
+        stage = clone(stage_model).fit(X_fit, stages.iloc[fit], cutoffs=row_cutoffs.iloc[fit])
+        if getattr(stage, "dropped_class", None) in list(stage.classes_):
+            stage.attach_churn_model(churn)  # P(dropped) = the calibrated churn risk
+        risks["model"][held] = churn.predict_proba(X_held)[:, 1]
+        probas["model"][held] = _stage_proba(stage, X_held, classes)
+        for name, baseline in BASELINES.items():
+            risks[name][held] = _positive_proba(baseline().fit(X_fit, y[fit]), X_held)
+            probas[name][held] = _stage_proba(baseline().fit(X_fit, stages.iloc[fit]), X_held,
+                                              classes)
+        importances.append(family_importance(churn, featurizer.feature_families_))
+        m = churn_metrics(y[held], risks["model"][held])
+        per_fold.append({"fold": k, "n": len(held), "churn_rate": float(y[held].mean()),
+                         "roc_auc": m["roc_auc"], "brier": m["brier"],
+                         "next_stage_log_loss": stage_metrics(
+                             stages.iloc[held], probas["model"][held], classes)["log_loss"]})
+        bar.update()
+    bar.close()
+    importance = (pd.concat(importances, axis=1).fillna(0.0).mean(axis=1)
+                  .sort_values(ascending=False))
+    info = {"horizon": duration_text(getattr(churn_model, "horizon", None)), **(info or {}),
+            "test_cutoff": cutoffs.max().date(), "train_cutoffs": [c.date() for c in cutoffs],
+            "n_train": n, "cv": int(cv), "cv_random_state": random_state}
+    return _assemble_report(y, stages.to_numpy(), classes, risks, probas, active=active,
+                            info=info, importance=importance, n_resamples=n_resamples,
+                            random_state=random_state,
+                            folds=pd.DataFrame(per_fold).set_index("fold"))
 
 
 def _positive_proba(model, X) -> np.ndarray:
@@ -465,14 +1146,20 @@ def _positive_proba(model, X) -> np.ndarray:
 
 
 def evaluate(log, bundle=None, *, test_cutoff=None, cutoffs=None, horizon="30D", lookback="90D",
-             churn_params=None, stage_params=None, progress=False) -> EvaluationReport:
-    """Evaluate churn and next-stage models against baselines on a later cutoff.
+             churn_params=None, stage_params=None, cv=None, progress=False) -> EvaluationReport:
+    """Evaluate churn and next-stage models against baselines on a later cutoff, or by folds.
 
     With a ``bundle``, its models are scored on a cutoff after the period they
     were trained on (by default the latest cutoff whose label window the log
     covers) and the baselines are fitted on the bundle's training cutoffs.
     Without one, models are trained on earlier cutoffs and tested on the
     latest (what :func:`cjml.train` does).
+
+    With ``cv=K``, customers are split into K folds at one cutoff instead
+    (:func:`cross_validate`): for single-cutoff data, or a horizon too long
+    for a later held-out cutoff. With a bundle, fresh copies of its models
+    (same settings, same featurizer) are fitted fold by fold: this evaluates
+    how the bundle was made, not the fitted bundle itself.
 
     Parameters
     ----------
@@ -490,6 +1177,10 @@ def evaluate(log, bundle=None, *, test_cutoff=None, cutoffs=None, horizon="30D",
     churn_params, stage_params : dict, optional
         Without a bundle: parameters of :class:`ChurnModel` and
         :class:`NextStageModel`.
+    cv : int, optional
+        Cross-validate over customers in this many folds at one cutoff
+        (``test_cutoff``, default the latest complete one) instead of
+        testing on a later cutoff.
     progress : bool, default False
         Show a progress bar.
 
@@ -506,7 +1197,7 @@ def evaluate(log, bundle=None, *, test_cutoff=None, cutoffs=None, horizon="30D",
     if bundle is None:
         return train(log, cutoffs=cutoffs, test_cutoff=test_cutoff, horizon=horizon,
                      lookback=lookback, churn_params=churn_params, stage_params=stage_params,
-                     progress=progress)[1]
+                     cv=cv, progress=progress)[1]
     bundle.check_events(log)
     meta = bundle.metadata
     horizon = to_timedelta(meta["horizon"])
@@ -519,15 +1210,21 @@ def evaluate(log, bundle=None, *, test_cutoff=None, cutoffs=None, horizon="30D",
     test_cutoff = pd.Timestamp(test_cutoff)
     if test_cutoff.tzinfo is None:
         test_cutoff = test_cutoff.tz_localize("UTC")
-    if test_cutoff < earliest:
-        raise ValueError(
-            f"The test cutoff {test_cutoff.date()} falls inside the period this bundle was "
-            f"trained on: its last training cutoff is {max(train_cutoffs).date()} and its labels "
-            f"look {horizon.days} days ahead, to {earliest.date()}. An honest evaluation needs "
-            f"a test cutoff on or after {earliest.date()}, with events up to "
-            f"{(earliest + horizon).date()}. Pass newer events, or train with a held-out cutoff "
-            "(cjml train keeps the latest cutoff out by default).")
     featurizer = bundle.featurizer
+    if cv is not None:
+        from sklearn.base import clone
+
+        data = make_training_set(log, [test_cutoff], horizon=horizon, lookback=lookback,
+                                 featurizer=featurizer)
+        report = cross_validate(clone(bundle.models["churn"]), clone(bundle.models["next_stage"]),
+                                featurizer, data, cv=cv,
+                                info={"horizon": duration_text(horizon),
+                                      "lookback": duration_text(lookback)},
+                                active=active_within(log, data, horizon), progress=progress)
+        report.policy = meta.get("recommendation_policy")
+        return report
+    if test_cutoff < earliest:
+        raise ValueError(_inside_training_message(log, test_cutoff, train_cutoffs, horizon))
     steps = _progress(progress, 2, "evaluate")
     train_set = make_training_set(log, train_cutoffs, horizon=horizon, lookback=lookback,
                                   featurizer=featurizer)
@@ -538,11 +1235,51 @@ def evaluate(log, bundle=None, *, test_cutoff=None, cutoffs=None, horizon="30D",
                           train_set, test_set,
                           {"test_cutoff": test_cutoff.date(), "horizon": duration_text(horizon),
                            "lookback": duration_text(lookback),
-                           "train_cutoffs": [c.date() for c in train_cutoffs]})
+                           "train_cutoffs": [c.date() for c in train_cutoffs]},
+                          active=active_within(log, test_set, horizon))
     report.policy = meta.get("recommendation_policy")  # chosen at training, shown as it was
     steps.update()
     steps.close()
     return report
+
+
+def _inside_training_message(log, test_cutoff, train_cutoffs, horizon) -> str:
+    """Why a bundle cannot be tested at ``test_cutoff``, and what this log does allow."""
+    from cjml import labels
+    from cjml.training import DEFAULT_N_CUTOFFS, DEFAULT_STEP
+
+    end = labels._data_end(log, None)
+    latest = (end - horizon).floor("D")  # the latest cutoff with a complete label window
+    last_train = max(train_cutoffs)
+    earliest = last_train + horizon
+    message = (f"The test cutoff {test_cutoff.date()} falls inside the period this bundle was "
+               f"trained on: its last training cutoff is {last_train.date()} and its labels look "
+               f"{duration_text(horizon)} ahead, to {earliest.date()}. An honest "
+               f"evaluation needs a test cutoff on or after {earliest.date()}, with events up to "
+               f"{(earliest + horizon).date()}.")
+    if latest >= earliest:
+        return message + (f" This log allows test cutoffs from {earliest.date()} to "
+                          f"{latest.date()}: pass one (test_cutoff='{latest.date()}', "
+                          f"--test-cutoff {latest.date()}), or leave it out for the latest.")
+    if len(train_cutoffs) >= 2:
+        n, step = len(train_cutoffs), min(np.diff(sorted(train_cutoffs)))
+    else:
+        n, step = DEFAULT_N_CUTOFFS, labels.to_timedelta(DEFAULT_STEP, "step")
+    options = [f"cross-validate this bundle's settings over customers at the cutoff "
+               f"{latest.date()}: fresh copies of its models are fitted on 4/5 of the customers "
+               "and score the other fifth, fold by fold (evaluate(log, bundle, cv=5); cjml "
+               "evaluate MODEL EVENTS --cv 5)",
+               f"pass events up to {(earliest + horizon).date()}"]
+    if labels._holdout_fits(labels._first_event(log), end, horizon, n, step):
+        options.append("retrain with the latest cutoff held out, which this log allows with "
+                       "the bundle's horizon (cjml train without --no-holdout)")
+    else:
+        longest = labels._longest_holdout_horizon(log, end, n, step)
+        if longest >= 1:
+            options.append(f"retrain with a held-out cutoff and a horizon of at most "
+                           f"{labels._days_text(longest)}")
+    return (f"{message} {labels._span_text(log, end)}, so no later cutoff has a complete label "
+            f"window. Either " + "; or ".join(options) + ".")
 
 
 def duration_text(delta) -> str:

@@ -27,7 +27,7 @@ from cjml.features._featurizer import JourneyFeaturizer
 from cjml.features._windows import build_windows
 from cjml.journey import DROPPED
 
-__all__ = ["make_labels", "make_training_set", "rolling_cutoffs", "to_timedelta"]
+__all__ = ["customer_folds", "make_labels", "make_training_set", "rolling_cutoffs", "to_timedelta"]
 
 
 def to_timedelta(value, name: str = "horizon") -> pd.Timedelta:
@@ -271,7 +271,214 @@ def rolling_cutoffs(log, *, horizon="30D", n=4, step=None, last=None,
     latest = (end - h).floor("D") if last is None else to_utc_timestamp(last, log.timezone)
     cutoffs = [latest - k * s for k in range(n)][::-1]
     first_event = pd.Timestamp(int(log.timestamps_ns.min()), tz="UTC")
+    if latest <= first_event:
+        raise ValueError(
+            f"{_span_text(log, end)}: with a {_days(h)} horizon the latest cutoff whose label "
+            f"window the log covers is {latest.date()}, before the first event, so no cutoff "
+            f"has both a history and a complete label window. Use a horizon of at most "
+            f"{_days_text(_longest_single_cutoff_horizon(log, end))} or a log that covers more "
+            "time.")
     if cutoffs[0] <= first_event:
+        fit = int(np.ceil((latest - first_event) / s))  # cutoffs latest - k*s after the first event
         raise ValueError(f"{n} cutoffs spaced {s} before {latest} start before the first event "
-                         f"({first_event}); ask for fewer cutoffs or a smaller step.")
+                         f"({first_event}); ask for {fit} cutoffs or fewer, or a smaller step.")
     return cutoffs
+
+
+def customer_folds(customer_ids, n_folds=5, *, y=None, random_state=0) -> np.ndarray:
+    """Assign every customer to one fold, for cross-validation over customers.
+
+    All rows of a customer share a fold, so a customer is never both trained
+    on and scored. With ``y`` the folds are stratified: the customers of each
+    label are shuffled and dealt out in turn, so every fold holds every label
+    and the fold sizes differ by at most one.
+
+    Parameters
+    ----------
+    customer_ids : array-like
+        The customer of each row.
+    n_folds : int, default 5
+        Number of folds: 2 or more, at most the number of customers.
+    y : array-like, optional
+        A label per row (e.g. ``churn``) to stratify by; a customer counts
+        with the label of their first row. Every label needs at least
+        ``n_folds`` customers.
+    random_state : int, default 0
+        Seed of the shuffle.
+
+    Returns
+    -------
+    ndarray of int64
+        The fold (0 .. ``n_folds`` - 1) of each row.
+
+    Examples
+    --------
+    >>> from cjml.labels import customer_folds
+    >>> folds = customer_folds(["a", "b", "c", "d", "a"], 2, y=[1, 0, 1, 0, 1])
+    >>> bool(folds[0] == folds[4]), sorted(folds[:4].tolist())
+    (True, [0, 0, 1, 1])
+
+    The two rows of customer ``"a"`` share a fold, and each fold holds one
+    customer of each label.
+    """
+    codes, uniques = pd.factorize(pd.Series(np.asarray(customer_ids, dtype=object)))
+    if (codes < 0).any():
+        raise ValueError(f"customer_ids has {int((codes < 0).sum())} missing value(s); every row "
+                         "needs a customer to be put in a fold.")
+    n = len(uniques)
+    if (isinstance(n_folds, bool) or not isinstance(n_folds, int | np.integer)
+            or n_folds < 2):
+        raise ValueError(f"The number of folds must be a whole number of 2 or more, got "
+                         f"{n_folds!r}; 5 is usual.")
+    if n_folds > n:
+        raise ValueError(f"{n_folds} folds need at least {n_folds} customers, and there are {n}. "
+                         f"Use {n} folds or fewer{'' if n >= 2 else ' (or more customers)'}.")
+    first_row = np.unique(codes, return_index=True)[1]  # first row of each customer, by code
+    if y is None:
+        strata = np.zeros(n, dtype=np.int64)
+    else:
+        y = np.asarray(y)
+        if len(y) != len(codes):
+            raise ValueError(f"y must give one label per row ({len(codes)}), got {len(y)}.")
+        strata, labels = pd.factorize(pd.Series(y[first_row], dtype=object))
+        counts = np.bincount(strata, minlength=len(labels))
+        if counts.min() < n_folds:
+            rare = labels[int(np.argmin(counts))]
+            fix = (f"Use {int(counts.min())} folds or fewer, or more customers"
+                   if counts.min() >= 2 else "Use more customers")
+            raise ValueError(
+                f"{n_folds} folds each need a customer of every label, but the label {rare!r} "
+                f"has {int(counts.min())} customer(s) (of {n}; per label: "
+                f"{dict(zip(map(str, labels), counts.tolist(), strict=True))}). {fix}.")
+    rng = np.random.default_rng(random_state)
+    # Shuffle the customers of each label and deal all of them out in turn, label after label.
+    order = np.concatenate([rng.permutation(np.flatnonzero(strata == k))
+                            for k in range(int(strata.max()) + 1)])
+    fold_of_customer = np.empty(n, dtype=np.int64)
+    fold_of_customer[order] = np.arange(n) % n_folds
+    return fold_of_customer[codes]
+
+
+# ------------------------------------------------------------------ what a log allows
+def _first_event(log: EventLog) -> pd.Timestamp:
+    return pd.Timestamp(int(log.timestamps_ns.min()), tz="UTC")
+
+
+def _span_text(log: EventLog, end: pd.Timestamp) -> str:
+    first = _first_event(log)
+    return (f"The log spans {first.date()} to {(end - pd.Timedelta(days=1)).date()} "
+            f"({(end - first.floor('D')).days} days)")
+
+
+def _days(delta: pd.Timedelta) -> str:
+    """ "273-day" for whole days, else the Timedelta as text."""
+    return f"{delta.days}-day" if delta == pd.Timedelta(days=delta.days) else str(delta)
+
+
+def _step_text(step: pd.Timedelta) -> str:
+    return f"{step.days} days" if step == pd.Timedelta(days=step.days) else str(step)
+
+
+def _step_code(step: pd.Timedelta) -> str:
+    """A step as the option takes it: "8D"."""
+    if step == pd.Timedelta(days=step.days):
+        return f"{step.days}D"
+    return f"{int(step.total_seconds())}s"
+
+
+def _days_text(days: int) -> str:
+    return f"{days} days (horizon='{days}D', --horizon {days}D)"
+
+
+def _longest_single_cutoff_horizon(log: EventLog, end: pd.Timestamp) -> int:
+    """Whole days: the longest horizon with one cutoff after the first event."""
+    return max(int(np.ceil((end - _first_event(log)) / pd.Timedelta(days=1))) - 1, 0)
+
+
+def _holdout_fits(first: pd.Timestamp, end: pd.Timestamp, horizon: pd.Timedelta, n: int,
+                  step: pd.Timedelta, last=None) -> bool:
+    """Whether ``n`` rolling cutoffs ``step`` apart leave a training cutoff before the
+    held-out latest one (``train``'s default), all after the first event."""
+    test = (end - horizon).floor("D") if last is None else last
+    if test + horizon > end or n < 2:
+        return False
+    return (n - 1) * step >= horizon and test - (n - 1) * step > first
+
+
+def _longest_holdout_horizon(log: EventLog, end: pd.Timestamp, n: int, step: pd.Timedelta,
+                             last=None) -> int:
+    """Whole days: the longest horizon :func:`_holdout_fits` accepts (0 when none)."""
+    first = _first_event(log)
+    upper = min(int(((n - 1) * step) / pd.Timedelta(days=1)), (end - first).days)
+    for days in range(upper, 0, -1):
+        if _holdout_fits(first, end, pd.Timedelta(days=days), n, step, last):
+            return days
+    return 0
+
+
+def _holdout_advice(log, horizon, *, n_cutoffs, step, last=None, cutoffs=None,
+                    data_end=None) -> str:
+    """Why a held-out test cutoff leaves nothing to train on, and what would work.
+
+    Every value named is checked against this log: the longest horizon that
+    leaves a training cutoff with the same cutoff settings, cutoffs spaced so
+    that the horizon is kept, and cross-validation over customers at the one
+    cutoff the horizon allows. None of them sends the user to another refusal.
+    """
+    log = as_log(log)
+    h = to_timedelta(horizon)
+    s = to_timedelta(step, "step")
+    end = _data_end(log, data_end)
+    first = _first_event(log)
+    if last is not None:
+        last = to_utc_timestamp(last, log.timezone)
+    test = (end - h).floor("D") if last is None else last
+    facts = f"{_span_text(log, end)}; with a {_days(h)} horizon the test cutoff is {test.date()}"
+    options = []
+    cv_flags = "cv=5, --cv 5"
+    if cutoffs is not None:  # the user's own cutoffs
+        cutoffs = sorted(cutoffs)
+        facts += (f" and no other cutoff given ({', '.join(str(c.date()) for c in cutoffs)}) "
+                  "ends its label window by then, so nothing is left to train on")
+        if test - h > first:
+            options.append(f"add a cutoff on or before {(test - h).date()}")
+        room = (test - cutoffs[0]).days
+        if room >= 1:
+            options.append(f"use a horizon of at most {_days_text(room)}")
+        cv_flags = f"cv=5 with cutoffs=['{test.date()}'], --cv 5 --cutoffs {test.date()}"
+    else:
+        earliest = test - (n_cutoffs - 1) * s
+        facts += (f", and the earliest of the {n_cutoffs} cutoffs {_step_text(s)} apart is "
+                  f"{earliest.date()}, "
+                  + ("before the first event" if earliest <= first else
+                     "so no earlier cutoff ends its label window by then")
+                  + ": nothing is left to train on")
+        longest = _longest_holdout_horizon(log, end, n_cutoffs, s, last)
+        if 1 <= longest < h / pd.Timedelta(days=1):
+            options.append(f"use a horizon of at most {_days_text(longest)}")
+        whole = int(np.ceil(h / pd.Timedelta(days=1)))
+        fit = int(np.ceil((test - first) / s))  # how many cutoffs s apart fit after the first event
+        plans = [(int(np.ceil(h / s)) + 1, s), (fit, s), (2, pd.Timedelta(days=whole))]
+        if n_cutoffs >= 2:
+            plans.insert(0, (n_cutoffs, pd.Timedelta(days=int(np.ceil(whole / (n_cutoffs - 1))))))
+        for n, step_ in plans:
+            if n >= 2 and (n, step_) != (n_cutoffs, s) and _holdout_fits(first, end, h, n, step_,
+                                                                         last):
+                params = ([f"n_cutoffs={n}"] if n != n_cutoffs else []) + (
+                    [f"step='{_step_code(step_)}'"] if step_ != s else [])
+                flags = ([f"--n-cutoffs {n}"] if n != n_cutoffs else []) + (
+                    [f"--step {_step_code(step_)}"] if step_ != s else [])
+                options.append(f"keep the {_days(h)} horizon with {n} cutoffs "
+                               f"{_step_text(step_)} apart ({', '.join(params)}; "
+                               f"{' '.join(flags)})")
+                break
+    if first < test and test + h <= end:
+        options.append(f"keep the {_days(h)} horizon and cross-validate over customers at the "
+                       f"one cutoff {test.date()} instead of holding a later cutoff out "
+                       f"({cv_flags})")
+    if not options:
+        return (f"{facts}. This log is too short for a {_days(h)} horizon; use a log that "
+                "covers more time.")
+    if len(options) == 1:
+        return f"{facts}. {options[0][:1].upper()}{options[0][1:]}."
+    return f"{facts}. Either " + "; or ".join(options) + "."

@@ -5,6 +5,11 @@ cutoff out as a test period, fits the featurizer, :class:`~cjml.ChurnModel` and
 :class:`~cjml.NextStageModel` on the earlier cutoffs, scores them beside the
 baselines on the held-out cutoff, and returns a :class:`~cjml.ModelBundle`
 ready to save, with the evaluation in its metadata.
+
+With ``cv=K`` (single-cutoff data, or a horizon too long for a later held-out
+cutoff) the evaluation is a customer-level K-fold cross-validation at one
+cutoff instead (:func:`cjml.evaluation.cross_validate`), and the bundle holds
+the models refitted on every customer at that cutoff.
 """
 
 from __future__ import annotations
@@ -16,11 +21,14 @@ import pandas as pd
 from sklearn.base import clone
 
 from cjml.bundle import ModelBundle, fingerprint
-from cjml.evaluation import EvaluationReport, _progress, build_report, duration_text
+from cjml.evaluation import (EvaluationReport, _progress, active_within, build_report,
+                             cross_validate, duration_text)
 from cjml.features._base import as_log
 from cjml.features._featurizer import JourneyFeaturizer
 from cjml.journey import DROPPED
-from cjml.labels import make_training_set, rolling_cutoffs, to_timedelta
+from cjml.events import to_utc_timestamp
+from cjml.labels import (_data_end, _first_event, _holdout_advice, _holdout_fits,
+                         make_training_set, rolling_cutoffs, to_timedelta)
 from cjml.models import ChurnModel, NextStageModel
 
 __all__ = ["CLUSTER_ROUNDS", "DEFAULT_N_CUTOFFS", "DEFAULT_STEP", "event_columns_used", "train"]
@@ -63,7 +71,7 @@ def event_columns_used(log, featurizer=None) -> list[str]:
 
 def train(log, *, horizon="30D", lookback="90D", cutoffs=None, n_cutoffs=DEFAULT_N_CUTOFFS,
           step=DEFAULT_STEP, test_cutoff=None, holdout=True, featurizer=None, churn_params=None,
-          stage_params=None, response_params=None, engine="local", scheduler=None,
+          stage_params=None, response_params=None, engine="local", scheduler=None, cv=None,
           progress=False) -> tuple[ModelBundle, EvaluationReport | None]:
     """Train the churn and next-stage models, evaluated on a held-out later cutoff.
 
@@ -110,6 +118,15 @@ def train(log, *, horizon="30D", lookback="90D", cutoffs=None, n_cutoffs=DEFAULT
     scheduler : str or distributed.Client, optional
         With ``engine="dask"``: the scheduler address or a connected client;
         default a new LocalCluster.
+    cv : int, optional
+        Evaluate by customer-level cross-validation in this many folds at one
+        cutoff instead of on a later held-out cutoff: the cutoff is
+        ``test_cutoff``, the one date in ``cutoffs``, or by default the
+        latest whose label window the log covers. Each fold is scored by
+        fresh models fitted on the other folds (locally); the bundle then
+        holds the models refitted on every customer at that cutoff, with the
+        cross-validated report in its metadata. For calibration/holdout data
+        such as CDNOW, or a horizon too long for a later held-out cutoff.
     progress : bool, default False
         Show a progress bar.
 
@@ -120,7 +137,8 @@ def train(log, *, horizon="30D", lookback="90D", cutoffs=None, n_cutoffs=DEFAULT
         map and metadata (cutoffs, horizon, lookback, event columns, data
         fingerprint, evaluation metrics).
     report : EvaluationReport or None
-        The held-out evaluation; None when ``holdout=False``.
+        The held-out (or, with ``cv``, cross-validated) evaluation; None when
+        ``holdout=False``.
     """
     if engine not in ("local", "dask"):
         raise ValueError(f"engine must be 'local' or 'dask', got {engine!r}.")
@@ -130,7 +148,20 @@ def train(log, *, horizon="30D", lookback="90D", cutoffs=None, n_cutoffs=DEFAULT
     log = as_log(log)
     horizon = to_timedelta(horizon)
     lookback_td = None if lookback is None else to_timedelta(lookback, "lookback")
-    if cutoffs is None:
+    if cv is not None:
+        if not holdout:
+            raise ValueError("cv= evaluates by cross-validation over customers, and "
+                             "holdout=False (--no-holdout) asks for no evaluation: pass one or "
+                             "the other.")
+        cutoffs = [_cv_cutoff(log, cutoffs, test_cutoff, horizon)]
+    elif cutoffs is None:
+        last = None if test_cutoff is None else to_utc_timestamp(test_cutoff, log.timezone)
+        end = _data_end(log, None)
+        if (holdout and (last is None or last + horizon <= end)  # else make_labels explains
+                and not _holdout_fits(_first_event(log), end, horizon, n_cutoffs,
+                                      to_timedelta(step, "step"), last)):
+            raise ValueError(_holdout_advice(log, horizon, n_cutoffs=n_cutoffs, step=step,
+                                             last=last))
         cutoffs = rolling_cutoffs(log, horizon=horizon, n=n_cutoffs, step=step,
                                   last=test_cutoff)
     else:
@@ -138,17 +169,14 @@ def train(log, *, horizon="30D", lookback="90D", cutoffs=None, n_cutoffs=DEFAULT
                          pd.Timestamp(c, tz=log.timezone).tz_convert("UTC") for c in cutoffs)
     test = None
     train_cutoffs = list(cutoffs)
-    if holdout:
+    if holdout and cv is None:
         test = max(cutoffs) if test_cutoff is None else pd.Timestamp(test_cutoff)
         if test.tzinfo is None:
             test = test.tz_localize(log.timezone).tz_convert("UTC")
         train_cutoffs = [c for c in cutoffs if c + horizon <= test]
         if not train_cutoffs:
-            raise ValueError(
-                f"No cutoff ends its {horizon.days}-day label window by the test cutoff "
-                f"{test.date()} (cutoffs: {[str(c.date()) for c in cutoffs]}), so nothing is "
-                "left to train on. Give earlier cutoffs, a smaller step or horizon, or more "
-                "history; or pass holdout=False (--no-holdout) to train without evaluating.")
+            raise ValueError(_holdout_advice(log, horizon, n_cutoffs=n_cutoffs, step=step,
+                                             last=test, cutoffs=cutoffs))
     steps = _progress(progress, 6 if holdout else 5, "train")
     featurizer = JourneyFeaturizer() if featurizer is None else clone(featurizer)
     featurizer.fit(log, cutoff=max(train_cutoffs))
@@ -193,13 +221,21 @@ def train(log, *, horizon="30D", lookback="90D", cutoffs=None, n_cutoffs=DEFAULT
     models.update(recommender_models)
     steps.update()
     report = None
-    if holdout:
+    if cv is not None:
+        # fresh, unfitted copies of the models just fitted, one pair per fold
+        report = cross_validate(clone(churn), clone(stage), featurizer, train_set, cv=cv,
+                                info={"horizon": duration_text(horizon),
+                                      "lookback": duration_text(lookback_td)},
+                                active=active_within(log, train_set, horizon))
+    elif holdout:
         test_set = make_training_set(log, [test], horizon=horizon, lookback=lookback_td,
                                      featurizer=featurizer)
         report = build_report(churn, stage, featurizer, train_set, test_set,
                               {"test_cutoff": test.date(), "horizon": duration_text(horizon),
                                "lookback": duration_text(lookback_td),
-                               "train_cutoffs": [c.date() for c in train_cutoffs]})
+                               "train_cutoffs": [c.date() for c in train_cutoffs]},
+                              active=active_within(log, test_set, horizon))
+    if report is not None:
         if "touchpoint_policy" in models:
             report.policy = models["touchpoint_policy"].to_dict()
         steps.update()
@@ -208,6 +244,7 @@ def train(log, *, horizon="30D", lookback="90D", cutoffs=None, n_cutoffs=DEFAULT
         "lookback": None if lookback_td is None else str(lookback_td),
         "train_cutoffs": [c.isoformat() for c in train_cutoffs],
         "test_cutoff": None if test is None else test.isoformat(),
+        "cv": None if cv is None else int(cv),
         "n_train_rows": len(train_set),
         "event_columns": event_columns_used(log, featurizer),
         "timezone": str(log.timezone),
@@ -225,6 +262,28 @@ def train(log, *, horizon="30D", lookback="90D", cutoffs=None, n_cutoffs=DEFAULT
     steps.update()
     steps.close()
     return bundle, report
+
+
+def _cv_cutoff(log, cutoffs, test_cutoff, horizon) -> pd.Timestamp:
+    """The one cutoff of a cross-validation: ``test_cutoff``, the one date in ``cutoffs``, or
+    the latest whose label window the log covers."""
+    given = None if cutoffs is None else [
+        to_utc_timestamp(c, log.timezone)
+        for c in ([cutoffs] if isinstance(cutoffs, str | pd.Timestamp) else cutoffs)]
+    test = None if test_cutoff is None else to_utc_timestamp(test_cutoff, log.timezone)
+    if given is not None and (len(given) != 1 or (test is not None and test != given[0])):
+        latest = max([*given, *([test] if test is not None else [])])
+        raise ValueError(
+            f"cv= cross-validates over customers at one cutoff, but "
+            f"{[str(c.date()) for c in given]!r} were given as cutoffs"
+            + ("" if test is None else f" and {test.date()} as the test cutoff")
+            + f". Pass one, e.g. cutoffs=['{latest.date()}'] (--cutoffs {latest.date()}), or "
+            "leave cutoffs out for the latest cutoff whose label window the log covers.")
+    if given is not None:
+        return given[0]
+    if test is not None:
+        return test
+    return rolling_cutoffs(log, horizon=horizon, n=1)[0]
 
 
 def _fit_recommender(log, featurizer, churn, train_cutoffs, horizon, params) -> dict:

@@ -211,4 +211,39 @@ def test_evaluate_refuses_events_from_the_training_period(tmp_path, capsys):
                "--no-holdout", "--quiet")[0] == 0
     code, _, err = run(capsys, "evaluate", str(model), str(sample_path()), "--quiet")
     assert code == 1
-    assert "inside the period this bundle was trained on" in err and "Pass newer events" in err
+    assert "inside the period this bundle was trained on" in err and "pass events up to" in err
+    # what works instead, never back to the refusal that led here
+    assert "cjml evaluate MODEL EVENTS --cv 5" in err
+    assert "retrain with the latest cutoff held out" in err
+
+
+def test_a_horizon_too_long_for_a_held_out_cutoff_trains_and_evaluates_with_cv(tmp_path, capsys):
+    events = tmp_path / "journeys.parquet"
+    assert run(capsys, "generate", "--customers", "300", "--seed", "0", "--days", "400",
+               "--out", str(events))[0] == 0
+    model = tmp_path / "m.joblib"
+    code, _, err = run(capsys, "train", str(events), "--out", str(model), "--horizon", "150D",
+                       "--quiet")
+    assert code == 1 and not model.exists()
+    # 20 cutoffs 7 days apart reach back 133 days: that is the longest horizon they can hold out
+    assert "use a horizon of at most 133 days (horizon='133D', --horizon 133D)" in err
+    assert "keep the 150-day horizon with 20 cutoffs 8 days apart (step='8D'; --step 8D)" in err
+    assert "at the one cutoff 2024-09-07" in err and "(cv=5, --cv 5)" in err
+    assert "--no-holdout" not in err
+    code, out, err = run(capsys, "train", str(events), "--out", str(model), "--horizon", "150D",
+                         "--lookback", "365D", "--cv", "2", "--quiet")
+    assert code == 0, err
+    assert "cutoff 2024-09-07 (horizon 150 days): 287 customers" in out
+    assert "2-fold cross-validation over these customers" in out
+    assert (out.index("== active within the 150 days before the cutoff (the customers a campaign "
+                      "can still reach): 215 customers")
+            < out.index("== every customer with an event in the 365 days before the cutoff"))
+    assert "refitted on every customer at 2024-09-07" in out
+    code, _, err = run(capsys, "evaluate", str(model), str(events), "--quiet")
+    assert code == 1 and "cjml evaluate MODEL EVENTS --cv 5" in err
+    code, out, err = run(capsys, "evaluate", str(model), str(events), "--cv", "2", "--quiet")
+    assert code == 0, err
+    assert "cutoff 2024-09-07 (horizon 150 days)" in out and "per fold" in out
+    with pytest.raises(SystemExit) as usage:
+        main(["train", str(events), "--out", str(tmp_path / "x.joblib"), "--cv", "1"])
+    assert usage.value.code == 2 and "expected 2 folds or more" in capsys.readouterr().err

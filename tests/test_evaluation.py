@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import matplotlib
 import numpy as np
@@ -12,7 +13,9 @@ import pytest
 
 import cjml
 from cjml.datasets import load_sample
-from cjml.evaluation import churn_metrics, stage_metrics
+from cjml.evaluation import (EvaluationReport, PopulationMetrics, _AUCByWeights,
+                             active_within, build_report, churn_metrics,
+                             compare_with_baselines, stage_metrics)
 
 matplotlib.use("Agg")
 
@@ -165,3 +168,156 @@ def test_next_stage_takes_p_dropped_from_the_churn_model(trained, log):
     with pytest.raises(ValueError, match="Attach one"):
         stage.attach_churn_model(None).predict_proba(X)
     stage.attach_churn_model(churn)
+
+
+# ---------------------------------------------------------- populations and paired intervals
+def test_report_leads_with_the_customers_active_within_the_horizon(trained, log):
+    bundle, report = trained
+    assert [pop.name for pop in report.populations] == ["active", "lookback"]
+    cutoff = pd.Timestamp(bundle.metadata["test_cutoff"])
+    test = cjml.make_training_set(log, [cutoff], featurizer=bundle.featurizer)
+    # counted from the events themselves: the last event at or before the cutoff is
+    # less than 30 days old
+    events = log.frame[log.frame["timestamp"] <= cutoff]
+    last = events.groupby("customer_id", observed=True)["timestamp"].max()
+    recent = set(last[last > cutoff - pd.Timedelta(days=30)].index)
+    is_active = test["customer_id"].isin(recent).to_numpy()
+    active, whole = report.populations
+    assert active.n == is_active.sum() == report.info["n_active"] == 564
+    assert active.churn_rate == pytest.approx(test.loc[is_active, "churn"].mean())
+    assert whole.n == len(test) and whole.churn_rate == pytest.approx(test["churn"].mean())
+    assert active.churn.loc["model", "roc_auc"] == pytest.approx(
+        churn_metrics(report.y_churn[is_active], report.risks["model"][is_active])["roc_auc"])
+    pd.testing.assert_frame_equal(whole.churn, report.churn)  # the table of every test customer
+    text = report.to_text()
+    assert (text.index("== active within the 30 days before the cutoff")
+            < text.index("== every customer with an event in the 90 days before the cutoff"))
+    page = report._repr_html_()
+    assert page.index("Active within the 30 days") < page.index("Every customer with an event")
+    assert bundle.metadata["evaluation"]["populations"][0]["name"] == "active"
+
+
+def test_active_population_counts_on_a_handcrafted_log(trained, log):
+    # cutoff 2024-04-01, horizon 30 days: active = an event in (2024-03-02, 2024-04-01];
+    # lookback 90 days: the population has an event in (2024-01-02, 2024-04-01].
+    bundle, _ = trained
+    hand = cjml.read_events(pd.DataFrame({
+        "customer_id": [1, 1, 2, 3, 4, 4, 5, 6, 6],
+        "timestamp": ["2024-03-25", "2024-04-10",   # 1: active, stays
+                      "2024-03-02",                 # 2: exactly 30 days before: not active
+                      "2024-02-15",                 # 3: in the lookback only, churns
+                      "2024-01-05", "2024-04-20",   # 4: in the lookback only, stays
+                      "2023-12-01",                 # 5: outside the lookback: no row
+                      "2024-04-01", "2024-05-01"],  # 6: at the cutoff: active, stays
+        "touchpoint": ["purchase", "email", "website_visit", "email", "purchase",
+                       "store_visit", "paid_ad", "purchase", "email"]}))
+    test = cjml.make_training_set(hand, ["2024-04-01"], horizon="30D",
+                                  featurizer=bundle.featurizer)
+    assert test["customer_id"].tolist() == [1, 2, 3, 4, 6]
+    assert test["churn"].tolist() == [0, 1, 1, 0, 0]
+    active = active_within(hand, test, "30D")
+    assert active.tolist() == [True, False, False, False, True]
+    train = cjml.make_training_set(log, [bundle.metadata["train_cutoffs"][-1]],
+                                   featurizer=bundle.featurizer)
+    report = build_report(bundle.models["churn"], bundle.models["next_stage"], bundle.featurizer,
+                          train, test, {"test_cutoff": "2024-04-01", "horizon": "30 days",
+                                        "lookback": "90 days", "train_cutoffs": ["2024-06-24"]},
+                          active=active)
+    first, whole = report.populations
+    assert (first.name, first.n, first.churn_rate) == ("active", 2, 0.0)
+    assert (whole.name, whole.n, whole.churn_rate) == ("lookback", 5, 0.4)
+    # one class among the active customers: no AUC, said plainly
+    assert math.isnan(first.churn.loc["model", "roc_auc"])
+    assert ("On the active customers the ROC AUC cannot be compared with the baselines (one "
+            "class only among these customers, or too few of them)." in report.to_text())
+
+
+def test_weighted_auc_equals_sklearn_on_a_resample():
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(0)
+    y = (rng.random(300) < 0.4).astype(float)
+    score = np.round(rng.random(300) + 0.3 * y, 1)  # many ties
+    counts = np.bincount(rng.integers(0, 300, 300), minlength=300).astype(float)
+    drawn = np.repeat(np.arange(300), counts.astype(int))
+    assert _AUCByWeights(y, score)(counts[:, None])[0] == pytest.approx(
+        roc_auc_score(y[drawn], score[drawn]), abs=1e-12)
+
+
+def test_paired_bootstrap_interval_holds_the_difference_and_says_when_it_is_noise():
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(0)
+    n = 400
+    y = (rng.random(n) < 0.3).astype(int)
+    model = np.clip(0.3 * y + 0.7 * rng.random(n), 0, 1)
+    twin = np.clip(model + rng.normal(0, 0.01, n), 0, 1)  # the same ranking, up to noise
+    risks = {"model": model, "twin": twin, "prior": np.full(n, 0.3)}
+    table = compare_with_baselines(y, risks, {}, n_resamples=300, random_state=1)
+    assert table[["baseline", "metric"]].values.tolist() == [
+        ["twin", "roc_auc"], ["twin", "brier"], ["prior", "roc_auc"], ["prior", "brier"]]
+    assert ((table["low"] <= table["difference"]) & (table["difference"] <= table["high"])).all()
+    auc = table.set_index(["baseline", "metric"])
+    assert auc.loc[("twin", "roc_auc"), "difference"] == pytest.approx(
+        roc_auc_score(y, model) - roc_auc_score(y, twin))
+    assert auc.loc[("prior", "roc_auc"), "difference"] == pytest.approx(
+        roc_auc_score(y, model) - 0.5)
+    assert auc.loc[("prior", "roc_auc"), "verdict"] == "better"
+    twin_auc = auc.loc[("twin", "roc_auc")]
+    assert twin_auc["low"] < 0 < twin_auc["high"]
+    assert twin_auc["verdict"] == "not distinguishable"
+    def population(comparison):
+        return PopulationMetrics(name="active", title="active", n=n, churn_rate=float(y.mean()),
+                                 churn=pd.DataFrame(), next_stage=pd.DataFrame(),
+                                 comparison=comparison)
+
+    numbers = (f"difference {twin_auc['difference']:+.4f}, 95% interval {twin_auc['low']:+.4f} "
+               f"to {twin_auc['high']:+.4f}")
+    assert population(table[table["metric"] == "roc_auc"]).sentences() == [
+        f"On the active customers the model's ROC AUC is not distinguishable from twin's "
+        f"({numbers})."]
+    twin_brier = auc.loc[("twin", "brier")]
+    assert twin_brier["verdict"] == "not distinguishable"
+    assert population(table).sentences() == [
+        f"On the active customers the model's ROC AUC and Brier score are not distinguishable "
+        f"from twin's (ROC AUC {numbers}; Brier score difference {twin_brier['difference']:+.4f}, "
+        f"95% interval {twin_brier['low']:+.4f} to {twin_brier['high']:+.4f})."]
+    better = table[table["baseline"] == "prior"]
+    assert population(better).sentences() == [
+        "On the active customers the model is better than every baseline beyond noise (ROC AUC, "
+        "Brier score; 95% paired bootstrap intervals)."]
+    # seeded: the same intervals every time
+    pd.testing.assert_frame_equal(
+        table, compare_with_baselines(y, risks, {}, n_resamples=300, random_state=1))
+
+
+def test_report_intervals_and_sentences_on_the_sample(trained):
+    _, report = trained
+    text = report.to_text()
+    for pop in report.populations:
+        table = pop.comparison
+        assert set(table["baseline"]) == {"prior", "markov", "rfm_logistic"}
+        assert set(table["metric"]) == {"roc_auc", "brier", "log_loss"}
+        assert ((table["low"] <= table["difference"])
+                & (table["difference"] <= table["high"])).all()
+        noise = table[(table["low"] < 0) & (table["high"] > 0)]
+        for row in noise.itertuples():  # every comparison within noise is said in words
+            sentence = next(line for line in pop.sentences()
+                            if f"not distinguishable from {row.baseline}'s" in line)
+            assert (f"difference {row.difference:+.4f}, 95% interval {row.low:+.4f} to "
+                    f"{row.high:+.4f}") in sentence and sentence in text
+    # the demo's "0.98 vs 0.98": the model's AUC is within noise of the RFM logistic's
+    assert re.search(r"On the whole lookback population the model's ROC AUC (and [a-zA-Z -]+ )?"
+                     r"(is|are) not distinguishable from rfm_logistic's", text)
+
+
+def test_report_round_trips_through_json(trained):
+    _, report = trained
+    data = json.loads(json.dumps(report.to_dict()))
+    again = EvaluationReport.from_dict(data)
+    assert again.to_dict() == data
+    assert again.to_text() == report.to_text()
+    assert again._repr_html_() == report._repr_html_()
+    # a report stored before populations existed still reads and prints its tables
+    old = {k: data[k] for k in ("churn", "next_stage", "policy", "info")}
+    assert "rfm_logistic" in EvaluationReport.from_dict(old).to_text()
