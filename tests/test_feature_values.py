@@ -18,6 +18,7 @@ from cjml.features import (
     ActivityFeatures,
     ExperienceFeatures,
     JourneyFeaturizer,
+    MemoryFeatures,
     SequenceFeatures,
     StageFeatures,
     SupportFeatures,
@@ -896,3 +897,76 @@ def test_transform_before_fit_raises(activity_log):
 
     with pytest.raises(NotFittedError):
         ActivityFeatures().transform(activity_log)
+
+
+# ------------------------------------------------------------------ memory
+@pytest.fixture
+def memory(activity_log):
+    return MemoryFeatures().fit(activity_log).transform(activity_log, cutoff="2024-01-10")
+
+
+def test_memory_decayed_events_halve_every_half_life(memory):
+    # customer a: ages 70, 30, 21, 7, 1.5, 1.25, 0 days; b: one event 1.5 days old
+    ages = [70, 30, 21, 7, 1.5, 1.25, 0]
+    for h in (3, 10, 30):
+        assert memory.loc["a", f"decayed_events_hl{h}d"] == pytest.approx(
+            sum(0.5 ** (a / h) for a in ages))
+    assert memory.loc["b", "decayed_events_hl3d"] == pytest.approx(0.5 ** 0.5)
+
+
+def test_memory_decayed_contacts_count_only_actionable_touchpoints(memory):
+    # a's business contacts are the emails 21 and 1.25 days old (paid_ad is not actionable)
+    assert memory.loc["a", "decayed_contacts_hl3d"] == pytest.approx(0.5 ** 7 + 0.5 ** (1.25 / 3))
+    assert memory.loc["c", "decayed_contacts_hl10d"] == 0.0
+
+
+def test_memory_gaps_and_silence(memory):
+    # a's gaps: 40, 9, 14, 5.5, 0.25, 1.25 days; mean (70 - 0) / 6; silent for 0 days
+    a = memory.loc["a"]
+    assert a["last_gap_days"] == pytest.approx(1.25)
+    assert a["max_gap_days"] == pytest.approx(40.0)
+    assert a["last_gap_vs_mean"] == pytest.approx(1.25 / (70 / 6))
+    assert a["silence_vs_mean_gap"] == 0.0
+    assert a["silence_vs_longest_gap"] == 0.0
+    # one event: no gap, nothing to compare the silence with
+    for col in ("last_gap_days", "max_gap_days", "last_gap_vs_mean", "silence_vs_mean_gap",
+                "silence_vs_longest_gap"):
+        assert isnan(memory.loc["b", col])
+
+
+def test_memory_silence_against_the_customers_own_rhythm():
+    log = cjml.read_events(pd.DataFrame({
+        "customer_id": ["a", "a", "a"],
+        "timestamp": ["2024-01-01", "2024-01-03", "2024-01-09"],
+        "touchpoint": ["website_visit"] * 3}))
+    row = MemoryFeatures().fit(log).transform(log, cutoff="2024-01-21").loc["a"]
+    # gaps 2 and 6 days, mean 4; silent for 12 days: three mean gaps, twice the longest
+    assert row["last_gap_vs_mean"] == pytest.approx(1.5)
+    assert row["silence_vs_mean_gap"] == pytest.approx(3.0)
+    assert row["silence_vs_longest_gap"] == pytest.approx(2.0)
+
+
+def test_memory_experience_decays_and_csat_trend():
+    log = cjml.read_events(pd.DataFrame({
+        "customer_id": ["x", "x", "x", "y"],
+        "timestamp": ["2024-01-01", "2024-01-11", "2024-01-21", "2024-01-21"],
+        "touchpoint": ["website_visit", "live_chat", "purchase", "website_visit"],
+        "satisfaction": [5.0, 1.0, 2.0, NAN]}))
+    out = MemoryFeatures().fit(log).transform(log, cutoff="2024-01-21")
+    x = out.loc["x"]
+    # negatives (CSAT <= 2) 10 and 0 days old; the positive 5/5 is 20 days old
+    assert x["decayed_negative_hl10d"] == pytest.approx(0.5 + 1.0)
+    assert x["decayed_positive_hl10d"] == pytest.approx(0.25)
+    assert x["decayed_negative_hl60d"] == pytest.approx(0.5 ** (10 / 60) + 1.0)
+    assert x["csat_trend"] == pytest.approx(2.0 - (5.0 + 1.0) / 2)
+    assert out.loc["y", "decayed_negative_hl10d"] == 0.0
+    assert isnan(out.loc["y", "csat_trend"])
+
+
+def test_memory_half_lives_name_the_columns_and_are_checked(activity_log):
+    fam = MemoryFeatures(half_lives=(1.5, 7), contact_half_lives=(2,),
+                         experience_half_lives=(30,)).fit(activity_log)
+    names = list(fam.get_feature_names_out())
+    assert names[:3] == ["decayed_events_hl1_5d", "decayed_events_hl7d", "decayed_contacts_hl2d"]
+    with pytest.raises(ValueError, match="half_lives must be distinct positive"):
+        MemoryFeatures(half_lives=(0, 3)).fit(activity_log)

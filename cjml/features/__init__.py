@@ -12,6 +12,7 @@ from cjml.features._attributes import AttributeFeatures
 from cjml.features._base import FeatureFamily
 from cjml.features._experience import ExperienceFeatures
 from cjml.features._featurizer import FAMILIES, JourneyFeaturizer
+from cjml.features._memory import MemoryFeatures
 from cjml.features._sequences import SequenceFeatures
 from cjml.features._stages import StageFeatures
 from cjml.features._support import SupportFeatures
@@ -25,6 +26,7 @@ __all__ = [
     "ExperienceFeatures",
     "FeatureFamily",
     "JourneyFeaturizer",
+    "MemoryFeatures",
     "SequenceFeatures",
     "StageFeatures",
     "SupportFeatures",

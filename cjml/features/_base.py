@@ -137,6 +137,8 @@ class AddedEvent:
         Events the row saw before this one.
     first_age : ndarray of float
         Days from the row's first event to the cutoff, NaN where there is none.
+    last_age : ndarray of float
+        Days from the row's last event to the cutoff, NaN where there is none.
     same_day : ndarray of bool
         Whether the row already has an event on the cutoff's day (UTC).
     """
@@ -149,6 +151,7 @@ class AddedEvent:
     journey_map: object
     n_before: np.ndarray
     first_age: np.ndarray
+    last_age: np.ndarray
     same_day: np.ndarray
 
     def by_touchpoint(self):

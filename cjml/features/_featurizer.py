@@ -24,6 +24,7 @@ from cjml.features._base import (
     output_frame,
 )
 from cjml.features._experience import ExperienceFeatures
+from cjml.features._memory import MemoryFeatures
 from cjml.features._sequences import SequenceFeatures
 from cjml.features._stages import StageFeatures
 from cjml.features._support import SupportFeatures
@@ -42,6 +43,7 @@ FAMILIES: dict[str, type[FeatureFamily]] = {
     "experience": ExperienceFeatures,
     "support": SupportFeatures,
     "value": ValueFeatures,
+    "memory": MemoryFeatures,
     "attributes": AttributeFeatures,
 }
 
@@ -50,7 +52,7 @@ class JourneyFeaturizer(TransformerMixin, BaseEstimator):
     """Turn an event log into one feature vector per customer at a cutoff.
 
     Combines the feature families (activity, touchpoints, stages, sequences,
-    experience, support, value, attributes) and computes them all from one
+    experience, support, value, memory, attributes) and computes them all from one
     selection of the events at or before the cutoff: point-in-time correct by
     construction, vectorised over all customers, several lookback windows and
     several cutoffs in one pass. Column names are stable and documented in each
@@ -58,7 +60,7 @@ class JourneyFeaturizer(TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    families : sequence of str or FeatureFamily, default all eight
+    families : sequence of str or FeatureFamily, default all nine
         Families to compute, by name (see ``FAMILIES``) or as configured
         instances (e.g. ``ActivityFeatures(windows=(14, 60))``).
     windows : tuple of int, default (7, 30, 90)
@@ -148,6 +150,7 @@ class JourneyFeaturizer(TransformerMixin, BaseEstimator):
             "value": lambda: ValueFeatures(self.purchase_touchpoints,
                                            window=max(int(w) for w in self.windows)),
             "attributes": lambda: AttributeFeatures(attributes=self.attributes),
+            "memory": MemoryFeatures,
         }
         if isinstance(self.families, str) or not len(self.families):
             raise ValueError(f"families must be a non-empty list of family names or instances, "
@@ -387,6 +390,7 @@ class JourneyFeaturizer(TransformerMixin, BaseEstimator):
                 touchpoint=code, vocabulary=vocabulary, stage=stage_code, channel=channel_code,
                 channels=channel_names, journey_map=jm, n_before=n_before,
                 first_age=data[:, column["days_since_first_event"]].copy(),
+                last_age=last_age.copy(),
                 # the last event is on the cutoff's day when it is at most the cutoff's time
                 # of day old; both are computed as transform computes ages, so this is exact
                 same_day=(n_before > 0) & (last_age <= tod / NS_PER_DAY))
