@@ -410,8 +410,12 @@ def _eligibility(jm, test: pd.DataFrame, touchpoints) -> np.ndarray:
     return jm.eligibility_matrix()[:, columns][np.maximum(stage, 0)] & (stage >= 0)[:, None]
 
 
-def run_world(name: str, n_customers: int, seed: int, log_progress=print) -> dict:
-    """Train and measure one (world, seed); a flat dict of results (one table row)."""
+def run_world(name: str, n_customers: int, seed: int, log_progress=print,
+              models_only: bool = False) -> dict:
+    """Train and measure one (world, seed); a flat dict of results (one table row).
+
+    With ``models_only`` the recommender is neither trained nor measured.
+    """
     import cjml
     from cjml.evaluation import churn_metrics
     from cjml.recommend import TouchpointRecommender
@@ -429,7 +433,8 @@ def run_world(name: str, n_customers: int, seed: int, log_progress=print) -> dic
         # one thread per model, so that worlds can run side by side (quality, not speed)
         # cjml's defaults (20 weekly cutoffs), as a user would train
         bundle, report = cjml.train(log, test_cutoff=data.test_cutoff, horizon=horizon,
-                                    churn_params={"n_jobs": 1}, stage_params={"n_jobs": 1})
+                                    churn_params={"n_jobs": 1}, stage_params={"n_jobs": 1},
+                                    recommender=not models_only)
         t_train = time.perf_counter() - t0 - t_data
         log_progress(f"  {name} seed {seed}: data {t_data:.0f} s, trained in {t_train:.0f} s")
         lookback = pd.Timedelta(bundle.metadata["lookback"] or "90D")
@@ -486,6 +491,11 @@ def run_world(name: str, n_customers: int, seed: int, log_progress=print) -> dic
                     row[f"stage_ll_{label}{suffix}"] = stage_metrics(
                         stages[rows_], p[rows_], classes)["log_loss"]
 
+    if models_only:
+        row.update(goals(row))
+        row["seconds"] = time.perf_counter() - t0
+        log_progress(f"  {name} seed {seed}: evaluated (total {row['seconds']:.0f} s)")
+        return row
     jm = bundle.journey_map
     touchpoints = list(jm.actionable_touchpoints)
     eligible = _eligibility(jm, test, touchpoints)
@@ -587,16 +597,17 @@ def run_world(name: str, n_customers: int, seed: int, log_progress=print) -> dic
 
 def goals(row: dict) -> dict:
     """Each goal met (True), not met (False) or not applicable (NaN), and the count."""
-    g = {}
-    nothing_to_gain = not (row["gain_target"] >= FLAT)
-    g["goal_regret"] = (np.nan if nothing_to_gain or np.isnan(row["regret_cjml"])
-                        else bool(row["regret_cjml"] <= GOALS["regret_share"]))
-    tol = GOALS["value_tol"] * max(row["gain_target"], 0.0) + 1e-9
-    g["goal_vs_naive"] = bool(row["V_cjml"] <= row["V_best_single"] + tol
-                              and row["V_cjml"] <= row["V_naive_rule"] + tol)
-    g["goal_harm"] = bool(row["harmful"] <= GOALS["harmful"])
-    g["goal_spearman"] = (np.nan if np.isnan(row["spearman"])
-                          else bool(row["spearman"] >= GOALS["spearman"]))
+    g = {k: np.nan for k in GOAL_KEYS}
+    if "gain_target" in row:  # not with --models-only
+        nothing_to_gain = not (row["gain_target"] >= FLAT)
+        g["goal_regret"] = (np.nan if nothing_to_gain or np.isnan(row["regret_cjml"])
+                            else bool(row["regret_cjml"] <= GOALS["regret_share"]))
+        tol = GOALS["value_tol"] * max(row["gain_target"], 0.0) + 1e-9
+        g["goal_vs_naive"] = bool(row["V_cjml"] <= row["V_best_single"] + tol
+                                  and row["V_cjml"] <= row["V_naive_rule"] + tol)
+        g["goal_harm"] = bool(row["harmful"] <= GOALS["harmful"])
+        g["goal_spearman"] = (np.nan if np.isnan(row["spearman"])
+                              else bool(row["spearman"] >= GOALS["spearman"]))
     vals = [v for v in g.values() if not (isinstance(v, float) and np.isnan(v))]
     g["goals_met"] = int(sum(vals))
     g["goals_total"] = len(vals)
@@ -699,7 +710,8 @@ def _median_rows(rows: pd.DataFrame) -> pd.DataFrame:
     return med.reset_index()
 
 
-def run_suite(worlds=None, split="all", scale=1.0, seeds=(0,)) -> pd.DataFrame:
+def run_suite(worlds=None, split="all", scale=1.0, seeds=(0,), models_only=False
+              ) -> pd.DataFrame:
     """Run every chosen (world, seed), print the tables and write them to a CSV in ``CACHE``."""
     available = available_worlds()
     if worlds:
@@ -725,7 +737,8 @@ def run_suite(worlds=None, split="all", scale=1.0, seeds=(0,)) -> pd.DataFrame:
             print(f"[{time.perf_counter() - started:6.0f} s] {w} ({available[w]['split']}), "
                   f"{n:,} customers, seed {seed}", flush=True)
             try:
-                rows.append(run_world(w, n, seed, log_progress=lambda m: print(m, flush=True)))
+                rows.append(run_world(w, n, seed, log_progress=lambda m: print(m, flush=True),
+                                      models_only=models_only))
             except Exception as exc:  # one broken world must not lose the others
                 import traceback
 
@@ -756,8 +769,8 @@ def run_suite(worlds=None, split="all", scale=1.0, seeds=(0,)) -> pd.DataFrame:
         part = rows[rows["split"] == s]
         if part.empty:
             continue
-        for title, columns, prefix in (("models", MODEL_COLUMNS, "model_"),
-                                       ("recommendations", COLUMNS, "")):
+        tables = (("models", MODEL_COLUMNS, "model_"), ("recommendations", COLUMNS, ""))
+        for title, columns, prefix in tables[:1] if models_only else tables:
             print(f"\n== {s}: {title} ==")
             print(format_table(part, columns))
             if not prefix:
@@ -770,7 +783,8 @@ def run_suite(worlds=None, split="all", scale=1.0, seeds=(0,)) -> pd.DataFrame:
             tally = tallies[prefix.rstrip("_")]
             tally[0] += int(part[f"{prefix}goals_met"].sum())
             tally[1] += int(part[f"{prefix}goals_total"].sum())
-    for label, prefix in (("models", "model_"), ("recommendations", "")):
+    for label, prefix in (("models", "model_"),) + ((("recommendations", ""),)
+                                                    if not models_only else ()):
         met, total = tallies[prefix.rstrip("_")]
         print(f"\n{label}: goals met {met} of {total} (world x seed x goal); all met on "
               f"{(rows[f'{prefix}goals_met'] == rows[f'{prefix}goals_total']).sum()} of "

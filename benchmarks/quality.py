@@ -39,7 +39,7 @@ have almost surely left already, and a few hundred of them carry the result).
 world of ``cjml.datasets.SCENARIOS`` plus ``default_simulator`` (this
 simulator), one table per split:
 
-    python benchmarks/quality.py --suite [--worlds NAME ...]
+    python benchmarks/quality.py --suite [--models-only] [--worlds NAME ...]
         [--split development|held_out|all] [--scale 0.25] [--seeds 0 1]
 
 Simulated data is cached in ``benchmarks/.cache``.
@@ -201,12 +201,16 @@ def main() -> None:
     suite.add_argument("--split", choices=["development", "held_out", "all"], default="all")
     suite.add_argument("--scale", type=float, default=1.0,
                        help="multiplies each world's default customer count")
+    suite.add_argument("--models-only", action="store_true",
+                       help="train and measure the churn and next-stage models only (no "
+                            "recommender: much faster)")
     args = parser.parse_args()
     if args.suite:
         from _suite import run_suite
 
         run_suite(worlds=args.worlds, split=args.split, scale=args.scale,
-                  seeds=args.seeds if args.seeds is not None else [0])
+                  seeds=args.seeds if args.seeds is not None else [0],
+                  models_only=args.models_only)
         return
     if args.seeds is None:
         args.seeds = [0, 1, 2]

@@ -71,8 +71,9 @@ def event_columns_used(log, featurizer=None) -> list[str]:
 
 def train(log, *, horizon="30D", lookback="90D", cutoffs=None, n_cutoffs=DEFAULT_N_CUTOFFS,
           step=DEFAULT_STEP, test_cutoff=None, holdout=True, featurizer=None, churn_params=None,
-          stage_params=None, response_params=None, engine="local", scheduler=None, cv=None,
-          progress=False, n_jobs=None) -> tuple[ModelBundle, EvaluationReport | None]:
+          stage_params=None, response_params=None, recommender=True, engine="local",
+          scheduler=None, cv=None, progress=False, n_jobs=None
+          ) -> tuple[ModelBundle, EvaluationReport | None]:
     """Train the churn and next-stage models, evaluated on a held-out later cutoff.
 
     Parameters
@@ -108,6 +109,10 @@ def train(log, *, horizon="30D", lookback="90D", cutoffs=None, n_cutoffs=DEFAULT
         They are stored as ``bundle.models["touchpoint_response"]``,
         ``["touchpoint_effects"]`` and ``["touchpoint_policy"]`` (the policy
         chosen by off-policy value, also in ``metadata["recommendation_policy"]``).
+    recommender : bool, default True
+        Fit the recommender's models. False trains the churn and next-stage
+        models only (faster; the bundle then scores but recommends nothing,
+        as for a journey map without actionable touchpoints).
     engine : {"local", "dask"}, default "local"
         Grow the trees of both models here, or on a dask.distributed cluster
         (LightGBM's Dask estimators; ``pip install "cjml[dask]"``). The
@@ -226,8 +231,8 @@ def train(log, *, horizon="30D", lookback="90D", cutoffs=None, n_cutoffs=DEFAULT
     stage.attach_churn_model(churn)  # P(dropped) = the calibrated churn risk
     steps.update()
     models = {"churn": churn, "next_stage": stage}
-    recommender_models = _fit_recommender(log, featurizer, churn, train_cutoffs, horizon,
-                                          response_params, n_jobs)
+    recommender_models = (_fit_recommender(log, featurizer, churn, train_cutoffs, horizon,
+                                           response_params, n_jobs) if recommender else {})
     models.update(recommender_models)
     steps.update()
     report = None
