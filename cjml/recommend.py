@@ -698,8 +698,9 @@ class TouchpointRecommender:
         if response is None and effects is None and method != "s-learner":
             raise CjmlError(
                 "This bundle has no touchpoint effects (it was trained by an older cjml, "
-                "or on a history without enough actionable touchpoints), so it cannot recommend. "
-                "Retrain it with `cjml train`, or use method='s-learner'.")
+                "with recommender=False, or on a history without enough actionable "
+                "touchpoints), so it cannot recommend. Retrain it with `cjml train`, or use "
+                "method='s-learner'.")
         return cls(models["churn"], bundle.featurizer, bundle.journey_map,
                    response_model=response, method=method, rules=rules, top_k=top_k,
                    effects_model=effects, policy=policy, n_jobs=n_jobs)

@@ -183,6 +183,18 @@ def test_train_stores_the_response_model(bundle):
     assert "touchpoint_response" in bundle.metadata["params"]
 
 
+def test_train_without_the_recommender_scores_but_refuses_to_recommend(log, bundle):
+    lean, _ = cjml.train(log, n_cutoffs=4, step="15D", holdout=False, recommender=False)
+    assert set(lean.models) == {"churn", "next_stage"}
+    assert not any(k.startswith("touchpoint_") for k in lean.models)
+    # the same churn model as with the recommender: only the touchpoint models are skipped
+    X = lean.featurizer.transform(log)
+    np.testing.assert_array_equal(lean.models["churn"].predict_proba(X),
+                                  bundle.models["churn"].predict_proba(X))
+    with pytest.raises(cjml.CjmlError, match="recommender=False"):
+        TouchpointRecommender.from_bundle(lean)
+
+
 # ---------------------------------------------------------------------- recommendations
 def test_recommendations_are_eligible_ranked_and_consistent(recommended, log, bundle):
     out = recommended
