@@ -22,9 +22,9 @@ features under 3 minutes on 2 cores; prediction at least 200,000 customers/s.
 
 ``--load N`` measures threads instead (issue 17): N processes busy-loop for the
 duration (a loaded machine), and both models are fitted with ``n_jobs=1``, with
-every core and with the default, each in a fresh process; the table prints the
-median fit time of each and its ratio to one thread. ``--load 0`` is the quiet
-machine.
+every core and with the default, each in a fresh process, the three in turn;
+the table prints the median fit time of each and its ratio to one thread.
+``--load 0`` is the machine as it is.
 
     python benchmarks/models.py [--rows 1000000] [--repeats 3] [--predict-only]
     python benchmarks/models.py --load 2 [--rows 200000] [--repeats 3]
@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import warnings
@@ -42,7 +43,7 @@ from pathlib import Path
 import joblib
 import pandas as pd
 
-from _measure import CACHE, repeat
+from _measure import CACHE, repeat, run_case
 
 GOAL_TRAIN_SECONDS = 180
 GOAL_PREDICT_PER_SECOND = 200_000
@@ -127,15 +128,20 @@ def measure_threads(path: str, rows: int, load: int, repeats: int) -> None:
     print(f"threads under load: {rows:,} rows, {cores} cores, {load} busy-looping "
           f"process(es) for the duration, {repeats} runs each (both models)")
     print(f"{'n_jobs':18} {'median s':>9} {'runs':>24} {'threads':>8} {'vs 1 thread':>12}")
+    cases = (("1", 1), (f"{cores} (all cores)", cores), ("default", None))
+    runs = {label: [] for label, _ in cases}
     loops = busy_loops(load)
     try:
-        one = None
-        for label, n_jobs in (("1", 1), (f"{cores} (all cores)", cores), ("default", None)):
-            r = repeat("models", "fit_threads", repeats, path=path, n_jobs=n_jobs)
-            one = r["seconds"] if one is None else one
-            threads = "/".join(str(t) for t in r["result"]["threads"])
-            print(f"{label:18} {r['seconds']:9.2f} {str(r['all_seconds']):>24} {threads:>8} "
-                  f"{r['seconds'] / one:11.2f}x", flush=True)
+        # in turn, so that a change in the machine's other load falls on every case alike
+        for _ in range(repeats):
+            for label, n_jobs in cases:
+                runs[label].append(run_case("models", "fit_threads", path=path, n_jobs=n_jobs))
+        one = statistics.median(r["seconds"] for r in runs["1"])
+        for label, _ in cases:
+            seconds = statistics.median(r["seconds"] for r in runs[label])
+            threads = "/".join(str(t) for t in runs[label][-1]["result"]["threads"])
+            every = str([round(r["seconds"], 2) for r in runs[label]])
+            print(f"{label:18} {seconds:9.2f} {every:>24} {threads:>8} {seconds / one:11.2f}x")
     finally:
         for loop in loops:
             loop.terminate()

@@ -11,8 +11,15 @@ What they add to a bare LightGBM:
   into the held-out cutoff's window are left out of the inner fit
   (``horizon``), so the slice's outcomes are never seen while training.
   Without cutoffs, a stratified random ``validation_fraction`` is used.
-- **Calibration on the held-out slice** (churn: Platt scaling of the log-odds
-  or isotonic; next stage: temperature scaling), never on training rows.
+- **Calibration on the held-out slice**, never on training rows, chosen there
+  by cross-validation (churn: a regularised Platt scaling of the log-odds whose
+  slope cannot turn negative, the raw scores, or isotonic regression, with the
+  training base rate as the fallback; next stage: temperature scaling, with the
+  training class shares as the fallback), so a model never predicts worse than
+  the base rate on that slice beyond noise and never inverts its ranking.
+- **Small data.** The leaf size adapts to the rows (``min_child_samples="auto"``)
+  and a :class:`~cjml.exceptions.SmallDataWarning` says what was adapted, or that
+  a model predicts only its base rate.
 - **Refit.** With ``refit=True`` (default below 500,000 rows) the trees are grown again on all
   rows, held-out slice included, with 1.1 times the rounds early stopping
   chose, so the newest period is not wasted; the calibration learned on the
@@ -359,13 +366,14 @@ def _out_of_fold(candidates: dict, codes: np.ndarray, random_state) -> dict[str,
     """Each candidate's loss on every row, fitted on the other folds.
 
     ``candidates`` maps a name to ``f(fit_rows, eval_rows) -> loss of each eval row``.
-    Folds are stratified by class; on fewer than 2,000 rows the folds are drawn
+    Folds are stratified by class (a class of m rows lies in m folds, so a
+    fit without it needs m = 1); on fewer than 2,000 rows the folds are drawn
     several times and the losses averaged, so the choice rests on more than
     one random split.
     """
     n = len(codes)
-    counts = np.bincount(codes)
-    n_folds = int(min(_CHOICE_FOLDS, counts[counts > 0].min())) if n else 0
+    counts = np.bincount(codes) if n else np.zeros(1, dtype=np.int64)
+    n_folds = int(min(_CHOICE_FOLDS, n // 2))
     repeats = 1 if n >= 2000 else int(min(10, np.ceil(2000 / max(n, 1))))
     seed = 0 if random_state is None else int(random_state)
     losses = {name: np.zeros(n) for name in candidates}
@@ -381,6 +389,8 @@ def _out_of_fold(candidates: dict, codes: np.ndarray, random_state) -> dict[str,
             folds = [(np.flatnonzero(fold != k), np.flatnonzero(fold == k))
                      for k in range(n_folds)]
         for fit_rows, eval_rows in folds:
+            if not len(fit_rows) or not len(eval_rows):  # (a fold a handful of rows missed)
+                continue
             for name, loss in candidates.items():
                 losses[name][eval_rows] += loss(fit_rows, eval_rows)
     used = repeats if n_folds >= 2 else 1
@@ -399,7 +409,7 @@ def _choose_calibration(losses: dict[str, np.ndarray], default: str, fallback: s
     def gain(a: str, b: str) -> float:
         """How far a's mean loss is below b's, less one standard error (positive: better)."""
         d = losses[b] - losses[a]
-        if len(d) < 2:
+        if len(d) < 4:  # no folds to fit on: no evidence against the fallback
             return -np.inf
         return float(d.mean() - d.std(ddof=1) / np.sqrt(len(d)))
 
@@ -882,8 +892,14 @@ class ChurnModel(_LightGBMClassifier):
         The label horizon; training rows whose label window overlaps the
         held-out cutoff's are left out of the inner fit.
     calibration : {"auto", "sigmoid", "isotonic", None}, default "auto"
-        How probabilities are calibrated on the held-out slice; "auto" is
-        "sigmoid" (Platt scaling of the log-odds: keeps the ranking).
+        How probabilities are calibrated on the held-out slice. "sigmoid" is
+        Platt scaling of the log-odds, its slope kept >= 0 (so the ranking is
+        never inverted) and shrunk toward 1 when the rows are few. "auto"
+        chooses by cross-validated Brier score within the slice among
+        "sigmoid", no calibration, "isotonic" (from 1,000 rows) and the
+        training rows' base rate: another than "sigmoid" only when better
+        beyond one standard error, and the base rate unless beaten the same
+        way (then every row gets it, with a warning).
     refit : bool or "auto", default "auto"
         Grow the trees again on all rows after early stopping; "auto" does
         below 500,000 rows, where the held-out slice is a large share.
@@ -914,7 +930,17 @@ class ChurnModel(_LightGBMClassifier):
     validation_ : str
         Which rows early stopping and calibration used.
     calibrator_ : tuple or IsotonicRegression or None
-        The fitted calibration.
+        The fitted calibration (``("sigmoid", slope, intercept)``; the base
+        rate is a slope of 0).
+    calibration_ : str
+        The calibration in force: "sigmoid", "isotonic", "none" or "base rate".
+    calibration_scores_ : dict
+        Cross-validated Brier score of each candidate on the held-out slice
+        (empty unless ``calibration="auto"``).
+    base_rate_ : float
+        The share of the positive class in the training rows.
+    min_child_samples_ : int
+        The leaf size the trees were grown with.
     """
 
     def _encode_classes(self, y):
@@ -1103,8 +1129,12 @@ class NextStageModel(_LightGBMClassifier):
     horizon : duration, optional
         The label horizon (see :class:`ChurnModel`).
     calibration : {"auto", "temperature", None}, default "auto"
-        "auto" is temperature scaling: one divisor of all logits, fitted by
-        log loss on the held-out slice.
+        "temperature" is temperature scaling: one divisor of all logits
+        (between 0.25 and 4, so the order of the classes is kept), fitted by
+        log loss on the held-out slice. "auto" is that, unless the training
+        rows' class shares predict the slice as well (cross-validated log
+        loss, not better beyond one standard error): then every row gets those
+        shares, with a warning.
     refit : bool or "auto", default "auto"
         Grow the trees again on all rows after early stopping; "auto" does
         below 500,000 rows, where the held-out slice is a large share.
@@ -1141,6 +1171,11 @@ class NextStageModel(_LightGBMClassifier):
         Classes, in column order of ``predict_proba``.
     temperature_ : float
         The fitted temperature (1.0 when not calibrated).
+    calibration_ : str
+        "temperature", "priors" (the class shares) or "none".
+    class_prior_ : ndarray or None
+        The class shares predicted instead of the trees' (``calibration_ ==
+        "priors"``), else None.
     churn_model_ : ChurnModel or None
         The churn model P(dropped) comes from (:meth:`attach_churn_model`).
     """
