@@ -696,7 +696,7 @@ def _median_rows(rows: pd.DataFrame) -> pd.DataFrame:
     num = rows.select_dtypes("number").columns.difference(["seed"])
     med = rows.groupby("world", sort=False)[list(num)].median()
     med["seed"] = "med"
-    for text in ("top", "policy"):  # the most common over seeds
+    for text in (t for t in ("top", "policy") if t in rows.columns):  # most common over seeds
         med[text] = rows.groupby("world", sort=False)[text].agg(
             lambda s: s.mode().iloc[0] if s.notna().any() else None)
     for k in (k for k in (*GOAL_KEYS, *MODEL_GOAL_KEYS) if k in rows.columns):
