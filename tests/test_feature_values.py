@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -944,6 +945,24 @@ def test_memory_silence_against_the_customers_own_rhythm():
     assert row["last_gap_vs_mean"] == pytest.approx(1.5)
     assert row["silence_vs_mean_gap"] == pytest.approx(3.0)
     assert row["silence_vs_longest_gap"] == pytest.approx(2.0)
+
+
+def test_memory_ratios_are_never_infinite_when_events_share_an_instant():
+    log = cjml.read_events(pd.DataFrame({
+        "customer_id": ["a", "a", "b", "b", "b"],
+        "timestamp": ["2024-01-01 10:00", "2024-01-01 10:00", "2024-01-01", "2024-01-01",
+                      "2024-01-05"],
+        "touchpoint": ["website_visit", "email", "website_visit", "email", "website_visit"]}))
+    out = MemoryFeatures().fit(log).transform(log, cutoff="2024-01-11")
+    a, b = out.loc["a"], out.loc["b"]
+    # a: two events at one instant: gaps of 0, no mean gap to compare with
+    assert a["last_gap_days"] == 0.0 and a["max_gap_days"] == 0.0
+    assert isnan(a["last_gap_vs_mean"]) and isnan(a["silence_vs_mean_gap"])
+    assert a["silence_vs_longest_gap"] == pytest.approx(9 + 14 / 24)
+    # b: gaps 0 and 4, mean 2; silent 6 days
+    assert b["last_gap_vs_mean"] == pytest.approx(2.0)
+    assert b["silence_vs_mean_gap"] == pytest.approx(3.0)
+    assert np.isfinite(out.to_numpy(dtype=float)[~np.isnan(out.to_numpy(dtype=float))]).all()
 
 
 def test_memory_experience_decays_and_csat_trend():

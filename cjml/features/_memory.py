@@ -21,6 +21,12 @@ def _check_half_lives(name: str, value) -> tuple[float, ...]:
     return out
 
 
+def _per_gap(value: np.ndarray, mean_gap: np.ndarray) -> np.ndarray:
+    """``value / mean_gap``, NaN where the mean gap is 0 (every event at one instant) or NaN."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(mean_gap > 0, value / mean_gap, np.nan)
+
+
 def _label(days: float) -> str:
     return f"{days:g}".replace(".", "_")
 
@@ -50,7 +56,8 @@ class MemoryFeatures(FeatureFamily):
     - ``last_gap_vs_mean``: the last gap over the mean gap (above 1: slowing
       down); ``silence_vs_mean_gap`` and ``silence_vs_longest_gap``: days since
       the last event over the mean gap and over the longest gap (at least a
-      day), so "overdue for this customer" is one split.
+      day), so "overdue for this customer" is one split. NaN where the mean
+      gap is 0 (all events at one instant): never infinite.
     - ``csat_trend``: the last CSAT answer minus the mean of the earlier ones
       (NaN below 2 answers).
 
@@ -148,8 +155,8 @@ class MemoryFeatures(FeatureFamily):
             mean_gap = np.where(n >= 2, (first_age - last_age) / np.maximum(n - 1, 1), np.nan)
             out.update({
                 "last_gap_days": last_gap, "max_gap_days": longest,
-                "last_gap_vs_mean": last_gap / mean_gap,
-                "silence_vs_mean_gap": last_age / mean_gap,
+                "last_gap_vs_mean": _per_gap(last_gap, mean_gap),
+                "silence_vs_mean_gap": _per_gap(last_age, mean_gap),
                 "silence_vs_longest_gap": last_age / np.maximum(longest, 1.0),
             })
 
@@ -175,6 +182,6 @@ class MemoryFeatures(FeatureFamily):
             mean_gap = np.where(n >= 2, (first_age - 0.0) / np.maximum(n - 1, 1), np.nan)
             b["last_gap_days"] = last_gap
             b["max_gap_days"] = longest
-            b["last_gap_vs_mean"] = last_gap / mean_gap
-            b["silence_vs_mean_gap"] = 0.0 / mean_gap
+            b["last_gap_vs_mean"] = _per_gap(last_gap, mean_gap)
+            b["silence_vs_mean_gap"] = _per_gap(np.zeros_like(mean_gap), mean_gap)
             b["silence_vs_longest_gap"] = 0.0 / np.maximum(longest, 1.0)
