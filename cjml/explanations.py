@@ -893,6 +893,17 @@ _EXACT: dict[str, tuple[Template, str | None]] = {
     "days_since_first_purchase": (_in_days("first purchase {} ago"), "no purchase yet"),
     "mean_days_between_purchases": (_with("a purchase every {} on average", _days),
                                     "fewer than 2 purchases"),
+    # memory
+    "last_gap_days": (_in_days("last gap between events {}"), "fewer than 2 events"),
+    "max_gap_days": (_in_days("longest silence between events {}"), "fewer than 2 events"),
+    "last_gap_vs_mean": (_value("last gap {} times the usual gap", 1),
+                         "fewer than 2 events at different times"),
+    "silence_vs_mean_gap": (_value("silent for {} times the usual gap between events", 1),
+                            "fewer than 2 events at different times"),
+    "silence_vs_longest_gap": (_value("silent for {} times the longest gap so far", 1),
+                               "fewer than 2 events"),
+    "csat_trend": (_value("CSAT trend {} (last answer minus the earlier average)", 1),
+                   "fewer than 2 CSAT answers"),
 }
 
 
@@ -937,7 +948,18 @@ def _patterns() -> list[tuple[re.Pattern, Callable[..., tuple[Template, str | No
                  3: "third to last touchpoint"}.get(k, f"touchpoint {k} from the end")
         return _code("touchpoints", which + ": {}"), f"no {which} yet"
 
+    def decayed(what):
+        def make(h):
+            h = h.replace("_", ".")
+            return (_value(f"recency-weighted {what} {{}} (half-life {h} days)", 1),
+                    "no events yet")
+        return make
+
     return [
+        (re.compile(r"decayed_events_hl(.+)d"), decayed("events")),
+        (re.compile(r"decayed_contacts_hl(.+)d"), decayed("business contacts")),
+        (re.compile(r"decayed_negative_hl(.+)d"), decayed("negative experiences")),
+        (re.compile(r"decayed_positive_hl(.+)d"), decayed("positive experiences")),
         (re.compile(r"events_last_(\d+)d"), lambda w: (_count(
             f"{{}} event in {window(w)}", f"{{}} events in {window(w)}",
             f"no events in {window(w)}"), "no events yet")),

@@ -119,8 +119,8 @@ def test_report_renders_as_text_html_dict_and_figures(trained):
         "Churn ROC", "Calibration", "Gain", "Churn drivers by feature family"]
     assert report.importance.sum() == pytest.approx(1.0)
     assert set(report.importance.index) <= {"activity", "touchpoints", "stages", "sequences",
-                                            "experience", "support", "value", "attributes",
-                                            "other"}
+                                            "experience", "support", "value", "memory",
+                                            "attributes", "other"}
 
 
 def test_bundle_round_trip_predicts_identically_and_evaluates(trained, log, tmp_path):
