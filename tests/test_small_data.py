@@ -184,8 +184,10 @@ def test_churn_brier_is_never_above_the_base_rates_on_held_out_data(world, n_cus
 
     Base rate = the training rows' churn rate. ``small_shop`` seed 4 at 100
     customers is a log whose trees do not beat it on the held-out slice: the
-    model then predicts it. (While developing, 72 logs of four worlds, 100 to
-    1,000 customers, seeds 0-4, monthly and weekly cutoffs: never above.)
+    model then predicts it. (While developing, with the default 7 leaves x 200
+    rows: above on 1 of 84 logs of four worlds, 100 to 1,000 customers, seeds
+    0-4, monthly and weekly cutoffs, 0.235 against 0.229 on 74 customers of
+    silent_leavers seed 2; with 31 leaves x 100 rows, never on 96 logs.)
     """
     if world == "journeys":
         log = cjml.read_events(make_journeys(n_customers=n_customers, random_state=seed).events)
