@@ -27,6 +27,7 @@ from typing import Any
 import joblib
 import numpy as np
 
+from cjml._io import _umask
 from cjml.exceptions import CjmlError
 from cjml.journey import JourneyMap
 
@@ -156,7 +157,7 @@ class ModelBundle:
         os.close(fd)
         try:
             joblib.dump(payload, tmp, compress=3)
-            os.chmod(tmp, 0o644)  # mkstemp makes it private; a bundle is meant to be shared
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private: as any program's file
             sha, mac = _digests(Path(tmp), _key(key))
             manifest = {"format": BUNDLE_FORMAT, "file": path.name,
                         "size": Path(tmp).stat().st_size, "sha256": sha, "hmac_sha256": mac,

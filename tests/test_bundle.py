@@ -104,6 +104,23 @@ def test_signed_bundles_need_the_right_key(trained, tmp_path, monkeypatch):
         ModelBundle.load(path, key="guess")
 
 
+@pytest.mark.parametrize("mask", [0o022, 0o027, 0o077])
+def test_bundle_and_manifest_get_the_permissions_of_the_umask(trained, tmp_path, mask):
+    import os
+    import stat
+
+    log, featurizer, model, _ = trained
+    bundle = ModelBundle(featurizer=featurizer, journey_map=log.journey_map,
+                         models={"churn": model}, metadata={"fingerprint": fingerprint(log)})
+    old = os.umask(mask)
+    try:
+        path = bundle.save(tmp_path / "bundle.joblib")
+    finally:
+        os.umask(old)
+    for written in (path, tmp_path / "bundle.joblib.manifest.json"):
+        assert stat.S_IMODE(written.stat().st_mode) == 0o666 & ~mask, written.name
+
+
 def test_existing_bundles_are_never_overwritten_without_force(trained, saved):
     log, featurizer, model, _ = trained
     before = saved.read_bytes()
