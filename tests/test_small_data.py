@@ -132,6 +132,17 @@ def test_min_child_samples_adapts_to_the_rows_unless_the_user_set_it():
         ChurnModel(min_child_samples=0).fit(X, y)
 
 
+def test_a_moderately_lowered_leaf_size_is_not_worth_a_warning():
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(3_600, 3))
+    y = (X[:, 0] + rng.normal(0, 0.5, 3_600) > 0).astype(int)
+    cutoffs = np.repeat(pd.to_datetime(["2024-01-01", "2024-02-01"]), [3_000, 600])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SmallDataWarning)
+        model = ChurnModel(n_estimators=50).fit(X, y, cutoffs=cutoffs)
+    assert model.min_child_samples_ == 3_000 // _ROWS_PER_LEAF  # lowered, silently
+
+
 def test_a_120_row_log_trains_non_constant_models_and_says_what_it_adapted():
     data = make_journeys(n_customers=60, random_state=0)
     log = cjml.read_events(data.events)
