@@ -149,7 +149,7 @@ def explain_case(state, model: str, n: int, method: str, **_) -> dict:
 
 # ------------------------------------------------- the models cjml trains at 1M rows
 def _trained_paths():
-    return CACHE / "training_1000000.parquet", CACHE / "training_1000000.models.joblib"
+    return CACHE / "training_1000000.parquet", CACHE / "training_1000000.models.cjml"
 
 
 def setup_trained(n: int, **_):

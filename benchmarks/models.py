@@ -150,7 +150,7 @@ def measure_threads(path: str, rows: int, load: int, repeats: int) -> None:
 
 
 def _models_path(path: str) -> Path:
-    return Path(path).with_suffix(".models.joblib")
+    return Path(path).with_suffix(".models.cjml")
 
 
 def setup_train_reference(path: str):

@@ -52,7 +52,7 @@ GOAL_MS = 200
 
 def bundle_path() -> Path:
     """Train (once) and cache the small sample bundle."""
-    path = CACHE / "panel_bundle.joblib"
+    path = CACHE / "panel_bundle.cjml"
     if not path.exists():
         import cjml
         from cjml.datasets import load_sample

@@ -51,7 +51,7 @@ def journey_map():
 
 def bundle_path() -> str:
     """Train (once) and cache the bundle the cases recommend with."""
-    path = CACHE / "recommend_bundle_dr.joblib"  # bundles with doubly robust effects
+    path = CACHE / "recommend_bundle_dr.cjml"  # bundles with doubly robust effects
     if path.exists():
         return str(path)
     import cjml

@@ -62,7 +62,7 @@ CASES = {
 
 def bundle_path() -> str:
     """Train (once) and cache the bundle the cases score with."""
-    path = CACHE / "scoring_bundle.joblib"
+    path = CACHE / "scoring_bundle.cjml"
     if path.exists():
         return str(path)
     import cjml

@@ -1,15 +1,22 @@
 """Model bundles: save and load everything scoring needs, safely.
 
-A bundle is a joblib file plus a JSON manifest beside it (``NAME.joblib`` and
-``NAME.joblib.manifest.json``). The manifest records the file's size and
-sha256 digest, and, when a key is set, an HMAC-SHA256 of the file. Loading
-checks all of them **before anything is unpickled**: unpickling runs code, so a
-tampered or truncated file must never reach it. The manifest also records the
+A bundle is a file plus a JSON manifest beside it (``NAME.cjml`` and
+``NAME.cjml.manifest.json``). The file holds the fitted state as JSON, numpy
+arrays, Parquet tables and LightGBM's text dumps in one zip
+(:mod:`cjml._bundle_codec`): loading it never unpickles or evaluates anything,
+so a bundle from anywhere cannot run code. The manifest records the file's
+size and sha256 digest, and, when a key is set, an HMAC-SHA256 of the file;
+loading checks them before parsing anything. The manifest also records the
 cjml version, so a bundle from an incompatible version is refused with a
 message that says what to do.
 
 Set ``CJML_BUNDLE_KEY`` (any secret text) when saving and loading to sign
-bundles; a bundle signed with a key refuses to load without it.
+bundles: with a key set, only bundles signed with it load; a bundle signed with
+a key refuses to load without it.
+
+Bundles of cjml's first format were joblib pickles, which run code when
+loaded; they load only with ``trusted=True`` (``--trust-pickle``), with a
+warning, and ``ModelBundle.load(old, trusted=True).save(new)`` converts one.
 """
 
 from __future__ import annotations
@@ -18,23 +25,26 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 
+from cjml._bundle_codec import CodecError, read_state, write_state
 from cjml._io import _umask
-from cjml.exceptions import CjmlError
+from cjml.exceptions import CjmlError, JourneyMapError
 from cjml.journey import JourneyMap
 
 __all__ = ["BUNDLE_FORMAT", "BundleError", "ModelBundle", "fingerprint"]
 
 #: Version of the bundle layout; bumped when a saved bundle can no longer be read.
-BUNDLE_FORMAT = 1
+BUNDLE_FORMAT = 2
+#: The first format: a joblib pickle, read only when trusted.
+PICKLE_FORMAT = 1
 KEY_VARIABLE = "CJML_BUNDLE_KEY"
 
 
@@ -129,7 +139,7 @@ class ModelBundle:
         Parameters
         ----------
         path : str or Path
-            Destination, conventionally ``models/NAME.joblib``.
+            Destination, conventionally ``models/NAME.cjml``.
         force : bool, default False
             Replace an existing bundle; without it an existing file is an error.
         key : str or bytes, optional
@@ -156,7 +166,10 @@ class ModelBundle:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.close(fd)
         try:
-            joblib.dump(payload, tmp, compress=3)
+            try:
+                write_state(payload, tmp)
+            except CodecError as err:
+                raise BundleError(f"The bundle cannot be saved safely: {err}") from None
             os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private: as any program's file
             sha, mac = _digests(Path(tmp), _key(key))
             manifest = {"format": BUNDLE_FORMAT, "file": path.name,
@@ -197,16 +210,21 @@ class ModelBundle:
                                   "another name or pass force=True (--force) to replace it.")
 
     @classmethod
-    def load(cls, path: str | Path, *, key: str | bytes | None = None) -> ModelBundle:
-        """Verify a bundle against its manifest, then load it.
+    def load(cls, path: str | Path, *, key: str | bytes | None = None,
+             trusted: bool = False) -> ModelBundle:
+        """Verify a bundle against its manifest, then load it without running anything.
 
         Parameters
         ----------
         path : str or Path
             The bundle file; its manifest must sit beside it.
         key : str or bytes, optional
-            HMAC key; default ``$CJML_BUNDLE_KEY`` if set. Required when the
-            bundle was signed.
+            HMAC key; default ``$CJML_BUNDLE_KEY`` if set. With a key, only
+            bundles signed with it load; a signed bundle needs its key.
+        trusted : bool, default False
+            Also read bundles of the first, pickle-based format. Unpickling
+            runs whatever code the file holds: pass it only for files you made
+            yourself, then save them again to convert them.
 
         Returns
         -------
@@ -216,56 +234,56 @@ class ModelBundle:
         Raises
         ------
         BundleError
-            When the file or its manifest is missing, the size, digest or
-            signature does not match, or the bundle comes from an incompatible
-            cjml version. Nothing is unpickled in these cases.
+            When the file or its manifest is missing or malformed, the size,
+            digest or signature does not match, the bundle is unsigned while a
+            key is set, it is a pickle and ``trusted`` is false, its content is
+            not a valid bundle, or it comes from an incompatible cjml version.
         """
-        import cjml
-
         path = Path(path)
-        manifest_path = _manifest_path(path)
-        if not path.is_file():
-            raise BundleError(f"No model bundle at {str(path)!r}. Train one with `cjml train` "
-                              "or ModelBundle.save.")
-        if not manifest_path.is_file():
-            raise BundleError(f"{str(path)!r} has no manifest ({manifest_path.name}) beside it, "
-                              "so its integrity cannot be checked and it was not loaded. Copy "
-                              "the manifest along with the bundle, or retrain it.")
-        try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise BundleError(f"The manifest {str(manifest_path)!r} is not valid JSON; the "
-                              "bundle was not loaded.") from None
-        if manifest.get("format") != BUNDLE_FORMAT:
-            raise BundleError(f"{str(path)!r} has bundle format {manifest.get('format')!r}; this "
-                              f"cjml reads format {BUNDLE_FORMAT}. Retrain the model with cjml "
-                              f"{cjml.__version__}.")
-        theirs, ours = manifest.get("cjml_version", "?"), cjml.__version__
-        if _version_tuple(theirs) != _version_tuple(ours):
-            raise BundleError(f"{str(path)!r} was saved by cjml {theirs}; this is cjml {ours}, "
-                              "whose models may differ. Retrain it with this version, or "
-                              f"install cjml=={theirs} to use it.")
-        size = path.stat().st_size
-        if size != manifest.get("size"):
-            raise BundleError(f"{str(path)!r} is {size:,} bytes but its manifest says "
-                              f"{manifest.get('size'):,}: the file is truncated or altered and "
-                              "was not loaded. Copy it again or retrain it.")
+        manifest = _read_manifest(path)
         secret = _key(key)
         sha, mac = _digests(path, secret)
-        if not hmac.compare_digest(sha, str(manifest.get("sha256"))):
+        if not hmac.compare_digest(sha, manifest["sha256"]):
             raise BundleError(f"{str(path)!r} does not match the sha256 in its manifest: the "
                               "file was altered or damaged and was not loaded. Copy it again "
                               "from where it was trained, or retrain it.")
-        if manifest.get("hmac_sha256"):
-            if secret is None:
-                raise BundleError(f"{str(path)!r} is signed; set {KEY_VARIABLE} (or pass key=) "
-                                  "to the key it was saved with.")
-            if not hmac.compare_digest(mac, manifest["hmac_sha256"]):
+        signature = manifest.get("hmac_sha256")
+        if signature is not None and secret is None:
+            raise BundleError(f"{str(path)!r} is signed; set {KEY_VARIABLE} (or pass key=) "
+                              "to the key it was saved with.")
+        if secret is not None:
+            if signature is None:
+                raise BundleError(f"{str(path)!r} is not signed, and {KEY_VARIABLE} is set, so "
+                                  "only signed bundles load: refused. Save it again with the "
+                                  f"key set, or unset {KEY_VARIABLE} to load unsigned bundles.")
+            if not hmac.compare_digest(mac, signature):
                 raise BundleError(f"{str(path)!r} is not signed with this key: refused. Check "
                                   f"{KEY_VARIABLE}.")
-        payload = joblib.load(path)
-        return cls(featurizer=payload["featurizer"],
-                   journey_map=JourneyMap.from_dict(payload["journey_map"]),
+        if manifest["format"] == PICKLE_FORMAT:
+            payload = _load_pickle(path, trusted)
+        else:
+            try:
+                payload = read_state(path)
+            except CodecError as err:
+                raise BundleError(f"{str(path)!r} is not a valid cjml bundle ({err}); nothing "
+                                  "in it was run. Copy it again from where it was trained, or "
+                                  "retrain it.") from None
+        return cls._from_payload(payload, path)
+
+    @classmethod
+    def _from_payload(cls, payload: Any, path: Path) -> ModelBundle:
+        fields = {"featurizer": object, "journey_map": dict, "models": dict, "metadata": dict}
+        if (not isinstance(payload, dict)
+                or any(not isinstance(payload.get(name), kind) for name, kind in fields.items())
+                or not hasattr(payload["featurizer"], "transform")):
+            raise BundleError(f"{str(path)!r} does not hold a featurizer, journey map, models "
+                              "and metadata; it is not a cjml bundle. Retrain it.")
+        try:
+            journey_map = JourneyMap.from_dict(payload["journey_map"])
+        except (JourneyMapError, TypeError, ValueError, KeyError) as err:
+            raise BundleError(f"The journey map in {str(path)!r} is not valid ({err}). "
+                              "Retrain the bundle.") from None
+        return cls(featurizer=payload["featurizer"], journey_map=journey_map,
                    models=payload["models"], metadata=payload["metadata"])
 
     def check_events(self, log) -> None:
@@ -294,6 +312,81 @@ class ModelBundle:
             raise BundleError(f"The events lack column(s) {missing!r} that the model was trained "
                               "with; its features from them would be empty. Add them (map your "
                               "names with columns=...), or retrain without them.")
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    """The manifest beside ``path``, checked field by field and against the file's
+    size and cjml version, before the bundle itself is read."""
+    import cjml
+
+    manifest_path = _manifest_path(path)
+    if path.is_dir():
+        raise BundleError(f"{str(path)!r} is a folder; give the bundle file (NAME.cjml).")
+    if not path.is_file():
+        raise BundleError(f"No model bundle at {str(path)!r}. Train one with `cjml train` "
+                          "or ModelBundle.save.")
+    if not manifest_path.is_file():
+        raise BundleError(f"{str(path)!r} has no manifest ({manifest_path.name}) beside it, "
+                          "so its integrity cannot be checked and it was not loaded. Copy "
+                          "the manifest along with the bundle, or retrain it.")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        raise BundleError(f"The manifest {str(manifest_path)!r} is not valid JSON; the "
+                          "bundle was not loaded.") from None
+
+    def malformed(what: str) -> BundleError:
+        return BundleError(f"The manifest {str(manifest_path)!r} {what}; it is damaged or "
+                           "was altered, and the bundle was not loaded. Copy the bundle and "
+                           "its manifest again, or retrain it.")
+
+    if not isinstance(manifest, dict):
+        raise malformed(f"is a JSON {type(manifest).__name__}, not an object")
+    fmt = manifest.get("format")
+    if fmt not in (BUNDLE_FORMAT, PICKLE_FORMAT) or isinstance(fmt, bool):
+        raise BundleError(f"{str(path)!r} has bundle format {fmt!r}; this cjml reads format "
+                          f"{BUNDLE_FORMAT} (and {PICKLE_FORMAT} when trusted). Retrain the "
+                          f"model with cjml {cjml.__version__}.")
+    theirs = manifest.get("cjml_version")
+    if not isinstance(theirs, str):
+        raise malformed("has no cjml_version")
+    if _version_tuple(theirs) != _version_tuple(cjml.__version__):
+        raise BundleError(f"{str(path)!r} was saved by cjml {theirs}; this is cjml "
+                          f"{cjml.__version__}, whose models may differ. Retrain it with this "
+                          f"version, or install cjml=={theirs} to use it.")
+    size = manifest.get("size")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise malformed("has no valid size")
+    sha = manifest.get("sha256")
+    if not isinstance(sha, str) or not re.fullmatch(r"[0-9a-f]{64}", sha):
+        raise malformed("has no valid sha256")
+    signature = manifest.get("hmac_sha256")
+    if signature is not None and (not isinstance(signature, str)
+                                  or not re.fullmatch(r"[0-9a-f]{64}", signature)):
+        raise malformed("has a signature (hmac_sha256) that is not 64 hex digits")
+    actual = path.stat().st_size
+    if actual != size:
+        raise BundleError(f"{str(path)!r} is {actual:,} bytes but its manifest says {size:,}: "
+                          "the file is truncated or altered and was not loaded. Copy it again "
+                          "or retrain it.")
+    return manifest
+
+
+def _load_pickle(path: Path, trusted: bool) -> Any:
+    """Read a bundle of the first, pickle-based format, only when the caller trusts it."""
+    if not trusted:
+        raise BundleError(f"{str(path)!r} is a pickle-based bundle (cjml's first format); "
+                          "loading a pickle can run any code it holds, so it was not loaded. "
+                          "Retrain it, or, only if you made it yourself, load it once with "
+                          "--trust-pickle (trusted=True) and save it again to convert it.")
+    import warnings
+
+    import joblib
+
+    warnings.warn(f"Loading {str(path)!r}, a pickle-based bundle, with trusted=True: "
+                  "unpickling runs any code the file holds. Save it again to convert it to "
+                  "the safe format.", UserWarning, stacklevel=3)
+    return joblib.load(path)
 
 
 def _library_versions() -> dict[str, str]:

@@ -128,7 +128,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    bundle = cjml.ModelBundle.load(args.model)
+    bundle = _load_bundle(args)
     log = _read_log(args, journey_map=bundle.journey_map)
     report = cjml.evaluate(log, bundle, test_cutoff=args.test_cutoff, cv=args.cv,
                            n_jobs=args.jobs, progress=not args.quiet)
@@ -137,8 +137,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
+    # A trusted pickle is loaded here, with its warning; a safe bundle is loaded by score()
     summary = cjml.score(
-        args.model, args.events, customers=args.customers, cutoff=args.cutoff,
+        _load_bundle(args) if args.trust_pickle else args.model, args.events, customers=args.customers, cutoff=args.cutoff,
         top_k=args.top_k, out=args.out, force=args.force, resume=args.resume,
         on_error=args.on_error, engine=args.engine, scheduler=args.scheduler,
         risk_bands=args.risk_bands, drivers=not args.no_drivers,
@@ -159,7 +160,7 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     if out.exists() and not args.force:  # before the work, not after
         raise CjmlError(f"{str(out)!r} already exists and was left untouched; choose another "
                         "--out or pass --force.")
-    bundle = cjml.ModelBundle.load(args.model)
+    bundle = _load_bundle(args)
     log = _read_log(args, journey_map=bundle.journey_map)
     bundle.check_events(log)
     recommender = TouchpointRecommender.from_bundle(bundle, rules=args.rules, top_k=args.top_k,
@@ -231,7 +232,7 @@ def _cmd_journey_map(args: argparse.Namespace) -> int:
     if out.exists() and not args.force:  # before the work, not after
         raise CjmlError(f"{str(out)!r} already exists and was left untouched; choose another "
                         "--out or pass --force.")
-    bundle = cjml.ModelBundle.load(args.model) if args.model else None
+    bundle = _load_bundle(args) if args.model else None
     log = _read_log(args, journey_map=None if bundle is None else bundle.journey_map)
     report = cjml.journey_map(log, bundle, by=args.by, cutoff=args.cutoff, horizon=args.horizon)
     if suffix == ".html":
@@ -280,7 +281,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     _say("[4/6] Training the churn and next-stage models; evaluating them on the latest "
          "cutoff, held out...")
     bundle, report = cjml.train(log)
-    model_path = bundle.save(workdir / "model.joblib", force=True)
+    model_path = bundle.save(workdir / "model.cjml", force=True)
     _say(report.to_text())
     _say(f"      saved {model_path}")
     _say("[5/6] Scoring every customer with the saved bundle (risk, band, next stage, "
@@ -337,6 +338,17 @@ def _add_input_options(parser: argparse.ArgumentParser, *, journey_map: bool = T
                         help="read numeric timestamps as epoch values in this unit")
     parser.add_argument("--drop-duplicates", action="store_true",
                         help="remove exact duplicate events (they are only reported otherwise)")
+
+
+def _add_trust_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--trust-pickle", action="store_true",
+                        help="also load a bundle of cjml's first, pickle-based format (.joblib); "
+                             "unpickling runs any code the file holds, so only for files you "
+                             "made; save it again with ModelBundle.save to convert it")
+
+
+def _load_bundle(args: argparse.Namespace):
+    return cjml.ModelBundle.load(args.model, trusted=args.trust_pickle)
 
 
 def _add_jobs_option(parser: argparse.ArgumentParser) -> None:
@@ -413,7 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "on the held-out cutoff (or, with --cv, cross-validate over "
                                     "customers at one cutoff), and save a model bundle.")
     _add_input_options(tr)
-    tr.add_argument("--out", required=True, help="bundle file, e.g. models/churn.joblib")
+    tr.add_argument("--out", required=True, help="bundle file, e.g. models/churn.cjml")
     tr.add_argument("--horizon", default="30D", help="how far the labels look ahead (default 30D)")
     tr.add_argument("--lookback", default="90D",
                     help="population: customers with an event this far before a cutoff "
@@ -457,6 +469,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "folds at the test cutoff: fresh copies of its models are fitted on "
                          "the other folds (for a bundle trained up to the end of the log)")
     _add_jobs_option(ev)
+    _add_trust_option(ev)
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
     ev.set_defaults(func=_cmd_evaluate)
 
@@ -471,6 +484,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_input_options(jmap)
     jmap.add_argument("--model", help="bundle file written by cjml train, for the missing "
                                       "touchpoints")
+    _add_trust_option(jmap)
     jmap.add_argument("--by", metavar="COL",
                       help="split the map by a column of the events, e.g. segment")
     jmap.add_argument("--cutoff", help="use events up to this date (default: the end of the "
@@ -491,6 +505,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "expected_risk_reduction (and ranks 2..k), status. An "
                                     "interrupted run continues with --resume.")
     sc.add_argument("model", help="bundle file written by cjml train")
+    _add_trust_option(sc)
     _add_input_options(sc, journey_map=False)
     sc.add_argument("--out", required=True, help="output .parquet or .csv")
     sc.add_argument("--customers", metavar="FILE",
@@ -552,6 +567,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "bundle's lookback")
     rec.add_argument("--force", action="store_true", help="replace an existing output file")
     _add_jobs_option(rec)
+    _add_trust_option(rec)
     rec.add_argument("--method", default="auto",
                      help="how effects are estimated and which touchpoints are recommended: "
                           "auto (default: the policy cjml train chose on held-out data), "

@@ -717,7 +717,7 @@ def _bundle_id(bundle) -> str:
     manifest = path.with_name(path.name + ".manifest.json")
     try:
         return "sha256:" + str(json.loads(manifest.read_text(encoding="utf-8"))["sha256"])
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, TypeError):  # e.g. a manifest that is a list
         return f"path:{path.resolve()}"  # ModelBundle.load refuses it next, with the reason
 
 

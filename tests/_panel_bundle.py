@@ -26,4 +26,4 @@ def sample_bundle_path() -> Path:
     policy = bundle.models["touchpoint_policy"]
     bundle.models["touchpoint_policy"] = dataclasses.replace(policy, policy="dr-point",
                                                              touchpoint=None, stage_rule={})
-    return bundle.save(folder / "sample.joblib")
+    return bundle.save(folder / "sample.cjml")

@@ -1,8 +1,9 @@
-"""Model bundles: round trips, and refusal of anything altered before it is unpickled."""
+"""Model bundles: round trips, and refusal of anything altered or unsafe, and proof that loading runs nothing."""
 
 from __future__ import annotations
 
 import json
+import re
 
 import joblib
 import lightgbm as lgb
@@ -35,7 +36,7 @@ def saved(trained, tmp_path, monkeypatch):
                          models={"churn": model},
                          metadata={"fingerprint": fingerprint(log), "horizon": "30D",
                                    "event_columns": ["satisfaction", "nps", "effort", "amount"]})
-    return bundle.save(tmp_path / "models" / "churn.joblib")
+    return bundle.save(tmp_path / "models" / "churn.cjml")
 
 
 def test_round_trip_predicts_identically(trained, saved):
@@ -46,7 +47,7 @@ def test_round_trip_predicts_identically(trained, saved):
     assert loaded.metadata["feature_names"] == list(X.columns)
     assert loaded.metadata["horizon"] == "30D"
     assert loaded.journey_map == trained[0].journey_map
-    manifest = json.loads(saved.with_name("churn.joblib.manifest.json").read_text())
+    manifest = json.loads(saved.with_name("churn.cjml.manifest.json").read_text())
     assert manifest["size"] == saved.stat().st_size and len(manifest["sha256"]) == 64
 
 
@@ -73,7 +74,7 @@ def test_a_truncated_file_is_refused(saved, monkeypatch):
 
 
 def test_a_missing_manifest_is_refused(saved, monkeypatch):
-    saved.with_name("churn.joblib.manifest.json").unlink()
+    saved.with_name("churn.cjml.manifest.json").unlink()
     _never_unpickle(monkeypatch)
     with pytest.raises(BundleError, match="no manifest"):
         ModelBundle.load(saved)
@@ -84,7 +85,7 @@ def test_a_missing_manifest_is_refused(saved, monkeypatch):
     ({"format": 99}, "bundle format 99"),
 ])
 def test_incompatible_bundles_are_refused(saved, monkeypatch, change, message):
-    path = saved.with_name("churn.joblib.manifest.json")
+    path = saved.with_name("churn.cjml.manifest.json")
     manifest = {**json.loads(path.read_text()), **change}
     path.write_text(json.dumps(manifest))
     _never_unpickle(monkeypatch)
@@ -95,7 +96,7 @@ def test_incompatible_bundles_are_refused(saved, monkeypatch, change, message):
 def test_signed_bundles_need_the_right_key(trained, tmp_path, monkeypatch):
     log, featurizer, model, X = trained
     monkeypatch.setenv("CJML_BUNDLE_KEY", "s3cret")
-    path = ModelBundle(featurizer, log.journey_map, {"churn": model}).save(tmp_path / "b.joblib")
+    path = ModelBundle(featurizer, log.journey_map, {"churn": model}).save(tmp_path / "b.cjml")
     assert ModelBundle.load(path).models["churn"].predict_proba(X).shape == (len(X), 2)
     monkeypatch.delenv("CJML_BUNDLE_KEY")
     with pytest.raises(BundleError, match="is signed; set CJML_BUNDLE_KEY"):
@@ -114,10 +115,10 @@ def test_bundle_and_manifest_get_the_permissions_of_the_umask(trained, tmp_path,
                          models={"churn": model}, metadata={"fingerprint": fingerprint(log)})
     old = os.umask(mask)
     try:
-        path = bundle.save(tmp_path / "bundle.joblib")
+        path = bundle.save(tmp_path / "bundle.cjml")
     finally:
         os.umask(old)
-    for written in (path, tmp_path / "bundle.joblib.manifest.json"):
+    for written in (path, tmp_path / "bundle.cjml.manifest.json"):
         assert stat.S_IMODE(written.stat().st_mode) == 0o666 & ~mask, written.name
 
 
@@ -127,8 +128,8 @@ def test_existing_bundles_are_never_overwritten_without_force(trained, saved):
     with pytest.raises(BundleError, match="already exists"):
         ModelBundle(featurizer, log.journey_map, {"churn": model}).save(saved)
     assert saved.read_bytes() == before
-    assert sorted(p.name for p in saved.parent.iterdir()) == ["churn.joblib",
-                                                              "churn.joblib.manifest.json"]
+    assert sorted(p.name for p in saved.parent.iterdir()) == ["churn.cjml",
+                                                              "churn.cjml.manifest.json"]
     ModelBundle(featurizer, log.journey_map, {"churn": model}).save(saved, force=True)
     ModelBundle.load(saved)
 
@@ -153,3 +154,239 @@ def test_fingerprint_follows_content_not_row_order():
     a = fingerprint(read_events(frame))
     assert a == fingerprint(read_events(frame.sample(frac=1.0, random_state=1)))
     assert a != fingerprint(read_events(frame.iloc[1:]))
+
+
+# ----------------------------------------------------------------------------- nothing runs
+
+MARKER = "cjml-pwned"
+
+
+class _Payload:
+    """Unpickling this creates a marker file: the proof that code ran."""
+
+    def __init__(self, folder):
+        self.folder = str(folder)
+
+    def __reduce__(self):
+        import os
+
+        return (os.mkdir, (os.path.join(self.folder, MARKER),))
+
+
+def _rewrite(path, entries: dict[str, bytes]):
+    """Replace the bundle's zip entries, and rewrite its manifest as an attacker without the
+    key can: a matching size and sha256."""
+    import hashlib
+    import zipfile
+
+    with zipfile.ZipFile(path) as zf:
+        content = {name: zf.read(name) for name in zf.namelist()}
+    content.update(entries)
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in content.items():
+            zf.writestr(name, data)
+    manifest_path = path.with_name(path.name + ".manifest.json")
+    manifest = json.loads(manifest_path.read_text())
+    manifest.update(size=path.stat().st_size, sha256=hashlib.sha256(path.read_bytes()).hexdigest())
+    manifest_path.write_text(json.dumps(manifest))
+
+
+def _fields(node, trail=()):
+    """Every attribute of every object, every metadata value, every dictionary entry and
+    every list's first item in a bundle's state.json, as paths into the JSON."""
+    if isinstance(node, list):
+        if node:
+            yield (*trail, 0)
+            yield from _fields(node[0], (*trail, 0))
+        return
+    if not isinstance(node, dict):
+        return
+    if node.get("$") == "dict":
+        for i, (_, value) in enumerate(node["items"]):
+            yield (*trail, "items", i, 1)
+            yield from _fields(value, (*trail, "items", i, 1))
+    elif node.get("$") == "object":
+        yield from _fields(node["state"], (*trail, "state"))
+    elif "value" in node and node.get("$") == "journey_map":
+        yield from _fields(node["value"], (*trail, "value"))
+
+
+def _set(document, trail, value):
+    node = document
+    for step in trail[:-1]:
+        node = node[step]
+    node[trail[-1]] = value
+
+
+@pytest.fixture
+def small_bundle(tmp_path, monkeypatch):
+    """A bundle with cjml's own models (churn, next stage) on a small log."""
+    monkeypatch.delenv("CJML_BUNDLE_KEY", raising=False)
+    frame = load_sample()
+    frame = frame[frame["customer_id"].isin(frame["customer_id"].unique()[:800])]
+    bundle, _ = cjml.train(frame, n_cutoffs=3, step="20D", holdout=False, recommender=False)
+    return bundle.save(tmp_path / "small.cjml")
+
+
+def test_a_pickle_planted_in_any_field_or_entry_never_runs(small_bundle, tmp_path, monkeypatch):
+    import pickle
+    import zipfile
+
+    payload = pickle.dumps(_Payload(tmp_path))
+    with zipfile.ZipFile(small_bundle) as zf:
+        original = {name: zf.read(name) for name in zf.namelist()}
+    document = json.loads(original["state.json"])
+    plants = [payload.decode("latin-1"),
+              {"$": "object", "class": "posix.mkdir", "state": {"$": "dict", "items": []}},
+              {"$": "object", "class": "builtins.eval", "state": payload.decode("latin-1")},
+              {"$": "pickle", "data": payload.decode("latin-1")}]
+    fields = list(_fields(document["root"]))
+    assert len(fields) > 300
+    cases = []
+    for i, trail in enumerate(fields):  # every field, each with one of the plants in turn
+        mutated = json.loads(original["state.json"])
+        _set(mutated["root"], trail, plants[i % len(plants)])
+        cases.append({"state.json": json.dumps(mutated).encode()})
+    object_array = __import__("io").BytesIO()
+    np.save(object_array, np.array([_Payload(tmp_path)], dtype=object), allow_pickle=True)
+    for name in original:  # every entry: a raw pickle, and an object array that needs pickle
+        if name != "state.json":
+            cases += [{name: payload}, {name: object_array.getvalue()}]
+    refused = 0
+    copy = tmp_path / "planted.cjml"
+    for case in cases:
+        for suffix in ("", ".manifest.json"):
+            (tmp_path / ("planted.cjml" + suffix)).write_bytes(
+                (small_bundle.parent / ("small.cjml" + suffix)).read_bytes())
+        _rewrite(copy, case)
+        try:
+            ModelBundle.load(copy)
+        except BundleError as err:
+            refused += 1
+            assert re.search("nothing in it was run|not a cjml bundle|not valid", str(err)), err
+        assert not (tmp_path / MARKER).exists(), f"code ran when loading with {list(case)}"
+    assert refused >= len(cases) // 2
+
+
+def test_loading_never_calls_pickle(small_bundle, monkeypatch):
+    import pickle
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("pickle was used while loading a bundle")
+
+    for name in ("load", "loads", "Unpickler"):
+        monkeypatch.setattr(pickle, name, refuse)
+    _never_unpickle(monkeypatch)
+    bundle = ModelBundle.load(small_bundle)
+    assert set(bundle.models) == {"churn", "next_stage"}
+
+
+def test_own_models_round_trip_exactly(small_bundle):
+    frame = load_sample()
+    log = read_events(frame[frame["customer_id"].isin(frame["customer_id"].unique()[:800])])
+    loaded = ModelBundle.load(small_bundle)
+    original = ModelBundle.load(small_bundle)
+    X = loaded.featurizer.transform(log, cutoff="2024-07-01")
+    pd.testing.assert_frame_equal(X, original.featurizer.transform(log, cutoff="2024-07-01"))
+    for name in ("churn", "next_stage"):
+        assert np.isfinite(loaded.models[name].predict_proba(X)).all()
+
+
+def test_a_pickle_bundle_loads_only_when_trusted(trained, tmp_path, monkeypatch):
+    """A bundle of the first format (a joblib pickle) is refused, and runs nothing, unless
+    the caller trusts it; trusted, it loads with a warning and converts by saving."""
+    import hashlib
+
+    monkeypatch.delenv("CJML_BUNDLE_KEY", raising=False)
+    log, featurizer, model, X = trained
+    path = tmp_path / "old.joblib"
+    joblib.dump({"featurizer": featurizer, "journey_map": log.journey_map.to_dict(),
+                 "models": {"churn": model}, "metadata": {}, "evil": _Payload(tmp_path)}, path)
+    path.with_name("old.joblib.manifest.json").write_text(json.dumps({
+        "format": 1, "size": path.stat().st_size, "cjml_version": cjml.__version__,
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "hmac_sha256": None}))
+    with pytest.raises(BundleError, match="pickle-based bundle.*--trust-pickle"):
+        ModelBundle.load(path)
+    assert not (tmp_path / MARKER).exists()
+    with pytest.warns(UserWarning, match="unpickling runs any code"):
+        bundle = ModelBundle.load(path, trusted=True)
+    assert (tmp_path / MARKER).exists()  # trusted means trusted: the pickle ran
+    converted = bundle.save(tmp_path / "new.cjml")
+    np.testing.assert_array_equal(ModelBundle.load(converted).models["churn"].predict_proba(X),
+                                  model.predict_proba(X))
+
+
+def test_with_a_key_set_unsigned_or_stripped_manifests_are_refused(trained, tmp_path,
+                                                                   monkeypatch):
+    log, featurizer, model, _ = trained
+    monkeypatch.delenv("CJML_BUNDLE_KEY", raising=False)
+    unsigned = ModelBundle(featurizer, log.journey_map, {"churn": model}).save(tmp_path / "u.cjml")
+    monkeypatch.setenv("CJML_BUNDLE_KEY", "s3cret")
+    with pytest.raises(BundleError, match="is not signed, and CJML_BUNDLE_KEY is set"):
+        ModelBundle.load(unsigned)
+    signed = ModelBundle(featurizer, log.journey_map, {"churn": model}).save(tmp_path / "s.cjml")
+    manifest_path = signed.with_name("s.cjml.manifest.json")
+    for stripped in ({"hmac_sha256": None}, {"hmac_sha256": ""}, {}):
+        manifest = json.loads(manifest_path.read_text())
+        manifest.pop("hmac_sha256")
+        manifest.update(stripped)
+        manifest_path.write_text(json.dumps(manifest))
+        with pytest.raises(BundleError, match="not signed|not 64 hex"):
+            ModelBundle.load(signed)
+
+
+@pytest.mark.parametrize(("manifest", "message"), [
+    ([1, 2, 3], "is a JSON list, not an object"),
+    ({"format": 2, "cjml_version": cjml.__version__, "sha256": "0" * 64}, "has no valid size"),
+    ({"format": 2, "cjml_version": cjml.__version__, "size": "12"}, "has no valid size"),
+    ({"format": 2, "cjml_version": cjml.__version__, "size": 1, "sha256": "a" * 64},
+     "is .* bytes but"),
+    ({"format": 2, "cjml_version": cjml.__version__, "size": 1, "sha256": None},
+     "has no valid sha256"),
+    ({"format": True, "cjml_version": cjml.__version__}, "bundle format True"),
+    ({"format": 2, "size": 1}, "has no cjml_version"),
+])
+def test_malformed_manifests_are_refused_with_a_clear_message(saved, manifest, message):
+    saved.with_name("churn.cjml.manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match=message):
+        ModelBundle.load(saved)
+
+
+def test_a_valid_manifest_over_something_that_is_not_a_bundle_is_refused(saved, tmp_path):
+    import hashlib
+    import pickle
+    import zipfile
+
+    for content in (pickle.dumps([1, 2, 3]), b"PK\x03\x04 not really a zip"):
+        saved.write_bytes(content)
+        _rewrite_manifest_only(saved)
+        with pytest.raises(BundleError, match="not a valid cjml bundle"):
+            ModelBundle.load(saved)
+    with zipfile.ZipFile(saved, "w") as zf:  # a real zip whose state is a list
+        zf.writestr("state.json", json.dumps({"$": "cjml-bundle", "root": [1, 2]}))
+    _rewrite_manifest_only(saved)
+    with pytest.raises(BundleError, match="does not hold a featurizer"):
+        ModelBundle.load(saved)
+    assert hashlib  # noqa: B018
+
+
+def _rewrite_manifest_only(path):
+    import hashlib
+
+    manifest_path = path.with_name(path.name + ".manifest.json")
+    manifest = json.loads(manifest_path.read_text())
+    manifest.update(size=path.stat().st_size, sha256=hashlib.sha256(path.read_bytes()).hexdigest())
+    manifest_path.write_text(json.dumps(manifest))
+
+
+def test_saving_something_a_bundle_cannot_hold_names_it(trained, tmp_path):
+    log, featurizer, model, _ = trained
+    bundle = ModelBundle(featurizer, log.journey_map, {"churn": model, "odd": lambda x: x})
+    with pytest.raises(BundleError, match=r"bundle\[.models.\]\[.odd.\] is a builtins.function"):
+        bundle.save(tmp_path / "odd.cjml")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_model_shared_by_two_others_stays_shared(small_bundle):
+    bundle = ModelBundle.load(small_bundle)
+    assert bundle.models["next_stage"].churn_model_ is bundle.models["churn"]

@@ -240,7 +240,7 @@ def saas(tmp_path_factory) -> SimpleNamespace:
 
 @pytest.fixture(scope="module")
 def trained(saas) -> SimpleNamespace:
-    model = saas.folder / "models" / "saas.joblib"
+    model = saas.folder / "models" / "saas.cjml"
     code, out, err = cli("train", saas.csv, "--map", saas.map, "--columns", COLUMNS, "--out",
                          model, "--n-cutoffs", 6, "--step", "15D", "--quiet")
     assert code == 0, err
@@ -316,7 +316,7 @@ def test_score_speaks_the_custom_vocabulary(saas, trained):
     policy = bundle.models["touchpoint_policy"]
     bundle.models["touchpoint_policy"] = dataclasses.replace(policy, policy="dr-point",
                                                              touchpoint=None, stage_rule={})
-    model = bundle.save(saas.folder / "models" / "saas_dr_point.joblib")
+    model = bundle.save(saas.folder / "models" / "saas_dr_point.cjml")
     out = saas.folder / "scores.csv"
     code, stdout, err = cli("score", model, saas.csv, "--columns", COLUMNS, "--out", out,
                             "--top-k", 2, "--quiet")

@@ -148,7 +148,7 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
     assert "identical to the bundled sample: yes" in out
     assert "3,000 customers" in out
     assert (tmp_path / "demo" / "events.parquet").exists()
-    assert "rfm_logistic" in out and (tmp_path / "demo" / "model.joblib").exists()
+    assert "rfm_logistic" in out and (tmp_path / "demo" / "model.cjml").exists()
 
 
 def test_validate_reads_epoch_timestamps_when_told_the_unit(tmp_path, capsys):
@@ -180,12 +180,12 @@ def test_features_writes_one_row_per_customer_seen_before_the_cutoff(tmp_path, c
 
 
 def test_train_then_evaluate_and_a_flipped_byte_is_refused(tmp_path, capsys):
-    model = tmp_path / "models" / "sample.joblib"
+    model = tmp_path / "models" / "sample.cjml"
     code, out, err = run(capsys, "train", str(sample_path()), "--out", str(model),
                          "--n-cutoffs", "5", "--step", "15D", "--quiet")
     assert code == 0, err
     assert "rfm_logistic" in out and "roc_auc" in out and "next stage" in out
-    assert model.exists() and model.with_name("sample.joblib.manifest.json").exists()
+    assert model.exists() and model.with_name("sample.cjml.manifest.json").exists()
     code, out, err = run(capsys, "evaluate", str(model), str(sample_path()), "--quiet")
     assert code == 0, err
     assert "test cutoff 2024-07-29" in out and "markov" in out
@@ -205,7 +205,7 @@ def test_train_then_evaluate_and_a_flipped_byte_is_refused(tmp_path, capsys):
 
 
 def test_evaluate_refuses_events_from_the_training_period(tmp_path, capsys):
-    model = tmp_path / "m.joblib"
+    model = tmp_path / "m.cjml"
     assert run(capsys, "train", str(sample_path()), "--out", str(model), "--n-cutoffs", "4",
                "--step", "15D",
                "--no-holdout", "--quiet")[0] == 0
@@ -221,7 +221,7 @@ def test_a_horizon_too_long_for_a_held_out_cutoff_trains_and_evaluates_with_cv(t
     events = tmp_path / "journeys.parquet"
     assert run(capsys, "generate", "--customers", "300", "--seed", "0", "--days", "400",
                "--out", str(events))[0] == 0
-    model = tmp_path / "m.joblib"
+    model = tmp_path / "m.cjml"
     code, _, err = run(capsys, "train", str(events), "--out", str(model), "--horizon", "150D",
                        "--quiet")
     assert code == 1 and not model.exists()
@@ -245,5 +245,5 @@ def test_a_horizon_too_long_for_a_held_out_cutoff_trains_and_evaluates_with_cv(t
     assert code == 0, err
     assert "cutoff 2024-09-07 (horizon 150 days)" in out and "per fold" in out
     with pytest.raises(SystemExit) as usage:
-        main(["train", str(events), "--out", str(tmp_path / "x.joblib"), "--cv", "1"])
+        main(["train", str(events), "--out", str(tmp_path / "x.cjml"), "--cv", "1"])
     assert usage.value.code == 2 and "expected 2 folds or more" in capsys.readouterr().err

@@ -314,7 +314,7 @@ def test_train_grows_both_models_on_the_cluster(client, tmp_path):
     # the command line: --engine dask --scheduler ADDRESS
     path = tmp_path / "events.parquet"
     events.to_parquet(path, index=False)
-    out = tmp_path / "model.joblib"
+    out = tmp_path / "model.cjml"
     assert main(["train", str(path), "--out", str(out), "--n-cutoffs", "4", "--step", "15D",
                  "--engine", "dask", "--scheduler", client.scheduler.address, "--quiet"]) == 0
     assert cjml.ModelBundle.load(out).metadata["engine"] == "dask"

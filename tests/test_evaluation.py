@@ -125,7 +125,7 @@ def test_report_renders_as_text_html_dict_and_figures(trained):
 
 def test_bundle_round_trip_predicts_identically_and_evaluates(trained, log, tmp_path):
     bundle, report = trained
-    path = bundle.save(tmp_path / "model.joblib")
+    path = bundle.save(tmp_path / "model.cjml")
     loaded = cjml.ModelBundle.load(path)
     X = loaded.featurizer.transform(log, "2024-07-29")
     for name in ("churn", "next_stage"):

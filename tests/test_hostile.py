@@ -98,3 +98,12 @@ def test_case(case: Case, tmp_path, sample_files, capfd, monkeypatch):
     assert case.matches(output), f"expected /{case.message}/ in:\n{output}"
     if case.check is not None:
         case.check(tmp_path, output)
+
+
+def test_the_table_in_docs_is_current():
+    from tests.hostile.table import render
+
+    page = ROOT / "tests" / "hostile" / "CASES.md"
+    assert page.read_text(encoding="utf-8") == render(), (
+        "tests/hostile/CASES.md is out of date: python -m tests.hostile.table > "
+        "tests/hostile/CASES.md")

@@ -60,7 +60,7 @@ def test_cli_example_runs(line, tmp_path, monkeypatch, capsys):
     if "rules.toml" in line:  # the rules file of the README's example
         (tmp_path / "rules.toml").write_text(_blocks("toml")[-1], encoding="utf-8")
     args = shlex.split(line)[1:]
-    model = next((a for a in args if a.endswith(".joblib")), None)
+    model = next((a for a in args if a.endswith(".cjml")), None)
     if args[:1] != ["train"] and model and not Path(model).exists():
         # evaluate, recommend, journey-map and score use the bundle the train example writes
         assert main(["train", "journeys.parquet", "--out", model, "--quiet"]) == 0

@@ -481,7 +481,7 @@ def test_auto_follows_the_policy_chosen_at_training(bundle, log, recommended, ke
 def test_cli_recommend_writes_actions_with_rules(bundle, events, tmp_path, capsys):
     from cjml.cli import main
 
-    model = bundle.save(tmp_path / "model.joblib")
+    model = bundle.save(tmp_path / "model.cjml")
     events_path = tmp_path / "events.parquet"
     events.to_parquet(events_path)
     rules = tmp_path / "rules.toml"

@@ -45,7 +45,7 @@ def bundle_path(tmp_path_factory, events):
     policy = bundle.models["touchpoint_policy"]
     bundle.models["touchpoint_policy"] = dataclasses.replace(policy, policy="dr-point",
                                                              touchpoint=None, stage_rule={})
-    return bundle.save(tmp_path_factory.mktemp("model") / "model.joblib")
+    return bundle.save(tmp_path_factory.mktemp("model") / "model.cjml")
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ def trained(tmp_path_factory):
 
     One thread: more would make this fixture many times slower on a busy test machine.
     """
-    model = tmp_path_factory.mktemp("threads") / "sample.joblib"
+    model = tmp_path_factory.mktemp("threads") / "sample.cjml"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         code = main(["train", str(sample_path()), "--out", str(model), "--n-cutoffs", "5",
@@ -113,9 +113,9 @@ def test_n_jobs_that_is_not_a_positive_whole_number_is_refused_clearly(trained, 
                                                 ("two", "expected a whole number, got 'two'")])
 def test_jobs_option_refuses_what_is_not_a_positive_whole_number(capsys, tmp_path, value,
                                                                  message):
-    for command in (["train", str(sample_path()), "--out", str(tmp_path / "m.joblib")],
-                    ["evaluate", "m.joblib", str(sample_path())],
-                    ["recommend", "m.joblib", str(sample_path()), "--out", "a.csv"]):
+    for command in (["train", str(sample_path()), "--out", str(tmp_path / "m.cjml")],
+                    ["evaluate", "m.cjml", str(sample_path())],
+                    ["recommend", "m.cjml", str(sample_path()), "--out", "a.csv"]):
         with pytest.raises(SystemExit) as usage:
             main([*command, "--jobs", value])
         assert usage.value.code == 2

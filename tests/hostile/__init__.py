@@ -3,5 +3,5 @@
 Each ``cases_*.py`` module defines ``CASES``, a list of :class:`harness.Case`;
 ``tests/test_hostile.py`` runs every case in a fresh temporary folder and
 ``python -m tests.hostile.table`` prints the table of case, command and
-expected message (docs/hostile_inputs.md).
+expected message (tests/hostile/CASES.md).
 """
