@@ -10,6 +10,8 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import cjml
 from cjml import JourneyFeaturizer, read_events
@@ -390,3 +392,68 @@ def test_saving_something_a_bundle_cannot_hold_names_it(trained, tmp_path):
 def test_a_model_shared_by_two_others_stays_shared(small_bundle):
     bundle = ModelBundle.load(small_bundle)
     assert bundle.models["next_stage"].churn_model_ is bundle.models["churn"]
+
+
+def test_fitted_estimators_round_trip_exactly(tmp_path):
+    from sklearn.isotonic import IsotonicRegression
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from cjml._bundle_codec import read_state, write_state
+    from cjml.models import ChurnModel
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3000, 4))
+    y = (rng.random(3000) < 1 / (1 + np.exp(-X[:, 0]))).astype(int)
+    fitted = {"isotonic_churn": ChurnModel(calibration="isotonic", n_jobs=1).fit(X, y),
+              "regressor": lgb.LGBMRegressor(n_estimators=10, verbose=-1).fit(X, X[:, 1]),
+              "isotonic": IsotonicRegression(out_of_bounds="clip").fit(X[:, 0], y),
+              "pipeline": make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)}
+    write_state(fitted, tmp_path / "s.zip")
+    back = read_state(tmp_path / "s.zip")
+    assert isinstance(back["isotonic_churn"].calibrator_, IsotonicRegression)
+    np.testing.assert_array_equal(back["isotonic_churn"].predict_proba(X),
+                                  fitted["isotonic_churn"].predict_proba(X))
+    np.testing.assert_array_equal(back["regressor"].predict(X), fitted["regressor"].predict(X))
+    np.testing.assert_array_equal(back["isotonic"].predict(X[:, 0]),
+                                  fitted["isotonic"].predict(X[:, 0]))
+    np.testing.assert_array_equal(back["pipeline"].predict_proba(X),
+                                  fitted["pipeline"].predict_proba(X))
+
+
+_leaves = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=5),
+                    st.floats(allow_nan=False), st.just(float("inf")),
+                    st.builds(pd.Timedelta, st.integers(-10**15, 10**15)),
+                    st.lists(st.integers(-10**6, 10**6), max_size=4).map(np.array),
+                    st.lists(st.text(max_size=3), max_size=4).map(np.array))
+_values = st.recursive(_leaves, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.tuples(inner, inner),
+    st.dictionaries(st.one_of(st.text(max_size=3), st.integers()), inner, max_size=3),
+    st.frozensets(st.integers(), max_size=3)), max_leaves=12)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=_values)
+def test_any_plain_value_round_trips(value, tmp_path):
+    from cjml._bundle_codec import read_state, write_state
+
+    write_state(value, tmp_path / "v.zip")
+    back = read_state(tmp_path / "v.zip")
+
+    def same(a, b):
+        assert type(a) is type(b), (a, b)
+        if isinstance(a, np.ndarray):
+            np.testing.assert_array_equal(a, b)
+            assert a.dtype == b.dtype
+        elif isinstance(a, (list, tuple)):
+            assert len(a) == len(b)
+            for x, y in zip(a, b, strict=True):
+                same(x, y)
+        elif isinstance(a, dict):
+            assert list(a) == list(b)
+            for key in a:
+                same(a[key], b[key])
+        else:
+            assert a == b
+    same(value, back)
