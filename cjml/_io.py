@@ -52,7 +52,14 @@ _EOL = "\r\n"
 
 
 class WriteError(CjmlError, OSError):
-    """A file could not be written (disk full, no permission...); the message names it."""
+    """A file could not be written (disk full, no permission...); the message names it.
+
+    ``errno`` and ``filename`` are those of the failure; the text is one line
+    that says what to do.
+    """
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "Cannot write a file."
 
 
 # =========================================================================== paths
