@@ -147,8 +147,8 @@ def check_output(out, *, inputs: Mapping[str, object] | None = None, force: bool
         raise InputFileError(
             f"Cannot write {str(path)!r}: the file must end in {' or '.join(suffixes)}, "
             f"not {suffix or '(no suffix)'!r}.")
-    _refuse_folder(path, option)
     refuse_output_over_inputs(path, inputs, option=option)
+    _refuse_folder(path, option)
     if path.exists() and not force:
         raise InputFileError(
             f"{str(path)!r} already exists and was left untouched. Choose another {option}, "

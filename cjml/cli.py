@@ -18,7 +18,7 @@ import cjml
 import cjml.evaluation
 import cjml.scoring
 import cjml.training
-from cjml._io import TABLE_SUFFIXES, check_output, refuse_output_over_inputs, write_table
+from cjml._io import TABLE_SUFFIXES, check_output, write_table
 from cjml.exceptions import CjmlError
 from cjml.labels import to_timedelta
 
@@ -119,8 +119,8 @@ def _cutoff_list(text: str | None) -> list[str] | None:
 def _cmd_train(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     out = Path(args.out)
-    for path in (out, out.with_name(out.name + ".manifest.json")):  # never over an input
-        refuse_output_over_inputs(path, _inputs(args))
+    for path in (out, out.with_name(out.name + ".manifest.json")):  # not a folder, no input
+        check_output(path, inputs=_inputs(args), force=True)
     cjml.ModelBundle.refuse_existing(out, force=args.force)  # before the work, not after
     log = _read_log(args)
     bundle, report = cjml.train(
