@@ -39,6 +39,9 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
     if args.sample:
         out = Path(args.out)
+        if out.exists() and not out.is_dir():
+            raise CjmlError(f"Cannot write the sample into {str(out)!r}: it is a file, and "
+                            "with --sample, --out names a folder. Choose a folder.")
         targets = [out / "sample_events.parquet", out / "sample_truth.parquet"]
         existing = [str(p) for p in targets if p.exists()]
         if existing and not args.force:

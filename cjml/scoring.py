@@ -38,11 +38,16 @@ The chunks are then merged by customer id into the output, a batch at a time.
 Memory depends on the batch and chunk sizes, not on the size of the input.
 
 **Nothing lost.** The output is written to a temporary file and renamed into
-place, and an existing output is refused without ``force=True``. Finished
-chunks and a small ``state.json`` live in a folder beside the output
-(``.NAME.cjml-run``) until the run completes; ``resume=True`` continues an
-interrupted run from its finished chunks and gives the same output as an
-uninterrupted run. The state is keyed by a fingerprint of the inputs (file
+place (CSV through cjml's one formula-safe writer, :func:`cjml.panel.write_csv`;
+mode ``0666 & ~umask``), and an existing output is refused without
+``force=True``. An output that is one of the inputs (events file or folder,
+bundle, customer list, rules file) is refused even with ``force=True``, before
+any work. Finished chunks and a small ``state.json`` live in a folder beside
+the output (``.NAME.cjml-run``) until the run completes; ``resume=True``
+continues an interrupted run from its finished chunks and gives the same
+output as an uninterrupted run. A run that fails after finishing chunks keeps
+them (a failure to write, such as a full disk, says so and names the file);
+one that finished none leaves no folder. The state is keyed by a fingerprint of the inputs (file
 names, sizes and modification times), the bundle and the options: resuming
 with anything different is refused, naming what changed. Rows that fail
 validation stop the run with their row numbers (``on_error="raise"``), or
@@ -434,7 +439,12 @@ def score(bundle, events, *, customers=None, cutoff=None, top_k=1, out=None, for
         When the events lack columns the models were trained with, or a
         resumed run was started with different inputs, bundle or options.
     InputFileError
-        When the output exists (without ``force``), or an input cannot be read.
+        When the output exists (without ``force``), is a folder, is one of the
+        inputs or lies inside the events folder (even with ``force``), or an
+        input cannot be read.
+    cjml._io.WriteError
+        When a file cannot be written (a full disk...): the message names it
+        and, when chunks were finished, says that ``resume=True`` continues.
 
     See Also
     --------
