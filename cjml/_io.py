@@ -33,7 +33,7 @@ import pandas as pd
 
 from cjml.exceptions import CjmlError, InputFileError
 
-__all__ = ["FORMULA_PREFIXES", "TABLE_SUFFIXES", "WriteError", "check_output",
+__all__ = ["FORMULA_PREFIXES", "TABLE_SUFFIXES", "CsvStream", "WriteError", "check_output",
            "escape_formula", "publish", "refuse_output_over_inputs", "write_atomic",
            "write_csv", "write_error", "write_table"]
 

@@ -227,6 +227,20 @@ def test_panel_export_refuses_the_panel_inputs(tmp_path):
         book.export_csv(tmp_path / "out.csv", force=True)
 
 
+def test_panel_data_remembers_its_input_files(tmp_path, bundle_path, events):
+    from cjml.panel import PanelData
+
+    path = tmp_path / "events.csv"
+    events.to_csv(path, index=False)
+    data = PanelData.from_inputs(bundle_path, path, report=None)
+    assert data.inputs["events"] == path and data.inputs["bundle"] == bundle_path
+    data.actions.approve(data.table.head(3))
+    with pytest.raises(InputFileError, match=r"it is the events .*events\.csv"):
+        data.actions.export_csv(path, force=True, inputs=data.inputs)
+    written = data.actions.export_csv(tmp_path / "approved.csv", inputs=data.inputs)
+    assert written.read_bytes().startswith(BOM)
+
+
 # =========================================================================== the CSV writer
 def _rows(raw: bytes) -> list[list[str]]:
     assert raw.startswith(BOM)
