@@ -1,26 +1,282 @@
-"""Writing tables safely: never overwrite by accident, never leave half a file."""
+"""Writing files safely: the one home of every rule about what cjml writes.
+
+- **Outputs never destroy inputs.** :func:`refuse_output_over_inputs` refuses an
+  output that is one of the run's input files (the same file after symlinks,
+  ``..``, relative paths and hard links) or lies inside an input folder, with
+  or without ``force``; :func:`check_output` adds the other checks made before
+  any work (the suffix, an existing folder, an existing file without ``force``).
+- **Atomic, nothing replaced by accident.** :func:`write_atomic` writes to a
+  temporary file in the output's folder and renames it into place, so readers
+  never see half a file and a failed write leaves the old file as it was.
+- **Like any program's file.** Files get mode ``0666 & ~umask``.
+- **One CSV writer.** :func:`write_csv` writes every CSV cjml writes (scores,
+  actions, journey maps, rejects, features, the panel's export): formula-safe,
+  UTF-8 with a byte-order mark, CRLF line ends, atomic; from a table or from an
+  iterator of tables (the scoring merge streams its batches).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import csv
+import errno
+import io
 import os
+import re
 import tempfile
+from collections.abc import Iterable, Mapping
+from numbers import Number
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from cjml.exceptions import InputFileError
+from cjml.exceptions import CjmlError, InputFileError
 
-__all__ = ["TABLE_SUFFIXES", "write_atomic", "write_table"]
+__all__ = ["FORMULA_PREFIXES", "TABLE_SUFFIXES", "CsvStream", "WriteError", "check_output",
+           "escape_formula", "publish", "refuse_output_over_inputs", "write_atomic",
+           "write_csv", "write_error", "write_table"]
 
 TABLE_SUFFIXES = (".parquet", ".csv")
 
+#: Leading characters that make a spreadsheet treat a cell as a formula (with the
+#: full-width forms some spreadsheets also accept).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+# Spreadsheets skip leading spaces before a formula (" =1+1" runs too).
+_SPACES = " \u00a0\u3000"
+_RISKY_PATTERN = ("^[" + re.escape(_SPACES) + "]*[" + re.escape("".join(FORMULA_PREFIXES))
+                  + "]")
+_RISKY = re.compile(_RISKY_PATTERN)
+_BOM = "\ufeff"
+_EOL = "\r\n"
 
+
+class WriteError(CjmlError, OSError):
+    """A file could not be written (disk full, no permission...); the message names it.
+
+    ``errno`` and ``filename`` are those of the failure; the text is one line
+    that says what to do.
+    """
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "Cannot write a file."
+
+
+# =========================================================================== paths
+def refuse_output_over_inputs(out, inputs: Mapping[str, object] | None, *,
+                              option: str = "--out") -> None:
+    """Refuse an output path that would overwrite an input, whatever ``force`` says.
+
+    Parameters
+    ----------
+    out : str or Path
+        The file about to be written.
+    inputs : mapping of str to path
+        What each input is ("events file", "bundle", "customer list"...) to
+        its path. Values that are not paths (a DataFrame, a dict of rules,
+        None) are skipped. A folder protects everything inside it.
+    option : str, default "--out"
+        How the user names the output, for the message.
+
+    Raises
+    ------
+    InputFileError
+        When ``out`` resolves (symlinks, ``..``, relative parts, hard links)
+        to an input file, or to a path inside an input folder. The message
+        names both paths.
+    """
+    if not inputs:
+        return
+    out = Path(out).expanduser()
+    out_real = Path(os.path.realpath(out))
+    for label, given in inputs.items():
+        if not isinstance(given, str | os.PathLike) or str(given) == "":
+            continue
+        path = Path(given).expanduser()
+        real = Path(os.path.realpath(path))
+        if path.is_dir():
+            if out_real == real or real in out_real.parents:
+                raise InputFileError(
+                    f"Refusing to write {str(out)!r}: it is inside the "
+                    f"{label.removesuffix(' file')} folder "
+                    f"{str(given)!r} given as input, and cjml never writes over or into its "
+                    f"inputs, even with --force. Choose another {option} outside that folder.")
+            continue
+        same = out_real == real
+        if not same and out.exists() and path.exists():
+            with contextlib.suppress(OSError):
+                same = os.path.samefile(out, path)  # hard links, case-insensitive disks
+        if same:
+            raise InputFileError(
+                f"Refusing to write {str(out)!r}: it is the {label} {str(given)!r} given as "
+                f"input (the same file), and cjml never writes over its inputs, even with "
+                f"--force. Choose another {option}.")
+
+
+def check_output(out, *, inputs: Mapping[str, object] | None = None, force: bool = False,
+                 suffixes: tuple[str, ...] | None = None, option: str = "--out") -> Path:
+    """Check an output path before any work is done.
+
+    Parameters
+    ----------
+    out : str or Path
+        The file to be written.
+    inputs : mapping of str to path, optional
+        The run's inputs (see :func:`refuse_output_over_inputs`).
+    force : bool, default False
+        Whether an existing file may be replaced.
+    suffixes : tuple of str, optional
+        Allowed suffixes (lower case, with the dot); any when None.
+    option : str, default "--out"
+        How the user names the output, for the messages.
+
+    Returns
+    -------
+    Path
+        ``out`` as a Path.
+
+    Raises
+    ------
+    InputFileError
+        When the suffix is not allowed, ``out`` is an existing folder or an
+        input (or inside an input folder), or exists and ``force`` is False.
+    """
+    path = Path(out)
+    suffix = path.suffix.lower()
+    if suffixes is not None and suffix not in suffixes:
+        raise InputFileError(
+            f"Cannot write {str(path)!r}: the file must end in {' or '.join(suffixes)}, "
+            f"not {suffix or '(no suffix)'!r}.")
+    refuse_output_over_inputs(path, inputs, option=option)
+    _refuse_folder(path, option)
+    if path.exists() and not force:
+        raise InputFileError(
+            f"{str(path)!r} already exists and was left untouched. Choose another {option}, "
+            "or pass --force (force=True) to replace it.")
+    return path
+
+
+def _refuse_folder(path: Path, option: str = "--out") -> None:
+    if path.is_dir():
+        raise InputFileError(
+            f"Cannot write {str(path)!r}: it is an existing folder, and {option} must name a "
+            f"file. Name a file, e.g. {str(path / ('output' + (path.suffix or '.csv')))!r}.")
+
+
+# =========================================================================== atomic writing
+def write_atomic(path: str | Path, write, *, force: bool = False,
+                 suffixes: tuple[str, ...] | None = None) -> Path:
+    """Write a file through ``write(tmp_path)``, atomically, never replacing by accident.
+
+    Parameters
+    ----------
+    path : str or Path
+        Destination.
+    write : callable
+        Writes the whole file to the temporary path it is given (same folder).
+    force : bool, default False
+        Replace an existing file; without it an existing file is an error.
+    suffixes : tuple of str, optional
+        Allowed suffixes (lower case, with the dot); any when None.
+
+    Returns
+    -------
+    Path
+        The path written, with mode ``0666 & ~umask``.
+
+    Raises
+    ------
+    InputFileError
+        If the suffix is not allowed, ``path`` is a folder, or the file exists
+        and ``force`` is False.
+    WriteError
+        If the file cannot be written (disk full, no permission...); an
+        existing file is then left as it was.
+    """
+    path = check_output(path, force=force, suffixes=suffixes)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise write_error(path, exc) from None
+    try:
+        write(tmp)
+        publish(tmp, path)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and not isinstance(exc, CjmlError):
+            raise write_error(path, exc) from exc
+        raise
+    return path
+
+
+def publish(tmp: str | Path, path: str | Path) -> None:
+    """Give a finished temporary file the umask's mode and rename it to ``path``.
+
+    ``tempfile.mkstemp`` makes files private (0600); cjml's outputs get
+    ``0666 & ~umask`` like any program's.
+    """
+    os.chmod(tmp, 0o666 & ~_umask())
+    os.replace(tmp, path)
+
+
+def write_error(path, exc: OSError) -> WriteError:
+    """One clear line for an OSError met while writing ``path``: what and how to fix it.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file being written.
+    exc : OSError
+        What the system said.
+
+    Returns
+    -------
+    WriteError
+        To raise; its message names the file.
+    """
+    where = str(path)
+    code = getattr(exc, "errno", None)
+    if code in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
+        text = (f"No space left on the disk while writing {where!r}. Free some space, or write "
+                "to a folder on another disk.")
+    elif code in (errno.EACCES, errno.EPERM):
+        text = (f"Permission denied writing {where!r}. Choose a folder you can write to, or "
+                "ask for write permission.")
+    elif code == errno.EROFS:
+        text = f"Cannot write {where!r}: the disk is read-only. Choose another folder."
+    elif code == errno.EISDIR:
+        text = f"Cannot write {where!r}: it is a folder. Name a file instead."
+    else:
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        text = f"Cannot write {where!r}: {reason}. Check the folder and the free space."
+    error = WriteError(text)
+    error.errno = code
+    error.filename = where
+    return error
+
+
+def _umask() -> int:
+    """The process's file-creation mask, read without changing it where Linux allows
+    (``os.umask`` can only be read by setting it, which races with other threads)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# =========================================================================== tables
 def write_table(frame: pd.DataFrame, path: str | Path, *, force: bool = False) -> Path:
     """Write ``frame`` to a ``.parquet`` or ``.csv`` file, atomically.
 
-    The table is written to a temporary file in the same folder and renamed
-    into place, so readers never see half a file and an interrupted write
-    leaves nothing behind.
+    CSV goes through :func:`write_csv` (formula-safe, UTF-8 with BOM).
 
     Parameters
     ----------
@@ -40,80 +296,266 @@ def write_table(frame: pd.DataFrame, path: str | Path, *, force: bool = False) -
     Raises
     ------
     InputFileError
-        If the suffix is not .parquet or .csv, or the file exists and
-        ``force`` is False.
+        If the suffix is not .parquet or .csv, ``path`` is a folder, or the
+        file exists and ``force`` is False.
     """
     suffix = Path(path).suffix.lower()
-
-    def write(tmp: str) -> None:
-        if suffix == ".parquet":
-            frame.to_parquet(tmp, index=False, compression="zstd")
-        else:
-            frame.to_csv(tmp, index=False)
-
-    return write_atomic(path, write, force=force, suffixes=TABLE_SUFFIXES)
+    if suffix == ".csv":
+        return write_csv(frame, path, force=force)
+    return write_atomic(path, lambda tmp: frame.to_parquet(tmp, index=False, compression="zstd"),
+                        force=force, suffixes=TABLE_SUFFIXES)
 
 
-def write_atomic(path: str | Path, write, *, force: bool = False,
-                 suffixes: tuple[str, ...] | None = None) -> Path:
-    """Write a file through ``write(tmp_path)``, atomically, never replacing by accident.
+# =========================================================================== CSV
+def escape_formula(value):
+    """Make one cell value safe from spreadsheet formula injection.
 
     Parameters
     ----------
+    value : object
+        A cell value. Text that begins with ``=``, ``+``, ``-``, ``@``, a tab
+        or a carriage return (or a full-width ``=+-@``), also after leading
+        spaces, gets a leading apostrophe; anything else, numbers included,
+        is returned unchanged.
+
+    Returns
+    -------
+    object
+        The value, escaped when it is risky text.
+
+    Examples
+    --------
+    >>> from cjml.panel import escape_formula
+    >>> escape_formula("=HYPERLINK(\\"http://x\\")"), escape_formula("email"), escape_formula(-1.5)
+    ('\\'=HYPERLINK("http://x")', 'email', -1.5)
+
+    The formula becomes text, the touchpoint name and the number are untouched.
+    """
+    if isinstance(value, str) and _RISKY.match(value):
+        return "'" + value
+    return value
+
+
+def write_csv(data, path, *, force: bool = False, bom: bool = True, escape: bool = True,
+              columns=None) -> Path:
+    """Write a table to CSV for spreadsheets: formula-safe, Excel-readable, atomic.
+
+    Every CSV cjml writes goes through here. Text cells that could run as a
+    formula are escaped (see :func:`escape_formula`); numeric, boolean and
+    date columns are written as they are (``-0.5`` is a number, not a
+    formula). The file is UTF-8 with a byte-order mark, so Excel reads
+    accented and non-Latin names correctly, with CRLF line ends (RFC 4180);
+    text cells are quoted. It is written to a temporary file beside ``path``
+    and renamed into place, so nobody ever sees half a file, with mode
+    ``0666 & ~umask``; an existing file is refused unless ``force=True``.
+
+    Parameters
+    ----------
+    data : DataFrame, pyarrow.Table, or iterable of them
+        The table; or its pieces, in order, all with the same columns (they
+        are written one at a time, so a large output needs little memory).
+        The index of a DataFrame is not written.
     path : str or Path
-        Destination.
-    write : callable
-        Writes the whole file to the temporary path it is given (same folder).
+        A ``.csv`` file.
     force : bool, default False
-        Replace an existing file; without it an existing file is an error.
-    suffixes : tuple of str, optional
-        Allowed suffixes (lower case, with the dot); any when None.
+        Replace an existing file.
+    bom : bool, default True
+        Start the file with the UTF-8 byte-order mark (Excel needs it to detect
+        UTF-8); ``False`` for tools that choke on it.
+    escape : bool, default True
+        Escape risky text cells. Only turn it off for files no spreadsheet
+        will open.
+    columns : list of str, optional
+        The header when ``data`` is an iterable that may yield nothing;
+        default the first piece's columns.
 
     Returns
     -------
     Path
-        The path written.
+        The file written.
 
     Raises
     ------
     InputFileError
-        If the suffix is not allowed, or the file exists and ``force`` is False.
+        When ``path`` does not end in ``.csv``, is a folder, or exists and
+        ``force`` is False.
+    WriteError
+        When the file cannot be written (disk full...): nothing is left behind
+        and an existing file is untouched.
+
+    Examples
+    --------
+    >>> import pandas as pd, tempfile, pathlib
+    >>> from cjml.panel import write_csv
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> path = write_csv(pd.DataFrame({"customer_id": ["=1+1", "c2"], "risk": [-0.5, 0.25]}),
+    ...                  folder / "actions.csv")
+    >>> path.read_bytes()
+    b'\\xef\\xbb\\xbfcustomer_id,risk\\r\\n"\\'=1+1",-0.5\\r\\n"c2",0.25\\r\\n'
+
+    The file starts with the byte-order mark, the formula-like id is escaped
+    with an apostrophe, and the negative number is left as a number.
     """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffixes is not None and suffix not in suffixes:
-        raise InputFileError(
-            f"Cannot write {str(path)!r}: the file must end in {' or '.join(suffixes)}, "
-            f"not {suffix or '(no suffix)'!r}."
-        )
-    if path.exists() and not force:
-        raise InputFileError(
-            f"{str(path)!r} already exists and was left untouched. Choose another path, "
-            "or pass --force (force=True) to replace it."
-        )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private: as any program's file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    import pyarrow as pa
+
+    pieces: Iterable = [data] if isinstance(data, pd.DataFrame | pa.Table) else data
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as handle:
+            stream = CsvStream(handle, columns, bom=bom, escape=escape)
+            for piece in pieces:
+                stream.write(piece)
+            stream.close()
+
+    return write_atomic(path, write, force=force, suffixes=(".csv",))
 
 
-def _umask() -> int:
-    """The process's file-creation mask, read without changing it where Linux allows
-    (``os.umask`` can only be read by setting it, which races with other threads)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except OSError:
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+class CsvStream:
+    """Writes tables to an open binary file as one CSV: header once, escaped cells.
+
+    The one CSV encoder: :func:`write_csv` uses it for whole files, and
+    streaming writers (the scoring merge) write their batches through it.
+
+    Parameters
+    ----------
+    handle : binary file
+        Open for writing; not closed here.
+    columns : list of str, optional
+        The header; default the first table's columns.
+    bom : bool, default True
+        Start with the UTF-8 byte-order mark.
+    escape : bool, default True
+        Escape formula-like text cells and column names.
+    """
+
+    def __init__(self, handle, columns=None, *, bom: bool = True, escape: bool = True):
+        self.handle = handle
+        self.columns = None if columns is None else [str(c) for c in columns]
+        self.bom, self.escape = bom, escape
+        self.started = False
+
+    def _header(self) -> None:
+        names = self.columns or []
+        text = io.StringIO()
+        csv.writer(text, lineterminator=_EOL).writerow(
+            [escape_formula(n) if self.escape else n for n in names])
+        self.handle.write(((_BOM if self.bom else "") + text.getvalue()).encode("utf-8"))
+        self.started = True
+
+    def write(self, table) -> None:
+        """Append a DataFrame or pyarrow Table (same columns as the header)."""
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        if isinstance(table, pd.DataFrame):
+            table = _frame_to_arrow(table, escape=self.escape)
+        elif self.escape:
+            table = _escape_table(table)
+        names = [str(n) for n in table.column_names]
+        if self.columns is None:
+            self.columns = names
+        elif names != self.columns:
+            table = table.rename_columns(names).select(self.columns)
+        if not self.started:
+            self._header()
+        if table.num_rows:
+            table = pa.table([_csv_ready(c) for c in table.columns], names=self.columns)
+            pacsv.write_csv(table, self.handle, pacsv.WriteOptions(include_header=False,
+                                                                   eol=_EOL))
+
+    def close(self) -> None:
+        """Finish the file: an empty table still gets its header."""
+        if not self.started:
+            self._header()
+
+
+def _frame_to_arrow(frame: pd.DataFrame, *, escape: bool):
+    """A DataFrame as an Arrow table for the CSV encoder, text cells escaped.
+
+    Numbers, booleans and dates keep their types; text, categories and mixed
+    columns become text (numbers inside a mixed column are written as numbers'
+    text, never escaped).
+    """
+    import pyarrow as pa
+
+    arrays = []
+    for i in range(frame.shape[1]):
+        column = frame.iloc[:, i]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            column = column.astype(object)
+        array = None
+        if not pd.api.types.is_timedelta64_dtype(column):
+            try:
+                array = pa.array(column, from_pandas=True)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError,
+                    TypeError, ValueError):
+                array = None
+        if array is None or not _writable(array.type):
+            array = pa.array(_as_text(column, escape=escape), type=pa.string())
+        elif escape:
+            array = _escape_array(array)
+        arrays.append(array)
+    return pa.table(arrays, names=[str(c) for c in frame.columns])
+
+
+def _as_text(column: pd.Series, *, escape: bool) -> list:
+    """A column as text cells (None when missing); text escaped, numbers as they are."""
+    out = []
+    for value in column.astype(object).tolist():
+        if value is None or (not isinstance(value, str | list | tuple | dict | np.ndarray)
+                             and pd.isna(value)):
+            out.append(None)
+        elif isinstance(value, str):
+            out.append(escape_formula(value) if escape else value)
+        elif isinstance(value, Number | np.number):
+            out.append(str(value))  # a number, even negative, is never a formula
+        else:
+            text = str(value)
+            out.append(escape_formula(text) if escape else text)
+    return out
+
+
+def _writable(type_) -> bool:
+    """Whether Arrow's CSV encoder writes this type as the cell a reader expects."""
+    import pyarrow as pa
+
+    t = type_.value_type if pa.types.is_dictionary(type_) else type_
+    return (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)
+            or pa.types.is_string(t) or pa.types.is_large_string(t)
+            or pa.types.is_timestamp(t) or pa.types.is_date(t) or pa.types.is_null(t)
+            or pa.types.is_decimal(t))
+
+
+def _escape_table(table):
+    """An Arrow table with its text columns escaped (other types are never formulas)."""
+    import pyarrow as pa
+
+    return pa.table([_escape_array(c) for c in table.columns], names=table.column_names)
+
+
+def _escape_array(array):
+    """Prefix ``'`` to the risky cells of a text (or dictionary-of-text) Arrow column."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    t = array.type
+    if pa.types.is_dictionary(t) and (pa.types.is_string(t.value_type)
+                                      or pa.types.is_large_string(t.value_type)):
+        array = array.cast(t.value_type)
+        t = array.type
+    if not (pa.types.is_string(t) or pa.types.is_large_string(t)):
+        return array
+    risky = pc.match_substring_regex(array, _RISKY_PATTERN)
+    if not pc.any(risky).as_py():
+        return array
+    quote = pa.scalar("'", t)
+    return pc.if_else(risky, pc.binary_join_element_wise(quote, array, pa.scalar("", t)), array)
+
+
+def _csv_ready(array):
+    """Dictionary columns as plain text: the encoder writes the values, not the codes."""
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(array.type):
+        return array.cast(array.type.value_type)
+    return array

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cjml._io import write_atomic
+from cjml._io import write_atomic, write_csv
 from cjml.events import EventLog, to_utc_timestamp
 from cjml.exceptions import SchemaError
 from cjml.journey import DROPPED
@@ -681,7 +681,11 @@ class JourneyMapReport:
         return frame.copy()
 
     def to_csv(self, path, *, table: str = "stages", force: bool = False) -> Path:
-        """Write a table to CSV, atomically.
+        """Write a table to CSV for spreadsheets: formula-safe, UTF-8 with BOM, atomic.
+
+        See :func:`cjml.panel.write_csv`: text cells that could run as a
+        formula (a touchpoint named ``=x``) get a leading apostrophe, numbers
+        stay numbers.
 
         Parameters
         ----------
@@ -697,9 +701,7 @@ class JourneyMapReport:
         Path
             The file written.
         """
-        frame = self.to_frame(table)
-        return _write_atomic(path, force, ".csv",
-                             lambda tmp: frame.to_csv(tmp, index=False))
+        return write_csv(self.to_frame(table), path, force=force)
 
     def to_html(self, path, *, force: bool = False) -> Path:
         """Write a self-contained HTML page: the tables and both plots.

@@ -18,7 +18,7 @@ import cjml
 import cjml.evaluation
 import cjml.scoring
 import cjml.training
-from cjml._io import write_table
+from cjml._io import TABLE_SUFFIXES, check_output, write_table
 from cjml.exceptions import CjmlError
 from cjml.labels import to_timedelta
 
@@ -39,6 +39,9 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
     if args.sample:
         out = Path(args.out)
+        if out.exists() and not out.is_dir():
+            raise CjmlError(f"Cannot write the sample into {str(out)!r}: it is a file, and "
+                            "with --sample, --out names a folder. Choose a folder.")
         targets = [out / "sample_events.parquet", out / "sample_truth.parquet"]
         existing = [str(p) for p in targets if p.exists()]
         if existing and not args.force:
@@ -54,9 +57,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     truth_path = out.with_name(f"{out.stem}_truth{out.suffix}") if truth else None
     # refuse before simulating, not after
     for path in (out, truth_path):
-        if path is not None and path.exists() and not args.force:
-            raise CjmlError(f"{str(path)!r} already exists and was left untouched; choose "
-                            "another --out or pass --force.")
+        if path is not None:
+            check_output(path, force=args.force, suffixes=TABLE_SUFFIXES)
     started = time.perf_counter()
     data = datasets.make_journeys(
         args.customers, n_days=args.days, start=args.start, truth_cutoffs=truth,
@@ -77,6 +79,18 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _inputs(args: argparse.Namespace, **more) -> dict:
+    """The command's input files (events, --map, the bundle, --customers, --rules...), which
+    its outputs must never overwrite."""
+    inputs = {"events file": args.events, "journey map": getattr(args, "map", None)}
+    model = more.pop("model", None)
+    if model:
+        inputs["bundle"] = model
+        inputs["bundle's manifest"] = Path(model).with_name(Path(model).name + ".manifest.json")
+    inputs.update(more)
+    return inputs
+
+
 def _read_log(args: argparse.Namespace, journey_map=None):
     if args.map is not None:
         journey_map = args.map
@@ -87,6 +101,7 @@ def _read_log(args: argparse.Namespace, journey_map=None):
 
 def _cmd_features(args: argparse.Namespace) -> int:
     started = time.perf_counter()
+    check_output(args.out, inputs=_inputs(args), force=args.force, suffixes=TABLE_SUFFIXES)
     log = _read_log(args)
     cutoff = args.cutoff if args.cutoff is not None else None
     featurizer = cjml.JourneyFeaturizer().fit(log, cutoff=cutoff)
@@ -107,6 +122,8 @@ def _cutoff_list(text: str | None) -> list[str] | None:
 def _cmd_train(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     out = Path(args.out)
+    for path in (out, out.with_name(out.name + ".manifest.json")):  # not a folder, no input
+        check_output(path, inputs=_inputs(args), force=True)
     cjml.ModelBundle.refuse_existing(out, force=args.force)  # before the work, not after
     log = _read_log(args)
     bundle, report = cjml.train(
@@ -156,10 +173,9 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     from cjml.recommend import TouchpointRecommender
 
     started = time.perf_counter()
-    out = Path(args.out)
-    if out.exists() and not args.force:  # before the work, not after
-        raise CjmlError(f"{str(out)!r} already exists and was left untouched; choose another "
-                        "--out or pass --force.")
+    out = check_output(args.out, force=args.force, suffixes=TABLE_SUFFIXES,  # before the work
+                       inputs=_inputs(args, model=args.model, **{"customer list": args.customers,
+                                                                 "rules file": args.rules}))
     bundle = _load_bundle(args)
     log = _read_log(args, journey_map=bundle.journey_map)
     bundle.check_events(log)
@@ -198,10 +214,6 @@ def _customer_list(path: str, id_column=None) -> list:
 
 def _write_actions(actions, path: Path, *, force: bool) -> Path:
     """Recommendations to Parquet, or to a spreadsheet-safe CSV (formula-escaped, UTF-8 BOM)."""
-    from cjml.panel import write_csv
-
-    if Path(path).suffix.lower() == ".csv":
-        return write_csv(actions.reset_index(), path, force=force)
     return write_table(actions.reset_index(), path, force=force)
 
 
@@ -229,9 +241,7 @@ def _cmd_journey_map(args: argparse.Namespace) -> int:
     if suffix not in (".html", ".csv"):
         raise CjmlError(f"Cannot write {str(out)!r}: --out must end in .html (page with tables "
                         f"and plots) or .csv (the stage table), not {suffix or '(no suffix)'!r}.")
-    if out.exists() and not args.force:  # before the work, not after
-        raise CjmlError(f"{str(out)!r} already exists and was left untouched; choose another "
-                        "--out or pass --force.")
+    check_output(out, inputs=_inputs(args, model=args.model), force=args.force)  # before the work
     bundle = _load_bundle(args) if args.model else None
     log = _read_log(args, journey_map=None if bundle is None else bundle.journey_map)
     report = cjml.journey_map(log, bundle, by=args.by, cutoff=args.cutoff, horizon=args.horizon)
@@ -252,6 +262,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     workdir = Path(args.workdir)
     events_path = workdir / "events.parquet"
+    _refuse_earlier_demo(workdir, force=args.force)  # before the work, not after
     _say(f"cjml {cjml.__version__} demo: the sample journey, end to end. Files go to {workdir}/")
     started = time.perf_counter()
     _say(f"[1/6] Simulating {datasets.SAMPLE_PARAMS['n_customers']:,} customers with ground "
@@ -264,8 +275,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     if not same:
         raise CjmlError("The simulator no longer reproduces data/sample_events.parquet. If the "
                         "change was intended, rebuild it: cjml generate --sample --out data --force")
-    write_table(data.events, events_path, force=True)
-    write_table(data.truth, workdir / "truth.parquet", force=True)
+    write_table(data.events, events_path, force=args.force)
+    write_table(data.truth, workdir / "truth.parquet", force=args.force)
     _say(f"[2/6] Validating {events_path}...")
     log = cjml.read_events(events_path)
     _say(log.summary().to_text())
@@ -281,11 +292,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     _say("[4/6] Training the churn and next-stage models; evaluating them on the latest "
          "cutoff, held out...")
     bundle, report = cjml.train(log)
-    model_path = bundle.save(workdir / "model.cjml", force=True)
+    model_path = bundle.save(workdir / "model.cjml", force=args.force)
     _say(report.to_text())
     _say(f"      saved {model_path}")
     _say("[5/6] Scoring every customer with the saved bundle (risk, band, next stage, "
          "drivers, best touchpoint)...")
+    # force: scores.parquet was checked above; this also clears an interrupted demo's run
     summary = cjml.score(model_path, events_path, out=workdir / "scores.parquet", force=True,
                          top_k=3)
     _say("      " + summary.to_text().replace("\n", "\n      "))
@@ -296,11 +308,28 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     actions = TouchpointRecommender.from_bundle(bundle).recommend(
         log, lookback=bundle.metadata["lookback"])
-    actions_path = _write_actions(actions, workdir / "actions.csv", force=True)
+    actions_path = _write_actions(actions, workdir / "actions.csv", force=args.force)
     _say(_recommendation_summary(actions))
     _say(f"      wrote {actions_path}")
     _say(f"Done in {time.perf_counter() - started:.1f} s.")
     return 0
+
+
+#: What ``cjml demo`` writes into its --workdir.
+_DEMO_OUTPUTS = ("events.parquet", "truth.parquet", "model.cjml", "model.cjml.manifest.json",
+                 "scores.parquet", "actions.csv")
+
+
+def _refuse_earlier_demo(workdir: Path, *, force: bool) -> None:
+    """Refuse to replace an earlier demo's outputs without --force."""
+    if workdir.exists() and not workdir.is_dir():
+        raise CjmlError(f"Cannot use {str(workdir)!r} as the demo's --workdir: it is a file. "
+                        "Choose another --workdir (a folder, new or existing).")
+    existing = [name for name in _DEMO_OUTPUTS if (workdir / name).exists()]
+    if existing and not force:
+        raise CjmlError(f"{str(workdir)!r} already holds the outputs of an earlier demo "
+                        f"({', '.join(existing)}), left untouched. Pass --force to replace "
+                        "them, or choose another --workdir.")
 
 
 # --------------------------------------------------------------------------- parser
@@ -582,6 +611,8 @@ def build_parser() -> argparse.ArgumentParser:
                                       "customer and write the recommended actions.")
     demo.add_argument("--workdir", default="cjml-demo",
                       help="folder for the demo's files (default ./cjml-demo)")
+    demo.add_argument("--force", action="store_true",
+                      help="replace the outputs of an earlier demo in --workdir")
     demo.set_defaults(func=_cmd_demo)
     return parser
 

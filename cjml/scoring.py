@@ -38,11 +38,16 @@ The chunks are then merged by customer id into the output, a batch at a time.
 Memory depends on the batch and chunk sizes, not on the size of the input.
 
 **Nothing lost.** The output is written to a temporary file and renamed into
-place, and an existing output is refused without ``force=True``. Finished
-chunks and a small ``state.json`` live in a folder beside the output
-(``.NAME.cjml-run``) until the run completes; ``resume=True`` continues an
-interrupted run from its finished chunks and gives the same output as an
-uninterrupted run. The state is keyed by a fingerprint of the inputs (file
+place (CSV through cjml's one formula-safe writer, :func:`cjml.panel.write_csv`;
+mode ``0666 & ~umask``), and an existing output is refused without
+``force=True``. An output that is one of the inputs (events file or folder,
+bundle, customer list, rules file) is refused even with ``force=True``, before
+any work. Finished chunks and a small ``state.json`` live in a folder beside
+the output (``.NAME.cjml-run``) until the run completes; ``resume=True``
+continues an interrupted run from its finished chunks and gives the same
+output as an uninterrupted run. A run that fails after finishing chunks keeps
+them (a failure to write, such as a full disk, says so and names the file);
+one that finished none leaves no folder. The state is keyed by a fingerprint of the inputs (file
 names, sizes and modification times), the bundle and the options: resuming
 with anything different is refused, naming what changed. Rows that fail
 validation stop the run with their row numbers (``on_error="raise"``), or
@@ -81,6 +86,7 @@ attributions of :func:`cjml.explain` (``method="saabas"``).
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -101,6 +107,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from cjml._io import CsvStream, WriteError, check_output, publish, write_error
 from cjml.bundle import BundleError, ModelBundle
 from cjml.events import (
     _NS_PER_UNIT,
@@ -432,7 +439,12 @@ def score(bundle, events, *, customers=None, cutoff=None, top_k=1, out=None, for
         When the events lack columns the models were trained with, or a
         resumed run was started with different inputs, bundle or options.
     InputFileError
-        When the output exists (without ``force``), or an input cannot be read.
+        When the output exists (without ``force``), is a folder, is one of the
+        inputs or lies inside the events folder (even with ``force``), or an
+        input cannot be read.
+    cjml._io.WriteError
+        When a file cannot be written (a full disk...): the message names it
+        and, when chunks were finished, says that ``resume=True`` continues.
 
     See Also
     --------
@@ -457,12 +469,10 @@ def score(bundle, events, *, customers=None, cutoff=None, top_k=1, out=None, for
     bands = options["bands"]
     out_path = None if out is None else Path(out)
     rejects_path = None if out_path is None else _rejects_path(out_path)
-    if out_path is not None:
+    if out_path is not None:  # before any work, and never over an input, even with force
+        inputs = _input_paths(bundle, events, customers, rules)
         for path in (out_path, rejects_path):
-            if path.exists() and not force:
-                raise InputFileError(
-                    f"{str(path)!r} already exists and was left untouched. Choose another "
-                    "--out, or pass --force (force=True) to replace it.")
+            check_output(path, inputs=inputs, force=force)
     bundle_id = _bundle_id(bundle)
     bundle = bundle if isinstance(bundle, ModelBundle) else ModelBundle.load(bundle)
     _check_bundle(bundle)
@@ -540,9 +550,20 @@ def score(bundle, events, *, customers=None, cutoff=None, top_k=1, out=None, for
         run.finish()
     except BaseException as exc:
         # Keep what an interrupted run finished, for resume=True; not after bad input,
-        # which must change first (and then no longer matches the run's fingerprint).
-        run.leave(keep=bool(run.state.get("partitioned")) and not isinstance(exc, CjmlError))
-        raise
+        # which must change first (and then no longer matches the run's fingerprint),
+        # and not when no chunk was finished: there is nothing to resume from.
+        done = len(run.state.get("chunks", {}))
+        error = _writing_error(exc, run)
+        keep = done > 0 and (error is not None or not isinstance(exc, CjmlError))
+        run.leave(keep=keep)
+        if error is None:
+            raise
+        if keep:
+            error = WriteError(
+                f"{error} The {done:,} finished chunk(s) of {run.state.get('n_parts', '?')} "
+                f"are kept in {str(run.path)!r}: run the same command with --resume "
+                "(resume=True) to continue from them.")
+        raise error from exc
     finally:
         _small_pages(False)
         pa.default_memory_pool().release_unused()  # what the run freed, back to the system
@@ -550,6 +571,16 @@ def score(bundle, events, *, customers=None, cutoff=None, top_k=1, out=None, for
         return summary
     frame.attrs["summary"] = summary.to_dict()
     return frame
+
+
+def _writing_error(exc: BaseException, run: _RunDir) -> WriteError | None:
+    """The one-line error for a failure to write (disk full...), naming the file; or None."""
+    if isinstance(exc, WriteError):
+        return exc
+    if isinstance(exc, OSError) and not isinstance(exc, CjmlError) and \
+            exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
+        return write_error(exc.filename or run.path, exc)
+    return None
 
 
 _PAGES_LOCK = threading.Lock()
@@ -688,6 +719,22 @@ def _risk_bands(risk_bands) -> dict[str, float]:
         raise ValueError(f"The first risk band must start at 0 so that every risk has a band, "
                          f"got {bands!r}; e.g. {example}.")
     return bands
+
+
+def _input_paths(bundle, events, customers, rules) -> dict:
+    """The run's inputs given as paths, which its outputs must never overwrite."""
+    inputs = {}
+    if isinstance(events, str | os.PathLike):
+        inputs["events file"] = events
+    if isinstance(bundle, str | os.PathLike):
+        inputs["bundle"] = bundle
+        inputs["bundle's manifest"] = Path(bundle).with_name(Path(bundle).name
+                                                             + ".manifest.json")
+    if isinstance(customers, str | os.PathLike):
+        inputs["customer list"] = customers
+    if isinstance(rules, str | os.PathLike):
+        inputs["rules file"] = rules
+    return inputs
 
 
 def _rejects_path(out: Path) -> Path:
@@ -1655,8 +1702,11 @@ class _RunDir:
 
     @classmethod
     def open(cls, out: Path | None, parts: dict, *, resume: bool, force: bool) -> _RunDir:
-        fingerprint = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()
-                                     ).hexdigest()
+        # As state.json will hold them (tuples become lists...): an unfinished run's parts
+        # are read back from there, and comparing them with the raw ones would name
+        # unchanged options (the risk bands) as changed.
+        parts = json.loads(json.dumps(parts, sort_keys=True, default=str))
+        fingerprint = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
         if out is None:
             path = Path(tempfile.mkdtemp(prefix="cjml-score-"))
             return cls(path, {"fingerprint": fingerprint, "parts": parts}, temporary=True)
@@ -1784,10 +1834,14 @@ def _text_columns(schema: pa.Schema) -> list[str]:
 
 def _write_atomic(table: pa.Table, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    # small row groups: the merge holds one per chunk in memory at a time
-    pq.write_table(table, tmp, compression="lz4", row_group_size=MERGE_GROUP_ROWS,
-                   use_dictionary=_text_columns(table.schema))
-    os.replace(tmp, path)
+    try:
+        # small row groups: the merge holds one per chunk in memory at a time
+        pq.write_table(table, tmp, compression="lz4", row_group_size=MERGE_GROUP_ROWS,
+                       use_dictionary=_text_columns(table.schema))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a half-written chunk must not fill the disk further
+        raise
 
 
 def _commit_chunk(run: _RunDir, part: int, scores: pd.DataFrame, rejects: pd.DataFrame,
@@ -1801,11 +1855,19 @@ def _commit_chunk(run: _RunDir, part: int, scores: pd.DataFrame, rejects: pd.Dat
 def _write_chunk(scored_path: Path, rejects_path: Path, scores: pd.DataFrame,
                  rejects: pd.DataFrame, plan: _Plan, reject_schema: pa.Schema) -> None:
     """A chunk's files, each written atomically (by whichever thread or Dask worker scored it)."""
-    _write_atomic(pa.Table.from_pandas(scores, schema=_chunk_schema(plan),
-                                       preserve_index=False), scored_path)
-    if len(rejects):
-        _write_atomic(pa.Table.from_pandas(rejects[reject_schema.names], schema=reject_schema,
-                                           preserve_index=False), rejects_path)
+    path = scored_path
+    try:
+        _write_atomic(pa.Table.from_pandas(scores, schema=_chunk_schema(plan),
+                                           preserve_index=False), scored_path)
+        if len(rejects):
+            path = rejects_path
+            _write_atomic(pa.Table.from_pandas(rejects[reject_schema.names],
+                                               schema=reject_schema, preserve_index=False),
+                          rejects_path)
+    except OSError as exc:
+        if isinstance(exc, CjmlError):
+            raise
+        raise write_error(path, exc) from exc
 
 
 def _record_chunk(run: _RunDir, part: int, counts: dict) -> None:
@@ -2211,30 +2273,47 @@ def _merge_sorted(sources: list[Iterator[pa.Table]], key: str) -> Iterator[pa.Ta
 class _TableSink:
     """Writes batches to a Parquet or CSV file under a temporary name, or keeps them.
 
-    A batch is encoded and written on a second thread while the merge prepares
-    the next (Arrow releases the GIL); one batch at most is in flight.
+    CSV goes through cjml's one CSV encoder (:class:`cjml._io.CsvStream`:
+    formula-safe, UTF-8 with BOM). A batch is encoded and written on a second
+    thread while the merge prepares the next (Arrow releases the GIL); one
+    batch at most is in flight. The finished file gets the umask's mode and is
+    renamed into place; an error while writing names the output file.
     """
 
     def __init__(self, path: Path | None, schema: pa.Schema, tmp_dir: Path):
         self.path, self.schema = path, schema
         self.tables: list[pa.Table] = []
         self.writer = None
+        self.handle = None
         self.rows = 0
         self.pending = None
         self.thread = None
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # in the run folder (same filesystem, so the rename is atomic; removed with it)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=tmp_dir)
-            os.close(fd)
-            self.tmp = Path(tmp)
-            if path.suffix.lower() == ".csv":
-                import pyarrow.csv as pacsv
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                # in the run folder (same filesystem, so the rename is atomic; removed with it)
+                fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=tmp_dir)
+                os.close(fd)
+                self.tmp = Path(tmp)
+                if path.suffix.lower() == ".csv":
+                    self.handle = open(self.tmp, "wb")  # noqa: SIM115 - closed in close/abort
+                    self.writer = CsvStream(self.handle, schema.names)
+                else:
+                    self.writer = pq.ParquetWriter(str(self.tmp), schema, compression="zstd",
+                                                   use_dictionary=_text_columns(schema))
+            except OSError as exc:
+                raise write_error(path, exc) from exc
 
-                self.writer = pacsv.CSVWriter(str(self.tmp), schema)
+    def _write_table(self, table: pa.Table) -> None:
+        try:
+            if self.handle is not None:
+                self.writer.write(table)
             else:
-                self.writer = pq.ParquetWriter(str(self.tmp), schema, compression="zstd",
-                                               use_dictionary=_text_columns(schema))
+                self.writer.write_table(table)
+        except OSError as exc:
+            if isinstance(exc, CjmlError):
+                raise
+            raise write_error(self.path, exc) from exc
 
     def write(self, table: pa.Table) -> None:
         table = table.select(self.schema.names).cast(self.schema)
@@ -2247,7 +2326,7 @@ class _TableSink:
 
             self.thread = ThreadPoolExecutor(1, thread_name_prefix="cjml-write")
         self._wait()
-        self.pending = self.thread.submit(self.writer.write_table, table)
+        self.pending = self.thread.submit(self._write_table, table)
 
     def _wait(self) -> None:
         pending, self.pending = self.pending, None
@@ -2259,21 +2338,33 @@ class _TableSink:
             self.thread.shutdown(wait=True)
             self.thread = None
 
+    def _close_writer(self) -> None:
+        if self.handle is not None:
+            self.writer.close()  # the header of an empty output
+            self.handle.close()
+        else:
+            self.writer.close()
+
     def close(self, force: bool) -> pd.DataFrame | None:
         if self.writer is None:
             return pa.concat_tables([self.schema.empty_table(), *self.tables]).to_pandas()
         try:
             self._wait()
+            self._stop()
+            try:
+                self._close_writer()
+            except OSError as exc:
+                raise write_error(self.path, exc) from exc
+            if self.path.exists() and not force:
+                raise InputFileError(f"{str(self.path)!r} appeared while scoring and was left "
+                                     "untouched. Choose another --out, or pass --force.")
+            try:
+                publish(self.tmp, self.path)
+            except OSError as exc:
+                raise write_error(self.path, exc) from exc
         except BaseException:
             self.abort()
             raise
-        self._stop()
-        self.writer.close()
-        if self.path.exists() and not force:
-            self.abort()
-            raise InputFileError(f"{str(self.path)!r} appeared while scoring and was left "
-                                 "untouched. Choose another --out, or pass --force.")
-        os.replace(self.tmp, self.path)
         return None
 
     def abort(self) -> None:
@@ -2284,7 +2375,7 @@ class _TableSink:
                 pass
             self._stop()
             try:
-                self.writer.close()
+                self._close_writer()
             except Exception:  # noqa: BLE001 - closing a half-written file must not mask the cause
                 pass
             self.tmp.unlink(missing_ok=True)

@@ -5,6 +5,7 @@ widgets show)."""
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import pandas as pd
 import pytest
 
 import cjml
+from cjml._io import CsvStream
 from cjml.exceptions import InputFileError
 from cjml.panel import (
     NO_TOUCHPOINT,
@@ -108,12 +110,13 @@ def _cells(row_html: str) -> list[str]:
 
 # ============================================================================ CSV safety
 @pytest.mark.parametrize("value", ["=1+1", "+1", "-1+2", "@SUM(A1)", "\tx", "\rx",
-                                   "\uff1dcmd", "=HYPERLINK(\"http://evil\")"])
+                                   "\uff1dcmd", "=HYPERLINK(\"http://evil\")", " =1",
+                                   "   +cmd", "\u3000\uff0bx"])
 def test_escape_formula_escapes_risky_text(value):
     assert escape_formula(value) == "'" + value
 
 
-@pytest.mark.parametrize("value", ["email", "a=b", "", " =1", -1.5, 3, None])
+@pytest.mark.parametrize("value", ["email", "a=b", "", " a=1", -1.5, 3, None])
 def test_escape_formula_leaves_safe_values(value):
     assert escape_formula(value) == value
 
@@ -133,7 +136,7 @@ def test_write_csv_escapes_has_bom_and_keeps_numbers(tmp_path):
     assert rows[0] == ["customer_id", "touchpoint", "expected_risk_reduction", "reason"]
     assert [r[0] for r in rows[1:]] == ["'=cmd|' /C calc'!A0", "c2", "'-3", "Nguyễn Thị Ánh"]
     assert [r[1] for r in rows[1:]] == ["email", "'@live_chat", "'+x", "tab\tinside"]
-    assert [r[2] for r in rows[1:]] == ["-0.012", "0.5", "", "1e-05"]  # numbers stay numbers
+    assert [r[2] for r in rows[1:]] == ["-0.012", "0.5", "", "0.00001"]  # numbers stay numbers
     assert [r[3] for r in rows[1:]] == ["ok, with a comma", "'\tleading tab", "line\nbreak",
                                         "'\r"]
     back = pd.read_csv(path, encoding="utf-8-sig")
@@ -148,10 +151,10 @@ def test_write_csv_refuses_to_overwrite_and_is_atomic(tmp_path, monkeypatch):
     assert path.read_bytes() == BOM + b"a\r\n1\r\n"
 
     def broken(self, *args, **kwargs):
-        raise OSError("disk full")
+        raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(pd.DataFrame, "to_csv", broken)
-    with pytest.raises(OSError, match="disk full"):
+    monkeypatch.setattr(CsvStream, "write", broken)
+    with pytest.raises(OSError, match=r"No space left on the disk while writing .*actions\.csv"):
         write_csv(pd.DataFrame({"a": [3]}), path, force=True)
     monkeypatch.undo()
     assert path.read_bytes() == BOM + b"a\r\n1\r\n"  # the old file is intact
@@ -177,7 +180,7 @@ def test_write_csv_checks_suffix_and_bom_option(tmp_path):
     with pytest.raises(InputFileError, match="must end in .csv"):
         write_csv(pd.DataFrame({"a": [1]}), tmp_path / "out.xlsx")
     path = write_csv(pd.DataFrame({"=a": ["=b"]}), tmp_path / "plain.csv", bom=False)
-    assert path.read_bytes() == b"'=a\r\n'=b\r\n"
+    assert path.read_bytes() == b"'=a\r\n\"'=b\"\r\n"
 
 
 # ============================================================================ the table

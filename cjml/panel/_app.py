@@ -828,7 +828,8 @@ class MarketerPanel(W.VBox):
         if path.exists() and not self.export_force.value:
             raise ValueError(f"{path} already exists and was left untouched. Choose another "
                              "file name, or tick 'Replace the file if it exists'.")
-        written = self.data.actions.export_csv(path, force=self.export_force.value)
+        written = self.data.actions.export_csv(path, force=self.export_force.value,
+                                               inputs=self.data.inputs)
         n = len(self.data.actions.approved())
         link = ""
         size = written.stat().st_size

@@ -22,6 +22,7 @@ from __future__ import annotations
 import difflib
 import getpass
 import math
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -1337,7 +1338,7 @@ class ActionBook:
         out = frame.rename(columns={"decided_by": "approved_by", "decided_at": "approved_at"})
         return out[list(_EXPORT_COLUMNS)].reset_index(drop=True)
 
-    def export_csv(self, path, *, force: bool = False) -> Path:
+    def export_csv(self, path, *, force: bool = False, inputs=None) -> Path:
         """Write the approved action list to CSV, safe for spreadsheets.
 
         See :func:`cjml.panel.write_csv`: formula-like text is escaped, the
@@ -1350,6 +1351,10 @@ class ActionBook:
             A ``.csv`` file.
         force : bool, default False
             Replace an existing file.
+        inputs : mapping of str to path, optional
+            The files the panel was built from (:attr:`PanelData.inputs`):
+            ``path`` may not be one of them (or inside an input folder), even
+            with ``force``.
 
         Returns
         -------
@@ -1361,10 +1366,12 @@ class ActionBook:
         PanelError
             When nothing is approved.
         InputFileError
-            When the file exists (without ``force``) or is not ``.csv``.
+            When the file exists (without ``force``), is not ``.csv``, is a
+            folder or is one of ``inputs``.
         """
-        from cjml.panel._csv import write_csv
+        from cjml._io import check_output, write_csv
 
+        check_output(path, inputs=inputs, force=force, suffixes=(".csv",), option="file name")
         actions = self.approved()
         if actions.empty:
             raise PanelError("No approved actions to export yet: approve or override some "
@@ -1402,6 +1409,10 @@ class PanelData:
         Recommended touchpoints listed per customer.
     actions : ActionBook
         The decisions.
+    inputs : dict
+        What each input file is to its path (the bundle, events, scores and
+        rules given as paths to :meth:`from_inputs`): the export never writes
+        over them.
     """
 
     bundle: Any
@@ -1414,6 +1425,7 @@ class PanelData:
     n_not_scored: int = 0
     top_k: int = 3
     actions: ActionBook = field(default_factory=ActionBook)
+    inputs: dict = field(default_factory=dict)
 
     def __post_init__(self):
         self.customers = CustomerList(self.table, segment_col=self.segment_col)
@@ -1464,6 +1476,11 @@ class PanelData:
         from cjml.events import EventLog
         from cjml.scoring import score
 
+        inputs = {name: value for name, value in (("bundle", bundle), ("events", events),
+                                                  ("scores", scores), ("rules", rules))
+                  if isinstance(value, str | os.PathLike)}
+        if "bundle" in inputs:
+            inputs["bundle's manifest"] = str(inputs["bundle"]) + ".manifest.json"
         if not isinstance(bundle, ModelBundle):
             bundle = ModelBundle.load(bundle)
         log = events if isinstance(events, EventLog) else cjml.read_events(
@@ -1491,7 +1508,7 @@ class PanelData:
             report = cjml.journey_map(log, bundle, cutoff=cut)
         return cls(bundle=bundle, log=log, table=table, cutoff=cut, segment_col=segment_col,
                    rules=rules, report=report, n_not_scored=len(scores) - len(table),
-                   top_k=top_k, actions=ActionBook(user=user))
+                   top_k=top_k, actions=ActionBook(user=user), inputs=inputs)
 
     @property
     def recommender(self):
