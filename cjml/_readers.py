@@ -496,7 +496,11 @@ class CsvRowCheck:
                         break
                 while True:
                     start = reader.line_num + 1
-                    row = next(reader, None)
+                    try:
+                        row = next(reader, None)
+                    except csv.Error:  # a field past the size limit: a quote left open
+                        found = (start, 1, True)
+                        break
                     if row is None:
                         break
                     if row and len(row) != n:

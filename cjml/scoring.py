@@ -840,7 +840,11 @@ class _Source:
     def identity(self) -> Any:
         """What the fingerprint of a run records about the input."""
         if self.frame is not None:
-            hashed = pd.util.hash_pandas_object(self.frame, index=False).to_numpy()
+            try:
+                hashed = pd.util.hash_pandas_object(self.frame, index=False).to_numpy()
+            except TypeError:  # unhashable cells (a column of dicts or lists): by their text
+                hashed = pd.util.hash_pandas_object(self.frame.astype(str), index=False
+                                                    ).to_numpy()
             return {"frame": hashlib.sha256(hashed.tobytes()).hexdigest(),
                     "rows": len(self.frame), "columns": [str(c) for c in self.frame.columns]}
         out = []
