@@ -30,7 +30,6 @@ import lzma
 import os
 import zipfile
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import IO, Any
 
 from cjml.exceptions import InputFileError
@@ -397,8 +396,9 @@ def csv_header(path: str | os.PathLike, what: str = "the CSV file") -> tuple[lis
                     "index=False)\".")
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
-        where = ", ".join(f"{n!r} (columns {', '.join(str(i + 1) for i, m in enumerate(names) if m == n)})"
-                          for n in repeated)
+        where = ", ".join(
+            f"{n!r} (columns {', '.join(str(i + 1) for i, m in enumerate(names) if m == n)})"
+            for n in repeated)
         raise InputFileError(f"The header of {what} {name!r} names a column more than once: "
                              f"{where}. Fix: rename or remove the repeated column so each name "
                              "is unique.")
