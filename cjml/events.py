@@ -1064,19 +1064,25 @@ def _day_counts(ns: np.ndarray) -> dict[int, int]:
     return {int(d) + low: int(c) for d, c in zip(present, counts[present], strict=True)}
 
 
-def _late_events(days: Mapping[int, int]) -> tuple[int, int] | None:
-    """(events, the day after which they fall) far past the rest, or None.
+def _late_events(days: Mapping[int, int]) -> tuple[int, float] | None:
+    """(events, the day of the 99.9th percentile) when some are far past the rest, or None.
 
-    Far past: more than :data:`LATE_EVENT_DAYS` days after the day of the 99.9th
-    percentile of the times (lower rank, so one stray event in a small log counts).
+    Far past: more than :data:`LATE_EVENT_DAYS` days after the 99.9th percentile of
+    the days of the events (linear interpolation, numpy's default), so that one stray
+    event among thousands counts, and in a small log only a stray far out (a year
+    typed 2199) does.
     """
     if not days:
         return None
     keys = np.array(sorted(int(k) for k in days), dtype=np.int64)
     counts = np.array([int(days[k]) for k in keys], dtype=np.int64)
-    n = int(counts.sum())
-    rank = int(np.floor(0.999 * (n - 1)))
-    p999 = int(keys[np.searchsorted(np.cumsum(counts), rank, side="right")])
+    cum = np.cumsum(counts)
+    n = int(cum[-1])
+    position = 0.999 * (n - 1)
+    k = int(np.floor(position))
+    low = keys[np.searchsorted(cum, k, side="right")]
+    high = keys[np.searchsorted(cum, min(k + 1, n - 1), side="right")]
+    p999 = float(low + (position - k) * (high - low))
     late = keys > p999 + LATE_EVENT_DAYS
     if not late.any():
         return None
@@ -1089,7 +1095,7 @@ def _late_events_warning(label: str, days: Mapping[int, int], last_ns: int) -> s
     if late is None:
         return None
     n_late, p999 = late
-    bulk_end = pd.Timestamp((p999 + 1) * _DAY_NS, tz="UTC")
+    bulk_end = pd.Timestamp((int(np.floor(p999)) + 1) * _DAY_NS, tz="UTC")
     last = pd.Timestamp(int(last_ns), tz="UTC")
     many = n_late != 1
     return (f"{_plural(n_late, 'event')} of {label} {'are' if many else 'is'} far past the "
