@@ -62,6 +62,7 @@ from cjml.journey import JourneyMap
 
 __all__ = [
     "CANONICAL_COLUMNS",
+    "LATE_EVENT_DAYS",
     "REQUIRED_COLUMNS",
     "EventLog",
     "EventLogSummary",
