@@ -96,7 +96,7 @@ def _read_log(args: argparse.Namespace, journey_map=None):
         journey_map = args.map
     return cjml.read_events(args.events, columns=args.columns, journey_map=journey_map,
                             timezone=args.timezone, timestamp_unit=args.timestamp_unit,
-                            drop_duplicates=args.drop_duplicates)
+                            drop_duplicates=args.drop_duplicates, missing_ids=args.missing_ids)
 
 
 def _cmd_features(args: argparse.Namespace) -> int:
@@ -164,7 +164,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
         timezone=args.timezone, timestamp_unit=args.timestamp_unit,
         drop_duplicates=args.drop_duplicates,
         chunk_events=args.chunk_events, compile=args.compile, n_jobs=args.jobs,
-        progress=not args.quiet)
+        progress=not args.quiet, missing_ids=args.missing_ids)
     _say(summary.to_text())
     return 0
 
@@ -183,7 +183,7 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
                                                     method=args.method, n_jobs=args.jobs)
     customers = None
     if args.customers:
-        customers = _customer_list(args.customers, log.columns.get("customer_id"))
+        customers = _customer_list(args.customers, log, args.missing_ids)
     lookback = None if args.all else bundle.metadata.get("lookback")
     actions = recommender.recommend(log, cutoff=args.cutoff, customers=customers,
                                     lookback=lookback)
@@ -194,22 +194,16 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     return 0
 
 
-def _customer_list(path: str, id_column=None) -> list:
-    """Customer ids from a CSV with a ``customer_id`` column, the events' own name for
-    it (``--columns customer_id=user``), or a single column."""
-    import pandas as pd
+def _customer_list(path: str, log, missing_ids=None) -> list:
+    """Customer ids from a CSV or Parquet file with a ``customer_id`` column, the events'
+    own name for it (``--columns customer_id=user``), or a single column; read as text
+    under the CSV rules and given the log's id type ("007" stays "007")."""
+    from cjml._readers import parse_missing_ids
+    from cjml.events import _ids_like, _read_id_list
 
-    frame = pd.read_csv(path)
-    names = list(dict.fromkeys(["customer_id", *([str(id_column)] if id_column else [])]))
-    found = [name for name in names if name in frame.columns]
-    if found:
-        column = found[0]
-    elif frame.shape[1] == 1:
-        column = frame.columns[0]
-    else:
-        raise CjmlError(f"{path!r} has no {' or '.join(map(repr, names))} column (columns: "
-                        f"{list(frame.columns)!r}); name the column of ids customer_id.")
-    return frame[column].dropna().drop_duplicates().tolist()
+    listed, where = _read_id_list(path, log.columns.get("customer_id"),
+                                  parse_missing_ids(missing_ids))
+    return _ids_like(listed, log.customer_ids, where)
 
 
 def _write_actions(actions, path: Path, *, force: bool) -> Path:
@@ -367,6 +361,9 @@ def _add_input_options(parser: argparse.ArgumentParser, *, journey_map: bool = T
                         help="read numeric timestamps as epoch values in this unit")
     parser.add_argument("--drop-duplicates", action="store_true",
                         help="remove exact duplicate events (they are only reported otherwise)")
+    parser.add_argument("--missing-ids", metavar="TEXTS",
+                        help="customer ids that mean missing, e.g. NA,null (default: only empty "
+                             "ids; 'NA', 'null' and 'None' are ids like any other)")
 
 
 def _add_trust_option(parser: argparse.ArgumentParser) -> None:

@@ -46,11 +46,23 @@ from pandas.api.types import (
 )
 from pandas.tseries.api import guess_datetime_format
 
+from cjml._readers import (
+    NA_STRINGS,
+    check_csv_rows,
+    csv_header,
+    encoding_error,
+    file_kind,
+    not_this,
+    open_csv,
+    parse_missing_ids,
+    read_head,
+)
 from cjml.exceptions import InputFileError, SchemaError
 from cjml.journey import JourneyMap
 
 __all__ = [
     "CANONICAL_COLUMNS",
+    "LATE_EVENT_DAYS",
     "REQUIRED_COLUMNS",
     "EventLog",
     "EventLogSummary",
@@ -112,6 +124,15 @@ _TZ_SUFFIX = re.compile(
     re.IGNORECASE,
 )
 _TEXT_INT = r"-?(?:0|[1-9][0-9]{0,17})"
+_UNIT_WORDS = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds"}
+_DAY_NS = 86_400 * 10**9
+# Epoch numbers whose date falls in these years look like the right unit.
+_PLAUSIBLE_NS = (pd.Timestamp("1980-01-01").value, pd.Timestamp("2100-01-01").value)
+_ISO = "ISO8601"
+_MAX_FORMATS = 5  # formats tried on the values ISO 8601 cannot read, before giving up
+#: Events more than this many days after the 99.9th percentile of a log's times are
+#: reported (they would move the default cutoff).
+LATE_EVENT_DAYS = 30
 
 
 # --------------------------------------------------------------------------- helpers
@@ -432,6 +453,130 @@ def _resolve_columns(mapping: dict[str, Hashable], available: Sequence[Hashable]
     return resolved
 
 
+def _nested_kind(s: pd.Series) -> str | None:
+    """"struct", "list" or "map" when a column holds nested values, else None."""
+    dtype = s.dtype
+    if isinstance(dtype, pd.ArrowDtype):
+        import pyarrow as pa
+
+        t = dtype.pyarrow_dtype
+        if pa.types.is_struct(t):
+            return "struct"
+        if pa.types.is_map(t):
+            return "map"
+        return "list" if pa.types.is_nested(t) else None
+    if dtype != object or infer_dtype(s, skipna=True) != "mixed":
+        return None
+    for value in s:
+        if isinstance(value, dict):
+            return "struct"
+        if isinstance(value, list | tuple | set | np.ndarray):
+            return "list"
+    return None
+
+
+def _without_nested_extras(data: pd.DataFrame, resolved: dict[str, Hashable]) -> pd.DataFrame:
+    """The data without extra columns of nested values (structs, lists, maps), with a
+    warning naming them: no feature can use them, and they cannot be compared."""
+    used = set(resolved.values())
+    nested = {c: kind for c in data.columns if c not in used
+              and (kind := _nested_kind(data[c])) is not None}
+    if not nested:
+        return data
+    listed = ", ".join(f"{str(c)!r} ({kind})" for c, kind in nested.items())
+    warnings.warn(
+        f"{'Column' if len(nested) == 1 else 'Columns'} {listed} "
+        f"{'holds' if len(nested) == 1 else 'hold'} nested values, which cjml cannot use as "
+        "customer attributes: left out. Fix: if it holds attributes, flatten it into plain "
+        "columns (e.g. df['plan'] = df['meta'].str['plan']), or drop it to silence this.",
+        UserWarning, stacklevel=_user_stacklevel())
+    return data.drop(columns=list(nested))
+
+
+# --------------------------------------------------------------------------- customer lists
+def _read_id_list(customers: Any, id_column: Hashable | None = None,
+                  missing_ids: Sequence[str] = ()) -> tuple[np.ndarray, str]:
+    """The distinct ids of a customer list, in the order given, and how to name the list.
+
+    ``customers`` is a CSV or Parquet file (its ``customer_id`` column, the
+    events' own name for it, or its only column) or a list-like of ids. A CSV
+    list is read under the CSV rules, as text: ``"007"`` stays ``"007"`` and
+    ``"NA"`` is an id unless ``missing_ids`` names it. Missing ids are refused.
+    """
+    if isinstance(customers, str | os.PathLike):
+        path = Path(customers)
+        where = f"customer list {str(path)!r}"
+        kind = _suffix_kind(path)
+        if kind is None:
+            raise InputFileError(f"Cannot read the {where}: give a .csv or .parquet file with "
+                                 "a customer_id column.")
+        if kind == "csv":
+            what = "the customer list"
+            names, header_lines = csv_header(path, what)
+            check_csv_rows(path, names, header_lines, what)
+            try:
+                with open_csv(path, what) as raw:
+                    table = pd.read_csv(raw, header=None, names=names, skiprows=header_lines,
+                                        dtype=str, keep_default_na=False, na_values=[""])
+            except UnicodeDecodeError:
+                raise encoding_error(path, what) from None
+            except (pd.errors.ParserError, OSError, ValueError) as exc:
+                raise InputFileError(_csv_unreadable(path, exc)) from None
+        else:
+            table = _read_parquet(path)
+        names = list(dict.fromkeys(["customer_id", *([id_column] if id_column else [])]))
+        found = [c for c in names if c in table.columns]
+        if found:
+            values = table[found[0]]
+        elif len(table.columns) == 1:
+            values = table.iloc[:, 0]
+        else:
+            raise SchemaError(f"The {where} has columns {list(table.columns)!r} but no "
+                              f"{' or '.join(repr(str(c)) for c in names)} column. Fix: name "
+                              "the column of ids customer_id, or give a file with one column.")
+    else:
+        if isinstance(customers, pd.DataFrame):
+            raise TypeError("customers must be a list of ids (list, array, Series) or a file, "
+                            "not a DataFrame; pass df['customer_id'].")
+        values, where = customers, "customer list"
+    values = pd.Series(list(values) if not isinstance(values, pd.Series | pd.Index | np.ndarray)
+                       else np.asarray(values, dtype=object), dtype=object)
+    text = values.astype(str).str.strip()
+    missing = (values.isna().to_numpy() | (text == "").to_numpy()
+               | text.isin(tuple(missing_ids)).to_numpy())
+    if missing.any():
+        rows = np.flatnonzero(missing)[:_MAX_SHOWN].tolist()
+        raise SchemaError(f"The {where} has {int(missing.sum()):,} missing or empty id(s), at "
+                          f"positions {rows!r}. Fix: remove them or fill them in.")
+    return pd.unique(values.to_numpy(dtype=object)), where
+
+
+def _ids_like(listed: np.ndarray, ids: pd.Index | np.ndarray, where: str) -> list:
+    """Listed ids in the type of the log's ids: whole numbers when the log's ids are, else
+    text ("007" stays "007", and 7 read from a Parquet list becomes "7")."""
+    ids = pd.Index(ids)
+    if is_integer_dtype(ids.dtype):
+        numbers = pd.to_numeric(pd.Series(listed, dtype=object).astype(str).str.strip(),
+                                errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        bad = np.isnan(numbers) | (numbers != np.round(numbers))
+        if bad.any():
+            shown = [str(v) for v in listed[bad][:_MAX_SHOWN]]
+            raise SchemaError(f"The {where} has ids that are not whole numbers ({shown!r}, "
+                              f"{int(bad.sum()):,} in all), but every customer id of the events "
+                              "is one: they could match no customer. Fix: correct the list.")
+        return list(dict.fromkeys(numbers.astype(np.int64).tolist()))
+    return list(dict.fromkeys(_id_text(v) for v in listed))
+
+
+def _id_text(value: Any) -> str:
+    """An id as text: a whole float without its ".0"."""
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    if isinstance(value, np.generic):
+        value = value.item()
+    return str(value)
+
+
 # --------------------------------------------------------------------------- readers
 def _suffix_kind(path: Path) -> str | None:
     name = path.name.lower()
@@ -443,43 +588,45 @@ def _suffix_kind(path: Path) -> str | None:
 
 
 def _read_csv(path: Path, mapping: dict[str, Hashable]) -> pd.DataFrame:
-    try:
-        header = pd.read_csv(path, nrows=0)
-    except pd.errors.EmptyDataError:
-        raise SchemaError(
-            f"The CSV file {str(path)!r} is empty: no header and no rows. Fix: export the "
-            "events with a header line (customer_id,timestamp,touchpoint,...) and one row "
-            "per event."
-        ) from None
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
-        raise InputFileError(_csv_unreadable(path, exc)) from None
+    """A CSV file under the CSV rules of :mod:`cjml._readers` (as ``score`` reads it)."""
+    names, header_lines = csv_header(path)
+    check_csv_rows(path, names, header_lines)  # pandas pads short lines: check them first
     # Identifiers and names are read as text: a CSV carries no types, and "007" must not
     # become 7. Lossless integer ids are turned back into integers later.
     dtypes: dict[Hashable, str] = {}
     try:
-        resolved = _resolve_columns(mapping, list(header.columns))
+        resolved = _resolve_columns(mapping, names)
     except SchemaError:
         resolved = {}  # the same check fails again on the full frame, with the rows
     for canon in ("customer_id", "touchpoint", "stage", "channel"):
         if canon in resolved:
             dtypes[resolved[canon]] = "str"
+    # "NA", "null", "None" are ids: in the id column only an empty cell is missing.
+    id_col = resolved.get("customer_id")
+    na = {c: [""] if c == id_col else list(NA_STRINGS) for c in names}
     try:
-        return pd.read_csv(path, dtype=dtypes or None)
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
+        with open_csv(path) as raw:
+            return pd.read_csv(raw, header=None, names=names, skiprows=header_lines,
+                               dtype=dtypes or None, keep_default_na=False, na_values=na)
+    except UnicodeDecodeError:
+        raise encoding_error(path, "the CSV file") from None
+    except (pd.errors.ParserError, OSError, ValueError) as exc:
         raise InputFileError(_csv_unreadable(path, exc)) from None
 
 
 def _csv_unreadable(path: Path, exc: Exception) -> str:
-    if isinstance(exc, UnicodeDecodeError):
-        why = "it is not UTF-8 text"
-        fix = "re-save it as UTF-8 CSV"
-    else:
-        why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        fix = "check the separator (a comma), quoting and the number of fields on each line"
-    return f"Cannot read the CSV file {str(path)!r}: {why}. Fix: {fix}."
+    why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return (f"Cannot read the CSV file {str(path)!r}: {why}. Fix: check the quoting (a quote "
+            "opened and never closed?).")
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
+    kind = file_kind(read_head(path, "the Parquet file"))
+    if kind != "parquet":
+        fix = ("name it .csv (cjml reads CSV files by their suffix)." if kind is None else
+               "export the events as Parquet or CSV.")
+        raise not_this(path, "the Parquet file", kind or "text",
+                        f"a Parquet file. Fix: {fix}")
     try:
         frame = pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises several unrelated types; none must leak
@@ -561,11 +708,22 @@ def _input_files(path: Path) -> tuple[str, list[Path]]:
 
 
 # --------------------------------------------------------------------------- columns to arrays
-def _customer_codes(ctx: _Context, text_ints: bool) -> tuple[np.ndarray, pd.Index]:
-    """Dense codes (in input order) and the sorted unique customer ids."""
+def _customer_codes(ctx: _Context, text_ints: bool, missing_ids: tuple[str, ...] = ()
+                    ) -> tuple[np.ndarray, pd.Index]:
+    """Dense codes (in input order) and the sorted unique customer ids.
+
+    Only missing cells and empty text are missing ids, and the texts of
+    ``missing_ids``: "NA" or "null" are ids unless the user says otherwise.
+    """
     s = _decategorize(ctx.raw("customer_id"))
     fix = ("fill in the customer id on these rows, or remove them before calling cjml "
            "(cjml never drops rows on its own).")
+    if missing_ids and not is_numeric_dtype(s.dtype):
+        said = np.asarray(s.astype(str).str.strip().isin(missing_ids)) & ~np.asarray(s.isna())
+        if said.any():
+            raise ctx.fail("customer_id", np.flatnonzero(said),
+                           f"a customer id that means missing (missing_ids={list(missing_ids)!r})",
+                           fix, REQUIRED_COLUMNS)
     if is_integer_dtype(s.dtype) and not (s.dtype == np.uint64 and len(s) and s.max() > 2**63 - 1):
         null = np.flatnonzero(s.isna().to_numpy())
         if len(null):
@@ -634,16 +792,83 @@ def _epoch_ns(values: np.ndarray, unit: str) -> tuple[np.ndarray, np.ndarray]:
     return ns, bad
 
 
-def _timestamps_ns(ctx: _Context, timezone: Any, unit: str | None) -> np.ndarray:
-    """Event times as int64 nanoseconds since the epoch, UTC, in input order."""
+def _epoch_unit_hint(values: np.ndarray) -> str:
+    """The fix for epoch numbers given without a unit: the unit their size suggests."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    unit = _plausible_unit(float(np.median(np.abs(values)))) if len(values) else None
+    if unit is None:
+        return ("if they are Unix epoch times, pass timestamp_unit='s' (seconds) or "
+                "timestamp_unit='ms' (milliseconds); on the command line --timestamp-unit s. "
+                "Otherwise give dates as text, e.g. '2024-03-01 14:30:00'.")
+    example = float(np.median(values))
+    when = pd.Timestamp(int(example * _NS_PER_UNIT[unit]), tz="UTC")
+    return (f"they look like Unix epoch times in {_UNIT_WORDS[unit]} ({example:.0f} is "
+            f"{when:%Y-%m-%d %H:%M} UTC): pass timestamp_unit={unit!r} (on the command line "
+            f"--timestamp-unit {unit}). Otherwise give dates as text, e.g. '2024-03-01 14:30:00'.")
+
+
+def _plausible_unit(number: float) -> str | None:
+    """The epoch unit that makes ``number`` a date between 1980 and 2100, if one does."""
+    for unit in _TIMESTAMP_UNITS:
+        ns = number * _NS_PER_UNIT[unit]
+        if _PLAUSIBLE_NS[0] <= ns <= _PLAUSIBLE_NS[1]:
+            return unit
+    return None
+
+
+def _date_number_format(values: np.ndarray) -> str | None:
+    """``"%Y%m%d"`` or ``"%Y%m%d%H%M%S"`` when every number is written like a date
+    (20240131, 20240131093000), else None."""
+    values = np.asarray(values, dtype=np.float64)
+    if not len(values) or not np.all(np.isfinite(values)) or np.any(values != np.round(values)):
+        return None
+    v = values.astype(np.int64)
+    for digits, fmt in ((8, "%Y%m%d"), (14, "%Y%m%d%H%M%S")):
+        if not np.all((v >= 10 ** (digits - 1)) & (v < 10**digits)):
+            continue
+        day = v // 10 ** (digits - 8)
+        rest = v % 10 ** (digits - 8)
+        year, month, mday = day // 10000, day // 100 % 100, day % 100
+        ok = (year >= 1900) & (year <= 2100) & (month >= 1) & (month <= 12) & (mday >= 1) & (
+            mday <= 31)
+        if digits == 14:
+            ok &= (rest // 10000 < 24) & (rest // 100 % 100 < 60) & (rest % 100 < 60)
+        if np.all(ok):
+            return fmt
+    return None
+
+
+def _refuse_date_numbers(values: np.ndarray, unit: str, ctx: _Context) -> None:
+    """Numbers written like dates (20240131) are not epoch times: refuse them with a unit."""
+    fmt = _date_number_format(values)
+    if fmt is None:
+        return
+    first = int(np.asarray(values, dtype=np.float64)[0])
+    as_epoch = pd.Timestamp(first * _NS_PER_UNIT[unit], tz="UTC") if abs(
+        first * _NS_PER_UNIT[unit]) < 9.2e18 else None
+    read = (f"; as {_UNIT_WORDS[unit]} since 1970, {first} would be {as_epoch:%Y-%m-%d %H:%M}"
+            if as_epoch is not None else "")
+    shape = "YYYYMMDD" if fmt == "%Y%m%d" else "YYYYMMDDhhmmss"
+    when = pd.to_datetime(str(first), format=fmt)
+    raise ctx.fail("timestamp", np.arange(len(values)),
+                   f"numbers written like dates ({shape}: {first} is {when:%Y-%m-%d})",
+                   f"leave out --timestamp-unit {unit} (timestamp_unit={unit!r}): without it "
+                   f"cjml reads {shape} numbers as dates{read}.", whole_column=True)
+
+
+def _timestamps_ns(ctx: _Context, timezone: Any, unit: str | None,
+                   found: dict | None = None) -> np.ndarray:
+    """Event times as int64 nanoseconds since the epoch, UTC, in input order.
+
+    ``found``, when given, receives the date formats of text timestamps:
+    format -> (rows, example), for a check over several batches (``score``).
+    """
     s = _decategorize(ctx.raw("timestamp"))
     n = len(s)
     all_rows = np.arange(n)
     null_fix = ("fill in the time of these events, or remove them before calling cjml "
                 "(cjml never drops rows on its own).")
-    unit_fix = ("if they are Unix epoch times, pass timestamp_unit='s' (seconds) or "
-                "timestamp_unit='ms' (milliseconds); on the command line "
-                "--timestamp-unit s. Otherwise give dates as text, e.g. '2024-03-01 14:30:00'.")
     if s.dtype == object:
         kind = infer_dtype(s, skipna=True)
         if kind in ("datetime", "datetime64", "date"):
@@ -668,15 +893,24 @@ def _timestamps_ns(ctx: _Context, timezone: Any, unit: str | None) -> np.ndarray
     elif is_numeric_dtype(dtype) and not is_bool_dtype(dtype):
         values = s.to_numpy(dtype=np.float64 if is_float_dtype(dtype) else None,
                             na_value=np.nan if is_float_dtype(dtype) else None)
-        if unit is None:
-            given_rows = np.flatnonzero(~pd.isna(values))
-            raise ctx.fail("timestamp", given_rows if len(given_rows) else all_rows,
-                           "numbers instead of dates", unit_fix, whole_column=True)
         if values.dtype == object:  # nullable integers with missing values
             values = s.to_numpy(dtype=np.float64, na_value=np.nan)
-        null = np.flatnonzero(pd.isna(values))
+        given = ~pd.isna(values)
+        if unit is None:
+            given_rows = np.flatnonzero(given)
+            if _date_number_format(values[given]) is not None:
+                # 20240131: a date written as a number, read as the same text would be
+                text = pd.Series(np.where(given, values, 0).astype(np.int64).astype(str),
+                                 dtype=object).where(given, None)
+                idx = _parse_text_timestamps(text, ctx, timezone, None, null_fix, found)
+                return np.asarray(idx.as_unit("ns").asi8, dtype=np.int64)
+            raise ctx.fail("timestamp", given_rows if len(given_rows) else all_rows,
+                           "numbers instead of dates", _epoch_unit_hint(values[given]),
+                           whole_column=True)
+        null = np.flatnonzero(~given)
         if len(null):
             raise ctx.fail("timestamp", null, "no timestamp", null_fix, REQUIRED_COLUMNS)
+        _refuse_date_numbers(values, unit, ctx)
         ns, bad = _epoch_ns(values, unit)
         if bad.any():
             raise ctx.fail(
@@ -686,7 +920,7 @@ def _timestamps_ns(ctx: _Context, timezone: Any, unit: str | None) -> np.ndarray
                 "check timestamp_unit ('s', 'ms', 'us' or 'ns') and the values.")
         return ns
     else:
-        idx = _parse_text_timestamps(s, ctx, timezone, unit, null_fix, unit_fix)
+        idx = _parse_text_timestamps(s, ctx, timezone, unit, null_fix, found)
     _check_bounds(idx, np.arange(len(idx)), ctx)
     return np.asarray(idx.as_unit("ns").asi8, dtype=np.int64)
 
@@ -706,8 +940,27 @@ def _check_bounds(idx: pd.DatetimeIndex, positions: np.ndarray, ctx: _Context) -
                        "correct these dates (a typo in the year?).")
 
 
+def _guess_formats(text: str) -> list[str]:
+    """The strftime formats a date text may be in (month first, then day first)."""
+    with warnings.catch_warnings():  # pandas warns about dayfirst: we try both on purpose
+        warnings.simplefilter("ignore")
+        guesses = [guess_datetime_format(text), guess_datetime_format(text, dayfirst=True)]
+    return list(dict.fromkeys(g for g in guesses if g is not None))
+
+
+def _mixed_formats_error(label: str, formats: Mapping[str, Sequence]) -> SchemaError:
+    """The refusal of a column whose dates come in several formats (format -> rows, e.g.)."""
+    parts = [f"{'ISO 8601' if fmt == _ISO else repr(fmt)} on {_plural(int(rows), 'row')} "
+             f"(e.g. {example})" for fmt, (rows, example) in formats.items()]
+    return _row_error(
+        f"{label[0].upper()}{label[1:]} mixes date formats: {'; '.join(parts)}. cjml reads one "
+        "format per column, so that a date such as 02/01/2024 is never read two ways. Fix: "
+        "write every date in one format, preferably ISO 8601 ('2024-01-31 14:30:00').",
+        "timestamp", None, "dates in several formats")
+
+
 def _parse_text_timestamps(s: pd.Series, ctx: _Context, timezone: Any, unit: str | None,
-                           null_fix: str, unit_fix: str) -> pd.DatetimeIndex:
+                           null_fix: str, found: dict | None = None) -> pd.DatetimeIndex:
     raw = s.reset_index(drop=True)
     if is_bool_dtype(raw.dtype):
         raise ctx.fail("timestamp", np.arange(len(raw)), "true/false values instead of dates",
@@ -727,39 +980,69 @@ def _parse_text_timestamps(s: pd.Series, ctx: _Context, timezone: Any, unit: str
                 "timestamp", bad,
                 f"text that is not a number, although timestamp_unit={unit!r} was given",
                 "leave timestamp_unit out for text dates, or correct these values.")
+        _refuse_date_numbers(numbers, unit, ctx)
         ns, out = _epoch_ns(numbers, unit)
         if out.any():
             raise ctx.fail("timestamp", np.flatnonzero(out),
                            f"epoch times that are out of range for timestamp_unit={unit!r}",
                            "check timestamp_unit ('s', 'ms', 'us' or 'ns') and the values.")
         return pd.DatetimeIndex(ns.view("M8[ns]")).tz_localize("UTC")
-    # ISO 8601 first (fast, and mixed offsets are fine); then one format guessed from the
-    # first value that failed. No per-element dateutil fallback: it guesses silently.
+    # ISO 8601 first (fast, and mixed offsets are fine); then the formats of what it could
+    # not read, each tried on all the rest. No per-element dateutil fallback: it guesses
+    # silently. Several formats in one column are refused, whatever the row order.
     parsed = pd.to_datetime(raw, utc=True, format="ISO8601", errors="coerce")
-    failed = np.flatnonzero(np.asarray(parsed.isna()))
+    ok = ~np.asarray(parsed.isna())
+    formats: dict[str, list] = {}
+    if ok.any():
+        first = int(np.argmax(ok))
+        formats[_ISO] = [int(ok.sum()), first]
+    failed = np.flatnonzero(~ok)
+    unreadable = np.empty(0, dtype=np.int64)
     if len(failed):
         sub = raw.iloc[failed]
         missing = np.asarray(sub.isna()) | np.asarray(sub.astype(str).str.strip() == "")
         null = failed[missing]
         if len(null):
             raise ctx.fail("timestamp", null, "no timestamp", null_fix, REQUIRED_COLUMNS)
-        fmt = guess_datetime_format(str(sub.iloc[0]).strip())
-        if fmt is not None:
-            retry = pd.to_datetime(sub.str.strip(), utc=True, format=fmt, errors="coerce")
-            parsed.iloc[failed] = retry.array
-        still = np.flatnonzero(np.asarray(parsed.isna()))
-        if len(still):
-            sample = raw.iloc[still].astype(str).str.strip()
-            looks_numeric = bool(sample.str.fullmatch(r"-?\d+(?:\.\d+)?").all())
-            fix = unit_fix if looks_numeric else (
-                "give dates in one format, preferably ISO 8601: '2024-03-01 14:30:00' "
-                "or with an offset '2024-03-01T14:30:00+01:00'.")
-            raise ctx.fail("timestamp", still, "values that cannot be read as dates", fix)
+        text = sub.astype(str).str.strip().reset_index(drop=True)
+        left = np.arange(len(failed))
+        for _ in range(_MAX_FORMATS):
+            if not len(left):
+                break
+            best = None
+            for fmt in _guess_formats(text.iloc[left[0]]):
+                tried = pd.to_datetime(text.iloc[left], utc=True, format=fmt, errors="coerce")
+                hit = ~np.asarray(tried.isna())
+                if best is None or hit.sum() > best[2].sum():
+                    best = (fmt, tried, hit)
+            if best is None or not best[2][0]:  # the first value has no format: unreadable
+                unreadable = np.append(unreadable, failed[left[0]])
+                left = left[1:]
+                continue
+            fmt, tried, hit = best
+            parsed.iloc[failed[left[hit]]] = tried[hit].array
+            formats[fmt] = [int(hit.sum()), int(failed[left[hit][0]])]
+            left = left[~hit]
+        unreadable = np.sort(np.concatenate([unreadable, failed[left]]))
+    described = {fmt: (rows, f"{ctx.origin.where(pos)}: {_show(raw.iloc[pos])}")
+                 for fmt, (rows, pos) in formats.items()}
+    if len(formats) > 1:
+        raise _mixed_formats_error(ctx.label("timestamp"), described)
+    if len(unreadable):
+        sample = raw.iloc[unreadable].astype(str).str.strip()
+        looks_numeric = bool(sample.str.fullmatch(r"-?\d+(?:\.\d+)?").all())
+        fix = _epoch_unit_hint(pd.to_numeric(sample, errors="coerce").to_numpy(
+            dtype=np.float64, na_value=np.nan)) if looks_numeric else (
+            "give dates in one format, preferably ISO 8601: '2024-03-01 14:30:00' "
+            "or with an offset '2024-03-01T14:30:00+01:00'.")
+        raise ctx.fail("timestamp", unreadable, "values that cannot be read as dates", fix)
+    if found is not None:
+        found.update(described)
     idx = pd.DatetimeIndex(parsed)
     _check_bounds(idx, np.arange(len(idx)), ctx)
     if not _is_utc(timezone):
         # utc=True read naive text as UTC; read it again in the user's timezone.
-        naive = ~np.asarray(raw.str.contains(_TZ_SUFFIX, na=False))
+        naive = ~np.asarray(raw.astype(str).str.contains(_TZ_SUFFIX, na=False))
         if naive.any():
             pos = np.flatnonzero(naive)
             wall = idx[pos].tz_localize(None)
@@ -768,6 +1051,86 @@ def _parse_text_timestamps(s: pd.Series, ctx: _Context, timezone: Any, unit: str
             values[pos] = local.as_unit("ns").asi8
             idx = pd.DatetimeIndex(values.view("M8[ns]")).tz_localize("UTC")
     return idx
+
+
+# --------------------------------------------------------------------------- whole-log checks
+def _day_counts(ns: np.ndarray) -> dict[int, int]:
+    """Events per UTC day (days since 1970-01-01), for the late-event rule."""
+    if not len(ns):
+        return {}
+    days = np.floor_divide(ns, _DAY_NS)
+    low = int(days.min())
+    counts = np.bincount(days - low)  # at most 214,000 days between 1677 and 2262
+    present = np.flatnonzero(counts)
+    return {int(d) + low: int(c) for d, c in zip(present, counts[present], strict=True)}
+
+
+def _late_events(days: Mapping[int, int]) -> tuple[int, float] | None:
+    """(events, the day of the 99.9th percentile) when some are far past the rest, or None.
+
+    Far past: more than :data:`LATE_EVENT_DAYS` days after the 99.9th percentile of
+    the days of the events (linear interpolation, numpy's default), so that one stray
+    event among thousands counts, and in a small log only a stray far out (a year
+    typed 2199) does.
+    """
+    if not days:
+        return None
+    keys = np.array(sorted(int(k) for k in days), dtype=np.int64)
+    counts = np.array([int(days[k]) for k in keys], dtype=np.int64)
+    cum = np.cumsum(counts)
+    n = int(cum[-1])
+    position = 0.999 * (n - 1)
+    k = int(np.floor(position))
+    low = keys[np.searchsorted(cum, k, side="right")]
+    high = keys[np.searchsorted(cum, min(k + 1, n - 1), side="right")]
+    p999 = float(low + (position - k) * (high - low))
+    late = keys > p999 + LATE_EVENT_DAYS
+    if not late.any():
+        return None
+    return int(counts[late].sum()), p999
+
+
+def _late_events_warning(label: str, days: Mapping[int, int], last_ns: int) -> str | None:
+    """The warning about events far past the rest, before they move the default cutoff."""
+    late = _late_events(days)
+    if late is None:
+        return None
+    n_late, p999 = late
+    bulk_end = pd.Timestamp((int(np.floor(p999)) + 1) * _DAY_NS, tz="UTC")
+    last = pd.Timestamp(int(last_ns), tz="UTC")
+    many = n_late != 1
+    return (f"{_plural(n_late, 'event')} of {label} {'are' if many else 'is'} far past the "
+            f"rest: more than {LATE_EVENT_DAYS} days after 99.9% of the events (which end by "
+            f"{bulk_end:%Y-%m-%d}), the latest on {last:%Y-%m-%d %H:%M}. "
+            f"{'They move' if many else 'It moves'} the default cutoff (the last event) to "
+            f"{last:%Y-%m-%d}. Fix: remove {'them' if many else 'it'} if "
+            f"{'they are errors' if many else 'it is an error'} (a typo in the year?), or pass "
+            f"--cutoff (cutoff=...) to work as of an earlier date, e.g. --cutoff "
+            f"{bulk_end:%Y-%m-%d}.")
+
+
+def _epoch_error(label: str, first_ns: int, last_ns: int, unit: str | None
+                 ) -> SchemaError | None:
+    """The refusal of a log whose times all fall within a day of 1970-01-01, or None."""
+    if not (-_DAY_NS < first_ns and last_ns < _DAY_NS):
+        return None
+    first = pd.Timestamp(int(first_ns), tz="UTC")
+    last = pd.Timestamp(int(last_ns), tz="UTC")
+    fix = ("check the export: the times are probably zeros, or numbers turned into dates in "
+           "the wrong unit.")
+    if unit is not None:
+        raw = max(abs(first_ns), abs(last_ns)) / _NS_PER_UNIT[unit]
+        right = _plausible_unit(raw)
+        if right is not None and right != unit:
+            fix = (f"the numbers look like epoch {_UNIT_WORDS[right]}: pass timestamp_unit="
+                   f"{right!r} (--timestamp-unit {right}) instead of {unit!r}.")
+        else:
+            fix = (f"check timestamp_unit={unit!r} (--timestamp-unit {unit}): 's' for seconds, "
+                   "'ms' for milliseconds, 'us' or 'ns'.")
+    return _row_error(
+        f"Every time of {label} falls within a day of 1970-01-01, the Unix epoch ({first} to "
+        f"{last}): most likely numbers read in the wrong unit. Fix: {fix}", "timestamp", None,
+        "times within a day of 1970-01-01")
 
 
 def _factorize(s: pd.Series) -> tuple[np.ndarray, Any]:
@@ -1146,6 +1509,10 @@ class EventLog:
     drop_duplicates : bool, default False
         Remove exact duplicate events (equal in every column). They are always
         counted and reported in a warning either way.
+    missing_ids : sequence of str or str, optional
+        Customer ids that mean "missing", e.g. ``["NA", "null"]`` or
+        ``"NA,null"``. By default only a missing cell or empty text is a
+        missing id: ``"NA"``, ``"null"`` and ``"None"`` are ids like any other.
 
     Attributes
     ----------
@@ -1185,6 +1552,7 @@ class EventLog:
         timezone: Any = "UTC",
         timestamp_unit: str | None = None,
         drop_duplicates: bool = False,
+        missing_ids: Sequence[str] | str | None = None,
     ) -> None:
         if not isinstance(data, pd.DataFrame):
             raise TypeError(
@@ -1194,7 +1562,8 @@ class EventLog:
         index = None if data.index.equals(pd.RangeIndex(len(data))) else data.index
         self._setup(data, _Origin(index=index), text_ints=False, columns=columns,
                     journey_map=journey_map, timezone=timezone,
-                    timestamp_unit=timestamp_unit, drop_duplicates=drop_duplicates)
+                    timestamp_unit=timestamp_unit, drop_duplicates=drop_duplicates,
+                    missing_ids=missing_ids)
 
     @classmethod
     def from_frame(
@@ -1206,6 +1575,7 @@ class EventLog:
         timezone: Any = "UTC",
         timestamp_unit: str | None = None,
         drop_duplicates: bool = False,
+        missing_ids: Sequence[str] | str | None = None,
     ) -> EventLog:
         """Validate a DataFrame of events and put it in canonical form.
 
@@ -1224,6 +1594,9 @@ class EventLog:
             Unit of numeric (epoch) timestamps.
         drop_duplicates : bool, default False
             Remove exact duplicate events.
+        missing_ids : sequence of str or str, optional
+            Customer ids that mean "missing" (e.g. ``["NA", "null"]``); by
+            default every id but an empty one is an id.
 
         Returns
         -------
@@ -1236,11 +1609,18 @@ class EventLog:
             When the events do not fit the contract (see :func:`read_events`).
         """
         return cls(df, columns=columns, journey_map=journey_map, timezone=timezone,
-                   timestamp_unit=timestamp_unit, drop_duplicates=drop_duplicates)
+                   timestamp_unit=timestamp_unit, drop_duplicates=drop_duplicates,
+                   missing_ids=missing_ids)
 
     @classmethod
     def _from_source(cls, data: pd.DataFrame, origin: _Origin, text_ints: bool,
                      **options: Any) -> EventLog:
+        """An EventLog of rows read from files (``origin`` names them in messages).
+
+        ``log_checks=False`` skips the checks on the whole log's times (within a
+        day of 1970, events far past the rest): ``score`` makes them once over
+        the input, not per chunk.
+        """
         self = cls.__new__(cls)
         self._setup(data, origin, text_ints=text_ints, **options)
         return self
@@ -1248,7 +1628,8 @@ class EventLog:
     # ----------------------------------------------------------------- validation
     def _setup(self, data: pd.DataFrame, origin: _Origin, *, text_ints: bool,
                columns: Any, journey_map: Any, timezone: Any, timestamp_unit: str | None,
-               drop_duplicates: bool) -> None:
+               drop_duplicates: bool, missing_ids: Any = None, log_checks: bool = True
+               ) -> None:
         if timestamp_unit is not None and timestamp_unit not in _TIMESTAMP_UNITS:
             raise ValueError(
                 f"timestamp_unit={timestamp_unit!r} is not allowed; use one of "
@@ -1256,6 +1637,7 @@ class EventLog:
         if not isinstance(drop_duplicates, bool | np.bool_):
             raise ValueError(f"drop_duplicates must be True or False, got {drop_duplicates!r}.")
         _check_timezone(timezone)
+        missing_ids = parse_missing_ids(missing_ids)
         jmap = JourneyMap.coerce(journey_map)
         mapping = _parse_columns(columns)
 
@@ -1266,11 +1648,21 @@ class EventLog:
                 "Fix: pass a log with at least one event (customer_id, timestamp, touchpoint)."
             )
         resolved = _resolve_columns(mapping, list(data.columns))
+        data = _without_nested_extras(data, resolved)
         ctx = _Context(data, resolved, origin)
         n = len(data)
 
-        cust_codes, customer_ids = _customer_codes(ctx, text_ints)
+        cust_codes, customer_ids = _customer_codes(ctx, text_ints, missing_ids)
         ts_ns = _timestamps_ns(ctx, timezone, timestamp_unit)
+        if log_checks:
+            epoch = _epoch_error(ctx.label("timestamp"), int(ts_ns.min()), int(ts_ns.max()),
+                                 timestamp_unit)
+            if epoch is not None:
+                raise epoch
+            late = _late_events_warning(ctx.label("timestamp"), _day_counts(ts_ns),
+                                        int(ts_ns.max()))
+            if late is not None:
+                warnings.warn(late, UserWarning, stacklevel=_user_stacklevel())
 
         # touchpoint: map order first, then touchpoints the map lacks, sorted.
         tp_raw_codes, tp_text = _text_codes(ctx.raw("touchpoint"))
@@ -1599,6 +1991,7 @@ def read_events(
     timezone: Any = "UTC",
     timestamp_unit: str | None = None,
     drop_duplicates: bool = False,
+    missing_ids: Sequence[str] | str | None = None,
 ) -> EventLog:
     """Read, validate and canonicalise an event log.
 
@@ -1625,9 +2018,15 @@ def read_events(
         Timezone of naive timestamps; everything is stored in UTC.
     timestamp_unit : {"s", "ms", "us", "ns"}, optional
         Read numeric timestamps as Unix epoch times in this unit. Without it,
-        numeric timestamps raise a SchemaError.
+        numbers written like dates (``20240131``, ``20240131093000``) are read
+        as dates and other numbers raise a SchemaError that suggests the unit
+        their size implies.
     drop_duplicates : bool, default False
         Remove exact duplicate events (always reported by a warning).
+    missing_ids : sequence of str or str, optional
+        Customer ids that mean "missing" (``["NA", "null"]`` or ``"NA,null"``).
+        By default only an empty id is missing: ``"NA"``, ``"null"`` and
+        ``"None"`` are ids, in CSV files too.
 
     Returns
     -------
@@ -1637,21 +2036,29 @@ def read_events(
     Raises
     ------
     InputFileError
-        When the path does not exist, is not CSV or Parquet, or cannot be
-        parsed.
+        When the path does not exist or cannot be read (permission denied),
+        is not CSV or Parquet (an image, a workbook...), or breaks the CSV
+        rules of every cjml command: UTF-8 text separated by commas, each
+        column name once, every line with as many fields as the header (a
+        short or long line is refused with its line number).
     SchemaError
         When the events do not fit the contract: no rows, a required column
         missing, missing customer ids, timestamps or touchpoints, unreadable
-        timestamps, scores out of range (satisfaction 1-5, nps 0-10, effort
-        1-7) or not numeric, infinite amounts, stages or (without a stage
-        column) touchpoints the journey map does not know. The message names
-        the column, shows up to five rows and says how to fix it.
+        timestamps, dates in several formats in one column, every time
+        within a day of 1970-01-01 (numbers read in the wrong unit), scores
+        out of range (satisfaction 1-5, nps 0-10, effort 1-7) or not
+        numeric, infinite amounts, stages or (without a stage column)
+        touchpoints the journey map does not know. The message names the
+        column, shows up to five rows and says how to fix it.
 
     Warns
     -----
     UserWarning
-        For exact duplicate events, and for touchpoints not in the journey map
-        (allowed when a stage column is given).
+        For exact duplicate events, for touchpoints not in the journey map
+        (allowed when a stage column is given), for extra columns of nested
+        values (structs, lists, maps), which are left out, and for events
+        more than :data:`LATE_EVENT_DAYS` days after 99.9% of the others
+        (they would move a default cutoff).
 
     Examples
     --------
@@ -1673,7 +2080,8 @@ def read_events(
     visit puts customer 2 in consideration.
     """
     options = dict(columns=columns, journey_map=journey_map, timezone=timezone,
-                   timestamp_unit=timestamp_unit, drop_duplicates=drop_duplicates)
+                   timestamp_unit=timestamp_unit, drop_duplicates=drop_duplicates,
+                   missing_ids=missing_ids)
     if isinstance(source, EventLog):
         return source
     if isinstance(source, pd.DataFrame):

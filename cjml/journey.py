@@ -255,13 +255,26 @@ class JourneyMap:
             tp_stages = attrs["stages"]
             if isinstance(tp_stages, str):
                 tp_stages = [tp_stages]
+            if not isinstance(tp_stages, Iterable) or isinstance(tp_stages, Mapping):
+                raise JourneyMapError(
+                    f"Touchpoint {name!r} has stages = {tp_stages!r}; give a list of stage "
+                    f"names, e.g. stages = {list(stages)[:2]!r}."
+                )
+            if not isinstance(attrs["channel"], str):
+                raise JourneyMapError(
+                    f"Touchpoint {name!r} has channel = {attrs['channel']!r}; use "
+                    f"{' or '.join(repr(c) for c in _CHANNELS)}."
+                )
             cost = attrs.get("cost")
             if cost is not None:
                 try:
+                    if isinstance(cost, bool | str):
+                        raise TypeError
                     cost = float(cost)
                 except (TypeError, ValueError):
                     raise JourneyMapError(
-                        f"Touchpoint {name!r} has cost {cost!r}, which is not a number."
+                        f"Touchpoint {name!r} has cost {cost!r}, which is not a number. Fix: "
+                        "write the unit cost without quotes, e.g. cost = 0.5, or leave it out."
                     ) from None
             actionable = attrs.get("actionable", False)
             if not isinstance(actionable, bool | np.bool_):
@@ -306,23 +319,35 @@ class JourneyMap:
         -------
         JourneyMap
         """
+        from cjml._readers import read_text_file
+        from cjml.exceptions import InputFileError
+
         path = Path(path)
-        if not path.is_file():
-            raise JourneyMapError(f"Journey map file {str(path)!r} does not exist.")
+        if not path.exists():
+            raise JourneyMapError(f"Journey map file {str(path)!r} does not exist. Fix: check "
+                                  "the path.")
         suffix = path.suffix.lower()
+        if suffix not in (".toml", ".json"):
+            raise JourneyMapError(
+                f"Journey map file {str(path)!r} must end in .toml or .json, not "
+                f"{suffix or '(no suffix)'!r}."
+            )
+        kind = "TOML" if suffix == ".toml" else "JSON"
         try:
-            if suffix == ".toml":
-                spec = tomllib.loads(path.read_text(encoding="utf-8"))
-            elif suffix == ".json":
-                spec = json.loads(path.read_text(encoding="utf-8"))
-            else:
-                raise JourneyMapError(
-                    f"Journey map file {str(path)!r} must end in .toml or .json, not "
-                    f"{suffix or '(no suffix)'!r}."
-                )
+            text = read_text_file(path, "the journey map file", kind)
+        except InputFileError as exc:
+            raise JourneyMapError(str(exc)) from None
+        try:
+            spec = tomllib.loads(text) if suffix == ".toml" else json.loads(text)
         except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-            raise JourneyMapError(f"Journey map file {str(path)!r} is not valid: {exc}") from None
-        return cls.from_dict(spec)
+            raise JourneyMapError(f"Journey map file {str(path)!r} is not valid {kind}: {exc}. "
+                                  "Fix: see the layout in the README ('Journey maps').") from None
+        try:
+            return cls.from_dict(spec)
+        except JourneyMapError as exc:
+            text = str(exc)
+            raise JourneyMapError(f"In the journey map file {str(path)!r}: "
+                                  f"{text[:1].lower()}{text[1:]}") from None
 
     @classmethod
     def coerce(cls, value: JourneyMap | Mapping[str, Any] | str | Path | None) -> JourneyMap:

@@ -188,6 +188,21 @@ class RecommendationRules:
     rank_by: str = "auto"
 
     def __post_init__(self) -> None:
+        _rule_number(self.min_risk, "min_risk", "min_risk = 0.2")
+        _rule_number(self.min_reduction, "min_reduction", "min_reduction = 0.005")
+        if self.budget is not None:
+            _rule_number(self.budget, "budget", "budget = 5000.0")
+        if not isinstance(self.rank_by, str):
+            raise RulesError(f"rank_by must be one of {list(_RANK_BY)!r}, got {self.rank_by!r}. "
+                             "Fix: e.g. rank_by = \"reduction\".")
+        for cap in self.caps:
+            if isinstance(cap.max_contacts, bool) or not isinstance(
+                    cap.max_contacts, int | float | np.integer | np.floating):
+                raise RulesError(f"The cap on {cap.touchpoint!r} must allow a whole number of "
+                                 f"contacts (0 or more), got max = {cap.max_contacts!r}. Fix: "
+                                 f"e.g. {cap.touchpoint} = {{ max = 2, days = 7 }}.")
+            _rule_number(cap.days, f"the cap on {cap.touchpoint!r}: days",
+                         f"{cap.touchpoint} = {{ max = 2, days = 7 }}")
         if not 0.0 <= float(self.min_risk) <= 1.0:
             raise RulesError(f"min_risk must be a probability between 0 and 1, got "
                              f"{self.min_risk!r}.")
@@ -226,6 +241,9 @@ class RecommendationRules:
         -------
         RecommendationRules
         """
+        if not isinstance(spec, Mapping):
+            raise RulesError(f"Rules must be a table of rules (exclude, caps, min_risk, ...), "
+                             f"got {type(spec).__name__}.")
         known = {"exclude", "caps", "min_risk", "min_reduction", "budget", "costs", "rank_by"}
         unknown = [k for k in spec if k not in known]
         if unknown:
@@ -234,18 +252,31 @@ class RecommendationRules:
         exclude = spec.get("exclude", ())
         if isinstance(exclude, str):
             exclude = (exclude,)
+        if not isinstance(exclude, list | tuple) or not all(isinstance(e, str) for e in exclude):
+            raise RulesError(f"exclude must be a list of touchpoint names, got {exclude!r}. "
+                             "Fix: e.g. exclude = [\"referral_invite\"].")
+        raw_caps = spec.get("caps", {})
+        if not isinstance(raw_caps, Mapping):
+            raise RulesError(f"caps must be a table of touchpoint = {{ max, days }}, got "
+                             f"{raw_caps!r}. Fix: e.g. a [caps] table with the line "
+                             "email = { max = 2, days = 7 }.")
         caps = []
-        for name, cap in dict(spec.get("caps", {})).items():
+        for name, cap in raw_caps.items():
             if not isinstance(cap, Mapping) or set(cap) != {"max", "days"}:
                 raise RulesError(f"The cap on {name!r} must give exactly 'max' and 'days', for "
                                  f"example {name} = {{ max = 2, days = 7 }}; got {cap!r}.")
             caps.append(ContactCap(str(name), cap["max"], cap["days"]))
-        budget = spec.get("budget")
-        return cls(exclude=tuple(str(e) for e in exclude), caps=tuple(caps),
+        costs = spec.get("costs", {})
+        if not isinstance(costs, Mapping):
+            raise RulesError(f"costs must be a table of touchpoint = unit cost, got {costs!r}. "
+                             "Fix: e.g. a [costs] table with the line consultation = 25.0.")
+        for name, cost in costs.items():
+            _rule_number(cost, f"the cost of {name!r}", f"{name} = 25.0 under [costs]")
+        return cls(exclude=tuple(exclude), caps=tuple(caps),
                    min_risk=spec.get("min_risk", 0.0),
                    min_reduction=spec.get("min_reduction", DEFAULT_MIN_REDUCTION),
-                   budget=None if budget is None else float(budget),
-                   costs=dict(spec.get("costs", {})), rank_by=spec.get("rank_by", "auto"))
+                   budget=spec.get("budget"), costs=dict(costs),
+                   rank_by=spec.get("rank_by", "auto"))
 
     @classmethod
     def from_file(cls, path: str | Path) -> RecommendationRules:
@@ -260,15 +291,25 @@ class RecommendationRules:
         -------
         RecommendationRules
         """
+        from cjml._readers import read_text_file
+        from cjml.exceptions import InputFileError
+
         path = Path(path)
         try:
-            with path.open("rb") as f:
-                spec = tomllib.load(f)
-        except FileNotFoundError:
-            raise RulesError(f"The rules file {str(path)!r} does not exist.") from None
+            text = read_text_file(path, "the rules file", "TOML")
+        except InputFileError as exc:
+            raise RulesError(str(exc)) from None
+        try:
+            spec = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            raise RulesError(f"The rules file {str(path)!r} is not valid TOML: {exc}.") from None
-        return cls.from_dict(spec)
+            raise RulesError(f"The rules file {str(path)!r} is not valid TOML: {exc}. Fix: see "
+                             "the layout in the README ('Business rules').") from None
+        try:
+            return cls.from_dict(spec)
+        except RulesError as exc:
+            text = str(exc)
+            raise RulesError(f"In the rules file {str(path)!r}: {text[:1].lower()}{text[1:]}") \
+                from None
 
     @classmethod
     def coerce(cls, value: RecommendationRules | Mapping[str, Any] | str | Path | None
@@ -354,6 +395,14 @@ class RecommendationRules:
         costs = journey_map.costs()
         return {t: float(self.costs.get(t, np.nan if costs[t] is None else costs[t]))
                 for t in journey_map.actionable_touchpoints}
+
+
+def _rule_number(value: Any, name: str, example: str) -> None:
+    """Refuse a rule value that is not a number ("high", true, [1]) in one line."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        kind = "text" if isinstance(value, str) else type(value).__name__
+        raise RulesError(f"{name} must be a number, got {value!r} ({kind}). Fix: write a number "
+                         f"without quotes, e.g. {example}.")
 
 
 # ---------------------------------------------------------------------- response model

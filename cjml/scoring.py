@@ -108,6 +108,16 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from cjml._io import CsvStream, WriteError, check_output, publish, write_error
+from cjml._readers import (
+    NA_STRINGS,
+    CsvRowCheck,
+    csv_header,
+    file_kind,
+    not_this,
+    open_csv,
+    parse_missing_ids,
+    read_head,
+)
 from cjml.bundle import BundleError, ModelBundle
 from cjml.events import (
     _NS_PER_UNIT,
@@ -116,10 +126,17 @@ from cjml.events import (
     EventLog,
     _check_same_columns,
     _Context,
+    _day_counts,
+    _epoch_error,
+    _id_text,
     _input_files,
     _is_utc,
+    _late_events_warning,
+    _mixed_formats_error,
+    _nested_kind,
     _Origin,
     _parse_columns,
+    _read_id_list,
     _resolve_columns,
     _timestamps_ns,
     to_utc_timestamp,
@@ -151,9 +168,9 @@ _OUT_SUFFIXES = (".parquet", ".csv")
 _ROW, _PART, _REJECT, _RAW_TS = "__cjml_row", "__cjml_part", "__cjml_reject", "__cjml_raw_ts"
 _COST = "__cjml_cost"  # in finished chunks under a budget: the first-ranked touchpoint's cost
 _STATE, _LOCK = "state.json", "lock"
-# pandas' default missing-value markers, so a CSV reads as read_events reads it.
-_NA_VALUES = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
-              "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"]
+# pandas' default missing-value markers, so a CSV reads as read_events reads it (but in the
+# customer id column, where only an empty cell is missing).
+_NA_SET = pa.array([v for v in NA_STRINGS if v], type=pa.string())
 _MAX_SHOWN = 5
 
 
@@ -326,7 +343,7 @@ def score(bundle, events, *, customers=None, cutoff=None, top_k=1, out=None, for
           resume=False, on_error="raise", engine="local", scheduler=None, risk_bands=None,
           drivers=True, recommend=True, rules=None, columns=None, timezone="UTC",
           timestamp_unit=None, drop_duplicates=False, chunk_events=DEFAULT_CHUNK_EVENTS,
-          compile=False, n_jobs=None, progress=False):
+          compile=False, n_jobs=None, progress=False, missing_ids=None):
     """Score every customer (or the listed ones): risk, next stage, drivers, best touchpoint.
 
     Streams the events in customer-complete chunks, so memory stays flat as
@@ -409,6 +426,10 @@ def score(bundle, events, *, customers=None, cutoff=None, top_k=1, out=None, for
         The output is the same for any value.
     progress : bool, default False
         Show progress bars (tqdm) with customers per second.
+    missing_ids : sequence of str or str, optional
+        Customer ids that mean "missing" (``["NA", "null"]``), in the events
+        and the customer list; by default only empty ids are missing, as for
+        :func:`cjml.read_events`.
 
     Returns
     -------
@@ -477,12 +498,15 @@ def score(bundle, events, *, customers=None, cutoff=None, top_k=1, out=None, for
     bundle = bundle if isinstance(bundle, ModelBundle) else ModelBundle.load(bundle)
     _check_bundle(bundle)
     rules = _check_rules(rules, bundle, recommend)
+    missing_ids = parse_missing_ids(missing_ids)
     src = _open_source(events)
     mapping = _parse_columns(columns)
     resolved = _resolve_columns(mapping, src.columns)
-    needed = _needed_columns(bundle, resolved, src.columns, drop_duplicates)
+    needed = _flat_columns(src, _needed_columns(bundle, resolved, src.columns, drop_duplicates),
+                           resolved, bundle)
     _check_event_columns(bundle, resolved, src.columns)
-    listed = None if customers is None else _read_customer_list(customers, resolved)
+    listed = None if customers is None else _read_customer_list(customers, resolved,
+                                                                 missing_ids)
     cut = None if cutoff is None else to_utc_timestamp(cutoff, timezone)
     if compile:
         for name in ("churn", "next_stage"):
@@ -499,7 +523,7 @@ def score(bundle, events, *, customers=None, cutoff=None, top_k=1, out=None, for
                     "columns": {k: str(v) for k, v in mapping.items()},
                     "timezone": str(timezone), "timestamp_unit": timestamp_unit,
                     "drop_duplicates": bool(drop_duplicates),
-                    "chunk_events": int(chunk_events)},
+                    "chunk_events": int(chunk_events), "missing_ids": list(missing_ids)},
     }
     run = _RunDir.open(out_path, fingerprint_parts, resume=resume, force=force)
     _small_pages(True)
@@ -512,7 +536,7 @@ def score(bundle, events, *, customers=None, cutoff=None, top_k=1, out=None, for
             n_parts=_n_parts(src.estimate_rows(), chunk_events, n_jobs, engine),
             customers=None if listed is None else _list_as_arrow(listed, src.customer_type(
                 resolved["customer_id"]), resolved),
-            index=src.index())
+            index=src.index(), missing_ids=missing_ids)
         plan = _Plan(
             cutoff=cut, lookback_ns=_lookback_ns(bundle), top_k=int(top_k),
             drivers=bool(drivers), recommend=bool(recommend), band_labels=tuple(bands),
@@ -520,7 +544,7 @@ def score(bundle, events, *, customers=None, cutoff=None, top_k=1, out=None, for
             drop_duplicates=bool(drop_duplicates), csv=src.kind == "csv",
             next_stages=tuple(str(c) for c in bundle.models["next_stage"].classes_),
             user_names={k: str(v) for k, v in resolved.items()}, origin=_Origin(),
-            **_rules_plan(rules))
+            missing_ids=missing_ids, **_rules_plan(rules))
         if engine == "dask":
             result = _run_dask(src, reader, plan, bundle, run, scheduler, progress)
         else:
@@ -798,6 +822,47 @@ def _needed_columns(bundle, resolved, available, drop_duplicates) -> set:
     return needed
 
 
+def _flat_columns(src: _Source, needed: set, resolved: dict, bundle: ModelBundle) -> set:
+    """The columns to read without nested ones (structs, lists, maps): refused when the
+    events or the features need them, left out with a warning (as read_events does) when
+    only exact duplicates would have compared them."""
+    if src.kind == "csv":
+        return needed
+    if src.kind == "frame":
+        kinds = {c: _nested_kind(src.frame[c]) for c in needed}
+    else:
+        kinds = {}
+        for f in src.files:
+            schema = pq.read_schema(f)
+            for c in needed:
+                t = _plain_type(schema.field(str(c)).type)
+                if pa.types.is_nested(t):
+                    kinds[c] = "struct" if pa.types.is_struct(t) else (
+                        "map" if pa.types.is_map(t) else "list")
+    nested = {c: k for c, k in kinds.items() if k is not None}
+    if not nested:
+        return needed
+    attributes = set(_attribute_columns(bundle))
+    canonical = {str(v): k for k, v in resolved.items()}
+    for c, kind in nested.items():
+        if str(c) in canonical or str(c) in attributes:
+            role = (f"the {canonical[str(c)]} column" if str(c) in canonical
+                    else "a customer attribute of the model")
+            raise SchemaError(
+                f"Column {str(c)!r} holds nested values ({kind}), but it is {role}: cjml reads "
+                "only plain values there (text, numbers, dates, true/false). Fix: flatten it "
+                "into a plain column (e.g. df['plan'] = df['meta'].str['plan']) of the same "
+                "name, or retrain without it.")
+    listed = ", ".join(f"{str(c)!r} ({kind})" for c, kind in nested.items())
+    warnings.warn(
+        f"{'Column' if len(nested) == 1 else 'Columns'} {listed} "
+        f"{'holds' if len(nested) == 1 else 'hold'} nested values, which cjml cannot use as "
+        "customer attributes: left out. Fix: if it holds attributes, flatten it into plain "
+        "columns (e.g. df['plan'] = df['meta'].str['plan']), or drop it to silence this.",
+        UserWarning, stacklevel=3)
+    return needed - set(nested)
+
+
 def _check_event_columns(bundle, resolved, available) -> None:
     have = set(resolved) | {str(c) for c in available}
     missing = sorted(set(bundle.metadata.get("event_columns", [])) - have)
@@ -822,7 +887,11 @@ class _Source:
     def identity(self) -> Any:
         """What the fingerprint of a run records about the input."""
         if self.frame is not None:
-            hashed = pd.util.hash_pandas_object(self.frame, index=False).to_numpy()
+            try:
+                hashed = pd.util.hash_pandas_object(self.frame, index=False).to_numpy()
+            except TypeError:  # unhashable cells (a column of dicts or lists): by their text
+                hashed = pd.util.hash_pandas_object(self.frame.astype(str), index=False
+                                                    ).to_numpy()
             return {"frame": hashlib.sha256(hashed.tobytes()).hexdigest(),
                     "rows": len(self.frame), "columns": [str(c) for c in self.frame.columns]}
         out = []
@@ -890,19 +959,16 @@ def _open_source(events) -> _Source:
 
 
 def _csv_header(path: Path) -> list:
-    try:
-        return list(pd.read_csv(path, nrows=0).columns)
-    except pd.errors.EmptyDataError:
-        raise SchemaError(f"The CSV file {str(path)!r} is empty: no header and no rows. Fix: "
-                          "export the events with a header line (customer_id,timestamp,"
-                          "touchpoint,...) and one row per event.") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
-        raise InputFileError(f"Cannot read the CSV file {str(path)!r}: {_first_line(exc)}. "
-                             "Fix: check the separator (a comma), quoting and the number of "
-                             "fields on each line.") from None
+    """The header of a CSV file, under the CSV rules (as read_events reads it)."""
+    return csv_header(path)[0]
 
 
 def _parquet_columns(path: Path) -> list:
+    kind = file_kind(read_head(path, "the Parquet file"))
+    if kind != "parquet":
+        fix = ("name it .csv (cjml reads CSV files by their suffix)." if kind is None else
+               "export the events as Parquet or CSV.")
+        raise not_this(path, "the Parquet file", kind or "text", f"a Parquet file. Fix: {fix}")
     try:
         return list(pq.read_schema(path).names)
     except Exception as exc:  # pyarrow raises several unrelated types
@@ -1006,93 +1072,41 @@ def _parquet_batches(path: str, read_columns: list, batch_rows: int,
 
 
 def _csv_batches(path: str, read_columns: list, batch_rows: int) -> Iterator[pa.Table]:
-    """A CSV file in batches, every column as text (as read_events reads identifiers)."""
-    names = [str(c) for c in read_columns]
-    if path.lower().endswith(".zip"):  # Arrow does not read zip archives
-        try:
-            for part in pd.read_csv(path, dtype=str, usecols=names, chunksize=batch_rows,
-                                    keep_default_na=True):
-                yield pa.Table.from_pandas(part[names], preserve_index=False)
-        except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-            raise InputFileError(_csv_error(path, exc)) from None
-        return
+    """A CSV file in batches, every column as text, under the CSV rules of read_events:
+    compressed by content, every line as many fields as the header (else its line
+    number), only empty cells missing here (the other markers in :func:`_conform`)."""
     import pyarrow.csv as pacsv
 
-    header = [str(c) for c in _csv_header(Path(path))]
-    convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in header},
-                                   include_columns=names, null_values=_NA_VALUES,
+    names, header_lines = csv_header(Path(path))
+    rows = CsvRowCheck(path, names, header_lines)
+    wanted = [str(c) for c in read_columns]
+    convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in wanted},
+                                   include_columns=wanted, null_values=[""],
                                    strings_can_be_null=True, quoted_strings_can_be_null=True)
     try:
-        reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=16 << 20),
-                                convert_options=convert)
-        pending, rows = [], 0
-        for batch in reader:
-            pending.append(batch)
-            rows += batch.num_rows
-            if rows >= batch_rows:
+        with open_csv(path) as raw:
+            reader = pacsv.open_csv(raw, read_options=rows.read_options(),
+                                    parse_options=rows.parse_options(), convert_options=convert)
+            pending, count = [], 0
+            for batch in reader:
+                pending.append(batch)
+                count += batch.num_rows
+                if count >= batch_rows:
+                    yield pa.Table.from_batches(pending)
+                    pending, count = [], 0
+            if pending:
                 yield pa.Table.from_batches(pending)
-                pending, rows = [], 0
-        if pending:
-            yield pa.Table.from_batches(pending)
-    except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
-        raise InputFileError(_csv_error(path, exc)) from None
-
-
-def _csv_error(path: str, exc: Exception) -> str:
-    return (f"Cannot read the CSV file {path!r}: {_first_line(exc)}. Fix: check the "
-            "separator (a comma), quoting and the number of fields on each line, and that "
-            "the file is UTF-8 text.")
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        raise rows.error(exc) from None
+    except OSError as exc:
+        raise InputFileError(f"Cannot read the CSV file {path!r}: {_first_line(exc)}.") from None
 
 
 # =========================================================================== customer list
-def _read_customer_list(customers, resolved) -> np.ndarray:
+def _read_customer_list(customers, resolved, missing_ids=()) -> np.ndarray:
     """The listed ids as an object array of distinct values, in the order given."""
     user_col = resolved.get("customer_id", "customer_id")
-    if isinstance(customers, str | os.PathLike):
-        path = Path(customers)
-        if not path.is_file():
-            raise InputFileError(f"Cannot read the customer list {str(path)!r}: no such file. "
-                                 "Give a CSV or Parquet file with a customer_id column.")
-        name = path.name.lower()
-        try:
-            if name.endswith((".parquet", ".pq")):
-                table = pd.read_parquet(path)
-            elif ".csv" in name:
-                table = pd.read_csv(path, dtype=str)
-            else:
-                raise InputFileError(f"Cannot read the customer list {str(path)!r}: give a "
-                                     ".csv or .parquet file with a customer_id column.")
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
-                OSError, ValueError, pa.ArrowException) as exc:
-            raise InputFileError(f"Cannot read the customer list {str(path)!r}: "
-                                 f"{_first_line(exc)}. Give a CSV or Parquet file with a "
-                                 "customer_id column.") from None
-        for col in ("customer_id", user_col):
-            if col in table.columns:
-                values = table[col]
-                break
-        else:
-            if len(table.columns) != 1:
-                raise SchemaError(f"The customer list {str(path)!r} has columns "
-                                  f"{list(table.columns)!r} but no 'customer_id' column. Fix: "
-                                  "name the column of ids customer_id, or give a file with one "
-                                  "column.")
-            values = table.iloc[:, 0]
-        where = f"customer list {str(path)!r}"
-    else:
-        values = customers
-        where = "customer list"
-    if isinstance(values, pd.DataFrame):
-        raise TypeError("customers must be a list of ids (list, array, Series) or a file, not "
-                        "a DataFrame; pass df['customer_id'].")
-    values = pd.Series(list(values) if not isinstance(values, pd.Series | pd.Index | np.ndarray)
-                       else np.asarray(values), dtype=object)
-    missing = values.isna().to_numpy() | (values.astype(str).str.strip() == "").to_numpy()
-    if missing.any():
-        rows = np.flatnonzero(missing)[:_MAX_SHOWN].tolist()
-        raise SchemaError(f"The {where} has {int(missing.sum()):,} missing or empty id(s), at "
-                          f"positions {rows!r}. Fix: remove them or fill them in.")
-    return pd.unique(values.to_numpy(dtype=object))
+    return _read_id_list(customers, user_col, missing_ids)[0]
 
 
 def _list_as_arrow(listed: np.ndarray, raw_type: pa.DataType, resolved) -> pa.Array:
@@ -1113,14 +1127,6 @@ def _list_as_arrow(listed: np.ndarray, raw_type: pa.DataType, resolved) -> pa.Ar
             return pa.array(values.astype(np.int64)).cast(raw_type)
         return pa.array(values).cast(raw_type)
     return pa.array([_id_text(v) for v in listed], type=pa.string())
-
-
-def _id_text(value) -> str:
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        return str(int(value))
-    if isinstance(value, np.generic):
-        value = value.item()
-    return str(value)
 
 
 def _hash_values(values: np.ndarray) -> str:
@@ -1146,6 +1152,7 @@ class _Reader:
     customers: pa.Array | None = None
     index: pd.Index | None = None
     schema: pa.Schema | None = None
+    missing_ids: tuple[str, ...] = ()
 
     def origin(self, rows: np.ndarray | None) -> _Origin:
         names = self.names if self.kind != "frame" else ()
@@ -1177,6 +1184,10 @@ def _conform(table: pa.Table, reader: _Reader) -> pa.Table:
                 col = pc.cast(col, f.type)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 col = pc.cast(pc.cast(col, pa.string()), f.type)
+        if reader.kind == "csv" and name != "customer_id" and pa.types.is_string(col.type):
+            # pandas' missing-value markers ("NA", "null"...) are missing, as in read_events;
+            # only the customer id keeps them as text
+            col = pc.if_else(pc.is_in(col, value_set=_NA_SET), pa.scalar(None, pa.string()), col)
         if f.name != ts_name and pa.types.is_string(f.type) and name != "customer_id":
             if not pa.types.is_dictionary(col.type):
                 col = pc.dictionary_encode(col.combine_chunks())
@@ -1200,9 +1211,13 @@ def _prepare(table: pa.Table, first_row: int, reader: _Reader, *, strict: bool |
     n = table.num_rows
     rows = np.arange(first_row, first_row + n, dtype=np.int64)
     table = _conform(table, reader)
-    ns, bad, reasons = _parse_timestamps(table, rows, reader)
+    formats: dict = {}
+    ns, bad, reasons = _parse_timestamps(table, rows, reader, formats)
     good_ts = ns[~bad]
-    stats = {"rows": n, "max_ns": int(good_ts.max()) if len(good_ts) else None}
+    stats = {"rows": n, "max_ns": int(good_ts.max()) if len(good_ts) else None,
+             "min_ns": int(good_ts.min()) if len(good_ts) else None,
+             "days": {str(k): v for k, v in _day_counts(good_ts).items()},
+             "formats": {k: list(v) for k, v in formats.items()}}
     if reader.customers is not None:
         keep = pc.is_in(table.column("customer_id"), value_set=reader.customers)
         keep = keep.fill_null(False).to_numpy(zero_copy_only=False)
@@ -1214,7 +1229,7 @@ def _prepare(table: pa.Table, first_row: int, reader: _Reader, *, strict: bool |
         table, ns, bad, rows = table.filter(pa.array(keep)), ns[keep], bad[keep], rows[keep]
         reasons = reasons[keep]
     stats["kept"] = len(rows)
-    stats.update(_id_flags(table.column("customer_id"), ~bad))
+    stats.update(_id_flags(table.column("customer_id"), ~bad, reader.missing_ids))
     raw_ts = table.column("timestamp")
     ts = pa.array(np.where(bad, 0, ns), type=pa.int64(), mask=bad).cast(
         pa.timestamp("ns", tz="UTC"))
@@ -1232,9 +1247,14 @@ def _prepare(table: pa.Table, first_row: int, reader: _Reader, *, strict: bool |
     return out.append_column(_RAW_TS, pa.array(raw_text, type=pa.string())), stats
 
 
-def _parse_timestamps(table: pa.Table, rows: np.ndarray, reader: _Reader
+def _parse_timestamps(table: pa.Table, rows: np.ndarray, reader: _Reader,
+                      formats: dict | None = None
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """UTC nanoseconds of each row, which rows failed, and why (read_events' own parser)."""
+    """UTC nanoseconds of each row, which rows failed, and why (read_events' own parser).
+
+    ``formats`` receives the date formats of text timestamps (format -> rows,
+    example), so that formats differing between batches are refused too.
+    """
     fast = _arrow_timestamps_ns(table.column("timestamp"), reader.timezone)
     if fast is not None:
         n = len(fast)
@@ -1250,7 +1270,7 @@ def _parse_timestamps(table: pa.Table, rows: np.ndarray, reader: _Reader
         ctx = _Context(pd.DataFrame({user: values}), {"timestamp": user},
                        reader.origin(rows[keep]))
         try:
-            ns_keep = _timestamps_ns(ctx, reader.timezone, reader.timestamp_unit) \
+            ns_keep = _timestamps_ns(ctx, reader.timezone, reader.timestamp_unit, formats) \
                 if len(keep) else np.empty(0, dtype=np.int64)
             break
         except SchemaError as err:
@@ -1295,12 +1315,17 @@ def _raise_timestamp_error(table: pa.Table, rows: np.ndarray, reader: _Reader) -
 _TEXT_INT_RE = f"^{_TEXT_INT}$"
 
 
-def _id_flags(col: pa.ChunkedArray, valid: np.ndarray) -> dict:
-    """Whether the (valid) customer ids are all whole numbers, as text or as floats."""
+def _id_flags(col: pa.ChunkedArray, valid: np.ndarray, missing_ids: Sequence[str] = ()
+              ) -> dict:
+    """Whether the (valid) customer ids are all whole numbers, as text or as floats
+    (ids that are missing, empty or in ``missing_ids``, do not count)."""
     col = col.filter(pa.array(valid))
     if pa.types.is_string(col.type):
         trimmed = pc.utf8_trim_whitespace(col)
         given = pc.and_(pc.is_valid(trimmed), pc.not_equal(trimmed, ""))
+        if missing_ids:
+            said = pc.is_in(trimmed, value_set=pa.array(list(missing_ids), type=pa.string()))
+            given = pc.and_(given, pc.invert(said.fill_null(False)))
         ints = pc.match_substring_regex(col, _TEXT_INT_RE)
         ok = pc.or_kleene(pc.invert(given.fill_null(False)), ints.fill_null(False))
         return {"text_ints": bool(pc.all(ok).as_py() is not False)}
@@ -1332,6 +1357,18 @@ def _merge_stats(total: dict, stats: dict) -> dict:
         total["max_ns"] = max(total.get("max_ns") or stats["max_ns"], stats["max_ns"])
     else:
         total.setdefault("max_ns", None)
+    if stats.get("min_ns") is not None:
+        low = total.get("min_ns")
+        total["min_ns"] = stats["min_ns"] if low is None else min(low, stats["min_ns"])
+    else:
+        total.setdefault("min_ns", None)
+    days = total.setdefault("days", {})
+    for day, count in stats.get("days", {}).items():
+        days[day] = days.get(day, 0) + count
+    formats = total.setdefault("formats", {})
+    for fmt, (rows, example) in stats.get("formats", {}).items():
+        formats[fmt] = [formats[fmt][0] + rows, formats[fmt][1]] if fmt in formats else [
+            rows, example]
     for flag in ("text_ints", "whole_floats"):
         if flag in stats:
             total[flag] = total.get(flag, True) and stats[flag]
@@ -1348,6 +1385,32 @@ def _id_kind(reader: _Reader, stats: dict) -> str:
     if pa.types.is_string(t) and reader.kind == "csv":
         return "int" if stats.get("text_ints", True) else "str"
     return "str"
+
+
+def _check_times(total: dict, reader: _Reader, *, default_cutoff: bool) -> None:
+    """The rules on the whole input's times that read_events applies to a whole log: one
+    date format, not all within a day of 1970, and (before they move the default cutoff)
+    a warning on events far past the rest."""
+    label = _label(reader, "timestamp")
+    formats = total.get("formats") or {}
+    if len(formats) > 1:
+        raise _mixed_formats_error(label, {k: tuple(v) for k, v in formats.items()})
+    if total.get("min_ns") is not None and total.get("max_ns") is not None:
+        epoch = _epoch_error(label, int(total["min_ns"]), int(total["max_ns"]),
+                             reader.timestamp_unit)
+        if epoch is not None:
+            raise epoch
+    if default_cutoff and total.get("max_ns") is not None:
+        late = _late_events_warning(label, {int(k): int(v) for k, v in
+                                            (total.get("days") or {}).items()},
+                                    int(total["max_ns"]))
+        if late is not None:
+            warnings.warn(late, UserWarning, stacklevel=2)
+
+
+def _label(reader: _Reader, canon: str) -> str:
+    user = str(reader.resolved.get(canon, canon))
+    return f"column {canon!r}" if user == canon else f"column {canon!r} (your column {user!r})"
 
 
 # =========================================================================== scoring a chunk
@@ -1373,6 +1436,7 @@ class _Plan:
     rules: Any = None  # RecommendationRules of the chunks (no budget), or None
     budget: float | None = None  # applied over the whole run, when the chunks are merged
     ranks_by_cost: bool = False
+    missing_ids: tuple[str, ...] = ()
 
 
 def _out_columns(top_k: int) -> list[str]:
@@ -1449,7 +1513,8 @@ def _score_partition(table: pa.Table, bundle: ModelBundle, plan: _Plan
                     text_ints=plan.csv and plan.id_kind == "int", columns=None,
                     journey_map=None if bundle.journey_map is None else bundle.journey_map,
                     timezone=plan.timezone, timestamp_unit=None,
-                    drop_duplicates=plan.drop_duplicates)
+                    drop_duplicates=plan.drop_duplicates, missing_ids=plan.missing_ids,
+                    log_checks=False)  # made once over the input (_check_times)
             break
         except SchemaError as err:
             positions = getattr(err, "positions", None)
@@ -2187,6 +2252,7 @@ def _finish_plan(plan: _Plan, reader: _Reader, state: dict) -> _Plan:
                               "default cutoff. Fix the timestamps (see the rejects), or pass "
                               "a cutoff.")
         cutoff = pd.Timestamp(int(total["max_ns"]), tz="UTC")
+    _check_times(total, reader, default_cutoff=plan.cutoff is None)
     id_kind = _id_kind(reader, total)
     return replace(plan, cutoff=cutoff, id_kind=id_kind, origin=reader.origin(None))
 

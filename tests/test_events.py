@@ -488,7 +488,8 @@ def test_corrupt_parquet(tmp_path):
 def test_malformed_csv(tmp_path):
     path = tmp_path / "broken.csv"
     path.write_text('customer_id,timestamp,touchpoint\n1,2024-01-01,paid_ad\n2,"2024,x,y,z\n')
-    with pytest.raises(InputFileError, match=r"Cannot read the CSV file .*broken.csv"):
+    with pytest.raises(InputFileError, match=r"Line 3 of the CSV file .*broken.csv.* opens a "
+                                             r"quote .* never closed"):
         read_events(path)
 
 

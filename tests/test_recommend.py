@@ -75,7 +75,8 @@ def test_rules_from_toml_file(tmp_path):
     ({"min_risk": 1.5}, "min_risk must be a probability"),
     ({"budget": -3}, "budget must be a non-negative amount"),
     ({"rank_by": "reductoin"}, "rank_by must be one of.*Did you mean 'reduction'"),
-    ({"costs": {"email": "cheap"}}, "cost of 'email' must be a non-negative number"),
+    ({"costs": {"email": "cheap"}}, "cost of 'email' must be a number, got 'cheap'"),
+    ({"costs": {"email": -1.0}}, "cost of 'email' must be a non-negative number"),
     ({"mnimum_risk": 0.2}, "Unknown rule 'mnimum_risk'"),
 ])
 def test_bad_rules_are_refused_with_a_clear_message(spec, message):
@@ -93,7 +94,8 @@ def test_a_budget_needs_every_cost():
 
 
 def test_rules_file_errors(tmp_path):
-    with pytest.raises(RulesError, match="does not exist"):
+    with pytest.raises(RulesError, match=r"Cannot read the rules file .*missing.toml': no such "
+                                         "file"):
         RecommendationRules.from_file(tmp_path / "missing.toml")
     bad = tmp_path / "bad.toml"
     bad.write_text("exclude = [\n")

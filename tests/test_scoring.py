@@ -904,7 +904,7 @@ def test_score_command_with_rules(bundle_path, bundle, events, log, tmp_path, ca
     code, _, err = run(capsys, "score", str(bundle_path), str(path), "--out",
                        str(tmp_path / "y.csv"), "--rules", str(tmp_path / "missing.toml"),
                        "--quiet")
-    assert code == 1 and "does not exist" in err
+    assert code == 1 and "missing.toml': no such file" in err
 
 
 @pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])

@@ -15,6 +15,7 @@ from cjml.features._base import (
     FeatureFamily,
     safe_name,
     unique_names,
+    warn_shared_names,
 )
 from cjml.features._windows import Windows
 
@@ -111,6 +112,7 @@ class AttributeFeatures(FeatureFamily):
             if len(set(chosen)) != len(chosen):
                 raise ValueError(f"attributes lists a column twice: {chosen!r}.")
         self.attributes_ = tuple(chosen)
+        warn_shared_names([str(c) for c in chosen], "attribute columns")
         self.categories_ = {}
         for c in chosen:
             if _is_numeric(frame[c]):

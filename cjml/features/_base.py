@@ -16,7 +16,7 @@ from cjml.events import EventLog, read_events
 from cjml.features._windows import Windows, build_windows
 
 __all__ = ["AddedEvent", "ColumnBlock", "FeatureFamily", "as_log", "safe_name",
-           "vocabulary_codes"]
+           "unique_names", "vocabulary_codes", "warn_shared_names"]
 
 
 def as_log(log) -> EventLog:
@@ -30,15 +30,64 @@ def safe_name(text: str) -> str:
     return name or "unnamed"
 
 
-def unique_names(names: Sequence[str]) -> list[str]:
-    """Make sanitised names unique by suffixing repeats with _2, _3, ..."""
+def unique_names(names: Sequence[str], reserved: Sequence[str] = ()) -> list[str]:
+    """Make sanitised names unique by suffixing repeats with _2, _3, ...
+
+    A suffixed name never takes a name already in ``names`` or ``reserved``
+    ("=x", "＝x" and "x_2" give x, x_3 and x_2), so two values never share a
+    feature name.
+    """
+    taken = set(names) | set(reserved)
     seen: dict[str, int] = {}
     out = []
     for n in names:
-        k = seen.get(n, 0) + 1
+        if n not in seen and n not in reserved:
+            seen[n] = 1
+            out.append(n)
+            continue
+        k = seen.get(n, 1)
+        while f"{n}_{k}" in taken or k == 1:
+            k += 1
         seen[n] = k
-        out.append(n if k == 1 else f"{n}_{k}")
+        taken.add(f"{n}_{k}")
+        out.append(f"{n}_{k}")
     return out
+
+
+def warn_shared_names(values: Sequence, what: str, reserved: Sequence[str] = ()) -> None:
+    """Warn when different values (touchpoints, columns) reduce to the same feature name.
+
+    Their features are told apart by a suffix (``unique_names``); the warning
+    names the values, so that the user can rename them if they differ, or write
+    them the same way if they are the same (``"=x"`` and the full-width ``"＝x"``).
+    """
+    names = [safe_name(v) for v in values]
+    final = unique_names(names, reserved)
+    groups: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        groups.setdefault(name, []).append(i)
+    parts = []
+    for name, members in groups.items():
+        if len(members) > 1:
+            parts.append(f"{' and '.join(repr(values[i]) for i in members)} all become "
+                         f"{name!r} (told apart as "
+                         f"{', '.join(repr(final[i]) for i in members)})")
+        elif name in reserved:
+            parts.append(f"{values[members[0]]!r} becomes {name!r}, the name of the bucket of "
+                         f"all other {what} (told apart as {final[members[0]]!r})")
+    if parts:
+        warnings.warn(
+            f"In feature names, {what} {'; '.join(parts)}. Fix: if they are different "
+            f"{what}, rename them so that they differ in letters, digits or '_' (the only "
+            "characters feature names keep); if they are the same, write them the same way.",
+            UserWarning, stacklevel=_stacklevel())
+
+
+def _stacklevel() -> int:
+    """Stack level of the first frame outside cjml, for ``warnings.warn``."""
+    from cjml.events import _user_stacklevel
+
+    return _user_stacklevel()
 
 
 def vocabulary_codes(log: EventLog, vocabulary: Sequence[str], visible: np.ndarray,

@@ -11,6 +11,7 @@ from cjml.features._base import (
     ColumnSink,
     FeatureFamily,
     safe_name,
+    unique_names,
     vocabulary_codes,
 )
 from cjml.features._windows import Windows
@@ -72,7 +73,9 @@ class SequenceFeatures(FeatureFamily):
         return self.touchpoints_[code] if code < len(self.touchpoints_) else "other"
 
     def _names(self) -> list[str]:
-        return [*[f"transition_{safe_name(a)}__{safe_name(b)}" for a, b in self.transitions_],
+        # touchpoints that read alike ("=x", "＝x") give suffixed names, never one name twice
+        return [*unique_names([f"transition_{safe_name(a)}__{safe_name(b)}"
+                               for a, b in self.transitions_]),
                 *[f"last_touchpoint_{k}" for k in range(1, self.last_k + 1)]]
 
     def _compute(self, w: Windows, out: ColumnSink) -> None:

@@ -13,6 +13,7 @@ from cjml.features._base import (
     safe_name,
     unique_names,
     vocabulary_codes,
+    warn_shared_names,
 )
 from cjml.features._windows import Windows
 
@@ -75,15 +76,24 @@ class TouchpointFeatures(FeatureFamily):
         else:
             self.channel_source_ = "map"
             self.channels_ = ["online", "offline"]
+        warn_shared_names(self.touchpoints_, "touchpoints", reserved=("other",))
+        warn_shared_names(self.channels_, "channels")
 
     def _names(self) -> list[str]:
-        tps = unique_names([safe_name(t) for t in self.touchpoints_])
+        # "other" is the bucket of touchpoints unseen in fit: a touchpoint of that name is
+        # suffixed, never merged with it
+        tps = unique_names([safe_name(t) for t in self.touchpoints_], reserved=("other",))
         n = self.fatigue_days
         chans = unique_names([safe_name(c) for c in self.channels_])
         return [*[f"count_{t}" for t in tps], "count_other", *[f"share_{t}" for t in tps],
                 "share_other", "distinct_touchpoints",
-                *[f"days_since_{safe_name(t)}" for t in self.actionable_],
+                *self._days_since().values(),
                 f"contacts_last_{n}d", *[f"contacts_{c}_last_{n}d" for c in chans]]
+
+    def _days_since(self) -> dict[str, str]:
+        """Actionable touchpoint -> its ``days_since_`` column (never two alike)."""
+        names = unique_names([safe_name(t) for t in self.actionable_])
+        return {t: f"days_since_{name}" for t, name in zip(self.actionable_, names, strict=True)}
 
     def _compute(self, w: Windows, out: ColumnSink) -> None:
         names = list(self.feature_names_out_)
@@ -105,8 +115,8 @@ class TouchpointFeatures(FeatureFamily):
         cats = list(w.log.frame["touchpoint"].cat.categories)
         actionable_codes = [cats.index(t) if t in cats else -1 for t in self.actionable_]
         for t, code in zip(self.actionable_, actionable_codes, strict=True):
-            out[f"days_since_{safe_name(t)}"] = (w.last(age, w.touchpoint == code) if code >= 0
-                                                 else np.full(w.n_rows, np.nan))
+            out[self._days_since()[t]] = (w.last(age, w.touchpoint == code) if code >= 0
+                                          else np.full(w.n_rows, np.nan))
         n = self.fatigue_days
         contact = np.isin(w.touchpoint, [c for c in actionable_codes if c >= 0]) & (age < n)
         out[f"contacts_last_{n}d"] = w.count(contact)
@@ -141,7 +151,7 @@ class TouchpointFeatures(FeatureFamily):
             b["distinct_touchpoints"] = b["distinct_touchpoints"] + (rows & (count == 0))
             count[rows] += 1.0
             if tp in actionable:
-                b[f"days_since_{safe_name(tp)}"][rows] = 0.0
+                b[self._days_since()[tp]][rows] = 0.0
         for count, share in zip(count_cols, share_cols, strict=True):
             b[share] = b[count] / np.maximum(total, 1.0)
         n = self.fatigue_days

@@ -1,0 +1,560 @@
+"""Opening the files cjml reads, and the one set of CSV rules every reader applies.
+
+Events, customer lists, journey maps and rules files all come through here, so
+that a file that is not what its name says (a gzip archive named ``.csv``, a
+PNG given as ``--rules``), cannot be opened (permission denied, a folder) or
+breaks the CSV rules is refused with the same one-line message whichever
+command reads it.
+
+The CSV rules (``validate``, ``features``, ``train`` read CSV with pandas,
+``score`` with Arrow; both apply them):
+
+- UTF-8 text (a byte-order mark is fine), comma-separated, one header line;
+  compressed files (gzip, bz2, xz, zstd, a zip holding one CSV file) are
+  recognised by their content, whatever their name;
+- every column name once: a repeated name is refused, never renamed;
+- every line has as many fields as the header: a short or long line is refused
+  with the file and its line number;
+- missing values are empty cells and pandas' default markers (``NA``,
+  ``null``, ``None``, ``NaN``...), except in the customer id column, where
+  only an empty cell is missing: ``"NA"`` is an id unless ``missing_ids``
+  says otherwise.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import lzma
+import os
+import zipfile
+from collections.abc import Iterable, Sequence
+from typing import IO, Any
+
+from cjml.exceptions import InputFileError
+
+__all__ = [
+    "NA_STRINGS",
+    "CsvRowCheck",
+    "check_csv_rows",
+    "csv_header",
+    "encoding_error",
+    "file_kind",
+    "not_this",
+    "open_csv",
+    "open_file",
+    "parse_missing_ids",
+    "read_head",
+    "read_text_file",
+]
+
+#: pandas' default missing-value markers: missing in every CSV column but the customer id.
+NA_STRINGS: tuple[str, ...] = (
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+    "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+)
+
+# First bytes of the formats people give by mistake, and what to call them.
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\x1f\x8b", "gzip"),
+    (b"BZh", "bz2"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"\x28\xb5\x2f\xfd", "zstd"),
+    (b"PK\x03\x04", "zip"),
+    (b"PK\x05\x06", "zip"),
+    (b"PAR1", "parquet"),
+    (b"ARROW1", "arrow"),
+    (b"\x89PNG", "png"),
+    (b"\xff\xd8\xff", "jpeg"),
+    (b"GIF8", "gif"),
+    (b"%PDF", "pdf"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "ole"),
+    (b"SQLite format 3\x00", "sqlite"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)
+_NAMES = {
+    "gzip": "a gzip archive", "bz2": "a bz2 archive", "xz": "an xz archive",
+    "zstd": "a zstd archive", "zip": "a zip archive", "parquet": "a Parquet file",
+    "arrow": "an Arrow/Feather file", "png": "a PNG image", "jpeg": "a JPEG image",
+    "gif": "a GIF image", "pdf": "a PDF document",
+    "ole": "an old Microsoft Office file (e.g. an Excel .xls workbook)",
+    "sqlite": "an SQLite database", "utf-16": "UTF-16 text", "xlsx": "an Excel workbook",
+    "binary": "a binary file", "text": "a text file",
+}
+_COMPRESSED = ("gzip", "bz2", "xz", "zstd", "zip")
+_SEPARATORS = {";": "';'", "\t": "tabs", "|": "'|'"}
+
+
+# --------------------------------------------------------------------------- any file
+def open_file(path: str | os.PathLike, what: str) -> IO[bytes]:
+    """Open a file for reading in binary, or refuse it in one line.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file.
+    what : str
+        What the file is for the user, e.g. ``"the CSV file"``, ``"the rules
+        file"``; it starts the message.
+
+    Returns
+    -------
+    file object
+        Opened in binary mode.
+
+    Raises
+    ------
+    InputFileError
+        When the file does not exist, is a folder, or cannot be read
+        (permission denied or another system error), naming the file.
+    """
+    name = str(path)
+    try:
+        return open(path, "rb")  # noqa: SIM115 - the caller closes it
+    except FileNotFoundError:
+        raise InputFileError(f"Cannot read {what} {name!r}: no such file. Fix: check the "
+                             "path.") from None
+    except IsADirectoryError:
+        raise InputFileError(f"Cannot read {what} {name!r}: it is a folder, not a file. Fix: "
+                             "give the path of the file inside it.") from None
+    except PermissionError:
+        raise InputFileError(f"Cannot read {what} {name!r}: permission denied. Fix: make the "
+                             f"file readable by this user (ls -l {name}; chmod u+r), or copy it "
+                             "somewhere readable.") from None
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        raise InputFileError(f"Cannot read {what} {name!r}: {why}. Fix: check that the file "
+                             "is there and readable.") from None
+
+
+def file_kind(head: bytes) -> str | None:
+    """What the first bytes of a file say it is (``"gzip"``, ``"png"``...); None for text.
+
+    Parameters
+    ----------
+    head : bytes
+        The first bytes of the file (a few kilobytes).
+
+    Returns
+    -------
+    str or None
+        A key of the known signatures, ``"binary"`` for other content with NUL
+        bytes, or None when it may be text.
+    """
+    for magic, kind in _SIGNATURES:
+        if head.startswith(magic):
+            return kind
+    if b"\x00" in head[:4096]:
+        return "binary"
+    return None
+
+
+def read_head(path: str | os.PathLike, what: str) -> bytes:
+    with open_file(path, what) as f:
+        try:
+            return f.read(8192)
+        except OSError as exc:  # a folder on some systems, a device...
+            raise InputFileError(f"Cannot read {what} {str(path)!r}: "
+                                 f"{exc.strerror or type(exc).__name__}.") from None
+
+
+def not_this(path: str | os.PathLike, what: str, kind: str, fix: str) -> InputFileError:
+    return InputFileError(f"Cannot read {what} {str(path)!r}: it is {_NAMES.get(kind, kind)}, "
+                          f"not {fix}")
+
+
+def read_text_file(path: str | os.PathLike, what: str, expected: str) -> str:
+    """The UTF-8 text of a small file (a journey map, rules), or a one-line refusal.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file.
+    what : str
+        What it is for the user (``"the rules file"``).
+    expected : str
+        The format expected, for the message (``"TOML"``).
+
+    Returns
+    -------
+    str
+        The text, without a byte-order mark.
+
+    Raises
+    ------
+    InputFileError
+        When it cannot be opened, is a binary file (an image, an archive...)
+        or is not UTF-8 text; the message names the file, what it is and the
+        line of the first byte that is not UTF-8.
+    """
+    head = read_head(path, what)
+    kind = file_kind(head)
+    if kind is not None:
+        raise not_this(path, what, kind, f"a {expected} text file. Fix: give the {expected} "
+                                          "file itself.")
+    with open_file(path, what) as f:
+        data = f.read()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise InputFileError(
+            f"Cannot read {what} {str(path)!r}: it is not UTF-8 text (byte "
+            f"0x{data[exc.start]:02x} on line {line}). Fix: save it as UTF-8.") from None
+
+
+def parse_missing_ids(value: str | Iterable[str] | None) -> tuple[str, ...]:
+    """The customer ids that mean "missing", from ``"NA,null"`` or a list.
+
+    Parameters
+    ----------
+    value : str, iterable of str or None
+        Comma-separated text, a sequence of strings, or None (only empty ids
+        are missing).
+
+    Returns
+    -------
+    tuple of str
+        The markers, stripped, without repeats.
+    """
+    if value is None:
+        return ()
+    items = value.split(",") if isinstance(value, str) else list(value)
+    out = []
+    for item in items:
+        if not isinstance(item, str):
+            raise ValueError(f"missing_ids must be strings (the texts that mean a missing id), "
+                             f"got {item!r}; e.g. missing_ids=['NA', 'null'].")
+        item = item.strip()
+        if item and item not in out:
+            out.append(item)
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------- CSV
+def open_csv(path: str | os.PathLike, what: str = "the CSV file") -> Any:
+    """The decompressed bytes of a CSV file, as a binary stream pandas and Arrow read.
+
+    Compression is recognised from the content (gzip, bz2, xz, zstd, or a zip
+    holding one file), whatever the name says.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file.
+    what : str, default "the CSV file"
+        What it is for the user.
+
+    Returns
+    -------
+    binary stream
+        Close it after use (a context manager).
+
+    Raises
+    ------
+    InputFileError
+        When it cannot be opened, or is not CSV text (an image, a Parquet
+        file, an Excel workbook, UTF-16 text...), saying what it is and how to
+        turn it into CSV.
+    """
+    import pyarrow as pa
+
+    head = read_head(path, what)
+    kind = file_kind(head)
+    name = str(path)
+    if kind in ("gzip", "bz2", "zstd"):
+        try:
+            return pa.input_stream(name, compression={"gzip": "gzip", "bz2": "bz2",
+                                                      "zstd": "zstd"}[kind])
+        except (OSError, pa.ArrowException) as exc:
+            raise InputFileError(f"Cannot read {what} {name!r} ({_NAMES[kind]}): "
+                                 f"{_first_line(exc)}. Fix: unpack it and give the CSV file.") \
+                from None
+    if kind == "xz":
+        return lzma.open(name)
+    if kind == "zip":
+        return _zip_member(name, what)
+    if kind == "parquet":
+        raise not_this(path, what, kind, "CSV text. Fix: name it .parquet (cjml reads Parquet "
+                                          "files by their suffix).")
+    if kind == "utf-16":
+        raise not_this(path, what, kind, "UTF-8 text. Fix: save it as 'CSV UTF-8' (in Excel: "
+                                          "Save As > CSV UTF-8 (Comma delimited)).")
+    if kind is not None:
+        raise not_this(path, what, kind, "CSV text. Fix: export the data as a CSV file.")
+    return pa.input_stream(name)
+
+
+def _zip_member(name: str, what: str) -> IO[bytes]:
+    try:
+        archive = zipfile.ZipFile(name)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InputFileError(f"Cannot read {what} {name!r}: it is a damaged zip archive "
+                             f"({_first_line(exc)}). Fix: unpack it and give the CSV file.") \
+            from None
+    members = [m for m in archive.namelist() if not m.endswith("/")
+               and not m.startswith("__MACOSX/")]
+    if any(m.startswith("xl/") for m in members):
+        archive.close()
+        raise not_this(name, what, "xlsx", "CSV text. Fix: export the sheet as CSV (in Excel: "
+                                           "Save As > CSV UTF-8 (Comma delimited)).")
+    if len(members) != 1:
+        archive.close()
+        shown = members[:5]
+        raise InputFileError(f"Cannot read {what} {name!r}: it is a zip archive holding "
+                             f"{len(members)} files {shown!r}, not one CSV file. Fix: unpack it "
+                             "and give the CSV file (or a folder of CSV files).")
+    return archive.open(members[0])
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _text(stream: IO[bytes]) -> io.TextIOWrapper:
+    return io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+
+
+def _utf8_problem(path: str | os.PathLike, what: str) -> str | None:
+    """Where the file stops being UTF-8 (``"byte 0xe9 on line 5"``), or None."""
+    line, carry = 1, b""
+    with open_csv(path, what) as raw:
+        while True:
+            block = raw.read(1 << 20)
+            data = carry + block
+            # UTF-8 never uses the newline byte inside a character: cut after the last one
+            cut = data.rfind(b"\n") + 1 if block else len(data)
+            part, carry = data[:cut], data[cut:]
+            try:
+                part.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                at = line + part[:exc.start].count(b"\n")
+                return f"byte 0x{part[exc.start]:02x} on line {at}"
+            line += part.count(b"\n")
+            if not block:
+                return None
+
+
+def encoding_error(path: str | os.PathLike, what: str) -> InputFileError:
+    where = _utf8_problem(path, what) or "somewhere"
+    return InputFileError(f"Cannot read {what} {str(path)!r}: it is not UTF-8 text ({where}). "
+                          "Fix: save it as UTF-8 (in Excel: Save As > CSV UTF-8 (Comma "
+                          "delimited)).")
+
+
+def csv_header(path: str | os.PathLike, what: str = "the CSV file") -> tuple[list[str], int]:
+    """The column names of a CSV file, checked against the CSV rules.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file.
+    what : str, default "the CSV file"
+        What it is for the user.
+
+    Returns
+    -------
+    names : list of str
+        The column names, as written.
+    header_lines : int
+        Physical lines up to and including the header (blank lines before it
+        count), to skip when reading the rows.
+
+    Raises
+    ------
+    InputFileError
+        When the file cannot be read as CSV text, has no header (empty), looks
+        separated by another character than a comma, or names a column twice.
+    """
+    name = str(path)
+    with open_csv(path, what) as raw, _text(raw) as text:
+        reader = csv.reader(text)
+        try:
+            names = next((row for row in reader if row), None)
+        except UnicodeDecodeError:
+            raise encoding_error(path, what) from None
+        except csv.Error as exc:
+            raise InputFileError(f"Cannot read the header of {what} {name!r}: {exc}. Fix: check "
+                                 "the quoting of the first line.") from None
+        lines = reader.line_num
+    if names is None:
+        raise InputFileError(f"{what[0].upper()}{what[1:]} {name!r} is empty: no header and no "
+                             "rows. Fix: export it with a header line (customer_id,timestamp,"
+                             "touchpoint,...) and one row per line.")
+    if len(names) == 1:
+        for sep, said in _SEPARATORS.items():
+            if len(names[0].split(sep)) > 1:
+                raise InputFileError(
+                    f"{what[0].upper()}{what[1:]} {name!r} looks separated by {said}, not by "
+                    f"commas: its header reads as the one column {names[0]!r}. Fix: save it "
+                    "with commas (in Excel: Save As > CSV UTF-8 (Comma delimited)), or convert "
+                    f"it: python -c \"import pandas as pd; pd.read_csv({name!r}, "
+                    f"sep={sep!r}, dtype=str, keep_default_na=False).to_csv('comma.csv', "
+                    "index=False)\".")
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        where = ", ".join(
+            f"{n!r} (columns {', '.join(str(i + 1) for i, m in enumerate(names) if m == n)})"
+            for n in repeated)
+        raise InputFileError(f"The header of {what} {name!r} names a column more than once: "
+                             f"{where}. Fix: rename or remove the repeated column so each name "
+                             "is unique.")
+    return names, lines
+
+
+class CsvRowCheck:
+    """The rule "every line has as many fields as the header", for Arrow's CSV reader.
+
+    Pass :meth:`parse_options` to ``pyarrow.csv``; when reading fails, call
+    :meth:`error` with the exception for the one-line message (the file, the
+    line number, the fields found and expected).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file.
+    names : sequence of str
+        Its header.
+    header_lines : int
+        Physical lines up to and including the header.
+    what : str, default "the CSV file"
+        What it is for the user.
+    """
+
+    def __init__(self, path: str | os.PathLike, names: Sequence[str], header_lines: int,
+                 what: str = "the CSV file"):
+        self.path = path
+        self.names = list(names)
+        self.header_lines = header_lines
+        self.what = what
+        self.bad: tuple[int, str] | None = None
+
+    def _on_invalid(self, row: Any) -> str:
+        if self.bad is None:
+            self.bad = (int(row.actual_columns), str(row.text))
+        return "error"
+
+    def read_options(self, block_size: int = 16 << 20) -> Any:
+        """Arrow read options: our column names, the header lines skipped."""
+        import pyarrow.csv as pacsv
+
+        return pacsv.ReadOptions(column_names=self.names, skip_rows=self.header_lines,
+                                 block_size=block_size)
+
+    def parse_options(self) -> Any:
+        """Arrow parse options: commas, quoted newlines allowed, bad rows recorded."""
+        import pyarrow.csv as pacsv
+
+        return pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=self._on_invalid)
+
+    def error(self, exc: BaseException) -> InputFileError:
+        """The one-line message for a failed read (a short or long line, not UTF-8...).
+
+        Parameters
+        ----------
+        exc : Exception
+            What the reader raised.
+
+        Returns
+        -------
+        InputFileError
+            The message: the file, the line, what is wrong and the fix.
+        """
+        name = str(self.path)
+        text = str(exc)
+        if self.bad is not None or "columns, got" in text:
+            n = len(self.names)
+            line, fields, shown, quote = self._first_bad_line()
+            if quote:
+                return InputFileError(
+                    f"Line {line} of {self.what} {name!r} opens a quote (\") that is never "
+                    f"closed: {shown!r}. Fix: close the quote, and write a quote inside a "
+                    "quoted value twice (\"\").")
+            where = f"Line {line}" if line is not None else "A line"
+            return InputFileError(
+                f"{where} of {self.what} {name!r} has {fields} field{'s' * (fields != 1)} where "
+                f"the header has {n}: {shown!r}. Fix: give every line {n} fields (quote values "
+                "that hold a comma, e.g. \"Paris, France\"), or remove the line.")
+        if "UTF8" in text or "UTF-8" in text or isinstance(exc, UnicodeDecodeError):
+            return encoding_error(self.path, self.what)
+        return InputFileError(f"Cannot read {self.what} {name!r}: {_first_line(exc)}. Fix: check "
+                              "the quoting (a quote opened and never closed?).")
+
+    def _first_bad_line(self) -> tuple[int | None, int, str, bool]:
+        """The first line with a wrong number of fields, found again with Python's csv:
+        its number, its fields, its text, and whether it opens a quote never closed."""
+        n = len(self.names)
+        found = None
+        try:
+            with open_csv(self.path, self.what) as raw, _text(raw) as text:
+                reader = csv.reader(text)
+                for _ in range(self.header_lines):
+                    if next(reader, None) is None:
+                        break
+                while True:
+                    start = reader.line_num + 1
+                    try:
+                        row = next(reader, None)
+                    except csv.Error:  # a field past the size limit: a quote left open
+                        found = (start, 1, True)
+                        break
+                    if row is None:
+                        break
+                    if row and len(row) != n:
+                        at_end = next(reader, None) is None
+                        quote = at_end and "\n" in row[-1]
+                        found = (start, len(row), quote)
+                        break
+            if found is not None:
+                with open_csv(self.path, self.what) as raw, _text(raw) as text:
+                    line = next(itertools.islice(text, found[0] - 1, None), "").rstrip("\r\n")
+                shown = line if len(line) <= 80 else line[:77] + "..."
+                return found[0], found[1], shown, found[2]
+        except (csv.Error, UnicodeDecodeError):
+            pass
+        fields, shown = self.bad if self.bad is not None else (0, "")
+        shown = shown.rstrip("\r\n")
+        return None, fields, shown if len(shown) <= 80 else shown[:77] + "...", False
+
+
+def check_csv_rows(path: str | os.PathLike, names: Sequence[str], header_lines: int,
+                   what: str = "the CSV file") -> None:
+    """Check every line of a CSV file against the CSV rules, reading it once with Arrow.
+
+    For readers that cannot check themselves (pandas pads a short line with
+    missing values).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file.
+    names : sequence of str
+        Its header (:func:`csv_header`).
+    header_lines : int
+        Physical lines up to and including the header.
+    what : str, default "the CSV file"
+        What it is for the user.
+
+    Raises
+    ------
+    InputFileError
+        At the first line with too few or too many fields (naming it), or when
+        the file is not UTF-8 text.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    rows = CsvRowCheck(path, names, header_lines, what)
+    convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in names[:1]},
+                                   include_columns=list(names[:1]))
+    try:
+        with open_csv(path, what) as raw:
+            reader = pacsv.open_csv(raw, read_options=rows.read_options(),
+                                    parse_options=rows.parse_options(), convert_options=convert)
+            for _ in reader:
+                pass
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        raise rows.error(exc) from None
