@@ -122,9 +122,13 @@ class _NoWorkers(ClusterError):
     pass
 
 
-def cluster_fault(exc: BaseException, client) -> tuple[str, str] | None:
+def cluster_fault(exc: BaseException, client, tasks: dict[str, str] | None = None
+                  ) -> tuple[str, str] | None:
     """If ``exc`` is a fault of the cluster (and not an error of a task, raised as it
-    is): what went wrong, and what to do before running again, in two phrases."""
+    is): what went wrong, and what to do before running again, in two phrases.
+
+    ``tasks`` names the run's tasks for the user, by the prefix of their keys.
+    """
     from distributed import KilledWorker
     from distributed.client import FutureCancelledError
 
@@ -135,11 +139,13 @@ def cluster_fault(exc: BaseException, client) -> tuple[str, str] | None:
     if isinstance(exc, ClusterError):
         return str(exc), again
     if isinstance(exc, KilledWorker):
+        name = _key_name(exc.task)
         last = getattr(exc.last_worker, "address", exc.last_worker)
-        return (f"The Dask workers running one task of the run ({_key_name(exc.task)}) "
-                f"died, {exc.allowed_failures + 1} in turn (the last at {last}): usually a "
-                "worker out of memory", "give the workers more memory (dask worker "
-                "--memory-limit)")
+        n = exc.allowed_failures + 1
+        who = "A Dask worker" if n == 1 else f"{n} Dask workers in turn"
+        return (f"{who} died running one task of the run ({(tasks or {}).get(name, name)}; "
+                f"{'at' if n == 1 else 'the last at'} {last}): usually a worker out of memory",
+                "give the workers more memory (dask worker --memory-limit)")
     if isinstance(exc, FutureCancelledError) and "scheduler" not in str(exc.reason):
         why = "" if exc.reason in ("", "unknown") else f" ({exc.reason})"
         return f"The Dask cluster cancelled a task of the run{why}", again
@@ -149,8 +155,10 @@ def cluster_fault(exc: BaseException, client) -> tuple[str, str] | None:
 
 
 def _key_name(key) -> str:
-    key = key[0] if isinstance(key, tuple) and key else key
-    return str(key).split("-")[0] or str(key)
+    """A task key without its hash: ``"_score_frame"`` for ``"_score_frame-5462..."``."""
+    from dask.utils import key_split
+
+    return key_split(key)
 
 
 def _reason(exc: BaseException) -> str:

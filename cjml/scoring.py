@@ -2542,12 +2542,20 @@ def _run_dask(src: _Source, reader: _Reader, plan: _Plan, bundle: ModelBundle, r
         with quiet_client_log():
             return _score_on_cluster(client, src, reader, plan, bundle, run, progress)
     except Exception as exc:
-        fault = cluster_fault(exc, client)
+        fault = cluster_fault(exc, client, _DASK_TASKS)
         if fault is None:
             raise
         raise ClusterError(_dask_fault_message(run, *fault)) from None
     finally:
         close(owned)
+
+
+#: The Dask engine's tasks, by key prefix, as a fault message names them.
+_DASK_TASKS = {"piece_stats": "counting the events", "prepare_piece": "reading the events",
+               "p2pshuffle": "sorting the events by customer",
+               "shuffle": "sorting the events by customer",
+               "shuffle-transfer": "sorting the events by customer",
+               "cjml-bundle": "sending the model bundle", "score_frame": "scoring a chunk"}
 
 
 def _dask_fault_message(run: _RunDir, what: str, fix: str) -> str:

@@ -8,6 +8,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -79,7 +80,7 @@ class Cluster:
         # Port 0: the system picks a free port, which the scheduler writes to its file.
         self._spawn("scheduler", ["distributed.cli.dask_scheduler", "--host", "127.0.0.1",
                                   "--port", "0", "--no-dashboard", "--scheduler-file",
-                                  str(info)])
+                                  str(info), "--idle-timeout", "600s"])
         self.address = _wait(lambda: _address(info), "the scheduler to start", START_TIMEOUT,
                              self)
         self.client = distributed.Client(self.address, timeout=START_TIMEOUT)
@@ -95,7 +96,7 @@ class Cluster:
                                    name, "--host", "127.0.0.1", "--nthreads", "1",
                                    "--nworkers", "1", "--no-dashboard", "--memory-limit",
                                    "1GiB", "--local-directory", str(self.folder / name),
-                                   "--preload", "cjml.scoring"])
+                                   "--preload", "cjml.scoring", "--death-timeout", "60s"])
         _wait(lambda: sorted(self.workers()) == sorted(self.names),
               f"the workers {self.names} to join", START_TIMEOUT, self)
         self.allow_failures(3)  # the default
@@ -191,6 +192,20 @@ def cluster(shared):
     return shared.heal()
 
 
+#: The runs started by the current test (killed at its end if still running).
+_RUNS: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def _reap_runs():
+    yield
+    while _RUNS:
+        proc = _RUNS.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 class Run:
     """A ``cjml score --engine dask`` process, and its run folder."""
 
@@ -204,6 +219,7 @@ class Run:
                  str(inputs["events"]), "--out", str(out), "--chunk-events", str(CHUNK_EVENTS),
                  "--engine", "dask", "--scheduler", cluster.address, "--quiet", *extra],
                 stdout=log, stderr=subprocess.STDOUT, env=_env(), cwd=out.parent)
+        _RUNS.append(self.proc)
 
     def chunks(self) -> int:
         """Chunks finished (written) so far."""
@@ -303,8 +319,11 @@ def test_workers_dying_on_one_task_is_one_line(inputs, cluster, tmp_path):
     code, output = run.finish()
     assert code == 1
     assert len(output.strip().splitlines()) == 1, output
-    assert output.startswith("error: The Dask workers running one task of the run "
-                             "(_score_frame) died, 1 in turn (the last at tcp://"), output
+    # Whichever task it was running (a chunk, or a part of the shuffle), named in words.
+    assert re.match(r"error: A Dask worker died running one task of the run \((scoring a "
+                    r"chunk|sorting the events by customer); at tcp://127\.0\.0\.1:\d+\): "
+                    r"usually a worker out of memory\. Finished chunks: \d+ of 17, kept in ",
+                    output), output
     assert "out of memory" in output and "--memory-limit" in output
     assert "with --resume" in output and run.state()["chunks"]
 
