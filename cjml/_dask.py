@@ -75,23 +75,23 @@ def connect(scheduler):
 
 def close(owned) -> None:
     """Close what :func:`connect` opened; a client whose scheduler is gone closes quietly."""
-    with quiet_client_log():
+    unhush = hush_client()
+    try:
         for obj in owned or ():
             with contextlib.suppress(Exception):
                 obj.close()
+    finally:
+        unhush()
 
 
-@contextlib.contextmanager
-def quiet_client_log():
-    """Keep the client's own error log (a traceback per failed reconnect) off the screen:
-    a lost scheduler is reported once, as a :class:`ClusterError`."""
+def hush_client():
+    """Keep the client's own error log (a traceback per failed reconnect) off the screen
+    until the returned function is called: a lost scheduler is reported once, as a
+    :class:`ClusterError`."""
     logger = logging.getLogger("distributed.client")
     level = logger.level
     logger.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
+    return lambda: logger.setLevel(level)
 
 
 def completed(client, futures) -> Iterator:

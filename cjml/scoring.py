@@ -2535,12 +2535,93 @@ def _run_dask(src: _Source, reader: _Reader, plan: _Plan, bundle: ModelBundle, r
     task) raises :class:`~cjml._dask.ClusterError` in one line that says how many chunks
     are kept for ``resume=True``.
     """
-    from cjml._dask import ClusterError, close, cluster_fault, connect, quiet_client_log
+    import dask
+    import dask.dataframe as dd
+    from tqdm.auto import tqdm
+
+    from cjml._dask import ClusterError, close, cluster_fault, completed, connect, hush_client
 
     client, owned = connect(scheduler)
+    unhush = hush_client()
     try:
-        with quiet_client_log():
-            return _score_on_cluster(client, src, reader, plan, bundle, run, progress)
+        reader.schema = _target_schema(src, reader.read_columns)
+        state = run.state
+        pieces = _pieces(src, reader)
+        if src.kind == "parquet":
+            starts = np.cumsum([0] + [pq.ParquetFile(f).metadata.num_rows for f in src.files])
+            reader.starts = tuple(int(x) for x in starts[:-1])
+        if not state.get("partitioned"):
+            # First pass: rows per piece (row numbers), the latest timestamp, the id type.
+            ids = [str(reader.resolved["customer_id"]), str(reader.resolved["timestamp"])]
+            light = replace(reader, read_columns=[c for c in reader.read_columns
+                                                  if str(c) in ids],
+                            schema=pa.schema([f for f in reader.schema if f.name in ids]),
+                            customers=reader.customers, strict=False)
+            futures = client.map(_piece_stats, pieces, reader=light, pure=False)
+            for _ in completed(client, futures):  # gives up on a cluster without workers
+                pass
+            stats = client.gather(futures)
+            total: dict = {}
+            for st in stats:
+                total = _merge_stats(total, st)
+            if not total.get("rows"):
+                raise SchemaError(f"The event log has no rows (columns: {list(src.columns)!r}). "
+                                  "Fix: pass a log with at least one event (customer_id, "
+                                  "timestamp, touchpoint).")
+            state.update({"partitioned": True, "n_parts": reader.n_parts, "pass1": total,
+                          "piece_rows": [int(st["rows"]) for st in stats],
+                          "event_columns": [reader.rename.get(str(c), str(c))
+                                            for c in reader.read_columns]})
+            run.save()
+        first, starts, file_no = 0, [], -1
+        for piece, rows in zip(pieces, state["piece_rows"], strict=True):
+            while file_no < piece.file_no:
+                starts.append(first)
+                file_no += 1
+            piece.first_row = first
+            first += rows
+        while len(starts) < max(len(src.files), 1):
+            starts.append(first)
+        state["starts"] = starts
+        reader.starts = tuple(starts)
+        plan = _finish_plan(plan, reader, state)
+        reject_schema = _rejects_schema(plan, state["event_columns"])
+        schema = _prepared_schema(reader)
+        meta = schema.empty_table().to_pandas(types_mapper=pd.ArrowDtype)
+        prepared = dd.from_map(_prepare_piece, pieces, reader=reader, meta=meta,
+                               enforce_metadata=False)
+        # Every row of a customer has the same __cjml_part: one partition holds it all.
+        shuffled = prepared.shuffle(on=_PART, npartitions=state["n_parts"])
+        parts = shuffled.to_delayed()
+        done = state.setdefault("chunks", {})
+        n_resumed = len(done)
+        todo = [p for p in range(len(parts)) if str(p) not in done]
+        # The bundle is a node of the graph, not scattered data: the scheduler keeps it and
+        # sends it again if every worker holding it dies (scattered data dies with its last
+        # holder, and every chunk still to score with it is cancelled).
+        remote_bundle = dask.delayed(bundle, name=f"cjml-bundle-{uuid.uuid4().hex}",
+                                     traverse=False)
+        score_task = dask.delayed(_score_frame, pure=True)
+        futures = client.compute([score_task(parts[p], remote_bundle, plan, schema)
+                                  for p in todo])
+        part_of = {f.key: p for f, p in zip(futures, todo, strict=True)}
+        bar = tqdm(total=len(parts), initial=n_resumed, unit="chunk", desc="scoring (dask)",
+                   disable=not progress, file=sys.stderr, mininterval=0.5)
+        started, customers = time.perf_counter(), 0
+        try:
+            for future in completed(client, futures):
+                scores, rejects, counts = future.result()
+                future.release()
+                _commit_chunk(run, part_of[future.key], scores, rejects, counts, plan,
+                              reject_schema)
+                customers += len(scores)
+                bar.update(1)
+                rate = customers / max(time.perf_counter() - started, 1e-9)
+                bar.set_postfix_str(f"{rate:,.0f} customers/s")
+        finally:
+            bar.close()  # before an error: its line must not run into the bar
+        state["n_parts"] = len(parts)
+        return plan, list(done.values()), n_resumed
     except Exception as exc:
         fault = cluster_fault(exc, client, _DASK_TASKS)
         if fault is None:
@@ -2548,6 +2629,7 @@ def _run_dask(src: _Source, reader: _Reader, plan: _Plan, bundle: ModelBundle, r
         raise ClusterError(_dask_fault_message(run, *fault)) from None
     finally:
         close(owned)
+        unhush()
 
 
 #: The Dask engine's tasks, by key prefix, as a fault message names them.
@@ -2570,90 +2652,3 @@ def _dask_fault_message(run: _RunDir, what: str, fix: str) -> str:
             "and rerun the same command with --resume (resume=True) to continue; "
             "--scheduler may name a new address.")
 
-
-def _score_on_cluster(client, src: _Source, reader: _Reader, plan: _Plan, bundle: ModelBundle,
-                      run: _RunDir, progress: bool) -> tuple[_Plan, list[dict], int]:
-    import dask
-    import dask.dataframe as dd
-    from tqdm.auto import tqdm
-
-    from cjml._dask import completed
-
-    reader.schema = _target_schema(src, reader.read_columns)
-    state = run.state
-    pieces = _pieces(src, reader)
-    if src.kind == "parquet":
-        starts = np.cumsum([0] + [pq.ParquetFile(f).metadata.num_rows for f in src.files])
-        reader.starts = tuple(int(x) for x in starts[:-1])
-    if not state.get("partitioned"):
-        # First pass: rows per piece (row numbers), the latest timestamp, the id type.
-        ids = [str(reader.resolved["customer_id"]), str(reader.resolved["timestamp"])]
-        light = replace(reader, read_columns=[c for c in reader.read_columns
-                                              if str(c) in ids],
-                        schema=pa.schema([f for f in reader.schema if f.name in ids]),
-                        customers=reader.customers, strict=False)
-        futures = client.map(_piece_stats, pieces, reader=light, pure=False)
-        for _ in completed(client, futures):
-            pass
-        stats = client.gather(futures)
-        total: dict = {}
-        for st in stats:
-            total = _merge_stats(total, st)
-        if not total.get("rows"):
-            raise SchemaError(f"The event log has no rows (columns: {list(src.columns)!r}). "
-                              "Fix: pass a log with at least one event (customer_id, "
-                              "timestamp, touchpoint).")
-        state.update({"partitioned": True, "n_parts": reader.n_parts, "pass1": total,
-                      "piece_rows": [int(st["rows"]) for st in stats],
-                      "event_columns": [reader.rename.get(str(c), str(c))
-                                        for c in reader.read_columns]})
-        run.save()
-    first, starts, file_no = 0, [], -1
-    for piece, rows in zip(pieces, state["piece_rows"], strict=True):
-        while file_no < piece.file_no:
-            starts.append(first)
-            file_no += 1
-        piece.first_row = first
-        first += rows
-    while len(starts) < max(len(src.files), 1):
-        starts.append(first)
-    state["starts"] = starts
-    reader.starts = tuple(starts)
-    plan = _finish_plan(plan, reader, state)
-    reject_schema = _rejects_schema(plan, state["event_columns"])
-    schema = _prepared_schema(reader)
-    meta = schema.empty_table().to_pandas(types_mapper=pd.ArrowDtype)
-    prepared = dd.from_map(_prepare_piece, pieces, reader=reader, meta=meta,
-                           enforce_metadata=False)
-    # Every row of a customer has the same __cjml_part: one partition holds it all.
-    shuffled = prepared.shuffle(on=_PART, npartitions=state["n_parts"])
-    parts = shuffled.to_delayed()
-    done = state.setdefault("chunks", {})
-    n_resumed = len(done)
-    todo = [p for p in range(len(parts)) if str(p) not in done]
-    # The bundle is a node of the graph, not scattered data: the scheduler keeps it and
-    # sends it again if every worker holding it dies (scattered data dies with its last
-    # holder, and every chunk still to score with it is cancelled).
-    remote_bundle = dask.delayed(bundle, name=f"cjml-bundle-{uuid.uuid4().hex}",
-                                 traverse=False)
-    score_task = dask.delayed(_score_frame, pure=True)
-    futures = client.compute([score_task(parts[p], remote_bundle, plan, schema)
-                              for p in todo])
-    part_of = {f.key: p for f, p in zip(futures, todo, strict=True)}
-    bar = tqdm(total=len(parts), initial=n_resumed, unit="chunk", desc="scoring (dask)",
-               disable=not progress, file=sys.stderr, mininterval=0.5)
-    started, customers = time.perf_counter(), 0
-    try:
-        for future in completed(client, futures):
-            scores, rejects, counts = future.result()
-            future.release()
-            _commit_chunk(run, part_of[future.key], scores, rejects, counts, plan,
-                          reject_schema)
-            customers += len(scores)
-            bar.update(1)
-            bar.set_postfix_str(f"{customers / max(time.perf_counter() - started, 1e-9):,.0f}"
-                                " customers/s")
-    finally:
-        bar.close()
-    state["n_parts"] = len(parts)
-    return plan, list(done.values()), n_resumed

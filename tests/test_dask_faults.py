@@ -139,8 +139,10 @@ class Cluster:
 
     def stop(self) -> None:
         if self.client is not None:
-            with cjml._dask.quiet_client_log(), contextlib.suppress(Exception):
+            unhush = cjml._dask.hush_client()
+            with contextlib.suppress(Exception):
                 self.client.close(timeout=5)
+            unhush()
         for name in self.procs:
             self.kill(name)
 
