@@ -85,13 +85,24 @@ def close(owned) -> None:
 
 
 def hush_client():
-    """Keep the client's own error log (a traceback per failed reconnect) off the screen
-    until the returned function is called: a lost scheduler is reported once, as a
-    :class:`ClusterError`."""
-    logger = logging.getLogger("distributed.client")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
-    return lambda: logger.setLevel(level)
+    """Keep distributed's own log off the screen until the returned function is called:
+    a lost scheduler would print a traceback per failed send and reconnect, and is
+    reported once, as a :class:`ClusterError`."""
+    # distributed's logging config gives some of its loggers levels of their own
+    # ("distributed.client": warning): each such one is set, not just the parent.
+    loggers = [logging.getLogger("distributed")] + [
+        logger for name, logger in list(logging.root.manager.loggerDict.items())
+        if name.startswith("distributed.") and isinstance(logger, logging.Logger)
+        and logger.level != logging.NOTSET]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+
+    def unhush():
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+    return unhush
 
 
 def completed(client, futures) -> Iterator:
@@ -131,6 +142,7 @@ def cluster_fault(exc: BaseException, client, tasks: dict[str, str] | None = Non
     """
     from distributed import KilledWorker
     from distributed.client import FutureCancelledError
+    from distributed.comm import CommClosedError
 
     address = getattr(getattr(client, "scheduler", None), "address", None) or "?"
     again = "start the scheduler and workers again"
@@ -149,7 +161,8 @@ def cluster_fault(exc: BaseException, client, tasks: dict[str, str] | None = Non
     if isinstance(exc, FutureCancelledError) and "scheduler" not in str(exc.reason):
         why = "" if exc.reason in ("", "unknown") else f" ({exc.reason})"
         return f"The Dask cluster cancelled a task of the run{why}", again
-    if isinstance(exc, FutureCancelledError) or client.status != "running":
+    if isinstance(exc, FutureCancelledError | CommClosedError) or client.status != "running":
+        # (a closed comm may be seen before the client marks itself disconnected)
         return f"Lost the connection to the Dask scheduler at {address}", again
     return None
 
