@@ -155,9 +155,9 @@ def cluster_fault(exc: BaseException, client, tasks: dict[str, str] | None = Non
         last = getattr(exc.last_worker, "address", exc.last_worker)
         n = exc.allowed_failures + 1
         who = "A Dask worker" if n == 1 else f"{n} Dask workers in turn"
-        return (f"{who} died running one task of the run ({(tasks or {}).get(name, name)}; "
-                f"{'at' if n == 1 else 'the last at'} {last}): usually a worker out of memory",
-                "give the workers more memory (dask worker --memory-limit)")
+        what = (f"{who} died running one task of the run ({(tasks or {}).get(name, name)}; "
+                f"{'at' if n == 1 else 'the last at'} {last}): usually a worker out of memory")
+        return what, "give the workers more memory (dask worker --memory-limit)"
     if isinstance(exc, FutureCancelledError) and "scheduler" not in str(exc.reason):
         why = "" if exc.reason in ("", "unknown") else f" ({exc.reason})"
         return f"The Dask cluster cancelled a task of the run{why}", again

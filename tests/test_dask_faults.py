@@ -8,7 +8,6 @@ import contextlib
 import json
 import logging
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -337,9 +336,9 @@ def test_workers_dying_on_one_task_is_one_line(inputs, tmp_path, monkeypatch):
     assert str(caught.value) == (
         "4 Dask workers in turn died running one task of the run (scoring a chunk; the last "
         f"at tcp://10.1.2.3:4567): usually a worker out of memory. Finished chunks: "
-        f"{len(state['chunks'])} of {state['n_parts']}, kept in {str(folder)!r}: give the workers more memory (dask "
-        "worker --memory-limit) and rerun the same command with --resume (resume=True) to "
-        "continue; --scheduler may name a new address.")
+        f"{len(state['chunks'])} of {state['n_parts']}, kept in {str(folder)!r}: give the "
+        "workers more memory (dask worker --memory-limit) and rerun the same command with "
+        "--resume (resume=True) to continue; --scheduler may name a new address.")
     assert not out.exists()
 
 
