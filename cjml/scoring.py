@@ -95,6 +95,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -2683,15 +2684,22 @@ def _score_frame(frame: pd.DataFrame, bundle: ModelBundle, plan: _Plan, schema: 
 
 def _run_dask(src: _Source, reader: _Reader, plan: _Plan, bundle: ModelBundle, run: _RunDir,
               scheduler, progress: bool) -> tuple[_Plan, list[dict], int]:
-    """Score on a dask.distributed cluster: read by the workers, shuffle by customer, score."""
+    """Score on a dask.distributed cluster: read by the workers, shuffle by customer, score.
+
+    A worker lost mid-run costs only time: dask runs its tasks again elsewhere (the
+    shuffle included), and the client alone writes and records chunks, each once. A
+    fault of the cluster itself (the scheduler gone, no worker left, workers dying on one
+    task) raises :class:`~cjml._dask.ClusterError` in one line that says how many chunks
+    are kept for ``resume=True``.
+    """
     import dask
     import dask.dataframe as dd
-    from distributed import as_completed
     from tqdm.auto import tqdm
 
-    from cjml._dask import connect
+    from cjml._dask import ClusterError, close, cluster_fault, completed, connect, hush_client
 
     client, owned = connect(scheduler)
+    unhush = hush_client()
     try:
         reader.schema = _target_schema(src, reader.read_columns)
         state = run.state
@@ -2706,7 +2714,10 @@ def _run_dask(src: _Source, reader: _Reader, plan: _Plan, bundle: ModelBundle, r
                                                   if str(c) in ids],
                             schema=pa.schema([f for f in reader.schema if f.name in ids]),
                             customers=reader.customers, strict=False)
-            stats = client.gather(client.map(_piece_stats, pieces, reader=light, pure=False))
+            futures = client.map(_piece_stats, pieces, reader=light, pure=False)
+            for _ in completed(client, futures):  # gives up on a cluster without workers
+                pass
+            stats = client.gather(futures)
             total: dict = {}
             for st in stats:
                 total = _merge_stats(total, st)
@@ -2742,7 +2753,11 @@ def _run_dask(src: _Source, reader: _Reader, plan: _Plan, bundle: ModelBundle, r
         done = state.setdefault("chunks", {})
         n_resumed = len(done)
         todo = [p for p in range(len(parts)) if str(p) not in done]
-        remote_bundle = client.scatter(bundle, broadcast=True)
+        # The bundle is a node of the graph, not scattered data: the scheduler keeps it and
+        # sends it again if every worker holding it dies (scattered data dies with its last
+        # holder, and every chunk still to score with it is cancelled).
+        remote_bundle = dask.delayed(bundle, name=f"cjml-bundle-{uuid.uuid4().hex}",
+                                     traverse=False)
         score_task = dask.delayed(_score_frame, pure=True)
         futures = client.compute([score_task(parts[p], remote_bundle, plan, schema)
                                   for p in todo])
@@ -2750,17 +2765,47 @@ def _run_dask(src: _Source, reader: _Reader, plan: _Plan, bundle: ModelBundle, r
         bar = tqdm(total=len(parts), initial=n_resumed, unit="chunk", desc="scoring (dask)",
                    disable=not progress, file=sys.stderr, mininterval=0.5)
         started, customers = time.perf_counter(), 0
-        for future in as_completed(futures):
-            scores, rejects, counts = future.result()
-            future.release()
-            _commit_chunk(run, part_of[future.key], scores, rejects, counts, plan, reject_schema)
-            customers += len(scores)
-            bar.update(1)
-            bar.set_postfix_str(f"{customers / max(time.perf_counter() - started, 1e-9):,.0f}"
-                                " customers/s")
-        bar.close()
+        try:
+            for future in completed(client, futures):
+                scores, rejects, counts = future.result()
+                future.release()
+                _commit_chunk(run, part_of[future.key], scores, rejects, counts, plan,
+                              reject_schema)
+                customers += len(scores)
+                bar.update(1)
+                rate = customers / max(time.perf_counter() - started, 1e-9)
+                bar.set_postfix_str(f"{rate:,.0f} customers/s")
+        finally:
+            bar.close()  # before an error: its line must not run into the bar
         state["n_parts"] = len(parts)
         return plan, list(done.values()), n_resumed
+    except Exception as exc:
+        fault = cluster_fault(exc, client, _DASK_TASKS)
+        if fault is None:
+            raise
+        raise ClusterError(_dask_fault_message(run, *fault)) from None
     finally:
-        for obj in owned or ():
-            obj.close()
+        close(owned)
+        unhush()
+
+
+#: The Dask engine's tasks, by key prefix, as a fault message names them.
+_DASK_TASKS = {"piece_stats": "counting the events", "prepare_piece": "reading the events",
+               "p2pshuffle": "sorting the events by customer",
+               "shuffle": "sorting the events by customer",
+               "shuffle-transfer": "sorting the events by customer",
+               "cjml-bundle": "sending the model bundle", "score_frame": "scoring a chunk"}
+
+
+def _dask_fault_message(run: _RunDir, what: str, fix: str) -> str:
+    """A cluster fault in one line: what happened, what the run keeps, how to continue."""
+    if run.temporary:
+        return f"{what}. Nothing was kept: {fix} and score again (with out= a run resumes)."
+    if not run.state.get("partitioned"):
+        return (f"{what}. No chunk had been scored, so nothing was kept: {fix} and run the "
+                "command again.")
+    done, total = len(run.state.get("chunks", {})), run.state.get("n_parts", "?")
+    return (f"{what}. Finished chunks: {done} of {total}, kept in {str(run.path)!r}: {fix} "
+            "and rerun the same command with --resume (resume=True) to continue; "
+            "--scheduler may name a new address.")
+
