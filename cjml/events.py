@@ -126,6 +126,10 @@ _TZ_SUFFIX = re.compile(
 _TEXT_INT = r"-?(?:0|[1-9][0-9]{0,17})"
 _UNIT_WORDS = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds"}
 _DAY_NS = 86_400 * 10**9
+# A log whose times all fall this close to 1970-01-01 was read in the wrong unit: 2024 in
+# seconds read as ms (or ms as us, us as ns) lands on 1970-01-20, and nobody's touchpoints
+# are from 1970.
+_EPOCH_WINDOW_NS = 365 * _DAY_NS
 # Epoch numbers whose date falls in these years look like the right unit.
 _PLAUSIBLE_NS = (pd.Timestamp("1980-01-01").value, pd.Timestamp("2100-01-01").value)
 _ISO = "ISO8601"
@@ -1111,8 +1115,8 @@ def _late_events_warning(label: str, days: Mapping[int, int], last_ns: int) -> s
 
 def _epoch_error(label: str, first_ns: int, last_ns: int, unit: str | None
                  ) -> SchemaError | None:
-    """The refusal of a log whose times all fall within a day of 1970-01-01, or None."""
-    if not (-_DAY_NS < first_ns and last_ns < _DAY_NS):
+    """The refusal of a log whose times all fall within a year of 1970-01-01, or None."""
+    if not (-_EPOCH_WINDOW_NS < first_ns and last_ns < _EPOCH_WINDOW_NS):
         return None
     first = pd.Timestamp(int(first_ns), tz="UTC")
     last = pd.Timestamp(int(last_ns), tz="UTC")
@@ -1128,9 +1132,9 @@ def _epoch_error(label: str, first_ns: int, last_ns: int, unit: str | None
             fix = (f"check timestamp_unit={unit!r} (--timestamp-unit {unit}): 's' for seconds, "
                    "'ms' for milliseconds, 'us' or 'ns'.")
     return _row_error(
-        f"Every time of {label} falls within a day of 1970-01-01, the Unix epoch ({first} to "
+        f"Every time of {label} falls within a year of 1970-01-01, the Unix epoch ({first} to "
         f"{last}): most likely numbers read in the wrong unit. Fix: {fix}", "timestamp", None,
-        "times within a day of 1970-01-01")
+        "times within a year of 1970-01-01")
 
 
 def _factorize(s: pd.Series) -> tuple[np.ndarray, Any]:
@@ -1618,7 +1622,7 @@ class EventLog:
         """An EventLog of rows read from files (``origin`` names them in messages).
 
         ``log_checks=False`` skips the checks on the whole log's times (within a
-        day of 1970, events far past the rest): ``score`` makes them once over
+        year of 1970, events far past the rest): ``score`` makes them once over
         the input, not per chunk.
         """
         self = cls.__new__(cls)
@@ -2045,7 +2049,7 @@ def read_events(
         When the events do not fit the contract: no rows, a required column
         missing, missing customer ids, timestamps or touchpoints, unreadable
         timestamps, dates in several formats in one column, every time
-        within a day of 1970-01-01 (numbers read in the wrong unit), scores
+        within a year of 1970-01-01 (numbers read in the wrong unit), scores
         out of range (satisfaction 1-5, nps 0-10, effort 1-7) or not
         numeric, infinite amounts, stages or (without a stage column)
         touchpoints the journey map does not know. The message names the

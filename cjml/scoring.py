@@ -1390,7 +1390,7 @@ def _id_kind(reader: _Reader, stats: dict) -> str:
 
 def _check_times(total: dict, reader: _Reader, *, default_cutoff: bool) -> None:
     """The rules on the whole input's times that read_events applies to a whole log: one
-    date format, not all within a day of 1970, and (before they move the default cutoff)
+    date format, not all within a year of 1970, and (before they move the default cutoff)
     a warning on events far past the rest."""
     label = _label(reader, "timestamp")
     formats = total.get("formats") or {}
