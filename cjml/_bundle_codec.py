@@ -51,7 +51,6 @@ _ALLOWED_CLASSES = (
     ("cjml.features._featurizer", "JourneyFeaturizer"),
     ("cjml.features._activity", "ActivityFeatures"),
     ("cjml.features._attributes", "AttributeFeatures"),
-    ("cjml.features._candidates", "CandidateFeatures"),
     ("cjml.features._experience", "ExperienceFeatures"),
     ("cjml.features._memory", "MemoryFeatures"),
     ("cjml.features._sequences", "SequenceFeatures"),
@@ -59,7 +58,6 @@ _ALLOWED_CLASSES = (
     ("cjml.features._support", "SupportFeatures"),
     ("cjml.features._touchpoints", "TouchpointFeatures"),
     ("cjml.features._value", "ValueFeatures"),
-    ("cjml.features._windows", "WindowFeatures"),
     ("cjml.journey", "Touchpoint"),
     ("cjml.models", "ChurnModel"),
     ("cjml.models", "NextStageModel"),
@@ -81,14 +79,8 @@ class CodecError(ValueError):
 
 
 def _allowed() -> dict[str, type]:
-    classes = {}
-    for module, name in _ALLOWED_CLASSES:
-        try:
-            cls = getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError):  # a family this build does not have
-            continue
-        classes[f"{module}.{name}"] = cls
-    return classes
+    return {f"{module}.{name}": getattr(importlib.import_module(module), name)
+            for module, name in _ALLOWED_CLASSES}
 
 
 def _class_name(cls: type) -> str:
