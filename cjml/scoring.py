@@ -119,6 +119,7 @@ from cjml._readers import (
     parse_missing_ids,
     read_head,
 )
+from cjml._dask import ClusterError
 from cjml.bundle import BundleError, ModelBundle
 from cjml.events import (
     _NS_PER_UNIT,
@@ -580,6 +581,9 @@ def score(bundle, events, *, customers=None, cutoff=None, top_k=1, out=None, for
         done = len(run.state.get("chunks", {}))
         error = _writing_error(exc, run)
         keep = done > 0 and (error is not None or not isinstance(exc, CjmlError))
+        # Once the events are partitioned, a cluster fault's message promises the run folder
+        # for --resume, even before the first chunk was finished (_dask_fault_message).
+        keep = keep or (isinstance(exc, ClusterError) and bool(run.state.get("partitioned")))
         run.leave(keep=keep)
         if error is None:
             raise
