@@ -487,14 +487,20 @@ def _without_nested_extras(data: pd.DataFrame, resolved: dict[str, Hashable]) ->
               and (kind := _nested_kind(data[c])) is not None}
     if not nested:
         return data
+    _warn_nested_left_out(nested, stacklevel=_user_stacklevel())
+    return data.drop(columns=list(nested))
+
+
+def _warn_nested_left_out(nested: dict[Hashable, str], stacklevel: int) -> None:
+    """Warn that the extra columns ``nested`` (name: kind) hold nested values and are left
+    out; ``read_events`` and ``score`` say it in the same words."""
     listed = ", ".join(f"{str(c)!r} ({kind})" for c, kind in nested.items())
     warnings.warn(
         f"{'Column' if len(nested) == 1 else 'Columns'} {listed} "
         f"{'holds' if len(nested) == 1 else 'hold'} nested values, which cjml cannot use as "
         "customer attributes: left out. Fix: if it holds attributes, flatten it into plain "
         "columns (e.g. df['plan'] = df['meta'].str['plan']), or drop it to silence this.",
-        UserWarning, stacklevel=_user_stacklevel())
-    return data.drop(columns=list(nested))
+        UserWarning, stacklevel=stacklevel + 1)
 
 
 # --------------------------------------------------------------------------- customer lists

@@ -136,6 +136,7 @@ from cjml.events import (
     _late_events_warning,
     _mixed_formats_error,
     _nested_kind,
+    _warn_nested_left_out,
     _Origin,
     _parse_columns,
     _read_id_list,
@@ -858,13 +859,7 @@ def _flat_columns(src: _Source, needed: set, resolved: dict, bundle: ModelBundle
                 "only plain values there (text, numbers, dates, true/false). Fix: flatten it "
                 "into a plain column (e.g. df['plan'] = df['meta'].str['plan']) of the same "
                 "name, or retrain without it.")
-    listed = ", ".join(f"{str(c)!r} ({kind})" for c, kind in nested.items())
-    warnings.warn(
-        f"{'Column' if len(nested) == 1 else 'Columns'} {listed} "
-        f"{'holds' if len(nested) == 1 else 'hold'} nested values, which cjml cannot use as "
-        "customer attributes: left out. Fix: if it holds attributes, flatten it into plain "
-        "columns (e.g. df['plan'] = df['meta'].str['plan']), or drop it to silence this.",
-        UserWarning, stacklevel=3)
+    _warn_nested_left_out(nested, stacklevel=3)
     return needed - set(nested)
 
 

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 import cjml
 import cjml.scoring
+from tests.test_scoring import _interrupt_after, _Interrupted
 from cjml._io import (
     FORMULA_PREFIXES,
     CsvStream,
@@ -382,21 +383,6 @@ def test_score_recommend_features_and_journey_map_files(tmp_path, capsys, bundle
 
 
 # =========================================================================== scoring runs
-class _Interrupted(Exception):
-    pass
-
-
-def _interrupt_after(n: int):
-    finished = []
-
-    def interrupt(part):
-        finished.append(part)
-        if len(finished) == n:
-            raise _Interrupted
-
-    return interrupt
-
-
 def test_disk_full_while_writing_the_output_keeps_the_chunks_for_resume(
         tmp_path, capsys, monkeypatch, bundle_path, events):
     bundle = _copy_bundle(bundle_path, tmp_path)
