@@ -198,8 +198,8 @@ def _customer_list(path: str, log, missing_ids=None) -> list:
     """Customer ids from a CSV or Parquet file with a ``customer_id`` column, the events'
     own name for it (``--columns customer_id=user``), or a single column; read as text
     under the CSV rules and given the log's id type ("007" stays "007")."""
-    from cjml._readers import parse_missing_ids
-    from cjml.events import _ids_like, _read_id_list
+    from cjml.io._csv import parse_missing_ids
+    from cjml.io._files import _ids_like, _read_id_list
 
     listed, where = _read_id_list(path, log.columns.get("customer_id"),
                                   parse_missing_ids(missing_ids))

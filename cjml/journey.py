@@ -319,8 +319,8 @@ class JourneyMap:
         -------
         JourneyMap
         """
-        from cjml._readers import read_text_file
         from cjml.exceptions import InputFileError
+        from cjml.io._csv import read_text_file
 
         path = Path(path)
         if not path.exists():

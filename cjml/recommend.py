@@ -291,8 +291,8 @@ class RecommendationRules:
         -------
         RecommendationRules
         """
-        from cjml._readers import read_text_file
         from cjml.exceptions import InputFileError
+        from cjml.io._csv import read_text_file
 
         path = Path(path)
         try:

@@ -108,8 +108,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from cjml._dask import ClusterError
 from cjml._io import CsvStream, WriteError, check_output, publish, write_error
-from cjml._readers import (
+from cjml.bundle import BundleError, ModelBundle
+from cjml.events import EventLog
+from cjml.exceptions import CjmlError, InputFileError, SchemaError
+from cjml.io._columns import _nested_kind, _parse_columns, _resolve_columns, _warn_nested_left_out
+from cjml.io._csv import (
     NA_STRINGS,
     CsvRowCheck,
     csv_header,
@@ -119,32 +124,19 @@ from cjml._readers import (
     parse_missing_ids,
     read_head,
 )
-from cjml._dask import ClusterError
-from cjml.bundle import BundleError, ModelBundle
-from cjml.events import (
+from cjml.io._files import _check_same_columns, _id_text, _input_files, _read_id_list
+from cjml.io._messages import REQUIRED_COLUMNS, _Context, _Origin
+from cjml.io._timestamps import (
     _NS_PER_UNIT,
-    _TEXT_INT,
-    REQUIRED_COLUMNS,
-    EventLog,
-    _check_same_columns,
-    _Context,
     _day_counts,
     _epoch_error,
-    _id_text,
-    _input_files,
     _is_utc,
     _late_events_warning,
     _mixed_formats_error,
-    _nested_kind,
-    _warn_nested_left_out,
-    _Origin,
-    _parse_columns,
-    _read_id_list,
-    _resolve_columns,
     _timestamps_ns,
     to_utc_timestamp,
 )
-from cjml.exceptions import CjmlError, InputFileError, SchemaError
+from cjml.io._values import _TEXT_INT
 
 __all__ = ["DEFAULT_RISK_BANDS", "STATUSES", "ScoreSummary", "score"]
 
@@ -2567,7 +2559,7 @@ def _add_counts(chunks: list[dict]) -> dict:
 
 
 def _emit_warnings(counts: dict, summary: ScoreSummary, drop_duplicates: bool) -> None:
-    from cjml.events import _user_stacklevel
+    from cjml.io._messages import _user_stacklevel
 
     level = _user_stacklevel()
     if summary.n_duplicates:

@@ -20,10 +20,10 @@ import pytest
 
 import cjml
 from cjml import read_events
-from cjml._readers import parse_missing_ids
 from cjml.cli import main
 from cjml.exceptions import InputFileError, JourneyMapError, SchemaError
 from cjml.features._base import unique_names
+from cjml.io._csv import parse_missing_ids
 from cjml.journey import JourneyMap
 from cjml.recommend import RecommendationRules, RulesError
 from tests._panel_bundle import sample_bundle_path
@@ -199,14 +199,14 @@ def test_not_utf8_names_the_byte_and_line_for_both_readers(tmp_path, sample_csv,
 
 
 def test_permission_denied_says_so_and_names_the_file(tmp_path, monkeypatch):
-    import cjml._readers
+    import cjml.io._csv
 
     path = write(tmp_path / "locked.csv", *ROWS)
 
     def denied(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(cjml._readers, "open", denied, raising=False)
+    monkeypatch.setattr(cjml.io._csv, "open", denied, raising=False)
     message = error_of(lambda: read_events(path))
     assert message.startswith(f"Cannot read the CSV file {str(path)!r}: permission denied.")
     assert "separator" not in message
@@ -509,7 +509,7 @@ def test_score_refuses_a_nested_attribute_before_any_work(tmp_path, bundle):
 
 
 def test_the_id_list_reader_refuses_missing_ids(tmp_path):
-    from cjml.events import _read_id_list
+    from cjml.io._files import _read_id_list
 
     path = write(tmp_path / "list.csv", "007,a", ",b", "NA,c", header="customer_id,note")
     with pytest.raises(SchemaError, match=r"1 missing or empty id\(s\), at positions \[1\]"):

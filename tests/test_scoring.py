@@ -634,7 +634,7 @@ def test_no_temporary_files_remain_after_an_in_memory_run(bundle, events, tmp_pa
 
 
 def test_schema_errors_carry_their_rows_for_quarantine():
-    from cjml.events import _Origin
+    from cjml.io._messages import _Origin
 
     df = pd.DataFrame({"customer_id": [1, 2, 3, 4],
                        "timestamp": ["2024-01-01", "soon", "2024-01-02", "later"],

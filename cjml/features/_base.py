@@ -85,7 +85,7 @@ def warn_shared_names(values: Sequence, what: str, reserved: Sequence[str] = ())
 
 def _stacklevel() -> int:
     """Stack level of the first frame outside cjml, for ``warnings.warn``."""
-    from cjml.events import _user_stacklevel
+    from cjml.io._messages import _user_stacklevel
 
     return _user_stacklevel()
 

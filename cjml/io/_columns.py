@@ -1,0 +1,192 @@
+"""The column mapping: the user's column names onto the canonical ones.
+
+Parsing ``columns=`` (a dict or ``"customer_id=user,timestamp=time"``), finding
+each canonical column (with "did you mean" for the required ones), and leaving
+out extra columns of nested values (structs, lists, maps).
+"""
+
+from __future__ import annotations
+
+import difflib
+import warnings
+from collections.abc import Hashable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from pandas.api.types import (
+    infer_dtype,
+)
+
+from cjml.exceptions import SchemaError
+from cjml.io._messages import (
+    _ROLES,
+    _SYNONYMS,
+    CANONICAL_COLUMNS,
+    REQUIRED_COLUMNS,
+    _did_you_mean,
+    _user_stacklevel,
+)
+
+
+def _parse_columns(columns: Mapping[str, Hashable] | str | None) -> dict[str, Hashable]:
+    """The user's column mapping as a dict canonical name -> user column."""
+    if columns is None:
+        return {}
+    example = "columns={'customer_id': 'user', 'timestamp': 'event_time'}"
+    if isinstance(columns, str):
+        mapping: dict[str, Hashable] = {}
+        for part in columns.split(","):
+            if not part.strip():
+                continue
+            key, sep, value = (p.strip() for p in part.partition("="))
+            if not sep or not key or not value:
+                raise SchemaError(
+                    f"Cannot read {part.strip()!r} in the column mapping {columns!r}: expected "
+                    "canonical=your_column pairs separated by commas. Fix: e.g. "
+                    "'customer_id=user,timestamp=event_time'."
+                )
+            if key in mapping:
+                raise SchemaError(
+                    f"The column mapping {columns!r} names {key!r} twice. Fix: map each "
+                    "canonical column once."
+                )
+            mapping[key] = value
+    elif isinstance(columns, Mapping):
+        mapping = dict(columns)
+    else:
+        raise SchemaError(
+            f"columns must be a mapping canonical name -> your column, or a string like "
+            f"'customer_id=user,timestamp=event_time'; got {type(columns).__name__}. "
+            f"Fix: e.g. {example}."
+        )
+    for key, value in mapping.items():
+        if key not in CANONICAL_COLUMNS:
+            if value in CANONICAL_COLUMNS:
+                hint = (f" The mapping goes canonical name -> your column: did you mean "
+                        f"{{{value!r}: {key!r}}}?")
+            else:
+                hint = _did_you_mean(key, CANONICAL_COLUMNS)
+            raise SchemaError(
+                f"Unknown canonical column {key!r} in the column mapping; the canonical "
+                f"columns are {list(CANONICAL_COLUMNS)!r}.{hint} Fix: use canonical names as "
+                f"keys, e.g. {example}."
+            )
+    seen: dict[Hashable, str] = {}
+    for key, value in mapping.items():
+        if value in seen:
+            raise SchemaError(
+                f"The column mapping sends both {seen[value]!r} and {key!r} to your column "
+                f"{value!r}. Fix: map each canonical column to a different column."
+            )
+        seen[value] = key
+    return mapping
+
+
+def _suggest(canon: str, available: Sequence[Hashable], taken: set) -> Hashable | None:
+    free = [c for c in available if c not in taken]
+    by_lower = {str(c).lower(): c for c in free}
+    for name in _SYNONYMS.get(canon, ()):
+        if name in by_lower:
+            return by_lower[name]
+    close = difflib.get_close_matches(canon, list(by_lower), n=1, cutoff=0.6)
+    return by_lower[close[0]] if close else None
+
+
+def _resolve_columns(mapping: dict[str, Hashable], available: Sequence[Hashable]
+                     ) -> dict[str, Hashable]:
+    """Canonical name -> user column for every canonical column present."""
+    dup = sorted({str(c) for c in available if list(available).count(c) > 1})
+    if dup:
+        raise SchemaError(
+            f"The input has several columns with the same name: {dup!r}. Fix: rename them so "
+            "each column name is unique."
+        )
+    used = set(mapping.values())
+    resolved: dict[str, Hashable] = {}
+    for canon in CANONICAL_COLUMNS:
+        if canon in mapping:
+            user = mapping[canon]
+            if user not in available:
+                raise SchemaError(
+                    f"The column mapping sends {canon!r} to your column {user!r}, which the "
+                    f"input does not have.{_did_you_mean(user, available)} Available columns: "
+                    f"{list(available)!r}. Fix: correct the column name in the mapping."
+                )
+            resolved[canon] = user
+        elif canon in available and canon not in used:
+            resolved[canon] = canon
+    missing = [c for c in REQUIRED_COLUMNS if c not in resolved]
+    if missing:
+        taken = set(resolved.values())
+        lines, pairs = [], {}
+        for canon in missing:
+            guess = _suggest(canon, available, taken)
+            hint = f" Did you mean {guess!r}?" if guess is not None else ""
+            lines.append(f"  {canon!r} ({_ROLES[canon]}).{hint}")
+            pairs[canon] = guess if guess is not None else f"<your {canon} column>"
+            taken.add(guess)
+        as_dict = "{" + ", ".join(f"{k!r}: {str(v)!r}" for k, v in pairs.items()) + "}"
+        as_cli = ",".join(f"{k}={v}" for k, v in pairs.items())
+        raise SchemaError(
+            f"The event log is missing required {'column' if len(missing) == 1 else 'columns'}:\n"
+            + "\n".join(lines)
+            + f"\nAvailable columns: {list(available)!r}.\n"
+            f"Fix: say which of your columns hold them, e.g. read_events(..., columns={as_dict}) "
+            f"or on the command line --columns {as_cli}"
+        )
+    mapped = set(resolved.values())
+    for col in available:
+        if col not in mapped and col in CANONICAL_COLUMNS:
+            raise SchemaError(
+                f"Your column {col!r} has a canonical name, but the column mapping takes "
+                f"{col!r} from your column {resolved[col]!r}. Fix: rename or drop column "
+                f"{col!r}, or map it explicitly."
+            )
+    return resolved
+
+
+def _nested_kind(s: pd.Series) -> str | None:
+    """"struct", "list" or "map" when a column holds nested values, else None."""
+    dtype = s.dtype
+    if isinstance(dtype, pd.ArrowDtype):
+        import pyarrow as pa
+
+        t = dtype.pyarrow_dtype
+        if pa.types.is_struct(t):
+            return "struct"
+        if pa.types.is_map(t):
+            return "map"
+        return "list" if pa.types.is_nested(t) else None
+    if dtype != object or infer_dtype(s, skipna=True) != "mixed":
+        return None
+    for value in s:
+        if isinstance(value, dict):
+            return "struct"
+        if isinstance(value, list | tuple | set | np.ndarray):
+            return "list"
+    return None
+
+
+def _without_nested_extras(data: pd.DataFrame, resolved: dict[str, Hashable]) -> pd.DataFrame:
+    """The data without extra columns of nested values (structs, lists, maps), with a
+    warning naming them: no feature can use them, and they cannot be compared."""
+    used = set(resolved.values())
+    nested = {c: kind for c in data.columns if c not in used
+              and (kind := _nested_kind(data[c])) is not None}
+    if not nested:
+        return data
+    _warn_nested_left_out(nested, stacklevel=_user_stacklevel())
+    return data.drop(columns=list(nested))
+
+
+def _warn_nested_left_out(nested: dict[Hashable, str], stacklevel: int) -> None:
+    """Warn that the extra columns ``nested`` (name: kind) hold nested values and are left
+    out; ``read_events`` and ``score`` say it in the same words."""
+    listed = ", ".join(f"{str(c)!r} ({kind})" for c, kind in nested.items())
+    warnings.warn(
+        f"{'Column' if len(nested) == 1 else 'Columns'} {listed} "
+        f"{'holds' if len(nested) == 1 else 'hold'} nested values, which cjml cannot use as "
+        "customer attributes: left out. Fix: if it holds attributes, flatten it into plain "
+        "columns (e.g. df['plan'] = df['meta'].str['plan']), or drop it to silence this.",
+        UserWarning, stacklevel=stacklevel + 1)
+

@@ -1,0 +1,257 @@
+"""Event files and folders, and customer lists: which files, in which format.
+
+A path is a CSV file, a Parquet file, or a folder of only one of them, read
+in name order; the CSV rules themselves live in :mod:`cjml.io._csv`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Hashable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pandas.api.types import (
+    is_integer_dtype,
+)
+
+from cjml.exceptions import InputFileError, SchemaError
+from cjml.io._columns import _resolve_columns
+from cjml.io._csv import (
+    NA_STRINGS,
+    check_csv_rows,
+    csv_header,
+    encoding_error,
+    file_kind,
+    not_this,
+    open_csv,
+    read_head,
+)
+from cjml.io._messages import _MAX_SHOWN, _Origin
+
+_CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz", ".csv.zst")
+
+
+_PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+_ACCEPTED = (
+    "cjml reads a pandas DataFrame, a CSV file (.csv, or compressed .csv.gz/.csv.bz2/"
+    ".csv.zip/.csv.xz/.csv.zst), a Parquet file (.parquet, .pq), or a folder holding "
+    "only Parquet files or only CSV files"
+)
+
+
+def _read_id_list(customers: Any, id_column: Hashable | None = None,
+                  missing_ids: Sequence[str] = ()) -> tuple[np.ndarray, str]:
+    """The distinct ids of a customer list, in the order given, and how to name the list.
+
+    ``customers`` is a CSV or Parquet file (its ``customer_id`` column, the
+    events' own name for it, or its only column) or a list-like of ids. A CSV
+    list is read under the CSV rules, as text: ``"007"`` stays ``"007"`` and
+    ``"NA"`` is an id unless ``missing_ids`` names it. Missing ids are refused.
+    """
+    if isinstance(customers, str | os.PathLike):
+        path = Path(customers)
+        where = f"customer list {str(path)!r}"
+        kind = _suffix_kind(path)
+        if kind is None:
+            raise InputFileError(f"Cannot read the {where}: give a .csv or .parquet file with "
+                                 "a customer_id column.")
+        if kind == "csv":
+            what = "the customer list"
+            names, header_lines = csv_header(path, what)
+            check_csv_rows(path, names, header_lines, what)
+            try:
+                with open_csv(path, what) as raw:
+                    table = pd.read_csv(raw, header=None, names=names, skiprows=header_lines,
+                                        dtype=str, keep_default_na=False, na_values=[""])
+            except UnicodeDecodeError:
+                raise encoding_error(path, what) from None
+            except (pd.errors.ParserError, OSError, ValueError) as exc:
+                raise InputFileError(_csv_unreadable(path, exc)) from None
+        else:
+            table = _read_parquet(path)
+        names = list(dict.fromkeys(["customer_id", *([id_column] if id_column else [])]))
+        found = [c for c in names if c in table.columns]
+        if found:
+            values = table[found[0]]
+        elif len(table.columns) == 1:
+            values = table.iloc[:, 0]
+        else:
+            raise SchemaError(f"The {where} has columns {list(table.columns)!r} but no "
+                              f"{' or '.join(repr(str(c)) for c in names)} column. Fix: name "
+                              "the column of ids customer_id, or give a file with one column.")
+    else:
+        if isinstance(customers, pd.DataFrame):
+            raise TypeError("customers must be a list of ids (list, array, Series) or a file, "
+                            "not a DataFrame; pass df['customer_id'].")
+        values, where = customers, "customer list"
+    values = pd.Series(list(values) if not isinstance(values, pd.Series | pd.Index | np.ndarray)
+                       else np.asarray(values, dtype=object), dtype=object)
+    text = values.astype(str).str.strip()
+    missing = (values.isna().to_numpy() | (text == "").to_numpy()
+               | text.isin(tuple(missing_ids)).to_numpy())
+    if missing.any():
+        rows = np.flatnonzero(missing)[:_MAX_SHOWN].tolist()
+        raise SchemaError(f"The {where} has {int(missing.sum()):,} missing or empty id(s), at "
+                          f"positions {rows!r}. Fix: remove them or fill them in.")
+    return pd.unique(values.to_numpy(dtype=object)), where
+
+
+def _ids_like(listed: np.ndarray, ids: pd.Index | np.ndarray, where: str) -> list:
+    """Listed ids in the type of the log's ids: whole numbers when the log's ids are, else
+    text ("007" stays "007", and 7 read from a Parquet list becomes "7")."""
+    ids = pd.Index(ids)
+    if is_integer_dtype(ids.dtype):
+        numbers = pd.to_numeric(pd.Series(listed, dtype=object).astype(str).str.strip(),
+                                errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        bad = np.isnan(numbers) | (numbers != np.round(numbers))
+        if bad.any():
+            shown = [str(v) for v in listed[bad][:_MAX_SHOWN]]
+            raise SchemaError(f"The {where} has ids that are not whole numbers ({shown!r}, "
+                              f"{int(bad.sum()):,} in all), but every customer id of the events "
+                              "is one: they could match no customer. Fix: correct the list.")
+        return list(dict.fromkeys(numbers.astype(np.int64).tolist()))
+    return list(dict.fromkeys(_id_text(v) for v in listed))
+
+
+def _id_text(value: Any) -> str:
+    """An id as text: a whole float without its ".0"."""
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    if isinstance(value, np.generic):
+        value = value.item()
+    return str(value)
+
+
+def _suffix_kind(path: Path) -> str | None:
+    name = path.name.lower()
+    if name.endswith(_CSV_SUFFIXES):
+        return "csv"
+    if name.endswith(_PARQUET_SUFFIXES):
+        return "parquet"
+    return None
+
+
+def _read_csv(path: Path, mapping: dict[str, Hashable]) -> pd.DataFrame:
+    """A CSV file under the CSV rules of :mod:`cjml.io._csv` (as ``score`` reads it)."""
+    names, header_lines = csv_header(path)
+    check_csv_rows(path, names, header_lines)  # pandas pads short lines: check them first
+    # Identifiers and names are read as text: a CSV carries no types, and "007" must not
+    # become 7. Lossless integer ids are turned back into integers later.
+    dtypes: dict[Hashable, str] = {}
+    try:
+        resolved = _resolve_columns(mapping, names)
+    except SchemaError:
+        resolved = {}  # the same check fails again on the full frame, with the rows
+    for canon in ("customer_id", "touchpoint", "stage", "channel"):
+        if canon in resolved:
+            dtypes[resolved[canon]] = "str"
+    # "NA", "null", "None" are ids: in the id column only an empty cell is missing.
+    id_col = resolved.get("customer_id")
+    na = {c: [""] if c == id_col else list(NA_STRINGS) for c in names}
+    try:
+        with open_csv(path) as raw:
+            return pd.read_csv(raw, header=None, names=names, skiprows=header_lines,
+                               dtype=dtypes or None, keep_default_na=False, na_values=na)
+    except UnicodeDecodeError:
+        raise encoding_error(path, "the CSV file") from None
+    except (pd.errors.ParserError, OSError, ValueError) as exc:
+        raise InputFileError(_csv_unreadable(path, exc)) from None
+
+
+def _csv_unreadable(path: Path, exc: Exception) -> str:
+    why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return (f"Cannot read the CSV file {str(path)!r}: {why}. Fix: check the quoting (a quote "
+            "opened and never closed?).")
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    kind = file_kind(read_head(path, "the Parquet file"))
+    if kind != "parquet":
+        fix = ("name it .csv (cjml reads CSV files by their suffix)." if kind is None else
+               "export the events as Parquet or CSV.")
+        raise not_this(path, "the Parquet file", kind or "text",
+                        f"a Parquet file. Fix: {fix}")
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several unrelated types; none must leak
+        why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputFileError(
+            f"Cannot read the Parquet file {str(path)!r}: {why}. Fix: check that it is a "
+            "complete Parquet file (e.g. written by DataFrame.to_parquet), or export the "
+            "events as CSV."
+        ) from None
+    # Arrow keeps the file's buffers pooled after the conversion; hand them back so a
+    # large log does not cost its size twice for the rest of the session.
+    import pyarrow
+
+    pyarrow.default_memory_pool().release_unused()
+    return frame
+
+
+def _read_path(path: Path, mapping: dict[str, Hashable]) -> tuple[pd.DataFrame, _Origin]:
+    kind, chosen = _input_files(path)
+    frames = [_read_csv(p, mapping) if kind == "csv" else _read_parquet(p) for p in chosen]
+    first = list(frames[0].columns)
+    for p, f in zip(chosen[1:], frames[1:], strict=True):
+        _check_same_columns(path, chosen[0], first, p, list(f.columns))
+    starts = tuple(int(x) for x in np.cumsum([0] + [len(f) for f in frames[:-1]]))
+    data = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    origin = _Origin(names=tuple(p.name for p in chosen), starts=starts, csv=kind == "csv")
+    return data, origin
+
+
+def _check_same_columns(folder: Path, first_file: Path, first: list, other_file: Path,
+                        other: list) -> None:
+    """Refuse a folder whose files do not all have the same columns."""
+    if set(other) != set(first):
+        missing = [c for c in first if c not in other]
+        extra = [c for c in other if c not in first]
+        raise SchemaError(
+            f"The files of folder {str(folder)!r} do not share the same columns: compared "
+            f"with {first_file.name!r}, {other_file.name!r} lacks {missing!r} and adds "
+            f"{extra!r}. Fix: give every file the same columns."
+        )
+
+
+def _input_files(path: Path) -> tuple[str, list[Path]]:
+    """The format ("csv" or "parquet") and the files to read, in name order."""
+    if not path.exists():
+        raise InputFileError(
+            f"Cannot read events from {str(path)!r}: no such file or folder. {_ACCEPTED}."
+        )
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir()
+                       if p.is_file() and not p.name.startswith((".", "_")))
+        groups = {kind: [p for p in files if _suffix_kind(p) == kind]
+                  for kind in ("csv", "parquet")}
+        if groups["csv"] and groups["parquet"]:
+            raise InputFileError(
+                f"The folder {str(path)!r} holds both CSV files ({groups['csv'][0].name!r}, ...) "
+                f"and Parquet files ({groups['parquet'][0].name!r}, ...). {_ACCEPTED}. Fix: "
+                "keep one format per folder."
+            )
+        kind = "csv" if groups["csv"] else "parquet"
+        chosen = groups[kind]
+        if not chosen:
+            shown = [p.name for p in files[:5]]
+            raise InputFileError(
+                f"The folder {str(path)!r} holds no CSV or Parquet file (found {shown!r}; "
+                f"sub-folders are not read). {_ACCEPTED}."
+            )
+    else:
+        kind = _suffix_kind(path)
+        if kind is None:
+            suffix = "".join(path.suffixes) or "(no suffix)"
+            raise InputFileError(
+                f"Cannot read events from {str(path)!r}: {suffix!r} files are not supported. "
+                f"{_ACCEPTED}. Fix: export the events as CSV or Parquet, e.g. "
+                "pd.read_excel(path).to_parquet('events.parquet')."
+            )
+        chosen = [path]
+    return kind, chosen
+

@@ -1,0 +1,191 @@
+"""The event contract's names and how its messages point at rows.
+
+The canonical columns, the score ranges, and :class:`_Context` / :class:`_Origin`:
+the raw input, the column mapping and where each row came from (file, line,
+DataFrame index), so that every rule names the column, shows the rows and says
+the fix in the same words.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import os
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cjml.exceptions import SchemaError
+
+#: Canonical event columns, in the order of :attr:`EventLog.frame`.
+CANONICAL_COLUMNS: tuple[str, ...] = (
+    "customer_id",
+    "timestamp",
+    "touchpoint",
+    "stage",
+    "channel",
+    "satisfaction",
+    "nps",
+    "effort",
+    "amount",
+)
+
+
+#: Columns every event log must have.
+REQUIRED_COLUMNS: tuple[str, ...] = ("customer_id", "timestamp", "touchpoint")
+
+
+# (lowest, highest, survey name) of each score column.
+_SCORE_RANGES: dict[str, tuple[float, float, str]] = {
+    "satisfaction": (1.0, 5.0, "CSAT"),
+    "nps": (0.0, 10.0, "NPS"),
+    "effort": (1.0, 7.0, "CES"),
+}
+
+
+_NUMERIC_COLUMNS = ("satisfaction", "nps", "effort", "amount")
+
+
+_ROLES = {
+    "customer_id": "the customer identifier",
+    "timestamp": "when the event happened",
+    "touchpoint": "which touchpoint the customer met",
+}
+
+
+# Common names for the required columns, tried before difflib in "did you mean".
+_SYNONYMS = {
+    "customer_id": ("customer", "customerid", "customer_key", "cust_id", "client_id",
+                    "client", "user_id", "userid", "user", "visitor_id", "account_id",
+                    "member_id", "id"),
+    "timestamp": ("time", "ts", "datetime", "date", "when", "event_time", "event_timestamp",
+                  "event_date", "event_at", "created_at", "occurred_at", "time_stamp"),
+    "touchpoint": ("touch_point", "tp", "event", "event_name", "event_type", "action",
+                   "activity", "interaction", "type"),
+}
+
+
+_MAX_SHOWN = 5
+
+
+def _did_you_mean(value: Any, allowed: Sequence[Any]) -> str:
+    by_text = {str(a): a for a in allowed}
+    close = difflib.get_close_matches(str(value), list(by_text), n=1)
+    return f" Did you mean {by_text[close[0]]!r}?" if close else ""
+
+
+def _row_error(message: str, canon: str | None, positions: np.ndarray | None,
+               problem: str) -> SchemaError:
+    """A SchemaError that also carries the offending rows (see the module docstring)."""
+    err = SchemaError(message)
+    err.column = canon
+    err.positions = None if positions is None else np.asarray(positions, dtype=np.int64)
+    err.problem = problem
+    return err
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
+
+
+def _show(value: Any) -> str:
+    """A short repr of a raw cell, without numpy's ``np.float64(...)`` wrapping."""
+    if value is None or (np.ndim(value) == 0 and pd.isna(value)):
+        return "<missing>"
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, pd.Timestamp):
+        return repr(str(value))
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _user_stacklevel() -> int:
+    """Stack level of the first frame outside the cjml package, for ``warnings.warn``."""
+    # cjml/io/_messages.py -> cjml/: every frame inside the package is skipped
+    pkg = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+    frame = inspect.currentframe()
+    level = 0
+    while frame is not None and frame.f_code.co_filename.startswith(pkg):
+        frame = frame.f_back
+        level += 1
+    return max(level, 1)
+
+
+def _decategorize(s: pd.Series) -> pd.Series:
+    """A categorical column (e.g. dictionary-encoded Parquet) as its plain values."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        cat_dtype = s.cat.categories.dtype
+        return s.astype(object if s.hasnans else cat_dtype)
+    return s
+
+
+@dataclass(frozen=True)
+class _Origin:
+    """Where the rows came from, to point error messages at files and lines."""
+
+    names: tuple[str, ...] = ()  # one per file, empty for a DataFrame
+    starts: tuple[int, ...] = ()  # first input position of each file
+    csv: bool = False
+    index: pd.Index | None = None  # a DataFrame's index when it is not 0..n-1
+    rows: np.ndarray | None = None  # input position of each row, when given a subset
+
+    def where(self, pos: int) -> str:
+        pos = int(pos) if self.rows is None else int(self.rows[int(pos)])
+        if self.names:
+            i = int(np.searchsorted(np.asarray(self.starts), pos, side="right")) - 1
+            local = pos - self.starts[i]
+            if self.csv:
+                return f"row {pos} ({self.names[i]} line {local + 2})"
+            if len(self.names) > 1:
+                return f"row {pos} ({self.names[i]} row {local})"
+            return f"row {pos}"
+        if self.index is not None:
+            return f"row {pos} (index {_show(self.index[pos])})"
+        return f"row {pos}"
+
+
+class _Context:
+    """The raw input, the column mapping and the origin: what error messages need."""
+
+    def __init__(self, data: pd.DataFrame, resolved: dict[str, Hashable], origin: _Origin):
+        self.data = data
+        self.resolved = resolved
+        self.origin = origin
+
+    def label(self, canon: str) -> str:
+        user = self.resolved.get(canon, canon)
+        if user == canon:
+            return f"column {canon!r}"
+        return f"column {canon!r} (your column {user!r})"
+
+    def raw(self, canon: str) -> pd.Series:
+        return self.data[self.resolved[canon]]
+
+    def rows(self, positions: np.ndarray, canons: Sequence[str]) -> str:
+        """Up to five offending rows, one per line, with the raw values of ``canons``."""
+        positions = np.asarray(positions)
+        lines = []
+        for pos in positions[:_MAX_SHOWN]:
+            cells = ", ".join(
+                f"{self.resolved[c]}={_show(self.data[self.resolved[c]].iloc[int(pos)])}"
+                for c in canons
+                if c in self.resolved
+            )
+            lines.append(f"  {self.origin.where(pos)}: {cells}")
+        if len(positions) > _MAX_SHOWN:
+            lines.append(f"  ... and {len(positions) - _MAX_SHOWN:,} more")
+        return "\n".join(lines)
+
+    def fail(self, canon: str, positions: np.ndarray, problem: str, fix: str,
+             show: Sequence[str] | None = None, whole_column: bool = False) -> SchemaError:
+        positions = np.asarray(positions)
+        label = self.label(canon)
+        head = f"{label[0].upper()}{label[1:]} has {_plural(len(positions), 'row')} with {problem}:"
+        body = self.rows(positions, show if show is not None else [canon])
+        return _row_error(f"{head}\n{body}\nFix: {fix}", canon,
+                          None if whole_column else positions, problem)
+

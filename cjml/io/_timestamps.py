@@ -1,0 +1,529 @@
+"""Timestamps: every way a time can be written, read as UTC nanoseconds, or refused.
+
+Arrow and pandas timestamps, dates as text in one format per column, epoch
+numbers with a unit, dates written as numbers (``20240131``); and the rules on
+a whole log's times (mixed formats, all within a year of 1970, events far past
+the rest).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+import zoneinfo
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pandas.api.types import (
+    infer_dtype,
+    is_bool_dtype,
+    is_float_dtype,
+    is_numeric_dtype,
+)
+from pandas.tseries.api import guess_datetime_format
+
+from cjml.exceptions import SchemaError
+from cjml.io._messages import (
+    REQUIRED_COLUMNS,
+    _Context,
+    _decategorize,
+    _did_you_mean,
+    _plural,
+    _row_error,
+    _show,
+)
+
+_TIMESTAMP_UNITS = ("s", "ms", "us", "ns")
+
+
+_NS_PER_UNIT = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
+
+
+# A UTC offset or zone letter after a time of day: "10:00Z", "10:00:00+02:00", "T1000 UTC".
+_TZ_SUFFIX = re.compile(
+    r"(?:\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?|T\d{2,6})\s*(?:Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)\s*$",
+    re.IGNORECASE,
+)
+
+
+_UNIT_WORDS = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds"}
+
+
+_DAY_NS = 86_400 * 10**9
+
+
+# A log whose times all fall this close to 1970-01-01 was read in the wrong unit: 2024 in
+# seconds read as ms (or ms as us, us as ns) lands on 1970-01-20, and nobody's touchpoints
+# are from 1970.
+_EPOCH_WINDOW_NS = 365 * _DAY_NS
+
+
+# Epoch numbers whose date falls in these years look like the right unit.
+_PLAUSIBLE_NS = (pd.Timestamp("1980-01-01").value, pd.Timestamp("2100-01-01").value)
+
+
+_ISO = "ISO8601"
+
+
+_MAX_FORMATS = 5  # formats tried on the values ISO 8601 cannot read, before giving up
+
+
+#: Events more than this many days after the 99.9th percentile of a log's times are
+#: reported (they would move the default cutoff).
+LATE_EVENT_DAYS = 30
+
+
+def _check_timezone(timezone: Any) -> None:
+    try:
+        pd.Timestamp("2000-01-01").tz_localize(timezone)
+    except Exception:
+        hint = _did_you_mean(timezone, sorted(zoneinfo.available_timezones()))
+        raise ValueError(
+            f"Unknown timezone {timezone!r}.{hint} Give an IANA name such as 'UTC', "
+            "'Europe/Paris' or 'America/New_York'."
+        ) from None
+
+
+def _is_utc(timezone: Any) -> bool:
+    return str(timezone).upper() in {"UTC", "ETC/UTC", "Z", "ZULU", "UNIVERSAL"}
+
+
+def to_utc_timestamp(value: Any, timezone: Any = "UTC") -> pd.Timestamp:
+    """Read one date/time as a timezone-aware UTC timestamp.
+
+    Used for cutoffs and time windows, so that they compare with
+    :attr:`EventLog.frame` ``["timestamp"]`` (which is always UTC).
+
+    Parameters
+    ----------
+    value : str, datetime, date, numpy.datetime64 or pandas.Timestamp
+        The date/time. Text is read as ISO 8601 (``"2024-03-01"``,
+        ``"2024-03-01T14:30:00+01:00"``).
+    timezone : str or tzinfo, default "UTC"
+        The timezone of ``value`` when it has none (a naive value).
+
+    Returns
+    -------
+    pandas.Timestamp
+        Timezone-aware, in UTC, nanosecond resolution.
+
+    Raises
+    ------
+    ValueError
+        When ``value`` is a number, missing or not a readable date, when
+        ``timezone`` is unknown, or when a naive value is ambiguous or does not
+        exist in ``timezone`` (a daylight-saving change).
+
+    Examples
+    --------
+    >>> from cjml.events import to_utc_timestamp
+    >>> to_utc_timestamp("2024-03-01 12:00", timezone="Europe/Paris")
+    Timestamp('2024-03-01 11:00:00+0000', tz='UTC')
+    """
+    _check_timezone(timezone)
+    if isinstance(value, bool | int | float | np.number):
+        raise ValueError(
+            f"Cannot read the number {value!r} as a date and time: it is ambiguous. "
+            "Pass a date string such as '2024-03-01' or a datetime."
+        )
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError, OverflowError):
+        raise ValueError(
+            f"Cannot read {value!r} as a date and time. Use ISO 8601, e.g. '2024-03-01' or "
+            "'2024-03-01T14:30:00+01:00'."
+        ) from None
+    if pd.isna(ts):
+        raise ValueError(f"Expected a date and time, got a missing value {value!r}.")
+    if ts.tzinfo is None:
+        try:
+            ts = ts.tz_localize(timezone)
+        except Exception:
+            raise ValueError(
+                f"{str(ts)!r} is ambiguous or does not exist in timezone {timezone!r} "
+                "(a daylight-saving change). Give it with a UTC offset, e.g. "
+                "'2024-10-27T02:30:00+01:00'."
+            ) from None
+    try:
+        return ts.tz_convert("UTC").as_unit("ns")
+    except (OverflowError, ValueError):
+        raise ValueError(
+            f"{str(ts)!r} is outside the supported range of dates "
+            f"({pd.Timestamp.min.year + 1} to {pd.Timestamp.max.year})."
+        ) from None
+
+
+def _localise(idx: pd.DatetimeIndex, positions: np.ndarray, timezone: Any,
+              ctx: _Context) -> pd.DatetimeIndex:
+    """Naive wall times read in ``timezone``, as UTC; DST gaps and overlaps are errors."""
+    if _is_utc(timezone):
+        return idx.tz_localize("UTC")
+    local = idx.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
+    bad = np.flatnonzero(np.asarray(local.isna()) & ~np.asarray(idx.isna()))
+    if len(bad):
+        raise ctx.fail(
+            "timestamp", positions[bad],
+            f"local times that are ambiguous or do not exist in timezone {timezone!r} "
+            "(a daylight-saving change)",
+            "give these timestamps a UTC offset (e.g. '2024-10-27T02:30:00+01:00'), or store "
+            "the log in UTC and pass timezone='UTC'.",
+        )
+    return local.tz_convert("UTC")
+
+
+def _epoch_ns(values: np.ndarray, unit: str) -> tuple[np.ndarray, np.ndarray]:
+    """Epoch numbers in ``unit`` as int64 ns, and a mask of values out of range."""
+    factor = _NS_PER_UNIT[unit]
+    if values.dtype.kind in "iu":
+        limit = np.iinfo(np.int64).max // factor
+        bad = (values > limit) | (values < -limit)
+        ns = np.where(bad, 0, values).astype(np.int64) * factor
+    else:
+        values = values.astype(np.float64)
+        scaled = values * factor
+        bad = ~np.isfinite(scaled) | (np.abs(scaled) >= 9.2e18)
+        ns = np.round(np.where(bad, 0.0, scaled)).astype(np.int64)
+    return ns, bad
+
+
+def _epoch_unit_hint(values: np.ndarray) -> str:
+    """The fix for epoch numbers given without a unit: the unit their size suggests."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    unit = _plausible_unit(float(np.median(np.abs(values)))) if len(values) else None
+    if unit is None:
+        return ("if they are Unix epoch times, pass timestamp_unit='s' (seconds) or "
+                "timestamp_unit='ms' (milliseconds); on the command line --timestamp-unit s. "
+                "Otherwise give dates as text, e.g. '2024-03-01 14:30:00'.")
+    example = float(np.median(values))
+    when = pd.Timestamp(int(example * _NS_PER_UNIT[unit]), tz="UTC")
+    return (f"they look like Unix epoch times in {_UNIT_WORDS[unit]} ({example:.0f} is "
+            f"{when:%Y-%m-%d %H:%M} UTC): pass timestamp_unit={unit!r} (on the command line "
+            f"--timestamp-unit {unit}). Otherwise give dates as text, e.g. '2024-03-01 14:30:00'.")
+
+
+def _plausible_unit(number: float) -> str | None:
+    """The epoch unit that makes ``number`` a date between 1980 and 2100, if one does."""
+    for unit in _TIMESTAMP_UNITS:
+        ns = number * _NS_PER_UNIT[unit]
+        if _PLAUSIBLE_NS[0] <= ns <= _PLAUSIBLE_NS[1]:
+            return unit
+    return None
+
+
+def _date_number_format(values: np.ndarray) -> str | None:
+    """``"%Y%m%d"`` or ``"%Y%m%d%H%M%S"`` when every number is written like a date
+    (20240131, 20240131093000), else None."""
+    values = np.asarray(values, dtype=np.float64)
+    if not len(values) or not np.all(np.isfinite(values)) or np.any(values != np.round(values)):
+        return None
+    v = values.astype(np.int64)
+    for digits, fmt in ((8, "%Y%m%d"), (14, "%Y%m%d%H%M%S")):
+        if not np.all((v >= 10 ** (digits - 1)) & (v < 10**digits)):
+            continue
+        day = v // 10 ** (digits - 8)
+        rest = v % 10 ** (digits - 8)
+        year, month, mday = day // 10000, day // 100 % 100, day % 100
+        ok = (year >= 1900) & (year <= 2100) & (month >= 1) & (month <= 12) & (mday >= 1) & (
+            mday <= 31)
+        if digits == 14:
+            ok &= (rest // 10000 < 24) & (rest // 100 % 100 < 60) & (rest % 100 < 60)
+        if np.all(ok):
+            return fmt
+    return None
+
+
+def _refuse_date_numbers(values: np.ndarray, unit: str, ctx: _Context) -> None:
+    """Numbers written like dates (20240131) are not epoch times: refuse them with a unit."""
+    fmt = _date_number_format(values)
+    if fmt is None:
+        return
+    first = int(np.asarray(values, dtype=np.float64)[0])
+    as_epoch = pd.Timestamp(first * _NS_PER_UNIT[unit], tz="UTC") if abs(
+        first * _NS_PER_UNIT[unit]) < 9.2e18 else None
+    read = (f"; as {_UNIT_WORDS[unit]} since 1970, {first} would be {as_epoch:%Y-%m-%d %H:%M}"
+            if as_epoch is not None else "")
+    shape = "YYYYMMDD" if fmt == "%Y%m%d" else "YYYYMMDDhhmmss"
+    when = pd.to_datetime(str(first), format=fmt)
+    raise ctx.fail("timestamp", np.arange(len(values)),
+                   f"numbers written like dates ({shape}: {first} is {when:%Y-%m-%d})",
+                   f"leave out --timestamp-unit {unit} (timestamp_unit={unit!r}): without it "
+                   f"cjml reads {shape} numbers as dates{read}.", whole_column=True)
+
+
+def _timestamps_ns(ctx: _Context, timezone: Any, unit: str | None,
+                   found: dict | None = None) -> np.ndarray:
+    """Event times as int64 nanoseconds since the epoch, UTC, in input order.
+
+    ``found``, when given, receives the date formats of text timestamps:
+    format -> (rows, example), for a check over several batches (``score``).
+    """
+    s = _decategorize(ctx.raw("timestamp"))
+    n = len(s)
+    all_rows = np.arange(n)
+    null_fix = ("fill in the time of these events, or remove them before calling cjml "
+                "(cjml never drops rows on its own).")
+    if s.dtype == object:
+        kind = infer_dtype(s, skipna=True)
+        if kind in ("datetime", "datetime64", "date"):
+            try:
+                s = pd.Series(pd.to_datetime(s), index=s.index)
+            except (ValueError, TypeError):  # naive and aware mixed: go through text
+                s = s.map(lambda v: v if v is None or pd.isna(v) else str(v))
+        elif kind in ("integer", "floating", "mixed-integer-float", "decimal"):
+            s = pd.to_numeric(s, errors="coerce")
+        elif kind not in ("string", "empty"):
+            s = s.map(lambda v: v if v is None or (np.ndim(v) == 0 and pd.isna(v)) else str(v))
+    dtype = s.dtype
+    if isinstance(dtype, pd.DatetimeTZDtype) or (
+        isinstance(dtype, np.dtype) and dtype.kind == "M"
+    ):
+        idx = pd.DatetimeIndex(s)
+        null = np.flatnonzero(np.asarray(idx.isna()))
+        if len(null):
+            raise ctx.fail("timestamp", null, "no timestamp", null_fix, REQUIRED_COLUMNS)
+        idx = idx.tz_convert("UTC") if idx.tz is not None else _localise(
+            idx, all_rows, timezone, ctx)
+    elif is_numeric_dtype(dtype) and not is_bool_dtype(dtype):
+        values = s.to_numpy(dtype=np.float64 if is_float_dtype(dtype) else None,
+                            na_value=np.nan if is_float_dtype(dtype) else None)
+        if values.dtype == object:  # nullable integers with missing values
+            values = s.to_numpy(dtype=np.float64, na_value=np.nan)
+        given = ~pd.isna(values)
+        if unit is None:
+            given_rows = np.flatnonzero(given)
+            if _date_number_format(values[given]) is not None:
+                # 20240131: a date written as a number, read as the same text would be
+                text = pd.Series(np.where(given, values, 0).astype(np.int64).astype(str),
+                                 dtype=object).where(given, None)
+                idx = _parse_text_timestamps(text, ctx, timezone, None, null_fix, found)
+                return np.asarray(idx.as_unit("ns").asi8, dtype=np.int64)
+            raise ctx.fail("timestamp", given_rows if len(given_rows) else all_rows,
+                           "numbers instead of dates", _epoch_unit_hint(values[given]),
+                           whole_column=True)
+        null = np.flatnonzero(~given)
+        if len(null):
+            raise ctx.fail("timestamp", null, "no timestamp", null_fix, REQUIRED_COLUMNS)
+        _refuse_date_numbers(values, unit, ctx)
+        ns, bad = _epoch_ns(values, unit)
+        if bad.any():
+            raise ctx.fail(
+                "timestamp", np.flatnonzero(bad),
+                f"epoch times that are out of range for timestamp_unit={unit!r} "
+                "(years 1677 to 2262)",
+                "check timestamp_unit ('s', 'ms', 'us' or 'ns') and the values.")
+        return ns
+    else:
+        idx = _parse_text_timestamps(s, ctx, timezone, unit, null_fix, found)
+    _check_bounds(idx, np.arange(len(idx)), ctx)
+    return np.asarray(idx.as_unit("ns").asi8, dtype=np.int64)
+
+
+def _check_bounds(idx: pd.DatetimeIndex, positions: np.ndarray, ctx: _Context) -> None:
+    """Refuse dates that nanosecond timestamps cannot hold, before converting."""
+    if idx.unit == "ns":
+        return
+    per_unit = _NS_PER_UNIT[idx.unit]  # compare integers: much cheaper than Timestamps
+    lo = -(-pd.Timestamp.min.value // per_unit)
+    hi = pd.Timestamp.max.value // per_unit
+    i8 = idx.asi8
+    outside = np.flatnonzero(((i8 < lo) | (i8 > hi)) & (i8 != np.iinfo(np.int64).min))
+    if len(outside):
+        raise ctx.fail("timestamp", positions[outside],
+                       "dates outside the supported range (years 1677 to 2262)",
+                       "correct these dates (a typo in the year?).")
+
+
+def _guess_formats(text: str) -> list[str]:
+    """The strftime formats a date text may be in (month first, then day first)."""
+    with warnings.catch_warnings():  # pandas warns about dayfirst: we try both on purpose
+        warnings.simplefilter("ignore")
+        guesses = [guess_datetime_format(text), guess_datetime_format(text, dayfirst=True)]
+    return list(dict.fromkeys(g for g in guesses if g is not None))
+
+
+def _mixed_formats_error(label: str, formats: Mapping[str, Sequence]) -> SchemaError:
+    """The refusal of a column whose dates come in several formats (format -> rows, e.g.)."""
+    parts = [f"{'ISO 8601' if fmt == _ISO else repr(fmt)} on {_plural(int(rows), 'row')} "
+             f"(e.g. {example})" for fmt, (rows, example) in formats.items()]
+    return _row_error(
+        f"{label[0].upper()}{label[1:]} mixes date formats: {'; '.join(parts)}. cjml reads one "
+        "format per column, so that a date such as 02/01/2024 is never read two ways. Fix: "
+        "write every date in one format, preferably ISO 8601 ('2024-01-31 14:30:00').",
+        "timestamp", None, "dates in several formats")
+
+
+def _parse_text_timestamps(s: pd.Series, ctx: _Context, timezone: Any, unit: str | None,
+                           null_fix: str, found: dict | None = None) -> pd.DatetimeIndex:
+    raw = s.reset_index(drop=True)
+    if is_bool_dtype(raw.dtype):
+        raise ctx.fail("timestamp", np.arange(len(raw)), "true/false values instead of dates",
+                       "give the time of each event, e.g. '2024-03-01 14:30:00'.",
+                       whole_column=True)
+    if unit is not None:
+        # timestamp_unit says the text holds epoch numbers.
+        numbers = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64,
+                                                               na_value=np.nan)
+        missing = np.asarray(raw.isna()) | np.asarray(raw.astype(str).str.strip() == "")
+        null = np.flatnonzero(missing)
+        if len(null):
+            raise ctx.fail("timestamp", null, "no timestamp", null_fix, REQUIRED_COLUMNS)
+        bad = np.flatnonzero(np.isnan(numbers))
+        if len(bad):
+            raise ctx.fail(
+                "timestamp", bad,
+                f"text that is not a number, although timestamp_unit={unit!r} was given",
+                "leave timestamp_unit out for text dates, or correct these values.")
+        _refuse_date_numbers(numbers, unit, ctx)
+        ns, out = _epoch_ns(numbers, unit)
+        if out.any():
+            raise ctx.fail("timestamp", np.flatnonzero(out),
+                           f"epoch times that are out of range for timestamp_unit={unit!r}",
+                           "check timestamp_unit ('s', 'ms', 'us' or 'ns') and the values.")
+        return pd.DatetimeIndex(ns.view("M8[ns]")).tz_localize("UTC")
+    # ISO 8601 first (fast, and mixed offsets are fine); then the formats of what it could
+    # not read, each tried on all the rest. No per-element dateutil fallback: it guesses
+    # silently. Several formats in one column are refused, whatever the row order.
+    parsed = pd.to_datetime(raw, utc=True, format="ISO8601", errors="coerce")
+    ok = ~np.asarray(parsed.isna())
+    formats: dict[str, list] = {}
+    if ok.any():
+        first = int(np.argmax(ok))
+        formats[_ISO] = [int(ok.sum()), first]
+    failed = np.flatnonzero(~ok)
+    unreadable = np.empty(0, dtype=np.int64)
+    if len(failed):
+        sub = raw.iloc[failed]
+        missing = np.asarray(sub.isna()) | np.asarray(sub.astype(str).str.strip() == "")
+        null = failed[missing]
+        if len(null):
+            raise ctx.fail("timestamp", null, "no timestamp", null_fix, REQUIRED_COLUMNS)
+        text = sub.astype(str).str.strip().reset_index(drop=True)
+        left = np.arange(len(failed))
+        for _ in range(_MAX_FORMATS):
+            if not len(left):
+                break
+            best = None
+            for fmt in _guess_formats(text.iloc[left[0]]):
+                tried = pd.to_datetime(text.iloc[left], utc=True, format=fmt, errors="coerce")
+                hit = ~np.asarray(tried.isna())
+                if best is None or hit.sum() > best[2].sum():
+                    best = (fmt, tried, hit)
+            if best is None or not best[2][0]:  # the first value has no format: unreadable
+                unreadable = np.append(unreadable, failed[left[0]])
+                left = left[1:]
+                continue
+            fmt, tried, hit = best
+            parsed.iloc[failed[left[hit]]] = tried[hit].array
+            formats[fmt] = [int(hit.sum()), int(failed[left[hit][0]])]
+            left = left[~hit]
+        unreadable = np.sort(np.concatenate([unreadable, failed[left]]))
+    described = {fmt: (rows, f"{ctx.origin.where(pos)}: {_show(raw.iloc[pos])}")
+                 for fmt, (rows, pos) in formats.items()}
+    if len(formats) > 1:
+        raise _mixed_formats_error(ctx.label("timestamp"), described)
+    if len(unreadable):
+        sample = raw.iloc[unreadable].astype(str).str.strip()
+        looks_numeric = bool(sample.str.fullmatch(r"-?\d+(?:\.\d+)?").all())
+        fix = _epoch_unit_hint(pd.to_numeric(sample, errors="coerce").to_numpy(
+            dtype=np.float64, na_value=np.nan)) if looks_numeric else (
+            "give dates in one format, preferably ISO 8601: '2024-03-01 14:30:00' "
+            "or with an offset '2024-03-01T14:30:00+01:00'.")
+        raise ctx.fail("timestamp", unreadable, "values that cannot be read as dates", fix)
+    if found is not None:
+        found.update(described)
+    idx = pd.DatetimeIndex(parsed)
+    _check_bounds(idx, np.arange(len(idx)), ctx)
+    if not _is_utc(timezone):
+        # utc=True read naive text as UTC; read it again in the user's timezone.
+        naive = ~np.asarray(raw.astype(str).str.contains(_TZ_SUFFIX, na=False))
+        if naive.any():
+            pos = np.flatnonzero(naive)
+            wall = idx[pos].tz_localize(None)
+            local = _localise(wall, pos, timezone, ctx)
+            values = idx.as_unit("ns").asi8.copy()
+            values[pos] = local.as_unit("ns").asi8
+            idx = pd.DatetimeIndex(values.view("M8[ns]")).tz_localize("UTC")
+    return idx
+
+
+def _day_counts(ns: np.ndarray) -> dict[int, int]:
+    """Events per UTC day (days since 1970-01-01), for the late-event rule."""
+    if not len(ns):
+        return {}
+    days = np.floor_divide(ns, _DAY_NS)
+    low = int(days.min())
+    counts = np.bincount(days - low)  # at most 214,000 days between 1677 and 2262
+    present = np.flatnonzero(counts)
+    return {int(d) + low: int(c) for d, c in zip(present, counts[present], strict=True)}
+
+
+def _late_events(days: Mapping[int, int]) -> tuple[int, float] | None:
+    """(events, the day of the 99.9th percentile) when some are far past the rest, or None.
+
+    Far past: more than :data:`LATE_EVENT_DAYS` days after the 99.9th percentile of
+    the days of the events (linear interpolation, numpy's default), so that one stray
+    event among thousands counts, and in a small log only a stray far out (a year
+    typed 2199) does.
+    """
+    if not days:
+        return None
+    keys = np.array(sorted(int(k) for k in days), dtype=np.int64)
+    counts = np.array([int(days[k]) for k in keys], dtype=np.int64)
+    cum = np.cumsum(counts)
+    n = int(cum[-1])
+    position = 0.999 * (n - 1)
+    k = int(np.floor(position))
+    low = keys[np.searchsorted(cum, k, side="right")]
+    high = keys[np.searchsorted(cum, min(k + 1, n - 1), side="right")]
+    p999 = float(low + (position - k) * (high - low))
+    late = keys > p999 + LATE_EVENT_DAYS
+    if not late.any():
+        return None
+    return int(counts[late].sum()), p999
+
+
+def _late_events_warning(label: str, days: Mapping[int, int], last_ns: int) -> str | None:
+    """The warning about events far past the rest, before they move the default cutoff."""
+    late = _late_events(days)
+    if late is None:
+        return None
+    n_late, p999 = late
+    bulk_end = pd.Timestamp((int(np.floor(p999)) + 1) * _DAY_NS, tz="UTC")
+    last = pd.Timestamp(int(last_ns), tz="UTC")
+    many = n_late != 1
+    return (f"{_plural(n_late, 'event')} of {label} {'are' if many else 'is'} far past the "
+            f"rest: more than {LATE_EVENT_DAYS} days after 99.9% of the events (which end by "
+            f"{bulk_end:%Y-%m-%d}), the latest on {last:%Y-%m-%d %H:%M}. "
+            f"{'They move' if many else 'It moves'} the default cutoff (the last event) to "
+            f"{last:%Y-%m-%d}. Fix: remove {'them' if many else 'it'} if "
+            f"{'they are errors' if many else 'it is an error'} (a typo in the year?), or pass "
+            f"--cutoff (cutoff=...) to work as of an earlier date, e.g. --cutoff "
+            f"{bulk_end:%Y-%m-%d}.")
+
+
+def _epoch_error(label: str, first_ns: int, last_ns: int, unit: str | None
+                 ) -> SchemaError | None:
+    """The refusal of a log whose times all fall within a year of 1970-01-01, or None."""
+    if not (-_EPOCH_WINDOW_NS < first_ns and last_ns < _EPOCH_WINDOW_NS):
+        return None
+    first = pd.Timestamp(int(first_ns), tz="UTC")
+    last = pd.Timestamp(int(last_ns), tz="UTC")
+    fix = ("check the export: the times are probably zeros, or numbers turned into dates in "
+           "the wrong unit.")
+    if unit is not None:
+        raw = max(abs(first_ns), abs(last_ns)) / _NS_PER_UNIT[unit]
+        right = _plausible_unit(raw)
+        if right is not None and right != unit:
+            fix = (f"the numbers look like epoch {_UNIT_WORDS[right]}: pass timestamp_unit="
+                   f"{right!r} (--timestamp-unit {right}) instead of {unit!r}.")
+        else:
+            fix = (f"check timestamp_unit={unit!r} (--timestamp-unit {unit}): 's' for seconds, "
+                   "'ms' for milliseconds, 'us' or 'ns'.")
+    return _row_error(
+        f"Every time of {label} falls within a year of 1970-01-01, the Unix epoch ({first} to "
+        f"{last}): most likely numbers read in the wrong unit. Fix: {fix}", "timestamp", None,
+        "times within a year of 1970-01-01")
+

@@ -1,0 +1,245 @@
+"""Customer ids, text columns and scores as arrays: codes, values, or the rows at fault."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pandas.api.types import (
+    infer_dtype,
+    is_bool_dtype,
+    is_float_dtype,
+    is_integer_dtype,
+    is_numeric_dtype,
+)
+
+from cjml.io._messages import (
+    _NUMERIC_COLUMNS,
+    _SCORE_RANGES,
+    REQUIRED_COLUMNS,
+    _Context,
+    _decategorize,
+    _did_you_mean,
+    _plural,
+    _row_error,
+)
+from cjml.journey import JourneyMap
+
+_TEXT_INT = r"-?(?:0|[1-9][0-9]{0,17})"
+
+
+def _customer_codes(ctx: _Context, text_ints: bool, missing_ids: tuple[str, ...] = ()
+                    ) -> tuple[np.ndarray, pd.Index]:
+    """Dense codes (in input order) and the sorted unique customer ids.
+
+    Only missing cells and empty text are missing ids, and the texts of
+    ``missing_ids``: "NA" or "null" are ids unless the user says otherwise.
+    """
+    s = _decategorize(ctx.raw("customer_id"))
+    fix = ("fill in the customer id on these rows, or remove them before calling cjml "
+           "(cjml never drops rows on its own).")
+    if missing_ids and not is_numeric_dtype(s.dtype):
+        said = np.asarray(s.astype(str).str.strip().isin(missing_ids)) & ~np.asarray(s.isna())
+        if said.any():
+            raise ctx.fail("customer_id", np.flatnonzero(said),
+                           f"a customer id that means missing (missing_ids={list(missing_ids)!r})",
+                           fix, REQUIRED_COLUMNS)
+    if is_integer_dtype(s.dtype) and not (s.dtype == np.uint64 and len(s) and s.max() > 2**63 - 1):
+        null = np.flatnonzero(s.isna().to_numpy())
+        if len(null):
+            raise ctx.fail("customer_id", null, "no customer id", fix, REQUIRED_COLUMNS)
+        codes, uniques = pd.factorize(s.to_numpy(dtype=np.int64), sort=True)
+        return codes.astype(np.int64, copy=False), pd.Index(uniques)
+    if is_float_dtype(s.dtype):
+        values = s.to_numpy(dtype=np.float64, na_value=np.nan)
+        null = np.flatnonzero(np.isnan(values))
+        if len(null):
+            raise ctx.fail("customer_id", null, "no customer id", fix, REQUIRED_COLUMNS)
+        if np.all(values == np.round(values)) and np.all(np.abs(values) < 2**53):
+            codes, uniques = pd.factorize(values.astype(np.int64), sort=True)
+            return codes.astype(np.int64, copy=False), pd.Index(uniques)
+    codes0, uniques0 = _factorize(s)
+    as_text = pd.Index(uniques0).astype(str)
+    empty = np.append(np.asarray(as_text.str.strip() == "", dtype=bool), True)
+    null = np.flatnonzero(empty[codes0])  # code -1 picks the appended True
+    if len(null):
+        raise ctx.fail("customer_id", null, "a missing or empty customer id", fix,
+                       REQUIRED_COLUMNS)
+    kind = infer_dtype(uniques0, skipna=True)
+    final: pd.Index = as_text
+    if kind == "integer":
+        try:
+            final = pd.Index(uniques0).astype(np.int64)
+        except (OverflowError, ValueError, TypeError):
+            final = as_text
+    elif text_ints and bool(np.all(as_text.str.fullmatch(_TEXT_INT))):
+        final = as_text.astype(np.int64)
+    ordered = final.unique().sort_values()
+    lookup = ordered.get_indexer(final).astype(np.int64)
+    return lookup[codes0], ordered
+
+
+def _factorize(s: pd.Series) -> tuple[np.ndarray, Any]:
+    """``pd.factorize``, with unhashable cells (lists, dicts) compared as text."""
+    try:
+        return pd.factorize(s)
+    except TypeError:
+        return pd.factorize(s.astype(str).where(~s.isna().to_numpy(), None))
+
+
+def _text_codes(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Codes of a text-like column (-1 for missing or empty) and its text uniques."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        # Dictionary-encoded input (Parquet, category dtype): its codes already factorize
+        # the column, so only the few categories are turned into text. Unused categories
+        # are dropped; categories that read as the same text are merged.
+        raw = s.cat.codes.to_numpy().astype(np.int64)
+        cats = s.cat.categories
+        used = np.flatnonzero(np.bincount(raw[raw >= 0], minlength=len(cats)))
+        merged, as_text = pd.factorize(pd.Index(cats[used]).astype(str))
+        remap = np.full(len(cats) + 1, -1, dtype=np.int64)  # the last slot maps -1 to -1
+        remap[used] = merged
+        codes, as_text = remap[raw], pd.Index(as_text)
+    else:
+        codes, uniques = _factorize(s)
+        as_text = pd.Index(uniques).astype(str)
+    empty = np.asarray(as_text.str.strip() == "", dtype=bool)
+    if empty.any():
+        codes = np.where(np.append(empty, True)[codes], -1, codes)
+    return codes.astype(np.int64, copy=False), as_text
+
+
+def _numeric_values(ctx: _Context, canon: str) -> np.ndarray:
+    """A score or amount column as float64 (NaN when missing), range-checked."""
+    s = _decategorize(ctx.raw(canon))
+    if canon in _SCORE_RANGES:
+        lo, hi, survey = _SCORE_RANGES[canon]
+        allowed = f"{survey} scores from {lo:g} to {hi:g}"
+    else:
+        lo, hi, survey = -np.inf, np.inf, ""
+        allowed = "finite amounts (negative for refunds)"
+    fix_num = (f"give {allowed} as numbers, and leave the cell empty when there is no value.")
+    if is_bool_dtype(s.dtype):
+        bad = np.flatnonzero(~np.asarray(s.isna()))
+        raise ctx.fail(canon, bad, f"true/false values instead of numbers ({allowed})", fix_num,
+                       whole_column=True)
+    if is_numeric_dtype(s.dtype):
+        values = s.to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        values = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        nan_rows = np.flatnonzero(np.isnan(values))
+        if len(nan_rows):
+            sub = s.iloc[nan_rows]
+            text = sub.astype(str).str.strip().str.lower()
+            missing = np.asarray(sub.isna()) | np.asarray(text.isin(["", "nan"]))
+            bad = nan_rows[~missing]
+            if len(bad):
+                raise ctx.fail(canon, bad, f"values that are not numbers ({allowed})", fix_num)
+    with np.errstate(invalid="ignore"):
+        out = ~np.isnan(values) & (~np.isfinite(values) | (values < lo) | (values > hi))
+    bad = np.flatnonzero(out)
+    if len(bad):
+        if canon in _SCORE_RANGES:
+            problem = f"scores outside the {survey} range {lo:g} to {hi:g}"
+            fix = (f"rescale {canon} to {lo:g}-{hi:g} (or map it to another column name if it is "
+                   "a different measure), and leave the cell empty when there is no score.")
+        else:
+            problem = "amounts that are not finite numbers"
+            fix = "replace infinite amounts by the real value, or leave the cell empty."
+        raise ctx.fail(canon, bad, problem, fix)
+    return values
+
+
+
+@dataclass(frozen=True)
+class _Codes:
+    """The touchpoint, stage, channel and score columns checked and as arrays (input order)."""
+
+    tp_codes: np.ndarray  # into tp_categories: the map's touchpoints, then unknown ones
+    tp_categories: list
+    n_known: int
+    unknown: list  # touchpoints the map lacks (allowed with a stage given on their rows)
+    given: np.ndarray | None  # stage code given on each row, -1 where empty; None: no column
+    channel_codes: np.ndarray | None
+    channel_cats: pd.Index | None
+    numeric: dict  # canonical score/amount column -> float values
+
+
+def _checked_codes(ctx: _Context, jmap: JourneyMap) -> _Codes:
+    """Check the touchpoint, stage, channel and numeric columns against the contract.
+
+    Raises the contract's SchemaError (column, rows, fix) for a missing
+    touchpoint, a stage the journey map lacks, a touchpoint the map lacks on a
+    row without a stage, or a score out of range or not numeric.
+    """
+    resolved = ctx.resolved
+    # touchpoint: map order first, then touchpoints the map lacks, sorted.
+    tp_raw_codes, tp_text = _text_codes(ctx.raw("touchpoint"))
+    null = np.flatnonzero(tp_raw_codes < 0)
+    if len(null):
+        raise ctx.fail("touchpoint", null, "a missing or empty touchpoint",
+                       "fill in the touchpoint of these events, or remove them before "
+                       "calling cjml (cjml never drops rows on its own).", REQUIRED_COLUMNS)
+    known = list(jmap.touchpoint_names)
+    unknown = sorted(set(tp_text) - set(known))
+    tp_categories = known + unknown
+    tp_codes = pd.Index(tp_categories).get_indexer(tp_text).astype(np.int64)[tp_raw_codes]
+    n_known = len(known)
+
+    stages = jmap.stages
+    has_stage = "stage" in resolved
+    given = None
+    if has_stage:
+        st_raw_codes, st_text = _text_codes(ctx.raw("stage"))
+        st_lookup = pd.Index(stages).get_indexer(st_text).astype(np.int64)
+        bad_u = np.flatnonzero((st_lookup < 0) & np.asarray(st_text.str.strip() != ""))
+        if len(bad_u):
+            counts = np.bincount(st_raw_codes[st_raw_codes >= 0], minlength=len(st_text))
+            names = "\n".join(
+                f"  {st_text[u]!r}: {_plural(int(counts[u]), 'row')}."
+                f"{_did_you_mean(st_text[u], stages)}" for u in bad_u)
+            rows = np.flatnonzero(np.isin(st_raw_codes, bad_u))
+            label = ctx.label("stage")
+            raise _row_error(
+                f"{label[0].upper()}{label[1:]} has {_plural(len(rows), 'row')} with stages "
+                f"that journey map {jmap.name!r} does not have:\n{names}\n"
+                f"The map's stages are {list(stages)!r}. Rows:\n"
+                f"{ctx.rows(rows, ['stage', 'touchpoint'])}\n"
+                "Fix: rename these stages to the map's names, or pass a journey map "
+                "(journey_map=...) whose stages match your data.", "stage", rows,
+                f"a stage that journey map {jmap.name!r} does not have")
+        given = np.append(st_lookup, -1)[st_raw_codes]  # code -1 (missing) stays -1
+    if unknown:
+        need = (tp_codes >= n_known) if given is None else (tp_codes >= n_known) & (given < 0)
+        rows = np.flatnonzero(need)
+        if len(rows):
+            counts = np.bincount(tp_codes[rows], minlength=len(tp_categories))
+            names = "\n".join(
+                f"  {name!r}: {_plural(int(counts[n_known + i]), 'row')}."
+                f"{_did_you_mean(name, known)}"
+                for i, name in enumerate(unknown) if counts[n_known + i])
+            why = ("there is no stage column" if given is None
+                   else f"{ctx.label('stage')} is empty on these rows")
+            raise _row_error(
+                f"Cannot derive the stage of {_plural(len(rows), 'row')}: their touchpoint "
+                f"is not in journey map {jmap.name!r} and {why}. Unknown touchpoints in "
+                f"{ctx.label('touchpoint')}:\n{names}\n"
+                f"The map's touchpoints are {known!r}. Rows:\n"
+                f"{ctx.rows(rows, ['touchpoint', 'stage'])}\n"
+                "Fix: add these touchpoints to the journey map (journey_map='map.toml' "
+                "listing their stages), correct their names, or give a stage column "
+                "(columns={'stage': ...}).", "touchpoint", rows,
+                f"a touchpoint not in journey map {jmap.name!r}, so no stage")
+
+    channel_codes = channel_cats = None
+    if "channel" in resolved:
+        ch_raw_codes, ch_text = _text_codes(ctx.raw("channel"))
+        channel_cats = pd.Index(ch_text[np.unique(ch_raw_codes[ch_raw_codes >= 0])]
+                                ).unique().sort_values()
+        ch_lookup = channel_cats.get_indexer(ch_text).astype(np.int64)
+        channel_codes = np.append(ch_lookup, -1)[ch_raw_codes]
+    numeric = {c: _numeric_values(ctx, c) for c in _NUMERIC_COLUMNS if c in resolved}
+    return _Codes(tp_codes, tp_categories, n_known, unknown, given, channel_codes,
+                  channel_cats, numeric)
