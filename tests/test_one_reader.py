@@ -1,0 +1,152 @@
+"""One reader (issue 21): any input gives the same accepted rows and the same rejects
+through every command.
+
+``validate``, ``features``, ``train``... read events with :func:`cjml.read_events`;
+``score`` reads the same file in batches, in bounded memory, and can set bad rows
+aside (``on_error="quarantine"``). Both go through :mod:`cjml.io`. These property
+tests draw small CSV files mixing good rows with every kind of bad cell and check
+that the two agree: both accept or both refuse, with the same first line; the
+rows ``score`` quarantines are exactly those ``read_events`` refuses, rule after
+rule; the customers left are the same.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import cjml
+from cjml.cli import main
+from cjml.exceptions import InputFileError, SchemaError
+from tests._panel_bundle import sample_bundle_path
+
+IDS = ["1", "2", "007", "c-9", " ", ""]
+TIMES = ["2024-01-01 09:00", "2024-01-03 10:30", "2024-02-01 08:00", "2024-02-30 10:00",
+         "not a date", ""]
+TOUCHPOINTS = ["paid_ad", "website_visit", "purchase", "support_ticket", "email",
+               "live_chat", "", "brand_new_touchpoint"]
+STAGES = ["", "", "consideration", "retention", "no_such_stage"]
+SCORES = ["", "", "3", "5", "9", "many"]
+
+ROW = st.tuples(st.sampled_from(IDS), st.sampled_from(TIMES), st.sampled_from(TOUCHPOINTS),
+                st.sampled_from(STAGES), st.sampled_from(SCORES))
+GOOD_ROW = st.tuples(st.sampled_from(IDS[:4]), st.sampled_from(TIMES[:3]),
+                     st.sampled_from(TOUCHPOINTS[:6]), st.just(""), st.sampled_from(SCORES[:5]))
+LOGS = st.lists(ROW, min_size=1, max_size=12).flatmap(
+    lambda bad: st.lists(GOOD_ROW, min_size=2, max_size=12).map(lambda good: good + bad)
+).flatmap(st.permutations)
+
+
+@pytest.fixture(scope="module")
+def bundle():
+    return cjml.ModelBundle.load(sample_bundle_path())
+
+
+def write_log(folder: Path, rows: list[tuple[str, ...]], with_stage: bool) -> Path:
+    """The rows as a CSV file, with the other columns the sample bundle was trained on
+    (constant, valid), with or without the stage column."""
+    header = ["customer_id", "timestamp", "touchpoint", "stage", "satisfaction"]
+    keep = [0, 1, 2, 3, 4] if with_stage else [0, 1, 2, 4]
+    constant = {"channel": "web", "nps": "", "effort": "", "amount": "12.5", "segment": "a"}
+    lines = [",".join([*(header[i] for i in keep), *constant])]
+    lines += [",".join([*(row[i] for i in keep), *constant.values()]) for row in rows]
+    path = folder / "events.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def first_line(err: BaseException) -> str:
+    return str(err).splitlines()[0]
+
+
+def read_outcome(path: Path):
+    """The customers read_events keeps, or the first line of its refusal."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            log = cjml.read_events(path)
+    except (SchemaError, InputFileError) as err:
+        return "refused", first_line(err)
+    return "read", sorted(str(c) for c in log.customer_ids)
+
+
+def score_outcome(bundle, path: Path):
+    """The customers score finds events for, or the first line of its refusal."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            scores = cjml.score(bundle, path, recommend=False, drivers=False)
+    except (SchemaError, InputFileError) as err:
+        return "refused", first_line(err)
+    return "read", sorted(str(c) for c in scores.loc[scores["status"] != "no_events",
+                                                       "customer_id"])
+
+
+def read_events_rejects(path: Path) -> tuple[set[int], object]:
+    """The rows read_events refuses, found as a user would: fix (drop) the rows an
+    error names, read again, until the log reads or an error names no rows."""
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    rows = np.arange(len(frame))
+    rejected: set[int] = set()
+    while len(rows):
+        part = frame.iloc[rows].reset_index(drop=True)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                log = cjml.read_events(part.replace({"": None}))
+        except SchemaError as err:
+            if err.positions is None:
+                return rejected, ("refused", first_line(err))
+            rejected.update(int(r) for r in rows[err.positions])
+            rows = np.delete(rows, err.positions)
+            continue
+        return rejected, ("read", sorted(str(c) for c in log.customer_ids))
+    return rejected, ("read", [])
+
+
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=LOGS, with_stage=st.booleans())
+def test_read_events_and_score_accept_and_refuse_the_same_logs(tmp_path_factory, bundle,
+                                                               rows, with_stage):
+    path = write_log(tmp_path_factory.mktemp("log"), rows, with_stage)
+    assert read_outcome(path) == score_outcome(bundle, path)
+
+
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=LOGS, with_stage=st.booleans())
+def test_score_quarantines_exactly_the_rows_read_events_refuses(tmp_path_factory, bundle,
+                                                                rows, with_stage):
+    folder = tmp_path_factory.mktemp("log")
+    path = write_log(folder, rows, with_stage)
+    expected_rows, expected = read_events_rejects(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            scores = cjml.score(bundle, path, on_error="quarantine", recommend=False,
+                                drivers=False)
+    except SchemaError as err:
+        assert expected == ("refused", first_line(err))
+        return
+    assert expected[0] == "read"
+    rejects = pd.DataFrame(scores.attrs["rejects"])
+    assert {int(r) for r in rejects.get("row", [])} == expected_rows
+    kept = sorted(str(c) for c in scores.loc[scores["status"] != "no_events", "customer_id"])
+    assert kept == expected[1]
+
+
+def test_validate_on_the_command_line_says_what_read_events_says(tmp_path, capsys):
+    path = write_log(tmp_path, [("1", "2024-01-01 09:00", "paid_ad", "", "3"),
+                                ("2", "soon", "email", "", "")], with_stage=False)
+    with pytest.raises(SchemaError) as info:
+        cjml.read_events(path)
+    assert main(["validate", str(path)]) != 0
+    out = capsys.readouterr()
+    assert first_line(info.value) in out.out + out.err
