@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from pandas.api.types import (
     is_integer_dtype,
 )
@@ -137,30 +139,60 @@ def _suffix_kind(path: Path) -> str | None:
 
 
 def _read_csv(path: Path, mapping: dict[str, Hashable]) -> pd.DataFrame:
-    """A CSV file under the CSV rules of :mod:`cjml.io._csv` (as ``score`` reads it)."""
-    names, header_lines = csv_header(path)
-    check_csv_rows(path, names, header_lines)  # pandas pads short lines: check them first
-    # Identifiers and names are read as text: a CSV carries no types, and "007" must not
-    # become 7. Lossless integer ids are turned back into integers later.
-    dtypes: dict[Hashable, str] = {}
+    """A CSV file read whole by the CSV reader ``score`` streams it with.
+
+    One parser for every command: Arrow's, under the CSV rules of
+    :mod:`cjml.io._csv` (every line as long as the header, UTF-8, compressed by
+    content...). Every cell is read as text, as ``score`` reads it: a CSV carries no
+    types, and the id "007" must not become 7 (lossless integer ids become integers
+    later). Then, as :func:`pandas.read_csv` would, the markers of a missing value
+    ("NA", "null"...) are missing everywhere but in the customer id, and the other
+    columns (scores, amounts, the user's extra columns) are numbers or true/false
+    where every value reads as one.
+    """
+    from cjml.scoring import _csv_batches  # noqa: PLC0415  (moves to cjml.io on merge)
+
+    names, _ = csv_header(path)
     try:
         resolved = _resolve_columns(mapping, names)
     except SchemaError:
         resolved = {}  # the same check fails again on the full frame, with the rows
-    for canon in ("customer_id", "touchpoint", "stage", "channel"):
-        if canon in resolved:
-            dtypes[resolved[canon]] = "str"
-    # "NA", "null", "None" are ids: in the id column only an empty cell is missing.
-    id_col = resolved.get("customer_id")
-    na = {c: [""] if c == id_col else list(NA_STRINGS) for c in names}
-    try:
-        with open_csv(path) as raw:
-            return pd.read_csv(raw, header=None, names=names, skiprows=header_lines,
-                               dtype=dtypes or None, keep_default_na=False, na_values=na)
-    except UnicodeDecodeError:
-        raise encoding_error(path, "the CSV file") from None
-    except (pd.errors.ParserError, OSError, ValueError) as exc:
-        raise InputFileError(_csv_unreadable(path, exc)) from None
+    batches = list(_csv_batches(str(path), names, 1 << 62))
+    table = (pa.concat_tables(batches) if batches else
+             pa.table({str(c): pa.array([], pa.string()) for c in names}))
+    id_col = str(resolved.get("customer_id"))
+    text_cols = {str(resolved[c]) for c in ("timestamp", "touchpoint", "stage", "channel")
+                 if c in resolved}
+    columns = {}
+    for name in table.column_names:
+        col = table.column(name)
+        if name != id_col:
+            col = pc.if_else(pc.is_in(col, value_set=_NA_SET), pa.scalar(None, pa.string()),
+                             col)
+        columns[name] = col if name in text_cols or name == id_col else _typed_like_pandas(col)
+    frame = pa.table(columns).to_pandas()
+    frame.columns = names  # the header as written (Arrow keys columns by text)
+    return frame
+
+
+_NA_SET = pa.array([v for v in NA_STRINGS if v], type=pa.string())
+_TRUE_FALSE = pa.array(["True", "TRUE", "true", "False", "FALSE", "false"], type=pa.string())
+
+
+def _typed_like_pandas(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A text column as integers, floats or true/false when every value reads as one
+    (integers with missing values as floats), else as text: pandas' CSV inference."""
+    if col.null_count == len(col):
+        return col.cast(pa.float64())
+    for target in (pa.int64(), pa.float64()):
+        try:
+            typed = pc.cast(pc.utf8_trim_whitespace(col), target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+        return typed.cast(pa.float64()) if target == pa.int64() and typed.null_count else typed
+    if col.null_count == 0 and pc.all(pc.is_in(col, value_set=_TRUE_FALSE)).as_py():
+        return pc.is_in(col, value_set=_TRUE_FALSE.slice(0, 3))
+    return col
 
 
 def _csv_unreadable(path: Path, exc: Exception) -> str:
