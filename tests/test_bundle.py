@@ -1,4 +1,5 @@
-"""Model bundles: round trips, and refusal of anything altered or unsafe, and proof that loading runs nothing."""
+"""Model bundles: round trips, refusal of anything altered or unsafe, and proof that loading
+runs nothing."""
 
 from __future__ import annotations
 
@@ -433,7 +434,8 @@ _values = st.recursive(_leaves, lambda inner: st.one_of(
     st.frozensets(st.integers(), max_size=3)), max_leaves=12)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(value=_values)
 def test_any_plain_value_round_trips(value, tmp_path):
     from cjml._bundle_codec import read_state, write_state
