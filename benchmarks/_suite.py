@@ -41,9 +41,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.utils import Bunch
-
 from _measure import CACHE
+from sklearn.utils import Bunch
 
 TARGET_SHARE = 0.2
 HARM_TOL = 1e-9
@@ -185,6 +184,7 @@ def plain_features(log, cutoff: pd.Timestamp, lookback: pd.Timedelta) -> pd.Data
 def plain_baseline(log, train_cutoffs, test_ids, test_cutoff, horizon, lookback) -> np.ndarray:
     """A LightGBM on :func:`plain_features`, trained at ``train_cutoffs``; risks of ``test_ids``."""
     import lightgbm as lgb
+
     from cjml.labels import make_labels
 
     Xs, ys = [], []
@@ -216,6 +216,7 @@ def plain_stage_baseline(log, train_cutoffs, test_ids, test_cutoff, horizon, loo
     """A multiclass LightGBM on :func:`plain_features` and :func:`current_stage`, trained at
     ``train_cutoffs``; next-stage probabilities of ``test_ids`` and their classes."""
     import lightgbm as lgb
+
     from cjml.labels import make_labels
 
     def features(c):
@@ -416,11 +417,11 @@ def run_world(name: str, n_customers: int, seed: int, log_progress=print,
 
     With ``models_only`` the recommender is neither trained nor measured.
     """
+    from quality import historical_retention
+
     import cjml
     from cjml.evaluation import churn_metrics
     from cjml.recommend import TouchpointRecommender
-
-    from quality import historical_retention
 
     t0 = time.perf_counter()
     data = load_world(name, n_customers, seed)
@@ -612,7 +613,7 @@ def goals(row: dict) -> dict:
     g["goals_met"] = int(sum(vals))
     g["goals_total"] = len(vals)
     for suffix in ("_act", ""):
-        def get(key):
+        def get(key, suffix=suffix):
             v = row.get(f"{key}{suffix}", np.nan)
             return np.nan if v is None else float(v)
 

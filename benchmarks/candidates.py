@@ -40,7 +40,6 @@ import warnings
 
 import numpy as np
 import pandas as pd
-
 from _measure import repeat, run_case
 from features import _reset_peak, last_day
 

@@ -14,7 +14,6 @@ import argparse
 
 import numpy as np
 import pandas as pd
-
 from _measure import CACHE, repeat
 
 
@@ -34,7 +33,8 @@ def _log_path(n_events: int) -> str:
         part["customer_id"] += k * 1_000_000
         parts.append(part)
     frame = pd.concat(parts, ignore_index=True).iloc[:n_events]
-    frame = frame.sample(frac=1.0, random_state=0).reset_index(drop=True)  # real exports are unsorted
+    # real exports are unsorted
+    frame = frame.sample(frac=1.0, random_state=0).reset_index(drop=True)
     frame.to_parquet(path, index=False)
     return str(path)
 

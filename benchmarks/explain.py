@@ -38,7 +38,6 @@ import os
 import warnings
 
 import numpy as np
-
 from _measure import CACHE, repeat, run_case
 
 GOAL = 50_000

@@ -36,7 +36,6 @@ import argparse
 
 import numpy as np
 import pandas as pd
-
 from _measure import repeat, run_case
 
 NS_PER_DAY = 86_400 * 10**9

@@ -42,7 +42,6 @@ from pathlib import Path
 
 import joblib
 import pandas as pd
-
 from _measure import CACHE, repeat, run_case
 
 GOAL_TRAIN_SECONDS = 180

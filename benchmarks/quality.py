@@ -53,7 +53,6 @@ import warnings
 
 import numpy as np
 import pandas as pd
-
 from _measure import CACHE
 
 TEST_CUTOFF = "2024-07-29"
@@ -125,7 +124,8 @@ def historical_retention(log, end: pd.Timestamp, horizon: pd.Timedelta) -> pd.Da
     nxt = f.groupby("customer_id", observed=True)["timestamp"].shift(-1)
     ok = f["timestamp"] + horizon <= end
     retained = (nxt - f["timestamp"]) <= horizon
-    table = pd.DataFrame({"stage": f["stage"].astype(str), "touchpoint": f["touchpoint"].astype(str),
+    table = pd.DataFrame({"stage": f["stage"].astype(str),
+                          "touchpoint": f["touchpoint"].astype(str),
                           "retained": retained})[ok.to_numpy()]
     return table.groupby(["stage", "touchpoint"])["retained"].mean().unstack()
 
@@ -227,7 +227,8 @@ def main() -> None:
         c, s = r["churn"], r["stage"]
         gaps = {"auc_gap": c.loc["oracle", "roc_auc"] - c.loc["model", "roc_auc"],
                 "brier_ratio": c.loc["model", "brier"] / c.loc["oracle", "brier"] - 1,
-                "stage_log_loss_ratio": s.loc["model", "log_loss"] / s.loc["oracle", "log_loss"] - 1}
+                "stage_log_loss_ratio":
+                    s.loc["model", "log_loss"] / s.loc["oracle", "log_loss"] - 1}
         ok = {k: v <= GOALS[k] for k, v in gaps.items()}
         p = r["policy"]
         print(f"\npolicy value: mean true drop-off probability of the {r['n_test']:,} test "

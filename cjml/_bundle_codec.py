@@ -30,7 +30,7 @@ import re
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -78,7 +78,7 @@ class CodecError(ValueError):
     """The object graph cannot be written safely, or a file is not a valid bundle."""
 
 
-def _allowed() -> dict[str, type]:
+def _allowed() -> dict[str, type[Any]]:
     return {f"{module}.{name}": getattr(importlib.import_module(module), name)
             for module, name in _ALLOWED_CLASSES}
 
@@ -244,7 +244,7 @@ def write_state(root: Any, path: str | Path) -> None:
 
 
 class _Reader:
-    def __init__(self, zf: zipfile.ZipFile, classes: dict[str, type]) -> None:
+    def __init__(self, zf: zipfile.ZipFile, classes: dict[str, type[Any]]) -> None:
         self.zf = zf
         self.classes = classes
         self.names = set(zf.namelist())
@@ -266,7 +266,8 @@ class _Reader:
         if not isinstance(node, dict):
             raise CodecError(f"it holds a {type(node).__name__} where a value belongs")
         tag = node.get("$")
-        handler: Callable[[dict, int], Any] | None = self._handlers.get(tag)  # type: ignore[arg-type]
+        # a tag that is not text (e.g. a list) names no kind: refused like an unknown one
+        handler = self._handlers.get(tag) if isinstance(tag, str) else None
         if handler is None:
             raise CodecError(f"it holds an unknown kind of value {str(tag)[:40]!r}")
         try:
@@ -365,10 +366,12 @@ class _Reader:
     def _timestamp(self, node: dict, depth: int) -> pd.Timestamp:
         if not isinstance(node["ns"], int) or not isinstance(node["tz"], (str, type(None))):
             raise CodecError("a timestamp is malformed")
+        tz = node["tz"]
         try:
-            return pd.Timestamp(node["ns"], unit="ns", tz=node["tz"])
+            return pd.Timestamp(node["ns"], unit="ns", tz=tz)
         except Exception:
-            raise CodecError(f"a timestamp has an unknown time zone {node['tz'][:40]!r}") from None
+            where = "" if tz is None else f" or has an unknown time zone {tz[:40]!r}"
+            raise CodecError(f"a timestamp is out of range{where}") from None
 
     def _booster(self, node: dict, depth: int) -> Any:
         import lightgbm as lgb
@@ -395,14 +398,16 @@ class _Reader:
         state = self.decode(node["state"], depth)
         if not isinstance(state, dict) or not all(isinstance(k, str) for k in state):
             raise CodecError(f"the state of a {name} is not a dictionary of attributes")
-        obj = cls.__new__(cls)
+        # mypy reads __new__ on a type[Any] as the metaclass's type.__new__
+        obj = cls.__new__(cls)  # type: ignore[call-overload]
         if hasattr(obj, "__setstate__"):
             obj.__setstate__(state)  # e.g. scikit-learn's, which checks versions
         else:
             obj.__dict__.update(state)
         return obj
 
-    _handlers = {"dict": _dict, "tuple": lambda self, n, d: tuple(self._items(n, d)),
+    _handlers: ClassVar[dict[str, Callable[[_Reader, dict, int], Any]]] = {
+                 "dict": _dict, "tuple": lambda self, n, d: tuple(self._items(n, d)),
                  "set": lambda self, n, d: set(self._items(n, d)),
                  "frozenset": lambda self, n, d: frozenset(self._items(n, d)),
                  "float": _float, "array": _array, "scalar": _scalar,

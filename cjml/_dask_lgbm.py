@@ -178,7 +178,7 @@ def train_booster_on_cluster(client, params: dict, X, y, weight=None, *, valid=N
     if valid is not None:
         valid = _valid_slice(valid, n_features, n_classes, da)
 
-    futures = []  # keeps the scattered shares alive until training is over
+    futures: list = []  # keeps the scattered shares alive until training is over
     if isinstance(X, np.ndarray):
         y = y.compute() if isinstance(y, da.Array) else y
         weight = weight.compute() if isinstance(weight, da.Array) else weight
@@ -401,7 +401,7 @@ def _stratified_shares(y: np.ndarray, n_classes: int, n_workers: int) -> list[np
 
 def _spread(client, workers, shares, arrays, da, futures) -> list:
     """Scatter each share of each array to its own worker; dask arrays over those pieces."""
-    pieces = [[] for _ in arrays]
+    pieces: list[list] = [[] for _ in arrays]
     for s, rows in enumerate(shares):
         worker = workers[s % len(workers)]
         present = [a for a in arrays if a is not None]
@@ -447,7 +447,7 @@ def _even_chunks(n: int, parts: int) -> tuple:
 def _valid_curve(client, workers, booster, valid, objective: str, params: dict, da) -> list[float]:
     """The held-out loss after each round, summed over the workers holding the slice."""
     Xv, yv, wv = valid
-    futures = []
+    futures: list = []
     if isinstance(Xv, np.ndarray):
         # any row count works here, even fewer rows than workers
         shares = np.array_split(np.arange(len(Xv)), min(len(workers), len(Xv)))
@@ -486,7 +486,7 @@ def _chunk_losses(model_str: str, X, y, w, objective: str, sigmoid: float):
     step = max(1, _BLOCK_ELEMENTS // leaf_values.shape[0])
     for start in range(0, len(X), step):
         block, labels = X[start:start + step], y[start:start + step]
-        leaves = booster.predict(block, pred_leaf=True, num_threads=threads)
+        leaves = np.asarray(booster.predict(block, pred_leaf=True, num_threads=threads))
         leaves = leaves.reshape(len(block), -1).astype(np.intp)
         # the raw score after each round: the rows' leaf values summed round by round
         raw = np.cumsum(leaf_values[trees, leaves].reshape(len(block), n_rounds, per_round),
@@ -494,7 +494,8 @@ def _chunk_losses(model_str: str, X, y, w, objective: str, sigmoid: float):
         if start == 0:
             # LightGBM's own scores, on a few rows (not reproduced so for linear trees)
             few = min(len(block), 256)
-            expect = booster.predict(block[:few], raw_score=True, num_threads=threads)
+            expect = np.asarray(booster.predict(block[:few], raw_score=True,
+                                                num_threads=threads))
             if not np.allclose(raw[:few, -1, :], expect.reshape(few, per_round), rtol=1e-9,
                                atol=1e-9):
                 raise RuntimeError("The leaf values do not add up to LightGBM's scores; "

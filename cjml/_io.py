@@ -500,7 +500,7 @@ def _frame_to_arrow(frame: pd.DataFrame, *, escape: bool):
 
 def _as_text(column: pd.Series, *, escape: bool) -> list:
     """A column as text cells (None when missing); text escaped, numbers as they are."""
-    out = []
+    out: list = []
     for value in column.astype(object).tolist():
         if value is None or (not isinstance(value, str | list | tuple | dict | np.ndarray)
                              and pd.isna(value)):

@@ -281,17 +281,17 @@ def _tables(prep: _Prepared, g: np.ndarray, n_groups: int):
     move_n = _count(move_key, GS * S)
     nz = np.flatnonzero(move_n)
     frm, to = (nz // S) % S, nz % S
-    flows = [pd.DataFrame({"_g": nz // (S * S), "from_stage": [stages[s] for s in frm],
+    parts = [pd.DataFrame({"_g": nz // (S * S), "from_stage": [stages[s] for s in frm],
                            "to_stage": [stages[s] for s in to],
                            "kind": np.where(to > frm, "forward", "back"),
                            "customers": move_n[nz], "_from": frm, "_order": 0})]
-    for kind, label, counts, order in (("dropped", DROPPED, dropped, 1),
+    for kind, label, counts, place in (("dropped", DROPPED, dropped, 1),
                                        ("active", _ACTIVE, still, 2)):
         nz = np.flatnonzero(counts)
-        flows.append(pd.DataFrame({"_g": nz // S, "from_stage": [stages[s] for s in nz % S],
+        parts.append(pd.DataFrame({"_g": nz // S, "from_stage": [stages[s] for s in nz % S],
                                    "to_stage": label, "kind": kind, "customers": counts[nz],
-                                   "_from": nz % S, "_order": order}))
-    flows = pd.concat(flows, ignore_index=True)
+                                   "_from": nz % S, "_order": place}))
+    flows = pd.concat(parts, ignore_index=True)
     flows = flows.sort_values(["_g", "_from", "_order"], kind="stable")
     flows = flows.drop(columns=["_from", "_order"]).reset_index(drop=True)
     flows["customers"] = flows["customers"].astype(np.int64)
@@ -318,8 +318,8 @@ class _Effects:
         if (s_codes < 0).any():
             raise ValueError(f"effects has {int((s_codes < 0).sum()):,} row(s) without a stage; "
                              "every row needs the customer's current stage at the cutoff.")
-        s_names = [str(v) for v in s_names]
-        unknown = sorted(set(s_names) - set(stages))
+        stage_names = [str(v) for v in s_names]
+        unknown = sorted(set(stage_names) - set(stages))
         if unknown:
             close = difflib.get_close_matches(unknown[0], stages, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
@@ -349,13 +349,13 @@ class _Effects:
         # Current use: the customer had the touchpoint in the lookback before the cutoff.
         T = prep.n_touchpoints
         self.names = [str(t) for t in t_names]
-        in_log = log.frame["touchpoint"].cat.categories.get_indexer(self.names)[t_codes]
+        in_log = log.frame["touchpoint"].cat.categories.get_indexer(pd.Index(self.names))[t_codes]
         recent = slice(None) if lookback_ns is None else prep.ts > cutoff_ns - lookback_ns
         had = _unique(prep.pos[recent] * T + prep.tp[recent])
         keys = pos * T + np.maximum(in_log, 0)
         at = np.minimum(np.searchsorted(had, keys), max(len(had) - 1, 0))
         self.used = (in_log >= 0) & (had[at] == keys if len(had) else False)
-        self.stage = pd.Index(stages).get_indexer(s_names)[s_codes].astype(np.int64)
+        self.stage = pd.Index(stages).get_indexer(pd.Index(stage_names))[s_codes].astype(np.int64)
         self.tp = t_codes.astype(np.int64)
         self.pos = pos
         self.rr = rr
@@ -399,7 +399,7 @@ def _finish(table: pd.DataFrame, touchpoints: pd.DataFrame, flows: pd.DataFrame,
         table["missing_touchpoints"] = flagged.reindex(np.arange(len(table))).to_numpy(
             dtype=object)
         opportunities = opportunities.drop(columns="_gs")
-    frames = []
+    frames: list[pd.DataFrame | None] = []
     for frame in (table, touchpoints, flows, opportunities):
         if frame is None:
             frames.append(None)
@@ -558,6 +558,7 @@ def journey_map(log, bundle=None, *, by=None, cutoff=None, horizon=None, lookbac
     meta = getattr(bundle, "metadata", None) or {}
     horizon_td = to_timedelta(horizon if horizon is not None
                               else meta.get("horizon", DEFAULT_HORIZON))
+    lookback_td: pd.Timedelta | None
     if lookback is not None:
         lookback_td = to_timedelta(lookback, "lookback")
     elif bundle is not None and "lookback" in meta:
@@ -779,7 +780,7 @@ class JourneyMapReport:
         i = self.info
         parts = [f"<div class='cjml-journey-map'><p>{html.escape(self._headline())}.</p>",
                  "<h4>Stages</h4>", _stage_table_html(self.stages)]
-        if i.get("by"):
+        if i.get("by") and self.group_stages is not None:
             parts += [f"<h4>By {html.escape(str(i['by']))}</h4>",
                       _stage_table_html(self.group_stages, i["by"])]
         parts.append("<h4>Missing-touchpoint opportunities</h4>")
@@ -942,7 +943,7 @@ class JourneyMapReport:
         if group is None:
             return overall
         by = self.info.get("by")
-        if not by or grouped is None:
+        if not by or grouped is None or self.group_stages is None:
             raise ValueError("group= needs a map split with by=; this one is not.")
         labels = list(pd.unique(self.group_stages[by]))
         mask = grouped[by].isna() if _is_missing(group) else grouped[by] == group
@@ -1072,12 +1073,13 @@ def _opportunity_table_html(frame: pd.DataFrame) -> str:
     head = "".join(f"<th>{h}</th>" for h in ("stage", "touchpoint", "customers",
                                              "mean risk reduction", "current use", ""))
     rows = []
-    for r in frame.itertuples(index=False):
+    points = 100 * frame["mean_risk_reduction"].to_numpy(dtype=float)
+    for r, pts in zip(frame.itertuples(index=False), points, strict=True):
         flag = "&#9873; missing" if r.missing else ""
         style = " style='font-weight:bold'" if r.missing else ""
         rows.append(f"<tr{style}><th style='text-align:left'>{html.escape(str(r.stage))}</th>"
                     f"{_cell(str(r.touchpoint), 'left')}{_cell(_int(r.customers))}"
-                    f"{_cell(_num(100 * r.mean_risk_reduction, 1) + ' pts')}"
+                    f"{_cell(_num(pts, 1) + ' pts')}"
                     f"{_cell(_pct(r.current_use, 1))}<td>{flag}</td></tr>")
     return (f"<table class='cjml-journey-map-opportunities'><thead><tr>{head}</tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>")

@@ -72,6 +72,7 @@ noise.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -81,6 +82,10 @@ from cjml.exceptions import CjmlError
 from cjml.features._base import as_log
 from cjml.journey import JourneyMap
 from cjml.labels import to_timedelta
+
+if TYPE_CHECKING:
+    from cjml.models import ChurnModel
+    from cjml.recommend import TouchpointResponseModel
 
 __all__ = ["NO_ACTION", "AnchorSet", "DoublyRobustEffects", "PolicyChoice", "build_anchors",
            "choose_policy", "dr_policy", "fit_effects"]
@@ -375,14 +380,14 @@ class DoublyRobustEffects:
     propensity: object
     outcome: object
     feature_names: list
-    thresholds: np.ndarray = None
+    thresholds: np.ndarray
     overlap: float = 0.1
     level: float = 0.9
     min_deliveries: int = 30
     prior_sd: float = 0.02
     design: str = "events"
-    base_model: object = None
-    risk_model: object = None
+    base_model: TouchpointResponseModel | None = None
+    risk_model: ChurnModel | None = None
     n_jobs: int | None = None
     diagnostics: dict = field(default_factory=dict)
 
@@ -404,9 +409,13 @@ class DoublyRobustEffects:
             mu = _outcomes(self.outcome, M, n_arms, arms=[0, *[arms[k] for k in rest]],
                            threads=_threads(self.n_jobs, len(M)))
             out[:, rest] = mu[:, 1:] - mu[:, [0]]
-        if own and len(X):
-            risk = (self.risk_model.predict_proba(X)[:, 1] if base_risk is None
-                    else np.asarray(base_risk, dtype=float))
+        if model is not None and own and len(X):
+            if base_risk is not None:
+                risk = np.asarray(base_risk, dtype=float)
+            elif self.risk_model is not None:
+                risk = self.risk_model.predict_proba(X)[:, 1]
+            else:
+                raise ValueError("base_model needs its risk_model (the churn model).")
             engaged, treated = model.predict_risks(X, risk)
             cols = [model.touchpoints_.index(names[k]) for k in own]
             out[:, own] = treated[:, cols] - engaged[:, None]
@@ -797,15 +806,16 @@ def choose_policy(effects: DoublyRobustEffects, held_out: AnchorSet, fit_anchors
     stage_fit = _stage_of(fit_anchors.X)
     raw = pd.DataFrame({"stage": stage_fit, "arm": fit_anchors.arm, "y": fit_anchors.y})
     rates = raw[raw["arm"] > 0].groupby(["stage", "arm"])["y"].agg(["mean", "size"])
-    rates = rates[rates["size"] >= effects.min_deliveries]["mean"]
+    mean_rate = rates.loc[rates["size"] >= effects.min_deliveries, "mean"]
     stage_rule: dict[int, str] = {}
-    for s, group in rates.groupby(level=0):
-        stage_rule[int(s)] = touchpoints[int(group.droplevel(0).idxmin()) - 1]
+    # per stage, the (stage, arm) label of the lowest drop-off rate
+    for stage, arm in mean_rate.groupby(level=0).idxmin():
+        stage_rule[int(stage)] = touchpoints[int(arm) - 1]
     stage_h = _stage_of(held_out.X)
     naive = np.zeros(n, dtype=np.int64)
-    for s, t in stage_rule.items():
+    for stage, t in stage_rule.items():
         j = touchpoints.index(t)
-        naive[(stage_h == s) & eligible[:, j]] = j + 1
+        naive[(stage_h == stage) & eligible[:, j]] = j + 1
     candidates["naive rule"] = naive
 
     contributions = {k: _ope(gamma, c) for k, c in candidates.items()}
@@ -838,16 +848,16 @@ def choose_policy(effects: DoublyRobustEffects, held_out: AnchorSet, fit_anchors
     for k in _SEQUENCE:
         if k not in table.index:
             continue
-        if not table.loc[k, "vs_default_high"] < 0:
+        if not rows[k]["vs_default_high"] < 0:
             break
         passed.append(k)
     beats = table.loc[passed]
     if len(beats):
         chosen = str(beats["value"].idxmin())
         reason = (f"{_label(chosen)} lowers the held-out drop-off by "
-                  f"{-table.loc[chosen, 'vs_default'] * 100:.2f} points against "
-                  f"{_label(default)} (interval {-table.loc[chosen, 'vs_default_high'] * 100:.2f}"
-                  f" to {-table.loc[chosen, 'vs_default_low'] * 100:.2f})")
+                  f"{-rows[chosen]['vs_default'] * 100:.2f} points against "
+                  f"{_label(default)} (interval {-rows[chosen]['vs_default_high'] * 100:.2f}"
+                  f" to {-rows[chosen]['vs_default_low'] * 100:.2f})")
     else:
         chosen = default
         reason = ("no method beat " + _label(default) + " beyond noise on the held-out period"

@@ -28,9 +28,10 @@ Two ways of computing contributions, chosen with ``method``:
   output (the leaf-count-weighted mean of the leaves below) from the node to
   the child taken. Same bias and same exact sum as SHAP, computed from
   ``predict(pred_leaf=True)`` and one sparse product (split over two
-  threads), at a few times the cost of a prediction; an approximation of SHAP that agrees with it on the leading
-  drivers for most customers (it can over-credit features split near the
-  root). The choice for batch scoring of large customer lists.
+  threads), at a few times the cost of a prediction; an approximation of SHAP
+  that agrees with it on the leading drivers for most customers (it can
+  over-credit features split near the root). The choice for batch scoring of
+  large customer lists.
 
 :func:`describe_feature` words one feature value; :func:`top_drivers_text`
 joins each customer's drivers into one line for a scoring table.
@@ -44,6 +45,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -164,17 +166,17 @@ def explain(model, X, *, feature_families=None, class_index=None, top_n=3,
         order = np.argsort(-sums, axis=1, kind="stable")[:, :top_n]
         top = np.take_along_axis(sums, order, axis=1)
         best = np.empty((len(C), len(groups)), dtype=np.int64)
-        for g, cols in enumerate(groups):
+        for j, cols in enumerate(groups):
             if len(cols) == 1:
-                best[:, g] = cols[0]
+                best[:, j] = cols[0]
             elif cols[-1] - cols[0] == len(cols) - 1:  # contiguous: a view, no copy
-                best[:, g] = cols[0] + np.argmax(C[:, cols[0]:cols[-1] + 1], axis=1)
+                best[:, j] = cols[0] + np.argmax(C[:, cols[0]:cols[-1] + 1], axis=1)
             else:
-                best[:, g] = cols[np.argmax(C[:, cols], axis=1)]
+                best[:, j] = cols[np.argmax(C[:, cols], axis=1)]
         r, k = np.nonzero(top > min_contribution)  # row-major: by row, then rank
-        g = order[r, k]
-        f = best[r, g]
-        for key, part in zip(keys, (start + r, k + 1, g, top[r, k], f, C[r, f],
+        grp = order[r, k]
+        f = best[r, grp]
+        for key, part in zip(keys, (start + r, k + 1, grp, top[r, k], f, C[r, f],
                                     _values(Xc, r, f), cls[r]), strict=True):
             out[key].append(part)
     cat = {k: np.concatenate(v) if v else np.empty(0, dtype=np.int64) for k, v in out.items()}
@@ -291,7 +293,7 @@ def _categories(codes: np.ndarray, labels) -> pd.Categorical:
     known = [lab for lab in dict.fromkeys(labels) if lab is not None]
     position = np.asarray([known.index(lab) if lab is not None else -1 for lab in labels]
                           + [-1], dtype=np.int64)
-    return pd.Categorical.from_codes(position[codes], categories=known)
+    return pd.Categorical.from_codes(position[codes], categories=pd.Index(known))
 
 
 # ============================================================================ inputs
@@ -396,7 +398,7 @@ def _class_positions(model, booster, class_index, raw: Callable[[], np.ndarray],
         raise ValueError("class_index must be one class for all rows or one per row of X.")
     labels = getattr(model, "classes_", None)
     outputs, positions = _output_classes(model, booster)
-    if values.dtype.kind in "iub" and positions is not None:
+    if values.dtype.kind in "iub" and positions is not None and labels is not None:
         values = np.asarray(labels, dtype=object)[values.astype(np.int64)] \
             if values.size and 0 <= values.min() and values.max() < len(labels) else values
     if values.dtype.kind not in "iub":
@@ -438,8 +440,8 @@ def _contribution_chunks(model, booster, X, class_index, method):
             return
         if tables is None:
             full = np.asarray(booster.predict(Xc, pred_contrib=True)).reshape(m, K, F + 1)
-            cls = _class_positions(model, booster, class_index, lambda: full.sum(axis=2),
-                                   start, m)
+            cls = _class_positions(model, booster, class_index,
+                                   lambda full=full: full.sum(axis=2), start, m)
             picked = full[np.arange(m), 0 if K == 1 else cls]
             C, bias = picked[:, :F], picked[:, F]
         else:
@@ -583,9 +585,11 @@ def _tree_paths(tree: dict):
         vals, wts = [], []
         for child in (left[i], right[i]):
             if child >= 0:
-                vals.append(mean[child]), wts.append(weight[child])
+                vals.append(mean[child])
+                wts.append(weight[child])
             else:
-                vals.append(lv[~child]), wts.append(count[~child])
+                vals.append(lv[~child])
+                wts.append(count[~child])
         w = wts[0] + wts[1]
         weight[i] = w
         mean[i] = (vals[0] * wts[0] + vals[1] * wts[1]) / w if w > 0 else 0.5 * (vals[0] + vals[1])
@@ -593,7 +597,9 @@ def _tree_paths(tree: dict):
     for leaf in range(len(lv)):
         node_value, p = lv[leaf], leaf_parent[leaf]
         while p >= 0:
-            rows.append(leaf), cols.append(feature[p]), vals.append(node_value - mean[p])
+            rows.append(leaf)
+            cols.append(feature[p])
+            vals.append(node_value - mean[p])
             node_value, p = mean[p], parent[p]
     return (float(mean[0]), np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64),
             np.asarray(vals, dtype=np.float64))
@@ -602,7 +608,7 @@ def _tree_paths(tree: dict):
 # ============================================================================ wording
 def _vocabulary(featurizer) -> dict:
     """Touchpoint and stage names behind the category codes, from a fitted featurizer."""
-    vocab = {}
+    vocab: dict[str, Any] = {}
     for fam in getattr(featurizer, "families_", ()) or ():
         if getattr(fam, "family", None) == "sequences" and hasattr(fam, "touchpoints_"):
             vocab["touchpoints"] = [*fam.touchpoints_, "other"]

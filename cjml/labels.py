@@ -46,7 +46,8 @@ def to_timedelta(value, name: str = "horizon") -> pd.Timedelta:
         A positive duration.
     """
     try:
-        if isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool):
+        if (isinstance(value, int | float | np.integer | np.floating)
+                and not isinstance(value, bool)):
             delta = pd.Timedelta(days=float(value))
         else:
             delta = pd.Timedelta(value)
@@ -167,7 +168,8 @@ def make_labels(log, cutoff, *, horizon="30D", lookback="90D", churn_touchpoint=
             "cutoff": c,
             "customer_id": np.asarray(log.customer_ids)[rows],
             "churn": churned[rows].astype(np.int64),
-            "next_stage": pd.Categorical.from_codes(next_code, categories=[*stages, DROPPED]),
+            "next_stage": pd.Categorical.from_codes(next_code,
+                                                    categories=pd.Index([*stages, DROPPED])),
         }))
     return pd.concat(frames, ignore_index=True).set_index(["cutoff", "customer_id"])
 

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -50,6 +51,9 @@ from sklearn.utils.validation import (
     check_is_fitted,
     column_or_1d,
 )
+
+if TYPE_CHECKING:
+    from sklearn.isotonic import IsotonicRegression
 
 __all__ = [
     "ChurnModel",
@@ -300,8 +304,8 @@ def _time_split(n_rows: int, cutoffs, horizon, validation_fraction: float, y_cod
     """Row positions for the inner fit and for the later held-out slice."""
     rows = np.arange(n_rows)
     if cutoffs is not None:
-        cut = pd.to_datetime(pd.Series(np.asarray(cutoffs)), utc=True)
-        cut = cut.dt.tz_convert(None).to_numpy().astype("datetime64[ns]").astype(np.int64)
+        dates = pd.to_datetime(pd.Series(np.asarray(cutoffs)), utc=True)
+        cut = dates.dt.tz_convert(None).to_numpy().astype("datetime64[ns]").astype(np.int64)
         if len(cut) != n_rows:
             raise ValueError(f"cutoffs must give one date per row of X ({n_rows}), got {len(cut)}.")
         distinct = np.unique(cut)
@@ -312,7 +316,8 @@ def _time_split(n_rows: int, cutoffs, horizon, validation_fraction: float, y_cod
                 # Leave out rows whose label window overlaps the held-out one.
                 fit_mask &= cut + pd.Timedelta(horizon).value <= last
             if fit_mask.any():
-                return rows[fit_mask], rows[cut == last], f"the latest cutoff ({pd.Timestamp(last, tz='UTC')})"
+                return (rows[fit_mask], rows[cut == last],
+                        f"the latest cutoff ({pd.Timestamp(last, tz='UTC')})")
     if validation_fraction <= 0 or n_rows < 40:
         return rows, rows[:0], "none"
     rng = np.random.default_rng(random_state)
@@ -528,7 +533,8 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
                                                         np.arange(len(self.classes_)))]
             per_class = np.array([float(mode.get(c, 1.0)) for c in trained])
         else:
-            raise ValueError(f"class_weight must be 'auto', 'balanced', None or a dict, got {mode!r}.")
+            raise ValueError(f"class_weight must be 'auto', 'balanced', None or a dict, "
+                             f"got {mode!r}.")
         w = per_class[codes]
         return w if weight is None else w * weight
 
@@ -682,7 +688,8 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
                                 valid_sets=[valid_set],
                                 callbacks=[lgb.early_stopping(self.early_stopping_rounds,
                                                               verbose=False)])
-            self.best_iteration_ = max(int(booster.best_iteration or booster.current_iteration()), 1)
+            self.best_iteration_ = max(
+                int(booster.best_iteration or booster.current_iteration()), 1)
         else:
             booster = lgb.train(params, train_set, num_boost_round=self.n_estimators)
             self.best_iteration_ = booster.current_iteration()
@@ -968,7 +975,7 @@ class ChurnModel(_LightGBMClassifier):
         if method not in ("auto", "sigmoid", "isotonic", None):
             raise ValueError(f"calibration must be 'auto', 'sigmoid', 'isotonic' or None, "
                              f"got {self.calibration!r}.")
-        self.calibrator_ = None
+        self.calibrator_: tuple[str, float, float] | IsotonicRegression | None = None
         self.calibration_ = "none"
         self.calibration_scores_ = {}
         self.n_calibration_rows_ = 0
@@ -1035,7 +1042,7 @@ class ChurnModel(_LightGBMClassifier):
             return "" if self.n_validation_rows_ else "no held-out rows, so no calibration"
         what = {"sigmoid": "regularised sigmoid", "isotonic": "isotonic regression",
                 "none": "none (the trees' own scores)"}[self.calibration_]
-        if self.calibration_ == "sigmoid":
+        if self.calibration_ == "sigmoid" and isinstance(self.calibrator_, tuple):
             what += f" (slope {self.calibrator_[1]:.2f})"
         scores = self.calibration_scores_
         return (f"calibration by {what} chosen on "

@@ -30,10 +30,11 @@ intervals and evidence) and the policy :func:`cjml.train` chose by its
 off-policy value on a held-out period, which may be to recommend nothing.
 The :class:`TouchpointResponseModel` below is the base those effects
 correct, and a method of its own (``method="response"``). It learns from
-what followed every touchpoint in the history. Each logged event is an anchor: the features just before it,
-and whether the customer then went silent for a horizon. Anchors on actionable
-touchpoints are the treated rows; a sample of anchors on customer-initiated
-events is the reference ("engaged, nothing from us"). A logistic model::
+what followed every touchpoint in the history. Each logged event is an anchor:
+the features just before it, and whether the customer then went silent for a
+horizon. Anchors on actionable touchpoints are the treated rows; a sample of
+anchors on customer-initiated events is the reference ("engaged, nothing from
+us"). A logistic model::
 
     logit P(silent) = a * logit(churn_model(x)) + w . z(x) + sum_t [t] (b_t + v_t . z(x))
 
@@ -392,9 +393,8 @@ class RecommendationRules:
         dict of str to float
             Touchpoint name to unit cost.
         """
-        costs = journey_map.costs()
-        return {t: float(self.costs.get(t, np.nan if costs[t] is None else costs[t]))
-                for t in journey_map.actionable_touchpoints}
+        costs = {t: np.nan if c is None else c for t, c in journey_map.costs().items()}
+        return {t: float(self.costs.get(t, costs[t])) for t in journey_map.actionable_touchpoints}
 
 
 def _rule_number(value: Any, name: str, example: str) -> None:
@@ -987,9 +987,9 @@ class TouchpointRecommender:
             full = used >= cap.max_contacts
             what = "contacts" if cap.touchpoint == ANY_CONTACT else cap.touchpoint
             texts.append(f"cap reached: {cap.max_contacts} {what} in {cap.days:g} days")
-            cols = (range(T) if cap.touchpoint == ANY_CONTACT
-                    else [touchpoints.index(cap.touchpoint)])
-            for j in cols:
+            capped = (range(T) if cap.touchpoint == ANY_CONTACT
+                      else [touchpoints.index(cap.touchpoint)])
+            for j in capped:
                 blocked[full & (blocked[:, j] == 0), j] = len(texts) - 1
         allowed = eligible & (blocked == 0)
         return _Estimates(ids, stage, risk, reach, risk_if_there, after, allowed, blocked,
@@ -1133,7 +1133,9 @@ class TouchpointRecommender:
         for k in range(top_k):
             suffix = "" if k == 0 else f"_{k + 1}"
             col, ok = order[:, k], ranked[:, k]
-            out[f"recommended_touchpoint{suffix}"] = np.where(ok, touchpoints[col], None)
+            # numpy's stubs refuse None, a valid (object) scalar for where()
+            out[f"recommended_touchpoint{suffix}"] = np.where(
+                ok, touchpoints[col], None)  # type: ignore[call-overload]
             out[f"expected_risk{suffix}"] = np.where(ok, est.after[rows, col], np.nan)
             out[f"expected_risk_reduction{suffix}"] = np.where(ok, reduction[rows, col], np.nan)
             out[f"expected_risk_reduction_low{suffix}"] = np.where(ok, est.low[rows, col], np.nan)
@@ -1230,8 +1232,8 @@ def _over_budget(reduction, cost, budget, *, ranks_by_cost) -> np.ndarray:
 def _resolve_cutoff(log, cutoff) -> pd.Timestamp:
     from cjml.events import to_utc_timestamp
 
-    if cutoff is None:
-        return pd.Timestamp(int(log.timestamps_ns.max()), tz="UTC") if len(log) else pd.NaT
+    if cutoff is None:  # read_events refuses a log without rows: there is a last event
+        return pd.Timestamp(int(log.timestamps_ns.max()), tz="UTC")
     return to_utc_timestamp(cutoff, log.timezone)
 
 

@@ -1,4 +1,5 @@
-"""Model bundles: round trips, and refusal of anything altered or unsafe, and proof that loading runs nothing."""
+"""Model bundles: round trips, refusal of anything altered or unsafe, and proof that loading
+runs nothing."""
 
 from __future__ import annotations
 
@@ -372,6 +373,26 @@ def test_a_valid_manifest_over_something_that_is_not_a_bundle_is_refused(saved, 
     assert hashlib  # noqa: B018
 
 
+@pytest.mark.parametrize("root, message", [
+    # a kind named by a list, not a text: unhashable, once a raw TypeError
+    ({"$": ["dict"], "items": []}, r"^it holds an unknown kind of value \"\['dict'\]\"$"),
+    # a naive timestamp beyond the int64 range: the time zone None was sliced for the message
+    ({"$": "timestamp", "ns": 2**70, "tz": None}, r"^a timestamp is out of range$"),
+    ({"$": "timestamp", "ns": 5, "tz": "Nowhere/X"},
+     r"^a timestamp is out of range or has an unknown time zone 'Nowhere/X'$"),
+])
+def test_malformed_values_are_refused_in_plain_words(tmp_path, root, message):
+    import zipfile
+
+    from cjml._bundle_codec import CodecError, read_state
+
+    path = tmp_path / "state.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("state.json", json.dumps({"$": "cjml-bundle", "root": root}))
+    with pytest.raises(CodecError, match=message):
+        read_state(path)
+
+
 def _rewrite_manifest_only(path):
     import hashlib
 
@@ -433,7 +454,8 @@ _values = st.recursive(_leaves, lambda inner: st.one_of(
     st.frozensets(st.integers(), max_size=3)), max_leaves=12)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(value=_values)
 def test_any_plain_value_round_trips(value, tmp_path):
     from cjml._bundle_codec import read_state, write_state

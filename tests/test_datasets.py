@@ -263,7 +263,8 @@ def test_truth_at_the_last_possible_cutoff():
 def test_bundled_sample_is_reproducible_and_loads():
     events, truth = load_sample(truth=True)
     assert events["customer_id"].nunique() == SAMPLE_PARAMS["n_customers"]
-    assert sorted(truth["cutoff"].dt.strftime("%Y-%m-%d").unique()) == SAMPLE_PARAMS["truth_cutoffs"]
+    cutoffs = sorted(truth["cutoff"].dt.strftime("%Y-%m-%d").unique())
+    assert cutoffs == SAMPLE_PARAMS["truth_cutoffs"]
     fresh = make_journeys(**SAMPLE_PARAMS)
     pd.testing.assert_frame_equal(events, fresh.events)
     pd.testing.assert_frame_equal(truth, fresh.truth)

@@ -38,7 +38,8 @@ def _map():
     return JourneyMap.from_dict({
         "name": "test", "stages": ["new", "regular"],
         "touchpoints": {"visit": {"channel": "online", "stages": ["new", "regular"]},
-                        **{t: {"channel": "online", "stages": ["new", "regular"], "actionable": True}
+                        **{t: {"channel": "online", "stages": ["new", "regular"],
+                               "actionable": True}
                            for t in TOUCHPOINTS}}})
 
 

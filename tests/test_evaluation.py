@@ -12,9 +12,16 @@ import pytest
 
 import cjml
 from cjml.datasets import load_sample
-from cjml.evaluation import (EvaluationReport, PopulationMetrics, _AUCByWeights,
-                             active_within, build_report, churn_metrics,
-                             compare_with_baselines, stage_metrics)
+from cjml.evaluation import (
+    EvaluationReport,
+    PopulationMetrics,
+    _AUCByWeights,
+    active_within,
+    build_report,
+    churn_metrics,
+    compare_with_baselines,
+    stage_metrics,
+)
 
 matplotlib.use("Agg")
 

@@ -695,7 +695,8 @@ def test_value_purchases_and_window(value):
 def test_value_amounts_skip_missing_amounts_and_non_purchases(value):
     assert value.loc[1, "total_amount"] == 180.0
     assert value.loc[1, "amount_last_90d"] == 30.0
-    assert value.loc[1, "mean_amount"] == 60.0  # 100, 50 and 30; the purchase without amount is left out
+    # 100, 50 and 30; the purchase without amount is left out
+    assert value.loc[1, "mean_amount"] == 60.0
     assert value.loc[1, "max_amount"] == 100.0
 
 

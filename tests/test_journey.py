@@ -47,7 +47,8 @@ def test_eligibility_and_stage_bounds():
     assert jm.eligible_touchpoints("expanding") == ("success_call",)
     elig = jm.eligibility_matrix()
     assert elig.shape == (5, 4)
-    assert elig[:, jm.touchpoint_names.index("signup")].tolist() == [True, True, False, False, False]
+    signup = jm.touchpoint_names.index("signup")
+    assert elig[:, signup].tolist() == [True, True, False, False, False]
     lo, hi = jm.stage_bounds()
     np.testing.assert_array_equal(lo, [0, 1, 2, 2])
     np.testing.assert_array_equal(hi, [1, 1, 3, 4])

@@ -25,7 +25,7 @@ def _log():
             "2024-01-20", "2024-02-10", "2024-02-25",   # 1: active, last window event loyalty
             "2024-01-25", "2024-03-05",                 # 2: next event after the window -> churn
             "2023-09-01",                               # 3: outside the lookback -> not labelled
-            "2024-02-01", "2024-03-02",                 # 4: event AT cutoff (in), at window end (in)
+            "2024-02-01", "2024-03-02",                 # 4: AT cutoff (in), at window end (in)
             "2024-01-31", "2024-02-01 00:00:01",         # 5: one second after the cutoff
             "2024-03-30",                               # 6: only after the cutoff: no row
         ],

@@ -72,8 +72,8 @@ def test_churn_model_beats_the_prior_and_reports_its_validation_slice(sample_set
     assert np.all((risk > 0) & (risk < 1))
     metrics = churn_metrics(test["churn"], risk)
     assert metrics["roc_auc"] > 0.95
-    assert metrics["brier"] < 0.5 * churn_metrics(test["churn"],
-                                                  np.full(len(test), train["churn"].mean()))["brier"]
+    base_rate = np.full(len(test), train["churn"].mean())
+    assert metrics["brier"] < 0.5 * churn_metrics(test["churn"], base_rate)["brier"]
     assert model.validation_.startswith("the latest cutoff")
     assert str(train["cutoff"].max().date()) in model.validation_
     np.testing.assert_array_equal(model.predict(test[names]), (risk > 0.5).astype(int))

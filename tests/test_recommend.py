@@ -267,7 +267,8 @@ def test_effects_agree_with_the_recommendations(bundle, log, recommended):
     np.testing.assert_allclose(best.reindex(first.index), first)
     pairs = effects.set_index(["customer_id", "touchpoint"])["risk_reduction"]
     chosen = recommended["recommended_touchpoint"].dropna()
-    np.testing.assert_allclose(pairs.loc[list(zip(chosen.index, chosen))], first[chosen.index])
+    np.testing.assert_allclose(pairs.loc[list(zip(chosen.index, chosen, strict=True))],
+                               first[chosen.index])
     assert effects["expected_risk"].between(0, 1).all()
     known = effects["risk_reduction_low"].notna()
     assert known.any()
@@ -278,7 +279,7 @@ def test_effects_agree_with_the_recommendations(bundle, log, recommended):
     assert (red[known] <= effects.loc[known, "risk_reduction_high"] + 1e-12).all()
     # the recommendation carries the interval and evidence of its touchpoint's effect
     by_pair = effects.set_index(["customer_id", "touchpoint"])
-    picked = by_pair.loc[list(zip(chosen.index, chosen))]
+    picked = by_pair.loc[list(zip(chosen.index, chosen, strict=True))]
     for got, want in (("expected_risk_reduction_low", "risk_reduction_low"),
                       ("expected_risk_reduction_high", "risk_reduction_high"),
                       ("evidence", "evidence")):

@@ -166,8 +166,9 @@ def test_forced_touchpoint_matches_risk_t(name, touchpoint):
     forced = _build(name, 6000, 2, _force_touchpoint=touchpoint)
     c = plain.test_cutoff
     # the history before the cutoff and the truth are the same in the replay
-    pd.testing.assert_frame_equal(plain.events[plain.events["timestamp"] <= c].reset_index(drop=True),
-                                  forced.events[forced.events["timestamp"] <= c].reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        plain.events[plain.events["timestamp"] <= c].reset_index(drop=True),
+        forced.events[forced.events["timestamp"] <= c].reset_index(drop=True))
     pd.testing.assert_frame_equal(plain.truth, forced.truth)
     truth = forced.truth
     risk = truth[f"risk_{touchpoint}"]
@@ -193,7 +194,8 @@ def test_fixed_lifecycle_touchpoints_have_no_effect():
         risk = truth[f"risk_{t}"]
         ok = risk.notna()
         assert ok.any()
-        np.testing.assert_array_equal(risk[ok].to_numpy(), truth.loc[ok, "risk_no_action"].to_numpy())
+        np.testing.assert_array_equal(risk[ok].to_numpy(),
+                                      truth.loc[ok, "risk_no_action"].to_numpy())
 
 
 def test_effects_are_modest_and_heterogeneous():

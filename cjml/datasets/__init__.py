@@ -181,7 +181,8 @@ def make_journeys(
     )
     params = {
         "n_customers": n_customers, "n_days": n_days, "start": str(start_ts.date()),
-        "truth_cutoffs": [str((start_ts + pd.Timedelta(days=d)).date()) for d in sorted(set(truth_days))],
+        "truth_cutoffs": [str((start_ts + pd.Timedelta(days=d)).date())
+                          for d in sorted(set(truth_days))],
         "horizon_days": horizon_days, "n_draws": n_draws, "n_rollouts": n_rollouts,
         "random_state": random_state,
     }
@@ -235,7 +236,8 @@ def sample_path(kind: str = "events") -> Path:
     if checkout.is_file():
         return checkout
     raise InputFileError(
-        f"The bundled sample {name!r} was not found (looked in the package and in {checkout.parent}). "
+        f"The bundled sample {name!r} was not found "
+        f"(looked in the package and in {checkout.parent}). "
         "Rebuild it with `python -m cjml.datasets --out data/` from a source checkout, or "
         "reinstall cjml."
     )

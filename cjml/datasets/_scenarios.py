@@ -166,7 +166,8 @@ _WORLD_DEFAULTS: dict[str, Any] = {
     "aP": 0.25, "aN": 0.1, "aF": 0.0,
     "cbN": 0.0, "cbP": 0.0, "cbT": 0.0, "cbF": 0.0, "b_seg": {},
     "h_cap": 0.5, "q_cap": 0.6, "b_cap": 0.4,
-    "satisfaction": True, "crm_accuracy": 0.85, "arrival_frac": 0.9, "q_scale": 0.6, "adv_scale": 1.8, "b_scale": 0.8,
+    "satisfaction": True, "crm_accuracy": 0.85, "arrival_frac": 0.9, "q_scale": 0.6,
+    "adv_scale": 1.8, "b_scale": 0.8,
 }
 
 _PERSONA_DEFAULTS = {"share": 1.0, "h0": 0.004, "q0": 0.08, "sens": 0.0, "amount": 40.0}
@@ -726,12 +727,48 @@ DEVELOPMENT_SCENARIOS: tuple[str, ...] = tuple(
     n for n, s in SCENARIOS.items() if s.split == "development"
 )
 #: Worlds kept for evaluation only.
-HELD_OUT_SCENARIOS: tuple[str, ...] = tuple(n for n, s in SCENARIOS.items() if s.split == "held_out")
+HELD_OUT_SCENARIOS: tuple[str, ...] = tuple(n for n, s in SCENARIOS.items()
+                                            if s.split == "held_out")
 
 
 # --------------------------------------------------------------------------- compile
 class _World:
     """A world's parameters as arrays (built once per call)."""
+
+    # set by name in __init__ (setattr loops over the config keys)
+    h0: np.ndarray
+    q0: np.ndarray
+    sens: np.ndarray
+    amount: np.ndarray
+    wN: float
+    wP: float
+    wF: float
+    wT: float
+    wPrice: float
+    wGap: float
+    aP: float
+    aN: float
+    aF: float
+    cbN: float
+    cbP: float
+    cbT: float
+    cbF: float
+    life_a: float
+    life_scale: float
+    h_cap: float
+    q_cap: float
+    b_cap: float
+    bP: np.ndarray
+    bN: np.ndarray
+    bT: np.ndarray
+    bF: np.ndarray
+    pbad_F: np.ndarray
+    pbad_N: np.ndarray
+    gain_N: np.ndarray
+    bad_w: np.ndarray
+    fatigue: np.ndarray
+    resolve: np.ndarray
+    ask: np.ndarray
 
     def __init__(self, raw: dict) -> None:
         cfg = {**_WORLD_DEFAULTS, **{k: v for k, v in raw.items()}}
@@ -952,7 +989,7 @@ def _top_stages(w: _World) -> np.ndarray:
     occurs = np.zeros_like(w.adv, dtype=bool)
     occurs[cust] = w.cw[cust] > 0
     occurs[act] = (w.bw[act] > 0) & (w.b0 > 0)[None, :]
-    moves = (occurs & (w.adv > 0)).any(axis=0)
+    moves = np.asarray((occurs & (w.adv > 0)).any(axis=0))
     top = np.arange(len(w.stages))
     for s in range(len(w.stages) - 2, -1, -1):
         if moves[s]:
@@ -1103,8 +1140,9 @@ def _next_stage_shares(w: _World, st: dict, mass: np.ndarray, start_day: int, ho
     sub = _take(st, todo)
     first = _first_event_probs(w, sub, start_day, horizon)
     n_roll = np.maximum(2, np.ceil(_NEXT_ROLLOUTS * np.sqrt(mass[todo]))).astype(np.int64)
-    sums = np.zeros(len(todo) * ns)
-    squares = np.zeros(len(todo) * ns)
+    # flat while summing, then (customer, stage)
+    sums: np.ndarray = np.zeros(len(todo) * ns)
+    squares: np.ndarray = np.zeros(len(todo) * ns)
     ends = np.cumsum(n_roll)
     lo = 0
     while lo < len(todo):
@@ -1166,7 +1204,8 @@ def _simulate(spec: ScenarioSpec, n: int, seed: int, _force_touchpoint: str | No
     logs: list[tuple] = []
     cutoff_state = None
     force_j = w.names.index(_force_touchpoint) if _force_touchpoint is not None else None
-    frng = np.random.default_rng(np.random.SeedSequence([int(seed), zlib.crc32(spec.name.encode()), 7]))
+    frng = np.random.default_rng(
+        np.random.SeedSequence([int(seed), zlib.crc32(spec.name.encode()), 7]))
 
     def apply_events(idx, tp, d, secs):
         sub = _take(st, idx)
@@ -1213,7 +1252,8 @@ def _simulate(spec: ScenarioSpec, n: int, seed: int, _force_touchpoint: str | No
             t_c = rng.uniform(6 * 3600, 23 * 3600, len(idx))
             t_b = rng.uniform(8 * 3600, 20 * 3600, len(idx))
             both = c_ev & b_ev
-            t_c, t_b = np.where(both, np.minimum(t_c, t_b), t_c), np.where(both, np.maximum(t_c, t_b), t_b)
+            t_c, t_b = (np.where(both, np.minimum(t_c, t_b), t_c),
+                        np.where(both, np.maximum(t_c, t_b), t_b))
             ci = np.flatnonzero(c_ev)
             if len(ci):
                 sub_c = _take(st, idx[ci])
@@ -1295,7 +1335,8 @@ def _build(name: str, n_customers: int | None, seed: int, _force_touchpoint: str
     if name not in SCENARIOS:
         raise CjmlError(
             f"Unknown scenario {name!r}; the scenarios are {list(SCENARIOS)!r}."
-            + (f" Did you mean {m[0]!r}?" if (m := difflib.get_close_matches(str(name), SCENARIOS, n=1)) else "")
+            + (f" Did you mean {m[0]!r}?"
+               if (m := difflib.get_close_matches(str(name), SCENARIOS, n=1)) else "")
         )
     spec = SCENARIOS[name]
     n = spec.n_customers if n_customers is None else n_customers
@@ -1313,7 +1354,8 @@ def _build(name: str, n_customers: int | None, seed: int, _force_touchpoint: str
     seg_names = np.array(w.personas, dtype=object)
     events = pd.DataFrame({
         "customer_id": (idx[order] + 1).astype(np.int64),
-        "timestamp": pd.to_datetime(start.value + ns[order], utc=True).astype("datetime64[ns, UTC]"),
+        "timestamp": pd.to_datetime(start.value + ns[order], utc=True)
+                       .astype("datetime64[ns, UTC]"),
         "touchpoint": np.array(w.names, dtype=object)[tp[order]],
         "stage": np.array(w.stages, dtype=object)[stage[order]],
         "channel": w.log_channel[tp[order]],

@@ -366,7 +366,8 @@ def _touch(st: _State, idx: np.ndarray, tp: int, z: np.ndarray, u_move: np.ndarr
     adv = np.where(s == CO, adv * _CONVERSION_SPEED[p], adv)
     adv = np.where(s == R, adv * _LOYALTY_SPEED[p], adv)
     if tp == _TP["purchase"]:
-        adv = np.where((s == R) & (st.purchases[idx] >= 2), _REPEAT_BUYER_ADVANCE * _LOYALTY_SPEED[p], adv)
+        adv = np.where((s == R) & (st.purchases[idx] >= 2),
+                       _REPEAT_BUYER_ADVANCE * _LOYALTY_SPEED[p], adv)
     adv = np.clip(adv * (0.5 + 0.5 * _sigmoid(2.0 * h)), 0.0, 1.0)
     moved = (u_move < adv) & (s < L)
     # The event is recorded in the stage it moved the customer to, unless the map does
@@ -422,9 +423,14 @@ def _touch(st: _State, idx: np.ndarray, tp: int, z: np.ndarray, u_move: np.ndarr
 
 
 def _simulate_day(st: _State, alive: np.ndarray, day: int, cal: _Calendar,
-                  rng: np.random.Generator, force: np.ndarray | None = None,
+                  rng: np.random.Generator,
+                  force: tuple[np.ndarray, np.ndarray] | None = None,
                   record: bool = False) -> tuple[np.ndarray, dict]:
-    """Advance customers ``alive`` by one day. Returns (still alive, events)."""
+    """Advance customers ``alive`` by one day. Returns (still alive, events).
+
+    ``force`` is (mask over ``alive``, touchpoint index): those customers stay
+    and have that event today.
+    """
     drop = rng.random(len(alive)) < _hazard(st, alive)
     st.active[alive[drop]] = False
     stay = ~drop
@@ -598,7 +604,8 @@ def simulate(n_customers: int, n_days: int, start: pd.Timestamp, truth_days: lis
     rng = np.random.default_rng(main_seq)
     cal_rng = np.random.default_rng(cal_seq)
     newsletter = np.zeros(n_days + horizon + 1, dtype=bool)
-    weekly = np.arange(0, len(newsletter), 7) + cal_rng.integers(0, 7, size=len(range(0, len(newsletter), 7)))
+    weekly = (np.arange(0, len(newsletter), 7)
+              + cal_rng.integers(0, 7, size=len(range(0, len(newsletter), 7))))
     newsletter[weekly[weekly < len(newsletter)]] = True
     cal = _Calendar(newsletter=newsletter)
 
@@ -754,14 +761,16 @@ def _assemble_events(rng, start, persona, day, cust, tp, stage, quality, effort,
         rows = tp == t
         if rows.any():
             options, weights = _CHANNELS[names[t]]
-            pick = np.searchsorted(np.cumsum(weights), u[rows], side="right").clip(max=len(options) - 1)
+            pick = (np.searchsorted(np.cumsum(weights), u[rows], side="right")
+                    .clip(max=len(options) - 1))
             channel[rows] = [_CHANNEL_NAMES.index(c) for c in np.asarray(options)[pick]]
     frame = pd.DataFrame({
         "customer_id": cust.astype(np.int64) + 1,
         "timestamp": ts,
-        "touchpoint": pd.Categorical.from_codes(tp, categories=list(names)),
-        "stage": pd.Categorical.from_codes(stage, categories=list(DEFAULT_STAGES), ordered=True),
-        "channel": pd.Categorical.from_codes(channel, categories=list(_CHANNEL_NAMES)),
+        "touchpoint": pd.Categorical.from_codes(tp, categories=pd.Index(list(names))),
+        "stage": pd.Categorical.from_codes(stage, categories=pd.Index(list(DEFAULT_STAGES)),
+                                           ordered=True),
+        "channel": pd.Categorical.from_codes(channel, categories=pd.Index(list(_CHANNEL_NAMES))),
         "satisfaction": satisfaction,
         "nps": nps,
         "effort": ces,

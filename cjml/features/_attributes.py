@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Hashable
 
 import numpy as np
 import pandas as pd
@@ -113,7 +114,7 @@ class AttributeFeatures(FeatureFamily):
                 raise ValueError(f"attributes lists a column twice: {chosen!r}.")
         self.attributes_ = tuple(chosen)
         warn_shared_names([str(c) for c in chosen], "attribute columns")
-        self.categories_ = {}
+        self.categories_: dict[Hashable, list | None] = {}
         for c in chosen:
             if _is_numeric(frame[c]):
                 self.categories_[c] = None

@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from cjml.events import EventLog, read_events
 from cjml.features._windows import Windows, build_windows
+from cjml.journey import JourneyMap
 
 __all__ = ["AddedEvent", "ColumnBlock", "FeatureFamily", "as_log", "safe_name",
            "unique_names", "vocabulary_codes", "warn_shared_names"]
@@ -24,7 +25,7 @@ def as_log(log) -> EventLog:
     return log if isinstance(log, EventLog) else read_events(log)
 
 
-def safe_name(text: str) -> str:
+def safe_name(text: object) -> str:
     """A column-name-safe version of a touchpoint, stage or channel name."""
     name = re.sub(r"[^0-9A-Za-z_]+", "_", str(text)).strip("_")
     return name or "unnamed"
@@ -99,7 +100,7 @@ def vocabulary_codes(log: EventLog, vocabulary: Sequence[str], visible: np.ndarr
     vocabulary lacks; warns naming those among the ``visible`` codes.
     """
     cats = list(log.frame["touchpoint"].cat.categories)
-    lookup = pd.Index(vocabulary).get_indexer(cats)
+    lookup = pd.Index(vocabulary).get_indexer(pd.Index(cats))
     unseen_codes = np.flatnonzero(lookup < 0)
     if len(unseen_codes):
         present = np.bincount(visible, minlength=len(cats))[unseen_codes] > 0
@@ -197,7 +198,7 @@ class AddedEvent:
     stage: np.ndarray
     channel: np.ndarray
     channels: list
-    journey_map: object
+    journey_map: JourneyMap
     n_before: np.ndarray
     first_age: np.ndarray
     last_age: np.ndarray

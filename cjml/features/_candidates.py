@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -62,8 +63,8 @@ def cutoff_record(featurizer, windows: Windows, cutoff) -> dict:
     the active-days count; None when the rows differ. ``timezone`` reads naive
     dates given to ``with_event`` as ``transform`` read them.
     """
-    record = {"featurizer": fingerprint(featurizer), "cutoff": "index", "time_of_day_ns": None,
-              "timezone": str(windows.log.timezone)}
+    record: dict[str, Any] = {"featurizer": fingerprint(featurizer), "cutoff": "index",
+                              "time_of_day_ns": None, "timezone": str(windows.log.timezone)}
     if windows.several_cutoffs:
         return record
     # read from the rows themselves, so that a caller's own windows are recorded right
@@ -102,11 +103,11 @@ def check_frame(featurizer, X) -> dict | None:
                 "Pass the output of this featurizer's transform (a subset of its rows is fine).")
         raise ValueError("X has this featurizer's columns in another order; pass "
                          "X[featurizer.feature_names_out_].")
-    bad = [c for c, dt in X.dtypes.items() if dt != np.float64]
+    bad = {c: dt for c, dt in X.dtypes.items() if dt != np.float64}
     if bad:
         raise ValueError(f"X's feature columns must be float64 as transform returns them; "
-                         f"{bad[:8]!r} are not (e.g. {X.dtypes[bad[0]]}). Pass transform's "
-                         "output unconverted.")
+                         f"{list(bad)[:8]!r} are not (e.g. {next(iter(bad.values()))}). Pass "
+                         "transform's output unconverted.")
     record = X.attrs.get(ATTRS_KEY)
     if record is not None and record.get("featurizer") != fingerprint(featurizer):
         raise ValueError(
@@ -134,11 +135,12 @@ def _given_time_of_day(cutoff, X: pd.DataFrame, timezone: str) -> np.ndarray:
                              "date per customer of X.")
         return pd.DatetimeIndex(values).as_unit("ns").asi8 % NS_PER_DAY
     if isinstance(cutoff, np.ndarray | pd.Index | list | tuple):  # one date per row of X
-        values = pd.DatetimeIndex(pd.to_datetime(cutoff, utc=True, errors="coerce"))
-        if len(values) != len(X) or values.hasnans:
+        dates = pd.DatetimeIndex(pd.to_datetime(cutoff, utc=True, errors="coerce"))
+        if len(dates) != len(X) or dates.hasnans:
             raise ValueError(f"cutoff as an array needs one date per row of X ({len(X)} rows), "
-                             f"got {len(values)} values with {int(values.isna().sum())} missing.")
-        return values.as_unit("ns").asi8 % NS_PER_DAY
+                             f"got {len(dates)} values with "
+                             f"{np.count_nonzero(dates.isna())} missing.")
+        return dates.as_unit("ns").asi8 % NS_PER_DAY
     ns = to_utc_timestamp(cutoff, timezone).value
     return np.full(len(X), ns % NS_PER_DAY, dtype=np.int64)
 
@@ -159,7 +161,8 @@ def time_of_day(X: pd.DataFrame, record: dict | None, cutoff) -> np.ndarray:
         own = cut.as_unit("ns").asi8 % NS_PER_DAY
     elif record is not None and record.get("time_of_day_ns") is not None:
         own = np.full(len(X), int(record["time_of_day_ns"]), dtype=np.int64)
-        if (kind != "per customer" and cutoff is not None and not isinstance(cutoff, pd.Series)
+        if (isinstance(kind, str) and kind != "per customer" and cutoff is not None
+                and not isinstance(cutoff, pd.Series)
                 and to_utc_timestamp(cutoff, timezone) != pd.Timestamp(kind)):
             raise ValueError(f"cutoff={cutoff!r} is not the cutoff X was computed at ({kind}). "
                              "The new event is always at X's own cutoff: leave cutoff out.")

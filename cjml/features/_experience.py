@@ -93,6 +93,7 @@ class ExperienceFeatures(FeatureFamily):
         last_neg = e._boundary(np.flatnonzero(negative), last=True)
         events_since = np.full(w.n_rows, np.nan)
         has_neg = last_neg >= 0
+        assert e.origin is not None  # subset() always maps back
         events_since[has_neg] = w.last_position[has_neg] - e.origin[last_neg[has_neg]]
         with np.errstate(invalid="ignore", divide="ignore"):
             top_box = np.where(n_csat > 0, e.count(csat == 5) / np.maximum(n_csat, 1), np.nan)

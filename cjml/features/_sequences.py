@@ -62,7 +62,7 @@ class SequenceFeatures(FeatureFamily):
         pairs = voc[:-1][same] * n + voc[1:][same]
         counts = np.bincount(pairs, minlength=n * n)
         found = [(-int(counts[p]), self._name(p // n), self._name(p % n))
-                 for p in np.flatnonzero(counts)]
+                 for p in np.flatnonzero(counts).tolist()]
         # most frequent first, ties broken by the names (a, then b)
         self.transitions_ = [(a, b) for _, a, b in sorted(found)[: self.top_k]]
 

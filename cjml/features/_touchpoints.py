@@ -133,7 +133,8 @@ class TouchpointFeatures(FeatureFamily):
         else:
             chan = None  # fitted with a channel column this log lacks: unknown, not zero
         for k, cname in enumerate(names[-len(self.channels_):] if self.channels_ else []):
-            out[cname] = np.full(w.n_rows, np.nan) if chan is None else w.count(contact & (chan == k))
+            out[cname] = (np.full(w.n_rows, np.nan) if chan is None
+                          else w.count(contact & (chan == k)))
 
     def _with_event(self, b: ColumnBlock, event: AddedEvent) -> None:
         names = list(self.feature_names_out_)

@@ -26,7 +26,7 @@ __all__ = ["Windows", "anchored_windows", "build_windows", "resolve_cutoffs"]
 NS_PER_DAY = 86_400 * 10**9
 
 
-def resolve_cutoffs(log: EventLog, cutoff) -> tuple[str, object]:
+def resolve_cutoffs(log: EventLog, cutoff) -> tuple[str, int | list[int] | pd.Series]:
     """Classify a cutoff argument.
 
     Returns ``("single", ns)``, ``("many", [ns, ...])`` or ``("per_customer",
@@ -45,18 +45,19 @@ def resolve_cutoffs(log: EventLog, cutoff) -> tuple[str, object]:
         if bad.any():
             raise ValueError(
                 f"Per-customer cutoffs: {int(bad.sum())} values are missing or not dates, e.g. "
-                f"for customers {cutoff.index[bad][:5].tolist()!r}. Give a date for every customer.")
+                f"for customers {cutoff.index[bad][:5].tolist()!r}. "
+                "Give a date for every customer.")
         ns = values.astype("datetime64[ns, UTC]").astype("int64")
         return "per_customer", pd.Series(ns.to_numpy(), index=cutoff.index)
     if isinstance(cutoff, str | pd.Timestamp) or np.isscalar(cutoff) or hasattr(cutoff, "year"):
         return "single", to_utc_timestamp(cutoff, log.timezone).value
     if isinstance(cutoff, Sequence | np.ndarray | pd.Index):
-        values = [to_utc_timestamp(c, log.timezone).value for c in cutoff]
-        if not values:
+        many = [to_utc_timestamp(c, log.timezone).value for c in cutoff]
+        if not many:
             raise ValueError("The list of cutoffs is empty; give at least one date.")
-        if len(set(values)) != len(values):
+        if len(set(many)) != len(many):
             raise ValueError(f"The cutoffs {list(cutoff)!r} repeat a date; give each once.")
-        return "many", values
+        return "many", many
     raise TypeError(f"cutoff must be a date, a list of dates or a Series of dates per customer, "
                     f"got {type(cutoff).__name__}.")
 
@@ -266,7 +267,7 @@ def build_windows(log: EventLog, cutoff=None, *, lookback_ns: int | None = None)
     ts = log.timestamps_ns
     cust = log.customer_codes
     n_cust = log.n_customers
-    if kind == "per_customer":
+    if isinstance(value, pd.Series):  # per customer
         codes = pd.Index(log.customer_ids).get_indexer(value.index)
         row_of_customer = np.full(n_cust, -1, dtype=np.int64)
         known = codes >= 0
@@ -283,7 +284,7 @@ def build_windows(log: EventLog, cutoff=None, *, lookback_ns: int | None = None)
         return Windows(log=log, ev=ev, row=row, n_rows=len(value),
                        cutoff_ns=value.to_numpy().astype(np.int64), customer=codes.astype(np.int64),
                        customer_id=np.asarray(value.index))
-    cutoffs = [value] if kind == "single" else list(value)
+    cutoffs = [value] if isinstance(value, int) else list(value)
     evs, rows, cut_rows, cust_rows = [], [], [], []
     offset = 0
     for c in cutoffs:

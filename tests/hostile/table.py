@@ -1,4 +1,7 @@
-"""Print the corpus as a Markdown table: ``python -m tests.hostile.table > tests/hostile/CASES.md``."""
+"""Print the corpus as a Markdown table.
+
+Run ``python -m tests.hostile.table > tests/hostile/CASES.md``.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,8 @@ HEADER = """# The hostile-input corpus
 
 Every case below runs in CI (`tests/test_hostile.py`): the files are created in a fresh folder, the
 command runs, and the exit code and the message must be as listed; no case may end in an internal
-error or a traceback. Regenerate this page with `python -m tests.hostile.table > tests/hostile/CASES.md`
+error or a traceback. Regenerate this page with \
+`python -m tests.hostile.table > tests/hostile/CASES.md`
 (a test checks it is current).
 
 | # | area | case | input | command | exit | expected message (regular expression) |
