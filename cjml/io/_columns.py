@@ -38,8 +38,8 @@ def _parse_columns(columns: Mapping[str, Hashable] | str | None) -> dict[str, Ha
         for part in columns.split(","):
             if not part.strip():
                 continue
-            key, sep, value = (p.strip() for p in part.partition("="))
-            if not sep or not key or not value:
+            key, sep, user = (p.strip() for p in part.partition("="))
+            if not sep or not key or not user:
                 raise SchemaError(
                     f"Cannot read {part.strip()!r} in the column mapping {columns!r}: expected "
                     "canonical=your_column pairs separated by commas. Fix: e.g. "
@@ -50,7 +50,7 @@ def _parse_columns(columns: Mapping[str, Hashable] | str | None) -> dict[str, Ha
                     f"The column mapping {columns!r} names {key!r} twice. Fix: map each "
                     "canonical column once."
                 )
-            mapping[key] = value
+            mapping[key] = user
     elif isinstance(columns, Mapping):
         mapping = dict(columns)
     else:
@@ -171,7 +171,7 @@ def _without_nested_extras(data: pd.DataFrame, resolved: dict[str, Hashable]) ->
     """The data without extra columns of nested values (structs, lists, maps), with a
     warning naming them: no feature can use them, and they cannot be compared."""
     used = set(resolved.values())
-    nested = {c: kind for c in data.columns if c not in used
+    nested: dict[Hashable, str] = {c: kind for c in data.columns if c not in used
               and (kind := _nested_kind(data[c])) is not None}
     if not nested:
         return data

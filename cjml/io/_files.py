@@ -76,7 +76,8 @@ def _read_id_list(customers: Any, id_column: Hashable | None = None,
                 raise InputFileError(_csv_unreadable(path, exc)) from None
         else:
             table = _read_parquet(path)
-        names = list(dict.fromkeys(["customer_id", *([id_column] if id_column else [])]))
+        names: list[Hashable] = list(dict.fromkeys(
+            ["customer_id", *([id_column] if id_column else [])]))
         found = [c for c in names if c in table.columns]
         if found:
             values = table[found[0]]
@@ -276,14 +277,14 @@ def _input_files(path: Path) -> tuple[str, list[Path]]:
                 f"sub-folders are not read). {_ACCEPTED}."
             )
     else:
-        kind = _suffix_kind(path)
-        if kind is None:
+        suffix_kind = _suffix_kind(path)
+        if suffix_kind is None:
             suffix = "".join(path.suffixes) or "(no suffix)"
             raise InputFileError(
                 f"Cannot read events from {str(path)!r}: {suffix!r} files are not supported. "
                 f"{_ACCEPTED}. Fix: export the events as CSV or Parquet, e.g. "
                 "pd.read_excel(path).to_parquet('events.parquet')."
             )
-        chosen = [path]
+        kind, chosen = suffix_kind, [path]
     return kind, chosen
 
