@@ -157,7 +157,7 @@ def _nested_kind(s: pd.Series) -> str | None:
         if pa.types.is_map(t):
             return "map"
         return "list" if pa.types.is_nested(t) else None
-    if dtype != object or infer_dtype(s, skipna=True) != "mixed":
+    if dtype != np.dtype(object) or infer_dtype(s, skipna=True) != "mixed":
         return None
     for value in s:
         if isinstance(value, dict):

@@ -76,16 +76,16 @@ def _read_id_list(customers: Any, id_column: Hashable | None = None,
                 raise InputFileError(_csv_unreadable(path, exc)) from None
         else:
             table = _read_parquet(path)
-        names: list[Hashable] = list(dict.fromkeys(
+        wanted: list[Hashable] = list(dict.fromkeys(
             ["customer_id", *([id_column] if id_column else [])]))
-        found = [c for c in names if c in table.columns]
+        found = [c for c in wanted if c in table.columns]
         if found:
             values = table[found[0]]
         elif len(table.columns) == 1:
             values = table.iloc[:, 0]
         else:
             raise SchemaError(f"The {where} has columns {list(table.columns)!r} but no "
-                              f"{' or '.join(repr(str(c)) for c in names)} column. Fix: name "
+                              f"{' or '.join(repr(str(c)) for c in wanted)} column. Fix: name "
                               "the column of ids customer_id, or give a file with one column.")
     else:
         if isinstance(customers, pd.DataFrame):
