@@ -20,7 +20,6 @@ from hypothesis import strategies as st
 import cjml
 import cjml.scoring._local
 import cjml.scoring._run
-from tests.test_scoring import _interrupt_after, _Interrupted
 from cjml._io import (
     FORMULA_PREFIXES,
     CsvStream,
@@ -35,6 +34,7 @@ from cjml.cli import main
 from cjml.datasets import load_sample
 from cjml.exceptions import InputFileError
 from tests._panel_bundle import sample_bundle_path
+from tests.test_scoring import _interrupt_after, _Interrupted
 
 BOM = b"\xef\xbb\xbf"
 

@@ -19,8 +19,8 @@ import pytest
 
 import cjml
 import cjml.scoring._local
-import cjml.scoring._source
 import cjml.scoring._run
+import cjml.scoring._source
 from cjml.cli import main
 from cjml.datasets import load_sample
 from cjml.exceptions import InputFileError, SchemaError
@@ -177,8 +177,8 @@ def test_recorded_warnings_keep_each_threads_own():
     def work(tag):
         with _recorded_warnings(ignore=DeprecationWarning) as caught:
             barrier.wait()
-            warnings.warn(f"from {tag}", UserWarning)
-            warnings.warn("dropped", DeprecationWarning)
+            warnings.warn(f"from {tag}", UserWarning, stacklevel=2)
+            warnings.warn("dropped", DeprecationWarning, stacklevel=2)
             barrier.wait()
         recorded[tag] = [str(w.message) for w in caught]
 
@@ -189,7 +189,7 @@ def test_recorded_warnings_keep_each_threads_own():
         for w in workers:
             w.start()
         barrier.wait()
-        warnings.warn("from the caller", UserWarning)  # not recording: shown as usual
+        warnings.warn("from the caller", UserWarning, stacklevel=2)  # not recording: shown
         barrier.wait()
         for w in workers:
             w.join()

@@ -106,10 +106,10 @@ attributions of :func:`cjml.explain` (``method="saabas"``).
 - ``_api.py``: :func:`score` itself, from the options to the summary.
 """
 
+# PARALLEL_FROM_EVENTS and DEFAULT_CHUNK_EVENTS (the command line's default) are public
+# values outside __all__, re-exported in the explicit "import X as X" form.
 from cjml.scoring._api import score
 from cjml.scoring._chunk import STATUSES
-
-# Public values not in __all__ (as before the split), re-exported explicitly:
 from cjml.scoring._local import PARALLEL_FROM_EVENTS as PARALLEL_FROM_EVENTS
 from cjml.scoring._options import DEFAULT_CHUNK_EVENTS as DEFAULT_CHUNK_EVENTS
 from cjml.scoring._options import DEFAULT_RISK_BANDS

@@ -54,7 +54,7 @@ def score(bundle, events, *, customers=None, cutoff=None, top_k=1, out=None, for
     """Score every customer (or the listed ones): risk, next stage, drivers, best touchpoint.
 
     Streams the events in customer-complete chunks, so memory stays flat as
-    the input grows (see the module documentation for how, and for what
+    the input grows (see :mod:`cjml.scoring` for how, and for what
     ``resume`` and the engines guarantee).
 
     Parameters
@@ -308,8 +308,6 @@ def score(bundle, events, *, customers=None, cutoff=None, top_k=1, out=None, for
 
 
 _PAGES_LOCK = threading.Lock()
-
-
 _PAGES: dict[str, Any] = {"runs": 0, "numpy_hugepages": None}
 
 
@@ -324,7 +322,8 @@ def _small_pages(start: bool) -> None:
     pages none of it. Counted, so that overlapping runs restore it once.
     """
     try:
-        from numpy._core.multiarray import _set_madvise_hugepage
+        # private to numpy, so not in its stubs
+        from numpy._core.multiarray import _set_madvise_hugepage  # type: ignore[attr-defined]
     except ImportError:  # not in this numpy: nothing to change
         return
     with _PAGES_LOCK:

@@ -44,8 +44,6 @@ from cjml.exceptions import SchemaError
 # pandas' default missing-value markers, so a CSV reads as read_events reads it (but in the
 # customer id column, where only an empty cell is missing).
 _NA_SET = pa.array([v for v in NA_STRINGS if v], type=pa.string())
-
-
 _ROW, _PART, _REJECT, _RAW_TS = "__cjml_row", "__cjml_part", "__cjml_reject", "__cjml_raw_ts"
 
 
@@ -84,6 +82,7 @@ def _conform(table: pa.Table, reader: _Reader) -> pa.Table:
     customer id are dictionary-encoded: cheap to reorder, small to write, and
     read back as the categoricals read_events codes fastest.
     """
+    assert reader.schema is not None  # set by the engine before the first batch is read
     cols, names = [], []
     ts_name = str(reader.resolved["timestamp"])
     for f in reader.schema:
@@ -188,13 +187,14 @@ def _parse_timestamps(table: pa.Table, rows: np.ndarray, reader: _Reader,
                 if len(keep) else np.empty(0, dtype=np.int64)
             break
         except SchemaError as err:
-            if getattr(err, "positions", None) is None:
+            positions = getattr(err, "positions", None)
+            if positions is None:
                 _raise_timestamp_error(table.take(pa.array(keep)), rows[keep], reader)
                 raise
-            hit = keep[err.positions]
+            hit = keep[positions]
             bad[hit] = True
-            reasons[hit] = f"timestamp: {err.problem}"
-            keep = np.delete(keep, err.positions)
+            reasons[hit] = f"timestamp: {vars(err)['problem']}"  # set with the positions
+            keep = np.delete(keep, positions)
     ns = np.zeros(n, dtype=np.int64)
     ns[keep] = ns_keep
     return ns, bad, reasons
@@ -291,6 +291,7 @@ def _merge_stats(total: dict, stats: dict) -> dict:
 
 def _id_kind(reader: _Reader, stats: dict) -> str:
     """"int" when the customer ids become whole numbers in an EventLog, else "str"."""
+    assert reader.schema is not None  # set by the engine before the input is read
     t = reader.schema.field(str(reader.resolved["customer_id"])).type
     if pa.types.is_integer(t):
         return "int"

@@ -31,8 +31,6 @@ from cjml.scoring._batches import _PART, _RAW_TS, _REJECT, _ROW, _check_times, _
 
 #: The values of the ``status`` column.
 STATUSES: tuple[str, ...] = ("scored", "inactive", "no_events")
-
-
 _COST = "__cjml_cost"  # in finished chunks under a budget: the first-ranked touchpoint's cost
 
 
@@ -163,8 +161,9 @@ def _score_partition(table: pa.Table, bundle: ModelBundle, plan: _Plan
                                       "set all such rows aside and score the rest.)") from None
                 raise
             hit = keep[positions]
-            rejects.append(_reject_rows(frame.iloc[hit], rows[hit], err.column,
-                                        np.full(len(hit), f"{err.column}: {err.problem}",
+            column, problem = vars(err)["column"], vars(err)["problem"]  # set with positions
+            rejects.append(_reject_rows(frame.iloc[hit], rows[hit], column,
+                                        np.full(len(hit), f"{column}: {problem}",
                                                 dtype=object), plan))
             counts["rejected"] += len(hit)
             keep = np.delete(keep, positions)
@@ -189,11 +188,7 @@ def _score_partition(table: pa.Table, bundle: ModelBundle, plan: _Plan
 
 #: Threads recording their warnings (see :func:`_recorded_warnings`).
 _RECORDING = threading.local()
-
-
 _RECORDING_LOCK = threading.Lock()
-
-
 _RECORDING_STATE: dict[str, Any] = {"threads": 0, "context": None, "show": None}
 
 
@@ -248,9 +243,9 @@ def _convert_ids(frame: pd.DataFrame, id_kind: str) -> pd.DataFrame:
     """Customer ids that would become text in one chunk and numbers in another: text."""
     col = frame["customer_id"]
     if id_kind == "str" and pd.api.types.is_float_dtype(col.dtype):
-        text = pd.Index(col.to_numpy()).astype(str)
-        frame = frame.assign(customer_id=np.where(col.isna().to_numpy(), None,
-                                                  np.asarray(text, dtype=object)))
+        text = np.array(pd.Index(col.to_numpy()).astype(str), dtype=object)
+        text[col.isna().to_numpy()] = None
+        frame = frame.assign(customer_id=text)
     return frame
 
 
@@ -281,6 +276,7 @@ def _score_log(log: EventLog, bundle: ModelBundle, plan: _Plan) -> pd.DataFrame:
     from cjml.features._windows import build_windows
 
     cutoff = plan.cutoff
+    assert cutoff is not None  # the plan is finished (_finish_plan) before chunks are scored
     n = log.n_customers
     seen = np.bincount(log.customer_codes[log.timestamps_ns <= cutoff.value], minlength=n) > 0
     windows = build_windows(log, cutoff, lookback_ns=plan.lookback_ns)
@@ -321,13 +317,15 @@ def _score_log(log: EventLog, bundle: ModelBundle, plan: _Plan) -> pd.DataFrame:
             rec = _recommend(bundle, log, X, risk, cutoff, plan.top_k, plan.rules,
                              with_cost=plan.budget is not None)
             for c in rec_cols:
-                recs[c][population] = rec[c].to_numpy(
-                    dtype=np.float64 if c.startswith("expected") else object,
-                    na_value=np.nan if c.startswith("expected") else None)
+                recs[c][population] = (
+                    rec[c].to_numpy(dtype=np.float64, na_value=np.nan)
+                    # pandas-stubs leave out na_value=None, which pandas takes
+                    if c.startswith("expected") else rec[c].to_numpy(  # type: ignore[call-overload]
+                        dtype=object, na_value=None))
             # no recommendation: nothing to be uncertain about
-            recs["uncertain"][population] = np.where(
-                rec["recommended_touchpoint"].notna().to_numpy(),
-                rec["uncertain"].to_numpy(dtype=object), None)
+            uncertain = rec["uncertain"].to_numpy(dtype=object, copy=True)
+            uncertain[rec["recommended_touchpoint"].isna().to_numpy()] = None
+            recs["uncertain"][population] = uncertain
             if plan.budget is not None:
                 first_cost[population] = rec["cost"].to_numpy(dtype=np.float64,
                                                               na_value=np.nan)

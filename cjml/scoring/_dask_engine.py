@@ -56,8 +56,8 @@ def _run_dask(src: _Source, reader: _Reader, plan: _Plan, bundle: ModelBundle, r
         state = run.state
         pieces = _pieces(src, reader)
         if src.kind == "parquet":
-            starts = np.cumsum([0] + [pq.ParquetFile(f).metadata.num_rows for f in src.files])
-            reader.starts = tuple(int(x) for x in starts[:-1])
+            bounds = np.cumsum([0] + [pq.ParquetFile(f).metadata.num_rows for f in src.files])
+            reader.starts = tuple(int(x) for x in bounds[:-1])
         if not state.get("partitioned"):
             # First pass: rows per piece (row numbers), the latest timestamp, the id type.
             ids = [str(reader.resolved["customer_id"]), str(reader.resolved["timestamp"])]
@@ -81,7 +81,8 @@ def _run_dask(src: _Source, reader: _Reader, plan: _Plan, bundle: ModelBundle, r
                           "event_columns": [reader.rename.get(str(c), str(c))
                                             for c in reader.read_columns]})
             run.save()
-        first, starts, file_no = 0, [], -1
+        first, file_no = 0, -1
+        starts: list[int] = []
         for piece, rows in zip(pieces, state["piece_rows"], strict=True):
             while file_no < piece.file_no:
                 starts.append(first)
@@ -184,6 +185,7 @@ def _prepare_piece(piece: _Piece, reader: _Reader) -> pd.DataFrame:
 
 
 def _prepared_schema(reader: _Reader) -> pa.Schema:
+    assert reader.schema is not None  # set by _run_dask before the pieces are read
     fields = [pa.field(reader.rename.get(f.name, f.name),
                        pa.timestamp("ns", tz="UTC") if f.name == str(reader.resolved["timestamp"])
                        else f.type) for f in reader.schema]

@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -121,7 +122,8 @@ def _score_chunk_file(in_path: Path, scored_path: Path, rejects_path: Path, plan
     """Score one partition file into its chunk files; returns the chunk's counts."""
     table = _read_partition(in_path) if in_path.exists() else None
     if table is None or table.num_rows == 0:
-        scores, rejects, counts = _empty_scores(plan), pd.DataFrame(), {"status": {}}
+        counts: dict[str, Any] = {"status": {}}
+        scores, rejects = _empty_scores(plan), pd.DataFrame()
         n_events = 0
     else:
         n_events = table.num_rows
@@ -293,10 +295,11 @@ def _partition_in_threads(src: _Source, reader: _Reader, run: _RunDir, pool: _Ch
     starts = [int(x) for x in np.cumsum([0, *counts])[:-1]]
     reader.starts = tuple(starts)
     pieces = _pieces(src, reader)
+    assert reader.schema is not None  # set by _run_local before partitioning
     schema = _prepare(reader.schema.empty_table(), 0, reader)[0].schema
     bar = tqdm(total=src.estimate_rows(), unit="row", unit_scale=True, desc="partitioning",
                disable=not progress, file=sys.stderr, mininterval=0.5)
-    stats: list[dict | None] = [None] * len(pieces)
+    stats: dict[int, dict] = {}
     try:
         tasks = [(piece, i, reader, schema, run.path / "input") for i, piece in enumerate(pieces)]
         for i, piece_stats in pool.map_unordered(list(range(len(pieces))), tasks,
@@ -306,8 +309,8 @@ def _partition_in_threads(src: _Source, reader: _Reader, run: _RunDir, pool: _Ch
     finally:
         bar.close()
     total: dict = {}
-    for st in stats:  # in input order, as the sequential pass merges them
-        total = _merge_stats(total, st)
+    for i in range(len(pieces)):  # in input order, as the sequential pass merges them
+        total = _merge_stats(total, stats[i])
     _record_partitioning(src, reader, run, starts, total)
 
 

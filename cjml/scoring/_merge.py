@@ -14,6 +14,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -36,6 +37,9 @@ from cjml.scoring._chunk import (
 )
 from cjml.scoring._options import _MAX_SHOWN
 from cjml.scoring._run import MERGE_GROUP_ROWS, _RunDir, _text_columns
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 #: Rows per batch when merging the chunks into the output.
 MERGE_ROWS = 65_536
@@ -180,11 +184,11 @@ class _TableSink:
     def __init__(self, path: Path | None, schema: pa.Schema, tmp_dir: Path):
         self.path, self.schema = path, schema
         self.tables: list[pa.Table] = []
-        self.writer = None
-        self.handle = None
+        self.writer: Any = None  # a CsvStream, or a pyarrow ParquetWriter
+        self.handle: BinaryIO | None = None
         self.rows = 0
-        self.pending = None
-        self.thread = None
+        self.pending: Future | None = None
+        self.thread: ThreadPoolExecutor | None = None
         if path is not None:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -245,6 +249,7 @@ class _TableSink:
     def close(self, force: bool) -> pd.DataFrame | None:
         if self.writer is None:
             return pa.concat_tables([self.schema.empty_table(), *self.tables]).to_pandas()
+        assert self.path is not None  # a writer writes to a file
         try:
             self._wait()
             self._stop()

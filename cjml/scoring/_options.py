@@ -31,21 +31,11 @@ from cjml.scoring._source import _plain_type, _Source
 #: from 0.2, ``high`` from 0.5, ``very high`` from 0.8.
 DEFAULT_RISK_BANDS: dict[str, float] = {"low": 0.0, "medium": 0.2, "high": 0.5,
                                         "very high": 0.8}
-
-
 #: Events per chunk of the scoring pass (a target: partitions are made by hash).
 DEFAULT_CHUNK_EVENTS = 1_000_000
-
-
 _ENGINES = ("local", "dask")
-
-
 _ON_ERROR = ("raise", "quarantine")
-
-
 _OUT_SUFFIXES = (".parquet", ".csv")
-
-
 _MAX_SHOWN = 5
 
 
@@ -126,12 +116,12 @@ def _risk_bands(risk_bands) -> dict[str, float]:
     if isinstance(risk_bands, str):
         parsed = {}
         for part in risk_bands.split(","):
-            name, sep, value = part.partition("=")
+            name, sep, text = part.partition("=")
             if not sep or not name.strip():
                 raise ValueError(f"Cannot read {part.strip()!r} in risk bands {risk_bands!r}: "
                                  "expected name=lowest_risk pairs, e.g. "
                                  "'low=0,medium=0.3,high=0.6'.")
-            parsed[name.strip()] = value.strip()
+            parsed[name.strip()] = text.strip()
         risk_bands = parsed
     if not isinstance(risk_bands, Mapping) or not risk_bands:
         raise ValueError(f"risk_bands must map band names to their lowest churn risk, e.g. "
@@ -234,7 +224,7 @@ def _flat_columns(src: _Source, needed: set, resolved: dict, bundle: ModelBundle
     only exact duplicates would have compared them."""
     if src.kind == "csv":
         return needed
-    if src.kind == "frame":
+    if src.frame is not None:
         kinds = {c: _nested_kind(src.frame[c]) for c in needed}
     else:
         kinds = {}

@@ -28,8 +28,6 @@ from cjml.exceptions import CjmlError
 from cjml.scoring._chunk import _chunk_schema, _Plan
 
 _STATE, _LOCK = "state.json", "lock"
-
-
 #: Rows per row group of a finished chunk: what the merge holds per chunk at a time.
 MERGE_GROUP_ROWS = 32_768
 

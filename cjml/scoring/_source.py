@@ -87,7 +87,7 @@ class _Source:
         """The Arrow type of the customer column as read."""
         if self.kind == "csv":
             return pa.string()
-        if self.kind == "frame":
+        if self.frame is not None:
             return _frame_schema(self.frame[[column]]).field(0).type
         return _plain_type(pq.read_schema(self.files[0]).field(str(column)).type)
 
@@ -164,7 +164,7 @@ def _target_schema(src: _Source, read_columns: list) -> pa.Schema:
     """One Arrow type per column for every batch (files may disagree: then text)."""
     if src.kind == "csv":
         return pa.schema([pa.field(str(c), pa.string()) for c in read_columns])
-    if src.kind == "frame":
+    if src.frame is not None:
         return _frame_schema(src.frame[read_columns])
     types: dict[str, set] = {str(c): set() for c in read_columns}
     for f in src.files:
@@ -304,6 +304,8 @@ def _read_piece(piece: _Piece, reader: _Reader) -> pa.Table:
     columns = reader.read_columns
     if piece.table is not None:
         return piece.table
+    assert piece.path is not None  # a piece of a file: row groups, or a CSV file
+    assert reader.schema is not None  # set by the engine before the pieces are read
     if piece.row_groups is not None:
         batches = list(_parquet_batches(piece.path, columns, BATCH_ROWS, piece.row_groups))
     else:
