@@ -7,6 +7,8 @@ Every error subclasses :class:`CjmlError` and a matching built-in exception, so
 
 from __future__ import annotations
 
+import numpy as np
+
 __all__ = ["CjmlError", "SchemaError", "JourneyMapError", "InputFileError",
            "SmallDataWarning"]
 
@@ -19,8 +21,15 @@ class SchemaError(CjmlError, ValueError):
     """An event log does not fit the event-log contract.
 
     The message names the column, shows a few offending rows and says how to
-    fix the input.
+    fix the input. When the fault lies in particular rows, the error carries them
+    for programs (``score`` quarantines them): ``column`` (the canonical column),
+    ``positions`` (0-based positions in the input given, or None when the whole
+    column or table is at fault) and ``problem`` (a short description).
     """
+
+    column: str | None = None
+    positions: np.ndarray | None = None
+    problem: str | None = None
 
 
 class JourneyMapError(CjmlError, ValueError):

@@ -26,7 +26,7 @@ pytest.importorskip("dask.dataframe")
 
 import cjml  # noqa: E402
 import cjml._dask  # noqa: E402
-import cjml.scoring  # noqa: E402
+import cjml.scoring._dask_engine  # noqa: E402
 from cjml.cli import main  # noqa: E402
 from tests._panel_bundle import sample_bundle_path  # noqa: E402
 
@@ -314,7 +314,7 @@ def test_workers_dying_on_one_task_is_one_line(inputs, tmp_path, monkeypatch):
     # After a task has killed allowed-failures + 1 workers in turn (usually out of memory),
     # the scheduler gives it up with KilledWorker. Raised here by the task itself: killing
     # workers for real while the shuffle restarts is the scheduler's business, not cjml's.
-    real = cjml.scoring._score_frame
+    real = cjml.scoring._dask_engine._score_frame
 
     def dying(frame, bundle, plan, schema):
         if frame["customer_id"].eq(1).any():
@@ -323,7 +323,7 @@ def test_workers_dying_on_one_task_is_one_line(inputs, tmp_path, monkeypatch):
                                            3)
         return real(frame, bundle, plan, schema)
 
-    monkeypatch.setattr(cjml.scoring, "_score_frame", dying)
+    monkeypatch.setattr(cjml.scoring._dask_engine, "_score_frame", dying)
     out = tmp_path / "scores.parquet"
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
                                   dashboard_address=":0") as cluster, \

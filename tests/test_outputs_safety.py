@@ -18,7 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cjml
-import cjml.scoring
+import cjml.scoring._local
+import cjml.scoring._run
 from cjml._io import (
     FORMULA_PREFIXES,
     CsvStream,
@@ -416,7 +417,7 @@ def test_disk_full_while_writing_the_output_keeps_the_chunks_for_resume(
 def test_disk_full_while_writing_a_chunk(tmp_path, monkeypatch, bundle_path, events):
     path = tmp_path / "events.parquet"
     events.to_parquet(path, index=False)
-    real = cjml.scoring._write_atomic
+    real = cjml.scoring._run._write_atomic
     calls = []
 
     def full_on_second(table, target):
@@ -425,7 +426,7 @@ def test_disk_full_while_writing_a_chunk(tmp_path, monkeypatch, bundle_path, eve
             raise OSError(errno.ENOSPC, "No space left on device")
         real(table, target)
 
-    monkeypatch.setattr(cjml.scoring, "_write_atomic", full_on_second)
+    monkeypatch.setattr(cjml.scoring._run, "_write_atomic", full_on_second)
     out = tmp_path / "scores.parquet"
     with pytest.raises(WriteError, match=r"No space left on the disk while writing "
                                          r"'.*part-\d+\.parquet'.*1 finished chunk.*--resume"):
@@ -450,7 +451,7 @@ def test_a_failed_run_that_finished_no_chunk_leaves_no_run_folder(tmp_path, monk
     def broken(*args, **kwargs):
         raise RuntimeError("a bug while scoring the first chunk")
 
-    monkeypatch.setattr(cjml.scoring, "_score_partition", broken)
+    monkeypatch.setattr(cjml.scoring._local, "_score_partition", broken)
     with pytest.raises(RuntimeError):
         cjml.score(bundle_path, path, out=tmp_path / "scores.parquet", recommend=False,
                    n_jobs=1)
@@ -461,7 +462,7 @@ def test_resume_refusal_names_only_what_changed(tmp_path, monkeypatch, bundle_pa
     path = tmp_path / "events.parquet"
     events.to_parquet(path, index=False)
     out = tmp_path / "scores.parquet"
-    monkeypatch.setattr(cjml.scoring, "_after_chunk", _interrupt_after(1))
+    monkeypatch.setattr(cjml.scoring._run, "_after_chunk", _interrupt_after(1))
     with pytest.raises(_Interrupted):
         cjml.score(bundle_path, path, out=out, recommend=False, chunk_events=8000, n_jobs=1)
     monkeypatch.undo()

@@ -18,7 +18,9 @@ import pyarrow as pa
 import pytest
 
 import cjml
-import cjml.scoring
+import cjml.io._source
+import cjml.scoring._local
+import cjml.scoring._run
 from cjml.cli import main
 from cjml.datasets import load_sample
 from cjml.exceptions import InputFileError, SchemaError
@@ -145,13 +147,13 @@ def test_threads_give_the_same_scores(bundle, events, monkeypatch):
     shuffled = events.sample(frac=1.0, random_state=7).reset_index(drop=True)
     alone = score(bundle, shuffled, chunk_events=4000, n_jobs=1, top_k=2)
     scored_on = []
-    real = cjml.scoring._score_chunk_file
+    real = cjml.scoring._local._score_chunk_file
 
     def spy(*args, **kwargs):
         scored_on.append(threading.current_thread().name)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(cjml.scoring, "_score_chunk_file", spy)
+    monkeypatch.setattr(cjml.scoring._local, "_score_chunk_file", spy)
     threads_before = {name: getattr(m, "n_jobs", None) for name, m in bundle.models.items()}
     side_by_side = score(bundle, shuffled, chunk_events=4000, n_jobs=2, top_k=2)
     assert side_by_side.attrs["summary"]["n_chunks"] >= 5
@@ -167,7 +169,7 @@ def test_threads_give_the_same_scores(bundle, events, monkeypatch):
 
 
 def test_recorded_warnings_keep_each_threads_own():
-    from cjml.scoring import _recorded_warnings
+    from cjml.scoring._chunk import _recorded_warnings
 
     barrier = threading.Barrier(3)
     recorded = {}
@@ -175,8 +177,8 @@ def test_recorded_warnings_keep_each_threads_own():
     def work(tag):
         with _recorded_warnings(ignore=DeprecationWarning) as caught:
             barrier.wait()
-            warnings.warn(f"from {tag}", UserWarning)
-            warnings.warn("dropped", DeprecationWarning)
+            warnings.warn(f"from {tag}", UserWarning, stacklevel=2)
+            warnings.warn("dropped", DeprecationWarning, stacklevel=2)
             barrier.wait()
         recorded[tag] = [str(w.message) for w in caught]
 
@@ -187,7 +189,7 @@ def test_recorded_warnings_keep_each_threads_own():
         for w in workers:
             w.start()
         barrier.wait()
-        warnings.warn("from the caller", UserWarning)  # not recording: shown as usual
+        warnings.warn("from the caller", UserWarning, stacklevel=2)  # not recording: shown
         barrier.wait()
         for w in workers:
             w.join()
@@ -218,12 +220,15 @@ def test_warnings_of_chunks_scored_on_threads_are_reported_once(bundle, events):
 def test_the_partition_pass_on_threads_gives_the_same_run(bundle, events, tmp_path,
                                                           monkeypatch):
     # Parquet input of several pieces (row groups): the threads partition it.
-    monkeypatch.setattr(cjml.scoring, "BATCH_ROWS", 4000)  # pieces are cut in the parent
+    # pieces are cut in the parent (_source); the sequential pass reads batches as large
+    monkeypatch.setattr(cjml.io._source, "BATCH_ROWS", 4000)
+    monkeypatch.setattr(cjml.scoring._local, "BATCH_ROWS", 4000)
     dirty, bad_rows = _dirty(events)
     dirty = dirty.astype({"timestamp": str})  # Parquet needs one type per column
     path = tmp_path / "dirty.parquet"
     dirty.to_parquet(path, index=False, row_group_size=2500)
-    on_threads = _spy(monkeypatch, cjml.scoring, "_partition_in_threads")
+    on_threads = _spy(monkeypatch, cjml.scoring._local, "_partition_in_threads")
+    pieces = _spy(monkeypatch, cjml.scoring._local, "_partition_piece")
     runs = {}
     for jobs in (1, 2):
         out = tmp_path / f"scores_{jobs}.parquet"
@@ -233,6 +238,7 @@ def test_the_partition_pass_on_threads_gives_the_same_run(bundle, events, tmp_pa
     one, two = runs[1], runs[2]
     assert (tmp_path / ".scores_2.parquet.cjml-run").exists() is False
     assert len(on_threads) == 1  # the run with two threads partitioned on them
+    assert len(pieces) == -(-len(dirty) // 5000)  # two row groups of 2,500 rows per piece
     pd.testing.assert_frame_equal(two[1], one[1])
     pd.testing.assert_frame_equal(two[2], one[2])
     assert two[2]["row"].tolist() == bad_rows
@@ -247,12 +253,12 @@ def test_the_partition_pass_on_threads_gives_the_same_run(bundle, events, tmp_pa
 def test_threads_are_used_by_default_only_for_large_inputs():
     reader = types.SimpleNamespace(n_parts=10)
     small, large = cjml.scoring.PARALLEL_FROM_EVENTS - 1, cjml.scoring.PARALLEL_FROM_EVENTS
-    assert cjml.scoring._n_workers(None, {}, reader, small) == 1
-    assert cjml.scoring._n_workers(None, {}, reader, large) == min(os.cpu_count() or 1, 10)
+    assert cjml.scoring._local._n_workers(None, {}, reader, small) == 1
+    assert cjml.scoring._local._n_workers(None, {}, reader, large) == min(os.cpu_count() or 1, 10)
     # resumed runs only share what is left
     state = {"n_parts": 10, "chunks": {str(p): {} for p in range(9)}}
-    assert cjml.scoring._n_workers(None, state, reader, large) == 1
-    assert cjml.scoring._n_workers(3, {}, reader, small) == 3
+    assert cjml.scoring._local._n_workers(None, state, reader, large) == 1
+    assert cjml.scoring._local._n_workers(3, {}, reader, small) == 3
 
 
 def test_unsorted_input_gives_the_same_scores(bundle, events, reference):
@@ -414,7 +420,7 @@ def test_resume_equals_an_uninterrupted_run(bundle, events, tmp_path, monkeypatc
     score(bundle, path, out=whole, recommend=False, chunk_events=5000)
 
     out = tmp_path / "scores.parquet"
-    monkeypatch.setattr(cjml.scoring, "_after_chunk", _interrupt_after(2))
+    monkeypatch.setattr(cjml.scoring._run, "_after_chunk", _interrupt_after(2))
     with pytest.raises(_Interrupted):
         score(bundle, path, out=out, recommend=False, chunk_events=5000)
     monkeypatch.undo()
@@ -434,7 +440,7 @@ def test_resume_refuses_changed_events(bundle, events, tmp_path, monkeypatch):
     path = tmp_path / "events.parquet"
     events.to_parquet(path, index=False)
     out = tmp_path / "scores.csv"
-    monkeypatch.setattr(cjml.scoring, "_after_chunk",
+    monkeypatch.setattr(cjml.scoring._run, "_after_chunk",
                         lambda part: (_ for _ in ()).throw(_Interrupted()))
     with pytest.raises(_Interrupted):
         score(bundle, path, out=out, recommend=False, chunk_events=5000)
@@ -456,8 +462,8 @@ def test_a_killed_process_resumes_to_the_same_output(bundle_path, events, tmp_pa
     # A real kill: SIGKILL right after the first chunk is recorded (no cleanup runs).
     script = textwrap.dedent(f"""
         import os, signal, sys
-        import cjml.scoring
-        cjml.scoring._after_chunk = lambda part: os.kill(os.getpid(), signal.SIGKILL)
+        import cjml.scoring._run
+        cjml.scoring._run._after_chunk = lambda part: os.kill(os.getpid(), signal.SIGKILL)
         from cjml.cli import main
         sys.exit(main({["score", *args, "--out", str(out)]!r}))
     """)
@@ -478,8 +484,8 @@ def test_a_killed_run_on_threads_resumes_to_the_same_output(bundle_path, events,
     out = tmp_path / "scores.parquet"
     script = textwrap.dedent(f"""
         import os, signal, sys
-        import cjml.scoring
-        cjml.scoring._after_chunk = lambda part: os.kill(os.getpid(), signal.SIGKILL)
+        import cjml.scoring._run
+        cjml.scoring._run._after_chunk = lambda part: os.kill(os.getpid(), signal.SIGKILL)
         from cjml.cli import main
         sys.exit(main({["score", *args, "--jobs", "2", "--out", str(out)]!r}))
     """)
@@ -668,7 +674,7 @@ def test_two_runs_never_write_the_same_output_at_once(bundle, events, tmp_path, 
             with pytest.raises(cjml.CjmlError, match="Another cjml score run is writing"):
                 score(bundle, events, out=out, recommend=False, force=True)
 
-    monkeypatch.setattr(cjml.scoring, "_after_chunk", second_run)
+    monkeypatch.setattr(cjml.scoring._run, "_after_chunk", second_run)
     score(bundle, events, out=out, recommend=False, drivers=False, chunk_events=8000)
     assert seen and len(pd.read_parquet(out)) == 3000
     assert list(tmp_path.iterdir()) == [out]
@@ -842,7 +848,7 @@ def test_resume_with_a_budget_and_refused_with_other_rules(bundle, events, tmp_p
     options = {"top_k": 2, "drivers": False, "chunk_events": 5000}
     whole = score(bundle, path, rules=rules, **options)
     out = tmp_path / "scores.parquet"
-    monkeypatch.setattr(cjml.scoring, "_after_chunk", _interrupt_after(2))
+    monkeypatch.setattr(cjml.scoring._run, "_after_chunk", _interrupt_after(2))
     with pytest.raises(_Interrupted):
         score(bundle, path, out=out, rules=rules, **options)
     monkeypatch.undo()
@@ -910,7 +916,7 @@ def test_score_command_with_rules(bundle_path, bundle, events, log, tmp_path, ca
 @pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
 @pytest.mark.parametrize("tz", [None, "UTC", "America/New_York"])
 def test_timestamps_straight_from_arrow_match_the_parser(unit, tz):
-    from cjml.scoring import _arrow_timestamps_ns
+    from cjml.io._batches import _arrow_timestamps_ns
 
     rng = np.random.default_rng(3)
     ns = rng.integers(-2 * 10**18, 4 * 10**18, 500)  # 1906 to 2096
@@ -944,19 +950,19 @@ def test_numpy_huge_pages_are_off_while_scoring_and_restored_after(bundle, event
         return bool(value)
 
     during = []
-    real = cjml.scoring._score_chunk_file
+    real = cjml.scoring._local._score_chunk_file
 
     def spy(*args, **kwargs):
         during.append(current())
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(cjml.scoring, "_score_chunk_file", spy)
+    monkeypatch.setattr(cjml.scoring._local, "_score_chunk_file", spy)
     before = hint(True)
     try:
         score(bundle, events, recommend=False, chunk_events=5000, n_jobs=2)
         assert during and not any(during)
         assert current() is True  # the caller's setting is back
-        monkeypatch.setattr(cjml.scoring, "_after_chunk",
+        monkeypatch.setattr(cjml.scoring._run, "_after_chunk",
                             lambda part: (_ for _ in ()).throw(_Interrupted()))
         with pytest.raises(_Interrupted):  # a run stopped half-way restores it too
             score(bundle, events, recommend=False, chunk_events=5000, n_jobs=2)

@@ -29,8 +29,11 @@ import itertools
 import lzma
 import os
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import IO, Any
+
+import pyarrow as pa
 
 from cjml.exceptions import InputFileError
 
@@ -38,6 +41,7 @@ __all__ = [
     "NA_STRINGS",
     "CsvRowCheck",
     "check_csv_rows",
+    "csv_batches",
     "csv_header",
     "encoding_error",
     "file_kind",
@@ -558,3 +562,35 @@ def check_csv_rows(path: str | os.PathLike, names: Sequence[str], header_lines: 
                 pass
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         raise rows.error(exc) from None
+
+
+def csv_batches(path: str, read_columns: list, batch_rows: int) -> Iterator[pa.Table]:
+    """A CSV file in batches, every column as text, under the CSV rules above (the one
+    CSV parser of cjml: ``read_events`` and ``score`` both read through it):
+    compressed by content, every line as many fields as the header (else its line
+    number), only empty cells missing here (the other markers in :func:`_conform`)."""
+    import pyarrow.csv as pacsv
+
+    names, header_lines = csv_header(Path(path))
+    rows = CsvRowCheck(path, names, header_lines)
+    wanted = [str(c) for c in read_columns]
+    convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in wanted},
+                                   include_columns=wanted, null_values=[""],
+                                   strings_can_be_null=True, quoted_strings_can_be_null=True)
+    try:
+        with open_csv(path) as raw:
+            reader = pacsv.open_csv(raw, read_options=rows.read_options(),
+                                    parse_options=rows.parse_options(), convert_options=convert)
+            pending, count = [], 0
+            for batch in reader:
+                pending.append(batch)
+                count += batch.num_rows
+                if count >= batch_rows:
+                    yield pa.Table.from_batches(pending)
+                    pending, count = [], 0
+            if pending:
+                yield pa.Table.from_batches(pending)
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        raise rows.error(exc) from None
+    except OSError as exc:
+        raise InputFileError(f"Cannot read the CSV file {path!r}: {_first_line(exc)}.") from None

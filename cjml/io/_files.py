@@ -24,6 +24,7 @@ from cjml.io._columns import _resolve_columns
 from cjml.io._csv import (
     NA_STRINGS,
     check_csv_rows,
+    csv_batches,
     csv_header,
     encoding_error,
     file_kind,
@@ -151,14 +152,13 @@ def _read_csv(path: Path, mapping: dict[str, Hashable]) -> pd.DataFrame:
     columns (scores, amounts, the user's extra columns) are numbers or true/false
     where every value reads as one.
     """
-    from cjml.scoring import _csv_batches  # noqa: PLC0415  (moves to cjml.io on merge)
 
     names, _ = csv_header(path)
     try:
         resolved = _resolve_columns(mapping, names)
     except SchemaError:
         resolved = {}  # the same check fails again on the full frame, with the rows
-    batches = list(_csv_batches(str(path), names, 1 << 62))
+    batches = list(csv_batches(str(path), names, 1 << 62))
     table = (pa.concat_tables(batches) if batches else
              pa.table({str(c): pa.array([], pa.string()) for c in names}))
     id_col = str(resolved.get("customer_id"))

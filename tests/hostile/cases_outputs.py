@@ -122,7 +122,7 @@ def _interrupted_run(out: str = "scores.parquet", events: str = "events.parquet"
     --no-recommend`` that stopped after its first chunk."""
     def setup(tmp: Path) -> None:
         import cjml
-        import cjml.scoring
+        import cjml.scoring._run
 
         class Stop(Exception):
             pass
@@ -130,15 +130,15 @@ def _interrupted_run(out: str = "scores.parquet", events: str = "events.parquet"
         def stop(part):
             raise Stop
 
-        saved = cjml.scoring._after_chunk
-        cjml.scoring._after_chunk = stop
+        saved = cjml.scoring._run._after_chunk
+        cjml.scoring._run._after_chunk = stop
         try:
             cjml.score(tmp / "model.cjml", tmp / events, out=tmp / out, chunk_events=8000,
                        recommend=False)
         except Stop:
             pass
         finally:
-            cjml.scoring._after_chunk = saved
+            cjml.scoring._run._after_chunk = saved
         assert (tmp / f".{out}.cjml-run" / "state.json").exists()
     return setup
 

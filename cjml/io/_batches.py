@@ -1,0 +1,327 @@
+"""Reading a batch of events into the event contract.
+
+:func:`_prepare` takes a batch as read (:mod:`cjml.io._source`) and
+gives it canonical column names and types (:func:`_conform`), UTC
+nanosecond timestamps (read_events' own parser, :func:`_parse_timestamps`;
+rows it cannot read are rejected with the reason), keeps the listed
+customers, and tags each row with its input row number and its partition
+(a stable hash of the customer id, :func:`_hash_parts`). Its statistics,
+added over the batches (:func:`_merge_stats`), decide what the customer ids
+become (:func:`_id_kind`) and feed the rules that read_events applies to a
+whole log's times (:func:`_check_times`).
+
+Used by ``score`` (both engines) on every batch.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from cjml.events import REQUIRED_COLUMNS
+from cjml.exceptions import SchemaError
+from cjml.io._csv import NA_STRINGS
+from cjml.io._messages import _Context, _Origin
+from cjml.io._timestamps import (
+    _NS_PER_UNIT,
+    _day_counts,
+    _epoch_error,
+    _is_utc,
+    _late_events_warning,
+    _mixed_formats_error,
+    _timestamps_ns,
+)
+from cjml.io._values import _TEXT_INT
+
+# pandas' default missing-value markers, so a CSV reads as read_events reads it (but in the
+# customer id column, where only an empty cell is missing).
+_NA_SET = pa.array([v for v in NA_STRINGS if v], type=pa.string())
+_ROW, _PART, _REJECT, _RAW_TS = "__cjml_row", "__cjml_part", "__cjml_reject", "__cjml_raw_ts"
+
+
+@dataclass
+class _Reader:
+    """What reading and partitioning a batch needs (picklable, for dask workers)."""
+
+    kind: str
+    names: tuple[str, ...]
+    starts: tuple[int, ...]
+    resolved: dict
+    read_columns: list
+    rename: dict
+    timezone: Any
+    timestamp_unit: str | None
+    strict: bool
+    n_parts: int
+    customers: pa.Array | None = None
+    index: pd.Index | None = None
+    schema: pa.Schema | None = None
+    missing_ids: tuple[str, ...] = ()
+
+    def origin(self, rows: np.ndarray | None) -> _Origin:
+        names = self.names if self.kind != "frame" else ()
+        return _Origin(names=names, starts=self.starts, csv=self.kind == "csv",
+                       index=self.index, rows=rows)
+
+
+_TEXT = pa.dictionary(pa.int32(), pa.string())
+
+
+def _conform(table: pa.Table, reader: _Reader) -> pa.Table:
+    """The batch in the target types, canonical column names, text as dictionaries.
+
+    Timestamps stay as read (they are parsed next). Text columns other than the
+    customer id are dictionary-encoded: cheap to reorder, small to write, and
+    read back as the categoricals read_events codes fastest.
+    """
+    assert reader.schema is not None  # set by the engine before the first batch is read
+    cols, names = [], []
+    ts_name = str(reader.resolved["timestamp"])
+    for f in reader.schema:
+        col = table.column(f.name)
+        name = reader.rename.get(f.name, f.name)
+        if pa.types.is_dictionary(col.type) and not (
+                pa.types.is_string(f.type) and name != "customer_id"
+                and pa.types.is_string(col.type.value_type)):
+            col = pc.cast(col, col.type.value_type)
+        if f.name != ts_name and not pa.types.is_dictionary(col.type) and col.type != f.type:
+            try:
+                col = pc.cast(col, f.type)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                col = pc.cast(pc.cast(col, pa.string()), f.type)
+        if reader.kind == "csv" and name != "customer_id" and pa.types.is_string(col.type):
+            # pandas' missing-value markers ("NA", "null"...) are missing, as in read_events;
+            # only the customer id keeps them as text
+            col = pc.if_else(pc.is_in(col, value_set=_NA_SET), pa.scalar(None, pa.string()), col)
+        if f.name != ts_name and pa.types.is_string(f.type) and name != "customer_id":
+            if not pa.types.is_dictionary(col.type):
+                col = pc.dictionary_encode(col.combine_chunks())
+            col = col.cast(_TEXT)
+        cols.append(col)
+        names.append(name)
+    return pa.table(cols, names=names)
+
+
+def _prepare(table: pa.Table, first_row: int, reader: _Reader, *, strict: bool | None = None
+             ) -> tuple[pa.Table, dict]:
+    """Parse the timestamps, keep the listed customers, and tag each row with its partition.
+
+    Returns the rows to keep, with ``timestamp`` as UTC nanoseconds (missing on
+    rejected rows), ``__cjml_row`` (the input row number), ``__cjml_part``,
+    ``__cjml_reject`` (the reason a row is rejected, else missing) and
+    ``__cjml_raw_ts`` (the rejected rows' timestamp as given); and statistics:
+    rows read, the latest valid timestamp, and what the customer ids look like.
+    """
+    strict = reader.strict if strict is None else strict
+    n = table.num_rows
+    rows = np.arange(first_row, first_row + n, dtype=np.int64)
+    table = _conform(table, reader)
+    formats: dict = {}
+    ns, bad, reasons = _parse_timestamps(table, rows, reader, formats)
+    good_ts = ns[~bad]
+    stats = {"rows": n, "max_ns": int(good_ts.max()) if len(good_ts) else None,
+             "min_ns": int(good_ts.min()) if len(good_ts) else None,
+             "days": {str(k): v for k, v in _day_counts(good_ts).items()},
+             "formats": {k: list(v) for k, v in formats.items()}}
+    if reader.customers is not None:
+        keep = pc.is_in(table.column("customer_id"), value_set=reader.customers)
+        keep = keep.fill_null(False).to_numpy(zero_copy_only=False)
+    else:
+        keep = np.ones(n, dtype=bool)
+    if strict and (bad & keep).any():
+        _raise_timestamp_error(table.filter(pa.array(keep)), rows[keep], reader)
+    if not keep.all():
+        table, ns, bad, rows = table.filter(pa.array(keep)), ns[keep], bad[keep], rows[keep]
+        reasons = reasons[keep]
+    stats["kept"] = len(rows)
+    stats.update(_id_flags(table.column("customer_id"), ~bad, reader.missing_ids))
+    raw_ts = table.column("timestamp")
+    ts = pa.array(np.where(bad, 0, ns), type=pa.int64(), mask=bad).cast(
+        pa.timestamp("ns", tz="UTC"))
+    out = table.set_column(table.schema.get_field_index("timestamp"), "timestamp", ts)
+    out = out.append_column(_ROW, pa.array(rows, type=pa.int64()))
+    out = out.append_column(_PART, pa.array(_hash_parts(table.column("customer_id"),
+                                                        reader.n_parts), type=pa.int32()))
+    if not bad.any():
+        out = out.append_column(_REJECT, pa.nulls(len(rows), pa.string()))
+        return out.append_column(_RAW_TS, pa.nulls(len(rows), pa.string())), stats
+    out = out.append_column(_REJECT, pa.array(reasons, type=pa.string()))
+    raw_text = np.full(len(rows), None, dtype=object)
+    raw_text[bad] = [None if v is None else str(v) for v in
+                     raw_ts.filter(pa.array(bad)).to_pylist()]
+    return out.append_column(_RAW_TS, pa.array(raw_text, type=pa.string())), stats
+
+
+def _parse_timestamps(table: pa.Table, rows: np.ndarray, reader: _Reader,
+                      formats: dict | None = None
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """UTC nanoseconds of each row, which rows failed, and why (read_events' own parser).
+
+    ``formats`` receives the date formats of text timestamps (format -> rows,
+    example), so that formats differing between batches are refused too.
+    """
+    fast = _arrow_timestamps_ns(table.column("timestamp"), reader.timezone)
+    if fast is not None:
+        n = len(fast)
+        return fast, np.zeros(n, dtype=bool), np.full(n, None, dtype=object)
+    user = reader.resolved["timestamp"]
+    series = table.column("timestamp").to_pandas()
+    n = len(series)
+    keep = np.arange(n)
+    bad = np.zeros(n, dtype=bool)
+    reasons = np.full(n, None, dtype=object)
+    while True:
+        values = series if len(keep) == n else series.iloc[keep].reset_index(drop=True)
+        ctx = _Context(pd.DataFrame({user: values}), {"timestamp": user},
+                       reader.origin(rows[keep]))
+        try:
+            ns_keep = _timestamps_ns(ctx, reader.timezone, reader.timestamp_unit, formats) \
+                if len(keep) else np.empty(0, dtype=np.int64)
+            break
+        except SchemaError as err:
+            positions = err.positions
+            if positions is None:
+                _raise_timestamp_error(table.take(pa.array(keep)), rows[keep], reader)
+                raise
+            hit = keep[positions]
+            bad[hit] = True
+            reasons[hit] = f"timestamp: {err.problem}"
+            keep = np.delete(keep, positions)
+    ns = np.zeros(n, dtype=np.int64)
+    ns[keep] = ns_keep
+    return ns, bad, reasons
+
+
+def _arrow_timestamps_ns(col: pa.ChunkedArray, timezone) -> np.ndarray | None:
+    """UTC nanoseconds straight from an Arrow timestamp column, when nothing can fail:
+    no missing value, a zone (or naive times read as UTC), and every date within
+    what nanoseconds hold. None otherwise: the full parser then names what is wrong."""
+    t = col.type
+    if not pa.types.is_timestamp(t) or col.null_count or (t.tz is None and not _is_utc(timezone)):
+        return None
+    values = col.cast(pa.int64()).to_numpy()  # epoch in the column's unit (UTC if zoned)
+    per_unit = _NS_PER_UNIT[t.unit]
+    if per_unit > 1 and len(values):
+        lo = -(-pd.Timestamp.min.value // per_unit)
+        hi = pd.Timestamp.max.value // per_unit
+        if values.min() < lo or values.max() > hi:
+            return None
+        values = values * per_unit
+    return values.astype(np.int64, copy=False)
+
+
+def _raise_timestamp_error(table: pa.Table, rows: np.ndarray, reader: _Reader) -> None:
+    """Parse the timestamps of these rows again, strictly, with the columns shown."""
+    shown = [c for c in REQUIRED_COLUMNS if c in table.column_names]
+    data = pd.DataFrame({str(reader.resolved[c]): table.column(c).to_pandas() for c in shown})
+    ctx = _Context(data, {c: str(reader.resolved[c]) for c in shown}, reader.origin(rows))
+    _timestamps_ns(ctx, reader.timezone, reader.timestamp_unit)
+
+
+_TEXT_INT_RE = f"^{_TEXT_INT}$"
+
+
+def _id_flags(col: pa.ChunkedArray, valid: np.ndarray, missing_ids: Sequence[str] = ()
+              ) -> dict:
+    """Whether the (valid) customer ids are all whole numbers, as text or as floats
+    (ids that are missing, empty or in ``missing_ids``, do not count)."""
+    col = col.filter(pa.array(valid))
+    if pa.types.is_string(col.type):
+        trimmed = pc.utf8_trim_whitespace(col)
+        given = pc.and_(pc.is_valid(trimmed), pc.not_equal(trimmed, ""))
+        if missing_ids:
+            said = pc.is_in(trimmed, value_set=pa.array(list(missing_ids), type=pa.string()))
+            given = pc.and_(given, pc.invert(said.fill_null(False)))
+        ints = pc.match_substring_regex(col, _TEXT_INT_RE)
+        ok = pc.or_kleene(pc.invert(given.fill_null(False)), ints.fill_null(False))
+        return {"text_ints": bool(pc.all(ok).as_py() is not False)}
+    if pa.types.is_floating(col.type):
+        values = col.drop_null().to_numpy()
+        whole = bool(np.all(values == np.round(values)) and np.all(np.abs(values) < 2**53))
+        return {"whole_floats": whole}
+    return {}
+
+
+def _hash_parts(col: pa.ChunkedArray, n_parts: int) -> np.ndarray:
+    """The partition of each row: a stable hash of its customer id, modulo ``n_parts``."""
+    if n_parts == 1:
+        return np.zeros(len(col), dtype=np.int32)
+    t = col.type
+    if pa.types.is_integer(t):
+        values = col.fill_null(0).to_numpy().astype(np.int64, copy=False)
+    elif pa.types.is_floating(t):
+        values = col.fill_null(0).to_numpy().astype(np.float64, copy=False)
+    else:
+        values = pc.cast(col, pa.string()).fill_null("").to_numpy(zero_copy_only=False)
+    return (pd.util.hash_array(values) % np.uint64(n_parts)).astype(np.int32)
+
+
+def _merge_stats(total: dict, stats: dict) -> dict:
+    total["rows"] = total.get("rows", 0) + stats["rows"]
+    total["kept"] = total.get("kept", 0) + stats["kept"]
+    if stats["max_ns"] is not None:
+        total["max_ns"] = max(total.get("max_ns") or stats["max_ns"], stats["max_ns"])
+    else:
+        total.setdefault("max_ns", None)
+    if stats.get("min_ns") is not None:
+        low = total.get("min_ns")
+        total["min_ns"] = stats["min_ns"] if low is None else min(low, stats["min_ns"])
+    else:
+        total.setdefault("min_ns", None)
+    days = total.setdefault("days", {})
+    for day, count in stats.get("days", {}).items():
+        days[day] = days.get(day, 0) + count
+    formats = total.setdefault("formats", {})
+    for fmt, (rows, example) in stats.get("formats", {}).items():
+        formats[fmt] = [formats[fmt][0] + rows, formats[fmt][1]] if fmt in formats else [
+            rows, example]
+    for flag in ("text_ints", "whole_floats"):
+        if flag in stats:
+            total[flag] = total.get(flag, True) and stats[flag]
+    return total
+
+
+def _id_kind(reader: _Reader, stats: dict) -> str:
+    """"int" when the customer ids become whole numbers in an EventLog, else "str"."""
+    assert reader.schema is not None  # set by the engine before the input is read
+    t = reader.schema.field(str(reader.resolved["customer_id"])).type
+    if pa.types.is_integer(t):
+        return "int"
+    if pa.types.is_floating(t):
+        return "int" if stats.get("whole_floats", True) else "str"
+    if pa.types.is_string(t) and reader.kind == "csv":
+        return "int" if stats.get("text_ints", True) else "str"
+    return "str"
+
+
+def _check_times(total: dict, reader: _Reader, *, default_cutoff: bool) -> None:
+    """The rules on the whole input's times that read_events applies to a whole log: one
+    date format, not all within a year of 1970, and (before they move the default cutoff)
+    a warning on events far past the rest."""
+    label = _label(reader, "timestamp")
+    formats = total.get("formats") or {}
+    if len(formats) > 1:
+        raise _mixed_formats_error(label, {k: tuple(v) for k, v in formats.items()})
+    if total.get("min_ns") is not None and total.get("max_ns") is not None:
+        epoch = _epoch_error(label, int(total["min_ns"]), int(total["max_ns"]),
+                             reader.timestamp_unit)
+        if epoch is not None:
+            raise epoch
+    if default_cutoff and total.get("max_ns") is not None:
+        late = _late_events_warning(label, {int(k): int(v) for k, v in
+                                            (total.get("days") or {}).items()},
+                                    int(total["max_ns"]))
+        if late is not None:
+            warnings.warn(late, UserWarning, stacklevel=2)
+
+
+def _label(reader: _Reader, canon: str) -> str:
+    user = str(reader.resolved.get(canon, canon))
+    return f"column {canon!r}" if user == canon else f"column {canon!r} (your column {user!r})"

@@ -1,0 +1,392 @@
+"""Scoring one customer-complete partition (a chunk).
+
+:class:`_Plan` holds everything a chunk needs besides the bundle (and is
+picklable, for Dask workers); :func:`_out_schema` and :func:`_chunk_schema`
+give the output's columns. :func:`_score_partition` validates a partition as
+an :class:`~cjml.EventLog` (rejecting or raising on bad rows), and
+:func:`_score_log` gives every customer a status and scores the population:
+risk, band, next stage, drivers and recommendations. Warnings are recorded
+per thread (:func:`_recorded_warnings`), so chunks scored side by side keep
+their own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from cjml.bundle import ModelBundle
+from cjml.events import EventLog
+from cjml.exceptions import CjmlError, SchemaError
+from cjml.io._batches import _PART, _RAW_TS, _REJECT, _ROW, _check_times, _id_kind, _Reader
+from cjml.io._messages import _Origin
+
+#: The values of the ``status`` column.
+STATUSES: tuple[str, ...] = ("scored", "inactive", "no_events")
+_COST = "__cjml_cost"  # in finished chunks under a budget: the first-ranked touchpoint's cost
+
+
+@dataclass
+class _Plan:
+    """Everything scoring a chunk needs besides the bundle (picklable)."""
+
+    cutoff: pd.Timestamp | None
+    lookback_ns: int | None
+    top_k: int
+    drivers: bool
+    recommend: bool
+    band_labels: tuple[str, ...]
+    band_edges: tuple[float, ...]
+    on_error: str
+    timezone: Any
+    drop_duplicates: bool
+    csv: bool
+    user_names: dict
+    origin: _Origin
+    id_kind: str = "str"
+    next_stages: tuple[str, ...] = ()
+    rules: Any = None  # RecommendationRules of the chunks (no budget), or None
+    budget: float | None = None  # applied over the whole run, when the chunks are merged
+    ranks_by_cost: bool = False
+    missing_ids: tuple[str, ...] = ()
+
+
+def _out_columns(top_k: int) -> list[str]:
+    cols = ["customer_id", "churn_risk", "risk_band", "next_stage", "next_stage_proba",
+            "top_drivers", *_recommendation_columns(top_k)]
+    return [*cols, "status"]
+
+
+def _out_schema(plan: _Plan) -> pa.Schema:
+    fields = []
+    for c in _out_columns(plan.top_k):
+        if c == "customer_id":
+            t = pa.int64() if plan.id_kind == "int" else pa.string()
+        elif c in ("churn_risk", "next_stage_proba") or c.startswith("expected_risk_reduction"):
+            t = pa.float64()
+        elif c == "uncertain":
+            t = pa.bool_()
+        else:
+            t = pa.string()
+        fields.append(pa.field(c, t))
+    return pa.schema(fields)
+
+
+def _chunk_schema(plan: _Plan) -> pa.Schema:
+    """A finished chunk's columns: the output's, and under a budget the cost of each
+    customer's first-ranked touchpoint, which the run-wide budget pass reads."""
+    schema = _out_schema(plan)
+    if plan.budget is not None:
+        schema = schema.append(pa.field(_COST, pa.float64()))
+    return schema
+
+
+_REJECT_FIXED = ["row", "location", "column", "reason"]
+
+
+def _rejects_schema(plan: _Plan, event_columns: Sequence[str]) -> pa.Schema:
+    return pa.schema([pa.field("row", pa.int64())]
+                     + [pa.field(c, pa.string()) for c in _REJECT_FIXED[1:]]
+                     + [pa.field(plan.user_names.get(c, str(c)), pa.string())
+                        for c in event_columns])
+
+
+def _finish_plan(plan: _Plan, reader: _Reader, state: dict) -> _Plan:
+    """The plan with what the partition pass learnt: cutoff, id type, file starts."""
+    total = state["pass1"]
+    cutoff = plan.cutoff
+    if cutoff is None:
+        if total.get("max_ns") is None:
+            raise SchemaError("No event of the input has a valid timestamp, so there is no "
+                              "default cutoff. Fix the timestamps (see the rejects), or pass "
+                              "a cutoff.")
+        cutoff = pd.Timestamp(int(total["max_ns"]), tz="UTC")
+    _check_times(total, reader, default_cutoff=plan.cutoff is None)
+    id_kind = _id_kind(reader, total)
+    return replace(plan, cutoff=cutoff, id_kind=id_kind, origin=reader.origin(None))
+
+
+def _score_partition(table: pa.Table, bundle: ModelBundle, plan: _Plan
+                     ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Validate, featurize and score one customer-complete partition.
+
+    Returns the scores (one row per customer, sorted by id), the rejected rows
+    and counts (statuses, rejects, duplicates, unknown touchpoints, warnings).
+    """
+    frame = _as_categories(table).to_pandas()
+    rows = frame.pop(_ROW).to_numpy(dtype=np.int64)
+    reasons = frame.pop(_REJECT)
+    raw_ts = frame.pop(_RAW_TS)
+    frame.pop(_PART)
+    event_cols = list(frame.columns)
+    rejected = reasons.notna().to_numpy()
+    rejects = []
+    if rejected.any():
+        raw = frame.loc[rejected].copy()
+        raw["timestamp"] = raw_ts[rejected]
+        rejects.append(_reject_rows(raw, rows[rejected], "timestamp",
+                                    reasons[rejected].to_numpy(dtype=object), plan))
+        frame, rows = frame.loc[~rejected].reset_index(drop=True), rows[~rejected]
+    frame = _convert_ids(frame, plan.id_kind)
+    counts: dict[str, Any] = {"rejected": int(rejected.sum()), "warnings": []}
+    log = None
+    keep = np.arange(len(frame))
+    while len(keep):
+        data = frame if len(keep) == len(frame) else frame.iloc[keep].reset_index(drop=True)
+        try:
+            with _recorded_warnings(ignore=UserWarning):  # counted below, reported once
+                log = EventLog._from_source(
+                    data, replace(plan.origin, rows=rows[keep]),
+                    text_ints=plan.csv and plan.id_kind == "int", columns=None,
+                    journey_map=None if bundle.journey_map is None else bundle.journey_map,
+                    timezone=plan.timezone, timestamp_unit=None,
+                    drop_duplicates=plan.drop_duplicates, missing_ids=plan.missing_ids,
+                    log_checks=False)  # made once over the input (_check_times)
+            break
+        except SchemaError as err:
+            positions = err.positions
+            if plan.on_error == "raise" or positions is None:
+                if positions is not None:
+                    raise SchemaError(f"{err}\n(Rows are numbered from 0 over the whole input. "
+                                      "Only the chunk of customers being scored was checked; "
+                                      "pass on_error='quarantine' (--on-error quarantine) to "
+                                      "set all such rows aside and score the rest.)") from None
+                raise
+            hit = keep[positions]
+            column, problem = err.column, err.problem
+            rejects.append(_reject_rows(frame.iloc[hit], rows[hit], column,
+                                        np.full(len(hit), f"{column}: {problem}",
+                                                dtype=object), plan))
+            counts["rejected"] += len(hit)
+            keep = np.delete(keep, positions)
+    if log is None:
+        scores = _empty_scores(plan)
+        counts["status"] = {}
+    else:
+        bundle.check_events(log)
+        with _recorded_warnings() as caught:
+            scores = _score_log(log, bundle, plan)
+        counts["warnings"] = list(dict.fromkeys(str(w.message) for w in caught))
+        counts["status"] = {k: int(v) for k, v in scores["status"].value_counts().items()}
+        counts["duplicates"] = int(log.duplicates_found)
+        counts["unknown"] = sorted(log.unknown_touchpoints)
+    names = [plan.user_names.get(c, c) for c in event_cols]
+    reject_frame = (pd.concat(rejects, ignore_index=True) if rejects
+                    else pd.DataFrame(columns=[*_REJECT_FIXED, *names]))
+    if len(reject_frame):
+        reject_frame = reject_frame.sort_values("row", kind="stable").reset_index(drop=True)
+    return scores, reject_frame, counts
+
+
+#: Threads recording their warnings (see :func:`_recorded_warnings`).
+_RECORDING = threading.local()
+_RECORDING_LOCK = threading.Lock()
+_RECORDING_STATE: dict[str, Any] = {"threads": 0, "context": None, "show": None}
+
+
+@contextlib.contextmanager
+def _recorded_warnings(ignore: type[Warning] | tuple = ()) -> Iterator[list]:
+    """The warnings this thread raises in the block, in a list (``ignore``'s dropped).
+
+    ``warnings.catch_warnings`` is process-wide: two threads scoring chunks
+    would swap each other's filters and records. While any thread records,
+    ``warnings.showwarning`` is :func:`_dispatch_warning` and every warning is
+    let through ("always"); a recording thread's go to its list, other
+    threads' to the handler that was there before.
+    """
+    caught: list = []
+    outer = getattr(_RECORDING, "sink", None)
+    _RECORDING.sink = (caught, ignore)
+    with _RECORDING_LOCK:
+        if _RECORDING_STATE["threads"] == 0:
+            context = warnings.catch_warnings()  # restores filters and showwarning on exit
+            context.__enter__()
+            _RECORDING_STATE.update(context=context, show=warnings.showwarning)
+            warnings.simplefilter("always")
+            warnings.showwarning = _dispatch_warning
+        _RECORDING_STATE["threads"] += 1
+    try:
+        yield caught
+    finally:
+        _RECORDING.sink = outer
+        with _RECORDING_LOCK:
+            _RECORDING_STATE["threads"] -= 1
+            if _RECORDING_STATE["threads"] == 0:
+                _RECORDING_STATE["context"].__exit__(None, None, None)
+
+
+def _dispatch_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    sink = getattr(_RECORDING, "sink", None)
+    if sink is None:
+        _RECORDING_STATE["show"](message, category, filename, lineno, file, line)
+    elif not issubclass(category, sink[1]):
+        sink[0].append(warnings.WarningMessage(message, category, filename, lineno, file, line))
+
+
+def _as_categories(table: pa.Table) -> pa.Table:
+    """Text columns (but the ids) dictionary-encoded: read_events codes categoricals fastest."""
+    for i, f in enumerate(table.schema):
+        if pa.types.is_string(f.type) and f.name not in ("customer_id", _REJECT, _RAW_TS):
+            table = table.set_column(i, f.name, pc.dictionary_encode(table.column(i)))
+    return table
+
+
+def _convert_ids(frame: pd.DataFrame, id_kind: str) -> pd.DataFrame:
+    """Customer ids that would become text in one chunk and numbers in another: text."""
+    col = frame["customer_id"]
+    if id_kind == "str" and pd.api.types.is_float_dtype(col.dtype):
+        text = np.array(pd.Index(col.to_numpy()).astype(str), dtype=object)
+        text[col.isna().to_numpy()] = None
+        frame = frame.assign(customer_id=text)
+    return frame
+
+
+def _reject_rows(raw: pd.DataFrame, rows: np.ndarray, column, reasons: np.ndarray,
+                 plan: _Plan) -> pd.DataFrame:
+    origin = plan.origin
+    out = {"row": rows.astype(np.int64),
+           "location": [origin.where(int(r)) for r in rows],
+           "column": np.full(len(rows), plan.user_names.get(column, column), dtype=object),
+           "reason": reasons}
+    for c in raw.columns:
+        values = raw[c].to_numpy(dtype=object)
+        out[plan.user_names.get(c, c)] = [None if _missing(v) else str(v) for v in values]
+    return pd.DataFrame(out)
+
+
+def _missing(value) -> bool:
+    return value is None or (np.ndim(value) == 0 and bool(pd.isna(value)))
+
+
+def _empty_scores(plan: _Plan) -> pd.DataFrame:
+    return _chunk_schema(plan).empty_table().to_pandas()
+
+
+def _score_log(log: EventLog, bundle: ModelBundle, plan: _Plan) -> pd.DataFrame:
+    """One row per customer of ``log``: scores for the population, a status for all."""
+    from cjml.explanations import explain, top_drivers_text
+    from cjml.features._windows import build_windows
+
+    cutoff = plan.cutoff
+    assert cutoff is not None  # the plan is finished (_finish_plan) before chunks are scored
+    n = log.n_customers
+    seen = np.bincount(log.customer_codes[log.timestamps_ns <= cutoff.value], minlength=n) > 0
+    windows = build_windows(log, cutoff, lookback_ns=plan.lookback_ns)
+    population = windows.customer
+    status = np.where(seen, "inactive", "no_events").astype(object)
+    status[population] = "scored"
+    out: dict[str, Any] = {"customer_id": log.customer_ids}
+    churn_risk = np.full(n, np.nan)
+    band = np.full(n, None, dtype=object)
+    next_stage = np.full(n, None, dtype=object)
+    next_proba = np.full(n, np.nan)
+    top_drivers = np.full(n, None, dtype=object)
+    rec_cols = _recommendation_columns(plan.top_k)
+    recs = {c: (np.full(n, np.nan) if c.startswith("expected") else
+                np.full(n, None, dtype=object)) for c in rec_cols}
+    first_cost = np.full(n, np.nan)
+    if len(population):
+        X = _featurize(bundle.featurizer, windows, cutoff)
+        churn, stage = bundle.models["churn"], bundle.models["next_stage"]
+        matrix = churn.feature_matrix(X)  # converted once for both models
+        risk = churn.predict_proba(matrix)[:, 1]
+        proba = stage.predict_proba(matrix, churn_risk=risk)
+        del matrix
+        best = np.argmax(proba, axis=1)
+        churn_risk[population] = risk
+        edges = np.asarray(plan.band_edges)
+        labels = np.asarray(plan.band_labels, dtype=object)
+        band[population] = labels[np.clip(np.searchsorted(edges, risk, side="right") - 1, 0,
+                                          len(labels) - 1)]
+        next_stage[population] = np.asarray(stage.classes_, dtype=object)[best]
+        next_proba[population] = proba[np.arange(len(best)), best]
+        if plan.drivers:
+            explanation = explain(churn, X, feature_families=bundle.featurizer, top_n=3,
+                                  method="saabas")
+            top_drivers[population] = top_drivers_text(explanation, X.index).to_numpy(
+                dtype=object)
+        if plan.recommend:
+            rec = _recommend(bundle, log, X, risk, cutoff, plan.top_k, plan.rules,
+                             with_cost=plan.budget is not None)
+            for c in rec_cols:
+                recs[c][population] = (
+                    rec[c].to_numpy(dtype=np.float64, na_value=np.nan)
+                    # pandas-stubs leave out na_value=None, which pandas takes
+                    if c.startswith("expected") else rec[c].to_numpy(  # type: ignore[call-overload]
+                        dtype=object, na_value=None))
+            # no recommendation: nothing to be uncertain about
+            uncertain = rec["uncertain"].to_numpy(dtype=object, copy=True)
+            uncertain[rec["recommended_touchpoint"].isna().to_numpy()] = None
+            recs["uncertain"][population] = uncertain
+            if plan.budget is not None:
+                first_cost[population] = rec["cost"].to_numpy(dtype=np.float64,
+                                                              na_value=np.nan)
+    out.update({"churn_risk": churn_risk, "risk_band": band, "next_stage": next_stage,
+                "next_stage_proba": next_proba, "top_drivers": top_drivers, **recs,
+                "status": status})
+    if plan.budget is not None:
+        out[_COST] = first_cost
+    frame = pd.DataFrame(out)
+    return frame[_chunk_schema(plan).names]
+
+
+def _featurize(featurizer, windows, cutoff) -> pd.DataFrame:
+    """``featurizer.transform`` for an explicit population (the rows of ``windows``)."""
+    X = featurizer._transform_windows(windows)
+    try:  # the record transform leaves, which the recommender's candidate rows read
+        from cjml.features._candidates import ATTRS_KEY, cutoff_record
+    except ImportError:
+        return X
+    X.attrs[ATTRS_KEY] = cutoff_record(featurizer, windows, cutoff)
+    return X
+
+
+#: What qualifies the first recommendation: the interval on its reduction, and whether that
+#: interval includes no effect.
+_QUALIFIERS = ("expected_risk_reduction_low", "expected_risk_reduction_high", "uncertain")
+
+
+def _recommendation_columns(top_k: int) -> list[str]:
+    cols = ["recommended_touchpoint", "expected_risk_reduction", *_QUALIFIERS]
+    for r in range(2, top_k + 1):
+        cols += [f"recommended_touchpoint_{r}", f"expected_risk_reduction_{r}"]
+    return cols
+
+
+def _recommend(bundle, log_chunk, features, churn_risk, cutoff, top_k, rules=None, *,
+               with_cost=False) -> pd.DataFrame:
+    """The recommended touchpoints of the customers of ``features`` (one row each).
+
+    Returns a DataFrame indexed like ``features`` (by customer id) with
+    ``recommended_touchpoint, expected_risk_reduction``, the first one's
+    interval and ``uncertain`` flag, and, for ranks
+    ``r = 2..top_k``, ``recommended_touchpoint_r, expected_risk_reduction_r``
+    (and ``cost``, the first-ranked touchpoint's, with ``with_cost``), under
+    the business ``rules`` (the chunks' rules: a budget is applied run-wide,
+    in :func:`_write_output`). Missing values where :mod:`cjml.recommend` is
+    not available.
+    """
+    columns = _recommendation_columns(top_k) + (["cost"] if with_cost else [])
+    try:
+        from cjml.recommend import TouchpointRecommender
+    except ImportError:
+        numeric = ("expected", "cost")
+        return pd.DataFrame({c: (np.full(len(features), np.nan) if c.startswith(numeric)
+                                 else np.full(len(features), None, dtype=object))
+                             for c in columns}, index=features.index)
+    try:
+        rec = TouchpointRecommender.from_bundle(bundle, rules=rules).recommend(
+            log_chunk, cutoff=cutoff, features=features, churn_risk=churn_risk, top_k=top_k)
+    except CjmlError as err:  # e.g. a bundle without what the recommender needs
+        raise type(err)(f"{err} Or score without recommendations: recommend=False "
+                        "(--no-recommend).") from err
+    return rec.reindex(features.index)[columns]

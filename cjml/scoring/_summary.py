@@ -1,0 +1,216 @@
+"""What a scoring run did: :class:`ScoreSummary`, and the counts and warnings
+added over its chunks and reported once for the whole run.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class ScoreSummary:
+    """What a scoring run did: counts, time and files.
+
+    Parameters
+    ----------
+    n_customers : int
+        Rows of the output (one per customer).
+    n_scored : int
+        Customers with status ``"scored"``.
+    n_inactive : int
+        Customers with status ``"inactive"`` (no event within the lookback).
+    n_no_events : int
+        Customers with status ``"no_events"``.
+    n_listed : int or None
+        Customers in the customer list, None without a list.
+    n_listed_absent : int
+        Listed customers with no row at all in the events (among ``n_no_events``).
+    n_rows_read : int
+        Input rows read.
+    n_rows_rejected : int
+        Rows that failed validation and went to the rejects (quarantine).
+    n_duplicates : int
+        Exact duplicate events found (on the columns scoring reads).
+    unknown_touchpoints : tuple of str
+        Touchpoints of the events that the journey map does not list.
+    cutoff : pandas.Timestamp
+        The scoring cutoff (UTC).
+    seconds : float
+        Wall time of the run.
+    out : Path or None
+        The output file; None when the scores were returned in memory.
+    rejects : Path or None
+        The rejects file; None when no row was rejected or nothing was written.
+    n_chunks : int
+        Chunks (partitions) scored.
+    n_chunks_resumed : int
+        Chunks taken from an interrupted run instead of being scored again.
+    engine : str
+        ``"local"`` or ``"dask"``.
+    """
+
+    n_customers: int
+    n_scored: int
+    n_inactive: int
+    n_no_events: int
+    n_listed: int | None
+    n_listed_absent: int
+    n_rows_read: int
+    n_rows_rejected: int
+    n_duplicates: int
+    unknown_touchpoints: tuple[str, ...]
+    cutoff: pd.Timestamp
+    seconds: float
+    out: Path | None
+    rejects: Path | None
+    n_chunks: int
+    n_chunks_resumed: int
+    engine: str
+
+    @property
+    def customers_per_second(self) -> float:
+        """Customers (output rows) per second of wall time."""
+        return self.n_customers / self.seconds if self.seconds > 0 else float("inf")
+
+    def to_text(self) -> str:
+        """The one-line summary the command line prints.
+
+        Returns
+        -------
+        str
+            Customers by status, rejected rows, time, throughput and files.
+        """
+        parts = [f"Scored {self.n_customers:,} customers at {_when(self.cutoff)} "
+                 f"({self.n_scored:,} scored, {self.n_inactive:,} inactive, "
+                 f"{self.n_no_events:,} without events"
+                 + (f", of {self.n_listed:,} listed, {self.n_listed_absent:,} not in the events"
+                    if self.n_listed is not None else "") + ")"]
+        parts.append(f"{self.n_rows_read:,} rows read")
+        if self.n_rows_rejected:
+            where = f" -> {self.rejects}" if self.rejects is not None else ""
+            parts.append(f"{self.n_rows_rejected:,} rejected{where}")
+        resumed = (f", {self.n_chunks_resumed} of {self.n_chunks} chunks resumed"
+                   if self.n_chunks_resumed else "")
+        parts.append(f"{self.seconds:.1f} s ({self.customers_per_second:,.0f} customers/s, "
+                     f"{self.engine}{resumed})")
+        if self.out is not None:
+            parts.append(f"wrote {self.out}")
+        return "; ".join(parts)
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The summary as JSON-friendly values.
+
+        Returns
+        -------
+        dict
+            Every field; paths and the cutoff as text.
+        """
+        out = asdict(self)
+        out["cutoff"] = self.cutoff.isoformat()
+        out["out"] = None if self.out is None else str(self.out)
+        out["rejects"] = None if self.rejects is None else str(self.rejects)
+        out["unknown_touchpoints"] = [str(t) for t in self.unknown_touchpoints]
+        for name in _INT_FIELDS:
+            if out[name] is not None:
+                out[name] = int(out[name])
+        out["seconds"] = float(self.seconds)
+        return out
+
+    @classmethod
+    def from_dict(cls, spec: Mapping[str, Any]) -> ScoreSummary:
+        """The summary back from :meth:`to_dict` (e.g. ``scores.attrs["summary"]``).
+
+        Parameters
+        ----------
+        spec : mapping
+            Every field of the summary, as :meth:`to_dict` gives them (the
+            cutoff as ISO text, the files as text or None).
+
+        Returns
+        -------
+        ScoreSummary
+
+        Raises
+        ------
+        ValueError
+            When fields are missing or unknown, naming them.
+
+        Examples
+        --------
+        >>> scores = cjml.score(bundle, events)  # doctest: +SKIP
+        >>> print(ScoreSummary.from_dict(scores.attrs["summary"]))  # doctest: +SKIP
+        """
+        if not isinstance(spec, Mapping):
+            raise TypeError(f"ScoreSummary.from_dict needs the dict of ScoreSummary.to_dict() "
+                            f"(e.g. scores.attrs['summary']), got {type(spec).__name__}.")
+        names = [f.name for f in fields(cls)]
+        missing = [n for n in names if n not in spec]
+        unknown = [str(k) for k in spec if k not in names]
+        if missing or unknown:
+            what = "; ".join(part for part in (
+                f"missing {missing!r}" if missing else "",
+                f"unknown {unknown!r}" if unknown else "") if part)
+            raise ValueError(f"Cannot rebuild a ScoreSummary: {what}. Pass the dict of "
+                             "ScoreSummary.to_dict() (e.g. scores.attrs['summary']) as it is.")
+        values = dict(spec)
+        cutoff = pd.Timestamp(values["cutoff"])
+        values["cutoff"] = cutoff.tz_localize("UTC") if cutoff.tz is None \
+            else cutoff.tz_convert("UTC")
+        for name in ("out", "rejects"):
+            values[name] = None if values[name] is None else Path(values[name])
+        values["unknown_touchpoints"] = tuple(str(t) for t in values["unknown_touchpoints"])
+        return cls(**values)
+
+
+#: The whole-number fields of a ScoreSummary (plain ``int`` in :meth:`ScoreSummary.to_dict`).
+_INT_FIELDS = ("n_customers", "n_scored", "n_inactive", "n_no_events", "n_listed",
+               "n_listed_absent", "n_rows_read", "n_rows_rejected", "n_duplicates",
+               "n_chunks", "n_chunks_resumed")
+
+
+def _when(ts: pd.Timestamp) -> str:
+    return ts.strftime("%Y-%m-%d %H:%M:%S UTC") if (ts.hour or ts.minute or ts.second) \
+        else ts.strftime("%Y-%m-%d 00:00 UTC")
+
+
+def _add_counts(chunks: list[dict]) -> dict:
+    total: dict[str, Any] = {"status": {}, "rejected": 0, "duplicates": 0, "unknown": set(),
+                             "warnings": []}
+    for c in chunks:
+        for k, v in c.get("status", {}).items():
+            total["status"][k] = total["status"].get(k, 0) + v
+        total["rejected"] += c.get("rejected", 0)
+        total["duplicates"] += c.get("duplicates", 0)
+        total["unknown"] |= set(c.get("unknown", []))
+        total["warnings"] += c.get("warnings", [])
+    total["warnings"] = list(dict.fromkeys(total["warnings"]))
+    return total
+
+
+def _emit_warnings(counts: dict, summary: ScoreSummary, drop_duplicates: bool) -> None:
+    from cjml.io._messages import _user_stacklevel
+
+    level = _user_stacklevel()
+    if summary.n_duplicates:
+        action = ("They were removed (drop_duplicates=True)." if drop_duplicates else
+                  "They are kept. Fix: pass drop_duplicates=True (--drop-duplicates) to remove "
+                  "them, if they are double-logged events.")
+        warnings.warn(f"Found {summary.n_duplicates:,} exact duplicate events (equal to an "
+                      f"earlier row in every column scoring reads). {action}", UserWarning,
+                      stacklevel=level)
+    if summary.unknown_touchpoints:
+        warnings.warn(f"Touchpoints not in the bundle's journey map: "
+                      f"{list(summary.unknown_touchpoints)[:10]!r}. They are kept, with the "
+                      "stage given in the data, but cjml cannot recommend them.", UserWarning,
+                      stacklevel=level)
+    for message in counts["warnings"][:10]:
+        warnings.warn(message, UserWarning, stacklevel=level)
