@@ -165,7 +165,7 @@ def sort_customers(table: pd.DataFrame, by: str = "churn_risk", *, ascending=Non
         ascending = not SORT_KEYS.get(by, False)
     column = table[by]
     if isinstance(column.dtype, pd.CategoricalDtype):
-        key = column.cat.codes.to_numpy().astype(np.int64)
+        key: np.ndarray = column.cat.codes.to_numpy().astype(np.int64)
         missing = key < 0
     elif pd.api.types.is_numeric_dtype(column):
         key = column.to_numpy(dtype=float)
@@ -359,7 +359,7 @@ class CustomerList:
         """
         if ascending is None:
             ascending = not SORT_KEYS.get(sort_by, False)
-        key = tuple(None if v is None else tuple(_as_list(v)) for v in
+        key = tuple(None if v is None else tuple(_as_list(v) or ()) for v in
                     (risk_band, stage, segment, touchpoint)) + (sort_by, bool(ascending))
         if self._last is not None and self._last[0] == key:
             return self._last[1]

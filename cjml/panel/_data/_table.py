@@ -109,7 +109,8 @@ def customer_table(scores, log=None, *, segment_col=None, cutoff=None) -> pd.Dat
         last = _last_rows(log, cut.value)
         rows = np.where(where >= 0, last[np.maximum(where, 0)], -1)
         codes = np.where(rows >= 0, log.stage_codes[np.maximum(rows, 0)], -1)
-        out["stage"] = pd.Categorical.from_codes(codes, categories=stages, ordered=True)
+        out["stage"] = pd.Categorical.from_codes(codes, categories=pd.Index(stages),
+                                                  ordered=True)
     elif "stage" in src.columns:
         out["stage"] = pd.Categorical(src["stage"].astype(object).to_numpy())
     else:
@@ -127,10 +128,8 @@ def customer_table(scores, log=None, *, segment_col=None, cutoff=None) -> pd.Dat
         rank_cols.append("uncertain")
     for name in rank_cols:
         values = src[name].to_numpy()
-        if name.startswith("recommended_touchpoint"):
-            values = pd.Categorical(pd.Series(values, dtype=object).where(
-                pd.notna(values), None))
-        out[name] = values
+        out[name] = (pd.Categorical(pd.Series(values, dtype=object).where(pd.notna(values), None))
+                     if name.startswith("recommended_touchpoint") else values)
     out["top_drivers"] = (src["top_drivers"].astype(object).to_numpy()
                           if "top_drivers" in src.columns else None)
     out.attrs["segment_col"] = segment_col
@@ -150,7 +149,7 @@ def _band_order(bands: pd.Series) -> list:
     return order + sorted(str(b) for b in present if b not in order)
 
 
-def _segment_values(src, log, segment_col, cutoff, ids) -> pd.Categorical:
+def _segment_values(src, log, segment_col, cutoff, ids) -> pd.Categorical[str]:
     if log is not None and segment_col in log.frame.columns:
         column = log.frame[segment_col]
         cut = _log_cutoff(log, cutoff)
