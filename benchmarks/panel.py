@@ -44,7 +44,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
 from _measure import CACHE
 
 GOAL_MS = 200
