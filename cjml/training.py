@@ -312,10 +312,10 @@ def evaluate(log, bundle=None, *, test_cutoff=None, cutoffs=None, horizon="30D",
     were trained on (by default the latest cutoff whose label window the log
     covers) and the baselines are fitted on the bundle's training cutoffs.
     Without one, models are trained on earlier cutoffs and tested on the
-    latest (what :func:`cjml.train` does).
+    latest (what :func:`train` does).
 
     With ``cv=K``, customers are split into K folds at one cutoff instead
-    (:func:`cross_validate`): for single-cutoff data, or a horizon too long
+    (:func:`cjml.evaluation.cross_validate`): for single-cutoff data, or a horizon too long
     for a later held-out cutoff. With a bundle, fresh copies of its models
     (same settings, same featurizer) are fitted fold by fold: this evaluates
     how the bundle was made, not the fitted bundle itself.
