@@ -79,7 +79,7 @@ def what_if_latency(n_customers: int) -> None:
     from cjml.events import EventLog
     from cjml.panel import PanelData
     from cjml.panel._app import MarketerPanel
-    from cjml.panel._data import _customer_slice
+    from cjml.panel._data._customer import _customer_slice
 
     data = PanelData.from_inputs(bundle_path(), load_sample(), report=None)
     app = MarketerPanel(data)

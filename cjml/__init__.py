@@ -31,8 +31,9 @@ The public surface:
 """
 
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
+
+from cjml._version import __version__
 
 # Names are imported on first use (PEP 562): ``import cjml`` stays light, so the
 # command line and Dask workers do not pay for scikit-learn, LightGBM and
@@ -40,7 +41,7 @@ from typing import TYPE_CHECKING
 _LAZY = {
     "JourneyMapReport": "cjml.analytics", "journey_map": "cjml.analytics",
     "BundleError": "cjml.bundle", "ModelBundle": "cjml.bundle",
-    "EvaluationReport": "cjml.evaluation", "evaluate": "cjml.evaluation",
+    "EvaluationReport": "cjml.evaluation", "evaluate": "cjml.training",
     "EventLog": "cjml.events", "EventLogSummary": "cjml.events", "read_events": "cjml.events",
     "explain": "cjml.explanations", "top_drivers_text": "cjml.explanations",
     "CjmlError": "cjml.exceptions", "InputFileError": "cjml.exceptions",
@@ -80,7 +81,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the names as if imported eagerl
     from cjml import panel
     from cjml.analytics import JourneyMapReport, journey_map
     from cjml.bundle import BundleError, ModelBundle
-    from cjml.evaluation import EvaluationReport, evaluate
+    from cjml.evaluation import EvaluationReport
     from cjml.events import EventLog, EventLogSummary, read_events
     from cjml.exceptions import CjmlError, InputFileError, JourneyMapError, SchemaError
     from cjml.explanations import explain, top_drivers_text
@@ -90,12 +91,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the names as if imported eagerl
     from cjml.models import ChurnModel, NextStageModel
     from cjml.recommend import RecommendationRules, TouchpointRecommender
     from cjml.scoring import ScoreSummary, score
-    from cjml.training import train
+    from cjml.training import evaluate, train
 
-try:
-    __version__ = version("cjml")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+unknown"
 
 __all__ = [
     "BundleError",

@@ -36,6 +36,7 @@ import numpy as np
 
 from cjml._bundle_codec import CodecError, read_state, write_state
 from cjml._io import _umask
+from cjml._version import __version__
 from cjml.exceptions import CjmlError, JourneyMapError
 from cjml.journey import JourneyMap
 
@@ -150,14 +151,12 @@ class ModelBundle:
         Path
             The bundle file.
         """
-        import cjml
-
         path = Path(path)
         manifest_path = _manifest_path(path)
         self.refuse_existing(path, force=force)
         path.parent.mkdir(parents=True, exist_ok=True)
         versions = _library_versions()
-        meta = {**self.metadata, "cjml_version": cjml.__version__, "libraries": versions,
+        meta = {**self.metadata, "cjml_version": __version__, "libraries": versions,
                 "feature_names": self.feature_names,
                 "models": sorted(self.models), "saved_at": datetime.now(UTC).isoformat()}
         payload = {"format": BUNDLE_FORMAT, "featurizer": self.featurizer,
@@ -174,7 +173,7 @@ class ModelBundle:
             sha, mac = _digests(Path(tmp), _key(key))
             manifest = {"format": BUNDLE_FORMAT, "file": path.name,
                         "size": Path(tmp).stat().st_size, "sha256": sha, "hmac_sha256": mac,
-                        "cjml_version": cjml.__version__, "feature_names": self.feature_names,
+                        "cjml_version": __version__, "feature_names": self.feature_names,
                         "models": sorted(self.models), "saved_at": meta["saved_at"]}
             manifest_tmp = Path(tmp + ".manifest")
             manifest_tmp.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
@@ -317,8 +316,6 @@ class ModelBundle:
 def _read_manifest(path: Path) -> dict[str, Any]:
     """The manifest beside ``path``, checked field by field and against the file's
     size and cjml version, before the bundle itself is read."""
-    import cjml
-
     manifest_path = _manifest_path(path)
     if path.is_dir():
         raise BundleError(f"{str(path)!r} is a folder; give the bundle file (NAME.cjml).")
@@ -346,13 +343,13 @@ def _read_manifest(path: Path) -> dict[str, Any]:
     if fmt not in (BUNDLE_FORMAT, PICKLE_FORMAT) or isinstance(fmt, bool):
         raise BundleError(f"{str(path)!r} has bundle format {fmt!r}; this cjml reads format "
                           f"{BUNDLE_FORMAT} (and {PICKLE_FORMAT} when trusted). Retrain the "
-                          f"model with cjml {cjml.__version__}.")
+                          f"model with cjml {__version__}.")
     theirs = manifest.get("cjml_version")
     if not isinstance(theirs, str):
         raise malformed("has no cjml_version")
-    if _version_tuple(theirs) != _version_tuple(cjml.__version__):
+    if _version_tuple(theirs) != _version_tuple(__version__):
         raise BundleError(f"{str(path)!r} was saved by cjml {theirs}; this is cjml "
-                          f"{cjml.__version__}, whose models may differ. Retrain it with this "
+                          f"{__version__}, whose models may differ. Retrain it with this "
                           f"version, or install cjml=={theirs} to use it.")
     size = manifest.get("size")
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:

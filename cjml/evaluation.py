@@ -17,25 +17,32 @@ customers score both; 400 resamples, seeded): the difference and its 95%
 interval, and a plain sentence whenever the model is not better beyond noise.
 
 For single-cutoff data (a calibration period and a holdout period, as with
-CDNOW), :func:`cross_validate` and ``evaluate(..., cv=5)`` split the customers
+CDNOW), :func:`cross_validate` and ``cjml.evaluate(..., cv=5)`` split the customers
 into folds instead of time: fresh copies of the models and the baselines are
 fitted on the other folds and score each fold, and the same report is made
 from these out-of-fold predictions, with the spread over folds.
+
+This module measures: it fits no bundle and imports nothing from
+:mod:`cjml.training`. :func:`cjml.evaluate` and :func:`cjml.train`, which
+make the training and test sets and fit the models, live there and call in
+here.
 """
 
 from __future__ import annotations
 
 import html
 import math
+from collections.abc import Hashable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from cjml.models import MarkovBaseline, PriorBaseline, RFMBaseline, _with_threads
+from cjml.models import MarkovBaseline, PriorBaseline, RFMBaseline
 
 __all__ = ["EvaluationReport", "PopulationMetrics", "active_within", "churn_metrics",
-           "compare_with_baselines", "cross_validate", "evaluate", "stage_metrics"]
+           "compare_with_baselines", "cross_validate", "stage_metrics"]
 
 _EPS = 1e-15
 
@@ -250,17 +257,18 @@ def compare_with_baselines(y_churn, risks, stage_losses, *, n_resamples=N_RESAMP
     aucs = {k: _AUCByWeights(y, p) for k, p in clipped.items()}
     losses = np.column_stack(list(per_row.values())) if per_row else np.zeros((n, 0))
     rng = np.random.default_rng(random_state)
-    auc_samples, loss_samples = [], []
+    auc_parts: list[np.ndarray] = []
+    loss_parts: list[np.ndarray] = []
     block = max(1, min(n_resamples, 2_000_000 // max(n, 1)))  # about 16 MB of weights at a time
     done = 0
     while n and done < n_resamples:
         size = min(block, n_resamples - done)
         weights = _resample_counts(rng, n, size)
-        auc_samples.append(np.column_stack([aucs[k](weights) for k in names]))
-        loss_samples.append(weights.T @ losses / n)
+        auc_parts.append(np.column_stack([aucs[k](weights) for k in names]))
+        loss_parts.append(weights.T @ losses / n)
         done += size
-    auc_samples = np.concatenate(auc_samples) if auc_samples else np.zeros((0, len(names)))
-    loss_samples = (np.concatenate(loss_samples) if loss_samples
+    auc_samples = np.concatenate(auc_parts) if auc_parts else np.zeros((0, len(names)))
+    loss_samples = (np.concatenate(loss_parts) if loss_parts
                     else np.zeros((0, losses.shape[1])))
     samples = {("roc_auc", k): auc_samples[:, i] for i, k in enumerate(names)}
     samples.update({key: loss_samples[:, i] for i, key in enumerate(per_row)})
@@ -466,7 +474,7 @@ class PopulationMetrics:
 class EvaluationReport:
     """Models and baselines on the same held-out later cutoff (or out-of-fold rows).
 
-    Made by :func:`evaluate`, :func:`cross_validate` and :func:`cjml.train`.
+    Made by :func:`cjml.evaluate`, :func:`cross_validate` and :func:`cjml.train`.
     The text and HTML views lead with :attr:`populations`, the customers
     active within the horizon before the cutoff first; ``churn``,
     ``next_stage``, ``y_churn`` and ``risks`` cover every test customer (the
@@ -509,7 +517,7 @@ class EvaluationReport:
     confusion: pd.DataFrame
     importance: pd.Series
     info: dict
-    y_churn: np.ndarray = field(repr=False, default=None)
+    y_churn: np.ndarray | None = field(repr=False, default=None)
     risks: dict = field(repr=False, default_factory=dict)
     policy: dict | None = None
     populations: list = field(default_factory=list)
@@ -828,7 +836,7 @@ class EvaluationReport:
 
 def _metric_table_html(frame: pd.DataFrame, lower_is_better=()) -> str:
     """A metrics table with the best value of each column in bold (no jinja2 needed)."""
-    best = {c: (None if frame[c].isna().all() else
+    best: dict[Hashable, Any] = {c: (None if frame[c].isna().all() else
                 frame[c].idxmin() if c in lower_is_better else frame[c].idxmax())
             for c in frame.columns}
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
@@ -875,7 +883,8 @@ def family_importance(model, feature_families: dict) -> pd.Series:
     gain = pd.Series(booster.feature_importance("gain"), index=booster.feature_name())
     names = list(getattr(model, "feature_names_in_", gain.index))
     gain.index = names
-    by_family = gain.groupby(pd.Series(names, index=names).map(feature_families).fillna("other")).sum()
+    family = pd.Series(names, index=names).map(feature_families).fillna("other")
+    by_family = gain.groupby(family).sum()
     total = by_family.sum()
     return (by_family / total if total > 0 else by_family).sort_values(ascending=False)
 
@@ -1105,7 +1114,7 @@ def cross_validate(churn_model, stage_model, featurizer, data: pd.DataFrame, *, 
     risks = {k: np.zeros(n) for k in ("model", *BASELINES)}
     probas = {k: np.zeros((n, len(classes))) for k in risks}
     importances, per_fold = [], []
-    bar = _progress(progress, cv, "cross-validate")
+    bar = _progress(progress, int(cv), "cross-validate")
     for k in range(cv):
         held = np.flatnonzero(folds == k)
         fit = np.flatnonzero(folds != k)
@@ -1143,149 +1152,6 @@ def _positive_proba(model, X) -> np.ndarray:
     proba = model.predict_proba(X)
     classes = list(model.classes_)
     return proba[:, classes.index(1)] if 1 in classes else np.zeros(len(X))
-
-
-def evaluate(log, bundle=None, *, test_cutoff=None, cutoffs=None, horizon="30D", lookback="90D",
-             churn_params=None, stage_params=None, cv=None, progress=False, n_jobs=None
-             ) -> EvaluationReport:
-    """Evaluate churn and next-stage models against baselines on a later cutoff, or by folds.
-
-    With a ``bundle``, its models are scored on a cutoff after the period they
-    were trained on (by default the latest cutoff whose label window the log
-    covers) and the baselines are fitted on the bundle's training cutoffs.
-    Without one, models are trained on earlier cutoffs and tested on the
-    latest (what :func:`cjml.train` does).
-
-    With ``cv=K``, customers are split into K folds at one cutoff instead
-    (:func:`cross_validate`): for single-cutoff data, or a horizon too long
-    for a later held-out cutoff. With a bundle, fresh copies of its models
-    (same settings, same featurizer) are fitted fold by fold: this evaluates
-    how the bundle was made, not the fitted bundle itself.
-
-    Parameters
-    ----------
-    log : EventLog, DataFrame or path
-        The events.
-    bundle : ModelBundle, optional
-        A trained bundle to evaluate.
-    test_cutoff : date, optional
-        The held-out cutoff; default the latest complete one.
-    cutoffs : list of dates, optional
-        Without a bundle: all cutoffs, the latest being the test cutoff.
-    horizon, lookback : duration
-        Without a bundle: label horizon and population lookback (a bundle
-        brings its own).
-    churn_params, stage_params : dict, optional
-        Without a bundle: parameters of :class:`ChurnModel` and
-        :class:`NextStageModel`.
-    cv : int, optional
-        Cross-validate over customers in this many folds at one cutoff
-        (``test_cutoff``, default the latest complete one) instead of
-        testing on a later cutoff.
-    progress : bool, default False
-        Show a progress bar.
-    n_jobs : int, optional
-        Threads of the featurizer and the models' LightGBM for this call
-        (with a bundle, its own objects are left as they are); default each
-        one's own (see :class:`ChurnModel`).
-
-    Returns
-    -------
-    EvaluationReport
-        Metrics of the models and the baselines on the same test rows.
-    """
-    from cjml.features._base import as_log
-    from cjml.labels import make_training_set, rolling_cutoffs, to_timedelta
-    from cjml.training import train
-
-    log = as_log(log)
-    if bundle is None:
-        return train(log, cutoffs=cutoffs, test_cutoff=test_cutoff, horizon=horizon,
-                     lookback=lookback, churn_params=churn_params, stage_params=stage_params,
-                     cv=cv, progress=progress, n_jobs=n_jobs)[1]
-    bundle.check_events(log)
-    bundle = _with_threads(bundle, n_jobs)  # a copy: the caller's bundle keeps its threads
-    meta = bundle.metadata
-    horizon = to_timedelta(meta["horizon"])
-    lookback = meta.get("lookback")
-    lookback = None if lookback is None else to_timedelta(lookback, "lookback")
-    train_cutoffs = [pd.Timestamp(c) for c in meta["train_cutoffs"]]
-    earliest = max(train_cutoffs) + horizon
-    if test_cutoff is None:
-        test_cutoff = rolling_cutoffs(log, horizon=horizon, n=1)[0]
-    test_cutoff = pd.Timestamp(test_cutoff)
-    if test_cutoff.tzinfo is None:
-        test_cutoff = test_cutoff.tz_localize("UTC")
-    featurizer = bundle.featurizer
-    if cv is not None:
-        from sklearn.base import clone
-
-        data = make_training_set(log, [test_cutoff], horizon=horizon, lookback=lookback,
-                                 featurizer=featurizer)
-        report = cross_validate(clone(bundle.models["churn"]), clone(bundle.models["next_stage"]),
-                                featurizer, data, cv=cv,
-                                info={"horizon": duration_text(horizon),
-                                      "lookback": duration_text(lookback)},
-                                active=active_within(log, data, horizon), progress=progress)
-        report.policy = meta.get("recommendation_policy")
-        return report
-    if test_cutoff < earliest:
-        raise ValueError(_inside_training_message(log, test_cutoff, train_cutoffs, horizon))
-    steps = _progress(progress, 2, "evaluate")
-    train_set = make_training_set(log, train_cutoffs, horizon=horizon, lookback=lookback,
-                                  featurizer=featurizer)
-    test_set = make_training_set(log, [test_cutoff], horizon=horizon, lookback=lookback,
-                                 featurizer=featurizer)
-    steps.update()
-    report = build_report(bundle.models["churn"], bundle.models["next_stage"], featurizer,
-                          train_set, test_set,
-                          {"test_cutoff": test_cutoff.date(), "horizon": duration_text(horizon),
-                           "lookback": duration_text(lookback),
-                           "train_cutoffs": [c.date() for c in train_cutoffs]},
-                          active=active_within(log, test_set, horizon))
-    report.policy = meta.get("recommendation_policy")  # chosen at training, shown as it was
-    steps.update()
-    steps.close()
-    return report
-
-
-def _inside_training_message(log, test_cutoff, train_cutoffs, horizon) -> str:
-    """Why a bundle cannot be tested at ``test_cutoff``, and what this log does allow."""
-    from cjml import labels
-    from cjml.training import DEFAULT_N_CUTOFFS, DEFAULT_STEP
-
-    end = labels._data_end(log, None)
-    latest = (end - horizon).floor("D")  # the latest cutoff with a complete label window
-    last_train = max(train_cutoffs)
-    earliest = last_train + horizon
-    message = (f"The test cutoff {test_cutoff.date()} falls inside the period this bundle was "
-               f"trained on: its last training cutoff is {last_train.date()} and its labels look "
-               f"{duration_text(horizon)} ahead, to {earliest.date()}. An honest "
-               f"evaluation needs a test cutoff on or after {earliest.date()}, with events up to "
-               f"{(earliest + horizon).date()}.")
-    if latest >= earliest:
-        return message + (f" This log allows test cutoffs from {earliest.date()} to "
-                          f"{latest.date()}: pass one (test_cutoff='{latest.date()}', "
-                          f"--test-cutoff {latest.date()}), or leave it out for the latest.")
-    if len(train_cutoffs) >= 2:
-        n, step = len(train_cutoffs), min(np.diff(sorted(train_cutoffs)))
-    else:
-        n, step = DEFAULT_N_CUTOFFS, labels.to_timedelta(DEFAULT_STEP, "step")
-    options = [f"cross-validate this bundle's settings over customers at the cutoff "
-               f"{latest.date()}: fresh copies of its models are fitted on 4/5 of the customers "
-               "and score the other fifth, fold by fold (evaluate(log, bundle, cv=5); cjml "
-               "evaluate MODEL EVENTS --cv 5)",
-               f"pass events up to {(earliest + horizon).date()}"]
-    if labels._holdout_fits(labels._first_event(log), end, horizon, n, step):
-        options.append("retrain with the latest cutoff held out, which this log allows with "
-                       "the bundle's horizon (cjml train without --no-holdout)")
-    else:
-        longest = labels._longest_holdout_horizon(log, end, n, step)
-        if longest >= 1:
-            options.append(f"retrain with a held-out cutoff and a horizon of at most "
-                           f"{labels._days_text(longest)}")
-    return (f"{message} {labels._span_text(log, end)}, so no later cutoff has a complete label "
-            f"window. Either " + "; or ".join(options) + ".")
 
 
 def duration_text(delta) -> str:

@@ -10,6 +10,13 @@ With ``cv=K`` (single-cutoff data, or a horizon too long for a later held-out
 cutoff) the evaluation is a customer-level K-fold cross-validation at one
 cutoff instead (:func:`cjml.evaluation.cross_validate`), and the bundle holds
 the models refitted on every customer at that cutoff.
+
+:func:`evaluate` runs the same held-out test on its own: of a trained bundle,
+on a cutoff after the period it was trained on (or by folds), or, without a
+bundle, of models trained here as :func:`train` does. It lives beside
+:func:`train` because it uses it; :mod:`cjml.evaluation` holds what both
+measure with (metrics, baselines, the paired bootstrap, the report) and
+imports nothing from here.
 """
 
 from __future__ import annotations
@@ -21,17 +28,34 @@ import pandas as pd
 from sklearn.base import clone
 
 from cjml.bundle import ModelBundle, fingerprint
-from cjml.evaluation import (EvaluationReport, _progress, active_within, build_report,
-                             cross_validate, duration_text)
+from cjml.evaluation import (
+    EvaluationReport,
+    _progress,
+    active_within,
+    build_report,
+    cross_validate,
+    duration_text,
+)
+from cjml.events import to_utc_timestamp
 from cjml.features._base import as_log
 from cjml.features._featurizer import JourneyFeaturizer
 from cjml.journey import DROPPED
-from cjml.events import to_utc_timestamp
-from cjml.labels import (_data_end, _first_event, _holdout_advice, _holdout_fits,
-                         make_training_set, rolling_cutoffs, to_timedelta)
-from cjml.models import ChurnModel, NextStageModel, _check_n_jobs
+from cjml.labels import (
+    _data_end,
+    _days_text,
+    _first_event,
+    _holdout_advice,
+    _holdout_fits,
+    _longest_holdout_horizon,
+    _span_text,
+    make_training_set,
+    rolling_cutoffs,
+    to_timedelta,
+)
+from cjml.models import ChurnModel, NextStageModel, _check_n_jobs, _with_threads
 
-__all__ = ["CLUSTER_ROUNDS", "DEFAULT_N_CUTOFFS", "DEFAULT_STEP", "event_columns_used", "train"]
+__all__ = ["CLUSTER_ROUNDS", "DEFAULT_N_CUTOFFS", "DEFAULT_STEP", "evaluate", "event_columns_used",
+           "train"]
 
 #: Rolling cutoffs used when none are given: this many, this far apart.
 DEFAULT_N_CUTOFFS = 20
@@ -242,7 +266,7 @@ def train(log, *, horizon="30D", lookback="90D", cutoffs=None, n_cutoffs=DEFAULT
                                 info={"horizon": duration_text(horizon),
                                       "lookback": duration_text(lookback_td)},
                                 active=active_within(log, train_set, horizon))
-    elif holdout:
+    elif test is not None:  # holdout without cv: the held-out cutoff
         test_set = make_training_set(log, [test], horizon=horizon, lookback=lookback_td,
                                      featurizer=featurizer)
         report = build_report(churn, stage, featurizer, train_set, test_set,
@@ -277,6 +301,142 @@ def train(log, *, horizon="30D", lookback="90D", cutoffs=None, n_cutoffs=DEFAULT
     steps.update()
     steps.close()
     return bundle, report
+
+
+def evaluate(log, bundle=None, *, test_cutoff=None, cutoffs=None, horizon="30D", lookback="90D",
+             churn_params=None, stage_params=None, cv=None, progress=False, n_jobs=None
+             ) -> EvaluationReport:
+    """Evaluate churn and next-stage models against baselines on a later cutoff, or by folds.
+
+    With a ``bundle``, its models are scored on a cutoff after the period they
+    were trained on (by default the latest cutoff whose label window the log
+    covers) and the baselines are fitted on the bundle's training cutoffs.
+    Without one, models are trained on earlier cutoffs and tested on the
+    latest (what :func:`train` does).
+
+    With ``cv=K``, customers are split into K folds at one cutoff instead
+    (:func:`cjml.evaluation.cross_validate`): for single-cutoff data, or a horizon too long
+    for a later held-out cutoff. With a bundle, fresh copies of its models
+    (same settings, same featurizer) are fitted fold by fold: this evaluates
+    how the bundle was made, not the fitted bundle itself.
+
+    Parameters
+    ----------
+    log : EventLog, DataFrame or path
+        The events.
+    bundle : ModelBundle, optional
+        A trained bundle to evaluate.
+    test_cutoff : date, optional
+        The held-out cutoff; default the latest complete one.
+    cutoffs : list of dates, optional
+        Without a bundle: all cutoffs, the latest being the test cutoff.
+    horizon, lookback : duration
+        Without a bundle: label horizon and population lookback (a bundle
+        brings its own).
+    churn_params, stage_params : dict, optional
+        Without a bundle: parameters of :class:`ChurnModel` and
+        :class:`NextStageModel`.
+    cv : int, optional
+        Cross-validate over customers in this many folds at one cutoff
+        (``test_cutoff``, default the latest complete one) instead of
+        testing on a later cutoff.
+    progress : bool, default False
+        Show a progress bar.
+    n_jobs : int, optional
+        Threads of the featurizer and the models' LightGBM for this call
+        (with a bundle, its own objects are left as they are); default each
+        one's own (see :class:`ChurnModel`).
+
+    Returns
+    -------
+    EvaluationReport
+        Metrics of the models and the baselines on the same test rows.
+    """
+    log = as_log(log)
+    if bundle is None:
+        report = train(log, cutoffs=cutoffs, test_cutoff=test_cutoff, horizon=horizon,
+                       lookback=lookback, churn_params=churn_params, stage_params=stage_params,
+                       cv=cv, progress=progress, n_jobs=n_jobs)[1]
+        assert report is not None  # train evaluates unless holdout=False
+        return report
+    bundle.check_events(log)
+    bundle = _with_threads(bundle, n_jobs)  # a copy: the caller's bundle keeps its threads
+    meta = bundle.metadata
+    horizon = to_timedelta(meta["horizon"])
+    lookback = meta.get("lookback")
+    lookback = None if lookback is None else to_timedelta(lookback, "lookback")
+    train_cutoffs = [pd.Timestamp(c) for c in meta["train_cutoffs"]]
+    earliest = max(train_cutoffs) + horizon
+    if test_cutoff is None:
+        test_cutoff = rolling_cutoffs(log, horizon=horizon, n=1)[0]
+    test_cutoff = pd.Timestamp(test_cutoff)
+    if test_cutoff.tzinfo is None:
+        test_cutoff = test_cutoff.tz_localize("UTC")
+    featurizer = bundle.featurizer
+    if cv is not None:
+        data = make_training_set(log, [test_cutoff], horizon=horizon, lookback=lookback,
+                                 featurizer=featurizer)
+        report = cross_validate(clone(bundle.models["churn"]), clone(bundle.models["next_stage"]),
+                                featurizer, data, cv=cv,
+                                info={"horizon": duration_text(horizon),
+                                      "lookback": duration_text(lookback)},
+                                active=active_within(log, data, horizon), progress=progress)
+        report.policy = meta.get("recommendation_policy")
+        return report
+    if test_cutoff < earliest:
+        raise ValueError(_inside_training_message(log, test_cutoff, train_cutoffs, horizon))
+    steps = _progress(progress, 2, "evaluate")
+    train_set = make_training_set(log, train_cutoffs, horizon=horizon, lookback=lookback,
+                                  featurizer=featurizer)
+    test_set = make_training_set(log, [test_cutoff], horizon=horizon, lookback=lookback,
+                                 featurizer=featurizer)
+    steps.update()
+    report = build_report(bundle.models["churn"], bundle.models["next_stage"], featurizer,
+                          train_set, test_set,
+                          {"test_cutoff": test_cutoff.date(), "horizon": duration_text(horizon),
+                           "lookback": duration_text(lookback),
+                           "train_cutoffs": [c.date() for c in train_cutoffs]},
+                          active=active_within(log, test_set, horizon))
+    report.policy = meta.get("recommendation_policy")  # chosen at training, shown as it was
+    steps.update()
+    steps.close()
+    return report
+
+
+def _inside_training_message(log, test_cutoff, train_cutoffs, horizon) -> str:
+    """Why a bundle cannot be tested at ``test_cutoff``, and what this log does allow."""
+    end = _data_end(log, None)
+    latest = (end - horizon).floor("D")  # the latest cutoff with a complete label window
+    last_train = max(train_cutoffs)
+    earliest = last_train + horizon
+    message = (f"The test cutoff {test_cutoff.date()} falls inside the period this bundle was "
+               f"trained on: its last training cutoff is {last_train.date()} and its labels look "
+               f"{duration_text(horizon)} ahead, to {earliest.date()}. An honest "
+               f"evaluation needs a test cutoff on or after {earliest.date()}, with events up to "
+               f"{(earliest + horizon).date()}.")
+    if latest >= earliest:
+        return message + (f" This log allows test cutoffs from {earliest.date()} to "
+                          f"{latest.date()}: pass one (test_cutoff='{latest.date()}', "
+                          f"--test-cutoff {latest.date()}), or leave it out for the latest.")
+    if len(train_cutoffs) >= 2:
+        n, step = len(train_cutoffs), min(np.diff(sorted(train_cutoffs)))
+    else:
+        n, step = DEFAULT_N_CUTOFFS, to_timedelta(DEFAULT_STEP, "step")
+    options = [f"cross-validate this bundle's settings over customers at the cutoff "
+               f"{latest.date()}: fresh copies of its models are fitted on 4/5 of the customers "
+               "and score the other fifth, fold by fold (evaluate(log, bundle, cv=5); cjml "
+               "evaluate MODEL EVENTS --cv 5)",
+               f"pass events up to {(earliest + horizon).date()}"]
+    if _holdout_fits(_first_event(log), end, horizon, n, step):
+        options.append("retrain with the latest cutoff held out, which this log allows with "
+                       "the bundle's horizon (cjml train without --no-holdout)")
+    else:
+        longest = _longest_holdout_horizon(log, end, n, step)
+        if longest >= 1:
+            options.append(f"retrain with a held-out cutoff and a horizon of at most "
+                           f"{_days_text(longest)}")
+    return (f"{message} {_span_text(log, end)}, so no later cutoff has a complete label "
+            f"window. Either " + "; or ".join(options) + ".")
 
 
 def _cv_cutoff(log, cutoffs, test_cutoff, horizon) -> pd.Timestamp:

@@ -158,7 +158,7 @@ class MarketerPanel(W.VBox):
         self.page: CustomerPage | None = None
         self.profile: CustomerProfile | None = None
         self._page_number = 0
-        self._confirm_action = None
+        self._confirm_action: str | None = None
         self.error = W.HTML(layout=W.Layout(display="none"))
         self.error.add_class("cjml-error")
         self.notice = W.HTML(layout=W.Layout(display="none"))
@@ -213,7 +213,8 @@ class MarketerPanel(W.VBox):
         at_risk = int(ov.bands.loc[ov.bands["risk_band"].isin(["high", "very high"]),
                                    "customers"].sum())
         cards = [("customers scored", f"{ov.n_customers:,}"),
-                 ("high or very high risk", f"{at_risk:,} ({pct(at_risk / max(ov.n_customers, 1), 0)})"),
+                 ("high or very high risk",
+                  f"{at_risk:,} ({pct(at_risk / max(ov.n_customers, 1), 0)})"),
                  ("mean churn risk", pct(ov.mean_risk)),
                  ("with a recommended touchpoint", f"{ov.n_with_recommendation:,}"),
                  ("not scored (inactive)", f"{ov.n_not_scored:,}")]
@@ -479,9 +480,10 @@ class MarketerPanel(W.VBox):
         list
             Their ids.
         """
-        n = len(self.page.rows) if self.page is not None else 0
-        ids = self.page.rows["customer_id"].tolist() if n else []
-        return [ids[i] for i in range(n) if self.row_checks[i].value]
+        if self.page is None:
+            return []
+        ids = self.page.rows["customer_id"].tolist()
+        return [ids[i] for i in range(len(ids)) if self.row_checks[i].value]
 
     @_guarded
     def _on_approve_selected(self, _=None):
@@ -642,8 +644,8 @@ class MarketerPanel(W.VBox):
             f"<div class='cjml-sub'>Customer <b>{_esc(p.customer_id)}</b>{seg} \u00b7 stage "
             f"<b>{_esc(label(p.stage))}</b> \u00b7 as of {p.cutoff:%d %b %Y}</div>"
             f"<div><span class='cjml-risk'>{pct(p.churn_risk)}</span> churn risk "
-            f"{_chip(p.risk_band)}</div><div class='cjml-sub'>{_esc(p.reason[:1].upper() + p.reason[1:])}"
-            "</div>")
+            f"{_chip(p.risk_band)}</div><div class='cjml-sub'>"
+            f"{_esc(p.reason[:1].upper() + p.reason[1:])}</div>")
         probs = p.next_stage
         self.next_stage_html.value = "<h4>Next stage in the horizon</h4>" + _bars(
             [(label(s), float(v)) for s, v in probs.items()], fmt=lambda v: pct(v))
@@ -656,7 +658,7 @@ class MarketerPanel(W.VBox):
                 "<h4>Recommended touchpoints</h4><div class='cjml-empty'>No allowed touchpoint "
                 "is expected to lower this customer's risk.</div>")
         else:
-            rows = [[str(int(r.rank)), _esc(label(r.touchpoint)), pct(r.expected_risk),
+            rows = [[f"{r.rank:.0f}", _esc(label(r.touchpoint)), pct(r.expected_risk),
                      _esc(points(r.risk_reduction)), f"{r.cost:,.2f}"]
                     for r in p.recommendations.itertuples(index=False)]
             self.recommendations_html.value = "<h4>Recommended touchpoints</h4>" + _table(
@@ -718,6 +720,8 @@ class MarketerPanel(W.VBox):
 
     def _show_decision(self) -> None:
         p = self.profile
+        if p is None:  # no customer open yet
+            return
         frame = self.data.actions.to_frame()
         hit = frame[frame["customer_id"].astype(object) == p.customer_id]
         if hit.empty:

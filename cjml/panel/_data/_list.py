@@ -1,0 +1,405 @@
+"""The at-risk list view: filter, sort and page the customer table.
+
+:func:`filter_customers`, :func:`sort_customers` and :func:`paginate` are the
+plain steps; :class:`CustomerList` keeps the sort orders and the last filtered
+order so that a page of a million customers costs milliseconds, and answers
+a :class:`CustomerPage` (the rows and where they are, in words).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from cjml.panel._data._common import NO_TOUCHPOINT, PanelError, _did_you_mean
+
+__all__ = ["SORT_KEYS", "CustomerList", "CustomerPage", "filter_customers", "paginate",
+           "sort_customers"]
+
+#: Columns the at-risk list sorts by, and whether each sorts descending by default.
+SORT_KEYS: dict[str, bool] = {
+    "churn_risk": True,
+    "expected_risk_reduction": True,
+    "next_stage_proba": True,
+    "customer_id": False,
+    "stage": False,
+}
+
+
+def _as_list(value) -> list | None:
+    if value is None:
+        return None
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        return [value]
+    return list(value)
+
+
+def _code_mask(column: pd.Series, wanted: list, what: str, none_value=None) -> np.ndarray:
+    categories = list(column.cat.categories)
+    codes = []
+    for value in wanted:
+        if none_value is not None and value == none_value:
+            codes.append(-1)
+        elif value in categories:
+            codes.append(categories.index(value))
+        else:
+            allowed = categories + ([none_value] if none_value is not None else [])
+            raise PanelError(f"Unknown {what} {value!r}; the {what} values are {allowed!r}."
+                             f"{_did_you_mean(value, allowed)}")
+    return np.isin(column.cat.codes.to_numpy(), codes)
+
+
+def filter_customers(table: pd.DataFrame, *, risk_band=None, stage=None, segment=None,
+                     touchpoint=None, segment_col=None) -> np.ndarray:
+    """Which rows of the customer table match the filters.
+
+    Every filter takes one value or a list of values (any of them matches);
+    None leaves that column unfiltered.
+
+    Parameters
+    ----------
+    table : DataFrame
+        The output of :func:`customer_table`.
+    risk_band : str or list, optional
+        Risk bands, e.g. ``["high", "very high"]``.
+    stage : str or list, optional
+        Current journey stages.
+    segment : str or list, optional
+        Values of the segment column.
+    touchpoint : str or list, optional
+        Recommended touchpoints; :data:`NO_TOUCHPOINT` matches customers with
+        none.
+    segment_col : str, optional
+        The segment column; default ``table.attrs["segment_col"]``.
+
+    Returns
+    -------
+    ndarray of bool
+        One entry per row of ``table``.
+
+    Raises
+    ------
+    PanelError
+        For a value the column does not have (with a suggestion), or a segment
+        filter on a table without a segment column.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from cjml.panel import customer_table, filter_customers
+    >>> table = customer_table(pd.DataFrame({"customer_id": [1, 2, 3],
+    ...     "churn_risk": [0.9, 0.1, 0.6], "risk_band": ["very high", "low", "high"],
+    ...     "recommended_touchpoint": ["email", None, "live_chat"],
+    ...     "expected_risk_reduction": [0.02, None, 0.01]}))
+    >>> filter_customers(table, risk_band=["high", "very high"], touchpoint="email")
+    array([ True, False, False])
+    """
+    mask = np.ones(len(table), dtype=bool)
+    for column, value, what in (("risk_band", risk_band, "risk band"),
+                                ("stage", stage, "stage"),
+                                ("recommended_touchpoint", touchpoint, "touchpoint")):
+        wanted = _as_list(value)
+        if wanted is not None:
+            mask &= _code_mask(table[column], wanted, what,
+                               NO_TOUCHPOINT if column == "recommended_touchpoint" else None)
+    wanted = _as_list(segment)
+    if wanted is not None:
+        segment_col = segment_col or table.attrs.get("segment_col")
+        if not segment_col or segment_col not in table.columns:
+            raise PanelError("A segment filter needs a segment column: build the table with "
+                             "customer_table(..., segment_col='segment').")
+        mask &= _code_mask(table[segment_col], wanted, segment_col)
+    return mask
+
+
+def sort_customers(table: pd.DataFrame, by: str = "churn_risk", *, ascending=None) -> np.ndarray:
+    """Row positions of the customer table in sorted order.
+
+    Missing values go last in either direction; ties keep the table's order
+    (by customer id for :func:`cjml.score` output).
+
+    Parameters
+    ----------
+    table : DataFrame
+        The output of :func:`customer_table`.
+    by : str, default "churn_risk"
+        A key of :data:`SORT_KEYS` or the segment column.
+    ascending : bool, optional
+        Default: descending for risk, reduction and probability; ascending
+        for ids, stages and segments.
+
+    Returns
+    -------
+    ndarray of int
+        Positions into ``table``.
+
+    Raises
+    ------
+    PanelError
+        When ``by`` is not a sortable column.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from cjml.panel import customer_table, sort_customers
+    >>> table = customer_table(pd.DataFrame({"customer_id": [1, 2, 3],
+    ...     "churn_risk": [0.2, 0.9, 0.6], "risk_band": ["medium", "very high", "high"],
+    ...     "recommended_touchpoint": ["email", None, "live_chat"],
+    ...     "expected_risk_reduction": [0.02, None, 0.03]}))
+    >>> sort_customers(table), sort_customers(table, "expected_risk_reduction")
+    (array([1, 2, 0]), array([2, 0, 1]))
+
+    Customer 2 has no recommendation, so it sorts last by reduction.
+    """
+    allowed = [k for k in SORT_KEYS if k in table.columns]
+    segment_col = table.attrs.get("segment_col")
+    if segment_col and segment_col in table.columns:
+        allowed.append(segment_col)
+    if by not in allowed:
+        raise PanelError(f"Cannot sort by {by!r}; choose one of {allowed!r}."
+                         f"{_did_you_mean(by, allowed)}")
+    if ascending is None:
+        ascending = not SORT_KEYS.get(by, False)
+    column = table[by]
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        key: np.ndarray = column.cat.codes.to_numpy().astype(np.int64)
+        missing = key < 0
+    elif pd.api.types.is_numeric_dtype(column):
+        key = column.to_numpy(dtype=float)
+        missing = np.isnan(key)
+        key = np.where(missing, 0.0, key)
+    else:  # text ids: rank them first
+        values = column.astype(object)
+        missing = values.isna().to_numpy()
+        key = pd.Series(values.where(~missing, "").astype(str)).rank(method="dense").to_numpy()
+    if not ascending:
+        key = -key
+    return np.lexsort((key, missing))  # lexsort is stable: ties keep the table order
+
+
+def paginate(order: np.ndarray, *, page: int = 0, page_size: int = 25
+             ) -> tuple[np.ndarray, int, int]:
+    """One page of a sorted, filtered list of row positions.
+
+    Parameters
+    ----------
+    order : ndarray of int
+        Row positions in display order.
+    page : int, default 0
+        0-based page number; clamped to the pages there are.
+    page_size : int, default 25
+        Rows per page.
+
+    Returns
+    -------
+    rows : ndarray of int
+        The positions on the page.
+    page : int
+        The page shown (after clamping).
+    n_pages : int
+        Number of pages (at least 1, even when ``order`` is empty).
+
+    Raises
+    ------
+    PanelError
+        When ``page_size`` is not a positive whole number.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from cjml.panel import paginate
+    >>> paginate(np.arange(7), page=5, page_size=3)
+    (array([6]), 2, 3)
+
+    Page 5 does not exist: the last page (2 of 0..2) is shown.
+    """
+    if isinstance(page_size, bool) or int(page_size) != page_size or page_size < 1:
+        raise PanelError(f"page_size must be a whole number of at least 1, got {page_size!r}.")
+    page_size = int(page_size)
+    n_pages = max(1, -(-len(order) // page_size))
+    page = min(max(int(page), 0), n_pages - 1)
+    return order[page * page_size:(page + 1) * page_size], page, n_pages
+
+
+@dataclass(frozen=True)
+class CustomerPage:
+    """One page of the at-risk list.
+
+    Parameters
+    ----------
+    rows : DataFrame
+        The customers on the page, in display order.
+    n_matching : int
+        Customers that match the filters.
+    n_total : int
+        Customers in the list.
+    page : int
+        0-based page number.
+    n_pages : int
+        Number of pages.
+    page_size : int
+        Rows per page.
+    """
+
+    rows: pd.DataFrame
+    n_matching: int
+    n_total: int
+    page: int
+    n_pages: int
+    page_size: int
+
+    @property
+    def is_empty(self) -> bool:
+        """True when no customer matches the filters."""
+        return self.n_matching == 0
+
+    def caption(self) -> str:
+        """Where the page is, in words ("Customers 26-50 of 1,204 · page 2 of 49").
+
+        Returns
+        -------
+        str
+            The caption; says so when no customer matches.
+        """
+        if self.is_empty:
+            return "No customers match these filters."
+        first = self.page * self.page_size + 1
+        last = first + len(self.rows) - 1
+        of = f"{self.n_matching:,}"
+        if self.n_matching != self.n_total:
+            of += f" matching (of {self.n_total:,})"
+        return f"Customers {first:,}\u2013{last:,} of {of} \u00b7 page {self.page + 1:,} of " \
+               f"{self.n_pages:,}"
+
+
+class CustomerList:
+    """The at-risk list: filter, sort and page a customer table, fast at a million rows.
+
+    Sort orders are computed once per key and direction and kept; a query
+    then costs one boolean mask per filter and one pass over the sorted
+    positions, and only the rows of the page are materialised. The last
+    filtered order is kept too, so paging through it costs only the page.
+
+    Parameters
+    ----------
+    table : DataFrame
+        The output of :func:`customer_table`.
+    segment_col : str, optional
+        The segment column; default ``table.attrs["segment_col"]``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from cjml.panel import CustomerList, customer_table
+    >>> table = customer_table(pd.DataFrame({"customer_id": [1, 2, 3],
+    ...     "churn_risk": [0.2, 0.9, 0.6], "risk_band": ["medium", "very high", "high"],
+    ...     "recommended_touchpoint": ["email", None, "live_chat"],
+    ...     "expected_risk_reduction": [0.02, None, 0.03]}))
+    >>> page = CustomerList(table).query(risk_band=["high", "very high"], page_size=1)
+    >>> page.rows["customer_id"].tolist(), page.caption()
+    ([2], 'Customers 1–1 of 2 matching (of 3) · page 1 of 2')
+    """
+
+    def __init__(self, table: pd.DataFrame, *, segment_col=None):
+        self.table = table
+        self.segment_col = segment_col or table.attrs.get("segment_col")
+        self._orders: dict[tuple, np.ndarray] = {}
+        self._last: tuple[tuple, np.ndarray] | None = None
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def options(self) -> dict[str, list]:
+        """The values each filter can take, in display order.
+
+        Returns
+        -------
+        dict
+            ``risk_band``, ``stage``, ``segment`` (empty without a segment
+            column) and ``touchpoint`` (those recommended to someone, then
+            :data:`NO_TOUCHPOINT` when some customers have none).
+        """
+        t = self.table
+
+        def present(column):
+            counts = np.bincount(column.cat.codes.to_numpy() + 1,
+                                 minlength=len(column.cat.categories) + 1)
+            return [c for c, n in zip(column.cat.categories, counts[1:], strict=True) if n]
+
+        touchpoints = present(t["recommended_touchpoint"])
+        if t["recommended_touchpoint"].isna().any():
+            touchpoints.append(NO_TOUCHPOINT)
+        return {
+            "risk_band": present(t["risk_band"]),
+            "stage": present(t["stage"]),
+            "segment": present(t[self.segment_col]) if self.segment_col else [],
+            "touchpoint": touchpoints,
+        }
+
+    def order(self, *, risk_band=None, stage=None, segment=None, touchpoint=None,
+              sort_by="churn_risk", ascending=None) -> np.ndarray:
+        """Give the positions of the matching rows, sorted.
+
+        Parameters
+        ----------
+        risk_band, stage, segment, touchpoint : str or list, optional
+            Filters, as for :func:`filter_customers`.
+        sort_by : str, default "churn_risk"
+            As ``by`` of :func:`sort_customers`.
+        ascending : bool, optional
+            As for :func:`sort_customers`.
+
+        Returns
+        -------
+        ndarray of int
+            Positions into the table.
+        """
+        if ascending is None:
+            ascending = not SORT_KEYS.get(sort_by, False)
+        key = tuple(None if v is None else tuple(_as_list(v) or ()) for v in
+                    (risk_band, stage, segment, touchpoint)) + (sort_by, bool(ascending))
+        if self._last is not None and self._last[0] == key:
+            return self._last[1]
+        sort_key = (sort_by, bool(ascending))
+        if sort_key not in self._orders:
+            self._orders[sort_key] = sort_customers(self.table, sort_by, ascending=ascending)
+        ordered = self._orders[sort_key]
+        if any(v is not None for v in (risk_band, stage, segment, touchpoint)):
+            mask = filter_customers(self.table, risk_band=risk_band, stage=stage,
+                                    segment=segment, touchpoint=touchpoint,
+                                    segment_col=self.segment_col)
+            ordered = ordered[mask[ordered]]
+        self._last = (key, ordered)
+        return ordered
+
+    def query(self, *, risk_band=None, stage=None, segment=None, touchpoint=None,
+              sort_by="churn_risk", ascending=None, page=0, page_size=25) -> CustomerPage:
+        """One page of the filtered, sorted list.
+
+        Parameters
+        ----------
+        risk_band, stage, segment, touchpoint : str or list, optional
+            Filters, as for :func:`filter_customers`.
+        sort_by : str, default "churn_risk"
+            As ``by`` of :func:`sort_customers`.
+        ascending : bool, optional
+            As for :func:`sort_customers`.
+        page : int, default 0
+            0-based page; clamped to the pages there are.
+        page_size : int, default 25
+            Rows per page.
+
+        Returns
+        -------
+        CustomerPage
+            The rows of the page and where it is.
+        """
+        ordered = self.order(risk_band=risk_band, stage=stage, segment=segment,
+                             touchpoint=touchpoint, sort_by=sort_by, ascending=ascending)
+        rows, page, n_pages = paginate(ordered, page=page, page_size=page_size)
+        return CustomerPage(rows=self.table.iloc[rows], n_matching=len(ordered),
+                            n_total=len(self.table), page=page, n_pages=n_pages,
+                            page_size=int(page_size))

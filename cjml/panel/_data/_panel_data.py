@@ -1,0 +1,236 @@
+"""All of the panel's data: :class:`PanelData` loads, scores and prepares every view once.
+
+:meth:`PanelData.from_inputs` reads the bundle, events and scores (scoring
+when needed), builds the customer table (with the business rules'
+recommendations when rules are given) and holds the list, the overview, the
+customer profiles (cached) and the action book that the widgets show.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from cjml.panel._data._actions import ActionBook
+from cjml.panel._data._common import _log_cutoff
+from cjml.panel._data._customer import CustomerProfile, customer_profile
+from cjml.panel._data._list import CustomerList
+from cjml.panel._data._overview import Overview, overview_data
+from cjml.panel._data._table import customer_table
+
+__all__ = ["PanelData"]
+
+
+@dataclass
+class PanelData:
+    """Everything the panel shows, computed once from a bundle, events and scores.
+
+    Build it with :meth:`from_inputs`; the widgets of :func:`cjml.panel` only
+    read it and call its methods.
+
+    Parameters
+    ----------
+    bundle : ModelBundle
+        The models.
+    log : EventLog
+        The events.
+    table : DataFrame
+        :func:`customer_table`.
+    cutoff : Timestamp
+        The scoring cutoff.
+    segment_col : str or None
+        The segment column.
+    rules : RecommendationRules, dict, path or None
+        Business rules of the recommendations.
+    report : JourneyMapReport or None
+        The journey map (funnel, drop-off, missing touchpoints).
+    n_not_scored : int
+        Customers of the scores outside the models' population.
+    top_k : int
+        Recommended touchpoints listed per customer.
+    actions : ActionBook
+        The decisions.
+    inputs : dict
+        What each input file is to its path (the bundle, events, scores and
+        rules given as paths to :meth:`from_inputs`): the export never writes
+        over them.
+    """
+
+    bundle: Any
+    log: Any
+    table: pd.DataFrame
+    cutoff: pd.Timestamp
+    segment_col: str | None = None
+    rules: Any = None
+    report: Any = None
+    n_not_scored: int = 0
+    top_k: int = 3
+    actions: ActionBook = field(default_factory=ActionBook)
+    inputs: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.customers = CustomerList(self.table, segment_col=self.segment_col)
+        self._profiles: dict[Any, CustomerProfile] = {}
+        self._recommender = None
+        self._overview: Overview | None = None
+
+    @classmethod
+    def from_inputs(cls, bundle, events, scores=None, *, rules=None, cutoff=None,
+                    segment_col="auto", report="auto", top_k=3, user=None) -> PanelData:
+        """Load, score (when needed) and prepare everything the panel shows.
+
+        Parameters
+        ----------
+        bundle : ModelBundle or path
+            A bundle trained by :func:`cjml.train`, or its file.
+        events : EventLog, DataFrame or path
+            The events, as for :func:`cjml.read_events` (read with the
+            bundle's journey map).
+        scores : DataFrame or path, optional
+            The output of :func:`cjml.score` for these events (a DataFrame,
+            or its Parquet or CSV file); default: scored now.
+        rules : RecommendationRules, dict, path or None
+            Business rules. Given, the recommendations of the list are
+            recomputed with them (scores from :func:`cjml.score` follow no
+            rules).
+        cutoff : date, optional
+            The scoring cutoff; default the one the scores were made at when
+            known, else the last event (as :func:`cjml.score`).
+        segment_col : str, None or "auto", default "auto"
+            The segment or persona column; "auto" takes the first customer
+            attribute the models use (e.g. ``segment``), None for none.
+        report : JourneyMapReport, None or "auto", default "auto"
+            The journey map of the overview; "auto" builds it with
+            :func:`cjml.journey_map`, None leaves it out.
+        top_k : int, default 3
+            Recommended touchpoints listed per customer.
+        user : str, optional
+            Who approves, for the export; default the login name.
+
+        Returns
+        -------
+        PanelData
+            Ready for :func:`cjml.panel`.
+        """
+        from cjml.analytics import journey_map
+        from cjml.bundle import ModelBundle
+        from cjml.events import EventLog, read_events
+        from cjml.scoring import score
+
+        inputs = {name: value for name, value in (("bundle", bundle), ("events", events),
+                                                  ("scores", scores), ("rules", rules))
+                  if isinstance(value, str | os.PathLike)}
+        if "bundle" in inputs:
+            inputs["bundle's manifest"] = str(inputs["bundle"]) + ".manifest.json"
+        if not isinstance(bundle, ModelBundle):
+            bundle = ModelBundle.load(bundle)
+        log = events if isinstance(events, EventLog) else read_events(
+            events, journey_map=bundle.journey_map,
+            timezone=bundle.metadata.get("timezone", "UTC"))
+        if scores is None:
+            scores = score(bundle, log, cutoff=cutoff, top_k=top_k)
+        elif not isinstance(scores, pd.DataFrame):
+            path = Path(scores)
+            scores = (pd.read_parquet(path) if path.suffix.lower() in (".parquet", ".pq")
+                      else pd.read_csv(path))
+        summary = scores.attrs.get("summary")  # ScoreSummary.to_dict() of cjml.score
+        if cutoff is None and isinstance(summary, dict) and summary.get("cutoff") is not None:
+            cutoff = summary["cutoff"]  # ISO text, UTC
+        cut = _log_cutoff(log, cutoff)
+        if segment_col == "auto":
+            attrs = bundle.metadata.get("event_columns", [])
+            extra = [c for c in attrs if c not in ("channel", "satisfaction", "nps", "effort",
+                                                   "amount") and c in log.frame.columns]
+            segment_col = extra[0] if extra else None
+        table = customer_table(scores, log, segment_col=segment_col, cutoff=cut)
+        if rules is not None and len(table):
+            table = _with_rules(table, bundle, log, cut, rules, top_k)
+        if isinstance(report, str) and report == "auto":
+            report = journey_map(log, bundle, cutoff=cut)
+        return cls(bundle=bundle, log=log, table=table, cutoff=cut, segment_col=segment_col,
+                   rules=rules, report=report, n_not_scored=len(scores) - len(table),
+                   top_k=top_k, actions=ActionBook(user=user), inputs=inputs)
+
+    @property
+    def recommender(self):
+        """The bundle's :class:`~cjml.TouchpointRecommender` with the panel's rules."""
+        if self._recommender is None:
+            from cjml.recommend import TouchpointRecommender
+
+            self._recommender = TouchpointRecommender.from_bundle(self.bundle, rules=self.rules,
+                                                                  top_k=self.top_k)
+        return self._recommender
+
+    @property
+    def overview(self) -> Overview:
+        """:func:`overview_data` of the table (computed once)."""
+        if self._overview is None:
+            self._overview = overview_data(self.table, n_not_scored=self.n_not_scored)
+        return self._overview
+
+    def profile(self, customer_id) -> CustomerProfile:
+        """:func:`customer_profile` of one customer (kept for the next time).
+
+        Parameters
+        ----------
+        customer_id : int or str
+            The customer.
+
+        Returns
+        -------
+        CustomerProfile
+            Their profile at the panel's cutoff.
+        """
+        key = customer_id
+        if key not in self._profiles:
+            profile = customer_profile(self.bundle, self.log, customer_id, cutoff=self.cutoff,
+                                       rules=self.rules, top_k=self.top_k,
+                                       segment_col=self.segment_col,
+                                       recommender=self.recommender)
+            if len(self._profiles) >= 256:  # a small cache: a marketer browses, not crawls
+                self._profiles.pop(next(iter(self._profiles)))
+            self._profiles[key] = profile
+        return self._profiles[key]
+
+    def rows_of(self, customer_ids) -> pd.DataFrame:
+        """The table rows of these customers (unknown ids are left out).
+
+        Parameters
+        ----------
+        customer_ids : list-like
+            The customers.
+
+        Returns
+        -------
+        DataFrame
+            Their rows of the customer table.
+        """
+        where = pd.Index(self.table["customer_id"]).get_indexer(list(customer_ids))
+        return self.table.iloc[where[where >= 0]]
+
+
+def _with_rules(table, bundle, log, cutoff, rules, top_k) -> pd.DataFrame:
+    """The table with its recommendation columns recomputed under the business rules."""
+    from cjml.recommend import TouchpointRecommender
+
+    rec = TouchpointRecommender.from_bundle(bundle, rules=rules, top_k=top_k).recommend(
+        log, cutoff=cutoff, customers=table["customer_id"].to_numpy())
+    table = table.copy()
+    for k in range(top_k):
+        src = "" if k == 0 else f"_{k + 1}"
+        tp = pd.Series(rec[f"recommended_touchpoint{src}"].to_numpy(), dtype=object)
+        table[f"recommended_touchpoint{src}"] = pd.Categorical(tp.where(tp.notna(), None))
+        table[f"expected_risk_reduction{src}"] = rec[f"expected_risk_reduction{src}"].to_numpy(
+            dtype=float)
+    # the first recommendation's interval and flag (from cjml.score) follow the rules too
+    for name in ("expected_risk_reduction_low", "expected_risk_reduction_high"):
+        if name in table.columns:
+            table[name] = rec[name].to_numpy(dtype=float)
+    if "uncertain" in table.columns:
+        table["uncertain"] = pd.Series(rec["uncertain"].to_numpy(dtype=object)).where(
+            rec["recommended_touchpoint"].notna().to_numpy(), None).to_numpy(dtype=object)
+    return table
