@@ -72,7 +72,7 @@ noise.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -85,7 +85,6 @@ from cjml.labels import to_timedelta
 
 if TYPE_CHECKING:
     from cjml.models import ChurnModel
-    from cjml.recommend import TouchpointResponseModel
 
 __all__ = ["NO_ACTION", "AnchorSet", "DoublyRobustEffects", "PolicyChoice", "build_anchors",
            "choose_policy", "dr_policy", "fit_effects"]
@@ -386,7 +385,9 @@ class DoublyRobustEffects:
     min_deliveries: int = 30
     prior_sd: float = 0.02
     design: str = "events"
-    base_model: TouchpointResponseModel | None = None
+    # a fitted cjml.recommend.TouchpointResponseModel; not imported, even for typing:
+    # recommend builds on this module, not the other way round
+    base_model: Any = None
     risk_model: ChurnModel | None = None
     n_jobs: int | None = None
     diagnostics: dict = field(default_factory=dict)

@@ -169,9 +169,9 @@ def _rejects_path(out: Path) -> Path:
 
 
 def _cjml_version() -> str:
-    import cjml
+    from cjml._version import __version__
 
-    return cjml.__version__
+    return __version__
 
 
 def _bundle_id(bundle) -> str:
