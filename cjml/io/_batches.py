@@ -38,7 +38,7 @@ from cjml.io._timestamps import (
     _mixed_formats_error,
     _timestamps_ns,
 )
-from cjml.io._values import _TEXT_INT
+from cjml.io._values import _TEXT_INT, _customer_codes
 
 # pandas' default missing-value markers, so a CSV reads as read_events reads it (but in the
 # customer id column, where only an empty cell is missing).
@@ -218,10 +218,12 @@ def _arrow_timestamps_ns(col: pa.ChunkedArray, timezone) -> np.ndarray | None:
 
 
 def _raise_timestamp_error(table: pa.Table, rows: np.ndarray, reader: _Reader) -> None:
-    """Parse the timestamps of these rows again, strictly, with the columns shown."""
+    """Check these rows as read_events does, in its order (the customer ids, then the
+    timestamps), strictly, with the columns shown: the first rule broken raises."""
     shown = [c for c in REQUIRED_COLUMNS if c in table.column_names]
     data = pd.DataFrame({str(reader.resolved[c]): table.column(c).to_pandas() for c in shown})
     ctx = _Context(data, {c: str(reader.resolved[c]) for c in shown}, reader.origin(rows))
+    _customer_codes(ctx, text_ints=False, missing_ids=reader.missing_ids)
     _timestamps_ns(ctx, reader.timezone, reader.timestamp_unit)
 
 
