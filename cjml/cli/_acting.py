@@ -165,8 +165,8 @@ def add_recommend(sub: argparse._SubParsersAction) -> None:
         description="For each customer with an event within the bundle's lookback (or every "
                     "listed one), estimate the drop-off risk after each eligible actionable "
                     "touchpoint and write the top ones with their expected risk reduction and a "
-                    "reason. The estimates come from observational data: read how far to trust "
-                    "them in the README section named below.",
+                    f"reason. The estimates come from observational data: see the README, "
+                    f"section '{h.README_RULES}'.",
         examples=[("recommend models/journeys.cjml journeys.parquet --out actions.csv", ""),
                   ("recommend models/journeys.cjml journeys.parquet --out actions.csv --rules "
                    "rules.toml --top-k 1", "business rules; only the best touchpoint"),
