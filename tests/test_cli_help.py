@@ -302,8 +302,13 @@ def test_top_k_has_one_default_in_score_and_recommend():
         (action,) = [a for a in COMMANDS[name]._actions if "--top-k" in a.option_strings]
         defaults[name] = (action.default, action.help, action.metavar)
     assert defaults["score"] == defaults["recommend"]
-    assert defaults["score"][0] == h.DEFAULT_TOP_K == 3
-    assert "default 3 in score and recommend alike" in defaults["score"][1]
+    assert defaults["score"][0] == h.DEFAULT_TOP_K == 1
+    assert "default 1 in score and recommend alike" in defaults["score"][1]
+    # as cjml.score's: a run started in Python resumes from the command line
+    import inspect
+
+    import cjml
+    assert inspect.signature(cjml.score).parameters["top_k"].default == h.DEFAULT_TOP_K
 
 
 def test_jobs_quiet_and_force_are_the_same_option_wherever_they_are():
@@ -391,3 +396,17 @@ def test_an_error_raised_with_both_spellings_is_printed_with_the_option_only(tmp
     err = capsys.readouterr().err
     assert code == 1 and "--force" in err and "force=True" not in err
     assert out.read_bytes() == b"precious"
+
+
+# --------------------------------------------------------------------------- packaging
+def test_the_all_extra_installs_every_user_extra_and_completion_is_a_dependency():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    extras = project["optional-dependencies"]
+    (spec,) = extras["all"]
+    named = re.fullmatch(r"cjml\[([a-z,]+)\]", spec)
+    assert named is not None, spec
+    assert set(named.group(1).split(",")) == set(extras) - {"all", "dev"}
+    assert any(d.startswith("shtab") for d in project["dependencies"])
+    assert 'pip install -e ".[all]"' in README.read_text(encoding="utf-8")

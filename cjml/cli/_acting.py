@@ -169,7 +169,8 @@ def add_recommend(sub: argparse._SubParsersAction) -> None:
                     f"section '{h.README_RULES}'.",
         examples=[("recommend models/journeys.cjml journeys.parquet --out actions.csv", ""),
                   ("recommend models/journeys.cjml journeys.parquet --out actions.csv --rules "
-                   "rules.toml --top-k 1", "business rules; only the best touchpoint"),
+                   "rules.toml --top-k 3", "business rules; the best touchpoint and two "
+                                           "fall-backs"),
                   ("recommend models/journeys.cjml journeys.parquet --out vip.parquet "
                    "--customers vip_list.csv --method dr-point", "listed customers, ranked by "
                                                                 "the estimated effects")],

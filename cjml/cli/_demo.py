@@ -62,7 +62,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         "drivers, best touchpoint)...")
     # force: scores.parquet was checked above; this also clears an interrupted demo's run
     summary = cjml.score(model_path, events_path, out=workdir / "scores.parquet", force=True,
-                         top_k=h.DEFAULT_TOP_K, n_jobs=args.jobs)
+                         top_k=3, n_jobs=args.jobs)
     say("      " + summary.to_text().replace("\n", "\n      "))
     say("[6/6] Recommending, for every customer active in the last "
         f"{cjml.evaluation.duration_text(to_timedelta(bundle.metadata['lookback']))}, the "

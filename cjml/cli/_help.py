@@ -36,8 +36,9 @@ README_SCORING = "Scoring every customer"
 README_INPUT = "The event log: input contract"
 README_CLI = "Command line"
 
-#: ``--top-k``'s default in score and recommend alike (see TOP_K_HELP for why 3).
-DEFAULT_TOP_K = 3
+#: ``--top-k``'s default in score and recommend alike, and ``cjml.score``'s: the touchpoint to
+#: deliver (a run started in Python resumes from the command line with the same options).
+DEFAULT_TOP_K = 1
 
 
 class Formatter(argparse.RawDescriptionHelpFormatter):
@@ -262,8 +263,8 @@ def add_top_k_option(group: argparse._ActionsContainer) -> None:
     """``--top-k N``, one default for score and recommend."""
     group.add_argument("--top-k", type=positive_int, default=DEFAULT_TOP_K, metavar="N",
                        help=f"touchpoints recommended per customer, best first (default "
-                            f"{DEFAULT_TOP_K} in score and recommend alike: the first is the one "
-                            "to deliver, the next are the fall-backs when it cannot be)")
+                            f"{DEFAULT_TOP_K} in score and recommend alike: the one to deliver; "
+                            "--top-k 3 adds two fall-backs for when it cannot be)")
 
 
 def add_cutoff_option(group: argparse._ActionsContainer, what: str) -> None:
