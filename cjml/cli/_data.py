@@ -151,8 +151,8 @@ def add_features(sub: argparse._SubParsersAction) -> None:
                               "event")
     out = p.add_argument_group("Output and performance")
     h.add_force_option(out)
-    h.add_jobs_option(out, "threads computing the features (default: one, and from 50,000 "
-                           "customers the cores idle at the start)")
+    h.add_jobs_option(out, "threads computing the feature families side by side (default: "
+                           "the cores, at most 4, from 200,000 events; one below)")
     h.add_input_options(p)
     h.finish_command(p).set_defaults(func=_cmd_features)
 
