@@ -98,8 +98,10 @@ _RULES = [
 
 
 def cli_words(message: str) -> str:
-    """A library message in command-line words: where it names an option both as a keyword
-    argument and as an option, only the option stays.
+    """Put a library message in command-line words: the option, not the keyword.
+
+    Where a message names an option both as a keyword argument and as an option
+    ("--force (force=True)"), only the option stays.
 
     Parameters
     ----------
