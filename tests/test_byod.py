@@ -357,7 +357,7 @@ def test_recommend_follows_the_map_and_the_rules(saas, trained):
     # remain; the response model ranks every customer.
     code, stdout, err = cli("recommend", trained.path, saas.csv, "--map", saas.map,
                             "--columns", COLUMNS, "--rules", saas.rules, "--out", out,
-                            "--method", "response")
+                            "--method", "response", "--top-k", "3")
     assert code == 0, err
     actions = pd.read_csv(out).set_index("customer_id")
     ranks = ["", "_2", "_3"]
