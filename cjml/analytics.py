@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cjml._io import write_atomic, write_csv
 from cjml.events import EventLog, to_utc_timestamp
 from cjml.exceptions import SchemaError
+from cjml.io._write import write_atomic, write_csv
 from cjml.journey import DROPPED
 
 __all__ = ["JourneyMapReport", "journey_map"]

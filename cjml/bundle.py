@@ -35,9 +35,9 @@ from typing import Any
 import numpy as np
 
 from cjml._bundle_codec import CodecError, read_state, write_state
-from cjml._io import _umask
 from cjml._version import __version__
 from cjml.exceptions import CjmlError, JourneyMapError
+from cjml.io._write import _umask
 from cjml.journey import JourneyMap
 
 __all__ = ["BUNDLE_FORMAT", "BundleError", "ModelBundle", "fingerprint"]

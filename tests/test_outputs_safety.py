@@ -20,7 +20,10 @@ from hypothesis import strategies as st
 import cjml
 import cjml.scoring._local
 import cjml.scoring._run
-from cjml._io import (
+from cjml.cli import main
+from cjml.datasets import load_sample
+from cjml.exceptions import InputFileError
+from cjml.io._write import (
     FORMULA_PREFIXES,
     CsvStream,
     WriteError,
@@ -30,9 +33,6 @@ from cjml._io import (
     write_csv,
     write_table,
 )
-from cjml.cli import main
-from cjml.datasets import load_sample
-from cjml.exceptions import InputFileError
 from tests._panel_bundle import sample_bundle_path
 from tests.test_scoring import _interrupt_after, _Interrupted
 

@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 
 import cjml
-from cjml._io import CsvStream
 from cjml.exceptions import InputFileError
+from cjml.io._write import CsvStream
 from cjml.panel import (
     NO_TOUCHPOINT,
     ActionBook,

@@ -132,9 +132,8 @@ def _expected(bundle_path):
 
 
 def test_panel_in_voila_what_if_changes_the_risk_on_screen(voila_url):
-    from playwright.sync_api import expect, sync_playwright
-
     from _panel_bundle import sample_bundle_path
+    from playwright.sync_api import expect, sync_playwright
 
     url, folder = voila_url
     customer, start_risk, other_label, other_risk = _expected(sample_bundle_path())

@@ -10,9 +10,9 @@ import pandas as pd
 
 import cjml
 import cjml.scoring
-from cjml._io import TABLE_SUFFIXES, check_output, write_table
 from cjml.cli import _help as h
 from cjml.cli._shared import inputs_of, load_bundle, read_log, say
+from cjml.io._write import TABLE_SUFFIXES, check_output, write_table
 from cjml.recommend import METHODS
 
 

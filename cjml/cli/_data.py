@@ -7,10 +7,10 @@ import time
 from pathlib import Path
 
 import cjml
-from cjml._io import TABLE_SUFFIXES, check_output, write_table
 from cjml.cli import _help as h
 from cjml.cli._shared import inputs_of, load_bundle, read_log, say
 from cjml.exceptions import CjmlError
+from cjml.io._write import TABLE_SUFFIXES, check_output, write_table
 
 
 # --------------------------------------------------------------------------- generate

@@ -10,11 +10,11 @@ import pandas as pd
 
 import cjml
 import cjml.evaluation
-from cjml._io import write_table
 from cjml.cli import _help as h
 from cjml.cli._acting import recommendation_summary, write_actions
 from cjml.cli._shared import say
 from cjml.exceptions import CjmlError
+from cjml.io._write import write_table
 from cjml.labels import to_timedelta
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import cjml
 import cjml.training
-from cjml._io import check_output
 from cjml.cli import _help as h
 from cjml.cli._shared import inputs_of, load_bundle, read_log, say
+from cjml.io._write import check_output
 
 
 # --------------------------------------------------------------------------- train

@@ -1,4 +1,4 @@
-"""The one event reader: every rule of the event contract, in one place.
+"""Files in and out: the one event reader, and the one home of writing rules.
 
 Every command reads events through this package: :func:`cjml.read_events`
 (and so ``validate``, ``features``, ``train``, ``evaluate``, ``recommend``,
@@ -22,7 +22,10 @@ on each worker. One set of rules, one set of messages:
 - :mod:`cjml.io._values`: customer ids, touchpoints, stages, channels, scores
   and amounts checked and turned into arrays;
 - :mod:`cjml.io._messages`: the canonical names and how a message points at
-  rows (``row 12 (events.csv line 14)``, a DataFrame's index).
+  rows (``row 12 (events.csv line 14)``, a DataFrame's index);
+- :mod:`cjml.io._write`: everything cjml writes (atomic, never over an input,
+  an existing file only with ``--force``, mode ``0666 & ~umask``, one
+  formula-safe CSV writer).
 
 What is left to :mod:`cjml.events` is the in-memory :class:`~cjml.EventLog`:
 canonical order, categories, the derived stage and the summary.

@@ -12,7 +12,6 @@ from typing import Any
 import pyarrow as pa
 
 from cjml._dask import ClusterError
-from cjml._io import WriteError, check_output
 from cjml.bundle import ModelBundle
 from cjml.events import EventLog, to_utc_timestamp
 from cjml.exceptions import CjmlError
@@ -21,6 +20,7 @@ from cjml.io._columns import _parse_columns, _resolve_columns
 from cjml.io._csv import parse_missing_ids
 from cjml.io._messages import _Origin
 from cjml.io._source import _open_source
+from cjml.io._write import WriteError, check_output
 from cjml.scoring._chunk import _Plan
 from cjml.scoring._dask_engine import _run_dask
 from cjml.scoring._local import _n_parts, _run_local
@@ -172,7 +172,7 @@ def score(bundle, events, *, customers=None, cutoff=None, top_k=1, out=None, for
         When the output exists (without ``force``), is a folder, is one of the
         inputs or lies inside the events folder (even with ``force``), or an
         input cannot be read.
-    cjml._io.WriteError
+    cjml.io._write.WriteError
         When a file cannot be written (a full disk...): the message names it
         and, when chunks were finished, says that ``resume=True`` continues.
 

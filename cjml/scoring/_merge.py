@@ -22,9 +22,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from cjml._io import CsvStream, publish, write_error
 from cjml.exceptions import CjmlError, InputFileError, SchemaError
 from cjml.io._files import _id_text
+from cjml.io._write import CsvStream, publish, write_error
 from cjml.scoring._chunk import (
     _COST,
     STATUSES,
@@ -174,7 +174,7 @@ def _merge_sorted(sources: list[Iterator[pa.Table]], key: str) -> Iterator[pa.Ta
 class _TableSink:
     """Writes batches to a Parquet or CSV file under a temporary name, or keeps them.
 
-    CSV goes through cjml's one CSV encoder (:class:`cjml._io.CsvStream`:
+    CSV goes through cjml's one CSV encoder (:class:`cjml.io._write.CsvStream`:
     formula-safe, UTF-8 with BOM). A batch is encoded and written on a second
     thread while the merge prepares the next (Arrow releases the GIL); one
     batch at most is in flight. The finished file gets the umask's mode and is

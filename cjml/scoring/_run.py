@@ -22,9 +22,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from cjml._io import WriteError, write_error
 from cjml.bundle import BundleError
 from cjml.exceptions import CjmlError
+from cjml.io._write import WriteError, write_error
 from cjml.scoring._chunk import _chunk_schema, _Plan
 
 _STATE, _LOCK = "state.json", "lock"

@@ -308,7 +308,7 @@ class ActionBook:
             When the file exists (without ``force``), is not ``.csv``, is a
             folder or is one of ``inputs``.
         """
-        from cjml._io import check_output, write_csv
+        from cjml.io._write import check_output, write_csv
 
         check_output(path, inputs=inputs, force=force, suffixes=(".csv",), option="file name")
         actions = self.approved()
