@@ -200,7 +200,7 @@ def _primary_order(cust: np.ndarray, ts: np.ndarray, tp: np.ndarray, n_tp: int) 
         at = np.argsort(keys, kind="stable")
         cust_s = keys[at]
     perm = by_time[at]
-    ts_s, tp_s = ts[perm], tp[perm]
+    ts_s, tp_s = _gather({"ts": ts, "tp": tp}, perm).values()
     same = cust_s[1:] == cust_s[:-1]
     same &= ts_s[1:] == ts_s[:-1]
     same &= tp_s[1:] == tp_s[:-1]
