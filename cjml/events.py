@@ -267,11 +267,16 @@ def _gather(columns: Mapping[Hashable, Any], perm: np.ndarray) -> dict[Hashable,
         return dict(zip(columns, pool.map(take, columns.values()), strict=True))
 
 
-def _categorical(codes: np.ndarray, categories: Sequence[Any], ordered: bool = False
-                 ) -> pd.Categorical:
+def _categorical(codes: np.ndarray, categories: list[Any], ordered: bool = False
+                 ) -> pd.Categorical[Any]:
     """A categorical of codes known to be valid (-1 for missing), without a copy."""
     return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(categories, ordered),
                                      validate=False)
+
+
+def _column(data: pd.DataFrame, name: Hashable) -> pd.Series:
+    """One column, typed as the Series it is (a lambda's default argument loses it)."""
+    return data[name]
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
@@ -654,7 +659,7 @@ class EventLog:
         extras = [c for c in data.columns if c not in set(resolved.values())]
         if same.any() and extras:
             perm, same = _refine(perm, same, [
-                (lambda rows, c=c: _sort_codes(data[c].iloc[rows])) for c in extras])
+                (lambda rows, c=c: _sort_codes(_column(data, c).iloc[rows])) for c in extras])
         # _refine reorders rows only within runs of ties, which share all three keys:
         # the sorted keys stay valid.
         cust_sorted, ts_s, tp_s = order.cust, order.ts, order.tp
@@ -673,7 +678,7 @@ class EventLog:
         # The other columns in canonical order: independent gathers, on two threads for a
         # large log (numpy releases the GIL while it copies).
         inputs: dict[Hashable, Any] = {("given",): given, ("channel",): channel_codes,
-                                       **numeric, **{(c,): data[c].array for c in extras}}
+                                       **numeric, **{(c,): _column(data, c).array for c in extras}}
         gathered = _gather({k: v for k, v in inputs.items() if v is not None}, perm)
 
         if customer_ids is None:  # the keys are the ids: dense codes from where they change
@@ -714,7 +719,7 @@ class EventLog:
             "touchpoint": _categorical(tp_s, tp_categories),
             "stage": _categorical(stage_codes, list(stages), ordered=True),
         }
-        if channel_codes is not None:
+        if channel_codes is not None and channel_cats is not None:
             out["channel"] = _categorical(gathered[("channel",)], list(channel_cats))
         for c in numeric:
             out[c] = gathered[c]

@@ -179,8 +179,8 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     try:
         # One block per column (no copy to consolidate same-typed columns), and each Arrow
         # column freed once converted: faster, and the file's size is not held twice.
-        frame = pd.read_parquet(path, to_pandas_kwargs={"split_blocks": True,
-                                                        "self_destruct": True})
+        frame = pd.read_parquet(path, engine="pyarrow",
+                                to_pandas_kwargs={"split_blocks": True, "self_destruct": True})
     except Exception as exc:  # pyarrow raises several unrelated types; none must leak
         why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputFileError(

@@ -249,7 +249,7 @@ def _checked_codes(ctx: _Context, jmap: JourneyMap) -> _Codes:
             counts = np.bincount(st_raw_codes[st_raw_codes >= 0], minlength=len(st_text))
             names = "\n".join(
                 f"  {st_text[u]!r}: {_plural(int(counts[u]), 'row')}."
-                f"{_did_you_mean(st_text[u], stages)}" for u in bad_u)
+                f"{_did_you_mean(st_text[u], stages)}" for u in bad_u.tolist())
             rows = np.flatnonzero(np.isin(st_raw_codes, bad_u))
             label = ctx.label("stage")
             raise _row_error(
