@@ -13,14 +13,18 @@ process, so a busy spell of a shared machine falls on every case alike.
 
 Goals (issue 21): ``read_events`` of 10M events at most half of 10.3 s (the
 figure before the issue) on 2 cores, and never more than 1.3x pyarrow's read
-plus sort.
+plus sort. On a busy machine the seconds say little; ``--before DIR`` adds the
+case ``read_events before``: the same call with cjml imported from DIR (e.g.
+``git archive 0340982 cjml | tar -x -C DIR``), so that old and new are
+compared in the same run.
 
-    python benchmarks/events.py [--events 1000000 10000000] [--repeats 3]
+    python benchmarks/events.py [--events 1000000 10000000] [--repeats 3] [--before DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 
 import numpy as np
@@ -98,11 +102,26 @@ CASES = {"cjml.read_events": "cjml_read",
          "pandas read+sort (reference)": "pandas_reference"}
 
 
-def interleaved(repeats: int, **kwargs) -> dict[str, dict]:
+BEFORE = "read_events before"
+
+
+def interleaved(repeats: int, before: str | None = None, **kwargs) -> dict[str, dict]:
     """Median seconds and largest peak of each case, runs taken in turn."""
-    runs: dict[str, list] = {label: [] for label in CASES}
+    cases = {**CASES, **({BEFORE: "cjml_read"} if before else {})}
+    runs: dict[str, list] = {label: [] for label in cases}
     for _ in range(repeats):
-        for label, func in CASES.items():
+        for label, func in cases.items():
+            if label == BEFORE:  # the child imports cjml from the old copy
+                saved = os.environ.get("PYTHONPATH")
+                os.environ["PYTHONPATH"] = str(before)
+                try:
+                    runs[label].append(run_case("events", func, **kwargs))
+                finally:
+                    if saved is None:
+                        os.environ.pop("PYTHONPATH")
+                    else:
+                        os.environ["PYTHONPATH"] = saved
+                continue
             runs[label].append(run_case("events", func, **kwargs))
     return {label: {"seconds": statistics.median(r["seconds"] for r in rs),
                     "peak_mb": max(r["peak_mb"] for r in rs),
@@ -115,13 +134,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--before", default=None,
+                        help="a folder holding cjml as it was before, to time in the same run")
     args = parser.parse_args()
     print(f"read_events on shuffled Parquet logs; median of {args.repeats} interleaved runs "
           "in fresh processes")
     print(f"{'events':>11} {'case':30} {'seconds':>8} {'events/s':>12} {'peak MB':>8}  runs")
     for n in args.events:
         path = _log_path(n)
-        cases = interleaved(args.repeats, path=path)
+        cases = interleaved(args.repeats, before=args.before, path=path)
         for label, r in cases.items():
             print(f"{n:11,} {label:30} {r['seconds']:8.2f} {n / r['seconds']:12,.0f} "
                   f"{r['peak_mb']:8.0f}  {r['all_seconds']}")
@@ -134,11 +155,19 @@ def main() -> None:
         vs_arrow = ours["seconds"] / cases["pyarrow read+sort (reference)"]["seconds"]
         print(f"{'':11} goal, at most {GOAL_VS_PYARROW}x pyarrow read+sort: "
               f"{'met' if vs_arrow <= GOAL_VS_PYARROW else 'NOT met'} ({vs_arrow:.2f}x)")
+        if BEFORE in cases:
+            speedup = ours["seconds"] / cases[BEFORE]["seconds"]
+            print(f"{'':11} {'ratio cjml / cjml before':30} {speedup:8.2f}x "
+                  f"{'':12} {ours['peak_mb'] / cases[BEFORE]['peak_mb']:8.2f}x")
         if n == GOAL_EVENTS:
             half = BEFORE_SECONDS / 2
             print(f"{'':11} goal, at most half of {BEFORE_SECONDS} s = {half:.2f} s: "
                   f"{'met' if ours['seconds'] <= half else 'NOT met'} "
                   f"({ours['seconds']:.2f} s)")
+            if BEFORE in cases:
+                speedup = ours["seconds"] / cases[BEFORE]["seconds"]
+                print(f"{'':11} goal, at most half of read_events before, same run: "
+                      f"{'met' if speedup <= 0.5 else 'NOT met'} ({speedup:.2f}x)")
 
 
 if __name__ == "__main__":
