@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import html
 import os
+import threading
 import warnings
 from collections.abc import Hashable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -60,7 +62,7 @@ from cjml.io._timestamps import (
     _timestamps_ns,
     to_utc_timestamp,
 )
-from cjml.io._values import _checked_codes, _customer_codes
+from cjml.io._values import _checked_codes, _code_dtype, _customer_codes
 from cjml.journey import JourneyMap
 
 __all__ = [
@@ -120,37 +122,89 @@ def _equal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return eq
 
 
-def _primary_order(cust: np.ndarray, ts: np.ndarray, tp: np.ndarray, n_tp: int
-                   ) -> tuple[np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class _Order:
+    """The canonical order of a log's rows and its sort keys in that order."""
+
+    perm: np.ndarray  # input position of each sorted row (int64)
+    same: np.ndarray  # same[i]: sorted row i + 1 ties with row i on all three keys
+    cust: np.ndarray  # the customer keys, sorted
+    ts: np.ndarray  # the times, sorted
+    tp: np.ndarray  # the touchpoint codes, sorted
+
+
+def _sorted_with_rows(key: np.ndarray, row_bits: int) -> np.ndarray:
+    """``key`` (non-negative, below ``2**(63 - row_bits)``; overwritten) sorted with
+    each row's input position packed into its low ``row_bits`` bits.
+
+    Equal keys then sort by position, so the order is stable; and sorting the
+    values is a SIMD sort, several times faster than ``np.argsort`` and a hash
+    factorisation of the ids.
+    """
+    key <<= row_bits
+    key |= np.arange(len(key), dtype=np.int64)
+    key.sort()
+    return key
+
+
+def _time_order(ts: np.ndarray, tp: np.ndarray, n_tp: int, row_bits: int) -> np.ndarray:
+    """The stable order of the rows by (time, touchpoint)."""
+    t0 = int(ts.min())
+    span = int(ts.max()) - t0
+    if span >= 2**62:
+        return np.lexsort((tp, ts))
+    rel = ts - t0
+    res = next((r for r in (10**9, 10**6, 10**3) if not np.any(rel % r)), 1)
+    width = span // res + 1
+    if width * n_tp >= 2**62:
+        return np.lexsort((tp, ts))
+    if res > 1:
+        rel //= res
+    rel *= n_tp
+    rel += tp  # one key: time at its resolution, then touchpoint
+    if (width * n_tp - 1).bit_length() + row_bits <= 63:
+        packed = _sorted_with_rows(rel, row_bits)
+        packed &= (1 << row_bits) - 1
+        return packed
+    # numpy's default (SIMD) sort is about four times faster than its stable one;
+    # only exact ties need their input order restored.
+    perm = np.argsort(rel)
+    sorted_key = rel[perm]
+    same = sorted_key[1:] == sorted_key[:-1]
+    if same.any():
+        _input_order_within_ties(perm, same)
+    return perm
+
+
+def _primary_order(cust: np.ndarray, ts: np.ndarray, tp: np.ndarray, n_tp: int) -> _Order:
     """Stable order by (customer, time, touchpoint), and which rows tie with the previous.
 
-    When the ranges allow, the three keys are packed into one int64: a single stable
-    argsort is several times faster than ``np.lexsort`` on three keys.
+    Two stable sorts, by (time, touchpoint) then by customer, make one by the
+    three keys. ``cust`` holds any order-preserving int64 keys of the ids (the
+    ids themselves when they are whole numbers).
     """
     n = len(ts)
-    if n > 1:
-        t0 = int(ts.min())
-        span = int(ts.max()) - t0
-        if span < 2**62:
-            rel = ts - t0
-            res = next((r for r in (10**9, 10**6, 10**3) if not np.any(rel % r)), 1)
-            width = span // res + 1
-            if (int(cust.max()) + 1) * width * n_tp < 2**62:
-                key = (cust * width + rel // res) * n_tp + tp
-                # numpy's default (SIMD) sort is about four times faster than its stable
-                # one; only exact ties need their input order restored.
-                perm = np.argsort(key)
-                sorted_key = key[perm]
-                same = sorted_key[1:] == sorted_key[:-1]
-                if same.any():
-                    _input_order_within_ties(perm, same)
-                return perm, same
-    perm = np.lexsort((tp, ts, cust))
-    same = np.ones(max(n - 1, 0), dtype=bool)
-    for key in (cust, ts, tp):
-        k = key[perm]
-        same &= k[1:] == k[:-1]
-    return perm, same
+    row_bits = max(n - 1, 1).bit_length()
+    by_time = _time_order(ts, tp, n_tp, row_bits).astype(np.int64, copy=False)
+    c0 = int(cust.min()) if n else 0
+    span = int(cust.max()) - c0 if n else 0
+    keys = cust[by_time]
+    if span.bit_length() + row_bits <= 63:
+        keys -= c0
+        packed = _sorted_with_rows(keys, row_bits)
+        at = packed & ((1 << row_bits) - 1)
+        packed >>= row_bits
+        packed += c0
+        cust_s = packed
+    else:
+        at = np.argsort(keys, kind="stable")
+        cust_s = keys[at]
+    perm = by_time[at]
+    ts_s, tp_s = _gather({"ts": ts, "tp": tp}, perm).values()
+    same = cust_s[1:] == cust_s[:-1]
+    same &= ts_s[1:] == ts_s[:-1]
+    same &= tp_s[1:] == tp_s[:-1]
+    return _Order(perm, same, cust_s, ts_s, tp_s)
 
 
 def _input_order_within_ties(perm: np.ndarray, same: np.ndarray) -> None:
@@ -190,6 +244,39 @@ def _refine(perm: np.ndarray, same: np.ndarray, key_fns: Sequence[Any]
     new_same = np.zeros_like(same)
     new_same[at[1:][eq] - 1] = True
     return perm, new_same
+
+
+#: Below this many rows, gathering columns on two threads costs more than it saves.
+_PARALLEL_ROWS = 500_000
+
+
+def _gather(columns: Mapping[Hashable, Any], perm: np.ndarray) -> dict[Hashable, Any]:
+    """Each column (numpy or pandas array) taken at ``perm``.
+
+    For a large log the columns are gathered on two threads: numpy and pandas
+    release the GIL while they copy, and the gathers are independent. Inside a
+    worker thread (batch scoring runs one log per thread) they stay on it.
+    """
+    def take(values: Any) -> Any:
+        return values[perm] if isinstance(values, np.ndarray) else values.take(perm)
+
+    if (len(perm) < _PARALLEL_ROWS or len(columns) < 2
+            or threading.current_thread() is not threading.main_thread()):
+        return {k: take(v) for k, v in columns.items()}
+    with ThreadPoolExecutor(2) as pool:
+        return dict(zip(columns, pool.map(take, columns.values()), strict=True))
+
+
+def _categorical(codes: np.ndarray, categories: list[Any], ordered: bool = False
+                 ) -> pd.Categorical[Any]:
+    """A categorical of codes known to be valid (-1 for missing), without a copy."""
+    return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(categories, ordered),
+                                     validate=False)
+
+
+def _column(data: pd.DataFrame, name: Hashable) -> pd.Series:
+    """One column, typed as the Series it is (a lambda's default argument loses it)."""
+    return data[name]
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
@@ -543,7 +630,7 @@ class EventLog:
         ctx = _Context(data, resolved, origin)
         n = len(data)
 
-        cust_codes, customer_ids = _customer_codes(ctx, text_ints, missing_ids)
+        cust_keys, customer_ids = _customer_codes(ctx, text_ints, missing_ids)
         ts_ns = _timestamps_ns(ctx, timezone, timestamp_unit)
         if log_checks:
             epoch = _epoch_error(ctx.label("timestamp"), int(ts_ns.min()), int(ts_ns.max()),
@@ -563,7 +650,8 @@ class EventLog:
 
         # Sort by customer, time, then the other canonical columns so that the row order
         # of the input never shows. Secondary keys only sort the runs of tied rows.
-        perm, same = _primary_order(cust_codes, ts_ns, tp_codes, len(tp_categories))
+        order = _primary_order(cust_keys, ts_ns, tp_codes, len(tp_categories))
+        perm, same = order.perm, order.same
         more = ([given] if given is not None else []) + (
             [channel_codes] if channel_codes is not None else []) + list(numeric.values())
         if same.any() and more:
@@ -571,7 +659,10 @@ class EventLog:
         extras = [c for c in data.columns if c not in set(resolved.values())]
         if same.any() and extras:
             perm, same = _refine(perm, same, [
-                (lambda rows, c=c: _sort_codes(data[c].iloc[rows])) for c in extras])
+                (lambda rows, c=c: _sort_codes(_column(data, c).iloc[rows])) for c in extras])
+        # _refine reorders rows only within runs of ties, which share all three keys:
+        # the sorted keys stay valid.
+        cust_sorted, ts_s, tp_s = order.cust, order.ts, order.tp
         dup_sorted = np.concatenate([[False], same])
         n_dup = int(dup_sorted.sum())
         if n_dup:
@@ -581,44 +672,59 @@ class EventLog:
             shown_at = dup_at[np.argsort(perm[dup_at], kind="stable")[:_MAX_SHOWN]]
             dup_pairs = [(int(perm[i]), int(perm[run_start[i]])) for i in shown_at]
         if drop_duplicates and n_dup:
-            perm = perm[~dup_sorted]
-        perm = perm.astype(np.int64, copy=False)
+            kept = ~dup_sorted
+            perm, cust_sorted, ts_s, tp_s = perm[kept], cust_sorted[kept], ts_s[kept], tp_s[kept]
+
+        # The other columns in canonical order: independent gathers, on two threads for a
+        # large log (numpy releases the GIL while it copies).
+        inputs: dict[Hashable, Any] = {("given",): given, ("channel",): channel_codes,
+                                       **numeric, **{(c,): _column(data, c).array for c in extras}}
+        gathered = _gather({k: v for k, v in inputs.items() if v is not None}, perm)
+
+        if customer_ids is None:  # the keys are the ids: dense codes from where they change
+            starts = np.empty(len(cust_sorted), dtype=bool)
+            starts[:1] = True
+            np.not_equal(cust_sorted[1:], cust_sorted[:-1], out=starts[1:])
+            cust_s = np.cumsum(starts) - 1
+            customer_ids = pd.Index(cust_sorted[starts])
+            id_column = pd.Series(cust_sorted, copy=False)
+        else:
+            cust_s = cust_sorted
+            id_column = pd.Series(customer_ids.take(cust_s))
 
         # Stage: running max of the stage evidence per customer, clipped to the
         # touchpoint's stage range. Adding customer * n_stages makes one global
         # cumulative max behave as a per-customer one (codes are sorted).
-        cust_s = cust_codes[perm]
-        tp_s = tp_codes[perm]
-        lo, hi = jmap.stage_bounds()
-        pad = len(tp_categories) - n_known
-        lo_all = np.concatenate([lo, np.zeros(pad, dtype=lo.dtype)]).astype(np.int64)
-        hi_all = np.concatenate([hi, np.full(pad, len(stages) - 1, dtype=hi.dtype)]
-                                ).astype(np.int64)
-        given_s = given[perm] if given is not None else None
-        need_s = np.ones(len(perm), dtype=bool) if given_s is None else given_s < 0
-        if need_s.any():
-            evidence = lo_all[tp_s] if given_s is None else np.where(need_s, lo_all[tp_s], given_s)
+        given_s = gathered.get(("given",))
+        if given_s is None or (given_s < 0).any():
+            lo, hi = jmap.stage_bounds()
+            pad = len(tp_categories) - n_known
+            lo_all = np.concatenate([lo, np.zeros(pad, dtype=lo.dtype)]).astype(np.int64)
+            hi_all = np.concatenate([hi, np.full(pad, len(stages) - 1, dtype=hi.dtype)]
+                                    ).astype(np.int64)
+            lo_s = lo_all[tp_s]
+            evidence = lo_s if given_s is None else np.where(given_s < 0, lo_s, given_s)
             shift = cust_s * len(stages)
             running = np.maximum.accumulate(shift + evidence) - shift
-            derived = np.clip(running, lo_all[tp_s], hi_all[tp_s])
-            stage_codes = derived if given_s is None else np.where(need_s, derived, given_s)
+            derived = np.clip(running, lo_s, hi_all[tp_s])
+            stage_codes = derived if given_s is None else np.where(given_s < 0, derived, given_s)
+            stage_codes = stage_codes.astype(given_s.dtype if given_s is not None
+                                             else _code_dtype(len(stages)))
         else:
             stage_codes = given_s
 
         out: dict[Hashable, Any] = {
-            "customer_id": pd.Series(customer_ids.take(cust_s)),
-            "timestamp": pd.Series(ts_ns[perm].view("M8[ns]")).dt.tz_localize("UTC"),
-            "touchpoint": pd.Categorical.from_codes(tp_s, categories=tp_categories),
-            "stage": pd.Categorical.from_codes(stage_codes, categories=list(stages),
-                                               ordered=True),
+            "customer_id": id_column,
+            "timestamp": pd.Series(ts_s.view("M8[ns]"), dtype="datetime64[ns, UTC]", copy=False),
+            "touchpoint": _categorical(tp_s, tp_categories),
+            "stage": _categorical(stage_codes, list(stages), ordered=True),
         }
-        if channel_codes is not None:
-            out["channel"] = pd.Categorical.from_codes(channel_codes[perm],
-                                                       categories=list(channel_cats))
-        for c, values in numeric.items():
-            out[c] = values[perm]
+        if channel_codes is not None and channel_cats is not None:
+            out["channel"] = _categorical(gathered[("channel",)], list(channel_cats))
+        for c in numeric:
+            out[c] = gathered[c]
         for c in extras:
-            out[c] = data[c].iloc[perm].reset_index(drop=True)
+            out[c] = pd.Series(gathered[(c,)], copy=False)
         frame = pd.DataFrame(out, copy=False)
         frame.index = pd.RangeIndex(len(frame))
 
@@ -627,7 +733,7 @@ class EventLog:
         self._columns = {c: resolved[c] for c in CANONICAL_COLUMNS if c in resolved}
         self._extra_columns = tuple(extras)
         self._customer_ids = customer_ids
-        self._customer_codes = _frozen(cust_s)
+        self._customer_codes = _frozen(cust_s.astype(np.int64, copy=False))
         self._source_rows = _frozen(perm)
         self._unknown = tuple(unknown)
         self._duplicates_found = n_dup

@@ -31,8 +31,13 @@ _TEXT_INT = r"-?(?:0|[1-9][0-9]{0,17})"
 
 
 def _customer_codes(ctx: _Context, text_ints: bool, missing_ids: tuple[str, ...] = ()
-                    ) -> tuple[np.ndarray, pd.Index]:
-    """Dense codes (in input order) and the sorted unique customer ids.
+                    ) -> tuple[np.ndarray, pd.Index | None]:
+    """Order-preserving int64 keys of the customer ids (input order), and the ids.
+
+    Whole-number ids are their own keys and come back with ``None``: the sort
+    that puts the log in canonical order finds the distinct ids and their dense
+    codes on the way, cheaper than hashing them here. Other ids come back as
+    dense codes with the sorted unique ids.
 
     Only missing cells and empty text are missing ids, and the texts of
     ``missing_ids``: "NA" or "null" are ids unless the user says otherwise.
@@ -47,19 +52,18 @@ def _customer_codes(ctx: _Context, text_ints: bool, missing_ids: tuple[str, ...]
                            f"a customer id that means missing (missing_ids={list(missing_ids)!r})",
                            fix, REQUIRED_COLUMNS)
     if is_integer_dtype(s.dtype) and not (s.dtype == np.uint64 and len(s) and s.max() > 2**63 - 1):
-        null = np.flatnonzero(s.isna().to_numpy())
-        if len(null):
-            raise ctx.fail("customer_id", null, "no customer id", fix, REQUIRED_COLUMNS)
-        codes, uniques = pd.factorize(s.to_numpy(dtype=np.int64), sort=True)
-        return codes.astype(np.int64, copy=False), pd.Index(uniques)
+        if not (isinstance(s.dtype, np.dtype) and s.dtype.kind in "iu"):  # numpy ints hold no NA
+            null = np.flatnonzero(s.isna().to_numpy())
+            if len(null):
+                raise ctx.fail("customer_id", null, "no customer id", fix, REQUIRED_COLUMNS)
+        return s.to_numpy(dtype=np.int64), None
     if is_float_dtype(s.dtype):
         values = s.to_numpy(dtype=np.float64, na_value=np.nan)
         null = np.flatnonzero(np.isnan(values))
         if len(null):
             raise ctx.fail("customer_id", null, "no customer id", fix, REQUIRED_COLUMNS)
         if np.all(values == np.round(values)) and np.all(np.abs(values) < 2**53):
-            codes, uniques = pd.factorize(values.astype(np.int64), sort=True)
-            return codes.astype(np.int64, copy=False), pd.Index(uniques)
+            return values.astype(np.int64), None
     codes0, uniques0 = _factorize(s)
     as_text = pd.Index(uniques0).astype(str)
     empty = np.append(np.asarray(as_text.str.strip() == "", dtype=bool), True)
@@ -89,26 +93,66 @@ def _factorize(s: pd.Series) -> tuple[np.ndarray, Any]:
         return pd.factorize(s.astype(str).where(~s.isna().to_numpy(), None))
 
 
-def _text_codes(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
+def _code_dtype(n_categories: int) -> type[np.signedinteger]:
+    """The integer type pandas keeps the codes of ``n_categories`` categories in."""
+    for dtype in (np.int8, np.int16, np.int32):
+        if n_categories < np.iinfo(dtype).max:
+            return dtype
+    return np.int64
+
+
+@dataclass(frozen=True)
+class _TextCodes:
+    """A text-like column as ``raw`` codes per row and a small ``table`` onto its texts.
+
+    ``table[raw]`` is the position in ``text`` of each row, -1 for a missing or
+    empty cell (a raw code of -1 picks the table's last slot, which is -1).
+    Keeping the rows' codes as they came (a Parquet dictionary's or a
+    category's, often 1 byte each) lets every later mapping be composed on the
+    table and applied to the rows once.
+    """
+
+    raw: np.ndarray
+    table: np.ndarray  # int64, one slot per raw code, then -1
+    text: pd.Index
+
+    def rows(self, lookup: np.ndarray | None = None, n_categories: int | None = None
+             ) -> np.ndarray:
+        """Per-row ``lookup[position in text]`` (-1 stays -1), in the smallest code type."""
+        table = self.table
+        if lookup is not None:
+            table = np.where(table >= 0, np.append(lookup, -1)[table], -1)
+        size = len(self.text) if n_categories is None else n_categories
+        return table.astype(_code_dtype(size))[self.raw]
+
+
+def _used_codes(raw: np.ndarray, n_categories: int) -> np.ndarray:
+    """Which of ``n_categories`` category codes occur in ``raw`` (-1 ignored)."""
+    if raw.dtype == np.int8:  # as bytes, -1 lands on slot 255: no mask, no copy of the rows
+        return np.bincount(raw.view(np.uint8), minlength=256)[:n_categories] > 0
+    return np.bincount(raw[raw >= 0], minlength=n_categories) > 0
+
+
+def _text_codes(s: pd.Series) -> _TextCodes:
     """Codes of a text-like column (-1 for missing or empty) and its text uniques."""
     if isinstance(s.dtype, pd.CategoricalDtype):
         # Dictionary-encoded input (Parquet, category dtype): its codes already factorize
         # the column, so only the few categories are turned into text. Unused categories
         # are dropped; categories that read as the same text are merged.
-        raw = s.cat.codes.to_numpy().astype(np.int64)
+        raw = np.asarray(s.cat.codes)
         cats = s.cat.categories
-        used = np.flatnonzero(np.bincount(raw[raw >= 0], minlength=len(cats)))
+        used = np.flatnonzero(_used_codes(raw, len(cats)))
         merged, as_text = pd.factorize(pd.Index(cats[used]).astype(str))
-        remap = np.full(len(cats) + 1, -1, dtype=np.int64)  # the last slot maps -1 to -1
-        remap[used] = merged
-        codes, as_text = remap[raw], pd.Index(as_text)
+        table = np.full(len(cats) + 1, -1, dtype=np.int64)  # the last slot maps -1 to -1
+        table[used] = merged
+        as_text = pd.Index(as_text)
     else:
-        codes, uniques = _factorize(s)
+        raw, uniques = _factorize(s)
         as_text = pd.Index(uniques).astype(str)
-    empty = np.asarray(as_text.str.strip() == "", dtype=bool)
-    if empty.any():
-        codes = np.where(np.append(empty, True)[codes], -1, codes)
-    return codes.astype(np.int64, copy=False), as_text
+        table = np.append(np.arange(len(as_text), dtype=np.int64), -1)
+    empty = np.append(np.asarray(as_text.str.strip() == "", dtype=bool), False)
+    table[empty[np.maximum(table, 0)] & (table >= 0)] = -1
+    return _TextCodes(raw, table, as_text)
 
 
 def _numeric_values(ctx: _Context, canon: str) -> np.ndarray:
@@ -125,7 +169,9 @@ def _numeric_values(ctx: _Context, canon: str) -> np.ndarray:
         bad = np.flatnonzero(~np.asarray(s.isna()))
         raise ctx.fail(canon, bad, f"true/false values instead of numbers ({allowed})", fix_num,
                        whole_column=True)
-    if is_numeric_dtype(s.dtype):
+    if s.dtype == np.float64:
+        values = np.asarray(s)  # NaN already marks the missing cells: no copy
+    elif is_numeric_dtype(s.dtype):
         values = s.to_numpy(dtype=np.float64, na_value=np.nan)
     else:
         values = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
@@ -137,9 +183,9 @@ def _numeric_values(ctx: _Context, canon: str) -> np.ndarray:
             bad = nan_rows[~missing]
             if len(bad):
                 raise ctx.fail(canon, bad, f"values that are not numbers ({allowed})", fix_num)
-    with np.errstate(invalid="ignore"):
-        out = ~np.isnan(values) & (~np.isfinite(values) | (values < lo) | (values > hi))
-    bad = np.flatnonzero(out)
+    # NaN (missing) compares False; infinities fall outside any finite range
+    bad = np.flatnonzero(np.isinf(values) if canon not in _SCORE_RANGES
+                         else (values < lo) | (values > hi))
     if len(bad):
         if canon in _SCORE_RANGES:
             problem = f"scores outside the {survey} range {lo:g} to {hi:g}"
@@ -176,30 +222,34 @@ def _checked_codes(ctx: _Context, jmap: JourneyMap) -> _Codes:
     """
     resolved = ctx.resolved
     # touchpoint: map order first, then touchpoints the map lacks, sorted.
-    tp_raw_codes, tp_text = _text_codes(ctx.raw("touchpoint"))
-    null = np.flatnonzero(tp_raw_codes < 0)
+    tp = _text_codes(ctx.raw("touchpoint"))
+    known = list(jmap.touchpoint_names)
+    used_text = tp.text[np.unique(tp.table[tp.table >= 0])]
+    unknown = sorted(set(used_text) - set(known))
+    tp_categories = known + unknown
+    tp_codes = tp.rows(pd.Index(tp_categories).get_indexer(tp.text).astype(np.int64),
+                       len(tp_categories))
+    null = np.flatnonzero(tp_codes < 0)
     if len(null):
         raise ctx.fail("touchpoint", null, "a missing or empty touchpoint",
                        "fill in the touchpoint of these events, or remove them before "
                        "calling cjml (cjml never drops rows on its own).", REQUIRED_COLUMNS)
-    known = list(jmap.touchpoint_names)
-    unknown = sorted(set(tp_text) - set(known))
-    tp_categories = known + unknown
-    tp_codes = pd.Index(tp_categories).get_indexer(tp_text).astype(np.int64)[tp_raw_codes]
     n_known = len(known)
 
     stages = jmap.stages
     has_stage = "stage" in resolved
     given = None
     if has_stage:
-        st_raw_codes, st_text = _text_codes(ctx.raw("stage"))
+        st = _text_codes(ctx.raw("stage"))
+        st_text = st.text
         st_lookup = pd.Index(stages).get_indexer(st_text).astype(np.int64)
         bad_u = np.flatnonzero((st_lookup < 0) & np.asarray(st_text.str.strip() != ""))
         if len(bad_u):
+            st_raw_codes = st.rows()
             counts = np.bincount(st_raw_codes[st_raw_codes >= 0], minlength=len(st_text))
             names = "\n".join(
                 f"  {st_text[u]!r}: {_plural(int(counts[u]), 'row')}."
-                f"{_did_you_mean(st_text[u], stages)}" for u in bad_u)
+                f"{_did_you_mean(st_text[u], stages)}" for u in bad_u.tolist())
             rows = np.flatnonzero(np.isin(st_raw_codes, bad_u))
             label = ctx.label("stage")
             raise _row_error(
@@ -210,7 +260,7 @@ def _checked_codes(ctx: _Context, jmap: JourneyMap) -> _Codes:
                 "Fix: rename these stages to the map's names, or pass a journey map "
                 "(journey_map=...) whose stages match your data.", "stage", rows,
                 f"a stage that journey map {jmap.name!r} does not have")
-        given = np.append(st_lookup, -1)[st_raw_codes]  # code -1 (missing) stays -1
+        given = st.rows(st_lookup, len(stages))  # missing or empty stays -1
     if unknown:
         need = (tp_codes >= n_known) if given is None else (tp_codes >= n_known) & (given < 0)
         rows = np.flatnonzero(need)
@@ -235,11 +285,10 @@ def _checked_codes(ctx: _Context, jmap: JourneyMap) -> _Codes:
 
     channel_codes = channel_cats = None
     if "channel" in resolved:
-        ch_raw_codes, ch_text = _text_codes(ctx.raw("channel"))
-        channel_cats = pd.Index(ch_text[np.unique(ch_raw_codes[ch_raw_codes >= 0])]
-                                ).unique().sort_values()
-        ch_lookup = channel_cats.get_indexer(ch_text).astype(np.int64)
-        channel_codes = np.append(ch_lookup, -1)[ch_raw_codes]
+        ch = _text_codes(ctx.raw("channel"))
+        channel_cats = pd.Index(ch.text[np.unique(ch.table[ch.table >= 0])]).unique().sort_values()
+        channel_codes = ch.rows(channel_cats.get_indexer(ch.text).astype(np.int64),
+                                len(channel_cats))
     numeric = {c: _numeric_values(ctx, c) for c in _NUMERIC_COLUMNS if c in resolved}
     return _Codes(tp_codes, tp_categories, n_known, unknown, given, channel_codes,
                   channel_cats, numeric)
