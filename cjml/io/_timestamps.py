@@ -287,8 +287,8 @@ def _timestamps_ns(ctx: _Context, timezone: Any, unit: str | None,
         idx = idx.tz_convert("UTC") if idx.tz is not None else _localise(
             idx, all_rows, timezone, ctx)
     elif is_numeric_dtype(dtype) and not is_bool_dtype(dtype):
-        values = s.to_numpy(dtype=np.float64 if is_float_dtype(dtype) else None,
-                            na_value=np.nan if is_float_dtype(dtype) else None)
+        values = (s.to_numpy(dtype=np.float64, na_value=np.nan) if is_float_dtype(dtype)
+                  else s.to_numpy())
         if values.dtype == object:  # nullable integers with missing values
             values = s.to_numpy(dtype=np.float64, na_value=np.nan)
         given = ~pd.isna(values)
@@ -416,7 +416,7 @@ def _parse_text_timestamps(s: pd.Series, ctx: _Context, timezone: Any, unit: str
                 left = left[1:]
                 continue
             fmt, tried, hit = best
-            parsed.iloc[failed[left[hit]]] = tried[hit].array
+            parsed.iloc[failed[left[hit]]] = tried[hit].array  # type: ignore[call-overload]  # stubs: no DatetimeArray
             formats[fmt] = [int(hit.sum()), int(failed[left[hit][0]])]
             left = left[~hit]
         unreadable = np.sort(np.concatenate([unreadable, failed[left]]))
