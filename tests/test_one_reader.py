@@ -150,3 +150,36 @@ def test_validate_on_the_command_line_says_what_read_events_says(tmp_path, capsy
     assert main(["validate", str(path)]) != 0
     out = capsys.readouterr()
     assert first_line(info.value) in out.out + out.err
+
+
+def test_build_with_rejects_sets_aside_rule_after_rule_and_keeps_the_rest():
+    from cjml.io._messages import _row_error
+    from cjml.io._rejects import build_with_rejects
+
+    values = np.array([5, -1, 7, 99, -3, 8])
+
+    def build(keep):
+        seen = values[keep]
+        for name, bad in (("negative", seen < 0), ("too big", seen > 50)):
+            if bad.any():
+                raise _row_error("bad rows", "amount", np.flatnonzero(bad), name)
+        return seen.tolist()
+
+    log, rejected = build_with_rejects(len(values), build, quarantine=True)
+    assert log == [5, 7, 8]
+    assert [(p.tolist(), c, why) for p, c, why in rejected] == [
+        ([1, 4], "amount", "negative"), ([3], "amount", "too big")]
+    with pytest.raises(SchemaError, match="bad rows"):
+        build_with_rejects(len(values), build, quarantine=False)
+
+    def refuse_all(keep):
+        raise _row_error("all bad", "amount", np.arange(len(keep)), "unreadable")
+
+    log, rejected = build_with_rejects(2, refuse_all, quarantine=True)
+    assert log is None and [p.tolist() for p, _, _ in rejected] == [[0, 1]]
+
+    def whole_column(keep):
+        raise SchemaError("no amount column at all")  # names no rows: never quarantined
+
+    with pytest.raises(SchemaError, match="no amount column"):
+        build_with_rejects(3, whole_column, quarantine=True)

@@ -15,6 +15,8 @@ on each worker. One set of rules, one set of messages:
 - :mod:`cjml.io._batches`: one Arrow batch put into the contract (canonical
   names and types, timestamps parsed, ids checked, rejected rows tagged with
   the reason), with the statistics that the whole-log rules need;
+- :mod:`cjml.io._rejects`: building a log while setting aside, with the
+  reason, the rows each rule refuses (``--on-error quarantine``);
 - :mod:`cjml.io._columns`: the column mapping (``columns=``), "did you mean",
   nested extra columns;
 - :mod:`cjml.io._timestamps`: timestamps in every accepted form, as UTC

@@ -29,6 +29,7 @@ from cjml.events import EventLog
 from cjml.exceptions import CjmlError, SchemaError
 from cjml.io._batches import _PART, _RAW_TS, _REJECT, _ROW, _check_times, _id_kind, _Reader
 from cjml.io._messages import _Origin
+from cjml.io._rejects import build_with_rejects
 
 #: The values of the ``status`` column.
 STATUSES: tuple[str, ...] = ("scored", "inactive", "no_events")
@@ -138,36 +139,33 @@ def _score_partition(table: pa.Table, bundle: ModelBundle, plan: _Plan
         frame, rows = frame.loc[~rejected].reset_index(drop=True), rows[~rejected]
     frame = _convert_ids(frame, plan.id_kind)
     counts: dict[str, Any] = {"rejected": int(rejected.sum()), "warnings": []}
-    log = None
-    keep = np.arange(len(frame))
-    while len(keep):
+
+    def build(keep: np.ndarray) -> EventLog:
         data = frame if len(keep) == len(frame) else frame.iloc[keep].reset_index(drop=True)
-        try:
-            with _recorded_warnings(ignore=UserWarning):  # counted below, reported once
-                log = EventLog._from_source(
-                    data, replace(plan.origin, rows=rows[keep]),
-                    text_ints=plan.csv and plan.id_kind == "int", columns=None,
-                    journey_map=None if bundle.journey_map is None else bundle.journey_map,
-                    timezone=plan.timezone, timestamp_unit=None,
-                    drop_duplicates=plan.drop_duplicates, missing_ids=plan.missing_ids,
-                    log_checks=False)  # made once over the input (_check_times)
-            break
-        except SchemaError as err:
-            positions = err.positions
-            if plan.on_error == "raise" or positions is None:
-                if positions is not None:
-                    raise SchemaError(f"{err}\n(Rows are numbered from 0 over the whole input. "
-                                      "Only the chunk of customers being scored was checked; "
-                                      "pass on_error='quarantine' (--on-error quarantine) to "
-                                      "set all such rows aside and score the rest.)") from None
-                raise
-            hit = keep[positions]
-            column, problem = err.column, err.problem
-            rejects.append(_reject_rows(frame.iloc[hit], rows[hit], column,
-                                        np.full(len(hit), f"{column}: {problem}",
-                                                dtype=object), plan))
-            counts["rejected"] += len(hit)
-            keep = np.delete(keep, positions)
+        with _recorded_warnings(ignore=UserWarning):  # counted below, reported once
+            return EventLog._from_source(
+                data, replace(plan.origin, rows=rows[keep]),
+                text_ints=plan.csv and plan.id_kind == "int", columns=None,
+                journey_map=None if bundle.journey_map is None else bundle.journey_map,
+                timezone=plan.timezone, timestamp_unit=None,
+                drop_duplicates=plan.drop_duplicates, missing_ids=plan.missing_ids,
+                log_checks=False)  # made once over the input (_check_times)
+
+    try:
+        log, set_aside = build_with_rejects(len(frame), build,
+                                            quarantine=plan.on_error == "quarantine")
+    except SchemaError as err:
+        if err.positions is None:
+            raise
+        raise SchemaError(f"{err}\n(Rows are numbered from 0 over the whole input. Only the "
+                          "chunk of customers being scored was checked; pass "
+                          "on_error='quarantine' (--on-error quarantine) to set all such rows "
+                          "aside and score the rest.)") from None
+    for hit, column, problem in set_aside:
+        rejects.append(_reject_rows(frame.iloc[hit], rows[hit], column,
+                                    np.full(len(hit), f"{column}: {problem}", dtype=object),
+                                    plan))
+        counts["rejected"] += len(hit)
     if log is None:
         scores = _empty_scores(plan)
         counts["status"] = {}
