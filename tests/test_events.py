@@ -126,7 +126,7 @@ def test_canonical_frame_reads_back_unchanged():
 
 def test_event_log_pickles():
     log = read_events(small_events())
-    log.offsets  # a cached array travels too
+    _ = log.offsets  # a cached array travels too
     copy = pickle.loads(pickle.dumps(log))
     pd.testing.assert_frame_equal(copy.frame, log.frame)
     np.testing.assert_array_equal(copy.offsets, log.offsets)
@@ -704,7 +704,8 @@ def test_categorical_columns_give_the_same_log_as_text_and_ignore_unused_categor
     cat = text.copy()
     for col in ("touchpoint", "stage", "channel"):
         cat[col] = pd.Categorical(text[col], categories=[*sorted(set(text[col])), "never_used"])
-    cat["stage"] = cat["stage"].cat.remove_categories("never_used").cat.add_categories(["retension"])
+    cat["stage"] = (cat["stage"].cat.remove_categories("never_used")
+                    .cat.add_categories(["retension"]))
     from cjml import read_events
     a, b = read_events(text), read_events(cat)
     pd.testing.assert_frame_equal(a.frame, b.frame)
