@@ -685,7 +685,9 @@ class EventLog:
             starts = np.empty(len(cust_sorted), dtype=bool)
             starts[:1] = True
             np.not_equal(cust_sorted[1:], cust_sorted[:-1], out=starts[1:])
-            cust_s = np.cumsum(starts) - 1
+            cust_s = starts.astype(np.int64)
+            np.cumsum(cust_s, out=cust_s)  # in place: several times faster than from bools
+            cust_s -= 1
             customer_ids = pd.Index(cust_sorted[starts])
             id_column = pd.Series(cust_sorted, copy=False)
         else:
