@@ -59,8 +59,12 @@ print(json.dumps({{"seconds": seconds, "peak_mb": peak_mb,
 
 def run_case(module: str, func: str, **kwargs) -> dict:
     """Run ``module.func(**kwargs)`` in a new Python process; time excludes ``setup_func``."""
-    code = _RUNNER.format(here=str(Path(__file__).resolve().parent), module=module, func=func,
-                          kwargs=json.dumps(kwargs))
+    code = _RUNNER.format(
+        here=str(Path(__file__).resolve().parent),
+        module=module,
+        func=func,
+        kwargs=json.dumps(kwargs),
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"{module}.{func}({kwargs}) failed:\n{proc.stderr}")

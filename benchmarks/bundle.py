@@ -49,8 +49,12 @@ def prepare() -> None:
 
 
 def _payload(bundle) -> dict:
-    return {"featurizer": bundle.featurizer, "journey_map": bundle.journey_map.to_dict(),
-            "models": bundle.models, "metadata": bundle.metadata}
+    return {
+        "featurizer": bundle.featurizer,
+        "journey_map": bundle.journey_map.to_dict(),
+        "models": bundle.models,
+        "metadata": bundle.metadata,
+    }
 
 
 def load_joblib() -> int:
@@ -94,16 +98,20 @@ def main() -> None:
     args = parser.parse_args()
     prepare()
     safe, pickled = _paths()
-    print(f"bundle: {os.path.getsize(safe) / 1e6:.2f} MB safe, "
-          f"{os.path.getsize(pickled) / 1e6:.2f} MB joblib (compress=3)")
+    print(
+        f"bundle: {os.path.getsize(safe) / 1e6:.2f} MB safe, "
+        f"{os.path.getsize(pickled) / 1e6:.2f} MB joblib (compress=3)"
+    )
     print(f"{'case':<14}{'median s':>10}  {'runs (s)':<34}{'peak MB':>8}{'vs joblib':>11}")
     for verb in ("load", "save"):
         reference = repeat("bundle", f"{verb}_joblib", args.repeats)
         ours = repeat("bundle", f"{verb}_safe", args.repeats)
         for name, result in ((f"{verb} joblib", reference), (f"{verb} safe", ours)):
             ratio = result["seconds"] / reference["seconds"]
-            print(f"{name:<14}{result['seconds']:>10.3f}  {str(result['all_seconds']):<34}"
-                  f"{result['peak_mb']:>8.0f}{ratio:>10.2f}x")
+            print(
+                f"{name:<14}{result['seconds']:>10.3f}  {str(result['all_seconds']):<34}"
+                f"{result['peak_mb']:>8.0f}{ratio:>10.2f}x"
+            )
 
 
 if __name__ == "__main__":

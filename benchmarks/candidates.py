@@ -43,9 +43,20 @@ import pandas as pd
 from _measure import repeat, run_case
 from features import _reset_peak, last_day
 
-CANDIDATES = ("email", "live_chat", "free_trial", "consultation", "follow_up_call",
-              "renewal_reminder", "personalised_offer", "loyalty_reward", "referral_invite",
-              "purchase", "support_ticket", "ticket_resolved")
+CANDIDATES = (
+    "email",
+    "live_chat",
+    "free_trial",
+    "consultation",
+    "follow_up_call",
+    "renewal_reminder",
+    "personalised_offer",
+    "loyalty_reward",
+    "referral_invite",
+    "purchase",
+    "support_ticket",
+    "ticket_resolved",
+)
 BATCHES = (50_000, 10_000)
 
 
@@ -120,26 +131,38 @@ def cross_check(path: str, cutoff: str, n_customers: int = 2_000) -> None:
     stages = np.asarray(log.journey_map.stages, dtype=object)[X["current_stage"].astype(int)]
     cells = differ = 0
     for t in CANDIDATES:
-        new = pd.DataFrame({"customer_id": X.index, "timestamp": cut, "touchpoint": t,
-                            "stage": stages, "channel": log.journey_map[t].channel})
+        new = pd.DataFrame(
+            {
+                "customer_id": X.index,
+                "timestamp": cut,
+                "touchpoint": t,
+                "stage": stages,
+                "channel": log.journey_map[t].channel,
+            }
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # exact duplicates, kept
-            appended = cjml.read_events(pd.concat([frame, new], ignore_index=True),
-                                        journey_map=log.journey_map)
+            appended = cjml.read_events(
+                pd.concat([frame, new], ignore_index=True), journey_map=log.journey_map
+            )
         expected = featurizer.transform(appended, cutoff=cut).loc[X.index]
         got = featurizer.with_event(X, t)
         same = (got == expected) | (got.isna() & expected.isna())
         cells += same.size
         differ += int((~same).to_numpy().sum())
-    print(f"cross-check: {n_customers:,} customers x {len(CANDIDATES)} candidates, "
-          f"{X.shape[1]} columns: {differ} of {cells:,} cells differ from transform on the log "
-          "with the event appended" + ("" if differ else " (bit-identical)"))
+    print(
+        f"cross-check: {n_customers:,} customers x {len(CANDIDATES)} candidates, "
+        f"{X.shape[1]} columns: {differ} of {cells:,} cells differ from transform on the log "
+        "with the event appended" + ("" if differ else " (bit-identical)")
+    )
 
 
 def _row(n: int, label: str, r: dict) -> str:
     res = r["result"]
-    return (f"{n:11,} {label:32} {r['seconds']:8.2f} {res['rows'] / r['seconds']:12,.0f} "
-            f"{r['peak_mb']:8.0f} {res['rows']:11,}  {r['all_seconds']}")
+    return (
+        f"{n:11,} {label:32} {r['seconds']:8.2f} {res['rows'] / r['seconds']:12,.0f} "
+        f"{r['peak_mb']:8.0f} {res['rows']:11,}  {r['all_seconds']}"
+    )
 
 
 def main() -> None:
@@ -150,26 +173,38 @@ def main() -> None:
     args = parser.parse_args()
     paths = {n: run_case("events", "_log_path", n_events=n)["result"] for n in args.events}
     cutoffs = {n: args.cutoff or last_day(path) for n, path in paths.items()}
-    print(f"{len(CANDIDATES)} candidate rows per customer at cutoff "
-          f"{', '.join(sorted(set(cutoffs.values())))} (00:00 UTC); median of {args.repeats} "
-          "runs in fresh processes")
-    print(f"{'customers':>11} {'case':32} {'seconds':>8} {'rows/s':>12} {'peak MB':>8} "
-          f"{'rows':>11}  runs")
+    print(
+        f"{len(CANDIDATES)} candidate rows per customer at cutoff "
+        f"{', '.join(sorted(set(cutoffs.values())))} (00:00 UTC); median of {args.repeats} "
+        "runs in fresh processes"
+    )
+    print(
+        f"{'customers':>11} {'case':32} {'seconds':>8} {'rows/s':>12} {'peak MB':>8} "
+        f"{'rows':>11}  runs"
+    )
     for n, path in paths.items():
-        runs = [("transform (reference)", "transform_reference", {}),
-                ("with_event, 12 calls", "with_event_calls", {}),
-                *[(f"with_event, stacked by {b:,}", "with_event_stacked", {"batch": b})
-                  for b in BATCHES]]
-        cases = {label: repeat("candidates", func, args.repeats, path=path, cutoff=cutoffs[n],
-                               **kwargs) for label, func, kwargs in runs}
+        runs = [
+            ("transform (reference)", "transform_reference", {}),
+            ("with_event, 12 calls", "with_event_calls", {}),
+            *[
+                (f"with_event, stacked by {b:,}", "with_event_stacked", {"batch": b})
+                for b in BATCHES
+            ],
+        ]
+        cases = {
+            label: repeat("candidates", func, args.repeats, path=path, cutoff=cutoffs[n], **kwargs)
+            for label, func, kwargs in runs
+        }
         customers = cases["transform (reference)"]["result"]["customers"]
         for label, r in cases.items():
             print(_row(customers, label, r))
         ref = cases["transform (reference)"]["seconds"]
         for label in [label for label, _, _ in runs[1:]]:
             s = cases[label]["seconds"]
-            print(f"{'':11} {label}: {len(CANDIDATES)} candidates per customer in {s / ref:.2f}x "
-                  f"the time of one transform ({s / ref / len(CANDIDATES):.2f}x per candidate)")
+            print(
+                f"{'':11} {label}: {len(CANDIDATES)} candidates per customer in {s / ref:.2f}x "
+                f"the time of one transform ({s / ref / len(CANDIDATES):.2f}x per candidate)"
+            )
     n = min(paths)
     cross_check(paths[n], cutoffs[n])
 

@@ -81,11 +81,11 @@ def pyarrow_reference(state: None, path: str) -> dict:
     import pyarrow.parquet as pq
 
     table = pq.read_table(path)
-    order = pc.sort_indices(table, sort_keys=[("customer_id", "ascending"),
-                                              ("timestamp", "ascending")])
+    order = pc.sort_indices(
+        table, sort_keys=[("customer_id", "ascending"), ("timestamp", "ascending")]
+    )
     table = table.take(order)
-    return {"events": table.num_rows,
-            "customers": len(pc.unique(table["customer_id"]))}
+    return {"events": table.num_rows, "customers": len(pc.unique(table["customer_id"]))}
 
 
 def setup_pandas_reference(path: str) -> None:
@@ -97,9 +97,11 @@ def pandas_reference(state: None, path: str) -> dict:
     return {"events": len(frame), "customers": int(frame["customer_id"].nunique())}
 
 
-CASES = {"cjml.read_events": "cjml_read",
-         "pyarrow read+sort (reference)": "pyarrow_reference",
-         "pandas read+sort (reference)": "pandas_reference"}
+CASES = {
+    "cjml.read_events": "cjml_read",
+    "pyarrow read+sort (reference)": "pyarrow_reference",
+    "pandas read+sort (reference)": "pandas_reference",
+}
 
 
 BEFORE = "read_events before"
@@ -123,51 +125,74 @@ def interleaved(repeats: int, before: str | None = None, **kwargs) -> dict[str, 
                         os.environ["PYTHONPATH"] = saved
                 continue
             runs[label].append(run_case("events", func, **kwargs))
-    return {label: {"seconds": statistics.median(r["seconds"] for r in rs),
-                    "peak_mb": max(r["peak_mb"] for r in rs),
-                    "result": rs[-1]["result"],
-                    "all_seconds": [round(r["seconds"], 2) for r in rs]}
-            for label, rs in runs.items()}
+    return {
+        label: {
+            "seconds": statistics.median(r["seconds"] for r in rs),
+            "peak_mb": max(r["peak_mb"] for r in rs),
+            "result": rs[-1]["result"],
+            "all_seconds": [round(r["seconds"], 2) for r in rs],
+        }
+        for label, rs in runs.items()
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--before", default=None,
-                        help="a folder holding cjml as it was before, to time in the same run")
+    parser.add_argument(
+        "--before",
+        default=None,
+        help="a folder holding cjml as it was before, to time in the same run",
+    )
     args = parser.parse_args()
-    print(f"read_events on shuffled Parquet logs; median of {args.repeats} interleaved runs "
-          "in fresh processes")
+    print(
+        f"read_events on shuffled Parquet logs; median of {args.repeats} interleaved runs "
+        "in fresh processes"
+    )
     print(f"{'events':>11} {'case':30} {'seconds':>8} {'events/s':>12} {'peak MB':>8}  runs")
     for n in args.events:
         path = _log_path(n)
         cases = interleaved(args.repeats, before=args.before, path=path)
         for label, r in cases.items():
-            print(f"{n:11,} {label:30} {r['seconds']:8.2f} {n / r['seconds']:12,.0f} "
-                  f"{r['peak_mb']:8.0f}  {r['all_seconds']}")
+            print(
+                f"{n:11,} {label:30} {r['seconds']:8.2f} {n / r['seconds']:12,.0f} "
+                f"{r['peak_mb']:8.0f}  {r['all_seconds']}"
+            )
         ours = cases["cjml.read_events"]
-        for label, name in (("pyarrow read+sort (reference)", "pyarrow"),
-                            ("pandas read+sort (reference)", "pandas")):
+        for label, name in (
+            ("pyarrow read+sort (reference)", "pyarrow"),
+            ("pandas read+sort (reference)", "pandas"),
+        ):
             ref = cases[label]
-            print(f"{'':11} {'ratio cjml / ' + name:30} {ours['seconds'] / ref['seconds']:8.2f}x "
-                  f"{'':12} {ours['peak_mb'] / ref['peak_mb']:8.2f}x")
+            print(
+                f"{'':11} {'ratio cjml / ' + name:30} {ours['seconds'] / ref['seconds']:8.2f}x "
+                f"{'':12} {ours['peak_mb'] / ref['peak_mb']:8.2f}x"
+            )
         vs_arrow = ours["seconds"] / cases["pyarrow read+sort (reference)"]["seconds"]
-        print(f"{'':11} goal, at most {GOAL_VS_PYARROW}x pyarrow read+sort: "
-              f"{'met' if vs_arrow <= GOAL_VS_PYARROW else 'NOT met'} ({vs_arrow:.2f}x)")
+        print(
+            f"{'':11} goal, at most {GOAL_VS_PYARROW}x pyarrow read+sort: "
+            f"{'met' if vs_arrow <= GOAL_VS_PYARROW else 'NOT met'} ({vs_arrow:.2f}x)"
+        )
         if BEFORE in cases:
             speedup = ours["seconds"] / cases[BEFORE]["seconds"]
-            print(f"{'':11} {'ratio cjml / cjml before':30} {speedup:8.2f}x "
-                  f"{'':12} {ours['peak_mb'] / cases[BEFORE]['peak_mb']:8.2f}x")
+            print(
+                f"{'':11} {'ratio cjml / cjml before':30} {speedup:8.2f}x "
+                f"{'':12} {ours['peak_mb'] / cases[BEFORE]['peak_mb']:8.2f}x"
+            )
         if n == GOAL_EVENTS:
             half = BEFORE_SECONDS / 2
-            print(f"{'':11} goal, at most half of {BEFORE_SECONDS} s = {half:.2f} s: "
-                  f"{'met' if ours['seconds'] <= half else 'NOT met'} "
-                  f"({ours['seconds']:.2f} s)")
+            print(
+                f"{'':11} goal, at most half of {BEFORE_SECONDS} s = {half:.2f} s: "
+                f"{'met' if ours['seconds'] <= half else 'NOT met'} "
+                f"({ours['seconds']:.2f} s)"
+            )
             if BEFORE in cases:
                 speedup = ours["seconds"] / cases[BEFORE]["seconds"]
-                print(f"{'':11} goal, at most half of read_events before, same run: "
-                      f"{'met' if speedup <= 0.5 else 'NOT met'} ({speedup:.2f}x)")
+                print(
+                    f"{'':11} goal, at most half of read_events before, same run: "
+                    f"{'met' if speedup <= 0.5 else 'NOT met'} ({speedup:.2f}x)"
+                )
 
 
 if __name__ == "__main__":

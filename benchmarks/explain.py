@@ -42,8 +42,14 @@ from _measure import CACHE, repeat, run_case
 
 GOAL = 50_000
 CUTOFF = "2024-07-29"
-PARAMS = {"n_estimators": 400, "learning_rate": 0.03, "num_leaves": 31, "min_child_samples": 20,
-          "verbose": -1, "random_state": 0}
+PARAMS = {
+    "n_estimators": 400,
+    "learning_rate": 0.03,
+    "num_leaves": 31,
+    "min_child_samples": 20,
+    "verbose": -1,
+    "random_state": 0,
+}
 
 
 # --------------------------------------------------------------------- data and models
@@ -75,8 +81,11 @@ def train_models() -> dict:
     sizes = {}
     for name, path in paths.items():
         b = lgb.Booster(model_file=path)
-        sizes[name] = {"trees": b.num_trees(), "classes": b.num_model_per_iteration(),
-                       "features": b.num_feature()}
+        sizes[name] = {
+            "trees": b.num_trees(),
+            "classes": b.num_model_per_iteration(),
+            "features": b.num_feature(),
+        }
     return sizes
 
 
@@ -92,8 +101,11 @@ def _load(model: str, n: int, dtype: str = "float64"):
     booster = lgb.Booster(model_file=_paths()[model])
     base = featurizer.transform(log, CUTOFF)[booster.feature_name()]
     reps = -(-n // len(base))
-    X = pd.DataFrame(np.tile(base.to_numpy(), (reps, 1))[:n], columns=base.columns,
-                     index=pd.RangeIndex(n, name="customer_id"))
+    X = pd.DataFrame(
+        np.tile(base.to_numpy(), (reps, 1))[:n],
+        columns=base.columns,
+        index=pd.RangeIndex(n, name="customer_id"),
+    )
     return booster, X.astype(dtype), featurizer
 
 
@@ -127,8 +139,9 @@ def pred_leaf(state, model: str, n: int, **_) -> dict:
     return {"rows": n}
 
 
-def pred_contrib(state, model: str, n: int, dtype: str = "float64", threads: int = 0,
-                 rounds: int = 0) -> dict:
+def pred_contrib(
+    state, model: str, n: int, dtype: str = "float64", threads: int = 0, rounds: int = 0
+) -> dict:
     booster, X, _ = state
     kwargs = {"num_threads": threads} if threads else {}
     if rounds:
@@ -188,17 +201,26 @@ def report_trained(n: int, repeats: int) -> None:
         print(f"\n(no {models_path.name}: run benchmarks/models.py first for cjml's own models)")
         return
     print(f"\ncjml's models from models.py (1M training rows), saabas + text, {n:,} customers")
-    print(f"{'case':34} {'customers':>10} {'seconds':>8} {'customers/s':>12} {'peak MB':>8}"
-          "  runs")
-    for label, what in (("predict both (reference)", "predict"), ("explain churn", "churn"),
-                        ("explain next stage", "stage")):
+    print(f"{'case':34} {'customers':>10} {'seconds':>8} {'customers/s':>12} {'peak MB':>8}  runs")
+    for label, what in (
+        ("predict both (reference)", "predict"),
+        ("explain churn", "churn"),
+        ("explain next stage", "stage"),
+    ):
         r = repeat("explain", "trained", repeats, n=n, what=what)
         rate = r["result"]["rows"] / r["seconds"]
-        note = "" if what == "predict" else (
-            f"  {r['result']['trees']} trees; goal {GOAL:,}/s: "
-            f"{'met' if rate >= GOAL else 'NOT met'}")
-        print(f"{label:34} {r['result']['rows']:10,} {r['seconds']:8.2f} {rate:12,.0f} "
-              f"{r['peak_mb']:8.0f}  {r['all_seconds']}{note}")
+        note = (
+            ""
+            if what == "predict"
+            else (
+                f"  {r['result']['trees']} trees; goal {GOAL:,}/s: "
+                f"{'met' if rate >= GOAL else 'NOT met'}"
+            )
+        )
+        print(
+            f"{label:34} {r['result']['rows']:10,} {r['seconds']:8.2f} {rate:12,.0f} "
+            f"{r['peak_mb']:8.0f}  {r['all_seconds']}{note}"
+        )
         if what == "stage":
             print(f"  e.g. next-stage drivers: {r['result']['example']!r}")
 
@@ -218,11 +240,19 @@ def agreement(n: int = 1000) -> dict:
         top_b = b[b["rank"] == 1].set_index("row")["family"].astype(str).reindex(top_a.index)
         sets_a = a.groupby("row")["family"].agg(lambda s: frozenset(map(str, s)))
         sets_b = b.groupby("row")["family"].agg(lambda s: frozenset(map(str, s)))
-        out[model] = {"top1": float((top_a == top_b).mean()),
-                      "top3_set": float((sets_a == sets_b.reindex(sets_a.index)).mean()),
-                      "top_feature": float((a[a["rank"] == 1].set_index("row")["feature"]
-                                            .astype(str) == b[b["rank"] == 1].set_index("row")
-                                            ["feature"].astype(str).reindex(top_a.index)).mean())}
+        out[model] = {
+            "top1": float((top_a == top_b).mean()),
+            "top3_set": float((sets_a == sets_b.reindex(sets_a.index)).mean()),
+            "top_feature": float(
+                (
+                    a[a["rank"] == 1].set_index("row")["feature"].astype(str)
+                    == b[b["rank"] == 1]
+                    .set_index("row")["feature"]
+                    .astype(str)
+                    .reindex(top_a.index)
+                ).mean()
+            ),
+        }
     return out
 
 
@@ -231,22 +261,28 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=200_000)
     parser.add_argument("--shap-customers", type=int, default=1_000)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--trained-only", action="store_true",
-                        help="only cjml's own models from models.py")
+    parser.add_argument(
+        "--trained-only", action="store_true", help="only cjml's own models from models.py"
+    )
     args = parser.parse_args()
     if args.trained_only:
         report_trained(args.customers, args.repeats)
         return
     sizes = run_case("explain", "train_models")["result"]
     n, m = args.customers, args.shap_customers
-    print(f"explanations on {os.cpu_count()} cores; median of {args.repeats} runs in fresh "
-          "processes; model call included")
+    print(
+        f"explanations on {os.cpu_count()} cores; median of {args.repeats} runs in fresh "
+        "processes; model call included"
+    )
     for model in ("churn", "stage"):
         s = sizes[model]
-        print(f"\n{model}: {s['trees']} trees ({s['classes']} per round), {s['features']} "
-              "features, 31 leaves")
-        print(f"{'case':34} {'customers':>10} {'seconds':>8} {'customers/s':>12} {'peak MB':>8}"
-              "  runs")
+        print(
+            f"\n{model}: {s['trees']} trees ({s['classes']} per round), {s['features']} "
+            "features, 31 leaves"
+        )
+        print(
+            f"{'case':34} {'customers':>10} {'seconds':>8} {'customers/s':>12} {'peak MB':>8}  runs"
+        )
         cases = [
             ("predict (reference)", "predict", n, {}),
             ("pred_leaf", "pred_leaf", n, {}),
@@ -261,22 +297,27 @@ def main() -> None:
         for label, func, rows, kwargs in cases:
             r = repeat("explain", func, args.repeats, model=model, n=rows, **kwargs)
             rates[label] = rows / r["seconds"]
-            print(f"{label:34} {rows:10,} {r['seconds']:8.2f} {rates[label]:12,.0f} "
-                  f"{r['peak_mb']:8.0f}  {r['all_seconds']}")
+            print(
+                f"{label:34} {rows:10,} {r['seconds']:8.2f} {rates[label]:12,.0f} "
+                f"{r['peak_mb']:8.0f}  {r['all_seconds']}"
+            )
             if func == "explain_case" and kwargs["method"] == "saabas":
                 example = r["result"]["example"]
         ref = rates["predict (reference)"]
         for label in ("explain saabas + text", "explain shap + text"):
             ok = "met" if rates[label] >= GOAL else "NOT met"
-            print(f"  {label}: {rates[label] / ref:.2f}x the speed of predict; goal "
-                  f"{GOAL:,}/s: {ok}")
+            print(
+                f"  {label}: {rates[label] / ref:.2f}x the speed of predict; goal {GOAL:,}/s: {ok}"
+            )
         print(f"  e.g. top_drivers: {example!r}")
     report_trained(n, args.repeats)
     agree = run_case("explain", "agreement")["result"]
     print("\nsaabas vs exact SHAP on 1,000 customers (same drivers?):")
     for model, a in agree.items():
-        print(f"  {model}: top family {a['top1']:.1%}, top feature {a['top_feature']:.1%}, "
-              f"same set of top-3 families {a['top3_set']:.1%}")
+        print(
+            f"  {model}: top family {a['top1']:.1%}, top feature {a['top_feature']:.1%}, "
+            f"same set of top-3 families {a['top3_set']:.1%}"
+        )
 
 
 if __name__ == "__main__":

@@ -61,8 +61,16 @@ NS_PER_DAY = 86_400 * 10**9
 GOAL_EVENTS = 10_000_000
 GOAL_PEAK_MB = 4096
 CLI_GOAL = {1_000_000: 1.5, 10_000_000: 1.0}  # cjml features CLI / DuckDB CLI-like, at most
-CROSS_CHECK_SHOWN = ("n_events", "events_last_30d", "count_email", "days_since_last_event",
-                     "current_stage", "purchases", "total_amount", "csat_mean")
+CROSS_CHECK_SHOWN = (
+    "n_events",
+    "events_last_30d",
+    "count_email",
+    "days_since_last_event",
+    "current_stage",
+    "purchases",
+    "total_amount",
+    "csat_mean",
+)
 
 
 # --------------------------------------------------------------------- the cases
@@ -118,8 +126,11 @@ def _child_run(argv: list[str], out: Path) -> dict:
     out.unlink()
     # the children's peak RSS (KB on Linux); this runner process started no other child
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return {"rows": int(meta.num_rows), "features": int(meta.num_columns) - 1,
-            "child_peak_mb": peak}
+    return {
+        "rows": int(meta.num_rows),
+        "features": int(meta.num_columns) - 1,
+        "child_peak_mb": peak,
+    }
 
 
 def _out_file(name: str) -> Path:
@@ -128,8 +139,21 @@ def _out_file(name: str) -> Path:
 
 def cjml_cli(path: str, cutoff: str) -> dict:
     out = _out_file("cli")
-    return _child_run([sys.executable, "-m", "cjml", "features", path, "--cutoff", cutoff,
-                       "--out", str(out), "--force"], out)
+    return _child_run(
+        [
+            sys.executable,
+            "-m",
+            "cjml",
+            "features",
+            path,
+            "--cutoff",
+            cutoff,
+            "--out",
+            str(out),
+            "--force",
+        ],
+        out,
+    )
 
 
 def duckdb_cli(path: str, cutoff: str) -> dict:
@@ -162,8 +186,9 @@ def feature_sql(path: str, cutoff: str) -> str:
     cut = pd.Timestamp(cutoff, tz="UTC").value
     tps = jm.touchpoint_names
     code = {t: i for i, t in enumerate(tps)}  # touchpoints compared as small integers
-    buy, ticket, solved = (f"tp = {code[t]}" for t in
-                           ("purchase", "support_ticket", "ticket_resolved"))
+    buy, ticket, solved = (
+        f"tp = {code[t]}" for t in ("purchase", "support_ticket", "ticket_resolved")
+    )
     actionable = ", ".join(str(code[t]) for t in jm.actionable_touchpoints)
     aggregates = {  # over the visible events of each customer
         "n_events": "count(*)",
@@ -173,8 +198,10 @@ def feature_sql(path: str, cutoff: str) -> str:
         "events_30_to_60d": "count(*) FILTER (WHERE age >= 30 AND age < 60)",
         **{f"count_{t}": f"count(*) FILTER (WHERE tp = {code[t]})" for t in tps},
         "count_other": "count(*) FILTER (WHERE tp < 0)",
-        **{f"days_since_{t}": f"min(age) FILTER (WHERE tp = {code[t]})"
-           for t in jm.actionable_touchpoints},
+        **{
+            f"days_since_{t}": f"min(age) FILTER (WHERE tp = {code[t]})"
+            for t in jm.actionable_touchpoints
+        },
         "contacts_last_7d": f"count(*) FILTER (WHERE age < 7 AND tp IN ({actionable}))",
         "current_stage": "arg_max(stage_code, ns)",
         "furthest_stage": "max(stage_code)",
@@ -200,7 +227,7 @@ def feature_sql(path: str, cutoff: str) -> str:
     derived = {  # from the aggregates; every other aggregate is output as it is
         "events_trend_30d": "events_last_30d - events_30_to_60d",
         "mean_days_between_events": "(days_since_first_event - days_since_last_event) "
-                                    "/ nullif(n_events - 1, 0)",
+        "/ nullif(n_events - 1, 0)",
         "events_per_week": "7.0 * n_events / greatest(days_since_first_event, 1.0)",
         "distinct_touchpoints": " + ".join(f"(count_{t} > 0)::INT" for t in (*tps, "other")),
         "tickets_unresolved": "greatest(tickets_opened - tickets_resolved, 0)",
@@ -269,29 +296,39 @@ def cross_check(path: str, cutoff: str) -> None:
     ours = ours.loc[ref.index, shared]
     ref = ref[shared].astype(np.float64)
     gap = (ours - ref).abs()
-    both_nan = (ours.isna() & ref.isna())
+    both_nan = ours.isna() & ref.isna()
     one_nan = (ours.isna() ^ ref.isna()).sum()
     worst = gap.max().fillna(0.0)
-    print(f"cross-check at {len(log):,} events: {len(ref):,} customers, same customers: "
-          f"{same_rows}; {len(shared)} shared columns")
+    print(
+        f"cross-check at {len(log):,} events: {len(ref):,} customers, same customers: "
+        f"{same_rows}; {len(shared)} shared columns"
+    )
     for c in CROSS_CHECK_SHOWN:
         print(f"  {c:26} max |cjml - DuckDB| = {worst[c]:.3g}   NaN in one only: {one_nan[c]}")
     agree = gap.le(1e-9 * (1.0 + ref.abs())) | both_nan  # float sums in another order
     bad = agree.columns[~agree.all()]
-    print(f"  all {len(shared)} shared columns: max |diff| = {worst.max():.3g}, "
-          f"cells that differ: {int((~agree).to_numpy().sum())} of {agree.size:,}"
-          + (f"; differing columns: {', '.join(bad)}" if len(bad) else "; they agree"))
+    print(
+        f"  all {len(shared)} shared columns: max |diff| = {worst.max():.3g}, "
+        f"cells that differ: {int((~agree).to_numpy().sum())} of {agree.size:,}"
+        + (f"; differing columns: {', '.join(bad)}" if len(bad) else "; they agree")
+    )
 
 
 def _row(n: int, label: str, r: dict) -> str:
     res = r["result"]
-    return (f"{n:11,} {label:18} {r['seconds']:8.2f} {n / r['seconds']:12,.0f} "
-            f"{r['peak_mb']:8.0f} {res['features']:8} {res['rows']:9,}  {r['all_seconds']}")
+    return (
+        f"{n:11,} {label:18} {r['seconds']:8.2f} {n / r['seconds']:12,.0f} "
+        f"{r['peak_mb']:8.0f} {res['features']:8} {res['rows']:9,}  {r['all_seconds']}"
+    )
 
 
-CASES = {"cjml transform": "cjml_transform", "cjml end to end": "cjml_end_to_end",
-         "DuckDB": "duckdb_reference", "cjml features CLI": "cjml_cli",
-         "DuckDB CLI-like": "duckdb_cli"}
+CASES = {
+    "cjml transform": "cjml_transform",
+    "cjml end to end": "cjml_end_to_end",
+    "DuckDB": "duckdb_reference",
+    "cjml features CLI": "cjml_cli",
+    "DuckDB CLI-like": "duckdb_cli",
+}
 
 
 def interleaved(repeats: int, **kwargs) -> dict[str, dict]:
@@ -304,9 +341,12 @@ def interleaved(repeats: int, **kwargs) -> dict[str, dict]:
     out = {}
     for label, rs in runs.items():
         peaks = [r["result"].pop("child_peak_mb", r["peak_mb"]) for r in rs]
-        out[label] = {"seconds": statistics.median(r["seconds"] for r in rs),
-                      "peak_mb": max(peaks), "result": rs[-1]["result"],
-                      "all_seconds": [round(r["seconds"], 2) for r in rs]}
+        out[label] = {
+            "seconds": statistics.median(r["seconds"] for r in rs),
+            "peak_mb": max(peaks),
+            "result": rs[-1]["result"],
+            "all_seconds": [round(r["seconds"], 2) for r in rs],
+        }
     return out
 
 
@@ -315,25 +355,32 @@ def report_size(n: int, cases: dict[str, dict]) -> None:
         print(_row(n, label, r))
     ref = cases["DuckDB"]
     for label in ("cjml transform", "cjml end to end"):
-        print(f"{'':11} {label + ' / DuckDB':32} {cases[label]['seconds'] / ref['seconds']:5.2f}x "
-              f"time, {cases[label]['peak_mb'] / ref['peak_mb']:5.2f}x peak MB")
+        print(
+            f"{'':11} {label + ' / DuckDB':32} {cases[label]['seconds'] / ref['seconds']:5.2f}x "
+            f"time, {cases[label]['peak_mb'] / ref['peak_mb']:5.2f}x peak MB"
+        )
     cli, duck = cases["cjml features CLI"], cases["DuckDB CLI-like"]
     ratio = cli["seconds"] / duck["seconds"]
-    print(f"{'':11} {'cjml features CLI / DuckDB CLI-like':36} {ratio:5.2f}x time, "
-          f"{cli['peak_mb'] / duck['peak_mb']:5.2f}x peak MB")
-    print(f"{'':11} {'cjml features CLI / DuckDB':36} "
-          f"{cli['seconds'] / ref['seconds']:5.2f}x time")
+    print(
+        f"{'':11} {'cjml features CLI / DuckDB CLI-like':36} {ratio:5.2f}x time, "
+        f"{cli['peak_mb'] / duck['peak_mb']:5.2f}x peak MB"
+    )
+    print(f"{'':11} {'cjml features CLI / DuckDB':36} {cli['seconds'] / ref['seconds']:5.2f}x time")
     if n in CLI_GOAL:
-        print(f"{'':11} goal, cjml features CLI at most {CLI_GOAL[n]}x DuckDB CLI-like: "
-              f"{'met' if ratio <= CLI_GOAL[n] else 'NOT met'} ({ratio:.2f}x)")
+        print(
+            f"{'':11} goal, cjml features CLI at most {CLI_GOAL[n]}x DuckDB CLI-like: "
+            f"{'met' if ratio <= CLI_GOAL[n] else 'NOT met'} ({ratio:.2f}x)"
+        )
     if n == GOAL_EVENTS:
         fast = cases["cjml transform"]["seconds"] <= ref["seconds"]
         e2e = cases["cjml end to end"]["seconds"] <= ref["seconds"]
         peak = cases["cjml end to end"]["peak_mb"]
-        print(f"{'':11} goal, featurizer at least as fast as DuckDB: {'met' if fast else 'NOT met'}"
-              f" (end to end, read included: {'met' if e2e else 'not met'}); "
-              f"end-to-end peak {peak:,.0f} MB < {GOAL_PEAK_MB} MB: "
-              f"{'met' if peak < GOAL_PEAK_MB else 'NOT met'}")
+        print(
+            f"{'':11} goal, featurizer at least as fast as DuckDB: {'met' if fast else 'NOT met'}"
+            f" (end to end, read included: {'met' if e2e else 'not met'}); "
+            f"end-to-end peak {peak:,.0f} MB < {GOAL_PEAK_MB} MB: "
+            f"{'met' if peak < GOAL_PEAK_MB else 'NOT met'}"
+        )
 
 
 def main() -> None:
@@ -343,14 +390,17 @@ def main() -> None:
     parser.add_argument("--cutoff", default=None, help="YYYY-MM-DD (default: the log's last day)")
     args = parser.parse_args()
     # built in a child: a parent's peak RSS is inherited by the children it starts
-    paths = {n: run_case("events", "_log_path", n_events=n)["result"]
-             for n in args.events}
+    paths = {n: run_case("events", "_log_path", n_events=n)["result"] for n in args.events}
     cutoffs = {n: args.cutoff or last_day(path) for n, path in paths.items()}
-    print(f"default features at cutoff {', '.join(sorted(set(cutoffs.values())))} (00:00 UTC) "
-          f"from shuffled Parquet logs; median of {args.repeats} interleaved runs in fresh "
-          "processes")
-    print(f"{'events':>11} {'case':18} {'seconds':>8} {'events/s':>12} {'peak MB':>8} "
-          f"{'features':>8} {'rows':>9}  runs")
+    print(
+        f"default features at cutoff {', '.join(sorted(set(cutoffs.values())))} (00:00 UTC) "
+        f"from shuffled Parquet logs; median of {args.repeats} interleaved runs in fresh "
+        "processes"
+    )
+    print(
+        f"{'events':>11} {'case':18} {'seconds':>8} {'events/s':>12} {'peak MB':>8} "
+        f"{'features':>8} {'rows':>9}  runs"
+    )
     for n, path in paths.items():
         report_size(n, interleaved(args.repeats, path=path, cutoff=cutoffs[n]))
     n = min(paths)

@@ -94,8 +94,12 @@ def train_cjml(state, path: str) -> dict:
     stage.fit(table[names], table["next_stage"], cutoffs=table["cutoff"])
     stage.attach_churn_model(churn)
     joblib.dump((churn, stage), _models_path(path))  # for the prediction cases
-    return {"rows": len(table), "features": len(names), "churn_rounds": churn.best_iteration_,
-            "stage_rounds": stage.best_iteration_}
+    return {
+        "rows": len(table),
+        "features": len(names),
+        "churn_rounds": churn.best_iteration_,
+        "stage_rounds": stage.best_iteration_,
+    }
 
 
 def setup_fit_threads(path: str, n_jobs):
@@ -124,8 +128,10 @@ def busy_loops(n: int) -> list[subprocess.Popen]:
 def measure_threads(path: str, rows: int, load: int, repeats: int) -> None:
     """Fit time at one thread, every core and the default, under ``load`` busy loops."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    print(f"threads under load: {rows:,} rows, {cores} cores, {load} busy-looping "
-          f"process(es) for the duration, {repeats} runs each (both models)")
+    print(
+        f"threads under load: {rows:,} rows, {cores} cores, {load} busy-looping "
+        f"process(es) for the duration, {repeats} runs each (both models)"
+    )
     print(f"{'n_jobs':18} {'median s':>9} {'runs':>24} {'threads':>8} {'vs 1 thread':>12}")
     cases = (("1", 1), (f"{cores} (all cores)", cores), ("default", None))
     runs = {label: [] for label, _ in cases}
@@ -221,11 +227,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--predict-only", action="store_true",
-                        help="skip the training cases (reuses the models a full run saved)")
-    parser.add_argument("--load", type=int, metavar="N",
-                        help="measure threads instead: fit time at 1 thread, every core and the "
-                             "default while N processes busy-loop")
+    parser.add_argument(
+        "--predict-only",
+        action="store_true",
+        help="skip the training cases (reuses the models a full run saved)",
+    )
+    parser.add_argument(
+        "--load",
+        type=int,
+        metavar="N",
+        help="measure threads instead: fit time at 1 thread, every core and the "
+        "default while N processes busy-loop",
+    )
     args = parser.parse_args()
     path = str(training_table(args.rows))
     rows = len(pd.read_parquet(path, columns=["churn"]))
@@ -234,29 +247,38 @@ def main() -> None:
         return
     print(f"training table: {rows:,} rows (customers x cutoffs) from {path}")
     print(f"{'case':28} {'median s':>9} {'runs':>24} {'peak MB':>8}  notes")
-    for label, func in (("cjml train both", "train_cjml"),
-                        ("reference LGBM defaults", "train_reference"),
-                        ("cjml predict both", "predict"),
-                        ("cjml predict churn only", "predict_churn"),
-                        ("cjml predict both, compiled", "predict_compiled"),
-                        ("reference Booster.predict", "predict_reference")):
+    for label, func in (
+        ("cjml train both", "train_cjml"),
+        ("reference LGBM defaults", "train_reference"),
+        ("cjml predict both", "predict"),
+        ("cjml predict churn only", "predict_churn"),
+        ("cjml predict both, compiled", "predict_compiled"),
+        ("reference Booster.predict", "predict_reference"),
+    ):
         if args.predict_only and func.startswith("train"):
             continue
         r = repeat("models", func, args.repeats, path=path)
         note = ""
         if func == "train_cjml":
             res = r["result"]
-            note = (f"{res['features']} features; rounds churn {res['churn_rounds']}, stage "
-                    f"{res['stage_rounds']}; goal < {GOAL_TRAIN_SECONDS} s: "
-                    f"{'met' if r['seconds'] < GOAL_TRAIN_SECONDS else 'NOT met'}")
+            note = (
+                f"{res['features']} features; rounds churn {res['churn_rounds']}, stage "
+                f"{res['stage_rounds']}; goal < {GOAL_TRAIN_SECONDS} s: "
+                f"{'met' if r['seconds'] < GOAL_TRAIN_SECONDS else 'NOT met'}"
+            )
         if func.startswith("predict"):
             rate = rows / r["seconds"]
             note = f"{rate:,.0f} customers/s; {r['result'].get('trees', '')} trees"
             if func in ("predict", "predict_churn", "predict_compiled"):
-                note += (f"; goal >= {GOAL_PREDICT_PER_SECOND:,}/s: "
-                         f"{'met' if rate >= GOAL_PREDICT_PER_SECOND else 'NOT met'}")
-        print(f"{label:28} {r['seconds']:9.2f} {str(r['all_seconds']):>24} "
-              f"{r['peak_mb']:8.0f}  {note}", flush=True)
+                note += (
+                    f"; goal >= {GOAL_PREDICT_PER_SECOND:,}/s: "
+                    f"{'met' if rate >= GOAL_PREDICT_PER_SECOND else 'NOT met'}"
+                )
+        print(
+            f"{label:28} {r['seconds']:9.2f} {str(r['all_seconds']):>24} "
+            f"{r['peak_mb']:8.0f}  {note}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

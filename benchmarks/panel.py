@@ -64,8 +64,10 @@ def bundle_path() -> Path:
 
 def _ms(seconds: list[float]) -> str:
     ms = np.asarray(seconds) * 1000
-    return (f"median {np.median(ms):7.1f} ms   p95 {np.percentile(ms, 95):7.1f} ms   "
-            f"max {ms.max():7.1f} ms   (n={len(ms)})")
+    return (
+        f"median {np.median(ms):7.1f} ms   p95 {np.percentile(ms, 95):7.1f} ms   "
+        f"max {ms.max():7.1f} ms   (n={len(ms)})"
+    )
 
 
 def _timed(fn, *args, **kwargs):
@@ -85,9 +87,9 @@ def what_if_latency(n_customers: int) -> None:
     app = MarketerPanel(data)
     table = data.table
     rng = np.random.default_rng(0)
-    ids = table["customer_id"].to_numpy()[rng.choice(len(table), size=min(n_customers,
-                                                                            len(table)),
-                                                      replace=False)]
+    ids = table["customer_id"].to_numpy()[
+        rng.choice(len(table), size=min(n_customers, len(table)), replace=False)
+    ]
     opens, switches, rescore = [], [], []
     n_options = []
     for cid in ids:
@@ -104,20 +106,29 @@ def what_if_latency(n_customers: int) -> None:
             assert app.whatif_result.value != before or len(options) == 1
         # reference: re-score the current touchpoint from scratch
         start, stop, _ = _customer_slice(data.log, cid)
-        sub = EventLog.from_frame(data.log.frame.iloc[start:stop],
-                                  journey_map=data.log.journey_map)
+        sub = EventLog.from_frame(data.log.frame.iloc[start:stop], journey_map=data.log.journey_map)
         seconds, _ = _timed(data.recommender.effects, sub, cutoff=data.cutoff)
         rescore.append(seconds)
-    all_at_start, effects = _timed(data.recommender.effects, data.log, cutoff=data.cutoff,
-                                   lookback=data.bundle.metadata["lookback"])
-    print(f"What-if on the sample: {len(ids)} customers, {statistics.mean(n_options):.1f} "
-          f"eligible touchpoints each")
+    all_at_start, effects = _timed(
+        data.recommender.effects,
+        data.log,
+        cutoff=data.cutoff,
+        lookback=data.bundle.metadata["lookback"],
+    )
+    print(
+        f"What-if on the sample: {len(ids)} customers, {statistics.mean(n_options):.1f} "
+        f"eligible touchpoints each"
+    )
     print(f"  open a customer (profile + timeline)      {_ms(opens)}")
-    print(f"  what-if: change the touchpoint (widgets)  {_ms(switches)}   goal < {GOAL_MS} ms: "
-          f"{'met' if np.percentile(switches, 95) * 1000 < GOAL_MS else 'NOT met'}")
+    print(
+        f"  what-if: change the touchpoint (widgets)  {_ms(switches)}   goal < {GOAL_MS} ms: "
+        f"{'met' if np.percentile(switches, 95) * 1000 < GOAL_MS else 'NOT met'}"
+    )
     print(f"  reference: re-score from scratch          {_ms(rescore)}")
-    print(f"  reference: every customer's effects at start: {all_at_start:.2f} s for "
-          f"{effects['customer_id'].nunique():,} customers ({len(effects):,} rows)")
+    print(
+        f"  reference: every customer's effects at start: {all_at_start:.2f} s for "
+        f"{effects['customer_id'].nunique():,} customers ({len(effects):,} rows)"
+    )
 
 
 def big_list(rows: int) -> None:
@@ -138,9 +149,13 @@ def big_list(rows: int) -> None:
     lst = CustomerList(big)
     first, _ = _timed(lst.query)
     print(f"  first query (computes the risk order)     {first * 1000:7.1f} ms")
-    queries = [dict(risk_band=["high", "very high"]), dict(stage="retention", segment="regular"),
-               dict(touchpoint="live_chat", risk_band="very high"), dict(stage="awareness"),
-               dict(risk_band="medium", touchpoint="consultation", stage="retention")]
+    queries = [
+        dict(risk_band=["high", "very high"]),
+        dict(stage="retention", segment="regular"),
+        dict(touchpoint="live_chat", risk_band="very high"),
+        dict(stage="awareness"),
+        dict(risk_band="medium", touchpoint="consultation", stage="retention"),
+    ]
     cases = []
     for sort_by in ("churn_risk", "expected_risk_reduction"):
         lst.query(sort_by=sort_by)  # the sort order, computed once per key
@@ -160,14 +175,20 @@ def big_list(rows: int) -> None:
         for q in queries:
             start = time.perf_counter()
             mask = np.ones(len(big), dtype=bool)
-            for col, key in (("risk_band", "risk_band"), ("stage", "stage"),
-                             ("segment", "segment"),
-                             ("recommended_touchpoint", "touchpoint")):
+            for col, key in (
+                ("risk_band", "risk_band"),
+                ("stage", "stage"),
+                ("segment", "segment"),
+                ("recommended_touchpoint", "touchpoint"),
+            ):
                 if key in q:
                     values = q[key] if isinstance(q[key], list) else [q[key]]
                     mask &= big[col].isin(values).to_numpy()
-            expect = big[mask].sort_values(sort_by, ascending=False, kind="stable",
-                                           na_position="last").iloc[75:100]
+            expect = (
+                big[mask]
+                .sort_values(sort_by, ascending=False, kind="stable", na_position="last")
+                .iloc[75:100]
+            )
             ref.append(time.perf_counter() - start)
             got = lst.query(**q, sort_by=sort_by, page=3, page_size=25).rows
             assert got["customer_id"].tolist() == expect["customer_id"].tolist()
@@ -178,19 +199,29 @@ def big_list(rows: int) -> None:
         print("  reference: DuckDB not installed (pip install -e '.[bench]')")
     else:
         con = duckdb.connect()
-        con.register("t", big[["customer_id", "churn_risk", "risk_band", "stage",
-                               "expected_risk_reduction"]])
+        con.register(
+            "t", big[["customer_id", "churn_risk", "risk_band", "stage", "expected_risk_reduction"]]
+        )
         duck = []
         for _ in range(5):
-            seconds, _ = _timed(con.execute(
-                "select * from t where risk_band in ('high', 'very high') order by churn_risk "
-                "desc, customer_id limit 25 offset 75").fetchdf)
+            seconds, _ = _timed(
+                con.execute(
+                    "select * from t where risk_band in ('high', 'very high') order by churn_risk "
+                    "desc, customer_id limit 25 offset 75"
+                ).fetchdf
+            )
             duck.append(seconds)
         print(f"  reference: DuckDB, same query             {_ms(duck)}")
 
-    big_data = PanelData(bundle=data.bundle, log=data.log, table=big, cutoff=data.cutoff,
-                         segment_col=data.segment_col, report=None,
-                         actions=ActionBook(user="bench"))
+    big_data = PanelData(
+        bundle=data.bundle,
+        log=data.log,
+        table=big,
+        cutoff=data.cutoff,
+        segment_col=data.segment_col,
+        report=None,
+        actions=ActionBook(user="bench"),
+    )
     seconds, app = _timed(MarketerPanel, big_data)
     print(f"  build the widgets on {rows:,} customers     {seconds * 1000:7.1f} ms")
     changes = []
@@ -199,17 +230,21 @@ def big_list(rows: int) -> None:
         changes.append(seconds)
     print(f"  widgets: change a filter, show the page   {_ms(changes)}")
     page_html = sum(len(h.value) for h in app.row_html)
-    print(f"  sent to the browser per page: {page_html / 1024:.1f} kB of row HTML "
-          f"(the whole list as an HTML table: "
-          f"{len(big.head(20_000).to_html()) / 1024 * rows / 20_000 / 1024:,.0f} MB)")
+    print(
+        f"  sent to the browser per page: {page_html / 1024:.1f} kB of row HTML "
+        f"(the whole list as an HTML table: "
+        f"{len(big.head(20_000).to_html()) / 1024 * rows / 20_000 / 1024:,.0f} MB)"
+    )
     seconds, _ = _timed(app.approve_matching.click)
     seconds2, _ = _timed(app.confirm_yes.click)
     n = big_data.actions.counts()["approved"]
     print(f"  approve all matching ({n:,} approved)    {(seconds + seconds2) * 1000:7.1f} ms")
     with tempfile.TemporaryDirectory() as folder:
         seconds, path = _timed(big_data.actions.export_csv, Path(folder) / "actions.csv")
-        print(f"  export {n:,} approved actions to CSV   {seconds * 1000:7.1f} ms "
-              f"({path.stat().st_size / 2**20:.0f} MB)")
+        print(
+            f"  export {n:,} approved actions to CSV   {seconds * 1000:7.1f} ms "
+            f"({path.stat().st_size / 2**20:.0f} MB)"
+        )
 
 
 def main() -> None:

@@ -69,8 +69,7 @@ def simulated(customers: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     truth_path = CACHE / f"quality_{customers}_{seed}_truth.parquet"
     if not (events_path.exists() and truth_path.exists()):
         CACHE.mkdir(exist_ok=True)
-        data = make_journeys(customers, n_days=240, truth_cutoffs=[TEST_CUTOFF],
-                             random_state=seed)
+        data = make_journeys(customers, n_days=240, truth_cutoffs=[TEST_CUTOFF], random_state=seed)
         data.events.to_parquet(events_path)
         data.truth.to_parquet(truth_path)
     return pd.read_parquet(events_path), pd.read_parquet(truth_path)
@@ -89,11 +88,16 @@ def evaluate_seed(customers: int, seed: int) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         test = cjml.make_training_set(log, [TEST_CUTOFF], featurizer=bundle.featurizer)
-    test = test.join(truth.set_index("customer_id").drop(columns=["cutoff", "stage"]),
-                     on="customer_id", validate="one_to_one")
+    test = test.join(
+        truth.set_index("customer_id").drop(columns=["cutoff", "stage"]),
+        on="customer_id",
+        validate="one_to_one",
+    )
     if test["risk_no_action"].isna().any():
-        raise RuntimeError("Some test customers have no ground truth; the comparison would not "
-                           "be on the same rows.")
+        raise RuntimeError(
+            "Some test customers have no ground truth; the comparison would not "
+            "be on the same rows."
+        )
     classes = list(bundle.models["next_stage"].classes_)
     y, stages = test["churn"].to_numpy(), test["next_stage"].astype(str).to_numpy()
     churn = report.churn[["roc_auc", "brier", "log_loss"]].copy()
@@ -108,8 +112,15 @@ def evaluate_seed(customers: int, seed: int) -> dict:
     m = stage_metrics(stages, oracle_proba, classes)
     stage.loc["oracle"] = [m["log_loss"], m["accuracy"], m["macro_f1"]]
     policy = policy_values(bundle, log, test, risk)
-    return {"churn": churn, "stage": stage, "seconds": seconds, "n_test": len(test),
-            "n_train": report.info["n_train"], "churn_rate": float(y.mean()), "policy": policy}
+    return {
+        "churn": churn,
+        "stage": stage,
+        "seconds": seconds,
+        "n_test": len(test),
+        "n_train": report.info["n_train"],
+        "churn_rate": float(y.mean()),
+        "policy": policy,
+    }
 
 
 def historical_retention(log, end: pd.Timestamp, horizon: pd.Timedelta) -> pd.DataFrame:
@@ -124,9 +135,13 @@ def historical_retention(log, end: pd.Timestamp, horizon: pd.Timedelta) -> pd.Da
     nxt = f.groupby("customer_id", observed=True)["timestamp"].shift(-1)
     ok = f["timestamp"] + horizon <= end
     retained = (nxt - f["timestamp"]) <= horizon
-    table = pd.DataFrame({"stage": f["stage"].astype(str),
-                          "touchpoint": f["touchpoint"].astype(str),
-                          "retained": retained})[ok.to_numpy()]
+    table = pd.DataFrame(
+        {
+            "stage": f["stage"].astype(str),
+            "touchpoint": f["touchpoint"].astype(str),
+            "retained": retained,
+        }
+    )[ok.to_numpy()]
     return table.groupby(["stage", "touchpoint"])["retained"].mean().unstack()
 
 
@@ -166,23 +181,31 @@ def policy_values(bundle, log, test: pd.DataFrame, risk: np.ndarray) -> pd.DataF
     random_choice = np.array([rng.choice(np.flatnonzero(e)) if e.any() else -1 for e in eligible])
     counts = log.frame["touchpoint"].astype(str).value_counts()
     popularity = np.array([counts.get(t, 0) for t in touchpoints], dtype=float)
-    common = np.where(eligible.any(axis=1),
-                      np.where(eligible, popularity, -1.0).argmax(axis=1), -1)
+    common = np.where(eligible.any(axis=1), np.where(eligible, popularity, -1.0).argmax(axis=1), -1)
     end = pd.Timestamp(TEST_CUTOFF, tz="UTC")
     rates = historical_retention(log, end, pd.Timedelta(bundle.metadata["horizon"]))
     rates = rates.reindex(index=list(jm.stages), columns=touchpoints).to_numpy()
     by_stage = np.where(eligible, np.nan_to_num(rates[np.maximum(stage, 0)], nan=-1.0), -2.0)
     best_raw = np.where(eligible.any(axis=1), by_stage.argmax(axis=1), -1)
-    policies = {"no action": np.full(len(X), -1), "random eligible": random_choice,
-                "most common": common, "best raw retention in stage": best_raw}
+    policies = {
+        "no action": np.full(len(X), -1),
+        "random eligible": random_choice,
+        "most common": common,
+        "best raw retention in stage": best_raw,
+    }
     for label, method in (("cjml", "response"), ("cjml (S-learner)", "s-learner")):
         rec = TouchpointRecommender.from_bundle(bundle, method=method).recommend(
-            log, cutoff=TEST_CUTOFF, features=X, churn_risk=risk, top_k=1)
+            log, cutoff=TEST_CUTOFF, features=X, churn_risk=risk, top_k=1
+        )
         policies[label] = by_name(rec["recommended_touchpoint"].to_numpy())
     policies["oracle"] = oracle
     everyone = np.ones(len(X), dtype=bool)
-    table = pd.DataFrame({"top 20%": {k: value(c, target) for k, c in policies.items()},
-                          "everyone": {k: value(c, everyone) for k, c in policies.items()}})
+    table = pd.DataFrame(
+        {
+            "top 20%": {k: value(c, target) for k, c in policies.items()},
+            "everyone": {k: value(c, everyone) for k, c in policies.items()},
+        }
+    )
     for col in ("top 20%", "everyone"):
         gap = table.loc["no action", col] - table.loc["oracle", col]
         table[f"regret share ({col})"] = (table[col] - table.loc["oracle", col]) / gap
@@ -192,62 +215,85 @@ def policy_values(bundle, log, test: pd.DataFrame, risk: np.ndarray) -> pd.DataF
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=30_000)
-    parser.add_argument("--seeds", type=int, nargs="+", default=None,
-                        help="default 0 1 2 (with --suite: 0)")
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", default=None, help="default 0 1 2 (with --suite: 0)"
+    )
     suite = parser.add_argument_group("scenario suite (benchmarks/_suite.py)")
-    suite.add_argument("--suite", action="store_true",
-                       help="run the scenario suite instead of the single simulator")
+    suite.add_argument(
+        "--suite",
+        action="store_true",
+        help="run the scenario suite instead of the single simulator",
+    )
     suite.add_argument("--worlds", nargs="+", metavar="NAME", help="default every world")
     suite.add_argument("--split", choices=["development", "held_out", "all"], default="all")
-    suite.add_argument("--scale", type=float, default=1.0,
-                       help="multiplies each world's default customer count")
-    suite.add_argument("--models-only", action="store_true",
-                       help="train and measure the churn and next-stage models only (no "
-                            "recommender: much faster)")
+    suite.add_argument(
+        "--scale", type=float, default=1.0, help="multiplies each world's default customer count"
+    )
+    suite.add_argument(
+        "--models-only",
+        action="store_true",
+        help="train and measure the churn and next-stage models only (no recommender: much faster)",
+    )
     args = parser.parse_args()
     if args.suite:
         from _suite import run_suite
 
-        run_suite(worlds=args.worlds, split=args.split, scale=args.scale,
-                  seeds=args.seeds if args.seeds is not None else [0],
-                  models_only=args.models_only)
+        run_suite(
+            worlds=args.worlds,
+            split=args.split,
+            scale=args.scale,
+            seeds=args.seeds if args.seeds is not None else [0],
+            models_only=args.models_only,
+        )
         return
     if args.seeds is None:
         args.seeds = [0, 1, 2]
-    print(f"cjml.train vs baselines vs the simulator's oracle; {args.customers:,} customers per "
-          f"seed, held-out cutoff {TEST_CUTOFF}, 30-day horizon")
+    print(
+        f"cjml.train vs baselines vs the simulator's oracle; {args.customers:,} customers per "
+        f"seed, held-out cutoff {TEST_CUTOFF}, 30-day horizon"
+    )
     verdicts = []
     for seed in args.seeds:
         r = evaluate_seed(args.customers, seed)
-        table = pd.concat([r["churn"].add_prefix("churn "),
-                           r["stage"].add_prefix("next-stage ")], axis=1)
-        print(f"\nseed {seed}: {r['n_test']:,} test customers (churn rate {r['churn_rate']:.1%}), "
-              f"{r['n_train']:,} training rows, trained and evaluated in {r['seconds']:.0f} s")
+        table = pd.concat(
+            [r["churn"].add_prefix("churn "), r["stage"].add_prefix("next-stage ")], axis=1
+        )
+        print(
+            f"\nseed {seed}: {r['n_test']:,} test customers (churn rate {r['churn_rate']:.1%}), "
+            f"{r['n_train']:,} training rows, trained and evaluated in {r['seconds']:.0f} s"
+        )
         print(table.to_string(float_format=lambda v: f"{v:.4f}", na_rep=""))
         c, s = r["churn"], r["stage"]
-        gaps = {"auc_gap": c.loc["oracle", "roc_auc"] - c.loc["model", "roc_auc"],
-                "brier_ratio": c.loc["model", "brier"] / c.loc["oracle", "brier"] - 1,
-                "stage_log_loss_ratio":
-                    s.loc["model", "log_loss"] / s.loc["oracle", "log_loss"] - 1}
+        gaps = {
+            "auc_gap": c.loc["oracle", "roc_auc"] - c.loc["model", "roc_auc"],
+            "brier_ratio": c.loc["model", "brier"] / c.loc["oracle", "brier"] - 1,
+            "stage_log_loss_ratio": s.loc["model", "log_loss"] / s.loc["oracle", "log_loss"] - 1,
+        }
         ok = {k: v <= GOALS[k] for k, v in gaps.items()}
         p = r["policy"]
-        print(f"\npolicy value: mean true drop-off probability of the {r['n_test']:,} test "
-              f"customers when the top {TARGET_SHARE:.0%} by predicted risk (or everyone) get "
-              f"the policy's touchpoint")
+        print(
+            f"\npolicy value: mean true drop-off probability of the {r['n_test']:,} test "
+            f"customers when the top {TARGET_SHARE:.0%} by predicted risk (or everyone) get "
+            f"the policy's touchpoint"
+        )
         print(p.to_string(float_format=lambda v: f"{v:.7f}"))
         share = p["regret share (top 20%)"]
         naive = share.drop(["cjml", "cjml (S-learner)", "oracle", "no action"])
         ok["regret_share"] = share["cjml"] <= GOAL_REGRET_SHARE and (share["cjml"] < naive).all()
-        print(f"goal: cjml regret share {share['cjml']:.3f} (<= {GOAL_REGRET_SHARE}, and below "
-              f"every naive policy's: best naive {naive.min():.3f}) "
-              f"{'met' if ok['regret_share'] else 'NOT met'}")
+        print(
+            f"goal: cjml regret share {share['cjml']:.3f} (<= {GOAL_REGRET_SHARE}, and below "
+            f"every naive policy's: best naive {naive.min():.3f}) "
+            f"{'met' if ok['regret_share'] else 'NOT met'}"
+        )
         verdicts.append(all(ok.values()))
-        print(f"goals: AUC {gaps['auc_gap']:+.4f} below the oracle (<= {GOALS['auc_gap']}) "
-              f"{'met' if ok['auc_gap'] else 'NOT met'}; Brier {gaps['brier_ratio']:+.1%} "
-              f"(<= +{GOALS['brier_ratio']:.0%}) {'met' if ok['brier_ratio'] else 'NOT met'}; "
-              f"next-stage log loss {gaps['stage_log_loss_ratio']:+.1%} "
-              f"(<= +{GOALS['stage_log_loss_ratio']:.0%}) "
-              f"{'met' if ok['stage_log_loss_ratio'] else 'NOT met'}")
+        print(
+            f"goals: AUC {gaps['auc_gap']:+.4f} below the oracle (<= {GOALS['auc_gap']}) "
+            f"{'met' if ok['auc_gap'] else 'NOT met'}; Brier {gaps['brier_ratio']:+.1%} "
+            f"(<= +{GOALS['brier_ratio']:.0%}) {'met' if ok['brier_ratio'] else 'NOT met'}; "
+            f"next-stage log loss {gaps['stage_log_loss_ratio']:+.1%} "
+            f"(<= +{GOALS['stage_log_loss_ratio']:.0%}) "
+            f"{'met' if ok['stage_log_loss_ratio'] else 'NOT met'}"
+        )
     print(f"\nall goals met on {sum(verdicts)} of {len(verdicts)} seeds")
 
 

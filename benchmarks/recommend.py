@@ -43,8 +43,7 @@ def journey_map():
 
     spec = cjml.JourneyMap.default().to_dict()
     for name in EXTRA_ACTIONABLE:
-        spec["touchpoints"][name] = {**spec["touchpoints"][name], "actionable": True,
-                                     "cost": 1.0}
+        spec["touchpoints"][name] = {**spec["touchpoints"][name], "actionable": True, "cost": 1.0}
     spec["name"] = "benchmark-13-actionable"
     return cjml.JourneyMap.from_dict(spec)
 
@@ -77,8 +76,11 @@ def recommend_case(state, bundle: str, events: str) -> dict:
     b, log = state
     out = TouchpointRecommender.from_bundle(b, top_k=3, method="dr-point").recommend(log)
     candidates = len(b.models["touchpoint_response"].touchpoints_)
-    return {"customers": len(out), "with_recommendation":
-            int(out["recommended_touchpoint"].notna().sum()), "candidates": candidates}
+    return {
+        "customers": len(out),
+        "with_recommendation": int(out["recommended_touchpoint"].notna().sum()),
+        "candidates": candidates,
+    }
 
 
 def setup_reference_case(bundle: str, events: str):
@@ -100,8 +102,10 @@ def main() -> None:
     from events import _log_path  # the same cached logs as events.py
 
     bundle = bundle_path()
-    print(f"TouchpointRecommender.recommend, every customer of the log, top 3 of up to 13 "
-          f"candidates; median of {args.repeats} run(s) in fresh processes")
+    print(
+        f"TouchpointRecommender.recommend, every customer of the log, top 3 of up to 13 "
+        f"candidates; median of {args.repeats} run(s) in fresh processes"
+    )
     print(f"{'events':>11} {'case':34} {'seconds':>8} {'customers/s':>12} {'peak MB':>8}  notes")
     for n in args.events:
         path = _log_path(n)
@@ -112,11 +116,14 @@ def main() -> None:
             rate = res["customers"] / r["seconds"]
             notes = f"{res['customers']:,} customers; runs {r['all_seconds']}"
             if "candidates" in res:
-                notes += (f"; {res['candidates']} candidates; "
-                          f"{res['with_recommendation']:,} get one; goal {GOAL:,}/s "
-                          f"{'met' if rate >= GOAL else 'NOT met'}")
-            print(f"{n:11,} {label:34} {r['seconds']:8.2f} {rate:12,.0f} {r['peak_mb']:8.0f}  "
-                  f"{notes}")
+                notes += (
+                    f"; {res['candidates']} candidates; "
+                    f"{res['with_recommendation']:,} get one; goal {GOAL:,}/s "
+                    f"{'met' if rate >= GOAL else 'NOT met'}"
+                )
+            print(
+                f"{n:11,} {label:34} {r['seconds']:8.2f} {rate:12,.0f} {r['peak_mb']:8.0f}  {notes}"
+            )
         print(f"{'':11} {'recommend / reference time':34} {rec['seconds'] / ref['seconds']:8.2f}x")
 
 

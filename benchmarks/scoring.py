@@ -55,8 +55,10 @@ CASES = {
     "risk": ("score risk + stage", {"drivers": False, "recommend": False}),
     "drivers": ("score + drivers", {"drivers": True, "recommend": False}),
     "recommend": ("score + recommend", {"drivers": True, "recommend": True}),
-    "compiled": ("score risk + stage, compiled", {"drivers": False, "recommend": False,
-                                                  "compile": True}),
+    "compiled": (
+        "score risk + stage, compiled",
+        {"drivers": False, "recommend": False, "compile": True},
+    ),
 }
 
 
@@ -102,8 +104,12 @@ def score_case(bundle: str, events: str, tag: str, options: dict) -> dict:
         summary = cjml.score(bundle, events, out=out, **options)
     except Exception as exc:  # noqa: BLE001 - reported in the table, e.g. recommender not ready
         return {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:90]}"}
-    result = {"customers": summary.n_customers, "scored": summary.n_scored,
-              "chunks": summary.n_chunks, "cpu": _cpu() - cpu}
+    result = {
+        "customers": summary.n_customers,
+        "scored": summary.n_scored,
+        "chunks": summary.n_chunks,
+        "cpu": _cpu() - cpu,
+    }
     shutil.rmtree(out.parent, ignore_errors=True)
     return result
 
@@ -131,17 +137,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--cases", nargs="+", default=["risk", "drivers", "recommend",
-                                                       "reference"],
-                        choices=[*CASES, "reference"])
+    parser.add_argument(
+        "--cases",
+        nargs="+",
+        default=["risk", "drivers", "recommend", "reference"],
+        choices=[*CASES, "reference"],
+    )
     args = parser.parse_args()
     from events import _log_path  # the same cached logs as events.py
 
     bundle = bundle_path()
-    print(f"cjml.score on shuffled Parquet logs; median of {args.repeats} run(s) in fresh "
-          "processes; output Parquet")
-    print(f"{'events':>11} {'case':30} {'seconds':>8} {'cpu s':>7} {'customers/s':>12} "
-          f"{'scored/s':>10} {'peak MB':>8}  notes")
+    print(
+        f"cjml.score on shuffled Parquet logs; median of {args.repeats} run(s) in fresh "
+        "processes; output Parquet"
+    )
+    print(
+        f"{'events':>11} {'case':30} {'seconds':>8} {'cpu s':>7} {'customers/s':>12} "
+        f"{'scored/s':>10} {'peak MB':>8}  notes"
+    )
     for n in args.events:
         path = _log_path(n)
         for case in args.cases:
@@ -150,29 +163,44 @@ def main() -> None:
                 r = repeat("scoring", "reference_case", args.repeats, bundle=bundle, events=path)
             else:
                 label, options = CASES[case]
-                r = repeat("scoring", "score_case", args.repeats, bundle=bundle, events=path,
-                           tag=f"{case}_{n}", options=options)
+                r = repeat(
+                    "scoring",
+                    "score_case",
+                    args.repeats,
+                    bundle=bundle,
+                    events=path,
+                    tag=f"{case}_{n}",
+                    options=options,
+                )
             res = r["result"]
             if "error" in res:
-                print(f"{n:11,} {label:30} {'-':>8} {'-':>7} {'-':>12} {'-':>10} {'-':>8}  "
-                      f"not available: {res['error']}")
+                print(
+                    f"{n:11,} {label:30} {'-':>8} {'-':>7} {'-':>12} {'-':>10} {'-':>8}  "
+                    f"not available: {res['error']}"
+                )
                 continue
             rate = res["customers"] / r["seconds"]
             notes = [f"{res['customers']:,} customers, {res['scored']:,} scored"]
             if "chunks" in res:
                 notes.append(f"{res['chunks']} chunks")
             if case in ("risk", "compiled"):
-                notes.append(f"goal >= {GOAL_RISK:,}/s: "
-                             f"{'met' if rate >= GOAL_RISK else 'NOT met'}")
+                notes.append(
+                    f"goal >= {GOAL_RISK:,}/s: {'met' if rate >= GOAL_RISK else 'NOT met'}"
+                )
             if case == "recommend":
-                notes.append(f"goal >= {GOAL_RECOMMEND:,}/s: "
-                             f"{'met' if rate >= GOAL_RECOMMEND else 'NOT met'}")
+                notes.append(
+                    f"goal >= {GOAL_RECOMMEND:,}/s: "
+                    f"{'met' if rate >= GOAL_RECOMMEND else 'NOT met'}"
+                )
             peak = r["tree_peak_mb"]
             if case != "reference":
                 notes.append(f"peak < 3 GB: {'met' if peak < GOAL_PEAK_MB else 'NOT met'}")
-            print(f"{n:11,} {label:30} {r['seconds']:8.1f} {res['cpu']:7.1f} {rate:12,.0f} "
-                  f"{res['scored'] / r['seconds']:10,.0f} {peak:8.0f}  "
-                  f"{'; '.join(notes)}", flush=True)
+            print(
+                f"{n:11,} {label:30} {r['seconds']:8.1f} {res['cpu']:7.1f} {rate:12,.0f} "
+                f"{res['scored'] / r['seconds']:10,.0f} {peak:8.0f}  "
+                f"{'; '.join(notes)}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

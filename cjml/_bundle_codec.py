@@ -79,8 +79,10 @@ class CodecError(ValueError):
 
 
 def _allowed() -> dict[str, type[Any]]:
-    return {f"{module}.{name}": getattr(importlib.import_module(module), name)
-            for module, name in _ALLOWED_CLASSES}
+    return {
+        f"{module}.{name}": getattr(importlib.import_module(module), name)
+        for module, name in _ALLOWED_CLASSES
+    }
 
 
 def _class_name(cls: type) -> str:
@@ -136,55 +138,78 @@ class _Writer:
         if isinstance(obj, list):
             return [self.encode(v, f"{where}[{i}]", sub) for i, v in enumerate(obj)]
         if isinstance(obj, tuple) and type(obj) is tuple:
-            return {"$": "tuple", "items": [self.encode(v, f"{where}[{i}]", sub)
-                                            for i, v in enumerate(obj)]}
+            return {
+                "$": "tuple",
+                "items": [self.encode(v, f"{where}[{i}]", sub) for i, v in enumerate(obj)],
+            }
         if isinstance(obj, (set, frozenset)):
             items = sorted(obj, key=repr)
-            return {"$": type(obj).__name__,
-                    "items": [self.encode(v, f"{where}{{}}", sub) for v in items]}
+            return {
+                "$": type(obj).__name__,
+                "items": [self.encode(v, f"{where}{{}}", sub) for v in items],
+            }
         if isinstance(obj, dict):
-            return {"$": "dict", "items": [[self.encode(k, f"{where} key", sub),
-                                            self.encode(v, f"{where}[{k!r}]", sub)]
-                                           for k, v in obj.items()]}
+            return {
+                "$": "dict",
+                "items": [
+                    [self.encode(k, f"{where} key", sub), self.encode(v, f"{where}[{k!r}]", sub)]
+                    for k, v in obj.items()
+                ],
+            }
         if isinstance(obj, np.ndarray):
             return self._array(obj, where, sub)
         if isinstance(obj, np.generic):
             if obj.dtype.kind not in _ARRAY_KINDS | {"b"}:
-                raise CodecError(f"{where} is a numpy {obj.dtype} scalar, which a bundle "
-                                 "cannot hold.")
+                raise CodecError(
+                    f"{where} is a numpy {obj.dtype} scalar, which a bundle cannot hold."
+                )
             return {"$": "scalar", "entry": self._npy(np.asarray(obj))}
         if isinstance(obj, pd.DataFrame):
             return {"$": "frame", "entry": self._parquet(obj, where)}
         if isinstance(obj, pd.Series):
             frame = obj.to_frame(name="values")
-            return {"$": "series", "entry": self._parquet(frame, where),
-                    "name": self.encode(obj.name, f"{where}.name", sub)}
+            return {
+                "$": "series",
+                "entry": self._parquet(frame, where),
+                "name": self.encode(obj.name, f"{where}.name", sub),
+            }
         if isinstance(obj, pd.Index):
             return {"$": "index", "entry": self._parquet(pd.DataFrame(index=obj), where)}
         if isinstance(obj, pd.Timedelta):
             return {"$": "timedelta", "ns": int(obj.value)}
         if isinstance(obj, pd.Timestamp):
-            return {"$": "timestamp", "ns": int(obj.value),
-                    "tz": None if obj.tz is None else str(obj.tz)}
+            return {
+                "$": "timestamp",
+                "ns": int(obj.value),
+                "tz": None if obj.tz is None else str(obj.tz),
+            }
         if _is_booster(obj):
-            return {"$": "booster",
-                    "entry": self._entry("boosters", "txt",
-                                         obj.model_to_string(num_iteration=-1).encode()),
-                    "best_iteration": int(getattr(obj, "best_iteration", 0) or 0)}
+            return {
+                "$": "booster",
+                "entry": self._entry(
+                    "boosters", "txt", obj.model_to_string(num_iteration=-1).encode()
+                ),
+                "best_iteration": int(getattr(obj, "best_iteration", 0) or 0),
+            }
         from cjml.journey import JourneyMap
 
         if type(obj) is JourneyMap:
             return {"$": "journey_map", "value": self.encode(obj.to_dict(), where, sub)}
         name = self.allowed.get(type(obj))
         if name is None:
-            raise CodecError(f"{where} is a {_class_name(type(obj))}, which a bundle cannot "
-                             "hold safely. Store its data as numbers, text, arrays or tables, "
-                             "or add the class to cjml._bundle_codec._ALLOWED_CLASSES.")
+            raise CodecError(
+                f"{where} is a {_class_name(type(obj))}, which a bundle cannot "
+                "hold safely. Store its data as numbers, text, arrays or tables, "
+                "or add the class to cjml._bundle_codec._ALLOWED_CLASSES."
+            )
         state = obj.__getstate__()
         if not isinstance(state, dict):
             raise CodecError(f"{where} ({name}) has a state that is not a dictionary.")
-        return {"$": "object", "class": name,
-                "state": self.encode(state, f"{where}.{type(obj).__name__}", sub)}
+        return {
+            "$": "object",
+            "class": name,
+            "state": self.encode(state, f"{where}.{type(obj).__name__}", sub),
+        }
 
     def _npy(self, array: np.ndarray) -> str:
         buffer = io.BytesIO()
@@ -195,9 +220,14 @@ class _Writer:
         if array.dtype.kind in _ARRAY_KINDS or array.dtype == bool:
             return {"$": "array", "entry": self._npy(array)}
         if array.dtype.kind == "O":
-            return {"$": "object_array", "shape": list(array.shape),
-                    "items": [self.encode(v, f"{where}[{i}]", depth)
-                              for i, v in enumerate(array.ravel().tolist())]}
+            return {
+                "$": "object_array",
+                "shape": list(array.shape),
+                "items": [
+                    self.encode(v, f"{where}[{i}]", depth)
+                    for i, v in enumerate(array.ravel().tolist())
+                ],
+            }
         raise CodecError(f"{where} is a numpy array of {array.dtype}, which a bundle cannot hold.")
 
     def _parquet(self, frame: pd.DataFrame, where: str) -> str:
@@ -234,8 +264,9 @@ def write_state(root: Any, path: str | Path) -> None:
     writer = _Writer()
     state = writer.encode(root, "bundle")
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
-        zf.writestr(STATE_ENTRY, json.dumps({"$": "cjml-bundle", "root": state},
-                                            separators=(",", ":")))
+        zf.writestr(
+            STATE_ENTRY, json.dumps({"$": "cjml-bundle", "root": state}, separators=(",", ":"))
+        )
         for name, data in writer.entries.items():
             zf.writestr(name, data)
 
@@ -315,7 +346,8 @@ class _Reader:
         except ValueError as err:  # numpy refuses object arrays without pickle
             raise CodecError(f"an array entry is not a plain numpy array ({err})") from None
         if not isinstance(array, np.ndarray) or not (
-                array.dtype.kind in _ARRAY_KINDS or array.dtype == bool):
+            array.dtype.kind in _ARRAY_KINDS or array.dtype == bool
+        ):
             raise CodecError("an array entry is not a plain numeric or text array")
         return array
 
@@ -331,8 +363,11 @@ class _Reader:
     def _object_array(self, node: dict, depth: int) -> np.ndarray:
         items = self._items(node, depth)
         shape = node["shape"]
-        if not (isinstance(shape, list) and all(isinstance(s, int) and s >= 0 for s in shape)
-                and int(np.prod(shape)) == len(items)):
+        if not (
+            isinstance(shape, list)
+            and all(isinstance(s, int) and s >= 0 for s in shape)
+            and int(np.prod(shape)) == len(items)
+        ):
             raise CodecError("an object array's shape does not match its items")
         out = np.empty(len(items), dtype=object)
         out[:] = items
@@ -407,14 +442,24 @@ class _Reader:
         return obj
 
     _handlers: ClassVar[dict[str, Callable[[_Reader, dict, int], Any]]] = {
-                 "dict": _dict, "tuple": lambda self, n, d: tuple(self._items(n, d)),
-                 "set": lambda self, n, d: set(self._items(n, d)),
-                 "frozenset": lambda self, n, d: frozenset(self._items(n, d)),
-                 "float": _float, "array": _array, "scalar": _scalar,
-                 "object_array": _object_array, "frame": _frame, "series": _series,
-                 "index": _index, "timedelta": _timedelta, "timestamp": _timestamp,
-                 "booster": _booster, "journey_map": _journey_map, "object": _object,
-                 "ref": _ref}
+        "dict": _dict,
+        "tuple": lambda self, n, d: tuple(self._items(n, d)),
+        "set": lambda self, n, d: set(self._items(n, d)),
+        "frozenset": lambda self, n, d: frozenset(self._items(n, d)),
+        "float": _float,
+        "array": _array,
+        "scalar": _scalar,
+        "object_array": _object_array,
+        "frame": _frame,
+        "series": _series,
+        "index": _index,
+        "timedelta": _timedelta,
+        "timestamp": _timestamp,
+        "booster": _booster,
+        "journey_map": _journey_map,
+        "object": _object,
+        "ref": _ref,
+    }
 
 
 def read_state(path: str | Path) -> Any:
@@ -454,8 +499,9 @@ def read_state(path: str | Path) -> Any:
                 raise CodecError("it is nested too deeply") from None
             except (ValueError, TypeError, KeyError, AttributeError, IndexError) as err:
                 # e.g. a journey map or an estimator's state that does not validate
-                raise CodecError(f"a value in it is malformed ({type(err).__name__}: "
-                                 f"{str(err)[:200]})") from None
+                raise CodecError(
+                    f"a value in it is malformed ({type(err).__name__}: {str(err)[:200]})"
+                ) from None
     except zipfile.BadZipFile:
         raise CodecError("it is not a zip file") from None
     except (zipfile.LargeZipFile, NotImplementedError, EOFError) as err:

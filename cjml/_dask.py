@@ -51,8 +51,9 @@ def connect(scheduler):
     try:
         from distributed import Client, LocalCluster
     except ImportError:
-        raise ImportError('engine="dask" needs dask and distributed: '
-                          'pip install "cjml[dask]".') from None
+        raise ImportError(
+            'engine="dask" needs dask and distributed: pip install "cjml[dask]".'
+        ) from None
     if scheduler is None:
         cluster = LocalCluster(dashboard_address=None, silence_logs=logging.ERROR)
         client = Client(cluster)
@@ -65,12 +66,15 @@ def connect(scheduler):
             raise ClusterError(
                 f"No Dask scheduler answers at {address!r} ({_reason(exc)}). Start one "
                 f"(dask scheduler) with its workers (dask worker {address}), or pass the "
-                "address it prints with --scheduler.") from None
+                "address it prints with --scheduler."
+            ) from None
         return client, [client]
     if hasattr(scheduler, "submit") and hasattr(scheduler, "compute"):
         return scheduler, None
-    raise TypeError(f"scheduler must be an address such as 'tcp://host:8786' or a "
-                    f"distributed.Client, got {type(scheduler).__name__}.")
+    raise TypeError(
+        f"scheduler must be an address such as 'tcp://host:8786' or a "
+        f"distributed.Client, got {type(scheduler).__name__}."
+    )
 
 
 def close(owned) -> None:
@@ -91,9 +95,12 @@ def hush_client():
     # distributed's logging config gives some of its loggers levels of their own
     # ("distributed.client": warning): each such one is set, not just the parent.
     loggers = [logging.getLogger("distributed")] + [
-        logger for name, logger in list(logging.root.manager.loggerDict.items())
-        if name.startswith("distributed.") and isinstance(logger, logging.Logger)
-        and logger.level != logging.NOTSET]
+        logger
+        for name, logger in list(logging.root.manager.loggerDict.items())
+        if name.startswith("distributed.")
+        and isinstance(logger, logging.Logger)
+        and logger.level != logging.NOTSET
+    ]
     levels = [logger.level for logger in loggers]
     for logger in loggers:
         logger.setLevel(logging.CRITICAL)
@@ -124,8 +131,10 @@ def completed(client, futures) -> Iterator:
             if client.nthreads():
                 last_worker = now
             elif now - last_worker >= NO_WORKERS_TIMEOUT:
-                raise _NoWorkers(f"The Dask scheduler at {client.scheduler.address} has had "
-                                 f"no worker for {NO_WORKERS_TIMEOUT:.0f} s")
+                raise _NoWorkers(
+                    f"The Dask scheduler at {client.scheduler.address} has had "
+                    f"no worker for {NO_WORKERS_TIMEOUT:.0f} s"
+                )
         time.sleep(0.02)
 
 
@@ -133,8 +142,9 @@ class _NoWorkers(ClusterError):
     pass
 
 
-def cluster_fault(exc: BaseException, client, tasks: dict[str, str] | None = None
-                  ) -> tuple[str, str] | None:
+def cluster_fault(
+    exc: BaseException, client, tasks: dict[str, str] | None = None
+) -> tuple[str, str] | None:
     """If ``exc`` is a fault of the cluster (and not an error of a task, raised as it
     is): what went wrong, and what to do before running again, in two phrases.
 
@@ -155,8 +165,10 @@ def cluster_fault(exc: BaseException, client, tasks: dict[str, str] | None = Non
         last = getattr(exc.last_worker, "address", exc.last_worker)
         n = exc.allowed_failures + 1
         who = "A Dask worker" if n == 1 else f"{n} Dask workers in turn"
-        what = (f"{who} died running one task of the run ({(tasks or {}).get(name, name)}; "
-                f"{'at' if n == 1 else 'the last at'} {last}): usually a worker out of memory")
+        what = (
+            f"{who} died running one task of the run ({(tasks or {}).get(name, name)}; "
+            f"{'at' if n == 1 else 'the last at'} {last}): usually a worker out of memory"
+        )
         return what, "give the workers more memory (dask worker --memory-limit)"
     if isinstance(exc, FutureCancelledError) and "scheduler" not in str(exc.reason):
         why = "" if exc.reason in ("", "unknown") else f" ({exc.reason})"

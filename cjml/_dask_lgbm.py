@@ -67,27 +67,56 @@ _CONSTRUCTOR_NAMES = {
 #: Parameters left out: the workers' thread counts come from the cluster,
 #: rounds from ``num_boost_round``, and early stopping / metrics are done here.
 _THREAD_PARAMS = ("num_threads", "num_thread", "nthread", "nthreads", "n_jobs")
-_DROPPED = frozenset({
-    *_THREAD_PARAMS,
-    "num_iterations", "num_iteration", "n_iter", "num_tree", "num_trees", "num_round",
-    "num_rounds", "nrounds", "num_boost_round", "n_estimators", "max_iter",
-    "early_stopping_round", "early_stopping_rounds", "early_stopping", "n_iter_no_change",
-    "early_stopping_min_delta", "first_metric_only", "metric", "metrics", "metric_types",
-})
+_DROPPED = frozenset(
+    {
+        *_THREAD_PARAMS,
+        "num_iterations",
+        "num_iteration",
+        "n_iter",
+        "num_tree",
+        "num_trees",
+        "num_round",
+        "num_rounds",
+        "nrounds",
+        "num_boost_round",
+        "n_estimators",
+        "max_iter",
+        "early_stopping_round",
+        "early_stopping_rounds",
+        "early_stopping",
+        "n_iter_no_change",
+        "early_stopping_min_delta",
+        "first_metric_only",
+        "metric",
+        "metrics",
+        "metric_types",
+    }
+)
 #: Lines of a model string's parameter section written by the training network:
 #: kept, ``Booster.refit`` (which reuses them) would look for the long-gone
 #: workers ("Cannot find any ip and port").
-_NETWORK_LINE = re.compile(r"^\[(machines|machine_list_filename|num_machines|local_listen_port"
-                           r"|time_out): .*\]\n", flags=re.MULTILINE)
+_NETWORK_LINE = re.compile(
+    r"^\[(machines|machine_list_filename|num_machines|local_listen_port"
+    r"|time_out): .*\]\n",
+    flags=re.MULTILINE,
+)
 _THREADS_LINE = re.compile(r"^\[num_threads: .*\]\n", flags=re.MULTILINE)
 _TREE_LEARNER_LINE = re.compile(r"^\[tree_learner: .*\]$", flags=re.MULTILINE)
 
 
-def train_booster_on_cluster(client, params: dict, X, y, weight=None, *, valid=None,
-                             num_boost_round: int, early_stopping_rounds: int | None = 50,
-                             categorical: list[int] | None = None,
-                             feature_names: list[str] | None = None,
-                             ) -> tuple[lightgbm.Booster, int, list[float]]:
+def train_booster_on_cluster(
+    client,
+    params: dict,
+    X,
+    y,
+    weight=None,
+    *,
+    valid=None,
+    num_boost_round: int,
+    early_stopping_rounds: int | None = 50,
+    categorical: list[int] | None = None,
+    feature_names: list[str] | None = None,
+) -> tuple[lightgbm.Booster, int, list[float]]:
     """Grow a LightGBM classifier on a dask.distributed cluster, early-stopped on ``valid``.
 
     The cluster counterpart of the ``lgb.train`` call in cjml's models: the
@@ -156,9 +185,12 @@ def train_booster_on_cluster(client, params: dict, X, y, weight=None, *, valid=N
     if not isinstance(num_boost_round, int | np.integer) or num_boost_round < 1:
         raise ValueError(f"num_boost_round must be a positive integer, got {num_boost_round!r}.")
     if early_stopping_rounds is not None and (
-            not isinstance(early_stopping_rounds, int | np.integer) or early_stopping_rounds < 0):
-        raise ValueError("early_stopping_rounds must be None or a non-negative integer, got "
-                         f"{early_stopping_rounds!r}.")
+        not isinstance(early_stopping_rounds, int | np.integer) or early_stopping_rounds < 0
+    ):
+        raise ValueError(
+            "early_stopping_rounds must be None or a non-negative integer, got "
+            f"{early_stopping_rounds!r}."
+        )
     workers = sorted(client.scheduler_info().get("workers", {}))
     if not workers:
         raise ValueError("The dask cluster has no workers; start some before training.")
@@ -171,8 +203,9 @@ def train_booster_on_cluster(client, params: dict, X, y, weight=None, *, valid=N
     if feature_names is not None:
         feature_names = [str(name) for name in feature_names]
         if len(feature_names) != n_features:
-            raise ValueError(f"feature_names has {len(feature_names)} names but X has "
-                             f"{n_features} columns.")
+            raise ValueError(
+                f"feature_names has {len(feature_names)} names but X has {n_features} columns."
+            )
         if len(set(feature_names)) != n_features:
             raise ValueError("feature_names must be unique.")
     if valid is not None:
@@ -191,9 +224,13 @@ def train_booster_on_cluster(client, params: dict, X, y, weight=None, *, valid=N
     with warnings.catch_warnings():
         # lightgbm.dask always says it ignores n_jobs: each worker's thread count wins.
         warnings.filterwarnings("ignore", message=r"Parameter \w+ will be ignored")
-        model.fit(X, y, sample_weight=weight,
-                  feature_name=feature_names if feature_names is not None else "auto",
-                  categorical_feature=categorical or "auto")
+        model.fit(
+            X,
+            y,
+            sample_weight=weight,
+            feature_name=feature_names if feature_names is not None else "auto",
+            categorical_feature=categorical or "auto",
+        )
     grown = model.booster_
     rounds = grown.current_iteration()  # fewer than asked if no split was left to make
     del futures, X, y, weight
@@ -241,8 +278,9 @@ def _import_dask():
         import dask.array as da
         import distributed  # noqa: F401
     except ImportError:
-        raise ImportError('Training on a dask cluster needs dask and distributed: '
-                          'pip install "cjml[dask]".') from None
+        raise ImportError(
+            'Training on a dask cluster needs dask and distributed: pip install "cjml[dask]".'
+        ) from None
     return da
 
 
@@ -250,18 +288,23 @@ def _constructor_args(params: dict, y, n_rows: int, da) -> tuple[str, np.ndarray
     """The objective, the checked labels, the number of classes and the estimator's arguments."""
     objective = next((params[a] for a in _OBJECTIVE_ALIASES if a in params), None)
     if objective not in (None, "binary", "multiclass", "softmax"):
-        raise ValueError(f"objective must be 'binary' or 'multiclass' (cjml's classifiers), "
-                         f"got {objective!r}.")
+        raise ValueError(
+            f"objective must be 'binary' or 'multiclass' (cjml's classifiers), got {objective!r}."
+        )
     num_class = next((params[a] for a in _NUM_CLASS_ALIASES if a in params), None)
     if objective == "binary":
         if num_class not in (None, 1):
-            raise ValueError(f"objective 'binary' with num_class={num_class!r}; use "
-                             "'multiclass' for more than two classes.")
+            raise ValueError(
+                f"objective 'binary' with num_class={num_class!r}; use "
+                "'multiclass' for more than two classes."
+            )
         n_classes = 2
     elif num_class not in (None, 1):
         if not isinstance(num_class, int | np.integer) or num_class < 3:
-            raise ValueError(f"objective 'multiclass' needs num_class >= 3, got {num_class!r}; "
-                             "use 'binary' for two classes.")
+            raise ValueError(
+                f"objective 'multiclass' needs num_class >= 3, got {num_class!r}; "
+                "use 'binary' for two classes."
+            )
         n_classes = int(num_class)
     else:
         n_classes = None  # the labels tell, as in cjml's models
@@ -269,8 +312,9 @@ def _constructor_args(params: dict, y, n_rows: int, da) -> tuple[str, np.ndarray
     if objective is None:
         objective = "binary" if n_classes == 2 else "multiclass"
     elif objective != "binary" and n_classes < 3:
-        raise ValueError("objective 'multiclass' needs at least three classes; y has two "
-                         "(use 'binary').")
+        raise ValueError(
+            "objective 'multiclass' needs at least three classes; y has two (use 'binary')."
+        )
     objective = "binary" if objective == "binary" else "multiclass"
 
     ctor = {"objective": objective, "verbosity": -1}
@@ -318,27 +362,36 @@ def _labels(y, n_rows: int, n_classes: int | None, da, name: str, *, every_class
     if y.shape[0] != n_rows:
         raise ValueError(f"{name} must give one label per row ({n_rows}), got {y.shape[0]}.")
     if not (np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating)):
-        raise ValueError(f"{name} must hold integer class codes 0..K-1 (cjml encodes the classes "
-                         f"so), got dtype {y.dtype}.")
+        raise ValueError(
+            f"{name} must hold integer class codes 0..K-1 (cjml encodes the classes "
+            f"so), got dtype {y.dtype}."
+        )
     stats = ((y < 0) | (y != np.floor(y))).any(), y.min(), y.max()
     bad, low, top = da.compute(*stats) if lazy else stats
     if bad or (n_classes is not None and top >= n_classes):
         expected = "0..K-1" if n_classes is None else f"0..{n_classes - 1}"
-        raise ValueError(f"{name} must hold the class codes {expected} (cjml encodes the classes "
-                         f"so); it has other values (smallest {low.item()}, largest "
-                         f"{top.item()}).")
+        raise ValueError(
+            f"{name} must hold the class codes {expected} (cjml encodes the classes "
+            f"so); it has other values (smallest {low.item()}, largest "
+            f"{top.item()})."
+        )
     if n_classes is None:
         n_classes = int(top) + 1
     y = y.astype(np.int32)
     if every_class:
-        counts = da.bincount(y, minlength=n_classes).compute() if lazy \
+        counts = (
+            da.bincount(y, minlength=n_classes).compute()
+            if lazy
             else np.bincount(y, minlength=n_classes)
+        )
         if n_classes < 2:
             raise ValueError(f"{name} has only one class; a classifier needs at least two.")
         if (counts == 0).any():
             missing = np.flatnonzero(counts == 0).tolist()
-            raise ValueError(f"{name} must hold every class code 0..{n_classes - 1}; class(es) "
-                             f"{missing} have no rows (cjml encodes only observed classes).")
+            raise ValueError(
+                f"{name} must hold every class code 0..{n_classes - 1}; class(es) "
+                f"{missing} have no rows (cjml encodes only observed classes)."
+            )
     return y, n_classes
 
 
@@ -361,8 +414,9 @@ def _categorical(categorical, n_features: int) -> list[int]:
     out = []
     for c in categorical or []:
         if not isinstance(c, int | np.integer) or not 0 <= c < n_features:
-            raise ValueError(f"categorical must be column positions 0..{n_features - 1}, "
-                             f"got {c!r}.")
+            raise ValueError(
+                f"categorical must be column positions 0..{n_features - 1}, got {c!r}."
+            )
         out.append(int(c))
     return out
 
@@ -406,8 +460,7 @@ def _spread(client, workers, shares, arrays, da, futures) -> list:
         worker = workers[s % len(workers)]
         present = [a for a in arrays if a is not None]
         # hash=False: equal pieces (e.g. all-ones weights) must stay separate futures
-        scattered = iter(client.scatter([a[rows] for a in present], workers=[worker],
-                                        hash=False))
+        scattered = iter(client.scatter([a[rows] for a in present], workers=[worker], hash=False))
         for i, a in enumerate(arrays):
             if a is None:
                 continue
@@ -426,15 +479,19 @@ def _dask_training_arrays(client, X, y, weight, n_classes: int, da):
     y = (y if isinstance(y, da.Array) else da.from_array(np.asarray(y))).rechunk(sizes)
     if weight is not None:
         weight = (weight if isinstance(weight, da.Array) else da.from_array(weight)).rechunk(sizes)
-    present = y.map_blocks(lambda b: (np.bincount(b, minlength=n_classes) > 0)[None, :],
-                           chunks=((1,) * y.numblocks[0], (n_classes,)), new_axis=1,
-                           dtype=bool).compute()
+    present = y.map_blocks(
+        lambda b: (np.bincount(b, minlength=n_classes) > 0)[None, :],
+        chunks=((1,) * y.numblocks[0], (n_classes,)),
+        new_axis=1,
+        dtype=bool,
+    ).compute()
     if not present.all():
         chunk, cls = np.argwhere(~present)[0]
         raise ValueError(
             f"Chunk {chunk} of y has no rows of class {cls}. LightGBM's Dask classifier encodes "
             "the labels on each worker, so every chunk must hold every class: shuffle the rows, "
-            "use larger chunks, or pass numpy arrays (spread with every class in every share).")
+            "use larger chunks, or pass numpy arrays (spread with every class in every share)."
+        )
     return X, y, weight
 
 
@@ -463,8 +520,12 @@ def _valid_curve(client, workers, booster, valid, objective: str, params: dict, 
     ws = client.compute(list(wv.to_delayed().ravel())) if wv is not None else [None] * len(xs)
     model = client.scatter(booster.model_to_string(), broadcast=True, hash=False)
     sigmoid = float(params.get("sigmoid", 1.0))
-    parts = client.gather([client.submit(_chunk_losses, model, x, y, w, objective, sigmoid,
-                                         pure=False) for x, y, w in zip(xs, ys, ws, strict=True)])
+    parts = client.gather(
+        [
+            client.submit(_chunk_losses, model, x, y, w, objective, sigmoid, pure=False)
+            for x, y, w in zip(xs, ys, ws, strict=True)
+        ]
+    )
     losses = np.sum([p[0] for p in parts], axis=0)
     total_weight = sum(p[1] for p in parts)
     return [float(v) for v in losses / total_weight]
@@ -485,21 +546,22 @@ def _chunk_losses(model_str: str, X, y, w, objective: str, sigmoid: float):
     losses = np.zeros(n_rounds)
     step = max(1, _BLOCK_ELEMENTS // leaf_values.shape[0])
     for start in range(0, len(X), step):
-        block, labels = X[start:start + step], y[start:start + step]
+        block, labels = X[start : start + step], y[start : start + step]
         leaves = np.asarray(booster.predict(block, pred_leaf=True, num_threads=threads))
         leaves = leaves.reshape(len(block), -1).astype(np.intp)
         # the raw score after each round: the rows' leaf values summed round by round
-        raw = np.cumsum(leaf_values[trees, leaves].reshape(len(block), n_rounds, per_round),
-                        axis=1)
+        raw = np.cumsum(leaf_values[trees, leaves].reshape(len(block), n_rounds, per_round), axis=1)
         if start == 0:
             # LightGBM's own scores, on a few rows (not reproduced so for linear trees)
             few = min(len(block), 256)
-            expect = np.asarray(booster.predict(block[:few], raw_score=True,
-                                                num_threads=threads))
-            if not np.allclose(raw[:few, -1, :], expect.reshape(few, per_round), rtol=1e-9,
-                               atol=1e-9):
-                raise RuntimeError("The leaf values do not add up to LightGBM's scores; "
-                                   "linear trees are not supported on the cluster.")
+            expect = np.asarray(booster.predict(block[:few], raw_score=True, num_threads=threads))
+            if not np.allclose(
+                raw[:few, -1, :], expect.reshape(few, per_round), rtol=1e-9, atol=1e-9
+            ):
+                raise RuntimeError(
+                    "The leaf values do not add up to LightGBM's scores; "
+                    "linear trees are not supported on the cluster."
+                )
         if objective == "binary":
             prob = 1.0 / (1.0 + np.exp(-sigmoid * raw[:, :, 0]))
             prob = np.where(labels[:, None] > 0, prob, 1.0 - prob)
@@ -508,20 +570,24 @@ def _chunk_losses(model_str: str, X, y, w, objective: str, sigmoid: float):
             np.exp(raw, out=raw)
             prob = raw[np.arange(len(block)), :, labels] / raw.sum(axis=2)
         loss = -np.log(np.maximum(prob, _EPS))  # as LightGBM's metrics: at most -log(1e-15)
-        losses += loss.sum(axis=0) if w is None else w[start:start + step] @ loss
+        losses += loss.sum(axis=0) if w is None else w[start : start + step] @ loss
     return losses, float(len(X) if w is None else np.sum(w))
 
 
 def _leaf_values(model_str: str, n_trees: int) -> np.ndarray:
     """Every tree's leaf outputs, (n_trees, most leaves), zero-padded, from the model text."""
-    rows = [np.array(line[len("leaf_value="):].split(), dtype=np.float64)
-            for line in model_str.splitlines() if line.startswith("leaf_value=")]
+    rows = [
+        np.array(line[len("leaf_value=") :].split(), dtype=np.float64)
+        for line in model_str.splitlines()
+        if line.startswith("leaf_value=")
+    ]
     if len(rows) != n_trees:
-        raise RuntimeError(f"Read {len(rows)} trees' leaf values from the model, expected "
-                           f"{n_trees}.")
+        raise RuntimeError(
+            f"Read {len(rows)} trees' leaf values from the model, expected {n_trees}."
+        )
     table = np.zeros((n_trees, max(len(r) for r in rows)))
     for i, r in enumerate(rows):
-        table[i, :len(r)] = r
+        table[i, : len(r)] = r
     return table
 
 

@@ -62,7 +62,8 @@ class _Prepared:
             first = pd.Timestamp(int(ts_all.min()), tz="UTC")
             raise ValueError(
                 f"No event happened at or before the cutoff {pd.Timestamp(cutoff_ns, tz='UTC')}: "
-                f"the log starts at {first}. Pass a later cutoff.")
+                f"the log starts at {first}. Pass a later cutoff."
+            )
         self.log = log
         self.n_stages = len(log.journey_map.stages)
         self.n_touchpoints = len(log.frame["touchpoint"].cat.categories)
@@ -94,8 +95,9 @@ class _Prepared:
         # Days in stage, summed over the customer's stays in it.
         pairs, inverse = _unique(run_pos * S + run_stage, inverse=True)
         self.pair_pos, self.pair_stage = pairs // S, pairs % S
-        self.pair_days = np.bincount(inverse, weights=(end_ts - ts[run]).astype(np.float64)
-                                     ) / _NS_PER_DAY
+        self.pair_days = (
+            np.bincount(inverse, weights=(end_ts - ts[run]).astype(np.float64)) / _NS_PER_DAY
+        )
         # Stage-to-stage moves, each (customer, from, to) once.
         to = stage[nxt_c[same]]
         moves = _unique((run_pos[same] * S + run_stage[same]) * S + to)
@@ -154,10 +156,12 @@ def _resolve_by(log: EventLog, by) -> str | None:
         raise SchemaError(
             f"by={by!r} is not a column of the event log, which has no column to group "
             "customers by. Fix: add a segment or persona column to the events (it is carried "
-            "along) and pass its name.")
+            "along) and pass its name."
+        )
     raise SchemaError(
         f"by={by!r} is not a column of the event log.{hint} Columns to group by: "
-        f"{allowed!r}. Fix: pass one of them, or add the column to the events.")
+        f"{allowed!r}. Fix: pass one of them, or add the column to the events."
+    )
 
 
 def _groups(prep: _Prepared, by: str | None) -> tuple[np.ndarray, list]:
@@ -221,26 +225,35 @@ def _tables(prep: _Prepared, g: np.ndarray, n_groups: int):
 
     # Touchpoints per (group, stage): events and customers.
     tp_events = _count(key_gs * T + prep.tp, GS * T)
-    tp_customers = _count((g[prep.triple_pos] * S + prep.triple_stage) * T + prep.triple_tp,
-                          GS * T)
+    tp_customers = _count((g[prep.triple_pos] * S + prep.triple_stage) * T + prep.triple_tp, GS * T)
     stage_events = tp_events.reshape(GS, T).sum(axis=1)
     nz = np.flatnonzero(tp_events)
-    touchpoints = pd.DataFrame({
-        "_g": nz // (S * T),
-        "stage": [stages[s] for s in (nz // T) % S],
-        "touchpoint": [tp_names[t] for t in nz % T],
-        "events": tp_events[nz],
-        "customers": tp_customers[nz],
-        "event_share": _ratio(tp_events[nz], stage_events[nz // T]),
-        "customer_share": _ratio(tp_customers[nz], customers[nz // T]),
-        "_gs": nz // T,
-    })
-    touchpoints = touchpoints.sort_values(["_gs", "events", "touchpoint"],
-                                          ascending=[True, False, True], kind="stable")
-    top = (touchpoints.groupby("_gs", sort=False).head(_TOP_TOUCHPOINTS)
-           .assign(_text=lambda d: d["touchpoint"] + " (" +
-                   d["event_share"].map(lambda v: f"{v:.0%}") + ")")
-           .groupby("_gs")["_text"].agg(", ".join))
+    touchpoints = pd.DataFrame(
+        {
+            "_g": nz // (S * T),
+            "stage": [stages[s] for s in (nz // T) % S],
+            "touchpoint": [tp_names[t] for t in nz % T],
+            "events": tp_events[nz],
+            "customers": tp_customers[nz],
+            "event_share": _ratio(tp_events[nz], stage_events[nz // T]),
+            "customer_share": _ratio(tp_customers[nz], customers[nz // T]),
+            "_gs": nz // T,
+        }
+    )
+    touchpoints = touchpoints.sort_values(
+        ["_gs", "events", "touchpoint"], ascending=[True, False, True], kind="stable"
+    )
+    top = (
+        touchpoints.groupby("_gs", sort=False)
+        .head(_TOP_TOUCHPOINTS)
+        .assign(
+            _text=lambda d: (
+                d["touchpoint"] + " (" + d["event_share"].map(lambda v: f"{v:.0%}") + ")"
+            )
+        )
+        .groupby("_gs")["_text"]
+        .agg(", ".join)
+    )
     out["top_touchpoints"] = top.reindex(gs_rows).to_numpy(dtype=object)
 
     # Satisfaction (mean over answers) and NPS (each customer's latest answer in the stage).
@@ -281,16 +294,37 @@ def _tables(prep: _Prepared, g: np.ndarray, n_groups: int):
     move_n = _count(move_key, GS * S)
     nz = np.flatnonzero(move_n)
     frm, to = (nz // S) % S, nz % S
-    parts = [pd.DataFrame({"_g": nz // (S * S), "from_stage": [stages[s] for s in frm],
-                           "to_stage": [stages[s] for s in to],
-                           "kind": np.where(to > frm, "forward", "back"),
-                           "customers": move_n[nz], "_from": frm, "_order": 0})]
-    for kind, label, counts, place in (("dropped", DROPPED, dropped, 1),
-                                       ("active", _ACTIVE, still, 2)):
+    parts = [
+        pd.DataFrame(
+            {
+                "_g": nz // (S * S),
+                "from_stage": [stages[s] for s in frm],
+                "to_stage": [stages[s] for s in to],
+                "kind": np.where(to > frm, "forward", "back"),
+                "customers": move_n[nz],
+                "_from": frm,
+                "_order": 0,
+            }
+        )
+    ]
+    for kind, label, counts, place in (
+        ("dropped", DROPPED, dropped, 1),
+        ("active", _ACTIVE, still, 2),
+    ):
         nz = np.flatnonzero(counts)
-        parts.append(pd.DataFrame({"_g": nz // S, "from_stage": [stages[s] for s in nz % S],
-                                   "to_stage": label, "kind": kind, "customers": counts[nz],
-                                   "_from": nz % S, "_order": place}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "_g": nz // S,
+                    "from_stage": [stages[s] for s in nz % S],
+                    "to_stage": label,
+                    "kind": kind,
+                    "customers": counts[nz],
+                    "_from": nz % S,
+                    "_order": place,
+                }
+            )
+        )
     flows = pd.concat(parts, ignore_index=True)
     flows = flows.sort_values(["_g", "_from", "_order"], kind="stable")
     flows = flows.drop(columns=["_from", "_order"]).reset_index(drop=True)
@@ -304,38 +338,47 @@ class _Effects:
 
     def __init__(self, effects, prep: _Prepared, cutoff_ns: int, lookback_ns: int | None):
         if not isinstance(effects, pd.DataFrame):
-            raise TypeError(f"effects must be a DataFrame with columns "
-                            f"{list(_EFFECT_COLUMNS)!r}, got {type(effects).__name__}.")
+            raise TypeError(
+                f"effects must be a DataFrame with columns "
+                f"{list(_EFFECT_COLUMNS)!r}, got {type(effects).__name__}."
+            )
         missing = [c for c in _EFFECT_COLUMNS if c not in effects.columns]
         if missing:
             raise ValueError(
                 f"effects lacks column(s) {missing!r}; it needs {list(_EFFECT_COLUMNS)!r} (one "
                 f"row per customer and eligible touchpoint) and has {list(effects.columns)!r}. "
-                "Fix: pass the frame cjml.recommend.estimate_effects returns.")
+                "Fix: pass the frame cjml.recommend.estimate_effects returns."
+            )
         log = prep.log
         stages = list(log.journey_map.stages)
         s_codes, s_names = pd.factorize(effects["stage"])
         if (s_codes < 0).any():
-            raise ValueError(f"effects has {int((s_codes < 0).sum()):,} row(s) without a stage; "
-                             "every row needs the customer's current stage at the cutoff.")
+            raise ValueError(
+                f"effects has {int((s_codes < 0).sum()):,} row(s) without a stage; "
+                "every row needs the customer's current stage at the cutoff."
+            )
         stage_names = [str(v) for v in s_names]
         unknown = sorted(set(stage_names) - set(stages))
         if unknown:
             close = difflib.get_close_matches(unknown[0], stages, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ValueError(f"effects names stage(s) {unknown!r} that the journey map does not "
-                             f"have; its stages are {stages!r}.{hint}")
+            raise ValueError(
+                f"effects names stage(s) {unknown!r} that the journey map does not "
+                f"have; its stages are {stages!r}.{hint}"
+            )
         t_codes, t_names = pd.factorize(effects["touchpoint"], sort=True)
         if (t_codes < 0).any():
-            raise ValueError(f"effects has {int((t_codes < 0).sum()):,} row(s) without a "
-                             "touchpoint.")
+            raise ValueError(
+                f"effects has {int((t_codes < 0).sum()):,} row(s) without a touchpoint."
+            )
         rr = pd.to_numeric(effects["risk_reduction"], errors="coerce").to_numpy(dtype=float)
         bad = ~np.isfinite(rr)
         if bad.any():
             raise ValueError(
                 f"effects['risk_reduction'] must hold finite numbers (a drop in churn "
                 f"probability); {int(bad.sum()):,} row(s) do not, e.g. "
-                f"{effects['risk_reduction'].to_numpy()[bad][0]!r}.")
+                f"{effects['risk_reduction'].to_numpy()[bad][0]!r}."
+            )
         code = pd.Index(log.customer_ids).get_indexer(effects["customer_id"])
         position = np.full(log.n_customers, -1, dtype=np.int64)
         position[prep.codes] = np.arange(prep.n)
@@ -345,7 +388,8 @@ class _Effects:
             raise ValueError(
                 f"effects names {len(strangers):,} customer(s) without events at or before the "
                 f"cutoff in this log, e.g. {list(strangers[:5])!r}. Fix: estimate the effects "
-                "on the same log and cutoff.")
+                "on the same log and cutoff."
+            )
         # Current use: the customer had the touchpoint in the lookback before the cutoff.
         T = prep.n_touchpoints
         self.names = [str(t) for t in t_names]
@@ -361,8 +405,9 @@ class _Effects:
         self.rr = rr
 
 
-def _opportunities(prep: _Prepared, eff: _Effects, g: np.ndarray, n_groups: int,
-                   low_use: float) -> pd.DataFrame:
+def _opportunities(
+    prep: _Prepared, eff: _Effects, g: np.ndarray, n_groups: int, low_use: float
+) -> pd.DataFrame:
     """Mean risk reduction and current use of each touchpoint per (group, stage)."""
     S, U = prep.n_stages, len(eff.names)
     stages = list(prep.log.journey_map.stages)
@@ -370,34 +415,46 @@ def _opportunities(prep: _Prepared, eff: _Effects, g: np.ndarray, n_groups: int,
     size = n_groups * S * U
     rows = _count(key, size)
     nz = np.flatnonzero(rows)
-    agg = pd.DataFrame({
-        "_g": nz // (S * U),
-        "_s": (nz // U) % S,
-        "touchpoint": [eff.names[t] for t in nz % U],
-        "customers": rows[nz].astype(np.int64),
-        "mean_risk_reduction": _count(key, size, weights=eff.rr)[nz] / rows[nz],
-        "current_use": _count(key, size, weights=eff.used.astype(float))[nz] / rows[nz],
-    })
-    agg = agg.sort_values(["_g", "_s", "mean_risk_reduction", "touchpoint"],
-                          ascending=[True, True, False, True], kind="stable")
+    agg = pd.DataFrame(
+        {
+            "_g": nz // (S * U),
+            "_s": (nz // U) % S,
+            "touchpoint": [eff.names[t] for t in nz % U],
+            "customers": rows[nz].astype(np.int64),
+            "mean_risk_reduction": _count(key, size, weights=eff.rr)[nz] / rows[nz],
+            "current_use": _count(key, size, weights=eff.used.astype(float))[nz] / rows[nz],
+        }
+    )
+    agg = agg.sort_values(
+        ["_g", "_s", "mean_risk_reduction", "touchpoint"],
+        ascending=[True, True, False, True],
+        kind="stable",
+    )
     per = agg.groupby(["_g", "_s"])["mean_risk_reduction"]
     rank = per.cumcount() + 1  # rows are ranked already; ties go by touchpoint name
     half = np.ceil(per.transform("size") / 2)
-    agg["missing"] = ((agg["mean_risk_reduction"] > 0) & (rank <= half)
-                      & (agg["current_use"] < low_use))
+    agg["missing"] = (
+        (agg["mean_risk_reduction"] > 0) & (rank <= half) & (agg["current_use"] < low_use)
+    )
     agg.insert(1, "stage", [stages[s] for s in agg["_s"]])
     agg["_gs"] = agg["_g"] * S + agg["_s"]
     return agg.drop(columns="_s").reset_index(drop=True)
 
 
-def _finish(table: pd.DataFrame, touchpoints: pd.DataFrame, flows: pd.DataFrame,
-            opportunities: pd.DataFrame | None, by: str | None, labels: list):
+def _finish(
+    table: pd.DataFrame,
+    touchpoints: pd.DataFrame,
+    flows: pd.DataFrame,
+    opportunities: pd.DataFrame | None,
+    by: str | None,
+    labels: list,
+):
     """Replace the group code ``_g`` by the ``by`` column (or drop it), add the gap list."""
     if opportunities is not None:
-        flagged = (opportunities[opportunities["missing"]].groupby("_gs")["touchpoint"]
-                   .agg(", ".join))
-        table["missing_touchpoints"] = flagged.reindex(np.arange(len(table))).to_numpy(
-            dtype=object)
+        flagged = (
+            opportunities[opportunities["missing"]].groupby("_gs")["touchpoint"].agg(", ".join)
+        )
+        table["missing_touchpoints"] = flagged.reindex(np.arange(len(table))).to_numpy(dtype=object)
         opportunities = opportunities.drop(columns="_gs")
     frames: list[pd.DataFrame | None] = []
     for frame in (table, touchpoints, flows, opportunities):
@@ -412,8 +469,17 @@ def _finish(table: pd.DataFrame, touchpoints: pd.DataFrame, flows: pd.DataFrame,
 
 
 # --------------------------------------------------------------------------- public API
-def journey_map(log, bundle=None, *, by=None, cutoff=None, horizon=None, lookback=None,
-                effects=None, low_use=0.1) -> JourneyMapReport:
+def journey_map(
+    log,
+    bundle=None,
+    *,
+    by=None,
+    cutoff=None,
+    horizon=None,
+    lookback=None,
+    effects=None,
+    low_use=0.1,
+) -> JourneyMapReport:
     """Build the data-driven journey map: each stage as customers lived it.
 
     Only events at or before ``cutoff`` are used. A customer **went silent**
@@ -556,18 +622,19 @@ def journey_map(log, bundle=None, *, by=None, cutoff=None, horizon=None, lookbac
     log = as_log(log)
     by = _resolve_by(log, by)
     meta = getattr(bundle, "metadata", None) or {}
-    horizon_td = to_timedelta(horizon if horizon is not None
-                              else meta.get("horizon", DEFAULT_HORIZON))
+    horizon_td = to_timedelta(
+        horizon if horizon is not None else meta.get("horizon", DEFAULT_HORIZON)
+    )
     lookback_td: pd.Timedelta | None
     if lookback is not None:
         lookback_td = to_timedelta(lookback, "lookback")
     elif bundle is not None and "lookback" in meta:
-        lookback_td = None if meta["lookback"] is None else to_timedelta(meta["lookback"],
-                                                                         "lookback")
+        lookback_td = (
+            None if meta["lookback"] is None else to_timedelta(meta["lookback"], "lookback")
+        )
     else:
         lookback_td = to_timedelta(DEFAULT_LOOKBACK, "lookback")
-    if isinstance(low_use, bool) or not isinstance(low_use, int | float) or not (
-            0 <= low_use <= 1):
+    if isinstance(low_use, bool) or not isinstance(low_use, int | float) or not (0 <= low_use <= 1):
         raise ValueError(f"low_use must be a share between 0 and 1, got {low_use!r}.")
     end = to_utc_timestamp(cutoff, log.timezone) if cutoff is not None else _data_end(log, None)
     source = None
@@ -581,16 +648,16 @@ def journey_map(log, bundle=None, *, by=None, cutoff=None, horizon=None, lookbac
 
     prep = _Prepared(log, end.value, horizon_td.value)
     if effects is not None:
-        effects = _Effects(effects, prep, end.value,
-                           None if lookback_td is None else lookback_td.value)
+        effects = _Effects(
+            effects, prep, end.value, None if lookback_td is None else lookback_td.value
+        )
     results = {}
     for key, column in (("all", None), ("by", by)):
         if key == "by" and by is None:
             break
         g, labels = _groups(prep, column)
         table, touchpoints, flows = _tables(prep, g, len(labels))
-        opps = None if effects is None else _opportunities(prep, effects, g, len(labels),
-                                                           low_use)
+        opps = None if effects is None else _opportunities(prep, effects, g, len(labels), low_use)
         results[key] = _finish(table, touchpoints, flows, opps, column, labels)
     info = {
         "cutoff": end,
@@ -606,10 +673,17 @@ def journey_map(log, bundle=None, *, by=None, cutoff=None, horizon=None, lookbac
     }
     stages, touchpoints, flows, opportunities = results["all"]
     grouped = results.get("by", [None] * 4)
-    return JourneyMapReport(stages=stages, touchpoints=touchpoints, flows=flows,
-                            opportunities=opportunities, group_stages=grouped[0],
-                            group_touchpoints=grouped[1], group_flows=grouped[2],
-                            group_opportunities=grouped[3], info=info)
+    return JourneyMapReport(
+        stages=stages,
+        touchpoints=touchpoints,
+        flows=flows,
+        opportunities=opportunities,
+        group_stages=grouped[0],
+        group_touchpoints=grouped[1],
+        group_flows=grouped[2],
+        group_opportunities=grouped[3],
+        info=info,
+    )
 
 
 @dataclass
@@ -677,8 +751,10 @@ class JourneyMapReport:
             raise ValueError(f"Unknown table {table!r}; choose one of {list(_TABLES)!r}.{hint}")
         frame = getattr(self, f"group_{table}" if self.info.get("by") else table)
         if frame is None:
-            raise ValueError("This journey map has no opportunities: they need a model. Pass "
-                             "bundle= (cjml journey-map --model) or effects=.")
+            raise ValueError(
+                "This journey map has no opportunities: they need a model. Pass "
+                "bundle= (cjml journey-map --model) or effects=."
+            )
         return frame.copy()
 
     def to_csv(self, path, *, table: str = "stages", force: bool = False) -> Path:
@@ -720,8 +796,9 @@ class JourneyMapReport:
             The file written.
         """
         page = self.html_page()
-        return _write_atomic(path, force, ".html",
-                             lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))
+        return _write_atomic(
+            path, force, ".html", lambda tmp: Path(tmp).write_text(page, encoding="utf-8")
+        )
 
     def html_page(self) -> str:
         """The report as a complete HTML page, plots embedded as PNG.
@@ -741,12 +818,16 @@ class JourneyMapReport:
             buffer = io.BytesIO()
             fig.savefig(buffer, format="png", dpi=110)
             data = base64.b64encode(buffer.getvalue()).decode("ascii")
-            images.append(f"<img alt='{html.escape(fig.axes[0].get_title())}' "
-                          f"src='data:image/png;base64,{data}'>")
-        return ("<!DOCTYPE html><html><head><meta charset='utf-8'>"
-                f"<title>Journey map {html.escape(str(self.info.get('journey_map', '')))}</title>"
-                f"<style>{_CSS}</style></head><body><h2>Journey map</h2>{self._repr_html_()}"
-                f"<h3>Plots</h3>{''.join(images)}</body></html>")
+            images.append(
+                f"<img alt='{html.escape(fig.axes[0].get_title())}' "
+                f"src='data:image/png;base64,{data}'>"
+            )
+        return (
+            "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+            f"<title>Journey map {html.escape(str(self.info.get('journey_map', '')))}</title>"
+            f"<style>{_CSS}</style></head><body><h2>Journey map</h2>{self._repr_html_()}"
+            f"<h3>Plots</h3>{''.join(images)}</body></html>"
+        )
 
     def to_text(self) -> str:
         """A short plain-text summary, for terminals and logs.
@@ -762,39 +843,55 @@ class JourneyMapReport:
             lines.append(
                 f"  {row.stage:<15} reached {row.reached:>8,}  conversion {_pct(row.conversion):>6}"
                 f"  drop-off {_pct(row.drop_off):>6}  median {_num(row.median_days, 1):>5} days"
-                + (f"  missing: {gaps}" if isinstance(gaps, str) else ""))
+                + (f"  missing: {gaps}" if isinstance(gaps, str) else "")
+            )
         if self.opportunities is None:
-            lines.append("  (missing-touchpoint opportunities need a model: pass bundle= or "
-                         "effects=; on the command line, --model)")
+            lines.append(
+                "  (missing-touchpoint opportunities need a model: pass bundle= or "
+                "effects=; on the command line, --model)"
+            )
         return "\n".join(lines)
 
     # -- html
     def _headline(self) -> str:
         i = self.info
         lookback = "all history" if i["lookback"] is None else _days(i["lookback"])
-        return (f"{i['n_customers']:,} customers, {i['n_events']:,} events up to "
-                f"{i['cutoff']:%Y-%m-%d %H:%M} UTC; silent for {_days(i['horizon'])} = dropped; "
-                f"current use over {lookback}")
+        return (
+            f"{i['n_customers']:,} customers, {i['n_events']:,} events up to "
+            f"{i['cutoff']:%Y-%m-%d %H:%M} UTC; silent for {_days(i['horizon'])} = dropped; "
+            f"current use over {lookback}"
+        )
 
     def _repr_html_(self) -> str:
         i = self.info
-        parts = [f"<div class='cjml-journey-map'><p>{html.escape(self._headline())}.</p>",
-                 "<h4>Stages</h4>", _stage_table_html(self.stages)]
+        parts = [
+            f"<div class='cjml-journey-map'><p>{html.escape(self._headline())}.</p>",
+            "<h4>Stages</h4>",
+            _stage_table_html(self.stages),
+        ]
         if i.get("by") and self.group_stages is not None:
-            parts += [f"<h4>By {html.escape(str(i['by']))}</h4>",
-                      _stage_table_html(self.group_stages, i["by"])]
+            parts += [
+                f"<h4>By {html.escape(str(i['by']))}</h4>",
+                _stage_table_html(self.group_stages, i["by"]),
+            ]
         parts.append("<h4>Missing-touchpoint opportunities</h4>")
         if self.opportunities is None:
-            parts.append("<p>Not computed: they need a model. Pass <code>bundle=</code> to "
-                         "<code>cjml.journey_map</code> (<code>cjml journey-map --model</code>) "
-                         "or <code>effects=</code>.</p>")
+            parts.append(
+                "<p>Not computed: they need a model. Pass <code>bundle=</code> to "
+                "<code>cjml.journey_map</code> (<code>cjml journey-map --model</code>) "
+                "or <code>effects=</code>.</p>"
+            )
         else:
-            window = ("all their history" if i["lookback"] is None
-                      else f"the last {_days(i['lookback'])}")
-            parts += [f"<p>Estimated from {html.escape(str(i['opportunities_from']))}; "
-                      f"&#9873; = top half by mean risk reduction and used by under "
-                      f"{i['low_use']:.0%} of the stage's customers in {html.escape(window)}."
-                      "</p>", _opportunity_table_html(self.opportunities)]
+            window = (
+                "all their history" if i["lookback"] is None else f"the last {_days(i['lookback'])}"
+            )
+            parts += [
+                f"<p>Estimated from {html.escape(str(i['opportunities_from']))}; "
+                f"&#9873; = top half by mean risk reduction and used by under "
+                f"{i['low_use']:.0%} of the stage's customers in {html.escape(window)}."
+                "</p>",
+                _opportunity_table_html(self.opportunities),
+            ]
         parts.append(_NOTES)
         parts.append("</div>")
         return "".join(parts)
@@ -824,15 +921,31 @@ class JourneyMapReport:
         colors = _colors(n)
         ax.barh(y, reached, left=-reached / 2, height=0.7, color=colors, edgecolor="white")
         for k, row in enumerate(rows.itertuples(index=False)):
-            ax.text(0, y[k], f"{int(row.reached):,} ({_pct(row.reached_share)})",
-                    ha="center", va="center", fontsize="small")
+            ax.text(
+                0,
+                y[k],
+                f"{int(row.reached):,} ({_pct(row.reached_share)})",
+                ha="center",
+                va="center",
+                fontsize="small",
+            )
             if k < n - 1:
-                ax.text(top / 2 * 1.02, y[k] - 0.5, f"{_pct(row.conversion)} convert",
-                        ha="left", va="center", fontsize="x-small", color="dimgray")
+                ax.text(
+                    top / 2 * 1.02,
+                    y[k] - 0.5,
+                    f"{_pct(row.conversion)} convert",
+                    ha="left",
+                    va="center",
+                    fontsize="x-small",
+                    color="dimgray",
+                )
         ax.set_yticks(y, list(rows["stage"]))
         ax.set_xlim(-top / 2 * 1.05, top / 2 * 1.6)
-        ax.set(xlabel="customers who reached the stage (bar width)", ylabel="journey stage",
-               title=f"Stage funnel{_group_title(self, group)}")
+        ax.set(
+            xlabel="customers who reached the stage (bar width)",
+            ylabel="journey stage",
+            title=f"Stage funnel{_group_title(self, group)}",
+        )
         ax.set_xticks([])
         for side in ("top", "right", "bottom"):
             ax.spines[side].set_visible(False)
@@ -869,10 +982,20 @@ class JourneyMapReport:
         S = len(names)
         forward = flows[flows["kind"] == "forward"]
         back = flows[flows["kind"] == "back"]
-        drops = dict(zip(flows.loc[flows["kind"] == "dropped", "from_stage"],
-                         flows.loc[flows["kind"] == "dropped", "customers"], strict=True))
-        still = dict(zip(flows.loc[flows["kind"] == "active", "from_stage"],
-                         flows.loc[flows["kind"] == "active", "customers"], strict=True))
+        drops = dict(
+            zip(
+                flows.loc[flows["kind"] == "dropped", "from_stage"],
+                flows.loc[flows["kind"] == "dropped", "customers"],
+                strict=True,
+            )
+        )
+        still = dict(
+            zip(
+                flows.loc[flows["kind"] == "active", "from_stage"],
+                flows.loc[flows["kind"] == "active", "customers"],
+                strict=True,
+            )
+        )
         out_sum = np.zeros(S)
         in_sum = np.zeros(S)
         for row in forward.itertuples(index=False):
@@ -880,24 +1003,41 @@ class JourneyMapReport:
             in_sum[index[row.to_stage]] += row.customers
         for s, name in enumerate(names):
             out_sum[s] += drops.get(name, 0) + still.get(name, 0)
-        height = np.maximum.reduce([stages_table["customers"].to_numpy(dtype=float),
-                                    out_sum, in_sum])
+        height = np.maximum.reduce(
+            [stages_table["customers"].to_numpy(dtype=float), out_sum, in_sum]
+        )
         scale = max(height.max(), 1.0)
         w, gap = 0.06, 0.12 * scale
         colors = _colors(S)
         # nodes: tops at 0, going down
         for s in range(S):
-            ax.add_patch(Rectangle((s - w / 2, -height[s]), w, height[s], color=colors[s],
-                                   zorder=3))
-            ax.text(s, 0.03 * scale, f"{names[s]}\n{int(stages_table['customers'].iloc[s]):,}",
-                    ha="center", va="bottom", fontsize="small")
+            ax.add_patch(
+                Rectangle((s - w / 2, -height[s]), w, height[s], color=colors[s], zorder=3)
+            )
+            ax.text(
+                s,
+                0.03 * scale,
+                f"{names[s]}\n{int(stages_table['customers'].iloc[s]):,}",
+                ha="center",
+                va="bottom",
+                fontsize="small",
+            )
         out_top = np.zeros(S)  # next free y on each node's right edge (measured down from 0)
         in_top = np.zeros(S)
-        for row in forward.sort_values("to_stage", key=lambda c: c.map(index),
-                                       kind="stable").itertuples(index=False):
+        for row in forward.sort_values(
+            "to_stage", key=lambda c: c.map(index), kind="stable"
+        ).itertuples(index=False):
             a, b = index[row.from_stage], index[row.to_stage]
-            _band(ax, a + w / 2, -out_top[a], b - w / 2, -in_top[b], row.customers,
-                  colors[a], alpha=0.45)
+            _band(
+                ax,
+                a + w / 2,
+                -out_top[a],
+                b - w / 2,
+                -in_top[b],
+                row.customers,
+                colors[a],
+                alpha=0.45,
+            )
             out_top[a] += row.customers
             in_top[b] += row.customers
         sink_top = -(height.max() + gap)
@@ -905,36 +1045,69 @@ class JourneyMapReport:
         for s, name in enumerate(names):
             n_still = still.get(name, 0)
             if n_still:
-                _band(ax, s + w / 2, -out_top[s], s + 0.3, -out_top[s], n_still, "lightgray",
-                      alpha=0.9)
+                _band(
+                    ax,
+                    s + w / 2,
+                    -out_top[s],
+                    s + 0.3,
+                    -out_top[s],
+                    n_still,
+                    "lightgray",
+                    alpha=0.9,
+                )
                 out_top[s] += n_still
             n_drop = drops.get(name, 0)
             if n_drop:
                 x_sink = s + 0.45
-                _band(ax, s + w / 2, -out_top[s], x_sink, sink_top, n_drop, drop_color,
-                      alpha=0.35)
-                ax.add_patch(Rectangle((x_sink, sink_top - n_drop), w, n_drop, color=drop_color,
-                                       zorder=3))
-                ax.text(x_sink + w / 2, sink_top - n_drop - 0.02 * scale,
-                        f"dropped\n{int(n_drop):,}", ha="center", va="top", fontsize="x-small",
-                        color=drop_color)
+                _band(ax, s + w / 2, -out_top[s], x_sink, sink_top, n_drop, drop_color, alpha=0.35)
+                ax.add_patch(
+                    Rectangle((x_sink, sink_top - n_drop), w, n_drop, color=drop_color, zorder=3)
+                )
+                ax.text(
+                    x_sink + w / 2,
+                    sink_top - n_drop - 0.02 * scale,
+                    f"dropped\n{int(n_drop):,}",
+                    ha="center",
+                    va="top",
+                    fontsize="x-small",
+                    color=drop_color,
+                )
                 out_top[s] += n_drop
         for row in back.itertuples(index=False):
             a, b = index[row.from_stage], index[row.to_stage]
             lw = max(0.5, 12 * row.customers / scale)
-            ax.add_patch(FancyArrowPatch((a, 0), (b, 0), connectionstyle="arc3,rad=0.35",
-                                         arrowstyle="-|>", mutation_scale=8, lw=lw,
-                                         color="dimgray", alpha=0.7, zorder=4))
-            ax.text((a + b) / 2, 0.17 * scale * abs(a - b), f"back {int(row.customers):,}",
-                    ha="center", va="bottom", fontsize="x-small", color="dimgray")
+            ax.add_patch(
+                FancyArrowPatch(
+                    (a, 0),
+                    (b, 0),
+                    connectionstyle="arc3,rad=0.35",
+                    arrowstyle="-|>",
+                    mutation_scale=8,
+                    lw=lw,
+                    color="dimgray",
+                    alpha=0.7,
+                    zorder=4,
+                )
+            )
+            ax.text(
+                (a + b) / 2,
+                0.17 * scale * abs(a - b),
+                f"back {int(row.customers):,}",
+                ha="center",
+                va="bottom",
+                fontsize="x-small",
+                color="dimgray",
+            )
         lowest = min(sink_top - max(drops.values(), default=0), -height.max())
         ax.set_xlim(-0.5, S - 0.3)
         ax.set_ylim(lowest - 0.15 * scale, 0.25 * scale * max(1, S / 3))
         ax.set_xticks(range(S), names)
         ax.set_yticks([])
-        ax.set(xlabel="journey stage (grey: still active; red: went silent)",
-               ylabel="customers (band height)",
-               title=f"Stage-to-stage flow{_group_title(self, group)}")
+        ax.set(
+            xlabel="journey stage (grey: still active; red: went silent)",
+            ylabel="customers (band height)",
+            title=f"Stage-to-stage flow{_group_title(self, group)}",
+        )
         for side in ("top", "right", "left"):
             ax.spines[side].set_visible(False)
         return ax
@@ -947,10 +1120,13 @@ class JourneyMapReport:
             raise ValueError("group= needs a map split with by=; this one is not.")
         labels = list(pd.unique(self.group_stages[by]))
         mask = grouped[by].isna() if _is_missing(group) else grouped[by] == group
-        if not (labels and (group in labels or (_is_missing(group)
-                                                and any(_is_missing(v) for v in labels)))):
-            raise ValueError(f"group={group!r} is not a value of {by!r}; the groups are "
-                             f"{labels!r}.")
+        if not (
+            labels
+            and (group in labels or (_is_missing(group) and any(_is_missing(v) for v in labels)))
+        ):
+            raise ValueError(
+                f"group={group!r} is not a value of {by!r}; the groups are {labels!r}."
+            )
         return grouped[mask].drop(columns=by).reset_index(drop=True)
 
 
@@ -972,8 +1148,17 @@ def _axes(ax, figsize=(7.5, 4.5)):
 
 
 # tab10 without its red, which marks drop-off
-_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf",
-            "#bcbd22", "#7f7f7f")
+_PALETTE = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#bcbd22",
+    "#7f7f7f",
+)
 
 
 def _colors(n: int) -> list:
@@ -1052,37 +1237,60 @@ def _stage_table_html(frame: pd.DataFrame, by: str | None = None) -> str:
         cells.append(_cell(_pct(r["drop_off"], 1)))
         cells.append(_cell(f"{_int(r['pending'])} / {_int(r['active'])}"))
         cells.append(_cell(_num(r["median_days"], 1)))
-        cells.append(_cell(r["top_touchpoints"] if isinstance(r["top_touchpoints"], str)
-                           else _DASH, "left"))
-        csat = _DASH if pd.isna(r["mean_satisfaction"]) else (
-            f"{r['mean_satisfaction']:.2f} ({int(r['satisfaction_answers']):,})")
+        cells.append(
+            _cell(r["top_touchpoints"] if isinstance(r["top_touchpoints"], str) else _DASH, "left")
+        )
+        csat = (
+            _DASH
+            if pd.isna(r["mean_satisfaction"])
+            else (f"{r['mean_satisfaction']:.2f} ({int(r['satisfaction_answers']):,})")
+        )
         cells.append(_cell(csat))
-        nps = _DASH if pd.isna(r["nps"]) else (
-            f"{r['nps']:+.0f} ({_pct(r['promoters'])} / {_pct(r['passives'])} / "
-            f"{_pct(r['detractors'])}, n={int(r['nps_respondents']):,})")
+        nps = (
+            _DASH
+            if pd.isna(r["nps"])
+            else (
+                f"{r['nps']:+.0f} ({_pct(r['promoters'])} / {_pct(r['passives'])} / "
+                f"{_pct(r['detractors'])}, n={int(r['nps_respondents']):,})"
+            )
+        )
         cells.append(_cell(nps))
         if gaps:
-            cells.append(_cell(r["missing_touchpoints"] if isinstance(
-                r["missing_touchpoints"], str) else _DASH, "left"))
+            cells.append(
+                _cell(
+                    r["missing_touchpoints"]
+                    if isinstance(r["missing_touchpoints"], str)
+                    else _DASH,
+                    "left",
+                )
+            )
         rows.append(f"<tr>{''.join(cells)}</tr>")
-    return (f"<table class='cjml-journey-map-stages'><thead><tr>{head}</tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table>")
+    return (
+        f"<table class='cjml-journey-map-stages'><thead><tr>{head}</tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def _opportunity_table_html(frame: pd.DataFrame) -> str:
-    head = "".join(f"<th>{h}</th>" for h in ("stage", "touchpoint", "customers",
-                                             "mean risk reduction", "current use", ""))
+    head = "".join(
+        f"<th>{h}</th>"
+        for h in ("stage", "touchpoint", "customers", "mean risk reduction", "current use", "")
+    )
     rows = []
     points = 100 * frame["mean_risk_reduction"].to_numpy(dtype=float)
     for r, pts in zip(frame.itertuples(index=False), points, strict=True):
         flag = "&#9873; missing" if r.missing else ""
         style = " style='font-weight:bold'" if r.missing else ""
-        rows.append(f"<tr{style}><th style='text-align:left'>{html.escape(str(r.stage))}</th>"
-                    f"{_cell(str(r.touchpoint), 'left')}{_cell(_int(r.customers))}"
-                    f"{_cell(_num(pts, 1) + ' pts')}"
-                    f"{_cell(_pct(r.current_use, 1))}<td>{flag}</td></tr>")
-    return (f"<table class='cjml-journey-map-opportunities'><thead><tr>{head}</tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table>")
+        rows.append(
+            f"<tr{style}><th style='text-align:left'>{html.escape(str(r.stage))}</th>"
+            f"{_cell(str(r.touchpoint), 'left')}{_cell(_int(r.customers))}"
+            f"{_cell(_num(pts, 1) + ' pts')}"
+            f"{_cell(_pct(r.current_use, 1))}<td>{flag}</td></tr>"
+        )
+    return (
+        f"<table class='cjml-journey-map-opportunities'><thead><tr>{head}</tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 _NOTES = (
@@ -1109,4 +1317,3 @@ _CSS = (
     "thead th{background:#f4f4f4;text-align:center}img{max-width:100%;display:block;"
     "margin:1em 0}"
 )
-

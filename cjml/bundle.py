@@ -98,8 +98,7 @@ def fingerprint(log) -> str:
         16 hex characters; equal logs give equal fingerprints.
     """
     sha = hashlib.sha256()
-    for values in (log.customer_codes, log.timestamps_ns, log.touchpoint_codes,
-                   log.stage_codes):
+    for values in (log.customer_codes, log.timestamps_ns, log.touchpoint_codes, log.stage_codes):
         sha.update(np.ascontiguousarray(values).tobytes())
     sha.update(json.dumps([str(c) for c in log.frame["touchpoint"].cat.categories]).encode())
     return sha.hexdigest()[:16]
@@ -133,8 +132,9 @@ class ModelBundle:
         """The featurizer's output columns."""
         return [str(c) for c in self.featurizer.get_feature_names_out()]
 
-    def save(self, path: str | Path, *, force: bool = False, key: str | bytes | None = None
-             ) -> Path:
+    def save(
+        self, path: str | Path, *, force: bool = False, key: str | bytes | None = None
+    ) -> Path:
         """Write the bundle and its manifest, atomically.
 
         Parameters
@@ -156,12 +156,21 @@ class ModelBundle:
         self.refuse_existing(path, force=force)
         path.parent.mkdir(parents=True, exist_ok=True)
         versions = _library_versions()
-        meta = {**self.metadata, "cjml_version": __version__, "libraries": versions,
-                "feature_names": self.feature_names,
-                "models": sorted(self.models), "saved_at": datetime.now(UTC).isoformat()}
-        payload = {"format": BUNDLE_FORMAT, "featurizer": self.featurizer,
-                   "journey_map": self.journey_map.to_dict(), "models": self.models,
-                   "metadata": meta}
+        meta = {
+            **self.metadata,
+            "cjml_version": __version__,
+            "libraries": versions,
+            "feature_names": self.feature_names,
+            "models": sorted(self.models),
+            "saved_at": datetime.now(UTC).isoformat(),
+        }
+        payload = {
+            "format": BUNDLE_FORMAT,
+            "featurizer": self.featurizer,
+            "journey_map": self.journey_map.to_dict(),
+            "models": self.models,
+            "metadata": meta,
+        }
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.close(fd)
         try:
@@ -171,10 +180,17 @@ class ModelBundle:
                 raise BundleError(f"The bundle cannot be saved safely: {err}") from None
             os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private: as any program's file
             sha, mac = _digests(Path(tmp), _key(key))
-            manifest = {"format": BUNDLE_FORMAT, "file": path.name,
-                        "size": Path(tmp).stat().st_size, "sha256": sha, "hmac_sha256": mac,
-                        "cjml_version": __version__, "feature_names": self.feature_names,
-                        "models": sorted(self.models), "saved_at": meta["saved_at"]}
+            manifest = {
+                "format": BUNDLE_FORMAT,
+                "file": path.name,
+                "size": Path(tmp).stat().st_size,
+                "sha256": sha,
+                "hmac_sha256": mac,
+                "cjml_version": __version__,
+                "feature_names": self.feature_names,
+                "models": sorted(self.models),
+                "saved_at": meta["saved_at"],
+            }
             manifest_tmp = Path(tmp + ".manifest")
             manifest_tmp.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
             os.replace(tmp, path)
@@ -205,12 +221,15 @@ class ModelBundle:
         path = Path(path)
         for p in (path, _manifest_path(path)):
             if p.exists() and not force:
-                raise BundleError(f"{str(p)!r} already exists and was left untouched. Choose "
-                                  "another name or pass force=True (--force) to replace it.")
+                raise BundleError(
+                    f"{str(p)!r} already exists and was left untouched. Choose "
+                    "another name or pass force=True (--force) to replace it."
+                )
 
     @classmethod
-    def load(cls, path: str | Path, *, key: str | bytes | None = None,
-             trusted: bool = False) -> ModelBundle:
+    def load(
+        cls, path: str | Path, *, key: str | bytes | None = None, trusted: bool = False
+    ) -> ModelBundle:
         """Verify a bundle against its manifest, then load it without running anything.
 
         Parameters
@@ -243,47 +262,65 @@ class ModelBundle:
         secret = _key(key)
         sha, mac = _digests(path, secret)
         if not hmac.compare_digest(sha, manifest["sha256"]):
-            raise BundleError(f"{str(path)!r} does not match the sha256 in its manifest: the "
-                              "file was altered or damaged and was not loaded. Copy it again "
-                              "from where it was trained, or retrain it.")
+            raise BundleError(
+                f"{str(path)!r} does not match the sha256 in its manifest: the "
+                "file was altered or damaged and was not loaded. Copy it again "
+                "from where it was trained, or retrain it."
+            )
         signature = manifest.get("hmac_sha256")
         if signature is not None and secret is None:
-            raise BundleError(f"{str(path)!r} is signed; set {KEY_VARIABLE} (or pass key=) "
-                              "to the key it was saved with.")
+            raise BundleError(
+                f"{str(path)!r} is signed; set {KEY_VARIABLE} (or pass key=) "
+                "to the key it was saved with."
+            )
         if secret is not None:
             if signature is None:
-                raise BundleError(f"{str(path)!r} is not signed, and {KEY_VARIABLE} is set, so "
-                                  "only signed bundles load: refused. Save it again with the "
-                                  f"key set, or unset {KEY_VARIABLE} to load unsigned bundles.")
+                raise BundleError(
+                    f"{str(path)!r} is not signed, and {KEY_VARIABLE} is set, so "
+                    "only signed bundles load: refused. Save it again with the "
+                    f"key set, or unset {KEY_VARIABLE} to load unsigned bundles."
+                )
             if not hmac.compare_digest(mac, signature):
-                raise BundleError(f"{str(path)!r} is not signed with this key: refused. Check "
-                                  f"{KEY_VARIABLE}.")
+                raise BundleError(
+                    f"{str(path)!r} is not signed with this key: refused. Check {KEY_VARIABLE}."
+                )
         if manifest["format"] == PICKLE_FORMAT:
             payload = _load_pickle(path, trusted)
         else:
             try:
                 payload = read_state(path)
             except CodecError as err:
-                raise BundleError(f"{str(path)!r} is not a valid cjml bundle ({err}); nothing "
-                                  "in it was run. Copy it again from where it was trained, or "
-                                  "retrain it.") from None
+                raise BundleError(
+                    f"{str(path)!r} is not a valid cjml bundle ({err}); nothing "
+                    "in it was run. Copy it again from where it was trained, or "
+                    "retrain it."
+                ) from None
         return cls._from_payload(payload, path)
 
     @classmethod
     def _from_payload(cls, payload: Any, path: Path) -> ModelBundle:
         fields = {"featurizer": object, "journey_map": dict, "models": dict, "metadata": dict}
-        if (not isinstance(payload, dict)
-                or any(not isinstance(payload.get(name), kind) for name, kind in fields.items())
-                or not hasattr(payload["featurizer"], "transform")):
-            raise BundleError(f"{str(path)!r} does not hold a featurizer, journey map, models "
-                              "and metadata; it is not a cjml bundle. Retrain it.")
+        if (
+            not isinstance(payload, dict)
+            or any(not isinstance(payload.get(name), kind) for name, kind in fields.items())
+            or not hasattr(payload["featurizer"], "transform")
+        ):
+            raise BundleError(
+                f"{str(path)!r} does not hold a featurizer, journey map, models "
+                "and metadata; it is not a cjml bundle. Retrain it."
+            )
         try:
             journey_map = JourneyMap.from_dict(payload["journey_map"])
         except (JourneyMapError, TypeError, ValueError, KeyError) as err:
-            raise BundleError(f"The journey map in {str(path)!r} is not valid ({err}). "
-                              "Retrain the bundle.") from None
-        return cls(featurizer=payload["featurizer"], journey_map=journey_map,
-                   models=payload["models"], metadata=payload["metadata"])
+            raise BundleError(
+                f"The journey map in {str(path)!r} is not valid ({err}). Retrain the bundle."
+            ) from None
+        return cls(
+            featurizer=payload["featurizer"],
+            journey_map=journey_map,
+            models=payload["models"],
+            metadata=payload["metadata"],
+        )
 
     def check_events(self, log) -> None:
         """Refuse events that lack what the bundle was trained with.
@@ -301,16 +338,20 @@ class ModelBundle:
             channel) are missing.
         """
         if list(log.journey_map.stages) != list(self.journey_map.stages):
-            raise BundleError(f"The events use stages {list(log.journey_map.stages)!r} but the "
-                              f"model was trained with {list(self.journey_map.stages)!r}. Read "
-                              "the events with the bundle's journey map "
-                              "(journey_map=bundle.journey_map).")
+            raise BundleError(
+                f"The events use stages {list(log.journey_map.stages)!r} but the "
+                f"model was trained with {list(self.journey_map.stages)!r}. Read "
+                "the events with the bundle's journey map "
+                "(journey_map=bundle.journey_map)."
+            )
         trained = set(self.metadata.get("event_columns", []))
         missing = sorted(trained - set(log.frame.columns))
         if missing:
-            raise BundleError(f"The events lack column(s) {missing!r} that the model was trained "
-                              "with; its features from them would be empty. Add them (map your "
-                              "names with columns=...), or retrain without them.")
+            raise BundleError(
+                f"The events lack column(s) {missing!r} that the model was trained "
+                "with; its features from them would be empty. Add them (map your "
+                "names with columns=...), or retrain without them."
+            )
 
 
 def _read_manifest(path: Path) -> dict[str, Any]:
@@ -320,37 +361,47 @@ def _read_manifest(path: Path) -> dict[str, Any]:
     if path.is_dir():
         raise BundleError(f"{str(path)!r} is a folder; give the bundle file (NAME.cjml).")
     if not path.is_file():
-        raise BundleError(f"No model bundle at {str(path)!r}. Train one with `cjml train` "
-                          "or ModelBundle.save.")
+        raise BundleError(
+            f"No model bundle at {str(path)!r}. Train one with `cjml train` or ModelBundle.save."
+        )
     if not manifest_path.is_file():
-        raise BundleError(f"{str(path)!r} has no manifest ({manifest_path.name}) beside it, "
-                          "so its integrity cannot be checked and it was not loaded. Copy "
-                          "the manifest along with the bundle, or retrain it.")
+        raise BundleError(
+            f"{str(path)!r} has no manifest ({manifest_path.name}) beside it, "
+            "so its integrity cannot be checked and it was not loaded. Copy "
+            "the manifest along with the bundle, or retrain it."
+        )
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
-        raise BundleError(f"The manifest {str(manifest_path)!r} is not valid JSON; the "
-                          "bundle was not loaded.") from None
+        raise BundleError(
+            f"The manifest {str(manifest_path)!r} is not valid JSON; the bundle was not loaded."
+        ) from None
 
     def malformed(what: str) -> BundleError:
-        return BundleError(f"The manifest {str(manifest_path)!r} {what}; it is damaged or "
-                           "was altered, and the bundle was not loaded. Copy the bundle and "
-                           "its manifest again, or retrain it.")
+        return BundleError(
+            f"The manifest {str(manifest_path)!r} {what}; it is damaged or "
+            "was altered, and the bundle was not loaded. Copy the bundle and "
+            "its manifest again, or retrain it."
+        )
 
     if not isinstance(manifest, dict):
         raise malformed(f"is a JSON {type(manifest).__name__}, not an object")
     fmt = manifest.get("format")
     if fmt not in (BUNDLE_FORMAT, PICKLE_FORMAT) or isinstance(fmt, bool):
-        raise BundleError(f"{str(path)!r} has bundle format {fmt!r}; this cjml reads format "
-                          f"{BUNDLE_FORMAT} (and {PICKLE_FORMAT} when trusted). Retrain the "
-                          f"model with cjml {__version__}.")
+        raise BundleError(
+            f"{str(path)!r} has bundle format {fmt!r}; this cjml reads format "
+            f"{BUNDLE_FORMAT} (and {PICKLE_FORMAT} when trusted). Retrain the "
+            f"model with cjml {__version__}."
+        )
     theirs = manifest.get("cjml_version")
     if not isinstance(theirs, str):
         raise malformed("has no cjml_version")
     if _version_tuple(theirs) != _version_tuple(__version__):
-        raise BundleError(f"{str(path)!r} was saved by cjml {theirs}; this is cjml "
-                          f"{__version__}, whose models may differ. Retrain it with this "
-                          f"version, or install cjml=={theirs} to use it.")
+        raise BundleError(
+            f"{str(path)!r} was saved by cjml {theirs}; this is cjml "
+            f"{__version__}, whose models may differ. Retrain it with this "
+            f"version, or install cjml=={theirs} to use it."
+        )
     size = manifest.get("size")
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
         raise malformed("has no valid size")
@@ -358,31 +409,40 @@ def _read_manifest(path: Path) -> dict[str, Any]:
     if not isinstance(sha, str) or not re.fullmatch(r"[0-9a-f]{64}", sha):
         raise malformed("has no valid sha256")
     signature = manifest.get("hmac_sha256")
-    if signature is not None and (not isinstance(signature, str)
-                                  or not re.fullmatch(r"[0-9a-f]{64}", signature)):
+    if signature is not None and (
+        not isinstance(signature, str) or not re.fullmatch(r"[0-9a-f]{64}", signature)
+    ):
         raise malformed("has a signature (hmac_sha256) that is not 64 hex digits")
     actual = path.stat().st_size
     if actual != size:
-        raise BundleError(f"{str(path)!r} is {actual:,} bytes but its manifest says {size:,}: "
-                          "the file is truncated or altered and was not loaded. Copy it again "
-                          "or retrain it.")
+        raise BundleError(
+            f"{str(path)!r} is {actual:,} bytes but its manifest says {size:,}: "
+            "the file is truncated or altered and was not loaded. Copy it again "
+            "or retrain it."
+        )
     return manifest
 
 
 def _load_pickle(path: Path, trusted: bool) -> Any:
     """Read a bundle of the first, pickle-based format, only when the caller trusts it."""
     if not trusted:
-        raise BundleError(f"{str(path)!r} is a pickle-based bundle (cjml's first format); "
-                          "loading a pickle can run any code it holds, so it was not loaded. "
-                          "Retrain it, or, only if you made it yourself, load it once with "
-                          "--trust-pickle (trusted=True) and save it again to convert it.")
+        raise BundleError(
+            f"{str(path)!r} is a pickle-based bundle (cjml's first format); "
+            "loading a pickle can run any code it holds, so it was not loaded. "
+            "Retrain it, or, only if you made it yourself, load it once with "
+            "--trust-pickle (trusted=True) and save it again to convert it."
+        )
     import warnings
 
     import joblib
 
-    warnings.warn(f"Loading {str(path)!r}, a pickle-based bundle, with trusted=True: "
-                  "unpickling runs any code the file holds. Save it again to convert it to "
-                  "the safe format.", UserWarning, stacklevel=3)
+    warnings.warn(
+        f"Loading {str(path)!r}, a pickle-based bundle, with trusted=True: "
+        "unpickling runs any code the file holds. Save it again to convert it to "
+        "the safe format.",
+        UserWarning,
+        stacklevel=3,
+    )
     return joblib.load(path)
 
 

@@ -86,8 +86,16 @@ from cjml.labels import to_timedelta
 if TYPE_CHECKING:
     from cjml.models import ChurnModel
 
-__all__ = ["NO_ACTION", "AnchorSet", "DoublyRobustEffects", "PolicyChoice", "build_anchors",
-           "choose_policy", "dr_policy", "fit_effects"]
+__all__ = [
+    "NO_ACTION",
+    "AnchorSet",
+    "DoublyRobustEffects",
+    "PolicyChoice",
+    "build_anchors",
+    "choose_policy",
+    "dr_policy",
+    "fit_effects",
+]
 
 #: The order in which the methods are tested against the safe default (see choose_policy).
 _SEQUENCE = ("dr (best if contacted)", "dr (point estimates)", "dr", "response", "naive rule")
@@ -132,13 +140,30 @@ class AnchorSet:
 
     def subset(self, mask: np.ndarray) -> AnchorSet:
         """The anchors where ``mask`` is True."""
-        return AnchorSet(self.X[mask], self.arm[mask], self.y[mask], self.customer[mask],
-                         self.time_ns[mask], self.touchpoints, self.design)
+        return AnchorSet(
+            self.X[mask],
+            self.arm[mask],
+            self.y[mask],
+            self.customer[mask],
+            self.time_ns[mask],
+            self.touchpoints,
+            self.design,
+        )
 
 
-def build_anchors(log, featurizer, *, start, end, horizon="30D", window="1D",
-                  journey_map=None, max_rows=200_000, random_state=0, design="events"
-                  ) -> AnchorSet:
+def build_anchors(
+    log,
+    featurizer,
+    *,
+    start,
+    end,
+    horizon="30D",
+    window="1D",
+    journey_map=None,
+    max_rows=200_000,
+    random_state=0,
+    design="events",
+) -> AnchorSet:
     """Decision points of a log: customer-initiated events, and what the business did next.
 
     Each anchor is a customer's event (at one timestamp, with no actionable
@@ -197,8 +222,9 @@ def build_anchors(log, featurizer, *, start, end, horizon="30D", window="1D",
     arm_of_event = code_to_arm[log.touchpoint_codes]
     new_time = np.r_[True, (cust[1:] != cust[:-1]) | (ts[1:] != ts[:-1])]
     if design == "events":
-        return _event_anchors(log, featurizer, rng, lo, hi + w, h, arm_of_event, new_time,
-                              max_rows, touchpoints)
+        return _event_anchors(
+            log, featurizer, rng, lo, hi + w, h, arm_of_event, new_time, max_rows, touchpoints
+        )
     group = np.cumsum(new_time) - 1
     group_has_action = np.bincount(group, weights=arm_of_event > 0) > 0
     first = np.flatnonzero(new_time)
@@ -213,14 +239,18 @@ def build_anchors(log, featurizer, *, start, end, horizon="30D", window="1D",
     action_pos = np.flatnonzero(arm_of_event > 0)
     nxt_action = np.searchsorted(key[action_pos], akey, side="right")
     has_next = nxt_action < len(action_pos)
-    pos = action_pos[np.minimum(nxt_action, max(len(action_pos) - 1, 0))] if len(action_pos) \
+    pos = (
+        action_pos[np.minimum(nxt_action, max(len(action_pos) - 1, 0))]
+        if len(action_pos)
         else np.zeros(len(anchors), dtype=np.int64)
+    )
     treated_now = has_next & (key[pos] <= akey + w_s) & (cust[pos] == cust[anchors])
     arm = np.where(treated_now, arm_of_event[pos], 0)
     after = np.searchsorted(key, akey + w_s, side="right")
     after_c = np.minimum(after, len(ts) - 1)
-    returned = ((after < len(ts)) & (cust[after_c] == cust[anchors])
-                & (key[after_c] <= akey + w_s + h_s))
+    returned = (
+        (after < len(ts)) & (cust[after_c] == cust[anchors]) & (key[after_c] <= akey + w_s + h_s)
+    )
     treated, reference = np.flatnonzero(arm > 0), np.flatnonzero(arm == 0)
     half = max(int(max_rows) // 2, 1)
     if len(treated) > half:
@@ -231,14 +261,20 @@ def build_anchors(log, featurizer, *, start, end, horizon="30D", window="1D",
     anchors, arm, returned = anchors[keep], arm[keep], returned[keep]
     X = featurizer._transform_windows(anchored_windows(log, anchors, inclusive=True))
     X = X[list(featurizer.get_feature_names_out())]
-    return AnchorSet(X=X, arm=arm.astype(np.int64), y=(~returned).astype(np.int8),
-                     customer=cust[anchors].astype(np.int64),
-                     time_ns=ts[anchors].astype(np.int64), touchpoints=touchpoints,
-                     design="decision")
+    return AnchorSet(
+        X=X,
+        arm=arm.astype(np.int64),
+        y=(~returned).astype(np.int8),
+        customer=cust[anchors].astype(np.int64),
+        time_ns=ts[anchors].astype(np.int64),
+        touchpoints=touchpoints,
+        design="decision",
+    )
 
 
-def _event_anchors(log, featurizer, rng, lo, hi, h, arm_of_event, new_time, max_rows,
-                   touchpoints) -> AnchorSet:
+def _event_anchors(
+    log, featurizer, rng, lo, hi, h, arm_of_event, new_time, max_rows, touchpoints
+) -> AnchorSet:
     """Every event is an anchor; its arm is its own touchpoint (0: customer-initiated)."""
     from cjml.features._windows import anchored_windows
 
@@ -258,15 +294,31 @@ def _event_anchors(log, featurizer, rng, lo, hi, h, arm_of_event, new_time, max_
     returned = (cust[nxt] == cust[anchors]) & (ts[nxt] > ts[anchors]) & (ts[nxt] <= ts[anchors] + h)
     X = featurizer._transform_windows(anchored_windows(log, anchors))
     X = X[list(featurizer.get_feature_names_out())]
-    return AnchorSet(X=X, arm=arm_of_event[anchors].astype(np.int64),
-                     y=(~returned).astype(np.int8), customer=cust[anchors].astype(np.int64),
-                     time_ns=ts[anchors].astype(np.int64), touchpoints=touchpoints)
+    return AnchorSet(
+        X=X,
+        arm=arm_of_event[anchors].astype(np.int64),
+        y=(~returned).astype(np.int8),
+        customer=cust[anchors].astype(np.int64),
+        time_ns=ts[anchors].astype(np.int64),
+        touchpoints=touchpoints,
+    )
 
 
 # ---------------------------------------------------------------------- nuisance models
-_LGBM = {"learning_rate": 0.1, "num_leaves": 15, "min_data_in_leaf": 50, "lambda_l2": 1.0,
-         "feature_fraction": 0.8, "bagging_fraction": 0.8, "bagging_freq": 1, "verbose": -1,
-         "num_threads": 1, "seed": 0, "deterministic": True, "force_row_wise": True}
+_LGBM = {
+    "learning_rate": 0.1,
+    "num_leaves": 15,
+    "min_data_in_leaf": 50,
+    "lambda_l2": 1.0,
+    "feature_fraction": 0.8,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
+    "verbose": -1,
+    "num_threads": 1,
+    "seed": 0,
+    "deterministic": True,
+    "force_row_wise": True,
+}
 
 
 def _matrix(X: pd.DataFrame) -> np.ndarray:
@@ -276,19 +328,33 @@ def _matrix(X: pd.DataFrame) -> np.ndarray:
 def _fit_propensity(M: np.ndarray, arm: np.ndarray, n_arms: int, rounds: int, threads: int = 1):
     import lightgbm as lgb
 
-    params = {**_LGBM, "objective": "multiclass", "num_class": n_arms, "num_threads": threads,
-              "min_data_in_leaf": int(np.clip(len(arm) // 200, 20, 200))}
+    params = {
+        **_LGBM,
+        "objective": "multiclass",
+        "num_class": n_arms,
+        "num_threads": threads,
+        "min_data_in_leaf": int(np.clip(len(arm) // 200, 20, 200)),
+    }
     return lgb.train(params, lgb.Dataset(M, arm, free_raw_data=True), rounds)
 
 
-def _fit_outcome(M: np.ndarray, arm: np.ndarray, y: np.ndarray, n_arms: int, rounds: int,
-                 threads: int = 1):
+def _fit_outcome(
+    M: np.ndarray, arm: np.ndarray, y: np.ndarray, n_arms: int, rounds: int, threads: int = 1
+):
     import lightgbm as lgb
 
-    params = {**_LGBM, "objective": "binary", "num_threads": threads,
-              "min_data_in_leaf": int(np.clip(len(y) // 200, 20, 200))}
-    data = lgb.Dataset(np.column_stack([M, arm.astype(np.float32)]), y,
-                       categorical_feature=[M.shape[1]], free_raw_data=True)
+    params = {
+        **_LGBM,
+        "objective": "binary",
+        "num_threads": threads,
+        "min_data_in_leaf": int(np.clip(len(y) // 200, 20, 200)),
+    }
+    data = lgb.Dataset(
+        np.column_stack([M, arm.astype(np.float32)]),
+        y,
+        categorical_feature=[M.shape[1]],
+        free_raw_data=True,
+    )
     return lgb.train(params, data, rounds)
 
 
@@ -397,8 +463,9 @@ class DoublyRobustEffects:
         """Treated anchors per (stage index, arm): columns ``stage, arm, n``."""
         return self.cells.loc[self.cells["stage"] >= 0, ["stage", "arm", "n"]]
 
-    def _contrast(self, X: pd.DataFrame, M: np.ndarray, arms: list[int], base_risk=None
-                  ) -> np.ndarray:
+    def _contrast(
+        self, X: pd.DataFrame, M: np.ndarray, arms: list[int], base_risk=None
+    ) -> np.ndarray:
         """The base contrast mu_t(x) - mu_ref(x) per row and arm (before the correction)."""
         n_arms = len(self.all_touchpoints) + 1
         model = self.base_model
@@ -407,8 +474,13 @@ class DoublyRobustEffects:
         out = np.empty((len(X), len(arms)))
         rest = [k for k in range(len(arms)) if k not in own]
         if rest:  # the outcome model's contrast where the base model has none
-            mu = _outcomes(self.outcome, M, n_arms, arms=[0, *[arms[k] for k in rest]],
-                           threads=_threads(self.n_jobs, len(M)))
+            mu = _outcomes(
+                self.outcome,
+                M,
+                n_arms,
+                arms=[0, *[arms[k] for k in rest]],
+                threads=_threads(self.n_jobs, len(M)),
+            )
             out[:, rest] = mu[:, 1:] - mu[:, [0]]
         if model is not None and own and len(X):
             if base_risk is not None:
@@ -446,8 +518,9 @@ class DoublyRobustEffects:
         """P(arm | x) for the reference (column 0) and each of ``all_touchpoints``."""
         return _propensities(self.propensity, _matrix(X[self.feature_names]))
 
-    def predict(self, X: pd.DataFrame, base_risk=None, *, overlap=True
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def predict(
+        self, X: pd.DataFrame, base_risk=None, *, overlap=True
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Effect of each of ``touchpoints`` on P(silent) for the rows of ``X``.
 
         Parameters
@@ -494,16 +567,18 @@ class DoublyRobustEffects:
             pooled = cells[(cells["arm"] == a) & (cells["stage"] == -1)]
             if len(pooled):
                 corr[:, k], se[:, k] = pooled["correction"].iloc[0], pooled["se"].iloc[0]
-            mine = cells[(cells["arm"] == a) & (cells["stage"] >= 0)
-                         & (cells["n"] >= self.min_deliveries)]
+            mine = cells[
+                (cells["arm"] == a) & (cells["stage"] >= 0) & (cells["n"] >= self.min_deliveries)
+            ]
             corr[mine["stage"].to_numpy(), k] = mine["correction"].to_numpy()
             se[mine["stage"].to_numpy(), k] = mine["se"].to_numpy()
         row = np.where(stage >= 0, stage, n_stages - 1)  # unknown stage: the pooled cell
         return corr[row], se[row]
 
 
-def _cross_fit(anchors: AnchorSet, n_arms: int, folds: int, rounds: int, seed: int,
-               threads: int = 1):
+def _cross_fit(
+    anchors: AnchorSet, n_arms: int, folds: int, rounds: int, seed: int, threads: int = 1
+):
     """Out-of-fold propensities and outcome predictions for every anchor."""
     M = _matrix(anchors.X)
     uniq = np.unique(anchors.customer)
@@ -540,9 +615,20 @@ def _pseudo_outcomes(e, mu, arm, y, thresholds):
     return gamma, overlap
 
 
-def fit_effects(anchors: AnchorSet, *, folds=2, rounds=80, overlap=0.1,
-                min_deliveries=30, prior_sd=0.02, level=0.9, random_state=0, base_model=None,
-                risk_model=None, n_jobs=None) -> DoublyRobustEffects:
+def fit_effects(
+    anchors: AnchorSet,
+    *,
+    folds=2,
+    rounds=80,
+    overlap=0.1,
+    min_deliveries=30,
+    prior_sd=0.02,
+    level=0.9,
+    random_state=0,
+    base_model=None,
+    risk_model=None,
+    n_jobs=None,
+) -> DoublyRobustEffects:
     """Fit the touchpoint effects on anchor rows.
 
     Parameters
@@ -599,10 +685,13 @@ def fit_effects(anchors: AnchorSet, *, folds=2, rounds=80, overlap=0.1,
             f"No actionable touchpoint was delivered at least {min_deliveries} times in the "
             f"training history ({deliveries or 'none at all'}), so their effects cannot be "
             f"learned. Train on a longer history, or mark the touchpoints the business "
-            f"delivers as actionable in the journey map.")
+            f"delivers as actionable in the journey map."
+        )
     if counts[0] < min_deliveries:
-        raise CjmlError("Too few customer-initiated events to compare the touchpoints with "
-                        f"({counts[0]}); train on a longer history.")
+        raise CjmlError(
+            "Too few customer-initiated events to compare the touchpoints with "
+            f"({counts[0]}); train on a longer history."
+        )
     n_arms = len(touchpoints_all) + 1
     e, mu = _cross_fit(anchors, n_arms, folds, rounds, random_state, threads)
     y = anchors.y.astype(float)
@@ -613,12 +702,24 @@ def fit_effects(anchors: AnchorSet, *, folds=2, rounds=80, overlap=0.1,
     propensity = _fit_propensity(M, anchors.arm, n_arms, rounds, threads)
     outcome = _fit_outcome(M, anchors.arm, anchors.y, n_arms, rounds, threads)
     effects = DoublyRobustEffects(
-        touchpoints=tuple(touchpoints_all[j] for j in keep), all_touchpoints=touchpoints_all,
-        deliveries=deliveries, cells=pd.DataFrame(), ate={}, propensity=propensity,
-        outcome=outcome, feature_names=list(anchors.X.columns), thresholds=thresholds,
+        touchpoints=tuple(touchpoints_all[j] for j in keep),
+        all_touchpoints=touchpoints_all,
+        deliveries=deliveries,
+        cells=pd.DataFrame(),
+        ate={},
+        propensity=propensity,
+        outcome=outcome,
+        feature_names=list(anchors.X.columns),
+        thresholds=thresholds,
         overlap=overlap,
-        level=level, min_deliveries=min_deliveries, prior_sd=prior_sd, design=anchors.design,
-        base_model=base_model, risk_model=risk_model, n_jobs=n_jobs)
+        level=level,
+        min_deliveries=min_deliveries,
+        prior_sd=prior_sd,
+        design=anchors.design,
+        base_model=base_model,
+        risk_model=risk_model,
+        n_jobs=n_jobs,
+    )
     if base_model is None:
         base = mu[:, [j + 1 for j in keep]] - mu[:, [0]]  # cross-fitted
     else:
@@ -637,16 +738,28 @@ def fit_effects(anchors: AnchorSet, *, folds=2, rounds=80, overlap=0.1,
                 continue
             se = float(dr[cell].std(ddof=1) / np.sqrt(m))
             mean_residual = float(residual[cell].mean())
-            shrink = prior_sd ** 2 / (prior_sd ** 2 + se ** 2)
-            rows.append({"stage": s, "arm": a, "n": n_treated, "dr": float(dr[cell].mean()),
-                         "se": se, "correction": shrink * mean_residual})
+            shrink = prior_sd**2 / (prior_sd**2 + se**2)
+            rows.append(
+                {
+                    "stage": s,
+                    "arm": a,
+                    "n": n_treated,
+                    "dr": float(dr[cell].mean()),
+                    "se": se,
+                    "correction": shrink * mean_residual,
+                }
+            )
             if s == -1:
                 ate[touchpoints_all[j]] = (float(dr[cell].mean()), se)
     effects.cells = pd.DataFrame(rows, columns=["stage", "arm", "n", "dr", "se", "correction"])
     effects.ate = ate
-    effects.diagnostics = {"anchors": len(anchors), "overlap_share": {
-        t: float((has_overlap[:, j + 1] & has_overlap[:, 0]).mean())
-        for j, t in enumerate(touchpoints_all)}}
+    effects.diagnostics = {
+        "anchors": len(anchors),
+        "overlap_share": {
+            t: float((has_overlap[:, j + 1] & has_overlap[:, 0]).mean())
+            for j, t in enumerate(touchpoints_all)
+        },
+    }
     return effects
 
 
@@ -686,10 +799,14 @@ class PolicyChoice:
 
     def to_dict(self) -> dict:
         """Plain JSON-friendly form (for the bundle's metadata and the report)."""
-        return {"policy": self.policy, "touchpoint": self.touchpoint,
-                "stage_rule": {str(k): v for k, v in self.stage_rule.items()},
-                "reason": self.reason, "n_anchors": int(self.n_anchors),
-                "table": self.table.reset_index().to_dict(orient="list")}
+        return {
+            "policy": self.policy,
+            "touchpoint": self.touchpoint,
+            "stage_rule": {str(k): v for k, v in self.stage_rule.items()},
+            "reason": self.reason,
+            "n_anchors": int(self.n_anchors),
+            "table": self.table.reset_index().to_dict(orient="list"),
+        }
 
 
 def _stage_of(X: pd.DataFrame) -> np.ndarray:
@@ -706,8 +823,15 @@ def _eligible(X: pd.DataFrame, jm: JourneyMap, touchpoints) -> np.ndarray:
     return out.astype(bool)
 
 
-def dr_policy(effects: DoublyRobustEffects, X: pd.DataFrame, eligible: np.ndarray, *,
-              require_evidence=True, rank=False, base_risk=None) -> np.ndarray:
+def dr_policy(
+    effects: DoublyRobustEffects,
+    X: pd.DataFrame,
+    eligible: np.ndarray,
+    *,
+    require_evidence=True,
+    rank=False,
+    base_risk=None,
+) -> np.ndarray:
     """Arm chosen per row from the effects (0: nothing).
 
     The largest reduction whose interval excludes zero; without
@@ -734,9 +858,18 @@ def _ope(gamma: np.ndarray, choice: np.ndarray) -> np.ndarray:
     return gamma[np.arange(len(choice)), choice]
 
 
-def choose_policy(effects: DoublyRobustEffects, held_out: AnchorSet, fit_anchors: AnchorSet,
-                  journey_map: JourneyMap, *, response_model=None, churn_model=None,
-                  level=0.9, random_state=0, rounds=80) -> PolicyChoice:
+def choose_policy(
+    effects: DoublyRobustEffects,
+    held_out: AnchorSet,
+    fit_anchors: AnchorSet,
+    journey_map: JourneyMap,
+    *,
+    response_model=None,
+    churn_model=None,
+    level=0.9,
+    random_state=0,
+    rounds=80,
+) -> PolicyChoice:
     """Estimate each candidate policy's value on held-out anchors and keep the best safe one.
 
     Parameters
@@ -774,24 +907,37 @@ def choose_policy(effects: DoublyRobustEffects, held_out: AnchorSet, fit_anchors
     touchpoints = fit_anchors.touchpoints
     n_arms = len(touchpoints) + 1
     if len(held_out) < 100:
-        return PolicyChoice(NO_ACTION, None, {}, pd.DataFrame(),
-                            f"only {len(held_out)} held-out anchors: too few to tell whether any "
-                            "touchpoint helps, so no action is recommended", len(held_out))
+        return PolicyChoice(
+            NO_ACTION,
+            None,
+            {},
+            pd.DataFrame(),
+            f"only {len(held_out)} held-out anchors: too few to tell whether any "
+            "touchpoint helps, so no action is recommended",
+            len(held_out),
+        )
     # The values' nuisance models are cross-fitted on the held-out anchors themselves: an
     # outcome model from the fitting period would share the candidates' own errors and
     # flatter them (it is the model they were chosen by).
     e, mu = _cross_fit(held_out, n_arms, 2, rounds, random_state + 1, effects.n_jobs or 1)
     # weights clipped as in the fit: at the same fraction of each arm's share
-    gamma, _ = _pseudo_outcomes(e, mu, held_out.arm, held_out.y.astype(float),
-                                _thresholds(held_out.arm, n_arms, effects.overlap))
+    gamma, _ = _pseudo_outcomes(
+        e,
+        mu,
+        held_out.arm,
+        held_out.y.astype(float),
+        _thresholds(held_out.arm, n_arms, effects.overlap),
+    )
     eligible = _eligible(held_out.X, journey_map, touchpoints)
     n = len(held_out)
     candidates: dict[str, np.ndarray] = {NO_ACTION: np.zeros(n, dtype=np.int64)}
     base = None if churn_model is None else churn_model.predict_proba(held_out.X)[:, 1]
-    candidates["dr (best if contacted)"] = dr_policy(effects, held_out.X, eligible, rank=True,
-                                                     base_risk=base)
-    candidates["dr (point estimates)"] = dr_policy(effects, held_out.X, eligible,
-                                                   require_evidence=False, base_risk=base)
+    candidates["dr (best if contacted)"] = dr_policy(
+        effects, held_out.X, eligible, rank=True, base_risk=base
+    )
+    candidates["dr (point estimates)"] = dr_policy(
+        effects, held_out.X, eligible, require_evidence=False, base_risk=base
+    )
     candidates["dr"] = dr_policy(effects, held_out.X, eligible, base_risk=base)
     if response_model is not None and churn_model is not None:
         engaged, treated = response_model.predict_risks(held_out.X, base)
@@ -839,10 +985,16 @@ def choose_policy(effects: DoublyRobustEffects, held_out: AnchorSet, fit_anchors
     for k in candidates:
         d0, l0, h0 = paired(k, NO_ACTION)
         dd, ld, hd = paired(k, default)
-        rows[k] = {"value": float(contributions[k].mean()), "vs_no_action": d0,
-                   "vs_no_action_low": l0, "vs_no_action_high": h0, "vs_default": dd,
-                   "vs_default_low": ld, "vs_default_high": hd,
-                   "share_acted": float((candidates[k] > 0).mean())}
+        rows[k] = {
+            "value": float(contributions[k].mean()),
+            "vs_no_action": d0,
+            "vs_no_action_low": l0,
+            "vs_no_action_high": h0,
+            "vs_default": dd,
+            "vs_default_low": ld,
+            "vs_default_high": hd,
+            "share_acted": float((candidates[k] > 0).mean()),
+        }
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "policy"
     passed = []
@@ -855,15 +1007,24 @@ def choose_policy(effects: DoublyRobustEffects, held_out: AnchorSet, fit_anchors
     beats = table.loc[passed]
     if len(beats):
         chosen = str(beats["value"].idxmin())
-        reason = (f"{_label(chosen)} lowers the held-out drop-off by "
-                  f"{-rows[chosen]['vs_default'] * 100:.2f} points against "
-                  f"{_label(default)} (interval {-rows[chosen]['vs_default_high'] * 100:.2f}"
-                  f" to {-rows[chosen]['vs_default_low'] * 100:.2f})")
+        reason = (
+            f"{_label(chosen)} lowers the held-out drop-off by "
+            f"{-rows[chosen]['vs_default'] * 100:.2f} points against "
+            f"{_label(default)} (interval {-rows[chosen]['vs_default_high'] * 100:.2f}"
+            f" to {-rows[chosen]['vs_default_low'] * 100:.2f})"
+        )
     else:
         chosen = default
-        reason = ("no method beat " + _label(default) + " beyond noise on the held-out period"
-                  + (", which itself beats doing nothing" if default != NO_ACTION else
-                     ", so no touchpoint is recommended"))
+        reason = (
+            "no method beat "
+            + _label(default)
+            + " beyond noise on the held-out period"
+            + (
+                ", which itself beats doing nothing"
+                if default != NO_ACTION
+                else ", so no touchpoint is recommended"
+            )
+        )
     table["chosen"] = table.index == chosen
     if chosen.startswith("single: "):
         return PolicyChoice("single", best_single, stage_rule, table, reason, n)
@@ -880,8 +1041,12 @@ def choose_policy(effects: DoublyRobustEffects, held_out: AnchorSet, fit_anchors
 
 def _label(name: str) -> str:
     if name.startswith("single: "):
-        return f"giving {name[len('single: '):]} to everyone eligible"
-    return {"dr": "the doubly robust learner", "dr (best if contacted)":
-            "the doubly robust learner's best touchpoint for everyone", "dr (point estimates)":
-            "the doubly robust learner (point estimates)", "response": "the response model",
-            "naive rule": "the naive rule", NO_ACTION: "doing nothing"}.get(name, name)
+        return f"giving {name[len('single: ') :]} to everyone eligible"
+    return {
+        "dr": "the doubly robust learner",
+        "dr (best if contacted)": "the doubly robust learner's best touchpoint for everyone",
+        "dr (point estimates)": "the doubly robust learner (point estimates)",
+        "response": "the response model",
+        "naive rule": "the naive rule",
+        NO_ACTION: "doing nothing",
+    }.get(name, name)

@@ -41,8 +41,15 @@ import pandas as pd
 
 from cjml.models import MarkovBaseline, PriorBaseline, RFMBaseline
 
-__all__ = ["EvaluationReport", "PopulationMetrics", "active_within", "churn_metrics",
-           "compare_with_baselines", "cross_validate", "stage_metrics"]
+__all__ = [
+    "EvaluationReport",
+    "PopulationMetrics",
+    "active_within",
+    "churn_metrics",
+    "compare_with_baselines",
+    "cross_validate",
+    "stage_metrics",
+]
 
 _EPS = 1e-15
 
@@ -52,9 +59,11 @@ RANDOM_STATE = 0
 LEVEL = 0.95
 #: The metrics on which the model is compared with each baseline:
 #: (table, column, whether higher is better, name in sentences).
-COMPARED = (("churn", "roc_auc", True, "ROC AUC"),
-            ("churn", "brier", False, "Brier score"),
-            ("next_stage", "log_loss", False, "next-stage log loss"))
+COMPARED = (
+    ("churn", "roc_auc", True, "ROC AUC"),
+    ("churn", "brier", False, "Brier score"),
+    ("next_stage", "log_loss", False, "next-stage log loss"),
+)
 #: How the populations are named in sentences.
 _POPULATION_WORDS = {"active": "the active customers", "lookback": "the whole lookback population"}
 
@@ -157,8 +166,7 @@ def _stage_codes(y_true, classes) -> np.ndarray:
 def _resample_counts(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
     """How often each of ``n`` rows is drawn in each of ``size`` bootstrap resamples,
     shape ``(n, size)`` (a row's counts side by side, for fast gathers)."""
-    draws = rng.integers(0, n, size=(size, n), dtype=np.int64 if n * size > 2**31 - 1
-                         else np.int32)
+    draws = rng.integers(0, n, size=(size, n), dtype=np.int64 if n * size > 2**31 - 1 else np.int32)
     draws *= size
     draws += np.arange(size, dtype=draws.dtype)[:, None]
     return np.bincount(draws.ravel(), minlength=size * n).reshape(n, size).astype(np.float64)
@@ -198,8 +206,9 @@ class _AUCByWeights:
         return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
 
 
-def compare_with_baselines(y_churn, risks, stage_losses, *, n_resamples=N_RESAMPLES,
-                           level=LEVEL, random_state=RANDOM_STATE) -> pd.DataFrame:
+def compare_with_baselines(
+    y_churn, risks, stage_losses, *, n_resamples=N_RESAMPLES, level=LEVEL, random_state=RANDOM_STATE
+) -> pd.DataFrame:
     """The model minus each baseline, with paired bootstrap intervals over the customers.
 
     Each resample draws the customers with replacement; the model and every
@@ -268,13 +277,14 @@ def compare_with_baselines(y_churn, risks, stage_losses, *, n_resamples=N_RESAMP
         loss_parts.append(weights.T @ losses / n)
         done += size
     auc_samples = np.concatenate(auc_parts) if auc_parts else np.zeros((0, len(names)))
-    loss_samples = (np.concatenate(loss_parts) if loss_parts
-                    else np.zeros((0, losses.shape[1])))
+    loss_samples = np.concatenate(loss_parts) if loss_parts else np.zeros((0, losses.shape[1]))
     samples = {("roc_auc", k): auc_samples[:, i] for i, k in enumerate(names)}
     samples.update({key: loss_samples[:, i] for i, key in enumerate(per_row)})
     two_classes = 0 < y.sum() < n
-    point = {("roc_auc", k): (float(aucs[k](np.ones((n, 1)))[0]) if two_classes else math.nan)
-             for k in names}
+    point = {
+        ("roc_auc", k): (float(aucs[k](np.ones((n, 1)))[0]) if two_classes else math.nan)
+        for k in names
+    }
     point.update({key: float(loss.mean()) if n else math.nan for key, loss in per_row.items()})
     tail = (1 - level) / 2 * 100
     rows = []
@@ -284,8 +294,9 @@ def compare_with_baselines(y_churn, risks, stage_losses, *, n_resamples=N_RESAMP
                 continue
             diff = samples[(metric, "model")] - samples[(metric, baseline)]
             ok = diff[np.isfinite(diff)]
-            low, high = (np.percentile(ok, [tail, 100 - tail]) if len(ok) >= 10
-                         else (math.nan, math.nan))
+            low, high = (
+                np.percentile(ok, [tail, 100 - tail]) if len(ok) >= 10 else (math.nan, math.nan)
+            )
             d = point[(metric, "model")] - point[(metric, baseline)]
             if not (np.isfinite(d) and np.isfinite(low)):
                 verdict = "not measured"
@@ -295,12 +306,22 @@ def compare_with_baselines(y_churn, risks, stage_losses, *, n_resamples=N_RESAMP
                 verdict = "worse"
             else:
                 verdict = "not distinguishable"
-            rows.append({"baseline": baseline, "metric": metric,
-                         "model": point[(metric, "model")], "value": point[(metric, baseline)],
-                         "difference": d, "low": float(low), "high": float(high),
-                         "verdict": verdict})
-    return pd.DataFrame(rows, columns=["baseline", "metric", "model", "value", "difference",
-                                       "low", "high", "verdict"])
+            rows.append(
+                {
+                    "baseline": baseline,
+                    "metric": metric,
+                    "model": point[(metric, "model")],
+                    "value": point[(metric, baseline)],
+                    "difference": d,
+                    "low": float(low),
+                    "high": float(high),
+                    "verdict": verdict,
+                }
+            )
+    return pd.DataFrame(
+        rows,
+        columns=["baseline", "metric", "model", "value", "difference", "low", "high", "verdict"],
+    )
 
 
 def _stage_proba(model, X, classes) -> np.ndarray:
@@ -315,8 +336,10 @@ def _signed(v: float) -> str:
 
 def _plain_table(frame: pd.DataFrame) -> dict:
     """A metric table as {row: {column: float or None}}."""
-    return {str(k): {str(c): (None if pd.isna(v) else float(v)) for c, v in row.items()}
-            for k, row in frame.to_dict(orient="index").items()}
+    return {
+        str(k): {str(c): (None if pd.isna(v) else float(v)) for c, v in row.items()}
+        for k, row in frame.to_dict(orient="index").items()
+    }
 
 
 def _table_from_plain(table: dict, name: str) -> pd.DataFrame:
@@ -379,31 +402,44 @@ class PopulationMetrics:
         """
         names = {metric: name for _, metric, _, name in COMPARED}
         rows = self.comparison
-        out = [f"On {self.words} the {names[metric]} cannot be compared with the baselines "
-               "(one class only among these customers, or too few of them)."
-               for metric in dict.fromkeys(rows.loc[rows["verdict"] == "not measured", "metric"])]
+        out = [
+            f"On {self.words} the {names[metric]} cannot be compared with the baselines "
+            "(one class only among these customers, or too few of them)."
+            for metric in dict.fromkeys(rows.loc[rows["verdict"] == "not measured", "metric"])
+        ]
         for baseline in dict.fromkeys(rows["baseline"]):
-            for verdict, relation in (("not distinguishable", "not distinguishable from"),
-                                      ("worse", "worse than")):
+            for verdict, relation in (
+                ("not distinguishable", "not distinguishable from"),
+                ("worse", "worse than"),
+            ):
                 these = rows[(rows["baseline"] == baseline) & (rows["verdict"] == verdict)]
                 if these.empty:
                     continue
                 metrics = [names[m] for m in these["metric"]]
-                numbers = [f"difference {_signed(r.difference)}, {LEVEL:.0%} interval "
-                           f"{_signed(r.low)} to {_signed(r.high)}"
-                           for r in these.itertuples(index=False)]
+                numbers = [
+                    f"difference {_signed(r.difference)}, {LEVEL:.0%} interval "
+                    f"{_signed(r.low)} to {_signed(r.high)}"
+                    for r in these.itertuples(index=False)
+                ]
                 if len(metrics) > 1:
                     numbers = [f"{m} {n}" for m, n in zip(metrics, numbers, strict=True)]
-                subject = (metrics[0] if len(metrics) == 1 else
-                           ", ".join(metrics[:-1]) + f" and {metrics[-1]}")
-                out.append(f"On {self.words} the model's {subject} "
-                           f"{'is' if len(metrics) == 1 else 'are'} {relation} {baseline}'s"
-                           f"{' beyond noise' if verdict == 'worse' else ''} "
-                           f"({'; '.join(numbers)}).")
+                subject = (
+                    metrics[0]
+                    if len(metrics) == 1
+                    else ", ".join(metrics[:-1]) + f" and {metrics[-1]}"
+                )
+                out.append(
+                    f"On {self.words} the model's {subject} "
+                    f"{'is' if len(metrics) == 1 else 'are'} {relation} {baseline}'s"
+                    f"{' beyond noise' if verdict == 'worse' else ''} "
+                    f"({'; '.join(numbers)})."
+                )
         if not out and len(rows):
             measured = ", ".join(dict.fromkeys(names[m] for m in rows["metric"]))
-            out.append(f"On {self.words} the model is better than every baseline beyond noise "
-                       f"({measured}; {LEVEL:.0%} paired bootstrap intervals).")
+            out.append(
+                f"On {self.words} the model is better than every baseline beyond noise "
+                f"({measured}; {LEVEL:.0%} paired bootstrap intervals)."
+            )
         return out
 
     def comparison_table(self) -> pd.DataFrame:
@@ -417,15 +453,18 @@ class PopulationMetrics:
         """
         if self.comparison.empty:
             return pd.DataFrame()
-        cell = self.comparison.assign(text=[
-            f"{_signed(d)} ({_signed(lo)} to {_signed(hi)})"
-            for d, lo, hi in self.comparison[["difference", "low", "high"]].itertuples(
-                index=False)])
+        cell = self.comparison.assign(
+            text=[
+                f"{_signed(d)} ({_signed(lo)} to {_signed(hi)})"
+                for d, lo, hi in self.comparison[["difference", "low", "high"]].itertuples(
+                    index=False
+                )
+            ]
+        )
         labels = {"roc_auc": "roc_auc", "brier": "brier", "log_loss": "next-stage log_loss"}
         table = cell.pivot(index="baseline", columns="metric", values="text")
         order = [m for _, m, _, _ in COMPARED if m in table.columns]
-        table = table.reindex(index=list(dict.fromkeys(self.comparison["baseline"])),
-                              columns=order)
+        table = table.reindex(index=list(dict.fromkeys(self.comparison["baseline"])), columns=order)
         return table.rename(columns=labels).rename_axis(index=None, columns=None)
 
     def to_dict(self) -> dict:
@@ -437,13 +476,28 @@ class PopulationMetrics:
             Name, title, size, churn rate, both metric tables and the
             comparison rows.
         """
-        comparison = [{k: (None if isinstance(v, float) and not np.isfinite(v) else
-                           v if isinstance(v, str) else float(v)) for k, v in row.items()}
-                      for row in self.comparison.to_dict(orient="records")]
-        return {"name": self.name, "title": self.title, "n": int(self.n),
-                "churn_rate": None if pd.isna(self.churn_rate) else float(self.churn_rate),
-                "churn": _plain_table(self.churn), "next_stage": _plain_table(self.next_stage),
-                "comparison": comparison}
+        comparison = [
+            {
+                k: (
+                    None
+                    if isinstance(v, float) and not np.isfinite(v)
+                    else v
+                    if isinstance(v, str)
+                    else float(v)
+                )
+                for k, v in row.items()
+            }
+            for row in self.comparison.to_dict(orient="records")
+        ]
+        return {
+            "name": self.name,
+            "title": self.title,
+            "n": int(self.n),
+            "churn_rate": None if pd.isna(self.churn_rate) else float(self.churn_rate),
+            "churn": _plain_table(self.churn),
+            "next_stage": _plain_table(self.next_stage),
+            "comparison": comparison,
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> PopulationMetrics:
@@ -459,15 +513,30 @@ class PopulationMetrics:
         PopulationMetrics
             The same population.
         """
-        comparison = pd.DataFrame(data["comparison"], columns=[
-            "baseline", "metric", "model", "value", "difference", "low", "high", "verdict"])
+        comparison = pd.DataFrame(
+            data["comparison"],
+            columns=[
+                "baseline",
+                "metric",
+                "model",
+                "value",
+                "difference",
+                "low",
+                "high",
+                "verdict",
+            ],
+        )
         for c in ("model", "value", "difference", "low", "high"):
             comparison[c] = comparison[c].astype(float)
-        return cls(name=data["name"], title=data["title"], n=int(data["n"]),
-                   churn_rate=math.nan if data["churn_rate"] is None else data["churn_rate"],
-                   churn=_table_from_plain(data["churn"], "churn"),
-                   next_stage=_table_from_plain(data["next_stage"], "next stage"),
-                   comparison=comparison)
+        return cls(
+            name=data["name"],
+            title=data["title"],
+            n=int(data["n"]),
+            churn_rate=math.nan if data["churn_rate"] is None else data["churn_rate"],
+            churn=_table_from_plain(data["churn"], "churn"),
+            next_stage=_table_from_plain(data["next_stage"], "next stage"),
+            comparison=comparison,
+        )
 
 
 @dataclass
@@ -553,34 +622,54 @@ class EvaluationReport:
         table = self.policy_table()
         if self.policy is None:
             return ""
-        head = (f"\n\nrecommendation policy: {self.policy['policy']}"
-                + (f" ({self.policy['touchpoint']})" if self.policy["policy"] == "single" else "")
-                + f": {self.policy['reason']}")
+        head = (
+            f"\n\nrecommendation policy: {self.policy['policy']}"
+            + (f" ({self.policy['touchpoint']})" if self.policy["policy"] == "single" else "")
+            + f": {self.policy['reason']}"
+        )
         if table is None:
             return head + "\n"
-        cols = ["value", "vs_no_action", "vs_no_action_low", "vs_no_action_high", "share_acted",
-                "chosen"]
-        return (head + f"\n(off-policy values on {self.policy['n_anchors']:,} held-out "
-                "decisions: estimated drop-off rate, and the difference with no action)\n"
-                + table[cols].to_string(float_format=lambda v: f"{v:.4f}") + "\n")
+        cols = [
+            "value",
+            "vs_no_action",
+            "vs_no_action_low",
+            "vs_no_action_high",
+            "share_acted",
+            "chosen",
+        ]
+        return (
+            head + f"\n(off-policy values on {self.policy['n_anchors']:,} held-out "
+            "decisions: estimated drop-off rate, and the difference with no action)\n"
+            + table[cols].to_string(float_format=lambda v: f"{v:.4f}")
+            + "\n"
+        )
 
     # -- text and html
     def _head(self) -> str:
         i = self.info
         lookback = str(i.get("lookback", "none"))
-        who = ("customers seen before it" if lookback == "none" else
-               f"customers with an event in the {lookback} before it")
-        head = (f"{'cutoff' if i.get('cv') else 'test cutoff'} {i['test_cutoff']} (horizon "
-                f"{i['horizon']}): {i['n_test']:,} {who}, churn rate {i['churn_rate']:.1%}")
+        who = (
+            "customers seen before it"
+            if lookback == "none"
+            else f"customers with an event in the {lookback} before it"
+        )
+        head = (
+            f"{'cutoff' if i.get('cv') else 'test cutoff'} {i['test_cutoff']} (horizon "
+            f"{i['horizon']}): {i['n_test']:,} {who}, churn rate {i['churn_rate']:.1%}"
+        )
         if i.get("cv"):
             k = int(i["cv"])
-            return (head + f"; {k}-fold cross-validation over these customers: each fold scored "
-                    f"by the models and baselines fitted on the other "
-                    f"{'fold' if k == 2 else f'{k - 1}'} (folds stratified "
-                    f"by churn, seed {i.get('cv_random_state', RANDOM_STATE)})")
+            return (
+                head + f"; {k}-fold cross-validation over these customers: each fold scored "
+                f"by the models and baselines fitted on the other "
+                f"{'fold' if k == 2 else f'{k - 1}'} (folds stratified "
+                f"by churn, seed {i.get('cv_random_state', RANDOM_STATE)})"
+            )
         cutoffs = i["train_cutoffs"]
-        return (head + f"; trained on {i['n_train']:,} rows from {len(cutoffs)} earlier cutoffs "
-                f"({cutoffs[0]} .. {cutoffs[-1]})")
+        return (
+            head + f"; trained on {i['n_train']:,} rows from {len(cutoffs)} earlier cutoffs "
+            f"({cutoffs[0]} .. {cutoffs[-1]})"
+        )
 
     def to_text(self) -> str:
         """The report as plain text, for terminals and logs.
@@ -593,6 +682,7 @@ class EvaluationReport:
             baseline with their intervals and the plain verdicts; the spread
             over folds with cross-validation; the recommendation policy.
         """
+
         def fmt(frame):
             return frame.to_string(float_format=lambda v: f"{v:.4f}")
 
@@ -601,30 +691,38 @@ class EvaluationReport:
             parts.append(f"churn\n{fmt(self.churn)}\n\nnext stage\n{fmt(self.next_stage)}")
         n_resamples = self.info.get("n_resamples", N_RESAMPLES)
         for pop in self.populations:
-            block = (f"== {pop.title}: {pop.n:,} customers, churn rate {pop.churn_rate:.1%}\n\n"
-                     f"churn\n{fmt(pop.churn)}\n\nnext stage\n{fmt(pop.next_stage)}")
+            block = (
+                f"== {pop.title}: {pop.n:,} customers, churn rate {pop.churn_rate:.1%}\n\n"
+                f"churn\n{fmt(pop.churn)}\n\nnext stage\n{fmt(pop.next_stage)}"
+            )
             table = pop.comparison_table()
             if not table.empty:
-                block += (f"\n\nmodel minus baseline, {LEVEL:.0%} paired bootstrap interval "
-                          f"({n_resamples} resamples of these customers)\n{table.to_string()}")
+                block += (
+                    f"\n\nmodel minus baseline, {LEVEL:.0%} paired bootstrap interval "
+                    f"({n_resamples} resamples of these customers)\n{table.to_string()}"
+                )
             block += "".join(f"\n{line}" for line in pop.sentences())
             parts.append(block)
         if self.folds is not None and len(self.folds):
             spread = _with_spread(self.folds).to_string(
-                formatters={"n": "{:,.0f}".format}, float_format=lambda v: f"{v:.4f}")
+                formatters={"n": "{:,.0f}".format}, float_format=lambda v: f"{v:.4f}"
+            )
             parts.append(f"per fold (the model, out-of-fold)\n{spread}")
         return "\n\n".join(parts) + "\n" + self._policy_text()
 
     def _repr_html_(self) -> str:
         i = self.info
-        what = (f"<b>Cross-validated at cutoff {html.escape(str(i['test_cutoff']))}</b>"
-                if i.get("cv") else
-                f"<b>Held-out cutoff {html.escape(str(i['test_cutoff']))}</b>")
+        what = (
+            f"<b>Cross-validated at cutoff {html.escape(str(i['test_cutoff']))}</b>"
+            if i.get("cv")
+            else f"<b>Held-out cutoff {html.escape(str(i['test_cutoff']))}</b>"
+        )
         parts = [f"<p>{what}. {html.escape(self._head())}. Best value per column in bold.</p>"]
         if not self.populations:
             parts.append(
                 f"<h4>Churn</h4>{_metric_table_html(self.churn, ('brier', 'log_loss'))}"
-                f"<h4>Next stage</h4>{_metric_table_html(self.next_stage, ('log_loss',))}")
+                f"<h4>Next stage</h4>{_metric_table_html(self.next_stage, ('log_loss',))}"
+            )
         for pop in self.populations:
             table = pop.comparison_table()
             parts.append(
@@ -632,16 +730,24 @@ class EvaluationReport:
                 f"churn rate {pop.churn_rate:.1%}</h3>"
                 f"<h4>Churn</h4>{_metric_table_html(pop.churn, ('brier', 'log_loss'))}"
                 f"<h4>Next stage</h4>{_metric_table_html(pop.next_stage, ('log_loss',))}"
-                + ("" if table.empty else
-                   f"<h4>Model minus baseline ({LEVEL:.0%} paired bootstrap interval)</h4>"
-                   f"{table.to_html()}")
-                + "".join(f"<p>{html.escape(line)}</p>" for line in pop.sentences()))
+                + (
+                    ""
+                    if table.empty
+                    else f"<h4>Model minus baseline ({LEVEL:.0%} paired bootstrap interval)</h4>"
+                    f"{table.to_html()}"
+                )
+                + "".join(f"<p>{html.escape(line)}</p>" for line in pop.sentences())
+            )
         if self.folds is not None and len(self.folds):
-            parts.append("<h4>Per fold (the model, out-of-fold)</h4>"
-                         + _with_spread(self.folds).to_html(float_format=lambda v: f"{v:.4f}"))
+            parts.append(
+                "<h4>Per fold (the model, out-of-fold)</h4>"
+                + _with_spread(self.folds).to_html(float_format=lambda v: f"{v:.4f}")
+            )
         if len(self.confusion):
-            parts.append("<h4>Next-stage confusion (rows: realised, columns: predicted)</h4>"
-                         + self.confusion.to_html())
+            parts.append(
+                "<h4>Next-stage confusion (rows: realised, columns: predicted)</h4>"
+                + self.confusion.to_html()
+            )
         return f"<div class='cjml-evaluation'>{''.join(parts)}{self._policy_html()}</div>"
 
     def _policy_html(self) -> str:
@@ -649,8 +755,10 @@ class EvaluationReport:
             return ""
         table = self.policy_table()
         body = "" if table is None else table.to_html(float_format=lambda v: f"{v:.4f}")
-        return (f"<h4>Recommendation policy: {html.escape(str(self.policy['policy']))}</h4>"
-                f"<p>{html.escape(str(self.policy['reason']))}.</p>{body}")
+        return (
+            f"<h4>Recommendation policy: {html.escape(str(self.policy['policy']))}</h4>"
+            f"<p>{html.escape(str(self.policy['reason']))}.</p>{body}"
+        )
 
     def to_dict(self) -> dict:
         """Plain metrics (JSON-serialisable), as stored in bundle metadata.
@@ -666,19 +774,35 @@ class EvaluationReport:
         """
         folds = None
         if self.folds is not None:
-            folds = [{k: (None if pd.isna(v) else int(v) if k in ("fold", "n") else float(v))
-                      for k, v in row.items()}
-                     for row in self.folds.reset_index().to_dict(orient="records")]
-        return {"churn": _plain_table(self.churn), "next_stage": _plain_table(self.next_stage),
-                "populations": [pop.to_dict() for pop in self.populations],
-                "folds": folds,
-                "confusion": {"classes": [str(c) for c in self.confusion.index],
-                              "counts": self.confusion.to_numpy().astype(int).tolist()},
-                "importance": {str(k): float(v) for k, v in self.importance.items()},
-                "policy": self.policy,
-                "info": {k: (list(map(str, v)) if isinstance(v, list) else
-                             v if isinstance(v, int | float) else str(v))
-                         for k, v in self.info.items()}}
+            folds = [
+                {
+                    k: (None if pd.isna(v) else int(v) if k in ("fold", "n") else float(v))
+                    for k, v in row.items()
+                }
+                for row in self.folds.reset_index().to_dict(orient="records")
+            ]
+        return {
+            "churn": _plain_table(self.churn),
+            "next_stage": _plain_table(self.next_stage),
+            "populations": [pop.to_dict() for pop in self.populations],
+            "folds": folds,
+            "confusion": {
+                "classes": [str(c) for c in self.confusion.index],
+                "counts": self.confusion.to_numpy().astype(int).tolist(),
+            },
+            "importance": {str(k): float(v) for k, v in self.importance.items()},
+            "policy": self.policy,
+            "info": {
+                k: (
+                    list(map(str, v))
+                    if isinstance(v, list)
+                    else v
+                    if isinstance(v, int | float)
+                    else str(v)
+                )
+                for k, v in self.info.items()
+            },
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> EvaluationReport:
@@ -702,13 +826,17 @@ class EvaluationReport:
         return cls(
             churn=_table_from_plain(data["churn"], "churn"),
             next_stage=_table_from_plain(data["next_stage"], "next stage"),
-            confusion=pd.DataFrame(np.asarray(confusion["counts"], dtype=np.int64).reshape(
-                len(classes), len(classes)), index=pd.Index(classes, name="realised"),
-                columns=pd.Index(classes, name="predicted")),
+            confusion=pd.DataFrame(
+                np.asarray(confusion["counts"], dtype=np.int64).reshape(len(classes), len(classes)),
+                index=pd.Index(classes, name="realised"),
+                columns=pd.Index(classes, name="predicted"),
+            ),
             importance=pd.Series(data.get("importance") or {}, dtype=float),
-            info=dict(data["info"]), policy=data.get("policy"),
+            info=dict(data["info"]),
+            policy=data.get("policy"),
             populations=[PopulationMetrics.from_dict(p) for p in data.get("populations") or []],
-            folds=None if folds is None else pd.DataFrame(folds).set_index("fold"))
+            folds=None if folds is None else pd.DataFrame(folds).set_index("fold"),
+        )
 
     # -- plots
     def plot_roc(self, ax=None):
@@ -756,12 +884,14 @@ class EvaluationReport:
         ax = _axes(ax)
         for name in ("model", "rfm_logistic"):
             if name in self.risks:
-                true, pred = calibration_curve(self.y_churn, self.risks[name], n_bins=n_bins,
-                                               strategy="quantile")
+                true, pred = calibration_curve(
+                    self.y_churn, self.risks[name], n_bins=n_bins, strategy="quantile"
+                )
                 ax.plot(pred, true, marker="o", label=name)
         ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
-        ax.set(xlabel="mean predicted churn risk", ylabel="realised churn rate",
-               title="Calibration")
+        ax.set(
+            xlabel="mean predicted churn risk", ylabel="realised churn rate", title="Calibration"
+        )
         ax.legend(loc="upper left", fontsize="small")
         return ax
 
@@ -786,13 +916,22 @@ class EvaluationReport:
                 continue
             found = np.cumsum(y[np.argsort(-risk, kind="stable")]) / max(y.sum(), 1)
             ax.plot(share, found, label=name)
-        ax.plot(share, np.minimum(share * len(y) / max(y.sum(), 1), 1), color="black",
-                linestyle="--", linewidth=1, label="perfect")
+        ax.plot(
+            share,
+            np.minimum(share * len(y) / max(y.sum(), 1), 1),
+            color="black",
+            linestyle="--",
+            linewidth=1,
+            label="perfect",
+        )
         ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1, label="random")
         for cut in (0.1, 0.2):
             ax.axvline(cut, color="grey", linewidth=0.5)
-        ax.set(xlabel="share of customers contacted (highest risk first)",
-               ylabel="share of churners found", title="Gain")
+        ax.set(
+            xlabel="share of customers contacted (highest risk first)",
+            ylabel="share of churners found",
+            title="Gain",
+        )
         ax.legend(loc="lower right", fontsize="small")
         return ax
 
@@ -836,18 +975,28 @@ class EvaluationReport:
 
 def _metric_table_html(frame: pd.DataFrame, lower_is_better=()) -> str:
     """A metrics table with the best value of each column in bold (no jinja2 needed)."""
-    best: dict[Hashable, Any] = {c: (None if frame[c].isna().all() else
-                frame[c].idxmin() if c in lower_is_better else frame[c].idxmax())
-            for c in frame.columns}
+    best: dict[Hashable, Any] = {
+        c: (
+            None
+            if frame[c].isna().all()
+            else frame[c].idxmin()
+            if c in lower_is_better
+            else frame[c].idxmax()
+        )
+        for c in frame.columns
+    }
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
     rows = []
     for idx, row in frame.iterrows():
         cells = "".join(
             f"<td style='font-weight:bold'>{v:.4f}</td>" if best[c] == idx else f"<td>{v:.4f}</td>"
-            for c, v in row.items())
+            for c, v in row.items()
+        )
         rows.append(f"<tr><th>{html.escape(str(idx))}</th>{cells}</tr>")
-    return (f"<table class='cjml-metrics'><thead><tr><th></th>{head}</tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table>")
+    return (
+        f"<table class='cjml-metrics'><thead><tr><th></th>{head}</tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def _with_spread(folds: pd.DataFrame) -> pd.DataFrame:
@@ -889,9 +1038,18 @@ def family_importance(model, feature_families: dict) -> pd.Series:
     return (by_family / total if total > 0 else by_family).sort_values(ascending=False)
 
 
-def build_report(churn_model, stage_model, featurizer, train: pd.DataFrame, test: pd.DataFrame,
-                 info: dict, *, active=None, n_resamples=N_RESAMPLES,
-                 random_state=RANDOM_STATE) -> EvaluationReport:
+def build_report(
+    churn_model,
+    stage_model,
+    featurizer,
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    info: dict,
+    *,
+    active=None,
+    n_resamples=N_RESAMPLES,
+    random_state=RANDOM_STATE,
+) -> EvaluationReport:
     """Score models and freshly fitted baselines on the same test rows.
 
     Parameters
@@ -931,30 +1089,56 @@ def build_report(churn_model, stage_model, featurizer, train: pd.DataFrame, test
         risks[name] = _positive_proba(baseline().fit(X_train, y_train), X_test)
         stage_probas[name] = _stage_proba(baseline().fit(X_train, s_train), X_test, classes)
     return _assemble_report(
-        y, s_test, classes, risks, stage_probas, active=active,
+        y,
+        s_test,
+        classes,
+        risks,
+        stage_probas,
+        active=active,
         info={**info, "n_train": len(train)},
         importance=family_importance(churn_model, featurizer.feature_families_),
-        n_resamples=n_resamples, random_state=random_state)
+        n_resamples=n_resamples,
+        random_state=random_state,
+    )
 
 
-def _assemble_report(y, stages, classes, risks, stage_probas, *, active, info, importance,
-                     n_resamples, random_state, folds=None) -> EvaluationReport:
+def _assemble_report(
+    y,
+    stages,
+    classes,
+    risks,
+    stage_probas,
+    *,
+    active,
+    info,
+    importance,
+    n_resamples,
+    random_state,
+    folds=None,
+) -> EvaluationReport:
     """The report from predictions of the test rows: tables, populations, comparisons."""
     y = np.asarray(y)
     churn = pd.DataFrame({k: churn_metrics(y, v) for k, v in risks.items()}).T
-    stage = pd.DataFrame({k: stage_metrics(stages, v, classes)
-                          for k, v in stage_probas.items()}).T
+    stage = pd.DataFrame({k: stage_metrics(stages, v, classes) for k, v in stage_probas.items()}).T
     codes = _stage_codes(stages, classes)
     row_loss = {k: _row_log_loss(codes, v) for k, v in stage_probas.items()}
     predicted = np.asarray(classes, dtype=object)[np.argmax(stage_probas["model"], axis=1)]
-    confusion = (pd.crosstab(pd.Categorical(stages, categories=classes),
-                             pd.Categorical(predicted, categories=classes),
-                             rownames=["realised"], colnames=["predicted"], dropna=False))
+    confusion = pd.crosstab(
+        pd.Categorical(stages, categories=classes),
+        pd.Categorical(predicted, categories=classes),
+        rownames=["realised"],
+        colnames=["predicted"],
+        dropna=False,
+    )
     everyone = np.ones(len(y), dtype=bool)
     horizon, lookback = info.get("horizon", "horizon"), info.get("lookback")
-    whole = ("every customer seen before the cutoff" if lookback == "none" else
-             "every test customer" if lookback is None else
-             f"every customer with an event in the {lookback} before the cutoff")
+    whole = (
+        "every customer seen before the cutoff"
+        if lookback == "none"
+        else "every test customer"
+        if lookback is None
+        else f"every customer with an event in the {lookback} before the cutoff"
+    )
     whole += " (the lookback population)"
     reach = f"active within the {horizon} before the cutoff"
     if active is None:
@@ -964,34 +1148,71 @@ def _assemble_report(y, stages, classes, risks, stage_probas, *, active, info, i
         if active.all():
             groups = [("active", f"{reach} (every customer of the lookback population)", everyone)]
         elif active.any():
-            groups = [("active", f"{reach} (the customers a campaign can still reach)", active),
-                      ("lookback", whole, everyone)]
+            groups = [
+                ("active", f"{reach} (the customers a campaign can still reach)", active),
+                ("lookback", whole, everyone),
+            ]
         else:
-            groups = [("lookback", f"{whole}; none of them active within the {horizon} before "
-                                   "the cutoff", everyone)]
+            groups = [
+                (
+                    "lookback",
+                    f"{whole}; none of them active within the {horizon} before the cutoff",
+                    everyone,
+                )
+            ]
     populations = []
     for name, title, rows in groups:
         same = rows is everyone
-        populations.append(PopulationMetrics(
-            name=name, title=title, n=int(rows.sum()),
-            churn_rate=float(y[rows].mean()) if rows.any() else math.nan,
-            churn=(churn if same else pd.DataFrame(
-                {k: churn_metrics(y[rows], v[rows]) for k, v in risks.items()}).T
-            ).rename_axis("churn"),
-            next_stage=(stage if same else pd.DataFrame(
-                {k: stage_metrics(stages[rows], v[rows], classes)
-                 for k, v in stage_probas.items()}).T).rename_axis("next stage"),
-            comparison=compare_with_baselines(
-                y[rows], {k: v[rows] for k, v in risks.items()},
-                {k: v[rows] for k, v in row_loss.items()}, n_resamples=n_resamples,
-                random_state=random_state)))
-    info = {**info, "n_test": len(y), "churn_rate": float(y.mean()) if len(y) else math.nan,
-            "n_active": None if active is None else int(active.sum()),
-            "n_resamples": int(n_resamples)}
-    return EvaluationReport(churn=churn.rename_axis("churn"),
-                            next_stage=stage.rename_axis("next stage"),
-                            confusion=confusion, importance=importance, info=info, y_churn=y,
-                            risks=risks, populations=populations, folds=folds)
+        populations.append(
+            PopulationMetrics(
+                name=name,
+                title=title,
+                n=int(rows.sum()),
+                churn_rate=float(y[rows].mean()) if rows.any() else math.nan,
+                churn=(
+                    churn
+                    if same
+                    else pd.DataFrame(
+                        {k: churn_metrics(y[rows], v[rows]) for k, v in risks.items()}
+                    ).T
+                ).rename_axis("churn"),
+                next_stage=(
+                    stage
+                    if same
+                    else pd.DataFrame(
+                        {
+                            k: stage_metrics(stages[rows], v[rows], classes)
+                            for k, v in stage_probas.items()
+                        }
+                    ).T
+                ).rename_axis("next stage"),
+                comparison=compare_with_baselines(
+                    y[rows],
+                    {k: v[rows] for k, v in risks.items()},
+                    {k: v[rows] for k, v in row_loss.items()},
+                    n_resamples=n_resamples,
+                    random_state=random_state,
+                ),
+            )
+        )
+    info = {
+        **info,
+        "n_test": len(y),
+        "churn_rate": float(y.mean()) if len(y) else math.nan,
+        "n_active": None if active is None else int(active.sum()),
+        "n_resamples": int(n_resamples),
+    }
+    return EvaluationReport(
+        churn=churn.rename_axis("churn"),
+        next_stage=stage.rename_axis("next stage"),
+        confusion=confusion,
+        importance=importance,
+        info=info,
+        y_churn=y,
+        risks=risks,
+        populations=populations,
+        folds=folds,
+    )
 
 
 def active_within(log, table: pd.DataFrame, within) -> np.ndarray:
@@ -1031,9 +1252,19 @@ def active_within(log, table: pd.DataFrame, within) -> np.ndarray:
     return out
 
 
-def cross_validate(churn_model, stage_model, featurizer, data: pd.DataFrame, *, cv=5,
-                   info=None, active=None, random_state=RANDOM_STATE, n_resamples=N_RESAMPLES,
-                   progress=False) -> EvaluationReport:
+def cross_validate(
+    churn_model,
+    stage_model,
+    featurizer,
+    data: pd.DataFrame,
+    *,
+    cv=5,
+    info=None,
+    active=None,
+    random_state=RANDOM_STATE,
+    n_resamples=N_RESAMPLES,
+    progress=False,
+) -> EvaluationReport:
     """Customer-level K-fold cross-validation at one cutoff, reported like a held-out test.
 
     For data with one calibration period and one holdout period (CDNOW's
@@ -1081,29 +1312,40 @@ def cross_validate(churn_model, stage_model, featurizer, data: pd.DataFrame, *, 
     from cjml.labels import customer_folds
 
     if isinstance(cv, bool) or not isinstance(cv, int | np.integer) or cv < 2:
-        raise ValueError(f"cv must be a whole number of folds, 2 or more (5 is usual), got "
-                         f"{cv!r}.")
+        raise ValueError(f"cv must be a whole number of folds, 2 or more (5 is usual), got {cv!r}.")
     cutoffs = pd.DatetimeIndex(data["cutoff"]).unique()
-    where = (f"at cutoff {cutoffs[0].date()}" if len(cutoffs) == 1 else
-             f"at cutoffs {', '.join(str(c.date()) for c in cutoffs)}")
+    where = (
+        f"at cutoff {cutoffs[0].date()}"
+        if len(cutoffs) == 1
+        else f"at cutoffs {', '.join(str(c.date()) for c in cutoffs)}"
+    )
     first = data.drop_duplicates("customer_id")
     n_customers = len(first)
     churners = int(first["churn"].sum())
     stayers = n_customers - churners
     if cv > n_customers:
-        raise ValueError(f"cv={cv} folds need at least {cv} customers; the training set {where} "
-                         f"has {n_customers}. Use cv={n_customers} or fewer"
-                         + (" or more customers." if n_customers >= 2 else ": more customers."))
+        raise ValueError(
+            f"cv={cv} folds need at least {cv} customers; the training set {where} "
+            f"has {n_customers}. Use cv={n_customers} or fewer"
+            + (" or more customers." if n_customers >= 2 else ": more customers.")
+        )
     if min(churners, stayers) < cv:
-        rare, more = (("churners", "a longer horizon gives more") if churners < stayers else
-                      ("stayers", "a shorter horizon gives more"))
-        fix = (f"Use cv={min(churners, stayers)} or fewer, or more customers ({more} {rare})"
-               if min(churners, stayers) >= 2 else
-               f"Too few {rare} to cross-validate: use more customers ({more} {rare}) or "
-               "another cutoff")
-        raise ValueError(f"cv={cv} needs churners and stayers in every fold, so at least {cv} "
-                         f"of each; the training set {where} has {churners} churners and "
-                         f"{stayers} stayers among {n_customers} customers. {fix}.")
+        rare, more = (
+            ("churners", "a longer horizon gives more")
+            if churners < stayers
+            else ("stayers", "a shorter horizon gives more")
+        )
+        fix = (
+            f"Use cv={min(churners, stayers)} or fewer, or more customers ({more} {rare})"
+            if min(churners, stayers) >= 2
+            else f"Too few {rare} to cross-validate: use more customers ({more} {rare}) or "
+            "another cutoff"
+        )
+        raise ValueError(
+            f"cv={cv} needs churners and stayers in every fold, so at least {cv} "
+            f"of each; the training set {where} has {churners} churners and "
+            f"{stayers} stayers among {n_customers} customers. {fix}."
+        )
     folds = customer_folds(data["customer_id"], cv, y=data["churn"], random_state=random_state)
     names = list(featurizer.feature_names_out_)
     X, y = data[names], data["churn"].to_numpy()
@@ -1127,25 +1369,50 @@ def cross_validate(churn_model, stage_model, featurizer, data: pd.DataFrame, *, 
         probas["model"][held] = _stage_proba(stage, X_held, classes)
         for name, baseline in BASELINES.items():
             risks[name][held] = _positive_proba(baseline().fit(X_fit, y[fit]), X_held)
-            probas[name][held] = _stage_proba(baseline().fit(X_fit, stages.iloc[fit]), X_held,
-                                              classes)
+            probas[name][held] = _stage_proba(
+                baseline().fit(X_fit, stages.iloc[fit]), X_held, classes
+            )
         importances.append(family_importance(churn, featurizer.feature_families_))
         m = churn_metrics(y[held], risks["model"][held])
-        per_fold.append({"fold": k, "n": len(held), "churn_rate": float(y[held].mean()),
-                         "roc_auc": m["roc_auc"], "brier": m["brier"],
-                         "next_stage_log_loss": stage_metrics(
-                             stages.iloc[held], probas["model"][held], classes)["log_loss"]})
+        per_fold.append(
+            {
+                "fold": k,
+                "n": len(held),
+                "churn_rate": float(y[held].mean()),
+                "roc_auc": m["roc_auc"],
+                "brier": m["brier"],
+                "next_stage_log_loss": stage_metrics(
+                    stages.iloc[held], probas["model"][held], classes
+                )["log_loss"],
+            }
+        )
         bar.update()
     bar.close()
-    importance = (pd.concat(importances, axis=1).fillna(0.0).mean(axis=1)
-                  .sort_values(ascending=False))
-    info = {"horizon": duration_text(getattr(churn_model, "horizon", None)), **(info or {}),
-            "test_cutoff": cutoffs.max().date(), "train_cutoffs": [c.date() for c in cutoffs],
-            "n_train": n, "cv": int(cv), "cv_random_state": random_state}
-    return _assemble_report(y, stages.to_numpy(), classes, risks, probas, active=active,
-                            info=info, importance=importance, n_resamples=n_resamples,
-                            random_state=random_state,
-                            folds=pd.DataFrame(per_fold).set_index("fold"))
+    importance = (
+        pd.concat(importances, axis=1).fillna(0.0).mean(axis=1).sort_values(ascending=False)
+    )
+    info = {
+        "horizon": duration_text(getattr(churn_model, "horizon", None)),
+        **(info or {}),
+        "test_cutoff": cutoffs.max().date(),
+        "train_cutoffs": [c.date() for c in cutoffs],
+        "n_train": n,
+        "cv": int(cv),
+        "cv_random_state": random_state,
+    }
+    return _assemble_report(
+        y,
+        stages.to_numpy(),
+        classes,
+        risks,
+        probas,
+        active=active,
+        info=info,
+        importance=importance,
+        n_resamples=n_resamples,
+        random_state=random_state,
+        folds=pd.DataFrame(per_fold).set_index("fold"),
+    )
 
 
 def _positive_proba(model, X) -> np.ndarray:

@@ -219,8 +219,9 @@ def _input_order_within_ties(perm: np.ndarray, same: np.ndarray) -> None:
     perm[where] = rows[np.lexsort((rows, run))]
 
 
-def _refine(perm: np.ndarray, same: np.ndarray, key_fns: Sequence[Any]
-            ) -> tuple[np.ndarray, np.ndarray]:
+def _refine(
+    perm: np.ndarray, same: np.ndarray, key_fns: Sequence[Any]
+) -> tuple[np.ndarray, np.ndarray]:
     """Sort each run of tied rows by more keys; return the new order and ties.
 
     ``same[i]`` says sorted row ``i + 1`` equals row ``i``. Each function of ``key_fns``
@@ -257,21 +258,27 @@ def _gather(columns: Mapping[Hashable, Any], perm: np.ndarray) -> dict[Hashable,
     release the GIL while they copy, and the gathers are independent. Inside a
     worker thread (batch scoring runs one log per thread) they stay on it.
     """
+
     def take(values: Any) -> Any:
         return values[perm] if isinstance(values, np.ndarray) else values.take(perm)
 
-    if (len(perm) < _PARALLEL_ROWS or len(columns) < 2
-            or threading.current_thread() is not threading.main_thread()):
+    if (
+        len(perm) < _PARALLEL_ROWS
+        or len(columns) < 2
+        or threading.current_thread() is not threading.main_thread()
+    ):
         return {k: take(v) for k, v in columns.items()}
     with ThreadPoolExecutor(2) as pool:
         return dict(zip(columns, pool.map(take, columns.values()), strict=True))
 
 
-def _categorical(codes: np.ndarray, categories: list[Any], ordered: bool = False
-                 ) -> pd.Categorical[Any]:
+def _categorical(
+    codes: np.ndarray, categories: list[Any], ordered: bool = False
+) -> pd.Categorical[Any]:
     """A categorical of codes known to be valid (-1 for missing), without a copy."""
-    return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(categories, ordered),
-                                     validate=False)
+    return pd.Categorical.from_codes(
+        codes, dtype=pd.CategoricalDtype(categories, ordered), validate=False
+    )
 
 
 def _column(data: pd.DataFrame, name: Hashable) -> pd.Series:
@@ -343,6 +350,7 @@ class EventLogSummary:
         dict
             Timestamps as ISO 8601 text, count series as ``{name: count}``.
         """
+
         def counts(s: pd.Series | None) -> dict[str, int] | None:
             return None if s is None else {str(k): int(v) for k, v in s.items()}
 
@@ -380,8 +388,11 @@ class EventLogSummary:
             touchpoint (unseen ones flagged) and channel.
         """
         unknown = set(self.unknown_touchpoints)
-        width = max([len(str(k)) for k in self.events_per_touchpoint.index]
-                    + [len(str(k)) for k in self.events_per_stage.index] + [8])
+        width = max(
+            [len(str(k)) for k in self.events_per_touchpoint.index]
+            + [len(str(k)) for k in self.events_per_stage.index]
+            + [8]
+        )
         width = min(width, 32)
         lines = [
             f"Event log: {self.n_events:,} events from {self.n_customers:,} customers "
@@ -394,22 +405,25 @@ class EventLogSummary:
         ]
         for name, count in self.events_per_stage.items():
             lines.append(f"  {str(name):<{width}} {int(count):>10,} {self._share(count)}")
-        lines.append("Events per touchpoint" + (" (* = not in the journey map):" if unknown
-                                             else ":"))
+        lines.append(
+            "Events per touchpoint" + (" (* = not in the journey map):" if unknown else ":")
+        )
         tps = list(self.events_per_touchpoint.items())
         for name, count in tps[: self._MAX_TOUCHPOINT_LINES]:
             mark = "*" if name in unknown else " "
             note = "  not seen" if count == 0 else ""
-            lines.append(f" {mark}{str(name)[:width]:<{width}} {int(count):>10,} "
-                         f"{self._share(count)}{note}")
+            lines.append(
+                f" {mark}{str(name)[:width]:<{width}} {int(count):>10,} {self._share(count)}{note}"
+            )
         if len(tps) > self._MAX_TOUCHPOINT_LINES:
             lines.append(f"  ... and {len(tps) - self._MAX_TOUCHPOINT_LINES} more touchpoints")
         if self.events_per_channel is not None:
             lines.append("Events per channel:")
             chans = list(self.events_per_channel.sort_values(ascending=False).items())
             for name, count in chans[: self._MAX_CHANNEL_LINES]:
-                lines.append(f"  {str(name)[:width]:<{width}} {int(count):>10,} "
-                             f"{self._share(count)}")
+                lines.append(
+                    f"  {str(name)[:width]:<{width}} {int(count):>10,} {self._share(count)}"
+                )
             if len(chans) > self._MAX_CHANNEL_LINES:
                 lines.append(f"  ... and {len(chans) - self._MAX_CHANNEL_LINES} more channels")
         return "\n".join(lines)
@@ -426,12 +440,16 @@ class EventLogSummary:
             for name, count in series.items():
                 flag = " *" if mark_unknown and name in unknown else ""
                 style = " style='color:#999'" if count == 0 else ""
-                rows.append(f"<tr{style}><td>{esc(str(name))}{flag}</td>"
-                            f"<td style='text-align:right'>{int(count):,}</td>"
-                            f"<td style='text-align:right'>{self._share(count).strip()}</td></tr>")
-            return (f"<table style='display:inline-table;vertical-align:top;margin-right:2em'>"
-                    f"<thead><tr><th>{esc(title)}</th><th>events</th><th>share</th></tr></thead>"
-                    f"<tbody>{''.join(rows)}</tbody></table>")
+                rows.append(
+                    f"<tr{style}><td>{esc(str(name))}{flag}</td>"
+                    f"<td style='text-align:right'>{int(count):,}</td>"
+                    f"<td style='text-align:right'>{self._share(count).strip()}</td></tr>"
+                )
+            return (
+                f"<table style='display:inline-table;vertical-align:top;margin-right:2em'>"
+                f"<thead><tr><th>{esc(title)}</th><th>events</th><th>share</th></tr></thead>"
+                f"<tbody>{''.join(rows)}</tbody></table>"
+            )
 
         facts = [
             ("customers", f"{self.n_customers:,}"),
@@ -444,11 +462,14 @@ class EventLogSummary:
         ]
         if self.unknown_touchpoints:
             facts.append(("not in the map", ", ".join(self.unknown_touchpoints)))
-        head = "".join(f"<tr><th style='text-align:left'>{esc(k)}</th><td>{esc(v)}</td></tr>"
-                       for k, v in facts)
-        parts = [f"<div class='cjml-event-log'><b>Event log</b><table>{head}</table>",
-                 table("stage", self.events_per_stage),
-                 table("touchpoint", self.events_per_touchpoint, mark_unknown=True)]
+        head = "".join(
+            f"<tr><th style='text-align:left'>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in facts
+        )
+        parts = [
+            f"<div class='cjml-event-log'><b>Event log</b><table>{head}</table>",
+            table("stage", self.events_per_stage),
+            table("touchpoint", self.events_per_touchpoint, mark_unknown=True),
+        ]
         if self.events_per_channel is not None:
             parts.append(table("channel", self.events_per_channel))
         if unknown:
@@ -538,10 +559,17 @@ class EventLog:
                 "cjml.read_events for CSV and Parquet files."
             )
         index = None if data.index.equals(pd.RangeIndex(len(data))) else data.index
-        self._setup(data, _Origin(index=index), text_ints=False, columns=columns,
-                    journey_map=journey_map, timezone=timezone,
-                    timestamp_unit=timestamp_unit, drop_duplicates=drop_duplicates,
-                    missing_ids=missing_ids)
+        self._setup(
+            data,
+            _Origin(index=index),
+            text_ints=False,
+            columns=columns,
+            journey_map=journey_map,
+            timezone=timezone,
+            timestamp_unit=timestamp_unit,
+            drop_duplicates=drop_duplicates,
+            missing_ids=missing_ids,
+        )
 
     @classmethod
     def from_frame(
@@ -586,13 +614,20 @@ class EventLog:
         SchemaError
             When the events do not fit the contract (see :func:`read_events`).
         """
-        return cls(df, columns=columns, journey_map=journey_map, timezone=timezone,
-                   timestamp_unit=timestamp_unit, drop_duplicates=drop_duplicates,
-                   missing_ids=missing_ids)
+        return cls(
+            df,
+            columns=columns,
+            journey_map=journey_map,
+            timezone=timezone,
+            timestamp_unit=timestamp_unit,
+            drop_duplicates=drop_duplicates,
+            missing_ids=missing_ids,
+        )
 
     @classmethod
-    def _from_source(cls, data: pd.DataFrame, origin: _Origin, text_ints: bool,
-                     **options: Any) -> EventLog:
+    def _from_source(
+        cls, data: pd.DataFrame, origin: _Origin, text_ints: bool, **options: Any
+    ) -> EventLog:
         """An EventLog of rows read from files (``origin`` names them in messages).
 
         ``log_checks=False`` skips the checks on the whole log's times (within a
@@ -604,14 +639,25 @@ class EventLog:
         return self
 
     # ----------------------------------------------------------------- validation
-    def _setup(self, data: pd.DataFrame, origin: _Origin, *, text_ints: bool,
-               columns: Any, journey_map: Any, timezone: Any, timestamp_unit: str | None,
-               drop_duplicates: bool, missing_ids: Any = None, log_checks: bool = True
-               ) -> None:
+    def _setup(
+        self,
+        data: pd.DataFrame,
+        origin: _Origin,
+        *,
+        text_ints: bool,
+        columns: Any,
+        journey_map: Any,
+        timezone: Any,
+        timestamp_unit: str | None,
+        drop_duplicates: bool,
+        missing_ids: Any = None,
+        log_checks: bool = True,
+    ) -> None:
         if timestamp_unit is not None and timestamp_unit not in _TIMESTAMP_UNITS:
             raise ValueError(
                 f"timestamp_unit={timestamp_unit!r} is not allowed; use one of "
-                f"{list(_TIMESTAMP_UNITS)!r} (or None for dates).")
+                f"{list(_TIMESTAMP_UNITS)!r} (or None for dates)."
+            )
         if not isinstance(drop_duplicates, bool | np.bool_):
             raise ValueError(f"drop_duplicates must be True or False, got {drop_duplicates!r}.")
         _check_timezone(timezone)
@@ -633,12 +679,14 @@ class EventLog:
         cust_keys, customer_ids = _customer_codes(ctx, text_ints, missing_ids)
         ts_ns = _timestamps_ns(ctx, timezone, timestamp_unit)
         if log_checks:
-            epoch = _epoch_error(ctx.label("timestamp"), int(ts_ns.min()), int(ts_ns.max()),
-                                 timestamp_unit)
+            epoch = _epoch_error(
+                ctx.label("timestamp"), int(ts_ns.min()), int(ts_ns.max()), timestamp_unit
+            )
             if epoch is not None:
                 raise epoch
-            late = _late_events_warning(ctx.label("timestamp"), _day_counts(ts_ns),
-                                        int(ts_ns.max()))
+            late = _late_events_warning(
+                ctx.label("timestamp"), _day_counts(ts_ns), int(ts_ns.max())
+            )
             if late is not None:
                 warnings.warn(late, UserWarning, stacklevel=_user_stacklevel())
 
@@ -652,14 +700,20 @@ class EventLog:
         # of the input never shows. Secondary keys only sort the runs of tied rows.
         order = _primary_order(cust_keys, ts_ns, tp_codes, len(tp_categories))
         perm, same = order.perm, order.same
-        more = ([given] if given is not None else []) + (
-            [channel_codes] if channel_codes is not None else []) + list(numeric.values())
+        more = (
+            ([given] if given is not None else [])
+            + ([channel_codes] if channel_codes is not None else [])
+            + list(numeric.values())
+        )
         if same.any() and more:
             perm, same = _refine(perm, same, [k.__getitem__ for k in more])
         extras = [c for c in data.columns if c not in set(resolved.values())]
         if same.any() and extras:
-            perm, same = _refine(perm, same, [
-                (lambda rows, c=c: _sort_codes(_column(data, c).iloc[rows])) for c in extras])
+            perm, same = _refine(
+                perm,
+                same,
+                [(lambda rows, c=c: _sort_codes(_column(data, c).iloc[rows])) for c in extras],
+            )
         # _refine reorders rows only within runs of ties, which share all three keys:
         # the sorted keys stay valid.
         cust_sorted, ts_s, tp_s = order.cust, order.ts, order.tp
@@ -677,8 +731,12 @@ class EventLog:
 
         # The other columns in canonical order: independent gathers, on two threads for a
         # large log (numpy releases the GIL while it copies).
-        inputs: dict[Hashable, Any] = {("given",): given, ("channel",): channel_codes,
-                                       **numeric, **{(c,): _column(data, c).array for c in extras}}
+        inputs: dict[Hashable, Any] = {
+            ("given",): given,
+            ("channel",): channel_codes,
+            **numeric,
+            **{(c,): _column(data, c).array for c in extras},
+        }
         gathered = _gather({k: v for k, v in inputs.items() if v is not None}, perm)
 
         if customer_ids is None:  # the keys are the ids: dense codes from where they change
@@ -702,16 +760,18 @@ class EventLog:
             lo, hi = jmap.stage_bounds()
             pad = len(tp_categories) - n_known
             lo_all = np.concatenate([lo, np.zeros(pad, dtype=lo.dtype)]).astype(np.int64)
-            hi_all = np.concatenate([hi, np.full(pad, len(stages) - 1, dtype=hi.dtype)]
-                                    ).astype(np.int64)
+            hi_all = np.concatenate([hi, np.full(pad, len(stages) - 1, dtype=hi.dtype)]).astype(
+                np.int64
+            )
             lo_s = lo_all[tp_s]
             evidence = lo_s if given_s is None else np.where(given_s < 0, lo_s, given_s)
             shift = cust_s * len(stages)
             running = np.maximum.accumulate(shift + evidence) - shift
             derived = np.clip(running, lo_s, hi_all[tp_s])
             stage_codes = derived if given_s is None else np.where(given_s < 0, derived, given_s)
-            stage_codes = stage_codes.astype(given_s.dtype if given_s is not None
-                                             else _code_dtype(len(stages)))
+            stage_codes = stage_codes.astype(
+                given_s.dtype if given_s is not None else _code_dtype(len(stages))
+            )
         else:
             stage_codes = given_s
 
@@ -744,25 +804,35 @@ class EventLog:
 
         if unknown:
             counts = np.bincount(tp_codes, minlength=len(tp_categories))[n_known:]
-            listed = ", ".join(f"{name!r} ({int(k):,})" for name, k in zip(unknown, counts,
-                                                                          strict=True))
+            listed = ", ".join(
+                f"{name!r} ({int(k):,})" for name, k in zip(unknown, counts, strict=True)
+            )
             warnings.warn(
                 f"{_plural(len(unknown), 'touchpoint')} of {ctx.label('touchpoint')} "
                 f"{'is' if len(unknown) == 1 else 'are'} not in journey map {jmap.name!r}: "
                 f"{listed}. They are kept, with the stage given in the data, but cjml cannot "
                 "recommend them. Fix: add them to the journey map if the business can act on "
-                "them.", UserWarning, stacklevel=_user_stacklevel())
+                "them.",
+                UserWarning,
+                stacklevel=_user_stacklevel(),
+            )
         if n_dup:
-            shown = "\n".join(f"  {origin.where(a)} repeats {origin.where(b)}"
-                              for a, b in dup_pairs[:_MAX_SHOWN])
+            shown = "\n".join(
+                f"  {origin.where(a)} repeats {origin.where(b)}" for a, b in dup_pairs[:_MAX_SHOWN]
+            )
             more_rows = f"\n  ... and {n_dup - _MAX_SHOWN:,} more" if n_dup > _MAX_SHOWN else ""
-            action = ("They were removed (drop_duplicates=True)." if drop_duplicates else
-                      "They are kept. Fix: pass drop_duplicates=True (--drop-duplicates) to "
-                      "remove them, if they are double-logged events.")
+            action = (
+                "They were removed (drop_duplicates=True)."
+                if drop_duplicates
+                else "They are kept. Fix: pass drop_duplicates=True (--drop-duplicates) to "
+                "remove them, if they are double-logged events."
+            )
             warnings.warn(
                 f"Found {_plural(n_dup, 'exact duplicate event')} (equal to an earlier row "
                 f"in every column):\n{shown}{more_rows}\n{action}",
-                UserWarning, stacklevel=_user_stacklevel())
+                UserWarning,
+                stacklevel=_user_stacklevel(),
+            )
 
     # ----------------------------------------------------------------- attributes
     @property
@@ -837,8 +907,9 @@ class EventLog:
     @cached_property
     def timestamps_ns(self) -> np.ndarray:
         """Event times as int64 nanoseconds since the Unix epoch (UTC)."""
-        return _frozen(np.asarray(pd.DatetimeIndex(self._frame["timestamp"]).asi8,
-                                  dtype=np.int64).copy())
+        return _frozen(
+            np.asarray(pd.DatetimeIndex(self._frame["timestamp"]).asi8, dtype=np.int64).copy()
+        )
 
     @cached_property
     def touchpoint_codes(self) -> np.ndarray:
@@ -880,19 +951,29 @@ class EventLog:
         """
         f = self._frame
         tp_cats = f["touchpoint"].cat.categories
-        per_tp = pd.Series(np.bincount(self.touchpoint_codes, minlength=len(tp_cats)),
-                           index=pd.Index(tp_cats, name="touchpoint"), name="events")
+        per_tp = pd.Series(
+            np.bincount(self.touchpoint_codes, minlength=len(tp_cats)),
+            index=pd.Index(tp_cats, name="touchpoint"),
+            name="events",
+        )
         st_cats = f["stage"].cat.categories
-        per_stage = pd.Series(np.bincount(self.stage_codes, minlength=len(st_cats)),
-                              index=pd.Index(st_cats, name="stage"), name="events")
+        per_stage = pd.Series(
+            np.bincount(self.stage_codes, minlength=len(st_cats)),
+            index=pd.Index(st_cats, name="stage"),
+            name="events",
+        )
         per_channel = None
         if "channel" in f.columns:
             codes = f["channel"].cat.codes.to_numpy()
             cats = f["channel"].cat.categories
-            per_channel = pd.Series(np.bincount(codes[codes >= 0], minlength=len(cats)),
-                                    index=pd.Index(cats, name="channel"), name="events")
-        coverage = {c: (float(f[c].notna().mean()) if c in f.columns else None)
-                    for c in _NUMERIC_COLUMNS}
+            per_channel = pd.Series(
+                np.bincount(codes[codes >= 0], minlength=len(cats)),
+                index=pd.Index(cats, name="channel"),
+                name="events",
+            )
+        coverage = {
+            c: (float(f[c].notna().mean()) if c in f.columns else None) for c in _NUMERIC_COLUMNS
+        }
         ts = self.timestamps_ns
         return EventLogSummary(
             n_customers=self.n_customers,
@@ -913,8 +994,10 @@ class EventLog:
         ts = self.timestamps_ns
         first = pd.Timestamp(int(ts.min()), tz="UTC").date()
         last = pd.Timestamp(int(ts.max()), tz="UTC").date()
-        return (f"EventLog({self.n_events:,} events, {self.n_customers:,} customers, "
-                f"{first} to {last}, journey map {self._journey_map.name!r})")
+        return (
+            f"EventLog({self.n_events:,} events, {self.n_customers:,} customers, "
+            f"{first} to {last}, journey map {self._journey_map.name!r})"
+        )
 
     def _repr_html_(self) -> str:
         return self.summary()._repr_html_()
@@ -1017,16 +1100,20 @@ def read_events(
     awareness, a purchase moves customer 1 on to conversion, and a website
     visit puts customer 2 in consideration.
     """
-    options = dict(columns=columns, journey_map=journey_map, timezone=timezone,
-                   timestamp_unit=timestamp_unit, drop_duplicates=drop_duplicates,
-                   missing_ids=missing_ids)
+    options = dict(
+        columns=columns,
+        journey_map=journey_map,
+        timezone=timezone,
+        timestamp_unit=timestamp_unit,
+        drop_duplicates=drop_duplicates,
+        missing_ids=missing_ids,
+    )
     if isinstance(source, EventLog):
         return source
     if isinstance(source, pd.DataFrame):
         return EventLog.from_frame(source, **options)
     if not isinstance(source, str | os.PathLike):
-        raise InputFileError(
-            f"Cannot read events from a {type(source).__name__}. {_ACCEPTED}.")
+        raise InputFileError(f"Cannot read events from a {type(source).__name__}. {_ACCEPTED}.")
     path = Path(source)
     data, origin = _read_path(path, _parse_columns(columns))
     return EventLog._from_source(data, origin, text_ints=origin.csv, **options)

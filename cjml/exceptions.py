@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["CjmlError", "SchemaError", "JourneyMapError", "InputFileError",
-           "SmallDataWarning"]
+__all__ = ["CjmlError", "SchemaError", "JourneyMapError", "InputFileError", "SmallDataWarning"]
 
 
 class CjmlError(Exception):

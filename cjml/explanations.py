@@ -92,8 +92,16 @@ def contributions(model, X, *, class_index=None, method="shap") -> pd.DataFrame:
     return pd.DataFrame(data, index=_index(X), columns=[*names, "bias"])
 
 
-def explain(model, X, *, feature_families=None, class_index=None, top_n=3,
-            min_contribution=0.0, method="shap") -> pd.DataFrame:
+def explain(
+    model,
+    X,
+    *,
+    feature_families=None,
+    class_index=None,
+    top_n=3,
+    min_contribution=0.0,
+    method="shap",
+) -> pd.DataFrame:
     """Each row's top drivers of the model's prediction, grouped by feature family.
 
     Contributions are in raw-score units (log-odds for churn, the softmax
@@ -158,8 +166,16 @@ def explain(model, X, *, feature_families=None, class_index=None, top_n=3,
     for g, cols in enumerate(groups):
         onehot[cols, g] = 1.0
     multiclass = booster.num_model_per_iteration() > 1
-    keys = ("row", "rank", "group", "contribution", "feature", "feature_contribution", "value",
-            "class_index")
+    keys = (
+        "row",
+        "rank",
+        "group",
+        "contribution",
+        "feature",
+        "feature_contribution",
+        "value",
+        "class_index",
+    )
     out: dict[str, list] = {k: [] for k in keys}
     for start, C, _, cls, Xc in _contribution_chunks(model, booster, X, class_index, method):
         sums = C @ onehot
@@ -170,28 +186,36 @@ def explain(model, X, *, feature_families=None, class_index=None, top_n=3,
             if len(cols) == 1:
                 best[:, j] = cols[0]
             elif cols[-1] - cols[0] == len(cols) - 1:  # contiguous: a view, no copy
-                best[:, j] = cols[0] + np.argmax(C[:, cols[0]:cols[-1] + 1], axis=1)
+                best[:, j] = cols[0] + np.argmax(C[:, cols[0] : cols[-1] + 1], axis=1)
             else:
                 best[:, j] = cols[np.argmax(C[:, cols], axis=1)]
         r, k = np.nonzero(top > min_contribution)  # row-major: by row, then rank
         grp = order[r, k]
         f = best[r, grp]
-        for key, part in zip(keys, (start + r, k + 1, grp, top[r, k], f, C[r, f],
-                                    _values(Xc, r, f), cls[r]), strict=True):
+        for key, part in zip(
+            keys,
+            (start + r, k + 1, grp, top[r, k], f, C[r, f], _values(Xc, r, f), cls[r]),
+            strict=True,
+        ):
             out[key].append(part)
     cat = {k: np.concatenate(v) if v else np.empty(0, dtype=np.int64) for k, v in out.items()}
     if not out["value"]:
         cat["value"] = np.empty(0)
-    frame = pd.DataFrame({
-        "row": cat["row"].astype(np.int64),
-        "rank": cat["rank"].astype(np.int64),
-        "family": _categories(cat["group"], group_family),
-        "contribution": cat["contribution"].astype(np.float64),
-        "feature": _categories(cat["feature"], names),
-        "feature_contribution": cat["feature_contribution"].astype(np.float64),
-        "value": cat["value"],
-        "text": _phrases_by_feature(names, cat["feature"].astype(np.int64), cat["value"], vocab),
-    }, index=_index(X).take(cat["row"].astype(np.int64)))
+    frame = pd.DataFrame(
+        {
+            "row": cat["row"].astype(np.int64),
+            "rank": cat["rank"].astype(np.int64),
+            "family": _categories(cat["group"], group_family),
+            "contribution": cat["contribution"].astype(np.float64),
+            "feature": _categories(cat["feature"], names),
+            "feature_contribution": cat["feature_contribution"].astype(np.float64),
+            "value": cat["value"],
+            "text": _phrases_by_feature(
+                names, cat["feature"].astype(np.int64), cat["value"], vocab
+            ),
+        },
+        index=_index(X).take(cat["row"].astype(np.int64)),
+    )
     if multiclass:
         outputs = cat["class_index"].astype(np.int64)
         labels, positions = _output_classes(model, booster)
@@ -267,8 +291,10 @@ def top_drivers_text(explanation, index=None, *, sep="; ") -> pd.Series:
     texts = explanation["text"].to_numpy(dtype=object)
     n = len(index) if index is not None else (int(rows.max()) + 1 if len(rows) else 0)
     if len(rows) and rows.max() >= n:
-        raise ValueError(f"The explanation has rows up to {rows.max()} but index has only {n} "
-                         "entries; pass the index of the X that was explained.")
+        raise ValueError(
+            f"The explanation has rows up to {rows.max()} but index has only {n} "
+            "entries; pass the index of the X that was explained."
+        )
     width = int(ranks.max()) if len(ranks) else 0
     grid = np.full((n, max(width, 1)), None, dtype=object)
     grid[rows, ranks - 1] = texts
@@ -283,16 +309,21 @@ def top_drivers_text(explanation, index=None, *, sep="; ") -> pd.Series:
         return pd.Series(line, index=index, name="top_drivers", dtype=object)
     labels = explanation.index[np.unique(rows, return_index=True)[1]] if len(rows) else None
     keep = np.flatnonzero(has)
-    return pd.Series(line[keep], index=labels if labels is not None else pd.RangeIndex(0),
-                     name="top_drivers", dtype=object)
+    return pd.Series(
+        line[keep],
+        index=labels if labels is not None else pd.RangeIndex(0),
+        name="top_drivers",
+        dtype=object,
+    )
 
 
 def _categories(codes: np.ndarray, labels) -> pd.Categorical:
     """Codes into ``labels`` as a categorical (None labels stay missing)."""
     codes = codes.astype(np.int64)
     known = [lab for lab in dict.fromkeys(labels) if lab is not None]
-    position = np.asarray([known.index(lab) if lab is not None else -1 for lab in labels]
-                          + [-1], dtype=np.int64)
+    position = np.asarray(
+        [known.index(lab) if lab is not None else -1 for lab in labels] + [-1], dtype=np.int64
+    )
     return pd.Categorical.from_codes(position[codes], categories=pd.Index(known))
 
 
@@ -300,8 +331,9 @@ def _categories(codes: np.ndarray, labels) -> pd.Categorical:
 def _booster(model):
     booster = getattr(model, "booster_", model)
     if not (hasattr(booster, "predict") and hasattr(booster, "num_model_per_iteration")):
-        raise TypeError(f"Expected a fitted lightgbm.Booster or LGBMClassifier, got "
-                        f"{type(model).__name__}.")
+        raise TypeError(
+            f"Expected a fitted lightgbm.Booster or LGBMClassifier, got {type(model).__name__}."
+        )
     return booster
 
 
@@ -313,14 +345,16 @@ def _prepare(model, X):
         if columns != names:
             missing = [n for n in names if n not in set(columns)]
             if missing:
-                raise ValueError(f"X lacks {len(missing)} of the model's features: "
-                                 f"{missing[:10]!r}.")
+                raise ValueError(
+                    f"X lacks {len(missing)} of the model's features: {missing[:10]!r}."
+                )
             X = X[[X.columns[columns.index(n)] for n in names]]
     else:
         X = np.asarray(X)
         if X.ndim != 2 or X.shape[1] != len(names):
-            raise ValueError(f"X must be 2-D with the model's {len(names)} features, got shape "
-                             f"{X.shape}.")
+            raise ValueError(
+                f"X must be 2-D with the model's {len(names)} features, got shape {X.shape}."
+            )
     return booster, X, names
 
 
@@ -362,8 +396,10 @@ def _groups(names, feature_families):
         return [np.asarray([j]) for j in range(len(names))], [None] * len(names)
     mapping = getattr(feature_families, "feature_families_", feature_families)
     if not isinstance(mapping, Mapping):
-        raise TypeError("feature_families must be a fitted JourneyFeaturizer or a mapping from "
-                        f"column to family, got {type(feature_families).__name__}.")
+        raise TypeError(
+            "feature_families must be a fitted JourneyFeaturizer or a mapping from "
+            f"column to family, got {type(feature_families).__name__}."
+        )
     family_of = [str(mapping.get(n, "other")) for n in names]
     order = list(dict.fromkeys(family_of))  # first appearance, for stable tie-breaking
     groups = [np.flatnonzero(np.asarray(family_of, dtype=object) == fam) for fam in order]
@@ -391,7 +427,7 @@ def _class_positions(model, booster, class_index, raw: Callable[[], np.ndarray],
         return np.ones(n, dtype=np.int64) if K == 1 else np.argmax(raw(), axis=1)
     values = np.asarray(class_index)
     if values.ndim == 1:
-        values = values[start:start + n]
+        values = values[start : start + n]
         if len(values) != n:
             raise ValueError("class_index must be one class for all rows or one per row of X.")
     elif values.ndim > 1:
@@ -399,8 +435,11 @@ def _class_positions(model, booster, class_index, raw: Callable[[], np.ndarray],
     labels = getattr(model, "classes_", None)
     outputs, positions = _output_classes(model, booster)
     if values.dtype.kind in "iub" and positions is not None and labels is not None:
-        values = np.asarray(labels, dtype=object)[values.astype(np.int64)] \
-            if values.size and 0 <= values.min() and values.max() < len(labels) else values
+        values = (
+            np.asarray(labels, dtype=object)[values.astype(np.int64)]
+            if values.size and 0 <= values.min() and values.max() < len(labels)
+            else values
+        )
     if values.dtype.kind not in "iub":
         if labels is None:
             raise ValueError(f"class_index must be class positions, got {class_index!r}.")
@@ -410,17 +449,21 @@ def _class_positions(model, booster, class_index, raw: Callable[[], np.ndarray],
             if v in lookup:
                 return lookup[v]
             if v in list(labels):
-                raise ValueError(f"Class {v!r} has no trees of its own to explain (its "
-                                 "probability comes from the churn model, or it never "
-                                 "occurred in training); explain the churn model instead.")
+                raise ValueError(
+                    f"Class {v!r} has no trees of its own to explain (its "
+                    "probability comes from the churn model, or it never "
+                    "occurred in training); explain the churn model instead."
+                )
             raise ValueError(f"Unknown class {v!r}; the classes are {list(labels)!r}.")
 
         values = np.vectorize(output_of, otypes=[np.int64])(values)
     values = np.broadcast_to(values.astype(np.int64), (n,))
     top = 2 if K == 1 else K
     if values.size and (values.min() < 0 or values.max() >= top):
-        raise ValueError(f"class_index must be between 0 and {top - 1}, got "
-                         f"{np.unique(values[(values < 0) | (values >= top)])[:5].tolist()}.")
+        raise ValueError(
+            f"class_index must be between 0 and {top - 1}, got "
+            f"{np.unique(values[(values < 0) | (values >= top)])[:5].tolist()}."
+        )
     return values
 
 
@@ -440,8 +483,9 @@ def _contribution_chunks(model, booster, X, class_index, method):
             return
         if tables is None:
             full = np.asarray(booster.predict(Xc, pred_contrib=True)).reshape(m, K, F + 1)
-            cls = _class_positions(model, booster, class_index,
-                                   lambda full=full: full.sum(axis=2), start, m)
+            cls = _class_positions(
+                model, booster, class_index, lambda full=full: full.sum(axis=2), start, m
+            )
             picked = full[np.arange(m), 0 if K == 1 else cls]
             C, bias = picked[:, :F], picked[:, F]
         else:
@@ -487,15 +531,18 @@ class _PathTables:
             offset += len(tree["leaf_value"])
         self.n_leaves = offset
         r, c, v = (np.concatenate(a) if a else np.empty(0) for a in (rows, cols, vals))
-        both = sp.csr_matrix((v, (r.astype(np.int64), c.astype(np.int64))),
-                             shape=(offset, F * K))
+        both = sp.csr_matrix((v, (r.astype(np.int64), c.astype(np.int64))), shape=(offset, F * K))
         # one matrix per class: columns of that class, rows of all leaves (others empty)
-        self.by_class = [both[:, k * F:(k + 1) * F].tocsr() for k in range(K)]
+        self.by_class = [both[:, k * F : (k + 1) * F].tocsr() for k in range(K)]
         tree_class = np.arange(len(trees)) % K
         leaf_class = np.repeat(tree_class, [len(x) for x in leaf_values])
         self.leaf_raw = sp.csr_matrix(
-            (np.concatenate(leaf_values) if leaf_values else np.empty(0),
-             (np.arange(offset), leaf_class)), shape=(offset, K))
+            (
+                np.concatenate(leaf_values) if leaf_values else np.empty(0),
+                (np.arange(offset), leaf_class),
+            ),
+            shape=(offset, K),
+        )
         self.tree_class = tree_class
         self.K, self.F = K, F
 
@@ -510,8 +557,9 @@ class _PathTables:
         hit = sp.csr_matrix((np.ones(len(cols)), cols, indptr), shape=(m, self.n_leaves))
         del leaves, cols
         bias_k = np.bincount(self.tree_class[:T], weights=self.tree_bias[:T], minlength=self.K)
-        cls = _class_positions(model, booster, class_index,
-                               lambda: _product(hit, self.leaf_raw), start, m)
+        cls = _class_positions(
+            model, booster, class_index, lambda: _product(hit, self.leaf_raw), start, m
+        )
         if self.K == 1:
             return _product(hit, self.by_class[0]), np.full(m, bias_k[0]), cls
         C = np.empty((m, self.F))
@@ -528,8 +576,9 @@ def _product(hit, table) -> np.ndarray:
         return (hit @ table).toarray()
     half = m // 2
     with ThreadPoolExecutor(max_workers=2) as pool:
-        parts = list(pool.map(lambda rows: (hit[rows] @ table).toarray(),
-                              (slice(0, half), slice(half, m))))
+        parts = list(
+            pool.map(lambda rows: (hit[rows] @ table).toarray(), (slice(0, half), slice(half, m)))
+        )
     return np.vstack(parts)
 
 
@@ -548,7 +597,8 @@ def _parse_trees(text: str) -> list[dict]:
                 split_feature=np.asarray(kv["split_feature"].split(), dtype=np.int64),
                 left=np.asarray(kv["left_child"].split(), dtype=np.int64),
                 right=np.asarray(kv["right_child"].split(), dtype=np.int64),
-                leaf_count=np.asarray(kv["leaf_count"].split(), dtype=np.float64))
+                leaf_count=np.asarray(kv["leaf_count"].split(), dtype=np.float64),
+            )
         trees.append(tree)
     return trees
 
@@ -601,8 +651,12 @@ def _tree_paths(tree: dict):
             cols.append(feature[p])
             vals.append(node_value - mean[p])
             node_value, p = mean[p], parent[p]
-    return (float(mean[0]), np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64),
-            np.asarray(vals, dtype=np.float64))
+    return (
+        float(mean[0]),
+        np.asarray(rows, dtype=np.int64),
+        np.asarray(cols, dtype=np.int64),
+        np.asarray(vals, dtype=np.float64),
+    )
 
 
 # ============================================================================ wording
@@ -618,9 +672,12 @@ def _vocabulary(featurizer) -> dict:
             # feature name -> the attribute's category labels (None: a numeric attribute)
             vocab["attributes"] = {
                 name: (None if cats is None else [*map(str, cats), "other"])
-                for name, cats in zip(fam.feature_names_out_,
-                                      (fam.categories_.get(c) for c in fam.attributes_),
-                                      strict=False)}
+                for name, cats in zip(
+                    fam.feature_names_out_,
+                    (fam.categories_.get(c) for c in fam.attributes_),
+                    strict=False,
+                )
+            }
     return vocab
 
 
@@ -658,7 +715,7 @@ _TABLE = 20_000  # integers (after scaling) worded by table lookup; others one b
 
 @lru_cache(maxsize=8)
 def _number_table(decimals: int, strip: bool) -> np.ndarray:
-    scale = 10 ** decimals
+    scale = 10**decimals
     words = [f"{k / scale:,.{decimals}f}" for k in range(-_TABLE, _TABLE + 1)]
     if strip and decimals:
         words = [w.rstrip("0").rstrip(".") for w in words]
@@ -667,7 +724,7 @@ def _number_table(decimals: int, strip: bool) -> np.ndarray:
 
 def _num(v: np.ndarray, decimals: int = 0, strip: bool = False) -> np.ndarray:
     """Numbers as text, with thousands separators, rounded to ``decimals``."""
-    k = np.rint(v * 10 ** decimals)
+    k = np.rint(v * 10**decimals)
     ok = np.abs(k) <= _TABLE
     out = np.empty(len(v), dtype=object)
     out[ok] = _number_table(decimals, strip)[(k[ok] + _TABLE).astype(np.int64)]
@@ -713,6 +770,7 @@ Template = Callable[[np.ndarray, Mapping], np.ndarray]
 
 def _count(one: str, many: str, zero: str | None = None) -> Template:
     """'3 unresolved support tickets': ``{}`` in ``one``/``many`` is the number."""
+
     def word(v, vocab):
         n = np.rint(v)
         a1, b1 = one.split("{}")
@@ -722,6 +780,7 @@ def _count(one: str, many: str, zero: str | None = None) -> Template:
         if zero is not None:
             out[n == 0] = zero
         return out
+
     return word
 
 
@@ -745,12 +804,14 @@ def _percent(text: str) -> Template:
 
 def _signed(more: str, fewer: str, same: str) -> Template:
     """A change: ``more``/``fewer`` take the size (``{}``) and are singular-aware via ``{s}``."""
+
     def word(v, vocab):
         up = _count(more.replace("{s}", ""), more.replace("{s}", "s"))(np.abs(v), vocab)
         down = _count(fewer.replace("{s}", ""), fewer.replace("{s}", "s"))(np.abs(v), vocab)
         out = np.where(v < 0, down, up).astype(object)
         out[np.rint(v) == 0] = same
         return out
+
     return word
 
 
@@ -768,12 +829,15 @@ def _code_words(v: np.ndarray, names, text: str) -> np.ndarray:
 
 def _code(kind: str, text: str, unnamed: str | None = None) -> Template:
     """A category code worded by the featurizer's names (``{}``), else ``unnamed`` ('code 3')."""
-    return lambda v, vocab: _code_words(v, vocab.get(kind), text if vocab.get(kind) or
-                                        unnamed is None else unnamed)
+    return lambda v, vocab: _code_words(
+        v, vocab.get(kind), text if vocab.get(kind) or unnamed is None else unnamed
+    )
 
 
-_NPS_CLASSES = np.asarray(["a detractor (last NPS 0-6)", "a passive (last NPS 7-8)",
-                          "a promoter (last NPS 9-10)"], dtype=object)
+_NPS_CLASSES = np.asarray(
+    ["a detractor (last NPS 0-6)", "a passive (last NPS 7-8)", "a promoter (last NPS 9-10)"],
+    dtype=object,
+)
 
 
 def _nps_class(v, vocab):
@@ -800,14 +864,17 @@ def _fallback(name: str, values: np.ndarray) -> np.ndarray:
     """'name = value' for a column without a wording of its own."""
     if values.dtype != object:
         return _cat(f"{name} = ", _fallback_numbers(values))
-    return np.asarray([f"{name} = missing" if pd.isna(x) else f"{name} = {x}" for x in values],
-                      dtype=object)
+    return np.asarray(
+        [f"{name} = missing" if pd.isna(x) else f"{name} = {x}" for x in values], dtype=object
+    )
 
 
 # ---------------------------------------------------------------- the wording table
 # Touchpoint nouns where adding "s" or replacing "_" is not enough.
-_NOUNS = {"ticket_resolved": ("resolved ticket", "resolved tickets"),
-          "follow_up_call": ("follow-up call", "follow-up calls")}
+_NOUNS = {
+    "ticket_resolved": ("resolved ticket", "resolved tickets"),
+    "follow_up_call": ("follow-up call", "follow-up calls"),
+}
 
 
 def _noun(tp: str) -> tuple[str, str]:
@@ -827,69 +894,122 @@ _EXACT: dict[str, tuple[Template, str | None]] = {
     "days_since_first_event": (_in_days("customer for {}"), "no events yet"),
     "days_since_last_event": (_in_days("no contact for {}"), "no events yet"),
     "active_days": (_count("active on {} day", "active on {} days"), "no events yet"),
-    "mean_days_between_events": (_with("an event every {} on average",
-                                       lambda v: _days(v)), "fewer than 2 events"),
+    "mean_days_between_events": (
+        _with("an event every {} on average", lambda v: _days(v)),
+        "fewer than 2 events",
+    ),
     "events_per_week": (_value("{} events per week", 1), "no events yet"),
     # touchpoints
-    "count_other": (_count("{} event of a touchpoint new since fitting",
-                           "{} events of touchpoints new since fitting",
-                           "no events of touchpoints new since fitting"), "no events yet"),
+    "count_other": (
+        _count(
+            "{} event of a touchpoint new since fitting",
+            "{} events of touchpoints new since fitting",
+            "no events of touchpoints new since fitting",
+        ),
+        "no events yet",
+    ),
     "share_other": (_percent("{} of events are touchpoints new since fitting"), "no events yet"),
-    "distinct_touchpoints": (_count("{} kind of touchpoint", "{} different touchpoints"),
-                             "no touchpoints yet"),
+    "distinct_touchpoints": (
+        _count("{} kind of touchpoint", "{} different touchpoints"),
+        "no touchpoints yet",
+    ),
     # stages
-    "current_stage": (_code("stages", "in the {} stage", "current stage: {}"),
-                      "no stage yet"),
+    "current_stage": (_code("stages", "in the {} stage", "current stage: {}"), "no stage yet"),
     "furthest_stage": (_code("stages", "furthest stage reached: {}"), "no stage yet"),
     "days_in_current_stage": (_in_days("in the current stage for {}"), "no stage yet"),
-    "events_in_current_stage": (_count("{} event in the current stage",
-                                       "{} events in the current stage"), "no stage yet"),
-    "stage_progressions": (_count("{} move forward a stage", "{} moves forward a stage",
-                                  "never moved forward a stage"), "no events yet"),
-    "stage_regressions": (_count("{} move back a stage", "{} moves back a stage",
-                                 "never moved back a stage"), "no events yet"),
+    "events_in_current_stage": (
+        _count("{} event in the current stage", "{} events in the current stage"),
+        "no stage yet",
+    ),
+    "stage_progressions": (
+        _count(
+            "{} move forward a stage", "{} moves forward a stage", "never moved forward a stage"
+        ),
+        "no events yet",
+    ),
+    "stage_regressions": (
+        _count("{} move back a stage", "{} moves back a stage", "never moved back a stage"),
+        "no events yet",
+    ),
     "stages_per_30d": (_value("{} stages forward per 30 days", 1), "no stage yet"),
     # experience
-    "csat_count": (_count("{} CSAT answer", "{} CSAT answers", "no CSAT answer yet"),
-                   "no CSAT answer yet"),
+    "csat_count": (
+        _count("{} CSAT answer", "{} CSAT answers", "no CSAT answer yet"),
+        "no CSAT answer yet",
+    ),
     "csat_mean": (_value("average CSAT {}", 1), "no CSAT answer yet"),
     "csat_min": (_value("lowest CSAT {}", 0), "no CSAT answer yet"),
     "csat_last": (_value("last CSAT {}", 0), "no CSAT answer yet"),
     "csat_top_box_share": (_percent("{} of CSAT answers top marks"), "no CSAT answer yet"),
-    "positive_experiences": (_count("{} positive experience", "{} positive experiences",
-                                    "no positive experience yet"), "no survey answer yet"),
-    "negative_experiences": (_count("{} negative experience", "{} negative experiences",
-                                    "no negative experience"), "no survey answer yet"),
-    "experience_balance": (_value("experience balance {} (negatives weigh more)", 0),
-                           "no survey answer yet"),
+    "positive_experiences": (
+        _count("{} positive experience", "{} positive experiences", "no positive experience yet"),
+        "no survey answer yet",
+    ),
+    "negative_experiences": (
+        _count("{} negative experience", "{} negative experiences", "no negative experience"),
+        "no survey answer yet",
+    ),
+    "experience_balance": (
+        _value("experience balance {} (negatives weigh more)", 0),
+        "no survey answer yet",
+    ),
     "peak_end_csat": (_value("peak-end CSAT {}", 1), "no CSAT answer yet"),
     "nps_last": (_value("last NPS answer {}", 0), "no NPS answer yet"),
     "nps_mean": (_value("average NPS answer {}", 1), "no NPS answer yet"),
     "nps_class_last": (_nps_class, "no NPS answer yet"),
-    "nps_trend": (_signed("NPS up {} point{s} since the first answer",
-                          "NPS down {} point{s} since the first answer",
-                          "NPS unchanged since the first answer"), "no NPS answer yet"),
+    "nps_trend": (
+        _signed(
+            "NPS up {} point{s} since the first answer",
+            "NPS down {} point{s} since the first answer",
+            "NPS unchanged since the first answer",
+        ),
+        "no NPS answer yet",
+    ),
     "ces_mean": (_value("average effort score {}", 1), "no effort score yet"),
     "ces_max": (_value("highest effort score {}", 0), "no effort score yet"),
-    "days_since_negative_experience": (_in_days("negative experience {} ago"),
-                                       "no negative experience"),
-    "events_since_negative_experience": (_count("{} event since a negative experience",
-                                                "{} events since a negative experience",
-                                                "no event since a negative experience"),
-                                         "no negative experience"),
+    "days_since_negative_experience": (
+        _in_days("negative experience {} ago"),
+        "no negative experience",
+    ),
+    "events_since_negative_experience": (
+        _count(
+            "{} event since a negative experience",
+            "{} events since a negative experience",
+            "no event since a negative experience",
+        ),
+        "no negative experience",
+    ),
     # support
-    "tickets_opened": (_count("{} support ticket opened", "{} support tickets opened",
-                              "no support ticket yet"), "no support ticket yet"),
-    "tickets_resolved": (_count("{} support ticket resolved", "{} support tickets resolved",
-                                "no support ticket resolved"), "no support ticket yet"),
-    "tickets_unresolved": (_count("{} unresolved support ticket", "{} unresolved support tickets",
-                                  "no unresolved support tickets"), "no support ticket yet"),
-    "tickets_last_30d": (_count("{} support ticket in the last 30 days",
-                                "{} support tickets in the last 30 days",
-                                "no support ticket in the last 30 days"), "no support ticket yet"),
+    "tickets_opened": (
+        _count("{} support ticket opened", "{} support tickets opened", "no support ticket yet"),
+        "no support ticket yet",
+    ),
+    "tickets_resolved": (
+        _count(
+            "{} support ticket resolved",
+            "{} support tickets resolved",
+            "no support ticket resolved",
+        ),
+        "no support ticket yet",
+    ),
+    "tickets_unresolved": (
+        _count(
+            "{} unresolved support ticket",
+            "{} unresolved support tickets",
+            "no unresolved support tickets",
+        ),
+        "no support ticket yet",
+    ),
+    "tickets_last_30d": (
+        _count(
+            "{} support ticket in the last 30 days",
+            "{} support tickets in the last 30 days",
+            "no support ticket in the last 30 days",
+        ),
+        "no support ticket yet",
+    ),
     "days_since_last_ticket": (_in_days("last support ticket {} ago"), "no support ticket yet"),
-    "oldest_open_ticket_days": (_in_days("a support ticket open for {}"),
-                                "no open support ticket"),
+    "oldest_open_ticket_days": (_in_days("a support ticket open for {}"), "no open support ticket"),
     # value
     "purchases": (_count("{} purchase", "{} purchases", "no purchase yet"), "no purchase yet"),
     "total_amount": (_value("spent {} in all"), "no purchase yet"),
@@ -897,19 +1017,29 @@ _EXACT: dict[str, tuple[Template, str | None]] = {
     "max_amount": (_value("largest purchase {}"), "no purchase amount yet"),
     "days_since_last_purchase": (_in_days("last purchase {} ago"), "no purchase yet"),
     "days_since_first_purchase": (_in_days("first purchase {} ago"), "no purchase yet"),
-    "mean_days_between_purchases": (_with("a purchase every {} on average", _days),
-                                    "fewer than 2 purchases"),
+    "mean_days_between_purchases": (
+        _with("a purchase every {} on average", _days),
+        "fewer than 2 purchases",
+    ),
     # memory
     "last_gap_days": (_in_days("last gap between events {}"), "fewer than 2 events"),
     "max_gap_days": (_in_days("longest silence between events {}"), "fewer than 2 events"),
-    "last_gap_vs_mean": (_value("last gap {} times the usual gap", 1),
-                         "fewer than 2 events at different times"),
-    "silence_vs_mean_gap": (_value("silent for {} times the usual gap between events", 1),
-                            "fewer than 2 events at different times"),
-    "silence_vs_longest_gap": (_value("silent for {} times the longest gap so far", 1),
-                               "fewer than 2 events"),
-    "csat_trend": (_value("CSAT trend {} (last answer minus the earlier average)", 1),
-                   "fewer than 2 CSAT answers"),
+    "last_gap_vs_mean": (
+        _value("last gap {} times the usual gap", 1),
+        "fewer than 2 events at different times",
+    ),
+    "silence_vs_mean_gap": (
+        _value("silent for {} times the usual gap between events", 1),
+        "fewer than 2 events at different times",
+    ),
+    "silence_vs_longest_gap": (
+        _value("silent for {} times the longest gap so far", 1),
+        "fewer than 2 events",
+    ),
+    "csat_trend": (
+        _value("CSAT trend {} (last answer minus the earlier average)", 1),
+        "fewer than 2 CSAT answers",
+    ),
 }
 
 
@@ -918,10 +1048,14 @@ def _patterns() -> list[tuple[re.Pattern, Callable[..., tuple[Template, str | No
         return f"the last {w} days"
 
     def channel_contacts(ch, w):
-        return (_count(f"{{}} {ch.replace('_', ' ')} contact in {window(w)}",
-                       f"{{}} {ch.replace('_', ' ')} contacts in {window(w)}",
-                       f"no {ch.replace('_', ' ')} contacts in {window(w)}"),
-                f"{ch.replace('_', ' ')} contacts unknown")
+        return (
+            _count(
+                f"{{}} {ch.replace('_', ' ')} contact in {window(w)}",
+                f"{{}} {ch.replace('_', ' ')} contacts in {window(w)}",
+                f"no {ch.replace('_', ' ')} contacts in {window(w)}",
+            ),
+            f"{ch.replace('_', ' ')} contacts unknown",
+        )
 
     def transition(a, b):
         a, b = a.replace("_", " "), b.replace("_", " ")
@@ -931,6 +1065,7 @@ def _patterns() -> list[tuple[re.Pattern, Callable[..., tuple[Template, str | No
             out = _cat(np.full(len(v), f"went from {a} to {b} ", dtype=object), _times(v))
             out[np.rint(v) == 0] = never
             return out
+
         return word, "no events yet"
 
     def count(tp):
@@ -946,19 +1081,26 @@ def _patterns() -> list[tuple[re.Pattern, Callable[..., tuple[Template, str | No
             if name in attrs and attrs[name] is not None:
                 return _code_words(v, attrs[name], f"{label}: {{}}")
             return _cat(f"{label} = ", _fallback_numbers(v))
+
         return word, f"{label} unknown"
 
     def last(k):
         k = int(k)
-        which = {1: "last touchpoint", 2: "second to last touchpoint",
-                 3: "third to last touchpoint"}.get(k, f"touchpoint {k} from the end")
+        which = {
+            1: "last touchpoint",
+            2: "second to last touchpoint",
+            3: "third to last touchpoint",
+        }.get(k, f"touchpoint {k} from the end")
         return _code("touchpoints", which + ": {}"), f"no {which} yet"
 
     def decayed(what):
         def make(h):
             h = h.replace("_", ".")
-            return (_value(f"recency-weighted {what} {{}} (half-life {h} days)", 1),
-                    "no events yet")
+            return (
+                _value(f"recency-weighted {what} {{}} (half-life {h} days)", 1),
+                "no events yet",
+            )
+
         return make
 
     return [
@@ -966,30 +1108,67 @@ def _patterns() -> list[tuple[re.Pattern, Callable[..., tuple[Template, str | No
         (re.compile(r"decayed_contacts_hl(.+)d"), decayed("business contacts")),
         (re.compile(r"decayed_negative_hl(.+)d"), decayed("negative experiences")),
         (re.compile(r"decayed_positive_hl(.+)d"), decayed("positive experiences")),
-        (re.compile(r"events_last_(\d+)d"), lambda w: (_count(
-            f"{{}} event in {window(w)}", f"{{}} events in {window(w)}",
-            f"no events in {window(w)}"), "no events yet")),
-        (re.compile(r"events_trend_(\d+)d"), lambda w: (_signed(
-            f"{{}} more event{{s}} than in the {w} days before",
-            f"{{}} fewer event{{s}} than in the {w} days before",
-            f"as many events as in the {w} days before"), "no events yet")),
-        (re.compile(r"contacts_last_(\d+)d"), lambda w: (_count(
-            f"{{}} business contact in {window(w)}", f"{{}} business contacts in {window(w)}",
-            f"no business contacts in {window(w)}"), "no events yet")),
+        (
+            re.compile(r"events_last_(\d+)d"),
+            lambda w: (
+                _count(
+                    f"{{}} event in {window(w)}",
+                    f"{{}} events in {window(w)}",
+                    f"no events in {window(w)}",
+                ),
+                "no events yet",
+            ),
+        ),
+        (
+            re.compile(r"events_trend_(\d+)d"),
+            lambda w: (
+                _signed(
+                    f"{{}} more event{{s}} than in the {w} days before",
+                    f"{{}} fewer event{{s}} than in the {w} days before",
+                    f"as many events as in the {w} days before",
+                ),
+                "no events yet",
+            ),
+        ),
+        (
+            re.compile(r"contacts_last_(\d+)d"),
+            lambda w: (
+                _count(
+                    f"{{}} business contact in {window(w)}",
+                    f"{{}} business contacts in {window(w)}",
+                    f"no business contacts in {window(w)}",
+                ),
+                "no events yet",
+            ),
+        ),
         (re.compile(r"contacts_(.+)_last_(\d+)d"), channel_contacts),
-        (re.compile(r"purchases_last_(\d+)d"), lambda w: (_count(
-            f"{{}} purchase in {window(w)}", f"{{}} purchases in {window(w)}",
-            f"no purchases in {window(w)}"), "no purchase yet")),
-        (re.compile(r"amount_last_(\d+)d"), lambda w: (_value(f"spent {{}} in {window(w)}"),
-                                                       "no purchase yet")),
+        (
+            re.compile(r"purchases_last_(\d+)d"),
+            lambda w: (
+                _count(
+                    f"{{}} purchase in {window(w)}",
+                    f"{{}} purchases in {window(w)}",
+                    f"no purchases in {window(w)}",
+                ),
+                "no purchase yet",
+            ),
+        ),
+        (
+            re.compile(r"amount_last_(\d+)d"),
+            lambda w: (_value(f"spent {{}} in {window(w)}"), "no purchase yet"),
+        ),
         (re.compile(r"transition_(.+?)__(.+)"), transition),
         (re.compile(r"last_touchpoint_(\d+)"), last),
         (re.compile(r"attribute_(.+)"), attribute),
         (re.compile(r"count_(.+)"), count),
-        (re.compile(r"share_(.+)"), lambda tp: (_percent(f"{{}} of events are {_noun(tp)[1]}"),
-                                                "no events yet")),
-        (re.compile(r"days_since_(.+)"), lambda tp: (
-            _in_days(f"last {_noun(tp)[0]} {{}} ago"), f"no {_noun(tp)[0]} yet")),
+        (
+            re.compile(r"share_(.+)"),
+            lambda tp: (_percent(f"{{}} of events are {_noun(tp)[1]}"), "no events yet"),
+        ),
+        (
+            re.compile(r"days_since_(.+)"),
+            lambda tp: (_in_days(f"last {_noun(tp)[0]} {{}} ago"), f"no {_noun(tp)[0]} yet"),
+        ),
     ]
 
 

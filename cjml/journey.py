@@ -324,8 +324,9 @@ class JourneyMap:
 
         path = Path(path)
         if not path.exists():
-            raise JourneyMapError(f"Journey map file {str(path)!r} does not exist. Fix: check "
-                                  "the path.")
+            raise JourneyMapError(
+                f"Journey map file {str(path)!r} does not exist. Fix: check the path."
+            )
         suffix = path.suffix.lower()
         if suffix not in (".toml", ".json"):
             raise JourneyMapError(
@@ -340,14 +341,17 @@ class JourneyMap:
         try:
             spec = tomllib.loads(text) if suffix == ".toml" else json.loads(text)
         except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-            raise JourneyMapError(f"Journey map file {str(path)!r} is not valid {kind}: {exc}. "
-                                  "Fix: see the layout in the README ('Journey maps').") from None
+            raise JourneyMapError(
+                f"Journey map file {str(path)!r} is not valid {kind}: {exc}. "
+                "Fix: see the layout in the README ('Journey maps')."
+            ) from None
         try:
             return cls.from_dict(spec)
         except JourneyMapError as exc:
             text = str(exc)
-            raise JourneyMapError(f"In the journey map file {str(path)!r}: "
-                                  f"{text[:1].lower()}{text[1:]}") from None
+            raise JourneyMapError(
+                f"In the journey map file {str(path)!r}: {text[:1].lower()}{text[1:]}"
+            ) from None
 
     @classmethod
     def coerce(cls, value: JourneyMap | Mapping[str, Any] | str | Path | None) -> JourneyMap:
@@ -514,8 +518,10 @@ class JourneyMap:
             )
             cost = "" if t.cost is None else f"{t.cost:g}"
             kind = "actionable" if t.actionable else "observed"
-            rows.append(f"<tr><th title='{esc(t.description)}'>{esc(t.name)}</th>"
-                        f"<td>{t.channel}</td><td>{kind}</td><td>{cost}</td>{cells}</tr>")
+            rows.append(
+                f"<tr><th title='{esc(t.description)}'>{esc(t.name)}</th>"
+                f"<td>{t.channel}</td><td>{kind}</td><td>{cost}</td>{cells}</tr>"
+            )
         return (
             f"<div><b>Journey map {esc(repr(self.name))}</b>: {len(self.stages)} stages, "
             f"{len(self.touchpoints)} touchpoints ({len(self.actionable_touchpoints)} actionable)"
@@ -531,37 +537,99 @@ _DEFAULT_MAP: dict[str, Any] = {
     "touchpoints": {
         # observed: the customer does something, the business only sees it
         "paid_ad": {"channel": "online", "stages": [_A], "description": "Saw or clicked a paid ad"},
-        "online_review": {"channel": "online", "stages": [_A, _CO],
-                          "description": "Read reviews or social posts about the brand"},
-        "website_visit": {"channel": "online", "stages": [_CO, _CV, _R],
-                          "description": "Visited the website or app"},
-        "store_visit": {"channel": "offline", "stages": [_CV, _R, _L],
-                        "description": "Visited a store, branch or facility"},
-        "purchase": {"channel": "online", "stages": [_CV, _R, _L],
-                     "description": "Bought or renewed (online or in store)"},
-        "support_ticket": {"channel": "online", "stages": [_CV, _R, _L],
-                           "description": "Opened a support ticket"},
-        "ticket_resolved": {"channel": "online", "stages": [_CV, _R, _L],
-                            "description": "A support ticket was resolved"},
+        "online_review": {
+            "channel": "online",
+            "stages": [_A, _CO],
+            "description": "Read reviews or social posts about the brand",
+        },
+        "website_visit": {
+            "channel": "online",
+            "stages": [_CO, _CV, _R],
+            "description": "Visited the website or app",
+        },
+        "store_visit": {
+            "channel": "offline",
+            "stages": [_CV, _R, _L],
+            "description": "Visited a store, branch or facility",
+        },
+        "purchase": {
+            "channel": "online",
+            "stages": [_CV, _R, _L],
+            "description": "Bought or renewed (online or in store)",
+        },
+        "support_ticket": {
+            "channel": "online",
+            "stages": [_CV, _R, _L],
+            "description": "Opened a support ticket",
+        },
+        "ticket_resolved": {
+            "channel": "online",
+            "stages": [_CV, _R, _L],
+            "description": "A support ticket was resolved",
+        },
         # actionable: the business can trigger them
-        "email": {"channel": "online", "stages": [_CO, _CV, _R, _L], "actionable": True,
-                  "cost": 0.05, "description": "Marketing or nurture email"},
-        "live_chat": {"channel": "online", "stages": [_CO, _CV, _R], "actionable": True,
-                      "cost": 1.5, "description": "Proactive live chat on the website"},
-        "free_trial": {"channel": "online", "stages": [_CO], "actionable": True, "cost": 5.0,
-                       "description": "Free-trial offer"},
-        "consultation": {"channel": "offline", "stages": [_CO, _CV, _R], "actionable": True,
-                         "cost": 20.0, "description": "One-to-one consultation or tour"},
-        "follow_up_call": {"channel": "offline", "stages": [_CV, _R], "actionable": True,
-                           "cost": 4.0, "description": "Follow-up phone call"},
-        "renewal_reminder": {"channel": "online", "stages": [_R], "actionable": True,
-                             "cost": 0.1, "description": "Reminder before a plan or trial ends"},
-        "personalised_offer": {"channel": "online", "stages": [_CV, _R, _L], "actionable": True,
-                               "cost": 8.0,
-                               "description": "Personalised discount or renewal offer"},
-        "loyalty_reward": {"channel": "online", "stages": [_R, _L], "actionable": True,
-                           "cost": 6.0, "description": "Loyalty-programme reward"},
-        "referral_invite": {"channel": "online", "stages": [_L], "actionable": True, "cost": 2.0,
-                            "description": "Invitation to the referral programme"},
+        "email": {
+            "channel": "online",
+            "stages": [_CO, _CV, _R, _L],
+            "actionable": True,
+            "cost": 0.05,
+            "description": "Marketing or nurture email",
+        },
+        "live_chat": {
+            "channel": "online",
+            "stages": [_CO, _CV, _R],
+            "actionable": True,
+            "cost": 1.5,
+            "description": "Proactive live chat on the website",
+        },
+        "free_trial": {
+            "channel": "online",
+            "stages": [_CO],
+            "actionable": True,
+            "cost": 5.0,
+            "description": "Free-trial offer",
+        },
+        "consultation": {
+            "channel": "offline",
+            "stages": [_CO, _CV, _R],
+            "actionable": True,
+            "cost": 20.0,
+            "description": "One-to-one consultation or tour",
+        },
+        "follow_up_call": {
+            "channel": "offline",
+            "stages": [_CV, _R],
+            "actionable": True,
+            "cost": 4.0,
+            "description": "Follow-up phone call",
+        },
+        "renewal_reminder": {
+            "channel": "online",
+            "stages": [_R],
+            "actionable": True,
+            "cost": 0.1,
+            "description": "Reminder before a plan or trial ends",
+        },
+        "personalised_offer": {
+            "channel": "online",
+            "stages": [_CV, _R, _L],
+            "actionable": True,
+            "cost": 8.0,
+            "description": "Personalised discount or renewal offer",
+        },
+        "loyalty_reward": {
+            "channel": "online",
+            "stages": [_R, _L],
+            "actionable": True,
+            "cost": 6.0,
+            "description": "Loyalty-programme reward",
+        },
+        "referral_invite": {
+            "channel": "online",
+            "stages": [_L],
+            "actionable": True,
+            "cost": 2.0,
+            "description": "Invitation to the referral programme",
+        },
     },
 }

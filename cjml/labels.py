@@ -46,22 +46,26 @@ def to_timedelta(value, name: str = "horizon") -> pd.Timedelta:
         A positive duration.
     """
     try:
-        if (isinstance(value, int | float | np.integer | np.floating)
-                and not isinstance(value, bool)):
+        if isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+            value, bool
+        ):
             delta = pd.Timedelta(days=float(value))
         else:
             delta = pd.Timedelta(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name}={value!r} is not a duration; use a number of days or a text "
-                         "such as '30D' or '4W'.") from None
+        raise ValueError(
+            f"{name}={value!r} is not a duration; use a number of days or a text "
+            "such as '30D' or '4W'."
+        ) from None
     if pd.isna(delta) or delta <= pd.Timedelta(0):
         raise ValueError(f"{name} must be a positive duration, got {value!r}.")
     return delta
 
 
 def _cutoff_list(log: EventLog, cutoffs) -> list[pd.Timestamp]:
-    if isinstance(cutoffs, str | pd.Timestamp) or not isinstance(cutoffs, Sequence | pd.Index
-                                                                 | np.ndarray):
+    if isinstance(cutoffs, str | pd.Timestamp) or not isinstance(
+        cutoffs, Sequence | pd.Index | np.ndarray
+    ):
         cutoffs = [cutoffs]
     out = [to_utc_timestamp(c, log.timezone) for c in cutoffs]
     if not out:
@@ -86,11 +90,13 @@ def _check_complete(cutoffs: list[pd.Timestamp], horizon: pd.Timedelta, end: pd.
             f"The label window of cutoff(s) {[str(c.date()) for c in late]!r} ends after the "
             f"data does ({end}): a customer could look churned only because the log stops. Use "
             f"cutoffs no later than {(end - horizon)}, a shorter horizon, or pass data_end if the "
-            "log covers more time than its last event shows.")
+            "log covers more time than its last event shows."
+        )
 
 
-def make_labels(log, cutoff, *, horizon="30D", lookback="90D", churn_touchpoint=None,
-                data_end=None) -> pd.DataFrame:
+def make_labels(
+    log, cutoff, *, horizon="30D", lookback="90D", churn_touchpoint=None, data_end=None
+) -> pd.DataFrame:
     """Compute churn and next-stage labels at one or several cutoffs.
 
     Parameters
@@ -149,11 +155,11 @@ def make_labels(log, cutoff, *, horizon="30D", lookback="90D", churn_touchpoint=
         if churn_code is None:
             churned = ~(np.bincount(cust[window], minlength=n) > 0)
         else:
-            gone = np.bincount(cust[before & (log.touchpoint_codes == churn_code)],
-                               minlength=n) > 0
+            gone = np.bincount(cust[before & (log.touchpoint_codes == churn_code)], minlength=n) > 0
             population &= ~gone
-            churned = np.bincount(cust[window & (log.touchpoint_codes == churn_code)],
-                                  minlength=n) > 0
+            churned = (
+                np.bincount(cust[window & (log.touchpoint_codes == churn_code)], minlength=n) > 0
+            )
             churned |= ~(np.bincount(cust[window], minlength=n) > 0)
         # Stage of each customer's last event in the window (the log is sorted by time).
         pos = np.flatnonzero(window)
@@ -164,13 +170,18 @@ def make_labels(log, cutoff, *, horizon="30D", lookback="90D", churn_touchpoint=
             last_stage[wc[edge]] = stage_codes[pos[edge]]
         rows = np.flatnonzero(population)
         next_code = np.where(churned[rows] | (last_stage[rows] < 0), len(stages), last_stage[rows])
-        frames.append(pd.DataFrame({
-            "cutoff": c,
-            "customer_id": np.asarray(log.customer_ids)[rows],
-            "churn": churned[rows].astype(np.int64),
-            "next_stage": pd.Categorical.from_codes(next_code,
-                                                    categories=pd.Index([*stages, DROPPED])),
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "cutoff": c,
+                    "customer_id": np.asarray(log.customer_ids)[rows],
+                    "churn": churned[rows].astype(np.int64),
+                    "next_stage": pd.Categorical.from_codes(
+                        next_code, categories=pd.Index([*stages, DROPPED])
+                    ),
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True).set_index(["cutoff", "customer_id"])
 
 
@@ -183,13 +194,22 @@ def _touchpoint_code(log: EventLog, name) -> int | None:
 
         close = difflib.get_close_matches(str(name), cats, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"churn_touchpoint {name!r} is not a touchpoint of this log or its "
-                         f"journey map.{hint}")
+        raise ValueError(
+            f"churn_touchpoint {name!r} is not a touchpoint of this log or its journey map.{hint}"
+        )
     return cats.index(name)
 
 
-def make_training_set(log, cutoffs, *, horizon="30D", lookback="90D", featurizer=None,
-                      churn_touchpoint=None, data_end=None) -> pd.DataFrame:
+def make_training_set(
+    log,
+    cutoffs,
+    *,
+    horizon="30D",
+    lookback="90D",
+    featurizer=None,
+    churn_touchpoint=None,
+    data_end=None,
+) -> pd.DataFrame:
     """Stack features and labels at several cutoffs into one training table.
 
     Each row is a (customer, cutoff) pair from :func:`make_labels`' population:
@@ -223,25 +243,34 @@ def make_training_set(log, cutoffs, *, horizon="30D", lookback="90D", featurizer
     """
     log = as_log(log)
     cutoff_list = _cutoff_list(log, cutoffs)
-    labels = make_labels(log, cutoff_list, horizon=horizon, lookback=lookback,
-                         churn_touchpoint=churn_touchpoint, data_end=data_end)
+    labels = make_labels(
+        log,
+        cutoff_list,
+        horizon=horizon,
+        lookback=lookback,
+        churn_touchpoint=churn_touchpoint,
+        data_end=data_end,
+    )
     featurizer = JourneyFeaturizer() if featurizer is None else featurizer
     if not hasattr(featurizer, "feature_names_out_"):
         featurizer.fit(log, cutoff=cutoff_list[-1])
     lb = None if lookback is None else to_timedelta(lookback, "lookback").value
-    windows = build_windows(log, cutoff_list if len(cutoff_list) > 1 else cutoff_list[0],
-                            lookback_ns=lb)
+    windows = build_windows(
+        log, cutoff_list if len(cutoff_list) > 1 else cutoff_list[0], lookback_ns=lb
+    )
     features = featurizer._transform_windows(windows)
     if not isinstance(features.index, pd.MultiIndex):
         features.index = pd.MultiIndex.from_arrays(
             [pd.DatetimeIndex([cutoff_list[0]] * len(features)), features.index],
-            names=["cutoff", "customer_id"])
+            names=["cutoff", "customer_id"],
+        )
     table = features.join(labels, how="inner")
     return table.reset_index()[["customer_id", "cutoff", *features.columns, "churn", "next_stage"]]
 
 
-def rolling_cutoffs(log, *, horizon="30D", n=4, step=None, last=None,
-                    data_end=None) -> list[pd.Timestamp]:
+def rolling_cutoffs(
+    log, *, horizon="30D", n=4, step=None, last=None, data_end=None
+) -> list[pd.Timestamp]:
     """Space cutoffs evenly, ending at the last one whose label window is complete.
 
     Parameters
@@ -279,11 +308,14 @@ def rolling_cutoffs(log, *, horizon="30D", n=4, step=None, last=None,
             f"window the log covers is {latest.date()}, before the first event, so no cutoff "
             f"has both a history and a complete label window. Use a horizon of at most "
             f"{_days_text(_longest_single_cutoff_horizon(log, end))} or a log that covers more "
-            "time.")
+            "time."
+        )
     if cutoffs[0] <= first_event:
         fit = int(np.ceil((latest - first_event) / s))  # cutoffs latest - k*s after the first event
-        raise ValueError(f"{n} cutoffs spaced {s} before {latest} start before the first event "
-                         f"({first_event}); ask for {fit} cutoffs or fewer, or a smaller step.")
+        raise ValueError(
+            f"{n} cutoffs spaced {s} before {latest} start before the first event "
+            f"({first_event}); ask for {fit} cutoffs or fewer, or a smaller step."
+        )
     return cutoffs
 
 
@@ -325,16 +357,20 @@ def customer_folds(customer_ids, n_folds=5, *, y=None, random_state=0) -> np.nda
     """
     codes, uniques = pd.factorize(pd.Series(np.asarray(customer_ids, dtype=object)))
     if (codes < 0).any():
-        raise ValueError(f"customer_ids has {int((codes < 0).sum())} missing value(s); every row "
-                         "needs a customer to be put in a fold.")
+        raise ValueError(
+            f"customer_ids has {int((codes < 0).sum())} missing value(s); every row "
+            "needs a customer to be put in a fold."
+        )
     n = len(uniques)
-    if (isinstance(n_folds, bool) or not isinstance(n_folds, int | np.integer)
-            or n_folds < 2):
-        raise ValueError(f"The number of folds must be a whole number of 2 or more, got "
-                         f"{n_folds!r}; 5 is usual.")
+    if isinstance(n_folds, bool) or not isinstance(n_folds, int | np.integer) or n_folds < 2:
+        raise ValueError(
+            f"The number of folds must be a whole number of 2 or more, got {n_folds!r}; 5 is usual."
+        )
     if n_folds > n:
-        raise ValueError(f"{n_folds} folds need at least {n_folds} customers, and there are {n}. "
-                         f"Use {n} folds or fewer{'' if n >= 2 else ' (or more customers)'}.")
+        raise ValueError(
+            f"{n_folds} folds need at least {n_folds} customers, and there are {n}. "
+            f"Use {n} folds or fewer{'' if n >= 2 else ' (or more customers)'}."
+        )
     first_row = np.unique(codes, return_index=True)[1]  # first row of each customer, by code
     if y is None:
         strata = np.zeros(n, dtype=np.int64)
@@ -346,16 +382,21 @@ def customer_folds(customer_ids, n_folds=5, *, y=None, random_state=0) -> np.nda
         counts = np.bincount(strata, minlength=len(labels))
         if counts.min() < n_folds:
             rare = labels[int(np.argmin(counts))]
-            fix = (f"Use {int(counts.min())} folds or fewer, or more customers"
-                   if counts.min() >= 2 else "Use more customers")
+            fix = (
+                f"Use {int(counts.min())} folds or fewer, or more customers"
+                if counts.min() >= 2
+                else "Use more customers"
+            )
             raise ValueError(
                 f"{n_folds} folds each need a customer of every label, but the label {rare!r} "
                 f"has {int(counts.min())} customer(s) (of {n}; per label: "
-                f"{dict(zip(map(str, labels), counts.tolist(), strict=True))}). {fix}.")
+                f"{dict(zip(map(str, labels), counts.tolist(), strict=True))}). {fix}."
+            )
     rng = np.random.default_rng(random_state)
     # Shuffle the customers of each label and deal all of them out in turn, label after label.
-    order = np.concatenate([rng.permutation(np.flatnonzero(strata == k))
-                            for k in range(int(strata.max()) + 1)])
+    order = np.concatenate(
+        [rng.permutation(np.flatnonzero(strata == k)) for k in range(int(strata.max()) + 1)]
+    )
     fold_of_customer = np.empty(n, dtype=np.int64)
     fold_of_customer[order] = np.arange(n) % n_folds
     return fold_of_customer[codes]
@@ -368,8 +409,10 @@ def _first_event(log: EventLog) -> pd.Timestamp:
 
 def _span_text(log: EventLog, end: pd.Timestamp) -> str:
     first = _first_event(log)
-    return (f"The log spans {first.date()} to {(end - pd.Timedelta(days=1)).date()} "
-            f"({(end - first.floor('D')).days} days)")
+    return (
+        f"The log spans {first.date()} to {(end - pd.Timedelta(days=1)).date()} "
+        f"({(end - first.floor('D')).days} days)"
+    )
 
 
 def _days(delta: pd.Timedelta) -> str:
@@ -397,8 +440,14 @@ def _longest_single_cutoff_horizon(log: EventLog, end: pd.Timestamp) -> int:
     return max(int(np.ceil((end - _first_event(log)) / pd.Timedelta(days=1))) - 1, 0)
 
 
-def _holdout_fits(first: pd.Timestamp, end: pd.Timestamp, horizon: pd.Timedelta, n: int,
-                  step: pd.Timedelta, last=None) -> bool:
+def _holdout_fits(
+    first: pd.Timestamp,
+    end: pd.Timestamp,
+    horizon: pd.Timedelta,
+    n: int,
+    step: pd.Timedelta,
+    last=None,
+) -> bool:
     """Whether ``n`` rolling cutoffs ``step`` apart leave a training cutoff before the
     held-out latest one (``train``'s default), all after the first event."""
     test = (end - horizon).floor("D") if last is None else last
@@ -407,8 +456,9 @@ def _holdout_fits(first: pd.Timestamp, end: pd.Timestamp, horizon: pd.Timedelta,
     return (n - 1) * step >= horizon and test - (n - 1) * step > first
 
 
-def _longest_holdout_horizon(log: EventLog, end: pd.Timestamp, n: int, step: pd.Timedelta,
-                             last=None) -> int:
+def _longest_holdout_horizon(
+    log: EventLog, end: pd.Timestamp, n: int, step: pd.Timedelta, last=None
+) -> int:
     """Whole days: the longest horizon :func:`_holdout_fits` accepts (0 when none)."""
     first = _first_event(log)
     upper = min(int(((n - 1) * step) / pd.Timedelta(days=1)), (end - first).days)
@@ -418,8 +468,9 @@ def _longest_holdout_horizon(log: EventLog, end: pd.Timestamp, n: int, step: pd.
     return 0
 
 
-def _holdout_advice(log, horizon, *, n_cutoffs, step, last=None, cutoffs=None,
-                    data_end=None) -> str:
+def _holdout_advice(
+    log, horizon, *, n_cutoffs, step, last=None, cutoffs=None, data_end=None
+) -> str:
     """Why a held-out test cutoff leaves nothing to train on, and what would work.
 
     Every value named is checked against this log: the longest horizon that
@@ -440,8 +491,10 @@ def _holdout_advice(log, horizon, *, n_cutoffs, step, last=None, cutoffs=None,
     cv_flags = "cv=5, --cv 5"
     if cutoffs is not None:  # the user's own cutoffs
         cutoffs = sorted(cutoffs)
-        facts += (f" and no other cutoff given ({', '.join(str(c.date()) for c in cutoffs)}) "
-                  "ends its label window by then, so nothing is left to train on")
+        facts += (
+            f" and no other cutoff given ({', '.join(str(c.date()) for c in cutoffs)}) "
+            "ends its label window by then, so nothing is left to train on"
+        )
         if test - h > first:
             options.append(f"add a cutoff on or before {(test - h).date()}")
         room = (test - cutoffs[0]).days
@@ -450,11 +503,16 @@ def _holdout_advice(log, horizon, *, n_cutoffs, step, last=None, cutoffs=None,
         cv_flags = f"cv=5 with cutoffs=['{test.date()}'], --cv 5 --cutoffs {test.date()}"
     else:
         earliest = test - (n_cutoffs - 1) * s
-        facts += (f", and the earliest of the {n_cutoffs} cutoffs {_step_text(s)} apart is "
-                  f"{earliest.date()}, "
-                  + ("before the first event" if earliest <= first else
-                     "so no earlier cutoff ends its label window by then")
-                  + ": nothing is left to train on")
+        facts += (
+            f", and the earliest of the {n_cutoffs} cutoffs {_step_text(s)} apart is "
+            f"{earliest.date()}, "
+            + (
+                "before the first event"
+                if earliest <= first
+                else "so no earlier cutoff ends its label window by then"
+            )
+            + ": nothing is left to train on"
+        )
         longest = _longest_holdout_horizon(log, end, n_cutoffs, s, last)
         if 1 <= longest < h / pd.Timedelta(days=1):
             options.append(f"use a horizon of at most {_days_text(longest)}")
@@ -464,23 +522,34 @@ def _holdout_advice(log, horizon, *, n_cutoffs, step, last=None, cutoffs=None,
         if n_cutoffs >= 2:
             plans.insert(0, (n_cutoffs, pd.Timedelta(days=int(np.ceil(whole / (n_cutoffs - 1))))))
         for n, step_ in plans:
-            if n >= 2 and (n, step_) != (n_cutoffs, s) and _holdout_fits(first, end, h, n, step_,
-                                                                         last):
+            if (
+                n >= 2
+                and (n, step_) != (n_cutoffs, s)
+                and _holdout_fits(first, end, h, n, step_, last)
+            ):
                 params = ([f"n_cutoffs={n}"] if n != n_cutoffs else []) + (
-                    [f"step='{_step_code(step_)}'"] if step_ != s else [])
+                    [f"step='{_step_code(step_)}'"] if step_ != s else []
+                )
                 flags = ([f"--n-cutoffs {n}"] if n != n_cutoffs else []) + (
-                    [f"--step {_step_code(step_)}"] if step_ != s else [])
-                options.append(f"keep the {_days(h)} horizon with {n} cutoffs "
-                               f"{_step_text(step_)} apart ({', '.join(params)}; "
-                               f"{' '.join(flags)})")
+                    [f"--step {_step_code(step_)}"] if step_ != s else []
+                )
+                options.append(
+                    f"keep the {_days(h)} horizon with {n} cutoffs "
+                    f"{_step_text(step_)} apart ({', '.join(params)}; "
+                    f"{' '.join(flags)})"
+                )
                 break
     if first < test and test + h <= end:
-        options.append(f"keep the {_days(h)} horizon and cross-validate over customers at the "
-                       f"one cutoff {test.date()} instead of holding a later cutoff out "
-                       f"({cv_flags})")
+        options.append(
+            f"keep the {_days(h)} horizon and cross-validate over customers at the "
+            f"one cutoff {test.date()} instead of holding a later cutoff out "
+            f"({cv_flags})"
+        )
     if not options:
-        return (f"{facts}. This log is too short for a {_days(h)} horizon; use a log that "
-                "covers more time.")
+        return (
+            f"{facts}. This log is too short for a {_days(h)} horizon; use a log that "
+            "covers more time."
+        )
     if len(options) == 1:
         return f"{facts}. {options[0][:1].upper()}{options[0][1:]}."
     return f"{facts}. Either " + "; or ".join(options) + "."

@@ -116,9 +116,11 @@ def _check_n_jobs(n_jobs, name: str = "n_jobs") -> int | None:
     if n_jobs is None:
         return None
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int | np.integer) or n_jobs < 1:
-        raise ValueError(f"{name} must be a whole number of threads, at least 1, or None for "
-                         f"cjml's default (one thread, more only on many rows and idle cores); "
-                         f"got {n_jobs!r}. For every core pass os.cpu_count().")
+        raise ValueError(
+            f"{name} must be a whole number of threads, at least 1, or None for "
+            f"cjml's default (one thread, more only on many rows and idle cores); "
+            f"got {n_jobs!r}. For every core pass os.cpu_count()."
+        )
     return int(n_jobs)
 
 
@@ -251,20 +253,25 @@ def _feature_matrix(estimator, X, *, fitting: bool) -> np.ndarray:
     dtype = np.float32
     if isinstance(X, pd.DataFrame):
         if fitting:
-            bad = [c for c in X.columns if not (pd.api.types.is_numeric_dtype(X[c])
-                                                or pd.api.types.is_bool_dtype(X[c]))]
+            bad = [
+                c
+                for c in X.columns
+                if not (pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c]))
+            ]
             if bad:
                 raise ValueError(
                     f"Feature columns must be numeric; {bad[:5]!r} are not. Pass only the "
                     "featurizer's columns (featurizer.feature_names_out_), not customer_id, "
-                    "cutoff or the labels.")
+                    "cutoff or the labels."
+                )
         if not fitting and hasattr(estimator, "feature_names_in_"):
             missing = [c for c in estimator.feature_names_in_ if c not in X.columns]
             if missing:
                 raise ValueError(
                     f"X lacks {len(missing)} feature column(s) the model was trained on, e.g. "
                     f"{missing[:5]!r}. Build the features with the featurizer the model was "
-                    "trained with (bundle.featurizer).")
+                    "trained with (bundle.featurizer)."
+                )
             if not np.array_equal(X.columns.to_numpy(dtype=object), estimator.feature_names_in_):
                 X = X[list(estimator.feature_names_in_)]
         names = np.asarray(X.columns, dtype=object)
@@ -275,8 +282,13 @@ def _feature_matrix(estimator, X, *, fitting: bool) -> np.ndarray:
         X = X.to_numpy(dtype=dtype) if plain else X.to_numpy(dtype=dtype, na_value=np.nan)
     else:
         names = None
-    array = check_array(X, accept_sparse=False, dtype=dtype,
-                        ensure_all_finite="allow-nan" if fitting else False, input_name="X")
+    array = check_array(
+        X,
+        accept_sparse=False,
+        dtype=dtype,
+        ensure_all_finite="allow-nan" if fitting else False,
+        input_name="X",
+    )
     if fitting:
         if names is not None:
             estimator.feature_names_in_ = names
@@ -284,8 +296,10 @@ def _feature_matrix(estimator, X, *, fitting: bool) -> np.ndarray:
             del estimator.feature_names_in_
         estimator.n_features_in_ = array.shape[1]
     elif array.shape[1] != estimator.n_features_in_:
-        raise ValueError(f"X has {array.shape[1]} features, but {type(estimator).__name__} "
-                         f"is expecting {estimator.n_features_in_} features as input.")
+        raise ValueError(
+            f"X has {array.shape[1]} features, but {type(estimator).__name__} "
+            f"is expecting {estimator.n_features_in_} features as input."
+        )
     return array
 
 
@@ -299,8 +313,9 @@ def _labels(y, n_rows: int) -> np.ndarray:
     return y
 
 
-def _time_split(n_rows: int, cutoffs, horizon, validation_fraction: float, y_codes,
-                random_state) -> tuple[np.ndarray, np.ndarray, str]:
+def _time_split(
+    n_rows: int, cutoffs, horizon, validation_fraction: float, y_codes, random_state
+) -> tuple[np.ndarray, np.ndarray, str]:
     """Row positions for the inner fit and for the later held-out slice."""
     rows = np.arange(n_rows)
     if cutoffs is not None:
@@ -316,8 +331,11 @@ def _time_split(n_rows: int, cutoffs, horizon, validation_fraction: float, y_cod
                 # Leave out rows whose label window overlaps the held-out one.
                 fit_mask &= cut + pd.Timedelta(horizon).value <= last
             if fit_mask.any():
-                return (rows[fit_mask], rows[cut == last],
-                        f"the latest cutoff ({pd.Timestamp(last, tz='UTC')})")
+                return (
+                    rows[fit_mask],
+                    rows[cut == last],
+                    f"the latest cutoff ({pd.Timestamp(last, tz='UTC')})",
+                )
     if validation_fraction <= 0 or n_rows < 40:
         return rows, rows[:0], "none"
     rng = np.random.default_rng(random_state)
@@ -354,8 +372,9 @@ def _platt(raw: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 
     rate = np.clip(y.mean(), _EPS, 1 - _EPS)
     start = np.array([1.0, np.log(rate / (1 - rate)) - raw.mean()])
-    result = minimize(objective, start, jac=True, method="L-BFGS-B",
-                      bounds=[(0.0, None), (-50.0, 50.0)])
+    result = minimize(
+        objective, start, jac=True, method="L-BFGS-B", bounds=[(0.0, None), (-50.0, 50.0)]
+    )
     return float(result.x[0]), float(result.x[1])
 
 
@@ -398,8 +417,7 @@ def _out_of_fold(candidates: dict, codes: np.ndarray, random_state) -> dict[str,
             for code in np.flatnonzero(counts):
                 members = rng.permutation(np.flatnonzero(codes == code))
                 fold[members] = (np.arange(len(members)) + rng.integers(n_folds)) % n_folds
-            folds = [(np.flatnonzero(fold != k), np.flatnonzero(fold == k))
-                     for k in range(n_folds)]
+            folds = [(np.flatnonzero(fold != k), np.flatnonzero(fold == k)) for k in range(n_folds)]
         for fit_rows, eval_rows in folds:
             if not len(fit_rows) or not len(eval_rows):  # (a fold a handful of rows missed)
                 continue
@@ -440,11 +458,29 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
 
     _objective = "binary"
 
-    def __init__(self, *, n_estimators=2000, learning_rate="auto", num_leaves=7,
-                 min_child_samples="auto", colsample_bytree=0.8, subsample=0.8, reg_lambda=1.0,
-                 max_bin=255, early_stopping_rounds=50, validation_fraction=0.2, horizon=None,
-                 calibration="auto", refit="auto", class_weight="auto", imbalance_threshold=0.1,
-                 categorical_features=None, n_jobs=None, random_state=0, lgbm_params=None):
+    def __init__(
+        self,
+        *,
+        n_estimators=2000,
+        learning_rate="auto",
+        num_leaves=7,
+        min_child_samples="auto",
+        colsample_bytree=0.8,
+        subsample=0.8,
+        reg_lambda=1.0,
+        max_bin=255,
+        early_stopping_rounds=50,
+        validation_fraction=0.2,
+        horizon=None,
+        calibration="auto",
+        refit="auto",
+        class_weight="auto",
+        imbalance_threshold=0.1,
+        categorical_features=None,
+        n_jobs=None,
+        random_state=0,
+        lgbm_params=None,
+    ):
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
@@ -472,8 +508,13 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
     def _booster_params(self, n_classes: int, n_rows: int) -> dict:
         params = {
             "objective": "binary" if n_classes <= 2 else "multiclass",
-            "learning_rate": (self.learning_rate if self.learning_rate != "auto"
-                              else 0.03 if n_rows < _LARGE_ROWS else 0.1),
+            "learning_rate": (
+                self.learning_rate
+                if self.learning_rate != "auto"
+                else 0.03
+                if n_rows < _LARGE_ROWS
+                else 0.1
+            ),
             "num_leaves": self.num_leaves,
             "min_child_samples": self.min_child_samples_,
             "feature_fraction": self.colsample_bytree,
@@ -512,8 +553,9 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
     def _weights(self, codes: np.ndarray, n_classes: int, sample_weight) -> np.ndarray | None:
         weight = None
         if sample_weight is not None:
-            weight = _check_sample_weight(sample_weight, np.empty((len(codes), 0)),
-                                          ensure_non_negative=True)
+            weight = _check_sample_weight(
+                sample_weight, np.empty((len(codes), 0)), ensure_non_negative=True
+            )
             if not weight.any():
                 raise ValueError("All sample weights are zero; at least one row must count.")
         mode = self.class_weight
@@ -529,12 +571,14 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
         if mode == "balanced":
             per_class = len(codes) / (n_classes * np.maximum(counts, 1))
         elif isinstance(mode, dict):
-            trained = np.asarray(self.classes_)[getattr(self, "observed_classes_",
-                                                        np.arange(len(self.classes_)))]
+            trained = np.asarray(self.classes_)[
+                getattr(self, "observed_classes_", np.arange(len(self.classes_)))
+            ]
             per_class = np.array([float(mode.get(c, 1.0)) for c in trained])
         else:
-            raise ValueError(f"class_weight must be 'auto', 'balanced', None or a dict, "
-                             f"got {mode!r}.")
+            raise ValueError(
+                f"class_weight must be 'auto', 'balanced', None or a dict, got {mode!r}."
+            )
         w = per_class[codes]
         return w if weight is None else w * weight
 
@@ -574,11 +618,14 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
         self.classes_, codes = self._encode_classes(y)
         n_classes = len(self.classes_)
         if n_classes < 2:
-            raise ValueError(f"y has only one class ({self.classes_[0]!r}); a classifier needs "
-                             "at least two. Use more cutoffs or a longer horizon.")
+            raise ValueError(
+                f"y has only one class ({self.classes_[0]!r}); a classifier needs "
+                "at least two. Use more cutoffs or a longer horizon."
+            )
         weights = self._weights(codes, n_classes, sample_weight)
         fit_rows, held_rows, self.validation_ = _time_split(
-            len(matrix), cutoffs, self.horizon, self.validation_fraction, codes, self.random_state)
+            len(matrix), cutoffs, self.horizon, self.validation_fraction, codes, self.random_state
+        )
         self.min_child_samples_ = self._leaf_size(len(fit_rows))
         # the "auto" regime (learning rate, refit) follows the rows the caller gave
         regime_rows = self._regime_rows or len(matrix)
@@ -586,25 +633,45 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
         categorical = self._categorical_indices()
 
         # Named trees, so explanations and importances speak the featurizer's language.
-        feature_names = ([str(c) for c in self.feature_names_in_]
-                         if hasattr(self, "feature_names_in_") else "auto")
+        feature_names = (
+            [str(c) for c in self.feature_names_in_]
+            if hasattr(self, "feature_names_in_")
+            else "auto"
+        )
 
         def dataset(rows, reference=None):
-            return lgb.Dataset(matrix[rows], label=codes[rows],
-                               weight=None if weights is None else weights[rows],
-                               categorical_feature=categorical or "auto", reference=reference,
-                               feature_name=feature_names,
-                               params={"max_bin": self.max_bin, "verbosity": -1},
-                               free_raw_data=True)
+            return lgb.Dataset(
+                matrix[rows],
+                label=codes[rows],
+                weight=None if weights is None else weights[rows],
+                categorical_feature=categorical or "auto",
+                reference=reference,
+                feature_name=feature_names,
+                params={"max_bin": self.max_bin, "verbosity": -1},
+                free_raw_data=True,
+            )
 
         if client is not None:
-            booster = self._grow_on_cluster(client, params, matrix, codes, weights, fit_rows,
-                                            held_rows, categorical, feature_names)
+            booster = self._grow_on_cluster(
+                client,
+                params,
+                matrix,
+                codes,
+                weights,
+                fit_rows,
+                held_rows,
+                categorical,
+                feature_names,
+            )
         else:
             booster = self._grow(params, dataset, fit_rows, held_rows)
-        self._fit_calibration(booster.predict(matrix[held_rows], num_iteration=self.best_iteration_,
-                                              raw_score=True) if len(held_rows) else None,
-                              codes[held_rows], codes)
+        self._fit_calibration(
+            booster.predict(matrix[held_rows], num_iteration=self.best_iteration_, raw_score=True)
+            if len(held_rows)
+            else None,
+            codes[held_rows],
+            codes,
+        )
         refit = self.refit if self.refit != "auto" else regime_rows < _LARGE_ROWS
         if refit and len(held_rows):
             # A tenth more rounds for the larger data (measured on the simulator:
@@ -614,12 +681,18 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
                 from cjml._dask_lgbm import train_booster_on_cluster
 
                 booster, _, _ = train_booster_on_cluster(
-                    client, params, matrix, codes, weights, num_boost_round=rounds,
-                    early_stopping_rounds=None, categorical=categorical,
-                    feature_names=None if feature_names == "auto" else feature_names)
+                    client,
+                    params,
+                    matrix,
+                    codes,
+                    weights,
+                    num_boost_round=rounds,
+                    early_stopping_rounds=None,
+                    categorical=categorical,
+                    feature_names=None if feature_names == "auto" else feature_names,
+                )
             else:
-                booster = lgb.train(params, dataset(np.arange(len(matrix))),
-                                    num_boost_round=rounds)
+                booster = lgb.train(params, dataset(np.arange(len(matrix))), num_boost_round=rounds)
             self.best_iteration_ = rounds
         else:
             booster.free_dataset()
@@ -635,8 +708,9 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
         if isinstance(value, str) and value == "auto":
             return int(min(_LEAF_SIZE, max(_MIN_LEAF_SIZE, n_rows // _ROWS_PER_LEAF)))
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-            raise ValueError(f"min_child_samples must be 'auto' or a whole number of at least 1, "
-                             f"got {value!r}.")
+            raise ValueError(
+                f"min_child_samples must be 'auto' or a whole number of at least 1, got {value!r}."
+            )
         return int(value)
 
     def _warn_small_data(self, matrix: np.ndarray, params: dict) -> None:
@@ -650,24 +724,29 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
         leaf = params.get("min_child_samples", self.min_child_samples_)
         # a moderate reduction (200 -> 134 on a few thousand rows) is routine, not news
         if self.min_child_samples == "auto" and self.min_child_samples_ < _WARN_LEAF_SIZE:
-            notes.append(f"only {self.n_train_rows_:,} training rows: min_child_samples lowered "
-                         f"from {_LEAF_SIZE} to {self.min_child_samples_} so the trees can split")
+            notes.append(
+                f"only {self.n_train_rows_:,} training rows: min_child_samples lowered "
+                f"from {_LEAF_SIZE} to {self.min_child_samples_} so the trees can split"
+            )
         # a strided probe of the rows: a model constant on it is constant
-        probe = matrix[::max(1, len(matrix) // 2000)]
+        probe = matrix[:: max(1, len(matrix) // 2000)]
         raw = np.asarray(self.booster_.predict(probe, raw_score=True))
         constant = len(probe) > 1 and float(np.ptp(raw, axis=0).max()) < 1e-9
         fallback = self._fallback_note()
         if fallback:
             notes.append(fallback)
         elif constant:
-            notes.append(f"its trees found no split in {self.n_train_rows_:,} training rows with "
-                         f"min_child_samples={leaf}, so it predicts the same probabilities for "
-                         "every row; add customers or cutoffs, or lower min_child_samples")
+            notes.append(
+                f"its trees found no split in {self.n_train_rows_:,} training rows with "
+                f"min_child_samples={leaf}, so it predicts the same probabilities for "
+                "every row; add customers or cutoffs, or lower min_child_samples"
+            )
         elif notes:
             notes.append(self._calibration_note())
         if notes:
-            warnings.warn(f"{name}: " + "; ".join(n for n in notes if n) + ".", SmallDataWarning,
-                          stacklevel=3)
+            warnings.warn(
+                f"{name}: " + "; ".join(n for n in notes if n) + ".", SmallDataWarning, stacklevel=3
+            )
 
     def _fallback_note(self) -> str:
         """Why the model predicts its base rate or priors, or "" when it does not."""
@@ -684,33 +763,55 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
         train_set = dataset(fit_rows)
         if len(held_rows) and self.early_stopping_rounds:
             valid_set = dataset(held_rows, reference=train_set)
-            booster = lgb.train(params, train_set, num_boost_round=self.n_estimators,
-                                valid_sets=[valid_set],
-                                callbacks=[lgb.early_stopping(self.early_stopping_rounds,
-                                                              verbose=False)])
+            booster = lgb.train(
+                params,
+                train_set,
+                num_boost_round=self.n_estimators,
+                valid_sets=[valid_set],
+                callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
+            )
             self.best_iteration_ = max(
-                int(booster.best_iteration or booster.current_iteration()), 1)
+                int(booster.best_iteration or booster.current_iteration()), 1
+            )
         else:
             booster = lgb.train(params, train_set, num_boost_round=self.n_estimators)
             self.best_iteration_ = booster.current_iteration()
         return booster
 
-    def _grow_on_cluster(self, client, params, matrix, codes, weights, fit_rows, held_rows,
-                         categorical, feature_names):
+    def _grow_on_cluster(
+        self,
+        client,
+        params,
+        matrix,
+        codes,
+        weights,
+        fit_rows,
+        held_rows,
+        categorical,
+        feature_names,
+    ):
         """The trees, grown on a dask.distributed cluster, early-stopped after the fact."""
         from cjml._dask_lgbm import train_booster_on_cluster
 
         valid = None
         if len(held_rows) and self.early_stopping_rounds:
-            valid = (matrix[held_rows], codes[held_rows],
-                     None if weights is None else weights[held_rows])
+            valid = (
+                matrix[held_rows],
+                codes[held_rows],
+                None if weights is None else weights[held_rows],
+            )
         booster, self.best_iteration_, self.validation_curve_ = train_booster_on_cluster(
-            client, params, matrix[fit_rows], codes[fit_rows],
-            None if weights is None else weights[fit_rows], valid=valid,
+            client,
+            params,
+            matrix[fit_rows],
+            codes[fit_rows],
+            None if weights is None else weights[fit_rows],
+            valid=valid,
             num_boost_round=self.n_estimators,
             early_stopping_rounds=self.early_stopping_rounds if valid else None,
             categorical=categorical,
-            feature_names=None if feature_names == "auto" else feature_names)
+            feature_names=None if feature_names == "auto" else feature_names,
+        )
         return booster
 
     def _encode_classes(self, y):
@@ -727,8 +828,11 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
             import tl2cgen
 
             raw = compiled.predict(tl2cgen.DMatrix(matrix), pred_margin=True)
-            return raw.reshape(len(matrix), -1).squeeze(axis=1) if raw.size == len(matrix) \
+            return (
+                raw.reshape(len(matrix), -1).squeeze(axis=1)
+                if raw.size == len(matrix)
                 else raw.reshape(len(matrix), -1)
+            )
         return self.booster_.predict(matrix, raw_score=True, num_threads=self._threads(len(matrix)))
 
     def feature_matrix(self, X) -> np.ndarray:
@@ -779,21 +883,29 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
             import tl2cgen
             import treelite
         except ImportError:
-            raise ImportError("Compiling models needs treelite and tl2cgen: "
-                              'pip install "cjml[fast]" (and a C compiler).') from None
+            raise ImportError(
+                "Compiling models needs treelite and tl2cgen: "
+                'pip install "cjml[fast]" (and a C compiler).'
+            ) from None
         check_is_fitted(self, "booster_")
         folder = Path(directory) if directory is not None else _cache_folder() / "compiled"
         folder.mkdir(parents=True, exist_ok=True)
         text = self.booster_.model_to_string(num_iteration=-1)
-        key = hashlib.sha256(f"{tl2cgen.__version__}\n{treelite.__version__}\n{text}".encode()
-                             ).hexdigest()[:24]
+        key = hashlib.sha256(
+            f"{tl2cgen.__version__}\n{treelite.__version__}\n{text}".encode()
+        ).hexdigest()[:24]
         library = folder / f"{type(self).__name__.lower()}-{key}.so"
         if not library.exists():
             model = treelite.frontend.from_lightgbm(self.booster_)
             # built under a temporary name, then renamed: a half-built library is never loaded
             partial = folder / f".{library.name}.{os.getpid()}.tmp.so"
-            tl2cgen.export_lib(model, toolchain="gcc", libpath=str(partial),
-                               params={"parallel_comp": 8}, verbose=False)
+            tl2cgen.export_lib(
+                model,
+                toolchain="gcc",
+                libpath=str(partial),
+                params={"parallel_comp": 8},
+                verbose=False,
+            )
             os.replace(partial, library)
         return self.load_compiled(library)
 
@@ -813,9 +925,9 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
         import tl2cgen
 
         try:
-            self._compiled = tl2cgen.Predictor(str(library),
-                                               nthread=self._threads(_THREADS_FROM_ROWS),
-                                               verbose=False)
+            self._compiled = tl2cgen.Predictor(
+                str(library), nthread=self._threads(_THREADS_FROM_ROWS), verbose=False
+            )
         except tl2cgen.exception.TL2cgenError as err:
             if "cannot exceed" not in str(err):
                 raise
@@ -864,8 +976,9 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self, "booster_")
         matrix = _feature_matrix(self, X, fitting=False)
-        return self.booster_.predict(matrix, pred_contrib=True,
-                                     num_threads=self._threads(len(matrix)))
+        return self.booster_.predict(
+            matrix, pred_contrib=True, num_threads=self._threads(len(matrix))
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -964,17 +1077,22 @@ class ChurnModel(_LightGBMClassifier):
     def _encode_classes(self, y):
         classes, codes = super()._encode_classes(y)
         if len(classes) > 2:
-            raise ValueError(f"Only binary classification is supported. ChurnModel got "
-                             f"{len(classes)} classes: {list(classes[:6])!r}; use NextStageModel "
-                             "for stages.")
+            raise ValueError(
+                f"Only binary classification is supported. ChurnModel got "
+                f"{len(classes)} classes: {list(classes[:6])!r}; use NextStageModel "
+                "for stages."
+            )
         return classes, codes
 
-    def _fit_calibration(self, raw: np.ndarray | None, codes: np.ndarray,
-                         train_codes: np.ndarray) -> None:
+    def _fit_calibration(
+        self, raw: np.ndarray | None, codes: np.ndarray, train_codes: np.ndarray
+    ) -> None:
         method = self.calibration
         if method not in ("auto", "sigmoid", "isotonic", None):
-            raise ValueError(f"calibration must be 'auto', 'sigmoid', 'isotonic' or None, "
-                             f"got {self.calibration!r}.")
+            raise ValueError(
+                f"calibration must be 'auto', 'sigmoid', 'isotonic' or None, "
+                f"got {self.calibration!r}."
+            )
         self.calibrator_: tuple[str, float, float] | IsotonicRegression | None = None
         self.calibration_ = "none"
         self.calibration_scores_ = {}
@@ -999,6 +1117,7 @@ class ChurnModel(_LightGBMClassifier):
         }
         counts = np.bincount(codes[rows], minlength=2)
         if counts.min() >= 2:
+
             def sigmoid(fit, ev):
                 a, b = _platt(r[fit], t[fit])
                 return (expit(a * r[ev] + b) - t[ev]) ** 2
@@ -1006,11 +1125,13 @@ class ChurnModel(_LightGBMClassifier):
             candidates["sigmoid"] = sigmoid
             if len(rows) >= _ISOTONIC_FROM_ROWS:
                 candidates["isotonic"] = lambda fit, ev: (
-                    _isotonic(r[fit], t[fit]).predict(r[ev]) - t[ev]) ** 2
+                    (_isotonic(r[fit], t[fit]).predict(r[ev]) - t[ev]) ** 2
+                )
         losses = _out_of_fold(candidates, codes[rows], self.random_state)
         self.calibration_scores_ = {name: float(v.mean()) for name, v in losses.items()}
-        chosen = _choose_calibration(losses, "sigmoid" if "sigmoid" in losses else "none",
-                                     "base rate")
+        chosen = _choose_calibration(
+            losses, "sigmoid" if "sigmoid" in losses else "none", "base rate"
+        )
         self._set_calibration(chosen, raw, y)
 
     def _set_calibration(self, method: str, raw: np.ndarray, y: np.ndarray) -> None:
@@ -1032,22 +1153,29 @@ class ChurnModel(_LightGBMClassifier):
             return ""
         scores = self.calibration_scores_
         best = min((v, k) for k, v in scores.items() if k != "base rate")
-        return (f"on {self.n_calibration_rows_:,} held-out rows its scores do not beat the "
-                f"base rate beyond noise (cross-validated Brier {best[0]:.4f} with {best[1]} "
-                f"calibration, {scores['base rate']:.4f} for the base rate), so it predicts "
-                f"the base rate, {self.base_rate_:.3f}, for every row; add customers or cutoffs")
+        return (
+            f"on {self.n_calibration_rows_:,} held-out rows its scores do not beat the "
+            f"base rate beyond noise (cross-validated Brier {best[0]:.4f} with {best[1]} "
+            f"calibration, {scores['base rate']:.4f} for the base rate), so it predicts "
+            f"the base rate, {self.base_rate_:.3f}, for every row; add customers or cutoffs"
+        )
 
     def _calibration_note(self) -> str:
         if not self.calibration_scores_:
             return "" if self.n_validation_rows_ else "no held-out rows, so no calibration"
-        what = {"sigmoid": "regularised sigmoid", "isotonic": "isotonic regression",
-                "none": "none (the trees' own scores)"}[self.calibration_]
+        what = {
+            "sigmoid": "regularised sigmoid",
+            "isotonic": "isotonic regression",
+            "none": "none (the trees' own scores)",
+        }[self.calibration_]
         if self.calibration_ == "sigmoid" and isinstance(self.calibrator_, tuple):
             what += f" (slope {self.calibrator_[1]:.2f})"
         scores = self.calibration_scores_
-        return (f"calibration by {what} chosen on "
-                f"{self.n_calibration_rows_:,} held-out rows (cross-validated Brier "
-                f"{scores[self.calibration_]:.4f}, base rate {scores['base rate']:.4f})")
+        return (
+            f"calibration by {what} chosen on "
+            f"{self.n_calibration_rows_:,} held-out rows (cross-validated Brier "
+            f"{scores[self.calibration_]:.4f}, base rate {scores['base rate']:.4f})"
+        )
 
     def predict_proba(self, X) -> np.ndarray:
         """Calibrated class probabilities; column 1 is the churn risk.
@@ -1203,20 +1331,53 @@ class NextStageModel(_LightGBMClassifier):
 
     _objective = "multiclass"
 
-    def __init__(self, *, n_estimators=2000, learning_rate="auto", num_leaves=7,
-                 min_child_samples="auto", colsample_bytree=0.8, subsample=0.8, reg_lambda=1.0,
-                 max_bin=255, early_stopping_rounds=50, validation_fraction=0.2, horizon=None,
-                 calibration="auto", refit="auto", class_weight=None, imbalance_threshold=0.1,
-                 categorical_features=None, n_jobs=None, random_state=0, lgbm_params=None,
-                 classes=None, dropped_class="dropped", conditional="auto"):
+    def __init__(
+        self,
+        *,
+        n_estimators=2000,
+        learning_rate="auto",
+        num_leaves=7,
+        min_child_samples="auto",
+        colsample_bytree=0.8,
+        subsample=0.8,
+        reg_lambda=1.0,
+        max_bin=255,
+        early_stopping_rounds=50,
+        validation_fraction=0.2,
+        horizon=None,
+        calibration="auto",
+        refit="auto",
+        class_weight=None,
+        imbalance_threshold=0.1,
+        categorical_features=None,
+        n_jobs=None,
+        random_state=0,
+        lgbm_params=None,
+        classes=None,
+        dropped_class="dropped",
+        conditional="auto",
+    ):
         super().__init__(
-            n_estimators=n_estimators, learning_rate=learning_rate, num_leaves=num_leaves,
-            min_child_samples=min_child_samples, colsample_bytree=colsample_bytree,
-            subsample=subsample, reg_lambda=reg_lambda, max_bin=max_bin,
-            early_stopping_rounds=early_stopping_rounds, validation_fraction=validation_fraction,
-            horizon=horizon, calibration=calibration, refit=refit, class_weight=class_weight,
-            imbalance_threshold=imbalance_threshold, categorical_features=categorical_features,
-            n_jobs=n_jobs, random_state=random_state, lgbm_params=lgbm_params)
+            n_estimators=n_estimators,
+            learning_rate=learning_rate,
+            num_leaves=num_leaves,
+            min_child_samples=min_child_samples,
+            colsample_bytree=colsample_bytree,
+            subsample=subsample,
+            reg_lambda=reg_lambda,
+            max_bin=max_bin,
+            early_stopping_rounds=early_stopping_rounds,
+            validation_fraction=validation_fraction,
+            horizon=horizon,
+            calibration=calibration,
+            refit=refit,
+            class_weight=class_weight,
+            imbalance_threshold=imbalance_threshold,
+            categorical_features=categorical_features,
+            n_jobs=n_jobs,
+            random_state=random_state,
+            lgbm_params=lgbm_params,
+        )
         self.classes = classes
         self.dropped_class = dropped_class
         self.conditional = conditional
@@ -1230,8 +1391,11 @@ class NextStageModel(_LightGBMClassifier):
         unknown = sorted({str(v) for v in pd.unique(y) if v not in lookup})
         if unknown:
             raise ValueError(f"y holds classes not in classes={list(classes)!r}: {unknown!r}.")
-        all_codes = np.array([lookup[v] for v in y], dtype=np.int32) if len(y) else \
-            np.empty(0, dtype=np.int32)
+        all_codes = (
+            np.array([lookup[v] for v in y], dtype=np.int32)
+            if len(y)
+            else np.empty(0, dtype=np.int32)
+        )
         # LightGBM trains on the observed classes only (positions in classes_);
         # the rest get probability 0, or the churn model's risk for dropped.
         self.observed_classes_ = np.unique(all_codes)
@@ -1261,39 +1425,54 @@ class NextStageModel(_LightGBMClassifier):
             The fitted estimator.
         """
         if self.conditional not in ("auto", True, False):
-            raise ValueError(f"conditional must be 'auto', True or False, got "
-                             f"{self.conditional!r}.")
+            raise ValueError(
+                f"conditional must be 'auto', True or False, got {self.conditional!r}."
+            )
         if not isinstance(X, pd.DataFrame):
-            X = check_array(X, accept_sparse=False, dtype=np.float32,
-                            ensure_all_finite="allow-nan", input_name="X")
+            X = check_array(
+                X,
+                accept_sparse=False,
+                dtype=np.float32,
+                ensure_all_finite="allow-nan",
+                input_name="X",
+            )
         labels = _labels(y, len(X))
         classes = np.unique(labels) if self.classes is None else list(self.classes)
         has_dropped = self.dropped_class in list(classes)
         if self.conditional is True and not has_dropped:
-            raise ValueError(f"conditional=True needs the {self.dropped_class!r} class among the "
-                             f"labels or classes; got {list(classes)!r}.")
+            raise ValueError(
+                f"conditional=True needs the {self.dropped_class!r} class among the "
+                f"labels or classes; got {list(classes)!r}."
+            )
         # "auto" also needs two destinations among those who stay to learn anything
         n_stay = len(pd.unique(labels[labels != self.dropped_class]))
-        self.conditional_ = bool(has_dropped and n_stay >= 2 if self.conditional == "auto"
-                                 else self.conditional)
+        self.conditional_ = bool(
+            has_dropped and n_stay >= 2 if self.conditional == "auto" else self.conditional
+        )
         self._all_labels = labels
         self._regime_rows = len(labels)
         try:
             if not self.conditional_:
-                return super().fit(X, labels, cutoffs=cutoffs, sample_weight=sample_weight,
-                                   client=client)
+                return super().fit(
+                    X, labels, cutoffs=cutoffs, sample_weight=sample_weight, client=client
+                )
             stays = labels != self.dropped_class
             if stays.sum() < 2 or n_stay < 2:
-                raise ValueError(f"{int(stays.sum())} row(s) are not labelled "
-                                 f"{self.dropped_class!r}, going to {n_stay} stage(s): too few "
-                                 "to learn where the customers who stay go. Use more cutoffs "
-                                 "or customers, or conditional=False.")
+                raise ValueError(
+                    f"{int(stays.sum())} row(s) are not labelled "
+                    f"{self.dropped_class!r}, going to {n_stay} stage(s): too few "
+                    "to learn where the customers who stay go. Use more cutoffs "
+                    "or customers, or conditional=False."
+                )
             keep = np.flatnonzero(stays)
             X_kept = X.iloc[keep] if isinstance(X, pd.DataFrame) else X[keep]
-            super().fit(X_kept, labels[keep],
-                        cutoffs=None if cutoffs is None else np.asarray(cutoffs)[keep],
-                        sample_weight=None if sample_weight is None
-                        else np.asarray(sample_weight)[keep], client=client)
+            super().fit(
+                X_kept,
+                labels[keep],
+                cutoffs=None if cutoffs is None else np.asarray(cutoffs)[keep],
+                sample_weight=None if sample_weight is None else np.asarray(sample_weight)[keep],
+                client=client,
+            )
         finally:
             del self._all_labels, self._regime_rows
         return self
@@ -1310,12 +1489,14 @@ class NextStageModel(_LightGBMClassifier):
             params.update(self.lgbm_params or {})
         return params
 
-    def _fit_calibration(self, raw: np.ndarray | None, codes: np.ndarray,
-                         train_codes: np.ndarray) -> None:
+    def _fit_calibration(
+        self, raw: np.ndarray | None, codes: np.ndarray, train_codes: np.ndarray
+    ) -> None:
         method = self.calibration
         if method not in ("auto", "temperature", None):
-            raise ValueError(f"calibration must be 'auto', 'temperature' or None, "
-                             f"got {self.calibration!r}.")
+            raise ValueError(
+                f"calibration must be 'auto', 'temperature' or None, got {self.calibration!r}."
+            )
         self.temperature_ = 1.0
         self.class_prior_ = None
         self.calibration_ = "none"
@@ -1331,8 +1512,11 @@ class NextStageModel(_LightGBMClassifier):
             return -np.log(np.clip(p, _EPS, 1))
 
         def temperature(rows: np.ndarray) -> float:
-            return float(minimize_scalar(lambda t: float(log_loss(t, rows).mean()),
-                                         bounds=(0.25, 4.0), method="bounded").x)
+            return float(
+                minimize_scalar(
+                    lambda t: float(log_loss(t, rows).mean()), bounds=(0.25, 4.0), method="bounded"
+                ).x
+            )
 
         self.calibration_ = "temperature"
         if method == "temperature":
@@ -1357,18 +1541,22 @@ class NextStageModel(_LightGBMClassifier):
         if self.calibration_ != "priors":
             return ""
         scores = self.calibration_scores_
-        return (f"on {self.n_calibration_rows_:,} held-out rows its trees do not beat the "
-                f"training rows' class shares beyond noise (cross-validated log loss "
-                f"{scores['temperature']:.4f}, {scores['priors']:.4f} for the shares), so it "
-                "predicts those shares for every row; add customers or cutoffs")
+        return (
+            f"on {self.n_calibration_rows_:,} held-out rows its trees do not beat the "
+            f"training rows' class shares beyond noise (cross-validated log loss "
+            f"{scores['temperature']:.4f}, {scores['priors']:.4f} for the shares), so it "
+            "predicts those shares for every row; add customers or cutoffs"
+        )
 
     def _calibration_note(self) -> str:
         if not self.calibration_scores_:
             return "" if self.n_validation_rows_ else "no held-out rows, so no calibration"
         scores = self.calibration_scores_
-        return (f"temperature {self.temperature_:.2f} chosen on {self.n_calibration_rows_:,} "
-                f"held-out rows (cross-validated log loss {scores['temperature']:.4f}, class "
-                f"shares {scores['priors']:.4f})")
+        return (
+            f"temperature {self.temperature_:.2f} chosen on {self.n_calibration_rows_:,} "
+            f"held-out rows (cross-validated log loss {scores['temperature']:.4f}, class "
+            f"shares {scores['priors']:.4f})"
+        )
 
     def predict_proba(self, X, churn_risk=None) -> np.ndarray:
         """Give the probability of each class, in the order of ``classes_``.
@@ -1387,7 +1575,6 @@ class NextStageModel(_LightGBMClassifier):
             Probabilities, one column per class of ``classes_``.
         """
         return np.exp(self._log_proba(X, churn_risk))
-
 
     def decision_function(self, X) -> np.ndarray:
         """Give the log-probability of each class (``-inf`` for classes never trained on).
@@ -1429,8 +1616,9 @@ class NextStageModel(_LightGBMClassifier):
         if churn_model is not None:
             check_is_fitted(churn_model, "booster_")
             if self.dropped_class not in list(self.classes_):
-                raise ValueError(f"This model has no {self.dropped_class!r} class to take from "
-                                 "the churn model.")
+                raise ValueError(
+                    f"This model has no {self.dropped_class!r} class to take from the churn model."
+                )
         self.churn_model_ = churn_model
         return self
 
@@ -1444,14 +1632,16 @@ class NextStageModel(_LightGBMClassifier):
                 raise ValueError(
                     f"This next-stage model learned where the customers who stay go; "
                     f"P({self.dropped_class!r}) comes from a churn model. Attach one "
-                    "(model.attach_churn_model(churn)) or pass churn_risk=.")
+                    "(model.attach_churn_model(churn)) or pass churn_risk=."
+                )
             churn_risk = churn_model.predict_proba(X)[:, 1]
         log_p = self._own_log_proba(X)
         drop = list(self.classes_).index(self.dropped_class)
         risk = np.clip(np.asarray(churn_risk, dtype=float), _EPS, 1 - _EPS)
         if len(risk) != len(log_p):
-            raise ValueError(f"churn_risk must be one value per row of X ({len(log_p)}), got "
-                             f"{len(risk)}.")
+            raise ValueError(
+                f"churn_risk must be one value per row of X ({len(log_p)}), got {len(risk)}."
+            )
         if not conditional:
             # the stages keep their shares of what the trees left besides dropped
             with np.errstate(divide="ignore"):
@@ -1554,7 +1744,6 @@ class PriorBaseline(_Baseline):
         return np.tile(self.class_prior_, (len(X), 1))
 
 
-
 class MarkovBaseline(_Baseline):
     """A first-order Markov model: the outcome given the last stage and touchpoint.
 
@@ -1581,8 +1770,10 @@ class MarkovBaseline(_Baseline):
 
     def _states(self, X) -> list[np.ndarray]:
         if not isinstance(X, pd.DataFrame):
-            raise ValueError("MarkovBaseline needs the feature DataFrame (it reads "
-                             f"{list(self.state_features)!r} by name).")
+            raise ValueError(
+                "MarkovBaseline needs the feature DataFrame (it reads "
+                f"{list(self.state_features)!r} by name)."
+            )
         missing = [c for c in self.state_features if c not in X.columns]
         if missing:
             raise ValueError(f"MarkovBaseline needs the feature columns {missing!r}.")
@@ -1644,7 +1835,6 @@ class MarkovBaseline(_Baseline):
         return p
 
 
-
 class RFMBaseline(_Baseline):
     """Logistic regression on recency, frequency and monetary value.
 
@@ -1665,8 +1855,11 @@ class RFMBaseline(_Baseline):
         Classes, sorted.
     """
 
-    def __init__(self, features=("days_since_last_event", "events_last_90d", "n_events",
-                                 "total_amount"), C=1.0):
+    def __init__(
+        self,
+        features=("days_since_last_event", "events_last_90d", "n_events", "total_amount"),
+        C=1.0,
+    ):
         self.features = features
         self.C = C
 
@@ -1721,4 +1914,3 @@ class RFMBaseline(_Baseline):
         """
         check_is_fitted(self, "pipeline_")
         return self.pipeline_.predict_proba(self._design(X))
-

@@ -194,38 +194,56 @@ class RecommendationRules:
         if self.budget is not None:
             _rule_number(self.budget, "budget", "budget = 5000.0")
         if not isinstance(self.rank_by, str):
-            raise RulesError(f"rank_by must be one of {list(_RANK_BY)!r}, got {self.rank_by!r}. "
-                             "Fix: e.g. rank_by = \"reduction\".")
+            raise RulesError(
+                f"rank_by must be one of {list(_RANK_BY)!r}, got {self.rank_by!r}. "
+                'Fix: e.g. rank_by = "reduction".'
+            )
         for cap in self.caps:
             if isinstance(cap.max_contacts, bool) or not isinstance(
-                    cap.max_contacts, int | float | np.integer | np.floating):
-                raise RulesError(f"The cap on {cap.touchpoint!r} must allow a whole number of "
-                                 f"contacts (0 or more), got max = {cap.max_contacts!r}. Fix: "
-                                 f"e.g. {cap.touchpoint} = {{ max = 2, days = 7 }}.")
-            _rule_number(cap.days, f"the cap on {cap.touchpoint!r}: days",
-                         f"{cap.touchpoint} = {{ max = 2, days = 7 }}")
+                cap.max_contacts, int | float | np.integer | np.floating
+            ):
+                raise RulesError(
+                    f"The cap on {cap.touchpoint!r} must allow a whole number of "
+                    f"contacts (0 or more), got max = {cap.max_contacts!r}. Fix: "
+                    f"e.g. {cap.touchpoint} = {{ max = 2, days = 7 }}."
+                )
+            _rule_number(
+                cap.days,
+                f"the cap on {cap.touchpoint!r}: days",
+                f"{cap.touchpoint} = {{ max = 2, days = 7 }}",
+            )
         if not 0.0 <= float(self.min_risk) <= 1.0:
-            raise RulesError(f"min_risk must be a probability between 0 and 1, got "
-                             f"{self.min_risk!r}.")
+            raise RulesError(
+                f"min_risk must be a probability between 0 and 1, got {self.min_risk!r}."
+            )
         if not 0.0 <= float(self.min_reduction) < 1.0:
-            raise RulesError(f"min_reduction must be a probability between 0 and 1 (0.005 is "
-                             f"half a point), got {self.min_reduction!r}.")
+            raise RulesError(
+                f"min_reduction must be a probability between 0 and 1 (0.005 is "
+                f"half a point), got {self.min_reduction!r}."
+            )
         if self.budget is not None and not float(self.budget) >= 0:
             raise RulesError(f"budget must be a non-negative amount, got {self.budget!r}.")
         if self.rank_by not in _RANK_BY:
-            raise RulesError(f"rank_by must be one of {list(_RANK_BY)!r}, got {self.rank_by!r}."
-                             f"{_did_you_mean(str(self.rank_by), _RANK_BY)}")
+            raise RulesError(
+                f"rank_by must be one of {list(_RANK_BY)!r}, got {self.rank_by!r}."
+                f"{_did_you_mean(str(self.rank_by), _RANK_BY)}"
+            )
         for cap in self.caps:
             if int(cap.max_contacts) != cap.max_contacts or cap.max_contacts < 0:
-                raise RulesError(f"The cap on {cap.touchpoint!r} must allow a whole number of "
-                                 f"contacts (0 or more), got max = {cap.max_contacts!r}.")
+                raise RulesError(
+                    f"The cap on {cap.touchpoint!r} must allow a whole number of "
+                    f"contacts (0 or more), got max = {cap.max_contacts!r}."
+                )
             if not float(cap.days) > 0:
-                raise RulesError(f"The cap on {cap.touchpoint!r} needs a window of more than 0 "
-                                 f"days, got days = {cap.days!r}.")
+                raise RulesError(
+                    f"The cap on {cap.touchpoint!r} needs a window of more than 0 "
+                    f"days, got days = {cap.days!r}."
+                )
         for name, cost in self.costs.items():
             if not (isinstance(cost, int | float) and cost >= 0):
-                raise RulesError(f"The cost of {name!r} must be a non-negative number, got "
-                                 f"{cost!r}.")
+                raise RulesError(
+                    f"The cost of {name!r} must be a non-negative number, got {cost!r}."
+                )
 
     @classmethod
     def from_dict(cls, spec: Mapping[str, Any]) -> RecommendationRules:
@@ -243,41 +261,57 @@ class RecommendationRules:
         RecommendationRules
         """
         if not isinstance(spec, Mapping):
-            raise RulesError(f"Rules must be a table of rules (exclude, caps, min_risk, ...), "
-                             f"got {type(spec).__name__}.")
+            raise RulesError(
+                f"Rules must be a table of rules (exclude, caps, min_risk, ...), "
+                f"got {type(spec).__name__}."
+            )
         known = {"exclude", "caps", "min_risk", "min_reduction", "budget", "costs", "rank_by"}
         unknown = [k for k in spec if k not in known]
         if unknown:
-            raise RulesError(f"Unknown rule {unknown[0]!r}; the rules are {sorted(known)!r}."
-                             f"{_did_you_mean(str(unknown[0]), known)}")
+            raise RulesError(
+                f"Unknown rule {unknown[0]!r}; the rules are {sorted(known)!r}."
+                f"{_did_you_mean(str(unknown[0]), known)}"
+            )
         exclude = spec.get("exclude", ())
         if isinstance(exclude, str):
             exclude = (exclude,)
         if not isinstance(exclude, list | tuple) or not all(isinstance(e, str) for e in exclude):
-            raise RulesError(f"exclude must be a list of touchpoint names, got {exclude!r}. "
-                             "Fix: e.g. exclude = [\"referral_invite\"].")
+            raise RulesError(
+                f"exclude must be a list of touchpoint names, got {exclude!r}. "
+                'Fix: e.g. exclude = ["referral_invite"].'
+            )
         raw_caps = spec.get("caps", {})
         if not isinstance(raw_caps, Mapping):
-            raise RulesError(f"caps must be a table of touchpoint = {{ max, days }}, got "
-                             f"{raw_caps!r}. Fix: e.g. a [caps] table with the line "
-                             "email = { max = 2, days = 7 }.")
+            raise RulesError(
+                f"caps must be a table of touchpoint = {{ max, days }}, got "
+                f"{raw_caps!r}. Fix: e.g. a [caps] table with the line "
+                "email = { max = 2, days = 7 }."
+            )
         caps = []
         for name, cap in raw_caps.items():
             if not isinstance(cap, Mapping) or set(cap) != {"max", "days"}:
-                raise RulesError(f"The cap on {name!r} must give exactly 'max' and 'days', for "
-                                 f"example {name} = {{ max = 2, days = 7 }}; got {cap!r}.")
+                raise RulesError(
+                    f"The cap on {name!r} must give exactly 'max' and 'days', for "
+                    f"example {name} = {{ max = 2, days = 7 }}; got {cap!r}."
+                )
             caps.append(ContactCap(str(name), cap["max"], cap["days"]))
         costs = spec.get("costs", {})
         if not isinstance(costs, Mapping):
-            raise RulesError(f"costs must be a table of touchpoint = unit cost, got {costs!r}. "
-                             "Fix: e.g. a [costs] table with the line consultation = 25.0.")
+            raise RulesError(
+                f"costs must be a table of touchpoint = unit cost, got {costs!r}. "
+                "Fix: e.g. a [costs] table with the line consultation = 25.0."
+            )
         for name, cost in costs.items():
             _rule_number(cost, f"the cost of {name!r}", f"{name} = 25.0 under [costs]")
-        return cls(exclude=tuple(exclude), caps=tuple(caps),
-                   min_risk=spec.get("min_risk", 0.0),
-                   min_reduction=spec.get("min_reduction", DEFAULT_MIN_REDUCTION),
-                   budget=spec.get("budget"), costs=dict(costs),
-                   rank_by=spec.get("rank_by", "auto"))
+        return cls(
+            exclude=tuple(exclude),
+            caps=tuple(caps),
+            min_risk=spec.get("min_risk", 0.0),
+            min_reduction=spec.get("min_reduction", DEFAULT_MIN_REDUCTION),
+            budget=spec.get("budget"),
+            costs=dict(costs),
+            rank_by=spec.get("rank_by", "auto"),
+        )
 
     @classmethod
     def from_file(cls, path: str | Path) -> RecommendationRules:
@@ -303,18 +337,22 @@ class RecommendationRules:
         try:
             spec = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            raise RulesError(f"The rules file {str(path)!r} is not valid TOML: {exc}. Fix: see "
-                             "the layout in the README ('Business rules').") from None
+            raise RulesError(
+                f"The rules file {str(path)!r} is not valid TOML: {exc}. Fix: see "
+                "the layout in the README ('Business rules')."
+            ) from None
         try:
             return cls.from_dict(spec)
         except RulesError as exc:
             text = str(exc)
-            raise RulesError(f"In the rules file {str(path)!r}: {text[:1].lower()}{text[1:]}") \
-                from None
+            raise RulesError(
+                f"In the rules file {str(path)!r}: {text[:1].lower()}{text[1:]}"
+            ) from None
 
     @classmethod
-    def coerce(cls, value: RecommendationRules | Mapping[str, Any] | str | Path | None
-               ) -> RecommendationRules:
+    def coerce(
+        cls, value: RecommendationRules | Mapping[str, Any] | str | Path | None
+    ) -> RecommendationRules:
         """Rules from rules, a dict, a TOML path or None (no rules).
 
         Parameters
@@ -334,8 +372,10 @@ class RecommendationRules:
             return cls.from_dict(value)
         if isinstance(value, str | Path):
             return cls.from_file(value)
-        raise RulesError(f"rules must be a dict, a TOML file path or RecommendationRules, got "
-                         f"{type(value).__name__}.")
+        raise RulesError(
+            f"rules must be a dict, a TOML file path or RecommendationRules, got "
+            f"{type(value).__name__}."
+        )
 
     def check(self, journey_map: JourneyMap) -> None:
         """Check every touchpoint the rules name against the journey map.
@@ -355,10 +395,15 @@ class RecommendationRules:
         def known(name: str, where: str, allow_any: bool = False) -> None:
             if name in actionable or (allow_any and name == ANY_CONTACT):
                 return
-            what = ("is not actionable (the business cannot deliver it)"
-                    if name in journey_map else "is not in the journey map")
-            raise RulesError(f"{where}: {name!r} {what}. Actionable touchpoints: "
-                             f"{list(actionable)!r}.{_did_you_mean(name, actionable)}")
+            what = (
+                "is not actionable (the business cannot deliver it)"
+                if name in journey_map
+                else "is not in the journey map"
+            )
+            raise RulesError(
+                f"{where}: {name!r} {what}. Actionable touchpoints: "
+                f"{list(actionable)!r}.{_did_you_mean(name, actionable)}"
+            )
 
         for name in self.exclude:
             known(name, "exclude")
@@ -371,9 +416,11 @@ class RecommendationRules:
             missing = [t for t in actionable if np.isnan(costs[t])]
             if missing:
                 need = "ranking by cost" if self.ranks_by_cost else "a budget"
-                raise RulesError(f"{need.capitalize()} needs the unit cost of every actionable "
-                                 f"touchpoint; unknown for {missing!r}. Give them under [costs] "
-                                 f"in the rules or in the journey map.")
+                raise RulesError(
+                    f"{need.capitalize()} needs the unit cost of every actionable "
+                    f"touchpoint; unknown for {missing!r}. Give them under [costs] "
+                    f"in the rules or in the journey map."
+                )
 
     @property
     def ranks_by_cost(self) -> bool:
@@ -401,8 +448,10 @@ def _rule_number(value: Any, name: str, example: str) -> None:
     """Refuse a rule value that is not a number ("high", true, [1]) in one line."""
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
         kind = "text" if isinstance(value, str) else type(value).__name__
-        raise RulesError(f"{name} must be a number, got {value!r} ({kind}). Fix: write a number "
-                         f"without quotes, e.g. {example}.")
+        raise RulesError(
+            f"{name} must be a number, got {value!r} ({kind}). Fix: write a number "
+            f"without quotes, e.g. {example}."
+        )
 
 
 # ---------------------------------------------------------------------- response model
@@ -494,14 +543,16 @@ class TouchpointResponseModel(BaseEstimator):
         arm = pd.Series(np.asarray(touchpoint, dtype=object))
         counts = arm.dropna().value_counts()
         self.deliveries_ = {str(k): int(v) for k, v in counts.items()}
-        self.touchpoints_ = tuple(sorted(k for k, v in self.deliveries_.items()
-                                         if v >= self.min_deliveries))
+        self.touchpoints_ = tuple(
+            sorted(k for k, v in self.deliveries_.items() if v >= self.min_deliveries)
+        )
         if not self.touchpoints_:
             raise CjmlError(
                 f"No actionable touchpoint was delivered at least {self.min_deliveries} times in "
                 f"the training history ({self.deliveries_ or 'none at all'}), so their effects "
                 f"cannot be learned. Train on a longer history, or mark the touchpoints the "
-                f"business delivers as actionable in the journey map.")
+                f"business delivers as actionable in the journey map."
+            )
         self.categories_ = {}
         for name in X.columns:
             if not str(name).startswith("attribute_") and name != "current_stage":
@@ -511,9 +562,11 @@ class TouchpointResponseModel(BaseEstimator):
             self.categories_[name] = sorted(float(c) for c in keep)
         self.numeric_ = {n: how for n, how in _NUMERIC_MODERATORS.items() if n in X.columns}
         z = self._moderators(X)
-        self.moderators_ = (["intercept"]
-                            + [f"{n}={c:g}" for n, cs in self.categories_.items() for c in cs]
-                            + list(self.numeric_))
+        self.moderators_ = (
+            ["intercept"]
+            + [f"{n}={c:g}" for n, cs in self.categories_.items() for c in cs]
+            + list(self.numeric_)
+        )
         code = pd.Index(self.touchpoints_).get_indexer(arm)
         design = [_logit(base_risk)[:, None], z]
         design += [z * (code == j)[:, None] for j in range(len(self.touchpoints_))]
@@ -521,7 +574,7 @@ class TouchpointResponseModel(BaseEstimator):
         m = z.shape[1]
         self.coef_shared_ = lr.coef_[0, : 1 + m]
         self.intercept_ = float(lr.intercept_[0])
-        self.coef_touchpoint_ = lr.coef_[0, 1 + m:].reshape(len(self.touchpoints_), m).T
+        self.coef_touchpoint_ = lr.coef_[0, 1 + m :].reshape(len(self.touchpoints_), m).T
         self.n_rows_ = len(y)
         return self
 
@@ -544,14 +597,26 @@ class TouchpointResponseModel(BaseEstimator):
         """
         check_is_fitted(self)
         z = self._moderators(X)
-        shared = (self.intercept_ + self.coef_shared_[0] * _logit(base_risk)
-                  + z @ self.coef_shared_[1:])
+        shared = (
+            self.intercept_ + self.coef_shared_[0] * _logit(base_risk) + z @ self.coef_shared_[1:]
+        )
         return expit(shared), expit(shared[:, None] + z @ self.coef_touchpoint_)
 
 
-def fit_touchpoint_response(log, featurizer, churn_model, *, start, end, horizon="30D",
-                            journey_map=None, max_rows=300_000, random_state=0, C=1.0,
-                            min_deliveries=30) -> TouchpointResponseModel:
+def fit_touchpoint_response(
+    log,
+    featurizer,
+    churn_model,
+    *,
+    start,
+    end,
+    horizon="30D",
+    journey_map=None,
+    max_rows=300_000,
+    random_state=0,
+    C=1.0,
+    min_deliveries=30,
+) -> TouchpointResponseModel:
     """Learn what followed each actionable touchpoint in a log.
 
     Parameters
@@ -587,14 +652,22 @@ def fit_touchpoint_response(log, featurizer, churn_model, *, start, end, horizon
     """
     from cjml.effects import build_anchors
 
-    anchors = build_anchors(log, featurizer, start=start, end=end, horizon=horizon,
-                            journey_map=journey_map, max_rows=max_rows,
-                            random_state=random_state)
+    anchors = build_anchors(
+        log,
+        featurizer,
+        start=start,
+        end=end,
+        horizon=horizon,
+        journey_map=journey_map,
+        max_rows=max_rows,
+        random_state=random_state,
+    )
     return fit_response_on_anchors(anchors, churn_model, C=C, min_deliveries=min_deliveries)
 
 
-def fit_response_on_anchors(anchors, churn_model, *, C=1.0, min_deliveries=30
-                            ) -> TouchpointResponseModel:
+def fit_response_on_anchors(
+    anchors, churn_model, *, C=1.0, min_deliveries=30
+) -> TouchpointResponseModel:
     """Fit the response model on anchor rows from :func:`cjml.effects.build_anchors`.
 
     Parameters
@@ -613,7 +686,8 @@ def fit_response_on_anchors(anchors, churn_model, *, C=1.0, min_deliveries=30
     names = np.asarray((None,) + tuple(anchors.touchpoints), dtype=object)
     base = churn_model.predict_proba(anchors.X)[:, 1]
     return TouchpointResponseModel(C=C, min_deliveries=min_deliveries).fit(
-        anchors.X, anchors.y.astype(int), touchpoint=names[anchors.arm], base_risk=base)
+        anchors.X, anchors.y.astype(int), touchpoint=names[anchors.arm], base_risk=base
+    )
 
 
 @dataclass
@@ -637,8 +711,17 @@ class _Estimates:
 
 
 #: The methods a recommender can use; "auto" follows the policy the bundle chose.
-METHODS = ("auto", "dr-rank", "dr-point", "dr", "response", "s-learner", "single", "naive",
-           "no action")
+METHODS = (
+    "auto",
+    "dr-rank",
+    "dr-point",
+    "dr",
+    "response",
+    "s-learner",
+    "single",
+    "naive",
+    "no action",
+)
 
 
 class TouchpointRecommender:
@@ -702,9 +785,21 @@ class TouchpointRecommender:
     after each and the reduction, and a one-line reason.
     """
 
-    def __init__(self, churn_model, featurizer, journey_map=None, *, response_model=None,
-                 method="auto", rules=None, top_k=3, batch_customers=10_000,
-                 effects_model=None, policy=None, n_jobs=None):
+    def __init__(
+        self,
+        churn_model,
+        featurizer,
+        journey_map=None,
+        *,
+        response_model=None,
+        method="auto",
+        rules=None,
+        top_k=3,
+        batch_customers=10_000,
+        effects_model=None,
+        policy=None,
+        n_jobs=None,
+    ):
         self.effects_model = effects_model
         self.policy = policy
         self.churn_model = churn_model
@@ -718,8 +813,9 @@ class TouchpointRecommender:
         self.n_jobs = n_jobs
 
     @classmethod
-    def from_bundle(cls, bundle, *, rules=None, top_k=3, method="auto", n_jobs=None
-                    ) -> TouchpointRecommender:
+    def from_bundle(
+        cls, bundle, *, rules=None, top_k=3, method="auto", n_jobs=None
+    ) -> TouchpointRecommender:
         """The recommender of a trained :class:`~cjml.ModelBundle`.
 
         Parameters
@@ -749,16 +845,28 @@ class TouchpointRecommender:
                 "This bundle has no touchpoint effects (it was trained by an older cjml, "
                 "with recommender=False, or on a history without enough actionable "
                 "touchpoints), so it cannot recommend. Retrain it with `cjml train`, or use "
-                "method='s-learner'.")
-        return cls(models["churn"], bundle.featurizer, bundle.journey_map,
-                   response_model=response, method=method, rules=rules, top_k=top_k,
-                   effects_model=effects, policy=policy, n_jobs=n_jobs)
+                "method='s-learner'."
+            )
+        return cls(
+            models["churn"],
+            bundle.featurizer,
+            bundle.journey_map,
+            response_model=response,
+            method=method,
+            rules=rules,
+            top_k=top_k,
+            effects_model=effects,
+            policy=policy,
+            n_jobs=n_jobs,
+        )
 
     def _method(self) -> str:
         """The method in force: ``method``, or the bundle's policy with "auto"."""
         if self.method not in METHODS:
-            raise CjmlError(f"method must be one of {list(METHODS)!r}, got {self.method!r}."
-                            f"{_did_you_mean(str(self.method), METHODS)}")
+            raise CjmlError(
+                f"method must be one of {list(METHODS)!r}, got {self.method!r}."
+                f"{_did_you_mean(str(self.method), METHODS)}"
+            )
         if self.method != "auto":
             return self.method
         if self.policy is not None:
@@ -777,8 +885,9 @@ class TouchpointRecommender:
         return rules
 
     # ------------------------------------------------------------------ estimates
-    def _estimate(self, log, cutoff, features, churn_risk, customers=None, lookback=None
-                  ) -> _Estimates:
+    def _estimate(
+        self, log, cutoff, features, churn_risk, customers=None, lookback=None
+    ) -> _Estimates:
         log = as_log(log)
         jm = self._map()
         rules = self._rules(jm)
@@ -788,16 +897,20 @@ class TouchpointRecommender:
             features = self.featurizer.transform(log, cutoff=cutoff_ts)
         missing = [c for c in names if c not in features.columns]
         if missing:
-            raise CjmlError(f"features lack {len(missing)} of the model's columns, e.g. "
-                            f"{missing[:3]!r}; pass the output of the bundle's featurizer at the "
-                            f"same cutoff.")
+            raise CjmlError(
+                f"features lack {len(missing)} of the model's columns, e.g. "
+                f"{missing[:3]!r}; pass the output of the bundle's featurizer at the "
+                f"same cutoff."
+            )
         X = features[names]
         if customers is not None:
             X = X.reindex(pd.Index(customers, name=X.index.name))
         elif lookback is not None:
             # the population: customers with an event in (cutoff - lookback, cutoff]
-            recent = _last_event_ns(log, X.index, cutoff_ts) > (
-                cutoff_ts - to_timedelta(lookback, "lookback")).value
+            recent = (
+                _last_event_ns(log, X.index, cutoff_ts)
+                > (cutoff_ts - to_timedelta(lookback, "lookback")).value
+            )
             X = X[recent]
             if churn_risk is not None:
                 churn_risk = np.asarray(churn_risk, dtype=float)[recent]
@@ -808,8 +921,10 @@ class TouchpointRecommender:
         else:
             risk = np.asarray(churn_risk, dtype=float)
             if risk.shape != (n,):
-                raise CjmlError(f"churn_risk has {risk.shape[0] if risk.ndim else 0} values for "
-                                f"{n} customers; pass one per row of features, in their order.")
+                raise CjmlError(
+                    f"churn_risk has {risk.shape[0] if risk.ndim else 0} values for "
+                    f"{n} customers; pass one per row of features, in their order."
+                )
 
         last_ns = _last_event_ns(log, ids, cutoff_ts)
         seen = last_ns != np.iinfo(np.int64).min
@@ -862,8 +977,10 @@ class TouchpointRecommender:
             lo, hi = effect.copy(), effect.copy()
             if len(rows):
                 effect[rows], lo[rows], hi[rows] = dr.predict(
-                    X_at_last.iloc[rows], base_risk=base_risk[rows],
-                    overlap=method not in ("single", "naive"))
+                    X_at_last.iloc[rows],
+                    base_risk=base_risk[rows],
+                    overlap=method not in ("single", "naive"),
+                )
             keep = [dr.touchpoints.index(touchpoints[j]) for j in dr_cols]
             effect, lo, hi = effect[:, keep], lo[:, keep], hi[:, keep]
             low[:, dr_cols] = reach[:, None] * -hi  # a negative effect on P(silent) helps
@@ -871,33 +988,39 @@ class TouchpointRecommender:
             no_overlap[:, dr_cols] = np.isnan(effect)
             table = dr.evidence
             counts = np.zeros((len(jm.stages) + 1, T), dtype=np.int64)
-            arm_to_col = {dr.all_touchpoints.index(t) + 1: touchpoints.index(t)
-                          for t in dr.all_touchpoints if t in touchpoints}
+            arm_to_col = {
+                dr.all_touchpoints.index(t) + 1: touchpoints.index(t)
+                for t in dr.all_touchpoints
+                if t in touchpoints
+            }
             for s_, a, c in table[["stage", "arm", "n"]].itertuples(index=False):
                 if a in arm_to_col and -1 <= s_ < len(jm.stages):
                     counts[s_, arm_to_col[a]] += c  # index -1: stage unknown (last row)
             evidence = counts[stage]
         if method in ("dr-rank", "dr", "dr-point", "single", "naive", "no action"):
             if dr is None:
-                raise CjmlError(f"method={method!r} needs the doubly robust effects that "
-                                "cjml.train fits; build the recommender with "
-                                "TouchpointRecommender.from_bundle(bundle) from a bundle trained "
-                                "by this version of cjml.")
+                raise CjmlError(
+                    f"method={method!r} needs the doubly robust effects that "
+                    "cjml.train fits; build the recommender with "
+                    "TouchpointRecommender.from_bundle(bundle) from a bundle trained "
+                    "by this version of cjml."
+                )
             estimated[dr_cols] = True
             with np.errstate(invalid="ignore"):
                 after[:, dr_cols] = risk[:, None] - (low[:, dr_cols] + high[:, dr_cols]) / 2
             min_deliveries = dr.min_deliveries
         elif method == "response":
             if self.response_model is None:
-                raise CjmlError("method='response' needs a fitted response_model; build the "
-                                "recommender with TouchpointRecommender.from_bundle(bundle).")
+                raise CjmlError(
+                    "method='response' needs a fitted response_model; build the "
+                    "recommender with TouchpointRecommender.from_bundle(bundle)."
+                )
             model = self.response_model
             known = [touchpoints.index(t) for t in model.touchpoints_ if t in touchpoints]
             estimated[known] = True
             engaged, treated = model.predict_risks(X, risk)
             cols = [model.touchpoints_.index(touchpoints[j]) for j in known]
-            after[:, known] = (risk[:, None]
-                               - reach[:, None] * (engaged[:, None] - treated[:, cols]))
+            after[:, known] = risk[:, None] - reach[:, None] * (engaged[:, None] - treated[:, cols])
             min_deliveries = model.min_deliveries
         elif method == "s-learner":
             estimated[:] = True
@@ -909,18 +1032,19 @@ class TouchpointRecommender:
                 if len(r_idx) == 0:
                     continue
                 r_idx = rows[r_idx]
-                cand = self.featurizer.with_event(X.iloc[r_idx],
-                                                  np.asarray(touchpoints, dtype=object)[t_idx],
-                                                  cutoff=cutoff_ts)
+                cand = self.featurizer.with_event(
+                    X.iloc[r_idx], np.asarray(touchpoints, dtype=object)[t_idx], cutoff=cutoff_ts
+                )
                 with_t = self.churn_model.predict_proba(cand[names])[:, 1]
-                after[r_idx, t_idx] = (risk[r_idx]
-                                       - reach[r_idx] * (risk_if_there[r_idx] - with_t))
+                after[r_idx, t_idx] = risk[r_idx] - reach[r_idx] * (risk_if_there[r_idx] - with_t)
         if method in ("response", "s-learner"):
             # the doubly robust interval's width, around this method's own estimate
             centre = (low + high) / 2
             with np.errstate(invalid="ignore"):
-                low, high = (risk[:, None] - after) - (centre - low), \
-                    (risk[:, None] - after) + (high - centre)
+                low, high = (
+                    (risk[:, None] - after) - (centre - low),
+                    (risk[:, None] - after) + (high - centre),
+                )
         unestimated = [j for j in range(T) if not estimated[j]]
         eligible[:, unestimated] = False  # too rarely delivered to estimate: never ranked
         after[~eligible] = np.nan
@@ -945,21 +1069,31 @@ class TouchpointRecommender:
         if unestimated:
             mask = np.zeros((n, T), dtype=bool)
             mask[:, unestimated] = deliverable[:, unestimated]
-            block(mask, f"delivered fewer than {min_deliveries} times in the training history: "
-                        "effect not estimated")
+            block(
+                mask,
+                f"delivered fewer than {min_deliveries} times in the training history: "
+                "effect not estimated",
+            )
         if method in ("dr-rank", "dr", "dr-point"):
-            block(no_overlap & eligible, "no comparable customers received it (no overlap): "
-                                         "effect not estimated")
+            block(
+                no_overlap & eligible,
+                "no comparable customers received it (no overlap): effect not estimated",
+            )
         policy = self.policy  # its single touchpoint and stage rule serve the explicit methods too
         reason = "" if policy is None or self.method != "auto" else policy.reason
         if method == "dr":
             with np.errstate(invalid="ignore"):
-                block(eligible & ~(low > 0), "not enough evidence that it helps (the interval on "
-                                             "the reduction includes no effect)")
+                block(
+                    eligible & ~(low > 0),
+                    "not enough evidence that it helps (the interval on "
+                    "the reduction includes no effect)",
+                )
         elif method == "dr-rank":
             with np.errstate(invalid="ignore"):
-                block(eligible & (high < 0), "it surely raises the risk (the whole interval on "
-                                             "the reduction is below zero)")
+                block(
+                    eligible & (high < 0),
+                    "it surely raises the risk (the whole interval on the reduction is below zero)",
+                )
         elif method == "single":
             chosen = None if policy is None else policy.touchpoint
             if chosen is None:  # without a policy: the best mean effect over these customers
@@ -967,16 +1101,22 @@ class TouchpointRecommender:
             mask = np.ones((n, T), dtype=bool)
             if chosen in touchpoints:
                 mask[:, touchpoints.index(chosen)] = False
-            block(mask & eligible, f"the policy kept gives {chosen.replace('_', ' ')} to every "
-                                   "eligible customer" + (f" ({reason})" if reason else ""))
+            block(
+                mask & eligible,
+                f"the policy kept gives {chosen.replace('_', ' ')} to every "
+                "eligible customer" + (f" ({reason})" if reason else ""),
+            )
         elif method == "naive":
             rule = {} if policy is None else policy.stage_rule
             mask = np.ones((n, T), dtype=bool)
             for s_, t in rule.items():
                 if t in touchpoints:
                     mask[stage == int(s_), touchpoints.index(t)] = False
-            block(mask & eligible, "the policy kept gives each stage the touchpoint after which "
-                                   "customers most often came back")
+            block(
+                mask & eligible,
+                "the policy kept gives each stage the touchpoint after which "
+                "customers most often came back",
+            )
         elif method == "no action":
             block(eligible, reason or "no touchpoint is recommended (method='no action')")
         for name in rules.exclude:
@@ -987,17 +1127,32 @@ class TouchpointRecommender:
             full = used >= cap.max_contacts
             what = "contacts" if cap.touchpoint == ANY_CONTACT else cap.touchpoint
             texts.append(f"cap reached: {cap.max_contacts} {what} in {cap.days:g} days")
-            capped = (range(T) if cap.touchpoint == ANY_CONTACT
-                      else [touchpoints.index(cap.touchpoint)])
+            capped = (
+                range(T) if cap.touchpoint == ANY_CONTACT else [touchpoints.index(cap.touchpoint)]
+            )
             for j in capped:
                 blocked[full & (blocked[:, j] == 0), j] = len(texts) - 1
         allowed = eligible & (blocked == 0)
-        return _Estimates(ids, stage, risk, reach, risk_if_there, after, allowed, blocked,
-                          np.asarray(texts, dtype=object), low, high, evidence, method,
-                          reason)
+        return _Estimates(
+            ids,
+            stage,
+            risk,
+            reach,
+            risk_if_there,
+            after,
+            allowed,
+            blocked,
+            np.asarray(texts, dtype=object),
+            low,
+            high,
+            evidence,
+            method,
+            reason,
+        )
 
-    def effects(self, log, *, cutoff=None, features=None, churn_risk=None, lookback=None
-                ) -> pd.DataFrame:
+    def effects(
+        self, log, *, cutoff=None, features=None, churn_risk=None, lookback=None
+    ) -> pd.DataFrame:
         """Expected risk after each eligible touchpoint, for every customer.
 
         Parameters
@@ -1033,24 +1188,35 @@ class TouchpointRecommender:
         costs = self._rules(jm).unit_costs(jm)
         r, t = np.nonzero(~np.isnan(est.after))
         stages = np.asarray(jm.stages + (None,), dtype=object)
-        return pd.DataFrame({
-            "customer_id": est.customer_ids.take(r),
-            "stage": stages[est.stage[r]],
-            "touchpoint": np.asarray(touchpoints, dtype=object)[t],
-            "baseline_risk": est.risk[r],
-            "expected_risk": est.after[r, t],
-            "risk_reduction": est.risk[r] - est.after[r, t],
-            "risk_reduction_low": est.low[r, t],
-            "risk_reduction_high": est.high[r, t],
-            "evidence": est.evidence[r, t],
-            "reach_probability": est.reach[r],
-            "cost": np.asarray([costs[x] for x in touchpoints])[t],
-            "allowed": est.allowed[r, t],
-            "blocked_by": est.blocked_texts[est.blocked[r, t]],
-        })
+        return pd.DataFrame(
+            {
+                "customer_id": est.customer_ids.take(r),
+                "stage": stages[est.stage[r]],
+                "touchpoint": np.asarray(touchpoints, dtype=object)[t],
+                "baseline_risk": est.risk[r],
+                "expected_risk": est.after[r, t],
+                "risk_reduction": est.risk[r] - est.after[r, t],
+                "risk_reduction_low": est.low[r, t],
+                "risk_reduction_high": est.high[r, t],
+                "evidence": est.evidence[r, t],
+                "reach_probability": est.reach[r],
+                "cost": np.asarray([costs[x] for x in touchpoints])[t],
+                "allowed": est.allowed[r, t],
+                "blocked_by": est.blocked_texts[est.blocked[r, t]],
+            }
+        )
 
-    def recommend(self, log, *, cutoff=None, features=None, churn_risk=None, top_k=None,
-                  customers=None, lookback=None) -> pd.DataFrame:
+    def recommend(
+        self,
+        log,
+        *,
+        cutoff=None,
+        features=None,
+        churn_risk=None,
+        top_k=None,
+        customers=None,
+        lookback=None,
+    ) -> pd.DataFrame:
         """The top touchpoints for each customer, with their expected effect and a reason.
 
         Parameters
@@ -1122,25 +1288,26 @@ class TouchpointRecommender:
         if rules.budget is not None:
             first = order[:, 0]
             first_reduction = np.where(ranked[:, 0], reduction[np.arange(n), first], np.nan)
-            over_budget = _over_budget(first_reduction, costs[first], rules.budget,
-                                       ranks_by_cost=rules.ranks_by_cost)
+            over_budget = _over_budget(
+                first_reduction, costs[first], rules.budget, ranks_by_cost=rules.ranks_by_cost
+            )
             ranked &= ~over_budget[:, None]
 
         stages = np.asarray(jm.stages + (None,), dtype=object)
-        out = pd.DataFrame({"stage": stages[est.stage], "baseline_risk": est.risk,
-                            "reach_probability": est.reach}, index=est.customer_ids)
+        out = pd.DataFrame(
+            {"stage": stages[est.stage], "baseline_risk": est.risk, "reach_probability": est.reach},
+            index=est.customer_ids,
+        )
         rows = np.arange(n)
         for k in range(top_k):
             suffix = "" if k == 0 else f"_{k + 1}"
             col, ok = order[:, k], ranked[:, k]
             # numpy's stubs refuse None, a valid (object) scalar for where()
-            out[f"recommended_touchpoint{suffix}"] = np.where(
-                ok, touchpoints[col], None)  # type: ignore[call-overload]
+            out[f"recommended_touchpoint{suffix}"] = np.where(ok, touchpoints[col], None)  # type: ignore[call-overload]
             out[f"expected_risk{suffix}"] = np.where(ok, est.after[rows, col], np.nan)
             out[f"expected_risk_reduction{suffix}"] = np.where(ok, reduction[rows, col], np.nan)
             out[f"expected_risk_reduction_low{suffix}"] = np.where(ok, est.low[rows, col], np.nan)
-            out[f"expected_risk_reduction_high{suffix}"] = np.where(ok, est.high[rows, col],
-                                                                   np.nan)
+            out[f"expected_risk_reduction_high{suffix}"] = np.where(ok, est.high[rows, col], np.nan)
             out[f"evidence{suffix}"] = np.where(ok, est.evidence[rows, col], -1)
             with np.errstate(invalid="ignore"):
                 out[f"uncertain{suffix}"] = ok & ~(est.low[rows, col] > 0)
@@ -1149,8 +1316,9 @@ class TouchpointRecommender:
         return out
 
 
-def estimate_effects(bundle, log, *, cutoff=None, rules=None, lookback=None, n_jobs=None
-                     ) -> pd.DataFrame:
+def estimate_effects(
+    bundle, log, *, cutoff=None, rules=None, lookback=None, n_jobs=None
+) -> pd.DataFrame:
     """Expected risk reduction of every eligible touchpoint for every customer.
 
     Shorthand for ``TouchpointRecommender.from_bundle(bundle, rules=rules)
@@ -1179,7 +1347,8 @@ def estimate_effects(bundle, log, *, cutoff=None, rules=None, lookback=None, n_j
         See :meth:`TouchpointRecommender.effects`.
     """
     return TouchpointRecommender.from_bundle(bundle, rules=rules, n_jobs=n_jobs).effects(
-        log, cutoff=cutoff, lookback=lookback)
+        log, cutoff=cutoff, lookback=lookback
+    )
 
 
 # ---------------------------------------------------------------------- helpers
@@ -1250,8 +1419,9 @@ def _last_event_ns(log, ids: pd.Index, cutoff: pd.Timestamp) -> np.ndarray:
     return np.where(where >= 0, last[np.maximum(where, 0)], np.iinfo(np.int64).min)
 
 
-def _contacts(log, ids: pd.Index, cutoff: pd.Timestamp, cap: ContactCap, jm: JourneyMap
-              ) -> np.ndarray:
+def _contacts(
+    log, ids: pd.Index, cutoff: pd.Timestamp, cap: ContactCap, jm: JourneyMap
+) -> np.ndarray:
     """How many of the capped touchpoints each customer had in the cap's window."""
     names = jm.actionable_touchpoints if cap.touchpoint == ANY_CONTACT else (cap.touchpoint,)
     categories = list(log.frame["touchpoint"].cat.categories)
@@ -1276,8 +1446,9 @@ def _pct(p: np.ndarray) -> np.ndarray:
     """Probabilities as percentages: whole points from 1% to 99%, one decimal outside."""
     p = np.asarray(p, dtype=float) * 100
     tenths = np.round(p * 10).astype(np.int64)  # integer formatting is fast, np.char.mod is not
-    one_decimal = np.char.add(np.char.add((tenths // 10).astype(str), "."),
-                              (tenths % 10).astype(str))
+    one_decimal = np.char.add(
+        np.char.add((tenths // 10).astype(str), "."), (tenths % 10).astype(str)
+    )
     whole = np.round(p).astype(np.int64).astype(str)
     text = np.where((p >= 1) & (p < 99), whole, one_decimal)
     return np.char.add(text, "%").astype(object)
@@ -1286,8 +1457,9 @@ def _pct(p: np.ndarray) -> np.ndarray:
 def _pct1(p: np.ndarray) -> np.ndarray:
     """Probabilities as percentages with one decimal."""
     tenths = np.round(np.asarray(p, dtype=float) * 1000).astype(np.int64)
-    return np.char.add(np.char.add(np.char.add((tenths // 10).astype(str), "."),
-                                   (tenths % 10).astype(str)), "%").astype(object)
+    return np.char.add(
+        np.char.add(np.char.add((tenths // 10).astype(str), "."), (tenths % 10).astype(str)), "%"
+    ).astype(object)
 
 
 def _signed_points(d: np.ndarray) -> np.ndarray:
@@ -1295,8 +1467,9 @@ def _signed_points(d: np.ndarray) -> np.ndarray:
     tenths = np.round(np.asarray(d, dtype=float) * 1000).astype(np.int64)
     sign = np.where(tenths < 0, "-", "")
     a = np.abs(tenths)
-    return np.char.add(np.char.add(np.char.add(sign, (a // 10).astype(str)), "."),
-                       (a % 10).astype(str)).astype(object)
+    return np.char.add(
+        np.char.add(np.char.add(sign, (a // 10).astype(str)), "."), (a % 10).astype(str)
+    ).astype(object)
 
 
 def _points(d: np.ndarray) -> np.ndarray:
@@ -1311,16 +1484,22 @@ def _points(d: np.ndarray) -> np.ndarray:
     return np.char.add(text, " points").astype(object)
 
 
-def _reasons(est: _Estimates, out: pd.DataFrame, act: np.ndarray, over_budget: np.ndarray,
-             rules: RecommendationRules, jm: JourneyMap) -> np.ndarray:
+def _reasons(
+    est: _Estimates,
+    out: pd.DataFrame,
+    act: np.ndarray,
+    over_budget: np.ndarray,
+    rules: RecommendationRules,
+    jm: JourneyMap,
+) -> np.ndarray:
     """One line per customer that says why (or why not) the first touchpoint."""
     n = len(out)
     first = out["recommended_touchpoint"]
     has = first.notna().to_numpy()
-    floor = (f" by more than {rules.min_reduction * 100:g} points" if rules.min_reduction > 0
-             else "")
-    reasons = np.full(n, f"no allowed touchpoint is expected to lower the risk{floor}",
-                      dtype=object)
+    floor = f" by more than {rules.min_reduction * 100:g} points" if rules.min_reduction > 0 else ""
+    reasons = np.full(
+        n, f"no allowed touchpoint is expected to lower the risk{floor}", dtype=object
+    )
     if has.any():
         risk, after, reach = est.risk[has], out["expected_risk"].to_numpy()[has], est.reach[has]
         before_text, after_text = _pct(risk), _pct(after)
@@ -1330,20 +1509,42 @@ def _reasons(est: _Estimates, out: pd.DataFrame, act: np.ndarray, over_budget: n
         high = out["expected_risk_reduction_high"].to_numpy()[has]
         evidence = out["evidence"].to_numpy()[has]
         name = first[has].str.replace("_", " ").to_numpy()
-        text = name + " lowers the drop-off risk from " + before_text + " to " + after_text \
-            + " (" + _points(risk - after) + ")"
+        text = (
+            name
+            + " lowers the drop-off risk from "
+            + before_text
+            + " to "
+            + after_text
+            + " ("
+            + _points(risk - after)
+            + ")"
+        )
         worse = ~(risk - after > 0)  # dr-rank: the best touchpoint if contacted at all
-        text[worse] = (name[worse] + " is the best touchpoint if they are contacted: the "
-                       "drop-off risk from " + before_text[worse] + " to " + after_text[worse]
-                       + " (+" + _signed_points(after[worse] - risk[worse]) + " points)")
+        text[worse] = (
+            name[worse] + " is the best touchpoint if they are contacted: the "
+            "drop-off risk from "
+            + before_text[worse]
+            + " to "
+            + after_text[worse]
+            + " (+"
+            + _signed_points(after[worse] - risk[worse])
+            + " points)"
+        )
         known = ~np.isnan(low)
-        text[known] += ("; interval " + _signed_points(low[known]) + " to "
-                        + _signed_points(high[known]) + ", " + evidence[known].astype(str)
-                        + " customers in this stage received it")
+        text[known] += (
+            "; interval "
+            + _signed_points(low[known])
+            + " to "
+            + _signed_points(high[known])
+            + ", "
+            + evidence[known].astype(str)
+            + " customers in this stage received it"
+        )
         text[known & ~(low > 0)] += "; uncertain: it may not help"
         unlikely = reach < 0.5
-        text[unlikely] += ("; only a " + _pct(reach[unlikely])
-                           + " chance they are still there to receive it")
+        text[unlikely] += (
+            "; only a " + _pct(reach[unlikely]) + " chance they are still there to receive it"
+        )
         reasons[has] = text
     nothing = ~has & ~est.allowed.any(axis=1)
     ruled_out = (est.blocked > 0).any(axis=1)
@@ -1357,7 +1558,12 @@ def _reasons(est: _Estimates, out: pd.DataFrame, act: np.ndarray, over_budget: n
     reasons[over_budget] = "budget spent on customers with larger expected reductions"
     if rules.min_risk > 0:
         below = ~act
-        reasons[below] = ("risk " + _pct(est.risk[below]) + " is below the "
-                          + _pct(np.array([rules.min_risk]))[0] + " threshold")
+        reasons[below] = (
+            "risk "
+            + _pct(est.risk[below])
+            + " is below the "
+            + _pct(np.array([rules.min_risk]))[0]
+            + " threshold"
+        )
     reasons[np.isnan(est.reach)] = "no event before the cutoff: nothing to base a recommendation on"
     return reasons

@@ -54,8 +54,14 @@ from cjml.labels import (
 )
 from cjml.models import ChurnModel, NextStageModel, _check_n_jobs, _with_threads
 
-__all__ = ["CLUSTER_ROUNDS", "DEFAULT_N_CUTOFFS", "DEFAULT_STEP", "evaluate", "event_columns_used",
-           "train"]
+__all__ = [
+    "CLUSTER_ROUNDS",
+    "DEFAULT_N_CUTOFFS",
+    "DEFAULT_STEP",
+    "evaluate",
+    "event_columns_used",
+    "train",
+]
 
 #: Rolling cutoffs used when none are given: this many, this far apart.
 DEFAULT_N_CUTOFFS = 20
@@ -93,11 +99,27 @@ def event_columns_used(log, featurizer=None) -> list[str]:
     return used
 
 
-def train(log, *, horizon="30D", lookback="90D", cutoffs=None, n_cutoffs=DEFAULT_N_CUTOFFS,
-          step=DEFAULT_STEP, test_cutoff=None, holdout=True, featurizer=None, churn_params=None,
-          stage_params=None, response_params=None, recommender=True, engine="local",
-          scheduler=None, cv=None, progress=False, n_jobs=None
-          ) -> tuple[ModelBundle, EvaluationReport | None]:
+def train(
+    log,
+    *,
+    horizon="30D",
+    lookback="90D",
+    cutoffs=None,
+    n_cutoffs=DEFAULT_N_CUTOFFS,
+    step=DEFAULT_STEP,
+    test_cutoff=None,
+    holdout=True,
+    featurizer=None,
+    churn_params=None,
+    stage_params=None,
+    response_params=None,
+    recommender=True,
+    engine="local",
+    scheduler=None,
+    cv=None,
+    progress=False,
+    n_jobs=None,
+) -> tuple[ModelBundle, EvaluationReport | None]:
     """Train the churn and next-stage models, evaluated on a held-out later cutoff.
 
     Parameters
@@ -177,31 +199,43 @@ def train(log, *, horizon="30D", lookback="90D", cutoffs=None, n_cutoffs=DEFAULT
     if engine not in ("local", "dask"):
         raise ValueError(f"engine must be 'local' or 'dask', got {engine!r}.")
     if scheduler is not None and engine != "dask":
-        raise ValueError("scheduler= is for training on a cluster: pass engine='dask' "
-                         "(--engine dask) with it, or leave it out.")
+        raise ValueError(
+            "scheduler= is for training on a cluster: pass engine='dask' "
+            "(--engine dask) with it, or leave it out."
+        )
     n_jobs = _check_n_jobs(n_jobs)
     log = as_log(log)
     horizon = to_timedelta(horizon)
     lookback_td = None if lookback is None else to_timedelta(lookback, "lookback")
     if cv is not None:
         if not holdout:
-            raise ValueError("cv= evaluates by cross-validation over customers, and "
-                             "holdout=False (--no-holdout) asks for no evaluation: pass one or "
-                             "the other.")
+            raise ValueError(
+                "cv= evaluates by cross-validation over customers, and "
+                "holdout=False (--no-holdout) asks for no evaluation: pass one or "
+                "the other."
+            )
         cutoffs = [_cv_cutoff(log, cutoffs, test_cutoff, horizon)]
     elif cutoffs is None:
         last = None if test_cutoff is None else to_utc_timestamp(test_cutoff, log.timezone)
         end = _data_end(log, None)
-        if (holdout and (last is None or last + horizon <= end)  # else make_labels explains
-                and not _holdout_fits(_first_event(log), end, horizon, n_cutoffs,
-                                      to_timedelta(step, "step"), last)):
-            raise ValueError(_holdout_advice(log, horizon, n_cutoffs=n_cutoffs, step=step,
-                                             last=last))
-        cutoffs = rolling_cutoffs(log, horizon=horizon, n=n_cutoffs, step=step,
-                                  last=test_cutoff)
+        if (
+            holdout
+            and (last is None or last + horizon <= end)  # else make_labels explains
+            and not _holdout_fits(
+                _first_event(log), end, horizon, n_cutoffs, to_timedelta(step, "step"), last
+            )
+        ):
+            raise ValueError(
+                _holdout_advice(log, horizon, n_cutoffs=n_cutoffs, step=step, last=last)
+            )
+        cutoffs = rolling_cutoffs(log, horizon=horizon, n=n_cutoffs, step=step, last=test_cutoff)
     else:
-        cutoffs = sorted(pd.Timestamp(c) if pd.Timestamp(c).tzinfo else
-                         pd.Timestamp(c, tz=log.timezone).tz_convert("UTC") for c in cutoffs)
+        cutoffs = sorted(
+            pd.Timestamp(c)
+            if pd.Timestamp(c).tzinfo
+            else pd.Timestamp(c, tz=log.timezone).tz_convert("UTC")
+            for c in cutoffs
+        )
     test = None
     train_cutoffs = list(cutoffs)
     if holdout and cv is None:
@@ -210,8 +244,11 @@ def train(log, *, horizon="30D", lookback="90D", cutoffs=None, n_cutoffs=DEFAULT
             test = test.tz_localize(log.timezone).tz_convert("UTC")
         train_cutoffs = [c for c in cutoffs if c + horizon <= test]
         if not train_cutoffs:
-            raise ValueError(_holdout_advice(log, horizon, n_cutoffs=n_cutoffs, step=step,
-                                             last=test, cutoffs=cutoffs))
+            raise ValueError(
+                _holdout_advice(
+                    log, horizon, n_cutoffs=n_cutoffs, step=step, last=test, cutoffs=cutoffs
+                )
+            )
     steps = _progress(progress, 6 if holdout else 5, "train")
     featurizer = JourneyFeaturizer() if featurizer is None else clone(featurizer)
     if n_jobs is not None:
@@ -221,14 +258,16 @@ def train(log, *, horizon="30D", lookback="90D", cutoffs=None, n_cutoffs=DEFAULT
         # An empty population at an early cutoff is reported by make_training_set; the
         # remaining cutoffs still train.
         warnings.simplefilter("ignore", UserWarning)
-        train_set = make_training_set(log, train_cutoffs, horizon=horizon, lookback=lookback_td,
-                                      featurizer=featurizer)
+        train_set = make_training_set(
+            log, train_cutoffs, horizon=horizon, lookback=lookback_td, featurizer=featurizer
+        )
     if train_set.empty or train_set["churn"].nunique() < 2:
         raise ValueError(
             f"The training cutoffs {[str(c.date()) for c in train_cutoffs]} give "
             f"{len(train_set)} rows with churn values {sorted(train_set['churn'].unique())}: "
             "both churners and stayers are needed. Use more cutoffs, a longer lookback or "
-            "more customers.")
+            "more customers."
+        )
     steps.update()
     names = list(featurizer.feature_names_out_)
     common = {"horizon": horizon, "categorical_features": list(featurizer.categorical_features_)}
@@ -246,8 +285,9 @@ def train(log, *, horizon="30D", lookback="90D", cutoffs=None, n_cutoffs=DEFAULT
         churn = ChurnModel(**{**common, **(churn_params or {})})
         churn.fit(X, train_set["churn"], cutoffs=row_cutoffs, client=client)
         steps.update()
-        stage = NextStageModel(**{**common, "classes": [*log.journey_map.stages, DROPPED],
-                                  **(stage_params or {})})
+        stage = NextStageModel(
+            **{**common, "classes": [*log.journey_map.stages, DROPPED], **(stage_params or {})}
+        )
         stage.fit(X, train_set["next_stage"].astype(str), cutoffs=row_cutoffs, client=client)
     finally:
         for obj in owned or ():
@@ -255,25 +295,43 @@ def train(log, *, horizon="30D", lookback="90D", cutoffs=None, n_cutoffs=DEFAULT
     stage.attach_churn_model(churn)  # P(dropped) = the calibrated churn risk
     steps.update()
     models = {"churn": churn, "next_stage": stage}
-    recommender_models = (_fit_recommender(log, featurizer, churn, train_cutoffs, horizon,
-                                           response_params, n_jobs) if recommender else {})
+    recommender_models = (
+        _fit_recommender(log, featurizer, churn, train_cutoffs, horizon, response_params, n_jobs)
+        if recommender
+        else {}
+    )
     models.update(recommender_models)
     steps.update()
     report = None
     if cv is not None:
         # fresh, unfitted copies of the models just fitted, one pair per fold
-        report = cross_validate(clone(churn), clone(stage), featurizer, train_set, cv=cv,
-                                info={"horizon": duration_text(horizon),
-                                      "lookback": duration_text(lookback_td)},
-                                active=active_within(log, train_set, horizon))
+        report = cross_validate(
+            clone(churn),
+            clone(stage),
+            featurizer,
+            train_set,
+            cv=cv,
+            info={"horizon": duration_text(horizon), "lookback": duration_text(lookback_td)},
+            active=active_within(log, train_set, horizon),
+        )
     elif test is not None:  # holdout without cv: the held-out cutoff
-        test_set = make_training_set(log, [test], horizon=horizon, lookback=lookback_td,
-                                     featurizer=featurizer)
-        report = build_report(churn, stage, featurizer, train_set, test_set,
-                              {"test_cutoff": test.date(), "horizon": duration_text(horizon),
-                               "lookback": duration_text(lookback_td),
-                               "train_cutoffs": [c.date() for c in train_cutoffs]},
-                              active=active_within(log, test_set, horizon))
+        test_set = make_training_set(
+            log, [test], horizon=horizon, lookback=lookback_td, featurizer=featurizer
+        )
+        report = build_report(
+            churn,
+            stage,
+            featurizer,
+            train_set,
+            test_set,
+            {
+                "test_cutoff": test.date(),
+                "horizon": duration_text(horizon),
+                "lookback": duration_text(lookback_td),
+                "train_cutoffs": [c.date() for c in train_cutoffs],
+            },
+            active=active_within(log, test_set, horizon),
+        )
     if report is not None:
         if "touchpoint_policy" in models:
             report.policy = models["touchpoint_policy"].to_dict()
@@ -287,25 +345,44 @@ def train(log, *, horizon="30D", lookback="90D", cutoffs=None, n_cutoffs=DEFAULT
         "n_train_rows": len(train_set),
         "event_columns": event_columns_used(log, featurizer),
         "timezone": str(log.timezone),
-        "training_data": {"fingerprint": fingerprint(log), "n_events": log.n_events,
-                          "n_customers": log.n_customers},
-        "params": {name: _plain(model.get_params()) for name, model in models.items()
-                   if hasattr(model, "get_params")},
-        "recommendation_policy": (models["touchpoint_policy"].to_dict()
-                                  if "touchpoint_policy" in models else None),
+        "training_data": {
+            "fingerprint": fingerprint(log),
+            "n_events": log.n_events,
+            "n_customers": log.n_customers,
+        },
+        "params": {
+            name: _plain(model.get_params())
+            for name, model in models.items()
+            if hasattr(model, "get_params")
+        },
+        "recommendation_policy": (
+            models["touchpoint_policy"].to_dict() if "touchpoint_policy" in models else None
+        ),
         "engine": engine,
         "evaluation": None if report is None else report.to_dict(),
     }
-    bundle = ModelBundle(featurizer=featurizer, journey_map=log.journey_map,
-                         models=models, metadata=metadata)
+    bundle = ModelBundle(
+        featurizer=featurizer, journey_map=log.journey_map, models=models, metadata=metadata
+    )
     steps.update()
     steps.close()
     return bundle, report
 
 
-def evaluate(log, bundle=None, *, test_cutoff=None, cutoffs=None, horizon="30D", lookback="90D",
-             churn_params=None, stage_params=None, cv=None, progress=False, n_jobs=None
-             ) -> EvaluationReport:
+def evaluate(
+    log,
+    bundle=None,
+    *,
+    test_cutoff=None,
+    cutoffs=None,
+    horizon="30D",
+    lookback="90D",
+    churn_params=None,
+    stage_params=None,
+    cv=None,
+    progress=False,
+    n_jobs=None,
+) -> EvaluationReport:
     """Evaluate churn and next-stage models against baselines on a later cutoff, or by folds.
 
     With a ``bundle``, its models are scored on a cutoff after the period they
@@ -354,9 +431,18 @@ def evaluate(log, bundle=None, *, test_cutoff=None, cutoffs=None, horizon="30D",
     """
     log = as_log(log)
     if bundle is None:
-        report = train(log, cutoffs=cutoffs, test_cutoff=test_cutoff, horizon=horizon,
-                       lookback=lookback, churn_params=churn_params, stage_params=stage_params,
-                       cv=cv, progress=progress, n_jobs=n_jobs)[1]
+        report = train(
+            log,
+            cutoffs=cutoffs,
+            test_cutoff=test_cutoff,
+            horizon=horizon,
+            lookback=lookback,
+            churn_params=churn_params,
+            stage_params=stage_params,
+            cv=cv,
+            progress=progress,
+            n_jobs=n_jobs,
+        )[1]
         assert report is not None  # train evaluates unless holdout=False
         return report
     bundle.check_events(log)
@@ -374,29 +460,45 @@ def evaluate(log, bundle=None, *, test_cutoff=None, cutoffs=None, horizon="30D",
         test_cutoff = test_cutoff.tz_localize("UTC")
     featurizer = bundle.featurizer
     if cv is not None:
-        data = make_training_set(log, [test_cutoff], horizon=horizon, lookback=lookback,
-                                 featurizer=featurizer)
-        report = cross_validate(clone(bundle.models["churn"]), clone(bundle.models["next_stage"]),
-                                featurizer, data, cv=cv,
-                                info={"horizon": duration_text(horizon),
-                                      "lookback": duration_text(lookback)},
-                                active=active_within(log, data, horizon), progress=progress)
+        data = make_training_set(
+            log, [test_cutoff], horizon=horizon, lookback=lookback, featurizer=featurizer
+        )
+        report = cross_validate(
+            clone(bundle.models["churn"]),
+            clone(bundle.models["next_stage"]),
+            featurizer,
+            data,
+            cv=cv,
+            info={"horizon": duration_text(horizon), "lookback": duration_text(lookback)},
+            active=active_within(log, data, horizon),
+            progress=progress,
+        )
         report.policy = meta.get("recommendation_policy")
         return report
     if test_cutoff < earliest:
         raise ValueError(_inside_training_message(log, test_cutoff, train_cutoffs, horizon))
     steps = _progress(progress, 2, "evaluate")
-    train_set = make_training_set(log, train_cutoffs, horizon=horizon, lookback=lookback,
-                                  featurizer=featurizer)
-    test_set = make_training_set(log, [test_cutoff], horizon=horizon, lookback=lookback,
-                                 featurizer=featurizer)
+    train_set = make_training_set(
+        log, train_cutoffs, horizon=horizon, lookback=lookback, featurizer=featurizer
+    )
+    test_set = make_training_set(
+        log, [test_cutoff], horizon=horizon, lookback=lookback, featurizer=featurizer
+    )
     steps.update()
-    report = build_report(bundle.models["churn"], bundle.models["next_stage"], featurizer,
-                          train_set, test_set,
-                          {"test_cutoff": test_cutoff.date(), "horizon": duration_text(horizon),
-                           "lookback": duration_text(lookback),
-                           "train_cutoffs": [c.date() for c in train_cutoffs]},
-                          active=active_within(log, test_set, horizon))
+    report = build_report(
+        bundle.models["churn"],
+        bundle.models["next_stage"],
+        featurizer,
+        train_set,
+        test_set,
+        {
+            "test_cutoff": test_cutoff.date(),
+            "horizon": duration_text(horizon),
+            "lookback": duration_text(lookback),
+            "train_cutoffs": [c.date() for c in train_cutoffs],
+        },
+        active=active_within(log, test_set, horizon),
+    )
     report.policy = meta.get("recommendation_policy")  # chosen at training, shown as it was
     steps.update()
     steps.close()
@@ -409,42 +511,58 @@ def _inside_training_message(log, test_cutoff, train_cutoffs, horizon) -> str:
     latest = (end - horizon).floor("D")  # the latest cutoff with a complete label window
     last_train = max(train_cutoffs)
     earliest = last_train + horizon
-    message = (f"The test cutoff {test_cutoff.date()} falls inside the period this bundle was "
-               f"trained on: its last training cutoff is {last_train.date()} and its labels look "
-               f"{duration_text(horizon)} ahead, to {earliest.date()}. An honest "
-               f"evaluation needs a test cutoff on or after {earliest.date()}, with events up to "
-               f"{(earliest + horizon).date()}.")
+    message = (
+        f"The test cutoff {test_cutoff.date()} falls inside the period this bundle was "
+        f"trained on: its last training cutoff is {last_train.date()} and its labels look "
+        f"{duration_text(horizon)} ahead, to {earliest.date()}. An honest "
+        f"evaluation needs a test cutoff on or after {earliest.date()}, with events up to "
+        f"{(earliest + horizon).date()}."
+    )
     if latest >= earliest:
-        return message + (f" This log allows test cutoffs from {earliest.date()} to "
-                          f"{latest.date()}: pass one (test_cutoff='{latest.date()}', "
-                          f"--test-cutoff {latest.date()}), or leave it out for the latest.")
+        return message + (
+            f" This log allows test cutoffs from {earliest.date()} to "
+            f"{latest.date()}: pass one (test_cutoff='{latest.date()}', "
+            f"--test-cutoff {latest.date()}), or leave it out for the latest."
+        )
     if len(train_cutoffs) >= 2:
         n, step = len(train_cutoffs), min(np.diff(sorted(train_cutoffs)))
     else:
         n, step = DEFAULT_N_CUTOFFS, to_timedelta(DEFAULT_STEP, "step")
-    options = [f"cross-validate this bundle's settings over customers at the cutoff "
-               f"{latest.date()}: fresh copies of its models are fitted on 4/5 of the customers "
-               "and score the other fifth, fold by fold (evaluate(log, bundle, cv=5); cjml "
-               "evaluate MODEL EVENTS --cv 5)",
-               f"pass events up to {(earliest + horizon).date()}"]
+    options = [
+        f"cross-validate this bundle's settings over customers at the cutoff "
+        f"{latest.date()}: fresh copies of its models are fitted on 4/5 of the customers "
+        "and score the other fifth, fold by fold (evaluate(log, bundle, cv=5); cjml "
+        "evaluate MODEL EVENTS --cv 5)",
+        f"pass events up to {(earliest + horizon).date()}",
+    ]
     if _holdout_fits(_first_event(log), end, horizon, n, step):
-        options.append("retrain with the latest cutoff held out, which this log allows with "
-                       "the bundle's horizon (cjml train without --no-holdout)")
+        options.append(
+            "retrain with the latest cutoff held out, which this log allows with "
+            "the bundle's horizon (cjml train without --no-holdout)"
+        )
     else:
         longest = _longest_holdout_horizon(log, end, n, step)
         if longest >= 1:
-            options.append(f"retrain with a held-out cutoff and a horizon of at most "
-                           f"{_days_text(longest)}")
-    return (f"{message} {_span_text(log, end)}, so no later cutoff has a complete label "
-            f"window. Either " + "; or ".join(options) + ".")
+            options.append(
+                f"retrain with a held-out cutoff and a horizon of at most {_days_text(longest)}"
+            )
+    return (
+        f"{message} {_span_text(log, end)}, so no later cutoff has a complete label "
+        f"window. Either " + "; or ".join(options) + "."
+    )
 
 
 def _cv_cutoff(log, cutoffs, test_cutoff, horizon) -> pd.Timestamp:
     """The one cutoff of a cross-validation: ``test_cutoff``, the one date in ``cutoffs``, or
     the latest whose label window the log covers."""
-    given = None if cutoffs is None else [
-        to_utc_timestamp(c, log.timezone)
-        for c in ([cutoffs] if isinstance(cutoffs, str | pd.Timestamp) else cutoffs)]
+    given = (
+        None
+        if cutoffs is None
+        else [
+            to_utc_timestamp(c, log.timezone)
+            for c in ([cutoffs] if isinstance(cutoffs, str | pd.Timestamp) else cutoffs)
+        ]
+    )
     test = None if test_cutoff is None else to_utc_timestamp(test_cutoff, log.timezone)
     if given is not None and (len(given) != 1 or (test is not None and test != given[0])):
         latest = max([*given, *([test] if test is not None else [])])
@@ -453,7 +571,8 @@ def _cv_cutoff(log, cutoffs, test_cutoff, horizon) -> pd.Timestamp:
             f"{[str(c.date()) for c in given]!r} were given as cutoffs"
             + ("" if test is None else f" and {test.date()} as the test cutoff")
             + f". Pass one, e.g. cutoffs=['{latest.date()}'] (--cutoffs {latest.date()}), or "
-            "leave cutoffs out for the latest cutoff whose label window the log covers.")
+            "leave cutoffs out for the latest cutoff whose label window the log covers."
+        )
     if given is not None:
         return given[0]
     if test is not None:
@@ -461,8 +580,7 @@ def _cv_cutoff(log, cutoffs, test_cutoff, horizon) -> pd.Timestamp:
     return rolling_cutoffs(log, horizon=horizon, n=1)[0]
 
 
-def _fit_recommender(log, featurizer, churn, train_cutoffs, horizon, params,
-                     n_jobs=None) -> dict:
+def _fit_recommender(log, featurizer, churn, train_cutoffs, horizon, params, n_jobs=None) -> dict:
     """The recommender's models: ``touchpoint_response``, ``touchpoint_effects`` and
     ``touchpoint_policy`` (see :mod:`cjml.effects`); empty (with a warning) when unlearnable.
 
@@ -486,13 +604,21 @@ def _fit_recommender(log, featurizer, churn, train_cutoffs, horizon, params,
     anchor_keys = {"max_rows", "random_state", "window", "design"}
     unknown = set(params) - response_keys - effect_keys - anchor_keys
     if unknown:
-        raise ValueError(f"Unknown response_params {sorted(unknown)!r}; known: "
-                         f"{sorted(response_keys | effect_keys | anchor_keys)!r}.")
+        raise ValueError(
+            f"Unknown response_params {sorted(unknown)!r}; known: "
+            f"{sorted(response_keys | effect_keys | anchor_keys)!r}."
+        )
     start = min(min(train_cutoffs) - horizon, max(train_cutoffs) - to_timedelta(ANCHOR_PERIOD))
     end = max(train_cutoffs) + horizon
     try:
-        anchors = build_anchors(log, featurizer, start=start, end=end, horizon=horizon,
-                                **{k: v for k, v in params.items() if k in anchor_keys})
+        anchors = build_anchors(
+            log,
+            featurizer,
+            start=start,
+            end=end,
+            horizon=horizon,
+            **{k: v for k, v in params.items() if k in anchor_keys},
+        )
         response_params = {k: v for k, v in params.items() if k in response_keys}
         effect_params = {k: v for k, v in params.items() if k in effect_keys}
         if "min_deliveries" in params:
@@ -505,30 +631,34 @@ def _fit_recommender(log, featurizer, churn, train_cutoffs, horizon, params,
         held_out = anchors.subset(anchors.time_ns > split)
         try:
             response = fit_response_on_anchors(fit_part, churn, **response_params)
-            effects = fit_effects(fit_part, base_model=response, risk_model=churn,
-                                  **effect_params)
+            effects = fit_effects(fit_part, base_model=response, risk_model=churn, **effect_params)
         except CjmlError:
             fit_part = anchors  # too little history to hold a period out: no policy choice
             held_out = anchors.subset(np.zeros(len(anchors), dtype=bool))
             response = fit_response_on_anchors(fit_part, churn, **response_params)
-            effects = fit_effects(fit_part, base_model=response, risk_model=churn,
-                                  **effect_params)
-        choice = choose_policy(effects, held_out, fit_part, log.journey_map,
-                               response_model=response, churn_model=churn)
+            effects = fit_effects(fit_part, base_model=response, risk_model=churn, **effect_params)
+        choice = choose_policy(
+            effects, held_out, fit_part, log.journey_map, response_model=response, churn_model=churn
+        )
         if len(held_out):  # refit on every anchor now that the policy is chosen
             response = fit_response_on_anchors(anchors, churn, **response_params)
-            effects = fit_effects(anchors, base_model=response, risk_model=churn,
-                                  **effect_params)
-        models = {"touchpoint_response": response, "touchpoint_effects": effects,
-                  "touchpoint_policy": choice}
+            effects = fit_effects(anchors, base_model=response, risk_model=churn, **effect_params)
+        models = {
+            "touchpoint_response": response,
+            "touchpoint_effects": effects,
+            "touchpoint_policy": choice,
+        }
     except CjmlError as exc:
-        warnings.warn(f"No touchpoint recommendations from this bundle: {exc}", UserWarning,
-                      stacklevel=3)
+        warnings.warn(
+            f"No touchpoint recommendations from this bundle: {exc}", UserWarning, stacklevel=3
+        )
         return {}
     return models
 
 
 def _plain(params: dict) -> dict:
     """Parameters as JSON-friendly values."""
-    return {k: (v if isinstance(v, int | float | str | bool | type(None)) else str(v))
-            for k, v in params.items()}
+    return {
+        k: (v if isinstance(v, int | float | str | bool | type(None)) else str(v))
+        for k, v in params.items()
+    }

@@ -24,6 +24,7 @@ def sample_bundle_path() -> Path:
     # drive recommendations, overrides and filters by touchpoint, so the bundle follows the
     # per-customer best ("dr-point").
     policy = bundle.models["touchpoint_policy"]
-    bundle.models["touchpoint_policy"] = dataclasses.replace(policy, policy="dr-point",
-                                                             touchpoint=None, stage_rule={})
+    bundle.models["touchpoint_policy"] = dataclasses.replace(
+        policy, policy="dr-point", touchpoint=None, stage_rule={}
+    )
     return bundle.save(folder / "sample.cjml")

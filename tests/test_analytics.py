@@ -53,8 +53,9 @@ ROWS = [
 
 
 def tiny_frame(scores: bool = True) -> pd.DataFrame:
-    df = pd.DataFrame(ROWS, columns=["customer_id", "day", "touchpoint", "satisfaction", "nps",
-                                     "segment"])
+    df = pd.DataFrame(
+        ROWS, columns=["customer_id", "day", "touchpoint", "satisfaction", "nps", "segment"]
+    )
     df["timestamp"] = "2024-" + df.pop("day")
     df[["satisfaction", "nps"]] = df[["satisfaction", "nps"]].astype(float)
     return df if scores else df.drop(columns=["satisfaction", "nps"])
@@ -117,10 +118,14 @@ def test_touchpoints_per_stage(tiny):
     assert visit["event_share"].tolist() == pytest.approx([4 / 6, 2 / 6])
     trial = tp[tp["stage"] == "trial"]
     assert list(trial[["touchpoint", "events", "customers"]].itertuples(index=False)) == [
-        ("signup", 4, 3)]
+        ("signup", 4, 3)
+    ]
     assert tp["events"].sum() == len(ROWS)
-    assert list(tiny.stages["top_touchpoints"]) == ["ad (67%), email (33%)", "signup (100%)",
-                                                    "payment (67%), email (33%)"]
+    assert list(tiny.stages["top_touchpoints"]) == [
+        "ad (67%), email (33%)",
+        "signup (100%)",
+        "payment (67%), email (33%)",
+    ]
 
 
 def test_satisfaction_and_nps_class_mix(tiny):
@@ -136,11 +141,18 @@ def test_satisfaction_and_nps_class_mix(tiny):
 
 
 def test_nps_classes_at_their_boundaries():
-    frame = pd.DataFrame({"customer_id": range(6), "timestamp": "2024-01-01",
-                          "touchpoint": "ad", "nps": [0, 6, 7, 8, 9, 10]})
+    frame = pd.DataFrame(
+        {
+            "customer_id": range(6),
+            "timestamp": "2024-01-01",
+            "touchpoint": "ad",
+            "nps": [0, 6, 7, 8, 9, 10],
+        }
+    )
     s = journey_map(cjml.read_events(frame, journey_map=MAP)).stages
     assert s.loc[0, ["promoters", "passives", "detractors"]].tolist() == pytest.approx(
-        [2 / 6, 2 / 6, 2 / 6])
+        [2 / 6, 2 / 6, 2 / 6]
+    )
     assert s.loc[0, "nps"] == pytest.approx(0.0)
 
 
@@ -162,8 +174,9 @@ def test_groups_by_a_column_use_each_customers_last_value(tiny):
 
 
 def test_flows_count_each_customer_once_per_move(tiny):
-    flows = {(r.from_stage, r.to_stage, r.kind): r.customers
-             for r in tiny.flows.itertuples(index=False)}
+    flows = {
+        (r.from_stage, r.to_stage, r.kind): r.customers for r in tiny.flows.itertuples(index=False)
+    }
     assert flows == {
         ("visit", "trial", "forward"): 3,
         ("visit", "still active", "active"): 1,
@@ -222,11 +235,17 @@ def test_an_empty_stage_has_nan_rates_and_no_touchpoints():
 
 # --------------------------------------------------------------------------- opportunities
 EFFECTS = pd.DataFrame(
-    [("A", "paid", "email", 0.02), ("A", "paid", "call", -0.01),
-     ("B", "trial", "email", 0.03), ("B", "trial", "call", 0.02),
-     ("C", "visit", "email", 0.05),
-     ("D", "trial", "email", 0.01), ("D", "trial", "call", 0.04)],
-    columns=["customer_id", "stage", "touchpoint", "risk_reduction"])
+    [
+        ("A", "paid", "email", 0.02),
+        ("A", "paid", "call", -0.01),
+        ("B", "trial", "email", 0.03),
+        ("B", "trial", "call", 0.02),
+        ("C", "visit", "email", 0.05),
+        ("D", "trial", "email", 0.01),
+        ("D", "trial", "call", 0.04),
+    ],
+    columns=["customer_id", "stage", "touchpoint", "risk_reduction"],
+)
 
 
 def test_missing_touchpoints_rank_by_reduction_and_flag_low_use():
@@ -286,9 +305,11 @@ def test_bad_effects_are_refused():
 
 # --------------------------------------------------------------------------- errors
 def test_a_missing_by_column_is_named_with_the_available_ones():
-    with pytest.raises(cjml.SchemaError,
-                       match=r"by='segmnt' is not a column.*Did you mean 'segment'\?.*"
-                             r"\['segment'\]"):
+    with pytest.raises(
+        cjml.SchemaError,
+        match=r"by='segmnt' is not a column.*Did you mean 'segment'\?.*"
+        r"\['segment'\]",
+    ):
         journey_map(tiny_log(), by="segmnt")
     bare = tiny_frame().drop(columns="segment")
     with pytest.raises(ValueError, match="no column to group customers by"):
@@ -326,8 +347,14 @@ def test_sample_end_to_end_invariants(sample, sample_log):
     assert (s["customers"] <= s["reached"]).all()
     assert s["dropped"].sum() + s["active"].sum() == n  # each customer ends in one stage
     assert s["converted"].iloc[:-1].tolist() == s["reached"].iloc[1:].tolist()
-    for column in ("reached_share", "conversion", "drop_off", "promoters", "passives",
-                   "detractors"):
+    for column in (
+        "reached_share",
+        "conversion",
+        "drop_off",
+        "promoters",
+        "passives",
+        "detractors",
+    ):
         values = s[column].dropna()
         assert ((values >= 0) & (values <= 1)).all(), column
     assert s["conversion"].iloc[:-1].notna().all() and pd.isna(s["conversion"].iloc[-1])
@@ -348,11 +375,12 @@ def test_sample_opportunities_from_a_hand_made_effects_frame(sample_log):
     frame = sample_log.frame
     last = frame.groupby("customer_id", observed=True).tail(1)
     jm = sample_log.journey_map
-    rows = [(c, s, t, 0.05 if t == "live_chat" else 0.001)
-            for c, s in zip(last["customer_id"], last["stage"].astype(str), strict=True)
-            for t in jm.eligible_touchpoints(s)]
-    effects = pd.DataFrame(rows, columns=["customer_id", "stage", "touchpoint",
-                                          "risk_reduction"])
+    rows = [
+        (c, s, t, 0.05 if t == "live_chat" else 0.001)
+        for c, s in zip(last["customer_id"], last["stage"].astype(str), strict=True)
+        for t in jm.eligible_touchpoints(s)
+    ]
+    effects = pd.DataFrame(rows, columns=["customer_id", "stage", "touchpoint", "risk_reduction"])
     report = journey_map(sample_log, effects=effects)
     opp = report.opportunities
     expected = last["stage"].astype(str).map(lambda s: bool(jm.eligible_touchpoints(s))).sum()
@@ -464,14 +492,24 @@ def run(capsys, *argv):
 
 def test_cli_writes_html_and_csv(tmp_path, capsys):
     out = tmp_path / "map.html"
-    code, text, err = run(capsys, "journey-map", str(sample_path("events")), "--by", "segment",
-                          "--out", str(out))
+    code, text, err = run(
+        capsys, "journey-map", str(sample_path("events")), "--by", "segment", "--out", str(out)
+    )
     assert code == 0, err
     assert out.read_text(encoding="utf-8").count("data:image/png;base64,") == 2
     assert "3,000 customers" in text and "5 groups of 'segment'" in text
     csv = tmp_path / "map.csv"
-    code, text, err = run(capsys, "journey-map", str(sample_path("events")), "--cutoff",
-                          "2024-06-01", "--horizon", "20D", "--out", str(csv))
+    code, text, err = run(
+        capsys,
+        "journey-map",
+        str(sample_path("events")),
+        "--cutoff",
+        "2024-06-01",
+        "--horizon",
+        "20D",
+        "--out",
+        str(csv),
+    )
     assert code == 0, err
     table = pd.read_csv(csv)
     assert list(table["stage"]) == list(cjml.JourneyMap.default().stages)
@@ -485,8 +523,9 @@ def test_cli_refuses_to_overwrite_without_force(tmp_path, capsys):
     assert code == 1
     assert "already exists" in err and "--force" in err
     assert out.read_text() == "precious"
-    code, _, err = run(capsys, "journey-map", str(sample_path("events")), "--out", str(out),
-                       "--force")
+    code, _, err = run(
+        capsys, "journey-map", str(sample_path("events")), "--out", str(out), "--force"
+    )
     assert code == 0, err
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["map.html"]
@@ -494,8 +533,9 @@ def test_cli_refuses_to_overwrite_without_force(tmp_path, capsys):
 
 def test_cli_errors(tmp_path, capsys):
     events = str(sample_path("events"))
-    code, _, err = run(capsys, "journey-map", events, "--by", "segmnt",
-                       "--out", str(tmp_path / "m.csv"))
+    code, _, err = run(
+        capsys, "journey-map", events, "--by", "segmnt", "--out", str(tmp_path / "m.csv")
+    )
     assert code == 1
     assert err.startswith("error: by='segmnt'") and "Did you mean 'segment'?" in err
     code, _, err = run(capsys, "journey-map", events, "--out", str(tmp_path / "m.txt"))

@@ -68,8 +68,10 @@ def import_graph(package_dir: Path) -> dict[str, dict[str, int]]:
                 if node.level:  # relative: from .x import y, from .. import y
                     anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                     source = ".".join(anchor + ([source] if source else []))
-                targets = [f"{source}.{alias.name}" if f"{source}.{alias.name}" in modules
-                           else source for alias in node.names]
+                targets = [
+                    f"{source}.{alias.name}" if f"{source}.{alias.name}" in modules else source
+                    for alias in node.names
+                ]
             else:
                 continue
             for target in targets:
@@ -135,11 +137,12 @@ def find_cycles(graph: dict[str, dict[str, int]]) -> list[list[str]]:
     return sorted(cycles)
 
 
-def describe(cycle: list[str], graph: dict[str, dict[str, int]], modules: dict[str, Path]
-             ) -> str:
+def describe(cycle: list[str], graph: dict[str, dict[str, int]], modules: dict[str, Path]) -> str:
     """A cycle in words, with the file and line of each import."""
-    steps = [f"{a} ({modules[a].relative_to(ROOT)}:{graph[a][b]} imports {b})"
-             for a, b in zip(cycle, cycle[1:], strict=False)]
+    steps = [
+        f"{a} ({modules[a].relative_to(ROOT)}:{graph[a][b]} imports {b})"
+        for a, b in zip(cycle, cycle[1:], strict=False)
+    ]
     return " -> ".join(steps)
 
 
@@ -149,9 +152,11 @@ def test_cjml_has_no_import_cycle():
         graph.get(importer, {}).pop(imported, None)
     cycles = find_cycles(graph)
     modules = find_modules(ROOT / "cjml")
-    assert not cycles, ("Import cycles (move the shared piece to the module it belongs in, or "
-                        "a small module both import; an import inside a function still "
-                        "counts):\n" + "\n".join(describe(c, graph, modules) for c in cycles))
+    assert not cycles, (
+        "Import cycles (move the shared piece to the module it belongs in, or "
+        "a small module both import; an import inside a function still "
+        "counts):\n" + "\n".join(describe(c, graph, modules) for c in cycles)
+    )
 
 
 def _reaches(graph: dict[str, dict[str, int]], source: str, target: str) -> bool:
@@ -170,9 +175,11 @@ def _reaches(graph: dict[str, dict[str, int]], source: str, target: str) -> bool
 def test_allowed_cycles_are_still_there(importer, imported):
     graph = import_graph(ROOT / "cjml")
     assert imported in graph.get(importer, {}), (
-        f"{importer} no longer imports {imported}: remove the entry from ALLOWED")
+        f"{importer} no longer imports {imported}: remove the entry from ALLOWED"
+    )
     assert _reaches(graph, imported, importer), (
-        f"{importer} -> {imported} closes no cycle any more: remove it from ALLOWED")
+        f"{importer} -> {imported} closes no cycle any more: remove it from ALLOWED"
+    )
 
 
 def _package(tmp_path: Path, files: dict[str, str]) -> Path:
@@ -184,26 +191,31 @@ def _package(tmp_path: Path, files: dict[str, str]) -> Path:
 
 
 def test_a_cycle_through_an_import_inside_a_function_is_found_and_named(tmp_path):
-    pkg = _package(tmp_path, {
-        "pkg/__init__.py": "",
-        "pkg/a.py": "from pkg.b import g\n",
-        "pkg/b.py": "import os\n\n\ndef g():\n    from pkg import a\n    return a, os\n",
-        "pkg/c.py": "from pkg.a import g\n",
-    })
+    pkg = _package(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/a.py": "from pkg.b import g\n",
+            "pkg/b.py": "import os\n\n\ndef g():\n    from pkg import a\n    return a, os\n",
+            "pkg/c.py": "from pkg.a import g\n",
+        },
+    )
     graph = import_graph(pkg)
-    assert graph == {"pkg": {}, "pkg.a": {"pkg.b": 1}, "pkg.b": {"pkg.a": 5},
-                     "pkg.c": {"pkg.a": 1}}
+    assert graph == {"pkg": {}, "pkg.a": {"pkg.b": 1}, "pkg.b": {"pkg.a": 5}, "pkg.c": {"pkg.a": 1}}
     assert find_cycles(graph) == [["pkg.a", "pkg.b", "pkg.a"]]
 
 
 def test_package_facade_relative_imports_and_submodules(tmp_path):
-    pkg = _package(tmp_path, {
-        "pkg/__init__.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
-                           "    from pkg.sub import thing\n",
-        "pkg/sub/__init__.py": "from .part import thing\n",
-        "pkg/sub/part.py": "import pkg\nthing = pkg\n",
-        "pkg/other.py": "from pkg.sub import part\nfrom . import sub\n",
-    })
+    pkg = _package(
+        tmp_path,
+        {
+            "pkg/__init__.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+            "    from pkg.sub import thing\n",
+            "pkg/sub/__init__.py": "from .part import thing\n",
+            "pkg/sub/part.py": "import pkg\nthing = pkg\n",
+            "pkg/other.py": "from pkg.sub import part\nfrom . import sub\n",
+        },
+    )
     graph = import_graph(pkg)
     # "from pkg.sub import part" is the submodule; "from . import sub" the package
     assert graph["pkg.other"] == {"pkg.sub.part": 1, "pkg.sub": 2}
@@ -213,22 +225,26 @@ def test_package_facade_relative_imports_and_submodules(tmp_path):
 
 
 def test_an_acyclic_package_has_no_cycle(tmp_path):
-    pkg = _package(tmp_path, {
-        "pkg/__init__.py": "from pkg.a import x\n",
-        "pkg/a.py": "from pkg.b import y as x\n",
-        "pkg/b.py": "y = 1\n",
-    })
+    pkg = _package(
+        tmp_path,
+        {
+            "pkg/__init__.py": "from pkg.a import x\n",
+            "pkg/a.py": "from pkg.b import y as x\n",
+            "pkg/b.py": "y = 1\n",
+        },
+    )
     assert find_cycles(import_graph(pkg)) == []
 
 
 def test_contributing_names_only_files_that_exist():
     text = (ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8")
-    named = set(re.findall(r"(?<![\w/.])((?:cjml|tests|benchmarks|notebooks)/[\w*./-]*[\w*/])",
-                           text))
+    named = set(
+        re.findall(r"(?<![\w/.])((?:cjml|tests|benchmarks|notebooks)/[\w*./-]*[\w*/])", text)
+    )
     assert {"cjml/panel/", "cjml/evaluation.py", "tests/test_architecture.py"} <= named
     exists = {p for p in named if "NAME" in p or any(ROOT.glob(p.rstrip("/")))}
     missing = named - exists
     assert missing <= PENDING, (
-        f"CONTRIBUTING.md names files that do not exist: {sorted(missing - PENDING)}")
-    assert not PENDING & exists, (
-        f"{sorted(PENDING & exists)} exist now: remove them from PENDING")
+        f"CONTRIBUTING.md names files that do not exist: {sorted(missing - PENDING)}"
+    )
+    assert not PENDING & exists, f"{sorted(PENDING & exists)} exist now: remove them from PENDING"

@@ -23,16 +23,26 @@ def isnan(value) -> bool:
 def attr_log():
     # segment over time: customer 1 gold, (missing), silver, then bronze on 8 January;
     # customer 2 silver; customer 3 never has one. credit is numeric, ref an identifier.
-    return cjml.read_events(pd.DataFrame({
-        "customer_id": [1, 1, 1, 1, 2, 3],
-        "timestamp": ["2024-01-01", "2024-01-03", "2024-01-05", "2024-01-08", "2024-01-02",
-                      "2024-01-02"],
-        "touchpoint": ["paid_ad", "email", "website_visit", "email", "paid_ad", "paid_ad"],
-        "segment": ["gold", None, "silver", "bronze", "silver", None],
-        "credit": [10.0, 20.0, NAN, 40.0, 5.0, NAN],
-        "ref": ["r1", "r2", "r3", "r4", "r5", "r6"],
-        "vip": [True, True, False, False, False, True],
-    }))
+    return cjml.read_events(
+        pd.DataFrame(
+            {
+                "customer_id": [1, 1, 1, 1, 2, 3],
+                "timestamp": [
+                    "2024-01-01",
+                    "2024-01-03",
+                    "2024-01-05",
+                    "2024-01-08",
+                    "2024-01-02",
+                    "2024-01-02",
+                ],
+                "touchpoint": ["paid_ad", "email", "website_visit", "email", "paid_ad", "paid_ad"],
+                "segment": ["gold", None, "silver", "bronze", "silver", None],
+                "credit": [10.0, 20.0, NAN, 40.0, 5.0, NAN],
+                "ref": ["r1", "r2", "r3", "r4", "r5", "r6"],
+                "vip": [True, True, False, False, False, True],
+            }
+        )
+    )
 
 
 def fitted(log, **kwargs):
@@ -87,8 +97,7 @@ def test_several_cutoffs_match_single_ones(attr_log):
     together = fam.transform(attr_log, cutoff=cutoffs)
     for c in cutoffs:
         alone = fam.transform(attr_log, cutoff=c)
-        pd.testing.assert_frame_equal(together.xs(pd.Timestamp(c, tz="UTC"), level="cutoff"),
-                                      alone)
+        pd.testing.assert_frame_equal(together.xs(pd.Timestamp(c, tz="UTC"), level="cutoff"), alone)
 
 
 def test_per_customer_cutoffs_include_unknown_customers(attr_log):
@@ -109,22 +118,32 @@ def test_featurizer_uses_attributes_and_lists_them_as_categorical(attr_log):
     # auto (the default) also finds the text and boolean columns, not the identifiers
     auto = JourneyFeaturizer().fit(attr_log, cutoff="2024-01-06")
     assert [c for c in auto.feature_names_out_ if c.startswith("attribute_")] == [
-        "attribute_segment", "attribute_ref", "attribute_vip"]
+        "attribute_segment",
+        "attribute_ref",
+        "attribute_vip",
+    ]
     none = JourneyFeaturizer(attributes=()).fit(attr_log, cutoff="2024-01-06")
     assert not any(c.startswith("attribute_") for c in none.feature_names_out_)
 
 
 def test_log_without_extra_columns_gives_no_attribute_features():
-    log = cjml.read_events(pd.DataFrame({
-        "customer_id": [1, 2], "timestamp": ["2024-01-01", "2024-01-02"],
-        "touchpoint": ["paid_ad", "email"]}))
+    log = cjml.read_events(
+        pd.DataFrame(
+            {
+                "customer_id": [1, 2],
+                "timestamp": ["2024-01-01", "2024-01-02"],
+                "touchpoint": ["paid_ad", "email"],
+            }
+        )
+    )
     fam = AttributeFeatures().fit(log)
     assert fam.attributes_ == ()
     out = fam.transform(log)
     assert out.shape == (2, 0)
     fz = JourneyFeaturizer().fit(log)
-    plain = JourneyFeaturizer(families=[f for f in cjml.features.FAMILIES if f != "attributes"]
-                              ).fit(log)
+    plain = JourneyFeaturizer(
+        families=[f for f in cjml.features.FAMILIES if f != "attributes"]
+    ).fit(log)
     assert list(fz.feature_names_out_) == list(plain.feature_names_out_)
 
 

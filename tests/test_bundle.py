@@ -35,10 +35,16 @@ def trained():
 def saved(trained, tmp_path, monkeypatch):
     monkeypatch.delenv("CJML_BUNDLE_KEY", raising=False)
     log, featurizer, model, _ = trained
-    bundle = ModelBundle(featurizer=featurizer, journey_map=log.journey_map,
-                         models={"churn": model},
-                         metadata={"fingerprint": fingerprint(log), "horizon": "30D",
-                                   "event_columns": ["satisfaction", "nps", "effort", "amount"]})
+    bundle = ModelBundle(
+        featurizer=featurizer,
+        journey_map=log.journey_map,
+        models={"churn": model},
+        metadata={
+            "fingerprint": fingerprint(log),
+            "horizon": "30D",
+            "event_columns": ["satisfaction", "nps", "effort", "amount"],
+        },
+    )
     return bundle.save(tmp_path / "models" / "churn.cjml")
 
 
@@ -57,6 +63,7 @@ def test_round_trip_predicts_identically(trained, saved):
 def _never_unpickle(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("joblib.load was called on an unverified bundle")
+
     monkeypatch.setattr(joblib, "load", refuse)
 
 
@@ -83,10 +90,13 @@ def test_a_missing_manifest_is_refused(saved, monkeypatch):
         ModelBundle.load(saved)
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"cjml_version": "9.1.0"}, "saved by cjml 9.1.0"),
-    ({"format": 99}, "bundle format 99"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"cjml_version": "9.1.0"}, "saved by cjml 9.1.0"),
+        ({"format": 99}, "bundle format 99"),
+    ],
+)
 def test_incompatible_bundles_are_refused(saved, monkeypatch, change, message):
     path = saved.with_name("churn.cjml.manifest.json")
     manifest = {**json.loads(path.read_text()), **change}
@@ -114,8 +124,12 @@ def test_bundle_and_manifest_get_the_permissions_of_the_umask(trained, tmp_path,
     import stat
 
     log, featurizer, model, _ = trained
-    bundle = ModelBundle(featurizer=featurizer, journey_map=log.journey_map,
-                         models={"churn": model}, metadata={"fingerprint": fingerprint(log)})
+    bundle = ModelBundle(
+        featurizer=featurizer,
+        journey_map=log.journey_map,
+        models={"churn": model},
+        metadata={"fingerprint": fingerprint(log)},
+    )
     old = os.umask(mask)
     try:
         path = bundle.save(tmp_path / "bundle.cjml")
@@ -131,8 +145,10 @@ def test_existing_bundles_are_never_overwritten_without_force(trained, saved):
     with pytest.raises(BundleError, match="already exists"):
         ModelBundle(featurizer, log.journey_map, {"churn": model}).save(saved)
     assert saved.read_bytes() == before
-    assert sorted(p.name for p in saved.parent.iterdir()) == ["churn.cjml",
-                                                              "churn.cjml.manifest.json"]
+    assert sorted(p.name for p in saved.parent.iterdir()) == [
+        "churn.cjml",
+        "churn.cjml.manifest.json",
+    ]
     ModelBundle(featurizer, log.journey_map, {"churn": model}).save(saved, force=True)
     ModelBundle.load(saved)
 
@@ -140,14 +156,18 @@ def test_existing_bundles_are_never_overwritten_without_force(trained, saved):
 def test_events_that_do_not_fit_the_bundle_are_refused(trained, saved):
     bundle = ModelBundle.load(saved)
     bundle.check_events(trained[0])
-    bare = read_events(pd.DataFrame({"customer_id": [1], "timestamp": ["2024-01-01"],
-                                     "touchpoint": ["email"]}))
+    bare = read_events(
+        pd.DataFrame({"customer_id": [1], "timestamp": ["2024-01-01"], "touchpoint": ["email"]})
+    )
     with pytest.raises(BundleError, match=r"lack column\(s\) \['amount', 'effort', 'nps'"):
         bundle.check_events(bare)
-    saas = read_events(pd.DataFrame({"customer_id": [1], "timestamp": ["2024-01-01"],
-                                     "touchpoint": ["signup"]}),
-                       journey_map={"stages": ["visitor", "trial"], "touchpoints": {
-                           "signup": {"channel": "online", "stages": ["visitor"]}}})
+    saas = read_events(
+        pd.DataFrame({"customer_id": [1], "timestamp": ["2024-01-01"], "touchpoint": ["signup"]}),
+        journey_map={
+            "stages": ["visitor", "trial"],
+            "touchpoints": {"signup": {"channel": "online", "stages": ["visitor"]}},
+        },
+    )
     with pytest.raises(BundleError, match="trained with"):
         bundle.check_events(saas)
 
@@ -239,10 +259,12 @@ def test_a_pickle_planted_in_any_field_or_entry_never_runs(small_bundle, tmp_pat
     with zipfile.ZipFile(small_bundle) as zf:
         original = {name: zf.read(name) for name in zf.namelist()}
     document = json.loads(original["state.json"])
-    plants = [payload.decode("latin-1"),
-              {"$": "object", "class": "posix.mkdir", "state": {"$": "dict", "items": []}},
-              {"$": "object", "class": "builtins.eval", "state": payload.decode("latin-1")},
-              {"$": "pickle", "data": payload.decode("latin-1")}]
+    plants = [
+        payload.decode("latin-1"),
+        {"$": "object", "class": "posix.mkdir", "state": {"$": "dict", "items": []}},
+        {"$": "object", "class": "builtins.eval", "state": payload.decode("latin-1")},
+        {"$": "pickle", "data": payload.decode("latin-1")},
+    ]
     fields = list(_fields(document["root"]))
     assert len(fields) > 300
     cases = []
@@ -260,7 +282,8 @@ def test_a_pickle_planted_in_any_field_or_entry_never_runs(small_bundle, tmp_pat
     for case in cases:
         for suffix in ("", ".manifest.json"):
             (tmp_path / ("planted.cjml" + suffix)).write_bytes(
-                (small_bundle.parent / ("small.cjml" + suffix)).read_bytes())
+                (small_bundle.parent / ("small.cjml" + suffix)).read_bytes()
+            )
         _rewrite(copy, case)
         try:
             ModelBundle.load(copy)
@@ -303,11 +326,27 @@ def test_a_pickle_bundle_loads_only_when_trusted(trained, tmp_path, monkeypatch)
     monkeypatch.delenv("CJML_BUNDLE_KEY", raising=False)
     log, featurizer, model, X = trained
     path = tmp_path / "old.joblib"
-    joblib.dump({"featurizer": featurizer, "journey_map": log.journey_map.to_dict(),
-                 "models": {"churn": model}, "metadata": {}, "evil": _Payload(tmp_path)}, path)
-    path.with_name("old.joblib.manifest.json").write_text(json.dumps({
-        "format": 1, "size": path.stat().st_size, "cjml_version": cjml.__version__,
-        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "hmac_sha256": None}))
+    joblib.dump(
+        {
+            "featurizer": featurizer,
+            "journey_map": log.journey_map.to_dict(),
+            "models": {"churn": model},
+            "metadata": {},
+            "evil": _Payload(tmp_path),
+        },
+        path,
+    )
+    path.with_name("old.joblib.manifest.json").write_text(
+        json.dumps(
+            {
+                "format": 1,
+                "size": path.stat().st_size,
+                "cjml_version": cjml.__version__,
+                "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                "hmac_sha256": None,
+            }
+        )
+    )
     with pytest.raises(BundleError, match="pickle-based bundle.*--trust-pickle"):
         ModelBundle.load(path)
     assert not (tmp_path / MARKER).exists()
@@ -315,12 +354,12 @@ def test_a_pickle_bundle_loads_only_when_trusted(trained, tmp_path, monkeypatch)
         bundle = ModelBundle.load(path, trusted=True)
     assert (tmp_path / MARKER).exists()  # trusted means trusted: the pickle ran
     converted = bundle.save(tmp_path / "new.cjml")
-    np.testing.assert_array_equal(ModelBundle.load(converted).models["churn"].predict_proba(X),
-                                  model.predict_proba(X))
+    np.testing.assert_array_equal(
+        ModelBundle.load(converted).models["churn"].predict_proba(X), model.predict_proba(X)
+    )
 
 
-def test_with_a_key_set_unsigned_or_stripped_manifests_are_refused(trained, tmp_path,
-                                                                   monkeypatch):
+def test_with_a_key_set_unsigned_or_stripped_manifests_are_refused(trained, tmp_path, monkeypatch):
     log, featurizer, model, _ = trained
     monkeypatch.delenv("CJML_BUNDLE_KEY", raising=False)
     unsigned = ModelBundle(featurizer, log.journey_map, {"churn": model}).save(tmp_path / "u.cjml")
@@ -338,17 +377,24 @@ def test_with_a_key_set_unsigned_or_stripped_manifests_are_refused(trained, tmp_
             ModelBundle.load(signed)
 
 
-@pytest.mark.parametrize(("manifest", "message"), [
-    ([1, 2, 3], "is a JSON list, not an object"),
-    ({"format": 2, "cjml_version": cjml.__version__, "sha256": "0" * 64}, "has no valid size"),
-    ({"format": 2, "cjml_version": cjml.__version__, "size": "12"}, "has no valid size"),
-    ({"format": 2, "cjml_version": cjml.__version__, "size": 1, "sha256": "a" * 64},
-     "is .* bytes but"),
-    ({"format": 2, "cjml_version": cjml.__version__, "size": 1, "sha256": None},
-     "has no valid sha256"),
-    ({"format": True, "cjml_version": cjml.__version__}, "bundle format True"),
-    ({"format": 2, "size": 1}, "has no cjml_version"),
-])
+@pytest.mark.parametrize(
+    ("manifest", "message"),
+    [
+        ([1, 2, 3], "is a JSON list, not an object"),
+        ({"format": 2, "cjml_version": cjml.__version__, "sha256": "0" * 64}, "has no valid size"),
+        ({"format": 2, "cjml_version": cjml.__version__, "size": "12"}, "has no valid size"),
+        (
+            {"format": 2, "cjml_version": cjml.__version__, "size": 1, "sha256": "a" * 64},
+            "is .* bytes but",
+        ),
+        (
+            {"format": 2, "cjml_version": cjml.__version__, "size": 1, "sha256": None},
+            "has no valid sha256",
+        ),
+        ({"format": True, "cjml_version": cjml.__version__}, "bundle format True"),
+        ({"format": 2, "size": 1}, "has no cjml_version"),
+    ],
+)
 def test_malformed_manifests_are_refused_with_a_clear_message(saved, manifest, message):
     saved.with_name("churn.cjml.manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(BundleError, match=message):
@@ -373,14 +419,19 @@ def test_a_valid_manifest_over_something_that_is_not_a_bundle_is_refused(saved, 
     assert hashlib  # noqa: B018
 
 
-@pytest.mark.parametrize("root, message", [
-    # a kind named by a list, not a text: unhashable, once a raw TypeError
-    ({"$": ["dict"], "items": []}, r"^it holds an unknown kind of value \"\['dict'\]\"$"),
-    # a naive timestamp beyond the int64 range: the time zone None was sliced for the message
-    ({"$": "timestamp", "ns": 2**70, "tz": None}, r"^a timestamp is out of range$"),
-    ({"$": "timestamp", "ns": 5, "tz": "Nowhere/X"},
-     r"^a timestamp is out of range or has an unknown time zone 'Nowhere/X'$"),
-])
+@pytest.mark.parametrize(
+    "root, message",
+    [
+        # a kind named by a list, not a text: unhashable, once a raw TypeError
+        ({"$": ["dict"], "items": []}, r"^it holds an unknown kind of value \"\['dict'\]\"$"),
+        # a naive timestamp beyond the int64 range: the time zone None was sliced for the message
+        ({"$": "timestamp", "ns": 2**70, "tz": None}, r"^a timestamp is out of range$"),
+        (
+            {"$": "timestamp", "ns": 5, "tz": "Nowhere/X"},
+            r"^a timestamp is out of range or has an unknown time zone 'Nowhere/X'$",
+        ),
+    ],
+)
 def test_malformed_values_are_refused_in_plain_words(tmp_path, root, message):
     import zipfile
 
@@ -427,35 +478,53 @@ def test_fitted_estimators_round_trip_exactly(tmp_path):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(3000, 4))
     y = (rng.random(3000) < 1 / (1 + np.exp(-X[:, 0]))).astype(int)
-    fitted = {"isotonic_churn": ChurnModel(calibration="isotonic", n_jobs=1).fit(X, y),
-              "regressor": lgb.LGBMRegressor(n_estimators=10, verbose=-1).fit(X, X[:, 1]),
-              "isotonic": IsotonicRegression(out_of_bounds="clip").fit(X[:, 0], y),
-              "pipeline": make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)}
+    fitted = {
+        "isotonic_churn": ChurnModel(calibration="isotonic", n_jobs=1).fit(X, y),
+        "regressor": lgb.LGBMRegressor(n_estimators=10, verbose=-1).fit(X, X[:, 1]),
+        "isotonic": IsotonicRegression(out_of_bounds="clip").fit(X[:, 0], y),
+        "pipeline": make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y),
+    }
     write_state(fitted, tmp_path / "s.zip")
     back = read_state(tmp_path / "s.zip")
     assert isinstance(back["isotonic_churn"].calibrator_, IsotonicRegression)
-    np.testing.assert_array_equal(back["isotonic_churn"].predict_proba(X),
-                                  fitted["isotonic_churn"].predict_proba(X))
+    np.testing.assert_array_equal(
+        back["isotonic_churn"].predict_proba(X), fitted["isotonic_churn"].predict_proba(X)
+    )
     np.testing.assert_array_equal(back["regressor"].predict(X), fitted["regressor"].predict(X))
-    np.testing.assert_array_equal(back["isotonic"].predict(X[:, 0]),
-                                  fitted["isotonic"].predict(X[:, 0]))
-    np.testing.assert_array_equal(back["pipeline"].predict_proba(X),
-                                  fitted["pipeline"].predict_proba(X))
+    np.testing.assert_array_equal(
+        back["isotonic"].predict(X[:, 0]), fitted["isotonic"].predict(X[:, 0])
+    )
+    np.testing.assert_array_equal(
+        back["pipeline"].predict_proba(X), fitted["pipeline"].predict_proba(X)
+    )
 
 
-_leaves = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=5),
-                    st.floats(allow_nan=False), st.just(float("inf")),
-                    st.builds(pd.Timedelta, st.integers(-10**15, 10**15)),
-                    st.lists(st.integers(-10**6, 10**6), max_size=4).map(np.array),
-                    st.lists(st.text(max_size=3), max_size=4).map(np.array))
-_values = st.recursive(_leaves, lambda inner: st.one_of(
-    st.lists(inner, max_size=3), st.tuples(inner, inner),
-    st.dictionaries(st.one_of(st.text(max_size=3), st.integers()), inner, max_size=3),
-    st.frozensets(st.integers(), max_size=3)), max_leaves=12)
+_leaves = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.text(max_size=5),
+    st.floats(allow_nan=False),
+    st.just(float("inf")),
+    st.builds(pd.Timedelta, st.integers(-(10**15), 10**15)),
+    st.lists(st.integers(-(10**6), 10**6), max_size=4).map(np.array),
+    st.lists(st.text(max_size=3), max_size=4).map(np.array),
+)
+_values = st.recursive(
+    _leaves,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.tuples(inner, inner),
+        st.dictionaries(st.one_of(st.text(max_size=3), st.integers()), inner, max_size=3),
+        st.frozensets(st.integers(), max_size=3),
+    ),
+    max_leaves=12,
+)
 
 
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(value=_values)
 def test_any_plain_value_round_trips(value, tmp_path):
     from cjml._bundle_codec import read_state, write_state
@@ -478,4 +547,5 @@ def test_any_plain_value_round_trips(value, tmp_path):
                 same(a[key], b[key])
         else:
             assert a == b
+
     same(value, back)

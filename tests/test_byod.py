@@ -39,8 +39,10 @@ from cjml.cli import main
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 STAGES = ["visitor", "trial", "paying", "expanding", "advocate"]
-COLUMNS = ("customer_id=user,timestamp=event_time,touchpoint=action,stage=phase,"
-           "channel=medium,satisfaction=csat,amount=revenue")
+COLUMNS = (
+    "customer_id=user,timestamp=event_time,touchpoint=action,stage=phase,"
+    "channel=medium,satisfaction=csat,amount=revenue"
+)
 # Observed touchpoints: what customers do in each stage, with relative frequencies.
 OBSERVED = {
     "visitor": {"blog_visit": 3, "pricing_page": 1},
@@ -138,9 +140,13 @@ def simulate_saas(n_customers=2500, n_days=240, seed=0) -> pd.DataFrame:
     webinar = actions.index("webinar_invite")
     names = sorted({t for d in OBSERVED.values() for t in d} | set(actions) | set(MOVES))
     code = {t: k for k, t in enumerate(names)}
-    observed = [(np.array([code[t] for t in OBSERVED[s]]),
-                 np.array(list(OBSERVED[s].values())) / sum(OBSERVED[s].values()))
-                for s in STAGES]
+    observed = [
+        (
+            np.array([code[t] for t in OBSERVED[s]]),
+            np.array(list(OBSERVED[s].values())) / sum(OBSERVED[s].values()),
+        )
+        for s in STAGES
+    ]
     parts = {k: [] for k in ("user", "day", "tp", "stage", "csat", "revenue")}
 
     def emit(who, day, tp, csat=None, revenue=None):
@@ -154,9 +160,13 @@ def simulate_saas(n_customers=2500, n_days=240, seed=0) -> pd.DataFrame:
     for day in range(n_days):
         emit(np.flatnonzero(arrive == day), day, code["blog_visit"])
         here = alive & (arrive < day)
-        hazard = (base_hazard[stage] * plan_hazard * grudge
-                  * np.where(protected > 0, protect_mult, 1.0)
-                  * (1 + 0.2 * np.maximum(webinars - 2, 0)))
+        hazard = (
+            base_hazard[stage]
+            * plan_hazard
+            * grudge
+            * np.where(protected > 0, protect_mult, 1.0)
+            * (1 + 0.2 * np.maximum(webinars - 2, 0))
+        )
         alive &= ~(here & (rng.random(n) < hazard))
         here &= alive
         protected = np.maximum(protected - 1, 0)
@@ -176,36 +186,51 @@ def simulate_saas(n_customers=2500, n_days=240, seed=0) -> pd.DataFrame:
         for s, (codes, weights) in enumerate(observed):
             at = stage[active] == s
             tps[at] = rng.choice(codes, size=at.sum(), p=weights)
-        csat = np.where((tps == code["support_ticket"]) & (rng.random(len(active)) < 0.6),
-                        rng.choice(np.arange(1.0, 6.0), len(active), p=[.15, .15, .2, .25, .25]),
-                        np.nan)
+        csat = np.where(
+            (tps == code["support_ticket"]) & (rng.random(len(active)) < 0.6),
+            rng.choice(np.arange(1.0, 6.0), len(active), p=[0.15, 0.15, 0.2, 0.25, 0.25]),
+            np.nan,
+        )
         grudge[active[csat <= 2]] *= 1.8
         emit(active, day, tps, csat=csat)
         # moving up: the step's event, in the new stage; paying starts the monthly invoices
-        move = np.flatnonzero(here & (rng.random(n) < p_move[stage]
-                                      * np.where(protected > 0, boost, 1.0)))
+        move = np.flatnonzero(
+            here & (rng.random(n) < p_move[stage] * np.where(protected > 0, boost, 1.0))
+        )
         stage[move] += 1
         other = move[stage[move] != 2]
         emit(other, day, [code[MOVES[s - 1]] for s in stage[other]])
         next_invoice[move[stage[move] == 2]] = day
         bill = np.flatnonzero(alive & (next_invoice == day))
         next_invoice[bill] = day + 30
-        emit(bill, day, code["invoice_paid"],
-             revenue=price[bill] * np.where(stage[bill] >= 3, 1.5, 1.0))
+        emit(
+            bill,
+            day,
+            code["invoice_paid"],
+            revenue=price[bill] * np.where(stage[bill] >= 3, 1.5, 1.0),
+        )
 
     cat = {k: np.concatenate(v) for k, v in parts.items()}
     seconds = cat["day"] * 86_400 + rng.integers(0, 86_400, len(cat["day"]))
     when = pd.Timestamp("2024-01-01") + pd.to_timedelta(seconds, unit="s")
     tp = np.asarray(names, dtype=object)[cat["tp"]]
-    medium = np.where(np.isin(tp, ["onboarding_email", "discount_offer", "webinar_invite"]),
-                      "email", np.where(np.isin(tp, ["sales_demo", "success_call"]), "phone",
-                                        "web"))
-    events = pd.DataFrame({
-        "user": np.char.add("u", np.char.zfill(cat["user"].astype(str), 5)),
-        "event_time": when.strftime("%Y-%m-%d %H:%M:%S"), "action": tp,
-        "phase": np.asarray(STAGES, dtype=object)[cat["stage"]], "medium": medium,
-        "csat": cat["csat"], "revenue": cat["revenue"],
-        "plan": np.asarray(list(PLANS), dtype=object)[plan[cat["user"]]]})
+    medium = np.where(
+        np.isin(tp, ["onboarding_email", "discount_offer", "webinar_invite"]),
+        "email",
+        np.where(np.isin(tp, ["sales_demo", "success_call"]), "phone", "web"),
+    )
+    events = pd.DataFrame(
+        {
+            "user": np.char.add("u", np.char.zfill(cat["user"].astype(str), 5)),
+            "event_time": when.strftime("%Y-%m-%d %H:%M:%S"),
+            "action": tp,
+            "phase": np.asarray(STAGES, dtype=object)[cat["stage"]],
+            "medium": medium,
+            "csat": cat["csat"],
+            "revenue": cat["revenue"],
+            "plan": np.asarray(list(PLANS), dtype=object)[plan[cat["user"]]],
+        }
+    )
     return events.sample(frac=1, random_state=seed, ignore_index=True)
 
 
@@ -234,15 +259,33 @@ def saas(tmp_path_factory) -> SimpleNamespace:
     events.to_csv(folder / "events.csv", index=False)
     (folder / "saas.toml").write_text(MAP_TOML)
     (folder / "rules.toml").write_text(RULES_TOML)
-    return SimpleNamespace(folder=folder, events=events, csv=folder / "events.csv",
-                           map=folder / "saas.toml", rules=folder / "rules.toml")
+    return SimpleNamespace(
+        folder=folder,
+        events=events,
+        csv=folder / "events.csv",
+        map=folder / "saas.toml",
+        rules=folder / "rules.toml",
+    )
 
 
 @pytest.fixture(scope="module")
 def trained(saas) -> SimpleNamespace:
     model = saas.folder / "models" / "saas.cjml"
-    code, out, err = cli("train", saas.csv, "--map", saas.map, "--columns", COLUMNS, "--out",
-                         model, "--n-cutoffs", 6, "--step", "15D", "--quiet")
+    code, out, err = cli(
+        "train",
+        saas.csv,
+        "--map",
+        saas.map,
+        "--columns",
+        COLUMNS,
+        "--out",
+        model,
+        "--n-cutoffs",
+        6,
+        "--step",
+        "15D",
+        "--quiet",
+    )
     assert code == 0, err
     return SimpleNamespace(path=model, out=out, err=err)
 
@@ -257,8 +300,9 @@ def test_the_simulated_log_is_a_plausible_saas_history(saas):
     assert events["revenue"].notna().sum() == counts["invoice_paid"]
     jm = cjml.JourneyMap.from_file(saas.map)
     assert jm.stages == tuple(STAGES) and jm.actionable_touchpoints == tuple(ACTIONABLE)
-    assert jm.costs() == {t: (ACTIONABLE[t][1] if t in ACTIONABLE else None)
-                          for t in jm.touchpoint_names}
+    assert jm.costs() == {
+        t: (ACTIONABLE[t][1] if t in ACTIONABLE else None) for t in jm.touchpoint_names
+    }
     assert set(jm.touchpoint_names) == set(events["action"])
 
 
@@ -271,8 +315,11 @@ def test_validate_with_column_mapping_and_custom_map(saas):
     # without the mapping, the message names each missing column and the user's likely one
     code, out, err = cli("validate", saas.csv, "--map", saas.map)
     assert code == 1 and out == ""
-    for canonical, theirs in [("customer_id", "user"), ("timestamp", "event_time"),
-                              ("touchpoint", "action")]:
+    for canonical, theirs in [
+        ("customer_id", "user"),
+        ("timestamp", "event_time"),
+        ("touchpoint", "action"),
+    ]:
         assert f"'{canonical}'" in err and f"Did you mean '{theirs}'?" in err
 
 
@@ -302,8 +349,9 @@ def test_value_features_find_the_purchases_of_a_map_without_purchase(saas, train
     assert value.purchase_touchpoints_ == ("invoice_paid",)
     log = cjml.read_events(saas.csv, columns=COLUMNS, journey_map=bundle.journey_map)
     X = bundle.featurizer.transform(log, cutoff="2024-07-01")
-    paid = saas.events[(saas.events["action"] == "invoice_paid")
-                       & (saas.events["event_time"] <= "2024-07-01")]
+    paid = saas.events[
+        (saas.events["action"] == "invoice_paid") & (saas.events["event_time"] <= "2024-07-01")
+    ]
     assert X["purchases"].sum() == len(paid)
     assert X["total_amount"].sum() == pytest.approx(paid["revenue"].sum())
 
@@ -314,20 +362,33 @@ def test_score_speaks_the_custom_vocabulary(saas, trained):
     # ("dr-point"), so that there are recommendations to check in the custom vocabulary.
     bundle = cjml.ModelBundle.load(trained.path)
     policy = bundle.models["touchpoint_policy"]
-    bundle.models["touchpoint_policy"] = dataclasses.replace(policy, policy="dr-point",
-                                                             touchpoint=None, stage_rule={})
+    bundle.models["touchpoint_policy"] = dataclasses.replace(
+        policy, policy="dr-point", touchpoint=None, stage_rule={}
+    )
     model = bundle.save(saas.folder / "models" / "saas_dr_point.cjml")
     out = saas.folder / "scores.csv"
-    code, stdout, err = cli("score", model, saas.csv, "--columns", COLUMNS, "--out", out,
-                            "--top-k", 2, "--quiet")
+    code, stdout, err = cli(
+        "score", model, saas.csv, "--columns", COLUMNS, "--out", out, "--top-k", 2, "--quiet"
+    )
     assert code == 0, err
     assert "Scored 2,500 customers" in stdout
     scores = pd.read_csv(out)
     assert list(scores.columns) == [
-        "customer_id", "churn_risk", "risk_band", "next_stage", "next_stage_proba",
-        "top_drivers", "recommended_touchpoint", "expected_risk_reduction",
-        "expected_risk_reduction_low", "expected_risk_reduction_high", "uncertain",
-        "recommended_touchpoint_2", "expected_risk_reduction_2", "status"]
+        "customer_id",
+        "churn_risk",
+        "risk_band",
+        "next_stage",
+        "next_stage_proba",
+        "top_drivers",
+        "recommended_touchpoint",
+        "expected_risk_reduction",
+        "expected_risk_reduction_low",
+        "expected_risk_reduction_high",
+        "uncertain",
+        "recommended_touchpoint_2",
+        "expected_risk_reduction_2",
+        "status",
+    ]
     assert sorted(scores["customer_id"]) == sorted(saas.events["user"].unique())
     scored = scores[scores["status"] == "scored"].set_index("customer_id")
     assert 500 < len(scored) < 2500
@@ -355,25 +416,57 @@ def test_recommend_follows_the_map_and_the_rules(saas, trained):
     # "dr-point": in this world (random assignment) its effects are left unestimated for most
     # customers (propensity per event under the 5% overlap floor), only ~56 recommendations
     # remain; the response model ranks every customer.
-    code, stdout, err = cli("recommend", trained.path, saas.csv, "--map", saas.map,
-                            "--columns", COLUMNS, "--rules", saas.rules, "--out", out,
-                            "--method", "response", "--top-k", "3")
+    code, stdout, err = cli(
+        "recommend",
+        trained.path,
+        saas.csv,
+        "--map",
+        saas.map,
+        "--columns",
+        COLUMNS,
+        "--rules",
+        saas.rules,
+        "--out",
+        out,
+        "--method",
+        "response",
+        "--top-k",
+        "3",
+    )
     assert code == 0, err
     actions = pd.read_csv(out).set_index("customer_id")
     ranks = ["", "_2", "_3"]
-    assert list(actions.columns) == ["stage", "baseline_risk", "reach_probability", *[
-        f"{c}{r}" for r in ranks for c in (
-            "recommended_touchpoint", "expected_risk", "expected_risk_reduction",
-            "expected_risk_reduction_low", "expected_risk_reduction_high", "evidence",
-            "uncertain", "cost")], "reason"]
+    assert list(actions.columns) == [
+        "stage",
+        "baseline_risk",
+        "reach_probability",
+        *[
+            f"{c}{r}"
+            for r in ranks
+            for c in (
+                "recommended_touchpoint",
+                "expected_risk",
+                "expected_risk_reduction",
+                "expected_risk_reduction_low",
+                "expected_risk_reduction_high",
+                "evidence",
+                "uncertain",
+                "cost",
+            )
+        ],
+        "reason",
+    ]
     assert set(actions["stage"]) <= set(STAGES)
     stage = current_stage(saas.events)
     assert (actions["stage"] == stage[actions.index]).all()
     events = saas.events
     end = events["event_time"].max()
     month_ago = str(pd.Timestamp(end) - pd.Timedelta("30D"))
-    had_webinar = set(events.loc[(events["action"] == "webinar_invite")
-                                 & (events["event_time"] > month_ago), "user"])
+    had_webinar = set(
+        events.loc[
+            (events["action"] == "webinar_invite") & (events["event_time"] > month_ago), "user"
+        ]
+    )
     n_recommended = 0
     for r in ranks:
         chosen = actions[f"recommended_touchpoint{r}"].dropna()
@@ -396,8 +489,10 @@ def test_recommend_follows_the_map_and_the_rules(saas, trained):
     first = actions["recommended_touchpoint"].dropna()
     assert n_recommended > 100 and first.nunique() >= 3
     assert actions["reason"].notna().all()
-    assert all(tp.replace("_", " ") in reason for tp, reason
-               in zip(first, actions.loc[first.index, "reason"], strict=True))
+    assert all(
+        tp.replace("_", " ") in reason
+        for tp, reason in zip(first, actions.loc[first.index, "reason"], strict=True)
+    )
     for name in set(first):
         assert name in stdout
 
@@ -409,23 +504,45 @@ def test_recommend_reads_a_customer_list_in_the_users_own_column_name(saas, trai
     listed = saas.folder / "listed.csv"
     pd.DataFrame({"user": some, "plan": "any"}).to_csv(listed, index=False)
     out = saas.folder / "listed_actions.csv"
-    code, _, err = cli("recommend", trained.path, saas.csv, "--columns", COLUMNS,
-                       "--customers", listed, "--out", out)
+    code, _, err = cli(
+        "recommend",
+        trained.path,
+        saas.csv,
+        "--columns",
+        COLUMNS,
+        "--customers",
+        listed,
+        "--out",
+        out,
+    )
     assert code == 0, err
     assert pd.read_csv(out)["customer_id"].tolist() == some.tolist()
 
 
 def test_journey_map_uses_the_custom_stages(saas, trained):
     html_out, csv_out = saas.folder / "map.html", saas.folder / "map.csv"
-    code, stdout, err = cli("journey-map", saas.csv, "--map", saas.map, "--columns", COLUMNS,
-                            "--model", trained.path, "--by", "plan", "--out", html_out)
+    code, stdout, err = cli(
+        "journey-map",
+        saas.csv,
+        "--map",
+        saas.map,
+        "--columns",
+        COLUMNS,
+        "--model",
+        trained.path,
+        "--by",
+        "plan",
+        "--out",
+        html_out,
+    )
     assert code == 0, err
     page = html_out.read_text(encoding="utf-8")
     for name in [*STAGES, "starter", "enterprise", "Missing-touchpoint opportunities"]:
         assert name in page
     assert all(name in stdout for name in STAGES)
-    code, _, err = cli("journey-map", saas.csv, "--map", saas.map, "--columns", COLUMNS,
-                       "--out", csv_out)
+    code, _, err = cli(
+        "journey-map", saas.csv, "--map", saas.map, "--columns", COLUMNS, "--out", csv_out
+    )
     assert code == 0, err
     table = pd.read_csv(csv_out)
     assert table["stage"].tolist() == STAGES
@@ -435,23 +552,36 @@ def test_journey_map_uses_the_custom_stages(saas, trained):
 
 def test_the_readme_example_runs_as_written(saas, tmp_path, monkeypatch):
     """The README's "Bring your own data": its CSV, journey map and commands, on this log."""
-    match = re.search(r"^## Bring your own data\n(.*?)(?=^## |\Z)",
-                      README.read_text(encoding="utf-8"), re.S | re.M)
+    match = re.search(
+        r"^## Bring your own data\n(.*?)(?=^## |\Z)",
+        README.read_text(encoding="utf-8"),
+        re.S | re.M,
+    )
     if match is None:
         pytest.skip("README.md has no 'Bring your own data' section yet")
     section = match.group(1)
     (toml,) = re.findall(r"```toml\n(.*?)```", section, re.S)
     (example,) = re.findall(r"```csv\n(.*?)```", section, re.S)
-    lines = [line.strip() for block in re.findall(r"```(?:shell|bash)\n(.*?)```", section, re.S)
-             for line in block.splitlines() if line.strip().startswith("cjml ")]
+    lines = [
+        line.strip()
+        for block in re.findall(r"```(?:shell|bash)\n(.*?)```", section, re.S)
+        for line in block.splitlines()
+        if line.strip().startswith("cjml ")
+    ]
     # the README shows this test's map and column mapping, for a log like this one
     assert cjml.JourneyMap.from_dict(tomllib.loads(toml)) == cjml.JourneyMap.from_file(saas.map)
     assert f"`{COLUMNS}`" in section
-    head = cjml.read_events(pd.read_csv(io.StringIO(example)), columns=COLUMNS,
-                            journey_map=saas.map)
+    head = cjml.read_events(
+        pd.read_csv(io.StringIO(example)), columns=COLUMNS, journey_map=saas.map
+    )
     assert head.n_events == len(example.strip().splitlines()) - 1
     assert [line.split()[1] for line in lines] == [
-        "validate", "train", "score", "recommend", "journey-map"]
+        "validate",
+        "train",
+        "score",
+        "recommend",
+        "journey-map",
+    ]
     monkeypatch.chdir(tmp_path)
     saas.events.to_csv("crm_export.csv", index=False)
     (tmp_path / "saas.toml").write_text(toml, encoding="utf-8")

@@ -32,19 +32,29 @@ STAGES = list(JM.stages)
 EARLIEST = dict(zip(TOUCHPOINTS, JM.stage_bounds()[0], strict=True))
 
 #: Columns that depend on where the new event lands among events at the same time.
-STAGE_DYNAMICS = ["current_stage", "days_in_current_stage", "events_in_current_stage",
-                  "stage_progressions", "stage_regressions", "stages_per_30d"]
+STAGE_DYNAMICS = [
+    "current_stage",
+    "days_in_current_stage",
+    "events_in_current_stage",
+    "stage_progressions",
+    "stage_regressions",
+    "stages_per_30d",
+]
 TICKET_STATE = ["tickets_unresolved", "oldest_open_ticket_days"]
 
 
 def order_dependent(columns) -> list[str]:
-    return [c for c in columns if c in STAGE_DYNAMICS or c in TICKET_STATE
-            or c.startswith(("transition_", "last_touchpoint_"))
-            or c == "events_since_negative_experience"]
+    return [
+        c
+        for c in columns
+        if c in STAGE_DYNAMICS
+        or c in TICKET_STATE
+        or c.startswith(("transition_", "last_touchpoint_"))
+        or c == "events_since_negative_experience"
+    ]
 
 
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:Found .* exact duplicate:UserWarning")
+pytestmark = pytest.mark.filterwarnings("ignore:Found .* exact duplicate:UserWarning")
 
 
 # ------------------------------------------------------------------ the reference
@@ -71,27 +81,37 @@ def placed_before_others(log, position: np.ndarray, cutoff_ns: np.ndarray) -> np
     cust = log.customer_codes[position]
     ts = log.timestamps_ns
     end = log.offsets[cust + 1]
-    last_visible = np.array([p + np.searchsorted(ts[p:e], c, side="right") - 1
-                             for p, e, c in zip(position, end, cutoff_ns, strict=True)])
+    last_visible = np.array(
+        [
+            p + np.searchsorted(ts[p:e], c, side="right") - 1
+            for p, e, c in zip(position, end, cutoff_ns, strict=True)
+        ]
+    )
     return last_visible != position
 
 
 def stage_names(X: pd.DataFrame, touchpoints) -> list[str]:
     """The default stage: the current one, else the touchpoint's earliest."""
     cur = X["current_stage"].to_numpy()
-    return [STAGES[int(c)] if not np.isnan(c) else STAGES[EARLIEST[t]]
-            for c, t in zip(cur, touchpoints, strict=True)]
+    return [
+        STAGES[int(c)] if not np.isnan(c) else STAGES[EARLIEST[t]]
+        for c, t in zip(cur, touchpoints, strict=True)
+    ]
 
 
-def assert_candidate_rows(got: pd.DataFrame, expected: pd.DataFrame, base: pd.DataFrame,
-                          touchpoints, tie: np.ndarray) -> None:
+def assert_candidate_rows(
+    got: pd.DataFrame, expected: pd.DataFrame, base: pd.DataFrame, touchpoints, tie: np.ndarray
+) -> None:
     """Bit-identical except the documented columns, on the documented rows, within bounds."""
     assert list(got.columns) == list(expected.columns)
     assert got.index.equals(base.index)
     assert (got.dtypes == np.float64).all()
     touchpoints = np.asarray(touchpoints, dtype=object)
-    fifo = (np.isin(touchpoints, ["ticket_resolved"])
-            & (base["tickets_unresolved"].to_numpy() >= 3) & ~tie)
+    fifo = (
+        np.isin(touchpoints, ["ticket_resolved"])
+        & (base["tickets_unresolved"].to_numpy() >= 3)
+        & ~tie
+    )
     loose = set(order_dependent(got.columns))
     for col in got.columns:
         g, e = got[col].to_numpy(), expected[col].to_numpy()
@@ -107,18 +127,24 @@ def assert_candidate_rows(got: pd.DataFrame, expected: pd.DataFrame, base: pd.Da
             for v in (g[fifo], e[fifo]):
                 assert ((lo <= v) & (v <= hi)).all(), col
         bad = np.flatnonzero(must & ~same)
-        assert not len(bad), (f"{col}: with_event {g[bad][:5]} != transform {e[bad][:5]} for "
-                              f"rows {list(got.index[bad][:5])}, touchpoints "
-                              f"{list(touchpoints[bad][:5])}")
+        assert not len(bad), (
+            f"{col}: with_event {g[bad][:5]} != transform {e[bad][:5]} for "
+            f"rows {list(got.index[bad][:5])}, touchpoints "
+            f"{list(touchpoints[bad][:5])}"
+        )
     if not tie.any():
         return
+
     # Where the new event lands among same-time events, the order-dependent columns are
     # bounded: one event moves each count by little, and every value stays in its range.
     def col(frame, name):
         return frame[name].to_numpy()[tie]
 
-    for name in ("stage_progressions", "stage_regressions",
-                 *[c for c in got.columns if c.startswith("transition_")]):
+    for name in (
+        "stage_progressions",
+        "stage_regressions",
+        *[c for c in got.columns if c.startswith("transition_")],
+    ):
         assert (np.abs(col(got, name) - col(expected, name)) <= 2).all(), name
     for name in ("events_since_negative_experience", "tickets_unresolved"):
         g, e = col(got, name), col(expected, name)
@@ -126,19 +152,21 @@ def assert_candidate_rows(got: pd.DataFrame, expected: pd.DataFrame, base: pd.Da
         assert (np.nan_to_num(np.abs(g - e)) <= 1).all(), name
     for frame in (got, expected):
         first = col(frame, "days_since_first_event")
-        for name, lo, hi in (("current_stage", 0, col(frame, "furthest_stage")),
-                             ("events_in_current_stage", 1, col(frame, "n_events")),
-                             ("days_in_current_stage", 0, first),
-                             ("oldest_open_ticket_days", 0, first)):
+        for name, lo, hi in (
+            ("current_stage", 0, col(frame, "furthest_stage")),
+            ("events_in_current_stage", 1, col(frame, "n_events")),
+            ("days_in_current_stage", 0, first),
+            ("oldest_open_ticket_days", 0, first),
+        ):
             v = col(frame, name)
-            assert (np.isnan(v) & (name == "oldest_open_ticket_days")
-                    | (lo <= v) & (v <= hi)).all(), name
+            assert (
+                np.isnan(v) & (name == "oldest_open_ticket_days") | (lo <= v) & (v <= hi)
+            ).all(), name
     for name in [c for c in got.columns if c.startswith("last_touchpoint_")]:
         assert np.array_equal(np.isnan(col(got, name)), np.isnan(col(expected, name))), name
     # the first stage only moves when every event is at the cutoff
     older = col(base, "days_since_first_event") > 0
-    assert np.array_equal(col(got, "stages_per_30d")[older],
-                          col(expected, "stages_per_30d")[older])
+    assert np.array_equal(col(got, "stages_per_30d")[older], col(expected, "stages_per_30d")[older])
 
 
 # ------------------------------------------------------------------ the bundled sample
@@ -154,8 +182,15 @@ def sample():
 
 def _sample_reference(sample, X, cutoff, touchpoints, stages, channels):
     log, featurizer, _ = sample
-    new = pd.DataFrame({"customer_id": X.index, "timestamp": cutoff, "touchpoint": touchpoints,
-                        "stage": stages, "channel": channels})
+    new = pd.DataFrame(
+        {
+            "customer_id": X.index,
+            "timestamp": cutoff,
+            "touchpoint": touchpoints,
+            "stage": stages,
+            "channel": channels,
+        }
+    )
     app, position = appended_log(log.frame, new)
     expected = featurizer.transform(app, cutoff=cutoff).loc[X.index]
     tie = placed_before_others(app, position, np.full(len(X), cutoff.value))
@@ -169,8 +204,7 @@ def test_sample_every_touchpoint_equals_transform_with_the_event(sample, when, t
     cutoff = cutoffs[when]
     X = featurizer.transform(log, cutoff=cutoff)
     stages = stage_names(X, [touchpoint] * len(X))
-    expected, tie = _sample_reference(sample, X, cutoff, touchpoint, stages,
-                                      JM[touchpoint].channel)
+    expected, tie = _sample_reference(sample, X, cutoff, touchpoint, stages, JM[touchpoint].channel)
     got = featurizer.with_event(X, touchpoint)
     assert_candidate_rows(got, expected, X, [touchpoint] * len(X), tie)
     if when == "tied":  # a customer's last event is at the cutoff
@@ -184,18 +218,21 @@ def test_sample_stacked_candidates_with_given_stages_and_channels(sample):
     rng = np.random.default_rng(0)
     touchpoints = rng.choice(TOUCHPOINTS, len(X))
     stages = rng.choice(STAGES, len(X))
-    channels = rng.choice(np.array(["email", "web", "phone", "telepathy", None], dtype=object),
-                          len(X))
+    channels = rng.choice(
+        np.array(["email", "web", "phone", "telepathy", None], dtype=object), len(X)
+    )
     expected, tie = _sample_reference(sample, X, cutoff, touchpoints, stages, channels)
     got = featurizer.with_event(X, touchpoints, stage=stages, channel=channels)
     assert_candidate_rows(got, expected, X, touchpoints, tie)
     # codes work as names do, and the rows of one call are independent of each other
     codes = np.asarray([featurizer.families_[1].touchpoints_.index(t) for t in touchpoints])
-    pd.testing.assert_frame_equal(featurizer.with_event(X, codes, stage=stages, channel=channels),
-                                  got)
+    pd.testing.assert_frame_equal(
+        featurizer.with_event(X, codes, stage=stages, channel=channels), got
+    )
     order = rng.permutation(len(X))
-    shuffled = featurizer.with_event(X.iloc[order], touchpoints[order], stage=stages[order],
-                                     channel=channels[order])
+    shuffled = featurizer.with_event(
+        X.iloc[order], touchpoints[order], stage=stages[order], channel=channels[order]
+    )
     pd.testing.assert_frame_equal(shuffled, got.iloc[order])
 
 
@@ -217,14 +254,16 @@ def test_the_record_survives_parquet_and_the_cutoff_can_be_given(sample, tmp_pat
     expected = featurizer.with_event(X, "live_chat")
     X.to_parquet(tmp_path / "x.parquet")
     pd.testing.assert_frame_equal(
-        featurizer.with_event(pd.read_parquet(tmp_path / "x.parquet"), "live_chat"), expected)
+        featurizer.with_event(pd.read_parquet(tmp_path / "x.parquet"), "live_chat"), expected
+    )
     bare = X.copy()
     bare.attrs = {}
     pd.testing.assert_frame_equal(featurizer.with_event(bare, "live_chat", cutoff=cutoff), expected)
     pd.testing.assert_frame_equal(featurizer.with_event(X, "live_chat", cutoff=cutoff), expected)
     per_row = np.full(len(X), cutoff.to_datetime64())  # rows at cutoffs of their own
-    pd.testing.assert_frame_equal(featurizer.with_event(bare, "live_chat", cutoff=per_row),
-                                  expected)
+    pd.testing.assert_frame_equal(
+        featurizer.with_event(bare, "live_chat", cutoff=per_row), expected
+    )
     with pytest.raises(ValueError, match=r"one date per row of X"):
         featurizer.with_event(bare, "live_chat", cutoff=per_row[1:])
 
@@ -235,31 +274,56 @@ CUTOFFS = [START + pd.Timedelta(days=100), START + pd.Timedelta(days=100, hours=
 DAY = 24 * 60
 # minutes before the cutoff: the cutoff itself, the window edges (7/30/90 days, the trend's 60)
 # and the last midnight before a 15:30 cutoff, each exactly and one minute inside
-EDGES = [0, 0, 0, 0, 1, 7 * DAY, 7 * DAY - 1, 30 * DAY, 30 * DAY - 1, 60 * DAY, 60 * DAY - 1,
-         90 * DAY, 90 * DAY - 1, 930, 931, 24 * 60]
+EDGES = [
+    0,
+    0,
+    0,
+    0,
+    1,
+    7 * DAY,
+    7 * DAY - 1,
+    30 * DAY,
+    30 * DAY - 1,
+    60 * DAY,
+    60 * DAY - 1,
+    90 * DAY,
+    90 * DAY - 1,
+    930,
+    931,
+    24 * 60,
+]
 
-event = st.fixed_dictionaries({
-    "customer_id": st.integers(1, 4),
-    "before": st.one_of(st.sampled_from(EDGES), st.integers(-20 * DAY, 120 * DAY),
-                        st.sampled_from(EDGES)),
-    # tickets weighted up, so that several are open now and then
-    "touchpoint": st.sampled_from(TOUCHPOINTS + ["support_ticket"] * 6),
-    "stage": st.sampled_from(STAGES),
-    "channel": st.sampled_from(["web", "email", "store"]),
-    "satisfaction": st.one_of(st.none(), st.integers(1, 5)),
-    "nps": st.one_of(st.none(), st.integers(0, 10)),
-    "effort": st.one_of(st.none(), st.integers(1, 7)),
-    "amount": st.one_of(st.none(), st.floats(0, 500, allow_nan=False)),
-})
-candidate = st.fixed_dictionaries({
-    "touchpoint": st.sampled_from(TOUCHPOINTS + ["ticket_resolved"] * 3),
-    "stage": st.sampled_from(STAGES),
-    "channel": st.sampled_from(["web", "phone", None]),
-})
+event = st.fixed_dictionaries(
+    {
+        "customer_id": st.integers(1, 4),
+        "before": st.one_of(
+            st.sampled_from(EDGES), st.integers(-20 * DAY, 120 * DAY), st.sampled_from(EDGES)
+        ),
+        # tickets weighted up, so that several are open now and then
+        "touchpoint": st.sampled_from(TOUCHPOINTS + ["support_ticket"] * 6),
+        "stage": st.sampled_from(STAGES),
+        "channel": st.sampled_from(["web", "email", "store"]),
+        "satisfaction": st.one_of(st.none(), st.integers(1, 5)),
+        "nps": st.one_of(st.none(), st.integers(0, 10)),
+        "effort": st.one_of(st.none(), st.integers(1, 7)),
+        "amount": st.one_of(st.none(), st.floats(0, 500, allow_nan=False)),
+    }
+)
+candidate = st.fixed_dictionaries(
+    {
+        "touchpoint": st.sampled_from(TOUCHPOINTS + ["ticket_resolved"] * 3),
+        "stage": st.sampled_from(STAGES),
+        "channel": st.sampled_from(["web", "phone", None]),
+    }
+)
 
 
-def _events(events: list[dict], cutoff: pd.Timestamp, stage: bool, channel: bool,
-            ) -> pd.DataFrame:
+def _events(
+    events: list[dict],
+    cutoff: pd.Timestamp,
+    stage: bool,
+    channel: bool,
+) -> pd.DataFrame:
     df = pd.DataFrame(events)
     df["timestamp"] = cutoff - pd.to_timedelta(df.pop("before"), unit="min")
     drop = [c for c, keep in (("stage", stage), ("channel", channel)) if not keep]
@@ -270,12 +334,15 @@ def _check_block(df, featurizer, X, got, cutoffs_ns, tps, stages, channels, cuto
     """Compare rows of X with transform(cutoff) on the events plus one new event per row."""
     several = isinstance(X.index, pd.MultiIndex)
     ids = X.index.get_level_values("customer_id") if several else X.index
-    new = pd.DataFrame({
-        "customer_id": np.asarray(ids),
-        "timestamp": pd.to_datetime(cutoffs_ns, utc=True),
-        "touchpoint": tps,
-        "stage": stage_names(X, tps) if stages is None else stages,
-        "channel": [JM[t].channel for t in tps] if channels is None else channels})
+    new = pd.DataFrame(
+        {
+            "customer_id": np.asarray(ids),
+            "timestamp": pd.to_datetime(cutoffs_ns, utc=True),
+            "touchpoint": tps,
+            "stage": stage_names(X, tps) if stages is None else stages,
+            "channel": [JM[t].channel for t in tps] if channels is None else channels,
+        }
+    )
     if "channel" not in df.columns and new["channel"].isna().all():
         new = new.drop(columns="channel")  # no channel anywhere: the log keeps having none
     app, position = appended_log(df, new)
@@ -287,16 +354,22 @@ def _check_block(df, featurizer, X, got, cutoffs_ns, tps, stages, channels, cuto
     assert_candidate_rows(got, expected, X, tps, tie)
 
 
-@settings(max_examples=60, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow])
-@given(events=st.lists(event, min_size=1, max_size=40),
-       picks=st.lists(candidate, min_size=5, max_size=5),
-       cutoff=st.sampled_from(CUTOFFS), stage_column=st.booleans(),
-       channel_column=st.booleans(), given_stage=st.booleans(), given_channel=st.booleans(),
-       mode=st.sampled_from(["single", "per customer", "per customer, same time", "several"]))
-def test_random_logs_equal_transform_with_the_event(events, picks, cutoff, stage_column,
-                                                    channel_column, given_stage, given_channel,
-                                                    mode):
+@settings(
+    max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(
+    events=st.lists(event, min_size=1, max_size=40),
+    picks=st.lists(candidate, min_size=5, max_size=5),
+    cutoff=st.sampled_from(CUTOFFS),
+    stage_column=st.booleans(),
+    channel_column=st.booleans(),
+    given_stage=st.booleans(),
+    given_channel=st.booleans(),
+    mode=st.sampled_from(["single", "per customer", "per customer, same time", "several"]),
+)
+def test_random_logs_equal_transform_with_the_event(
+    events, picks, cutoff, stage_column, channel_column, given_stage, given_channel, mode
+):
     df = _events(events, cutoff, stage_column, channel_column)
     kwargs = {}
     with warnings.catch_warnings():
@@ -310,8 +383,10 @@ def test_random_logs_equal_transform_with_the_event(events, picks, cutoff, stage
         elif mode.startswith("per customer"):
             # customer 5 has no event at all; X records a time of day only when all share it
             step = pd.Timedelta(days=1) if mode.endswith("same time") else pd.Timedelta(minutes=37)
-            per = pd.Series([cutoff - k * step for k in range(5)],
-                            index=pd.Index([1, 2, 3, 4, 5], name="customer_id"))
+            per = pd.Series(
+                [cutoff - k * step for k in range(5)],
+                index=pd.Index([1, 2, 3, 4, 5], name="customer_id"),
+            )
             X = featurizer.transform(log, cutoff=per)
             if not mode.endswith("same time"):
                 kwargs["cutoff"] = per
@@ -333,24 +408,43 @@ def test_random_logs_equal_transform_with_the_event(events, picks, cutoff, stage
         for c in several:
             r = np.flatnonzero(at == c)
             if len(r):
-                _check_block(df, featurizer, X.iloc[r], got.iloc[r], np.full(len(r), c.value),
-                             tps[r], None if stages is None else stages[r],
-                             None if channels is None else channels[r], c)
+                _check_block(
+                    df,
+                    featurizer,
+                    X.iloc[r],
+                    got.iloc[r],
+                    np.full(len(r), c.value),
+                    tps[r],
+                    None if stages is None else stages[r],
+                    None if channels is None else channels[r],
+                    c,
+                )
     else:
-        _check_block(df, featurizer, X, got, np.full(len(X), cutoff.value), tps, stages,
-                     channels, cutoff)
+        _check_block(
+            df, featurizer, X, got, np.full(len(X), cutoff.value), tps, stages, channels, cutoff
+        )
 
 
 TICKETS = ["support_ticket", "ticket_resolved", "email"]
 
 
-@settings(max_examples=30, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow])
-@given(events=st.lists(st.fixed_dictionaries({
-           "customer_id": st.integers(1, 2),
-           "before": st.one_of(st.sampled_from(EDGES), st.integers(-DAY, 40 * DAY)),
-           "touchpoint": st.sampled_from(TICKETS + ["support_ticket"] * 3),
-           "stage": st.just("retention")}), min_size=6, max_size=30))
+@settings(
+    max_examples=30, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(
+    events=st.lists(
+        st.fixed_dictionaries(
+            {
+                "customer_id": st.integers(1, 2),
+                "before": st.one_of(st.sampled_from(EDGES), st.integers(-DAY, 40 * DAY)),
+                "touchpoint": st.sampled_from(TICKETS + ["support_ticket"] * 3),
+                "stage": st.just("retention"),
+            }
+        ),
+        min_size=6,
+        max_size=30,
+    )
+)
 def test_random_ticket_queues_equal_transform_with_the_event(events):
     cutoff = CUTOFFS[1]
     df = _events(events, cutoff, stage=True, channel=False)
@@ -364,8 +458,7 @@ def test_random_ticket_queues_equal_transform_with_the_event(events):
     for touchpoint in TICKETS:
         tps = np.full(len(X), touchpoint, dtype=object)
         got = featurizer.with_event(X, touchpoint)
-        _check_block(df, featurizer, X, got, np.full(len(X), cutoff.value), tps, None, None,
-                     cutoff)
+        _check_block(df, featurizer, X, got, np.full(len(X), cutoff.value), tps, None, None, cutoff)
 
 
 # ------------------------------------------------------------------ the documented limits
@@ -379,16 +472,24 @@ def _tiny(rows):
 
 
 def _reference(df, featurizer, touchpoint, stage):
-    new = pd.DataFrame({"customer_id": [1], "timestamp": [CUT], "touchpoint": [touchpoint],
-                        "stage": [stage], "channel": [JM[touchpoint].channel]})
+    new = pd.DataFrame(
+        {
+            "customer_id": [1],
+            "timestamp": [CUT],
+            "touchpoint": [touchpoint],
+            "stage": [stage],
+            "channel": [JM[touchpoint].channel],
+        }
+    )
     app, position = appended_log(df, new)
     tie = placed_before_others(app, position, np.array([CUT.value]))
     return featurizer.transform(app, cutoff=CUT), tie
 
 
 def test_last_event_at_the_cutoff_is_exact_when_the_new_one_sorts_after_it():
-    df = _tiny([[1, "2024-02-20", "website_visit", "consideration"],
-                [1, CUT, "paid_ad", "awareness"]])
+    df = _tiny(
+        [[1, "2024-02-20", "website_visit", "consideration"], [1, CUT, "paid_ad", "awareness"]]
+    )
     featurizer = JourneyFeaturizer().fit(read_events(df))
     X = featurizer.transform(read_events(df), cutoff=CUT)
     expected, tie = _reference(df, featurizer, "email", "awareness")
@@ -401,8 +502,7 @@ def test_last_event_at_the_cutoff_is_exact_when_the_new_one_sorts_after_it():
 def test_a_new_event_sorted_among_same_time_events_differs_only_in_listed_columns():
     # purchase (touchpoint 4) at the cutoff: read_events puts a website visit (2) at the same
     # time before it; with_event puts it last
-    df = _tiny([[1, "2024-02-20", "email", "consideration"],
-                [1, CUT, "purchase", "conversion"]])
+    df = _tiny([[1, "2024-02-20", "email", "consideration"], [1, CUT, "purchase", "conversion"]])
     featurizer = JourneyFeaturizer().fit(read_events(df))
     X = featurizer.transform(read_events(df), cutoff=CUT)
     expected, tie = _reference(df, featurizer, "website_visit", "consideration")
@@ -417,8 +517,7 @@ def test_a_new_event_sorted_among_same_time_events_differs_only_in_listed_column
 
 def test_a_resolution_with_three_open_tickets_estimates_the_next_oldest():
     # open tickets 10, 6 and 1 days old: resolving one leaves the 6-day one the oldest
-    df = _tiny([[1, CUT - pd.Timedelta(days=d), "support_ticket", "retention"]
-                for d in (10, 6, 1)])
+    df = _tiny([[1, CUT - pd.Timedelta(days=d), "support_ticket", "retention"] for d in (10, 6, 1)])
     featurizer = JourneyFeaturizer().fit(read_events(df))
     X = featurizer.transform(read_events(df), cutoff=CUT)
     expected, _ = _reference(df, featurizer, "ticket_resolved", "retention")
@@ -435,8 +534,12 @@ def test_a_resolution_with_three_open_tickets_estimates_the_next_oldest():
 def test_channel_columns_of_a_log_without_channels():
     # fitted with a channel column, features of a log without one: the per-channel contact
     # counts are NaN; a new event with a channel gives the log a channel column
-    with_channels = _tiny([[1, "2024-02-20", "email", "consideration"],
-                           [2, "2024-02-21", "live_chat", "consideration"]])
+    with_channels = _tiny(
+        [
+            [1, "2024-02-20", "email", "consideration"],
+            [2, "2024-02-21", "live_chat", "consideration"],
+        ]
+    )
     with_channels["channel"] = ["email", "chat"]
     featurizer = JourneyFeaturizer().fit(read_events(with_channels))
     plain = with_channels.drop(columns="channel")
@@ -445,8 +548,14 @@ def test_channel_columns_of_a_log_without_channels():
     # a channel, none (a missing value), and the default: the map's ("online")
     for channel, logged in (("email", "email"), (np.nan, None), (None, "online")):
         got = featurizer.with_event(X, "email", channel=channel)
-        new = pd.DataFrame({"customer_id": X.index, "timestamp": CUT, "touchpoint": "email",
-                            "stage": "consideration"})
+        new = pd.DataFrame(
+            {
+                "customer_id": X.index,
+                "timestamp": CUT,
+                "touchpoint": "email",
+                "stage": "consideration",
+            }
+        )
         if logged is not None:
             new["channel"] = logged
         app, _ = appended_log(plain, new)
@@ -455,17 +564,27 @@ def test_channel_columns_of_a_log_without_channels():
 
 
 def test_a_touchpoint_outside_the_map_seen_in_fit():
-    df = _tiny([[1, "2024-02-20", "email", "consideration"],
-                [1, "2024-02-25", "webinar", "consideration"],
-                [2, "2024-02-26", "website_visit", "consideration"]])
+    df = _tiny(
+        [
+            [1, "2024-02-20", "email", "consideration"],
+            [1, "2024-02-25", "webinar", "consideration"],
+            [2, "2024-02-26", "website_visit", "consideration"],
+        ]
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # webinar is not in the map
         log = read_events(df)
         featurizer = JourneyFeaturizer().fit(log)
         X = featurizer.transform(log, cutoff=CUT)
         got = featurizer.with_event(X, "webinar")
-        new = pd.DataFrame({"customer_id": X.index, "timestamp": CUT, "touchpoint": "webinar",
-                            "stage": "consideration"})
+        new = pd.DataFrame(
+            {
+                "customer_id": X.index,
+                "timestamp": CUT,
+                "touchpoint": "webinar",
+                "stage": "consideration",
+            }
+        )
         expected = featurizer.transform(read_events(pd.concat([df, new])), cutoff=CUT)
     pd.testing.assert_frame_equal(got, expected)
 
@@ -473,8 +592,9 @@ def test_a_touchpoint_outside_the_map_seen_in_fit():
 # ------------------------------------------------------------------ errors
 @pytest.fixture(scope="module")
 def small():
-    df = _tiny([[1, "2024-02-20", "email", "consideration"],
-                [2, "2024-02-21", "purchase", "conversion"]])
+    df = _tiny(
+        [[1, "2024-02-20", "email", "consideration"], [2, "2024-02-21", "purchase", "conversion"]]
+    )
     featurizer = JourneyFeaturizer().fit(read_events(df))
     return featurizer, featurizer.transform(read_events(df), cutoff=CUT), df
 
@@ -495,8 +615,11 @@ def test_unknown_touchpoint_suggests_the_closest(small):
 
 def test_unknown_stage_suggests_the_closest(small):
     featurizer, X, _ = small
-    with pytest.raises(ValueError, match=r"Unknown stage 'retension'\. Did you mean "
-                                         r"'retention'\?.*'awareness'"):
+    with pytest.raises(
+        ValueError,
+        match=r"Unknown stage 'retension'\. Did you mean "
+        r"'retention'\?.*'awareness'",
+    ):
         featurizer.with_event(X, "email", stage="retension")
     with pytest.raises(ValueError, match=r"stage has missing values"):
         featurizer.with_event(X, "email", stage=np.array(["retention", None], dtype=object))
@@ -515,11 +638,19 @@ def test_x_must_be_this_featurizers_output(small):
     with pytest.raises(TypeError, match=r"X must be the DataFrame"):
         featurizer.with_event(X.to_numpy(), "email")
     # same columns, another journey map (its stages are not in the column names)
-    renamed = JourneyMap.from_dict({**JM.to_dict(), "stages": ["a", "b", "c", "d", "e"],
-                                    "touchpoints": {
-                                        t: {**v, "stages": [["a", "b", "c", "d", "e"][
-                                            STAGES.index(s)] for s in v["stages"]]}
-                                        for t, v in JM.to_dict()["touchpoints"].items()}})
+    renamed = JourneyMap.from_dict(
+        {
+            **JM.to_dict(),
+            "stages": ["a", "b", "c", "d", "e"],
+            "touchpoints": {
+                t: {
+                    **v,
+                    "stages": [["a", "b", "c", "d", "e"][STAGES.index(s)] for s in v["stages"]],
+                }
+                for t, v in JM.to_dict()["touchpoints"].items()
+            },
+        }
+    )
     other = JourneyFeaturizer().fit(read_events(df.drop(columns="stage"), journey_map=renamed))
     assert list(other.feature_names_out_) == list(featurizer.feature_names_out_)
     with pytest.raises(ValueError, match=r"computed by another featurizer"):
@@ -563,4 +694,3 @@ def test_what_the_featurizer_needs(small):
     custom = JourneyFeaturizer(families=[ActivityFeatures(), StageFeatures(), Custom()]).fit(log)
     with pytest.raises(NotImplementedError, match=r"'custom' family .* no _with_event"):
         custom.with_event(custom.transform(log, cutoff=CUT), "email")
-

@@ -33,8 +33,12 @@ def test_version_and_help(capsys):
 def test_console_script_runs_as_a_real_process(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("user,when,what\n1,2024-01-01,email\n")
-    proc = subprocess.run([sys.executable, "-m", "cjml", "validate", str(bad)],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "cjml", "validate", str(bad)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 1
     assert proc.stderr.startswith("error: ")
     assert "customer_id" in proc.stderr
@@ -43,10 +47,28 @@ def test_console_script_runs_as_a_real_process(tmp_path):
 
 def test_generate_is_deterministic_and_writes_truth(tmp_path, capsys):
     a, b = tmp_path / "a.parquet", tmp_path / "b.parquet"
-    assert run(capsys, "generate", "--customers", "150", "--seed", "4", "--days", "60",
-               "--out", str(a), "--truth")[0] == 0
-    assert run(capsys, "generate", "--customers", "150", "--seed", "4", "--days", "60",
-               "--out", str(b))[0] == 0
+    assert (
+        run(
+            capsys,
+            "generate",
+            "--customers",
+            "150",
+            "--seed",
+            "4",
+            "--days",
+            "60",
+            "--out",
+            str(a),
+            "--truth",
+        )[0]
+        == 0
+    )
+    assert (
+        run(
+            capsys, "generate", "--customers", "150", "--seed", "4", "--days", "60", "--out", str(b)
+        )[0]
+        == 0
+    )
     pd.testing.assert_frame_equal(pd.read_parquet(a), pd.read_parquet(b))
     truth = pd.read_parquet(tmp_path / "a_truth.parquet")
     assert truth["cutoff"].nunique() == 1
@@ -70,8 +92,9 @@ def test_existing_output_is_never_overwritten_without_force(tmp_path, capsys):
     assert "already exists" in err and "--force" in err
     assert out.read_bytes() == b"precious"
     assert list(tmp_path.iterdir()) == [out]  # no temporary file left behind
-    code, _, _ = run(capsys, "generate", "--customers", "20", "--days", "30", "--out", str(out),
-                     "--force")
+    code, _, _ = run(
+        capsys, "generate", "--customers", "20", "--days", "30", "--out", str(out), "--force"
+    )
     assert code == 0
     assert len(pd.read_parquet(out)) > 0
 
@@ -84,11 +107,13 @@ def test_validate_accepts_the_sample(capsys):
 
 
 def test_validate_with_a_column_mapping_and_a_map_file(tmp_path, capsys):
-    frame = pd.DataFrame({
-        "user": ["u1", "u1", "u2"],
-        "when": ["2024-01-01 10:00", "2024-01-03 09:00", "2024-01-02 12:00"],
-        "action": ["signup", "onboarding_email", "signup"],
-    })
+    frame = pd.DataFrame(
+        {
+            "user": ["u1", "u1", "u2"],
+            "when": ["2024-01-01 10:00", "2024-01-03 09:00", "2024-01-02 12:00"],
+            "action": ["signup", "onboarding_email", "signup"],
+        }
+    )
     path = tmp_path / "crm.csv"
     frame.to_csv(path, index=False)
     jm = tmp_path / "saas.toml"
@@ -96,24 +121,39 @@ def test_validate_with_a_column_mapping_and_a_map_file(tmp_path, capsys):
         'stages = ["visitor", "trial", "paying"]\n'
         '[touchpoints.signup]\nchannel = "online"\nstages = ["visitor", "trial"]\n'
         '[touchpoints.onboarding_email]\nchannel = "online"\nstages = ["trial"]\n'
-        'actionable = true\n'
+        "actionable = true\n"
     )
-    code, out, err = run(capsys, "validate", str(path), "--map", str(jm), "--columns",
-                         "customer_id=user,timestamp=when,touchpoint=action")
+    code, out, err = run(
+        capsys,
+        "validate",
+        str(path),
+        "--map",
+        str(jm),
+        "--columns",
+        "customer_id=user,timestamp=when,touchpoint=action",
+    )
     assert code == 0, err
     assert "2 customers" in out and "trial" in out
 
 
 BAD_INPUTS = {
     "missing column": ("customer_id,touchpoint\n1,email\n", "timestamp"),
-    "unparseable timestamp": ("customer_id,timestamp,touchpoint\n1,2024-01-01,email\n"
-                              "2,not a time,email\n", "not a time"),
-    "null customer": ("customer_id,timestamp,touchpoint\n1,2024-01-01,email\n"
-                      ",2024-01-02,email\n", "customer_id"),
-    "score out of range": ("customer_id,timestamp,touchpoint,satisfaction\n"
-                           "1,2024-01-01,email,9\n", "satisfaction"),
-    "unknown stage": ("customer_id,timestamp,touchpoint,stage\n1,2024-01-01,email,retension\n",
-                      "retention"),
+    "unparseable timestamp": (
+        "customer_id,timestamp,touchpoint\n1,2024-01-01,email\n2,not a time,email\n",
+        "not a time",
+    ),
+    "null customer": (
+        "customer_id,timestamp,touchpoint\n1,2024-01-01,email\n,2024-01-02,email\n",
+        "customer_id",
+    ),
+    "score out of range": (
+        "customer_id,timestamp,touchpoint,satisfaction\n1,2024-01-01,email,9\n",
+        "satisfaction",
+    ),
+    "unknown stage": (
+        "customer_id,timestamp,touchpoint,stage\n1,2024-01-01,email,retension\n",
+        "retention",
+    ),
     "empty": ("customer_id,timestamp,touchpoint\n", "no rows"),
 }
 
@@ -163,8 +203,9 @@ def test_validate_reads_epoch_timestamps_when_told_the_unit(tmp_path, capsys):
 
 def test_features_writes_one_row_per_customer_seen_before_the_cutoff(tmp_path, capsys):
     out = tmp_path / "features.parquet"
-    code, text, err = run(capsys, "features", str(sample_path("events")), "--cutoff",
-                          "2024-03-01", "--out", str(out))
+    code, text, err = run(
+        capsys, "features", str(sample_path("events")), "--cutoff", "2024-03-01", "--out", str(out)
+    )
     assert code == 0, err
     table = pd.read_parquet(out)
     events = pd.read_parquet(sample_path("events"))
@@ -174,15 +215,32 @@ def test_features_writes_one_row_per_customer_seen_before_the_cutoff(tmp_path, c
     assert f"{len(table):,} customers" in text
     code, _, err = run(capsys, "features", str(sample_path("events")), "--out", str(out))
     assert code == 1 and "already exists" in err
-    code, _, err = run(capsys, "features", str(sample_path("events")), "--cutoff", "someday",
-                       "--out", str(tmp_path / "x.csv"))
+    code, _, err = run(
+        capsys,
+        "features",
+        str(sample_path("events")),
+        "--cutoff",
+        "someday",
+        "--out",
+        str(tmp_path / "x.csv"),
+    )
     assert code == 1 and "someday" in err and "Traceback" not in err
 
 
 def test_train_then_evaluate_and_a_flipped_byte_is_refused(tmp_path, capsys):
     model = tmp_path / "models" / "sample.cjml"
-    code, out, err = run(capsys, "train", str(sample_path()), "--out", str(model),
-                         "--n-cutoffs", "5", "--step", "15D", "--quiet")
+    code, out, err = run(
+        capsys,
+        "train",
+        str(sample_path()),
+        "--out",
+        str(model),
+        "--n-cutoffs",
+        "5",
+        "--step",
+        "15D",
+        "--quiet",
+    )
     assert code == 0, err
     assert "rfm_logistic" in out and "roc_auc" in out and "next stage" in out
     assert model.exists() and model.with_name("sample.cjml.manifest.json").exists()
@@ -206,9 +264,22 @@ def test_train_then_evaluate_and_a_flipped_byte_is_refused(tmp_path, capsys):
 
 def test_evaluate_refuses_events_from_the_training_period(tmp_path, capsys):
     model = tmp_path / "m.cjml"
-    assert run(capsys, "train", str(sample_path()), "--out", str(model), "--n-cutoffs", "4",
-               "--step", "15D",
-               "--no-holdout", "--quiet")[0] == 0
+    assert (
+        run(
+            capsys,
+            "train",
+            str(sample_path()),
+            "--out",
+            str(model),
+            "--n-cutoffs",
+            "4",
+            "--step",
+            "15D",
+            "--no-holdout",
+            "--quiet",
+        )[0]
+        == 0
+    )
     code, _, err = run(capsys, "evaluate", str(model), str(sample_path()), "--quiet")
     assert code == 1
     assert "inside the period this bundle was trained on" in err and "pass events up to" in err
@@ -219,11 +290,25 @@ def test_evaluate_refuses_events_from_the_training_period(tmp_path, capsys):
 
 def test_a_horizon_too_long_for_a_held_out_cutoff_trains_and_evaluates_with_cv(tmp_path, capsys):
     events = tmp_path / "journeys.parquet"
-    assert run(capsys, "generate", "--customers", "300", "--seed", "0", "--days", "400",
-               "--out", str(events))[0] == 0
+    assert (
+        run(
+            capsys,
+            "generate",
+            "--customers",
+            "300",
+            "--seed",
+            "0",
+            "--days",
+            "400",
+            "--out",
+            str(events),
+        )[0]
+        == 0
+    )
     model = tmp_path / "m.cjml"
-    code, _, err = run(capsys, "train", str(events), "--out", str(model), "--horizon", "150D",
-                       "--quiet")
+    code, _, err = run(
+        capsys, "train", str(events), "--out", str(model), "--horizon", "150D", "--quiet"
+    )
     assert code == 1 and not model.exists()
     # 20 cutoffs 7 days apart reach back 133 days: that is the longest horizon they can hold out
     # in command-line words: the library's "(horizon='133D', --horizon 133D)" loses its keyword
@@ -232,14 +317,27 @@ def test_a_horizon_too_long_for_a_held_out_cutoff_trains_and_evaluates_with_cv(t
     assert "at the one cutoff 2024-09-07" in err and "(--cv 5)" in err
     assert "horizon='" not in err and "step='" not in err and "cv=5" not in err
     assert "--no-holdout" not in err
-    code, out, err = run(capsys, "train", str(events), "--out", str(model), "--horizon", "150D",
-                         "--lookback", "365D", "--cv", "2", "--quiet")
+    code, out, err = run(
+        capsys,
+        "train",
+        str(events),
+        "--out",
+        str(model),
+        "--horizon",
+        "150D",
+        "--lookback",
+        "365D",
+        "--cv",
+        "2",
+        "--quiet",
+    )
     assert code == 0, err
     assert "cutoff 2024-09-07 (horizon 150 days): 287 customers" in out
     assert "2-fold cross-validation over these customers" in out
-    assert (out.index("== active within the 150 days before the cutoff (the customers a campaign "
-                      "can still reach): 215 customers")
-            < out.index("== every customer with an event in the 365 days before the cutoff"))
+    assert out.index(
+        "== active within the 150 days before the cutoff (the customers a campaign "
+        "can still reach): 215 customers"
+    ) < out.index("== every customer with an event in the 365 days before the cutoff")
     assert "refitted on every customer at 2024-09-07" in out
     code, _, err = run(capsys, "evaluate", str(model), str(events), "--quiet")
     assert code == 1 and "cjml evaluate MODEL EVENTS --cv 5" in err

@@ -50,11 +50,15 @@ def test_help_matches_its_snapshot(name, updating):
     assert path.exists(), f"no snapshot {path}: run python -m tests.cli_snapshots"
     expected = path.read_text(encoding="utf-8")
     if TEXTS[name] != expected:
-        diff = "".join(difflib.unified_diff(expected.splitlines(True),
-                                            TEXTS[name].splitlines(True),
-                                            str(path), "now"))
-        pytest.fail(f"`cjml {name} --help` changed. If on purpose, regenerate with "
-                    f"`python -m tests.cli_snapshots` and review the diff:\n{diff}")
+        diff = "".join(
+            difflib.unified_diff(
+                expected.splitlines(True), TEXTS[name].splitlines(True), str(path), "now"
+            )
+        )
+        pytest.fail(
+            f"`cjml {name} --help` changed. If on purpose, regenerate with "
+            f"`python -m tests.cli_snapshots` and review the diff:\n{diff}"
+        )
 
 
 def test_every_command_has_a_snapshot_and_no_snapshot_is_stale():
@@ -65,8 +69,15 @@ def test_every_command_has_a_snapshot_and_no_snapshot_is_stale():
 def test_help_is_rendered_at_the_fixed_width_whatever_the_terminal(monkeypatch):
     monkeypatch.setenv("COLUMNS", "60")
     assert help_texts() == TEXTS  # the snapshots do not depend on the terminal
-    assert max(len(line) for text in TEXTS.values() for line in text.splitlines()
-               if not line.startswith("  cjml ")) <= COLUMNS
+    assert (
+        max(
+            len(line)
+            for text in TEXTS.values()
+            for line in text.splitlines()
+            if not line.startswith("  cjml ")
+        )
+        <= COLUMNS
+    )
 
 
 def test_help_through_main_is_the_snapshot(capsys, monkeypatch):
@@ -125,10 +136,14 @@ def test_placeholders_are_meaningful_never_the_option_name_upper_cased(name):
             continue
         if action.choices is not None and action.metavar is None:
             continue  # shown as {a,b,c}
-        assert action.metavar in h.PLACEHOLDERS, (name, action.option_strings or action.dest,
-                                                  action.metavar)
-    assert not re.search(r"--[a-z-]+ (CUSTOMERS|TOP_K|CHUNK_EVENTS|OUT|CUTOFF|HORIZON)\b",
-                         TEXTS[name])
+        assert action.metavar in h.PLACEHOLDERS, (
+            name,
+            action.option_strings or action.dest,
+            action.metavar,
+        )
+    assert not re.search(
+        r"--[a-z-]+ (CUSTOMERS|TOP_K|CHUNK_EVENTS|OUT|CUTOFF|HORIZON)\b", TEXTS[name]
+    )
 
 
 def _examples(text: str) -> list[str]:
@@ -151,8 +166,11 @@ def test_every_example_in_the_help_parses(name, capsys):
 
 # --------------------------------------------------------------------------- README
 def _headings() -> set[str]:
-    return {line.lstrip("#").strip() for line in README.read_text(encoding="utf-8").splitlines()
-            if line.startswith("#")}
+    return {
+        line.lstrip("#").strip()
+        for line in README.read_text(encoding="utf-8").splitlines()
+        if line.startswith("#")
+    }
 
 
 def _readme_references(text: str) -> list[str]:
@@ -168,8 +186,9 @@ def test_every_readme_section_a_help_text_names_exists():
         # every mention of the README names a section, and that section exists
         assert flat.count("README") == len(references), (name, flat)
         for section in references:
-            assert section in headings, f"`cjml {name} --help` names a README section " \
-                                        f"{section!r} that does not exist"
+            assert section in headings, (
+                f"`cjml {name} --help` names a README section {section!r} that does not exist"
+            )
             found.append(section)
         for file in re.findall(r"\b[\w/]+\.md\b", flat):
             assert (ROOT / file).exists(), (name, file)
@@ -178,7 +197,8 @@ def test_every_readme_section_a_help_text_names_exists():
 
 def test_the_readme_reference_check_catches_a_missing_section():
     assert _readme_references("see the README's\n'Reading recommendations'.") == [
-        "Reading recommendations"]
+        "Reading recommendations"
+    ]
     assert "Reading recommendations" not in _headings()
 
 
@@ -203,8 +223,11 @@ def _readme_options() -> dict[str, set[str]]:
         first = cells[0]
         command = re.match(r"`cjml ([a-z-]+)", first)
         if len(cells) == 3:  # the shared options: option | commands | what it means
-            names = set(COMMANDS) if cells[1] == "every command" else {
-                c.strip() for c in cells[1].split(",")}
+            names = (
+                set(COMMANDS)
+                if cells[1] == "every command"
+                else {c.strip() for c in cells[1].split(",")}
+            )
         elif command and command.group(1) in COMMANDS:
             names = {command.group(1)}
         else:
@@ -220,8 +243,7 @@ def test_the_readme_tables_give_every_option_of_every_command_and_no_other():
     for name, parser in COMMANDS.items():
         shown = {s for a in _options(parser) for s in a.option_strings}
         missing += [f"{name} {o}" for o in sorted(shown) if name not in given.get(o, set())]
-        stale += [f"{name} {o}" for o, names in given.items() if name in names
-                  and o not in shown]
+        stale += [f"{name} {o}" for o, names in given.items() if name in names and o not in shown]
     assert not missing, f"options missing from the README's Command line tables: {missing}"
     assert not stale, f"options the README gives commands that lack them: {stale}"
     assert "train" in given["--lookback"]
@@ -233,8 +255,16 @@ def test_completion_scripts_cover_every_command_and_their_options(capsys):
     script = capsys.readouterr().out
     for name in COMMANDS:
         assert name in script, name
-    for option in ("--top-k", "--horizon", "--lookback", "--out", "--trust-pickle", "--jobs",
-                   "--quiet", "--on-error"):
+    for option in (
+        "--top-k",
+        "--horizon",
+        "--lookback",
+        "--out",
+        "--trust-pickle",
+        "--jobs",
+        "--quiet",
+        "--on-error",
+    ):
         assert option in script, option
     assert "quarantine" in script  # choices are completed too
     assert "_shtab_compgen_files" in script  # file names for PATH, MODEL and EVENTS
@@ -251,8 +281,11 @@ def test_completion_scripts_cover_every_command_and_their_options(capsys):
 
 # --------------------------------------------------------------------------- consistency
 def test_horizon_is_a_duration_in_every_command():
-    having = {name for name, p in COMMANDS.items()
-              if any("--horizon" in a.option_strings for a in p._actions)}
+    having = {
+        name
+        for name, p in COMMANDS.items()
+        if any("--horizon" in a.option_strings for a in p._actions)
+    }
     assert having == {"generate", "journey-map", "train"}
     for name in having:
         (action,) = [a for a in COMMANDS[name]._actions if "--horizon" in a.option_strings]
@@ -267,12 +300,15 @@ def test_horizon_is_a_duration_in_every_command():
     assert parse(["train", "e.csv", "--out", "m.cjml", "--lookback", "180"]).lookback == "180D"
 
 
-@pytest.mark.parametrize("argv, expected", [
-    (["generate", "--out", "x.parquet", "--horizon", "36h"], "expected whole days"),
-    (["generate", "--out", "x.parquet", "--horizon", "soon"], "expected a duration"),
-    (["train", "e.csv", "--out", "m.cjml", "--horizon", "0D"], "expected a positive duration"),
-    (["train", "e.csv", "--out", "m.cjml", "--step", "weekly"], "expected a duration"),
-])
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["generate", "--out", "x.parquet", "--horizon", "36h"], "expected whole days"),
+        (["generate", "--out", "x.parquet", "--horizon", "soon"], "expected a duration"),
+        (["train", "e.csv", "--out", "m.cjml", "--horizon", "0D"], "expected a positive duration"),
+        (["train", "e.csv", "--out", "m.cjml", "--step", "weekly"], "expected a duration"),
+    ],
+)
 def test_a_bad_duration_is_a_usage_error_naming_the_option(argv, expected, capsys):
     with pytest.raises(SystemExit) as exc:
         main(argv)
@@ -283,15 +319,34 @@ def test_a_bad_duration_is_a_usage_error_naming_the_option(argv, expected, capsy
 
 def test_generate_takes_a_horizon_as_a_duration_end_to_end(tmp_path, capsys):
     out = tmp_path / "j.parquet"
-    assert main(["generate", "--n-customers", "60", "--days", "50", "--horizon", "2W",
-                 "--truth", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                "--n-customers",
+                "60",
+                "--days",
+                "50",
+                "--horizon",
+                "2W",
+                "--truth",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert "(horizon 14 days)" in capsys.readouterr().out
     truth = pd.read_parquet(tmp_path / "j_truth.parquet")
     # the last possible cutoff: 14 days before the end of the 50 days
     assert str(truth["cutoff"].iloc[0].date()) == "2024-02-06"
     # the old spelling of --n-customers still works, hidden from the help
-    assert main(["generate", "--customers", "60", "--days", "50", "--out",
-                 str(tmp_path / "k.parquet")]) == 0
+    assert (
+        main(
+            ["generate", "--customers", "60", "--days", "50", "--out", str(tmp_path / "k.parquet")]
+        )
+        == 0
+    )
     assert "of 60 customers" in capsys.readouterr().out
     assert "--customers" not in TEXTS["generate"]
 
@@ -308,20 +363,25 @@ def test_top_k_has_one_default_in_score_and_recommend():
     import inspect
 
     import cjml
+
     assert inspect.signature(cjml.score).parameters["top_k"].default == h.DEFAULT_TOP_K
 
 
 def test_jobs_quiet_and_force_are_the_same_option_wherever_they_are():
-    for option, where in {"--jobs": {"demo", "features", "train", "evaluate", "score",
-                                     "recommend"},
-                          "--quiet": {"train", "evaluate", "score"},
-                          "--debug": set(COMMANDS)}.items():
-        found = {name: a for name, p in COMMANDS.items() for a in p._actions
-                 if option in a.option_strings}
+    for option, where in {
+        "--jobs": {"demo", "features", "train", "evaluate", "score", "recommend"},
+        "--quiet": {"train", "evaluate", "score"},
+        "--debug": set(COMMANDS),
+    }.items():
+        found = {
+            name: a
+            for name, p in COMMANDS.items()
+            for a in p._actions
+            if option in a.option_strings
+        }
         assert set(found) == where, option
         assert len({(a.dest, a.metavar, a.type, a.nargs) for a in found.values()}) == 1, option
-    helps = {a.help for p in COMMANDS.values() for a in p._actions
-             if "--quiet" in a.option_strings}
+    helps = {a.help for p in COMMANDS.values() for a in p._actions if "--quiet" in a.option_strings}
     assert len(helps) == 1
 
 
@@ -334,10 +394,18 @@ def test_debug_works_before_and_after_the_command():
 
 def _tiny_training(tmp_path: Path) -> list[str]:
     events = tmp_path / "events.parquet"
-    assert main(["generate", "--n-customers", "150", "--days", "120", "--out",
-                 str(events)]) == 0
-    return ["train", str(events), "--n-cutoffs", "2", "--step", "15D", "--no-holdout",
-            "--jobs", "1"]
+    assert main(["generate", "--n-customers", "150", "--days", "120", "--out", str(events)]) == 0
+    return [
+        "train",
+        str(events),
+        "--n-cutoffs",
+        "2",
+        "--step",
+        "15D",
+        "--no-holdout",
+        "--jobs",
+        "1",
+    ]
 
 
 def test_quiet_silences_the_progress_bars_and_nothing_else(tmp_path, capsys):
@@ -354,31 +422,45 @@ def test_quiet_silences_the_progress_bars_and_nothing_else(tmp_path, capsys):
     assert all(line.startswith("warning: ") for line in warned)
     assert all(line in loud_err for line in warned)
     assert "Saved the churn and next-stage models" in quiet_out
-    assert quiet_out.replace("b.cjml", "a.cjml").split(" rows, ")[0] == \
-        loud_out.split(" rows, ")[0]
+    assert quiet_out.replace("b.cjml", "a.cjml").split(" rows, ")[0] == loud_out.split(" rows, ")[0]
 
 
 # --------------------------------------------------------------------------- messages
-@pytest.mark.parametrize("library, cli", [
-    ("pass --force (force=True) to replace it.", "pass --force to replace it."),
-    ("rerun the same command with --resume (resume=True) to continue",
-     "rerun the same command with --resume to continue"),
-    ("leave out --timestamp-unit s (timestamp_unit='s'): without it",
-     "leave out --timestamp-unit s: without it"),
-    ("Fix: pass drop_duplicates=True (--drop-duplicates) to remove them",
-     "Fix: pass --drop-duplicates to remove them"),
-    ("pass on_error='quarantine' (--on-error quarantine) to", "pass --on-error quarantine to"),
-    ("at most 133 days (horizon='133D', --horizon 133D)", "at most 133 days (--horizon 133D)"),
-    ("20 cutoffs 8 days apart (step='8D'; --step 8D)", "20 cutoffs 8 days apart (--step 8D)"),
-    ("fold by fold (evaluate(log, bundle, cv=5); cjml evaluate MODEL EVENTS --cv 5)",
-     "fold by fold (cjml evaluate MODEL EVENTS --cv 5)"),
-    ("names with columns=... / --columns", "names with --columns"),
-    ("load it with --trust-pickle (trusted=True) and save it", "load it with --trust-pickle "
-                                                               "and save it"),
-    # values of the data are left alone
-    ("row 0: customer_id='NA' (missing_ids=['NA', 'null'])",
-     "row 0: customer_id='NA' (missing_ids=['NA', 'null'])"),
-])
+@pytest.mark.parametrize(
+    "library, cli",
+    [
+        ("pass --force (force=True) to replace it.", "pass --force to replace it."),
+        (
+            "rerun the same command with --resume (resume=True) to continue",
+            "rerun the same command with --resume to continue",
+        ),
+        (
+            "leave out --timestamp-unit s (timestamp_unit='s'): without it",
+            "leave out --timestamp-unit s: without it",
+        ),
+        (
+            "Fix: pass drop_duplicates=True (--drop-duplicates) to remove them",
+            "Fix: pass --drop-duplicates to remove them",
+        ),
+        ("pass on_error='quarantine' (--on-error quarantine) to", "pass --on-error quarantine to"),
+        ("at most 133 days (horizon='133D', --horizon 133D)", "at most 133 days (--horizon 133D)"),
+        ("20 cutoffs 8 days apart (step='8D'; --step 8D)", "20 cutoffs 8 days apart (--step 8D)"),
+        (
+            "fold by fold (evaluate(log, bundle, cv=5); cjml evaluate MODEL EVENTS --cv 5)",
+            "fold by fold (cjml evaluate MODEL EVENTS --cv 5)",
+        ),
+        ("names with columns=... / --columns", "names with --columns"),
+        (
+            "load it with --trust-pickle (trusted=True) and save it",
+            "load it with --trust-pickle and save it",
+        ),
+        # values of the data are left alone
+        (
+            "row 0: customer_id='NA' (missing_ids=['NA', 'null'])",
+            "row 0: customer_id='NA' (missing_ids=['NA', 'null'])",
+        ),
+    ],
+)
 def test_library_messages_reach_the_terminal_in_command_line_words(library, cli):
     from cjml.cli import cli_words
 
@@ -388,8 +470,9 @@ def test_library_messages_reach_the_terminal_in_command_line_words(library, cli)
 def test_an_error_raised_with_both_spellings_is_printed_with_the_option_only(tmp_path, capsys):
     out = tmp_path / "events.parquet"
     out.write_bytes(b"precious")
-    code = main(["generate", "--n-customers", "20", "--days", "30", "--out",
-                 str(tmp_path / "new.parquet")])
+    code = main(
+        ["generate", "--n-customers", "20", "--days", "30", "--out", str(tmp_path / "new.parquet")]
+    )
     assert code == 0
     capsys.readouterr()
     code = main(["features", str(tmp_path / "new.parquet"), "--out", str(out)])

@@ -10,19 +10,60 @@ import sys
 import pytest
 from numpydoc.validate import validate
 
-PUBLIC_MODULES = ["cjml", "cjml.datasets", "cjml.journey", "cjml.events", "cjml.exceptions",
-                  "cjml.features", "cjml.bundle", "cjml.labels", "cjml.models",
-                  "cjml.evaluation", "cjml.training", "cjml.explanations",
-                  "cjml.analytics", "cjml.scoring", "cjml.recommend", "cjml.panel"]
+PUBLIC_MODULES = [
+    "cjml",
+    "cjml.datasets",
+    "cjml.journey",
+    "cjml.events",
+    "cjml.exceptions",
+    "cjml.features",
+    "cjml.bundle",
+    "cjml.labels",
+    "cjml.models",
+    "cjml.evaluation",
+    "cjml.training",
+    "cjml.explanations",
+    "cjml.analytics",
+    "cjml.scoring",
+    "cjml.recommend",
+    "cjml.panel",
+]
 
 # The numpydoc checks every public object must pass: a docstring, a one-line
 # summary of the right form, every parameter documented (and none invented),
 # Returns/Yields where something is returned, well-formed sections.
 CHECKED = {
-    "GL01", "GL02", "GL03", "GL05", "GL06", "GL07", "GL08", "GL09", "GL10",
-    "SS01", "SS02", "SS03", "SS04", "SS05", "SS06",
-    "PR01", "PR02", "PR03", "PR04", "PR05", "PR06", "PR07", "PR08", "PR09", "PR10",
-    "RT01", "RT02", "RT03", "RT04", "RT05", "YD01",
+    "GL01",
+    "GL02",
+    "GL03",
+    "GL05",
+    "GL06",
+    "GL07",
+    "GL08",
+    "GL09",
+    "GL10",
+    "SS01",
+    "SS02",
+    "SS03",
+    "SS04",
+    "SS05",
+    "SS06",
+    "PR01",
+    "PR02",
+    "PR03",
+    "PR04",
+    "PR05",
+    "PR06",
+    "PR07",
+    "PR08",
+    "PR09",
+    "PR10",
+    "RT01",
+    "RT02",
+    "RT03",
+    "RT04",
+    "RT05",
+    "YD01",
 }
 
 

@@ -19,8 +19,11 @@ from cjml.labels import customer_folds
 
 # ------------------------------------------------------------------ folds
 @settings(max_examples=60, deadline=None)
-@given(customers=st.lists(st.integers(0, 40), min_size=2, max_size=120),
-       k=st.integers(2, 6), seed=st.integers(0, 2**16))
+@given(
+    customers=st.lists(st.integers(0, 40), min_size=2, max_size=120),
+    k=st.integers(2, 6),
+    seed=st.integers(0, 2**16),
+)
 def test_every_customer_is_in_exactly_one_fold(customers, k, seed):
     n = len(set(customers))
     if k > n:
@@ -37,8 +40,11 @@ def test_every_customer_is_in_exactly_one_fold(customers, k, seed):
 
 
 @settings(max_examples=60, deadline=None)
-@given(labels=st.lists(st.integers(0, 1), min_size=10, max_size=200), k=st.integers(2, 5),
-       seed=st.integers(0, 2**16))
+@given(
+    labels=st.lists(st.integers(0, 1), min_size=10, max_size=200),
+    k=st.integers(2, 5),
+    seed=st.integers(0, 2**16),
+)
 def test_stratified_folds_hold_every_label(labels, k, seed):
     y = np.asarray(labels)
     ids = np.arange(len(y))
@@ -60,8 +66,10 @@ def test_folds_are_seeded_and_follow_the_customer_not_the_row():
     assert folds[0] == folds[4] and folds[1] == folds[7]
 
 
-@pytest.mark.parametrize(("k", "message"), [(1, "2 or more"), (True, "2 or more"),
-                                            (2.5, "2 or more"), (7, "Use 6 folds or fewer")])
+@pytest.mark.parametrize(
+    ("k", "message"),
+    [(1, "2 or more"), (True, "2 or more"), (2.5, "2 or more"), (7, "Use 6 folds or fewer")],
+)
 def test_bad_fold_counts_are_refused(k, message):
     with pytest.raises(ValueError, match=message):
         customer_folds(list("abcdef"), k)
@@ -90,8 +98,10 @@ def test_train_cv_reports_out_of_fold_predictions_of_every_customer(cv_trained, 
     assert report.folds["n"].sum() == len(data) and len(report.folds) == 2
     np.testing.assert_array_equal(report.y_churn, data["churn"].to_numpy())
     assert report.populations[0].name == "active"
-    assert ("2-fold cross-validation over these customers: each fold scored by the models and "
-            "baselines fitted on the other fold") in report.to_text()
+    assert (
+        "2-fold cross-validation over these customers: each fold scored by the models and "
+        "baselines fitted on the other fold"
+    ) in report.to_text()
     assert "per fold (the model, out-of-fold)" in report.to_text()
     # the out-of-fold risks are not the refitted bundle's own predictions
     own = bundle.models["churn"].predict_proba(data[bundle.feature_names])[:, 1]
@@ -138,8 +148,11 @@ def test_a_too_long_horizon_names_a_horizon_that_works(log):
     assert "The log spans 2024-01-01 to 2024-08-27 (240 days)" in message
     assert "cross-validate over customers at the one cutoff 2024-03-31" in message
     assert "--no-holdout" not in message
-    days = int(re.search(r"a horizon of at most (\d+) days \(horizon='\1D', --horizon \1D\)",
-                         message).group(1))
+    days = int(
+        re.search(
+            r"a horizon of at most (\d+) days \(horizon='\1D', --horizon \1D\)", message
+        ).group(1)
+    )
     assert days == 90  # 4 cutoffs 30 days apart: the held-out one and one 90 days before it
     bundle, report = cjml.train(log, horizon=f"{days}D", n_cutoffs=4, step="30D")
     assert report is not None and len(bundle.metadata["train_cutoffs"]) >= 1
@@ -155,7 +168,8 @@ def test_a_horizon_longer_than_the_log_names_one_that_fits(log):
         cjml.rolling_cutoffs(log, horizon="300D", n=1)
     days = int(re.search(r"at most (\d+) days", str(err.value)).group(1))
     assert cjml.rolling_cutoffs(log, horizon=f"{days}D", n=1)[0] > pd.Timestamp(
-        "2024-01-01 06:12:39", tz="UTC")
+        "2024-01-01 06:12:39", tz="UTC"
+    )
     with pytest.raises(ValueError, match="ask for 13 cutoffs or fewer") as err:
         cjml.rolling_cutoffs(log, horizon="150D", n=20, step="7D")
     assert len(cjml.rolling_cutoffs(log, horizon="150D", n=13, step="7D")) == 13

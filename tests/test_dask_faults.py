@@ -49,8 +49,21 @@ def inputs(tmp_path_factory):
         events.iloc[rows].to_parquet(folder / "events" / f"part-{i}.parquet", index=False)
     bundle = sample_bundle_path()
     local = folder / "local.parquet"
-    assert main(["score", str(bundle), str(folder / "events"), "--out", str(local),
-                 "--chunk-events", str(CHUNK_EVENTS), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "score",
+                str(bundle),
+                str(folder / "events"),
+                "--out",
+                str(local),
+                "--chunk-events",
+                str(CHUNK_EVENTS),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     return {"bundle": bundle, "events": folder / "events", "local": _read(local)}
 
 
@@ -79,11 +92,22 @@ class Cluster:
         self.folder.mkdir(parents=True, exist_ok=True)
         info = self.folder / "scheduler.json"
         # Port 0: the system picks a free port, which the scheduler writes to its file.
-        self._spawn("scheduler", ["distributed.cli.dask_scheduler", "--host", "127.0.0.1",
-                                  "--port", "0", "--no-dashboard", "--scheduler-file",
-                                  str(info), "--idle-timeout", "600s"])
-        self.address = _wait(lambda: _address(info), "the scheduler to start", START_TIMEOUT,
-                             self)
+        self._spawn(
+            "scheduler",
+            [
+                "distributed.cli.dask_scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--no-dashboard",
+                "--scheduler-file",
+                str(info),
+                "--idle-timeout",
+                "600s",
+            ],
+        )
+        self.address = _wait(lambda: _address(info), "the scheduler to start", START_TIMEOUT, self)
         self.client = distributed.Client(self.address, timeout=START_TIMEOUT)
         return self.heal()
 
@@ -93,20 +117,48 @@ class Cluster:
             if name not in self.procs or self.procs[name].poll() is not None:
                 # --preload: a worker imports cjml before it joins (restarted ones too),
                 # so that a run's tasks start at once.
-                self._spawn(name, ["distributed.cli.dask_worker", self.address, "--name",
-                                   name, "--host", "127.0.0.1", "--nthreads", "1",
-                                   "--nworkers", "1", "--no-dashboard", "--memory-limit",
-                                   "1GiB", "--local-directory", str(self.folder / name),
-                                   "--preload", "cjml.scoring", "--death-timeout", "60s"])
-        _wait(lambda: sorted(self.workers()) == sorted(self.names),
-              f"the workers {self.names} to join", START_TIMEOUT, self)
+                self._spawn(
+                    name,
+                    [
+                        "distributed.cli.dask_worker",
+                        self.address,
+                        "--name",
+                        name,
+                        "--host",
+                        "127.0.0.1",
+                        "--nthreads",
+                        "1",
+                        "--nworkers",
+                        "1",
+                        "--no-dashboard",
+                        "--memory-limit",
+                        "1GiB",
+                        "--local-directory",
+                        str(self.folder / name),
+                        "--preload",
+                        "cjml.scoring",
+                        "--death-timeout",
+                        "60s",
+                    ],
+                )
+        _wait(
+            lambda: sorted(self.workers()) == sorted(self.names),
+            f"the workers {self.names} to join",
+            START_TIMEOUT,
+            self,
+        )
         return self
 
     def _spawn(self, name: str, args: list[str]) -> None:
         with open(self.folder / f"{name}.log", "a") as log:
-            self.procs[name] = subprocess.Popen([sys.executable, "-m", *args], stdout=log,
-                                                stderr=subprocess.STDOUT, env=_env(),
-                                                cwd=self.folder, start_new_session=True)
+            self.procs[name] = subprocess.Popen(
+                [sys.executable, "-m", *args],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=_env(),
+                cwd=self.folder,
+                start_new_session=True,
+            )
 
     def workers(self) -> dict[str, str]:
         """Worker name -> address, of the workers the scheduler has now."""
@@ -127,8 +179,10 @@ class Cluster:
         self.procs[name].wait(timeout=30)
 
     def logs(self) -> str:
-        return "\n".join(f"--- {p.name}\n" + p.read_text(errors="replace")[-3000:]
-                         for p in sorted(self.folder.glob("*.log")))
+        return "\n".join(
+            f"--- {p.name}\n" + p.read_text(errors="replace")[-3000:]
+            for p in sorted(self.folder.glob("*.log"))
+        )
 
     def stop(self) -> None:
         if self.client is not None:
@@ -211,11 +265,31 @@ class Run:
         self.log = out.with_name(f"{out.name}.{len(list(out.parent.glob('*.log')))}.log")
         with open(self.log, "w") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-X", "faulthandler", "-m", "cjml", "score",
-                 str(inputs["bundle"]),
-                 str(inputs["events"]), "--out", str(out), "--chunk-events", str(CHUNK_EVENTS),
-                 "--engine", "dask", "--scheduler", cluster.address, "--quiet", *extra],
-                stdout=log, stderr=subprocess.STDOUT, env=_env(), cwd=out.parent)
+                [
+                    sys.executable,
+                    "-X",
+                    "faulthandler",
+                    "-m",
+                    "cjml",
+                    "score",
+                    str(inputs["bundle"]),
+                    str(inputs["events"]),
+                    "--out",
+                    str(out),
+                    "--chunk-events",
+                    str(CHUNK_EVENTS),
+                    "--engine",
+                    "dask",
+                    "--scheduler",
+                    cluster.address,
+                    "--quiet",
+                    *extra,
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=_env(),
+                cwd=out.parent,
+            )
         _RUNS.append(self.proc)
 
     def chunks(self) -> int:
@@ -238,17 +312,23 @@ class Run:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-            pytest.fail(f"The run did not finish in {RUN_TIMEOUT} s:\n{self.output()}\n"
-                        f"{self.cluster.logs()}")
+            pytest.fail(
+                f"The run did not finish in {RUN_TIMEOUT} s:\n{self.output()}\n"
+                f"{self.cluster.logs()}"
+            )
         return code, self.output()
 
 
 def _kill_while_scoring(run: Run, cluster: Cluster) -> tuple[str, dict]:
     """Once a chunk is finished and a worker is scoring another: that worker (its name)
     and the run's state at that moment."""
-    address = _wait(lambda: run.chunks() >= 1 and cluster.scoring_on(),
-                    "a chunk was finished and another being scored", RUN_TIMEOUT, cluster,
-                    run)
+    address = _wait(
+        lambda: run.chunks() >= 1 and cluster.scoring_on(),
+        "a chunk was finished and another being scored",
+        RUN_TIMEOUT,
+        cluster,
+        run,
+    )
     name = {a: n for n, a in cluster.workers().items()}[address]
     return name, run.state()
 
@@ -295,8 +375,9 @@ def test_the_scheduler_gone_mid_run_keeps_the_chunks_for_resume(inputs, cluster,
     assert code == 1
     lines = output.strip().splitlines()
     assert len(lines) == 1, output  # one line: no traceback of the client's reconnecting
-    assert lines[0].startswith(f"error: Lost the connection to the Dask scheduler at "
-                               f"{doomed.address}. Finished chunks: "), output
+    assert lines[0].startswith(
+        f"error: Lost the connection to the Dask scheduler at {doomed.address}. Finished chunks: "
+    ), output
     assert f"kept in {str(run.folder)!r}" in output and "with --resume" in output
     done = len(run.state()["chunks"])
     assert 1 <= done < run.state()["n_parts"]
@@ -318,19 +399,31 @@ def test_workers_dying_on_one_task_is_one_line(inputs, tmp_path, monkeypatch):
 
     def dying(frame, bundle, plan, schema):
         if frame["customer_id"].eq(1).any():
-            raise distributed.KilledWorker("_score_frame-0123456789abcdef0123456789abcdef",
-                                           types.SimpleNamespace(address="tcp://10.1.2.3:4567"),
-                                           3)
+            raise distributed.KilledWorker(
+                "_score_frame-0123456789abcdef0123456789abcdef",
+                types.SimpleNamespace(address="tcp://10.1.2.3:4567"),
+                3,
+            )
         return real(frame, bundle, plan, schema)
 
     monkeypatch.setattr(cjml.scoring._dask_engine, "_score_frame", dying)
     out = tmp_path / "scores.parquet"
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
-                                  dashboard_address=":0") as cluster, \
-            distributed.Client(cluster) as client, \
-            pytest.raises(cjml._dask.ClusterError) as caught:
-        cjml.score(inputs["bundle"], inputs["events"], out=out, engine="dask",
-                   scheduler=client, chunk_events=CHUNK_EVENTS, progress=False)
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster) as client,
+        pytest.raises(cjml._dask.ClusterError) as caught,
+    ):
+        cjml.score(
+            inputs["bundle"],
+            inputs["events"],
+            out=out,
+            engine="dask",
+            scheduler=client,
+            chunk_events=CHUNK_EVENTS,
+            progress=False,
+        )
     folder = out.with_name(f".{out.name}.cjml-run")
     state = json.loads((folder / "state.json").read_text())
     assert str(caught.value) == (
@@ -338,7 +431,8 @@ def test_workers_dying_on_one_task_is_one_line(inputs, tmp_path, monkeypatch):
         f"at tcp://10.1.2.3:4567): usually a worker out of memory. Finished chunks: "
         f"{len(state['chunks'])} of {state['n_parts']}, kept in {str(folder)!r}: give the "
         "workers more memory (dask worker --memory-limit) and rerun the same command with "
-        "--resume (resume=True) to continue; --scheduler may name a new address.")
+        "--resume (resume=True) to continue; --scheduler may name a new address."
+    )
     assert not out.exists()
 
 
@@ -354,38 +448,65 @@ def test_no_scheduler_at_the_address_is_one_line(inputs, tmp_path, capsys):
     address = f"tcp://127.0.0.1:{_free_port()}"
     out = tmp_path / "scores.parquet"
     with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
-        code = main(["score", str(inputs["bundle"]), str(inputs["events"]), "--out", str(out),
-                     "--engine", "dask", "--scheduler", address, "--quiet"])
+        code = main(
+            [
+                "score",
+                str(inputs["bundle"]),
+                str(inputs["events"]),
+                "--out",
+                str(out),
+                "--engine",
+                "dask",
+                "--scheduler",
+                address,
+                "--quiet",
+            ]
+        )
     err = capsys.readouterr().err
     assert code == 1
-    assert err.startswith(f"error: No Dask scheduler answers at {address!r} (") and \
-        err.count("\n") == 1, err
+    assert (
+        err.startswith(f"error: No Dask scheduler answers at {address!r} (")
+        and err.count("\n") == 1
+    ), err
     assert "dask worker" in err and "--scheduler" in err
     assert not out.exists() and not list(tmp_path.glob(".*cjml-run"))
 
 
-def test_a_cluster_without_workers_gives_up_instead_of_waiting_forever(inputs, tmp_path,
-                                                                       monkeypatch):
+def test_a_cluster_without_workers_gives_up_instead_of_waiting_forever(
+    inputs, tmp_path, monkeypatch
+):
     monkeypatch.setattr(cjml._dask, "NO_WORKERS_TIMEOUT", 1.0)
     out = tmp_path / "scores.parquet"
     outcome: list = []
 
     def score():
         try:
-            outcome.append(cjml.score(inputs["bundle"], inputs["events"], out=out,
-                                      engine="dask", scheduler=client, progress=False))
+            outcome.append(
+                cjml.score(
+                    inputs["bundle"],
+                    inputs["events"],
+                    out=out,
+                    engine="dask",
+                    scheduler=client,
+                    progress=False,
+                )
+            )
         except Exception as exc:  # noqa: BLE001 - checked below
             outcome.append(exc)
 
-    with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=":0") \
-            as cluster, distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as cluster,
+        distributed.Client(cluster) as client,
+    ):
         thread = threading.Thread(target=score, daemon=True)
         thread.start()
         thread.join(timeout=60)
         assert not thread.is_alive(), "score() still waits for a worker after 60 s"
     [exc] = outcome
     assert isinstance(exc, cjml._dask.ClusterError) and isinstance(exc, ConnectionError)
-    assert str(exc) == (f"The Dask scheduler at {cluster.scheduler_address} has had no worker "
-                        "for 1 s. No chunk had been scored, so nothing was kept: start workers "
-                        f"(dask worker {cluster.scheduler_address}) and run the command again.")
+    assert str(exc) == (
+        f"The Dask scheduler at {cluster.scheduler_address} has had no worker "
+        "for 1 s. No chunk had been scored, so nothing was kept: start workers "
+        f"(dask worker {cluster.scheduler_address}) and run the command again."
+    )
     assert not out.exists() and not list(tmp_path.glob(".*cjml-run"))

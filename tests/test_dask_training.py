@@ -23,9 +23,19 @@ NAMES = [f"f{i}" for i in range(10)]
 CAT = 3  # the column holding category codes 0..5
 
 PARAMS = {
-    "objective": "binary", "learning_rate": 0.1, "num_leaves": 15, "min_child_samples": 20,
-    "feature_fraction": 0.8, "bagging_fraction": 0.8, "bagging_freq": 1, "lambda_l2": 1.0,
-    "max_bin": 255, "num_threads": 1, "seed": 0, "deterministic": True, "verbosity": -1,
+    "objective": "binary",
+    "learning_rate": 0.1,
+    "num_leaves": 15,
+    "min_child_samples": 20,
+    "feature_fraction": 0.8,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
+    "lambda_l2": 1.0,
+    "max_bin": 255,
+    "num_threads": 1,
+    "seed": 0,
+    "deterministic": True,
+    "verbosity": -1,
 }
 
 
@@ -33,9 +43,16 @@ PARAMS = {
 def client():
     # Worker processes, as on a real cluster: each LightGBM worker then has its
     # own process and network (about 2 s to start).
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
-            distributed.Client(cluster) as c:
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        distributed.Client(cluster) as c,
+    ):
         yield c
 
 
@@ -74,8 +91,16 @@ def test_binary_booster_is_as_good_as_local_training(client):
     Xv, yv = _binary(1000, 1)
     Xt, yt = _binary(3000, 2)
     booster, best, curve = train_booster_on_cluster(
-        client, PARAMS, X, y, valid=(Xv, yv), num_boost_round=200, early_stopping_rounds=20,
-        categorical=[CAT], feature_names=NAMES)
+        client,
+        PARAMS,
+        X,
+        y,
+        valid=(Xv, yv),
+        num_boost_round=200,
+        early_stopping_rounds=20,
+        categorical=[CAT],
+        feature_names=NAMES,
+    )
 
     assert isinstance(booster, lgb.Booster)
     assert len(curve) == 200 and 20 < best < 200
@@ -89,8 +114,11 @@ def test_binary_booster_is_as_good_as_local_training(client):
     assert booster.params["num_threads"] == PARAMS["num_threads"]  # the caller's, not a worker's
     booster.refit(X[:300], y[:300])
 
-    local = lgb.train(PARAMS, lgb.Dataset(X, y, categorical_feature=[CAT], feature_name=NAMES),
-                      num_boost_round=best)
+    local = lgb.train(
+        PARAMS,
+        lgb.Dataset(X, y, categorical_feature=[CAT], feature_name=NAMES),
+        num_boost_round=best,
+    )
     auc_cluster = roc_auc_score(yt, booster.predict(Xt))
     auc_local = roc_auc_score(yt, local.predict(Xt))
     print(f"best {best}, AUC cluster {auc_cluster:.4f}, local {auc_local:.4f}")
@@ -103,8 +131,9 @@ def test_without_early_stopping_every_round_is_kept(client):
     Xv, yv = _binary(300, 4)
     booster, best, curve = train_booster_on_cluster(client, PARAMS, X, y, num_boost_round=15)
     assert (best, booster.num_trees(), curve) == (15, 15, [])
-    booster, best, curve = train_booster_on_cluster(client, PARAMS, X, y, valid=(Xv, yv),
-                                                    num_boost_round=15, early_stopping_rounds=None)
+    booster, best, curve = train_booster_on_cluster(
+        client, PARAMS, X, y, valid=(Xv, yv), num_boost_round=15, early_stopping_rounds=None
+    )
     assert (best, booster.num_trees(), len(curve)) == (15, 15, 15)
 
 
@@ -118,8 +147,7 @@ def test_rows_sorted_by_class_still_train_right(client):
     shares = _stratified_shares(y[order], 2, 2)
     assert [np.bincount(y[order][s], minlength=2).min() > 0 for s in shares] == [True, True]
     assert sorted(np.concatenate(shares).tolist()) == list(range(len(y)))
-    booster, _, _ = train_booster_on_cluster(client, PARAMS, X[order], y[order],
-                                             num_boost_round=20)
+    booster, _, _ = train_booster_on_cluster(client, PARAMS, X[order], y[order], num_boost_round=20)
     proba = booster.predict(Xt)
     assert roc_auc_score(yt, proba) > 0.85 and abs(proba.mean() - yt.mean()) < 0.05
     # a class with fewer rows than workers: fewer shares, each with every class
@@ -132,12 +160,20 @@ def _lightgbm_pick(curve, patience):
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(60, 2)), rng.integers(0, 2, 60)
     calls = iter(curve)
-    booster = lgb.train({"objective": "binary", "metric": "None", "verbosity": -1,
-                         "num_threads": 1, "min_data_in_leaf": 5},
-                        lgb.Dataset(X, y), num_boost_round=len(curve),
-                        valid_sets=[lgb.Dataset(X[:20], y[:20])],
-                        feval=lambda preds, data: ("curve", next(calls), False),
-                        callbacks=[lgb.early_stopping(patience, verbose=False)])
+    booster = lgb.train(
+        {
+            "objective": "binary",
+            "metric": "None",
+            "verbosity": -1,
+            "num_threads": 1,
+            "min_data_in_leaf": 5,
+        },
+        lgb.Dataset(X, y),
+        num_boost_round=len(curve),
+        valid_sets=[lgb.Dataset(X[:20], y[:20])],
+        feval=lambda preds, data: ("curve", next(calls), False),
+        callbacks=[lgb.early_stopping(patience, verbose=False)],
+    )
     return booster.best_iteration
 
 
@@ -178,9 +214,13 @@ def test_valid_curve_is_lightgbms_own_metric(objective):
         params["num_class"] = 3
     record = {}
     train = lgb.Dataset(X, y, categorical_feature=[CAT])
-    booster = lgb.train(params, train, num_boost_round=40,
-                        valid_sets=[lgb.Dataset(Xv, yv, weight=wv, reference=train)],
-                        callbacks=[lgb.record_evaluation(record)])
+    booster = lgb.train(
+        params,
+        train,
+        num_boost_round=40,
+        valid_sets=[lgb.Dataset(Xv, yv, weight=wv, reference=train)],
+        callbacks=[lgb.record_evaluation(record)],
+    )
     losses, total = _chunk_losses(booster.model_to_string(), Xv, yv, wv, objective, 1.0)
     expected = record["valid_0"]["binary_logloss" if objective == "binary" else "multi_logloss"]
     np.testing.assert_allclose(losses / total, expected, rtol=1e-9)
@@ -194,8 +234,17 @@ def test_multiclass_keeps_classes_names_and_categories(client):
     w, wv = rng.uniform(0.5, 2.0, len(y)), rng.uniform(0.5, 2.0, len(yv))
     params = {**PARAMS, "objective": "multiclass", "num_class": 3}
     booster, best, curve = train_booster_on_cluster(
-        client, params, X, y, w, valid=(Xv, yv, wv), num_boost_round=120,
-        early_stopping_rounds=10, categorical=[CAT], feature_names=NAMES)
+        client,
+        params,
+        X,
+        y,
+        w,
+        valid=(Xv, yv, wv),
+        num_boost_round=120,
+        early_stopping_rounds=10,
+        categorical=[CAT],
+        feature_names=NAMES,
+    )
 
     print(f"multiclass: best {best} of {len(curve)}, loss {curve[0]:.4f} -> {curve[best - 1]:.4f}")
     assert booster.num_model_per_iteration() == 3
@@ -230,15 +279,26 @@ def test_dask_arrays_and_a_slice_smaller_than_the_cluster(client):
     X, y = _binary(2000, 20)
     Xv, yv = _binary(1, 21)  # one held-out row, two workers
     booster, best, curve = train_booster_on_cluster(
-        client, PARAMS, da.from_array(X, chunks=(500, 5)), da.from_array(y, chunks=500),
-        valid=(Xv, yv), num_boost_round=10, early_stopping_rounds=3)
+        client,
+        PARAMS,
+        da.from_array(X, chunks=(500, 5)),
+        da.from_array(y, chunks=500),
+        valid=(Xv, yv),
+        num_boost_round=10,
+        early_stopping_rounds=3,
+    )
     assert len(curve) == 10 and booster.num_trees() == best == _best_round(curve, 3)
     assert curve[best - 1] == pytest.approx(_log_loss(booster.predict(Xv), yv), rel=1e-6)
 
     order = np.argsort(y, kind="stable")  # sorted by class: the first chunk has only 0s
     with pytest.raises(ValueError, match="Chunk 0 of y has no rows of class 1"):
-        train_booster_on_cluster(client, PARAMS, da.from_array(X[order], chunks=(500, 10)),
-                                 da.from_array(y[order], chunks=500), num_boost_round=5)
+        train_booster_on_cluster(
+            client,
+            PARAMS,
+            da.from_array(X[order], chunks=(500, 10)),
+            da.from_array(y[order], chunks=500),
+            num_boost_round=5,
+        )
 
 
 # --------------------------------------------------------------------------- errors
@@ -315,6 +375,24 @@ def test_train_grows_both_models_on_the_cluster(client, tmp_path):
     path = tmp_path / "events.parquet"
     events.to_parquet(path, index=False)
     out = tmp_path / "model.cjml"
-    assert main(["train", str(path), "--out", str(out), "--n-cutoffs", "4", "--step", "15D",
-                 "--engine", "dask", "--scheduler", client.scheduler.address, "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                str(path),
+                "--out",
+                str(out),
+                "--n-cutoffs",
+                "4",
+                "--step",
+                "15D",
+                "--engine",
+                "dask",
+                "--scheduler",
+                client.scheduler.address,
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert cjml.ModelBundle.load(out).metadata["engine"] == "dask"

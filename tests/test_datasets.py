@@ -22,19 +22,20 @@ ACTIONABLE = JourneyMap.default().actionable_touchpoints
 @pytest.fixture(scope="module")
 def journeys():
     """A population large enough for calibration checks, with truth at two cutoffs."""
-    return make_journeys(4000, n_days=200, truth_cutoffs=["2024-04-10", "2024-05-20"],
-                         n_rollouts=32, random_state=11)
+    return make_journeys(
+        4000, n_days=200, truth_cutoffs=["2024-04-10", "2024-05-20"], n_rollouts=32, random_state=11
+    )
 
 
 @pytest.fixture(scope="module")
 def small():
-    return make_journeys(300, n_days=90, truth_cutoffs=["2024-02-15"], n_rollouts=8,
-                         random_state=5)
+    return make_journeys(300, n_days=90, truth_cutoffs=["2024-02-15"], n_rollouts=8, random_state=5)
 
 
 def test_same_seed_same_everything(small):
-    again = make_journeys(300, n_days=90, truth_cutoffs=["2024-02-15"], n_rollouts=8,
-                          random_state=5)
+    again = make_journeys(
+        300, n_days=90, truth_cutoffs=["2024-02-15"], n_rollouts=8, random_state=5
+    )
     pd.testing.assert_frame_equal(small.events, again.events)
     pd.testing.assert_frame_equal(small.customers, again.customers)
     pd.testing.assert_frame_equal(small.truth, again.truth)
@@ -53,8 +54,18 @@ def test_asking_for_truth_never_changes_the_events(small):
 
 def test_events_follow_the_contract(journeys):
     ev = journeys.events
-    assert list(ev.columns) == ["customer_id", "timestamp", "touchpoint", "stage", "channel",
-                                "satisfaction", "nps", "effort", "amount", "segment"]
+    assert list(ev.columns) == [
+        "customer_id",
+        "timestamp",
+        "touchpoint",
+        "stage",
+        "channel",
+        "satisfaction",
+        "nps",
+        "effort",
+        "amount",
+        "segment",
+    ]
     assert str(ev["timestamp"].dt.tz) == "UTC"
     order = ev.sort_values(["customer_id", "timestamp"], kind="stable").index
     assert (order == ev.index).all()
@@ -130,13 +141,13 @@ def test_the_silent_customer_reconstructed_at_the_cutoff_is_the_simulated_one(mo
 
     monkeypatch.setattr(sim, "_ground_truth", spy)
     make_journeys(600, n_days=120, truth_cutoffs=["2024-03-15"], n_rollouts=4, random_state=4)
-    (snapshot, rebuilt, p_active), = seen_states
+    ((snapshot, rebuilt, p_active),) = seen_states
     still = snapshot.active
     assert still.sum() > 50 and (~still).sum() > 50
-    for name in ("health", "fatigue", "grudge", "ticket_age", "stage", "open_tickets",
-                 "purchases"):
-        np.testing.assert_allclose(getattr(rebuilt, name)[still], getattr(snapshot, name)[still],
-                                   err_msg=name)
+    for name in ("health", "fatigue", "grudge", "ticket_age", "stage", "open_tickets", "purchases"):
+        np.testing.assert_allclose(
+            getattr(rebuilt, name)[still], getattr(snapshot, name)[still], err_msg=name
+        )
     assert p_active[still].mean() > p_active[~still].mean() + 0.5
 
 
@@ -188,23 +199,29 @@ def _mean_effect(truth, touchpoint, persona):
     return delta.dropna().mean()
 
 
-@pytest.mark.parametrize(("touchpoint", "persona"), [
-    ("email", "b2b_buyer"),
-    ("email", "careful_researcher"),
-    ("follow_up_call", "impulse_buyer"),
-    ("consultation", "impulse_buyer"),
-    ("personalised_offer", "loyal_regular"),
-])
+@pytest.mark.parametrize(
+    ("touchpoint", "persona"),
+    [
+        ("email", "b2b_buyer"),
+        ("email", "careful_researcher"),
+        ("follow_up_call", "impulse_buyer"),
+        ("consultation", "impulse_buyer"),
+        ("personalised_offer", "loyal_regular"),
+    ],
+)
 def test_harmful_touchpoints_raise_the_true_risk_of_those_they_harm(journeys, touchpoint, persona):
     assert _mean_effect(journeys.truth, touchpoint, persona) > 0.002
 
 
-@pytest.mark.parametrize(("touchpoint", "persona"), [
-    ("personalised_offer", "bargain_hunter"),
-    ("consultation", "careful_researcher"),
-    ("follow_up_call", "b2b_buyer"),
-    ("loyalty_reward", "loyal_regular"),
-])
+@pytest.mark.parametrize(
+    ("touchpoint", "persona"),
+    [
+        ("personalised_offer", "bargain_hunter"),
+        ("consultation", "careful_researcher"),
+        ("follow_up_call", "b2b_buyer"),
+        ("loyalty_reward", "loyal_regular"),
+    ],
+)
 def test_helpful_touchpoints_lower_the_true_risk_of_those_they_help(journeys, touchpoint, persona):
     assert _mean_effect(journeys.truth, touchpoint, persona) < -0.005
 
@@ -222,11 +239,16 @@ def test_exact_silent_probability_matches_brute_force_simulation():
     rng = np.random.default_rng(0)
     n, reps, horizon, day = 400, 400, 20, 0
     st = sim._State(
-        persona=rng.integers(0, len(PERSONAS), n), stage=rng.integers(0, 5, n),
-        health=rng.normal(0, 1, n), baseline=rng.normal(0, 0.5, n),
-        fatigue=rng.exponential(1.0, n), grudge=rng.exponential(0.3, n),
-        open_tickets=rng.integers(0, 2, n), ticket_age=rng.integers(0, 20, n).astype(float),
-        purchases=rng.integers(0, 4, n), active=np.ones(n, dtype=bool),
+        persona=rng.integers(0, len(PERSONAS), n),
+        stage=rng.integers(0, 5, n),
+        health=rng.normal(0, 1, n),
+        baseline=rng.normal(0, 0.5, n),
+        fatigue=rng.exponential(1.0, n),
+        grudge=rng.exponential(0.3, n),
+        open_tickets=rng.integers(0, 2, n),
+        ticket_age=rng.integers(0, 20, n).astype(float),
+        purchases=rng.integers(0, 4, n),
+        active=np.ones(n, dtype=bool),
     )
     cal = sim._Calendar(newsletter=(np.arange(horizon + 1) % 7) == 3)
     exact = sim._p_silent(st.take(np.arange(n)), day, horizon, cal)
@@ -243,12 +265,15 @@ def test_exact_silent_probability_matches_brute_force_simulation():
     assert np.mean(np.abs(mc - exact) < 4 * se) > 0.97
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"n_customers": 0}, "n_customers must be an integer >= 1"),
-    ({"n_customers": 10, "truth_cutoffs": ["2024-12-01"]}, "no later than 2024-07-29"),
-    ({"n_customers": 10, "truth_cutoffs": ["2024-03-01 10:00"]}, "midnight UTC"),
-    ({"n_customers": 10, "start": "not a date"}, "is not a date"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"n_customers": 0}, "n_customers must be an integer >= 1"),
+        ({"n_customers": 10, "truth_cutoffs": ["2024-12-01"]}, "no later than 2024-07-29"),
+        ({"n_customers": 10, "truth_cutoffs": ["2024-03-01 10:00"]}, "midnight UTC"),
+        ({"n_customers": 10, "start": "not a date"}, "is not a date"),
+    ],
+)
 def test_bad_arguments_are_explained(kwargs, message):
     with pytest.raises(ValueError, match=message):
         make_journeys(**kwargs)

@@ -30,17 +30,25 @@ def _anchors(n, *, effects, confounded, seed, rare_share=0.0, stages=None):
     tau = np.array([0.0] + [effects.get(a, 0.0) for a in (1, 2, 3)])
     y = (rng.random(n) < np.clip(base + tau[arm], 0, 1)).astype(np.int8)
     X = pd.DataFrame({"x": x, "noise": rng.normal(size=n), "current_stage": stage.astype(float)})
-    return AnchorSet(X=X, arm=arm, y=y, customer=np.arange(n), time_ns=np.arange(n),
-                     touchpoints=TOUCHPOINTS)
+    return AnchorSet(
+        X=X, arm=arm, y=y, customer=np.arange(n), time_ns=np.arange(n), touchpoints=TOUCHPOINTS
+    )
 
 
 def _map():
-    return JourneyMap.from_dict({
-        "name": "test", "stages": ["new", "regular"],
-        "touchpoints": {"visit": {"channel": "online", "stages": ["new", "regular"]},
-                        **{t: {"channel": "online", "stages": ["new", "regular"],
-                               "actionable": True}
-                           for t in TOUCHPOINTS}}})
+    return JourneyMap.from_dict(
+        {
+            "name": "test",
+            "stages": ["new", "regular"],
+            "touchpoints": {
+                "visit": {"channel": "online", "stages": ["new", "regular"]},
+                **{
+                    t: {"channel": "online", "stages": ["new", "regular"], "actionable": True}
+                    for t in TOUCHPOINTS
+                },
+            },
+        }
+    )
 
 
 @pytest.mark.parametrize("confounded", [False, True])
@@ -114,8 +122,11 @@ def test_policy_chosen_is_the_best_by_off_policy_value():
     choice = choose_policy(eff, held, fit, _map())
     table = choice.table
     chosen = table.index[table["chosen"]][0]
-    assert table.loc[chosen, "vs_default_high"] < 0 or chosen in (NO_ACTION,) or \
-        chosen.startswith("single")
+    assert (
+        table.loc[chosen, "vs_default_high"] < 0
+        or chosen in (NO_ACTION,)
+        or chosen.startswith("single")
+    )
     best_safe = table[(table["vs_default_high"] < 0)]
     if len(best_safe):
         assert chosen == best_safe["value"].idxmin()
@@ -132,8 +143,9 @@ def lifecycle_bundle():
     from cjml.datasets import make_scenario
 
     data = make_scenario("fixed_lifecycle", 3000, seed=0)
-    log = cjml.read_events(data.events[data.events["timestamp"] <= data.test_cutoff],
-                           journey_map=data.journey_map)
+    log = cjml.read_events(
+        data.events[data.events["timestamp"] <= data.test_cutoff], journey_map=data.journey_map
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         bundle, report = cjml.train(log, n_cutoffs=6, holdout=False)
@@ -160,7 +172,8 @@ def test_recommendations_carry_interval_evidence_and_uncertainty(lifecycle_bundl
 
     bundle, log = lifecycle_bundle
     rec = TouchpointRecommender.from_bundle(bundle, method="dr-point").recommend(
-        log, lookback="90D", top_k=2)
+        log, lookback="90D", top_k=2
+    )
     got = rec[rec["recommended_touchpoint"].notna()]
     assert len(got) > 10
     low, high = got["expected_risk_reduction_low"], got["expected_risk_reduction_high"]

@@ -73,8 +73,13 @@ def test_train_holds_out_a_later_cutoff(trained, log):
     assert all(c + horizon <= test_cutoff for c in train_cutoffs)
     assert test_cutoff == cjml.rolling_cutoffs(log, n=1)[0]
     assert str(test_cutoff.date()) == str(report.info["test_cutoff"])
-    assert set(bundle.models) == {"churn", "next_stage", "touchpoint_response",
-                                  "touchpoint_effects", "touchpoint_policy"}
+    assert set(bundle.models) == {
+        "churn",
+        "next_stage",
+        "touchpoint_response",
+        "touchpoint_effects",
+        "touchpoint_policy",
+    }
     # the policy chosen on the held-out later period, recorded and shown as chosen
     policy = bundle.models["touchpoint_policy"]
     assert bundle.metadata["recommendation_policy"] == policy.to_dict()
@@ -83,16 +88,24 @@ def test_train_holds_out_a_later_cutoff(trained, log):
     table = report.policy_table()
     assert table is not None and table["chosen"].sum() == 1
     assert f"recommendation policy: {policy.policy}" in report.to_text()
-    assert bundle.metadata["event_columns"] == ["channel", "satisfaction", "nps", "effort",
-                                                "amount", "segment"]
+    assert bundle.metadata["event_columns"] == [
+        "channel",
+        "satisfaction",
+        "nps",
+        "effort",
+        "amount",
+        "segment",
+    ]
     assert bundle.metadata["evaluation"]["churn"]["model"]["roc_auc"] == pytest.approx(
-        report.churn.loc["model", "roc_auc"])
+        report.churn.loc["model", "roc_auc"]
+    )
 
 
 def test_models_and_baselines_are_scored_on_the_same_rows(trained, log):
     bundle, report = trained
-    test = cjml.make_training_set(log, [bundle.metadata["test_cutoff"]],
-                                  featurizer=bundle.featurizer)
+    test = cjml.make_training_set(
+        log, [bundle.metadata["test_cutoff"]], featurizer=bundle.featurizer
+    )
     assert report.info["n_test"] == len(test)
     np.testing.assert_array_equal(report.y_churn, test["churn"].to_numpy())
     assert set(report.risks) == {"model", "prior", "markov", "rfm_logistic"}
@@ -103,13 +116,16 @@ def test_models_and_baselines_are_scored_on_the_same_rows(trained, log):
     risk = bundle.models["churn"].predict_proba(test[bundle.feature_names])[:, 1]
     np.testing.assert_allclose(report.risks["model"], risk)
     assert report.churn.loc["model", "roc_auc"] == pytest.approx(
-        churn_metrics(test["churn"], risk)["roc_auc"])
+        churn_metrics(test["churn"], risk)["roc_auc"]
+    )
     # The prior baseline predicts the training churn rate for everybody.
     assert np.unique(report.risks["prior"]).size == 1
     # The models beat every baseline where it matters.
     assert report.churn.loc["model", "brier"] < report.churn.loc["markov", "brier"]
-    assert report.next_stage.loc["model", "log_loss"] < report.next_stage.loc[
-        ["prior", "markov", "rfm_logistic"], "log_loss"].min()
+    assert (
+        report.next_stage.loc["model", "log_loss"]
+        < report.next_stage.loc[["prior", "markov", "rfm_logistic"], "log_loss"].min()
+    )
     assert int(report.confusion.to_numpy().sum()) == len(test)
 
 
@@ -123,11 +139,24 @@ def test_report_renders_as_text_html_dict_and_figures(trained):
     fig = report.plot()
     assert len(fig.axes) == 4
     assert [ax.get_title() for ax in fig.axes] == [
-        "Churn ROC", "Calibration", "Gain", "Churn drivers by feature family"]
+        "Churn ROC",
+        "Calibration",
+        "Gain",
+        "Churn drivers by feature family",
+    ]
     assert report.importance.sum() == pytest.approx(1.0)
-    assert set(report.importance.index) <= {"activity", "touchpoints", "stages", "sequences",
-                                            "experience", "support", "value", "memory",
-                                            "attributes", "other"}
+    assert set(report.importance.index) <= {
+        "activity",
+        "touchpoints",
+        "stages",
+        "sequences",
+        "experience",
+        "support",
+        "value",
+        "memory",
+        "attributes",
+        "other",
+    }
 
 
 def test_bundle_round_trip_predicts_identically_and_evaluates(trained, log, tmp_path):
@@ -136,8 +165,9 @@ def test_bundle_round_trip_predicts_identically_and_evaluates(trained, log, tmp_
     loaded = cjml.ModelBundle.load(path)
     X = loaded.featurizer.transform(log, "2024-07-29")
     for name in ("churn", "next_stage"):
-        np.testing.assert_array_equal(loaded.models[name].predict_proba(X),
-                                      bundle.models[name].predict_proba(X))
+        np.testing.assert_array_equal(
+            loaded.models[name].predict_proba(X), bundle.models[name].predict_proba(X)
+        )
     again = cjml.evaluate(log, loaded)
     pd.testing.assert_frame_equal(again.churn, report.churn)
     pd.testing.assert_frame_equal(again.next_stage, report.next_stage)
@@ -167,8 +197,11 @@ def test_next_stage_takes_p_dropped_from_the_churn_model(trained, log):
     # The stages keep their shares of the rest.
     own = np.exp(stage._own_log_proba(X))
     keep = [i for i in range(proba.shape[1]) if i != drop]
-    np.testing.assert_allclose(proba[:, keep] / proba[:, keep].sum(axis=1, keepdims=True),
-                               own[:, keep] / own[:, keep].sum(axis=1, keepdims=True), rtol=1e-6)
+    np.testing.assert_allclose(
+        proba[:, keep] / proba[:, keep].sum(axis=1, keepdims=True),
+        own[:, keep] / own[:, keep].sum(axis=1, keepdims=True),
+        rtol=1e-6,
+    )
     # train's next-stage model learned only where stayers go: alone it cannot say P(dropped)
     assert stage.conditional_ and np.all(own[:, drop] == 0)
     with pytest.raises(ValueError, match="Attach one"):
@@ -193,11 +226,13 @@ def test_report_leads_with_the_customers_active_within_the_horizon(trained, log)
     assert active.churn_rate == pytest.approx(test.loc[is_active, "churn"].mean())
     assert whole.n == len(test) and whole.churn_rate == pytest.approx(test["churn"].mean())
     assert active.churn.loc["model", "roc_auc"] == pytest.approx(
-        churn_metrics(report.y_churn[is_active], report.risks["model"][is_active])["roc_auc"])
+        churn_metrics(report.y_churn[is_active], report.risks["model"][is_active])["roc_auc"]
+    )
     pd.testing.assert_frame_equal(whole.churn, report.churn)  # the table of every test customer
     text = report.to_text()
-    assert (text.index("== active within the 30 days before the cutoff")
-            < text.index("== every customer with an event in the 90 days before the cutoff"))
+    assert text.index("== active within the 30 days before the cutoff") < text.index(
+        "== every customer with an event in the 90 days before the cutoff"
+    )
     page = report._repr_html_()
     assert page.index("Active within the 30 days") < page.index("Every customer with an event")
     assert bundle.metadata["evaluation"]["populations"][0]["name"] == "active"
@@ -207,35 +242,66 @@ def test_active_population_counts_on_a_handcrafted_log(trained, log):
     # cutoff 2024-04-01, horizon 30 days: active = an event in (2024-03-02, 2024-04-01];
     # lookback 90 days: the population has an event in (2024-01-02, 2024-04-01].
     bundle, _ = trained
-    hand = cjml.read_events(pd.DataFrame({
-        "customer_id": [1, 1, 2, 3, 4, 4, 5, 6, 6],
-        "timestamp": ["2024-03-25", "2024-04-10",   # 1: active, stays
-                      "2024-03-02",                 # 2: exactly 30 days before: not active
-                      "2024-02-15",                 # 3: in the lookback only, churns
-                      "2024-01-05", "2024-04-20",   # 4: in the lookback only, stays
-                      "2023-12-01",                 # 5: outside the lookback: no row
-                      "2024-04-01", "2024-05-01"],  # 6: at the cutoff: active, stays
-        "touchpoint": ["purchase", "email", "website_visit", "email", "purchase",
-                       "store_visit", "paid_ad", "purchase", "email"]}))
-    test = cjml.make_training_set(hand, ["2024-04-01"], horizon="30D",
-                                  featurizer=bundle.featurizer)
+    hand = cjml.read_events(
+        pd.DataFrame(
+            {
+                "customer_id": [1, 1, 2, 3, 4, 4, 5, 6, 6],
+                "timestamp": [
+                    "2024-03-25",
+                    "2024-04-10",  # 1: active, stays
+                    "2024-03-02",  # 2: exactly 30 days before: not active
+                    "2024-02-15",  # 3: in the lookback only, churns
+                    "2024-01-05",
+                    "2024-04-20",  # 4: in the lookback only, stays
+                    "2023-12-01",  # 5: outside the lookback: no row
+                    "2024-04-01",
+                    "2024-05-01",
+                ],  # 6: at the cutoff: active, stays
+                "touchpoint": [
+                    "purchase",
+                    "email",
+                    "website_visit",
+                    "email",
+                    "purchase",
+                    "store_visit",
+                    "paid_ad",
+                    "purchase",
+                    "email",
+                ],
+            }
+        )
+    )
+    test = cjml.make_training_set(hand, ["2024-04-01"], horizon="30D", featurizer=bundle.featurizer)
     assert test["customer_id"].tolist() == [1, 2, 3, 4, 6]
     assert test["churn"].tolist() == [0, 1, 1, 0, 0]
     active = active_within(hand, test, "30D")
     assert active.tolist() == [True, False, False, False, True]
-    train = cjml.make_training_set(log, [bundle.metadata["train_cutoffs"][-1]],
-                                   featurizer=bundle.featurizer)
-    report = build_report(bundle.models["churn"], bundle.models["next_stage"], bundle.featurizer,
-                          train, test, {"test_cutoff": "2024-04-01", "horizon": "30 days",
-                                        "lookback": "90 days", "train_cutoffs": ["2024-06-24"]},
-                          active=active)
+    train = cjml.make_training_set(
+        log, [bundle.metadata["train_cutoffs"][-1]], featurizer=bundle.featurizer
+    )
+    report = build_report(
+        bundle.models["churn"],
+        bundle.models["next_stage"],
+        bundle.featurizer,
+        train,
+        test,
+        {
+            "test_cutoff": "2024-04-01",
+            "horizon": "30 days",
+            "lookback": "90 days",
+            "train_cutoffs": ["2024-06-24"],
+        },
+        active=active,
+    )
     first, whole = report.populations
     assert (first.name, first.n, first.churn_rate) == ("active", 2, 0.0)
     assert (whole.name, whole.n, whole.churn_rate) == ("lookback", 5, 0.4)
     # one class among the active customers: no AUC, said plainly
     assert math.isnan(first.churn.loc["model", "roc_auc"])
-    assert ("On the active customers the ROC AUC cannot be compared with the baselines (one "
-            "class only among these customers, or too few of them)." in report.to_text())
+    assert (
+        "On the active customers the ROC AUC cannot be compared with the baselines (one "
+        "class only among these customers, or too few of them)." in report.to_text()
+    )
 
 
 def test_weighted_auc_equals_sklearn_on_a_resample():
@@ -247,7 +313,8 @@ def test_weighted_auc_equals_sklearn_on_a_resample():
     counts = np.bincount(rng.integers(0, 300, 300), minlength=300).astype(float)
     drawn = np.repeat(np.arange(300), counts.astype(int))
     assert _AUCByWeights(y, score)(counts[:, None])[0] == pytest.approx(
-        roc_auc_score(y[drawn], score[drawn]), abs=1e-12)
+        roc_auc_score(y[drawn], score[drawn]), abs=1e-12
+    )
 
 
 def test_paired_bootstrap_interval_holds_the_difference_and_says_when_it_is_noise():
@@ -261,40 +328,59 @@ def test_paired_bootstrap_interval_holds_the_difference_and_says_when_it_is_nois
     risks = {"model": model, "twin": twin, "prior": np.full(n, 0.3)}
     table = compare_with_baselines(y, risks, {}, n_resamples=300, random_state=1)
     assert table[["baseline", "metric"]].values.tolist() == [
-        ["twin", "roc_auc"], ["twin", "brier"], ["prior", "roc_auc"], ["prior", "brier"]]
+        ["twin", "roc_auc"],
+        ["twin", "brier"],
+        ["prior", "roc_auc"],
+        ["prior", "brier"],
+    ]
     assert ((table["low"] <= table["difference"]) & (table["difference"] <= table["high"])).all()
     auc = table.set_index(["baseline", "metric"])
     assert auc.loc[("twin", "roc_auc"), "difference"] == pytest.approx(
-        roc_auc_score(y, model) - roc_auc_score(y, twin))
+        roc_auc_score(y, model) - roc_auc_score(y, twin)
+    )
     assert auc.loc[("prior", "roc_auc"), "difference"] == pytest.approx(
-        roc_auc_score(y, model) - 0.5)
+        roc_auc_score(y, model) - 0.5
+    )
     assert auc.loc[("prior", "roc_auc"), "verdict"] == "better"
     twin_auc = auc.loc[("twin", "roc_auc")]
     assert twin_auc["low"] < 0 < twin_auc["high"]
     assert twin_auc["verdict"] == "not distinguishable"
-    def population(comparison):
-        return PopulationMetrics(name="active", title="active", n=n, churn_rate=float(y.mean()),
-                                 churn=pd.DataFrame(), next_stage=pd.DataFrame(),
-                                 comparison=comparison)
 
-    numbers = (f"difference {twin_auc['difference']:+.4f}, 95% interval {twin_auc['low']:+.4f} "
-               f"to {twin_auc['high']:+.4f}")
+    def population(comparison):
+        return PopulationMetrics(
+            name="active",
+            title="active",
+            n=n,
+            churn_rate=float(y.mean()),
+            churn=pd.DataFrame(),
+            next_stage=pd.DataFrame(),
+            comparison=comparison,
+        )
+
+    numbers = (
+        f"difference {twin_auc['difference']:+.4f}, 95% interval {twin_auc['low']:+.4f} "
+        f"to {twin_auc['high']:+.4f}"
+    )
     assert population(table[table["metric"] == "roc_auc"]).sentences() == [
         f"On the active customers the model's ROC AUC is not distinguishable from twin's "
-        f"({numbers})."]
+        f"({numbers})."
+    ]
     twin_brier = auc.loc[("twin", "brier")]
     assert twin_brier["verdict"] == "not distinguishable"
     assert population(table).sentences() == [
         f"On the active customers the model's ROC AUC and Brier score are not distinguishable "
         f"from twin's (ROC AUC {numbers}; Brier score difference {twin_brier['difference']:+.4f}, "
-        f"95% interval {twin_brier['low']:+.4f} to {twin_brier['high']:+.4f})."]
+        f"95% interval {twin_brier['low']:+.4f} to {twin_brier['high']:+.4f})."
+    ]
     better = table[table["baseline"] == "prior"]
     assert population(better).sentences() == [
         "On the active customers the model is better than every baseline beyond noise (ROC AUC, "
-        "Brier score; 95% paired bootstrap intervals)."]
+        "Brier score; 95% paired bootstrap intervals)."
+    ]
     # seeded: the same intervals every time
     pd.testing.assert_frame_equal(
-        table, compare_with_baselines(y, risks, {}, n_resamples=300, random_state=1))
+        table, compare_with_baselines(y, risks, {}, n_resamples=300, random_state=1)
+    )
 
 
 _NAMES = {"roc_auc": "ROC AUC", "brier": "Brier score", "log_loss": "next-stage log loss"}
@@ -307,17 +393,24 @@ def test_report_intervals_and_sentences_on_the_sample(trained):
         table = pop.comparison
         assert set(table["baseline"]) == {"prior", "markov", "rfm_logistic"}
         assert set(table["metric"]) == {"roc_auc", "brier", "log_loss"}
-        assert ((table["low"] <= table["difference"])
-                & (table["difference"] <= table["high"])).all()
+        assert (
+            (table["low"] <= table["difference"]) & (table["difference"] <= table["high"])
+        ).all()
         noise = table[(table["low"] < 0) & (table["high"] > 0)]
         for row in noise.itertuples():  # every comparison within noise is said in words
-            sentence = next(line for line in pop.sentences()
-                            if f"not distinguishable from {row.baseline}'s" in line)
-            assert (f"difference {row.difference:+.4f}, 95% interval {row.low:+.4f} to "
-                    f"{row.high:+.4f}") in sentence and sentence in text
+            sentence = next(
+                line
+                for line in pop.sentences()
+                if f"not distinguishable from {row.baseline}'s" in line
+            )
+            assert (
+                f"difference {row.difference:+.4f}, 95% interval {row.low:+.4f} to {row.high:+.4f}"
+            ) in sentence and sentence in text
         for row in table[table["verdict"] == "better"].itertuples():  # wins go unsaid
-            assert not any(f"{row.baseline}'s" in line and _NAMES[row.metric] in line
-                           for line in pop.sentences())
+            assert not any(
+                f"{row.baseline}'s" in line and _NAMES[row.metric] in line
+                for line in pop.sentences()
+            )
     assert report.sentences() and all(line in text for line in report.sentences())
 
 

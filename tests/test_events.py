@@ -26,12 +26,25 @@ def small_events() -> pd.DataFrame:
         {
             "customer_id": [2, 1, 1, 3, 2, 1, 2, 3],
             "timestamp": [
-                "2024-01-02 10:00:00", "2024-01-01 09:00:00", "2024-01-03 12:00:00",
-                "2024-01-05 08:00:00", "2024-01-04 18:30:00", "2024-01-02 09:00:00",
-                "2024-01-06 11:00:00", "2024-01-05 09:00:00",
+                "2024-01-02 10:00:00",
+                "2024-01-01 09:00:00",
+                "2024-01-03 12:00:00",
+                "2024-01-05 08:00:00",
+                "2024-01-04 18:30:00",
+                "2024-01-02 09:00:00",
+                "2024-01-06 11:00:00",
+                "2024-01-05 09:00:00",
             ],
-            "touchpoint": ["website_visit", "paid_ad", "purchase", "online_review",
-                           "live_chat", "email", "purchase", "free_trial"],
+            "touchpoint": [
+                "website_visit",
+                "paid_ad",
+                "purchase",
+                "online_review",
+                "live_chat",
+                "email",
+                "purchase",
+                "free_trial",
+            ],
             "channel": ["web", "social", "web", "social", "web", "email", "store", None],
             "satisfaction": [np.nan, np.nan, 5.0, np.nan, 4.0, np.nan, 3.0, np.nan],
             "amount": [np.nan, np.nan, 49.9, np.nan, np.nan, np.nan, -10.0, np.nan],
@@ -65,13 +78,22 @@ def test_docstring_examples_run():
 def test_canonical_frame_layout_and_dtypes():
     log = read_events(small_events())
     f = log.frame
-    assert list(f.columns) == ["customer_id", "timestamp", "touchpoint", "stage", "channel",
-                               "satisfaction", "amount", "region"]
+    assert list(f.columns) == [
+        "customer_id",
+        "timestamp",
+        "touchpoint",
+        "stage",
+        "channel",
+        "satisfaction",
+        "amount",
+        "region",
+    ]
     assert isinstance(f.index, pd.RangeIndex)
     assert f["customer_id"].dtype == np.int64
     assert str(f["timestamp"].dtype) == "datetime64[ns, UTC]"
     assert f["touchpoint"].cat.categories.tolist()[:16] == list(
-        JourneyMap.default().touchpoint_names)
+        JourneyMap.default().touchpoint_names
+    )
     assert f["stage"].cat.ordered
     assert f["stage"].cat.categories.tolist() == list(JourneyMap.default().stages)
     assert f["channel"].cat.categories.tolist() == ["email", "social", "store", "web"]
@@ -89,7 +111,8 @@ def test_arrays_and_counts():
     np.testing.assert_array_equal(log.customer_ids, [1, 2, 3])
     np.testing.assert_array_equal(log.source_rows, [1, 5, 2, 0, 4, 6, 3, 7])
     np.testing.assert_array_equal(
-        log.timestamps_ns, log.frame["timestamp"].astype("int64").to_numpy())
+        log.timestamps_ns, log.frame["timestamp"].astype("int64").to_numpy()
+    )
     np.testing.assert_array_equal(log.touchpoint_codes, log.frame["touchpoint"].cat.codes)
     np.testing.assert_array_equal(log.stage_codes, log.frame["stage"].cat.codes)
     assert log.customer_codes.dtype == np.int64 and log.offsets.dtype == np.int64
@@ -111,8 +134,9 @@ def test_string_customer_ids_sorted_as_text():
 
 def test_csv_keeps_leading_zero_ids_as_text(tmp_path):
     path = tmp_path / "ids.csv"
-    path.write_text("customer_id,timestamp,touchpoint\n007,2024-01-01,paid_ad\n"
-                    "12,2024-01-02,paid_ad\n")
+    path.write_text(
+        "customer_id,timestamp,touchpoint\n007,2024-01-01,paid_ad\n12,2024-01-02,paid_ad\n"
+    )
     log = read_events(path)
     assert log.customer_ids.tolist() == ["007", "12"]
 
@@ -134,8 +158,9 @@ def test_event_log_pickles():
 
 
 def test_constructor_is_from_frame():
-    pd.testing.assert_frame_equal(EventLog(small_events()).frame,
-                                  EventLog.from_frame(small_events()).frame)
+    pd.testing.assert_frame_equal(
+        EventLog(small_events()).frame, EventLog.from_frame(small_events()).frame
+    )
     with pytest.raises(TypeError, match="read_events"):
         EventLog.from_frame("events.csv")
 
@@ -162,8 +187,7 @@ def test_csv_parquet_folder_and_frame_give_the_same_log(tmp_path):
     for source in (csv, str(pq), folder, csv_folder):
         log = read_events(source)
         pd.testing.assert_frame_equal(log.frame, expected)
-    np.testing.assert_array_equal(read_events(folder).source_rows,
-                                  read_events(df).source_rows)
+    np.testing.assert_array_equal(read_events(folder).source_rows, read_events(df).source_rows)
 
 
 def test_event_log_passes_through():
@@ -193,17 +217,32 @@ USER_FRAME = pd.DataFrame(
 @pytest.mark.parametrize(
     "columns",
     [
-        {"customer_id": "user", "timestamp": "event_time", "touchpoint": "action",
-         "satisfaction": "csat"},
+        {
+            "customer_id": "user",
+            "timestamp": "event_time",
+            "touchpoint": "action",
+            "satisfaction": "csat",
+        },
         "customer_id=user, timestamp=event_time,touchpoint=action,satisfaction=csat",
     ],
 )
 def test_column_mapping_dict_and_string(columns):
     log = read_events(USER_FRAME, columns=columns)
-    assert list(log.frame.columns) == ["customer_id", "timestamp", "touchpoint", "stage",
-                                       "satisfaction", "segment", "basket"]
-    assert log.columns == {"customer_id": "user", "timestamp": "event_time",
-                           "touchpoint": "action", "satisfaction": "csat"}
+    assert list(log.frame.columns) == [
+        "customer_id",
+        "timestamp",
+        "touchpoint",
+        "stage",
+        "satisfaction",
+        "segment",
+        "basket",
+    ]
+    assert log.columns == {
+        "customer_id": "user",
+        "timestamp": "event_time",
+        "touchpoint": "action",
+        "satisfaction": "csat",
+    }
     assert log.frame["basket"].tolist() == [1, 2, 3]
     assert log.frame["basket"].dtype == np.int64
     assert log.frame["segment"].tolist() == ["a", "a", "b"]
@@ -221,8 +260,10 @@ def test_mapping_reversed_is_explained():
 
 def test_mapped_column_absent():
     with pytest.raises(SchemaError, match=r"'usr'.*Did you mean 'user'\?.*Available columns"):
-        read_events(USER_FRAME, columns={"customer_id": "usr", "timestamp": "event_time",
-                                         "touchpoint": "action"})
+        read_events(
+            USER_FRAME,
+            columns={"customer_id": "usr", "timestamp": "event_time", "touchpoint": "action"},
+        )
 
 
 def test_mapping_string_malformed():
@@ -269,8 +310,10 @@ def test_unparseable_timestamps_csv_lines(tmp_path):
     with pytest.raises(SchemaError) as info:
         read_events(path, columns={"timestamp": "event_time"})
     msg = str(info.value)
-    assert ("Column 'timestamp' (your column 'event_time') has 2 rows with values that cannot be "
-            "read as dates:") in msg
+    assert (
+        "Column 'timestamp' (your column 'event_time') has 2 rows with values that cannot be "
+        "read as dates:"
+    ) in msg
     assert "row 2 (bad.csv line 4): event_time='yesterday'" in msg
     assert "row 6 (bad.csv line 8): event_time='2024-13-45'" in msg
     assert "Fix:" in msg
@@ -296,10 +339,17 @@ def test_epoch_seconds_in_csv_and_text(tmp_path):
     path = tmp_path / "epoch.csv"
     path.write_text("customer_id,timestamp,touchpoint\n1,1704103200,paid_ad\n1,1704189600,email\n")
     log = read_events(path, timestamp_unit="s")
-    assert [str(t) for t in log.frame["timestamp"]] == ["2024-01-01 10:00:00+00:00",
-                                                        "2024-01-02 10:00:00+00:00"]
-    text = pd.DataFrame({"customer_id": [1, 1], "timestamp": ["1704103200", "1704189600"],
-                         "touchpoint": ["paid_ad", "email"]})
+    assert [str(t) for t in log.frame["timestamp"]] == [
+        "2024-01-01 10:00:00+00:00",
+        "2024-01-02 10:00:00+00:00",
+    ]
+    text = pd.DataFrame(
+        {
+            "customer_id": [1, 1],
+            "timestamp": ["1704103200", "1704189600"],
+            "touchpoint": ["paid_ad", "email"],
+        }
+    )
     pd.testing.assert_frame_equal(read_events(text, timestamp_unit="s").frame, log.frame)
     with pytest.raises(SchemaError, match=r"(?s)cannot be read as dates.*timestamp_unit='s'"):
         read_events(text)
@@ -313,8 +363,7 @@ def test_unhashable_cells_do_not_crash():
 
 
 def test_out_of_range_timestamp():
-    df = small_events().assign(timestamp=lambda d: d["timestamp"].where(d.index != 3,
-                                                                        "3024-01-01"))
+    df = small_events().assign(timestamp=lambda d: d["timestamp"].where(d.index != 3, "3024-01-01"))
     with pytest.raises(SchemaError, match=r"(?s)dates outside the supported range.*row 3: "):
         read_events(df)
 
@@ -323,8 +372,11 @@ def test_out_of_range_timestamp():
 def test_null_customer_ids(missing):
     df = small_events().astype({"customer_id": object})
     df.loc[4, "customer_id"] = missing
-    with pytest.raises(SchemaError, match=r"(?s)Column 'customer_id' has 1 row with a missing "
-                                          r"or empty customer id:\n  row 4: customer_id=.*Fix:"):
+    with pytest.raises(
+        SchemaError,
+        match=r"(?s)Column 'customer_id' has 1 row with a missing "
+        r"or empty customer id:\n  row 4: customer_id=.*Fix:",
+    ):
         read_events(df)
 
 
@@ -339,24 +391,31 @@ def test_null_customer_ids_int_with_index_label():
 def test_null_timestamps():
     df = small_events()
     df.loc[[0, 5], "timestamp"] = [None, ""]
-    with pytest.raises(SchemaError, match=r"Column 'timestamp' has 2 rows with no timestamp:"
-                                          r"\n  row 0: .*\n  row 5: "):
+    with pytest.raises(
+        SchemaError,
+        match=r"Column 'timestamp' has 2 rows with no timestamp:"
+        r"\n  row 0: .*\n  row 5: ",
+    ):
         read_events(df)
 
 
 def test_null_timestamps_datetime_dtype():
     df = small_events().assign(timestamp=lambda d: pd.to_datetime(d["timestamp"]))
     df.loc[1, "timestamp"] = pd.NaT
-    with pytest.raises(SchemaError,
-                       match=r"(?s)Column 'timestamp' has 1 row with no timestamp.*row 1"):
+    with pytest.raises(
+        SchemaError, match=r"(?s)Column 'timestamp' has 1 row with no timestamp.*row 1"
+    ):
         read_events(df)
 
 
 def test_null_touchpoints():
     df = small_events()
     df.loc[[3, 7], "touchpoint"] = [None, ""]
-    with pytest.raises(SchemaError, match=r"(?s)Column 'touchpoint' has 2 rows with a missing or "
-                                          r"empty touchpoint.*row 3.*row 7"):
+    with pytest.raises(
+        SchemaError,
+        match=r"(?s)Column 'touchpoint' has 2 rows with a missing or "
+        r"empty touchpoint.*row 3.*row 7",
+    ):
         read_events(df)
 
 
@@ -388,8 +447,18 @@ def test_scores_accept_text_numbers_and_blanks():
 
 
 def test_unknown_stage_names():
-    df = small_events().assign(stage=["consideration", "awarenes", "conversion", "awareness",
-                                      "retention", "awarenes", "convert", "consideration"])
+    df = small_events().assign(
+        stage=[
+            "consideration",
+            "awarenes",
+            "conversion",
+            "awareness",
+            "retention",
+            "awarenes",
+            "convert",
+            "consideration",
+        ]
+    )
     with pytest.raises(SchemaError) as info:
         read_events(df)
     msg = str(info.value)
@@ -416,8 +485,11 @@ def test_unknown_touchpoints_without_stage_column():
 def test_unknown_touchpoints_with_stage_column_warn():
     df = small_events().assign(stage="awareness")
     df.loc[[1, 4], "touchpoint"] = ["tiktok", "billboard"]
-    with pytest.warns(UserWarning, match=r"2 touchpoints .* not in journey map 'default': "
-                                         r"'billboard' \(1\), 'tiktok' \(1\)"):
+    with pytest.warns(
+        UserWarning,
+        match=r"2 touchpoints .* not in journey map 'default': "
+        r"'billboard' \(1\), 'tiktok' \(1\)",
+    ):
         log = read_events(df)
     assert log.unknown_touchpoints == ("billboard", "tiktok")
     assert log.frame["touchpoint"].cat.categories.tolist()[-2:] == ["billboard", "tiktok"]
@@ -488,8 +560,11 @@ def test_corrupt_parquet(tmp_path):
 def test_malformed_csv(tmp_path):
     path = tmp_path / "broken.csv"
     path.write_text('customer_id,timestamp,touchpoint\n1,2024-01-01,paid_ad\n2,"2024,x,y,z\n')
-    with pytest.raises(InputFileError, match=r"Line 3 of the CSV file .*broken.csv.* opens a "
-                                             r"quote .* never closed"):
+    with pytest.raises(
+        InputFileError,
+        match=r"Line 3 of the CSV file .*broken.csv.* opens a "
+        r"quote .* never closed",
+    ):
         read_events(path)
 
 
@@ -504,9 +579,16 @@ TINY = pd.DataFrame(
         "customer_id": ["a"] * 6 + ["b"] * 4,
         "timestamp": pd.date_range("2024-01-01", periods=10, freq="D"),
         "touchpoint": [
-            "paid_ad", "website_visit", "purchase", "email", "renewal_reminder",
+            "paid_ad",
+            "website_visit",
+            "purchase",
+            "email",
+            "renewal_reminder",
             "online_review",
-            "online_review", "email", "referral_invite", "website_visit",
+            "online_review",
+            "email",
+            "referral_invite",
+            "website_visit",
         ],
     }
 )
@@ -530,16 +612,16 @@ def test_stage_derived_from_the_map():
 
 
 def test_null_stages_filled_from_evidence():
-    given = pd.Series([None, "consideration", None, None, None, None,
-                       "awareness", "", None, None], dtype=object)
+    given = pd.Series(
+        [None, "consideration", None, None, None, None, "awareness", "", None, None], dtype=object
+    )
     log = read_events(TINY.assign(stage=given))
     assert log.frame["stage"].tolist() == TINY_STAGES
     # a given stage counts as evidence for the rows that follow
     given2 = given.copy()
     given2[1] = "retention"
     log2 = read_events(TINY.assign(stage=given2))
-    assert log2.frame["stage"].tolist()[:4] == ["awareness", "retention", "retention",
-                                                 "retention"]
+    assert log2.frame["stage"].tolist()[:4] == ["awareness", "retention", "retention", "retention"]
 
 
 def test_given_stages_kept_as_is():
@@ -549,12 +631,20 @@ def test_given_stages_kept_as_is():
 
 
 def test_custom_journey_map_dict():
-    jm = {"stages": ["lead", "client"],
-          "touchpoints": {"call": {"channel": "offline", "stages": ["lead", "client"]},
-                          "invoice": {"channel": "online", "stages": ["client"]}}}
-    df = pd.DataFrame({"customer_id": [1, 1, 1], "timestamp": ["2024-01-01", "2024-01-02",
-                                                               "2024-01-03"],
-                       "touchpoint": ["call", "invoice", "call"]})
+    jm = {
+        "stages": ["lead", "client"],
+        "touchpoints": {
+            "call": {"channel": "offline", "stages": ["lead", "client"]},
+            "invoice": {"channel": "online", "stages": ["client"]},
+        },
+    }
+    df = pd.DataFrame(
+        {
+            "customer_id": [1, 1, 1],
+            "timestamp": ["2024-01-01", "2024-01-02", "2024-01-03"],
+            "touchpoint": ["call", "invoice", "call"],
+        }
+    )
     log = read_events(df, journey_map=jm)
     assert log.frame["stage"].tolist() == ["lead", "client", "client"]
     assert log.summary().journey_map_name == "custom"
@@ -569,28 +659,35 @@ def test_naive_in_timezone_equals_aware():
     pd.testing.assert_frame_equal(read_events(naive, timezone="Europe/Paris").frame, expected)
     pd.testing.assert_frame_equal(read_events(text_offsets).frame, expected)
     text_naive = TINY.assign(timestamp=TINY["timestamp"].astype(str))
-    pd.testing.assert_frame_equal(read_events(text_naive, timezone="Europe/Paris").frame,
-                                  expected)
+    pd.testing.assert_frame_equal(read_events(text_naive, timezone="Europe/Paris").frame, expected)
     assert str(expected["timestamp"].iloc[0]) == "2023-12-31 23:00:00+00:00"
 
 
 def test_text_with_offsets_ignores_timezone():
     df = TINY.iloc[:2].assign(timestamp=["2024-01-01T10:00:00+02:00", "2024-01-02T10:00:00Z"])
     log = read_events(df, timezone="America/New_York")
-    assert [str(t) for t in log.frame["timestamp"]] == ["2024-01-01 08:00:00+00:00",
-                                                        "2024-01-02 10:00:00+00:00"]
+    assert [str(t) for t in log.frame["timestamp"]] == [
+        "2024-01-01 08:00:00+00:00",
+        "2024-01-02 10:00:00+00:00",
+    ]
 
 
 def test_ambiguous_local_time_is_an_error():
     df = TINY.iloc[:2].assign(timestamp=["2024-10-27 02:30:00", "2024-10-28 10:00:00"])
-    with pytest.raises(SchemaError, match=r"(?s)ambiguous or do not exist in timezone "
-                                          r"'Europe/Paris'.*row 0.*UTC offset"):
+    with pytest.raises(
+        SchemaError,
+        match=r"(?s)ambiguous or do not exist in timezone "
+        r"'Europe/Paris'.*row 0.*UTC offset",
+    ):
         read_events(df, timezone="Europe/Paris")
 
 
 def test_unknown_timezone():
-    with pytest.raises(ValueError, match=r"Unknown timezone 'Europe/Pariss'.*Did you mean "
-                                         r"'Europe/Paris'"):
+    with pytest.raises(
+        ValueError,
+        match=r"Unknown timezone 'Europe/Pariss'.*Did you mean "
+        r"'Europe/Paris'",
+    ):
         read_events(TINY, timezone="Europe/Pariss")
 
 
@@ -620,8 +717,9 @@ def test_duplicates_reported_and_removed():
 
 
 def test_rows_differing_only_in_an_extra_column_are_not_duplicates():
-    df = pd.concat([small_events(), small_events().iloc[[2]].assign(region="west")],
-                   ignore_index=True)
+    df = pd.concat(
+        [small_events(), small_events().iloc[[2]].assign(region="west")], ignore_index=True
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         log = read_events(df)
@@ -639,13 +737,14 @@ rows = st.tuples(
 )
 
 
-@settings(max_examples=60, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(rows, min_size=1, max_size=25), st.randoms(use_true_random=False),
-       st.booleans())
+@settings(
+    max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(st.lists(rows, min_size=1, max_size=25), st.randoms(use_true_random=False), st.booleans())
 def test_shuffled_rows_give_the_same_frame(data, rnd, drop):
-    df = pd.DataFrame(data, columns=["customer_id", "day", "touchpoint", "channel",
-                                     "satisfaction", "note"])
+    df = pd.DataFrame(
+        data, columns=["customer_id", "day", "touchpoint", "channel", "satisfaction", "note"]
+    )
     df["timestamp"] = pd.Timestamp("2024-01-01") + pd.to_timedelta(df.pop("day"), unit="D")
     order = list(range(len(df)))
     rnd.shuffle(order)
@@ -668,8 +767,13 @@ def test_summary_values():
     assert s.events_per_touchpoint["purchase"] == 2
     assert s.events_per_touchpoint["referral_invite"] == 0  # gaps are shown
     assert len(s.events_per_touchpoint) == 16
-    assert s.events_per_stage.to_dict() == {"awareness": 2, "consideration": 4,
-                                            "conversion": 2, "retention": 0, "loyalty": 0}
+    assert s.events_per_stage.to_dict() == {
+        "awareness": 2,
+        "consideration": 4,
+        "conversion": 2,
+        "retention": 0,
+        "loyalty": 0,
+    }
     assert s.events_per_channel.to_dict() == {"email": 1, "social": 2, "store": 1, "web": 3}
     assert s.coverage == {"satisfaction": 3 / 8, "nps": None, "effort": None, "amount": 2 / 8}
     assert s.duplicates_found == 0
@@ -694,32 +798,42 @@ def test_summary_html_escapes_user_strings():
 
 
 def test_categorical_columns_give_the_same_log_as_text_and_ignore_unused_categories():
-    text = pd.DataFrame({
-        "customer_id": [1, 1, 2, 2],
-        "timestamp": ["2024-01-01", "2024-01-02", "2024-01-01", "2024-01-03"],
-        "touchpoint": ["email", "purchase", "email", "website_visit"],
-        "stage": ["consideration", "conversion", "consideration", "consideration"],
-        "channel": ["email", "web", "email", "web"],
-    })
+    text = pd.DataFrame(
+        {
+            "customer_id": [1, 1, 2, 2],
+            "timestamp": ["2024-01-01", "2024-01-02", "2024-01-01", "2024-01-03"],
+            "touchpoint": ["email", "purchase", "email", "website_visit"],
+            "stage": ["consideration", "conversion", "consideration", "consideration"],
+            "channel": ["email", "web", "email", "web"],
+        }
+    )
     cat = text.copy()
     for col in ("touchpoint", "stage", "channel"):
         cat[col] = pd.Categorical(text[col], categories=[*sorted(set(text[col])), "never_used"])
-    cat["stage"] = (cat["stage"].cat.remove_categories("never_used")
-                    .cat.add_categories(["retension"]))
+    cat["stage"] = (
+        cat["stage"].cat.remove_categories("never_used").cat.add_categories(["retension"])
+    )
     from cjml import read_events
+
     a, b = read_events(text), read_events(cat)
     pd.testing.assert_frame_equal(a.frame, b.frame)
     assert "never_used" not in b.unknown_touchpoints
 
 
-@pytest.mark.parametrize(("cust_scale", "time_scale", "time_shift"), [
-    (1, 10**9, 0),  # whole seconds: both sorts pack the row into the key
-    (2**60, 10**9, 0),  # ids too far apart to pack: a stable argsort by customer
-    (1, 2**56, 1),  # nanosecond times over centuries: an argsort with ties restored
-    (1, 2**60, -(2**62)),  # times too far apart for one key: lexsort
-])
-@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 5), st.integers(0, 2)),
-                min_size=1, max_size=200))
+@pytest.mark.parametrize(
+    ("cust_scale", "time_scale", "time_shift"),
+    [
+        (1, 10**9, 0),  # whole seconds: both sorts pack the row into the key
+        (2**60, 10**9, 0),  # ids too far apart to pack: a stable argsort by customer
+        (1, 2**56, 1),  # nanosecond times over centuries: an argsort with ties restored
+        (1, 2**60, -(2**62)),  # times too far apart for one key: lexsort
+    ],
+)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 3), st.integers(0, 5), st.integers(0, 2)), min_size=1, max_size=200
+    )
+)
 @settings(max_examples=100, deadline=None)
 def test_the_primary_order_is_stable_on_ties(cust_scale, time_scale, time_shift, rows):
     # Whatever sort the key ranges allow, exact ties (customer, time, touchpoint) keep

@@ -13,8 +13,15 @@ import cjml
 from cjml.datasets import load_sample
 from cjml.explanations import contributions, describe_feature, explain, top_drivers_text
 
-PARAMS = {"n_estimators": 25, "num_leaves": 15, "learning_rate": 0.2, "min_child_samples": 10,
-          "verbose": -1, "random_state": 0, "n_jobs": 1}
+PARAMS = {
+    "n_estimators": 25,
+    "num_leaves": 15,
+    "learning_rate": 0.2,
+    "min_child_samples": 10,
+    "verbose": -1,
+    "random_state": 0,
+    "n_jobs": 1,
+}
 
 
 @pytest.fixture(scope="module")
@@ -120,8 +127,16 @@ def test_drivers_are_the_families_with_the_largest_summed_contribution(data, chu
     c = contributions(churn, X, method=method).drop(columns="bias")
     family = pd.Series(featurizer.feature_families_)
     sums = c.T.groupby(family.reindex(c.columns).to_numpy()).sum().T  # rows x families
-    assert list(e.columns) == ["row", "rank", "family", "contribution", "feature",
-                               "feature_contribution", "value", "text"]
+    assert list(e.columns) == [
+        "row",
+        "rank",
+        "family",
+        "contribution",
+        "feature",
+        "feature_contribution",
+        "value",
+        "text",
+    ]
     # shapes: at most top_n per row, ranks 1..k in order, rows in order
     per_row = e.groupby("row")["rank"].agg(["count", "min", "max"])
     assert (per_row["count"] <= 3).all() and (per_row["min"] == 1).all()
@@ -130,13 +145,15 @@ def test_drivers_are_the_families_with_the_largest_summed_contribution(data, chu
     assert e.index.equals(X.index.take(e["row"]))
     rows = e["row"].to_numpy()
     # each driver's contribution is its family's sum; families ranked by it, all positive
-    np.testing.assert_allclose(e["contribution"],
-                               sums.to_numpy()[rows, sums.columns.get_indexer(e["family"])])
+    np.testing.assert_allclose(
+        e["contribution"], sums.to_numpy()[rows, sums.columns.get_indexer(e["family"])]
+    )
     assert (e["contribution"] > 0).all()
     assert (e.groupby("row")["contribution"].diff().dropna() <= 0).all()
     expected_top = sums.to_numpy().max(axis=1)
-    np.testing.assert_allclose(e.loc[e["rank"] == 1, "contribution"],
-                               expected_top[e.loc[e["rank"] == 1, "row"]])
+    np.testing.assert_allclose(
+        e.loc[e["rank"] == 1, "contribution"], expected_top[e.loc[e["rank"] == 1, "row"]]
+    )
     # the feature is the family's most contributing one, with its value and contribution
     cols = c.columns.get_indexer(e["feature"])
     np.testing.assert_allclose(e["feature_contribution"], c.to_numpy()[rows, cols])
@@ -145,8 +162,10 @@ def test_drivers_are_the_families_with_the_largest_summed_contribution(data, chu
         best = c[members].to_numpy()[part["row"]].max(axis=1)
         np.testing.assert_allclose(part["feature_contribution"], best)
     np.testing.assert_array_equal(e["value"].to_numpy(), X.to_numpy()[rows, cols])
-    assert (e["family"] == pd.Series(featurizer.feature_families_)
-            .reindex(e["feature"].astype(str)).to_numpy()).all()
+    assert (
+        e["family"]
+        == pd.Series(featurizer.feature_families_).reindex(e["feature"].astype(str)).to_numpy()
+    ).all()
 
 
 def test_min_contribution_and_top_n(data, churn):
@@ -164,8 +183,10 @@ def test_without_families_every_feature_is_its_own_driver(data, churn):
     e = explain(churn, X.iloc[:100], top_n=5)
     c = contributions(churn, X.iloc[:100]).drop(columns="bias")
     np.testing.assert_allclose(e["contribution"], e["feature_contribution"])
-    np.testing.assert_allclose(e.loc[e["rank"] == 1, "contribution"],
-                               c.to_numpy().max(axis=1)[e.loc[e["rank"] == 1, "row"]])
+    np.testing.assert_allclose(
+        e.loc[e["rank"] == 1, "contribution"],
+        c.to_numpy().max(axis=1)[e.loc[e["rank"] == 1, "row"]],
+    )
     assert e["family"].isna().all()
 
 
@@ -203,8 +224,9 @@ def test_chunks_do_not_change_the_result(data, churn, monkeypatch):
     featurizer, X, _, _ = data
     whole = explain(churn, X, feature_families=featurizer, method="saabas")
     monkeypatch.setattr("cjml.explanations.CHUNK_ROWS", 97)
-    pd.testing.assert_frame_equal(whole, explain(churn, X, feature_families=featurizer,
-                                                 method="saabas"))
+    pd.testing.assert_frame_equal(
+        whole, explain(churn, X, feature_families=featurizer, method="saabas")
+    )
 
 
 # ------------------------------------------------------------------ text
@@ -224,48 +246,58 @@ def test_top_drivers_text_joins_phrases_strongest_first(data, churn):
 
 
 def test_top_drivers_text_on_a_hand_made_table():
-    e = pd.DataFrame({"row": [0, 0, 2], "rank": [1, 2, 1],
-                      "text": ["no contact for 41 days", "3 unresolved support tickets",
-                               "no purchase yet"]})
+    e = pd.DataFrame(
+        {
+            "row": [0, 0, 2],
+            "rank": [1, 2, 1],
+            "text": ["no contact for 41 days", "3 unresolved support tickets", "no purchase yet"],
+        }
+    )
     line = top_drivers_text(e, pd.Index(["a", "b", "c"]), sep=" | ")
-    assert line.tolist() == ["no contact for 41 days | 3 unresolved support tickets", "",
-                             "no purchase yet"]
+    assert line.tolist() == [
+        "no contact for 41 days | 3 unresolved support tickets",
+        "",
+        "no purchase yet",
+    ]
 
 
-@pytest.mark.parametrize(("name", "value", "expected"), [
-    ("days_since_last_event", 41.3, "no contact for 41 days"),
-    ("days_since_last_event", 1.2, "no contact for 1 day"),
-    ("days_since_last_event", 0.2, "no contact for less than a day"),
-    ("days_since_last_event", np.nan, "no events yet"),
-    ("tickets_unresolved", 3.0, "3 unresolved support tickets"),
-    ("tickets_unresolved", 1.0, "1 unresolved support ticket"),
-    ("tickets_unresolved", 0.0, "no unresolved support tickets"),
-    ("oldest_open_ticket_days", np.nan, "no open support ticket"),
-    ("days_since_last_purchase", np.nan, "no purchase yet"),
-    ("days_since_email", 12.0, "last email 12 days ago"),
-    ("days_since_follow_up_call", np.nan, "no follow-up call yet"),
-    ("events_last_30d", 0.0, "no events in the last 30 days"),
-    ("events_last_7d", 1.0, "1 event in the last 7 days"),
-    ("events_trend_30d", -4.0, "4 fewer events than in the 30 days before"),
-    ("events_trend_30d", 1.0, "1 more event than in the 30 days before"),
-    ("contacts_last_7d", 3.0, "3 business contacts in the last 7 days"),
-    ("contacts_email_last_7d", 1.0, "1 email contact in the last 7 days"),
-    ("count_ticket_resolved", 2.0, "2 resolved tickets"),
-    ("count_website_visit", 5.0, "5 website visits"),
-    ("share_email", 0.25, "25% of events are emails"),
-    ("transition_website_visit__email", 2.0, "went from website visit to email twice"),
-    ("transition_paid_ad__paid_ad", 0.0, "never went from paid ad to paid ad"),
-    ("csat_mean", 2.25, "average CSAT 2.2"),
-    ("csat_last", np.nan, "no CSAT answer yet"),
-    ("nps_class_last", -1.0, "a detractor (last NPS 0-6)"),
-    ("nps_trend", -2.0, "NPS down 2 points since the first answer"),
-    ("total_amount", 12345.678, "spent 12,346 in all"),
-    ("purchases_last_90d", 0.0, "no purchases in the last 90 days"),
-    ("mean_days_between_purchases", np.nan, "fewer than 2 purchases"),
-    ("last_touchpoint_1", 7.0, "last touchpoint: code 7"),
-    ("last_touchpoint_2", np.nan, "no second to last touchpoint yet"),
-    ("current_stage", 3.0, "current stage: code 3"),
-])
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("days_since_last_event", 41.3, "no contact for 41 days"),
+        ("days_since_last_event", 1.2, "no contact for 1 day"),
+        ("days_since_last_event", 0.2, "no contact for less than a day"),
+        ("days_since_last_event", np.nan, "no events yet"),
+        ("tickets_unresolved", 3.0, "3 unresolved support tickets"),
+        ("tickets_unresolved", 1.0, "1 unresolved support ticket"),
+        ("tickets_unresolved", 0.0, "no unresolved support tickets"),
+        ("oldest_open_ticket_days", np.nan, "no open support ticket"),
+        ("days_since_last_purchase", np.nan, "no purchase yet"),
+        ("days_since_email", 12.0, "last email 12 days ago"),
+        ("days_since_follow_up_call", np.nan, "no follow-up call yet"),
+        ("events_last_30d", 0.0, "no events in the last 30 days"),
+        ("events_last_7d", 1.0, "1 event in the last 7 days"),
+        ("events_trend_30d", -4.0, "4 fewer events than in the 30 days before"),
+        ("events_trend_30d", 1.0, "1 more event than in the 30 days before"),
+        ("contacts_last_7d", 3.0, "3 business contacts in the last 7 days"),
+        ("contacts_email_last_7d", 1.0, "1 email contact in the last 7 days"),
+        ("count_ticket_resolved", 2.0, "2 resolved tickets"),
+        ("count_website_visit", 5.0, "5 website visits"),
+        ("share_email", 0.25, "25% of events are emails"),
+        ("transition_website_visit__email", 2.0, "went from website visit to email twice"),
+        ("transition_paid_ad__paid_ad", 0.0, "never went from paid ad to paid ad"),
+        ("csat_mean", 2.25, "average CSAT 2.2"),
+        ("csat_last", np.nan, "no CSAT answer yet"),
+        ("nps_class_last", -1.0, "a detractor (last NPS 0-6)"),
+        ("nps_trend", -2.0, "NPS down 2 points since the first answer"),
+        ("total_amount", 12345.678, "spent 12,346 in all"),
+        ("purchases_last_90d", 0.0, "no purchases in the last 90 days"),
+        ("mean_days_between_purchases", np.nan, "fewer than 2 purchases"),
+        ("last_touchpoint_1", 7.0, "last touchpoint: code 7"),
+        ("last_touchpoint_2", np.nan, "no second to last touchpoint yet"),
+        ("current_stage", 3.0, "current stage: code 3"),
+    ],
+)
 def test_describe_feature(name, value, expected):
     assert describe_feature(name, value) == expected
 
@@ -274,19 +306,32 @@ def test_describe_feature_names_codes_with_a_featurizer(data):
     featurizer = data[0]
     touchpoints = featurizer.families_[3].touchpoints_  # the sequence family's vocabulary
     code = touchpoints.index("email")
-    assert describe_feature("last_touchpoint_1", code, featurizer=featurizer) == \
-        "last touchpoint: email"
-    assert describe_feature("last_touchpoint_3", len(touchpoints), featurizer=featurizer) == \
-        "third to last touchpoint: other"
+    assert (
+        describe_feature("last_touchpoint_1", code, featurizer=featurizer)
+        == "last touchpoint: email"
+    )
+    assert (
+        describe_feature("last_touchpoint_3", len(touchpoints), featurizer=featurizer)
+        == "third to last touchpoint: other"
+    )
     assert describe_feature("current_stage", 3, featurizer=featurizer) == "in the retention stage"
-    assert describe_feature("furthest_stage", 2, featurizer=featurizer) == \
-        "furthest stage reached: conversion"
+    assert (
+        describe_feature("furthest_stage", 2, featurizer=featurizer)
+        == "furthest stage reached: conversion"
+    )
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    (2.0, "segment = 2"), (0.12345, "segment = 0.12"), (12.345, "segment = 12.3"),
-    (123456.7, "segment = 123,457"), (np.nan, "segment = missing"), ("gold", "segment = gold"),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (2.0, "segment = 2"),
+        (0.12345, "segment = 0.12"),
+        (12.345, "segment = 12.3"),
+        (123456.7, "segment = 123,457"),
+        (np.nan, "segment = missing"),
+        ("gold", "segment = gold"),
+    ],
+)
 def test_unknown_features_fall_back_to_name_and_value(value, expected):
     assert describe_feature("segment", value) == expected
 

@@ -43,17 +43,40 @@ def isnan(value) -> bool:
 @pytest.fixture
 def activity_log():
     # cutoff 2024-01-10 00:00; ages of customer a: 70, 30, 21, 7, 1.5, 1.25, 0 (+1 after)
-    return cjml.read_events(pd.DataFrame({
-        "customer_id": ["a", "a", "a", "a", "a", "a", "a", "a", "b", "c", "d"],
-        "timestamp": ["2023-11-01 00:00", "2023-12-11 00:00", "2023-12-20 00:00",
-                      "2024-01-03 00:00", "2024-01-08 12:00", "2024-01-08 18:00",
-                      "2024-01-10 00:00", "2024-01-12 00:00",
-                      "2024-01-08 12:00", "2024-01-09 18:00", "2024-01-15 00:00"],
-        "touchpoint": ["paid_ad", "website_visit", "email", "website_visit", "purchase",
-                       "email", "website_visit", "email",
-                       "website_visit", "paid_ad", "paid_ad"],
-        "amount": [NAN, NAN, NAN, NAN, 20.0, NAN, NAN, NAN, NAN, NAN, NAN],
-    }))
+    return cjml.read_events(
+        pd.DataFrame(
+            {
+                "customer_id": ["a", "a", "a", "a", "a", "a", "a", "a", "b", "c", "d"],
+                "timestamp": [
+                    "2023-11-01 00:00",
+                    "2023-12-11 00:00",
+                    "2023-12-20 00:00",
+                    "2024-01-03 00:00",
+                    "2024-01-08 12:00",
+                    "2024-01-08 18:00",
+                    "2024-01-10 00:00",
+                    "2024-01-12 00:00",
+                    "2024-01-08 12:00",
+                    "2024-01-09 18:00",
+                    "2024-01-15 00:00",
+                ],
+                "touchpoint": [
+                    "paid_ad",
+                    "website_visit",
+                    "email",
+                    "website_visit",
+                    "purchase",
+                    "email",
+                    "website_visit",
+                    "email",
+                    "website_visit",
+                    "paid_ad",
+                    "paid_ad",
+                ],
+                "amount": [NAN, NAN, NAN, NAN, 20.0, NAN, NAN, NAN, NAN, NAN, NAN],
+            }
+        )
+    )
 
 
 @pytest.fixture
@@ -64,11 +87,26 @@ def activity(activity_log):
 TOUCH = {
     # cutoff 2024-01-10; customer 1 ages: 9, 8, 7, 5, 4, 1.5, 1
     "customer_id": [1, 1, 1, 1, 1, 1, 1, 2],
-    "timestamp": ["2024-01-01 00:00", "2024-01-02 00:00", "2024-01-03 00:00",
-                  "2024-01-05 00:00", "2024-01-06 00:00", "2024-01-08 12:00",
-                  "2024-01-09 00:00", "2024-01-09 00:00"],
-    "touchpoint": ["paid_ad", "email", "email", "website_visit", "consultation", "email",
-                   "follow_up_call", "website_visit"],
+    "timestamp": [
+        "2024-01-01 00:00",
+        "2024-01-02 00:00",
+        "2024-01-03 00:00",
+        "2024-01-05 00:00",
+        "2024-01-06 00:00",
+        "2024-01-08 12:00",
+        "2024-01-09 00:00",
+        "2024-01-09 00:00",
+    ],
+    "touchpoint": [
+        "paid_ad",
+        "email",
+        "email",
+        "website_visit",
+        "consultation",
+        "email",
+        "follow_up_call",
+        "website_visit",
+    ],
 }
 TOUCH_CHANNELS = ["social", "email", "email", "web", "store", "email", "phone", "web"]
 
@@ -87,20 +125,55 @@ def touchpoints(touch_log):
 def stage_log():
     # cutoff 2024-01-20; customer 1: awareness, consideration, conversion, retention,
     # consideration (regression), retention, retention
-    return cjml.read_events(pd.DataFrame({
-        "customer_id": [1, 1, 1, 1, 1, 1, 1, 2, 3, 3, 4, 4],
-        "timestamp": ["2024-01-01 00:00", "2024-01-03 00:00", "2024-01-05 00:00",
-                      "2024-01-08 00:00", "2024-01-10 00:00", "2024-01-14 12:00",
-                      "2024-01-17 00:00", "2024-01-19 12:00",
-                      "2024-01-02 00:00", "2024-01-04 00:00",
-                      "2024-01-10 00:00", "2024-01-15 00:00"],
-        "touchpoint": ["paid_ad", "website_visit", "purchase", "store_visit", "website_visit",
-                       "purchase", "email", "website_visit", "store_visit", "referral_invite",
-                       "store_visit", "website_visit"],
-        "stage": ["awareness", "consideration", "conversion", "retention", "consideration",
-                  "retention", "retention", "consideration", "loyalty", "loyalty",
-                  "retention", "consideration"],
-    }))
+    return cjml.read_events(
+        pd.DataFrame(
+            {
+                "customer_id": [1, 1, 1, 1, 1, 1, 1, 2, 3, 3, 4, 4],
+                "timestamp": [
+                    "2024-01-01 00:00",
+                    "2024-01-03 00:00",
+                    "2024-01-05 00:00",
+                    "2024-01-08 00:00",
+                    "2024-01-10 00:00",
+                    "2024-01-14 12:00",
+                    "2024-01-17 00:00",
+                    "2024-01-19 12:00",
+                    "2024-01-02 00:00",
+                    "2024-01-04 00:00",
+                    "2024-01-10 00:00",
+                    "2024-01-15 00:00",
+                ],
+                "touchpoint": [
+                    "paid_ad",
+                    "website_visit",
+                    "purchase",
+                    "store_visit",
+                    "website_visit",
+                    "purchase",
+                    "email",
+                    "website_visit",
+                    "store_visit",
+                    "referral_invite",
+                    "store_visit",
+                    "website_visit",
+                ],
+                "stage": [
+                    "awareness",
+                    "consideration",
+                    "conversion",
+                    "retention",
+                    "consideration",
+                    "retention",
+                    "retention",
+                    "consideration",
+                    "loyalty",
+                    "loyalty",
+                    "retention",
+                    "consideration",
+                ],
+            }
+        )
+    )
 
 
 @pytest.fixture
@@ -112,54 +185,141 @@ def stages(stage_log):
 def sequence_log():
     # transitions: email->purchase 3, paid_ad->website_visit 2, purchase->email 2,
     # website_visit->purchase 1, website_visit->email 1, free_trial->live_chat 1
-    return cjml.read_events(pd.DataFrame({
-        "customer_id": [1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 3, 4, 4],
-        "timestamp": ["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05",
-                      "2024-01-06", "2024-01-07",
-                      "2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04",
-                      "2024-01-06", "2024-01-02", "2024-01-05"],
-        "touchpoint": ["paid_ad", "website_visit", "purchase", "email", "purchase", "email",
-                       "purchase", "paid_ad", "website_visit", "email", "purchase",
-                       "online_review", "free_trial", "live_chat"],
-    }))
+    return cjml.read_events(
+        pd.DataFrame(
+            {
+                "customer_id": [1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 3, 4, 4],
+                "timestamp": [
+                    "2024-01-01",
+                    "2024-01-02",
+                    "2024-01-03",
+                    "2024-01-04",
+                    "2024-01-05",
+                    "2024-01-06",
+                    "2024-01-07",
+                    "2024-01-01",
+                    "2024-01-02",
+                    "2024-01-03",
+                    "2024-01-04",
+                    "2024-01-06",
+                    "2024-01-02",
+                    "2024-01-05",
+                ],
+                "touchpoint": [
+                    "paid_ad",
+                    "website_visit",
+                    "purchase",
+                    "email",
+                    "purchase",
+                    "email",
+                    "purchase",
+                    "paid_ad",
+                    "website_visit",
+                    "email",
+                    "purchase",
+                    "online_review",
+                    "free_trial",
+                    "live_chat",
+                ],
+            }
+        )
+    )
 
 
 @pytest.fixture
 def experience_log():
     # cutoff 2024-01-20
-    return cjml.read_events(pd.DataFrame({
-        "customer_id": ["x", "x", "x", "x", "x", "x", "n6", "n7", "n8", "n9", "e", "e", "q"],
-        "timestamp": ["2024-01-01 00:00", "2024-01-03 00:00", "2024-01-05 00:00",
-                      "2024-01-10 00:00", "2024-01-15 00:00", "2024-01-16 12:00",
-                      "2024-01-10 00:00", "2024-01-10 00:00", "2024-01-10 00:00",
-                      "2024-01-10 00:00", "2024-01-12 00:00", "2024-01-18 00:00",
-                      "2024-01-11 00:00"],
-        "touchpoint": ["website_visit", "support_ticket", "live_chat", "purchase", "email",
-                       "website_visit", "email", "email", "email", "email",
-                       "live_chat", "support_ticket", "paid_ad"],
-        "satisfaction": [4, 1, 5, 3, NAN, NAN, NAN, NAN, NAN, NAN, NAN, 4, NAN],
-        "nps": [6, NAN, NAN, 9, NAN, NAN, 6, 7, 8, 9, NAN, NAN, NAN],
-        "effort": [NAN, 6, 2, NAN, NAN, NAN, NAN, NAN, NAN, NAN, 4, 5, NAN],
-    }))
+    return cjml.read_events(
+        pd.DataFrame(
+            {
+                "customer_id": [
+                    "x",
+                    "x",
+                    "x",
+                    "x",
+                    "x",
+                    "x",
+                    "n6",
+                    "n7",
+                    "n8",
+                    "n9",
+                    "e",
+                    "e",
+                    "q",
+                ],
+                "timestamp": [
+                    "2024-01-01 00:00",
+                    "2024-01-03 00:00",
+                    "2024-01-05 00:00",
+                    "2024-01-10 00:00",
+                    "2024-01-15 00:00",
+                    "2024-01-16 12:00",
+                    "2024-01-10 00:00",
+                    "2024-01-10 00:00",
+                    "2024-01-10 00:00",
+                    "2024-01-10 00:00",
+                    "2024-01-12 00:00",
+                    "2024-01-18 00:00",
+                    "2024-01-11 00:00",
+                ],
+                "touchpoint": [
+                    "website_visit",
+                    "support_ticket",
+                    "live_chat",
+                    "purchase",
+                    "email",
+                    "website_visit",
+                    "email",
+                    "email",
+                    "email",
+                    "email",
+                    "live_chat",
+                    "support_ticket",
+                    "paid_ad",
+                ],
+                "satisfaction": [4, 1, 5, 3, NAN, NAN, NAN, NAN, NAN, NAN, NAN, 4, NAN],
+                "nps": [6, NAN, NAN, 9, NAN, NAN, 6, 7, 8, 9, NAN, NAN, NAN],
+                "effort": [NAN, 6, 2, NAN, NAN, NAN, NAN, NAN, NAN, NAN, 4, 5, NAN],
+            }
+        )
+    )
 
 
 @pytest.fixture
 def experience(experience_log):
-    return ExperienceFeatures().fit(experience_log).transform(experience_log,
-                                                              cutoff="2024-01-20")
+    return ExperienceFeatures().fit(experience_log).transform(experience_log, cutoff="2024-01-20")
 
 
 @pytest.fixture
 def support_log():
     # cutoff 2024-01-31
-    return cjml.read_events(pd.DataFrame({
-        "customer_id": [1, 1, 1, 1, 2, 2, 2, 3],
-        "timestamp": ["2024-01-01 00:00", "2024-01-11 00:00", "2024-01-12 00:00",
-                      "2024-01-21 12:00", "2024-01-02 00:00", "2024-01-03 00:00",
-                      "2024-01-05 00:00", "2024-01-06 00:00"],
-        "touchpoint": ["support_ticket", "support_ticket", "ticket_resolved", "support_ticket",
-                       "ticket_resolved", "ticket_resolved", "support_ticket", "website_visit"],
-    }))
+    return cjml.read_events(
+        pd.DataFrame(
+            {
+                "customer_id": [1, 1, 1, 1, 2, 2, 2, 3],
+                "timestamp": [
+                    "2024-01-01 00:00",
+                    "2024-01-11 00:00",
+                    "2024-01-12 00:00",
+                    "2024-01-21 12:00",
+                    "2024-01-02 00:00",
+                    "2024-01-03 00:00",
+                    "2024-01-05 00:00",
+                    "2024-01-06 00:00",
+                ],
+                "touchpoint": [
+                    "support_ticket",
+                    "support_ticket",
+                    "ticket_resolved",
+                    "support_ticket",
+                    "ticket_resolved",
+                    "ticket_resolved",
+                    "support_ticket",
+                    "website_visit",
+                ],
+            }
+        )
+    )
 
 
 @pytest.fixture
@@ -170,15 +330,32 @@ def support(support_log):
 @pytest.fixture
 def value_log():
     # cutoff 2024-04-10 (2024 is a leap year): customer 1 purchase ages 100, 90, 30, 0.5
-    return cjml.read_events(pd.DataFrame({
-        "customer_id": [1, 1, 1, 1, 1, 2, 3],
-        "timestamp": ["2024-01-01 00:00", "2024-01-11 00:00", "2024-02-10 00:00",
-                      "2024-03-11 00:00", "2024-04-09 12:00", "2024-04-01 00:00",
-                      "2024-04-05 00:00"],
-        "touchpoint": ["purchase", "purchase", "website_visit", "purchase", "purchase", "email",
-                       "purchase"],
-        "amount": [100.0, 50.0, 999.0, NAN, 30.0, NAN, NAN],
-    }))
+    return cjml.read_events(
+        pd.DataFrame(
+            {
+                "customer_id": [1, 1, 1, 1, 1, 2, 3],
+                "timestamp": [
+                    "2024-01-01 00:00",
+                    "2024-01-11 00:00",
+                    "2024-02-10 00:00",
+                    "2024-03-11 00:00",
+                    "2024-04-09 12:00",
+                    "2024-04-01 00:00",
+                    "2024-04-05 00:00",
+                ],
+                "touchpoint": [
+                    "purchase",
+                    "purchase",
+                    "website_visit",
+                    "purchase",
+                    "purchase",
+                    "email",
+                    "purchase",
+                ],
+                "amount": [100.0, 50.0, 999.0, NAN, 30.0, NAN, NAN],
+            }
+        )
+    )
 
 
 @pytest.fixture
@@ -208,8 +385,7 @@ def test_activity_event_exactly_window_days_before_cutoff_is_out(activity):
 
 
 def test_activity_event_exactly_at_cutoff_is_in(activity_log):
-    out = ActivityFeatures().fit(activity_log).transform(activity_log,
-                                                         cutoff="2024-01-09 18:00")
+    out = ActivityFeatures().fit(activity_log).transform(activity_log, cutoff="2024-01-09 18:00")
     # c's only event is at the cutoff; a sees ages 6.75, 1.25 and 1
     assert out.loc["c", "events_last_7d"] == 1
     assert out.loc["c", "days_since_last_event"] == 0.0
@@ -252,14 +428,25 @@ def test_activity_customer_with_only_later_events_is_absent(activity):
 
 def test_activity_column_names_follow_windows(activity):
     assert list(activity.columns) == [
-        "n_events", "days_since_first_event", "days_since_last_event", "active_days",
-        "events_last_7d", "events_last_30d", "events_last_90d", "events_trend_30d",
-        "mean_days_between_events", "events_per_week"]
+        "n_events",
+        "days_since_first_event",
+        "days_since_last_event",
+        "active_days",
+        "events_last_7d",
+        "events_last_30d",
+        "events_last_90d",
+        "events_trend_30d",
+        "mean_days_between_events",
+        "events_per_week",
+    ]
 
 
 def test_activity_single_window_is_the_trend_window(activity_log):
-    out = ActivityFeatures(windows=(14,)).fit(activity_log).transform(activity_log,
-                                                                      cutoff="2024-01-10")
+    out = (
+        ActivityFeatures(windows=(14,))
+        .fit(activity_log)
+        .transform(activity_log, cutoff="2024-01-10")
+    )
     # ages < 14: 7, 1.5, 1.25, 0; ages in [14, 28): 21
     assert out.loc["a", "events_last_14d"] == 4
     assert out.loc["a", "events_trend_14d"] == 3
@@ -280,7 +467,9 @@ def test_touchpoints_counts_per_touchpoint(touchpoints):
 def test_touchpoints_every_map_touchpoint_has_a_column(touchpoints):
     names = [t for t in cjml.JourneyMap.default().touchpoint_names]
     assert [c for c in touchpoints.columns if c.startswith("count_")] == [
-        *[f"count_{t}" for t in names], "count_other"]
+        *[f"count_{t}" for t in names],
+        "count_other",
+    ]
 
 
 def test_touchpoints_shares_of_all_events(touchpoints):
@@ -309,7 +498,8 @@ def test_touchpoints_days_since_actionable_is_nan_when_never(touchpoints):
 def test_touchpoints_days_since_only_for_actionable_touchpoints(touchpoints):
     actionable = cjml.JourneyMap.default().actionable_touchpoints
     assert [c for c in touchpoints.columns if c.startswith("days_since_")] == [
-        f"days_since_{t}" for t in actionable]
+        f"days_since_{t}" for t in actionable
+    ]
 
 
 def test_touchpoints_contacts_last_7d_excludes_contact_exactly_7_days_old(touchpoints):
@@ -322,15 +512,22 @@ def test_touchpoints_contacts_per_map_channel_without_channel_column(touchpoints
     assert touchpoints.loc[1, "contacts_online_last_7d"] == 1
     assert touchpoints.loc[1, "contacts_offline_last_7d"] == 2
     assert list(touchpoints.columns[-3:]) == [
-        "contacts_last_7d", "contacts_online_last_7d", "contacts_offline_last_7d"]
+        "contacts_last_7d",
+        "contacts_online_last_7d",
+        "contacts_offline_last_7d",
+    ]
 
 
 def test_touchpoints_contacts_per_log_channel_with_channel_column():
     log = cjml.read_events(pd.DataFrame({**TOUCH, "channel": TOUCH_CHANNELS}))
     out = TouchpointFeatures().fit(log).transform(log, cutoff="2024-01-10")
     # only channels that carried business contacts in the fit data get a column
-    assert list(out.columns[-4:]) == ["contacts_last_7d", "contacts_email_last_7d",
-                                      "contacts_phone_last_7d", "contacts_store_last_7d"]
+    assert list(out.columns[-4:]) == [
+        "contacts_last_7d",
+        "contacts_email_last_7d",
+        "contacts_phone_last_7d",
+        "contacts_store_last_7d",
+    ]
     assert out.loc[1, "contacts_email_last_7d"] == 1
     assert out.loc[1, "contacts_phone_last_7d"] == 1
     assert out.loc[1, "contacts_store_last_7d"] == 1
@@ -339,7 +536,8 @@ def test_touchpoints_contacts_per_log_channel_with_channel_column():
 
 def test_touchpoints_channel_contacts_not_silently_zero_without_channel_column(touch_log):
     fitted = TouchpointFeatures().fit(
-        cjml.read_events(pd.DataFrame({**TOUCH, "channel": TOUCH_CHANNELS})))
+        cjml.read_events(pd.DataFrame({**TOUCH, "channel": TOUCH_CHANNELS}))
+    )
     try:
         out = fitted.transform(touch_log, cutoff="2024-01-10")
     except ValueError:
@@ -349,16 +547,21 @@ def test_touchpoints_channel_contacts_not_silently_zero_without_channel_column(t
 
 
 def test_touchpoints_fatigue_days_sets_the_contact_window(touch_log):
-    out = TouchpointFeatures(fatigue_days=8).fit(touch_log).transform(touch_log,
-                                                                      cutoff="2024-01-10")
+    out = (
+        TouchpointFeatures(fatigue_days=8).fit(touch_log).transform(touch_log, cutoff="2024-01-10")
+    )
     # ages 7 (email), 4, 1.5, 1 are < 8; the email 8 days old is out
     assert out.loc[1, "contacts_last_8d"] == 4
     assert out.loc[1, "contacts_online_last_8d"] == 2
 
 
 def _log_with_unknown_touchpoints(*unknown):
-    rows = {"customer_id": [1, 1], "timestamp": ["2024-01-05 00:00", "2024-01-08 00:00"],
-            "touchpoint": ["website_visit", "email"], "stage": [None, None]}
+    rows = {
+        "customer_id": [1, 1],
+        "timestamp": ["2024-01-05 00:00", "2024-01-08 00:00"],
+        "touchpoint": ["website_visit", "email"],
+        "stage": [None, None],
+    }
     for k, name in enumerate(unknown):
         rows["customer_id"].append(1)
         rows["timestamp"].append(f"2024-01-06 0{k}:00")
@@ -463,9 +666,13 @@ def test_sequences_transition_ties_are_broken_by_name(sequence_log):
 
 def test_sequences_transition_columns_and_counts(sequence_log):
     out = SequenceFeatures(top_k=2).fit(sequence_log).transform(sequence_log)
-    assert list(out.columns) == ["transition_email__purchase",
-                                 "transition_paid_ad__website_visit",
-                                 "last_touchpoint_1", "last_touchpoint_2", "last_touchpoint_3"]
+    assert list(out.columns) == [
+        "transition_email__purchase",
+        "transition_paid_ad__website_visit",
+        "last_touchpoint_1",
+        "last_touchpoint_2",
+        "last_touchpoint_3",
+    ]
     assert out.loc[1, "transition_email__purchase"] == 2
     assert out.loc[1, "transition_paid_ad__website_visit"] == 1
     assert out.loc[2, "transition_email__purchase"] == 1
@@ -473,8 +680,7 @@ def test_sequences_transition_columns_and_counts(sequence_log):
 
 
 def test_sequences_transitions_counted_only_up_to_cutoff(sequence_log):
-    out = SequenceFeatures(top_k=2).fit(sequence_log).transform(sequence_log,
-                                                                cutoff="2024-01-05")
+    out = SequenceFeatures(top_k=2).fit(sequence_log).transform(sequence_log, cutoff="2024-01-05")
     assert out.loc[1, "transition_email__purchase"] == 1
 
 
@@ -485,10 +691,16 @@ def test_sequences_fit_cutoff_limits_learned_transitions(sequence_log):
 
 def test_sequences_last_touchpoints_as_codes(sequence_log):
     out = SequenceFeatures(top_k=2).fit(sequence_log).transform(sequence_log)
-    assert out.loc[1, ["last_touchpoint_1", "last_touchpoint_2", "last_touchpoint_3"]
-                   ].tolist() == [PURCHASE, EMAIL, PURCHASE]
-    assert out.loc[2, ["last_touchpoint_1", "last_touchpoint_2", "last_touchpoint_3"]
-                   ].tolist() == [PURCHASE, EMAIL, WEBSITE_VISIT]
+    assert out.loc[1, ["last_touchpoint_1", "last_touchpoint_2", "last_touchpoint_3"]].tolist() == [
+        PURCHASE,
+        EMAIL,
+        PURCHASE,
+    ]
+    assert out.loc[2, ["last_touchpoint_1", "last_touchpoint_2", "last_touchpoint_3"]].tolist() == [
+        PURCHASE,
+        EMAIL,
+        WEBSITE_VISIT,
+    ]
 
 
 def test_sequences_last_touchpoints_nan_for_short_history(sequence_log):
@@ -507,8 +719,11 @@ def test_sequences_unseen_last_touchpoint_is_other_code(sequence_log):
     with pytest.warns(UserWarning, match="tiktok_video"):
         out = seq.transform(new, cutoff="2024-01-10")
     assert len(seq.touchpoints_) == OTHER
-    assert out.loc[1, ["last_touchpoint_1", "last_touchpoint_2", "last_touchpoint_3"]
-                   ].tolist() == [EMAIL, OTHER, WEBSITE_VISIT]
+    assert out.loc[1, ["last_touchpoint_1", "last_touchpoint_2", "last_touchpoint_3"]].tolist() == [
+        EMAIL,
+        OTHER,
+        WEBSITE_VISIT,
+    ]
 
 
 def test_sequences_categorical_features(sequence_log):
@@ -519,7 +734,10 @@ def test_sequences_categorical_features(sequence_log):
 def test_sequences_top_k_zero_gives_no_transition_columns(sequence_log):
     seq = SequenceFeatures(top_k=0).fit(sequence_log)
     assert list(seq.get_feature_names_out()) == [
-        "last_touchpoint_1", "last_touchpoint_2", "last_touchpoint_3"]
+        "last_touchpoint_1",
+        "last_touchpoint_2",
+        "last_touchpoint_3",
+    ]
 
 
 # ------------------------------------------------------------------ experience
@@ -542,8 +760,11 @@ def test_experience_balance_weighs_a_negative_twelve_times(experience):
 
 
 def test_experience_balance_uses_negative_weight(experience_log):
-    out = ExperienceFeatures(negative_weight=2).fit(experience_log).transform(
-        experience_log, cutoff="2024-01-20")
+    out = (
+        ExperienceFeatures(negative_weight=2)
+        .fit(experience_log)
+        .transform(experience_log, cutoff="2024-01-20")
+    )
     assert out.loc["x", "experience_balance"] == 0
 
 
@@ -553,17 +774,31 @@ def test_experience_peak_end_tie_in_extremity_goes_to_latest(experience):
 
 
 def test_experience_peak_end_with_fractional_csat():
-    log = cjml.read_events(pd.DataFrame({
-        "customer_id": [1, 1], "timestamp": ["2024-01-01", "2024-01-02"],
-        "touchpoint": ["live_chat", "email"], "satisfaction": [4.5, 3.0]}))
+    log = cjml.read_events(
+        pd.DataFrame(
+            {
+                "customer_id": [1, 1],
+                "timestamp": ["2024-01-01", "2024-01-02"],
+                "touchpoint": ["live_chat", "email"],
+                "satisfaction": [4.5, 3.0],
+            }
+        )
+    )
     out = ExperienceFeatures().fit(log).transform(log, cutoff="2024-01-03")
     assert out.loc[1, "peak_end_csat"] == 3.75
 
 
 def test_experience_peak_end_never_reads_another_customers_answer():
-    log = cjml.read_events(pd.DataFrame({
-        "customer_id": [1, 2, 2], "timestamp": ["2024-01-01", "2024-01-01", "2024-01-02"],
-        "touchpoint": ["live_chat", "email", "email"], "satisfaction": [2.0, 1.5, 3.0]}))
+    log = cjml.read_events(
+        pd.DataFrame(
+            {
+                "customer_id": [1, 2, 2],
+                "timestamp": ["2024-01-01", "2024-01-01", "2024-01-02"],
+                "touchpoint": ["live_chat", "email", "email"],
+                "satisfaction": [2.0, 1.5, 3.0],
+            }
+        )
+    )
     out = ExperienceFeatures().fit(log).transform(log, cutoff="2024-01-03")
     assert out.loc[1, "peak_end_csat"] == 2.0
     assert out.loc[2, "peak_end_csat"] == 2.25
@@ -576,8 +811,9 @@ def test_experience_nps_last_mean_and_trend(experience):
     assert experience.loc["n7", "nps_trend"] == 0
 
 
-@pytest.mark.parametrize(("customer", "expected"),
-                         [("n6", -1.0), ("n7", 0.0), ("n8", 0.0), ("n9", 1.0), ("x", 1.0)])
+@pytest.mark.parametrize(
+    ("customer", "expected"), [("n6", -1.0), ("n7", 0.0), ("n8", 0.0), ("n9", 1.0), ("x", 1.0)]
+)
 def test_experience_nps_class_at_boundaries(experience, customer, expected):
     assert experience.loc[customer, "nps_class_last"] == expected
 
@@ -605,9 +841,21 @@ def test_experience_days_and_events_since_negative(experience):
 
 def test_experience_nan_where_survey_never_answered(experience):
     row = experience.loc["q"]
-    for col in ["csat_mean", "csat_min", "csat_last", "csat_top_box_share", "peak_end_csat",
-                "nps_last", "nps_mean", "nps_class_last", "nps_trend", "ces_mean", "ces_max",
-                "days_since_negative_experience", "events_since_negative_experience"]:
+    for col in [
+        "csat_mean",
+        "csat_min",
+        "csat_last",
+        "csat_top_box_share",
+        "peak_end_csat",
+        "nps_last",
+        "nps_mean",
+        "nps_class_last",
+        "nps_trend",
+        "ces_mean",
+        "ces_max",
+        "days_since_negative_experience",
+        "events_since_negative_experience",
+    ]:
         assert isnan(row[col]), col
     assert row["csat_count"] == 0
     assert row["positive_experiences"] == 0
@@ -618,9 +866,21 @@ def test_experience_nan_where_survey_never_answered(experience):
 def test_experience_log_without_survey_columns(activity_log):
     out = ExperienceFeatures().fit(activity_log).transform(activity_log, cutoff="2024-01-10")
     assert list(out.index) == ["a", "b", "c"]
-    for col in ["csat_mean", "csat_min", "csat_last", "csat_top_box_share", "peak_end_csat",
-                "nps_last", "nps_mean", "nps_class_last", "nps_trend", "ces_mean", "ces_max",
-                "days_since_negative_experience", "events_since_negative_experience"]:
+    for col in [
+        "csat_mean",
+        "csat_min",
+        "csat_last",
+        "csat_top_box_share",
+        "peak_end_csat",
+        "nps_last",
+        "nps_mean",
+        "nps_class_last",
+        "nps_trend",
+        "ces_mean",
+        "ces_max",
+        "days_since_negative_experience",
+        "events_since_negative_experience",
+    ]:
         assert out[col].isna().all(), col
     assert (out["csat_count"] == 0).all()
     assert (out["negative_experiences"] == 0).all()
@@ -629,8 +889,9 @@ def test_experience_log_without_survey_columns(activity_log):
 
 # ------------------------------------------------------------------ support
 def test_support_counts(support):
-    assert support.loc[1, ["tickets_opened", "tickets_resolved", "tickets_unresolved"]
-                       ].tolist() == [3, 1, 2]
+    assert support.loc[
+        1, ["tickets_opened", "tickets_resolved", "tickets_unresolved"]
+    ].tolist() == [3, 1, 2]
 
 
 def test_support_oldest_open_ticket_is_fifo(support):
@@ -656,18 +917,24 @@ def test_support_resolutions_before_a_ticket_do_not_close_it(support):
 
 
 def test_support_unresolved_never_negative():
-    log = cjml.read_events(pd.DataFrame({
-        "customer_id": [1, 1, 1],
-        "timestamp": ["2024-01-01", "2024-01-02", "2024-01-03"],
-        "touchpoint": ["support_ticket", "ticket_resolved", "ticket_resolved"]}))
+    log = cjml.read_events(
+        pd.DataFrame(
+            {
+                "customer_id": [1, 1, 1],
+                "timestamp": ["2024-01-01", "2024-01-02", "2024-01-03"],
+                "touchpoint": ["support_ticket", "ticket_resolved", "ticket_resolved"],
+            }
+        )
+    )
     row = SupportFeatures().fit(log).transform(log, cutoff="2024-01-10").loc[1]
     assert row["tickets_unresolved"] == 0
     assert isnan(row["oldest_open_ticket_days"])
 
 
 def test_support_customer_without_tickets(support):
-    assert support.loc[3, ["tickets_opened", "tickets_resolved", "tickets_unresolved",
-                           "tickets_last_30d"]].tolist() == [0, 0, 0, 0]
+    assert support.loc[
+        3, ["tickets_opened", "tickets_resolved", "tickets_unresolved", "tickets_last_30d"]
+    ].tolist() == [0, 0, 0, 0]
     assert isnan(support.loc[3, "oldest_open_ticket_days"])
 
 
@@ -714,8 +981,13 @@ def test_value_customer_without_purchases(value):
     assert row["purchases"] == 0
     assert row["total_amount"] == 0
     assert row["amount_last_90d"] == 0
-    for col in ["mean_amount", "max_amount", "days_since_last_purchase",
-                "days_since_first_purchase", "mean_days_between_purchases"]:
+    for col in [
+        "mean_amount",
+        "max_amount",
+        "days_since_last_purchase",
+        "days_since_first_purchase",
+        "mean_days_between_purchases",
+    ]:
         assert isnan(row[col]), col
 
 
@@ -779,7 +1051,10 @@ def test_featurizer_values_match_the_families(featurizer, activity_log):
 
 def test_featurizer_categorical_features(featurizer):
     assert featurizer.categorical_features_ == (
-        "last_touchpoint_1", "last_touchpoint_2", "last_touchpoint_3")
+        "last_touchpoint_1",
+        "last_touchpoint_2",
+        "last_touchpoint_3",
+    )
 
 
 def test_featurizer_set_output_pandas(activity_log):
@@ -791,8 +1066,10 @@ def test_featurizer_set_output_pandas(activity_log):
 
 def test_featurizer_family_subset(activity_log):
     fz = JourneyFeaturizer(families=["activity", "value"]).fit(activity_log)
-    expected = [*ActivityFeatures().fit(activity_log).get_feature_names_out(),
-                *ValueFeatures().fit(activity_log).get_feature_names_out()]
+    expected = [
+        *ActivityFeatures().fit(activity_log).get_feature_names_out(),
+        *ValueFeatures().fit(activity_log).get_feature_names_out(),
+    ]
     assert list(fz.get_feature_names_out()) == expected
     assert set(fz.feature_families_.values()) == {"activity", "value"}
 
@@ -817,8 +1094,9 @@ def test_featurizer_value_window_is_longest_activity_window(activity_log):
 
 
 def test_featurizer_per_customer_cutoffs(featurizer, activity_log):
-    cutoffs = pd.Series(pd.to_datetime(["2024-01-09", "2024-01-10", "2024-01-01"]),
-                        index=["a", "b", "c"])
+    cutoffs = pd.Series(
+        pd.to_datetime(["2024-01-09", "2024-01-10", "2024-01-01"]), index=["a", "b", "c"]
+    )
     out = featurizer.transform(activity_log, cutoff=cutoffs)
     assert list(out.index) == ["a", "b", "c"]
     # a at 01-09 00:00: six events, the last on 01-08 18:00
@@ -838,10 +1116,19 @@ def test_featurizer_per_customer_cutoff_for_customer_without_events(featurizer, 
     assert row["count_email"] == 0
     assert row["share_email"] == 0
     assert row["tickets_opened"] == 0
-    for col in ["days_since_first_event", "days_since_last_event", "mean_days_between_events",
-                "days_since_email", "current_stage", "days_in_current_stage",
-                "last_touchpoint_1", "csat_mean", "days_since_last_ticket",
-                "days_since_last_purchase", "mean_amount"]:
+    for col in [
+        "days_since_first_event",
+        "days_since_last_event",
+        "mean_days_between_events",
+        "days_since_email",
+        "current_stage",
+        "days_in_current_stage",
+        "last_touchpoint_1",
+        "csat_mean",
+        "days_since_last_ticket",
+        "days_since_last_purchase",
+        "mean_amount",
+    ]:
         assert isnan(row[col]), col
 
 
@@ -862,33 +1149,48 @@ def test_featurizer_customer_with_only_later_events_is_absent(featurizer, activi
 
 
 def test_featurizer_docstring_example():
-    log = cjml.read_events(pd.DataFrame({
-        "customer_id": [1, 1, 1, 2],
-        "timestamp": ["2024-01-01", "2024-01-05", "2024-02-01", "2024-01-20"],
-        "touchpoint": ["website_visit", "purchase", "email", "paid_ad"],
-        "amount": [None, 30.0, None, None]}))
+    log = cjml.read_events(
+        pd.DataFrame(
+            {
+                "customer_id": [1, 1, 1, 2],
+                "timestamp": ["2024-01-01", "2024-01-05", "2024-02-01", "2024-01-20"],
+                "touchpoint": ["website_visit", "purchase", "email", "paid_ad"],
+                "amount": [None, 30.0, None, None],
+            }
+        )
+    )
     out = JourneyFeaturizer().fit(log).transform(log, cutoff="2024-01-31")
     assert out.loc[1, ["n_events", "purchases", "days_since_last_event"]].tolist() == [
-        2.0, 1.0, 26.0]
+        2.0,
+        1.0,
+        26.0,
+    ]
 
 
 # ------------------------------------------------------------------ bad parameters
-@pytest.mark.parametrize(("estimator", "message"), [
-    (ActivityFeatures(windows=(0,)), "windows must be distinct positive"),
-    (ActivityFeatures(windows=(7, 7)), "windows must be distinct positive"),
-    (ActivityFeatures(windows=("week",)), "windows must be whole numbers"),
-    (TouchpointFeatures(fatigue_days=0), "fatigue_days must be a whole number of days >= 1"),
-    (SequenceFeatures(top_k=-1), "top_k must be a whole number >= 0"),
-    (SequenceFeatures(last_k=-1), "last_k must be a whole number >= 0"),
-    (ValueFeatures(window=0), "window must be distinct positive"),
-    (ValueFeatures(purchase_touchpoints="purchase"), "purchase_touchpoints must be a tuple"),
-    (SupportFeatures(ticket_touchpoints="support_ticket"), "ticket_touchpoints must be a tuple"),
-    (JourneyFeaturizer(windows=(0,)), "windows must be distinct positive"),
-    (JourneyFeaturizer(fatigue_days=0), "fatigue_days"),
-    (JourneyFeaturizer(top_k_transitions=-1), "top_k"),
-    (JourneyFeaturizer(families=[]), "non-empty"),
-    (JourneyFeaturizer(families=["activity", "activity"]), "listed twice"),
-], ids=lambda v: v if isinstance(v, str) else type(v).__name__)
+@pytest.mark.parametrize(
+    ("estimator", "message"),
+    [
+        (ActivityFeatures(windows=(0,)), "windows must be distinct positive"),
+        (ActivityFeatures(windows=(7, 7)), "windows must be distinct positive"),
+        (ActivityFeatures(windows=("week",)), "windows must be whole numbers"),
+        (TouchpointFeatures(fatigue_days=0), "fatigue_days must be a whole number of days >= 1"),
+        (SequenceFeatures(top_k=-1), "top_k must be a whole number >= 0"),
+        (SequenceFeatures(last_k=-1), "last_k must be a whole number >= 0"),
+        (ValueFeatures(window=0), "window must be distinct positive"),
+        (ValueFeatures(purchase_touchpoints="purchase"), "purchase_touchpoints must be a tuple"),
+        (
+            SupportFeatures(ticket_touchpoints="support_ticket"),
+            "ticket_touchpoints must be a tuple",
+        ),
+        (JourneyFeaturizer(windows=(0,)), "windows must be distinct positive"),
+        (JourneyFeaturizer(fatigue_days=0), "fatigue_days"),
+        (JourneyFeaturizer(top_k_transitions=-1), "top_k"),
+        (JourneyFeaturizer(families=[]), "non-empty"),
+        (JourneyFeaturizer(families=["activity", "activity"]), "listed twice"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else type(v).__name__,
+)
 def test_bad_parameters_raise_value_error(activity_log, estimator, message):
     with pytest.raises(ValueError, match=message):
         estimator.fit(activity_log)
@@ -912,13 +1214,14 @@ def test_memory_decayed_events_halve_every_half_life(memory):
     ages = [70, 30, 21, 7, 1.5, 1.25, 0]
     for h in (3, 10, 30):
         assert memory.loc["a", f"decayed_events_hl{h}d"] == pytest.approx(
-            sum(0.5 ** (a / h) for a in ages))
-    assert memory.loc["b", "decayed_events_hl3d"] == pytest.approx(0.5 ** 0.5)
+            sum(0.5 ** (a / h) for a in ages)
+        )
+    assert memory.loc["b", "decayed_events_hl3d"] == pytest.approx(0.5**0.5)
 
 
 def test_memory_decayed_contacts_count_only_actionable_touchpoints(memory):
     # a's business contacts are the emails 21 and 1.25 days old (paid_ad is not actionable)
-    assert memory.loc["a", "decayed_contacts_hl3d"] == pytest.approx(0.5 ** 7 + 0.5 ** (1.25 / 3))
+    assert memory.loc["a", "decayed_contacts_hl3d"] == pytest.approx(0.5**7 + 0.5 ** (1.25 / 3))
     assert memory.loc["c", "decayed_contacts_hl10d"] == 0.0
 
 
@@ -931,16 +1234,26 @@ def test_memory_gaps_and_silence(memory):
     assert a["silence_vs_mean_gap"] == 0.0
     assert a["silence_vs_longest_gap"] == 0.0
     # one event: no gap, nothing to compare the silence with
-    for col in ("last_gap_days", "max_gap_days", "last_gap_vs_mean", "silence_vs_mean_gap",
-                "silence_vs_longest_gap"):
+    for col in (
+        "last_gap_days",
+        "max_gap_days",
+        "last_gap_vs_mean",
+        "silence_vs_mean_gap",
+        "silence_vs_longest_gap",
+    ):
         assert isnan(memory.loc["b", col])
 
 
 def test_memory_silence_against_the_customers_own_rhythm():
-    log = cjml.read_events(pd.DataFrame({
-        "customer_id": ["a", "a", "a"],
-        "timestamp": ["2024-01-01", "2024-01-03", "2024-01-09"],
-        "touchpoint": ["website_visit"] * 3}))
+    log = cjml.read_events(
+        pd.DataFrame(
+            {
+                "customer_id": ["a", "a", "a"],
+                "timestamp": ["2024-01-01", "2024-01-03", "2024-01-09"],
+                "touchpoint": ["website_visit"] * 3,
+            }
+        )
+    )
     row = MemoryFeatures().fit(log).transform(log, cutoff="2024-01-21").loc["a"]
     # gaps 2 and 6 days, mean 4; silent for 12 days: three mean gaps, twice the longest
     assert row["last_gap_vs_mean"] == pytest.approx(1.5)
@@ -949,11 +1262,21 @@ def test_memory_silence_against_the_customers_own_rhythm():
 
 
 def test_memory_ratios_are_never_infinite_when_events_share_an_instant():
-    log = cjml.read_events(pd.DataFrame({
-        "customer_id": ["a", "a", "b", "b", "b"],
-        "timestamp": ["2024-01-01 10:00", "2024-01-01 10:00", "2024-01-01", "2024-01-01",
-                      "2024-01-05"],
-        "touchpoint": ["website_visit", "email", "website_visit", "email", "website_visit"]}))
+    log = cjml.read_events(
+        pd.DataFrame(
+            {
+                "customer_id": ["a", "a", "b", "b", "b"],
+                "timestamp": [
+                    "2024-01-01 10:00",
+                    "2024-01-01 10:00",
+                    "2024-01-01",
+                    "2024-01-01",
+                    "2024-01-05",
+                ],
+                "touchpoint": ["website_visit", "email", "website_visit", "email", "website_visit"],
+            }
+        )
+    )
     out = MemoryFeatures().fit(log).transform(log, cutoff="2024-01-11")
     a, b = out.loc["a"], out.loc["b"]
     # a: two events at one instant: gaps of 0, no mean gap to compare with
@@ -967,11 +1290,16 @@ def test_memory_ratios_are_never_infinite_when_events_share_an_instant():
 
 
 def test_memory_experience_decays_and_csat_trend():
-    log = cjml.read_events(pd.DataFrame({
-        "customer_id": ["x", "x", "x", "y"],
-        "timestamp": ["2024-01-01", "2024-01-11", "2024-01-21", "2024-01-21"],
-        "touchpoint": ["website_visit", "live_chat", "purchase", "website_visit"],
-        "satisfaction": [5.0, 1.0, 2.0, NAN]}))
+    log = cjml.read_events(
+        pd.DataFrame(
+            {
+                "customer_id": ["x", "x", "x", "y"],
+                "timestamp": ["2024-01-01", "2024-01-11", "2024-01-21", "2024-01-21"],
+                "touchpoint": ["website_visit", "live_chat", "purchase", "website_visit"],
+                "satisfaction": [5.0, 1.0, 2.0, NAN],
+            }
+        )
+    )
     out = MemoryFeatures().fit(log).transform(log, cutoff="2024-01-21")
     x = out.loc["x"]
     # negatives (CSAT <= 2) 10 and 0 days old; the positive 5/5 is 20 days old
@@ -984,8 +1312,9 @@ def test_memory_experience_decays_and_csat_trend():
 
 
 def test_memory_half_lives_name_the_columns_and_are_checked(activity_log):
-    fam = MemoryFeatures(half_lives=(1.5, 7), contact_half_lives=(2,),
-                         experience_half_lives=(30,)).fit(activity_log)
+    fam = MemoryFeatures(
+        half_lives=(1.5, 7), contact_half_lives=(2,), experience_half_lives=(30,)
+    ).fit(activity_log)
     names = list(fam.get_feature_names_out())
     assert names[:3] == ["decayed_events_hl1_5d", "decayed_events_hl7d", "decayed_contacts_hl2d"]
     with pytest.raises(ValueError, match="half_lives must be distinct positive"):

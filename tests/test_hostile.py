@@ -52,9 +52,12 @@ def run_case(case: Case, tmp: Path, sample_files: Path, capfd, monkeypatch) -> t
     """Run ``cjml`` in ``tmp`` (in this process, or as a real one when the case asks);
     returns (exit code, stdout + stderr)."""
     source = sample_bundle_path() if any("{bundle}" in a for a in case.argv) else None
-    fields = {"tmp": str(tmp), "events": str(tmp / "events.parquet"),
-              "events_csv": str(tmp / "events.csv"),
-              "bundle": str(tmp / ("model" + (source.suffix if source else ".cjml")))}
+    fields = {
+        "tmp": str(tmp),
+        "events": str(tmp / "events.parquet"),
+        "events_csv": str(tmp / "events.csv"),
+        "bundle": str(tmp / ("model" + (source.suffix if source else ".cjml"))),
+    }
     for name in ("events.parquet", "events.csv"):
         shutil.copy(sample_files / name, tmp / name)
     if source is not None:
@@ -70,9 +73,15 @@ def run_case(case: Case, tmp: Path, sample_files: Path, capfd, monkeypatch) -> t
     if case.process:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         preexec = (lambda: os.umask(case.umask)) if case.umask is not None else None
-        done = subprocess.run([sys.executable, "-m", "cjml", *argv], cwd=tmp, env=env,
-                              capture_output=True, text=True, timeout=300,
-                              preexec_fn=preexec)
+        done = subprocess.run(
+            [sys.executable, "-m", "cjml", *argv],
+            cwd=tmp,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            preexec_fn=preexec,
+        )
         return done.returncode, done.stdout + done.stderr
     from cjml.cli import main
 
@@ -106,4 +115,5 @@ def test_the_table_in_docs_is_current():
     page = ROOT / "tests" / "hostile" / "CASES.md"
     assert page.read_text(encoding="utf-8") == render(), (
         "tests/hostile/CASES.md is out of date: python -m tests.hostile.table > "
-        "tests/hostile/CASES.md")
+        "tests/hostile/CASES.md"
+    )

@@ -29,8 +29,12 @@ from cjml.recommend import RecommendationRules, RulesError
 from tests._panel_bundle import sample_bundle_path
 
 HEADER = "customer_id,timestamp,touchpoint"
-ROWS = ["1,2024-01-01 09:00,paid_ad", "1,2024-01-03 10:00,website_visit",
-        "2,2024-01-02 12:00,email", "2,2024-01-05 08:30,purchase"]
+ROWS = [
+    "1,2024-01-01 09:00,paid_ad",
+    "1,2024-01-03 10:00,website_visit",
+    "2,2024-01-02 12:00,email",
+    "2,2024-01-05 08:30,purchase",
+]
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(32)
 
 
@@ -70,8 +74,7 @@ def error_of(call) -> str:
 
 
 # --------------------------------------------------------------------------- CSV rules
-def test_a_short_row_is_refused_by_every_reader_with_the_same_message(tmp_path, sample_csv,
-                                                                      bundle):
+def test_a_short_row_is_refused_by_every_reader_with_the_same_message(tmp_path, sample_csv, bundle):
     lines = sample_csv.read_text().splitlines()
     lines.insert(40, "1,2024-01-02 10:00:00+00:00,website_visit")  # line 41, 3 of 10 fields
     path = tmp_path / "short.csv"
@@ -79,8 +82,10 @@ def test_a_short_row_is_refused_by_every_reader_with_the_same_message(tmp_path, 
     by_read = error_of(lambda: read_events(path))
     by_score = error_of(lambda: cjml.score(bundle, path, recommend=False))
     assert by_read == by_score
-    assert by_read.startswith(f"Line 41 of the CSV file {str(path)!r} has 3 fields where the "
-                              "header has 10: '1,2024-01-02 10:00:00+00:00,website_visit'.")
+    assert by_read.startswith(
+        f"Line 41 of the CSV file {str(path)!r} has 3 fields where the "
+        "header has 10: '1,2024-01-02 10:00:00+00:00,website_visit'."
+    )
 
 
 @pytest.mark.parametrize("command", ["validate", "features", "score"])
@@ -89,27 +94,32 @@ def test_the_cli_commands_say_the_same_about_a_long_row(tmp_path, sample_csv, ca
     lines.insert(6, lines[6] + ",oops")  # line 7
     path = tmp_path / "long.csv"
     path.write_text("\n".join(lines) + "\n")
-    argv = {"validate": ["validate", path],
-            "features": ["features", path, "--out", tmp_path / "f.parquet"],
-            "score": ["score", sample_bundle_path(), path, "--out", tmp_path / "s.parquet",
-                      "--quiet"]}[command]
+    argv = {
+        "validate": ["validate", path],
+        "features": ["features", path, "--out", tmp_path / "f.parquet"],
+        "score": ["score", sample_bundle_path(), path, "--out", tmp_path / "s.parquet", "--quiet"],
+    }[command]
     code, output = cli(capsys, *argv)
     assert code == 1
-    assert f"error: Line 7 of the CSV file {str(path)!r} has 11 fields where the header has 10" \
+    assert (
+        f"error: Line 7 of the CSV file {str(path)!r} has 11 fields where the header has 10"
         in output
+    )
     assert not (tmp_path / "f.parquet").exists() and not (tmp_path / "s.parquet").exists()
     assert not list(tmp_path.glob(".*.cjml-run"))
 
 
 def test_short_rows_used_to_be_padded_by_validate(tmp_path):
     path = write(tmp_path / "short.csv", ROWS[0], "2,2024-01-02 12:00", ROWS[3])
-    with pytest.raises(InputFileError, match=r"Line 3 of the CSV file .* has 2 fields where "
-                                             r"the header has 3"):
+    with pytest.raises(
+        InputFileError,
+        match=r"Line 3 of the CSV file .* has 2 fields where "
+        r"the header has 3",
+    ):
         read_events(path)
 
 
-def test_quoted_commas_and_line_breaks_are_one_field_for_both_readers(tmp_path, bundle,
-                                                                      sample_csv):
+def test_quoted_commas_and_line_breaks_are_one_field_for_both_readers(tmp_path, bundle, sample_csv):
     frame = sample_text(sample_csv)
     frame.loc[3, "segment"] = "spon\ntaneous, really"
     path = tmp_path / "quoted.csv"
@@ -129,18 +139,24 @@ def test_blank_lines_are_skipped_and_a_line_of_spaces_is_a_short_row(tmp_path):
 
 def test_a_repeated_column_name_is_refused_not_renamed(tmp_path, bundle):
     path = write(tmp_path / "dup.csv", *(r + ",x" for r in ROWS), header=HEADER + ",touchpoint")
-    message = (f"The header of the CSV file {str(path)!r} names a column more than once: "
-               "'touchpoint' (columns 3, 4).")
+    message = (
+        f"The header of the CSV file {str(path)!r} names a column more than once: "
+        "'touchpoint' (columns 3, 4)."
+    )
     assert error_of(lambda: read_events(path)).startswith(message)
     assert error_of(lambda: cjml.score(bundle, path)).startswith(message)
 
 
 @pytest.mark.parametrize("sep, said", [(";", "';'"), ("\t", "tabs"), ("|", "'|'")])
 def test_another_separator_is_named(tmp_path, sep, said):
-    path = write(tmp_path / "x.csv", *(r.replace(",", sep) for r in ROWS),
-                 header=HEADER.replace(",", sep))
-    with pytest.raises(InputFileError, match=rf"looks separated by {said}, not by commas.*"
-                                             r"CSV UTF-8 \(Comma delimited\)"):
+    path = write(
+        tmp_path / "x.csv", *(r.replace(",", sep) for r in ROWS), header=HEADER.replace(",", sep)
+    )
+    with pytest.raises(
+        InputFileError,
+        match=rf"looks separated by {said}, not by commas.*"
+        r"CSV UTF-8 \(Comma delimited\)",
+    ):
         read_events(path)
 
 
@@ -156,11 +172,14 @@ def test_archives_are_read_by_their_content_whatever_their_name(tmp_path, sample
     assert len(scores) == 3000
 
 
-@pytest.mark.parametrize("content, said", [
-    (PNG, "it is a PNG image, not CSV text"),
-    (b"PAR1" + bytes(20), r"it is a Parquet file, not CSV text. Fix: name it \.parquet"),
-    ("\n".join([HEADER, *ROWS]).encode("utf-16"), "it is UTF-16 text, not UTF-8 text"),
-])
+@pytest.mark.parametrize(
+    "content, said",
+    [
+        (PNG, "it is a PNG image, not CSV text"),
+        (b"PAR1" + bytes(20), r"it is a Parquet file, not CSV text. Fix: name it \.parquet"),
+        ("\n".join([HEADER, *ROWS]).encode("utf-16"), "it is UTF-16 text, not UTF-8 text"),
+    ],
+)
 def test_files_that_are_not_csv_say_what_they_are(tmp_path, content, said):
     path = tmp_path / "events.csv"
     path.write_bytes(content)
@@ -182,8 +201,11 @@ def test_an_excel_workbook_and_a_zip_of_several_files(tmp_path):
 
 def test_text_named_parquet(tmp_path):
     path = write(tmp_path / "events.parquet", *ROWS)
-    with pytest.raises(InputFileError, match=r"it is a text file, not a Parquet file. Fix: "
-                                             r"name it \.csv"):
+    with pytest.raises(
+        InputFileError,
+        match=r"it is a text file, not a Parquet file. Fix: "
+        r"name it \.csv",
+    ):
         read_events(path)
 
 
@@ -192,8 +214,7 @@ def test_not_utf8_names_the_byte_and_line_for_both_readers(tmp_path, sample_csv,
     lines[5] = lines[5].replace(b"spontaneous", b"spontan\xe9ous")
     path = tmp_path / "latin.csv"
     path.write_bytes(b"\n".join(lines))
-    message = (f"Cannot read the CSV file {str(path)!r}: it is not UTF-8 text (byte 0xe9 on "
-               "line 6).")
+    message = f"Cannot read the CSV file {str(path)!r}: it is not UTF-8 text (byte 0xe9 on line 6)."
     assert error_of(lambda: read_events(path)).startswith(message)
     assert error_of(lambda: cjml.score(bundle, path)).startswith(message)
 
@@ -220,19 +241,33 @@ def test_an_unclosed_quote_is_named_with_its_line(tmp_path):
 
 # --------------------------------------------------------------------------- ids
 def test_na_null_none_are_ids_in_a_csv(tmp_path):
-    path = write(tmp_path / "na.csv", "NA,2024-01-01,paid_ad", "null,2024-01-02,email",
-                 "None,2024-01-03,purchase", "7,2024-01-04,email")
+    path = write(
+        tmp_path / "na.csv",
+        "NA,2024-01-01,paid_ad",
+        "null,2024-01-02,email",
+        "None,2024-01-03,purchase",
+        "7,2024-01-04,email",
+    )
     log = read_events(path)
     assert sorted(log.customer_ids.tolist()) == ["7", "NA", "None", "null"]
 
 
 def test_missing_ids_says_which_texts_mean_missing(tmp_path):
-    path = write(tmp_path / "na.csv", "NA,2024-01-01,paid_ad", "null,2024-01-02,email",
-                 "None,2024-01-03,purchase")
+    path = write(
+        tmp_path / "na.csv",
+        "NA,2024-01-01,paid_ad",
+        "null,2024-01-02,email",
+        "None,2024-01-03,purchase",
+    )
     with pytest.raises(SchemaError, match=r"2 rows with a customer id that means missing"):
         read_events(path, missing_ids="NA,null")
-    df = pd.DataFrame({"customer_id": ["NA", "x"], "timestamp": ["2024-01-01", "2024-01-02"],
-                       "touchpoint": ["email", "email"]})
+    df = pd.DataFrame(
+        {
+            "customer_id": ["NA", "x"],
+            "timestamp": ["2024-01-01", "2024-01-02"],
+            "touchpoint": ["email", "email"],
+        }
+    )
     with pytest.raises(SchemaError, match=r"row 0: customer_id='NA'"):
         read_events(df, missing_ids=["NA"])
     assert parse_missing_ids(" NA, null,NA ,") == ("NA", "null")
@@ -243,8 +278,7 @@ def test_na_stays_missing_outside_the_id_column(tmp_path):
         read_events(write(tmp_path / "tp.csv", ROWS[0], "1,2024-01-02,NA"))
 
 
-def test_score_reads_na_ids_as_ids_and_missing_ids_quarantines_them(tmp_path, sample_csv,
-                                                                    bundle):
+def test_score_reads_na_ids_as_ids_and_missing_ids_quarantines_them(tmp_path, sample_csv, bundle):
     frame = sample_text(sample_csv)
     frame["customer_id"] = frame["customer_id"].replace({"1": "NA", "2": "null"})
     path = tmp_path / "na.csv"
@@ -252,11 +286,11 @@ def test_score_reads_na_ids_as_ids_and_missing_ids_quarantines_them(tmp_path, sa
     scores = cjml.score(bundle, path, recommend=False, drivers=False)
     assert {"NA", "null"} <= set(scores["customer_id"])
     assert validated_ids(path) == set(scores["customer_id"])
-    listed = cjml.score(bundle, path, customers=["NA", "null", "3"], recommend=False,
-                        drivers=False)
+    listed = cjml.score(bundle, path, customers=["NA", "null", "3"], recommend=False, drivers=False)
     assert (listed["status"] != "no_events").all()
-    quarantined = cjml.score(bundle, path, missing_ids=["NA"], on_error="quarantine",
-                             recommend=False, drivers=False)
+    quarantined = cjml.score(
+        bundle, path, missing_ids=["NA"], on_error="quarantine", recommend=False, drivers=False
+    )
     rejects = pd.DataFrame(quarantined.attrs["rejects"])
     assert set(rejects["customer_id"]) == {"NA"} and len(quarantined) == 2999
 
@@ -265,21 +299,37 @@ def validated_ids(path: Path) -> set:
     return set(read_events(path).customer_ids.tolist())
 
 
-def test_customer_lists_keep_leading_zeros_in_recommend_and_score(tmp_path, sample_csv,
-                                                                  capsys):
+def test_customer_lists_keep_leading_zeros_in_recommend_and_score(tmp_path, sample_csv, capsys):
     frame = sample_text(sample_csv)
     frame["customer_id"] = frame["customer_id"].str.zfill(5)
     events = tmp_path / "padded.csv"
     frame.to_csv(events, index=False)
     write(tmp_path / "list.csv", "00001", "00017", "00042", header="customer_id")
-    code, output = cli(capsys, "recommend", sample_bundle_path(), events, "--customers",
-                       tmp_path / "list.csv", "--out", tmp_path / "a.parquet")
+    code, output = cli(
+        capsys,
+        "recommend",
+        sample_bundle_path(),
+        events,
+        "--customers",
+        tmp_path / "list.csv",
+        "--out",
+        tmp_path / "a.parquet",
+    )
     assert code == 0, output
     actions = pd.read_parquet(tmp_path / "a.parquet")
     assert sorted(actions["customer_id"]) == ["00001", "00017", "00042"]
     assert not actions["reason"].astype(str).str.contains("no event before the cutoff").any()
-    code, output = cli(capsys, "score", sample_bundle_path(), events, "--customers",
-                       tmp_path / "list.csv", "--out", tmp_path / "s.parquet", "--quiet")
+    code, output = cli(
+        capsys,
+        "score",
+        sample_bundle_path(),
+        events,
+        "--customers",
+        tmp_path / "list.csv",
+        "--out",
+        tmp_path / "s.parquet",
+        "--quiet",
+    )
     assert code == 0, output
     scores = pd.read_parquet(tmp_path / "s.parquet")
     assert (scores["status"] != "no_events").all()
@@ -287,8 +337,16 @@ def test_customer_lists_keep_leading_zeros_in_recommend_and_score(tmp_path, samp
 
 def test_customer_list_in_a_log_of_numbers_refuses_text(tmp_path, capsys, sample_csv):
     write(tmp_path / "list.csv", "1", "abc", header="customer_id")
-    code, output = cli(capsys, "recommend", sample_bundle_path(), sample_csv, "--customers",
-                       tmp_path / "list.csv", "--out", tmp_path / "a.parquet")
+    code, output = cli(
+        capsys,
+        "recommend",
+        sample_bundle_path(),
+        sample_csv,
+        "--customers",
+        tmp_path / "list.csv",
+        "--out",
+        tmp_path / "a.parquet",
+    )
     assert code == 1
     assert "has ids that are not whole numbers (['abc']" in output
 
@@ -305,8 +363,11 @@ def test_numbers_written_like_dates_are_dates(tmp_path):
 
 def test_numbers_written_like_dates_refuse_an_epoch_unit(tmp_path):
     path = write(tmp_path / "ymd.csv", "1,20240131,paid_ad", "2,20240102,email")
-    with pytest.raises(SchemaError, match=r"(?s)written like dates \(YYYYMMDD: 20240131 is "
-                                          r"2024-01-31\).*leave out --timestamp-unit s"):
+    with pytest.raises(
+        SchemaError,
+        match=r"(?s)written like dates \(YYYYMMDD: 20240131 is "
+        r"2024-01-31\).*leave out --timestamp-unit s",
+    ):
         read_events(path, timestamp_unit="s")
 
 
@@ -323,20 +384,32 @@ def ScoreSummary_of(scores):  # noqa: N802 - reads as the class it returns
     return cjml.scoring.ScoreSummary.from_dict(scores.attrs["summary"])
 
 
-@pytest.mark.parametrize("values, unit", [([1706700000, 1706800000], "s"),
-                                          ([1706700000000, 1706800000000], "ms"),
-                                          ([1706700000000000, 1706800000000000], "us")])
+@pytest.mark.parametrize(
+    "values, unit",
+    [
+        ([1706700000, 1706800000], "s"),
+        ([1706700000000, 1706800000000], "ms"),
+        ([1706700000000000, 1706800000000000], "us"),
+    ],
+)
 def test_epoch_numbers_without_a_unit_suggest_the_unit_of_their_size(values, unit):
-    frame = pd.DataFrame({"customer_id": [1, 2], "timestamp": values,
-                          "touchpoint": ["email", "email"]})
+    frame = pd.DataFrame(
+        {"customer_id": [1, 2], "timestamp": values, "touchpoint": ["email", "email"]}
+    )
     with pytest.raises(SchemaError, match=rf"Unix epoch times in \w+ .*timestamp_unit='{unit}'"):
         read_events(frame)
 
 
-def test_times_all_within_a_day_of_1970_are_refused_with_the_right_unit(tmp_path, sample_csv,
-                                                                        bundle):
-    frame = pd.DataFrame({"customer_id": [1, 2], "timestamp": [1706700000, 1706800000],
-                          "touchpoint": ["email", "email"]})
+def test_times_all_within_a_day_of_1970_are_refused_with_the_right_unit(
+    tmp_path, sample_csv, bundle
+):
+    frame = pd.DataFrame(
+        {
+            "customer_id": [1, 2],
+            "timestamp": [1706700000, 1706800000],
+            "touchpoint": ["email", "email"],
+        }
+    )
     message = error_of(lambda: read_events(frame, timestamp_unit="ns"))
     assert "falls within a year of 1970-01-01" in message
     assert "pass timestamp_unit='s' (--timestamp-unit s) instead of 'ns'" in message
@@ -353,19 +426,28 @@ def test_times_all_within_a_day_of_1970_are_refused_with_the_right_unit(tmp_path
 @pytest.mark.parametrize("order", [[0, 1, 2], [1, 2, 0], [2, 0, 1]])
 def test_mixed_date_formats_are_refused_whatever_the_order(order):
     dates = ["2024-01-31", "31/01/2024", "13/02/2024"]
-    frame = pd.DataFrame({"customer_id": [1, 1, 2], "timestamp": [dates[i] for i in order],
-                          "touchpoint": ["email"] * 3})
+    frame = pd.DataFrame(
+        {
+            "customer_id": [1, 1, 2],
+            "timestamp": [dates[i] for i in order],
+            "touchpoint": ["email"] * 3,
+        }
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no pandas warning leaks either
-        with pytest.raises(SchemaError, match=r"mixes date formats: .*ISO 8601 on 1 row.*"
-                                              r"'%d/%m/%Y' on 2 rows"):
+        with pytest.raises(
+            SchemaError,
+            match=r"mixes date formats: .*ISO 8601 on 1 row.*"
+            r"'%d/%m/%Y' on 2 rows",
+        ):
             read_events(frame)
 
 
 def test_one_non_iso_format_is_read_the_same_in_any_order():
     dates = ["02/01/2024", "31/01/2024", "13/01/2024"]
-    frame = pd.DataFrame({"customer_id": [1, 2, 3], "timestamp": dates,
-                          "touchpoint": ["email"] * 3})
+    frame = pd.DataFrame(
+        {"customer_id": [1, 2, 3], "timestamp": dates, "touchpoint": ["email"] * 3}
+    )
     first = read_events(frame).frame
     again = read_events(frame.iloc[::-1].reset_index(drop=True)).frame
     pd.testing.assert_frame_equal(first, again)
@@ -377,8 +459,9 @@ def test_mixed_formats_across_files_are_refused_by_score(tmp_path, sample_csv, b
     folder.mkdir()
     text = sample_text(sample_csv)
     text.to_csv(folder / "a.csv", index=False)
-    text.assign(timestamp=pd.to_datetime(text["timestamp"]).dt.strftime("%d/%m/%Y %H:%M")
-                ).to_csv(folder / "b.csv", index=False)
+    text.assign(timestamp=pd.to_datetime(text["timestamp"]).dt.strftime("%d/%m/%Y %H:%M")).to_csv(
+        folder / "b.csv", index=False
+    )
     for call in (lambda: read_events(folder), lambda: cjml.score(bundle, folder)):
         assert "mixes date formats: ISO 8601 on 24,992 rows" in error_of(call)
 
@@ -388,8 +471,11 @@ def test_events_far_past_the_rest_are_warned_about(tmp_path, sample_csv, bundle)
     late = pd.concat([text, text.iloc[[0]].assign(timestamp="2199-01-01 00:00:00+00:00")])
     path = tmp_path / "late.csv"
     late.to_csv(path, index=False)
-    with pytest.warns(UserWarning, match=r"1 event of column 'timestamp' is far past the rest"
-                                         r".*2199-01-01.*--cutoff"):
+    with pytest.warns(
+        UserWarning,
+        match=r"1 event of column 'timestamp' is far past the rest"
+        r".*2199-01-01.*--cutoff",
+    ):
         read_events(path)
     with pytest.warns(UserWarning, match=r"far past the rest"):
         cjml.score(bundle, path, recommend=False, drivers=False)
@@ -407,19 +493,24 @@ def test_no_warning_for_a_log_without_stray_events(sample_csv):
 
 
 # --------------------------------------------------------------------------- rules and maps
-@pytest.mark.parametrize("toml, said", [
-    ('min_risk = "high"', r"min_risk must be a number, got 'high' \(text\)"),
-    ('budget = "lots"', r"budget must be a number, got 'lots'"),
-    ("min_risk = true", r"min_risk must be a number, got True"),
-    ("min_reduction = [1]", r"min_reduction must be a number, got \[1\]"),
-    ('[caps]\nemail = { max = "two", days = 7 }', r"the cap on 'email' must allow a whole"),
-    ('[caps]\nemail = { max = 2, days = "week" }',
-     r"the cap on 'email': days must be a number, got 'week'"),
-    ("caps = 3", r"caps must be a table"),
-    ("exclude = 3", r"exclude must be a list of touchpoint names"),
-    ("costs = 3", r"costs must be a table"),
-    ('[costs]\nemail = "cheap"', r"the cost of 'email' must be a number"),
-])
+@pytest.mark.parametrize(
+    "toml, said",
+    [
+        ('min_risk = "high"', r"min_risk must be a number, got 'high' \(text\)"),
+        ('budget = "lots"', r"budget must be a number, got 'lots'"),
+        ("min_risk = true", r"min_risk must be a number, got True"),
+        ("min_reduction = [1]", r"min_reduction must be a number, got \[1\]"),
+        ('[caps]\nemail = { max = "two", days = 7 }', r"the cap on 'email' must allow a whole"),
+        (
+            '[caps]\nemail = { max = 2, days = "week" }',
+            r"the cap on 'email': days must be a number, got 'week'",
+        ),
+        ("caps = 3", r"caps must be a table"),
+        ("exclude = 3", r"exclude must be a list of touchpoint names"),
+        ("costs = 3", r"costs must be a table"),
+        ('[costs]\nemail = "cheap"', r"the cost of 'email' must be a number"),
+    ],
+)
 def test_bad_rule_values_name_the_rule_and_the_file(tmp_path, toml, said):
     path = tmp_path / "rules.toml"
     path.write_text(toml + "\n")
@@ -427,12 +518,17 @@ def test_bad_rule_values_name_the_rule_and_the_file(tmp_path, toml, said):
         RecommendationRules.from_file(path)
 
 
-@pytest.mark.parametrize("make, said", [
-    (lambda p: p.write_bytes(PNG), r"it is a PNG image, not a TOML text file"),
-    (lambda p: p.write_bytes("# \xe9t\xe9\n".encode("latin-1")),
-     r"it is not UTF-8 text \(byte 0xe9 on line 1\)"),
-    (lambda p: p.mkdir(), r"it is a folder, not a file"),
-])
+@pytest.mark.parametrize(
+    "make, said",
+    [
+        (lambda p: p.write_bytes(PNG), r"it is a PNG image, not a TOML text file"),
+        (
+            lambda p: p.write_bytes("# \xe9t\xe9\n".encode("latin-1")),
+            r"it is not UTF-8 text \(byte 0xe9 on line 1\)",
+        ),
+        (lambda p: p.mkdir(), r"it is a folder, not a file"),
+    ],
+)
 def test_rules_and_maps_that_cannot_be_read(tmp_path, make, said):
     rules, jmap = tmp_path / "rules.toml", tmp_path / "map.toml"
     make(rules)
@@ -448,8 +544,9 @@ def test_bad_map_values_get_one_line(tmp_path):
     path.write_text('stages = ["a"]\n[touchpoints.email]\nchannel = "online"\nstages = 3\n')
     with pytest.raises(JourneyMapError, match=r"touchpoint 'email' has stages = 3"):
         JourneyMap.from_file(path)
-    path.write_text('stages = ["a"]\n[touchpoints.email]\nchannel = "online"\nstages = ["a"]\n'
-                    'cost = "cheap"\n')
+    path.write_text(
+        'stages = ["a"]\n[touchpoints.email]\nchannel = "online"\nstages = ["a"]\ncost = "cheap"\n'
+    )
     with pytest.raises(JourneyMapError, match=r"has cost 'cheap', which is not a number"):
         JourneyMap.from_file(path)
 
@@ -462,15 +559,22 @@ def test_unique_names_never_reuse_a_name():
 
 
 def test_touchpoints_that_read_alike_get_their_own_features_and_a_warning():
-    frame = pd.DataFrame({
-        "customer_id": [1, 2, 3, 1], "touchpoint": ["=x", "x_2", "＝x", "email"],
-        "timestamp": ["2024-01-01", "2024-01-02", "2024-01-02", "2024-01-03"],
-        "stage": ["awareness", "awareness", "awareness", "consideration"]})
+    frame = pd.DataFrame(
+        {
+            "customer_id": [1, 2, 3, 1],
+            "touchpoint": ["=x", "x_2", "＝x", "email"],
+            "timestamp": ["2024-01-01", "2024-01-02", "2024-01-02", "2024-01-03"],
+            "stage": ["awareness", "awareness", "awareness", "consideration"],
+        }
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         log = read_events(frame)
-    with pytest.warns(UserWarning, match=r"touchpoints '=x' and '＝x' all become 'x' \(told "
-                                         r"apart as 'x', 'x_3'\).*rename them"):
+    with pytest.warns(
+        UserWarning,
+        match=r"touchpoints '=x' and '＝x' all become 'x' \(told "
+        r"apart as 'x', 'x_3'\).*rename them",
+    ):
         features = cjml.JourneyFeaturizer().fit(log).transform(log)
     assert features.columns.is_unique
     assert features.loc[3, "count_x_3"] == 1 and features.loc[2, "count_x_2"] == 1
@@ -478,13 +582,22 @@ def test_touchpoints_that_read_alike_get_their_own_features_and_a_warning():
 
 # --------------------------------------------------------------------------- nested columns
 def test_nested_extra_columns_are_left_out_with_a_warning(tmp_path):
-    frame = pd.DataFrame({"customer_id": [1, 2], "timestamp": ["2024-01-01", "2024-01-02"],
-                          "touchpoint": ["email", "email"], "meta": [{"a": 1}, {"a": 2}],
-                          "tags": [[1], [2]]})
+    frame = pd.DataFrame(
+        {
+            "customer_id": [1, 2],
+            "timestamp": ["2024-01-01", "2024-01-02"],
+            "touchpoint": ["email", "email"],
+            "meta": [{"a": 1}, {"a": 2}],
+            "tags": [[1], [2]],
+        }
+    )
     path = tmp_path / "nested.parquet"
     frame.to_parquet(path)
-    with pytest.warns(UserWarning, match=r"Columns 'meta' \(struct\), 'tags' \(list\) hold "
-                                         r"nested values.*left out"):
+    with pytest.warns(
+        UserWarning,
+        match=r"Columns 'meta' \(struct\), 'tags' \(list\) hold "
+        r"nested values.*left out",
+    ):
         log = read_events(path)
     assert "meta" not in log.frame.columns
     with warnings.catch_warnings():
@@ -500,8 +613,11 @@ def test_score_refuses_a_nested_attribute_before_any_work(tmp_path, bundle):
     path = tmp_path / "nested.parquet"
     frame.to_parquet(path)
     out = tmp_path / "scores.parquet"
-    with pytest.raises(SchemaError, match=r"Column 'segment' holds nested values \(struct\), "
-                                          r"but it is a customer attribute of the model"):
+    with pytest.raises(
+        SchemaError,
+        match=r"Column 'segment' holds nested values \(struct\), "
+        r"but it is a customer attribute of the model",
+    ):
         cjml.score(bundle, path, out=out)
     assert not out.exists() and not list(tmp_path.glob(".*.cjml-run"))
     with pytest.warns(UserWarning, match=r"'segment' \(struct\) holds nested values"):
@@ -514,7 +630,6 @@ def test_the_id_list_reader_refuses_missing_ids(tmp_path):
     path = write(tmp_path / "list.csv", "007,a", ",b", "NA,c", header="customer_id,note")
     with pytest.raises(SchemaError, match=r"1 missing or empty id\(s\), at positions \[1\]"):
         _read_id_list(path)
-    listed, _ = _read_id_list(write(tmp_path / "ok.csv", "007", "NA", "007",
-                                    header="customer_id"))
+    listed, _ = _read_id_list(write(tmp_path / "ok.csv", "007", "NA", "007", header="customer_id"))
     assert listed.tolist() == ["007", "NA"]
     assert np.asarray(listed).dtype == object

@@ -16,10 +16,18 @@ SAAS = {
     "stages": ["visitor", "trial", "paying", "expanding", "advocate"],
     "touchpoints": {
         "signup": {"channel": "online", "stages": ["visitor", "trial"]},
-        "onboarding_email": {"channel": "online", "stages": ["trial"], "actionable": True,
-                             "cost": 0.1},
-        "success_call": {"channel": "offline", "stages": ["paying", "expanding"],
-                         "actionable": True, "cost": 12},
+        "onboarding_email": {
+            "channel": "online",
+            "stages": ["trial"],
+            "actionable": True,
+            "cost": 0.1,
+        },
+        "success_call": {
+            "channel": "offline",
+            "stages": ["paying", "expanding"],
+            "actionable": True,
+            "cost": 12,
+        },
         "invoice_paid": {"channel": "online", "stages": ["paying", "expanding", "advocate"]},
     },
 }
@@ -30,8 +38,16 @@ def test_default_map_follows_the_domain():
     assert jm.stages == DEFAULT_STAGES
     assert 12 <= len(jm.touchpoints) <= 16
     assert set(jm.actionable_touchpoints) == {
-        "email", "live_chat", "free_trial", "consultation", "follow_up_call", "renewal_reminder",
-        "personalised_offer", "loyalty_reward", "referral_invite"}
+        "email",
+        "live_chat",
+        "free_trial",
+        "consultation",
+        "follow_up_call",
+        "renewal_reminder",
+        "personalised_offer",
+        "loyalty_reward",
+        "referral_invite",
+    }
     assert not jm["purchase"].actionable and not jm["support_ticket"].actionable
     assert jm["store_visit"].channel == "offline"
     assert all(jm[t].cost is not None for t in jm.actionable_touchpoints)
@@ -67,9 +83,9 @@ def test_list_form_and_round_trip_through_dict_toml_and_json(tmp_path):
         'name = "saas"\nstages = ["visitor", "trial", "paying", "expanding", "advocate"]\n'
         '[touchpoints.signup]\nchannel = "online"\nstages = ["visitor", "trial"]\n'
         '[touchpoints.onboarding_email]\nchannel = "online"\nstages = ["trial"]\n'
-        'actionable = true\ncost = 0.1\n'
+        "actionable = true\ncost = 0.1\n"
         '[touchpoints.success_call]\nchannel = "offline"\nstages = ["paying", "expanding"]\n'
-        'actionable = true\ncost = 12\n'
+        "actionable = true\ncost = 12\n"
         '[touchpoints.invoice_paid]\nchannel = "online"\n'
         'stages = ["paying", "expanding", "advocate"]\n'
     )
@@ -89,24 +105,36 @@ def _with(**changes):
     return spec
 
 
-@pytest.mark.parametrize(("spec", "message"), [
-    (_with(stages=[]), "empty stage list"),
-    (_with(stages=["visitor", "trial", "visitor"]), r"Duplicate stage names.*'visitor'"),
-    (_with(stages=["visitor", "dropped"]), "'dropped' cannot be a stage name"),
-    (_with(signup={"channel": "online", "stages": ["vistor"]}),
-     r"Touchpoint 'signup' names unknown stage 'vistor'.*Did you mean 'visitor'"),
-    (_with(signup={"channel": "web", "stages": ["visitor"]}), r"channel 'web'; allowed"),
-    (_with(signup={"channel": "online", "stages": []}), "lists no stages"),
-    (_with(signup={"channel": "online", "stages": ["visitor"], "cost": -1}), "non-negative"),
-    (_with(signup={"channel": "online", "stages": ["visitor"], "cost": "cheap"}), "not a number"),
-    (_with(signup={"channel": "online", "stages": ["visitor"], "actionable": "yes"}),
-     "use true or false"),
-    (_with(signup={"channel": "online", "stages": ["visitor"], "stage": ["x"]}),
-     r"unknown attribute 'stage'.*Did you mean 'stages'"),
-    (_with(signup={"stages": ["visitor"]}), "has no 'channel'"),
-    ({"stages": ["a"]}, "no 'touchpoints' entry"),
-    ({"stages": ["a"], "touchpoints": {}, "stagse": 1}, "Unknown journey map keys"),
-])
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (_with(stages=[]), "empty stage list"),
+        (_with(stages=["visitor", "trial", "visitor"]), r"Duplicate stage names.*'visitor'"),
+        (_with(stages=["visitor", "dropped"]), "'dropped' cannot be a stage name"),
+        (
+            _with(signup={"channel": "online", "stages": ["vistor"]}),
+            r"Touchpoint 'signup' names unknown stage 'vistor'.*Did you mean 'visitor'",
+        ),
+        (_with(signup={"channel": "web", "stages": ["visitor"]}), r"channel 'web'; allowed"),
+        (_with(signup={"channel": "online", "stages": []}), "lists no stages"),
+        (_with(signup={"channel": "online", "stages": ["visitor"], "cost": -1}), "non-negative"),
+        (
+            _with(signup={"channel": "online", "stages": ["visitor"], "cost": "cheap"}),
+            "not a number",
+        ),
+        (
+            _with(signup={"channel": "online", "stages": ["visitor"], "actionable": "yes"}),
+            "use true or false",
+        ),
+        (
+            _with(signup={"channel": "online", "stages": ["visitor"], "stage": ["x"]}),
+            r"unknown attribute 'stage'.*Did you mean 'stages'",
+        ),
+        (_with(signup={"stages": ["visitor"]}), "has no 'channel'"),
+        ({"stages": ["a"]}, "no 'touchpoints' entry"),
+        ({"stages": ["a"], "touchpoints": {}, "stagse": 1}, "Unknown journey map keys"),
+    ],
+)
 def test_invalid_maps_are_explained(spec, message):
     with pytest.raises(JourneyMapError, match=message):
         JourneyMap.from_dict(spec)
@@ -152,13 +180,19 @@ def test_html_and_repr():
     jm = JourneyMap.default()
     html = jm._repr_html_()
     assert "personalised_offer" in html and "<table>" in html
-    assert repr(jm) == ("JourneyMap(name='default', stages=['awareness', 'consideration', "
-                        "'conversion', 'retention', 'loyalty'], touchpoints=16, actionable=9)")
+    assert repr(jm) == (
+        "JourneyMap(name='default', stages=['awareness', 'consideration', "
+        "'conversion', 'retention', 'loyalty'], touchpoints=16, actionable=9)"
+    )
 
 
 def test_html_escapes_user_names():
-    jm = JourneyMap.from_dict({"stages": ["<b>s</b>"], "touchpoints": {
-        "<script>x</script>": {"channel": "online", "stages": ["<b>s</b>"]}}})
+    jm = JourneyMap.from_dict(
+        {
+            "stages": ["<b>s</b>"],
+            "touchpoints": {"<script>x</script>": {"channel": "online", "stages": ["<b>s</b>"]}},
+        }
+    )
     html = jm._repr_html_()
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "<b>s</b>" not in html

@@ -19,34 +19,72 @@ def log():
 
 
 def _log():
-    return read_events(pd.DataFrame({
-        "customer_id": [1, 1, 1, 2, 2, 3, 4, 4, 5, 5, 6],
-        "timestamp": [
-            "2024-01-20", "2024-02-10", "2024-02-25",   # 1: active, last window event loyalty
-            "2024-01-25", "2024-03-05",                 # 2: next event after the window -> churn
-            "2023-09-01",                               # 3: outside the lookback -> not labelled
-            "2024-02-01", "2024-03-02",                 # 4: AT cutoff (in), at window end (in)
-            "2024-01-31", "2024-02-01 00:00:01",         # 5: one second after the cutoff
-            "2024-03-30",                               # 6: only after the cutoff: no row
-        ],
-        "touchpoint": ["purchase", "purchase", "loyalty_reward", "website_visit", "email",
-                       "paid_ad", "email", "store_visit", "website_visit", "cancellation",
-                       "paid_ad"],
-        "stage": ["retention", "retention", "loyalty", "consideration", "consideration",
-                  "awareness", "retention", "retention", "consideration", "consideration",
-                  "awareness"],
-    }))
+    return read_events(
+        pd.DataFrame(
+            {
+                "customer_id": [1, 1, 1, 2, 2, 3, 4, 4, 5, 5, 6],
+                "timestamp": [
+                    "2024-01-20",
+                    "2024-02-10",
+                    "2024-02-25",  # 1: active, last window event loyalty
+                    "2024-01-25",
+                    "2024-03-05",  # 2: next event after the window -> churn
+                    "2023-09-01",  # 3: outside the lookback -> not labelled
+                    "2024-02-01",
+                    "2024-03-02",  # 4: AT cutoff (in), at window end (in)
+                    "2024-01-31",
+                    "2024-02-01 00:00:01",  # 5: one second after the cutoff
+                    "2024-03-30",  # 6: only after the cutoff: no row
+                ],
+                "touchpoint": [
+                    "purchase",
+                    "purchase",
+                    "loyalty_reward",
+                    "website_visit",
+                    "email",
+                    "paid_ad",
+                    "email",
+                    "store_visit",
+                    "website_visit",
+                    "cancellation",
+                    "paid_ad",
+                ],
+                "stage": [
+                    "retention",
+                    "retention",
+                    "loyalty",
+                    "consideration",
+                    "consideration",
+                    "awareness",
+                    "retention",
+                    "retention",
+                    "consideration",
+                    "consideration",
+                    "awareness",
+                ],
+            }
+        )
+    )
 
 
 def test_churn_and_next_stage(log):
     labels = make_labels(log, CUTOFF).xs(CUTOFF, level="cutoff")
     assert labels.index.tolist() == [1, 2, 4, 5]
     assert labels["churn"].tolist() == [0, 1, 0, 0]
-    assert labels["next_stage"].astype(str).tolist() == ["loyalty", "dropped", "retention",
-                                                         "consideration"]
-    assert list(labels["next_stage"].cat.categories) == ["awareness", "consideration",
-                                                         "conversion", "retention", "loyalty",
-                                                         "dropped"]
+    assert labels["next_stage"].astype(str).tolist() == [
+        "loyalty",
+        "dropped",
+        "retention",
+        "consideration",
+    ]
+    assert list(labels["next_stage"].cat.categories) == [
+        "awareness",
+        "consideration",
+        "conversion",
+        "retention",
+        "loyalty",
+        "dropped",
+    ]
 
 
 def test_lookback_none_labels_everyone_seen_before(log):
@@ -82,8 +120,9 @@ def test_several_cutoffs_stack(log):
     assert first["churn"].tolist() == [1, 1]  # window (Jan 26, Feb 5]: no events
 
 
-@pytest.mark.parametrize(("value", "days"), [(30, 30), ("30D", 30), ("2W", 14),
-                                             (pd.Timedelta(days=3), 3), (1.5, 1.5)])
+@pytest.mark.parametrize(
+    ("value", "days"), [(30, 30), ("30D", 30), ("2W", 14), (pd.Timedelta(days=3), 3), (1.5, 1.5)]
+)
 def test_durations(value, days):
     assert to_timedelta(value) == pd.Timedelta(days=days)
 

@@ -23,19 +23,26 @@ from cjml.models import (
     _time_split,
 )
 
-_WEIGHT_REASON = ("bagging, a held-out split for early stopping and LightGBM's row-count "
-                  "min_child_samples make weights differ from repeated rows")
-_CLASS_WEIGHT_REASON = ("on these 50 noisy rows the trees predict no better than the class "
-                        "shares on the 10 held-out ones, so calibration keeps those shares, "
-                        "which class weights do not move (calibration undoes weights by design)")
+_WEIGHT_REASON = (
+    "bagging, a held-out split for early stopping and LightGBM's row-count "
+    "min_child_samples make weights differ from repeated rows"
+)
+_CLASS_WEIGHT_REASON = (
+    "on these 50 noisy rows the trees predict no better than the class "
+    "shares on the 10 held-out ones, so calibration keeps those shares, "
+    "which class weights do not move (calibration undoes weights by design)"
+)
 
 
 @parametrize_with_checks(
-    [ChurnModel(n_estimators=20, min_child_samples=2),
-     NextStageModel(n_estimators=20, min_child_samples=2)],
+    [
+        ChurnModel(n_estimators=20, min_child_samples=2),
+        NextStageModel(n_estimators=20, min_child_samples=2),
+    ],
     expected_failed_checks=lambda est: {
         "check_sample_weight_equivalence_on_dense_data": _WEIGHT_REASON,
-        "check_class_weight_classifiers": _CLASS_WEIGHT_REASON},
+        "check_class_weight_classifiers": _CLASS_WEIGHT_REASON,
+    },
 )
 def test_scikit_learn_estimator_checks(estimator, check):
     check(estimator)
@@ -58,8 +65,11 @@ def sample_sets():
 
 def _fit_churn(featurizer, train, **params):
     names = list(featurizer.feature_names_out_)
-    params = {"horizon": "30D", "categorical_features": list(featurizer.categorical_features_),
-              **params}
+    params = {
+        "horizon": "30D",
+        "categorical_features": list(featurizer.categorical_features_),
+        **params,
+    }
     return ChurnModel(**params).fit(train[names], train["churn"], cutoffs=train["cutoff"])
 
 
@@ -81,8 +91,9 @@ def test_churn_model_beats_the_prior_and_reports_its_validation_slice(sample_set
 
 def test_time_split_holds_out_the_latest_cutoff_and_purges_overlapping_windows():
     cut = pd.to_datetime(["2024-01-01"] * 3 + ["2024-01-16"] * 2 + ["2024-01-31"] * 4, utc=True)
-    fit_rows, held, how = _time_split(len(cut), cut, pd.Timedelta("30D"), 0.2,
-                                      np.zeros(len(cut), dtype=int), 0)
+    fit_rows, held, how = _time_split(
+        len(cut), cut, pd.Timedelta("30D"), 0.2, np.zeros(len(cut), dtype=int), 0
+    )
     # 2024-01-16 + 30 days > 2024-01-31: its labels overlap the held-out window.
     assert list(fit_rows) == [0, 1, 2]
     assert list(held) == [5, 6, 7, 8]
@@ -103,13 +114,14 @@ def test_fit_never_uses_rows_after_the_training_period(sample_sets):
     shuffled = train.copy()
     rng = np.random.default_rng(0)
     shuffled.loc[latest, "churn"] = rng.permutation(shuffled.loc[latest, "churn"].to_numpy())
-    params = {"refit": False, "early_stopping_rounds": 0, "n_estimators": 30,
-              "calibration": None}
+    params = {"refit": False, "early_stopping_rounds": 0, "n_estimators": 30, "calibration": None}
     a = _fit_churn(featurizer, train, **params)
     b = _fit_churn(featurizer, shuffled, **params)
     np.testing.assert_array_equal(a.predict_proba(train[names]), b.predict_proba(train[names]))
-    assert a.n_train_rows_ == (~latest & (train["cutoff"] + pd.Timedelta("30D")
-                                          <= train["cutoff"].max())).sum()
+    assert (
+        a.n_train_rows_
+        == (~latest & (train["cutoff"] + pd.Timedelta("30D") <= train["cutoff"].max())).sum()
+    )
 
 
 def test_calibration_repairs_distorted_probabilities_on_held_out_data(sample_sets):
@@ -128,8 +140,10 @@ def test_calibration_repairs_distorted_probabilities_on_held_out_data(sample_set
     # The default (no weights) keeps or improves Brier too.
     plain = _fit_churn(featurizer, train, calibration=None)
     default = _fit_churn(featurizer, train)
-    assert (churn_metrics(y, default.predict_proba(test[names])[:, 1])["brier"]
-            <= churn_metrics(y, plain.predict_proba(test[names])[:, 1])["brier"] * 1.02)
+    assert (
+        churn_metrics(y, default.predict_proba(test[names])[:, 1])["brier"]
+        <= churn_metrics(y, plain.predict_proba(test[names])[:, 1])["brier"] * 1.02
+    )
 
 
 def test_class_weight_auto_balances_only_rare_classes():
@@ -145,8 +159,12 @@ def test_next_stage_model_reports_every_journey_class_in_map_order(sample_sets):
     log, featurizer, train, test = sample_sets
     names = list(featurizer.feature_names_out_)
     classes = [*log.journey_map.stages, "dropped", "never_seen"]
-    model = NextStageModel(horizon="30D", classes=classes, conditional=False,
-                           categorical_features=list(featurizer.categorical_features_))
+    model = NextStageModel(
+        horizon="30D",
+        classes=classes,
+        conditional=False,
+        categorical_features=list(featurizer.categorical_features_),
+    )
     model.fit(train[names], train["next_stage"].astype(str), cutoffs=train["cutoff"])
     proba = model.predict_proba(test[names])
     assert list(model.classes_) == classes
@@ -166,8 +184,9 @@ def test_conditional_next_stage_model_learns_where_stayers_go(sample_sets):
     names = list(featurizer.feature_names_out_)
     classes = [*log.journey_map.stages, "dropped"]
     y = train["next_stage"].astype(str)
-    model = NextStageModel(horizon="30D", classes=classes,
-                           categorical_features=list(featurizer.categorical_features_))
+    model = NextStageModel(
+        horizon="30D", classes=classes, categorical_features=list(featurizer.categorical_features_)
+    )
     model.fit(train[names], y, cutoffs=train["cutoff"])
     assert model.conditional_
     # the trees never saw a dropped row and have no output for dropped
@@ -184,15 +203,17 @@ def test_conditional_next_stage_model_learns_where_stayers_go(sample_sets):
     np.testing.assert_allclose(proba[:, classes.index("dropped")], np.clip(risk, 1e-6, 1 - 1e-6))
     # the stayers' shares: P(stage) / (1 - risk) is the trees' own conditional softmax
     own = np.exp(model._own_log_proba(test[names]))
-    np.testing.assert_allclose(proba[:, :-1] / (1 - np.clip(risk, 1e-6, 1 - 1e-6))[:, None],
-                               own[:, :-1], rtol=1e-9)
+    np.testing.assert_allclose(
+        proba[:, :-1] / (1 - np.clip(risk, 1e-6, 1 - 1e-6))[:, None], own[:, :-1], rtol=1e-9
+    )
     model.attach_churn_model(churn)
     np.testing.assert_allclose(model.predict_proba(test[names]), proba)
     with pytest.raises(ValueError, match="one value per row"):
         model.predict_proba(test[names], churn_risk=risk[:3])
     # its explanations name the stages the trees stand for; dropped has none of its own
-    drivers = cjml.explain(model, test[names].iloc[:50], feature_families=featurizer,
-                           method="saabas")
+    drivers = cjml.explain(
+        model, test[names].iloc[:50], feature_families=featurizer, method="saabas"
+    )
     assert set(drivers["class"]) <= set(stay_classes)
     assert (np.asarray(model.classes_)[drivers["class_index"]] == drivers["class"]).all()
     with pytest.raises(ValueError, match="no trees of its own"):
@@ -202,15 +223,17 @@ def test_conditional_next_stage_model_learns_where_stayers_go(sample_sets):
     # and conditional=False learns all classes, dropped included
     joint = NextStageModel(horizon="30D", classes=classes, conditional=False, n_estimators=20)
     joint.fit(train[names], y, cutoffs=train["cutoff"])
-    assert not joint.conditional_ and "dropped" in np.asarray(joint.classes_)[
-        joint.observed_classes_]
+    assert (
+        not joint.conditional_ and "dropped" in np.asarray(joint.classes_)[joint.observed_classes_]
+    )
     with pytest.raises(ValueError, match="conditional=True needs"):
         NextStageModel(conditional=True).fit(np.zeros((4, 1)), ["a", "b", "a", "b"])
     with pytest.raises(ValueError, match="going to 1 stage"):
         NextStageModel(conditional=True).fit(np.zeros((4, 1)), ["a", "dropped", "a", "a"])
     # "auto" falls back to the joint model when the stayers all go to one stage
     auto = NextStageModel(n_estimators=5, min_child_samples=1).fit(
-        np.arange(8.0).reshape(-1, 1), ["a", "dropped"] * 4)
+        np.arange(8.0).reshape(-1, 1), ["a", "dropped"] * 4
+    )
     assert not auto.conditional_
 
 
@@ -221,13 +244,15 @@ def test_models_refuse_wrong_inputs_with_clear_messages(sample_sets):
     with pytest.raises(ValueError, match=r"lacks 1 feature column.*days_since_last_event"):
         model.predict_proba(test[names].drop(columns="days_since_last_event"))
     with pytest.raises(ValueError, match=r"must be numeric.*customer_id"):
-        ChurnModel().fit(train[["customer_id", *names]].astype({"customer_id": str}),
-                         train["churn"])
+        ChurnModel().fit(
+            train[["customer_id", *names]].astype({"customer_id": str}), train["churn"]
+        )
     with pytest.raises(ValueError, match="only one class"):
         ChurnModel().fit(train[names], np.ones(len(train)))
     # Columns are matched by name, whatever their order.
-    np.testing.assert_array_equal(model.predict_proba(test[names[::-1]]),
-                                  model.predict_proba(test[names]))
+    np.testing.assert_array_equal(
+        model.predict_proba(test[names[::-1]]), model.predict_proba(test[names])
+    )
 
 
 def test_fits_are_deterministic(sample_sets):
@@ -244,14 +269,16 @@ def test_contributions_sum_to_the_raw_score(sample_sets):
     model = _fit_churn(featurizer, train, n_estimators=40, calibration=None)
     contrib = model.contributions(test[names])
     assert contrib.shape == (len(test), len(names) + 1)
-    np.testing.assert_allclose(contrib.sum(axis=1), model.decision_function(test[names]),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        contrib.sum(axis=1), model.decision_function(test[names]), rtol=1e-5, atol=1e-5
+    )
 
 
 # --------------------------------------------------------------------------- baselines
 def _toy_features():
-    return pd.DataFrame({"current_stage": [0, 0, 0, 1, 1, 1, 1, 2],
-                         "last_touchpoint_1": [5, 5, 6, 5, 5, 5, 7, 5]})
+    return pd.DataFrame(
+        {"current_stage": [0, 0, 0, 1, 1, 1, 1, 2], "last_touchpoint_1": [5, 5, 6, 5, 5, 5, 7, 5]}
+    )
 
 
 def test_prior_baseline_predicts_the_training_frequencies():
@@ -267,9 +294,9 @@ def test_markov_baseline_smooths_each_state_towards_its_coarser_state():
     y = np.array([1, 1, 0, 0, 0, 0, 1, 0])
     m = MarkovBaseline(smoothing=2.0).fit(X, y)
     prior = 3 / 8
-    stage0 = (2 + 2 * prior) / (3 + 2)                  # stage 0: 2 churners out of 3
-    state_0_5 = (2 + 2 * stage0) / (2 + 2)              # (stage 0, touchpoint 5): 2 of 2
-    unseen_stage = prior                                # stage 9 never seen: the prior
+    stage0 = (2 + 2 * prior) / (3 + 2)  # stage 0: 2 churners out of 3
+    state_0_5 = (2 + 2 * stage0) / (2 + 2)  # (stage 0, touchpoint 5): 2 of 2
+    unseen_stage = prior  # stage 9 never seen: the prior
     p = m.predict_proba(pd.DataFrame({"current_stage": [0, 9], "last_touchpoint_1": [5, 5]}))
     np.testing.assert_allclose(p[:, 1], [state_0_5, unseen_stage])
     np.testing.assert_allclose(p.sum(axis=1), 1.0)
@@ -280,10 +307,14 @@ def test_markov_baseline_smooths_each_state_towards_its_coarser_state():
 def test_rfm_baseline_ranks_recent_frequent_customers_as_staying():
     rng = np.random.default_rng(1)
     n = 600
-    X = pd.DataFrame({"days_since_last_event": rng.uniform(0, 120, n),
-                      "events_last_90d": rng.poisson(3, n).astype(float),
-                      "n_events": rng.poisson(6, n).astype(float),
-                      "total_amount": np.where(rng.random(n) < 0.3, np.nan, rng.gamma(2, 50, n))})
+    X = pd.DataFrame(
+        {
+            "days_since_last_event": rng.uniform(0, 120, n),
+            "events_last_90d": rng.poisson(3, n).astype(float),
+            "n_events": rng.poisson(6, n).astype(float),
+            "total_amount": np.where(rng.random(n) < 0.3, np.nan, rng.gamma(2, 50, n)),
+        }
+    )
     churn = (X["days_since_last_event"] + rng.normal(0, 15, n) > 60).astype(int)
     model = RFMBaseline().fit(X, churn)
     risk = model.predict_proba(X)[:, 1]
@@ -296,9 +327,12 @@ def test_compiled_models_predict_exactly_what_lightgbm_predicts(sample_sets, tmp
     log, featurizer, train, test = sample_sets
     names = list(featurizer.feature_names_out_)
     churn = _fit_churn(featurizer, train, n_estimators=60)
-    stage = NextStageModel(horizon="30D", n_estimators=30,
-                           classes=[*log.journey_map.stages, "dropped"],
-                           categorical_features=list(featurizer.categorical_features_))
+    stage = NextStageModel(
+        horizon="30D",
+        n_estimators=30,
+        classes=[*log.journey_map.stages, "dropped"],
+        categorical_features=list(featurizer.categorical_features_),
+    )
     stage.fit(train[names], train["next_stage"].astype(str), cutoffs=train["cutoff"])
     stage.attach_churn_model(churn)
     before = churn.predict_proba(test[names]), stage.predict_proba(test[names])
@@ -306,8 +340,9 @@ def test_compiled_models_predict_exactly_what_lightgbm_predicts(sample_sets, tmp
     stage.compile(tmp_path)
     risk = churn.predict_proba(test[names])
     np.testing.assert_allclose(risk, before[0], rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(stage.predict_proba(test[names], churn_risk=risk[:, 1]),
-                               before[1], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        stage.predict_proba(test[names], churn_risk=risk[:, 1]), before[1], rtol=1e-12, atol=1e-12
+    )
     # The native library is not pickled; the copy predicts with LightGBM, identically.
     import pickle
 

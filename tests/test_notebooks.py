@@ -75,10 +75,12 @@ def test_notebook_is_committed_stripped(path):
     problems = _problems(nb)
     assert not problems, (
         f"{path.name} is not stripped: {'; '.join(problems)}. Strip it with "
-        f"`python tests/test_notebooks.py notebooks/{path.name}`.")
+        f"`python tests/test_notebooks.py notebooks/{path.name}`."
+    )
     assert nb.metadata.get("kernelspec", {}).get("name") == "python3", (
         f"{path.name} must use the 'python3' kernel, not "
-        f"{nb.metadata.get('kernelspec', {}).get('name')!r}")
+        f"{nb.metadata.get('kernelspec', {}).get('name')!r}"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -90,9 +92,15 @@ def workspace(tmp_path_factory):
     kernels = tmp_path_factory.mktemp("jupyter")
     spec = kernels / "kernels" / "python3"
     spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python 3 (cjml tests)", "language": "python"}))
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "Python 3 (cjml tests)",
+                "language": "python",
+            }
+        )
+    )
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("JUPYTER_PATH", str(kernels))  # searched before any other kernel folder
         yield root
@@ -102,8 +110,12 @@ def workspace(tmp_path_factory):
 def test_notebook_runs_top_to_bottom(path, workspace):
     copy = workspace / "notebooks" / path.name
     nb = nbformat.read(copy, as_version=4)
-    client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
-                            resources={"metadata": {"path": str(copy.parent)}})
+    client = NotebookClient(
+        nb,
+        timeout=CELL_TIMEOUT,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(copy.parent)}},
+    )
     started = time.perf_counter()
     try:
         client.execute()
@@ -112,8 +124,13 @@ def test_notebook_runs_top_to_bottom(path, workspace):
     finally:
         nbformat.write(nb, copy)  # the executed copy, for a look after a failure
     print(f"{path.name}: {time.perf_counter() - started:.1f} s")
-    errors = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs
-              if out.output_type == "error"]
+    errors = [
+        out
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for out in cell.outputs
+        if out.output_type == "error"
+    ]
     assert not errors, f"{path.name} has error outputs: {errors}"
 
 

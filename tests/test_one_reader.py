@@ -27,20 +27,46 @@ from cjml.exceptions import InputFileError, SchemaError
 from tests._panel_bundle import sample_bundle_path
 
 IDS = ["1", "2", "007", "c-9", " ", ""]
-TIMES = ["2024-01-01 09:00", "2024-01-03 10:30", "2024-02-01 08:00", "2024-02-30 10:00",
-         "not a date", ""]
-TOUCHPOINTS = ["paid_ad", "website_visit", "purchase", "support_ticket", "email",
-               "live_chat", "", "brand_new_touchpoint"]
+TIMES = [
+    "2024-01-01 09:00",
+    "2024-01-03 10:30",
+    "2024-02-01 08:00",
+    "2024-02-30 10:00",
+    "not a date",
+    "",
+]
+TOUCHPOINTS = [
+    "paid_ad",
+    "website_visit",
+    "purchase",
+    "support_ticket",
+    "email",
+    "live_chat",
+    "",
+    "brand_new_touchpoint",
+]
 STAGES = ["", "", "consideration", "retention", "no_such_stage"]
 SCORES = ["", "", "3", "5", "9", "many"]
 
-ROW = st.tuples(st.sampled_from(IDS), st.sampled_from(TIMES), st.sampled_from(TOUCHPOINTS),
-                st.sampled_from(STAGES), st.sampled_from(SCORES))
-GOOD_ROW = st.tuples(st.sampled_from(IDS[:4]), st.sampled_from(TIMES[:3]),
-                     st.sampled_from(TOUCHPOINTS[:6]), st.just(""), st.sampled_from(SCORES[:5]))
-LOGS = st.lists(ROW, min_size=1, max_size=12).flatmap(
-    lambda bad: st.lists(GOOD_ROW, min_size=2, max_size=12).map(lambda good: good + bad)
-).flatmap(st.permutations)
+ROW = st.tuples(
+    st.sampled_from(IDS),
+    st.sampled_from(TIMES),
+    st.sampled_from(TOUCHPOINTS),
+    st.sampled_from(STAGES),
+    st.sampled_from(SCORES),
+)
+GOOD_ROW = st.tuples(
+    st.sampled_from(IDS[:4]),
+    st.sampled_from(TIMES[:3]),
+    st.sampled_from(TOUCHPOINTS[:6]),
+    st.just(""),
+    st.sampled_from(SCORES[:5]),
+)
+LOGS = (
+    st.lists(ROW, min_size=1, max_size=12)
+    .flatmap(lambda bad: st.lists(GOOD_ROW, min_size=2, max_size=12).map(lambda good: good + bad))
+    .flatmap(st.permutations)
+)
 
 
 @pytest.fixture(scope="module")
@@ -84,8 +110,9 @@ def score_outcome(bundle, path: Path):
             scores = cjml.score(bundle, path, recommend=False, drivers=False)
     except (SchemaError, InputFileError) as err:
         return "refused", first_line(err)
-    return "read", sorted(str(c) for c in scores.loc[scores["status"] != "no_events",
-                                                       "customer_id"])
+    return "read", sorted(
+        str(c) for c in scores.loc[scores["status"] != "no_events", "customer_id"]
+    )
 
 
 def read_events_rejects(path: Path) -> tuple[set[int], object]:
@@ -110,28 +137,31 @@ def read_events_rejects(path: Path) -> tuple[set[int], object]:
     return rejected, ("read", [])
 
 
-@settings(max_examples=15, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(rows=LOGS, with_stage=st.booleans())
-def test_read_events_and_score_accept_and_refuse_the_same_logs(tmp_path_factory, bundle,
-                                                               rows, with_stage):
+def test_read_events_and_score_accept_and_refuse_the_same_logs(
+    tmp_path_factory, bundle, rows, with_stage
+):
     path = write_log(tmp_path_factory.mktemp("log"), rows, with_stage)
     assert read_outcome(path) == score_outcome(bundle, path)
 
 
-@settings(max_examples=15, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(rows=LOGS, with_stage=st.booleans())
-def test_score_quarantines_exactly_the_rows_read_events_refuses(tmp_path_factory, bundle,
-                                                                rows, with_stage):
+def test_score_quarantines_exactly_the_rows_read_events_refuses(
+    tmp_path_factory, bundle, rows, with_stage
+):
     folder = tmp_path_factory.mktemp("log")
     path = write_log(folder, rows, with_stage)
     expected_rows, expected = read_events_rejects(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            scores = cjml.score(bundle, path, on_error="quarantine", recommend=False,
-                                drivers=False)
+            scores = cjml.score(bundle, path, on_error="quarantine", recommend=False, drivers=False)
     except SchemaError as err:
         assert expected == ("refused", first_line(err))
         return
@@ -143,8 +173,11 @@ def test_score_quarantines_exactly_the_rows_read_events_refuses(tmp_path_factory
 
 
 def test_validate_on_the_command_line_says_what_read_events_says(tmp_path, capsys):
-    path = write_log(tmp_path, [("1", "2024-01-01 09:00", "paid_ad", "", "3"),
-                                ("2", "soon", "email", "", "")], with_stage=False)
+    path = write_log(
+        tmp_path,
+        [("1", "2024-01-01 09:00", "paid_ad", "", "3"), ("2", "soon", "email", "", "")],
+        with_stage=False,
+    )
     with pytest.raises(SchemaError) as info:
         cjml.read_events(path)
     assert main(["validate", str(path)]) != 0
@@ -168,7 +201,9 @@ def test_build_with_rejects_sets_aside_rule_after_rule_and_keeps_the_rest():
     log, rejected = build_with_rejects(len(values), build, quarantine=True)
     assert log == [5, 7, 8]
     assert [(p.tolist(), c, why) for p, c, why in rejected] == [
-        ([1, 4], "amount", "negative"), ([3], "amount", "too big")]
+        ([1, 4], "amount", "negative"),
+        ([3], "amount", "too big"),
+    ]
     with pytest.raises(SchemaError, match="bad rows"):
         build_with_rejects(len(values), build, quarantine=False)
 

@@ -53,7 +53,8 @@ def _copy_bundle(source: Path, folder: Path) -> Path:
     target = folder / "model.cjml"
     for suffix in ("", ".manifest.json"):
         target.with_name(target.name + suffix).write_bytes(
-            source.with_name(source.name + suffix).read_bytes())
+            source.with_name(source.name + suffix).read_bytes()
+        )
     return target
 
 
@@ -81,10 +82,19 @@ def test_refuse_output_over_inputs_sees_through_paths(tmp_path, monkeypatch):
     folder = tmp_path / "logs"
     (folder / "2024").mkdir(parents=True)
     inputs = {"events file": "events.csv", "journey map": None, "rules file": {"budget": 1}}
-    for out in ("events.csv", str(events), "sub/../events.csv", "./events.csv", "link.csv",
-                "hard.csv"):
-        with pytest.raises(InputFileError, match=r"Refusing to write .* it is the events file "
-                                                 r"'events.csv' given as input.*even with --force"):
+    for out in (
+        "events.csv",
+        str(events),
+        "sub/../events.csv",
+        "./events.csv",
+        "link.csv",
+        "hard.csv",
+    ):
+        with pytest.raises(
+            InputFileError,
+            match=r"Refusing to write .* it is the events file "
+            r"'events.csv' given as input.*even with --force",
+        ):
             refuse_output_over_inputs(out, inputs)
     for out in ("logs/scores.csv", "logs/2024/x.csv", "logs"):
         with pytest.raises(InputFileError, match=r"inside the events folder 'logs'"):
@@ -96,8 +106,11 @@ def test_refuse_output_over_inputs_sees_through_paths(tmp_path, monkeypatch):
 
 def test_check_output_refuses_an_existing_folder_and_existing_files(tmp_path):
     (tmp_path / "out.csv").mkdir()
-    with pytest.raises(InputFileError, match=r"'.*out\.csv': it is an existing folder.*name a "
-                                             r"file"):
+    with pytest.raises(
+        InputFileError,
+        match=r"'.*out\.csv': it is an existing folder.*name a "
+        r"file",
+    ):
         check_output(tmp_path / "out.csv", force=True)
     (tmp_path / "old.csv").write_text("x")
     with pytest.raises(InputFileError, match="already exists and was left untouched.*--force"):
@@ -107,23 +120,73 @@ def test_check_output_refuses_an_existing_folder_and_existing_files(tmp_path):
         check_output(tmp_path / "x.txt", suffixes=(".csv",))
 
 
-@pytest.mark.parametrize("argv, victim", [
-    (["score", "{model}", "{events}", "--out", "{events}", "--force"], "events.csv"),
-    (["score", "{model}", "{events}", "--out", "{tmp}/sub/../events.csv", "--force"],
-     "events.csv"),
-    (["score", "{model}", "{events}", "--out", "{tmp}/list.csv", "--customers",
-      "{tmp}/list.csv", "--force"], "list.csv"),
-    (["score", "{model}", "{events}", "--out", "{tmp}/list.csv", "--on-error", "quarantine",
-      "--customers", "{tmp}/list.rejects.csv", "--force"], "list.rejects.csv"),
-    (["recommend", "{model}", "{events}", "--out", "{tmp}/hard.csv", "--force"], "events.csv"),
-    (["recommend", "{model}", "{events}", "--out", "{tmp}/list.csv", "--customers",
-      "{tmp}/list.csv", "--force"], "list.csv"),
-    (["features", "{events}", "--out", "{tmp}/link.csv", "--force"], "events.csv"),
-    (["journey-map", "{events}", "--out", "{events}", "--force"], "events.csv"),
-    (["train", "{events}", "--out", "{events}", "--force"], "events.csv"),
-    (["train", "{events}", "--out", "{tmp}/model.cjml", "--map", "{tmp}/model.cjml",
-      "--force"], "model.cjml"),
-])
+@pytest.mark.parametrize(
+    "argv, victim",
+    [
+        (["score", "{model}", "{events}", "--out", "{events}", "--force"], "events.csv"),
+        (
+            ["score", "{model}", "{events}", "--out", "{tmp}/sub/../events.csv", "--force"],
+            "events.csv",
+        ),
+        (
+            [
+                "score",
+                "{model}",
+                "{events}",
+                "--out",
+                "{tmp}/list.csv",
+                "--customers",
+                "{tmp}/list.csv",
+                "--force",
+            ],
+            "list.csv",
+        ),
+        (
+            [
+                "score",
+                "{model}",
+                "{events}",
+                "--out",
+                "{tmp}/list.csv",
+                "--on-error",
+                "quarantine",
+                "--customers",
+                "{tmp}/list.rejects.csv",
+                "--force",
+            ],
+            "list.rejects.csv",
+        ),
+        (["recommend", "{model}", "{events}", "--out", "{tmp}/hard.csv", "--force"], "events.csv"),
+        (
+            [
+                "recommend",
+                "{model}",
+                "{events}",
+                "--out",
+                "{tmp}/list.csv",
+                "--customers",
+                "{tmp}/list.csv",
+                "--force",
+            ],
+            "list.csv",
+        ),
+        (["features", "{events}", "--out", "{tmp}/link.csv", "--force"], "events.csv"),
+        (["journey-map", "{events}", "--out", "{events}", "--force"], "events.csv"),
+        (["train", "{events}", "--out", "{events}", "--force"], "events.csv"),
+        (
+            [
+                "train",
+                "{events}",
+                "--out",
+                "{tmp}/model.cjml",
+                "--map",
+                "{tmp}/model.cjml",
+                "--force",
+            ],
+            "model.cjml",
+        ),
+    ],
+)
 def test_no_command_writes_over_its_inputs_even_with_force(tmp_path, capsys, argv, victim):
     (tmp_path / "sub").mkdir()
     events = tmp_path / "events.csv"
@@ -152,8 +215,9 @@ def test_score_api_refuses_its_inputs_and_an_input_folder(tmp_path, bundle_path,
         cjml.score(bundle, folder, out=folder / "scores.parquet", force=True)
     named_csv = tmp_path / "model.csv"  # a bundle may have any name
     for suffix in ("", ".manifest.json"):
-        (tmp_path / f"model.csv{suffix}").write_bytes((tmp_path / f"model.cjml{suffix}")
-                                                      .read_bytes())
+        (tmp_path / f"model.csv{suffix}").write_bytes(
+            (tmp_path / f"model.cjml{suffix}").read_bytes()
+        )
     with pytest.raises(InputFileError, match=r"it is the bundle .*model\.csv"):
         cjml.score(named_csv, folder, out=named_csv, force=True)
     with pytest.raises(InputFileError, match=r"it is the rules file"):
@@ -161,8 +225,15 @@ def test_score_api_refuses_its_inputs_and_an_input_folder(tmp_path, bundle_path,
         rules.write_text("budget = 1.0\n")
         cjml.score(bundle, folder, out=rules, rules=rules, force=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        ["events", "model.cjml", "model.cjml.manifest.json", "model.csv",
-         "model.csv.manifest.json", "rules.csv"])
+        [
+            "events",
+            "model.cjml",
+            "model.cjml.manifest.json",
+            "model.csv",
+            "model.csv.manifest.json",
+            "rules.csv",
+        ]
+    )
 
 
 def test_an_existing_folder_as_out_is_refused_before_any_work(tmp_path, capsys, monkeypatch):
@@ -176,20 +247,19 @@ def test_an_existing_folder_as_out_is_refused_before_any_work(tmp_path, capsys, 
 
     monkeypatch.setattr(cjml.ModelBundle, "load", no_work)
     monkeypatch.setattr(cjml, "read_events", no_work)
-    for argv in (["score", tmp_path / "model.cjml", events, "--out", tmp_path / "scores.csv"],
-                 ["score", tmp_path / "model.cjml", events, "--out", tmp_path / "scores.csv",
-                  "--force"],
-                 ["recommend", tmp_path / "model.cjml", events, "--out",
-                  tmp_path / "scores.csv", "--force"],
-                 ["features", events, "--out", tmp_path / "scores.csv", "--force"],
-                 ["journey-map", events, "--out", tmp_path / "scores.csv", "--force"],
-                 ["generate", "--customers", "5", "--out", tmp_path / "scores.csv", "--force"]):
+    for argv in (
+        ["score", tmp_path / "model.cjml", events, "--out", tmp_path / "scores.csv"],
+        ["score", tmp_path / "model.cjml", events, "--out", tmp_path / "scores.csv", "--force"],
+        ["recommend", tmp_path / "model.cjml", events, "--out", tmp_path / "scores.csv", "--force"],
+        ["features", events, "--out", tmp_path / "scores.csv", "--force"],
+        ["journey-map", events, "--out", tmp_path / "scores.csv", "--force"],
+        ["generate", "--customers", "5", "--out", tmp_path / "scores.csv", "--force"],
+    ):
         code, _, err = run(capsys, *argv)
         assert code == 1, argv
         assert "it is an existing folder" in err and "scores.csv" in err, err
         assert "Errno" not in err
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["events.csv", "model.cjml",
-                                                          "scores.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["events.csv", "model.cjml", "scores.csv"]
 
 
 def test_demo_does_not_replace_earlier_outputs_without_force(tmp_path, capsys, monkeypatch):
@@ -216,9 +286,16 @@ def test_panel_export_refuses_the_panel_inputs(tmp_path):
     from cjml.panel import ActionBook
 
     book = ActionBook(user="lan")
-    book.approve(pd.DataFrame({"customer_id": [1], "churn_risk": [0.6],
-                               "recommended_touchpoint": ["email"],
-                               "expected_risk_reduction": [0.04]}))
+    book.approve(
+        pd.DataFrame(
+            {
+                "customer_id": [1],
+                "churn_risk": [0.6],
+                "recommended_touchpoint": ["email"],
+                "expected_risk_reduction": [0.04],
+            }
+        )
+    )
     scores = tmp_path / "scores.csv"
     scores.write_text("customer_id\n1\n")
     with pytest.raises(InputFileError, match=r"it is the scores .*scores\.csv"):
@@ -246,29 +323,33 @@ def test_panel_data_remembers_its_input_files(tmp_path, bundle_path, events):
 # =========================================================================== the CSV writer
 def _rows(raw: bytes) -> list[list[str]]:
     assert raw.startswith(BOM)
-    return list(csv.reader(io.StringIO(raw[len(BOM):].decode("utf-8"), newline="")))
+    return list(csv.reader(io.StringIO(raw[len(BOM) :].decode("utf-8"), newline="")))
 
 
-risky_text = st.builds(lambda spaces, first, rest: spaces + first + rest,
-                       st.sampled_from(["", " ", "   ", "\u3000"]),
-                       st.sampled_from(FORMULA_PREFIXES), st.text(max_size=12))
+risky_text = st.builds(
+    lambda spaces, first, rest: spaces + first + rest,
+    st.sampled_from(["", " ", "   ", "\u3000"]),
+    st.sampled_from(FORMULA_PREFIXES),
+    st.text(max_size=12),
+)
 
 
 @settings(max_examples=60, deadline=None)
-@given(cells=st.lists(st.one_of(risky_text, st.text(max_size=12)), min_size=1, max_size=8),
-       numbers=st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=8,
-                        max_size=8))
-def test_every_risky_text_cell_is_escaped_and_numbers_are_unchanged(tmp_path_factory, cells,
-                                                                     numbers):
+@given(
+    cells=st.lists(st.one_of(risky_text, st.text(max_size=12)), min_size=1, max_size=8),
+    numbers=st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=8, max_size=8),
+)
+def test_every_risky_text_cell_is_escaped_and_numbers_are_unchanged(
+    tmp_path_factory, cells, numbers
+):
     path = tmp_path_factory.mktemp("csv") / "out.csv"
-    frame = pd.DataFrame({"text": cells, "number": numbers[:len(cells)]})
+    frame = pd.DataFrame({"text": cells, "number": numbers[: len(cells)]})
     write_csv(frame, path)
     rows = _rows(path.read_bytes())
     assert rows[0] == ["text", "number"]
     for cell, number, row in zip(cells, numbers, rows[1:], strict=False):
         written = row[0]
-        if cell.lstrip(" \u00a0\u3000")[:1] in FORMULA_PREFIXES and cell.lstrip(
-                " \u00a0\u3000"):
+        if cell.lstrip(" \u00a0\u3000")[:1] in FORMULA_PREFIXES and cell.lstrip(" \u00a0\u3000"):
             assert written == "'" + cell
         else:
             assert written == cell
@@ -276,16 +357,27 @@ def test_every_risky_text_cell_is_escaped_and_numbers_are_unchanged(tmp_path_fac
 
 
 def test_the_writer_streams_frames_and_arrow_tables_to_the_same_file(tmp_path):
-    frame = pd.DataFrame({"customer_id": ["=1+1", "c2", "-3", "\uff20x"],
-                          "risk": [-0.5, 0.25, np.nan, 1.0],
-                          "band": pd.Categorical(["+high", "low", None, "low"]),
-                          "uncertain": [True, False, None, True]})
+    frame = pd.DataFrame(
+        {
+            "customer_id": ["=1+1", "c2", "-3", "\uff20x"],
+            "risk": [-0.5, 0.25, np.nan, 1.0],
+            "band": pd.Categorical(["+high", "low", None, "low"]),
+            "uncertain": [True, False, None, True],
+        }
+    )
     whole = write_csv(frame, tmp_path / "whole.csv")
-    pieces = write_csv(iter([frame.iloc[:1], frame.iloc[1:3], frame.iloc[3:]]),
-                       tmp_path / "pieces.csv")
-    arrow = write_csv(iter([pa.Table.from_pandas(frame.iloc[:2], preserve_index=False),
-                            pa.Table.from_pandas(frame.iloc[2:], preserve_index=False)]),
-                      tmp_path / "arrow.csv")
+    pieces = write_csv(
+        iter([frame.iloc[:1], frame.iloc[1:3], frame.iloc[3:]]), tmp_path / "pieces.csv"
+    )
+    arrow = write_csv(
+        iter(
+            [
+                pa.Table.from_pandas(frame.iloc[:2], preserve_index=False),
+                pa.Table.from_pandas(frame.iloc[2:], preserve_index=False),
+            ]
+        ),
+        tmp_path / "arrow.csv",
+    )
     assert whole.read_bytes() == pieces.read_bytes() == arrow.read_bytes()
     rows = _rows(whole.read_bytes())
     assert [r[0] for r in rows[1:]] == ["'=1+1", "c2", "'-3", "'\uff20x"]
@@ -305,8 +397,11 @@ def test_the_writer_is_atomic_and_names_the_file_when_the_disk_is_full(tmp_path,
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(CsvStream, "write", full)
-    with pytest.raises(WriteError, match=r"No space left on the disk while writing "
-                                         r"'.*actions\.csv'") as caught:
+    with pytest.raises(
+        WriteError,
+        match=r"No space left on the disk while writing "
+        r"'.*actions\.csv'",
+    ) as caught:
         write_csv(pd.DataFrame({"a": ["new"]}), path, force=True)
     assert caught.value.errno == errno.ENOSPC
     assert path.read_bytes() == before
@@ -317,9 +412,11 @@ def test_the_writer_is_atomic_and_names_the_file_when_the_disk_is_full(tmp_path,
 def test_written_tables_follow_the_umask(tmp_path, mask):
     old = os.umask(mask)
     try:
-        paths = [write_csv(pd.DataFrame({"a": [1]}), tmp_path / "a.csv"),
-                 write_table(pd.DataFrame({"a": [1]}), tmp_path / "a.parquet"),
-                 write_table(pd.DataFrame({"a": [1]}), tmp_path / "b.csv")]
+        paths = [
+            write_csv(pd.DataFrame({"a": [1]}), tmp_path / "a.csv"),
+            write_table(pd.DataFrame({"a": [1]}), tmp_path / "a.parquet"),
+            write_table(pd.DataFrame({"a": [1]}), tmp_path / "b.csv"),
+        ]
     finally:
         os.umask(old)
     for path in paths:
@@ -334,8 +431,9 @@ def risky_events(tmp_path_factory, events):
     frame = events.copy()
     frame["customer_id"] = frame["customer_id"].map(lambda c: f"c{c:05d}")
     ids = frame["customer_id"].unique()
-    for risky, plain in zip(["=1+1", "+cmd|' /C notepad'!A0", "@SUM(A1)", " -2", "\uff1dx"],
-                            ids[-5:], strict=True):
+    for risky, plain in zip(
+        ["=1+1", "+cmd|' /C notepad'!A0", "@SUM(A1)", " -2", "\uff1dx"], ids[-5:], strict=True
+    ):
         frame.loc[frame["customer_id"] == plain, "customer_id"] = risky
     path = folder / "events.csv"
     frame.to_csv(path, index=False)
@@ -343,14 +441,17 @@ def risky_events(tmp_path_factory, events):
 
 
 @pytest.mark.parametrize("mask", [0o077, 0o022])
-def test_score_recommend_features_and_journey_map_files(tmp_path, capsys, bundle_path,
-                                                        risky_events, mask):
+def test_score_recommend_features_and_journey_map_files(
+    tmp_path, capsys, bundle_path, risky_events, mask
+):
     bundle = _copy_bundle(bundle_path, tmp_path)
-    outputs = {"scores.csv": ["score", bundle, risky_events, "--quiet"],
-               "scores.parquet": ["score", bundle, risky_events, "--quiet"],
-               "actions.csv": ["recommend", bundle, risky_events, "--all"],
-               "features.csv": ["features", risky_events],
-               "map.csv": ["journey-map", risky_events]}
+    outputs = {
+        "scores.csv": ["score", bundle, risky_events, "--quiet"],
+        "scores.parquet": ["score", bundle, risky_events, "--quiet"],
+        "actions.csv": ["recommend", bundle, risky_events, "--all"],
+        "features.csv": ["features", risky_events],
+        "map.csv": ["journey-map", risky_events],
+    }
     old = os.umask(mask)
     try:
         for name, argv in outputs.items():
@@ -372,12 +473,17 @@ def test_score_recommend_features_and_journey_map_files(tmp_path, capsys, bundle
     assert {"'=1+1", "'+cmd|' /C notepad'!A0", "'@SUM(A1)", "' -2", "'\uff1dx"} <= set(ids)
     assert [_unescape(i) for i in ids] == from_parquet["customer_id"].tolist()
     for column in ("churn_risk", "next_stage_proba", "expected_risk_reduction"):
-        np.testing.assert_array_equal(from_csv[column].to_numpy(dtype=float),
-                                      from_parquet[column].to_numpy(dtype=float))
+        np.testing.assert_array_equal(
+            from_csv[column].to_numpy(dtype=float), from_parquet[column].to_numpy(dtype=float)
+        )
     for column in ("risk_band", "status", "next_stage"):
-        assert from_csv[column].astype(object).where(from_csv[column].notna(), None).tolist() \
-            == from_parquet[column].astype(object).where(from_parquet[column].notna(),
-                                                         None).tolist()
+        assert (
+            from_csv[column].astype(object).where(from_csv[column].notna(), None).tolist()
+            == from_parquet[column]
+            .astype(object)
+            .where(from_parquet[column].notna(), None)
+            .tolist()
+        )
     actions = pd.read_csv(tmp_path / "actions.csv", encoding="utf-8-sig")
     assert "'=1+1" in set(actions["customer_id"])
     assert pd.api.types.is_float_dtype(actions["expected_risk_reduction"])
@@ -385,12 +491,22 @@ def test_score_recommend_features_and_journey_map_files(tmp_path, capsys, bundle
 
 # =========================================================================== scoring runs
 def test_disk_full_while_writing_the_output_keeps_the_chunks_for_resume(
-        tmp_path, capsys, monkeypatch, bundle_path, events):
+    tmp_path, capsys, monkeypatch, bundle_path, events
+):
     bundle = _copy_bundle(bundle_path, tmp_path)
     path = tmp_path / "events.parquet"
     events.to_parquet(path, index=False)
-    argv = ["score", bundle, path, "--out", tmp_path / "scores.csv", "--chunk-events", "8000",
-            "--no-recommend", "--quiet"]
+    argv = [
+        "score",
+        bundle,
+        path,
+        "--out",
+        tmp_path / "scores.csv",
+        "--chunk-events",
+        "8000",
+        "--no-recommend",
+        "--quiet",
+    ]
 
     def full(self, table):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -428,23 +544,28 @@ def test_disk_full_while_writing_a_chunk(tmp_path, monkeypatch, bundle_path, eve
 
     monkeypatch.setattr(cjml.scoring._run, "_write_atomic", full_on_second)
     out = tmp_path / "scores.parquet"
-    with pytest.raises(WriteError, match=r"No space left on the disk while writing "
-                                         r"'.*part-\d+\.parquet'.*1 finished chunk.*--resume"):
+    with pytest.raises(
+        WriteError,
+        match=r"No space left on the disk while writing "
+        r"'.*part-\d+\.parquet'.*1 finished chunk.*--resume",
+    ):
         cjml.score(bundle_path, path, out=out, chunk_events=8000, recommend=False, n_jobs=1)
     assert (tmp_path / ".scores.parquet.cjml-run").exists()
     # the first chunk failing: nothing to resume from, nothing left behind
     calls.clear()
     calls.append("pretend one was written")
     with pytest.raises(WriteError, match="No space left on the disk") as caught:
-        cjml.score(bundle_path, path, out=out, chunk_events=8000, recommend=False, n_jobs=1,
-                   force=True)
+        cjml.score(
+            bundle_path, path, out=out, chunk_events=8000, recommend=False, n_jobs=1, force=True
+        )
     assert "--resume" not in str(caught.value)
     assert not (tmp_path / ".scores.parquet.cjml-run").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["events.parquet"]
 
 
-def test_a_failed_run_that_finished_no_chunk_leaves_no_run_folder(tmp_path, monkeypatch,
-                                                                  bundle_path, events):
+def test_a_failed_run_that_finished_no_chunk_leaves_no_run_folder(
+    tmp_path, monkeypatch, bundle_path, events
+):
     path = tmp_path / "events.parquet"
     events.to_parquet(path, index=False)
 
@@ -453,8 +574,7 @@ def test_a_failed_run_that_finished_no_chunk_leaves_no_run_folder(tmp_path, monk
 
     monkeypatch.setattr(cjml.scoring._local, "_score_partition", broken)
     with pytest.raises(RuntimeError):
-        cjml.score(bundle_path, path, out=tmp_path / "scores.parquet", recommend=False,
-                   n_jobs=1)
+        cjml.score(bundle_path, path, out=tmp_path / "scores.parquet", recommend=False, n_jobs=1)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["events.parquet"]
 
 
@@ -473,7 +593,8 @@ def test_resume_refusal_names_only_what_changed(tmp_path, monkeypatch, bundle_pa
     assert "different input events" in message
     assert "options (" not in message and "bands" not in message  # unchanged: not listed
     with pytest.raises(cjml.BundleError) as caught:
-        cjml.score(bundle_path, path, out=out, recommend=False, chunk_events=8000, top_k=2,
-                   resume=True)
+        cjml.score(
+            bundle_path, path, out=out, recommend=False, chunk_events=8000, top_k=2, resume=True
+        )
     assert "top_k: 1 then, 2 now" in str(caught.value)
     assert "bands" not in str(caught.value)

@@ -43,31 +43,59 @@ BOM = b"\xef\xbb\xbf"
 # ============================================================================ fixtures
 def _events() -> pd.DataFrame:
     """Three customers; customer 2 buys, customer 3 has an event after the cutoff."""
-    return pd.DataFrame({
-        "customer_id": [1, 1, 1, 2, 2, 2, 3, 3],
-        "timestamp": ["2024-01-01", "2024-01-05", "2024-01-20", "2024-01-02", "2024-01-03",
-                      "2024-01-10", "2024-01-04", "2024-02-01"],
-        "touchpoint": ["paid_ad", "website_visit", "email", "paid_ad", "website_visit",
-                       "purchase", "paid_ad", "website_visit"],
-        "satisfaction": [None, None, None, None, None, 2.0, None, None],
-        "amount": [None, None, None, None, None, 49.5, None, None],
-        "segment": ["deal_seeker", "deal_seeker", "regular", "regular", "regular", "regular",
-                    "business", "business"],
-    })
+    return pd.DataFrame(
+        {
+            "customer_id": [1, 1, 1, 2, 2, 2, 3, 3],
+            "timestamp": [
+                "2024-01-01",
+                "2024-01-05",
+                "2024-01-20",
+                "2024-01-02",
+                "2024-01-03",
+                "2024-01-10",
+                "2024-01-04",
+                "2024-02-01",
+            ],
+            "touchpoint": [
+                "paid_ad",
+                "website_visit",
+                "email",
+                "paid_ad",
+                "website_visit",
+                "purchase",
+                "paid_ad",
+                "website_visit",
+            ],
+            "satisfaction": [None, None, None, None, None, 2.0, None, None],
+            "amount": [None, None, None, None, None, 49.5, None, None],
+            "segment": [
+                "deal_seeker",
+                "deal_seeker",
+                "regular",
+                "regular",
+                "regular",
+                "regular",
+                "business",
+                "business",
+            ],
+        }
+    )
 
 
 def _scores() -> pd.DataFrame:
-    return pd.DataFrame({
-        "customer_id": [1, 2, 3, 4],
-        "churn_risk": [0.9, 0.1, 0.6, np.nan],
-        "risk_band": ["very high", "low", "high", None],
-        "next_stage": ["dropped", "retention", "dropped", None],
-        "next_stage_proba": [0.9, 0.7, 0.6, np.nan],
-        "top_drivers": ["no contact for 41 days", "", "segment: business", None],
-        "recommended_touchpoint": ["email", None, "live_chat", None],
-        "expected_risk_reduction": [0.02, np.nan, 0.05, np.nan],
-        "status": ["scored", "scored", "scored", "no_events"],
-    })
+    return pd.DataFrame(
+        {
+            "customer_id": [1, 2, 3, 4],
+            "churn_risk": [0.9, 0.1, 0.6, np.nan],
+            "risk_band": ["very high", "low", "high", None],
+            "next_stage": ["dropped", "retention", "dropped", None],
+            "next_stage_proba": [0.9, 0.7, 0.6, np.nan],
+            "top_drivers": ["no contact for 41 days", "", "segment: business", None],
+            "recommended_touchpoint": ["email", None, "live_chat", None],
+            "expected_risk_reduction": [0.02, np.nan, 0.05, np.nan],
+            "status": ["scored", "scored", "scored", "no_events"],
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -104,14 +132,29 @@ def _cells(row_html: str) -> list[str]:
     import html
     import re
 
-    return [html.unescape(re.sub("<[^>]+>", "", c))
-            for c in re.findall(r"<div>(.*?)</div>(?=<div>|</div>$)", row_html)]
+    return [
+        html.unescape(re.sub("<[^>]+>", "", c))
+        for c in re.findall(r"<div>(.*?)</div>(?=<div>|</div>$)", row_html)
+    ]
 
 
 # ============================================================================ CSV safety
-@pytest.mark.parametrize("value", ["=1+1", "+1", "-1+2", "@SUM(A1)", "\tx", "\rx",
-                                   "\uff1dcmd", "=HYPERLINK(\"http://evil\")", " =1",
-                                   "   +cmd", "\u3000\uff0bx"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "=1+1",
+        "+1",
+        "-1+2",
+        "@SUM(A1)",
+        "\tx",
+        "\rx",
+        "\uff1dcmd",
+        '=HYPERLINK("http://evil")',
+        " =1",
+        "   +cmd",
+        "\u3000\uff0bx",
+    ],
+)
 def test_escape_formula_escapes_risky_text(value):
     assert escape_formula(value) == "'" + value
 
@@ -122,23 +165,24 @@ def test_escape_formula_leaves_safe_values(value):
 
 
 def test_write_csv_escapes_has_bom_and_keeps_numbers(tmp_path):
-    frame = pd.DataFrame({
-        "customer_id": ["=cmd|' /C calc'!A0", "c2", "-3", "Nguyễn Thị Ánh"],
-        "touchpoint": ["email", "@live_chat", "+x", "tab\tinside"],
-        "expected_risk_reduction": [-0.012, 0.5, np.nan, 1e-5],
-        "reason": ["ok, with a comma", "\tleading tab", "line\nbreak", "\r"],
-    })
+    frame = pd.DataFrame(
+        {
+            "customer_id": ["=cmd|' /C calc'!A0", "c2", "-3", "Nguyễn Thị Ánh"],
+            "touchpoint": ["email", "@live_chat", "+x", "tab\tinside"],
+            "expected_risk_reduction": [-0.012, 0.5, np.nan, 1e-5],
+            "reason": ["ok, with a comma", "\tleading tab", "line\nbreak", "\r"],
+        }
+    )
     path = write_csv(frame, tmp_path / "out.csv")
     raw = path.read_bytes()
     assert raw.startswith(BOM)
     assert b"\r\n" in raw
-    rows = list(csv.reader(io.StringIO(raw[len(BOM):].decode("utf-8"), newline="")))
+    rows = list(csv.reader(io.StringIO(raw[len(BOM) :].decode("utf-8"), newline="")))
     assert rows[0] == ["customer_id", "touchpoint", "expected_risk_reduction", "reason"]
     assert [r[0] for r in rows[1:]] == ["'=cmd|' /C calc'!A0", "c2", "'-3", "Nguyễn Thị Ánh"]
     assert [r[1] for r in rows[1:]] == ["email", "'@live_chat", "'+x", "tab\tinside"]
     assert [r[2] for r in rows[1:]] == ["-0.012", "0.5", "", "0.00001"]  # numbers stay numbers
-    assert [r[3] for r in rows[1:]] == ["ok, with a comma", "'\tleading tab", "line\nbreak",
-                                        "'\r"]
+    assert [r[3] for r in rows[1:]] == ["ok, with a comma", "'\tleading tab", "line\nbreak", "'\r"]
     back = pd.read_csv(path, encoding="utf-8-sig")
     assert back["customer_id"].iloc[3] == "Nguyễn Thị Ánh"
 
@@ -187,8 +231,7 @@ def test_write_csv_checks_suffix_and_bom_option(tmp_path):
 def test_customer_table_keeps_scored_customers_with_stage_and_segment(table):
     assert table["customer_id"].tolist() == [1, 2, 3]  # 4 has no events: not scored
     # stage and segment of the last event at or before the cutoff (25 Jan)
-    assert table["stage"].astype(object).tolist() == ["consideration", "conversion",
-                                                      "awareness"]
+    assert table["stage"].astype(object).tolist() == ["consideration", "conversion", "awareness"]
     assert table["segment"].astype(object).tolist() == ["regular", "regular", "business"]
     assert list(table["risk_band"].cat.categories) == ["low", "high", "very high"]
     assert table.attrs["segment_col"] == "segment"
@@ -202,13 +245,18 @@ def test_customer_table_errors():
 
 
 def test_filter_customers(table):
-    assert filter_customers(table, risk_band=["high", "very high"]).tolist() == [True, False,
-                                                                                 True]
+    assert filter_customers(table, risk_band=["high", "very high"]).tolist() == [True, False, True]
     assert filter_customers(table, stage="awareness", segment="business").tolist() == [
-        False, False, True]
+        False,
+        False,
+        True,
+    ]
     assert filter_customers(table, touchpoint=NO_TOUCHPOINT).tolist() == [False, True, False]
-    assert filter_customers(table, touchpoint=["email", "live_chat"]).tolist() == [True, False,
-                                                                                   True]
+    assert filter_customers(table, touchpoint=["email", "live_chat"]).tolist() == [
+        True,
+        False,
+        True,
+    ]
     assert filter_customers(table).all()
     with pytest.raises(PanelError, match="Did you mean 'very high'"):
         filter_customers(table, risk_band="very hihg")
@@ -223,10 +271,17 @@ def test_sort_customers_puts_missing_last_and_keeps_ties(table):
     assert sort_customers(table, "expected_risk_reduction", ascending=True).tolist() == [0, 2, 1]
     assert sort_customers(table, "stage").tolist() == [2, 0, 1]
     assert sort_customers(table, "segment").tolist() == [2, 0, 1]
-    tied = customer_table(pd.DataFrame({
-        "customer_id": ["b", "a", "c"], "churn_risk": [0.5, 0.5, 0.7],
-        "risk_band": ["high"] * 3, "recommended_touchpoint": [None] * 3,
-        "expected_risk_reduction": [np.nan] * 3}))
+    tied = customer_table(
+        pd.DataFrame(
+            {
+                "customer_id": ["b", "a", "c"],
+                "churn_risk": [0.5, 0.5, 0.7],
+                "risk_band": ["high"] * 3,
+                "recommended_touchpoint": [None] * 3,
+                "expected_risk_reduction": [np.nan] * 3,
+            }
+        )
+    )
     assert sort_customers(tied).tolist() == [2, 0, 1]  # ties keep the table order
     assert sort_customers(tied, "customer_id").tolist() == [1, 0, 2]
     with pytest.raises(PanelError, match="Did you mean 'churn_risk'"):
@@ -248,20 +303,24 @@ def test_customer_list_matches_plain_pandas():
     n = 5000
     bands = np.array(["low", "medium", "high", "very high"])
     tps = np.array(["email", "live_chat", "consultation", None], dtype=object)
-    scores = pd.DataFrame({
-        "customer_id": np.arange(n), "churn_risk": rng.random(n).round(2),
-        "risk_band": bands[rng.integers(0, 4, n)],
-        "recommended_touchpoint": tps[rng.integers(0, 4, n)],
-        "expected_risk_reduction": rng.random(n) / 10,
-        "stage": np.array(["awareness", "retention"])[rng.integers(0, 2, n)],
-    })
+    scores = pd.DataFrame(
+        {
+            "customer_id": np.arange(n),
+            "churn_risk": rng.random(n).round(2),
+            "risk_band": bands[rng.integers(0, 4, n)],
+            "recommended_touchpoint": tps[rng.integers(0, 4, n)],
+            "expected_risk_reduction": rng.random(n) / 10,
+            "stage": np.array(["awareness", "retention"])[rng.integers(0, 2, n)],
+        }
+    )
     scores.loc[scores["recommended_touchpoint"].isna(), "expected_risk_reduction"] = np.nan
     table = customer_table(scores.sample(frac=1, random_state=1).reset_index(drop=True))
     lst = CustomerList(table)
     page = lst.query(risk_band=["high", "very high"], touchpoint="email", page=2, page_size=20)
-    expected = (table[table["risk_band"].isin(["high", "very high"])
-                      & (table["recommended_touchpoint"] == "email")]
-                .sort_values("churn_risk", ascending=False, kind="stable"))
+    expected = table[
+        table["risk_band"].isin(["high", "very high"])
+        & (table["recommended_touchpoint"] == "email")
+    ].sort_values("churn_risk", ascending=False, kind="stable")
     assert page.n_matching == len(expected)
     assert page.rows["customer_id"].tolist() == expected["customer_id"].iloc[40:60].tolist()
     assert page.caption().startswith(f"Customers 41\u201360 of {len(expected):,} matching")
@@ -269,11 +328,16 @@ def test_customer_list_matches_plain_pandas():
     red = by_red["expected_risk_reduction"].to_numpy()
     k = int(np.isfinite(red).sum())
     assert (np.diff(red[:k]) <= 0).all() and np.isnan(red[k:]).all()
-    empty = lst.query(risk_band="low", stage="awareness", touchpoint="consultation",
-                      segment=None, page=0)
-    assert empty.n_matching == len(table[(table["risk_band"] == "low")
-                                         & (table["stage"] == "awareness")
-                                         & (table["recommended_touchpoint"] == "consultation")])
+    empty = lst.query(
+        risk_band="low", stage="awareness", touchpoint="consultation", segment=None, page=0
+    )
+    assert empty.n_matching == len(
+        table[
+            (table["risk_band"] == "low")
+            & (table["stage"] == "awareness")
+            & (table["recommended_touchpoint"] == "consultation")
+        ]
+    )
     assert lst.options()["touchpoint"][-1] == NO_TOUCHPOINT
 
 
@@ -308,12 +372,12 @@ def test_timeline_data(small_log):
 
 def test_plot_timeline_draws_every_event(small_log):
     tl = timeline_data(small_log, 2)
-    ax = plot_timeline(tl, stages=small_log.journey_map.stages, cutoff=pd.Timestamp(
-        "2024-01-25", tz="UTC"))
+    ax = plot_timeline(
+        tl, stages=small_log.journey_map.stages, cutoff=pd.Timestamp("2024-01-25", tz="UTC")
+    )
     n_points = sum(len(c.get_offsets()) for c in ax.collections)
     assert n_points == len(tl)
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["Paid ad", "Website visit",
-                                                           "Purchase"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["Paid ad", "Website visit", "Purchase"]
     assert any(t.get_text() == "CSAT 2" for t in ax.texts)
 
 
@@ -341,8 +405,9 @@ def test_what_if_is_the_recommenders_effect(sample_data):
         assert w.expected_risk == pytest.approx(mine.loc[tp, "expected_risk"], abs=1e-12)
         assert w.baseline_risk - w.expected_risk == pytest.approx(w.risk_reduction)
     best = what_if(p, p.recommendations["touchpoint"].iloc[0])
-    assert best.risk_reduction == pytest.approx(table.loc[table["customer_id"] == cid,
-                                                          "expected_risk_reduction"].iloc[0])
+    assert best.risk_reduction == pytest.approx(
+        table.loc[table["customer_id"] == cid, "expected_risk_reduction"].iloc[0]
+    )
     assert "lower" in best.text()
     with pytest.raises(PanelError, match="not an eligible touchpoint"):
         what_if(p, "billboard")
@@ -357,17 +422,37 @@ def test_action_book_latest_decision_wins(table):
     book = ActionBook(user="lan", clock=_clock)
     assert book.approve(table) == 2  # customer 2 has no recommendation
     assert book.skip([1]) == 1
-    assert book.override(3, "consultation", expected_risk_reduction=0.03, baseline_risk=0.6,
-                         note="called last week") == 1
+    assert (
+        book.override(
+            3,
+            "consultation",
+            expected_risk_reduction=0.03,
+            baseline_risk=0.6,
+            note="called last week",
+        )
+        == 1
+    )
     assert book.counts() == {"approved": 0, "overridden": 1, "skipped": 1}
     approved = book.approved()
-    assert approved.columns.tolist() == ["customer_id", "touchpoint", "expected_risk_reduction",
-                                         "reason", "approved_by", "approved_at", "decision"]
+    assert approved.columns.tolist() == [
+        "customer_id",
+        "touchpoint",
+        "expected_risk_reduction",
+        "reason",
+        "approved_by",
+        "approved_at",
+        "decision",
+    ]
     row = approved.iloc[0]
-    assert (row["customer_id"], row["touchpoint"], row["decision"]) == (3, "consultation",
-                                                                        "overridden")
-    assert row["reason"] == ("Consultation is expected to lower the drop-off risk from 60.0% "
-                             "to 57.0% (3.0 points) (override); called last week")
+    assert (row["customer_id"], row["touchpoint"], row["decision"]) == (
+        3,
+        "consultation",
+        "overridden",
+    )
+    assert row["reason"] == (
+        "Consultation is expected to lower the drop-off risk from 60.0% "
+        "to 57.0% (3.0 points) (override); called last week"
+    )
     assert row["approved_at"] == "2024-09-01T08:30:00Z"
     assert book.decisions([1, 2, 3]).tolist() == ["skipped", None, "overridden"]
     assert book.reset([1, 3]) == 2
@@ -384,13 +469,15 @@ def test_action_book_export(tmp_path, table):
     path = book.export_csv(tmp_path / "a.csv")
     raw = path.read_bytes()
     assert raw.startswith(BOM)
-    rows = list(csv.DictReader(io.StringIO(raw[len(BOM):].decode(), newline="")))
+    rows = list(csv.DictReader(io.StringIO(raw[len(BOM) :].decode(), newline="")))
     assert [r["customer_id"] for r in rows] == ["1", "3"]
     assert rows[0]["touchpoint"] == "email"
     assert float(rows[0]["expected_risk_reduction"]) == pytest.approx(0.02)
     assert rows[0]["approved_by"] == "'=cmd|' /C calc'!A0"
-    assert rows[0]["reason"] == ("Email is expected to lower the drop-off risk from 90.0% to "
-                                 "88.0% (2.0 points); + campaign Q3")
+    assert rows[0]["reason"] == (
+        "Email is expected to lower the drop-off risk from 90.0% to "
+        "88.0% (2.0 points); + campaign Q3"
+    )
     with pytest.raises(InputFileError, match="already exists"):
         book.export_csv(tmp_path / "a.csv")
     book.export_csv(tmp_path / "a.csv", force=True)
@@ -398,9 +485,14 @@ def test_action_book_export(tmp_path, table):
 
 def test_action_book_bulk_is_vectorised():
     n = 200_000
-    rows = pd.DataFrame({"customer_id": np.arange(n), "churn_risk": np.full(n, 0.5),
-                         "recommended_touchpoint": np.full(n, "email", dtype=object),
-                         "expected_risk_reduction": np.full(n, 0.01)})
+    rows = pd.DataFrame(
+        {
+            "customer_id": np.arange(n),
+            "churn_risk": np.full(n, 0.5),
+            "recommended_touchpoint": np.full(n, "email", dtype=object),
+            "expected_risk_reduction": np.full(n, 0.01),
+        }
+    )
     book = ActionBook(user="x")
     assert book.approve(rows) == n
     assert book.skip(np.arange(0, n, 2)) == n // 2
@@ -436,8 +528,10 @@ def test_overview_shows_funnel_bands_and_touchpoints(app):
 def test_list_filters_sorts_and_pages(app):
     table = app.data.table
     assert len(_row_texts(app)) == 10
-    assert app.page.caption() == f"Customers 1\u201310 of {len(table):,} \u00b7 page 1 of " \
-                                 f"{-(-len(table) // 10)}"
+    assert (
+        app.page.caption() == f"Customers 1\u201310 of {len(table):,} \u00b7 page 1 of "
+        f"{-(-len(table) // 10)}"
+    )
     risks = [float(_cells(r)[3].rstrip("%")) for r in _row_texts(app)]
     assert risks == sorted(risks, reverse=True)
 
@@ -452,13 +546,17 @@ def test_list_filters_sorts_and_pages(app):
     app.clear_filters.click()
     app.stage.value = "retention"
     # the touchpoint most often recommended in retention (which one depends on the effects)
-    common = table.loc[table["stage"] == "retention",
-                       "recommended_touchpoint"].astype(object).value_counts().index[0]
+    common = (
+        table.loc[table["stage"] == "retention", "recommended_touchpoint"]
+        .astype(object)
+        .value_counts()
+        .index[0]
+    )
     app.touchpoint.value = common
     app.sort.value = "expected_risk_reduction:desc"
-    expected = table[(table["stage"] == "retention")
-                     & (table["recommended_touchpoint"] == common)].sort_values(
-        "expected_risk_reduction", ascending=False, kind="stable")
+    expected = table[
+        (table["stage"] == "retention") & (table["recommended_touchpoint"] == common)
+    ].sort_values("expected_risk_reduction", ascending=False, kind="stable")
     assert len(expected) > 10  # more than a page
     shown = [_cells(r)[0] for r in _row_texts(app)]
     assert shown == [str(c) for c in expected["customer_id"].iloc[:10]]
@@ -467,7 +565,8 @@ def test_list_filters_sorts_and_pages(app):
     app.next_button.click()
     assert app.page.page == 1
     assert [_cells(r)[0] for r in _row_texts(app)] == [
-        str(c) for c in expected["customer_id"].iloc[10:20]]
+        str(c) for c in expected["customer_id"].iloc[10:20]
+    ]
     app.prev_button.click()
     assert app.page.page == 0 and app.prev_button.disabled
 
@@ -497,8 +596,10 @@ def test_open_customer_and_what_if(app):
     assert app.tabs.selected_index == 2
     p = app.profile
     assert p.customer_id == first["customer_id"]
-    assert f"<span class='cjml-risk'>{100 * first['churn_risk']:.1f}%</span>" in \
-        app.customer_summary.value
+    assert (
+        f"<span class='cjml-risk'>{100 * first['churn_risk']:.1f}%</span>"
+        in app.customer_summary.value
+    )
     assert bytes(app.timeline.value).startswith(b"\x89PNG")
     for phrase in p.drivers:
         assert phrase.replace("'", "&#x27;") in app.drivers_html.value
@@ -545,8 +646,12 @@ def test_decisions_in_the_customer_view_and_the_list(app, tmp_path):
     app.row_checks[3].value = True
     app.approve_selected.click()
     assert app.data.actions.counts() == {"approved": 2, "overridden": 1, "skipped": 0}
-    assert [_cells(r)[8] for r in _row_texts(app)[:4]] == ["Overridden", "\u2013", "Approved",
-                                                           "Approved"]
+    assert [_cells(r)[8] for r in _row_texts(app)[:4]] == [
+        "Overridden",
+        "\u2013",
+        "Approved",
+        "Approved",
+    ]
 
     # export: written, escaped, refused the second time, replaced with the box ticked
     app.export_button.click()
@@ -556,7 +661,7 @@ def test_decisions_in_the_customer_view_and_the_list(app, tmp_path):
     assert "download=" in app.export_status.value
     raw = path.read_bytes()
     assert raw.startswith(BOM)
-    rows = list(csv.DictReader(io.StringIO(raw[len(BOM):].decode(), newline="")))
+    rows = list(csv.DictReader(io.StringIO(raw[len(BOM) :].decode(), newline="")))
     assert [r["customer_id"] for r in rows] == [str(c) for c in [cid, *ticked]]
     assert (rows[0]["touchpoint"], rows[0]["decision"]) == (other, "overridden")
     assert rows[0]["reason"].endswith("(override); =prefers email")  # escaped only at the start
@@ -585,8 +690,9 @@ def test_decisions_in_the_customer_view_and_the_list(app, tmp_path):
     assert f"Approved {n_rec:,} recommendations" in app.notice.value
     decided = app.data.actions.decisions(very_high["customer_id"])
     assert (decided[very_high["recommended_touchpoint"].notna().to_numpy()] == "approved").all()
-    assert second not in set(app.data.actions.approved()["customer_id"]) or \
-        second in set(very_high["customer_id"])
+    assert second not in set(app.data.actions.approved()["customer_id"]) or second in set(
+        very_high["customer_id"]
+    )
 
 
 def test_errors_are_shown_in_the_panel_not_raised(app, monkeypatch):
@@ -613,8 +719,15 @@ def test_errors_are_shown_in_the_panel_not_raised(app, monkeypatch):
 
 def test_panel_function_builds_from_scores(sample_data, tmp_path):
     scores = cjml.score(sample_data.bundle, sample_data.log, top_k=2)
-    app = cjml.panel(sample_data.bundle, sample_data.log, scores, report=None,
-                     segment_col=None, page_size=50, user="kim")
+    app = cjml.panel(
+        sample_data.bundle,
+        sample_data.log,
+        scores,
+        report=None,
+        segment_col=None,
+        page_size=50,
+        user="kim",
+    )
     assert app.page.n_total == int((scores["status"] == "scored").sum())
     assert len(_row_texts(app)) == 50
     assert app.segment.layout.display == "none"
@@ -642,17 +755,21 @@ def test_rules_shape_the_list_and_the_what_if(sample_data):
 
 
 def test_importing_the_headless_panel_does_not_import_ipywidgets():
-    code = ("import sys, cjml, cjml.panel\n"
-            "from cjml.panel import customer_table, write_csv, ActionBook\n"
-            "assert callable(cjml.panel)\n"
-            "assert 'ipywidgets' not in sys.modules, 'ipywidgets imported eagerly'\n")
+    code = (
+        "import sys, cjml, cjml.panel\n"
+        "from cjml.panel import customer_table, write_csv, ActionBook\n"
+        "assert callable(cjml.panel)\n"
+        "assert 'ipywidgets' not in sys.modules, 'ipywidgets imported eagerly'\n"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_the_table_keeps_the_first_recommendations_interval_and_flag(small_log):
-    scores = _scores().assign(expected_risk_reduction_low=[-0.01, np.nan, 0.02, np.nan],
-                              expected_risk_reduction_high=[0.05, np.nan, 0.08, np.nan],
-                              uncertain=[True, None, False, None])
+    scores = _scores().assign(
+        expected_risk_reduction_low=[-0.01, np.nan, 0.02, np.nan],
+        expected_risk_reduction_high=[0.05, np.nan, 0.08, np.nan],
+        uncertain=[True, None, False, None],
+    )
     table = customer_table(scores, small_log, cutoff="2024-01-25")
     assert table["expected_risk_reduction_low"].tolist()[::2] == [-0.01, 0.02]
     assert table["uncertain"].tolist() == [True, None, False]

@@ -23,9 +23,16 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 TIMEOUT_MS = 60_000
 
@@ -48,22 +55,30 @@ def _notebook(path: Path, bundle: Path, export: Path) -> None:
     import nbformat
 
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(
-        "import cjml\n"
-        "from cjml.datasets import load_sample\n"
-        f"app = cjml.panel({str(bundle)!r}, load_sample(), export_path={str(export)!r},\n"
-        "                 user='e2e')\n"
-        "app")]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "import cjml\n"
+            "from cjml.datasets import load_sample\n"
+            f"app = cjml.panel({str(bundle)!r}, load_sample(), export_path={str(export)!r},\n"
+            "                 user='e2e')\n"
+            "app"
+        )
+    ]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(nb, path)
 
 
 @pytest.fixture
 def voila_url(tmp_path):
     # checked before anything slow starts
-    _require(CHROMIUM.exists(), f"Debian's chromium is not installed at {CHROMIUM} "
-                                "(apt-get install chromium).")
+    _require(
+        CHROMIUM.exists(),
+        f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium).",
+    )
     _require(_has_module("playwright"), "playwright is not installed (pip install -e '.[dev]').")
     _require(_has_module("voila"), "voila is not installed (pip install -e '.[dev]').")
     from _panel_bundle import sample_bundle_path
@@ -75,17 +90,40 @@ def voila_url(tmp_path):
     # kernel spec the machine has elsewhere: JUPYTER_PATH is searched first.
     spec = tmp_path / "jupyter" / "kernels" / "python3"
     spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python 3 (cjml tests)", "language": "python"}))
-    env = {**os.environ, "JUPYTER_PLATFORM_DIRS": "1", "MPLBACKEND": "Agg",
-           "JUPYTER_PATH": str(tmp_path / "jupyter"),
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "Python 3 (cjml tests)",
+                "language": "python",
+            }
+        )
+    )
+    env = {
+        **os.environ,
+        "JUPYTER_PLATFORM_DIRS": "1",
+        "MPLBACKEND": "Agg",
+        "JUPYTER_PATH": str(tmp_path / "jupyter"),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
     log = (tmp_path / "voila.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "voila", "panel.ipynb", "--no-browser", f"--port={port}",
-         "--Voila.ip=127.0.0.1", "--ServerApp.port_retries=0", "--show_tracebacks=True"],
-        cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "voila",
+            "panel.ipynb",
+            "--no-browser",
+            f"--port={port}",
+            "--Voila.ip=127.0.0.1",
+            "--ServerApp.port_retries=0",
+            "--show_tracebacks=True",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -127,8 +165,12 @@ def _expected(bundle_path):
     # the touchpoint whose re-scored risk differs most from the start
     other = (options["expected_risk"] - options.loc[start, "expected_risk"]).abs().idxmax()
     pct = lambda p: f"{100 * p:.1f}%"  # noqa: E731
-    return (first["customer_id"], pct(options.loc[start, "expected_risk"]), label(other),
-            pct(options.loc[other, "expected_risk"]))
+    return (
+        first["customer_id"],
+        pct(options.loc[start, "expected_risk"]),
+        label(other),
+        pct(options.loc[other, "expected_risk"]),
+    )
 
 
 def test_panel_in_voila_what_if_changes_the_risk_on_screen(voila_url):
@@ -151,7 +193,8 @@ def test_panel_in_voila_what_if_changes_the_risk_on_screen(voila_url):
 
             page.get_by_text("At-risk list", exact=True).click()
             page.locator(".widget-dropdown", has_text="Sort by").locator("select").select_option(
-                label="Expected reduction, largest first")
+                label="Expected reduction, largest first"
+            )
             first_row = page.locator(".cjml-row:not(.cjml-head)").first
             expect(first_row.locator("div").first).to_have_text(str(customer))
             page.screenshot(path=str(ARTIFACTS / "panel_list.png"))
@@ -162,8 +205,7 @@ def test_panel_in_voila_what_if_changes_the_risk_on_screen(voila_url):
             expect(page.locator(".cjml-customer-summary")).to_contain_text(f"Customer {customer}")
             whatif = page.locator(".cjml-whatif select")
             # the browser shows the options' spaces as no-break spaces
-            labels = [t.replace("\xa0", " ") for t in
-                      whatif.locator("option").all_text_contents()]
+            labels = [t.replace("\xa0", " ") for t in whatif.locator("option").all_text_contents()]
             target = [i for i, t in enumerate(labels) if t.startswith(other_label + ": risk")]
             assert target, f"{other_label!r} not among the what-if options {labels!r}"
             whatif.select_option(index=target[0])

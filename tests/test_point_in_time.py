@@ -24,21 +24,32 @@ START = pd.Timestamp("2024-01-01", tz="UTC")
 CUTOFF = START + pd.Timedelta(days=40)
 HORIZON = pd.Timedelta(days=20)
 
-event = st.fixed_dictionaries({
-    "customer_id": st.integers(1, 4),
-    "minute": st.integers(0, 80 * 24 * 60),
-    "touchpoint": st.sampled_from(TOUCHPOINTS),
-    "stage": st.sampled_from(STAGES),
-    "channel": st.sampled_from(["web", "email", "store"]),
-    "satisfaction": st.one_of(st.none(), st.integers(1, 5)),
-    "nps": st.one_of(st.none(), st.integers(0, 10)),
-    "effort": st.one_of(st.none(), st.integers(1, 7)),
-    "amount": st.one_of(st.none(), st.floats(0, 500, allow_nan=False)),
-})
+event = st.fixed_dictionaries(
+    {
+        "customer_id": st.integers(1, 4),
+        "minute": st.integers(0, 80 * 24 * 60),
+        "touchpoint": st.sampled_from(TOUCHPOINTS),
+        "stage": st.sampled_from(STAGES),
+        "channel": st.sampled_from(["web", "email", "store"]),
+        "satisfaction": st.one_of(st.none(), st.integers(1, 5)),
+        "nps": st.one_of(st.none(), st.integers(0, 10)),
+        "effort": st.one_of(st.none(), st.integers(1, 7)),
+        "amount": st.one_of(st.none(), st.floats(0, 500, allow_nan=False)),
+    }
+)
 
 
-COLUMNS = ["customer_id", "minute", "touchpoint", "stage", "channel", "satisfaction", "nps",
-           "effort", "amount"]
+COLUMNS = [
+    "customer_id",
+    "minute",
+    "touchpoint",
+    "stage",
+    "channel",
+    "satisfaction",
+    "nps",
+    "effort",
+    "amount",
+]
 
 
 def _frame(events: list[dict]) -> pd.DataFrame:
@@ -59,10 +70,14 @@ def _is_after(df: pd.DataFrame, when) -> pd.Series:
     return df["timestamp"] > when
 
 
-@settings(max_examples=30, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow])
-@given(events=st.lists(event, min_size=1, max_size=25), later=st.lists(event, max_size=8),
-       seed=st.integers(0, 2**16))
+@settings(
+    max_examples=30, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(
+    events=st.lists(event, min_size=1, max_size=25),
+    later=st.lists(event, max_size=8),
+    seed=st.integers(0, 2**16),
+)
 def test_events_after_the_cutoff_never_change_any_feature(events, later, seed):
     df = _frame(events)
     if not (df["timestamp"] <= CUTOFF).any():
@@ -75,8 +90,9 @@ def test_events_after_the_cutoff_never_change_any_feature(events, later, seed):
     n_after = int(after.sum())
     changed.loc[after, "touchpoint"] = rng.choice(TOUCHPOINTS, n_after)
     changed.loc[after, "satisfaction"] = rng.integers(1, 6, n_after)
-    changed.loc[after, "timestamp"] = CUTOFF + pd.to_timedelta(rng.integers(1, 10**6, n_after),
-                                                               unit="s")
+    changed.loc[after, "timestamp"] = CUTOFF + pd.to_timedelta(
+        rng.integers(1, 10**6, n_after), unit="s"
+    )
     # add: more events after the cutoff, for known and new customers
     added = _frame(later)
     added["timestamp"] = CUTOFF + pd.to_timedelta(rng.integers(1, 10**6, len(added)), unit="s")
@@ -99,15 +115,17 @@ def test_labels_see_only_their_window_and_the_lookback(events, seed):
         base = make_labels(read_events(df), CUTOFF, **kwargs)
     rng = np.random.default_rng(seed)
     # events after the window, or before the lookback, are invisible to the labels
-    outside = (df["timestamp"] > CUTOFF + HORIZON) | (df["timestamp"] <= CUTOFF - pd.Timedelta(
-        days=30))
+    outside = (df["timestamp"] > CUTOFF + HORIZON) | (
+        df["timestamp"] <= CUTOFF - pd.Timedelta(days=30)
+    )
     changed = df.copy()
     changed.loc[outside, "touchpoint"] = rng.choice(TOUCHPOINTS, int(outside.sum()))
     changed.loc[outside, "stage"] = rng.choice(STAGES, int(outside.sum()))
     pd.testing.assert_frame_equal(make_labels(read_events(changed), CUTOFF, **kwargs), base)
     if (~outside).any():  # an empty log is refused, rightly
-        pd.testing.assert_frame_equal(make_labels(read_events(df[~outside]), CUTOFF, **kwargs),
-                                      base)
+        pd.testing.assert_frame_equal(
+            make_labels(read_events(df[~outside]), CUTOFF, **kwargs), base
+        )
 
 
 @settings(max_examples=20, deadline=None, derandomize=True)
@@ -134,8 +152,10 @@ def test_several_cutoffs_equal_separate_single_cutoff_runs(sample_log):
         block = together.xs(c, level="cutoff")
         pd.testing.assert_frame_equal(block, alone)
     stacked = make_training_set(sample_log, cutoffs, featurizer=featurizer)
-    singles = pd.concat([make_training_set(sample_log, c, featurizer=featurizer) for c in cutoffs],
-                        ignore_index=True)
+    singles = pd.concat(
+        [make_training_set(sample_log, c, featurizer=featurizer) for c in cutoffs],
+        ignore_index=True,
+    )
     pd.testing.assert_frame_equal(stacked, singles)
 
 

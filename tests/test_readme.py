@@ -33,7 +33,7 @@ TEST_COMMAND = 'pip install -e ".[dev]" && ruff check && ruff format --check && 
 
 def test_the_readme_has_the_two_commands():
     text = README.read_text(encoding="utf-8")
-    assert 'pip install -e . && cjml demo' in text
+    assert "pip install -e . && cjml demo" in text
     assert TEST_COMMAND in text  # the quality gates (lint, format, types) are part of it
     ci = (README.parent / ".ci" / "run").read_text(encoding="utf-8")
     assert TEST_COMMAND in ci
@@ -49,13 +49,18 @@ def test_python_quickstart_runs(tmp_path, monkeypatch):
 def test_cli_example_runs(line, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     # the inputs the examples assume the reader has
-    pd.DataFrame({"user": [1, 1, 2], "event_time": ["2024-01-01 10:00", "2024-01-05 09:00",
-                                                    "2024-01-02 12:00"],
-                  "action": ["website_visit", "purchase", "paid_ad"]}).to_csv(
-        "my_crm_export.csv", index=False)
+    pd.DataFrame(
+        {
+            "user": [1, 1, 2],
+            "event_time": ["2024-01-01 10:00", "2024-01-05 09:00", "2024-01-02 12:00"],
+            "action": ["website_visit", "purchase", "paid_ad"],
+        }
+    ).to_csv("my_crm_export.csv", index=False)
     if "journeys.parquet" in line and "generate" not in line:
-        assert main(["generate", "--customers", "300", "--seed", "1", "--out",
-                     "journeys.parquet"]) == 0
+        assert (
+            main(["generate", "--customers", "300", "--seed", "1", "--out", "journeys.parquet"])
+            == 0
+        )
     if line.startswith("cjml generate --sample"):
         line = line.replace("--out data", f"--out {tmp_path / 'data'}")
     if "vip_list.csv" in line:  # the customer list of the README's example

@@ -52,13 +52,20 @@ def recommended(bundle, log):
 # ---------------------------------------------------------------------- rules
 def test_rules_from_toml_file(tmp_path):
     path = tmp_path / "rules.toml"
-    path.write_text('exclude = ["referral_invite"]\nmin_risk = 0.2\nbudget = 500\n'
-                    'rank_by = "reduction"\n\n[caps]\nemail = { max = 2, days = 7 }\n'
-                    'any = { max = 4, days = 30 }\n\n[costs]\nconsultation = 25.0\n')
+    path.write_text(
+        'exclude = ["referral_invite"]\nmin_risk = 0.2\nbudget = 500\n'
+        'rank_by = "reduction"\n\n[caps]\nemail = { max = 2, days = 7 }\n'
+        "any = { max = 4, days = 30 }\n\n[costs]\nconsultation = 25.0\n"
+    )
     rules = RecommendationRules.from_file(path)
     assert rules == RecommendationRules(
-        exclude=("referral_invite",), caps=(ContactCap("email", 2, 7), ContactCap("any", 4, 30)),
-        min_risk=0.2, budget=500.0, costs={"consultation": 25.0}, rank_by="reduction")
+        exclude=("referral_invite",),
+        caps=(ContactCap("email", 2, 7), ContactCap("any", 4, 30)),
+        min_risk=0.2,
+        budget=500.0,
+        costs={"consultation": 25.0},
+        rank_by="reduction",
+    )
     rules.check(JM)
     assert rules.unit_costs(JM)["consultation"] == 25.0
     assert rules.unit_costs(JM)["email"] == JM["email"].cost
@@ -66,36 +73,48 @@ def test_rules_from_toml_file(tmp_path):
     assert RecommendationRules(costs={"email": 1.0}).ranks_by_cost  # "auto" with costs given
 
 
-@pytest.mark.parametrize("spec, message", [
-    ({"exclude": ["emial"]}, "'emial' is not in the journey map.*Did you mean 'email'"),
-    ({"exclude": ["purchase"]}, "'purchase' is not actionable"),
-    ({"caps": {"email": {"max": 2}}}, "must give exactly 'max' and 'days'"),
-    ({"caps": {"email": {"max": -1, "days": 7}}}, "whole number of contacts"),
-    ({"caps": {"email": {"max": 1, "days": 0}}}, "more than 0 days"),
-    ({"min_risk": 1.5}, "min_risk must be a probability"),
-    ({"budget": -3}, "budget must be a non-negative amount"),
-    ({"rank_by": "reductoin"}, "rank_by must be one of.*Did you mean 'reduction'"),
-    ({"costs": {"email": "cheap"}}, "cost of 'email' must be a number, got 'cheap'"),
-    ({"costs": {"email": -1.0}}, "cost of 'email' must be a non-negative number"),
-    ({"mnimum_risk": 0.2}, "Unknown rule 'mnimum_risk'"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ({"exclude": ["emial"]}, "'emial' is not in the journey map.*Did you mean 'email'"),
+        ({"exclude": ["purchase"]}, "'purchase' is not actionable"),
+        ({"caps": {"email": {"max": 2}}}, "must give exactly 'max' and 'days'"),
+        ({"caps": {"email": {"max": -1, "days": 7}}}, "whole number of contacts"),
+        ({"caps": {"email": {"max": 1, "days": 0}}}, "more than 0 days"),
+        ({"min_risk": 1.5}, "min_risk must be a probability"),
+        ({"budget": -3}, "budget must be a non-negative amount"),
+        ({"rank_by": "reductoin"}, "rank_by must be one of.*Did you mean 'reduction'"),
+        ({"costs": {"email": "cheap"}}, "cost of 'email' must be a number, got 'cheap'"),
+        ({"costs": {"email": -1.0}}, "cost of 'email' must be a non-negative number"),
+        ({"mnimum_risk": 0.2}, "Unknown rule 'mnimum_risk'"),
+    ],
+)
 def test_bad_rules_are_refused_with_a_clear_message(spec, message):
     with pytest.raises(RulesError, match=message):
         RecommendationRules.from_dict(spec).check(JM)
 
 
 def test_a_budget_needs_every_cost():
-    jm = cjml.JourneyMap.from_dict({**JM.to_dict(), "touchpoints": {
-        **JM.to_dict()["touchpoints"], "email": {**JM.to_dict()["touchpoints"]["email"],
-                                                  "cost": None}}})
+    jm = cjml.JourneyMap.from_dict(
+        {
+            **JM.to_dict(),
+            "touchpoints": {
+                **JM.to_dict()["touchpoints"],
+                "email": {**JM.to_dict()["touchpoints"]["email"], "cost": None},
+            },
+        }
+    )
     with pytest.raises(RulesError, match=r"unknown for \['email'\].*\[costs\]"):
         RecommendationRules(budget=10.0).check(jm)
     RecommendationRules(budget=10.0, costs={"email": 0.1}).check(jm)
 
 
 def test_rules_file_errors(tmp_path):
-    with pytest.raises(RulesError, match=r"Cannot read the rules file .*missing.toml': no such "
-                                         "file"):
+    with pytest.raises(
+        RulesError,
+        match=r"Cannot read the rules file .*missing.toml': no such "
+        "file",
+    ):
         RecommendationRules.from_file(tmp_path / "missing.toml")
     bad = tmp_path / "bad.toml"
     bad.write_text("exclude = [\n")
@@ -137,13 +156,15 @@ def test_response_model_leaves_out_rarely_delivered_touchpoints():
     arm = arm.copy()
     rare = np.flatnonzero(arm == "c")[10:]
     arm[rare] = None  # only 10 deliveries of "c" are left
-    model = TouchpointResponseModel(min_deliveries=30).fit(X, y, touchpoint=arm,
-                                                           base_risk=np.full(len(y), 0.5))
+    model = TouchpointResponseModel(min_deliveries=30).fit(
+        X, y, touchpoint=arm, base_risk=np.full(len(y), 0.5)
+    )
     assert model.touchpoints_ == ("a", "b")
     assert model.deliveries_["c"] == 10
     with pytest.raises(cjml.CjmlError, match="No actionable touchpoint was delivered at least"):
         TouchpointResponseModel(min_deliveries=10**6).fit(
-            X, y, touchpoint=arm, base_risk=np.full(len(y), 0.5))
+            X, y, touchpoint=arm, base_risk=np.full(len(y), 0.5)
+        )
 
 
 def test_anchored_windows_see_exactly_the_events_before_each_anchor(log, bundle):
@@ -156,11 +177,13 @@ def test_anchored_windows_see_exactly_the_events_before_each_anchor(log, bundle)
     anchors = third[ok]
     anchors = anchors[ts[anchors] != ts[anchors - 1]]
     got = fz._transform_windows(anchored_windows(log, anchors))
-    cutoffs = pd.Series(pd.to_datetime(ts[anchors] - 1, utc=True),
-                        index=np.asarray(log.customer_ids)[cust[anchors]])
+    cutoffs = pd.Series(
+        pd.to_datetime(ts[anchors] - 1, utc=True), index=np.asarray(log.customer_ids)[cust[anchors]]
+    )
     expected = fz.transform(log, cutoff=cutoffs)
-    pd.testing.assert_frame_equal(got.reset_index(drop=True), expected.reset_index(drop=True),
-                                  check_names=False)
+    pd.testing.assert_frame_equal(
+        got.reset_index(drop=True), expected.reset_index(drop=True), check_names=False
+    )
     assert (got["n_events"].to_numpy() == 2).all()
 
 
@@ -171,10 +194,12 @@ def test_response_model_never_sees_outcomes_after_its_end(events, bundle):
     extra["timestamp"] = extra["timestamp"] + pd.Timedelta("3D")  # shift what comes later
     shifted = pd.concat([events[events["timestamp"] <= end], extra], ignore_index=True)
     kwargs = {"start": "2024-03-01", "end": end, "horizon": "30D"}
-    a = fit_touchpoint_response(cjml.read_events(events), bundle.featurizer,
-                                bundle.models["churn"], **kwargs)
-    b = fit_touchpoint_response(cjml.read_events(shifted), bundle.featurizer,
-                                bundle.models["churn"], **kwargs)
+    a = fit_touchpoint_response(
+        cjml.read_events(events), bundle.featurizer, bundle.models["churn"], **kwargs
+    )
+    b = fit_touchpoint_response(
+        cjml.read_events(shifted), bundle.featurizer, bundle.models["churn"], **kwargs
+    )
     np.testing.assert_allclose(a.coef_touchpoint_, b.coef_touchpoint_)
     assert a.deliveries_ == b.deliveries_
 
@@ -191,8 +216,9 @@ def test_train_without_the_recommender_scores_but_refuses_to_recommend(log, bund
     assert not any(k.startswith("touchpoint_") for k in lean.models)
     # the same churn model as with the recommender: only the touchpoint models are skipped
     X = lean.featurizer.transform(log)
-    np.testing.assert_array_equal(lean.models["churn"].predict_proba(X),
-                                  bundle.models["churn"].predict_proba(X))
+    np.testing.assert_array_equal(
+        lean.models["churn"].predict_proba(X), bundle.models["churn"].predict_proba(X)
+    )
     with pytest.raises(cjml.CjmlError, match="recommender=False"):
         TouchpointRecommender.from_bundle(lean)
 
@@ -204,10 +230,16 @@ def test_recommendations_are_eligible_ranked_and_consistent(recommended, log, bu
     assert out.index.equals(features.index)
     columns = ["stage", "baseline_risk", "reach_probability"]
     for suffix in ("", "_2", "_3"):
-        columns += [f"recommended_touchpoint{suffix}", f"expected_risk{suffix}",
-                    f"expected_risk_reduction{suffix}", f"expected_risk_reduction_low{suffix}",
-                    f"expected_risk_reduction_high{suffix}", f"evidence{suffix}",
-                    f"uncertain{suffix}", f"cost{suffix}"]
+        columns += [
+            f"recommended_touchpoint{suffix}",
+            f"expected_risk{suffix}",
+            f"expected_risk_reduction{suffix}",
+            f"expected_risk_reduction_low{suffix}",
+            f"expected_risk_reduction_high{suffix}",
+            f"evidence{suffix}",
+            f"uncertain{suffix}",
+            f"cost{suffix}",
+        ]
     assert list(out.columns) == columns + ["reason"]
     risk = bundle.models["churn"].predict_proba(features[bundle.feature_names])[:, 1]
     np.testing.assert_allclose(out["baseline_risk"], risk)
@@ -217,8 +249,9 @@ def test_recommendations_are_eligible_ranked_and_consistent(recommended, log, bu
         has = tp.notna()
         red = out[f"expected_risk_reduction{suffix}"]
         assert (red[has] > 0).all() and red[~has].isna().all()
-        np.testing.assert_allclose(out["baseline_risk"][has] - red[has],
-                                   out[f"expected_risk{suffix}"][has])
+        np.testing.assert_allclose(
+            out["baseline_risk"][has] - red[has], out[f"expected_risk{suffix}"][has]
+        )
         # every recommendation is deliverable in the customer's stage
         stage = out["stage"][has]
         assert all(t in JM.eligible_touchpoints(s) for t, s in zip(tp[has], stage, strict=True))
@@ -246,11 +279,14 @@ def test_recommendations_are_eligible_ranked_and_consistent(recommended, log, bu
     first = out["recommended_touchpoint"].notna()
     assert out.loc[first, "reason"].str.contains(" lowers the drop-off risk from ").all()
     with_interval = first & out["expected_risk_reduction_low"].notna()
-    assert out.loc[with_interval, "reason"].str.contains(
-        "customers in this stage received it").all()
+    assert (
+        out.loc[with_interval, "reason"].str.contains("customers in this stage received it").all()
+    )
     unsure = first & out["uncertain"]
-    assert (out.loc[unsure, "reason"].str.contains("uncertain: it may not help")
-            == out.loc[unsure, "expected_risk_reduction_low"].notna()).all()
+    assert (
+        out.loc[unsure, "reason"].str.contains("uncertain: it may not help")
+        == out.loc[unsure, "expected_risk_reduction_low"].notna()
+    ).all()
     assert not out.loc[first & ~out["uncertain"], "reason"].str.contains("uncertain").any()
     assert out["recommended_touchpoint"].nunique() >= 3  # not one touchpoint for everyone
 
@@ -258,33 +294,48 @@ def test_recommendations_are_eligible_ranked_and_consistent(recommended, log, bu
 def test_effects_agree_with_the_recommendations(bundle, log, recommended):
     rec = TouchpointRecommender.from_bundle(bundle, method=DR_POINT)
     effects = rec.effects(log)
-    assert set(effects.columns) == {"customer_id", "stage", "touchpoint", "baseline_risk",
-                                    "expected_risk", "risk_reduction", "risk_reduction_low",
-                                    "risk_reduction_high", "evidence", "reach_probability",
-                                    "cost", "allowed", "blocked_by"}
+    assert set(effects.columns) == {
+        "customer_id",
+        "stage",
+        "touchpoint",
+        "baseline_risk",
+        "expected_risk",
+        "risk_reduction",
+        "risk_reduction_low",
+        "risk_reduction_high",
+        "evidence",
+        "reach_probability",
+        "cost",
+        "allowed",
+        "blocked_by",
+    }
     best = effects[effects["risk_reduction"] > 0].groupby("customer_id")["risk_reduction"].max()
     first = recommended["expected_risk_reduction"].dropna()
     np.testing.assert_allclose(best.reindex(first.index), first)
     pairs = effects.set_index(["customer_id", "touchpoint"])["risk_reduction"]
     chosen = recommended["recommended_touchpoint"].dropna()
-    np.testing.assert_allclose(pairs.loc[list(zip(chosen.index, chosen, strict=True))],
-                               first[chosen.index])
+    np.testing.assert_allclose(
+        pairs.loc[list(zip(chosen.index, chosen, strict=True))], first[chosen.index]
+    )
     assert effects["expected_risk"].between(0, 1).all()
     known = effects["risk_reduction_low"].notna()
     assert known.any()
     red = effects["risk_reduction"]
     clipped = effects["expected_risk"] <= 0  # see test_the_interval_is_clipped_with_the_estimate
-    assert ((effects.loc[known, "risk_reduction_low"] <= red[known] + 1e-12)
-            | clipped[known]).all()
+    assert ((effects.loc[known, "risk_reduction_low"] <= red[known] + 1e-12) | clipped[known]).all()
     assert (red[known] <= effects.loc[known, "risk_reduction_high"] + 1e-12).all()
     # the recommendation carries the interval and evidence of its touchpoint's effect
     by_pair = effects.set_index(["customer_id", "touchpoint"])
     picked = by_pair.loc[list(zip(chosen.index, chosen, strict=True))]
-    for got, want in (("expected_risk_reduction_low", "risk_reduction_low"),
-                      ("expected_risk_reduction_high", "risk_reduction_high"),
-                      ("evidence", "evidence")):
-        np.testing.assert_allclose(recommended.loc[chosen.index, got].to_numpy(dtype=float),
-                                   picked[want].to_numpy(dtype=float))
+    for got, want in (
+        ("expected_risk_reduction_low", "risk_reduction_low"),
+        ("expected_risk_reduction_high", "risk_reduction_high"),
+        ("evidence", "evidence"),
+    ):
+        np.testing.assert_allclose(
+            recommended.loc[chosen.index, got].to_numpy(dtype=float),
+            picked[want].to_numpy(dtype=float),
+        )
 
 
 def test_the_interval_is_clipped_with_the_estimate(bundle, log):
@@ -305,7 +356,8 @@ def test_precomputed_features_and_risk_give_the_same_answer(bundle, log, recomme
     features = bundle.featurizer.transform(log)
     risk = bundle.models["churn"].predict_proba(features[bundle.feature_names])[:, 1]
     out = TouchpointRecommender.from_bundle(bundle, method=DR_POINT).recommend(
-        log, features=features, churn_risk=risk)
+        log, features=features, churn_risk=risk
+    )
     pd.testing.assert_frame_equal(out, recommended)
 
 
@@ -315,8 +367,9 @@ def test_exclusions_and_contact_caps(bundle, log, events):
     out = TouchpointRecommender.from_bundle(bundle, rules=rules, method=DR_POINT).recommend(log)
     chosen = out.filter(like="recommended_touchpoint")
     assert not (chosen == "live_chat").any().any()
-    recent = events[(events["touchpoint"] == "email")
-                    & (events["timestamp"] > cutoff - pd.Timedelta("30D"))]
+    recent = events[
+        (events["touchpoint"] == "email") & (events["timestamp"] > cutoff - pd.Timedelta("30D"))
+    ]
     capped = out.index.isin(recent["customer_id"].unique())
     assert capped.any()
     assert not (chosen[capped] == "email").any().any()
@@ -324,14 +377,16 @@ def test_exclusions_and_contact_caps(bundle, log, events):
     effects = TouchpointRecommender.from_bundle(bundle, rules=rules, method=DR_POINT).effects(log)
     blocked = effects[effects["touchpoint"] == "live_chat"]
     assert (~blocked["allowed"]).all() and (blocked["blocked_by"] == "excluded by the rules").all()
-    emails = effects[(effects["touchpoint"] == "email") & effects["customer_id"].isin(
-        recent["customer_id"])]
+    emails = effects[
+        (effects["touchpoint"] == "email") & effects["customer_id"].isin(recent["customer_id"])
+    ]
     assert (emails["blocked_by"] == "cap reached: 1 email in 30 days").all()
 
 
 def test_minimum_risk_and_budget(bundle, log, recommended):
-    out = TouchpointRecommender.from_bundle(bundle, rules={"min_risk": 0.5},
-                                            method=DR_POINT).recommend(log)
+    out = TouchpointRecommender.from_bundle(
+        bundle, rules={"min_risk": 0.5}, method=DR_POINT
+    ).recommend(log)
     low = out["baseline_risk"] < 0.5
     assert low.any() and out.loc[low, "recommended_touchpoint"].isna().all()
     assert out.loc[low, "reason"].str.match(r"risk [\d.]+% is below the 50% threshold").all()
@@ -339,7 +394,8 @@ def test_minimum_risk_and_budget(bundle, log, recommended):
     costs = {t: JM[t].cost for t in JM.actionable_touchpoints}
     budget = 200.0
     out = TouchpointRecommender.from_bundle(
-        bundle, rules={"budget": budget, "rank_by": "reduction"}, method=DR_POINT).recommend(log)
+        bundle, rules={"budget": budget, "rank_by": "reduction"}, method=DR_POINT
+    ).recommend(log)
     served = out["recommended_touchpoint"].notna()
     spent = out.loc[served, "recommended_touchpoint"].map(costs).sum()
     assert 0 < spent <= budget
@@ -347,27 +403,34 @@ def test_minimum_risk_and_budget(bundle, log, recommended):
     assert skipped.any()
     # those left out would have gained less than the least-served one
     unbudgeted = recommended["expected_risk_reduction"]
-    assert unbudgeted[skipped].max() <= out.loc[served, "expected_risk_reduction"].min() + 1e-12 \
+    assert (
+        unbudgeted[skipped].max() <= out.loc[served, "expected_risk_reduction"].min() + 1e-12
         or spent + min(costs.values()) > budget
+    )
 
 
 def test_minimum_reduction(bundle, log, recommended):
     floor = float(recommended["expected_risk_reduction"].median())
-    out = TouchpointRecommender.from_bundle(bundle, rules={"min_reduction": floor},
-                                            method=DR_POINT).recommend(log)
+    out = TouchpointRecommender.from_bundle(
+        bundle, rules={"min_reduction": floor}, method=DR_POINT
+    ).recommend(log)
     for suffix in ("", "_2", "_3"):
         assert (out[f"expected_risk_reduction{suffix}"].dropna() > floor).all()
     dropped = recommended["recommended_touchpoint"].notna() & out["recommended_touchpoint"].isna()
     assert dropped.any()
-    assert out.loc[dropped, "reason"].str.startswith(
-        "no allowed touchpoint is expected to lower the risk by more than").all()
+    assert (
+        out.loc[dropped, "reason"]
+        .str.startswith("no allowed touchpoint is expected to lower the risk by more than")
+        .all()
+    )
     with pytest.raises(RulesError, match="min_reduction must be a probability"):
         RecommendationRules(min_reduction=2.0)
 
 
 def test_ranking_by_reduction_per_cost(bundle, log):
     out = TouchpointRecommender.from_bundle(
-        bundle, rules={"rank_by": "reduction_per_cost"}, method=DR_POINT).recommend(log, top_k=2)
+        bundle, rules={"rank_by": "reduction_per_cost"}, method=DR_POINT
+    ).recommend(log, top_k=2)
     both = out["recommended_touchpoint_2"].notna()
     per_cost_1 = out["expected_risk_reduction"] / out["cost"]
     per_cost_2 = out["expected_risk_reduction_2"] / out["cost_2"]
@@ -379,42 +442,55 @@ def test_listed_customers_without_events_are_reported(bundle, log):
     out = TouchpointRecommender.from_bundle(bundle).recommend(log, customers=ids, top_k=1)
     assert list(out.index) == ids
     assert out.loc[10**9, "recommended_touchpoint"] is None or pd.isna(
-        out.loc[10**9, "recommended_touchpoint"])
+        out.loc[10**9, "recommended_touchpoint"]
+    )
     assert out.loc[10**9, "reason"] == (
-        "no event before the cutoff: nothing to base a recommendation on")
+        "no event before the cutoff: nothing to base a recommendation on"
+    )
     assert np.isnan(out.loc[10**9, "baseline_risk"])
     assert out.loc[ids[:3], "baseline_risk"].between(0, 1).all()
 
 
 def test_s_learner_alternative_runs_on_candidate_rows(bundle, log):
-    out = TouchpointRecommender.from_bundle(bundle, method="s-learner").recommend(
-        log, top_k=1)
+    out = TouchpointRecommender.from_bundle(bundle, method="s-learner").recommend(log, top_k=1)
     has = out["recommended_touchpoint"].notna()
     assert has.any()
-    assert all(t in JM.eligible_touchpoints(s) for t, s in
-               zip(out.loc[has, "recommended_touchpoint"], out.loc[has, "stage"], strict=True))
+    assert all(
+        t in JM.eligible_touchpoints(s)
+        for t, s in zip(out.loc[has, "recommended_touchpoint"], out.loc[has, "stage"], strict=True)
+    )
 
 
 def test_bad_arguments(bundle, log):
     with pytest.raises(cjml.CjmlError, match="top_k must be a whole number of at least 1"):
         TouchpointRecommender.from_bundle(bundle).recommend(log, top_k=0)
-    with pytest.raises(cjml.CjmlError, match=r"method must be one of \[.*'dr-point'.*\], "
-                                             r"got 'magic'"):
+    with pytest.raises(
+        cjml.CjmlError,
+        match=r"method must be one of \[.*'dr-point'.*\], "
+        r"got 'magic'",
+    ):
         TouchpointRecommender.from_bundle(bundle, method="magic").recommend(log)
     with pytest.raises(cjml.CjmlError, match="Did you mean 'dr-point'"):
         TouchpointRecommender.from_bundle(bundle, method="dr_point").recommend(log)
     # a bundle of a cjml older than the response model: nothing to recommend with
-    oldest = cjml.ModelBundle(featurizer=bundle.featurizer, journey_map=bundle.journey_map,
-                              models={k: v for k, v in bundle.models.items()
-                                      if not k.startswith("touchpoint_")},
-                              metadata=bundle.metadata)
+    oldest = cjml.ModelBundle(
+        featurizer=bundle.featurizer,
+        journey_map=bundle.journey_map,
+        models={k: v for k, v in bundle.models.items() if not k.startswith("touchpoint_")},
+        metadata=bundle.metadata,
+    )
     with pytest.raises(cjml.CjmlError, match="no touchpoint effects.*Retrain"):
         TouchpointRecommender.from_bundle(oldest)
     without_effects = cjml.ModelBundle(
-        featurizer=bundle.featurizer, journey_map=bundle.journey_map,
-        models={k: v for k, v in bundle.models.items()
-                if k not in ("touchpoint_effects", "touchpoint_policy")},
-        metadata=bundle.metadata)
+        featurizer=bundle.featurizer,
+        journey_map=bundle.journey_map,
+        models={
+            k: v
+            for k, v in bundle.models.items()
+            if k not in ("touchpoint_effects", "touchpoint_policy")
+        },
+        metadata=bundle.metadata,
+    )
     with pytest.raises(cjml.CjmlError, match="method='dr-point' needs the doubly robust"):
         TouchpointRecommender.from_bundle(without_effects, method="dr-point").recommend(log)
 
@@ -422,18 +498,24 @@ def test_bad_arguments(bundle, log):
 def test_a_bundle_without_effects_still_recommends_with_its_response_model(bundle, log):
     """A bundle of the previous cjml (response model, no effects nor policy): "auto" is the
     response model."""
-    models = {k: v for k, v in bundle.models.items()
-              if k not in ("touchpoint_effects", "touchpoint_policy")}
-    previous = cjml.ModelBundle(featurizer=bundle.featurizer, journey_map=bundle.journey_map,
-                                models=models, metadata=bundle.metadata)
+    models = {
+        k: v
+        for k, v in bundle.models.items()
+        if k not in ("touchpoint_effects", "touchpoint_policy")
+    }
+    previous = cjml.ModelBundle(
+        featurizer=bundle.featurizer,
+        journey_map=bundle.journey_map,
+        models=models,
+        metadata=bundle.metadata,
+    )
     auto = TouchpointRecommender.from_bundle(previous).recommend(log, top_k=1)
     assert auto["recommended_touchpoint"].notna().any()
-    response = TouchpointRecommender.from_bundle(bundle, method="response").recommend(
-        log, top_k=1)
-    pd.testing.assert_series_equal(auto["recommended_touchpoint"],
-                                   response["recommended_touchpoint"])
-    np.testing.assert_allclose(auto["expected_risk_reduction"],
-                               response["expected_risk_reduction"])
+    response = TouchpointRecommender.from_bundle(bundle, method="response").recommend(log, top_k=1)
+    pd.testing.assert_series_equal(
+        auto["recommended_touchpoint"], response["recommended_touchpoint"]
+    )
+    np.testing.assert_allclose(auto["expected_risk_reduction"], response["expected_risk_reduction"])
 
 
 @pytest.mark.parametrize("kept", ["trained", "no action", "single", "dr-point"])
@@ -443,14 +525,24 @@ def test_auto_follows_the_policy_chosen_at_training(bundle, log, recommended, ke
     policy = bundle.models["touchpoint_policy"]
     assert bundle.metadata["recommendation_policy"]["policy"] == policy.policy
     if kept == "single":
-        policy = dataclasses.replace(policy, policy="single", touchpoint="email", stage_rule={},
-                                     reason="email for everyone (test)")
+        policy = dataclasses.replace(
+            policy,
+            policy="single",
+            touchpoint="email",
+            stage_rule={},
+            reason="email for everyone (test)",
+        )
     elif kept != "trained":
-        policy = dataclasses.replace(policy, policy=kept, touchpoint=None, stage_rule={},
-                                     reason=f"{kept} (test)")
+        policy = dataclasses.replace(
+            policy, policy=kept, touchpoint=None, stage_rule={}, reason=f"{kept} (test)"
+        )
     models = {**bundle.models, "touchpoint_policy": policy}
-    kept_bundle = cjml.ModelBundle(featurizer=bundle.featurizer, journey_map=bundle.journey_map,
-                                   models=models, metadata=bundle.metadata)
+    kept_bundle = cjml.ModelBundle(
+        featurizer=bundle.featurizer,
+        journey_map=bundle.journey_map,
+        models=models,
+        metadata=bundle.metadata,
+    )
     out = TouchpointRecommender.from_bundle(kept_bundle).recommend(log)
     chosen = out.filter(like="recommended_touchpoint")
     eligible = out["stage"] != "awareness"
@@ -464,15 +556,18 @@ def test_auto_follows_the_policy_chosen_at_training(bundle, log, recommended, ke
         # the others: the policy's touchpoint is ruled out for them, or would not help
         reasons = out.loc[eligible & ~served, "reason"]
         assert reasons.str.startswith("no allowed touchpoint").all()
-        assert (reasons.str.contains(policy.reason, regex=False)
-                | reasons.str.contains("is expected to lower the risk", regex=False)).all()
+        assert (
+            reasons.str.contains(policy.reason, regex=False)
+            | reasons.str.contains("is expected to lower the risk", regex=False)
+        ).all()
         # every customer is estimated: the policy's value was measured on everyone eligible
         assert not out["reason"].str.contains("no overlap").any()
     elif policy.policy == "naive":
         served = out["recommended_touchpoint"].notna()
         rule = {JM.stages[int(s)]: t for s, t in policy.stage_rule.items()}
-        assert (out.loc[served, "recommended_touchpoint"]
-                == out.loc[served, "stage"].map(rule)).all()
+        assert (
+            out.loc[served, "recommended_touchpoint"] == out.loc[served, "stage"].map(rule)
+        ).all()
     else:  # "dr", "dr-point", "response": the method's own ranking
         same = TouchpointRecommender.from_bundle(bundle, method=policy.policy).recommend(log)
         pd.testing.assert_frame_equal(out.drop(columns="reason"), same.drop(columns="reason"))
@@ -490,15 +585,28 @@ def test_cli_recommend_writes_actions_with_rules(bundle, events, tmp_path, capsy
     rules = tmp_path / "rules.toml"
     rules.write_text('exclude = ["live_chat"]\n[caps]\nemail = { max = 1, days = 7 }\n')
     out = tmp_path / "actions.csv"
-    args = ["recommend", str(model), str(events_path), "--out", str(out), "--rules", str(rules),
-            "--top-k", "2"]
+    args = [
+        "recommend",
+        str(model),
+        str(events_path),
+        "--out",
+        str(out),
+        "--rules",
+        str(rules),
+        "--top-k",
+        "2",
+    ]
     assert main(args) == 0
     printed = capsys.readouterr().out
     actions = pd.read_csv(out)
     assert f"Wrote recommendations for {len(actions):,} customers" in printed
     assert "customers get a recommended touchpoint" in printed
-    assert list(actions.columns[:4]) == ["customer_id", "stage", "baseline_risk",
-                                         "reach_probability"]
+    assert list(actions.columns[:4]) == [
+        "customer_id",
+        "stage",
+        "baseline_risk",
+        "reach_probability",
+    ]
     assert "recommended_touchpoint_2" in actions and "recommended_touchpoint_3" not in actions
     assert not actions.filter(like="recommended_touchpoint").isin(["live_chat"]).any().any()
     # the population: customers with an event in the bundle's 90-day lookback
@@ -512,15 +620,39 @@ def test_cli_recommend_writes_actions_with_rules(bundle, events, tmp_path, capsy
     # a customer list, with one unknown customer reported, not dropped
     listed = tmp_path / "customers.csv"
     pd.DataFrame({"customer_id": [int(active[0]), 10**9]}).to_csv(listed, index=False)
-    assert main(["recommend", str(model), str(events_path), "--out", str(tmp_path / "l.csv"),
-                 "--customers", str(listed)]) == 0
+    assert (
+        main(
+            [
+                "recommend",
+                str(model),
+                str(events_path),
+                "--out",
+                str(tmp_path / "l.csv"),
+                "--customers",
+                str(listed),
+            ]
+        )
+        == 0
+    )
     few = pd.read_csv(tmp_path / "l.csv")
     assert few["customer_id"].tolist() == [int(active[0]), 10**9]
     assert few["reason"].iloc[1].startswith("no event before the cutoff")
     # a bad rules file: one clear line, no traceback
     rules.write_text('exclude = ["emial"]\n')
-    assert main(["recommend", str(model), str(events_path), "--out", str(tmp_path / "x.csv"),
-                 "--rules", str(rules)]) == 1
+    assert (
+        main(
+            [
+                "recommend",
+                str(model),
+                str(events_path),
+                "--out",
+                str(tmp_path / "x.csv"),
+                "--rules",
+                str(rules),
+            ]
+        )
+        == 1
+    )
     err = capsys.readouterr().err
     assert "Did you mean 'email'" in err and "Traceback" not in err
 

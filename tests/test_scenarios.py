@@ -61,8 +61,13 @@ def test_registry_and_split():
     assert len(SCENARIOS) >= 10
     assert set(DEVELOPMENT_SCENARIOS).isdisjoint(HELD_OUT_SCENARIOS)
     assert set(DEVELOPMENT_SCENARIOS) | set(HELD_OUT_SCENARIOS) == set(SCENARIOS)
-    assert DEVELOPMENT_SCENARIOS[:5] == ("experience_memory", "contact_fatigue",
-                                         "price_sensitivity", "rare_touchpoint", "small_shop")
+    assert DEVELOPMENT_SCENARIOS[:5] == (
+        "experience_memory",
+        "contact_fatigue",
+        "price_sensitivity",
+        "rare_touchpoint",
+        "small_shop",
+    )
     for name, spec in SCENARIOS.items():
         assert isinstance(spec, ScenarioSpec) and spec.name == name
         assert spec.split in ("development", "held_out")
@@ -112,9 +117,17 @@ def test_contract(name):
     assert sorted(truth["customer_id"]) == sorted(last.index)
     assert (truth.set_index("customer_id")["stage"] == last["stage"]).all()
     risk_cols = [f"risk_{t}" for t in jm.actionable_touchpoints]
-    assert list(truth.columns) == ["customer_id", "persona", "stage", "active", "p_active",
-                                   "risk_no_action", "risk_full_no_action", *risk_cols,
-                                   *_next_cols(jm)]
+    assert list(truth.columns) == [
+        "customer_id",
+        "persona",
+        "stage",
+        "active",
+        "p_active",
+        "risk_no_action",
+        "risk_full_no_action",
+        *risk_cols,
+        *_next_cols(jm),
+    ]
     assert truth["active"].dtype == bool and truth["p_active"].between(0, 1).all()
     for col in ["risk_no_action", "risk_full_no_action", *risk_cols]:
         assert truth[col].dropna().between(0, 1).all()
@@ -153,14 +166,17 @@ def test_no_action_truth_matches_realised_labels(name):
     assert abs(truth["active"].mean() - p.mean()) < 4 * np.sqrt((p * (1 - p)).sum()) / len(p)
 
 
-@pytest.mark.parametrize(("name", "touchpoint"), [
-    ("experience_memory", "email"),
-    ("experience_memory", "consultation"),
-    ("contact_fatigue", "callback"),
-    ("unresolved_tickets", "support_follow_up"),
-    ("bank_stage_effects", "cross_sell_call"),
-    ("silent_leavers", "success_call"),
-])
+@pytest.mark.parametrize(
+    ("name", "touchpoint"),
+    [
+        ("experience_memory", "email"),
+        ("experience_memory", "consultation"),
+        ("contact_fatigue", "callback"),
+        ("unresolved_tickets", "support_follow_up"),
+        ("bank_stage_effects", "cross_sell_call"),
+        ("silent_leavers", "success_call"),
+    ],
+)
 def test_forced_touchpoint_matches_risk_t(name, touchpoint):
     plain = _build(name, 6000, 2)
     forced = _build(name, 6000, 2, _force_touchpoint=touchpoint)
@@ -168,7 +184,8 @@ def test_forced_touchpoint_matches_risk_t(name, touchpoint):
     # the history before the cutoff and the truth are the same in the replay
     pd.testing.assert_frame_equal(
         plain.events[plain.events["timestamp"] <= c].reset_index(drop=True),
-        forced.events[forced.events["timestamp"] <= c].reset_index(drop=True))
+        forced.events[forced.events["timestamp"] <= c].reset_index(drop=True),
+    )
     pd.testing.assert_frame_equal(plain.truth, forced.truth)
     truth = forced.truth
     risk = truth[f"risk_{touchpoint}"]
@@ -194,15 +211,18 @@ def test_fixed_lifecycle_touchpoints_have_no_effect():
         risk = truth[f"risk_{t}"]
         ok = risk.notna()
         assert ok.any()
-        np.testing.assert_array_equal(risk[ok].to_numpy(),
-                                      truth.loc[ok, "risk_no_action"].to_numpy())
+        np.testing.assert_array_equal(
+            risk[ok].to_numpy(), truth.loc[ok, "risk_no_action"].to_numpy()
+        )
 
 
 def test_effects_are_modest_and_heterogeneous():
     data = make_scenario("experience_memory", n_customers=4000, seed=0)
     truth = data.truth[data.truth["active"]]
-    effects = {t: truth[f"risk_{t}"] - truth["risk_no_action"]
-               for t in data.journey_map.actionable_touchpoints}
+    effects = {
+        t: truth[f"risk_{t}"] - truth["risk_no_action"]
+        for t in data.journey_map.actionable_touchpoints
+    }
     assert all(e.abs().max() < 0.25 for e in effects.values())
     # the promotional email helps some personas and harms others
     by_persona = effects["email"].groupby(truth["persona"]).mean()

@@ -26,10 +26,20 @@ from cjml.datasets import load_sample
 from cjml.exceptions import InputFileError, SchemaError
 from cjml.scoring import DEFAULT_RISK_BANDS, ScoreSummary, score
 
-BASE_COLUMNS = ["customer_id", "churn_risk", "risk_band", "next_stage", "next_stage_proba",
-                "top_drivers", "recommended_touchpoint", "expected_risk_reduction",
-                "expected_risk_reduction_low", "expected_risk_reduction_high", "uncertain",
-                "status"]
+BASE_COLUMNS = [
+    "customer_id",
+    "churn_risk",
+    "risk_band",
+    "next_stage",
+    "next_stage_proba",
+    "top_drivers",
+    "recommended_touchpoint",
+    "expected_risk_reduction",
+    "expected_risk_reduction_low",
+    "expected_risk_reduction_high",
+    "uncertain",
+    "status",
+]
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +55,9 @@ def bundle_path(tmp_path_factory, events):
     # made to follow the per-customer best ("dr-point") so that the recommendations, rules
     # and budgets scoring passes through are there to check.
     policy = bundle.models["touchpoint_policy"]
-    bundle.models["touchpoint_policy"] = dataclasses.replace(policy, policy="dr-point",
-                                                             touchpoint=None, stage_rule={})
+    bundle.models["touchpoint_policy"] = dataclasses.replace(
+        policy, policy="dr-point", touchpoint=None, stage_rule={}
+    )
     return bundle.save(tmp_path_factory.mktemp("model") / "model.cjml")
 
 
@@ -84,11 +95,15 @@ def test_scores_are_the_models_predictions_at_the_cutoff(bundle, events, referen
     np.testing.assert_array_equal(scored["churn_risk"].to_numpy(), risk)
     best = proba.argmax(axis=1)
     assert scored["next_stage"].tolist() == list(bundle.models["next_stage"].classes_[best])
-    np.testing.assert_array_equal(scored["next_stage_proba"].to_numpy(),
-                                  proba[np.arange(len(best)), best])
-    drivers = cjml.top_drivers_text(cjml.explain(bundle.models["churn"], X,
-                                                 feature_families=bundle.featurizer,
-                                                 method="saabas"), X.index)
+    np.testing.assert_array_equal(
+        scored["next_stage_proba"].to_numpy(), proba[np.arange(len(best)), best]
+    )
+    drivers = cjml.top_drivers_text(
+        cjml.explain(
+            bundle.models["churn"], X, feature_families=bundle.featurizer, method="saabas"
+        ),
+        X.index,
+    )
     assert scored["top_drivers"].tolist() == drivers.tolist()
     assert scored["top_drivers"].str.len().gt(0).mean() > 0.9  # "" when nothing pushes up
     # the others: events, but none within the lookback -> inactive, not scored
@@ -97,22 +112,25 @@ def test_scores_are_the_models_predictions_at_the_cutoff(bundle, events, referen
     assert isinstance(reference.attrs["summary"], dict)  # plain data: see the attrs tests
     summary = ScoreSummary.from_dict(reference.attrs["summary"])
     assert (summary.n_scored, summary.n_inactive, summary.n_no_events) == (
-        len(active), log.n_customers - len(active), 0)
+        len(active),
+        log.n_customers - len(active),
+        0,
+    )
     assert summary.cutoff == cutoff and summary.n_rows_read == len(events)
 
 
 def test_risk_bands_follow_the_documented_thresholds(reference):
     scored = reference[reference["status"] == "scored"]
     edges = list(DEFAULT_RISK_BANDS.values())
-    expected = np.asarray(list(DEFAULT_RISK_BANDS))[np.searchsorted(edges, scored["churn_risk"],
-                                                                    side="right") - 1]
+    expected = np.asarray(list(DEFAULT_RISK_BANDS))[
+        np.searchsorted(edges, scored["churn_risk"], side="right") - 1
+    ]
     assert scored["risk_band"].astype(str).tolist() == expected.tolist()
     assert list(reference["risk_band"].cat.categories) == list(DEFAULT_RISK_BANDS)
 
 
 def test_custom_risk_bands_and_their_errors(bundle, events):
-    out = score(bundle, events, recommend=False, drivers=False,
-                risk_bands={"keep": 0, "call": 0.9})
+    out = score(bundle, events, recommend=False, drivers=False, risk_bands={"keep": 0, "call": 0.9})
     scored = out[out["status"] == "scored"]
     assert set(scored["risk_band"].astype(str)) <= {"keep", "call"}
     assert ((scored["churn_risk"] >= 0.9) == (scored["risk_band"] == "call")).all()
@@ -217,8 +235,7 @@ def test_warnings_of_chunks_scored_on_threads_are_reported_once(bundle, events):
     assert warnings.filters == filters
 
 
-def test_the_partition_pass_on_threads_gives_the_same_run(bundle, events, tmp_path,
-                                                          monkeypatch):
+def test_the_partition_pass_on_threads_gives_the_same_run(bundle, events, tmp_path, monkeypatch):
     # Parquet input of several pieces (row groups): the threads partition it.
     # pieces are cut in the parent (_source); the sequential pass reads batches as large
     monkeypatch.setattr(cjml.io._source, "BATCH_ROWS", 4000)
@@ -232,8 +249,9 @@ def test_the_partition_pass_on_threads_gives_the_same_run(bundle, events, tmp_pa
     runs = {}
     for jobs in (1, 2):
         out = tmp_path / f"scores_{jobs}.parquet"
-        summary = score(bundle, path, out=out, on_error="quarantine", chunk_events=6000,
-                        n_jobs=jobs, top_k=2)
+        summary = score(
+            bundle, path, out=out, on_error="quarantine", chunk_events=6000, n_jobs=jobs, top_k=2
+        )
         runs[jobs] = (summary, pd.read_parquet(out), pd.read_parquet(summary.rejects))
     one, two = runs[1], runs[2]
     assert (tmp_path / ".scores_2.parquet.cjml-run").exists() is False
@@ -242,8 +260,14 @@ def test_the_partition_pass_on_threads_gives_the_same_run(bundle, events, tmp_pa
     pd.testing.assert_frame_equal(two[1], one[1])
     pd.testing.assert_frame_equal(two[2], one[2])
     assert two[2]["row"].tolist() == bad_rows
-    for field in ("n_customers", "n_scored", "n_rows_read", "n_rows_rejected", "n_chunks",
-                  "cutoff"):
+    for field in (
+        "n_customers",
+        "n_scored",
+        "n_rows_read",
+        "n_rows_rejected",
+        "n_chunks",
+        "cutoff",
+    ):
         assert getattr(two[0], field) == getattr(one[0], field), field
     # invalid rows stop the run with the same row numbers
     with pytest.raises(SchemaError, match=r"row 10\b"):
@@ -263,8 +287,9 @@ def test_threads_are_used_by_default_only_for_large_inputs():
 
 def test_unsorted_input_gives_the_same_scores(bundle, events, reference):
     shuffled = events.sample(frac=1.0, random_state=3).reset_index(drop=True)
-    pd.testing.assert_frame_equal(score(bundle, shuffled, recommend=False, chunk_events=6000),
-                                  reference)
+    pd.testing.assert_frame_equal(
+        score(bundle, shuffled, recommend=False, chunk_events=6000), reference
+    )
 
 
 def test_csv_and_parquet_in_and_out(bundle, events, reference, tmp_path):
@@ -273,15 +298,15 @@ def test_csv_and_parquet_in_and_out(bundle, events, reference, tmp_path):
     for source in ("events.csv", "events.parquet"):
         for suffix in (".parquet", ".csv"):
             out = tmp_path / f"scores_from_{source.replace('.', '_')}{suffix}"
-            summary = score(bundle, tmp_path / source, out=out, recommend=False,
-                            chunk_events=7000)
+            summary = score(bundle, tmp_path / source, out=out, recommend=False, chunk_events=7000)
             assert isinstance(summary, ScoreSummary) and summary.out == out
             written = pd.read_parquet(out) if suffix == ".parquet" else pd.read_csv(out)
             expected = reference.copy()
             for c in ("risk_band", "next_stage", "status"):
                 expected[c] = expected[c].astype(object)
-            written = written.astype({c: object for c in written.columns
-                                      if written[c].dtype == "str"})
+            written = written.astype(
+                {c: object for c in written.columns if written[c].dtype == "str"}
+            )
             if suffix == ".csv":  # CSV has no nulls for text: empty cells read back as NaN
                 expected = expected.astype(object).where(expected.notna(), np.nan)
                 expected = expected.replace("", np.nan)
@@ -290,8 +315,9 @@ def test_csv_and_parquet_in_and_out(bundle, events, reference, tmp_path):
             else:
                 pd.testing.assert_frame_equal(written, expected, check_dtype=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        ["events.csv", "events.parquet"] + [f"scores_from_events_{k}{s}" for k in ("csv",
-                                            "parquet") for s in (".parquet", ".csv")])
+        ["events.csv", "events.parquet"]
+        + [f"scores_from_events_{k}{s}" for k in ("csv", "parquet") for s in (".parquet", ".csv")]
+    )
 
 
 def test_a_folder_of_files_whose_files_split_customers(bundle, events, reference, tmp_path):
@@ -300,8 +326,9 @@ def test_a_folder_of_files_whose_files_split_customers(bundle, events, reference
     shuffled = events.sample(frac=1.0, random_state=1)
     for i, rows in enumerate(np.array_split(np.arange(len(shuffled)), 3)):
         shuffled.iloc[rows].to_parquet(folder / f"part-{i}.parquet", index=False)
-    pd.testing.assert_frame_equal(score(bundle, folder, recommend=False, chunk_events=9000),
-                                  reference)
+    pd.testing.assert_frame_equal(
+        score(bundle, folder, recommend=False, chunk_events=9000), reference
+    )
 
 
 def test_customer_list_with_unknown_customers(bundle, events, reference, tmp_path):
@@ -326,8 +353,9 @@ def test_customer_list_with_unknown_customers(bundle, events, reference, tmp_pat
 
 def _dirty(events):
     """The sample with four bad rows inserted among the good ones."""
-    bad = events.iloc[[0, 1, 2, 3]].astype({"timestamp": object, "customer_id": object,
-                                            "stage": object})
+    bad = events.iloc[[0, 1, 2, 3]].astype(
+        {"timestamp": object, "customer_id": object, "stage": object}
+    )
     bad.iloc[0, bad.columns.get_loc("timestamp")] = "not a date"
     bad.iloc[1, bad.columns.get_loc("satisfaction")] = 9.0  # CSAT is 1-5
     bad.iloc[2, bad.columns.get_loc("customer_id")] = None
@@ -354,8 +382,13 @@ def test_invalid_rows_stop_the_run_with_their_row_numbers(bundle, events, tmp_pa
     one_bad.loc[2000, "satisfaction"] = 9.0
     one_bad.to_parquet(tmp_path / "dirty.parquet")
     with pytest.raises(SchemaError, match=r"(?s)CSAT range 1 to 5:\n  row 2000: satis"):
-        score(bundle, tmp_path / "dirty.parquet", out=tmp_path / "scores.csv",
-              recommend=False, chunk_events=5000)
+        score(
+            bundle,
+            tmp_path / "dirty.parquet",
+            out=tmp_path / "scores.csv",
+            recommend=False,
+            chunk_events=5000,
+        )
     # nothing left behind: the input must change before a new run, which starts afresh
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dirty.csv", "dirty.parquet"]
 
@@ -365,14 +398,14 @@ def test_quarantine_sets_bad_rows_aside_and_counts_them(bundle, events, referenc
     path = tmp_path / "dirty.csv"
     dirty.to_csv(path, index=False)
     out = tmp_path / "scores.parquet"
-    summary = score(bundle, path, out=out, on_error="quarantine", recommend=False,
-                    chunk_events=5000)
+    summary = score(
+        bundle, path, out=out, on_error="quarantine", recommend=False, chunk_events=5000
+    )
     assert summary.n_rows_rejected == 4 and summary.n_rows_read == len(events) + 4
     assert summary.rejects == tmp_path / "scores.rejects.parquet"
     rejects = pd.read_parquet(summary.rejects)
     assert rejects["row"].tolist() == bad_rows
-    assert rejects["location"].tolist() == [f"row {r} (dirty.csv line {r + 2})"
-                                            for r in bad_rows]
+    assert rejects["location"].tolist() == [f"row {r} (dirty.csv line {r + 2})" for r in bad_rows]
     assert rejects["column"].tolist() == ["timestamp", "satisfaction", "customer_id", "stage"]
     assert "cannot be read as dates" in rejects["reason"].iloc[0]
     assert "CSAT" in rejects["reason"].iloc[1]
@@ -440,8 +473,9 @@ def test_resume_refuses_changed_events(bundle, events, tmp_path, monkeypatch):
     path = tmp_path / "events.parquet"
     events.to_parquet(path, index=False)
     out = tmp_path / "scores.csv"
-    monkeypatch.setattr(cjml.scoring._run, "_after_chunk",
-                        lambda part: (_ for _ in ()).throw(_Interrupted()))
+    monkeypatch.setattr(
+        cjml.scoring._run, "_after_chunk", lambda part: (_ for _ in ()).throw(_Interrupted())
+    )
     with pytest.raises(_Interrupted):
         score(bundle, path, out=out, recommend=False, chunk_events=5000)
     monkeypatch.undo()
@@ -467,13 +501,13 @@ def test_a_killed_process_resumes_to_the_same_output(bundle_path, events, tmp_pa
         from cjml.cli import main
         sys.exit(main({["score", *args, "--out", str(out)]!r}))
     """)
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
     assert proc.returncode == -9, proc.stderr
     assert not out.exists()
     assert main(["score", *args, "--out", str(out), "--resume"]) == 0
-    pd.testing.assert_frame_equal(pd.read_parquet(out),
-                                  pd.read_parquet(tmp_path / "whole.parquet"))
+    pd.testing.assert_frame_equal(pd.read_parquet(out), pd.read_parquet(tmp_path / "whole.parquet"))
 
 
 def test_a_killed_run_on_threads_resumes_to_the_same_output(bundle_path, events, tmp_path):
@@ -489,15 +523,15 @@ def test_a_killed_run_on_threads_resumes_to_the_same_output(bundle_path, events,
         from cjml.cli import main
         sys.exit(main({["score", *args, "--jobs", "2", "--out", str(out)]!r}))
     """)
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          check=False, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=300
+    )
     assert proc.returncode == -9, proc.stderr
     assert not out.exists()
     state = json.loads((tmp_path / ".scores.parquet.cjml-run" / "state.json").read_text())
     assert len(state["chunks"]) == 1  # only what the calling thread recorded counts as done
     assert main(["score", *args, "--jobs", "2", "--out", str(out), "--resume"]) == 0
-    pd.testing.assert_frame_equal(pd.read_parquet(out),
-                                  pd.read_parquet(tmp_path / "whole.parquet"))
+    pd.testing.assert_frame_equal(pd.read_parquet(out), pd.read_parquet(tmp_path / "whole.parquet"))
 
 
 def test_customers_without_events_before_the_cutoff(bundle, events):
@@ -519,18 +553,31 @@ def test_dask_engine_equals_the_local_engine(bundle, events, reference, tmp_path
     folder = tmp_path / "events"
     folder.mkdir()
     for i, rows in enumerate(np.array_split(np.arange(len(shuffled)), 3)):
-        shuffled.iloc[rows].to_parquet(folder / f"part-{i}.parquet", index=False,
-                                       row_group_size=3000)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
-        got = score(bundle, folder, engine="dask", scheduler=client, recommend=False,
-                    chunk_events=6000)
-        listed = score(bundle, folder, engine="dask", scheduler=client, recommend=False,
-                       customers=[3, 1, 10**9], chunk_events=6000)
+        shuffled.iloc[rows].to_parquet(
+            folder / f"part-{i}.parquet", index=False, row_group_size=3000
+        )
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        got = score(
+            bundle, folder, engine="dask", scheduler=client, recommend=False, chunk_events=6000
+        )
+        listed = score(
+            bundle,
+            folder,
+            engine="dask",
+            scheduler=client,
+            recommend=False,
+            customers=[3, 1, 10**9],
+            chunk_events=6000,
+        )
     pd.testing.assert_frame_equal(got, reference)
-    pd.testing.assert_frame_equal(score(bundle, folder, recommend=False, chunk_events=6000),
-                                  reference)  # small row groups, read a few at a time
+    pd.testing.assert_frame_equal(
+        score(bundle, folder, recommend=False, chunk_events=6000), reference
+    )  # small row groups, read a few at a time
     assert got.attrs["summary"]["engine"] == "dask" and got.attrs["summary"]["n_chunks"] >= 4
     assert listed["customer_id"].tolist() == [1, 3, 10**9]
     assert listed["status"].iloc[2] == "no_events"
@@ -541,8 +588,9 @@ def _recommend_module(**replace):
     import cjml.recommend as real
 
     module = types.ModuleType("cjml.recommend")
-    module.__dict__.update({k: v for k, v in vars(real).items()
-                            if k not in ("TouchpointRecommender", "__name__")})
+    module.__dict__.update(
+        {k: v for k, v in vars(real).items() if k not in ("TouchpointRecommender", "__name__")}
+    )
     module.__dict__.update(replace)
     return module
 
@@ -572,27 +620,33 @@ def test_recommendations_come_from_the_recommender(bundle, events, monkeypatch):
             out["reason"] = "because"
             return out.iloc[::-1]  # any order: rows are matched by customer id
 
-    monkeypatch.setitem(sys.modules, "cjml.recommend",
-                        _recommend_module(TouchpointRecommender=FakeRecommender))
+    monkeypatch.setitem(
+        sys.modules, "cjml.recommend", _recommend_module(TouchpointRecommender=FakeRecommender)
+    )
     out = score(bundle, events, top_k=2, drivers=False)
-    assert out.columns.tolist() == [*BASE_COLUMNS[:-1], "recommended_touchpoint_2",
-                                    "expected_risk_reduction_2", "status"]
+    assert out.columns.tolist() == [
+        *BASE_COLUMNS[:-1],
+        "recommended_touchpoint_2",
+        "expected_risk_reduction_2",
+        "status",
+    ]
     scored = out[out["status"] == "scored"]
     assert (scored["recommended_touchpoint_2"] == "tp2").all()
     np.testing.assert_allclose(scored["expected_risk_reduction"], scored["churn_risk"] / 10)
     # the first recommendation's interval and flag, as the recommender gave them
-    np.testing.assert_allclose(scored["expected_risk_reduction_low"],
-                               scored["churn_risk"] / 10 - 0.01)
-    np.testing.assert_allclose(scored["expected_risk_reduction_high"],
-                               scored["churn_risk"] / 10 + 0.01)
+    np.testing.assert_allclose(
+        scored["expected_risk_reduction_low"], scored["churn_risk"] / 10 - 0.01
+    )
+    np.testing.assert_allclose(
+        scored["expected_risk_reduction_high"], scored["churn_risk"] / 10 + 0.01
+    )
     assert scored["uncertain"].tolist() == (scored["churn_risk"] < 0.1).tolist()
     assert out.loc[out["status"] != "scored", "recommended_touchpoint"].isna().all()
     assert out.loc[out["status"] != "scored", "uncertain"].isna().all()
     assert calls and all(c[3] == 2 for c in calls)
 
 
-def test_recommendations_are_empty_while_the_recommender_is_missing(bundle, events,
-                                                                     monkeypatch):
+def test_recommendations_are_empty_while_the_recommender_is_missing(bundle, events, monkeypatch):
     # "from cjml.recommend import TouchpointRecommender" fails, as before it was written
     monkeypatch.setitem(sys.modules, "cjml.recommend", _recommend_module())
     out = score(bundle, events, top_k=3, drivers=False)
@@ -605,8 +659,18 @@ def test_score_command(bundle_path, events, tmp_path, capsys):
     path = tmp_path / "events.parquet"
     events.to_parquet(path, index=False)
     out = tmp_path / "scores.csv"
-    code, text, err = run(capsys, "score", str(bundle_path), str(path), "--out", str(out),
-                          "--no-recommend", "--top-k", "2", "--quiet")
+    code, text, err = run(
+        capsys,
+        "score",
+        str(bundle_path),
+        str(path),
+        "--out",
+        str(out),
+        "--no-recommend",
+        "--top-k",
+        "2",
+        "--quiet",
+    )
     assert code == 0, err
     assert text.startswith("Scored 3,000 customers") and f"wrote {out}" in text
     assert "customers/s" in text
@@ -614,8 +678,9 @@ def test_score_command(bundle_path, events, tmp_path, capsys):
     assert "recommended_touchpoint_2" in written.columns and len(written) == 3000
     code, _, err = run(capsys, "score", str(bundle_path), str(path), "--out", str(out), "--quiet")
     assert code == 1 and "already exists" in err and "--force" in err
-    code, _, err = run(capsys, "score", str(bundle_path), str(path), "--out",
-                       str(tmp_path / "x.txt"), "--quiet")
+    code, _, err = run(
+        capsys, "score", str(bundle_path), str(path), "--out", str(tmp_path / "x.txt"), "--quiet"
+    )
     assert code == 1 and ".parquet or .csv" in err
 
 
@@ -629,8 +694,7 @@ def test_resume_needs_an_output(bundle, events):
         score(bundle, events, resume=True)
 
 
-def test_no_temporary_files_remain_after_an_in_memory_run(bundle, events, tmp_path,
-                                                          monkeypatch):
+def test_no_temporary_files_remain_after_an_in_memory_run(bundle, events, tmp_path, monkeypatch):
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     import tempfile
 
@@ -642,9 +706,13 @@ def test_no_temporary_files_remain_after_an_in_memory_run(bundle, events, tmp_pa
 def test_schema_errors_carry_their_rows_for_quarantine():
     from cjml.io._messages import _Origin
 
-    df = pd.DataFrame({"customer_id": [1, 2, 3, 4],
-                       "timestamp": ["2024-01-01", "soon", "2024-01-02", "later"],
-                       "touchpoint": ["email"] * 4})
+    df = pd.DataFrame(
+        {
+            "customer_id": [1, 2, 3, 4],
+            "timestamp": ["2024-01-01", "soon", "2024-01-02", "later"],
+            "touchpoint": ["email"] * 4,
+        }
+    )
     with pytest.raises(SchemaError) as info:
         cjml.read_events(df)
     err = info.value
@@ -655,12 +723,12 @@ def test_schema_errors_carry_their_rows_for_quarantine():
         cjml.read_events(df.assign(timestamp=[1, 2, 3, 4]))
     assert info.value.positions is None and info.value.column == "timestamp"
     with pytest.raises(SchemaError) as info:
-        cjml.read_events(df.assign(timestamp="2024-01-01", stage=["awareness", "limbo", None,
-                                                                   None]))
+        cjml.read_events(
+            df.assign(timestamp="2024-01-01", stage=["awareness", "limbo", None, None])
+        )
     assert info.value.column == "stage" and info.value.positions.tolist() == [1]
     # rows of a subset are named by their place in the whole input
-    origin = _Origin(names=("a.csv", "b.csv"), starts=(0, 10), csv=True,
-                     rows=np.array([3, 12]))
+    origin = _Origin(names=("a.csv", "b.csv"), starts=(0, 10), csv=True, rows=np.array([3, 12]))
     assert origin.where(1) == "row 12 (b.csv line 4)"
 
 
@@ -693,12 +761,12 @@ def test_recommendations_are_the_same_however_the_input_is_cut(bundle, events):
     known = has & low.notna()
     assert known.any() and low[~has].isna().all() and high[~has].isna().all()
     assert (red[known] <= high[known] + 1e-12).all()
-    assert ((low[known] <= red[known] + 1e-12) | (red[known] >= scored.loc[known, "churn_risk"]
-                                                  - 1e-12)).all()  # (the clip at 0 risk)
+    assert (
+        (low[known] <= red[known] + 1e-12) | (red[known] >= scored.loc[known, "churn_risk"] - 1e-12)
+    ).all()  # (the clip at 0 risk)
     assert scored.loc[has, "uncertain"].tolist() == (~(low[has] > 0)).tolist()
     assert scored.loc[~has, "uncertain"].isna().all()  # no recommendation: no flag
-    chunked = score(bundle, events.sample(frac=1.0, random_state=4), top_k=2,
-                    chunk_events=5000)
+    chunked = score(bundle, events.sample(frac=1.0, random_state=4), top_k=2, chunk_events=5000)
     pd.testing.assert_frame_equal(chunked, whole)
 
 
@@ -710,8 +778,7 @@ def quarantined(bundle, events, tmp_path_factory):
     dirty, bad_rows = _dirty(events)
     path = folder / "dirty.csv"
     dirty.to_csv(path, index=False)
-    options = {"on_error": "quarantine", "recommend": False, "drivers": False,
-               "chunk_events": 6000}
+    options = {"on_error": "quarantine", "recommend": False, "drivers": False, "chunk_events": 6000}
     in_memory = score(bundle, path, **options)
     written = score(bundle, path, out=folder / "scores.parquet", **options)
     return in_memory, written, bad_rows
@@ -753,11 +820,13 @@ def test_the_summary_in_attrs_is_the_summary_of_a_written_run(quarantined):
     assert summary.out is not None and summary.rejects is not None
     assert rebuilt.out is None and rebuilt.rejects is None  # nothing was written
     assert dataclasses.replace(rebuilt, seconds=0.0) == dataclasses.replace(
-        summary, seconds=0.0, out=None, rejects=None)
+        summary, seconds=0.0, out=None, rejects=None
+    )
     assert ScoreSummary.from_dict(summary.to_dict()) == summary  # paths and cutoff too
     with pytest.raises(ValueError, match=r"missing \['seconds'\]; unknown \['speed'\]"):
-        ScoreSummary.from_dict({**{k: v for k, v in summary.to_dict().items()
-                                   if k != "seconds"}, "speed": 1})
+        ScoreSummary.from_dict(
+            {**{k: v for k, v in summary.to_dict().items() if k != "seconds"}, "speed": 1}
+        )
 
 
 # ---------------------------------------------------------------- business rules, budget
@@ -779,8 +848,12 @@ def unbudgeted(bundle, events):
 
 RULE_SETS = {
     "by reduction": {"rank_by": "reduction"},
-    "per unit cost": {"exclude": ["referral_invite"], "min_risk": 0.2,
-                      "costs": {"consultation": 25.0}, "rank_by": "reduction_per_cost"},
+    "per unit cost": {
+        "exclude": ["referral_invite"],
+        "min_risk": 0.2,
+        "costs": {"consultation": 25.0},
+        "rank_by": "reduction_per_cost",
+    },
 }
 
 
@@ -790,28 +863,42 @@ def test_a_budget_holds_over_the_whole_run(bundle, events, log, unbudgeted, name
     cutoff = log.frame["timestamp"].max()
     lookback = bundle.metadata["lookback"]
     free = cjml.TouchpointRecommender.from_bundle(bundle, rules=base).recommend(
-        log, cutoff=cutoff, lookback=lookback, top_k=2)
+        log, cutoff=cutoff, lookback=lookback, top_k=2
+    )
     total = free["cost"].sum()
     rules = {**base, "budget": round(total / 4, 2)}  # covers only some customers
     whole = score(bundle, events, top_k=2, drivers=False, rules=rules)
-    chunked = score(bundle, events.sample(frac=1.0, random_state=2), top_k=2, drivers=False,
-                    rules=rules, chunk_events=3000)
+    chunked = score(
+        bundle,
+        events.sample(frac=1.0, random_state=2),
+        top_k=2,
+        drivers=False,
+        rules=rules,
+        chunk_events=3000,
+    )
     assert chunked.attrs["summary"]["n_chunks"] >= 8
     pd.testing.assert_frame_equal(chunked, whole, check_exact=True)
     assert whole.columns.tolist() == unbudgeted.columns.tolist()  # no internal column left
 
     # the recommender on the whole log (its population: the bundle's lookback)
     expected = cjml.TouchpointRecommender.from_bundle(bundle, rules=rules).recommend(
-        log, cutoff=cutoff, lookback=lookback, top_k=2)
+        log, cutoff=cutoff, lookback=lookback, top_k=2
+    )
     got = whole.set_index("customer_id")
     served = got.index[got["recommended_touchpoint"].notna()]
     assert served.tolist() == expected.index[expected["recommended_touchpoint"].notna()].tolist()
     assert 0 < len(served) < free["recommended_touchpoint"].notna().sum()
-    for c in ("recommended_touchpoint", "expected_risk_reduction",
-              "expected_risk_reduction_low", "expected_risk_reduction_high",
-              "recommended_touchpoint_2", "expected_risk_reduction_2"):
-        pd.testing.assert_series_equal(got.loc[expected.index, c], expected[c],
-                                       check_names=False, check_dtype=False)
+    for c in (
+        "recommended_touchpoint",
+        "expected_risk_reduction",
+        "expected_risk_reduction_low",
+        "expected_risk_reduction_high",
+        "recommended_touchpoint_2",
+        "expected_risk_reduction_2",
+    ):
+        pd.testing.assert_series_equal(
+            got.loc[expected.index, c], expected[c], check_names=False, check_dtype=False
+        )
     assert got.loc[served, "uncertain"].tolist() == expected.loc[served, "uncertain"].tolist()
     assert got.loc[got.index.difference(served), "uncertain"].isna().all()
     spent = _first_costs(bundle, rules, got.loc[served, "recommended_touchpoint"]).sum()
@@ -821,9 +908,14 @@ def test_a_budget_holds_over_the_whole_run(bundle, events, log, unbudgeted, name
     if name == "by reduction":  # the rest is as without a budget: only the budget differs
         plain = unbudgeted.set_index("customer_id")
         pd.testing.assert_frame_equal(got.loc[served], plain.loc[served])
+
         def rest(frame):
-            return frame.drop(columns=[c for c in frame if "recommended" in c
-                                       or "expected" in c or c == "uncertain"])
+            return frame.drop(
+                columns=[
+                    c for c in frame if "recommended" in c or "expected" in c or c == "uncertain"
+                ]
+            )
+
         assert rest(got).equals(rest(plain))
 
 
@@ -840,8 +932,7 @@ def test_rules_reach_the_recommender_and_are_checked_first(bundle, events, unbud
         score(bundle, events, recommend=False, rules={"budget": 10.0})
 
 
-def test_resume_with_a_budget_and_refused_with_other_rules(bundle, events, tmp_path,
-                                                          monkeypatch):
+def test_resume_with_a_budget_and_refused_with_other_rules(bundle, events, tmp_path, monkeypatch):
     path = tmp_path / "events.parquet"
     events.sample(frac=1.0, random_state=6).to_parquet(path, index=False)
     rules = {"budget": 150.0}
@@ -870,14 +961,23 @@ def test_dask_engine_applies_the_budget_over_the_whole_run(bundle, events, tmp_p
     folder = tmp_path / "events"
     folder.mkdir()
     for i, rows in enumerate(np.array_split(np.arange(len(events)), 2)):
-        events.iloc[rows].to_parquet(folder / f"part-{i}.parquet", index=False,
-                                     row_group_size=4000)
+        events.iloc[rows].to_parquet(folder / f"part-{i}.parquet", index=False, row_group_size=4000)
     rules = {"budget": 150.0}
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
-        got = score(bundle, folder, engine="dask", scheduler=client, drivers=False,
-                    rules=rules, chunk_events=6000)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        got = score(
+            bundle,
+            folder,
+            engine="dask",
+            scheduler=client,
+            drivers=False,
+            rules=rules,
+            chunk_events=6000,
+        )
     assert got.attrs["summary"]["n_chunks"] >= 4
     pd.testing.assert_frame_equal(got, score(bundle, events, drivers=False, rules=rules))
     assert 0 < got["recommended_touchpoint"].notna().sum()
@@ -887,29 +987,59 @@ def test_score_command_with_rules(bundle_path, bundle, events, log, tmp_path, ca
     path = tmp_path / "events.parquet"
     events.to_parquet(path, index=False)
     rules_file = tmp_path / "rules.toml"
-    rules_file.write_text('exclude = ["referral_invite"]\nbudget = 200.0\n'
-                          'rank_by = "reduction"\n', encoding="utf-8")
+    rules_file.write_text(
+        'exclude = ["referral_invite"]\nbudget = 200.0\nrank_by = "reduction"\n', encoding="utf-8"
+    )
     out = tmp_path / "scores.csv"
-    code, text, err = run(capsys, "score", str(bundle_path), str(path), "--out", str(out),
-                          "--rules", str(rules_file), "--chunk-events", "5000", "--quiet")
+    code, text, err = run(
+        capsys,
+        "score",
+        str(bundle_path),
+        str(path),
+        "--out",
+        str(out),
+        "--rules",
+        str(rules_file),
+        "--chunk-events",
+        "5000",
+        "--quiet",
+    )
     assert code == 0, err
     written = pd.read_csv(out)
     served = written.loc[written["recommended_touchpoint"].notna(), "customer_id"]
     expected = cjml.TouchpointRecommender.from_bundle(bundle, rules=rules_file).recommend(
-        log, cutoff=log.frame["timestamp"].max(), lookback=bundle.metadata["lookback"])
+        log, cutoff=log.frame["timestamp"].max(), lookback=bundle.metadata["lookback"]
+    )
     assert served.tolist() == expected.index[expected["recommended_touchpoint"].notna()].tolist()
     assert 0 < len(served) < (written["status"] == "scored").sum()
     rules = cjml.RecommendationRules.from_file(rules_file)
     spent = _first_costs(bundle, rules, written["recommended_touchpoint"].dropna()).sum()
     assert spent <= 200.0
     assert "referral_invite" not in set(written["recommended_touchpoint"].dropna())
-    code, _, err = run(capsys, "score", str(bundle_path), str(path), "--out",
-                       str(tmp_path / "x.csv"), "--rules", str(rules_file), "--no-recommend",
-                       "--quiet")
+    code, _, err = run(
+        capsys,
+        "score",
+        str(bundle_path),
+        str(path),
+        "--out",
+        str(tmp_path / "x.csv"),
+        "--rules",
+        str(rules_file),
+        "--no-recommend",
+        "--quiet",
+    )
     assert code == 1 and "--no-recommend" in err
-    code, _, err = run(capsys, "score", str(bundle_path), str(path), "--out",
-                       str(tmp_path / "y.csv"), "--rules", str(tmp_path / "missing.toml"),
-                       "--quiet")
+    code, _, err = run(
+        capsys,
+        "score",
+        str(bundle_path),
+        str(path),
+        "--out",
+        str(tmp_path / "y.csv"),
+        "--rules",
+        str(tmp_path / "missing.toml"),
+        "--quiet",
+    )
     assert code == 1 and "missing.toml': no such file" in err
 
 
@@ -921,8 +1051,14 @@ def test_timestamps_straight_from_arrow_match_the_parser(unit, tz):
     rng = np.random.default_rng(3)
     ns = rng.integers(-2 * 10**18, 4 * 10**18, 500)  # 1906 to 2096
     ns -= ns % (10**9 if unit == "s" else 10**6 if unit == "ms" else 10**3 if unit == "us" else 1)
-    col = pa.chunked_array([pa.array(ns // {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}[unit],
-                                     type=pa.timestamp(unit, tz=tz))])
+    col = pa.chunked_array(
+        [
+            pa.array(
+                ns // {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}[unit],
+                type=pa.timestamp(unit, tz=tz),
+            )
+        ]
+    )
     idx = pd.DatetimeIndex(col.to_pandas())
     idx = idx.tz_localize("UTC") if idx.tz is None else idx.tz_convert("UTC")
     expected = idx.as_unit("ns").asi8
@@ -931,14 +1067,20 @@ def test_timestamps_straight_from_arrow_match_the_parser(unit, tz):
     # dates that nanoseconds cannot hold
     if tz is None:
         assert _arrow_timestamps_ns(col, "Europe/Paris") is None
-    assert _arrow_timestamps_ns(pa.chunked_array([pa.array([1, None],
-                                                           type=pa.timestamp(unit, tz=tz))]),
-                                "UTC") is None
+    assert (
+        _arrow_timestamps_ns(
+            pa.chunked_array([pa.array([1, None], type=pa.timestamp(unit, tz=tz))]), "UTC"
+        )
+        is None
+    )
     if unit != "ns":
         far = 300 * 365 * 86400 * {"s": 1, "ms": 10**3, "us": 10**6}[unit]  # about 2270
-        assert _arrow_timestamps_ns(pa.chunked_array([pa.array([0, far],
-                                                               type=pa.timestamp(unit, tz=tz))]),
-                                    "UTC") is None
+        assert (
+            _arrow_timestamps_ns(
+                pa.chunked_array([pa.array([0, far], type=pa.timestamp(unit, tz=tz))]), "UTC"
+            )
+            is None
+        )
 
 
 def test_numpy_huge_pages_are_off_while_scoring_and_restored_after(bundle, events, monkeypatch):
@@ -962,8 +1104,9 @@ def test_numpy_huge_pages_are_off_while_scoring_and_restored_after(bundle, event
         score(bundle, events, recommend=False, chunk_events=5000, n_jobs=2)
         assert during and not any(during)
         assert current() is True  # the caller's setting is back
-        monkeypatch.setattr(cjml.scoring._run, "_after_chunk",
-                            lambda part: (_ for _ in ()).throw(_Interrupted()))
+        monkeypatch.setattr(
+            cjml.scoring._run, "_after_chunk", lambda part: (_ for _ in ()).throw(_Interrupted())
+        )
         with pytest.raises(_Interrupted):  # a run stopped half-way restores it too
             score(bundle, events, recommend=False, chunk_events=5000, n_jobs=2)
         assert current() is True
@@ -972,8 +1115,7 @@ def test_numpy_huge_pages_are_off_while_scoring_and_restored_after(bundle, event
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
-def test_an_input_without_rows_is_refused_by_either_partition_pass(bundle, events, tmp_path,
-                                                                   jobs):
+def test_an_input_without_rows_is_refused_by_either_partition_pass(bundle, events, tmp_path, jobs):
     path = tmp_path / "empty.parquet"
     events.iloc[:0].to_parquet(path, index=False)
     with pytest.raises(SchemaError, match=r"'empty.parquet' has no rows.*Fix:"):

@@ -32,8 +32,9 @@ def _adversarial(rng, n_train=600, n_held=60):
     noise = rng.normal(0, 0.15, n_train + n_held)
     y = (x[:, 0] + noise > 0.5).astype(int)
     y[n_train:] = (x[n_train:, 0] + noise[n_train:] < 0.5).astype(int)
-    cutoffs = np.repeat(pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01"]),
-                        n_train // 3).append(pd.to_datetime(["2024-04-01"] * n_held))
+    cutoffs = np.repeat(
+        pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01"]), n_train // 3
+    ).append(pd.to_datetime(["2024-04-01"] * n_held))
     return x, y, cutoffs
 
 
@@ -44,7 +45,8 @@ def test_calibration_on_60_adversarial_rows_cannot_invert_the_ranking(calibratio
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SmallDataWarning)
         model = ChurnModel(n_estimators=60, refit=False, calibration=calibration).fit(
-            X, y, cutoffs=cutoffs)
+            X, y, cutoffs=cutoffs
+        )
     assert model.n_validation_rows_ == 60
     held = slice(600, None)
     raw = model.booster_.predict(X[held], raw_score=True)
@@ -119,14 +121,20 @@ def test_min_child_samples_adapts_to_the_rows_unless_the_user_set_it():
     assert model.min_child_samples_ == 6  # 120 rows / 20
     assert model.booster_.params["min_child_samples"] == 6
     message = str(record[0].message)
-    assert message.startswith("ChurnModel: only 120 training rows: min_child_samples lowered "
-                              f"from {_LEAF_SIZE} to 6 so the trees can split; calibration by ")
+    assert message.startswith(
+        "ChurnModel: only 120 training rows: min_child_samples lowered "
+        f"from {_LEAF_SIZE} to 6 so the trees can split; calibration by "
+    )
     assert "chosen on 30 held-out rows" in message
     # an explicit value is the user's: kept, and a model that cannot split says so
-    with pytest.warns(SmallDataWarning, match=r"found no split in 120 training rows with "
-                                              r"min_child_samples=100"):
+    with pytest.warns(
+        SmallDataWarning,
+        match=r"found no split in 120 training rows with "
+        r"min_child_samples=100",
+    ):
         stubborn = ChurnModel(n_estimators=50, min_child_samples=100, calibration=None).fit(
-            X, y, cutoffs=cutoffs)
+            X, y, cutoffs=cutoffs
+        )
     assert stubborn.min_child_samples_ == 100
     with pytest.raises(ValueError, match="min_child_samples must be 'auto' or a whole number"):
         ChurnModel(min_child_samples=0).fit(X, y)
@@ -152,18 +160,25 @@ def test_a_120_row_log_trains_non_constant_models_and_says_what_it_adapted():
     small = [str(w.message) for w in record if issubclass(w.category, SmallDataWarning)]
     assert 100 <= bundle.metadata["n_train_rows"] <= 140
     churn, stage = bundle.models["churn"], bundle.models["next_stage"]
-    assert any(m.startswith(f"ChurnModel: only {churn.n_train_rows_} training rows: "
-                            f"min_child_samples lowered from {_LEAF_SIZE} to "
-                            f"{churn.min_child_samples_} ")
-               for m in small)
+    assert any(
+        m.startswith(
+            f"ChurnModel: only {churn.n_train_rows_} training rows: "
+            f"min_child_samples lowered from {_LEAF_SIZE} to "
+            f"{churn.min_child_samples_} "
+        )
+        for m in small
+    )
     test = _held_out_rows(log, bundle)
     names = list(bundle.featurizer.feature_names_out_)
     # non-constant, or plainly said so
-    for model, found in ((churn, churn.predict_proba(test[names])),
-                         (stage, stage.predict_proba(test[names]))):
+    for model, found in (
+        (churn, churn.predict_proba(test[names])),
+        (stage, stage.predict_proba(test[names])),
+    ):
         constant = np.ptp(found, axis=0).max() == 0
-        assert not constant or any(m.startswith(type(model).__name__) and "every row" in m
-                                   for m in small)
+        assert not constant or any(
+            m.startswith(type(model).__name__) and "every row" in m for m in small
+        )
     assert np.ptp(churn.predict_proba(test[names])[:, 1]) > 0.1
 
 
@@ -171,25 +186,38 @@ def _held_out_rows(log, bundle) -> pd.DataFrame:
     meta = bundle.metadata
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        return cjml.make_training_set(log, [pd.Timestamp(meta["test_cutoff"])],
-                                      horizon=meta["horizon"], lookback=meta["lookback"],
-                                      featurizer=bundle.featurizer)
+        return cjml.make_training_set(
+            log,
+            [pd.Timestamp(meta["test_cutoff"])],
+            horizon=meta["horizon"],
+            lookback=meta["lookback"],
+            featurizer=bundle.featurizer,
+        )
 
 
 def _training_rate(log, bundle) -> float:
     meta = bundle.metadata
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        train = cjml.make_training_set(log, [pd.Timestamp(c) for c in meta["train_cutoffs"]],
-                                       horizon=meta["horizon"], lookback=meta["lookback"],
-                                       featurizer=bundle.featurizer)
+        train = cjml.make_training_set(
+            log,
+            [pd.Timestamp(c) for c in meta["train_cutoffs"]],
+            horizon=meta["horizon"],
+            lookback=meta["lookback"],
+            featurizer=bundle.featurizer,
+        )
     return float(train["churn"].mean())
 
 
-@pytest.mark.parametrize(("world", "n_customers", "seed"), [
-    ("small_shop", 100, 4), ("silent_leavers", 100, 0), ("journeys", 300, 0),
-    ("small_shop", 1000, 1),
-])
+@pytest.mark.parametrize(
+    ("world", "n_customers", "seed"),
+    [
+        ("small_shop", 100, 4),
+        ("silent_leavers", 100, 0),
+        ("journeys", 300, 0),
+        ("small_shop", 1000, 1),
+    ],
+)
 def test_churn_brier_is_never_above_the_base_rates_on_held_out_data(world, n_customers, seed):
     """Monthly cutoffs, so 100 customers give about 200 training rows.
 

@@ -28,8 +28,21 @@ def trained(tmp_path_factory):
     model = tmp_path_factory.mktemp("threads") / "sample.cjml"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        code = main(["train", str(sample_path()), "--out", str(model), "--n-cutoffs", "5",
-                     "--step", "15D", "--jobs", "1", "--quiet"])
+        code = main(
+            [
+                "train",
+                str(sample_path()),
+                "--out",
+                str(model),
+                "--n-cutoffs",
+                "5",
+                "--step",
+                "15D",
+                "--jobs",
+                "1",
+                "--quiet",
+            ]
+        )
     assert code == 0
     return model, cjml.ModelBundle.load(model)
 
@@ -68,12 +81,14 @@ def spies(monkeypatch):
 
 
 @pytest.mark.parametrize("command", ["evaluate", "recommend"])
-def test_jobs_of_evaluate_and_recommend_reach_the_models_for_that_run(trained, spies, tmp_path,
-                                                                      capsys, command):
+def test_jobs_of_evaluate_and_recommend_reach_the_models_for_that_run(
+    trained, spies, tmp_path, capsys, command
+):
     model, _ = trained
     extra = ["--out", str(tmp_path / "actions.csv")] if command == "recommend" else []
-    assert main([command, str(model), str(sample_path()), *extra, "--jobs", "2"]) == 0, \
+    assert main([command, str(model), str(sample_path()), *extra, "--jobs", "2"]) == 0, (
         capsys.readouterr().err
+    )
     assert {name for name, _ in spies["models"]} >= {"ChurnModel"}
     assert {threads for _, threads in spies["models"]} == {2}  # the bundle itself says 1
     assert set(spies["featurizer"]) == {2}
@@ -93,9 +108,11 @@ def test_n_jobs_of_the_api_leaves_the_callers_bundle_as_it_was(trained, spies):
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
 def test_n_jobs_that_is_not_a_positive_whole_number_is_refused_clearly(trained, bad):
     _, bundle = trained
-    message = (r"n_jobs must be a whole number of threads, at least 1, or None for cjml's "
-               r"default .*got " + repr(bad).replace(".", r"\.") + r"\. For every core pass "
-               r"os\.cpu_count\(\)")
+    message = (
+        r"n_jobs must be a whole number of threads, at least 1, or None for cjml's "
+        r"default .*got " + repr(bad).replace(".", r"\.") + r"\. For every core pass "
+        r"os\.cpu_count\(\)"
+    )
     X, y = np.arange(40.0).reshape(-1, 1), np.arange(40) % 2
     with pytest.raises(ValueError, match=message):
         ChurnModel(n_jobs=bad).fit(X, y)
@@ -108,30 +125,38 @@ def test_n_jobs_that_is_not_a_positive_whole_number_is_refused_clearly(trained, 
         TouchpointRecommender.from_bundle(bundle, n_jobs=bad).recommend(log)
 
 
-@pytest.mark.parametrize(("value", "message"), [("0", "expected a number >= 1, got 0"),
-                                                ("-2", "expected a number >= 1, got -2"),
-                                                ("two", "expected a whole number, got 'two'")])
-def test_jobs_option_refuses_what_is_not_a_positive_whole_number(capsys, tmp_path, value,
-                                                                 message):
-    for command in (["train", str(sample_path()), "--out", str(tmp_path / "m.cjml")],
-                    ["evaluate", "m.cjml", str(sample_path())],
-                    ["recommend", "m.cjml", str(sample_path()), "--out", "a.csv"]):
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("0", "expected a number >= 1, got 0"),
+        ("-2", "expected a number >= 1, got -2"),
+        ("two", "expected a whole number, got 'two'"),
+    ],
+)
+def test_jobs_option_refuses_what_is_not_a_positive_whole_number(capsys, tmp_path, value, message):
+    for command in (
+        ["train", str(sample_path()), "--out", str(tmp_path / "m.cjml")],
+        ["evaluate", "m.cjml", str(sample_path())],
+        ["recommend", "m.cjml", str(sample_path()), "--out", "a.csv"],
+    ):
         with pytest.raises(SystemExit) as usage:
             main([*command, "--jobs", value])
         assert usage.value.code == 2
         assert f"--jobs: {message}" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(("cores", "busy", "expected"), [
-    (2, 0.0, 2),    # a quiet machine: both cores
-    (2, 0.3, 1),    # a load that started a few seconds ago: one core is not free
-    (2, 1.0, 1),
-    (2, 5.8, 1),    # the loaded 2-core machine of issue 17
-    (16, 3.5, 12),  # a large machine: the idle cores
-    (8, None, 1),   # the load cannot be read: one thread
-])
-def test_default_threads_takes_only_idle_cores_from_50000_rows(monkeypatch, cores, busy,
-                                                               expected):
+@pytest.mark.parametrize(
+    ("cores", "busy", "expected"),
+    [
+        (2, 0.0, 2),  # a quiet machine: both cores
+        (2, 0.3, 1),  # a load that started a few seconds ago: one core is not free
+        (2, 1.0, 1),
+        (2, 5.8, 1),  # the loaded 2-core machine of issue 17
+        (16, 3.5, 12),  # a large machine: the idle cores
+        (8, None, 1),  # the load cannot be read: one thread
+    ],
+)
+def test_default_threads_takes_only_idle_cores_from_50000_rows(monkeypatch, cores, busy, expected):
     monkeypatch.setattr(cjml.models, "_machine_load", lambda: (cores, busy))
     assert _default_threads(49_999) == 1
     assert _default_threads(50_000) == expected

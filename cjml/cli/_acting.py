@@ -20,38 +20,66 @@ from cjml.recommend import METHODS
 def _cmd_score(args: argparse.Namespace) -> int:
     # A trusted pickle is loaded here, with its warning; a safe bundle is loaded by score()
     summary = cjml.score(
-        load_bundle(args) if args.trust_pickle else args.model, args.events,
-        customers=args.customers, cutoff=args.cutoff, top_k=args.top_k, out=args.out,
-        force=args.force, resume=args.resume, on_error=args.on_error, engine=args.engine,
-        scheduler=args.scheduler, risk_bands=args.risk_bands, drivers=not args.no_drivers,
-        recommend=not args.no_recommend, rules=args.rules, columns=args.columns,
-        timezone=args.timezone, timestamp_unit=args.timestamp_unit,
-        drop_duplicates=args.drop_duplicates, chunk_events=args.chunk_events,
-        compile=args.compile, n_jobs=args.jobs, progress=not args.quiet,
-        missing_ids=args.missing_ids)
+        load_bundle(args) if args.trust_pickle else args.model,
+        args.events,
+        customers=args.customers,
+        cutoff=args.cutoff,
+        top_k=args.top_k,
+        out=args.out,
+        force=args.force,
+        resume=args.resume,
+        on_error=args.on_error,
+        engine=args.engine,
+        scheduler=args.scheduler,
+        risk_bands=args.risk_bands,
+        drivers=not args.no_drivers,
+        recommend=not args.no_recommend,
+        rules=args.rules,
+        columns=args.columns,
+        timezone=args.timezone,
+        timestamp_unit=args.timestamp_unit,
+        drop_duplicates=args.drop_duplicates,
+        chunk_events=args.chunk_events,
+        compile=args.compile,
+        n_jobs=args.jobs,
+        progress=not args.quiet,
+        missing_ids=args.missing_ids,
+    )
     say(summary.to_text())
     return 0
 
 
 def add_score(sub: argparse._SubParsersAction) -> None:
     p = h.add_command(
-        sub, "score", summary="score every customer (risk, next stage, drivers, recommended "
-                              "touchpoints) to Parquet or CSV",
+        sub,
+        "score",
+        summary="score every customer (risk, next stage, drivers, recommended "
+        "touchpoints) to Parquet or CSV",
         description="Score every customer of the events (or of --customers) with a trained "
-                    "bundle at one cutoff, streaming the input in customer-complete chunks, and "
-                    "write one row per customer: churn_risk, risk_band, next_stage, "
-                    "next_stage_proba, top_drivers, recommended_touchpoint, "
-                    "expected_risk_reduction (and ranks 2..N of --top-k), status. An "
-                    "interrupted run continues with --resume.",
-        examples=[("score models/journeys.cjml journeys.parquet --out scores.parquet", ""),
-                  ("score models/journeys.cjml events/ --out vip.csv --customers vip_list.csv "
-                   "--cutoff 2024-06-01 --on-error quarantine",
-                   "listed customers only; invalid rows to vip.rejects.csv"),
-                  ("score models/journeys.cjml journeys.parquet --out scores.parquet --resume",
-                   "continue an interrupted run"),
-                  ("score models/journeys.cjml /shared/events/ --out scores.parquet --engine "
-                   "dask --scheduler tcp://scheduler-host:8786", "on a Dask cluster")],
-        see=h.README_SCORING)
+        "bundle at one cutoff, streaming the input in customer-complete chunks, and "
+        "write one row per customer: churn_risk, risk_band, next_stage, "
+        "next_stage_proba, top_drivers, recommended_touchpoint, "
+        "expected_risk_reduction (and ranks 2..N of --top-k), status. An "
+        "interrupted run continues with --resume.",
+        examples=[
+            ("score models/journeys.cjml journeys.parquet --out scores.parquet", ""),
+            (
+                "score models/journeys.cjml events/ --out vip.csv --customers vip_list.csv "
+                "--cutoff 2024-06-01 --on-error quarantine",
+                "listed customers only; invalid rows to vip.rejects.csv",
+            ),
+            (
+                "score models/journeys.cjml journeys.parquet --out scores.parquet --resume",
+                "continue an interrupted run",
+            ),
+            (
+                "score models/journeys.cjml /shared/events/ --out scores.parquet --engine "
+                "dask --scheduler tcp://scheduler-host:8786",
+                "on a Dask cluster",
+            ),
+        ],
+        see=h.README_SCORING,
+    )
     args = p.add_argument_group("Arguments")
     h.add_model_argument(args)
     h.add_events_argument(args)
@@ -59,38 +87,67 @@ def add_score(sub: argparse._SubParsersAction) -> None:
     h.add_out_option(req, "output .parquet or .csv")
     what = p.add_argument_group("Scoring")
     h.add_customers_option(what, "score only these customers")
-    h.add_cutoff_option(what, "score as of this date (UTC unless it has an offset); default: "
-                              "the last event of the input")
+    h.add_cutoff_option(
+        what,
+        "score as of this date (UTC unless it has an offset); default: the last event of the input",
+    )
     h.add_top_k_option(what)
     h.add_rules_option(what, extra="; a budget holds over the whole run, not per chunk")
-    what.add_argument("--risk-bands", metavar="BAND=RISK,...",
-                      help="bands by lowest risk, e.g. low=0,medium=0.2,high=0.5,very high=0.8 "
-                           "(the default)")
-    what.add_argument("--no-drivers", action="store_true",
-                      help="leave top_drivers empty (faster)")
-    what.add_argument("--no-recommend", action="store_true",
-                      help="leave the recommendation columns empty (faster)")
+    what.add_argument(
+        "--risk-bands",
+        metavar="BAND=RISK,...",
+        help="bands by lowest risk, e.g. low=0,medium=0.2,high=0.5,very high=0.8 (the default)",
+    )
+    what.add_argument("--no-drivers", action="store_true", help="leave top_drivers empty (faster)")
+    what.add_argument(
+        "--no-recommend",
+        action="store_true",
+        help="leave the recommendation columns empty (faster)",
+    )
     run = p.add_argument_group("Output and run")
-    run.add_argument("--on-error", choices=["raise", "quarantine"], default="raise",
-                     help="invalid rows stop the run (default), or go to OUT.rejects.SUFFIX")
-    run.add_argument("--resume", action="store_true",
-                     help="continue the interrupted run of --out from its last finished chunk")
+    run.add_argument(
+        "--on-error",
+        choices=["raise", "quarantine"],
+        default="raise",
+        help="invalid rows stop the run (default), or go to OUT.rejects.SUFFIX",
+    )
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the interrupted run of --out from its last finished chunk",
+    )
     h.add_force_option(run, "replace an existing output, or start an unfinished run afresh")
     perf = p.add_argument_group("Performance")
-    h.add_jobs_option(perf, "threads scoring chunks side by side (default: one per core from "
-                            "500,000 events); the output is the same for any N")
-    perf.add_argument("--chunk-events", type=h.positive_int,
-                      default=cjml.scoring.DEFAULT_CHUNK_EVENTS, metavar="N",
-                      help=f"events per chunk, about (default "
-                           f"{cjml.scoring.DEFAULT_CHUNK_EVENTS:,}); memory grows with it")
-    perf.add_argument("--engine", choices=["local", "dask"], default="local",
-                      help="score here in chunks (default), or on a dask.distributed cluster")
-    perf.add_argument("--scheduler", metavar="ADDRESS",
-                      help="with --engine dask: the scheduler, e.g. tcp://host:8786 "
-                           "(default: a LocalCluster)")
-    perf.add_argument("--compile", action="store_true",
-                      help="compile the models first (needs cjml[fast] and a C compiler; "
-                           "about 20 s once, then cached)")
+    h.add_jobs_option(
+        perf,
+        "threads scoring chunks side by side (default: one per core from "
+        "500,000 events); the output is the same for any N",
+    )
+    perf.add_argument(
+        "--chunk-events",
+        type=h.positive_int,
+        default=cjml.scoring.DEFAULT_CHUNK_EVENTS,
+        metavar="N",
+        help=f"events per chunk, about (default "
+        f"{cjml.scoring.DEFAULT_CHUNK_EVENTS:,}); memory grows with it",
+    )
+    perf.add_argument(
+        "--engine",
+        choices=["local", "dask"],
+        default="local",
+        help="score here in chunks (default), or on a dask.distributed cluster",
+    )
+    perf.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="with --engine dask: the scheduler, e.g. tcp://host:8786 (default: a LocalCluster)",
+    )
+    perf.add_argument(
+        "--compile",
+        action="store_true",
+        help="compile the models first (needs cjml[fast] and a C compiler; "
+        "about 20 s once, then cached)",
+    )
     h.add_quiet_option(perf)
     h.add_trust_option(p.add_argument_group("Trust"))
     h.add_input_options(p, journey_map=False)
@@ -102,24 +159,31 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     from cjml.recommend import TouchpointRecommender
 
     started = time.perf_counter()
-    out = check_output(args.out, force=args.force, suffixes=TABLE_SUFFIXES,  # before the work
-                       inputs=inputs_of(args, model=args.model, **{"customer list": args.customers,
-                                                                   "rules file": args.rules}))
+    out = check_output(
+        args.out,
+        force=args.force,
+        suffixes=TABLE_SUFFIXES,  # before the work
+        inputs=inputs_of(
+            args, model=args.model, **{"customer list": args.customers, "rules file": args.rules}
+        ),
+    )
     bundle = load_bundle(args)
     log = read_log(args, journey_map=bundle.journey_map)
     bundle.check_events(log)
-    recommender = TouchpointRecommender.from_bundle(bundle, rules=args.rules, top_k=args.top_k,
-                                                    method=args.method, n_jobs=args.jobs)
+    recommender = TouchpointRecommender.from_bundle(
+        bundle, rules=args.rules, top_k=args.top_k, method=args.method, n_jobs=args.jobs
+    )
     customers = None
     if args.customers:
         customers = _customer_list(args.customers, log, args.missing_ids)
     lookback = None if args.all else bundle.metadata.get("lookback")
-    actions = recommender.recommend(log, cutoff=args.cutoff, customers=customers,
-                                    lookback=lookback)
+    actions = recommender.recommend(log, cutoff=args.cutoff, customers=customers, lookback=lookback)
     path = write_actions(actions, out, force=args.force)
     say(recommendation_summary(actions))
-    say(f"Wrote recommendations for {len(actions):,} customers to {path} "
-        f"({time.perf_counter() - started:.1f} s)")
+    say(
+        f"Wrote recommendations for {len(actions):,} customers to {path} "
+        f"({time.perf_counter() - started:.1f} s)"
+    )
     return 0
 
 
@@ -130,8 +194,9 @@ def _customer_list(path: str, log: cjml.EventLog, missing_ids: str | None = None
     from cjml.io._csv import parse_missing_ids
     from cjml.io._files import _ids_like, _read_id_list
 
-    listed, where = _read_id_list(path, log.columns.get("customer_id"),
-                                  parse_missing_ids(missing_ids))
+    listed, where = _read_id_list(
+        path, log.columns.get("customer_id"), parse_missing_ids(missing_ids)
+    )
     return _ids_like(listed, log.customer_ids, where)
 
 
@@ -143,15 +208,23 @@ def write_actions(actions: pd.DataFrame, path: Path, *, force: bool) -> Path:
 def recommendation_summary(actions: pd.DataFrame) -> str:
     """A few lines on a recommendation table: how many customers get each touchpoint."""
     chosen = actions["recommended_touchpoint"]
-    lines = [f"{chosen.notna().sum():,} of {len(actions):,} customers get a recommended "
-             "touchpoint" + (f"; mean expected reduction of the drop-off risk "
-                             f"{actions['expected_risk_reduction'].mean() * 100:.2f} points"
-                             if chosen.notna().any() else "")]
+    lines = [
+        f"{chosen.notna().sum():,} of {len(actions):,} customers get a recommended "
+        "touchpoint"
+        + (
+            f"; mean expected reduction of the drop-off risk "
+            f"{actions['expected_risk_reduction'].mean() * 100:.2f} points"
+            if chosen.notna().any()
+            else ""
+        )
+    ]
     for name, count in chosen.value_counts().items():
         lines.append(f"  {name:<22} {count:>8,}")
     if "uncertain" in actions.columns and chosen.notna().any():
-        lines.append(f"  {int(actions['uncertain'].sum()):,} of them uncertain (the interval on "
-                     "the reduction includes no effect)")
+        lines.append(
+            f"  {int(actions['uncertain'].sum()):,} of them uncertain (the interval on "
+            "the reduction includes no effect)"
+        )
     if not chosen.notna().any() and len(actions):
         lines.append(f"  why: {actions['reason'].mode().iloc[0]}")
     return "\n".join(lines)
@@ -160,21 +233,30 @@ def recommendation_summary(actions: pd.DataFrame) -> str:
 def add_recommend(sub: argparse._SubParsersAction) -> None:
     methods = ", ".join(repr(m) if " " in m else m for m in METHODS)
     p = h.add_command(
-        sub, "recommend", summary="write the touchpoints most likely to prevent each "
-                                  "customer's drop-off (CSV or Parquet)",
+        sub,
+        "recommend",
+        summary="write the touchpoints most likely to prevent each "
+        "customer's drop-off (CSV or Parquet)",
         description="For each customer with an event within the bundle's lookback (or every "
-                    "listed one), estimate the drop-off risk after each eligible actionable "
-                    "touchpoint and write the top ones with their expected risk reduction and a "
-                    f"reason. The estimates come from observational data: see the README, "
-                    f"section '{h.README_RULES}'.",
-        examples=[("recommend models/journeys.cjml journeys.parquet --out actions.csv", ""),
-                  ("recommend models/journeys.cjml journeys.parquet --out actions.csv --rules "
-                   "rules.toml --top-k 3", "business rules; the best touchpoint and two "
-                                           "fall-backs"),
-                  ("recommend models/journeys.cjml journeys.parquet --out vip.parquet "
-                   "--customers vip_list.csv --method dr-point", "listed customers, ranked by "
-                                                                "the estimated effects")],
-        see=h.README_RULES)
+        "listed one), estimate the drop-off risk after each eligible actionable "
+        "touchpoint and write the top ones with their expected risk reduction and a "
+        f"reason. The estimates come from observational data: see the README, "
+        f"section '{h.README_RULES}'.",
+        examples=[
+            ("recommend models/journeys.cjml journeys.parquet --out actions.csv", ""),
+            (
+                "recommend models/journeys.cjml journeys.parquet --out actions.csv --rules "
+                "rules.toml --top-k 3",
+                "business rules; the best touchpoint and two fall-backs",
+            ),
+            (
+                "recommend models/journeys.cjml journeys.parquet --out vip.parquet "
+                "--customers vip_list.csv --method dr-point",
+                "listed customers, ranked by the estimated effects",
+            ),
+        ],
+        see=h.README_RULES,
+    )
     args = p.add_argument_group("Arguments")
     h.add_model_argument(args)
     h.add_events_argument(args)
@@ -182,22 +264,29 @@ def add_recommend(sub: argparse._SubParsersAction) -> None:
     h.add_out_option(req, "output .csv or .parquet, e.g. actions.csv")
     what = p.add_argument_group("Recommendations")
     h.add_customers_option(what, "only these customers")
-    h.add_cutoff_option(what, "when the touchpoints would be delivered (default: the last "
-                              "event of the log)")
+    h.add_cutoff_option(
+        what, "when the touchpoints would be delivered (default: the last event of the log)"
+    )
     h.add_top_k_option(what)
     h.add_rules_option(what)
-    what.add_argument("--all", action="store_true",
-                      help="every customer with an event, not only those active within the "
-                           "bundle's lookback")
-    what.add_argument("--method", default="auto", choices=METHODS, metavar="METHOD",
-                      help=f"how effects are estimated and which touchpoints are recommended, "
-                           f"one of {methods}: auto (default) follows the policy cjml train "
-                           "chose on held-out data, dr-point ranks by the estimated effects "
-                           "whatever that choice")
+    what.add_argument(
+        "--all",
+        action="store_true",
+        help="every customer with an event, not only those active within the bundle's lookback",
+    )
+    what.add_argument(
+        "--method",
+        default="auto",
+        choices=METHODS,
+        metavar="METHOD",
+        help=f"how effects are estimated and which touchpoints are recommended, "
+        f"one of {methods}: auto (default) follows the policy cjml train "
+        "chose on held-out data, dr-point ranks by the estimated effects "
+        "whatever that choice",
+    )
     out = p.add_argument_group("Output and performance")
     h.add_force_option(out)
     h.add_jobs_option(out)
     h.add_trust_option(p.add_argument_group("Trust"))
     h.add_input_options(p, bundle=True)
     h.finish_command(p).set_defaults(func=_cmd_recommend)
-

@@ -39,24 +39,37 @@ def _all_actions(parser: argparse.ArgumentParser) -> list[argparse.Action]:
     return actions
 
 
-def add_completion(sub: argparse._SubParsersAction,
-                   build_parser: Callable[[], argparse.ArgumentParser]) -> None:
+def add_completion(
+    sub: argparse._SubParsersAction, build_parser: Callable[[], argparse.ArgumentParser]
+) -> None:
     def _cmd_completion(args: argparse.Namespace) -> int:
         print(_completion_script(build_parser(), args.shell), end="")
         return 0
 
     p = h.add_command(
-        sub, "completion", summary="print a shell completion script (bash, zsh, tcsh)",
+        sub,
+        "completion",
+        summary="print a shell completion script (bash, zsh, tcsh)",
         description="Print the script that completes cjml's commands, options and file names "
-                    "when you press Tab. Load it from your shell's start-up file, or save it "
-                    "where your shell looks for completions.",
-        examples=[("completion bash > ~/.local/share/bash-completion/completions/cjml",
-                   "bash: loaded by bash-completion from the next shell on"),
-                  ("completion zsh > ~/.zfunc/_cjml",
-                   "zsh: with fpath+=~/.zfunc before compinit in ~/.zshrc"),
-                  ("completion tcsh > ~/.cjml.completion.csh",
-                   "tcsh: add 'source ~/.cjml.completion.csh' to ~/.tcshrc")],
-        see="Shell completion")
+        "when you press Tab. Load it from your shell's start-up file, or save it "
+        "where your shell looks for completions.",
+        examples=[
+            (
+                "completion bash > ~/.local/share/bash-completion/completions/cjml",
+                "bash: loaded by bash-completion from the next shell on",
+            ),
+            (
+                "completion zsh > ~/.zfunc/_cjml",
+                "zsh: with fpath+=~/.zfunc before compinit in ~/.zshrc",
+            ),
+            (
+                "completion tcsh > ~/.cjml.completion.csh",
+                "tcsh: add 'source ~/.cjml.completion.csh' to ~/.tcshrc",
+            ),
+        ],
+        see="Shell completion",
+    )
     p.add_argument_group("Arguments").add_argument(
-        "shell", choices=SHELLS, metavar="SHELL", help="bash, zsh or tcsh")
+        "shell", choices=SHELLS, metavar="SHELL", help="bash, zsh or tcsh"
+    )
     h.finish_command(p).set_defaults(func=_cmd_completion)

@@ -25,10 +25,26 @@ from collections.abc import Sequence
 import pandas as pd
 
 #: The placeholders an option's value may be shown with (choices show as ``{a,b}``).
-PLACEHOLDERS = frozenset({
-    "PATH", "DIR", "DATE", "DATE,...", "N", "DURATION", "ADDRESS", "COLUMN", "METHOD",
-    "TIMEZONE", "NAME=COLUMN,...", "BAND=RISK,...", "ID,...", "MODEL", "EVENTS", "SHELL",
-})
+PLACEHOLDERS = frozenset(
+    {
+        "PATH",
+        "DIR",
+        "DATE",
+        "DATE,...",
+        "N",
+        "DURATION",
+        "ADDRESS",
+        "COLUMN",
+        "METHOD",
+        "TIMEZONE",
+        "NAME=COLUMN,...",
+        "BAND=RISK,...",
+        "ID,...",
+        "MODEL",
+        "EVENTS",
+        "SHELL",
+    }
+)
 
 #: Where a command's help sends the reader for more (a heading of README.md).
 README_RULES = "Recommendations: which touchpoint, and how far to trust them"
@@ -45,8 +61,13 @@ class Formatter(argparse.RawDescriptionHelpFormatter):
     """Help as people like it: prose wrapped to the terminal (at most 100 columns), example
     blocks (indented lines) verbatim, required options marked "(required)"."""
 
-    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 30,
-                 width: int | None = None) -> None:
+    def __init__(
+        self,
+        prog: str,
+        indent_increment: int = 2,
+        max_help_position: int = 30,
+        width: int | None = None,
+    ) -> None:
         if width is None:
             width = min(shutil.get_terminal_size().columns, 100) - 2
         super().__init__(prog, indent_increment, max_help_position, width)
@@ -59,8 +80,14 @@ class Formatter(argparse.RawDescriptionHelpFormatter):
             if any(line.startswith(" ") for line in lines):  # examples, lists
                 blocks.append("\n".join(indent + line for line in lines))
             else:
-                blocks.append(textwrap.fill(" ".join(paragraph.split()), width,
-                                            initial_indent=indent, subsequent_indent=indent))
+                blocks.append(
+                    textwrap.fill(
+                        " ".join(paragraph.split()),
+                        width,
+                        initial_indent=indent,
+                        subsequent_indent=indent,
+                    )
+                )
         return "\n\n".join(blocks)
 
     def _format_action(self, action: argparse.Action) -> str:
@@ -76,9 +103,15 @@ class Formatter(argparse.RawDescriptionHelpFormatter):
         return text
 
 
-def add_command(sub: argparse._SubParsersAction, name: str, *, summary: str,
-                description: str, examples: Sequence[tuple[str, str]],
-                see: str | None = None) -> argparse.ArgumentParser:
+def add_command(
+    sub: argparse._SubParsersAction,
+    name: str,
+    *,
+    summary: str,
+    description: str,
+    examples: Sequence[tuple[str, str]],
+    see: str | None = None,
+) -> argparse.ArgumentParser:
     """A command's parser, without its options yet.
 
     Parameters
@@ -110,8 +143,14 @@ def add_command(sub: argparse._SubParsersAction, name: str, *, summary: str,
     epilog = "\n".join(lines)
     if see:
         epilog += f"\n\nMore in the README, section '{see}'."
-    return sub.add_parser(name, help=summary, description=description, epilog=epilog,
-                          formatter_class=Formatter, add_help=False)
+    return sub.add_parser(
+        name,
+        help=summary,
+        description=description,
+        epilog=epilog,
+        formatter_class=Formatter,
+        add_help=False,
+    )
 
 
 def finish_command(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -120,8 +159,12 @@ def finish_command(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     general = parser.add_argument_group("General")
     general.add_argument("-h", "--help", action="help", help="show this help and exit")
     # SUPPRESS: `cjml --debug score ...` set it already; the subcommand must not reset it
-    general.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                         help="show the full traceback when something fails")
+    general.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show the full traceback when something fails",
+    )
     words = []
     for action in parser._actions:
         if not action.option_strings:
@@ -150,7 +193,8 @@ def folds(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected a whole number of folds, got {text!r}") from None
+            f"expected a whole number of folds, got {text!r}"
+        ) from None
     if value < 2:
         raise argparse.ArgumentTypeError(f"expected 2 folds or more (5 is usual), got {value}")
     return value
@@ -163,7 +207,8 @@ def _timedelta(text: str) -> pd.Timedelta:
     if _DAYS.fullmatch(text.strip()):
         return pd.Timedelta(days=int(text))
     bad = argparse.ArgumentTypeError(
-        f"expected a duration such as 30D, 12W or 36h (a plain number is days), got {text!r}")
+        f"expected a duration such as 30D, 12W or 36h (a plain number is days), got {text!r}"
+    )
     try:
         delta = pd.Timedelta(text.strip())
     except (TypeError, ValueError):
@@ -192,32 +237,52 @@ def whole_days(text: str) -> int:
 
 
 # --------------------------------------------------------------------------- shared options
-def add_input_options(parser: argparse.ArgumentParser, *, journey_map: bool = True,
-                      bundle: bool = False) -> None:
+def add_input_options(
+    parser: argparse.ArgumentParser, *, journey_map: bool = True, bundle: bool = False
+) -> None:
     """The options that say how EVENTS is read (every command that reads events); last among
     a command's options, before "General"."""
     group = parser.add_argument_group(
-        "Reading EVENTS", f"How the events are read (README: '{README_INPUT}').")
+        "Reading EVENTS", f"How the events are read (README: '{README_INPUT}')."
+    )
     if journey_map:  # score takes the bundle's journey map, and only it
-        group.add_argument("--map", metavar="PATH",
-                           help="journey map (.toml or .json); default: "
-                                + ("the bundle's" if bundle else "the built-in map"))
-    group.add_argument("--columns", metavar="NAME=COLUMN,...",
-                       help="your column names, e.g. customer_id=user,timestamp=event_time")
-    group.add_argument("--timezone", default="UTC", metavar="TIMEZONE",
-                       help="timezone of naive timestamps, e.g. Europe/Paris (default UTC)")
-    group.add_argument("--timestamp-unit", choices=["s", "ms", "us", "ns"],
-                       help="read numeric timestamps as epoch values in this unit")
-    group.add_argument("--drop-duplicates", action="store_true",
-                       help="remove exact duplicate events (they are only reported otherwise)")
-    group.add_argument("--missing-ids", metavar="ID,...",
-                       help="customer ids that mean missing, e.g. NA,null (default: only empty "
-                            "ids; 'NA', 'null' and 'None' are ids like any other)")
+        group.add_argument(
+            "--map",
+            metavar="PATH",
+            help="journey map (.toml or .json); default: "
+            + ("the bundle's" if bundle else "the built-in map"),
+        )
+    group.add_argument(
+        "--columns",
+        metavar="NAME=COLUMN,...",
+        help="your column names, e.g. customer_id=user,timestamp=event_time",
+    )
+    group.add_argument(
+        "--timezone",
+        default="UTC",
+        metavar="TIMEZONE",
+        help="timezone of naive timestamps, e.g. Europe/Paris (default UTC)",
+    )
+    group.add_argument(
+        "--timestamp-unit",
+        choices=["s", "ms", "us", "ns"],
+        help="read numeric timestamps as epoch values in this unit",
+    )
+    group.add_argument(
+        "--drop-duplicates",
+        action="store_true",
+        help="remove exact duplicate events (they are only reported otherwise)",
+    )
+    group.add_argument(
+        "--missing-ids",
+        metavar="ID,...",
+        help="customer ids that mean missing, e.g. NA,null (default: only empty "
+        "ids; 'NA', 'null' and 'None' are ids like any other)",
+    )
 
 
 def add_events_argument(group: argparse._ActionsContainer) -> None:
-    group.add_argument("events", metavar="EVENTS",
-                       help="CSV or Parquet file, or a folder of them")
+    group.add_argument("events", metavar="EVENTS", help="CSV or Parquet file, or a folder of them")
 
 
 def add_model_argument(group: argparse._ActionsContainer) -> None:
@@ -228,43 +293,64 @@ def add_out_option(group: argparse._ActionsContainer, what: str) -> None:
     group.add_argument("--out", required=True, metavar="PATH", help=what)
 
 
-def add_force_option(group: argparse._ActionsContainer,
-                     what: str = "replace an existing output file") -> None:
+def add_force_option(
+    group: argparse._ActionsContainer, what: str = "replace an existing output file"
+) -> None:
     group.add_argument("--force", action="store_true", help=what)
 
 
 def add_jobs_option(group: argparse._ActionsContainer, what: str | None = None) -> None:
-    group.add_argument("--jobs", type=positive_int, default=None, metavar="N",
-                       help=what or "threads for the features and LightGBM (default: one, and "
-                                    "from 50,000 rows the cores idle at the start: on a busy "
-                                    "machine more threads are many times slower)")
+    group.add_argument(
+        "--jobs",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help=what
+        or "threads for the features and LightGBM (default: one, and "
+        "from 50,000 rows the cores idle at the start: on a busy "
+        "machine more threads are many times slower)",
+    )
 
 
 def add_quiet_option(group: argparse._ActionsContainer) -> None:
-    group.add_argument("--quiet", action="store_true",
-                       help="no progress bars (results, warnings and errors are still printed)")
+    group.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bars (results, warnings and errors are still printed)",
+    )
 
 
 def add_trust_option(group: argparse._ActionsContainer) -> None:
-    group.add_argument("--trust-pickle", action="store_true",
-                       help="also load a bundle of cjml's first, pickle-based format (.joblib); "
-                            "unpickling runs any code the file holds, so only for files you "
-                            "made; save it again with ModelBundle.save to convert it")
+    group.add_argument(
+        "--trust-pickle",
+        action="store_true",
+        help="also load a bundle of cjml's first, pickle-based format (.joblib); "
+        "unpickling runs any code the file holds, so only for files you "
+        "made; save it again with ModelBundle.save to convert it",
+    )
 
 
 def add_rules_option(group: argparse._ActionsContainer, *, extra: str = "") -> None:
     """``--rules PATH``: the business rules of the recommendations (recommend and score)."""
-    group.add_argument("--rules", metavar="PATH",
-                       help="business rules (TOML): exclude, caps, min_risk, min_reduction, "
-                            f"budget, costs, rank_by{extra} (README: '{README_RULES}')")
+    group.add_argument(
+        "--rules",
+        metavar="PATH",
+        help="business rules (TOML): exclude, caps, min_risk, min_reduction, "
+        f"budget, costs, rank_by{extra} (README: '{README_RULES}')",
+    )
 
 
 def add_top_k_option(group: argparse._ActionsContainer) -> None:
     """``--top-k N``, one default for score and recommend."""
-    group.add_argument("--top-k", type=positive_int, default=DEFAULT_TOP_K, metavar="N",
-                       help=f"touchpoints recommended per customer, best first (default "
-                            f"{DEFAULT_TOP_K} in score and recommend alike: the one to deliver; "
-                            "--top-k 3 adds two fall-backs for when it cannot be)")
+    group.add_argument(
+        "--top-k",
+        type=positive_int,
+        default=DEFAULT_TOP_K,
+        metavar="N",
+        help=f"touchpoints recommended per customer, best first (default "
+        f"{DEFAULT_TOP_K} in score and recommend alike: the one to deliver; "
+        "--top-k 3 adds two fall-backs for when it cannot be)",
+    )
 
 
 def add_cutoff_option(group: argparse._ActionsContainer, what: str) -> None:
@@ -272,6 +358,9 @@ def add_cutoff_option(group: argparse._ActionsContainer, what: str) -> None:
 
 
 def add_customers_option(group: argparse._ActionsContainer, what: str) -> None:
-    group.add_argument("--customers", metavar="PATH",
-                       help=f"{what}: a CSV or Parquet file with a customer_id column (or your "
-                            "name for it), or a single column")
+    group.add_argument(
+        "--customers",
+        metavar="PATH",
+        help=f"{what}: a CSV or Parquet file with a customer_id column (or your "
+        "name for it), or a single column",
+    )

@@ -55,11 +55,15 @@ def build_parser() -> argparse.ArgumentParser:
     argparse.ArgumentParser
         With one subcommand per command, in the order of the workflow.
     """
-    parser = argparse.ArgumentParser(prog="cjml", description=_DESCRIPTION, epilog=_EPILOG,
-                                     formatter_class=h.Formatter, add_help=False,
-                                     usage="%(prog)s [--version] [--debug] COMMAND [options]")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="Commands",
-                                prog="cjml")
+    parser = argparse.ArgumentParser(
+        prog="cjml",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=h.Formatter,
+        add_help=False,
+        usage="%(prog)s [--version] [--debug] COMMAND [options]",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="Commands", prog="cjml")
     add_demo(sub)
     add_generate(sub)
     add_validate(sub)
@@ -72,11 +76,18 @@ def build_parser() -> argparse.ArgumentParser:
     add_completion(sub, build_parser)
     general = parser.add_argument_group("General")
     general.add_argument("-h", "--help", action="help", help="show this help and exit")
-    general.add_argument("--version", action="version", version=f"cjml {cjml.__version__}",
-                         help="print cjml's version and exit")
-    general.add_argument("--debug", action="store_true",
-                         help="show the full traceback when something fails (also after the "
-                              "command: cjml score ... --debug)")
+    general.add_argument(
+        "--version",
+        action="version",
+        version=f"cjml {cjml.__version__}",
+        help="print cjml's version and exit",
+    )
+    general.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the full traceback when something fails (also after the "
+        "command: cjml score ... --debug)",
+    )
     return parser
 
 
@@ -165,8 +176,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         except Exception as exc:  # a bug of ours: say so plainly, keep the traceback opt-in
             if args.debug:
                 raise
-            print(f"internal error ({type(exc).__name__}): {exc}\nThis is a bug in cjml; rerun "
-                  "with --debug for the traceback and report it.", file=sys.stderr, flush=True)
+            print(
+                f"internal error ({type(exc).__name__}): {exc}\nThis is a bug in cjml; rerun "
+                "with --debug for the traceback and report it.",
+                file=sys.stderr,
+                flush=True,
+            )
             return 1
     for w in caught:
         _warn_line(w)

@@ -28,81 +28,138 @@ def _cmd_train(args: argparse.Namespace) -> int:
     cjml.ModelBundle.refuse_existing(out, force=args.force)  # before the work, not after
     log = read_log(args)
     bundle, report = cjml.train(
-        log, horizon=args.horizon, lookback=args.lookback, cutoffs=_cutoff_list(args.cutoffs),
-        n_cutoffs=args.n_cutoffs, step=args.step, test_cutoff=args.test_cutoff,
-        holdout=not args.no_holdout, engine=args.engine, scheduler=args.scheduler,
-        cv=args.cv, n_jobs=args.jobs, progress=not args.quiet)
+        log,
+        horizon=args.horizon,
+        lookback=args.lookback,
+        cutoffs=_cutoff_list(args.cutoffs),
+        n_cutoffs=args.n_cutoffs,
+        step=args.step,
+        test_cutoff=args.test_cutoff,
+        holdout=not args.no_holdout,
+        engine=args.engine,
+        scheduler=args.scheduler,
+        cv=args.cv,
+        n_jobs=args.jobs,
+        progress=not args.quiet,
+    )
     path = bundle.save(out, force=args.force)
     if report is not None:
         say(report.to_text())
     refit = ""
     if bundle.metadata.get("cv"):
-        refit = (f" (refitted on every customer at {bundle.metadata['train_cutoffs'][0][:10]}; "
-                 f"the report above is their {bundle.metadata['cv']}-fold cross-validation)")
-    say(f"Saved the churn and next-stage models to {path} (+ {path.name}.manifest.json){refit}; "
+        refit = (
+            f" (refitted on every customer at {bundle.metadata['train_cutoffs'][0][:10]}; "
+            f"the report above is their {bundle.metadata['cv']}-fold cross-validation)"
+        )
+    say(
+        f"Saved the churn and next-stage models to {path} (+ {path.name}.manifest.json){refit}; "
         f"{bundle.metadata['n_train_rows']:,} training rows, "
-        f"{time.perf_counter() - started:.1f} s.")
+        f"{time.perf_counter() - started:.1f} s."
+    )
     return 0
 
 
 def _add_engine_options(group: argparse._ActionsContainer, what: str) -> None:
     group.add_argument("--engine", choices=["local", "dask"], default="local", help=what)
-    group.add_argument("--scheduler", metavar="ADDRESS",
-                       help="with --engine dask: the scheduler, e.g. tcp://host:8786 "
-                            "(default: a LocalCluster)")
+    group.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="with --engine dask: the scheduler, e.g. tcp://host:8786 (default: a LocalCluster)",
+    )
 
 
 def add_train(sub: argparse._SubParsersAction) -> None:
     p = h.add_command(
-        sub, "train", summary="train the churn and next-stage models and evaluate them",
+        sub,
+        "train",
+        summary="train the churn and next-stage models and evaluate them",
         description="Build a training set on rolling cutoffs, hold the latest cutoff out, train "
-                    "the churn and next-stage models on the earlier ones, print their "
-                    "evaluation beside the baselines on the held-out cutoff (or, with --cv, "
-                    "cross-validate over customers at one cutoff), and save a model bundle "
-                    "(the file and its .manifest.json).",
-        examples=[("train journeys.parquet --out models/journeys.cjml", ""),
-                  ("train journeys.parquet --out models/q3.cjml --horizon 8W --lookback 180D "
-                   "--n-cutoffs 10 --step 14D", "a longer horizon, fewer cutoffs"),
-                  ("train journeys.parquet --out models/cv.cjml --horizon 150D --cv 5",
-                   "too long a horizon to hold a cutoff out: cross-validate instead"),
-                  ("train events/ --out models/big.cjml --engine dask --scheduler "
-                   "tcp://scheduler-host:8786", "grow the trees on a Dask cluster")],
-        see="Models and their evaluation")
+        "the churn and next-stage models on the earlier ones, print their "
+        "evaluation beside the baselines on the held-out cutoff (or, with --cv, "
+        "cross-validate over customers at one cutoff), and save a model bundle "
+        "(the file and its .manifest.json).",
+        examples=[
+            ("train journeys.parquet --out models/journeys.cjml", ""),
+            (
+                "train journeys.parquet --out models/q3.cjml --horizon 8W --lookback 180D "
+                "--n-cutoffs 10 --step 14D",
+                "a longer horizon, fewer cutoffs",
+            ),
+            (
+                "train journeys.parquet --out models/cv.cjml --horizon 150D --cv 5",
+                "too long a horizon to hold a cutoff out: cross-validate instead",
+            ),
+            (
+                "train events/ --out models/big.cjml --engine dask --scheduler "
+                "tcp://scheduler-host:8786",
+                "grow the trees on a Dask cluster",
+            ),
+        ],
+        see="Models and their evaluation",
+    )
     h.add_events_argument(p.add_argument_group("Arguments"))
     req = p.add_argument_group("Required")
     h.add_out_option(req, "bundle file, e.g. models/churn.cjml")
     labels = p.add_argument_group("Labels and cutoffs")
-    labels.add_argument("--horizon", type=h.duration, default="30D", metavar="DURATION",
-                        help="how far the labels look ahead, e.g. 30D or 12W (default 30D)")
-    labels.add_argument("--lookback", type=h.duration, default="90D", metavar="DURATION",
-                        help="population: customers with an event this far before a cutoff "
-                             "(default 90D)")
-    labels.add_argument("--cutoffs", metavar="DATE,...",
-                        help="comma-separated cutoff dates; the latest is held out for "
-                             "evaluation (default: rolling cutoffs ending at the latest "
-                             "complete date)")
-    labels.add_argument("--n-cutoffs", type=h.positive_int,
-                        default=cjml.training.DEFAULT_N_CUTOFFS, metavar="N",
-                        help=f"number of rolling cutoffs (default "
-                             f"{cjml.training.DEFAULT_N_CUTOFFS})")
-    labels.add_argument("--step", type=h.duration, default=cjml.training.DEFAULT_STEP,
-                        metavar="DURATION",
-                        help=f"spacing of rolling cutoffs (default {cjml.training.DEFAULT_STEP})")
+    labels.add_argument(
+        "--horizon",
+        type=h.duration,
+        default="30D",
+        metavar="DURATION",
+        help="how far the labels look ahead, e.g. 30D or 12W (default 30D)",
+    )
+    labels.add_argument(
+        "--lookback",
+        type=h.duration,
+        default="90D",
+        metavar="DURATION",
+        help="population: customers with an event this far before a cutoff (default 90D)",
+    )
+    labels.add_argument(
+        "--cutoffs",
+        metavar="DATE,...",
+        help="comma-separated cutoff dates; the latest is held out for "
+        "evaluation (default: rolling cutoffs ending at the latest "
+        "complete date)",
+    )
+    labels.add_argument(
+        "--n-cutoffs",
+        type=h.positive_int,
+        default=cjml.training.DEFAULT_N_CUTOFFS,
+        metavar="N",
+        help=f"number of rolling cutoffs (default {cjml.training.DEFAULT_N_CUTOFFS})",
+    )
+    labels.add_argument(
+        "--step",
+        type=h.duration,
+        default=cjml.training.DEFAULT_STEP,
+        metavar="DURATION",
+        help=f"spacing of rolling cutoffs (default {cjml.training.DEFAULT_STEP})",
+    )
     ev = p.add_argument_group("Evaluation")
-    ev.add_argument("--test-cutoff", metavar="DATE",
-                    help="held-out cutoff (default: the latest cutoff)")
-    ev.add_argument("--no-holdout", action="store_true",
-                    help="train on every cutoff, without an evaluation")
-    ev.add_argument("--cv", type=h.folds, metavar="N",
-                    help="evaluate by N-fold cross-validation over customers at one cutoff "
-                         "(--test-cutoff, default the latest complete one) instead of a later "
-                         "held-out cutoff, and save the models refitted on every customer "
-                         "there: for calibration/holdout data, or a horizon too long to hold "
-                         "a cutoff out")
+    ev.add_argument(
+        "--test-cutoff", metavar="DATE", help="held-out cutoff (default: the latest cutoff)"
+    )
+    ev.add_argument(
+        "--no-holdout", action="store_true", help="train on every cutoff, without an evaluation"
+    )
+    ev.add_argument(
+        "--cv",
+        type=h.folds,
+        metavar="N",
+        help="evaluate by N-fold cross-validation over customers at one cutoff "
+        "(--test-cutoff, default the latest complete one) instead of a later "
+        "held-out cutoff, and save the models refitted on every customer "
+        "there: for calibration/holdout data, or a horizon too long to hold "
+        "a cutoff out",
+    )
     perf = p.add_argument_group("Performance")
     h.add_jobs_option(perf)
-    _add_engine_options(perf, "grow the trees here (default) or on a dask.distributed cluster "
-                              "(LightGBM's Dask estimators)")
+    _add_engine_options(
+        perf,
+        "grow the trees here (default) or on a dask.distributed cluster "
+        "(LightGBM's Dask estimators)",
+    )
     h.add_quiet_option(perf)
     out = p.add_argument_group("Output")
     h.add_force_option(out, "replace an existing bundle")
@@ -114,34 +171,51 @@ def add_train(sub: argparse._SubParsersAction) -> None:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     bundle = load_bundle(args)
     log = read_log(args, journey_map=bundle.journey_map)
-    report = cjml.evaluate(log, bundle, test_cutoff=args.test_cutoff, cv=args.cv,
-                           n_jobs=args.jobs, progress=not args.quiet)
+    report = cjml.evaluate(
+        log,
+        bundle,
+        test_cutoff=args.test_cutoff,
+        cv=args.cv,
+        n_jobs=args.jobs,
+        progress=not args.quiet,
+    )
     say(report.to_text())
     return 0
 
 
 def add_evaluate(sub: argparse._SubParsersAction) -> None:
     p = h.add_command(
-        sub, "evaluate", summary="evaluate a trained bundle on a later cutoff",
+        sub,
+        "evaluate",
+        summary="evaluate a trained bundle on a later cutoff",
         description="Score a bundle's models and the baselines (fitted on the bundle's training "
-                    "cutoffs) on a cutoff after the period the bundle was trained on, and print "
-                    "the table.",
-        examples=[("evaluate models/journeys.cjml journeys.parquet", ""),
-                  ("evaluate models/journeys.cjml newer_events.parquet --test-cutoff "
-                   "2024-09-01", ""),
-                  ("evaluate models/cv.cjml journeys.parquet --cv 5",
-                   "a bundle trained up to the end of the log: cross-validate its settings")],
-        see="Models and their evaluation")
+        "cutoffs) on a cutoff after the period the bundle was trained on, and print "
+        "the table.",
+        examples=[
+            ("evaluate models/journeys.cjml journeys.parquet", ""),
+            ("evaluate models/journeys.cjml newer_events.parquet --test-cutoff 2024-09-01", ""),
+            (
+                "evaluate models/cv.cjml journeys.parquet --cv 5",
+                "a bundle trained up to the end of the log: cross-validate its settings",
+            ),
+        ],
+        see="Models and their evaluation",
+    )
     args = p.add_argument_group("Arguments")
     h.add_model_argument(args)
     h.add_events_argument(args)
     ev = p.add_argument_group("Evaluation")
-    ev.add_argument("--test-cutoff", metavar="DATE",
-                    help="held-out cutoff (default: the latest complete one)")
-    ev.add_argument("--cv", type=h.folds, metavar="N",
-                    help="instead, cross-validate the bundle's settings over customers in N "
-                         "folds at the test cutoff: fresh copies of its models are fitted on "
-                         "the other folds (for a bundle trained up to the end of the log)")
+    ev.add_argument(
+        "--test-cutoff", metavar="DATE", help="held-out cutoff (default: the latest complete one)"
+    )
+    ev.add_argument(
+        "--cv",
+        type=h.folds,
+        metavar="N",
+        help="instead, cross-validate the bundle's settings over customers in N "
+        "folds at the test cutoff: fresh copies of its models are fitted on "
+        "the other folds (for a bundle trained up to the end of the log)",
+    )
     perf = p.add_argument_group("Performance")
     h.add_jobs_option(perf)
     h.add_quiet_option(perf)

@@ -30,9 +30,15 @@ def read_log(args: argparse.Namespace, journey_map: Any = None) -> cjml.EventLog
     """EVENTS read with the command's "Reading EVENTS" options; --map wins over the bundle's."""
     if getattr(args, "map", None) is not None:
         journey_map = args.map
-    return cjml.read_events(args.events, columns=args.columns, journey_map=journey_map,
-                            timezone=args.timezone, timestamp_unit=args.timestamp_unit,
-                            drop_duplicates=args.drop_duplicates, missing_ids=args.missing_ids)
+    return cjml.read_events(
+        args.events,
+        columns=args.columns,
+        journey_map=journey_map,
+        timezone=args.timezone,
+        timestamp_unit=args.timestamp_unit,
+        drop_duplicates=args.drop_duplicates,
+        missing_ids=args.missing_ids,
+    )
 
 
 def load_bundle(args: argparse.Namespace) -> cjml.ModelBundle:

@@ -176,18 +176,35 @@ def make_journeys(
             )
         truth_days.append(day)
     events, customers, truth = simulate(
-        n_customers, n_days, start_ts, sorted(set(truth_days)), horizon_days, n_draws,
-        n_rollouts, random_state,
+        n_customers,
+        n_days,
+        start_ts,
+        sorted(set(truth_days)),
+        horizon_days,
+        n_draws,
+        n_rollouts,
+        random_state,
     )
     params = {
-        "n_customers": n_customers, "n_days": n_days, "start": str(start_ts.date()),
-        "truth_cutoffs": [str((start_ts + pd.Timedelta(days=d)).date())
-                          for d in sorted(set(truth_days))],
-        "horizon_days": horizon_days, "n_draws": n_draws, "n_rollouts": n_rollouts,
+        "n_customers": n_customers,
+        "n_days": n_days,
+        "start": str(start_ts.date()),
+        "truth_cutoffs": [
+            str((start_ts + pd.Timedelta(days=d)).date()) for d in sorted(set(truth_days))
+        ],
+        "horizon_days": horizon_days,
+        "n_draws": n_draws,
+        "n_rollouts": n_rollouts,
         "random_state": random_state,
     }
-    return Bunch(events=events, customers=customers, truth=truth,
-                 journey_map=JourneyMap.default(), horizon_days=horizon_days, params=params)
+    return Bunch(
+        events=events,
+        customers=customers,
+        truth=truth,
+        journey_map=JourneyMap.default(),
+        horizon_days=horizon_days,
+        params=params,
+    )
 
 
 def _check_int(name: str, value, minimum: int) -> int:

@@ -159,26 +159,73 @@ class ScenarioSpec:
 # (list of dicts) and world-level coefficients. ``_compile`` turns it into arrays.
 
 _WORLD_DEFAULTS: dict[str, Any] = {
-    "hl_N": 60.0, "hl_P": 30.0, "hl_F": 10.0, "hl_D": 30.0,  # half-lives in days
-    "wN": 1.4, "wP": 0.2, "wF": 0.0, "wT": 0.0, "wPrice": 0.0, "wGap": 0.0,
-    "price_before": 0.0, "price_after": 0.0, "rise_day": 10**6, "life_a": 0.0, "life_scale": 100.0,
-    "stage_h": {}, "stage_q": {}, "b0": {},
-    "aP": 0.25, "aN": 0.1, "aF": 0.0,
-    "cbN": 0.0, "cbP": 0.0, "cbT": 0.0, "cbF": 0.0, "b_seg": {},
-    "h_cap": 0.5, "q_cap": 0.6, "b_cap": 0.4,
-    "satisfaction": True, "crm_accuracy": 0.85, "arrival_frac": 0.9, "q_scale": 0.6,
-    "adv_scale": 1.8, "b_scale": 0.8,
+    "hl_N": 60.0,
+    "hl_P": 30.0,
+    "hl_F": 10.0,
+    "hl_D": 30.0,  # half-lives in days
+    "wN": 1.4,
+    "wP": 0.2,
+    "wF": 0.0,
+    "wT": 0.0,
+    "wPrice": 0.0,
+    "wGap": 0.0,
+    "price_before": 0.0,
+    "price_after": 0.0,
+    "rise_day": 10**6,
+    "life_a": 0.0,
+    "life_scale": 100.0,
+    "stage_h": {},
+    "stage_q": {},
+    "b0": {},
+    "aP": 0.25,
+    "aN": 0.1,
+    "aF": 0.0,
+    "cbN": 0.0,
+    "cbP": 0.0,
+    "cbT": 0.0,
+    "cbF": 0.0,
+    "b_seg": {},
+    "h_cap": 0.5,
+    "q_cap": 0.6,
+    "b_cap": 0.4,
+    "satisfaction": True,
+    "crm_accuracy": 0.85,
+    "arrival_frac": 0.9,
+    "q_scale": 0.6,
+    "adv_scale": 1.8,
+    "b_scale": 0.8,
 }
 
 _PERSONA_DEFAULTS = {"share": 1.0, "h0": 0.004, "q0": 0.08, "sens": 0.0, "amount": 40.0}
 
 _TP_DEFAULTS: dict[str, Any] = {
-    "actionable": False, "cust": 0.0, "cust_stage": {}, "n_boost": 0.0,
-    "bau": 0.0, "bau_seg": {}, "bP": 0.0, "bN": 0.0, "bT": 0.0, "bF": 0.0,
-    "pbad": 0.05, "pbad_stage": {}, "pbad_F": 0.0, "pbad_N": 0.0,
-    "gain": 0.3, "gain_stage": {}, "gain_N": 0.0, "bad_w": 1.0,
-    "fatigue": 0.0, "discount": False, "opens": 0, "resolve": 0.0,
-    "advance": 0.0, "ask": 0.0, "purchase": False, "cost": None, "description": "",
+    "actionable": False,
+    "cust": 0.0,
+    "cust_stage": {},
+    "n_boost": 0.0,
+    "bau": 0.0,
+    "bau_seg": {},
+    "bP": 0.0,
+    "bN": 0.0,
+    "bT": 0.0,
+    "bF": 0.0,
+    "pbad": 0.05,
+    "pbad_stage": {},
+    "pbad_F": 0.0,
+    "pbad_N": 0.0,
+    "gain": 0.3,
+    "gain_stage": {},
+    "gain_N": 0.0,
+    "bad_w": 1.0,
+    "fatigue": 0.0,
+    "discount": False,
+    "opens": 0,
+    "resolve": 0.0,
+    "advance": 0.0,
+    "ask": 0.0,
+    "purchase": False,
+    "cost": None,
+    "description": "",
 }
 
 
@@ -207,40 +254,152 @@ def _world_experience_memory() -> dict:
         _tp("paid_ad", "search", [A], cust=1.0),
         _tp("online_review", "social", [A, CO], cust=0.6, advance={A: 0.35, CO: 0.05}),
         _tp("website_visit", "web", [CO, CV, R], cust=1.0, advance={A: 0.2, CO: 0.2}, pbad=0.04),
-        _tp("store_visit", "store", [CV, R, L], cust=0.6, pbad=0.08, ask=0.3,
-            cust_stage={CO: 0.2}, advance={CO: 0.15}),
-        _tp("purchase", "web", [CV, R, L], cust=0.9, cust_stage={CO: 0.2}, purchase=True,
-            advance={CO: 0.3, CV: 0.6, R: 0.08}, pbad=0.06, ask=0.25),
-        _tp("support_ticket", "chat", [CV, R, L], cust=0.15, n_boost=2.0, opens=1, pbad=0.3,
-            gain=0.0),
-        _tp("email", "email", [CO, CV, R, L], actionable=True, bau=1.0, cost=0.05,
-            pbad=0.04, pbad_stage={}, gain={"bargain_hunter": 0.4, "impulse_buyer": 0.35,
-                                            "loyal_regular": 0.2, "careful_researcher": 0.05,
-                                            "b2b_buyer": 0.0}, fatigue=1.0,
-            description="Promotional email"),
-        _tp("live_chat", "chat", [CO, CV, R], actionable=True, bau=0.5, cost=1.5, ask=0.4,
-            pbad=0.06, gain={"careful_researcher": 0.8, "b2b_buyer": 0.5}, gain_N=0.5,
-            resolve=0.4, advance={CO: 0.15}),
-        _tp("consultation", "store", [CO, CV, R], actionable=True, bau=0.3, cost=20.0, ask=0.5,
-            pbad=0.05, gain={"b2b_buyer": 1.0, "careful_researcher": 0.9, "loyal_regular": 0.4},
-            advance={CO: 0.3, CV: 0.2}),
-        _tp("follow_up_call", "phone", [CV, R], actionable=True, bau=0.4, cost=4.0, bN=0.8,
-            pbad=0.08, gain=0.5, gain_N=0.8, resolve=0.5, ask=0.3, fatigue=0.5),
-        _tp("renewal_reminder", "email", [R], actionable=True, bau=0.5, cost=0.1, pbad=0.02,
-            gain=0.3, fatigue=0.5),
-        _tp("personalised_offer", "app", [CV, R, L], actionable=True, bau=0.6, bP=1.2,
-            cost=8.0, discount=True, gain={"bargain_hunter": 1.0, "impulse_buyer": 0.6}, pbad=0.03,
-            advance={CV: 0.2}),
-        _tp("loyalty_reward", "app", [R, L], actionable=True, bau=0.6, bP=1.5, cost=6.0,
-            pbad=0.02, gain={"loyal_regular": 0.9, "bargain_hunter": 0.5}, advance={R: 0.1}),
+        _tp(
+            "store_visit",
+            "store",
+            [CV, R, L],
+            cust=0.6,
+            pbad=0.08,
+            ask=0.3,
+            cust_stage={CO: 0.2},
+            advance={CO: 0.15},
+        ),
+        _tp(
+            "purchase",
+            "web",
+            [CV, R, L],
+            cust=0.9,
+            cust_stage={CO: 0.2},
+            purchase=True,
+            advance={CO: 0.3, CV: 0.6, R: 0.08},
+            pbad=0.06,
+            ask=0.25,
+        ),
+        _tp(
+            "support_ticket",
+            "chat",
+            [CV, R, L],
+            cust=0.15,
+            n_boost=2.0,
+            opens=1,
+            pbad=0.3,
+            gain=0.0,
+        ),
+        _tp(
+            "email",
+            "email",
+            [CO, CV, R, L],
+            actionable=True,
+            bau=1.0,
+            cost=0.05,
+            pbad=0.04,
+            pbad_stage={},
+            gain={
+                "bargain_hunter": 0.4,
+                "impulse_buyer": 0.35,
+                "loyal_regular": 0.2,
+                "careful_researcher": 0.05,
+                "b2b_buyer": 0.0,
+            },
+            fatigue=1.0,
+            description="Promotional email",
+        ),
+        _tp(
+            "live_chat",
+            "chat",
+            [CO, CV, R],
+            actionable=True,
+            bau=0.5,
+            cost=1.5,
+            ask=0.4,
+            pbad=0.06,
+            gain={"careful_researcher": 0.8, "b2b_buyer": 0.5},
+            gain_N=0.5,
+            resolve=0.4,
+            advance={CO: 0.15},
+        ),
+        _tp(
+            "consultation",
+            "store",
+            [CO, CV, R],
+            actionable=True,
+            bau=0.3,
+            cost=20.0,
+            ask=0.5,
+            pbad=0.05,
+            gain={"b2b_buyer": 1.0, "careful_researcher": 0.9, "loyal_regular": 0.4},
+            advance={CO: 0.3, CV: 0.2},
+        ),
+        _tp(
+            "follow_up_call",
+            "phone",
+            [CV, R],
+            actionable=True,
+            bau=0.4,
+            cost=4.0,
+            bN=0.8,
+            pbad=0.08,
+            gain=0.5,
+            gain_N=0.8,
+            resolve=0.5,
+            ask=0.3,
+            fatigue=0.5,
+        ),
+        _tp(
+            "renewal_reminder",
+            "email",
+            [R],
+            actionable=True,
+            bau=0.5,
+            cost=0.1,
+            pbad=0.02,
+            gain=0.3,
+            fatigue=0.5,
+        ),
+        _tp(
+            "personalised_offer",
+            "app",
+            [CV, R, L],
+            actionable=True,
+            bau=0.6,
+            bP=1.2,
+            cost=8.0,
+            discount=True,
+            gain={"bargain_hunter": 1.0, "impulse_buyer": 0.6},
+            pbad=0.03,
+            advance={CV: 0.2},
+        ),
+        _tp(
+            "loyalty_reward",
+            "app",
+            [R, L],
+            actionable=True,
+            bau=0.6,
+            bP=1.5,
+            cost=6.0,
+            pbad=0.02,
+            gain={"loyal_regular": 0.9, "bargain_hunter": 0.5},
+            advance={R: 0.1},
+        ),
     ]
     # the email annoys researchers and B2B buyers
-    tps[6]["pbad"] = {"careful_researcher": 0.22, "b2b_buyer": 0.25, "bargain_hunter": 0.03,
-                      "impulse_buyer": 0.03, "loyal_regular": 0.05}
+    tps[6]["pbad"] = {
+        "careful_researcher": 0.22,
+        "b2b_buyer": 0.25,
+        "bargain_hunter": 0.03,
+        "impulse_buyer": 0.03,
+        "loyal_regular": 0.05,
+    }
     return {
-        "stages": [A, CO, CV, R, L], "personas": personas, "touchpoints": tps,
-        "wN": 1.4, "wP": 0.2, "wGap": 0.15, "stage_h": {A: 2.5, CO: 1.6, CV: 1.2, L: 0.7},
-        "stage_q": {A: 1.0, CO: 1.0, L: 1.2}, "b0": {CO: 0.02, CV: 0.03, R: 0.025, L: 0.03},
+        "stages": [A, CO, CV, R, L],
+        "personas": personas,
+        "touchpoints": tps,
+        "wN": 1.4,
+        "wP": 0.2,
+        "wGap": 0.15,
+        "stage_h": {A: 2.5, CO: 1.6, CV: 1.2, L: 0.7},
+        "stage_q": {A: 1.0, CO: 1.0, L: 1.2},
+        "b0": {CO: 0.02, CV: 0.03, R: 0.025, L: 0.03},
         "cbP": 0.3,
     }
 
@@ -262,27 +421,72 @@ def _world_contact_fatigue() -> dict:
     contact = {"pbad": 0.02, "pbad_F": 0.07, "fatigue": 1.0, "actionable": True}
     tps = [
         _tp("social_post", "social", [A], cust=1.0, advance={A: 0.3}),
-        _tp("web_visit", "web", [CO, CV, R, L], cust=1.0, cust_stage={A: 0.3},
-            advance={A: 0.2, CO: 0.15}, pbad=0.03),
-        _tp("purchase", "web", [CV, R, L], cust=0.8, cust_stage={CO: 0.2}, purchase=True,
-            advance={CO: 0.3, CV: 0.5, R: 0.06}, ask=0.3),
+        _tp(
+            "web_visit",
+            "web",
+            [CO, CV, R, L],
+            cust=1.0,
+            cust_stage={A: 0.3},
+            advance={A: 0.2, CO: 0.15},
+            pbad=0.03,
+        ),
+        _tp(
+            "purchase",
+            "web",
+            [CV, R, L],
+            cust=0.8,
+            cust_stage={CO: 0.2},
+            purchase=True,
+            advance={CO: 0.3, CV: 0.5, R: 0.06},
+            ask=0.3,
+        ),
         _tp("class_attended", "store", [R, L], cust=0.8, pbad=0.06, ask=0.2),
         _tp("newsletter", "email", [CO, CV, R, L], bau=1.0, cost=0.02, gain=0.5, **contact),
         _tp("sms_reminder", "sms", [CV, R], bau=0.8, cost=0.05, gain=0.7, **contact),
         _tp("push_notification", "app", [R, L], bau=0.8, cost=0.01, gain=0.5, **contact),
-        _tp("callback", "phone", [CO, CV, R], bau=0.4, cost=3.0, gain=1.2,
-            advance={CO: 0.2}, **{**contact, "pbad_F": 0.1}),
-        _tp("survey_request", "email", [R, L], bau=0.4, cost=0.05, gain=0.2, ask=0.9,
-            **contact),
-        _tp("member_event_invite", "email", [R, L], bau=0.3, cost=2.0, gain=1.5,
-            advance={R: 0.15}, **contact),
-        _tp("coupon", "app", [CV, R, L], bau=0.5, cost=3.0, gain=1.0, discount=True,
-            **{**contact, "fatigue": 0.5}),
+        _tp(
+            "callback",
+            "phone",
+            [CO, CV, R],
+            bau=0.4,
+            cost=3.0,
+            gain=1.2,
+            advance={CO: 0.2},
+            **{**contact, "pbad_F": 0.1},
+        ),
+        _tp("survey_request", "email", [R, L], bau=0.4, cost=0.05, gain=0.2, ask=0.9, **contact),
+        _tp(
+            "member_event_invite",
+            "email",
+            [R, L],
+            bau=0.3,
+            cost=2.0,
+            gain=1.5,
+            advance={R: 0.15},
+            **contact,
+        ),
+        _tp(
+            "coupon",
+            "app",
+            [CV, R, L],
+            bau=0.5,
+            cost=3.0,
+            gain=1.0,
+            discount=True,
+            **{**contact, "fatigue": 0.5},
+        ),
     ]
     return {
-        "stages": [A, CO, CV, R, L], "personas": personas, "touchpoints": tps,
-        "hl_F": 12.0, "wF": 0.12, "wN": 1.2, "wP": 0.2, "aF": 0.05,
-        "stage_h": {A: 2.5, CO: 1.5}, "b0": {CO: 0.05, CV: 0.05, R: 0.05, L: 0.05},
+        "stages": [A, CO, CV, R, L],
+        "personas": personas,
+        "touchpoints": tps,
+        "hl_F": 12.0,
+        "wF": 0.12,
+        "wN": 1.2,
+        "wP": 0.2,
+        "aF": 0.05,
+        "stage_h": {A: 2.5, CO: 1.5},
+        "b0": {CO: 0.05, CV: 0.05, R: 0.05, L: 0.05},
     }
 
 
@@ -305,36 +509,125 @@ def _world_price_sensitivity() -> dict:
     zero_for = {"premium_fan": 0.0}
     tps = [
         _tp("product_page", "web", stages, cust=1.0, advance={B: 0.15}, pbad=0.03),
-        _tp("basket", "app", [F1, RB, S], cust=0.5, cust_stage={B: 0.4}, advance={B: 0.3},
-            pbad=0.03),
-        _tp("order", "web", [F1, RB, S], cust=0.8, cust_stage={B: 0.2}, purchase=True,
-            advance={B: 0.5, F1: 0.4, RB: 0.1}, ask=0.3, pbad=0.05),
-        _tp("delivery_issue", "phone", [F1, RB, S], cust=0.08, opens=1, pbad=0.5, gain=0.0,
-            n_boost=1.0),
-        _tp("discount_code", "email", [B, F1, RB, S], actionable=True, bau=1.0, cost=4.0,
-            discount=True, pbad=0.0, gain=0.0,
-            bau_seg={"price_hunter": 2.5, "value_family": 1.5, "premium_fan": 0.2}),
-        _tp("free_shipping", "app", [F1, RB, S], actionable=True, bau=0.6, cost=2.5,
+        _tp(
+            "basket", "app", [F1, RB, S], cust=0.5, cust_stage={B: 0.4}, advance={B: 0.3}, pbad=0.03
+        ),
+        _tp(
+            "order",
+            "web",
+            [F1, RB, S],
+            cust=0.8,
+            cust_stage={B: 0.2},
+            purchase=True,
+            advance={B: 0.5, F1: 0.4, RB: 0.1},
+            ask=0.3,
+            pbad=0.05,
+        ),
+        _tp(
+            "delivery_issue",
+            "phone",
+            [F1, RB, S],
+            cust=0.08,
+            opens=1,
+            pbad=0.5,
+            gain=0.0,
+            n_boost=1.0,
+        ),
+        _tp(
+            "discount_code",
+            "email",
+            [B, F1, RB, S],
+            actionable=True,
+            bau=1.0,
+            cost=4.0,
+            discount=True,
+            pbad=0.0,
+            gain=0.0,
+            bau_seg={"price_hunter": 2.5, "value_family": 1.5, "premium_fan": 0.2},
+        ),
+        _tp(
+            "free_shipping",
+            "app",
+            [F1, RB, S],
+            actionable=True,
+            bau=0.6,
+            cost=2.5,
             gain={"value_family": 0.5, "price_hunter": 0.4, "occasional": 0.3, **zero_for},
-            pbad=0.02),
-        _tp("new_arrivals_email", "email", stages, actionable=True, bau=0.8, cost=0.03,
-            gain={"premium_fan": 0.4, "occasional": 0.2}, pbad=0.05, fatigue=1.0,
-            bau_seg={"premium_fan": 2.0}),
-        _tp("price_match", "chat", [RB, S], actionable=True, bau=0.2, cost=3.0,
+            pbad=0.02,
+        ),
+        _tp(
+            "new_arrivals_email",
+            "email",
+            stages,
+            actionable=True,
+            bau=0.8,
+            cost=0.03,
+            gain={"premium_fan": 0.4, "occasional": 0.2},
+            pbad=0.05,
+            fatigue=1.0,
+            bau_seg={"premium_fan": 2.0},
+        ),
+        _tp(
+            "price_match",
+            "chat",
+            [RB, S],
+            actionable=True,
+            bau=0.2,
+            cost=3.0,
             gain={"price_hunter": 0.8, "value_family": 0.5, "premium_fan": 0.0, "occasional": 0.2},
-            pbad=0.03, resolve=0.6),
-        _tp("subscription_offer", "app", [RB], actionable=True, bau=0.4, cost=5.0,
-            advance={RB: 0.35}, gain=0.2, pbad=0.06),
-        _tp("loyalty_points", "app", [RB, S], actionable=True, bau=0.4, cost=1.0, gain=0.35,
-            pbad=0.02, bau_seg={"premium_fan": 1.5}),
-        _tp("order_status_sms", "sms", [F1, RB, S], actionable=True, bau=0.5, cost=0.05, gain=0.1,
-            pbad=0.02, resolve=0.3),
+            pbad=0.03,
+            resolve=0.6,
+        ),
+        _tp(
+            "subscription_offer",
+            "app",
+            [RB],
+            actionable=True,
+            bau=0.4,
+            cost=5.0,
+            advance={RB: 0.35},
+            gain=0.2,
+            pbad=0.06,
+        ),
+        _tp(
+            "loyalty_points",
+            "app",
+            [RB, S],
+            actionable=True,
+            bau=0.4,
+            cost=1.0,
+            gain=0.35,
+            pbad=0.02,
+            bau_seg={"premium_fan": 1.5},
+        ),
+        _tp(
+            "order_status_sms",
+            "sms",
+            [F1, RB, S],
+            actionable=True,
+            bau=0.5,
+            cost=0.05,
+            gain=0.1,
+            pbad=0.02,
+            resolve=0.3,
+        ),
     ]
     return {
-        "stages": stages, "personas": personas, "touchpoints": tps,
-        "hl_D": 45.0, "wPrice": 1.1, "price_before": 0.5, "price_after": 1.0, "rise_day": 120,
-        "wN": 1.0, "wP": 0.2, "wT": 0.3, "stage_h": {B: 2.0, S: 0.6}, "stage_q": {B: 1.2, S: 1.1},
-        "b0": {B: 0.02, F1: 0.035, RB: 0.03, S: 0.025}, "cbP": 0.2,
+        "stages": stages,
+        "personas": personas,
+        "touchpoints": tps,
+        "hl_D": 45.0,
+        "wPrice": 1.1,
+        "price_before": 0.5,
+        "price_after": 1.0,
+        "rise_day": 120,
+        "wN": 1.0,
+        "wP": 0.2,
+        "wT": 0.3,
+        "stage_h": {B: 2.0, S: 0.6},
+        "stage_q": {B: 1.2, S: 1.1},
+        "b0": {B: 0.02, F1: 0.035, RB: 0.03, S: 0.025},
+        "cbP": 0.2,
     }
 
 
@@ -355,31 +648,94 @@ def _world_rare_touchpoint() -> dict:
     }
     tps = [
         _tp("landing_page", "web", [LE], cust=1.0, advance={LE: 0.35}),
-        _tp("app_session", "app", [ON, AC, LO], cust=1.0, advance={ON: 0.12, AC: 0.03},
-            pbad=0.04),
-        _tp("payment", "web", [ON, AC, LO], cust=0.4, purchase=True, advance={ON: 0.2},
-            ask=0.2),
-        _tp("help_ticket", "chat", [ON, AC, LO], cust=0.1, n_boost=2.0, opens=1, pbad=0.35,
-            gain=0.0),
-        _tp("onboarding_call", "phone", [ON, AC], actionable=True, bau=1.0, cost=5.0,
-            gain=0.3, gain_stage={ON: 5.0}, pbad=0.04, pbad_stage={AC: 0.04},
-            advance={ON: 0.25}, ask=0.4, fatigue=0.5, resolve=0.5),
-        _tp("tips_email", "email", [ON, AC, LO], actionable=True, bau=1.2, cost=0.02, gain=0.15,
-            pbad=0.04, fatigue=1.0),
-        _tp("feature_webinar", "email", [AC, LO], actionable=True, bau=0.4, cost=1.0,
-            gain={"power_user": 0.6, "team_admin": 0.6}, pbad=0.05),
-        _tp("checkin_chat", "chat", [ON, AC, LO], actionable=True, bau=0.4, cost=1.0, gain=0.3,
-            gain_N=0.6, pbad=0.06, resolve=0.4, ask=0.3),
-        _tp("upgrade_offer", "app", [AC], actionable=True, bau=0.3, cost=3.0, advance={AC: 0.15},
-            gain=0.1, pbad=0.08, bP=0.8),
-        _tp("referral_ask", "email", [LO], actionable=True, bau=0.4, cost=0.5, gain=0.2,
-            pbad=0.05),
-        _tp("vip_gift", "mail", [AC, LO], actionable=True, bau=0.06, cost=25.0, gain=0.0,
-            pbad=0.06, bad_w=0.5, fatigue=0.5),
+        _tp("app_session", "app", [ON, AC, LO], cust=1.0, advance={ON: 0.12, AC: 0.03}, pbad=0.04),
+        _tp("payment", "web", [ON, AC, LO], cust=0.4, purchase=True, advance={ON: 0.2}, ask=0.2),
+        _tp(
+            "help_ticket", "chat", [ON, AC, LO], cust=0.1, n_boost=2.0, opens=1, pbad=0.35, gain=0.0
+        ),
+        _tp(
+            "onboarding_call",
+            "phone",
+            [ON, AC],
+            actionable=True,
+            bau=1.0,
+            cost=5.0,
+            gain=0.3,
+            gain_stage={ON: 5.0},
+            pbad=0.04,
+            pbad_stage={AC: 0.04},
+            advance={ON: 0.25},
+            ask=0.4,
+            fatigue=0.5,
+            resolve=0.5,
+        ),
+        _tp(
+            "tips_email",
+            "email",
+            [ON, AC, LO],
+            actionable=True,
+            bau=1.2,
+            cost=0.02,
+            gain=0.15,
+            pbad=0.04,
+            fatigue=1.0,
+        ),
+        _tp(
+            "feature_webinar",
+            "email",
+            [AC, LO],
+            actionable=True,
+            bau=0.4,
+            cost=1.0,
+            gain={"power_user": 0.6, "team_admin": 0.6},
+            pbad=0.05,
+        ),
+        _tp(
+            "checkin_chat",
+            "chat",
+            [ON, AC, LO],
+            actionable=True,
+            bau=0.4,
+            cost=1.0,
+            gain=0.3,
+            gain_N=0.6,
+            pbad=0.06,
+            resolve=0.4,
+            ask=0.3,
+        ),
+        _tp(
+            "upgrade_offer",
+            "app",
+            [AC],
+            actionable=True,
+            bau=0.3,
+            cost=3.0,
+            advance={AC: 0.15},
+            gain=0.1,
+            pbad=0.08,
+            bP=0.8,
+        ),
+        _tp("referral_ask", "email", [LO], actionable=True, bau=0.4, cost=0.5, gain=0.2, pbad=0.05),
+        _tp(
+            "vip_gift",
+            "mail",
+            [AC, LO],
+            actionable=True,
+            bau=0.06,
+            cost=25.0,
+            gain=0.0,
+            pbad=0.06,
+            bad_w=0.5,
+            fatigue=0.5,
+        ),
     ]
     return {
-        "stages": stages, "personas": personas, "touchpoints": tps,
-        "wN": 1.4, "wP": 0.2, "stage_h": {LE: 2.5, ON: 1.5, LO: 0.7},
+        "stages": stages,
+        "personas": personas,
+        "touchpoints": tps,
+        "wN": 1.4,
+        "wP": 0.2,
+        "stage_h": {LE: 2.5, ON: 1.5, LO: 0.7},
         "b0": {ON: 0.04, AC: 0.025, LO: 0.025},
     }
 
@@ -401,35 +757,108 @@ def _world_small_shop() -> dict:
     }
     tps = [
         _tp("shop_window", "store", [PB], cust=1.0, advance={PB: 0.4}),
-        _tp("shop_visit", "store", [FV, RG, FA], cust=1.0, advance={FV: 0.15, RG: 0.04},
-            pbad=0.05, ask=0.2),
-        _tp("purchase", "store", [FV, RG, FA], cust=0.7, purchase=True,
-            advance={FV: 0.2, RG: 0.05}, pbad=0.04),
+        _tp(
+            "shop_visit",
+            "store",
+            [FV, RG, FA],
+            cust=1.0,
+            advance={FV: 0.15, RG: 0.04},
+            pbad=0.05,
+            ask=0.2,
+        ),
+        _tp(
+            "purchase",
+            "store",
+            [FV, RG, FA],
+            cust=0.7,
+            purchase=True,
+            advance={FV: 0.2, RG: 0.05},
+            pbad=0.04,
+        ),
         _tp("instagram_like", "social", [PB, FV, RG, FA], cust=0.3),
-        _tp("complaint", "store", [FV, RG, FA], cust=0.05, n_boost=2.0, opens=1, pbad=0.5,
-            gain=0.0),
-        _tp("workshop_invite", "email", [FV, RG, FA], actionable=True, bau=1.0, cost=1.0,
-            bau_seg={"crafter": 3.0, "local_family": 1.5}, pbad=0.05,
-            gain={"crafter": 1.0, "local_family": 0.5, "gift_buyer": 0.05, "bargain_seeker": 0.0}),
-        _tp("discount_card", "store", [FV, RG, FA], actionable=True, bau=1.0, cost=2.0,
-            bau_seg={"bargain_seeker": 3.0}, discount=True, pbad=0.02,
-            gain={"bargain_seeker": 0.9, "local_family": 0.3, "crafter": 0.1, "gift_buyer": 0.1}),
-        _tp("gift_wrapping_reminder", "email", [FV, RG], actionable=True, bau=0.6, cost=0.1,
-            bau_seg={"gift_buyer": 3.0}, pbad=0.06,
+        _tp(
+            "complaint", "store", [FV, RG, FA], cust=0.05, n_boost=2.0, opens=1, pbad=0.5, gain=0.0
+        ),
+        _tp(
+            "workshop_invite",
+            "email",
+            [FV, RG, FA],
+            actionable=True,
+            bau=1.0,
+            cost=1.0,
+            bau_seg={"crafter": 3.0, "local_family": 1.5},
+            pbad=0.05,
+            gain={"crafter": 1.0, "local_family": 0.5, "gift_buyer": 0.05, "bargain_seeker": 0.0},
+        ),
+        _tp(
+            "discount_card",
+            "store",
+            [FV, RG, FA],
+            actionable=True,
+            bau=1.0,
+            cost=2.0,
+            bau_seg={"bargain_seeker": 3.0},
+            discount=True,
+            pbad=0.02,
+            gain={"bargain_seeker": 0.9, "local_family": 0.3, "crafter": 0.1, "gift_buyer": 0.1},
+        ),
+        _tp(
+            "gift_wrapping_reminder",
+            "email",
+            [FV, RG],
+            actionable=True,
+            bau=0.6,
+            cost=0.1,
+            bau_seg={"gift_buyer": 3.0},
+            pbad=0.06,
             gain={"gift_buyer": 0.8, "crafter": 0.0, "bargain_seeker": 0.0, "local_family": 0.1},
-            fatigue=1.0),
-        _tp("newsletter", "email", [PB, FV, RG, FA], actionable=True, bau=0.8, cost=0.02,
-            gain=0.1, pbad={"gift_buyer": 0.2, "crafter": 0.03, "bargain_seeker": 0.05,
-                            "local_family": 0.05}, fatigue=1.0),
-        _tp("owner_chat", "store", [RG, FA], actionable=True, bau=0.3, cost=3.0, gain=0.6,
-            gain_N=1.0, resolve=0.7, pbad=0.04, ask=0.3),
-        _tp("kids_corner_flyer", "mail", [FV, RG], actionable=True, bau=0.4, cost=0.5,
-            bau_seg={"local_family": 3.0}, pbad=0.03,
-            gain={"local_family": 0.9, "crafter": 0.1, "gift_buyer": 0.0, "bargain_seeker": 0.1}),
+            fatigue=1.0,
+        ),
+        _tp(
+            "newsletter",
+            "email",
+            [PB, FV, RG, FA],
+            actionable=True,
+            bau=0.8,
+            cost=0.02,
+            gain=0.1,
+            pbad={"gift_buyer": 0.2, "crafter": 0.03, "bargain_seeker": 0.05, "local_family": 0.05},
+            fatigue=1.0,
+        ),
+        _tp(
+            "owner_chat",
+            "store",
+            [RG, FA],
+            actionable=True,
+            bau=0.3,
+            cost=3.0,
+            gain=0.6,
+            gain_N=1.0,
+            resolve=0.7,
+            pbad=0.04,
+            ask=0.3,
+        ),
+        _tp(
+            "kids_corner_flyer",
+            "mail",
+            [FV, RG],
+            actionable=True,
+            bau=0.4,
+            cost=0.5,
+            bau_seg={"local_family": 3.0},
+            pbad=0.03,
+            gain={"local_family": 0.9, "crafter": 0.1, "gift_buyer": 0.0, "bargain_seeker": 0.1},
+        ),
     ]
     return {
-        "stages": stages, "personas": personas, "touchpoints": tps,
-        "wN": 1.4, "wP": 0.2, "wT": 0.3, "wGap": 0.2, "stage_h": {PB: 2.5, FA: 0.7},
+        "stages": stages,
+        "personas": personas,
+        "touchpoints": tps,
+        "wN": 1.4,
+        "wP": 0.2,
+        "wT": 0.3,
+        "wGap": 0.2,
+        "stage_h": {PB: 2.5, FA: 0.7},
         "b0": {FV: 0.03, RG: 0.03, FA: 0.03},
     }
 
@@ -452,33 +881,118 @@ def _world_unresolved_tickets() -> dict:
     }
     tps = [
         _tp("search_result", "search", [A], cust=1.0, advance={A: 0.35}),
-        _tp("product_page", "web", [CO, CV, R, L], cust=1.0, advance={A: 0.2, CO: 0.2},
-            pbad=0.04),
-        _tp("order", "web", [CV, R, L], cust=0.7, cust_stage={CO: 0.15}, purchase=True,
-            advance={CO: 0.3, CV: 0.5, R: 0.1}, pbad=0.08, ask=0.3),
+        _tp("product_page", "web", [CO, CV, R, L], cust=1.0, advance={A: 0.2, CO: 0.2}, pbad=0.04),
+        _tp(
+            "order",
+            "web",
+            [CV, R, L],
+            cust=0.7,
+            cust_stage={CO: 0.15},
+            purchase=True,
+            advance={CO: 0.3, CV: 0.5, R: 0.1},
+            pbad=0.08,
+            ask=0.3,
+        ),
         _tp("device_usage", "app", [R, L], cust=0.8, pbad=0.05, advance={R: 0.03}),
-        _tp("ticket_opened", "chat", [CV, R, L], cust=0.06, n_boost=4.0, opens=1, pbad=0.4,
-            gain=0.0, ask=0.2),
-        _tp("support_follow_up", "phone", [CV, R, L], actionable=True, bau=0.12, bT=3.0, bN=2.0,
-            cost=4.0, resolve=0.75, gain=0.5, gain_N=1.0, pbad=0.05, ask=0.5),
-        _tp("how_to_email", "email", [CV, R, L], actionable=True, bau=1.0, cost=0.02, gain=0.1,
-            pbad=0.03, fatigue=1.0, resolve=0.1),
-        _tp("satisfaction_survey", "email", [R, L], actionable=True, bau=0.5, cost=0.05,
-            gain=0.0, pbad=0.05, ask=0.9, fatigue=1.0),
-        _tp("warranty_extension", "web", [R, L], actionable=True, bau=0.4, bP=0.8, cost=10.0,
-            gain=0.5, pbad=0.03),
-        _tp("accessory_offer", "app", [CV, R, L], actionable=True, bau=0.6, bP=0.5, cost=2.0,
-            gain={"small_business": 0.4, "tech_savvy": 0.3, "student": 0.2}, pbad=0.08,
-            fatigue=0.5),
-        _tp("community_forum_invite", "email", [R, L], actionable=True, bau=0.3, cost=0.2,
-            gain={"tech_savvy": 0.7, "student": 0.4}, pbad=0.04, resolve=0.3),
-        _tp("review_request", "email", [L], actionable=True, bau=0.5, cost=0.05, gain=0.1,
-            pbad=0.05),
+        _tp(
+            "ticket_opened",
+            "chat",
+            [CV, R, L],
+            cust=0.06,
+            n_boost=4.0,
+            opens=1,
+            pbad=0.4,
+            gain=0.0,
+            ask=0.2,
+        ),
+        _tp(
+            "support_follow_up",
+            "phone",
+            [CV, R, L],
+            actionable=True,
+            bau=0.12,
+            bT=3.0,
+            bN=2.0,
+            cost=4.0,
+            resolve=0.75,
+            gain=0.5,
+            gain_N=1.0,
+            pbad=0.05,
+            ask=0.5,
+        ),
+        _tp(
+            "how_to_email",
+            "email",
+            [CV, R, L],
+            actionable=True,
+            bau=1.0,
+            cost=0.02,
+            gain=0.1,
+            pbad=0.03,
+            fatigue=1.0,
+            resolve=0.1,
+        ),
+        _tp(
+            "satisfaction_survey",
+            "email",
+            [R, L],
+            actionable=True,
+            bau=0.5,
+            cost=0.05,
+            gain=0.0,
+            pbad=0.05,
+            ask=0.9,
+            fatigue=1.0,
+        ),
+        _tp(
+            "warranty_extension",
+            "web",
+            [R, L],
+            actionable=True,
+            bau=0.4,
+            bP=0.8,
+            cost=10.0,
+            gain=0.5,
+            pbad=0.03,
+        ),
+        _tp(
+            "accessory_offer",
+            "app",
+            [CV, R, L],
+            actionable=True,
+            bau=0.6,
+            bP=0.5,
+            cost=2.0,
+            gain={"small_business": 0.4, "tech_savvy": 0.3, "student": 0.2},
+            pbad=0.08,
+            fatigue=0.5,
+        ),
+        _tp(
+            "community_forum_invite",
+            "email",
+            [R, L],
+            actionable=True,
+            bau=0.3,
+            cost=0.2,
+            gain={"tech_savvy": 0.7, "student": 0.4},
+            pbad=0.04,
+            resolve=0.3,
+        ),
+        _tp(
+            "review_request", "email", [L], actionable=True, bau=0.5, cost=0.05, gain=0.1, pbad=0.05
+        ),
     ]
     return {
-        "stages": [A, CO, CV, R, L], "personas": personas, "touchpoints": tps,
-        "wN": 1.4, "wT": 0.8, "wP": 0.18, "stage_h": {A: 2.5, CO: 1.5, L: 0.7},
-        "b0": {CV: 0.03, R: 0.03, L: 0.03}, "cbT": 0.8, "cbN": 0.3,
+        "stages": [A, CO, CV, R, L],
+        "personas": personas,
+        "touchpoints": tps,
+        "wN": 1.4,
+        "wT": 0.8,
+        "wP": 0.18,
+        "stage_h": {A: 2.5, CO: 1.5, L: 0.7},
+        "b0": {CV: 0.03, R: 0.03, L: 0.03},
+        "cbT": 0.8,
+        "cbN": 0.3,
     }
 
 
@@ -501,8 +1015,14 @@ def _world_fixed_lifecycle() -> dict:
     null = {"actionable": True, "gain": 0.0, "pbad": 0.0, "bad_w": 0.0}
     tps = [
         _tp("first_use", "app", [NE], cust=1.0, advance={NE: 0.1}),
-        _tp("use_session", "app", stages, cust=1.0, cust_stage={NE: 0.5},
-            advance={NE: 0.1, SE: 0.03}),
+        _tp(
+            "use_session",
+            "app",
+            stages,
+            cust=1.0,
+            cust_stage={NE: 0.5},
+            advance={NE: 0.1, SE: 0.03},
+        ),
         _tp("refill_purchase", "web", [SE, MA], cust=0.4, purchase=True),
         _tp("rating", "app", [SE, MA], cust=0.1, ask=0.9),
         _tp("usage_tip", "email", stages, bau=1.0, cost=0.02, fatigue=1.0, **null),
@@ -514,10 +1034,21 @@ def _world_fixed_lifecycle() -> dict:
         _tp("anniversary_note", "email", [MA], bau=0.3, cost=0.05, **null),
     ]
     return {
-        "stages": stages, "personas": personas, "touchpoints": tps,
-        "wN": 0.0, "wP": 0.0, "wF": 0.0, "wT": 0.0, "aP": 0.0, "aN": 0.0, "aF": 0.0,
-        "life_a": 1.0, "life_scale": 60.0, "stage_q": {MA: 0.9},
-        "b0": {NE: 0.015, SE: 0.035, MA: 0.035}, "satisfaction": False,
+        "stages": stages,
+        "personas": personas,
+        "touchpoints": tps,
+        "wN": 0.0,
+        "wP": 0.0,
+        "wF": 0.0,
+        "wT": 0.0,
+        "aP": 0.0,
+        "aN": 0.0,
+        "aF": 0.0,
+        "life_a": 1.0,
+        "life_scale": 60.0,
+        "stage_q": {MA: 0.9},
+        "b0": {NE: 0.015, SE: 0.035, MA: 0.035},
+        "satisfaction": False,
     }
 
 
@@ -540,31 +1071,115 @@ def _world_silent_leavers() -> dict:
     }
     tps = [
         _tp("pricing_page", "web", [V, T], cust=1.0, advance={V: 0.3}),
-        _tp("product_login", "app", [T, P, E, AD], cust=1.0, advance={T: 0.1, P: 0.03, E: 0.03},
-            pbad=0.06, pbad_stage={T: 0.04}),
-        _tp("invoice_paid", "web", [P, E, AD], cust=0.3, cust_stage={T: 0.2}, purchase=True,
-            advance={T: 0.6, P: 0.1}),
+        _tp(
+            "product_login",
+            "app",
+            [T, P, E, AD],
+            cust=1.0,
+            advance={T: 0.1, P: 0.03, E: 0.03},
+            pbad=0.06,
+            pbad_stage={T: 0.04},
+        ),
+        _tp(
+            "invoice_paid",
+            "web",
+            [P, E, AD],
+            cust=0.3,
+            cust_stage={T: 0.2},
+            purchase=True,
+            advance={T: 0.6, P: 0.1},
+        ),
         _tp("support_request", "chat", [T, P, E, AD], cust=0.04, opens=1, pbad=0.3, gain=0.0),
         _tp("g2_review", "social", [AD], cust=0.2, cust_stage={E: 0.05}, advance={E: 0.2}),
-        _tp("onboarding_email", "email", [T, P], actionable=True, bau=1.0, cost=0.02,
-            gain=0.2, gain_stage={T: 3.0, P: 0.5}, pbad=0.03, fatigue=1.0, advance={T: 0.08}),
-        _tp("success_call", "phone", [T, P, E], actionable=True, bau=0.3, cost=15.0,
-            gain=0.8, gain_stage={T: 0.4, E: 1.3}, pbad=0.05, pbad_stage={T: 0.06},
-            advance={P: 0.1}, ask=0.5, resolve=0.6),
-        _tp("in_app_tip", "app", [T, P, E, AD], actionable=True, bau=1.2, cost=0.0, gain=0.15,
-            pbad=0.02, fatigue=0.5),
-        _tp("webinar_invite", "email", [T, P, E], actionable=True, bau=0.5, cost=0.5, gain=0.3,
-            gain_stage={E: 2.0, T: 0.5}, pbad=0.06, fatigue=1.0),
-        _tp("renewal_discount", "email", [P, E], actionable=True, bau=0.4, bP=0.6, cost=20.0,
-            discount=True, gain=0.7, gain_stage={E: 0.4}, pbad=0.02),
-        _tp("upsell_demo", "phone", [P, E], actionable=True, bau=0.3, cost=10.0, gain=0.2,
-            pbad=0.12, pbad_stage={P: 0.06}, advance={P: 0.2}, fatigue=1.0),
-        _tp("advocate_swag", "mail", [AD], actionable=True, bau=0.3, cost=15.0, gain=0.5,
-            pbad=0.02),
+        _tp(
+            "onboarding_email",
+            "email",
+            [T, P],
+            actionable=True,
+            bau=1.0,
+            cost=0.02,
+            gain=0.2,
+            gain_stage={T: 3.0, P: 0.5},
+            pbad=0.03,
+            fatigue=1.0,
+            advance={T: 0.08},
+        ),
+        _tp(
+            "success_call",
+            "phone",
+            [T, P, E],
+            actionable=True,
+            bau=0.3,
+            cost=15.0,
+            gain=0.8,
+            gain_stage={T: 0.4, E: 1.3},
+            pbad=0.05,
+            pbad_stage={T: 0.06},
+            advance={P: 0.1},
+            ask=0.5,
+            resolve=0.6,
+        ),
+        _tp(
+            "in_app_tip",
+            "app",
+            [T, P, E, AD],
+            actionable=True,
+            bau=1.2,
+            cost=0.0,
+            gain=0.15,
+            pbad=0.02,
+            fatigue=0.5,
+        ),
+        _tp(
+            "webinar_invite",
+            "email",
+            [T, P, E],
+            actionable=True,
+            bau=0.5,
+            cost=0.5,
+            gain=0.3,
+            gain_stage={E: 2.0, T: 0.5},
+            pbad=0.06,
+            fatigue=1.0,
+        ),
+        _tp(
+            "renewal_discount",
+            "email",
+            [P, E],
+            actionable=True,
+            bau=0.4,
+            bP=0.6,
+            cost=20.0,
+            discount=True,
+            gain=0.7,
+            gain_stage={E: 0.4},
+            pbad=0.02,
+        ),
+        _tp(
+            "upsell_demo",
+            "phone",
+            [P, E],
+            actionable=True,
+            bau=0.3,
+            cost=10.0,
+            gain=0.2,
+            pbad=0.12,
+            pbad_stage={P: 0.06},
+            advance={P: 0.2},
+            fatigue=1.0,
+        ),
+        _tp(
+            "advocate_swag", "mail", [AD], actionable=True, bau=0.3, cost=15.0, gain=0.5, pbad=0.02
+        ),
     ]
     return {
-        "stages": stages, "personas": personas, "touchpoints": tps,
-        "hl_N": 5.0, "wN": 1.6, "wP": 0.2, "aN": 0.4,
+        "stages": stages,
+        "personas": personas,
+        "touchpoints": tps,
+        "hl_N": 5.0,
+        "wN": 1.6,
+        "wP": 0.2,
+        "aN": 0.4,
         "stage_h": {V: 2.5, T: 1.8, P: 1.0, E: 0.8, AD: 0.6},
         "b0": {T: 0.045, P: 0.03, E: 0.03, AD: 0.02},
     }
@@ -588,34 +1203,116 @@ def _world_bank_stage_effects() -> dict:
     }
     tps = [
         _tp("rate_comparison", "search", [PR], cust=1.0, advance={PR: 0.3}),
-        _tp("application_form", "web", [AP], cust=1.0, cust_stage={PR: 0.3},
-            advance={PR: 0.4, AP: 0.25}, pbad=0.08, ask=0.3),
+        _tp(
+            "application_form",
+            "web",
+            [AP],
+            cust=1.0,
+            cust_stage={PR: 0.3},
+            advance={PR: 0.4, AP: 0.25},
+            pbad=0.08,
+            ask=0.3,
+        ),
         _tp("app_login", "app", [CU, MP, PM], cust=1.0, pbad=0.03, advance={MP: 0.04}),
-        _tp("branch_visit", "branch", [AP, CU, MP, PM], cust=0.3, pbad=0.1, ask=0.4,
-            advance={AP: 0.2}),
+        _tp(
+            "branch_visit",
+            "branch",
+            [AP, CU, MP, PM],
+            cust=0.3,
+            pbad=0.1,
+            ask=0.4,
+            advance={AP: 0.2},
+        ),
         _tp("card_payment", "app", [CU, MP, PM], cust=0.6, purchase=True, advance={CU: 0.03}),
-        _tp("complaint", "phone", [CU, MP, PM], cust=0.04, n_boost=2.0, opens=1, pbad=0.5,
-            gain=0.0),
-        _tp("advisor_call", "phone", [AP, CU, MP], actionable=True, bau=0.5, cost=12.0,
-            gain=0.5, gain_stage={AP: 1.6, MP: 0.6}, gain_N=1.0, pbad=0.05, resolve=0.5,
-            advance={AP: 0.15}, ask=0.4),
-        _tp("fee_waiver", "app", [CU, MP], actionable=True, bau=0.4, cost=8.0, discount=True,
-            gain=0.3, gain_N=1.5, pbad=0.0, resolve=0.4),
-        _tp("cross_sell_call", "phone", [CU, MP], actionable=True, bau=0.6, cost=6.0,
-            gain=0.1, pbad=0.3, fatigue=1.0, advance={CU: 0.1}),
-        _tp("statement_email", "email", [CU, MP, PM], actionable=True, bau=1.0, cost=0.01,
-            gain=0.05, pbad=0.01, fatigue=0.5),
-        _tp("savings_nudge", "app", [CU, MP], actionable=True, bau=0.5, cost=0.1,
-            gain={"young_professional": 0.5, "family": 0.4, "student": 0.2}, pbad=0.03,
-            advance={CU: 0.04}),
-        _tp("application_reminder", "sms", [AP], actionable=True, bau=0.8, cost=0.05, gain=0.2,
-            advance={AP: 0.15}, pbad=0.03, fatigue=1.0),
-        _tp("referral_bonus", "email", [PM], actionable=True, bau=0.5, cost=5.0, gain=0.4,
-            pbad=0.02),
+        _tp(
+            "complaint", "phone", [CU, MP, PM], cust=0.04, n_boost=2.0, opens=1, pbad=0.5, gain=0.0
+        ),
+        _tp(
+            "advisor_call",
+            "phone",
+            [AP, CU, MP],
+            actionable=True,
+            bau=0.5,
+            cost=12.0,
+            gain=0.5,
+            gain_stage={AP: 1.6, MP: 0.6},
+            gain_N=1.0,
+            pbad=0.05,
+            resolve=0.5,
+            advance={AP: 0.15},
+            ask=0.4,
+        ),
+        _tp(
+            "fee_waiver",
+            "app",
+            [CU, MP],
+            actionable=True,
+            bau=0.4,
+            cost=8.0,
+            discount=True,
+            gain=0.3,
+            gain_N=1.5,
+            pbad=0.0,
+            resolve=0.4,
+        ),
+        _tp(
+            "cross_sell_call",
+            "phone",
+            [CU, MP],
+            actionable=True,
+            bau=0.6,
+            cost=6.0,
+            gain=0.1,
+            pbad=0.3,
+            fatigue=1.0,
+            advance={CU: 0.1},
+        ),
+        _tp(
+            "statement_email",
+            "email",
+            [CU, MP, PM],
+            actionable=True,
+            bau=1.0,
+            cost=0.01,
+            gain=0.05,
+            pbad=0.01,
+            fatigue=0.5,
+        ),
+        _tp(
+            "savings_nudge",
+            "app",
+            [CU, MP],
+            actionable=True,
+            bau=0.5,
+            cost=0.1,
+            gain={"young_professional": 0.5, "family": 0.4, "student": 0.2},
+            pbad=0.03,
+            advance={CU: 0.04},
+        ),
+        _tp(
+            "application_reminder",
+            "sms",
+            [AP],
+            actionable=True,
+            bau=0.8,
+            cost=0.05,
+            gain=0.2,
+            advance={AP: 0.15},
+            pbad=0.03,
+            fatigue=1.0,
+        ),
+        _tp(
+            "referral_bonus", "email", [PM], actionable=True, bau=0.5, cost=5.0, gain=0.4, pbad=0.02
+        ),
     ]
     return {
-        "stages": stages, "personas": personas, "touchpoints": tps,
-        "wN": 1.3, "wP": 0.2, "wF": 0.15, "wT": 0.3,
+        "stages": stages,
+        "personas": personas,
+        "touchpoints": tps,
+        "wN": 1.3,
+        "wP": 0.2,
+        "wF": 0.15,
+        "wT": 0.3,
         "stage_h": {PR: 2.5, AP: 2.0, CU: 1.0, MP: 0.6, PM: 0.5},
         "b0": {AP: 0.05, CU: 0.03, MP: 0.03, PM: 0.02},
     }
@@ -640,34 +1337,121 @@ def _world_large_mixed() -> dict:
     tps = [
         _tp("coverage_check", "web", [PR], cust=1.0, advance={PR: 0.35}),
         _tp("sim_activation", "store", [NL], cust=0.3, cust_stage={PR: 0.2}, advance={PR: 0.5}),
-        _tp("data_usage", "app", [NL, AC, BU, AM], cust=1.0, advance={NL: 0.1, AC: 0.02, BU: 0.04},
-            pbad=0.04),
-        _tp("top_up", "app", [NL, AC, BU, AM], cust=0.5, purchase=True, advance={NL: 0.1},
-            pbad=0.03),
-        _tp("network_complaint", "phone", [NL, AC, BU, AM], cust=0.05, n_boost=3.0, opens=1,
-            pbad=0.45, gain=0.0, ask=0.3),
-        _tp("data_bonus", "sms", [NL, AC, BU, AM], actionable=True, bau=0.8, bP=1.0, cost=1.0,
-            gain={"heavy_data": 0.7, "roamer": 0.4, "budget_prepaid": 0.5}, pbad=0.02,
-            fatigue=0.5),
-        _tp("retention_call", "phone", [AC, BU], actionable=True, bau=0.4, bN=1.0, bT=1.0,
-            cost=6.0, gain=0.5, gain_N=0.8, pbad=0.08, pbad_F=0.06, resolve=0.6, fatigue=1.0,
-            ask=0.4),
-        _tp("tariff_sms", "sms", [NL, AC, BU, AM], actionable=True, bau=1.0, cost=0.01,
-            gain=0.05, pbad=0.03, pbad_F=0.05, fatigue=1.0),
-        _tp("bundle_upgrade", "store", [AC], actionable=True, bau=0.4, bP=0.6, cost=10.0,
-            advance={AC: 0.25}, gain={"family_plan": 0.6, "business_line": 0.4}, pbad=0.06),
-        _tp("technician_visit", "store", [NL, AC, BU], actionable=True, bau=0.15, bT=2.0,
-            cost=30.0, resolve=0.8, gain=0.3, pbad=0.1),
-        _tp("roaming_pack", "app", [AC, BU], actionable=True, bau=0.3, cost=2.0,
-            bau_seg={"roamer": 4.0}, gain={"roamer": 0.9, "business_line": 0.3}, pbad=0.03),
-        _tp("ambassador_perk", "app", [AM], actionable=True, bau=0.5, cost=4.0, gain=0.5,
-            pbad=0.02),
+        _tp(
+            "data_usage",
+            "app",
+            [NL, AC, BU, AM],
+            cust=1.0,
+            advance={NL: 0.1, AC: 0.02, BU: 0.04},
+            pbad=0.04,
+        ),
+        _tp(
+            "top_up", "app", [NL, AC, BU, AM], cust=0.5, purchase=True, advance={NL: 0.1}, pbad=0.03
+        ),
+        _tp(
+            "network_complaint",
+            "phone",
+            [NL, AC, BU, AM],
+            cust=0.05,
+            n_boost=3.0,
+            opens=1,
+            pbad=0.45,
+            gain=0.0,
+            ask=0.3,
+        ),
+        _tp(
+            "data_bonus",
+            "sms",
+            [NL, AC, BU, AM],
+            actionable=True,
+            bau=0.8,
+            bP=1.0,
+            cost=1.0,
+            gain={"heavy_data": 0.7, "roamer": 0.4, "budget_prepaid": 0.5},
+            pbad=0.02,
+            fatigue=0.5,
+        ),
+        _tp(
+            "retention_call",
+            "phone",
+            [AC, BU],
+            actionable=True,
+            bau=0.4,
+            bN=1.0,
+            bT=1.0,
+            cost=6.0,
+            gain=0.5,
+            gain_N=0.8,
+            pbad=0.08,
+            pbad_F=0.06,
+            resolve=0.6,
+            fatigue=1.0,
+            ask=0.4,
+        ),
+        _tp(
+            "tariff_sms",
+            "sms",
+            [NL, AC, BU, AM],
+            actionable=True,
+            bau=1.0,
+            cost=0.01,
+            gain=0.05,
+            pbad=0.03,
+            pbad_F=0.05,
+            fatigue=1.0,
+        ),
+        _tp(
+            "bundle_upgrade",
+            "store",
+            [AC],
+            actionable=True,
+            bau=0.4,
+            bP=0.6,
+            cost=10.0,
+            advance={AC: 0.25},
+            gain={"family_plan": 0.6, "business_line": 0.4},
+            pbad=0.06,
+        ),
+        _tp(
+            "technician_visit",
+            "store",
+            [NL, AC, BU],
+            actionable=True,
+            bau=0.15,
+            bT=2.0,
+            cost=30.0,
+            resolve=0.8,
+            gain=0.3,
+            pbad=0.1,
+        ),
+        _tp(
+            "roaming_pack",
+            "app",
+            [AC, BU],
+            actionable=True,
+            bau=0.3,
+            cost=2.0,
+            bau_seg={"roamer": 4.0},
+            gain={"roamer": 0.9, "business_line": 0.3},
+            pbad=0.03,
+        ),
+        _tp(
+            "ambassador_perk", "app", [AM], actionable=True, bau=0.5, cost=4.0, gain=0.5, pbad=0.02
+        ),
     ]
     return {
-        "stages": stages, "personas": personas, "touchpoints": tps,
-        "wN": 1.2, "wP": 0.2, "wF": 0.2, "wT": 0.4, "hl_F": 10.0,
+        "stages": stages,
+        "personas": personas,
+        "touchpoints": tps,
+        "wN": 1.2,
+        "wP": 0.2,
+        "wF": 0.2,
+        "wT": 0.4,
+        "hl_F": 10.0,
         "stage_h": {PR: 2.5, NL: 1.5, BU: 0.7, AM: 0.6},
-        "b0": {NL: 0.03, AC: 0.03, BU: 0.03, AM: 0.025}, "cbN": 0.3, "cbT": 0.5,
+        "b0": {NL: 0.03, AC: 0.03, BU: 0.03, AM: 0.025},
+        "cbN": 0.3,
+        "cbT": 0.5,
     }
 
 
@@ -685,36 +1469,94 @@ _BUILDERS = {
 }
 
 _SPEC_ROWS = [
-    ("experience_memory", "development", 20_000,
-     ("Drop-off is driven by a decaying negative experience memory that weighs about seven "
-      "times a positive one, and BAU gives rewards and offers mostly to customers with good "
-      "memory (confounded).")),
-    ("contact_fatigue", "development", 10_000,
-     ("Every contact adds fatigue that raises drop-off and makes the next contact more likely "
-      "to go badly, while BAU contacts customers at random.")),
-    ("price_sensitivity", "development", 10_000,
-     ("Price-sensitive personas drift away after a price rise on day 120 unless they had a "
-      "recent discount, which does nothing for the others, and BAU targets offers by segment.")),
-    ("rare_touchpoint", "development", 15_000,
-     ("Experience memory drives drop-off; a rare VIP gift (under 1% of events) is slightly "
-      "harmful and a common onboarding call helps in the onboarding stage only.")),
-    ("small_shop", "development", 2_000,
-     ("A 2,000-customer shop where each touchpoint helps some personas only and BAU picks "
-      "touchpoints by CRM segment.")),
-    ("unresolved_tickets", "held_out", 20_000,
-     ("Open support tickets drive drop-off and BAU sends the helpful follow-up mostly to "
-      "unhappy customers with open tickets (confounded negative).")),
-    ("fixed_lifecycle", "held_out", 10_000,
-     "Drop-off depends only on tenure and no touchpoint has any effect."),
-    ("silent_leavers", "held_out", 10_000,
-     ("SaaS customers often leave silently within days of a bad experience, and touchpoint "
-      "effects depend on the stage.")),
-    ("bank_stage_effects", "held_out", 15_000,
-     ("A bank where effects depend on the stage and on recent bad experiences, the cross-sell "
-      "call is harmful and BAU picks touchpoints by stage.")),
-    ("large_mixed", "held_out", 50_000,
-     ("A 50,000-customer telecom mixing experience memory, contact fatigue and open tickets, "
-      "with BAU retention offers to the unhappy and bonuses to the happy.")),
+    (
+        "experience_memory",
+        "development",
+        20_000,
+        (
+            "Drop-off is driven by a decaying negative experience memory that weighs about seven "
+            "times a positive one, and BAU gives rewards and offers mostly to customers with good "
+            "memory (confounded)."
+        ),
+    ),
+    (
+        "contact_fatigue",
+        "development",
+        10_000,
+        (
+            "Every contact adds fatigue that raises drop-off and makes the next contact more "
+            "likely to go badly, while BAU contacts customers at random."
+        ),
+    ),
+    (
+        "price_sensitivity",
+        "development",
+        10_000,
+        (
+            "Price-sensitive personas drift away after a price rise on day 120 unless they had a "
+            "recent discount, which does nothing for the others, and BAU targets offers by segment."
+        ),
+    ),
+    (
+        "rare_touchpoint",
+        "development",
+        15_000,
+        (
+            "Experience memory drives drop-off; a rare VIP gift (under 1% of events) is slightly "
+            "harmful and a common onboarding call helps in the onboarding stage only."
+        ),
+    ),
+    (
+        "small_shop",
+        "development",
+        2_000,
+        (
+            "A 2,000-customer shop where each touchpoint helps some personas only and BAU picks "
+            "touchpoints by CRM segment."
+        ),
+    ),
+    (
+        "unresolved_tickets",
+        "held_out",
+        20_000,
+        (
+            "Open support tickets drive drop-off and BAU sends the helpful follow-up mostly to "
+            "unhappy customers with open tickets (confounded negative)."
+        ),
+    ),
+    (
+        "fixed_lifecycle",
+        "held_out",
+        10_000,
+        "Drop-off depends only on tenure and no touchpoint has any effect.",
+    ),
+    (
+        "silent_leavers",
+        "held_out",
+        10_000,
+        (
+            "SaaS customers often leave silently within days of a bad experience, and touchpoint "
+            "effects depend on the stage."
+        ),
+    ),
+    (
+        "bank_stage_effects",
+        "held_out",
+        15_000,
+        (
+            "A bank where effects depend on the stage and on recent bad experiences, the "
+            "cross-sell call is harmful and BAU picks touchpoints by stage."
+        ),
+    ),
+    (
+        "large_mixed",
+        "held_out",
+        50_000,
+        (
+            "A 50,000-customer telecom mixing experience memory, contact fatigue and open tickets, "
+            "with BAU retention offers to the unhappy and bonuses to the happy."
+        ),
+    ),
 ]
 
 #: All worlds of the suite, by name.
@@ -727,8 +1569,9 @@ DEVELOPMENT_SCENARIOS: tuple[str, ...] = tuple(
     n for n, s in SCENARIOS.items() if s.split == "development"
 )
 #: Worlds kept for evaluation only.
-HELD_OUT_SCENARIOS: tuple[str, ...] = tuple(n for n, s in SCENARIOS.items()
-                                            if s.split == "held_out")
+HELD_OUT_SCENARIOS: tuple[str, ...] = tuple(
+    n for n, s in SCENARIOS.items() if s.split == "held_out"
+)
 
 
 # --------------------------------------------------------------------------- compile
@@ -787,8 +1630,26 @@ class _World:
             setattr(self, key, np.array([p[key] for p in pers], float))
         self.q0 = self.q0 * cfg["q_scale"]
         self.k = {m: np.log(2.0) / cfg[f"hl_{m}"] for m in "NPFD"}
-        for key in ("wN", "wP", "wF", "wT", "wPrice", "wGap", "aP", "aN", "aF",
-                    "cbN", "cbP", "cbT", "cbF", "life_a", "life_scale", "h_cap", "q_cap", "b_cap"):
+        for key in (
+            "wN",
+            "wP",
+            "wF",
+            "wT",
+            "wPrice",
+            "wGap",
+            "aP",
+            "aN",
+            "aF",
+            "cbN",
+            "cbP",
+            "cbT",
+            "cbF",
+            "life_a",
+            "life_scale",
+            "h_cap",
+            "q_cap",
+            "b_cap",
+        ):
             setattr(self, key, float(cfg[key]))
 
         def by_stage(d, default=1.0):
@@ -835,10 +1696,22 @@ class _World:
         if not self.has_cust.all():
             raise RuntimeError("every stage needs a customer touchpoint")
         self.n_boost = np.array([t["n_boost"] for t in tps], float)
-        self.bau_seg = np.stack([by_persona(t["bau_seg"], 1.0) if t["bau_seg"] else np.ones(npers)
-                                 for t in tps])
-        for key in ("bP", "bN", "bT", "bF", "pbad_F", "pbad_N", "gain_N", "bad_w", "fatigue",
-                    "resolve", "ask"):
+        self.bau_seg = np.stack(
+            [by_persona(t["bau_seg"], 1.0) if t["bau_seg"] else np.ones(npers) for t in tps]
+        )
+        for key in (
+            "bP",
+            "bN",
+            "bT",
+            "bF",
+            "pbad_F",
+            "pbad_N",
+            "gain_N",
+            "bad_w",
+            "fatigue",
+            "resolve",
+            "ask",
+        ):
             setattr(self, key, np.array([t[key] for t in tps], float))
         self.opens = np.array([t["opens"] for t in tps], np.int64)
         self.disc = np.array([t["discount"] for t in tps])
@@ -890,22 +1763,36 @@ def _take(st: dict, idx) -> dict:
 
 def _decayed(w: _World, st: dict, d: int):
     el = d - st["L"]
-    return (st["N"] * np.exp(-w.k["N"] * el), st["P"] * np.exp(-w.k["P"] * el),
-            st["F"] * np.exp(-w.k["F"] * el), st["D"] * np.exp(-w.k["D"] * el), el)
+    return (
+        st["N"] * np.exp(-w.k["N"] * el),
+        st["P"] * np.exp(-w.k["P"] * el),
+        st["F"] * np.exp(-w.k["F"] * el),
+        st["D"] * np.exp(-w.k["D"] * el),
+        el,
+    )
 
 
 def _rates(w: _World, st: dict, d: int):
     """Hazard, customer-event and BAU probabilities on day ``d`` (state after last event)."""
     N, P, F, D, el = _decayed(w, st, d)
     p, s, T = st["p"], st["s"], st["T"]
-    lin = (w.wN * N - w.wP * P + w.wF * F + w.wT * T
-           + w.wPrice * w.sens[p] * w.price(d) * (1.0 - D)
-           + w.wGap * np.minimum(el, 60) / 30.0)
+    lin = (
+        w.wN * N
+        - w.wP * P
+        + w.wF * F
+        + w.wT * T
+        + w.wPrice * w.sens[p] * w.price(d) * (1.0 - D)
+        + w.wGap * np.minimum(el, 60) / 30.0
+    )
     life = 1.0 + w.life_a * ((d - st["a"]) / w.life_scale) ** 2
     h = np.minimum(w.h0[p] * w.stage_h[s] * life * np.exp(lin), w.h_cap)
     q = np.minimum(w.q0[p] * w.stage_q[s] * np.exp(w.aP * P - w.aN * N - w.aF * F), w.q_cap)
-    b = np.minimum(w.b0[s] * w.b_seg[st["seg"]]
-                   * np.exp(w.cbN * N + w.cbP * P + w.cbT * np.minimum(T, 3) + w.cbF * F), w.b_cap)
+    b = np.minimum(
+        w.b0[s]
+        * w.b_seg[st["seg"]]
+        * np.exp(w.cbN * N + w.cbP * P + w.cbT * np.minimum(T, 3) + w.cbF * F),
+        w.b_cap,
+    )
     return h, q, b
 
 
@@ -913,8 +1800,9 @@ def _outcome_probs(w: _World, st: dict, tp: np.ndarray, d: int):
     """Probabilities of a bad experience, a stage move and a ticket fixed for event ``tp``."""
     N, _, F, _, _ = _decayed(w, st, d)
     p, s = st["p"], st["s"]
-    pb = np.clip(w.pbad[tp, p] + w.pbad_stage[tp, s] + w.pbad_F[tp] * F + w.pbad_N[tp] * N,
-                 0.0, 0.95)
+    pb = np.clip(
+        w.pbad[tp, p] + w.pbad_stage[tp, s] + w.pbad_F[tp] * F + w.pbad_N[tp] * N, 0.0, 0.95
+    )
     padv = w.adv[tp, s]
     pres = w.resolve[tp] * ((st["T"] + w.opens[tp]) > 0)
     return pb, padv, pres
@@ -963,10 +1851,16 @@ def _touchpoint_weights(w: _World, sub: dict, d: int, bau: bool) -> np.ndarray:
         return w.cw[idx][:, sub["s"]].T * (1.0 + w.n_boost[idx] * N[:, None])
     idx = np.flatnonzero(w.actionable)
     N, P, F, _, _ = _decayed(w, sub, d)
-    return (w.bw[idx][:, sub["s"]].T * w.bau_seg[idx][:, sub["seg"]].T
-            * np.exp(np.outer(P, w.bP[idx]) + np.outer(N, w.bN[idx])
-                     + np.outer(np.minimum(sub["T"], 3), w.bT[idx])
-                     + np.outer(F, w.bF[idx])))
+    return (
+        w.bw[idx][:, sub["s"]].T
+        * w.bau_seg[idx][:, sub["seg"]].T
+        * np.exp(
+            np.outer(P, w.bP[idx])
+            + np.outer(N, w.bN[idx])
+            + np.outer(np.minimum(sub["T"], 3), w.bT[idx])
+            + np.outer(F, w.bF[idx])
+        )
+    )
 
 
 # --------------------------------------------------------------------------- next stage
@@ -1028,8 +1922,16 @@ def _put(dst: dict, rows: np.ndarray, src: dict) -> None:
         dst[k][rows] = src[k]
 
 
-def _next_stage_rollouts(w: _World, st: dict, cust: np.ndarray, start_day: int, horizon: int,
-                         first: np.ndarray, top: np.ndarray, rng):
+def _next_stage_rollouts(
+    w: _World,
+    st: dict,
+    cust: np.ndarray,
+    start_day: int,
+    horizon: int,
+    first: np.ndarray,
+    top: np.ndarray,
+    rng,
+):
     """Rao-Blackwellised rollouts of the horizon, given at least one event in it.
 
     One rollout per entry of ``cust`` (rows of ``st``, the customers' states
@@ -1106,8 +2008,11 @@ def _next_stage_rollouts(w: _World, st: dict, cust: np.ndarray, start_day: int, 
                     _put(B, rows[k], _transition(w, sb, tpb, d, badb, ub < pab, resb))
             k = np.flatnonzero(switch)
             if len(k):
-                _put(B, rows[k], _transition(w, _take(s, k), tp[k], d, bad[k],
-                                             np.ones(len(k), bool), res[k]))
+                _put(
+                    B,
+                    rows[k],
+                    _transition(w, _take(s, k), tp[k], d, bad[k], np.ones(len(k), bool), res[k]),
+                )
                 new_branch[j[k]] = True
             _put(sub, j, _transition(w, s, tp, d, bad, np.zeros(len(j), bool), res))
             stay[rows] = after
@@ -1118,8 +2023,9 @@ def _next_stage_rollouts(w: _World, st: dict, cust: np.ndarray, start_day: int, 
     return stay, B["s"]
 
 
-def _next_stage_shares(w: _World, st: dict, mass: np.ndarray, start_day: int, horizon: int,
-                       rng) -> np.ndarray:
+def _next_stage_shares(
+    w: _World, st: dict, mass: np.ndarray, start_day: int, horizon: int, rng
+) -> np.ndarray:
     """P(stage of the last event in the horizon = s | some event), one row per customer.
 
     ``mass`` is each customer's probability of some event (rollouts go where
@@ -1157,7 +2063,7 @@ def _next_stage_shares(w: _World, st: dict, mass: np.ndarray, start_day: int, ho
     r = n_roll[:, None].astype(float)
     raw = sums / r
     within = np.maximum(squares / r - raw**2, 0.0) * r / (r - 1.0)  # per-rollout variance
-    reach = ((np.arange(ns) >= sub["s"][:, None]) & (np.arange(ns) <= top[sub["s"]][:, None]))
+    reach = (np.arange(ns) >= sub["s"][:, None]) & (np.arange(ns) <= top[sub["s"]][:, None])
     # groups: stage x persona x (up to 4) quantile bins of P(some event | still there)
     group = sub["s"] * len(w.personas) + sub["p"]
     busy = first.sum(axis=1)
@@ -1173,8 +2079,10 @@ def _next_stage_shares(w: _World, st: dict, mass: np.ndarray, start_day: int, ho
         # pooled shares, with half a rollout spread over the reachable stages (never 0 there)
         prior = (sums[rows].sum(0) + 0.5 * reach[rows[0]] / reach[rows[0]].sum()) / (total + 0.5)
         noise = within[rows].mean(0).sum()
-        spread = (((raw[rows] - sums[rows].sum(0) / total) ** 2).mean(0)
-                  - (within[rows] / r[rows]).mean(0)).sum()
+        spread = (
+            ((raw[rows] - sums[rows].sum(0) / total) ** 2).mean(0)
+            - (within[rows] / r[rows]).mean(0)
+        ).sum()
         alpha = float(np.clip(noise / max(spread, 1e-12), 1.0, _NEXT_MAX_PRIOR))
         shares[todo[rows]] = (sums[rows] + alpha * prior) / (r[rows] + alpha)
     return shares
@@ -1194,9 +2102,18 @@ def _simulate(spec: ScenarioSpec, n: int, seed: int, _force_touchpoint: str | No
     last_arrival = int(w.cfg["arrival_frac"] * C)
     arrival = np.sort(rng.integers(0, last_arrival, size=n))
     arrival = arrival[rng.permutation(n)]
-    st = {"p": persona, "seg": seg, "a": arrival, "s": np.zeros(n, np.int64),
-          "N": np.zeros(n), "P": np.zeros(n), "F": np.zeros(n), "D": np.zeros(n),
-          "T": np.zeros(n, np.int64), "L": arrival.copy()}
+    st = {
+        "p": persona,
+        "seg": seg,
+        "a": arrival,
+        "s": np.zeros(n, np.int64),
+        "N": np.zeros(n),
+        "P": np.zeros(n),
+        "F": np.zeros(n),
+        "D": np.zeros(n),
+        "T": np.zeros(n, np.int64),
+        "L": arrival.copy(),
+    }
     alive = np.zeros(n, bool)
     dropout = np.full(n, -1, np.int64)
     cust_idx = np.flatnonzero(~w.actionable)
@@ -1205,7 +2122,8 @@ def _simulate(spec: ScenarioSpec, n: int, seed: int, _force_touchpoint: str | No
     cutoff_state = None
     force_j = w.names.index(_force_touchpoint) if _force_touchpoint is not None else None
     frng = np.random.default_rng(
-        np.random.SeedSequence([int(seed), zlib.crc32(spec.name.encode()), 7]))
+        np.random.SeedSequence([int(seed), zlib.crc32(spec.name.encode()), 7])
+    )
 
     def apply_events(idx, tp, d, secs):
         sub = _take(st, idx)
@@ -1221,9 +2139,11 @@ def _simulate(spec: ScenarioSpec, n: int, seed: int, _force_touchpoint: str | No
         good_score = np.where(rng.random(len(idx)) < 0.08, 3.0, good_score)
         bad_score = rng.choice([1.0, 2.0, 3.0], size=len(idx), p=[0.4, 0.35, 0.25])
         sat = np.where(ask, np.where(bad, bad_score, good_score), np.nan)
-        amount = np.where(w.purchase[tp],
-                          np.round(w.amount[st["p"][idx]] * rng.lognormal(0.0, 0.5, len(idx)), 2),
-                          np.nan)
+        amount = np.where(
+            w.purchase[tp],
+            np.round(w.amount[st["p"][idx]] * rng.lognormal(0.0, 0.5, len(idx)), 2),
+            np.nan,
+        )
         logs.append((idx, np.full(len(idx), d), secs, tp, new["s"], sat, amount))
 
     for d in range(n_days):
@@ -1252,8 +2172,10 @@ def _simulate(spec: ScenarioSpec, n: int, seed: int, _force_touchpoint: str | No
             t_c = rng.uniform(6 * 3600, 23 * 3600, len(idx))
             t_b = rng.uniform(8 * 3600, 20 * 3600, len(idx))
             both = c_ev & b_ev
-            t_c, t_b = (np.where(both, np.minimum(t_c, t_b), t_c),
-                        np.where(both, np.maximum(t_c, t_b), t_b))
+            t_c, t_b = (
+                np.where(both, np.minimum(t_c, t_b), t_c),
+                np.where(both, np.maximum(t_c, t_b), t_b),
+            )
             ci = np.flatnonzero(c_ev)
             if len(ci):
                 sub_c = _take(st, idx[ci])
@@ -1309,21 +2231,32 @@ def _truth(w: _World, spec: ScenarioSpec, cutoff_state, persona, seed: int = 0) 
         pb, padv, pres = _outcome_probs(w, st, tp, C - 1)
         risk = np.zeros(m)
         for bad, adv, res in product((False, True), repeat=3):
-            wt = ((pb if bad else 1.0 - pb) * (padv if adv else 1.0 - padv)
-                  * (pres if res else 1.0 - pres))
+            wt = (
+                (pb if bad else 1.0 - pb)
+                * (padv if adv else 1.0 - padv)
+                * (pres if res else 1.0 - pres)
+            )
             nz = np.flatnonzero(wt > 0)
             if not len(nz):
                 continue
             sub = _take(st, nz)
-            new = _transition(w, sub, tp[nz], C - 1, np.full(len(nz), bad),
-                              np.full(len(nz), adv), np.full(len(nz), res))
+            new = _transition(
+                w,
+                sub,
+                tp[nz],
+                C - 1,
+                np.full(len(nz), bad),
+                np.full(len(nz), adv),
+                np.full(len(nz), res),
+            )
             risk[nz] += wt[nz] * _risk_alive(w, new, C, H)
         risk = p_active * risk + (1.0 - p_active)
         out[f"risk_{w.names[j]}"] = np.where(w.elig[j, st["s"]], risk, np.nan)
     # next stage: P(some event) times the stage shares given some event; dropped = no event
     mass = p_active * (1.0 - r_alive)
-    rng = np.random.default_rng(np.random.SeedSequence(
-        [int(seed), zlib.crc32(spec.name.encode()), _NEXT_STREAM]))
+    rng = np.random.default_rng(
+        np.random.SeedSequence([int(seed), zlib.crc32(spec.name.encode()), _NEXT_STREAM])
+    )
     shares = _next_stage_shares(w, st, mass, C, H, rng)
     for i, stage in enumerate(w.stages):
         out[f"p_next_{stage}"] = mass * shares[:, i]
@@ -1335,8 +2268,11 @@ def _build(name: str, n_customers: int | None, seed: int, _force_touchpoint: str
     if name not in SCENARIOS:
         raise CjmlError(
             f"Unknown scenario {name!r}; the scenarios are {list(SCENARIOS)!r}."
-            + (f" Did you mean {m[0]!r}?"
-               if (m := difflib.get_close_matches(str(name), SCENARIOS, n=1)) else "")
+            + (
+                f" Did you mean {m[0]!r}?"
+                if (m := difflib.get_close_matches(str(name), SCENARIOS, n=1))
+                else ""
+            )
         )
     spec = SCENARIOS[name]
     n = spec.n_customers if n_customers is None else n_customers
@@ -1345,43 +2281,58 @@ def _build(name: str, n_customers: int | None, seed: int, _force_touchpoint: str
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise CjmlError(f"seed must be a non-negative integer, got {seed!r}.")
     w, logs, _, persona, seg, arrival, dropout, cutoff_state = _simulate(
-        spec, int(n), int(seed), _force_touchpoint)
+        spec, int(n), int(seed), _force_touchpoint
+    )
     start = pd.Timestamp(spec.start, tz="UTC")
     cols = [np.concatenate([lg[i] for lg in logs]) for i in range(7)]
     idx, day, secs, tp, stage, sat, amount = cols
     ns = (day.astype(np.int64) * 86400 + secs.astype(np.int64)) * 1_000_000_000
     order = np.lexsort((ns, idx))
     seg_names = np.array(w.personas, dtype=object)
-    events = pd.DataFrame({
-        "customer_id": (idx[order] + 1).astype(np.int64),
-        "timestamp": pd.to_datetime(start.value + ns[order], utc=True)
-                       .astype("datetime64[ns, UTC]"),
-        "touchpoint": np.array(w.names, dtype=object)[tp[order]],
-        "stage": np.array(w.stages, dtype=object)[stage[order]],
-        "channel": w.log_channel[tp[order]],
-        "satisfaction": sat[order].astype(float),
-        "amount": amount[order].astype(float),
-        "segment": seg_names[seg[idx[order]]],
-    })
+    events = pd.DataFrame(
+        {
+            "customer_id": (idx[order] + 1).astype(np.int64),
+            "timestamp": pd.to_datetime(start.value + ns[order], utc=True).astype(
+                "datetime64[ns, UTC]"
+            ),
+            "touchpoint": np.array(w.names, dtype=object)[tp[order]],
+            "stage": np.array(w.stages, dtype=object)[stage[order]],
+            "channel": w.log_channel[tp[order]],
+            "satisfaction": sat[order].astype(float),
+            "amount": amount[order].astype(float),
+            "segment": seg_names[seg[idx[order]]],
+        }
+    )
     if not w.cfg["satisfaction"]:
         events = events.drop(columns="satisfaction")
     jmap = w.journey_map(name)
-    customers = pd.DataFrame({
-        "customer_id": np.arange(1, n + 1, dtype=np.int64),
-        "persona": seg_names[persona],
-        "segment": seg_names[seg],
-        "arrival": start + pd.to_timedelta(arrival, unit="D"),
-        "dropout": pd.to_datetime(
-            np.where(dropout >= 0, start.value + dropout * 86_400 * 10**9, np.iinfo(np.int64).min),
-            utc=True).astype("datetime64[ns, UTC]"),
-        "base_hazard": w.h0[persona],
-        "base_event_rate": w.q0[persona],
-        "price_sensitivity": w.sens[persona],
-    })
+    customers = pd.DataFrame(
+        {
+            "customer_id": np.arange(1, n + 1, dtype=np.int64),
+            "persona": seg_names[persona],
+            "segment": seg_names[seg],
+            "arrival": start + pd.to_timedelta(arrival, unit="D"),
+            "dropout": pd.to_datetime(
+                np.where(
+                    dropout >= 0, start.value + dropout * 86_400 * 10**9, np.iinfo(np.int64).min
+                ),
+                utc=True,
+            ).astype("datetime64[ns, UTC]"),
+            "base_hazard": w.h0[persona],
+            "base_event_rate": w.q0[persona],
+            "price_sensitivity": w.sens[persona],
+        }
+    )
     truth = _truth(w, spec, cutoff_state, persona, int(seed))
-    return Bunch(events=events, journey_map=jmap,
-                 test_cutoff=start + pd.Timedelta(days=spec.cutoff_day),
-                 horizon_days=spec.horizon_days, truth=truth, customers=customers, spec=spec)
+    return Bunch(
+        events=events,
+        journey_map=jmap,
+        test_cutoff=start + pd.Timedelta(days=spec.cutoff_day),
+        horizon_days=spec.horizon_days,
+        truth=truth,
+        customers=customers,
+        spec=spec,
+    )
 
 
 def make_scenario(name: str, n_customers: int | None = None, seed: int = 0) -> Bunch:

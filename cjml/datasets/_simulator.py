@@ -201,8 +201,14 @@ _FATIGUE_ADD = _table(
 # Service experiences: latent quality ~ N(mean + 0.3 * health, 1). Below the bad
 # threshold the customer has a bad experience.
 _QUALITY_MEAN = np.full(_T, np.nan)
-for _name, _q in {"store_visit": 0.3, "purchase": 0.4, "live_chat": 0.3, "consultation": 0.5,
-                  "follow_up_call": 0.2, "free_trial": 0.3}.items():
+for _name, _q in {
+    "store_visit": 0.3,
+    "purchase": 0.4,
+    "live_chat": 0.3,
+    "consultation": 0.5,
+    "follow_up_call": 0.2,
+    "free_trial": 0.3,
+}.items():
     _QUALITY_MEAN[_TP[_name]] = _q
 _BAD_QUALITY = -1.2
 _GOOD_QUALITY = 1.0
@@ -235,12 +241,29 @@ _LOYALTY_SPEED = np.array([0.6, 1.5, 1.0, 0.7, 1.0])
 _AMOUNT_MEAN = np.array([30.0, 60.0, 80.0, 45.0, 900.0])
 
 # Order in which a day's touchpoints take effect (and are time-stamped).
-_DAY_ORDER = np.array([_TP[n] for n in (
-    "paid_ad", "online_review", "website_visit", "live_chat", "email", "free_trial",
-    "consultation", "store_visit", "purchase", "support_ticket", "follow_up_call",
-    "renewal_reminder", "personalised_offer", "loyalty_reward", "referral_invite",
-    "ticket_resolved",
-)])
+_DAY_ORDER = np.array(
+    [
+        _TP[n]
+        for n in (
+            "paid_ad",
+            "online_review",
+            "website_visit",
+            "live_chat",
+            "email",
+            "free_trial",
+            "consultation",
+            "store_visit",
+            "purchase",
+            "support_ticket",
+            "follow_up_call",
+            "renewal_reminder",
+            "personalised_offer",
+            "loyalty_reward",
+            "referral_invite",
+            "ticket_resolved",
+        )
+    ]
+)
 _CHANNELS = {
     "paid_ad": (("social", "search"), (0.6, 0.4)),
     "online_review": (("web", "social"), (0.6, 0.4)),
@@ -344,8 +367,9 @@ class _Touch:
     fixed: np.ndarray  # the contact resolved an open ticket
 
 
-def _touch(st: _State, idx: np.ndarray, tp: int, z: np.ndarray, u_move: np.ndarray,
-           u_fix: np.ndarray) -> _Touch:
+def _touch(
+    st: _State, idx: np.ndarray, tp: int, z: np.ndarray, u_move: np.ndarray, u_fix: np.ndarray
+) -> _Touch:
     """Apply touchpoint ``tp`` to customers ``idx``; the uniforms/normals drive chance."""
     n = len(idx)
     p = st.persona[idx]
@@ -358,16 +382,16 @@ def _touch(st: _State, idx: np.ndarray, tp: int, z: np.ndarray, u_move: np.ndarr
     outside = ~allowed[s]
     if outside.any():
         stages = np.flatnonzero(allowed)
-        later = stages[np.searchsorted(stages, s[outside])
-                       .clip(max=len(stages) - 1)]
+        later = stages[np.searchsorted(stages, s[outside]).clip(max=len(stages) - 1)]
         s[outside] = np.where(later > s[outside], later, stages[-1])
     # Chance of moving forward.
     adv = _ADVANCE[s, tp]
     adv = np.where(s == CO, adv * _CONVERSION_SPEED[p], adv)
     adv = np.where(s == R, adv * _LOYALTY_SPEED[p], adv)
     if tp == _TP["purchase"]:
-        adv = np.where((s == R) & (st.purchases[idx] >= 2),
-                       _REPEAT_BUYER_ADVANCE * _LOYALTY_SPEED[p], adv)
+        adv = np.where(
+            (s == R) & (st.purchases[idx] >= 2), _REPEAT_BUYER_ADVANCE * _LOYALTY_SPEED[p], adv
+        )
     adv = np.clip(adv * (0.5 + 0.5 * _sigmoid(2.0 * h)), 0.0, 1.0)
     moved = (u_move < adv) & (s < L)
     # The event is recorded in the stage it moved the customer to, unless the map does
@@ -422,10 +446,15 @@ def _touch(st: _State, idx: np.ndarray, tp: int, z: np.ndarray, u_move: np.ndarr
     return _Touch(stage=recorded, quality=quality, effort=effort, fixed=fixed)
 
 
-def _simulate_day(st: _State, alive: np.ndarray, day: int, cal: _Calendar,
-                  rng: np.random.Generator,
-                  force: tuple[np.ndarray, np.ndarray] | None = None,
-                  record: bool = False) -> tuple[np.ndarray, dict]:
+def _simulate_day(
+    st: _State,
+    alive: np.ndarray,
+    day: int,
+    cal: _Calendar,
+    rng: np.random.Generator,
+    force: tuple[np.ndarray, np.ndarray] | None = None,
+    record: bool = False,
+) -> tuple[np.ndarray, dict]:
     """Advance customers ``alive`` by one day. Returns (still alive, events).
 
     ``force`` is (mask over ``alive``, touchpoint index): those customers stay
@@ -449,8 +478,14 @@ def _simulate_day(st: _State, alive: np.ndarray, day: int, cal: _Calendar,
         if len(rows) == 0:
             continue
         idx = alive[rows]
-        touch = _touch(st, idx, tp, rng.standard_normal(len(rows)), rng.random(len(rows)),
-                       rng.random(len(rows)))
+        touch = _touch(
+            st,
+            idx,
+            tp,
+            rng.standard_normal(len(rows)),
+            rng.random(len(rows)),
+            rng.random(len(rows)),
+        )
         if touch.fixed.any():
             fire[rows[touch.fixed], resolved] = True
         cust.append(idx)
@@ -463,10 +498,19 @@ def _simulate_day(st: _State, alive: np.ndarray, day: int, cal: _Calendar,
     _drift(st, alive)
     if not cust:
         empty = np.array([], dtype=np.int64)
-        return alive, {"customer": empty, "touchpoint": empty, "stage": empty,
-                       "quality": np.array([]), "effort": np.array([]), "mood": np.array([])}
-    events = {"customer": np.concatenate(cust), "touchpoint": np.concatenate(tps),
-              "stage": np.concatenate(stage)}
+        return alive, {
+            "customer": empty,
+            "touchpoint": empty,
+            "stage": empty,
+            "quality": np.array([]),
+            "effort": np.array([]),
+            "mood": np.array([]),
+        }
+    events = {
+        "customer": np.concatenate(cust),
+        "touchpoint": np.concatenate(tps),
+        "stage": np.concatenate(stage),
+    }
     if record:
         events["quality"] = np.concatenate(quality)
         events["effort"] = np.concatenate(effort)
@@ -502,8 +546,9 @@ def _stratified(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
     return np.take_along_axis(u, rng.random((n, k)).argsort(axis=1), axis=1)
 
 
-def _silence_posterior(last: _State, last_day: np.ndarray, day: int, cal: _Calendar
-                       ) -> tuple[np.ndarray, _State]:
+def _silence_posterior(
+    last: _State, last_day: np.ndarray, day: int, cal: _Calendar
+) -> tuple[np.ndarray, _State]:
     """What the silence since each customer's last event says, at the start of ``day``.
 
     From the state right after the last event (``last``, on ``last_day``), the
@@ -526,9 +571,18 @@ def _silence_posterior(last: _State, last_day: np.ndarray, day: int, cal: _Calen
     return stayed / (stayed + left), last
 
 
-def _ground_truth(st: _State, seen: np.ndarray, day: int, horizon: int, cal: _Calendar,
-                  rng: np.random.Generator, n_draws: int, n_rollouts: int,
-                  last: _State, last_day: np.ndarray) -> dict[str, np.ndarray]:
+def _ground_truth(
+    st: _State,
+    seen: np.ndarray,
+    day: int,
+    horizon: int,
+    cal: _Calendar,
+    rng: np.random.Generator,
+    n_draws: int,
+    n_rollouts: int,
+    last: _State,
+    last_day: np.ndarray,
+) -> dict[str, np.ndarray]:
     n = len(seen)
     active = st.active[seen]
     # Nobody can see whether a silent customer has already left: the ground truth
@@ -569,8 +623,14 @@ def _ground_truth(st: _State, seen: np.ndarray, day: int, horizon: int, cal: _Ca
             touch = _touch(st_t, all_idx, tp, z[sel], u_move[sel], u_fix[sel])
             fixed = np.flatnonzero(touch.fixed)
             if len(fixed):
-                _touch(st_t, fixed, _TP["ticket_resolved"], z_res[sel][fixed],
-                       np.ones(len(fixed)), np.ones(len(fixed)))
+                _touch(
+                    st_t,
+                    fixed,
+                    _TP["ticket_resolved"],
+                    z_res[sel][fixed],
+                    np.ones(len(fixed)),
+                    np.ones(len(fixed)),
+                )
             arm[live[rows]] = _p_silent(st_t, day, horizon, cal).reshape(-1, n_draws).mean(axis=1)
         # a customer who has left never sees the touchpoint
         out[f"risk_{_MAP.touchpoint_names[tp]}"] = p_active * arm + gone
@@ -585,8 +645,9 @@ def _ground_truth(st: _State, seen: np.ndarray, day: int, horizon: int, cal: _Ca
     has = final >= 0
     rep_r = np.repeat(np.arange(n_live), n_rollouts)
     counts = np.zeros((n, _S))
-    counts[live] = np.bincount(rep_r[has] * _S + final[has], minlength=n_live * _S
-                               ).reshape(n_live, _S)
+    counts[live] = np.bincount(rep_r[has] * _S + final[has], minlength=n_live * _S).reshape(
+        n_live, _S
+    )
     smooth = 0.1
     shares = (counts + smooth) / (counts.sum(axis=1, keepdims=True) + smooth * _S)
     for s_i, name in enumerate(DEFAULT_STAGES):
@@ -595,17 +656,25 @@ def _ground_truth(st: _State, seen: np.ndarray, day: int, horizon: int, cal: _Ca
     return out
 
 
-def simulate(n_customers: int, n_days: int, start: pd.Timestamp, truth_days: list[int],
-             horizon: int, n_draws: int, n_rollouts: int, seed: int | None
-             ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def simulate(
+    n_customers: int,
+    n_days: int,
+    start: pd.Timestamp,
+    truth_days: list[int],
+    horizon: int,
+    n_draws: int,
+    n_rollouts: int,
+    seed: int | None,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Run the simulation; see :func:`cjml.datasets.make_journeys` for the contract."""
     ss = np.random.SeedSequence(seed)
     main_seq, cal_seq, truth_seq = ss.spawn(3)
     rng = np.random.default_rng(main_seq)
     cal_rng = np.random.default_rng(cal_seq)
     newsletter = np.zeros(n_days + horizon + 1, dtype=bool)
-    weekly = (np.arange(0, len(newsletter), 7)
-              + cal_rng.integers(0, 7, size=len(range(0, len(newsletter), 7))))
+    weekly = np.arange(0, len(newsletter), 7) + cal_rng.integers(
+        0, 7, size=len(range(0, len(newsletter), 7))
+    )
     newsletter[weekly[weekly < len(newsletter)]] = True
     cal = _Calendar(newsletter=newsletter)
 
@@ -626,9 +695,11 @@ def simulate(n_customers: int, n_days: int, start: pd.Timestamp, truth_days: lis
         purchases=np.zeros(n, dtype=np.int64),
         active=np.zeros(n, dtype=bool),
     )
-    first_tp = np.where(st.stage == A,
-                        rng.choice([_TP["paid_ad"], _TP["online_review"]], size=n, p=[0.6, 0.4]),
-                        _TP["website_visit"])
+    first_tp = np.where(
+        st.stage == A,
+        rng.choice([_TP["paid_ad"], _TP["online_review"]], size=n, p=[0.6, 0.4]),
+        _TP["website_visit"],
+    )
     dropout_day = np.full(n, -1)
     arrival_pos = np.searchsorted(arrival, np.arange(n_days + 1))
 
@@ -641,16 +712,21 @@ def simulate(n_customers: int, n_days: int, start: pd.Timestamp, truth_days: lis
     for day in range(n_days):
         if day in truth_days:
             seen = np.arange(arrival_pos[day])  # arrived (hence one event) before the cutoff
-            snapshots[day] = (st.take(np.arange(n)), seen, last_state.take(np.arange(n)),
-                              last_day.copy())
+            snapshots[day] = (
+                st.take(np.arange(n)),
+                seen,
+                last_state.take(np.arange(n)),
+                last_day.copy(),
+            )
         new = np.arange(arrival_pos[day], arrival_pos[day + 1])
         everyone = np.concatenate([alive, new])
         force_mask = np.zeros(len(everyone), dtype=bool)
-        force_mask[len(alive):] = True
+        force_mask[len(alive) :] = True
         force_tp = np.zeros(len(everyone), dtype=np.int64)
-        force_tp[len(alive):] = first_tp[new]
-        alive_next, ev = _simulate_day(st, everyone, day, cal, rng, force=(force_mask, force_tp),
-                                       record=True)
+        force_tp[len(alive) :] = first_tp[new]
+        alive_next, ev = _simulate_day(
+            st, everyone, day, cal, rng, force=(force_mask, force_tp), record=True
+        )
         dropout_day[alive[~st.active[alive]]] = day
         alive = alive_next
         if len(ev["customer"]):
@@ -666,22 +742,34 @@ def simulate(n_customers: int, n_days: int, start: pd.Timestamp, truth_days: lis
             efforts.append(ev["effort"])
             moods.append(ev["mood"])
 
-    events = _assemble_events(rng, start, persona, np.concatenate(days), np.concatenate(custs),
-                              np.concatenate(tps), np.concatenate(stages), np.concatenate(quals),
-                              np.concatenate(efforts), np.concatenate(moods))
+    events = _assemble_events(
+        rng,
+        start,
+        persona,
+        np.concatenate(days),
+        np.concatenate(custs),
+        np.concatenate(tps),
+        np.concatenate(stages),
+        np.concatenate(quals),
+        np.concatenate(efforts),
+        np.concatenate(moods),
+    )
     segment = _noisy_segment(rng, persona)
-    events["segment"] = pd.Categorical(np.asarray(SEGMENTS)[segment[events["customer_id"]
-                                                                     .to_numpy() - 1]],
-                                       categories=SEGMENTS)
-    customers = pd.DataFrame({
-        "customer_id": np.arange(1, n + 1, dtype=np.int64),
-        "persona": pd.Categorical(np.asarray(PERSONAS)[persona], categories=PERSONAS),
-        "segment": pd.Categorical(np.asarray(SEGMENTS)[segment], categories=SEGMENTS),
-        "baseline_health": baseline,
-        "arrival": start + pd.to_timedelta(arrival, unit="D"),
-        "dropout": pd.Series(start + pd.to_timedelta(np.where(dropout_day >= 0, dropout_day, 0),
-                                                     unit="D")).where(dropout_day >= 0),
-    })
+    events["segment"] = pd.Categorical(
+        np.asarray(SEGMENTS)[segment[events["customer_id"].to_numpy() - 1]], categories=SEGMENTS
+    )
+    customers = pd.DataFrame(
+        {
+            "customer_id": np.arange(1, n + 1, dtype=np.int64),
+            "persona": pd.Categorical(np.asarray(PERSONAS)[persona], categories=PERSONAS),
+            "segment": pd.Categorical(np.asarray(SEGMENTS)[segment], categories=SEGMENTS),
+            "baseline_health": baseline,
+            "arrival": start + pd.to_timedelta(arrival, unit="D"),
+            "dropout": pd.Series(
+                start + pd.to_timedelta(np.where(dropout_day >= 0, dropout_day, 0), unit="D")
+            ).where(dropout_day >= 0),
+        }
+    )
 
     truth_frames = []
     ev_day = np.concatenate(days)
@@ -691,15 +779,20 @@ def simulate(n_customers: int, n_days: int, start: pd.Timestamp, truth_days: lis
         snap, seen, last, last_on = snapshots[day]
         trng = np.random.default_rng(truth_seq.spawn(len(snapshots))[k])
         gt = _ground_truth(snap, seen, day, horizon, cal, trng, n_draws, n_rollouts, last, last_on)
-        frame = pd.DataFrame({
-            "cutoff": start + pd.Timedelta(days=day),
-            "customer_id": seen.astype(np.int64) + 1,
-            "persona": pd.Categorical(np.asarray(PERSONAS)[persona[seen]], categories=PERSONAS),
-            "stage": pd.Categorical(np.asarray(DEFAULT_STAGES)[snap.stage[seen]],
-                                    categories=DEFAULT_STAGES, ordered=True),
-            "active": snap.active[seen],
-            **gt,
-        })
+        frame = pd.DataFrame(
+            {
+                "cutoff": start + pd.Timedelta(days=day),
+                "customer_id": seen.astype(np.int64) + 1,
+                "persona": pd.Categorical(np.asarray(PERSONAS)[persona[seen]], categories=PERSONAS),
+                "stage": pd.Categorical(
+                    np.asarray(DEFAULT_STAGES)[snap.stage[seen]],
+                    categories=DEFAULT_STAGES,
+                    ordered=True,
+                ),
+                "active": snap.active[seen],
+                **gt,
+            }
+        )
         # Realised labels, read off the simulated future.
         window = (ev_day >= day) & (ev_day < day + horizon)
         last_stage = np.full(n, -1)
@@ -708,9 +801,10 @@ def simulate(n_customers: int, n_days: int, start: pd.Timestamp, truth_days: lis
         frame["realised_churn"] = ls < 0
         frame["realised_next_stage"] = pd.Categorical(
             np.where(ls >= 0, np.asarray(DEFAULT_STAGES)[np.maximum(ls, 0)], "dropped"),
-            categories=[*DEFAULT_STAGES, "dropped"])
+            categories=[*DEFAULT_STAGES, "dropped"],
+        )
         truth_frames.append(frame)
-    truth = (pd.concat(truth_frames, ignore_index=True) if truth_frames else pd.DataFrame())
+    truth = pd.concat(truth_frames, ignore_index=True) if truth_frames else pd.DataFrame()
     return events, customers, truth
 
 
@@ -730,8 +824,9 @@ def _noisy_segment(rng: np.random.Generator, persona: np.ndarray) -> np.ndarray:
     return np.where(wrong, other, persona)
 
 
-def _assemble_events(rng, start, persona, day, cust, tp, stage, quality, effort, mood
-                     ) -> pd.DataFrame:
+def _assemble_events(
+    rng, start, persona, day, cust, tp, stage, quality, effort, mood
+) -> pd.DataFrame:
     n_ev = len(cust)
     # Time of day: random, but a customer's events of one day keep their day order.
     order = np.lexsort((np.arange(n_ev), cust, day))  # events by (day, customer, day order)
@@ -742,8 +837,9 @@ def _assemble_events(rng, start, persona, day, cust, tp, stage, quality, effort,
     ts = pd.to_datetime(start.value + (day * 86_400 + seconds) * 1_000_000_000, utc=True)
 
     csat_recorded = ~np.isnan(quality) & (rng.random(n_ev) < 0.35)
-    satisfaction = np.where(csat_recorded,
-                            1.0 + np.searchsorted(_CSAT_CUTS, np.nan_to_num(quality)), np.nan)
+    satisfaction = np.where(
+        csat_recorded, 1.0 + np.searchsorted(_CSAT_CUTS, np.nan_to_num(quality)), np.nan
+    )
     # NPS: occasional relationship survey, driven by the latent health (and grudges).
     nps_recorded = rng.random(n_ev) < 0.04
     nps_raw = 6.5 + 1.8 * mood + 1.2 * rng.standard_normal(n_ev)
@@ -751,9 +847,11 @@ def _assemble_events(rng, start, persona, day, cust, tp, stage, quality, effort,
     ces_recorded = ~np.isnan(effort) & (rng.random(n_ev) < 0.7)
     ces = np.where(ces_recorded, np.clip(np.round(np.nan_to_num(effort)), 1, 7), np.nan)
     is_purchase = tp == _TP["purchase"]
-    amount = np.where(is_purchase,
-                      np.round(_AMOUNT_MEAN[persona[cust]] * rng.lognormal(-0.125, 0.5, n_ev), 2),
-                      np.nan)
+    amount = np.where(
+        is_purchase,
+        np.round(_AMOUNT_MEAN[persona[cust]] * rng.lognormal(-0.125, 0.5, n_ev), 2),
+        np.nan,
+    )
     channel = np.empty(n_ev, dtype=np.int64)
     u = rng.random(n_ev)
     names = _MAP.touchpoint_names
@@ -761,20 +859,26 @@ def _assemble_events(rng, start, persona, day, cust, tp, stage, quality, effort,
         rows = tp == t
         if rows.any():
             options, weights = _CHANNELS[names[t]]
-            pick = (np.searchsorted(np.cumsum(weights), u[rows], side="right")
-                    .clip(max=len(options) - 1))
+            pick = np.searchsorted(np.cumsum(weights), u[rows], side="right").clip(
+                max=len(options) - 1
+            )
             channel[rows] = [_CHANNEL_NAMES.index(c) for c in np.asarray(options)[pick]]
-    frame = pd.DataFrame({
-        "customer_id": cust.astype(np.int64) + 1,
-        "timestamp": ts,
-        "touchpoint": pd.Categorical.from_codes(tp, categories=pd.Index(list(names))),
-        "stage": pd.Categorical.from_codes(stage, categories=pd.Index(list(DEFAULT_STAGES)),
-                                           ordered=True),
-        "channel": pd.Categorical.from_codes(channel, categories=pd.Index(list(_CHANNEL_NAMES))),
-        "satisfaction": satisfaction,
-        "nps": nps,
-        "effort": ces,
-        "amount": amount,
-    })
+    frame = pd.DataFrame(
+        {
+            "customer_id": cust.astype(np.int64) + 1,
+            "timestamp": ts,
+            "touchpoint": pd.Categorical.from_codes(tp, categories=pd.Index(list(names))),
+            "stage": pd.Categorical.from_codes(
+                stage, categories=pd.Index(list(DEFAULT_STAGES)), ordered=True
+            ),
+            "channel": pd.Categorical.from_codes(
+                channel, categories=pd.Index(list(_CHANNEL_NAMES))
+            ),
+            "satisfaction": satisfaction,
+            "nps": nps,
+            "effort": ces,
+            "amount": amount,
+        }
+    )
     frame = frame.sort_values(["customer_id", "timestamp"], kind="stable", ignore_index=True)
     return frame

@@ -50,10 +50,16 @@ class ActivityFeatures(FeatureFamily):
         self.trend_window_ = self.windows_[len(self.windows_) // 2]
 
     def _names(self) -> list[str]:
-        return ["n_events", "days_since_first_event", "days_since_last_event", "active_days",
-                *[f"events_last_{w}d" for w in self.windows_],
-                f"events_trend_{self.trend_window_}d", "mean_days_between_events",
-                "events_per_week"]
+        return [
+            "n_events",
+            "days_since_first_event",
+            "days_since_last_event",
+            "active_days",
+            *[f"events_last_{w}d" for w in self.windows_],
+            f"events_trend_{self.trend_window_}d",
+            "mean_days_between_events",
+            "events_per_week",
+        ]
 
     def _compute(self, w: Windows, out: ColumnSink) -> None:
         n = w.count()
@@ -62,17 +68,25 @@ class ActivityFeatures(FeatureFamily):
         day = w.ts // NS_PER_DAY
         new_day = np.ones(len(day), dtype=bool)
         new_day[1:] = (day[1:] != day[:-1]) | (w.row[1:] != w.row[:-1])
-        out.update({"n_events": n, "days_since_first_event": first_age,
-                    "days_since_last_event": last_age, "active_days": w.count(new_day)})
+        out.update(
+            {
+                "n_events": n,
+                "days_since_first_event": first_age,
+                "days_since_last_event": last_age,
+                "active_days": w.count(new_day),
+            }
+        )
         for win in self.windows_:
             out[f"events_last_{win}d"] = w.count(age < win)
         t = self.trend_window_
         out[f"events_trend_{t}d"] = w.count(age < t) - w.count((age >= t) & (age < 2 * t))
         with np.errstate(invalid="ignore", divide="ignore"):
-            out["mean_days_between_events"] = np.where(n >= 2, (first_age - last_age)
-                                                       / np.maximum(n - 1, 1), np.nan)
-            out["events_per_week"] = np.where(n > 0, 7.0 * n / np.maximum(
-                np.nan_to_num(first_age), 7.0), 0.0)
+            out["mean_days_between_events"] = np.where(
+                n >= 2, (first_age - last_age) / np.maximum(n - 1, 1), np.nan
+            )
+            out["events_per_week"] = np.where(
+                n > 0, 7.0 * n / np.maximum(np.nan_to_num(first_age), 7.0), 0.0
+            )
 
     def _with_event(self, b: ColumnBlock, event: AddedEvent) -> None:
         # The new event is 0 days old: it is inside every window and is the last event.
@@ -88,7 +102,9 @@ class ActivityFeatures(FeatureFamily):
         b[f"events_trend_{t}d"] = b[f"events_trend_{t}d"] + 1.0
         # the same expressions as _compute, with a last age of 0.0, so the same floats
         with np.errstate(invalid="ignore", divide="ignore"):
-            b["mean_days_between_events"] = np.where(n >= 2, (first_age - 0.0)
-                                                     / np.maximum(n - 1, 1), np.nan)
-            b["events_per_week"] = np.where(n > 0, 7.0 * n / np.maximum(
-                np.nan_to_num(first_age), 7.0), 0.0)
+            b["mean_days_between_events"] = np.where(
+                n >= 2, (first_age - 0.0) / np.maximum(n - 1, 1), np.nan
+            )
+            b["events_per_week"] = np.where(
+                n > 0, 7.0 * n / np.maximum(np.nan_to_num(first_age), 7.0), 0.0
+            )

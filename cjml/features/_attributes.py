@@ -84,12 +84,15 @@ class AttributeFeatures(FeatureFamily):
 
     def _check_params(self) -> None:
         if not (isinstance(self.max_categories, int | np.integer) and self.max_categories >= 1):
-            raise ValueError(f"max_categories must be a whole number >= 1, got "
-                             f"{self.max_categories!r}.")
+            raise ValueError(
+                f"max_categories must be a whole number >= 1, got {self.max_categories!r}."
+            )
         a = self.attributes
         if isinstance(a, str) and a != "auto":
-            raise ValueError(f"attributes must be 'auto' or a list of column names, got {a!r}; "
-                             f"for a single column write attributes=({a!r},).")
+            raise ValueError(
+                f"attributes must be 'auto' or a list of column names, got {a!r}; "
+                f"for a single column write attributes=({a!r},)."
+            )
 
     def _fit(self, w: Windows, log: EventLog) -> None:
         frame = log.frame
@@ -108,8 +111,10 @@ class AttributeFeatures(FeatureFamily):
             chosen = list(self.attributes)
             missing = [c for c in chosen if c not in extra]
             if missing:
-                raise ValueError(f"Attribute columns {missing!r} are not extra columns of the log; "
-                                 f"its extra columns are {extra!r}.")
+                raise ValueError(
+                    f"Attribute columns {missing!r} are not extra columns of the log; "
+                    f"its extra columns are {extra!r}."
+                )
             if len(set(chosen)) != len(chosen):
                 raise ValueError(f"attributes lists a column twice: {chosen!r}.")
         self.attributes_ = tuple(chosen)
@@ -127,21 +132,31 @@ class AttributeFeatures(FeatureFamily):
         return unique_names([f"attribute_{safe_name(c)}" for c in self.attributes_])
 
     def _categorical(self) -> list[str]:
-        return [name for name, c in zip(self._names(), self.attributes_, strict=True)
-                if self.categories_[c] is not None]
+        return [
+            name
+            for name, c in zip(self._names(), self.attributes_, strict=True)
+            if self.categories_[c] is not None
+        ]
 
     def _compute(self, w: Windows, out: ColumnSink) -> None:
         frame = w.log.frame
         for name, c in zip(self.feature_names_out_, self.attributes_, strict=True):
             if c not in frame.columns:
-                warnings.warn(f"The featurizer was fitted with the attribute column {c!r}, which "
-                              f"this log lacks: {name!r} is NaN.", UserWarning, stacklevel=4)
+                warnings.warn(
+                    f"The featurizer was fitted with the attribute column {c!r}, which "
+                    f"this log lacks: {name!r} is NaN.",
+                    UserWarning,
+                    stacklevel=4,
+                )
                 out[name] = np.full(w.n_rows, np.nan)
                 continue
             vocabulary = self.categories_[c]
             if vocabulary is None:
-                values = w.take(pd.to_numeric(frame[c], errors="coerce")
-                                .to_numpy(dtype=np.float64, na_value=np.nan))
+                values = w.take(
+                    pd.to_numeric(frame[c], errors="coerce").to_numpy(
+                        dtype=np.float64, na_value=np.nan
+                    )
+                )
             else:
                 codes, labels = _labels(frame[c])
                 lookup = pd.Index(vocabulary).get_indexer(labels).astype(np.float64)
@@ -157,7 +172,9 @@ class AttributeFeatures(FeatureFamily):
                             f"{len(names)} value(s) of attribute {c!r} were not seen when the "
                             f"featurizer was fitted and are coded as 'other': {names[:10]!r}. "
                             "Refit on data that includes them to give them their own code.",
-                            UserWarning, stacklevel=4)
+                            UserWarning,
+                            stacklevel=4,
+                        )
             out[name] = w.last(values, ~np.isnan(values))
 
     def _with_event(self, b: ColumnBlock, event: AddedEvent) -> None:

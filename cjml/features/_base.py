@@ -16,8 +16,16 @@ from cjml.events import EventLog, read_events
 from cjml.features._windows import Windows, build_windows
 from cjml.journey import JourneyMap
 
-__all__ = ["AddedEvent", "ColumnBlock", "FeatureFamily", "as_log", "safe_name",
-           "unique_names", "vocabulary_codes", "warn_shared_names"]
+__all__ = [
+    "AddedEvent",
+    "ColumnBlock",
+    "FeatureFamily",
+    "as_log",
+    "safe_name",
+    "unique_names",
+    "vocabulary_codes",
+    "warn_shared_names",
+]
 
 
 def as_log(log) -> EventLog:
@@ -70,18 +78,24 @@ def warn_shared_names(values: Sequence, what: str, reserved: Sequence[str] = ())
     parts = []
     for name, members in groups.items():
         if len(members) > 1:
-            parts.append(f"{' and '.join(repr(values[i]) for i in members)} all become "
-                         f"{name!r} (told apart as "
-                         f"{', '.join(repr(final[i]) for i in members)})")
+            parts.append(
+                f"{' and '.join(repr(values[i]) for i in members)} all become "
+                f"{name!r} (told apart as "
+                f"{', '.join(repr(final[i]) for i in members)})"
+            )
         elif name in reserved:
-            parts.append(f"{values[members[0]]!r} becomes {name!r}, the name of the bucket of "
-                         f"all other {what} (told apart as {final[members[0]]!r})")
+            parts.append(
+                f"{values[members[0]]!r} becomes {name!r}, the name of the bucket of "
+                f"all other {what} (told apart as {final[members[0]]!r})"
+            )
     if parts:
         warnings.warn(
             f"In feature names, {what} {'; '.join(parts)}. Fix: if they are different "
             f"{what}, rename them so that they differ in letters, digits or '_' (the only "
             "characters feature names keep); if they are the same, write them the same way.",
-            UserWarning, stacklevel=_stacklevel())
+            UserWarning,
+            stacklevel=_stacklevel(),
+        )
 
 
 def _stacklevel() -> int:
@@ -91,8 +105,9 @@ def _stacklevel() -> int:
     return _user_stacklevel()
 
 
-def vocabulary_codes(log: EventLog, vocabulary: Sequence[str], visible: np.ndarray,
-                     what: str = "touchpoints") -> np.ndarray:
+def vocabulary_codes(
+    log: EventLog, vocabulary: Sequence[str], visible: np.ndarray, what: str = "touchpoints"
+) -> np.ndarray:
     """Map the log's touchpoint categories onto a fitted vocabulary.
 
     Returns an array indexed by the log's touchpoint code giving the vocabulary
@@ -112,7 +127,10 @@ def vocabulary_codes(log: EventLog, vocabulary: Sequence[str], visible: np.ndarr
                 f"not seen when the featurizer was fitted and {'are' if many else 'is'} counted "
                 f"in the 'other' bucket: {names[:10]!r}. Refit on data that includes "
                 f"{'them' if many else 'it'} to give {'them their' if many else 'it its'} own "
-                "features.", UserWarning, stacklevel=4)
+                "features.",
+                UserWarning,
+                stacklevel=4,
+            )
     return np.where(lookup < 0, len(vocabulary), lookup).astype(np.int64)
 
 
@@ -334,7 +352,8 @@ class FeatureFamily(TransformerMixin, BaseEstimator):
         raise NotImplementedError(
             f"The {self.family!r} family ({type(self).__name__}) cannot derive candidate rows: "
             "it has no _with_event method. Compute the features with transform on a log that "
-            "includes the event instead.")
+            "includes the event instead."
+        )
 
 
 def check_windows(name: str, windows: Sequence[int]) -> tuple[int, ...]:

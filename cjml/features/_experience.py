@@ -49,16 +49,33 @@ class ExperienceFeatures(FeatureFamily):
         self.negative_effort = negative_effort
 
     def _names(self) -> list[str]:
-        return ["csat_count", "csat_mean", "csat_min", "csat_last", "csat_top_box_share",
-                "positive_experiences", "negative_experiences", "experience_balance",
-                "peak_end_csat", "nps_last", "nps_mean", "nps_class_last", "nps_trend",
-                "ces_mean", "ces_max", "days_since_negative_experience",
-                "events_since_negative_experience"]
+        return [
+            "csat_count",
+            "csat_mean",
+            "csat_min",
+            "csat_last",
+            "csat_top_box_share",
+            "positive_experiences",
+            "negative_experiences",
+            "experience_balance",
+            "peak_end_csat",
+            "nps_last",
+            "nps_mean",
+            "nps_class_last",
+            "nps_trend",
+            "ces_mean",
+            "ces_max",
+            "days_since_negative_experience",
+            "events_since_negative_experience",
+        ]
 
     def _compute(self, w: Windows, out: ColumnSink) -> None:
         frame = w.log.frame
-        scores = {c: frame[c].to_numpy(dtype=np.float64, na_value=np.nan)
-                  for c in ("satisfaction", "nps", "effort") if c in frame.columns}
+        scores = {
+            c: frame[c].to_numpy(dtype=np.float64, na_value=np.nan)
+            for c in ("satisfaction", "nps", "effort")
+            if c in frame.columns
+        }
         # Only events with an answer matter here: work on those (a small share).
         answered = np.zeros(w.log.n_events, dtype=bool)
         for values in scores.values():
@@ -87,8 +104,11 @@ class ExperienceFeatures(FeatureFamily):
         last_csat = e.last(csat, has_csat)
         has_nps = ~np.isnan(nps)
         nps_last = e.last(nps, has_nps)
-        nps_class = np.where(np.isnan(nps_last), np.nan,
-                             np.where(nps_last <= 6, -1.0, np.where(nps_last <= 8, 0.0, 1.0)))
+        nps_class = np.where(
+            np.isnan(nps_last),
+            np.nan,
+            np.where(nps_last <= 6, -1.0, np.where(nps_last <= 8, 0.0, 1.0)),
+        )
         # Events since the last negative experience, counted in the full history.
         last_neg = e._boundary(np.flatnonzero(negative), last=True)
         events_since = np.full(w.n_rows, np.nan)
@@ -97,18 +117,27 @@ class ExperienceFeatures(FeatureFamily):
         events_since[has_neg] = w.last_position[has_neg] - e.origin[last_neg[has_neg]]
         with np.errstate(invalid="ignore", divide="ignore"):
             top_box = np.where(n_csat > 0, e.count(csat == 5) / np.maximum(n_csat, 1), np.nan)
-        out.update({
-            "csat_count": n_csat, "csat_mean": e.mean(csat), "csat_min": e.minimum(csat),
-            "csat_last": last_csat, "csat_top_box_share": top_box,
-            "positive_experiences": n_pos, "negative_experiences": n_neg,
-            "experience_balance": n_pos - float(self.negative_weight) * n_neg,
-            "peak_end_csat": (peak + last_csat) / 2.0,
-            "nps_last": nps_last, "nps_mean": e.mean(nps), "nps_class_last": nps_class,
-            "nps_trend": nps_last - e.first(nps, has_nps),
-            "ces_mean": e.mean(ces), "ces_max": e.maximum(ces),
-            "days_since_negative_experience": e.last(e.age_days, negative),
-            "events_since_negative_experience": events_since,
-        })
+        out.update(
+            {
+                "csat_count": n_csat,
+                "csat_mean": e.mean(csat),
+                "csat_min": e.minimum(csat),
+                "csat_last": last_csat,
+                "csat_top_box_share": top_box,
+                "positive_experiences": n_pos,
+                "negative_experiences": n_neg,
+                "experience_balance": n_pos - float(self.negative_weight) * n_neg,
+                "peak_end_csat": (peak + last_csat) / 2.0,
+                "nps_last": nps_last,
+                "nps_mean": e.mean(nps),
+                "nps_class_last": nps_class,
+                "nps_trend": nps_last - e.first(nps, has_nps),
+                "ces_mean": e.mean(ces),
+                "ces_max": e.maximum(ces),
+                "days_since_negative_experience": e.last(e.age_days, negative),
+                "events_since_negative_experience": events_since,
+            }
+        )
 
     def _with_event(self, b: ColumnBlock, event: AddedEvent) -> None:
         # The new event carries no CSAT, NPS or CES: it is neither a positive nor a negative

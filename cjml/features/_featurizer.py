@@ -120,11 +120,21 @@ class JourneyFeaturizer(TransformerMixin, BaseEstimator):
     Customer 1's email on 1 February comes after the cutoff and is not seen.
     """
 
-    def __init__(self, *, families=tuple(FAMILIES), windows=(7, 30, 90), fatigue_days=7,
-                 top_k_transitions=10, last_k=3, negative_weight=12.0,
-                 ticket_touchpoints=("support_ticket",),
-                 resolution_touchpoints=("ticket_resolved",),
-                 purchase_touchpoints=("purchase",), attributes="auto", n_jobs=None):
+    def __init__(
+        self,
+        *,
+        families=tuple(FAMILIES),
+        windows=(7, 30, 90),
+        fatigue_days=7,
+        top_k_transitions=10,
+        last_k=3,
+        negative_weight=12.0,
+        ticket_touchpoints=("support_ticket",),
+        resolution_touchpoints=("ticket_resolved",),
+        purchase_touchpoints=("purchase",),
+        attributes="auto",
+        n_jobs=None,
+    ):
         self.families = families
         self.windows = windows
         self.fatigue_days = fatigue_days
@@ -142,19 +152,22 @@ class JourneyFeaturizer(TransformerMixin, BaseEstimator):
             "activity": lambda: ActivityFeatures(windows=self.windows),
             "touchpoints": lambda: TouchpointFeatures(fatigue_days=self.fatigue_days),
             "stages": StageFeatures,
-            "sequences": lambda: SequenceFeatures(top_k=self.top_k_transitions,
-                                                  last_k=self.last_k),
+            "sequences": lambda: SequenceFeatures(top_k=self.top_k_transitions, last_k=self.last_k),
             "experience": lambda: ExperienceFeatures(negative_weight=self.negative_weight),
-            "support": lambda: SupportFeatures(self.ticket_touchpoints,
-                                               self.resolution_touchpoints),
-            "value": lambda: ValueFeatures(self.purchase_touchpoints,
-                                           window=max(int(w) for w in self.windows)),
+            "support": lambda: SupportFeatures(
+                self.ticket_touchpoints, self.resolution_touchpoints
+            ),
+            "value": lambda: ValueFeatures(
+                self.purchase_touchpoints, window=max(int(w) for w in self.windows)
+            ),
             "attributes": lambda: AttributeFeatures(attributes=self.attributes),
             "memory": MemoryFeatures,
         }
         if isinstance(self.families, str) or not len(self.families):
-            raise ValueError(f"families must be a non-empty list of family names or instances, "
-                             f"got {self.families!r}; the names are {list(FAMILIES)!r}.")
+            raise ValueError(
+                f"families must be a non-empty list of family names or instances, "
+                f"got {self.families!r}; the names are {list(FAMILIES)!r}."
+            )
         out = []
         for fam in self.families:
             if isinstance(fam, FeatureFamily):
@@ -168,8 +181,9 @@ class JourneyFeaturizer(TransformerMixin, BaseEstimator):
 
                 close = difflib.get_close_matches(str(fam), list(FAMILIES), n=1)
                 hint = f" Did you mean {close[0]!r}?" if close else ""
-                raise ValueError(f"Unknown feature family {fam!r}; the families are "
-                                 f"{list(FAMILIES)!r}.{hint}")
+                raise ValueError(
+                    f"Unknown feature family {fam!r}; the families are {list(FAMILIES)!r}.{hint}"
+                )
         names = [f.family for f in out]
         if len(set(names)) != len(names):
             raise ValueError(f"A feature family is listed twice: {names!r}.")
@@ -202,8 +216,10 @@ class JourneyFeaturizer(TransformerMixin, BaseEstimator):
         for fam in families:
             for name in fam.feature_names_out_:
                 if name in owner:
-                    raise ValueError(f"Feature {name!r} is made by both the {owner[name]!r} and "
-                                     f"the {fam.family!r} families; drop one of them.")
+                    raise ValueError(
+                        f"Feature {name!r} is made by both the {owner[name]!r} and "
+                        f"the {fam.family!r} families; drop one of them."
+                    )
                 owner[name] = fam.family
                 names.append(name)
         self.families_ = families
@@ -240,8 +256,7 @@ class JourneyFeaturizer(TransformerMixin, BaseEstimator):
         out.attrs[_candidates.ATTRS_KEY] = _candidates.cutoff_record(self, windows, cutoff)
         return out
 
-    def with_event(self, X, touchpoint, *, stage=None, channel=None, cutoff=None
-                   ) -> pd.DataFrame:
+    def with_event(self, X, touchpoint, *, stage=None, channel=None, cutoff=None) -> pd.DataFrame:
         """Derive the features after one more event at the cutoff, from the base rows alone.
 
         For each row of ``X`` (a customer's features at a cutoff), returns the
@@ -362,20 +377,32 @@ class JourneyFeaturizer(TransformerMixin, BaseEstimator):
         record = _candidates.check_frame(self, X)
         jm = getattr(self, "journey_map_", None)
         if jm is None:
-            raise ValueError("This featurizer was fitted before cjml recorded its journey map "
-                             "(journey_map_); refit it to derive candidate rows.")
+            raise ValueError(
+                "This featurizer was fitted before cjml recorded its journey map "
+                "(journey_map_); refit it to derive candidate rows."
+            )
         by_family = {f.family: f for f in self.families_}
         if "activity" not in by_family:
-            raise ValueError(f"with_event reads the event counts and ages of the 'activity' "
-                             f"family, which this featurizer lacks (its families: "
-                             f"{list(by_family)!r}); add it.")
+            raise ValueError(
+                f"with_event reads the event counts and ages of the 'activity' "
+                f"family, which this featurizer lacks (its families: "
+                f"{list(by_family)!r}); add it."
+            )
         seq = by_family.get("sequences")
         if seq is not None and seq.transitions_ and seq.last_k < 1:
-            raise ValueError("with_event needs the last touchpoint to count the new transition: "
-                             "use last_k >= 1 (top_k_transitions > 0 with last_k=0 cannot be "
-                             "updated).")
-        vocabulary = next((list(by_family[f].touchpoints_) for f in ("touchpoints", "sequences")
-                           if f in by_family), list(jm.touchpoint_names))
+            raise ValueError(
+                "with_event needs the last touchpoint to count the new transition: "
+                "use last_k >= 1 (top_k_transitions > 0 with last_k=0 cannot be "
+                "updated)."
+            )
+        vocabulary = next(
+            (
+                list(by_family[f].touchpoints_)
+                for f in ("touchpoints", "sequences")
+                if f in by_family
+            ),
+            list(jm.touchpoint_names),
+        )
         code = _candidates.touchpoint_codes(touchpoint, vocabulary, X)
         data = np.asfortranarray(X.to_numpy(dtype=np.float64, copy=True))
         column = {c: j for j, c in enumerate(self.feature_names_out_)}
@@ -387,17 +414,24 @@ class JourneyFeaturizer(TransformerMixin, BaseEstimator):
             n_before = data[:, column["n_events"]].copy()
             last_age = data[:, column["days_since_last_event"]]
             event = AddedEvent(
-                touchpoint=code, vocabulary=vocabulary, stage=stage_code, channel=channel_code,
-                channels=channel_names, journey_map=jm, n_before=n_before,
+                touchpoint=code,
+                vocabulary=vocabulary,
+                stage=stage_code,
+                channel=channel_code,
+                channels=channel_names,
+                journey_map=jm,
+                n_before=n_before,
                 first_age=data[:, column["days_since_first_event"]].copy(),
                 last_age=last_age.copy(),
                 # the last event is on the cutoff's day when it is at most the cutoff's time
                 # of day old; both are computed as transform computes ages, so this is exact
-                same_day=(n_before > 0) & (last_age <= tod / NS_PER_DAY))
+                same_day=(n_before > 0) & (last_age <= tod / NS_PER_DAY),
+            )
             starts = np.cumsum([0] + [len(f.feature_names_out_) for f in self.families_])
             for k, fam in enumerate(self.families_):
-                fam._with_event(ColumnBlock(data, list(fam.feature_names_out_),
-                                            first=int(starts[k])), event)
+                fam._with_event(
+                    ColumnBlock(data, list(fam.feature_names_out_), first=int(starts[k])), event
+                )
         out = pd.DataFrame(data, index=X.index, columns=X.columns, copy=False)
         out.attrs = copy.deepcopy(X.attrs)
         return out

@@ -77,8 +77,14 @@ class MemoryFeatures(FeatureFamily):
 
     family = "memory"
 
-    def __init__(self, half_lives=(3, 10, 30), contact_half_lives=(3, 10),
-                 experience_half_lives=(10, 60), negative_csat=2.0, negative_effort=5.0):
+    def __init__(
+        self,
+        half_lives=(3, 10, 30),
+        contact_half_lives=(3, 10),
+        experience_half_lives=(10, 60),
+        negative_csat=2.0,
+        negative_effort=5.0,
+    ):
         self.half_lives = half_lives
         self.contact_half_lives = contact_half_lives
         self.experience_half_lives = experience_half_lives
@@ -87,21 +93,30 @@ class MemoryFeatures(FeatureFamily):
 
     def _check_params(self) -> None:
         self.half_lives_ = _check_half_lives("half_lives", self.half_lives)
-        self.contact_half_lives_ = _check_half_lives("contact_half_lives",
-                                                     self.contact_half_lives)
-        self.experience_half_lives_ = _check_half_lives("experience_half_lives",
-                                                        self.experience_half_lives)
+        self.contact_half_lives_ = _check_half_lives("contact_half_lives", self.contact_half_lives)
+        self.experience_half_lives_ = _check_half_lives(
+            "experience_half_lives", self.experience_half_lives
+        )
 
     def _fit(self, w: Windows, log: EventLog) -> None:
         self.actionable_ = list(log.journey_map.actionable_touchpoints)
 
     def _names(self) -> list[str]:
-        return [*[f"decayed_events_hl{_label(h)}d" for h in self.half_lives_],
-                *[f"decayed_contacts_hl{_label(h)}d" for h in self.contact_half_lives_],
-                *[f"decayed_{kind}_hl{_label(h)}d" for kind in ("negative", "positive")
-                  for h in self.experience_half_lives_],
-                "last_gap_days", "max_gap_days", "last_gap_vs_mean", "silence_vs_mean_gap",
-                "silence_vs_longest_gap", "csat_trend"]
+        return [
+            *[f"decayed_events_hl{_label(h)}d" for h in self.half_lives_],
+            *[f"decayed_contacts_hl{_label(h)}d" for h in self.contact_half_lives_],
+            *[
+                f"decayed_{kind}_hl{_label(h)}d"
+                for kind in ("negative", "positive")
+                for h in self.experience_half_lives_
+            ],
+            "last_gap_days",
+            "max_gap_days",
+            "last_gap_vs_mean",
+            "silence_vs_mean_gap",
+            "silence_vs_longest_gap",
+            "csat_trend",
+        ]
 
     def _compute(self, w: Windows, out: ColumnSink) -> None:
         age = w.age_days
@@ -110,15 +125,19 @@ class MemoryFeatures(FeatureFamily):
         cats = list(w.log.frame["touchpoint"].cat.categories)
         contact = np.isin(w.touchpoint, [cats.index(t) for t in self.actionable_ if t in cats])
         for h in self.contact_half_lives_:
-            out[f"decayed_contacts_hl{_label(h)}d"] = w.sum(np.where(contact, 0.5 ** (age / h),
-                                                                     0.0))
+            out[f"decayed_contacts_hl{_label(h)}d"] = w.sum(
+                np.where(contact, 0.5 ** (age / h), 0.0)
+            )
         self._experience(w, out)
         self._rhythm(w, out)
 
     def _experience(self, w: Windows, out: ColumnSink) -> None:
         frame = w.log.frame
-        scores = {c: frame[c].to_numpy(dtype=np.float64, na_value=np.nan)
-                  for c in ("satisfaction", "effort") if c in frame.columns}
+        scores = {
+            c: frame[c].to_numpy(dtype=np.float64, na_value=np.nan)
+            for c in ("satisfaction", "effort")
+            if c in frame.columns
+        }
         answered = np.zeros(w.log.n_events, dtype=bool)
         for values in scores.values():
             answered |= ~np.isnan(values)
@@ -137,8 +156,9 @@ class MemoryFeatures(FeatureFamily):
         has = ~np.isnan(csat)
         n, total, last = e.count(has), e.sum(csat), e.last(csat, has)
         with np.errstate(invalid="ignore", divide="ignore"):
-            out["csat_trend"] = np.where(n >= 2, last - (total - last) / np.maximum(n - 1, 1),
-                                         np.nan)
+            out["csat_trend"] = np.where(
+                n >= 2, last - (total - last) / np.maximum(n - 1, 1), np.nan
+            )
 
     def _rhythm(self, w: Windows, out: ColumnSink) -> None:
         n = w.count()
@@ -153,12 +173,15 @@ class MemoryFeatures(FeatureFamily):
         longest = w.maximum(gap)
         with np.errstate(invalid="ignore", divide="ignore"):
             mean_gap = np.where(n >= 2, (first_age - last_age) / np.maximum(n - 1, 1), np.nan)
-            out.update({
-                "last_gap_days": last_gap, "max_gap_days": longest,
-                "last_gap_vs_mean": _per_gap(last_gap, mean_gap),
-                "silence_vs_mean_gap": _per_gap(last_age, mean_gap),
-                "silence_vs_longest_gap": last_age / np.maximum(longest, 1.0),
-            })
+            out.update(
+                {
+                    "last_gap_days": last_gap,
+                    "max_gap_days": longest,
+                    "last_gap_vs_mean": _per_gap(last_gap, mean_gap),
+                    "silence_vs_mean_gap": _per_gap(last_age, mean_gap),
+                    "silence_vs_longest_gap": last_age / np.maximum(longest, 1.0),
+                }
+            )
 
     def _with_event(self, b: ColumnBlock, event: AddedEvent) -> None:
         # The new event is 0 days old: it weighs 1 in every decayed sum, and the sums add

@@ -61,8 +61,10 @@ class SequenceFeatures(FeatureFamily):
         same = w.row[1:] == w.row[:-1]
         pairs = voc[:-1][same] * n + voc[1:][same]
         counts = np.bincount(pairs, minlength=n * n)
-        found = [(-int(counts[p]), self._name(p // n), self._name(p % n))
-                 for p in np.flatnonzero(counts).tolist()]
+        found = [
+            (-int(counts[p]), self._name(p // n), self._name(p % n))
+            for p in np.flatnonzero(counts).tolist()
+        ]
         # most frequent first, ties broken by the names (a, then b)
         self.transitions_ = [(a, b) for _, a, b in sorted(found)[: self.top_k]]
 
@@ -74,9 +76,12 @@ class SequenceFeatures(FeatureFamily):
 
     def _names(self) -> list[str]:
         # touchpoints that read alike ("=x", "＝x") give suffixed names, never one name twice
-        return [*unique_names([f"transition_{safe_name(a)}__{safe_name(b)}"
-                               for a, b in self.transitions_]),
-                *[f"last_touchpoint_{k}" for k in range(1, self.last_k + 1)]]
+        return [
+            *unique_names(
+                [f"transition_{safe_name(a)}__{safe_name(b)}" for a, b in self.transitions_]
+            ),
+            *[f"last_touchpoint_{k}" for k in range(1, self.last_k + 1)],
+        ]
 
     def _compute(self, w: Windows, out: ColumnSink) -> None:
         voc = vocabulary_codes(w.log, self.touchpoints_, w.touchpoint)[w.touchpoint]
@@ -104,8 +109,9 @@ class SequenceFeatures(FeatureFamily):
             # checked up front by JourneyFeaturizer.with_event; a safeguard here
             raise ValueError("Transition counts need the last touchpoint: use last_k >= 1.")
         index = {a: i for i, a in enumerate([*self.touchpoints_, "other"])}
-        own_code = np.asarray([index.get(t, index["other"]) for t in event.vocabulary],
-                              dtype=np.float64)
+        own_code = np.asarray(
+            [index.get(t, index["other"]) for t in event.vocabulary], dtype=np.float64
+        )
         code = own_code[event.touchpoint]
         names = list(self.feature_names_out_)
         if self.transitions_:

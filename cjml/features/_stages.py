@@ -39,15 +39,23 @@ class StageFeatures(FeatureFamily):
         self.stages_ = list(log.journey_map.stages)
 
     def _names(self) -> list[str]:
-        return ["current_stage", "furthest_stage", "days_in_current_stage",
-                "events_in_current_stage", "stage_progressions", "stage_regressions",
-                "stages_per_30d"]
+        return [
+            "current_stage",
+            "furthest_stage",
+            "days_in_current_stage",
+            "events_in_current_stage",
+            "stage_progressions",
+            "stage_regressions",
+            "stages_per_30d",
+        ]
 
     def _compute(self, w: Windows, out: ColumnSink) -> None:
         stages = list(w.log.journey_map.stages)
         if stages != self.stages_:
-            raise ValueError(f"The log's journey map has stages {stages!r} but the featurizer was "
-                             f"fitted with {self.stages_!r}; use the same journey map.")
+            raise ValueError(
+                f"The log's journey map has stages {stages!r} but the featurizer was "
+                f"fitted with {self.stages_!r}; use the same journey map."
+            )
         s = w.stage
         same_row = w.row[1:] == w.row[:-1]
         forward = np.zeros(len(s), dtype=bool)
@@ -69,15 +77,17 @@ class StageFeatures(FeatureFamily):
         first_stage = self._at(w, w.first_position)
         furthest = self._furthest(w)
         tenure = np.maximum(np.nan_to_num(w.first(w.age_days)), 1.0)
-        out.update({
-            "current_stage": current,
-            "furthest_stage": furthest,
-            "days_in_current_stage": days_in,
-            "events_in_current_stage": events_in,
-            "stage_progressions": w.count(forward),
-            "stage_regressions": w.count(backward),
-            "stages_per_30d": 30.0 * (furthest - first_stage) / tenure,
-        })
+        out.update(
+            {
+                "current_stage": current,
+                "furthest_stage": furthest,
+                "days_in_current_stage": days_in,
+                "events_in_current_stage": events_in,
+                "stage_progressions": w.count(forward),
+                "stage_regressions": w.count(backward),
+                "stages_per_30d": 30.0 * (furthest - first_stage) / tenure,
+            }
+        )
 
     def _with_event(self, b: ColumnBlock, event: AddedEvent) -> None:
         s = event.stage.astype(np.float64)

@@ -34,8 +34,9 @@ class SupportFeatures(FeatureFamily):
 
     family = "support"
 
-    def __init__(self, ticket_touchpoints=("support_ticket",),
-                 resolution_touchpoints=("ticket_resolved",)):
+    def __init__(
+        self, ticket_touchpoints=("support_ticket",), resolution_touchpoints=("ticket_resolved",)
+    ):
         self.ticket_touchpoints = ticket_touchpoints
         self.resolution_touchpoints = resolution_touchpoints
 
@@ -50,8 +51,14 @@ class SupportFeatures(FeatureFamily):
         self.resolution_touchpoints_ = tuple(self.resolution_touchpoints)
 
     def _names(self) -> list[str]:
-        return ["tickets_opened", "tickets_resolved", "tickets_unresolved", "tickets_last_30d",
-                "days_since_last_ticket", "oldest_open_ticket_days"]
+        return [
+            "tickets_opened",
+            "tickets_resolved",
+            "tickets_unresolved",
+            "tickets_last_30d",
+            "days_since_last_ticket",
+            "oldest_open_ticket_days",
+        ]
 
     def _compute(self, w: Windows, out: ColumnSink) -> None:
         cats = list(w.log.frame["touchpoint"].cat.categories)
@@ -90,13 +97,16 @@ class SupportFeatures(FeatureFamily):
             rows = np.flatnonzero(still_open > 0)
             closed = (n_open[rows] - still_open[rows]).astype(np.int64)
             oldest[rows] = age[tickets[first_of_row[rows] + closed]]
-        out.update({
-            "tickets_opened": n_open, "tickets_resolved": n_res,
-            "tickets_unresolved": still_open,
-            "tickets_last_30d": t.count(opened & (age < 30)),
-            "days_since_last_ticket": t.last(age, opened),
-            "oldest_open_ticket_days": oldest,
-        })
+        out.update(
+            {
+                "tickets_opened": n_open,
+                "tickets_resolved": n_res,
+                "tickets_unresolved": still_open,
+                "tickets_last_30d": t.count(opened & (age < 30)),
+                "days_since_last_ticket": t.last(age, opened),
+                "oldest_open_ticket_days": oldest,
+            }
+        )
 
     def _with_event(self, b: ColumnBlock, event: AddedEvent) -> None:
         opened = event.is_one_of(self.ticket_touchpoints_)

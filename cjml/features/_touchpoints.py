@@ -54,8 +54,9 @@ class TouchpointFeatures(FeatureFamily):
 
     def _check_params(self) -> None:
         if not isinstance(self.fatigue_days, int | np.integer) or self.fatigue_days < 1:
-            raise ValueError(f"fatigue_days must be a whole number of days >= 1, got "
-                             f"{self.fatigue_days!r}.")
+            raise ValueError(
+                f"fatigue_days must be a whole number of days >= 1, got {self.fatigue_days!r}."
+            )
 
     def _fit(self, w: Windows, log: EventLog) -> None:
         cats = list(log.frame["touchpoint"].cat.categories)
@@ -85,10 +86,16 @@ class TouchpointFeatures(FeatureFamily):
         tps = unique_names([safe_name(t) for t in self.touchpoints_], reserved=("other",))
         n = self.fatigue_days
         chans = unique_names([safe_name(c) for c in self.channels_])
-        return [*[f"count_{t}" for t in tps], "count_other", *[f"share_{t}" for t in tps],
-                "share_other", "distinct_touchpoints",
-                *self._days_since().values(),
-                f"contacts_last_{n}d", *[f"contacts_{c}_last_{n}d" for c in chans]]
+        return [
+            *[f"count_{t}" for t in tps],
+            "count_other",
+            *[f"share_{t}" for t in tps],
+            "share_other",
+            "distinct_touchpoints",
+            *self._days_since().values(),
+            f"contacts_last_{n}d",
+            *[f"contacts_{c}_last_{n}d" for c in chans],
+        ]
 
     def _days_since(self) -> dict[str, str]:
         """Actionable touchpoint -> its ``days_since_`` column (never two alike)."""
@@ -99,8 +106,9 @@ class TouchpointFeatures(FeatureFamily):
         names = list(self.feature_names_out_)
         n_tp = len(self.touchpoints_)
         voc = vocabulary_codes(w.log, self.touchpoints_, w.touchpoint)[w.touchpoint]
-        counts = np.bincount(w.row * (n_tp + 1) + voc, minlength=w.n_rows * (n_tp + 1)
-                             ).reshape(w.n_rows, n_tp + 1)
+        counts = np.bincount(w.row * (n_tp + 1) + voc, minlength=w.n_rows * (n_tp + 1)).reshape(
+            w.n_rows, n_tp + 1
+        )
         total = np.maximum(w.n_events, 1)
         for j in range(n_tp + 1):
             out[names[j]] = counts[:, j]
@@ -115,16 +123,24 @@ class TouchpointFeatures(FeatureFamily):
         cats = list(w.log.frame["touchpoint"].cat.categories)
         actionable_codes = [cats.index(t) if t in cats else -1 for t in self.actionable_]
         for t, code in zip(self.actionable_, actionable_codes, strict=True):
-            out[self._days_since()[t]] = (w.last(age, w.touchpoint == code) if code >= 0
-                                          else np.full(w.n_rows, np.nan))
+            out[self._days_since()[t]] = (
+                w.last(age, w.touchpoint == code) if code >= 0 else np.full(w.n_rows, np.nan)
+            )
         n = self.fatigue_days
         contact = np.isin(w.touchpoint, [c for c in actionable_codes if c >= 0]) & (age < n)
         out[f"contacts_last_{n}d"] = w.count(contact)
         if self.channel_source_ == "channel" and "channel" in w.log.frame.columns:
             ch = w.log.frame["channel"]
             lookup = np.append(
-                np.asarray([self.channels_.index(c) if c in self.channels_ else -1
-                            for c in ch.cat.categories], dtype=np.int64), -1)
+                np.asarray(
+                    [
+                        self.channels_.index(c) if c in self.channels_ else -1
+                        for c in ch.cat.categories
+                    ],
+                    dtype=np.int64,
+                ),
+                -1,
+            )
             chan = lookup[w.take(ch.cat.codes.to_numpy())]
         elif self.channel_source_ == "map":
             jm = w.log.journey_map
@@ -132,14 +148,15 @@ class TouchpointFeatures(FeatureFamily):
             chan = np.where(online[w.touchpoint], 0, 1)
         else:
             chan = None  # fitted with a channel column this log lacks: unknown, not zero
-        for k, cname in enumerate(names[-len(self.channels_):] if self.channels_ else []):
-            out[cname] = (np.full(w.n_rows, np.nan) if chan is None
-                          else w.count(contact & (chan == k)))
+        for k, cname in enumerate(names[-len(self.channels_) :] if self.channels_ else []):
+            out[cname] = (
+                np.full(w.n_rows, np.nan) if chan is None else w.count(contact & (chan == k))
+            )
 
     def _with_event(self, b: ColumnBlock, event: AddedEvent) -> None:
         names = list(self.feature_names_out_)
         n_tp = len(self.touchpoints_)
-        count_cols, share_cols = names[: n_tp + 1], names[n_tp + 1: 2 * n_tp + 2]
+        count_cols, share_cols = names[: n_tp + 1], names[n_tp + 1 : 2 * n_tp + 2]
         # every event is counted in exactly one count column: their sum is n_events
         total = np.zeros(len(event.touchpoint))
         for c in count_cols:
@@ -158,15 +175,24 @@ class TouchpointFeatures(FeatureFamily):
         n = self.fatigue_days
         contact = event.is_one_of(self.actionable_)
         b[f"contacts_last_{n}d"] = b[f"contacts_last_{n}d"] + contact
-        chan_cols = names[len(names) - len(self.channels_):] if self.channels_ else []
+        chan_cols = names[len(names) - len(self.channels_) :] if self.channels_ else []
         if self.channel_source_ == "map":
             jm = event.journey_map
-            offline = event.is_one_of([t for t in event.vocabulary
-                                       if t in jm and jm[t].channel != "online"])
+            offline = event.is_one_of(
+                [t for t in event.vocabulary if t in jm and jm[t].channel != "online"]
+            )
             chan = offline.astype(np.int64)  # the columns are online, offline
         else:
-            lookup = np.append(np.asarray([self.channels_.index(c) if c in self.channels_
-                                           else -1 for c in event.channels], dtype=np.int64), -1)
+            lookup = np.append(
+                np.asarray(
+                    [
+                        self.channels_.index(c) if c in self.channels_ else -1
+                        for c in event.channels
+                    ],
+                    dtype=np.int64,
+                ),
+                -1,
+            )
             chan = lookup[event.channel]
             # NaN columns come from a log without a channel column; a log with the new event's
             # channel has one, where the other events count as having no channel

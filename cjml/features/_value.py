@@ -53,17 +53,23 @@ class ValueFeatures(FeatureFamily):
 
     def _check_params(self) -> None:
         if isinstance(self.purchase_touchpoints, str) or not all(
-                isinstance(v, str) for v in self.purchase_touchpoints):
-            raise ValueError(f"purchase_touchpoints must be a tuple of touchpoint names, got "
-                             f"{self.purchase_touchpoints!r}.")
+            isinstance(v, str) for v in self.purchase_touchpoints
+        ):
+            raise ValueError(
+                f"purchase_touchpoints must be a tuple of touchpoint names, got "
+                f"{self.purchase_touchpoints!r}."
+            )
         self.window_ = check_windows("window", (self.window,))[0]
 
     def _fit(self, w: Windows, log: EventLog) -> None:
         chosen = tuple(self.purchase_touchpoints)
         cats = list(log.frame["touchpoint"].cat.categories)
         amount = w.column("amount")
-        if (chosen == _DEFAULT_PURCHASES and amount is not None
-                and not any(t in cats or t in log.journey_map for t in chosen)):
+        if (
+            chosen == _DEFAULT_PURCHASES
+            and amount is not None
+            and not any(t in cats or t in log.journey_map for t in chosen)
+        ):
             # A map of its own, without "purchase": buying is whatever carries an amount.
             paid = np.unique(w.touchpoint[amount > 0])
             chosen = tuple(cats[i] for i in paid) or chosen
@@ -71,14 +77,23 @@ class ValueFeatures(FeatureFamily):
 
     def _names(self) -> list[str]:
         n = self.window_
-        return ["purchases", f"purchases_last_{n}d", "total_amount", f"amount_last_{n}d",
-                "mean_amount", "max_amount", "days_since_last_purchase",
-                "days_since_first_purchase", "mean_days_between_purchases"]
+        return [
+            "purchases",
+            f"purchases_last_{n}d",
+            "total_amount",
+            f"amount_last_{n}d",
+            "mean_amount",
+            "max_amount",
+            "days_since_last_purchase",
+            "days_since_first_purchase",
+            "mean_days_between_purchases",
+        ]
 
     def _compute(self, w: Windows, out: ColumnSink) -> None:
         cats = list(w.log.frame["touchpoint"].cat.categories)
-        buy = np.isin(w.touchpoint, [cats.index(t) for t in self.purchase_touchpoints_
-                                     if t in cats])
+        buy = np.isin(
+            w.touchpoint, [cats.index(t) for t in self.purchase_touchpoints_ if t in cats]
+        )
         amount = w.column("amount")
         amount = np.full(len(w.ev), np.nan) if amount is None else amount
         age = w.age_days
@@ -87,28 +102,37 @@ class ValueFeatures(FeatureFamily):
         recent = buy & (age < n)
         last_age, first_age = w.last(age, buy), w.first(age, buy)
         total = w.sum(amount, buy)  # NaN amounts are skipped
-        out.update({
-            "purchases": count, f"purchases_last_{n}d": w.count(recent),
-            "total_amount": total, f"amount_last_{n}d": w.sum(amount, recent),
-            "mean_amount": w.mean(amount, buy),
-            "max_amount": w.maximum(amount, buy),
-            "days_since_last_purchase": last_age, "days_since_first_purchase": first_age,
-            "mean_days_between_purchases": np.where(
-                count >= 2, (first_age - last_age) / np.maximum(count - 1, 1), np.nan),
-        })
+        out.update(
+            {
+                "purchases": count,
+                f"purchases_last_{n}d": w.count(recent),
+                "total_amount": total,
+                f"amount_last_{n}d": w.sum(amount, recent),
+                "mean_amount": w.mean(amount, buy),
+                "max_amount": w.maximum(amount, buy),
+                "days_since_last_purchase": last_age,
+                "days_since_first_purchase": first_age,
+                "mean_days_between_purchases": np.where(
+                    count >= 2, (first_age - last_age) / np.maximum(count - 1, 1), np.nan
+                ),
+            }
+        )
 
     def _with_event(self, b: ColumnBlock, event: AddedEvent) -> None:
         # A purchase without an amount: counted as a purchase, in no amount feature.
         buy = event.is_one_of(self.purchase_touchpoints_)
         n = self.window_
         count = b["purchases"] + buy
-        first_age = np.where(buy & np.isnan(b["days_since_first_purchase"]), 0.0,
-                             b["days_since_first_purchase"])
+        first_age = np.where(
+            buy & np.isnan(b["days_since_first_purchase"]), 0.0, b["days_since_first_purchase"]
+        )
         b["purchases"] = count
         b[f"purchases_last_{n}d"] = b[f"purchases_last_{n}d"] + buy
         b["days_since_first_purchase"] = first_age
         b["days_since_last_purchase"] = np.where(buy, 0.0, b["days_since_last_purchase"])
         # the expression of _compute with a last age of 0.0, so the same floats
         b["mean_days_between_purchases"] = np.where(
-            buy, np.where(count >= 2, (first_age - 0.0) / np.maximum(count - 1, 1), np.nan),
-            b["mean_days_between_purchases"])
+            buy,
+            np.where(count >= 2, (first_age - 0.0) / np.maximum(count - 1, 1), np.nan),
+            b["mean_days_between_purchases"],
+        )

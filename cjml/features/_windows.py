@@ -37,16 +37,22 @@ def resolve_cutoffs(log: EventLog, cutoff) -> tuple[str, int | list[int] | pd.Se
     if isinstance(cutoff, pd.Series):
         if cutoff.index.has_duplicates:
             dup = cutoff.index[cutoff.index.duplicated()].unique()[:5].tolist()
-            raise ValueError(f"Per-customer cutoffs list some customers twice: {dup!r}. Give one "
-                             "cutoff per customer (or a list of cutoffs for several snapshots).")
-        values = pd.to_datetime(cutoff, utc=True, errors="coerce") if not isinstance(
-            cutoff.dtype, pd.DatetimeTZDtype) else cutoff.dt.tz_convert("UTC")
+            raise ValueError(
+                f"Per-customer cutoffs list some customers twice: {dup!r}. Give one "
+                "cutoff per customer (or a list of cutoffs for several snapshots)."
+            )
+        values = (
+            pd.to_datetime(cutoff, utc=True, errors="coerce")
+            if not isinstance(cutoff.dtype, pd.DatetimeTZDtype)
+            else cutoff.dt.tz_convert("UTC")
+        )
         bad = values.isna()
         if bad.any():
             raise ValueError(
                 f"Per-customer cutoffs: {int(bad.sum())} values are missing or not dates, e.g. "
                 f"for customers {cutoff.index[bad][:5].tolist()!r}. "
-                "Give a date for every customer.")
+                "Give a date for every customer."
+            )
         ns = values.astype("datetime64[ns, UTC]").astype("int64")
         return "per_customer", pd.Series(ns.to_numpy(), index=cutoff.index)
     if isinstance(cutoff, str | pd.Timestamp) or np.isscalar(cutoff) or hasattr(cutoff, "year"):
@@ -58,8 +64,10 @@ def resolve_cutoffs(log: EventLog, cutoff) -> tuple[str, int | list[int] | pd.Se
         if len(set(many)) != len(many):
             raise ValueError(f"The cutoffs {list(cutoff)!r} repeat a date; give each once.")
         return "many", many
-    raise TypeError(f"cutoff must be a date, a list of dates or a Series of dates per customer, "
-                    f"got {type(cutoff).__name__}.")
+    raise TypeError(
+        f"cutoff must be a date, a list of dates or a Series of dates per customer, "
+        f"got {type(cutoff).__name__}."
+    )
 
 
 @dataclass
@@ -154,15 +162,29 @@ class Windows:
         survey answers) work on the subset, so their temporaries stay small.
         """
         origin = np.flatnonzero(mask)
-        return Windows(log=self.log, ev=self.ev[origin], row=self.row[origin], n_rows=self.n_rows,
-                       cutoff_ns=self.cutoff_ns, customer=self.customer,
-                       customer_id=self.customer_id, several_cutoffs=self.several_cutoffs,
-                       origin=origin)
+        return Windows(
+            log=self.log,
+            ev=self.ev[origin],
+            row=self.row[origin],
+            n_rows=self.n_rows,
+            cutoff_ns=self.cutoff_ns,
+            customer=self.customer,
+            customer_id=self.customer_id,
+            several_cutoffs=self.several_cutoffs,
+            origin=origin,
+        )
 
     def prepare(self) -> None:
         """Build the shared per-event arrays now (before threads use them)."""
-        for name in ("ts", "touchpoint", "stage", "age_days", "n_events", "last_position",
-                     "first_position"):
+        for name in (
+            "ts",
+            "touchpoint",
+            "stage",
+            "age_days",
+            "n_events",
+            "last_position",
+            "first_position",
+        ):
             getattr(self, name)
 
     def column(self, name: str) -> np.ndarray | None:
@@ -281,9 +303,15 @@ def build_windows(log: EventLog, cutoff=None, *, lookback_ns: int | None = None)
         if len(row) and np.any(np.diff(row) < 0):
             order = np.argsort(row, kind="stable")
             ev, row = ev[order], row[order]
-        return Windows(log=log, ev=ev, row=row, n_rows=len(value),
-                       cutoff_ns=value.to_numpy().astype(np.int64), customer=codes.astype(np.int64),
-                       customer_id=np.asarray(value.index))
+        return Windows(
+            log=log,
+            ev=ev,
+            row=row,
+            n_rows=len(value),
+            cutoff_ns=value.to_numpy().astype(np.int64),
+            customer=codes.astype(np.int64),
+            customer_id=np.asarray(value.index),
+        )
     cutoffs = [value] if isinstance(value, int) else list(value)
     evs, rows, cut_rows, cust_rows = [], [], [], []
     offset = 0
@@ -306,13 +334,26 @@ def build_windows(log: EventLog, cutoff=None, *, lookback_ns: int | None = None)
     customer = np.concatenate(cust_rows).astype(np.int64)
     if kind == "single" and len(evs[0]) == len(ts):
         # Everything is visible: rows are the customers in log order, no copies needed.
-        return Windows(log=log, ev=evs[0], row=log.customer_codes, n_rows=offset,
-                       cutoff_ns=cut_rows[0], customer=customer,
-                       customer_id=np.asarray(log.customer_ids), identity=True)
-    return Windows(log=log, ev=np.concatenate(evs), row=np.concatenate(rows), n_rows=offset,
-                   cutoff_ns=np.concatenate(cut_rows), customer=customer,
-                   customer_id=np.asarray(log.customer_ids)[customer],
-                   several_cutoffs=kind == "many")
+        return Windows(
+            log=log,
+            ev=evs[0],
+            row=log.customer_codes,
+            n_rows=offset,
+            cutoff_ns=cut_rows[0],
+            customer=customer,
+            customer_id=np.asarray(log.customer_ids),
+            identity=True,
+        )
+    return Windows(
+        log=log,
+        ev=np.concatenate(evs),
+        row=np.concatenate(rows),
+        n_rows=offset,
+        cutoff_ns=np.concatenate(cut_rows),
+        customer=customer,
+        customer_id=np.asarray(log.customer_ids)[customer],
+        several_cutoffs=kind == "many",
+    )
 
 
 def anchored_windows(log: EventLog, anchors: np.ndarray, *, inclusive: bool = False) -> Windows:
@@ -342,8 +383,9 @@ def anchored_windows(log: EventLog, anchors: np.ndarray, *, inclusive: bool = Fa
     start = log.offsets[cust]
     ts = log.timestamps_ns
     if inclusive:  # up to the last of the customer's events at the anchor's timestamp
-        same = np.r_[(log.customer_codes[1:] == log.customer_codes[:-1]) & (ts[1:] == ts[:-1]),
-                     False]
+        same = np.r_[
+            (log.customer_codes[1:] == log.customer_codes[:-1]) & (ts[1:] == ts[:-1]), False
+        ]
         # position after the run of equal (customer, time) events that starts at each anchor
         run_end = np.flatnonzero(~same) + 1
         ends = run_end[np.searchsorted(run_end, anchors, side="right")]
@@ -353,7 +395,12 @@ def anchored_windows(log: EventLog, anchors: np.ndarray, *, inclusive: bool = Fa
     row = np.repeat(np.arange(len(anchors), dtype=np.int64), lengths)
     first_of_row = np.cumsum(lengths) - lengths
     ev = np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(first_of_row - start, lengths)
-    return Windows(log=log, ev=ev, row=row, n_rows=len(anchors),
-                   cutoff_ns=ts[anchors].astype(np.int64) - (0 if inclusive else 1),
-                   customer=cust.astype(np.int64),
-                   customer_id=np.asarray(log.customer_ids)[cust])
+    return Windows(
+        log=log,
+        ev=ev,
+        row=row,
+        n_rows=len(anchors),
+        cutoff_ns=ts[anchors].astype(np.int64) - (0 if inclusive else 1),
+        customer=cust.astype(np.int64),
+        customer_id=np.asarray(log.customer_ids)[cust],
+    )

@@ -67,8 +67,9 @@ class _Reader:
 
     def origin(self, rows: np.ndarray | None) -> _Origin:
         names = self.names if self.kind != "frame" else ()
-        return _Origin(names=names, starts=self.starts, csv=self.kind == "csv",
-                       index=self.index, rows=rows)
+        return _Origin(
+            names=names, starts=self.starts, csv=self.kind == "csv", index=self.index, rows=rows
+        )
 
 
 _TEXT = pa.dictionary(pa.int32(), pa.string())
@@ -88,8 +89,10 @@ def _conform(table: pa.Table, reader: _Reader) -> pa.Table:
         col = table.column(f.name)
         name = reader.rename.get(f.name, f.name)
         if pa.types.is_dictionary(col.type) and not (
-                pa.types.is_string(f.type) and name != "customer_id"
-                and pa.types.is_string(col.type.value_type)):
+            pa.types.is_string(f.type)
+            and name != "customer_id"
+            and pa.types.is_string(col.type.value_type)
+        ):
             col = pc.cast(col, col.type.value_type)
         if f.name != ts_name and not pa.types.is_dictionary(col.type) and col.type != f.type:
             try:
@@ -109,8 +112,9 @@ def _conform(table: pa.Table, reader: _Reader) -> pa.Table:
     return pa.table(cols, names=names)
 
 
-def _prepare(table: pa.Table, first_row: int, reader: _Reader, *, strict: bool | None = None
-             ) -> tuple[pa.Table, dict]:
+def _prepare(
+    table: pa.Table, first_row: int, reader: _Reader, *, strict: bool | None = None
+) -> tuple[pa.Table, dict]:
     """Parse the timestamps, keep the listed customers, and tag each row with its partition.
 
     Returns the rows to keep, with ``timestamp`` as UTC nanoseconds (missing on
@@ -126,10 +130,13 @@ def _prepare(table: pa.Table, first_row: int, reader: _Reader, *, strict: bool |
     formats: dict = {}
     ns, bad, reasons = _parse_timestamps(table, rows, reader, formats)
     good_ts = ns[~bad]
-    stats = {"rows": n, "max_ns": int(good_ts.max()) if len(good_ts) else None,
-             "min_ns": int(good_ts.min()) if len(good_ts) else None,
-             "days": {str(k): v for k, v in _day_counts(good_ts).items()},
-             "formats": {k: list(v) for k, v in formats.items()}}
+    stats = {
+        "rows": n,
+        "max_ns": int(good_ts.max()) if len(good_ts) else None,
+        "min_ns": int(good_ts.min()) if len(good_ts) else None,
+        "days": {str(k): v for k, v in _day_counts(good_ts).items()},
+        "formats": {k: list(v) for k, v in formats.items()},
+    }
     if reader.customers is not None:
         keep = pc.is_in(table.column("customer_id"), value_set=reader.customers)
         keep = keep.fill_null(False).to_numpy(zero_copy_only=False)
@@ -144,24 +151,27 @@ def _prepare(table: pa.Table, first_row: int, reader: _Reader, *, strict: bool |
     stats.update(_id_flags(table.column("customer_id"), ~bad, reader.missing_ids))
     raw_ts = table.column("timestamp")
     ts = pa.array(np.where(bad, 0, ns), type=pa.int64(), mask=bad).cast(
-        pa.timestamp("ns", tz="UTC"))
+        pa.timestamp("ns", tz="UTC")
+    )
     out = table.set_column(table.schema.get_field_index("timestamp"), "timestamp", ts)
     out = out.append_column(_ROW, pa.array(rows, type=pa.int64()))
-    out = out.append_column(_PART, pa.array(_hash_parts(table.column("customer_id"),
-                                                        reader.n_parts), type=pa.int32()))
+    out = out.append_column(
+        _PART, pa.array(_hash_parts(table.column("customer_id"), reader.n_parts), type=pa.int32())
+    )
     if not bad.any():
         out = out.append_column(_REJECT, pa.nulls(len(rows), pa.string()))
         return out.append_column(_RAW_TS, pa.nulls(len(rows), pa.string())), stats
     out = out.append_column(_REJECT, pa.array(reasons, type=pa.string()))
     raw_text = np.full(len(rows), None, dtype=object)
-    raw_text[bad] = [None if v is None else str(v) for v in
-                     raw_ts.filter(pa.array(bad)).to_pylist()]
+    raw_text[bad] = [
+        None if v is None else str(v) for v in raw_ts.filter(pa.array(bad)).to_pylist()
+    ]
     return out.append_column(_RAW_TS, pa.array(raw_text, type=pa.string())), stats
 
 
-def _parse_timestamps(table: pa.Table, rows: np.ndarray, reader: _Reader,
-                      formats: dict | None = None
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _parse_timestamps(
+    table: pa.Table, rows: np.ndarray, reader: _Reader, formats: dict | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """UTC nanoseconds of each row, which rows failed, and why (read_events' own parser).
 
     ``formats`` receives the date formats of text timestamps (format -> rows,
@@ -179,11 +189,13 @@ def _parse_timestamps(table: pa.Table, rows: np.ndarray, reader: _Reader,
     reasons = np.full(n, None, dtype=object)
     while True:
         values = series if len(keep) == n else series.iloc[keep].reset_index(drop=True)
-        ctx = _Context(pd.DataFrame({user: values}), {"timestamp": user},
-                       reader.origin(rows[keep]))
+        ctx = _Context(pd.DataFrame({user: values}), {"timestamp": user}, reader.origin(rows[keep]))
         try:
-            ns_keep = _timestamps_ns(ctx, reader.timezone, reader.timestamp_unit, formats) \
-                if len(keep) else np.empty(0, dtype=np.int64)
+            ns_keep = (
+                _timestamps_ns(ctx, reader.timezone, reader.timestamp_unit, formats)
+                if len(keep)
+                else np.empty(0, dtype=np.int64)
+            )
             break
         except SchemaError as err:
             positions = err.positions
@@ -230,8 +242,7 @@ def _raise_timestamp_error(table: pa.Table, rows: np.ndarray, reader: _Reader) -
 _TEXT_INT_RE = f"^{_TEXT_INT}$"
 
 
-def _id_flags(col: pa.ChunkedArray, valid: np.ndarray, missing_ids: Sequence[str] = ()
-              ) -> dict:
+def _id_flags(col: pa.ChunkedArray, valid: np.ndarray, missing_ids: Sequence[str] = ()) -> dict:
     """Whether the (valid) customer ids are all whole numbers, as text or as floats
     (ids that are missing, empty or in ``missing_ids``, do not count)."""
     col = col.filter(pa.array(valid))
@@ -282,8 +293,9 @@ def _merge_stats(total: dict, stats: dict) -> dict:
         days[day] = days.get(day, 0) + count
     formats = total.setdefault("formats", {})
     for fmt, (rows, example) in stats.get("formats", {}).items():
-        formats[fmt] = [formats[fmt][0] + rows, formats[fmt][1]] if fmt in formats else [
-            rows, example]
+        formats[fmt] = (
+            [formats[fmt][0] + rows, formats[fmt][1]] if fmt in formats else [rows, example]
+        )
     for flag in ("text_ints", "whole_floats"):
         if flag in stats:
             total[flag] = total.get(flag, True) and stats[flag]
@@ -291,7 +303,7 @@ def _merge_stats(total: dict, stats: dict) -> dict:
 
 
 def _id_kind(reader: _Reader, stats: dict) -> str:
-    """"int" when the customer ids become whole numbers in an EventLog, else "str"."""
+    """ "int" when the customer ids become whole numbers in an EventLog, else "str"."""
     assert reader.schema is not None  # set by the engine before the input is read
     t = reader.schema.field(str(reader.resolved["customer_id"])).type
     if pa.types.is_integer(t):
@@ -312,14 +324,17 @@ def _check_times(total: dict, reader: _Reader, *, default_cutoff: bool) -> None:
     if len(formats) > 1:
         raise _mixed_formats_error(label, {k: tuple(v) for k, v in formats.items()})
     if total.get("min_ns") is not None and total.get("max_ns") is not None:
-        epoch = _epoch_error(label, int(total["min_ns"]), int(total["max_ns"]),
-                             reader.timestamp_unit)
+        epoch = _epoch_error(
+            label, int(total["min_ns"]), int(total["max_ns"]), reader.timestamp_unit
+        )
         if epoch is not None:
             raise epoch
     if default_cutoff and total.get("max_ns") is not None:
-        late = _late_events_warning(label, {int(k): int(v) for k, v in
-                                            (total.get("days") or {}).items()},
-                                    int(total["max_ns"]))
+        late = _late_events_warning(
+            label,
+            {int(k): int(v) for k, v in (total.get("days") or {}).items()},
+            int(total["max_ns"]),
+        )
         if late is not None:
             warnings.warn(late, UserWarning, stacklevel=2)
 

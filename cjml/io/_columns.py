@@ -62,8 +62,10 @@ def _parse_columns(columns: Mapping[str, Hashable] | str | None) -> dict[str, Ha
     for key, value in mapping.items():
         if key not in CANONICAL_COLUMNS:
             if value in CANONICAL_COLUMNS:
-                hint = (f" The mapping goes canonical name -> your column: did you mean "
-                        f"{{{value!r}: {key!r}}}?")
+                hint = (
+                    f" The mapping goes canonical name -> your column: did you mean "
+                    f"{{{value!r}: {key!r}}}?"
+                )
             else:
                 hint = _did_you_mean(key, CANONICAL_COLUMNS)
             raise SchemaError(
@@ -92,8 +94,9 @@ def _suggest(canon: str, available: Sequence[Hashable], taken: set) -> Hashable 
     return by_lower[close[0]] if close else None
 
 
-def _resolve_columns(mapping: dict[str, Hashable], available: Sequence[Hashable]
-                     ) -> dict[str, Hashable]:
+def _resolve_columns(
+    mapping: dict[str, Hashable], available: Sequence[Hashable]
+) -> dict[str, Hashable]:
     """Canonical name -> user column for every canonical column present."""
     dup = sorted({str(c) for c in available if list(available).count(c) > 1})
     if dup:
@@ -146,7 +149,7 @@ def _resolve_columns(mapping: dict[str, Hashable], available: Sequence[Hashable]
 
 
 def _nested_kind(s: pd.Series) -> str | None:
-    """"struct", "list" or "map" when a column holds nested values, else None."""
+    """ "struct", "list" or "map" when a column holds nested values, else None."""
     dtype = s.dtype
     if isinstance(dtype, pd.ArrowDtype):
         import pyarrow as pa
@@ -171,8 +174,11 @@ def _without_nested_extras(data: pd.DataFrame, resolved: dict[str, Hashable]) ->
     """The data without extra columns of nested values (structs, lists, maps), with a
     warning naming them: no feature can use them, and they cannot be compared."""
     used = set(resolved.values())
-    nested: dict[Hashable, str] = {c: kind for c in data.columns if c not in used
-              and (kind := _nested_kind(data[c])) is not None}
+    nested: dict[Hashable, str] = {
+        c: kind
+        for c in data.columns
+        if c not in used and (kind := _nested_kind(data[c])) is not None
+    }
     if not nested:
         return data
     _warn_nested_left_out(nested, stacklevel=_user_stacklevel())
@@ -188,5 +194,6 @@ def _warn_nested_left_out(nested: dict[Hashable, str], stacklevel: int) -> None:
         f"{'holds' if len(nested) == 1 else 'hold'} nested values, which cjml cannot use as "
         "customer attributes: left out. Fix: if it holds attributes, flatten it into plain "
         "columns (e.g. df['plan'] = df['meta'].str['plan']), or drop it to silence this.",
-        UserWarning, stacklevel=stacklevel + 1)
-
+        UserWarning,
+        stacklevel=stacklevel + 1,
+    )

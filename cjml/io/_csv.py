@@ -55,8 +55,25 @@ __all__ = [
 
 #: pandas' default missing-value markers: missing in every CSV column but the customer id.
 NA_STRINGS: tuple[str, ...] = (
-    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
-    "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+    "",
+    "#N/A",
+    "#N/A N/A",
+    "#NA",
+    "-1.#IND",
+    "-1.#QNAN",
+    "-NaN",
+    "-nan",
+    "1.#IND",
+    "1.#QNAN",
+    "<NA>",
+    "N/A",
+    "NA",
+    "NULL",
+    "NaN",
+    "None",
+    "n/a",
+    "nan",
+    "null",
 )
 
 # First bytes of the formats people give by mistake, and what to call them.
@@ -79,13 +96,23 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"\xfe\xff", "utf-16"),
 )
 _NAMES = {
-    "gzip": "a gzip archive", "bz2": "a bz2 archive", "xz": "an xz archive",
-    "zstd": "a zstd archive", "zip": "a zip archive", "parquet": "a Parquet file",
-    "arrow": "an Arrow/Feather file", "png": "a PNG image", "jpeg": "a JPEG image",
-    "gif": "a GIF image", "pdf": "a PDF document",
+    "gzip": "a gzip archive",
+    "bz2": "a bz2 archive",
+    "xz": "an xz archive",
+    "zstd": "a zstd archive",
+    "zip": "a zip archive",
+    "parquet": "a Parquet file",
+    "arrow": "an Arrow/Feather file",
+    "png": "a PNG image",
+    "jpeg": "a JPEG image",
+    "gif": "a GIF image",
+    "pdf": "a PDF document",
     "ole": "an old Microsoft Office file (e.g. an Excel .xls workbook)",
-    "sqlite": "an SQLite database", "utf-16": "UTF-16 text", "xlsx": "an Excel workbook",
-    "binary": "a binary file", "text": "a text file",
+    "sqlite": "an SQLite database",
+    "utf-16": "UTF-16 text",
+    "xlsx": "an Excel workbook",
+    "binary": "a binary file",
+    "text": "a text file",
 }
 _COMPRESSED = ("gzip", "bz2", "xz", "zstd", "zip")
 _SEPARATORS = {";": "';'", "\t": "tabs", "|": "'|'"}
@@ -118,19 +145,25 @@ def open_file(path: str | os.PathLike, what: str) -> IO[bytes]:
     try:
         return open(path, "rb")  # noqa: SIM115 - the caller closes it
     except FileNotFoundError:
-        raise InputFileError(f"Cannot read {what} {name!r}: no such file. Fix: check the "
-                             "path.") from None
+        raise InputFileError(
+            f"Cannot read {what} {name!r}: no such file. Fix: check the path."
+        ) from None
     except IsADirectoryError:
-        raise InputFileError(f"Cannot read {what} {name!r}: it is a folder, not a file. Fix: "
-                             "give the path of the file inside it.") from None
+        raise InputFileError(
+            f"Cannot read {what} {name!r}: it is a folder, not a file. Fix: "
+            "give the path of the file inside it."
+        ) from None
     except PermissionError:
-        raise InputFileError(f"Cannot read {what} {name!r}: permission denied. Fix: make the "
-                             f"file readable by this user (ls -l {name}; chmod u+r), or copy it "
-                             "somewhere readable.") from None
+        raise InputFileError(
+            f"Cannot read {what} {name!r}: permission denied. Fix: make the "
+            f"file readable by this user (ls -l {name}; chmod u+r), or copy it "
+            "somewhere readable."
+        ) from None
     except OSError as exc:
         why = exc.strerror or type(exc).__name__
-        raise InputFileError(f"Cannot read {what} {name!r}: {why}. Fix: check that the file "
-                             "is there and readable.") from None
+        raise InputFileError(
+            f"Cannot read {what} {name!r}: {why}. Fix: check that the file is there and readable."
+        ) from None
 
 
 def file_kind(head: bytes) -> str | None:
@@ -160,13 +193,15 @@ def read_head(path: str | os.PathLike, what: str) -> bytes:
         try:
             return f.read(8192)
         except OSError as exc:  # a folder on some systems, a device...
-            raise InputFileError(f"Cannot read {what} {str(path)!r}: "
-                                 f"{exc.strerror or type(exc).__name__}.") from None
+            raise InputFileError(
+                f"Cannot read {what} {str(path)!r}: {exc.strerror or type(exc).__name__}."
+            ) from None
 
 
 def not_this(path: str | os.PathLike, what: str, kind: str, fix: str) -> InputFileError:
-    return InputFileError(f"Cannot read {what} {str(path)!r}: it is {_NAMES.get(kind, kind)}, "
-                          f"not {fix}")
+    return InputFileError(
+        f"Cannot read {what} {str(path)!r}: it is {_NAMES.get(kind, kind)}, not {fix}"
+    )
 
 
 def read_text_file(path: str | os.PathLike, what: str, expected: str) -> str:
@@ -196,17 +231,19 @@ def read_text_file(path: str | os.PathLike, what: str, expected: str) -> str:
     head = read_head(path, what)
     kind = file_kind(head)
     if kind is not None:
-        raise not_this(path, what, kind, f"a {expected} text file. Fix: give the {expected} "
-                                          "file itself.")
+        raise not_this(
+            path, what, kind, f"a {expected} text file. Fix: give the {expected} file itself."
+        )
     with open_file(path, what) as f:
         data = f.read()
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
+        line = data[: exc.start].count(b"\n") + 1
         raise InputFileError(
             f"Cannot read {what} {str(path)!r}: it is not UTF-8 text (byte "
-            f"0x{data[exc.start]:02x} on line {line}). Fix: save it as UTF-8.") from None
+            f"0x{data[exc.start]:02x} on line {line}). Fix: save it as UTF-8."
+        ) from None
 
 
 def parse_missing_ids(value: str | Iterable[str] | None) -> tuple[str, ...]:
@@ -229,8 +266,10 @@ def parse_missing_ids(value: str | Iterable[str] | None) -> tuple[str, ...]:
     out = []
     for item in items:
         if not isinstance(item, str):
-            raise ValueError(f"missing_ids must be strings (the texts that mean a missing id), "
-                             f"got {item!r}; e.g. missing_ids=['NA', 'null'].")
+            raise ValueError(
+                f"missing_ids must be strings (the texts that mean a missing id), "
+                f"got {item!r}; e.g. missing_ids=['NA', 'null']."
+            )
         item = item.strip()
         if item and item not in out:
             out.append(item)
@@ -270,22 +309,33 @@ def open_csv(path: str | os.PathLike, what: str = "the CSV file") -> Any:
     name = str(path)
     if kind in ("gzip", "bz2", "zstd"):
         try:
-            return pa.input_stream(name, compression={"gzip": "gzip", "bz2": "bz2",
-                                                      "zstd": "zstd"}[kind])
+            return pa.input_stream(
+                name, compression={"gzip": "gzip", "bz2": "bz2", "zstd": "zstd"}[kind]
+            )
         except (OSError, pa.ArrowException) as exc:
-            raise InputFileError(f"Cannot read {what} {name!r} ({_NAMES[kind]}): "
-                                 f"{_first_line(exc)}. Fix: unpack it and give the CSV file.") \
-                from None
+            raise InputFileError(
+                f"Cannot read {what} {name!r} ({_NAMES[kind]}): "
+                f"{_first_line(exc)}. Fix: unpack it and give the CSV file."
+            ) from None
     if kind == "xz":
         return lzma.open(name)
     if kind == "zip":
         return _zip_member(name, what)
     if kind == "parquet":
-        raise not_this(path, what, kind, "CSV text. Fix: name it .parquet (cjml reads Parquet "
-                                          "files by their suffix).")
+        raise not_this(
+            path,
+            what,
+            kind,
+            "CSV text. Fix: name it .parquet (cjml reads Parquet files by their suffix).",
+        )
     if kind == "utf-16":
-        raise not_this(path, what, kind, "UTF-8 text. Fix: save it as 'CSV UTF-8' (in Excel: "
-                                          "Save As > CSV UTF-8 (Comma delimited)).")
+        raise not_this(
+            path,
+            what,
+            kind,
+            "UTF-8 text. Fix: save it as 'CSV UTF-8' (in Excel: "
+            "Save As > CSV UTF-8 (Comma delimited)).",
+        )
     if kind is not None:
         raise not_this(path, what, kind, "CSV text. Fix: export the data as a CSV file.")
     return pa.input_stream(name)
@@ -295,21 +345,30 @@ def _zip_member(name: str, what: str) -> IO[bytes]:
     try:
         archive = zipfile.ZipFile(name)
     except (zipfile.BadZipFile, OSError) as exc:
-        raise InputFileError(f"Cannot read {what} {name!r}: it is a damaged zip archive "
-                             f"({_first_line(exc)}). Fix: unpack it and give the CSV file.") \
-            from None
-    members = [m for m in archive.namelist() if not m.endswith("/")
-               and not m.startswith("__MACOSX/")]
+        raise InputFileError(
+            f"Cannot read {what} {name!r}: it is a damaged zip archive "
+            f"({_first_line(exc)}). Fix: unpack it and give the CSV file."
+        ) from None
+    members = [
+        m for m in archive.namelist() if not m.endswith("/") and not m.startswith("__MACOSX/")
+    ]
     if any(m.startswith("xl/") for m in members):
         archive.close()
-        raise not_this(name, what, "xlsx", "CSV text. Fix: export the sheet as CSV (in Excel: "
-                                           "Save As > CSV UTF-8 (Comma delimited)).")
+        raise not_this(
+            name,
+            what,
+            "xlsx",
+            "CSV text. Fix: export the sheet as CSV (in Excel: "
+            "Save As > CSV UTF-8 (Comma delimited)).",
+        )
     if len(members) != 1:
         archive.close()
         shown = members[:5]
-        raise InputFileError(f"Cannot read {what} {name!r}: it is a zip archive holding "
-                             f"{len(members)} files {shown!r}, not one CSV file. Fix: unpack it "
-                             "and give the CSV file (or a folder of CSV files).")
+        raise InputFileError(
+            f"Cannot read {what} {name!r}: it is a zip archive holding "
+            f"{len(members)} files {shown!r}, not one CSV file. Fix: unpack it "
+            "and give the CSV file (or a folder of CSV files)."
+        )
     return archive.open(members[0])
 
 
@@ -335,7 +394,7 @@ def _utf8_problem(path: str | os.PathLike, what: str) -> str | None:
             try:
                 part.decode("utf-8")
             except UnicodeDecodeError as exc:
-                at = line + part[:exc.start].count(b"\n")
+                at = line + part[: exc.start].count(b"\n")
                 return f"byte 0x{part[exc.start]:02x} on line {at}"
             line += part.count(b"\n")
             if not block:
@@ -344,9 +403,11 @@ def _utf8_problem(path: str | os.PathLike, what: str) -> str | None:
 
 def encoding_error(path: str | os.PathLike, what: str) -> InputFileError:
     where = _utf8_problem(path, what) or "somewhere"
-    return InputFileError(f"Cannot read {what} {str(path)!r}: it is not UTF-8 text ({where}). "
-                          "Fix: save it as UTF-8 (in Excel: Save As > CSV UTF-8 (Comma "
-                          "delimited)).")
+    return InputFileError(
+        f"Cannot read {what} {str(path)!r}: it is not UTF-8 text ({where}). "
+        "Fix: save it as UTF-8 (in Excel: Save As > CSV UTF-8 (Comma "
+        "delimited))."
+    )
 
 
 def csv_header(path: str | os.PathLike, what: str = "the CSV file") -> tuple[list[str], int]:
@@ -381,13 +442,17 @@ def csv_header(path: str | os.PathLike, what: str = "the CSV file") -> tuple[lis
         except UnicodeDecodeError:
             raise encoding_error(path, what) from None
         except csv.Error as exc:
-            raise InputFileError(f"Cannot read the header of {what} {name!r}: {exc}. Fix: check "
-                                 "the quoting of the first line.") from None
+            raise InputFileError(
+                f"Cannot read the header of {what} {name!r}: {exc}. Fix: check "
+                "the quoting of the first line."
+            ) from None
         lines = reader.line_num
     if names is None:
-        raise InputFileError(f"{what[0].upper()}{what[1:]} {name!r} is empty: no header and no "
-                             "rows. Fix: export it with a header line (customer_id,timestamp,"
-                             "touchpoint,...) and one row per line.")
+        raise InputFileError(
+            f"{what[0].upper()}{what[1:]} {name!r} is empty: no header and no "
+            "rows. Fix: export it with a header line (customer_id,timestamp,"
+            "touchpoint,...) and one row per line."
+        )
     if len(names) == 1:
         for sep, said in _SEPARATORS.items():
             if len(names[0].split(sep)) > 1:
@@ -395,17 +460,21 @@ def csv_header(path: str | os.PathLike, what: str = "the CSV file") -> tuple[lis
                     f"{what[0].upper()}{what[1:]} {name!r} looks separated by {said}, not by "
                     f"commas: its header reads as the one column {names[0]!r}. Fix: save it "
                     "with commas (in Excel: Save As > CSV UTF-8 (Comma delimited)), or convert "
-                    f"it: python -c \"import pandas as pd; pd.read_csv({name!r}, "
+                    f'it: python -c "import pandas as pd; pd.read_csv({name!r}, '
                     f"sep={sep!r}, dtype=str, keep_default_na=False).to_csv('comma.csv', "
-                    "index=False)\".")
+                    'index=False)".'
+                )
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         where = ", ".join(
             f"{n!r} (columns {', '.join(str(i + 1) for i, m in enumerate(names) if m == n)})"
-            for n in repeated)
-        raise InputFileError(f"The header of {what} {name!r} names a column more than once: "
-                             f"{where}. Fix: rename or remove the repeated column so each name "
-                             "is unique.")
+            for n in repeated
+        )
+        raise InputFileError(
+            f"The header of {what} {name!r} names a column more than once: "
+            f"{where}. Fix: rename or remove the repeated column so each name "
+            "is unique."
+        )
     return names, lines
 
 
@@ -428,8 +497,13 @@ class CsvRowCheck:
         What it is for the user.
     """
 
-    def __init__(self, path: str | os.PathLike, names: Sequence[str], header_lines: int,
-                 what: str = "the CSV file"):
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        names: Sequence[str],
+        header_lines: int,
+        what: str = "the CSV file",
+    ):
         self.path = path
         self.names = list(names)
         self.header_lines = header_lines
@@ -445,8 +519,9 @@ class CsvRowCheck:
         """Arrow read options: our column names, the header lines skipped."""
         import pyarrow.csv as pacsv
 
-        return pacsv.ReadOptions(column_names=self.names, skip_rows=self.header_lines,
-                                 block_size=block_size)
+        return pacsv.ReadOptions(
+            column_names=self.names, skip_rows=self.header_lines, block_size=block_size
+        )
 
     def parse_options(self) -> Any:
         """Arrow parse options: commas, quoted newlines allowed, bad rows recorded."""
@@ -474,18 +549,22 @@ class CsvRowCheck:
             line, fields, shown, quote = self._first_bad_line()
             if quote:
                 return InputFileError(
-                    f"Line {line} of {self.what} {name!r} opens a quote (\") that is never "
+                    f'Line {line} of {self.what} {name!r} opens a quote (") that is never '
                     f"closed: {shown!r}. Fix: close the quote, and write a quote inside a "
-                    "quoted value twice (\"\").")
+                    'quoted value twice ("").'
+                )
             where = f"Line {line}" if line is not None else "A line"
             return InputFileError(
                 f"{where} of {self.what} {name!r} has {fields} field{'s' * (fields != 1)} where "
                 f"the header has {n}: {shown!r}. Fix: give every line {n} fields (quote values "
-                "that hold a comma, e.g. \"Paris, France\"), or remove the line.")
+                'that hold a comma, e.g. "Paris, France"), or remove the line.'
+            )
         if "UTF8" in text or "UTF-8" in text or isinstance(exc, UnicodeDecodeError):
             return encoding_error(self.path, self.what)
-        return InputFileError(f"Cannot read {self.what} {name!r}: {_first_line(exc)}. Fix: check "
-                              "the quoting (a quote opened and never closed?).")
+        return InputFileError(
+            f"Cannot read {self.what} {name!r}: {_first_line(exc)}. Fix: check "
+            "the quoting (a quote opened and never closed?)."
+        )
 
     def _first_bad_line(self) -> tuple[int | None, int, str, bool]:
         """The first line with a wrong number of fields, found again with Python's csv:
@@ -524,8 +603,9 @@ class CsvRowCheck:
         return None, fields, shown if len(shown) <= 80 else shown[:77] + "...", False
 
 
-def check_csv_rows(path: str | os.PathLike, names: Sequence[str], header_lines: int,
-                   what: str = "the CSV file") -> None:
+def check_csv_rows(
+    path: str | os.PathLike, names: Sequence[str], header_lines: int, what: str = "the CSV file"
+) -> None:
     """Check every line of a CSV file against the CSV rules, reading it once with Arrow.
 
     For readers that cannot check themselves (pandas pads a short line with
@@ -552,12 +632,17 @@ def check_csv_rows(path: str | os.PathLike, names: Sequence[str], header_lines: 
     import pyarrow.csv as pacsv
 
     rows = CsvRowCheck(path, names, header_lines, what)
-    convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in names[:1]},
-                                   include_columns=list(names[:1]))
+    convert = pacsv.ConvertOptions(
+        column_types={c: pa.string() for c in names[:1]}, include_columns=list(names[:1])
+    )
     try:
         with open_csv(path, what) as raw:
-            reader = pacsv.open_csv(raw, read_options=rows.read_options(),
-                                    parse_options=rows.parse_options(), convert_options=convert)
+            reader = pacsv.open_csv(
+                raw,
+                read_options=rows.read_options(),
+                parse_options=rows.parse_options(),
+                convert_options=convert,
+            )
             for _ in reader:
                 pass
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
@@ -574,13 +659,21 @@ def csv_batches(path: str, read_columns: list, batch_rows: int) -> Iterator[pa.T
     names, header_lines = csv_header(Path(path))
     rows = CsvRowCheck(path, names, header_lines)
     wanted = [str(c) for c in read_columns]
-    convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in wanted},
-                                   include_columns=wanted, null_values=[""],
-                                   strings_can_be_null=True, quoted_strings_can_be_null=True)
+    convert = pacsv.ConvertOptions(
+        column_types={c: pa.string() for c in wanted},
+        include_columns=wanted,
+        null_values=[""],
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=True,
+    )
     try:
         with open_csv(path) as raw:
-            reader = pacsv.open_csv(raw, read_options=rows.read_options(),
-                                    parse_options=rows.parse_options(), convert_options=convert)
+            reader = pacsv.open_csv(
+                raw,
+                read_options=rows.read_options(),
+                parse_options=rows.parse_options(),
+                convert_options=convert,
+            )
             pending, count = [], 0
             for batch in reader:
                 pending.append(batch)

@@ -47,8 +47,9 @@ _ACCEPTED = (
 )
 
 
-def _read_id_list(customers: Any, id_column: Hashable | None = None,
-                  missing_ids: Sequence[str] = ()) -> tuple[np.ndarray, str]:
+def _read_id_list(
+    customers: Any, id_column: Hashable | None = None, missing_ids: Sequence[str] = ()
+) -> tuple[np.ndarray, str]:
     """The distinct ids of a customer list, in the order given, and how to name the list.
 
     ``customers`` is a CSV or Parquet file (its ``customer_id`` column, the
@@ -61,47 +62,69 @@ def _read_id_list(customers: Any, id_column: Hashable | None = None,
         where = f"customer list {str(path)!r}"
         kind = _suffix_kind(path)
         if kind is None:
-            raise InputFileError(f"Cannot read the {where}: give a .csv or .parquet file with "
-                                 "a customer_id column.")
+            raise InputFileError(
+                f"Cannot read the {where}: give a .csv or .parquet file with a customer_id column."
+            )
         if kind == "csv":
             what = "the customer list"
             names, header_lines = csv_header(path, what)
             check_csv_rows(path, names, header_lines, what)
             try:
                 with open_csv(path, what) as raw:
-                    table = pd.read_csv(raw, header=None, names=names, skiprows=header_lines,
-                                        dtype=str, keep_default_na=False, na_values=[""])
+                    table = pd.read_csv(
+                        raw,
+                        header=None,
+                        names=names,
+                        skiprows=header_lines,
+                        dtype=str,
+                        keep_default_na=False,
+                        na_values=[""],
+                    )
             except UnicodeDecodeError:
                 raise encoding_error(path, what) from None
             except (pd.errors.ParserError, OSError, ValueError) as exc:
                 raise InputFileError(_csv_unreadable(path, exc)) from None
         else:
             table = _read_parquet(path)
-        wanted: list[Hashable] = list(dict.fromkeys(
-            ["customer_id", *([id_column] if id_column else [])]))
+        wanted: list[Hashable] = list(
+            dict.fromkeys(["customer_id", *([id_column] if id_column else [])])
+        )
         found = [c for c in wanted if c in table.columns]
         if found:
             values = table[found[0]]
         elif len(table.columns) == 1:
             values = table.iloc[:, 0]
         else:
-            raise SchemaError(f"The {where} has columns {list(table.columns)!r} but no "
-                              f"{' or '.join(repr(str(c)) for c in wanted)} column. Fix: name "
-                              "the column of ids customer_id, or give a file with one column.")
+            raise SchemaError(
+                f"The {where} has columns {list(table.columns)!r} but no "
+                f"{' or '.join(repr(str(c)) for c in wanted)} column. Fix: name "
+                "the column of ids customer_id, or give a file with one column."
+            )
     else:
         if isinstance(customers, pd.DataFrame):
-            raise TypeError("customers must be a list of ids (list, array, Series) or a file, "
-                            "not a DataFrame; pass df['customer_id'].")
+            raise TypeError(
+                "customers must be a list of ids (list, array, Series) or a file, "
+                "not a DataFrame; pass df['customer_id']."
+            )
         values, where = customers, "customer list"
-    values = pd.Series(list(values) if not isinstance(values, pd.Series | pd.Index | np.ndarray)
-                       else np.asarray(values, dtype=object), dtype=object)
+    values = pd.Series(
+        list(values)
+        if not isinstance(values, pd.Series | pd.Index | np.ndarray)
+        else np.asarray(values, dtype=object),
+        dtype=object,
+    )
     text = values.astype(str).str.strip()
-    missing = (values.isna().to_numpy() | (text == "").to_numpy()
-               | text.isin(tuple(missing_ids)).to_numpy())
+    missing = (
+        values.isna().to_numpy()
+        | (text == "").to_numpy()
+        | text.isin(tuple(missing_ids)).to_numpy()
+    )
     if missing.any():
         rows = np.flatnonzero(missing)[:_MAX_SHOWN].tolist()
-        raise SchemaError(f"The {where} has {int(missing.sum()):,} missing or empty id(s), at "
-                          f"positions {rows!r}. Fix: remove them or fill them in.")
+        raise SchemaError(
+            f"The {where} has {int(missing.sum()):,} missing or empty id(s), at "
+            f"positions {rows!r}. Fix: remove them or fill them in."
+        )
     return pd.unique(values.to_numpy(dtype=object)), where
 
 
@@ -110,14 +133,17 @@ def _ids_like(listed: np.ndarray, ids: pd.Index | np.ndarray, where: str) -> lis
     text ("007" stays "007", and 7 read from a Parquet list becomes "7")."""
     ids = pd.Index(ids)
     if is_integer_dtype(ids.dtype):
-        numbers = pd.to_numeric(pd.Series(listed, dtype=object).astype(str).str.strip(),
-                                errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        numbers = pd.to_numeric(
+            pd.Series(listed, dtype=object).astype(str).str.strip(), errors="coerce"
+        ).to_numpy(dtype=np.float64, na_value=np.nan)
         bad = np.isnan(numbers) | (numbers != np.round(numbers))
         if bad.any():
             shown = [str(v) for v in listed[bad][:_MAX_SHOWN]]
-            raise SchemaError(f"The {where} has ids that are not whole numbers ({shown!r}, "
-                              f"{int(bad.sum()):,} in all), but every customer id of the events "
-                              "is one: they could match no customer. Fix: correct the list.")
+            raise SchemaError(
+                f"The {where} has ids that are not whole numbers ({shown!r}, "
+                f"{int(bad.sum()):,} in all), but every customer id of the events "
+                "is one: they could match no customer. Fix: correct the list."
+            )
         return list(dict.fromkeys(numbers.astype(np.int64).tolist()))
     return list(dict.fromkeys(_id_text(v) for v in listed))
 
@@ -159,17 +185,20 @@ def _read_csv(path: Path, mapping: dict[str, Hashable]) -> pd.DataFrame:
     except SchemaError:
         resolved = {}  # the same check fails again on the full frame, with the rows
     batches = list(csv_batches(str(path), names, 1 << 62))
-    table = (pa.concat_tables(batches) if batches else
-             pa.table({str(c): pa.array([], pa.string()) for c in names}))
+    table = (
+        pa.concat_tables(batches)
+        if batches
+        else pa.table({str(c): pa.array([], pa.string()) for c in names})
+    )
     id_col = str(resolved.get("customer_id"))
-    text_cols = {str(resolved[c]) for c in ("timestamp", "touchpoint", "stage", "channel")
-                 if c in resolved}
+    text_cols = {
+        str(resolved[c]) for c in ("timestamp", "touchpoint", "stage", "channel") if c in resolved
+    }
     columns = {}
     for name in table.column_names:
         col = table.column(name)
         if name != id_col:
-            col = pc.if_else(pc.is_in(col, value_set=_NA_SET), pa.scalar(None, pa.string()),
-                             col)
+            col = pc.if_else(pc.is_in(col, value_set=_NA_SET), pa.scalar(None, pa.string()), col)
         columns[name] = col if name in text_cols or name == id_col else _typed_like_pandas(col)
     frame = pa.table(columns).to_pandas()
     frame.columns = names  # the header as written (Arrow keys columns by text)
@@ -198,22 +227,27 @@ def _typed_like_pandas(col: pa.ChunkedArray) -> pa.ChunkedArray:
 
 def _csv_unreadable(path: Path, exc: Exception) -> str:
     why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return (f"Cannot read the CSV file {str(path)!r}: {why}. Fix: check the quoting (a quote "
-            "opened and never closed?).")
+    return (
+        f"Cannot read the CSV file {str(path)!r}: {why}. Fix: check the quoting (a quote "
+        "opened and never closed?)."
+    )
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
     kind = file_kind(read_head(path, "the Parquet file"))
     if kind != "parquet":
-        fix = ("name it .csv (cjml reads CSV files by their suffix)." if kind is None else
-               "export the events as Parquet or CSV.")
-        raise not_this(path, "the Parquet file", kind or "text",
-                        f"a Parquet file. Fix: {fix}")
+        fix = (
+            "name it .csv (cjml reads CSV files by their suffix)."
+            if kind is None
+            else "export the events as Parquet or CSV."
+        )
+        raise not_this(path, "the Parquet file", kind or "text", f"a Parquet file. Fix: {fix}")
     try:
         # One block per column (no copy to consolidate same-typed columns), and each Arrow
         # column freed once converted: faster, and the file's size is not held twice.
-        frame = pd.read_parquet(path, engine="pyarrow",
-                                to_pandas_kwargs={"split_blocks": True, "self_destruct": True})
+        frame = pd.read_parquet(
+            path, engine="pyarrow", to_pandas_kwargs={"split_blocks": True, "self_destruct": True}
+        )
     except Exception as exc:  # pyarrow raises several unrelated types; none must leak
         why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputFileError(
@@ -241,8 +275,9 @@ def _read_path(path: Path, mapping: dict[str, Hashable]) -> tuple[pd.DataFrame, 
     return data, origin
 
 
-def _check_same_columns(folder: Path, first_file: Path, first: list, other_file: Path,
-                        other: list) -> None:
+def _check_same_columns(
+    folder: Path, first_file: Path, first: list, other_file: Path, other: list
+) -> None:
     """Refuse a folder whose files do not all have the same columns."""
     if set(other) != set(first):
         missing = [c for c in first if c not in other]
@@ -261,10 +296,12 @@ def _input_files(path: Path) -> tuple[str, list[Path]]:
             f"Cannot read events from {str(path)!r}: no such file or folder. {_ACCEPTED}."
         )
     if path.is_dir():
-        files = sorted(p for p in path.iterdir()
-                       if p.is_file() and not p.name.startswith((".", "_")))
-        groups = {kind: [p for p in files if _suffix_kind(p) == kind]
-                  for kind in ("csv", "parquet")}
+        files = sorted(
+            p for p in path.iterdir() if p.is_file() and not p.name.startswith((".", "_"))
+        )
+        groups = {
+            kind: [p for p in files if _suffix_kind(p) == kind] for kind in ("csv", "parquet")
+        }
         if groups["csv"] and groups["parquet"]:
             raise InputFileError(
                 f"The folder {str(path)!r} holds both CSV files ({groups['csv'][0].name!r}, ...) "
@@ -290,4 +327,3 @@ def _input_files(path: Path) -> tuple[str, list[Path]]:
             )
         kind, chosen = suffix_kind, [path]
     return kind, chosen
-

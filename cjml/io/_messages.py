@@ -58,13 +58,46 @@ _ROLES = {
 
 # Common names for the required columns, tried before difflib in "did you mean".
 _SYNONYMS = {
-    "customer_id": ("customer", "customerid", "customer_key", "cust_id", "client_id",
-                    "client", "user_id", "userid", "user", "visitor_id", "account_id",
-                    "member_id", "id"),
-    "timestamp": ("time", "ts", "datetime", "date", "when", "event_time", "event_timestamp",
-                  "event_date", "event_at", "created_at", "occurred_at", "time_stamp"),
-    "touchpoint": ("touch_point", "tp", "event", "event_name", "event_type", "action",
-                   "activity", "interaction", "type"),
+    "customer_id": (
+        "customer",
+        "customerid",
+        "customer_key",
+        "cust_id",
+        "client_id",
+        "client",
+        "user_id",
+        "userid",
+        "user",
+        "visitor_id",
+        "account_id",
+        "member_id",
+        "id",
+    ),
+    "timestamp": (
+        "time",
+        "ts",
+        "datetime",
+        "date",
+        "when",
+        "event_time",
+        "event_timestamp",
+        "event_date",
+        "event_at",
+        "created_at",
+        "occurred_at",
+        "time_stamp",
+    ),
+    "touchpoint": (
+        "touch_point",
+        "tp",
+        "event",
+        "event_name",
+        "event_type",
+        "action",
+        "activity",
+        "interaction",
+        "type",
+    ),
 }
 
 
@@ -77,8 +110,9 @@ def _did_you_mean(value: Any, allowed: Sequence[Any]) -> str:
     return f" Did you mean {by_text[close[0]]!r}?" if close else ""
 
 
-def _row_error(message: str, canon: str | None, positions: np.ndarray | None,
-               problem: str) -> SchemaError:
+def _row_error(
+    message: str, canon: str | None, positions: np.ndarray | None, problem: str
+) -> SchemaError:
     """A SchemaError that also carries the offending rows (see the module docstring)."""
     err = SchemaError(message)
     err.column = canon
@@ -180,12 +214,19 @@ class _Context:
             lines.append(f"  ... and {len(positions) - _MAX_SHOWN:,} more")
         return "\n".join(lines)
 
-    def fail(self, canon: str, positions: np.ndarray, problem: str, fix: str,
-             show: Sequence[str] | None = None, whole_column: bool = False) -> SchemaError:
+    def fail(
+        self,
+        canon: str,
+        positions: np.ndarray,
+        problem: str,
+        fix: str,
+        show: Sequence[str] | None = None,
+        whole_column: bool = False,
+    ) -> SchemaError:
         positions = np.asarray(positions)
         label = self.label(canon)
         head = f"{label[0].upper()}{label[1:]} has {_plural(len(positions), 'row')} with {problem}:"
         body = self.rows(positions, show if show is not None else [canon])
-        return _row_error(f"{head}\n{body}\nFix: {fix}", canon,
-                          None if whole_column else positions, problem)
-
+        return _row_error(
+            f"{head}\n{body}\nFix: {fix}", canon, None if whole_column else positions, problem
+        )

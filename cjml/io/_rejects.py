@@ -22,8 +22,9 @@ from cjml.exceptions import SchemaError
 Log = TypeVar("Log")
 
 
-def build_with_rejects(n_rows: int, build: Callable[[np.ndarray], Log], *, quarantine: bool
-                       ) -> tuple[Log | None, list[tuple[np.ndarray, str | None, str | None]]]:
+def build_with_rejects(
+    n_rows: int, build: Callable[[np.ndarray], Log], *, quarantine: bool
+) -> tuple[Log | None, list[tuple[np.ndarray, str | None, str | None]]]:
     """Build a log from ``n_rows`` rows, setting aside the rows each rule refuses.
 
     Parameters

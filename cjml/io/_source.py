@@ -51,10 +51,12 @@ class _Source:
             try:
                 hashed = pd.util.hash_pandas_object(self.frame, index=False).to_numpy()
             except TypeError:  # unhashable cells (a column of dicts or lists): by their text
-                hashed = pd.util.hash_pandas_object(self.frame.astype(str), index=False
-                                                    ).to_numpy()
-            return {"frame": hashlib.sha256(hashed.tobytes()).hexdigest(),
-                    "rows": len(self.frame), "columns": [str(c) for c in self.frame.columns]}
+                hashed = pd.util.hash_pandas_object(self.frame.astype(str), index=False).to_numpy()
+            return {
+                "frame": hashlib.sha256(hashed.tobytes()).hexdigest(),
+                "rows": len(self.frame),
+                "columns": [str(c) for c in self.frame.columns],
+            }
         out = []
         for f in self.files:
             st = os.stat(f)
@@ -102,13 +104,17 @@ def _open_source(events) -> _Source:
     if isinstance(events, pd.DataFrame):
         if len(events.columns) != len(set(events.columns)):
             dup = sorted({str(c) for c in events.columns if list(events.columns).count(c) > 1})
-            raise SchemaError(f"The input has several columns with the same name: {dup!r}. "
-                              "Fix: rename them so each column name is unique.")
+            raise SchemaError(
+                f"The input has several columns with the same name: {dup!r}. "
+                "Fix: rename them so each column name is unique."
+            )
         return _Source(kind="frame", columns=list(events.columns), frame=events)
     if not isinstance(events, str | os.PathLike):
-        raise InputFileError(f"Cannot score events from a {type(events).__name__}; give a "
-                             "DataFrame, an EventLog, a CSV or Parquet file, or a folder of "
-                             "them.")
+        raise InputFileError(
+            f"Cannot score events from a {type(events).__name__}; give a "
+            "DataFrame, an EventLog, a CSV or Parquet file, or a folder of "
+            "them."
+        )
     path = Path(events)
     kind, files = _input_files(path)
     if kind == "csv":
@@ -117,9 +123,13 @@ def _open_source(events) -> _Source:
         columns_of = [_parquet_columns(f) for f in files]
     for f, cols in zip(files[1:], columns_of[1:], strict=True):
         _check_same_columns(path, files[0], columns_of[0], f, cols)
-    return _Source(kind=kind, files=tuple(str(f) for f in files),
-                   names=tuple(f.name for f in files), columns=columns_of[0],
-                   folder=str(path) if path.is_dir() else None)
+    return _Source(
+        kind=kind,
+        files=tuple(str(f) for f in files),
+        names=tuple(f.name for f in files),
+        columns=columns_of[0],
+        folder=str(path) if path.is_dir() else None,
+    )
 
 
 def _csv_header(path: Path) -> list:
@@ -130,15 +140,20 @@ def _csv_header(path: Path) -> list:
 def _parquet_columns(path: Path) -> list:
     kind = file_kind(read_head(path, "the Parquet file"))
     if kind != "parquet":
-        fix = ("name it .csv (cjml reads CSV files by their suffix)." if kind is None else
-               "export the events as Parquet or CSV.")
+        fix = (
+            "name it .csv (cjml reads CSV files by their suffix)."
+            if kind is None
+            else "export the events as Parquet or CSV."
+        )
         raise not_this(path, "the Parquet file", kind or "text", f"a Parquet file. Fix: {fix}")
     try:
         return list(pq.read_schema(path).names)
     except Exception as exc:  # pyarrow raises several unrelated types
-        raise InputFileError(f"Cannot read the Parquet file {str(path)!r}: {_first_line(exc)}. "
-                             "Fix: check that it is a complete Parquet file (e.g. written by "
-                             "DataFrame.to_parquet), or export the events as CSV.") from None
+        raise InputFileError(
+            f"Cannot read the Parquet file {str(path)!r}: {_first_line(exc)}. "
+            "Fix: check that it is a complete Parquet file (e.g. written by "
+            "DataFrame.to_parquet), or export the events as CSV."
+        ) from None
 
 
 def _first_line(exc: Exception) -> str:
@@ -159,8 +174,10 @@ def _frame_schema(frame: pd.DataFrame) -> pa.Schema:
     try:
         schema = pa.Schema.from_pandas(frame, preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as exc:
-        raise SchemaError(f"Cannot stream this DataFrame: {_first_line(exc)}. Fix: give each "
-                          "column one type (e.g. df[col] = df[col].astype(str)).") from None
+        raise SchemaError(
+            f"Cannot stream this DataFrame: {_first_line(exc)}. Fix: give each "
+            "column one type (e.g. df[col] = df[col].astype(str))."
+        ) from None
     return pa.schema([pa.field(f.name, _plain_type(f.type)) for f in schema])
 
 
@@ -182,19 +199,21 @@ def _target_schema(src: _Source, read_columns: list) -> pa.Schema:
     return pa.schema(fields)
 
 
-def _iter_batches(src: _Source, read_columns: list, batch_rows: int
-                  ) -> Iterator[tuple[int, pa.Table]]:
+def _iter_batches(
+    src: _Source, read_columns: list, batch_rows: int
+) -> Iterator[tuple[int, pa.Table]]:
     """(file number, batch) for every batch of the input, in input order."""
     if src.frame is not None:
         frame = src.frame[read_columns]
         for start in range(0, len(frame), batch_rows):
-            part = frame.iloc[start:start + batch_rows]
+            part = frame.iloc[start : start + batch_rows]
             try:
                 yield 0, pa.Table.from_pandas(part, preserve_index=False)
             except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as exc:
-                raise SchemaError(f"Cannot stream this DataFrame: {_first_line(exc)}. Fix: give "
-                                  "each column one type (e.g. df[col] = df[col].astype(str)).") \
-                    from None
+                raise SchemaError(
+                    f"Cannot stream this DataFrame: {_first_line(exc)}. Fix: give "
+                    "each column one type (e.g. df[col] = df[col].astype(str))."
+                ) from None
         return
     for i, f in enumerate(src.files):
         if src.kind == "parquet":
@@ -203,8 +222,9 @@ def _iter_batches(src: _Source, read_columns: list, batch_rows: int
             yield from ((i, t) for t in csv_batches(f, read_columns, batch_rows))
 
 
-def _parquet_batches(path: str, read_columns: list, batch_rows: int,
-                     row_groups: Sequence[int] | None = None) -> Iterator[pa.Table]:
+def _parquet_batches(
+    path: str, read_columns: list, batch_rows: int, row_groups: Sequence[int] | None = None
+) -> Iterator[pa.Table]:
     """A Parquet file a few row groups at a time (about ``batch_rows`` rows per batch).
 
     Row groups are read one by one: ``ParquetFile.iter_batches`` over a whole file
@@ -218,8 +238,9 @@ def _parquet_batches(path: str, read_columns: list, batch_rows: int,
         for g in groups:
             size = handle.metadata.row_group(g).num_rows
             if size > 2 * batch_rows:  # a huge row group: in slices
-                for batch in handle.iter_batches(batch_size=batch_rows, row_groups=[g],
-                                                 columns=columns):
+                for batch in handle.iter_batches(
+                    batch_size=batch_rows, row_groups=[g], columns=columns
+                ):
                     yield pa.Table.from_batches([batch])
                 continue
             pending.append(handle.read_row_group(g, columns=columns))
@@ -230,9 +251,11 @@ def _parquet_batches(path: str, read_columns: list, batch_rows: int,
         if pending:
             yield pa.concat_tables(pending) if len(pending) > 1 else pending[0]
     except (OSError, pa.ArrowException) as exc:
-        raise InputFileError(f"Cannot read the Parquet file {path!r}: {_first_line(exc)}. Fix: "
-                             "check that it is a complete Parquet file (e.g. written by "
-                             "DataFrame.to_parquet), or export the events as CSV.") from None
+        raise InputFileError(
+            f"Cannot read the Parquet file {path!r}: {_first_line(exc)}. Fix: "
+            "check that it is a complete Parquet file (e.g. written by "
+            "DataFrame.to_parquet), or export the events as CSV."
+        ) from None
 
 
 @dataclass
@@ -284,6 +307,7 @@ def _read_piece(piece: _Piece, reader: _Reader) -> pa.Table:
     else:
         batches = list(csv_batches(piece.path, columns, BATCH_ROWS))
     if not batches:
-        return pa.schema([pa.field(str(c), reader.schema.field(str(c)).type)
-                          for c in columns]).empty_table()
+        return pa.schema(
+            [pa.field(str(c), reader.schema.field(str(c)).type) for c in columns]
+        ).empty_table()
     return pa.concat_tables(batches, promote_options="permissive")

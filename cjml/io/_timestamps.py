@@ -155,8 +155,9 @@ def to_utc_timestamp(value: Any, timezone: Any = "UTC") -> pd.Timestamp:
         ) from None
 
 
-def _localise(idx: pd.DatetimeIndex, positions: np.ndarray, timezone: Any,
-              ctx: _Context) -> pd.DatetimeIndex:
+def _localise(
+    idx: pd.DatetimeIndex, positions: np.ndarray, timezone: Any, ctx: _Context
+) -> pd.DatetimeIndex:
     """Naive wall times read in ``timezone``, as UTC; DST gaps and overlaps are errors."""
     if _is_utc(timezone):
         return idx.tz_localize("UTC")
@@ -164,7 +165,8 @@ def _localise(idx: pd.DatetimeIndex, positions: np.ndarray, timezone: Any,
     bad = np.flatnonzero(np.asarray(local.isna()) & ~np.asarray(idx.isna()))
     if len(bad):
         raise ctx.fail(
-            "timestamp", positions[bad],
+            "timestamp",
+            positions[bad],
             f"local times that are ambiguous or do not exist in timezone {timezone!r} "
             "(a daylight-saving change)",
             "give these timestamps a UTC offset (e.g. '2024-10-27T02:30:00+01:00'), or store "
@@ -194,14 +196,18 @@ def _epoch_unit_hint(values: np.ndarray) -> str:
     values = values[np.isfinite(values)]
     unit = _plausible_unit(float(np.median(np.abs(values)))) if len(values) else None
     if unit is None:
-        return ("if they are Unix epoch times, pass timestamp_unit='s' (seconds) or "
-                "timestamp_unit='ms' (milliseconds); on the command line --timestamp-unit s. "
-                "Otherwise give dates as text, e.g. '2024-03-01 14:30:00'.")
+        return (
+            "if they are Unix epoch times, pass timestamp_unit='s' (seconds) or "
+            "timestamp_unit='ms' (milliseconds); on the command line --timestamp-unit s. "
+            "Otherwise give dates as text, e.g. '2024-03-01 14:30:00'."
+        )
     example = float(np.median(values))
     when = pd.Timestamp(int(example * _NS_PER_UNIT[unit]), tz="UTC")
-    return (f"they look like Unix epoch times in {_UNIT_WORDS[unit]} ({example:.0f} is "
-            f"{when:%Y-%m-%d %H:%M} UTC): pass timestamp_unit={unit!r} (on the command line "
-            f"--timestamp-unit {unit}). Otherwise give dates as text, e.g. '2024-03-01 14:30:00'.")
+    return (
+        f"they look like Unix epoch times in {_UNIT_WORDS[unit]} ({example:.0f} is "
+        f"{when:%Y-%m-%d %H:%M} UTC): pass timestamp_unit={unit!r} (on the command line "
+        f"--timestamp-unit {unit}). Otherwise give dates as text, e.g. '2024-03-01 14:30:00'."
+    )
 
 
 def _plausible_unit(number: float) -> str | None:
@@ -226,8 +232,14 @@ def _date_number_format(values: np.ndarray) -> str | None:
         day = v // 10 ** (digits - 8)
         rest = v % 10 ** (digits - 8)
         year, month, mday = day // 10000, day // 100 % 100, day % 100
-        ok = (year >= 1900) & (year <= 2100) & (month >= 1) & (month <= 12) & (mday >= 1) & (
-            mday <= 31)
+        ok = (
+            (year >= 1900)
+            & (year <= 2100)
+            & (month >= 1)
+            & (month <= 12)
+            & (mday >= 1)
+            & (mday <= 31)
+        )
         if digits == 14:
             ok &= (rest // 10000 < 24) & (rest // 100 % 100 < 60) & (rest % 100 < 60)
         if np.all(ok):
@@ -241,20 +253,31 @@ def _refuse_date_numbers(values: np.ndarray, unit: str, ctx: _Context) -> None:
     if fmt is None:
         return
     first = int(np.asarray(values, dtype=np.float64)[0])
-    as_epoch = pd.Timestamp(first * _NS_PER_UNIT[unit], tz="UTC") if abs(
-        first * _NS_PER_UNIT[unit]) < 9.2e18 else None
-    read = (f"; as {_UNIT_WORDS[unit]} since 1970, {first} would be {as_epoch:%Y-%m-%d %H:%M}"
-            if as_epoch is not None else "")
+    as_epoch = (
+        pd.Timestamp(first * _NS_PER_UNIT[unit], tz="UTC")
+        if abs(first * _NS_PER_UNIT[unit]) < 9.2e18
+        else None
+    )
+    read = (
+        f"; as {_UNIT_WORDS[unit]} since 1970, {first} would be {as_epoch:%Y-%m-%d %H:%M}"
+        if as_epoch is not None
+        else ""
+    )
     shape = "YYYYMMDD" if fmt == "%Y%m%d" else "YYYYMMDDhhmmss"
     when = pd.to_datetime(str(first), format=fmt)
-    raise ctx.fail("timestamp", np.arange(len(values)),
-                   f"numbers written like dates ({shape}: {first} is {when:%Y-%m-%d})",
-                   f"leave out --timestamp-unit {unit} (timestamp_unit={unit!r}): without it "
-                   f"cjml reads {shape} numbers as dates{read}.", whole_column=True)
+    raise ctx.fail(
+        "timestamp",
+        np.arange(len(values)),
+        f"numbers written like dates ({shape}: {first} is {when:%Y-%m-%d})",
+        f"leave out --timestamp-unit {unit} (timestamp_unit={unit!r}): without it "
+        f"cjml reads {shape} numbers as dates{read}.",
+        whole_column=True,
+    )
 
 
-def _timestamps_ns(ctx: _Context, timezone: Any, unit: str | None,
-                   found: dict | None = None) -> np.ndarray:
+def _timestamps_ns(
+    ctx: _Context, timezone: Any, unit: str | None, found: dict | None = None
+) -> np.ndarray:
     """Event times as int64 nanoseconds since the epoch, UTC, in input order.
 
     ``found``, when given, receives the date formats of text timestamps:
@@ -263,8 +286,10 @@ def _timestamps_ns(ctx: _Context, timezone: Any, unit: str | None,
     s = _decategorize(ctx.raw("timestamp"))
     n = len(s)
     all_rows = np.arange(n)
-    null_fix = ("fill in the time of these events, or remove them before calling cjml "
-                "(cjml never drops rows on its own).")
+    null_fix = (
+        "fill in the time of these events, or remove them before calling cjml "
+        "(cjml never drops rows on its own)."
+    )
     if s.dtype == object:
         kind = infer_dtype(s, skipna=True)
         if kind in ("datetime", "datetime64", "date"):
@@ -277,18 +302,18 @@ def _timestamps_ns(ctx: _Context, timezone: Any, unit: str | None,
         elif kind not in ("string", "empty"):
             s = s.map(lambda v: v if v is None or (np.ndim(v) == 0 and pd.isna(v)) else str(v))
     dtype = s.dtype
-    if isinstance(dtype, pd.DatetimeTZDtype) or (
-        isinstance(dtype, np.dtype) and dtype.kind == "M"
-    ):
+    if isinstance(dtype, pd.DatetimeTZDtype) or (isinstance(dtype, np.dtype) and dtype.kind == "M"):
         idx = pd.DatetimeIndex(s)
         null = np.flatnonzero(np.asarray(idx.isna()))
         if len(null):
             raise ctx.fail("timestamp", null, "no timestamp", null_fix, REQUIRED_COLUMNS)
-        idx = idx.tz_convert("UTC") if idx.tz is not None else _localise(
-            idx, all_rows, timezone, ctx)
+        idx = (
+            idx.tz_convert("UTC") if idx.tz is not None else _localise(idx, all_rows, timezone, ctx)
+        )
     elif is_numeric_dtype(dtype) and not is_bool_dtype(dtype):
-        values = (s.to_numpy(dtype=np.float64, na_value=np.nan) if is_float_dtype(dtype)
-                  else s.to_numpy())
+        values = (
+            s.to_numpy(dtype=np.float64, na_value=np.nan) if is_float_dtype(dtype) else s.to_numpy()
+        )
         if values.dtype == object:  # nullable integers with missing values
             values = s.to_numpy(dtype=np.float64, na_value=np.nan)
         given = ~pd.isna(values)
@@ -296,13 +321,18 @@ def _timestamps_ns(ctx: _Context, timezone: Any, unit: str | None,
             given_rows = np.flatnonzero(given)
             if _date_number_format(values[given]) is not None:
                 # 20240131: a date written as a number, read as the same text would be
-                text = pd.Series(np.where(given, values, 0).astype(np.int64).astype(str),
-                                 dtype=object).where(given, None)
+                text = pd.Series(
+                    np.where(given, values, 0).astype(np.int64).astype(str), dtype=object
+                ).where(given, None)
                 idx = _parse_text_timestamps(text, ctx, timezone, None, null_fix, found)
                 return np.asarray(idx.as_unit("ns").asi8, dtype=np.int64)
-            raise ctx.fail("timestamp", given_rows if len(given_rows) else all_rows,
-                           "numbers instead of dates", _epoch_unit_hint(values[given]),
-                           whole_column=True)
+            raise ctx.fail(
+                "timestamp",
+                given_rows if len(given_rows) else all_rows,
+                "numbers instead of dates",
+                _epoch_unit_hint(values[given]),
+                whole_column=True,
+            )
         null = np.flatnonzero(~given)
         if len(null):
             raise ctx.fail("timestamp", null, "no timestamp", null_fix, REQUIRED_COLUMNS)
@@ -310,10 +340,12 @@ def _timestamps_ns(ctx: _Context, timezone: Any, unit: str | None,
         ns, bad = _epoch_ns(values, unit)
         if bad.any():
             raise ctx.fail(
-                "timestamp", np.flatnonzero(bad),
+                "timestamp",
+                np.flatnonzero(bad),
                 f"epoch times that are out of range for timestamp_unit={unit!r} "
                 "(years 1677 to 2262)",
-                "check timestamp_unit ('s', 'ms', 'us' or 'ns') and the values.")
+                "check timestamp_unit ('s', 'ms', 'us' or 'ns') and the values.",
+            )
         return ns
     else:
         idx = _parse_text_timestamps(s, ctx, timezone, unit, null_fix, found)
@@ -331,9 +363,12 @@ def _check_bounds(idx: pd.DatetimeIndex, positions: np.ndarray, ctx: _Context) -
     i8 = idx.asi8
     outside = np.flatnonzero(((i8 < lo) | (i8 > hi)) & (i8 != np.iinfo(np.int64).min))
     if len(outside):
-        raise ctx.fail("timestamp", positions[outside],
-                       "dates outside the supported range (years 1677 to 2262)",
-                       "correct these dates (a typo in the year?).")
+        raise ctx.fail(
+            "timestamp",
+            positions[outside],
+            "dates outside the supported range (years 1677 to 2262)",
+            "correct these dates (a typo in the year?).",
+        )
 
 
 def _guess_formats(text: str) -> list[str]:
@@ -346,26 +381,41 @@ def _guess_formats(text: str) -> list[str]:
 
 def _mixed_formats_error(label: str, formats: Mapping[str, Sequence]) -> SchemaError:
     """The refusal of a column whose dates come in several formats (format -> rows, e.g.)."""
-    parts = [f"{'ISO 8601' if fmt == _ISO else repr(fmt)} on {_plural(int(rows), 'row')} "
-             f"(e.g. {example})" for fmt, (rows, example) in formats.items()]
+    parts = [
+        f"{'ISO 8601' if fmt == _ISO else repr(fmt)} on {_plural(int(rows), 'row')} "
+        f"(e.g. {example})"
+        for fmt, (rows, example) in formats.items()
+    ]
     return _row_error(
         f"{label[0].upper()}{label[1:]} mixes date formats: {'; '.join(parts)}. cjml reads one "
         "format per column, so that a date such as 02/01/2024 is never read two ways. Fix: "
         "write every date in one format, preferably ISO 8601 ('2024-01-31 14:30:00').",
-        "timestamp", None, "dates in several formats")
+        "timestamp",
+        None,
+        "dates in several formats",
+    )
 
 
-def _parse_text_timestamps(s: pd.Series, ctx: _Context, timezone: Any, unit: str | None,
-                           null_fix: str, found: dict | None = None) -> pd.DatetimeIndex:
+def _parse_text_timestamps(
+    s: pd.Series,
+    ctx: _Context,
+    timezone: Any,
+    unit: str | None,
+    null_fix: str,
+    found: dict | None = None,
+) -> pd.DatetimeIndex:
     raw = s.reset_index(drop=True)
     if is_bool_dtype(raw.dtype):
-        raise ctx.fail("timestamp", np.arange(len(raw)), "true/false values instead of dates",
-                       "give the time of each event, e.g. '2024-03-01 14:30:00'.",
-                       whole_column=True)
+        raise ctx.fail(
+            "timestamp",
+            np.arange(len(raw)),
+            "true/false values instead of dates",
+            "give the time of each event, e.g. '2024-03-01 14:30:00'.",
+            whole_column=True,
+        )
     if unit is not None:
         # timestamp_unit says the text holds epoch numbers.
-        numbers = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64,
-                                                               na_value=np.nan)
+        numbers = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
         missing = np.asarray(raw.isna()) | np.asarray(raw.astype(str).str.strip() == "")
         null = np.flatnonzero(missing)
         if len(null):
@@ -373,15 +423,20 @@ def _parse_text_timestamps(s: pd.Series, ctx: _Context, timezone: Any, unit: str
         bad = np.flatnonzero(np.isnan(numbers))
         if len(bad):
             raise ctx.fail(
-                "timestamp", bad,
+                "timestamp",
+                bad,
                 f"text that is not a number, although timestamp_unit={unit!r} was given",
-                "leave timestamp_unit out for text dates, or correct these values.")
+                "leave timestamp_unit out for text dates, or correct these values.",
+            )
         _refuse_date_numbers(numbers, unit, ctx)
         ns, out = _epoch_ns(numbers, unit)
         if out.any():
-            raise ctx.fail("timestamp", np.flatnonzero(out),
-                           f"epoch times that are out of range for timestamp_unit={unit!r}",
-                           "check timestamp_unit ('s', 'ms', 'us' or 'ns') and the values.")
+            raise ctx.fail(
+                "timestamp",
+                np.flatnonzero(out),
+                f"epoch times that are out of range for timestamp_unit={unit!r}",
+                "check timestamp_unit ('s', 'ms', 'us' or 'ns') and the values.",
+            )
         return pd.DatetimeIndex(ns.view("M8[ns]")).tz_localize("UTC")
     # ISO 8601 first (fast, and mixed offsets are fine); then the formats of what it could
     # not read, each tried on all the rest. No per-element dateutil fallback: it guesses
@@ -420,17 +475,25 @@ def _parse_text_timestamps(s: pd.Series, ctx: _Context, timezone: Any, unit: str
             formats[fmt] = [int(hit.sum()), int(failed[left[hit][0]])]
             left = left[~hit]
         unreadable = np.sort(np.concatenate([unreadable, failed[left]]))
-    described = {fmt: (rows, f"{ctx.origin.where(pos)}: {_show(raw.iloc[pos])}")
-                 for fmt, (rows, pos) in formats.items()}
+    described = {
+        fmt: (rows, f"{ctx.origin.where(pos)}: {_show(raw.iloc[pos])}")
+        for fmt, (rows, pos) in formats.items()
+    }
     if len(formats) > 1:
         raise _mixed_formats_error(ctx.label("timestamp"), described)
     if len(unreadable):
         sample = raw.iloc[unreadable].astype(str).str.strip()
         looks_numeric = bool(sample.str.fullmatch(r"-?\d+(?:\.\d+)?").all())
-        fix = _epoch_unit_hint(pd.to_numeric(sample, errors="coerce").to_numpy(
-            dtype=np.float64, na_value=np.nan)) if looks_numeric else (
-            "give dates in one format, preferably ISO 8601: '2024-03-01 14:30:00' "
-            "or with an offset '2024-03-01T14:30:00+01:00'.")
+        fix = (
+            _epoch_unit_hint(
+                pd.to_numeric(sample, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+            )
+            if looks_numeric
+            else (
+                "give dates in one format, preferably ISO 8601: '2024-03-01 14:30:00' "
+                "or with an offset '2024-03-01T14:30:00+01:00'."
+            )
+        )
         raise ctx.fail("timestamp", unreadable, "values that cannot be read as dates", fix)
     if found is not None:
         found.update(described)
@@ -494,36 +557,45 @@ def _late_events_warning(label: str, days: Mapping[int, int], last_ns: int) -> s
     bulk_end = pd.Timestamp((int(np.floor(p999)) + 1) * _DAY_NS, tz="UTC")
     last = pd.Timestamp(int(last_ns), tz="UTC")
     many = n_late != 1
-    return (f"{_plural(n_late, 'event')} of {label} {'are' if many else 'is'} far past the "
-            f"rest: more than {LATE_EVENT_DAYS} days after 99.9% of the events (which end by "
-            f"{bulk_end:%Y-%m-%d}), the latest on {last:%Y-%m-%d %H:%M}. "
-            f"{'They move' if many else 'It moves'} the default cutoff (the last event) to "
-            f"{last:%Y-%m-%d}. Fix: remove {'them' if many else 'it'} if "
-            f"{'they are errors' if many else 'it is an error'} (a typo in the year?), or pass "
-            f"--cutoff (cutoff=...) to work as of an earlier date, e.g. --cutoff "
-            f"{bulk_end:%Y-%m-%d}.")
+    return (
+        f"{_plural(n_late, 'event')} of {label} {'are' if many else 'is'} far past the "
+        f"rest: more than {LATE_EVENT_DAYS} days after 99.9% of the events (which end by "
+        f"{bulk_end:%Y-%m-%d}), the latest on {last:%Y-%m-%d %H:%M}. "
+        f"{'They move' if many else 'It moves'} the default cutoff (the last event) to "
+        f"{last:%Y-%m-%d}. Fix: remove {'them' if many else 'it'} if "
+        f"{'they are errors' if many else 'it is an error'} (a typo in the year?), or pass "
+        f"--cutoff (cutoff=...) to work as of an earlier date, e.g. --cutoff "
+        f"{bulk_end:%Y-%m-%d}."
+    )
 
 
-def _epoch_error(label: str, first_ns: int, last_ns: int, unit: str | None
-                 ) -> SchemaError | None:
+def _epoch_error(label: str, first_ns: int, last_ns: int, unit: str | None) -> SchemaError | None:
     """The refusal of a log whose times all fall within a year of 1970-01-01, or None."""
     if not (-_EPOCH_WINDOW_NS < first_ns and last_ns < _EPOCH_WINDOW_NS):
         return None
     first = pd.Timestamp(int(first_ns), tz="UTC")
     last = pd.Timestamp(int(last_ns), tz="UTC")
-    fix = ("check the export: the times are probably zeros, or numbers turned into dates in "
-           "the wrong unit.")
+    fix = (
+        "check the export: the times are probably zeros, or numbers turned into dates in "
+        "the wrong unit."
+    )
     if unit is not None:
         raw = max(abs(first_ns), abs(last_ns)) / _NS_PER_UNIT[unit]
         right = _plausible_unit(raw)
         if right is not None and right != unit:
-            fix = (f"the numbers look like epoch {_UNIT_WORDS[right]}: pass timestamp_unit="
-                   f"{right!r} (--timestamp-unit {right}) instead of {unit!r}.")
+            fix = (
+                f"the numbers look like epoch {_UNIT_WORDS[right]}: pass timestamp_unit="
+                f"{right!r} (--timestamp-unit {right}) instead of {unit!r}."
+            )
         else:
-            fix = (f"check timestamp_unit={unit!r} (--timestamp-unit {unit}): 's' for seconds, "
-                   "'ms' for milliseconds, 'us' or 'ns'.")
+            fix = (
+                f"check timestamp_unit={unit!r} (--timestamp-unit {unit}): 's' for seconds, "
+                "'ms' for milliseconds, 'us' or 'ns'."
+            )
     return _row_error(
         f"Every time of {label} falls within a year of 1970-01-01, the Unix epoch ({first} to "
-        f"{last}): most likely numbers read in the wrong unit. Fix: {fix}", "timestamp", None,
-        "times within a year of 1970-01-01")
-
+        f"{last}): most likely numbers read in the wrong unit. Fix: {fix}",
+        "timestamp",
+        None,
+        "times within a year of 1970-01-01",
+    )

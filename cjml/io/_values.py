@@ -30,8 +30,9 @@ from cjml.journey import JourneyMap
 _TEXT_INT = r"-?(?:0|[1-9][0-9]{0,17})"
 
 
-def _customer_codes(ctx: _Context, text_ints: bool, missing_ids: tuple[str, ...] = ()
-                    ) -> tuple[np.ndarray, pd.Index | None]:
+def _customer_codes(
+    ctx: _Context, text_ints: bool, missing_ids: tuple[str, ...] = ()
+) -> tuple[np.ndarray, pd.Index | None]:
     """Order-preserving int64 keys of the customer ids (input order), and the ids.
 
     Whole-number ids are their own keys and come back with ``None``: the sort
@@ -43,14 +44,20 @@ def _customer_codes(ctx: _Context, text_ints: bool, missing_ids: tuple[str, ...]
     ``missing_ids``: "NA" or "null" are ids unless the user says otherwise.
     """
     s = _decategorize(ctx.raw("customer_id"))
-    fix = ("fill in the customer id on these rows, or remove them before calling cjml "
-           "(cjml never drops rows on its own).")
+    fix = (
+        "fill in the customer id on these rows, or remove them before calling cjml "
+        "(cjml never drops rows on its own)."
+    )
     if missing_ids and not is_numeric_dtype(s.dtype):
         said = np.asarray(s.astype(str).str.strip().isin(missing_ids)) & ~np.asarray(s.isna())
         if said.any():
-            raise ctx.fail("customer_id", np.flatnonzero(said),
-                           f"a customer id that means missing (missing_ids={list(missing_ids)!r})",
-                           fix, REQUIRED_COLUMNS)
+            raise ctx.fail(
+                "customer_id",
+                np.flatnonzero(said),
+                f"a customer id that means missing (missing_ids={list(missing_ids)!r})",
+                fix,
+                REQUIRED_COLUMNS,
+            )
     if is_integer_dtype(s.dtype) and not (s.dtype == np.uint64 and len(s) and s.max() > 2**63 - 1):
         if not (isinstance(s.dtype, np.dtype) and s.dtype.kind in "iu"):  # numpy ints hold no NA
             null = np.flatnonzero(s.isna().to_numpy())
@@ -69,8 +76,7 @@ def _customer_codes(ctx: _Context, text_ints: bool, missing_ids: tuple[str, ...]
     empty = np.append(np.asarray(as_text.str.strip() == "", dtype=bool), True)
     null = np.flatnonzero(empty[codes0])  # code -1 picks the appended True
     if len(null):
-        raise ctx.fail("customer_id", null, "a missing or empty customer id", fix,
-                       REQUIRED_COLUMNS)
+        raise ctx.fail("customer_id", null, "a missing or empty customer id", fix, REQUIRED_COLUMNS)
     kind = infer_dtype(uniques0, skipna=True)
     final: pd.Index = as_text
     if kind == "integer":
@@ -116,8 +122,7 @@ class _TextCodes:
     table: np.ndarray  # int64, one slot per raw code, then -1
     text: pd.Index
 
-    def rows(self, lookup: np.ndarray | None = None, n_categories: int | None = None
-             ) -> np.ndarray:
+    def rows(self, lookup: np.ndarray | None = None, n_categories: int | None = None) -> np.ndarray:
         """Per-row ``lookup[position in text]`` (-1 stays -1), in the smallest code type."""
         table = self.table
         if lookup is not None:
@@ -164,11 +169,16 @@ def _numeric_values(ctx: _Context, canon: str) -> np.ndarray:
     else:
         lo, hi, survey = -np.inf, np.inf, ""
         allowed = "finite amounts (negative for refunds)"
-    fix_num = (f"give {allowed} as numbers, and leave the cell empty when there is no value.")
+    fix_num = f"give {allowed} as numbers, and leave the cell empty when there is no value."
     if is_bool_dtype(s.dtype):
         bad = np.flatnonzero(~np.asarray(s.isna()))
-        raise ctx.fail(canon, bad, f"true/false values instead of numbers ({allowed})", fix_num,
-                       whole_column=True)
+        raise ctx.fail(
+            canon,
+            bad,
+            f"true/false values instead of numbers ({allowed})",
+            fix_num,
+            whole_column=True,
+        )
     if s.dtype == np.float64:
         values = np.asarray(s)  # NaN already marks the missing cells: no copy
     elif is_numeric_dtype(s.dtype):
@@ -184,19 +194,21 @@ def _numeric_values(ctx: _Context, canon: str) -> np.ndarray:
             if len(bad):
                 raise ctx.fail(canon, bad, f"values that are not numbers ({allowed})", fix_num)
     # NaN (missing) compares False; infinities fall outside any finite range
-    bad = np.flatnonzero(np.isinf(values) if canon not in _SCORE_RANGES
-                         else (values < lo) | (values > hi))
+    bad = np.flatnonzero(
+        np.isinf(values) if canon not in _SCORE_RANGES else (values < lo) | (values > hi)
+    )
     if len(bad):
         if canon in _SCORE_RANGES:
             problem = f"scores outside the {survey} range {lo:g} to {hi:g}"
-            fix = (f"rescale {canon} to {lo:g}-{hi:g} (or map it to another column name if it is "
-                   "a different measure), and leave the cell empty when there is no score.")
+            fix = (
+                f"rescale {canon} to {lo:g}-{hi:g} (or map it to another column name if it is "
+                "a different measure), and leave the cell empty when there is no score."
+            )
         else:
             problem = "amounts that are not finite numbers"
             fix = "replace infinite amounts by the real value, or leave the cell empty."
         raise ctx.fail(canon, bad, problem, fix)
     return values
-
 
 
 @dataclass(frozen=True)
@@ -227,13 +239,19 @@ def _checked_codes(ctx: _Context, jmap: JourneyMap) -> _Codes:
     used_text = tp.text[np.unique(tp.table[tp.table >= 0])]
     unknown = sorted(set(used_text) - set(known))
     tp_categories = known + unknown
-    tp_codes = tp.rows(pd.Index(tp_categories).get_indexer(tp.text).astype(np.int64),
-                       len(tp_categories))
+    tp_codes = tp.rows(
+        pd.Index(tp_categories).get_indexer(tp.text).astype(np.int64), len(tp_categories)
+    )
     null = np.flatnonzero(tp_codes < 0)
     if len(null):
-        raise ctx.fail("touchpoint", null, "a missing or empty touchpoint",
-                       "fill in the touchpoint of these events, or remove them before "
-                       "calling cjml (cjml never drops rows on its own).", REQUIRED_COLUMNS)
+        raise ctx.fail(
+            "touchpoint",
+            null,
+            "a missing or empty touchpoint",
+            "fill in the touchpoint of these events, or remove them before "
+            "calling cjml (cjml never drops rows on its own).",
+            REQUIRED_COLUMNS,
+        )
     n_known = len(known)
 
     stages = jmap.stages
@@ -249,7 +267,9 @@ def _checked_codes(ctx: _Context, jmap: JourneyMap) -> _Codes:
             counts = np.bincount(st_raw_codes[st_raw_codes >= 0], minlength=len(st_text))
             names = "\n".join(
                 f"  {st_text[u]!r}: {_plural(int(counts[u]), 'row')}."
-                f"{_did_you_mean(st_text[u], stages)}" for u in bad_u.tolist())
+                f"{_did_you_mean(st_text[u], stages)}"
+                for u in bad_u.tolist()
+            )
             rows = np.flatnonzero(np.isin(st_raw_codes, bad_u))
             label = ctx.label("stage")
             raise _row_error(
@@ -258,8 +278,11 @@ def _checked_codes(ctx: _Context, jmap: JourneyMap) -> _Codes:
                 f"The map's stages are {list(stages)!r}. Rows:\n"
                 f"{ctx.rows(rows, ['stage', 'touchpoint'])}\n"
                 "Fix: rename these stages to the map's names, or pass a journey map "
-                "(journey_map=...) whose stages match your data.", "stage", rows,
-                f"a stage that journey map {jmap.name!r} does not have")
+                "(journey_map=...) whose stages match your data.",
+                "stage",
+                rows,
+                f"a stage that journey map {jmap.name!r} does not have",
+            )
         given = st.rows(st_lookup, len(stages))  # missing or empty stays -1
     if unknown:
         need = (tp_codes >= n_known) if given is None else (tp_codes >= n_known) & (given < 0)
@@ -269,9 +292,14 @@ def _checked_codes(ctx: _Context, jmap: JourneyMap) -> _Codes:
             names = "\n".join(
                 f"  {name!r}: {_plural(int(counts[n_known + i]), 'row')}."
                 f"{_did_you_mean(name, known)}"
-                for i, name in enumerate(unknown) if counts[n_known + i])
-            why = ("there is no stage column" if given is None
-                   else f"{ctx.label('stage')} is empty on these rows")
+                for i, name in enumerate(unknown)
+                if counts[n_known + i]
+            )
+            why = (
+                "there is no stage column"
+                if given is None
+                else f"{ctx.label('stage')} is empty on these rows"
+            )
             raise _row_error(
                 f"Cannot derive the stage of {_plural(len(rows), 'row')}: their touchpoint "
                 f"is not in journey map {jmap.name!r} and {why}. Unknown touchpoints in "
@@ -280,15 +308,20 @@ def _checked_codes(ctx: _Context, jmap: JourneyMap) -> _Codes:
                 f"{ctx.rows(rows, ['touchpoint', 'stage'])}\n"
                 "Fix: add these touchpoints to the journey map (journey_map='map.toml' "
                 "listing their stages), correct their names, or give a stage column "
-                "(columns={'stage': ...}).", "touchpoint", rows,
-                f"a touchpoint not in journey map {jmap.name!r}, so no stage")
+                "(columns={'stage': ...}).",
+                "touchpoint",
+                rows,
+                f"a touchpoint not in journey map {jmap.name!r}, so no stage",
+            )
 
     channel_codes = channel_cats = None
     if "channel" in resolved:
         ch = _text_codes(ctx.raw("channel"))
         channel_cats = pd.Index(ch.text[np.unique(ch.table[ch.table >= 0])]).unique().sort_values()
-        channel_codes = ch.rows(channel_cats.get_indexer(ch.text).astype(np.int64),
-                                len(channel_cats))
+        channel_codes = ch.rows(
+            channel_cats.get_indexer(ch.text).astype(np.int64), len(channel_cats)
+        )
     numeric = {c: _numeric_values(ctx, c) for c in _NUMERIC_COLUMNS if c in resolved}
-    return _Codes(tp_codes, tp_categories, n_known, unknown, given, channel_codes,
-                  channel_cats, numeric)
+    return _Codes(
+        tp_codes, tp_categories, n_known, unknown, given, channel_codes, channel_cats, numeric
+    )

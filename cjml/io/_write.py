@@ -33,9 +33,20 @@ import pandas as pd
 
 from cjml.exceptions import CjmlError, InputFileError
 
-__all__ = ["FORMULA_PREFIXES", "TABLE_SUFFIXES", "CsvStream", "WriteError", "check_output",
-           "escape_formula", "publish", "refuse_output_over_inputs", "write_atomic",
-           "write_csv", "write_error", "write_table"]
+__all__ = [
+    "FORMULA_PREFIXES",
+    "TABLE_SUFFIXES",
+    "CsvStream",
+    "WriteError",
+    "check_output",
+    "escape_formula",
+    "publish",
+    "refuse_output_over_inputs",
+    "write_atomic",
+    "write_csv",
+    "write_error",
+    "write_table",
+]
 
 TABLE_SUFFIXES = (".parquet", ".csv")
 
@@ -44,8 +55,7 @@ TABLE_SUFFIXES = (".parquet", ".csv")
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 # Spreadsheets skip leading spaces before a formula (" =1+1" runs too).
 _SPACES = " \u00a0\u3000"
-_RISKY_PATTERN = ("^[" + re.escape(_SPACES) + "]*[" + re.escape("".join(FORMULA_PREFIXES))
-                  + "]")
+_RISKY_PATTERN = "^[" + re.escape(_SPACES) + "]*[" + re.escape("".join(FORMULA_PREFIXES)) + "]"
 _RISKY = re.compile(_RISKY_PATTERN)
 _BOM = "\ufeff"
 _EOL = "\r\n"
@@ -63,8 +73,9 @@ class WriteError(CjmlError, OSError):
 
 
 # =========================================================================== paths
-def refuse_output_over_inputs(out, inputs: Mapping[str, object] | None, *,
-                              option: str = "--out") -> None:
+def refuse_output_over_inputs(
+    out, inputs: Mapping[str, object] | None, *, option: str = "--out"
+) -> None:
     """Refuse an output path that would overwrite an input, whatever ``force`` says.
 
     Parameters
@@ -100,7 +111,8 @@ def refuse_output_over_inputs(out, inputs: Mapping[str, object] | None, *,
                     f"Refusing to write {str(out)!r}: it is inside the "
                     f"{label.removesuffix(' file')} folder "
                     f"{str(given)!r} given as input, and cjml never writes over or into its "
-                    f"inputs, even with --force. Choose another {option} outside that folder.")
+                    f"inputs, even with --force. Choose another {option} outside that folder."
+                )
             continue
         same = out_real == real
         if not same and out.exists() and path.exists():
@@ -110,11 +122,18 @@ def refuse_output_over_inputs(out, inputs: Mapping[str, object] | None, *,
             raise InputFileError(
                 f"Refusing to write {str(out)!r}: it is the {label} {str(given)!r} given as "
                 f"input (the same file), and cjml never writes over its inputs, even with "
-                f"--force. Choose another {option}.")
+                f"--force. Choose another {option}."
+            )
 
 
-def check_output(out, *, inputs: Mapping[str, object] | None = None, force: bool = False,
-                 suffixes: tuple[str, ...] | None = None, option: str = "--out") -> Path:
+def check_output(
+    out,
+    *,
+    inputs: Mapping[str, object] | None = None,
+    force: bool = False,
+    suffixes: tuple[str, ...] | None = None,
+    option: str = "--out",
+) -> Path:
     """Check an output path before any work is done.
 
     Parameters
@@ -146,13 +165,15 @@ def check_output(out, *, inputs: Mapping[str, object] | None = None, force: bool
     if suffixes is not None and suffix not in suffixes:
         raise InputFileError(
             f"Cannot write {str(path)!r}: the file must end in {' or '.join(suffixes)}, "
-            f"not {suffix or '(no suffix)'!r}.")
+            f"not {suffix or '(no suffix)'!r}."
+        )
     refuse_output_over_inputs(path, inputs, option=option)
     _refuse_folder(path, option)
     if path.exists() and not force:
         raise InputFileError(
             f"{str(path)!r} already exists and was left untouched. Choose another {option}, "
-            "or pass --force (force=True) to replace it.")
+            "or pass --force (force=True) to replace it."
+        )
     return path
 
 
@@ -160,12 +181,14 @@ def _refuse_folder(path: Path, option: str = "--out") -> None:
     if path.is_dir():
         raise InputFileError(
             f"Cannot write {str(path)!r}: it is an existing folder, and {option} must name a "
-            f"file. Name a file, e.g. {str(path / ('output' + (path.suffix or '.csv')))!r}.")
+            f"file. Name a file, e.g. {str(path / ('output' + (path.suffix or '.csv')))!r}."
+        )
 
 
 # =========================================================================== atomic writing
-def write_atomic(path: str | Path, write, *, force: bool = False,
-                 suffixes: tuple[str, ...] | None = None) -> Path:
+def write_atomic(
+    path: str | Path, write, *, force: bool = False, suffixes: tuple[str, ...] | None = None
+) -> Path:
     """Write a file through ``write(tmp_path)``, atomically, never replacing by accident.
 
     Parameters
@@ -239,11 +262,15 @@ def write_error(path, exc: OSError) -> WriteError:
     where = str(path)
     code = getattr(exc, "errno", None)
     if code in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
-        text = (f"No space left on the disk while writing {where!r}. Free some space, or write "
-                "to a folder on another disk.")
+        text = (
+            f"No space left on the disk while writing {where!r}. Free some space, or write "
+            "to a folder on another disk."
+        )
     elif code in (errno.EACCES, errno.EPERM):
-        text = (f"Permission denied writing {where!r}. Choose a folder you can write to, or "
-                "ask for write permission.")
+        text = (
+            f"Permission denied writing {where!r}. Choose a folder you can write to, or "
+            "ask for write permission."
+        )
     elif code == errno.EROFS:
         text = f"Cannot write {where!r}: the disk is read-only. Choose another folder."
     elif code == errno.EISDIR:
@@ -302,8 +329,12 @@ def write_table(frame: pd.DataFrame, path: str | Path, *, force: bool = False) -
     suffix = Path(path).suffix.lower()
     if suffix == ".csv":
         return write_csv(frame, path, force=force)
-    return write_atomic(path, lambda tmp: frame.to_parquet(tmp, index=False, compression="zstd"),
-                        force=force, suffixes=TABLE_SUFFIXES)
+    return write_atomic(
+        path,
+        lambda tmp: frame.to_parquet(tmp, index=False, compression="zstd"),
+        force=force,
+        suffixes=TABLE_SUFFIXES,
+    )
 
 
 # =========================================================================== CSV
@@ -336,8 +367,9 @@ def escape_formula(value):
     return value
 
 
-def write_csv(data, path, *, force: bool = False, bom: bool = True, escape: bool = True,
-              columns=None) -> Path:
+def write_csv(
+    data, path, *, force: bool = False, bom: bool = True, escape: bool = True, columns=None
+) -> Path:
     """Write a table to CSV for spreadsheets: formula-safe, Excel-readable, atomic.
 
     Every CSV cjml writes goes through here. Text cells that could run as a
@@ -438,7 +470,8 @@ class CsvStream:
         names = self.columns or []
         text = io.StringIO()
         csv.writer(text, lineterminator=_EOL).writerow(
-            [escape_formula(n) if self.escape else n for n in names])
+            [escape_formula(n) if self.escape else n for n in names]
+        )
         self.handle.write(((_BOM if self.bom else "") + text.getvalue()).encode("utf-8"))
         self.started = True
 
@@ -460,8 +493,7 @@ class CsvStream:
             self._header()
         if table.num_rows:
             table = pa.table([_csv_ready(c) for c in table.columns], names=self.columns)
-            pacsv.write_csv(table, self.handle, pacsv.WriteOptions(include_header=False,
-                                                                   eol=_EOL))
+            pacsv.write_csv(table, self.handle, pacsv.WriteOptions(include_header=False, eol=_EOL))
 
     def close(self) -> None:
         """Finish the file: an empty table still gets its header."""
@@ -487,8 +519,13 @@ def _frame_to_arrow(frame: pd.DataFrame, *, escape: bool):
         if not pd.api.types.is_timedelta64_dtype(column):
             try:
                 array = pa.array(column, from_pandas=True)
-            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError,
-                    TypeError, ValueError):
+            except (
+                pa.ArrowInvalid,
+                pa.ArrowTypeError,
+                pa.ArrowNotImplementedError,
+                TypeError,
+                ValueError,
+            ):
                 array = None
         if array is None or not _writable(array.type):
             array = pa.array(_as_text(column, escape=escape), type=pa.string())
@@ -502,8 +539,9 @@ def _as_text(column: pd.Series, *, escape: bool) -> list:
     """A column as text cells (None when missing); text escaped, numbers as they are."""
     out: list = []
     for value in column.astype(object).tolist():
-        if value is None or (not isinstance(value, str | list | tuple | dict | np.ndarray)
-                             and pd.isna(value)):
+        if value is None or (
+            not isinstance(value, str | list | tuple | dict | np.ndarray) and pd.isna(value)
+        ):
             out.append(None)
         elif isinstance(value, str):
             out.append(escape_formula(value) if escape else value)
@@ -520,10 +558,17 @@ def _writable(type_) -> bool:
     import pyarrow as pa
 
     t = type_.value_type if pa.types.is_dictionary(type_) else type_
-    return (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)
-            or pa.types.is_string(t) or pa.types.is_large_string(t)
-            or pa.types.is_timestamp(t) or pa.types.is_date(t) or pa.types.is_null(t)
-            or pa.types.is_decimal(t))
+    return (
+        pa.types.is_integer(t)
+        or pa.types.is_floating(t)
+        or pa.types.is_boolean(t)
+        or pa.types.is_string(t)
+        or pa.types.is_large_string(t)
+        or pa.types.is_timestamp(t)
+        or pa.types.is_date(t)
+        or pa.types.is_null(t)
+        or pa.types.is_decimal(t)
+    )
 
 
 def _escape_table(table):
@@ -539,8 +584,9 @@ def _escape_array(array):
     import pyarrow.compute as pc
 
     t = array.type
-    if pa.types.is_dictionary(t) and (pa.types.is_string(t.value_type)
-                                      or pa.types.is_large_string(t.value_type)):
+    if pa.types.is_dictionary(t) and (
+        pa.types.is_string(t.value_type) or pa.types.is_large_string(t.value_type)
+    ):
         array = array.cast(t.value_type)
         t = array.type
     if not (pa.types.is_string(t) or pa.types.is_large_string(t)):

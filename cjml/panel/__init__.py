@@ -82,9 +82,20 @@ __all__ = [
 ]
 
 
-def panel(bundle, events, scores=None, *, rules=None, cutoff=None, segment_col="auto",
-          report="auto", top_k=3, user=None, page_size=25,
-          export_path="approved_actions.csv"):
+def panel(
+    bundle,
+    events,
+    scores=None,
+    *,
+    rules=None,
+    cutoff=None,
+    segment_col="auto",
+    report="auto",
+    top_k=3,
+    user=None,
+    page_size=25,
+    export_path="approved_actions.csv",
+):
     """Open the marketer's panel on a model bundle and its customers' events.
 
     Display the result in JupyterLab, Jupyter Notebook or a Voilà page (it is
@@ -143,8 +154,17 @@ def panel(bundle, events, scores=None, *, rules=None, cutoff=None, segment_col="
     """
     from cjml.panel._app import MarketerPanel  # ipywidgets only from here on
 
-    data = PanelData.from_inputs(bundle, events, scores, rules=rules, cutoff=cutoff,
-                                 segment_col=segment_col, report=report, top_k=top_k, user=user)
+    data = PanelData.from_inputs(
+        bundle,
+        events,
+        scores,
+        rules=rules,
+        cutoff=cutoff,
+        segment_col=segment_col,
+        report=report,
+        top_k=top_k,
+        user=user,
+    )
     return MarketerPanel(data, page_size=page_size, export_path=export_path)
 
 

@@ -40,12 +40,21 @@ _SORTS = (
     ("Journey stage", "stage:asc"),
     ("Customer id", "customer_id:asc"),
 )
-_BAND_COLORS = {"very high": "#b2182b", "high": "#ef8a62", "medium": "#f4c542",
-                "low": "#67a9cf"}
+_BAND_COLORS = {"very high": "#b2182b", "high": "#ef8a62", "medium": "#f4c542", "low": "#67a9cf"}
 _DOWNLOAD_LIMIT = 5 * 2**20  # bigger exports are offered as a file path only
 _GRID = "90px 110px 110px 78px 86px 150px 150px 92px 92px minmax(200px, 1fr)"
-_HEADERS = ("Customer", "Segment", "Stage", "Churn risk", "Band", "Next stage",
-            "Recommended", "Exp. reduction", "Decision", "Top drivers")
+_HEADERS = (
+    "Customer",
+    "Segment",
+    "Stage",
+    "Churn risk",
+    "Band",
+    "Next stage",
+    "Recommended",
+    "Exp. reduction",
+    "Decision",
+    "Top drivers",
+)
 
 _CSS = """
 <style>
@@ -84,6 +93,7 @@ _CSS = """
 
 def _guarded(method):
     """Run a callback; show any error in the panel's error box, never as a traceback."""
+
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
         self._clear_error()
@@ -93,12 +103,14 @@ def _guarded(method):
             _log.debug("panel callback failed", exc_info=True)
             self.show_error(exc)
             return None
+
     return wrapper
 
 
 def _esc(value) -> str:
-    return html.escape("\u2013" if value is None or (not isinstance(value, str)
-                                                      and pd.isna(value)) else str(value))
+    return html.escape(
+        "\u2013" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
+    )
 
 
 def _chip(band) -> str:
@@ -114,18 +126,25 @@ def _bars(items, *, fmt) -> str:
     out = []
     for name, value in items:
         width = max(1, int(220 * value / top)) if value > 0 else 0
-        out.append(f"<div class='cjml-bar'><div class='name'>{_esc(name)}</div>"
-                   f"<div class='fill' style='width:{width}px'></div><div>{fmt(value)}</div>"
-                   "</div>")
+        out.append(
+            f"<div class='cjml-bar'><div class='name'>{_esc(name)}</div>"
+            f"<div class='fill' style='width:{width}px'></div><div>{fmt(value)}</div>"
+            "</div>"
+        )
     return "".join(out)
 
 
 def _table(headers, rows, align_left=(0,), cls="cjml-table") -> str:
-    head = "".join(f"<th class='{'l' if i in align_left else ''}'>{_esc(h)}</th>"
-                   for i, h in enumerate(headers))
-    body = "".join("<tr>" + "".join(
-        f"<td class='{'l' if i in align_left else ''}'>{c}</td>" for i, c in enumerate(r))
-        + "</tr>" for r in rows)
+    head = "".join(
+        f"<th class='{'l' if i in align_left else ''}'>{_esc(h)}</th>"
+        for i, h in enumerate(headers)
+    )
+    body = "".join(
+        "<tr>"
+        + "".join(f"<td class='{'l' if i in align_left else ''}'>{c}</td>" for i, c in enumerate(r))
+        + "</tr>"
+        for r in rows
+    )
     return f"<table class='{cls}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -185,8 +204,7 @@ class MarketerPanel(W.VBox):
         exc : Exception or str
             What went wrong.
         """
-        text = str(exc) if isinstance(exc, str) else (
-            f"{exc}" if str(exc) else type(exc).__name__)
+        text = str(exc) if isinstance(exc, str) else (f"{exc}" if str(exc) else type(exc).__name__)
         self.error.value = f"<b>That did not work.</b> {_esc(text)}"
         self.error.layout.display = None
 
@@ -201,39 +219,62 @@ class MarketerPanel(W.VBox):
     def _header_html(self) -> str:
         d = self.data
         cut = d.cutoff.strftime("%d %b %Y")
-        return (f"<div class='cjml-title'>Customer journeys: who is about to drop off</div>"
-                f"<div class='cjml-sub'>{len(d.table):,} customers scored as of {cut}"
-                f" \u00b7 journey map '{_esc(d.log.journey_map.name)}'"
-                + (f" \u00b7 segment column '{_esc(d.segment_col)}'" if d.segment_col else "")
-                + "</div>")
+        return (
+            f"<div class='cjml-title'>Customer journeys: who is about to drop off</div>"
+            f"<div class='cjml-sub'>{len(d.table):,} customers scored as of {cut}"
+            f" \u00b7 journey map '{_esc(d.log.journey_map.name)}'"
+            + (f" \u00b7 segment column '{_esc(d.segment_col)}'" if d.segment_col else "")
+            + "</div>"
+        )
 
     # ------------------------------------------------------------------ overview
     def _build_overview(self):
         d, ov = self.data, self.data.overview
-        at_risk = int(ov.bands.loc[ov.bands["risk_band"].isin(["high", "very high"]),
-                                   "customers"].sum())
-        cards = [("customers scored", f"{ov.n_customers:,}"),
-                 ("high or very high risk",
-                  f"{at_risk:,} ({pct(at_risk / max(ov.n_customers, 1), 0)})"),
-                 ("mean churn risk", pct(ov.mean_risk)),
-                 ("with a recommended touchpoint", f"{ov.n_with_recommendation:,}"),
-                 ("not scored (inactive)", f"{ov.n_not_scored:,}")]
-        self.overview_cards = W.HTML("<div class='cjml-cards'>" + "".join(
-            f"<div class='cjml-card'><b>{v}</b><span>{_esc(k)}</span></div>" for k, v in cards)
-            + "</div>")
+        at_risk = int(
+            ov.bands.loc[ov.bands["risk_band"].isin(["high", "very high"]), "customers"].sum()
+        )
+        cards = [
+            ("customers scored", f"{ov.n_customers:,}"),
+            ("high or very high risk", f"{at_risk:,} ({pct(at_risk / max(ov.n_customers, 1), 0)})"),
+            ("mean churn risk", pct(ov.mean_risk)),
+            ("with a recommended touchpoint", f"{ov.n_with_recommendation:,}"),
+            ("not scored (inactive)", f"{ov.n_not_scored:,}"),
+        ]
+        self.overview_cards = W.HTML(
+            "<div class='cjml-cards'>"
+            + "".join(
+                f"<div class='cjml-card'><b>{v}</b><span>{_esc(k)}</span></div>" for k, v in cards
+            )
+            + "</div>"
+        )
         hist = ov.risk_histogram
         risk_html = "<h4>Churn risk distribution</h4>" + _bars(
-            [(f"{100 * a:.0f}\u2013{100 * b:.0f}%", n) for a, b, n in
-             zip(hist["bin_start"], hist["bin_end"], hist["customers"], strict=True)],
-            fmt=lambda v: f"{int(v):,}")
+            [
+                (f"{100 * a:.0f}\u2013{100 * b:.0f}%", n)
+                for a, b, n in zip(
+                    hist["bin_start"], hist["bin_end"], hist["customers"], strict=True
+                )
+            ],
+            fmt=lambda v: f"{int(v):,}",
+        )
         band_html = "<h4>Customers per risk band</h4>" + _bars(
-            [(label(b), n) for b, n in zip(ov.bands["risk_band"][::-1],
-                                           ov.bands["customers"][::-1], strict=True)],
-            fmt=lambda v: f"{int(v):,}")
+            [
+                (label(b), n)
+                for b, n in zip(
+                    ov.bands["risk_band"][::-1], ov.bands["customers"][::-1], strict=True
+                )
+            ],
+            fmt=lambda v: f"{int(v):,}",
+        )
         tp_html = "<h4>Customers per recommended touchpoint</h4>" + _bars(
-            [(label(t) if t != NO_TOUCHPOINT else "no recommendation", n) for t, n in
-             zip(ov.touchpoints["touchpoint"], ov.touchpoints["customers"], strict=True)],
-            fmt=lambda v: f"{int(v):,}")
+            [
+                (label(t) if t != NO_TOUCHPOINT else "no recommendation", n)
+                for t, n in zip(
+                    ov.touchpoints["touchpoint"], ov.touchpoints["customers"], strict=True
+                )
+            ],
+            fmt=lambda v: f"{int(v):,}",
+        )
         self.overview_risk = W.HTML(risk_html + band_html)
         self.overview_touchpoints = W.HTML(tp_html)
         self.overview_funnel = W.Image(format="png", layout=W.Layout(max_width="560px"))
@@ -241,39 +282,74 @@ class MarketerPanel(W.VBox):
         self.overview_opportunities = W.HTML()
         report = d.report
         if report is None:
-            self.overview_stages.value = ("<div class='cjml-empty'>No journey map: the panel "
-                                          "was opened with report=None.</div>")
+            self.overview_stages.value = (
+                "<div class='cjml-empty'>No journey map: the panel "
+                "was opened with report=None.</div>"
+            )
         else:
             self._draw_funnel(report)
-            rows = [[f"<b>{_esc(label(r.stage))}</b>", f"{int(r.reached):,}",
-                     pct(r.reached_share, 0), pct(r.conversion), pct(r.drop_off),
-                     _esc(", ".join(label(x) for x in str(r.missing_touchpoints).split(", "))
-                          if isinstance(getattr(r, "missing_touchpoints", None), str)
-                          else "\u2013")]
-                    for r in report.stages.itertuples(index=False)]
+            rows = [
+                [
+                    f"<b>{_esc(label(r.stage))}</b>",
+                    f"{int(r.reached):,}",
+                    pct(r.reached_share, 0),
+                    pct(r.conversion),
+                    pct(r.drop_off),
+                    _esc(
+                        ", ".join(label(x) for x in str(r.missing_touchpoints).split(", "))
+                        if isinstance(getattr(r, "missing_touchpoints", None), str)
+                        else "\u2013"
+                    ),
+                ]
+                for r in report.stages.itertuples(index=False)
+            ]
             self.overview_stages.value = "<h4>Funnel and drop-off per stage</h4>" + _table(
                 ("Stage", "Reached", "Share", "Conversion", "Drop-off", "Missing touchpoints"),
-                rows, align_left=(0, 5))
+                rows,
+                align_left=(0, 5),
+            )
             opp = report.opportunities
             if opp is None or opp.empty:
                 self.overview_opportunities.value = (
                     "<h4>Missing-touchpoint opportunities</h4><div class='cjml-empty'>None "
-                    "found: no stage has a helpful touchpoint that is rarely used.</div>")
+                    "found: no stage has a helpful touchpoint that is rarely used.</div>"
+                )
             else:
-                rows = [[_esc(label(r.stage)), _esc(label(r.touchpoint)), f"{int(r.customers):,}",
-                         points(r.mean_risk_reduction), pct(r.current_use),
-                         "\u2691 missing" if r.missing else ""]
-                        for r in opp.itertuples(index=False)]
+                rows = [
+                    [
+                        _esc(label(r.stage)),
+                        _esc(label(r.touchpoint)),
+                        f"{int(r.customers):,}",
+                        points(r.mean_risk_reduction),
+                        pct(r.current_use),
+                        "\u2691 missing" if r.missing else "",
+                    ]
+                    for r in opp.itertuples(index=False)
+                ]
                 self.overview_opportunities.value = (
                     "<h4>Missing-touchpoint opportunities</h4><div class='cjml-sub'>Flagged: a "
                     "touchpoint that would lower the risk most in the stage but is rarely used "
-                    "there.</div>" + _table(("Stage", "Touchpoint", "Customers",
-                                             "Mean risk reduction", "Current use", ""), rows,
-                                            align_left=(0, 1, 5)))
-        left = W.VBox([self.overview_funnel, self.overview_stages, self.overview_opportunities],
-                      layout=W.Layout(width="60%"))
-        right = W.VBox([self.overview_risk, self.overview_touchpoints],
-                       layout=W.Layout(width="40%"))
+                    "there.</div>"
+                    + _table(
+                        (
+                            "Stage",
+                            "Touchpoint",
+                            "Customers",
+                            "Mean risk reduction",
+                            "Current use",
+                            "",
+                        ),
+                        rows,
+                        align_left=(0, 1, 5),
+                    )
+                )
+        left = W.VBox(
+            [self.overview_funnel, self.overview_stages, self.overview_opportunities],
+            layout=W.Layout(width="60%"),
+        )
+        right = W.VBox(
+            [self.overview_risk, self.overview_touchpoints], layout=W.Layout(width="40%")
+        )
         return W.VBox([self.overview_cards, W.HBox([left, right])])
 
     def _draw_funnel(self, report) -> None:
@@ -291,64 +367,90 @@ class MarketerPanel(W.VBox):
         opts = self.data.customers.options()
         self.risk_band = W.Dropdown(
             options=[("All risk bands", _ALL)] + [(label(b), b) for b in opts["risk_band"][::-1]],
-            value=_ALL, description="Risk band")
-        self.stage = W.Dropdown(options=[("All stages", _ALL)] + [(label(s), s) for s in
-                                                                  opts["stage"]],
-                                value=_ALL, description="Stage")
+            value=_ALL,
+            description="Risk band",
+        )
+        self.stage = W.Dropdown(
+            options=[("All stages", _ALL)] + [(label(s), s) for s in opts["stage"]],
+            value=_ALL,
+            description="Stage",
+        )
         seg_name = label(self.data.segment_col) if self.data.segment_col else "Segment"
-        self.segment = W.Dropdown(options=[(f"All ({seg_name.lower()})", _ALL)]
-                                  + [(label(s), s) for s in opts["segment"]],
-                                  value=_ALL, description=seg_name)
+        self.segment = W.Dropdown(
+            options=[(f"All ({seg_name.lower()})", _ALL)]
+            + [(label(s), s) for s in opts["segment"]],
+            value=_ALL,
+            description=seg_name,
+        )
         if not self.data.segment_col:
             self.segment.layout.display = "none"
         self.touchpoint = W.Dropdown(
-            options=[("All touchpoints", _ALL)] + [
+            options=[("All touchpoints", _ALL)]
+            + [
                 (label(t) if t != NO_TOUCHPOINT else "No recommendation", t)
-                for t in opts["touchpoint"]],
-            value=_ALL, description="Recommended")
+                for t in opts["touchpoint"]
+            ],
+            value=_ALL,
+            description="Recommended",
+        )
         self.sort = W.Dropdown(options=list(_SORTS), value=_SORTS[0][1], description="Sort by")
-        self.page_size = W.Dropdown(options=[(str(n), n) for n in _PAGE_SIZES],
-                                    value=page_size if page_size in _PAGE_SIZES else 25,
-                                    description="Per page")
-        for w in (self.risk_band, self.stage, self.segment, self.touchpoint, self.sort,
-                  self.page_size):
+        self.page_size = W.Dropdown(
+            options=[(str(n), n) for n in _PAGE_SIZES],
+            value=page_size if page_size in _PAGE_SIZES else 25,
+            description="Per page",
+        )
+        for w in (
+            self.risk_band,
+            self.stage,
+            self.segment,
+            self.touchpoint,
+            self.sort,
+            self.page_size,
+        ):
             w.style.description_width = "100px"
             w.layout.width = "330px"
             w.observe(self._on_filter, names="value")
         self.clear_filters = _button("Clear filters", icon="times")
         self.clear_filters.on_click(self._on_clear_filters)
 
-        self.list_header = W.HTML("<div class='cjml-row cjml-head'>" + "".join(
-            f"<div>{h}</div>" for h in _HEADERS) + "</div>")
-        self.list_empty = W.HTML("<div class='cjml-empty'>No customers match these filters. "
-                                 "Widen them, or clear them.</div>",
-                                 layout=W.Layout(display="none"))
+        self.list_header = W.HTML(
+            "<div class='cjml-row cjml-head'>"
+            + "".join(f"<div>{h}</div>" for h in _HEADERS)
+            + "</div>"
+        )
+        self.list_empty = W.HTML(
+            "<div class='cjml-empty'>No customers match these filters. "
+            "Widen them, or clear them.</div>",
+            layout=W.Layout(display="none"),
+        )
         self.row_checks, self.row_html, self.row_open, self.row_boxes = [], [], [], []
         for _ in range(max(_PAGE_SIZES)):  # a fixed pool: paging only changes values
             check = W.Checkbox(value=False, indent=False, layout=W.Layout(width="26px"))
             cell = W.HTML(layout=W.Layout(width="100%"))
-            opener = _button("Open", icon="user", width="80px",
-                             tooltip="Open the customer view")
+            opener = _button("Open", icon="user", width="80px", tooltip="Open the customer view")
             opener.on_click(self._on_open_row)
             opener.add_class("cjml-open")
             self.row_checks.append(check)
             self.row_html.append(cell)
             self.row_open.append(opener)
-            box = W.HBox([check, opener, cell], layout=W.Layout(display="none",
-                                                                align_items="center"))
+            box = W.HBox(
+                [check, opener, cell], layout=W.Layout(display="none", align_items="center")
+            )
             self.row_boxes.append(box)
         self.prev_button = _button("Previous", icon="chevron-left")
         self.next_button = _button("Next", icon="chevron-right")
         self.prev_button.on_click(self._on_prev)
         self.next_button.on_click(self._on_next)
         self.page_caption = W.HTML()
-        self.select_page = W.Checkbox(value=False, description="Select the whole page",
-                                      indent=False)
+        self.select_page = W.Checkbox(
+            value=False, description="Select the whole page", indent=False
+        )
         self.select_page.observe(self._on_select_page, names="value")
         self.approve_selected = _button("Approve selected", style="success", icon="check")
         self.skip_selected = _button("Skip selected", icon="forward")
-        self.approve_matching = _button("Approve all matching", style="success",
-                                        icon="check-double")
+        self.approve_matching = _button(
+            "Approve all matching", style="success", icon="check-double"
+        )
         self.skip_matching = _button("Skip all matching", icon="forward")
         self.approve_selected.on_click(self._on_approve_selected)
         self.skip_selected.on_click(self._on_skip_selected)
@@ -359,25 +461,44 @@ class MarketerPanel(W.VBox):
         self.confirm_no = _button("Cancel")
         self.confirm_yes.on_click(self._on_confirm)
         self.confirm_no.on_click(self._on_cancel)
-        self.confirm_box = W.HBox([self.confirm_text, self.confirm_yes, self.confirm_no],
-                                  layout=W.Layout(display="none"))
-        filters = W.VBox([
-            W.HBox([self.risk_band, self.stage, self.segment]),
-            W.HBox([self.touchpoint, self.sort, self.page_size, self.clear_filters])])
-        pager = W.HBox([self.prev_button, self.page_caption, self.next_button],
-                       layout=W.Layout(align_items="center"))
-        bulk = W.HBox([self.select_page, self.approve_selected, self.skip_selected,
-                       self.approve_matching, self.skip_matching])
-        header = W.HBox([W.HTML(layout=W.Layout(width="110px")), self.list_header],
-                        layout=W.Layout(width="100%"))
+        self.confirm_box = W.HBox(
+            [self.confirm_text, self.confirm_yes, self.confirm_no], layout=W.Layout(display="none")
+        )
+        filters = W.VBox(
+            [
+                W.HBox([self.risk_band, self.stage, self.segment]),
+                W.HBox([self.touchpoint, self.sort, self.page_size, self.clear_filters]),
+            ]
+        )
+        pager = W.HBox(
+            [self.prev_button, self.page_caption, self.next_button],
+            layout=W.Layout(align_items="center"),
+        )
+        bulk = W.HBox(
+            [
+                self.select_page,
+                self.approve_selected,
+                self.skip_selected,
+                self.approve_matching,
+                self.skip_matching,
+            ]
+        )
+        header = W.HBox(
+            [W.HTML(layout=W.Layout(width="110px")), self.list_header],
+            layout=W.Layout(width="100%"),
+        )
         self.list_header.layout.width = "100%"
-        return W.VBox([filters, pager, bulk, self.confirm_box, header, self.list_empty,
-                       *self.row_boxes])
+        return W.VBox(
+            [filters, pager, bulk, self.confirm_box, header, self.list_empty, *self.row_boxes]
+        )
 
     def _filters(self) -> dict:
-        return {"risk_band": self.risk_band.value or None, "stage": self.stage.value or None,
-                "segment": self.segment.value or None,
-                "touchpoint": self.touchpoint.value or None}
+        return {
+            "risk_band": self.risk_band.value or None,
+            "stage": self.stage.value or None,
+            "segment": self.segment.value or None,
+            "touchpoint": self.touchpoint.value or None,
+        }
 
     def _sort(self) -> tuple[str, bool]:
         key, direction = self.sort.value.split(":")
@@ -422,8 +543,13 @@ class MarketerPanel(W.VBox):
     def refresh_list(self) -> None:
         """Query the current page and show it; only its rows reach the browser."""
         key, ascending = self._sort()
-        page = self.data.customers.query(**self._filters(), sort_by=key, ascending=ascending,
-                                         page=self._page_number, page_size=self.page_size.value)
+        page = self.data.customers.query(
+            **self._filters(),
+            sort_by=key,
+            ascending=ascending,
+            page=self._page_number,
+            page_size=self.page_size.value,
+        )
         self.page = page
         self._page_number = page.page
         self.page_caption.value = f"<span style='padding:0 10px'>{_esc(page.caption())}</span>"
@@ -444,16 +570,20 @@ class MarketerPanel(W.VBox):
                 continue
             r = rows.iloc[i]
             cells = [
-                _esc(r["customer_id"]), _esc(label(r[seg]) if seg else "\u2013"),
-                _esc(label(r["stage"])), f"<b>{pct(r['churn_risk'])}</b>", _chip(r["risk_band"]),
+                _esc(r["customer_id"]),
+                _esc(label(r[seg]) if seg else "\u2013"),
+                _esc(label(r["stage"])),
+                f"<b>{pct(r['churn_risk'])}</b>",
+                _chip(r["risk_band"]),
                 _esc(f"{label(r.get('next_stage'))} ({pct(r.get('next_stage_proba'), 0)})"),
                 _esc(label(r["recommended_touchpoint"])),
                 _esc(points(r["expected_risk_reduction"])),
                 _esc(label(decisions[i]) if decisions[i] else "\u2013"),
                 f"<span title='{_esc(r['top_drivers'])}'>{_esc(r['top_drivers'])}</span>",
             ]
-            self.row_html[i].value = ("<div class='cjml-row'>" + "".join(
-                f"<div>{c}</div>" for c in cells) + "</div>")
+            self.row_html[i].value = (
+                "<div class='cjml-row'>" + "".join(f"<div>{c}</div>" for c in cells) + "</div>"
+            )
             self.row_open[i].tooltip = f"Open customer {r['customer_id']}"
             self.row_checks[i].value = False
             box.layout.display = None
@@ -508,8 +638,9 @@ class MarketerPanel(W.VBox):
     @_guarded
     def _on_approve_matching(self, _=None):
         n = self.page.n_matching
-        self._ask(f"Approve the recommended touchpoint for all {n:,} matching customers?",
-                  "approve")
+        self._ask(
+            f"Approve the recommended touchpoint for all {n:,} matching customers?", "approve"
+        )
 
     @_guarded
     def _on_skip_matching(self, _=None):
@@ -554,23 +685,28 @@ class MarketerPanel(W.VBox):
     # ------------------------------------------------------------------ one customer
     def _build_customer(self):
         # continuous_update=False: the value arrives on Enter or when the box loses focus
-        self.customer_id = W.Text(placeholder="customer id", description="Customer",
-                                  continuous_update=False, layout=W.Layout(width="260px"))
+        self.customer_id = W.Text(
+            placeholder="customer id",
+            description="Customer",
+            continuous_update=False,
+            layout=W.Layout(width="260px"),
+        )
         self.customer_id.style.description_width = "70px"
         self.customer_id.add_class("cjml-customer-id")
         self.open_button = _button("Open", icon="search")
         self.open_button.on_click(self._on_open_typed)
         self.customer_id.observe(self._on_id_typed, names="value")
-        self.customer_empty = W.HTML("<div class='cjml-empty'>Pick a customer in the at-risk "
-                                     "list (Open), or type an id above.</div>")
+        self.customer_empty = W.HTML(
+            "<div class='cjml-empty'>Pick a customer in the at-risk "
+            "list (Open), or type an id above.</div>"
+        )
         self.customer_summary = W.HTML()
         self.customer_summary.add_class("cjml-customer-summary")
         self.next_stage_html = W.HTML()
         self.drivers_html = W.HTML()
         self.timeline = W.Image(format="png", layout=W.Layout(max_width="900px"))
         self.recommendations_html = W.HTML()
-        self.whatif = W.Dropdown(description="What if", options=[], layout=W.Layout(
-            width="560px"))
+        self.whatif = W.Dropdown(description="What if", options=[], layout=W.Layout(width="560px"))
         self.whatif.style.description_width = "70px"
         self.whatif.add_class("cjml-whatif")
         self.whatif.observe(self._on_whatif, names="value")
@@ -578,8 +714,9 @@ class MarketerPanel(W.VBox):
         self.whatif_result.add_class("cjml-whatif-result")
         self.note = W.Text(placeholder="note (optional): why", layout=W.Layout(width="300px"))
         self.approve_button = _button("Approve recommended", style="success", icon="check")
-        self.override_button = _button("Approve the what-if touchpoint instead",
-                                       style="warning", icon="exchange-alt")
+        self.override_button = _button(
+            "Approve the what-if touchpoint instead", style="warning", icon="exchange-alt"
+        )
         self.skip_button = _button("Skip", icon="forward")
         self.reset_button = _button("Undo decision", icon="undo")
         self.approve_button.on_click(self._on_approve_customer)
@@ -587,20 +724,37 @@ class MarketerPanel(W.VBox):
         self.skip_button.on_click(self._on_skip_customer)
         self.reset_button.on_click(self._on_reset_customer)
         self.decision_html = W.HTML()
-        self.customer_body = W.VBox([
-            self.customer_summary,
-            W.HBox([W.VBox([self.next_stage_html], layout=W.Layout(width="45%")),
-                    W.VBox([self.drivers_html], layout=W.Layout(width="55%"))]),
-            self.timeline,
-            self.recommendations_html,
-            W.HTML("<h4>What if: re-scored risk for any eligible touchpoint</h4>"),
-            self.whatif, self.whatif_result,
-            W.HTML("<h4>Decision</h4>"), self.decision_html,
-            W.HBox([self.note, self.approve_button, self.override_button, self.skip_button,
-                    self.reset_button]),
-        ], layout=W.Layout(display="none"))
-        return W.VBox([W.HBox([self.customer_id, self.open_button]), self.customer_empty,
-                       self.customer_body])
+        self.customer_body = W.VBox(
+            [
+                self.customer_summary,
+                W.HBox(
+                    [
+                        W.VBox([self.next_stage_html], layout=W.Layout(width="45%")),
+                        W.VBox([self.drivers_html], layout=W.Layout(width="55%")),
+                    ]
+                ),
+                self.timeline,
+                self.recommendations_html,
+                W.HTML("<h4>What if: re-scored risk for any eligible touchpoint</h4>"),
+                self.whatif,
+                self.whatif_result,
+                W.HTML("<h4>Decision</h4>"),
+                self.decision_html,
+                W.HBox(
+                    [
+                        self.note,
+                        self.approve_button,
+                        self.override_button,
+                        self.skip_button,
+                        self.reset_button,
+                    ]
+                ),
+            ],
+            layout=W.Layout(display="none"),
+        )
+        return W.VBox(
+            [W.HBox([self.customer_id, self.open_button]), self.customer_empty, self.customer_body]
+        )
 
     @_guarded
     def _on_open_typed(self, _=None):
@@ -638,36 +792,54 @@ class MarketerPanel(W.VBox):
         self.customer_id.unobserve(self._on_id_typed, names="value")
         self.customer_id.value = str(p.customer_id)
         self.customer_id.observe(self._on_id_typed, names="value")
-        seg = f" \u00b7 {label(self.data.segment_col)}: {_esc(label(p.segment))}" \
-            if self.data.segment_col else ""
+        seg = (
+            f" \u00b7 {label(self.data.segment_col)}: {_esc(label(p.segment))}"
+            if self.data.segment_col
+            else ""
+        )
         self.customer_summary.value = (
             f"<div class='cjml-sub'>Customer <b>{_esc(p.customer_id)}</b>{seg} \u00b7 stage "
             f"<b>{_esc(label(p.stage))}</b> \u00b7 as of {p.cutoff:%d %b %Y}</div>"
             f"<div><span class='cjml-risk'>{pct(p.churn_risk)}</span> churn risk "
             f"{_chip(p.risk_band)}</div><div class='cjml-sub'>"
-            f"{_esc(p.reason[:1].upper() + p.reason[1:])}</div>")
+            f"{_esc(p.reason[:1].upper() + p.reason[1:])}</div>"
+        )
         probs = p.next_stage
         self.next_stage_html.value = "<h4>Next stage in the horizon</h4>" + _bars(
-            [(label(s), float(v)) for s, v in probs.items()], fmt=lambda v: pct(v))
+            [(label(s), float(v)) for s, v in probs.items()], fmt=lambda v: pct(v)
+        )
         drivers = "".join(f"<li>{_esc(t)}</li>" for t in p.drivers) or (
-            "<li>No single driver stands out.</li>")
+            "<li>No single driver stands out.</li>"
+        )
         self.drivers_html.value = f"<h4>Why: the top drivers of the risk</h4><ul>{drivers}</ul>"
         self._draw_timeline(p)
         if p.recommendations.empty:
             self.recommendations_html.value = (
                 "<h4>Recommended touchpoints</h4><div class='cjml-empty'>No allowed touchpoint "
-                "is expected to lower this customer's risk.</div>")
+                "is expected to lower this customer's risk.</div>"
+            )
         else:
-            rows = [[f"{r.rank:.0f}", _esc(label(r.touchpoint)), pct(r.expected_risk),
-                     _esc(points(r.risk_reduction)), f"{r.cost:,.2f}"]
-                    for r in p.recommendations.itertuples(index=False)]
+            rows = [
+                [
+                    f"{r.rank:.0f}",
+                    _esc(label(r.touchpoint)),
+                    pct(r.expected_risk),
+                    _esc(points(r.risk_reduction)),
+                    f"{r.cost:,.2f}",
+                ]
+                for r in p.recommendations.itertuples(index=False)
+            ]
             self.recommendations_html.value = "<h4>Recommended touchpoints</h4>" + _table(
-                ("#", "Touchpoint", "Risk after", "Expected reduction", "Cost"), rows,
-                align_left=(1,))
-        options = [(self._option_label(r), r.touchpoint)
-                   for r in p.options.itertuples(index=False)]
-        first = (p.recommendations["touchpoint"].iloc[0] if not p.recommendations.empty
-                 else (options[0][1] if options else None))
+                ("#", "Touchpoint", "Risk after", "Expected reduction", "Cost"),
+                rows,
+                align_left=(1,),
+            )
+        options = [(self._option_label(r), r.touchpoint) for r in p.options.itertuples(index=False)]
+        first = (
+            p.recommendations["touchpoint"].iloc[0]
+            if not p.recommendations.empty
+            else (options[0][1] if options else None)
+        )
         self.whatif.unobserve(self._on_whatif, names="value")
         try:
             self.whatif.options = options
@@ -686,8 +858,10 @@ class MarketerPanel(W.VBox):
     @staticmethod
     def _option_label(r) -> str:
         how = "lower" if r.risk_reduction >= 0 else "higher"
-        text = (f"{label(r.touchpoint)}: risk {pct(r.expected_risk)} "
-                f"({points(abs(r.risk_reduction))} {how}), cost {r.cost:,.2f}")
+        text = (
+            f"{label(r.touchpoint)}: risk {pct(r.expected_risk)} "
+            f"({points(abs(r.risk_reduction))} {how}), cost {r.cost:,.2f}"
+        )
         return text if r.allowed else f"{text} \u2013 not allowed: {r.blocked_by}"
 
     def _draw_timeline(self, p: CustomerProfile) -> None:
@@ -703,20 +877,25 @@ class MarketerPanel(W.VBox):
     def _show_whatif(self) -> None:
         p, tp = self.profile, self.whatif.value
         if p is None or tp is None:
-            self.whatif_result.value = ("<div class='cjml-empty'>No eligible touchpoint for this "
-                                        "customer's stage.</div>")
+            self.whatif_result.value = (
+                "<div class='cjml-empty'>No eligible touchpoint for this customer's stage.</div>"
+            )
             return
         w = what_if(p, tp)
         change = w.risk_reduction
         arrow = "#2ca02c" if change > 0 else "#b2182b" if change < 0 else "#666"
-        blocked = (f"<div class='cjml-sub'>Not allowed by the rules: {_esc(w.blocked_by)}</div>"
-                   if not w.allowed else "")
+        blocked = (
+            f"<div class='cjml-sub'>Not allowed by the rules: {_esc(w.blocked_by)}</div>"
+            if not w.allowed
+            else ""
+        )
         self.whatif_result.value = (
             f"<div>Churn risk now <b>{pct(w.baseline_risk)}</b> \u2192 with "
             f"{_esc(label(w.touchpoint).lower())}: <span class='cjml-whatif-risk' "
             f"style='color:{arrow}'>{pct(w.expected_risk)}</span> "
             f"({_esc(points(abs(change)))} {'lower' if change >= 0 else 'higher'}) "
-            f"\u00b7 cost {w.cost:,.2f}</div>{blocked}")
+            f"\u00b7 cost {w.cost:,.2f}</div>{blocked}"
+        )
 
     def _show_decision(self) -> None:
         p = self.profile
@@ -731,44 +910,59 @@ class MarketerPanel(W.VBox):
         what = label(r["decision"])
         if r["decision"] != "skipped":
             what += f": {label(r['touchpoint'])}"
-        self.decision_html.value = (f"<div><b>{_esc(what)}</b> by {_esc(r['decided_by'])} at "
-                                    f"{_esc(r['decided_at'])}</div>")
+        self.decision_html.value = (
+            f"<div><b>{_esc(what)}</b> by {_esc(r['decided_by'])} at {_esc(r['decided_at'])}</div>"
+        )
 
     @_guarded
     def _on_approve_customer(self, _=None):
         rows = self.data.rows_of([self.profile.customer_id])
         if rows.empty:  # opened by id but outside the scored population
             p = self.profile
-            rows = pd.DataFrame({"customer_id": [p.customer_id], "churn_risk": [p.churn_risk],
-                                 "recommended_touchpoint": [p.recommendations["touchpoint"]
-                                                            .iloc[0]],
-                                 "expected_risk_reduction": [p.recommendations[
-                                     "risk_reduction"].iloc[0]]})
+            rows = pd.DataFrame(
+                {
+                    "customer_id": [p.customer_id],
+                    "churn_risk": [p.churn_risk],
+                    "recommended_touchpoint": [p.recommendations["touchpoint"].iloc[0]],
+                    "expected_risk_reduction": [p.recommendations["risk_reduction"].iloc[0]],
+                }
+            )
         n = self.data.actions.approve(rows, by=self._user(), note=self.note.value or None)
         if not n:
-            raise ValueError("This customer has no recommended touchpoint to approve; choose "
-                             "one in the what-if selector and approve it instead.")
-        self._after_decision(f"Approved the recommendation for customer "
-                             f"{self.profile.customer_id}.")
+            raise ValueError(
+                "This customer has no recommended touchpoint to approve; choose "
+                "one in the what-if selector and approve it instead."
+            )
+        self._after_decision(
+            f"Approved the recommendation for customer {self.profile.customer_id}."
+        )
 
     @_guarded
     def _on_override_customer(self, _=None):
         p = self.profile
         w = what_if(p, self.whatif.value)
         if not w.allowed:
-            raise ValueError(f"{label(w.touchpoint)} is not allowed for this customer: "
-                             f"{w.blocked_by}.")
-        self.data.actions.override(p.customer_id, w.touchpoint,
-                                   expected_risk_reduction=w.risk_reduction,
-                                   baseline_risk=p.churn_risk, note=self.note.value or None,
-                                   by=self._user())
-        self._after_decision(f"Approved {label(w.touchpoint).lower()} for customer "
-                             f"{p.customer_id} instead of the recommendation.")
+            raise ValueError(
+                f"{label(w.touchpoint)} is not allowed for this customer: {w.blocked_by}."
+            )
+        self.data.actions.override(
+            p.customer_id,
+            w.touchpoint,
+            expected_risk_reduction=w.risk_reduction,
+            baseline_risk=p.churn_risk,
+            note=self.note.value or None,
+            by=self._user(),
+        )
+        self._after_decision(
+            f"Approved {label(w.touchpoint).lower()} for customer "
+            f"{p.customer_id} instead of the recommendation."
+        )
 
     @_guarded
     def _on_skip_customer(self, _=None):
-        self.data.actions.skip([self.profile.customer_id], by=self._user(),
-                               note=self.note.value or None)
+        self.data.actions.skip(
+            [self.profile.customer_id], by=self._user(), note=self.note.value or None
+        )
         self._after_decision(f"Skipped customer {self.profile.customer_id}.")
 
     @_guarded
@@ -778,28 +972,43 @@ class MarketerPanel(W.VBox):
 
     # ------------------------------------------------------------------ actions
     def _build_actions(self, export_path):
-        self.user = W.Text(value=self.data.actions.user or "", placeholder="your name",
-                           description="Approved by", layout=W.Layout(width="320px"))
+        self.user = W.Text(
+            value=self.data.actions.user or "",
+            placeholder="your name",
+            description="Approved by",
+            layout=W.Layout(width="320px"),
+        )
         self.user.style.description_width = "90px"
         self.actions_summary = W.HTML()
         self.actions_table = W.HTML()
-        self.export_path = W.Text(value=str(export_path), description="File",
-                                  layout=W.Layout(width="420px"))
+        self.export_path = W.Text(
+            value=str(export_path), description="File", layout=W.Layout(width="420px")
+        )
         self.export_path.style.description_width = "90px"
-        self.export_force = W.Checkbox(value=False, description="Replace the file if it exists",
-                                       indent=False)
-        self.export_button = _button("Export approved actions (CSV)", style="primary",
-                                     icon="download")
+        self.export_force = W.Checkbox(
+            value=False, description="Replace the file if it exists", indent=False
+        )
+        self.export_button = _button(
+            "Export approved actions (CSV)", style="primary", icon="download"
+        )
         self.export_button.on_click(self._on_export)
         self.export_status = W.HTML()
-        return W.VBox([
-            self.user, self.actions_summary, self.actions_table,
-            W.HTML("<h4>Export for the campaign team</h4><div class='cjml-sub'>UTF-8 CSV that "
-                   "Excel opens as is; cells that could run as spreadsheet formulas are "
-                   "escaped; an existing file is never replaced unless you tick the box."
-                   "</div>"),
-            W.HBox([self.export_path, self.export_force]), self.export_button,
-            self.export_status])
+        return W.VBox(
+            [
+                self.user,
+                self.actions_summary,
+                self.actions_table,
+                W.HTML(
+                    "<h4>Export for the campaign team</h4><div class='cjml-sub'>UTF-8 CSV that "
+                    "Excel opens as is; cells that could run as spreadsheet formulas are "
+                    "escaped; an existing file is never replaced unless you tick the box."
+                    "</div>"
+                ),
+                W.HBox([self.export_path, self.export_force]),
+                self.export_button,
+                self.export_status,
+            ]
+        )
 
     def _user(self) -> str | None:
         return self.user.value.strip() or None
@@ -807,41 +1016,73 @@ class MarketerPanel(W.VBox):
     def _refresh_actions(self) -> None:
         counts = self.data.actions.counts()
         self.actions_summary.value = (
-            "<div class='cjml-cards'>" + "".join(
+            "<div class='cjml-cards'>"
+            + "".join(
                 f"<div class='cjml-card'><b>{counts[k]:,}</b><span>{k}</span></div>"
-                for k in ("approved", "overridden", "skipped")) + "</div>")
+                for k in ("approved", "overridden", "skipped")
+            )
+            + "</div>"
+        )
         approved = self.data.actions.approved()
         if approved.empty:
-            self.actions_table.value = ("<div class='cjml-empty'>No approved actions yet: "
-                                        "approve recommendations in the at-risk list or the "
-                                        "customer view.</div>")
+            self.actions_table.value = (
+                "<div class='cjml-empty'>No approved actions yet: "
+                "approve recommendations in the at-risk list or the "
+                "customer view.</div>"
+            )
             return
         shown = approved.tail(50).iloc[::-1]
-        rows = [[_esc(r.customer_id), _esc(label(r.touchpoint)),
-                 _esc(points(r.expected_risk_reduction)), _esc(r.reason), _esc(r.approved_by),
-                 _esc(r.approved_at)] for r in shown.itertuples(index=False)]
-        more = (f"<div class='cjml-sub'>The latest 50 of {len(approved):,} approved actions."
-                "</div>" if len(approved) > 50 else "")
+        rows = [
+            [
+                _esc(r.customer_id),
+                _esc(label(r.touchpoint)),
+                _esc(points(r.expected_risk_reduction)),
+                _esc(r.reason),
+                _esc(r.approved_by),
+                _esc(r.approved_at),
+            ]
+            for r in shown.itertuples(index=False)
+        ]
+        more = (
+            f"<div class='cjml-sub'>The latest 50 of {len(approved):,} approved actions.</div>"
+            if len(approved) > 50
+            else ""
+        )
         self.actions_table.value = more + _table(
-            ("Customer", "Touchpoint", "Expected reduction", "Reason", "Approved by",
-             "Approved at"), rows, align_left=(1, 3, 4))
+            (
+                "Customer",
+                "Touchpoint",
+                "Expected reduction",
+                "Reason",
+                "Approved by",
+                "Approved at",
+            ),
+            rows,
+            align_left=(1, 3, 4),
+        )
 
     @_guarded
     def _on_export(self, _=None):
         path = Path(self.export_path.value.strip() or "approved_actions.csv").expanduser()
         if path.exists() and not self.export_force.value:
-            raise ValueError(f"{path} already exists and was left untouched. Choose another "
-                             "file name, or tick 'Replace the file if it exists'.")
-        written = self.data.actions.export_csv(path, force=self.export_force.value,
-                                               inputs=self.data.inputs)
+            raise ValueError(
+                f"{path} already exists and was left untouched. Choose another "
+                "file name, or tick 'Replace the file if it exists'."
+            )
+        written = self.data.actions.export_csv(
+            path, force=self.export_force.value, inputs=self.data.inputs
+        )
         n = len(self.data.actions.approved())
         link = ""
         size = written.stat().st_size
         if size <= _DOWNLOAD_LIMIT:  # a browser download too, for Voilà users
             data = base64.b64encode(written.read_bytes()).decode("ascii")
-            link = (f" <a download='{_esc(written.name)}' href='data:text/csv;base64,{data}'>"
-                    "Download it</a>")
-        self.export_status.value = (f"<div class='cjml-notice'>Wrote {n:,} approved actions to "
-                                    f"<code>{_esc(written.resolve())}</code>.{link}</div>")
+            link = (
+                f" <a download='{_esc(written.name)}' href='data:text/csv;base64,{data}'>"
+                "Download it</a>"
+            )
+        self.export_status.value = (
+            f"<div class='cjml-notice'>Wrote {n:,} approved actions to "
+            f"<code>{_esc(written.resolve())}</code>.{link}</div>"
+        )
         self.export_force.value = False
-

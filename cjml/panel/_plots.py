@@ -60,36 +60,81 @@ def plot_timeline(timeline: pd.DataFrame, *, stages=None, cutoff=None, ax=None):
     x = pd.DatetimeIndex(timeline["timestamp"]).tz_convert("UTC").tz_localize(None)
     point_colors = [colors.get(s, "#7f7f7f") for s in timeline["stage"]]
     purchase = timeline["purchase"].to_numpy(dtype=bool)
-    ax.scatter(x[~purchase], y[~purchase], c=[c for c, p in zip(point_colors, purchase,
-                                                                strict=True) if not p],
-               s=36, zorder=3, edgecolors="white", linewidths=0.5)
+    ax.scatter(
+        x[~purchase],
+        y[~purchase],
+        c=[c for c, p in zip(point_colors, purchase, strict=True) if not p],
+        s=36,
+        zorder=3,
+        edgecolors="white",
+        linewidths=0.5,
+    )
     if purchase.any():
-        ax.scatter(x[purchase], y[purchase], c=[c for c, p in zip(point_colors, purchase,
-                                                                  strict=True) if p],
-                   marker="D", s=64, zorder=4, edgecolors="black", linewidths=0.8)
+        ax.scatter(
+            x[purchase],
+            y[purchase],
+            c=[c for c, p in zip(point_colors, purchase, strict=True) if p],
+            marker="D",
+            s=64,
+            zorder=4,
+            edgecolors="black",
+            linewidths=0.8,
+        )
     if "satisfaction" in timeline.columns:
         for xi, yi, score in zip(x, y, timeline["satisfaction"], strict=True):
             if pd.isna(score):
                 continue
-            color = ("#d62728" if score <= _LOW_CSAT else "#2ca02c" if score >= _HIGH_CSAT
-                     else "dimgray")
-            ax.annotate(f"CSAT {score:g}", (xi, yi), xytext=(0, 7), textcoords="offset points",
-                        ha="center", fontsize="x-small", color=color, zorder=5)
+            color = (
+                "#d62728" if score <= _LOW_CSAT else "#2ca02c" if score >= _HIGH_CSAT else "dimgray"
+            )
+            ax.annotate(
+                f"CSAT {score:g}",
+                (xi, yi),
+                xytext=(0, 7),
+                textcoords="offset points",
+                ha="center",
+                fontsize="x-small",
+                color=color,
+                zorder=5,
+            )
     if cutoff is not None:
-        ax.axvline(pd.Timestamp(cutoff).tz_convert("UTC").tz_localize(None), color="gray",
-                   linestyle="--", linewidth=1)
+        ax.axvline(
+            pd.Timestamp(cutoff).tz_convert("UTC").tz_localize(None),
+            color="gray",
+            linestyle="--",
+            linewidth=1,
+        )
     ax.set_yticks(range(len(order)), [label(t) for t in order], fontsize="small")
     ax.set_ylim(-0.7, len(order) - 0.3)
     ax.grid(axis="x", color="#eee")
     ax.tick_params(axis="x", labelsize="small")
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    handles = [Line2D([], [], marker="o", linestyle="", color=colors[s], label=label(s))
-               for s in stages if s in set(timeline["stage"])]
-    handles.append(Line2D([], [], marker="D", linestyle="", color="white",
-                          markeredgecolor="black", label="purchase"))
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small",
-              frameon=False, title="stage", title_fontsize="small")
+    handles = [
+        Line2D([], [], marker="o", linestyle="", color=colors[s], label=label(s))
+        for s in stages
+        if s in set(timeline["stage"])
+    ]
+    handles.append(
+        Line2D(
+            [],
+            [],
+            marker="D",
+            linestyle="",
+            color="white",
+            markeredgecolor="black",
+            label="purchase",
+        )
+    )
+    ax.legend(
+        handles=handles,
+        loc="upper left",
+        bbox_to_anchor=(1.0, 1.0),
+        fontsize="small",
+        frameon=False,
+        title="stage",
+        title_fontsize="small",
+    )
     ax.set_title("Journey timeline", fontsize="medium", loc="left")
     return ax
 

@@ -48,11 +48,33 @@ from cjml.scoring._run import _RunDir, _writing_error
 from cjml.scoring._summary import ScoreSummary, _add_counts, _emit_warnings
 
 
-def score(bundle, events, *, customers=None, cutoff=None, top_k=1, out=None, force=False,
-          resume=False, on_error="raise", engine="local", scheduler=None, risk_bands=None,
-          drivers=True, recommend=True, rules=None, columns=None, timezone="UTC",
-          timestamp_unit=None, drop_duplicates=False, chunk_events=DEFAULT_CHUNK_EVENTS,
-          compile=False, n_jobs=None, progress=False, missing_ids=None):
+def score(
+    bundle,
+    events,
+    *,
+    customers=None,
+    cutoff=None,
+    top_k=1,
+    out=None,
+    force=False,
+    resume=False,
+    on_error="raise",
+    engine="local",
+    scheduler=None,
+    risk_bands=None,
+    drivers=True,
+    recommend=True,
+    rules=None,
+    columns=None,
+    timezone="UTC",
+    timestamp_unit=None,
+    drop_duplicates=False,
+    chunk_events=DEFAULT_CHUNK_EVENTS,
+    compile=False,
+    n_jobs=None,
+    progress=False,
+    missing_ids=None,
+):
     """Score every customer (or the listed ones): risk, next stage, drivers, best touchpoint.
 
     Streams the events in customer-complete chunks, so memory stays flat as
@@ -193,9 +215,17 @@ def score(bundle, events, *, customers=None, cutoff=None, top_k=1, out=None, for
     >>> capped = cjml.score(bundle, load_sample(), rules={"budget": 500.0})  # doctest: +SKIP
     """
     started = time.perf_counter()
-    options = _check_options(top_k=top_k, on_error=on_error, engine=engine,
-                             risk_bands=risk_bands, chunk_events=chunk_events, out=out,
-                             resume=resume, timestamp_unit=timestamp_unit, n_jobs=n_jobs)
+    options = _check_options(
+        top_k=top_k,
+        on_error=on_error,
+        engine=engine,
+        risk_bands=risk_bands,
+        chunk_events=chunk_events,
+        out=out,
+        resume=resume,
+        timestamp_unit=timestamp_unit,
+        n_jobs=n_jobs,
+    )
     bands = options["bands"]
     out_path = None if out is None else Path(out)
     rejects_path = None if out_path is None else _rejects_path(out_path)
@@ -211,11 +241,11 @@ def score(bundle, events, *, customers=None, cutoff=None, top_k=1, out=None, for
     src = _open_source(events.frame if isinstance(events, EventLog) else events)
     mapping = _parse_columns(columns)
     resolved = _resolve_columns(mapping, src.columns)
-    needed = _flat_columns(src, _needed_columns(bundle, resolved, src.columns, drop_duplicates),
-                           resolved, bundle)
+    needed = _flat_columns(
+        src, _needed_columns(bundle, resolved, src.columns, drop_duplicates), resolved, bundle
+    )
     _check_event_columns(bundle, resolved, src.columns)
-    listed = None if customers is None else _read_customer_list(customers, resolved,
-                                                                 missing_ids)
+    listed = None if customers is None else _read_customer_list(customers, resolved, missing_ids)
     cut = None if cutoff is None else to_utc_timestamp(cutoff, timezone)
     if compile:
         for name in ("churn", "next_stage"):
@@ -223,45 +253,74 @@ def score(bundle, events, *, customers=None, cutoff=None, top_k=1, out=None, for
 
     # The run folder: finished chunks and the state, beside the output.
     fingerprint_parts = {
-        "cjml": _cjml_version(), "events": src.identity(), "bundle": bundle_id,
+        "cjml": _cjml_version(),
+        "events": src.identity(),
+        "bundle": bundle_id,
         "customers": None if listed is None else _hash_values(listed),
-        "options": {"cutoff": None if cut is None else cut.isoformat(), "top_k": int(top_k),
-                    "on_error": on_error, "engine": engine, "bands": list(bands.items()),
-                    "drivers": bool(drivers), "recommend": bool(recommend),
-                    "rules": _rules_fingerprint(rules),
-                    "columns": {k: str(v) for k, v in mapping.items()},
-                    "timezone": str(timezone), "timestamp_unit": timestamp_unit,
-                    "drop_duplicates": bool(drop_duplicates),
-                    "chunk_events": int(chunk_events), "missing_ids": list(missing_ids)},
+        "options": {
+            "cutoff": None if cut is None else cut.isoformat(),
+            "top_k": int(top_k),
+            "on_error": on_error,
+            "engine": engine,
+            "bands": list(bands.items()),
+            "drivers": bool(drivers),
+            "recommend": bool(recommend),
+            "rules": _rules_fingerprint(rules),
+            "columns": {k: str(v) for k, v in mapping.items()},
+            "timezone": str(timezone),
+            "timestamp_unit": timestamp_unit,
+            "drop_duplicates": bool(drop_duplicates),
+            "chunk_events": int(chunk_events),
+            "missing_ids": list(missing_ids),
+        },
     }
     run = _RunDir.open(out_path, fingerprint_parts, resume=resume, force=force)
     _small_pages(True)
     try:
         reader = _Reader(
-            kind=src.kind, names=src.names, starts=(), resolved=resolved,
+            kind=src.kind,
+            names=src.names,
+            starts=(),
+            resolved=resolved,
             read_columns=[c for c in src.columns if c in needed],
-            rename={str(v): k for k, v in resolved.items()}, timezone=timezone,
-            timestamp_unit=timestamp_unit, strict=on_error == "raise",
+            rename={str(v): k for k, v in resolved.items()},
+            timezone=timezone,
+            timestamp_unit=timestamp_unit,
+            strict=on_error == "raise",
             n_parts=_n_parts(src.estimate_rows(), chunk_events, n_jobs, engine),
-            customers=None if listed is None else _list_as_arrow(listed, src.customer_type(
-                resolved["customer_id"]), resolved),
-            index=src.index(), missing_ids=missing_ids)
+            customers=None
+            if listed is None
+            else _list_as_arrow(listed, src.customer_type(resolved["customer_id"]), resolved),
+            index=src.index(),
+            missing_ids=missing_ids,
+        )
         plan = _Plan(
-            cutoff=cut, lookback_ns=_lookback_ns(bundle), top_k=int(top_k),
-            drivers=bool(drivers), recommend=bool(recommend), band_labels=tuple(bands),
-            band_edges=tuple(bands.values()), on_error=on_error, timezone=timezone,
-            drop_duplicates=bool(drop_duplicates), csv=src.kind == "csv",
+            cutoff=cut,
+            lookback_ns=_lookback_ns(bundle),
+            top_k=int(top_k),
+            drivers=bool(drivers),
+            recommend=bool(recommend),
+            band_labels=tuple(bands),
+            band_edges=tuple(bands.values()),
+            on_error=on_error,
+            timezone=timezone,
+            drop_duplicates=bool(drop_duplicates),
+            csv=src.kind == "csv",
             next_stages=tuple(str(c) for c in bundle.models["next_stage"].classes_),
-            user_names={k: str(v) for k, v in resolved.items()}, origin=_Origin(),
-            missing_ids=missing_ids, **_rules_plan(rules))
+            user_names={k: str(v) for k, v in resolved.items()},
+            origin=_Origin(),
+            missing_ids=missing_ids,
+            **_rules_plan(rules),
+        )
         if engine == "dask":
             result = _run_dask(src, reader, plan, bundle, run, scheduler, progress)
         else:
             result = _run_local(src, reader, plan, bundle, run, progress, n_jobs)
         plan, chunk_counts, n_resumed = result
         absent = _absent_customers(listed, run, plan)
-        frame, rejects_written = _write_output(run, plan, absent, out_path, rejects_path,
-                                               force=force)
+        frame, rejects_written = _write_output(
+            run, plan, absent, out_path, rejects_path, force=force
+        )
         counts = _add_counts(chunk_counts)
         status_counts = counts.get("status", {})
         summary = ScoreSummary(
@@ -275,10 +334,14 @@ def score(bundle, events, *, customers=None, cutoff=None, top_k=1, out=None, for
             n_rows_rejected=int(counts.get("rejected", 0)),
             n_duplicates=int(counts.get("duplicates", 0)),
             unknown_touchpoints=tuple(sorted(counts.get("unknown", set()))),
-            cutoff=plan.cutoff, seconds=time.perf_counter() - started, out=out_path,
+            cutoff=plan.cutoff,
+            seconds=time.perf_counter() - started,
+            out=out_path,
             rejects=rejects_path if rejects_written else None,
-            n_chunks=int(run.state.get("n_parts", 0)), n_chunks_resumed=n_resumed,
-            engine=engine)
+            n_chunks=int(run.state.get("n_parts", 0)),
+            n_chunks_resumed=n_resumed,
+            engine=engine,
+        )
         _emit_warnings(counts, summary, drop_duplicates)
         run.finish()
     except BaseException as exc:
@@ -298,7 +361,8 @@ def score(bundle, events, *, customers=None, cutoff=None, top_k=1, out=None, for
             error = WriteError(
                 f"{error} The {done:,} finished chunk(s) of {run.state.get('n_parts', '?')} "
                 f"are kept in {str(run.path)!r}: run the same command with --resume "
-                "(resume=True) to continue from them.")
+                "(resume=True) to continue from them."
+            )
         raise error from exc
     finally:
         _small_pages(False)

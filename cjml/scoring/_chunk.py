@@ -62,8 +62,15 @@ class _Plan:
 
 
 def _out_columns(top_k: int) -> list[str]:
-    cols = ["customer_id", "churn_risk", "risk_band", "next_stage", "next_stage_proba",
-            "top_drivers", *_recommendation_columns(top_k)]
+    cols = [
+        "customer_id",
+        "churn_risk",
+        "risk_band",
+        "next_stage",
+        "next_stage_proba",
+        "top_drivers",
+        *_recommendation_columns(top_k),
+    ]
     return [*cols, "status"]
 
 
@@ -95,10 +102,11 @@ _REJECT_FIXED = ["row", "location", "column", "reason"]
 
 
 def _rejects_schema(plan: _Plan, event_columns: Sequence[str]) -> pa.Schema:
-    return pa.schema([pa.field("row", pa.int64())]
-                     + [pa.field(c, pa.string()) for c in _REJECT_FIXED[1:]]
-                     + [pa.field(plan.user_names.get(c, str(c)), pa.string())
-                        for c in event_columns])
+    return pa.schema(
+        [pa.field("row", pa.int64())]
+        + [pa.field(c, pa.string()) for c in _REJECT_FIXED[1:]]
+        + [pa.field(plan.user_names.get(c, str(c)), pa.string()) for c in event_columns]
+    )
 
 
 def _finish_plan(plan: _Plan, reader: _Reader, state: dict) -> _Plan:
@@ -107,17 +115,20 @@ def _finish_plan(plan: _Plan, reader: _Reader, state: dict) -> _Plan:
     cutoff = plan.cutoff
     if cutoff is None:
         if total.get("max_ns") is None:
-            raise SchemaError("No event of the input has a valid timestamp, so there is no "
-                              "default cutoff. Fix the timestamps (see the rejects), or pass "
-                              "a cutoff.")
+            raise SchemaError(
+                "No event of the input has a valid timestamp, so there is no "
+                "default cutoff. Fix the timestamps (see the rejects), or pass "
+                "a cutoff."
+            )
         cutoff = pd.Timestamp(int(total["max_ns"]), tz="UTC")
     _check_times(total, reader, default_cutoff=plan.cutoff is None)
     id_kind = _id_kind(reader, total)
     return replace(plan, cutoff=cutoff, id_kind=id_kind, origin=reader.origin(None))
 
 
-def _score_partition(table: pa.Table, bundle: ModelBundle, plan: _Plan
-                     ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+def _score_partition(
+    table: pa.Table, bundle: ModelBundle, plan: _Plan
+) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Validate, featurize and score one customer-complete partition.
 
     Returns the scores (one row per customer, sorted by id), the rejected rows
@@ -134,8 +145,11 @@ def _score_partition(table: pa.Table, bundle: ModelBundle, plan: _Plan
     if rejected.any():
         raw = frame.loc[rejected].copy()
         raw["timestamp"] = raw_ts[rejected]
-        rejects.append(_reject_rows(raw, rows[rejected], "timestamp",
-                                    reasons[rejected].to_numpy(dtype=object), plan))
+        rejects.append(
+            _reject_rows(
+                raw, rows[rejected], "timestamp", reasons[rejected].to_numpy(dtype=object), plan
+            )
+        )
         frame, rows = frame.loc[~rejected].reset_index(drop=True), rows[~rejected]
     frame = _convert_ids(frame, plan.id_kind)
     counts: dict[str, Any] = {"rejected": int(rejected.sum()), "warnings": []}
@@ -144,27 +158,41 @@ def _score_partition(table: pa.Table, bundle: ModelBundle, plan: _Plan
         data = frame if len(keep) == len(frame) else frame.iloc[keep].reset_index(drop=True)
         with _recorded_warnings(ignore=UserWarning):  # counted below, reported once
             return EventLog._from_source(
-                data, replace(plan.origin, rows=rows[keep]),
-                text_ints=plan.csv and plan.id_kind == "int", columns=None,
+                data,
+                replace(plan.origin, rows=rows[keep]),
+                text_ints=plan.csv and plan.id_kind == "int",
+                columns=None,
                 journey_map=None if bundle.journey_map is None else bundle.journey_map,
-                timezone=plan.timezone, timestamp_unit=None,
-                drop_duplicates=plan.drop_duplicates, missing_ids=plan.missing_ids,
-                log_checks=False)  # made once over the input (_check_times)
+                timezone=plan.timezone,
+                timestamp_unit=None,
+                drop_duplicates=plan.drop_duplicates,
+                missing_ids=plan.missing_ids,
+                log_checks=False,
+            )  # made once over the input (_check_times)
 
     try:
-        log, set_aside = build_with_rejects(len(frame), build,
-                                            quarantine=plan.on_error == "quarantine")
+        log, set_aside = build_with_rejects(
+            len(frame), build, quarantine=plan.on_error == "quarantine"
+        )
     except SchemaError as err:
         if err.positions is None:
             raise
-        raise SchemaError(f"{err}\n(Rows are numbered from 0 over the whole input. Only the "
-                          "chunk of customers being scored was checked; pass "
-                          "on_error='quarantine' (--on-error quarantine) to set all such rows "
-                          "aside and score the rest.)") from None
+        raise SchemaError(
+            f"{err}\n(Rows are numbered from 0 over the whole input. Only the "
+            "chunk of customers being scored was checked; pass "
+            "on_error='quarantine' (--on-error quarantine) to set all such rows "
+            "aside and score the rest.)"
+        ) from None
     for hit, column, problem in set_aside:
-        rejects.append(_reject_rows(frame.iloc[hit], rows[hit], column,
-                                    np.full(len(hit), f"{column}: {problem}", dtype=object),
-                                    plan))
+        rejects.append(
+            _reject_rows(
+                frame.iloc[hit],
+                rows[hit],
+                column,
+                np.full(len(hit), f"{column}: {problem}", dtype=object),
+                plan,
+            )
+        )
         counts["rejected"] += len(hit)
     if log is None:
         scores = _empty_scores(plan)
@@ -178,8 +206,11 @@ def _score_partition(table: pa.Table, bundle: ModelBundle, plan: _Plan
         counts["duplicates"] = int(log.duplicates_found)
         counts["unknown"] = sorted(log.unknown_touchpoints)
     names = [plan.user_names.get(c, c) for c in event_cols]
-    reject_frame = (pd.concat(rejects, ignore_index=True) if rejects
-                    else pd.DataFrame(columns=[*_REJECT_FIXED, *names]))
+    reject_frame = (
+        pd.concat(rejects, ignore_index=True)
+        if rejects
+        else pd.DataFrame(columns=[*_REJECT_FIXED, *names])
+    )
     if len(reject_frame):
         reject_frame = reject_frame.sort_values("row", kind="stable").reset_index(drop=True)
     return scores, reject_frame, counts
@@ -248,13 +279,16 @@ def _convert_ids(frame: pd.DataFrame, id_kind: str) -> pd.DataFrame:
     return frame
 
 
-def _reject_rows(raw: pd.DataFrame, rows: np.ndarray, column, reasons: np.ndarray,
-                 plan: _Plan) -> pd.DataFrame:
+def _reject_rows(
+    raw: pd.DataFrame, rows: np.ndarray, column, reasons: np.ndarray, plan: _Plan
+) -> pd.DataFrame:
     origin = plan.origin
-    out = {"row": rows.astype(np.int64),
-           "location": [origin.where(int(r)) for r in rows],
-           "column": np.full(len(rows), plan.user_names.get(column, column), dtype=object),
-           "reason": reasons}
+    out = {
+        "row": rows.astype(np.int64),
+        "location": [origin.where(int(r)) for r in rows],
+        "column": np.full(len(rows), plan.user_names.get(column, column), dtype=object),
+        "reason": reasons,
+    }
     for c in raw.columns:
         values = raw[c].to_numpy(dtype=object)
         out[plan.user_names.get(c, c)] = [None if _missing(v) else str(v) for v in values]
@@ -289,8 +323,10 @@ def _score_log(log: EventLog, bundle: ModelBundle, plan: _Plan) -> pd.DataFrame:
     next_proba = np.full(n, np.nan)
     top_drivers = np.full(n, None, dtype=object)
     rec_cols = _recommendation_columns(plan.top_k)
-    recs = {c: (np.full(n, np.nan) if c.startswith("expected") else
-                np.full(n, None, dtype=object)) for c in rec_cols}
+    recs = {
+        c: (np.full(n, np.nan) if c.startswith("expected") else np.full(n, None, dtype=object))
+        for c in rec_cols
+    }
     first_cost = np.full(n, np.nan)
     if len(population):
         X = _featurize(bundle.featurizer, windows, cutoff)
@@ -303,34 +339,53 @@ def _score_log(log: EventLog, bundle: ModelBundle, plan: _Plan) -> pd.DataFrame:
         churn_risk[population] = risk
         edges = np.asarray(plan.band_edges)
         labels = np.asarray(plan.band_labels, dtype=object)
-        band[population] = labels[np.clip(np.searchsorted(edges, risk, side="right") - 1, 0,
-                                          len(labels) - 1)]
+        band[population] = labels[
+            np.clip(np.searchsorted(edges, risk, side="right") - 1, 0, len(labels) - 1)
+        ]
         next_stage[population] = np.asarray(stage.classes_, dtype=object)[best]
         next_proba[population] = proba[np.arange(len(best)), best]
         if plan.drivers:
-            explanation = explain(churn, X, feature_families=bundle.featurizer, top_n=3,
-                                  method="saabas")
-            top_drivers[population] = top_drivers_text(explanation, X.index).to_numpy(
-                dtype=object)
+            explanation = explain(
+                churn, X, feature_families=bundle.featurizer, top_n=3, method="saabas"
+            )
+            top_drivers[population] = top_drivers_text(explanation, X.index).to_numpy(dtype=object)
         if plan.recommend:
-            rec = _recommend(bundle, log, X, risk, cutoff, plan.top_k, plan.rules,
-                             with_cost=plan.budget is not None)
+            rec = _recommend(
+                bundle,
+                log,
+                X,
+                risk,
+                cutoff,
+                plan.top_k,
+                plan.rules,
+                with_cost=plan.budget is not None,
+            )
             for c in rec_cols:
                 recs[c][population] = (
                     rec[c].to_numpy(dtype=np.float64, na_value=np.nan)
                     # pandas-stubs leave out na_value=None, which pandas takes
-                    if c.startswith("expected") else rec[c].to_numpy(  # type: ignore[call-overload]
-                        dtype=object, na_value=None))
+                    if c.startswith("expected")
+                    else rec[c].to_numpy(  # type: ignore[call-overload]
+                        dtype=object, na_value=None
+                    )
+                )
             # no recommendation: nothing to be uncertain about
             uncertain = rec["uncertain"].to_numpy(dtype=object, copy=True)
             uncertain[rec["recommended_touchpoint"].isna().to_numpy()] = None
             recs["uncertain"][population] = uncertain
             if plan.budget is not None:
-                first_cost[population] = rec["cost"].to_numpy(dtype=np.float64,
-                                                              na_value=np.nan)
-    out.update({"churn_risk": churn_risk, "risk_band": band, "next_stage": next_stage,
-                "next_stage_proba": next_proba, "top_drivers": top_drivers, **recs,
-                "status": status})
+                first_cost[population] = rec["cost"].to_numpy(dtype=np.float64, na_value=np.nan)
+    out.update(
+        {
+            "churn_risk": churn_risk,
+            "risk_band": band,
+            "next_stage": next_stage,
+            "next_stage_proba": next_proba,
+            "top_drivers": top_drivers,
+            **recs,
+            "status": status,
+        }
+    )
     if plan.budget is not None:
         out[_COST] = first_cost
     frame = pd.DataFrame(out)
@@ -360,8 +415,9 @@ def _recommendation_columns(top_k: int) -> list[str]:
     return cols
 
 
-def _recommend(bundle, log_chunk, features, churn_risk, cutoff, top_k, rules=None, *,
-               with_cost=False) -> pd.DataFrame:
+def _recommend(
+    bundle, log_chunk, features, churn_risk, cutoff, top_k, rules=None, *, with_cost=False
+) -> pd.DataFrame:
     """The recommended touchpoints of the customers of ``features`` (one row each).
 
     Returns a DataFrame indexed like ``features`` (by customer id) with
@@ -378,13 +434,23 @@ def _recommend(bundle, log_chunk, features, churn_risk, cutoff, top_k, rules=Non
         from cjml.recommend import TouchpointRecommender
     except ImportError:
         numeric = ("expected", "cost")
-        return pd.DataFrame({c: (np.full(len(features), np.nan) if c.startswith(numeric)
-                                 else np.full(len(features), None, dtype=object))
-                             for c in columns}, index=features.index)
+        return pd.DataFrame(
+            {
+                c: (
+                    np.full(len(features), np.nan)
+                    if c.startswith(numeric)
+                    else np.full(len(features), None, dtype=object)
+                )
+                for c in columns
+            },
+            index=features.index,
+        )
     try:
         rec = TouchpointRecommender.from_bundle(bundle, rules=rules).recommend(
-            log_chunk, cutoff=cutoff, features=features, churn_risk=churn_risk, top_k=top_k)
+            log_chunk, cutoff=cutoff, features=features, churn_risk=churn_risk, top_k=top_k
+        )
     except CjmlError as err:  # e.g. a bundle without what the recommender needs
-        raise type(err)(f"{err} Or score without recommendations: recommend=False "
-                        "(--no-recommend).") from err
+        raise type(err)(
+            f"{err} Or score without recommendations: recommend=False (--no-recommend)."
+        ) from err
     return rec.reindex(features.index)[columns]

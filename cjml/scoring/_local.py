@@ -53,8 +53,11 @@ def _n_parts(n_rows: int, chunk_events: int, n_jobs: int | None, engine: str) ->
     (so that the threads share the work evenly; the output does not depend on it)."""
     parts = max(1, int(np.ceil(n_rows / chunk_events)))
     if engine == "local":
-        workers = n_jobs if n_jobs is not None else (
-            os.cpu_count() or 1 if n_rows >= PARALLEL_FROM_EVENTS else 1)
+        workers = (
+            n_jobs
+            if n_jobs is not None
+            else (os.cpu_count() or 1 if n_rows >= PARALLEL_FROM_EVENTS else 1)
+        )
         if workers > 1:
             parts = max(parts, 2 * workers)
     return parts
@@ -70,8 +73,15 @@ def _n_workers(n_jobs: int | None, state: dict, reader: _Reader, n_rows: int) ->
     return max(1, min(os.cpu_count() or 1, n_parts))
 
 
-def _run_local(src: _Source, reader: _Reader, plan: _Plan, bundle: ModelBundle, run: _RunDir,
-               progress: bool, n_jobs: int | None = 1) -> tuple[_Plan, list[dict], int]:
+def _run_local(
+    src: _Source,
+    reader: _Reader,
+    plan: _Plan,
+    bundle: ModelBundle,
+    run: _RunDir,
+    progress: bool,
+    n_jobs: int | None = 1,
+) -> tuple[_Plan, list[dict], int]:
     from tqdm.auto import tqdm
 
     state = run.state
@@ -93,17 +103,34 @@ def _run_local(src: _Source, reader: _Reader, plan: _Plan, bundle: ModelBundle, 
         done = state.setdefault("chunks", {})
         n_resumed = len(done)
         todo = [p for p in range(state["n_parts"]) if str(p) not in done]
-        bar = tqdm(total=state["pass1"]["kept"], unit="event", unit_scale=True, desc="scoring",
-                   disable=not progress, file=sys.stderr, mininterval=0.5)
+        bar = tqdm(
+            total=state["pass1"]["kept"],
+            unit="event",
+            unit_scale=True,
+            desc="scoring",
+            disable=not progress,
+            file=sys.stderr,
+            mininterval=0.5,
+        )
         bar.update(sum(c.get("events", 0) for c in done.values()))
         started, customers = time.perf_counter(), 0
-        tasks = [(run.chunk_file("input", p), run.chunk_file("scored", p),
-                  run.chunk_file("rejects", p), plan, reject_schema) for p in todo]
+        tasks = [
+            (
+                run.chunk_file("input", p),
+                run.chunk_file("scored", p),
+                run.chunk_file("rejects", p),
+                plan,
+                reject_schema,
+            )
+            for p in todo
+        ]
         if pool is not None and len(todo) > 1:
             results = pool.map_unordered(todo, tasks)
         else:
-            results = ((p, _score_chunk_file(*task, bundle=bundle))
-                       for p, task in zip(todo, tasks, strict=True))
+            results = (
+                (p, _score_chunk_file(*task, bundle=bundle))
+                for p, task in zip(todo, tasks, strict=True)
+            )
         for part, counts in results:
             _record_chunk(run, part, counts)
             customers += counts["customers"]
@@ -117,8 +144,15 @@ def _run_local(src: _Source, reader: _Reader, plan: _Plan, bundle: ModelBundle, 
     return plan, list(done.values()), n_resumed
 
 
-def _score_chunk_file(in_path: Path, scored_path: Path, rejects_path: Path, plan: _Plan,
-                      reject_schema: pa.Schema, *, bundle: ModelBundle) -> dict:
+def _score_chunk_file(
+    in_path: Path,
+    scored_path: Path,
+    rejects_path: Path,
+    plan: _Plan,
+    reject_schema: pa.Schema,
+    *,
+    bundle: ModelBundle,
+) -> dict:
     """Score one partition file into its chunk files; returns the chunk's counts."""
     table = _read_partition(in_path) if in_path.exists() else None
     if table is None or table.num_rows == 0:
@@ -161,16 +195,18 @@ class _ChunkThreads:
     def _score(self, *task) -> dict:
         return _score_chunk_file(*task, bundle=self._bundle_view())
 
-    def map_unordered(self, parts: list[int], tasks: list[tuple], func=None
-                      ) -> Iterator[tuple[int, dict]]:
+    def map_unordered(
+        self, parts: list[int], tasks: list[tuple], func=None
+    ) -> Iterator[tuple[int, dict]]:
         """(part, result) of each task as it finishes; the first error stops the rest.
 
         ``func`` is :func:`_score_chunk_file` (with this thread's bundle) unless given."""
         from concurrent.futures import as_completed
 
         func = self._score if func is None else func
-        futures = {self.executor.submit(func, *task): part
-                   for part, task in zip(parts, tasks, strict=True)}
+        futures = {
+            self.executor.submit(func, *task): part for part, task in zip(parts, tasks, strict=True)
+        }
         try:
             for future in as_completed(futures):
                 yield futures[future], future.result()
@@ -196,8 +232,11 @@ def _single_threaded(bundle: ModelBundle) -> ModelBundle:
         featurizer.n_jobs = 1
     models = {}
     for name, model in bundle.models.items():
-        library = (getattr(model, "compiled_library_", None)
-                   if getattr(model, "_compiled", None) is not None else None)
+        library = (
+            getattr(model, "compiled_library_", None)
+            if getattr(model, "_compiled", None) is not None
+            else None
+        )
         view = copy.copy(model)  # a copy never keeps a compiled predictor (see __getstate__)
         if hasattr(view, "n_jobs"):
             view.n_jobs = 1
@@ -219,8 +258,15 @@ def _partition(src: _Source, reader: _Reader, run: _RunDir, progress: bool) -> N
     total: dict = {}
     starts, counts = [], []
     first_row, current_file = 0, -1
-    bar = tqdm(total=src.estimate_rows(), unit="row", unit_scale=True, desc="partitioning",
-               disable=not progress, file=sys.stderr, mininterval=0.5)
+    bar = tqdm(
+        total=src.estimate_rows(),
+        unit="row",
+        unit_scale=True,
+        desc="partitioning",
+        disable=not progress,
+        file=sys.stderr,
+        mininterval=0.5,
+    )
     schema = None
     try:
         for file_no, table in _iter_batches(src, reader.read_columns, BATCH_ROWS):
@@ -237,8 +283,9 @@ def _partition(src: _Source, reader: _Reader, run: _RunDir, progress: bool) -> N
                 schema = prepared.schema
             for p, piece in _by_partition(prepared, reader.n_parts):
                 if p not in writers:
-                    writers[p] = pa.ipc.new_stream(run.chunk_file("input", p), schema,
-                                                 options=options)
+                    writers[p] = pa.ipc.new_stream(
+                        run.chunk_file("input", p), schema, options=options
+                    )
                 writers[p].write_table(piece.cast(schema))
             bar.update(table.num_rows)
     finally:
@@ -250,17 +297,26 @@ def _partition(src: _Source, reader: _Reader, run: _RunDir, progress: bool) -> N
     _record_partitioning(src, reader, run, starts, total)
 
 
-def _record_partitioning(src: _Source, reader: _Reader, run: _RunDir, starts: list[int],
-                         total: dict) -> None:
+def _record_partitioning(
+    src: _Source, reader: _Reader, run: _RunDir, starts: list[int], total: dict
+) -> None:
     """Refuse an input without rows; else mark the run partitioned, with what the pass saw."""
     if not total.get("rows"):
         where = f" from {', '.join(src.names)!r}" if src.names else ""
-        raise SchemaError(f"The event log{where} has no rows (columns: {list(src.columns)!r}). "
-                          "Fix: pass a log with at least one event (customer_id, timestamp, "
-                          "touchpoint).")
-    run.state.update({
-        "partitioned": True, "n_parts": reader.n_parts, "starts": starts, "pass1": total,
-        "event_columns": [reader.rename.get(str(c), str(c)) for c in reader.read_columns]})
+        raise SchemaError(
+            f"The event log{where} has no rows (columns: {list(src.columns)!r}). "
+            "Fix: pass a log with at least one event (customer_id, timestamp, "
+            "touchpoint)."
+        )
+    run.state.update(
+        {
+            "partitioned": True,
+            "n_parts": reader.n_parts,
+            "starts": starts,
+            "pass1": total,
+            "event_columns": [reader.rename.get(str(c), str(c)) for c in reader.read_columns],
+        }
+    )
     run.save()
 
 
@@ -275,8 +331,9 @@ def _read_partition(path: Path) -> pa.Table:
     return pa.concat_tables(tables) if len(tables) != 1 else tables[0]
 
 
-def _partition_in_threads(src: _Source, reader: _Reader, run: _RunDir, pool: _ChunkThreads,
-                          progress: bool) -> None:
+def _partition_in_threads(
+    src: _Source, reader: _Reader, run: _RunDir, pool: _ChunkThreads, progress: bool
+) -> None:
     """The partition pass of Parquet input, on the pool's threads, piece by piece.
 
     A piece (row groups of about :data:`BATCH_ROWS` rows) is read, checked and
@@ -297,13 +354,21 @@ def _partition_in_threads(src: _Source, reader: _Reader, run: _RunDir, pool: _Ch
     pieces = _pieces(src, reader)
     assert reader.schema is not None  # set by _run_local before partitioning
     schema = _prepare(reader.schema.empty_table(), 0, reader)[0].schema
-    bar = tqdm(total=src.estimate_rows(), unit="row", unit_scale=True, desc="partitioning",
-               disable=not progress, file=sys.stderr, mininterval=0.5)
+    bar = tqdm(
+        total=src.estimate_rows(),
+        unit="row",
+        unit_scale=True,
+        desc="partitioning",
+        disable=not progress,
+        file=sys.stderr,
+        mininterval=0.5,
+    )
     stats: dict[int, dict] = {}
     try:
         tasks = [(piece, i, reader, schema, run.path / "input") for i, piece in enumerate(pieces)]
-        for i, piece_stats in pool.map_unordered(list(range(len(pieces))), tasks,
-                                                 func=_partition_piece):
+        for i, piece_stats in pool.map_unordered(
+            list(range(len(pieces))), tasks, func=_partition_piece
+        ):
             stats[i] = piece_stats
             bar.update(piece_stats.get("rows", 0))
     finally:
@@ -314,8 +379,9 @@ def _partition_in_threads(src: _Source, reader: _Reader, run: _RunDir, pool: _Ch
     _record_partitioning(src, reader, run, starts, total)
 
 
-def _partition_piece(piece: _Piece, index: int, reader: _Reader, schema: pa.Schema,
-                     folder: Path) -> dict:
+def _partition_piece(
+    piece: _Piece, index: int, reader: _Reader, schema: pa.Schema, folder: Path
+) -> dict:
     """One piece of the partition pass (on a thread): its rows to their partitions."""
     table = _read_piece(piece, reader)
     if table.num_rows == 0:

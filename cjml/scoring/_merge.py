@@ -45,9 +45,15 @@ if TYPE_CHECKING:
 MERGE_ROWS = 65_536
 
 
-def _write_output(run: _RunDir, plan: _Plan, absent: pd.DataFrame, out: Path | None,
-                  rejects_path: Path | None, *, force: bool
-                  ) -> tuple[pd.DataFrame | None, bool]:
+def _write_output(
+    run: _RunDir,
+    plan: _Plan,
+    absent: pd.DataFrame,
+    out: Path | None,
+    rejects_path: Path | None,
+    *,
+    force: bool,
+) -> tuple[pd.DataFrame | None, bool]:
     """Merge the chunks (and absent listed customers) into the output, atomically.
 
     Under a budget, the customers it leaves out (see :func:`_past_budget`) lose
@@ -58,10 +64,10 @@ def _write_output(run: _RunDir, plan: _Plan, absent: pd.DataFrame, out: Path | N
     past = _past_budget([f for f in score_files if f.exists()], plan)
     sources = [_batches_of(f) for f in score_files if f.exists()]
     if len(absent):
-        sources.append(_tables_of(pa.Table.from_pandas(absent, schema=_out_schema(plan),
-                                                       preserve_index=False)))
-    reject_files = [f for f in (run.chunk_file("rejects", p) for p in range(n_parts))
-                    if f.exists()]
+        sources.append(
+            _tables_of(pa.Table.from_pandas(absent, schema=_out_schema(plan), preserve_index=False))
+        )
+    reject_files = [f for f in (run.chunk_file("rejects", p) for p in range(n_parts)) if f.exists()]
     reject_schema = _rejects_schema(plan, run.state["event_columns"])
     sink = _TableSink(out, _out_schema(plan), run.path)
     reject_sink = None
@@ -89,7 +95,8 @@ def _write_output(run: _RunDir, plan: _Plan, absent: pd.DataFrame, out: Path | N
         frame = _finalize_frame(frame, plan)
         frame.attrs["rejects"] = _plain_columns(
             rejects if rejects is not None else reject_schema.empty_table().to_pandas(),
-            reject_schema)
+            reject_schema,
+        )
     return frame, reject_sink is not None
 
 
@@ -98,23 +105,29 @@ def _absent_customers(listed: np.ndarray | None, run: _RunDir, plan: _Plan) -> p
     if listed is None:
         return _empty_scores(plan).iloc[:0]
     if plan.id_kind == "int":
-        ids = pd.to_numeric(pd.Series(listed, dtype=object).astype(str).str.strip(),
-                            errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        ids = pd.to_numeric(
+            pd.Series(listed, dtype=object).astype(str).str.strip(), errors="coerce"
+        ).to_numpy(dtype=np.float64, na_value=np.nan)
         bad = np.isnan(ids) | (ids != np.round(ids))
         if bad.any():
             shown = listed[bad][:_MAX_SHOWN].tolist()
-            raise SchemaError(f"The customer list has ids that are not whole numbers "
-                              f"({shown!r}), but every customer id of the events is one: they "
-                              "could match no customer. Fix: correct the list.")
+            raise SchemaError(
+                f"The customer list has ids that are not whole numbers "
+                f"({shown!r}), but every customer id of the events is one: they "
+                "could match no customer. Fix: correct the list."
+            )
         ids = ids.astype(np.int64)
     else:
         ids = np.asarray([_id_text(v) for v in listed], dtype=object)
-    seen = [pq.read_table(f, columns=["customer_id"]).column(0).to_numpy()
-            for f in sorted((run.path / "scored").glob("part-*.parquet"))]
+    seen = [
+        pq.read_table(f, columns=["customer_id"]).column(0).to_numpy()
+        for f in sorted((run.path / "scored").glob("part-*.parquet"))
+    ]
     seen_ids = np.concatenate(seen) if seen else np.empty(0, dtype=ids.dtype)
     absent = np.sort(ids[~np.isin(ids, seen_ids)]) if len(ids) else ids
-    frame = pd.DataFrame({c: pd.Series([None] * len(absent), dtype=object)
-                          for c in _out_columns(plan.top_k)})
+    frame = pd.DataFrame(
+        {c: pd.Series([None] * len(absent), dtype=object) for c in _out_columns(plan.top_k)}
+    )
     frame["customer_id"] = absent
     frame["status"] = "no_events"
     for c in frame.columns:
@@ -157,8 +170,9 @@ def _merge_sorted(sources: list[Iterator[pa.Table]], key: str) -> Iterator[pa.Ta
             if cut:
                 pieces.append(h[0].slice(0, cut))
                 h[0] = h[0].slice(cut)
-        piece = (pa.concat_tables(pieces, promote_options="default") if len(pieces) > 1
-                 else pieces[0])
+        piece = (
+            pa.concat_tables(pieces, promote_options="default") if len(pieces) > 1 else pieces[0]
+        )
         if len(pieces) > 1:
             piece = piece.take(pc.sort_indices(piece.column(key)))
         yield piece
@@ -200,8 +214,12 @@ class _TableSink:
                     self.handle = open(self.tmp, "wb")  # noqa: SIM115 - closed in close/abort
                     self.writer = CsvStream(self.handle, schema.names)
                 else:
-                    self.writer = pq.ParquetWriter(str(self.tmp), schema, compression="zstd",
-                                                   use_dictionary=_text_columns(schema))
+                    self.writer = pq.ParquetWriter(
+                        str(self.tmp),
+                        schema,
+                        compression="zstd",
+                        use_dictionary=_text_columns(schema),
+                    )
             except OSError as exc:
                 raise write_error(path, exc) from exc
 
@@ -258,8 +276,10 @@ class _TableSink:
             except OSError as exc:
                 raise write_error(self.path, exc) from exc
             if self.path.exists() and not force:
-                raise InputFileError(f"{str(self.path)!r} appeared while scoring and was left "
-                                     "untouched. Choose another --out, or pass --force.")
+                raise InputFileError(
+                    f"{str(self.path)!r} appeared while scoring and was left "
+                    "untouched. Choose another --out, or pass --force."
+                )
             try:
                 publish(self.tmp, self.path)
             except OSError as exc:
@@ -285,8 +305,9 @@ class _TableSink:
 
 def _plain_columns(frame: pd.DataFrame, schema: pa.Schema) -> dict[str, list]:
     """Column name -> list of plain Python values (None when missing): JSON-friendly."""
-    return pa.Table.from_pandas(frame[schema.names], schema=schema,
-                                preserve_index=False).to_pydict()
+    return pa.Table.from_pandas(
+        frame[schema.names], schema=schema, preserve_index=False
+    ).to_pydict()
 
 
 def _past_budget(files: list[Path], plan: _Plan) -> pd.Index:
@@ -310,11 +331,13 @@ def _past_budget(files: list[Path], plan: _Plan) -> pd.Index:
         frames.append(part[part["expected_risk_reduction"].notna().to_numpy()])
     if not frames:
         return pd.Index([])
-    recommended = pd.concat(frames, ignore_index=True).sort_values("customer_id",
-                                                                    kind="stable")
-    over = _over_budget(recommended["expected_risk_reduction"].to_numpy(dtype=np.float64),
-                        recommended[_COST].to_numpy(dtype=np.float64), plan.budget,
-                        ranks_by_cost=plan.ranks_by_cost)
+    recommended = pd.concat(frames, ignore_index=True).sort_values("customer_id", kind="stable")
+    over = _over_budget(
+        recommended["expected_risk_reduction"].to_numpy(dtype=np.float64),
+        recommended[_COST].to_numpy(dtype=np.float64),
+        plan.budget,
+        ranks_by_cost=plan.ranks_by_cost,
+    )
     return pd.Index(recommended["customer_id"].to_numpy()[over])
 
 
@@ -326,15 +349,15 @@ def _without_recommendations(piece: pa.Table, past: pd.Index, plan: _Plan) -> pa
     for c in _recommendation_columns(plan.top_k):
         i = piece.schema.get_field_index(c)
         column = piece.column(i)
-        piece = piece.set_column(i, c, pc.if_else(hit, pa.nulls(len(column), column.type),
-                                                  column))
+        piece = piece.set_column(i, c, pc.if_else(hit, pa.nulls(len(column), column.type), column))
     return piece
 
 
 def _finalize_frame(frame: pd.DataFrame, plan: _Plan) -> pd.DataFrame:
     frame = frame.reset_index(drop=True)
-    frame["risk_band"] = pd.Categorical(frame["risk_band"], categories=list(plan.band_labels),
-                                        ordered=True)
+    frame["risk_band"] = pd.Categorical(
+        frame["risk_band"], categories=list(plan.band_labels), ordered=True
+    )
     frame["status"] = pd.Categorical(frame["status"], categories=list(STATUSES))
     frame["next_stage"] = pd.Categorical(frame["next_stage"], categories=list(plan.next_stages))
     return frame

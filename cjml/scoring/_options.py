@@ -30,8 +30,7 @@ from cjml.io._source import _plain_type, _Source
 
 #: Risk bands by lower bound of the churn risk: ``low`` below 0.2, ``medium``
 #: from 0.2, ``high`` from 0.5, ``very high`` from 0.8.
-DEFAULT_RISK_BANDS: dict[str, float] = {"low": 0.0, "medium": 0.2, "high": 0.5,
-                                        "very high": 0.8}
+DEFAULT_RISK_BANDS: dict[str, float] = {"low": 0.0, "medium": 0.2, "high": 0.5, "very high": 0.8}
 #: Events per chunk of the scoring pass (a target: partitions are made by hash).
 DEFAULT_CHUNK_EVENTS = 1_000_000
 _ENGINES = ("local", "dask")
@@ -40,33 +39,46 @@ _OUT_SUFFIXES = (".parquet", ".csv")
 _MAX_SHOWN = 5
 
 
-def _check_options(*, top_k, on_error, engine, risk_bands, chunk_events, out, resume,
-                   timestamp_unit, n_jobs=None) -> dict:
+def _check_options(
+    *, top_k, on_error, engine, risk_bands, chunk_events, out, resume, timestamp_unit, n_jobs=None
+) -> dict:
     if isinstance(top_k, bool) or not isinstance(top_k, int | np.integer) or top_k < 1:
         raise ValueError(f"top_k must be a whole number of at least 1, got {top_k!r}.")
     if on_error not in _ON_ERROR:
         raise ValueError(f"on_error must be one of {list(_ON_ERROR)!r}, got {on_error!r}.")
     if engine not in _ENGINES:
         raise ValueError(f"engine must be one of {list(_ENGINES)!r}, got {engine!r}.")
-    if isinstance(chunk_events, bool) or not isinstance(chunk_events, int | np.integer) \
-            or chunk_events < 1:
-        raise ValueError(f"chunk_events must be a whole number of at least 1, got "
-                         f"{chunk_events!r}.")
-    if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, int | np.integer)
-                               or n_jobs < 1):
-        raise ValueError(f"n_jobs must be a whole number of at least 1 (or None: one per core), "
-                         f"got {n_jobs!r}.")
+    if (
+        isinstance(chunk_events, bool)
+        or not isinstance(chunk_events, int | np.integer)
+        or chunk_events < 1
+    ):
+        raise ValueError(
+            f"chunk_events must be a whole number of at least 1, got {chunk_events!r}."
+        )
+    if n_jobs is not None and (
+        isinstance(n_jobs, bool) or not isinstance(n_jobs, int | np.integer) or n_jobs < 1
+    ):
+        raise ValueError(
+            f"n_jobs must be a whole number of at least 1 (or None: one per core), got {n_jobs!r}."
+        )
     if timestamp_unit is not None and timestamp_unit not in ("s", "ms", "us", "ns"):
-        raise ValueError(f"timestamp_unit={timestamp_unit!r} is not allowed; use one of "
-                         "['s', 'ms', 'us', 'ns'] (or None for dates).")
+        raise ValueError(
+            f"timestamp_unit={timestamp_unit!r} is not allowed; use one of "
+            "['s', 'ms', 'us', 'ns'] (or None for dates)."
+        )
     if out is not None:
         suffix = Path(out).suffix.lower()
         if suffix not in _OUT_SUFFIXES:
-            raise InputFileError(f"Cannot write {str(out)!r}: the output must end in .parquet "
-                                 f"or .csv, not {suffix or '(no suffix)'!r}.")
+            raise InputFileError(
+                f"Cannot write {str(out)!r}: the output must end in .parquet "
+                f"or .csv, not {suffix or '(no suffix)'!r}."
+            )
     elif resume:
-        raise ValueError("resume=True needs out=...: only a run that writes a file keeps its "
-                         "finished chunks to resume from.")
+        raise ValueError(
+            "resume=True needs out=...: only a run that writes a file keeps its "
+            "finished chunks to resume from."
+        )
     return {"bands": _risk_bands(risk_bands)}
 
 
@@ -75,15 +87,18 @@ def _check_rules(rules, bundle: ModelBundle, recommend: bool):
     if rules is None:
         return None
     if not recommend:
-        raise ValueError("Business rules (rules=..., --rules) apply to the recommendations, but "
-                         "recommend=False (--no-recommend) leaves them out. Fix: drop the "
-                         "rules, or score with recommendations.")
+        raise ValueError(
+            "Business rules (rules=..., --rules) apply to the recommendations, but "
+            "recommend=False (--no-recommend) leaves them out. Fix: drop the "
+            "rules, or score with recommendations."
+        )
     from cjml.recommend import RecommendationRules, TouchpointRecommender
 
     parsed = RecommendationRules.coerce(rules)
     # the map and the checks the recommender itself applies, before any work is done
-    recommender = TouchpointRecommender(bundle.models["churn"], bundle.featurizer,
-                                        bundle.journey_map, rules=parsed)
+    recommender = TouchpointRecommender(
+        bundle.models["churn"], bundle.featurizer, bundle.journey_map, rules=parsed
+    )
     recommender._rules(recommender._map())
     return parsed
 
@@ -92,13 +107,15 @@ def _rules_fingerprint(rules) -> dict | None:
     """The rules as plain values, for the run's fingerprint (and its "what changed")."""
     if rules is None:
         return None
-    return {"exclude": [str(t) for t in rules.exclude],
-            "caps": [[str(c.touchpoint), int(c.max_contacts), float(c.days)]
-                     for c in rules.caps],
-            "min_risk": float(rules.min_risk), "min_reduction": float(rules.min_reduction),
-            "budget": None if rules.budget is None else float(rules.budget),
-            "costs": {str(k): float(v) for k, v in sorted(rules.costs.items())},
-            "rank_by": str(rules.rank_by)}
+    return {
+        "exclude": [str(t) for t in rules.exclude],
+        "caps": [[str(c.touchpoint), int(c.max_contacts), float(c.days)] for c in rules.caps],
+        "min_risk": float(rules.min_risk),
+        "min_reduction": float(rules.min_reduction),
+        "budget": None if rules.budget is None else float(rules.budget),
+        "costs": {str(k): float(v) for k, v in sorted(rules.costs.items())},
+        "rank_by": str(rules.rank_by),
+    }
 
 
 def _rules_plan(rules) -> dict:
@@ -106,8 +123,11 @@ def _rules_plan(rules) -> dict:
     holds over the whole run and is applied when the chunks are merged."""
     if rules is None:
         return {}
-    return {"rules": replace(rules, budget=None), "budget": rules.budget,
-            "ranks_by_cost": bool(rules.ranks_by_cost)}
+    return {
+        "rules": replace(rules, budget=None),
+        "budget": rules.budget,
+        "ranks_by_cost": bool(rules.ranks_by_cost),
+    }
 
 
 def _risk_bands(risk_bands) -> dict[str, float]:
@@ -119,32 +139,42 @@ def _risk_bands(risk_bands) -> dict[str, float]:
         for part in risk_bands.split(","):
             name, sep, text = part.partition("=")
             if not sep or not name.strip():
-                raise ValueError(f"Cannot read {part.strip()!r} in risk bands {risk_bands!r}: "
-                                 "expected name=lowest_risk pairs, e.g. "
-                                 "'low=0,medium=0.3,high=0.6'.")
+                raise ValueError(
+                    f"Cannot read {part.strip()!r} in risk bands {risk_bands!r}: "
+                    "expected name=lowest_risk pairs, e.g. "
+                    "'low=0,medium=0.3,high=0.6'."
+                )
             parsed[name.strip()] = text.strip()
         risk_bands = parsed
     if not isinstance(risk_bands, Mapping) or not risk_bands:
-        raise ValueError(f"risk_bands must map band names to their lowest churn risk, e.g. "
-                         f"{example}; got {risk_bands!r}.")
+        raise ValueError(
+            f"risk_bands must map band names to their lowest churn risk, e.g. "
+            f"{example}; got {risk_bands!r}."
+        )
     bands = {}
     for name, low in risk_bands.items():
         try:
             value = float(low)
         except (TypeError, ValueError):
-            raise ValueError(f"The lowest risk of band {name!r} must be a number from 0 to 1, "
-                             f"got {low!r}.") from None
+            raise ValueError(
+                f"The lowest risk of band {name!r} must be a number from 0 to 1, got {low!r}."
+            ) from None
         if not 0 <= value <= 1:
-            raise ValueError(f"The lowest risk of band {name!r} must be from 0 to 1, got "
-                             f"{value!r}.")
+            raise ValueError(
+                f"The lowest risk of band {name!r} must be from 0 to 1, got {value!r}."
+            )
         bands[str(name)] = value
     values = list(bands.values())
     if values != sorted(values) or len(set(values)) != len(values):
-        raise ValueError(f"Risk bands must be listed from lowest to highest with distinct lower "
-                         f"bounds, got {bands!r}; e.g. {example}.")
+        raise ValueError(
+            f"Risk bands must be listed from lowest to highest with distinct lower "
+            f"bounds, got {bands!r}; e.g. {example}."
+        )
     if values[0] != 0:
-        raise ValueError(f"The first risk band must start at 0 so that every risk has a band, "
-                         f"got {bands!r}; e.g. {example}.")
+        raise ValueError(
+            f"The first risk band must start at 0 so that every risk has a band, "
+            f"got {bands!r}; e.g. {example}."
+        )
     return bands
 
 
@@ -155,8 +185,7 @@ def _input_paths(bundle, events, customers, rules) -> dict:
         inputs["events file"] = events
     if isinstance(bundle, str | os.PathLike):
         inputs["bundle"] = bundle
-        inputs["bundle's manifest"] = Path(bundle).with_name(Path(bundle).name
-                                                             + ".manifest.json")
+        inputs["bundle's manifest"] = Path(bundle).with_name(Path(bundle).name + ".manifest.json")
     if isinstance(customers, str | os.PathLike):
         inputs["customer list"] = customers
     if isinstance(rules, str | os.PathLike):
@@ -179,8 +208,9 @@ def _bundle_id(bundle) -> str:
     if isinstance(bundle, ModelBundle):
         import joblib
 
-        return "content:" + joblib.hash((bundle.models, bundle.featurizer,
-                                         bundle.journey_map.to_dict()))
+        return "content:" + joblib.hash(
+            (bundle.models, bundle.featurizer, bundle.journey_map.to_dict())
+        )
     path = Path(bundle)
     manifest = path.with_name(path.name + ".manifest.json")
     try:
@@ -192,9 +222,11 @@ def _bundle_id(bundle) -> str:
 def _check_bundle(bundle: ModelBundle) -> None:
     missing = [m for m in ("churn", "next_stage") if m not in bundle.models]
     if missing:
-        raise BundleError(f"The bundle has no {' and no '.join(map(repr, missing))} model; "
-                          f"it has {sorted(bundle.models)!r}. Score with a bundle made by "
-                          "cjml.train (cjml train).")
+        raise BundleError(
+            f"The bundle has no {' and no '.join(map(repr, missing))} model; "
+            f"it has {sorted(bundle.models)!r}. Score with a bundle made by "
+            "cjml.train (cjml train)."
+        )
 
 
 def _lookback_ns(bundle: ModelBundle) -> int | None:
@@ -234,8 +266,11 @@ def _flat_columns(src: _Source, needed: set, resolved: dict, bundle: ModelBundle
             for c in needed:
                 t = _plain_type(schema.field(str(c)).type)
                 if pa.types.is_nested(t):
-                    kinds[c] = "struct" if pa.types.is_struct(t) else (
-                        "map" if pa.types.is_map(t) else "list")
+                    kinds[c] = (
+                        "struct"
+                        if pa.types.is_struct(t)
+                        else ("map" if pa.types.is_map(t) else "list")
+                    )
     nested = {c: k for c, k in kinds.items() if k is not None}
     if not nested:
         return needed
@@ -243,13 +278,17 @@ def _flat_columns(src: _Source, needed: set, resolved: dict, bundle: ModelBundle
     canonical = {str(v): k for k, v in resolved.items()}
     for c, kind in nested.items():
         if str(c) in canonical or str(c) in attributes:
-            role = (f"the {canonical[str(c)]} column" if str(c) in canonical
-                    else "a customer attribute of the model")
+            role = (
+                f"the {canonical[str(c)]} column"
+                if str(c) in canonical
+                else "a customer attribute of the model"
+            )
             raise SchemaError(
                 f"Column {str(c)!r} holds nested values ({kind}), but it is {role}: cjml reads "
                 "only plain values there (text, numbers, dates, true/false). Fix: flatten it "
                 "into a plain column (e.g. df['plan'] = df['meta'].str['plan']) of the same "
-                "name, or retrain without it.")
+                "name, or retrain without it."
+            )
     _warn_nested_left_out(nested, stacklevel=3)
     return needed - set(nested)
 
@@ -258,9 +297,11 @@ def _check_event_columns(bundle, resolved, available) -> None:
     have = set(resolved) | {str(c) for c in available}
     missing = sorted(set(bundle.metadata.get("event_columns", [])) - have)
     if missing:
-        raise BundleError(f"The events lack column(s) {missing!r} that the model was trained "
-                          "with; its features from them would be empty. Add them (map your "
-                          "names with columns=... / --columns), or retrain without them.")
+        raise BundleError(
+            f"The events lack column(s) {missing!r} that the model was trained "
+            "with; its features from them would be empty. Add them (map your "
+            "names with columns=... / --columns), or retrain without them."
+        )
 
 
 def _read_customer_list(customers, resolved, missing_ids=()) -> np.ndarray:
@@ -272,17 +313,20 @@ def _read_customer_list(customers, resolved, missing_ids=()) -> np.ndarray:
 def _list_as_arrow(listed: np.ndarray, raw_type: pa.DataType, resolved) -> pa.Array:
     """The listed ids in the type of the events' customer column, for filtering."""
     if pa.types.is_integer(raw_type) or pa.types.is_floating(raw_type):
-        numbers = pd.to_numeric(pd.Series(listed, dtype=object).astype(str).str.strip(),
-                                errors="coerce")
+        numbers = pd.to_numeric(
+            pd.Series(listed, dtype=object).astype(str).str.strip(), errors="coerce"
+        )
         values = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
         bad = np.isnan(values)
         if pa.types.is_integer(raw_type):
             bad = bad | (values != np.round(values))
         if bad.any():
             shown = listed[bad][:_MAX_SHOWN].tolist()
-            raise SchemaError(f"The customer list has ids that are not numbers ({shown!r}, "
-                              f"{int(bad.sum()):,} in all), but the events' customer ids are "
-                              "numbers: they could match no customer. Fix: correct the list.")
+            raise SchemaError(
+                f"The customer list has ids that are not numbers ({shown!r}, "
+                f"{int(bad.sum()):,} in all), but the events' customer ids are "
+                "numbers: they could match no customer. Fix: correct the list."
+            )
         if pa.types.is_integer(raw_type):
             return pa.array(values.astype(np.int64)).cast(raw_type)
         return pa.array(values).cast(raw_type)

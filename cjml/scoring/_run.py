@@ -71,24 +71,28 @@ class _RunDir:
                     raise CjmlError(
                         f"Cannot resume the unfinished run in {str(path)!r}: its state file is "
                         "missing or damaged. Pass --force (force=True) instead of --resume to "
-                        "start again.")
+                        "start again."
+                    )
                 elif not resume:
                     done = len(old.get("chunks", {}))
                     raise CjmlError(
                         f"An unfinished scoring run of {str(out)!r} is in {str(path)!r} ({done} "
                         f"of {old.get('n_parts', '?')} chunks done). Pass --resume "
-                        "(resume=True) to continue it, or --force (force=True) to start again.")
+                        "(resume=True) to continue it, or --force (force=True) to start again."
+                    )
                 elif old.get("fingerprint") != fingerprint:
                     changed = _changes(old.get("parts", {}), parts)
                     raise BundleError(
                         f"Cannot resume the unfinished run in {str(path)!r}: it was started "
                         f"with different {changed}. Resuming would mix two runs in one output. "
                         "Run again with the original inputs and options, or pass --force "
-                        "(force=True) instead of --resume to start afresh.")
+                        "(force=True) instead of --resume to start afresh."
+                    )
                 else:
                     return cls(path, old, temporary=False, lock=lock)
-            run = cls(path, {"fingerprint": fingerprint, "parts": parts}, temporary=False,
-                      lock=lock)
+            run = cls(
+                path, {"fingerprint": fingerprint, "parts": parts}, temporary=False, lock=lock
+            )
             run.save()
             return run
         except BaseException:
@@ -139,9 +143,11 @@ def _lock(path: Path, out: Path):
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         handle.close()
-        raise CjmlError(f"Another cjml score run is writing {str(out)!r} right now (it holds "
-                        f"{str(path / _LOCK)!r}). Wait for it to finish, or choose another "
-                        "--out.") from None
+        raise CjmlError(
+            f"Another cjml score run is writing {str(out)!r} right now (it holds "
+            f"{str(path / _LOCK)!r}). Wait for it to finish, or choose another "
+            "--out."
+        ) from None
     return handle
 
 
@@ -156,8 +162,12 @@ def _clear(path: Path) -> None:
 
 
 def _changes(old: dict, new: dict) -> str:
-    labels = {"events": "input events (names, sizes or modification times)",
-              "bundle": "model bundle", "customers": "customer list", "cjml": "cjml version"}
+    labels = {
+        "events": "input events (names, sizes or modification times)",
+        "bundle": "model bundle",
+        "customers": "customer list",
+        "cjml": "cjml version",
+    }
     out = []
     for key in ("events", "bundle", "customers", "cjml"):
         if old.get(key) != new.get(key):
@@ -165,8 +175,11 @@ def _changes(old: dict, new: dict) -> str:
     old_opt, new_opt = old.get("options", {}), new.get("options", {})
     opts = [k for k in sorted(set(old_opt) | set(new_opt)) if old_opt.get(k) != new_opt.get(k)]
     if opts:
-        out.append("options (" + ", ".join(
-            f"{k}: {old_opt.get(k)!r} then, {new_opt.get(k)!r} now" for k in opts) + ")")
+        out.append(
+            "options ("
+            + ", ".join(f"{k}: {old_opt.get(k)!r} then, {new_opt.get(k)!r} now" for k in opts)
+            + ")"
+        )
     return " and ".join(out) if out else "inputs"
 
 
@@ -180,34 +193,63 @@ def _write_atomic(table: pa.Table, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         # small row groups: the merge holds one per chunk in memory at a time
-        pq.write_table(table, tmp, compression="lz4", row_group_size=MERGE_GROUP_ROWS,
-                       use_dictionary=_text_columns(table.schema))
+        pq.write_table(
+            table,
+            tmp,
+            compression="lz4",
+            row_group_size=MERGE_GROUP_ROWS,
+            use_dictionary=_text_columns(table.schema),
+        )
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)  # a half-written chunk must not fill the disk further
         raise
 
 
-def _commit_chunk(run: _RunDir, part: int, scores: pd.DataFrame, rejects: pd.DataFrame,
-                  counts: dict, plan: _Plan, reject_schema: pa.Schema) -> None:
+def _commit_chunk(
+    run: _RunDir,
+    part: int,
+    scores: pd.DataFrame,
+    rejects: pd.DataFrame,
+    counts: dict,
+    plan: _Plan,
+    reject_schema: pa.Schema,
+) -> None:
     """Write a finished chunk, then record it: a chunk counts as done only once recorded."""
-    _write_chunk(run.chunk_file("scored", part), run.chunk_file("rejects", part), scores,
-                 rejects, plan, reject_schema)
+    _write_chunk(
+        run.chunk_file("scored", part),
+        run.chunk_file("rejects", part),
+        scores,
+        rejects,
+        plan,
+        reject_schema,
+    )
     _record_chunk(run, part, counts)
 
 
-def _write_chunk(scored_path: Path, rejects_path: Path, scores: pd.DataFrame,
-                 rejects: pd.DataFrame, plan: _Plan, reject_schema: pa.Schema) -> None:
+def _write_chunk(
+    scored_path: Path,
+    rejects_path: Path,
+    scores: pd.DataFrame,
+    rejects: pd.DataFrame,
+    plan: _Plan,
+    reject_schema: pa.Schema,
+) -> None:
     """A chunk's files, each written atomically (by whichever thread or Dask worker scored it)."""
     path = scored_path
     try:
-        _write_atomic(pa.Table.from_pandas(scores, schema=_chunk_schema(plan),
-                                           preserve_index=False), scored_path)
+        _write_atomic(
+            pa.Table.from_pandas(scores, schema=_chunk_schema(plan), preserve_index=False),
+            scored_path,
+        )
         if len(rejects):
             path = rejects_path
-            _write_atomic(pa.Table.from_pandas(rejects[reject_schema.names],
-                                               schema=reject_schema, preserve_index=False),
-                          rejects_path)
+            _write_atomic(
+                pa.Table.from_pandas(
+                    rejects[reject_schema.names], schema=reject_schema, preserve_index=False
+                ),
+                rejects_path,
+            )
     except OSError as exc:
         if isinstance(exc, CjmlError):
             raise
@@ -230,7 +272,10 @@ def _writing_error(exc: BaseException, run: _RunDir) -> WriteError | None:
     """The one-line error for a failure to write (disk full...), naming the file; or None."""
     if isinstance(exc, WriteError):
         return exc
-    if isinstance(exc, OSError) and not isinstance(exc, CjmlError) and \
-            exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
+    if (
+        isinstance(exc, OSError)
+        and not isinstance(exc, CjmlError)
+        and exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1))
+    ):
         return write_error(exc.filename or run.path, exc)
     return None

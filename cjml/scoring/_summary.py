@@ -86,19 +86,30 @@ class ScoreSummary:
         str
             Customers by status, rejected rows, time, throughput and files.
         """
-        parts = [f"Scored {self.n_customers:,} customers at {_when(self.cutoff)} "
-                 f"({self.n_scored:,} scored, {self.n_inactive:,} inactive, "
-                 f"{self.n_no_events:,} without events"
-                 + (f", of {self.n_listed:,} listed, {self.n_listed_absent:,} not in the events"
-                    if self.n_listed is not None else "") + ")"]
+        parts = [
+            f"Scored {self.n_customers:,} customers at {_when(self.cutoff)} "
+            f"({self.n_scored:,} scored, {self.n_inactive:,} inactive, "
+            f"{self.n_no_events:,} without events"
+            + (
+                f", of {self.n_listed:,} listed, {self.n_listed_absent:,} not in the events"
+                if self.n_listed is not None
+                else ""
+            )
+            + ")"
+        ]
         parts.append(f"{self.n_rows_read:,} rows read")
         if self.n_rows_rejected:
             where = f" -> {self.rejects}" if self.rejects is not None else ""
             parts.append(f"{self.n_rows_rejected:,} rejected{where}")
-        resumed = (f", {self.n_chunks_resumed} of {self.n_chunks} chunks resumed"
-                   if self.n_chunks_resumed else "")
-        parts.append(f"{self.seconds:.1f} s ({self.customers_per_second:,.0f} customers/s, "
-                     f"{self.engine}{resumed})")
+        resumed = (
+            f", {self.n_chunks_resumed} of {self.n_chunks} chunks resumed"
+            if self.n_chunks_resumed
+            else ""
+        )
+        parts.append(
+            f"{self.seconds:.1f} s ({self.customers_per_second:,.0f} customers/s, "
+            f"{self.engine}{resumed})"
+        )
         if self.out is not None:
             parts.append(f"wrote {self.out}")
         return "; ".join(parts)
@@ -150,21 +161,31 @@ class ScoreSummary:
         >>> print(ScoreSummary.from_dict(scores.attrs["summary"]))  # doctest: +SKIP
         """
         if not isinstance(spec, Mapping):
-            raise TypeError(f"ScoreSummary.from_dict needs the dict of ScoreSummary.to_dict() "
-                            f"(e.g. scores.attrs['summary']), got {type(spec).__name__}.")
+            raise TypeError(
+                f"ScoreSummary.from_dict needs the dict of ScoreSummary.to_dict() "
+                f"(e.g. scores.attrs['summary']), got {type(spec).__name__}."
+            )
         names = [f.name for f in fields(cls)]
         missing = [n for n in names if n not in spec]
         unknown = [str(k) for k in spec if k not in names]
         if missing or unknown:
-            what = "; ".join(part for part in (
-                f"missing {missing!r}" if missing else "",
-                f"unknown {unknown!r}" if unknown else "") if part)
-            raise ValueError(f"Cannot rebuild a ScoreSummary: {what}. Pass the dict of "
-                             "ScoreSummary.to_dict() (e.g. scores.attrs['summary']) as it is.")
+            what = "; ".join(
+                part
+                for part in (
+                    f"missing {missing!r}" if missing else "",
+                    f"unknown {unknown!r}" if unknown else "",
+                )
+                if part
+            )
+            raise ValueError(
+                f"Cannot rebuild a ScoreSummary: {what}. Pass the dict of "
+                "ScoreSummary.to_dict() (e.g. scores.attrs['summary']) as it is."
+            )
         values = dict(spec)
         cutoff = pd.Timestamp(values["cutoff"])
-        values["cutoff"] = cutoff.tz_localize("UTC") if cutoff.tz is None \
-            else cutoff.tz_convert("UTC")
+        values["cutoff"] = (
+            cutoff.tz_localize("UTC") if cutoff.tz is None else cutoff.tz_convert("UTC")
+        )
         for name in ("out", "rejects"):
             values[name] = None if values[name] is None else Path(values[name])
         values["unknown_touchpoints"] = tuple(str(t) for t in values["unknown_touchpoints"])
@@ -172,19 +193,37 @@ class ScoreSummary:
 
 
 #: The whole-number fields of a ScoreSummary (plain ``int`` in :meth:`ScoreSummary.to_dict`).
-_INT_FIELDS = ("n_customers", "n_scored", "n_inactive", "n_no_events", "n_listed",
-               "n_listed_absent", "n_rows_read", "n_rows_rejected", "n_duplicates",
-               "n_chunks", "n_chunks_resumed")
+_INT_FIELDS = (
+    "n_customers",
+    "n_scored",
+    "n_inactive",
+    "n_no_events",
+    "n_listed",
+    "n_listed_absent",
+    "n_rows_read",
+    "n_rows_rejected",
+    "n_duplicates",
+    "n_chunks",
+    "n_chunks_resumed",
+)
 
 
 def _when(ts: pd.Timestamp) -> str:
-    return ts.strftime("%Y-%m-%d %H:%M:%S UTC") if (ts.hour or ts.minute or ts.second) \
+    return (
+        ts.strftime("%Y-%m-%d %H:%M:%S UTC")
+        if (ts.hour or ts.minute or ts.second)
         else ts.strftime("%Y-%m-%d 00:00 UTC")
+    )
 
 
 def _add_counts(chunks: list[dict]) -> dict:
-    total: dict[str, Any] = {"status": {}, "rejected": 0, "duplicates": 0, "unknown": set(),
-                             "warnings": []}
+    total: dict[str, Any] = {
+        "status": {},
+        "rejected": 0,
+        "duplicates": 0,
+        "unknown": set(),
+        "warnings": [],
+    }
     for c in chunks:
         for k, v in c.get("status", {}).items():
             total["status"][k] = total["status"].get(k, 0) + v
@@ -201,16 +240,25 @@ def _emit_warnings(counts: dict, summary: ScoreSummary, drop_duplicates: bool) -
 
     level = _user_stacklevel()
     if summary.n_duplicates:
-        action = ("They were removed (drop_duplicates=True)." if drop_duplicates else
-                  "They are kept. Fix: pass drop_duplicates=True (--drop-duplicates) to remove "
-                  "them, if they are double-logged events.")
-        warnings.warn(f"Found {summary.n_duplicates:,} exact duplicate events (equal to an "
-                      f"earlier row in every column scoring reads). {action}", UserWarning,
-                      stacklevel=level)
+        action = (
+            "They were removed (drop_duplicates=True)."
+            if drop_duplicates
+            else "They are kept. Fix: pass drop_duplicates=True (--drop-duplicates) to remove "
+            "them, if they are double-logged events."
+        )
+        warnings.warn(
+            f"Found {summary.n_duplicates:,} exact duplicate events (equal to an "
+            f"earlier row in every column scoring reads). {action}",
+            UserWarning,
+            stacklevel=level,
+        )
     if summary.unknown_touchpoints:
-        warnings.warn(f"Touchpoints not in the bundle's journey map: "
-                      f"{list(summary.unknown_touchpoints)[:10]!r}. They are kept, with the "
-                      "stage given in the data, but cjml cannot recommend them.", UserWarning,
-                      stacklevel=level)
+        warnings.warn(
+            f"Touchpoints not in the bundle's journey map: "
+            f"{list(summary.unknown_touchpoints)[:10]!r}. They are kept, with the "
+            "stage given in the data, but cjml cannot recommend them.",
+            UserWarning,
+            stacklevel=level,
+        )
     for message in counts["warnings"][:10]:
         warnings.warn(message, UserWarning, stacklevel=level)

@@ -38,9 +38,11 @@ def _cell(text: str) -> str:
 
 def render() -> str:
     """The Markdown page."""
-    rows = [f"| {i} | {c.area} | `{c.name}` | {_cell(c.description)} | "
-            f"`cjml {_cell(' '.join(c.argv))}` | {c.exit_code} | `{_cell(c.message)}` |"
-            for i, c in enumerate(cases(), 1)]
+    rows = [
+        f"| {i} | {c.area} | `{c.name}` | {_cell(c.description)} | "
+        f"`cjml {_cell(' '.join(c.argv))}` | {c.exit_code} | `{_cell(c.message)}` |"
+        for i, c in enumerate(cases(), 1)
+    ]
     return HEADER + "\n".join(rows) + "\n"
 
 

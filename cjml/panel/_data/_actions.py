@@ -20,8 +20,15 @@ from cjml.panel._data._common import PanelError, label, points
 __all__ = ["ActionBook"]
 
 _DECISIONS = ("approved", "overridden", "skipped")
-_EXPORT_COLUMNS = ("customer_id", "touchpoint", "expected_risk_reduction", "reason",
-                   "approved_by", "approved_at", "decision")
+_EXPORT_COLUMNS = (
+    "customer_id",
+    "touchpoint",
+    "expected_risk_reduction",
+    "reason",
+    "approved_by",
+    "approved_at",
+    "decision",
+)
 
 
 def _now() -> datetime:
@@ -45,11 +52,15 @@ def effect_reason(touchpoint, risk, reduction) -> np.ndarray:
     def one(name, r, d):  # plain float formatting: a bulk approval words a million of these
         if r != r or d != d:  # NaN
             return f"{name} (no estimate)"
-        return (f"{name} is expected to lower the drop-off risk from {100 * r:.1f}% to "
-                f"{100 * (r - d):.1f}% ({points(d)})")
+        return (
+            f"{name} is expected to lower the drop-off risk from {100 * r:.1f}% to "
+            f"{100 * (r - d):.1f}% ({points(d)})"
+        )
 
-    return np.asarray([one(names[c], r, d) for c, r, d in zip(codes.tolist(), risk, reduction,
-                                                              strict=True)], dtype=object)
+    return np.asarray(
+        [one(names[c], r, d) for c, r, d in zip(codes.tolist(), risk, reduction, strict=True)],
+        dtype=object,
+    )
 
 
 class ActionBook:
@@ -81,8 +92,15 @@ class ActionBook:
     0            1  live_chat         lan
     """
 
-    _COLUMNS = ("customer_id", "decision", "touchpoint", "expected_risk_reduction", "reason",
-                "decided_by", "decided_at")
+    _COLUMNS = (
+        "customer_id",
+        "decision",
+        "touchpoint",
+        "expected_risk_reduction",
+        "reason",
+        "decided_by",
+        "decided_at",
+    )
 
     def __init__(self, *, user=None, clock: Callable[[], datetime] | None = None):
         self.user = user
@@ -95,15 +113,19 @@ class ActionBook:
         if not n:
             return 0
         when = (self.clock or _now)()
-        self._batches.append(pd.DataFrame({
-            "customer_id": np.asarray(customer_id),
-            "decision": np.full(n, decision, dtype=object),
-            "touchpoint": np.asarray(touchpoint, dtype=object),
-            "expected_risk_reduction": np.asarray(reduction, dtype=float),
-            "reason": np.asarray(reason, dtype=object),
-            "decided_by": np.full(n, by or self.user or _default_user(), dtype=object),
-            "decided_at": np.full(n, when.isoformat().replace("+00:00", "Z"), dtype=object),
-        }))
+        self._batches.append(
+            pd.DataFrame(
+                {
+                    "customer_id": np.asarray(customer_id),
+                    "decision": np.full(n, decision, dtype=object),
+                    "touchpoint": np.asarray(touchpoint, dtype=object),
+                    "expected_risk_reduction": np.asarray(reduction, dtype=float),
+                    "reason": np.asarray(reason, dtype=object),
+                    "decided_by": np.full(n, by or self.user or _default_user(), dtype=object),
+                    "decided_at": np.full(n, when.isoformat().replace("+00:00", "Z"), dtype=object),
+                }
+            )
+        )
         self._merged = None
         return n
 
@@ -128,16 +150,30 @@ class ActionBook:
         """
         has = rows["recommended_touchpoint"].notna().to_numpy()
         rows = rows.loc[has]
-        reason = effect_reason(rows["recommended_touchpoint"], rows["churn_risk"],
-                               rows["expected_risk_reduction"])
+        reason = effect_reason(
+            rows["recommended_touchpoint"], rows["churn_risk"], rows["expected_risk_reduction"]
+        )
         if note:
             reason = reason + f"; {note}"
-        return self._add(rows["customer_id"].to_numpy(), "approved",
-                         rows["recommended_touchpoint"].astype(object).to_numpy(),
-                         rows["expected_risk_reduction"].to_numpy(dtype=float), reason, by)
+        return self._add(
+            rows["customer_id"].to_numpy(),
+            "approved",
+            rows["recommended_touchpoint"].astype(object).to_numpy(),
+            rows["expected_risk_reduction"].to_numpy(dtype=float),
+            reason,
+            by,
+        )
 
-    def override(self, customer_id, touchpoint: str, *, expected_risk_reduction: float,
-                 baseline_risk: float | None = None, note=None, by=None) -> int:
+    def override(
+        self,
+        customer_id,
+        touchpoint: str,
+        *,
+        expected_risk_reduction: float,
+        baseline_risk: float | None = None,
+        note=None,
+        by=None,
+    ) -> int:
         """Replace a customer's recommendation with another touchpoint, approved.
 
         Parameters
@@ -163,12 +199,15 @@ class ActionBook:
         if baseline_risk is None:
             reason = f"{label(touchpoint)} chosen instead of the recommendation"
         else:
-            reason = str(effect_reason([touchpoint], [baseline_risk],
-                                       [expected_risk_reduction])[0]) + " (override)"
+            reason = (
+                str(effect_reason([touchpoint], [baseline_risk], [expected_risk_reduction])[0])
+                + " (override)"
+            )
         if note:
             reason += f"; {note}"
-        return self._add([customer_id], "overridden", [touchpoint], [expected_risk_reduction],
-                         [reason], by)
+        return self._add(
+            [customer_id], "overridden", [touchpoint], [expected_risk_reduction], [reason], by
+        )
 
     def skip(self, customer_ids, *, by=None, note=None) -> int:
         """Skip customers: no action for them.
@@ -187,11 +226,18 @@ class ActionBook:
         int
             Customers skipped.
         """
-        ids = np.asarray(list(customer_ids) if not isinstance(customer_ids, np.ndarray)
-                         else customer_ids)
+        ids = np.asarray(
+            list(customer_ids) if not isinstance(customer_ids, np.ndarray) else customer_ids
+        )
         n = len(ids)
-        return self._add(ids, "skipped", np.full(n, None), np.full(n, np.nan),
-                         np.full(n, note or "skipped", dtype=object), by)
+        return self._add(
+            ids,
+            "skipped",
+            np.full(n, None),
+            np.full(n, np.nan),
+            np.full(n, note or "skipped", dtype=object),
+            by,
+        )
 
     def reset(self, customer_ids) -> int:
         """Forget the decisions on these customers.
@@ -208,8 +254,7 @@ class ActionBook:
         """
         ids = np.asarray(list(customer_ids))
         n = len(ids)
-        return self._add(ids, "reset", np.full(n, None), np.full(n, np.nan),
-                         np.full(n, None), None)
+        return self._add(ids, "reset", np.full(n, None), np.full(n, np.nan), np.full(n, None), None)
 
     def to_frame(self) -> pd.DataFrame:
         """The latest decision per customer, in the order they were first decided.
@@ -222,9 +267,12 @@ class ActionBook:
         """
         if self._merged is None:
             if not self._batches:
-                merged = pd.DataFrame({c: pd.Series(dtype=object if c != "expected_risk_"
-                                                    "reduction" else float)
-                                       for c in self._COLUMNS})
+                merged = pd.DataFrame(
+                    {
+                        c: pd.Series(dtype=object if c != "expected_risk_reduction" else float)
+                        for c in self._COLUMNS
+                    }
+                )
             else:
                 frame = pd.concat(self._batches, ignore_index=True)
                 merged = frame.drop_duplicates("customer_id", keep="last")
@@ -249,8 +297,12 @@ class ActionBook:
         ids = pd.Index(list(customer_ids), dtype=object)
         where = pd.Index(frame["customer_id"].astype(object)).get_indexer(ids)
         values = frame["decision"].to_numpy(dtype=object)
-        return pd.Series(np.where(where >= 0, values[np.maximum(where, 0)] if len(values)
-                                  else None, None), index=ids, name="decision", dtype=object)
+        return pd.Series(
+            np.where(where >= 0, values[np.maximum(where, 0)] if len(values) else None, None),
+            index=ids,
+            name="decision",
+            dtype=object,
+        )
 
     def counts(self) -> dict[str, int]:
         """Count the customers per decision.
@@ -313,6 +365,7 @@ class ActionBook:
         check_output(path, inputs=inputs, force=force, suffixes=(".csv",), option="file name")
         actions = self.approved()
         if actions.empty:
-            raise PanelError("No approved actions to export yet: approve or override some "
-                             "recommendations first.")
+            raise PanelError(
+                "No approved actions to export yet: approve or override some recommendations first."
+            )
         return write_csv(actions, path, force=force)

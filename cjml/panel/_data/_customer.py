@@ -39,8 +39,10 @@ def _customer_slice(log, customer_id) -> tuple[int, int, Any]:
         if k < len(ids) and ids[k] == cid:
             offsets = log.offsets
             return int(offsets[k]), int(offsets[k + 1]), ids[k]
-    raise PanelError(f"Customer {customer_id!r} is not in the events. Pick a customer from the "
-                     f"at-risk list, or check the id (e.g. {_plain(ids[0])!r}).")
+    raise PanelError(
+        f"Customer {customer_id!r} is not in the events. Pick a customer from the "
+        f"at-risk list, or check the id (e.g. {_plain(ids[0])!r})."
+    )
 
 
 def _plain(value):
@@ -75,8 +77,11 @@ def timeline_data(log, customer_id, *, cutoff=None) -> pd.DataFrame:
     """
     start, stop, _ = _customer_slice(log, customer_id)
     frame = log.frame.iloc[start:stop]
-    cols = [c for c in ("timestamp", "touchpoint", "stage", "channel", "satisfaction", "nps",
-                        "amount") if c in frame.columns]
+    cols = [
+        c
+        for c in ("timestamp", "touchpoint", "stage", "channel", "satisfaction", "nps", "amount")
+        if c in frame.columns
+    ]
     out = frame[cols].reset_index(drop=True)
     for c in ("touchpoint", "stage", "channel"):
         if c in out.columns:
@@ -145,8 +150,18 @@ def _band_of(risk: float, bands: dict[str, float]) -> str:
     return names[int(np.clip(np.searchsorted(edges, risk, side="right") - 1, 0, len(names) - 1))]
 
 
-def customer_profile(bundle, log, customer_id, *, cutoff=None, rules=None, top_k=3,
-                     segment_col=None, risk_bands=None, recommender=None) -> CustomerProfile:
+def customer_profile(
+    bundle,
+    log,
+    customer_id,
+    *,
+    cutoff=None,
+    rules=None,
+    top_k=3,
+    segment_col=None,
+    risk_bands=None,
+    recommender=None,
+) -> CustomerProfile:
     """Score one customer in full: risk, next stage, drivers, and every touchpoint's effect.
 
     The customer's events are scored exactly as :func:`cjml.score` scores them
@@ -197,10 +212,13 @@ def customer_profile(bundle, log, customer_id, *, cutoff=None, rules=None, top_k
     cut = _log_cutoff(log, cutoff)
     timeline = timeline_data(log, cid, cutoff=cut)
     if not (~timeline["after_cutoff"]).any():
-        raise PanelError(f"Customer {cid!r} has no event at or before the cutoff "
-                         f"{cut:%Y-%m-%d %H:%M}: there is nothing to score yet.")
-    sub = EventLog.from_frame(log.frame.iloc[start:stop], journey_map=log.journey_map,
-                              timezone="UTC")
+        raise PanelError(
+            f"Customer {cid!r} has no event at or before the cutoff "
+            f"{cut:%Y-%m-%d %H:%M}: there is nothing to score yet."
+        )
+    sub = EventLog.from_frame(
+        log.frame.iloc[start:stop], journey_map=log.journey_map, timezone="UTC"
+    )
     featurizer = bundle.featurizer
     X = featurizer.transform(sub, cutoff=cut)
     X = X.loc[[cid]] if cid in X.index else X
@@ -221,28 +239,42 @@ def customer_profile(bundle, log, customer_id, *, cutoff=None, rules=None, top_k
             name = first.get(f"recommended_touchpoint{suffix}")
             if name is None or (isinstance(name, float) and math.isnan(name)):
                 continue
-            rows.append({"rank": k + 1, "touchpoint": name,
-                         "expected_risk": float(first[f"expected_risk{suffix}"]),
-                         "risk_reduction": float(first[f"expected_risk_reduction{suffix}"]),
-                         "cost": float(first[f"cost{suffix}"])})
-    recommendations = pd.DataFrame(rows, columns=["rank", "touchpoint", "expected_risk",
-                                                  "risk_reduction", "cost"])
-    options = (effects[["touchpoint", "expected_risk", "risk_reduction", "cost", "allowed",
-                        "blocked_by"]]
-               .sort_values(["allowed", "risk_reduction"], ascending=[False, False],
-                            kind="stable").reset_index(drop=True))
+            rows.append(
+                {
+                    "rank": k + 1,
+                    "touchpoint": name,
+                    "expected_risk": float(first[f"expected_risk{suffix}"]),
+                    "risk_reduction": float(first[f"expected_risk_reduction{suffix}"]),
+                    "cost": float(first[f"cost{suffix}"]),
+                }
+            )
+    recommendations = pd.DataFrame(
+        rows, columns=["rank", "touchpoint", "expected_risk", "risk_reduction", "cost"]
+    )
+    options = (
+        effects[["touchpoint", "expected_risk", "risk_reduction", "cost", "allowed", "blocked_by"]]
+        .sort_values(["allowed", "risk_reduction"], ascending=[False, False], kind="stable")
+        .reset_index(drop=True)
+    )
     segment = None
     if segment_col is not None and segment_col in sub.frame.columns:
         known = sub.frame.loc[(sub.frame["timestamp"] <= cut).to_numpy(), segment_col].dropna()
         segment = None if known.empty else str(known.iloc[-1])
     last = timeline.loc[~timeline["after_cutoff"]].iloc[-1]
     return CustomerProfile(
-        customer_id=cid, cutoff=cut, stage=last["stage"], segment=segment,
+        customer_id=cid,
+        cutoff=cut,
+        stage=last["stage"],
+        segment=segment,
         churn_risk=float(risk[0]),
         risk_band=_band_of(float(risk[0]), dict(risk_bands or DEFAULT_RISK_BANDS)),
-        next_stage=next_stage, drivers=list(drivers["text"].astype(str)),
-        recommendations=recommendations, options=options,
-        reason=str(top["reason"].iloc[0]) if len(top) else "", timeline=timeline)
+        next_stage=next_stage,
+        drivers=list(drivers["text"].astype(str)),
+        recommendations=recommendations,
+        options=options,
+        reason=str(top["reason"].iloc[0]) if len(top) else "",
+        timeline=timeline,
+    )
 
 
 @dataclass(frozen=True)
@@ -287,9 +319,11 @@ class WhatIf:
         change = self.risk_reduction
         how = ("lower" if change > 0 else "higher") if abs(change) >= 0.0005 else "about the same"
         amount = points(abs(change)) + " " if how != "about the same" else ""
-        text = (f"With {label(self.touchpoint).lower()}, churn risk "
-                f"{pct(self.baseline_risk)} \u2192 {pct(self.expected_risk)} ({amount}{how}), "
-                f"cost {self.cost:,.2f}.")
+        text = (
+            f"With {label(self.touchpoint).lower()}, churn risk "
+            f"{pct(self.baseline_risk)} \u2192 {pct(self.expected_risk)} ({amount}{how}), "
+            f"cost {self.cost:,.2f}."
+        )
         if not self.allowed:
             text += f" Not allowed: {self.blocked_by}."
         return text
@@ -322,11 +356,18 @@ def what_if(profile: CustomerProfile, touchpoint: str) -> WhatIf:
     hit = np.flatnonzero((options["touchpoint"] == touchpoint).to_numpy())
     if not len(hit):
         allowed = list(options["touchpoint"])
-        raise PanelError(f"{touchpoint!r} is not an eligible touchpoint for customer "
-                         f"{profile.customer_id!r} in stage {profile.stage!r}; the eligible "
-                         f"ones are {allowed!r}.{_did_you_mean(touchpoint, allowed)}")
+        raise PanelError(
+            f"{touchpoint!r} is not an eligible touchpoint for customer "
+            f"{profile.customer_id!r} in stage {profile.stage!r}; the eligible "
+            f"ones are {allowed!r}.{_did_you_mean(touchpoint, allowed)}"
+        )
     row = options.iloc[int(hit[0])]
-    return WhatIf(touchpoint=str(touchpoint), baseline_risk=profile.churn_risk,
-                  expected_risk=float(row["expected_risk"]),
-                  risk_reduction=float(row["risk_reduction"]), cost=float(row["cost"]),
-                  allowed=bool(row["allowed"]), blocked_by=str(row["blocked_by"] or ""))
+    return WhatIf(
+        touchpoint=str(touchpoint),
+        baseline_risk=profile.churn_risk,
+        expected_risk=float(row["expected_risk"]),
+        risk_reduction=float(row["risk_reduction"]),
+        cost=float(row["cost"]),
+        allowed=bool(row["allowed"]),
+        blocked_by=str(row["blocked_by"] or ""),
+    )

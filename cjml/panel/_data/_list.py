@@ -16,8 +16,14 @@ import pandas as pd
 
 from cjml.panel._data._common import NO_TOUCHPOINT, PanelError, _did_you_mean
 
-__all__ = ["SORT_KEYS", "CustomerList", "CustomerPage", "filter_customers", "paginate",
-           "sort_customers"]
+__all__ = [
+    "SORT_KEYS",
+    "CustomerList",
+    "CustomerPage",
+    "filter_customers",
+    "paginate",
+    "sort_customers",
+]
 
 #: Columns the at-risk list sorts by, and whether each sorts descending by default.
 SORT_KEYS: dict[str, bool] = {
@@ -47,13 +53,22 @@ def _code_mask(column: pd.Series, wanted: list, what: str, none_value=None) -> n
             codes.append(categories.index(value))
         else:
             allowed = categories + ([none_value] if none_value is not None else [])
-            raise PanelError(f"Unknown {what} {value!r}; the {what} values are {allowed!r}."
-                             f"{_did_you_mean(value, allowed)}")
+            raise PanelError(
+                f"Unknown {what} {value!r}; the {what} values are {allowed!r}."
+                f"{_did_you_mean(value, allowed)}"
+            )
     return np.isin(column.cat.codes.to_numpy(), codes)
 
 
-def filter_customers(table: pd.DataFrame, *, risk_band=None, stage=None, segment=None,
-                     touchpoint=None, segment_col=None) -> np.ndarray:
+def filter_customers(
+    table: pd.DataFrame,
+    *,
+    risk_band=None,
+    stage=None,
+    segment=None,
+    touchpoint=None,
+    segment_col=None,
+) -> np.ndarray:
     """Which rows of the customer table match the filters.
 
     Every filter takes one value or a list of values (any of them matches);
@@ -98,19 +113,27 @@ def filter_customers(table: pd.DataFrame, *, risk_band=None, stage=None, segment
     array([ True, False, False])
     """
     mask = np.ones(len(table), dtype=bool)
-    for column, value, what in (("risk_band", risk_band, "risk band"),
-                                ("stage", stage, "stage"),
-                                ("recommended_touchpoint", touchpoint, "touchpoint")):
+    for column, value, what in (
+        ("risk_band", risk_band, "risk band"),
+        ("stage", stage, "stage"),
+        ("recommended_touchpoint", touchpoint, "touchpoint"),
+    ):
         wanted = _as_list(value)
         if wanted is not None:
-            mask &= _code_mask(table[column], wanted, what,
-                               NO_TOUCHPOINT if column == "recommended_touchpoint" else None)
+            mask &= _code_mask(
+                table[column],
+                wanted,
+                what,
+                NO_TOUCHPOINT if column == "recommended_touchpoint" else None,
+            )
     wanted = _as_list(segment)
     if wanted is not None:
         segment_col = segment_col or table.attrs.get("segment_col")
         if not segment_col or segment_col not in table.columns:
-            raise PanelError("A segment filter needs a segment column: build the table with "
-                             "customer_table(..., segment_col='segment').")
+            raise PanelError(
+                "A segment filter needs a segment column: build the table with "
+                "customer_table(..., segment_col='segment')."
+            )
         mask &= _code_mask(table[segment_col], wanted, segment_col)
     return mask
 
@@ -159,8 +182,9 @@ def sort_customers(table: pd.DataFrame, by: str = "churn_risk", *, ascending=Non
     if segment_col and segment_col in table.columns:
         allowed.append(segment_col)
     if by not in allowed:
-        raise PanelError(f"Cannot sort by {by!r}; choose one of {allowed!r}."
-                         f"{_did_you_mean(by, allowed)}")
+        raise PanelError(
+            f"Cannot sort by {by!r}; choose one of {allowed!r}.{_did_you_mean(by, allowed)}"
+        )
     if ascending is None:
         ascending = not SORT_KEYS.get(by, False)
     column = table[by]
@@ -180,8 +204,9 @@ def sort_customers(table: pd.DataFrame, by: str = "churn_risk", *, ascending=Non
     return np.lexsort((key, missing))  # lexsort is stable: ties keep the table order
 
 
-def paginate(order: np.ndarray, *, page: int = 0, page_size: int = 25
-             ) -> tuple[np.ndarray, int, int]:
+def paginate(
+    order: np.ndarray, *, page: int = 0, page_size: int = 25
+) -> tuple[np.ndarray, int, int]:
     """One page of a sorted, filtered list of row positions.
 
     Parameters
@@ -221,7 +246,7 @@ def paginate(order: np.ndarray, *, page: int = 0, page_size: int = 25
     page_size = int(page_size)
     n_pages = max(1, -(-len(order) // page_size))
     page = min(max(int(page), 0), n_pages - 1)
-    return order[page * page_size:(page + 1) * page_size], page, n_pages
+    return order[page * page_size : (page + 1) * page_size], page, n_pages
 
 
 @dataclass(frozen=True)
@@ -271,8 +296,10 @@ class CustomerPage:
         of = f"{self.n_matching:,}"
         if self.n_matching != self.n_total:
             of += f" matching (of {self.n_total:,})"
-        return f"Customers {first:,}\u2013{last:,} of {of} \u00b7 page {self.page + 1:,} of " \
-               f"{self.n_pages:,}"
+        return (
+            f"Customers {first:,}\u2013{last:,} of {of} \u00b7 page {self.page + 1:,} of "
+            f"{self.n_pages:,}"
+        )
 
 
 class CustomerList:
@@ -325,8 +352,9 @@ class CustomerList:
         t = self.table
 
         def present(column):
-            counts = np.bincount(column.cat.codes.to_numpy() + 1,
-                                 minlength=len(column.cat.categories) + 1)
+            counts = np.bincount(
+                column.cat.codes.to_numpy() + 1, minlength=len(column.cat.categories) + 1
+            )
             return [c for c, n in zip(column.cat.categories, counts[1:], strict=True) if n]
 
         touchpoints = present(t["recommended_touchpoint"])
@@ -339,8 +367,16 @@ class CustomerList:
             "touchpoint": touchpoints,
         }
 
-    def order(self, *, risk_band=None, stage=None, segment=None, touchpoint=None,
-              sort_by="churn_risk", ascending=None) -> np.ndarray:
+    def order(
+        self,
+        *,
+        risk_band=None,
+        stage=None,
+        segment=None,
+        touchpoint=None,
+        sort_by="churn_risk",
+        ascending=None,
+    ) -> np.ndarray:
         """Give the positions of the matching rows, sorted.
 
         Parameters
@@ -359,8 +395,10 @@ class CustomerList:
         """
         if ascending is None:
             ascending = not SORT_KEYS.get(sort_by, False)
-        key = tuple(None if v is None else tuple(_as_list(v) or ()) for v in
-                    (risk_band, stage, segment, touchpoint)) + (sort_by, bool(ascending))
+        key = tuple(
+            None if v is None else tuple(_as_list(v) or ())
+            for v in (risk_band, stage, segment, touchpoint)
+        ) + (sort_by, bool(ascending))
         if self._last is not None and self._last[0] == key:
             return self._last[1]
         sort_key = (sort_by, bool(ascending))
@@ -368,15 +406,30 @@ class CustomerList:
             self._orders[sort_key] = sort_customers(self.table, sort_by, ascending=ascending)
         ordered = self._orders[sort_key]
         if any(v is not None for v in (risk_band, stage, segment, touchpoint)):
-            mask = filter_customers(self.table, risk_band=risk_band, stage=stage,
-                                    segment=segment, touchpoint=touchpoint,
-                                    segment_col=self.segment_col)
+            mask = filter_customers(
+                self.table,
+                risk_band=risk_band,
+                stage=stage,
+                segment=segment,
+                touchpoint=touchpoint,
+                segment_col=self.segment_col,
+            )
             ordered = ordered[mask[ordered]]
         self._last = (key, ordered)
         return ordered
 
-    def query(self, *, risk_band=None, stage=None, segment=None, touchpoint=None,
-              sort_by="churn_risk", ascending=None, page=0, page_size=25) -> CustomerPage:
+    def query(
+        self,
+        *,
+        risk_band=None,
+        stage=None,
+        segment=None,
+        touchpoint=None,
+        sort_by="churn_risk",
+        ascending=None,
+        page=0,
+        page_size=25,
+    ) -> CustomerPage:
         """One page of the filtered, sorted list.
 
         Parameters
@@ -397,9 +450,20 @@ class CustomerList:
         CustomerPage
             The rows of the page and where it is.
         """
-        ordered = self.order(risk_band=risk_band, stage=stage, segment=segment,
-                             touchpoint=touchpoint, sort_by=sort_by, ascending=ascending)
+        ordered = self.order(
+            risk_band=risk_band,
+            stage=stage,
+            segment=segment,
+            touchpoint=touchpoint,
+            sort_by=sort_by,
+            ascending=ascending,
+        )
         rows, page, n_pages = paginate(ordered, page=page, page_size=page_size)
-        return CustomerPage(rows=self.table.iloc[rows], n_matching=len(ordered),
-                            n_total=len(self.table), page=page, n_pages=n_pages,
-                            page_size=int(page_size))
+        return CustomerPage(
+            rows=self.table.iloc[rows],
+            n_matching=len(ordered),
+            n_total=len(self.table),
+            page=page,
+            n_pages=n_pages,
+            page_size=int(page_size),
+        )

@@ -59,8 +59,14 @@ def _counts(column: pd.Series, risk: np.ndarray, name: str) -> pd.DataFrame:
     total = np.bincount(codes + 1, weights=risk, minlength=k + 1)[1:]
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = total / n
-    frame = pd.DataFrame({name: list(column.cat.categories), "customers": n,
-                          "share": n / max(len(column), 1), "mean_risk": mean})
+    frame = pd.DataFrame(
+        {
+            name: list(column.cat.categories),
+            "customers": n,
+            "share": n / max(len(column), 1),
+            "mean_risk": mean,
+        }
+    )
     return frame[frame["customers"] > 0].reset_index(drop=True)
 
 
@@ -106,21 +112,42 @@ def overview_data(table: pd.DataFrame, *, n_not_scored: int = 0, bins: int = 10)
     sums = np.bincount(codes + 1, weights=red, minlength=k + 1)
     with np.errstate(invalid="ignore", divide="ignore"):
         means = sums / counts
-    tps = pd.DataFrame({"touchpoint": list(tp.cat.categories), "customers": counts[1:],
-                        "share": counts[1:] / max(n, 1), "mean_expected_reduction": means[1:]})
-    tps = tps[tps["customers"] > 0].sort_values(["customers", "touchpoint"],
-                                                ascending=[False, True], kind="stable")
+    tps = pd.DataFrame(
+        {
+            "touchpoint": list(tp.cat.categories),
+            "customers": counts[1:],
+            "share": counts[1:] / max(n, 1),
+            "mean_expected_reduction": means[1:],
+        }
+    )
+    tps = tps[tps["customers"] > 0].sort_values(
+        ["customers", "touchpoint"], ascending=[False, True], kind="stable"
+    )
     if counts[0]:
-        tps = pd.concat([tps, pd.DataFrame({"touchpoint": [NO_TOUCHPOINT],
-                                            "customers": [counts[0]],
-                                            "share": [counts[0] / max(n, 1)],
-                                            "mean_expected_reduction": [np.nan]})])
+        tps = pd.concat(
+            [
+                tps,
+                pd.DataFrame(
+                    {
+                        "touchpoint": [NO_TOUCHPOINT],
+                        "customers": [counts[0]],
+                        "share": [counts[0] / max(n, 1)],
+                        "mean_expected_reduction": [np.nan],
+                    }
+                ),
+            ]
+        )
     edges = np.linspace(0.0, 1.0, int(bins) + 1)
     hist = np.histogram(np.clip(risk, 0, 1), bins=edges)[0]
     return Overview(
-        n_customers=n, n_not_scored=int(n_not_scored),
+        n_customers=n,
+        n_not_scored=int(n_not_scored),
         mean_risk=float(risk.mean()) if n else float("nan"),
-        n_with_recommendation=int(n - counts[0]), bands=bands,
-        touchpoints=tps.reset_index(drop=True), stages=stages,
-        risk_histogram=pd.DataFrame({"bin_start": edges[:-1], "bin_end": edges[1:],
-                                     "customers": hist}))
+        n_with_recommendation=int(n - counts[0]),
+        bands=bands,
+        touchpoints=tps.reset_index(drop=True),
+        stages=stages,
+        risk_histogram=pd.DataFrame(
+            {"bin_start": edges[:-1], "bin_end": edges[1:], "customers": hist}
+        ),
+    )

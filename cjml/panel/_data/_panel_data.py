@@ -79,8 +79,19 @@ class PanelData:
         self._overview: Overview | None = None
 
     @classmethod
-    def from_inputs(cls, bundle, events, scores=None, *, rules=None, cutoff=None,
-                    segment_col="auto", report="auto", top_k=3, user=None) -> PanelData:
+    def from_inputs(
+        cls,
+        bundle,
+        events,
+        scores=None,
+        *,
+        rules=None,
+        cutoff=None,
+        segment_col="auto",
+        report="auto",
+        top_k=3,
+        user=None,
+    ) -> PanelData:
         """Load, score (when needed) and prepare everything the panel shows.
 
         Parameters
@@ -121,39 +132,69 @@ class PanelData:
         from cjml.events import EventLog, read_events
         from cjml.scoring import score
 
-        inputs = {name: value for name, value in (("bundle", bundle), ("events", events),
-                                                  ("scores", scores), ("rules", rules))
-                  if isinstance(value, str | os.PathLike)}
+        inputs = {
+            name: value
+            for name, value in (
+                ("bundle", bundle),
+                ("events", events),
+                ("scores", scores),
+                ("rules", rules),
+            )
+            if isinstance(value, str | os.PathLike)
+        }
         if "bundle" in inputs:
             inputs["bundle's manifest"] = str(inputs["bundle"]) + ".manifest.json"
         if not isinstance(bundle, ModelBundle):
             bundle = ModelBundle.load(bundle)
-        log = events if isinstance(events, EventLog) else read_events(
-            events, journey_map=bundle.journey_map,
-            timezone=bundle.metadata.get("timezone", "UTC"))
+        log = (
+            events
+            if isinstance(events, EventLog)
+            else read_events(
+                events,
+                journey_map=bundle.journey_map,
+                timezone=bundle.metadata.get("timezone", "UTC"),
+            )
+        )
         if scores is None:
             scores = score(bundle, log, cutoff=cutoff, top_k=top_k)
         elif not isinstance(scores, pd.DataFrame):
             path = Path(scores)
-            scores = (pd.read_parquet(path) if path.suffix.lower() in (".parquet", ".pq")
-                      else pd.read_csv(path))
+            scores = (
+                pd.read_parquet(path)
+                if path.suffix.lower() in (".parquet", ".pq")
+                else pd.read_csv(path)
+            )
         summary = scores.attrs.get("summary")  # ScoreSummary.to_dict() of cjml.score
         if cutoff is None and isinstance(summary, dict) and summary.get("cutoff") is not None:
             cutoff = summary["cutoff"]  # ISO text, UTC
         cut = _log_cutoff(log, cutoff)
         if segment_col == "auto":
             attrs = bundle.metadata.get("event_columns", [])
-            extra = [c for c in attrs if c not in ("channel", "satisfaction", "nps", "effort",
-                                                   "amount") and c in log.frame.columns]
+            extra = [
+                c
+                for c in attrs
+                if c not in ("channel", "satisfaction", "nps", "effort", "amount")
+                and c in log.frame.columns
+            ]
             segment_col = extra[0] if extra else None
         table = customer_table(scores, log, segment_col=segment_col, cutoff=cut)
         if rules is not None and len(table):
             table = _with_rules(table, bundle, log, cut, rules, top_k)
         if isinstance(report, str) and report == "auto":
             report = journey_map(log, bundle, cutoff=cut)
-        return cls(bundle=bundle, log=log, table=table, cutoff=cut, segment_col=segment_col,
-                   rules=rules, report=report, n_not_scored=len(scores) - len(table),
-                   top_k=top_k, actions=ActionBook(user=user), inputs=inputs)
+        return cls(
+            bundle=bundle,
+            log=log,
+            table=table,
+            cutoff=cut,
+            segment_col=segment_col,
+            rules=rules,
+            report=report,
+            n_not_scored=len(scores) - len(table),
+            top_k=top_k,
+            actions=ActionBook(user=user),
+            inputs=inputs,
+        )
 
     @property
     def recommender(self):
@@ -161,8 +202,9 @@ class PanelData:
         if self._recommender is None:
             from cjml.recommend import TouchpointRecommender
 
-            self._recommender = TouchpointRecommender.from_bundle(self.bundle, rules=self.rules,
-                                                                  top_k=self.top_k)
+            self._recommender = TouchpointRecommender.from_bundle(
+                self.bundle, rules=self.rules, top_k=self.top_k
+            )
         return self._recommender
 
     @property
@@ -187,10 +229,16 @@ class PanelData:
         """
         key = customer_id
         if key not in self._profiles:
-            profile = customer_profile(self.bundle, self.log, customer_id, cutoff=self.cutoff,
-                                       rules=self.rules, top_k=self.top_k,
-                                       segment_col=self.segment_col,
-                                       recommender=self.recommender)
+            profile = customer_profile(
+                self.bundle,
+                self.log,
+                customer_id,
+                cutoff=self.cutoff,
+                rules=self.rules,
+                top_k=self.top_k,
+                segment_col=self.segment_col,
+                recommender=self.recommender,
+            )
             if len(self._profiles) >= 256:  # a small cache: a marketer browses, not crawls
                 self._profiles.pop(next(iter(self._profiles)))
             self._profiles[key] = profile
@@ -218,19 +266,24 @@ def _with_rules(table, bundle, log, cutoff, rules, top_k) -> pd.DataFrame:
     from cjml.recommend import TouchpointRecommender
 
     rec = TouchpointRecommender.from_bundle(bundle, rules=rules, top_k=top_k).recommend(
-        log, cutoff=cutoff, customers=table["customer_id"].to_numpy())
+        log, cutoff=cutoff, customers=table["customer_id"].to_numpy()
+    )
     table = table.copy()
     for k in range(top_k):
         src = "" if k == 0 else f"_{k + 1}"
         tp = pd.Series(rec[f"recommended_touchpoint{src}"].to_numpy(), dtype=object)
         table[f"recommended_touchpoint{src}"] = pd.Categorical(tp.where(tp.notna(), None))
         table[f"expected_risk_reduction{src}"] = rec[f"expected_risk_reduction{src}"].to_numpy(
-            dtype=float)
+            dtype=float
+        )
     # the first recommendation's interval and flag (from cjml.score) follow the rules too
     for name in ("expected_risk_reduction_low", "expected_risk_reduction_high"):
         if name in table.columns:
             table[name] = rec[name].to_numpy(dtype=float)
     if "uncertain" in table.columns:
-        table["uncertain"] = pd.Series(rec["uncertain"].to_numpy(dtype=object)).where(
-            rec["recommended_touchpoint"].notna().to_numpy(), None).to_numpy(dtype=object)
+        table["uncertain"] = (
+            pd.Series(rec["uncertain"].to_numpy(dtype=object))
+            .where(rec["recommended_touchpoint"].notna().to_numpy(), None)
+            .to_numpy(dtype=object)
+        )
     return table

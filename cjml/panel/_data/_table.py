@@ -17,8 +17,13 @@ from cjml.panel._data._common import PanelError, _did_you_mean, _log_cutoff
 
 __all__ = ["customer_table"]
 
-_REQUIRED = ("customer_id", "churn_risk", "risk_band", "recommended_touchpoint",
-             "expected_risk_reduction")
+_REQUIRED = (
+    "customer_id",
+    "churn_risk",
+    "risk_band",
+    "recommended_touchpoint",
+    "expected_risk_reduction",
+)
 
 
 def _last_rows(log, cutoff_ns: int, valid: np.ndarray | None = None) -> np.ndarray:
@@ -86,21 +91,29 @@ def customer_table(scores, log=None, *, segment_col=None, cutoff=None) -> pd.Dat
     Customer 3 was not scored (inactive), so it is not in the table.
     """
     if not isinstance(scores, pd.DataFrame):
-        raise PanelError(f"scores must be a DataFrame from cjml.score, got "
-                         f"{type(scores).__name__}.")
+        raise PanelError(
+            f"scores must be a DataFrame from cjml.score, got {type(scores).__name__}."
+        )
     missing = [c for c in _REQUIRED if c not in scores.columns]
     if missing:
-        raise PanelError(f"scores lacks the columns {missing!r}; pass the output of "
-                         f"cjml.score(bundle, events) (it has {list(scores.columns)!r}).")
+        raise PanelError(
+            f"scores lacks the columns {missing!r}; pass the output of "
+            f"cjml.score(bundle, events) (it has {list(scores.columns)!r})."
+        )
     keep = scores["churn_risk"].notna().to_numpy().copy()
     if "status" in scores.columns:
         keep &= (scores["status"].astype(object) == "scored").to_numpy()
     src = scores.loc[keep]
-    out = pd.DataFrame({"customer_id": src["customer_id"].to_numpy(),
-                        "churn_risk": src["churn_risk"].to_numpy(dtype=float)})
+    out = pd.DataFrame(
+        {
+            "customer_id": src["customer_id"].to_numpy(),
+            "churn_risk": src["churn_risk"].to_numpy(dtype=float),
+        }
+    )
     bands = _band_order(src["risk_band"])
-    out["risk_band"] = pd.Categorical(src["risk_band"].astype(object).to_numpy(),
-                                      categories=bands, ordered=True)
+    out["risk_band"] = pd.Categorical(
+        src["risk_band"].astype(object).to_numpy(), categories=bands, ordered=True
+    )
     stages = None
     if log is not None:
         stages = list(log.journey_map.stages)
@@ -109,8 +122,7 @@ def customer_table(scores, log=None, *, segment_col=None, cutoff=None) -> pd.Dat
         last = _last_rows(log, cut.value)
         rows = np.where(where >= 0, last[np.maximum(where, 0)], -1)
         codes = np.where(rows >= 0, log.stage_codes[np.maximum(rows, 0)], -1)
-        out["stage"] = pd.Categorical.from_codes(codes, categories=pd.Index(stages),
-                                                  ordered=True)
+        out["stage"] = pd.Categorical.from_codes(codes, categories=pd.Index(stages), ordered=True)
     elif "stage" in src.columns:
         out["stage"] = pd.Categorical(src["stage"].astype(object).to_numpy())
     else:
@@ -122,16 +134,23 @@ def customer_table(scores, log=None, *, segment_col=None, cutoff=None) -> pd.Dat
             out[name] = src[name].to_numpy()
     if "next_stage" in out.columns:
         out["next_stage"] = pd.Categorical(out["next_stage"].astype(object))
-    rank_cols = [c for c in src.columns
-                 if c.startswith(("recommended_touchpoint", "expected_risk_reduction"))]
+    rank_cols = [
+        c
+        for c in src.columns
+        if c.startswith(("recommended_touchpoint", "expected_risk_reduction"))
+    ]
     if "uncertain" in src.columns:  # the first recommendation's flag (None without one)
         rank_cols.append("uncertain")
     for name in rank_cols:
         values = src[name].to_numpy()
-        out[name] = (pd.Categorical(pd.Series(values, dtype=object).where(pd.notna(values), None))
-                     if name.startswith("recommended_touchpoint") else values)
-    out["top_drivers"] = (src["top_drivers"].astype(object).to_numpy()
-                          if "top_drivers" in src.columns else None)
+        out[name] = (
+            pd.Categorical(pd.Series(values, dtype=object).where(pd.notna(values), None))
+            if name.startswith("recommended_touchpoint")
+            else values
+        )
+    out["top_drivers"] = (
+        src["top_drivers"].astype(object).to_numpy() if "top_drivers" in src.columns else None
+    )
     out.attrs["segment_col"] = segment_col
     out.attrs["stages"] = stages
     return out
@@ -140,8 +159,11 @@ def customer_table(scores, log=None, *, segment_col=None, cutoff=None) -> pd.Dat
 def _band_order(bands: pd.Series) -> list:
     from cjml.scoring import DEFAULT_RISK_BANDS
 
-    present = [b for b in pd.unique(bands.astype(object)) if b is not None and not (
-        isinstance(b, float) and math.isnan(b))]
+    present = [
+        b
+        for b in pd.unique(bands.astype(object))
+        if b is not None and not (isinstance(b, float) and math.isnan(b))
+    ]
     if isinstance(bands.dtype, pd.CategoricalDtype):
         order = [b for b in bands.cat.categories if b in present]
     else:
@@ -162,9 +184,11 @@ def _segment_values(src, log, segment_col, cutoff, ids) -> pd.Categorical[str]:
         values = src[segment_col].astype(object).to_numpy()
     else:
         known = sorted(set(src.columns) | (set(log.frame.columns) if log is not None else set()))
-        raise PanelError(f"segment_col={segment_col!r} is neither a column of the events nor of "
-                         f"the scores; the columns are {known!r}."
-                         f"{_did_you_mean(segment_col, known)}")
+        raise PanelError(
+            f"segment_col={segment_col!r} is neither a column of the events nor of "
+            f"the scores; the columns are {known!r}."
+            f"{_did_you_mean(segment_col, known)}"
+        )
     values = pd.Series(values, dtype=object)
     categories = sorted({str(v) for v in values.dropna()})
     return pd.Categorical(values.where(values.isna(), values.astype(str)), categories=categories)
