@@ -376,8 +376,13 @@ def test_invalid_rows_stop_the_run_with_their_row_numbers(bundle, events, tmp_pa
     dirty, _ = _dirty(events)
     path = tmp_path / "dirty.csv"
     dirty.to_csv(path, index=False)
-    with pytest.raises(SchemaError, match=r"row 10 \(dirty.csv line 12\)"):
+    # the rules in read_events' order: the missing customer id (row 15002) is named
+    # before the unreadable timestamp of row 10, by score as by read_events
+    with pytest.raises(SchemaError, match=r"row 15002 \(dirty.csv line 15004\)") as info:
         score(bundle, path, recommend=False)
+    with pytest.raises(SchemaError) as read_info:
+        cjml.read_events(path)
+    assert str(info.value).splitlines()[0] == str(read_info.value).splitlines()[0]
     one_bad = events.copy()
     one_bad.loc[2000, "satisfaction"] = 9.0
     one_bad.to_parquet(tmp_path / "dirty.parquet")
