@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 
 from cjml.events import REQUIRED_COLUMNS
 from cjml.exceptions import SchemaError
-from cjml.io._csv import NA_STRINGS
+from cjml.io._csv import NA_MARKERS
 from cjml.io._messages import _Context, _Origin
 from cjml.io._timestamps import (
     _NS_PER_UNIT,
@@ -42,7 +42,6 @@ from cjml.io._values import _TEXT_INT, _customer_codes
 
 # pandas' default missing-value markers, so a CSV reads as read_events reads it (but in the
 # customer id column, where only an empty cell is missing).
-_NA_SET = pa.array([v for v in NA_STRINGS if v], type=pa.string())
 _ROW, _PART, _REJECT, _RAW_TS = "__cjml_row", "__cjml_part", "__cjml_reject", "__cjml_raw_ts"
 
 
@@ -102,7 +101,7 @@ def _conform(table: pa.Table, reader: _Reader) -> pa.Table:
         if reader.kind == "csv" and name != "customer_id" and pa.types.is_string(col.type):
             # pandas' missing-value markers ("NA", "null"...) are missing, as in read_events;
             # only the customer id keeps them as text
-            col = pc.if_else(pc.is_in(col, value_set=_NA_SET), pa.scalar(None, pa.string()), col)
+            col = pc.if_else(pc.is_in(col, value_set=NA_MARKERS), pa.scalar(None, pa.string()), col)
         if f.name != ts_name and pa.types.is_string(f.type) and name != "customer_id":
             if not pa.types.is_dictionary(col.type):
                 col = pc.dictionary_encode(col.combine_chunks())

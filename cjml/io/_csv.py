@@ -38,6 +38,7 @@ import pyarrow as pa
 from cjml.exceptions import InputFileError
 
 __all__ = [
+    "NA_MARKERS",
     "NA_STRINGS",
     "CsvRowCheck",
     "check_csv_rows",
@@ -75,6 +76,9 @@ NA_STRINGS: tuple[str, ...] = (
     "nan",
     "null",
 )
+
+# The markers above that mean "missing" outside the customer id, for Arrow's is_in.
+NA_MARKERS = pa.array([v for v in NA_STRINGS if v], type=pa.string())
 
 # First bytes of the formats people give by mistake, and what to call them.
 _SIGNATURES: tuple[tuple[bytes, str], ...] = (

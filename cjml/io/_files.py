@@ -22,7 +22,7 @@ from pandas.api.types import (
 from cjml.exceptions import InputFileError, SchemaError
 from cjml.io._columns import _resolve_columns
 from cjml.io._csv import (
-    NA_STRINGS,
+    NA_MARKERS,
     check_csv_rows,
     csv_batches,
     csv_header,
@@ -198,14 +198,13 @@ def _read_csv(path: Path, mapping: dict[str, Hashable]) -> pd.DataFrame:
     for name in table.column_names:
         col = table.column(name)
         if name != id_col:
-            col = pc.if_else(pc.is_in(col, value_set=_NA_SET), pa.scalar(None, pa.string()), col)
+            col = pc.if_else(pc.is_in(col, value_set=NA_MARKERS), pa.scalar(None, pa.string()), col)
         columns[name] = col if name in text_cols or name == id_col else _typed_like_pandas(col)
     frame = pa.table(columns).to_pandas()
     frame.columns = names  # the header as written (Arrow keys columns by text)
     return frame
 
 
-_NA_SET = pa.array([v for v in NA_STRINGS if v], type=pa.string())
 _TRUE_FALSE = pa.array(["True", "TRUE", "true", "False", "FALSE", "false"], type=pa.string())
 
 
