@@ -154,12 +154,13 @@ def _resolve_by(log: EventLog, by) -> str | None:
     hint = f" Did you mean {close[0]!r}?" if close else ""
     if not allowed:
         raise SchemaError(
-            f"by={by!r} is not a column of the event log, which has no column to group "
+            f"by={by!r} (--by {by}) is not a column of the event log, which has no column to "
+            "group "
             "customers by. Fix: add a segment or persona column to the events (it is carried "
             "along) and pass its name."
         )
     raise SchemaError(
-        f"by={by!r} is not a column of the event log.{hint} Columns to group by: "
+        f"by={by!r} (--by {by}) is not a column of the event log.{hint} Columns to group by: "
         f"{allowed!r}. Fix: pass one of them, or add the column to the events."
     )
 

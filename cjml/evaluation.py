@@ -1326,7 +1326,7 @@ def cross_validate(
     if cv > n_customers:
         raise ValueError(
             f"cv={cv} folds need at least {cv} customers; the training set {where} "
-            f"has {n_customers}. Use cv={n_customers} or fewer"
+            f"has {n_customers}. Use cv={n_customers} (--cv {n_customers}) or fewer"
             + (" or more customers." if n_customers >= 2 else ": more customers.")
         )
     if min(churners, stayers) < cv:
@@ -1336,7 +1336,8 @@ def cross_validate(
             else ("stayers", "a shorter horizon gives more")
         )
         fix = (
-            f"Use cv={min(churners, stayers)} or fewer, or more customers ({more} {rare})"
+            f"Use cv={min(churners, stayers)} (--cv {min(churners, stayers)}) or fewer, or "
+            f"more customers ({more} {rare})"
             if min(churners, stayers) >= 2
             else f"Too few {rare} to cross-validate: use more customers ({more} {rare}) or "
             "another cutoff"

@@ -200,7 +200,7 @@ def train(
         raise ValueError(f"engine must be 'local' or 'dask', got {engine!r}.")
     if scheduler is not None and engine != "dask":
         raise ValueError(
-            "scheduler= is for training on a cluster: pass engine='dask' "
+            "A scheduler (--scheduler) is for training on a cluster: pass engine='dask' "
             "(--engine dask) with it, or leave it out."
         )
     n_jobs = _check_n_jobs(n_jobs)
@@ -210,7 +210,7 @@ def train(
     if cv is not None:
         if not holdout:
             raise ValueError(
-                "cv= evaluates by cross-validation over customers, and "
+                "Cross-validation over customers (--cv) is an evaluation, and "
                 "holdout=False (--no-holdout) asks for no evaluation: pass one or "
                 "the other."
             )

@@ -307,7 +307,7 @@ def test_bad_effects_are_refused():
 def test_a_missing_by_column_is_named_with_the_available_ones():
     with pytest.raises(
         cjml.SchemaError,
-        match=r"by='segmnt' is not a column.*Did you mean 'segment'\?.*"
+        match=r"by='segmnt' \(--by segmnt\) is not a column.*Did you mean 'segment'\?.*"
         r"\['segment'\]",
     ):
         journey_map(tiny_log(), by="segmnt")
@@ -537,7 +537,9 @@ def test_cli_errors(tmp_path, capsys):
         capsys, "journey-map", events, "--by", "segmnt", "--out", str(tmp_path / "m.csv")
     )
     assert code == 1
-    assert err.startswith("error: by='segmnt'") and "Did you mean 'segment'?" in err
+    # in command-line words: the option, not the keyword
+    assert err.startswith("error: --by segmnt is not a column") and "by=" not in err
+    assert "Did you mean 'segment'?" in err
     code, _, err = run(capsys, "journey-map", events, "--out", str(tmp_path / "m.txt"))
     assert code == 1 and "must end in .html" in err
     assert list(tmp_path.iterdir()) == []

@@ -128,7 +128,9 @@ def test_cv_refuses_folds_without_both_classes(cv_trained, log):
     data = cjml.make_training_set(log, [cutoff], horizon="150D", featurizer=bundle.featurizer)
     few = pd.concat([data[data["churn"] == 0], data[data["churn"] == 1].head(3)])
     churn, stage = bundle.models["churn"], bundle.models["next_stage"]
-    with pytest.raises(ValueError, match=r"3 churners and \d+ stayers.*Use cv=3 or fewer"):
+    with pytest.raises(
+        ValueError, match=r"3 churners and \d+ stayers.*Use cv=3 \(--cv 3\) or fewer"
+    ):
         cross_validate(churn, stage, bundle.featurizer, few, cv=5)
     with pytest.raises(ValueError, match=r"cv=5000 folds need at least 5000 customers.*Use cv="):
         cross_validate(churn, stage, bundle.featurizer, data, cv=5000)

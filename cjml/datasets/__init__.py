@@ -171,8 +171,9 @@ def make_journeys(
             last = start_ts + pd.Timedelta(days=n_days - horizon_days)
             raise ValueError(
                 f"truth cutoff {str(cutoff)!r} must lie after the start {start_ts.date()} and at "
-                f"least horizon_days={horizon_days} before the end, i.e. no later than "
-                f"{last.date()}. Choose an earlier cutoff or a longer n_days."
+                f"least horizon_days={horizon_days} (--horizon {horizon_days}) before the end, "
+                f"i.e. no later than {last.date()}. Choose an earlier cutoff or a longer "
+                f"simulation (n_days={day + horizon_days}, --days {day + horizon_days} or more)."
             )
         truth_days.append(day)
     events, customers, truth = simulate(
