@@ -633,3 +633,24 @@ def test_the_id_list_reader_refuses_missing_ids(tmp_path):
     listed, _ = _read_id_list(write(tmp_path / "ok.csv", "007", "NA", "007", header="customer_id"))
     assert listed.tolist() == ["007", "NA"]
     assert np.asarray(listed).dtype == object
+
+
+def test_a_scores_csv_read_back_as_a_customer_list_finds_the_escaped_ids(tmp_path):
+    from cjml.io._files import _read_id_list
+    from cjml.io._write import write_csv
+
+    ids = ["=1+1", " -2", "+cmd", "@SUM(A1)", "\uff1dx", "c2", "'quoted", "007"]
+    path = tmp_path / "scores.csv"
+    write_csv(pd.DataFrame({"customer_id": ids, "churn_risk": np.linspace(0, 1, len(ids))}), path)
+    assert "'=1+1" in path.read_text(encoding="utf-8-sig")  # escaped in the file
+    listed, where = _read_id_list(path)
+    assert list(listed) == ids  # and read back as they were
+    assert where == f"customer list {str(path)!r}"
+
+
+def test_a_short_row_in_a_customer_list_names_the_list_and_the_line(tmp_path):
+    from cjml.io._files import _read_id_list
+
+    path = write(tmp_path / "ids.csv", "1,a", "2", "3,c", header="customer_id,name")
+    with pytest.raises(InputFileError, match=r"Line 3 of the customer list .* has 1 field"):
+        _read_id_list(path)

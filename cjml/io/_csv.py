@@ -653,15 +653,18 @@ def check_csv_rows(
         raise rows.error(exc) from None
 
 
-def csv_batches(path: str, read_columns: list, batch_rows: int) -> Iterator[pa.Table]:
+def csv_batches(
+    path: str, read_columns: list, batch_rows: int, what: str = "the CSV file"
+) -> Iterator[pa.Table]:
     """A CSV file in batches, every column as text, under the CSV rules above (the one
-    CSV parser of cjml: ``read_events`` and ``score`` both read through it):
-    compressed by content, every line as many fields as the header (else its line
-    number), only empty cells missing here (the other markers in :func:`_conform`)."""
+    CSV parser of cjml: ``read_events``, ``score`` and customer lists all read through
+    it): compressed by content, every line as many fields as the header (else its line
+    number), only empty cells missing here (the other markers where the column is
+    known). ``what`` names the file in messages ("the customer list")."""
     import pyarrow.csv as pacsv
 
-    names, header_lines = csv_header(Path(path))
-    rows = CsvRowCheck(path, names, header_lines)
+    names, header_lines = csv_header(Path(path), what)
+    rows = CsvRowCheck(path, names, header_lines, what)
     wanted = [str(c) for c in read_columns]
     convert = pacsv.ConvertOptions(
         column_types={c: pa.string() for c in wanted},
@@ -671,7 +674,7 @@ def csv_batches(path: str, read_columns: list, batch_rows: int) -> Iterator[pa.T
         quoted_strings_can_be_null=True,
     )
     try:
-        with open_csv(path) as raw:
+        with open_csv(path, what) as raw:
             reader = pacsv.open_csv(
                 raw,
                 read_options=rows.read_options(),
@@ -690,4 +693,4 @@ def csv_batches(path: str, read_columns: list, batch_rows: int) -> Iterator[pa.T
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         raise rows.error(exc) from None
     except OSError as exc:
-        raise InputFileError(f"Cannot read the CSV file {path!r}: {_first_line(exc)}.") from None
+        raise InputFileError(f"Cannot read {what} {path!r}: {_first_line(exc)}.") from None

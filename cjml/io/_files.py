@@ -23,16 +23,14 @@ from cjml.exceptions import InputFileError, SchemaError
 from cjml.io._columns import _resolve_columns
 from cjml.io._csv import (
     NA_MARKERS,
-    check_csv_rows,
     csv_batches,
     csv_header,
-    encoding_error,
     file_kind,
     not_this,
-    open_csv,
     read_head,
 )
 from cjml.io._messages import _MAX_SHOWN, _Origin
+from cjml.io._write import unescape_formula
 
 _CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz", ".csv.zst")
 
@@ -66,24 +64,17 @@ def _read_id_list(
                 f"Cannot read the {where}: give a .csv or .parquet file with a customer_id column."
             )
         if kind == "csv":
-            what = "the customer list"
-            names, header_lines = csv_header(path, what)
-            check_csv_rows(path, names, header_lines, what)
-            try:
-                with open_csv(path, what) as raw:
-                    table = pd.read_csv(
-                        raw,
-                        header=None,
-                        names=names,
-                        skiprows=header_lines,
-                        dtype=str,
-                        keep_default_na=False,
-                        na_values=[""],
-                    )
-            except UnicodeDecodeError:
-                raise encoding_error(path, what) from None
-            except (pd.errors.ParserError, OSError, ValueError) as exc:
-                raise InputFileError(_csv_unreadable(path, exc)) from None
+            # the one CSV parser, every cell as text ("007" stays "007"); a list cjml
+            # wrote (a scores file) has its formula-guarded ids unescaped: "'=1+1" is "=1+1"
+            names, _ = csv_header(path, "the customer list")
+            batches = list(csv_batches(str(path), names, 1 << 62, what="the customer list"))
+            table = (
+                pa.concat_tables(batches).to_pandas()
+                if batches
+                else pd.DataFrame({str(c): pd.Series(dtype=object) for c in names})
+            )
+            table.columns = names
+            table = table.map(unescape_formula)
         else:
             table = _read_parquet(path)
         wanted: list[Hashable] = list(

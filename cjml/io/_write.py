@@ -45,6 +45,7 @@ __all__ = [
     "write_atomic",
     "write_csv",
     "write_error",
+    "unescape_formula",
     "write_table",
 ]
 
@@ -364,6 +365,35 @@ def escape_formula(value):
     """
     if isinstance(value, str) and _RISKY.match(value):
         return "'" + value
+    return value
+
+
+def unescape_formula(value):
+    """Undo :func:`escape_formula`: the text cjml escaped, as it was.
+
+    Reading back a CSV cjml wrote (a scores file given as a customer list) must
+    find the same ids: ``"'=1+1"`` becomes ``"=1+1"``. Only an apostrophe followed
+    by what :func:`escape_formula` escapes is removed; any other text is
+    returned unchanged.
+
+    Parameters
+    ----------
+    value : object
+        A cell value as read.
+
+    Returns
+    -------
+    object
+        The value before escaping.
+
+    Examples
+    --------
+    >>> from cjml.io._write import escape_formula, unescape_formula
+    >>> unescape_formula(escape_formula("=1+1")), unescape_formula("'quoted"), unescape_formula(7)
+    ('=1+1', "'quoted", 7)
+    """
+    if isinstance(value, str) and value.startswith("'") and _RISKY.match(value[1:]):
+        return value[1:]
     return value
 
 
