@@ -107,6 +107,20 @@ class ActionBook:
         self.clock = clock
         self._batches: list[pd.DataFrame] = []
         self._merged: pd.DataFrame | None = None
+        self._observers: list[Callable[[], None]] = []
+
+    def observe(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback()`` after every change of the decisions; returns the unsubscribe.
+
+        Every view of the panel observes the one book, so a decision made in
+        any of them, or through the Python API, shows everywhere at once.
+        """
+        self._observers.append(callback)
+        return lambda: self._observers.remove(callback) if callback in self._observers else None
+
+    def _changed(self) -> None:
+        for callback in list(self._observers):
+            callback()
 
     def _add(self, customer_id, decision, touchpoint, reduction, reason, by) -> int:
         n = len(customer_id)
@@ -127,6 +141,7 @@ class ActionBook:
             )
         )
         self._merged = None
+        self._changed()
         return n
 
     def approve(self, rows: pd.DataFrame, *, by=None, note=None) -> int:
