@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -279,7 +280,7 @@ def _is_record(record) -> bool:
 def _frame(columns: dict) -> pd.DataFrame:
     """The log's records as a frame with one set of dtypes, however they were made."""
     n = len(next(iter(columns.values()))) if columns else 0
-    out = {}
+    out: dict[str, Any] = {}
     for f in _LOG_FIELDS:
         values = columns.get(f)
         if values is None:
