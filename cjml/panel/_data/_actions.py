@@ -206,15 +206,11 @@ class DecisionLog:
                     "readable, or start the app with another decisions file (--decisions)."
                 ).format(path=repr(str(self.path)), reason=exc.strerror or exc)
             ) from None
-        lines = raw.split(b"\n")
-        number = [i + 1 for i, line in enumerate(lines) if line.strip()]
-        kept = [lines[i - 1] for i in number]
-        try:  # fast path: every line is whole, parsed in one call
-            records = json.loads(b"[" + b",".join(kept) + b"]")
-            ok = all(_is_record(r) for r in records)
-        except ValueError:
-            ok = False
-        if not ok:
+        frame = _read_fast(raw)
+        if frame is None:  # a line is not a whole decision: find which, line by line
+            lines = raw.split(b"\n")
+            number = [i + 1 for i, line in enumerate(lines) if line.strip()]
+            kept = [lines[i - 1] for i in number]
             records, bad = [], []
             for n, line in zip(number, kept, strict=True):
                 try:
@@ -225,25 +221,26 @@ class DecisionLog:
                     records.append(record)
                 else:
                     bad.append(n)
-            warnings.warn(
-                ngettext(
-                    "Decision log {path}: line {lines} is not a whole decision (cut off by a "
-                    "crash or edited by hand) and was skipped; the other {n} decisions were "
-                    "loaded.",
-                    "Decision log {path}: lines {lines} are not whole decisions (cut off by a "
-                    "crash or edited by hand) and were skipped; the other {n} decisions were "
-                    "loaded.",
-                    len(bad),
-                ).format(
-                    path=repr(str(self.path)),
-                    lines=", ".join(format_number(b) for b in bad[:10])
-                    + ("\u2026" if len(bad) > 10 else ""),
-                    n=format_number(len(records)),
-                ),
-                DecisionLogWarning,
-                stacklevel=2,
-            )
-        frame = _frame({f: [r.get(f) for r in records] for f in _LOG_FIELDS})
+            if bad:  # (Arrow may also refuse a log of mixed id types: all whole, no warning)
+                warnings.warn(
+                    ngettext(
+                        "Decision log {path}: line {lines} is not a whole decision (cut off by a "
+                        "crash or edited by hand) and was skipped; the other {n} decisions were "
+                        "loaded.",
+                        "Decision log {path}: lines {lines} are not whole decisions (cut off by a "
+                        "crash or edited by hand) and were skipped; the other {n} decisions were "
+                        "loaded.",
+                        len(bad),
+                    ).format(
+                        path=repr(str(self.path)),
+                        lines=", ".join(format_number(b) for b in bad[:10])
+                        + ("\u2026" if len(bad) > 10 else ""),
+                        n=format_number(len(records)),
+                    ),
+                    DecisionLogWarning,
+                    stacklevel=2,
+                )
+            frame = _frame({f: [r.get(f) for r in records] for f in _LOG_FIELDS})
         if self.bundle is not None and len(frame):
             other = frame["bundle"].notna() & (frame["bundle"] != self.bundle)
             if other.any():
@@ -261,6 +258,46 @@ class DecisionLog:
                     stacklevel=2,
                 )
         return frame
+
+
+def _read_fast(raw: bytes) -> pd.DataFrame | None:
+    """All of a log's decisions, parsed by Arrow in one call; None when a line is not a
+    whole decision (the caller then finds which)."""
+    import pyarrow as pa
+    from pyarrow import json as pa_json
+
+    if not raw or raw.isspace():
+        return _frame({})
+    schema = pa.schema(
+        [(f, pa.float64()) for f in _FLOAT_FIELDS]
+        + [(f, pa.bool_()) for f in ("override", "uncertain")]
+        + [
+            (f, pa.string())
+            for f in ("decision", "touchpoint", "note", "decided_by", "decided_at", "source")
+        ]
+        + [("bundle", pa.string())]
+    )  # customer_id is inferred: whole numbers or text
+    try:
+        table = pa_json.read_json(
+            pa.py_buffer(raw),
+            parse_options=pa_json.ParseOptions(
+                explicit_schema=schema, unexpected_field_behavior="infer"
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    names = set(table.column_names)
+    if "customer_id" not in names or table.column("customer_id").null_count:
+        return None
+    ids = table.column("customer_id")
+    if not (pa.types.is_integer(ids.type) or pa.types.is_string(ids.type)):
+        return None
+    columns = {
+        f: table.column(f).to_numpy(zero_copy_only=False) for f in _LOG_FIELDS if f in names
+    }
+    if not pd.Index(columns["decision"]).isin(_ALL_DECISIONS).all():
+        return None
+    return _frame(columns)
 
 
 def _ends_mid_line(fd: int) -> bool:
@@ -284,26 +321,28 @@ def _frame(columns: dict) -> pd.DataFrame:
     for f in _LOG_FIELDS:
         values = columns.get(f)
         if values is None:
-            values = [None] * n
+            values = np.full(n, None, dtype=object)
         if f in _FLOAT_FIELDS:
-            out[f] = np.asarray(
-                pd.to_numeric(pd.Series(values, dtype=object), errors="coerce"), dtype=float
-            )
+            if not (isinstance(values, np.ndarray) and values.dtype.kind == "f"):
+                values = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce")
+            out[f] = np.asarray(values, dtype=float)
         elif f == "override":
-            out[f] = np.asarray([bool(v) for v in values], dtype=bool)
+            flag = pd.Series(np.asarray(values, dtype=object), dtype=object)
+            out[f] = flag.where(flag.notna(), False).to_numpy(dtype=bool)
         elif f == "customer_id":
             out[f] = _id_column(values)
         else:  # object, not pandas' str: the same dtype whatever the batch holds
-            out[f] = pd.Series(
-                [None if v is None or v is pd.NA or v != v else v for v in values], dtype=object
-            )
+            text = pd.Series(np.asarray(values, dtype=object), dtype=object)
+            out[f] = text.where(text.notna(), None)
     return pd.DataFrame(out)
 
 
 def _id_column(values) -> pd.Series:
     """Customer ids as int64 when they are all whole numbers, else as objects."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iu":
+        return pd.Series(values.astype("int64", copy=False))
     ids = pd.Series(np.asarray(values, dtype=object), dtype=object)
-    if len(ids) and pd.api.types.is_integer_dtype(pd.Series(ids.tolist()).dtype):
+    if len(ids) and pd.api.types.infer_dtype(ids, skipna=False) == "integer":
         return ids.astype("int64")
     return ids
 
@@ -319,37 +358,39 @@ def _json_text(values) -> list:
 
 
 def _json_lines(records: pd.DataFrame) -> str:
-    """The records as JSON Lines: constant fields are encoded once and the rest column by
-    column (a bulk approval of a million customers is one pass, not a million dumps)."""
+    """The records as JSON Lines, encoded column by column: a field with one value in the
+    whole batch is encoded once (a bulk approval of a million customers is one pass of
+    string formatting, not a million json.dumps)."""
     n = len(records)
     parts, args = [], []
     for f in _LOG_FIELDS:
         col = records[f] if f in records.columns else pd.Series([None] * n, dtype=object)
-        key = json.dumps(f)
+        values: list
         if f in _FLOAT_FIELDS:
             a = np.asarray(col, dtype=float)
-            if np.isfinite(a).all():
-                values: list = a.tolist()  # str(float) is its shortest exact repr
-            else:
-                values = [str(x) if np.isfinite(x) else "null" for x in a.tolist()]
+            finite = np.isfinite(a)
+            values = a.tolist()  # str(float) is its shortest exact repr
+            if not finite.all():
+                values = [
+                    v if ok else "null" for v, ok in zip(values, finite.tolist(), strict=True)
+                ]
         elif f == "customer_id" and pd.api.types.is_integer_dtype(col.dtype):
             values = col.to_numpy().tolist()
+        elif f in ("override", "uncertain"):  # true, false or null
+            flag = col.to_numpy(dtype=object)
+            missing = pd.isna(flag)
+            truth = np.where(missing, False, flag).astype(bool)
+            values = np.where(missing, "null", np.where(truth, "true", "false")).tolist()
         else:
-            first = col.iloc[0]
-            same = (col.iloc[:1].isna().all() and col.isna().all()) or (
-                not pd.isna(first) and (col.to_numpy(dtype=object) == first).all()
-            )
-            if f in ("override", "uncertain"):
-                col = col.map(lambda v: None if v is None or pd.isna(v) else bool(v))
-            if same:
-                text = _json_text(col.iloc[:1])[0]
-                parts.append(f"{key}:{text.replace('%', '%%')}")
-                continue
             values = _json_text(col)
-        parts.append(f"{key}:%s")
-        args.append(values)
+        key = json.dumps(f)
+        if n and values.count(values[0]) == n:  # one value in the batch: written as is
+            parts.append(f"{key}:{str(values[0]).replace('%', '%%')}")
+        else:
+            parts.append(f"{key}:%s")
+            args.append(values)
     template = "{" + ",".join(parts) + "}\n"
-    if not args:  # one customer, every field constant
+    if not args:
         return (template % ()) * n
     return "".join([template % row for row in zip(*args, strict=True)])
 
@@ -532,12 +573,12 @@ class ActionBook:
         when = (self.clock or _now)().astimezone(UTC).replace(microsecond=0)
         records = _frame(
             {
-                "customer_id": np.asarray(batch["customer_id"]).tolist(),
-                "decision": [decision] * n,
-                "decided_by": [by or self.user or _default_user()] * n,
-                "decided_at": [when.isoformat().replace("+00:00", "Z")] * n,
-                "source": [source] * n,
-                **{k: list(v) for k, v in batch.items() if k not in ("customer_id", "reason")},
+                "customer_id": np.asarray(batch["customer_id"]),
+                "decision": np.full(n, decision, dtype=object),
+                "decided_by": np.full(n, by or self.user or _default_user(), dtype=object),
+                "decided_at": np.full(n, when.isoformat().replace("+00:00", "Z"), dtype=object),
+                "source": np.full(n, source, dtype=object),
+                **{k: v for k, v in batch.items() if k not in ("customer_id", "reason")},
             }
         )
         if self.log is not None:
