@@ -127,10 +127,12 @@ def test_replay_after_a_restart_gives_the_same_decisions(tmp_path):
     book.override(4, "live_chat", expected_risk_reduction=0.012, baseline_risk=0.7, uncertain=True)
     book.override(3, "email", expected_risk_reduction=0.01)  # no baseline: no risk after
     book.skip(["=1+1"], note="text id")  # ids of several types in one log
+    book.skip(np.array([7.0]))  # an id read as a float is still customer 7
     book.reset([2])
     again = ActionBook(user="someone else", log=DecisionLog(tmp_path / "decisions.jsonl"))
     pd.testing.assert_frame_equal(again.to_frame(), book.to_frame())
-    assert again.counts() == {"approved": 1, "overridden": 2, "skipped": 1}
+    assert again.counts() == {"approved": 1, "overridden": 2, "skipped": 2}
+    assert again.decisions([7]).tolist() == ["skipped"]
     assert again.to_frame()["reason"].iloc[2] == "Email chosen instead of the recommendation"
     # and the restarted book goes on appending to the same file
     again.skip([1])
@@ -378,6 +380,23 @@ def test_export_never_replaces_a_file(tmp_path):
     assert sorted(p.name for p in tmp_path.glob("*.csv")) == sorted(
         ["actions.csv", first.name, second.name, third.name]
     )
+
+
+def test_export_never_writes_over_an_input_nor_into_a_folder_named_csv(tmp_path):
+    from cjml.exceptions import InputFileError
+
+    book = _book(tmp_path)
+    book.approve(_rows().iloc[[0]])
+    scores = tmp_path / "scores.csv"
+    scores.write_text("customer_id\n1\n")
+    with pytest.raises(InputFileError, match=r"it is the scores .*scores\.csv"):
+        book.export_csv(scores, inputs={"scores": str(scores)})
+    (tmp_path / "out.csv").mkdir()
+    with pytest.raises(InputFileError, match="existing folder"):
+        book.export_csv(tmp_path / "out.csv")
+    assert scores.read_text() == "customer_id\n1\n"
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["decisions.jsonl", "out.csv", "scores.csv"]
 
 
 def test_export_has_the_shown_values_beside_the_exact_ones(tmp_path):

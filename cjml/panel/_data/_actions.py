@@ -341,6 +341,9 @@ def _id_column(values) -> pd.Series:
     """Customer ids as int64 when they are all whole numbers, else as objects."""
     if isinstance(values, np.ndarray) and values.dtype.kind in "iu":
         return pd.Series(values.astype("int64", copy=False))
+    if isinstance(values, np.ndarray) and values.dtype.kind == "f":  # 1042.0 is customer 1042
+        if np.isfinite(values).all() and (values == np.round(values)).all():
+            return pd.Series(values.astype("int64"))
     ids = pd.Series(np.asarray(values, dtype=object), dtype=object)
     if len(ids) and pd.api.types.infer_dtype(ids, skipna=False) == "integer":
         return ids.astype("int64")
@@ -943,7 +946,7 @@ class ActionBook:
         Parameters
         ----------
         path : str or Path
-            A ``.csv`` file, or a folder.
+            A ``.csv`` file, or a folder (not named ``*.csv``).
         force : bool, default False
             Replace ``path`` when it is an existing file, rather than writing
             a dated name beside it.
@@ -962,12 +965,14 @@ class ActionBook:
         PanelError
             When nothing is approved.
         InputFileError
-            When ``path`` is not ``.csv`` (nor a folder) or is one of ``inputs``.
+            When ``path`` is not ``.csv`` (nor a folder), is a folder named
+            ``*.csv``, or is one of ``inputs`` (or inside an input folder).
         """
         from cjml.io._write import check_output, write_csv
 
         path = Path(path).expanduser()
-        folder = path.is_dir()
+        # a folder named like a file ("out.csv/") is a slip, refused by check_output
+        folder = path.is_dir() and path.suffix.lower() != ".csv"
         if not folder:
             check_output(path, inputs=inputs, force=True, suffixes=(".csv",), option="file name")
         actions = self.approved()
