@@ -167,7 +167,8 @@ class DecisionLog:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # O_APPEND: every write lands at the end, whoever else appends; 0o666 & ~umask
-            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
+            flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0)
+            fd = os.open(self.path, flags, 0o666)
             try:
                 if _ends_mid_line(fd):  # a crash cut the last line: end it, keep ours whole
                     data = b"\n" + data
@@ -302,7 +303,10 @@ def _read_fast(raw: bytes) -> pd.DataFrame | None:
 
 def _ends_mid_line(fd: int) -> bool:
     size = os.fstat(fd).st_size
-    return size > 0 and os.pread(fd, 1, size - 1) != b"\n"
+    if not size:
+        return False
+    os.lseek(fd, size - 1, os.SEEK_SET)  # (O_APPEND still writes at the end)
+    return os.read(fd, 1) != b"\n"
 
 
 def _is_record(record) -> bool:
@@ -549,6 +553,7 @@ class ActionBook:
         self.reach_threshold = float(reach_threshold)
         self._batches: list[pd.DataFrame] = []
         self._merged: pd.DataFrame | None = None
+        self._approved: pd.DataFrame | None = None
         self._observers: list[Callable[[], None]] = []
         if log is not None:
             replayed = log.read()
@@ -589,7 +594,7 @@ class ActionBook:
         records = records.drop(columns="bundle")
         records["reason"] = pd.Series(np.asarray(batch["reason"], dtype=object), dtype=object)
         self._batches.append(records[list(self._COLUMNS)])
-        self._merged = None
+        self._merged = self._approved = None
         self._changed()
         return n
 
@@ -922,16 +927,21 @@ class ActionBook:
             ``expected_risk_reduction`` (exact), ``churn_risk_shown,
             churn_risk, reason, decision, approved_by, approved_at, note``.
         """
-        frame = self.to_frame()
-        frame = frame[frame["decision"].isin(["approved", "overridden"])]
-        out = frame.rename(columns={"decided_by": "approved_by", "decided_at": "approved_at"})
-        out = out.assign(
-            expected_risk_reduction_shown=np.asarray(
-                [points(v) for v in out["expected_risk_reduction"].tolist()], dtype=object
-            ),
-            churn_risk_shown=np.asarray([pct(v) for v in out["churn_risk"].tolist()], dtype=object),
-        )
-        return out[list(_EXPORT_COLUMNS)].reset_index(drop=True)
+        if self._approved is None:  # kept until the next change: every view reads it
+            frame = self.to_frame()
+            frame = frame[frame["decision"].isin(["approved", "overridden"])]
+            out = frame.rename(columns={"decided_by": "approved_by", "decided_at": "approved_at"})
+            shown = {
+                "expected_risk_reduction_shown": [
+                    points(v) for v in out["expected_risk_reduction"].tolist()
+                ],
+                "churn_risk_shown": [pct(v) for v in out["churn_risk"].tolist()],
+            }
+            out = out.assign(
+                **{k: pd.Series(v, index=out.index, dtype=object) for k, v in shown.items()}
+            )
+            self._approved = out[list(_EXPORT_COLUMNS)].reset_index(drop=True)
+        return self._approved
 
     def export_csv(self, path, *, force: bool = False, inputs=None) -> Path:
         """Write the approved action list to a new CSV file, safe for spreadsheets.
