@@ -828,12 +828,8 @@ def _signed(more: tuple[str, str], fewer: tuple[str, str], same: str, **ctx: Any
 
 def _names(names, new: str) -> np.ndarray:
     """Category labels as people read them; None (a category new since fitting) as ``new``."""
-    return np.asarray([new if n is None else _lower(label_text(n)) for n in names], dtype=object)
-
-
-def _lower(text: str) -> str:
-    """A name inside a sentence: lower case, unless it is an acronym ('NPS')."""
-    return text if text[:2].isupper() else text[:1].lower() + text[1:]
+    words = [new if n is None else label_text(n, lower=True) for n in names]
+    return np.asarray(words, dtype=object)
 
 
 def _code_words(v: np.ndarray, names, known_text: str, unknown_text: str, **ctx) -> np.ndarray:
@@ -904,7 +900,7 @@ def _fallback(name: str, values: np.ndarray) -> np.ndarray:
 
 def _thing(tp: str) -> str:
     """A touchpoint name inside a sentence ('live chat', in the current language)."""
-    return _lower(label_text(tp))
+    return label_text(tp, lower=True)
 
 
 # ---------------------------------------------------------------- the wording table

@@ -44,11 +44,13 @@ __all__ = [
     "format_points",
     "format_probabilities",
     "format_probability",
+    "format_tenths",
     "gettext",
     "label_text",
     "language",
     "ngettext",
     "number_symbols",
+    "rounded_change",
     "set_language",
 ]
 
@@ -184,7 +186,7 @@ def NP_(singular: str, plural: str) -> tuple[str, str]:
     return singular, plural
 
 
-def label_text(name) -> str:
+def label_text(name, *, lower: bool = False) -> str:
     """A stage, touchpoint, channel or band name as a person reads it, translated.
 
     ``"live_chat"`` reads "Live chat" (in the current language when the
@@ -194,6 +196,9 @@ def label_text(name) -> str:
     Parameters
     ----------
     name : str or None
+    lower : bool, default False
+        For the inside of a sentence: lower case first letter ("live chat"),
+        unless the name starts with an acronym ("NPS").
 
     Returns
     -------
@@ -205,7 +210,10 @@ def label_text(name) -> str:
     if not text:
         return "\u2013"
     text = text[:1].upper() + text[1:]
-    return gettext(text) if text in _NAMES else text
+    text = gettext(text) if text in _NAMES else text
+    if lower and not text[:2].isupper():
+        text = text[:1].lower() + text[1:]
+    return text
 
 
 #: The default journey map's names (stages, touchpoints, channels, risk bands),
@@ -350,6 +358,11 @@ def _tenths_text(tenths: np.ndarray) -> np.ndarray:
     return out
 
 
+def format_tenths(values) -> np.ndarray:
+    """Numbers (e.g. points) with one decimal in the current locale, keeping the sign."""
+    return _tenths_text(np.round(np.nan_to_num(np.asarray(values, dtype=float)) * 10))
+
+
 def format_probabilities(p) -> np.ndarray:
     """Probabilities as percentages with one decimal, by the one rounding rule.
 
@@ -417,6 +430,39 @@ def format_points(d, *, signed: bool = False) -> Any:
     out[small] = gettext("under 0.5 points")
     out[np.isnan(v)] = "\u2013"
     return str(out[0]) if scalar else out
+
+
+def rounded_change(before, after) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A change of probability as shown: both sides and the points from the same rounding.
+
+    "from 62.4% to 58.5% (3.9 points)": the points are the difference of the
+    rounded percentages, so the three numbers agree.
+
+    Parameters
+    ----------
+    before, after : array-like of float
+        Probabilities.
+
+    Returns
+    -------
+    before_text, after_text : ndarray of object
+        By :func:`format_probabilities`.
+    points_text : ndarray of object
+        The size of the shown difference by :func:`format_points` ("under
+        0.5 points" when it rounds below half a point).
+    shown : ndarray of float
+        The shown difference ``before - after`` (0.039 for 3.9 points): its
+        sign says down or up, ``abs(shown) < SMALL_POINTS`` says "under 0.5".
+    """
+    before = np.asarray(before, dtype=float)
+    after = np.asarray(after, dtype=float)
+    shown = (np.round(np.nan_to_num(before) * 1000) - np.round(np.nan_to_num(after) * 1000)) / 1000
+    return (
+        format_probabilities(before),
+        format_probabilities(after),
+        format_points(np.abs(shown)),
+        shown,
+    )
 
 
 # ------------------------------------------------------------------ maintenance

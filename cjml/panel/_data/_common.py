@@ -26,6 +26,7 @@ from cjml.i18n import (
     format_points,
     format_probabilities,
     label_text,
+    rounded_change,
 )
 from cjml.i18n import gettext as _
 
@@ -125,13 +126,7 @@ def effect_reason(touchpoint, risk, reduction) -> np.ndarray:
     name = names[codes]  # code -1 (missing) takes the last
     risk = np.asarray(risk, dtype=float)
     reduction = np.asarray(reduction, dtype=float)
-    after = risk - reduction
-    # the rounding shown: tenths of a point of each side, and their difference
-    before_t = np.round(np.nan_to_num(risk) * 1000)
-    after_t = np.round(np.nan_to_num(after) * 1000)
-    shown = (before_t - after_t) / 1000
-    before_text, after_text = format_probabilities(risk), format_probabilities(after)
-    size = format_points(np.abs(shown))
+    before_text, after_text, size, shown = rounded_change(risk, risk - reduction)
     out = fill(
         _(
             "{touchpoint} is expected to lower the drop-off risk from {before} to {after} "
