@@ -473,8 +473,15 @@ def _extract() -> Any:
 
     root = Path(__file__).parent
     template = Catalog(domain=DOMAIN, project="cjml")
+    def visit(folder: str) -> bool:  # Babel's default skips "_private" folders: cjml has many
+        name = Path(folder).name
+        return not name.startswith(".") and name != "__pycache__"
+
     for filename, lineno, message, comments, _context in extract_from_dir(
-        str(root), method_map=[("**.py", "python")], keywords=KEYWORDS
+        str(root),
+        method_map=[("**.py", "python")],
+        keywords=KEYWORDS,
+        directory_filter=visit,
     ):
         template.add(message, None, [(f"cjml/{filename}", lineno)], auto_comments=comments)
     return template
@@ -518,6 +525,12 @@ def update_catalogues(languages=None) -> dict[str, int]:
         else:
             catalog = Catalog(locale=lang, domain=DOMAIN, project="cjml")
         catalog.update(template, no_fuzzy_matching=True)
+        catalog.fuzzy = False  # the header: its fields are filled below
+        catalog.project, catalog.version = "cjml", ""
+        catalog.copyright_holder = "the cjml authors"
+        catalog.msgid_bugs_address = ""
+        catalog.last_translator = "cjml maintainers"
+        catalog.language_team = f"{lang}"
         catalog.obsolete.clear()  # messages no code uses are dropped, not kept as #~
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as fh:
