@@ -127,7 +127,7 @@ def explain(
         Column name to family name, e.g. ``featurizer.feature_families_``; a
         fitted :class:`cjml.JourneyFeaturizer` gives the same, plus the
         touchpoint and stage names behind category codes
-        (``last_touchpoint_1`` as "last touchpoint: email"). None: every
+        (``last_touchpoint_1`` as "email as the last touchpoint"). None: every
         feature is a group of its own (family None).
     class_index : int, label or array-like, optional
         Multiclass models: the class explained, for all rows or one per row;
@@ -233,8 +233,9 @@ def describe_feature(name, value, *, featurizer=None) -> str:
 
     Every column of the default feature families has a wording (see the
     families' docstrings in :mod:`cjml.features`); missing values read as
-    their meaning ("no support ticket yet"). Other columns read
-    ``"name = value"``.
+    their meaning ("no support ticket yet"). Other columns read as their name
+    in words and the value ("support score 4"), never a code. Words and
+    numbers are in the current language (:mod:`cjml.i18n`).
 
     Parameters
     ----------
@@ -244,7 +245,7 @@ def describe_feature(name, value, *, featurizer=None) -> str:
         The customer's value of it.
     featurizer : JourneyFeaturizer, optional
         A fitted featurizer: its touchpoint and stage names word category
-        codes ("last touchpoint: email" rather than "last touchpoint: code 7").
+        codes ("email as the last touchpoint", "in the researcher segment").
 
     Returns
     -------
@@ -260,7 +261,7 @@ def describe_feature(name, value, *, featurizer=None) -> str:
     >>> describe_feature("days_since_last_purchase", float("nan"))
     'no purchase yet'
     >>> describe_feature("segment", 2.0)
-    'segment = 2'
+    'segment 2'
     """
     values = np.asarray([value])
     if values.dtype.kind in "biuf":

@@ -277,9 +277,10 @@ def fill(template: str, **values: Any) -> Any:
     >>> fill("{n} customers in {stage}", n=np.array(["1", "2"], dtype=object), stage="trial")
     array(['1 customers in trial', '2 customers in trial'], dtype=object)
     """
-    if not any(isinstance(v, np.ndarray) for v in values.values()):
+    arrays = [v for v in values.values() if isinstance(v, np.ndarray)]
+    if not arrays:
         return template.format(**values)
-    out: Any = ""
+    out: Any = np.full(len(arrays[0]), "", dtype=object)  # an array even if no field uses one
     for literal, field, spec, conv in string.Formatter().parse(template):
         if literal:
             out = out + literal
@@ -418,13 +419,13 @@ def format_points(d, *, signed: bool = False) -> Any:
     Returns
     -------
     str or ndarray of object
-        One decimal; "under 0.5 points" when the size rounds below half a
+        One decimal; "under 0.5 points" when the size is below half a
         point; an en dash when missing.
     """
     scalar = np.ndim(d) == 0
     v = np.atleast_1d(np.asarray(d, dtype=float))
     tenths = np.round(np.nan_to_num(v) * 1000).astype(np.int64)
-    small = np.abs(tenths) < 5
+    small = np.abs(np.nan_to_num(v)) < SMALL_POINTS  # the size itself, before rounding
     shown = np.where(signed, tenths, np.abs(tenths))
     out = fill(gettext("{points} points"), points=_tenths_text(shown))
     out[small] = gettext("under 0.5 points")
