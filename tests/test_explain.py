@@ -347,10 +347,12 @@ def test_drivers_speak_vietnamese_with_the_locale_numbers():
     from cjml.i18n import language
 
     with language("vi"):
-        assert describe_feature("tickets_unresolved", 3.0) == "3 yêu cầu hỗ trợ chưa được giải quyết"
+        tickets = describe_feature("tickets_unresolved", 3.0)
+        assert tickets == "3 yêu cầu hỗ trợ chưa được giải quyết"
         assert describe_feature("days_since_last_purchase", 41.2) == "không mua hàng trong 41 ngày"
         assert describe_feature("total_amount", 12345.678) == "đã chi tổng cộng 12.346"
-    assert describe_feature("total_amount", 12345.678) == "spent 12,346 in all"  # cache per language
+    # the wording is cached per language
+    assert describe_feature("total_amount", 12345.678) == "spent 12,346 in all"
 
 
 def test_every_default_feature_has_its_own_wording(data):

@@ -27,7 +27,6 @@ from cjml.panel._data._overview import (
 )
 
 
-
 @pytest.fixture(scope="module")
 def events():
     return load_sample()
