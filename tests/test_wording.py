@@ -209,3 +209,42 @@ def test_opportunities_data_drops_negative_and_uncertain_rows():
     rows = opportunities_data(opp)
     assert rows["touchpoint"].tolist() == ["z", "x"]  # flagged first within its stage
     assert opportunities_data(None).empty
+
+
+def test_effect_reason_never_says_from_6_to_6():
+    from cjml.panel._data._common import effect_reason
+
+    got = effect_reason(
+        ["email", "live_chat", "free_trial", "email", "consultation"],
+        [0.06, 0.62449, 0.5, 0.5, 0.3],
+        [0.004, 0.03998, -0.039, np.nan, -0.001],
+    ).tolist()
+    assert got == [
+        "Email is expected to lower the drop-off risk by under 0.5 points",
+        "Live chat is expected to lower the drop-off risk from 62.4% to 58.5% (3.9 points)",
+        "Free trial is expected to raise the drop-off risk from 50.0% to 53.9% (3.9 points)",
+        "Email (no estimate)",
+        "Consultation is expected to raise the drop-off risk by under 0.5 points",
+    ]
+    with language("vi"):
+        vi = effect_reason(["live_chat"], [0.62449], [0.03998])[0]
+    assert vi == (
+        "Chat trực tuyến dự kiến giảm rủi ro rời bỏ từ 62,4% xuống 58,5% (3,9 điểm phần trăm)"
+    )
+
+
+def test_panel_numbers_follow_the_one_rule_and_the_currency():
+    from cjml.panel._data._common import label, money, pct, points
+
+    assert [pct(0.9996), pct(0.0001), pct(1.0), pct(np.nan)] == [">99.9%", "<0.1%", "100.0%", "–"]
+    assert [points(0.026), points(0.004), points(-0.039)] == [
+        "2.6 points",
+        "under 0.5 points",
+        "-3.9 points",
+    ]
+    assert money(20) == "$20.00" and money(None) == "–"
+    with language("vi"):
+        assert money(20000) == "20.000\xa0₫"
+        assert label("live_chat") == "Chat trực tuyến"
+    with language("vi", currency="USD"):
+        assert money(20).endswith("US$")

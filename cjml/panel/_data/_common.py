@@ -70,7 +70,7 @@ def pct(value, digits: int = 1) -> str:
     ``digits`` is kept for callers of the old signature and ignored: one
     decimal everywhere.
     """
-    if value is None:
+    if value is None or pd.isna(value):
         return "\u2013"
     return str(format_probabilities(np.array([value], dtype=float))[0])
 
@@ -81,9 +81,9 @@ def points(value) -> str:
     The size rounds to one decimal; under half a point reads "under 0.5
     points" whatever the sign (a sentence around it says up or down).
     """
-    if value is None:
+    if value is None or pd.isna(value):
         return "\u2013"
-    return str(format_points(value, signed=True))
+    return str(format_points(float(value), signed=True))
 
 
 def money(value, currency: str | None = None) -> str:
