@@ -833,15 +833,21 @@ def _names(names, new: str) -> np.ndarray:
     return np.asarray(words, dtype=object)
 
 
-def _code_words(v: np.ndarray, names, known_text: str, unknown_text: str, **ctx) -> np.ndarray:
+def _code_words(
+    v: np.ndarray, names, known_text: str, unknown_text: str, new_text: str | None = None, **ctx
+) -> np.ndarray:
     """Codes worded by ``known_text`` with ``{name}`` the name at that position; codes past
-    the names by ``unknown_text`` with ``{n}`` the code."""
+    the names by ``unknown_text`` with ``{n}`` the code; the category new since fitting
+    (a None name) by ``new_text`` when given."""
     codes = np.rint(v).astype(np.int64)
     out = fill(unknown_text, n=_num(v), **ctx)
     if names:
-        table = _names(names, _("a new one"))
+        table = _names(names, _("a touchpoint new since fitting"))
         known = (codes >= 0) & (codes < len(table))
         out[known] = fill(known_text, name=table[codes[known]], **ctx)
+        if new_text is not None:
+            new = np.asarray([n is None for n in names])[np.clip(codes, 0, len(names) - 1)] & known
+            out[new] = fill(new_text, **ctx)
     return out
 
 
@@ -1164,6 +1170,7 @@ def _attribute(col: str) -> tuple[Template, str]:
                 attrs[name],
                 _("in the {name} {attribute}"),
                 _("in {attribute} group {n}"),
+                _("in a {attribute} new since fitting"),
                 attribute=what,
             )
         return fill(_("{attribute} {value}"), attribute=what, value=_fallback_numbers(v))

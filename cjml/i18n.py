@@ -525,8 +525,15 @@ def update_catalogues(languages=None) -> dict[str, int]:
                 catalog = read_po(fh, locale=lang, domain=DOMAIN)
         else:
             catalog = Catalog(locale=lang, domain=DOMAIN, project="cjml")
+        # the header's date stays put: an update that adds nothing changes nothing
+        template.creation_date = catalog.creation_date
         catalog.update(template, no_fuzzy_matching=True)
         catalog.fuzzy = False  # the header: its fields are filled below
+        catalog.header_comment = (
+            f"# {lang} translations of cjml's messages.\n"
+            "# Update with `python -m cjml.i18n update`, then fill the empty msgstr "
+            "(see CONTRIBUTING.md)."
+        )
         catalog.project, catalog.version = "cjml", ""
         catalog.copyright_holder = "the cjml authors"
         catalog.msgid_bugs_address = ""
@@ -535,7 +542,9 @@ def update_catalogues(languages=None) -> dict[str, int]:
         catalog.obsolete.clear()  # messages no code uses are dropped, not kept as #~
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as fh:
-            write_po(fh, catalog, width=100, sort_output=False, omit_header=False)
+            # file names without line numbers, messages in msgid order: a code edit elsewhere
+            # does not touch the catalogue, and branches merge it without conflicts
+            write_po(fh, catalog, width=100, sort_output=True, include_lineno=False)
         left[lang] = len(untranslated(catalog))
         _translations.cache_clear()
     return left

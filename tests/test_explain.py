@@ -318,7 +318,7 @@ def test_describe_feature_names_codes_with_a_featurizer(data):
     )
     assert (
         describe_feature("last_touchpoint_3", len(touchpoints), featurizer=featurizer)
-        == "a new one 2 touchpoints before the last"
+        == "a touchpoint new since fitting 2 touchpoints before the last"
     )
     assert describe_feature("current_stage", 3, featurizer=featurizer) == "in the retention stage"
     assert (

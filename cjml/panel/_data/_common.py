@@ -170,7 +170,7 @@ def effect_reason(touchpoint, risk, reduction) -> np.ndarray:
 
 def _did_you_mean(value, allowed: Sequence) -> str:
     close = difflib.get_close_matches(str(value), [str(a) for a in allowed], n=1)
-    return _(" Did you mean {value}?").format(value=repr(close[0])) if close else ""
+    return " " + _("Did you mean {value}?").format(value=repr(close[0])) if close else ""
 
 
 def _log_cutoff(log, cutoff) -> pd.Timestamp:
