@@ -216,6 +216,8 @@ def _tables(prep: _Prepared, g: np.ndarray, n_groups: int):
     out["reached_share"] = _ratio(reached, in_group[:, None]).ravel()
     out["converted"] = pd.array(converted.ravel(), dtype="Int64")
     out["pending"] = np.where(np.arange(S) < S - 1, pending, 0).ravel()
+    silent = _count(g[prep.dropped] * S + prep.furthest[prep.dropped], GS)
+    out["went_silent"] = silent
     out["conversion"] = _ratio(converted, reached - pending).ravel()
     out["dropped"] = dropped
     out["active"] = still
@@ -404,6 +406,12 @@ class _Effects:
         self.tp = t_codes.astype(np.int64)
         self.pos = pos
         self.rr = rr
+        # the interval's lower end, when the effects have one (estimate_effects gives it)
+        self.low = (
+            pd.to_numeric(effects["risk_reduction_low"], errors="coerce").to_numpy(dtype=float)
+            if "risk_reduction_low" in effects.columns
+            else None
+        )
 
 
 def _opportunities(
@@ -426,6 +434,16 @@ def _opportunities(
             "current_use": _count(key, size, weights=eff.used.astype(float))[nz] / rows[nz],
         }
     )
+    # Uncertain: the mean of the intervals' lower ends is not above zero (the effect may
+    # be none); unknown intervals leave it unknown, not uncertain.
+    if eff.low is not None:
+        known = ~np.isnan(eff.low)
+        k_rows = _count(key[known], size)[nz]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            low = _count(key[known], size, weights=eff.low[known])[nz] / k_rows
+        agg["uncertain"] = (k_rows > 0) & ~(low > 0)
+    else:
+        agg["uncertain"] = False
     agg = agg.sort_values(
         ["_g", "_s", "mean_risk_reduction", "touchpoint"],
         ascending=[True, True, False, True],
@@ -435,7 +453,10 @@ def _opportunities(
     rank = per.cumcount() + 1  # rows are ranked already; ties go by touchpoint name
     half = np.ceil(per.transform("size") / 2)
     agg["missing"] = (
-        (agg["mean_risk_reduction"] > 0) & (rank <= half) & (agg["current_use"] < low_use)
+        (agg["mean_risk_reduction"] > 0)
+        & ~agg["uncertain"]
+        & (rank <= half)
+        & (agg["current_use"] < low_use)
     )
     agg.insert(1, "stage", [stages[s] for s in agg["_s"]])
     agg["_gs"] = agg["_g"] * S + agg["_s"]
@@ -502,6 +523,10 @@ def journey_map(
       next row); missing for the last stage.
     - ``pending``: customers whose furthest stage is this one and who are
       still active: they may yet move on (0 for the last stage).
+    - ``went_silent``: customers whose furthest stage is this one and who
+      went silent: they dropped off the funnel here. ``converted``,
+      ``pending`` and ``went_silent`` add up to ``reached`` (in the last
+      stage, ``reached - went_silent`` are still active).
     - ``conversion``: ``converted / (reached - pending)``: among customers who
       reached the stage and whose outcome is known (they moved on, or went
       silent before doing so), the share who reached the next stage. Pending
@@ -545,10 +570,11 @@ def journey_map(
     touchpoint: ``customers`` (rows), ``mean_risk_reduction``,
     ``current_use`` (the share of those customers who had the touchpoint in
     the ``lookback`` before the cutoff), ranked by mean risk reduction (ties
-    by name). A touchpoint is flagged ``missing`` when its mean risk reduction
-    is positive, it ranks in the top half of the stage's touchpoints (the
-    first ``ceil(n / 2)`` of ``n``), and its current use is below
-    ``low_use``.
+    by name). ``uncertain``: the effects give intervals and the mean of their
+    lower ends is not above zero (the touchpoint may not help). A touchpoint
+    is flagged ``missing`` when its mean risk reduction is positive and not
+    uncertain, it ranks in the top half of the stage's touchpoints (the first
+    ``ceil(n / 2)`` of ``n``), and its current use is below ``low_use``.
 
     Parameters
     ----------

@@ -50,6 +50,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cjml.i18n import NP_, current, fill, label_text, ngettext, number_symbols
+from cjml.i18n import gettext as _
+
 __all__ = ["contributions", "describe_feature", "explain", "top_drivers_text"]
 
 #: Rows explained at a time: bounds the contribution matrices in memory.
@@ -124,7 +127,7 @@ def explain(
         Column name to family name, e.g. ``featurizer.feature_families_``; a
         fitted :class:`cjml.JourneyFeaturizer` gives the same, plus the
         touchpoint and stage names behind category codes
-        (``last_touchpoint_1`` as "last touchpoint: email"). None: every
+        (``last_touchpoint_1`` as "email as the last touchpoint"). None: every
         feature is a group of its own (family None).
     class_index : int, label or array-like, optional
         Multiclass models: the class explained, for all rows or one per row;
@@ -177,7 +180,7 @@ def explain(
         "class_index",
     )
     out: dict[str, list] = {k: [] for k in keys}
-    for start, C, _, cls, Xc in _contribution_chunks(model, booster, X, class_index, method):
+    for start, C, _bias, cls, Xc in _contribution_chunks(model, booster, X, class_index, method):
         sums = C @ onehot
         order = np.argsort(-sums, axis=1, kind="stable")[:, :top_n]
         top = np.take_along_axis(sums, order, axis=1)
@@ -230,8 +233,9 @@ def describe_feature(name, value, *, featurizer=None) -> str:
 
     Every column of the default feature families has a wording (see the
     families' docstrings in :mod:`cjml.features`); missing values read as
-    their meaning ("no support ticket yet"). Other columns read
-    ``"name = value"``.
+    their meaning ("no support ticket yet"). Other columns read as their name
+    in words and the value ("support score 4"), never a code. Words and
+    numbers are in the current language (:mod:`cjml.i18n`).
 
     Parameters
     ----------
@@ -241,7 +245,7 @@ def describe_feature(name, value, *, featurizer=None) -> str:
         The customer's value of it.
     featurizer : JourneyFeaturizer, optional
         A fitted featurizer: its touchpoint and stage names word category
-        codes ("last touchpoint: email" rather than "last touchpoint: code 7").
+        codes ("email as the last touchpoint", "in the researcher segment").
 
     Returns
     -------
@@ -257,7 +261,7 @@ def describe_feature(name, value, *, featurizer=None) -> str:
     >>> describe_feature("days_since_last_purchase", float("nan"))
     'no purchase yet'
     >>> describe_feature("segment", 2.0)
-    'segment = 2'
+    'segment 2'
     """
     values = np.asarray([value])
     if values.dtype.kind in "biuf":
@@ -660,18 +664,24 @@ def _tree_paths(tree: dict):
 
 
 # ============================================================================ wording
+# Every phrase is a whole message of the catalogue (cjml.i18n) with named
+# placeholders: {n} a count, {value} a number, {duration} a number of days,
+# {touchpoint}/{stage}/{attribute} names. The wording table is built per
+# language, when first used in it.
+
+
 def _vocabulary(featurizer) -> dict:
     """Touchpoint and stage names behind the category codes, from a fitted featurizer."""
     vocab: dict[str, Any] = {}
     for fam in getattr(featurizer, "families_", ()) or ():
         if getattr(fam, "family", None) == "sequences" and hasattr(fam, "touchpoints_"):
-            vocab["touchpoints"] = [*fam.touchpoints_, "other"]
+            vocab["touchpoints"] = [*fam.touchpoints_, None]  # the last code: a new touchpoint
         if getattr(fam, "family", None) == "stages" and hasattr(fam, "stages_"):
             vocab["stages"] = list(fam.stages_)
         if getattr(fam, "family", None) == "attributes" and hasattr(fam, "categories_"):
             # feature name -> the attribute's category labels (None: a numeric attribute)
             vocab["attributes"] = {
-                name: (None if cats is None else [*map(str, cats), "other"])
+                name: (None if cats is None else [*map(str, cats), None])
                 for name, cats in zip(
                     fam.feature_names_out_,
                     (fam.categories_.get(c) for c in fam.attributes_),
@@ -699,11 +709,11 @@ def _phrases(name: str, values: np.ndarray, vocab: Mapping) -> np.ndarray:
         if np.isnan(numeric).any() and not pd.isna(pd.Series(values)).all():
             return _fallback(name, values)
         values = numeric
-    template, nan_text = _template(name)
+    template, nan_text = _template(name, current().language)
     out = np.empty(len(values), dtype=object)
     missing = np.isnan(values)
     if missing.any():
-        out[missing] = nan_text if nan_text is not None else f"{name} = missing"
+        out[missing] = nan_text
     if (~missing).any():
         out[~missing] = template(values[~missing], vocab)
     return out
@@ -713,33 +723,38 @@ def _phrases(name: str, values: np.ndarray, vocab: Mapping) -> np.ndarray:
 _TABLE = 20_000  # integers (after scaling) worded by table lookup; others one by one
 
 
-@lru_cache(maxsize=8)
-def _number_table(decimals: int, strip: bool) -> np.ndarray:
+def _localised(word: str) -> str:
+    """'1,234.5' in the current locale's symbols ('1.234,5' in vi)."""
+    decimal, group, _pattern = number_symbols(current().language)
+    return word.replace(",", "\0").replace(".", decimal).replace("\0", group)
+
+
+@lru_cache(maxsize=32)
+def _number_table(decimals: int, strip: bool, lang: str) -> np.ndarray:
     scale = 10**decimals
     words = [f"{k / scale:,.{decimals}f}" for k in range(-_TABLE, _TABLE + 1)]
     if strip and decimals:
         words = [w.rstrip("0").rstrip(".") for w in words]
-    return np.asarray(words, dtype=object)
+    return np.asarray([_localised(w) for w in words], dtype=object)
 
 
 def _num(v: np.ndarray, decimals: int = 0, strip: bool = False) -> np.ndarray:
-    """Numbers as text, with thousands separators, rounded to ``decimals``."""
+    """Numbers as text in the current locale, with thousands separators, to ``decimals``."""
     k = np.rint(v * 10**decimals)
     ok = np.abs(k) <= _TABLE
     out = np.empty(len(v), dtype=object)
-    out[ok] = _number_table(decimals, strip)[(k[ok] + _TABLE).astype(np.int64)]
+    out[ok] = _number_table(decimals, strip, current().language)[(k[ok] + _TABLE).astype(np.int64)]
     for i in np.flatnonzero(~ok):  # large numbers: rare
         word = f"{v[i]:,.{decimals}f}"
-        out[i] = word.rstrip("0").rstrip(".") if strip and decimals and "." in word else word
+        word = word.rstrip("0").rstrip(".") if strip and decimals and "." in word else word
+        out[i] = _localised(word)
     return out
 
 
-def _cat(*parts) -> np.ndarray:
-    """Concatenate object arrays and plain strings elementwise."""
-    out = parts[0]
-    for p in parts[1:]:
-        out = out + p
-    return out
+def _percent_text(v: np.ndarray) -> np.ndarray:
+    """Shares as whole percentages in the current locale ('37%')."""
+    a, b = number_symbols(current().language)[2].split("{}")
+    return a + _num(100.0 * v) + b
 
 
 def _pick(cond: np.ndarray, yes: str, no: str) -> np.ndarray:
@@ -748,19 +763,21 @@ def _pick(cond: np.ndarray, yes: str, no: str) -> np.ndarray:
     return out
 
 
-def _days(v: np.ndarray) -> np.ndarray:
-    """'41 days', '1 day', 'less than a day'."""
-    d = np.rint(v)
-    out = _cat(_num(v), _pick(d == 1, " day", " days"))
-    out[d == 0] = "less than a day"
+def _plural(forms: tuple[str, str], v: np.ndarray, **ctx: Any) -> np.ndarray:
+    """``forms`` (singular, plural msgids) translated, the form of each count, filled."""
+    one, many = ngettext(forms[0], forms[1], 1), ngettext(forms[0], forms[1], 2)
+    text = _num(v)
+    out = fill(many, n=text, **ctx)
+    single = np.rint(v) == 1
+    if single.any():
+        out[single] = fill(one, n=text[single], **ctx)
     return out
 
 
-def _times(v: np.ndarray) -> np.ndarray:
-    n = np.rint(v)
-    out = _cat(_num(v), " times")
-    out[n == 1] = "once"
-    out[n == 2] = "twice"
+def _days(v: np.ndarray) -> np.ndarray:
+    """'41 days', '1 day', 'less than a day'."""
+    out = _plural(NP_("{n} day", "{n} days"), v)
+    out[np.rint(v) == 0] = _("less than a day")
     return out
 
 
@@ -768,46 +785,41 @@ def _times(v: np.ndarray) -> np.ndarray:
 Template = Callable[[np.ndarray, Mapping], np.ndarray]
 
 
-def _count(one: str, many: str, zero: str | None = None) -> Template:
-    """'3 unresolved support tickets': ``{}`` in ``one``/``many`` is the number."""
+def _count(forms: tuple[str, str], zero: str | None = None, **ctx: Any) -> Template:
+    """'3 unresolved support tickets': ``{n}`` in the forms is the number; ``zero`` for 0."""
 
     def word(v, vocab):
-        n = np.rint(v)
-        a1, b1 = one.split("{}")
-        a2, b2 = many.split("{}")
-        single = n == 1
-        out = _cat(_pick(single, a1, a2), _num(v), _pick(single, b1, b2))
+        out = _plural(forms, v, **ctx)
         if zero is not None:
-            out[n == 0] = zero
+            out[np.rint(v) == 0] = zero
         return out
 
     return word
 
 
-def _with(text: str, fmt: Callable[[np.ndarray], np.ndarray]) -> Template:
-    """``text`` with ``{}`` replaced by ``fmt(values)``."""
-    a, b = text.split("{}")
-    return lambda v, vocab: _cat(np.full(len(v), a, dtype=object), fmt(v), b)
+def _with(text: str, key: str, fmt: Callable[[np.ndarray], np.ndarray], **ctx: Any) -> Template:
+    """``text`` with ``{key}`` filled by ``fmt(values)``."""
+    return lambda v, vocab: fill(text, **{key: fmt(v)}, **ctx)
 
 
-def _value(text: str, decimals: int = 0) -> Template:
-    return _with(text, lambda v: _num(v, decimals))
+def _value(text: str, decimals: int = 0, **ctx: Any) -> Template:
+    return _with(text, "value", lambda v: _num(v, decimals), **ctx)
 
 
-def _in_days(text: str) -> Template:
-    return _with(text, _days)
+def _in_days(text: str, **ctx: Any) -> Template:
+    return _with(text, "duration", _days, **ctx)
 
 
-def _percent(text: str) -> Template:
-    return _with(text, lambda v: _cat(_num(100.0 * v), "%"))
+def _percent(text: str, **ctx: Any) -> Template:
+    return _with(text, "share", _percent_text, **ctx)
 
 
-def _signed(more: str, fewer: str, same: str) -> Template:
-    """A change: ``more``/``fewer`` take the size (``{}``) and are singular-aware via ``{s}``."""
+def _signed(more: tuple[str, str], fewer: tuple[str, str], same: str, **ctx: Any) -> Template:
+    """A change: ``more``/``fewer`` (plural forms) take the size ``{n}``; ``same`` for none."""
 
     def word(v, vocab):
-        up = _count(more.replace("{s}", ""), more.replace("{s}", "s"))(np.abs(v), vocab)
-        down = _count(fewer.replace("{s}", ""), fewer.replace("{s}", "s"))(np.abs(v), vocab)
+        up = _plural(more, np.abs(v), **ctx)
+        down = _plural(fewer, np.abs(v), **ctx)
         out = np.where(v < 0, down, up).astype(object)
         out[np.rint(v) == 0] = same
         return out
@@ -815,36 +827,48 @@ def _signed(more: str, fewer: str, same: str) -> Template:
     return word
 
 
-def _code_words(v: np.ndarray, names, text: str) -> np.ndarray:
-    """Codes as ``text`` with ``{}`` the name at that position, or 'code 3' past the names."""
-    a, b = text.split("{}")
+def _names(names, new: str) -> np.ndarray:
+    """Category labels as people read them; None (a category new since fitting) as ``new``."""
+    words = [new if n is None else label_text(n, lower=True) for n in names]
+    return np.asarray(words, dtype=object)
+
+
+def _code_words(
+    v: np.ndarray, names, known_text: str, unknown_text: str, new_text: str | None = None, **ctx
+) -> np.ndarray:
+    """Codes worded by ``known_text`` with ``{name}`` the name at that position; codes past
+    the names by ``unknown_text`` with ``{n}`` the code; the category new since fitting
+    (a None name) by ``new_text`` when given."""
     codes = np.rint(v).astype(np.int64)
-    label = _cat("code ", _num(v))
+    out = fill(unknown_text, n=_num(v), **ctx)
     if names:
-        table = np.asarray([str(n).replace("_", " ") for n in names], dtype=object)
+        table = _names(names, _("a touchpoint new since fitting"))
         known = (codes >= 0) & (codes < len(table))
-        label[known] = table[codes[known]]
-    return _cat(a, label, b)
+        out[known] = fill(known_text, name=table[codes[known]], **ctx)
+        if new_text is not None:
+            new = np.asarray([n is None for n in names])[np.clip(codes, 0, len(names) - 1)] & known
+            out[new] = fill(new_text, **ctx)
+    return out
 
 
-def _code(kind: str, text: str, unnamed: str | None = None) -> Template:
-    """A category code worded by the featurizer's names (``{}``), else ``unnamed`` ('code 3')."""
-    return lambda v, vocab: _code_words(
-        v, vocab.get(kind), text if vocab.get(kind) or unnamed is None else unnamed
-    )
-
-
-_NPS_CLASSES = np.asarray(
-    ["a detractor (last NPS 0-6)", "a passive (last NPS 7-8)", "a promoter (last NPS 9-10)"],
-    dtype=object,
-)
+def _code(kind: str, known_text: str, unknown_text: str) -> Template:
+    """A category code worded by the featurizer's names, else by its number."""
+    return lambda v, vocab: _code_words(v, vocab.get(kind), known_text, unknown_text)
 
 
 def _nps_class(v, vocab):
+    classes = np.asarray(
+        [
+            _("a detractor (last NPS 0-6)"),
+            _("a passive (last NPS 7-8)"),
+            _("a promoter (last NPS 9-10)"),
+        ],
+        dtype=object,
+    )
     code = np.rint(v) + 1
     known = (code >= 0) & (code <= 2)
-    out = _cat("NPS class ", _num(v))
-    out[known] = _NPS_CLASSES[code[known].astype(np.int64)]
+    out = fill(_("NPS class {n}"), n=_num(v))
+    out[known] = classes[code[known].astype(np.int64)]
     return out
 
 
@@ -860,327 +884,415 @@ def _fallback_numbers(v: np.ndarray) -> np.ndarray:
     return out
 
 
+def _feature_words(name: str) -> str:
+    """A column name without a wording of its own, as words ('support_score' -> 'support score')."""
+    return name.replace("_", " ").strip()
+
+
 def _fallback(name: str, values: np.ndarray) -> np.ndarray:
-    """'name = value' for a column without a wording of its own."""
+    """'support score 4' for a column without a wording of its own."""
+    what = _feature_words(name)
     if values.dtype != object:
-        return _cat(f"{name} = ", _fallback_numbers(values))
+        return fill(_("{feature} {value}"), feature=what, value=_fallback_numbers(values))
     return np.asarray(
-        [f"{name} = missing" if pd.isna(x) else f"{name} = {x}" for x in values], dtype=object
+        [
+            _("{feature} unknown").format(feature=what)
+            if pd.isna(x)
+            else _("{feature} {value}").format(feature=what, value=str(x).replace("_", " "))
+            for x in values
+        ],
+        dtype=object,
     )
 
 
+def _thing(tp: str) -> str:
+    """A touchpoint name inside a sentence ('live chat', in the current language)."""
+    return label_text(tp, lower=True)
+
+
 # ---------------------------------------------------------------- the wording table
-# Touchpoint nouns where adding "s" or replacing "_" is not enough.
-_NOUNS = {
-    "ticket_resolved": ("resolved ticket", "resolved tickets"),
-    "follow_up_call": ("follow-up call", "follow-up calls"),
-}
-
-
-def _noun(tp: str) -> tuple[str, str]:
-    if tp in _NOUNS:
-        return _NOUNS[tp]
-    one = tp.replace("_", " ")
-    if re.search(r"(s|x|z|ch|sh)$", one):
-        return one, one + "es"
-    if re.search(r"[^aeiou]y$", one):
-        return one, one[:-1] + "ies"
-    return one, one + "s"
-
-
-_EXACT: dict[str, tuple[Template, str | None]] = {
-    # activity
-    "n_events": (_count("{} event in all", "{} events in all", "no events yet"), "no events yet"),
-    "days_since_first_event": (_in_days("customer for {}"), "no events yet"),
-    "days_since_last_event": (_in_days("no contact for {}"), "no events yet"),
-    "active_days": (_count("active on {} day", "active on {} days"), "no events yet"),
-    "mean_days_between_events": (
-        _with("an event every {} on average", lambda v: _days(v)),
-        "fewer than 2 events",
-    ),
-    "events_per_week": (_value("{} events per week", 1), "no events yet"),
-    # touchpoints
-    "count_other": (
-        _count(
-            "{} event of a touchpoint new since fitting",
-            "{} events of touchpoints new since fitting",
-            "no events of touchpoints new since fitting",
+@lru_cache(maxsize=4)
+def _exact(lang: str) -> dict[str, tuple[Template, str]]:
+    """The wording of each default feature column, in ``lang`` (the current language)."""
+    no_events = _("no events yet")
+    no_stage = _("no stage yet")
+    no_csat = _("no CSAT answer yet")
+    no_survey = _("no survey answer yet")
+    no_nps = _("no NPS answer yet")
+    no_ticket = _("no support ticket yet")
+    no_purchase = _("no purchase yet")
+    few_events = _("fewer than 2 events")
+    return {
+        # activity
+        "n_events": (_count(NP_("{n} event in all", "{n} events in all"), no_events), no_events),
+        "days_since_first_event": (_in_days(_("customer for {duration}")), no_events),
+        "days_since_last_event": (_in_days(_("no contact for {duration}")), no_events),
+        "active_days": (_count(NP_("active on {n} day", "active on {n} days")), no_events),
+        "mean_days_between_events": (
+            _in_days(_("an event every {duration} on average")),
+            few_events,
         ),
-        "no events yet",
-    ),
-    "share_other": (_percent("{} of events are touchpoints new since fitting"), "no events yet"),
-    "distinct_touchpoints": (
-        _count("{} kind of touchpoint", "{} different touchpoints"),
-        "no touchpoints yet",
-    ),
-    # stages
-    "current_stage": (_code("stages", "in the {} stage", "current stage: {}"), "no stage yet"),
-    "furthest_stage": (_code("stages", "furthest stage reached: {}"), "no stage yet"),
-    "days_in_current_stage": (_in_days("in the current stage for {}"), "no stage yet"),
-    "events_in_current_stage": (
-        _count("{} event in the current stage", "{} events in the current stage"),
-        "no stage yet",
-    ),
-    "stage_progressions": (
-        _count(
-            "{} move forward a stage", "{} moves forward a stage", "never moved forward a stage"
-        ),
-        "no events yet",
-    ),
-    "stage_regressions": (
-        _count("{} move back a stage", "{} moves back a stage", "never moved back a stage"),
-        "no events yet",
-    ),
-    "stages_per_30d": (_value("{} stages forward per 30 days", 1), "no stage yet"),
-    # experience
-    "csat_count": (
-        _count("{} CSAT answer", "{} CSAT answers", "no CSAT answer yet"),
-        "no CSAT answer yet",
-    ),
-    "csat_mean": (_value("average CSAT {}", 1), "no CSAT answer yet"),
-    "csat_min": (_value("lowest CSAT {}", 0), "no CSAT answer yet"),
-    "csat_last": (_value("last CSAT {}", 0), "no CSAT answer yet"),
-    "csat_top_box_share": (_percent("{} of CSAT answers top marks"), "no CSAT answer yet"),
-    "positive_experiences": (
-        _count("{} positive experience", "{} positive experiences", "no positive experience yet"),
-        "no survey answer yet",
-    ),
-    "negative_experiences": (
-        _count("{} negative experience", "{} negative experiences", "no negative experience"),
-        "no survey answer yet",
-    ),
-    "experience_balance": (
-        _value("experience balance {} (negatives weigh more)", 0),
-        "no survey answer yet",
-    ),
-    "peak_end_csat": (_value("peak-end CSAT {}", 1), "no CSAT answer yet"),
-    "nps_last": (_value("last NPS answer {}", 0), "no NPS answer yet"),
-    "nps_mean": (_value("average NPS answer {}", 1), "no NPS answer yet"),
-    "nps_class_last": (_nps_class, "no NPS answer yet"),
-    "nps_trend": (
-        _signed(
-            "NPS up {} point{s} since the first answer",
-            "NPS down {} point{s} since the first answer",
-            "NPS unchanged since the first answer",
-        ),
-        "no NPS answer yet",
-    ),
-    "ces_mean": (_value("average effort score {}", 1), "no effort score yet"),
-    "ces_max": (_value("highest effort score {}", 0), "no effort score yet"),
-    "days_since_negative_experience": (
-        _in_days("negative experience {} ago"),
-        "no negative experience",
-    ),
-    "events_since_negative_experience": (
-        _count(
-            "{} event since a negative experience",
-            "{} events since a negative experience",
-            "no event since a negative experience",
-        ),
-        "no negative experience",
-    ),
-    # support
-    "tickets_opened": (
-        _count("{} support ticket opened", "{} support tickets opened", "no support ticket yet"),
-        "no support ticket yet",
-    ),
-    "tickets_resolved": (
-        _count(
-            "{} support ticket resolved",
-            "{} support tickets resolved",
-            "no support ticket resolved",
-        ),
-        "no support ticket yet",
-    ),
-    "tickets_unresolved": (
-        _count(
-            "{} unresolved support ticket",
-            "{} unresolved support tickets",
-            "no unresolved support tickets",
-        ),
-        "no support ticket yet",
-    ),
-    "tickets_last_30d": (
-        _count(
-            "{} support ticket in the last 30 days",
-            "{} support tickets in the last 30 days",
-            "no support ticket in the last 30 days",
-        ),
-        "no support ticket yet",
-    ),
-    "days_since_last_ticket": (_in_days("last support ticket {} ago"), "no support ticket yet"),
-    "oldest_open_ticket_days": (_in_days("a support ticket open for {}"), "no open support ticket"),
-    # value
-    "purchases": (_count("{} purchase", "{} purchases", "no purchase yet"), "no purchase yet"),
-    "total_amount": (_value("spent {} in all"), "no purchase yet"),
-    "mean_amount": (_value("average purchase {}"), "no purchase amount yet"),
-    "max_amount": (_value("largest purchase {}"), "no purchase amount yet"),
-    "days_since_last_purchase": (_in_days("last purchase {} ago"), "no purchase yet"),
-    "days_since_first_purchase": (_in_days("first purchase {} ago"), "no purchase yet"),
-    "mean_days_between_purchases": (
-        _with("a purchase every {} on average", _days),
-        "fewer than 2 purchases",
-    ),
-    # memory
-    "last_gap_days": (_in_days("last gap between events {}"), "fewer than 2 events"),
-    "max_gap_days": (_in_days("longest silence between events {}"), "fewer than 2 events"),
-    "last_gap_vs_mean": (
-        _value("last gap {} times the usual gap", 1),
-        "fewer than 2 events at different times",
-    ),
-    "silence_vs_mean_gap": (
-        _value("silent for {} times the usual gap between events", 1),
-        "fewer than 2 events at different times",
-    ),
-    "silence_vs_longest_gap": (
-        _value("silent for {} times the longest gap so far", 1),
-        "fewer than 2 events",
-    ),
-    "csat_trend": (
-        _value("CSAT trend {} (last answer minus the earlier average)", 1),
-        "fewer than 2 CSAT answers",
-    ),
-}
-
-
-def _patterns() -> list[tuple[re.Pattern, Callable[..., tuple[Template, str | None]]]]:
-    def window(w):
-        return f"the last {w} days"
-
-    def channel_contacts(ch, w):
-        return (
+        "events_per_week": (_value(_("{value} events per week"), 1), no_events),
+        # touchpoints
+        "count_other": (
             _count(
-                f"{{}} {ch.replace('_', ' ')} contact in {window(w)}",
-                f"{{}} {ch.replace('_', ' ')} contacts in {window(w)}",
-                f"no {ch.replace('_', ' ')} contacts in {window(w)}",
+                NP_(
+                    "{n} event of a touchpoint new since fitting",
+                    "{n} events of touchpoints new since fitting",
+                ),
+                _("no events of touchpoints new since fitting"),
             ),
-            f"{ch.replace('_', ' ')} contacts unknown",
+            no_events,
+        ),
+        "share_other": (
+            _percent(_("{share} of events are touchpoints new since fitting")),
+            no_events,
+        ),
+        "distinct_touchpoints": (
+            _count(NP_("{n} kind of touchpoint", "{n} different touchpoints")),
+            _("no touchpoints yet"),
+        ),
+        # stages
+        "current_stage": (_code("stages", _("in the {name} stage"), _("in stage {n}")), no_stage),
+        "furthest_stage": (
+            _code("stages", _("got as far as the {name} stage"), _("got as far as stage {n}")),
+            no_stage,
+        ),
+        "days_in_current_stage": (_in_days(_("in the current stage for {duration}")), no_stage),
+        "events_in_current_stage": (
+            _count(NP_("{n} event in the current stage", "{n} events in the current stage")),
+            no_stage,
+        ),
+        "stage_progressions": (
+            _count(
+                NP_("{n} move forward a stage", "{n} moves forward a stage"),
+                _("never moved forward a stage"),
+            ),
+            no_events,
+        ),
+        "stage_regressions": (
+            _count(
+                NP_("{n} move back a stage", "{n} moves back a stage"),
+                _("never moved back a stage"),
+            ),
+            no_events,
+        ),
+        "stages_per_30d": (_value(_("{value} stages forward per 30 days"), 1), no_stage),
+        # experience
+        "csat_count": (
+            _count(NP_("{n} CSAT answer", "{n} CSAT answers"), no_csat),
+            no_csat,
+        ),
+        "csat_mean": (_value(_("average CSAT {value}"), 1), no_csat),
+        "csat_min": (_value(_("lowest CSAT {value}"), 0), no_csat),
+        "csat_last": (_value(_("last CSAT {value}"), 0), no_csat),
+        "csat_top_box_share": (_percent(_("{share} of CSAT answers top marks")), no_csat),
+        "positive_experiences": (
+            _count(
+                NP_("{n} positive experience", "{n} positive experiences"),
+                _("no positive experience yet"),
+            ),
+            no_survey,
+        ),
+        "negative_experiences": (
+            _count(
+                NP_("{n} negative experience", "{n} negative experiences"),
+                _("no negative experience"),
+            ),
+            no_survey,
+        ),
+        "experience_balance": (
+            _value(_("experience balance {value} (negatives weigh more)"), 0),
+            no_survey,
+        ),
+        "peak_end_csat": (_value(_("peak-end CSAT {value}"), 1), no_csat),
+        "nps_last": (_value(_("last NPS answer {value}"), 0), no_nps),
+        "nps_mean": (_value(_("average NPS answer {value}"), 1), no_nps),
+        "nps_class_last": (_nps_class, no_nps),
+        "nps_trend": (
+            _signed(
+                NP_(
+                    "NPS up {n} point since the first answer",
+                    "NPS up {n} points since the first answer",
+                ),
+                NP_(
+                    "NPS down {n} point since the first answer",
+                    "NPS down {n} points since the first answer",
+                ),
+                _("NPS unchanged since the first answer"),
+            ),
+            no_nps,
+        ),
+        "ces_mean": (_value(_("average effort score {value}"), 1), _("no effort score yet")),
+        "ces_max": (_value(_("highest effort score {value}"), 0), _("no effort score yet")),
+        "days_since_negative_experience": (
+            _in_days(_("negative experience {duration} ago")),
+            _("no negative experience"),
+        ),
+        "events_since_negative_experience": (
+            _count(
+                NP_(
+                    "{n} event since a negative experience",
+                    "{n} events since a negative experience",
+                ),
+                _("no event since a negative experience"),
+            ),
+            _("no negative experience"),
+        ),
+        # support
+        "tickets_opened": (
+            _count(
+                NP_("{n} support ticket opened", "{n} support tickets opened"),
+                no_ticket,
+            ),
+            no_ticket,
+        ),
+        "tickets_resolved": (
+            _count(
+                NP_("{n} support ticket resolved", "{n} support tickets resolved"),
+                _("no support ticket resolved"),
+            ),
+            no_ticket,
+        ),
+        "tickets_unresolved": (
+            _count(
+                NP_("{n} unresolved support ticket", "{n} unresolved support tickets"),
+                _("no unresolved support tickets"),
+            ),
+            no_ticket,
+        ),
+        "tickets_last_30d": (
+            _count(
+                NP_(
+                    "{n} support ticket in the last 30 days",
+                    "{n} support tickets in the last 30 days",
+                ),
+                _("no support ticket in the last 30 days"),
+            ),
+            no_ticket,
+        ),
+        "days_since_last_ticket": (_in_days(_("last support ticket {duration} ago")), no_ticket),
+        "oldest_open_ticket_days": (
+            _in_days(_("a support ticket open for {duration}")),
+            _("no open support ticket"),
+        ),
+        # value
+        "purchases": (_count(NP_("{n} purchase", "{n} purchases"), no_purchase), no_purchase),
+        "total_amount": (_value(_("spent {value} in all")), no_purchase),
+        "mean_amount": (_value(_("average purchase {value}")), _("no purchase amount yet")),
+        "max_amount": (_value(_("largest purchase {value}")), _("no purchase amount yet")),
+        "days_since_last_purchase": (_in_days(_("no purchase for {duration}")), no_purchase),
+        "days_since_first_purchase": (_in_days(_("first purchase {duration} ago")), no_purchase),
+        "mean_days_between_purchases": (
+            _in_days(_("a purchase every {duration} on average")),
+            _("fewer than 2 purchases"),
+        ),
+        # memory
+        "last_gap_days": (_in_days(_("last gap between events {duration}")), few_events),
+        "max_gap_days": (_in_days(_("longest silence between events {duration}")), few_events),
+        "last_gap_vs_mean": (
+            _value(_("last gap {value} times the usual gap"), 1),
+            _("fewer than 2 events at different times"),
+        ),
+        "silence_vs_mean_gap": (
+            _value(_("silent for {value} times the usual gap between events"), 1),
+            _("fewer than 2 events at different times"),
+        ),
+        "silence_vs_longest_gap": (
+            _value(_("silent for {value} times the longest gap so far"), 1),
+            few_events,
+        ),
+        "csat_trend": (
+            _value(_("CSAT trend {value} (last answer minus the earlier average)"), 1),
+            _("fewer than 2 CSAT answers"),
+        ),
+    }
+
+
+def _decayed(kind: str, h: str) -> tuple[Template, str]:
+    texts = {
+        "events": _("recency-weighted events {value} (half-life {days} days)"),
+        "contacts": _("recency-weighted business contacts {value} (half-life {days} days)"),
+        "negative": _("recency-weighted negative experiences {value} (half-life {days} days)"),
+        "positive": _("recency-weighted positive experiences {value} (half-life {days} days)"),
+    }
+    days = _localised(h.replace("_", "."))
+    return _value(texts[kind], 1, days=days), _("no events yet")
+
+
+def _transition(a: str, b: str) -> tuple[Template, str]:
+    ctx = {"first": _thing(a), "then": _thing(b)}
+    return (
+        _count(
+            NP_("went from {first} to {then} {n} time", "went from {first} to {then} {n} times"),
+            _("never went from {first} to {then}").format(**ctx),
+            **ctx,
+        ),
+        _("no events yet"),
+    )
+
+
+def _last(k: str) -> tuple[Template, str]:
+    """'email two touchpoints before the last' (the k-th touchpoint from the end)."""
+    k_ = int(k)
+    before = k_ - 1
+    if before == 0:
+        known, unknown = _("{name} as the last touchpoint"), _("an unnamed touchpoint as the last")
+        nan_text = _("no touchpoint yet")
+    else:
+        known = ngettext(
+            "{name} {before} touchpoint before the last",
+            "{name} {before} touchpoints before the last",
+            before,
         )
+        unknown = ngettext(
+            "an unnamed touchpoint {before} touchpoint before the last",
+            "an unnamed touchpoint {before} touchpoints before the last",
+            before,
+        )
+        nan_text = ngettext(
+            "fewer than {k} touchpoint yet", "fewer than {k} touchpoints yet", k_
+        ).format(k=k_)
+    return _code("touchpoints", known.replace("{before}", str(before)), unknown.replace(
+        "{before}", str(before)
+    )), nan_text
 
-    def transition(a, b):
-        a, b = a.replace("_", " "), b.replace("_", " ")
-        never = f"never went from {a} to {b}"
 
-        def word(v, vocab):
-            out = _cat(np.full(len(v), f"went from {a} to {b} ", dtype=object), _times(v))
-            out[np.rint(v) == 0] = never
-            return out
+def _attribute(col: str) -> tuple[Template, str]:
+    name = f"attribute_{col}"
+    what = _feature_words(col)
 
-        return word, "no events yet"
-
-    def count(tp):
-        one, many = _noun(tp)
-        return _count(f"{{}} {one}", f"{{}} {many}", f"no {many}"), "no events yet"
-
-    def attribute(col):
-        label = col.replace("_", " ")
-        name = f"attribute_{col}"
-
-        def word(v, vocab):
-            attrs = vocab.get("attributes", {})
-            if name in attrs and attrs[name] is not None:
-                return _code_words(v, attrs[name], f"{label}: {{}}")
-            return _cat(f"{label} = ", _fallback_numbers(v))
-
-        return word, f"{label} unknown"
-
-    def last(k):
-        k = int(k)
-        which = {
-            1: "last touchpoint",
-            2: "second to last touchpoint",
-            3: "third to last touchpoint",
-        }.get(k, f"touchpoint {k} from the end")
-        return _code("touchpoints", which + ": {}"), f"no {which} yet"
-
-    def decayed(what):
-        def make(h):
-            h = h.replace("_", ".")
-            return (
-                _value(f"recency-weighted {what} {{}} (half-life {h} days)", 1),
-                "no events yet",
+    def word(v, vocab):
+        attrs = vocab.get("attributes", {})
+        if name in attrs and attrs[name] is not None:
+            return _code_words(
+                v,
+                attrs[name],
+                _("in the {name} {attribute}"),
+                _("in {attribute} group {n}"),
+                _("in a {attribute} new since fitting"),
+                attribute=what,
             )
+        return fill(_("{attribute} {value}"), attribute=what, value=_fallback_numbers(v))
 
-        return make
-
-    return [
-        (re.compile(r"decayed_events_hl(.+)d"), decayed("events")),
-        (re.compile(r"decayed_contacts_hl(.+)d"), decayed("business contacts")),
-        (re.compile(r"decayed_negative_hl(.+)d"), decayed("negative experiences")),
-        (re.compile(r"decayed_positive_hl(.+)d"), decayed("positive experiences")),
-        (
-            re.compile(r"events_last_(\d+)d"),
-            lambda w: (
-                _count(
-                    f"{{}} event in {window(w)}",
-                    f"{{}} events in {window(w)}",
-                    f"no events in {window(w)}",
-                ),
-                "no events yet",
-            ),
-        ),
-        (
-            re.compile(r"events_trend_(\d+)d"),
-            lambda w: (
-                _signed(
-                    f"{{}} more event{{s}} than in the {w} days before",
-                    f"{{}} fewer event{{s}} than in the {w} days before",
-                    f"as many events as in the {w} days before",
-                ),
-                "no events yet",
-            ),
-        ),
-        (
-            re.compile(r"contacts_last_(\d+)d"),
-            lambda w: (
-                _count(
-                    f"{{}} business contact in {window(w)}",
-                    f"{{}} business contacts in {window(w)}",
-                    f"no business contacts in {window(w)}",
-                ),
-                "no events yet",
-            ),
-        ),
-        (re.compile(r"contacts_(.+)_last_(\d+)d"), channel_contacts),
-        (
-            re.compile(r"purchases_last_(\d+)d"),
-            lambda w: (
-                _count(
-                    f"{{}} purchase in {window(w)}",
-                    f"{{}} purchases in {window(w)}",
-                    f"no purchases in {window(w)}",
-                ),
-                "no purchase yet",
-            ),
-        ),
-        (
-            re.compile(r"amount_last_(\d+)d"),
-            lambda w: (_value(f"spent {{}} in {window(w)}"), "no purchase yet"),
-        ),
-        (re.compile(r"transition_(.+?)__(.+)"), transition),
-        (re.compile(r"last_touchpoint_(\d+)"), last),
-        (re.compile(r"attribute_(.+)"), attribute),
-        (re.compile(r"count_(.+)"), count),
-        (
-            re.compile(r"share_(.+)"),
-            lambda tp: (_percent(f"{{}} of events are {_noun(tp)[1]}"), "no events yet"),
-        ),
-        (
-            re.compile(r"days_since_(.+)"),
-            lambda tp: (_in_days(f"last {_noun(tp)[0]} {{}} ago"), f"no {_noun(tp)[0]} yet"),
-        ),
-    ]
+    return word, _("{attribute} unknown").format(attribute=what)
 
 
-_PATTERNS = _patterns()
+def _window_count(kind: str, w: str) -> tuple[Template, str]:
+    forms, zero = {
+        "events": (
+            NP_("{n} event in the last {days} days", "{n} events in the last {days} days"),
+            _("no events in the last {days} days"),
+        ),
+        "contacts": (
+            NP_(
+                "{n} business contact in the last {days} days",
+                "{n} business contacts in the last {days} days",
+            ),
+            _("no business contacts in the last {days} days"),
+        ),
+        "purchases": (
+            NP_("{n} purchase in the last {days} days", "{n} purchases in the last {days} days"),
+            _("no purchases in the last {days} days"),
+        ),
+    }[kind]
+    nan_text = _("no purchase yet") if kind == "purchases" else _("no events yet")
+    return _count(forms, zero.format(days=w), days=w), nan_text
+
+
+def _channel_contacts(ch: str, w: str) -> tuple[Template, str]:
+    ctx = {"channel": _thing(ch), "days": w}
+    return (
+        _count(
+            NP_(
+                "{n} {channel} contact in the last {days} days",
+                "{n} {channel} contacts in the last {days} days",
+            ),
+            _("no {channel} contacts in the last {days} days").format(**ctx),
+            **ctx,
+        ),
+        _("{channel} contacts unknown").format(**ctx),
+    )
+
+
+def _trend(w: str) -> tuple[Template, str]:
+    return (
+        _signed(
+            NP_(
+                "{n} more event than in the {days} days before",
+                "{n} more events than in the {days} days before",
+            ),
+            NP_(
+                "{n} fewer event than in the {days} days before",
+                "{n} fewer events than in the {days} days before",
+            ),
+            _("as many events as in the {days} days before").format(days=w),
+            days=w,
+        ),
+        _("no events yet"),
+    )
+
+
+def _touchpoint_count(tp: str) -> tuple[Template, str]:
+    ctx = {"touchpoint": _thing(tp)}
+    return (
+        _count(
+            NP_("{n} {touchpoint} event", "{n} {touchpoint} events"),
+            _("no {touchpoint} events").format(**ctx),
+            **ctx,
+        ),
+        _("no events yet"),
+    )
+
+
+def _touchpoint_share(tp: str) -> tuple[Template, str]:
+    return _percent(_("{share} of events are {touchpoint}"), touchpoint=_thing(tp)), _(
+        "no events yet"
+    )
+
+
+def _touchpoint_since(tp: str) -> tuple[Template, str]:
+    ctx = {"touchpoint": _thing(tp)}
+    return _in_days(_("no {touchpoint} for {duration}"), **ctx), _("no {touchpoint} yet").format(
+        **ctx
+    )
+
+
+_PATTERNS: list[tuple[re.Pattern, Callable[..., tuple[Template, str]]]] = [
+    (re.compile(r"decayed_events_hl(.+)d"), lambda h: _decayed("events", h)),
+    (re.compile(r"decayed_contacts_hl(.+)d"), lambda h: _decayed("contacts", h)),
+    (re.compile(r"decayed_negative_hl(.+)d"), lambda h: _decayed("negative", h)),
+    (re.compile(r"decayed_positive_hl(.+)d"), lambda h: _decayed("positive", h)),
+    (re.compile(r"events_last_(\d+)d"), lambda w: _window_count("events", w)),
+    (re.compile(r"events_trend_(\d+)d"), _trend),
+    (re.compile(r"contacts_last_(\d+)d"), lambda w: _window_count("contacts", w)),
+    (re.compile(r"contacts_(.+)_last_(\d+)d"), _channel_contacts),
+    (re.compile(r"purchases_last_(\d+)d"), lambda w: _window_count("purchases", w)),
+    (
+        re.compile(r"amount_last_(\d+)d"),
+        lambda w: (
+            _value(_("spent {value} in the last {days} days"), days=w),
+            _("no purchase yet"),
+        ),
+    ),
+    (re.compile(r"transition_(.+?)__(.+)"), _transition),
+    (re.compile(r"last_touchpoint_(\d+)"), _last),
+    (re.compile(r"attribute_(.+)"), _attribute),
+    (re.compile(r"count_(.+)"), _touchpoint_count),
+    (re.compile(r"share_(.+)"), _touchpoint_share),
+    (re.compile(r"days_since_(.+)"), _touchpoint_since),
+]
 
 
 @lru_cache(maxsize=4096)
-def _template(name: str) -> tuple[Template, str | None]:
-    if name in _EXACT:
-        return _EXACT[name]
+def _template(name: str, lang: str) -> tuple[Template, str]:
+    """The wording of column ``name`` in ``lang`` (the current language), and its NaN text."""
+    exact = _exact(lang)
+    if name in exact:
+        return exact[name]
     for pattern, build in _PATTERNS:
         match = pattern.fullmatch(name)
         if match:
             return build(*match.groups())
-    return (lambda v, vocab: _fallback(name, v)), f"{name} = missing"
+    what = _feature_words(name)
+    return (lambda v, vocab: _fallback(name, v)), _("{feature} unknown").format(feature=what)

@@ -2,34 +2,72 @@
 
 cjml's words for marketers (the app, reasons, drivers, the journey map) are
 English in the code and translated through a gettext message catalogue per
-language (``cjml/locale/<lang>/LC_MESSAGES/cjml.po``); numbers, percentages,
-dates and money are formatted by Babel for the language's locale.
+language (``cjml/locale/<lang>/LC_MESSAGES/cjml.po``, compiled in memory by
+Babel when first needed); numbers, percentages, dates and money are formatted
+by Babel for the language's locale.
 
-The language is a setting of the process (:func:`set_language`); the app
-sets it once at start.
+The language is a setting of the process (:func:`set_language`, or
+:func:`language` for a block of code); the app sets it once at start.
 
-.. note:: Interface first: the catalogue loading is being filled in.
+One rounding rule for probabilities and risk differences lives here
+(:func:`format_probability`, :func:`format_points` and their vectorised
+forms), so the panel, the reasons and the exports round alike.
+
+Maintainers: ``python -m cjml.i18n update`` extracts every message of the
+package and merges new ones into the catalogues (see CONTRIBUTING.md).
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import io
+import string
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 __all__ = [
     "LANGUAGES",
+    "NP_",
+    "N_",
     "current",
+    "fill",
     "format_currency",
     "format_date",
     "format_datetime",
     "format_number",
     "format_percent",
+    "format_points",
+    "format_probabilities",
+    "format_probability",
+    "format_tenths",
     "gettext",
+    "label_text",
+    "language",
     "ngettext",
+    "number_symbols",
+    "rounded_change",
     "set_language",
 ]
 
 #: The languages cjml speaks, and the currency each uses by default.
 LANGUAGES: dict[str, str] = {"en": "USD", "vi": "VND"}
+
+#: Where the catalogues live: ``<lang>/LC_MESSAGES/cjml.po``.
+LOCALE_DIR = Path(__file__).parent / "locale"
+DOMAIN = "cjml"
+#: The function names whose string arguments are messages (for the extractor).
+KEYWORDS: dict[str, Any] = {
+    "_": None,
+    "gettext": None,
+    "ngettext": (1, 2),
+    "N_": None,
+    "NP_": (1, 2),
+}
 
 
 @dataclass(frozen=True)
@@ -53,8 +91,47 @@ def set_language(language: str = "en", *, currency: str | None = None) -> None:
     """
     global _current
     if language not in LANGUAGES:
-        raise ValueError(f"language={language!r} is not known; use one of {sorted(LANGUAGES)}.")
+        raise ValueError(
+            f"language={language!r} is not known; use one of {sorted(LANGUAGES)} (--lang)."
+        )
+    if currency is not None:
+        from babel.numbers import get_currency_name
+
+        code = str(currency).upper()
+        if get_currency_name(code, locale="en") == code:  # Babel knows no such currency
+            raise ValueError(
+                f"currency={currency!r} is not an ISO 4217 currency code; use e.g. USD, EUR "
+                "or VND (--currency)."
+            )
+        currency = code
     _current = _Setting(language, currency or LANGUAGES[language])
+
+
+@contextlib.contextmanager
+def language(lang: str, currency: str | None = None) -> Iterator[_Setting]:
+    """Speak ``lang`` inside a ``with`` block, then return to the previous setting.
+
+    Parameters
+    ----------
+    lang : {"en", "vi"}
+        The language inside the block.
+    currency : str, optional
+        ISO 4217 code; default the language's.
+
+    Examples
+    --------
+    >>> from cjml.i18n import format_percent, language
+    >>> with language("vi"):
+    ...     format_percent(0.624)
+    '62,4%'
+    """
+    global _current
+    before = _current
+    set_language(lang, currency=currency)
+    try:
+        yield _current
+    finally:
+        _current = before
 
 
 def current() -> _Setting:
@@ -62,16 +139,163 @@ def current() -> _Setting:
     return _current
 
 
+# ------------------------------------------------------------------ catalogues
+def catalogue_path(lang: str) -> Path:
+    """The ``.po`` file of ``lang`` (it may not exist: English needs none)."""
+    return LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+@functools.cache
+def _translations(lang: str):
+    """The compiled catalogue of ``lang`` (compiled in memory; only the .po is kept)."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+    from babel.support import NullTranslations, Translations
+
+    path = catalogue_path(lang)
+    if not path.exists():
+        return NullTranslations()
+    with path.open("rb") as fh:
+        catalog = read_po(fh, locale=lang, domain=DOMAIN)
+    buf = io.BytesIO()
+    write_mo(buf, catalog)  # fuzzy entries are left out: they are not translations yet
+    buf.seek(0)
+    return Translations(buf, domain=DOMAIN)
+
+
 def gettext(message: str) -> str:
     """``message`` in the current language (English when untranslated)."""
-    return message
+    return _translations(_current.language).gettext(message)
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:
     """The singular or plural of a message for ``n``, in the current language."""
-    return singular if n == 1 else plural
+    return _translations(_current.language).ngettext(singular, plural, int(n))
 
 
+def N_(message: str) -> str:
+    """Mark ``message`` for the catalogue without translating it now (module constants).
+
+    The text is translated where it is shown, with :func:`gettext`.
+    """
+    return message
+
+
+def NP_(singular: str, plural: str) -> tuple[str, str]:
+    """Mark a singular and plural message for the catalogue; :func:`ngettext` picks later."""
+    return singular, plural
+
+
+def label_text(name, *, lower: bool = False) -> str:
+    """A stage, touchpoint, channel or band name as a person reads it, translated.
+
+    ``"live_chat"`` reads "Live chat" (in the current language when the
+    catalogue has the name: the default journey map's names are in it);
+    a missing name reads as an en dash.
+
+    Parameters
+    ----------
+    name : str or None
+    lower : bool, default False
+        For the inside of a sentence: lower case first letter ("live chat"),
+        unless the name starts with an acronym ("NPS").
+
+    Returns
+    -------
+    str
+    """
+    if name is None or (not isinstance(name, str) and name != name):
+        return "\u2013"
+    text = str(name).replace("_", " ").strip()
+    if not text:
+        return "\u2013"
+    text = text[:1].upper() + text[1:]
+    text = gettext(text) if text in _NAMES else text
+    if lower and not text[:2].isupper():
+        text = text[:1].lower() + text[1:]
+    return text
+
+
+#: The default journey map's names (stages, touchpoints, channels, risk bands),
+#: in the catalogue so that :func:`label_text` translates them.
+_NAMES = frozenset(
+    (
+        N_("Awareness"),
+        N_("Consideration"),
+        N_("Conversion"),
+        N_("Retention"),
+        N_("Loyalty"),
+        N_("Dropped"),
+        N_("Paid ad"),
+        N_("Online review"),
+        N_("Website visit"),
+        N_("Store visit"),
+        N_("Purchase"),
+        N_("Support ticket"),
+        N_("Ticket resolved"),
+        N_("Email"),
+        N_("Live chat"),
+        N_("Free trial"),
+        N_("Consultation"),
+        N_("Follow up call"),
+        N_("Renewal reminder"),
+        N_("Personalised offer"),
+        N_("Loyalty reward"),
+        N_("Referral invite"),
+        N_("Online"),
+        N_("Offline"),
+        N_("Low"),
+        N_("Medium"),
+        N_("High"),
+        N_("Very high"),
+        N_("Other"),
+    )
+)
+
+
+def fill(template: str, **values: Any) -> Any:
+    """``template``'s ``{named}`` placeholders filled, elementwise when values are arrays.
+
+    Like ``template.format(**values)``, but a value may be an array (one per
+    row): the result is then an object array. Translations may reorder the
+    placeholders; each is filled by name.
+
+    Parameters
+    ----------
+    template : str
+        A translated message with named placeholders.
+    **values : str, number or array
+        The placeholders' values (already formatted for people).
+
+    Returns
+    -------
+    str or ndarray of object
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> fill("{n} customers in {stage}", n=np.array(["1", "2"], dtype=object), stage="trial")
+    array(['1 customers in trial', '2 customers in trial'], dtype=object)
+    """
+    arrays = [v for v in values.values() if isinstance(v, np.ndarray)]
+    if not arrays:
+        return template.format(**values)
+    out: Any = np.full(len(arrays[0]), "", dtype=object)  # an array even if no field uses one
+    for literal, field, spec, conv in string.Formatter().parse(template):
+        if literal:
+            out = out + literal
+        if field is None:
+            continue
+        value = values[field]
+        if isinstance(value, np.ndarray):
+            value = value.astype(object) if value.dtype != object else value
+        else:
+            value = format(value, spec or "") if conv is None else str(value)
+        out = out + value
+    return out
+
+
+# ------------------------------------------------------------------ numbers
 def format_number(value, digits: int = 0) -> str:
     """A number in the current locale ("1,234.5"; "1.234,5" in vi)."""
     from babel.numbers import format_decimal
@@ -104,9 +328,238 @@ def format_date(value) -> str:
 
 
 def format_datetime(value) -> str:
-    """A moment in the current locale's medium format, to the minute."""
+    """A moment in the current locale's short format, to the minute."""
     import pandas as pd
     from babel.dates import format_datetime as _fdt
 
     ts = pd.Timestamp(value)
     return _fdt(ts.to_pydatetime(), format="short", locale=_current.language)
+
+
+@functools.cache
+def number_symbols(lang: str) -> tuple[str, str, str]:
+    """The locale's decimal and group symbols and its percent pattern ("{}%")."""
+    from babel.numbers import format_percent as _fp
+    from babel.numbers import get_decimal_symbol, get_group_symbol
+
+    pattern = _fp(0.5, format="#,##0%", locale=lang).replace("50", "{}", 1)
+    return get_decimal_symbol(lang), get_group_symbol(lang), pattern
+
+
+def _tenths_text(tenths: np.ndarray) -> np.ndarray:
+    """Integers counting tenths as one-decimal numbers of the locale ("62.4"; "62,4")."""
+    decimal, group, _ = number_symbols(_current.language)
+    tenths = np.asarray(tenths, dtype=np.int64)
+    sign = np.where(tenths < 0, "-", "")
+    a = np.abs(tenths)
+    whole = a // 10
+    out = sign.astype(object) + whole.astype(str).astype(object) + decimal + (a % 10).astype(str)
+    for i in np.flatnonzero(whole >= 1000):  # thousands: rare for shares and points
+        out[i] = sign[i] + f"{int(whole[i]):,}".replace(",", group) + decimal + str(a[i] % 10)
+    return out
+
+
+def format_tenths(values) -> np.ndarray:
+    """Numbers (e.g. points) with one decimal in the current locale, keeping the sign."""
+    return _tenths_text(np.round(np.nan_to_num(np.asarray(values, dtype=float)) * 10))
+
+
+def format_probabilities(p) -> np.ndarray:
+    """Probabilities as percentages with one decimal, by the one rounding rule.
+
+    Never "100%" or "0%" for a probability that is not exactly 1 or 0: those
+    read ">99.9%" and "<0.1%". Missing values read as an en dash.
+
+    Parameters
+    ----------
+    p : array-like of float
+        Probabilities.
+
+    Returns
+    -------
+    ndarray of object
+    """
+    p = np.asarray(p, dtype=float)
+    pattern = number_symbols(_current.language)[2]
+    tenths = np.round(np.nan_to_num(p) * 1000).astype(np.int64)
+    a, b = pattern.split("{}")
+    out = a + _tenths_text(tenths) + b
+    high = (p > 0.999) & (p < 1)
+    low = (p > 0) & (p < 0.0005)
+    if high.any():
+        out[high] = ">" + a + _tenths_text(np.array([999]))[0] + b
+    if low.any():
+        out[low] = "<" + a + _tenths_text(np.array([1]))[0] + b
+    out[np.isnan(p)] = "\u2013"
+    return out
+
+
+def format_probability(p) -> str:
+    """One probability by the rule of :func:`format_probabilities` ("62.4%", ">99.9%")."""
+    if p is None:
+        return "\u2013"
+    return str(format_probabilities(np.array([p], dtype=float))[0])
+
+
+#: A risk difference smaller than this (half a point) reads "under 0.5 points".
+SMALL_POINTS = 0.005
+
+
+def format_points(d, *, signed: bool = False) -> Any:
+    """Risk differences in percentage points: "3.9 points", "under 0.5 points".
+
+    Parameters
+    ----------
+    d : float or array-like of float
+        Differences of probabilities (0.039 is 3.9 points).
+    signed : bool, default False
+        Keep the sign of negative differences ("-3.9 points"); otherwise the
+        size is worded and the sentence around it says up or down.
+
+    Returns
+    -------
+    str or ndarray of object
+        One decimal; "under 0.5 points" when the size is below half a
+        point; an en dash when missing.
+    """
+    scalar = np.ndim(d) == 0
+    v = np.atleast_1d(np.asarray(d, dtype=float))
+    tenths = np.round(np.nan_to_num(v) * 1000).astype(np.int64)
+    small = np.abs(np.nan_to_num(v)) < SMALL_POINTS  # the size itself, before rounding
+    shown = np.where(signed, tenths, np.abs(tenths))
+    out = fill(gettext("{points} points"), points=_tenths_text(shown))
+    out[small] = gettext("under 0.5 points")
+    out[np.isnan(v)] = "\u2013"
+    return str(out[0]) if scalar else out
+
+
+def rounded_change(before, after) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A change of probability as shown: both sides and the points from the same rounding.
+
+    "from 62.4% to 58.5% (3.9 points)": the points are the difference of the
+    rounded percentages, so the three numbers agree.
+
+    Parameters
+    ----------
+    before, after : array-like of float
+        Probabilities.
+
+    Returns
+    -------
+    before_text, after_text : ndarray of object
+        By :func:`format_probabilities`.
+    points_text : ndarray of object
+        The size of the shown difference by :func:`format_points` ("under
+        0.5 points" when it rounds below half a point).
+    shown : ndarray of float
+        The shown difference ``before - after`` (0.039 for 3.9 points): its
+        sign says down or up, ``abs(shown) < SMALL_POINTS`` says "under 0.5".
+    """
+    before = np.asarray(before, dtype=float)
+    after = np.asarray(after, dtype=float)
+    shown = (np.round(np.nan_to_num(before) * 1000) - np.round(np.nan_to_num(after) * 1000)) / 1000
+    return (
+        format_probabilities(before),
+        format_probabilities(after),
+        format_points(np.abs(shown)),
+        shown,
+    )
+
+
+# ------------------------------------------------------------------ maintenance
+def _extract() -> Any:
+    """Every message of the package, as a Babel catalogue (the template)."""
+    from babel.messages.catalog import Catalog
+    from babel.messages.extract import extract_from_dir
+
+    root = Path(__file__).parent
+    template = Catalog(domain=DOMAIN, project="cjml")
+    def visit(folder: str) -> bool:  # Babel's default skips "_private" folders: cjml has many
+        name = Path(folder).name
+        return not name.startswith(".") and name != "__pycache__"
+
+    for filename, lineno, message, comments, _context in extract_from_dir(
+        str(root),
+        method_map=[("**.py", "python")],
+        keywords=KEYWORDS,
+        directory_filter=visit,
+    ):
+        template.add(message, None, [(f"cjml/{filename}", lineno)], auto_comments=comments)
+    return template
+
+
+def untranslated(catalog) -> list:
+    """The messages of a Babel catalogue without a (non-fuzzy, non-empty) translation."""
+    out = []
+    for m in catalog:
+        if not m.id:
+            continue
+        strings = m.string if isinstance(m.string, tuple) else (m.string,)
+        if m.fuzzy or not all(strings):
+            out.append(m)
+    return out
+
+
+def update_catalogues(languages=None) -> dict[str, int]:
+    """Re-extract the messages and merge them into each catalogue (new ones untranslated).
+
+    Parameters
+    ----------
+    languages : iterable of str, optional
+        Default every language but English (the source language).
+
+    Returns
+    -------
+    dict
+        Language to the number of messages still without a translation.
+    """
+    from babel.messages.catalog import Catalog
+    from babel.messages.pofile import read_po, write_po
+
+    template = _extract()
+    left: dict[str, int] = {}
+    for lang in languages or [x for x in LANGUAGES if x != "en"]:
+        path = catalogue_path(lang)
+        if path.exists():
+            with path.open("rb") as fh:
+                catalog = read_po(fh, locale=lang, domain=DOMAIN)
+        else:
+            catalog = Catalog(locale=lang, domain=DOMAIN, project="cjml")
+        # the header's date stays put: an update that adds nothing changes nothing
+        template.creation_date = catalog.creation_date
+        catalog.update(template, no_fuzzy_matching=True)
+        catalog.fuzzy = False  # the header: its fields are filled below
+        catalog.header_comment = (
+            f"# {lang} translations of cjml's messages.\n"
+            "# Update with `python -m cjml.i18n update`, then fill the empty msgstr "
+            "(see CONTRIBUTING.md)."
+        )
+        catalog.project, catalog.version = "cjml", ""
+        catalog.copyright_holder = "the cjml authors"
+        catalog.msgid_bugs_address = ""
+        catalog.last_translator = "cjml maintainers"
+        catalog.language_team = f"{lang}"
+        catalog.obsolete.clear()  # messages no code uses are dropped, not kept as #~
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as fh:
+            # file names without line numbers, messages in msgid order: a code edit elsewhere
+            # does not touch the catalogue, and branches merge it without conflicts
+            write_po(fh, catalog, width=100, sort_output=True, include_lineno=False)
+        left[lang] = len(untranslated(catalog))
+        _translations.cache_clear()
+    return left
+
+
+def _main(argv: list[str]) -> int:
+    if argv[:1] != ["update"]:
+        print("usage: python -m cjml.i18n update   (re-extract messages into cjml/locale/*.po)")
+        return 2
+    for lang, n in update_catalogues(argv[1:] or None).items():
+        print(f"{catalogue_path(lang)}: {n} message(s) to translate")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    raise SystemExit(_main(sys.argv[1:]))

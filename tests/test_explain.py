@@ -198,7 +198,7 @@ def test_columns_unknown_to_the_families_form_the_other_family(data):
     e = explain(model, Xs, feature_families=featurizer.feature_families_, top_n=8)
     seg = e[e["feature"] == "segment"]
     assert len(seg) and (seg["family"] == "other").all()
-    assert set(seg["text"]) <= {"segment = 0", "segment = 2"}
+    assert set(seg["text"]) <= {"segment 0", "segment 2"}
 
 
 def test_columns_are_matched_by_name_and_missing_ones_refused(data, churn):
@@ -273,18 +273,19 @@ def test_top_drivers_text_on_a_hand_made_table():
         ("tickets_unresolved", 0.0, "no unresolved support tickets"),
         ("oldest_open_ticket_days", np.nan, "no open support ticket"),
         ("days_since_last_purchase", np.nan, "no purchase yet"),
-        ("days_since_email", 12.0, "last email 12 days ago"),
-        ("days_since_follow_up_call", np.nan, "no follow-up call yet"),
+        ("days_since_email", 12.0, "no email for 12 days"),
+        ("days_since_follow_up_call", np.nan, "no follow up call yet"),
         ("events_last_30d", 0.0, "no events in the last 30 days"),
         ("events_last_7d", 1.0, "1 event in the last 7 days"),
         ("events_trend_30d", -4.0, "4 fewer events than in the 30 days before"),
         ("events_trend_30d", 1.0, "1 more event than in the 30 days before"),
         ("contacts_last_7d", 3.0, "3 business contacts in the last 7 days"),
         ("contacts_email_last_7d", 1.0, "1 email contact in the last 7 days"),
-        ("count_ticket_resolved", 2.0, "2 resolved tickets"),
-        ("count_website_visit", 5.0, "5 website visits"),
-        ("share_email", 0.25, "25% of events are emails"),
-        ("transition_website_visit__email", 2.0, "went from website visit to email twice"),
+        ("count_ticket_resolved", 2.0, "2 ticket resolved events"),
+        ("count_website_visit", 5.0, "5 website visit events"),
+        ("count_website_visit", 1.0, "1 website visit event"),
+        ("share_email", 0.25, "25% of events are email"),
+        ("transition_website_visit__email", 2.0, "went from website visit to email 2 times"),
         ("transition_paid_ad__paid_ad", 0.0, "never went from paid ad to paid ad"),
         ("csat_mean", 2.25, "average CSAT 2.2"),
         ("csat_last", np.nan, "no CSAT answer yet"),
@@ -293,9 +294,10 @@ def test_top_drivers_text_on_a_hand_made_table():
         ("total_amount", 12345.678, "spent 12,346 in all"),
         ("purchases_last_90d", 0.0, "no purchases in the last 90 days"),
         ("mean_days_between_purchases", np.nan, "fewer than 2 purchases"),
-        ("last_touchpoint_1", 7.0, "last touchpoint: code 7"),
-        ("last_touchpoint_2", np.nan, "no second to last touchpoint yet"),
-        ("current_stage", 3.0, "current stage: code 3"),
+        ("last_touchpoint_1", 7.0, "an unnamed touchpoint as the last"),
+        ("last_touchpoint_2", np.nan, "fewer than 2 touchpoints yet"),
+        ("current_stage", 3.0, "in stage 3"),
+        ("attribute_segment", 4.0, "segment 4"),
     ],
 )
 def test_describe_feature(name, value, expected):
@@ -308,32 +310,49 @@ def test_describe_feature_names_codes_with_a_featurizer(data):
     code = touchpoints.index("email")
     assert (
         describe_feature("last_touchpoint_1", code, featurizer=featurizer)
-        == "last touchpoint: email"
+        == "email as the last touchpoint"
+    )
+    assert (
+        describe_feature("last_touchpoint_3", code, featurizer=featurizer)
+        == "email 2 touchpoints before the last"
     )
     assert (
         describe_feature("last_touchpoint_3", len(touchpoints), featurizer=featurizer)
-        == "third to last touchpoint: other"
+        == "a touchpoint new since fitting 2 touchpoints before the last"
     )
     assert describe_feature("current_stage", 3, featurizer=featurizer) == "in the retention stage"
     assert (
         describe_feature("furthest_stage", 2, featurizer=featurizer)
-        == "furthest stage reached: conversion"
+        == "got as far as the conversion stage"
     )
 
 
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        (2.0, "segment = 2"),
-        (0.12345, "segment = 0.12"),
-        (12.345, "segment = 12.3"),
-        (123456.7, "segment = 123,457"),
-        (np.nan, "segment = missing"),
-        ("gold", "segment = gold"),
+        (2.0, "segment 2"),
+        (0.12345, "segment 0.12"),
+        (12.345, "segment 12.3"),
+        (123456.7, "segment 123,457"),
+        (np.nan, "segment unknown"),
+        ("gold", "segment gold"),
     ],
 )
 def test_unknown_features_fall_back_to_name_and_value(value, expected):
     assert describe_feature("segment", value) == expected
+    assert describe_feature("support_score", value).startswith("support score ")
+
+
+def test_drivers_speak_vietnamese_with_the_locale_numbers():
+    from cjml.i18n import language
+
+    with language("vi"):
+        tickets = describe_feature("tickets_unresolved", 3.0)
+        assert tickets == "3 yêu cầu hỗ trợ chưa được giải quyết"
+        assert describe_feature("days_since_last_purchase", 41.2) == "không mua hàng trong 41 ngày"
+        assert describe_feature("total_amount", 12345.678) == "đã chi tổng cộng 12.346"
+    # the wording is cached per language
+    assert describe_feature("total_amount", 12345.678) == "spent 12,346 in all"
 
 
 def test_every_default_feature_has_its_own_wording(data):

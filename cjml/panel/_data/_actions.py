@@ -6,7 +6,8 @@ JSON Lines file beside the scores and replays that file when the app starts
 again, so decisions survive a restart. :meth:`ActionBook.plan_bulk` says
 what a bulk approval would do (:class:`BulkPlan`) before it is done, and
 :meth:`ActionBook.export_csv` writes the approved ones to a new,
-spreadsheet-safe CSV; :func:`effect_reason` words why each action was chosen.
+spreadsheet-safe CSV; the reason of each action is
+:func:`~cjml.panel._data._common.effect_reason`'s.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import pandas as pd
 
 from cjml.i18n import format_number, ngettext
 from cjml.i18n import gettext as _
-from cjml.panel._data._common import PanelError, label, pct, points
+from cjml.panel._data._common import PanelError, effect_reason, label, pct, points
 
 __all__ = ["ActionBook", "BulkPlan", "DecisionLog", "DecisionLogWarning"]
 
@@ -74,27 +75,6 @@ def _default_user() -> str:
         return getpass.getuser()
     except Exception:  # no login name (containers): say so rather than fail
         return "unknown"
-
-
-def effect_reason(touchpoint, risk, reduction) -> np.ndarray:
-    """Why an action: "Live chat is expected to lower the drop-off risk from 62.4% to 58.5%"."""
-    codes, uniques = pd.factorize(pd.Series(np.asarray(touchpoint, dtype=object)))
-    names = [label(u) for u in uniques] + [label(None)]  # code -1 (missing) takes the last
-    risk = np.asarray(risk, dtype=float).tolist()
-    reduction = np.asarray(reduction, dtype=float).tolist()
-
-    def one(name, r, d):  # plain float formatting: a bulk approval words a million of these
-        if r != r or d != d:  # NaN
-            return f"{name} (no estimate)"
-        return (
-            f"{name} is expected to lower the drop-off risk from {100 * r:.1f}% to "
-            f"{100 * (r - d):.1f}% ({points(d)})"
-        )
-
-    return np.asarray(
-        [one(names[c], r, d) for c, r, d in zip(codes.tolist(), risk, reduction, strict=True)],
-        dtype=object,
-    )
 
 
 class DecisionLogWarning(UserWarning):

@@ -1,8 +1,10 @@
 """What every view of the panel shares: the error, the wording, the cutoff.
 
 - :class:`PanelError`: the panel's one error (its message says why and what to do);
-- :func:`label`, :func:`pct`, :func:`points`: names, probabilities and risk
-  differences as a marketer reads them;
+- :func:`label`, :func:`pct`, :func:`points`, :func:`money`: names, probabilities,
+  risk differences and costs as a marketer reads them, in the current language
+  (the one rounding rule is :mod:`cjml.i18n`'s);
+- :func:`effect_reason`: why an action, in one sentence;
 - :data:`NO_TOUCHPOINT`: the filter value for "no recommendation";
 - ``_log_cutoff``: the scoring cutoff of an event log (default its last event),
   as :func:`cjml.score` takes it.
@@ -13,11 +15,22 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 
 from cjml.exceptions import CjmlError
+from cjml.i18n import (
+    SMALL_POINTS,
+    fill,
+    format_currency,
+    format_points,
+    format_probabilities,
+    label_text,
+    rounded_change,
+)
+from cjml.i18n import gettext as _
 
-__all__ = ["NO_TOUCHPOINT", "PanelError", "label", "pct", "points"]
+__all__ = ["NO_TOUCHPOINT", "PanelError", "effect_reason", "label", "money", "pct", "points"]
 
 #: The touchpoint filter value that selects customers with no recommendation.
 NO_TOUCHPOINT = "(none)"
@@ -28,7 +41,7 @@ class PanelError(CjmlError, ValueError):
 
 
 def label(name) -> str:
-    """A stage, touchpoint or band name as a person reads it.
+    """A stage, touchpoint or band name as a person reads it, in the current language.
 
     Parameters
     ----------
@@ -46,32 +59,118 @@ def label(name) -> str:
     >>> label("personalised_offer"), label(None)
     ('Personalised offer', '–')
     """
-    if name is None or (not isinstance(name, str) and pd.isna(name)):
-        return "\u2013"
-    text = str(name).replace("_", " ").strip()
-    return text[:1].upper() + text[1:] if text else "\u2013"
+    return label_text(name)
 
 
 def pct(value, digits: int = 1) -> str:
-    """A probability as a percentage ("62.4%"), an en dash when missing."""
+    """A probability as a percentage with one decimal ("62.4%"), an en dash when missing.
+
+    The one rounding rule: never "100%" or "0%" for a probability that is not
+    exactly 1 or 0 (">99.9%", "<0.1%"); the locale's symbols ("62,4%" in vi).
+    ``digits`` is kept for callers of the old signature and ignored: one
+    decimal everywhere.
+    """
     if value is None or pd.isna(value):
         return "\u2013"
-    return f"{100 * float(value):.{digits}f}%"
+    return str(format_probabilities(np.array([value], dtype=float))[0])
 
 
 def points(value) -> str:
-    """A risk difference in percentage points ("3.9 points", "<0.1 points")."""
-    if value is None or value != value:  # None or NaN (value != value is the fast NaN test)
+    """A risk difference in percentage points ("3.9 points", "under 0.5 points", "-3.9 points").
+
+    The size rounds to one decimal; under half a point reads "under 0.5
+    points" whatever the sign (a sentence around it says up or down).
+    """
+    if value is None or pd.isna(value):
         return "\u2013"
-    d = 100 * float(value)
-    if abs(d) < 0.05:
-        return "<0.1 points" if d >= 0 else "-<0.1 points"
-    return f"{d:.1f} points"
+    return str(format_points(float(value), signed=True))
+
+
+def money(value, currency: str | None = None) -> str:
+    """A cost in the current locale and currency ("$20.00", "20.000 ₫"), en dash when unknown.
+
+    Parameters
+    ----------
+    value : float or None
+        The amount.
+    currency : str, optional
+        ISO 4217 code; default the one set with :func:`cjml.i18n.set_language`.
+    """
+    if value is None or pd.isna(value):
+        return "\u2013"
+    return format_currency(float(value), currency)
+
+
+def effect_reason(touchpoint, risk, reduction) -> np.ndarray:
+    """Why an action, one sentence per customer, by the one rounding rule.
+
+    "Live chat is expected to lower the drop-off risk from 62.4% to 58.5%
+    (3.9 points)": both percentages rounded to one decimal and the points
+    their difference, so the three agree; under half a point, "Email is
+    expected to lower the drop-off risk by under 0.5 points" (never "from 6%
+    to 6%"). A touchpoint that raises the risk says so.
+
+    Parameters
+    ----------
+    touchpoint : array-like of str
+        Touchpoint names (missing: an en dash).
+    risk, reduction : array-like of float
+        The drop-off risk now, and its expected drop with the touchpoint.
+
+    Returns
+    -------
+    ndarray of object
+    """
+    codes, uniques = pd.factorize(pd.Series(np.asarray(touchpoint, dtype=object)))
+    names = np.asarray([label(u) for u in uniques] + [label(None)], dtype=object)
+    name = names[codes]  # code -1 (missing) takes the last
+    risk = np.asarray(risk, dtype=float)
+    reduction = np.asarray(reduction, dtype=float)
+    before_text, after_text, size, shown = rounded_change(risk, risk - reduction)
+    out = fill(
+        _(
+            "{touchpoint} is expected to lower the drop-off risk from {before} to {after} "
+            "({points})"
+        ),
+        touchpoint=name,
+        before=before_text,
+        after=after_text,
+        points=size,
+    )
+    up = shown < 0
+    if up.any():
+        out[up] = fill(
+            _(
+                "{touchpoint} is expected to raise the drop-off risk from {before} to {after} "
+                "({points})"
+            ),
+            touchpoint=name[up],
+            before=before_text[up],
+            after=after_text[up],
+            points=size[up],
+        )
+    small = np.abs(shown) < SMALL_POINTS
+    lower = small & (reduction >= 0)
+    if lower.any():
+        out[lower] = fill(
+            _("{touchpoint} is expected to lower the drop-off risk by under 0.5 points"),
+            touchpoint=name[lower],
+        )
+    raise_ = small & (reduction < 0)
+    if raise_.any():
+        out[raise_] = fill(
+            _("{touchpoint} is expected to raise the drop-off risk by under 0.5 points"),
+            touchpoint=name[raise_],
+        )
+    unknown = np.isnan(risk) | np.isnan(reduction)
+    if unknown.any():
+        out[unknown] = fill(_("{touchpoint} (no estimate)"), touchpoint=name[unknown])
+    return out
 
 
 def _did_you_mean(value, allowed: Sequence) -> str:
     close = difflib.get_close_matches(str(value), [str(a) for a in allowed], n=1)
-    return f" Did you mean {close[0]!r}?" if close else ""
+    return " " + _("Did you mean {value}?").format(value=repr(close[0])) if close else ""
 
 
 def _log_cutoff(log, cutoff) -> pd.Timestamp:

@@ -1,7 +1,11 @@
 """The overview view: the risk distribution and the customers per band, stage and touchpoint.
 
 :func:`overview_data` counts the customer table into an :class:`Overview`;
-the journey map beside it comes from :func:`cjml.journey_map`.
+the journey map beside it comes from :func:`cjml.journey_map`, read for
+people by :func:`funnel_data` (converted, dropped off and still pending per
+stage, shares that add up to 100%, each explained in a sentence) and
+:func:`opportunities_data` (missing touchpoints: positive, not uncertain
+reductions only; :func:`flag_rule` says what the flag means).
 """
 
 from __future__ import annotations
@@ -11,9 +15,21 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cjml.panel._data._common import NO_TOUCHPOINT
+from cjml.i18n import fill, format_number, format_percent, label_text
+from cjml.i18n import gettext as _
+from cjml.panel._data._common import NO_TOUCHPOINT, pct
 
-__all__ = ["Overview", "overview_data"]
+__all__ = [
+    "Overview",
+    "flag_rule",
+    "funnel_data",
+    "funnel_notes",
+    "opportunities_data",
+    "overview_data",
+]
+
+#: The flag of a missing touchpoint in the overview.
+FLAG = "\u2691"
 
 
 @dataclass(frozen=True)
@@ -150,4 +166,170 @@ def overview_data(table: pd.DataFrame, *, n_not_scored: int = 0, bins: int = 10)
         risk_histogram=pd.DataFrame(
             {"bin_start": edges[:-1], "bin_end": edges[1:], "customers": hist}
         ),
+    )
+
+
+def funnel_data(stages: pd.DataFrame) -> pd.DataFrame:
+    """Per stage of the funnel: who moved on, dropped off or is still pending, as shares.
+
+    Of the customers who reached a stage (their furthest stage is it or a
+    later one), each either *converted* (reached the next stage), *dropped
+    off* (went silent with this stage as their furthest) or is *still
+    pending* (still active with this stage as their furthest: the outcome is
+    not known yet). The three shares add up to 1. The last stage has no next
+    one: its customers dropped off or are still active (``converted_share``
+    is NaN).
+
+    Parameters
+    ----------
+    stages : DataFrame
+        :attr:`cjml.JourneyMapReport.stages` (``stage, reached, converted,
+        pending, went_silent``, in journey order).
+
+    Returns
+    -------
+    DataFrame
+        ``stage, reached, converted_share, dropped_share, pending_share,
+        note`` (``note``: one sentence that reads the row, in the current
+        language); shares NaN for a stage nobody reached.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from cjml.panel._data._overview import funnel_data
+    >>> f = funnel_data(pd.DataFrame({"stage": ["visit", "trial"], "reached": [4, 2],
+    ...     "converted": [2, None], "pending": [1, 0], "went_silent": [1, 1]}))
+    >>> f[["converted_share", "dropped_share", "pending_share"]].to_numpy().tolist()
+    [[0.5, 0.25, 0.25], [nan, 0.5, 0.5]]
+    """
+    reached = stages["reached"].to_numpy(dtype=float)
+    converted = pd.to_numeric(stages["converted"], errors="coerce").to_numpy(dtype=float)
+    silent = stages["went_silent"].to_numpy(dtype=float)
+    last = np.arange(len(stages)) == len(stages) - 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        converted_share = np.where(last, np.nan, converted / reached)
+        dropped_share = silent / reached
+        # the rest: pending (still active, furthest stage here); in the last stage, active
+        pending_share = (reached - np.nan_to_num(converted) * ~last - silent) / reached
+    names = [label_text(x) for x in stages["stage"]]
+    notes = []
+    for i, name in enumerate(names):
+        if not reached[i]:
+            notes.append(_("No customer reached {stage}.").format(stage=name))
+        elif last[i]:
+            notes.append(
+                _(
+                    "Of the {reached} customers who reached {stage}, the last stage, {dropped} "
+                    "dropped off and {pending} are still active."
+                ).format(
+                    reached=format_number(reached[i]),
+                    stage=name,
+                    dropped=pct(dropped_share[i]),
+                    pending=pct(pending_share[i]),
+                )
+            )
+        else:
+            notes.append(
+                _(
+                    "Of the {reached} customers who reached {stage}, {converted} moved on to "
+                    "{next}, {dropped} dropped off here and {pending} are still pending."
+                ).format(
+                    reached=format_number(reached[i]),
+                    stage=name,
+                    next=names[i + 1],
+                    converted=pct(converted_share[i]),
+                    dropped=pct(dropped_share[i]),
+                    pending=pct(pending_share[i]),
+                )
+            )
+    return pd.DataFrame(
+        {
+            "stage": stages["stage"].to_numpy(),
+            "reached": stages["reached"].to_numpy(),
+            "converted_share": converted_share,
+            "dropped_share": dropped_share,
+            "pending_share": pending_share,
+            "note": notes,
+        }
+    )
+
+
+def funnel_notes() -> dict[str, str]:
+    """One sentence for each share of :func:`funnel_data`, and one for their sum.
+
+    Returns
+    -------
+    dict
+        ``converted, dropped, pending, total`` to a sentence in the current
+        language, for the funnel table's headers and footnote.
+    """
+    return {
+        "converted": _(
+            "Converted: of the customers who reached the stage, the share who went on to "
+            "reach the next one."
+        ),
+        "dropped": _(
+            "Dropped off: the share who went silent (no event for the prediction horizon) "
+            "with this stage the furthest they reached."
+        ),
+        "pending": _(
+            "Still pending: the share who are still active with this stage the furthest they "
+            "reached, so their outcome is not known yet (in the last stage, the customers "
+            "still active)."
+        ),
+        "total": _(
+            "For each stage, the three shares add up to 100% of the customers who reached it."
+        ),
+    }
+
+
+def opportunities_data(opportunities: pd.DataFrame | None) -> pd.DataFrame:
+    """The missing-touchpoint rows worth showing: positive, not uncertain reductions.
+
+    Parameters
+    ----------
+    opportunities : DataFrame or None
+        :attr:`cjml.JourneyMapReport.opportunities` (``stage, touchpoint,
+        customers, mean_risk_reduction, current_use, missing`` and, with
+        intervals, ``uncertain``).
+
+    Returns
+    -------
+    DataFrame
+        The rows with a positive mean risk reduction that is not uncertain,
+        flagged ones first within each stage (journey order kept); empty when
+        there are none.
+    """
+    if opportunities is None or opportunities.empty:
+        columns = ["stage", "touchpoint", "customers", "mean_risk_reduction", "current_use"]
+        return pd.DataFrame(columns=[*columns, "missing"])
+    keep = opportunities["mean_risk_reduction"].to_numpy(dtype=float) > 0
+    if "uncertain" in opportunities.columns:
+        keep &= ~opportunities["uncertain"].to_numpy(dtype=bool)
+    rows = opportunities[keep].copy()
+    rows["_stage"] = pd.factorize(rows["stage"])[0]
+    rows = rows.sort_values(["_stage", "missing"], ascending=[True, False], kind="stable")
+    return rows.drop(columns="_stage").reset_index(drop=True)
+
+
+def flag_rule(low_use: float = 0.1) -> str:
+    """What the missing-touchpoint flag means, in one sentence of the current language.
+
+    Parameters
+    ----------
+    low_use : float, default 0.1
+        The report's ``low_use`` (``report.info["low_use"]``).
+
+    Returns
+    -------
+    str
+    """
+    return fill(
+        _(
+            "{flag} marks a touchpoint that is expected to lower the drop-off risk in the stage, "
+            "with confidence, and ranks in the top half of the stage's touchpoints for it, yet "
+            "fewer than {share} of the stage's customers had it recently."
+        ),
+        flag=FLAG,
+        share=format_percent(low_use, 0),
     )

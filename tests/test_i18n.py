@@ -1,0 +1,169 @@
+"""The message catalogues: every message translated into Vietnamese, and the locale's numbers."""
+
+from __future__ import annotations
+
+import re
+import string
+
+import numpy as np
+import pytest
+from babel.messages.pofile import read_po
+
+from cjml import i18n
+from cjml.i18n import (
+    fill,
+    format_currency,
+    format_points,
+    format_probabilities,
+    format_probability,
+    gettext,
+    language,
+    ngettext,
+    rounded_change,
+)
+
+
+def _fields(text: str) -> set[str]:
+    return {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
+
+
+@pytest.fixture(scope="module")
+def extracted():
+    return i18n._extract()
+
+
+@pytest.fixture(scope="module")
+def vi():
+    with i18n.catalogue_path("vi").open("rb") as fh:
+        return read_po(fh, locale="vi", domain=i18n.DOMAIN)
+
+
+def test_every_message_of_the_package_is_translated_into_vietnamese(extracted, vi):
+    problems = []
+    for message in extracted:
+        if not message.id:
+            continue
+        where = ", ".join(f"{f}:{n}" for f, n in message.locations[:1])
+        found = vi.get(message.id)
+        if found is None or found in i18n.untranslated(vi):
+            problems.append(f"untranslated ({where}): {message.id!r}")
+            continue
+        ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        strings = found.string if isinstance(found.string, tuple) else (found.string,)
+        wanted = set().union(*(_fields(x) for x in ids))
+        for text in strings:
+            if _fields(text) != wanted:
+                problems.append(
+                    f"placeholders differ ({where}): {message.id!r} has {sorted(wanted)}, "
+                    f"the translation {text!r} has {sorted(_fields(text))}"
+                )
+    assert not problems, (
+        "Messages without a Vietnamese translation; run `python -m cjml.i18n update` and fill "
+        "their msgstr in cjml/locale/vi/LC_MESSAGES/cjml.po:\n" + "\n".join(problems)
+    )
+
+
+def test_the_catalogue_has_no_message_that_no_code_uses(extracted, vi):
+    used = {m.id for m in extracted if m.id}
+    unused = [m.id for m in vi if m.id and m.id not in used]
+    assert not unused, (
+        "Entries of the vi catalogue that no code uses; run `python -m cjml.i18n update`:\n"
+        + "\n".join(map(repr, unused))
+    )
+    assert not vi.obsolete
+
+
+def test_the_extractor_finds_messages_in_private_folders(extracted):
+    files = {f for m in extracted for f, _ in m.locations}
+    assert "cjml/panel/_data/_common.py" in files
+    assert "cjml/explanations.py" in files
+
+
+def test_gettext_speaks_the_current_language_and_english_is_the_source():
+    assert gettext("Live chat") == "Live chat"
+    with language("vi"):
+        assert gettext("Live chat") == "Chat trực tuyến"
+        assert ngettext("{n} day", "{n} days", 1) == ngettext("{n} day", "{n} days", 5)
+        assert gettext("a message nobody wrote") == "a message nobody wrote"
+    assert i18n.current().language == "en"
+    assert ngettext("{n} day", "{n} days", 1) == "{n} day"
+    assert ngettext("{n} day", "{n} days", 2) == "{n} days"
+
+
+def test_language_block_restores_the_setting_even_on_error():
+    with pytest.raises(RuntimeError):
+        with language("vi", currency="EUR"):
+            assert i18n.current().currency == "EUR"
+            raise RuntimeError
+    assert i18n.current() == i18n._Setting("en", "USD")
+    with pytest.raises(ValueError, match="language='fr' is not known"):
+        i18n.set_language("fr")
+    with pytest.raises(ValueError, match="not an ISO 4217 currency code"):
+        i18n.set_language("en", currency="DOLLARS")
+
+
+def test_numbers_money_and_dates_follow_the_locale():
+    assert format_currency(20) == "$20.00"
+    with language("vi"):
+        assert format_probability(0.624) == "62,4%"
+        assert format_currency(20000) == "20.000\xa0₫"
+        assert i18n.format_date("2026-03-04") != i18n.format_date("2026-04-03")
+        assert "2026" in i18n.format_date("2026-03-04")
+    with language("en", currency="EUR"):
+        assert format_currency(20) == "€20.00"
+    assert i18n.format_date("2026-03-04") == "Mar 4, 2026"
+
+
+def test_one_rounding_rule_for_probabilities():
+    got = format_probabilities([0.6244, 0.99951, 0.9999999, 0.0004, 0.00051, 0.0, 1.0, np.nan])
+    assert got.tolist() == [
+        "62.4%",
+        ">99.9%",
+        ">99.9%",
+        "<0.1%",
+        "0.1%",
+        "0.0%",
+        "100.0%",
+        "\u2013",
+    ]
+    assert format_probability(None) == "\u2013"
+
+
+@pytest.mark.parametrize(
+    ("d", "text"),
+    [
+        (0.039, "3.9 points"),
+        (0.0049, "under 0.5 points"),
+        (-0.0049, "under 0.5 points"),
+        (0.005, "0.5 points"),
+        (-0.039, "3.9 points"),
+        (np.nan, "\u2013"),
+    ],
+)
+def test_points_under_half_a_point_say_so(d, text):
+    assert format_points(d) == text
+
+
+def test_points_keep_the_sign_when_asked():
+    assert format_points(-0.039, signed=True) == "-3.9 points"
+    assert format_points(-0.001, signed=True) == "under 0.5 points"
+
+
+def test_a_change_is_shown_from_one_rounding():
+    before, after, size, shown = rounded_change([0.62449, 0.06], [0.58451, 0.058])
+    assert before.tolist() == ["62.4%", "6.0%"]
+    assert after.tolist() == ["58.5%", "5.8%"]
+    assert size.tolist() == ["3.9 points", "under 0.5 points"]  # 62.4 - 58.5, not 4.0
+    assert np.allclose(shown, [0.039, 0.002])
+
+
+def test_fill_fills_by_name_elementwise_and_in_any_order():
+    n = np.array(["1", "2"], dtype=object)
+    assert fill("{b} then {a}", a=n, b="x").tolist() == ["x then 1", "x then 2"]
+    assert fill("{a}!", a="y") == "y!"
+
+
+def test_the_catalogue_ships_inside_the_package():
+    path = i18n.catalogue_path("vi")
+    assert path.is_file() and path.is_relative_to(i18n.LOCALE_DIR)
+    assert re.search(r"Plural-Forms: nplurals=1", path.read_text(encoding="utf-8"))
