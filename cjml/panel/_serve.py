@@ -25,6 +25,7 @@ import tempfile
 import threading
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,8 @@ DEFAULT_PORT = 8866
 #: The kernel spec the served notebook names; written into the private folder so that the
 #: kernel is this interpreter, whatever "python3" kernel the machine has elsewhere.
 _KERNEL = "cjml-app"
-_NOTEBOOK = "marketers_app.ipynb"
+_LOG = "voila.log"
+_NOTEBOOK = "cjml app.ipynb"  # the page title is the notebook's name
 
 
 class AppServerError(CjmlError, RuntimeError):
@@ -237,25 +239,36 @@ def serve(
                 "pass another one, e.g. --port {other} (port={other})"
             ).format(port=port, host=host, other=port + 1)
         )
-    server = _start(arguments, port=port, host=host, quiet=not block, timeout=ready_timeout)
+    if not block:
+        server = _start(arguments, port=port, host=host, timeout=ready_timeout)
+        _announce(server.url, hint=hint, scored=scores is not None)
+        return server
+    with _stop_on_signals():
+        try:
+            server = _start(arguments, port=port, host=host, timeout=ready_timeout)
+        except _Stop:  # stopped while starting: _start stopped Voilà and cleaned up
+            print(_("cjml app: stopped"), flush=True)
+            return None
+        _announce(server.url, hint=hint, scored=scores is not None)
+        _serve_until_stopped(server)
+    return None
+
+
+def _announce(url: str, *, hint: bool, scored: bool) -> None:
     print(
-        _("cjml app: serving the marketer's app at {url} (Ctrl-C to stop)").format(url=server.url),
+        _("cjml app: serving the marketer's app at {url} (Ctrl-C to stop)").format(url=url),
         flush=True,
     )
     if hint:
         print(
-            _(
+            _("cjml app: open the address in a web browser on this computer")
+            if scored
+            else _(
                 "cjml app: open the address in a web browser on this computer; without "
                 "--scores the customers are scored at each page load, which takes a while"
-            )
-            if scores is None
-            else _("cjml app: open the address in a web browser on this computer"),
+            ),
             flush=True,
         )
-    if not block:
-        return server
-    _serve_until_stopped(server)
-    return None
 
 
 # --------------------------------------------------------------------------- checks
@@ -430,7 +443,14 @@ def _write_notebook(folder: Path, arguments: dict[str, Any]) -> Path:
     (spec / "kernel.json").write_text(
         json.dumps(
             {
-                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "argv": [
+                    sys.executable,
+                    "-m",
+                    "ipykernel_launcher",
+                    "-f",
+                    "{connection_file}",
+                    "--IPKernelApp.log_level=ERROR",  # its start-up notes are not for marketers
+                ],
                 "display_name": "cjml app",
                 "language": "python",
             }
@@ -451,9 +471,10 @@ def _url(host: str, port: int) -> str:
 
 
 def _start(
-    arguments: dict[str, Any], *, port: int, host: str, quiet: bool, timeout: float
+    arguments: dict[str, Any], *, port: int, host: str, timeout: float
 ) -> AppServer:
     folder = Path(tempfile.mkdtemp(prefix="cjml-app-"))  # private: mode 0700
+    process = None
     try:
         notebook = _write_notebook(folder, arguments)
         env = {
@@ -476,24 +497,28 @@ def _start(
             "--strip_sources=True",  # outputs only: the panel, never the cell's code
             "--template=lab",
             "--theme=light",
-            "--Voila.log_level=WARN",
+            "--Voila.log_level=ERROR",  # not "notebook is not trusted": we wrote it
         ]
-        # Blocking, Voilà's warnings and the kernel's one-line messages reach the terminal;
-        # otherwise (tests, notebooks) they go to a log in the private folder.
-        log = None if not quiet else (folder / "voila.log").open("w", encoding="utf-8")
+        # Voilà's and the kernels' output go to a log in the private folder; serving until
+        # Ctrl-C, the app's own lines are shown from it (_echo), not a kernel's traceback
+        # when it is stopped while starting
+        log = (folder / _LOG).open("w", encoding="utf-8")
         process = subprocess.Popen(
             command,
             cwd=folder,
             env=env,
             stdin=subprocess.DEVNULL,
-            stdout=log if log is not None else subprocess.DEVNULL,
-            stderr=log if log is not None else None,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,  # a terminal's Ctrl-C reaches us, and we stop Voilà
         )
+        server = AppServer(_url(host, port), folder, process, log)
     except BaseException:
+        if process is not None:
+            process.terminate()
+            process.wait()
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    server = AppServer(_url(host, port), folder, process, log)
     try:
         _wait_until_listening(server, host, port, timeout)
     except BaseException:
@@ -512,7 +537,7 @@ def _wait_until_listening(server: AppServer, host: str, port: int, timeout: floa
         except OSError:
             pass
         if not server.running:
-            log = server.folder / "voila.log"
+            log = server.folder / _LOG
             tail = log.read_text(encoding="utf-8").strip().splitlines()[-1:] if log.exists() else []
             raise AppServerError(
                 _("Voilà stopped before serving the app (exit code {code}){detail}").format(
@@ -528,29 +553,68 @@ def _wait_until_listening(server: AppServer, host: str, port: int, timeout: floa
         time.sleep(0.2)
 
 
-def _serve_until_stopped(server: AppServer) -> None:
-    """Serve until SIGINT or SIGTERM (or Voilà's own end); then stop it and clean up."""
-    stopping = threading.Event()
-    previous: dict[int, Any] = {}
-    if threading.current_thread() is threading.main_thread():
-
-        def _on_signal(signum: int, frame: object) -> None:
-            stopping.set()
-
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            previous[signum] = signal.signal(signum, _on_signal)
+def _echo(log: Path, start: int) -> int:
+    """Print the log's new lines that are the app's own ("cjml app: ...") or Voilà's errors;
+    return the offset read up to (whole lines only)."""
     try:
-        while not stopping.is_set() and server.running:
-            stopping.wait(0.5)
+        with log.open("rb") as handle:
+            handle.seek(start)
+            data = handle.read()
+    except OSError:
+        return start
+    end = data.rfind(b"\n") + 1
+    for line in data[:end].decode("utf-8", "replace").splitlines():
+        if line.startswith("cjml app:") or "[Voila] ERROR" in line or "CRITICAL" in line:
+            print(line, file=sys.stderr, flush=True)
+    return start + end
+
+
+class _Stop(BaseException):
+    """SIGINT or SIGTERM arrived: stop serving (a BaseException, like KeyboardInterrupt)."""
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM raise :class:`_Stop` once (later ones are ignored while the
+    server stops); the previous handlers are back afterwards. Only in the main thread,
+    where Python runs signal handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+
+    def _on_signal(signum: int, frame: object) -> None:
+        if not received:
+            received.append(signum)
+            raise _Stop(signum)
+
+    previous = {
+        number: signal.signal(number, _on_signal) for number in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        yield
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
-        ended_by_itself = not stopping.is_set()
+
+
+def _serve_until_stopped(server: AppServer) -> None:
+    """Serve until SIGINT or SIGTERM (or Voilà's own end); then stop it and clean up."""
+    shown = 0
+    try:
+        while server.running:
+            time.sleep(0.5)
+            shown = _echo(server.folder / _LOG, shown)
+    except _Stop:
         server.stop()
-    if ended_by_itself:
-        raise AppServerError(
-            _("Voilà stopped by itself (exit code {code}); see the lines above").format(
-                code=server.wait()
-            )
+        print(_("cjml app: stopped"), flush=True)
+        return
+    except BaseException:
+        server.stop()
+        raise
+    server.stop()
+    raise AppServerError(
+        _("Voilà stopped by itself (exit code {code}); see the lines above").format(
+            code=server.wait()
         )
-    print(_("cjml app: stopped"), flush=True)
+    )
