@@ -13,7 +13,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -140,7 +139,8 @@ def test_a_network_address_is_served_with_a_warning(files, capsys):
             with pytest.raises(_serve.AppServerError, match="already in use"):
                 serve("model.cjml", "events.csv", host="0.0.0.0", port=port)
         # the command line prints it at once, in its own words, before the error
-        assert main(["app", "model.cjml", "events.csv", "--host", "0.0.0.0", "--port", str(port)]) == 1
+        argv = ["app", "model.cjml", "events.csv", "--host", "0.0.0.0", "--port", str(port)]
+        assert main(argv) == 1
     err = capsys.readouterr().err.splitlines()
     assert err[0].startswith("warning: --host 0.0.0.0 serves the app to the network")
     assert "host=" not in err[0] and err[1].startswith("error: port")
@@ -244,7 +244,9 @@ def _kernels_of(folder: Path) -> list[int]:
     return found
 
 
-def test_serve_without_blocking_serves_the_app_alone_and_stops_cleanly(bundle, tmp_path, monkeypatch):
+def test_serve_without_blocking_serves_the_app_alone_and_stops_cleanly(
+    bundle, tmp_path, monkeypatch
+):
     monkeypatch.chdir(tmp_path)
     port = _free_port()
     server = serve(bundle, EVENTS, port=port, block=False, hint=False)
