@@ -139,7 +139,7 @@ def test_inactive_customers_are_written_after_the_scored_ones_when_asked(
     text = ScoreSummary.from_dict(reference.attrs["summary"]).to_text()
     assert (
         f"; {len(rest):,} inactive customers not written; pass --include-inactive "
-        f"(include_inactive=True) to list them after the {n:,} scored;"
+        f"(include_inactive=True) to list them after the {n:,} scored"
     ) in text
     text = ScoreSummary.from_dict(everyone.attrs["summary"]).to_text()
     assert f"the {len(rest):,} customers not scored are listed after the {n:,} scored" in text
@@ -371,7 +371,7 @@ def test_a_folder_of_files_whose_files_split_customers(bundle, events, reference
 
 
 def test_customer_list_with_unknown_customers(bundle, events, reference, tmp_path):
-    listed = [int(i) for i in reference["customer_id"].iloc[[5, 17, 400, 2999]]] + [10**9, -7]
+    listed = [int(i) for i in reference["customer_id"].iloc[[5, 17, 400, 900]]] + [10**9, -7]
     out = score(bundle, events, customers=listed, recommend=False, include_inactive=True)
     assert out["customer_id"].tolist() == sorted(listed[:4]) + [-7, 10**9]  # scored first
     known = reference.set_index("customer_id").loc[listed[:4]].reset_index()
@@ -385,7 +385,14 @@ def test_customer_list_with_unknown_customers(bundle, events, reference, tmp_pat
     # the same from a CSV file, with a header
     path = tmp_path / "list.csv"
     pd.DataFrame({"customer_id": listed}).to_csv(path, index=False)
-    pd.testing.assert_frame_equal(score(bundle, events, customers=path, recommend=False), out)
+    from_file = score(bundle, events, customers=path, recommend=False, include_inactive=True)
+    pd.testing.assert_frame_equal(from_file, out)
+    # by default, the listed customers that were scored
+    scored_only = score(bundle, events, customers=path, recommend=False)
+    pd.testing.assert_frame_equal(scored_only, out.iloc[:4])
+    assert "2 customers not scored (inactive or without events) not written" in (
+        ScoreSummary.from_dict(scored_only.attrs["summary"]).to_text()
+    )
     with pytest.raises(SchemaError, match="not numbers"):
         score(bundle, events, customers=[1, "abc"])
 
