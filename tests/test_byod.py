@@ -368,7 +368,17 @@ def test_score_speaks_the_custom_vocabulary(saas, trained):
     model = bundle.save(saas.folder / "models" / "saas_dr_point.cjml")
     out = saas.folder / "scores.csv"
     code, stdout, err = cli(
-        "score", model, saas.csv, "--columns", COLUMNS, "--out", out, "--top-k", 2, "--quiet"
+        "score",
+        model,
+        saas.csv,
+        "--columns",
+        COLUMNS,
+        "--out",
+        out,
+        "--top-k",
+        2,
+        "--quiet",
+        "--include-inactive",
     )
     assert code == 0, err
     assert "Scored 2,500 customers" in stdout
@@ -377,6 +387,7 @@ def test_score_speaks_the_custom_vocabulary(saas, trained):
         "customer_id",
         "churn_risk",
         "risk_band",
+        "reach_probability",
         "next_stage",
         "next_stage_proba",
         "top_drivers",
