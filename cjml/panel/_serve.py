@@ -103,7 +103,8 @@ class AppServer:
                 try:
                     self._process.wait(timeout)
                 except subprocess.TimeoutExpired:
-                    # the whole session: Voilà and any kernel it left behind
+                    # Voilà's session; its kernels (in sessions of their own) watch their
+                    # parent and end with it
                     with contextlib.suppress(ProcessLookupError, PermissionError):
                         os.killpg(self._process.pid, signal.SIGKILL)
                     self._process.wait()
