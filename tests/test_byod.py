@@ -44,7 +44,7 @@ COLUMNS = (
     "channel=medium,satisfaction=csat,amount=revenue"
 )
 # Observed touchpoints: what customers do in each stage, with relative frequencies.
-OBSERVED = {
+OBSERVED: dict[str, dict[str, float]] = {
     "visitor": {"blog_visit": 3, "pricing_page": 1},
     "trial": {"login": 3, "feature_use": 3, "pricing_page": 1, "support_ticket": 0.4},
     "paying": {"login": 3, "feature_use": 4, "support_ticket": 0.5},
@@ -147,7 +147,7 @@ def simulate_saas(n_customers=2500, n_days=240, seed=0) -> pd.DataFrame:
         )
         for s in STAGES
     ]
-    parts = {k: [] for k in ("user", "day", "tp", "stage", "csat", "revenue")}
+    parts: dict[str, list] = {k: [] for k in ("user", "day", "tp", "stage", "csat", "revenue")}
 
     def emit(who, day, tp, csat=None, revenue=None):
         parts["user"].append(who)

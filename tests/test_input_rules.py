@@ -53,7 +53,9 @@ def sample_csv(tmp_path_factory) -> Path:
     from cjml.datasets import load_sample
 
     path = tmp_path_factory.mktemp("sample") / "events.csv"
-    load_sample().to_csv(path, index=False)
+    events = load_sample()
+    assert isinstance(events, pd.DataFrame)  # without truth=True: the events alone
+    events.to_csv(path, index=False)
     return path
 
 
