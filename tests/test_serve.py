@@ -311,3 +311,31 @@ def test_ctrl_c_or_sigterm_stops_the_app_cleanly(bundle, tmp_path, signum):
     if Path("/proc").exists():
         assert _kernels_of(folder) == []
     _assert_port_free(port)
+
+
+def test_an_address_this_computer_lacks_is_refused_as_such(files, capsys):
+    # 192.0.2.1 is reserved for documentation: no interface has it
+    argv = ["app", "model.cjml", "events.csv", "--host", "192.0.2.1", "--port", "8866"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("warning: --host 192.0.2.1 serves the app to the network")
+    assert err[1].startswith("error: cannot listen on 192.0.2.1 port 8866 (")
+    assert err[1].endswith("check --host, or leave it out to serve this computer only")
+    assert "already in use" not in err[1]
+
+
+def test_a_server_that_stops_while_starting_is_reported_and_leaves_nothing(
+    files, monkeypatch
+):
+    _require(_has_voila(), "voila is not installed (pip install -e '.[dev]').")
+    before = set(Path(_serve.tempfile.gettempdir()).glob("cjml-app-*"))
+    # a Voilà option it refuses: the child ends before it listens
+    real = _serve.subprocess.Popen
+
+    def popen(command, **kwargs):
+        return real([*command, "--Voila.port=not-a-port"], **kwargs)
+
+    monkeypatch.setattr(_serve.subprocess, "Popen", popen)
+    with pytest.raises(_serve.AppServerError, match=r"Voilà stopped before serving the app"):
+        serve("model.cjml", "events.csv", port=_free_port(), block=False)
+    assert set(Path(_serve.tempfile.gettempdir()).glob("cjml-app-*")) == before

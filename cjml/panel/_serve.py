@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import errno
 import importlib.util
 import ipaddress
 import json
@@ -233,13 +234,7 @@ def serve(
             UserWarning,
             stacklevel=2,
         )
-    if not _port_free(host, port):
-        raise AppServerError(
-            _(
-                "port {port} is already in use on {host} (another cjml app or program); "
-                "pass another one, e.g. --port {other} (port={other})"
-            ).format(port=port, host=host, other=port + 1)
-        )
+    _check_listening(host, port)
     if not block:
         server = _start(arguments, port=port, host=host, timeout=ready_timeout)
         _announce(server.url, hint=hint, scored=scores is not None)
@@ -384,17 +379,45 @@ def _is_loopback(host: str) -> bool:
 def _port_free(host: str, port: int) -> bool:
     """Whether Voilà can listen on ``host:port`` (tornado sets SO_REUSEADDR too)."""
     try:
+        _check_listening(host, port)
+    except AppServerError:
+        return False
+    return True
+
+
+def _check_listening(host: str, port: int) -> None:
+    """Refuse, in one line, a port another program uses or an address this computer lacks."""
+    try:
         infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM)
-    except OSError:
-        return True  # Voilà reports an unknown host itself
+    except OSError as exc:
+        raise AppServerError(
+            _("--host {host} (host={host!r}) is not an address of this computer ({reason}); "
+              "leave --host out to serve this computer only").format(host=host, reason=exc)
+        ) from None
     for family, kind, proto, _name, address in infos:
         with socket.socket(family, kind, proto) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind(address)
-            except OSError:
-                return False
-    return True
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    message = _(
+                        "port {port} is already in use on {host} (another cjml app or "
+                        "program); pass another one, e.g. --port {other} (port={other})"
+                    )
+                elif exc.errno == errno.EACCES:
+                    message = _(
+                        "port {port} on {host} needs administrator rights; pass one from "
+                        "1024, e.g. --port 8866 (port=8866)"
+                    )
+                else:
+                    message = _(
+                        "cannot listen on {host} port {port} ({reason}); check --host, or leave "
+                        "it out to serve this computer only"
+                    )
+                raise AppServerError(
+                    message.format(port=port, host=host, other=port + 1, reason=exc.strerror)
+                ) from None
 
 
 # --------------------------------------------------------------------------- the server
