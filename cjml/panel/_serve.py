@@ -193,8 +193,11 @@ def serve(
     ------
     InputFileError
         When a file or folder named is missing.
+    ValueError
+        When ``lang``, ``currency`` or ``reach_threshold`` is not one the app takes.
     AppServerError
-        When Voilà is not installed, the port is taken, or Voilà fails to start.
+        When Voilà is not installed, the port is taken or cannot be listened
+        on, or Voilà fails to start.
 
     Examples
     --------
