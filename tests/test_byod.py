@@ -44,7 +44,7 @@ COLUMNS = (
     "channel=medium,satisfaction=csat,amount=revenue"
 )
 # Observed touchpoints: what customers do in each stage, with relative frequencies.
-OBSERVED = {
+OBSERVED: dict[str, dict[str, float]] = {
     "visitor": {"blog_visit": 3, "pricing_page": 1},
     "trial": {"login": 3, "feature_use": 3, "pricing_page": 1, "support_ticket": 0.4},
     "paying": {"login": 3, "feature_use": 4, "support_ticket": 0.5},
@@ -147,7 +147,7 @@ def simulate_saas(n_customers=2500, n_days=240, seed=0) -> pd.DataFrame:
         )
         for s in STAGES
     ]
-    parts = {k: [] for k in ("user", "day", "tp", "stage", "csat", "revenue")}
+    parts: dict[str, list] = {k: [] for k in ("user", "day", "tp", "stage", "csat", "revenue")}
 
     def emit(who, day, tp, csat=None, revenue=None):
         parts["user"].append(who)
@@ -368,7 +368,17 @@ def test_score_speaks_the_custom_vocabulary(saas, trained):
     model = bundle.save(saas.folder / "models" / "saas_dr_point.cjml")
     out = saas.folder / "scores.csv"
     code, stdout, err = cli(
-        "score", model, saas.csv, "--columns", COLUMNS, "--out", out, "--top-k", 2, "--quiet"
+        "score",
+        model,
+        saas.csv,
+        "--columns",
+        COLUMNS,
+        "--out",
+        out,
+        "--top-k",
+        2,
+        "--quiet",
+        "--include-inactive",
     )
     assert code == 0, err
     assert "Scored 2,500 customers" in stdout
@@ -377,6 +387,7 @@ def test_score_speaks_the_custom_vocabulary(saas, trained):
         "customer_id",
         "churn_risk",
         "risk_band",
+        "reach_probability",
         "next_stage",
         "next_stage_proba",
         "top_drivers",

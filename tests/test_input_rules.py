@@ -53,7 +53,9 @@ def sample_csv(tmp_path_factory) -> Path:
     from cjml.datasets import load_sample
 
     path = tmp_path_factory.mktemp("sample") / "events.csv"
-    load_sample().to_csv(path, index=False)
+    events = load_sample()
+    assert isinstance(events, pd.DataFrame)  # without truth=True: the events alone
+    events.to_csv(path, index=False)
     return path
 
 
@@ -126,7 +128,7 @@ def test_quoted_commas_and_line_breaks_are_one_field_for_both_readers(tmp_path, 
     frame.to_csv(path, index=False)
     log = read_events(path)
     assert "spon\ntaneous, really" in set(log.frame["segment"])
-    scores = cjml.score(bundle, path, recommend=False, drivers=False)
+    scores = cjml.score(bundle, path, recommend=False, drivers=False, include_inactive=True)
     assert len(scores) == 3000
 
 
@@ -168,7 +170,9 @@ def test_archives_are_read_by_their_content_whatever_their_name(tmp_path, sample
     expected = read_events(sample_csv).frame
     for name in ("gz.csv", "zip.csv"):
         pd.testing.assert_frame_equal(read_events(tmp_path / name).frame, expected)
-    scores = cjml.score(bundle, tmp_path / "gz.csv", recommend=False, drivers=False)
+    scores = cjml.score(
+        bundle, tmp_path / "gz.csv", recommend=False, drivers=False, include_inactive=True
+    )
     assert len(scores) == 3000
 
 
@@ -283,13 +287,27 @@ def test_score_reads_na_ids_as_ids_and_missing_ids_quarantines_them(tmp_path, sa
     frame["customer_id"] = frame["customer_id"].replace({"1": "NA", "2": "null"})
     path = tmp_path / "na.csv"
     frame.to_csv(path, index=False)
-    scores = cjml.score(bundle, path, recommend=False, drivers=False)
+    scores = cjml.score(bundle, path, recommend=False, drivers=False, include_inactive=True)
     assert {"NA", "null"} <= set(scores["customer_id"])
     assert validated_ids(path) == set(scores["customer_id"])
-    listed = cjml.score(bundle, path, customers=["NA", "null", "3"], recommend=False, drivers=False)
+    listed = cjml.score(
+        bundle,
+        path,
+        customers=["NA", "null", "3"],
+        recommend=False,
+        drivers=False,
+        include_inactive=True,
+    )
+    assert len(listed) == 3
     assert (listed["status"] != "no_events").all()
     quarantined = cjml.score(
-        bundle, path, missing_ids=["NA"], on_error="quarantine", recommend=False, drivers=False
+        bundle,
+        path,
+        missing_ids=["NA"],
+        on_error="quarantine",
+        recommend=False,
+        drivers=False,
+        include_inactive=True,
     )
     rejects = pd.DataFrame(quarantined.attrs["rejects"])
     assert set(rejects["customer_id"]) == {"NA"} and len(quarantined) == 2999
@@ -329,9 +347,11 @@ def test_customer_lists_keep_leading_zeros_in_recommend_and_score(tmp_path, samp
         "--out",
         tmp_path / "s.parquet",
         "--quiet",
+        "--include-inactive",
     )
     assert code == 0, output
     scores = pd.read_parquet(tmp_path / "s.parquet")
+    assert sorted(scores["customer_id"]) == ["00001", "00017", "00042"]
     assert (scores["status"] != "no_events").all()
 
 

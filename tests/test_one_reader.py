@@ -107,7 +107,9 @@ def score_outcome(bundle, path: Path):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            scores = cjml.score(bundle, path, recommend=False, drivers=False)
+            scores = cjml.score(
+                bundle, path, recommend=False, drivers=False, include_inactive=True
+            )
     except (SchemaError, InputFileError) as err:
         return "refused", first_line(err)
     return "read", sorted(
@@ -161,7 +163,14 @@ def test_score_quarantines_exactly_the_rows_read_events_refuses(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            scores = cjml.score(bundle, path, on_error="quarantine", recommend=False, drivers=False)
+            scores = cjml.score(
+                bundle,
+                path,
+                on_error="quarantine",
+                recommend=False,
+                drivers=False,
+                include_inactive=True,
+            )
     except SchemaError as err:
         assert expected == ("refused", first_line(err))
         return

@@ -30,6 +30,7 @@ BASE_COLUMNS = [
     "customer_id",
     "churn_risk",
     "risk_band",
+    "reach_probability",
     "next_stage",
     "next_stage_proba",
     "top_drivers",
@@ -89,7 +90,8 @@ def test_scores_are_the_models_predictions_at_the_cutoff(bundle, events, referen
 
     assert reference.columns.tolist() == BASE_COLUMNS
     assert reference["customer_id"].is_monotonic_increasing
-    assert len(reference) == log.n_customers  # every customer has a row
+    assert reference["customer_id"].tolist() == sorted(active)  # the scored customers only
+    assert reference["reach_probability"].isna().all()  # recommend=False: no estimate
     scored = reference.set_index("customer_id").loc[active]
     assert (scored["status"] == "scored").all()
     np.testing.assert_array_equal(scored["churn_risk"].to_numpy(), risk)
@@ -106,9 +108,6 @@ def test_scores_are_the_models_predictions_at_the_cutoff(bundle, events, referen
     )
     assert scored["top_drivers"].tolist() == drivers.tolist()
     assert scored["top_drivers"].str.len().gt(0).mean() > 0.9  # "" when nothing pushes up
-    # the others: events, but none within the lookback -> inactive, not scored
-    rest = reference.set_index("customer_id").drop(active)
-    assert (rest["status"] == "inactive").all() and rest["churn_risk"].isna().all()
     assert isinstance(reference.attrs["summary"], dict)  # plain data: see the attrs tests
     summary = ScoreSummary.from_dict(reference.attrs["summary"])
     assert (summary.n_scored, summary.n_inactive, summary.n_no_events) == (
@@ -117,6 +116,46 @@ def test_scores_are_the_models_predictions_at_the_cutoff(bundle, events, referen
         0,
     )
     assert summary.cutoff == cutoff and summary.n_rows_read == len(events)
+    assert summary.n_customers == log.n_customers  # every customer counted, by status
+    assert summary.n_not_written == log.n_customers - len(active)
+
+
+def test_inactive_customers_are_written_after_the_scored_ones_when_asked(
+    bundle, events, reference, tmp_path
+):
+    everyone = score(bundle, events, recommend=False, include_inactive=True)
+    n = len(reference)
+    assert len(everyone) == events["customer_id"].nunique() > n
+    # the scored customers first, as without the option; then the others, by id
+    pd.testing.assert_frame_equal(
+        everyone.iloc[:n].reset_index(drop=True), reference, check_like=False
+    )
+    rest = everyone.iloc[n:]
+    assert rest["customer_id"].is_monotonic_increasing
+    assert (rest["status"] == "inactive").all()  # events, but none within the lookback
+    assert rest["churn_risk"].isna().all() and rest["reach_probability"].isna().all()
+    assert not set(rest["customer_id"]) & set(reference["customer_id"])
+    # the summary says which
+    text = ScoreSummary.from_dict(reference.attrs["summary"]).to_text()
+    assert (
+        f"; {len(rest):,} inactive customers not written; pass --include-inactive "
+        f"(include_inactive=True) to list them after the {n:,} scored"
+    ) in text
+    text = ScoreSummary.from_dict(everyone.attrs["summary"]).to_text()
+    assert f"the {len(rest):,} customers not scored are listed after the {n:,} scored" in text
+    assert ScoreSummary.from_dict(everyone.attrs["summary"]).n_not_written == 0
+    # written to a file, in several chunks, in the same order
+    out = tmp_path / "everyone.csv"
+    score(bundle, events, out=out, recommend=False, include_inactive=True, chunk_events=7000)
+    written = pd.read_csv(out, encoding="utf-8-sig")
+    assert written["customer_id"].tolist() == everyone["customer_id"].tolist()
+    assert written["status"].tolist()[:n] == ["scored"] * n
+
+
+def test_a_summary_saved_before_n_not_written_still_reads(reference):
+    saved = dict(reference.attrs["summary"])
+    del saved["n_not_written"]
+    assert ScoreSummary.from_dict(saved).n_not_written == 0
 
 
 def test_risk_bands_follow_the_documented_thresholds(reference):
@@ -332,9 +371,9 @@ def test_a_folder_of_files_whose_files_split_customers(bundle, events, reference
 
 
 def test_customer_list_with_unknown_customers(bundle, events, reference, tmp_path):
-    listed = [int(i) for i in reference["customer_id"].iloc[[5, 17, 400, 2999]]] + [10**9, -7]
-    out = score(bundle, events, customers=listed, recommend=False)
-    assert out["customer_id"].tolist() == sorted(listed)
+    listed = [int(i) for i in reference["customer_id"].iloc[[5, 17, 400, 900]]] + [10**9, -7]
+    out = score(bundle, events, customers=listed, recommend=False, include_inactive=True)
+    assert out["customer_id"].tolist() == sorted(listed[:4]) + [-7, 10**9]  # scored first
     known = reference.set_index("customer_id").loc[listed[:4]].reset_index()
     got = out.set_index("customer_id")
     pd.testing.assert_frame_equal(got.loc[listed[:4]].reset_index(), known)
@@ -346,7 +385,14 @@ def test_customer_list_with_unknown_customers(bundle, events, reference, tmp_pat
     # the same from a CSV file, with a header
     path = tmp_path / "list.csv"
     pd.DataFrame({"customer_id": listed}).to_csv(path, index=False)
-    pd.testing.assert_frame_equal(score(bundle, events, customers=path, recommend=False), out)
+    from_file = score(bundle, events, customers=path, recommend=False, include_inactive=True)
+    pd.testing.assert_frame_equal(from_file, out)
+    # by default, the listed customers that were scored
+    scored_only = score(bundle, events, customers=path, recommend=False)
+    pd.testing.assert_frame_equal(scored_only, out.iloc[:4])
+    assert "2 customers not scored (inactive or without events) not written" in (
+        ScoreSummary.from_dict(scored_only.attrs["summary"]).to_text()
+    )
     with pytest.raises(SchemaError, match="not numbers"):
         score(bundle, events, customers=[1, "abc"])
 
@@ -429,8 +475,8 @@ def test_existing_output_is_never_overwritten_without_force(bundle, events, tmp_
         score(bundle, events, out=out, recommend=False)
     assert out.read_bytes() == b"precious"
     assert list(tmp_path.iterdir()) == [out]
-    score(bundle, events, out=out, recommend=False, force=True)
-    assert len(pd.read_parquet(out)) == 3000
+    summary = score(bundle, events, out=out, recommend=False, force=True)
+    assert len(pd.read_parquet(out)) == summary.n_scored
     assert list(tmp_path.iterdir()) == [out]  # the run folder is gone once finished
 
 
@@ -541,7 +587,9 @@ def test_a_killed_run_on_threads_resumes_to_the_same_output(bundle_path, events,
 
 def test_customers_without_events_before_the_cutoff(bundle, events):
     cutoff = pd.Timestamp("2024-03-01", tz="UTC")
-    out = score(bundle, events, cutoff="2024-03-01", recommend=False, drivers=False)
+    out = score(
+        bundle, events, cutoff="2024-03-01", recommend=False, drivers=False, include_inactive=True
+    )
     first = events.groupby("customer_id")["timestamp"].min()
     later = first.index[first > cutoff]
     assert len(later) > 0
@@ -578,14 +626,16 @@ def test_dask_engine_equals_the_local_engine(bundle, events, reference, tmp_path
             recommend=False,
             customers=[3, 1, 10**9],
             chunk_events=6000,
+            include_inactive=True,
         )
     pd.testing.assert_frame_equal(got, reference)
     pd.testing.assert_frame_equal(
         score(bundle, folder, recommend=False, chunk_events=6000), reference
     )  # small row groups, read a few at a time
     assert got.attrs["summary"]["engine"] == "dask" and got.attrs["summary"]["n_chunks"] >= 4
-    assert listed["customer_id"].tolist() == [1, 3, 10**9]
-    assert listed["status"].iloc[2] == "no_events"
+    assert set(listed["customer_id"].iloc[:2]) == {1, 3}
+    assert listed["customer_id"].iloc[-1] == 10**9
+    assert listed["status"].iloc[-1] == "no_events"
 
 
 def _recommend_module(**replace):
@@ -623,12 +673,13 @@ def test_recommendations_come_from_the_recommender(bundle, events, monkeypatch):
                 out[f"uncertain{suffix}"] = churn_risk < 0.1
                 out[f"cost{suffix}"] = 1.0
             out["reason"] = "because"
+            out["reach_probability"] = 1 - churn_risk / 2
             return out.iloc[::-1]  # any order: rows are matched by customer id
 
     monkeypatch.setitem(
         sys.modules, "cjml.recommend", _recommend_module(TouchpointRecommender=FakeRecommender)
     )
-    out = score(bundle, events, top_k=2, drivers=False)
+    out = score(bundle, events, top_k=2, drivers=False, include_inactive=True)
     assert out.columns.tolist() == [
         *BASE_COLUMNS[:-1],
         "recommended_touchpoint_2",
@@ -646,6 +697,8 @@ def test_recommendations_come_from_the_recommender(bundle, events, monkeypatch):
         scored["expected_risk_reduction_high"], scored["churn_risk"] / 10 + 0.01
     )
     assert scored["uncertain"].tolist() == (scored["churn_risk"] < 0.1).tolist()
+    np.testing.assert_allclose(scored["reach_probability"], 1 - scored["churn_risk"] / 2)
+    assert out.loc[out["status"] != "scored", "reach_probability"].isna().all()
     assert out.loc[out["status"] != "scored", "recommended_touchpoint"].isna().all()
     assert out.loc[out["status"] != "scored", "uncertain"].isna().all()
     assert calls and all(c[3] == 2 for c in calls)
@@ -680,7 +733,12 @@ def test_score_command(bundle_path, events, tmp_path, capsys):
     assert text.startswith("Scored 3,000 customers") and f"wrote {out}" in text
     assert "customers/s" in text
     written = pd.read_csv(out)
-    assert "recommended_touchpoint_2" in written.columns and len(written) == 3000
+    assert "recommended_touchpoint_2" in written.columns and (written["status"] == "scored").all()
+    # in command-line words: the option, not the keyword
+    assert (
+        f"{3000 - len(written):,} inactive customers not written; pass --include-inactive to "
+        f"list them after the {len(written):,} scored; wrote {out}"
+    ) in text
     code, _, err = run(capsys, "score", str(bundle_path), str(path), "--out", str(out), "--quiet")
     assert code == 1 and "already exists" in err and "--force" in err
     code, _, err = run(
@@ -748,8 +806,8 @@ def test_two_runs_never_write_the_same_output_at_once(bundle, events, tmp_path, 
                 score(bundle, events, out=out, recommend=False, force=True)
 
     monkeypatch.setattr(cjml.scoring._run, "_after_chunk", second_run)
-    score(bundle, events, out=out, recommend=False, drivers=False, chunk_events=8000)
-    assert seen and len(pd.read_parquet(out)) == 3000
+    summary = score(bundle, events, out=out, recommend=False, drivers=False, chunk_events=8000)
+    assert seen and len(pd.read_parquet(out)) == summary.n_scored
     assert list(tmp_path.iterdir()) == [out]
 
 

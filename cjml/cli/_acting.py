@@ -11,7 +11,7 @@ import pandas as pd
 import cjml
 import cjml.scoring
 from cjml.cli import _help as h
-from cjml.cli._shared import inputs_of, load_bundle, read_log, say
+from cjml.cli._shared import cli_words, inputs_of, load_bundle, read_log, say
 from cjml.io._write import TABLE_SUFFIXES, check_output, write_table
 from cjml.recommend import METHODS
 
@@ -44,8 +44,9 @@ def _cmd_score(args: argparse.Namespace) -> int:
         n_jobs=args.jobs,
         progress=not args.quiet,
         missing_ids=args.missing_ids,
+        include_inactive=args.include_inactive,
     )
-    say(summary.to_text())
+    say(cli_words(summary.to_text()))
     return 0
 
 
@@ -59,8 +60,9 @@ def add_score(sub: argparse._SubParsersAction) -> None:
         "bundle at one cutoff, streaming the input in customer-complete chunks, and "
         "write one row per customer: churn_risk, risk_band, next_stage, "
         "next_stage_proba, top_drivers, recommended_touchpoint, "
-        "expected_risk_reduction (and ranks 2..N of --top-k), status. An "
-        "interrupted run continues with --resume.",
+        "reach_probability, expected_risk_reduction (and ranks 2..N of --top-k), status. "
+        "Only scored customers are written, unless --include-inactive. An interrupted run "
+        "continues with --resume.",
         examples=[
             ("score models/journeys.cjml journeys.parquet --out scores.parquet", ""),
             (
@@ -105,6 +107,12 @@ def add_score(sub: argparse._SubParsersAction) -> None:
         help="leave the recommendation columns empty (faster)",
     )
     run = p.add_argument_group("Output and run")
+    run.add_argument(
+        "--include-inactive",
+        action="store_true",
+        help="also write the customers not scored (inactive, or without events), after "
+        "the scored ones, with empty scores",
+    )
     run.add_argument(
         "--on-error",
         choices=["raise", "quarantine"],

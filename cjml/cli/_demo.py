@@ -12,7 +12,7 @@ import cjml
 import cjml.evaluation
 from cjml.cli import _help as h
 from cjml.cli._acting import recommendation_summary, write_actions
-from cjml.cli._shared import say
+from cjml.cli._shared import cli_words, say
 from cjml.exceptions import CjmlError
 from cjml.io._write import write_table
 from cjml.labels import to_timedelta
@@ -81,7 +81,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         top_k=3,
         n_jobs=args.jobs,
     )
-    say("      " + summary.to_text().replace("\n", "\n      "))
+    say("      " + cli_words(summary.to_text()).replace("\n", "\n      "))
     say(
         "[6/6] Recommending, for every customer active in the last "
         f"{cjml.evaluation.duration_text(to_timedelta(bundle.metadata['lookback']))}, the "

@@ -43,6 +43,9 @@ PLACEHOLDERS = frozenset(
         "MODEL",
         "EVENTS",
         "SHELL",
+        "PORT",
+        "HOST",
+        "CODE",
     }
 )
 
@@ -51,6 +54,7 @@ README_RULES = "Recommendations: which touchpoint, and how far to trust them"
 README_SCORING = "Scoring every customer"
 README_INPUT = "The event log: input contract"
 README_CLI = "Command line"
+README_APP = "The marketer’s app"
 
 #: ``--top-k``'s default in score and recommend alike, and ``cjml.score``'s: the touchpoint to
 #: deliver (a run started in Python resumes from the command line with the same options).

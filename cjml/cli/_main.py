@@ -4,13 +4,12 @@ Every command calls cjml's public Python API; no logic lives here. Errors reach
 stderr as one message and a non-zero exit code (1 for bad input, 2 for bad
 usage); ``--debug`` shows the traceback instead. Messages raised by the library
 may name an option twice, as a keyword and as an option ("--force (force=True)"):
-:func:`cli_words` keeps the command-line spelling.
+:func:`~cjml.cli._shared.cli_words` keeps the command-line spelling.
 """
 
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -18,21 +17,24 @@ from collections.abc import Callable, Sequence
 import cjml
 from cjml.cli import _help as h
 from cjml.cli._acting import add_recommend, add_score
+from cjml.cli._app import add_app
 from cjml.cli._completion import add_completion
 from cjml.cli._data import add_features, add_generate, add_journey_map, add_validate
 from cjml.cli._demo import add_demo
 from cjml.cli._models import add_evaluate, add_train
+from cjml.cli._shared import cli_words
 from cjml.exceptions import CjmlError
 
-__all__ = ["build_parser", "cli_words", "main"]
+__all__ = ["build_parser", "main"]
 
 _DESCRIPTION = """\
 Customer-journey machine learning, from an event log (who, when, which touchpoint) to \
 decisions. Check an event log (validate), simulate journeys with ground truth (generate), \
 compute features (features), draw the data-driven journey map (journey-map), train and \
 evaluate the churn and next-stage models (train, evaluate), score every customer (score) and \
-recommend the touchpoints most likely to prevent drop-off (recommend); demo runs it all on \
-the bundled sample, and completion prints a shell completion script."""
+recommend the touchpoints most likely to prevent drop-off (recommend), and serve the \
+marketer's app where those actions are approved (app); demo runs it all on the bundled \
+sample, and completion prints a shell completion script."""
 
 _EPILOG = f"""\
 Examples:
@@ -42,6 +44,8 @@ Examples:
   cjml train journeys.parquet --out models/journeys.cjml
   cjml score models/journeys.cjml journeys.parquet --out scores.parquet
   cjml recommend models/journeys.cjml journeys.parquet --out actions.csv --rules rules.toml
+  cjml app models/journeys.cjml journeys.parquet --scores scores.parquet
+      # the marketer's app at http://127.0.0.1:8866/
 
 Run 'cjml COMMAND --help' for a command's options. Every option of every command is in the \
 README, section '{h.README_CLI}'."""
@@ -73,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_evaluate(sub)
     add_score(sub)
     add_recommend(sub)
+    add_app(sub)
     add_completion(sub, build_parser)
     general = parser.add_argument_group("General")
     general.add_argument("-h", "--help", action="help", help="show this help and exit")
@@ -91,53 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# --------------------------------------------------------------------------- messages
-_KEYWORD = r"[a-z_]+=(?:'[^']*'|\"[^\"]*\"|\.\.\.|[\w.\-\[\]]+)"  # force=True, step='8D'
-_OPTION = r"--[a-z][a-z-]*(?: (?!\()[^\s(),;]+)?"  # --force, --step 8D
-_RULES = [
-    # "--force (force=True)" -> "--force"
-    (re.compile(rf"({_OPTION}) \({_KEYWORD}\)"), r"\1"),
-    # "drop_duplicates=True (--drop-duplicates)" -> "--drop-duplicates"
-    (re.compile(rf"{_KEYWORD} \(({_OPTION})\)"), r"\1"),
-    # "(horizon='133D', --horizon 133D)", "(step='8D'; --step 8D)" -> "(--horizon 133D)"
-    (re.compile(rf"\({_KEYWORD}[,;] ((?:--|cjml )[^()]*)\)"), r"(\1)"),
-    # "(evaluate(log, bundle, cv=5); cjml evaluate MODEL EVENTS --cv 5)" -> "(cjml evaluate ...)"
-    (re.compile(r"\([a-z_.]+\([^()]*\)[,;] ((?:--|cjml )[^()]*)\)"), r"(\1)"),
-    # "columns=... / --columns" -> "--columns"
-    (re.compile(rf"{_KEYWORD} / ({_OPTION})"), r"\1"),
-]
-
-
-def cli_words(message: str) -> str:
-    """Put a library message in command-line words: the option, not the keyword.
-
-    Where a message names an option both as a keyword argument and as an option
-    ("--force (force=True)"), only the option stays.
-
-    Parameters
-    ----------
-    message : str
-        An error or warning message of cjml's Python API.
-
-    Returns
-    -------
-    str
-        The message without the Python spelling of options it also names as options.
-
-    Examples
-    --------
-    >>> cli_words("pass --force (force=True) to replace it")
-    'pass --force to replace it'
-    >>> cli_words("use at most 133 days (horizon='133D', --horizon 133D)")
-    'use at most 133 days (--horizon 133D)'
-    """
-    for pattern, replacement in _RULES:
-        message = pattern.sub(replacement, message)
-    return message
-
-
 def _warn_line(message: warnings.WarningMessage) -> None:
     print(f"warning: {cli_words(str(message.message))}", file=sys.stderr, flush=True)
+
+
+def _warn_now(message: Warning | str, *args: object, **kwargs: object) -> None:
+    print(f"warning: {cli_words(str(message))}", file=sys.stderr, flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -161,6 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     func: Callable[[argparse.Namespace], int] = args.func
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
+        if getattr(args, "warn_at_once", False):  # a server (app) runs until Ctrl-C
+            warnings.showwarning = _warn_now
         try:
             code = func(args)
         except (CjmlError, OSError, ValueError) as exc:

@@ -1,8 +1,10 @@
-"""What the commands' handlers share: printing, reading the events, loading the bundle."""
+"""What the commands' handlers share: printing, library messages in command-line words
+(:func:`cli_words`), reading the events, loading the bundle."""
 
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 from typing import Any
 
@@ -43,3 +45,48 @@ def read_log(args: argparse.Namespace, journey_map: Any = None) -> cjml.EventLog
 
 def load_bundle(args: argparse.Namespace) -> cjml.ModelBundle:
     return cjml.ModelBundle.load(args.model, trusted=args.trust_pickle)
+
+
+# --------------------------------------------------------------------------- messages
+_KEYWORD = r"[a-z_]+=(?:'[^']*'|\"[^\"]*\"|\.\.\.|[\w.\-\[\]]+)"  # force=True, step='8D'
+_OPTION = r"--[a-z][a-z-]*(?: (?!\()[^\s(),;]+)?"  # --force, --step 8D
+_RULES = [
+    # "--force (force=True)" -> "--force"
+    (re.compile(rf"({_OPTION}) \({_KEYWORD}\)"), r"\1"),
+    # "drop_duplicates=True (--drop-duplicates)" -> "--drop-duplicates"
+    (re.compile(rf"{_KEYWORD} \(({_OPTION})\)"), r"\1"),
+    # "(horizon='133D', --horizon 133D)", "(step='8D'; --step 8D)" -> "(--horizon 133D)"
+    (re.compile(rf"\({_KEYWORD}[,;] ((?:--|cjml )[^()]*)\)"), r"(\1)"),
+    # "(evaluate(log, bundle, cv=5); cjml evaluate MODEL EVENTS --cv 5)" -> "(cjml evaluate ...)"
+    (re.compile(r"\([a-z_.]+\([^()]*\)[,;] ((?:--|cjml )[^()]*)\)"), r"(\1)"),
+    # "columns=... / --columns" -> "--columns"
+    (re.compile(rf"{_KEYWORD} / ({_OPTION})"), r"\1"),
+]
+
+
+def cli_words(message: str) -> str:
+    """Put a library message in command-line words: the option, not the keyword.
+
+    Where a message names an option both as a keyword argument and as an option
+    ("--force (force=True)"), only the option stays.
+
+    Parameters
+    ----------
+    message : str
+        An error or warning message of cjml's Python API.
+
+    Returns
+    -------
+    str
+        The message without the Python spelling of options it also names as options.
+
+    Examples
+    --------
+    >>> cli_words("pass --force (force=True) to replace it")
+    'pass --force to replace it'
+    >>> cli_words("use at most 133 days (horizon='133D', --horizon 133D)")
+    'use at most 133 days (--horizon 133D)'
+    """
+    for pattern, replacement in _RULES:
+        message = pattern.sub(replacement, message)
+    return message

@@ -23,6 +23,9 @@ without widgets (the headless twin): :func:`customer_table`,
 :class:`ActionBook`, and the CSV writer :func:`write_csv`. ipywidgets is
 imported only when a panel is built.
 
+:func:`serve` serves the panel alone as a web page (``cjml app`` on the command
+line), the marketers' way in.
+
 The module itself is callable: ``cjml.panel(...)`` is :func:`panel`.
 """
 
@@ -53,12 +56,14 @@ from cjml.panel._data import (
     what_if,
 )
 from cjml.panel._plots import plot_timeline
+from cjml.panel._serve import AppServer, serve
 
 __all__ = [
     "FORMULA_PREFIXES",
     "NO_TOUCHPOINT",
     "SORT_KEYS",
     "ActionBook",
+    "AppServer",
     "CustomerList",
     "CustomerPage",
     "CustomerProfile",
@@ -75,6 +80,7 @@ __all__ = [
     "paginate",
     "panel",
     "plot_timeline",
+    "serve",
     "sort_customers",
     "timeline_data",
     "what_if",

@@ -2,9 +2,12 @@
 
 :func:`score` reads an event log (a DataFrame, a CSV or Parquet file, or a
 folder of them), scores every customer with a :class:`~cjml.ModelBundle` at
-one cutoff, and returns or writes one row per customer:
+one cutoff, and returns or writes one row per scored customer (and, with
+``include_inactive=True``, after them, one per other customer):
 
-``customer_id, churn_risk, risk_band, next_stage, next_stage_proba,
+``customer_id, churn_risk, risk_band, reach_probability`` (the chance the
+customer is still there to receive a touchpoint, from the recommender's
+estimate; empty with ``recommend=False``), ``next_stage, next_stage_proba,
 top_drivers, recommended_touchpoint, expected_risk_reduction,
 expected_risk_reduction_low, expected_risk_reduction_high, uncertain`` (the
 interval on the first touchpoint's reduction and whether it includes no
@@ -19,8 +22,10 @@ effect; then ``recommended_touchpoint_r, expected_risk_reduction_r`` for ranks
   absent from the events, whose rows were all rejected, or whose events all
   come later).
 
-Nobody goes missing silently: with a customer list every listed customer has a
-row, and without one every customer of the events has one.
+Nobody goes missing silently: the summary counts every customer by status and
+says how many were not written; with ``include_inactive=True`` (``cjml score
+--include-inactive``), every listed customer has a row with a customer list,
+and every customer of the events has one without.
 
 **Bounded memory (engine "local").** The events are read twice, in batches:
 

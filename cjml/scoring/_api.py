@@ -74,6 +74,7 @@ def score(
     n_jobs=None,
     progress=False,
     missing_ids=None,
+    include_inactive=False,
 ):
     """Score every customer (or the listed ones): risk, next stage, drivers, best touchpoint.
 
@@ -161,11 +162,18 @@ def score(
         Customer ids that mean "missing" (``["NA", "null"]``), in the events
         and the customer list; by default only empty ids are missing, as for
         :func:`cjml.read_events`.
+    include_inactive : bool, default False
+        Also write the customers that were not scored (status ``"inactive"``
+        or ``"no_events"``, their score columns empty), after the scored ones.
+        By default only scored customers are written, and the summary says
+        how many others were left out.
 
     Returns
     -------
     DataFrame or ScoreSummary
-        Without ``out``: one row per customer, sorted by ``customer_id``, with
+        Without ``out``: one row per scored customer, sorted by
+        ``customer_id`` (with ``include_inactive``, then one per other
+        customer, sorted the same way), with
         the columns listed in the module documentation. Its ``attrs`` hold
         plain JSON-friendly data, so the frame can be written with
         ``to_parquet`` (which keeps them) and sliced and concatenated freely:
@@ -310,6 +318,7 @@ def score(
             user_names={k: str(v) for k, v in resolved.items()},
             origin=_Origin(),
             missing_ids=missing_ids,
+            include_inactive=bool(include_inactive),
             **_rules_plan(rules),
         )
         if engine == "dask":
@@ -341,6 +350,11 @@ def score(
             n_chunks=int(run.state.get("n_parts", 0)),
             n_chunks_resumed=n_resumed,
             engine=engine,
+            n_not_written=0
+            if include_inactive
+            else int(status_counts.get("inactive", 0))
+            + int(status_counts.get("no_events", 0))
+            + len(absent),
         )
         _emit_warnings(counts, summary, drop_duplicates)
         run.finish()

@@ -59,6 +59,11 @@ class _Plan:
     budget: float | None = None  # applied over the whole run, when the chunks are merged
     ranks_by_cost: bool = False
     missing_ids: tuple[str, ...] = ()
+    include_inactive: bool = False  # write inactive / no-event customers after the scored ones
+
+
+#: The output's number columns besides the expected reductions.
+_FLOAT_COLUMNS = ("churn_risk", "reach_probability", "next_stage_proba")
 
 
 def _out_columns(top_k: int) -> list[str]:
@@ -66,6 +71,7 @@ def _out_columns(top_k: int) -> list[str]:
         "customer_id",
         "churn_risk",
         "risk_band",
+        "reach_probability",
         "next_stage",
         "next_stage_proba",
         "top_drivers",
@@ -79,7 +85,7 @@ def _out_schema(plan: _Plan) -> pa.Schema:
     for c in _out_columns(plan.top_k):
         if c == "customer_id":
             t = pa.int64() if plan.id_kind == "int" else pa.string()
-        elif c in ("churn_risk", "next_stage_proba") or c.startswith("expected_risk_reduction"):
+        elif c in _FLOAT_COLUMNS or c.startswith("expected_risk_reduction"):
             t = pa.float64()
         elif c == "uncertain":
             t = pa.bool_()
@@ -319,6 +325,7 @@ def _score_log(log: EventLog, bundle: ModelBundle, plan: _Plan) -> pd.DataFrame:
     out: dict[str, Any] = {"customer_id": log.customer_ids}
     churn_risk = np.full(n, np.nan)
     band = np.full(n, None, dtype=object)
+    reach = np.full(n, np.nan)  # from the recommender's estimate: unknown without it
     next_stage = np.full(n, None, dtype=object)
     next_proba = np.full(n, np.nan)
     top_drivers = np.full(n, None, dtype=object)
@@ -373,12 +380,16 @@ def _score_log(log: EventLog, bundle: ModelBundle, plan: _Plan) -> pd.DataFrame:
             uncertain = rec["uncertain"].to_numpy(dtype=object, copy=True)
             uncertain[rec["recommended_touchpoint"].isna().to_numpy()] = None
             recs["uncertain"][population] = uncertain
+            reach[population] = rec["reach_probability"].to_numpy(
+                dtype=np.float64, na_value=np.nan
+            )
             if plan.budget is not None:
                 first_cost[population] = rec["cost"].to_numpy(dtype=np.float64, na_value=np.nan)
     out.update(
         {
             "churn_risk": churn_risk,
             "risk_band": band,
+            "reach_probability": reach,
             "next_stage": next_stage,
             "next_stage_proba": next_proba,
             "top_drivers": top_drivers,
@@ -421,7 +432,8 @@ def _recommend(
     """The recommended touchpoints of the customers of ``features`` (one row each).
 
     Returns a DataFrame indexed like ``features`` (by customer id) with
-    ``recommended_touchpoint, expected_risk_reduction``, the first one's
+    ``reach_probability`` (the chance the customer is still there to receive a
+    touchpoint), ``recommended_touchpoint, expected_risk_reduction``, the first one's
     interval and ``uncertain`` flag, and, for ranks
     ``r = 2..top_k``, ``recommended_touchpoint_r, expected_risk_reduction_r``
     (and ``cost``, the first-ranked touchpoint's, with ``with_cost``), under
@@ -429,11 +441,13 @@ def _recommend(
     in :func:`_write_output`). Missing values where :mod:`cjml.recommend` is
     not available.
     """
-    columns = _recommendation_columns(top_k) + (["cost"] if with_cost else [])
+    columns = (
+        ["reach_probability"] + _recommendation_columns(top_k) + (["cost"] if with_cost else [])
+    )
     try:
         from cjml.recommend import TouchpointRecommender
     except ImportError:
-        numeric = ("expected", "cost")
+        numeric = ("expected", "cost", "reach")
         return pd.DataFrame(
             {
                 c: (

@@ -27,6 +27,7 @@ from cjml.io._files import _id_text
 from cjml.io._write import CsvStream, publish, write_error
 from cjml.scoring._chunk import (
     _COST,
+    _FLOAT_COLUMNS,
     STATUSES,
     _empty_scores,
     _out_columns,
@@ -60,22 +61,34 @@ def _write_output(
     their recommendations on the way.
     """
     n_parts = run.state["n_parts"]
-    score_files = [run.chunk_file("scored", p) for p in range(n_parts)]
-    past = _past_budget([f for f in score_files if f.exists()], plan)
-    sources = [_batches_of(f) for f in score_files if f.exists()]
-    if len(absent):
-        sources.append(
-            _tables_of(pa.Table.from_pandas(absent, schema=_out_schema(plan), preserve_index=False))
-        )
+    score_files = [f for f in (run.chunk_file("scored", p) for p in range(n_parts)) if f.exists()]
+    past = _past_budget(score_files, plan)
+
+    def sources() -> list[Iterator[pa.Table]]:
+        found = [_batches_of(f) for f in score_files]
+        if len(absent):
+            found.append(
+                _tables_of(
+                    pa.Table.from_pandas(absent, schema=_out_schema(plan), preserve_index=False)
+                )
+            )
+        return found
+
     reject_files = [f for f in (run.chunk_file("rejects", p) for p in range(n_parts)) if f.exists()]
     reject_schema = _rejects_schema(plan, run.state["event_columns"])
     sink = _TableSink(out, _out_schema(plan), run.path)
     reject_sink = None
     try:
-        for piece in _merge_sorted(sources, "customer_id"):
-            if len(past):
-                piece = _without_recommendations(piece, past, plan)
-            sink.write(piece)
+        # The scored customers first, each group by customer id: a second pass over the
+        # chunks writes the others, when asked for (the file no longer opens with empty rows)
+        for scored in (True, False) if plan.include_inactive else (True,):
+            for piece in _merge_sorted(sources(), "customer_id"):
+                piece = piece.filter(_is_scored(piece) if scored else pc.invert(_is_scored(piece)))
+                if not piece.num_rows:
+                    continue
+                if len(past):
+                    piece = _without_recommendations(piece, past, plan)
+                sink.write(piece)
         if reject_files:
             reject_sink = _TableSink(rejects_path, reject_schema, run.path)
             for piece in _merge_sorted([_batches_of(f) for f in reject_files], "row"):
@@ -131,9 +144,13 @@ def _absent_customers(listed: np.ndarray | None, run: _RunDir, plan: _Plan) -> p
     frame["customer_id"] = absent
     frame["status"] = "no_events"
     for c in frame.columns:
-        if c in ("churn_risk", "next_stage_proba") or c.startswith("expected_risk_reduction"):
+        if c in _FLOAT_COLUMNS or c.startswith("expected_risk_reduction"):
             frame[c] = np.nan
     return frame
+
+
+def _is_scored(piece: pa.Table) -> pa.ChunkedArray:
+    return pc.equal(piece.column("status"), "scored")
 
 
 def _batches_of(path: Path) -> Iterator[pa.Table]:

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from cjml.i18n import format_number, ngettext
+from cjml.i18n import gettext as _
 
 
 @dataclass(frozen=True)
@@ -20,7 +23,8 @@ class ScoreSummary:
     Parameters
     ----------
     n_customers : int
-        Rows of the output (one per customer).
+        Customers of the run: scored, inactive or without events (the
+        output's rows are ``n_customers - n_not_written``).
     n_scored : int
         Customers with status ``"scored"``.
     n_inactive : int
@@ -53,6 +57,9 @@ class ScoreSummary:
         Chunks taken from an interrupted run instead of being scored again.
     engine : str
         ``"local"`` or ``"dask"``.
+    n_not_written : int, default 0
+        Customers not scored (inactive or without events) and left out of
+        the output, as without ``include_inactive=True``.
     """
 
     n_customers: int
@@ -72,6 +79,7 @@ class ScoreSummary:
     n_chunks: int
     n_chunks_resumed: int
     engine: str
+    n_not_written: int = 0
 
     @property
     def customers_per_second(self) -> float:
@@ -110,9 +118,43 @@ class ScoreSummary:
             f"{self.seconds:.1f} s ({self.customers_per_second:,.0f} customers/s, "
             f"{self.engine}{resumed})"
         )
+        parts.append(self._written())
         if self.out is not None:
             parts.append(f"wrote {self.out}")
         return "; ".join(parts)
+
+    def _written(self) -> str:
+        """Which customers the output has: the scored ones only, or the others after them."""
+        scored = format_number(self.n_scored)
+        if self.n_not_written:
+            n = self.n_not_written
+            if n == self.n_inactive:
+                text = ngettext(
+                    "{n} inactive customer not written; pass --include-inactive "
+                    "(include_inactive=True) to list it after the {scored} scored",
+                    "{n} inactive customers not written; pass --include-inactive "
+                    "(include_inactive=True) to list them after the {scored} scored",
+                    n,
+                )
+            else:
+                text = ngettext(
+                    "{n} customer not scored (inactive or without events) not written; pass "
+                    "--include-inactive (include_inactive=True) to list it after the {scored} "
+                    "scored",
+                    "{n} customers not scored (inactive or without events) not written; pass "
+                    "--include-inactive (include_inactive=True) to list them after the {scored} "
+                    "scored",
+                    n,
+                )
+            return text.format(n=format_number(n), scored=scored)
+        others = self.n_customers - self.n_scored
+        if others:
+            return ngettext(
+                "the {n} customer not scored is listed after the {scored} scored",
+                "the {n} customers not scored are listed after the {scored} scored",
+                others,
+            ).format(n=format_number(others), scored=scored)
+        return _("every customer was scored")
 
     def __str__(self) -> str:
         return self.to_text()
@@ -166,7 +208,8 @@ class ScoreSummary:
                 f"(e.g. scores.attrs['summary']), got {type(spec).__name__}."
             )
         names = [f.name for f in fields(cls)]
-        missing = [n for n in names if n not in spec]
+        # a field with a default came later: a summary saved before it still reads
+        missing = [f.name for f in fields(cls) if f.name not in spec and f.default is MISSING]
         unknown = [str(k) for k in spec if k not in names]
         if missing or unknown:
             what = "; ".join(
@@ -205,6 +248,7 @@ _INT_FIELDS = (
     "n_duplicates",
     "n_chunks",
     "n_chunks_resumed",
+    "n_not_written",
 )
 
 
