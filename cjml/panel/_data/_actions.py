@@ -545,6 +545,16 @@ class ActionBook:
 
         Every view of the panel observes the one book, so a decision made in
         any of them, or through the Python API, shows everywhere at once.
+
+        Parameters
+        ----------
+        callback : callable
+            Called with no arguments after each change.
+
+        Returns
+        -------
+        callable
+            Call it to stop observing.
         """
         self._observers.append(callback)
         return lambda: self._observers.remove(callback) if callback in self._observers else None
