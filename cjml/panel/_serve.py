@@ -56,12 +56,18 @@ class AppServer:
     kernels and removes the private folder (also on leaving a ``with`` block,
     and when the Python process exits).
 
-    Attributes
+    Parameters
     ----------
     url : str
-        The address that opens the app, e.g. ``http://127.0.0.1:8866/``.
+        The address that opens the app, e.g. ``http://127.0.0.1:8866/``
+        (kept as the attribute ``url``).
     folder : pathlib.Path
-        The private temporary folder holding the served notebook.
+        The private temporary folder holding the served notebook (attribute
+        ``folder``).
+    process : subprocess.Popen
+        The Voilà server.
+    log : file
+        Where Voilà's and the kernels' output go.
     """
 
     def __init__(self, url: str, folder: Path, process: subprocess.Popen, log: Any) -> None:
