@@ -52,9 +52,11 @@ from cjml.panel._data import (
     timeline_data,
     what_if,
 )
+from cjml.panel._data._list import DEFAULT_REACH_THRESHOLD, likely_gone
 from cjml.panel._plots import plot_timeline
 
 __all__ = [
+    "DEFAULT_REACH_THRESHOLD",
     "FORMULA_PREFIXES",
     "NO_TOUCHPOINT",
     "SORT_KEYS",
@@ -71,6 +73,7 @@ __all__ = [
     "escape_formula",
     "filter_customers",
     "label",
+    "likely_gone",
     "overview_data",
     "paginate",
     "panel",
