@@ -437,21 +437,25 @@ def test_action_book_latest_decision_wins(table):
     assert approved.columns.tolist() == [
         "customer_id",
         "touchpoint",
+        "expected_risk_reduction_shown",
         "expected_risk_reduction",
+        "churn_risk_shown",
+        "churn_risk",
         "reason",
+        "decision",
         "approved_by",
         "approved_at",
-        "decision",
+        "note",
     ]
     row = approved.iloc[0]
-    assert (row["customer_id"], row["touchpoint"], row["decision"]) == (
+    assert (row["customer_id"], row["touchpoint"], row["decision"], row["note"]) == (
         3,
         "consultation",
         "overridden",
+        "called last week",
     )
     assert row["reason"] == (
-        "Consultation is expected to lower the drop-off risk from 60.0% "
-        "to 57.0% (3.0 points) (override); called last week"
+        "Consultation is expected to lower the drop-off risk from 60.0% to 57.0% (3.0 points)"
     )
     assert row["approved_at"] == "2024-09-01T08:30:00Z"
     assert book.decisions([1, 2, 3]).tolist() == ["skipped", None, "overridden"]
@@ -475,12 +479,12 @@ def test_action_book_export(tmp_path, table):
     assert float(rows[0]["expected_risk_reduction"]) == pytest.approx(0.02)
     assert rows[0]["approved_by"] == "'=cmd|' /C calc'!A0"
     assert rows[0]["reason"] == (
-        "Email is expected to lower the drop-off risk from 90.0% to "
-        "88.0% (2.0 points); + campaign Q3"
+        "Email is expected to lower the drop-off risk from 90.0% to 88.0% (2.0 points)"
     )
-    with pytest.raises(InputFileError, match="already exists"):
-        book.export_csv(tmp_path / "a.csv")
-    book.export_csv(tmp_path / "a.csv", force=True)
+    assert rows[0]["note"] == "'+ campaign Q3"
+    again = book.export_csv(tmp_path / "a.csv")  # a new dated file beside it
+    assert again != path and path.read_bytes() == raw
+    assert book.export_csv(tmp_path / "a.csv", force=True) == path
 
 
 def test_action_book_bulk_is_vectorised():

@@ -1,34 +1,68 @@
-"""The actions view: approve, override or skip, and export the approved actions.
+"""The actions view: approve, override or skip, keep every decision, export the approved ones.
 
 :class:`ActionBook` keeps the marketer's decisions (the latest per customer
-counts) and writes the approved ones to a spreadsheet-safe CSV;
-:func:`effect_reason` words why each action was chosen.
+counts); with a :class:`DecisionLog` it appends each one to an append-only
+JSON Lines file beside the scores and replays that file when the app starts
+again, so decisions survive a restart. :meth:`ActionBook.plan_bulk` says
+what a bulk approval would do (:class:`BulkPlan`) before it is done, and
+:meth:`ActionBook.export_csv` writes the approved ones to a new,
+spreadsheet-safe CSV; :func:`effect_reason` words why each action was chosen.
 """
 
 from __future__ import annotations
 
 import getpass
+import json
+import os
+import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from cjml.panel._data._common import PanelError, label, points
+from cjml.i18n import format_number, ngettext
+from cjml.i18n import gettext as _
+from cjml.panel._data._common import PanelError, label, pct, points
 
-__all__ = ["ActionBook"]
+__all__ = ["ActionBook", "BulkPlan", "DecisionLog", "DecisionLogWarning"]
 
 _DECISIONS = ("approved", "overridden", "skipped")
+_ALL_DECISIONS = (*_DECISIONS, "reset")
+_SOURCES = ("panel", "bulk", "api")
 _EXPORT_COLUMNS = (
     "customer_id",
     "touchpoint",
+    "expected_risk_reduction_shown",
     "expected_risk_reduction",
+    "churn_risk_shown",
+    "churn_risk",
     "reason",
+    "decision",
     "approved_by",
     "approved_at",
-    "decision",
+    "note",
 )
+#: One record of the decision log, in the order of its fields.
+_LOG_FIELDS = (
+    "customer_id",
+    "decision",
+    "touchpoint",
+    "override",
+    "note",
+    "churn_risk",
+    "expected_risk_reduction",
+    "risk_after",
+    "uncertain",
+    "decided_by",
+    "decided_at",
+    "source",
+    "bundle",
+)
+_FLOAT_FIELDS = ("churn_risk", "expected_risk_reduction", "risk_after")
 
 
 def _now() -> datetime:
@@ -63,19 +97,366 @@ def effect_reason(touchpoint, risk, reduction) -> np.ndarray:
     )
 
 
+class DecisionLogWarning(UserWarning):
+    """Something in a decision log was skipped or is worth knowing (the message says what)."""
+
+
+# ======================================================================== the decision log
+class DecisionLog:
+    """An append-only JSON Lines file of decisions: one line per decision, never rewritten.
+
+    Every :class:`ActionBook` change is appended as whole lines in one write,
+    flushed to the disk (``os.fsync``) before the book shows it, so a crash
+    loses at most the decision being made. The file is created with mode
+    ``0666 & ~umask`` and is never truncated or rewritten: a reset is a new
+    line too. A line cut off by a crash is reported (with its line number) and
+    skipped when the log is read.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file, conventionally ``decisions.jsonl`` beside the scores.
+    bundle : str, optional
+        A fingerprint of the model bundle the decisions are made with; written
+        with each decision, and decisions made with another bundle are
+        reported (and still loaded) by :meth:`read`.
+
+    Notes
+    -----
+    Fields of each line: ``customer_id, decision`` (approved, overridden,
+    skipped or reset), ``touchpoint, override, note``, the ``churn_risk`` and
+    ``expected_risk_reduction`` shown at that moment, ``risk_after`` (the
+    what-if risk), ``uncertain, decided_by, decided_at`` (UTC, ISO 8601),
+    ``source`` (panel, bulk or api) and ``bundle``.
+    """
+
+    def __init__(self, path, *, bundle: str | None = None):
+        self.path = Path(path).expanduser()
+        self.bundle = bundle
+
+    def __repr__(self) -> str:
+        return f"DecisionLog({str(self.path)!r})"
+
+    def append(self, records: pd.DataFrame) -> int:
+        """Append decisions as whole lines, in one write, synced to the disk.
+
+        Parameters
+        ----------
+        records : DataFrame
+            One row per decision, with the fields of the log (missing ones
+            are written as null; ``bundle`` defaults to the log's).
+
+        Returns
+        -------
+        int
+            Decisions written.
+
+        Raises
+        ------
+        WriteError
+            When the file cannot be written (the message names it); nothing
+            of the batch then counts as decided.
+        """
+        from cjml.io._write import write_error
+
+        if not len(records):
+            return 0
+        if "bundle" not in records.columns or records["bundle"].isna().all():
+            records = records.assign(bundle=self.bundle)
+        data = _json_lines(records).encode("utf-8")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # O_APPEND: every write lands at the end, whoever else appends; 0o666 & ~umask
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
+            try:
+                if _ends_mid_line(fd):  # a crash cut the last line: end it, keep ours whole
+                    data = b"\n" + data
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise write_error(self.path, exc) from exc
+        return len(records)
+
+    def read(self) -> pd.DataFrame:
+        """Every decision in the log, in the order they were made.
+
+        A line that is not a whole decision (cut off by a crash, edited by
+        hand) is skipped with a :class:`DecisionLogWarning` naming its line;
+        decisions made with another model bundle are loaded, with a warning
+        that says so.
+
+        Returns
+        -------
+        DataFrame
+            One row per decision, the log's fields as columns; empty when the
+            file does not exist.
+        """
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return _frame({})
+        except OSError as exc:
+            raise PanelError(
+                _(
+                    "Cannot read the decision log {path}: {reason}. Check that the file is "
+                    "readable, or start the app with another decisions file (--decisions)."
+                ).format(path=repr(str(self.path)), reason=exc.strerror or exc)
+            ) from None
+        lines = raw.split(b"\n")
+        number = [i + 1 for i, line in enumerate(lines) if line.strip()]
+        kept = [lines[i - 1] for i in number]
+        try:  # fast path: every line is whole, parsed in one call
+            records = json.loads(b"[" + b",".join(kept) + b"]")
+            ok = all(_is_record(r) for r in records)
+        except ValueError:
+            ok = False
+        if not ok:
+            records, bad = [], []
+            for n, line in zip(number, kept, strict=True):
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    record = None
+                if _is_record(record):
+                    records.append(record)
+                else:
+                    bad.append(n)
+            warnings.warn(
+                ngettext(
+                    "Decision log {path}: line {lines} is not a whole decision (cut off by a "
+                    "crash or edited by hand) and was skipped; the other {n} decisions were "
+                    "loaded.",
+                    "Decision log {path}: lines {lines} are not whole decisions (cut off by a "
+                    "crash or edited by hand) and were skipped; the other {n} decisions were "
+                    "loaded.",
+                    len(bad),
+                ).format(
+                    path=repr(str(self.path)),
+                    lines=", ".join(format_number(b) for b in bad[:10])
+                    + ("\u2026" if len(bad) > 10 else ""),
+                    n=format_number(len(records)),
+                ),
+                DecisionLogWarning,
+                stacklevel=2,
+            )
+        frame = _frame({f: [r.get(f) for r in records] for f in _LOG_FIELDS})
+        if self.bundle is not None and len(frame):
+            other = frame["bundle"].notna() & (frame["bundle"] != self.bundle)
+            if other.any():
+                warnings.warn(
+                    ngettext(
+                        "Decision log {path}: {n} decision was made with another model bundle "
+                        "than this app's; it is loaded as it was made. Start the app with "
+                        "another decisions file (--decisions) to keep them apart.",
+                        "Decision log {path}: {n} decisions were made with another model bundle "
+                        "than this app's; they are loaded as they were made. Start the app with "
+                        "another decisions file (--decisions) to keep them apart.",
+                        int(other.sum()),
+                    ).format(path=repr(str(self.path)), n=format_number(int(other.sum()))),
+                    DecisionLogWarning,
+                    stacklevel=2,
+                )
+        return frame
+
+
+def _ends_mid_line(fd: int) -> bool:
+    size = os.fstat(fd).st_size
+    return size > 0 and os.pread(fd, 1, size - 1) != b"\n"
+
+
+def _is_record(record) -> bool:
+    return (
+        isinstance(record, dict)
+        and record.get("decision") in _ALL_DECISIONS
+        and isinstance(record.get("customer_id"), int | str)
+        and not isinstance(record.get("customer_id"), bool)
+    )
+
+
+def _frame(columns: dict) -> pd.DataFrame:
+    """The log's records as a frame with one set of dtypes, however they were made."""
+    n = len(next(iter(columns.values()))) if columns else 0
+    out: dict[str, Any] = {}
+    for f in _LOG_FIELDS:
+        values = columns.get(f)
+        if values is None:
+            values = [None] * n
+        if f in _FLOAT_FIELDS:
+            out[f] = np.asarray(
+                pd.to_numeric(pd.Series(values, dtype=object), errors="coerce"), dtype=float
+            )
+        elif f == "override":
+            out[f] = np.asarray([bool(v) for v in values], dtype=bool)
+        elif f == "customer_id":
+            out[f] = _id_column(values)
+        else:  # object, not pandas' str: the same dtype whatever the batch holds
+            out[f] = pd.Series(
+                [None if v is None or v is pd.NA or v != v else v for v in values], dtype=object
+            )
+    return pd.DataFrame(out)
+
+
+def _id_column(values) -> pd.Series:
+    """Customer ids as int64 when they are all whole numbers, else as objects."""
+    ids = pd.Series(np.asarray(values, dtype=object), dtype=object)
+    if len(ids) and pd.api.types.is_integer_dtype(pd.Series(ids.tolist()).dtype):
+        return ids.astype("int64")
+    return ids
+
+
+def _json_text(values) -> list:
+    """JSON texts of text-like values (one json.dumps per distinct value)."""
+    codes, uniques = pd.factorize(pd.Series(np.asarray(values, dtype=object)), sort=False)
+    texts = [
+        json.dumps(u.item() if isinstance(u, np.generic) else u, ensure_ascii=False)
+        for u in uniques
+    ] + ["null"]
+    return [texts[c] for c in codes.tolist()]
+
+
+def _json_lines(records: pd.DataFrame) -> str:
+    """The records as JSON Lines: constant fields are encoded once and the rest column by
+    column (a bulk approval of a million customers is one pass, not a million dumps)."""
+    n = len(records)
+    parts, args = [], []
+    for f in _LOG_FIELDS:
+        col = records[f] if f in records.columns else pd.Series([None] * n, dtype=object)
+        key = json.dumps(f)
+        if f in _FLOAT_FIELDS:
+            a = np.asarray(col, dtype=float)
+            if np.isfinite(a).all():
+                values: list = a.tolist()  # str(float) is its shortest exact repr
+            else:
+                values = [str(x) if np.isfinite(x) else "null" for x in a.tolist()]
+        elif f == "customer_id" and pd.api.types.is_integer_dtype(col.dtype):
+            values = col.to_numpy().tolist()
+        else:
+            first = col.iloc[0]
+            same = (col.iloc[:1].isna().all() and col.isna().all()) or (
+                not pd.isna(first) and (col.to_numpy(dtype=object) == first).all()
+            )
+            if f in ("override", "uncertain"):
+                col = col.map(lambda v: None if v is None or pd.isna(v) else bool(v))
+            if same:
+                text = _json_text(col.iloc[:1])[0]
+                parts.append(f"{key}:{text.replace('%', '%%')}")
+                continue
+            values = _json_text(col)
+        parts.append(f"{key}:%s")
+        args.append(values)
+    template = "{" + ",".join(parts) + "}\n"
+    if not args:  # one customer, every field constant
+        return (template % ()) * n
+    return "".join([template % row for row in zip(*args, strict=True)])
+
+
+# ======================================================================== bulk approval
+@dataclass(frozen=True)
+class BulkPlan:
+    """What a bulk approval of some rows would do, counted before it is done.
+
+    Every row is counted once, in this order: a customer who already has a
+    decision is kept as is; of the others, inactive ones (outside the scored
+    population), likely gone ones (reach below the threshold), uncertain
+    recommendations and rows without a recommendation are left out; the rest
+    are added.
+
+    Attributes
+    ----------
+    add : int
+        Customers the approval would approve.
+    keep : int
+        Customers whose decision (manual or bulk) stays as it is.
+    likely_gone : int
+        Left out: the chance they are still there is below the threshold.
+    uncertain : int
+        Left out: their recommendation is flagged uncertain.
+    inactive : int
+        Left out: outside the scored population.
+    no_recommendation : int
+        Left out: nothing to approve.
+    """
+
+    add: int = 0
+    keep: int = 0
+    likely_gone: int = 0
+    uncertain: int = 0
+    inactive: int = 0
+    no_recommendation: int = 0
+
+    @property
+    def left_out(self) -> int:
+        """Customers the approval leaves out (not counting the decisions kept)."""
+        return self.likely_gone + self.uncertain + self.inactive + self.no_recommendation
+
+    @property
+    def text(self) -> str:
+        """The confirmation: "Approve 412 customers? 3 decisions already made stay as they
+        are. 57 likely gone and 12 uncertain are left out." """
+        from babel.lists import format_list
+
+        from cjml.i18n import current
+
+        if self.add:
+            sentences = [
+                ngettext("Approve {n} customer?", "Approve {n} customers?", self.add).format(
+                    n=format_number(self.add)
+                )
+            ]
+        else:
+            sentences = [_("There is nobody to approve.")]
+        if self.keep:
+            sentences.append(
+                ngettext(
+                    "{n} decision already made stays as it is.",
+                    "{n} decisions already made stay as they are.",
+                    self.keep,
+                ).format(n=format_number(self.keep))
+            )
+        groups = [
+            (self.likely_gone, _("{n} likely gone")),
+            (self.uncertain, _("{n} uncertain")),
+            (self.inactive, _("{n} inactive")),
+            (self.no_recommendation, _("{n} without a recommendation")),
+        ]
+        items = [text.format(n=format_number(n)) for n, text in groups if n]
+        if items:
+            sentences.append(
+                ngettext("{items} is left out.", "{items} are left out.", self.left_out).format(
+                    items=format_list(items, locale=current().language)
+                )
+            )
+        return " ".join(sentences)
+
+
+# ======================================================================== the book
 class ActionBook:
     """The marketer's decisions: approve, override or skip each customer's recommendation.
 
     The latest decision per customer counts. Decisions are stored as batches
-    of rows (a bulk approval of a million customers is one batch) and merged
-    when read.
+    of rows (a bulk approval of a million customers is one batch, and one
+    write to the log) and merged when read. Every view of the panel observes
+    the one book (:meth:`observe`).
 
     Parameters
     ----------
     user : str, optional
-        Who decides, recorded as ``approved_by``; default the login name.
+        Who decides, recorded as ``decided_by``; default the login name.
     clock : callable, optional
         Returns the current time (a timezone-aware datetime); for tests.
+    log : DecisionLog, optional
+        Where every decision is appended; an existing log is replayed first,
+        so the decisions of an earlier session count again.
+    population : list-like, optional
+        The ids of the scored (active) customers; others are inactive and
+        cannot be approved. Default: everyone counts as active.
+    reach_threshold : float, default 0.05
+        Customers whose ``reach_probability`` is below it are likely gone,
+        and bulk approvals leave them out.
 
     Examples
     --------
@@ -96,18 +477,39 @@ class ActionBook:
         "customer_id",
         "decision",
         "touchpoint",
+        "override",
+        "note",
+        "churn_risk",
         "expected_risk_reduction",
+        "risk_after",
+        "uncertain",
         "reason",
         "decided_by",
         "decided_at",
+        "source",
     )
 
-    def __init__(self, *, user=None, clock: Callable[[], datetime] | None = None):
+    def __init__(
+        self,
+        *,
+        user=None,
+        clock: Callable[[], datetime] | None = None,
+        log: DecisionLog | None = None,
+        population=None,
+        reach_threshold: float = 0.05,
+    ):
         self.user = user
         self.clock = clock
+        self.log = log
+        self.population = None if population is None else pd.Index(population).unique()
+        self.reach_threshold = float(reach_threshold)
         self._batches: list[pd.DataFrame] = []
         self._merged: pd.DataFrame | None = None
         self._observers: list[Callable[[], None]] = []
+        if log is not None:
+            replayed = log.read()
+            if len(replayed):
+                self._batches.append(_with_reasons(replayed))
 
     def observe(self, callback: Callable[[], None]) -> Callable[[], None]:
         """Call ``callback()`` after every change of the decisions; returns the unsubscribe.
@@ -122,61 +524,159 @@ class ActionBook:
         for callback in list(self._observers):
             callback()
 
-    def _add(self, customer_id, decision, touchpoint, reduction, reason, by) -> int:
-        n = len(customer_id)
+    def _add(self, batch: dict, decision: str, by, source: str) -> int:
+        """Record one batch of decisions: to the log first (synced), then in memory."""
+        n = len(batch["customer_id"])
         if not n:
             return 0
-        when = (self.clock or _now)()
-        self._batches.append(
-            pd.DataFrame(
-                {
-                    "customer_id": np.asarray(customer_id),
-                    "decision": np.full(n, decision, dtype=object),
-                    "touchpoint": np.asarray(touchpoint, dtype=object),
-                    "expected_risk_reduction": np.asarray(reduction, dtype=float),
-                    "reason": np.asarray(reason, dtype=object),
-                    "decided_by": np.full(n, by or self.user or _default_user(), dtype=object),
-                    "decided_at": np.full(n, when.isoformat().replace("+00:00", "Z"), dtype=object),
-                }
-            )
+        when = (self.clock or _now)().astimezone(UTC).replace(microsecond=0)
+        records = _frame(
+            {
+                "customer_id": np.asarray(batch["customer_id"]).tolist(),
+                "decision": [decision] * n,
+                "decided_by": [by or self.user or _default_user()] * n,
+                "decided_at": [when.isoformat().replace("+00:00", "Z")] * n,
+                "source": [source] * n,
+                **{k: list(v) for k, v in batch.items() if k not in ("customer_id", "reason")},
+            }
         )
+        if self.log is not None:
+            self.log.append(records)
+        records = records.drop(columns="bundle")
+        records["reason"] = pd.Series(np.asarray(batch["reason"], dtype=object), dtype=object)
+        self._batches.append(records[list(self._COLUMNS)])
         self._merged = None
         self._changed()
         return n
 
-    def approve(self, rows: pd.DataFrame, *, by=None, note=None) -> int:
+    def _inactive(self, ids) -> np.ndarray:
+        if self.population is None:
+            return np.zeros(len(ids), dtype=bool)
+        return ~pd.Index(np.asarray(ids)).isin(self.population)
+
+    def _refuse_inactive(self, ids) -> None:
+        ids = np.asarray(ids)
+        out = ids[self._inactive(ids)]
+        if len(out) == 1:
+            raise PanelError(
+                _(
+                    "Customer {id} is inactive (outside the scored population): there is "
+                    "nothing to approve."
+                ).format(id=out[0])
+            )
+        if len(out):
+            raise PanelError(
+                _(
+                    "Customers {ids} are inactive (outside the scored population): there is "
+                    "nothing to approve for them. Leave them out of the selection."
+                ).format(
+                    ids=", ".join(str(i) for i in out[:5]) + ("\u2026" if len(out) > 5 else "")
+                )
+            )
+
+    def _bulk_masks(self, rows: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Each row's group in a bulk approval (see :class:`BulkPlan`), as boolean masks."""
+        n = len(rows)
+        ids = rows["customer_id"].to_numpy()
+        decided = self.decisions(ids).notna().to_numpy() if n else np.zeros(0, dtype=bool)
+        inactive = self._inactive(ids) & ~decided
+        free = ~decided & ~inactive
+        reach = _column(rows, "reach_probability", np.nan, float)
+        gone = free & (reach < self.reach_threshold)  # NaN (unknown) is never likely gone
+        free &= ~gone
+        uncertain = free & (_column(rows, "uncertain", False, object) == True)  # noqa: E712
+        free &= ~uncertain
+        none = free & rows["recommended_touchpoint"].isna().to_numpy()
+        free &= ~none
+        if free.any():  # a customer listed twice is approved once
+            first = np.zeros(n, dtype=bool)
+            where = np.flatnonzero(free)
+            first[where[~pd.Index(ids[where]).duplicated()]] = True
+            free = first
+        return {
+            "add": free,
+            "keep": decided,
+            "likely_gone": gone,
+            "uncertain": uncertain,
+            "inactive": inactive,
+            "no_recommendation": none,
+        }
+
+    def plan_bulk(self, rows: pd.DataFrame) -> BulkPlan:
+        """What ``approve(rows, bulk=True)`` would do, for its confirmation.
+
+        Parameters
+        ----------
+        rows : DataFrame
+            Rows of the customer table.
+
+        Returns
+        -------
+        BulkPlan
+            The counts, and :attr:`BulkPlan.text` to show.
+        """
+        return BulkPlan(**{k: int(m.sum()) for k, m in self._bulk_masks(rows).items()})
+
+    def approve(
+        self, rows: pd.DataFrame, *, by=None, note=None, bulk: bool = False, source=None
+    ) -> int:
         """Approve the recommended touchpoint of each row.
 
         Parameters
         ----------
         rows : DataFrame
             Rows of the customer table (``customer_id, churn_risk,
-            recommended_touchpoint, expected_risk_reduction``). Rows without a
+            recommended_touchpoint, expected_risk_reduction``, and, when
+            known, ``reach_probability`` and ``uncertain``). Rows without a
             recommendation are left out.
         by : str, optional
             Who approves; default the book's user.
         note : str, optional
-            Added to each reason.
+            Why; kept beside the decision (and in the export).
+        bulk : bool, default False
+            A bulk approval: customers who already have a decision are left
+            as they are, and likely gone, uncertain and inactive rows are left
+            out (see :meth:`plan_bulk`). Otherwise each row is a deliberate
+            decision, replacing the customer's earlier one.
+        source : {"panel", "bulk", "api"}, optional
+            Where the decision was made, for the log; default "bulk" for a
+            bulk approval, else "api".
 
         Returns
         -------
         int
             Customers approved.
+
+        Raises
+        ------
+        PanelError
+            When a row (not in bulk) is an inactive customer.
         """
-        has = rows["recommended_touchpoint"].notna().to_numpy()
-        rows = rows.loc[has]
-        reason = effect_reason(
-            rows["recommended_touchpoint"], rows["churn_risk"], rows["expected_risk_reduction"]
-        )
-        if note:
-            reason = reason + f"; {note}"
+        if bulk:
+            rows = rows.loc[self._bulk_masks(rows)["add"]]
+        else:
+            rows = rows.loc[rows["recommended_touchpoint"].notna().to_numpy()]
+            self._refuse_inactive(rows["customer_id"].to_numpy())
+        risk = _column(rows, "churn_risk", np.nan, float)
+        reduction = _column(rows, "expected_risk_reduction", np.nan, float)
+        touchpoint = rows["recommended_touchpoint"].astype(object).to_numpy()
+        n = len(rows)
+        uncertain = _column(rows, "uncertain", None, object)
         return self._add(
-            rows["customer_id"].to_numpy(),
+            {
+                "customer_id": rows["customer_id"].to_numpy(),
+                "touchpoint": touchpoint,
+                "override": np.zeros(n, dtype=bool),
+                "note": np.full(n, note or None, dtype=object),
+                "churn_risk": risk,
+                "expected_risk_reduction": reduction,
+                "risk_after": risk - reduction,
+                "uncertain": [None if v is None or v != v else bool(v) for v in uncertain],
+                "reason": effect_reason(touchpoint, risk, reduction),
+            },
             "approved",
-            rows["recommended_touchpoint"].astype(object).to_numpy(),
-            rows["expected_risk_reduction"].to_numpy(dtype=float),
-            reason,
             by,
+            _source(source, "bulk" if bulk else "api"),
         )
 
     def override(
@@ -186,8 +686,10 @@ class ActionBook:
         *,
         expected_risk_reduction: float,
         baseline_risk: float | None = None,
+        uncertain: bool | None = None,
         note=None,
         by=None,
+        source=None,
     ) -> int:
         """Replace a customer's recommendation with another touchpoint, approved.
 
@@ -198,33 +700,51 @@ class ActionBook:
         touchpoint : str
             The touchpoint chosen instead.
         expected_risk_reduction : float
-            Its expected risk reduction (from :func:`what_if`).
+            Its expected risk reduction (from :func:`what_if`); negative when
+            the touchpoint raises the risk.
         baseline_risk : float, optional
-            The customer's risk now, for the reason's wording.
+            The customer's risk now: the risk after (``risk_after``) is
+            recorded and the reason worded with it.
+        uncertain : bool, optional
+            Whether the estimate is flagged uncertain, for the log.
         note : str, optional
-            Why; added to the reason.
+            Why; kept beside the decision.
         by : str, optional
             Who overrides; default the book's user.
+        source : {"panel", "bulk", "api"}, optional
+            Where the decision was made; default "api".
 
         Returns
         -------
         int
             1.
+
+        Raises
+        ------
+        PanelError
+            When the customer is inactive.
         """
-        if baseline_risk is None:
-            reason = f"{label(touchpoint)} chosen instead of the recommendation"
-        else:
-            reason = (
-                str(effect_reason([touchpoint], [baseline_risk], [expected_risk_reduction])[0])
-                + " (override)"
-            )
-        if note:
-            reason += f"; {note}"
+        self._refuse_inactive([customer_id])
+        risk = np.nan if baseline_risk is None else float(baseline_risk)
+        reduction = float(expected_risk_reduction)
         return self._add(
-            [customer_id], "overridden", [touchpoint], [expected_risk_reduction], [reason], by
+            {
+                "customer_id": [customer_id],
+                "touchpoint": [touchpoint],
+                "override": [True],
+                "note": [note or None],
+                "churn_risk": [risk],
+                "expected_risk_reduction": [reduction],
+                "risk_after": [risk - reduction],
+                "uncertain": [None if uncertain is None else bool(uncertain)],
+                "reason": _override_reason([touchpoint], np.asarray([risk]), [reduction]),
+            },
+            "overridden",
+            by,
+            _source(source, "api"),
         )
 
-    def skip(self, customer_ids, *, by=None, note=None) -> int:
+    def skip(self, customer_ids, *, by=None, note=None, bulk: bool = False, source=None) -> int:
         """Skip customers: no action for them.
 
         Parameters
@@ -235,41 +755,60 @@ class ActionBook:
             Who decides; default the book's user.
         note : str, optional
             Why.
+        bulk : bool, default False
+            A bulk skip: customers who already have a decision keep it.
+        source : {"panel", "bulk", "api"}, optional
+            Where the decision was made; default "bulk" for a bulk skip,
+            else "api".
 
         Returns
         -------
         int
             Customers skipped.
         """
-        ids = np.asarray(
-            list(customer_ids) if not isinstance(customer_ids, np.ndarray) else customer_ids
-        )
-        n = len(ids)
-        return self._add(
-            ids,
-            "skipped",
-            np.full(n, None),
-            np.full(n, np.nan),
-            np.full(n, note or "skipped", dtype=object),
-            by,
-        )
+        ids = _ids(customer_ids)
+        if bulk and len(ids):
+            ids = ids[self.decisions(ids).isna().to_numpy()]
+            ids = ids[~pd.Index(ids).duplicated()]
+        return self._plain(ids, "skipped", note, by, _source(source, "bulk" if bulk else "api"))
 
-    def reset(self, customer_ids) -> int:
-        """Forget the decisions on these customers.
+    def reset(self, customer_ids, *, by=None, source=None) -> int:
+        """Forget the decisions on these customers (the log keeps both, in order).
 
         Parameters
         ----------
         customer_ids : list-like
             The customers.
+        by : str, optional
+            Who resets; default the book's user.
+        source : {"panel", "bulk", "api"}, optional
+            Where the decision was made; default "api".
 
         Returns
         -------
         int
             Customers reset.
         """
-        ids = np.asarray(list(customer_ids))
+        return self._plain(_ids(customer_ids), "reset", None, by, _source(source, "api"))
+
+    def _plain(self, ids, decision, note, by, source) -> int:
         n = len(ids)
-        return self._add(ids, "reset", np.full(n, None), np.full(n, np.nan), np.full(n, None), None)
+        return self._add(
+            {
+                "customer_id": ids,
+                "touchpoint": np.full(n, None),
+                "override": np.zeros(n, dtype=bool),
+                "note": np.full(n, note or None, dtype=object),
+                "churn_risk": np.full(n, np.nan),
+                "expected_risk_reduction": np.full(n, np.nan),
+                "risk_after": np.full(n, np.nan),
+                "uncertain": np.full(n, None),
+                "reason": np.full(n, None),
+            },
+            decision,
+            by,
+            source,
+        )
 
     def to_frame(self) -> pd.DataFrame:
         """The latest decision per customer, in the order they were first decided.
@@ -277,17 +816,15 @@ class ActionBook:
         Returns
         -------
         DataFrame
-            ``customer_id, decision, touchpoint, expected_risk_reduction,
-            reason, decided_by, decided_at``.
+            ``customer_id, decision, touchpoint, override, note, churn_risk,
+            expected_risk_reduction, risk_after, uncertain, reason,
+            decided_by, decided_at, source``: the risk and reduction are
+            those shown when the decision was made.
         """
         if self._merged is None:
             if not self._batches:
-                merged = pd.DataFrame(
-                    {
-                        c: pd.Series(dtype=object if c != "expected_risk_reduction" else float)
-                        for c in self._COLUMNS
-                    }
-                )
+                merged = _frame({}).drop(columns="bundle").assign(reason=None)
+                merged = merged[list(self._COLUMNS)]
             else:
                 frame = pd.concat(self._batches, ignore_index=True)
                 merged = frame.drop_duplicates("customer_id", keep="last")
@@ -336,31 +873,43 @@ class ActionBook:
         Returns
         -------
         DataFrame
-            ``customer_id, touchpoint, expected_risk_reduction, reason,
-            approved_by, approved_at, decision``.
+            The export's columns: ``customer_id, touchpoint,
+            expected_risk_reduction_shown`` (as the panel shows it),
+            ``expected_risk_reduction`` (exact), ``churn_risk_shown,
+            churn_risk, reason, decision, approved_by, approved_at, note``.
         """
         frame = self.to_frame()
         frame = frame[frame["decision"].isin(["approved", "overridden"])]
         out = frame.rename(columns={"decided_by": "approved_by", "decided_at": "approved_at"})
+        out = out.assign(
+            expected_risk_reduction_shown=np.asarray(
+                [points(v) for v in out["expected_risk_reduction"].tolist()], dtype=object
+            ),
+            churn_risk_shown=np.asarray([pct(v) for v in out["churn_risk"].tolist()], dtype=object),
+        )
         return out[list(_EXPORT_COLUMNS)].reset_index(drop=True)
 
     def export_csv(self, path, *, force: bool = False, inputs=None) -> Path:
-        """Write the approved action list to CSV, safe for spreadsheets.
+        """Write the approved action list to a new CSV file, safe for spreadsheets.
 
+        An existing file is never replaced: given a folder, or a file that
+        exists, the export goes to a new dated name beside it
+        (``approved_actions-2026-12-02-0805.csv``, then ``-2``, ``-3``...).
         See :func:`cjml.panel.write_csv`: formula-like text is escaped, the
-        file is UTF-8 with a byte-order mark, written atomically, and an
-        existing file is kept unless ``force=True``.
+        file is UTF-8 with a byte-order mark, written atomically, with mode
+        ``0666 & ~umask``.
 
         Parameters
         ----------
         path : str or Path
-            A ``.csv`` file.
+            A ``.csv`` file, or a folder.
         force : bool, default False
-            Replace an existing file.
+            Replace ``path`` when it is an existing file, rather than writing
+            a dated name beside it.
         inputs : mapping of str to path, optional
             The files the panel was built from (:attr:`PanelData.inputs`):
-            ``path`` may not be one of them (or inside an input folder), even
-            with ``force``.
+            the export may not be one of them (or inside an input folder),
+            even with ``force``.
 
         Returns
         -------
@@ -372,15 +921,102 @@ class ActionBook:
         PanelError
             When nothing is approved.
         InputFileError
-            When the file exists (without ``force``), is not ``.csv``, is a
-            folder or is one of ``inputs``.
+            When ``path`` is not ``.csv`` (nor a folder) or is one of ``inputs``.
         """
         from cjml.io._write import check_output, write_csv
 
-        check_output(path, inputs=inputs, force=force, suffixes=(".csv",), option="file name")
+        path = Path(path).expanduser()
+        folder = path.is_dir()
+        if not folder:
+            check_output(path, inputs=inputs, force=True, suffixes=(".csv",), option="file name")
         actions = self.approved()
         if actions.empty:
             raise PanelError(
-                "No approved actions to export yet: approve or override some recommendations first."
+                _(
+                    "No approved actions to export yet: approve or override some "
+                    "recommendations first."
+                )
             )
-        return write_csv(actions, path, force=force)
+        if force and not folder:
+            return write_csv(actions, path, force=True)
+        stamp = (self.clock or _now)().astimezone().strftime("%Y-%m-%d-%H%M")
+        if folder:
+            stem, parent = "approved_actions", path
+        elif path.exists():
+            stem, parent = path.stem, path.parent
+        else:
+            stem, parent = None, path.parent
+        for k in range(1, 10_000):
+            target = (
+                path
+                if stem is None and k == 1
+                else parent / f"{stem or path.stem}-{stamp}{'' if k == 1 else f'-{k}'}.csv"
+            )
+            check_output(target, inputs=inputs, force=True, suffixes=(".csv",), option="file name")
+            try:  # claim the name: nobody else's file can be replaced, even in a race
+                parent.mkdir(parents=True, exist_ok=True)
+                os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            except FileExistsError:
+                continue
+            try:
+                return write_csv(actions, target, force=True)  # replaces only our empty claim
+            except BaseException:
+                target.unlink(missing_ok=True)
+                raise
+        raise PanelError(
+            _("Cannot find a free file name for the export in {folder}: choose another folder.")
+            .format(folder=repr(str(parent)))
+        )
+
+
+def _source(source, default: str) -> str:
+    source = default if source is None else source
+    if source not in _SOURCES:
+        raise PanelError(
+            _("source={source} is not known; use one of {allowed}.").format(
+                source=repr(source), allowed=", ".join(_SOURCES)
+            )
+        )
+    return source
+
+
+def _ids(customer_ids) -> np.ndarray:
+    if isinstance(customer_ids, np.ndarray):
+        return customer_ids
+    if isinstance(customer_ids, pd.Series | pd.Index):
+        return customer_ids.to_numpy()
+    return np.asarray(list(customer_ids))
+
+
+def _column(rows: pd.DataFrame, name: str, default, dtype) -> np.ndarray:
+    """A column of ``rows`` as an array, or ``default`` everywhere when it is missing."""
+    if name in rows.columns:
+        return rows[name].to_numpy(dtype=dtype) if dtype is float else rows[name].to_numpy(
+            dtype=object
+        )
+    return np.full(len(rows), default, dtype=dtype)
+
+
+def _override_reason(touchpoint, risk: np.ndarray, reduction) -> np.ndarray:
+    """The reason of overrides: their effect when the risk is known, else what was chosen."""
+    reason = effect_reason(touchpoint, risk, reduction)
+    for i in np.flatnonzero(np.isnan(risk)):
+        reason[i] = _("{touchpoint} chosen instead of the recommendation").format(
+            touchpoint=label(touchpoint[i])
+        )
+    return reason
+
+
+def _with_reasons(records: pd.DataFrame) -> pd.DataFrame:
+    """Replayed records as the book keeps them, with their reasons worded again."""
+    out = records.drop(columns="bundle")
+    reason = np.full(len(out), None, dtype=object)
+    tp = out["touchpoint"].to_numpy(dtype=object)
+    risk = out["churn_risk"].to_numpy(dtype=float)
+    red = out["expected_risk_reduction"].to_numpy(dtype=float)
+    for decision, word in (("approved", effect_reason), ("overridden", _override_reason)):
+        m = (out["decision"] == decision).to_numpy()
+        if m.any():
+            reason[m] = word(tp[m], risk[m], red[m])
+    out["reason"] = pd.Series(reason, dtype=object)
+    return out[list(ActionBook._COLUMNS)]

@@ -3,7 +3,8 @@
 :meth:`PanelData.from_inputs` reads the bundle, events and scores (scoring
 when needed), builds the customer table (with the business rules'
 recommendations when rules are given) and holds the list, the overview, the
-customer profiles (cached) and the action book that the widgets show.
+customer profiles (cached) and the action book that the widgets show; the
+book keeps its decisions in a log beside the scores, replayed at the next start.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from cjml.panel._data._actions import ActionBook
+from cjml.panel._data._actions import ActionBook, DecisionLog
 from cjml.panel._data._common import _log_cutoff
 from cjml.panel._data._customer import CustomerProfile, customer_profile
 from cjml.panel._data._list import CustomerList
@@ -58,6 +59,11 @@ class PanelData:
         What each input file is to its path (the bundle, events, scores and
         rules given as paths to :meth:`from_inputs`): the export never writes
         over them.
+    decision_log_path : Path or None
+        The decision log the action book appends to and was replayed from;
+        None when decisions are kept in memory only.
+    reach_threshold : float
+        Customers whose chance to be reached is below it are "likely gone".
     """
 
     bundle: Any
@@ -71,6 +77,8 @@ class PanelData:
     top_k: int = 3
     actions: ActionBook = field(default_factory=ActionBook)
     inputs: dict = field(default_factory=dict)
+    decision_log_path: Path | None = None
+    reach_threshold: float = 0.05
 
     def __post_init__(self):
         self.customers = CustomerList(self.table, segment_col=self.segment_col)
@@ -91,6 +99,9 @@ class PanelData:
         report="auto",
         top_k=3,
         user=None,
+        decisions="auto",
+        reach_threshold=0.05,
+        export_path=None,
     ) -> PanelData:
         """Load, score (when needed) and prepare everything the panel shows.
 
@@ -121,6 +132,18 @@ class PanelData:
             Recommended touchpoints listed per customer.
         user : str, optional
             Who approves, for the export; default the login name.
+        decisions : "auto", path or None, default "auto"
+            The decision log (JSON Lines, append-only): every decision is
+            added to it, and the decisions already in it count again. "auto"
+            is ``decisions.jsonl`` beside the scores when ``scores`` is a
+            file, else in the folder of ``export_path`` (none when neither
+            is given); None keeps decisions in memory only.
+        reach_threshold : float, default 0.05
+            Customers whose ``reach_probability`` is below it are likely gone:
+            listed apart and left out of bulk approvals.
+        export_path : path, optional
+            Where the approved actions are exported (a ``.csv`` file or a
+            folder), for the "auto" decision log.
 
         Returns
         -------
@@ -182,6 +205,13 @@ class PanelData:
             table = _with_rules(table, bundle, log, cut, rules, top_k)
         if isinstance(report, str) and report == "auto":
             report = journey_map(log, bundle, cutoff=cut)
+        log_path = _decision_log_path(decisions, inputs.get("scores"), export_path)
+        actions = ActionBook(
+            user=user,
+            log=None if log_path is None else DecisionLog(log_path, bundle=_fingerprint(bundle)),
+            population=table["customer_id"].to_numpy(),
+            reach_threshold=reach_threshold,
+        )
         return cls(
             bundle=bundle,
             log=log,
@@ -192,9 +222,16 @@ class PanelData:
             report=report,
             n_not_scored=len(scores) - len(table),
             top_k=top_k,
-            actions=ActionBook(user=user),
+            actions=actions,
             inputs=inputs,
+            decision_log_path=log_path,
+            reach_threshold=float(reach_threshold),
         )
+
+    @property
+    def population(self) -> pd.Index:
+        """The ids of the scored customers: the others are inactive and cannot be approved."""
+        return pd.Index(self.table["customer_id"])
 
     @property
     def recommender(self):
@@ -259,6 +296,34 @@ class PanelData:
         """
         where = pd.Index(self.table["customer_id"]).get_indexer(list(customer_ids))
         return self.table.iloc[where[where >= 0]]
+
+
+def _decision_log_path(decisions, scores, export_path) -> Path | None:
+    """Where the decision log is: ``decisions`` itself, or for "auto" beside the scores
+    file, else in the export's folder."""
+    if decisions is None:
+        return None
+    if not (isinstance(decisions, str) and decisions == "auto"):
+        return Path(decisions).expanduser()
+    if scores is not None:
+        return Path(scores).expanduser().parent / "decisions.jsonl"
+    if export_path is not None:
+        export = Path(export_path).expanduser()
+        return (export if export.is_dir() else export.parent) / "decisions.jsonl"
+    return None
+
+
+def _fingerprint(bundle) -> str | None:
+    """A short fingerprint of the bundle from its metadata (cheap: the training data's
+    fingerprint, cutoffs, horizon and parameters; the same before and after saving)."""
+    import hashlib
+    import json
+
+    meta = getattr(bundle, "metadata", None) or {}
+    facts = [meta.get(k) for k in ("training_data", "train_cutoffs", "horizon", "params")]
+    if not any(facts):
+        return None
+    return hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def _with_rules(table, bundle, log, cutoff, rules, top_k) -> pd.DataFrame:
