@@ -20,6 +20,7 @@ from cjml.exceptions import InputFileError
 from cjml.io._write import CsvStream
 from cjml.panel import (
     NO_TOUCHPOINT,
+    SORT_KEYS,
     ActionBook,
     CustomerList,
     PanelData,
@@ -28,6 +29,7 @@ from cjml.panel import (
     escape_formula,
     filter_customers,
     label,
+    likely_gone,
     overview_data,
     paginate,
     plot_timeline,
@@ -265,8 +267,8 @@ def test_filter_customers(table):
 
 
 def test_sort_customers_puts_missing_last_and_keeps_ties(table):
-    assert sort_customers(table).tolist() == [0, 2, 1]
-    assert sort_customers(table, ascending=True).tolist() == [1, 2, 0]
+    assert sort_customers(table, "churn_risk").tolist() == [0, 2, 1]
+    assert sort_customers(table, "churn_risk", ascending=True).tolist() == [1, 2, 0]
     assert sort_customers(table, "expected_risk_reduction").tolist() == [2, 0, 1]
     assert sort_customers(table, "expected_risk_reduction", ascending=True).tolist() == [0, 2, 1]
     assert sort_customers(table, "stage").tolist() == [2, 0, 1]
@@ -282,10 +284,45 @@ def test_sort_customers_puts_missing_last_and_keeps_ties(table):
             }
         )
     )
-    assert sort_customers(tied).tolist() == [2, 0, 1]  # ties keep the table order
+    assert sort_customers(tied, "churn_risk").tolist() == [2, 0, 1]  # ties keep the order
+    assert sort_customers(tied).tolist() == [0, 1, 2]  # nobody to retain: all tied at 0
     assert sort_customers(tied, "customer_id").tolist() == [1, 0, 2]
     with pytest.raises(PanelError, match="Did you mean 'churn_risk'"):
         sort_customers(table, "churn_rsk")
+
+
+def test_default_order_puts_who_can_be_saved_first(table):
+    # expected customers retained = expected_risk_reduction, no recommendation counting 0:
+    # customer 3 (0.05), customer 1 (0.02), customer 2 (none)
+    assert list(SORT_KEYS)[0] == "expected_retained"
+    assert sort_customers(table).tolist() == [2, 0, 1]
+    assert sort_customers(table, ascending=True).tolist() == [1, 0, 2]
+    assert CustomerList(table).query().rows["customer_id"].tolist() == [3, 1, 2]
+    # a negative expected reduction sorts below no recommendation at all
+    worse = table.assign(expected_risk_reduction=[-0.01, np.nan, 0.05])
+    assert sort_customers(worse).tolist() == [2, 1, 0]
+
+
+def test_reach_column_sorts_and_splits_off_the_likely_gone(small_log):
+    scores = _scores().assign(reach_probability=[0.02, 0.9, np.nan, np.nan])
+    table = customer_table(scores, small_log, cutoff="2024-01-25")
+    assert table["reach_probability"].tolist()[:2] == [0.02, 0.9]
+    assert np.isnan(table["reach_probability"].iloc[2])
+    # below 5% is likely gone; unknown (NaN) never is
+    assert likely_gone(table).tolist() == [True, False, False]
+    assert likely_gone(table, 0.95).tolist() == [True, True, False]
+    assert sort_customers(table, "reach_probability").tolist() == [1, 0, 2]  # NaN last
+    customers = CustomerList(table)
+    assert customers.query(group="reachable").rows["customer_id"].tolist() == [3, 2]
+    assert customers.query(group="likely_gone").rows["customer_id"].tolist() == [1]
+    gone = customers.query(group="likely_gone", reach_threshold=0.95)
+    assert gone.rows["customer_id"].tolist() == [1, 2]
+    assert customers.query(group="reachable", risk_band="very high").is_empty
+    with pytest.raises(PanelError, match="group='gone' is not known"):
+        customers.query(group="gone")
+    # older scores without the column: nobody is likely gone
+    old = customer_table(_scores(), small_log, cutoff="2024-01-25")
+    assert old["reach_probability"].isna().all() and not likely_gone(old).any()
 
 
 def test_paginate():
@@ -316,7 +353,13 @@ def test_customer_list_matches_plain_pandas():
     scores.loc[scores["recommended_touchpoint"].isna(), "expected_risk_reduction"] = np.nan
     table = customer_table(scores.sample(frac=1, random_state=1).reset_index(drop=True))
     lst = CustomerList(table)
-    page = lst.query(risk_band=["high", "very high"], touchpoint="email", page=2, page_size=20)
+    page = lst.query(
+        risk_band=["high", "very high"],
+        touchpoint="email",
+        page=2,
+        page_size=20,
+        sort_by="churn_risk",
+    )
     expected = table[
         table["risk_band"].isin(["high", "very high"])
         & (table["recommended_touchpoint"] == "email")
@@ -328,6 +371,9 @@ def test_customer_list_matches_plain_pandas():
     red = by_red["expected_risk_reduction"].to_numpy()
     k = int(np.isfinite(red).sum())
     assert (np.diff(red[:k]) <= 0).all() and np.isnan(red[k:]).all()
+    # the default order: expected customers retained (no recommendation counts as 0)
+    retained = lst.query(page_size=n).rows["expected_risk_reduction"].fillna(0).to_numpy()
+    assert (np.diff(retained) <= 0).all()
     empty = lst.query(
         risk_band="low", stage="awareness", touchpoint="consultation", segment=None, page=0
     )

@@ -98,6 +98,10 @@ def panel(
     user=None,
     page_size=25,
     export_path="approved_actions.csv",
+    lang="en",
+    currency=None,
+    decisions="auto",
+    reach_threshold=0.05,
 ):
     """Open the marketer's panel on a model bundle and its customers' events.
 
@@ -133,7 +137,20 @@ def panel(
     page_size : int, default 25
         Rows per page of the at-risk list (10, 25, 50 or 100).
     export_path : str or path, default "approved_actions.csv"
-        The export file proposed in the Actions tab.
+        The export file (or folder) proposed in the Actions tab; an existing
+        file is never replaced (the export gets a new, dated name).
+    lang : {"en", "vi"}, default "en"
+        The language of the panel, and the locale of its numbers and dates.
+    currency : str, optional
+        ISO 4217 code of the costs; default the language's (USD for en,
+        VND for vi).
+    decisions : "auto", path or None, default "auto"
+        The decision log (append-only JSON Lines), replayed when the panel
+        opens again: "auto" is ``decisions.jsonl`` beside the scores file,
+        else in the export's folder; None keeps decisions in memory only.
+    reach_threshold : float, default 0.05
+        Customers whose chance of still being there is below it are listed
+        apart as "likely gone", and bulk actions leave them out.
 
     Returns
     -------
@@ -155,8 +172,10 @@ def panel(
     In a notebook the last line shows the panel; in Voilà the notebook
     becomes a web page with only the panel.
     """
+    from cjml.i18n import set_language
     from cjml.panel._app import MarketerPanel  # ipywidgets only from here on
 
+    set_language(lang, currency=currency)
     data = PanelData.from_inputs(
         bundle,
         events,
@@ -167,6 +186,9 @@ def panel(
         report=report,
         top_k=top_k,
         user=user,
+        decisions=decisions,
+        reach_threshold=reach_threshold,
+        export_path=export_path,
     )
     return MarketerPanel(data, page_size=page_size, export_path=export_path)
 

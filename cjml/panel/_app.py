@@ -315,9 +315,7 @@ class MarketerPanel(W.VBox):
         self.page: CustomerPage | None = None
         self.gone_page: CustomerPage | None = None
         self.profile: CustomerProfile | None = None
-        self.reach_threshold = float(
-            getattr(data.actions, "reach_threshold", DEFAULT_REACH_THRESHOLD)
-        )
+        self.reach_threshold = float(getattr(data, "reach_threshold", DEFAULT_REACH_THRESHOLD))
         self._page_number = 0
         self.notices = {area: _notice() for area in ("top", "list", "customer", "export")}
         header = W.HTML(self._header_html())
@@ -1014,8 +1012,8 @@ class MarketerPanel(W.VBox):
         self._notify(text, "list")
 
     def _skip_bulk(self, ids) -> None:
-        undecided = self._undecided(ids)  # a bulk action never changes a decision made
-        n = self.data.actions.skip(undecided, by=self._user()) if undecided else 0
+        # a bulk action never changes a decision already made
+        n = self.data.actions.skip(ids, by=self._user(), bulk=True)
         text = ngettext("Skipped {n} customer.", "Skipped {n} customers.", n).format(
             n=format_number(n)
         )
@@ -1423,7 +1421,9 @@ class MarketerPanel(W.VBox):
 
     def _approve_one(self, rows: pd.DataFrame) -> None:
         cid = rows["customer_id"].iloc[0]
-        self.data.actions.approve(rows, by=self._user(), note=self.note.value or None)
+        self.data.actions.approve(
+            rows, by=self._user(), note=self.note.value or None, source="panel"
+        )
         self._notify(_("Approved the recommendation for customer {id}.").format(id=cid), "customer")
 
     @_guarded("customer")
@@ -1458,6 +1458,7 @@ class MarketerPanel(W.VBox):
             baseline_risk=p.churn_risk,
             note=self.note.value or None,
             by=self._user(),
+            source="panel",
         )
         self._notify(
             _("Approved {touchpoint} for customer {id} instead of the recommendation.").format(
@@ -1481,7 +1482,9 @@ class MarketerPanel(W.VBox):
         if self.profile is None:
             raise ValueError(_("Open a customer first."))
         cid = self.profile.customer_id
-        self.data.actions.skip([cid], by=self._user(), note=self.note.value or None)
+        self.data.actions.skip(
+            [cid], by=self._user(), note=self.note.value or None, source="panel"
+        )
         self._notify(_("Skipped customer {id}.").format(id=cid), "customer")
 
     @_guarded("customer")
@@ -1489,7 +1492,7 @@ class MarketerPanel(W.VBox):
         if self.profile is None:
             raise ValueError(_("Open a customer first."))
         cid = self.profile.customer_id
-        self.data.actions.reset([cid])
+        self.data.actions.reset([cid], by=self._user(), source="panel")
         self._notify(_("Cleared the decision on customer {id}.").format(id=cid), "customer")
 
     # ------------------------------------------------------------------ actions
