@@ -47,10 +47,12 @@ _DOWNLOAD_LIMIT = 5 * 2**20  # bigger exports are offered as a file path only
 # One column template for the list's header and every row, so they line up at any
 # width: minimums that keep each word whole (at 934 px, JupyterLab with the file
 # browser open, they still fit), shares of the rest beyond them; text wraps, never cut.
+# Customer, segment, stage (and next), churn risk (and band), recommended, expected
+# reduction, reach, decision, top drivers.
 _GRID = (
-    "minmax(48px,.6fr) minmax(64px,.9fr) minmax(64px,.9fr) minmax(46px,.6fr) "
-    "minmax(70px,.7fr) minmax(90px,1fr) minmax(84px,1fr) minmax(56px,.7fr) "
-    "minmax(42px,.5fr) minmax(72px,.8fr) minmax(120px,2fr)"
+    "minmax(72px,.6fr) minmax(82px,.8fr) minmax(96px,1fr) minmax(66px,.6fr) "
+    "minmax(96px,1fr) minmax(66px,.6fr) minmax(46px,.45fr) minmax(78px,.7fr) "
+    "minmax(120px,2fr)"
 )
 _CHECK_WIDTH, _OPEN_WIDTH = "28px", "84px"
 
@@ -59,10 +61,8 @@ def _headers(segment_name: str) -> tuple[str, ...]:
     return (
         _("Customer"),
         segment_name,
-        _("Stage"),
+        _("Stage, next"),
         _("Churn risk"),
-        _("Band"),
-        _("Next stage"),
         _("Recommended"),
         _("Exp. reduction"),
         _("Reach"),
@@ -120,7 +120,11 @@ _CSS = """
 .cjml-list-header .cjml-grid {font-weight: 600; color: var(--jp-ui-font-color1, #333);}
 .cjml-list-header {border-bottom: 1px solid var(--jp-border-color1, #bbb);}
 .cjml-row {border-bottom: 1px solid var(--jp-border-color3, #eee); align-items: center;}
-.cjml-row > .widget-html, .cjml-list-header > .widget-html {flex: 1 1 auto; min-width: 0;}
+.cjml-row > .widget-html, .cjml-list-header > .widget-html {flex: 1 1 0%; min-width: 0;}
+.cjml-row > .widget-checkbox, .cjml-list-header > .widget-checkbox,
+.cjml-row > .jupyter-button, .cjml-list-header > .jupyter-button {flex: 0 0 auto;}
+.cjml-cell .cjml-sub {font-size: 0.95em;}
+.cjml-next {display: block;}
 .cjml-row .widget-html-content, .cjml-list-header .widget-html-content {
     white-space: normal; line-height: 1.25; width: 100%;}
 .cjml-placeholder {visibility: hidden;}
@@ -256,7 +260,7 @@ def _wrap(children, **layout) -> W.HBox:
 
 
 def _notice() -> W.HTML:
-    box = W.HTML(layout=W.Layout(display="none", width="100%"))
+    box = W.HTML(layout=W.Layout(display="none"))
     box.add_class("cjml-notice")
     return box
 
@@ -270,7 +274,7 @@ class _Confirm:
         self.no = _button(_("Cancel"), cls="cjml-confirm-no")
         self.yes.on_click(on_yes)
         self.no.on_click(on_no)
-        self.box = _wrap([self.text, self.yes, self.no], display="none", width="100%")
+        self.box = _wrap([self.text, self.yes, self.no], display="none")
         self.box.add_class("cjml-confirm")
         self.action = None
 
@@ -460,7 +464,8 @@ class MarketerPanel(W.VBox):
         self.overview_risk = W.HTML(risk_html + band_html)
         self.overview_touchpoints = W.HTML(tp_html)
         self.overview_funnel = W.Image(
-            format="png", layout=W.Layout(max_width="100%", width="560px", height="auto")
+            format="png",
+            layout=W.Layout(max_width="calc(100% - 4px)", width="560px", height="auto"),
         )
         self.overview_stages = W.HTML()
         self.overview_opportunities = W.HTML()
@@ -482,7 +487,7 @@ class MarketerPanel(W.VBox):
             [self.overview_risk, self.overview_touchpoints],
             layout=W.Layout(flex="1 1 320px", min_width="0"),
         )
-        return W.VBox([self.overview_cards, _wrap([left, right], width="100%")])
+        return W.VBox([self.overview_cards, _wrap([left, right])])
 
     def _fill_journey_tables(self, report) -> None:
         rows = [
@@ -530,7 +535,9 @@ class MarketerPanel(W.VBox):
                 _esc(format_number(int(r.customers))),
                 _esc(points(r.mean_risk_reduction)),
                 pct(r.current_use),
-                "\u2691 " + _esc(_("missing")) if r.missing else "",
+                f"<span style='white-space:nowrap'>\u2691 {_esc(_('missing'))}</span>"
+                if r.missing
+                else "",
             ]
             for r in opp.itertuples(index=False)
         ]
@@ -612,10 +619,11 @@ class MarketerPanel(W.VBox):
             self.sort,
             self.page_size,
         ):
-            w.style.description_width = "90px"
-            w.layout.width = "300px"
+            w.style.description_width = "110px"
+            w.layout.width = "310px"
             w.observe(self._on_filter, names="value")
-        self.page_size.layout.width = "180px"
+        self.sort.layout.width = "420px"
+        self.page_size.layout.width = "200px"
         self.clear_filters = _button(_("Clear filters"), icon="times")
         self.clear_filters.on_click(self._on_clear_filters)
 
@@ -629,10 +637,13 @@ class MarketerPanel(W.VBox):
             layout=W.Layout(width=_CHECK_WIDTH),
         )
         self.select_page.observe(self._on_select_page, names="value")
-        self.list_header = W.HTML(_grid([_esc(h) for h in _headers(seg_header)]))
+        self.list_header = W.HTML(
+            _grid([_esc(h) for h in _headers(seg_header)]),
+            layout=W.Layout(flex="1 1 0%", min_width="0"),
+        )
         header = W.HBox(
             [self.select_page, self._placeholder_button(), self.list_header],
-            layout=W.Layout(width="100%", align_items="center"),
+            layout=W.Layout(align_items="center"),
         )
         header.add_class("cjml-list-header")
         self.list_empty = W.HTML(
@@ -683,15 +694,17 @@ class MarketerPanel(W.VBox):
             [
                 self._placeholder_check(),
                 self._placeholder_button(),
-                W.HTML(_grid([_esc(h) for h in _headers(seg_header)])),
+                W.HTML(
+                    _grid([_esc(h) for h in _headers(seg_header)]),
+                    layout=W.Layout(flex="1 1 0%", min_width="0"),
+                ),
             ],
-            layout=W.Layout(width="100%", align_items="center"),
+            layout=W.Layout(align_items="center"),
         )
         gone_header.add_class("cjml-list-header")
         self.likely_gone = W.Accordion(
             children=[W.VBox([self.gone_caption, gone_header, *self.gone_boxes])],
             selected_index=None,
-            layout=W.Layout(width="100%"),
         )
         self.likely_gone.add_class("cjml-likely-gone")
 
@@ -705,14 +718,12 @@ class MarketerPanel(W.VBox):
                 self.page_size,
                 self.clear_filters,
             ],
-            width="100%",
         )
         pager = _wrap(
             [self.prev_button, self.page_caption, self.next_button], align_items="center"
         )
         bulk = _wrap(
             [self.approve_selected, self.skip_selected, self.approve_matching, self.skip_matching],
-            width="100%",
         )
         return W.VBox(
             [
@@ -726,7 +737,6 @@ class MarketerPanel(W.VBox):
                 *self.row_boxes,
                 self.likely_gone,
             ],
-            layout=W.Layout(width="100%"),
         )
 
     @staticmethod
@@ -743,7 +753,9 @@ class MarketerPanel(W.VBox):
         return c
 
     def _row(self, check) -> tuple[W.HBox, W.HTML, W.Button]:
-        cell = W.HTML(layout=W.Layout(flex="1 1 auto", min_width="0"))
+        # the cell takes the rest of the width whatever its content (basis 0), so every
+        # row's columns start where the header's do
+        cell = W.HTML(layout=W.Layout(flex="1 1 0%", min_width="0"))
         opener = _button(
             _("Open"), icon="user", width=_OPEN_WIDTH, tooltip=_("Open the customer view")
         )
@@ -751,7 +763,7 @@ class MarketerPanel(W.VBox):
         opener.add_class("cjml-open")
         box = W.HBox(
             [check, opener, cell],
-            layout=W.Layout(display="none", align_items="center", width="100%"),
+            layout=W.Layout(display="none", align_items="center"),
         )
         box.add_class("cjml-row")
         return box, cell, opener
@@ -881,24 +893,22 @@ class MarketerPanel(W.VBox):
             if has_uncertain and r["uncertain"] is True:
                 recommended += " " + _uncertain_chip()
             decision = decisions[i]
+            following = _("\u2192 {stage} ({share})").format(
+                stage=label(r.get("next_stage")), share=pct(r.get("next_stage_proba"), 0)
+            )
             row = [
                 _esc(r["customer_id"]),
                 _esc(label(r[seg]) if seg else "\u2013"),
-                _esc(label(r["stage"])),
-                f"<b>{_esc(pct(r['churn_risk']))}</b>",
-                _chip(r["risk_band"]),
-                _esc(
-                    _("{stage} ({share})").format(
-                        stage=label(r.get("next_stage")), share=pct(r.get("next_stage_proba"), 0)
-                    )
-                ),
+                f"{_esc(label(r['stage']))} "
+                f"<span class='cjml-sub cjml-next'>{_esc(following)}</span>",
+                f"<b>{_esc(pct(r['churn_risk']))}</b> {_chip(r['risk_band'])}",
                 recommended,
                 _esc(points(r["expected_risk_reduction"])),
                 _esc(pct(r.get("reach_probability"), 0)),
                 _esc(names.get(decision, label(decision)) if decision else "\u2013"),
                 _esc(r["top_drivers"]),
             ]
-            cells[i].value = _grid(row, {9: "cjml-decision"})
+            cells[i].value = _grid(row, {7: "cjml-decision"})
             openers[i].tooltip = _("Open customer {id}").format(id=r["customer_id"])
             box.layout.display = None
 
@@ -1049,18 +1059,19 @@ class MarketerPanel(W.VBox):
             _esc(_("Inactive: outside the scored population")), layout=W.Layout(display="none")
         )
         self.inactive_label.add_class("cjml-inactive")
-        self.customer_summary = W.HTML(layout=W.Layout(width="100%"))
+        self.customer_summary = W.HTML()
         self.customer_summary.add_class("cjml-customer-summary")
         self.next_stage_html = W.HTML()
         self.drivers_html = W.HTML()
         self.timeline = W.Image(
-            format="png", layout=W.Layout(max_width="100%", width="900px", height="auto")
+            format="png",
+            layout=W.Layout(max_width="calc(100% - 4px)", width="900px", height="auto"),
         )
         self.recommendations_html = W.HTML()
         self.whatif = W.Dropdown(
             description=_("What if"),
             options=[],
-            layout=W.Layout(width="100%", max_width="640px"),
+            layout=W.Layout(width="640px", max_width="calc(100% - 4px)"),
         )
         self.whatif.style.description_width = "70px"
         self.whatif.add_class("cjml-whatif")
@@ -1099,8 +1110,7 @@ class MarketerPanel(W.VBox):
                         W.VBox([self.next_stage_html], layout=W.Layout(flex="1 1 300px")),
                         W.VBox([self.drivers_html], layout=W.Layout(flex="1 1 360px")),
                     ],
-                    width="100%",
-                ),
+                        ),
                 self.timeline,
                 self.recommendations_html,
                 W.HTML(
@@ -1110,11 +1120,11 @@ class MarketerPanel(W.VBox):
                 self.whatif_result,
                 W.HTML(f"<h4>{_esc(_('Decision'))}</h4>"),
                 self.decision_html,
-                _wrap([self.note, *self._decision_buttons], width="100%"),
+                _wrap([self.note, *self._decision_buttons]),
                 self.customer_confirm.box,
                 self.customer_notice,
             ],
-            layout=W.Layout(display="none", width="100%"),
+            layout=W.Layout(display="none"),
         )
         view = W.VBox(
             [
@@ -1123,7 +1133,6 @@ class MarketerPanel(W.VBox):
                 self.customer_empty,
                 self.customer_body,
             ],
-            layout=W.Layout(width="100%"),
         )
         view.add_class("cjml-customer-view")
         # the messages of an id that opens nothing sit under the id box, not in the hidden body
@@ -1510,7 +1519,7 @@ class MarketerPanel(W.VBox):
         self.export_path = W.Text(
             value=str(export_path),
             description=_("File"),
-            layout=W.Layout(width="100%", max_width="520px"),
+            layout=W.Layout(width="520px", max_width="calc(100% - 4px)"),
         )
         self.export_path.style.description_width = "90px"
         self.export_button = _button(
@@ -1536,7 +1545,6 @@ class MarketerPanel(W.VBox):
                 self.export_button,
                 self.export_notice,
             ],
-            layout=W.Layout(width="100%"),
         )
 
     def _user(self) -> str | None:
