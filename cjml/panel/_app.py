@@ -54,6 +54,12 @@ _GRID = (
     "minmax(96px,1fr) minmax(66px,.6fr) minmax(46px,.45fr) minmax(78px,.7fr) "
     "minmax(120px,2fr)"
 )
+# Narrower than this, the top drivers take a line of their own under each row (the
+# header's too), so they wrap to one or two lines rather than five.
+_GRID_NARROW = (
+    "minmax(72px,.7fr) minmax(82px,1fr) minmax(96px,1.1fr) minmax(66px,.8fr) "
+    "minmax(96px,1.2fr) minmax(66px,.8fr) minmax(46px,.6fr) minmax(78px,.9fr)"
+)
 _CHECK_WIDTH, _OPEN_WIDTH = "28px", "84px"
 
 
@@ -120,7 +126,13 @@ _CSS = """
 .cjml-list-header .cjml-grid {font-weight: 600; color: var(--jp-ui-font-color1, #333);}
 .cjml-list-header {border-bottom: 1px solid var(--jp-border-color1, #bbb);}
 .cjml-row {border-bottom: 1px solid var(--jp-border-color3, #eee); align-items: center;}
-.cjml-row > .widget-html, .cjml-list-header > .widget-html {flex: 1 1 0%; min-width: 0;}
+.cjml-row > .widget-html, .cjml-list-header > .widget-html {flex: 1 1 0%; min-width: 0;
+    container-type: inline-size;}
+@container (max-width: 1000px) {
+  .cjml-grid {grid-template-columns: NARROW;}
+  .cjml-cell.cjml-drivers {grid-column: 1 / -1; padding: 1px 0 3px;
+                           color: var(--jp-ui-font-color2, #555);}
+}
 .cjml-row > .widget-checkbox, .cjml-list-header > .widget-checkbox,
 .cjml-row > .jupyter-button, .cjml-list-header > .jupyter-button {flex: 0 0 auto;}
 .cjml-cell .cjml-sub {font-size: 0.95em;}
@@ -146,7 +158,7 @@ _CSS = """
 .cjml-panel .jupyter-button {flex: 0 0 auto; min-width: max-content; overflow: visible;}
 .cjml-panel img {background: white;}
 </style>
-""".replace("GRID", _GRID)
+""".replace("NARROW", _GRID_NARROW).replace("GRID", _GRID)
 
 
 def _guarded(area: str):
@@ -638,7 +650,7 @@ class MarketerPanel(W.VBox):
         )
         self.select_page.observe(self._on_select_page, names="value")
         self.list_header = W.HTML(
-            _grid([_esc(h) for h in _headers(seg_header)]),
+            _grid([_esc(h) for h in _headers(seg_header)], {8: "cjml-drivers"}),
             layout=W.Layout(flex="1 1 0%", min_width="0"),
         )
         header = W.HBox(
@@ -695,7 +707,7 @@ class MarketerPanel(W.VBox):
                 self._placeholder_check(),
                 self._placeholder_button(),
                 W.HTML(
-                    _grid([_esc(h) for h in _headers(seg_header)]),
+                    _grid([_esc(h) for h in _headers(seg_header)], {8: "cjml-drivers"}),
                     layout=W.Layout(flex="1 1 0%", min_width="0"),
                 ),
             ],
@@ -908,7 +920,7 @@ class MarketerPanel(W.VBox):
                 _esc(names.get(decision, label(decision)) if decision else "\u2013"),
                 _esc(r["top_drivers"]),
             ]
-            cells[i].value = _grid(row, {7: "cjml-decision"})
+            cells[i].value = _grid(row, {7: "cjml-decision", 8: "cjml-drivers"})
             openers[i].tooltip = _("Open customer {id}").format(id=r["customer_id"])
             box.layout.display = None
 
