@@ -471,7 +471,7 @@ def test_what_if_is_the_recommenders_effect(sample_data):
     assert best.risk_reduction == pytest.approx(
         table.loc[table["customer_id"] == cid, "expected_risk_reduction"].iloc[0]
     )
-    assert "lower" in best.text()
+    assert "lower" in best.text() and ", cost $" in best.text()  # money in its currency
     with pytest.raises(PanelError, match="not an eligible touchpoint"):
         what_if(p, "billboard")
 
