@@ -107,6 +107,7 @@ _CSS = """
 .cjml-notice.cjml-notice-error {border-left-color: #d62728;
                                 background: rgba(214, 39, 40, 0.14);}
 .cjml-notice a, .cjml-notice code {color: inherit; overflow-wrap: anywhere;}
+.cjml-notice a {text-decoration: underline; font-weight: 600;}
 .cjml-confirm {border: 1px solid #e6a23c; background: rgba(230, 162, 60, 0.14);
                padding: 4px 8px; border-radius: 4px; align-items: center;}
 .cjml-confirm .widget-html-content {white-space: normal;}
@@ -1545,17 +1546,17 @@ class MarketerPanel(W.VBox):
             "name instead."
         )
         return W.VBox(
-            [
+            [  # the export sits above the (long) table, so its message is in view
                 self.user,
                 self.actions_summary,
-                self.actions_table,
                 W.HTML(
                     f"<h4>{_esc(_('Export for the campaign team'))}</h4>"
                     f"<div class='cjml-sub'>{_esc(how)}</div>"
                 ),
                 self.export_path,
-                self.export_button,
+                _wrap([self.export_button]),  # a row, so the button keeps its own width
                 self.export_notice,
+                self.actions_table,
             ],
         )
 
@@ -1599,7 +1600,7 @@ class MarketerPanel(W.VBox):
                 _esc(points(r.expected_risk_reduction)),
                 _esc(r.reason),
                 _esc(r.approved_by),
-                _esc(_when(r.approved_at)),
+                f"<span style='white-space:nowrap'>{_esc(_when(r.approved_at))}</span>",
             ]
             for r in shown.itertuples(index=False)
         ]
