@@ -585,6 +585,14 @@ def test_overview_shows_funnel_bands_and_touchpoints(app):
     assert "Drop-off" in app.overview_stages.value
     assert "Missing-touchpoint opportunities" in app.overview_opportunities.value
     assert "\u2691 missing" in app.overview_opportunities.value
+    rule = "used by fewer than 10% of the stage&#x27;s customers"  # the flag's rule, in words
+    assert rule in app.overview_opportunities.value
+    # only touchpoints that lower the risk are listed as opportunities
+    import re
+
+    shown = re.findall(r">(-?[\d.]+) points<", app.overview_opportunities.value)
+    assert shown and all(float(v) > 0 for v in shown)
+    assert (d.report.opportunities["mean_risk_reduction"] < 0).any()  # there were some to drop
     for band in d.table["risk_band"].cat.categories:
         assert f">{label(band)}<" in app.overview_risk.value
     top = d.overview.touchpoints.iloc[0]

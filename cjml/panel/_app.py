@@ -533,6 +533,11 @@ class MarketerPanel(W.VBox):
         )
         title = f"<h4>{_esc(_('Missing-touchpoint opportunities'))}</h4>"
         opp = report.opportunities
+        if opp is not None:  # only touchpoints that help, and whose help is not in doubt
+            keep = opp["mean_risk_reduction"].to_numpy(dtype=float) > 0
+            if "uncertain" in opp.columns:
+                keep &= ~(opp["uncertain"].astype(object) == True).to_numpy()  # noqa: E712
+            opp = opp.loc[keep]
         if opp is None or opp.empty:
             self.overview_opportunities.value = (
                 title
@@ -555,9 +560,9 @@ class MarketerPanel(W.VBox):
             for r in opp.itertuples(index=False)
         ]
         rule = _(
-            "Flagged: a touchpoint that would lower the risk most in the stage but is "
-            "rarely used there."
-        )
+            "\u2691 missing: among the better half of its stage's touchpoints by mean risk "
+            "reduction, yet used by fewer than {share} of the stage's customers."
+        ).format(share=pct(report.info.get("low_use", 0.1), 0))
         self.overview_opportunities.value = (
             title
             + f"<div class='cjml-sub'>{_esc(rule)}</div>"
