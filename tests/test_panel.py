@@ -796,7 +796,7 @@ def test_decisions_in_the_customer_view_and_the_list(app, tmp_path):
     rows = list(csv.DictReader(io.StringIO(raw[len(BOM) :].decode(), newline="")))
     assert rows[0]["customer_id"] == str(cid)
     assert (rows[0]["touchpoint"], rows[0]["decision"]) == (other, "overridden")
-    assert rows[0]["note"] == "'=prefers email"  # escaped
+    assert rows[0]["note"] == "'=prefers email"  # the note has its own column, escaped
     assert rows[0]["approved_by"] == "tester"
     assert [r["approved_by"] for r in rows[1:]] == ["'@marketing lead"] * plan.add
     assert "Approved" in app.actions_table.value

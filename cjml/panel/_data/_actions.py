@@ -167,7 +167,8 @@ class DecisionLog:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # O_APPEND: every write lands at the end, whoever else appends; 0o666 & ~umask
-            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
+            flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0)
+            fd = os.open(self.path, flags, 0o666)
             try:
                 if _ends_mid_line(fd):  # a crash cut the last line: end it, keep ours whole
                     data = b"\n" + data
@@ -206,15 +207,11 @@ class DecisionLog:
                     "readable, or start the app with another decisions file (--decisions)."
                 ).format(path=repr(str(self.path)), reason=exc.strerror or exc)
             ) from None
-        lines = raw.split(b"\n")
-        number = [i + 1 for i, line in enumerate(lines) if line.strip()]
-        kept = [lines[i - 1] for i in number]
-        try:  # fast path: every line is whole, parsed in one call
-            records = json.loads(b"[" + b",".join(kept) + b"]")
-            ok = all(_is_record(r) for r in records)
-        except ValueError:
-            ok = False
-        if not ok:
+        frame = _read_fast(raw)
+        if frame is None:  # a line is not a whole decision: find which, line by line
+            lines = raw.split(b"\n")
+            number = [i + 1 for i, line in enumerate(lines) if line.strip()]
+            kept = [lines[i - 1] for i in number]
             records, bad = [], []
             for n, line in zip(number, kept, strict=True):
                 try:
@@ -225,25 +222,26 @@ class DecisionLog:
                     records.append(record)
                 else:
                     bad.append(n)
-            warnings.warn(
-                ngettext(
-                    "Decision log {path}: line {lines} is not a whole decision (cut off by a "
-                    "crash or edited by hand) and was skipped; the other {n} decisions were "
-                    "loaded.",
-                    "Decision log {path}: lines {lines} are not whole decisions (cut off by a "
-                    "crash or edited by hand) and were skipped; the other {n} decisions were "
-                    "loaded.",
-                    len(bad),
-                ).format(
-                    path=repr(str(self.path)),
-                    lines=", ".join(format_number(b) for b in bad[:10])
-                    + ("\u2026" if len(bad) > 10 else ""),
-                    n=format_number(len(records)),
-                ),
-                DecisionLogWarning,
-                stacklevel=2,
-            )
-        frame = _frame({f: [r.get(f) for r in records] for f in _LOG_FIELDS})
+            if bad:  # (Arrow may also refuse a log of mixed id types: all whole, no warning)
+                warnings.warn(
+                    ngettext(
+                        "Decision log {path}: line {lines} is not a whole decision (cut off by a "
+                        "crash or edited by hand) and was skipped; the other {n} decisions were "
+                        "loaded.",
+                        "Decision log {path}: lines {lines} are not whole decisions (cut off by a "
+                        "crash or edited by hand) and were skipped; the other {n} decisions were "
+                        "loaded.",
+                        len(bad),
+                    ).format(
+                        path=repr(str(self.path)),
+                        lines=", ".join(format_number(b) for b in bad[:10])
+                        + ("\u2026" if len(bad) > 10 else ""),
+                        n=format_number(len(records)),
+                    ),
+                    DecisionLogWarning,
+                    stacklevel=2,
+                )
+            frame = _frame({f: [r.get(f) for r in records] for f in _LOG_FIELDS})
         if self.bundle is not None and len(frame):
             other = frame["bundle"].notna() & (frame["bundle"] != self.bundle)
             if other.any():
@@ -263,9 +261,52 @@ class DecisionLog:
         return frame
 
 
+def _read_fast(raw: bytes) -> pd.DataFrame | None:
+    """All of a log's decisions, parsed by Arrow in one call; None when a line is not a
+    whole decision (the caller then finds which)."""
+    import pyarrow as pa
+    from pyarrow import json as pa_json
+
+    if not raw or raw.isspace():
+        return _frame({})
+    schema = pa.schema(
+        [(f, pa.float64()) for f in _FLOAT_FIELDS]
+        + [(f, pa.bool_()) for f in ("override", "uncertain")]
+        + [
+            (f, pa.string())
+            for f in ("decision", "touchpoint", "note", "decided_by", "decided_at", "source")
+        ]
+        + [("bundle", pa.string())]
+    )  # customer_id is inferred: whole numbers or text
+    try:
+        table = pa_json.read_json(
+            pa.py_buffer(raw),
+            parse_options=pa_json.ParseOptions(
+                explicit_schema=schema, unexpected_field_behavior="infer"
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    names = set(table.column_names)
+    if "customer_id" not in names or table.column("customer_id").null_count:
+        return None
+    ids = table.column("customer_id")
+    if not (pa.types.is_integer(ids.type) or pa.types.is_string(ids.type)):
+        return None
+    columns = {
+        f: table.column(f).to_numpy(zero_copy_only=False) for f in _LOG_FIELDS if f in names
+    }
+    if not pd.Index(columns["decision"]).isin(_ALL_DECISIONS).all():
+        return None
+    return _frame(columns)
+
+
 def _ends_mid_line(fd: int) -> bool:
     size = os.fstat(fd).st_size
-    return size > 0 and os.pread(fd, 1, size - 1) != b"\n"
+    if not size:
+        return False
+    os.lseek(fd, size - 1, os.SEEK_SET)  # (O_APPEND still writes at the end)
+    return os.read(fd, 1) != b"\n"
 
 
 def _is_record(record) -> bool:
@@ -284,26 +325,31 @@ def _frame(columns: dict) -> pd.DataFrame:
     for f in _LOG_FIELDS:
         values = columns.get(f)
         if values is None:
-            values = [None] * n
+            values = np.full(n, None, dtype=object)
         if f in _FLOAT_FIELDS:
-            out[f] = np.asarray(
-                pd.to_numeric(pd.Series(values, dtype=object), errors="coerce"), dtype=float
-            )
+            if not (isinstance(values, np.ndarray) and values.dtype.kind == "f"):
+                values = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce")
+            out[f] = np.asarray(values, dtype=float)
         elif f == "override":
-            out[f] = np.asarray([bool(v) for v in values], dtype=bool)
+            flag = pd.Series(np.asarray(values, dtype=object), dtype=object)
+            out[f] = flag.where(flag.notna(), False).to_numpy(dtype=bool)
         elif f == "customer_id":
             out[f] = _id_column(values)
         else:  # object, not pandas' str: the same dtype whatever the batch holds
-            out[f] = pd.Series(
-                [None if v is None or v is pd.NA or v != v else v for v in values], dtype=object
-            )
+            text = pd.Series(np.asarray(values, dtype=object), dtype=object)
+            out[f] = text.where(text.notna(), None)
     return pd.DataFrame(out)
 
 
 def _id_column(values) -> pd.Series:
     """Customer ids as int64 when they are all whole numbers, else as objects."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iu":
+        return pd.Series(values.astype("int64", copy=False))
+    if isinstance(values, np.ndarray) and values.dtype.kind == "f":  # 1042.0 is customer 1042
+        if np.isfinite(values).all() and (values == np.round(values)).all():
+            return pd.Series(values.astype("int64"))
     ids = pd.Series(np.asarray(values, dtype=object), dtype=object)
-    if len(ids) and pd.api.types.is_integer_dtype(pd.Series(ids.tolist()).dtype):
+    if len(ids) and pd.api.types.infer_dtype(ids, skipna=False) == "integer":
         return ids.astype("int64")
     return ids
 
@@ -319,37 +365,39 @@ def _json_text(values) -> list:
 
 
 def _json_lines(records: pd.DataFrame) -> str:
-    """The records as JSON Lines: constant fields are encoded once and the rest column by
-    column (a bulk approval of a million customers is one pass, not a million dumps)."""
+    """The records as JSON Lines, encoded column by column: a field with one value in the
+    whole batch is encoded once (a bulk approval of a million customers is one pass of
+    string formatting, not a million json.dumps)."""
     n = len(records)
     parts, args = [], []
     for f in _LOG_FIELDS:
         col = records[f] if f in records.columns else pd.Series([None] * n, dtype=object)
-        key = json.dumps(f)
+        values: list
         if f in _FLOAT_FIELDS:
             a = np.asarray(col, dtype=float)
-            if np.isfinite(a).all():
-                values: list = a.tolist()  # str(float) is its shortest exact repr
-            else:
-                values = [str(x) if np.isfinite(x) else "null" for x in a.tolist()]
+            finite = np.isfinite(a)
+            values = a.tolist()  # str(float) is its shortest exact repr
+            if not finite.all():
+                values = [
+                    v if ok else "null" for v, ok in zip(values, finite.tolist(), strict=True)
+                ]
         elif f == "customer_id" and pd.api.types.is_integer_dtype(col.dtype):
             values = col.to_numpy().tolist()
+        elif f in ("override", "uncertain"):  # true, false or null
+            flag = col.to_numpy(dtype=object)
+            missing = pd.isna(flag)
+            truth = np.where(missing, False, flag).astype(bool)
+            values = np.where(missing, "null", np.where(truth, "true", "false")).tolist()
         else:
-            first = col.iloc[0]
-            same = (col.iloc[:1].isna().all() and col.isna().all()) or (
-                not pd.isna(first) and (col.to_numpy(dtype=object) == first).all()
-            )
-            if f in ("override", "uncertain"):
-                col = col.map(lambda v: None if v is None or pd.isna(v) else bool(v))
-            if same:
-                text = _json_text(col.iloc[:1])[0]
-                parts.append(f"{key}:{text.replace('%', '%%')}")
-                continue
             values = _json_text(col)
-        parts.append(f"{key}:%s")
-        args.append(values)
+        key = json.dumps(f)
+        if n and values.count(values[0]) == n:  # one value in the batch: written as is
+            parts.append(f"{key}:{str(values[0]).replace('%', '%%')}")
+        else:
+            parts.append(f"{key}:%s")
+            args.append(values)
     template = "{" + ",".join(parts) + "}\n"
-    if not args:  # one customer, every field constant
+    if not args:
         return (template % ()) * n
     return "".join([template % row for row in zip(*args, strict=True)])
 
@@ -505,6 +553,7 @@ class ActionBook:
         self.reach_threshold = float(reach_threshold)
         self._batches: list[pd.DataFrame] = []
         self._merged: pd.DataFrame | None = None
+        self._approved: pd.DataFrame | None = None
         self._observers: list[Callable[[], None]] = []
         if log is not None:
             replayed = log.read()
@@ -532,12 +581,12 @@ class ActionBook:
         when = (self.clock or _now)().astimezone(UTC).replace(microsecond=0)
         records = _frame(
             {
-                "customer_id": np.asarray(batch["customer_id"]).tolist(),
-                "decision": [decision] * n,
-                "decided_by": [by or self.user or _default_user()] * n,
-                "decided_at": [when.isoformat().replace("+00:00", "Z")] * n,
-                "source": [source] * n,
-                **{k: list(v) for k, v in batch.items() if k not in ("customer_id", "reason")},
+                "customer_id": np.asarray(batch["customer_id"]),
+                "decision": np.full(n, decision, dtype=object),
+                "decided_by": np.full(n, by or self.user or _default_user(), dtype=object),
+                "decided_at": np.full(n, when.isoformat().replace("+00:00", "Z"), dtype=object),
+                "source": np.full(n, source, dtype=object),
+                **{k: v for k, v in batch.items() if k not in ("customer_id", "reason")},
             }
         )
         if self.log is not None:
@@ -545,7 +594,7 @@ class ActionBook:
         records = records.drop(columns="bundle")
         records["reason"] = pd.Series(np.asarray(batch["reason"], dtype=object), dtype=object)
         self._batches.append(records[list(self._COLUMNS)])
-        self._merged = None
+        self._merged = self._approved = None
         self._changed()
         return n
 
@@ -878,16 +927,21 @@ class ActionBook:
             ``expected_risk_reduction`` (exact), ``churn_risk_shown,
             churn_risk, reason, decision, approved_by, approved_at, note``.
         """
-        frame = self.to_frame()
-        frame = frame[frame["decision"].isin(["approved", "overridden"])]
-        out = frame.rename(columns={"decided_by": "approved_by", "decided_at": "approved_at"})
-        out = out.assign(
-            expected_risk_reduction_shown=np.asarray(
-                [points(v) for v in out["expected_risk_reduction"].tolist()], dtype=object
-            ),
-            churn_risk_shown=np.asarray([pct(v) for v in out["churn_risk"].tolist()], dtype=object),
-        )
-        return out[list(_EXPORT_COLUMNS)].reset_index(drop=True)
+        if self._approved is None:  # kept until the next change: every view reads it
+            frame = self.to_frame()
+            frame = frame[frame["decision"].isin(["approved", "overridden"])]
+            out = frame.rename(columns={"decided_by": "approved_by", "decided_at": "approved_at"})
+            shown = {
+                "expected_risk_reduction_shown": [
+                    points(v) for v in out["expected_risk_reduction"].tolist()
+                ],
+                "churn_risk_shown": [pct(v) for v in out["churn_risk"].tolist()],
+            }
+            out = out.assign(
+                **{k: pd.Series(v, index=out.index, dtype=object) for k, v in shown.items()}
+            )
+            self._approved = out[list(_EXPORT_COLUMNS)].reset_index(drop=True)
+        return self._approved
 
     def export_csv(self, path, *, force: bool = False, inputs=None) -> Path:
         """Write the approved action list to a new CSV file, safe for spreadsheets.
@@ -902,7 +956,7 @@ class ActionBook:
         Parameters
         ----------
         path : str or Path
-            A ``.csv`` file, or a folder.
+            A ``.csv`` file, or a folder (not named ``*.csv``).
         force : bool, default False
             Replace ``path`` when it is an existing file, rather than writing
             a dated name beside it.
@@ -921,12 +975,14 @@ class ActionBook:
         PanelError
             When nothing is approved.
         InputFileError
-            When ``path`` is not ``.csv`` (nor a folder) or is one of ``inputs``.
+            When ``path`` is not ``.csv`` (nor a folder), is a folder named
+            ``*.csv``, or is one of ``inputs`` (or inside an input folder).
         """
         from cjml.io._write import check_output, write_csv
 
         path = Path(path).expanduser()
-        folder = path.is_dir()
+        # a folder named like a file ("out.csv/") is a slip, refused by check_output
+        folder = path.is_dir() and path.suffix.lower() != ".csv"
         if not folder:
             check_output(path, inputs=inputs, force=True, suffixes=(".csv",), option="file name")
         actions = self.approved()
