@@ -887,7 +887,12 @@ def test_unknown_and_inactive_customers(app):
     assert app.customer_notice.layout.display != "none"
     # a customer in the events but outside the scored population
     log_ids = pd.Index(app.data.log.customer_ids)
-    inactive = [c for c in log_ids[:400] if c not in set(app.data.table["customer_id"])]
+    scored = set(app.data.table["customer_id"])
+    inactive = [c for c in log_ids if c not in scored][:12]
+    for cid in inactive:  # labelled inactive, whether or not there is a profile to show
+        app.open_customer(cid)
+        assert app.inactive_label.layout.display != "none", cid
+        assert app.approve_button.disabled and app.override_button.disabled
     for cid in inactive:
         app.open_customer(cid)
         if app.profile is not None:  # some have nothing before the cutoff to show

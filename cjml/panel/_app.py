@@ -1220,16 +1220,21 @@ class MarketerPanel(W.VBox):
         self.tabs.selected_index = 2
         try:
             _customer_slice(self.data.log, customer_id)
-            profile = self.data.profile(customer_id)
-        except PanelError as exc:
+        except PanelError:
             self._clear_customer()
-            text = str(exc)
-            if "is not in the events" in text:
-                text = _(
+            self._show_customer_error(
+                _(
                     "No customer '{id}' in these scores. Pick one in the at-risk list, or "
                     "check the id."
                 ).format(id=customer_id)
-            self._show_customer_error(text)
+            )
+            return
+        try:
+            profile = self.data.profile(customer_id)
+        except PanelError as exc:  # in the events, but nothing to score (outside the population)
+            self._clear_customer()
+            self.inactive_label.layout.display = None
+            self._show_customer_error(str(exc))
             return
         self._place_customer_notice()
         self.customer_confirm.close()
