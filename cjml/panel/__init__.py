@@ -7,17 +7,26 @@ JupyterLab, Jupyter Notebook and Voilà with four tabs:
   missing-touchpoint opportunities), the churn-risk distribution, and the
   customers per risk band and per recommended touchpoint;
 - **At-risk list**: every scored customer, filtered by risk band, stage,
-  segment and recommended touchpoint, sorted, and paged so that only the
-  visible page reaches the browser;
+  segment and recommended touchpoint, sorted (by default, who can be saved
+  first: the expected customers retained), and paged so that only the
+  visible page reaches the browser; customers whose chance of still being
+  there is below ``reach_threshold`` wait in a collapsed "Likely gone" group
+  that bulk actions skip;
 - **Customer**: one customer's journey timeline, churn risk, next-stage
   probabilities, top drivers in words, recommended touchpoints, and a what-if
   selector that re-scores the risk for any eligible touchpoint at once;
-- **Actions**: approve, override or skip, per customer or in bulk, and export
-  the approved actions to a spreadsheet-safe CSV.
+- **Actions**: approve, override or skip, per customer or in bulk (a bulk
+  approval never changes a decision already made), and export the approved
+  actions to a new, spreadsheet-safe CSV file.
+
+Nothing is decided until the marketer clicks. Every decision goes to an
+append-only decision log, replayed when the panel opens again, and every view
+shows the decisions of the one :class:`ActionBook`, whether they were made
+by a click or through ``app.data.actions``.
 
 Everything the panel shows comes from plain functions of this package, usable
 without widgets (the headless twin): :func:`customer_table`,
-:func:`filter_customers`, :func:`sort_customers`, :func:`paginate`,
+:func:`filter_customers`, :func:`sort_customers`, :func:`likely_gone`, :func:`paginate`,
 :class:`CustomerList`, :func:`overview_data`, :func:`timeline_data`,
 :func:`plot_timeline`, :func:`customer_profile`, :func:`what_if`,
 :class:`ActionBook`, and the CSV writer :func:`write_csv`. ipywidgets is
