@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import errno
+import html
 import io
 import subprocess
 import sys
@@ -17,9 +18,11 @@ import pytest
 
 import cjml
 from cjml.exceptions import InputFileError
+from cjml.i18n import format_datetime
 from cjml.io._write import CsvStream
 from cjml.panel import (
     NO_TOUCHPOINT,
+    SORT_KEYS,
     ActionBook,
     CustomerList,
     PanelData,
@@ -28,6 +31,7 @@ from cjml.panel import (
     escape_formula,
     filter_customers,
     label,
+    likely_gone,
     overview_data,
     paginate,
     plot_timeline,
@@ -36,6 +40,7 @@ from cjml.panel import (
     what_if,
     write_csv,
 )
+from cjml.panel._data import points
 
 BOM = b"\xef\xbb\xbf"
 
@@ -134,8 +139,22 @@ def _cells(row_html: str) -> list[str]:
 
     return [
         html.unescape(re.sub("<[^>]+>", "", c))
-        for c in re.findall(r"<div>(.*?)</div>(?=<div>|</div>$)", row_html)
+        for c in re.findall(r"<div class='cjml-cell[^']*'>(.*?)</div>", row_html)
     ]
+
+
+# the columns of the at-risk list
+# (the stage cell says the next stage below it, the risk cell the band beside it)
+ID, SEGMENT, STAGE, RISK, RECOMMENDED, REDUCTION, REACH, DECISION, DRIVERS = range(9)
+
+
+def _confirm_if_asked(confirm) -> str:
+    """Click Confirm when the panel asks (an uncertain or risk-raising approval); the question."""
+    if confirm.box.layout.display == "none":
+        return ""
+    question = confirm.text.value
+    confirm.yes.click()
+    return question
 
 
 # ============================================================================ CSV safety
@@ -265,8 +284,8 @@ def test_filter_customers(table):
 
 
 def test_sort_customers_puts_missing_last_and_keeps_ties(table):
-    assert sort_customers(table).tolist() == [0, 2, 1]
-    assert sort_customers(table, ascending=True).tolist() == [1, 2, 0]
+    assert sort_customers(table, "churn_risk").tolist() == [0, 2, 1]
+    assert sort_customers(table, "churn_risk", ascending=True).tolist() == [1, 2, 0]
     assert sort_customers(table, "expected_risk_reduction").tolist() == [2, 0, 1]
     assert sort_customers(table, "expected_risk_reduction", ascending=True).tolist() == [0, 2, 1]
     assert sort_customers(table, "stage").tolist() == [2, 0, 1]
@@ -282,10 +301,45 @@ def test_sort_customers_puts_missing_last_and_keeps_ties(table):
             }
         )
     )
-    assert sort_customers(tied).tolist() == [2, 0, 1]  # ties keep the table order
+    assert sort_customers(tied, "churn_risk").tolist() == [2, 0, 1]  # ties keep the order
+    assert sort_customers(tied).tolist() == [0, 1, 2]  # nobody to retain: all tied at 0
     assert sort_customers(tied, "customer_id").tolist() == [1, 0, 2]
     with pytest.raises(PanelError, match="Did you mean 'churn_risk'"):
         sort_customers(table, "churn_rsk")
+
+
+def test_default_order_puts_who_can_be_saved_first(table):
+    # expected customers retained = expected_risk_reduction, no recommendation counting 0:
+    # customer 3 (0.05), customer 1 (0.02), customer 2 (none)
+    assert list(SORT_KEYS)[0] == "expected_retained"
+    assert sort_customers(table).tolist() == [2, 0, 1]
+    assert sort_customers(table, ascending=True).tolist() == [1, 0, 2]
+    assert CustomerList(table).query().rows["customer_id"].tolist() == [3, 1, 2]
+    # a negative expected reduction sorts below no recommendation at all
+    worse = table.assign(expected_risk_reduction=[-0.01, np.nan, 0.05])
+    assert sort_customers(worse).tolist() == [2, 1, 0]
+
+
+def test_reach_column_sorts_and_splits_off_the_likely_gone(small_log):
+    scores = _scores().assign(reach_probability=[0.02, 0.9, np.nan, np.nan])
+    table = customer_table(scores, small_log, cutoff="2024-01-25")
+    assert table["reach_probability"].tolist()[:2] == [0.02, 0.9]
+    assert np.isnan(table["reach_probability"].iloc[2])
+    # below 5% is likely gone; unknown (NaN) never is
+    assert likely_gone(table).tolist() == [True, False, False]
+    assert likely_gone(table, 0.95).tolist() == [True, True, False]
+    assert sort_customers(table, "reach_probability").tolist() == [1, 0, 2]  # NaN last
+    customers = CustomerList(table)
+    assert customers.query(group="reachable").rows["customer_id"].tolist() == [3, 2]
+    assert customers.query(group="likely_gone").rows["customer_id"].tolist() == [1]
+    gone = customers.query(group="likely_gone", reach_threshold=0.95)
+    assert gone.rows["customer_id"].tolist() == [1, 2]
+    assert customers.query(group="reachable", risk_band="very high").is_empty
+    with pytest.raises(PanelError, match="group='gone' is not known"):
+        customers.query(group="gone")
+    # older scores without the column: nobody is likely gone
+    old = customer_table(_scores(), small_log, cutoff="2024-01-25")
+    assert old["reach_probability"].isna().all() and not likely_gone(old).any()
 
 
 def test_paginate():
@@ -316,7 +370,13 @@ def test_customer_list_matches_plain_pandas():
     scores.loc[scores["recommended_touchpoint"].isna(), "expected_risk_reduction"] = np.nan
     table = customer_table(scores.sample(frac=1, random_state=1).reset_index(drop=True))
     lst = CustomerList(table)
-    page = lst.query(risk_band=["high", "very high"], touchpoint="email", page=2, page_size=20)
+    page = lst.query(
+        risk_band=["high", "very high"],
+        touchpoint="email",
+        page=2,
+        page_size=20,
+        sort_by="churn_risk",
+    )
     expected = table[
         table["risk_band"].isin(["high", "very high"])
         & (table["recommended_touchpoint"] == "email")
@@ -328,6 +388,9 @@ def test_customer_list_matches_plain_pandas():
     red = by_red["expected_risk_reduction"].to_numpy()
     k = int(np.isfinite(red).sum())
     assert (np.diff(red[:k]) <= 0).all() and np.isnan(red[k:]).all()
+    # the default order: expected customers retained (no recommendation counts as 0)
+    retained = lst.query(page_size=n).rows["expected_risk_reduction"].fillna(0).to_numpy()
+    assert (np.diff(retained) <= 0).all()
     empty = lst.query(
         risk_band="low", stage="awareness", touchpoint="consultation", segment=None, page=0
     )
@@ -408,7 +471,7 @@ def test_what_if_is_the_recommenders_effect(sample_data):
     assert best.risk_reduction == pytest.approx(
         table.loc[table["customer_id"] == cid, "expected_risk_reduction"].iloc[0]
     )
-    assert "lower" in best.text()
+    assert "lower" in best.text() and ", cost $" in best.text()  # money in its currency
     with pytest.raises(PanelError, match="not an eligible touchpoint"):
         what_if(p, "billboard")
 
@@ -519,12 +582,19 @@ def test_overview_shows_funnel_bands_and_touchpoints(app):
     assert bytes(app.overview_funnel.value).startswith(b"\x89PNG")
     for stage in d.log.journey_map.stages:
         assert f"<b>{label(stage)}</b>" in app.overview_stages.value
-    assert "Drop-off" in app.overview_stages.value
-    assert "Missing-touchpoint opportunities" in app.overview_opportunities.value
-    # the flag needs a positive reduction that is not uncertain: on the small sample no
-    # touchpoint qualifies, so the page shows the flag exactly where the report sets it
+    assert "Still pending" in app.overview_stages.value
+    opportunities = html.unescape(app.overview_opportunities.value)
+    assert "Missing-touchpoint opportunities" in opportunities
+    # the flag where the report sets it, and its rule in one sentence
     flagged = bool(d.report.opportunities["missing"].any())
-    assert ("\u2691 missing" in app.overview_opportunities.value) == flagged
+    assert ("\u2691 missing" in opportunities) == flagged
+    assert "fewer than 10% of the stage's customers" in opportunities
+    # only touchpoints that lower the risk are listed as opportunities
+    import re
+
+    shown = re.findall(r">(-?[\d.]+) points<", opportunities)
+    assert all(float(v) > 0 for v in shown)
+    assert (d.report.opportunities["mean_risk_reduction"] < 0).any()  # there were some to drop
     for band in d.table["risk_band"].cat.categories:
         assert f">{label(band)}<" in app.overview_risk.value
     top = d.overview.touchpoints.iloc[0]
@@ -539,7 +609,14 @@ def test_list_filters_sorts_and_pages(app):
         app.page.caption() == f"Customers 1\u201310 of {len(table):,} \u00b7 page 1 of "
         f"{-(-len(table) // 10)}"
     )
-    risks = [float(_cells(r)[3].rstrip("%")) for r in _row_texts(app)]
+    # the default order: who can be saved first (expected customers retained)
+    retained = table["expected_risk_reduction"].fillna(0)
+    expected = table.assign(r=retained).sort_values("r", ascending=False, kind="stable")
+    assert [_cells(r)[ID] for r in _row_texts(app)] == [
+        str(c) for c in expected["customer_id"].iloc[:10]
+    ]
+    app.sort.value = "churn_risk:desc"
+    risks = [float(_cells(r)[RISK].split("%")[0]) for r in _row_texts(app)]
     assert risks == sorted(risks, reverse=True)
 
     app.risk_band.value = "high"
@@ -548,7 +625,7 @@ def test_list_filters_sorts_and_pages(app):
     assert app.page.n_matching == len(expected) > 0
     for row in _row_texts(app):
         cells = _cells(row)
-        assert cells[4] == "High" and cells[1] == "Researcher"
+        assert cells[RISK].endswith("% High") and cells[SEGMENT] == "Researcher"
 
     app.clear_filters.click()
     app.stage.value = "retention"
@@ -565,13 +642,16 @@ def test_list_filters_sorts_and_pages(app):
         (table["stage"] == "retention") & (table["recommended_touchpoint"] == common)
     ].sort_values("expected_risk_reduction", ascending=False, kind="stable")
     assert len(expected) > 10  # more than a page
-    shown = [_cells(r)[0] for r in _row_texts(app)]
+    shown = [_cells(r)[ID] for r in _row_texts(app)]
     assert shown == [str(c) for c in expected["customer_id"].iloc[:10]]
-    assert all(_cells(r)[6] == label(common) for r in _row_texts(app))
+    # an uncertain recommendation carries the chip beside its name
+    for r, (_i, row) in zip(_row_texts(app), expected.iloc[:10].iterrows(), strict=True):
+        chip = " uncertain" if row.get("uncertain") is True else ""
+        assert _cells(r)[RECOMMENDED] == label(common) + chip
 
     app.next_button.click()
     assert app.page.page == 1
-    assert [_cells(r)[0] for r in _row_texts(app)] == [
+    assert [_cells(r)[ID] for r in _row_texts(app)] == [
         str(c) for c in expected["customer_id"].iloc[10:20]
     ]
     app.prev_button.click()
@@ -581,6 +661,32 @@ def test_list_filters_sorts_and_pages(app):
     assert len(_row_texts(app)) == min(25, len(expected))
     app.go_to_page(10_000)
     assert app.page.page == app.page.n_pages - 1 and app.next_button.disabled
+
+
+def test_list_header_and_rows_share_one_column_template(app):
+    header = app.list_header.value
+    assert header.count("class='cjml-cell") == 9 == len(_cells(_row_texts(app)[0]))
+    assert _cells(header) == [
+        "Customer",
+        "Segment",
+        "Stage, next",
+        "Churn risk",
+        "Recommended",
+        "Exp. reduction",
+        "Reach",
+        "Decision",
+        "Top drivers",
+    ]
+    # the header row is built of the same widgets as every row: same widths, same columns
+    list_tab = app.tabs.children[1].children
+    head_box = next(b for b in list_tab if "cjml-list-header" in b._dom_classes)
+    row_box = app.row_boxes[0]
+    assert "cjml-row" in row_box._dom_classes
+    assert [type(w) for w in head_box.children] == [type(w) for w in row_box.children]
+    assert [w.layout.width for w in head_box.children[:2]] == [
+        w.layout.width for w in row_box.children[:2]
+    ]
+    assert "cjml-decision" in _row_texts(app)[0]
 
 
 def test_list_empty_state(app):
@@ -599,7 +705,7 @@ def test_open_customer_and_what_if(app):
     app.sort.value = "expected_risk_reduction:desc"
     first = app.page.rows.iloc[0]
     app.row_open[0].click()
-    assert app.error.value == ""
+    assert app.customer_notice.layout.display == "none"
     assert app.tabs.selected_index == 2
     p = app.profile
     assert p.customer_id == first["customer_id"]
@@ -613,6 +719,7 @@ def test_open_customer_and_what_if(app):
     for stage in p.next_stage.index:
         assert f">{label(stage)}<" in app.next_stage_html.value
     assert label(first["recommended_touchpoint"]) in app.recommendations_html.value
+    assert "$" in app.recommendations_html.value  # costs in the currency
     # the what-if starts on the recommended touchpoint
     assert app.whatif.value == first["recommended_touchpoint"]
     best = what_if(p, app.whatif.value)
@@ -622,6 +729,7 @@ def test_open_customer_and_what_if(app):
     app.whatif.value = other["touchpoint"]
     assert f"{100 * other['expected_risk']:.1f}%</span>" in app.whatif_result.value
     assert label(other["touchpoint"]).lower() in app.whatif_result.value
+    assert not app.approve_button.disabled and app.inactive_label.layout.display == "none"
 
 
 def test_decisions_in_the_customer_view_and_the_list(app, tmp_path):
@@ -629,18 +737,31 @@ def test_decisions_in_the_customer_view_and_the_list(app, tmp_path):
     app.row_open[0].click()
     cid = app.profile.customer_id
     app.approve_button.click()
-    assert "Approved the recommendation" in app.notice.value
+    _confirm_if_asked(app.customer_confirm)
+    assert "Approved the recommendation" in app.customer_notice.value
     assert "Approved: " in app.decision_html.value
-    other = app.profile.options.iloc[-1]["touchpoint"]
+    # the time in the locale's words, not ISO text
+    assert f"by tester on {format_datetime(_clock())}." in html.unescape(app.decision_html.value)
+    # a what-if that raises the risk is approved only after a confirmation that says so
+    worst = app.profile.options.iloc[-1]
+    assert worst["risk_reduction"] < 0
+    other = worst["touchpoint"]
     app.whatif.value = other
     app.note.value = "=prefers email"
     app.override_button.click()
-    assert app.error.value == ""
+    assert app.data.actions.decisions([cid]).iloc[0] == "approved"  # not yet
+    assert app.customer_confirm.text.value == (
+        f"<b>This raises the drop-off risk by {points(-worst['risk_reduction'])}. "
+        "Approve anyway?</b>"
+    )
+    app.customer_confirm.yes.click()
+    assert "cjml-notice-error" not in app.customer_notice._dom_classes
     assert f"Overridden: {label(other)}" in app.decision_html.value
     # the list shows the decision
-    assert _cells(_row_texts(app)[0])[8] == "Overridden"
+    assert _cells(_row_texts(app)[0])[DECISION] == "Overridden"
     app.row_open[1].click()
-    second = app.profile.customer_id
+    assert app.customer_notice.layout.display == "none"  # messages clear at the next action
+    assert app.profile.customer_id != cid
     app.skip_button.click()
     assert "Skipped" in app.decision_html.value
     app.reset_button.click()
@@ -651,95 +772,198 @@ def test_decisions_in_the_customer_view_and_the_list(app, tmp_path):
     ticked = [app.page.rows["customer_id"].iloc[i] for i in (2, 3)]
     app.row_checks[2].value = True
     app.row_checks[3].value = True
+    plan = app.data.actions.plan_bulk(app.data.rows_of(ticked))
     app.approve_selected.click()
-    assert app.data.actions.counts() == {"approved": 2, "overridden": 1, "skipped": 0}
-    assert [_cells(r)[8] for r in _row_texts(app)[:4]] == [
+    if plan.add != 2:  # some are uncertain: the panel says so before approving
+        assert app.confirm_box.layout.display != "none"
+        assert plan.text in app.list_confirm.text.value
+        app.confirm_yes.click()
+    assert app.data.actions.counts() == {"approved": plan.add, "overridden": 1, "skipped": 0}
+    decided = app.data.actions.decisions(ticked).tolist()
+    assert [_cells(r)[DECISION] for r in _row_texts(app)[:4]] == [
         "Overridden",
         "\u2013",
-        "Approved",
-        "Approved",
+        *["Approved" if d == "approved" else "\u2013" for d in decided],
     ]
 
-    # export: written, escaped, refused the second time, replaced with the box ticked
+    # export: written, escaped, and never over an existing file
     app.export_button.click()
     path = tmp_path / "actions.csv"
-    assert app.error.value == ""
-    assert "Wrote 3 approved actions" in app.export_status.value
-    assert "download=" in app.export_status.value
+    assert "cjml-notice-error" not in app.export_notice._dom_classes
+    n = 1 + plan.add
+    assert f"Wrote {n} approved actions" in app.export_notice.value
+    assert "download=" in app.export_notice.value
     raw = path.read_bytes()
     assert raw.startswith(BOM)
     rows = list(csv.DictReader(io.StringIO(raw[len(BOM) :].decode(), newline="")))
-    assert [r["customer_id"] for r in rows] == [str(c) for c in [cid, *ticked]]
+    assert rows[0]["customer_id"] == str(cid)
     assert (rows[0]["touchpoint"], rows[0]["decision"]) == (other, "overridden")
     assert rows[0]["note"] == "'=prefers email"  # the note has its own column, escaped
     assert rows[0]["approved_by"] == "tester"
-    assert [r["approved_by"] for r in rows[1:]] == ["'@marketing lead"] * 2  # escaped
-    assert "Approved" in app.actions_table.value and "@marketing lead" in app.actions_table.value
+    assert [r["approved_by"] for r in rows[1:]] == ["'@marketing lead"] * plan.add
+    assert "Approved" in app.actions_table.value
     app.export_button.click()
-    assert "already exists" in app.error.value
-    assert app.error.layout.display != "none"
-    app.export_force.value = True
-    app.export_button.click()
-    assert app.error.value == ""
-    assert not app.export_force.value  # one replacement per tick
+    assert "cjml-notice-error" not in app.export_notice._dom_classes
+    assert path.read_bytes() == raw  # a new dated file beside it
+    assert len(list(tmp_path.glob("actions*.csv"))) == 2
 
-    # all matching customers, after a confirmation
+    # all matching customers, after a confirmation that says what it adds and leaves alone
     app.risk_band.value = "very high"
     app.approve_matching.click()
     assert app.confirm_box.layout.display != "none"
     app.confirm_no.click()
-    assert app.data.actions.counts()["approved"] == 2
-    app.approve_matching.click()
-    app.confirm_yes.click()
+    assert app.data.actions.counts()["approved"] == plan.add
     table = app.data.table
     very_high = table[table["risk_band"] == "very high"]
-    n_rec = int(very_high["recommended_touchpoint"].notna().sum())
-    assert f"Approved {n_rec:,} recommendations" in app.notice.value
-    decided = app.data.actions.decisions(very_high["customer_id"])
-    assert (decided[very_high["recommended_touchpoint"].notna().to_numpy()] == "approved").all()
-    assert second not in set(app.data.actions.approved()["customer_id"]) or second in set(
-        very_high["customer_id"]
+    bulk = app.data.actions.plan_bulk(very_high)
+    app.approve_matching.click()
+    assert app.list_confirm.text.value == f"<b>{html.escape(bulk.text)}</b>"
+    app.confirm_yes.click()
+    assert f"Approved {bulk.add:,} customers" in app.list_notice.value
+    # a manual override is never undone by a bulk approval
+    assert app.data.actions.decisions([cid]).iloc[0] == "overridden"
+
+
+def test_decisions_made_through_the_api_show_everywhere_at_once(app):
+    """One source of truth: no click needed for the list, the Actions tab and the customer."""
+    rows = app.page.rows.iloc[:3]
+    rows = rows[rows["recommended_touchpoint"].notna()]
+    app.row_open[0].click()
+    n = app.data.actions.approve(rows)  # the Python API, as in a notebook cell
+    assert n == len(rows) > 0
+    assert f"<b>{n}</b><span>approved</span>" in app.actions_summary.value
+    assert [_cells(r)[DECISION] for r in _row_texts(app)[:n]] == ["Approved"] * n
+    assert "Approved: " in app.decision_html.value
+    app.data.actions.skip([rows["customer_id"].iloc[0]])
+    assert _cells(_row_texts(app)[0])[DECISION] == "Skipped"
+    assert "<b>1</b><span>skipped</span>" in app.actions_summary.value
+    assert "Skipped by" in app.decision_html.value
+
+
+def test_likely_gone_customers_are_listed_apart_and_skipped_by_bulk(sample_data):
+    from cjml.panel._app import MarketerPanel
+
+    d = sample_data
+    reach = d.recommender.recommend(
+        d.log, cutoff=d.cutoff, customers=d.table["customer_id"].to_numpy()
+    )["reach_probability"]
+    scores = d.table.assign(reach_probability=reach.to_numpy(), status="scored")
+    data = PanelData.from_inputs(
+        d.bundle, d.log, scores, report=None, decisions=None, reach_threshold=0.2
     )
+    gone = data.table["reach_probability"] < 0.2
+    assert 0 < gone.sum() < len(gone)
+    app = MarketerPanel(data, page_size=10)
+    assert app.page.n_matching == int((~gone).sum())
+    assert app.likely_gone.get_title(0) == f"Likely gone ({int(gone.sum()):,})"
+    assert app.likely_gone.selected_index is None  # collapsed
+    assert "cjml-likely-gone" in app.likely_gone._dom_classes
+    gone_ids = set(data.table.loc[gone, "customer_id"])
+    shown = [
+        _cells(c.value)[ID]
+        for c, b in zip(app.gone_html, app.gone_boxes, strict=True)
+        if b.layout.display != "none"
+    ]
+    assert shown and {int(c) for c in shown} <= gone_ids
+    assert not {int(_cells(r)[ID]) for r in _row_texts(app)} & gone_ids
+    reaches = [_cells(r)[REACH] for r in _row_texts(app)]
+    assert all(r.endswith("%") for r in reaches)
+    app.approve_matching.click()
+    app.confirm_yes.click()
+    approved = set(app.data.actions.approved()["customer_id"])
+    assert approved and not approved & gone_ids
+    # one of them can still be opened and decided on its own
+    app.gone_open[0].click()
+    assert app.profile.customer_id == app.gone_page.rows["customer_id"].iloc[0]
 
 
-def test_errors_are_shown_in_the_panel_not_raised(app, monkeypatch):
+def test_unknown_and_inactive_customers(app):
+    app.row_open[0].click()
+    assert app.profile is not None
     app.customer_id.value = "no-such-customer"
-    app.open_button.click()
-    assert "not in the events" in app.error.value
-    assert app.error.layout.display != "none"
+    # the view is cleared: no stale profile, nothing to act on
+    assert app.profile is None
+    assert app.customer_body.layout.display == "none"
+    assert all(b.disabled for b in (app.approve_button, app.override_button, app.skip_button))
+    assert "No customer &#x27;no-such-customer&#x27; in these scores" in app.customer_notice.value
+    assert app.customer_notice.layout.display != "none"
+    # a customer in the events but outside the scored population
+    log_ids = pd.Index(app.data.log.customer_ids)
+    scored = set(app.data.table["customer_id"])
+    inactive = [c for c in log_ids if c not in scored][:12]
+    for cid in inactive:  # labelled inactive, whether or not there is a profile to show
+        app.open_customer(cid)
+        assert app.inactive_label.layout.display != "none", cid
+        assert app.approve_button.disabled and app.override_button.disabled
+    for cid in inactive:
+        app.open_customer(cid)
+        if app.profile is not None:  # some have nothing before the cutoff to show
+            break
+    assert app.profile is not None and app.profile.customer_id == cid
+    assert app.inactive_label.layout.display != "none"
+    assert "Inactive: outside the scored population" in app.inactive_label.value
+    assert app.approve_button.disabled and app.override_button.disabled
+    app._on_approve_customer()  # even if the click got through
+    assert "inactive" in app.customer_notice.value
+    assert app.data.actions.decisions([cid]).iloc[0] is None
+
+
+def test_errors_are_shown_beside_their_control_not_raised(app, monkeypatch):
     app.customer_id.value = ""
     app.open_button.click()
-    assert "Type a customer id first" in app.error.value
+    assert "Type a customer id first" in app.customer_notice.value
     app.skip_selected.click()
-    assert "Tick one or more customers first" in app.error.value
+    assert "Tick one or more customers first" in app.list_notice.value
+    assert app.customer_notice.layout.display == "none"  # the last message cleared
 
     def boom(*args, **kwargs):
         raise RuntimeError("the model file vanished")
 
     monkeypatch.setattr(app.data.customers, "query", boom)
     app.risk_band.value = "high"
-    assert "the model file vanished" in app.error.value
+    assert "the model file vanished" in app.list_notice.value
+    assert "cjml-notice-error" in app.list_notice._dom_classes
     monkeypatch.undo()
     app.risk_band.value = "low"
-    assert app.error.value == "" and app.error.layout.display == "none"
+    assert app.list_notice.value == "" and app.list_notice.layout.display == "none"
 
 
 def test_panel_function_builds_from_scores(sample_data, tmp_path):
+    from cjml import i18n
+
     scores = cjml.score(sample_data.bundle, sample_data.log, top_k=2)
+    scores_path = tmp_path / "scores.parquet"
+    scores.to_parquet(scores_path)
     app = cjml.panel(
         sample_data.bundle,
         sample_data.log,
-        scores,
+        scores_path,
         report=None,
         segment_col=None,
         page_size=50,
         user="kim",
+        export_path=tmp_path / "out",
     )
     assert app.page.n_total == int((scores["status"] == "scored").sum())
     assert len(_row_texts(app)) == 50
     assert app.segment.layout.display == "none"
     assert "No journey map" in app.overview_stages.value
     assert app.user.value == "kim"
+    # decisions go to the log beside the scores, and a new panel replays them
+    first = app.page.rows.iloc[[0]]
+    app.data.actions.approve(first)
+    assert app.data.decision_log_path == tmp_path / "decisions.jsonl"
+    again = cjml.panel(sample_data.bundle, sample_data.log, scores_path, report=None)
+    assert again.data.actions.decisions(first["customer_id"]).tolist() == ["approved"]
+    assert _cells(_row_texts(again)[0])[DECISION] == "Approved"
+    try:
+        vi = cjml.panel(
+            sample_data.bundle, sample_data.log, scores, report=None, decisions=None, lang="vi"
+        )
+        assert i18n.current().language == "vi" and i18n.current().currency == "VND"
+        assert f"{len(vi.data.table):,}".replace(",", ".") in vi.page.caption()
+    finally:
+        i18n.set_language("en")
 
 
 def test_rules_shape_the_list_and_the_what_if(sample_data):
@@ -758,7 +982,19 @@ def test_rules_shape_the_list_and_the_what_if(sample_data):
     app.whatif.value = "email"
     assert "Not allowed by the rules: excluded by the rules" in app.whatif_result.value
     app.override_button.click()
-    assert "is not allowed for this customer" in app.error.value
+    assert "is not allowed for this customer" in app.customer_notice.value
+
+
+def test_plots_have_a_light_background_for_dark_pages(small_log):
+    from cjml.panel._plots import png_bytes
+
+    ax = plot_timeline(timeline_data(small_log, 1))
+    assert ax.figure.get_facecolor()[:3] == (1.0, 1.0, 1.0)
+    import matplotlib.image
+
+    png = matplotlib.image.imread(io.BytesIO(png_bytes(ax)), format="png")
+    assert png.shape[2] == 3 or (png[..., 3] == 1).all()  # opaque: no transparent corners
+    assert (png[0, 0, :3] == 1).all()
 
 
 def test_importing_the_headless_panel_does_not_import_ipywidgets():

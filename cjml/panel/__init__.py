@@ -7,17 +7,26 @@ JupyterLab, Jupyter Notebook and Voilà with four tabs:
   missing-touchpoint opportunities), the churn-risk distribution, and the
   customers per risk band and per recommended touchpoint;
 - **At-risk list**: every scored customer, filtered by risk band, stage,
-  segment and recommended touchpoint, sorted, and paged so that only the
-  visible page reaches the browser;
+  segment and recommended touchpoint, sorted (by default, who can be saved
+  first: the expected customers retained), and paged so that only the
+  visible page reaches the browser; customers whose chance of still being
+  there is below ``reach_threshold`` wait in a collapsed "Likely gone" group
+  that bulk actions skip;
 - **Customer**: one customer's journey timeline, churn risk, next-stage
   probabilities, top drivers in words, recommended touchpoints, and a what-if
   selector that re-scores the risk for any eligible touchpoint at once;
-- **Actions**: approve, override or skip, per customer or in bulk, and export
-  the approved actions to a spreadsheet-safe CSV.
+- **Actions**: approve, override or skip, per customer or in bulk (a bulk
+  approval never changes a decision already made), and export the approved
+  actions to a new, spreadsheet-safe CSV file.
+
+Nothing is decided until the marketer clicks. Every decision goes to an
+append-only decision log, replayed when the panel opens again, and every view
+shows the decisions of the one :class:`ActionBook`, whether they were made
+by a click or through ``app.data.actions``.
 
 Everything the panel shows comes from plain functions of this package, usable
 without widgets (the headless twin): :func:`customer_table`,
-:func:`filter_customers`, :func:`sort_customers`, :func:`paginate`,
+:func:`filter_customers`, :func:`sort_customers`, :func:`likely_gone`, :func:`paginate`,
 :class:`CustomerList`, :func:`overview_data`, :func:`timeline_data`,
 :func:`plot_timeline`, :func:`customer_profile`, :func:`what_if`,
 :class:`ActionBook`, and the CSV writer :func:`write_csv`. ipywidgets is
@@ -55,10 +64,12 @@ from cjml.panel._data import (
     timeline_data,
     what_if,
 )
+from cjml.panel._data._list import DEFAULT_REACH_THRESHOLD, likely_gone
 from cjml.panel._plots import plot_timeline
 from cjml.panel._serve import AppServer, serve
 
 __all__ = [
+    "DEFAULT_REACH_THRESHOLD",
     "FORMULA_PREFIXES",
     "NO_TOUCHPOINT",
     "SORT_KEYS",
@@ -76,6 +87,7 @@ __all__ = [
     "escape_formula",
     "filter_customers",
     "label",
+    "likely_gone",
     "overview_data",
     "paginate",
     "panel",
@@ -101,6 +113,10 @@ def panel(
     user=None,
     page_size=25,
     export_path="approved_actions.csv",
+    lang="en",
+    currency=None,
+    decisions="auto",
+    reach_threshold=0.05,
 ):
     """Open the marketer's panel on a model bundle and its customers' events.
 
@@ -136,7 +152,20 @@ def panel(
     page_size : int, default 25
         Rows per page of the at-risk list (10, 25, 50 or 100).
     export_path : str or path, default "approved_actions.csv"
-        The export file proposed in the Actions tab.
+        The export file (or folder) proposed in the Actions tab; an existing
+        file is never replaced (the export gets a new, dated name).
+    lang : {"en", "vi"}, default "en"
+        The language of the panel, and the locale of its numbers and dates.
+    currency : str, optional
+        ISO 4217 code of the costs; default the language's (USD for en,
+        VND for vi).
+    decisions : "auto", path or None, default "auto"
+        The decision log (append-only JSON Lines), replayed when the panel
+        opens again: "auto" is ``decisions.jsonl`` beside the scores file,
+        else in the export's folder; None keeps decisions in memory only.
+    reach_threshold : float, default 0.05
+        Customers whose chance of still being there is below it are listed
+        apart as "likely gone", and bulk actions leave them out.
 
     Returns
     -------
@@ -158,8 +187,10 @@ def panel(
     In a notebook the last line shows the panel; in Voilà the notebook
     becomes a web page with only the panel.
     """
+    from cjml.i18n import set_language
     from cjml.panel._app import MarketerPanel  # ipywidgets only from here on
 
+    set_language(lang, currency=currency)
     data = PanelData.from_inputs(
         bundle,
         events,
@@ -170,6 +201,9 @@ def panel(
         report=report,
         top_k=top_k,
         user=user,
+        decisions=decisions,
+        reach_threshold=reach_threshold,
+        export_path=export_path,
     )
     return MarketerPanel(data, page_size=page_size, export_path=export_path)
 

@@ -3,6 +3,12 @@
 Every number comes from :mod:`cjml.panel._data`; this module turns it into
 widgets and HTML and calls back into it when a marketer clicks. It is imported
 only when a panel is built, so ``import cjml`` never imports ipywidgets.
+
+Every view observes the one :class:`~cjml.panel.ActionBook`
+(``book.observe``): a decision made by a click anywhere, or through the Python
+API (``app.data.actions``), shows in the list, the customer view and the
+Actions tab at once. Messages appear beside the control that caused them and
+clear at the next action.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from pathlib import Path
 import ipywidgets as W
 import pandas as pd
 
+from cjml.i18n import format_currency, format_date, format_datetime, format_number, ngettext
+from cjml.i18n import gettext as _
 from cjml.panel._data import (
     NO_TOUCHPOINT,
     CustomerPage,
@@ -26,85 +34,154 @@ from cjml.panel._data import (
     points,
     what_if,
 )
+from cjml.panel._data._list import DEFAULT_REACH_THRESHOLD
 
 __all__ = ["MarketerPanel"]
 
 _log = logging.getLogger("cjml.panel")
 _PAGE_SIZES = (10, 25, 50, 100)
+_GONE_ROWS = 25  # the likely-gone group shows this many; the bulk actions skip them all
 _ALL = ""
-_SORTS = (
-    ("Churn risk, highest first", "churn_risk:desc"),
-    ("Churn risk, lowest first", "churn_risk:asc"),
-    ("Expected reduction, largest first", "expected_risk_reduction:desc"),
-    ("Next-stage probability, highest first", "next_stage_proba:desc"),
-    ("Journey stage", "stage:asc"),
-    ("Customer id", "customer_id:asc"),
-)
-_BAND_COLORS = {"very high": "#b2182b", "high": "#ef8a62", "medium": "#f4c542", "low": "#67a9cf"}
+_BAND_COLORS = {"very high": "#b2182b", "high": "#d6604d", "medium": "#b8860b", "low": "#4393c3"}
 _DOWNLOAD_LIMIT = 5 * 2**20  # bigger exports are offered as a file path only
-_GRID = "90px 110px 110px 78px 86px 150px 150px 92px 92px minmax(200px, 1fr)"
-_HEADERS = (
-    "Customer",
-    "Segment",
-    "Stage",
-    "Churn risk",
-    "Band",
-    "Next stage",
-    "Recommended",
-    "Exp. reduction",
-    "Decision",
-    "Top drivers",
+# One column template for the list's header and every row, so they line up at any
+# width: minimums that keep each word whole (at 934 px, JupyterLab with the file
+# browser open, they still fit), shares of the rest beyond them; text wraps, never cut.
+# Customer, segment, stage (and next), churn risk (and band), recommended, expected
+# reduction, reach, decision, top drivers.
+_GRID = (
+    "minmax(72px,.6fr) minmax(82px,.8fr) minmax(96px,1fr) minmax(66px,.6fr) "
+    "minmax(96px,1fr) minmax(66px,.6fr) minmax(46px,.45fr) minmax(78px,.7fr) "
+    "minmax(120px,2fr)"
 )
+# Narrower than this, the top drivers take a line of their own under each row (the
+# header's too), so they wrap to one or two lines rather than five.
+_GRID_NARROW = (
+    "minmax(72px,.7fr) minmax(82px,1fr) minmax(96px,1.1fr) minmax(66px,.8fr) "
+    "minmax(96px,1.2fr) minmax(66px,.8fr) minmax(46px,.6fr) minmax(78px,.9fr)"
+)
+_CHECK_WIDTH, _OPEN_WIDTH = "28px", "84px"
 
+
+def _headers(segment_name: str) -> tuple[str, ...]:
+    return (
+        _("Customer"),
+        segment_name,
+        _("Stage, next"),
+        _("Churn risk"),
+        _("Recommended"),
+        _("Exp. reduction"),
+        _("Reach"),
+        _("Decision"),
+        _("Top drivers"),
+    )
+
+
+def _sorts() -> list[tuple[str, str]]:
+    return [
+        (_("Expected customers retained, most first"), "expected_retained:desc"),
+        (_("Churn risk, highest first"), "churn_risk:desc"),
+        (_("Churn risk, lowest first"), "churn_risk:asc"),
+        (_("Expected reduction, largest first"), "expected_risk_reduction:desc"),
+        (_("Reach, highest first"), "reach_probability:desc"),
+        (_("Next-stage probability, highest first"), "next_stage_proba:desc"),
+        (_("Journey stage"), "stage:asc"),
+        (_("Customer id"), "customer_id:asc"),
+    ]
+
+
+# Colours from JupyterLab's theme variables (with fallbacks for Voila and plain
+# Notebook), so the panel reads in the light and the dark theme; notices tint the
+# background translucently and keep the theme's text colour.
 _CSS = """
 <style>
-.cjml-panel {font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; color: #222;}
+.cjml-panel {font-family: var(--jp-ui-font-family, system-ui, -apple-system, 'Segoe UI',
+             sans-serif); color: var(--jp-ui-font-color1, #222);
+             background: var(--jp-layout-color1, white); max-width: 100%;}
 .cjml-panel .cjml-title {font-size: 1.35em; font-weight: 600; margin: 0;}
-.cjml-panel .cjml-sub {color: #666; font-size: 0.9em;}
-.cjml-error {background: #fdecea; border-left: 4px solid #b2182b; padding: 6px 10px;
-             color: #7a1020; font-size: 0.92em;}
-.cjml-notice {background: #eef6ee; border-left: 4px solid #2ca02c; padding: 6px 10px;
-              font-size: 0.92em;}
+.cjml-panel .cjml-sub {color: var(--jp-ui-font-color2, #555); font-size: 0.9em;}
+.cjml-panel h4 {color: var(--jp-ui-font-color1, #222); margin: 10px 0 4px;}
+.cjml-notice {border-left: 4px solid #2ca02c; background: rgba(44, 160, 44, 0.14);
+              color: var(--jp-ui-font-color1, #222); padding: 4px 10px; font-size: 0.92em;
+              white-space: normal;}
+.cjml-notice.cjml-notice-error {border-left-color: #d62728;
+                                background: rgba(214, 39, 40, 0.14);}
+.cjml-notice a, .cjml-notice code {color: inherit; overflow-wrap: anywhere;}
+.cjml-notice a {text-decoration: underline; font-weight: 600;}
+.cjml-confirm {border: 1px solid #e6a23c; background: rgba(230, 162, 60, 0.14);
+               padding: 4px 8px; border-radius: 4px; align-items: center;}
+.cjml-confirm .widget-html-content {white-space: normal;}
 .cjml-cards {display: flex; gap: 10px; flex-wrap: wrap; margin: 4px 0 8px;}
-.cjml-card {border: 1px solid #e3e3e3; border-radius: 6px; padding: 8px 14px; min-width: 150px;}
+.cjml-card {border: 1px solid var(--jp-border-color2, #e3e3e3); border-radius: 6px;
+            padding: 8px 14px; min-width: 130px;}
 .cjml-card b {display: block; font-size: 1.45em;}
-.cjml-card span {color: #666; font-size: 0.85em;}
+.cjml-card span {color: var(--jp-ui-font-color2, #555); font-size: 0.85em;}
 .cjml-table {border-collapse: collapse; font-size: 0.88em; margin: 4px 0 10px;}
-.cjml-table th, .cjml-table td {border-bottom: 1px solid #e6e6e6; padding: 3px 8px;
-                                text-align: right;}
-.cjml-table th {background: #f5f5f5;}
+.cjml-table th, .cjml-table td {border-bottom: 1px solid var(--jp-border-color2, #e6e6e6);
+                                padding: 3px 8px; text-align: right;}
+.cjml-table th {background: var(--jp-layout-color2, #f3f3f3);}
 .cjml-table .l {text-align: left;}
-.cjml-row {display: grid; grid-template-columns: GRID; gap: 6px; align-items: center;
-           font-size: 0.88em; line-height: 1.25;}
-.cjml-row > div {overflow: hidden; text-overflow: ellipsis; white-space: nowrap;}
-.cjml-row.cjml-head {font-weight: 600; color: #444; border-bottom: 1px solid #ccc;}
-.cjml-chip {border-radius: 9px; padding: 0 7px; color: white; font-size: 0.85em;}
+.cjml-grid {display: grid; grid-template-columns: GRID; column-gap: 6px; align-items: center;
+            font-size: 0.88em; line-height: 1.25; width: 100%; min-width: 0;}
+.cjml-cell {min-width: 0; white-space: normal; overflow-wrap: break-word;}
+.cjml-list-header .cjml-grid {font-weight: 600; color: var(--jp-ui-font-color1, #333);}
+.cjml-list-header {border-bottom: 1px solid var(--jp-border-color1, #bbb);}
+.cjml-row {border-bottom: 1px solid var(--jp-border-color3, #eee); align-items: center;}
+.cjml-row > .widget-html, .cjml-list-header > .widget-html {flex: 1 1 0%; min-width: 0;
+    container-type: inline-size;}
+@container (max-width: 1000px) {
+  .cjml-grid {grid-template-columns: NARROW;}
+  .cjml-cell.cjml-drivers {grid-column: 1 / -1; padding: 1px 0 3px;
+                           color: var(--jp-ui-font-color2, #555);}
+}
+.cjml-row > .widget-checkbox, .cjml-list-header > .widget-checkbox,
+.cjml-row > .jupyter-button, .cjml-list-header > .jupyter-button {flex: 0 0 auto;}
+.cjml-cell .cjml-sub {font-size: 0.95em;}
+.cjml-next {display: block;}
+.cjml-row .widget-html-content, .cjml-list-header .widget-html-content {
+    white-space: normal; line-height: 1.25; width: 100%;}
+.cjml-placeholder {visibility: hidden;}
+.cjml-chip {border-radius: 9px; padding: 0 7px; color: white; font-size: 0.85em;
+            white-space: nowrap; display: inline-block;}
+.cjml-uncertain {background: #6a51a3;}
 .cjml-bar {display: flex; align-items: center; gap: 6px; font-size: 0.86em; margin: 2px 0;}
-.cjml-bar .name {width: 150px; text-align: right; color: #333;}
+.cjml-bar .name {flex: 0 0 130px; text-align: right; overflow-wrap: break-word;}
+.cjml-bar .track {flex: 1 1 auto; min-width: 40px;}
 .cjml-bar .fill {height: 12px; background: #1f77b4; border-radius: 2px;}
-.cjml-empty {color: #555; padding: 18px; border: 1px dashed #ccc; text-align: center;
-             font-size: 0.95em;}
-.cjml-risk {font-size: 2em; font-weight: 600;}
+.cjml-bar .num {flex: 0 0 auto; white-space: nowrap;}
+.cjml-empty {color: var(--jp-ui-font-color2, #555); padding: 18px; text-align: center;
+             border: 1px dashed var(--jp-border-color1, #bbb); font-size: 0.95em;}
+.cjml-risk {font-size: 2em; font-weight: 600; white-space: nowrap;}
+.cjml-inactive {font-weight: 600; color: #b2182b;}
 .cjml-whatif-result {font-size: 1.05em; padding: 6px 0;}
-.cjml-whatif-risk {font-weight: 700; font-size: 1.3em;}
+.cjml-whatif-risk {font-weight: 700; font-size: 1.3em; white-space: nowrap;}
+.cjml-panel .widget-html-content {white-space: normal;}
+.cjml-panel .jupyter-button {flex: 0 0 auto; min-width: max-content; overflow: visible;}
+.cjml-panel img {background: white;}
 </style>
-""".replace("GRID", _GRID)
+""".replace("NARROW", _GRID_NARROW).replace("GRID", _GRID)
 
 
-def _guarded(method):
-    """Run a callback; show any error in the panel's error box, never as a traceback."""
+def _guarded(area: str):
+    """Run a callback; show its error beside the control (the ``area``), never as a traceback.
 
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        self._clear_error()
-        try:
-            return method(self, *args, **kwargs)
-        except Exception as exc:  # the panel's contract: errors go to the error box
-            _log.debug("panel callback failed", exc_info=True)
-            self.show_error(exc)
-            return None
+    Every action clears the messages of the last one first.
+    """
 
-    return wrapper
+    def decorate(method):
+        @functools.wraps(method)
+        def wrapper(self, *args, **kwargs):
+            self._clear_messages()
+            try:
+                return method(self, *args, **kwargs)
+            except Exception as exc:  # the panel's contract: errors go beside their control
+                _log.debug("panel callback failed", exc_info=True)
+                self.show_error(exc, area=area)
+                return None
+
+        return wrapper
+
+    return decorate
 
 
 def _esc(value) -> str:
@@ -113,23 +190,45 @@ def _esc(value) -> str:
     )
 
 
+def _missing(value) -> bool:
+    return value is None or (not isinstance(value, str) and pd.isna(value))
+
+
 def _chip(band) -> str:
-    if band is None or (not isinstance(band, str) and pd.isna(band)):
+    if _missing(band):
         return "\u2013"
-    color = _BAND_COLORS.get(str(band), "#888")
+    color = _BAND_COLORS.get(str(band), "#777")
     return f"<span class='cjml-chip' style='background:{color}'>{_esc(label(band))}</span>"
 
 
+def _uncertain_chip() -> str:
+    tip = _("The expected reduction might be no reduction at all; approve it deliberately.")
+    word = _esc(_("uncertain"))
+    return f"<span class='cjml-chip cjml-uncertain' title='{_esc(tip)}'>{word}</span>"
+
+
+def _money(value) -> str:
+    return "\u2013" if _missing(value) else format_currency(float(value))
+
+
+def _when(value) -> str:
+    return "\u2013" if _missing(value) else format_datetime(pd.Timestamp(value))
+
+
 def _bars(items, *, fmt) -> str:
-    """Horizontal HTML bars: ``items`` is a list of (name, value, share of the widest)."""
-    top = max([v for _, v in items] + [1e-12])
+    """Horizontal HTML bars: ``items`` is a list of (name, value).
+
+    The largest bar fills its track, and the track leaves room for the number
+    beside it at any width.
+    """
+    top = max([v for _n, v in items] + [1e-12])
     out = []
     for name, value in items:
-        width = max(1, int(220 * value / top)) if value > 0 else 0
+        width = max(0.5, 100 * value / top) if value > 0 else 0
         out.append(
             f"<div class='cjml-bar'><div class='name'>{_esc(name)}</div>"
-            f"<div class='fill' style='width:{width}px'></div><div>{fmt(value)}</div>"
-            "</div>"
+            f"<div class='track'><div class='fill' style='width:{width:.1f}%'></div></div>"
+            f"<div class='num'>{fmt(value)}</div></div>"
         )
     return "".join(out)
 
@@ -148,10 +247,63 @@ def _table(headers, rows, align_left=(0,), cls="cjml-table") -> str:
     return f"<table class='{cls}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _button(description, *, style="", icon="", tooltip="", width=None):
+def _grid(cells, extra=()) -> str:
+    """One row of the list's grid; ``extra`` maps a cell's position to more classes."""
+    extra = dict(extra)
+    return (
+        "<div class='cjml-grid'>"
+        + "".join(
+            f"<div class='cjml-cell {extra.get(i, '')}'>{c}</div>" for i, c in enumerate(cells)
+        )
+        + "</div>"
+    )
+
+
+def _button(description, *, style="", icon="", tooltip="", width=None, cls=None):
     b = W.Button(description=description, button_style=style, icon=icon, tooltip=tooltip)
     b.layout.width = width or "auto"  # the default width cuts long labels
+    if cls:
+        b.add_class(cls)
     return b
+
+
+def _wrap(children, **layout) -> W.HBox:
+    """A row of controls that wraps onto the next line rather than cutting them."""
+    return W.HBox(list(children), layout=W.Layout(flex_flow="row wrap", **layout))
+
+
+def _notice() -> W.HTML:
+    box = W.HTML(layout=W.Layout(display="none"))
+    box.add_class("cjml-notice")
+    return box
+
+
+class _Confirm:
+    """A question with Confirm/Cancel beside the control that asked it."""
+
+    def __init__(self, on_yes, on_no):
+        self.text = W.HTML(layout=W.Layout(flex="1 1 300px"))
+        self.yes = _button(_("Confirm"), style="warning", cls="cjml-confirm-yes")
+        self.no = _button(_("Cancel"), cls="cjml-confirm-no")
+        self.yes.on_click(on_yes)
+        self.no.on_click(on_no)
+        self.box = _wrap([self.text, self.yes, self.no], display="none")
+        self.box.add_class("cjml-confirm")
+        self.action = None
+
+    def ask(self, question: str, action) -> None:
+        self.action = action
+        self.text.value = f"<b>{_esc(question)}</b>"
+        self.box.layout.display = None
+
+    def take(self):
+        action, self.action = self.action, None
+        self.box.layout.display = "none"
+        return action
+
+    def close(self) -> None:
+        self.action = None
+        self.box.layout.display = "none"
 
 
 class MarketerPanel(W.VBox):
@@ -160,7 +312,9 @@ class MarketerPanel(W.VBox):
     Built by :func:`cjml.panel`; display it in a notebook or a Voilà page. The
     widgets are attributes (``risk_band``, ``stage``, ``segment``,
     ``touchpoint``, ``sort``, ``whatif``, ``export_button``...), so a script
-    or a test can drive it as a person would.
+    or a test can drive it as a person would. Nothing is decided until the
+    marketer clicks (or calls ``app.data.actions``); every view shows the
+    decisions of the one book.
 
     Parameters
     ----------
@@ -169,19 +323,18 @@ class MarketerPanel(W.VBox):
     page_size : int, default 25
         Rows per page of the at-risk list.
     export_path : str or Path, default "approved_actions.csv"
-        Where the action list is exported to, unless changed in the panel.
+        Where the action list is exported to (a file or a folder), unless
+        changed in the panel; an existing file is never replaced.
     """
 
     def __init__(self, data: PanelData, *, page_size=25, export_path="approved_actions.csv"):
         self.data = data
         self.page: CustomerPage | None = None
+        self.gone_page: CustomerPage | None = None
         self.profile: CustomerProfile | None = None
+        self.reach_threshold = float(getattr(data, "reach_threshold", DEFAULT_REACH_THRESHOLD))
         self._page_number = 0
-        self._confirm_action: str | None = None
-        self.error = W.HTML(layout=W.Layout(display="none"))
-        self.error.add_class("cjml-error")
-        self.notice = W.HTML(layout=W.Layout(display="none"))
-        self.notice.add_class("cjml-notice")
+        self.notices = {area: _notice() for area in ("top", "list", "customer", "export")}
         header = W.HTML(self._header_html())
         self.tabs = W.Tab()
         overview = self._build_overview()
@@ -189,42 +342,81 @@ class MarketerPanel(W.VBox):
         customer = self._build_customer()
         actions = self._build_actions(export_path)
         self.tabs.children = [overview, at_risk, customer, actions]
-        self.tabs.titles = ("Overview", "At-risk list", "Customer", "Actions")
-        super().__init__([W.HTML(_CSS), header, self.error, self.notice, self.tabs])
+        self.tabs.titles = (_("Overview"), _("At-risk list"), _("Customer"), _("Actions"))
+        super().__init__([W.HTML(_CSS), header, self.notices["top"], self.tabs])
         self.add_class("cjml-panel")
         self.refresh_list()
         self._refresh_actions()
+        # one source of truth: every view follows the book, whoever changes it
+        self._unobserve = data.actions.observe(self._on_book_changed)
 
     # ------------------------------------------------------------------ messages
-    def show_error(self, exc) -> None:
-        """Show an error in the panel's error box (instead of a traceback).
+    @property
+    def list_notice(self) -> W.HTML:
+        """The message beside the list's bulk actions."""
+        return self.notices["list"]
+
+    @property
+    def customer_notice(self) -> W.HTML:
+        """The message beside the customer view's decision buttons."""
+        return self.notices["customer"]
+
+    @property
+    def export_notice(self) -> W.HTML:
+        """The message beside the export button."""
+        return self.notices["export"]
+
+    def show_error(self, exc, area: str = "top") -> None:
+        """Show an error beside the control that caused it (instead of a traceback).
 
         Parameters
         ----------
         exc : Exception or str
             What went wrong.
+        area : {"top", "list", "customer", "export"}, default "top"
+            Where: the list's bulk bar, the customer's decision buttons, the
+            export button, or the top of the panel.
         """
-        text = str(exc) if isinstance(exc, str) else (f"{exc}" if str(exc) else type(exc).__name__)
-        self.error.value = f"<b>That did not work.</b> {_esc(text)}"
-        self.error.layout.display = None
+        text = exc if isinstance(exc, str) else (str(exc) or type(exc).__name__)
+        box = self.notices[area]
+        box.value = _("That did not work: {reason}").format(reason=_esc(text))
+        box.add_class("cjml-notice-error")
+        box.layout.display = None
 
-    def _clear_error(self) -> None:
-        self.error.value = ""
-        self.error.layout.display = "none"
+    def _notify(self, text: str, area: str, *, markup: bool = False) -> None:
+        box = self.notices[area]
+        box.value = text if markup else _esc(text)
+        box.remove_class("cjml-notice-error")
+        box.layout.display = None
 
-    def _notify(self, text: str) -> None:
-        self.notice.value = _esc(text)
-        self.notice.layout.display = None
+    def _clear_messages(self) -> None:
+        for box in self.notices.values():
+            box.value = ""
+            box.remove_class("cjml-notice-error")
+            box.layout.display = "none"
+
+    def _on_book_changed(self) -> None:
+        """Show the book's decisions everywhere (called by the book after every change)."""
+        try:
+            self.refresh_list()
+            self._refresh_actions()
+            self._show_decision()
+        except Exception as exc:  # an observer must not break the caller's decision
+            _log.debug("panel refresh failed", exc_info=True)
+            self.show_error(exc)
 
     def _header_html(self) -> str:
         d = self.data
-        cut = d.cutoff.strftime("%d %b %Y")
+        sub = _("{n} customers scored as of {date} \u00b7 journey map '{journey}'").format(
+            n=format_number(len(d.table)),
+            date=format_date(d.cutoff),
+            journey=d.log.journey_map.name,
+        )
+        if d.segment_col:
+            sub += " \u00b7 " + _("segment column '{column}'").format(column=d.segment_col)
         return (
-            f"<div class='cjml-title'>Customer journeys: who is about to drop off</div>"
-            f"<div class='cjml-sub'>{len(d.table):,} customers scored as of {cut}"
-            f" \u00b7 journey map '{_esc(d.log.journey_map.name)}'"
-            + (f" \u00b7 segment column '{_esc(d.segment_col)}'" if d.segment_col else "")
-            + "</div>"
+            f"<div class='cjml-title'>{_esc(_('Customer journeys: who can still be kept'))}"
+            f"</div><div class='cjml-sub'>{_esc(sub)}</div>"
         )
 
     # ------------------------------------------------------------------ overview
@@ -234,130 +426,210 @@ class MarketerPanel(W.VBox):
             ov.bands.loc[ov.bands["risk_band"].isin(["high", "very high"]), "customers"].sum()
         )
         cards = [
-            ("customers scored", f"{ov.n_customers:,}"),
-            ("high or very high risk", f"{at_risk:,} ({pct(at_risk / max(ov.n_customers, 1), 0)})"),
-            ("mean churn risk", pct(ov.mean_risk)),
-            ("with a recommended touchpoint", f"{ov.n_with_recommendation:,}"),
-            ("not scored (inactive)", f"{ov.n_not_scored:,}"),
+            (_("customers scored"), format_number(ov.n_customers)),
+            (
+                _("high or very high risk"),
+                _("{n} ({share})").format(
+                    n=format_number(at_risk), share=pct(at_risk / max(ov.n_customers, 1), 0)
+                ),
+            ),
+            (_("mean churn risk"), pct(ov.mean_risk)),
+            (_("with a recommended touchpoint"), format_number(ov.n_with_recommendation)),
+            (_("not scored (inactive)"), format_number(ov.n_not_scored)),
         ]
         self.overview_cards = W.HTML(
             "<div class='cjml-cards'>"
             + "".join(
-                f"<div class='cjml-card'><b>{v}</b><span>{_esc(k)}</span></div>" for k, v in cards
+                f"<div class='cjml-card'><b>{_esc(v)}</b><span>{_esc(k)}</span></div>"
+                for k, v in cards
             )
             + "</div>"
         )
         hist = ov.risk_histogram
-        risk_html = "<h4>Churn risk distribution</h4>" + _bars(
+        count = lambda v: _esc(format_number(int(v)))  # noqa: E731
+        risk_html = f"<h4>{_esc(_('Churn risk distribution'))}</h4>" + _bars(
             [
-                (f"{100 * a:.0f}\u2013{100 * b:.0f}%", n)
+                (f"{pct(a, 0)}\u2013{pct(b, 0)}", n)
                 for a, b, n in zip(
                     hist["bin_start"], hist["bin_end"], hist["customers"], strict=True
                 )
             ],
-            fmt=lambda v: f"{int(v):,}",
+            fmt=count,
         )
-        band_html = "<h4>Customers per risk band</h4>" + _bars(
+        band_html = f"<h4>{_esc(_('Customers per risk band'))}</h4>" + _bars(
             [
                 (label(b), n)
                 for b, n in zip(
                     ov.bands["risk_band"][::-1], ov.bands["customers"][::-1], strict=True
                 )
             ],
-            fmt=lambda v: f"{int(v):,}",
+            fmt=count,
         )
-        tp_html = "<h4>Customers per recommended touchpoint</h4>" + _bars(
+        tp_html = f"<h4>{_esc(_('Customers per recommended touchpoint'))}</h4>" + _bars(
             [
-                (label(t) if t != NO_TOUCHPOINT else "no recommendation", n)
+                (label(t) if t != NO_TOUCHPOINT else _("no recommendation"), n)
                 for t, n in zip(
                     ov.touchpoints["touchpoint"], ov.touchpoints["customers"], strict=True
                 )
             ],
-            fmt=lambda v: f"{int(v):,}",
+            fmt=count,
         )
         self.overview_risk = W.HTML(risk_html + band_html)
         self.overview_touchpoints = W.HTML(tp_html)
-        self.overview_funnel = W.Image(format="png", layout=W.Layout(max_width="560px"))
+        self.overview_funnel = W.Image(
+            format="png",
+            layout=W.Layout(max_width="calc(100% - 4px)", width="560px", height="auto"),
+        )
         self.overview_stages = W.HTML()
         self.overview_opportunities = W.HTML()
         report = d.report
         if report is None:
             self.overview_stages.value = (
-                "<div class='cjml-empty'>No journey map: the panel "
-                "was opened with report=None.</div>"
+                "<div class='cjml-empty'>"
+                + _esc(_("No journey map: the panel was opened with report=None."))
+                + "</div>"
             )
         else:
             self._draw_funnel(report)
+            self._fill_journey_tables(report)
+        left = W.VBox(
+            [self.overview_funnel, self.overview_stages, self.overview_opportunities],
+            layout=W.Layout(flex="1 1 520px", min_width="0"),
+        )
+        right = W.VBox(
+            [self.overview_risk, self.overview_touchpoints],
+            layout=W.Layout(flex="1 1 320px", min_width="0"),
+        )
+        return W.VBox([self.overview_cards, _wrap([left, right])])
+
+    def _fill_journey_tables(self, report) -> None:
+        from cjml.panel._data import _overview
+
+        # The funnel read for people (converted, dropped off, still pending: shares that add
+        # up to 100%) and the opportunities worth showing come from _overview (branch
+        # i19-words); until that is merged, the report's own columns are shown.
+        # TODO(issue 19, after merging i19-words): drop the fallbacks below.
+        helpers = vars(_overview)
+        funnel_data = helpers.get("funnel_data")
+        missing = {
+            r.stage: ", ".join(label(x) for x in str(r.missing_touchpoints).split(", "))
+            if isinstance(getattr(r, "missing_touchpoints", None), str)
+            else "\u2013"
+            for r in report.stages.itertuples(index=False)
+        }
+        title = f"<h4>{_esc(_('Funnel and drop-off per stage'))}</h4>"
+        if funnel_data is not None and "went_silent" in report.stages.columns:
+            funnel = funnel_data(report.stages)
+            notes = helpers["funnel_notes"]()
+            rows = [
+                [
+                    f"<span title='{_esc(r.note)}'><b>{_esc(label(r.stage))}</b></span>",
+                    _esc(format_number(int(r.reached))),
+                    _esc(pct(r.converted_share)),
+                    _esc(pct(r.dropped_share)),
+                    _esc(pct(r.pending_share)),
+                    _esc(missing.get(r.stage, "\u2013")),
+                ]
+                for r in funnel.itertuples(index=False)
+            ]
+            headers = (
+                _("Stage"),
+                _("Reached"),
+                _("Converted"),
+                _("Dropped off"),
+                _("Still pending"),
+                _("Missing touchpoints"),
+            )
+            legend = "".join(
+                f"<div class='cjml-sub'>{_esc(notes[k])}</div>"
+                for k in ("converted", "dropped", "pending", "total")
+            )
+        else:
             rows = [
                 [
                     f"<b>{_esc(label(r.stage))}</b>",
-                    f"{int(r.reached):,}",
-                    pct(r.reached_share, 0),
-                    pct(r.conversion),
-                    pct(r.drop_off),
-                    _esc(
-                        ", ".join(label(x) for x in str(r.missing_touchpoints).split(", "))
-                        if isinstance(getattr(r, "missing_touchpoints", None), str)
-                        else "\u2013"
-                    ),
+                    _esc(format_number(int(r.reached))),
+                    _esc(pct(r.conversion)),
+                    _esc(pct(r.drop_off)),
+                    "\u2013",
+                    _esc(missing[r.stage]),
                 ]
                 for r in report.stages.itertuples(index=False)
             ]
-            self.overview_stages.value = "<h4>Funnel and drop-off per stage</h4>" + _table(
-                ("Stage", "Reached", "Share", "Conversion", "Drop-off", "Missing touchpoints"),
-                rows,
-                align_left=(0, 5),
+            headers = (
+                _("Stage"),
+                _("Reached"),
+                _("Conversion"),
+                _("Drop-off"),
+                _("Still pending"),
+                _("Missing touchpoints"),
             )
+            legend = ""
+        self.overview_stages.value = (
+            title + _table(headers, rows, align_left=(0, 5)) + legend
+        )
+
+        title = f"<h4>{_esc(_('Missing-touchpoint opportunities'))}</h4>"
+        low_use = float(report.info.get("low_use", 0.1))
+        if "opportunities_data" in helpers:
+            opp = helpers["opportunities_data"](report.opportunities)
+            rule = helpers["flag_rule"](low_use)
+        else:
             opp = report.opportunities
-            if opp is None or opp.empty:
-                self.overview_opportunities.value = (
-                    "<h4>Missing-touchpoint opportunities</h4><div class='cjml-empty'>None "
-                    "found: no stage has a helpful touchpoint that is rarely used.</div>"
-                )
-            else:
-                rows = [
-                    [
-                        _esc(label(r.stage)),
-                        _esc(label(r.touchpoint)),
-                        f"{int(r.customers):,}",
-                        points(r.mean_risk_reduction),
-                        pct(r.current_use),
-                        "\u2691 missing" if r.missing else "",
-                    ]
-                    for r in opp.itertuples(index=False)
-                ]
-                self.overview_opportunities.value = (
-                    "<h4>Missing-touchpoint opportunities</h4><div class='cjml-sub'>Flagged: a "
-                    "touchpoint that would lower the risk most in the stage but is rarely used "
-                    "there.</div>"
-                    + _table(
-                        (
-                            "Stage",
-                            "Touchpoint",
-                            "Customers",
-                            "Mean risk reduction",
-                            "Current use",
-                            "",
-                        ),
-                        rows,
-                        align_left=(0, 1, 5),
-                    )
-                )
-        left = W.VBox(
-            [self.overview_funnel, self.overview_stages, self.overview_opportunities],
-            layout=W.Layout(width="60%"),
+            if opp is not None:  # only touchpoints that help, and whose help is not in doubt
+                keep = opp["mean_risk_reduction"].to_numpy(dtype=float) > 0
+                if "uncertain" in opp.columns:
+                    keep &= ~(opp["uncertain"].astype(object) == True).to_numpy()  # noqa: E712
+                opp = opp.loc[keep]
+            rule = _(
+                "\u2691 missing: among the better half of its stage's touchpoints by mean risk "
+                "reduction, yet used by fewer than {share} of the stage's customers."
+            ).format(share=pct(low_use, 0))
+        if opp is None or opp.empty:
+            self.overview_opportunities.value = (
+                title
+                + "<div class='cjml-empty'>"
+                + _esc(_("None found: no stage has a helpful touchpoint that is rarely used."))
+                + "</div>"
+            )
+            return
+        rows = [
+            [
+                _esc(label(r.stage)),
+                _esc(label(r.touchpoint)),
+                _esc(format_number(int(r.customers))),
+                _esc(points(r.mean_risk_reduction)),
+                _esc(pct(r.current_use)),
+                f"<span style='white-space:nowrap'>\u2691 {_esc(_('missing'))}</span>"
+                if r.missing
+                else "",
+            ]
+            for r in opp.itertuples(index=False)
+        ]
+        self.overview_opportunities.value = (
+            title
+            + f"<div class='cjml-sub'>{_esc(rule)}</div>"
+            + _table(
+                (
+                    _("Stage"),
+                    _("Touchpoint"),
+                    _("Customers"),
+                    _("Mean risk reduction"),
+                    _("Current use"),
+                    "",
+                ),
+                rows,
+                align_left=(0, 1, 5),
+            )
         )
-        right = W.VBox(
-            [self.overview_risk, self.overview_touchpoints], layout=W.Layout(width="40%")
-        )
-        return W.VBox([self.overview_cards, W.HBox([left, right])])
 
     def _draw_funnel(self, report) -> None:
         from matplotlib.figure import Figure
 
         from cjml.panel._plots import png_bytes
 
-        ax = Figure(figsize=(6.5, 3.6), layout="constrained").subplots()
+        # an explicit light background: the labels stay readable on a dark page
+        ax = Figure(figsize=(6.5, 3.6), layout="constrained", facecolor="white").subplots()
         report.plot_funnel(ax=ax)
         ax.set_yticks(ax.get_yticks(), [label(t.get_text()) for t in ax.get_yticklabels()])
         self.overview_funnel.value = png_bytes(ax)
@@ -366,38 +638,39 @@ class MarketerPanel(W.VBox):
     def _build_list(self, page_size):
         opts = self.data.customers.options()
         self.risk_band = W.Dropdown(
-            options=[("All risk bands", _ALL)] + [(label(b), b) for b in opts["risk_band"][::-1]],
+            options=[(_("All risk bands"), _ALL)]
+            + [(label(b), b) for b in opts["risk_band"][::-1]],
             value=_ALL,
-            description="Risk band",
+            description=_("Risk band"),
         )
         self.stage = W.Dropdown(
-            options=[("All stages", _ALL)] + [(label(s), s) for s in opts["stage"]],
+            options=[(_("All stages"), _ALL)] + [(label(s), s) for s in opts["stage"]],
             value=_ALL,
-            description="Stage",
+            description=_("Stage"),
         )
-        seg_name = label(self.data.segment_col) if self.data.segment_col else "Segment"
+        seg_name = label(self.data.segment_col) if self.data.segment_col else _("Segment")
         self.segment = W.Dropdown(
-            options=[(f"All ({seg_name.lower()})", _ALL)]
-            + [(label(s), s) for s in opts["segment"]],
+            options=[(_("All"), _ALL)] + [(label(s), s) for s in opts["segment"]],
             value=_ALL,
             description=seg_name,
         )
         if not self.data.segment_col:
             self.segment.layout.display = "none"
         self.touchpoint = W.Dropdown(
-            options=[("All touchpoints", _ALL)]
+            options=[(_("All touchpoints"), _ALL)]
             + [
-                (label(t) if t != NO_TOUCHPOINT else "No recommendation", t)
+                (label(t) if t != NO_TOUCHPOINT else _("No recommendation"), t)
                 for t in opts["touchpoint"]
             ],
             value=_ALL,
-            description="Recommended",
+            description=_("Recommended"),
         )
-        self.sort = W.Dropdown(options=list(_SORTS), value=_SORTS[0][1], description="Sort by")
+        sorts = _sorts()
+        self.sort = W.Dropdown(options=sorts, value=sorts[0][1], description=_("Sort by"))
         self.page_size = W.Dropdown(
             options=[(str(n), n) for n in _PAGE_SIZES],
             value=page_size if page_size in _PAGE_SIZES else 25,
-            description="Per page",
+            description=_("Per page"),
         )
         for w in (
             self.risk_band,
@@ -407,90 +680,154 @@ class MarketerPanel(W.VBox):
             self.sort,
             self.page_size,
         ):
-            w.style.description_width = "100px"
-            w.layout.width = "330px"
+            w.style.description_width = "110px"
+            w.layout.width = "310px"
             w.observe(self._on_filter, names="value")
-        self.clear_filters = _button("Clear filters", icon="times")
+        self.sort.layout.width = "420px"
+        self.page_size.layout.width = "200px"
+        self.clear_filters = _button(_("Clear filters"), icon="times")
         self.clear_filters.on_click(self._on_clear_filters)
 
-        self.list_header = W.HTML(
-            "<div class='cjml-row cjml-head'>"
-            + "".join(f"<div>{h}</div>" for h in _HEADERS)
-            + "</div>"
+        seg_header = seg_name if self.data.segment_col else _("Segment")
+        # the header is built of the same widgets as a row (checkbox, button, grid), so
+        # its columns sit exactly above the rows' at every width
+        self.select_page = W.Checkbox(
+            value=False,
+            indent=False,
+            tooltip=_("Select the whole page"),
+            layout=W.Layout(width=_CHECK_WIDTH),
         )
+        self.select_page.observe(self._on_select_page, names="value")
+        self.list_header = W.HTML(
+            _grid([_esc(h) for h in _headers(seg_header)], {8: "cjml-drivers"}),
+            layout=W.Layout(flex="1 1 0%", min_width="0"),
+        )
+        header = W.HBox(
+            [self.select_page, self._placeholder_button(), self.list_header],
+            layout=W.Layout(align_items="center"),
+        )
+        header.add_class("cjml-list-header")
         self.list_empty = W.HTML(
-            "<div class='cjml-empty'>No customers match these filters. "
-            "Widen them, or clear them.</div>",
+            "<div class='cjml-empty'>"
+            + _esc(_("No customers match these filters. Widen them, or clear them."))
+            + "</div>",
             layout=W.Layout(display="none"),
         )
         self.row_checks, self.row_html, self.row_open, self.row_boxes = [], [], [], []
-        for _ in range(max(_PAGE_SIZES)):  # a fixed pool: paging only changes values
-            check = W.Checkbox(value=False, indent=False, layout=W.Layout(width="26px"))
-            cell = W.HTML(layout=W.Layout(width="100%"))
-            opener = _button("Open", icon="user", width="80px", tooltip="Open the customer view")
-            opener.on_click(self._on_open_row)
-            opener.add_class("cjml-open")
+        for _i in range(max(_PAGE_SIZES)):  # a fixed pool: paging only changes values
+            check = W.Checkbox(value=False, indent=False, layout=W.Layout(width=_CHECK_WIDTH))
+            box, cell, opener = self._row(check)
             self.row_checks.append(check)
             self.row_html.append(cell)
             self.row_open.append(opener)
-            box = W.HBox(
-                [check, opener, cell], layout=W.Layout(display="none", align_items="center")
-            )
             self.row_boxes.append(box)
-        self.prev_button = _button("Previous", icon="chevron-left")
-        self.next_button = _button("Next", icon="chevron-right")
+        self.prev_button = _button(_("Previous"), icon="chevron-left")
+        self.next_button = _button(_("Next"), icon="chevron-right")
         self.prev_button.on_click(self._on_prev)
         self.next_button.on_click(self._on_next)
         self.page_caption = W.HTML()
-        self.select_page = W.Checkbox(
-            value=False, description="Select the whole page", indent=False
-        )
-        self.select_page.observe(self._on_select_page, names="value")
-        self.approve_selected = _button("Approve selected", style="success", icon="check")
-        self.skip_selected = _button("Skip selected", icon="forward")
+        self.approve_selected = _button(_("Approve selected"), style="success", icon="check")
+        self.skip_selected = _button(_("Skip selected"), icon="forward")
         self.approve_matching = _button(
-            "Approve all matching", style="success", icon="check-double"
+            _("Approve all matching"), style="success", icon="check-double"
         )
-        self.skip_matching = _button("Skip all matching", icon="forward")
+        self.approve_matching.add_class("cjml-approve-matching")
+        self.skip_matching = _button(_("Skip all matching"), icon="forward")
         self.approve_selected.on_click(self._on_approve_selected)
         self.skip_selected.on_click(self._on_skip_selected)
         self.approve_matching.on_click(self._on_approve_matching)
         self.skip_matching.on_click(self._on_skip_matching)
-        self.confirm_text = W.HTML()
-        self.confirm_yes = _button("Confirm", style="warning")
-        self.confirm_no = _button("Cancel")
-        self.confirm_yes.on_click(self._on_confirm)
-        self.confirm_no.on_click(self._on_cancel)
-        self.confirm_box = W.HBox(
-            [self.confirm_text, self.confirm_yes, self.confirm_no], layout=W.Layout(display="none")
-        )
-        filters = W.VBox(
+        self.list_confirm = _Confirm(self._on_list_confirm, self._on_list_cancel)
+        self.confirm_box = self.list_confirm.box
+        self.confirm_yes, self.confirm_no = self.list_confirm.yes, self.list_confirm.no
+
+        # the likely gone: their own collapsed group, which the bulk actions skip
+        self.gone_caption = W.HTML()
+        self.gone_html, self.gone_open, self.gone_boxes = [], [], []
+        for _i in range(_GONE_ROWS):
+            spacer = W.Checkbox(value=False, indent=False, layout=W.Layout(width=_CHECK_WIDTH))
+            spacer.add_class("cjml-placeholder")
+            box, cell, opener = self._row(spacer)
+            self.gone_html.append(cell)
+            self.gone_open.append(opener)
+            self.gone_boxes.append(box)
+        gone_header = W.HBox(
             [
-                W.HBox([self.risk_band, self.stage, self.segment]),
-                W.HBox([self.touchpoint, self.sort, self.page_size, self.clear_filters]),
-            ]
-        )
-        pager = W.HBox(
-            [self.prev_button, self.page_caption, self.next_button],
+                self._placeholder_check(),
+                self._placeholder_button(),
+                W.HTML(
+                    _grid([_esc(h) for h in _headers(seg_header)], {8: "cjml-drivers"}),
+                    layout=W.Layout(flex="1 1 0%", min_width="0"),
+                ),
+            ],
             layout=W.Layout(align_items="center"),
         )
-        bulk = W.HBox(
+        gone_header.add_class("cjml-list-header")
+        self.likely_gone = W.Accordion(
+            children=[W.VBox([self.gone_caption, gone_header, *self.gone_boxes])],
+            selected_index=None,
+        )
+        self.likely_gone.add_class("cjml-likely-gone")
+
+        filters = _wrap(
             [
-                self.select_page,
-                self.approve_selected,
-                self.skip_selected,
-                self.approve_matching,
-                self.skip_matching,
-            ]
+                self.risk_band,
+                self.stage,
+                self.segment,
+                self.touchpoint,
+                self.sort,
+                self.page_size,
+                self.clear_filters,
+            ],
         )
-        header = W.HBox(
-            [W.HTML(layout=W.Layout(width="110px")), self.list_header],
-            layout=W.Layout(width="100%"),
+        pager = _wrap(
+            [self.prev_button, self.page_caption, self.next_button], align_items="center"
         )
-        self.list_header.layout.width = "100%"
+        bulk = _wrap(
+            [self.approve_selected, self.skip_selected, self.approve_matching, self.skip_matching],
+        )
         return W.VBox(
-            [filters, pager, bulk, self.confirm_box, header, self.list_empty, *self.row_boxes]
+            [
+                filters,
+                pager,
+                bulk,
+                self.confirm_box,
+                self.list_notice,
+                header,
+                self.list_empty,
+                *self.row_boxes,
+                self.likely_gone,
+            ],
         )
+
+    @staticmethod
+    def _placeholder_button() -> W.Button:
+        b = _button(_("Open"), icon="user", width=_OPEN_WIDTH, cls="cjml-placeholder")
+        b.disabled = True
+        return b
+
+    @staticmethod
+    def _placeholder_check() -> W.Checkbox:
+        c = W.Checkbox(value=False, indent=False, layout=W.Layout(width=_CHECK_WIDTH))
+        c.add_class("cjml-placeholder")
+        c.disabled = True
+        return c
+
+    def _row(self, check) -> tuple[W.HBox, W.HTML, W.Button]:
+        # the cell takes the rest of the width whatever its content (basis 0), so every
+        # row's columns start where the header's do
+        cell = W.HTML(layout=W.Layout(flex="1 1 0%", min_width="0"))
+        opener = _button(
+            _("Open"), icon="user", width=_OPEN_WIDTH, tooltip=_("Open the customer view")
+        )
+        opener.on_click(self._on_open_row)
+        opener.add_class("cjml-open")
+        box = W.HBox(
+            [check, opener, cell],
+            layout=W.Layout(display="none", align_items="center"),
+        )
+        box.add_class("cjml-row")
+        return box, cell, opener
 
     def _filters(self) -> dict:
         return {
@@ -504,28 +841,30 @@ class MarketerPanel(W.VBox):
         key, direction = self.sort.value.split(":")
         return key, direction == "asc"
 
-    @_guarded
+    @_guarded("list")
     def _on_filter(self, change=None):
         self._page_number = 0
+        self.list_confirm.close()
         self.refresh_list()
 
-    @_guarded
-    def _on_clear_filters(self, _=None):
+    @_guarded("list")
+    def _on_clear_filters(self, _b=None):
         with self.hold_trait_notifications():
             for w in (self.risk_band, self.stage, self.segment, self.touchpoint):
                 w.unobserve(self._on_filter, names="value")
                 w.value = _ALL
                 w.observe(self._on_filter, names="value")
         self._page_number = 0
+        self.list_confirm.close()
         self.refresh_list()
 
-    @_guarded
-    def _on_prev(self, _=None):
+    @_guarded("list")
+    def _on_prev(self, _b=None):
         self._page_number = max(0, self._page_number - 1)
         self.refresh_list()
 
-    @_guarded
-    def _on_next(self, _=None):
+    @_guarded("list")
+    def _on_next(self, _b=None):
         self._page_number += 1
         self.refresh_list()
 
@@ -540,16 +879,25 @@ class MarketerPanel(W.VBox):
         self._page_number = int(page)
         self.refresh_list()
 
-    def refresh_list(self) -> None:
-        """Query the current page and show it; only its rows reach the browser."""
+    def _query(self, group: str, page: int, page_size: int) -> CustomerPage:
         key, ascending = self._sort()
-        page = self.data.customers.query(
+        return self.data.customers.query(
             **self._filters(),
             sort_by=key,
             ascending=ascending,
-            page=self._page_number,
-            page_size=self.page_size.value,
+            page=page,
+            page_size=page_size,
+            group=group,
+            reach_threshold=self.reach_threshold,
         )
+
+    def refresh_list(self) -> None:
+        """Query the current page and show it; only its rows reach the browser.
+
+        The customers likely gone (reach below the threshold) are listed apart,
+        in the collapsed "Likely gone" group.
+        """
+        page = self._query("reachable", self._page_number, self.page_size.value)
         self.page = page
         self._page_number = page.page
         self.page_caption.value = f"<span style='padding:0 10px'>{_esc(page.caption())}</span>"
@@ -558,46 +906,81 @@ class MarketerPanel(W.VBox):
         self.list_empty.layout.display = None if page.is_empty else "none"
         for b in (self.approve_matching, self.skip_matching):
             b.disabled = page.is_empty
-        self.approve_matching.description = f"Approve all matching ({page.n_matching:,})"
-        self.skip_matching.description = f"Skip all matching ({page.n_matching:,})"
-        rows = page.rows
+        n = format_number(page.n_matching)
+        self.approve_matching.description = _("Approve all matching ({n})").format(n=n)
+        self.skip_matching.description = _("Skip all matching ({n})").format(n=n)
+        self._show_rows(page.rows, self.row_boxes, self.row_html, self.row_open)
+        for check in self.row_checks:
+            check.value = False
+        self.select_page.unobserve(self._on_select_page, names="value")
+        self.select_page.value = False
+        self.select_page.observe(self._on_select_page, names="value")
+
+        gone = self._query("likely_gone", 0, _GONE_ROWS)
+        self.gone_page = gone
+        self.likely_gone.set_title(
+            0, _("Likely gone ({n})").format(n=format_number(gone.n_matching))
+        )
+        why = _(
+            "Customers whose chance of still being there is below {threshold}: a touchpoint "
+            "would probably not reach them. Bulk actions leave them out; open one to decide "
+            "on its own."
+        ).format(threshold=pct(self.reach_threshold, 0))
+        shown = (
+            _("Showing the first {n} of {total}.").format(
+                n=format_number(len(gone.rows)), total=format_number(gone.n_matching)
+            )
+            if gone.n_matching > len(gone.rows)
+            else ""
+        )
+        self.gone_caption.value = f"<div class='cjml-sub'>{_esc(why)} {_esc(shown)}</div>"
+        self._show_rows(gone.rows, self.gone_boxes, self.gone_html, self.gone_open)
+
+    def _show_rows(self, rows: pd.DataFrame, boxes, cells, openers) -> None:
         decisions = self.data.actions.decisions(rows["customer_id"]).to_numpy()
         seg = self.data.segment_col
-        for i, box in enumerate(self.row_boxes):
+        has_uncertain = "uncertain" in rows.columns
+        names = {
+            "approved": _("Approved"),
+            "overridden": _("Overridden"),
+            "skipped": _("Skipped"),
+        }
+        for i, box in enumerate(boxes):
             if i >= len(rows):
                 box.layout.display = "none"
-                self.row_checks[i].value = False
                 continue
             r = rows.iloc[i]
-            cells = [
+            recommended = _esc(label(r["recommended_touchpoint"]))
+            if has_uncertain and r["uncertain"] is True:
+                recommended += " " + _uncertain_chip()
+            decision = decisions[i]
+            following = _("\u2192 {stage} ({share})").format(
+                stage=label(r.get("next_stage")), share=pct(r.get("next_stage_proba"), 0)
+            )
+            row = [
                 _esc(r["customer_id"]),
                 _esc(label(r[seg]) if seg else "\u2013"),
-                _esc(label(r["stage"])),
-                f"<b>{pct(r['churn_risk'])}</b>",
-                _chip(r["risk_band"]),
-                _esc(f"{label(r.get('next_stage'))} ({pct(r.get('next_stage_proba'), 0)})"),
-                _esc(label(r["recommended_touchpoint"])),
+                f"{_esc(label(r['stage']))} "
+                f"<span class='cjml-sub cjml-next'>{_esc(following)}</span>",
+                f"<b>{_esc(pct(r['churn_risk']))}</b> {_chip(r['risk_band'])}",
+                recommended,
                 _esc(points(r["expected_risk_reduction"])),
-                _esc(label(decisions[i]) if decisions[i] else "\u2013"),
-                f"<span title='{_esc(r['top_drivers'])}'>{_esc(r['top_drivers'])}</span>",
+                _esc(pct(r.get("reach_probability"), 0)),
+                _esc(names.get(decision, label(decision)) if decision else "\u2013"),
+                _esc(r["top_drivers"]),
             ]
-            self.row_html[i].value = (
-                "<div class='cjml-row'>" + "".join(f"<div>{c}</div>" for c in cells) + "</div>"
-            )
-            self.row_open[i].tooltip = f"Open customer {r['customer_id']}"
-            self.row_checks[i].value = False
+            cells[i].value = _grid(row, {7: "cjml-decision", 8: "cjml-drivers"})
+            openers[i].tooltip = _("Open customer {id}").format(id=r["customer_id"])
             box.layout.display = None
-        self.select_page.value = False
 
-    def _row_index(self, button) -> int:
-        return self.row_open.index(button)
-
-    @_guarded
+    @_guarded("list")
     def _on_open_row(self, button):
-        i = self._row_index(button)
-        self.open_customer(self.page.rows["customer_id"].iloc[i])
+        if button in self.row_open:
+            cid = self.page.rows["customer_id"].iloc[self.row_open.index(button)]
+        else:
+            cid = self.gone_page.rows["customer_id"].iloc[self.gone_open.index(button)]
+        self.open_customer(cid)
 
-    @_guarded
     def _on_select_page(self, change):
         for i in range(len(self.page.rows) if self.page is not None else 0):
             self.row_checks[i].value = bool(change["new"])
@@ -615,155 +998,246 @@ class MarketerPanel(W.VBox):
         ids = self.page.rows["customer_id"].tolist()
         return [ids[i] for i in range(len(ids)) if self.row_checks[i].value]
 
-    @_guarded
-    def _on_approve_selected(self, _=None):
-        ids = self.selected_ids()
-        if not ids:
-            raise ValueError("Tick one or more customers first (or use Approve all matching).")
-        self._approve(self.data.rows_of(ids))
-
-    @_guarded
-    def _on_skip_selected(self, _=None):
-        ids = self.selected_ids()
-        if not ids:
-            raise ValueError("Tick one or more customers first (or use Skip all matching).")
-        n = self.data.actions.skip(ids, by=self._user())
-        self._after_decision(f"Skipped {n:,} customers.")
-
     def _matching_rows(self) -> pd.DataFrame:
         key, ascending = self._sort()
-        order = self.data.customers.order(**self._filters(), sort_by=key, ascending=ascending)
+        order = self.data.customers.order(
+            **self._filters(),
+            sort_by=key,
+            ascending=ascending,
+            group="reachable",
+            reach_threshold=self.reach_threshold,
+        )
         return self.data.table.iloc[order]
 
-    @_guarded
-    def _on_approve_matching(self, _=None):
-        n = self.page.n_matching
-        self._ask(
-            f"Approve the recommended touchpoint for all {n:,} matching customers?", "approve"
+    @_guarded("list")
+    def _on_approve_selected(self, _b=None):
+        ids = self.selected_ids()
+        if not ids:
+            raise ValueError(_("Tick one or more customers first (or use Approve all matching)."))
+        rows = self.data.rows_of(ids)
+        plan = self.data.actions.plan_bulk(rows)
+        if plan.add == len(rows):
+            self._approve_bulk(rows)
+        else:  # some are left out: say which before acting
+            self.list_confirm.ask(plan.text, functools.partial(self._approve_bulk, rows))
+
+    @_guarded("list")
+    def _on_approve_matching(self, _b=None):
+        rows = self._matching_rows()
+        self.list_confirm.ask(
+            self.data.actions.plan_bulk(rows).text, functools.partial(self._approve_bulk, rows)
         )
 
-    @_guarded
-    def _on_skip_matching(self, _=None):
-        self._ask(f"Skip all {self.page.n_matching:,} matching customers?", "skip")
+    @_guarded("list")
+    def _on_skip_selected(self, _b=None):
+        ids = self.selected_ids()
+        if not ids:
+            raise ValueError(_("Tick one or more customers first (or use Skip all matching)."))
+        self._skip_bulk(ids)
 
-    def _ask(self, question: str, action: str) -> None:
-        self._confirm_action = action
-        self.confirm_text.value = f"<b style='padding-right:8px'>{_esc(question)}</b>"
-        self.confirm_box.layout.display = None
+    @_guarded("list")
+    def _on_skip_matching(self, _b=None):
+        ids = self._matching_rows()["customer_id"].to_numpy()
+        undecided = self._undecided(ids)
+        kept = len(ids) - len(undecided)
+        question = ngettext(
+            "Skip {n} customer without a decision?", "Skip {n} customers without a decision?",
+            len(undecided),
+        ).format(n=format_number(len(undecided)))
+        if kept:
+            question += " " + ngettext(
+                "{k} decision already made stays as it is.",
+                "{k} decisions already made stay as they are.",
+                kept,
+            ).format(k=format_number(kept))
+        self.list_confirm.ask(question, functools.partial(self._skip_bulk, ids))
 
-    @_guarded
-    def _on_confirm(self, _=None):
-        action, self._confirm_action = self._confirm_action, None
-        self.confirm_box.layout.display = "none"
-        rows = self._matching_rows()
-        if action == "approve":
-            self._approve(rows)
-        elif action == "skip":
-            n = self.data.actions.skip(rows["customer_id"].to_numpy(), by=self._user())
-            self._after_decision(f"Skipped {n:,} customers.")
+    def _undecided(self, ids):
+        decided = self.data.actions.decisions(ids).to_numpy(dtype=object)
+        return [c for c, d in zip(ids, decided, strict=True) if d is None]
 
-    @_guarded
-    def _on_cancel(self, _=None):
-        self._confirm_action = None
-        self.confirm_box.layout.display = "none"
+    @_guarded("list")
+    def _on_list_confirm(self, _b=None):
+        action = self.list_confirm.take()
+        if action is not None:
+            action()
 
-    def _approve(self, rows: pd.DataFrame) -> None:
-        n = self.data.actions.approve(rows, by=self._user())
+    @_guarded("list")
+    def _on_list_cancel(self, _b=None):
+        self.list_confirm.close()
+
+    def _approve_bulk(self, rows: pd.DataFrame) -> None:
+        n = self.data.actions.approve(rows, by=self._user(), bulk=True)
+        text = ngettext("Approved {n} customer.", "Approved {n} customers.", n).format(
+            n=format_number(n)
+        )
         left = len(rows) - n
-        text = f"Approved {n:,} recommendations."
         if left:
-            text += f" {left:,} customers have no recommended touchpoint and were left out."
-        self._after_decision(text)
+            text += " " + ngettext(
+                "{k} was left as it was: already decided, uncertain, likely gone or "
+                "without a recommendation.",
+                "{k} were left as they were: already decided, uncertain, likely gone or "
+                "without a recommendation.",
+                left,
+            ).format(k=format_number(left))
+        self._notify(text, "list")
 
-    def _after_decision(self, text: str) -> None:
-        self._notify(text)
-        self.refresh_list()
-        self._refresh_actions()
-        if self.profile is not None:
-            self._show_decision()
+    def _skip_bulk(self, ids) -> None:
+        # a bulk action never changes a decision already made
+        n = self.data.actions.skip(ids, by=self._user(), bulk=True)
+        text = ngettext("Skipped {n} customer.", "Skipped {n} customers.", n).format(
+            n=format_number(n)
+        )
+        if len(ids) > n:
+            k = len(ids) - n
+            text += " " + ngettext(
+                "{k} decision already made stays as it is.",
+                "{k} decisions already made stay as they are.",
+                k,
+            ).format(k=format_number(k))
+        self._notify(text, "list")
 
     # ------------------------------------------------------------------ one customer
     def _build_customer(self):
         # continuous_update=False: the value arrives on Enter or when the box loses focus
         self.customer_id = W.Text(
-            placeholder="customer id",
-            description="Customer",
+            placeholder=_("customer id"),
+            description=_("Customer"),
             continuous_update=False,
             layout=W.Layout(width="260px"),
         )
         self.customer_id.style.description_width = "70px"
         self.customer_id.add_class("cjml-customer-id")
-        self.open_button = _button("Open", icon="search")
+        self.open_button = _button(_("Open"), icon="search")
         self.open_button.on_click(self._on_open_typed)
         self.customer_id.observe(self._on_id_typed, names="value")
         self.customer_empty = W.HTML(
-            "<div class='cjml-empty'>Pick a customer in the at-risk "
-            "list (Open), or type an id above.</div>"
+            "<div class='cjml-empty'>"
+            + _esc(_("Pick a customer in the at-risk list (Open), or type an id above."))
+            + "</div>"
         )
+        self.inactive_label = W.HTML(
+            _esc(_("Inactive: outside the scored population")), layout=W.Layout(display="none")
+        )
+        self.inactive_label.add_class("cjml-inactive")
         self.customer_summary = W.HTML()
         self.customer_summary.add_class("cjml-customer-summary")
         self.next_stage_html = W.HTML()
         self.drivers_html = W.HTML()
-        self.timeline = W.Image(format="png", layout=W.Layout(max_width="900px"))
+        self.timeline = W.Image(
+            format="png",
+            layout=W.Layout(max_width="calc(100% - 4px)", width="900px", height="auto"),
+        )
         self.recommendations_html = W.HTML()
-        self.whatif = W.Dropdown(description="What if", options=[], layout=W.Layout(width="560px"))
+        self.whatif = W.Dropdown(
+            description=_("What if"),
+            options=[],
+            layout=W.Layout(width="640px", max_width="calc(100% - 4px)"),
+        )
         self.whatif.style.description_width = "70px"
         self.whatif.add_class("cjml-whatif")
         self.whatif.observe(self._on_whatif, names="value")
         self.whatif_result = W.HTML()
         self.whatif_result.add_class("cjml-whatif-result")
-        self.note = W.Text(placeholder="note (optional): why", layout=W.Layout(width="300px"))
-        self.approve_button = _button("Approve recommended", style="success", icon="check")
-        self.override_button = _button(
-            "Approve the what-if touchpoint instead", style="warning", icon="exchange-alt"
+        self.note = W.Text(placeholder=_("note (optional): why"), layout=W.Layout(width="300px"))
+        self.approve_button = _button(
+            _("Approve recommended"), style="success", icon="check", cls="cjml-approve"
         )
-        self.skip_button = _button("Skip", icon="forward")
-        self.reset_button = _button("Undo decision", icon="undo")
+        self.override_button = _button(
+            _("Approve the what-if touchpoint instead"),
+            style="warning",
+            icon="exchange-alt",
+            cls="cjml-override",
+        )
+        self.skip_button = _button(_("Skip"), icon="forward")
+        self.reset_button = _button(_("Undo decision"), icon="undo")
         self.approve_button.on_click(self._on_approve_customer)
         self.override_button.on_click(self._on_override_customer)
         self.skip_button.on_click(self._on_skip_customer)
         self.reset_button.on_click(self._on_reset_customer)
+        self._decision_buttons = (
+            self.approve_button,
+            self.override_button,
+            self.skip_button,
+            self.reset_button,
+        )
+        self.customer_confirm = _Confirm(self._on_customer_confirm, self._on_customer_cancel)
         self.decision_html = W.HTML()
         self.customer_body = W.VBox(
             [
                 self.customer_summary,
-                W.HBox(
+                _wrap(
                     [
-                        W.VBox([self.next_stage_html], layout=W.Layout(width="45%")),
-                        W.VBox([self.drivers_html], layout=W.Layout(width="55%")),
-                    ]
-                ),
+                        W.VBox([self.next_stage_html], layout=W.Layout(flex="1 1 300px")),
+                        W.VBox([self.drivers_html], layout=W.Layout(flex="1 1 360px")),
+                    ],
+                        ),
                 self.timeline,
                 self.recommendations_html,
-                W.HTML("<h4>What if: re-scored risk for any eligible touchpoint</h4>"),
+                W.HTML(
+                    f"<h4>{_esc(_('What if: re-scored risk for any eligible touchpoint'))}</h4>"
+                ),
                 self.whatif,
                 self.whatif_result,
-                W.HTML("<h4>Decision</h4>"),
+                W.HTML(f"<h4>{_esc(_('Decision'))}</h4>"),
                 self.decision_html,
-                W.HBox(
-                    [
-                        self.note,
-                        self.approve_button,
-                        self.override_button,
-                        self.skip_button,
-                        self.reset_button,
-                    ]
-                ),
+                _wrap([self.note, *self._decision_buttons]),
+                self.customer_confirm.box,
+                self.customer_notice,
             ],
             layout=W.Layout(display="none"),
         )
-        return W.VBox(
-            [W.HBox([self.customer_id, self.open_button]), self.customer_empty, self.customer_body]
+        view = W.VBox(
+            [
+                _wrap([self.customer_id, self.open_button], align_items="center"),
+                self.inactive_label,
+                self.customer_empty,
+                self.customer_body,
+            ],
         )
+        view.add_class("cjml-customer-view")
+        # the messages of an id that opens nothing sit under the id box, not in the hidden body
+        self._id_notice_slot = view
+        self._set_buttons(False)
+        return view
 
-    @_guarded
-    def _on_open_typed(self, _=None):
+    def _set_buttons(self, enabled: bool, *, active: bool = True) -> None:
+        for b in self._decision_buttons:
+            b.disabled = not enabled
+        if enabled and not active:  # inactive customers cannot be approved
+            self.approve_button.disabled = self.override_button.disabled = True
+
+    def _clear_customer(self) -> None:
+        """No customer open: nothing stale on screen, nothing to act on."""
+        self.profile = None
+        self.customer_confirm.close()
+        self.customer_body.layout.display = "none"
+        self.inactive_label.layout.display = "none"
+        self.customer_empty.layout.display = None
+        self.customer_summary.value = self.decision_html.value = ""
+        self._set_buttons(False)
+        self.whatif.unobserve(self._on_whatif, names="value")
+        self.whatif.options = []
+        self.whatif.observe(self._on_whatif, names="value")
+
+    def _show_customer_error(self, text: str) -> None:
+        # the body (and its notice) is hidden: the message goes under the id box
+        box = self.customer_notice
+        children = list(self._id_notice_slot.children)
+        if box in self.customer_body.children:
+            self.customer_body.children = [c for c in self.customer_body.children if c is not box]
+            children.insert(1, box)
+            self._id_notice_slot.children = children
+        self.show_error(text, area="customer")
+
+    @_guarded("customer")
+    def _on_open_typed(self, _b=None):
         text = self.customer_id.value.strip()
         if not text:
-            raise ValueError("Type a customer id first.")
+            raise ValueError(_("Type a customer id first."))
         self.open_customer(text)
 
-    @_guarded
+    @_guarded("customer")
     def _on_id_typed(self, change):
         text = str(change["new"]).strip()
         if text and (self.profile is None or text != str(self.profile.customer_id)):
@@ -774,63 +1248,93 @@ class MarketerPanel(W.VBox):
 
         The customer's full profile, including the expected risk after every
         eligible touchpoint, is computed here, so the what-if selector answers
-        at once.
+        at once. An id that is not in the events clears the view; a customer
+        outside the scored population opens labelled inactive, and cannot be
+        approved.
 
         Parameters
         ----------
         customer_id : int or str
             The customer.
         """
+        from cjml.panel._data._common import PanelError
+        from cjml.panel._data._customer import _customer_slice
+
+        self.tabs.selected_index = 2
+        try:
+            _customer_slice(self.data.log, customer_id)
+        except PanelError:
+            self._clear_customer()
+            self._show_customer_error(
+                _(
+                    "No customer '{id}' in these scores. Pick one in the at-risk list, or "
+                    "check the id."
+                ).format(id=customer_id)
+            )
+            return
         try:
             profile = self.data.profile(customer_id)
-        except Exception as exc:
-            self.show_error(exc)
+        except PanelError as exc:  # in the events, but nothing to score (outside the population)
+            self._clear_customer()
+            self.inactive_label.layout.display = None
+            self._show_customer_error(str(exc))
             return
-        self._clear_error()
-        self.profile = profile
-        p = profile
+        self._place_customer_notice()
+        self.customer_confirm.close()
+        self.profile = p = profile
+        active = not self.data.rows_of([p.customer_id]).empty
         self.customer_id.unobserve(self._on_id_typed, names="value")
         self.customer_id.value = str(p.customer_id)
         self.customer_id.observe(self._on_id_typed, names="value")
-        seg = (
-            f" \u00b7 {label(self.data.segment_col)}: {_esc(label(p.segment))}"
-            if self.data.segment_col
-            else ""
-        )
+        self.inactive_label.layout.display = None if not active else "none"
+        facts = [_("Customer {id}").format(id=p.customer_id)]
+        if self.data.segment_col:
+            facts.append(
+                _("{column}: {value}").format(
+                    column=label(self.data.segment_col), value=label(p.segment)
+                )
+            )
+        facts.append(_("stage {stage}").format(stage=label(p.stage)))
+        facts.append(_("as of {date}").format(date=format_date(p.cutoff)))
+        reason = p.reason[:1].upper() + p.reason[1:]
+        facts_text = " \u00b7 ".join(facts)
         self.customer_summary.value = (
-            f"<div class='cjml-sub'>Customer <b>{_esc(p.customer_id)}</b>{seg} \u00b7 stage "
-            f"<b>{_esc(label(p.stage))}</b> \u00b7 as of {p.cutoff:%d %b %Y}</div>"
-            f"<div><span class='cjml-risk'>{pct(p.churn_risk)}</span> churn risk "
-            f"{_chip(p.risk_band)}</div><div class='cjml-sub'>"
-            f"{_esc(p.reason[:1].upper() + p.reason[1:])}</div>"
+            f"<div class='cjml-sub'>{_esc(facts_text)}</div>"
+            f"<div><span class='cjml-risk'>{_esc(pct(p.churn_risk))}</span> "
+            f"{_esc(_('churn risk'))} {_chip(p.risk_band)}</div>"
+            f"<div class='cjml-sub'>{_esc(reason)}</div>"
         )
-        probs = p.next_stage
-        self.next_stage_html.value = "<h4>Next stage in the horizon</h4>" + _bars(
-            [(label(s), float(v)) for s, v in probs.items()], fmt=lambda v: pct(v)
+        self.next_stage_html.value = f"<h4>{_esc(_('Next stage in the horizon'))}</h4>" + _bars(
+            [(label(s), float(v)) for s, v in p.next_stage.items()], fmt=lambda v: _esc(pct(v))
         )
         drivers = "".join(f"<li>{_esc(t)}</li>" for t in p.drivers) or (
-            "<li>No single driver stands out.</li>"
+            f"<li>{_esc(_('No single driver stands out.'))}</li>"
         )
-        self.drivers_html.value = f"<h4>Why: the top drivers of the risk</h4><ul>{drivers}</ul>"
+        self.drivers_html.value = (
+            f"<h4>{_esc(_('Why: the top drivers of the risk'))}</h4><ul>{drivers}</ul>"
+        )
         self._draw_timeline(p)
+        title = f"<h4>{_esc(_('Recommended touchpoints'))}</h4>"
         if p.recommendations.empty:
             self.recommendations_html.value = (
-                "<h4>Recommended touchpoints</h4><div class='cjml-empty'>No allowed touchpoint "
-                "is expected to lower this customer's risk.</div>"
+                title
+                + "<div class='cjml-empty'>"
+                + _esc(_("No allowed touchpoint is expected to lower this customer's risk."))
+                + "</div>"
             )
         else:
             rows = [
                 [
-                    f"{r.rank:.0f}",
+                    _esc(format_number(r.rank)),
                     _esc(label(r.touchpoint)),
-                    pct(r.expected_risk),
+                    _esc(pct(r.expected_risk)),
                     _esc(points(r.risk_reduction)),
-                    f"{r.cost:,.2f}",
+                    _esc(_money(r.cost)),
                 ]
                 for r in p.recommendations.itertuples(index=False)
             ]
-            self.recommendations_html.value = "<h4>Recommended touchpoints</h4>" + _table(
-                ("#", "Touchpoint", "Risk after", "Expected reduction", "Cost"),
+            self.recommendations_html.value = title + _table(
+                ("#", _("Touchpoint"), _("Risk after"), _("Expected reduction"), _("Cost")),
                 rows,
                 align_left=(1,),
             )
@@ -847,22 +1351,38 @@ class MarketerPanel(W.VBox):
         finally:
             self.whatif.observe(self._on_whatif, names="value")
         self.whatif.disabled = not options
-        self.override_button.disabled = not options
-        self.approve_button.disabled = p.recommendations.empty
+        self._set_buttons(True, active=active)
+        self.override_button.disabled |= not options
+        self.approve_button.disabled |= p.recommendations.empty
         self._show_whatif()
         self._show_decision()
         self.customer_empty.layout.display = "none"
         self.customer_body.layout.display = None
-        self.tabs.selected_index = 2
+
+    def _place_customer_notice(self) -> None:
+        """Put the customer's notice back beside the decision buttons."""
+        box = self.customer_notice
+        if box not in self.customer_body.children:
+            self._id_notice_slot.children = [
+                c for c in self._id_notice_slot.children if c is not box
+            ]
+            self.customer_body.children = [*self.customer_body.children, box]
 
     @staticmethod
     def _option_label(r) -> str:
-        how = "lower" if r.risk_reduction >= 0 else "higher"
-        text = (
-            f"{label(r.touchpoint)}: risk {pct(r.expected_risk)} "
-            f"({points(abs(r.risk_reduction))} {how}), cost {r.cost:,.2f}"
+        if r.risk_reduction >= 0:
+            text = _("{touchpoint}: risk {risk} ({points} lower), cost {cost}")
+        else:
+            text = _("{touchpoint}: risk {risk} ({points} higher), cost {cost}")
+        text = text.format(
+            touchpoint=label(r.touchpoint),
+            risk=pct(r.expected_risk),
+            points=points(abs(r.risk_reduction)),
+            cost=_money(r.cost),
         )
-        return text if r.allowed else f"{text} \u2013 not allowed: {r.blocked_by}"
+        if r.allowed:
+            return text
+        return _("{option} \u2013 not allowed: {why}").format(option=text, why=r.blocked_by)
 
     def _draw_timeline(self, p: CustomerProfile) -> None:
         from cjml.panel._plots import plot_timeline, png_bytes
@@ -870,81 +1390,142 @@ class MarketerPanel(W.VBox):
         ax = plot_timeline(p.timeline, stages=self.data.log.journey_map.stages, cutoff=p.cutoff)
         self.timeline.value = png_bytes(ax)
 
-    @_guarded
+    @_guarded("customer")
     def _on_whatif(self, change=None):
+        self.customer_confirm.close()
         self._show_whatif()
 
     def _show_whatif(self) -> None:
         p, tp = self.profile, self.whatif.value
         if p is None or tp is None:
             self.whatif_result.value = (
-                "<div class='cjml-empty'>No eligible touchpoint for this customer's stage.</div>"
+                "<div class='cjml-empty'>"
+                + _esc(_("No eligible touchpoint for this customer's stage."))
+                + "</div>"
             )
             return
         w = what_if(p, tp)
         change = w.risk_reduction
-        arrow = "#2ca02c" if change > 0 else "#b2182b" if change < 0 else "#666"
+        color = "#2ca02c" if change > 0 else "#d62728" if change < 0 else "inherit"
+        if change >= 0:
+            text = _("Churn risk now {now} \u2192 with {touchpoint}: {after} ({points} lower)")
+        else:
+            text = _("Churn risk now {now} \u2192 with {touchpoint}: {after} ({points} higher)")
+        text = _esc(text).format(
+            now=f"<b>{_esc(pct(w.baseline_risk))}</b>",
+            touchpoint=_esc(label(w.touchpoint).lower()),
+            after=(
+                f"<span class='cjml-whatif-risk' style='color:{color}'>"
+                f"{_esc(pct(w.expected_risk))}</span>"
+            ),
+            points=_esc(points(abs(change))),
+        )
+        cost = _esc(_("cost {cost}").format(cost=_money(w.cost)))
         blocked = (
-            f"<div class='cjml-sub'>Not allowed by the rules: {_esc(w.blocked_by)}</div>"
+            f"<div class='cjml-sub'>"
+            f"{_esc(_('Not allowed by the rules: {why}').format(why=w.blocked_by))}</div>"
             if not w.allowed
             else ""
         )
-        self.whatif_result.value = (
-            f"<div>Churn risk now <b>{pct(w.baseline_risk)}</b> \u2192 with "
-            f"{_esc(label(w.touchpoint).lower())}: <span class='cjml-whatif-risk' "
-            f"style='color:{arrow}'>{pct(w.expected_risk)}</span> "
-            f"({_esc(points(abs(change)))} {'lower' if change >= 0 else 'higher'}) "
-            f"\u00b7 cost {w.cost:,.2f}</div>{blocked}"
-        )
+        self.whatif_result.value = f"<div>{text} \u00b7 {cost}</div>{blocked}"
 
     def _show_decision(self) -> None:
         p = self.profile
-        if p is None:  # no customer open yet
+        if p is None:  # no customer open
             return
         frame = self.data.actions.to_frame()
         hit = frame[frame["customer_id"].astype(object) == p.customer_id]
         if hit.empty:
-            self.decision_html.value = "<div class='cjml-sub'>No decision yet.</div>"
+            self.decision_html.value = (
+                f"<div class='cjml-sub'>{_esc(_('No decision yet.'))}</div>"
+            )
             return
         r = hit.iloc[-1]
-        what = label(r["decision"])
-        if r["decision"] != "skipped":
-            what += f": {label(r['touchpoint'])}"
-        self.decision_html.value = (
-            f"<div><b>{_esc(what)}</b> by {_esc(r['decided_by'])} at {_esc(r['decided_at'])}</div>"
-        )
+        places = {
+            "touchpoint": label(r["touchpoint"]),
+            "who": r.get("decided_by") or "\u2013",
+            "when": _when(r.get("decided_at")),
+        }
+        texts = {
+            "approved": _("Approved: {touchpoint}, by {who} on {when}."),
+            "overridden": _("Overridden: {touchpoint}, by {who} on {when}."),
+            "skipped": _("Skipped by {who} on {when}."),
+        }
+        text = texts.get(r["decision"], "{touchpoint}").format(**places)
+        self.decision_html.value = f"<div><b>{_esc(text)}</b></div>"
 
-    @_guarded
-    def _on_approve_customer(self, _=None):
-        rows = self.data.rows_of([self.profile.customer_id])
-        if rows.empty:  # opened by id but outside the scored population
-            p = self.profile
-            rows = pd.DataFrame(
-                {
-                    "customer_id": [p.customer_id],
-                    "churn_risk": [p.churn_risk],
-                    "recommended_touchpoint": [p.recommendations["touchpoint"].iloc[0]],
-                    "expected_risk_reduction": [p.recommendations["risk_reduction"].iloc[0]],
-                }
-            )
-        n = self.data.actions.approve(rows, by=self._user(), note=self.note.value or None)
-        if not n:
+    def _row_of_open(self) -> pd.DataFrame:
+        """The open customer's row of the list; refuses a customer outside the population."""
+        p = self.profile
+        if p is None:
+            raise ValueError(_("Open a customer first."))
+        rows = self.data.rows_of([p.customer_id])
+        if rows.empty:
             raise ValueError(
-                "This customer has no recommended touchpoint to approve; choose "
-                "one in the what-if selector and approve it instead."
+                _(
+                    "Customer {id} is inactive (outside the scored population) and cannot be "
+                    "approved; score them again when they are active."
+                ).format(id=p.customer_id)
             )
-        self._after_decision(
-            f"Approved the recommendation for customer {self.profile.customer_id}."
-        )
+        return rows
 
-    @_guarded
-    def _on_override_customer(self, _=None):
+    @_guarded("customer")
+    def _on_approve_customer(self, _b=None):
+        rows = self._row_of_open()
+        p = self.profile
+        if rows["recommended_touchpoint"].isna().all():
+            raise ValueError(
+                _(
+                    "Customer {id} has no recommended touchpoint to approve; choose one in the "
+                    "what-if selector and approve it instead."
+                ).format(id=p.customer_id)
+            )
+        if "uncertain" in rows.columns and rows["uncertain"].iloc[0] is True:
+            self.customer_confirm.ask(
+                _(
+                    "The expected reduction of {touchpoint} for customer {id} is uncertain: it "
+                    "might not lower the risk at all. Approve it anyway?"
+                ).format(
+                    touchpoint=label(rows["recommended_touchpoint"].iloc[0]).lower(),
+                    id=p.customer_id,
+                ),
+                functools.partial(self._approve_one, rows),
+            )
+            return
+        self._approve_one(rows)
+
+    def _approve_one(self, rows: pd.DataFrame) -> None:
+        cid = rows["customer_id"].iloc[0]
+        self.data.actions.approve(
+            rows, by=self._user(), note=self.note.value or None, source="panel"
+        )
+        self._notify(_("Approved the recommendation for customer {id}.").format(id=cid), "customer")
+
+    @_guarded("customer")
+    def _on_override_customer(self, _b=None):
+        self._row_of_open()
         p = self.profile
         w = what_if(p, self.whatif.value)
         if not w.allowed:
             raise ValueError(
-                f"{label(w.touchpoint)} is not allowed for this customer: {w.blocked_by}."
+                _("{touchpoint} is not allowed for this customer: {why}.").format(
+                    touchpoint=label(w.touchpoint), why=w.blocked_by
+                )
             )
+        if w.risk_reduction < 0:  # approving harm takes a deliberate second click
+            self.customer_confirm.ask(
+                _("This raises the drop-off risk by {points}. Approve anyway?").format(
+                    points=points(-w.risk_reduction)
+                ),
+                functools.partial(self._override_one, w),
+            )
+            return
+        self._override_one(w)
+
+    def _override_one(self, w) -> None:
+        p = self.profile
+        if p is None:
+            raise ValueError(_("Open a customer first."))
         self.data.actions.override(
             p.customer_id,
             w.touchpoint,
@@ -952,62 +1533,84 @@ class MarketerPanel(W.VBox):
             baseline_risk=p.churn_risk,
             note=self.note.value or None,
             by=self._user(),
+            source="panel",
         )
-        self._after_decision(
-            f"Approved {label(w.touchpoint).lower()} for customer "
-            f"{p.customer_id} instead of the recommendation."
+        self._notify(
+            _("Approved {touchpoint} for customer {id} instead of the recommendation.").format(
+                touchpoint=label(w.touchpoint).lower(), id=p.customer_id
+            ),
+            "customer",
         )
 
-    @_guarded
-    def _on_skip_customer(self, _=None):
+    @_guarded("customer")
+    def _on_customer_confirm(self, _b=None):
+        action = self.customer_confirm.take()
+        if action is not None:
+            action()
+
+    @_guarded("customer")
+    def _on_customer_cancel(self, _b=None):
+        self.customer_confirm.close()
+
+    @_guarded("customer")
+    def _on_skip_customer(self, _b=None):
+        if self.profile is None:
+            raise ValueError(_("Open a customer first."))
+        cid = self.profile.customer_id
         self.data.actions.skip(
-            [self.profile.customer_id], by=self._user(), note=self.note.value or None
+            [cid], by=self._user(), note=self.note.value or None, source="panel"
         )
-        self._after_decision(f"Skipped customer {self.profile.customer_id}.")
+        self._notify(_("Skipped customer {id}.").format(id=cid), "customer")
 
-    @_guarded
-    def _on_reset_customer(self, _=None):
-        self.data.actions.reset([self.profile.customer_id])
-        self._after_decision(f"Cleared the decision on customer {self.profile.customer_id}.")
+    @_guarded("customer")
+    def _on_reset_customer(self, _b=None):
+        if self.profile is None:
+            raise ValueError(_("Open a customer first."))
+        cid = self.profile.customer_id
+        self.data.actions.reset([cid], by=self._user(), source="panel")
+        self._notify(_("Cleared the decision on customer {id}.").format(id=cid), "customer")
 
     # ------------------------------------------------------------------ actions
     def _build_actions(self, export_path):
         self.user = W.Text(
             value=self.data.actions.user or "",
-            placeholder="your name",
-            description="Approved by",
+            placeholder=_("your name"),
+            description=_("Approved by"),
             layout=W.Layout(width="320px"),
         )
         self.user.style.description_width = "90px"
         self.actions_summary = W.HTML()
+        self.actions_summary.add_class("cjml-actions-count")
         self.actions_table = W.HTML()
         self.export_path = W.Text(
-            value=str(export_path), description="File", layout=W.Layout(width="420px")
+            value=str(export_path),
+            description=_("File"),
+            layout=W.Layout(width="520px", max_width="calc(100% - 4px)"),
         )
         self.export_path.style.description_width = "90px"
-        self.export_force = W.Checkbox(
-            value=False, description="Replace the file if it exists", indent=False
-        )
         self.export_button = _button(
-            "Export approved actions (CSV)", style="primary", icon="download"
+            _("Export approved actions (CSV)"), style="primary", icon="download", cls="cjml-export"
         )
         self.export_button.on_click(self._on_export)
-        self.export_status = W.HTML()
+        self.export_status = self.export_notice
+        how = _(
+            "UTF-8 CSV that Excel opens as is; cells that could run as spreadsheet formulas "
+            "are escaped; an existing file is never replaced: the export gets a new, dated "
+            "name instead."
+        )
         return W.VBox(
-            [
+            [  # the export sits above the (long) table, so its message is in view
                 self.user,
                 self.actions_summary,
-                self.actions_table,
                 W.HTML(
-                    "<h4>Export for the campaign team</h4><div class='cjml-sub'>UTF-8 CSV that "
-                    "Excel opens as is; cells that could run as spreadsheet formulas are "
-                    "escaped; an existing file is never replaced unless you tick the box."
-                    "</div>"
+                    f"<h4>{_esc(_('Export for the campaign team'))}</h4>"
+                    f"<div class='cjml-sub'>{_esc(how)}</div>"
                 ),
-                W.HBox([self.export_path, self.export_force]),
-                self.export_button,
-                self.export_status,
-            ]
+                self.export_path,
+                _wrap([self.export_button]),  # a row, so the button keeps its own width
+                self.export_notice,
+                self.actions_table,
+            ],
         )
 
     def _user(self) -> str | None:
@@ -1015,10 +1618,16 @@ class MarketerPanel(W.VBox):
 
     def _refresh_actions(self) -> None:
         counts = self.data.actions.counts()
+        names = {
+            "approved": _("approved"),
+            "overridden": _("overridden"),
+            "skipped": _("skipped"),
+        }
         self.actions_summary.value = (
             "<div class='cjml-cards'>"
             + "".join(
-                f"<div class='cjml-card'><b>{counts[k]:,}</b><span>{k}</span></div>"
+                f"<div class='cjml-card' data-decision='{k}'><b>{_esc(format_number(counts[k]))}"
+                f"</b><span>{_esc(names[k])}</span></div>"
                 for k in ("approved", "overridden", "skipped")
             )
             + "</div>"
@@ -1026,9 +1635,14 @@ class MarketerPanel(W.VBox):
         approved = self.data.actions.approved()
         if approved.empty:
             self.actions_table.value = (
-                "<div class='cjml-empty'>No approved actions yet: "
-                "approve recommendations in the at-risk list or the "
-                "customer view.</div>"
+                "<div class='cjml-empty'>"
+                + _esc(
+                    _(
+                        "No approved actions yet: approve recommendations in the at-risk list "
+                        "or the customer view."
+                    )
+                )
+                + "</div>"
             )
             return
         shown = approved.tail(50).iloc[::-1]
@@ -1039,50 +1653,52 @@ class MarketerPanel(W.VBox):
                 _esc(points(r.expected_risk_reduction)),
                 _esc(r.reason),
                 _esc(r.approved_by),
-                _esc(r.approved_at),
+                f"<span style='white-space:nowrap'>{_esc(_when(r.approved_at))}</span>",
             ]
             for r in shown.itertuples(index=False)
         ]
         more = (
-            f"<div class='cjml-sub'>The latest 50 of {len(approved):,} approved actions.</div>"
+            "<div class='cjml-sub'>"
+            + _esc(
+                _("The latest 50 of {n} approved actions.").format(n=format_number(len(approved)))
+            )
+            + "</div>"
             if len(approved) > 50
             else ""
         )
         self.actions_table.value = more + _table(
             (
-                "Customer",
-                "Touchpoint",
-                "Expected reduction",
-                "Reason",
-                "Approved by",
-                "Approved at",
+                _("Customer"),
+                _("Touchpoint"),
+                _("Expected reduction"),
+                _("Reason"),
+                _("Approved by"),
+                _("Approved at"),
             ),
             rows,
             align_left=(1, 3, 4),
         )
 
-    @_guarded
-    def _on_export(self, _=None):
-        path = Path(self.export_path.value.strip() or "approved_actions.csv").expanduser()
-        if path.exists() and not self.export_force.value:
-            raise ValueError(
-                f"{path} already exists and was left untouched. Choose another "
-                "file name, or tick 'Replace the file if it exists'."
-            )
-        written = self.data.actions.export_csv(
-            path, force=self.export_force.value, inputs=self.data.inputs
-        )
+    @_guarded("export")
+    def _on_export(self, _b=None):
+        path = Path(self.export_path.value.strip() or ".").expanduser()
+        written = self.data.actions.export_csv(path, inputs=self.data.inputs)
         n = len(self.data.actions.approved())
         link = ""
-        size = written.stat().st_size
-        if size <= _DOWNLOAD_LIMIT:  # a browser download too, for Voilà users
+        if written.stat().st_size <= _DOWNLOAD_LIMIT:  # a browser download too, for Voila users
             data = base64.b64encode(written.read_bytes()).decode("ascii")
             link = (
                 f" <a download='{_esc(written.name)}' href='data:text/csv;base64,{data}'>"
-                "Download it</a>"
+                f"{_esc(_('Download it'))}</a>"
             )
-        self.export_status.value = (
-            f"<div class='cjml-notice'>Wrote {n:,} approved actions to "
-            f"<code>{_esc(written.resolve())}</code>.{link}</div>"
+        text = ngettext(
+            "Wrote {n} approved action to {file}.", "Wrote {n} approved actions to {file}.", n
         )
-        self.export_force.value = False
+        self._notify(
+            _esc(text).format(
+                n=_esc(format_number(n)), file=f"<code>{_esc(written.resolve())}</code>"
+            )
+            + link,
+            "export",
+            markup=True,
+        )

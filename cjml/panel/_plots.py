@@ -7,6 +7,7 @@ import io
 import numpy as np
 import pandas as pd
 
+from cjml.i18n import gettext as _
 from cjml.panel._data import label
 
 __all__ = ["plot_timeline"]
@@ -19,8 +20,10 @@ def _figure_axes(ax, figsize):
         return ax
     from matplotlib.figure import Figure
 
-    # fixed margins (labels left, legend right): a layout engine would double the drawing time
-    return Figure(figsize=figsize).add_axes((0.14, 0.12, 0.70, 0.78))
+    # fixed margins (labels left, legend right): a layout engine would double the drawing time;
+    # a white face whatever the notebook's rcParams (matplotlib-inline makes it transparent,
+    # and dark labels on a dark page cannot be read)
+    return Figure(figsize=figsize, facecolor="white").add_axes((0.14, 0.12, 0.70, 0.78))
 
 
 def plot_timeline(timeline: pd.DataFrame, *, stages=None, cutoff=None, ax=None):
@@ -88,7 +91,7 @@ def plot_timeline(timeline: pd.DataFrame, *, stages=None, cutoff=None, ax=None):
                 "#d62728" if score <= _LOW_CSAT else "#2ca02c" if score >= _HIGH_CSAT else "dimgray"
             )
             ax.annotate(
-                f"CSAT {score:g}",
+                _("CSAT {score}").format(score=f"{score:g}"),
                 (xi, yi),
                 xytext=(0, 7),
                 textcoords="offset points",
@@ -123,7 +126,7 @@ def plot_timeline(timeline: pd.DataFrame, *, stages=None, cutoff=None, ax=None):
             linestyle="",
             color="white",
             markeredgecolor="black",
-            label="purchase",
+            label=_("purchase"),
         )
     )
     ax.legend(
@@ -132,15 +135,16 @@ def plot_timeline(timeline: pd.DataFrame, *, stages=None, cutoff=None, ax=None):
         bbox_to_anchor=(1.0, 1.0),
         fontsize="small",
         frameon=False,
-        title="stage",
+        title=_("stage"),
         title_fontsize="small",
     )
-    ax.set_title("Journey timeline", fontsize="medium", loc="left")
+    ax.set_facecolor("white")
+    ax.set_title(_("Journey timeline"), fontsize="medium", loc="left")
     return ax
 
 
 def png_bytes(ax, dpi: int = 96) -> bytes:
-    """The figure of ``ax`` as PNG bytes (for an image widget)."""
+    """The figure of ``ax`` as PNG bytes on white (for an image widget, readable on dark pages)."""
     buffer = io.BytesIO()
-    ax.figure.savefig(buffer, format="png", dpi=dpi)
+    ax.figure.savefig(buffer, format="png", dpi=dpi, facecolor="white", transparent=False)
     return buffer.getvalue()

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cjml.i18n import format_currency
+from cjml.i18n import gettext as _
 from cjml.panel._data._common import PanelError, _did_you_mean, _log_cutoff, label, pct, points
 
 __all__ = ["CustomerProfile", "WhatIf", "customer_profile", "timeline_data", "what_if"]
@@ -314,18 +316,30 @@ class WhatIf:
         -------
         str
             For example: With live chat, churn risk 62.4% -> 58.5% (3.9 points
-            lower), cost 1.50.
+            lower), cost $1.50.
         """
         change = self.risk_reduction
-        how = ("lower" if change > 0 else "higher") if abs(change) >= 0.0005 else "about the same"
-        amount = points(abs(change)) + " " if how != "about the same" else ""
-        text = (
-            f"With {label(self.touchpoint).lower()}, churn risk "
-            f"{pct(self.baseline_risk)} \u2192 {pct(self.expected_risk)} ({amount}{how}), "
-            f"cost {self.cost:,.2f}."
+        if abs(change) < 0.0005:
+            text = _(
+                "With {touchpoint}, churn risk {now} \u2192 {after} (about the same), cost {cost}."
+            )
+        elif change > 0:
+            text = _(
+                "With {touchpoint}, churn risk {now} \u2192 {after} ({points} lower), cost {cost}."
+            )
+        else:
+            text = _(
+                "With {touchpoint}, churn risk {now} \u2192 {after} ({points} higher), cost {cost}."
+            )
+        text = text.format(
+            touchpoint=label(self.touchpoint).lower(),
+            now=pct(self.baseline_risk),
+            after=pct(self.expected_risk),
+            points=points(abs(change)),
+            cost=format_currency(self.cost),
         )
         if not self.allowed:
-            text += f" Not allowed: {self.blocked_by}."
+            text += " " + _("Not allowed: {why}.").format(why=self.blocked_by)
         return text
 
 

@@ -14,25 +14,78 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from cjml.i18n import format_number as num
+from cjml.i18n import gettext as _
 from cjml.panel._data._common import NO_TOUCHPOINT, PanelError, _did_you_mean
 
 __all__ = [
+    "DEFAULT_REACH_THRESHOLD",
     "SORT_KEYS",
     "CustomerList",
     "CustomerPage",
     "filter_customers",
+    "likely_gone",
     "paginate",
     "sort_customers",
 ]
 
-#: Columns the at-risk list sorts by, and whether each sorts descending by default.
+#: Keys the at-risk list sorts by, and whether each sorts descending by default.
+#: ``expected_retained`` (the default order: who can be saved first) is the
+#: expected drop in the customer's drop-off probability, which already accounts
+#: for the chance they are still there (``expected_risk_reduction``, no
+#: recommendation counting as 0).
 SORT_KEYS: dict[str, bool] = {
+    "expected_retained": True,
     "churn_risk": True,
     "expected_risk_reduction": True,
+    "reach_probability": True,
     "next_stage_proba": True,
     "customer_id": False,
     "stage": False,
 }
+
+#: Customers whose reach probability is below this are "likely gone" (default 5%).
+DEFAULT_REACH_THRESHOLD = 0.05
+
+_GROUPS = ("reachable", "likely_gone")
+
+
+def _sort_column(table: pd.DataFrame, by: str) -> pd.Series:
+    """The values a sort key orders by (``expected_retained`` is derived, not stored)."""
+    if by == "expected_retained":
+        return table["expected_risk_reduction"].astype(float).fillna(0.0)
+    return table[by]
+
+
+def likely_gone(table: pd.DataFrame, threshold: float = DEFAULT_REACH_THRESHOLD) -> np.ndarray:
+    """Which customers are probably gone already: reach probability below ``threshold``.
+
+    An unknown reach (NaN, e.g. scores made before ``reach_probability``
+    existed) never counts as gone.
+
+    Parameters
+    ----------
+    table : DataFrame
+        The output of :func:`customer_table`.
+    threshold : float, default 0.05
+        The lowest chance of still being there that is worth a touchpoint.
+
+    Returns
+    -------
+    ndarray of bool
+        One entry per row of ``table``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from cjml.panel import likely_gone
+    >>> likely_gone(pd.DataFrame({"reach_probability": [0.01, 0.5, None]}))
+    array([ True, False, False])
+    """
+    if "reach_probability" not in table.columns:
+        return np.zeros(len(table), dtype=bool)
+    reach = table["reach_probability"].to_numpy(dtype=float)
+    return np.less(reach, float(threshold), where=~np.isnan(reach), out=np.zeros(len(reach), bool))
 
 
 def _as_list(value) -> list | None:
@@ -138,7 +191,9 @@ def filter_customers(
     return mask
 
 
-def sort_customers(table: pd.DataFrame, by: str = "churn_risk", *, ascending=None) -> np.ndarray:
+def sort_customers(
+    table: pd.DataFrame, by: str = "expected_retained", *, ascending=None
+) -> np.ndarray:
     """Row positions of the customer table in sorted order.
 
     Missing values go last in either direction; ties keep the table's order
@@ -148,11 +203,13 @@ def sort_customers(table: pd.DataFrame, by: str = "churn_risk", *, ascending=Non
     ----------
     table : DataFrame
         The output of :func:`customer_table`.
-    by : str, default "churn_risk"
-        A key of :data:`SORT_KEYS` or the segment column.
+    by : str, default "expected_retained"
+        A key of :data:`SORT_KEYS` or the segment column; the default puts the
+        customers who can be saved first (the largest expected drop in their
+        drop-off probability; no recommendation counts as 0).
     ascending : bool, optional
-        Default: descending for risk, reduction and probability; ascending
-        for ids, stages and segments.
+        Default: descending for retained customers, risk, reduction, reach and
+        probability; ascending for ids, stages and segments.
 
     Returns
     -------
@@ -172,12 +229,18 @@ def sort_customers(table: pd.DataFrame, by: str = "churn_risk", *, ascending=Non
     ...     "churn_risk": [0.2, 0.9, 0.6], "risk_band": ["medium", "very high", "high"],
     ...     "recommended_touchpoint": ["email", None, "live_chat"],
     ...     "expected_risk_reduction": [0.02, None, 0.03]}))
-    >>> sort_customers(table), sort_customers(table, "expected_risk_reduction")
+    >>> sort_customers(table, "churn_risk"), sort_customers(table, "expected_risk_reduction")
     (array([1, 2, 0]), array([2, 0, 1]))
+    >>> sort_customers(table)  # expected customers retained: none counts as 0
+    array([2, 0, 1])
 
     Customer 2 has no recommendation, so it sorts last by reduction.
     """
-    allowed = [k for k in SORT_KEYS if k in table.columns]
+    allowed = [
+        k
+        for k in SORT_KEYS
+        if k in table.columns or (k == "expected_retained" and "expected_risk_reduction" in table)
+    ]
     segment_col = table.attrs.get("segment_col")
     if segment_col and segment_col in table.columns:
         allowed.append(segment_col)
@@ -187,7 +250,7 @@ def sort_customers(table: pd.DataFrame, by: str = "churn_risk", *, ascending=Non
         )
     if ascending is None:
         ascending = not SORT_KEYS.get(by, False)
-    column = table[by]
+    column = _sort_column(table, by)
     if isinstance(column.dtype, pd.CategoricalDtype):
         key: np.ndarray = column.cat.codes.to_numpy().astype(np.int64)
         missing = key < 0
@@ -290,16 +353,25 @@ class CustomerPage:
             The caption; says so when no customer matches.
         """
         if self.is_empty:
-            return "No customers match these filters."
+            return _("No customers match these filters.")
         first = self.page * self.page_size + 1
         last = first + len(self.rows) - 1
-        of = f"{self.n_matching:,}"
+        places = {
+            "first": num(first),
+            "last": num(last),
+            "n": num(self.n_matching),
+            "total": num(self.n_total),
+            "page": num(self.page + 1),
+            "pages": num(self.n_pages),
+        }
         if self.n_matching != self.n_total:
-            of += f" matching (of {self.n_total:,})"
-        return (
-            f"Customers {first:,}\u2013{last:,} of {of} \u00b7 page {self.page + 1:,} of "
-            f"{self.n_pages:,}"
-        )
+            text = _(
+                "Customers {first}\u2013{last} of {n} matching (of {total}) \u00b7 "
+                "page {page} of {pages}"
+            )
+        else:
+            text = _("Customers {first}\u2013{last} of {n} \u00b7 page {page} of {pages}")
+        return text.format(**places)
 
 
 class CustomerList:
@@ -327,7 +399,7 @@ class CustomerList:
     ...     "expected_risk_reduction": [0.02, None, 0.03]}))
     >>> page = CustomerList(table).query(risk_band=["high", "very high"], page_size=1)
     >>> page.rows["customer_id"].tolist(), page.caption()
-    ([2], 'Customers 1–1 of 2 matching (of 3) · page 1 of 2')
+    ([3], 'Customers 1–1 of 2 matching (of 3) · page 1 of 2')
     """
 
     def __init__(self, table: pd.DataFrame, *, segment_col=None):
@@ -374,8 +446,10 @@ class CustomerList:
         stage=None,
         segment=None,
         touchpoint=None,
-        sort_by="churn_risk",
+        sort_by="expected_retained",
         ascending=None,
+        group=None,
+        reach_threshold=DEFAULT_REACH_THRESHOLD,
     ) -> np.ndarray:
         """Give the positions of the matching rows, sorted.
 
@@ -383,10 +457,15 @@ class CustomerList:
         ----------
         risk_band, stage, segment, touchpoint : str or list, optional
             Filters, as for :func:`filter_customers`.
-        sort_by : str, default "churn_risk"
+        sort_by : str, default "expected_retained"
             As ``by`` of :func:`sort_customers`.
         ascending : bool, optional
             As for :func:`sort_customers`.
+        group : {None, "reachable", "likely_gone"}, optional
+            Only the customers still likely there, or only those likely gone
+            (:func:`likely_gone`); None for both.
+        reach_threshold : float, default 0.05
+            The reach probability below which a customer is likely gone.
 
         Returns
         -------
@@ -395,10 +474,12 @@ class CustomerList:
         """
         if ascending is None:
             ascending = not SORT_KEYS.get(sort_by, False)
+        if group is not None and group not in _GROUPS:
+            raise PanelError(f"group={group!r} is not known; use None or one of {_GROUPS!r}.")
         key = tuple(
             None if v is None else tuple(_as_list(v) or ())
             for v in (risk_band, stage, segment, touchpoint)
-        ) + (sort_by, bool(ascending))
+        ) + (sort_by, bool(ascending), group, float(reach_threshold))
         if self._last is not None and self._last[0] == key:
             return self._last[1]
         sort_key = (sort_by, bool(ascending))
@@ -415,6 +496,9 @@ class CustomerList:
                 segment_col=self.segment_col,
             )
             ordered = ordered[mask[ordered]]
+        if group is not None:
+            gone = likely_gone(self.table, reach_threshold)
+            ordered = ordered[gone[ordered] == (group == "likely_gone")]
         self._last = (key, ordered)
         return ordered
 
@@ -425,10 +509,12 @@ class CustomerList:
         stage=None,
         segment=None,
         touchpoint=None,
-        sort_by="churn_risk",
+        sort_by="expected_retained",
         ascending=None,
         page=0,
         page_size=25,
+        group=None,
+        reach_threshold=DEFAULT_REACH_THRESHOLD,
     ) -> CustomerPage:
         """One page of the filtered, sorted list.
 
@@ -436,10 +522,14 @@ class CustomerList:
         ----------
         risk_band, stage, segment, touchpoint : str or list, optional
             Filters, as for :func:`filter_customers`.
-        sort_by : str, default "churn_risk"
+        sort_by : str, default "expected_retained"
             As ``by`` of :func:`sort_customers`.
         ascending : bool, optional
             As for :func:`sort_customers`.
+        group : {None, "reachable", "likely_gone"}, optional
+            As for :meth:`order`.
+        reach_threshold : float, default 0.05
+            As for :meth:`order`.
         page : int, default 0
             0-based page; clamped to the pages there are.
         page_size : int, default 25
@@ -457,6 +547,8 @@ class CustomerList:
             touchpoint=touchpoint,
             sort_by=sort_by,
             ascending=ascending,
+            group=group,
+            reach_threshold=reach_threshold,
         )
         rows, page, n_pages = paginate(ordered, page=page, page_size=page_size)
         return CustomerPage(

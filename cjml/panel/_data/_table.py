@@ -66,7 +66,8 @@ def customer_table(scores, log=None, *, segment_col=None, cutoff=None) -> pd.Dat
     DataFrame
         ``customer_id, churn_risk, risk_band, stage, [segment_col],
         next_stage, next_stage_proba, recommended_touchpoint,
-        expected_risk_reduction, top_drivers`` and any further rank columns,
+        expected_risk_reduction, reach_probability`` (NaN when the scores
+        lack it), ``top_drivers`` and any further rank columns,
         with categorical bands, stages, segments and touchpoints, in the order
         of ``scores``; ``attrs["segment_col"]`` names the segment column.
 
@@ -148,6 +149,13 @@ def customer_table(scores, log=None, *, segment_col=None, cutoff=None) -> pd.Dat
             if name.startswith("recommended_touchpoint")
             else values
         )
+    # the chance the customer is still there to receive a touchpoint; NaN (unknown) in
+    # scores made before cjml.score wrote it, which never counts as "likely gone"
+    out["reach_probability"] = (
+        pd.to_numeric(src["reach_probability"], errors="coerce").to_numpy(dtype=float)
+        if "reach_probability" in src.columns
+        else np.full(len(out), np.nan)
+    )
     out["top_drivers"] = (
         src["top_drivers"].astype(object).to_numpy() if "top_drivers" in src.columns else None
     )
