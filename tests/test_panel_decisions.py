@@ -448,7 +448,7 @@ def test_panel_data_keeps_decisions_beside_the_scores(tmp_path):
 
     bundle = cjml.ModelBundle.load(sample_bundle_path())
     events = load_sample()
-    scores = cjml.score(bundle, events)
+    scores = cjml.score(bundle, events, include_inactive=True)
     scores_path = tmp_path / "scores.parquet"
     scores.to_parquet(scores_path)
     data = PanelData.from_inputs(bundle, events, scores_path, report=None, user="lan")

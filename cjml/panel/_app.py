@@ -18,6 +18,7 @@ import functools
 import html
 import logging
 from pathlib import Path
+from typing import Any
 
 import ipywidgets as W
 import pandas as pd
@@ -35,6 +36,7 @@ from cjml.panel._data import (
     what_if,
 )
 from cjml.panel._data._list import DEFAULT_REACH_THRESHOLD
+from cjml.panel._data._overview import flag_rule, funnel_data, funnel_notes, opportunities_data
 
 __all__ = ["MarketerPanel"]
 
@@ -503,14 +505,8 @@ class MarketerPanel(W.VBox):
         return W.VBox([self.overview_cards, _wrap([left, right])])
 
     def _fill_journey_tables(self, report) -> None:
-        from cjml.panel._data import _overview
-
-        # The funnel read for people (converted, dropped off, still pending: shares that add
-        # up to 100%) and the opportunities worth showing come from _overview (branch
-        # i19-words); until that is merged, the report's own columns are shown.
-        # TODO(issue 19, after merging i19-words): drop the fallbacks below.
-        helpers = vars(_overview)
-        funnel_data = helpers.get("funnel_data")
+        # the funnel read for people (converted, dropped off, still pending: shares that add
+        # up to 100%) and only the opportunities worth showing, from the headless twin
         missing = {
             r.stage: ", ".join(label(x) for x in str(r.missing_touchpoints).split(", "))
             if isinstance(getattr(r, "missing_touchpoints", None), str)
@@ -518,73 +514,37 @@ class MarketerPanel(W.VBox):
             for r in report.stages.itertuples(index=False)
         }
         title = f"<h4>{_esc(_('Funnel and drop-off per stage'))}</h4>"
-        if funnel_data is not None and "went_silent" in report.stages.columns:
-            funnel = funnel_data(report.stages)
-            notes = helpers["funnel_notes"]()
-            rows = [
-                [
-                    f"<span title='{_esc(r.note)}'><b>{_esc(label(r.stage))}</b></span>",
-                    _esc(format_number(int(r.reached))),
-                    _esc(pct(r.converted_share)),
-                    _esc(pct(r.dropped_share)),
-                    _esc(pct(r.pending_share)),
-                    _esc(missing.get(r.stage, "\u2013")),
-                ]
-                for r in funnel.itertuples(index=False)
+        funnel: Any = funnel_data(report.stages)  # itertuples rows: plain values
+        notes = funnel_notes()
+        rows = [
+            [
+                f"<span title='{_esc(r.note)}'><b>{_esc(label(r.stage))}</b></span>",
+                _esc(format_number(int(r.reached))),
+                _esc(pct(r.converted_share)),
+                _esc(pct(r.dropped_share)),
+                _esc(pct(r.pending_share)),
+                _esc(missing.get(r.stage, "\u2013")),
             ]
-            headers = (
-                _("Stage"),
-                _("Reached"),
-                _("Converted"),
-                _("Dropped off"),
-                _("Still pending"),
-                _("Missing touchpoints"),
-            )
-            legend = "".join(
-                f"<div class='cjml-sub'>{_esc(notes[k])}</div>"
-                for k in ("converted", "dropped", "pending", "total")
-            )
-        else:
-            rows = [
-                [
-                    f"<b>{_esc(label(r.stage))}</b>",
-                    _esc(format_number(int(r.reached))),
-                    _esc(pct(r.conversion)),
-                    _esc(pct(r.drop_off)),
-                    "\u2013",
-                    _esc(missing[r.stage]),
-                ]
-                for r in report.stages.itertuples(index=False)
-            ]
-            headers = (
-                _("Stage"),
-                _("Reached"),
-                _("Conversion"),
-                _("Drop-off"),
-                _("Still pending"),
-                _("Missing touchpoints"),
-            )
-            legend = ""
-        self.overview_stages.value = (
-            title + _table(headers, rows, align_left=(0, 5)) + legend
+            for r in funnel.itertuples(index=False)
+        ]
+        headers = (
+            _("Stage"),
+            _("Reached"),
+            _("Converted"),
+            _("Dropped off"),
+            _("Still pending"),
+            _("Missing touchpoints"),
         )
+        legend = "".join(
+            f"<div class='cjml-sub'>{_esc(notes[k])}</div>"
+            for k in ("converted", "dropped", "pending", "total")
+        )
+        self.overview_stages.value = title + _table(headers, rows, align_left=(0, 5)) + legend
 
         title = f"<h4>{_esc(_('Missing-touchpoint opportunities'))}</h4>"
         low_use = float(report.info.get("low_use", 0.1))
-        if "opportunities_data" in helpers:
-            opp = helpers["opportunities_data"](report.opportunities)
-            rule = helpers["flag_rule"](low_use)
-        else:
-            opp = report.opportunities
-            if opp is not None:  # only touchpoints that help, and whose help is not in doubt
-                keep = opp["mean_risk_reduction"].to_numpy(dtype=float) > 0
-                if "uncertain" in opp.columns:
-                    keep &= ~(opp["uncertain"].astype(object) == True).to_numpy()  # noqa: E712
-                opp = opp.loc[keep]
-            rule = _(
-                "\u2691 missing: among the better half of its stage's touchpoints by mean risk "
-                "reduction, yet used by fewer than {share} of the stage's customers."
-            ).format(share=pct(low_use, 0))
+        opp: Any = opportunities_data(report.opportunities)
+        rule = flag_rule(low_use)
         if opp is None or opp.empty:
             self.overview_opportunities.value = (
                 title

@@ -89,7 +89,18 @@ class AppServer:
         return self._process.poll() is None
 
     def wait(self, timeout: float | None = None) -> int | None:
-        """Wait until the server stops; its exit code (None if still running at ``timeout``)."""
+        """Wait until the server stops.
+
+        Parameters
+        ----------
+        timeout : float, optional
+            Seconds to wait; default until it stops.
+
+        Returns
+        -------
+        int or None
+            The server's exit code, or None if it still runs at ``timeout``.
+        """
         try:
             return self._process.wait(timeout)
         except subprocess.TimeoutExpired:

@@ -50,7 +50,7 @@ class PanelData:
     report : JourneyMapReport or None
         The journey map (funnel, drop-off, missing touchpoints).
     n_not_scored : int
-        Customers of the scores outside the models' population.
+        Customers of the events outside the scored population (inactive or not scored).
     top_k : int
         Recommended touchpoints listed per customer.
     actions : ActionBook
@@ -220,7 +220,8 @@ class PanelData:
             segment_col=segment_col,
             rules=rules,
             report=report,
-            n_not_scored=len(scores) - len(table),
+            # counted from the events: scores files are written without the inactive by default
+            n_not_scored=int((~pd.Index(log.customer_ids).isin(table["customer_id"])).sum()),
             top_k=top_k,
             actions=actions,
             inputs=inputs,
