@@ -96,7 +96,7 @@ def sample() -> Sample:
     from cjml.panel import PanelData, label
 
     bundle = sample_bundle_path()
-    events = load_sample()
+    events: Any = load_sample()
     kwargs: dict[str, Any] = {"report": None}
     if "decisions" in inspect.signature(PanelData.from_inputs).parameters:
         kwargs["decisions"] = None  # no decision log beside anything
