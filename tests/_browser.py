@@ -205,8 +205,9 @@ def lab_command(root: Path, port: int) -> list[str]:
         f"--port={port}",
         "--ServerApp.ip=127.0.0.1",
         "--ServerApp.port_retries=0",
-        "--ServerApp.token=",
+        "--IdentityProvider.token=",
         "--ServerApp.password=",
+        "--ServerApp.allow_root=True",  # CI containers run as root
         f"--ServerApp.root_dir={root}",
         "--LabApp.expose_app_in_browser=True",
     ]
