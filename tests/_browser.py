@@ -379,7 +379,8 @@ LAYOUT_JS = r"""
         const ox = getComputedStyle(el).overflowX;
         if ((ox === 'auto' || ox === 'scroll') && el.scrollWidth > el.clientWidth + 1) {
           out.push(`a box scrolls sideways (${el.scrollWidth} px in ${el.clientWidth} px): `
-            + `${el.tagName.toLowerCase()}.${[...el.classList].slice(0, 3).join('.')}`);
+            + `${el.tagName.toLowerCase()}.${[...el.classList].slice(0, 3).join('.')} `
+            + words(el));
         }
       }
     }

@@ -234,6 +234,13 @@ class Lab:
             if self.theme is None:
                 page.goto(self.url, wait_until="domcontentloaded")
             else:
+                # no outputs and nothing unsaved: the reload asks nothing, and the only
+                # panel on the page is the one the new run makes
+                page.evaluate(
+                    "async () => { await jupyterapp.commands.execute("
+                    "'notebook:clear-all-cell-outputs');"
+                    " await jupyterapp.commands.execute('docmanager:save'); }"
+                )
                 page.reload(wait_until="domcontentloaded")
             page.wait_for_function(
                 "() => window.jupyterapp && jupyterapp.shell.currentWidget"
@@ -260,8 +267,10 @@ class Lab:
 def lab(browser, sample, tmp_path_factory):
     require_browser("jupyterlab")
     folder = tmp_path_factory.mktemp("lab")
+    root = folder / "notebooks"  # the file browser shows the notebook alone
+    root.mkdir()
     panel_notebook(
-        folder / "panel.ipynb",
+        root / "panel.ipynb",
         sample.bundle,
         lang="en",
         decisions=folder / "decisions.jsonl",
@@ -270,11 +279,12 @@ def lab(browser, sample, tmp_path_factory):
     env = jupyter_env(folder)
     lab_settings(env, theme="JupyterLab Light")
     port = free_port()
-    with server(lab_command(folder, port), cwd=folder, env=env, port=port, name="lab") as root:
+    with server(lab_command(root, port), cwd=folder, env=env, port=port, name="lab") as url:
         page = browser.new_page(viewport={"width": 1366, "height": HEIGHT})
         page.set_default_timeout(TIMEOUT_MS)
+        page.on("dialog", lambda dialog: dialog.accept())  # "leave the page?" on reload
         try:
-            yield Lab(page, root.split("/lab")[0].rstrip("/") + "/lab/tree/panel.ipynb", env)
+            yield Lab(page, url.split("/lab")[0].rstrip("/") + "/lab/tree/panel.ipynb", env)
         finally:
             page.close()
 
@@ -395,10 +405,10 @@ def test_decisions_survive_a_reload(app, sample):
 
     page, folder = app
     _open_customer(page, sample.approve)
-    page.locator(".cjml-approve").click()
+    page.locator(".cjml-approve:visible").first.click()
     _open_customer(page, sample.override)
     _select_whatif(page, sample.override_label)
-    page.locator(".cjml-override").click()
+    page.locator(".cjml-override:visible").first.click()
     before = _wait_counts(page, {"approved": 1, "overridden": 1})
     assert (before["approved"], before["overridden"]) == (1, 1), before
     records = _log(folder)
@@ -460,8 +470,8 @@ def test_unknown_id_clears_the_customer_view(app, sample):
     page, _ = app
     _open_customer(page, sample.approve)
     _type_id(page, UNKNOWN_ID)
-    expect(page.locator(".cjml-approve")).to_be_disabled()
-    expect(page.locator(".cjml-override")).to_be_disabled()
+    expect(page.locator(".cjml-approve").first).to_be_disabled()
+    expect(page.locator(".cjml-override").first).to_be_disabled()
     message = page.locator(".cjml-notice:visible, .cjml-error:visible", has_text=UNKNOWN_ID)
     expect(message.first).to_be_visible()
     view = page.locator(".cjml-customer-view").first
@@ -477,7 +487,7 @@ def test_inactive_customer_is_labelled_and_cannot_be_approved(app, sample):
     page, _ = app
     _type_id(page, sample.inactive)
     expect(page.locator(".cjml-inactive").first).to_be_visible()
-    expect(page.locator(".cjml-approve")).to_be_disabled()
+    expect(page.locator(".cjml-approve").first).to_be_disabled()
 
 
 def test_approving_a_risk_raising_what_if_asks_first(app, sample):
@@ -486,7 +496,7 @@ def test_approving_a_risk_raising_what_if_asks_first(app, sample):
     page, folder = app
     _open_customer(page, sample.raising)
     _select_whatif(page, sample.raising_label)
-    page.locator(".cjml-override").click()
+    page.locator(".cjml-override:visible").first.click()
     confirm = page.locator(".cjml-confirm:visible").first
     expect(confirm).to_contain_text(re.compile(r"rais", re.IGNORECASE))
     confirm.locator(".cjml-confirm-no").click()
