@@ -342,27 +342,36 @@ LAYOUT_JS = r"""
     }
     if (opts.list) {
       const header = [...panel.querySelectorAll('.cjml-list-header')].find(visible);
-      const row = [...panel.querySelectorAll('.cjml-row')].find(
+      const rows = [...panel.querySelectorAll('.cjml-row')].filter(
         (r) => visible(r) && !r.closest('.cjml-list-header')
           && !r.querySelector('.cjml-list-header'));
       if (!header) out.push('the at-risk list has no visible .cjml-list-header');
-      if (!row) out.push('the at-risk list has no visible .cjml-row');
-      if (header && row) {
+      if (!rows.length) out.push('the at-risk list has no visible .cjml-row');
+      if (header && rows.length) {
         const inHeader = [...header.querySelectorAll('.cjml-cell')].filter(visible);
         const heads = inHeader.length ? inHeader : [...header.children].filter(visible);
-        const cells = [...row.querySelectorAll('.cjml-cell')].filter(visible);
-        if (heads.length !== cells.length) {
-          out.push(`the list header has ${heads.length} cells and the first row `
-            + `${cells.length}: ${heads.map(words).join(', ')}`);
-        } else {
+        // per column: the first row whose value is away from the header, and how many are
+        const away = heads.map(() => ({first: null, n: 0}));
+        for (const row of rows) {
+          const cells = [...row.querySelectorAll('.cjml-cell')].filter(visible);
+          if (heads.length !== cells.length) {
+            out.push(`the list header has ${heads.length} cells and a row `
+              + `${cells.length}: ${heads.map(words).join(', ')}`);
+            break;
+          }
           heads.forEach((h, i) => {
-            const hx = h.getBoundingClientRect().left, cx = cells[i].getBoundingClientRect().left;
+            const hx = h.getBoundingClientRect().left;
+            const cx = cells[i].getBoundingClientRect().left;
             if (Math.abs(hx - cx) > 2) {
-              out.push(`header ${words(h)} starts at ${Math.round(hx)} px, its column's value `
-                + `${words(cells[i])} at ${Math.round(cx)} px`);
+              away[i].n += 1;
+              away[i].first = away[i].first || `header ${words(h)} starts at ${Math.round(hx)}`
+                + ` px, its column's value ${words(cells[i])} at ${Math.round(cx)} px`;
             }
           });
         }
+        away.forEach((a) => {
+          if (a.n) out.push(a.first + (a.n > 1 ? ` (and ${a.n - 1} more rows)` : ''));
+        });
       }
     }
     if (opts.noHScroll) {

@@ -81,6 +81,7 @@ class Sample:
     raising_touchpoint: str
     inactive: Any  # in the events, outside the scored population
     left_out: set  # uncertain or likely gone: bulk approval skips them
+    risk: dict  # churn risk of the customers above, by id
 
 
 def _pct(p: float) -> str:
@@ -153,6 +154,7 @@ def sample() -> Sample:
         raising_touchpoint=raising[1],
         inactive=inactive[0],
         left_out=left_out,
+        risk=dict(zip(table["customer_id"], table["churn_risk"], strict=True)),
     )
 
 
@@ -302,13 +304,20 @@ def _type_id(page, customer_id) -> None:
     box.press("Enter")
 
 
-def _open_customer(page, customer_id) -> None:
-    _type_id(page, customer_id)
+def _open_customer(page, customer_id, risk: float, *, lang: str = "en") -> None:
+    """Open a customer by id; wait until the view shows them (their id and churn risk).
+
+    The risk tells this customer's view from the previous one, whose words may
+    hold the id's digits ("45 customers in this stage...").
+    """
     from playwright.sync_api import expect
 
-    # .cjml-customer-summary: the headline of the view before issue 19
-    view = page.locator(".cjml-customer-view, .cjml-customer-summary")
-    expect(view.filter(has_text=str(customer_id)).first).to_be_visible()
+    _type_id(page, customer_id)
+    # .cjml-customer-summary: the view's headline (before issue 19 the only element)
+    view = page.locator(".cjml-customer-view, .cjml-customer-summary").first
+    expect(view).to_contain_text(re.compile(rf"(?<![\d.,]){customer_id}(?![\d.,%])"))
+    shown = _pct(risk) if lang == "en" else _pct(risk).replace(".", ",")
+    expect(page.locator(".cjml-risk").first).to_have_text(shown)
 
 
 def _counts(page) -> dict[str, int]:
@@ -404,9 +413,9 @@ def test_decisions_survive_a_reload(app, sample):
     from playwright.sync_api import expect
 
     page, folder = app
-    _open_customer(page, sample.approve)
+    _open_customer(page, sample.approve, sample.risk[sample.approve])
     page.locator(".cjml-approve:visible").first.click()
-    _open_customer(page, sample.override)
+    _open_customer(page, sample.override, sample.risk[sample.override])
     _select_whatif(page, sample.override_label)
     page.locator(".cjml-override:visible").first.click()
     before = _wait_counts(page, {"approved": 1, "overridden": 1})
@@ -468,7 +477,7 @@ def test_unknown_id_clears_the_customer_view(app, sample):
     from playwright.sync_api import expect
 
     page, _ = app
-    _open_customer(page, sample.approve)
+    _open_customer(page, sample.approve, sample.risk[sample.approve])
     _type_id(page, UNKNOWN_ID)
     expect(page.locator(".cjml-approve").first).to_be_disabled()
     expect(page.locator(".cjml-override").first).to_be_disabled()
@@ -494,7 +503,7 @@ def test_approving_a_risk_raising_what_if_asks_first(app, sample):
     from playwright.sync_api import expect
 
     page, folder = app
-    _open_customer(page, sample.raising)
+    _open_customer(page, sample.raising, sample.risk[sample.raising])
     _select_whatif(page, sample.raising_label)
     page.locator(".cjml-override:visible").first.click()
     confirm = page.locator(".cjml-confirm:visible").first
@@ -508,7 +517,7 @@ def test_approving_a_risk_raising_what_if_asks_first(app, sample):
 @pytest.mark.parametrize("width", WIDTHS)
 def test_app_layout(app, sample, width):
     page, _ = app
-    _open_customer(page, sample.override)
+    _open_customer(page, sample.override, sample.risk[sample.override])
     problems = _check_tabs(page, "app", width, no_hscroll=width >= 1366)
     _no_problems(problems, f"the app at {width} px")
 
@@ -530,7 +539,7 @@ def test_vietnamese_page(app_vi):
 
 def test_vietnamese_layout(app_vi, sample):
     page, _ = app_vi
-    _open_customer(page, sample.override)
+    _open_customer(page, sample.override, sample.risk[sample.override], lang="vi")
     _no_problems(_check_tabs(page, "app_vi", 1366, no_hscroll=True), "the vi app at 1366 px")
 
 
@@ -548,7 +557,7 @@ def test_jupyterlab_layout(lab, sample, theme, width, file_browser):
     lab.show(theme, file_browser=file_browser)
     page = lab.page
     page.set_viewport_size({"width": width, "height": HEIGHT})
-    _open_customer(page, sample.override)
+    _open_customer(page, sample.override, sample.risk[sample.override])
     name = f"lab_{theme}" + ("_filebrowser" if file_browser else "")
     problems = _check_tabs(page, name, width, no_hscroll=width >= 1366)
     panel_width = page.locator(".cjml-panel").first.bounding_box()["width"]
