@@ -76,9 +76,11 @@ class Sample:
     override: Any  # overridden to another touchpoint
     override_label: str
     override_touchpoint: str
+    override_risk: str  # the risk after it, as shown
     raising: Any  # has an allowed touchpoint that raises the risk
     raising_label: str
     raising_touchpoint: str
+    raising_risk: str
     inactive: Any  # in the events, outside the scored population
     left_out: set  # uncertain or likely gone: bulk approval skips them
     risk: dict  # churn risk of the customers above, by id
@@ -129,11 +131,13 @@ def sample() -> Sample:
         rec = p.recommendations["touchpoint"].iloc[0] if len(p.recommendations) else None
         better = opts[(opts["touchpoint"] != rec) & (opts["risk_reduction"] > 0)]
         if override is None and len(better):
-            override = (cid, better.sort_values("risk_reduction").iloc[-1]["touchpoint"])
+            best = better.sort_values("risk_reduction").iloc[-1]
+            override = (cid, best["touchpoint"], best["expected_risk"])
             continue
         worse = opts[opts["risk_reduction"] < -0.001]
         if raising is None and len(worse):
-            raising = (cid, worse.sort_values("risk_reduction").iloc[0]["touchpoint"])
+            worst = worse.sort_values("risk_reduction").iloc[0]
+            raising = (cid, worst["touchpoint"], worst["expected_risk"])
         if override is not None and raising is not None:
             break
     assert override is not None, "no customer of the sample has a second helpful touchpoint"
@@ -149,12 +153,17 @@ def sample() -> Sample:
         override=override[0],
         override_label=label(override[1]),
         override_touchpoint=override[1],
+        override_risk=_pct(override[2]),
         raising=raising[0],
         raising_label=label(raising[1]),
         raising_touchpoint=raising[1],
+        raising_risk=_pct(raising[2]),
         inactive=inactive[0],
         left_out=left_out,
-        risk=dict(zip(table["customer_id"], table["churn_risk"], strict=True)),
+        risk={
+            c: float(table.loc[table["customer_id"] == c, "churn_risk"].iloc[0])
+            for c in (ids[0], override[0], raising[0])
+        },
     )
 
 
@@ -354,13 +363,27 @@ def _last(records: list[dict], customer_id) -> dict | None:
     return mine[-1] if mine else None
 
 
-def _select_whatif(page, touchpoint_label: str) -> None:
+def _select_whatif(page, touchpoint_label: str, risk: str) -> None:
+    """Pick a touchpoint in the what-if selector; wait until the view shows its ``risk``.
+
+    The option is known by its touchpoint and the risk after it, so that the
+    previous customer's options (still there for a moment after an id is typed)
+    are never picked.
+    """
+    from playwright.sync_api import expect
+
     select = page.locator(".cjml-whatif select").first
-    # the browser shows the options' spaces as no-break spaces
-    labels = [t.replace("\xa0", " ") for t in select.locator("option").all_text_contents()]
-    target = [i for i, t in enumerate(labels) if t.startswith(touchpoint_label)]
-    assert target, f"{touchpoint_label!r} not among the what-if options {labels!r}"
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while True:
+        # the browser shows the options' spaces as no-break spaces
+        labels = [t.replace("\xa0", " ") for t in select.locator("option").all_text_contents()]
+        target = [i for i, t in enumerate(labels) if t.startswith(touchpoint_label) and risk in t]
+        if target or time.monotonic() > deadline:
+            break
+        page.wait_for_timeout(200)
+    assert target, f"{touchpoint_label!r} at {risk} not among the what-if options {labels!r}"
     select.select_option(index=target[0])
+    expect(page.locator(".cjml-whatif-risk").first).to_have_text(risk)
 
 
 def _check_tabs(page, name: str, width: int, *, no_hscroll: bool) -> list[str]:
@@ -402,9 +425,8 @@ def test_what_if_changes_the_risk_on_screen(app, sample):
     _type_id(page, sample.approve)
     risk = page.locator(".cjml-whatif-risk")
     expect(risk).to_have_text(sample.start_risk)
-    _select_whatif(page, sample.other_label)
+    _select_whatif(page, sample.other_label, sample.other_risk)
     expect(risk).not_to_have_text(sample.start_risk)
-    expect(risk).to_have_text(sample.other_risk)
     expect(page.locator(".cjml-error")).to_be_hidden()
     screenshot(page, "app_customer_whatif")
 
@@ -416,7 +438,7 @@ def test_decisions_survive_a_reload(app, sample):
     _open_customer(page, sample.approve, sample.risk[sample.approve])
     page.locator(".cjml-approve:visible").first.click()
     _open_customer(page, sample.override, sample.risk[sample.override])
-    _select_whatif(page, sample.override_label)
+    _select_whatif(page, sample.override_label, sample.override_risk)
     page.locator(".cjml-override:visible").first.click()
     before = _wait_counts(page, {"approved": 1, "overridden": 1})
     assert (before["approved"], before["overridden"]) == (1, 1), before
@@ -504,7 +526,7 @@ def test_approving_a_risk_raising_what_if_asks_first(app, sample):
 
     page, folder = app
     _open_customer(page, sample.raising, sample.risk[sample.raising])
-    _select_whatif(page, sample.raising_label)
+    _select_whatif(page, sample.raising_label, sample.raising_risk)
     page.locator(".cjml-override:visible").first.click()
     confirm = page.locator(".cjml-confirm:visible").first
     expect(confirm).to_contain_text(re.compile(r"rais", re.IGNORECASE))
