@@ -312,6 +312,13 @@ LAYOUT_JS = r"""
   };
   const panels = [...document.querySelectorAll('.cjml-panel')].filter(visible);
   if (!panels.length) return ['no visible .cjml-panel on the page'];
+  // where a cell's content is drawn (padding and alignment included); the box if empty
+  const content = (el) => {
+    const range = document.createRange();
+    range.selectNodeContents(el);
+    const r = range.getBoundingClientRect();
+    return r.width > 0 ? r : el.getBoundingClientRect();
+  };
   const hidesOverflow = (cs) => cs.overflowX !== 'visible' || cs.textOverflow === 'ellipsis';
   for (const panel of panels) {
     const pr = panel.getBoundingClientRect();
@@ -360,9 +367,11 @@ LAYOUT_JS = r"""
             break;
           }
           heads.forEach((h, i) => {
-            const hx = h.getBoundingClientRect().left;
-            const cx = cells[i].getBoundingClientRect().left;
-            if (Math.abs(hx - cx) > 2) {
+            // a column is aligned on the left edges of header and value, or (numbers
+            // set right) on the right edges
+            const hb = content(h), cb = content(cells[i]);
+            const hx = hb.left, cx = cb.left;
+            if (Math.abs(hx - cx) > 2 && Math.abs(hb.right - cb.right) > 2) {
               away[i].n += 1;
               away[i].first = away[i].first || `header ${words(h)} starts at ${Math.round(hx)}`
                 + ` px, its column's value ${words(cells[i])} at ${Math.round(cx)} px`;

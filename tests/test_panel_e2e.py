@@ -593,3 +593,46 @@ def test_jupyterlab_layout(lab, sample, theme, width, file_browser):
     )
     _no_problems(problems, where)
     assert ARTIFACTS.joinpath(f"{name}_list_{width}.png").exists()
+
+
+# ---------------------------------------------------------------------- the check itself
+_BROKEN_PAGE = """
+<div class='cjml-panel' style='width: 600px; font: 14px sans-serif'>
+  <button style='width: 40px; overflow: hidden; text-overflow: ellipsis;
+                 white-space: nowrap'>Approve selected</button>
+  <button style='width: 200px'>Fits</button>
+  <div class='cjml-list-header' style='display: grid; grid-template-columns: 100px 100px'>
+    <div class='cjml-cell' style='padding-left: 9px'>Customer</div>
+    <div class='cjml-cell'>Risk</div>
+  </div>
+  <div class='cjml-row' style='display: grid; grid-template-columns: 100px 100px'>
+    <div class='cjml-cell'>2541</div><div class='cjml-cell'>18.4%</div>
+  </div>
+  <div style='width: 300px; overflow-x: auto'><div style='width: 900px'>Wide table</div></div>
+</div>
+"""
+
+
+def test_the_layout_check_names_what_is_broken(browser):
+    """The check finds a cut-off button, a header away from its column (by a padding: the
+    cells' boxes line up, their text does not) and a box that scrolls sideways, by their
+    text, and nothing else."""
+    page = browser.new_page(viewport={"width": 1366, "height": HEIGHT})
+    try:
+        page.set_content(_BROKEN_PAGE)
+        problems = layout_problems(page, list_tab=True, no_hscroll=True)
+        assert len(problems) == 3, problems
+        cut, away, scrolls = problems
+        assert cut.startswith("text cut off") and '"Approve selected"' in cut
+        assert away.startswith('header "Customer"') and '"2541"' in away
+        assert scrolls.startswith("a box scrolls sideways") and '"Wide table"' in scrolls
+        assert "Fits" not in "".join(problems)
+        # the same page, repaired, passes
+        page.evaluate(
+            "() => { const [b] = document.querySelectorAll('button'); b.style.width = 'auto';"
+            " document.querySelector('.cjml-list-header .cjml-cell').style.paddingLeft = '0';"
+            " document.querySelector('[style*=\"900px\"]').style.width = '100px'; }"
+        )
+        assert layout_problems(page, list_tab=True, no_hscroll=True) == []
+    finally:
+        page.close()
