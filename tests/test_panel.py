@@ -603,11 +603,14 @@ def test_overview_shows_funnel_bands_and_touchpoints(app):
 
 
 def test_list_filters_sorts_and_pages(app):
-    table = app.data.table
+    everyone = app.data.table
+    # the main list holds who can still be reached; the likely gone are listed apart
+    table = everyone[~likely_gone(everyone)]
+    assert 0 < len(table) < len(everyone)  # the sample scores have reach probabilities
     assert len(_row_texts(app)) == 10
-    assert (
-        app.page.caption() == f"Customers 1\u201310 of {len(table):,} \u00b7 page 1 of "
-        f"{-(-len(table) // 10)}"
+    assert app.page.caption() == (
+        f"Customers 1\u201310 of {len(table):,} matching (of {len(everyone):,}) \u00b7 "
+        f"page 1 of {-(-len(table) // 10)}"
     )
     # the default order: who can be saved first (expected customers retained)
     retained = table["expected_risk_reduction"].fillna(0)
@@ -814,7 +817,8 @@ def test_decisions_in_the_customer_view_and_the_list(app, tmp_path):
     app.confirm_no.click()
     assert app.data.actions.counts()["approved"] == plan.add
     table = app.data.table
-    very_high = table[table["risk_band"] == "very high"]
+    reachable = table[~likely_gone(table)]  # the likely gone are not in the list's matches
+    very_high = reachable[reachable["risk_band"] == "very high"]
     bulk = app.data.actions.plan_bulk(very_high)
     app.approve_matching.click()
     assert app.list_confirm.text.value == f"<b>{html.escape(bulk.text)}</b>"

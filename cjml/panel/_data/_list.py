@@ -526,14 +526,14 @@ class CustomerList:
             As ``by`` of :func:`sort_customers`.
         ascending : bool, optional
             As for :func:`sort_customers`.
-        group : {None, "reachable", "likely_gone"}, optional
-            As for :meth:`order`.
-        reach_threshold : float, default 0.05
-            As for :meth:`order`.
         page : int, default 0
             0-based page; clamped to the pages there are.
         page_size : int, default 25
             Rows per page.
+        group : {None, "reachable", "likely_gone"}, optional
+            As for :meth:`order`.
+        reach_threshold : float, default 0.05
+            As for :meth:`order`.
 
         Returns
         -------
