@@ -28,9 +28,10 @@ Everything the panel shows comes from plain functions of this package, usable
 without widgets (the headless twin): :func:`customer_table`,
 :func:`filter_customers`, :func:`sort_customers`, :func:`likely_gone`, :func:`paginate`,
 :class:`CustomerList`, :func:`overview_data`, :func:`timeline_data`,
+:func:`funnel_data`, :func:`opportunities_data`, :func:`flag_rule`,
 :func:`plot_timeline`, :func:`customer_profile`, :func:`what_if`,
-:class:`ActionBook`, and the CSV writer :func:`write_csv`. ipywidgets is
-imported only when a panel is built.
+:class:`ActionBook` (its :class:`DecisionLog`, :class:`BulkPlan`), and the
+CSV writer :func:`write_csv`. ipywidgets is imported only when a panel is built.
 
 :func:`serve` serves the panel alone as a web page (``cjml app`` on the command
 line), the marketers' way in.
@@ -44,12 +45,16 @@ import types
 
 from cjml.panel._csv import FORMULA_PREFIXES, escape_formula, write_csv
 from cjml.panel._data import (
+    DEFAULT_REACH_THRESHOLD,
     NO_TOUCHPOINT,
     SORT_KEYS,
     ActionBook,
+    BulkPlan,
     CustomerList,
     CustomerPage,
     CustomerProfile,
+    DecisionLog,
+    DecisionLogWarning,
     Overview,
     PanelData,
     PanelError,
@@ -57,14 +62,17 @@ from cjml.panel._data import (
     customer_profile,
     customer_table,
     filter_customers,
+    flag_rule,
+    funnel_data,
     label,
+    likely_gone,
+    opportunities_data,
     overview_data,
     paginate,
     sort_customers,
     timeline_data,
     what_if,
 )
-from cjml.panel._data._list import DEFAULT_REACH_THRESHOLD, likely_gone
 from cjml.panel._plots import plot_timeline
 from cjml.panel._serve import AppServer, serve
 
@@ -75,9 +83,12 @@ __all__ = [
     "SORT_KEYS",
     "ActionBook",
     "AppServer",
+    "BulkPlan",
     "CustomerList",
     "CustomerPage",
     "CustomerProfile",
+    "DecisionLog",
+    "DecisionLogWarning",
     "Overview",
     "PanelData",
     "PanelError",
@@ -86,8 +97,11 @@ __all__ = [
     "customer_table",
     "escape_formula",
     "filter_customers",
+    "flag_rule",
+    "funnel_data",
     "label",
     "likely_gone",
+    "opportunities_data",
     "overview_data",
     "paginate",
     "panel",

@@ -20,8 +20,10 @@ usable from a script. One module per view of the panel, plus what they share:
                           (:class:`CustomerProfile`: risk, next stage, drivers,
                           recommendations and the expected risk after every eligible
                           touchpoint) and :func:`what_if` (:class:`WhatIf`), a lookup.
-``_actions.py``           Actions tab: :class:`ActionBook`, approve, override, skip, and
-                          the safe CSV export.
+``_actions.py``           Actions tab: :class:`ActionBook`, approve, override, skip (in
+                          bulk after :meth:`~ActionBook.plan_bulk`, :class:`BulkPlan`),
+                          the append-only :class:`DecisionLog` replayed at restart, and
+                          the safe CSV export to a new dated file.
 ``_panel_data.py``        :class:`PanelData`: loads, scores and prepares all of the above
                           once, for :func:`cjml.panel`.
 ========================  ==============================================================
@@ -30,7 +32,7 @@ Each module imports only ``_common`` and the modules named before it (never
 this package), so the parts stay free of import cycles.
 """
 
-from cjml.panel._data._actions import ActionBook
+from cjml.panel._data._actions import ActionBook, BulkPlan, DecisionLog, DecisionLogWarning
 from cjml.panel._data._common import NO_TOUCHPOINT, PanelError, label, pct, points
 from cjml.panel._data._customer import (
     CustomerProfile,
@@ -40,24 +42,36 @@ from cjml.panel._data._customer import (
     what_if,
 )
 from cjml.panel._data._list import (
+    DEFAULT_REACH_THRESHOLD,
     SORT_KEYS,
     CustomerList,
     CustomerPage,
     filter_customers,
+    likely_gone,
     paginate,
     sort_customers,
 )
-from cjml.panel._data._overview import Overview, overview_data
+from cjml.panel._data._overview import (
+    Overview,
+    flag_rule,
+    funnel_data,
+    opportunities_data,
+    overview_data,
+)
 from cjml.panel._data._panel_data import PanelData
 from cjml.panel._data._table import customer_table
 
 __all__ = [
+    "DEFAULT_REACH_THRESHOLD",
     "NO_TOUCHPOINT",
     "SORT_KEYS",
     "ActionBook",
+    "BulkPlan",
     "CustomerList",
     "CustomerPage",
     "CustomerProfile",
+    "DecisionLog",
+    "DecisionLogWarning",
     "Overview",
     "PanelData",
     "PanelError",
@@ -65,7 +79,11 @@ __all__ = [
     "customer_profile",
     "customer_table",
     "filter_customers",
+    "flag_rule",
+    "funnel_data",
     "label",
+    "likely_gone",
+    "opportunities_data",
     "overview_data",
     "paginate",
     "pct",
