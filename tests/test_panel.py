@@ -1021,3 +1021,31 @@ def test_the_table_keeps_the_first_recommendations_interval_and_flag(small_log):
     assert table["expected_risk_reduction_low"].tolist()[::2] == [-0.01, 0.02]
     assert table["uncertain"].tolist() == [True, None, False]
     assert "expected_risk_reduction_low" not in customer_table(_scores(), small_log).columns
+
+
+def test_a_reduction_reads_the_same_in_the_list_the_customer_view_and_the_export(app, tmp_path):
+    """One rounding rule: the points are those of the two rounded percentages beside them."""
+    import re
+
+    from cjml.panel._data._common import shown_change
+
+    assert shown_change(0.1604, 0.0624) == pytest.approx(0.098)  # 16.0% -> 6.2%: 9.8 points
+    # 16.0% -> 6.3% reads 9.7 points, though the exact drop (9.78) alone would round to 9.8
+    assert points(0.0978, 0.1604) == "9.7 points" and points(0.0978) == "9.8 points"
+    assert points(0.004, 0.5) == "under 0.5 points" and points(None, 0.5) == "\u2013"
+    first = _cells(_row_texts(app)[0])
+    cid = first[ID]
+    listed = first[REDUCTION]
+    app.open_customer(int(cid))
+    p = app.profile
+    # the reason's "from A to B (N points)" and its recommendations table agree with the list
+    before, after, said = re.search(
+        r"from ([\d.]+)% to ([\d.]+)% \(([\d.]+) points\)", p.reason
+    ).groups()
+    assert f"{said} points" == listed
+    assert round(float(before) - float(after), 1) == float(said)
+    assert f">{listed}<" in app.recommendations_html.value
+    app.data.actions.approve(app.data.rows_of([p.customer_id]))
+    path = app.data.actions.export_csv(tmp_path)
+    exported = pd.read_csv(path, encoding="utf-8-sig", dtype=str)
+    assert exported["expected_risk_reduction_shown"].tolist() == [listed]

@@ -35,6 +35,7 @@ from cjml.panel._data import (
     points,
     what_if,
 )
+from cjml.panel._data._common import shown_change
 from cjml.panel._data._list import DEFAULT_REACH_THRESHOLD
 from cjml.panel._data._overview import flag_rule, funnel_data, funnel_notes, opportunities_data
 
@@ -924,7 +925,7 @@ class MarketerPanel(W.VBox):
                 f"<span class='cjml-sub cjml-next'>{_esc(following)}</span>",
                 f"<b>{_esc(pct(r['churn_risk']))}</b> {_chip(r['risk_band'])}",
                 recommended,
-                _esc(points(r["expected_risk_reduction"])),
+                _esc(points(r["expected_risk_reduction"], r["churn_risk"])),
                 _esc(pct(r.get("reach_probability"), 0)),
                 _esc(names.get(decision, label(decision)) if decision else "\u2013"),
                 _esc(r["top_drivers"]),
@@ -1288,7 +1289,7 @@ class MarketerPanel(W.VBox):
                     _esc(format_number(r.rank)),
                     _esc(label(r.touchpoint)),
                     _esc(pct(r.expected_risk)),
-                    _esc(points(r.risk_reduction)),
+                    _esc(points(r.risk_reduction, p.churn_risk)),
                     _esc(_money(r.cost)),
                 ]
                 for r in p.recommendations.itertuples(index=False)
@@ -1337,7 +1338,7 @@ class MarketerPanel(W.VBox):
         text = text.format(
             touchpoint=label(r.touchpoint),
             risk=pct(r.expected_risk),
-            points=points(abs(r.risk_reduction)),
+            points=points(abs(shown_change(r.expected_risk + r.risk_reduction, r.expected_risk))),
             cost=_money(r.cost),
         )
         if r.allowed:
@@ -1365,7 +1366,7 @@ class MarketerPanel(W.VBox):
             )
             return
         w = what_if(p, tp)
-        change = w.risk_reduction
+        change = shown_change(w.baseline_risk, w.expected_risk)  # as the two numbers show it
         color = "#2ca02c" if change > 0 else "#d62728" if change < 0 else "inherit"
         if change >= 0:
             text = _("Churn risk now {now} \u2192 with {touchpoint}: {after} ({points} lower)")
@@ -1475,7 +1476,7 @@ class MarketerPanel(W.VBox):
         if w.risk_reduction < 0:  # approving harm takes a deliberate second click
             self.customer_confirm.ask(
                 _("This raises the drop-off risk by {points}. Approve anyway?").format(
-                    points=points(-w.risk_reduction)
+                    points=points(-shown_change(w.baseline_risk, w.expected_risk))
                 ),
                 functools.partial(self._override_one, w),
             )
@@ -1610,7 +1611,7 @@ class MarketerPanel(W.VBox):
             [
                 _esc(r.customer_id),
                 _esc(label(r.touchpoint)),
-                _esc(points(r.expected_risk_reduction)),
+                _esc(points(r.expected_risk_reduction, r.churn_risk)),
                 _esc(r.reason),
                 _esc(r.approved_by),
                 f"<span style='white-space:nowrap'>{_esc(_when(r.approved_at))}</span>",

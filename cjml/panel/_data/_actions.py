@@ -923,7 +923,12 @@ class ActionBook:
             out = frame.rename(columns={"decided_by": "approved_by", "decided_at": "approved_at"})
             shown = {
                 "expected_risk_reduction_shown": [
-                    points(v) for v in out["expected_risk_reduction"].tolist()
+                    points(v, r)
+                    for v, r in zip(
+                        out["expected_risk_reduction"].tolist(),
+                        out["churn_risk"].tolist(),
+                        strict=True,
+                    )
                 ],
                 "churn_risk_shown": [pct(v) for v in out["churn_risk"].tolist()],
             }

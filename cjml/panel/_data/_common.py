@@ -75,14 +75,53 @@ def pct(value, digits: int = 1) -> str:
     return str(format_probabilities(np.array([value], dtype=float))[0])
 
 
-def points(value) -> str:
+def shown_change(before, after) -> float:
+    """A change of probability as the two rounded percentages beside it show it.
+
+    "from 16.0% to 6.2%" is 9.8 points even when the exact drop is 9.74: every
+    view words a change from the same rounding (:func:`cjml.i18n.rounded_change`).
+
+    Parameters
+    ----------
+    before, after : float
+        Probabilities.
+
+    Returns
+    -------
+    float
+        ``before - after`` of the percentages rounded to one decimal (0.098
+        for 9.8 points); NaN when either is missing.
+    """
+    if before is None or after is None or pd.isna(before) or pd.isna(after):
+        return float("nan")
+    return float((np.round(float(before) * 1000) - np.round(float(after) * 1000)) / 1000)
+
+
+def points(value, risk=None) -> str:
     """A risk difference in percentage points ("3.9 points", "under 0.5 points", "-3.9 points").
 
     The size rounds to one decimal; under half a point reads "under 0.5
     points" whatever the sign (a sentence around it says up or down).
+
+    Parameters
+    ----------
+    value : float
+        The drop in probability (negative: a rise).
+    risk : float, optional
+        The probability before the change. Given, the points are those of
+        the two rounded percentages (:func:`shown_change`), so a reduction
+        reads the same in the list, the customer view, the reasons and the
+        export.
+
+    Returns
+    -------
+    str
+        The points in words; an en dash when missing.
     """
     if value is None or pd.isna(value):
         return "\u2013"
+    if risk is not None and not pd.isna(risk):
+        value = shown_change(risk, float(risk) - float(value))
     return str(format_points(float(value), signed=True))
 
 

@@ -17,7 +17,15 @@ import pandas as pd
 
 from cjml.i18n import format_currency
 from cjml.i18n import gettext as _
-from cjml.panel._data._common import PanelError, _did_you_mean, _log_cutoff, label, pct, points
+from cjml.panel._data._common import (
+    PanelError,
+    _did_you_mean,
+    _log_cutoff,
+    label,
+    pct,
+    points,
+    shown_change,
+)
 
 __all__ = ["CustomerProfile", "WhatIf", "customer_profile", "timeline_data", "what_if"]
 
@@ -318,8 +326,8 @@ class WhatIf:
             For example: With live chat, churn risk 62.4% -> 58.5% (3.9 points
             lower), cost $1.50.
         """
-        change = self.risk_reduction
-        if abs(change) < 0.0005:
+        change = shown_change(self.baseline_risk, self.expected_risk)  # as the numbers show it
+        if change == 0:
             text = _(
                 "With {touchpoint}, churn risk {now} \u2192 {after} (about the same), cost {cost}."
             )
