@@ -249,6 +249,7 @@ _NAMES = frozenset(
         N_("High"),
         N_("Very high"),
         N_("Other"),
+        N_("Segment"),  # the sample's attribute column
     )
 )
 
