@@ -939,6 +939,12 @@ class JourneyMapReport:
         matplotlib Axes
             The axes drawn on.
         """
+        from cjml.i18n import format_number, format_percent
+        from cjml.i18n import gettext as _
+
+        def pct(value) -> str:
+            return _DASH if value is None or pd.isna(value) else format_percent(value, 0)
+
         ax = _axes(ax)
         rows = self._rows(self.stages, self.group_stages, group)
         n = len(rows)
@@ -951,7 +957,9 @@ class JourneyMapReport:
             ax.text(
                 0,
                 y[k],
-                f"{int(row.reached):,} ({_pct(row.reached_share)})",
+                _("{n} ({share})").format(
+                    n=format_number(int(row.reached)), share=pct(row.reached_share)
+                ),
                 ha="center",
                 va="center",
                 fontsize="small",
@@ -960,7 +968,7 @@ class JourneyMapReport:
                 ax.text(
                     top / 2 * 1.02,
                     y[k] - 0.5,
-                    f"{_pct(row.conversion)} convert",
+                    _("{share} convert").format(share=pct(row.conversion)),
                     ha="left",
                     va="center",
                     fontsize="x-small",
@@ -969,9 +977,9 @@ class JourneyMapReport:
         ax.set_yticks(y, list(rows["stage"]))
         ax.set_xlim(-top / 2 * 1.05, top / 2 * 1.6)
         ax.set(
-            xlabel="customers who reached the stage (bar width)",
-            ylabel="journey stage",
-            title=f"Stage funnel{_group_title(self, group)}",
+            xlabel=_("customers who reached the stage (bar width)"),
+            ylabel=_("journey stage"),
+            title=_("Stage funnel") + _group_title(self, group),
         )
         ax.set_xticks([])
         for side in ("top", "right", "bottom"):

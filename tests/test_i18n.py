@@ -79,6 +79,21 @@ def test_the_extractor_finds_messages_in_private_folders(extracted):
     assert "cjml/explanations.py" in files
 
 
+def test_the_extractor_finds_messages_inside_f_strings():
+    """Before Python 3.12 an f-string is one token: Babel's own extractor missed these."""
+    import io
+
+    from babel.messages.extract import extract
+
+    source = (
+        b"x = f\"<h4>{_esc(_('Churn risk distribution'))}</h4>\"\n"
+        b"y = f\"{ngettext('{n} day', '{n} days', n)} and {_(f'not {a} message')}\"\n"
+        b"z = obj.gettext('Overview')\n"
+    )
+    found = [m for _, m, _, _ in extract(i18n._messages_in, io.BytesIO(source), i18n.KEYWORDS)]
+    assert found == ["Churn risk distribution", ("{n} day", "{n} days"), "Overview"]
+
+
 def test_gettext_speaks_the_current_language_and_english_is_the_source():
     assert gettext("Live chat") == "Live chat"
     with language("vi"):

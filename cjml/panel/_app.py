@@ -100,7 +100,8 @@ _CSS = """
 <style>
 .cjml-panel {font-family: var(--jp-ui-font-family, system-ui, -apple-system, 'Segoe UI',
              sans-serif); color: var(--jp-ui-font-color1, #222);
-             background: var(--jp-layout-color1, white); max-width: 100%;}
+             background: var(--jp-layout-color1, white); max-width: 100%;
+             --jp-widgets-horizontal-tab-width: 184px;}  /* "Danh sách có rủi ro" whole */
 .cjml-panel .cjml-title {font-size: 1.35em; font-weight: 600; margin: 0;}
 .cjml-panel .cjml-sub {color: var(--jp-ui-font-color2, #555); font-size: 0.9em;}
 .cjml-panel h4 {color: var(--jp-ui-font-color1, #222); margin: 10px 0 4px;}
@@ -1067,7 +1068,7 @@ class MarketerPanel(W.VBox):
             continuous_update=False,
             layout=W.Layout(width="260px"),
         )
-        self.customer_id.style.description_width = "70px"
+        self.customer_id.style.description_width = "initial"  # "Khách hàng" whole
         self.customer_id.add_class("cjml-customer-id")
         self.open_button = _button(_("Open"), icon="search")
         self.open_button.on_click(self._on_open_typed)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cjml.i18n import format_currency
+from cjml.i18n import format_currency, format_datetime
 from cjml.i18n import gettext as _
 from cjml.panel._data._common import (
     PanelError,
@@ -50,8 +50,10 @@ def _customer_slice(log, customer_id) -> tuple[int, int, Any]:
             offsets = log.offsets
             return int(offsets[k]), int(offsets[k + 1]), ids[k]
     raise PanelError(
-        f"Customer {customer_id!r} is not in the events. Pick a customer from the "
-        f"at-risk list, or check the id (e.g. {_plain(ids[0])!r})."
+        _(
+            "Customer {id} is not in the events. Pick a customer from the at-risk list, or "
+            "check the id (e.g. {example})."
+        ).format(id=repr(customer_id), example=repr(_plain(ids[0])))
     )
 
 
@@ -223,8 +225,10 @@ def customer_profile(
     timeline = timeline_data(log, cid, cutoff=cut)
     if not (~timeline["after_cutoff"]).any():
         raise PanelError(
-            f"Customer {cid!r} has no event at or before the cutoff "
-            f"{cut:%Y-%m-%d %H:%M}: there is nothing to score yet."
+            _(
+                "Customer {id} has no event at or before the cutoff {cutoff}: there is "
+                "nothing to score yet."
+            ).format(id=repr(cid), cutoff=format_datetime(cut))
         )
     sub = EventLog.from_frame(
         log.frame.iloc[start:stop], journey_map=log.journey_map, timezone="UTC"
@@ -379,9 +383,16 @@ def what_if(profile: CustomerProfile, touchpoint: str) -> WhatIf:
     if not len(hit):
         allowed = list(options["touchpoint"])
         raise PanelError(
-            f"{touchpoint!r} is not an eligible touchpoint for customer "
-            f"{profile.customer_id!r} in stage {profile.stage!r}; the eligible "
-            f"ones are {allowed!r}.{_did_you_mean(touchpoint, allowed)}"
+            _(
+                "{touchpoint} is not an eligible touchpoint for customer {id} in stage "
+                "{stage}; the eligible ones are {allowed}."
+            ).format(
+                touchpoint=repr(touchpoint),
+                id=repr(profile.customer_id),
+                stage=repr(profile.stage),
+                allowed=repr(allowed),
+            )
+            + _did_you_mean(touchpoint, allowed)
         )
     row = options.iloc[int(hit[0])]
     return WhatIf(
