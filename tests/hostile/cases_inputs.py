@@ -846,7 +846,7 @@ IDS = [
     Case(
         name="in-ids-leading-zeros-score",
         area="ids",
-        argv=[*SCORE, "{tmp}/padded.csv", "--customers", "{tmp}/list.csv", *OUT],
+        argv=[*SCORE, "{tmp}/padded.csv", "--customers", "{tmp}/list.csv", "--include-inactive", *OUT],
         exit_code=0,
         message=r"of 3 listed, 0 not in the events",
         description="score --customers: ids with leading zeros",
@@ -919,7 +919,7 @@ IDS = [
     Case(
         name="in-ids-na-score",
         area="ids",
-        argv=[*SCORE, "{tmp}/na.csv", *OUT],
+        argv=[*SCORE, "{tmp}/na.csv", "--include-inactive", *OUT],
         exit_code=0,
         message=r"Scored 3,000 customers",
         description="score: customers named 'NA', 'null', 'None' are scored",
@@ -929,7 +929,7 @@ IDS = [
     Case(
         name="in-ids-na-list-score",
         area="ids",
-        argv=[*SCORE, "{tmp}/na.csv", "--customers", "{tmp}/list.csv", *OUT],
+        argv=[*SCORE, "{tmp}/na.csv", "--customers", "{tmp}/list.csv", "--include-inactive", *OUT],
         exit_code=0,
         message=r"of 3 listed, 0 not in the events",
         description="score --customers: a list naming 'NA' and 'null'",

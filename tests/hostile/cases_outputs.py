@@ -690,7 +690,7 @@ CASES = [
     Case(
         name="out-csv-score-formula-ids",
         area="csv-writer",
-        argv=[*SCORE, "risky.csv", "--out", "scores.csv", "--quiet"],
+        argv=[*SCORE, "risky.csv", "--out", "scores.csv", "--include-inactive", "--quiet"],
         exit_code=0,
         message=r"Scored 300 customers",
         setup=_risky_events(),
@@ -703,7 +703,7 @@ CASES = [
     Case(
         name="out-csv-score-fullwidth-and-spaces",
         area="csv-writer",
-        argv=[*SCORE, "risky.csv", "--out", "scores.csv", "--quiet"],
+        argv=[*SCORE, "risky.csv", "--out", "scores.csv", "--include-inactive", "--quiet"],
         exit_code=0,
         message=r"wrote scores\.csv",
         setup=_risky_events(),
@@ -715,7 +715,7 @@ CASES = [
     Case(
         name="out-csv-score-numbers-stay-numbers",
         area="csv-writer",
-        argv=[*SCORE, "risky.csv", "--out", "scores.csv", "--quiet"],
+        argv=[*SCORE, "risky.csv", "--out", "scores.csv", "--include-inactive", "--quiet"],
         exit_code=0,
         message=r"wrote scores\.csv",
         setup=_risky_events(),

@@ -393,7 +393,7 @@ class BulkPlan:
     recommendations and rows without a recommendation are left out; the rest
     are added.
 
-    Attributes
+    Parameters
     ----------
     add : int
         Customers the approval would approve.

@@ -323,6 +323,8 @@ def flag_rule(low_use: float = 0.1) -> str:
     Returns
     -------
     str
+        The rule, naming the flag and the share of customers below which a
+        touchpoint counts as rarely used.
     """
     return fill(
         _(
