@@ -11,6 +11,7 @@ import cjml
 from cjml.analytics import JourneyMapReport, journey_map
 from cjml.cli import main
 from cjml.datasets import load_sample, sample_path
+from cjml.i18n import label_text, language
 
 matplotlib.use("Agg")
 
@@ -264,7 +265,7 @@ def test_missing_touchpoints_rank_by_reduction_and_flag_low_use():
     assert by_stage(report.stages, "missing_touchpoints") == [None, "call", None]
     assert report.info["opportunities_from"] == "the effects given"
     html = report._repr_html_()
-    assert "3.0 pts" in html and "missing" in html
+    assert "3.0 points" in html and "missing" in html  # the one rounding rule (cjml.i18n)
 
 
 def test_current_use_counts_only_the_lookback():
@@ -433,7 +434,8 @@ def test_html_page_is_self_contained(tiny, tmp_path):
     assert page.startswith("<!DOCTYPE html>")
     assert page.count("data:image/png;base64,") == 2
     assert "http" not in page.replace("http-equiv", "")  # nothing fetched from elsewhere
-    for text in ("visit", "trial", "paid", "ad (67%), email (33%)", "By segment", "50.0%"):
+    # names as people read them (cjml.i18n.label_text), as in the panel
+    for text in ("Visit", "Trial", "Paid", "Ad (67%), Email (33%)", "By segment", "50.0%"):
         assert text in page
 
 
@@ -446,23 +448,24 @@ def test_notebook_html(tiny):
     assert "+0 (33% / 33% / 33%, n=3)" in html  # visit NPS
     assert isinstance(tiny, JourneyMapReport)
     text = tiny.to_text()
-    assert "trial" in text and "drop-off    50%" in text
+    assert "Trial" in text and "drop-off    50%" in text
 
 
 # --------------------------------------------------------------------------- plots
 def test_funnel_and_flow_plots_have_titles_and_labels(sample):
     import matplotlib.pyplot as plt
 
+    names = [label_text(s) for s in sample.stages["stage"]]  # "Awareness"...
     ax = sample.plot_funnel()
     assert ax.get_title() == "Stage funnel"
     assert ax.get_xlabel() and ax.get_ylabel()
-    assert [t.get_text() for t in ax.get_yticklabels()] == list(sample.stages["stage"])
+    assert [t.get_text() for t in ax.get_yticklabels()] == names
     widths = sorted((p.get_width() for p in ax.patches), reverse=True)
     assert widths == sorted(sample.stages["reached"].astype(float), reverse=True)
     ax = sample.plot_flow()
     assert ax.get_title() == "Stage-to-stage flow"
     assert ax.get_xlabel() and ax.get_ylabel()
-    assert [t.get_text() for t in ax.get_xticklabels()] == list(sample.stages["stage"])
+    assert [t.get_text() for t in ax.get_xticklabels()] == names
     fig, axes = plt.subplots(1, 2)
     assert sample.plot_funnel(axes[0], group="business") is axes[0]
     assert sample.plot_flow(axes[1], group="business").get_title().endswith("segment = business")
@@ -513,7 +516,7 @@ def test_cli_writes_html_and_csv(tmp_path, capsys):
     assert code == 0, err
     table = pd.read_csv(csv)
     assert list(table["stage"]) == list(cjml.JourneyMap.default().stages)
-    assert "up to 2024-06-01" in text and "silent for 20 days" in text
+    assert "up to Jun 1, 2024 UTC" in text and "silent for 20 days" in text
 
 
 def test_cli_refuses_to_overwrite_without_force(tmp_path, capsys):
