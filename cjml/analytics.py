@@ -877,9 +877,12 @@ class JourneyMapReport:
         return (
             f"<!DOCTYPE html><html lang='{current().language}'><head><meta charset='utf-8'>"
             f"<title>{html.escape(title)}</title>"
-            f"<style>{_CSS}</style></head><body><h2>{html.escape(_('Journey map'))}</h2>"
-            f"{self._repr_html_()}"
-            f"<h3>{html.escape(_('Plots'))}</h3>{''.join(images)}</body></html>"
+            f"<style>{_CSS}</style></head><body>"
+            + _heading(2, _("Journey map"))
+            + self._repr_html_()
+            + _heading(3, _("Plots"))
+            + "".join(images)
+            + "</body></html>"
         )
 
     def to_text(self) -> str:
@@ -947,17 +950,17 @@ class JourneyMapReport:
         by = i.get("by")
         parts = [
             f"<div class='cjml-journey-map'><p>{html.escape(self._headline())}.</p>",
-            f"<h4>{html.escape(_('Stages'))}</h4>",
+            _heading(4, _("Stages")),
             _stage_table_html(self.stages, None, self.touchpoints, self.opportunities),
         ]
         if by and self.group_stages is not None:
             parts += [
-                f"<h4>{html.escape(_('By {column}').format(column=by))}</h4>",
+                _heading(4, _("By {column}").format(column=by)),
                 _stage_table_html(
                     self.group_stages, by, self.group_touchpoints, self.group_opportunities
                 ),
             ]
-        parts.append(f"<h4>{html.escape(_('Missing-touchpoint opportunities'))}</h4>")
+        parts.append(_heading(4, _("Missing-touchpoint opportunities")))
         if self.opportunities is None:
             parts.append(
                 "<p>"
@@ -1517,11 +1520,15 @@ _NOTES = (
 
 def _notes_html() -> str:
     items = "".join(
-        f"<li><b>{html.escape(_(term))}</b>: {html.escape(_(text))}</li>" for term, text in _NOTES
+        "<li><b>" + html.escape(_(term)) + "</b>: " + html.escape(_(text)) + "</li>"
+        for term, text in _NOTES
     )
-    return (
-        f"<details><summary>{html.escape(_('How to read it'))}</summary><ul>{items}</ul></details>"
-    )
+    summary = html.escape(_("How to read it"))
+    return f"<details><summary>{summary}</summary><ul>{items}</ul></details>"
+
+
+def _heading(level: int, text: str) -> str:
+    return f"<h{level}>{html.escape(text)}</h{level}>"
 
 
 _CSS = (
