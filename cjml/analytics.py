@@ -27,6 +27,19 @@ import pandas as pd
 
 from cjml.events import EventLog, to_utc_timestamp
 from cjml.exceptions import SchemaError
+from cjml.i18n import (
+    N_,
+    current,
+    format_date,
+    format_datetime,
+    format_number,
+    format_percent,
+    format_points,
+    label_text,
+    language,
+    ngettext,
+)
+from cjml.i18n import gettext as _
 from cjml.io._write import write_atomic, write_csv
 from cjml.journey import DROPPED
 
@@ -807,7 +820,7 @@ class JourneyMapReport:
         """
         return write_csv(self.to_frame(table), path, force=force)
 
-    def to_html(self, path, *, force: bool = False) -> Path:
+    def to_html(self, path, *, force: bool = False, lang: str | None = None) -> Path:
         """Write a self-contained HTML page: the tables and both plots.
 
         Parameters
@@ -816,25 +829,36 @@ class JourneyMapReport:
             The ``.html`` file.
         force : bool, default False
             Replace an existing file; without it an existing file is an error.
+        lang : {"en", "vi"}, optional
+            The page's language; default the current one (:mod:`cjml.i18n`).
 
         Returns
         -------
         Path
             The file written.
         """
-        page = self.html_page()
+        page = self.html_page(lang)
         return _write_atomic(
             path, force, ".html", lambda tmp: Path(tmp).write_text(page, encoding="utf-8")
         )
 
-    def html_page(self) -> str:
+    def html_page(self, lang: str | None = None) -> str:
         """The report as a complete HTML page, plots embedded as PNG.
+
+        Parameters
+        ----------
+        lang : {"en", "vi"}, optional
+            The page's language (words, numbers and dates); default the
+            current one (:func:`cjml.i18n.set_language`).
 
         Returns
         -------
         str
             The page, with no external resources.
         """
+        if lang is not None:
+            with language(lang):
+                return self.html_page()
         from matplotlib.figure import Figure
 
         images = []
@@ -849,11 +873,16 @@ class JourneyMapReport:
                 f"<img alt='{html.escape(fig.axes[0].get_title())}' "
                 f"src='data:image/png;base64,{data}'>"
             )
+        title = _("Journey map {name}").format(name=self.info.get("journey_map", "")).strip()
         return (
-            "<!DOCTYPE html><html><head><meta charset='utf-8'>"
-            f"<title>Journey map {html.escape(str(self.info.get('journey_map', '')))}</title>"
-            f"<style>{_CSS}</style></head><body><h2>Journey map</h2>{self._repr_html_()}"
-            f"<h3>Plots</h3>{''.join(images)}</body></html>"
+            f"<!DOCTYPE html><html lang='{current().language}'><head><meta charset='utf-8'>"
+            f"<title>{html.escape(title)}</title>"
+            f"<style>{_CSS}</style></head><body>"
+            + _heading(2, _("Journey map"))
+            + self._repr_html_()
+            + _heading(3, _("Plots"))
+            + "".join(images)
+            + "</body></html>"
         )
 
     def to_text(self) -> str:
@@ -865,61 +894,112 @@ class JourneyMapReport:
             The header line and one line per stage.
         """
         lines = [self._headline()]
+        gaps = _missing_texts(self.opportunities, None)
         for row in self.stages.itertuples(index=False):
-            gaps = getattr(row, "missing_touchpoints", None)
-            lines.append(
-                f"  {row.stage:<15} reached {row.reached:>8,}  conversion {_pct(row.conversion):>6}"
-                f"  drop-off {_pct(row.drop_off):>6}  median {_num(row.median_days, 1):>5} days"
-                + (f"  missing: {gaps}" if isinstance(gaps, str) else "")
+            line = _(
+                "{stage} reached {reached}  conversion {conversion}  drop-off {drop_off}  "
+                "median {median_days} days"
+            ).format(
+                stage=label_text(row.stage).ljust(15),
+                reached=_int(row.reached).rjust(8),
+                conversion=_pct(row.conversion).rjust(6),
+                drop_off=_pct(row.drop_off).rjust(6),
+                median_days=_num(row.median_days, 1).rjust(5),
             )
+            missing = gaps.get((None, row.stage))
+            if missing:
+                line += "  " + _("missing: {touchpoints}").format(touchpoints=missing)
+            lines.append("  " + line)
         if self.opportunities is None:
             lines.append(
-                "  (missing-touchpoint opportunities need a model: pass bundle= or "
-                "effects=; on the command line, --model)"
+                "  "
+                + _(
+                    "(missing-touchpoint opportunities need a model: pass bundle= or "
+                    "effects=; on the command line, --model)"
+                )
             )
         return "\n".join(lines)
 
     # -- html
     def _headline(self) -> str:
         i = self.info
-        lookback = "all history" if i["lookback"] is None else _days(i["lookback"])
-        return (
-            f"{i['n_customers']:,} customers, {i['n_events']:,} events up to "
-            f"{i['cutoff']:%Y-%m-%d %H:%M} UTC; silent for {_days(i['horizon'])} = dropped; "
-            f"current use over {lookback}"
-        )
+        values = {
+            "customers": _int(i["n_customers"]),
+            "events": _int(i["n_events"]),
+            "cutoff": _moment(i["cutoff"]),
+            "horizon": _days(i["horizon"]),
+        }
+        if i["lookback"] is None:
+            return ngettext(
+                "{customers} customer, {events} events up to {cutoff} UTC; silent for "
+                "{horizon} = dropped; current use over all history",
+                "{customers} customers, {events} events up to {cutoff} UTC; silent for "
+                "{horizon} = dropped; current use over all history",
+                i["n_customers"],
+            ).format(**values)
+        return ngettext(
+            "{customers} customer, {events} events up to {cutoff} UTC; silent for "
+            "{horizon} = dropped; current use over {lookback}",
+            "{customers} customers, {events} events up to {cutoff} UTC; silent for "
+            "{horizon} = dropped; current use over {lookback}",
+            i["n_customers"],
+        ).format(lookback=_days(i["lookback"]), **values)
 
     def _repr_html_(self) -> str:
         i = self.info
+        by = i.get("by")
         parts = [
             f"<div class='cjml-journey-map'><p>{html.escape(self._headline())}.</p>",
-            "<h4>Stages</h4>",
-            _stage_table_html(self.stages),
+            _heading(4, _("Stages")),
+            _stage_table_html(self.stages, None, self.touchpoints, self.opportunities),
         ]
-        if i.get("by") and self.group_stages is not None:
+        if by and self.group_stages is not None:
             parts += [
-                f"<h4>By {html.escape(str(i['by']))}</h4>",
-                _stage_table_html(self.group_stages, i["by"]),
+                _heading(4, _("By {column}").format(column=by)),
+                _stage_table_html(
+                    self.group_stages, by, self.group_touchpoints, self.group_opportunities
+                ),
             ]
-        parts.append("<h4>Missing-touchpoint opportunities</h4>")
+        parts.append(_heading(4, _("Missing-touchpoint opportunities")))
         if self.opportunities is None:
             parts.append(
-                "<p>Not computed: they need a model. Pass <code>bundle=</code> to "
-                "<code>cjml.journey_map</code> (<code>cjml journey-map --model</code>) "
-                "or <code>effects=</code>.</p>"
+                "<p>"
+                + html.escape(
+                    _(
+                        "Not computed: they need a model. Pass {bundle} to {function} "
+                        "({command}) or {effects}."
+                    )
+                ).format(
+                    bundle="<code>bundle=</code>",
+                    function="<code>cjml.journey_map</code>",
+                    command="<code>cjml journey-map --model</code>",
+                    effects="<code>effects=</code>",
+                )
+                + "</p>"
             )
         else:
-            window = (
-                "all their history" if i["lookback"] is None else f"the last {_days(i['lookback'])}"
+            source = _SOURCES.get(str(i["opportunities_from"]))
+            rule = (
+                _(
+                    "{flag} = top half by mean risk reduction and used by under {share} of "
+                    "the stage's customers in all their history."
+                )
+                if i["lookback"] is None
+                else _(
+                    "{flag} = top half by mean risk reduction and used by under {share} of "
+                    "the stage's customers in the last {days}."
+                )
+            )
+            rule = html.escape(rule).format(
+                flag="&#9873;",
+                share=html.escape(format_percent(i["low_use"], 0)),
+                days=html.escape(_days(i["lookback"])) if i["lookback"] is not None else "",
             )
             parts += [
-                f"<p>Estimated from {html.escape(str(i['opportunities_from']))}; "
-                f"&#9873; = top half by mean risk reduction and used by under "
-                f"{i['low_use']:.0%} of the stage's customers in {html.escape(window)}."
-                "</p>",
+                "<p>" + (html.escape(_(source)) + " " if source else "") + rule + "</p>",
                 _opportunity_table_html(self.opportunities),
             ]
-        parts.append(_NOTES)
+        parts.append(_notes_html())
         parts.append("</div>")
         return "".join(parts)
 
@@ -939,12 +1019,6 @@ class JourneyMapReport:
         matplotlib Axes
             The axes drawn on.
         """
-        from cjml.i18n import format_number, format_percent
-        from cjml.i18n import gettext as _
-
-        def pct(value) -> str:
-            return _DASH if value is None or pd.isna(value) else format_percent(value, 0)
-
         ax = _axes(ax)
         rows = self._rows(self.stages, self.group_stages, group)
         n = len(rows)
@@ -957,9 +1031,7 @@ class JourneyMapReport:
             ax.text(
                 0,
                 y[k],
-                _("{n} ({share})").format(
-                    n=format_number(int(row.reached)), share=pct(row.reached_share)
-                ),
+                f"{_int(row.reached)} ({_pct(row.reached_share)})",
                 ha="center",
                 va="center",
                 fontsize="small",
@@ -968,13 +1040,13 @@ class JourneyMapReport:
                 ax.text(
                     top / 2 * 1.02,
                     y[k] - 0.5,
-                    _("{share} convert").format(share=pct(row.conversion)),
+                    _("{share} convert").format(share=_pct(row.conversion)),
                     ha="left",
                     va="center",
                     fontsize="x-small",
                     color="dimgray",
                 )
-        ax.set_yticks(y, list(rows["stage"]))
+        ax.set_yticks(y, [label_text(s) for s in rows["stage"]])
         ax.set_xlim(-top / 2 * 1.05, top / 2 * 1.6)
         ax.set(
             xlabel=_("customers who reached the stage (bar width)"),
@@ -1052,7 +1124,7 @@ class JourneyMapReport:
             ax.text(
                 s,
                 0.03 * scale,
-                f"{names[s]}\n{int(stages_table['customers'].iloc[s]):,}",
+                f"{label_text(names[s])}\n{_int(stages_table['customers'].iloc[s])}",
                 ha="center",
                 va="bottom",
                 fontsize="small",
@@ -1101,7 +1173,7 @@ class JourneyMapReport:
                 ax.text(
                     x_sink + w / 2,
                     sink_top - n_drop - 0.02 * scale,
-                    f"dropped\n{int(n_drop):,}",
+                    _("dropped\n{customers}").format(customers=_int(n_drop)),
                     ha="center",
                     va="top",
                     fontsize="x-small",
@@ -1127,7 +1199,7 @@ class JourneyMapReport:
             ax.text(
                 (a + b) / 2,
                 0.17 * scale * abs(a - b),
-                f"back {int(row.customers):,}",
+                _("back {customers}").format(customers=_int(row.customers)),
                 ha="center",
                 va="bottom",
                 fontsize="x-small",
@@ -1136,12 +1208,12 @@ class JourneyMapReport:
         lowest = min(sink_top - max(drops.values(), default=0), -height.max())
         ax.set_xlim(-0.5, S - 0.3)
         ax.set_ylim(lowest - 0.15 * scale, 0.25 * scale * max(1, S / 3))
-        ax.set_xticks(range(S), names)
+        ax.set_xticks(range(S), [label_text(s) for s in names])
         ax.set_yticks([])
         ax.set(
-            xlabel="journey stage (grey: still active; red: went silent)",
-            ylabel="customers (band height)",
-            title=f"Stage-to-stage flow{_group_title(self, group)}",
+            xlabel=_("journey stage (grey: still active; red: went silent)"),
+            ylabel=_("customers (band height)"),
+            title=_("Stage-to-stage flow") + _group_title(self, group),
         )
         for side in ("top", "right", "left"):
             ax.spines[side].set_visible(False)
@@ -1216,89 +1288,159 @@ def _write_atomic(path, force: bool, suffix: str, write) -> Path:
 def _pct(value, digits: int = 0) -> str:
     if value is None or pd.isna(value):
         return _DASH
-    return f"{value:.{digits}%}"
+    return format_percent(value, digits)
 
 
 def _num(value, digits: int = 1) -> str:
     if value is None or pd.isna(value):
         return _DASH
-    return f"{value:,.{digits}f}"
+    return format_number(value, digits)
 
 
 def _int(value) -> str:
     if value is None or pd.isna(value):
         return _DASH
-    return f"{int(value):,}"
+    return format_number(int(value))
 
 
 def _days(delta) -> str:
     days = pd.Timedelta(delta) / pd.Timedelta(days=1)
-    return f"{days:g} day{'s' if days != 1 else ''}"
+    whole = float(days).is_integer()
+    text = format_number(days, 0 if whole else 1)
+    return ngettext("{n} day", "{n} days", int(days) if whole else 2).format(n=text)
+
+
+def _moment(ts) -> str:
+    """A cutoff in the locale's format: the date alone at midnight, else date and time."""
+    ts = pd.Timestamp(ts)
+    if ts == ts.normalize():
+        return format_date(ts)
+    return format_datetime(ts)
 
 
 def _cell(text: str, align: str = "right") -> str:
     return f"<td style='text-align:{align}'>{html.escape(text)}</td>"
 
 
+#: Where the opportunities came from (``info["opportunities_from"]``, kept English), as a sentence.
+_SOURCES = {
+    "the effects given": N_("Estimated from the effects given."),
+    "the model bundle": N_("Estimated from the model bundle."),
+}
+
+
+def _group_key(value):
+    return None if _is_missing(value) else value
+
+
+def _top_texts(touchpoints: pd.DataFrame | None, by: str | None) -> dict:
+    """(group, stage) -> "Email (40%), Paid ad (33%)": each stage's top touchpoints, translated.
+
+    The touchpoints table lists each stage's touchpoints most events first.
+    """
+    out: dict = {}
+    if touchpoints is None or touchpoints.empty:
+        return out
+    groups = touchpoints[by].to_numpy(dtype=object) if by else [None] * len(touchpoints)
+    seen: dict = {}
+    for grp, stage, tp, share in zip(
+        groups,
+        touchpoints["stage"],
+        touchpoints["touchpoint"],
+        touchpoints["event_share"],
+        strict=True,
+    ):
+        key = (_group_key(grp), stage)
+        if seen.get(key, 0) >= _TOP_TOUCHPOINTS:
+            continue
+        seen[key] = seen.get(key, 0) + 1
+        out.setdefault(key, []).append(
+            _("{touchpoint} ({share})").format(touchpoint=label_text(tp), share=_pct(share))
+        )
+    return {key: ", ".join(texts) for key, texts in out.items()}
+
+
+def _missing_texts(opportunities: pd.DataFrame | None, by: str | None) -> dict:
+    """(group, stage) -> the flagged missing touchpoints' names, translated, comma-separated."""
+    out: dict = {}
+    if opportunities is None or opportunities.empty:
+        return out
+    flagged = opportunities[opportunities["missing"].astype(bool)]
+    groups = flagged[by].to_numpy(dtype=object) if by else [None] * len(flagged)
+    for grp, stage, tp in zip(groups, flagged["stage"], flagged["touchpoint"], strict=True):
+        out.setdefault((_group_key(grp), stage), []).append(label_text(tp))
+    return {key: ", ".join(names) for key, names in out.items()}
+
+
 _STAGE_HEADERS = (
-    ("stage", "stage"),
-    ("reached", "customers who reached the stage (share of all)"),
-    ("in stage", "customers with an event in the stage"),
-    ("conversion", "reached the next stage, among those whose outcome is known"),
-    ("drop-off", "went silent in the stage, among those whose outcome there is known"),
-    ("pending / active", "outcome not known yet: still active"),
-    ("median days", "median days spent in the stage"),
-    ("top touchpoints", "most events in the stage (share of its events)"),
-    ("CSAT", "mean satisfaction (answers)"),
-    ("NPS", "score, and promoters / passives / detractors"),
+    (N_("stage"), N_("journey stage")),
+    (N_("reached"), N_("customers who reached the stage (share of all)")),
+    (N_("in stage"), N_("customers with an event in the stage")),
+    (N_("conversion"), N_("reached the next stage, among those whose outcome is known")),
+    (N_("drop-off"), N_("went silent in the stage, among those whose outcome there is known")),
+    (N_("pending / active"), N_("outcome not known yet: still active")),
+    (N_("median days"), N_("median days spent in the stage")),
+    (N_("top touchpoints"), N_("most events in the stage (share of its events)")),
+    (N_("CSAT"), N_("mean satisfaction (answers)")),
+    (N_("NPS"), N_("score, and promoters / passives / detractors")),
 )
 
 
-def _stage_table_html(frame: pd.DataFrame, by: str | None = None) -> str:
+def _stage_table_html(
+    frame: pd.DataFrame,
+    by: str | None = None,
+    touchpoints: pd.DataFrame | None = None,
+    opportunities: pd.DataFrame | None = None,
+) -> str:
     gaps = "missing_touchpoints" in frame.columns
-    heads = ([(str(by), f"group ({by})")] if by else []) + list(_STAGE_HEADERS)
+    heads = [(_(h), _(t)) for h, t in _STAGE_HEADERS]
+    if by:
+        heads.insert(0, (str(by), _("group ({column})").format(column=by)))
     if gaps:
-        heads.append(("missing touchpoints", "high estimated risk reduction, low current use"))
+        heads.append(
+            (_("missing touchpoints"), _("high estimated risk reduction, low current use"))
+        )
     head = "".join(f"<th title='{html.escape(t)}'>{html.escape(h)}</th>" for h, t in heads)
+    tops = _top_texts(touchpoints, by)
+    missing = _missing_texts(opportunities, by)
     rows = []
-    for _, r in frame.iterrows():
+    for _i, r in frame.iterrows():
+        group = _group_key(r[by]) if by else None
+        key = (group, r["stage"])
         cells = []
         if by:
-            cells.append(f"<th>{html.escape(_DASH if _is_missing(r[by]) else str(r[by]))}</th>")
-        cells.append(f"<th style='text-align:left'>{html.escape(str(r['stage']))}</th>")
+            cells.append(f"<th>{html.escape(_DASH if group is None else str(group))}</th>")
+        cells.append(f"<th style='text-align:left'>{html.escape(label_text(r['stage']))}</th>")
         cells.append(_cell(f"{_int(r['reached'])} ({_pct(r['reached_share'])})"))
         cells.append(_cell(_int(r["customers"])))
         cells.append(_cell(_pct(r["conversion"], 1)))
         cells.append(_cell(_pct(r["drop_off"], 1)))
         cells.append(_cell(f"{_int(r['pending'])} / {_int(r['active'])}"))
         cells.append(_cell(_num(r["median_days"], 1)))
-        cells.append(
-            _cell(r["top_touchpoints"] if isinstance(r["top_touchpoints"], str) else _DASH, "left")
-        )
+        cells.append(_cell(tops.get(key, _DASH), "left"))
         csat = (
             _DASH
             if pd.isna(r["mean_satisfaction"])
-            else (f"{r['mean_satisfaction']:.2f} ({int(r['satisfaction_answers']):,})")
+            else _("{mean} ({answers})").format(
+                mean=_num(r["mean_satisfaction"], 2), answers=_int(r["satisfaction_answers"])
+            )
         )
         cells.append(_cell(csat))
-        nps = (
-            _DASH
-            if pd.isna(r["nps"])
-            else (
-                f"{r['nps']:+.0f} ({_pct(r['promoters'])} / {_pct(r['passives'])} / "
-                f"{_pct(r['detractors'])}, n={int(r['nps_respondents']):,})"
+        if pd.isna(r["nps"]):
+            nps = _DASH
+        else:
+            score = _num(abs(r["nps"]), 0)
+            sign = "-" if r["nps"] < 0 and score != _num(0, 0) else "+"
+            nps = _("{score} ({promoters} / {passives} / {detractors}, n={respondents})").format(
+                score=sign + score,
+                promoters=_pct(r["promoters"]),
+                passives=_pct(r["passives"]),
+                detractors=_pct(r["detractors"]),
+                respondents=_int(r["nps_respondents"]),
             )
-        )
         cells.append(_cell(nps))
         if gaps:
-            cells.append(
-                _cell(
-                    r["missing_touchpoints"]
-                    if isinstance(r["missing_touchpoints"], str)
-                    else _DASH,
-                    "left",
-                )
-            )
+            cells.append(_cell(missing.get(key, _DASH), "left"))
         rows.append(f"<tr>{''.join(cells)}</tr>")
     return (
         f"<table class='cjml-journey-map-stages'><thead><tr>{head}</tr></thead>"
@@ -1307,19 +1449,24 @@ def _stage_table_html(frame: pd.DataFrame, by: str | None = None) -> str:
 
 
 def _opportunity_table_html(frame: pd.DataFrame) -> str:
-    head = "".join(
-        f"<th>{h}</th>"
-        for h in ("stage", "touchpoint", "customers", "mean risk reduction", "current use", "")
+    heads = (
+        _("stage"),
+        _("touchpoint"),
+        _("customers"),
+        _("mean risk reduction"),
+        _("current use"),
+        "",
     )
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in heads)
     rows = []
-    points = 100 * frame["mean_risk_reduction"].to_numpy(dtype=float)
+    points = format_points(frame["mean_risk_reduction"].to_numpy(dtype=float), signed=True)
     for r, pts in zip(frame.itertuples(index=False), points, strict=True):
-        flag = "&#9873; missing" if r.missing else ""
+        flag = "&#9873; " + html.escape(_("missing")) if r.missing else ""
         style = " style='font-weight:bold'" if r.missing else ""
         rows.append(
-            f"<tr{style}><th style='text-align:left'>{html.escape(str(r.stage))}</th>"
-            f"{_cell(str(r.touchpoint), 'left')}{_cell(_int(r.customers))}"
-            f"{_cell(_num(pts, 1) + ' pts')}"
+            f"<tr{style}><th style='text-align:left'>{html.escape(label_text(r.stage))}</th>"
+            f"{_cell(label_text(r.touchpoint), 'left')}{_cell(_int(r.customers))}"
+            f"{_cell(str(pts))}"
             f"{_cell(_pct(r.current_use, 1))}<td>{flag}</td></tr>"
         )
     return (
@@ -1328,22 +1475,61 @@ def _opportunity_table_html(frame: pd.DataFrame) -> str:
     )
 
 
+#: "How to read it": each term and what it means, translated where shown.
 _NOTES = (
-    "<details><summary>How to read it</summary><ul>"
-    "<li><b>dropped</b>: no event for the horizon before the cutoff; <b>active</b>: an event "
-    "within it, so the outcome is not known yet.</li>"
-    "<li><b>reached</b>: furthest stage this one or later (skipping counts as passing).</li>"
-    "<li><b>conversion</b>: share of those who reached the stage and whose outcome is known "
-    "(not pending) who reached the next one.</li>"
-    "<li><b>drop-off</b>: share of those who were in the stage and are not still active in it "
-    "who went silent there.</li>"
-    "<li><b>median days</b>: from entering the stage to the next event in another stage, or "
-    "to the last event (a lower bound for active customers).</li>"
-    "<li><b>NPS</b>: each customer's latest answer in the stage; promoters 9-10, passives 7-8, "
-    "detractors 0-6; score = % promoters - % detractors.</li>"
-    "<li><b>mean risk reduction</b>: estimated drop in churn probability, in percentage "
-    "points, if the touchpoint were triggered now.</li></ul></details>"
+    (N_("dropped"), N_("no event for the horizon before the cutoff.")),
+    (N_("active"), N_("an event within the horizon, so the outcome is not known yet.")),
+    (N_("reached"), N_("furthest stage this one or later (skipping counts as passing).")),
+    (
+        N_("conversion"),
+        N_(
+            "share of those who reached the stage and whose outcome is known (not pending) who "
+            "reached the next one."
+        ),
+    ),
+    (
+        N_("drop-off"),
+        N_(
+            "share of those who were in the stage and are not still active in it who went "
+            "silent there."
+        ),
+    ),
+    (
+        N_("median days"),
+        N_(
+            "from entering the stage to the next event in another stage, or to the last event "
+            "(a lower bound for active customers)."
+        ),
+    ),
+    (
+        N_("NPS"),
+        N_(
+            "each customer's latest answer in the stage; promoters 9-10, passives 7-8, "
+            "detractors 0-6; score = % promoters - % detractors."
+        ),
+    ),
+    (
+        N_("mean risk reduction"),
+        N_(
+            "estimated drop in churn probability, in percentage points, if the touchpoint were "
+            "triggered now."
+        ),
+    ),
 )
+
+
+def _notes_html() -> str:
+    items = "".join(
+        "<li><b>" + html.escape(_(term)) + "</b>: " + html.escape(_(text)) + "</li>"
+        for term, text in _NOTES
+    )
+    summary = html.escape(_("How to read it"))
+    return f"<details><summary>{summary}</summary><ul>{items}</ul></details>"
+
+
+def _heading(level: int, text: str) -> str:
+    return f"<h{level}>{html.escape(text)}</h{level}>"
+
 
 _CSS = (
     "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em;color:#222}"

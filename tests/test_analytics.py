@@ -11,6 +11,7 @@ import cjml
 from cjml.analytics import JourneyMapReport, journey_map
 from cjml.cli import main
 from cjml.datasets import load_sample, sample_path
+from cjml.i18n import label_text, language
 
 matplotlib.use("Agg")
 
@@ -264,7 +265,7 @@ def test_missing_touchpoints_rank_by_reduction_and_flag_low_use():
     assert by_stage(report.stages, "missing_touchpoints") == [None, "call", None]
     assert report.info["opportunities_from"] == "the effects given"
     html = report._repr_html_()
-    assert "3.0 pts" in html and "missing" in html
+    assert "3.0 points" in html and "missing" in html  # the one rounding rule (cjml.i18n)
 
 
 def test_current_use_counts_only_the_lookback():
@@ -433,7 +434,8 @@ def test_html_page_is_self_contained(tiny, tmp_path):
     assert page.startswith("<!DOCTYPE html>")
     assert page.count("data:image/png;base64,") == 2
     assert "http" not in page.replace("http-equiv", "")  # nothing fetched from elsewhere
-    for text in ("visit", "trial", "paid", "ad (67%), email (33%)", "By segment", "50.0%"):
+    # names as people read them (cjml.i18n.label_text), as in the panel
+    for text in ("Visit", "Trial", "Paid", "Ad (67%), Email (33%)", "By segment", "50.0%"):
         assert text in page
 
 
@@ -446,23 +448,24 @@ def test_notebook_html(tiny):
     assert "+0 (33% / 33% / 33%, n=3)" in html  # visit NPS
     assert isinstance(tiny, JourneyMapReport)
     text = tiny.to_text()
-    assert "trial" in text and "drop-off    50%" in text
+    assert "Trial" in text and "drop-off    50%" in text
 
 
 # --------------------------------------------------------------------------- plots
 def test_funnel_and_flow_plots_have_titles_and_labels(sample):
     import matplotlib.pyplot as plt
 
+    names = [label_text(s) for s in sample.stages["stage"]]  # "Awareness"...
     ax = sample.plot_funnel()
     assert ax.get_title() == "Stage funnel"
     assert ax.get_xlabel() and ax.get_ylabel()
-    assert [t.get_text() for t in ax.get_yticklabels()] == list(sample.stages["stage"])
+    assert [t.get_text() for t in ax.get_yticklabels()] == names
     widths = sorted((p.get_width() for p in ax.patches), reverse=True)
     assert widths == sorted(sample.stages["reached"].astype(float), reverse=True)
     ax = sample.plot_flow()
     assert ax.get_title() == "Stage-to-stage flow"
     assert ax.get_xlabel() and ax.get_ylabel()
-    assert [t.get_text() for t in ax.get_xticklabels()] == list(sample.stages["stage"])
+    assert [t.get_text() for t in ax.get_xticklabels()] == names
     fig, axes = plt.subplots(1, 2)
     assert sample.plot_funnel(axes[0], group="business") is axes[0]
     assert sample.plot_flow(axes[1], group="business").get_title().endswith("segment = business")
@@ -513,7 +516,7 @@ def test_cli_writes_html_and_csv(tmp_path, capsys):
     assert code == 0, err
     table = pd.read_csv(csv)
     assert list(table["stage"]) == list(cjml.JourneyMap.default().stages)
-    assert "up to 2024-06-01" in text and "silent for 20 days" in text
+    assert "up to Jun 1, 2024 UTC" in text and "silent for 20 days" in text
 
 
 def test_cli_refuses_to_overwrite_without_force(tmp_path, capsys):
@@ -543,3 +546,119 @@ def test_cli_errors(tmp_path, capsys):
     code, _, err = run(capsys, "journey-map", events, "--out", str(tmp_path / "m.txt"))
     assert code == 1 and "must end in .html" in err
     assert list(tmp_path.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- languages
+#: Sentences and headings of the English page that the Vietnamese one must not show.
+ENGLISH_TEXTS = (
+    "How to read it",
+    "Missing-touchpoint opportunities",
+    "Stage funnel",
+    "Stage-to-stage flow",
+    "customers who reached the stage",
+    "events up to",
+    "top half by mean risk reduction",
+    "share of those who reached the stage",
+    "percentage points",
+    ">Stages<",
+    ">Plots<",
+)
+
+
+@pytest.fixture(scope="module")
+def with_effects():
+    return journey_map(tiny_log(), effects=EFFECTS, horizon="10D", by="segment")
+
+
+def test_the_english_page_keeps_its_words(with_effects):
+    page = with_effects.html_page()
+    assert page.startswith("<!DOCTYPE html><html lang='en'>")
+    for text in ENGLISH_TEXTS:
+        assert text in page, text
+    for text in (
+        "4 customers, 13 events up to Jan 29, 2024 UTC",
+        "66.7%",
+        "3.00 (2)",
+        "3.0 points",
+    ):
+        assert text in page, text
+
+
+def test_the_vietnamese_page_speaks_vietnamese(with_effects, tmp_path):
+    page = with_effects.to_html(tmp_path / "map.html", lang="vi").read_text(encoding="utf-8")
+    assert page == with_effects.html_page(lang="vi")
+    assert page.startswith("<!DOCTYPE html><html lang='vi'>")
+    for text in (
+        "<h2>Bản đồ hành trình</h2>",
+        "<h4>Các giai đoạn</h4>",
+        "<h4>Theo segment</h4>",
+        "<h3>Biểu đồ</h3>",
+        "Cách đọc",
+        "4 khách hàng, 13 sự kiện đến 29 thg 1, 2024 UTC",  # the vi date format
+        "alt='Phễu các giai đoạn'",
+        "66,7%",  # decimal commas
+        "3,00 (2)",
+        "3,0 điểm phần trăm",
+        "&#9873; còn thiếu",
+    ):
+        assert text in page, text
+    for text in ENGLISH_TEXTS:
+        assert text not in page, text
+    # the language was only borrowed for the page
+    assert "How to read it" in with_effects._repr_html_()
+    assert cjml.i18n.current().language == "en"
+
+
+def test_names_plots_and_text_follow_the_language(sample):
+    import matplotlib.pyplot as plt
+
+    with language("vi"):
+        ax = sample.plot_funnel()
+        assert ax.get_title() == "Phễu các giai đoạn"
+        assert [t.get_text() for t in ax.get_yticklabels()][:2] == ["Nhận biết", "Cân nhắc"]
+        assert ax.texts[0].get_text() == "3.000 (100%)"  # the vi group symbol
+        ax = sample.plot_flow()
+        assert ax.get_title() == "Dòng chuyển giữa các giai đoạn"
+        assert "im lặng" in ax.get_xlabel()
+        text = sample.to_text()
+        page = sample.html_page()
+    plt.close("all")
+    assert "khách hàng" in text and "Nhận biết" in text and "customers" not in text
+    assert "3.000 khách hàng" in text  # the vi group symbol
+    assert "Nhận biết" in page and ">Awareness<" not in page
+    # the tables stay English: machine-readable
+    assert list(sample.to_frame()["stage"])[0] == "awareness"
+
+
+def test_every_message_of_the_journey_map_is_translated():
+    from babel.messages.pofile import read_po
+
+    from cjml import i18n
+
+    with i18n.catalogue_path("vi").open("rb") as fh:
+        vi = read_po(fh, locale="vi", domain=i18n.DOMAIN)
+    ours = {"cjml/analytics.py", "cjml/cli/_data.py"}
+    messages = [m for m in i18n._extract() if m.id and ours & {f for f, _n in m.locations}]
+    assert len(messages) > 50
+    left = [m.id for m in messages if vi.get(m.id) is None or vi.get(m.id) in i18n.untranslated(vi)]
+    assert left == []
+
+
+def test_cli_writes_a_vietnamese_page(tmp_path, capsys):
+    out = tmp_path / "map.html"
+    code, text, err = run(
+        capsys, "journey-map", str(sample_path("events")), "--lang", "vi", "--out", str(out)
+    )
+    assert code == 0, err
+    page = out.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html><html lang='vi'>")
+    assert "Các giai đoạn" in page and "Nhận biết" in page and "How to read it" not in page
+    assert "3.000 khách hàng" in text and "rời bỏ" in text and "drop-off" not in text
+    csv = tmp_path / "map.csv"
+    code, text, err = run(
+        capsys, "journey-map", str(sample_path("events")), "--lang", "vi", "--out", str(csv)
+    )
+    assert code == 0, err
+    table = pd.read_csv(csv)  # machine-readable: English columns and names
+    assert {"stage", "reached", "drop_off"} <= set(table.columns)
+    assert table["stage"][0] == "awareness"

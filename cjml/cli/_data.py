@@ -10,6 +10,7 @@ import cjml
 from cjml.cli import _help as h
 from cjml.cli._shared import inputs_of, load_bundle, read_log, say
 from cjml.exceptions import CjmlError
+from cjml.i18n import LANGUAGES, language
 from cjml.io._write import TABLE_SUFFIXES, check_output, write_table
 
 
@@ -242,10 +243,11 @@ def _cmd_journey_map(args: argparse.Namespace) -> int:
     log = read_log(args, journey_map=None if bundle is None else bundle.journey_map)
     report = cjml.journey_map(log, bundle, by=args.by, cutoff=args.cutoff, horizon=args.horizon)
     if suffix == ".html":
-        report.to_html(out, force=args.force)
+        report.to_html(out, force=args.force, lang=args.lang)
     else:
-        report.to_csv(out, force=args.force)
-    say(report.to_text())
+        report.to_csv(out, force=args.force)  # machine-readable: English columns
+    with language(args.lang):
+        say(report.to_text())
     groups = ""
     if args.by and report.group_stages is not None:
         groups = f", {report.group_stages[args.by].nunique(dropna=False)} groups of {args.by!r}"
@@ -274,6 +276,7 @@ def add_journey_map(sub: argparse._SubParsersAction) -> None:
                 "one map per segment, with the missing touchpoints",
             ),
             ("journey-map events.csv --horizon 8W --cutoff 2024-06-01 --out stages.csv", ""),
+            ("journey-map journeys.parquet --lang vi --out map.vi.html", "in Vietnamese"),
         ],
         see="The data-driven journey map",
     )
@@ -298,6 +301,13 @@ def add_journey_map(sub: argparse._SubParsersAction) -> None:
         "model's horizon, or 30D)",
     )
     out = p.add_argument_group("Output")
+    out.add_argument(
+        "--lang",
+        choices=sorted(LANGUAGES),
+        default="en",
+        help="the language of the HTML page and the printed summary (default en; vi is "
+        "Vietnamese); the CSV stays English",
+    )
     h.add_force_option(out)
     h.add_trust_option(p.add_argument_group("Trust"))
     h.add_input_options(p)
