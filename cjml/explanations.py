@@ -1153,9 +1153,11 @@ def _last(k: str) -> tuple[Template, str]:
         nan_text = ngettext(
             "fewer than {k} touchpoint yet", "fewer than {k} touchpoints yet", k_
         ).format(k=k_)
-    return _code("touchpoints", known.replace("{before}", str(before)), unknown.replace(
-        "{before}", str(before)
-    )), nan_text
+    return _code(
+        "touchpoints",
+        known.replace("{before}", str(before)),
+        unknown.replace("{before}", str(before)),
+    ), nan_text
 
 
 def _attribute(col: str) -> tuple[Template, str]:

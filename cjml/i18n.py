@@ -475,6 +475,7 @@ def _extract() -> Any:
 
     root = Path(__file__).parent
     template = Catalog(domain=DOMAIN, project="cjml")
+
     def visit(folder: str) -> bool:  # Babel's default skips "_private" folders: cjml has many
         name = Path(folder).name
         return not name.startswith(".") and name != "__pycache__"

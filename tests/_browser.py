@@ -117,8 +117,7 @@ def jupyter_env(folder: Path) -> dict[str, str]:
         "JUPYTERLAB_SETTINGS_DIR": str(folder / "lab-settings"),
         "JUPYTERLAB_WORKSPACES_DIR": str(folder / "lab-workspaces"),
         "PYTHONPATH": os.pathsep.join(
-            p for p in (str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH"))
-            if p
+            p for p in (str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH")) if p
         ),
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     }

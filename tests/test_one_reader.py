@@ -107,9 +107,7 @@ def score_outcome(bundle, path: Path):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            scores = cjml.score(
-                bundle, path, recommend=False, drivers=False, include_inactive=True
-            )
+            scores = cjml.score(bundle, path, recommend=False, drivers=False, include_inactive=True)
     except (SchemaError, InputFileError) as err:
         return "refused", first_line(err)
     return "read", sorted(

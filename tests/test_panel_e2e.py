@@ -345,8 +345,10 @@ def _counts(page) -> dict[str, int]:
 def _wait_counts(page, expected, timeout: float = 20) -> dict[str, int]:
     """Poll the Actions counts until they include ``expected`` (a dict) or pass it (a
     function of the counts); return them as last seen."""
-    done = expected if callable(expected) else (
-        lambda seen: all(seen.get(k) == v for k, v in expected.items())
+    done = (
+        expected
+        if callable(expected)
+        else (lambda seen: all(seen.get(k) == v for k, v in expected.items()))
     )
     deadline = time.monotonic() + timeout
     while True:

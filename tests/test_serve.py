@@ -324,9 +324,7 @@ def test_an_address_this_computer_lacks_is_refused_as_such(files, capsys):
     assert "already in use" not in err[1]
 
 
-def test_a_server_that_stops_while_starting_is_reported_and_leaves_nothing(
-    files, monkeypatch
-):
+def test_a_server_that_stops_while_starting_is_reported_and_leaves_nothing(files, monkeypatch):
     _require(_has_voila(), "voila is not installed (pip install -e '.[dev]').")
     before = set(Path(_serve.tempfile.gettempdir()).glob("cjml-app-*"))
     # a Voilà option it refuses: the child ends before it listens

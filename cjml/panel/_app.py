@@ -742,9 +742,7 @@ class MarketerPanel(W.VBox):
                 self.clear_filters,
             ],
         )
-        pager = _wrap(
-            [self.prev_button, self.page_caption, self.next_button], align_items="center"
-        )
+        pager = _wrap([self.prev_button, self.page_caption, self.next_button], align_items="center")
         bulk = _wrap(
             [self.approve_selected, self.skip_selected, self.approve_matching, self.skip_matching],
         )
@@ -1003,7 +1001,8 @@ class MarketerPanel(W.VBox):
         undecided = self._undecided(ids)
         kept = len(ids) - len(undecided)
         question = ngettext(
-            "Skip {n} customer without a decision?", "Skip {n} customers without a decision?",
+            "Skip {n} customer without a decision?",
+            "Skip {n} customers without a decision?",
             len(undecided),
         ).format(n=format_number(len(undecided)))
         if kept:
@@ -1133,7 +1132,7 @@ class MarketerPanel(W.VBox):
                         W.VBox([self.next_stage_html], layout=W.Layout(flex="1 1 300px")),
                         W.VBox([self.drivers_html], layout=W.Layout(flex="1 1 360px")),
                     ],
-                        ),
+                ),
                 self.timeline,
                 self.recommendations_html,
                 W.HTML(
@@ -1398,9 +1397,7 @@ class MarketerPanel(W.VBox):
         frame = self.data.actions.to_frame()
         hit = frame[frame["customer_id"].astype(object) == p.customer_id]
         if hit.empty:
-            self.decision_html.value = (
-                f"<div class='cjml-sub'>{_esc(_('No decision yet.'))}</div>"
-            )
+            self.decision_html.value = f"<div class='cjml-sub'>{_esc(_('No decision yet.'))}</div>"
             return
         r = hit.iloc[-1]
         places = {
@@ -1519,9 +1516,7 @@ class MarketerPanel(W.VBox):
         if self.profile is None:
             raise ValueError(_("Open a customer first."))
         cid = self.profile.customer_id
-        self.data.actions.skip(
-            [cid], by=self._user(), note=self.note.value or None, source="panel"
-        )
+        self.data.actions.skip([cid], by=self._user(), note=self.note.value or None, source="panel")
         self._notify(_("Skipped customer {id}.").format(id=cid), "customer")
 
     @_guarded("customer")

@@ -241,8 +241,10 @@ def serve(
         )
     if not 0 < port < 65536:
         raise AppServerError(
-            _("--port {port} (port={port}) is not a port number; pass one from 1024 to 65535, "
-              "e.g. --port 8866").format(port=port)
+            _(
+                "--port {port} (port={port}) is not a port number; pass one from 1024 to 65535, "
+                "e.g. --port 8866"
+            ).format(port=port)
         )
     if not _is_loopback(host):
         warnings.warn(
@@ -391,9 +393,7 @@ def _is_loopback(host: str) -> bool:
             infos = socket.getaddrinfo(host, None)
         except OSError:
             return False
-        return bool(infos) and all(
-            ipaddress.ip_address(info[4][0]).is_loopback for info in infos
-        )
+        return bool(infos) and all(ipaddress.ip_address(info[4][0]).is_loopback for info in infos)
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -411,8 +411,10 @@ def _check_listening(host: str, port: int) -> None:
         infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM)
     except OSError as exc:
         raise AppServerError(
-            _("--host {host} (host={host!r}) is not an address of this computer ({reason}); "
-              "leave --host out to serve this computer only").format(host=host, reason=exc)
+            _(
+                "--host {host} (host={host!r}) is not an address of this computer ({reason}); "
+                "leave --host out to serve this computer only"
+            ).format(host=host, reason=exc)
         ) from None
     for family, kind, proto, _name, address in infos:
         with socket.socket(family, kind, proto) as probe:
@@ -472,9 +474,7 @@ def _write_notebook(folder: Path, arguments: dict[str, Any]) -> Path:
     import nbformat
 
     notebook = nbformat.v4.new_notebook()
-    notebook.cells = [
-        nbformat.v4.new_code_cell(_CELL.format(cwd=os.getcwd(), arguments=arguments))
-    ]
+    notebook.cells = [nbformat.v4.new_code_cell(_CELL.format(cwd=os.getcwd(), arguments=arguments))]
     notebook.metadata["kernelspec"] = {
         "name": _KERNEL,
         "display_name": "cjml app",
@@ -514,9 +514,7 @@ def _url(host: str, port: int) -> str:
     return f"http://{host}:{port}/"
 
 
-def _start(
-    arguments: dict[str, Any], *, port: int, host: str, timeout: float
-) -> AppServer:
+def _start(arguments: dict[str, Any], *, port: int, host: str, timeout: float) -> AppServer:
     folder = Path(tempfile.mkdtemp(prefix="cjml-app-"))  # private: mode 0700
     process = None
     try:

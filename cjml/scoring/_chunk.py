@@ -380,9 +380,7 @@ def _score_log(log: EventLog, bundle: ModelBundle, plan: _Plan) -> pd.DataFrame:
             uncertain = rec["uncertain"].to_numpy(dtype=object, copy=True)
             uncertain[rec["recommended_touchpoint"].isna().to_numpy()] = None
             recs["uncertain"][population] = uncertain
-            reach[population] = rec["reach_probability"].to_numpy(
-                dtype=np.float64, na_value=np.nan
-            )
+            reach[population] = rec["reach_probability"].to_numpy(dtype=np.float64, na_value=np.nan)
             if plan.budget is not None:
                 first_cost[population] = rec["cost"].to_numpy(dtype=np.float64, na_value=np.nan)
     out.update(

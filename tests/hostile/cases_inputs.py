@@ -846,7 +846,14 @@ IDS = [
     Case(
         name="in-ids-leading-zeros-score",
         area="ids",
-        argv=[*SCORE, "{tmp}/padded.csv", "--customers", "{tmp}/list.csv", "--include-inactive", *OUT],
+        argv=[
+            *SCORE,
+            "{tmp}/padded.csv",
+            "--customers",
+            "{tmp}/list.csv",
+            "--include-inactive",
+            *OUT,
+        ],
         exit_code=0,
         message=r"of 3 listed, 0 not in the events",
         description="score --customers: ids with leading zeros",

@@ -273,9 +273,7 @@ def _read_fast(raw: bytes) -> pd.DataFrame | None:
     ids = table.column("customer_id")
     if not (pa.types.is_integer(ids.type) or pa.types.is_string(ids.type)):
         return None
-    columns = {
-        f: table.column(f).to_numpy(zero_copy_only=False) for f in _LOG_FIELDS if f in names
-    }
+    columns = {f: table.column(f).to_numpy(zero_copy_only=False) for f in _LOG_FIELDS if f in names}
     if not pd.Index(columns["decision"]).isin(_ALL_DECISIONS).all():
         return None
     return _frame(columns)
@@ -1015,8 +1013,9 @@ class ActionBook:
                 target.unlink(missing_ok=True)
                 raise
         raise PanelError(
-            _("Cannot find a free file name for the export in {folder}: choose another folder.")
-            .format(folder=repr(str(parent)))
+            _(
+                "Cannot find a free file name for the export in {folder}: choose another folder."
+            ).format(folder=repr(str(parent)))
         )
 
 
@@ -1042,8 +1041,10 @@ def _ids(customer_ids) -> np.ndarray:
 def _column(rows: pd.DataFrame, name: str, default, dtype) -> np.ndarray:
     """A column of ``rows`` as an array, or ``default`` everywhere when it is missing."""
     if name in rows.columns:
-        return rows[name].to_numpy(dtype=dtype) if dtype is float else rows[name].to_numpy(
-            dtype=object
+        return (
+            rows[name].to_numpy(dtype=dtype)
+            if dtype is float
+            else rows[name].to_numpy(dtype=object)
         )
     return np.full(len(rows), default, dtype=dtype)
 
