@@ -77,17 +77,6 @@ def free_port() -> int:
 
 
 @functools.lru_cache(maxsize=1)
-def cjml_app_available() -> bool:
-    """Whether this cjml has the ``cjml app`` command (issue 19, Deliver 1)."""
-    done = subprocess.run(
-        [sys.executable, "-m", "cjml", "app", "--help"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    return done.returncode == 0 and "--port" in done.stdout
-
-
 def jupyter_env(folder: Path) -> dict[str, str]:
     """The environment of a Jupyter server whose kernels run this interpreter.
 
@@ -124,23 +113,16 @@ def jupyter_env(folder: Path) -> dict[str, str]:
 
 
 def panel_notebook(path: Path, bundle: Path, *, lang: str, decisions: Path, export: Path) -> None:
-    """A one-cell notebook that opens the panel on the sample.
-
-    ``lang`` and ``decisions`` are passed when :func:`cjml.panel` takes them
-    (issue 19); an older panel opens without them.
-    """
+    """A one-cell notebook that opens the panel on the sample (for JupyterLab)."""
     import nbformat
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_code_cell(
-            "import inspect\n"
             "import cjml\n"
             "from cjml.datasets import load_sample\n"
-            "params = inspect.signature(cjml.panel).parameters\n"
-            f"extra = {{'lang': {lang!r}, 'decisions': {str(decisions)!r}}}\n"
             f"app = cjml.panel({str(bundle)!r}, load_sample(), export_path={str(export)!r},\n"
-            "                 user='e2e', **{k: v for k, v in extra.items() if k in params})\n"
+            f"                 user='e2e', lang={lang!r}, decisions={str(decisions)!r})\n"
             "app"
         )
     ]
@@ -150,21 +132,6 @@ def panel_notebook(path: Path, bundle: Path, *, lang: str, decisions: Path, expo
         "language": "python",
     }
     nbformat.write(nb, path)
-
-
-def voila_command(notebook: Path, port: int) -> list[str]:
-    """Voilà serving ``notebook`` (its folder is the server's working directory)."""
-    return [
-        sys.executable,
-        "-m",
-        "voila",
-        notebook.name,
-        "--no-browser",
-        f"--port={port}",
-        "--Voila.ip=127.0.0.1",
-        "--ServerApp.port_retries=0",
-        "--show_tracebacks=True",
-    ]
 
 
 def cjml_app_command(

@@ -1,8 +1,7 @@
 """End to end: the marketer's app in headless Chromium through Playwright (issue 19).
 
 The panel on the sample (with a small bundle trained on it) is served as a page of
-its own (``cjml app``; until that command exists, a one-cell notebook served by
-Voilà), in English and in Vietnamese, and inside a real JupyterLab page (light and
+its own (``cjml app``), in English and in Vietnamese, and inside a real JupyterLab page (light and
 dark theme, with and without the file browser). The tests use it as a marketer
 would: nothing is approved on a fresh start, decisions survive a reload (they are
 in the decision log), bulk approval leaves a manual override alone and says so,
@@ -25,7 +24,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import inspect
 import json
 import re
 import time
@@ -41,7 +39,6 @@ from _browser import (
     PANEL_TIMEOUT_MS,
     TIMEOUT_MS,
     WIDTHS,
-    cjml_app_available,
     cjml_app_command,
     free_port,
     jupyter_env,
@@ -54,7 +51,6 @@ from _browser import (
     screenshot,
     server,
     tab,
-    voila_command,
 )
 
 TABS = ("overview", "list", "customer", "actions")
@@ -100,10 +96,8 @@ def sample() -> Sample:
 
     bundle = sample_bundle_path()
     events: Any = load_sample()
-    kwargs: dict[str, Any] = {"report": None}
-    if "decisions" in inspect.signature(PanelData.from_inputs).parameters:
-        kwargs["decisions"] = None  # no decision log beside anything
-    data: Any = PanelData.from_inputs(bundle, events, **kwargs)
+    # no decision log beside anything
+    data: Any = PanelData.from_inputs(bundle, events, report=None, decisions=None)
     table = data.table
     uncertain = table["uncertain"].fillna(False).astype(bool)
     reach = table.get("reach_probability")
@@ -188,17 +182,11 @@ def _app_page(browser, sample: Sample, folder: Path, lang: str):
     """Serve the app in ``lang`` from ``folder``; yield (page, folder)."""
     folder.mkdir(parents=True, exist_ok=True)
     decisions = folder / "decisions.jsonl"
-    notebook = folder / "panel.ipynb"
-    panel_notebook(
-        notebook, sample.bundle, lang=lang, decisions=decisions, export=folder / "actions.csv"
-    )
     env = jupyter_env(folder)
     port = free_port()
-    command = voila_command(notebook, port)
-    if cjml_app_available():  # issue 19's own command, once it is merged
-        command = cjml_app_command(
-            sample.bundle, port, lang=lang, decisions=decisions, export_folder=folder
-        )
+    command = cjml_app_command(
+        sample.bundle, port, lang=lang, decisions=decisions, export_folder=folder
+    )
     with server(command, cwd=folder, env=env, port=port, name=f"app-{lang}") as url:
         page = browser.new_page(viewport={"width": 1366, "height": HEIGHT})
         page.set_default_timeout(TIMEOUT_MS)
