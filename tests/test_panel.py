@@ -1049,3 +1049,11 @@ def test_a_reduction_reads_the_same_in_the_list_the_customer_view_and_the_export
     path = app.data.actions.export_csv(tmp_path)
     exported = pd.read_csv(path, encoding="utf-8-sig", dtype=str)
     assert exported["expected_risk_reduction_shown"].tolist() == [listed]
+
+
+def test_the_header_speaks_to_marketers_not_developers(app):
+    d = app.data
+    header = html.unescape(app._header_html())
+    assert f"{len(d.table):,} customers scored as of" in header
+    assert d.log.journey_map.name == "default"  # the default map is not worth naming
+    assert "journey map" not in header and "column" not in header

@@ -411,13 +411,12 @@ class MarketerPanel(W.VBox):
 
     def _header_html(self) -> str:
         d = self.data
-        sub = _("{n} customers scored as of {date} \u00b7 journey map '{journey}'").format(
-            n=format_number(len(d.table)),
-            date=format_date(d.cutoff),
-            journey=d.log.journey_map.name,
+        sub = _("{n} customers scored as of {date}").format(
+            n=format_number(len(d.table)), date=format_date(d.cutoff)
         )
-        if d.segment_col:
-            sub += " \u00b7 " + _("segment column '{column}'").format(column=d.segment_col)
+        journey = d.log.journey_map.name
+        if journey != "default":  # a map of the team's own is worth naming; column names are not
+            sub += " \u00b7 " + _("journey map: {journey}").format(journey=journey)
         return (
             f"<div class='cjml-title'>{_esc(_('Customer journeys: who can still be kept'))}"
             f"</div><div class='cjml-sub'>{_esc(sub)}</div>"
