@@ -579,6 +579,12 @@ class EvaluationReport:
     folds : DataFrame, optional
         With cross-validation: per fold, its customers, churn rate and the
         model's ROC AUC, Brier score and next-stage log loss.
+    value : dict, optional
+        The value model against its baselines on the same customers (plain
+        values, :func:`cjml.value.value_report`); None without a value model.
+    survival : dict, optional
+        The time-to-churn curve's integrated Brier score and concordance
+        (plain values, :func:`cjml.survival.survival_report`); None without one.
     """
 
     churn: pd.DataFrame
@@ -591,6 +597,8 @@ class EvaluationReport:
     policy: dict | None = None
     populations: list = field(default_factory=list)
     folds: pd.DataFrame | None = None
+    value: dict | None = None
+    survival: dict | None = None
 
     def sentences(self) -> list[str]:
         """The plain verdicts on the model against the baselines, population by population.
@@ -708,7 +716,8 @@ class EvaluationReport:
                 formatters={"n": "{:,.0f}".format}, float_format=lambda v: f"{v:.4f}"
             )
             parts.append(f"per fold (the model, out-of-fold)\n{spread}")
-        return "\n\n".join(parts) + "\n" + self._policy_text()
+        parts += [self._value_text(), self._survival_text()]
+        return "\n\n".join(p for p in parts if p) + "\n" + self._policy_text()
 
     def _repr_html_(self) -> str:
         i = self.info
@@ -748,7 +757,22 @@ class EvaluationReport:
                 "<h4>Next-stage confusion (rows: realised, columns: predicted)</h4>"
                 + self.confusion.to_html()
             )
+        parts += [self._value_html(), self._survival_html()]
         return f"<div class='cjml-evaluation'>{''.join(parts)}{self._policy_html()}</div>"
+
+    # The value and survival sections: rendered by their own modules' functions
+    # (cjml.value, cjml.survival), which own their wording.
+    def _value_text(self) -> str:
+        return ""
+
+    def _value_html(self) -> str:
+        return ""
+
+    def _survival_text(self) -> str:
+        return ""
+
+    def _survival_html(self) -> str:
+        return ""
 
     def _policy_html(self) -> str:
         if self.policy is None:
@@ -792,6 +816,8 @@ class EvaluationReport:
             },
             "importance": {str(k): float(v) for k, v in self.importance.items()},
             "policy": self.policy,
+            "value": self.value,
+            "survival": self.survival,
             "info": {
                 k: (
                     list(map(str, v))
@@ -836,6 +862,8 @@ class EvaluationReport:
             policy=data.get("policy"),
             populations=[PopulationMetrics.from_dict(p) for p in data.get("populations") or []],
             folds=None if folds is None else pd.DataFrame(folds).set_index("fold"),
+            value=data.get("value"),
+            survival=data.get("survival"),
         )
 
     # -- plots
