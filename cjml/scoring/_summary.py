@@ -60,6 +60,14 @@ class ScoreSummary:
     n_not_written : int, default 0
         Customers not scored (inactive or without events) and left out of
         the output, as without ``include_inactive=True``.
+    value_at_risk : float or None, default None
+        With a value model: the total ``value_at_risk`` of the scored
+        customers written (what drop-off is expected to cost over the
+        horizon); None without one.
+    value_saved : float or None, default None
+        With a value model: the total ``expected_value_saved`` of each
+        written customer's first-ranked touchpoint, net of cost (the next
+        ranks are alternatives, never added); None without one.
     """
 
     n_customers: int
@@ -80,6 +88,8 @@ class ScoreSummary:
     n_chunks_resumed: int
     engine: str
     n_not_written: int = 0
+    value_at_risk: float | None = None
+    value_saved: float | None = None
 
     @property
     def customers_per_second(self) -> float:
@@ -119,6 +129,16 @@ class ScoreSummary:
             f"{self.engine}{resumed})"
         )
         parts.append(self._written())
+        if self.value_at_risk is not None:
+            parts.append(
+                _(
+                    "value at risk over the horizon {at_risk}, of which the first-ranked "
+                    "touchpoints save {saved} net of their cost"
+                ).format(
+                    at_risk=format_number(self.value_at_risk),
+                    saved=format_number(self.value_saved or 0.0),
+                )
+            )
         if self.out is not None:
             parts.append(f"wrote {self.out}")
         return "; ".join(parts)
@@ -176,6 +196,9 @@ class ScoreSummary:
             if out[name] is not None:
                 out[name] = int(out[name])
         out["seconds"] = float(self.seconds)
+        for name in ("value_at_risk", "value_saved"):
+            if out[name] is not None:
+                out[name] = float(out[name])
         return out
 
     @classmethod
