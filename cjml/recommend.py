@@ -116,7 +116,8 @@ __all__ = [
     "fit_touchpoint_response",
 ]
 
-_RANK_BY = ("auto", "reduction", "reduction_per_cost", "value_saved")
+#: The keys that can order the touchpoints (RecommendationRules.rank_by, --rank-by).
+RANK_BY = ("auto", "reduction", "reduction_per_cost", "value_saved")
 #: Recommendations that lower the risk by this much or less (they print as 0.0 points) are
 #: dropped by default.
 DEFAULT_MIN_REDUCTION = 0.0005
@@ -216,7 +217,7 @@ class RecommendationRules:
             _rule_number(self.budget, "budget", "budget = 5000.0")
         if not isinstance(self.rank_by, str):
             raise RulesError(
-                f"rank_by must be one of {list(_RANK_BY)!r}, got {self.rank_by!r}. "
+                f"rank_by must be one of {list(RANK_BY)!r}, got {self.rank_by!r}. "
                 'Fix: e.g. rank_by = "reduction".'
             )
         for cap in self.caps:
@@ -244,10 +245,10 @@ class RecommendationRules:
             )
         if self.budget is not None and not float(self.budget) >= 0:
             raise RulesError(f"budget must be a non-negative amount, got {self.budget!r}.")
-        if self.rank_by not in _RANK_BY:
+        if self.rank_by not in RANK_BY:
             raise RulesError(
-                f"rank_by must be one of {list(_RANK_BY)!r}, got {self.rank_by!r}."
-                f"{_did_you_mean(str(self.rank_by), _RANK_BY)}"
+                f"rank_by must be one of {list(RANK_BY)!r}, got {self.rank_by!r}."
+                f"{_did_you_mean(str(self.rank_by), RANK_BY)}"
             )
         for cap in self.caps:
             if int(cap.max_contacts) != cap.max_contacts or cap.max_contacts < 0:
