@@ -1576,7 +1576,8 @@ def _over_budget(reduction, cost, budget, *, rank_by, value_saved=None) -> np.nd
     Returns
     -------
     ndarray of bool
-        True for the customers past the budget.
+        True for the customers past the budget (never one without a
+        recommendation: the budget is not why they have none).
     """
     reduction = np.asarray(reduction, dtype=float)
     cost = np.asarray(cost, dtype=float)
@@ -1587,7 +1588,7 @@ def _over_budget(reduction, cost, budget, *, rank_by, value_saved=None) -> np.nd
     spent = np.cumsum(np.where(has[queue], cost[queue], 0.0))
     over = np.zeros(len(best), dtype=bool)
     over[queue[spent > budget]] = True
-    return over
+    return over & has  # a customer without a recommendation is not left out by the budget
 
 
 def _amounts(values, currency: str | None) -> np.ndarray:
