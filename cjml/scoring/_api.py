@@ -138,8 +138,9 @@ def score(
         costs, ``rank_by``). They are checked against the bundle's journey map
         before any work. A ``budget`` holds over the whole run, not per chunk:
         the chunks are scored without it, then customers are served in the
-        recommender's order (best expected reduction first, or per unit cost
-        with ``rank_by``; ties by customer id) until the first-ranked
+        recommender's order (best expected reduction first, or per unit cost,
+        or largest value saved, as ``rank_by`` says; ties by customer id) until
+        the first-ranked
         touchpoints' total cost would exceed the budget, and the
         recommendation columns of the rest are left empty, exactly as
         :meth:`cjml.TouchpointRecommender.recommend` on the whole log. Needs

@@ -543,7 +543,7 @@ def _recommend(
             features=features,
             churn_risk=churn_risk,
             top_k=top_k,
-            value_if_retained=value,
+            **({} if value is None else {"value_if_retained": value}),
         )
     except CjmlError as err:  # e.g. a bundle without what the recommender needs
         raise type(err)(
