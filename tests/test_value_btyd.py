@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cjml
+from cjml.datasets._simulator import _AMOUNT_MEAN, PERSONAS
 from cjml.evaluation import EvaluationReport
 from cjml.value import (
     BetaGeoGammaGamma,
@@ -282,3 +283,30 @@ def test_value_report_round_trips_and_renders_in_the_evaluation_report():
     assert evaluation._value_text() == again._value_text()
     without = EvaluationReport.from_dict({**evaluation.to_dict(), "value": None})
     assert "value over the horizon" not in without.to_text()
+
+
+# ------------------------------------------------------------------ simulator truth
+def test_simulator_truth_knows_the_expected_spend():
+    data = cjml.datasets.make_journeys(
+        1500, n_days=160, truth_cutoffs=["2024-04-20"], n_rollouts=16, random_state=2
+    )
+    truth = data.truth
+    value = truth["expected_value"].to_numpy()
+    assert np.all(value >= 0) and np.isfinite(value).all()
+    # customers all but surely gone are worth nothing
+    assert np.all(value[truth["p_active"].to_numpy() < 1e-9] == 0)
+    # it is what the simulation then spent, on average, and ranks the customers' spend
+    cutoff = pd.Timestamp("2024-04-20", tz="UTC")
+    ev = data.events
+    window = ev[(ev["timestamp"] > cutoff) & (ev["timestamp"] <= cutoff + pd.Timedelta("30D"))]
+    spent = window.groupby("customer_id")["amount"].sum().reindex(truth["customer_id"]).fillna(0)
+    # purchases: about 230 here, so a 15% band is 2 Poisson standard deviations
+    mean_amount = pd.Series(_AMOUNT_MEAN, PERSONAS)[truth["persona"].astype(str)].to_numpy()
+    bought = int((window["touchpoint"] == "purchase").sum())
+    assert (value / mean_amount).sum() / bought == pytest.approx(1.0, abs=0.15)
+    # spend is noisier (a few b2b purchases of about 900)
+    assert value.sum() / spent.sum() == pytest.approx(1.0, abs=0.3)
+    assert value_metrics(spent, value)["spearman"] > 0.3
+    # b2b buyers spend about 900 a purchase, bargain hunters 30
+    by_persona = truth.groupby("persona", observed=True)["expected_value"].mean()
+    assert by_persona["b2b_buyer"] > by_persona["bargain_hunter"]
