@@ -110,7 +110,8 @@ def test_days_beyond_the_longest_horizon_are_refused_with_the_fix(world):
     _, bundle, _, X, _ = world
     model = bundle.models["survival"]
     longest = int(model.max_days_)
-    with pytest.raises(ValueError, match=rf"longest horizon.*{longest}d.*--horizons.*longer history"):
+    fix = rf"longest horizon.*{longest}d.*--horizons.*longer history"
+    with pytest.raises(ValueError, match=fix):
         model.predict_risk(X, [30, longest + 1])
 
 
