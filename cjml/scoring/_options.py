@@ -186,7 +186,7 @@ def _check_horizons(days: tuple[int, ...], bundle: ModelBundle) -> None:
         raise BundleError(
             f"--horizons {shown} needs the bundle's survival model (time to churn), but this "
             f"bundle has none (it has {sorted(bundle.models)!r}). Fix: retrain it with "
-            "cjml train, which fits one by default (survival=True), or score without "
+            "cjml train, which fits one unless --no-survival (survival=False), or score without "
             "--horizons."
         )
     longest = int(getattr(model, "max_days_", 0))
