@@ -376,7 +376,7 @@ def score(
             + int(status_counts.get("no_events", 0))
             + len(absent),
             value_at_risk=totals.get("value_at_risk"),
-            value_saved=totals.get("value_saved"),
+            value_saved=totals.get("value_saved") if recommend else None,
         )
         _emit_warnings(counts, summary, drop_duplicates)
         run.finish()
