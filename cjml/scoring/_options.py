@@ -194,8 +194,8 @@ def _check_horizons(days: tuple[int, ...], bundle: ModelBundle) -> None:
     if too_long:
         raise ValueError(
             f"--horizons asks for {too_long[-1]} days, but the bundle's survival model "
-            f"reaches {longest} days at most (max_days_). Fix: ask for at most {longest}D, "
-            "or retrain the bundle with a longer survival horizon."
+            f"reaches {longest} days at most (max_days_: as far as its training data followed "
+            f"customers). Fix: ask for at most {longest}D, or train on a longer history."
         )
 
 
