@@ -310,3 +310,17 @@ def test_simulator_truth_knows_the_expected_spend():
     # b2b buyers spend about 900 a purchase, bargain hunters 30
     by_persona = truth.groupby("persona", observed=True)["expected_value"].mean()
     assert by_persona["b2b_buyer"] > by_persona["bargain_hunter"]
+
+
+def test_btyd_predictions_without_enough_repeat_buyers_keep_the_spend_rate():
+    log = _log(
+        [
+            ("a", "2024-01-01 09:00", "purchase", 10.0),
+            ("a", "2024-01-08 09:00", "purchase", 30.0),
+            ("b", "2024-01-03 09:00", "purchase", 7.0),
+        ]
+    )
+    out = btyd_predictions(log, "2024-01-15", ["a", "b", "c"], "14D")
+    assert list(out) == ["spend per week"]
+    # a: 40 over its 2 weeks -> 40 in 2 weeks; b: 7 over 1.71 weeks; c never bought
+    np.testing.assert_allclose(out["spend per week"], [40.0, 7.0 / (12 / 7) * 2, 0.0])
