@@ -324,3 +324,15 @@ def test_btyd_predictions_without_enough_repeat_buyers_keep_the_spend_rate():
     assert list(out) == ["spend per week"]
     # a: 40 over its 2 weeks -> 40 in 2 weeks; b: 7 over 1.71 weeks; c never bought
     np.testing.assert_allclose(out["spend per week"], [40.0, 7.0 / (12 / 7) * 2, 0.0])
+
+
+def test_scenario_truth_knows_the_expected_spend():
+    data = cjml.datasets.make_scenario("small_shop", n_customers=1500, seed=0)
+    truth, ev = data.truth, data.events
+    value = truth["expected_value"].to_numpy()
+    assert np.all(value >= 0) and np.isfinite(value).all()
+    cutoff, horizon = data.test_cutoff, pd.Timedelta(days=data.horizon_days)
+    window = ev[(ev["timestamp"] > cutoff) & (ev["timestamp"] <= cutoff + horizon)]
+    spent = window.groupby("customer_id")["amount"].sum().reindex(truth["customer_id"]).fillna(0)
+    assert value.sum() / spent.sum() == pytest.approx(1.0, abs=0.15)
+    assert value_metrics(spent, value)["spearman"] > 0.3
