@@ -763,10 +763,18 @@ class EvaluationReport:
     # The value and survival sections: rendered by their own modules' functions
     # (cjml.value, cjml.survival), which own their wording.
     def _value_text(self) -> str:
-        return ""
+        if not self.value:
+            return ""
+        from cjml.value._metrics import value_text
+
+        return value_text(self.value)
 
     def _value_html(self) -> str:
-        return ""
+        if not self.value:
+            return ""
+        from cjml.value._metrics import value_html
+
+        return value_html(self.value)
 
     def _survival_text(self) -> str:
         return ""
