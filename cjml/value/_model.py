@@ -65,6 +65,37 @@ _METHODS = ("two-part", "tweedie")
 _MIN_BUYERS = 20
 
 
+def _gamma_interval(mean: np.ndarray, cv2: np.ndarray, level: float):
+    """The central ``level`` interval of gamma distributions with these means and cv^2.
+
+    The bounds hold the mean (a very skewed gamma's upper quantile can fall
+    below its mean); a mean of 0 or a spread of 0 gives the mean itself.
+    """
+    from scipy.stats import gamma
+
+    mean = np.asarray(mean, dtype=float)
+    low, high = mean.copy(), mean.copy()
+    wide = (np.asarray(cv2) > 1e-12) & (mean > 0)
+    shape = 1.0 / np.asarray(cv2)[wide]
+    tail = (1.0 - level) / 2
+    with np.errstate(all="ignore"):
+        low[wide] = gamma.ppf(tail, shape, scale=mean[wide] / shape)
+        high[wide] = gamma.isf(tail, shape, scale=mean[wide] / shape)
+    low = np.minimum(np.nan_to_num(low, nan=0.0), mean)
+    high = np.maximum(np.nan_to_num(high, nan=0.0, posinf=0.0), mean)
+    return low, high
+
+
+class _Rounds:
+    """A booster that predicts with its first ``rounds`` trees (an early-stopped fit)."""
+
+    def __init__(self, booster, rounds: int):
+        self.booster, self.rounds = booster, rounds
+
+    def predict(self, matrix, num_threads=1):
+        return self.booster.predict(matrix, num_iteration=self.rounds, num_threads=num_threads)
+
+
 class ValueModel(BaseEstimator):
     """Expected spend (or margin) over the horizon if the customer does not drop off.
 
@@ -77,9 +108,10 @@ class ValueModel(BaseEstimator):
         ``P(buy | retained) x E[spend | buy]``, or one Tweedie regression.
     level : float, default 0.8
         Coverage of the interval ``expected_value_low`` .. ``_high``.
-    n_bootstrap : int, default 8
-        Refits on resampled rows behind the interval (0 for no interval: the
-        bounds are then the point value).
+    n_bootstrap : int, default 0
+        Refits on resampled rows whose spread widens the interval (the
+        estimate's own noise); the interval's main part is the spread of the
+        truth around ``V`` measured on the held-out rows (``dispersion_``).
     n_estimators : int, default 1000
         Most boosting rounds per part; early stopping usually ends far earlier.
     learning_rate : float, default 0.05
@@ -111,6 +143,11 @@ class ValueModel(BaseEstimator):
     time_profile : {"bgnbd", "linear"}, default "bgnbd"
         How :meth:`predict_value` scales to another horizon: each customer's
         BG/NBD time profile, or in proportion to time.
+    risk_concentration : float, default 10.0
+        How firmly the interval of the expected value trusts the churn risk:
+        the chance of staying is read as Beta distributed around
+        ``1 - churn_risk`` with this many pseudo-customers (chosen on the
+        sample simulator; 2 to 20 cover the true value alike).
 
     Attributes
     ----------
@@ -122,8 +159,9 @@ class ValueModel(BaseEstimator):
         A part's constant when it had too few rows to learn (e.g. ``"spend"``).
     best_iterations_ : dict of str to int
         Rounds kept per part.
-    interval_scale_ : float
-        Spread of the log value over the resamples is multiplied by this.
+    dispersion_ : float
+        Squared coefficient of variation of the true value if retained
+        around ``V``, measured on the held-out rows; behind the interval.
     n_train_rows_ : int
         Retained rows the model learned from.
     time_profile_ : dict of str to float or None
@@ -139,7 +177,7 @@ class ValueModel(BaseEstimator):
         horizon="30D",
         method="two-part",
         level=0.8,
-        n_bootstrap=8,
+        n_bootstrap=0,
         n_estimators=1000,
         learning_rate=0.05,
         num_leaves=7,
@@ -155,6 +193,7 @@ class ValueModel(BaseEstimator):
         random_state=0,
         lgbm_params=None,
         time_profile="bgnbd",
+        risk_concentration=10.0,
     ):
         self.horizon = horizon
         self.method = method
@@ -175,6 +214,7 @@ class ValueModel(BaseEstimator):
         self.random_state = random_state
         self.lgbm_params = lgbm_params
         self.time_profile = time_profile
+        self.risk_concentration = risk_concentration
 
     # ------------------------------------------------------------------ parameters
     def _check_params(self) -> None:
@@ -309,6 +349,7 @@ class ValueModel(BaseEstimator):
         self.best_iterations_: dict[str, int] = {}
         self.boosters_ = {}
         self._notes: list[str] = []
+        self._inner: dict = {}
         categorical = self._categorical()
         if self.method == "tweedie":
             self.boosters_["tweedie"] = self._fit_part(
@@ -337,10 +378,51 @@ class ValueModel(BaseEstimator):
                 )
         self.boosters_ = {k: v for k, v in self.boosters_.items() if v is not None}
         self._fit_bootstrap(matrix, y, categorical)
-        self.interval_scale_ = 1.0
+        self.dispersion_ = self._fit_dispersion(matrix, y)
         self._warn_small_data(matrix)
-        del self._notes
+        del self._notes, self._inner
         return self
+
+    def _fit_dispersion(self, matrix: np.ndarray, y: np.ndarray) -> float:
+        """How far the true expected spend strays from ``V``: its squared coefficient of variation.
+
+        On the held-out rows (predicted by the trees grown without them), in
+        bins of ``V``: the realised spend's variance is the spread of the true
+        expected spend among the bin's customers plus the purchase noise
+        around it. Purchases in a window are close to compound Poisson, whose
+        noise variance is ``m * E[A^2] / E[A]`` for expected spend ``m`` and
+        amounts ``A`` (read from the bin's own spends), so the spread of the
+        truth is what remains (never below 0), plus the bin's squared bias;
+        pooled over the bins and divided by the bins' squared mean ``V``.
+        :meth:`predict_interval` reads a gamma distribution with that
+        spread around ``V``.
+        """
+        lead = "tweedie" if self.method == "tweedie" else "buy"
+        if lead in self._inner:
+            booster, held, best = self._inner[lead]
+            parts = {lead: (booster, best)}
+            if "spend" in self._inner:
+                parts["spend"] = self._inner["spend"][0], self._inner["spend"][2]
+            f = self._value(
+                matrix[held],
+                {k: _Rounds(b, r) for k, (b, r) in parts.items()},
+            )
+            actual = y[held]
+        else:  # no held-out rows: in-sample, so the spread is if anything too small
+            f, actual = self._value(matrix, self.boosters_), y
+        f = np.maximum(f, 0.0)
+        n_bins = int(min(10, max(1, len(f) // 50)))
+        order = np.argsort(f, kind="mergesort")
+        excess, scale = 0.0, 0.0
+        for rows in np.array_split(order, n_bins):
+            mean_f, mean_y = float(f[rows].mean()), float(actual[rows].mean())
+            # E[A^2] / E[A] of this bin's window spends: the amounts differ with the level
+            spent = actual[rows][actual[rows] > 0]
+            noise = float((spent**2).sum() / spent.sum()) if len(spent) else 0.0
+            excess += max(float(actual[rows].var()) - mean_y * noise, 0.0) + (mean_y - mean_f) ** 2
+            scale += mean_f**2
+        # pooled over the bins: a bin of ~50 rows alone gives a noisy variance
+        return float(excess / scale) if scale > 0 else 0.0
 
     def _history(self, matrix: np.ndarray):
         """Frequency, recency and age in weeks from the purchase columns, or None without them."""
@@ -471,6 +553,7 @@ class ValueModel(BaseEstimator):
             )
             best = max(int(booster.best_iteration or booster.current_iteration()), 1)
             rounds = int(np.ceil(best * _REFIT_ROUNDS))
+            self._inner[name] = (booster, held_rows, best)
         else:
             rounds = min(int(self.n_estimators), 200)
         booster = lgb.train(params, dataset(np.arange(len(y))), num_boost_round=rounds)
@@ -571,11 +654,29 @@ class ValueModel(BaseEstimator):
         matrix = _feature_matrix(self, X, fitting=False)
         return np.maximum(self._value(matrix, self.boosters_), 0.0)
 
-    def predict_interval(self, X) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``V`` and its interval at ``level``, from the refits on resampled rows.
+    def _value_cv2(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """``V`` and the squared coefficient of variation of the true value around it."""
+        check_is_fitted(self, "boosters_")
+        matrix = _feature_matrix(self, X, fitting=False)
+        value = np.maximum(self._value(matrix, self.boosters_), 0.0)
+        cv2 = np.full(len(value), float(self.dispersion_))
+        if len(self.bootstrap_boosters_) > 1:  # the estimate's own noise, from the refits
+            floor = max(float(np.mean(value)) * 1e-3, 1e-12)
+            logs = np.log(
+                np.column_stack(
+                    [np.maximum(self._value(matrix, b), floor) for b in self.bootstrap_boosters_]
+                )
+            )
+            cv2 = cv2 + logs.var(axis=1, ddof=1)
+        return value, cv2
 
-        The spread of ``log V`` over the resamples, times ``interval_scale_``,
-        gives a normal interval on the log scale around the model's ``V``.
+    def predict_interval(self, X) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``V`` and the interval at ``level`` where the true value if retained should lie.
+
+        The truth is read as gamma distributed around ``V``, with the squared
+        coefficient of variation measured on the held-out rows
+        (``dispersion_``; see ``_fit_dispersion``), plus, with
+        ``n_bootstrap``, the variance of ``log V`` over the refits.
 
         Parameters
         ----------
@@ -591,26 +692,19 @@ class ValueModel(BaseEstimator):
         high : ndarray of shape (n_rows,)
             The upper bound, at least ``value``.
         """
-        from scipy.stats import norm
-
-        check_is_fitted(self, "boosters_")
-        matrix = _feature_matrix(self, X, fitting=False)
-        value = np.maximum(self._value(matrix, self.boosters_), 0.0)
-        if not self.bootstrap_boosters_:
-            return value, value.copy(), value.copy()
-        floor = max(float(np.mean(value)) * 1e-3, 1e-9)
-        logs = np.log(
-            np.column_stack(
-                [np.maximum(self._value(matrix, b), floor) for b in self.bootstrap_boosters_]
-            )
-        )
-        sd = logs.std(axis=1, ddof=1) if logs.shape[1] > 1 else np.zeros(len(value))
-        z = float(norm.ppf(0.5 + float(self.level) / 2))
-        spread = np.exp(z * sd * float(self.interval_scale_))
-        return value, value / spread, value * spread
+        value, cv2 = self._value_cv2(X)
+        low, high = _gamma_interval(value, cv2, float(self.level))
+        return value, low, high
 
     def predict_value(self, X, churn_risk, *, horizon=None) -> pd.DataFrame:
         """Value if retained, expected value with its interval, and value at risk.
+
+        The interval of the expected value joins two uncertainties: the value
+        if retained (:meth:`predict_interval`'s spread) and the chance of
+        staying, read as Beta distributed around ``1 - churn_risk`` with
+        ``risk_concentration`` pseudo-customers (its relative variance
+        ``risk / ((1 - risk) (concentration + 1))`` is what lets the interval
+        of an almost certainly lapsed customer reach down to nearly 0).
 
         Parameters
         ----------
@@ -632,7 +726,7 @@ class ValueModel(BaseEstimator):
             ``level``) and ``value_at_risk`` (risk V), so that
             ``expected_value + value_at_risk == value_if_retained``.
         """
-        value, low, high = self.predict_interval(X)
+        value, cv2 = self._value_cv2(X)
         risk = np.asarray(churn_risk, dtype=float).reshape(-1)
         if len(risk) != len(value):
             raise ValueError(
@@ -641,16 +735,23 @@ class ValueModel(BaseEstimator):
         if not np.all((risk >= 0) & (risk <= 1)):
             raise ValueError("churn_risk must be probabilities between 0 and 1.")
         if horizon is not None:
-            ratio = self.horizon_ratio(X, horizon)
-            value, low, high = value * ratio, low * ratio, high * ratio
+            value = value * self.horizon_ratio(X, horizon)
         stay = 1.0 - risk
+        with np.errstate(divide="ignore", invalid="ignore"):
+            stay_cv2 = np.where(
+                stay > 0, risk / (np.maximum(stay, 1e-12) * (self.risk_concentration + 1.0)), 0.0
+            )
+        expected = stay * value
+        low, high = _gamma_interval(
+            expected, (1.0 + cv2) * (1.0 + stay_cv2) - 1.0, float(self.level)
+        )
         index = X.index if isinstance(X, pd.DataFrame) else pd.RangeIndex(len(value))
         return pd.DataFrame(
             {
                 "value_if_retained": value,
-                "expected_value": stay * value,
-                "expected_value_low": stay * low,
-                "expected_value_high": stay * high,
+                "expected_value": expected,
+                "expected_value_low": low,
+                "expected_value_high": high,
                 "value_at_risk": risk * value,
             },
             index=index,
