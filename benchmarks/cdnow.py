@@ -32,9 +32,11 @@ of the customers spend nothing); ``all`` (the default) runs both.
 - forward: fitted on the calibration period only. The BTYD models and the
   spend rate use the calibration purchases (no labels); LightGBM and cjml's
   ChurnModel x ValueModel learn the spend of the ``--value-cutoff`` .. calibration
-  end window (182 days at 1997-04-01) and predict it at the calibration end,
-  scaled to 273 days. Goal: predicted / actual revenue in 0.90 .. 1.10, closer
-  to 1 than BG/NBD's 0.83.
+  end window (182 days at 1997-04-01) and predict at the calibration end:
+  LightGBM scaled linearly to 273 days, cjml by ``predict_value(...,
+  horizon="273D")`` (its own stretch; the linear one is printed beside it).
+  Goal: predicted / actual revenue in 0.90 .. 1.10, closer to 1 than BG/NBD's
+  0.83.
 
 The BG/NBD and Gamma-Gamma parameters of cjml's fitter and of ``lifetimes`` on
 all customers are printed side by side.
@@ -525,12 +527,14 @@ def cjml_cross_validated_value(days: pd.DataFrame, folds: int, seed: int):
     return report, time.perf_counter() - started
 
 
-def cjml_forward_value(days: pd.DataFrame, cutoff: pd.Timestamp, seed: int) -> tuple:
+def cjml_forward_value(days: pd.DataFrame, cutoff: pd.Timestamp, seed: int) -> dict:
     """cjml's ChurnModel and ValueModel trained at ``cutoff`` on the calibration period only.
 
     The label window runs from ``cutoff`` to the calibration end (182 days at
-    1997-04-01); the expected spend at the calibration end, ``(1 - risk) * V``
-    over that window, is scaled to the 273-day holdout.
+    1997-04-01). At the calibration end the expected spend ``(1 - risk) * V``
+    is asked for the 273-day holdout, ``predict_value(..., horizon="273D")``
+    (the model's own stretch of its horizon); the same window's forecast
+    stretched linearly (x273/182) is returned beside it, for reference.
     """
     import cjml
     from cjml.value import value_targets
@@ -549,14 +553,21 @@ def cjml_forward_value(days: pd.DataFrame, cutoff: pd.Timestamp, seed: int) -> t
     )
     retained = 1 - train["churn"].to_numpy()
     model.fit(train[features], spend, retained=retained, cutoffs=train["cutoff"])
-    value = model.predict_value(ours["scoring"][features], ours["risk"])
-    scale = HOLDOUT_DAYS / horizon.days
+    X = ours["scoring"][features]
+    window = model.predict_value(X, ours["risk"])["expected_value"].to_numpy()
+    try:
+        stretched = model.predict_value(X, ours["risk"], horizon=f"{HOLDOUT_DAYS}D")
+        holdout = stretched["expected_value"].to_numpy()
+    except TypeError:  # a ValueModel without horizon=: the linear stretch only
+        holdout = None
     seconds = ours["seconds"] + time.perf_counter() - started
-    return (
-        pd.Series(value["expected_value"].to_numpy() * scale, index=ours["customers"]),
-        seconds,
-        horizon.days,
-    )
+    return {
+        "customers": ours["customers"],
+        "holdout": holdout,
+        "linear": window * HOLDOUT_DAYS / horizon.days,
+        "seconds": seconds,
+        "profile": getattr(model, "time_profile_", None),
+    }
 
 
 def _verdict(ok: bool) -> str:
@@ -673,15 +684,22 @@ def value_main(args, days: pd.DataFrame) -> None:
     early_spend = spend_between(days, fwd_cutoff, CALIBRATION_END, customers)
     full.update(lgbm_forecasts(early, early_spend, rfm, args.seed, scale=HOLDOUT_DAYS / window))
     rows = [(name, pred, sec) for name, (pred, sec) in full.items()]
-    value, value_seconds, _ = cjml_forward_value(days, fwd_cutoff, args.seed)
-    rows.append(("cjml ValueModel (forward)", value.reindex(customers).to_numpy(), value_seconds))
+    fwd_cjml = cjml_forward_value(days, fwd_cutoff, args.seed)
+    order = pd.Index(fwd_cjml["customers"]).get_indexer(customers)
+    main_row = "cjml ValueModel (forward, horizon=273D)"
+    if fwd_cjml["holdout"] is not None:
+        rows.append((main_row, fwd_cjml["holdout"][order], fwd_cjml["seconds"]))
+    else:
+        main_row = "cjml ValueModel (forward, linear)"
+    rows.append(("cjml ValueModel (forward, linear)", fwd_cjml["linear"][order], 0.0))
     title = (
         f"-- forward: fitted on the calibration period only (BTYD: its purchases to "
         f"{CALIBRATION_END.date()}; LightGBM and cjml: labels of the {window}-day window after "
-        f"{fwd_cutoff.date()}, scaled x{HOLDOUT_DAYS / window:.2f} to the holdout)"
+        f"{fwd_cutoff.date()}; LightGBM and cjml's linear row scaled x{HOLDOUT_DAYS / window:.2f} "
+        "to the holdout, cjml's first row by predict_value(..., horizon='273D'))"
     )
     fwd = print_value_rows(title, rows, actual)
-    ratio = fwd["cjml ValueModel (forward)"]["revenue_ratio"]
+    ratio = fwd[main_row]["revenue_ratio"]
     bg = fwd["BG/NBD x Gamma-Gamma (cjml, scipy)"]["revenue_ratio"]
     lo, hi = GOAL_RATIO
     print(
