@@ -47,6 +47,7 @@ PLACEHOLDERS = frozenset(
         "PORT",
         "HOST",
         "CODE",
+        "RATE|COLUMN",
     }
 )
 
