@@ -250,6 +250,7 @@ def test_ranking_by_value_saved_under_a_budget(bundle, log, events, cheap):
         drivers=False,
         rules=rules,
         chunk_events=800,
+        n_jobs=2,  # chunks side by side on threads
     )
     assert chunked.attrs["summary"]["n_chunks"] >= 4
     pd.testing.assert_frame_equal(chunked, whole, check_exact=True)
