@@ -340,6 +340,8 @@ def train(
             },
             active=active_within(log, test_set, horizon),
         )
+        if "survival" in models:
+            report.survival = _survival_section(log, models, test_set, names, lookback_td, horizon)
     if report is not None:
         if "touchpoint_policy" in models:
             report.policy = models["touchpoint_policy"].to_dict()
@@ -508,6 +510,9 @@ def evaluate(
         active=active_within(log, test_set, horizon),
     )
     report.policy = meta.get("recommendation_policy")  # chosen at training, shown as it was
+    if "survival" in bundle.models:
+        names = list(featurizer.feature_names_out_)
+        report.survival = _survival_section(log, bundle.models, test_set, names, lookback, horizon)
     steps.update()
     steps.close()
     return report
@@ -681,6 +686,27 @@ def _fit_survival(log, train_set, names, test, lookback, common):
         targets["observed"].to_numpy(dtype=bool),
         cutoffs=train_set["cutoff"],
         customer_ids=train_set["customer_id"],
+    )
+
+
+def _survival_section(log, models, test_set, names, lookback, horizon) -> dict:
+    """The survival curve's held-out evaluation (:func:`cjml.survival.survival_report`)
+    at the test cutoff, followed up to the end of the data."""
+    from cjml.survival import survival_report, survival_targets
+
+    if test_set.empty:
+        return {}
+    test_cutoff = test_set["cutoff"].iloc[0]
+    targets = survival_targets(log, [test_cutoff], lookback=lookback)
+    targets = targets.reindex(pd.MultiIndex.from_frame(test_set[["cutoff", "customer_id"]]))
+    X = test_set[names]
+    return survival_report(
+        models["survival"],
+        X,
+        targets["days_to_next"].to_numpy(),
+        targets["observed"].to_numpy(dtype=bool),
+        churn_risk=models["churn"].predict_proba(X)[:, 1],
+        horizon=horizon,
     )
 
 
