@@ -160,7 +160,8 @@ def main() -> None:
     for world in worlds:
         rows.append(measure_world(world, args.customers, args.follow_up))
         print(f"{world}: done", flush=True)
-    print("\ndevelopment worlds\n" + _table(rows), flush=True)
+    if rows:
+        print("\ndevelopment worlds\n" + _table(rows), flush=True)
     if args.held_out:
         held = [measure_world(w, args.customers, args.follow_up) for w in HELD_OUT]
         print("\nheld-out worlds (reported once, never tuned on)\n" + _table(held), flush=True)

@@ -67,6 +67,8 @@ DEFAULT_EDGES = (1, 2, 3, 5, 7, 10, 14, 21, 30, 45, 60, 90, 120, 150, 180, 270, 
 #: bin's right edge is ``max_days_``.
 _MIN_AT_RISK = 30
 _EPS = 1e-9
+#: Customers whose person-period rows are predicted at once (x bins x features floats).
+_PREDICT_ROWS = 20_000
 _DAY_NS = 86_400 * 10**9
 
 
@@ -455,15 +457,20 @@ class SurvivalModel(BaseEstimator):
         check_is_fitted(self, "booster_")
         matrix = _feature_matrix(self, X, fitting=False)
         n, n_bins = len(matrix), len(self.edges_)
-        rows = np.repeat(np.arange(n), n_bins)
-        bins = np.tile(np.arange(n_bins), n)
-        raw = self.booster_.predict(
-            self._design(matrix, rows, bins),
-            raw_score=True,
-            num_iteration=self.best_iteration_,
-            num_threads=self._threads(len(rows)),
-        )
-        return np.clip(expit(np.asarray(raw, dtype=float)), _EPS, 1 - _EPS).reshape(n, n_bins)
+        out = np.empty((n, n_bins))
+        threads = self._threads(n * n_bins)
+        # a row per customer and bin: in slices, so a million customers need no gigabytes
+        for start in range(0, n, _PREDICT_ROWS):
+            part = np.arange(start, min(start + _PREDICT_ROWS, n))
+            bins = np.tile(np.arange(n_bins), len(part))
+            raw = self.booster_.predict(
+                self._design(matrix, np.repeat(part, n_bins), bins),
+                raw_score=True,
+                num_iteration=self.best_iteration_,
+                num_threads=threads,
+            )
+            out[part] = np.asarray(raw, dtype=float).reshape(len(part), n_bins)
+        return np.clip(expit(out), _EPS, 1 - _EPS)
 
     def _check_days(self, days) -> list[float]:
         check_is_fitted(self, "booster_")
@@ -507,9 +514,10 @@ class SurvivalModel(BaseEstimator):
             Horizons: numbers of days, or durations such as "7D" or "12W"; at
             most ``max_days_``.
         anchor : tuple (horizon, churn_risk), optional
-            The churn model's horizon (days or a duration) and its risk per
-            row: each row's cumulative hazard is scaled so the curve equals
-            that risk at that horizon (and keeps its shape elsewhere).
+            The churn model's horizon H (days or a duration) and its risk per
+            row: up to H each row's cumulative hazard is scaled so the curve
+            equals that risk at H; after H the curve's own hazards go on from
+            there. The curve stays non-increasing.
 
         Returns
         -------
@@ -529,10 +537,18 @@ class SurvivalModel(BaseEstimator):
                     f"got shape {risk.shape}."
                 )
             at_h = self._cumulative_hazard(hazards, [h_value])[:, 0]
-            scale = -np.log(risk) / np.maximum(at_h, _EPS)
+            target = -np.log(risk)
+            cum = self._cumulative_hazard(hazards, wanted)
+            before = np.asarray(wanted) <= h_value
+            # up to H the cumulative hazard is scaled to meet the churn risk at H; after H
+            # the curve's own hazards go on from there
+            cum = np.where(
+                before[None, :],
+                cum * (target / np.maximum(at_h, _EPS))[:, None],
+                target[:, None] + (cum - at_h[:, None]),
+            )
         else:
-            scale = np.ones(len(hazards))
-        cum = self._cumulative_hazard(hazards, wanted) * scale[:, None]
+            cum = self._cumulative_hazard(hazards, wanted)
         index = X.index if isinstance(X, pd.DataFrame) else pd.RangeIndex(len(hazards))
         return pd.DataFrame(
             np.exp(-cum), index=index, columns=[f"churn_risk_{_days_label(d)}" for d in wanted]

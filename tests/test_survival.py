@@ -118,6 +118,26 @@ def test_anchoring_puts_the_horizon_point_on_the_churn_risk(world):
     assert (np.diff(risk.to_numpy(), axis=1) <= 1e-12).all()
 
 
+def test_after_the_anchor_the_curve_goes_on_with_its_own_hazards(world):
+    _, bundle, _, X, _ = world
+    model = bundle.models["survival"]
+    churn = bundle.models["churn"].predict_proba(X)[:, 1]
+    own = model.predict_risk(X, [30, 60, 90]).to_numpy()
+    anchored = model.predict_risk(X, [30, 60, 90], anchor=(30, churn)).to_numpy()
+    # P(no event within d | none within 30) is the model's own
+    np.testing.assert_allclose(anchored[:, 1:] / anchored[:, :1], own[:, 1:] / own[:, :1])
+
+
+def test_predicting_in_slices_changes_nothing(world, monkeypatch):
+    import cjml.survival
+
+    _, bundle, _, X, _ = world
+    model = bundle.models["survival"]
+    whole = model.hazards(X)
+    monkeypatch.setattr(cjml.survival, "_PREDICT_ROWS", 7)
+    np.testing.assert_array_equal(model.hazards(X), whole)
+
+
 def test_days_beyond_the_longest_horizon_are_refused_with_the_fix(world):
     _, bundle, _, X, _ = world
     model = bundle.models["survival"]
