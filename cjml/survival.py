@@ -199,14 +199,16 @@ class SurvivalModel(BaseEstimator):
     horizon : duration, optional
         The churn model's horizon (the bundle's); made a bin edge so the curve
         is estimated right there.
-    max_rows : int, default 250000
+    max_rows : int, default 200000
         Most person-period rows to fit on: above it, a random share of the
         customer-cutoff rows is kept (every row of a kept one), so the fit
         stays a small part of :func:`cjml.train`.
     n_estimators : int, default 1000
         Most boosting rounds; early stopping on held-out customers ends earlier.
-    learning_rate : float, default 0.05
-        LightGBM's learning rate.
+    learning_rate : float, default 0.1
+        LightGBM's learning rate. (0.1 and 200,000 rows were chosen on
+        development worlds: against 0.05 and 250,000 the integrated Brier
+        score moved by under 0.001 and the fit took half the time.)
     num_leaves : int, default 15
         Leaves per tree.
     min_child_samples : int, default 100
@@ -246,9 +248,9 @@ class SurvivalModel(BaseEstimator):
         *,
         edges="auto",
         horizon=None,
-        max_rows=250_000,
+        max_rows=200_000,
         n_estimators=1000,
-        learning_rate=0.05,
+        learning_rate=0.1,
         num_leaves=15,
         min_child_samples=100,
         colsample_bytree=0.8,
