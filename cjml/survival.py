@@ -211,8 +211,9 @@ class SurvivalModel(BaseEstimator):
         score moved by under 0.001 and the fit took half the time.)
     num_leaves : int, default 15
         Leaves per tree.
-    min_child_samples : int, default 100
-        Rows per leaf at least.
+    min_child_samples : int or "auto", default "auto"
+        Rows per leaf at least; "auto" is 100, lowered on few person-period
+        rows to a twentieth of them (at least 5) so the trees can split.
     colsample_bytree : float, default 0.8
         Share of features per tree.
     reg_lambda : float, default 1.0
@@ -252,7 +253,7 @@ class SurvivalModel(BaseEstimator):
         n_estimators=1000,
         learning_rate=0.1,
         num_leaves=15,
-        min_child_samples=100,
+        min_child_samples="auto",
         colsample_bytree=0.8,
         reg_lambda=1.0,
         early_stopping_rounds=30,
@@ -366,7 +367,11 @@ class SurvivalModel(BaseEstimator):
             "objective": "binary",
             "learning_rate": self.learning_rate,
             "num_leaves": self.num_leaves,
-            "min_child_samples": self.min_child_samples,
+            "min_child_samples": (
+                int(min(100, max(5, int((~held).sum()) // 20)))
+                if self.min_child_samples == "auto"
+                else self.min_child_samples
+            ),
             "feature_fraction": self.colsample_bytree,
             "lambda_l2": self.reg_lambda,
             "num_threads": self._threads(len(row)),
@@ -840,9 +845,9 @@ def survival_report(
     curves: dict = {}
     model_risk = model.predict_risk(X, times.tolist()).to_numpy()
     curves["model"] = survival_metrics(model_risk, days, seen, times=times, horizons=horizons)
-    if churn_risk is not None:
-        if h_days is None:
-            raise ValueError("Pass the churn model's horizon with churn_risk.")
+    if churn_risk is not None and h_days is None:
+        raise ValueError("Pass the churn model's horizon with churn_risk.")
+    if churn_risk is not None and h_days is not None and h_days <= model.max_days_:
         churn_risk = np.asarray(churn_risk, dtype=float)
         anchored = model.predict_risk(X, times.tolist(), anchor=(h_days, churn_risk)).to_numpy()
         curves["anchored"] = survival_metrics(anchored, days, seen, times=times, horizons=horizons)

@@ -163,8 +163,11 @@ def train(
     survival : bool, default True
         Fit the time-to-churn curve (:class:`cjml.survival.SurvivalModel`) on
         the churn model's training rows, followed up to the held-out cutoff
-        (so no later outcome is seen), as ``bundle.models["survival"]``; the
-        report then measures it (``report.survival``).
+        (so no later outcome is seen), as ``bundle.models["survival"]``
+        (always here, also with ``engine="dask"``); the held-out report then
+        measures it (``report.survival``; not with ``cv``). Left out, with a
+        :class:`~cjml.exceptions.SmallDataWarning`, when too few customers
+        are followed up to learn it.
     engine : {"local", "dask"}, default "local"
         Grow the trees of both models here, or on a dask.distributed cluster
         (LightGBM's Dask estimators; ``pip install "cjml[dask]"``). The
@@ -302,7 +305,9 @@ def train(
     steps.update()
     models = {"churn": churn, "next_stage": stage}
     if survival:
-        models["survival"] = _fit_survival(log, train_set, names, test, lookback_td, common)
+        curve = _fit_survival(log, train_set, names, test, lookback_td, common)
+        if curve is not None:
+            models["survival"] = curve
     recommender_models = (
         _fit_recommender(log, featurizer, churn, train_cutoffs, horizon, response_params, n_jobs)
         if recommender
@@ -671,7 +676,9 @@ def _fit_recommender(log, featurizer, churn, train_cutoffs, horizon, params, n_j
 
 def _fit_survival(log, train_set, names, test, lookback, common):
     """The time-to-churn curve on the churn model's training rows, followed up to the
-    held-out cutoff ``test`` (or the data's end without one)."""
+    held-out cutoff ``test`` (or the data's end without one); None, with a warning, when
+    too few customers are followed up to learn it."""
+    from cjml.exceptions import SmallDataWarning
     from cjml.survival import SurvivalModel, survival_targets
 
     cutoffs = sorted(train_set["cutoff"].unique())
@@ -680,13 +687,22 @@ def _fit_survival(log, train_set, names, test, lookback, common):
     targets = targets.reindex(index)
     shared = ("horizon", "categorical_features", "n_jobs")
     settings = {k: v for k, v in common.items() if k in shared}
-    return SurvivalModel(**settings).fit(
-        train_set[names],
-        targets["days_to_next"].to_numpy(),
-        targets["observed"].to_numpy(dtype=bool),
-        cutoffs=train_set["cutoff"],
-        customer_ids=train_set["customer_id"],
-    )
+    try:
+        return SurvivalModel(**settings).fit(
+            train_set[names],
+            targets["days_to_next"].to_numpy(),
+            targets["observed"].to_numpy(dtype=bool),
+            cutoffs=train_set["cutoff"],
+            customer_ids=train_set["customer_id"],
+        )
+    except ValueError as err:
+        warnings.warn(
+            f"No time-to-churn curve in this bundle (scores give the risk at the horizon "
+            f"only): {err}",
+            SmallDataWarning,
+            stacklevel=3,
+        )
+        return None
 
 
 def _survival_section(log, models, test_set, names, lookback, horizon) -> dict:

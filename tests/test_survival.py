@@ -262,3 +262,9 @@ def test_train_without_the_curve():
     assert "survival" not in bundle.models
     assert report is not None and report.survival is None
     assert "time to churn" not in report.to_text()
+
+
+def test_too_few_rows_are_refused_with_the_fix():
+    X = pd.DataFrame({"x": np.arange(10.0)})
+    with pytest.raises(ValueError, match="Too few rows.*10 rows.*Add customers or cutoffs"):
+        SurvivalModel().fit(X, np.arange(10.0) + 0.5, np.ones(10, dtype=bool))
