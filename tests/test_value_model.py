@@ -302,3 +302,11 @@ def test_cli_margin_reads_a_rate_or_a_column_and_no_value_skips_the_model():
     assert parser.parse_args([*base, "--no-value"]).no_value is True
     with pytest.raises(SystemExit):
         parser.parse_args([*base, "--margin", "-0.2"])
+
+
+def test_evaluating_a_bundle_reports_its_value_model_as_train_did(world, trained):
+    bundle, report = trained
+    again = cjml.evaluate(world["log"], bundle)
+    assert again.value["info"] == report.value["info"]
+    for name, metrics in report.value["models"].items():
+        assert again.value["models"][name] == pytest.approx(metrics)

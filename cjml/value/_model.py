@@ -348,8 +348,10 @@ class ValueModel(BaseEstimator):
         self.constants_: dict[str, float] = {}
         self.best_iterations_: dict[str, int] = {}
         self.boosters_ = {}
+        self.__dict__.pop("min_child_samples_", None)  # the smallest over this fit's parts
         self._notes: list[str] = []
         self._inner: dict = {}
+        self._leaves: dict = {}
         categorical = self._categorical()
         if self.method == "tweedie":
             self.boosters_["tweedie"] = self._fit_part(
@@ -380,7 +382,7 @@ class ValueModel(BaseEstimator):
         self._fit_bootstrap(matrix, y, categorical)
         self.dispersion_ = self._fit_dispersion(matrix, y)
         self._warn_small_data(matrix)
-        del self._notes, self._inner
+        del self._notes, self._inner, self._leaves
         return self
 
     def _fit_dispersion(self, matrix: np.ndarray, y: np.ndarray) -> float:
@@ -537,7 +539,10 @@ class ValueModel(BaseEstimator):
             len(y), row_cutoffs, self._horizon(), self.validation_fraction, codes, self.random_state
         )
         params = self._params(objective, len(fit_rows), len(y))
-        self.min_child_samples_ = params["min_child_samples"]
+        self.min_child_samples_ = min(
+            params["min_child_samples"], getattr(self, "min_child_samples_", _LEAF_SIZE)
+        )
+        self._leaves[name] = (params["min_child_samples"], len(fit_rows))
         names = self._feature_names()
 
         def dataset(idx, reference=None):
@@ -610,13 +615,17 @@ class ValueModel(BaseEstimator):
         from cjml.exceptions import SmallDataWarning
 
         notes = list(self._notes)
-        if self.min_child_samples == "auto" and getattr(self, "min_child_samples_", 200) < (
-            _WARN_LEAF_SIZE
-        ):
-            notes.append(
-                f"only {self.n_train_rows_:,} retained training rows: min_child_samples "
-                f"lowered from {_LEAF_SIZE} to {self.min_child_samples_} so the trees can split"
-            )
+        parts = {
+            "buy": "P(buy) part",
+            "spend": "spend-if-buying part (buyers only)",
+            "tweedie": "Tweedie part",
+        }
+        for name, (leaf, rows) in self._leaves.items():
+            if self.min_child_samples == "auto" and leaf < _WARN_LEAF_SIZE:
+                notes.append(
+                    f"the {parts[name]} has only {rows:,} training rows: min_child_samples "
+                    f"lowered from {_LEAF_SIZE} to {leaf} so the trees can split"
+                )
         probe = matrix[:: max(1, len(matrix) // 2000)]
         if len(probe) > 1 and float(np.ptp(self._value(probe, self.boosters_))) < 1e-9:
             notes.append(
