@@ -11,8 +11,13 @@ customer who does not drop off. With the churn model's risk it gives
 Two methods:
 
 - ``"two-part"`` (default): ``V = P(buy | retained) * E[spend | buy]``, a
-  binary LightGBM on the retained rows times a gamma-regression LightGBM
-  (log link) on the rows that bought;
+  binary LightGBM on the retained rows times a LightGBM with the Poisson loss
+  (log link) on the spend of the rows that bought. The Poisson loss's
+  estimating equations make the predicted total equal the realised one; the
+  gamma loss weighs each row's error by 1/prediction and under-predicted the
+  largest buyers (B2B spend on the sample: realised / predicted 1.46 with
+  gamma, 1.22 with Poisson; the sample simulator's total: 0.86 -> 0.94 of the
+  true expected value, CDNOW cross-validated 0.95 -> 1.00, Gini unchanged);
 - ``"tweedie"``: one LightGBM with the Tweedie loss on the retained rows' spend.
 
 Both are early-stopped on the latest cutoff's rows when several cutoffs are
@@ -372,7 +377,7 @@ class ValueModel(BaseEstimator):
             else:
                 self.boosters_["spend"] = self._fit_part(
                     "spend",
-                    "gamma",
+                    "poisson",
                     matrix[buyers],
                     y[buyers],
                     None if row_cutoffs is None else row_cutoffs[buyers],
