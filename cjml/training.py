@@ -378,13 +378,8 @@ def train(
             active=active_within(log, test_set, horizon),
         )
         if "value" in models:
-            X_test = test_set[names]
-            risk = churn.predict_proba(X_test)[:, 1]
-            report.value = value_section(
-                _spend(log, test_set, horizon, lookback_td, margin),
-                {"model": models["value"].predict_value(X_test, risk)["expected_value"].to_numpy()},
-                value_baselines(log, test, test_set["customer_id"].to_numpy(), horizon, margin),
-                {"cutoff": str(test.date()), "horizon": duration_text(horizon)},
+            report.value = _held_out_value(
+                log, models["value"], churn, test_set[names], test_set, horizon, lookback_td, margin
             )
         if "survival" in models:
             report.survival = _survival_section(log, models, test_set, names, lookback_td, horizon)
@@ -524,6 +519,8 @@ def evaluate(
         data = make_training_set(
             log, [test_cutoff], horizon=horizon, lookback=lookback, featurizer=featurizer
         )
+        value_model = bundle.models.get("value")
+        margin = (meta.get("value") or {}).get("margin")
         report = cross_validate(
             clone(bundle.models["churn"]),
             clone(bundle.models["next_stage"]),
@@ -533,6 +530,15 @@ def evaluate(
             info={"horizon": duration_text(horizon), "lookback": duration_text(lookback)},
             active=active_within(log, data, horizon),
             progress=progress,
+            value_model=None if value_model is None else clone(value_model),
+            spend=None if value_model is None else _spend(log, data, horizon, lookback, margin),
+            value_baselines=(
+                None
+                if value_model is None
+                else value_baselines(
+                    log, test_cutoff, data["customer_id"].to_numpy(), horizon, margin
+                )
+            ),
         )
         report.policy = meta.get("recommendation_policy")
         return report
@@ -560,6 +566,17 @@ def evaluate(
         },
         active=active_within(log, test_set, horizon),
     )
+    if "value" in bundle.models:
+        report.value = _held_out_value(
+            log,
+            bundle.models["value"],
+            bundle.models["churn"],
+            test_set[list(featurizer.feature_names_out_)],
+            test_set,
+            horizon,
+            lookback,
+            (meta.get("value") or {}).get("margin"),
+        )
     report.policy = meta.get("recommendation_policy")  # chosen at training, shown as it was
     if "survival" in bundle.models:
         names = list(featurizer.feature_names_out_)
@@ -748,6 +765,18 @@ def _spend(log, table: pd.DataFrame, horizon, lookback, margin) -> np.ndarray:
     targets = value_targets(log, cutoffs, horizon=horizon, lookback=lookback, margin=margin)
     keys = pd.MultiIndex.from_arrays([table["cutoff"], table["customer_id"]])
     return targets["spend"].reindex(keys).fillna(0.0).to_numpy(dtype=float)
+
+
+def _held_out_value(log, value_model, churn, X, test_set, horizon, lookback, margin) -> dict:
+    """The report's value section at a held-out cutoff: the model beside its baselines."""
+    cutoff = pd.Timestamp(test_set["cutoff"].max())
+    risk = churn.predict_proba(X)[:, 1]
+    return value_section(
+        _spend(log, test_set, horizon, lookback, margin),
+        {"model": value_model.predict_value(X, risk)["expected_value"].to_numpy()},
+        value_baselines(log, cutoff, test_set["customer_id"].to_numpy(), horizon, margin),
+        {"cutoff": str(cutoff.date()), "horizon": duration_text(horizon)},
+    )
 
 
 def _value_model(common: dict, params):

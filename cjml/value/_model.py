@@ -11,8 +11,13 @@ customer who does not drop off. With the churn model's risk it gives
 Two methods:
 
 - ``"two-part"`` (default): ``V = P(buy | retained) * E[spend | buy]``, a
-  binary LightGBM on the retained rows times a gamma-regression LightGBM
-  (log link) on the rows that bought;
+  binary LightGBM on the retained rows times a LightGBM with the Poisson loss
+  (log link) on the spend of the rows that bought. The Poisson loss's
+  estimating equations make the predicted total equal the realised one; the
+  gamma loss weighs each row's error by 1/prediction and under-predicted the
+  largest buyers (B2B spend on the sample: realised / predicted 1.46 with
+  gamma, 1.22 with Poisson; the sample simulator's total: 0.86 -> 0.94 of the
+  true expected value, CDNOW cross-validated 0.95 -> 1.00, Gini unchanged);
 - ``"tweedie"``: one LightGBM with the Tweedie loss on the retained rows' spend.
 
 Both are early-stopped on the latest cutoff's rows when several cutoffs are
@@ -348,8 +353,10 @@ class ValueModel(BaseEstimator):
         self.constants_: dict[str, float] = {}
         self.best_iterations_: dict[str, int] = {}
         self.boosters_ = {}
+        self.__dict__.pop("min_child_samples_", None)  # the smallest over this fit's parts
         self._notes: list[str] = []
         self._inner: dict = {}
+        self._leaves: dict = {}
         categorical = self._categorical()
         if self.method == "tweedie":
             self.boosters_["tweedie"] = self._fit_part(
@@ -370,7 +377,7 @@ class ValueModel(BaseEstimator):
             else:
                 self.boosters_["spend"] = self._fit_part(
                     "spend",
-                    "gamma",
+                    "poisson",
                     matrix[buyers],
                     y[buyers],
                     None if row_cutoffs is None else row_cutoffs[buyers],
@@ -380,7 +387,7 @@ class ValueModel(BaseEstimator):
         self._fit_bootstrap(matrix, y, categorical)
         self.dispersion_ = self._fit_dispersion(matrix, y)
         self._warn_small_data(matrix)
-        del self._notes, self._inner
+        del self._notes, self._inner, self._leaves
         return self
 
     def _fit_dispersion(self, matrix: np.ndarray, y: np.ndarray) -> float:
@@ -448,7 +455,9 @@ class ValueModel(BaseEstimator):
         history = self._history(matrix)
         if history is None:
             return None
-        from cjml.value._btyd import _bgnbd_loglik, _maximise
+        from scipy.optimize import minimize
+
+        from cjml.value._btyd import _bgnbd_loglik
 
         latest = np.ones(len(matrix), dtype=bool)
         if cutoffs is not None:
@@ -458,18 +467,25 @@ class ValueModel(BaseEstimator):
         keep = age > 0
         if int((x[keep] > 0).sum()) < 10:  # too few repeat buyers to learn a time profile
             return None
+        # in half weeks: far fewer distinct histories to fit, the same profile (to ~1%)
+        t_x, age = np.round(t_x * 2) / 2, np.round(age * 2) / 2
         rows, weights = np.unique(
-            np.column_stack([x[keep], t_x[keep], age[keep]]), axis=0, return_counts=True
+            np.column_stack([x[keep], t_x[keep], np.maximum(age, t_x)[keep]]),
+            axis=0,
+            return_counts=True,
         )
-        try:
-            with np.errstate(all="ignore"):
-                theta = _maximise(
-                    _bgnbd_loglik,
-                    np.zeros(4),
-                    (rows[:, 0], rows[:, 1], rows[:, 2], weights.astype(float)),
-                    "BG/NBD",
-                )
-        except RuntimeError:
+        data = (rows[:, 0], rows[:, 1], rows[:, 2], weights.astype(float))
+
+        def loss(theta):
+            value = -_bgnbd_loglik(theta, *data)
+            return value if np.isfinite(value) else 1e10
+
+        # L-BFGS-B in bounded log-parameters: a profile, not a reference fit (Nelder-Mead ran
+        # 20,000 evaluations on the sample's 300 repeat buyers)
+        with np.errstate(all="ignore"):
+            result = minimize(loss, np.zeros(4), method="L-BFGS-B", bounds=[(-10.0, 10.0)] * 4)
+        theta = result.x
+        if not np.all(np.isfinite(theta)) or result.fun >= 1e10:
             return None
         r, alpha, a, b = (float(v) for v in np.exp(theta))
         if abs(a - 1) < 1e-6:  # BG/NBD's expected purchases divide by a - 1
@@ -528,7 +544,10 @@ class ValueModel(BaseEstimator):
             len(y), row_cutoffs, self._horizon(), self.validation_fraction, codes, self.random_state
         )
         params = self._params(objective, len(fit_rows), len(y))
-        self.min_child_samples_ = params["min_child_samples"]
+        self.min_child_samples_ = min(
+            params["min_child_samples"], getattr(self, "min_child_samples_", _LEAF_SIZE)
+        )
+        self._leaves[name] = (params["min_child_samples"], len(fit_rows))
         names = self._feature_names()
 
         def dataset(idx, reference=None):
@@ -601,13 +620,17 @@ class ValueModel(BaseEstimator):
         from cjml.exceptions import SmallDataWarning
 
         notes = list(self._notes)
-        if self.min_child_samples == "auto" and getattr(self, "min_child_samples_", 200) < (
-            _WARN_LEAF_SIZE
-        ):
-            notes.append(
-                f"only {self.n_train_rows_:,} retained training rows: min_child_samples "
-                f"lowered from {_LEAF_SIZE} to {self.min_child_samples_} so the trees can split"
-            )
+        parts = {
+            "buy": "P(buy) part",
+            "spend": "spend-if-buying part (buyers only)",
+            "tweedie": "Tweedie part",
+        }
+        for name, (leaf, rows) in self._leaves.items():
+            if self.min_child_samples == "auto" and leaf < _WARN_LEAF_SIZE:
+                notes.append(
+                    f"the {parts[name]} has only {rows:,} training rows: min_child_samples "
+                    f"lowered from {_LEAF_SIZE} to {leaf} so the trees can split"
+                )
         probe = matrix[:: max(1, len(matrix) // 2000)]
         if len(probe) > 1 and float(np.ptp(self._value(probe, self.boosters_))) < 1e-9:
             notes.append(

@@ -149,7 +149,7 @@ def value_targets(
     ...     "timestamp": ["2024-01-05", "2024-01-20", "2024-01-06"],
     ...     "touchpoint": ["website_visit", "purchase", "website_visit"],
     ...     "amount": [None, 40.0, None]}))
-    >>> value_targets(log, "2024-01-10", horizon="15D")["spend"].tolist()
+    >>> value_targets(log, "2024-01-10", horizon="10D")["spend"].tolist()
     [40.0, 0.0]
     """
     log = as_log(log)
