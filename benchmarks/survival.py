@@ -29,6 +29,27 @@ thread, so the CPU time is the work done, less disturbed by a busy machine) and
 the overhead; and, timed inside the same runs, the survival steps' own seconds
 (fit and held-out report) against the rest of ``train``: the steadiest figure
 on a shared machine.
+
+Figures (issue 22; 4,000 customers per world, seed 0, 90 days of follow-up;
+integrated Brier score over days 1-90, lower is better; Uno's C at 30 days):
+
+=====================  =======  ========  ============  ======  ========  ========
+world                  IBS      anchored  Kaplan-Meier  C 30d   churn C   MAD 30d
+=====================  =======  ========  ============  ======  ========  ========
+default_simulator      0.0869   0.0867    0.2227        0.8568  0.8573    0.027
+small_shop             0.1627   0.1607    0.2317        0.6861  0.6913    0.035
+contact_fatigue        0.1294   0.1288    0.2230        0.7084  0.7080    0.030
+fixed_lifecycle (h)    0.1638   0.1619    0.2150        0.6222  0.6241    0.073
+silent_leavers (h)     0.1350   0.1337    0.2196        0.6799  0.6833    0.031
+=====================  =======  ========  ============  ======  ========  ========
+
+(h): held-out worlds, run once after the settings were chosen. The anchored
+curve has the lower IBS on every world, so scoring anchors. The curve ranks
+like the churn risk (its C equals the churn model's within 0.005): its gain is
+the time profile, not the order. On fixed_lifecycle the 90-day Brier score is
+worse than Kaplan-Meier's (0.025, anchored 0.038, against 0.011). Cost on the
+sample: the survival steps take 4.0 s beside 38.4 s for the rest of ``train``
+(+10.7%, median of 3; wall time +5.6%, CPU time +7.6%).
 """
 
 from __future__ import annotations

@@ -904,13 +904,17 @@ def _report_sentences(report: dict) -> list[str]:
     model, km = curves["model"], curves["kaplan_meier"]
     gain = 1 - model["ibs"] / km["ibs"] if km["ibs"] > 0 else 0.0
     lines = [
+        f"The curve gives each customer's chance of no event within any number of days up "
+        f"to {report['max_days']:.0f} (score --horizons); here it is checked against when "
+        f"{report['n']:,} customers really came back.",
         f"Over {span} after the cutoff the survival curve's integrated Brier score is "
         f"{model['ibs']:.4f}, {abs(gain):.0%} {'below' if gain >= 0 else 'above'} "
         f"the {km['ibs']:.4f} of one Kaplan-Meier curve for everyone (lower is better)."
     ]
     if "anchored" in curves:
         lines.append(
-            f"Anchored to the churn model's risk at {report['horizon']:g} days it scores "
+            f"Anchored to the churn model's risk at {report['horizon']:g} days (so that "
+            f"its {report['horizon']:g}-day point is the churn risk) it scores "
             f"{curves['anchored']['ibs']:.4f}."
         )
     c = {h: v for h, v in model["concordance"].items() if v is not None}
