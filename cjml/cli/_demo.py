@@ -57,7 +57,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             f"{rows['risk_no_action'].mean():.3f}, realised drop-off "
             f"{rows['realised_churn'].mean():.3f}; of the {len(active):,} not yet gone: "
             f"{active['risk_full_no_action'].mean():.3f} vs "
-            f"{active['realised_churn'].mean():.3f}"
+            f"{active['realised_churn'].mean():.3f}; true expected spend over the horizon "
+            f"{rows['expected_value'].sum():,.0f} in all"
         )
     say(
         "[4/6] Training the churn and next-stage models; evaluating them on the latest "
@@ -69,8 +70,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     say(report.to_text())
     say(f"      saved {model_path}")
     say(
-        "[5/6] Scoring every customer with the saved bundle (risk, band, next stage, "
-        "drivers, best touchpoint)..."
+        "[5/6] Scoring every customer with the saved bundle (risk, risk within 7, 30 "
+        "and 90 days, band, expected value and value at risk, next stage, drivers, the "
+        "touchpoints that save the most value)..."
     )
     # force: scores.parquet was checked above; this also clears an interrupted demo's run
     summary = cjml.score(
@@ -79,6 +81,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         out=workdir / "scores.parquet",
         force=True,
         top_k=3,
+        horizons="7D,30D,90D",
         n_jobs=args.jobs,
     )
     say("      " + cli_words(summary.to_text()).replace("\n", "\n      "))
