@@ -7,12 +7,15 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.base import clone
 
 import cjml
 from cjml.datasets import make_journeys
 from cjml.exceptions import SmallDataWarning
 from cjml.value import ValueModel, value_targets
+from cjml.value._model import _calibrate, _fit_calibration
 
 HORIZON = "30D"
 
@@ -142,6 +145,77 @@ def test_a_world_with_known_spend_recovers_the_ranking_and_the_interval_covers_i
     inside = (truth >= out["expected_value_low"]) & (truth <= out["expected_value_high"])
     # an 80% interval, measured against the truth (0.81 on this world)
     assert 0.65 < inside.mean() < 0.95
+
+
+# ------------------------------------------------------------------ calibration
+def _bins(pred, true, n=5):
+    """Mean prediction / mean truth in ``n`` bins of the prediction."""
+    groups = np.array_split(np.argsort(pred, kind="stable"), n)
+    return np.array([pred[g].mean() / true[g].mean() for g in groups])
+
+
+def test_calibration_corrects_a_miscalibrated_prediction():
+    rng = np.random.default_rng(3)
+    f = rng.gamma(1.0, 50.0, size=3000)
+    true = 0.3 * f**1.3  # shrunk to the mean: too high at the bottom, too low at the top
+    spend = 10.0 * rng.poisson(true / 10.0)  # compound-Poisson-like window spend
+    raw = _bins(f, true)
+    assert raw.max() / raw.min() > 2
+    calibration = _fit_calibration(f, spend)
+    assert calibration is not None
+    assert calibration["power"] == pytest.approx(1.3, abs=0.05)
+    calibrated = _calibrate(f, calibration)
+    fixed = _bins(calibrated, true)
+    assert fixed.max() / fixed.min() < 1.06, fixed  # the shape is right (0.85-0.88 here)
+    # the level stays the trees' (learned from every cutoff), not the held-out window's
+    assert calibrated.sum() == pytest.approx(f.sum())
+    # held-out noise alone is no reason to move: a calibrated prediction stays put
+    assert _fit_calibration(f, 10.0 * rng.poisson(f / 10.0)) == {"power": 1.0, "scale": 1.0}
+    # too few rows to judge: the identity
+    assert _fit_calibration(f[:99], spend[:99]) is None
+    np.testing.assert_array_equal(_calibrate(f, None), f)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(100, 1500),
+    st.floats(0.1, 10.0),
+    st.floats(0.0, 2.0),
+    st.integers(0, 2**31 - 1),
+)
+def test_calibration_never_reorders_or_ties_customers(n, scale, power, seed):
+    rng = np.random.default_rng(seed)
+    f = rng.gamma(0.5, scale, size=n) * (rng.random(n) > 0.3)  # many zeros, a long tail
+    spend = rng.gamma(0.3, 1.0, size=n) * f**power * (rng.random(n) > 0.5)
+    calibration = _fit_calibration(f, spend)
+    probe = np.sort(np.concatenate([f, rng.uniform(0, 3 * f.max() + 1, size=200)]))
+    out = _calibrate(probe, calibration)
+    assert np.isfinite(out).all() and (out >= 0).all()
+    step = np.diff(probe) > 0
+    assert (np.diff(out)[step] > 0).all()  # strictly increasing: no reordering, no ties
+    assert _calibrate(np.zeros(1), calibration)[0] == 0.0
+
+
+def test_the_fitted_model_predicts_the_calibrated_value_and_the_identities_hold(world):
+    table, names = world["table"], world["names"]
+    X = table[names]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SmallDataWarning)
+        fitted = ValueModel(calibrate=True, n_bootstrap=2, n_jobs=1).fit(
+            X, table["spend"], retained=1 - table["churn"], cutoffs=table["cutoff"]
+        )
+    assert fitted.calibration_ is not None
+    raw = np.maximum(fitted._value(X.to_numpy(dtype=float), fitted.boosters_), 0.0)
+    v = fitted.predict(X)
+    np.testing.assert_allclose(v, _calibrate(raw, fitted.calibration_))
+    order = np.argsort(raw, kind="stable")
+    assert (np.diff(v[order]) >= 0).all()  # the calibration keeps the trees' ranking
+    risk = np.random.default_rng(0).uniform(0, 1, len(X))
+    out = fitted.predict_value(X, risk)
+    np.testing.assert_allclose(out["expected_value"] + out["value_at_risk"], v)
+    np.testing.assert_allclose(out["expected_value"], (1 - risk) * v)
+    assert (out["expected_value_low"] <= out["expected_value"] + 1e-9).all()
+    assert (out["expected_value"] <= out["expected_value_high"] + 1e-9).all()
 
 
 @pytest.mark.parametrize("method", ["two-part", "tweedie"])
