@@ -207,9 +207,16 @@ def bgnbd(calibration: pd.DataFrame, customers: pd.Index) -> tuple[dict, dict]:
 
 
 def cjml_models(
-    days: pd.DataFrame, train_cutoffs: list[pd.Timestamp], horizon: pd.Timedelta, seed: int
+    days: pd.DataFrame,
+    train_cutoffs: list[pd.Timestamp],
+    horizon: pd.Timedelta,
+    seed: int,
+    windows: tuple[int, ...] | None = WINDOWS,
 ) -> dict:
-    """Fit ChurnModel and RFMBaseline on calibration-period labels; score at the calibration end."""
+    """Fit ChurnModel and RFMBaseline on calibration-period labels; score at the calibration end.
+
+    ``windows``: the featurizer's windows; None for cjml's default featurizer.
+    """
     import cjml
     from cjml.models import RFMBaseline
 
@@ -226,7 +233,9 @@ def cjml_models(
         )
     )
     scoring_cutoff = _utc(CALIBRATION_END)
-    featurizer = cjml.JourneyFeaturizer(windows=WINDOWS).fit(log, cutoff=max(train_cutoffs))
+    featurizer = (
+        cjml.JourneyFeaturizer() if windows is None else cjml.JourneyFeaturizer(windows=windows)
+    ).fit(log, cutoff=max(train_cutoffs))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         train = cjml.make_training_set(
@@ -527,7 +536,9 @@ def cjml_cross_validated_value(days: pd.DataFrame, folds: int, seed: int):
     return report, time.perf_counter() - started
 
 
-def cjml_forward_value(days: pd.DataFrame, cutoff: pd.Timestamp, seed: int) -> dict:
+def cjml_forward_value(
+    days: pd.DataFrame, cutoff: pd.Timestamp, seed: int, windows: tuple[int, ...] | None = None
+) -> dict:
     """cjml's ChurnModel and ValueModel trained at ``cutoff`` on the calibration period only.
 
     The label window runs from ``cutoff`` to the calibration end (182 days at
@@ -535,12 +546,13 @@ def cjml_forward_value(days: pd.DataFrame, cutoff: pd.Timestamp, seed: int) -> d
     is asked for the 273-day holdout, ``predict_value(..., horizon="273D")``
     (the model's own stretch of its horizon); the same window's forecast
     stretched linearly (x273/182) is returned beside it, for reference.
+    ``windows=None`` is cjml's default featurizer (what ``cjml.train`` uses).
     """
     import cjml
     from cjml.value import value_targets
 
     horizon = _utc(CALIBRATION_END) - _utc(cutoff)
-    ours = cjml_models(days, [_utc(cutoff)], horizon, seed)
+    ours = cjml_models(days, [_utc(cutoff)], horizon, seed, windows)
     started = time.perf_counter()
     train, features = ours["train"], ours["features"]
     targets = value_targets(
@@ -686,17 +698,30 @@ def value_main(args, days: pd.DataFrame) -> None:
     rows = [(name, pred, sec) for name, (pred, sec) in full.items()]
     fwd_cjml = cjml_forward_value(days, fwd_cutoff, args.seed)
     order = pd.Index(fwd_cjml["customers"]).get_indexer(customers)
-    main_row = "cjml ValueModel (forward, horizon=273D)"
+    main_row = "cjml ValueModel (forward, horizon=273D)"  # cjml's default featurizer
     if fwd_cjml["holdout"] is not None:
         rows.append((main_row, fwd_cjml["holdout"][order], fwd_cjml["seconds"]))
     else:
         main_row = "cjml ValueModel (forward, linear)"
     rows.append(("cjml ValueModel (forward, linear)", fwd_cjml["linear"][order], 0.0))
+    # The same with the churn section's windows (30, 90, 180 days): how much the forward
+    # total depends on the features, for a single early training cutoff whose customers
+    # are younger than those scored (a sensitivity row, not the goal's).
+    other = cjml_forward_value(days, fwd_cutoff, args.seed, WINDOWS)
+    if other["holdout"] is not None:
+        rows.append(
+            (
+                f"  same, windows {'/'.join(map(str, WINDOWS))} days",
+                other["holdout"][pd.Index(other["customers"]).get_indexer(customers)],
+                other["seconds"],
+            )
+        )
     title = (
         f"-- forward: fitted on the calibration period only (BTYD: its purchases to "
         f"{CALIBRATION_END.date()}; LightGBM and cjml: labels of the {window}-day window after "
         f"{fwd_cutoff.date()}; LightGBM and cjml's linear row scaled x{HOLDOUT_DAYS / window:.2f} "
-        "to the holdout, cjml's first row by predict_value(..., horizon='273D'))"
+        "to the holdout, cjml's first row by predict_value(..., horizon='273D') with cjml's "
+        "default featurizer)"
     )
     fwd = print_value_rows(title, rows, actual)
     ratio = fwd[main_row]["revenue_ratio"]
@@ -716,16 +741,13 @@ def value_main(args, days: pd.DataFrame) -> None:
         mine = full["BG/NBD x Gamma-Gamma (cjml, scipy)"][0]
         reference = full["BG/NBD x Gamma-Gamma (lifetimes)"][0]
         pred_gap = np.max(np.abs(mine - reference) / np.maximum(reference, 1e-9))
-        print(
-            f"largest relative difference: parameters {gap:.1e}, expected spend {pred_gap:.1e}"
-        )
+        print(f"largest relative difference: parameters {gap:.1e}, expected spend {pred_gap:.1e}")
     print(f"value section: {time.perf_counter() - started:.0f} s")
 
 
 def _params_text(params: dict) -> str:
     names = ("r", "alpha", "a", "b", "p", "q", "gamma")
     return ", ".join(f"{k}={float(params[k]):.4g}" for k in names)
-
 
 
 def main() -> None:
