@@ -1,9 +1,9 @@
 """What every view of the panel shares: the error, the wording, the cutoff.
 
 - :class:`PanelError`: the panel's one error (its message says why and what to do);
-- :func:`label`, :func:`pct`, :func:`points`, :func:`money`: names, probabilities,
-  risk differences and costs as a marketer reads them, in the current language
-  (the one rounding rule is :mod:`cjml.i18n`'s);
+- :func:`label`, :func:`pct`, :func:`points`, :func:`money`, :func:`worth`: names,
+  probabilities, risk differences, costs and customer values as a marketer reads
+  them, in the current language (the one rounding rule is :mod:`cjml.i18n`'s);
 - :func:`effect_reason`: why an action, in one sentence;
 - :data:`NO_TOUCHPOINT`: the filter value for "no recommendation";
 - ``_log_cutoff``: the scoring cutoff of an event log (default its last event),
@@ -21,6 +21,7 @@ import pandas as pd
 from cjml.exceptions import CjmlError
 from cjml.i18n import (
     SMALL_POINTS,
+    current,
     fill,
     format_currency,
     format_points,
@@ -30,7 +31,16 @@ from cjml.i18n import (
 )
 from cjml.i18n import gettext as _
 
-__all__ = ["NO_TOUCHPOINT", "PanelError", "effect_reason", "label", "money", "pct", "points"]
+__all__ = [
+    "NO_TOUCHPOINT",
+    "PanelError",
+    "effect_reason",
+    "label",
+    "money",
+    "pct",
+    "points",
+    "worth",
+]
 
 #: The touchpoint filter value that selects customers with no recommendation.
 NO_TOUCHPOINT = "(none)"
@@ -138,6 +148,48 @@ def money(value, currency: str | None = None) -> str:
     if value is None or pd.isna(value):
         return "\u2013"
     return format_currency(float(value), currency)
+
+
+def worth(value, currency: str | None = None) -> str:
+    """A customer's value in whole units of the currency ("$120", "120 ₫"); en dash if unknown.
+
+    Values are forecasts: cents would claim a precision they do not have, so
+    they are rounded to whole units (costs keep theirs, see :func:`money`).
+
+    Parameters
+    ----------
+    value : float or None
+        The amount.
+    currency : str, optional
+        ISO 4217 code; default the one set with :func:`cjml.i18n.set_language`.
+
+    Returns
+    -------
+    str
+        The amount in the current locale; an en dash when missing.
+
+    Examples
+    --------
+    >>> from cjml.panel._data._common import worth
+    >>> worth(119.6), worth(-2.4), worth(None)
+    ('$120', '-$2', '–')
+    """
+    if value is None or pd.isna(value):
+        return "\u2013"
+    from babel import Locale
+    from babel.numbers import format_currency as babel_currency
+
+    setting = current()
+    # the locale's own currency pattern without its decimals: the symbol stays where it goes
+    pattern = Locale.parse(setting.language).currency_formats["standard"].pattern
+    whole = pattern.split(";")[0].replace(".00", "")
+    return babel_currency(
+        float(np.round(float(value))) + 0.0,  # + 0.0: never "-$0"
+        currency or setting.currency,
+        format=whole,
+        currency_digits=False,
+        locale=setting.language,
+    )
 
 
 def effect_reason(touchpoint, risk, reduction) -> np.ndarray:
