@@ -21,7 +21,6 @@ import pandas as pd
 from cjml.exceptions import CjmlError
 from cjml.i18n import (
     SMALL_POINTS,
-    current,
     fill,
     format_currency,
     format_points,
@@ -176,20 +175,7 @@ def worth(value, currency: str | None = None) -> str:
     """
     if value is None or pd.isna(value):
         return "\u2013"
-    from babel import Locale
-    from babel.numbers import format_currency as babel_currency
-
-    setting = current()
-    # the locale's own currency pattern without its decimals: the symbol stays where it goes
-    pattern = Locale.parse(setting.language).currency_formats["standard"].pattern
-    whole = pattern.split(";")[0].replace(".00", "")
-    return babel_currency(
-        float(np.round(float(value))) + 0.0,  # + 0.0: never "-$0"
-        currency or setting.currency,
-        format=whole,
-        currency_digits=False,
-        locale=setting.language,
-    )
+    return format_currency(float(value), currency, whole=True)
 
 
 def effect_reason(touchpoint, risk, reduction) -> np.ndarray:
