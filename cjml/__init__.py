@@ -11,6 +11,8 @@ The public surface:
 - :class:`JourneyFeaturizer` and :mod:`cjml.features`: per-customer features at a cutoff.
 - :func:`make_labels`, :func:`make_training_set`, :func:`rolling_cutoffs`: point-in-time
   churn and next-stage labels, stacked over rolling cutoffs.
+- :class:`ValueModel`: expected spend over the horizon if the customer stays, for the
+  expected value, its interval and the value at risk.
 - :class:`ChurnModel`, :class:`NextStageModel`: calibrated LightGBM models;
   :func:`train` fits both from a log, :func:`evaluate` compares them with
   baselines on a held-out later cutoff (:class:`EvaluationReport`).
@@ -67,6 +69,7 @@ _LAZY = {
     "ScoreSummary": "cjml.scoring",
     "score": "cjml.scoring",
     "train": "cjml.training",
+    "ValueModel": "cjml.value",
 }
 
 
@@ -105,6 +108,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the names as if imported eagerl
     from cjml.recommend import RecommendationRules, TouchpointRecommender
     from cjml.scoring import ScoreSummary, score
     from cjml.training import evaluate, train
+    from cjml.value import ValueModel
 
 
 __all__ = [
@@ -126,6 +130,7 @@ __all__ = [
     "ScoreSummary",
     "Touchpoint",
     "TouchpointRecommender",
+    "ValueModel",
     "__version__",
     "evaluate",
     "explain",

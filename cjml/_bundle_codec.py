@@ -64,6 +64,7 @@ _ALLOWED_CLASSES = (
     ("cjml.recommend", "TouchpointResponseModel"),
     ("cjml.effects", "DoublyRobustEffects"),
     ("cjml.effects", "PolicyChoice"),
+    ("cjml.value._model", "ValueModel"),
     ("lightgbm.sklearn", "LGBMClassifier"),
     ("lightgbm.sklearn", "LGBMRegressor"),
     ("sklearn.isotonic", "IsotonicRegression"),

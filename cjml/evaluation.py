@@ -763,10 +763,18 @@ class EvaluationReport:
     # The value and survival sections: rendered by their own modules' functions
     # (cjml.value, cjml.survival), which own their wording.
     def _value_text(self) -> str:
-        return ""
+        if not self.value:
+            return ""
+        from cjml.value._metrics import value_text
+
+        return value_text(self.value)
 
     def _value_html(self) -> str:
-        return ""
+        if not self.value:
+            return ""
+        from cjml.value._metrics import value_html
+
+        return value_html(self.value)
 
     def _survival_text(self) -> str:
         return ""
@@ -1292,6 +1300,9 @@ def cross_validate(
     random_state=RANDOM_STATE,
     n_resamples=N_RESAMPLES,
     progress=False,
+    value_model=None,
+    spend=None,
+    value_baselines=None,
 ) -> EvaluationReport:
     """Customer-level K-fold cross-validation at one cutoff, reported like a held-out test.
 
@@ -1327,6 +1338,16 @@ def cross_validate(
         Paired bootstrap resamples.
     progress : bool, default False
         Show a progress bar over the folds.
+    value_model : ValueModel, optional
+        Copied and fitted fold by fold like the churn model (on ``spend``,
+        without its interval); its out-of-fold expected spend,
+        ``(1 - risk) * V`` with the fold's churn risk, is reported in
+        ``report.value``.
+    spend : array-like, optional
+        With ``value_model``: each row's spend over the horizon.
+    value_baselines : dict of str to ndarray, optional
+        With ``value_model``: the value baselines' predictions per row
+        (:func:`cjml.value._model.value_baselines`), reported beside it.
 
     Returns
     -------
@@ -1385,6 +1406,7 @@ def cross_validate(
     risks = {k: np.zeros(n) for k in ("model", *BASELINES)}
     probas = {k: np.zeros((n, len(classes))) for k in risks}
     importances, per_fold = [], []
+    expected_spend = np.zeros(n) if value_model is not None else None
     bar = _progress(progress, int(cv), "cross-validate")
     for k in range(cv):
         held = np.flatnonzero(folds == k)
@@ -1396,6 +1418,11 @@ def cross_validate(
             stage.attach_churn_model(churn)  # P(dropped) = the calibrated churn risk
         risks["model"][held] = churn.predict_proba(X_held)[:, 1]
         probas["model"][held] = _stage_proba(stage, X_held, classes)
+        if expected_spend is not None:
+            spend_fit = np.asarray(spend, dtype=float)[fit]
+            value = clone(value_model).set_params(n_bootstrap=0)
+            value.fit(X_fit, spend_fit, retained=1 - y[fit], cutoffs=row_cutoffs.iloc[fit])
+            expected_spend[held] = (1 - risks["model"][held]) * value.predict(X_held)
         for name, baseline in BASELINES.items():
             risks[name][held] = _positive_proba(baseline().fit(X_fit, y[fit]), X_held)
             probas[name][held] = _stage_proba(
@@ -1429,7 +1456,7 @@ def cross_validate(
         "cv": int(cv),
         "cv_random_state": random_state,
     }
-    return _assemble_report(
+    report = _assemble_report(
         y,
         stages.to_numpy(),
         classes,
@@ -1442,6 +1469,11 @@ def cross_validate(
         random_state=random_state,
         folds=pd.DataFrame(per_fold).set_index("fold"),
     )
+    if expected_spend is not None:
+        from cjml.value._model import value_section
+
+        report.value = value_section(spend, {"model": expected_spend}, value_baselines)
+    return report
 
 
 def _positive_proba(model, X) -> np.ndarray:

@@ -53,6 +53,7 @@ from cjml.labels import (
     to_timedelta,
 )
 from cjml.models import ChurnModel, NextStageModel, _check_n_jobs, _with_threads
+from cjml.value._model import value_baselines, value_section
 
 __all__ = [
     "CLUSTER_ROUNDS",
@@ -119,6 +120,9 @@ def train(
     cv=None,
     progress=False,
     n_jobs=None,
+    value="auto",
+    margin=None,
+    value_params=None,
 ) -> tuple[ModelBundle, EvaluationReport | None]:
     """Train the churn and next-stage models, evaluated on a held-out later cutoff.
 
@@ -185,13 +189,25 @@ def train(
         recommender's effects fit (they are kept with the bundle); default
         each one's own (one thread for LightGBM below 50,000 rows, from there
         the cores idle at the time: see :class:`~cjml.ChurnModel`).
+    value : bool or "auto", default "auto"
+        Fit the value model (:class:`~cjml.ValueModel`: expected spend over the
+        horizon if the customer stays) as ``models["value"]``. "auto" fits it
+        when the events have positive amounts and says in
+        ``metadata["value"]`` why not otherwise; True requires amounts.
+    margin : float, str or None, default None
+        Learn margin instead of revenue: a rate applied to every amount (0.3
+        for 30%), or the name of an event column of per-event margin rates.
+    value_params : dict, optional
+        Parameters of :class:`~cjml.ValueModel`.
 
     Returns
     -------
     bundle : ModelBundle
-        Featurizer, ``models["churn"]``, ``models["next_stage"]``, the journey
+        Featurizer, ``models["churn"]``, ``models["next_stage"]``, the value
+        model (``models["value"]``) when the events have amounts, the journey
         map and metadata (cutoffs, horizon, lookback, event columns, data
-        fingerprint, evaluation metrics).
+        fingerprint, evaluation metrics, the value model's margin or why
+        there is none).
     report : EvaluationReport or None
         The held-out (or, with ``cv``, cross-validated) evaluation; None when
         ``holdout=False``.
@@ -207,6 +223,7 @@ def train(
     log = as_log(log)
     horizon = to_timedelta(horizon)
     lookback_td = None if lookback is None else to_timedelta(lookback, "lookback")
+    value_plan = _value_plan(log, value, margin)
     if cv is not None:
         if not holdout:
             raise ValueError(
@@ -295,6 +312,12 @@ def train(
     stage.attach_churn_model(churn)  # P(dropped) = the calibrated churn risk
     steps.update()
     models = {"churn": churn, "next_stage": stage}
+    spend = None
+    if value_plan["fit"]:
+        spend = _spend(log, train_set, horizon, lookback_td, margin)
+        models["value"] = _value_model(common, value_params).fit(
+            X, spend, retained=1 - train_set["churn"].to_numpy(), cutoffs=row_cutoffs
+        )
     recommender_models = (
         _fit_recommender(log, featurizer, churn, train_cutoffs, horizon, response_params, n_jobs)
         if recommender
@@ -313,6 +336,15 @@ def train(
             cv=cv,
             info={"horizon": duration_text(horizon), "lookback": duration_text(lookback_td)},
             active=active_within(log, train_set, horizon),
+            value_model=clone(models["value"]) if "value" in models else None,
+            spend=spend,
+            value_baselines=(
+                value_baselines(
+                    log, cutoffs[0], train_set["customer_id"].to_numpy(), horizon, margin
+                )
+                if "value" in models
+                else None
+            ),
         )
     elif test is not None:  # holdout without cv: the held-out cutoff
         test_set = make_training_set(
@@ -332,6 +364,14 @@ def train(
             },
             active=active_within(log, test_set, horizon),
         )
+        if "value" in models:
+            X_test = test_set[names]
+            risk = churn.predict_proba(X_test)[:, 1]
+            report.value = value_section(
+                _spend(log, test_set, horizon, lookback_td, margin),
+                {"model": models["value"].predict_value(X_test, risk)["expected_value"].to_numpy()},
+                value_baselines(log, test, test_set["customer_id"].to_numpy(), horizon, margin),
+            )
     if report is not None:
         if "touchpoint_policy" in models:
             report.policy = models["touchpoint_policy"].to_dict()
@@ -360,6 +400,11 @@ def train(
         ),
         "engine": engine,
         "evaluation": None if report is None else report.to_dict(),
+        "value": {
+            "fitted": "value" in models,
+            "margin": margin,
+            "note": value_plan["note"],
+        },
     }
     bundle = ModelBundle(
         featurizer=featurizer, journey_map=log.journey_map, models=models, metadata=metadata
@@ -654,6 +699,44 @@ def _fit_recommender(log, featurizer, churn, train_cutoffs, horizon, params, n_j
         )
         return {}
     return models
+
+
+def _value_plan(log, value, margin) -> dict:
+    """Whether ``train`` fits the value model (``fit``) and, when not, why (``note``)."""
+    from cjml.value._targets import has_amounts, margin_rates
+
+    if not (isinstance(value, bool) or value == "auto"):
+        raise ValueError(f"value must be True, False or 'auto', got {value!r}.")
+    if value is False:
+        return {"fit": False, "note": "not asked for (value=False, --no-value)"}
+    if not has_amounts(log):
+        if value is True:
+            raise ValueError(
+                "value=True asks for the value model, but the events have no positive "
+                "'amount', so there is no spend to learn from. Add the purchase amounts "
+                "(an 'amount' column), or train without it (value=False, --no-value)."
+            )
+        return {"fit": False, "note": "the events have no positive amounts"}
+    margin_rates(log, margin)  # a bad margin is refused before any model is fitted
+    return {"fit": True, "note": None}
+
+
+def _spend(log, table: pd.DataFrame, horizon, lookback, margin) -> np.ndarray:
+    """Each row's spend over the horizon after its cutoff, in the order of ``table``."""
+    from cjml.value._targets import value_targets
+
+    cutoffs = sorted(pd.DatetimeIndex(table["cutoff"]).unique())
+    targets = value_targets(log, cutoffs, horizon=horizon, lookback=lookback, margin=margin)
+    keys = pd.MultiIndex.from_arrays([table["cutoff"], table["customer_id"]])
+    return targets["spend"].reindex(keys).fillna(0.0).to_numpy(dtype=float)
+
+
+def _value_model(common: dict, params):
+    """A new :class:`~cjml.ValueModel` with the churn model's shared settings."""
+    from cjml.value._model import ValueModel
+
+    shared = {k: v for k, v in common.items() if k != "n_estimators"}
+    return ValueModel(**{**shared, **(params or {})})
 
 
 def _plain(params: dict) -> dict:

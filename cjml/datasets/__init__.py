@@ -136,8 +136,10 @@ def make_journeys(
             each actionable touchpoint delivered at the cutoff (NaN where the map
             does not allow it in the current stage), ``p_next_<stage>`` and
             ``p_next_dropped`` (the next-stage label's distribution),
-            ``realised_churn`` and ``realised_next_stage`` (what the simulation
-            then did).
+            ``expected_value`` (the expected spend in ``(cutoff, cutoff +
+            horizon]`` under business as usual, 0 for customers gone: the
+            oracle for value models), ``realised_churn`` and
+            ``realised_next_stage`` (what the simulation then did).
         ``journey_map``
             The :class:`~cjml.JourneyMap` used.
         ``horizon_days``, ``params``

@@ -1,0 +1,602 @@
+"""The value model: expected spend over the horizon if the customer stays.
+
+:class:`ValueModel` reads the featurizer's columns, like the churn model, and
+predicts ``V`` = the expected spend (or margin) over the bundle's horizon of a
+customer who does not drop off. With the churn model's risk it gives
+
+- ``expected_value = (1 - churn_risk) * V``, with an interval;
+- ``value_at_risk = churn_risk * V`` (what drop-off is expected to cost), so
+  ``expected_value + value_at_risk == V``.
+
+Two methods:
+
+- ``"two-part"`` (default): ``V = P(buy | retained) * E[spend | buy]``, a
+  binary LightGBM on the retained rows times a gamma-regression LightGBM
+  (log link) on the rows that bought;
+- ``"tweedie"``: one LightGBM with the Tweedie loss on the retained rows' spend.
+
+Both are early-stopped on the latest cutoff's rows when several cutoffs are
+given (as :class:`cjml.ChurnModel`; rows whose window overlaps it are left out
+of the inner fit), else on a random ``validation_fraction`` of the rows, then
+grown again on every row with a tenth more rounds.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from cjml.labels import to_timedelta
+from cjml.models import (
+    _LEAF_SIZE,
+    _MIN_LEAF_SIZE,
+    _REFIT_ROUNDS,
+    _ROWS_PER_LEAF,
+    _WARN_LEAF_SIZE,
+    _check_n_jobs,
+    _default_threads,
+    _feature_matrix,
+    _time_split,
+)
+
+__all__ = ["ValueModel", "value_baselines", "value_section"]
+
+_METHODS = ("two-part", "tweedie")
+#: Fewer buyers than this and the spend-if-buying part is their mean (with a warning).
+_MIN_BUYERS = 20
+
+
+class ValueModel(BaseEstimator):
+    """Expected spend (or margin) over the horizon if the customer does not drop off.
+
+    Parameters
+    ----------
+    horizon : duration, default "30D"
+        The window the spend labels cover (the bundle's horizon); rows whose
+        window overlaps the held-out cutoff's are left out of the inner fit.
+    method : {"two-part", "tweedie"}, default "two-part"
+        ``P(buy | retained) x E[spend | buy]``, or one Tweedie regression.
+    level : float, default 0.8
+        Coverage of the interval ``expected_value_low`` .. ``_high``.
+    n_bootstrap : int, default 8
+        Refits on resampled rows behind the interval (0 for no interval: the
+        bounds are then the point value).
+    n_estimators : int, default 1000
+        Most boosting rounds per part; early stopping usually ends far earlier.
+    learning_rate : float, default 0.05
+        LightGBM's learning rate.
+    num_leaves : int, default 7
+        Leaves per tree.
+    min_child_samples : int or "auto", default "auto"
+        Rows per leaf; "auto" is 200 lowered on small data, as for
+        :class:`cjml.ChurnModel`.
+    colsample_bytree, subsample : float, default 0.8
+        Feature and row sampling per tree.
+    reg_lambda : float, default 1.0
+        L2 regularisation.
+    tweedie_variance_power : float, default 1.5
+        The Tweedie power (``method="tweedie"``), between 1 and 2.
+    early_stopping_rounds : int, default 50
+        Rounds without improvement on the held-out rows before stopping.
+    validation_fraction : float, default 0.2
+        Held-out share of the rows when there is only one cutoff.
+    categorical_features : sequence of str, default ()
+        Feature columns LightGBM treats as categories.
+    n_jobs : int, optional
+        LightGBM threads; default one below 50,000 rows (see
+        :func:`cjml.models._default_threads`).
+    random_state : int, default 0
+        Seed of LightGBM, the validation split and the resampling.
+    lgbm_params : dict, optional
+        Extra LightGBM parameters, applied last.
+
+    Attributes
+    ----------
+    boosters_ : dict of str to lightgbm.Booster
+        ``"buy"`` and ``"spend"`` (two-part) or ``"tweedie"``.
+    bootstrap_boosters_ : list of dict
+        The same parts refitted on resampled rows, for the interval.
+    constants_ : dict of str to float
+        A part's constant when it had too few rows to learn (e.g. ``"spend"``).
+    best_iterations_ : dict of str to int
+        Rounds kept per part.
+    interval_scale_ : float
+        Spread of the log value over the resamples is multiplied by this.
+    n_train_rows_ : int
+        Retained rows the model learned from.
+    """
+
+    def __init__(
+        self,
+        *,
+        horizon="30D",
+        method="two-part",
+        level=0.8,
+        n_bootstrap=8,
+        n_estimators=1000,
+        learning_rate=0.05,
+        num_leaves=7,
+        min_child_samples="auto",
+        colsample_bytree=0.8,
+        subsample=0.8,
+        reg_lambda=1.0,
+        tweedie_variance_power=1.5,
+        early_stopping_rounds=50,
+        validation_fraction=0.2,
+        categorical_features=(),
+        n_jobs=None,
+        random_state=0,
+        lgbm_params=None,
+    ):
+        self.horizon = horizon
+        self.method = method
+        self.level = level
+        self.n_bootstrap = n_bootstrap
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.colsample_bytree = colsample_bytree
+        self.subsample = subsample
+        self.reg_lambda = reg_lambda
+        self.tweedie_variance_power = tweedie_variance_power
+        self.early_stopping_rounds = early_stopping_rounds
+        self.validation_fraction = validation_fraction
+        self.categorical_features = categorical_features
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.lgbm_params = lgbm_params
+
+    # ------------------------------------------------------------------ parameters
+    def _check_params(self) -> None:
+        if self.method not in _METHODS:
+            raise ValueError(f"method must be one of {list(_METHODS)!r}, got {self.method!r}.")
+        if not 0 < float(self.level) < 1:
+            raise ValueError(f"level must lie between 0 and 1 (0.8 for 80%), got {self.level!r}.")
+        if (
+            isinstance(self.n_bootstrap, bool)
+            or not isinstance(self.n_bootstrap, int | np.integer)
+            or self.n_bootstrap < 0
+        ):
+            raise ValueError(
+                f"n_bootstrap must be a whole number of at least 0, got {self.n_bootstrap!r}."
+            )
+        _check_n_jobs(self.n_jobs)
+
+    def _leaf_size(self, n_rows: int) -> int:
+        value = self.min_child_samples
+        if isinstance(value, str) and value == "auto":
+            return int(min(_LEAF_SIZE, max(_MIN_LEAF_SIZE, n_rows // _ROWS_PER_LEAF)))
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+            raise ValueError(
+                f"min_child_samples must be 'auto' or a whole number of at least 1, got {value!r}."
+            )
+        return int(value)
+
+    def _threads(self, n_rows: int) -> int:
+        n_jobs = _check_n_jobs(self.n_jobs)
+        return _default_threads(n_rows) if n_jobs is None else n_jobs
+
+    def _params(self, objective: str, n_fit_rows: int, n_rows: int) -> dict:
+        params = {
+            "objective": objective,
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "min_child_samples": self._leaf_size(n_fit_rows),
+            "feature_fraction": self.colsample_bytree,
+            "bagging_fraction": self.subsample,
+            "bagging_freq": 1 if self.subsample < 1 else 0,
+            "lambda_l2": self.reg_lambda,
+            "num_threads": self._threads(n_rows),
+            "seed": 0 if self.random_state is None else int(self.random_state),
+            "deterministic": True,
+            "verbosity": -1,
+        }
+        if objective == "tweedie":
+            params["tweedie_variance_power"] = self.tweedie_variance_power
+        params.update(self.lgbm_params or {})
+        return params
+
+    def _feature_names(self):
+        """The trees' feature names: the columns', so explanations speak the featurizer's words."""
+        names = [str(c) for c in getattr(self, "feature_names_in_", [])]
+        return names or "auto"
+
+    def _categorical(self) -> list[int]:
+        names = [str(c) for c in getattr(self, "feature_names_in_", [])]
+        out = []
+        for c in self.categorical_features or ():
+            if isinstance(c, int | np.integer):
+                out.append(int(c))
+            elif str(c) in names:
+                out.append(names.index(str(c)))
+            else:
+                raise ValueError(f"categorical feature {c!r} is not a column of X.")
+        return out
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X, spend, *, retained=None, cutoffs=None):
+        """Learn the expected spend of customers who stay.
+
+        Parameters
+        ----------
+        X : DataFrame or array of shape (n_rows, n_features)
+            Feature rows (the featurizer's columns only).
+        spend : array-like of shape (n_rows,)
+            Spend (or margin) over the horizon after each row's cutoff, at
+            least 0 (:func:`cjml.value.value_targets`).
+        retained : array-like of shape (n_rows,), optional
+            1 when the customer had an event in the window (``1 - churn``);
+            only these rows are learned from. Default: every row.
+        cutoffs : array-like of dates, optional
+            Each row's cutoff; the latest cutoff's rows are held out for early
+            stopping (see :class:`cjml.ChurnModel`).
+
+        Returns
+        -------
+        self
+            The fitted model.
+        """
+        self._check_params()
+        matrix = _feature_matrix(self, X, fitting=True)
+        y = np.asarray(spend, dtype=float).reshape(-1)
+        if len(y) != len(matrix):
+            raise ValueError(
+                f"spend must give one value per row of X ({len(matrix)}), got {len(y)}."
+            )
+        if not np.isfinite(y).all() or (y < 0).any():
+            bad = y[~np.isfinite(y) | (y < 0)]
+            raise ValueError(
+                f"spend must be finite and at least 0; {len(bad)} row(s) are not, e.g. "
+                f"{float(bad[0])!r}. Refunds larger than the purchases of a window are not "
+                "a spend: clip them at 0."
+            )
+        keep = np.ones(len(y), dtype=bool)
+        if retained is not None:
+            keep = np.asarray(retained).reshape(-1).astype(bool)
+            if len(keep) != len(y):
+                raise ValueError(
+                    f"retained must give one value per row of X ({len(y)}), got {len(keep)}."
+                )
+        rows = np.flatnonzero(keep)
+        if not len(rows):
+            raise ValueError(
+                "No row is retained (every customer churned), so there is no spend of "
+                "customers who stay to learn from. Use more cutoffs or customers."
+            )
+        row_cutoffs = None if cutoffs is None else np.asarray(cutoffs)[rows]
+        matrix, y = matrix[rows], y[rows]
+        self.n_train_rows_ = len(rows)
+        self.constants_: dict[str, float] = {}
+        self.best_iterations_: dict[str, int] = {}
+        self.boosters_ = {}
+        self._notes: list[str] = []
+        categorical = self._categorical()
+        if self.method == "tweedie":
+            self.boosters_["tweedie"] = self._fit_part(
+                "tweedie", "tweedie", matrix, y, row_cutoffs, categorical
+            )
+        else:
+            bought = (y > 0).astype(float)
+            self.boosters_["buy"] = self._fit_part(
+                "buy", "binary", matrix, bought, row_cutoffs, categorical
+            )
+            buyers = np.flatnonzero(bought > 0)
+            if len(buyers) < _MIN_BUYERS:
+                self.constants_["spend"] = float(y[buyers].mean()) if len(buyers) else 0.0
+                self._notes.append(
+                    f"only {len(buyers)} rows with a purchase: the spend of a buyer is "
+                    f"their mean ({self.constants_['spend']:.2f}) for every customer"
+                )
+            else:
+                self.boosters_["spend"] = self._fit_part(
+                    "spend",
+                    "gamma",
+                    matrix[buyers],
+                    y[buyers],
+                    None if row_cutoffs is None else row_cutoffs[buyers],
+                    categorical,
+                )
+        self.boosters_ = {k: v for k, v in self.boosters_.items() if v is not None}
+        self._fit_bootstrap(matrix, y, categorical)
+        self.interval_scale_ = 1.0
+        self._warn_small_data(matrix)
+        del self._notes
+        return self
+
+    def _fit_part(self, name, objective, matrix, y, row_cutoffs, categorical):
+        """One part's booster: early-stopped on a later slice, grown again on every row."""
+        import lightgbm as lgb
+
+        if objective == "binary" and (y.min() == y.max()):
+            self.constants_[name] = float(y[0])
+            self._notes.append(
+                f"every retained row {'bought' if y[0] else 'bought nothing'}, so "
+                f"P(buy) is {y[0]:.0f} for every customer"
+            )
+            return None
+        codes = (y > 0).astype(np.int64)
+        fit_rows, held_rows, _ = _time_split(
+            len(y), row_cutoffs, self._horizon(), self.validation_fraction, codes, self.random_state
+        )
+        params = self._params(objective, len(fit_rows), len(y))
+        self.min_child_samples_ = params["min_child_samples"]
+        names = self._feature_names()
+
+        def dataset(idx, reference=None):
+            return lgb.Dataset(
+                matrix[idx],
+                label=y[idx],
+                categorical_feature=categorical or "auto",
+                feature_name=names,
+                reference=reference,
+                params={"verbosity": -1},
+                free_raw_data=True,
+            )
+
+        if len(held_rows) and self.early_stopping_rounds:
+            train_set = dataset(fit_rows)
+            booster = lgb.train(
+                params,
+                train_set,
+                num_boost_round=self.n_estimators,
+                valid_sets=[dataset(held_rows, reference=train_set)],
+                callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
+            )
+            best = max(int(booster.best_iteration or booster.current_iteration()), 1)
+            rounds = int(np.ceil(best * _REFIT_ROUNDS))
+        else:
+            rounds = min(int(self.n_estimators), 200)
+        booster = lgb.train(params, dataset(np.arange(len(y))), num_boost_round=rounds)
+        self.best_iterations_[name] = rounds
+        self._part_setup = getattr(self, "_part_setup", {})
+        self._part_setup[name] = (objective, params)
+        return booster
+
+    def _horizon(self) -> pd.Timedelta | None:
+        return None if self.horizon is None else to_timedelta(self.horizon)
+
+    def _fit_bootstrap(self, matrix, y, categorical) -> None:
+        """The parts grown again, with the rounds chosen, on rows drawn with replacement."""
+        import lightgbm as lgb
+
+        self.bootstrap_boosters_: list[dict] = []
+        setup = self.__dict__.pop("_part_setup", {})
+        if not self.n_bootstrap or not setup:
+            return
+        rng = np.random.default_rng(self.random_state)
+        names = self._feature_names()
+        for b in range(int(self.n_bootstrap)):
+            draw = rng.integers(0, len(y), size=len(y))
+            refits = {}
+            for name in self.boosters_:
+                _, params = setup[name]
+                rows = draw if name != "spend" else draw[y[draw] > 0]
+                label = (y[rows] > 0).astype(float) if name == "buy" else y[rows]
+                if name == "buy" and label.min() == label.max():
+                    continue
+                refits[name] = lgb.train(
+                    {**params, "seed": int(params["seed"]) + b + 1},
+                    lgb.Dataset(
+                        matrix[rows],
+                        label=label,
+                        categorical_feature=categorical or "auto",
+                        feature_name=names,
+                        params={"verbosity": -1},
+                    ),
+                    num_boost_round=self.best_iterations_[name],
+                )
+            self.bootstrap_boosters_.append(refits)
+
+    def _warn_small_data(self, matrix) -> None:
+        from cjml.exceptions import SmallDataWarning
+
+        notes = list(self._notes)
+        if self.min_child_samples == "auto" and getattr(self, "min_child_samples_", 200) < (
+            _WARN_LEAF_SIZE
+        ):
+            notes.append(
+                f"only {self.n_train_rows_:,} retained training rows: min_child_samples "
+                f"lowered from {_LEAF_SIZE} to {self.min_child_samples_} so the trees can split"
+            )
+        probe = matrix[:: max(1, len(matrix) // 2000)]
+        if len(probe) > 1 and float(np.ptp(self._value(probe, self.boosters_))) < 1e-9:
+            notes.append(
+                f"its trees found no split in {self.n_train_rows_:,} retained rows, so it "
+                "predicts the same value for every customer; add customers or cutoffs"
+            )
+        if notes:
+            warnings.warn(
+                "ValueModel: " + "; ".join(notes) + ".", SmallDataWarning, stacklevel=3
+            )
+
+    # ------------------------------------------------------------------ prediction
+    def _value(self, matrix: np.ndarray, boosters: dict) -> np.ndarray:
+        """V from one set of boosters (the model's or a resample's)."""
+        threads = self._threads(len(matrix))
+
+        def part(name: str) -> np.ndarray:
+            if name in boosters:
+                return np.asarray(boosters[name].predict(matrix, num_threads=threads), dtype=float)
+            if name in self.boosters_:  # a resample that could not refit this part
+                return np.asarray(
+                    self.boosters_[name].predict(matrix, num_threads=threads), dtype=float
+                )
+            return np.full(len(matrix), self.constants_.get(name, 0.0))
+
+        if self.method == "tweedie":
+            return part("tweedie")
+        return part("buy") * part("spend")
+
+    def predict(self, X) -> np.ndarray:
+        """Expected spend over the horizon if the customer does not drop off (``V``).
+
+        Parameters
+        ----------
+        X : DataFrame or array of shape (n_rows, n_features)
+            Feature rows.
+
+        Returns
+        -------
+        ndarray of shape (n_rows,)
+            ``value_if_retained``, at least 0.
+        """
+        check_is_fitted(self, "boosters_")
+        matrix = _feature_matrix(self, X, fitting=False)
+        return np.maximum(self._value(matrix, self.boosters_), 0.0)
+
+    def predict_interval(self, X) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``V`` and its interval at ``level``, from the refits on resampled rows.
+
+        The spread of ``log V`` over the resamples, times ``interval_scale_``,
+        gives a normal interval on the log scale around the model's ``V``.
+
+        Parameters
+        ----------
+        X : DataFrame or array of shape (n_rows, n_features)
+            Feature rows.
+
+        Returns
+        -------
+        value : ndarray of shape (n_rows,)
+            ``V``, as :meth:`predict`.
+        low : ndarray of shape (n_rows,)
+            The lower bound, at most ``value``.
+        high : ndarray of shape (n_rows,)
+            The upper bound, at least ``value``.
+        """
+        from scipy.stats import norm
+
+        check_is_fitted(self, "boosters_")
+        matrix = _feature_matrix(self, X, fitting=False)
+        value = np.maximum(self._value(matrix, self.boosters_), 0.0)
+        if not self.bootstrap_boosters_:
+            return value, value.copy(), value.copy()
+        floor = max(float(np.mean(value)) * 1e-3, 1e-9)
+        logs = np.log(
+            np.column_stack(
+                [np.maximum(self._value(matrix, b), floor) for b in self.bootstrap_boosters_]
+            )
+        )
+        sd = logs.std(axis=1, ddof=1) if logs.shape[1] > 1 else np.zeros(len(value))
+        z = float(norm.ppf(0.5 + float(self.level) / 2))
+        spread = np.exp(z * sd * float(self.interval_scale_))
+        return value, value / spread, value * spread
+
+    def predict_value(self, X, churn_risk) -> pd.DataFrame:
+        """Value if retained, expected value with its interval, and value at risk.
+
+        Parameters
+        ----------
+        X : DataFrame or array of shape (n_rows, n_features)
+            Feature rows.
+        churn_risk : array-like of shape (n_rows,)
+            The churn model's risk for these rows (P(no event in the horizon)).
+
+        Returns
+        -------
+        DataFrame
+            Index ``X.index`` (a range for arrays); columns
+            ``value_if_retained`` (V), ``expected_value`` ((1 - risk) V),
+            ``expected_value_low``, ``expected_value_high`` (its interval at
+            ``level``) and ``value_at_risk`` (risk V), so that
+            ``expected_value + value_at_risk == value_if_retained``.
+        """
+        value, low, high = self.predict_interval(X)
+        risk = np.asarray(churn_risk, dtype=float).reshape(-1)
+        if len(risk) != len(value):
+            raise ValueError(
+                f"churn_risk must give one value per row of X ({len(value)}), got {len(risk)}."
+            )
+        if not np.all((risk >= 0) & (risk <= 1)):
+            raise ValueError("churn_risk must be probabilities between 0 and 1.")
+        stay = 1.0 - risk
+        index = X.index if isinstance(X, pd.DataFrame) else pd.RangeIndex(len(value))
+        return pd.DataFrame(
+            {
+                "value_if_retained": value,
+                "expected_value": stay * value,
+                "expected_value_low": stay * low,
+                "expected_value_high": stay * high,
+                "value_at_risk": risk * value,
+            },
+            index=index,
+        )
+
+
+# ---------------------------------------------------------------------- the report's section
+def value_baselines(log, cutoff, customer_ids, horizon, margin=None) -> dict[str, np.ndarray]:
+    """The baselines' expected spend over the horizon, for the report (BG/NBD and others).
+
+    Parameters
+    ----------
+    log : EventLog
+        The events (only those up to ``cutoff`` are used).
+    cutoff : Timestamp
+        The calibration end.
+    customer_ids : array-like
+        The customers to predict, in the report's row order.
+    horizon : Timedelta
+        The forecast window.
+    margin : float, str or None, default None
+        The value model's margin: a rate scales the baselines' revenue; with a
+        margin column there is no comparable baseline.
+
+    Returns
+    -------
+    dict of str to ndarray
+        One prediction per customer by baseline name; empty when the
+        baselines are unavailable.
+    """
+    if isinstance(margin, str):
+        return {}
+    btyd_predictions = _optional("cjml.value._btyd", "btyd_predictions")
+    if btyd_predictions is None:
+        return {}
+    predictions = btyd_predictions(log, cutoff, customer_ids, horizon)
+    rate = 1.0 if margin is None else float(margin)
+    return {name: np.asarray(p, dtype=float) * rate for name, p in predictions.items()}
+
+
+def value_section(actual, predictions: dict, baselines=None) -> dict:
+    """The evaluation report's value section: the model beside its baselines.
+
+    Parameters
+    ----------
+    actual : array-like
+        Realised spend over the horizon per row.
+    predictions : dict of str to ndarray
+        The model's expected spend (``(1 - risk) * V``) per row, as ``{"model": ...}``.
+    baselines : dict of str to ndarray, optional
+        The baselines' expected spend on the same rows.
+
+    Returns
+    -------
+    dict
+        Plain values (:func:`cjml.value.value_report`), or, without it, the
+        totals and the row count.
+    """
+    actual = np.asarray(actual, dtype=float)
+    every = {**predictions, **(baselines or {})}
+    value_report = _optional("cjml.value._metrics", "value_report")
+    if value_report is None:
+        return {
+            "n": int(len(actual)),
+            "actual_total": float(actual.sum()),
+            "predicted_total": {k: float(np.sum(v)) for k, v in every.items()},
+        }
+    return value_report(actual, every)
+
+
+def _optional(module: str, name: str):
+    """``module.name``, or None when the module or the name is not there."""
+    from importlib import import_module
+
+    try:
+        return getattr(import_module(module), name, None)
+    except ImportError:
+        return None
