@@ -794,7 +794,8 @@ def journey_map(
         from cjml.scoring import score
 
         scores = score(bundle, log, cutoff=end, drivers=False, recommend=False)
-        value_source = "the model bundle"
+        # scoring code older than its value columns leaves the map without values
+        value_source = "the model bundle" if "expected_value" in scores.columns else None
     values = None if value_source is None else _customer_values(prep, scores)
     if effects is not None:
         effects = _Effects(

@@ -382,3 +382,23 @@ def test_a_journey_map_without_values_says_how_to_get_them(sample):
     assert cjml.journey_map(log, scores=older).value is None
     with pytest.raises(ValueError, match=r"scores lacks column\(s\) \['value_at_risk'\]"):
         cjml.journey_map(log, scores=scores.drop(columns="value_at_risk"))
+
+
+def test_a_decision_log_written_before_values_replays(tmp_path):
+    from cjml.panel import DecisionLog
+
+    path = tmp_path / "decisions.jsonl"
+    path.write_text(
+        '{"customer_id": 7, "decision": "approved", "touchpoint": "email", "override": false, '
+        '"note": null, "churn_risk": 0.5, "expected_risk_reduction": 0.1, "risk_after": 0.4, '
+        '"uncertain": false, "decided_by": "lan", "decided_at": "2026-12-01T08:00:00Z", '
+        '"source": "panel", "bundle": null}\n',
+        encoding="utf-8",
+    )
+    book = ActionBook(log=DecisionLog(path))
+    approved = book.approved()
+    assert approved["customer_id"].tolist() == [7]
+    assert not any("value" in c for c in approved.columns)  # nothing made up
+    book.approve(customer_table(_scores()).iloc[[1]])  # a valued decision after them
+    assert book.approved()["expected_value_saved"].tolist()[-1] == pytest.approx(10.0)
+    assert np.isnan(book.approved()["expected_value_saved"].iloc[0])
