@@ -319,6 +319,12 @@ def test_the_app_lists_value_columns_and_sorts_by_value_saved(valued_data, tmp_p
     top = _text(app.overview_value.value)
     assert top.startswith("Top customers by value saved")
     assert str(valued_data.overview.top_value_saved["customer_id"].iloc[0]) in top
+    # the journey map's value by stage (the panel passes its scores): the stages add up
+    stages = _text(app.overview_stages.value)
+    assert "Value by stage" in stages
+    assert valued_data.report.value["value_at_risk"].sum() == pytest.approx(
+        valued_data.overview.total_value_at_risk
+    )
     # the customer view says the value in words, and the what-if the value saved
     app.open_customer(rows["customer_id"].iloc[0])
     assert app.profile.value_text() in _text(app.customer_summary.value)

@@ -639,7 +639,12 @@ class MarketerPanel(W.VBox):
             f"<div class='cjml-sub'>{_esc(notes[k])}</div>"
             for k in ("converted", "dropped", "pending", "total")
         )
-        self.overview_stages.value = title + _table(headers, rows, align_left=(0, 5)) + legend
+        self.overview_stages.value = (
+            title
+            + _table(headers, rows, align_left=(0, 5))
+            + legend
+            + self._stage_value_html(report)
+        )
 
         title = f"<h4>{_esc(_('Missing-touchpoint opportunities'))}</h4>"
         low_use = float(report.info.get("low_use", 0.1))
@@ -682,6 +687,31 @@ class MarketerPanel(W.VBox):
                 align_left=(0, 1, 5),
             )
         )
+
+    @staticmethod
+    def _stage_value_html(report) -> str:
+        """Value and value at risk per current stage, from the journey map ("" without)."""
+        value = getattr(report, "value", None)
+        if value is None or value.empty:
+            return ""
+        rows = [
+            [
+                f"<b>{_esc(label(r.stage))}</b>",
+                _esc(format_number(int(r.customers))),
+                _esc(worth(r.expected_value)),
+                _esc(worth(r.value_at_risk)),
+                _esc(pct(r.value_at_risk_share)),
+            ]
+            for r in value.itertuples(index=False)
+        ]
+        headers = (
+            _("Stage"),
+            _("Customers"),
+            _("Expected value"),
+            _("Value at risk"),
+            _("Share of value at risk"),
+        )
+        return f"<h4>{_esc(_('Value by stage'))}</h4>" + _table(headers, rows)
 
     def _draw_funnel(self, report) -> None:
         from matplotlib.figure import Figure
