@@ -408,3 +408,38 @@ def test_a_decision_log_written_before_values_replays(tmp_path):
     book.approve(customer_table(_scores()).iloc[[1]])  # a valued decision after them
     assert book.approved()["expected_value_saved"].tolist()[-1] == pytest.approx(10.0)
     assert np.isnan(book.approved()["expected_value_saved"].iloc[0])
+
+
+def test_value_saved_order_is_descending_with_the_missing_last_for_any_values():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    saved_values = st.lists(
+        st.one_of(st.none(), st.floats(-1e6, 1e6, allow_nan=False)), min_size=1, max_size=40
+    )
+
+    @settings(max_examples=60, deadline=None)
+    @given(saved_values, st.booleans())
+    def check(saved, ascending):
+        n = len(saved)
+        saved_arr = np.array([np.nan if v is None else v for v in saved], dtype=float)
+        scores = pd.DataFrame(
+            {
+                "customer_id": np.arange(n),
+                "churn_risk": np.full(n, 0.5),
+                "risk_band": ["high"] * n,
+                "recommended_touchpoint": np.where(np.isnan(saved_arr), None, "email"),
+                "expected_risk_reduction": np.where(np.isnan(saved_arr), np.nan, 0.1),
+                "expected_value_saved": saved_arr,
+            }
+        )
+        table = customer_table(scores)
+        order = sort_customers(table, ascending=ascending)
+        assert sorted(order.tolist()) == list(range(n))  # every customer once
+        got = saved_arr[order]
+        known = ~np.isnan(got)
+        assert not (known[1:] & ~known[:-1]).any()  # missing values only at the end
+        steps = np.diff(got[known])
+        assert (steps >= 0).all() if ascending else (steps <= 0).all()
+
+    check()
