@@ -61,6 +61,7 @@ _ALLOWED_CLASSES = (
     ("cjml.journey", "Touchpoint"),
     ("cjml.models", "ChurnModel"),
     ("cjml.models", "NextStageModel"),
+    ("cjml.survival", "SurvivalModel"),
     ("cjml.recommend", "TouchpointResponseModel"),
     ("cjml.effects", "DoublyRobustEffects"),
     ("cjml.effects", "PolicyChoice"),

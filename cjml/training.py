@@ -115,6 +115,7 @@ def train(
     stage_params=None,
     response_params=None,
     recommender=True,
+    survival=True,
     engine="local",
     scheduler=None,
     cv=None,
@@ -163,6 +164,11 @@ def train(
         Fit the recommender's models. False trains the churn and next-stage
         models only (faster; the bundle then scores but recommends nothing,
         as for a journey map without actionable touchpoints).
+    survival : bool, default True
+        Fit the time-to-churn curve (:class:`cjml.survival.SurvivalModel`) on
+        the churn model's training rows, followed up to the held-out cutoff
+        (so no later outcome is seen), as ``bundle.models["survival"]``; the
+        report then measures it (``report.survival``).
     engine : {"local", "dask"}, default "local"
         Grow the trees of both models here, or on a dask.distributed cluster
         (LightGBM's Dask estimators; ``pip install "cjml[dask]"``). The
@@ -318,6 +324,8 @@ def train(
         models["value"] = _value_model(common, value_params).fit(
             X, spend, retained=1 - train_set["churn"].to_numpy(), cutoffs=row_cutoffs
         )
+    if survival:
+        models["survival"] = _fit_survival(log, train_set, names, test, lookback_td, common)
     recommender_models = (
         _fit_recommender(log, featurizer, churn, train_cutoffs, horizon, response_params, n_jobs)
         if recommender
@@ -737,6 +745,26 @@ def _value_model(common: dict, params):
 
     shared = {k: v for k, v in common.items() if k != "n_estimators"}
     return ValueModel(**{**shared, **(params or {})})
+
+
+def _fit_survival(log, train_set, names, test, lookback, common):
+    """The time-to-churn curve on the churn model's training rows, followed up to the
+    held-out cutoff ``test`` (or the data's end without one)."""
+    from cjml.survival import SurvivalModel, survival_targets
+
+    cutoffs = sorted(train_set["cutoff"].unique())
+    targets = survival_targets(log, cutoffs, lookback=lookback, data_end=test)
+    index = pd.MultiIndex.from_frame(train_set[["cutoff", "customer_id"]])
+    targets = targets.reindex(index)
+    shared = ("horizon", "categorical_features", "n_jobs")
+    settings = {k: v for k, v in common.items() if k in shared}
+    return SurvivalModel(**settings).fit(
+        train_set[names],
+        targets["days_to_next"].to_numpy(),
+        targets["observed"].to_numpy(dtype=bool),
+        cutoffs=train_set["cutoff"],
+        customer_ids=train_set["customer_id"],
+    )
 
 
 def _plain(params: dict) -> dict:

@@ -304,7 +304,7 @@ def test_loading_never_calls_pickle(small_bundle, monkeypatch):
         monkeypatch.setattr(pickle, name, refuse)
     _never_unpickle(monkeypatch)
     bundle = ModelBundle.load(small_bundle)
-    assert set(bundle.models) == {"churn", "next_stage"}
+    assert set(bundle.models) == {"churn", "next_stage", "survival", "value"}
 
 
 def test_own_models_round_trip_exactly(small_bundle):

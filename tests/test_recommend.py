@@ -212,7 +212,7 @@ def test_train_stores_the_response_model(bundle):
 
 def test_train_without_the_recommender_scores_but_refuses_to_recommend(log, bundle):
     lean, _ = cjml.train(log, n_cutoffs=4, step="15D", holdout=False, recommender=False)
-    assert set(lean.models) == {"churn", "next_stage"}
+    assert set(lean.models) == {"churn", "next_stage", "survival"}
     assert not any(k.startswith("touchpoint_") for k in lean.models)
     # the same churn model as with the recommender: only the touchpoint models are skipped
     X = lean.featurizer.transform(log)

@@ -36,6 +36,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         step=args.step,
         test_cutoff=args.test_cutoff,
         holdout=not args.no_holdout,
+        survival=not args.no_survival,
         engine=args.engine,
         scheduler=args.scheduler,
         cv=args.cv,
@@ -152,6 +153,12 @@ def add_train(sub: argparse._SubParsersAction) -> None:
         "held-out cutoff, and save the models refitted on every customer "
         "there: for calibration/holdout data, or a horizon too long to hold "
         "a cutoff out",
+    )
+    ev.add_argument(
+        "--no-survival",
+        action="store_true",
+        help="skip the time-to-churn curve (risk at any number of days, for score "
+        "--horizons): a little faster",
     )
     perf = p.add_argument_group("Performance")
     h.add_jobs_option(perf)
