@@ -277,7 +277,8 @@ def customer_profile(
     Returns
     -------
     CustomerProfile
-        The customer's scores, recommendations, what-if options and timeline.
+        The customer's scores, value (with a value model), recommendations, what-if
+        options and timeline.
 
     Raises
     ------
