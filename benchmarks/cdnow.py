@@ -9,9 +9,39 @@ Churn = 1 when a customer buys nothing in the holdout. Every model sees only
 the calibration period; the holdout gives the labels and nothing else.
 
     pip install lifetimes
-    python benchmarks/cdnow.py [--folds 5] [--train-cutoffs 1997-04-01] [--horizon DAYS] [--seed 0]
+    python benchmarks/cdnow.py [--section churn|value|all] [--folds 5]
+        [--train-cutoffs 1997-04-01] [--horizon DAYS] [--seed 0] [--value-cutoff 1997-04-01]
 
-Two protocols are run.
+``--section churn`` (issue 17) ranks churners; ``--section value`` (issue 22)
+forecasts each customer's spend in the 39 holdout weeks ($776,961 in all, 70%
+of the customers spend nothing); ``all`` (the default) runs both.
+
+**Value (issue 22).** The issue's reference table is printed first, then:
+
+- cross-validated: the customers in ``--folds`` folds (stratified by churn,
+  seed 0, as ``cjml.evaluate``); each fold predicted by models fitted on the
+  other folds: BG/NBD x Gamma-Gamma with cjml's scipy fitter
+  (:class:`cjml.value.BetaGeoGammaGamma`) and with ``lifetimes``, Pareto/NBD
+  x Gamma-Gamma (``lifetimes``), the calibration spend per week x 39, and a
+  LightGBM Tweedie and a two-part LightGBM (P(buy) x gamma regression on the
+  buyers) on the RFM statistics (frequency, recency, T, mean repeat spend,
+  total spend; 300 rounds at 0.03); then cjml itself through the public API,
+  ``cjml.train(log, cv=5, test_cutoff="1997-09-30", horizon="273D",
+  lookback=None)`` and its ``report.value`` (the same folds). Goals: normalised
+  Gini >= 0.72 and top-20% capture >= 0.69.
+- forward: fitted on the calibration period only. The BTYD models and the
+  spend rate use the calibration purchases (no labels); LightGBM and cjml's
+  ChurnModel x ValueModel learn the spend of the ``--value-cutoff`` .. calibration
+  end window (182 days at 1997-04-01) and predict at the calibration end:
+  LightGBM scaled linearly to 273 days, cjml by ``predict_value(...,
+  horizon="273D")`` (its own stretch; the linear one is printed beside it).
+  Goal: predicted / actual revenue in 0.90 .. 1.10, closer to 1 than BG/NBD's
+  0.83.
+
+The BG/NBD and Gamma-Gamma parameters of cjml's fitter and of ``lifetimes`` on
+all customers are printed side by side.
+
+The churn section runs two protocols.
 
 **Cross-validated (issue 17), first.** Through the public API only:
 ``cjml.evaluate(log, test_cutoff=1997-09-30, horizon="273D", lookback=None,
@@ -87,6 +117,7 @@ import argparse
 import sys
 import time
 import warnings
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -224,6 +255,11 @@ def cjml_models(
     return {
         "customers": scoring.index,
         "risk": risk,
+        "train": train,
+        "scoring": scoring,
+        "features": features,
+        "categorical": list(featurizer.categorical_features_),
+        "log": log,
         "seconds": seconds,
         "rfm_risk": rfm_risk,
         "rfm_seconds": rfm_seconds,
@@ -303,7 +339,7 @@ def cross_validated(days: pd.DataFrame, folds: int, seed: int) -> dict:
             random_state=seed,
             verbose=-1,
         )
-        reference[held] = model.fit(rfm[fit], y[fit]).predict_proba(rfm[held])[:, 1]
+        reference[held] = np.asarray(model.fit(rfm[fit], y[fit]).predict_proba(rfm[held]))[:, 1]
     return {
         "report": report,
         "customers": customers,
@@ -337,6 +373,361 @@ def holdout_labels(days: pd.DataFrame, customers: pd.Index) -> np.ndarray:
     return churn.reindex(customers).to_numpy()
 
 
+# --------------------------------------------------------------------------- value
+#: The issue's reference table (issue 22): the libraries' own fitters, 5-fold customer CV.
+REFERENCE = {
+    "BG/NBD x Gamma-Gamma (lifetimes)": (0.827, 0.672, 0.684, 0.421),
+    "Pareto/NBD x Gamma-Gamma": (0.842, 0.684, 0.684, 0.442),
+    "calibration spend per week x 39": (2.656, 0.698, 0.665, 0.398),
+    "LightGBM Tweedie on RFM features": (0.930, 0.721, 0.689, 0.451),
+    "LightGBM two-part (P(buy) x spend if buy)": (0.911, 0.721, 0.691, 0.449),
+    "ranking by the actual spend (ceiling)": (np.nan, 1.0, 0.939, np.nan),
+}
+#: Goals of issue 22: cross-validated ordering, forward total.
+GOAL_GINI, GOAL_TOP20, GOAL_RATIO = 0.72, 0.69, (0.90, 1.10)
+RFM_COLUMNS = ["frequency", "recency", "T", "monetary_value", "total_spend"]
+LGBM_VALUE: dict[str, Any] = {
+    "n_estimators": 300,
+    "learning_rate": 0.03,
+    "num_leaves": 15,
+    "min_child_samples": 50,
+    "n_jobs": 1,
+    "verbose": -1,
+}
+
+
+def purchase_log(days: pd.DataFrame, end: pd.Timestamp | None = None):
+    """A cjml EventLog of the customer-day purchases (up to ``end`` when given)."""
+    import cjml
+
+    rows = days if end is None else days[days["date"] <= end]
+    return cjml.read_events(
+        pd.DataFrame(
+            {
+                "customer_id": rows["customer_id"],
+                "timestamp": rows["date"],
+                "touchpoint": "purchase",
+                "amount": rows["amount"],
+            }
+        )
+    )
+
+
+def rfm_at(log, cutoff: pd.Timestamp, customers: pd.Index) -> pd.DataFrame:
+    """cjml's RFM summary (weeks) at a cutoff, one row per customer of ``customers``."""
+    from cjml.value import rfm_summary
+
+    return rfm_summary(log, _utc(cutoff)).reindex(customers)
+
+
+def spend_between(days: pd.DataFrame, start, end, customers: pd.Index) -> np.ndarray:
+    """Each customer's spend in (start, end]."""
+    window = days[(days["date"] > start) & (days["date"] <= end)]
+    spend = window.groupby("customer_id")["amount"].sum()
+    return spend.reindex(customers).fillna(0.0).to_numpy()
+
+
+def btyd_forecasts(
+    fit: pd.DataFrame, pred: pd.DataFrame, t: float, lifetimes: bool
+) -> tuple[dict[str, tuple[np.ndarray, float]], dict[str, dict]]:
+    """BG/NBD (and Pareto/NBD) x Gamma-Gamma fitted on ``fit``: expected spend of ``pred``.
+
+    Returns the forecasts and seconds by model name, and the fitted parameters
+    (cjml's, and lifetimes' when it is used).
+    """
+    from cjml.value import BetaGeoGammaGamma, spend_rate_forecast
+
+    x, t_x, age, m = (pred[c] for c in ("frequency", "recency", "T", "monetary_value"))
+    out: dict[str, tuple[np.ndarray, float]] = {}
+    started = time.perf_counter()
+    stats = [fit[c] for c in ("frequency", "recency", "T", "monetary_value")]
+    ours = BetaGeoGammaGamma().fit(stats[0], stats[1], stats[2], stats[3])
+    out["BG/NBD x Gamma-Gamma (cjml, scipy)"] = (
+        ours.expected_spend(x, t_x, age, m, t),
+        time.perf_counter() - started,
+    )
+    params: dict[str, dict] = {"cjml": ours.params_}
+    out["spend per week x 39"] = (spend_rate_forecast(pred["total_spend"], age, t), 0.0)
+    if lifetimes:
+        from lifetimes import BetaGeoFitter, GammaGammaFitter, ParetoNBDFitter
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            started = time.perf_counter()
+            rep = fit[(fit["frequency"] > 0) & (fit["monetary_value"] > 0)]
+            gg = GammaGammaFitter().fit(rep["frequency"], rep["monetary_value"])
+            per_purchase = np.asarray(gg.conditional_expected_average_profit(x, m))
+            gg_seconds = time.perf_counter() - started
+            for name, fitter in (
+                ("BG/NBD x Gamma-Gamma (lifetimes)", BetaGeoFitter()),
+                ("Pareto/NBD x Gamma-Gamma (lifetimes)", ParetoNBDFitter()),
+            ):
+                started = time.perf_counter()
+                fitter.fit(fit["frequency"], fit["recency"], fit["T"])
+                count = fitter.conditional_expected_number_of_purchases_up_to_time(t, x, t_x, age)
+                out[name] = (
+                    np.asarray(count) * per_purchase,
+                    time.perf_counter() - started + gg_seconds,
+                )
+        params["lifetimes"] = fitter_params(rep, fit)
+    return out, params
+
+
+def fitter_params(rep: pd.DataFrame, fit: pd.DataFrame) -> dict:
+    """lifetimes' BG/NBD and Gamma-Gamma parameters, to print beside cjml's."""
+    from lifetimes import BetaGeoFitter, GammaGammaFitter
+
+    bg = BetaGeoFitter().fit(fit["frequency"], fit["recency"], fit["T"])
+    gg = GammaGammaFitter().fit(rep["frequency"], rep["monetary_value"])
+    spend = {"p": gg.params_["p"], "q": gg.params_["q"], "gamma": gg.params_["v"]}
+    return {**dict(bg.params_), **spend}
+
+
+def lgbm_forecasts(X_fit, y_fit, X_pred, seed: int, scale: float = 1.0) -> dict:
+    """LightGBM Tweedie, and two-part (P(buy) x gamma regression on the buyers), on RFM features."""
+    import lightgbm as lgb
+
+    out: dict[str, tuple[np.ndarray, float]] = {}
+    started = time.perf_counter()
+    tweedie = lgb.LGBMRegressor(objective="tweedie", random_state=seed, **LGBM_VALUE)
+    out["LightGBM Tweedie on RFM features"] = (
+        np.asarray(tweedie.fit(X_fit, y_fit).predict(X_pred)) * scale,
+        time.perf_counter() - started,
+    )
+    started = time.perf_counter()
+    buy = lgb.LGBMClassifier(random_state=seed, **LGBM_VALUE).fit(X_fit, y_fit > 0)
+    bought = y_fit > 0
+    size = lgb.LGBMRegressor(objective="gamma", random_state=seed, **LGBM_VALUE)
+    size.fit(X_fit[bought], y_fit[bought])
+    out["LightGBM two-part on RFM features"] = (
+        np.asarray(buy.predict_proba(X_pred))[:, 1] * np.asarray(size.predict(X_pred)) * scale,
+        time.perf_counter() - started,
+    )
+    return out
+
+
+def cjml_cross_validated_value(days: pd.DataFrame, folds: int, seed: int):
+    """``cjml.train(log, cv=folds, test_cutoff=calibration end, horizon=273D, lookback=None)``."""
+    import cjml
+
+    log = purchase_log(days)
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        _, report = cjml.train(
+            log,
+            cv=folds,
+            test_cutoff=_utc(CALIBRATION_END),
+            horizon=f"{HOLDOUT_DAYS}D",
+            lookback=None,
+            recommender=False,
+            churn_params={"random_state": seed},
+            stage_params={"random_state": seed},
+        )
+    return report, time.perf_counter() - started
+
+
+def cjml_forward_value(days: pd.DataFrame, cutoff: pd.Timestamp, seed: int) -> dict:
+    """cjml's ChurnModel and ValueModel trained at ``cutoff`` on the calibration period only.
+
+    The label window runs from ``cutoff`` to the calibration end (182 days at
+    1997-04-01). At the calibration end the expected spend ``(1 - risk) * V``
+    is asked for the 273-day holdout, ``predict_value(..., horizon="273D")``
+    (the model's own stretch of its horizon); the same window's forecast
+    stretched linearly (x273/182) is returned beside it, for reference.
+    """
+    import cjml
+    from cjml.value import value_targets
+
+    horizon = _utc(CALIBRATION_END) - _utc(cutoff)
+    ours = cjml_models(days, [_utc(cutoff)], horizon, seed)
+    started = time.perf_counter()
+    train, features = ours["train"], ours["features"]
+    targets = value_targets(
+        ours["log"], [_utc(cutoff)], horizon=horizon, lookback=None, data_end=_utc(CALIBRATION_END)
+    )
+    keys = pd.MultiIndex.from_arrays([train["cutoff"], train["customer_id"]])
+    spend = targets["spend"].reindex(keys).fillna(0.0).to_numpy()
+    model = cjml.ValueModel(
+        horizon=horizon, random_state=seed, categorical_features=ours["categorical"]
+    )
+    retained = 1 - train["churn"].to_numpy()
+    model.fit(train[features], spend, retained=retained, cutoffs=train["cutoff"])
+    X = ours["scoring"][features]
+    window = model.predict_value(X, ours["risk"])["expected_value"].to_numpy()
+    try:
+        stretched = model.predict_value(X, ours["risk"], horizon=f"{HOLDOUT_DAYS}D")
+        holdout = stretched["expected_value"].to_numpy()
+    except TypeError:  # a ValueModel without horizon=: the linear stretch only
+        holdout = None
+    seconds = ours["seconds"] + time.perf_counter() - started
+    return {
+        "customers": ours["customers"],
+        "holdout": holdout,
+        "linear": window * HOLDOUT_DAYS / horizon.days,
+        "seconds": seconds,
+        "profile": getattr(model, "time_profile_", None),
+    }
+
+
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def print_value_rows(title: str, rows: list, actual: np.ndarray) -> dict:
+    """One table of value forecasts against the actual holdout spend; returns the metrics."""
+    from cjml.value import value_metrics
+
+    print(title)
+    print(
+        f"{'model':44} {'pred/actual':>11} {'norm. Gini':>10} {'top-10%':>8} {'top-20%':>8} "
+        f"{'Spearman':>8} {'seconds':>8}"
+    )
+    out = {}
+    for name, predicted, seconds in rows:
+        m = value_metrics(actual, predicted)
+        out[name] = m
+        print(
+            f"{name:44} {m['revenue_ratio']:11.3f} {m['normalised_gini']:10.3f} "
+            f"{m['top10_capture']:8.3f} {m['top20_capture']:8.3f} {m['spearman']:8.3f} "
+            f"{seconds:8.1f}"
+        )
+    ceiling = value_metrics(actual, actual)
+    print(
+        f"{'ranking by the actual spend (ceiling)':44} {'-':>11} "
+        f"{ceiling['normalised_gini']:10.3f} {ceiling['top10_capture']:8.3f} "
+        f"{ceiling['top20_capture']:8.3f} {'-':>8}"
+    )
+    return out
+
+
+def value_main(args, days: pd.DataFrame) -> None:
+    """The value section: the issue's reference table, then the CV and forward protocols."""
+    import cjml
+    from cjml.labels import customer_folds
+
+    started = time.perf_counter()
+    try:
+        import lifetimes  # noqa: F401
+
+        have_lifetimes = True
+    except ImportError:
+        have_lifetimes = False
+    t = HOLDOUT_DAYS / 7.0
+    labels = cjml.make_labels(
+        purchase_log(days), _utc(CALIBRATION_END), horizon=f"{HOLDOUT_DAYS}D", lookback=None
+    ).droplevel("cutoff")
+    customers, y = labels.index, labels["churn"].to_numpy()
+    actual = spend_between(days, CALIBRATION_END, OBSERVATION_END, customers)
+    cal_log = purchase_log(days, CALIBRATION_END)
+    rfm = rfm_at(cal_log, CALIBRATION_END, customers)
+    print(
+        f"== value: each customer's spend in the {HOLDOUT_DAYS // 7}-week holdout "
+        f"({len(customers):,} customers, {actual.sum():,.0f} in all, "
+        f"{np.mean(actual == 0):.0%} spend nothing); calibration to {CALIBRATION_END.date()}"
+    )
+    print("reference (issue 22; the libraries' own fitters, 5-fold customer CV):")
+    print(f"{'model':44} {'pred/actual':>11} {'norm. Gini':>10} {'top-20%':>8} {'Spearman':>8}")
+    for name, (ratio, gini, top20, rho) in REFERENCE.items():
+        cells = ["-" if np.isnan(v) else f"{v:.3f}" for v in (ratio, gini, top20, rho)]
+        print(f"{name:44} {cells[0]:>11} {cells[1]:>10} {cells[2]:>8} {cells[3]:>8}")
+    print()
+
+    # -- cross-validated: every model fitted on the other folds' customers
+    fold = customer_folds(pd.Series(customers), args.folds, y=y, random_state=0)
+    oof: dict[str, np.ndarray] = {}
+    seconds: dict[str, float] = {}
+    for k in range(args.folds):
+        fit, held = fold != k, fold == k
+        parts, _ = btyd_forecasts(rfm[fit], rfm[held], t, have_lifetimes)
+        parts.update(lgbm_forecasts(rfm[fit], actual[fit], rfm[held], args.seed))
+        for name, (pred, sec) in parts.items():
+            oof.setdefault(name, np.zeros(len(customers)))[held] = pred
+            seconds[name] = seconds.get(name, 0.0) + sec
+    report, cjml_seconds = cjml_cross_validated_value(days, args.folds, args.seed)
+    cv_rows = [(name, oof[name], seconds[name]) for name in oof]
+    title = (
+        f"-- {args.folds}-fold customer cross-validation (folds stratified by churn, seed 0; "
+        f"the BTYD models fitted on the other folds' calibration purchases, LightGBM on their "
+        f"RFM features and holdout spend)"
+    )
+    print_value_rows(title, cv_rows, actual)
+    section = report.value if report is not None else None
+    if section and section.get("models", {}).get("model"):
+        m = section["models"]["model"]
+        print(
+            f"{'cjml ValueModel (cjml.train, cv)':44} {m['revenue_ratio']:11.3f} "
+            f"{m['normalised_gini']:10.3f} {m['top10_capture']:8.3f} {m['top20_capture']:8.3f} "
+            f"{m['spearman']:8.3f} {cjml_seconds:8.1f}"
+        )
+        print(
+            f"goal (issue 22, cv): normalised Gini >= {GOAL_GINI}: {m['normalised_gini']:.3f} "
+            f"{_verdict(m['normalised_gini'] >= GOAL_GINI)}; top-20% capture >= {GOAL_TOP20}: "
+            f"{m['top20_capture']:.3f} {_verdict(m['top20_capture'] >= GOAL_TOP20)}"
+        )
+        print("the report's own value section (report.value, same customers):")
+        from cjml.value._metrics import value_text
+
+        print("  " + value_text(section).replace("\n", "\n  "))
+    else:
+        print(
+            "cjml ValueModel: cjml.train filled no report.value (this cjml fits no value "
+            "model): goals not measured"
+        )
+    print()
+
+    # -- forward: trained on the calibration period only
+    fwd_cutoff = pd.Timestamp(args.value_cutoff)
+    window = (CALIBRATION_END - fwd_cutoff).days
+    full, params = btyd_forecasts(rfm, rfm, t, have_lifetimes)
+    early = rfm_at(cal_log, fwd_cutoff, customers).fillna(0.0)
+    early_spend = spend_between(days, fwd_cutoff, CALIBRATION_END, customers)
+    full.update(lgbm_forecasts(early, early_spend, rfm, args.seed, scale=HOLDOUT_DAYS / window))
+    rows = [(name, pred, sec) for name, (pred, sec) in full.items()]
+    fwd_cjml = cjml_forward_value(days, fwd_cutoff, args.seed)
+    order = pd.Index(fwd_cjml["customers"]).get_indexer(customers)
+    main_row = "cjml ValueModel (forward, horizon=273D)"
+    if fwd_cjml["holdout"] is not None:
+        rows.append((main_row, fwd_cjml["holdout"][order], fwd_cjml["seconds"]))
+    else:
+        main_row = "cjml ValueModel (forward, linear)"
+    rows.append(("cjml ValueModel (forward, linear)", fwd_cjml["linear"][order], 0.0))
+    title = (
+        f"-- forward: fitted on the calibration period only (BTYD: its purchases to "
+        f"{CALIBRATION_END.date()}; LightGBM and cjml: labels of the {window}-day window after "
+        f"{fwd_cutoff.date()}; LightGBM and cjml's linear row scaled x{HOLDOUT_DAYS / window:.2f} "
+        "to the holdout, cjml's first row by predict_value(..., horizon='273D'))"
+    )
+    fwd = print_value_rows(title, rows, actual)
+    ratio = fwd[main_row]["revenue_ratio"]
+    bg = fwd["BG/NBD x Gamma-Gamma (cjml, scipy)"]["revenue_ratio"]
+    lo, hi = GOAL_RATIO
+    print(
+        f"goal (issue 22, forward): predicted / actual revenue in {lo:.2f}..{hi:.2f} and closer "
+        f"to 1 than BG/NBD's ({bg:.3f}): {ratio:.3f} "
+        f"{_verdict(lo <= ratio <= hi and abs(ratio - 1) < abs(bg - 1))}"
+    )
+    ours = params["cjml"]
+    print("BG/NBD x Gamma-Gamma parameters, all customers: cjml (scipy) " + _params_text(ours))
+    if "lifetimes" in params:
+        theirs = params["lifetimes"]
+        print("                                              lifetimes    " + _params_text(theirs))
+        gap = max(abs(ours[k] / theirs[k] - 1) for k in ours)
+        mine = full["BG/NBD x Gamma-Gamma (cjml, scipy)"][0]
+        reference = full["BG/NBD x Gamma-Gamma (lifetimes)"][0]
+        pred_gap = np.max(np.abs(mine - reference) / np.maximum(reference, 1e-9))
+        print(
+            f"largest relative difference: parameters {gap:.1e}, expected spend {pred_gap:.1e}"
+        )
+    print(f"value section: {time.perf_counter() - started:.0f} s")
+
+
+def _params_text(params: dict) -> str:
+    names = ("r", "alpha", "a", "b", "p", "q", "gamma")
+    return ", ".join(f"{k}={float(params[k]):.4g}" for k in names)
+
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -361,12 +752,34 @@ def main() -> None:
         default=5,
         help="customer folds of the cross-validated protocol (default 5)",
     )
+    parser.add_argument(
+        "--section",
+        choices=("churn", "value", "all"),
+        default="all",
+        help="churn ranking (issue 17), customer value (issue 22) or both (default)",
+    )
+    parser.add_argument(
+        "--value-cutoff",
+        default="1997-04-01",
+        metavar="DATE",
+        help="training cutoff of the forward value protocol; its label window runs to the "
+        "calibration end (default 1997-04-01)",
+    )
     args = parser.parse_args()
 
-    started = time.perf_counter()
     raw = load_cdnow()
-    days = raw.groupby(["customer_id", "date"], as_index=False)["amount"].sum()
+    days = pd.DataFrame(raw.groupby(["customer_id", "date"], as_index=False)["amount"].sum())
+    if args.section in ("churn", "all"):
+        churn_main(args, parser, raw, days)
+    if args.section in ("value", "all"):
+        if args.section == "all":
+            print()
+        value_main(args, days)
 
+
+def churn_main(args, parser, raw: pd.DataFrame, days: pd.DataFrame) -> None:
+    """The churn section (issue 17): cross-validated, then forward in time."""
+    started = time.perf_counter()
     cv = cross_validated(days, args.folds, args.seed)
     report, y_cv = cv["report"], cv["y"]
     bg_cv, _ = bgnbd(raw[raw["date"] <= CALIBRATION_END], cv["customers"])

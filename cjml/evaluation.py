@@ -1472,7 +1472,16 @@ def cross_validate(
     if expected_spend is not None:
         from cjml.value._model import value_section
 
-        report.value = value_section(spend, {"model": expected_spend}, value_baselines)
+        report.value = value_section(
+            spend,
+            {"model": expected_spend},
+            value_baselines,
+            {
+                "cutoff": str(cutoffs.max().date()),
+                "horizon": info["horizon"],
+                "cross-validated": f"{int(cv)} folds",
+            },
+        )
     return report
 
 

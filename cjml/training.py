@@ -379,6 +379,7 @@ def train(
                 _spend(log, test_set, horizon, lookback_td, margin),
                 {"model": models["value"].predict_value(X_test, risk)["expected_value"].to_numpy()},
                 value_baselines(log, test, test_set["customer_id"].to_numpy(), horizon, margin),
+                {"cutoff": str(test.date()), "horizon": duration_text(horizon)},
             )
     if report is not None:
         if "touchpoint_policy" in models:

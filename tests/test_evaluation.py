@@ -79,6 +79,8 @@ def test_train_holds_out_a_later_cutoff(trained, log):
         "touchpoint_response",
         "touchpoint_effects",
         "touchpoint_policy",
+        "value",  # the log has purchase amounts
+        "survival",
     }
     # the policy chosen on the held-out later period, recorded and shown as chosen
     policy = bundle.models["touchpoint_policy"]

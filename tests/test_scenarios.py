@@ -127,6 +127,7 @@ def test_contract(name):
         "risk_full_no_action",
         *risk_cols,
         *_next_cols(jm),
+        "expected_value",
     ]
     assert truth["active"].dtype == bool and truth["p_active"].between(0, 1).all()
     for col in ["risk_no_action", "risk_full_no_action", *risk_cols]:

@@ -310,3 +310,29 @@ def test_simulator_truth_knows_the_expected_spend():
     # b2b buyers spend about 900 a purchase, bargain hunters 30
     by_persona = truth.groupby("persona", observed=True)["expected_value"].mean()
     assert by_persona["b2b_buyer"] > by_persona["bargain_hunter"]
+
+
+def test_btyd_predictions_without_enough_repeat_buyers_keep_the_spend_rate():
+    log = _log(
+        [
+            ("a", "2024-01-01 09:00", "purchase", 10.0),
+            ("a", "2024-01-08 09:00", "purchase", 30.0),
+            ("b", "2024-01-03 09:00", "purchase", 7.0),
+        ]
+    )
+    out = btyd_predictions(log, "2024-01-15", ["a", "b", "c"], "14D")
+    assert list(out) == ["spend per week"]
+    # a: 40 over its 2 weeks -> 40 in 2 weeks; b: 7 over 1.71 weeks; c never bought
+    np.testing.assert_allclose(out["spend per week"], [40.0, 7.0 / (12 / 7) * 2, 0.0])
+
+
+def test_scenario_truth_knows_the_expected_spend():
+    data = cjml.datasets.make_scenario("small_shop", n_customers=1500, seed=0)
+    truth, ev = data.truth, data.events
+    value = truth["expected_value"].to_numpy()
+    assert np.all(value >= 0) and np.isfinite(value).all()
+    cutoff, horizon = data.test_cutoff, pd.Timedelta(days=data.horizon_days)
+    window = ev[(ev["timestamp"] > cutoff) & (ev["timestamp"] <= cutoff + horizon)]
+    spent = window.groupby("customer_id")["amount"].sum().reindex(truth["customer_id"]).fillna(0)
+    assert value.sum() / spent.sum() == pytest.approx(1.0, abs=0.15)
+    assert value_metrics(spent, value)["spearman"] > 0.3

@@ -46,6 +46,7 @@ PLACEHOLDERS = frozenset(
         "PORT",
         "HOST",
         "CODE",
+        "RATE|COLUMN",
     }
 )
 

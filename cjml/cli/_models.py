@@ -42,6 +42,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         cv=args.cv,
         n_jobs=args.jobs,
         progress=not args.quiet,
+        value=not args.no_value and "auto",
+        margin=args.margin,
     )
     path = bundle.save(out, force=args.force)
     if report is not None:
@@ -56,8 +58,32 @@ def _cmd_train(args: argparse.Namespace) -> int:
         f"Saved the churn and next-stage models to {path} (+ {path.name}.manifest.json){refit}; "
         f"{bundle.metadata['n_train_rows']:,} training rows, "
         f"{time.perf_counter() - started:.1f} s."
+        + _value_sentence(bundle.metadata.get("value") or {})
     )
     return 0
+
+
+def _value_sentence(value: dict) -> str:
+    """What the bundle says about each customer's worth: the value model, or why there is none."""
+    if value.get("fitted"):
+        what = "margin" if value.get("margin") is not None else "spend"
+        return f" The value model (expected {what} over the horizon) is in the bundle too."
+    if value.get("note"):
+        return f" No value model: {value['note']}."
+    return ""
+
+
+def _margin(text: str) -> float | str:
+    """``--margin``: a rate such as 0.3, or the name of an event column of rates."""
+    try:
+        rate = float(text)
+    except ValueError:
+        return text
+    if not rate >= 0:
+        raise argparse.ArgumentTypeError(
+            f"expected a margin rate of at least 0 (0.3 for 30%) or an event column, got {text!r}"
+        )
+    return rate
 
 
 def _add_engine_options(group: argparse._ActionsContainer, what: str) -> None:
@@ -159,6 +185,20 @@ def add_train(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="skip the time-to-churn curve (risk at any number of days, for score "
         "--horizons): a little faster",
+    )
+    value = p.add_argument_group("Value")
+    value.add_argument(
+        "--no-value",
+        action="store_true",
+        help="do not train the value model (expected spend over the horizon), which is "
+        "trained when the events have amounts",
+    )
+    value.add_argument(
+        "--margin",
+        type=_margin,
+        metavar="RATE|COLUMN",
+        help="learn margin instead of revenue: a rate applied to every amount (0.3 for "
+        "30%%), or an event column of per-event margin rates",
     )
     perf = p.add_argument_group("Performance")
     h.add_jobs_option(perf)

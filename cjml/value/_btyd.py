@@ -505,24 +505,27 @@ def btyd_predictions(
     -------
     dict of str to ndarray
         ``"BG/NBD x Gamma-Gamma"`` and ``"spend per week"``, each aligned with
-        ``customer_ids``.
+        ``customer_ids``; without the first when the log has too few repeat
+        buyers to fit it.
     """
     from cjml.labels import to_timedelta
 
     t = to_timedelta(horizon).total_seconds() / (7 * 86400.0)
     summary = rfm_summary(log, cutoff, unit="W", purchase_touchpoints=purchase_touchpoints)
-    model = BetaGeoGammaGamma().fit(
-        summary["frequency"], summary["recency"], summary["T"], summary["monetary_value"]
-    )
-    btyd = pd.Series(
-        model.expected_spend(
-            summary["frequency"], summary["recency"], summary["T"], summary["monetary_value"], t
-        ),
-        index=summary.index,
-    )
-    rate = pd.Series(spend_rate_forecast(summary["total_spend"], summary["T"], t), summary.index)
     ids = pd.Index(customer_ids)
-    return {
-        BTYD_NAME: btyd.reindex(ids).fillna(0.0).to_numpy(dtype=float),
-        SPEND_RATE_NAME: rate.reindex(ids).fillna(0.0).to_numpy(dtype=float),
-    }
+    out: dict[str, np.ndarray] = {}
+    x, t_x, age, m = (summary[c] for c in ("frequency", "recency", "T", "monetary_value"))
+    try:
+        with np.errstate(all="ignore"):  # the optimiser probes far-off parameters
+            model = BetaGeoGammaGamma().fit(x, t_x, age, m)
+            btyd = pd.Series(model.expected_spend(x, t_x, age, m, t), index=summary.index)
+        out[BTYD_NAME] = btyd.reindex(ids).fillna(0.0).to_numpy(dtype=float)
+    except (ValueError, RuntimeError):
+        pass  # too few (repeat) buyers to fit: the report shows the other baselines
+    if len(summary):
+        rate = spend_rate_forecast(summary["total_spend"], summary["T"], t)
+        spend = pd.Series(rate, index=summary.index).reindex(ids).fillna(0.0)
+    else:
+        spend = pd.Series(0.0, index=ids)
+    out[SPEND_RATE_NAME] = spend.to_numpy(dtype=float)
+    return out

@@ -1,0 +1,229 @@
+"""Customer value against the simulators' true expected spend (issue 22).
+
+For each world and seed: simulate it with its ground truth at a held-out
+cutoff, train with ``cjml.train`` as a user would (rolling cutoffs before the
+held-out one, ``recommender=False``: the value does not depend on it), then
+predict, for the customers the churn model scores at the held-out cutoff
+(``make_training_set``: active within the lookback):
+
+- ``cjml``: ``bundle.models["value"].predict_value(X, churn risk)["expected_value"]``,
+  the expected spend over the horizon, ``(1 - risk) * V``;
+- ``BG/NBD x Gamma-Gamma``: cjml's scipy fit on the purchases up to the cutoff
+  (:func:`cjml.value._btyd.btyd_predictions`), and ``spend per week``;
+
+against the truth's ``expected_value``: the expected spend in the horizon
+under business as usual, knowing everything about each customer but whether a
+silent one has already left (the simulators' oracle). Reported: Spearman with
+the truth, normalised Gini and top-20% capture of the *true* value by each
+ordering, total predicted / true, and calibration by decile of the prediction
+(mean predicted / mean true value in each tenth of the customers; goal: every
+decile within 10%, as in the issue; deciles whose true mean is below 1% of the
+overall mean are left out of the verdict, as a ratio of two near-zeros says
+nothing).
+
+Worlds: cjml's own simulator (``make_journeys``, sample-like: 240 days,
+held-out cutoff 2024-07-29, 30-day horizon) over ``--seeds``; with
+``--suite``, every world of the scenario suite (development and held-out) whose
+truth has ``expected_value`` (worlds without purchase amounts are skipped, and
+said so).
+
+    python benchmarks/value_quality.py [--customers 6000] [--seeds 0 1 2]
+        [--suite] [--scale 0.25]
+
+Simulated data is cached in ``benchmarks/.cache``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+from _measure import CACHE
+
+TEST_CUTOFF = "2024-07-29"
+#: calibration goal: mean predicted / mean true value within 10% in every decile
+GOAL_DECILE = 0.10
+#: deciles whose true mean is below this share of the overall mean are not judged
+NEGLIGIBLE = 0.01
+
+
+def simulated(customers: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Events and truth (with ``expected_value``) of cjml's simulator, cached."""
+    from cjml.datasets import make_journeys
+
+    events_path = CACHE / f"value_{customers}_{seed}_events.parquet"
+    truth_path = CACHE / f"value_{customers}_{seed}_truth.parquet"
+    if not (events_path.exists() and truth_path.exists()):
+        CACHE.mkdir(exist_ok=True)
+        data = make_journeys(customers, n_days=240, truth_cutoffs=[TEST_CUTOFF], random_state=seed)
+        data.events.to_parquet(events_path)
+        data.truth.to_parquet(truth_path)
+    return pd.read_parquet(events_path), pd.read_parquet(truth_path)
+
+
+def decile_ratios(predicted: np.ndarray, true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean predicted / mean true value per tenth of the customers by prediction.
+
+    Returns the ratios and a mask of the deciles that count (true mean at
+    least ``NEGLIGIBLE`` of the overall mean).
+    """
+    order = np.argsort(predicted, kind="stable")
+    groups = np.array_split(order, 10)
+    pred_mean = np.array([predicted[g].mean() for g in groups])
+    true_mean = np.array([true[g].mean() for g in groups])
+    counts = true_mean >= NEGLIGIBLE * max(true.mean(), 1e-12)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return pred_mean / true_mean, counts
+
+
+def judge(predicted: np.ndarray, true: np.ndarray) -> dict:
+    """The value metrics of a forecast against the true expected value, and its decile check."""
+    from cjml.value import value_metrics
+
+    m = value_metrics(true, predicted)
+    ratios, counts = decile_ratios(predicted, true)
+    judged = ratios[counts]
+    return {
+        "spearman": m["spearman"],
+        "gini": m["normalised_gini"],
+        "top20": m["top20_capture"],
+        "ratio": m["revenue_ratio"],
+        "deciles": ratios,
+        "judged": int(counts.sum()),
+        "within": int(np.sum(np.abs(judged - 1) <= GOAL_DECILE)),
+        "worst": float(np.max(np.abs(judged - 1))) if len(judged) else np.nan,
+    }
+
+
+def evaluate(log, truth: pd.DataFrame, cutoff, horizon: str) -> dict:
+    """Train cjml before ``cutoff``; cjml's and the baselines' value against the truth."""
+    import cjml
+    from cjml.value._btyd import btyd_predictions
+
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        bundle, _ = cjml.train(log, horizon=horizon, test_cutoff=cutoff, recommender=False)
+        test = cjml.make_training_set(log, [cutoff], horizon=horizon, featurizer=bundle.featurizer)
+    seconds = time.perf_counter() - started
+    if "value" not in bundle.models:
+        raise RuntimeError(
+            f"cjml.train fitted no value model ({bundle.metadata.get('value')}): "
+            "merge the value model's branch first"
+        )
+    test = test.join(truth.set_index("customer_id")[["expected_value"]], on="customer_id")
+    if test["expected_value"].isna().any():
+        raise RuntimeError("some test customers have no ground truth: the rows are not aligned")
+    X = test[bundle.feature_names]
+    risk = bundle.models["churn"].predict_proba(X)[:, 1]
+    ours = bundle.models["value"].predict_value(X, risk)["expected_value"].to_numpy()
+    true = test["expected_value"].to_numpy()
+    baselines = btyd_predictions(log, cutoff, test["customer_id"].to_numpy(), horizon)
+    rows = {"cjml ValueModel": judge(ours, true)}
+    rows.update({name: judge(np.asarray(p), true) for name, p in baselines.items()})
+    return {"rows": rows, "n": len(test), "true_total": float(true.sum()), "seconds": seconds}
+
+
+def print_world(name: str, result: dict) -> None:
+    print(
+        f"-- {name}: {result['n']:,} customers scored, true expected spend "
+        f"{result['true_total']:,.0f} in all; trained in {result['seconds']:.0f} s"
+    )
+    print(
+        f"   {'model':22} {'Spearman':>8} {'Gini':>6} {'top-20%':>7} {'pred/true':>9} "
+        f"{'deciles within 10%':>18} {'worst':>6}  predicted/true by decile (low .. high)"
+    )
+    for model, r in result["rows"].items():
+        deciles = " ".join("  -  " if not np.isfinite(v) else f"{v:5.2f}" for v in r["deciles"])
+        print(
+            f"   {model:22} {r['spearman']:8.3f} {r['gini']:6.3f} {r['top20']:7.3f} "
+            f"{r['ratio']:9.3f} {r['within']:>11} of {r['judged']:<4} {r['worst']:6.2f}  {deciles}"
+        )
+
+
+def simulator_worlds(customers: int, seeds: list[int]) -> list[tuple[str, dict]]:
+    import cjml
+
+    out = []
+    for seed in seeds:
+        events, truth = simulated(customers, seed)
+        result = evaluate(
+            cjml.read_events(events), truth, pd.Timestamp(TEST_CUTOFF, tz="UTC"), "30D"
+        )
+        name = f"make_journeys({customers}, n_days=240, random_state={seed})"
+        print_world(name, result)
+        out.append((name, result))
+    return out
+
+
+def suite_worlds(scale: float, seeds: list[int]) -> list[tuple[str, dict]]:
+    import cjml
+    from cjml.datasets import DEVELOPMENT_SCENARIOS, HELD_OUT_SCENARIOS, SCENARIOS, make_scenario
+
+    out = []
+    for split, names in (("development", DEVELOPMENT_SCENARIOS), ("held_out", HELD_OUT_SCENARIOS)):
+        print(f"== scenario suite, {split} worlds")
+        for world in names:
+            for seed in seeds:
+                n = max(500, int(SCENARIOS[world].n_customers * scale))
+                data = make_scenario(world, n_customers=n, seed=seed)
+                if "expected_value" not in data.truth.columns:
+                    print(f"-- {world}: its truth has no expected_value: skipped")
+                    break
+                if not (data.events["amount"] > 0).any():
+                    print(f"-- {world}: no purchase amounts: skipped")
+                    break
+                log = cjml.read_events(data.events, journey_map=data.journey_map)
+                result = evaluate(
+                    log, data.truth, data.test_cutoff, f"{int(data.horizon_days)}D"
+                )
+                name = f"{world} ({split}, {n:,} customers, seed {seed})"
+                print_world(name, result)
+                out.append((name, result))
+    return out
+
+
+def summary(results: list[tuple[str, dict]]) -> None:
+    """The verdicts over every world: Spearman and decile calibration, cjml beside BG/NBD."""
+    print("== summary (cjml ValueModel, then BG/NBD x Gamma-Gamma)")
+    for name, result in results:
+        ours = result["rows"]["cjml ValueModel"]
+        bg = result["rows"].get("BG/NBD x Gamma-Gamma")
+        verdict = "PASS" if ours["within"] == ours["judged"] else "FAIL"
+        line = (
+            f"   {name:60} Spearman {ours['spearman']:.3f}, deciles within 10%: "
+            f"{ours['within']}/{ours['judged']} {verdict}"
+        )
+        if bg is not None:
+            line += f"; BG/NBD Spearman {bg['spearman']:.3f}, {bg['within']}/{bg['judged']}"
+        print(line)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=6000, help="simulator customers")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument(
+        "--suite", action="store_true", help="also every world of the scenario suite"
+    )
+    parser.add_argument(
+        "--scale", type=float, default=0.25, help="suite worlds' size, share of the default"
+    )
+    args = parser.parse_args()
+    started = time.perf_counter()
+    print(
+        f"== cjml's simulator: {args.customers:,} customers over 240 days, held-out cutoff "
+        f"{TEST_CUTOFF}, 30-day horizon"
+    )
+    results = simulator_worlds(args.customers, args.seeds)
+    if args.suite:
+        results += suite_worlds(args.scale, args.seeds[:1])
+    summary(results)
+    print(f"total {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
