@@ -777,10 +777,14 @@ class EvaluationReport:
         return value_html(self.value)
 
     def _survival_text(self) -> str:
-        return ""
+        from cjml.survival import survival_text
+
+        return survival_text(self.survival or {})
 
     def _survival_html(self) -> str:
-        return ""
+        from cjml.survival import survival_html
+
+        return survival_html(self.survival or {})
 
     def _policy_html(self) -> str:
         if self.policy is None:

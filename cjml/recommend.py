@@ -91,6 +91,7 @@ from cjml.features._base import as_log
 from cjml.i18n import (
     SMALL_POINTS,
     fill,
+    format_currency,
     format_number,
     format_points,
     format_probabilities,
@@ -115,7 +116,8 @@ __all__ = [
     "fit_touchpoint_response",
 ]
 
-_RANK_BY = ("auto", "reduction", "reduction_per_cost")
+#: The keys that can order the touchpoints (RecommendationRules.rank_by, --rank-by).
+RANK_BY = ("auto", "reduction", "reduction_per_cost", "value_saved")
 #: Recommendations that lower the risk by this much or less (they print as 0.0 points) are
 #: dropped by default.
 DEFAULT_MIN_REDUCTION = 0.0005
@@ -158,7 +160,7 @@ class RecommendationRules:
         min_risk = 0.2                   # act only on customers at this risk or more
         min_reduction = 0.005            # recommend only what lowers the risk by 0.5 points
         budget = 5000.0                  # total cost of the first-ranked touchpoints
-        rank_by = "reduction"            # or "reduction_per_cost"
+        rank_by = "reduction"            # or "reduction_per_cost", "value_saved"
 
         [caps]                           # at most 2 emails in 7 days, from the history
         email = { max = 2, days = 7 }
@@ -184,13 +186,20 @@ class RecommendationRules:
         its own interval includes no effect (``uncertain``).
     budget : float, optional
         Total cost allowed for the first-ranked touchpoints. Customers are
-        served in order of their best expected reduction (per unit cost when
-        ranking by cost) until the budget is spent; the rest get none.
+        served in the order of ``rank_by`` applied to their first-ranked
+        touchpoint (best expected reduction, reduction per unit cost, or value
+        saved) until the budget is spent; the rest get none.
     costs : mapping of str to float
         Unit costs that override (or fill in) the journey map's.
-    rank_by : {"auto", "reduction", "reduction_per_cost"}, default "auto"
-        What orders the touchpoints; "auto" ranks by reduction per unit cost
-        when ``costs`` are given here, else by reduction.
+    rank_by : {"auto", "reduction", "reduction_per_cost", "value_saved"}, default "auto"
+        What orders the touchpoints (and the customers under a budget):
+        ``"value_saved"`` ranks by the expected value saved net of cost
+        (``expected_risk_reduction * value_if_retained - cost``; needs a value
+        model in the bundle and every touchpoint's cost), and touchpoints that
+        cost more than they keep are not recommended. ``"auto"`` ranks by
+        value saved when the bundle has a value model and every actionable
+        touchpoint has a cost, else by reduction per unit cost when ``costs``
+        are given here, else by reduction.
     """
 
     exclude: tuple[str, ...] = ()
@@ -208,7 +217,7 @@ class RecommendationRules:
             _rule_number(self.budget, "budget", "budget = 5000.0")
         if not isinstance(self.rank_by, str):
             raise RulesError(
-                f"rank_by must be one of {list(_RANK_BY)!r}, got {self.rank_by!r}. "
+                f"rank_by must be one of {list(RANK_BY)!r}, got {self.rank_by!r}. "
                 'Fix: e.g. rank_by = "reduction".'
             )
         for cap in self.caps:
@@ -236,10 +245,10 @@ class RecommendationRules:
             )
         if self.budget is not None and not float(self.budget) >= 0:
             raise RulesError(f"budget must be a non-negative amount, got {self.budget!r}.")
-        if self.rank_by not in _RANK_BY:
+        if self.rank_by not in RANK_BY:
             raise RulesError(
-                f"rank_by must be one of {list(_RANK_BY)!r}, got {self.rank_by!r}."
-                f"{_did_you_mean(str(self.rank_by), _RANK_BY)}"
+                f"rank_by must be one of {list(RANK_BY)!r}, got {self.rank_by!r}."
+                f"{_did_you_mean(str(self.rank_by), RANK_BY)}"
             )
         for cap in self.caps:
             if int(cap.max_contacts) != cap.max_contacts or cap.max_contacts < 0:
@@ -424,11 +433,17 @@ class RecommendationRules:
             known(cap.touchpoint, "caps", allow_any=True)
         for name in self.costs:
             known(name, "costs")
-        if self.ranks_by_cost or self.budget is not None:
+        if self.ranks_by_cost or self.budget is not None or self.rank_by == "value_saved":
             costs = self.unit_costs(journey_map)
             missing = [t for t in actionable if np.isnan(costs[t])]
             if missing:
-                need = "ranking by cost" if self.ranks_by_cost else "a budget"
+                need = (
+                    "ranking by value saved"
+                    if self.rank_by == "value_saved"
+                    else "ranking by cost"
+                    if self.ranks_by_cost
+                    else "a budget"
+                )
                 raise RulesError(
                     f"{need.capitalize()} needs the unit cost of every actionable "
                     f"touchpoint; unknown for {missing!r}. Give them under [costs] "
@@ -439,6 +454,27 @@ class RecommendationRules:
     def ranks_by_cost(self) -> bool:
         """True when touchpoints are ranked by reduction per unit cost."""
         return self.rank_by == "reduction_per_cost" or (self.rank_by == "auto" and bool(self.costs))
+
+    def rank_key(self, journey_map: JourneyMap, *, has_value: bool) -> str:
+        """What orders the touchpoints and the customers, with ``"auto"`` resolved.
+
+        Parameters
+        ----------
+        journey_map : JourneyMap
+            The map whose costs fill in those the rules do not give.
+        has_value : bool
+            Whether a value model gives each customer's value if retained.
+
+        Returns
+        -------
+        str
+            ``"value_saved"``, ``"reduction_per_cost"`` or ``"reduction"``.
+        """
+        if self.rank_by != "auto":
+            return self.rank_by
+        if has_value and not np.isnan(list(self.unit_costs(journey_map).values())).any():
+            return "value_saved"  # value saved needs every cost: "auto" never guesses one
+        return "reduction_per_cost" if self.ranks_by_cost else "reduction"
 
     def unit_costs(self, journey_map: JourneyMap) -> dict[str, float]:
         """Unit cost of every actionable touchpoint (NaN when unknown).
@@ -721,6 +757,7 @@ class _Estimates:
     evidence: np.ndarray  # (n, T) treated anchors in the customer's stage (-1 when unknown)
     method: str  # the method the estimates come from
     policy_reason: str  # why the bundle's policy was kept ("" when not from a policy)
+    value: np.ndarray | None = None  # value if retained (NaN when unknown); None: no value model
 
 
 #: The methods a recommender can use; "auto" follows the policy the bundle chose.
@@ -782,6 +819,14 @@ class TouchpointRecommender:
         Threads of the featurizer and of the churn model's and the effects'
         LightGBM while recommending (their own settings come back after);
         default each one's own (see :class:`~cjml.ChurnModel`).
+    value_model : ValueModel, optional
+        Each customer's expected spend over the horizon if retained
+        (:class:`cjml.ValueModel`, fitted by :func:`cjml.train` on events with
+        amounts): the recommendations then say what they keep, net of cost,
+        and ``rank_by="value_saved"`` (the default with "auto") ranks by it.
+    currency : str, optional
+        ISO 4217 code of the amounts and costs, for the reasons ("keeps about
+        $35.00 of expected spend..."); default plain rounded numbers.
 
     Examples
     --------
@@ -812,7 +857,11 @@ class TouchpointRecommender:
         effects_model=None,
         policy=None,
         n_jobs=None,
+        value_model=None,
+        currency=None,
     ):
+        self.value_model = value_model
+        self.currency = currency
         self.effects_model = effects_model
         self.policy = policy
         self.churn_model = churn_model
@@ -827,7 +876,7 @@ class TouchpointRecommender:
 
     @classmethod
     def from_bundle(
-        cls, bundle, *, rules=None, top_k=3, method="auto", n_jobs=None
+        cls, bundle, *, rules=None, top_k=3, method="auto", n_jobs=None, currency=None
     ) -> TouchpointRecommender:
         """The recommender of a trained :class:`~cjml.ModelBundle`.
 
@@ -845,10 +894,14 @@ class TouchpointRecommender:
             training (the response model for a bundle that has none).
         n_jobs : int, optional
             Threads while recommending (see the class docstring).
+        currency : str, optional
+            ISO 4217 code of the amounts, for the reasons; default the
+            bundle's ``metadata["currency"]`` when it has one, else plain numbers.
 
         Returns
         -------
         TouchpointRecommender
+            With the bundle's value model, when it has one.
         """
         models = bundle.models
         response = models.get("touchpoint_response")
@@ -871,6 +924,8 @@ class TouchpointRecommender:
             effects_model=effects,
             policy=policy,
             n_jobs=n_jobs,
+            value_model=models.get("value"),
+            currency=currency if currency is not None else bundle.metadata.get("currency"),
         )
 
     def _method(self) -> str:
@@ -895,11 +950,18 @@ class TouchpointRecommender:
     def _rules(self, jm: JourneyMap) -> RecommendationRules:
         rules = RecommendationRules.coerce(self.rules)
         rules.check(jm)
+        if rules.rank_by == "value_saved" and self.value_model is None:
+            raise RulesError(
+                "rank_by = 'value_saved' needs each customer's value, but this bundle has no "
+                "value model (cjml train fits one when the events have an amount column). "
+                "Fix: rank_by = 'reduction' (--rank-by reduction), or retrain on events with "
+                "amounts."
+            )
         return rules
 
     # ------------------------------------------------------------------ estimates
     def _estimate(
-        self, log, cutoff, features, churn_risk, customers=None, lookback=None
+        self, log, cutoff, features, churn_risk, customers=None, lookback=None, value=None
     ) -> _Estimates:
         log = as_log(log)
         jm = self._map()
@@ -927,6 +989,8 @@ class TouchpointRecommender:
             X = X[recent]
             if churn_risk is not None:
                 churn_risk = np.asarray(churn_risk, dtype=float)[recent]
+            if value is not None:
+                value = np.asarray(value, dtype=float)[recent]
         n = len(X)
         ids = X.index
         if churn_risk is None:
@@ -938,6 +1002,15 @@ class TouchpointRecommender:
                     f"churn_risk has {risk.shape[0] if risk.ndim else 0} values for "
                     f"{n} customers; pass one per row of features, in their order."
                 )
+        if value is not None:
+            value = np.asarray(value, dtype=float)
+            if value.shape != (n,):
+                raise CjmlError(
+                    f"value_if_retained has {value.shape[0] if value.ndim else 0} values for "
+                    f"{n} customers; pass one per row of features, in their order."
+                )
+        elif self.value_model is not None:
+            value = np.asarray(self.value_model.predict(X), dtype=float) if n else np.empty(0)
 
         last_ns = _last_event_ns(log, ids, cutoff_ts)
         seen = last_ns != np.iinfo(np.int64).min
@@ -958,6 +1031,8 @@ class TouchpointRecommender:
             reach = np.clip((1.0 - risk) / (1.0 - risk_if_there), 0.0, 1.0)
         reach[~seen] = np.nan
         risk = np.where(seen, risk, np.nan)  # no history: no risk to speak of, nor to act on
+        if value is not None:
+            value = np.where(seen, value, np.nan)
 
         touchpoints = list(jm.actionable_touchpoints)
         stage = _stage_index(X, jm)
@@ -1181,6 +1256,7 @@ class TouchpointRecommender:
             evidence,
             method,
             reason,
+            value,
         )
 
     def effects(
@@ -1249,6 +1325,7 @@ class TouchpointRecommender:
         top_k=None,
         customers=None,
         lookback=None,
+        value_if_retained=None,
     ) -> pd.DataFrame:
         """The top touchpoints for each customer, with their expected effect and a reason.
 
@@ -1273,21 +1350,32 @@ class TouchpointRecommender:
             before the cutoff (the models' population, e.g. the bundle's
             ``metadata["lookback"]``); default every customer with an event
             before the cutoff.
+        value_if_retained : array, optional
+            Each row of ``features``' expected spend over the horizon if the
+            customer stays, when already computed; default the value model's
+            prediction (no values without a value model).
 
         Returns
         -------
         DataFrame
             Indexed by ``customer_id``: ``stage, baseline_risk,
             reach_probability`` (the chance they are still there to receive
-            it), ``recommended_touchpoint, expected_risk,
-            expected_risk_reduction``, its interval
+            it), with a value model ``value_if_retained, expected_value``
+            (``(1 - baseline_risk) * value_if_retained``), then
+            ``recommended_touchpoint, expected_risk,
+            expected_risk_reduction``, with a value model
+            ``expected_value_saved`` (``expected_risk_reduction *
+            value_if_retained - cost``: the reduction already counts the
+            chance of reaching them), its interval
             ``expected_risk_reduction_low, expected_risk_reduction_high`` (NaN
             when unknown), ``evidence`` (how many customers in the same stage
             received it in the history), ``uncertain`` (True when the interval
             includes no effect), ``cost``, the same with suffix ``_2`` ...
-            ``_k`` for the next ranks, and ``reason`` (one line). Touchpoints
-            that are not expected to lower the risk by more than the rules'
-            ``min_reduction`` are never recommended.
+            ``_k`` for the next ranks (alternatives to the first: their values
+            saved never add up), and ``reason`` (one line). Touchpoints that
+            are not expected to lower the risk by more than the rules'
+            ``min_reduction`` are never recommended, nor, when ranking by value
+            saved, those that cost more than they keep.
         """
         top_k = self.top_k if top_k is None else top_k
         if int(top_k) != top_k or top_k < 1:
@@ -1295,14 +1383,20 @@ class TouchpointRecommender:
         top_k = int(top_k)
         jm = self._map()
         rules = self._rules(jm)
-        with _threads_of(self.n_jobs, self.featurizer, self.churn_model, self.effects_model):
-            est = self._estimate(log, cutoff, features, churn_risk, customers, lookback)
+        with _threads_of(
+            self.n_jobs, self.featurizer, self.churn_model, self.effects_model, self.value_model
+        ):
+            est = self._estimate(
+                log, cutoff, features, churn_risk, customers, lookback, value_if_retained
+            )
         touchpoints = np.asarray(jm.actionable_touchpoints, dtype=object)
         cost_map = rules.unit_costs(jm)
         costs = np.array([cost_map[t] for t in touchpoints])
         n = len(est.risk)
+        key = rules.rank_key(jm, has_value=est.value is not None)
 
         reduction = est.risk[:, None] - est.after
+        saved = None if est.value is None else _value_saved(reduction, est.value[:, None], costs)
         if est.method == "dr-rank":  # the best touchpoint if contacted, whatever its sign,
             # unless the change is too small to tell from nothing (a customer almost surely gone)
             usable = est.allowed & (np.abs(reduction) > max(rules.min_reduction, 0.0))
@@ -1312,17 +1406,29 @@ class TouchpointRecommender:
             usable = est.allowed & (reduction > max(rules.min_reduction, 0.0))
         act = est.risk >= rules.min_risk
         usable &= act[:, None]
-        score = reduction / np.where(costs > 0, costs, np.nan) if rules.ranks_by_cost else reduction
+        # what usable leaves out for its value alone, to say so (value_saved)
+        not_worth = np.zeros((n, len(touchpoints)), dtype=bool)
+        if key == "value_saved":
+            assert saved is not None  # rank_key gives value_saved only with values
+            with np.errstate(invalid="ignore"):
+                not_worth = usable & ~(saved > 0)
+            usable &= ~not_worth
+        score = _rank_score(reduction, costs[None, :], saved, key)
         score = np.where(usable, np.nan_to_num(score, nan=np.inf), -np.inf)
         order = np.argsort(-score, axis=1, kind="stable")[:, :top_k]
         ranked = np.take_along_axis(usable, order, axis=1)
+        rows = np.arange(n)
 
         over_budget = np.zeros(n, dtype=bool)
         if rules.budget is not None:
             first = order[:, 0]
-            first_reduction = np.where(ranked[:, 0], reduction[np.arange(n), first], np.nan)
+            first_reduction = np.where(ranked[:, 0], reduction[rows, first], np.nan)
             over_budget = _over_budget(
-                first_reduction, costs[first], rules.budget, ranks_by_cost=rules.ranks_by_cost
+                first_reduction,
+                costs[first],
+                rules.budget,
+                rank_by=key,
+                value_saved=None if saved is None else saved[rows, first],
             )
             ranked &= ~over_budget[:, None]
 
@@ -1331,7 +1437,9 @@ class TouchpointRecommender:
             {"stage": stages[est.stage], "baseline_risk": est.risk, "reach_probability": est.reach},
             index=est.customer_ids,
         )
-        rows = np.arange(n)
+        if est.value is not None:
+            out["value_if_retained"] = est.value
+            out["expected_value"] = (1.0 - est.risk) * est.value
         for k in range(top_k):
             suffix = "" if k == 0 else f"_{k + 1}"
             col, ok = order[:, k], ranked[:, k]
@@ -1339,13 +1447,22 @@ class TouchpointRecommender:
             out[f"recommended_touchpoint{suffix}"] = np.where(ok, touchpoints[col], None)  # type: ignore[call-overload]
             out[f"expected_risk{suffix}"] = np.where(ok, est.after[rows, col], np.nan)
             out[f"expected_risk_reduction{suffix}"] = np.where(ok, reduction[rows, col], np.nan)
+            if saved is not None:
+                out[f"expected_value_saved{suffix}"] = np.where(ok, saved[rows, col], np.nan)
             out[f"expected_risk_reduction_low{suffix}"] = np.where(ok, est.low[rows, col], np.nan)
             out[f"expected_risk_reduction_high{suffix}"] = np.where(ok, est.high[rows, col], np.nan)
             out[f"evidence{suffix}"] = np.where(ok, est.evidence[rows, col], -1)
             with np.errstate(invalid="ignore"):
                 out[f"uncertain{suffix}"] = ok & ~(est.low[rows, col] > 0)
             out[f"cost{suffix}"] = np.where(ok, costs[col], np.nan)
-        out["reason"] = _reasons(est, out, act, over_budget, rules, jm)
+        best_saved = None
+        if key == "value_saved" and not_worth.any():
+            assert saved is not None
+            best_saved = (np.where(not_worth, saved, -np.inf), costs)
+        out["reason"] = _reasons(
+            est, out, act, over_budget, rules, jm, key=key, not_worth=best_saved,
+            currency=self.currency,
+        )
         return out
 
 
@@ -1385,17 +1502,61 @@ def estimate_effects(
 
 
 # ---------------------------------------------------------------------- helpers
-def _over_budget(reduction, cost, budget, *, ranks_by_cost) -> np.ndarray:
+def _value_saved(reduction, value, cost) -> np.ndarray:
+    """Expected value saved, net of cost: ``reduction * value - cost``.
+
+    The reduction already counts the chance that the touchpoint reaches the
+    customer (see the module docstring), so the value is never multiplied by
+    the reach again. No reduction and no cost save exactly 0.
+
+    Parameters
+    ----------
+    reduction : array of float
+        Expected risk reductions (probabilities).
+    value : array of float
+        The customers' value if retained (broadcast against ``reduction``).
+    cost : array of float
+        The touchpoints' unit costs (broadcast against ``reduction``).
+
+    Returns
+    -------
+    ndarray of float
+        NaN where any input is.
+    """
+    with np.errstate(invalid="ignore"):
+        return np.asarray(reduction, dtype=float) * np.asarray(value, dtype=float) - np.asarray(
+            cost, dtype=float
+        )
+
+
+def _rank_score(reduction, cost, value_saved, rank_by: str) -> np.ndarray:
+    """The number that orders touchpoints (and customers, under a budget), larger first.
+
+    The expected reduction, the reduction per unit cost (a free touchpoint's
+    is NaN: the caller puts it first) or the expected value saved, as
+    ``rank_by`` says (:meth:`RecommendationRules.rank_key`).
+    """
+    if rank_by == "value_saved":
+        return np.asarray(value_saved, dtype=float)
+    reduction = np.asarray(reduction, dtype=float)
+    if rank_by == "reduction_per_cost":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return reduction / np.where(np.asarray(cost) > 0, cost, np.nan)
+    return reduction
+
+
+def _over_budget(reduction, cost, budget, *, rank_by, value_saved=None) -> np.ndarray:
     """Which customers a budget leaves without a recommendation.
 
     Customers are served in order of the ranking score of their first-ranked
-    touchpoint (its expected risk reduction, or the reduction per unit cost
-    when ranking by cost; a free touchpoint comes first), ties in the order
-    given, until the cumulative cost of their first-ranked touchpoints exceeds
-    the budget; every customer from there on is past it. This is the one
-    definition of the budget rule: :meth:`TouchpointRecommender.recommend`
-    applies it to its customers, :func:`cjml.score` to the whole run (in
-    customer id order, the recommender's row order).
+    touchpoint (:func:`_rank_score`: its expected risk reduction, the
+    reduction per unit cost, a free touchpoint first, or the value saved),
+    ties in the order given, until the cumulative cost of their first-ranked
+    touchpoints exceeds the budget; every customer from there on is past it.
+    This is the one definition of the budget rule:
+    :meth:`TouchpointRecommender.recommend` applies it to its customers,
+    :func:`cjml.score` to the whole run (in customer id order, the
+    recommender's row order).
 
     Parameters
     ----------
@@ -1406,29 +1567,44 @@ def _over_budget(reduction, cost, budget, *, ranks_by_cost) -> np.ndarray:
         The unit cost of that touchpoint (ignored where ``reduction`` is NaN).
     budget : float
         Total cost allowed.
-    ranks_by_cost : bool
-        Whether customers are ordered by reduction per unit cost
-        (:attr:`RecommendationRules.ranks_by_cost`) rather than by reduction.
+    rank_by : {"reduction", "reduction_per_cost", "value_saved"}
+        The ranking key (:meth:`RecommendationRules.rank_key`).
+    value_saved : array of float, optional
+        The first-ranked touchpoint's expected value saved; needed with
+        ``rank_by="value_saved"``.
 
     Returns
     -------
     ndarray of bool
-        True for the customers past the budget.
+        True for the customers past the budget (never one without a
+        recommendation: the budget is not why they have none).
     """
     reduction = np.asarray(reduction, dtype=float)
     cost = np.asarray(cost, dtype=float)
     has = ~np.isnan(reduction)
-    if ranks_by_cost:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            key = reduction / np.where(cost > 0, cost, np.nan)
-    else:
-        key = reduction
+    key = _rank_score(reduction, cost, value_saved, rank_by)
     best = np.where(has, np.nan_to_num(key, nan=np.inf), -np.inf)
     queue = np.argsort(-best, kind="stable")
     spent = np.cumsum(np.where(has[queue], cost[queue], 0.0))
     over = np.zeros(len(best), dtype=bool)
     over[queue[spent > budget]] = True
-    return over
+    return over & has  # a customer without a recommendation is not left out by the budget
+
+
+def _amounts(values, currency: str | None) -> np.ndarray:
+    """Amounts for people: money in ``currency`` when it is known, else rounded numbers
+    (whole from 10, else two significant digits: "35", "2.5", "0.05")."""
+    values = np.asarray(values, dtype=float)
+    if currency is not None:
+        return np.asarray([format_currency(float(v), currency) for v in values], dtype=object)
+    out = []
+    for v in values:
+        size = abs(float(v))
+        most = 0 if size >= 10 else 1 if size >= 1 else 2
+        # no trailing zeros: "2", not "2.0"
+        digits = next(d for d in range(most + 1) if round(v, d) == round(v, most))
+        out.append(format_number(round(float(v), digits), digits))
+    return np.asarray(out, dtype=object)
 
 
 def _resolve_cutoff(log, cutoff) -> pd.Timestamp:
@@ -1482,12 +1658,19 @@ def _reasons(
     over_budget: np.ndarray,
     rules: RecommendationRules,
     jm: JourneyMap,
+    *,
+    key: str = "reduction",
+    not_worth: tuple[np.ndarray, np.ndarray] | None = None,
+    currency: str | None = None,
 ) -> np.ndarray:
     """One line per customer that says why (or why not) the first touchpoint.
 
     Whole sentences of the catalogue (cjml.i18n), numbers by its one rounding
     rule: "Email lowers the drop-off risk from 62.4% to 58.5% (3.9 points)",
-    or "... by under 0.5 points" (never "from 6% to 6%").
+    or "... by under 0.5 points" (never "from 6% to 6%"); with values, what it
+    keeps for what it costs ("keeps about 35 of expected spend for a cost of
+    2"). ``not_worth``: the value saved of the touchpoints left out only
+    because they cost more than they keep (-inf elsewhere), and the costs.
     """
     n = len(out)
     first = out["recommended_touchpoint"]
@@ -1515,6 +1698,31 @@ def _reasons(
         text[small] = fill(
             _("{touchpoint} lowers the drop-off risk by under 0.5 points"), touchpoint=name[small]
         )
+        if est.value is not None:
+            kept = (risk - after) * est.value[has]
+            cost = out["cost"].to_numpy(dtype=float)[has]
+            known_value = ~np.isnan(kept) & ~np.isnan(cost)
+            free = known_value & (cost == 0)
+            paid = known_value & ~free
+            if paid.any():
+                text[paid] = (
+                    text[paid]
+                    + "; "
+                    + fill(
+                        _("keeps about {value} of expected spend for a cost of {cost}"),
+                        value=_amounts(kept[paid], currency),
+                        cost=_amounts(cost[paid], currency),
+                    )
+                )
+            if free.any():
+                text[free] = (
+                    text[free]
+                    + "; "
+                    + fill(
+                        _("keeps about {value} of expected spend at no cost"),
+                        value=_amounts(kept[free], currency),
+                    )
+                )
         worse = ~(risk - after > 0)  # dr-rank: the best touchpoint if contacted at all
         if worse.any():
             text[worse] = fill(
@@ -1578,7 +1786,28 @@ def _reasons(
     for i in np.flatnonzero(nothing & ruled_out):  # fewer: say what the rules ruled out
         blocked = sorted(set(est.blocked_texts[est.blocked[i][est.blocked[i] > 0]]))
         reasons[i] = _("no allowed touchpoint ({why})").format(why="; ".join(blocked))
-    reasons[over_budget] = _("budget spent on customers with larger expected reductions")
+    if not_worth is not None and est.value is not None:
+        saved, costs = not_worth
+        worthless = ~has & np.isfinite(saved).any(axis=1)
+        if worthless.any():
+            rows = saved[worthless]
+            best = np.argmax(rows, axis=1)
+            names = np.asarray(jm.actionable_touchpoints, dtype=object)[best]
+            cost = costs[best]
+            reasons[worthless] = fill(
+                _(
+                    "not worth the cost: the best touchpoint, {touchpoint}, keeps about "
+                    "{value} of expected spend for a cost of {cost}"
+                ),
+                touchpoint=np.asarray([label_text(t, lower=True) for t in names], dtype=object),
+                value=_amounts(rows[np.arange(len(best)), best] + cost, currency),
+                cost=_amounts(cost, currency),
+            )
+    reasons[over_budget] = (
+        _("budget spent on customers where a touchpoint saves more value")
+        if key == "value_saved"
+        else _("budget spent on customers with larger expected reductions")
+    )
     if rules.min_risk > 0:
         below = ~act
         reasons[below] = fill(

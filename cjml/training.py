@@ -167,8 +167,11 @@ def train(
     survival : bool, default True
         Fit the time-to-churn curve (:class:`cjml.survival.SurvivalModel`) on
         the churn model's training rows, followed up to the held-out cutoff
-        (so no later outcome is seen), as ``bundle.models["survival"]``; the
-        report then measures it (``report.survival``).
+        (so no later outcome is seen), as ``bundle.models["survival"]``
+        (always here, also with ``engine="dask"``); the held-out report then
+        measures it (``report.survival``; not with ``cv``). Left out, with a
+        :class:`~cjml.exceptions.SmallDataWarning`, when too few customers
+        are followed up to learn it.
     engine : {"local", "dask"}, default "local"
         Grow the trees of both models here, or on a dask.distributed cluster
         (LightGBM's Dask estimators; ``pip install "cjml[dask]"``). The
@@ -325,7 +328,9 @@ def train(
             X, spend, retained=1 - train_set["churn"].to_numpy(), cutoffs=row_cutoffs
         )
     if survival:
-        models["survival"] = _fit_survival(log, train_set, names, test, lookback_td, common)
+        curve = _fit_survival(log, train_set, names, test, lookback_td, common)
+        if curve is not None:
+            models["survival"] = curve
     recommender_models = (
         _fit_recommender(log, featurizer, churn, train_cutoffs, horizon, response_params, n_jobs)
         if recommender
@@ -381,6 +386,8 @@ def train(
                 value_baselines(log, test, test_set["customer_id"].to_numpy(), horizon, margin),
                 {"cutoff": str(test.date()), "horizon": duration_text(horizon)},
             )
+        if "survival" in models:
+            report.survival = _survival_section(log, models, test_set, names, lookback_td, horizon)
     if report is not None:
         if "touchpoint_policy" in models:
             report.policy = models["touchpoint_policy"].to_dict()
@@ -554,6 +561,9 @@ def evaluate(
         active=active_within(log, test_set, horizon),
     )
     report.policy = meta.get("recommendation_policy")  # chosen at training, shown as it was
+    if "survival" in bundle.models:
+        names = list(featurizer.feature_names_out_)
+        report.survival = _survival_section(log, bundle.models, test_set, names, lookback, horizon)
     steps.update()
     steps.close()
     return report
@@ -750,7 +760,9 @@ def _value_model(common: dict, params):
 
 def _fit_survival(log, train_set, names, test, lookback, common):
     """The time-to-churn curve on the churn model's training rows, followed up to the
-    held-out cutoff ``test`` (or the data's end without one)."""
+    held-out cutoff ``test`` (or the data's end without one); None, with a warning, when
+    too few customers are followed up to learn it."""
+    from cjml.exceptions import SmallDataWarning
     from cjml.survival import SurvivalModel, survival_targets
 
     cutoffs = sorted(train_set["cutoff"].unique())
@@ -759,12 +771,42 @@ def _fit_survival(log, train_set, names, test, lookback, common):
     targets = targets.reindex(index)
     shared = ("horizon", "categorical_features", "n_jobs")
     settings = {k: v for k, v in common.items() if k in shared}
-    return SurvivalModel(**settings).fit(
-        train_set[names],
+    try:
+        return SurvivalModel(**settings).fit(
+            train_set[names],
+            targets["days_to_next"].to_numpy(),
+            targets["observed"].to_numpy(dtype=bool),
+            cutoffs=train_set["cutoff"],
+            customer_ids=train_set["customer_id"],
+        )
+    except ValueError as err:
+        warnings.warn(
+            f"No time-to-churn curve in this bundle (scores give the risk at the horizon "
+            f"only): {err}",
+            SmallDataWarning,
+            stacklevel=3,
+        )
+        return None
+
+
+def _survival_section(log, models, test_set, names, lookback, horizon) -> dict:
+    """The survival curve's held-out evaluation (:func:`cjml.survival.survival_report`)
+    at the test cutoff, followed up to the end of the data."""
+    from cjml.survival import survival_report, survival_targets
+
+    if test_set.empty:
+        return {}
+    test_cutoff = test_set["cutoff"].iloc[0]
+    targets = survival_targets(log, [test_cutoff], lookback=lookback)
+    targets = targets.reindex(pd.MultiIndex.from_frame(test_set[["cutoff", "customer_id"]]))
+    X = test_set[names]
+    return survival_report(
+        models["survival"],
+        X,
         targets["days_to_next"].to_numpy(),
         targets["observed"].to_numpy(dtype=bool),
-        cutoffs=train_set["cutoff"],
-        customer_ids=train_set["customer_id"],
+        churn_risk=models["churn"].predict_proba(X)[:, 1],
+        horizon=horizon,
     )
 
 

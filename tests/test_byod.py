@@ -389,16 +389,23 @@ def test_score_speaks_the_custom_vocabulary(saas, trained):
         "churn_risk",
         "risk_band",
         "reach_probability",
+        # the events have amounts: the bundle has a value model
+        "expected_value",
+        "expected_value_low",
+        "expected_value_high",
+        "value_at_risk",
         "next_stage",
         "next_stage_proba",
         "top_drivers",
         "recommended_touchpoint",
         "expected_risk_reduction",
+        "expected_value_saved",
         "expected_risk_reduction_low",
         "expected_risk_reduction_high",
         "uncertain",
         "recommended_touchpoint_2",
         "expected_risk_reduction_2",
+        "expected_value_saved_2",
         "status",
     ]
     assert sorted(scores["customer_id"]) == sorted(saas.events["user"].unique())
@@ -444,6 +451,10 @@ def test_recommend_follows_the_map_and_the_rules(saas, trained):
         "response",
         "--top-k",
         "3",
+        # with values "auto" ranks by value saved, which leaves out every touchpoint that
+        # costs more than it keeps (most of this world's): many are wanted here
+        "--rank-by",
+        "reduction",
     )
     assert code == 0, err
     actions = pd.read_csv(out).set_index("customer_id")
@@ -452,6 +463,8 @@ def test_recommend_follows_the_map_and_the_rules(saas, trained):
         "stage",
         "baseline_risk",
         "reach_probability",
+        "value_if_retained",  # the events have amounts: the bundle has a value model
+        "expected_value",
         *[
             f"{c}{r}"
             for r in ranks
@@ -459,6 +472,7 @@ def test_recommend_follows_the_map_and_the_rules(saas, trained):
                 "recommended_touchpoint",
                 "expected_risk",
                 "expected_risk_reduction",
+                "expected_value_saved",
                 "expected_risk_reduction_low",
                 "expected_risk_reduction_high",
                 "evidence",

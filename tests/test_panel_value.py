@@ -223,8 +223,8 @@ def test_value_saved_is_zero_without_a_reduction_or_a_cost():
     assert without.value_text() == "" and "value" not in without.text()
     with language("vi", currency="USD"):
         assert w.value_text() == (
-            "Giá trị kỳ vọng giữ được 23\u00a0US$: giữ lại khoảng 25\u00a0US$ chi tiêu dự kiến "
-            "với chi phí 2,00\u00a0US$."
+            "Giá trị kỳ vọng giữ lại được 23\u00a0US$: khoảng 25\u00a0US$ chi tiêu dự kiến được "
+            "giữ lại với chi phí 2,00\u00a0US$."
         )
 
 
@@ -373,7 +373,7 @@ def test_the_journey_map_says_the_value_in_html_and_text(sample):
     assert "<h4>Value by stage</h4>" in page and "<h4>Value by segment</h4>" in page
     assert "share of value at risk" in page
     vi = report.html_page("vi")
-    assert "Giá trị theo giai đoạn" in vi and "tỷ trọng giá trị có rủi ro" in vi
+    assert "Giá trị theo giai đoạn" in vi and "tỷ trọng giá trị có nguy cơ mất" in vi
 
 
 def test_a_journey_map_without_values_says_how_to_get_them(sample):

@@ -9,6 +9,7 @@ import pytest
 import cjml
 from cjml.datasets import load_sample
 from cjml.features._windows import anchored_windows
+from cjml.i18n import label_text
 from cjml.recommend import (
     ContactCap,
     RecommendationRules,
@@ -42,11 +43,16 @@ def bundle(log):
 #: ranking, rules, caps and budgets ask for the per-customer best ("dr-point") so that there are
 #: recommendations to check. "auto" is tested on its own below.
 DR_POINT = "dr-point"
+#: The sample has amounts, so its bundle has a value model and "auto" ranks by value saved
+#: (tests/test_score_value.py): these tests rank by the expected reduction.
+BY_REDUCTION = {"rank_by": "reduction"}
 
 
 @pytest.fixture(scope="module")
 def recommended(bundle, log):
-    return TouchpointRecommender.from_bundle(bundle, method=DR_POINT).recommend(log)
+    return TouchpointRecommender.from_bundle(bundle, method=DR_POINT, rules=BY_REDUCTION).recommend(
+        log
+    )
 
 
 # ---------------------------------------------------------------------- rules
@@ -212,7 +218,7 @@ def test_train_stores_the_response_model(bundle):
 
 def test_train_without_the_recommender_scores_but_refuses_to_recommend(log, bundle):
     lean, _ = cjml.train(log, n_cutoffs=4, step="15D", holdout=False, recommender=False)
-    assert set(lean.models) == {"churn", "next_stage", "survival"}
+    assert set(lean.models) == {"churn", "next_stage", "survival", "value"}
     assert not any(k.startswith("touchpoint_") for k in lean.models)
     # the same churn model as with the recommender: only the touchpoint models are skipped
     X = lean.featurizer.transform(log)
@@ -228,12 +234,13 @@ def test_recommendations_are_eligible_ranked_and_consistent(recommended, log, bu
     out = recommended
     features = bundle.featurizer.transform(log)
     assert out.index.equals(features.index)
-    columns = ["stage", "baseline_risk", "reach_probability"]
+    columns = ["stage", "baseline_risk", "reach_probability", "value_if_retained", "expected_value"]
     for suffix in ("", "_2", "_3"):
         columns += [
             f"recommended_touchpoint{suffix}",
             f"expected_risk{suffix}",
             f"expected_risk_reduction{suffix}",
+            f"expected_value_saved{suffix}",
             f"expected_risk_reduction_low{suffix}",
             f"expected_risk_reduction_high{suffix}",
             f"evidence{suffix}",
@@ -368,7 +375,7 @@ def test_the_interval_is_clipped_with_the_estimate(bundle, log):
 def test_precomputed_features_and_risk_give_the_same_answer(bundle, log, recommended):
     features = bundle.featurizer.transform(log)
     risk = bundle.models["churn"].predict_proba(features[bundle.feature_names])[:, 1]
-    out = TouchpointRecommender.from_bundle(bundle, method=DR_POINT).recommend(
+    out = TouchpointRecommender.from_bundle(bundle, method=DR_POINT, rules=BY_REDUCTION).recommend(
         log, features=features, churn_risk=risk
     )
     pd.testing.assert_frame_equal(out, recommended)
@@ -425,7 +432,7 @@ def test_minimum_risk_and_budget(bundle, log, recommended):
 def test_minimum_reduction(bundle, log, recommended):
     floor = float(recommended["expected_risk_reduction"].median())
     out = TouchpointRecommender.from_bundle(
-        bundle, rules={"min_reduction": floor}, method=DR_POINT
+        bundle, rules={**BY_REDUCTION, "min_reduction": floor}, method=DR_POINT
     ).recommend(log)
     for suffix in ("", "_2", "_3"):
         assert (out[f"expected_risk_reduction{suffix}"].dropna() > floor).all()
@@ -566,12 +573,17 @@ def test_auto_follows_the_policy_chosen_at_training(bundle, log, recommended, ke
         assert set(chosen.stack().dropna()) <= {policy.touchpoint}
         served = out["recommended_touchpoint"].notna()
         assert served.any()
-        # the others: the policy's touchpoint is ruled out for them, or would not help
+        # the others: the policy's touchpoint is ruled out for them, would not help, or
+        # would cost more than it keeps ("auto" ranks by value saved: the bundle has values)
         reasons = out.loc[eligible & ~served, "reason"]
-        assert reasons.str.startswith("no allowed touchpoint").all()
+        assert reasons.str.startswith(("no allowed touchpoint", "not worth the cost")).all()
         assert (
             reasons.str.contains(policy.reason, regex=False)
             | reasons.str.contains("is expected to lower the risk", regex=False)
+            | reasons.str.startswith(
+                f"not worth the cost: the best touchpoint, "
+                f"{label_text(policy.touchpoint, lower=True)}, keeps about"
+            )
         ).all()
         # every customer is estimated: the policy's value was measured on everyone eligible
         assert not out["reason"].str.contains("no overlap").any()
@@ -585,7 +597,8 @@ def test_auto_follows_the_policy_chosen_at_training(bundle, log, recommended, ke
         same = TouchpointRecommender.from_bundle(bundle, method=policy.policy).recommend(log)
         pd.testing.assert_frame_equal(out.drop(columns="reason"), same.drop(columns="reason"))
         if policy.policy == DR_POINT:
-            pd.testing.assert_frame_equal(out, recommended)
+            by_value = TouchpointRecommender.from_bundle(bundle, method=DR_POINT).recommend(log)
+            pd.testing.assert_frame_equal(out, by_value)
 
 
 # ---------------------------------------------------------------------- CLI

@@ -26,16 +26,23 @@ from cjml.datasets import load_sample
 from cjml.exceptions import InputFileError, SchemaError
 from cjml.scoring import DEFAULT_RISK_BANDS, ScoreSummary, score
 
+#: The sample has amounts: its bundle has a value model, whose columns score adds
+#: (tests/test_score_value.py).
 BASE_COLUMNS = [
     "customer_id",
     "churn_risk",
     "risk_band",
     "reach_probability",
+    "expected_value",
+    "expected_value_low",
+    "expected_value_high",
+    "value_at_risk",
     "next_stage",
     "next_stage_proba",
     "top_drivers",
     "recommended_touchpoint",
     "expected_risk_reduction",
+    "expected_value_saved",
     "expected_risk_reduction_low",
     "expected_risk_reduction_high",
     "uncertain",
@@ -659,14 +666,15 @@ def test_recommendations_come_from_the_recommender(bundle, events, monkeypatch):
             assert b is bundle and rules is None
             return cls()
 
-        def recommend(self, log, *, cutoff, features, churn_risk, top_k):
+        def recommend(self, log, *, cutoff, features, churn_risk, top_k, value_if_retained):
             calls.append((log.n_customers, cutoff, len(features), top_k))
-            assert len(churn_risk) == len(features)
+            assert len(churn_risk) == len(features) == len(value_if_retained)
             out = pd.DataFrame(index=features.index)
             for r in range(1, top_k + 1):
                 suffix = "" if r == 1 else f"_{r}"
                 out[f"recommended_touchpoint{suffix}"] = f"tp{r}"
                 out[f"expected_risk_reduction{suffix}"] = churn_risk / (10 * r)
+                out[f"expected_value_saved{suffix}"] = value_if_retained / r
                 out[f"expected_risk_reduction_low{suffix}"] = churn_risk / (10 * r) - 0.01
                 out[f"expected_risk_reduction_high{suffix}"] = churn_risk / (10 * r) + 0.01
                 out[f"evidence{suffix}"] = 100
@@ -684,11 +692,14 @@ def test_recommendations_come_from_the_recommender(bundle, events, monkeypatch):
         *BASE_COLUMNS[:-1],
         "recommended_touchpoint_2",
         "expected_risk_reduction_2",
+        "expected_value_saved_2",
         "status",
     ]
     scored = out[out["status"] == "scored"]
     assert (scored["recommended_touchpoint_2"] == "tp2").all()
     np.testing.assert_allclose(scored["expected_risk_reduction"], scored["churn_risk"] / 10)
+    value = scored["expected_value"] + scored["value_at_risk"]  # the value if retained
+    np.testing.assert_allclose(scored["expected_value_saved_2"], value / 2)
     # the first recommendation's interval and flag, as the recommender gave them
     np.testing.assert_allclose(
         scored["expected_risk_reduction_low"], scored["churn_risk"] / 10 - 0.01
@@ -906,7 +917,7 @@ def log(bundle, events):
 
 @pytest.fixture(scope="module")
 def unbudgeted(bundle, events):
-    return score(bundle, events, top_k=2, drivers=False)
+    return score(bundle, events, top_k=2, drivers=False, rules={"rank_by": "reduction"})
 
 
 RULE_SETS = {

@@ -12,8 +12,10 @@ import cjml
 import cjml.scoring
 from cjml.cli import _help as h
 from cjml.cli._shared import cli_words, inputs_of, load_bundle, read_log, say
+from cjml.i18n import format_number
+from cjml.i18n import gettext as _
 from cjml.io._write import TABLE_SUFFIXES, check_output, write_table
-from cjml.recommend import METHODS
+from cjml.recommend import METHODS, RANK_BY
 
 
 # --------------------------------------------------------------------------- score
@@ -45,9 +47,22 @@ def _cmd_score(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         missing_ids=args.missing_ids,
         include_inactive=args.include_inactive,
+        horizons=args.horizons,
     )
     say(cli_words(summary.to_text()))
     return 0
+
+
+def _horizons(text: str) -> str:
+    """``--horizons``: whole days separated by commas, checked as score() reads them (a bad
+    one is a usage error naming the option); returned as given."""
+    from cjml.scoring._options import _parse_horizons
+
+    try:
+        _parse_horizons(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def add_score(sub: argparse._SubParsersAction) -> None:
@@ -58,9 +73,11 @@ def add_score(sub: argparse._SubParsersAction) -> None:
         "touchpoints) to Parquet or CSV",
         description="Score every customer of the events (or of --customers) with a trained "
         "bundle at one cutoff, streaming the input in customer-complete chunks, and "
-        "write one row per customer: churn_risk, risk_band, next_stage, "
-        "next_stage_proba, top_drivers, recommended_touchpoint, "
-        "reach_probability, expected_risk_reduction (and ranks 2..N of --top-k), status. "
+        "write one row per customer: churn_risk (and churn_risk_7d... with --horizons), "
+        "risk_band, next_stage, next_stage_proba, top_drivers, recommended_touchpoint, "
+        "reach_probability, expected_risk_reduction (and ranks 2..N of --top-k), status; "
+        "with a bundle that has a value model (events with amounts), also expected_value "
+        "(with its interval), value_at_risk and expected_value_saved. "
         "Only scored customers are written, unless --include-inactive. An interrupted run "
         "continues with --resume.",
         examples=[
@@ -69,6 +86,11 @@ def add_score(sub: argparse._SubParsersAction) -> None:
                 "score models/journeys.cjml events/ --out vip.csv --customers vip_list.csv "
                 "--cutoff 2024-06-01 --on-error quarantine",
                 "listed customers only; invalid rows to vip.rejects.csv",
+            ),
+            (
+                "score models/journeys.cjml journeys.parquet --out scores.parquet "
+                "--horizons 7D,30D,90D",
+                "the churn risk within 7, 30 and 90 days too",
             ),
             (
                 "score models/journeys.cjml journeys.parquet --out scores.parquet --resume",
@@ -95,6 +117,14 @@ def add_score(sub: argparse._SubParsersAction) -> None:
     )
     h.add_top_k_option(what)
     h.add_rules_option(what, extra="; a budget holds over the whole run, not per chunk")
+    what.add_argument(
+        "--horizons",
+        type=_horizons,
+        metavar="DURATION,...",
+        help="also the churn risk within each of these horizons, from the bundle's survival "
+        "model, e.g. 7D,30D,90D (whole days): columns churn_risk_7d... right after "
+        "churn_risk, the bundle's own horizon equal to churn_risk",
+    )
     what.add_argument(
         "--risk-bands",
         metavar="BAND=RISK,...",
@@ -178,8 +208,15 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     bundle = load_bundle(args)
     log = read_log(args, journey_map=bundle.journey_map)
     bundle.check_events(log)
+    rules = args.rules
+    if args.rank_by is not None:  # over the rules file's rank_by
+        from dataclasses import replace
+
+        from cjml.recommend import RecommendationRules
+
+        rules = replace(RecommendationRules.coerce(rules), rank_by=args.rank_by)
     recommender = TouchpointRecommender.from_bundle(
-        bundle, rules=args.rules, top_k=args.top_k, method=args.method, n_jobs=args.jobs
+        bundle, rules=rules, top_k=args.top_k, method=args.method, n_jobs=args.jobs
     )
     customers = None
     if args.customers:
@@ -228,6 +265,15 @@ def recommendation_summary(actions: pd.DataFrame) -> str:
     ]
     for name, count in chosen.value_counts().items():
         lines.append(f"  {name:<22} {count:>8,}")
+    if "expected_value_saved" in actions.columns and chosen.notna().any():
+        # the first-ranked touchpoints only: the next ranks are alternatives to them
+        lines.append(
+            "  "
+            + _(
+                "expected value saved by the first-ranked touchpoints, net of their cost: "
+                "{saved}"
+            ).format(saved=format_number(float(actions["expected_value_saved"].sum())))
+        )
     if "uncertain" in actions.columns and chosen.notna().any():
         lines.append(
             f"  {int(actions['uncertain'].sum()):,} of them uncertain (the interval on "
@@ -277,6 +323,16 @@ def add_recommend(sub: argparse._SubParsersAction) -> None:
     )
     h.add_top_k_option(what)
     h.add_rules_option(what)
+    what.add_argument(
+        "--rank-by",
+        choices=RANK_BY,
+        help="what orders the touchpoints (and the customers under a budget), over the rules' "
+        "rank_by: auto (default: value_saved when the bundle has a value model and every "
+        "touchpoint a cost, else reduction, or reduction_per_cost with costs in the rules), "
+        "reduction, reduction_per_cost, or value_saved (expected risk reduction times the "
+        "customer's value, minus the cost; touchpoints that cost more than they keep are "
+        "not recommended)",
+    )
     what.add_argument(
         "--all",
         action="store_true",

@@ -33,6 +33,7 @@ PLACEHOLDERS = frozenset(
         "DATE,...",
         "N",
         "DURATION",
+        "DURATION,...",
         "ADDRESS",
         "COLUMN",
         "METHOD",

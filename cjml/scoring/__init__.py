@@ -12,7 +12,20 @@ top_drivers, recommended_touchpoint, expected_risk_reduction,
 expected_risk_reduction_low, expected_risk_reduction_high, uncertain`` (the
 interval on the first touchpoint's reduction and whether it includes no
 effect; then ``recommended_touchpoint_r, expected_risk_reduction_r`` for ranks
-``r = 2..k`` with ``top_k=k``), and ``status``:
+``r = 2..k`` with ``top_k=k``), and ``status``. What the bundle holds and the
+options add more:
+
+- ``horizons=`` (``--horizons 7D,30D,90D``): ``churn_risk_7d, churn_risk_30d,
+  ...`` right after ``churn_risk``, from the bundle's survival model, each
+  customer's curve anchored so that the bundle's horizon equals ``churn_risk``;
+- a value model in the bundle (:class:`cjml.ValueModel`): ``expected_value,
+  expected_value_low, expected_value_high, value_at_risk`` after
+  ``reach_probability``, and ``expected_value_saved`` (the reduction times the
+  value if retained, minus the touchpoint's cost) right after each
+  ``expected_risk_reduction``; the recommendations are then ranked by it
+  (``rank_by="auto"``, see :class:`cjml.RecommendationRules`).
+
+The statuses:
 
 - ``"scored"``: the customer had an event within the bundle's lookback before
   the cutoff, the population the models were trained on;
@@ -63,8 +76,11 @@ validation stop the run with their row numbers (``on_error="raise"``), or
 apply to the recommendation columns. A ``budget`` must hold over the whole
 run, so the chunks are scored without it, each keeping, per customer, the
 first-ranked touchpoint's reduction and cost; the merge then applies the
-recommender's own budget rule to all customers at once (in customer id order)
-and empties the recommendations of those past the budget.
+recommender's own budget rule to all customers at once (in customer id order,
+ordered by the same key as the touchpoints: reduction, per unit cost, or value
+saved) and empties the recommendations of those past the budget. With a value
+model the summary adds the total value at risk and what each customer's
+first-ranked touchpoint saves (never the next ranks: they are alternatives).
 
 **Engine "dask".** The same per-partition scoring on a dask.distributed
 cluster: the input is read by the workers (row groups of Parquet files, or

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pyarrow as pa
 
 from cjml._dask import ClusterError
@@ -21,6 +22,7 @@ from cjml.io._csv import parse_missing_ids
 from cjml.io._messages import _Origin
 from cjml.io._source import _open_source
 from cjml.io._write import WriteError, check_output
+from cjml.labels import to_timedelta
 from cjml.scoring._chunk import _Plan
 from cjml.scoring._dask_engine import _run_dask
 from cjml.scoring._local import _n_parts, _run_local
@@ -30,6 +32,7 @@ from cjml.scoring._options import (
     _bundle_id,
     _check_bundle,
     _check_event_columns,
+    _check_horizons,
     _check_options,
     _check_rules,
     _cjml_version,
@@ -39,6 +42,7 @@ from cjml.scoring._options import (
     _list_as_arrow,
     _lookback_ns,
     _needed_columns,
+    _parse_horizons,
     _read_customer_list,
     _rejects_path,
     _rules_fingerprint,
@@ -75,6 +79,7 @@ def score(
     progress=False,
     missing_ids=None,
     include_inactive=False,
+    horizons=None,
 ):
     """Score every customer (or the listed ones): risk, next stage, drivers, best touchpoint.
 
@@ -133,8 +138,9 @@ def score(
         costs, ``rank_by``). They are checked against the bundle's journey map
         before any work. A ``budget`` holds over the whole run, not per chunk:
         the chunks are scored without it, then customers are served in the
-        recommender's order (best expected reduction first, or per unit cost
-        with ``rank_by``; ties by customer id) until the first-ranked
+        recommender's order (best expected reduction first, or per unit cost,
+        or largest value saved, as ``rank_by`` says; ties by customer id) until
+        the first-ranked
         touchpoints' total cost would exceed the budget, and the
         recommendation columns of the rest are left empty, exactly as
         :meth:`cjml.TouchpointRecommender.recommend` on the whole log. Needs
@@ -167,6 +173,14 @@ def score(
         or ``"no_events"``, their score columns empty), after the scored ones.
         By default only scored customers are written, and the summary says
         how many others were left out.
+    horizons : str or list of durations, optional
+        Also give the churn risk within each of these horizons, from the
+        bundle's survival model: ``"7D,30D,90D"`` (bare numbers are days; whole
+        days only) adds ``churn_risk_7d, churn_risk_30d, churn_risk_90d`` right
+        after ``churn_risk``. Each customer's curve is anchored so that the
+        bundle's own horizon equals ``churn_risk``, and it never rises with
+        the days. Needs a bundle with a survival model, and horizons up to its
+        ``max_days_`` (checked before any work).
 
     Returns
     -------
@@ -235,6 +249,7 @@ def score(
         n_jobs=n_jobs,
     )
     bands = options["bands"]
+    horizon_days = _parse_horizons(horizons)
     out_path = None if out is None else Path(out)
     rejects_path = None if out_path is None else _rejects_path(out_path)
     if out_path is not None:  # before any work, and never over an input, even with force
@@ -244,6 +259,7 @@ def score(
     bundle_id = _bundle_id(bundle)
     bundle = bundle if isinstance(bundle, ModelBundle) else ModelBundle.load(bundle)
     _check_bundle(bundle)
+    _check_horizons(horizon_days, bundle)
     rules = _check_rules(rules, bundle, recommend)
     missing_ids = parse_missing_ids(missing_ids)
     src = _open_source(events.frame if isinstance(events, EventLog) else events)
@@ -280,6 +296,7 @@ def score(
             "drop_duplicates": bool(drop_duplicates),
             "chunk_events": int(chunk_events),
             "missing_ids": list(missing_ids),
+            "horizons": list(horizon_days),
         },
     }
     run = _RunDir.open(out_path, fingerprint_parts, resume=resume, force=force)
@@ -319,7 +336,10 @@ def score(
             origin=_Origin(),
             missing_ids=missing_ids,
             include_inactive=bool(include_inactive),
-            **_rules_plan(rules),
+            value="value" in bundle.models,
+            horizons=horizon_days,
+            horizon_days=to_timedelta(bundle.metadata.get("horizon", "30D")) / pd.Timedelta(days=1),
+            **_rules_plan(rules, bundle),
         )
         if engine == "dask":
             result = _run_dask(src, reader, plan, bundle, run, scheduler, progress)
@@ -327,7 +347,7 @@ def score(
             result = _run_local(src, reader, plan, bundle, run, progress, n_jobs)
         plan, chunk_counts, n_resumed = result
         absent = _absent_customers(listed, run, plan)
-        frame, rejects_written = _write_output(
+        frame, rejects_written, totals = _write_output(
             run, plan, absent, out_path, rejects_path, force=force
         )
         counts = _add_counts(chunk_counts)
@@ -355,6 +375,8 @@ def score(
             else int(status_counts.get("inactive", 0))
             + int(status_counts.get("no_events", 0))
             + len(absent),
+            value_at_risk=totals.get("value_at_risk"),
+            value_saved=totals.get("value_saved") if recommend else None,
         )
         _emit_warnings(counts, summary, drop_duplicates)
         run.finish()

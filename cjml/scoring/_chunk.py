@@ -57,35 +57,54 @@ class _Plan:
     next_stages: tuple[str, ...] = ()
     rules: Any = None  # RecommendationRules of the chunks (no budget), or None
     budget: float | None = None  # applied over the whole run, when the chunks are merged
-    ranks_by_cost: bool = False
+    rank_key: str = "reduction"  # what orders customers under the budget (rank_key of the rules)
     missing_ids: tuple[str, ...] = ()
     include_inactive: bool = False  # write inactive / no-event customers after the scored ones
+    value: bool = False  # the bundle has a value model: value columns
+    horizons: tuple[int, ...] = ()  # days of the churn_risk_{d}d columns (survival model)
+    horizon_days: float = 30.0  # the bundle's horizon, where the survival curve meets churn_risk
 
 
-#: The output's number columns besides the expected reductions.
+#: The output's number columns besides the expected reductions and values.
 _FLOAT_COLUMNS = ("churn_risk", "reach_probability", "next_stage_proba")
+#: The value columns (with a value model), after ``reach_probability``.
+VALUE_COLUMNS = ("expected_value", "expected_value_low", "expected_value_high", "value_at_risk")
 
 
-def _out_columns(top_k: int) -> list[str]:
+def _is_float_column(name: str) -> bool:
+    return (
+        name in _FLOAT_COLUMNS
+        or name in VALUE_COLUMNS
+        or name.startswith(("expected_risk_reduction", "expected_value_saved", "churn_risk_"))
+    )
+
+
+def _horizon_columns(horizons: Sequence[int]) -> list[str]:
+    return [f"churn_risk_{d}d" for d in horizons]
+
+
+def _out_columns(plan: _Plan) -> list[str]:
     cols = [
         "customer_id",
         "churn_risk",
+        *_horizon_columns(plan.horizons),
         "risk_band",
         "reach_probability",
+        *(VALUE_COLUMNS if plan.value else ()),
         "next_stage",
         "next_stage_proba",
         "top_drivers",
-        *_recommendation_columns(top_k),
+        *_recommendation_columns(plan.top_k, value=plan.value),
     ]
     return [*cols, "status"]
 
 
 def _out_schema(plan: _Plan) -> pa.Schema:
     fields = []
-    for c in _out_columns(plan.top_k):
+    for c in _out_columns(plan):
         if c == "customer_id":
             t = pa.int64() if plan.id_kind == "int" else pa.string()
-        elif c in _FLOAT_COLUMNS or c.startswith("expected_risk_reduction"):
+        elif _is_float_column(c):
             t = pa.float64()
         elif c == "uncertain":
             t = pa.bool_()
@@ -329,7 +348,10 @@ def _score_log(log: EventLog, bundle: ModelBundle, plan: _Plan) -> pd.DataFrame:
     next_stage = np.full(n, None, dtype=object)
     next_proba = np.full(n, np.nan)
     top_drivers = np.full(n, None, dtype=object)
-    rec_cols = _recommendation_columns(plan.top_k)
+    horizon_cols = _horizon_columns(plan.horizons)
+    horizon_risk = {c: np.full(n, np.nan) for c in horizon_cols}
+    values = {c: np.full(n, np.nan) for c in (VALUE_COLUMNS if plan.value else ())}
+    rec_cols = _recommendation_columns(plan.top_k, value=plan.value)
     recs = {
         c: (np.full(n, np.nan) if c.startswith("expected") else np.full(n, None, dtype=object))
         for c in rec_cols
@@ -351,6 +373,18 @@ def _score_log(log: EventLog, bundle: ModelBundle, plan: _Plan) -> pd.DataFrame:
         ]
         next_stage[population] = np.asarray(stage.classes_, dtype=object)[best]
         next_proba[population] = proba[np.arange(len(best)), best]
+        if plan.horizons:
+            curve = _risk_by_horizon(bundle, X, risk, plan)
+            for c in horizon_cols:
+                horizon_risk[c][population] = curve[c]
+        value_if_retained = None
+        if plan.value:
+            worth = bundle.models["value"].predict_value(X, risk)
+            for c in VALUE_COLUMNS:
+                values[c][population] = worth[c].to_numpy(dtype=np.float64, na_value=np.nan)
+            value_if_retained = worth["value_if_retained"].to_numpy(
+                dtype=np.float64, na_value=np.nan
+            )
         if plan.drivers:
             explanation = explain(
                 churn, X, feature_families=bundle.featurizer, top_n=3, method="saabas"
@@ -366,6 +400,7 @@ def _score_log(log: EventLog, bundle: ModelBundle, plan: _Plan) -> pd.DataFrame:
                 plan.top_k,
                 plan.rules,
                 with_cost=plan.budget is not None,
+                value=value_if_retained,
             )
             for c in rec_cols:
                 recs[c][population] = (
@@ -386,8 +421,10 @@ def _score_log(log: EventLog, bundle: ModelBundle, plan: _Plan) -> pd.DataFrame:
     out.update(
         {
             "churn_risk": churn_risk,
+            **horizon_risk,
             "risk_band": band,
             "reach_probability": reach,
+            **values,
             "next_stage": next_stage,
             "next_stage_proba": next_proba,
             "top_drivers": top_drivers,
@@ -417,15 +454,54 @@ def _featurize(featurizer, windows, cutoff) -> pd.DataFrame:
 _QUALIFIERS = ("expected_risk_reduction_low", "expected_risk_reduction_high", "uncertain")
 
 
-def _recommendation_columns(top_k: int) -> list[str]:
-    cols = ["recommended_touchpoint", "expected_risk_reduction", *_QUALIFIERS]
+def _recommendation_columns(top_k: int, *, value: bool = False) -> list[str]:
+    """The recommendation columns; with values, ``expected_value_saved{suffix}`` right
+    after each ``expected_risk_reduction{suffix}``."""
+    saved = ["expected_value_saved"] if value else []
+    cols = ["recommended_touchpoint", "expected_risk_reduction", *saved, *_QUALIFIERS]
     for r in range(2, top_k + 1):
         cols += [f"recommended_touchpoint_{r}", f"expected_risk_reduction_{r}"]
+        cols += [f"{c}_{r}" for c in saved]
     return cols
 
 
+def _risk_by_horizon(
+    bundle: ModelBundle, X: pd.DataFrame, risk: np.ndarray, plan: _Plan
+) -> dict[str, np.ndarray]:
+    """``churn_risk_{d}d`` for the plan's horizons, from the survival curve anchored so
+    that it passes through ``churn_risk`` at the bundle's horizon.
+
+    The bundle's own horizon is ``churn_risk`` itself, and the others are held on
+    its side of it: the curve never increases with the days, whatever the rounding.
+    """
+    curve = bundle.models["survival"].predict_risk(
+        X, list(plan.horizons), anchor=(plan.horizon_days, risk)
+    )
+    out = {}
+    for d in plan.horizons:
+        c = f"churn_risk_{d}d"
+        values = curve[c].to_numpy(dtype=np.float64, na_value=np.nan)
+        if d == plan.horizon_days:
+            values = risk
+        elif d < plan.horizon_days:
+            values = np.fmax(values, risk)
+        else:
+            values = np.fmin(values, risk)
+        out[c] = np.asarray(values, dtype=np.float64)
+    return out
+
+
 def _recommend(
-    bundle, log_chunk, features, churn_risk, cutoff, top_k, rules=None, *, with_cost=False
+    bundle,
+    log_chunk,
+    features,
+    churn_risk,
+    cutoff,
+    top_k,
+    rules=None,
+    *,
+    with_cost=False,
+    value=None,
 ) -> pd.DataFrame:
     """The recommended touchpoints of the customers of ``features`` (one row each).
 
@@ -436,16 +512,19 @@ def _recommend(
     ``r = 2..top_k``, ``recommended_touchpoint_r, expected_risk_reduction_r``
     (and ``cost``, the first-ranked touchpoint's, with ``with_cost``), under
     the business ``rules`` (the chunks' rules: a budget is applied run-wide,
-    in :func:`_write_output`). Missing values where :mod:`cjml.recommend` is
-    not available.
+    in :func:`_write_output`). With ``value`` (each customer's value if
+    retained), ``expected_value_saved{suffix}`` too. Missing values where
+    :mod:`cjml.recommend` is not available.
     """
     columns = (
-        ["reach_probability"] + _recommendation_columns(top_k) + (["cost"] if with_cost else [])
+        ["reach_probability"]
+        + _recommendation_columns(top_k, value=value is not None)
+        + (["cost"] if with_cost else [])
     )
     try:
         from cjml.recommend import TouchpointRecommender
     except ImportError:
-        numeric = ("expected", "cost", "reach")
+        numeric = ("expected", "cost", "reach")  # expected_value_saved too
         return pd.DataFrame(
             {
                 c: (
@@ -459,7 +538,12 @@ def _recommend(
         )
     try:
         rec = TouchpointRecommender.from_bundle(bundle, rules=rules).recommend(
-            log_chunk, cutoff=cutoff, features=features, churn_risk=churn_risk, top_k=top_k
+            log_chunk,
+            cutoff=cutoff,
+            features=features,
+            churn_risk=churn_risk,
+            top_k=top_k,
+            **({} if value is None else {"value_if_retained": value}),
         )
     except CjmlError as err:  # e.g. a bundle without what the recommender needs
         raise type(err)(

@@ -27,9 +27,9 @@ from cjml.io._files import _id_text
 from cjml.io._write import CsvStream, publish, write_error
 from cjml.scoring._chunk import (
     _COST,
-    _FLOAT_COLUMNS,
     STATUSES,
     _empty_scores,
+    _is_float_column,
     _out_columns,
     _out_schema,
     _Plan,
@@ -54,12 +54,15 @@ def _write_output(
     rejects_path: Path | None,
     *,
     force: bool,
-) -> tuple[pd.DataFrame | None, bool]:
+) -> tuple[pd.DataFrame | None, bool, dict[str, float]]:
     """Merge the chunks (and absent listed customers) into the output, atomically.
 
     Under a budget, the customers it leaves out (see :func:`_past_budget`) lose
-    their recommendations on the way.
+    their recommendations on the way. Also returns, with a value model, the
+    totals as written: ``value_at_risk`` and ``value_saved`` (each customer's
+    first-ranked touchpoint only: the next ranks are alternatives to it).
     """
+    totals = {"value_at_risk": 0.0, "value_saved": 0.0}
     n_parts = run.state["n_parts"]
     score_files = [f for f in (run.chunk_file("scored", p) for p in range(n_parts)) if f.exists()]
     past = _past_budget(score_files, plan)
@@ -88,6 +91,13 @@ def _write_output(
                     continue
                 if len(past):
                     piece = _without_recommendations(piece, past, plan)
+                if plan.value:
+                    for name, column in (
+                        ("value_at_risk", "value_at_risk"),
+                        ("value_saved", "expected_value_saved"),
+                    ):
+                        total = pc.sum(piece.column(column)).as_py()
+                        totals[name] += 0.0 if total is None else float(total)
                 sink.write(piece)
         if reject_files:
             reject_sink = _TableSink(rejects_path, reject_schema, run.path)
@@ -110,7 +120,7 @@ def _write_output(
             rejects if rejects is not None else reject_schema.empty_table().to_pandas(),
             reject_schema,
         )
-    return frame, reject_sink is not None
+    return frame, reject_sink is not None, totals if plan.value else {}
 
 
 def _absent_customers(listed: np.ndarray | None, run: _RunDir, plan: _Plan) -> pd.DataFrame:
@@ -139,12 +149,12 @@ def _absent_customers(listed: np.ndarray | None, run: _RunDir, plan: _Plan) -> p
     seen_ids = np.concatenate(seen) if seen else np.empty(0, dtype=ids.dtype)
     absent = np.sort(ids[~np.isin(ids, seen_ids)]) if len(ids) else ids
     frame = pd.DataFrame(
-        {c: pd.Series([None] * len(absent), dtype=object) for c in _out_columns(plan.top_k)}
+        {c: pd.Series([None] * len(absent), dtype=object) for c in _out_columns(plan)}
     )
     frame["customer_id"] = absent
     frame["status"] = "no_events"
     for c in frame.columns:
-        if c in _FLOAT_COLUMNS or c.startswith("expected_risk_reduction"):
+        if _is_float_column(c):
             frame[c] = np.nan
     return frame
 
@@ -335,13 +345,16 @@ def _past_budget(files: list[Path], plan: _Plan) -> pd.Index:
     applied to all of them at once, by :func:`cjml.recommend._over_budget` (the
     recommender's own rule), in customer id order: the order of the
     recommender's rows on the whole log, so ties break as there. Holds one
-    id and two numbers per recommended customer.
+    id and two numbers (three when ranking by value saved) per recommended customer.
     """
     if plan.budget is None:
         return pd.Index([])
     from cjml.recommend import _over_budget
 
+    by_value = plan.rank_key == "value_saved"
     columns = ["customer_id", "expected_risk_reduction", _COST]
+    if by_value:
+        columns.append("expected_value_saved")
     frames = []
     for f in files:
         part = pq.read_table(f, columns=columns).to_pandas()
@@ -353,7 +366,10 @@ def _past_budget(files: list[Path], plan: _Plan) -> pd.Index:
         recommended["expected_risk_reduction"].to_numpy(dtype=np.float64),
         recommended[_COST].to_numpy(dtype=np.float64),
         plan.budget,
-        ranks_by_cost=plan.ranks_by_cost,
+        rank_by=plan.rank_key,
+        value_saved=recommended["expected_value_saved"].to_numpy(dtype=np.float64)
+        if by_value
+        else None,
     )
     return pd.Index(recommended["customer_id"].to_numpy()[over])
 
@@ -363,7 +379,7 @@ def _without_recommendations(piece: pa.Table, past: pd.Index, plan: _Plan) -> pa
     hit = pc.is_in(piece.column("customer_id"), value_set=pa.array(past.to_numpy()))
     if not pc.any(hit).as_py():
         return piece
-    for c in _recommendation_columns(plan.top_k):
+    for c in _recommendation_columns(plan.top_k, value=plan.value):
         i = piece.schema.get_field_index(c)
         column = piece.column(i)
         piece = piece.set_column(i, c, pc.if_else(hit, pa.nulls(len(column), column.type), column))

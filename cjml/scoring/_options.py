@@ -97,7 +97,11 @@ def _check_rules(rules, bundle: ModelBundle, recommend: bool):
     parsed = RecommendationRules.coerce(rules)
     # the map and the checks the recommender itself applies, before any work is done
     recommender = TouchpointRecommender(
-        bundle.models["churn"], bundle.featurizer, bundle.journey_map, rules=parsed
+        bundle.models["churn"],
+        bundle.featurizer,
+        bundle.journey_map,
+        rules=parsed,
+        value_model=bundle.models.get("value"),
     )
     recommender._rules(recommender._map())
     return parsed
@@ -118,16 +122,81 @@ def _rules_fingerprint(rules) -> dict | None:
     }
 
 
-def _rules_plan(rules) -> dict:
+def _rules_plan(rules, bundle: ModelBundle) -> dict:
     """What the plan carries of the rules: the chunks' rules, without the budget, which
-    holds over the whole run and is applied when the chunks are merged."""
+    holds over the whole run and is applied when the chunks are merged (customers
+    ordered by the same key as the touchpoints)."""
     if rules is None:
         return {}
     return {
         "rules": replace(rules, budget=None),
         "budget": rules.budget,
-        "ranks_by_cost": bool(rules.ranks_by_cost),
+        "rank_key": rules.rank_key(bundle.journey_map, has_value="value" in bundle.models),
     }
+
+
+def _parse_horizons(horizons) -> tuple[int, ...]:
+    """The ``--horizons`` as whole days, ascending, without repeats: from text
+    ("7D,30D,90D"; bare numbers are days) or a list of durations."""
+    if horizons is None:
+        return ()
+    from cjml.labels import to_timedelta
+
+    example = "7D,30D,90D"
+    text = horizons if isinstance(horizons, str) else None
+    parts = (
+        [p.strip() for p in horizons.split(",")]
+        if isinstance(horizons, str)
+        else list(horizons)
+        if isinstance(horizons, list | tuple | np.ndarray | pd.Index | pd.Series)
+        else [horizons]
+    )
+    days = []
+    for part in parts:
+        shown = repr(part) + ("" if text is None else f" in {text!r}")
+        if isinstance(part, str) and part.isdigit():
+            part = int(part)
+        try:
+            delta = to_timedelta(part, "horizons")
+        except ValueError:
+            raise ValueError(
+                f"Cannot read {shown} as a horizon of --horizons (horizons=): give "
+                f"durations in days separated by commas, e.g. {example}."
+            ) from None
+        n_days = delta / pd.Timedelta(days=1)
+        if n_days != int(n_days):
+            raise ValueError(
+                f"The horizon {shown} of --horizons (horizons=) is not a whole number of "
+                f"days ({n_days:g} days): the columns are churn_risk_7d and so on. Give "
+                f"whole days, e.g. {example}."
+            )
+        days.append(int(n_days))
+    if not days:
+        raise ValueError(f"--horizons (horizons=) names no horizon; give e.g. {example}.")
+    return tuple(sorted(set(days)))
+
+
+def _check_horizons(days: tuple[int, ...], bundle: ModelBundle) -> None:
+    """Refuse, before any work, horizons the bundle's survival model cannot give."""
+    if not days:
+        return
+    shown = ",".join(f"{d}D" for d in days)
+    model = bundle.models.get("survival")
+    if model is None:
+        raise BundleError(
+            f"--horizons {shown} needs the bundle's survival model (time to churn), but this "
+            f"bundle has none (it has {sorted(bundle.models)!r}). Fix: retrain it with "
+            "cjml train, which fits one unless --no-survival (survival=False), or score without "
+            "--horizons."
+        )
+    longest = int(getattr(model, "max_days_", 0))
+    too_long = [d for d in days if d > longest]
+    if too_long:
+        raise ValueError(
+            f"--horizons asks for {too_long[-1]} days, but the bundle's survival model "
+            f"reaches {longest} days at most (max_days_: as far as its training data followed "
+            f"customers). Fix: ask for at most {longest}D, or train on a longer history."
+        )
 
 
 def _risk_bands(risk_bands) -> dict[str, float]:

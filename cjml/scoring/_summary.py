@@ -60,6 +60,15 @@ class ScoreSummary:
     n_not_written : int, default 0
         Customers not scored (inactive or without events) and left out of
         the output, as without ``include_inactive=True``.
+    value_at_risk : float or None, default None
+        With a value model: the total ``value_at_risk`` of the scored
+        customers written (what drop-off is expected to cost over the
+        horizon); None without one.
+    value_saved : float or None, default None
+        With a value model and recommendations: the total
+        ``expected_value_saved`` of each written customer's first-ranked
+        touchpoint, net of cost (the next ranks are alternatives, never
+        added); None without them.
     """
 
     n_customers: int
@@ -80,6 +89,8 @@ class ScoreSummary:
     n_chunks_resumed: int
     engine: str
     n_not_written: int = 0
+    value_at_risk: float | None = None
+    value_saved: float | None = None
 
     @property
     def customers_per_second(self) -> float:
@@ -118,10 +129,22 @@ class ScoreSummary:
             f"{self.seconds:.1f} s ({self.customers_per_second:,.0f} customers/s, "
             f"{self.engine}{resumed})"
         )
+        if self.value_at_risk is not None:
+            parts.append(self._value_text())
         parts.append(self._written())
         if self.out is not None:
             parts.append(f"wrote {self.out}")
         return "; ".join(parts)
+
+    def _value_text(self) -> str:
+        """The value at risk, and what the first-ranked touchpoints save (when recommended)."""
+        at_risk = format_number(self.value_at_risk)
+        if self.value_saved is None:
+            return _("value at risk over the horizon {at_risk}").format(at_risk=at_risk)
+        return _(
+            "value at risk over the horizon {at_risk}, of which the first-ranked "
+            "touchpoints save {saved} net of their cost"
+        ).format(at_risk=at_risk, saved=format_number(self.value_saved))
 
     def _written(self) -> str:
         """Which customers the output has: the scored ones only, or the others after them."""
@@ -176,6 +199,9 @@ class ScoreSummary:
             if out[name] is not None:
                 out[name] = int(out[name])
         out["seconds"] = float(self.seconds)
+        for name in ("value_at_risk", "value_saved"):
+            if out[name] is not None:
+                out[name] = float(out[name])
         return out
 
     @classmethod
