@@ -109,7 +109,9 @@ def sample() -> Sample:
         & ~uncertain
         & ~gone
     )
-    candidates = table[ok].sort_values("expected_risk_reduction", ascending=False)
+    # in the list's default order (value saved with a value model), so they are on its first page
+    order = "expected_value_saved" if "expected_value_saved" in table else "expected_risk_reduction"
+    candidates = table[ok].sort_values(order, ascending=False, kind="stable")
     ids = candidates["customer_id"].tolist()
     assert len(ids) >= 3, "the sample has too few customers with a recommendation"
 
@@ -118,8 +120,11 @@ def sample() -> Sample:
     options = first.options.set_index("touchpoint")
     other = (options["expected_risk"] - options.loc[start, "expected_risk"]).abs().idxmax()
 
+    # the override on the list's first page too, so the list shows both decisions
+    first_page = set(data.customers.query(group="reachable").rows["customer_id"])
+    search = sorted(ids[1:80], key=lambda c: c not in first_page)  # stable: order kept
     override = raising = None
-    for cid in ids[1:80]:
+    for cid in search:
         p = data.profile(cid)
         opts = p.options[p.options["allowed"]]
         rec = p.recommendations["touchpoint"].iloc[0] if len(p.recommendations) else None

@@ -443,3 +443,15 @@ def test_value_saved_order_is_descending_with_the_missing_last_for_any_values():
         assert (steps >= 0).all() if ascending else (steps <= 0).all()
 
     check()
+
+
+def test_a_journey_map_with_a_value_bundle_values_the_customers_as_score_does(sample):
+    bundle, log, _scores_with_values = sample
+    report = cjml.journey_map(log, bundle)
+    assert report.info["value_from"] == "the model bundle"
+    cutoff = report.info["cutoff"]
+    scored = cjml.score(bundle, log, cutoff=cutoff, drivers=False, recommend=False)
+    scored = scored[scored["status"] == "scored"]
+    assert report.value["customers"].sum() == len(scored)
+    assert report.value["expected_value"].sum() == pytest.approx(scored["expected_value"].sum())
+    assert report.value["value_at_risk"].sum() == pytest.approx(scored["value_at_risk"].sum())

@@ -70,10 +70,12 @@ _GRID_VALUED = (
     "minmax(58px,.5fr) minmax(58px,.5fr) minmax(96px,1fr) minmax(66px,.6fr) "
     "minmax(58px,.5fr) minmax(46px,.45fr) minmax(78px,.7fr) minmax(120px,2fr)"
 )
+# Narrow, the minimums are those of the longest words (JupyterLab at 1024 px leaves the
+# grid about 690 px; the gaps shrink to 4 px).
 _GRID_VALUED_NARROW = (
-    "minmax(64px,.7fr) minmax(72px,1fr) minmax(88px,1.1fr) minmax(66px,.8fr) "
-    "minmax(54px,.6fr) minmax(54px,.6fr) minmax(88px,1.2fr) minmax(62px,.8fr) "
-    "minmax(54px,.6fr) minmax(42px,.6fr) minmax(70px,.9fr)"
+    "minmax(52px,.7fr) minmax(66px,1fr) minmax(80px,1.1fr) minmax(64px,.8fr) "
+    "minmax(44px,.6fr) minmax(44px,.6fr) minmax(72px,1.2fr) minmax(56px,.8fr) "
+    "minmax(44px,.6fr) minmax(42px,.6fr) minmax(62px,.9fr)"
 )
 _CHECK_WIDTH, _OPEN_WIDTH = "28px", "84px"
 
@@ -174,7 +176,7 @@ _CSS = """
     container-type: inline-size;}
 @container (max-width: 1000px) {
   .cjml-grid {grid-template-columns: NARROW;}
-  .cjml-grid.cjml-valued {grid-template-columns: VNARROW;}
+  .cjml-grid.cjml-valued {grid-template-columns: VNARROW; column-gap: 4px;}
   .cjml-cell.cjml-drivers {grid-column: 1 / -1; padding: 1px 0 3px;
                            color: var(--jp-ui-font-color2, #555);}
 }
@@ -1069,7 +1071,7 @@ class MarketerPanel(W.VBox):
                 _esc(points(r["expected_risk_reduction"], r["churn_risk"])),
                 _esc(pct(r.get("reach_probability"), 0)),
                 _esc(names.get(decision, label(decision)) if decision else "\u2013"),
-                _esc(r["top_drivers"]),
+                _esc(r["top_drivers"] or "\u2013"),  # an empty cell would have no height
             ]
             if valued:  # value and value at risk after the risk, value saved after the reduction
                 row[4:4] = [_esc(worth(r.get(c))) for c in ("expected_value", "value_at_risk")]
