@@ -30,6 +30,7 @@ from cjml.exceptions import SchemaError
 from cjml.i18n import (
     N_,
     current,
+    format_currency,
     format_date,
     format_datetime,
     format_number,
@@ -53,7 +54,8 @@ _NS_PER_DAY = 86_400 * 10**9
 _TOP_TOUCHPOINTS = 3
 _ACTIVE = "still active"
 _EFFECT_COLUMNS = ("customer_id", "stage", "touchpoint", "risk_reduction")
-_TABLES = ("stages", "touchpoints", "flows", "opportunities")
+_TABLES = ("stages", "touchpoints", "flows", "opportunities", "value")
+_VALUE_SCORE_COLUMNS = ("customer_id", "expected_value", "value_at_risk")
 _DASH = "\u2013"
 
 
@@ -476,6 +478,87 @@ def _opportunities(
     return agg.drop(columns="_s").reset_index(drop=True)
 
 
+def _customer_values(prep: _Prepared, scores) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each customer position's expected value and value at risk, and whether it was scored.
+
+    Customers the scores leave out (not scored: inactive, or a row without a
+    value) count as not scored; a scored customer without events at or before
+    the cutoff means the scores are of another log or cutoff.
+    """
+    if not isinstance(scores, pd.DataFrame):
+        raise TypeError(
+            f"scores must be the DataFrame cjml.score returns, got {type(scores).__name__}."
+        )
+    missing = [c for c in _VALUE_SCORE_COLUMNS if c not in scores.columns]
+    if missing:
+        raise ValueError(
+            f"scores lacks column(s) {missing!r} for the journey map's values; they come from "
+            "cjml.score with a bundle that has a value model (trained on events with an "
+            "amount column). Fix: score with such a bundle, or leave scores= out."
+        )
+    keep = scores["expected_value"].notna().to_numpy().copy()
+    if "status" in scores.columns:
+        keep &= (scores["status"].astype(object) == "scored").to_numpy()
+    rows = scores.loc[keep]
+    code = pd.Index(prep.log.customer_ids).get_indexer(rows["customer_id"])
+    position = np.full(prep.log.n_customers, -1, dtype=np.int64)
+    position[prep.codes] = np.arange(prep.n)
+    pos = np.where(code >= 0, position[np.maximum(code, 0)], -1)
+    if (pos < 0).any():
+        strangers = pd.unique(rows["customer_id"].to_numpy()[pos < 0])
+        raise ValueError(
+            f"scores names {len(strangers):,} customer(s) without events at or before the "
+            f"cutoff in this log, e.g. {list(strangers[:5])!r}. Fix: score the same log at the "
+            "same cutoff (cjml.score(bundle, events, cutoff=...))."
+        )
+    if pd.Index(pos).has_duplicates:
+        raise ValueError(
+            "scores lists a customer more than once; pass one row per customer, as "
+            "cjml.score returns."
+        )
+    value = np.full(prep.n, np.nan)
+    at_risk = np.full(prep.n, np.nan)
+    value[pos] = pd.to_numeric(rows["expected_value"], errors="coerce").to_numpy(dtype=float)
+    at_risk[pos] = pd.to_numeric(rows["value_at_risk"], errors="coerce").to_numpy(dtype=float)
+    scored = np.zeros(prep.n, dtype=bool)
+    scored[pos] = True
+    return value, np.nan_to_num(at_risk), scored
+
+
+def _value_table(
+    prep: _Prepared, values: tuple, g: np.ndarray, n_groups: int, labels: list, by: str | None
+) -> pd.DataFrame:
+    """Per (group and) current stage: scored customers, their expected value and value at risk.
+
+    A customer's stage is the stage of their last event at or before the
+    cutoff; ``value_at_risk_share`` is of all the scored customers' value at
+    risk, so it adds up to 1 over the whole table.
+    """
+    value, at_risk, scored = values
+    S = prep.n_stages
+    key = (g * S + prep.last_stage)[scored]
+    size = n_groups * S
+    customers = _count(key, size).astype(np.int64)
+    total = _count(key, size, weights=value[scored])
+    risk = _count(key, size, weights=at_risk[scored])
+    grand = float(at_risk[scored].sum())
+    stages = list(prep.log.journey_map.stages)
+    frame = pd.DataFrame(
+        {
+            "stage": [stages[k % S] for k in range(size)],
+            "customers": customers,
+            "mean_expected_value": _ratio(total, customers),
+            "expected_value": total,
+            "value_at_risk": risk,
+            "value_at_risk_share": risk / grand if grand > 0 else np.full(size, np.nan),
+        }
+    )
+    if by is not None:
+        frame.insert(0, by, [labels[k // S] for k in range(size)])
+        frame = frame[frame["customers"] > 0]  # a group lists the stages its customers are in
+    return frame.reset_index(drop=True)
+
+
 def _finish(
     table: pd.DataFrame,
     touchpoints: pd.DataFrame,
@@ -514,6 +597,7 @@ def journey_map(
     lookback=None,
     effects=None,
     low_use=0.1,
+    scores=None,
 ) -> JourneyMapReport:
     """Build the data-driven journey map: each stage as customers lived it.
 
@@ -572,6 +656,16 @@ def journey_map(
 
     Rates with an empty denominator, and score columns the log lacks, are NaN.
 
+    **Value** (:attr:`JourneyMapReport.value`, ``report.to_frame("value")``),
+    when the bundle has a value model or ``scores`` has the value columns of
+    :func:`cjml.score`: per current stage (the stage of each customer's last
+    event at or before the cutoff; and per group of ``by`` in
+    :attr:`~JourneyMapReport.group_value`), the scored ``customers``, their
+    ``mean_expected_value`` and total ``expected_value`` over the horizon,
+    the ``value_at_risk`` (what drop-off is expected to cost) and
+    ``value_at_risk_share`` (of all the value at risk). The totals are the
+    sums of the scores' columns, so the stages add up to them.
+
     Because moving on shows at once while going silent shows only a full
     horizon after the last event, the rates lean towards progress when many
     customers are still pending or active: read them beside those counts.
@@ -615,6 +709,12 @@ def journey_map(
         and without a bundle, the report has no opportunity columns.
     low_use : float, default 0.1
         Current use below which a high-reduction touchpoint is flagged.
+    scores : DataFrame, optional
+        The output of :func:`cjml.score` for this log and cutoff, with
+        ``expected_value`` and ``value_at_risk``: the values of the value
+        table. Default: with a bundle that has a value model, the log is
+        scored here (no drivers, no recommendations); otherwise the report
+        has no value table.
 
     Returns
     -------
@@ -687,6 +787,16 @@ def journey_map(
         source = "the model bundle"
 
     prep = _Prepared(log, end.value, horizon_td.value)
+    value_source = None
+    if scores is not None and "expected_value" in getattr(scores, "columns", ()):
+        value_source = "the scores given"
+    elif scores is None and bundle is not None and "value" in getattr(bundle, "models", {}):
+        from cjml.scoring import score
+
+        scores = score(bundle, log, cutoff=end, drivers=False, recommend=False)
+        # scoring code older than its value columns leaves the map without values
+        value_source = "the model bundle" if "expected_value" in scores.columns else None
+    values = None if value_source is None else _customer_values(prep, scores)
     if effects is not None:
         effects = _Effects(
             effects, prep, end.value, None if lookback_td is None else lookback_td.value
@@ -699,6 +809,9 @@ def journey_map(
         table, touchpoints, flows = _tables(prep, g, len(labels))
         opps = None if effects is None else _opportunities(prep, effects, g, len(labels), low_use)
         results[key] = _finish(table, touchpoints, flows, opps, column, labels)
+        results[key].append(
+            None if values is None else _value_table(prep, values, g, len(labels), labels, column)
+        )
     info = {
         "cutoff": end,
         "horizon": horizon_td,
@@ -709,10 +822,11 @@ def journey_map(
         "by": by,
         "low_use": float(low_use),
         "opportunities_from": source,
+        "value_from": value_source,
         "columns": [c for c in ("satisfaction", "nps") if c in log.frame.columns],
     }
-    stages, touchpoints, flows, opportunities = results["all"]
-    grouped = results.get("by", [None] * 4)
+    stages, touchpoints, flows, opportunities, value = results["all"]
+    grouped = results.get("by", [None] * 5)
     return JourneyMapReport(
         stages=stages,
         touchpoints=touchpoints,
@@ -723,6 +837,8 @@ def journey_map(
         group_flows=grouped[2],
         group_opportunities=grouped[3],
         info=info,
+        value=value,
+        group_value=grouped[4],
     )
 
 
@@ -758,7 +874,13 @@ class JourneyMapReport:
         The same tables per group of ``by``.
     info : dict
         Cutoff, horizon, lookback, counts, the ``by`` column and where the
-        opportunities came from.
+        opportunities and the values came from.
+    value : DataFrame or None
+        Per current stage: ``customers`` (scored), ``mean_expected_value``,
+        ``expected_value``, ``value_at_risk`` and ``value_at_risk_share``;
+        None without values (no value model, no ``scores``).
+    group_value : DataFrame or None
+        The same per group of ``by`` and stage (the stages its customers are in).
     """
 
     stages: pd.DataFrame
@@ -770,6 +892,8 @@ class JourneyMapReport:
     group_flows: pd.DataFrame | None = None
     group_opportunities: pd.DataFrame | None = None
     info: dict = field(default_factory=dict)
+    value: pd.DataFrame | None = None
+    group_value: pd.DataFrame | None = None
 
     # -- tables
     def to_frame(self, table: str = "stages") -> pd.DataFrame:
@@ -777,7 +901,7 @@ class JourneyMapReport:
 
         Parameters
         ----------
-        table : {"stages", "touchpoints", "flows", "opportunities"}, default "stages"
+        table : {"stages", "touchpoints", "flows", "opportunities", "value"}, default "stages"
             Which table.
 
         Returns
@@ -790,6 +914,12 @@ class JourneyMapReport:
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise ValueError(f"Unknown table {table!r}; choose one of {list(_TABLES)!r}.{hint}")
         frame = getattr(self, f"group_{table}" if self.info.get("by") else table)
+        if frame is None and table == "value":
+            raise ValueError(
+                "This journey map has no values: they need a bundle with a value model "
+                "(trained on events with an amount column) or scores= from cjml.score with "
+                "one (cjml journey-map --model)."
+            )
         if frame is None:
             raise ValueError(
                 "This journey map has no opportunities: they need a model. Pass "
@@ -808,7 +938,7 @@ class JourneyMapReport:
         ----------
         path : str or Path
             The ``.csv`` file.
-        table : {"stages", "touchpoints", "flows", "opportunities"}, default "stages"
+        table : {"stages", "touchpoints", "flows", "opportunities", "value"}, default "stages"
             Which table (see :meth:`to_frame`).
         force : bool, default False
             Replace an existing file; without it an existing file is an error.
@@ -918,7 +1048,42 @@ class JourneyMapReport:
                     "effects=; on the command line, --model)"
                 )
             )
+        if self.value is not None:
+            lines.append(self._value_headline())
+            for row in self.value.itertuples(index=False):
+                if not row.customers:
+                    continue
+                lines.append(
+                    "  "
+                    + _(
+                        "{stage} customers {customers}  expected value {value}  "
+                        "at risk {at_risk} ({share})"
+                    ).format(
+                        stage=label_text(row.stage).ljust(15),
+                        customers=_int(row.customers).rjust(8),
+                        value=_money(row.expected_value),
+                        at_risk=_money(row.value_at_risk),
+                        share=_pct(row.value_at_risk_share),
+                    )
+                )
         return "\n".join(lines)
+
+    def _value_headline(self) -> str:
+        """The value in one sentence: who is scored, what they are worth, what is at risk."""
+        frame = self.value if self.value is not None else pd.DataFrame()
+        n = int(frame["customers"].sum())
+        return ngettext(
+            "Over the next {horizon}, the {customers} scored customer is expected to spend "
+            "{value}; drop-off is expected to cost {at_risk}.",
+            "Over the next {horizon}, the {customers} scored customers are expected to spend "
+            "{value}; drop-off is expected to cost {at_risk}.",
+            n,
+        ).format(
+            horizon=_days(self.info["horizon"]),
+            customers=_int(n),
+            value=_money(frame["expected_value"].sum()),
+            at_risk=_money(frame["value_at_risk"].sum()),
+        )
 
     # -- html
     def _headline(self) -> str:
@@ -999,6 +1164,28 @@ class JourneyMapReport:
                 "<p>" + (html.escape(_(source)) + " " if source else "") + rule + "</p>",
                 _opportunity_table_html(self.opportunities),
             ]
+        if self.value is not None:
+            parts += [
+                _heading(4, _("Value by stage")),
+                f"<p>{html.escape(self._value_headline())}</p>",
+                _value_table_html(self.value, None),
+            ]
+            if by and self.group_value is not None:
+                per_group = (
+                    self.group_value.groupby(by, sort=False, dropna=False)[
+                        ["customers", "expected_value", "value_at_risk", "value_at_risk_share"]
+                    ]
+                    .sum()
+                    .reset_index()
+                )
+                per_group["mean_expected_value"] = _ratio(
+                    per_group["expected_value"].to_numpy(dtype=float),
+                    per_group["customers"].to_numpy(dtype=float),
+                )
+                parts += [
+                    _heading(4, _("Value by {column}").format(column=by)),
+                    _value_table_html(per_group, by),
+                ]
         parts.append(_notes_html())
         parts.append("</div>")
         return "".join(parts)
@@ -1444,6 +1631,45 @@ def _stage_table_html(
         rows.append(f"<tr>{''.join(cells)}</tr>")
     return (
         f"<table class='cjml-journey-map-stages'><thead><tr>{head}</tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _money(value) -> str:
+    """A value in whole units of the current currency (forecasts have no cents)."""
+    if value is None or pd.isna(value):
+        return _DASH
+    return format_currency(float(value), whole=True)
+
+
+def _value_table_html(frame: pd.DataFrame, by: str | None) -> str:
+    """The value table: per stage, or per group of ``by`` (then without a stage column)."""
+    heads = [
+        _("customers"),
+        _("mean expected value"),
+        _("expected value"),
+        _("value at risk"),
+        _("share of value at risk"),
+    ]
+    heads.insert(0, str(by) if by else _("stage"))
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in heads)
+    rows = []
+    for _i, r in frame.iterrows():
+        if by:
+            name = _DASH if _is_missing(r[by]) else str(r[by])
+        else:
+            name = label_text(r["stage"])
+        cells = [
+            f"<th style='text-align:left'>{html.escape(name)}</th>",
+            _cell(_int(r["customers"])),
+            _cell(_money(r["mean_expected_value"])),
+            _cell(_money(r["expected_value"])),
+            _cell(_money(r["value_at_risk"])),
+            _cell(_pct(r["value_at_risk_share"], 1)),
+        ]
+        rows.append(f"<tr>{''.join(cells)}</tr>")
+    return (
+        f"<table class='cjml-journey-map-value'><thead><tr>{head}</tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
 

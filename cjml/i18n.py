@@ -313,11 +313,28 @@ def format_percent(value, digits: int = 1) -> str:
     return _fp(value, format=fmt, locale=_current.language)
 
 
-def format_currency(value, currency: str | None = None) -> str:
-    """Money in the current locale and currency ("$20.00", "20.000 ₫")."""
+def format_currency(value, currency: str | None = None, *, whole: bool = False) -> str:
+    """Money in the current locale and currency ("$20.00", "20.000 ₫").
+
+    ``whole=True`` rounds to whole units ("$120"), for forecasts such as a
+    customer's expected value, whose cents would claim a precision they lack.
+    """
+    from babel import Locale
     from babel.numbers import format_currency as _fc
 
-    return _fc(value, currency or _current.currency, locale=_current.language)
+    code = currency or _current.currency
+    if not whole:
+        return _fc(value, code, locale=_current.language)
+    # the locale's own pattern without decimals: the symbol stays where the locale puts it
+    pattern = Locale.parse(_current.language).currency_formats["standard"].pattern
+    rounded = float(round(float(value))) + 0.0  # + 0.0: never "-$0"
+    return _fc(
+        rounded,
+        code,
+        format=pattern.split(";")[0].replace(".00", ""),
+        currency_digits=False,
+        locale=_current.language,
+    )
 
 
 def format_date(value) -> str:

@@ -28,6 +28,7 @@ from cjml.panel import (
     PanelData,
     PanelError,
     customer_table,
+    default_sort,
     escape_formula,
     filter_customers,
     label,
@@ -41,6 +42,7 @@ from cjml.panel import (
     write_csv,
 )
 from cjml.panel._data import points
+from cjml.panel._data._common import shown_change
 
 BOM = b"\xef\xbb\xbf"
 
@@ -143,9 +145,10 @@ def _cells(row_html: str) -> list[str]:
     ]
 
 
-# the columns of the at-risk list
+# the columns of the at-risk list on the sample (its bundle has a value model, so the list
+# shows the value, the value at risk and the value saved)
 # (the stage cell says the next stage below it, the risk cell the band beside it)
-ID, SEGMENT, STAGE, RISK, RECOMMENDED, REDUCTION, REACH, DECISION, DRIVERS = range(9)
+ID, SEGMENT, STAGE, RISK, VALUE, AT_RISK, RECOMMENDED, REDUCTION, SAVED, REACH, DECISION = range(11)
 
 
 def _confirm_if_asked(confirm) -> str:
@@ -310,8 +313,9 @@ def test_sort_customers_puts_missing_last_and_keeps_ties(table):
 
 def test_default_order_puts_who_can_be_saved_first(table):
     # expected customers retained = expected_risk_reduction, no recommendation counting 0:
-    # customer 3 (0.05), customer 1 (0.02), customer 2 (none)
-    assert list(SORT_KEYS)[0] == "expected_retained"
+    # customer 3 (0.05), customer 1 (0.02), customer 2 (none); scores without values
+    # (a bundle without a value model) keep this order as their default
+    assert default_sort(table) == "expected_retained" and "expected_retained" in SORT_KEYS
     assert sort_customers(table).tolist() == [2, 0, 1]
     assert sort_customers(table, ascending=True).tolist() == [1, 0, 2]
     assert CustomerList(table).query().rows["customer_id"].tolist() == [3, 1, 2]
@@ -612,7 +616,16 @@ def test_list_filters_sorts_and_pages(app):
         f"Customers 1\u201310 of {len(table):,} matching (of {len(everyone):,}) \u00b7 "
         f"page 1 of {-(-len(table) // 10)}"
     )
-    # the default order: who can be saved first (expected customers retained)
+    # the default order: the most value saved net of cost first (the scores have values)
+    assert app.sort.value == "value_saved:desc"
+    expected = table.sort_values(
+        "expected_value_saved", ascending=False, kind="stable", na_position="last"
+    )
+    assert [_cells(r)[ID] for r in _row_texts(app)] == [
+        str(c) for c in expected["customer_id"].iloc[:10]
+    ]
+    # expected customers retained is still an order to choose
+    app.sort.value = "expected_retained:desc"
     retained = table["expected_risk_reduction"].fillna(0)
     expected = table.assign(r=retained).sort_values("r", ascending=False, kind="stable")
     assert [_cells(r)[ID] for r in _row_texts(app)] == [
@@ -668,14 +681,17 @@ def test_list_filters_sorts_and_pages(app):
 
 def test_list_header_and_rows_share_one_column_template(app):
     header = app.list_header.value
-    assert header.count("class='cjml-cell") == 9 == len(_cells(_row_texts(app)[0]))
+    assert header.count("class='cjml-cell") == 12 == len(_cells(_row_texts(app)[0]))
     assert _cells(header) == [
         "Customer",
         "Segment",
         "Stage, next",
         "Churn risk",
+        "Value",
+        "Value at risk",
         "Recommended",
         "Exp. reduction",
+        "Value saved",
         "Reach",
         "Decision",
         "Top drivers",
@@ -747,6 +763,8 @@ def test_decisions_in_the_customer_view_and_the_list(app, tmp_path):
     assert f"by tester on {format_datetime(_clock())}." in html.unescape(app.decision_html.value)
     # a what-if that raises the risk is approved only after a confirmation that says so
     worst = app.profile.options.iloc[-1]
+    # by the one rounding rule: the points between the two percentages as they are shown
+    raised = points(-shown_change(app.profile.churn_risk, worst["expected_risk"]))
     assert worst["risk_reduction"] < 0
     other = worst["touchpoint"]
     app.whatif.value = other
@@ -754,7 +772,7 @@ def test_decisions_in_the_customer_view_and_the_list(app, tmp_path):
     app.override_button.click()
     assert app.data.actions.decisions([cid]).iloc[0] == "approved"  # not yet
     assert app.customer_confirm.text.value == (
-        f"<b>This raises the drop-off risk by {points(-worst['risk_reduction'])}. "
+        f"<b>This raises the drop-off risk by {raised}. "
         "Approve anyway?</b>"
     )
     app.customer_confirm.yes.click()
@@ -794,7 +812,7 @@ def test_decisions_in_the_customer_view_and_the_list(app, tmp_path):
     path = tmp_path / "actions.csv"
     assert "cjml-notice-error" not in app.export_notice._dom_classes
     n = 1 + plan.add
-    assert f"Wrote {n} approved actions" in app.export_notice.value
+    assert f"Wrote {n} approved action{'s' if n != 1 else ''} to" in app.export_notice.value
     assert "download=" in app.export_notice.value
     raw = path.read_bytes()
     assert raw.startswith(BOM)

@@ -109,6 +109,9 @@ def test_log_is_append_only_and_keeps_what_was_shown(tmp_path):
         "churn_risk": 0.62,
         "expected_risk_reduction": 0.025679834511422084,  # exact, as the model said
         "risk_after": 0.62 - 0.025679834511422084,
+        "expected_value_saved": None,  # these scores have no value model
+        "expected_value": None,
+        "value_at_risk": None,
         "uncertain": False,
         "decided_by": "lan",
         "decided_at": "2026-12-02T08:05:00Z",

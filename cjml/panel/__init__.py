@@ -7,8 +7,9 @@ JupyterLab, Jupyter Notebook and Voilà with four tabs:
   missing-touchpoint opportunities), the churn-risk distribution, and the
   customers per risk band and per recommended touchpoint;
 - **At-risk list**: every scored customer, filtered by risk band, stage,
-  segment and recommended touchpoint, sorted (by default, who can be saved
-  first: the expected customers retained), and paged so that only the
+  segment and recommended touchpoint, sorted (by default, where a touchpoint
+  saves the most value net of its cost when the scores have values, else who
+  can be saved first: the expected customers retained), and paged so that only the
   visible page reaches the browser; customers whose chance of still being
   there is below ``reach_threshold`` wait in a collapsed "Likely gone" group
   that bulk actions skip;
@@ -26,7 +27,8 @@ by a click or through ``app.data.actions``.
 
 Everything the panel shows comes from plain functions of this package, usable
 without widgets (the headless twin): :func:`customer_table`,
-:func:`filter_customers`, :func:`sort_customers`, :func:`likely_gone`, :func:`paginate`,
+:func:`filter_customers`, :func:`sort_customers`, :func:`default_sort`, :func:`likely_gone`,
+:func:`paginate`,
 :class:`CustomerList`, :func:`overview_data`, :func:`timeline_data`,
 :func:`funnel_data`, :func:`opportunities_data`, :func:`flag_rule`,
 :func:`plot_timeline`, :func:`customer_profile`, :func:`what_if`,
@@ -61,6 +63,7 @@ from cjml.panel._data import (
     WhatIf,
     customer_profile,
     customer_table,
+    default_sort,
     filter_customers,
     flag_rule,
     funnel_data,
@@ -95,6 +98,7 @@ __all__ = [
     "WhatIf",
     "customer_profile",
     "customer_table",
+    "default_sort",
     "escape_formula",
     "filter_customers",
     "flag_rule",

@@ -35,8 +35,8 @@ from cjml.panel._data import (
     points,
     what_if,
 )
-from cjml.panel._data._common import shown_change
-from cjml.panel._data._list import DEFAULT_REACH_THRESHOLD
+from cjml.panel._data._common import shown_change, worth
+from cjml.panel._data._list import DEFAULT_REACH_THRESHOLD, default_sort
 from cjml.panel._data._overview import flag_rule, funnel_data, funnel_notes, opportunities_data
 
 __all__ = ["MarketerPanel"]
@@ -63,10 +63,39 @@ _GRID_NARROW = (
     "minmax(72px,.7fr) minmax(82px,1fr) minmax(96px,1.1fr) minmax(66px,.8fr) "
     "minmax(96px,1.2fr) minmax(66px,.8fr) minmax(46px,.6fr) minmax(78px,.9fr)"
 )
+# With values (a bundle with a value model), three more columns: the value and the value
+# at risk after the churn risk, the value saved after the expected reduction.
+_GRID_VALUED = (
+    "minmax(72px,.6fr) minmax(82px,.8fr) minmax(96px,1fr) minmax(66px,.6fr) "
+    "minmax(58px,.5fr) minmax(58px,.5fr) minmax(96px,1fr) minmax(66px,.6fr) "
+    "minmax(58px,.5fr) minmax(46px,.45fr) minmax(78px,.7fr) minmax(120px,2fr)"
+)
+# Narrow, the minimums are those of the longest words (JupyterLab at 1024 px leaves the
+# grid about 690 px; the gaps shrink to 4 px).
+_GRID_VALUED_NARROW = (
+    "minmax(52px,.7fr) minmax(66px,1fr) minmax(80px,1.1fr) minmax(64px,.8fr) "
+    "minmax(44px,.6fr) minmax(44px,.6fr) minmax(72px,1.2fr) minmax(56px,.8fr) "
+    "minmax(44px,.6fr) minmax(42px,.6fr) minmax(62px,.9fr)"
+)
 _CHECK_WIDTH, _OPEN_WIDTH = "28px", "84px"
 
 
-def _headers(segment_name: str) -> tuple[str, ...]:
+def _headers(segment_name: str, valued: bool = False) -> tuple[str, ...]:
+    if valued:
+        return (
+            _("Customer"),
+            segment_name,
+            _("Stage, next"),
+            _("Churn risk"),
+            _("Value"),
+            _("Value at risk"),
+            _("Recommended"),
+            _("Exp. reduction"),
+            _("Value saved"),
+            _("Reach"),
+            _("Decision"),
+            _("Top drivers"),
+        )
     return (
         _("Customer"),
         segment_name,
@@ -80,8 +109,16 @@ def _headers(segment_name: str) -> tuple[str, ...]:
     )
 
 
-def _sorts() -> list[tuple[str, str]]:
-    return [
+def _sorts(table: pd.DataFrame | None = None) -> list[tuple[str, str]]:
+    """The list's orders, the default first: value saved when the table has values."""
+    valued = []
+    if table is not None and "expected_value_saved" in table.columns:
+        valued.append((_("Value saved, most first"), "value_saved:desc"))
+    if table is not None and "expected_value" in table.columns:
+        valued.append((_("Expected value, highest first"), "expected_value:desc"))
+    if table is not None and "value_at_risk" in table.columns:
+        valued.append((_("Value at risk, highest first"), "value_at_risk:desc"))
+    sorts = [
         (_("Expected customers retained, most first"), "expected_retained:desc"),
         (_("Churn risk, highest first"), "churn_risk:desc"),
         (_("Churn risk, lowest first"), "churn_risk:asc"),
@@ -91,6 +128,9 @@ def _sorts() -> list[tuple[str, str]]:
         (_("Journey stage"), "stage:asc"),
         (_("Customer id"), "customer_id:asc"),
     ]
+    if table is not None and default_sort(table) == "value_saved":
+        return valued + sorts
+    return sorts[:1] + valued + sorts[1:]
 
 
 # Colours from JupyterLab's theme variables (with fallbacks for Voila and plain
@@ -127,6 +167,7 @@ _CSS = """
 .cjml-table .l {text-align: left;}
 .cjml-grid {display: grid; grid-template-columns: GRID; column-gap: 6px; align-items: center;
             font-size: 0.88em; line-height: 1.25; width: 100%; min-width: 0;}
+.cjml-grid.cjml-valued {grid-template-columns: VALUED;}
 .cjml-cell {min-width: 0; white-space: normal; overflow-wrap: break-word;}
 .cjml-list-header .cjml-grid {font-weight: 600; color: var(--jp-ui-font-color1, #333);}
 .cjml-list-header {border-bottom: 1px solid var(--jp-border-color1, #bbb);}
@@ -135,6 +176,7 @@ _CSS = """
     container-type: inline-size;}
 @container (max-width: 1000px) {
   .cjml-grid {grid-template-columns: NARROW;}
+  .cjml-grid.cjml-valued {grid-template-columns: VNARROW; column-gap: 4px;}
   .cjml-cell.cjml-drivers {grid-column: 1 / -1; padding: 1px 0 3px;
                            color: var(--jp-ui-font-color2, #555);}
 }
@@ -163,7 +205,8 @@ _CSS = """
 .cjml-panel .jupyter-button {flex: 0 0 auto; min-width: max-content; overflow: visible;}
 .cjml-panel img {background: white;}
 </style>
-""".replace("NARROW", _GRID_NARROW).replace("GRID", _GRID)
+""".replace("VNARROW", _GRID_VALUED_NARROW).replace("VALUED", _GRID_VALUED)
+_CSS = _CSS.replace("NARROW", _GRID_NARROW).replace("GRID", _GRID)
 
 
 def _guarded(area: str):
@@ -251,11 +294,11 @@ def _table(headers, rows, align_left=(0,), cls="cjml-table") -> str:
     return f"<table class='{cls}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _grid(cells, extra=()) -> str:
+def _grid(cells, extra=(), cls: str = "") -> str:
     """One row of the list's grid; ``extra`` maps a cell's position to more classes."""
     extra = dict(extra)
     return (
-        "<div class='cjml-grid'>"
+        f"<div class='{' '.join(['cjml-grid', *([cls] if cls else [])])}'>"
         + "".join(
             f"<div class='cjml-cell {extra.get(i, '')}'>{c}</div>" for i, c in enumerate(cells)
         )
@@ -440,6 +483,11 @@ class MarketerPanel(W.VBox):
             (_("with a recommended touchpoint"), format_number(ov.n_with_recommendation)),
             (_("not scored (inactive)"), format_number(ov.n_not_scored)),
         ]
+        if ov.top_value_saved is not None or not pd.isna(ov.total_value_at_risk):
+            cards[1:1] = [
+                (_("expected value over the horizon"), worth(ov.total_expected_value)),
+                (_("value at risk of drop-off"), worth(ov.total_value_at_risk)),
+            ]
         self.overview_cards = W.HTML(
             "<div class='cjml-cards'>"
             + "".join(
@@ -485,6 +533,8 @@ class MarketerPanel(W.VBox):
         )
         self.overview_stages = W.HTML()
         self.overview_opportunities = W.HTML()
+        self.overview_value = W.HTML(self._top_value_html())
+        self.overview_value.add_class("cjml-top-value")
         report = d.report
         if report is None:
             self.overview_stages.value = (
@@ -496,7 +546,12 @@ class MarketerPanel(W.VBox):
             self._draw_funnel(report)
             self._fill_journey_tables(report)
         left = W.VBox(
-            [self.overview_funnel, self.overview_stages, self.overview_opportunities],
+            [
+                self.overview_value,
+                self.overview_funnel,
+                self.overview_stages,
+                self.overview_opportunities,
+            ],
             layout=W.Layout(flex="1 1 520px", min_width="0"),
         )
         right = W.VBox(
@@ -504,6 +559,52 @@ class MarketerPanel(W.VBox):
             layout=W.Layout(flex="1 1 320px", min_width="0"),
         )
         return W.VBox([self.overview_cards, _wrap([left, right])])
+
+    def _top_value_html(self) -> str:
+        """The customers whose first-ranked touchpoint saves the most value ("" without values)."""
+        ov = self.data.overview
+        top = ov.top_value_saved
+        if top is None:
+            return ""
+        title = f"<h4>{_esc(_('Top customers by value saved'))}</h4>"
+        if top.empty:
+            return (
+                title
+                + "<div class='cjml-empty'>"
+                + _esc(_("No customer has a recommended touchpoint yet."))
+                + "</div>"
+            )
+        note = _(
+            "Value saved: the expected spend a touchpoint keeps, net of its cost; each "
+            "customer counts once, with their first-ranked touchpoint. In all: {saved}."
+        ).format(saved=worth(ov.total_value_saved))
+        rows = [
+            [
+                _esc(r.customer_id),
+                _esc(label(r.recommended_touchpoint)),
+                f"<b>{_esc(worth(r.expected_value_saved))}</b>",
+                _esc(worth(r.expected_value)),
+                _esc(worth(r.value_at_risk)),
+                _esc(pct(r.churn_risk)),
+            ]
+            for r in top.itertuples(index=False)
+        ]
+        return (
+            title
+            + f"<div class='cjml-sub'>{_esc(note)}</div>"
+            + _table(
+                (
+                    _("Customer"),
+                    _("Touchpoint"),
+                    _("Value saved"),
+                    _("Expected value"),
+                    _("Value at risk"),
+                    _("Churn risk"),
+                ),
+                rows,
+                align_left=(0, 1),
+            )
+        )
 
     def _fill_journey_tables(self, report) -> None:
         # the funnel read for people (converted, dropped off, still pending: shares that add
@@ -540,7 +641,12 @@ class MarketerPanel(W.VBox):
             f"<div class='cjml-sub'>{_esc(notes[k])}</div>"
             for k in ("converted", "dropped", "pending", "total")
         )
-        self.overview_stages.value = title + _table(headers, rows, align_left=(0, 5)) + legend
+        self.overview_stages.value = (
+            title
+            + _table(headers, rows, align_left=(0, 5))
+            + legend
+            + self._stage_value_html(report)
+        )
 
         title = f"<h4>{_esc(_('Missing-touchpoint opportunities'))}</h4>"
         low_use = float(report.info.get("low_use", 0.1))
@@ -584,6 +690,31 @@ class MarketerPanel(W.VBox):
             )
         )
 
+    @staticmethod
+    def _stage_value_html(report) -> str:
+        """Value and value at risk per current stage, from the journey map ("" without)."""
+        value = getattr(report, "value", None)
+        if value is None or value.empty:
+            return ""
+        rows = [
+            [
+                f"<b>{_esc(label(r.stage))}</b>",
+                _esc(format_number(int(r.customers))),
+                _esc(worth(r.expected_value)),
+                _esc(worth(r.value_at_risk)),
+                _esc(pct(r.value_at_risk_share)),
+            ]
+            for r in value.itertuples(index=False)
+        ]
+        headers = (
+            _("Stage"),
+            _("Customers"),
+            _("Expected value"),
+            _("Value at risk"),
+            _("Share of value at risk"),
+        )
+        return f"<h4>{_esc(_('Value by stage'))}</h4>" + _table(headers, rows)
+
     def _draw_funnel(self, report) -> None:
         from matplotlib.figure import Figure
 
@@ -626,7 +757,7 @@ class MarketerPanel(W.VBox):
             value=_ALL,
             description=_("Recommended"),
         )
-        sorts = _sorts()
+        sorts = _sorts(self.data.table)
         self.sort = W.Dropdown(options=sorts, value=sorts[0][1], description=_("Sort by"))
         self.page_size = W.Dropdown(
             options=[(str(n), n) for n in _PAGE_SIZES],
@@ -660,7 +791,7 @@ class MarketerPanel(W.VBox):
         )
         self.select_page.observe(self._on_select_page, names="value")
         self.list_header = W.HTML(
-            _grid([_esc(h) for h in _headers(seg_header)], {8: "cjml-drivers"}),
+            self._header_grid(seg_header),
             layout=W.Layout(flex="1 1 0%", min_width="0"),
         )
         header = W.HBox(
@@ -717,7 +848,7 @@ class MarketerPanel(W.VBox):
                 self._placeholder_check(),
                 self._placeholder_button(),
                 W.HTML(
-                    _grid([_esc(h) for h in _headers(seg_header)], {8: "cjml-drivers"}),
+                    self._header_grid(seg_header),
                     layout=W.Layout(flex="1 1 0%", min_width="0"),
                 ),
             ],
@@ -757,6 +888,19 @@ class MarketerPanel(W.VBox):
                 *self.row_boxes,
                 self.likely_gone,
             ],
+        )
+
+    @property
+    def valued(self) -> bool:
+        """True when the scores have values (a bundle with a value model): the list shows them."""
+        return "expected_value" in self.data.table.columns
+
+    def _header_grid(self, segment_name: str) -> str:
+        headers = _headers(segment_name, self.valued)
+        return _grid(
+            [_esc(h) for h in headers],
+            {len(headers) - 1: "cjml-drivers"},
+            "cjml-valued" if self.valued else "",
         )
 
     @staticmethod
@@ -899,6 +1043,7 @@ class MarketerPanel(W.VBox):
         decisions = self.data.actions.decisions(rows["customer_id"]).to_numpy()
         seg = self.data.segment_col
         has_uncertain = "uncertain" in rows.columns
+        valued = self.valued
         names = {
             "approved": _("Approved"),
             "overridden": _("Overridden"),
@@ -926,9 +1071,14 @@ class MarketerPanel(W.VBox):
                 _esc(points(r["expected_risk_reduction"], r["churn_risk"])),
                 _esc(pct(r.get("reach_probability"), 0)),
                 _esc(names.get(decision, label(decision)) if decision else "\u2013"),
-                _esc(r["top_drivers"]),
+                _esc(r["top_drivers"] or "\u2013"),  # an empty cell would have no height
             ]
-            cells[i].value = _grid(row, {7: "cjml-decision", 8: "cjml-drivers"})
+            if valued:  # value and value at risk after the risk, value saved after the reduction
+                row[4:4] = [_esc(worth(r.get(c))) for c in ("expected_value", "value_at_risk")]
+                row.insert(8, _esc(worth(r.get("expected_value_saved"))))
+            n = len(row)
+            classes = {n - 2: "cjml-decision", n - 1: "cjml-drivers"}
+            cells[i].value = _grid(row, classes, "cjml-valued" if valued else "")
             openers[i].tooltip = _("Open customer {id}").format(id=r["customer_id"])
             box.layout.display = None
 
@@ -1264,6 +1414,8 @@ class MarketerPanel(W.VBox):
             f"{_esc(_('churn risk'))} {_chip(p.risk_band)}</div>"
             f"<div class='cjml-sub'>{_esc(reason)}</div>"
         )
+        if p.has_value:
+            self.customer_summary.value += f"<div class='cjml-value'>{_esc(p.value_text())}</div>"
         self.next_stage_html.value = f"<h4>{_esc(_('Next stage in the horizon'))}</h4>" + _bars(
             [(label(s), float(v)) for s, v in p.next_stage.items()], fmt=lambda v: _esc(pct(v))
         )
@@ -1290,15 +1442,18 @@ class MarketerPanel(W.VBox):
                     _esc(pct(r.expected_risk)),
                     _esc(points(r.risk_reduction, p.churn_risk)),
                     _esc(_money(r.cost)),
+                    *([_esc(worth(r.value_saved))] if p.has_value else []),
                 ]
                 for r in p.recommendations.itertuples(index=False)
             ]
-            self.recommendations_html.value = title + _table(
-                ("#", _("Touchpoint"), _("Risk after"), _("Expected reduction"), _("Cost")),
-                rows,
-                align_left=(1,),
-            )
-        options = [(self._option_label(r), r.touchpoint) for r in p.options.itertuples(index=False)]
+            headers = ["#", _("Touchpoint"), _("Risk after"), _("Expected reduction"), _("Cost")]
+            if p.has_value:
+                headers.append(_("Value saved"))
+            self.recommendations_html.value = title + _table(headers, rows, align_left=(1,))
+        options = [
+            (self._option_label(r, p.has_value), r.touchpoint)
+            for r in p.options.itertuples(index=False)
+        ]
         first = (
             p.recommendations["touchpoint"].iloc[0]
             if not p.recommendations.empty
@@ -1329,7 +1484,7 @@ class MarketerPanel(W.VBox):
             self.customer_body.children = [*self.customer_body.children, box]
 
     @staticmethod
-    def _option_label(r) -> str:
+    def _option_label(r, valued: bool = False) -> str:
         if r.risk_reduction >= 0:
             text = _("{touchpoint}: risk {risk} ({points} lower), cost {cost}")
         else:
@@ -1340,6 +1495,9 @@ class MarketerPanel(W.VBox):
             points=points(abs(shown_change(r.expected_risk + r.risk_reduction, r.expected_risk))),
             cost=_money(r.cost),
         )
+        if valued:
+            saved = worth(r.value_saved)
+            text = _("{option}, value saved {saved}").format(option=text, saved=saved)
         if r.allowed:
             return text
         return _("{option} \u2013 not allowed: {why}").format(option=text, why=r.blocked_by)
@@ -1387,7 +1545,12 @@ class MarketerPanel(W.VBox):
             if not w.allowed
             else ""
         )
-        self.whatif_result.value = f"<div>{text} \u00b7 {cost}</div>{blocked}"
+        value = (
+            f"<div class='cjml-whatif-value'>{_esc(w.value_text())}</div>"
+            if w.value_text()
+            else ""
+        )
+        self.whatif_result.value = f"<div>{text} \u00b7 {cost}</div>{value}{blocked}"
 
     def _show_decision(self) -> None:
         p = self.profile
@@ -1489,6 +1652,9 @@ class MarketerPanel(W.VBox):
             w.touchpoint,
             expected_risk_reduction=w.risk_reduction,
             baseline_risk=p.churn_risk,
+            expected_value_saved=None if not p.has_value else w.value_saved,
+            expected_value=None if not p.has_value else p.expected_value,
+            value_at_risk=None if not p.has_value else p.value_at_risk,
             note=self.note.value or None,
             by=self._user(),
             source="panel",
@@ -1602,11 +1768,13 @@ class MarketerPanel(W.VBox):
             )
             return
         shown = approved.tail(50).iloc[::-1]
+        valued = "expected_value_saved" in approved.columns
         rows = [
             [
                 _esc(r.customer_id),
                 _esc(label(r.touchpoint)),
                 _esc(points(r.expected_risk_reduction, r.churn_risk)),
+                *([_esc(r.expected_value_saved_shown)] if valued else []),
                 _esc(r.reason),
                 _esc(r.approved_by),
                 f"<span style='white-space:nowrap'>{_esc(_when(r.approved_at))}</span>",
@@ -1622,17 +1790,18 @@ class MarketerPanel(W.VBox):
             if len(approved) > 50
             else ""
         )
+        headers = [
+            _("Customer"),
+            _("Touchpoint"),
+            _("Expected reduction"),
+            _("Reason"),
+            _("Approved by"),
+            _("Approved at"),
+        ]
+        if valued:
+            headers.insert(3, _("Value saved"))
         self.actions_table.value = more + _table(
-            (
-                _("Customer"),
-                _("Touchpoint"),
-                _("Expected reduction"),
-                _("Reason"),
-                _("Approved by"),
-                _("Approved at"),
-            ),
-            rows,
-            align_left=(1, 3, 4),
+            headers, rows, align_left=(1, 4, 5) if valued else (1, 3, 4)
         )
 
     @_guarded("export")

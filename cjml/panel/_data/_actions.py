@@ -27,13 +27,16 @@ import pandas as pd
 
 from cjml.i18n import format_number, ngettext
 from cjml.i18n import gettext as _
-from cjml.panel._data._common import PanelError, effect_reason, label, pct, points
+from cjml.panel._data._common import PanelError, effect_reason, label, pct, points, worth
 
 __all__ = ["ActionBook", "BulkPlan", "DecisionLog", "DecisionLogWarning"]
 
 _DECISIONS = ("approved", "overridden", "skipped")
 _ALL_DECISIONS = (*_DECISIONS, "reset")
 _SOURCES = ("panel", "bulk", "api")
+#: The customer's value and the approved touchpoint's value saved, as shown when decided
+#: (missing without a value model).
+_VALUE_FIELDS = ("expected_value_saved", "expected_value", "value_at_risk")
 _EXPORT_COLUMNS = (
     "customer_id",
     "touchpoint",
@@ -41,6 +44,7 @@ _EXPORT_COLUMNS = (
     "expected_risk_reduction",
     "churn_risk_shown",
     "churn_risk",
+    *(f"{name}{kind}" for name in _VALUE_FIELDS for kind in ("_shown", "")),
     "reason",
     "decision",
     "approved_by",
@@ -57,13 +61,14 @@ _LOG_FIELDS = (
     "churn_risk",
     "expected_risk_reduction",
     "risk_after",
+    *_VALUE_FIELDS,
     "uncertain",
     "decided_by",
     "decided_at",
     "source",
     "bundle",
 )
-_FLOAT_FIELDS = ("churn_risk", "expected_risk_reduction", "risk_after")
+_FLOAT_FIELDS = ("churn_risk", "expected_risk_reduction", "risk_after", *_VALUE_FIELDS)
 
 
 def _now() -> datetime:
@@ -106,7 +111,8 @@ class DecisionLog:
     Fields of each line: ``customer_id, decision`` (approved, overridden,
     skipped or reset), ``touchpoint, override, note``, the ``churn_risk`` and
     ``expected_risk_reduction`` shown at that moment, ``risk_after`` (the
-    what-if risk), ``uncertain, decided_by, decided_at`` (UTC, ISO 8601),
+    what-if risk), ``expected_value_saved, expected_value, value_at_risk``
+    (null without a value model), ``uncertain, decided_by, decided_at`` (UTC, ISO 8601),
     ``source`` (panel, bulk or api) and ``bundle``.
     """
 
@@ -508,6 +514,7 @@ class ActionBook:
         "churn_risk",
         "expected_risk_reduction",
         "risk_after",
+        *_VALUE_FIELDS,
         "uncertain",
         "reason",
         "decided_by",
@@ -708,6 +715,7 @@ class ActionBook:
                 "churn_risk": risk,
                 "expected_risk_reduction": reduction,
                 "risk_after": risk - reduction,
+                **{f: _column(rows, f, np.nan, float) for f in _VALUE_FIELDS},
                 "uncertain": [None if v is None or v != v else bool(v) for v in uncertain],
                 "reason": effect_reason(touchpoint, risk, reduction),
             },
@@ -727,6 +735,9 @@ class ActionBook:
         note=None,
         by=None,
         source=None,
+        expected_value_saved: float | None = None,
+        expected_value: float | None = None,
+        value_at_risk: float | None = None,
     ) -> int:
         """Replace a customer's recommendation with another touchpoint, approved.
 
@@ -750,6 +761,13 @@ class ActionBook:
             Who overrides; default the book's user.
         source : {"panel", "bulk", "api"}, optional
             Where the decision was made; default "api".
+        expected_value_saved : float, optional
+            The value the chosen touchpoint is expected to save, net of its
+            cost (:attr:`WhatIf.value_saved`), for the log and the export.
+        expected_value : float, optional
+            The customer's expected value, for the log and the export.
+        value_at_risk : float, optional
+            The customer's value at risk, for the log and the export.
 
         Returns
         -------
@@ -773,6 +791,14 @@ class ActionBook:
                 "churn_risk": [risk],
                 "expected_risk_reduction": [reduction],
                 "risk_after": [risk - reduction],
+                **{
+                    f: [np.nan if v is None else float(v)]
+                    for f, v in zip(
+                        _VALUE_FIELDS,
+                        (expected_value_saved, expected_value, value_at_risk),
+                        strict=True,
+                    )
+                },
                 "uncertain": [None if uncertain is None else bool(uncertain)],
                 "reason": _override_reason([touchpoint], np.asarray([risk]), [reduction]),
             },
@@ -913,7 +939,11 @@ class ActionBook:
             The export's columns: ``customer_id, touchpoint,
             expected_risk_reduction_shown`` (as the panel shows it),
             ``expected_risk_reduction`` (exact), ``churn_risk_shown,
-            churn_risk, reason, decision, approved_by, approved_at, note``.
+            churn_risk``, with a value model ``expected_value_saved_shown,
+            expected_value_saved, expected_value_shown, expected_value,
+            value_at_risk_shown, value_at_risk`` (money in whole units beside
+            the exact amount), then ``reason, decision, approved_by,
+            approved_at, note``.
         """
         if self._approved is None:  # kept until the next change: every view reads it
             frame = self.to_frame()
@@ -929,11 +959,15 @@ class ActionBook:
                     )
                 ],
                 "churn_risk_shown": [pct(v) for v in out["churn_risk"].tolist()],
+                **{f"{f}_shown": [worth(v) for v in out[f].tolist()] for f in _VALUE_FIELDS},
             }
             out = out.assign(
                 **{k: pd.Series(v, index=out.index, dtype=object) for k, v in shown.items()}
             )
-            self._approved = out[list(_EXPORT_COLUMNS)].reset_index(drop=True)
+            # without a value model (older scores) the value columns are left out
+            unknown = {f for f in _VALUE_FIELDS if out[f].isna().all()}
+            columns = [c for c in _EXPORT_COLUMNS if c.removesuffix("_shown") not in unknown]
+            self._approved = out[columns].reset_index(drop=True)
         return self._approved
 
     def export_csv(self, path, *, force: bool = False, inputs=None) -> Path:

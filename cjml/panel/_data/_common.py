@@ -1,9 +1,9 @@
 """What every view of the panel shares: the error, the wording, the cutoff.
 
 - :class:`PanelError`: the panel's one error (its message says why and what to do);
-- :func:`label`, :func:`pct`, :func:`points`, :func:`money`: names, probabilities,
-  risk differences and costs as a marketer reads them, in the current language
-  (the one rounding rule is :mod:`cjml.i18n`'s);
+- :func:`label`, :func:`pct`, :func:`points`, :func:`money`, :func:`worth`: names,
+  probabilities, risk differences, costs and customer values as a marketer reads
+  them, in the current language (the one rounding rule is :mod:`cjml.i18n`'s);
 - :func:`effect_reason`: why an action, in one sentence;
 - :data:`NO_TOUCHPOINT`: the filter value for "no recommendation";
 - ``_log_cutoff``: the scoring cutoff of an event log (default its last event),
@@ -30,7 +30,16 @@ from cjml.i18n import (
 )
 from cjml.i18n import gettext as _
 
-__all__ = ["NO_TOUCHPOINT", "PanelError", "effect_reason", "label", "money", "pct", "points"]
+__all__ = [
+    "NO_TOUCHPOINT",
+    "PanelError",
+    "effect_reason",
+    "label",
+    "money",
+    "pct",
+    "points",
+    "worth",
+]
 
 #: The touchpoint filter value that selects customers with no recommendation.
 NO_TOUCHPOINT = "(none)"
@@ -138,6 +147,35 @@ def money(value, currency: str | None = None) -> str:
     if value is None or pd.isna(value):
         return "\u2013"
     return format_currency(float(value), currency)
+
+
+def worth(value, currency: str | None = None) -> str:
+    """A customer's value in whole units of the currency ("$120", "120 ₫"); en dash if unknown.
+
+    Values are forecasts: cents would claim a precision they do not have, so
+    they are rounded to whole units (costs keep theirs, see :func:`money`).
+
+    Parameters
+    ----------
+    value : float or None
+        The amount.
+    currency : str, optional
+        ISO 4217 code; default the one set with :func:`cjml.i18n.set_language`.
+
+    Returns
+    -------
+    str
+        The amount in the current locale; an en dash when missing.
+
+    Examples
+    --------
+    >>> from cjml.panel._data._common import worth
+    >>> worth(119.6), worth(-2.4), worth(None)
+    ('$120', '-$2', '–')
+    """
+    if value is None or pd.isna(value):
+        return "\u2013"
+    return format_currency(float(value), currency, whole=True)
 
 
 def effect_reason(touchpoint, risk, reduction) -> np.ndarray:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cjml.i18n import format_currency, format_datetime
+from cjml.i18n import format_currency, format_datetime, format_number, ngettext
 from cjml.i18n import gettext as _
 from cjml.panel._data._common import (
     PanelError,
@@ -25,7 +25,10 @@ from cjml.panel._data._common import (
     pct,
     points,
     shown_change,
+    worth,
 )
+
+_NAN = float("nan")
 
 __all__ = ["CustomerProfile", "WhatIf", "customer_profile", "timeline_data", "what_if"]
 
@@ -130,16 +133,29 @@ class CustomerProfile:
     drivers : list of str
         The top drivers of the churn risk, in words, strongest first.
     recommendations : DataFrame
-        ``rank, touchpoint, expected_risk, risk_reduction, cost``: the
-        recommended touchpoints, best first (empty when none helps).
+        ``rank, touchpoint, expected_risk, risk_reduction, cost,
+        value_saved``: the recommended touchpoints, best first (empty when
+        none helps); ``value_saved`` is ``risk_reduction *
+        value_if_retained - cost`` (NaN without a value model).
     options : DataFrame
         Every eligible actionable touchpoint: ``touchpoint, expected_risk,
-        risk_reduction, cost, allowed, blocked_by``, most helpful first; the
-        what-if selector's choices.
+        risk_reduction, cost, allowed, blocked_by, value_saved``, most
+        helpful first; the what-if selector's choices.
     reason : str
         The recommender's one-line reason.
     timeline : DataFrame
         :func:`timeline_data`.
+    value_if_retained : float, default NaN
+        Expected spend over the horizon if the customer stays (NaN when the
+        bundle has no value model).
+    expected_value : float, default NaN
+        ``(1 - churn_risk) * value_if_retained``.
+    expected_value_low, expected_value_high : float, default NaN
+        Its interval.
+    value_at_risk : float, default NaN
+        ``churn_risk * value_if_retained``: what drop-off is expected to cost.
+    horizon_days : int or None, default None
+        The horizon of the values, in days.
     """
 
     customer_id: Any
@@ -154,6 +170,60 @@ class CustomerProfile:
     options: pd.DataFrame
     reason: str
     timeline: pd.DataFrame
+    value_if_retained: float = _NAN
+    expected_value: float = _NAN
+    expected_value_low: float = _NAN
+    expected_value_high: float = _NAN
+    value_at_risk: float = _NAN
+    horizon_days: int | None = None
+
+    @property
+    def has_value(self) -> bool:
+        """True when the customer has a value (the bundle has a value model)."""
+        return not math.isnan(self.expected_value)
+
+    def value_text(self) -> str:
+        """The customer's value in one sentence, or "" without a value model.
+
+        Returns
+        -------
+        str
+            For example: Expected value about $120 ($80–$170) over the next
+            30 days; $45 at risk.
+        """
+        if not self.has_value:
+            return ""
+        days = self.horizon_days or 0
+        text = ngettext(
+            "Expected value about {value} ({low}\u2013{high}) over the next {days} day; "
+            "{at_risk} at risk.",
+            "Expected value about {value} ({low}\u2013{high}) over the next {days} days; "
+            "{at_risk} at risk.",
+            days,
+        )
+        return text.format(
+            value=worth(self.expected_value),
+            low=worth(self.expected_value_low),
+            high=worth(self.expected_value_high),
+            days=format_number(days),
+            at_risk=worth(self.value_at_risk),
+        )
+
+
+_VALUE_FIELDS = (
+    "value_if_retained",
+    "expected_value",
+    "expected_value_low",
+    "expected_value_high",
+    "value_at_risk",
+)
+
+
+def _horizon_days(bundle) -> int | None:
+    from cjml.labels import to_timedelta
+
+    horizon = (getattr(bundle, "metadata", None) or {}).get("horizon")
+    return None if horizon is None else int(round(to_timedelta(horizon) / pd.Timedelta(days=1)))
 
 
 def _band_of(risk: float, bands: dict[str, float]) -> str:
@@ -207,7 +277,8 @@ def customer_profile(
     Returns
     -------
     CustomerProfile
-        The customer's scores, recommendations, what-if options and timeline.
+        The customer's scores, value (with a value model), recommendations, what-if
+        options and timeline.
 
     Raises
     ------
@@ -262,13 +333,26 @@ def customer_profile(
                     "cost": float(first[f"cost{suffix}"]),
                 }
             )
+    values: dict[str, float] = {}
+    value_model = bundle.models.get("value")
+    if value_model is not None:  # as cjml.score values the customer
+        row = value_model.predict_value(X, risk).iloc[0]
+        values = {k: float(row[k]) for k in _VALUE_FIELDS if k in row.index}
+    worth_if_kept = values.get("value_if_retained", _NAN)
     recommendations = pd.DataFrame(
         rows, columns=["rank", "touchpoint", "expected_risk", "risk_reduction", "cost"]
     )
+    # the value a touchpoint saves: the reduction already counts the chance of reaching them
+    recommendations["value_saved"] = (
+        recommendations["risk_reduction"] * worth_if_kept - recommendations["cost"]
+    ).astype(float)
     options = (
         effects[["touchpoint", "expected_risk", "risk_reduction", "cost", "allowed", "blocked_by"]]
         .sort_values(["allowed", "risk_reduction"], ascending=[False, False], kind="stable")
         .reset_index(drop=True)
+    )
+    options["value_saved"] = (options["risk_reduction"] * worth_if_kept - options["cost"]).astype(
+        float
     )
     segment = None
     if segment_col is not None and segment_col in sub.frame.columns:
@@ -288,6 +372,8 @@ def customer_profile(
         options=options,
         reason=str(top["reason"].iloc[0]) if len(top) else "",
         timeline=timeline,
+        horizon_days=_horizon_days(bundle),
+        **values,
     )
 
 
@@ -311,6 +397,9 @@ class WhatIf:
         False when the business rules rule it out.
     blocked_by : str
         Why it is ruled out (empty when allowed).
+    value_if_retained : float, default NaN
+        The customer's expected spend over the horizon if they stay (NaN
+        without a value model).
     """
 
     touchpoint: str
@@ -320,6 +409,36 @@ class WhatIf:
     cost: float
     allowed: bool
     blocked_by: str
+    value_if_retained: float = _NAN
+
+    @property
+    def value_saved(self) -> float:
+        """Expected value saved net of cost: ``risk_reduction * value_if_retained - cost``.
+
+        The reduction already counts the chance the touchpoint reaches the
+        customer; NaN without a value model.
+        """
+        return float(self.risk_reduction * self.value_if_retained - self.cost)
+
+    def value_text(self) -> str:
+        """The value the touchpoint saves, in one sentence ("" without a value model).
+
+        Returns
+        -------
+        str
+            For example: Expected value saved $33: keeps about $35 of expected
+            spend for a cost of $2.00.
+        """
+        if math.isnan(self.value_if_retained):
+            return ""
+        return _(
+            "Expected value saved {saved}: keeps about {kept} of expected spend for a cost "
+            "of {cost}."
+        ).format(
+            saved=worth(self.value_saved),
+            kept=worth(self.risk_reduction * self.value_if_retained),
+            cost=format_currency(self.cost),
+        )
 
     def text(self) -> str:
         """The result in one sentence.
@@ -350,6 +469,8 @@ class WhatIf:
             points=points(abs(change)),
             cost=format_currency(self.cost),
         )
+        if not math.isnan(self.value_if_retained):
+            text += " " + self.value_text()
         if not self.allowed:
             text += " " + _("Not allowed: {why}.").format(why=self.blocked_by)
         return text
@@ -403,4 +524,5 @@ def what_if(profile: CustomerProfile, touchpoint: str) -> WhatIf:
         cost=float(row["cost"]),
         allowed=bool(row["allowed"]),
         blocked_by=str(row["blocked_by"] or ""),
+        value_if_retained=profile.value_if_retained,
     )

@@ -23,6 +23,7 @@ __all__ = [
     "SORT_KEYS",
     "CustomerList",
     "CustomerPage",
+    "default_sort",
     "filter_customers",
     "likely_gone",
     "paginate",
@@ -30,12 +31,18 @@ __all__ = [
 ]
 
 #: Keys the at-risk list sorts by, and whether each sorts descending by default.
-#: ``expected_retained`` (the default order: who can be saved first) is the
-#: expected drop in the customer's drop-off probability, which already accounts
-#: for the chance they are still there (``expected_risk_reduction``, no
-#: recommendation counting as 0).
+#: ``value_saved`` (the default order when the scores have values: where a
+#: touchpoint saves the most value for what it costs) is the first-ranked
+#: touchpoint's ``expected_value_saved``, customers without one last.
+#: ``expected_retained`` (the default order without values: who can be saved
+#: first) is the expected drop in the customer's drop-off probability, which
+#: already accounts for the chance they are still there
+#: (``expected_risk_reduction``, no recommendation counting as 0).
 SORT_KEYS: dict[str, bool] = {
+    "value_saved": True,
     "expected_retained": True,
+    "expected_value": True,
+    "value_at_risk": True,
     "churn_risk": True,
     "expected_risk_reduction": True,
     "reach_probability": True,
@@ -50,11 +57,46 @@ DEFAULT_REACH_THRESHOLD = 0.05
 _GROUPS = ("reachable", "likely_gone")
 
 
+#: Sort keys read from another column of the customer table.
+_DERIVED = {"value_saved": "expected_value_saved", "expected_retained": "expected_risk_reduction"}
+
+
 def _sort_column(table: pd.DataFrame, by: str) -> pd.Series:
-    """The values a sort key orders by (``expected_retained`` is derived, not stored)."""
+    """The values a sort key orders by (``value_saved`` and ``expected_retained`` are derived)."""
     if by == "expected_retained":
         return table["expected_risk_reduction"].astype(float).fillna(0.0)
+    if by == "value_saved":  # no recommendation: no value saved to rank by, so last
+        return table["expected_value_saved"].astype(float)
     return table[by]
+
+
+def default_sort(table: pd.DataFrame) -> str:
+    """The at-risk list's default order for this table.
+
+    ``"value_saved"`` (most value saved net of cost first) when the scores
+    have ``expected_value_saved`` (a bundle with a value model), else
+    ``"expected_retained"`` (the largest expected drop in drop-off risk first).
+
+    Parameters
+    ----------
+    table : DataFrame
+        The output of :func:`customer_table`.
+
+    Returns
+    -------
+    str
+        A key of :data:`SORT_KEYS`.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from cjml.panel import default_sort
+    >>> default_sort(pd.DataFrame({"expected_risk_reduction": [0.1]}))
+    'expected_retained'
+    >>> default_sort(pd.DataFrame({"expected_value_saved": [3.5]}))
+    'value_saved'
+    """
+    return "value_saved" if "expected_value_saved" in table.columns else "expected_retained"
 
 
 def likely_gone(table: pd.DataFrame, threshold: float = DEFAULT_REACH_THRESHOLD) -> np.ndarray:
@@ -191,9 +233,7 @@ def filter_customers(
     return mask
 
 
-def sort_customers(
-    table: pd.DataFrame, by: str = "expected_retained", *, ascending=None
-) -> np.ndarray:
+def sort_customers(table: pd.DataFrame, by: str | None = None, *, ascending=None) -> np.ndarray:
     """Row positions of the customer table in sorted order.
 
     Missing values go last in either direction; ties keep the table's order
@@ -203,13 +243,16 @@ def sort_customers(
     ----------
     table : DataFrame
         The output of :func:`customer_table`.
-    by : str, default "expected_retained"
-        A key of :data:`SORT_KEYS` or the segment column; the default puts the
-        customers who can be saved first (the largest expected drop in their
-        drop-off probability; no recommendation counts as 0).
+    by : str, optional
+        A key of :data:`SORT_KEYS` or the segment column; default
+        :func:`default_sort`: the most value saved net of cost first when the
+        table has ``expected_value_saved``, else the customers who can be
+        saved first (the largest expected drop in their drop-off probability;
+        no recommendation counts as 0).
     ascending : bool, optional
-        Default: descending for retained customers, risk, reduction, reach and
-        probability; ascending for ids, stages and segments.
+        Default: descending for value saved, retained customers, values,
+        risk, reduction, reach and probability; ascending for ids, stages and
+        segments.
 
     Returns
     -------
@@ -236,11 +279,9 @@ def sort_customers(
 
     Customer 2 has no recommendation, so it sorts last by reduction.
     """
-    allowed = [
-        k
-        for k in SORT_KEYS
-        if k in table.columns or (k == "expected_retained" and "expected_risk_reduction" in table)
-    ]
+    if by is None:
+        by = default_sort(table)
+    allowed = [k for k in SORT_KEYS if k in table.columns or _DERIVED.get(k) in table.columns]
     segment_col = table.attrs.get("segment_col")
     if segment_col and segment_col in table.columns:
         allowed.append(segment_col)
@@ -446,7 +487,7 @@ class CustomerList:
         stage=None,
         segment=None,
         touchpoint=None,
-        sort_by="expected_retained",
+        sort_by=None,
         ascending=None,
         group=None,
         reach_threshold=DEFAULT_REACH_THRESHOLD,
@@ -457,8 +498,8 @@ class CustomerList:
         ----------
         risk_band, stage, segment, touchpoint : str or list, optional
             Filters, as for :func:`filter_customers`.
-        sort_by : str, default "expected_retained"
-            As ``by`` of :func:`sort_customers`.
+        sort_by : str, optional
+            As ``by`` of :func:`sort_customers` (default :func:`default_sort`).
         ascending : bool, optional
             As for :func:`sort_customers`.
         group : {None, "reachable", "likely_gone"}, optional
@@ -472,6 +513,8 @@ class CustomerList:
         ndarray of int
             Positions into the table.
         """
+        if sort_by is None:
+            sort_by = default_sort(self.table)
         if ascending is None:
             ascending = not SORT_KEYS.get(sort_by, False)
         if group is not None and group not in _GROUPS:
@@ -509,7 +552,7 @@ class CustomerList:
         stage=None,
         segment=None,
         touchpoint=None,
-        sort_by="expected_retained",
+        sort_by=None,
         ascending=None,
         page=0,
         page_size=25,
@@ -522,8 +565,8 @@ class CustomerList:
         ----------
         risk_band, stage, segment, touchpoint : str or list, optional
             Filters, as for :func:`filter_customers`.
-        sort_by : str, default "expected_retained"
-            As ``by`` of :func:`sort_customers`.
+        sort_by : str, optional
+            As ``by`` of :func:`sort_customers` (default :func:`default_sort`).
         ascending : bool, optional
             As for :func:`sort_customers`.
         page : int, default 0

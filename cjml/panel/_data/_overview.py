@@ -56,6 +56,19 @@ class Overview:
         ``stage, customers, share, mean_risk``: customers per current stage.
     risk_histogram : DataFrame
         ``bin_start, bin_end, customers``: the risk distribution.
+    total_expected_value : float, default NaN
+        Sum of the customers' expected value over the horizon (NaN when the
+        scores have no values: a bundle without a value model).
+    total_value_at_risk : float, default NaN
+        Sum of the value at risk: what drop-off is expected to cost.
+    total_value_saved : float, default NaN
+        Sum of the expected value saved by each customer's first-ranked
+        touchpoint, net of its cost (alternatives are never added to it).
+    top_value_saved : DataFrame or None, default None
+        The customers whose first-ranked touchpoint saves the most value:
+        ``customer_id, recommended_touchpoint, expected_value_saved,
+        expected_value, value_at_risk, churn_risk``, most first (None without
+        values).
     """
 
     n_customers: int
@@ -66,6 +79,47 @@ class Overview:
     touchpoints: pd.DataFrame
     stages: pd.DataFrame
     risk_histogram: pd.DataFrame
+    total_expected_value: float = float("nan")
+    total_value_at_risk: float = float("nan")
+    total_value_saved: float = float("nan")
+    top_value_saved: pd.DataFrame | None = None
+
+
+#: The columns of :attr:`Overview.top_value_saved`.
+TOP_VALUE_COLUMNS = (
+    "customer_id",
+    "recommended_touchpoint",
+    "expected_value_saved",
+    "expected_value",
+    "value_at_risk",
+    "churn_risk",
+)
+
+
+def _value_facts(table: pd.DataFrame, top: int) -> dict:
+    """The overview's value numbers and its top customers by value saved (none without values)."""
+    facts: dict = {}
+    for name, column in (
+        ("total_expected_value", "expected_value"),
+        ("total_value_at_risk", "value_at_risk"),
+        ("total_value_saved", "expected_value_saved"),  # the first rank only: one per customer
+    ):
+        if column in table.columns:
+            facts[name] = float(np.nansum(table[column].to_numpy(dtype=float)))
+    if "expected_value_saved" in table.columns:
+        saved = table["expected_value_saved"].to_numpy(dtype=float)
+        known = np.flatnonzero(~np.isnan(saved))
+        order = known[np.argsort(-saved[known], kind="stable")]  # ties keep the table order
+        rows = table.iloc[order[: int(top)]]
+        facts["top_value_saved"] = pd.DataFrame(
+            {
+                c: (rows[c].astype(object) if c == "recommended_touchpoint" else rows[c])
+                if c in rows.columns
+                else np.nan
+                for c in TOP_VALUE_COLUMNS
+            }
+        ).reset_index(drop=True)
+    return facts
 
 
 def _counts(column: pd.Series, risk: np.ndarray, name: str) -> pd.DataFrame:
@@ -86,8 +140,14 @@ def _counts(column: pd.Series, risk: np.ndarray, name: str) -> pd.DataFrame:
     return frame[frame["customers"] > 0].reset_index(drop=True)
 
 
-def overview_data(table: pd.DataFrame, *, n_not_scored: int = 0, bins: int = 10) -> Overview:
+def overview_data(
+    table: pd.DataFrame, *, n_not_scored: int = 0, bins: int = 10, top: int = 10
+) -> Overview:
     """Risk distribution and counts per risk band, stage and recommended touchpoint.
+
+    When the scores have values (a bundle with a value model), the overview
+    also totals the expected value, the value at risk and the value saved,
+    and lists the customers whose first-ranked touchpoint saves the most.
 
     Parameters
     ----------
@@ -97,6 +157,8 @@ def overview_data(table: pd.DataFrame, *, n_not_scored: int = 0, bins: int = 10)
         Customers left out of the table (reported, not counted).
     bins : int, default 10
         Equal-width bins of the risk histogram over [0, 1].
+    top : int, default 10
+        Customers listed in :attr:`Overview.top_value_saved`.
 
     Returns
     -------
@@ -166,6 +228,7 @@ def overview_data(table: pd.DataFrame, *, n_not_scored: int = 0, bins: int = 10)
         risk_histogram=pd.DataFrame(
             {"bin_start": edges[:-1], "bin_end": edges[1:], "customers": hist}
         ),
+        **_value_facts(table, top),
     )
 
 

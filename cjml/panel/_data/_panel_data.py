@@ -204,7 +204,7 @@ class PanelData:
         if rules is not None and len(table):
             table = _with_rules(table, bundle, log, cut, rules, top_k)
         if isinstance(report, str) and report == "auto":
-            report = journey_map(log, bundle, cutoff=cut)
+            report = journey_map(log, bundle, cutoff=cut, scores=scores)
         log_path = _decision_log_path(decisions, inputs.get("scores"), export_path)
         actions = ActionBook(
             user=user,
@@ -342,6 +342,9 @@ def _with_rules(table, bundle, log, cutoff, rules, top_k) -> pd.DataFrame:
         table[f"expected_risk_reduction{src}"] = rec[f"expected_risk_reduction{src}"].to_numpy(
             dtype=float
         )
+        saved = f"expected_value_saved{src}"
+        if saved in rec.columns:  # the recommender values its touchpoints under the rules too
+            table[saved] = rec[saved].to_numpy(dtype=float)
     # the first recommendation's interval and flag (from cjml.score) follow the rules too
     for name in ("expected_risk_reduction_low", "expected_risk_reduction_high"):
         if name in table.columns:

@@ -15,7 +15,19 @@ import pandas as pd
 
 from cjml.panel._data._common import PanelError, _did_you_mean, _log_cutoff
 
-__all__ = ["customer_table"]
+__all__ = ["VALUE_COLUMNS", "customer_table"]
+
+#: The value columns of :func:`cjml.score` (with a value model in the bundle), carried
+#: along when the scores have them; ``expected_value_saved{suffix}`` follow the ranks.
+VALUE_COLUMNS = (
+    "value_if_retained",
+    "expected_value",
+    "expected_value_low",
+    "expected_value_high",
+    "value_at_risk",
+)
+
+_RANK_PREFIXES = ("recommended_touchpoint", "expected_risk_reduction", "expected_value_saved")
 
 _REQUIRED = (
     "customer_id",
@@ -67,7 +79,11 @@ def customer_table(scores, log=None, *, segment_col=None, cutoff=None) -> pd.Dat
         ``customer_id, churn_risk, risk_band, stage, [segment_col],
         next_stage, next_stage_proba, recommended_touchpoint,
         expected_risk_reduction, reach_probability`` (NaN when the scores
-        lack it), ``top_drivers`` and any further rank columns,
+        lack it), ``top_drivers``, any further rank columns and, when the
+        scores have them (a bundle with a value model), the value columns
+        ``value_if_retained, expected_value, expected_value_low,
+        expected_value_high, value_at_risk`` and ``expected_value_saved``
+        (per rank),
         with categorical bands, stages, segments and touchpoints, in the order
         of ``scores``; ``attrs["segment_col"]`` names the segment column.
 
@@ -135,11 +151,7 @@ def customer_table(scores, log=None, *, segment_col=None, cutoff=None) -> pd.Dat
             out[name] = src[name].to_numpy()
     if "next_stage" in out.columns:
         out["next_stage"] = pd.Categorical(out["next_stage"].astype(object))
-    rank_cols = [
-        c
-        for c in src.columns
-        if c.startswith(("recommended_touchpoint", "expected_risk_reduction"))
-    ]
+    rank_cols = [c for c in src.columns if c.startswith(_RANK_PREFIXES)]
     if "uncertain" in src.columns:  # the first recommendation's flag (None without one)
         rank_cols.append("uncertain")
     for name in rank_cols:
@@ -156,6 +168,9 @@ def customer_table(scores, log=None, *, segment_col=None, cutoff=None) -> pd.Dat
         if "reach_probability" in src.columns
         else np.full(len(out), np.nan)
     )
+    for name in VALUE_COLUMNS:
+        if name in src.columns:
+            out[name] = pd.to_numeric(src[name], errors="coerce").to_numpy(dtype=float)
     out["top_drivers"] = (
         src["top_drivers"].astype(object).to_numpy() if "top_drivers" in src.columns else None
     )
