@@ -188,9 +188,7 @@ def suite_worlds(scale: float, seeds: list[int]) -> list[tuple[str, dict]]:
                     print(f"-- {world}: no purchase amounts: skipped")
                     break
                 log = cjml.read_events(data.events, journey_map=data.journey_map)
-                result = evaluate(
-                    log, data.truth, data.test_cutoff, f"{int(data.horizon_days)}D"
-                )
+                result = evaluate(log, data.truth, data.test_cutoff, f"{int(data.horizon_days)}D")
                 name = f"{world} ({split}, {n:,} customers, seed {seed})"
                 print_world(name, result)
                 out.append((name, result))

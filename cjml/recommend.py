@@ -1460,7 +1460,14 @@ class TouchpointRecommender:
             assert saved is not None
             best_saved = (np.where(not_worth, saved, -np.inf), costs)
         out["reason"] = _reasons(
-            est, out, act, over_budget, rules, jm, key=key, not_worth=best_saved,
+            est,
+            out,
+            act,
+            over_budget,
+            rules,
+            jm,
+            key=key,
+            not_worth=best_saved,
             currency=self.currency,
         )
         return out

@@ -909,7 +909,7 @@ def _report_sentences(report: dict) -> list[str]:
         f"{report['n']:,} customers really came back.",
         f"Over {span} after the cutoff the survival curve's integrated Brier score is "
         f"{model['ibs']:.4f}, {abs(gain):.0%} {'below' if gain >= 0 else 'above'} "
-        f"the {km['ibs']:.4f} of one Kaplan-Meier curve for everyone (lower is better)."
+        f"the {km['ibs']:.4f} of one Kaplan-Meier curve for everyone (lower is better).",
     ]
     if "anchored" in curves:
         lines.append(
@@ -975,7 +975,6 @@ def survival_html(report: dict) -> str:
         f"Time to churn: {report['n']:,} customers followed up to "
         f"{report['follow_up_days']:.0f} days after the cutoff"
     )
-    return (
-        f"<h4>{html.escape(head)}</h4>{table}"
-        + "".join(f"<p>{html.escape(line)}</p>" for line in _report_sentences(report))
+    return f"<h4>{html.escape(head)}</h4>{table}" + "".join(
+        f"<p>{html.escape(line)}</p>" for line in _report_sentences(report)
     )

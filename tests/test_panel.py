@@ -772,8 +772,7 @@ def test_decisions_in_the_customer_view_and_the_list(app, tmp_path):
     app.override_button.click()
     assert app.data.actions.decisions([cid]).iloc[0] == "approved"  # not yet
     assert app.customer_confirm.text.value == (
-        f"<b>This raises the drop-off risk by {raised}. "
-        "Approve anyway?</b>"
+        f"<b>This raises the drop-off risk by {raised}. Approve anyway?</b>"
     )
     app.customer_confirm.yes.click()
     assert "cjml-notice-error" not in app.customer_notice._dom_classes

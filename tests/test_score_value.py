@@ -77,9 +77,7 @@ def cheap(bundle):
 
 @pytest.fixture(scope="module")
 def scores(bundle, events, cheap):
-    return score(
-        bundle, events, top_k=2, horizons=HORIZONS, rules={"costs": cheap}, drivers=False
-    )
+    return score(bundle, events, top_k=2, horizons=HORIZONS, rules={"costs": cheap}, drivers=False)
 
 
 def _features(bundle, log, ids):
@@ -212,10 +210,14 @@ def test_ranking_by_value_saved_orders_touchpoints_and_leaves_out_the_unprofitab
     dropped = plain["recommended_touchpoint"].notna() & ~has
     assert dropped.any()
     assert (plain.loc[dropped, "expected_value_saved"] <= 0).all()
-    assert out.loc[dropped, "reason"].str.match(
-        r"not worth the cost: the best touchpoint, [a-z ]+, keeps about [\d.,]+ of expected "
-        r"spend for a cost of [\d.,]+$"
-    ).all()
+    assert (
+        out.loc[dropped, "reason"]
+        .str.match(
+            r"not worth the cost: the best touchpoint, [a-z ]+, keeps about [\d.,]+ of expected "
+            r"spend for a cost of [\d.,]+$"
+        )
+        .all()
+    )
     kept = out.loc[has, "reason"]
     assert kept.str.contains(r"; keeps about [\d.,]+ of expected spend for a cost of [\d.,]+").all()
 
@@ -368,9 +370,7 @@ def test_resume_is_refused_with_other_horizons(bundle, events, tmp_path, monkeyp
     summary = score(bundle, events, out=out, horizons="7D", resume=True, **options)
     assert summary.n_chunks_resumed == 1
     expected = score(bundle, events, horizons="7D", **options)
-    pd.testing.assert_series_equal(
-        pd.read_parquet(out)["churn_risk_7d"], expected["churn_risk_7d"]
-    )
+    pd.testing.assert_series_equal(pd.read_parquet(out)["churn_risk_7d"], expected["churn_risk_7d"])
 
 
 def test_dask_engine_gives_the_same_values_and_horizons(bundle, events, cheap, tmp_path):

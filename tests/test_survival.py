@@ -177,9 +177,7 @@ def test_the_curve_never_rises_for_any_feature_row(world, data):
     base = X.iloc[data.draw(st.integers(0, len(X) - 1))].to_numpy(dtype=float)
     noise = np.asarray(
         data.draw(
-            st.lists(
-                st.floats(-1e3, 1e3, allow_nan=False), min_size=len(base), max_size=len(base)
-            )
+            st.lists(st.floats(-1e3, 1e3, allow_nan=False), min_size=len(base), max_size=len(base))
         )
     )
     swap = np.asarray(data.draw(st.lists(st.booleans(), min_size=len(base), max_size=len(base))))

@@ -270,8 +270,7 @@ def recommendation_summary(actions: pd.DataFrame) -> str:
         lines.append(
             "  "
             + _(
-                "expected value saved by the first-ranked touchpoints, net of their cost: "
-                "{saved}"
+                "expected value saved by the first-ranked touchpoints, net of their cost: {saved}"
             ).format(saved=format_number(float(actions["expected_value_saved"].sum())))
         )
     if "uncertain" in actions.columns and chosen.notna().any():

@@ -1546,9 +1546,7 @@ class MarketerPanel(W.VBox):
             else ""
         )
         value = (
-            f"<div class='cjml-whatif-value'>{_esc(w.value_text())}</div>"
-            if w.value_text()
-            else ""
+            f"<div class='cjml-whatif-value'>{_esc(w.value_text())}</div>" if w.value_text() else ""
         )
         self.whatif_result.value = f"<div>{text} \u00b7 {cost}</div>{value}{blocked}"
 

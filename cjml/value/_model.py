@@ -440,9 +440,7 @@ class ValueModel(BaseEstimator):
             )
         row_cutoffs = None if cutoffs is None else np.asarray(cutoffs)[rows]
         horizon = self._horizon()
-        self.horizon_days_ = (
-            float("nan") if horizon is None else horizon / pd.Timedelta(days=1)
-        )
+        self.horizon_days_ = float("nan") if horizon is None else horizon / pd.Timedelta(days=1)
         self.time_profile_ = self._fit_time_profile(matrix, cutoffs)
         matrix, y = matrix[rows], y[rows]
         self.n_train_rows_ = len(rows)
@@ -482,9 +480,7 @@ class ValueModel(BaseEstimator):
         self.boosters_ = {k: v for k, v in self.boosters_.items() if v is not None}
         self._fit_bootstrap(matrix, y, categorical)
         f, actual = self._held_out(matrix, y)
-        self.calibration_ = (
-            _fit_calibration(f, actual) if self.calibrate else None
-        )
+        self.calibration_ = _fit_calibration(f, actual) if self.calibrate else None
         self.dispersion_ = self._fit_dispersion(_calibrate(f, self.calibration_), actual)
         self._warn_small_data(matrix)
         del self._notes, self._inner, self._leaves
@@ -744,9 +740,7 @@ class ValueModel(BaseEstimator):
                 "predicts the same value for every customer; add customers or cutoffs"
             )
         if notes:
-            warnings.warn(
-                "ValueModel: " + "; ".join(notes) + ".", SmallDataWarning, stacklevel=3
-            )
+            warnings.warn("ValueModel: " + "; ".join(notes) + ".", SmallDataWarning, stacklevel=3)
 
     # ------------------------------------------------------------------ prediction
     def _value(self, matrix: np.ndarray, boosters: dict) -> np.ndarray:

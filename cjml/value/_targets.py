@@ -101,8 +101,7 @@ def margin_rates(log: EventLog, margin) -> np.ndarray | float | None:
         )
     if not np.isfinite(margin) or margin < 0:
         raise ValueError(
-            f"margin must be a rate of at least 0 (0.3 keeps 30% of each amount), got "
-            f"{margin!r}."
+            f"margin must be a rate of at least 0 (0.3 keeps 30% of each amount), got {margin!r}."
         )
     return float(margin)
 
@@ -155,9 +154,7 @@ def value_targets(
     log = as_log(log)
     cutoff_list = _cutoff_list(log, cutoffs)
     values = event_values(log, margin)
-    labels = make_labels(
-        log, cutoff_list, horizon=horizon, lookback=lookback, data_end=data_end
-    )
+    labels = make_labels(log, cutoff_list, horizon=horizon, lookback=lookback, data_end=data_end)
 
     h = to_timedelta(horizon)
     amounts = pd.to_numeric(log.frame["amount"], errors="coerce").to_numpy(dtype=float)
