@@ -662,3 +662,24 @@ def test_cli_writes_a_vietnamese_page(tmp_path, capsys):
     table = pd.read_csv(csv)  # machine-readable: English columns and names
     assert {"stage", "reached", "drop_off"} <= set(table.columns)
     assert table["stage"][0] == "awareness"
+
+
+def test_cli_values_the_stages_in_the_currency_asked_for(tmp_path, capsys):
+    from _panel_bundle import sample_bundle_path
+
+    events, model = str(sample_path("events")), str(sample_bundle_path())
+    out = tmp_path / "map.html"
+    code, text, err = run(
+        capsys, "journey-map", events, "--model", model, "--currency", "EUR", "--out", str(out)
+    )
+    assert code == 0, err
+    # the value per stage, in euros in the summary and on the page; never in dollars
+    assert "drop-off is expected to cost €" in text and "$" not in text
+    page = out.read_text(encoding="utf-8")
+    assert "€" in page and "$" not in page
+    # a code that is not a currency is refused before any work, in command-line words
+    code, _, err = run(
+        capsys, "journey-map", events, "--currency", "EURO", "--out", str(tmp_path / "m.html")
+    )
+    assert code == 1 and "--currency" in err and "ISO 4217" in err
+    assert not (tmp_path / "m.html").exists()

@@ -239,14 +239,16 @@ def _cmd_journey_map(args: argparse.Namespace) -> int:
             f"and plots) or .csv (the stage table), not {suffix or '(no suffix)'!r}."
         )
     check_output(out, inputs=inputs_of(args, model=args.model), force=args.force)  # first
+    with language(args.lang, currency=args.currency):  # a bad --currency stops before any work
+        pass
     bundle = load_bundle(args) if args.model else None
     log = read_log(args, journey_map=None if bundle is None else bundle.journey_map)
     report = cjml.journey_map(log, bundle, by=args.by, cutoff=args.cutoff, horizon=args.horizon)
-    if suffix == ".html":
-        report.to_html(out, force=args.force, lang=args.lang)
-    else:
-        report.to_csv(out, force=args.force)  # machine-readable: English columns
-    with language(args.lang):
+    with language(args.lang, currency=args.currency):  # the page's and the summary's words
+        if suffix == ".html":
+            report.to_html(out, force=args.force)
+        else:
+            report.to_csv(out, force=args.force)  # machine-readable: English columns
         say(report.to_text())
     groups = ""
     if args.by and report.group_stages is not None:
@@ -307,6 +309,12 @@ def add_journey_map(sub: argparse._SubParsersAction) -> None:
         default="en",
         help="the language of the HTML page and the printed summary (default en; vi is "
         "Vietnamese); the CSV stays English",
+    )
+    out.add_argument(
+        "--currency",
+        metavar="CODE",
+        help="ISO 4217 code of the amounts, for the values with --model, e.g. EUR "
+        "(default USD, VND with --lang vi)",
     )
     h.add_force_option(out)
     h.add_trust_option(p.add_argument_group("Trust"))
