@@ -425,11 +425,12 @@ def test_workers_dying_on_one_task_is_one_line(inputs, tmp_path, monkeypatch):
             progress=False,
         )
     folder = out.with_name(f".{out.name}.cjml-run")
+    # no "chunks" yet when the task dies before any chunk has finished (it depends on timing)
     state = json.loads((folder / "state.json").read_text())
     assert str(caught.value) == (
         "4 Dask workers in turn died running one task of the run (scoring a chunk; the last "
         f"at tcp://10.1.2.3:4567): usually a worker out of memory. Finished chunks: "
-        f"{len(state['chunks'])} of {state['n_parts']}, kept in {str(folder)!r}: give the "
+        f"{len(state.get('chunks', {}))} of {state['n_parts']}, kept in {str(folder)!r}: give the "
         "workers more memory (dask worker --memory-limit) and rerun the same command with "
         "--resume (resume=True) to continue; --scheduler may name a new address."
     )
