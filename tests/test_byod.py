@@ -382,7 +382,7 @@ def test_score_speaks_the_custom_vocabulary(saas, trained):
         "--include-inactive",
     )
     assert code == 0, err
-    assert "Scored 2,500 customers" in stdout
+    assert "2,500 customers at" in stdout
     scores = pd.read_csv(out)
     assert list(scores.columns) == [
         "customer_id",

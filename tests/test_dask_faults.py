@@ -342,7 +342,7 @@ def test_a_worker_killed_mid_run_changes_nothing(inputs, cluster, tmp_path):
     assert code == 0, output
     assert len(state.get("chunks", {})) < state["n_parts"]  # it was mid-run
     assert list(cluster.workers()) == [n for n in ("w0", "w1") if n != victim]
-    assert output.startswith("Scored 8,000 customers") and output.count("\n") == 1, output
+    assert output.startswith("8,000 customers at") and output.count("\n") == 1, output
     pd.testing.assert_frame_equal(_read(run.out), inputs["local"])
     assert not run.folder.exists()
 

@@ -741,7 +741,7 @@ def test_score_command(bundle_path, events, tmp_path, capsys):
         "--quiet",
     )
     assert code == 0, err
-    assert text.startswith("Scored 3,000 customers") and f"wrote {out}" in text
+    assert text.startswith("3,000 customers at") and f"wrote {out}" in text
     assert "customers/s" in text
     written = pd.read_csv(out)
     assert "recommended_touchpoint_2" in written.columns and (written["status"] == "scored").all()
@@ -868,7 +868,7 @@ def test_attrs_are_plain_json_data(quarantined):
     assert table["row"].tolist() == bad_rows
     assert table["column"].tolist() == ["timestamp", "satisfaction", "customer_id", "stage"]
     assert table.loc[0, "timestamp"] == "not a date"
-    assert ScoreSummary.from_dict(summary).to_text().startswith("Scored 3,000 customers")
+    assert ScoreSummary.from_dict(summary).to_text().startswith("3,000 customers at")
 
 
 def test_scores_round_trip_through_parquet_with_their_attrs(quarantined, tmp_path):

@@ -231,9 +231,9 @@ def score(
     >>> bundle, _ = cjml.train(load_sample(), holdout=False)  # doctest: +SKIP
     >>> scores = cjml.score(bundle, load_sample(), top_k=2)  # doctest: +SKIP
     >>> scores.columns.tolist()[:5]  # doctest: +SKIP
-    ['customer_id', 'churn_risk', 'risk_band', 'next_stage', 'next_stage_proba']
+    ['customer_id', 'churn_risk', 'risk_band', 'reach_probability', 'expected_value']
     >>> print(ScoreSummary.from_dict(scores.attrs["summary"]))  # doctest: +SKIP
-    Scored 3,000 customers at 2024-08-31 ...
+    3,000 customers at 2024-08-31 ... (938 scored, 2,062 inactive, 0 without events) ...
     >>> capped = cjml.score(bundle, load_sample(), rules={"budget": 500.0})  # doctest: +SKIP
     """
     started = time.perf_counter()

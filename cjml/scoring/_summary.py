@@ -106,7 +106,9 @@ class ScoreSummary:
             Customers by status, rejected rows, time, throughput and files.
         """
         parts = [
-            f"Scored {self.n_customers:,} customers at {_when(self.cutoff)} "
+            # all the customers read first, then what became of them: "Scored 3,000" read as
+            # if all were scored when 938 were
+            f"{self.n_customers:,} customers at {_when(self.cutoff)} "
             f"({self.n_scored:,} scored, {self.n_inactive:,} inactive, "
             f"{self.n_no_events:,} without events"
             + (
