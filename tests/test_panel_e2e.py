@@ -27,6 +27,7 @@ import dataclasses
 import json
 import re
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -230,6 +231,11 @@ class Lab:
     def __init__(self, page, url: str, env: dict[str, str]):
         self.page, self.url, self.env = page, url, env
         self.theme: str | None = None
+        # the page's JavaScript errors, for the failure message: a widget view that fails
+        # to render shows only "Click to show javascript error"
+        self.errors: list[str] = []
+        page.on("console", lambda msg: msg.type == "error" and self.errors.append(msg.text))
+        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
 
     def show(self, theme: str, *, file_browser: bool) -> None:
         """The panel in ``theme`` ("light" or "dark"), the file browser open or closed."""
@@ -257,9 +263,31 @@ class Lab:
             light = "true" if theme == "light" else "false"
             page.wait_for_function(f"() => document.body.dataset.jpThemeLight === '{light}'")
             # Run > Run All Cells, as a person would
-            page.evaluate("() => jupyterapp.commands.execute('notebook:run-all-cells')")
-            page.locator(".cjml-panel").first.wait_for(state="visible", timeout=PANEL_TIMEOUT_MS)
-            page.wait_for_timeout(500)
+            for attempt in range(3):
+                page.evaluate("() => jupyterapp.commands.execute('notebook:run-all-cells')")
+                page.locator(".cjml-panel").first.wait_for(
+                    state="visible", timeout=PANEL_TIMEOUT_MS
+                )
+                page.wait_for_timeout(500)
+                # Now and then (about one JupyterLab session in three in CI, never in
+                # Voila) a tab's view fails to render in JupyterLab's widget manager and
+                # shows "Click to show javascript error". Not understood yet (issue 22's
+                # note): rerun the cell as a person would, say so, and check the layout
+                # of the panel that rendered; a third failure fails the test.
+                broken = page.get_by_text("Click to show javascript error")
+                if attempt == 2 or broken.count() == 0:
+                    break
+                warnings.warn(
+                    f"JupyterLab ({theme}): a widget view failed to render "
+                    f"({' | '.join(self.errors[-3:]) or 'no console error'}); the cell is run "
+                    "again",
+                    UserWarning,
+                    stacklevel=2,
+                )
+                page.evaluate(
+                    "async () => { await jupyterapp.commands.execute("
+                    "'notebook:clear-all-cell-outputs'); }"
+                )
             self.theme = theme
         if file_browser:
             self.page.evaluate("() => jupyterapp.shell.activateById('filebrowser')")
@@ -591,6 +619,8 @@ def test_jupyterlab_layout(lab, sample, theme, width, file_browser):
     where = f"JupyterLab ({theme}) at {width} px" + (
         f", file browser open (panel {panel_width:.0f} px)" if file_browser else ""
     )
+    if problems and lab.errors:
+        problems.append("the page's JavaScript errors: " + " | ".join(lab.errors[-5:]))
     _no_problems(problems, where)
     assert ARTIFACTS.joinpath(f"{name}_list_{width}.png").exists()
 
