@@ -61,12 +61,18 @@ GOAL_REGRET_SHARE = 0.35
 TARGET_SHARE = 0.2
 
 
-def simulated(customers: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Events and truth at the test cutoff for one seed, simulated once and cached."""
+def simulated(
+    customers: int, seed: int, cache: str = "quality"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Events and truth at the test cutoff for one seed, simulated once and cached.
+
+    ``cache`` names the cached files: a script that needs truth columns added later
+    (value_quality.py's ``expected_value``) keeps its own, never an older cache's.
+    """
     from cjml.datasets import make_journeys
 
-    events_path = CACHE / f"quality_{customers}_{seed}_events.parquet"
-    truth_path = CACHE / f"quality_{customers}_{seed}_truth.parquet"
+    events_path = CACHE / f"{cache}_{customers}_{seed}_events.parquet"
+    truth_path = CACHE / f"{cache}_{customers}_{seed}_truth.parquet"
     if not (events_path.exists() and truth_path.exists()):
         CACHE.mkdir(exist_ok=True)
         data = make_journeys(customers, n_days=240, truth_cutoffs=[TEST_CUTOFF], random_state=seed)

@@ -44,7 +44,6 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from _measure import CACHE
 
 TEST_CUTOFF = "2024-07-29"
 #: calibration goal: mean predicted / mean true value within 10% in every decile
@@ -56,16 +55,9 @@ JUDGED_SHARE = 0.95
 
 def simulated(customers: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Events and truth (with ``expected_value``) of cjml's simulator, cached."""
-    from cjml.datasets import make_journeys
+    from quality import simulated as quality_simulated
 
-    events_path = CACHE / f"value_{customers}_{seed}_events.parquet"
-    truth_path = CACHE / f"value_{customers}_{seed}_truth.parquet"
-    if not (events_path.exists() and truth_path.exists()):
-        CACHE.mkdir(exist_ok=True)
-        data = make_journeys(customers, n_days=240, truth_cutoffs=[TEST_CUTOFF], random_state=seed)
-        data.events.to_parquet(events_path)
-        data.truth.to_parquet(truth_path)
-    return pd.read_parquet(events_path), pd.read_parquet(truth_path)
+    return quality_simulated(customers, seed, cache="value")
 
 
 def decile_ratios(predicted: np.ndarray, true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
