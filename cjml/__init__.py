@@ -70,6 +70,10 @@ _LAZY = {
     "score": "cjml.scoring",
     "train": "cjml.training",
     "ValueModel": "cjml.value",
+    "JourneyCanvas": "cjml.canvas",
+    "PersonaComparison": "cjml.canvas",
+    "SupportJourneyReport": "cjml.support",
+    "support_journey": "cjml.support",
 }
 
 
@@ -97,6 +101,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the names as if imported eagerl
     from cjml import panel
     from cjml.analytics import JourneyMapReport, journey_map
     from cjml.bundle import BundleError, ModelBundle
+    from cjml.canvas import JourneyCanvas, PersonaComparison
     from cjml.evaluation import EvaluationReport
     from cjml.events import EventLog, EventLogSummary, read_events
     from cjml.exceptions import CjmlError, InputFileError, JourneyMapError, SchemaError
@@ -107,6 +112,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the names as if imported eagerl
     from cjml.models import ChurnModel, NextStageModel
     from cjml.recommend import RecommendationRules, TouchpointRecommender
     from cjml.scoring import ScoreSummary, score
+    from cjml.support import SupportJourneyReport, support_journey
     from cjml.training import evaluate, train
     from cjml.value import ValueModel
 
@@ -119,15 +125,18 @@ __all__ = [
     "EventLog",
     "EventLogSummary",
     "InputFileError",
+    "JourneyCanvas",
     "JourneyFeaturizer",
     "JourneyMap",
     "JourneyMapError",
     "JourneyMapReport",
     "ModelBundle",
     "NextStageModel",
+    "PersonaComparison",
     "RecommendationRules",
     "SchemaError",
     "ScoreSummary",
+    "SupportJourneyReport",
     "Touchpoint",
     "TouchpointRecommender",
     "ValueModel",
@@ -141,6 +150,7 @@ __all__ = [
     "read_events",
     "rolling_cutoffs",
     "score",
+    "support_journey",
     "top_drivers_text",
     "train",
 ]
