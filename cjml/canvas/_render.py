@@ -8,7 +8,7 @@ cell's words are made once (:func:`_cells`) and drawn by the figure and by
 Text is laid out here, not by matplotlib: each cell's items are wrapped to
 the cell's width measured with the font's own advances (the widths a browser
 and a PDF viewer use), shrunk within limits, then cut with an ellipsis, and
-every line is its own text artist on a baseline grid of 1.2 em, so no two
+every line is its own text artist on a baseline grid of 1.32 em, so no two
 lines overlap in the PNG, the PDF or a browser showing the SVG. Every text
 artist has a gid ``<figure>.<area>.<item>.<line>`` (its cell's rectangle is
 ``<figure>.<area>.cell``); the SVG gives the numbers' artists a ``<title>``
@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from cjml.i18n import (
+    N_,
     current,
     format_number,
     format_percent,
@@ -66,9 +67,11 @@ _RC: Any = {
 }
 #: Smallest text on the page, in points: still readable on paper.
 MIN_SIZE = 5.5
-_LINE = 1.2  # baseline to baseline, in em: more than the font's ascent + descent (1.164 em)
-_ASCENT, _DESCENT = 0.95, 0.25  # room above the first baseline and below the last, in em
-_SAFETY = 1.03  # measured widths are widened a little: renderers differ by a hair
+# Baseline to baseline, in em: more than the font's ascent + descent (1.164 em, a browser's
+# box) and than the ink of a Vietnamese line (stacked accents reach 1.08 em, descenders 0.22).
+_LINE = 1.32
+_ASCENT, _DESCENT = 1.1, 0.24  # room above the first baseline and below the last, in em
+_SAFETY = 1.02  # measured widths are widened a little: renderers differ by a hair
 
 _INK = "#222222"
 _MUTED = "#5f5f5f"
@@ -85,11 +88,11 @@ _BAND = "#9ecae1"
 _CURVE = "#24476b"
 
 _ROW_NAMES = {
-    "doing": "Doing",
-    "feeling": "Feeling",
-    "pains": "Pain points",
-    "opportunities": "Opportunities",
-    "flow": "Time and flow",
+    "doing": N_("Doing"),
+    "feeling": N_("Feeling"),
+    "pains": N_("Pain points"),
+    "opportunities": N_("Opportunities"),
+    "flow": N_("Time and flow"),
 }
 _ROW_WEIGHTS = {"doing": 0.9, "feeling": 1.25, "pains": 1.05, "opportunities": 0.95, "flow": 0.85}
 _SYMBOL = {"online": "\u25cf", "offline": "\u25a0"}
@@ -157,12 +160,27 @@ def _float(value: Any) -> float:
     return float(value)
 
 
+def _share(value: Any) -> str:
+    """A share as a whole percentage ("34%"), an en dash when missing."""
+    return _DASH if _missing(value) else format_percent(float(value), 0)
+
+
 def _signed(value: float) -> str:
     """An emotion as "+0.42" / "−0.42" in the locale."""
     text = format_number(abs(float(value)), 2)
     if round(float(value), 2) == 0:
         return text
     return ("+" if value > 0 else _MINUS) + text
+
+
+def _few_item(canvas, n: int, **style) -> _Item:
+    """The grey words of a cell with thin evidence, its rule on hover."""
+    limit = int((canvas.info or {}).get("min_customers", 30) or 30)
+    title = _("{n} behind this cell, fewer than {limit}: read it with care.").format(
+        n=_customers(n), limit=format_number(limit)
+    )
+    style.setdefault("color", _FEW_INK)
+    return _Item(_few_text(n), title=title, **style)
 
 
 def _few_text(n: int) -> str:
@@ -240,7 +258,7 @@ def _doing_cell(canvas, stage, few: int | None) -> _Cell:
         channel = None if _missing(channel) else str(channel)
         name = label_text(row.touchpoint)
         customers = _count(getattr(row, "customers", None))
-        share = format_percent(_float(row.share), 0) if not _missing(row.share) else _DASH
+        share = _share(row.share)
         title = ngettext(
             "{touchpoint}: {share} of the stage's events; {n} customer met it here",
             "{touchpoint}: {share} of the stage's events; {n} customers met it here",
@@ -257,7 +275,7 @@ def _doing_cell(canvas, stage, few: int | None) -> _Cell:
     if not cell.items:
         cell.items.append(_Item(_("no events"), color=_MUTED))
     if few is not None:
-        cell.items.append(_Item(_few_text(few), color=_FEW_INK, scale=0.9, max_lines=1))
+        cell.items.append(_few_item(canvas, few, scale=0.9, max_lines=1))
     return cell
 
 
@@ -286,13 +304,12 @@ def _feeling_cell(canvas, stage) -> _Cell:
     answers = _count(r.get("answers"))
     evidence = [
         ngettext(
-            "{n} customer answered {answers} survey(s) ({share} of the stage's customers).",
-            "{n} customers answered {answers} survey(s) ({share} of the stage's customers).",
+            "{n} customer answered ({share} of the stage's customers).",
+            "{n} customers answered ({share} of the stage's customers).",
             respondents,
-        ).format(
-            n=format_number(respondents),
-            answers=format_number(answers),
-            share=format_percent(float(r.get("answered_share", np.nan) or 0), 0),
+        ).format(n=format_number(respondents), share=_share(r.get("answered_share"))),
+        ngettext("{n} answer in all.", "{n} answers in all.", answers).format(
+            n=format_number(answers)
         ),
         _("Emotion {value}, 90% interval {low} to {high}.").format(
             value=value,
@@ -302,9 +319,7 @@ def _feeling_cell(canvas, stage) -> _Cell:
     ]
     if not _missing(r.get("negative_share")):
         evidence.append(
-            _("Negative answers: {share}.").format(
-                share=format_percent(float(r["negative_share"]), 0)
-            )
+            _("Negative answers: {share}.").format(share=_share(r["negative_share"]))
         )
     cell.title = "\n".join(evidence)
     cell.few = bool(r.get("few", False))
@@ -313,12 +328,12 @@ def _feeling_cell(canvas, stage) -> _Cell:
         _Item(top, title=cell.title, color=_FEW_INK if cell.few else color, weight="bold")
     )
     if cell.few:
-        cell.bottom.append(_Item(_few_text(respondents), title=cell.title, color=_FEW_INK))
+        cell.bottom.append(_few_item(canvas, respondents))
     else:
         cell.bottom.append(
             _Item(
                 _("{share} answered ({n})").format(
-                    share=format_percent(float(r.get("answered_share", 0) or 0), 0),
+                    share=_share(r.get("answered_share")),
                     n=format_number(respondents),
                 ),
                 title=cell.title,
@@ -494,7 +509,7 @@ def _flow_cell(canvas, stage) -> _Cell:
             )
         )
     if cell.few:
-        cell.items.append(_Item(_few_text(reached), color=_FEW_INK, max_lines=1))
+        cell.items.append(_few_item(canvas, reached, max_lines=1))
     return cell
 
 
@@ -589,30 +604,48 @@ def canvas_text(canvas) -> str:
 
 
 # =========================================================================== measuring
+#: The resolution whose hinted glyph widths are measured: the figure's (matplotlib's default).
+_MEASURE_DPI = 100
+
+
 @functools.cache
-def _measurer():
+def _measurers():
+    from matplotlib.backends.backend_agg import RendererAgg
     from matplotlib.textpath import TextToPath
 
-    return TextToPath()
+    return TextToPath(), RendererAgg(1, 1, _MEASURE_DPI)
 
 
 @functools.cache
-def _width_at_10(text: str, weight: str) -> float:
-    """The advance width of ``text`` at 10 pt, in points (the font's unhinted metrics)."""
+def _word_width(word: str, size: float, weight: str) -> float:
+    """The width of ``word`` at ``size`` points, in points: the wider of two measures.
+
+    The font's own (unhinted) advances are what a browser and a PDF viewer
+    use; the PNG is drawn by Agg, whose hinting rounds each glyph to whole
+    pixels, a few percent wider at small sizes.
+    """
     from matplotlib.font_manager import FontProperties
 
-    if not text:
+    if not word:
         return 0.0
-    prop = FontProperties(family=FONT, size=10, weight=weight)
-    return float(_measurer().get_text_width_height_descent(text, prop, ismath=False)[0])
+    prop = FontProperties(family=FONT, size=size, weight=weight)
+    outline, agg = _measurers()
+    unhinted = outline.get_text_width_height_descent(word, prop, ismath=False)[0]
+    hinted = agg.get_text_width_height_descent(word, prop, ismath=False)[0] * 72 / _MEASURE_DPI
+    return float(max(unhinted, hinted))
+
+
+@functools.cache
+def _space_width(size: float, weight: str) -> float:
+    return _word_width("a a", size, weight) - _word_width("aa", size, weight)
 
 
 def _width(text: str, size: float, weight: str = "normal") -> float:
     """The width of ``text`` at ``size`` points, in points (words measured once, then added)."""
     words = text.split(" ")
-    total = sum(_width_at_10(w, weight) for w in words)
-    total += (len(words) - 1) * _width_at_10("\u00a0", weight)
-    return total * size / 10 * _SAFETY
+    total = sum(_word_width(w, size, weight) for w in words)
+    total += (len(words) - 1) * _space_width(size, weight)
+    return total * _SAFETY
 
 
 def _break_word(word: str, width: float, size: float, weight: str) -> list[str]:
@@ -627,9 +660,10 @@ def _break_word(word: str, width: float, size: float, weight: str) -> list[str]:
     return pieces
 
 
-def _wrap(text: str, width: float, size: float, weight: str) -> list[str]:
-    """Greedy wrapping of ``text`` to ``width`` points."""
+def _wrap(text: str, width: float, size: float, weight: str) -> tuple[list[str], bool]:
+    """Greedy wrapping of ``text`` to ``width`` points; and whether a word had to be cut."""
     lines: list[str] = []
+    broke = False
     for paragraph in text.split("\n"):
         line = ""
         for word in paragraph.split():
@@ -644,8 +678,9 @@ def _wrap(text: str, width: float, size: float, weight: str) -> list[str]:
             else:
                 *full, line = _break_word(word, width, size, weight)
                 lines.extend(full)
+                broke = True
         lines.append(line)
-    return lines
+    return lines, broke
 
 
 def _ellipsize(text: str, width: float, size: float, weight: str) -> str:
@@ -682,14 +717,15 @@ def _fit(
     while True:
         placed = []
         total = 0.0
-        cut = False
+        cut = broken = False  # lines cut short; words cut in two (worse: shrink further)
         for item in items:
             s = size * item.scale
             indent = 0.0
             if item.marker:
                 indent = _width(item.marker, s, "bold") + 0.35 * s
             room = max(width - indent, s)
-            lines = _wrap(item.text, room, s, item.weight)
+            lines, broke = _wrap(item.text, room, s, item.weight)
+            broken = broken or broke
             if len(lines) > item.max_lines:
                 cut = True
                 kept = lines[: item.max_lines]
@@ -698,7 +734,8 @@ def _fit(
             placed.append(_Placed(item, s, lines, indent))
             total += _block(len(lines), s) + _gap(s)
         total -= _gap(size) if placed else 0.0
-        if (total <= height and (not cut or size <= lines_floor)) or size <= size_min:
+        fits = total <= height and not broken and (not cut or size <= lines_floor)
+        if fits or size <= size_min:
             break
         size = max(size_min, size - 0.5)
     if total <= height:
