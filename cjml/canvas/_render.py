@@ -269,7 +269,7 @@ def _doing_cell(canvas, stage, few: int | None) -> _Cell:
                 _("{touchpoint} {share}").format(touchpoint=name, share=share),
                 title=title,
                 marker=_SYMBOL.get(channel or "", "\u00b7"),
-                marker_color=_ONLINE if channel == "online" else _OFFLINE,
+                marker_color={"online": _ONLINE, "offline": _OFFLINE}.get(channel or "", _MUTED),
             )
         )
     if not cell.items:
@@ -648,20 +648,11 @@ def _width(text: str, size: float, weight: str = "normal") -> float:
     return total * _SAFETY
 
 
-def _break_word(word: str, width: float, size: float, weight: str) -> list[str]:
-    """A word too wide for a line, cut into pieces that fit."""
-    pieces = []
-    while word:
-        n = len(word)
-        while n > 1 and _width(word[:n], size, weight) > width:
-            n -= 1
-        pieces.append(word[:n])
-        word = word[n:]
-    return pieces
-
-
 def _wrap(text: str, width: float, size: float, weight: str) -> tuple[list[str], bool]:
-    """Greedy wrapping of ``text`` to ``width`` points; and whether a word had to be cut."""
+    """Greedy wrapping of ``text`` to ``width`` points; and whether a word had to be cut.
+
+    A word wider than the line gets a line of its own, cut with an ellipsis.
+    """
     lines: list[str] = []
     broke = False
     for paragraph in text.split("\n"):
@@ -675,11 +666,12 @@ def _wrap(text: str, width: float, size: float, weight: str) -> tuple[list[str],
                 lines.append(line)
             if _width(word, size, weight) <= width:
                 line = word
-            else:
-                *full, line = _break_word(word, width, size, weight)
-                lines.extend(full)
+            else:  # a word wider than the line: cut with an ellipsis (read as cut, unlike "-")
+                lines.append(_ellipsize(word, width, size, weight))
+                line = ""
                 broke = True
-        lines.append(line)
+        if line or not lines:
+            lines.append(line)
     return lines, broke
 
 
@@ -1336,7 +1328,7 @@ def _comparison_figure(comparison, *, prefix: str | None = None):
     subtitle = _("Two personas side by side: their key rows, then the differences that matter.")
     header = (margin, margin, width - margin, 1.0)
     _page_header(painter, _comparison_title(comparison), subtitle, sizes, header)
-    diff_h = 1.35
+    diff_h = 0.35 + 0.19 * max(2, len(_difference_texts(comparison)))
     gap = 0.25
     half = (width - 2 * margin - gap) / 2
     bottom = height - margin - diff_h
