@@ -410,6 +410,8 @@ def test_wrong_suffix_and_nothing_to_write(tmp_path, three_canvases):
 
 def test_canvas_save_and_lang(tmp_path):
     canvas = make_canvas(n_stages=3)
+    assert canvas.save(tmp_path / "one.png").name == "one.png"  # the name given, persona or not
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one.png"]
     path = canvas.save(tmp_path / "one.html", lang="vi")
     text = path.read_text(encoding="utf-8")
     assert "<html lang='vi'>" in text and "Bản đồ hành trình" in text

@@ -105,6 +105,10 @@ _figure_ids = itertools.count(1)
 
 
 # =========================================================================== words
+def _missing_persona(persona) -> bool:
+    return persona is None or (np.ndim(persona) == 0 and bool(pd.isna(persona)))
+
+
 def canvas_title(canvas) -> str:
     """The canvas's title: the persona's name, or "All customers".
 
@@ -119,10 +123,9 @@ def canvas_title(canvas) -> str:
         The persona as a person reads it ("Deal seekers"), in the current
         language.
     """
-    persona = canvas.persona
-    if persona is None or (np.ndim(persona) == 0 and pd.isna(persona)):
+    if _missing_persona(canvas.persona):
         return _("All customers")
-    return label_text(str(persona))
+    return label_text(str(canvas.persona))
 
 
 def _heading(canvas) -> str:
@@ -502,7 +505,11 @@ def _flow_cell(canvas, stage) -> _Cell:
         cell.items.append(
             _Item(
                 _("median {days}").format(
-                    days=_days(pd.Timedelta(days=_float(median)))
+                    days=_days(
+                        median
+                        if isinstance(median, pd.Timedelta)
+                        else pd.Timedelta(days=_float(median))
+                    )
                 ),
                 title=title,
                 color=_FEW_INK if cell.few else _MUTED,
@@ -1446,12 +1453,12 @@ def slug(value) -> str:
     return text[:60].strip("-") or "persona"
 
 
-def _targets(path: Path, names: Iterable[str | None]) -> list[Path]:
-    """One file per picture: ``map.png`` for None, then ``map-<name>.png`` (made unique)."""
+def _targets(path: Path, names: Iterable[str]) -> list[Path]:
+    """One file per picture: the first is ``path``, then ``map-<name>.png`` (made unique)."""
     out: list[Path] = []
     seen: set[str] = set()
-    for name in names:
-        base = path.stem if name is None else f"{path.stem}-{name}"
+    for i, name in enumerate(names):
+        base = path.stem if i == 0 else f"{path.stem}-{name}"
         candidate, n = base, 2
         while candidate in seen:
             candidate, n = f"{base}-{n}", n + 1
@@ -1494,9 +1501,9 @@ def write_canvases(canvases, path, *, force=False, lang=None, support=None, comp
         ``.html``: one self-contained page (no network) with every canvas,
         the comparisons and the support journey. ``.pdf``: one A4 landscape
         page per canvas and comparison, then the support journey's pages.
-        ``.png`` / ``.svg``: one file per picture: ``map.png`` for all
-        customers, ``map-<persona>.png`` per persona, ``map-<a>-vs-<b>.png``
-        per comparison, ``map-support.png``.
+        ``.png`` / ``.svg``: one file per picture: ``map.png`` for the first
+        (all customers, usually), then ``map-<persona>.png`` per persona,
+        ``map-<a>-vs-<b>.png`` per comparison, ``map-support.png``.
     force : bool, default False
         Replace existing files; without it an existing target is an error and
         nothing is written (every target is checked first).
@@ -1551,8 +1558,8 @@ def write_canvases(canvases, path, *, force=False, lang=None, support=None, comp
                     suffixes=(".pdf",),
                 )
             ]
-        names: list[str | None] = [
-            None if canvas_title(c) == _("All customers") else slug(c.persona) for c in canvases
+        names = [
+            "all-customers" if _missing_persona(c.persona) else slug(c.persona) for c in canvases
         ]
         names += [f"{slug(c.left.persona)}-vs-{slug(c.right.persona)}" for c in comparisons]
         if support is not None:
