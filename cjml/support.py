@@ -246,10 +246,13 @@ def _tickets(
     done = r >= 0
     rc = np.where(done, r, o)  # the resolution, or the opening where none
     ts_o, ts_r = ev.ts[o], ev.ts[rc]
-    # First response: the first brand-side event at or after the opening's instant.
-    is_resp = np.isin(ev.tp, ev.codes_of(responses)) & ~is_open | is_res
+    # First response: the first brand-side event at or after the opening's instant (a
+    # response touchpoint), or the ticket's own resolution when that comes first.
+    is_resp = np.isin(ev.tp, ev.codes_of(responses)) & ~is_open & ~is_res
     f = _first_from(is_resp)[ev.tie_start[o]]
-    answered = ev.within(f, o, np.iinfo(np.int64).max)
+    f = np.where(ev.within(f, o, np.iinfo(np.int64).max), f, ev.n)
+    f = np.where(done & (r < f), r, f)
+    answered = f < ev.n
     fc = np.where(answered, f, o)
     # CSAT after: each answer at or within CSAT_WITHIN after a resolution belongs to the
     # ticket of the latest resolution at or before its instant (counted once).
@@ -459,8 +462,10 @@ def support_journey(
     - **First response**: the first brand-side event at or after the opening:
       one of the ``responses`` touchpoints (default the journey map's
       actionable touchpoints: the ones the business triggers, such as a chat
-      reply, call or email) or the resolution itself. Hours to it, median and
-      90th percentile; tickets without one are left out of both.
+      reply, call or email) or the ticket's own resolution, whichever comes
+      first (the resolution of an older ticket does not answer this one).
+      Hours to it, median and 90th percentile; tickets without one are left
+      out of both.
     - **Resolved**: resolved share, hours to resolution (median and 90th
       percentile, over the resolved tickets), still open at the cutoff and the
       median age of the open ones, in days.
@@ -514,8 +519,8 @@ def support_journey(
         Groups with fewer customers with tickets are marked ``few``.
     responses : str or list of str, optional
         The brand-side touchpoints that count as a first response (the
-        resolution always counts); default the journey map's actionable
-        touchpoints.
+        ticket's own resolution always counts); default the journey map's
+        actionable touchpoints.
 
     Returns
     -------
@@ -884,7 +889,8 @@ class SupportJourneyReport:
             ``title``, ``few`` (the group has under ``min_customers``
             customers with tickets), ``few_text``, ``boxes`` (a list of four
             dicts with ``step``, ``lines`` and ``hover``, the counts behind the
-            numbers), ``unhappy`` (the silent-unhappy sentence).
+            numbers), ``unhappy`` (the silent-unhappy sentence) and
+            ``unhappy_hover`` (its counts).
         """
         return _step_words(self._row(persona), self.info, self.channels, persona)
 
@@ -1107,6 +1113,15 @@ def _step_words(row: pd.Series, info: dict, channels: pd.DataFrame, persona) -> 
         share=_pct(row["silent_unhappy_share"]),
         complained=_int(row["complained"]),
     )
+    unhappy_hover = _(
+        "{complained} complained, {silent} went silent, {stayed} stayed without a ticket; "
+        "{pending} more with a bad experience too recent to know"
+    ).format(
+        complained=_int(row["complained"]),
+        silent=_int(row["silent_unhappy"]),
+        stayed=_int(row["unhappy_stayed"]),
+        pending=_int(row["unhappy_not_yet_known"]),
+    )
     few = bool(row["few"])
     return {
         "title": _persona_title(persona, info.get("by")),
@@ -1114,6 +1129,7 @@ def _step_words(row: pd.Series, info: dict, channels: pd.DataFrame, persona) -> 
         "few_text": _("few customers: {n}").format(n=_int(row["customers_with_tickets"])),
         "boxes": boxes,
         "unhappy": unhappy,
+        "unhappy_hover": unhappy_hover,
     }
 
 
@@ -1126,7 +1142,8 @@ _CSS = (
     ".cjml-support .box b{display:block;margin-bottom:2px}"
     ".cjml-support .arrow{align-self:center;font-size:1.4em;color:#4c72b0}"
     ".cjml-support .few{opacity:0.55;filter:grayscale(1)}"
-    ".cjml-support .note{font-size:0.85em;margin:0 0 10px}"
+    ".cjml-support .box div:first-of-type{font-weight:600}"
+    ".cjml-support .note{font-size:0.85em;margin:6px 0 14px}"
 )
 
 
@@ -1153,7 +1170,8 @@ def _html(report: SupportJourneyReport) -> str:
         parts.append(
             f"<div class='group{grey}'><h5>{title}</h5><div class='row'>"
             + arrow.join(cells)
-            + f"</div><p class='note'>{html.escape(words['unhappy'])}</p></div>"
+            + f"</div><p class='note' title='{html.escape(words['unhappy_hover'], quote=True)}'>"
+            + f"{html.escape(words['unhappy'])}</p></div>"
         )
     parts.append("</div>")
     return "".join(parts)
@@ -1203,7 +1221,6 @@ def _figure(report: SupportJourneyReport, persona):
             edgecolor=colour,
             linewidth=1.5,
         )
-        patch.set_gid(box["hover"])
         ax.add_patch(patch)
         ax.text(x + 0.04, 0.9, box["step"], fontsize=12, weight="bold", color=colour, va="top")
         for j, line in enumerate(box["lines"]):

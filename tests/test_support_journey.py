@@ -415,3 +415,31 @@ def test_every_ticket_is_counted_once_and_resolved_plus_open_is_opened(rows):
         assert flags == sorted(flags, reverse=True)
     # Each satisfaction answer belongs to at most one ticket.
     assert t["csat_after_answers"].sum() <= frame["satisfaction"].notna().sum()
+
+
+def test_the_resolution_of_an_older_ticket_does_not_answer_a_newer_one():
+    frame = pd.DataFrame(
+        {
+            "customer_id": ["H"] * 5,
+            "timestamp": [
+                "2024-04-01 00:00",
+                "2024-04-01 06:00",
+                "2024-04-01 12:00",
+                "2024-04-01 20:00",
+                "2024-04-02 06:00",
+            ],
+            "touchpoint": [
+                "support_ticket",
+                "support_ticket",
+                "ticket_resolved",
+                "follow_up_call",
+                "ticket_resolved",
+            ],
+        }
+    )
+    t = cjml.support_journey(frame, cutoff=CUTOFF).tickets
+    # First in, first out: the first resolution closes the first ticket (12 h); the second
+    # ticket is answered by the call 14 h after it and resolved after 24 h.
+    assert t["resolution_hours"].tolist() == [12.0, 24.0]
+    assert t["first_response_hours"].tolist() == [12.0, 14.0]
+    assert t["first_response_touchpoint"].tolist() == ["ticket_resolved", "follow_up_call"]
