@@ -328,7 +328,7 @@ def _cmd_journey_map(args: argparse.Namespace) -> int:
     report = cjml.journey_map(log, bundle, by=by, cutoff=args.cutoff, horizon=args.horizon, **extra)
     canvases, comparisons = _canvases(report, args) if canvas else ([], [])
     support = None
-    if args.support:
+    if args.support or args.canvas:  # the whole map comes with its support journey
         support = cjml.support_journey(
             log,
             bundle,
@@ -447,8 +447,9 @@ def add_journey_map(sub: argparse._SubParsersAction) -> None:
         "all customers: stages as columns and five rows under them (what customers do, how "
         "they feel, the pain points, the missing touchpoints, time and flow), as one HTML "
         "page, a PDF (one A4 landscape page per canvas) or one PNG or SVG file per canvas. "
-        "--support adds the support journey (from ticket opened to resolved, and churn "
-        "after); alone, it writes only the support journey. Without --out, prints the "
+        "The whole map (--canvas) comes with the support journey: from ticket opened to "
+        "resolved, and churn after. --persona draws only some personas' canvases, --compare "
+        "two side by side, --support only the support journey. Without --out, prints the "
         "text forms.",
         examples=[
             ("journey-map journeys.parquet --out map.html", ""),
@@ -459,7 +460,7 @@ def add_journey_map(sub: argparse._SubParsersAction) -> None:
             ),
             (
                 "journey-map journeys.parquet --model models/journeys.cjml --canvas "
-                "--support --out canvas.html",
+                "--out canvas.html",
                 "a canvas per persona (segment) and the support journey, on one page",
             ),
             (
@@ -502,7 +503,8 @@ def add_journey_map(sub: argparse._SubParsersAction) -> None:
     cv.add_argument(
         "--canvas",
         action="store_true",
-        help="draw the journey-map canvas: one for all customers and one per persona",
+        help="draw the journey-map canvas, one for all customers and one per persona, and "
+        "the support journey",
     )
     cv.add_argument(
         "--persona",
@@ -521,8 +523,8 @@ def add_journey_map(sub: argparse._SubParsersAction) -> None:
     cv.add_argument(
         "--support",
         action="store_true",
-        help="the support journey: alone, only it (.csv: its tables); with --canvas, added "
-        "to the same output",
+        help="the support journey (from ticket opened to resolved): alone, only it (.csv: "
+        "its tables); with --persona or --compare, added to their output",
     )
     cv.add_argument(
         "--negative-weight",
