@@ -150,7 +150,7 @@ def test_compare_prints_and_writes_the_differences(inputs, report, tmp_path, cap
         capsys, "journey-map", events, "--model", model, "--compare", a, b, "--out", out
     )
     assert code == 0, err
-    assert "2 canvases and 1 comparison" in text
+    assert "2 canvases and the comparison to" in text
     words = _texts(out.read_text(encoding="utf-8"))
     for sentence in comparison.differences["text"]:
         assert html.unescape(str(sentence)) in words

@@ -415,22 +415,39 @@ def _print_journey_map(report, canvases: list, comparisons: list, support) -> No
 
 def _written(canvases: list, comparisons: list, support, paths: list, seconds: float) -> str:
     """The line that says what was written where."""
-    where = ", ".join(str(p) for p in paths)
-    n, m = len(canvases), len(comparisons)
+    values = {
+        "n": format_number(len(canvases)),
+        "files": ", ".join(str(p) for p in paths),
+        "seconds": format_number(seconds, 1),
+    }
+    n = len(canvases)
     if not canvases and not comparisons:
-        return _("Wrote the support journey to {files} ({seconds} s)").format(
-            files=where, seconds=format_number(seconds, 1)
+        text = _("Wrote the support journey to {files} ({seconds} s)")
+    elif comparisons and support is not None:
+        text = ngettext(
+            "Wrote {n} canvas, the comparison and the support journey to {files} ({seconds} s)",
+            "Wrote {n} canvases, the comparison and the support journey to {files} ({seconds} s)",
+            n,
         )
-    what = ngettext("{n} canvas", "{n} canvases", n).format(n=format_number(n))
-    if m:
-        what = _("{canvases} and {m} comparison").format(canvases=what, m=format_number(m))
-    if support is not None:
-        return _("Wrote {what} and the support journey to {files} ({seconds} s)").format(
-            what=what, files=where, seconds=format_number(seconds, 1)
+    elif comparisons:
+        text = ngettext(
+            "Wrote {n} canvas and the comparison to {files} ({seconds} s)",
+            "Wrote {n} canvases and the comparison to {files} ({seconds} s)",
+            n,
         )
-    return _("Wrote {what} to {files} ({seconds} s)").format(
-        what=what, files=where, seconds=format_number(seconds, 1)
-    )
+    elif support is not None:
+        text = ngettext(
+            "Wrote {n} canvas and the support journey to {files} ({seconds} s)",
+            "Wrote {n} canvases and the support journey to {files} ({seconds} s)",
+            n,
+        )
+    else:
+        text = ngettext(
+            "Wrote {n} canvas to {files} ({seconds} s)",
+            "Wrote {n} canvases to {files} ({seconds} s)",
+            n,
+        )
+    return text.format(**values)
 
 
 def add_journey_map(sub: argparse._SubParsersAction) -> None:
