@@ -198,6 +198,41 @@ def test_opportunities_show_points_interval_and_evidence_or_say_none():
     assert "none found" in text
 
 
+def test_worth_testing_is_grey_italic_with_its_interval_and_a_note_once():
+    canvas = make_canvas(n_stages=4, testing_stages=(1, 2), empty_opportunities_stages=(2, 3))
+    fig = canvas_figure(canvas)
+    cells: dict[str, list] = {}
+    for t in _texts(fig):
+        cells.setdefault(_area(t.get_gid()) or "", []).append(t)
+    note = "not enough evidence: test it with a control group"
+    # stage 1: a missing touchpoint first (black), then the one worth testing (grey italics)
+    words = [t.get_text() for t in cells["opportunities-1"]]
+    assert words.count(note) == 1
+    italic = [t for t in cells["opportunities-1"] if t.get_fontstyle() == "italic"]
+    assert italic and all(to_hex(t.get_color()) == "#7a7a7a" for t in italic)
+    assert any("(\u22123.0\u2013" in t.get_text() for t in italic)  # the interval, below zero
+    first = [t for t in cells["opportunities-1"] if t.get_gid().endswith(".0.0")][0]
+    assert first.get_fontstyle() == "normal"
+    # stage 2: only one worth testing, no "none found"; stage 3: neither, "none found"
+    assert note in [t.get_text() for t in cells["opportunities-2"]]
+    assert "none found" not in [t.get_text() for t in cells["opportunities-2"]]
+    assert [t.get_text() for t in cells["opportunities-3"]] == ["none found"]
+    assert canvas_text(canvas).count(note) == 2
+
+
+def test_the_emotion_scale_fits_the_data_and_labels_neutral():
+    canvas = make_canvas(n_stages=5)
+    canvas.feeling[["emotion", "emotion_low", "emotion_high"]] *= 0.1  # all within ±0.1
+    fig = canvas_figure(canvas)
+    scale = [t.get_text() for t in _texts(fig) if t.get_gid().split(".")[2] in ("100", "101", "102")]
+    assert scale == ["0 neutral", "+0.5", "\u22120.5"]  # at least ±0.5, not ±1
+    [ax] = fig.axes
+    assert ax.get_ylim() == pytest.approx((-0.55, 0.55))
+    canvas.feeling["emotion_low"] = -0.9
+    [ax] = canvas_figure(canvas).axes
+    assert ax.get_ylim() == pytest.approx((-1.1, 1.1))
+
+
 def test_flow_percentages_add_to_100_in_every_stage():
     canvas = make_canvas(n_stages=6)
     for line in canvas_text(canvas).splitlines():

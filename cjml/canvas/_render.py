@@ -94,7 +94,7 @@ _ROW_NAMES = {
     "opportunities": N_("Opportunities"),
     "flow": N_("Time and flow"),
 }
-_ROW_WEIGHTS = {"doing": 0.9, "feeling": 1.25, "pains": 1.05, "opportunities": 0.95, "flow": 0.85}
+_ROW_WEIGHTS = {"doing": 0.75, "feeling": 1.4, "pains": 1.05, "opportunities": 1.0, "flow": 0.8}
 _SYMBOL = {"online": "\u25cf", "offline": "\u25a0"}
 _PEAK_MARK, _END_MARK = "\u2605", "\u25c6"
 _ELLIPSIS = "\u2026"
@@ -226,7 +226,7 @@ class _Item:
     text: str
     title: str | None = None
     color: str = _INK
-    weight: str = "normal"
+    weight: str = "normal"  # or "bold", "italic"
     marker: str | None = None
     marker_color: str = _INK
     scale: float = 1.0
@@ -243,6 +243,11 @@ class _Cell:
     bar: list[tuple[float, int, str, str]] | None = None  # share, percent, colour, title
     top: list[_Item] = field(default_factory=list)  # feeling: above the curve
     bottom: list[_Item] = field(default_factory=list)  # feeling: below it
+
+
+def _all_few(rows: pd.DataFrame) -> bool:
+    """Every row of a cell rests on few customers."""
+    return bool(len(rows)) and "few" in rows and bool(rows["few"].astype(bool).all())
 
 
 def _by_stage(frame: pd.DataFrame | None, stage) -> pd.DataFrame:
@@ -353,6 +358,7 @@ def _pains_cell(canvas, stage) -> _Cell:
     cell = _Cell()
     by_model = (canvas.info or {}).get("pains_ranked_by") == "churn model"
     shown = rows.head(3)
+    all_few = _all_few(shown)  # then the cell is grey and says so once
     for row in shown.itertuples(index=False):
         customers = _count(getattr(row, "customers", None))
         few = bool(getattr(row, "few", False))
@@ -376,7 +382,7 @@ def _pains_cell(canvas, stage) -> _Cell:
                 customers,
             ).format(rank=_count(row.rank), n=format_number(customers))
         text = str(row.text)
-        if few:
+        if few and not all_few:
             text = _("{pain} ({few})").format(pain=text, few=_few_text(customers))
         cell.items.append(
             _Item(
@@ -388,10 +394,21 @@ def _pains_cell(canvas, stage) -> _Cell:
                 max_lines=3,
             )
         )
-    cell.few = bool(len(shown)) and bool(shown["few"].all()) if "few" in shown else False
+    cell.few = all_few
+    if all_few:
+        cell.items.append(_few_item(canvas, int(shown["customers"].max()), max_lines=1))
     if not cell.items:
         cell.items.append(_Item(_("none found"), color=_MUTED))
     return cell
+
+
+def _points(values) -> list[str]:
+    """Risk differences as points with one decimal, a true minus sign when negative."""
+    return [str(t).replace("-", _MINUS) for t in format_tenths(np.asarray(values) * 100)]
+
+
+#: The statuses of ``canvas.opportunities``: proven missing touchpoints, then those worth a test.
+MISSING, WORTH_TESTING = "missing", "worth testing"
 
 
 def _opportunities_cell(canvas, stage) -> _Cell:
@@ -402,15 +419,33 @@ def _opportunities_cell(canvas, stage) -> _Cell:
     ):
         cell.items.append(_Item(_("needs a model"), color=_MUTED))
         return cell
-    if "risk_reduction" in rows:
-        rows = rows.sort_values("risk_reduction", ascending=False)
-    shown = rows.head(3)
-    for row in shown.itertuples(index=False):
+    if not rows.empty:
+        status = rows["status"] if "status" in rows else pd.Series(MISSING, index=rows.index)
+        rows = rows.assign(testing_=(status == WORTH_TESTING).to_numpy())
+        rows = rows.sort_values(["testing_", "risk_reduction"], ascending=[True, False])
+        # proven ones first (at most 3), then at most 2 worth testing, 3 in all
+        rows = pd.concat([rows[~rows["testing_"]].head(3), rows[rows["testing_"]].head(2)])
+        rows = rows.head(3)
+    note = False
+    all_few = _all_few(rows)
+    for row in rows.itertuples(index=False):
+        testing = bool(row.testing_)
+        if testing and not note:  # heads the uncertain ones: cut last, if at all
+            note = True
+            cell.items.append(
+                _Item(
+                    _("not enough evidence: test it with a control group"),
+                    color=_FEW_INK,
+                    weight="italic",
+                    scale=0.9,
+                    max_lines=3,
+                )
+            )
         name = label_text(row.touchpoint)
         evidence = _count(getattr(row, "evidence", None))
         covered = _count(getattr(row, "customers", None))
-        points, low, high = format_tenths(
-            np.array([row.risk_reduction, row.risk_reduction_low, row.risk_reduction_high]) * 100
+        points, low, high = _points(
+            [row.risk_reduction, row.risk_reduction_low, row.risk_reduction_high]
         )
         few = bool(getattr(row, "few", False))
         text = ngettext(
@@ -426,33 +461,49 @@ def _opportunities_cell(canvas, stage) -> _Cell:
             dash=_DASH,
             n=format_number(evidence),
         )
-        title = ngettext(
-            "Adding {touchpoint} would cut churn risk by {points} points (90% interval {low} "
-            "to {high}) for {covered}; learned from {n} customer who had it.",
-            "Adding {touchpoint} would cut churn risk by {points} points (90% interval {low} "
-            "to {high}) for {covered}; learned from {n} customers who had it.",
-            evidence,
-        ).format(
-            touchpoint=label_text(row.touchpoint, lower=True),
-            points=points,
-            low=low,
-            high=high,
-            covered=_customers(covered),
-            n=format_number(evidence),
-        )
-        if few:
+        values = {
+            "touchpoint": label_text(row.touchpoint, lower=True),
+            "points": points,
+            "low": low,
+            "high": high,
+            "covered": _customers(covered),
+            "n": format_number(evidence),
+        }
+        if testing:
+            title = ngettext(
+                "Worth testing: adding {touchpoint} might cut churn risk by {points} points for "
+                "{covered}, but the 90% interval ({low} to {high}) includes no effect; learned "
+                "from {n} customer who had it.",
+                "Worth testing: adding {touchpoint} might cut churn risk by {points} points for "
+                "{covered}, but the 90% interval ({low} to {high}) includes no effect; learned "
+                "from {n} customers who had it.",
+                evidence,
+            ).format(**values)
+        else:
+            title = ngettext(
+                "Adding {touchpoint} would cut churn risk by {points} points (90% interval "
+                "{low} to {high}) for {covered}; learned from {n} customer who had it.",
+                "Adding {touchpoint} would cut churn risk by {points} points (90% interval "
+                "{low} to {high}) for {covered}; learned from {n} customers who had it.",
+                evidence,
+            ).format(**values)
+        if few and not all_few:
             text = _("{opportunity} ({few})").format(opportunity=text, few=_few_text(evidence))
+        grey = few or testing
         cell.items.append(
             _Item(
                 text,
                 title=title,
-                color=_FEW_INK if few else _INK,
-                marker="+",
-                marker_color=_FEW_INK if few else _GOOD,
+                color=_FEW_INK if grey else _INK,
+                weight="italic" if testing else "normal",
+                marker="?" if testing else "+",
+                marker_color=_FEW_INK if grey else _GOOD,
                 max_lines=4,
             )
         )
-    cell.few = bool(len(shown)) and bool(shown["few"].all()) if "few" in shown else False
+    cell.few = all_few
+    if all_few:
+        cell.items.append(_few_item(canvas, int(rows["evidence"].max()), max_lines=1))
     if not cell.items:
         cell.items.append(_Item(_("none found"), color=_MUTED))
     return cell
@@ -631,15 +682,27 @@ def _word_width(word: str, size: float, weight: str) -> float:
     use; the PNG is drawn by Agg, whose hinting rounds each glyph to whole
     pixels, a few percent wider at small sizes.
     """
-    from matplotlib.font_manager import FontProperties
 
     if not word:
         return 0.0
-    prop = FontProperties(family=FONT, size=size, weight=weight)
+    prop = _font(size, weight)
     outline, agg = _measurers()
     unhinted = outline.get_text_width_height_descent(word, prop, ismath=False)[0]
     hinted = agg.get_text_width_height_descent(word, prop, ismath=False)[0] * 72 / _MEASURE_DPI
     return float(max(unhinted, hinted))
+
+
+def _font(size: float, weight: str):
+    """The font of a text look: "normal", "bold" or "italic"."""
+    from matplotlib.font_manager import FontProperties
+
+    italic = weight == "italic"
+    return FontProperties(
+        family=FONT,
+        size=size,
+        weight="normal" if italic else weight,
+        style="italic" if italic else "normal",
+    )
 
 
 @functools.cache
@@ -871,7 +934,8 @@ class _Painter:
                     size=p.size,
                     gid=gid,
                     color=item.color,
-                    fontweight=item.weight,
+                    fontweight="bold" if item.weight == "bold" else "normal",
+                    fontstyle="italic" if item.weight == "italic" else "normal",
                     ha=ha,
                 )
             if item.marker and align == "left":
@@ -893,19 +957,22 @@ class _Painter:
         return number
 
     def row(self, jobs: Sequence[tuple[Any, Sequence[_Item], str]], *, size_max: float, **style):
-        """Draw cells ``(box, items, area)`` of one row at one size: the smallest any needs."""
+        """Draw cells ``(box, items, area)`` of one row at one size: the smallest any needs,
+        but not more than 2 points under ``size_max`` (a crowded cell shrinks alone)."""
         pad = style.get("pad", 0.05)
         size_min = style.get("size_min", MIN_SIZE)
-        size = size_max
+        own = []
         for (x0, y0, x1, y1), items, _area in jobs:
             width, height = (x1 - x0 - 2 * pad) * 72, (y1 - y0 - 2 * pad) * 72
-            if items and width > 0 and height > 0:
-                size = min(size, _fit(items, width, height, size_max, size_min)[1])
+            fits = items and width > 0 and height > 0
+            own.append(_fit(items, width, height, size_max, size_min)[1] if fits else size_max)
+        size = max(min(own, default=size_max), max(size_min, size_max - 2))
         numbers: dict[str, int] = {}
-        style["size_min"] = size  # every cell at the size found: none shrinks further
-        for box, items, area in jobs:
+        for (box, items, area), wanted in zip(jobs, own, strict=True):
+            # cells that fit at the row's size stay at it; a crowded one shrinks on its own
+            cell_style = {**style, "size_min": size if wanted >= size else size_min}
             numbers[area] = self.cell(
-                box, items, area=area, size_max=size, first=numbers.get(area, 0), **style
+                box, items, area=area, size_max=size, first=numbers.get(area, 0), **cell_style
             )
         return size
 
@@ -1050,30 +1117,18 @@ def _flow_bar(painter: _Painter, cell: _Cell, box, area: str) -> None:
 def _feeling_row(painter: _Painter, canvas, cells, rows_y, col, n: int, sizes, prefix) -> None:
     """The emotion curve across the stage centres, its band, and the values above and below."""
     ry0, ry1 = rows_y
-    strip = (sizes.body * (_LINE + _ASCENT + _DESCENT) + 0.3 * sizes.body) / 72 + 0.1
-    strip = min(strip, (ry1 - ry0) * 0.3)
+    # one line above the curve (the value), two below (who answered)
+    top = min(sizes.body * (_ASCENT + _DESCENT) / 72 + 0.12, (ry1 - ry0) * 0.2)
+    bottom = min(sizes.body * (_LINE + _ASCENT + _DESCENT) / 72 + 0.12, (ry1 - ry0) * 0.3)
     jobs = []
     for k in range(n):
         a, b = col(k)
         cell = cells["feeling", k]
         area = f"{prefix}feeling-{k}"
-        jobs.append(((a, ry0, b, ry0 + strip), cell.top, area))
-        jobs.append(((a, ry1 - strip, b, ry1), cell.bottom, area))
+        jobs.append(((a, ry0, b, ry0 + top), cell.top, area))
+        jobs.append(((a, ry1 - bottom, b, ry1), cell.bottom, area))
     painter.row(jobs, size_max=sizes.body)
     # the curve, in an axes over the columns between the two strips
-    x_left, _ = col(0)
-    _, x_right = col(n - 1)
-    y_top, y_bottom = ry0 + strip + 0.02, ry1 - strip - 0.02
-    if y_bottom - y_top < 0.1:
-        return
-    W, H = painter.width, painter.height
-    ax = painter.fig.add_axes(
-        (x_left / W, 1 - y_bottom / H, (x_right - x_left) / W, (y_bottom - y_top) / H)
-    )
-    ax.set_axis_off()
-    ax.set_xlim(0, n)
-    ax.set_ylim(-1.12, 1.12)
-    ax.axhline(0, color=_MUTED, linewidth=0.7, linestyle=(0, (2, 2)), clip_on=False)
     frame = canvas.feeling.set_index("stage") if not canvas.feeling.empty else pd.DataFrame()
     xs, ys, lows, highs, fews, peaks, ends = [], [], [], [], [], [], []
     for k, stage in enumerate(canvas.stages):
@@ -1082,11 +1137,32 @@ def _feeling_row(painter: _Painter, canvas, cells, rows_y, col, n: int, sizes, p
         r = frame.loc[stage]
         xs.append(k + 0.5)
         ys.append(float(r["emotion"]))
-        lows.append(float(r.get("emotion_low", r["emotion"])))
-        highs.append(float(r.get("emotion_high", r["emotion"])))
+        lows.append(_float(r.get("emotion_low", r["emotion"])))
+        highs.append(_float(r.get("emotion_high", r["emotion"])))
         fews.append(bool(r.get("few", False)))
         peaks.append(bool(r.get("peak", False)))
         ends.append(bool(r.get("end", False)))
+    x_left, _ = col(0)
+    _, x_right = col(n - 1)
+    y_top, y_bottom = ry0 + top + 0.02, ry1 - bottom - 0.02
+    if y_bottom - y_top < 0.1:
+        return
+    # a symmetric scale that fits the data (at least ±0.5, at most ±1) fills the band:
+    # a dip must look like a dip
+    reach = np.nanmax(np.abs([*ys, *lows, *highs])) if xs else 0.0
+    lim = float(min(1.0, max(0.5, np.ceil(np.nan_to_num(reach) * 4) / 4)))
+    span = lim * 1.1
+    W, H = painter.width, painter.height
+    ax = painter.fig.add_axes(
+        (x_left / W, 1 - y_bottom / H, (x_right - x_left) / W, (y_bottom - y_top) / H)
+    )
+    ax.set_axis_off()
+    ax.set_xlim(0, n)
+    ax.set_ylim(-span, span)
+    ax.axhline(0, color=_MUTED, linewidth=0.8, linestyle=(0, (2, 2)), clip_on=False)
+    for v in (-lim, lim):
+        ax.axhline(v, color=_RULE, linewidth=0.6, linestyle=(0, (1, 2)), clip_on=False)
+    _feeling_scale(painter, col(0), (y_top, y_bottom), lim, span, f"{prefix}feeling-0")
     if not xs:
         return
     ax.fill_between(xs, lows, highs, color=_BAND, alpha=0.45, linewidth=0, clip_on=False)
@@ -1119,6 +1195,40 @@ def _feeling_row(painter: _Painter, canvas, cells, rows_y, col, n: int, sizes, p
         )
 
 
+def _feeling_scale(painter: _Painter, column, band, lim: float, span: float, area: str) -> None:
+    """The scale's words in the first column's left half, left of the first point."""
+    a, b = column
+    y_top, y_bottom = band
+    size = 6.0
+    half = size * (_ASCENT + _DESCENT) / 72 / 2 + 0.03  # a line and the cell's padding
+    right = a + (b - a) / 2 - 0.09  # clear of the first point's marker
+    if right - a < 0.12:
+        return
+    shown = format_number(lim, 1 if lim * 10 % 10 else 0)
+    neutral = _("0 neutral")
+    if _width(neutral, size) / 72 > right - a - 0.04:
+        neutral = "0"
+    title = _(
+        "Emotion from −1 (every answer as bad as it gets) to +1 (every answer the best); "
+        "0 is neutral. Negative answers weigh more."
+    )
+    ticks = [(0.0, neutral)]
+    if (y_bottom - y_top) / 2 * lim / span > 2.2 * half:
+        ticks += [(lim, "+" + shown), (-lim, _MINUS + shown)]
+    for number, (value, text) in enumerate(ticks):
+        y = y_top + (span - value) / (2 * span) * (y_bottom - y_top)
+        y0 = min(max(y - 2 * half + 0.02, y_top), y_bottom - 2 * half)  # just above its line
+        painter.cell(
+            (a, y0, right, y0 + 2 * half),
+            [_Item(text, title=title, color=_MUTED, max_lines=1)],
+            area=area,
+            size_max=size,
+            size_min=size,
+            pad=0.02,
+            first=100 + number,
+        )
+
+
 def _legend(painter: _Painter, box, size: float, area: str, *, feeling: bool) -> None:
     """One line of symbols and their meanings, wrapped when the page is narrow."""
     entries = [
@@ -1133,6 +1243,8 @@ def _legend(painter: _Painter, box, size: float, area: str, *, feeling: bool) ->
             ("\u25ac", _BAND, _("band: 90% interval")),
         ]
     entries += [
+        ("+", _GOOD, _("missing touchpoint")),
+        ("?", _FEW_INK, _("worth testing")),
         ("\u25a0", _FLOW_COLORS[0], _("moved on")),
         ("\u25a0", _FLOW_COLORS[1], _("dropped off")),
         ("\u25a0", _FLOW_COLORS[2], _("pending")),
@@ -1186,9 +1298,9 @@ def _canvas_figure(canvas, *, prefix: str | None = None):
     header = (margin, margin, width - margin, 1.0)
     _page_header(painter, _heading(canvas), _subtitle(canvas), sizes, header)
     bottom = height - 0.3
-    body = (margin, 1.0, width - margin, bottom - 0.48)
+    body = (margin, 1.0, width - margin, bottom - 0.58)
     _draw_canvas(painter, canvas, body, rows=list(_ROW_NAMES), sizes=sizes)
-    legend_box = (margin, bottom - 0.44, width - margin, bottom - 0.24)
+    legend_box = (margin, bottom - 0.54, width - margin, bottom - 0.24)
     painter.rect(legend_box, area="legend", fill=False)
     _legend(painter, legend_box, sizes.note, "legend", feeling=True)
     notes_box = (margin, bottom - 0.23, width - margin, bottom)
