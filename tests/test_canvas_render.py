@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import struct
 import xml.etree.ElementTree as ET
+from html import escape as html_escape
 from itertools import combinations
 
 import numpy as np
@@ -62,6 +63,11 @@ def _texts(fig) -> list:
 def _area(gid: str | None) -> str | None:
     parts = (gid or "").split(".")
     return parts[1] if len(parts) >= 3 else None
+
+
+def _heads(fig) -> list[str]:
+    """The stage headers' words, left to right."""
+    return [t.get_text() for t in _texts(fig) if (_area(t.get_gid()) or "").startswith("head-")]
 
 
 def _inside(box, outer, tolerance: float = 0.5) -> bool:
@@ -121,7 +127,7 @@ def test_the_page_is_a4_landscape_with_title_rows_and_stages(drawn):
     assert "Journey canvas: Deal seekers" in words
     for row in ROWS_EN:
         assert row in words, f"no row label {row!r}"
-    heads = [t.get_text() for t in _texts(fig) if (_area(t.get_gid()) or "").startswith("head-")]
+    heads = _heads(fig)
     for stage in canvas.stages:
         full = label_text(stage)
         if "long" in name:  # a long name is cut with an ellipsis, never dropped
@@ -224,7 +230,8 @@ def test_the_emotion_scale_fits_the_data_and_labels_neutral():
     canvas = make_canvas(n_stages=5)
     canvas.feeling[["emotion", "emotion_low", "emotion_high"]] *= 0.1  # all within ±0.1
     fig = canvas_figure(canvas)
-    scale = [t.get_text() for t in _texts(fig) if t.get_gid().split(".")[2] in ("100", "101", "102")]
+    ticks = {"100", "101", "102"}  # the scale's item numbers in the first feeling cell
+    scale = [t.get_text() for t in _texts(fig) if t.get_gid().split(".")[2] in ticks]
     assert scale == ["0 neutral", "+0.5", "\u22120.5"]  # at least ±0.5, not ±1
     [ax] = fig.axes
     assert ax.get_ylim() == pytest.approx((-0.55, 0.55))
@@ -414,6 +421,19 @@ def test_svg_files_and_html_page_round_trip(tmp_path, three_canvases):
     assert not re.search(r"(src|href)\s*=\s*['\"]?https?:", text)
     assert not re.search(r"url\(\s*['\"]?https?:|@import", text)
     assert "<title>" in text.split("</head>")[1]  # the hover titles
+    # a heading, contents linking to a section with its own heading per canvas, print rules
+    assert "<h1>Journey canvases: synthetic</h1>" in text
+    assert "Data up to Jun 30, 2024; churn means no activity within 30 days." in text
+    anchors = re.findall(r"<a href='#([^']+)'>([^<]+)</a>", text)
+    assert anchors == [
+        ("canvas-all-customers", "All customers"),
+        ("canvas-deal-seekers", "Deal seekers"),
+        ("canvas-khach-hang-moi", "Khách hàng mới"),
+    ]
+    for anchor, heading in anchors:
+        assert f"<section class='cjml-page' id='{anchor}'" in text
+        assert f"<h2 id='{anchor}-h'>{heading}</h2>" in text
+    assert "@page{size:A4 landscape" in text and "break-after:page" in text
     with pytest.raises(InputFileError, match="already exists"):
         write_canvases(three_canvases, tmp_path / "map.html")
     assert page.read_text(encoding="utf-8") == text
@@ -463,7 +483,7 @@ def test_slugs_are_ascii_and_never_empty():
 def test_stage_names_of_a_bring_your_own_data_map():
     stages = ("lead", "qualified_lead", "demo_booked", "proposal_sent", "closed_won", "onboarded")
     fig = canvas_figure(make_canvas(stages=stages, persona="Enterprise"))
-    heads = [t.get_text() for t in _texts(fig) if (_area(t.get_gid()) or "").startswith("head-")]
+    heads = _heads(fig)
     assert heads == [label_text(s) for s in stages]
     assert not _layout_problems(fig)
 
@@ -471,3 +491,85 @@ def test_stage_names_of_a_bring_your_own_data_map():
 def test_default_stage_helper_and_top_level_class():
     assert default_stages(3) == ("awareness", "consideration", "conversion")
     assert cjml.JourneyCanvas is type(make_canvas(n_stages=3))
+
+
+# ---------------------------------------------------------------------- real canvases
+@pytest.fixture(scope="module")
+def sample():
+    """The sample's journey map with the small bundle trained on it (shared per run)."""
+    from _panel_bundle import sample_bundle_path
+
+    from cjml.datasets import load_sample
+
+    log = cjml.read_events(load_sample())
+    bundle = cjml.ModelBundle.load(sample_bundle_path())
+    return log, bundle, cjml.journey_map(log, bundle, by="segment")
+
+
+def test_sample_canvases_of_every_persona_are_clean(sample):
+    _log, _bundle, report = sample
+    assert report.personas
+    for persona in [None, *report.personas]:
+        canvas = report.canvas(persona)
+        fig = canvas_figure(canvas)
+        fig.savefig(ARTIFACTS / f"canvas-sample-{slug(persona or 'all')}.png", dpi=110)
+        problems = _layout_problems(fig)
+        assert not problems, f"{persona}: " + "\n".join(problems[:10])
+        heads = _heads(fig)
+        assert heads == [label_text(s) for s in canvas.stages]
+        assert canvas.info["pains_ranked_by"] == "churn model"
+        words = " ".join(t.get_text() for t in _texts(fig))
+        assert "negative answers weigh 12×" in words
+
+
+def test_sample_files_with_support_journey_and_comparison(sample, tmp_path):
+    log, bundle, report = sample
+    support = cjml.support_journey(log, bundle, by="segment")
+    a, b = report.personas[:2]
+    canvases = [report.canvas(None), report.canvas(a)]
+    comparisons = [report.compare(a, b)]
+    [page] = write_canvases(
+        canvases, tmp_path / "map.html", support=support, comparisons=comparisons
+    )
+    text = page.read_text(encoding="utf-8")
+    assert "<a href='#support-journey'>Support journey</a>" in text
+    assert "<h2 id='support-journey-h'>Support journey</h2>" in text
+    assert text.count("<svg") >= 3  # two canvases and the comparison (support: its own)
+    assert not re.search(r"(src|href)\s*=\s*['\"]?https?:", text)
+    for sentence in comparisons[0].differences["text"]:
+        assert html_escape(sentence) in text
+    [pdf] = write_canvases(canvases, tmp_path / "map.pdf", support=support, comparisons=comparisons)
+    pages = len(re.findall(rb"/Type\s*/Page\b", pdf.read_bytes()))
+    assert pages == len(canvases) + len(comparisons) + 1 + len(support.personas)
+    pngs = write_canvases(canvases, tmp_path / "map.png", support=support)
+    assert [p.name for p in pngs] == ["map.png", f"map-{slug(a)}.png", "map-support.png"]
+
+
+def test_bring_your_own_data_canvases_speak_its_stages():
+    """A SaaS log with its own funnel (visitor ... advocate), no model: by size, 'needs a model'."""
+    import tomllib
+
+    from test_byod import MAP_TOML, simulate_saas
+
+    events = simulate_saas(n_customers=500, n_days=200).rename(
+        columns={
+            "user": "customer_id",
+            "event_time": "timestamp",
+            "action": "touchpoint",
+            "phase": "stage",
+            "medium": "channel",
+            "csat": "satisfaction",
+            "revenue": "amount",
+        }
+    )
+    log = cjml.read_events(events, journey_map=tomllib.loads(MAP_TOML))
+    report = cjml.journey_map(log, by="plan")
+    for persona in [None, *report.personas]:
+        canvas = report.canvas(persona)
+        fig = canvas_figure(canvas)
+        heads = _heads(fig)
+        assert heads == ["Visitor", "Trial", "Paying", "Expanding", "Advocate"]
+        assert not _layout_problems(fig)
+        words = " ".join(t.get_text() for t in _texts(fig))
+        assert "needs a model" in words and "1 = largest (no churn model)" in words
+    fig.savefig(ARTIFACTS / "canvas-byod.png", dpi=110)

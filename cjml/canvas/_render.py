@@ -1579,26 +1579,89 @@ def _targets(path: Path, names: Iterable[str]) -> list[Path]:
     return out
 
 
+#: The page's own style: headings, contents, and one canvas per A4 landscape sheet in print.
+_PAGE_CSS = (
+    "body{font-family:'DejaVu Sans',system-ui,sans-serif;margin:1.5em;color:#222}"
+    "h1{font-size:1.5em;color:#24476b;margin:0 0 0.2em}"
+    "h2{font-size:1.2em;color:#24476b;margin:1.2em 0 0.4em}"
+    ".cjml-page-intro{color:#5f5f5f;margin:0 0 0.8em}"
+    "nav ol{margin:0 0 1em;padding-left:1.4em;columns:2 18em}"
+    "@page{size:A4 landscape;margin:8mm}"
+    "@media print{body{margin:0}nav{display:none}"
+    ".cjml-page{break-after:page;break-inside:avoid}"
+    ".cjml-page>h2{margin:0 0 2mm;font-size:12pt}"
+    ".cjml-canvas{max-width:none;margin:0}"
+    ".cjml-canvas svg{width:auto;height:165mm;max-width:100%;margin:0 auto}"
+    ".cjml-canvas-differences{display:none}}"
+)
+
+
+def _anchors(prefix: str, names: Sequence[str], taken: set[str]) -> list[str]:
+    """Unique element ids ``<prefix>-<name>``."""
+    out = []
+    for name in names:
+        anchor, n = f"{prefix}-{name}", 2
+        while anchor in taken:
+            anchor, n = f"{prefix}-{name}-{n}", n + 1
+        taken.add(anchor)
+        out.append(anchor)
+    return out
+
+
 def _page(canvases, comparisons, support) -> str:
-    title = (
-        _heading(canvases[0])
-        if len(canvases) == 1 and not comparisons
-        else _("Journey canvases")
+    """One self-contained page: a heading, contents, then a section per picture."""
+    from cjml.analytics import _days, _moment
+
+    first = canvases[0] if canvases else comparisons[0].left if comparisons else None
+    info = (first.info or {}) if first is not None else {}
+    name = str(info.get("journey_map") or "").strip()
+    title = _("Journey canvases: {name}").format(name=name) if name else _("Journey canvases")
+    intro = ""
+    if info.get("cutoff") is not None and info.get("horizon") is not None:
+        from cjml.labels import to_timedelta
+
+        intro = _("Data up to {cutoff}; churn means no activity within {horizon}.").format(
+            cutoff=_moment(info["cutoff"]), horizon=_days(to_timedelta(info["horizon"]))
+        )
+    taken: set[str] = set()
+    sections: list[tuple[str, str, str]] = []  # id, heading, body
+    ids = _anchors(
+        "canvas",
+        ["all-customers" if _missing_persona(c.persona) else slug(c.persona) for c in canvases],
+        taken,
     )
-    parts = [canvas_html(c) for c in canvases]
-    if comparisons:
-        parts.append(f"<h2>{html.escape(_('Persona comparisons'))}</h2>")
-        parts += [comparison_html(c) for c in comparisons]
+    sections += [(i, canvas_title(c), canvas_html(c)) for i, c in zip(ids, canvases, strict=True)]
+    ids = _anchors(
+        "comparison",
+        [f"{slug(c.left.persona)}-vs-{slug(c.right.persona)}" for c in comparisons],
+        taken,
+    )
+    sections += [
+        (i, _comparison_title(c), comparison_html(c))
+        for i, c in zip(ids, comparisons, strict=True)
+    ]
     if support is not None:
-        parts.append(f"<h2>{html.escape(_('Support journey'))}</h2>")
-        parts.append(support._repr_html_())
+        sections.append(
+            (_anchors("support", ["journey"], taken)[0], _("Support journey"),
+             support._repr_html_())
+        )
+    contents = "".join(
+        f"<li><a href='#{anchor}'>{html.escape(heading)}</a></li>"
+        for anchor, heading, _body in sections
+    )
+    body = "".join(
+        f"<section class='cjml-page' id='{anchor}' aria-labelledby='{anchor}-h'>"
+        f"<h2 id='{anchor}-h'>{html.escape(heading)}</h2>{content}</section>"
+        for anchor, heading, content in sections
+    )
     return (
         f"<!DOCTYPE html><html lang='{current().language}'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<title>{html.escape(title)}</title><style>"
-        "body{font-family:'DejaVu Sans',system-ui,sans-serif;margin:1.5em;color:#222}"
-        "h2{font-size:1.2em;color:#24476b}"
-        f"</style></head><body>{''.join(parts)}</body></html>"
+        f"<title>{html.escape(title)}</title><style>{_PAGE_CSS}</style></head><body>"
+        f"<header><h1>{html.escape(title)}</h1>"
+        + (f"<p class='cjml-page-intro'>{html.escape(intro)}</p>" if intro else "")
+        + f"<nav aria-label='{html.escape(_('Contents'), quote=True)}'><ol>{contents}</ol></nav>"
+        f"</header><main>{body}</main></body></html>"
     )
 
 
@@ -1610,9 +1673,11 @@ def write_canvases(canvases, path, *, force=False, lang=None, support=None, comp
     canvases : sequence of JourneyCanvas
         The canvases, in the order shown (all customers first, usually).
     path : str or Path
-        ``.html``: one self-contained page (no network) with every canvas,
-        the comparisons and the support journey. ``.pdf``: one A4 landscape
-        page per canvas and comparison, then the support journey's pages.
+        ``.html``: one self-contained page (no network): a heading, contents,
+        then every canvas, the comparisons and the support journey, each a
+        section with its heading (printed one per A4 landscape sheet).
+        ``.pdf``: one A4 landscape page per canvas and comparison, then the
+        support journey's pages (all customers, then each persona).
         ``.png`` / ``.svg``: one file per picture: ``map.png`` for the first
         (all customers, usually), then ``map-<persona>.png`` per persona,
         ``map-<a>-vs-<b>.png`` per comparison, ``map-support.png``.
@@ -1715,6 +1780,7 @@ def _pdf(tmp, canvases, comparisons, support, lang) -> None:
             pdf.savefig(_canvas_figure(canvas)[0])
         for comparison in comparisons:
             pdf.savefig(_comparison_figure(comparison)[0])
-        if support is not None:
-            pdf.savefig(support.figure(lang=lang))
+        if support is not None:  # all customers, then each persona, as its own save does
+            for persona in [None, *getattr(support, "personas", [])]:
+                pdf.savefig(support.figure(persona, lang=lang))
 
