@@ -279,6 +279,10 @@ def test_few_cells_are_grey_and_say_so():
     assert "few customers" not in " ".join(
         t.get_text() for t in _texts(fig) if _area(t.get_gid()) == "flow-1"
     )
+    # every pain of the stage is thin: the cell is grey and says so once, not per pain
+    pains = [t.get_text() for t in _texts(fig) if _area(t.get_gid()) == "pains-2"]
+    assert faces["pains-2"] == "#e9e9e9ff"
+    assert sum("few customers" in w for w in pains) == 1, pains
 
 
 def test_svg_keeps_text_and_has_hover_counts_on_every_number():
