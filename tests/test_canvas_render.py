@@ -426,7 +426,7 @@ def test_svg_files_and_html_page_round_trip(tmp_path, three_canvases):
     assert not re.search(r"url\(\s*['\"]?https?:|@import", text)
     assert "<title>" in text.split("</head>")[1]  # the hover titles
     # a heading, contents linking to a section with its own heading per canvas, print rules
-    assert "<h1>Journey canvases: synthetic</h1>" in text
+    assert "<h1>Journey canvases: Synthetic</h1>" in text
     assert "Data up to Jun 30, 2024; churn means no activity within 30 days." in text
     anchors = re.findall(r"<a href='#([^']+)'>([^<]+)</a>", text)
     assert anchors == [

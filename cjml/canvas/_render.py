@@ -1204,7 +1204,7 @@ def _feeling_scale(painter: _Painter, column, band, lim: float, span: float, are
     right = a + (b - a) / 2 - 0.09  # clear of the first point's marker
     if right - a < 0.12:
         return
-    shown = format_number(lim, 1 if lim * 10 % 10 else 0)
+    shown = format_number(lim, 2 if round(lim * 100) % 10 else 1 if round(lim * 10) % 10 else 0)
     neutral = _("0 neutral")
     if _width(neutral, size) / 72 > right - a - 0.04:
         neutral = "0"
@@ -1590,9 +1590,10 @@ _PAGE_CSS = (
     "@media print{body{margin:0}nav{display:none}"
     ".cjml-page{break-after:page;break-inside:avoid}"
     ".cjml-page>h2{margin:0 0 2mm;font-size:12pt}"
-    ".cjml-canvas{max-width:none;margin:0}"
-    ".cjml-canvas svg{width:auto;height:165mm;max-width:100%;margin:0 auto}"
-    ".cjml-canvas-differences{display:none}}"
+    # more specific than the fragments' own style, which comes later in the page
+    ".cjml-page .cjml-canvas{max-width:none;margin:0}"
+    ".cjml-page .cjml-canvas svg{width:auto;height:160mm;max-width:100%;margin:0 auto}"
+    ".cjml-page .cjml-canvas-differences{display:none}}"
 )
 
 
@@ -1615,6 +1616,7 @@ def _page(canvases, comparisons, support) -> str:
     first = canvases[0] if canvases else comparisons[0].left if comparisons else None
     info = (first.info or {}) if first is not None else {}
     name = str(info.get("journey_map") or "").strip()
+    name = "" if name == "default" else label_text(name)  # the default map has no name to show
     title = _("Journey canvases: {name}").format(name=name) if name else _("Journey canvases")
     intro = ""
     if info.get("cutoff") is not None and info.get("horizon") is not None:
