@@ -317,6 +317,18 @@ def test_html_fragment_is_inline_svg_without_network():
     assert "<script" not in fragment
 
 
+def test_the_same_canvas_gives_the_same_svg_and_a_page_keeps_ids_unique(tmp_path):
+    canvas = make_canvas(n_stages=4, persona="Deal seekers")
+    assert canvas_html(canvas) == canvas_html(canvas)  # the app compares two renders
+    assert canvas_svg(canvas) != canvas_svg(make_canvas(n_stages=4, persona="Regulars"))
+    [page] = write_canvases([canvas, canvas, make_canvas(n_stages=4)], tmp_path / "p.html")
+    text = page.read_text(encoding="utf-8")
+    ids = re.findall(r"\sid=[\"']([^\"']+)", text)
+    assert len(ids) > 300 and len(ids) == len(set(ids)), "ids repeat on the page"
+    for ref in re.findall(r"(?:href=\"#|url\(#)([^\")]+)", text):
+        assert ref in ids, f"a reference to {ref!r} finds nothing"
+
+
 def test_comparison_side_by_side_with_the_differences_in_words():
     left = make_canvas(n_stages=5, persona="deal_seekers")
     right = make_canvas(n_stages=5, persona="loyal_regulars", seed=3)

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import html
 import io
-import itertools
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -35,6 +35,8 @@ import pandas as pd
 from cjml.i18n import (
     N_,
     current,
+    format_days,
+    format_moment,
     format_number,
     format_percent,
     format_tenths,
@@ -101,7 +103,26 @@ _ELLIPSIS = "\u2026"
 _DASH = "\u2013"
 _MINUS = "\u2212"
 
-_figure_ids = itertools.count(1)
+
+
+def _prefix(*parts: Any) -> str:
+    """The ids' prefix of one picture: the same picture, the same ids (a page keeps them
+    unique by adding a counter when a picture comes twice)."""
+    digest = hashlib.sha1("\x1f".join(repr(p) for p in parts).encode("utf-8")).hexdigest()
+    return f"cj{digest[:8]}"
+
+
+def _canvas_prefix(canvas) -> str:
+    return _prefix("canvas", canvas.persona, canvas.by, tuple(canvas.stages), current().language)
+
+
+def _comparison_prefix(comparison) -> str:
+    return _prefix(
+        "comparison",
+        _canvas_prefix(comparison.left),
+        _canvas_prefix(comparison.right),
+        current().language,
+    )
 
 
 # =========================================================================== words
@@ -133,17 +154,15 @@ def _heading(canvas) -> str:
 
 
 def _subtitle(canvas) -> str:
-    from cjml.analytics import _days, _moment
-
     info = canvas.info or {}
     n = int(info.get("n_customers") or 0)
     parts = {"customers": format_number(n), "cutoff": _DASH, "horizon": _DASH}
     if info.get("cutoff") is not None:
-        parts["cutoff"] = _moment(info["cutoff"])
+        parts["cutoff"] = format_moment(info["cutoff"])
     if info.get("horizon") is not None:
         from cjml.labels import to_timedelta
 
-        parts["horizon"] = _days(to_timedelta(info["horizon"]))
+        parts["horizon"] = format_days(to_timedelta(info["horizon"]))
     return ngettext(
         "{customers} customer, cutoff {cutoff}, churn horizon {horizon}",
         "{customers} customers, cutoff {cutoff}, churn horizon {horizon}",
@@ -510,8 +529,6 @@ def _opportunities_cell(canvas, stage) -> _Cell:
 
 
 def _flow_cell(canvas, stage) -> _Cell:
-    from cjml.analytics import _days
-
     rows = _by_stage(canvas.flow, stage)
     cell = _Cell()
     if rows.empty:
@@ -556,7 +573,7 @@ def _flow_cell(canvas, stage) -> _Cell:
         cell.items.append(
             _Item(
                 _("median {days}").format(
-                    days=_days(
+                    days=format_days(
                         median
                         if isinstance(median, pd.Timedelta)
                         else pd.Timedelta(days=_float(median))
@@ -606,8 +623,6 @@ def _row_notes(canvas, row: str) -> list[str]:
 
 
 def _footnotes(canvas) -> list[str]:
-    from cjml.analytics import _moment
-
     info = canvas.info or {}
     notes = [
         _(
@@ -622,7 +637,7 @@ def _footnotes(canvas) -> list[str]:
     else:
         notes.append(_("Pain points are ranked by size: no churn model was given."))
     if info.get("cutoff") is not None:
-        notes.append(_("Data up to {cutoff}.").format(cutoff=_moment(info["cutoff"])))
+        notes.append(_("Data up to {cutoff}.").format(cutoff=format_moment(info["cutoff"])))
     return notes
 
 
@@ -1288,10 +1303,10 @@ def _page_header(painter: _Painter, title: str, subtitle: str, sizes: _Sizes, bo
     )
 
 
-def _canvas_figure(canvas, *, prefix: str | None = None):
-    """The canvas's figure and its hover titles (gid: evidence)."""
+def _canvas_figure(canvas, *, prefix: str | None = None) -> _Painter:
+    """The canvas drawn: its painter holds the figure, the hover titles and the ids' prefix."""
     fig = _new_figure()
-    painter = _Painter(fig, prefix or f"cjml{next(_figure_ids)}")
+    painter = _Painter(fig, prefix or _canvas_prefix(canvas))
     sizes = _Sizes()
     width, height = PAGE
     margin = 0.35
@@ -1312,7 +1327,7 @@ def _canvas_figure(canvas, *, prefix: str | None = None):
         size_max=sizes.note,
         pad=0.0,
     )
-    return fig, painter.titles
+    return painter
 
 
 @contextlib.contextmanager
@@ -1344,19 +1359,31 @@ def canvas_figure(canvas, *, lang=None):
         text artists have gids naming their cell.
     """
     with _speaking(lang):
-        return _canvas_figure(canvas)[0]
+        return _canvas_figure(canvas).fig
 
 
 # =========================================================================== SVG and HTML
-def _svg(fig, titles: dict[str, str]) -> str:
-    """``fig`` as SVG text, text kept as ``<text>``, hover titles inside the gids' groups."""
+def _svg(painter: _Painter) -> str:
+    """The picture as SVG text: text kept as ``<text>``, hover titles inside the gids'
+    groups, and every id (matplotlib's too) under the picture's prefix, so that several
+    pictures share a page without two elements of the same id."""
     buffer = io.StringIO()
     with _speaking(None):
-        fig.savefig(buffer, format="svg", metadata={"Date": None})
+        painter.fig.savefig(buffer, format="svg", metadata={"Date": None})
     svg = buffer.getvalue()
+    own = painter.prefix + "."
+    names = {
+        name: name if name.startswith(own) else f"{painter.prefix}-{name}"
+        for name in re.findall(r'\sid="([^"]+)"', svg)
+    }
+    svg = re.sub(
+        r'(\sid="|href="#|url\(#)([^")]+)',
+        lambda m: m.group(1) + names.get(m.group(2), m.group(2)),
+        svg,
+    )
 
     def add_title(match: re.Match) -> str:
-        title = titles.get(html.unescape(match.group(1)))
+        title = painter.titles.get(html.unescape(match.group(1)))
         if not title:
             return match.group(0)
         return match.group(0) + f"\n   <title>{html.escape(title, quote=False)}</title>"
@@ -1381,8 +1408,7 @@ def canvas_svg(canvas, *, lang=None) -> str:
         group has a ``<title>`` with the counts behind it.
     """
     with _speaking(lang):
-        fig, titles = _canvas_figure(canvas)
-        return _svg(fig, titles)
+        return _svg(_canvas_figure(canvas))
 
 
 def _inline(svg: str, label: str) -> str:
@@ -1419,9 +1445,15 @@ def canvas_html(canvas) -> str:
     str
         A ``<div class="cjml-canvas">`` holding the SVG (scaling to the
         width of its container; hover a number for its counts). No network,
-        no script.
+        no script. Its ids are the same for the same canvas, and start
+        with a prefix of their own, so several canvases can share a page.
     """
-    svg = canvas_svg(canvas)
+    return _canvas_html(canvas)
+
+
+def _canvas_html(canvas, prefix: str | None = None) -> str:
+    with _speaking(None):
+        svg = _svg(_canvas_figure(canvas, prefix=prefix))
     return (
         f"<div class='cjml-canvas' lang='{current().language}'>"
         f"<style>{_HTML_CSS}</style>{_inline(svg, _heading(canvas))}</div>"
@@ -1438,9 +1470,10 @@ def _comparison_title(comparison) -> str:
     )
 
 
-def _comparison_figure(comparison, *, prefix: str | None = None):
+def _comparison_figure(comparison, *, prefix: str | None = None) -> _Painter:
+    """The comparison drawn (see :func:`_canvas_figure`)."""
     fig = _new_figure()
-    painter = _Painter(fig, prefix or f"cjml{next(_figure_ids)}")
+    painter = _Painter(fig, prefix or _comparison_prefix(comparison))
     width, height = PAGE
     margin = 0.35
     sizes = _Sizes(title=14, header=8, label=8.5, body=6.5, note=6, label_width=0.85)
@@ -1480,7 +1513,7 @@ def _comparison_figure(comparison, *, prefix: str | None = None):
         for i, t in enumerate(texts)
     ] or [_Item(_("No difference that matters was found."), color=_MUTED)]
     painter.cell(diff_box, items, area="differences", size_max=8)
-    return fig, painter.titles
+    return painter
 
 
 def _difference_texts(comparison) -> list[str]:
@@ -1507,7 +1540,7 @@ def comparison_figure(comparison, *, lang=None):
         points, opportunities, time and flow), and the differences in words.
     """
     with _speaking(lang):
-        return _comparison_figure(comparison)[0]
+        return _comparison_figure(comparison).fig
 
 
 def comparison_html(comparison) -> str:
@@ -1524,9 +1557,12 @@ def comparison_html(comparison) -> str:
         A ``<div class="cjml-canvas cjml-comparison">`` with the side by
         side SVG and the differences as a list.
     """
+    return _comparison_html(comparison)
+
+
+def _comparison_html(comparison, prefix: str | None = None) -> str:
     with _speaking(None):
-        fig, titles = _comparison_figure(comparison)
-        svg = _svg(fig, titles)
+        svg = _svg(_comparison_figure(comparison, prefix=prefix))
     items = "".join(f"<li>{html.escape(t)}</li>" for t in _difference_texts(comparison))
     differences = (
         f"<ol class='cjml-canvas-differences'>{items}</ol>"
@@ -1570,12 +1606,8 @@ def _targets(path: Path, names: Iterable[str]) -> list[Path]:
     out: list[Path] = []
     seen: set[str] = set()
     for i, name in enumerate(names):
-        base = path.stem if i == 0 else f"{path.stem}-{name}"
-        candidate, n = base, 2
-        while candidate in seen:
-            candidate, n = f"{base}-{n}", n + 1
-        seen.add(candidate)
-        out.append(path.with_name(candidate + path.suffix))
+        stem = _unique(path.stem if i == 0 else f"{path.stem}-{name}", seen)
+        out.append(path.with_name(stem + path.suffix))
     return out
 
 
@@ -1597,22 +1629,22 @@ _PAGE_CSS = (
 )
 
 
+def _unique(name: str, taken: set[str]) -> str:
+    """``name``, or ``name-2``, ``name-3``... when taken; now taken."""
+    candidate, n = name, 2
+    while candidate in taken:
+        candidate, n = f"{name}-{n}", n + 1
+    taken.add(candidate)
+    return candidate
+
+
 def _anchors(prefix: str, names: Sequence[str], taken: set[str]) -> list[str]:
     """Unique element ids ``<prefix>-<name>``."""
-    out = []
-    for name in names:
-        anchor, n = f"{prefix}-{name}", 2
-        while anchor in taken:
-            anchor, n = f"{prefix}-{name}-{n}", n + 1
-        taken.add(anchor)
-        out.append(anchor)
-    return out
+    return [_unique(f"{prefix}-{name}", taken) for name in names]
 
 
 def _page(canvases, comparisons, support) -> str:
     """One self-contained page: a heading, contents, then a section per picture."""
-    from cjml.analytics import _days, _moment
-
     first = canvases[0] if canvases else comparisons[0].left if comparisons else None
     info = (first.info or {}) if first is not None else {}
     name = str(info.get("journey_map") or "").strip()
@@ -1623,7 +1655,7 @@ def _page(canvases, comparisons, support) -> str:
         from cjml.labels import to_timedelta
 
         intro = _("Data up to {cutoff}; churn means no activity within {horizon}.").format(
-            cutoff=_moment(info["cutoff"]), horizon=_days(to_timedelta(info["horizon"]))
+            cutoff=format_moment(info["cutoff"]), horizon=format_days(to_timedelta(info["horizon"]))
         )
     taken: set[str] = set()
     sections: list[tuple[str, str, str]] = []  # id, heading, body
@@ -1632,14 +1664,18 @@ def _page(canvases, comparisons, support) -> str:
         ["all-customers" if _missing_persona(c.persona) else slug(c.persona) for c in canvases],
         taken,
     )
-    sections += [(i, canvas_title(c), canvas_html(c)) for i, c in zip(ids, canvases, strict=True)]
+    prefixes: set[str] = set()
+    sections += [
+        (i, canvas_title(c), _canvas_html(c, _unique(_canvas_prefix(c), prefixes)))
+        for i, c in zip(ids, canvases, strict=True)
+    ]
     ids = _anchors(
         "comparison",
         [f"{slug(c.left.persona)}-vs-{slug(c.right.persona)}" for c in comparisons],
         taken,
     )
     sections += [
-        (i, _comparison_title(c), comparison_html(c))
+        (i, _comparison_title(c), _comparison_html(c, _unique(_comparison_prefix(c), prefixes)))
         for i, c in zip(ids, comparisons, strict=True)
     ]
     if support is not None:
@@ -1749,11 +1785,11 @@ def write_canvases(canvases, path, *, force=False, lang=None, support=None, comp
         figures = [_canvas_figure(c) for c in canvases]
         figures += [_comparison_figure(c) for c in comparisons]
         if support is not None:
-            figures.append((support.figure(lang=lang), {}))
+            figures.append(_Painter(support.figure(lang=lang), "cjsupport"))
         written = []
-        for target, (fig, titles) in zip(targets, figures, strict=True):
+        for target, painter in zip(targets, figures, strict=True):
             if suffix == ".svg":
-                text = _svg(fig, titles)
+                text = _svg(painter)
                 written.append(
                     write_atomic(
                         target,
@@ -1766,7 +1802,7 @@ def write_canvases(canvases, path, *, force=False, lang=None, support=None, comp
                 written.append(
                     write_atomic(
                         target,
-                        lambda tmp, fig=fig: fig.savefig(tmp, format="png", dpi=_PNG_DPI),
+                        lambda tmp, fig=painter.fig: fig.savefig(tmp, format="png", dpi=_PNG_DPI),
                         force=force,
                         suffixes=(".png",),
                     )
@@ -1779,9 +1815,9 @@ def _pdf(tmp, canvases, comparisons, support, lang) -> None:
 
     with PdfPages(tmp, metadata={"Creator": "cjml", "Title": _("Journey canvases")}) as pdf:
         for canvas in canvases:
-            pdf.savefig(_canvas_figure(canvas)[0])
+            pdf.savefig(_canvas_figure(canvas).fig)
         for comparison in comparisons:
-            pdf.savefig(_comparison_figure(comparison)[0])
+            pdf.savefig(_comparison_figure(comparison).fig)
         if support is not None:  # all customers, then each persona, as its own save does
             for persona in [None, *getattr(support, "personas", [])]:
                 pdf.savefig(support.figure(persona, lang=lang))
