@@ -37,7 +37,7 @@ def page_file(tmp_path_factory):
     folder = tmp_path_factory.mktemp("canvas-browser")
     canvases = [
         make_canvas(n_stages=5, persona=None, few_stages=(4,), silent_stages=(1,)),
-        make_canvas(n_stages=9, long=True, seed=4, few_stages=(8,)),
+        make_canvas(n_stages=9, long=True, seed=4, few_stages=(8,), testing_stages=(2, 5)),
         make_canvas(n_stages=3, persona="Khách hàng mới", seed=5),
     ]
     [path] = write_canvases(canvases, folder / "canvas.html")

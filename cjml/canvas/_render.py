@@ -104,7 +104,6 @@ _DASH = "\u2013"
 _MINUS = "\u2212"
 
 
-
 def _prefix(*parts: Any) -> str:
     """The ids' prefix of one picture: the same picture, the same ids (a page keeps them
     unique by adding a counter when a picture comes twice)."""
@@ -127,7 +126,7 @@ def _comparison_prefix(comparison) -> str:
 
 # =========================================================================== words
 def _missing_persona(persona) -> bool:
-    return persona is None or (np.ndim(persona) == 0 and bool(pd.isna(persona)))
+    return bool(_missing(persona))
 
 
 def canvas_title(canvas) -> str:
@@ -259,7 +258,7 @@ class _Cell:
     items: list[_Item] = field(default_factory=list)
     few: bool = False
     title: str | None = None
-    bar: list[tuple[float, int, str, str]] | None = None  # share, percent, colour, title
+    bar: list[tuple[float, str, str]] | None = None  # flow: share, colour, title per segment
     top: list[_Item] = field(default_factory=list)  # feeling: above the curve
     bottom: list[_Item] = field(default_factory=list)  # feeling: below it
 
@@ -551,10 +550,10 @@ def _flow_cell(canvas, stage) -> _Cell:
     )
     names = (_("moved on"), _("dropped off"), _("pending"))
     cell.bar = [
-        (float(np.nan_to_num(s)), p, c, f"{name}: {text} ({format_number(n)})")
-        for s, p, c, name, text, n in zip(
-            shares, percents, _FLOW_COLORS, names, shown, counts, strict=True
-        )
+        (float(np.nan_to_num(s)), c, _("{what}: {share} ({n})").format(
+            what=name, share=text, n=format_number(n)
+        ))
+        for s, c, name, text, n in zip(shares, _FLOW_COLORS, names, shown, counts, strict=True)
     ]
     cell.few = bool(r.get("few", False))
     cell.title = title
@@ -642,6 +641,10 @@ def _footnotes(canvas) -> list[str]:
 
 
 # =========================================================================== text
+def _row_line(row: str, words: Sequence[str]) -> str:
+    return _("{row}: {items}").format(row=_(_ROW_NAMES[row]), items="; ".join(words))
+
+
 def canvas_text(canvas) -> str:
     """The canvas as plain text, one block per stage.
 
@@ -663,15 +666,13 @@ def canvas_text(canvas) -> str:
             cell = cells[row, k]
             items = cell.top + cell.bottom + cell.items
             words = []
-            for item in items:
+            for item in items:  # the marker (rank, +, ?) before the words; one line each
                 marker = f"{item.marker} " if item.marker and item.marker != "\u00b7" else ""
-                words.append(marker + item.text)
-            lines.append(f"  {_(_ROW_NAMES[row])}: " + "; ".join(words))
+                words.append(marker + item.text.replace("\n", " "))
+            lines.append("  " + _row_line(row, words))
         lines.append("")
-    for row in _ROW_NAMES:
-        notes = _row_notes(canvas, row)
-        if notes and row in ("feeling", "pains"):
-            lines.append(f"{_(_ROW_NAMES[row])}: " + "; ".join(notes))
+    for row in ("feeling", "pains"):
+        lines.append(_row_line(row, _row_notes(canvas, row)))
     lines.extend(_footnotes(canvas))
     return "\n".join(lines)
 
@@ -1115,7 +1116,7 @@ def _draw_canvas(
 def _flow_bar(painter: _Painter, cell: _Cell, box, area: str) -> None:
     x0, y0, x1, y1 = box
     x = x0
-    for i, (share, _percent, color, title) in enumerate(cell.bar or []):
+    for i, (share, color, title) in enumerate(cell.bar or []):
         w = (x1 - x0) * share
         if w <= 0:
             continue
