@@ -100,7 +100,8 @@ def old_path_case(state: dict, events: str, bundle: str) -> dict:
     lookback = to_timedelta(b.metadata["lookback"], "lookback")
     effects = estimate_effects(b, log, cutoff=end, lookback=lookback)
     scores = cjml.score(b, log, cutoff=end, drivers=False, recommend=False)
-    cjml.journey_map(log, by="segment", effects=effects, scores=scores, horizon=b.metadata["horizon"])
+    horizon = b.metadata["horizon"]
+    cjml.journey_map(log, by="segment", effects=effects, scores=scores, horizon=horizon)
     return {"events": log.n_events, "customers": log.n_customers}
 
 
@@ -119,7 +120,7 @@ def main() -> None:
         "processes; reading the log not timed"
     )
     print(f"{'case':28} {'seconds':>8} {'events/s':>11} {'peak MB':>8}  runs / notes")
-    cases = {
+    cases: dict[str, tuple[str, str, dict[str, str | None]]] = {
         "reference": ("map, no bundle (reference)", "canvas_case", {"bundle": None}),
         "canvas": ("map + canvases, bundle", "canvas_case", {"bundle": bundle}),
         "old": ("old path (reference)", "old_path_case", {"bundle": bundle}),

@@ -299,7 +299,11 @@ def test_with_a_bundle_pains_rank_by_the_churn_they_explain(with_bundle, without
         assert (np.diff(known) <= 1e-12).all()  # ranked by it, the unknown ones last
         o = canvas.opportunities
         assert (o["risk_reduction"] > 0).all()
-        assert (o["risk_reduction_low"].fillna(1) > 0).all() or o.empty
+        assert set(o["status"]) <= {"missing", "worth testing"}
+        first = o["status"].to_numpy() == "missing"
+        assert not (first[1:] & ~first[:-1]).any()  # the missing ones first
+        assert (o.loc[first, "risk_reduction_low"].fillna(1) > 0).all()
+        assert (o[~first].groupby("stage").size() <= 2).all()
     # the attributions share: the kinds' shares of the positive push never exceed 1
     churn = with_bundle.canvas_stages.filter(like="churn_")
     assert (churn.sum(axis=1).dropna() <= 1 + 1e-9).all()
@@ -328,8 +332,12 @@ def test_opportunities_keep_only_flagged_positive_certain_ones(sample_log):
         sample_log, by="segment", cutoff="2024-06-01", effects=effects, low_use=1.0
     )
     o = with_effects.canvas().opportunities
-    # consultation's interval includes no effect (uncertain), email does not help
-    assert o["touchpoint"].tolist() == ["live_chat"]
+    # email does not help; consultation's interval includes no effect: worth testing
+    assert o[["touchpoint", "status"]].values.tolist() == [
+        ["live_chat", "missing"],
+        ["consultation", "worth testing"],
+    ]
+    assert o["few"].tolist() == [False, True]  # consultation's estimate rests on 9 customers
     row = o.iloc[0]
     assert row["stage"] == stages[1]
     assert row[["risk_reduction", "risk_reduction_low", "risk_reduction_high"]].tolist() == (
