@@ -425,15 +425,15 @@ def test_comparison_says_the_differences_that_matter_most_first():
     texts = compare_canvases(deal, regular).differences["text"].tolist()
     assert texts == [
         "Deal seeker customers drop off 2.3\u00d7 more in browse; live chat is missing for them",
-        "Regular customers stay 3.0\u00d7 longer in buy",
         "Deal seeker customers feel worse in browse: -0.50 against -0.20 (from -1 to 1)",
+        "Regular customers stay 3.0\u00d7 longer in buy",
         "Deal seeker customers in buy: 40% of tickets opened here stay unresolved; "
         "not so for regular customers",
     ]
     # conversion 5 points apart and a buy drop-off of 0.10 against 0.11 are not worth saying
     differences = compare_canvases(regular, deal, top=2).differences
     assert len(differences) == 2
-    assert differences["kind"].tolist() == ["drop_off", "days"]
+    assert differences["kind"].tolist() == ["drop_off", "emotion"]
     assert differences.loc[0, "ratio"] == pytest.approx(0.2 / 0.46)
 
 

@@ -98,7 +98,10 @@ def compare_canvases(
     - ``pain``: a pain point one persona has in a stage and the other not.
 
     Importance: each difference's size over its threshold (ratios on a log
-    scale), the rows with most customers first among equals.
+    scale); a drop-off difference counts one more, and one more again with
+    its missing touchpoint; a difference in days counts half (losing
+    customers matters more than slowness); among equals, the most customers
+    first.
 
     Parameters
     ----------
@@ -206,7 +209,12 @@ def _ratio_row(stage, kind, a, b, customers, sides) -> list[dict]:
             "ratio": a / b,
             "text": text,
             "customers": customers,
-            "_score": math.log(ratio) / math.log(RATIO_MIN) + (0.5 if kind == "drop_off" else 0),
+            # losing customers weighs more than taking longer
+            "_score": (
+                math.log(ratio) / math.log(RATIO_MIN) + 1.0
+                if kind == "drop_off"
+                else 0.5 * math.log(ratio) / math.log(RATIO_MIN)
+            ),
             "_more": more,
         }
     ]
