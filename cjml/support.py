@@ -130,7 +130,9 @@ class _Events:
     """The log's events up to the cutoff, as arrays, with the time-tie structure.
 
     Customers are numbered by position ``0..P-1`` among those with an event at
-    or before the cutoff; ``pos`` gives each event's.
+    or before the cutoff; ``pos`` gives each event's. (The journey map's
+    ``_Prepared`` numbers them the same way but also builds its stage runs and
+    touchpoint triples, which the support journey does not need.)
     """
 
     def __init__(self, log, end_ns: int):
@@ -144,6 +146,7 @@ class _Events:
                 f"the log starts at {first}. Pass a later cutoff."
             )
         self.log = log
+        self._columns: dict[str, np.ndarray | None] = {}
         self.ts = log.timestamps_ns[self.rows]
         self.tp = log.touchpoint_codes[self.rows]
         codes = log.customer_codes[self.rows]
@@ -162,10 +165,15 @@ class _Events:
         self.later = np.append(starts[1:], n)[which]  # the first event after i's instant
 
     def column(self, name: str) -> np.ndarray | None:
-        frame = self.log.frame
-        if name not in frame.columns:
-            return None
-        return frame[name].to_numpy(dtype=np.float64, na_value=np.nan)[self.rows]
+        """A numeric column as float64 up to the cutoff (read once), or None when absent."""
+        if name not in self._columns:
+            frame = self.log.frame
+            self._columns[name] = (
+                frame[name].to_numpy(dtype=np.float64, na_value=np.nan)[self.rows]
+                if name in frame.columns
+                else None
+            )
+        return self._columns[name]
 
     def codes_of(self, names) -> list[int]:
         cats = list(self.log.frame["touchpoint"].cat.categories)
@@ -202,10 +210,10 @@ def _fifo(ev: _Events, is_open: np.ndarray, is_res: np.ndarray) -> tuple[np.ndar
     width = ev.n + 1
     key_open = ev.pos[opens] * width + _rank_within(ev.pos[opens])
     key_close = ev.pos[closing] * width + _rank_within(ev.pos[closing])
-    j = np.searchsorted(key_close, key_open)
-    jc = np.minimum(j, max(len(closing) - 1, 0))
-    matched = (j < len(closing)) & (key_close[jc] == key_open) if len(closing) else j < 0
-    return opens, np.where(matched, closing[jc] if len(closing) else -1, -1)
+    if not len(closing):
+        return opens, np.full(len(opens), -1, dtype=np.int64)
+    j = np.minimum(np.searchsorted(key_close, key_open), len(closing) - 1)
+    return opens, np.where(key_close[j] == key_open, closing[j], -1)
 
 
 def _bad_experience(ev: _Events) -> tuple[np.ndarray, np.ndarray]:
@@ -661,7 +669,10 @@ def support_journey(
     )
 
     work = tickets.assign(
-        customer=cust_pos, _csat_sum=tk["csat_sum"], _csat_top=tk["csat_top"]
+        customer=cust_pos,
+        _resolved=tk["resolved"],
+        _csat_sum=tk["csat_sum"],
+        _csat_top=tk["csat_top"],
     )
     parts = []
     for groups, g_c, names in (
@@ -719,7 +730,7 @@ def _channels(work: pd.DataFrame, by) -> pd.DataFrame:
         grouped = g.groupby(["persona", "channel"], dropna=False, sort=True, observed=True)
         table = grouped.agg(
             tickets=("ticket", "size"),
-            resolved=("status", lambda s: (s == "resolved").sum()),
+            resolved=("_resolved", "sum"),
             resolution_hours_median=("resolution_hours", "median"),
         ).reset_index()
         if not key:
@@ -997,25 +1008,43 @@ class SupportJourneyReport:
 
 # =========================================================================== words
 def _duration(hours) -> str:
-    """Hours in words: hours under two days, days from there."""
+    """Hours in words: hours under two days, days from there; one decimal under ten."""
     if hours is None or pd.isna(hours):
         return _DASH
     hours = float(hours)
-    if hours < 48:
-        digits = 1 if hours < 10 and not hours.is_integer() else 0
-        n = round(hours, digits)
+    if round(hours) < 48:
+        n, digits = _rounded(hours)
         return ngettext("{n} hour", "{n} hours", 1 if n == 1 else 2).format(
             n=format_number(n, digits)
         )
-    days = hours / 24
-    digits = 0 if days >= 10 or days.is_integer() else 1
-    return ngettext("{n} day", "{n} days", 2).format(n=format_number(round(days, digits), digits))
+    n, digits = _rounded(hours / 24)
+    return ngettext("{n} day", "{n} days", 2).format(n=format_number(n, digits))
+
+
+def _rounded(value: float) -> tuple[float, int]:
+    """``value`` with one decimal under ten, whole from there (9.96 reads "10")."""
+    one = round(value, 1)
+    if one >= 10 or one.is_integer():
+        return float(round(value)), 0
+    return one, 1
 
 
 def _persona_title(persona, by) -> str:
     if persona is None:
         return _("All customers")
-    return _("{column}: {persona}").format(column=label_text(by), persona=label_text(persona))
+    return _("{persona} ({column})").format(
+        column=label_text(by, lower=True), persona=label_text(persona)
+    )
+
+
+def _rules(info: dict) -> str:
+    """What the figures count, in one sentence."""
+    from cjml.analytics import _days, _moment
+
+    return _(
+        "Events up to {cutoff} UTC. Churn: no event in the {horizon} after the ticket's "
+        "resolution, or after its opening when it was not resolved within that time."
+    ).format(cutoff=_moment(info["cutoff"]), horizon=_days(info["horizon"]))
 
 
 def _step_words(row: pd.Series, info: dict, channels: pd.DataFrame, persona) -> dict:
@@ -1152,6 +1181,7 @@ def _html(report: SupportJourneyReport) -> str:
         f"<div class='cjml-support'><style>{_CSS}</style>",
         f"<h4>{html.escape(_('Support journey'))}</h4>",
         f"<p>{html.escape(report.headline())}.</p>",
+        f"<p class='note'>{html.escape(_rules(report.info))}</p>",
     ]
     for persona in [None, *report.personas]:
         words = report.steps_text(persona)
@@ -1201,7 +1231,7 @@ def _figure(report: SupportJourneyReport, persona):
     fill = "#f0f0f0" if words["few"] else "#eef3fb"
     title = _("Support journey: {group}").format(group=words["title"])
     fig.text(0.04, 0.95, title, fontsize=16, weight="bold")
-    sub = report.headline()
+    sub = _rules(report.info)
     if words["few"]:
         sub += "  (" + words["few_text"] + ")"
     fig.text(0.04, 0.915, sub, fontsize=10, color="#444")
@@ -1227,7 +1257,7 @@ def _figure(report: SupportJourneyReport, persona):
             ax.text(
                 x + 0.04,
                 0.7 - j * 0.22,
-                _wrap(line, 28),
+                _wrap(line, 21 if j == 0 else 26),
                 fontsize=10 if j == 0 else 9,
                 weight="bold" if j == 0 else "normal",
                 va="top",
@@ -1239,8 +1269,8 @@ def _figure(report: SupportJourneyReport, persona):
             ax.add_patch(arrow)
     bottom = 0.36 if table else 0.2
     tall = 0.16 if table else 0.25
-    _churn_axes(fig.add_axes((0.1, bottom, 0.34, tall)), row, report.info, colour)
-    _unhappy_axes(fig.add_axes((0.6, bottom, 0.34, tall)), row, colour)
+    _churn_axes(fig.add_axes((0.19, bottom, 0.28, tall)), row, report.info, colour)
+    _unhappy_axes(fig.add_axes((0.68, bottom, 0.28, tall)), row, colour)
     fig.text(0.04, bottom - 0.07, _wrap(words["unhappy"], 150), fontsize=10)
     if table:
         _personas_table(fig, report, height=bottom - 0.1)
@@ -1262,13 +1292,13 @@ def _personas_table(fig, report: SupportJourneyReport, height: float) -> None:
         _("Churn if unresolved"),
         _("Silent unhappy"),
     ]
-    xs = [0.04, 0.25, 0.33, 0.41, 0.53, 0.61, 0.69, 0.79, 0.89]
+    xs = [0.04, 0.26, 0.35, 0.44, 0.53, 0.62, 0.71, 0.80, 0.89]
     rows = len(report.personas) + 1
     step = min(height / rows, 0.03)
     size = 9 if step >= 0.025 else 7
     y = 0.02 + step * (rows - 1)
     for x, head in zip(xs, heads, strict=True):
-        fig.text(x, y, _wrap(head, 14), fontsize=size, weight="bold", va="bottom")
+        fig.text(x, y, _wrap(head, 12), fontsize=size - 1, weight="bold", va="bottom")
     for persona in report.personas:
         y -= step
         row = report._row(persona)
@@ -1301,66 +1331,56 @@ def _wrap(text: str, width: int) -> str:
 def _churn_axes(ax, row: pd.Series, info: dict, colour: str) -> None:
     from cjml.analytics import _days, _pct
 
-    labels = [_("resolved"), _("unresolved")]
-    rates = [row["churn_resolved"], row["churn_unresolved"]]
-    lows = [row["churn_resolved_low"], row["churn_unresolved_low"]]
-    highs = [row["churn_resolved_high"], row["churn_unresolved_high"]]
-    ns = [row["churn_resolved_tickets"], row["churn_unresolved_tickets"]]
-    y = np.arange(2)
-    values = np.nan_to_num(np.asarray(rates, dtype=float))
-    ax.barh(y, values, color=[colour, "#c44e52"], height=0.5)
-    err = np.nan_to_num(
-        [np.asarray(rates, float) - np.asarray(lows, float), np.asarray(highs, float) - rates]
-    )
-    ax.errorbar(values, y, xerr=err, fmt="none", color="#222", capsize=4)
-    for k in range(2):
-        ax.text(
-            min(float(np.nan_to_num(highs[k])) + 0.02, 0.98),
-            k,
-            _("{rate} of {n} tickets").format(rate=_pct(rates[k]), n=format_number(int(ns[k]))),
-            va="center",
-            fontsize=9,
+    sides = ("resolved", "unresolved")
+    rates = np.array([row[f"churn_{s}"] for s in sides], dtype=float)
+    lows = np.array([row[f"churn_{s}_low"] for s in sides], dtype=float)
+    highs = np.array([row[f"churn_{s}_high"] for s in sides], dtype=float)
+    notes = [
+        _("{rate} of {n} tickets").format(
+            rate=_pct(row[f"churn_{s}"]), n=format_number(int(row[f"churn_{s}_tickets"]))
         )
-    ax.set_yticks(y, labels)
-    ax.set_xlim(0, 1)
-    ax.invert_yaxis()
-    ax.xaxis.set_major_formatter(_percent_ticks())
-    ax.set_title(
-        _("Churn within {days} after the ticket (90% intervals)").format(
-            days=_days(info["horizon"])
-        ),
-        fontsize=10,
-        loc="left",
+        for s in sides
+    ]
+    title = _("Churn within {days} after the ticket (90% intervals)").format(
+        days=_days(info["horizon"])
     )
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
+    _bars(ax, [_("resolved"), _("unresolved")], rates, notes, [colour, "#c44e52"], title)
+    ax.errorbar(
+        np.nan_to_num(rates),
+        np.arange(2),
+        xerr=np.nan_to_num([rates - lows, highs - rates]),
+        fmt="none",
+        color="#222",
+        capsize=4,
+    )
 
 
 def _unhappy_axes(ax, row: pd.Series, colour: str) -> None:
     from cjml.analytics import _pct
 
+    counts = np.array(
+        [row["complained"], row["silent_unhappy"], row["unhappy_stayed"]], dtype=float
+    )
+    shares = counts / max(counts.sum(), 1.0)
+    notes = [
+        _("{n} ({share})").format(n=format_number(int(c)), share=_pct(p))
+        for c, p in zip(counts, shares, strict=True)
+    ]
+    title = _("After a bad experience: {n} customers").format(n=format_number(int(counts.sum())))
     labels = [_("complained"), _("silent unhappy"), _("stayed, no ticket")]
-    counts = [int(row["complained"]), int(row["silent_unhappy"]), int(row["unhappy_stayed"])]
-    total = max(sum(counts), 1)
-    y = np.arange(3)
-    ax.barh(y, [c / total for c in counts], color=[colour, "#c44e52", "#bbbbbb"], height=0.5)
-    for k, c in enumerate(counts):
-        ax.text(
-            c / total + 0.02,
-            k,
-            _("{n} ({share})").format(n=format_number(c), share=_pct(c / total)),
-            va="center",
-            fontsize=9,
-        )
-    ax.set_yticks(y, labels)
+    _bars(ax, labels, shares, notes, [colour, "#c44e52", "#bbbbbb"], title)
+
+
+def _bars(ax, labels, values, notes, colours, title: str) -> None:
+    """Horizontal bars of shares, each labelled with its name and its numbers."""
+    y = np.arange(len(labels))
+    ax.barh(y, np.nan_to_num(values), color=colours, height=0.5)
+    ax.set_yticks(y, [f"{_wrap(a, 18)}\n{b}" for a, b in zip(labels, notes, strict=True)])
+    ax.tick_params(axis="y", labelsize=9)
     ax.set_xlim(0, 1)
     ax.invert_yaxis()
     ax.xaxis.set_major_formatter(_percent_ticks())
-    ax.set_title(
-        _("After a bad experience: {n} customers").format(n=format_number(sum(counts))),
-        fontsize=10,
-        loc="left",
-    )
+    ax.set_title(_wrap(title, 55), fontsize=10, loc="left")
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
 

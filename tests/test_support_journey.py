@@ -443,3 +443,22 @@ def test_the_resolution_of_an_older_ticket_does_not_answer_a_newer_one():
     assert t["resolution_hours"].tolist() == [12.0, 24.0]
     assert t["first_response_hours"].tolist() == [12.0, 14.0]
     assert t["first_response_touchpoint"].tolist() == ["ticket_resolved", "follow_up_call"]
+
+
+@pytest.mark.parametrize(
+    "hours, text",
+    [
+        (3.0, "3 hours"),
+        (1.0, "1 hour"),
+        (9.96, "10 hours"),
+        (17.25, "17 hours"),
+        (47.6, "2 days"),
+        (24 * 9.96, "10 days"),
+        (24 * 3.5, "3.5 days"),
+        (np.nan, "\u2013"),
+    ],
+)
+def test_times_read_in_hours_under_two_days_and_in_days_after(hours, text):
+    from cjml.support import _duration
+
+    assert _duration(hours) == text
