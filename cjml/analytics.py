@@ -421,12 +421,15 @@ class _Effects:
         self.tp = t_codes.astype(np.int64)
         self.pos = pos
         self.rr = rr
-        # the interval's lower end, when the effects have one (estimate_effects gives it)
-        self.low = (
-            pd.to_numeric(effects["risk_reduction_low"], errors="coerce").to_numpy(dtype=float)
-            if "risk_reduction_low" in effects.columns
+        # the interval and the evidence, when the effects have them (estimate_effects does)
+        self.low, self.high, self.evidence = (
+            pd.to_numeric(effects[c], errors="coerce").to_numpy(dtype=float)
+            if c in effects.columns
             else None
+            for c in ("risk_reduction_low", "risk_reduction_high", "evidence")
         )
+        if self.evidence is not None:
+            self.evidence[self.evidence < 0] = np.nan  # -1: not estimated
 
 
 def _opportunities(
@@ -459,6 +462,21 @@ def _opportunities(
         agg["uncertain"] = (k_rows > 0) & ~(low > 0)
     else:
         agg["uncertain"] = False
+    # The means of the intervals' ends and of the evidence (treated customers in the
+    # stage the estimate rests on), over the rows that have them; NaN without.
+    for column, values in (
+        ("risk_reduction_low", eff.low),
+        ("risk_reduction_high", eff.high),
+        ("evidence", eff.evidence),
+    ):
+        if values is None:
+            agg[column] = np.nan
+            continue
+        known = ~np.isnan(values)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            agg[column] = (
+                _count(key[known], size, weights=values[known])[nz] / _count(key[known], size)[nz]
+            )
     agg = agg.sort_values(
         ["_g", "_s", "mean_risk_reduction", "touchpoint"],
         ascending=[True, True, False, True],
@@ -559,6 +577,280 @@ def _value_table(
     return frame.reset_index(drop=True)
 
 
+# --------------------------------------------------------------------------- canvas inputs
+#: The pain kinds of the canvas, in the order they are shown when they tie.
+PAIN_KINDS = ("drop_off", "wait", "effort", "unresolved", "bad_experience")
+#: A survey answer at or above this effort (CES 1-7), or at or below this CSAT, is bad;
+#: an NPS at or below ``_BAD_NPS`` too (the ExperienceFeatures defaults, detractors).
+_HIGH_EFFORT, _LOW_CSAT, _BAD_NPS = 5.0, 2.0, 6.0
+_Z90 = 1.6448536269514722  # the normal quantile of a two-sided 90% interval
+
+
+def _valences(prep: _Prepared) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Every survey answer as (event row, valence in [-1, 1]), and the score columns.
+
+    CSAT (1-5) ``(csat - 3) / 2``; NPS (0-10) ``clip((nps - 7.5) / 2.5)``;
+    CES (1-7, high = more effort) ``clip((4 - ces) / 3)``: one answer per
+    survey column and event.
+    """
+    columns = {c: prep.column(c) for c in ("satisfaction", "nps", "effort")}
+    rows, values = [], []
+    for name, score in columns.items():
+        if score is None:
+            continue
+        at = np.flatnonzero(~np.isnan(score))
+        s = score[at]
+        if name == "satisfaction":
+            v = (s - 3.0) / 2.0
+        elif name == "nps":
+            v = (s - 7.5) / 2.5
+        else:
+            v = (4.0 - s) / 3.0
+        rows.append(at)
+        values.append(np.clip(v, -1.0, 1.0))
+    if not rows:
+        return np.empty(0, dtype=np.int64), np.empty(0), columns
+    return np.concatenate(rows), np.concatenate(values), columns
+
+
+def _open_tickets(prep: _Prepared, opened: np.ndarray, resolved: np.ndarray) -> np.ndarray:
+    """For each ticket-opening event (a row of ``opened``), whether it is still open.
+
+    Tickets are followed per customer in time, as the support features do: a
+    resolution closes the oldest open ticket (first in, first out) and one with
+    no open ticket is ignored. So a customer's still-open tickets are their
+    last ``still_open`` ones.
+    """
+    rows = np.flatnonzero(opened | resolved)
+    if not opened.any():
+        return np.zeros(0, dtype=bool)
+    pos = prep.pos[rows]
+    d = np.where(opened[rows], 1, -1).astype(np.int64)
+    total = np.cumsum(d)
+    first = np.flatnonzero(np.concatenate([[True], pos[1:] != pos[:-1]]))
+    owner = np.repeat(np.arange(len(first)), np.diff(np.append(first, len(rows))))
+    running = total - (total[first] - d[first])[owner]
+    # x_t = S_t - min(0, min_{s<=t} S_s); shifting each customer below all earlier
+    # ones restarts the running minimum per customer
+    shift = 2 * (len(rows) + 1)
+    lowest = np.minimum.accumulate(running - owner * shift) + owner * shift
+    balance = running - np.minimum(lowest, 0)
+    last = np.append(first[1:], len(rows)) - 1
+    still_open = np.zeros(prep.n, dtype=np.int64)
+    still_open[pos[last]] = balance[last]
+    o = np.flatnonzero(opened)
+    o_pos = prep.pos[o]
+    n_opened = np.bincount(o_pos, minlength=prep.n)
+    o_first = np.flatnonzero(np.concatenate([[True], o_pos[1:] != o_pos[:-1]]))
+    rank = np.arange(len(o)) - np.repeat(o_first, np.diff(np.append(o_first, len(o))))
+    after = n_opened[o_pos] - 1 - rank  # the customer's tickets opened after this one
+    return after < still_open[o_pos]
+
+
+def _pain_kind(name: str, family: str) -> str | None:
+    """The pain kind whose features ``name`` (of ``family``) belongs to, or None."""
+    if family == "support":
+        return "unresolved"
+    if name.startswith("ces_"):
+        return "effort"
+    if family == "experience" or name.startswith(
+        ("decayed_negative", "decayed_positive", "csat_")
+    ):
+        return "bad_experience"
+    if family == "stages" and ("days" in name or "per_30d" in name):
+        return "wait"
+    if family == "activity" or (
+        family == "memory" and name.startswith(("decayed_events", "last_gap", "max_gap", "silence"))
+    ):
+        return "drop_off"
+    return None
+
+
+class _Attribution:
+    """Per customer position: the churn model's positive pushes, summed per pain kind.
+
+    ``push[:, k]`` is the sum of the positive Saabas contributions (log-odds
+    towards drop-off) of the features of pain kind ``k``; ``total`` the sum of
+    all positive contributions; ``known`` marks the customers explained (the
+    model's population at the cutoff).
+    """
+
+    def __init__(self, prep: _Prepared, bundle, X: pd.DataFrame):
+        from cjml.explanations import contributions
+
+        featurizer = bundle.featurizer
+        names = [str(c) for c in featurizer.get_feature_names_out()]
+        families = getattr(featurizer, "feature_families_", {})
+        self.push = np.zeros((prep.n, len(PAIN_KINDS)))
+        self.total = np.zeros(prep.n)
+        self.known = np.zeros(prep.n, dtype=bool)
+        if not len(X):
+            return
+        C = contributions(bundle.models["churn"], X[names], method="saabas")
+        positive = np.maximum(C[names].to_numpy(dtype=float), 0.0)
+        kinds = np.zeros((len(names), len(PAIN_KINDS)))
+        for j, name in enumerate(names):
+            kind = _pain_kind(name, families.get(name, ""))
+            if kind is not None:
+                kinds[j, PAIN_KINDS.index(kind)] = 1.0
+        pos = _positions(prep, X.index)
+        self.push[pos] = positive @ kinds
+        self.total[pos] = positive.sum(axis=1)
+        self.known[pos] = True
+
+
+def _positions(prep: _Prepared, customer_ids) -> np.ndarray:
+    """The positions of customers (all with an event at or before the cutoff)."""
+    code = pd.Index(prep.log.customer_ids).get_indexer(pd.Index(customer_ids))
+    position = np.full(prep.log.n_customers, -1, dtype=np.int64)
+    position[prep.codes] = np.arange(prep.n)
+    return position[code]
+
+
+class _CanvasFacts:
+    """The per-event and per-customer facts the canvas needs, computed once.
+
+    :meth:`table` aggregates them per (group, stage) for one grouping.
+    """
+
+    def __init__(
+        self,
+        prep: _Prepared,
+        negative_weight: float,
+        tickets: tuple[tuple[str, ...], tuple[str, ...]],
+        attribution: _Attribution | None,
+    ):
+        self.prep = prep
+        self.attribution = attribution
+        rows, v, self.scores = _valences(prep)
+        self.answer_row, self.valence = rows, v
+        self.weight = np.where(v < 0, float(negative_weight), 1.0)
+        answered = _unique(prep.pos[rows] * prep.n_stages + prep.stage[rows])
+        self.resp_pos, self.resp_stage = answered // prep.n_stages, answered % prep.n_stages
+        cats = list(prep.log.frame["touchpoint"].cat.categories)
+        opened_codes = [cats.index(t) for t in tickets[0] if t in cats]
+        resolved_codes = [cats.index(t) for t in tickets[1] if t in cats]
+        opened = np.isin(prep.tp, opened_codes)
+        resolved = np.isin(prep.tp, resolved_codes) & ~opened
+        self.ticket_rows = np.flatnonzero(opened)
+        self.ticket_open = _open_tickets(prep, opened, resolved)
+
+    def table(self, g: np.ndarray, n_groups: int) -> pd.DataFrame:
+        """Per (group, stage), group code ``_g``: emotion, pain metrics and attributions."""
+        prep = self.prep
+        S, G = prep.n_stages, n_groups
+        GS = G * S
+        out: dict[str, object] = {"_g": np.arange(GS) // S}
+        out["events"] = _count(g[prep.pos] * S + prep.stage, GS).astype(np.int64)
+        customers = _count(g[prep.pair_pos] * S + prep.pair_stage, GS)
+
+        # Emotion: the weighted mean of the valences and its 90% interval.
+        r = self.answer_row
+        key = g[prep.pos[r]] * S + prep.stage[r]
+        v, w = self.valence, self.weight
+        n = _count(key, GS)
+        sw = _count(key, GS, weights=w)
+        mean = _ratio(_count(key, GS, weights=w * v), sw)
+        sw2 = _count(key, GS, weights=w * w)
+        sw2v = _count(key, GS, weights=w * w * v)
+        sw2v2 = _count(key, GS, weights=w * w * v * v)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            spread = np.maximum(sw2v2 - 2 * mean * sw2v + mean * mean * sw2, 0.0)
+            var = spread / (sw * sw) * n / np.maximum(n - 1, 1)
+            half = np.where(n > 1, _Z90 * np.sqrt(var), np.inf)
+        out["emotion"] = mean
+        out["emotion_low"] = np.where(n > 0, np.clip(mean - half, -1.0, 1.0), np.nan)
+        out["emotion_high"] = np.where(n > 0, np.clip(mean + half, -1.0, 1.0), np.nan)
+        out["answers"] = n.astype(np.int64)
+        respondents = _count(g[self.resp_pos] * S + self.resp_stage, GS).astype(np.int64)
+        out["respondents"] = respondents
+        out["customers"] = customers.astype(np.int64)
+        out["answered_share"] = _ratio(respondents, customers)
+        out["negative_share"] = _ratio(_count(key[v < 0], GS), n)
+
+        key_event = g[prep.pos] * S + prep.stage
+        for name, column, bad in (
+            ("csat", "satisfaction", lambda s: s <= _LOW_CSAT),
+            ("ces", "effort", lambda s: s >= _HIGH_EFFORT),
+        ):
+            score = self.scores[column]
+            if score is None:
+                out[f"{name}_mean"] = np.full(GS, np.nan)
+                out[f"{name}_answers"] = np.zeros(GS, dtype=np.int64)
+                out[f"{name}_bad_share"] = np.full(GS, np.nan)
+                out[f"{name}_respondents"] = np.zeros(GS, dtype=np.int64)
+                continue
+            ok = ~np.isnan(score)
+            answers = _count(key_event[ok], GS)
+            out[f"{name}_mean"] = _ratio(_count(key_event[ok], GS, weights=score[ok]), answers)
+            out[f"{name}_answers"] = answers.astype(np.int64)
+            out[f"{name}_bad_share"] = _ratio(_count(key_event[ok & bad(score)], GS), answers)
+            pairs = _unique(prep.pos[ok] * S + prep.stage[ok])
+            out[f"{name}_respondents"] = _count(g[pairs // S] * S + pairs % S, GS).astype(
+                np.int64
+            )
+
+        # Wait: the median stay here against the median stay in the group's other stages.
+        pair_g = g[prep.pair_pos]
+        days = pd.Series(prep.pair_days)
+        here = days.groupby(pair_g * S + prep.pair_stage).median().reindex(np.arange(GS))
+        other = np.full((G, S), np.nan)
+        for s in range(S):  # a loop over stages, not customers
+            rest = prep.pair_stage != s
+            med = days[rest].groupby(pair_g[rest]).median()
+            other[med.index.to_numpy(dtype=np.int64), s] = med.to_numpy(dtype=float)
+        other_days = other.ravel()
+        out["median_days"] = here.to_numpy(dtype=float)
+        out["other_median_days"] = other_days
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["wait_ratio"] = np.where(
+                other_days > 0, out["median_days"] / np.where(other_days > 0, other_days, 1), np.nan
+            )
+            longer = prep.pair_days > other_days[pair_g * S + prep.pair_stage]
+        out["wait_share"] = _ratio(_count((pair_g * S + prep.pair_stage)[longer], GS), customers)
+
+        # Tickets opened in the stage, and how many are still open at the cutoff.
+        t = self.ticket_rows
+        t_key = g[prep.pos[t]] * S + prep.stage[t]
+        tickets = _count(t_key, GS)
+        unresolved = _count(t_key[self.ticket_open], GS).astype(np.int64)
+        out["tickets"] = tickets.astype(np.int64)
+        out["unresolved_tickets"] = unresolved
+        out["unresolved_share"] = _ratio(unresolved, tickets)
+        pairs = _unique(prep.pos[t] * S + prep.stage[t])
+        out["ticket_customers"] = _count(g[pairs // S] * S + pairs % S, GS).astype(np.int64)
+
+        # Attributions: per stage of each explained customer's last event.
+        a = self.attribution
+        if a is not None:
+            known = np.flatnonzero(a.known)
+            c_key = g[known] * S + prep.last_stage[known]
+            total = _count(c_key, GS, weights=a.total[known])
+            out["explained_customers"] = _count(c_key, GS).astype(np.int64)
+            for k, kind in enumerate(PAIN_KINDS):
+                out[f"churn_{kind}"] = _ratio(_count(c_key, GS, weights=a.push[known, k]), total)
+        else:
+            out["explained_customers"] = np.zeros(GS, dtype=np.int64)
+            for kind in PAIN_KINDS:
+                out[f"churn_{kind}"] = np.full(GS, np.nan)
+        stages = list(prep.log.journey_map.stages)
+        frame = pd.DataFrame(out)
+        frame.insert(1, "stage", [stages[k % S] for k in range(GS)])
+        return frame
+
+
+def _ticket_touchpoints(bundle) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The touchpoints that open and resolve tickets: the bundle's support features', or
+    the defaults."""
+    from cjml.features._support import SupportFeatures
+
+    for family in getattr(getattr(bundle, "featurizer", None), "families_", ()):
+        if isinstance(family, SupportFeatures):
+            return tuple(family.ticket_touchpoints_), tuple(family.resolution_touchpoints_)
+    default = SupportFeatures()
+    return tuple(default.ticket_touchpoints), tuple(default.resolution_touchpoints)
+
+
 def _finish(
     table: pd.DataFrame,
     touchpoints: pd.DataFrame,
@@ -574,16 +866,18 @@ def _finish(
         )
         table["missing_touchpoints"] = flagged.reindex(np.arange(len(table))).to_numpy(dtype=object)
         opportunities = opportunities.drop(columns="_gs")
-    frames: list[pd.DataFrame | None] = []
-    for frame in (table, touchpoints, flows, opportunities):
-        if frame is None:
-            frames.append(None)
-            continue
-        frame = frame.copy()
-        if by is not None:
-            frame.insert(0, by, [labels[i] for i in frame["_g"]])
-        frames.append(frame.drop(columns="_g").reset_index(drop=True))
-    return frames
+    return [
+        None if frame is None else _label_groups(frame, by, labels)
+        for frame in (table, touchpoints, flows, opportunities)
+    ]
+
+
+def _label_groups(frame: pd.DataFrame, by: str | None, labels: list) -> pd.DataFrame:
+    """``frame`` with its group code ``_g`` replaced by the ``by`` column (or dropped)."""
+    frame = frame.copy()
+    if by is not None:
+        frame.insert(0, by, [labels[i] for i in frame["_g"]])
+    return frame.drop(columns="_g").reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- public API
@@ -598,6 +892,8 @@ def journey_map(
     effects=None,
     low_use=0.1,
     scores=None,
+    negative_weight=12.0,
+    min_customers=30,
 ) -> JourneyMapReport:
     """Build the data-driven journey map: each stage as customers lived it.
 
@@ -681,7 +977,53 @@ def journey_map(
     lower ends is not above zero (the touchpoint may not help). A touchpoint
     is flagged ``missing`` when its mean risk reduction is positive and not
     uncertain, it ranks in the top half of the stage's touchpoints (the first
-    ``ceil(n / 2)`` of ``n``), and its current use is below ``low_use``.
+    ``ceil(n / 2)`` of ``n``), and its current use is below ``low_use``;
+    the table also has the means of the intervals' ends
+    (``risk_reduction_low``, ``risk_reduction_high``) and of the ``evidence``
+    (treated customers in the stage the estimate rests on), NaN when the
+    effects lack them.
+
+    **The canvas** (:meth:`JourneyMapReport.canvas`) reads
+    :attr:`~JourneyMapReport.canvas_stages`: per (group and) stage,
+    ``events``, ``customers``, and
+
+    - the emotion: every survey answer given in the stage is a valence in
+      [-1, 1] (CSAT 1-5: ``(csat - 3) / 2``; NPS 0-10:
+      ``clip((nps - 7.5) / 2.5, -1, 1)``; effort 1-7:
+      ``clip((4 - effort) / 3, -1, 1)``); negative valences weigh
+      ``negative_weight``, the others 1. ``emotion`` is their weighted mean,
+      ``emotion_low`` / ``emotion_high`` its 90% interval (normal
+      approximation, the weighted mean's variance
+      ``n / (n - 1) * sum(w**2 (v - mean)**2) / sum(w)**2``, clipped to
+      [-1, 1]; [-1, 1] for a single answer); ``answers``, ``respondents``
+      (customers who answered in the stage), ``answered_share`` (of the
+      stage's customers), ``negative_share`` (of the answers);
+      ``csat_mean``, ``csat_answers``, ``csat_respondents``, ``csat_bad_share``
+      (share of the answers of 1-2), ``ces_mean``, ``ces_answers``,
+      ``ces_respondents``, ``ces_bad_share`` (answers of 5 or more).
+    - the wait: ``median_days`` (as in the stages table),
+      ``other_median_days`` (the median of the stays in the group's other
+      stages), ``wait_ratio`` (their ratio) and ``wait_share`` (share of the
+      stage's customers who stayed longer than ``other_median_days``).
+    - the tickets opened in the stage (by the bundle's support touchpoints,
+      default ``support_ticket``, resolved by ``ticket_resolved`` first in
+      first out): ``tickets``, ``unresolved_tickets`` (still open at the
+      cutoff), ``unresolved_share``, ``ticket_customers``.
+    - with a bundle, the churn model's attributions: the customers of its
+      population (an event in the ``lookback`` before the cutoff) are
+      featurized once at the cutoff and their Saabas contributions computed
+      (:func:`cjml.explanations.contributions`). Each feature belongs to at
+      most one pain kind: ``effort`` the ``ces_*`` features,
+      ``bad_experience`` the rest of the experience family and the memory
+      family's ``csat_*``/``decayed_negative*``/``decayed_positive*``,
+      ``unresolved`` the support family, ``wait`` the stage-duration features
+      (``days_in_current_stage``, ``stages_per_30d``), ``drop_off`` the
+      activity family and the memory family's recency and gap features. For
+      the ``explained_customers`` whose last event is in the stage,
+      ``churn_<kind>`` is the sum over them of the positive contributions of
+      the kind's features divided by the sum over them of all positive
+      contributions: the share of the model's push towards drop-off that the
+      pain carries (NaN without a bundle).
 
     Parameters
     ----------
@@ -715,6 +1057,12 @@ def journey_map(
         table. Default: with a bundle that has a value model, the log is
         scored here (no drivers, no recommendations); otherwise the report
         has no value table.
+    negative_weight : float, default 12
+        For the canvas's emotion: how many positive answers one negative
+        answer weighs ("it takes 12 positive experiences to make up for one
+        negative"); 1 weighs them alike.
+    min_customers : int, default 30
+        Numbers of the canvas resting on fewer customers are marked ``few``.
 
     Returns
     -------
@@ -776,17 +1124,47 @@ def journey_map(
         lookback_td = to_timedelta(DEFAULT_LOOKBACK, "lookback")
     if isinstance(low_use, bool) or not isinstance(low_use, int | float) or not (0 <= low_use <= 1):
         raise ValueError(f"low_use must be a share between 0 and 1, got {low_use!r}.")
+    if (
+        isinstance(negative_weight, bool)
+        or not isinstance(negative_weight, int | float)
+        or not np.isfinite(negative_weight)
+        or negative_weight < 1
+    ):
+        raise ValueError(
+            f"negative_weight must be a number of 1 or more (how many positive answers one "
+            f"negative one weighs, e.g. 12), got {negative_weight!r}."
+        )
+    if isinstance(min_customers, bool) or not isinstance(min_customers, int | np.integer) or (
+        min_customers < 1
+    ):
+        raise ValueError(
+            f"min_customers must be a whole number of 1 or more (customers behind a number "
+            f"below which it is marked as resting on few, e.g. 30), got {min_customers!r}."
+        )
     end = to_utc_timestamp(cutoff, log.timezone) if cutoff is not None else _data_end(log, None)
-    source = None
-    if effects is not None:
-        source = "the effects given"
-    elif bundle is not None:
-        from cjml.recommend import estimate_effects
-
-        effects = estimate_effects(bundle, log, cutoff=end, lookback=lookback_td)
-        source = "the model bundle"
-
     prep = _Prepared(log, end.value, horizon_td.value)
+    source = None
+    attribution = None
+    if bundle is not None:
+        # One featurization at the cutoff serves the effects and the attributions.
+        from cjml.recommend import TouchpointRecommender
+
+        X = bundle.featurizer.transform(log, cutoff=end)
+        names = [str(c) for c in bundle.featurizer.get_feature_names_out()]
+        if lookback_td is not None:
+            recent = prep.ts[prep.last_row] > (end - lookback_td).value
+            population = X.index[recent[_positions(prep, X.index)]]
+        else:
+            population = X.index
+        attribution = _Attribution(prep, bundle, X.loc[population, names])
+        if effects is None:
+            effects = TouchpointRecommender.from_bundle(bundle).effects(
+                log, cutoff=end, features=X, lookback=lookback_td
+            )
+            source = "the model bundle"
+        del X
+    if source is None and effects is not None:
+        source = "the effects given"
     value_source = None
     if scores is not None and "expected_value" in getattr(scores, "columns", ()):
         value_source = "the scores given"
@@ -801,6 +1179,8 @@ def journey_map(
         effects = _Effects(
             effects, prep, end.value, None if lookback_td is None else lookback_td.value
         )
+    tickets = _ticket_touchpoints(bundle)
+    facts = _CanvasFacts(prep, float(negative_weight), tickets, attribution)
     results = {}
     for key, column in (("all", None), ("by", by)):
         if key == "by" and by is None:
@@ -808,10 +1188,12 @@ def journey_map(
         g, labels = _groups(prep, column)
         table, touchpoints, flows = _tables(prep, g, len(labels))
         opps = None if effects is None else _opportunities(prep, effects, g, len(labels), low_use)
+        canvas = facts.table(g, len(labels))
         results[key] = _finish(table, touchpoints, flows, opps, column, labels)
         results[key].append(
             None if values is None else _value_table(prep, values, g, len(labels), labels, column)
         )
+        results[key].append(_label_groups(canvas, column, labels))
     info = {
         "cutoff": end,
         "horizon": horizon_td,
@@ -824,9 +1206,18 @@ def journey_map(
         "opportunities_from": source,
         "value_from": value_source,
         "columns": [c for c in ("satisfaction", "nps") if c in log.frame.columns],
+        "survey_columns": [
+            c for c in ("satisfaction", "nps", "effort") if facts.scores.get(c) is not None
+        ],
+        "negative_weight": float(negative_weight),
+        "min_customers": int(min_customers),
+        "ticket_touchpoints": tickets[0],
+        "resolution_touchpoints": tickets[1],
+        "touchpoint_channels": {t.name: t.channel for t in log.journey_map.touchpoints},
+        "pains_ranked_by": "size" if attribution is None else "churn model",
     }
-    stages, touchpoints, flows, opportunities, value = results["all"]
-    grouped = results.get("by", [None] * 5)
+    stages, touchpoints, flows, opportunities, value, canvas = results["all"]
+    grouped = results.get("by", [None] * 6)
     return JourneyMapReport(
         stages=stages,
         touchpoints=touchpoints,
@@ -839,6 +1230,8 @@ def journey_map(
         info=info,
         value=value,
         group_value=grouped[4],
+        canvas_stages=canvas,
+        group_canvas_stages=grouped[5],
     )
 
 
@@ -881,6 +1274,13 @@ class JourneyMapReport:
         None without values (no value model, no ``scores``).
     group_value : DataFrame or None
         The same per group of ``by`` and stage (the stages its customers are in).
+    canvas_stages : DataFrame or None
+        Per stage, what the canvas (:meth:`canvas`) draws beyond the other
+        tables: the emotion, the pain-point metrics and the churn model's
+        attributions (see :func:`journey_map`, "The canvas"); None for reports
+        made before it existed.
+    group_canvas_stages : DataFrame or None
+        The same per group of ``by``.
     """
 
     stages: pd.DataFrame
@@ -894,6 +1294,61 @@ class JourneyMapReport:
     info: dict = field(default_factory=dict)
     value: pd.DataFrame | None = None
     group_value: pd.DataFrame | None = None
+    canvas_stages: pd.DataFrame | None = None
+    group_canvas_stages: pd.DataFrame | None = None
+
+    # -- the canvas
+    @property
+    def personas(self) -> list:
+        """The personas: the values of the ``by`` column, in order ([] without ``by``)."""
+        if not self.info.get("by") or self.group_stages is None:
+            return []
+        return list(pd.unique(self.group_stages[self.info["by"]]))
+
+    def canvas(self, persona=None):
+        """The journey-map canvas of one persona, or of all customers.
+
+        Parameters
+        ----------
+        persona : object, optional
+            One of :attr:`personas` (a value of the ``by`` column); None for
+            all customers.
+
+        Returns
+        -------
+        JourneyCanvas
+            Its tables (doing, feeling, pains, opportunities, flow), figure
+            and files.
+
+        Raises
+        ------
+        ValueError
+            When ``persona`` is not one of :attr:`personas`, or the map was not
+            split with ``by``.
+        """
+        from cjml.canvas._data import build_canvas
+
+        return build_canvas(self, persona)
+
+    def compare(self, a, b, top: int = 6):
+        """Two personas side by side, and the differences between them that matter.
+
+        Parameters
+        ----------
+        a, b : object
+            Two of :attr:`personas` (None: all customers).
+        top : int, default 6
+            Differences kept at most.
+
+        Returns
+        -------
+        PersonaComparison
+            The two canvases and the differences, in words, most important
+            first.
+        """
+        from cjml.canvas._compare import compare_canvases
+
+        return compare_canvases(self.canvas(a), self.canvas(b), top=top)
 
     # -- tables
     def to_frame(self, table: str = "stages") -> pd.DataFrame:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import time
 from pathlib import Path
 
@@ -10,7 +11,8 @@ import cjml
 from cjml.cli import _help as h
 from cjml.cli._shared import inputs_of, load_bundle, read_log, say
 from cjml.exceptions import CjmlError
-from cjml.i18n import LANGUAGES, language
+from cjml.i18n import LANGUAGES, format_number, language, ngettext
+from cjml.i18n import gettext as _
 from cjml.io._write import TABLE_SUFFIXES, check_output, write_table
 
 
@@ -229,47 +231,243 @@ def add_features(sub: argparse._SubParsersAction) -> None:
 
 
 # --------------------------------------------------------------------------- journey-map
-def _cmd_journey_map(args: argparse.Namespace) -> int:
-    started = time.perf_counter()
-    out = Path(args.out)
+#: What ``--out`` may end in: the map alone, the canvases (pictures), the support journey alone.
+MAP_SUFFIXES = (".html", ".csv")
+CANVAS_SUFFIXES = (".html", ".pdf", ".png", ".svg")
+SUPPORT_SUFFIXES = (".html", ".pdf", ".png", ".csv")
+#: The column the personas come from when --canvas is given without --by (when the events have it).
+DEFAULT_PERSONA_COLUMN = "segment"
+
+
+def _check_suffix(out: Path, *, canvas: bool, support: bool) -> None:
+    """``--out``'s suffix, refused (before any work) when the requested output cannot be it."""
     suffix = out.suffix.lower()
-    if suffix not in (".html", ".csv"):
+    shown = suffix or "(no suffix)"
+    if canvas and suffix not in CANVAS_SUFFIXES:
+        raise CjmlError(
+            f"Cannot write {str(out)!r}: with --canvas, --out must end in .html (one page), "
+            f".pdf (one A4 page per canvas), .png or .svg (one file per canvas), not {shown!r}; "
+            "the support journey's tables are written by --support alone with a .csv --out."
+        )
+    if support and not canvas and suffix not in SUPPORT_SUFFIXES:
+        raise CjmlError(
+            f"Cannot write {str(out)!r}: with --support, --out must end in .html, .pdf, .png "
+            f"or .csv (the support journey's tables), not {shown!r}."
+        )
+    if not canvas and not support and suffix not in MAP_SUFFIXES:
         raise CjmlError(
             f"Cannot write {str(out)!r}: --out must end in .html (page with tables "
-            f"and plots) or .csv (the stage table), not {suffix or '(no suffix)'!r}."
+            f"and plots) or .csv (the stage table), not {shown!r}; add --canvas for "
+            ".pdf, .png or .svg."
         )
-    check_output(out, inputs=inputs_of(args, model=args.model), force=args.force)  # first
+
+
+def _resolve_personas(report, names: list[str], option: str) -> list:
+    """The report's personas named on the command line (as text), in the order given.
+
+    A name is matched to a persona by its text, so ``--persona 3`` finds the persona 3 of an
+    integer column; an unknown name is refused with the known ones.
+    """
+    by = report.info.get("by")
+    if by is None:
+        raise CjmlError(
+            f"{option} needs personas, and the journey map has none: the events have no "
+            f"{DEFAULT_PERSONA_COLUMN!r} column; pass --by COLUMN (e.g. --by segment) to "
+            "choose the column the personas come from."
+        )
+    known = {str(p): p for p in report.personas}
+    found = []
+    for name in names:
+        if name not in known:
+            close = difflib.get_close_matches(name, list(known), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise CjmlError(
+                f"Unknown persona {name!r} in {option}: the personas of {by!r} are "
+                f"{', '.join(repr(k) for k in known) or '(none)'}.{hint}"
+            )
+        found.append(known[name])
+    return found
+
+
+def _persona_names(values: list[str], known: list) -> list[str]:
+    """--persona's names, in order, without repeats: each value is a comma list, but a value
+    that is itself a persona's name is kept whole (a name may hold a comma)."""
+    texts = {str(p) for p in known}
+    names: list[str] = []
+    for value in values:
+        parts = [value.strip()] if value.strip() in texts else value.split(",")
+        names += [n.strip() for n in parts if n.strip() and n.strip() not in names]
+    return names
+
+
+def _cmd_journey_map(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    canvas = bool(args.canvas or args.persona or args.compare)
+    out = Path(args.out) if args.out is not None else None
+    if out is not None:
+        _check_suffix(out, canvas=canvas, support=args.support)
+        check_output(out, inputs=inputs_of(args, model=args.model), force=args.force)  # first
+    if args.compare and args.compare[0] == args.compare[1]:
+        raise CjmlError(
+            f"--compare needs two different personas, got {args.compare[0]!r} twice; "
+            "e.g. --compare deal_seeker regular."
+        )
     with language(args.lang, currency=args.currency):  # a bad --currency stops before any work
         pass
     bundle = load_bundle(args) if args.model else None
     log = read_log(args, journey_map=None if bundle is None else bundle.journey_map)
-    report = cjml.journey_map(log, bundle, by=args.by, cutoff=args.cutoff, horizon=args.horizon)
-    with language(args.lang, currency=args.currency):  # the page's and the summary's words
-        if suffix == ".html":
-            report.to_html(out, force=args.force)
-        else:
-            report.to_csv(out, force=args.force)  # machine-readable: English columns
-        say(report.to_text())
-    groups = ""
-    if args.by and report.group_stages is not None:
-        groups = f", {report.group_stages[args.by].nunique(dropna=False)} groups of {args.by!r}"
-    say(
-        f"Wrote the journey map ({len(report.stages)} stages{groups}) to {out} "
-        f"({time.perf_counter() - started:.1f} s)"
+    by, by_default = args.by, False
+    if by is None and (canvas or args.support) and DEFAULT_PERSONA_COLUMN in log.frame.columns:
+        by, by_default = DEFAULT_PERSONA_COLUMN, True
+    # the canvas's settings only when it is drawn: the plain map does not use them
+    extra = (
+        {"negative_weight": args.negative_weight, "min_customers": args.min_customers}
+        if canvas
+        else {}
     )
+    report = cjml.journey_map(log, bundle, by=by, cutoff=args.cutoff, horizon=args.horizon, **extra)
+    canvases, comparisons = _canvases(report, args) if canvas else ([], [])
+    support = None
+    if args.support or args.canvas:  # the whole map comes with its support journey
+        support = cjml.support_journey(
+            log,
+            bundle,
+            by=by,
+            cutoff=report.info["cutoff"],
+            horizon=report.info["horizon"],
+            min_customers=args.min_customers,
+        )
+    with language(args.lang, currency=args.currency):  # the files' and the summary's words
+        if by_default and report.personas:
+            say(
+                _(
+                    "Personas from the column {column} ({n}): {names}; pass --by COLUMN "
+                    "for another."
+                ).format(
+                    column=repr(by),
+                    n=format_number(len(report.personas)),
+                    names=", ".join(str(p) for p in report.personas),
+                )
+            )
+        if out is None:
+            _print_journey_map(report, canvases, comparisons, support)
+        elif canvas or support is not None:
+            paths = _write_pictures(out, canvases, comparisons, support, force=args.force)
+            seconds = time.perf_counter() - started
+            say(_written(canvases, comparisons, support, paths, seconds))
+        else:
+            if out.suffix.lower() == ".html":
+                report.to_html(out, force=args.force)
+            else:
+                report.to_csv(out, force=args.force)  # machine-readable: English columns
+            say(report.to_text())
+            groups = ""
+            if by and report.group_stages is not None:
+                groups = f", {report.group_stages[by].nunique(dropna=False)} groups of {by!r}"
+            say(
+                f"Wrote the journey map ({len(report.stages)} stages{groups}) to {out} "
+                f"({time.perf_counter() - started:.1f} s)"
+            )
     return 0
+
+
+def _canvases(report, args: argparse.Namespace) -> tuple[list, list]:
+    """The canvases and comparisons --canvas, --persona and --compare ask for.
+
+    --canvas alone: all customers, then every persona; --persona: only those; --compare
+    alone: the two personas' canvases beside their comparison.
+    """
+    compared = _resolve_personas(report, list(args.compare), "--compare") if args.compare else []
+    if args.persona:
+        names = _persona_names(args.persona, report.personas)
+        personas = _resolve_personas(report, names, "--persona")
+    elif args.canvas:
+        personas = [None, *report.personas]
+    else:
+        personas = compared
+    canvases = [report.canvas(p) for p in personas]
+    comparisons = [report.compare(compared[0], compared[1])] if compared else []
+    return canvases, comparisons
+
+
+def _write_pictures(out: Path, canvases: list, comparisons: list, support, *, force: bool):
+    """Write the canvases (with the comparisons and the support journey) or the support
+    journey alone; the files written."""
+    if canvases or comparisons:
+        from cjml.canvas import write_canvases
+
+        return write_canvases(
+            canvases, out, force=force, support=support, comparisons=comparisons
+        )
+    if out.suffix.lower() == ".csv":
+        return [support.to_csv(out, force=force)]  # machine-readable: English columns
+    return [support.save(out, force=force)]
+
+
+def _print_journey_map(report, canvases: list, comparisons: list, support) -> None:
+    """The text forms, for a terminal (no --out): the canvases, comparisons and support
+    journey asked for, else the journey map's summary."""
+    blocks = [c.to_text() for c in canvases] + [c.to_text() for c in comparisons]
+    if support is not None:
+        blocks.append(support.to_text())
+    say("\n\n".join(blocks) if blocks else report.to_text())
+
+
+def _written(canvases: list, comparisons: list, support, paths: list, seconds: float) -> str:
+    """The line that says what was written where."""
+    values = {
+        "n": format_number(len(canvases)),
+        "files": ", ".join(str(p) for p in paths),
+        "seconds": format_number(seconds, 1),
+    }
+    n = len(canvases)
+    if not canvases and not comparisons:
+        text = _("Wrote the support journey to {files} ({seconds} s)")
+    elif comparisons and support is not None:
+        text = ngettext(
+            "Wrote {n} canvas, the comparison and the support journey to {files} ({seconds} s)",
+            "Wrote {n} canvases, the comparison and the support journey to {files} ({seconds} s)",
+            n,
+        )
+    elif comparisons:
+        text = ngettext(
+            "Wrote {n} canvas and the comparison to {files} ({seconds} s)",
+            "Wrote {n} canvases and the comparison to {files} ({seconds} s)",
+            n,
+        )
+    elif support is not None:
+        text = ngettext(
+            "Wrote {n} canvas and the support journey to {files} ({seconds} s)",
+            "Wrote {n} canvases and the support journey to {files} ({seconds} s)",
+            n,
+        )
+    else:
+        text = ngettext(
+            "Wrote {n} canvas to {files} ({seconds} s)",
+            "Wrote {n} canvases to {files} ({seconds} s)",
+            n,
+        )
+    return text.format(**values)
 
 
 def add_journey_map(sub: argparse._SubParsersAction) -> None:
     p = h.add_command(
         sub,
         "journey-map",
-        summary="write the data-driven journey map (HTML or CSV)",
+        summary="write the data-driven journey map, its canvases and the support journey",
         description="Describe each journey stage from the events: customers who reached it, "
         "conversion, drop-off, median days in stage, top touchpoints, satisfaction "
         "and NPS; with --model, the missing touchpoints (high estimated risk "
         "reduction, low current use). Writes an HTML page with the tables, a funnel "
-        "and a flow plot, or the stage table as CSV.",
+        "and a flow plot, or the stage table as CSV.\n\n"
+        "With --canvas, draws the journey-map canvas instead, one per persona and one for "
+        "all customers: stages as columns and five rows under them (what customers do, how "
+        "they feel, the pain points, the missing touchpoints, time and flow), as one HTML "
+        "page, a PDF (one A4 landscape page per canvas) or one PNG or SVG file per canvas. "
+        "The whole map (--canvas) comes with the support journey: from ticket opened to "
+        "resolved, and churn after. --persona draws only some personas' canvases, --compare "
+        "two side by side, --support only the support journey. Without --out, prints the "
+        "text forms.",
         examples=[
             ("journey-map journeys.parquet --out map.html", ""),
             (
@@ -277,14 +475,27 @@ def add_journey_map(sub: argparse._SubParsersAction) -> None:
                 "--out map.html",
                 "one map per segment, with the missing touchpoints",
             ),
+            (
+                "journey-map journeys.parquet --model models/journeys.cjml --canvas "
+                "--out canvas.html",
+                "a canvas per persona (segment) and the support journey, on one page",
+            ),
+            (
+                "journey-map journeys.parquet --model models/journeys.cjml --persona "
+                "deal_seeker --out canvas.png",
+                "one persona's canvas as a picture",
+            ),
+            (
+                "journey-map journeys.parquet --compare deal_seeker regular",
+                "the differences between two personas, printed",
+            ),
+            ("journey-map journeys.parquet --support --out support.csv", ""),
             ("journey-map events.csv --horizon 8W --cutoff 2024-06-01 --out stages.csv", ""),
             ("journey-map journeys.parquet --lang vi --out map.vi.html", "in Vietnamese"),
         ],
         see="The data-driven journey map",
     )
     h.add_events_argument(p.add_argument_group("Arguments"))
-    req = p.add_argument_group("Required")
-    h.add_out_option(req, "output .html or .csv")
     jm = p.add_argument_group("Journey map")
     jm.add_argument(
         "--model",
@@ -292,7 +503,10 @@ def add_journey_map(sub: argparse._SubParsersAction) -> None:
         help="bundle file written by cjml train, for the missing touchpoints",
     )
     jm.add_argument(
-        "--by", metavar="COLUMN", help="split the map by a column of the events, e.g. segment"
+        "--by",
+        metavar="COLUMN",
+        help="split the map by a column of the events, e.g. segment (with --canvas or "
+        f"--support, default {DEFAULT_PERSONA_COLUMN} when the events have it)",
     )
     h.add_cutoff_option(jm, "use events up to this date (default: the end of the log's last day)")
     jm.add_argument(
@@ -302,13 +516,61 @@ def add_journey_map(sub: argparse._SubParsersAction) -> None:
         help="silence that counts as dropping off, e.g. 30D or 4W (default: the "
         "model's horizon, or 30D)",
     )
+    cv = p.add_argument_group("Canvas and support journey")
+    cv.add_argument(
+        "--canvas",
+        action="store_true",
+        help="draw the journey-map canvas, one for all customers and one per persona, and "
+        "the support journey",
+    )
+    cv.add_argument(
+        "--persona",
+        action="append",
+        metavar="NAME",
+        help="only this persona's canvas (a value of --by); repeat it or give a comma list "
+        "(implies --canvas)",
+    )
+    cv.add_argument(
+        "--compare",
+        nargs=2,
+        metavar="NAME",
+        help="two personas side by side, with the differences that matter in words "
+        "(implies --canvas)",
+    )
+    cv.add_argument(
+        "--support",
+        action="store_true",
+        help="the support journey (from ticket opened to resolved): alone, only it (.csv: "
+        "its tables); with --persona or --compare, added to their output",
+    )
+    cv.add_argument(
+        "--negative-weight",
+        type=h.positive_number,
+        default=12.0,
+        metavar="WEIGHT",
+        help="how many positive answers one negative one weighs like in the emotion curve "
+        "(default 12)",
+    )
+    cv.add_argument(
+        "--min-customers",
+        type=h.positive_int,
+        default=30,
+        metavar="N",
+        help="cells with fewer customers behind them are greyed and say so (default 30)",
+    )
     out = p.add_argument_group("Output")
+    out.add_argument(
+        "--out",
+        metavar="PATH",
+        help="output .html or .csv; with --canvas .html, .pdf, .png or .svg; with --support "
+        "alone .html, .pdf, .png or .csv (default: print the text forms)",
+    )
     out.add_argument(
         "--lang",
         choices=sorted(LANGUAGES),
         default="en",
-        help="the language of the HTML page and the printed summary (default en; vi is "
-        "Vietnamese); the CSV stays English",
+        help="the language of the HTML page, the pictures and the printed summary (default "
+        "en; vi is Vietnamese); the CSV stays English",
     )
     out.add_argument(
         "--currency",

@@ -48,6 +48,8 @@ PLACEHOLDERS = frozenset(
         "HOST",
         "CODE",
         "RATE|COLUMN",
+        "NAME",
+        "WEIGHT",
     }
 )
 
@@ -190,6 +192,17 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def positive_number(text: str) -> float:
+    """A number > 0, whole or not (``--negative-weight 12``, ``--negative-weight 2.5``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
     return value
 
 

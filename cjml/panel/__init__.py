@@ -4,8 +4,9 @@
 JupyterLab, Jupyter Notebook and Voilà with four tabs:
 
 - **Overview**: the data-driven journey map (funnel, drop-off per stage,
-  missing-touchpoint opportunities), the churn-risk distribution, and the
-  customers per risk band and per recommended touchpoint;
+  missing-touchpoint opportunities), the churn-risk distribution, the
+  customers per risk band and per recommended touchpoint, and the journey
+  canvas (one per persona, chosen in a selector) with the support journey;
 - **At-risk list**: every scored customer, filtered by risk band, stage,
   segment and recommended touchpoint, sorted (by default, where a touchpoint
   saves the most value net of its cost when the scores have values, else who
@@ -31,6 +32,7 @@ without widgets (the headless twin): :func:`customer_table`,
 :func:`paginate`,
 :class:`CustomerList`, :func:`overview_data`, :func:`timeline_data`,
 :func:`funnel_data`, :func:`opportunities_data`, :func:`flag_rule`,
+:func:`persona_choices`, :func:`canvas_note`,
 :func:`plot_timeline`, :func:`customer_profile`, :func:`what_if`,
 :class:`ActionBook` (its :class:`DecisionLog`, :class:`BulkPlan`), and the
 CSV writer :func:`write_csv`. ipywidgets is imported only when a panel is built.
@@ -61,6 +63,7 @@ from cjml.panel._data import (
     PanelData,
     PanelError,
     WhatIf,
+    canvas_note,
     customer_profile,
     customer_table,
     default_sort,
@@ -72,6 +75,7 @@ from cjml.panel._data import (
     opportunities_data,
     overview_data,
     paginate,
+    persona_choices,
     sort_customers,
     timeline_data,
     what_if,
@@ -96,6 +100,7 @@ __all__ = [
     "PanelData",
     "PanelError",
     "WhatIf",
+    "canvas_note",
     "customer_profile",
     "customer_table",
     "default_sort",
@@ -109,6 +114,7 @@ __all__ = [
     "overview_data",
     "paginate",
     "panel",
+    "persona_choices",
     "plot_timeline",
     "serve",
     "sort_customers",
@@ -160,7 +166,8 @@ def panel(
         The segment or persona column to filter by; "auto" takes the first
         customer attribute the models use (such as ``segment``).
     report : JourneyMapReport, None or "auto", default "auto"
-        The journey map of the overview; "auto" builds it with
+        The journey map of the overview (split by ``segment_col``: its groups
+        are the personas of the journey canvas); "auto" builds it with
         :func:`cjml.journey_map`.
     top_k : int, default 3
         Recommended touchpoints per customer.

@@ -35,6 +35,7 @@ from cjml.panel._data import (
     points,
     what_if,
 )
+from cjml.panel._data._canvas import canvas_note, persona_choices
 from cjml.panel._data._common import shown_change, worth
 from cjml.panel._data._list import DEFAULT_REACH_THRESHOLD, default_sort
 from cjml.panel._data._overview import flag_rule, funnel_data, funnel_notes, opportunities_data
@@ -204,6 +205,8 @@ _CSS = """
 .cjml-panel .widget-html-content {white-space: normal;}
 .cjml-panel .jupyter-button {flex: 0 0 auto; min-width: max-content; overflow: visible;}
 .cjml-panel img {background: white;}
+.cjml-canvas {max-width: 100%; min-width: 0; overflow-x: auto;}
+.cjml-canvas svg, .cjml-canvas img {max-width: 100%; height: auto;}
 </style>
 """.replace("VNARROW", _GRID_VALUED_NARROW).replace("VALUED", _GRID_VALUED)
 _CSS = _CSS.replace("NARROW", _GRID_NARROW).replace("GRID", _GRID)
@@ -317,6 +320,11 @@ def _button(description, *, style="", icon="", tooltip="", width=None, cls=None)
 def _wrap(children, **layout) -> W.HBox:
     """A row of controls that wraps onto the next line rather than cutting them."""
     return W.HBox(list(children), layout=W.Layout(flex_flow="row wrap", **layout))
+
+
+def _empty(text: str) -> str:
+    """A message in place of a view that has nothing to show."""
+    return f"<div class='cjml-empty'>{_esc(text)}</div>"
 
 
 def _notice() -> W.HTML:
@@ -558,7 +566,78 @@ class MarketerPanel(W.VBox):
             [self.overview_risk, self.overview_touchpoints],
             layout=W.Layout(flex="1 1 320px", min_width="0"),
         )
-        return W.VBox([self.overview_cards, _wrap([left, right])])
+        return W.VBox([self.overview_cards, _wrap([left, right]), self._build_canvas()])
+
+    # ------------------------------------------------------------------ journey canvas
+    def _build_canvas(self) -> W.VBox:
+        """The journey canvas (with its persona selector) and the support journey, under the
+        overview; the panel's data computes each once, the widgets only show them."""
+        choices = persona_choices(self.data.personas)
+        self._canvas_personas = [persona for _name, persona in choices]
+        self.canvas_persona = W.Dropdown(
+            options=[(name, i) for i, (name, _persona) in enumerate(choices)],
+            value=0,
+            description=_("Persona"),
+            disabled=len(choices) < 2,
+            style={"description_width": "initial"},
+        )
+        self.canvas_persona.observe(self._on_canvas_persona, names="value")
+        self.overview_canvas_note = W.HTML()
+        self.overview_canvas_note.add_class("cjml-canvas-note")
+        self.overview_canvas = W.HTML()
+        self.overview_canvas.add_class("cjml-canvas")
+        self.overview_support = W.HTML()
+        self.overview_support.add_class("cjml-canvas")
+        title = W.HTML(f"<h4>{_esc(_('Journey canvas'))}</h4>")
+        support_title = W.HTML(f"<h4>{_esc(_('Support journey'))}</h4>")
+        self._show_canvas()
+        self._show_support()
+        self.overview_canvas_section = W.VBox(
+            [
+                title,
+                self.canvas_persona,
+                self.overview_canvas_note,
+                self.overview_canvas,
+                support_title,
+                self.overview_support,
+            ],
+            layout=W.Layout(width="100%", min_width="0"),
+        )
+        return self.overview_canvas_section
+
+    @property
+    def canvas_persona_value(self):
+        """The persona the canvas shows (None: all customers)."""
+        return self._canvas_personas[self.canvas_persona.value]
+
+    def _on_canvas_persona(self, change) -> None:
+        self._show_canvas()
+
+    def _show_canvas(self) -> None:
+        """Show the selected persona's canvas (an error in its place, never a traceback)."""
+        try:
+            canvas = self.data.canvas(self.canvas_persona_value)
+        except Exception as exc:  # the panel's contract: errors go beside their control
+            _log.debug("journey canvas failed", exc_info=True)
+            self.overview_canvas_note.value = ""
+            self.overview_canvas.value = _empty(
+                _("The journey canvas could not be drawn: {reason}").format(reason=exc)
+            )
+            return
+        self.overview_canvas_note.value = (
+            f"<div class='cjml-sub'>{_esc(canvas_note(canvas.info))}</div>"
+        )
+        self.overview_canvas.value = canvas._repr_html_()
+
+    def _show_support(self) -> None:
+        """Show the support journey (an error in its place, never a traceback)."""
+        try:
+            self.overview_support.value = self.data.support_journey._repr_html_()
+        except Exception as exc:  # the panel's contract: errors go beside their control
+            _log.debug("support journey failed", exc_info=True)
+            self.overview_support.value = _empty(
+                _("The support journey could not be drawn: {reason}").format(reason=exc)
+            )
 
     def _top_value_html(self) -> str:
         """The customers whose first-ranked touchpoint saves the most value ("" without values)."""

@@ -12,6 +12,9 @@ usable from a script. One module per view of the panel, plus what they share:
                           overview and the list both read it.
 ``_overview.py``          Overview tab: :func:`overview_data` (:class:`Overview`), the
                           risk distribution and counts per band, stage and touchpoint.
+``_canvas.py``            Overview tab's journey canvas: :func:`persona_choices` (the
+                          persona selector) and :func:`canvas_note`; the canvases and
+                          the support journey are :class:`PanelData`'s, computed once.
 ``_list.py``              At-risk list tab: :func:`filter_customers`,
                           :func:`sort_customers`, :func:`paginate` and the cached
                           :class:`CustomerList` (:class:`CustomerPage`), which answers a
@@ -33,6 +36,7 @@ this package), so the parts stay free of import cycles.
 """
 
 from cjml.panel._data._actions import ActionBook, BulkPlan, DecisionLog, DecisionLogWarning
+from cjml.panel._data._canvas import canvas_note, persona_choices
 from cjml.panel._data._common import NO_TOUCHPOINT, PanelError, label, pct, points
 from cjml.panel._data._customer import (
     CustomerProfile,
@@ -77,6 +81,7 @@ __all__ = [
     "PanelData",
     "PanelError",
     "WhatIf",
+    "canvas_note",
     "customer_profile",
     "customer_table",
     "default_sort",
@@ -89,6 +94,7 @@ __all__ = [
     "overview_data",
     "paginate",
     "pct",
+    "persona_choices",
     "points",
     "sort_customers",
     "timeline_data",

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from cjml.panel._data._actions import ActionBook, DecisionLog
-from cjml.panel._data._common import _log_cutoff
+from cjml.panel._data._common import PanelError, _log_cutoff
 from cjml.panel._data._customer import CustomerProfile, customer_profile
 from cjml.panel._data._list import CustomerList
 from cjml.panel._data._overview import Overview, overview_data
@@ -48,7 +48,8 @@ class PanelData:
     rules : RecommendationRules, dict, path or None
         Business rules of the recommendations.
     report : JourneyMapReport or None
-        The journey map (funnel, drop-off, missing touchpoints).
+        The journey map (funnel, drop-off, missing touchpoints), split by the
+        segment column: its groups are the personas of the journey canvas.
     n_not_scored : int
         Customers of the events outside the scored population (inactive or not scored).
     top_k : int
@@ -85,6 +86,8 @@ class PanelData:
         self._profiles: dict[Any, CustomerProfile] = {}
         self._recommender = None
         self._overview: Overview | None = None
+        self._canvases: dict = {}
+        self._support: Any = None
 
     @classmethod
     def from_inputs(
@@ -127,7 +130,8 @@ class PanelData:
             attribute the models use (e.g. ``segment``), None for none.
         report : JourneyMapReport, None or "auto", default "auto"
             The journey map of the overview; "auto" builds it with
-            :func:`cjml.journey_map`, None leaves it out.
+            :func:`cjml.journey_map`, split by ``segment_col`` (the personas of
+            the journey canvas), None leaves it out.
         top_k : int, default 3
             Recommended touchpoints listed per customer.
         user : str, optional
@@ -204,7 +208,8 @@ class PanelData:
         if rules is not None and len(table):
             table = _with_rules(table, bundle, log, cut, rules, top_k)
         if isinstance(report, str) and report == "auto":
-            report = journey_map(log, bundle, cutoff=cut, scores=scores)
+            # one journey map for the funnel and the canvases: its groups are the personas
+            report = journey_map(log, bundle, by=segment_col, cutoff=cut, scores=scores)
         log_path = _decision_log_path(decisions, inputs.get("scores"), export_path)
         actions = ActionBook(
             user=user,
@@ -251,6 +256,53 @@ class PanelData:
         if self._overview is None:
             self._overview = overview_data(self.table, n_not_scored=self.n_not_scored)
         return self._overview
+
+    @property
+    def personas(self) -> list:
+        """The personas of the journey canvas: the journey map's groups (none without them)."""
+        return list(getattr(self.report, "personas", None) or [])
+
+    def canvas(self, persona=None):
+        """The journey-map canvas of one persona, or of all customers (computed once each).
+
+        Parameters
+        ----------
+        persona : object, optional
+            One of :attr:`personas`; None for all customers.
+
+        Returns
+        -------
+        JourneyCanvas
+            The canvas (:meth:`cjml.JourneyMapReport.canvas`).
+        """
+        if self.report is None:
+            raise PanelError(
+                "No journey map, so no journey canvas: the panel was opened with report=None; "
+                'open it with report="auto".'
+            )
+        if persona not in self._canvases:
+            self._canvases[persona] = self.report.canvas(persona)
+        return self._canvases[persona]
+
+    @property
+    def support_journey(self):
+        """The support journey of the panel's customers, per persona (computed once).
+
+        :func:`cjml.support_journey` of the events with the panel's bundle, at
+        its cutoff and with the journey map's horizon.
+        """
+        if self._support is None:
+            from cjml.support import support_journey
+
+            info = getattr(self.report, "info", None) or {}
+            self._support = support_journey(
+                self.log,
+                self.bundle,
+                by=self.segment_col,
+                cutoff=self.cutoff,
+                horizon=info.get("horizon"),
+            )
+        return self._support
 
     def profile(self, customer_id) -> CustomerProfile:
         """:func:`customer_profile` of one customer (kept for the next time).
