@@ -1229,38 +1229,48 @@ def _figure(report: SupportJourneyReport, persona):
     fig.patch.set_facecolor("white")
     colour = _GREY if words["few"] else "#4c72b0"
     fill = "#f0f0f0" if words["few"] else "#eef3fb"
+    page = fig.get_figwidth() * 72
     title = _("Support journey: {group}").format(group=words["title"])
-    fig.text(0.04, 0.95, title, fontsize=16, weight="bold")
+    fig.text(0.04, 0.95, _wrap(title, 0.92 * page, 16, "bold"), fontsize=16, weight="bold")
     sub = _rules(report.info)
     if words["few"]:
-        sub += "  (" + words["few_text"] + ")"
-    fig.text(0.04, 0.915, sub, fontsize=10, color="#444")
+        sub = words["few_text"] + ". " + sub
+    fig.text(0.04, 0.925, _wrap(sub, 0.92 * page, 9), fontsize=9, color="#444", va="top")
     top = 0.6 if table else 0.55
-    ax = fig.add_axes((0.03, top, 0.94, 0.88 - top))
+    ax = fig.add_axes((0.03, top, 0.94, 0.86 - top))
     ax.set_xlim(0, 4)
     ax.set_ylim(0, 1)
     ax.axis("off")
+    # Points per data unit, to wrap the boxes' words to their measured width.
+    unit_w = 0.94 * fig.get_figwidth() * 72 / 4
+    unit_h = (0.86 - top) * fig.get_figheight() * 72
+    ink = "#6a6a6a" if words["few"] else "#222222"
     for k, box in enumerate(words["boxes"]):
         x = k + 0.05
         patch = FancyBboxPatch(
             (x, 0.03),
-            0.78,
+            _BOX_W,
             0.94,
             boxstyle="round,pad=0.01,rounding_size=0.04",
             facecolor=fill,
             edgecolor=colour,
             linewidth=1.5,
+            gid=f"support-box-{k}",
         )
         ax.add_patch(patch)
-        ax.text(x + 0.04, 0.9, box["step"], fontsize=12, weight="bold", color=colour, va="top")
-        for j, line in enumerate(box["lines"]):
+        inset = _BOX_PAD / unit_w
+        blocks = _box_layout(box, _BOX_W * unit_w - 2 * _BOX_PAD, 0.94 * unit_h - 2 * _BOX_PAD)
+        for j, (text, size, weight, offset) in enumerate(blocks):
             ax.text(
-                x + 0.04,
-                0.7 - j * 0.22,
-                _wrap(line, 21 if j == 0 else 26),
-                fontsize=10 if j == 0 else 9,
-                weight="bold" if j == 0 else "normal",
+                x + inset,
+                0.97 - (_BOX_PAD + offset) / unit_h,
+                text,
+                fontsize=size,
+                weight=weight,
+                color=colour if j == 0 else ink,
                 va="top",
+                linespacing=_LINE,
+                gid=f"support-box-{k}-text",
             )
         if k < 3:
             arrow = FancyArrowPatch(
@@ -1271,10 +1281,45 @@ def _figure(report: SupportJourneyReport, persona):
     tall = 0.16 if table else 0.25
     _churn_axes(fig.add_axes((0.19, bottom, 0.28, tall)), row, report.info, colour)
     _unhappy_axes(fig.add_axes((0.68, bottom, 0.28, tall)), row, colour)
-    fig.text(0.04, bottom - 0.07, _wrap(words["unhappy"], 150), fontsize=10)
+    page = fig.get_figwidth() * 72
+    fig.text(0.04, bottom - 0.05, _wrap(words["unhappy"], 0.92 * page, 10), fontsize=10, va="top")
     if table:
         _personas_table(fig, report, height=bottom - 0.1)
     return fig
+
+
+_BOX_W = 0.78  # a step box's width, of the 1 data unit each step has
+_BOX_PAD = 8.0  # points between a box's edge and its words
+_LINE = 1.2  # baseline to baseline, in em
+
+
+def _box_layout(box: dict, width: float, height: float) -> list[tuple[str, float, str, float]]:
+    """A step box's words wrapped to ``width`` points, shrunk until they fit ``height``.
+
+    Returns (text, size, weight, offset from the top in points) per block:
+    the step's name, its key figure in bold, then the other lines.
+    """
+    from cjml.canvas._render import _wrap as wrap_to
+
+    items = [(box["step"], 12.0, "bold")]
+    for j, line in enumerate(box["lines"]):
+        items.append((line, 10.0 if j == 0 else 9.0, "bold" if j == 0 else "normal"))
+    for scale in np.linspace(1.0, 0.65, 8):
+        wrapped = []
+        for text, size, weight in items:
+            size = round(size * scale, 2)
+            wrapped.append((wrap_to(text, width, size, weight), size, weight))
+        used = sum(len(lines) * size * _LINE for lines, size, _w in wrapped)
+        gaps = sum(0.6 * size for _l, size, _w in wrapped[:-1])
+        if used + gaps <= height:
+            break
+    # Room to spare spreads the blocks out a little (up to a line more between them).
+    spare = max(height - used - gaps, 0.0) / max(len(wrapped) - 1, 1)
+    blocks, offset = [], 0.0
+    for lines, size, weight in wrapped:
+        blocks.append(("\n".join(lines), size, weight, offset))
+        offset += len(lines) * size * _LINE + 0.6 * size + min(spare, 1.2 * size)
+    return blocks
 
 
 def _personas_table(fig, report: SupportJourneyReport, height: float) -> None:
@@ -1292,20 +1337,32 @@ def _personas_table(fig, report: SupportJourneyReport, height: float) -> None:
         _("Churn if unresolved"),
         _("Silent unhappy"),
     ]
-    xs = [0.04, 0.26, 0.35, 0.44, 0.53, 0.62, 0.71, 0.80, 0.89]
-    rows = len(report.personas) + 1
-    step = min(height / rows, 0.03)
-    size = 9 if step >= 0.025 else 7
-    y = 0.02 + step * (rows - 1)
-    for x, head in zip(xs, heads, strict=True):
-        fig.text(x, y, _wrap(head, 12), fontsize=size - 1, weight="bold", va="bottom")
-    for persona in report.personas:
+    from cjml.canvas._render import _ellipsize, _width
+
+    xs = [0.04, 0.26, 0.35, 0.44, 0.53, 0.62, 0.71, 0.80, 0.89, 0.98]
+    page = fig.get_figwidth() * 72
+    rooms = [(b - a) * page - 6 for a, b in zip(xs[:-1], xs[1:], strict=True)]
+    personas = report.personas
+    # At most as many rows as fit at a readable size; the rest are counted below them.
+    fits = max(int(height / 0.018) - 2, 1)
+    shown = personas if len(personas) <= fits else personas[: fits - 1]
+    step = min(height / (len(shown) + 2), 0.03)
+    size = 9.0 if step >= 0.025 else 7.0
+    y = 0.02 + step * (len(shown) + (len(shown) < len(personas)))
+    for x, head, room in zip(xs[:-1], heads, rooms, strict=True):
+        fig.text(x, y, _wrap(head, room, size - 1, "bold"), fontsize=size - 1, weight="bold")
+    for persona in shown:
         y -= step
         row = report._row(persona)
         name = label_text(persona)
         if row["few"]:
-            few = _("few customers: {n}").format(n=_int(row["customers_with_tickets"]))
-            name += f" ({few})"
+            few = " (" + _("few customers: {n}").format(n=_int(row["customers_with_tickets"])) + ")"
+            room = rooms[0] - _width(few, size)
+            if _width(name, size) > room:
+                name = _ellipsize(name, room, size, "normal")
+            name += few
+        elif _width(name, size) > rooms[0]:
+            name = _ellipsize(name, rooms[0], size, "normal")
         cells = [
             name,
             _int(row["tickets"]),
@@ -1318,14 +1375,24 @@ def _personas_table(fig, report: SupportJourneyReport, height: float) -> None:
             _int(row["silent_unhappy"]),
         ]
         colour = _GREY if row["few"] else "#222"
-        for x, cell in zip(xs, cells, strict=True):
-            fig.text(x, y, cell, fontsize=size, color=colour, va="bottom")
+        for x, cell in zip(xs[:-1], cells, strict=True):
+            fig.text(x, y, cell, fontsize=size, color=colour)
+    if len(shown) < len(personas):
+        more = len(personas) - len(shown)
+        fig.text(
+            xs[0],
+            y - step,
+            _("and {n} more: see the HTML page or the CSV").format(n=_int(more)),
+            fontsize=size,
+            color="#444",
+        )
 
 
-def _wrap(text: str, width: int) -> str:
-    import textwrap
+def _wrap(text: str, width: float, size: float, weight: str = "normal") -> str:
+    """``text`` wrapped to ``width`` points at ``size``, measured as the canvas measures."""
+    from cjml.canvas._render import _wrap as wrap_to
 
-    return "\n".join(textwrap.wrap(text, width)) or text
+    return "\n".join(wrap_to(text, width, size, weight))
 
 
 def _churn_axes(ax, row: pd.Series, info: dict, colour: str) -> None:
@@ -1375,12 +1442,14 @@ def _bars(ax, labels, values, notes, colours, title: str) -> None:
     """Horizontal bars of shares, each labelled with its name and its numbers."""
     y = np.arange(len(labels))
     ax.barh(y, np.nan_to_num(values), color=colours, height=0.5)
-    ax.set_yticks(y, [f"{_wrap(a, 18)}\n{b}" for a, b in zip(labels, notes, strict=True)])
+    room = 0.14 * ax.figure.get_figwidth() * 72  # the labels' margin left of the axes
+    ticks = [f"{_wrap(a, room, 9)}\n{b}" for a, b in zip(labels, notes, strict=True)]
+    ax.set_yticks(y, ticks)
     ax.tick_params(axis="y", labelsize=9)
     ax.set_xlim(0, 1)
     ax.invert_yaxis()
     ax.xaxis.set_major_formatter(_percent_ticks())
-    ax.set_title(_wrap(title, 55), fontsize=10, loc="left")
+    ax.set_title(_wrap(title, 0.36 * ax.figure.get_figwidth() * 72, 10), fontsize=10, loc="left")
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
 

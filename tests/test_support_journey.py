@@ -462,3 +462,27 @@ def test_times_read_in_hours_under_two_days_and_in_days_after(hours, text):
     from cjml.support import _duration
 
     assert _duration(hours) == text
+
+
+@pytest.mark.parametrize("lang", ["en", "vi"])
+def test_the_words_of_each_step_box_stay_inside_it(lang):
+    """Measured as drawn: every text's bounding box inside its box, none overlapping."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    frame = _frame()
+    frame["segment"] = frame["segment"].replace({"x": "a persona with a rather long name"})
+    report = cjml.support_journey(frame, by="segment", cutoff=CUTOFF, min_customers=3)
+    for persona in [None, *report.personas]:
+        fig = report.figure(persona, lang=lang)
+        renderer = FigureCanvasAgg(fig).get_renderer()
+        for k in range(4):
+            (box,) = fig.findobj(lambda a, k=k: a.get_gid() == f"support-box-{k}")
+            texts = fig.findobj(lambda a, k=k: a.get_gid() == f"support-box-{k}-text")
+            assert len(texts) == 4  # the step's name and its three lines
+            outer = box.get_window_extent(renderer)
+            extents = [t.get_window_extent(renderer) for t in texts]
+            for text, extent in zip(texts, extents, strict=True):
+                assert outer.x0 <= extent.x0 and extent.x1 <= outer.x1, text.get_text()
+                assert outer.y0 <= extent.y0 and extent.y1 <= outer.y1, text.get_text()
+            for a, b in zip(extents, extents[1:], strict=False):
+                assert b.y1 <= a.y0 + 0.5  # each block below the one before
