@@ -1173,13 +1173,13 @@ _CSS = (
     ".cjml-support .few{opacity:0.55;filter:grayscale(1)}"
     ".cjml-support .box div:first-of-type{font-weight:600}"
     ".cjml-support .note{font-size:0.85em;margin:6px 0 14px}"
+    ".cjml-support h3{font-size:1em;margin:12px 0 4px}"
 )
 
 
 def _html(report: SupportJourneyReport) -> str:
     parts = [
         f"<div class='cjml-support'><style>{_CSS}</style>",
-        f"<h4>{html.escape(_('Support journey'))}</h4>",
         f"<p>{html.escape(report.headline())}.</p>",
         f"<p class='note'>{html.escape(_rules(report.info))}</p>",
     ]
@@ -1195,10 +1195,10 @@ def _html(report: SupportJourneyReport) -> str:
                 f"<div class='box' title='{html.escape(box['hover'], quote=True)}'>"
                 f"<b>{html.escape(box['step'])}</b>{body}</div>"
             )
-        arrow = "<div class='arrow'>&#8594;</div>"
+        arrow = "<div class='arrow' aria-hidden='true'>&#8594;</div>"
         grey = " few" if words["few"] else ""
         parts.append(
-            f"<div class='group{grey}'><h5>{title}</h5><div class='row'>"
+            f"<div class='group{grey}'><h3>{title}</h3><div class='row'>"
             + arrow.join(cells)
             + f"</div><p class='note' title='{html.escape(words['unhappy_hover'], quote=True)}'>"
             + f"{html.escape(words['unhappy'])}</p></div>"
@@ -1213,7 +1213,7 @@ def _page(report: SupportJourneyReport) -> str:
     title = html.escape(_("Support journey"))
     return (
         f"<!DOCTYPE html><html lang='{current().language}'><head><meta charset='utf-8'>"
-        f"<title>{title}</title></head><body>{report._repr_html_()}</body></html>"
+        f"<title>{title}</title></head><body><h1>{title}</h1>{report._repr_html_()}</body></html>"
     )
 
 

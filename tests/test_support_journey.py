@@ -306,9 +306,13 @@ def test_html_is_self_contained_with_hover_counts_and_grey_few_groups(tiny, tmp_
     assert fragment.count("class='group few'") == 1  # persona y: 2 customers with tickets
     assert "few customers: 2" in fragment
     assert "http" not in fragment and "<script" not in fragment
+    # One heading per group (all customers, x, y), under the section heading of the page
+    # the fragment goes in.
+    assert fragment.count("<h3>") == 3 and "<h1>" not in fragment and "<h2>" not in fragment
     path = tiny.save(tmp_path / "support.html")
     page = path.read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>") and fragment in page
+    assert "<h1>Support journey</h1>" in page
     with pytest.raises(cjml.CjmlError, match="force"):
         tiny.save(path)
     tiny.save(path, force=True)
