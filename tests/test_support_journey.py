@@ -490,3 +490,16 @@ def test_the_words_of_each_step_box_stay_inside_it(lang):
                 assert outer.y0 <= extent.y0 and extent.y1 <= outer.y1, text.get_text()
             for a, b in zip(extents, extents[1:], strict=False):
                 assert b.y1 <= a.y0 + 0.5  # each block below the one before
+
+
+def test_a_log_without_channel_or_survey_columns_still_maps_the_tickets(tiny):
+    bare = _frame()[["customer_id", "timestamp", "touchpoint"]]
+    report = cjml.support_journey(bare, cutoff=CUTOFF)
+    row = report.steps.iloc[0]
+    assert (row["tickets"], row["resolved"], row["reopened"]) == (6, 4, 1)
+    assert row["csat_after_answers"] == 0 and np.isnan(row["csat_after_mean"])
+    assert row["unhappy_customers"] == 0
+    assert report.channels.empty and report.tickets["channel"].isna().all()
+    text = report.to_text()
+    assert "top channel" not in text and "no CSAT answer after" in text
+    assert report.info["columns"] == []
