@@ -1029,6 +1029,17 @@ def _rounded(value: float) -> tuple[float, int]:
     return one, 1
 
 
+def _difference(row: pd.Series) -> str:
+    """Churn after unresolved minus after resolved tickets, with its interval, in points."""
+    from cjml.i18n import format_points
+
+    return _("Churn if unresolved minus if resolved: {diff}, 90% interval {low} to {high}.").format(
+        diff=format_points(row["churn_difference"], signed=True),
+        low=format_points(row["churn_difference_low"], signed=True),
+        high=format_points(row["churn_difference_high"], signed=True),
+    )
+
+
 def _persona_title(persona, by) -> str:
     if persona is None:
         return _("All customers")
@@ -1123,7 +1134,9 @@ def _step_words(row: pd.Series, info: dict, channels: pd.DataFrame, persona) -> 
             resolved=_int(row["churn_resolved_tickets"]),
             unresolved=_int(row["churn_unresolved_tickets"]),
             pending=_int(row["churn_not_yet_known"]),
-        ),
+        )
+        + ". "
+        + _difference(row),
     ]
     steps = (_("Opened"), _("First response"), _("Resolved"), _("After"))
     boxes = [
@@ -1282,9 +1295,9 @@ def _figure(report: SupportJourneyReport, persona):
     _churn_axes(fig.add_axes((0.19, bottom, 0.28, tall)), row, report.info, colour)
     _unhappy_axes(fig.add_axes((0.68, bottom, 0.28, tall)), row, colour)
     page = fig.get_figwidth() * 72
-    fig.text(0.04, bottom - 0.05, _wrap(words["unhappy"], 0.92 * page, 10), fontsize=10, va="top")
+    fig.text(0.04, bottom - 0.1, _wrap(words["unhappy"], 0.92 * page, 10), fontsize=10, va="top")
     if table:
-        _personas_table(fig, report, height=bottom - 0.1)
+        _personas_table(fig, report, height=bottom - 0.15)
     return fig
 
 
@@ -1412,6 +1425,8 @@ def _churn_axes(ax, row: pd.Series, info: dict, colour: str) -> None:
         days=_days(info["horizon"])
     )
     _bars(ax, [_("resolved"), _("unresolved")], rates, notes, [colour, "#c44e52"], title)
+    width = 0.42 * ax.figure.get_figwidth() * 72
+    ax.set_xlabel(_wrap(_difference(row), width, 9), fontsize=9, loc="left")
     ax.errorbar(
         np.nan_to_num(rates),
         np.arange(2),

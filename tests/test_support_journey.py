@@ -503,3 +503,28 @@ def test_a_log_without_channel_or_survey_columns_still_maps_the_tickets(tiny):
     text = report.to_text()
     assert "top channel" not in text and "no CSAT answer after" in text
     assert report.info["columns"] == []
+
+
+@pytest.mark.parametrize("lang", ["en", "vi"])
+def test_no_two_texts_of_the_figure_overlap(report, lang):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.text import Text
+
+    for persona in (None, report.personas[0]):
+        fig = report.figure(persona, lang=lang)
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()  # axis labels and ticks find their places when drawn
+        renderer = canvas.get_renderer()
+        texts = [
+            t
+            for t in fig.findobj(Text)
+            if t.get_visible() and t.get_text().strip() and t.get_alpha() != 0
+        ]
+        boxes = [t.get_window_extent(renderer) for t in texts]
+        page = fig.bbox
+        for k, (a, box) in enumerate(zip(texts, boxes, strict=True)):
+            assert page.x0 <= box.x0 and box.x1 <= page.x1, a.get_text()
+            assert page.y0 <= box.y0 and box.y1 <= page.y1, a.get_text()
+            for b, other in zip(texts[k + 1 :], boxes[k + 1 :], strict=True):
+                shrunk = other.shrunk(0.98, 0.9)  # glyph boxes of adjacent lines may touch
+                assert not box.overlaps(shrunk), (a.get_text(), b.get_text())
