@@ -23,6 +23,7 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
+from cjml.events import to_utc_timestamp
 from cjml.i18n import format_number, format_percent, label_text, language, ngettext
 from cjml.i18n import gettext as _
 from cjml.io._write import write_atomic, write_csv
@@ -66,21 +67,20 @@ def _ticket_touchpoints(bundle, opened, resolved) -> tuple[tuple, tuple, str]:
 
     families = getattr(getattr(bundle, "featurizer", None), "families_", ())
     fitted = next((f for f in families if isinstance(f, SupportFeatures)), None)
-    default = SupportFeatures() if fitted is None else None
+    # The bundle's fitted family, else the family's own defaults (one home for them).
+    family = fitted if fitted is not None else SupportFeatures()
     source = "the defaults" if fitted is None else "the model bundle"
     if opened is not None or resolved is not None:
         source = "the arguments"
     opened = (
         _names(opened, "opened")
         if opened is not None
-        else tuple(fitted.ticket_touchpoints_ if fitted else default.ticket_touchpoints)  # type: ignore[union-attr]
+        else tuple(getattr(family, "ticket_touchpoints_", family.ticket_touchpoints))
     )
     resolved = (
         _names(resolved, "resolved")
         if resolved is not None
-        else tuple(
-            fitted.resolution_touchpoints_ if fitted else default.resolution_touchpoints  # type: ignore[union-attr]
-        )
+        else tuple(getattr(family, "resolution_touchpoints_", family.resolution_touchpoints))
     )
     both = sorted(set(opened) & set(resolved))
     if both:
@@ -573,8 +573,6 @@ def support_journey(
         raise ValueError(f"min_customers must be a whole number, got {min_customers!r}.")
     if min_customers < 0:
         raise ValueError(f"min_customers must be 0 or more, got {min_customers!r}.")
-    from cjml.events import to_utc_timestamp
-
     end = to_utc_timestamp(cutoff, log.timezone) if cutoff is not None else _data_end(log, None)
     opened_tp, resolved_tp, source = _ticket_touchpoints(bundle, opened, resolved)
     if responses is None:
