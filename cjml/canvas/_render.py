@@ -734,7 +734,13 @@ def _width(text: str, size: float, weight: str = "normal") -> float:
     return total * _SAFETY
 
 
-def _wrap(text: str, width: float, size: float, weight: str) -> tuple[list[str], bool]:
+def _wrap(text: str, width: float, size: float, weight: str = "normal") -> list[str]:
+    """``text`` wrapped to ``width`` points at ``size`` (the support journey's figure uses it
+    too: one way to measure text)."""
+    return _wrap_lines(text, width, size, weight)[0]
+
+
+def _wrap_lines(text: str, width: float, size: float, weight: str) -> tuple[list[str], bool]:
     """Greedy wrapping of ``text`` to ``width`` points; and whether a word had to be cut.
 
     A word wider than the line gets a line of its own, cut with an ellipsis.
@@ -802,7 +808,7 @@ def _fit(
             if item.marker:
                 indent = _width(item.marker, s, "bold") + 0.35 * s
             room = max(width - indent, s)
-            lines, broke = _wrap(item.text, room, s, item.weight)
+            lines, broke = _wrap_lines(item.text, room, s, item.weight)
             broken = broken or broke
             if len(lines) > item.max_lines:
                 cut = True
