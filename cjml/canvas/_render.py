@@ -466,17 +466,22 @@ def _opportunities_cell(canvas, stage) -> _Cell:
             [row.risk_reduction, row.risk_reduction_low, row.risk_reduction_high]
         )
         few = bool(getattr(row, "few", False))
+        # "2.0–6.2"; "−0.3 to 1.2" when the interval reaches below zero (a dash beside a
+        # minus sign misreads)
+        interval = (
+            _("{low} to {high}").format(low=low, high=high)
+            if low.startswith(_MINUS)
+            else f"{low}{_DASH}{high}"
+        )
         text = ngettext(
-            "{touchpoint}\n{minus}{points} pts ({low}{dash}{high}), {n} customer",
-            "{touchpoint}\n{minus}{points} pts ({low}{dash}{high}), {n} customers",
+            "{touchpoint}\n{minus}{points} pts ({interval}), {n} customer",
+            "{touchpoint}\n{minus}{points} pts ({interval}), {n} customers",
             evidence,
         ).format(
             touchpoint=name,
             minus=_MINUS,
             points=points,
-            low=low,
-            high=high,
-            dash=_DASH,
+            interval=interval,
             n=format_number(evidence),
         )
         values = {
