@@ -615,8 +615,10 @@ class MarketerPanel(W.VBox):
 
     def _show_canvas(self) -> None:
         """Show the selected persona's canvas (an error in its place, never a traceback)."""
+        persona = self.canvas_persona_value
         try:
-            canvas = self.data.canvas(self.canvas_persona_value)
+            canvas = self.data.canvas(persona)
+            shown = self.data.canvas_html(persona)
         except Exception as exc:  # the panel's contract: errors go beside their control
             _log.debug("journey canvas failed", exc_info=True)
             self.overview_canvas_note.value = ""
@@ -627,12 +629,12 @@ class MarketerPanel(W.VBox):
         self.overview_canvas_note.value = (
             f"<div class='cjml-sub'>{_esc(canvas_note(canvas.info))}</div>"
         )
-        self.overview_canvas.value = canvas._repr_html_()
+        self.overview_canvas.value = shown
 
     def _show_support(self) -> None:
         """Show the support journey (an error in its place, never a traceback)."""
         try:
-            self.overview_support.value = self.data.support_journey._repr_html_()
+            self.overview_support.value = self.data.support_html
         except Exception as exc:  # the panel's contract: errors go beside their control
             _log.debug("support journey failed", exc_info=True)
             self.overview_support.value = _empty(
