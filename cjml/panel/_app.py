@@ -205,8 +205,10 @@ _CSS = """
 .cjml-panel .widget-html-content {white-space: normal;}
 .cjml-panel .jupyter-button {flex: 0 0 auto; min-width: max-content; overflow: visible;}
 .cjml-panel img {background: white;}
-.cjml-canvas {max-width: 100%; min-width: 0; overflow-x: auto;}
+.cjml-canvas {max-width: 100%; min-width: 0; overflow-x: auto; background: white; color: #222;
+              border-radius: 6px; padding: 2px 6px;}  /* drawn for paper: light on dark pages too */
 .cjml-canvas svg, .cjml-canvas img {max-width: 100%; height: auto;}
+.cjml-panel .cjml-canvas h4, .cjml-panel .cjml-canvas h5 {color: #222;}
 </style>
 """.replace("VNARROW", _GRID_VALUED_NARROW).replace("VALUED", _GRID_VALUED)
 _CSS = _CSS.replace("NARROW", _GRID_NARROW).replace("GRID", _GRID)
