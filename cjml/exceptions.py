@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["CjmlError", "SchemaError", "JourneyMapError", "InputFileError", "SmallDataWarning"]
+__all__ = [
+    "CampaignError",
+    "CjmlError",
+    "InputFileError",
+    "JourneyMapError",
+    "SchemaError",
+    "SmallDataWarning",
+]
 
 
 class CjmlError(Exception):
@@ -37,6 +44,16 @@ class JourneyMapError(CjmlError, ValueError):
 
 class InputFileError(CjmlError, ValueError):
     """A file cjml was asked to read is missing or of an unsupported format."""
+
+
+class CampaignError(CjmlError, ValueError):
+    """A campaign cannot be exported, read or measured as asked.
+
+    The message names the file, campaign or date at fault and says how to fix
+    it: a manifest or assignments file that differs from what was recorded, a
+    campaign that would overwrite another's record, or a measurement asked for
+    before the campaign's horizon has passed (with the date it can run).
+    """
 
 
 class SmallDataWarning(UserWarning):
