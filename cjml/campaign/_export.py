@@ -241,7 +241,7 @@ def assign_arms(
     table = table.reset_index(drop=True)
     group = table.groupby(["touchpoint", "band_code"], sort=False).ngroup().to_numpy()
     sizes = np.bincount(group, minlength=int(group.max()) + 1 if len(group) else 0)
-    starts = np.r_[0, np.cumsum(sizes)[:-1]].astype(np.int64)
+    starts = (np.cumsum(sizes) - sizes).astype(np.int64)
     keys = table[["touchpoint", "band_code"]].iloc[starts]
     counts = _control_counts(sizes, share)
     rng = np.random.default_rng(seed)
