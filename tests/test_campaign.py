@@ -33,15 +33,17 @@ TOUCHPOINTS = ("email", "live_chat", "personalised_offer")
 def make_frame(n: int = 600, seed: int = 0, *, segment: bool = False) -> pd.DataFrame:
     """A recommendation table as TouchpointRecommender.recommend returns it (ids as index)."""
     rng = np.random.default_rng(seed)
-    touchpoint = rng.choice([*TOUCHPOINTS, None], size=n, p=[0.3, 0.3, 0.2, 0.2])
+    pick = rng.choice(len(TOUCHPOINTS) + 1, size=n, p=[0.3, 0.3, 0.2, 0.2])
+    none = pick == len(TOUCHPOINTS)
+    touchpoint = np.array([*TOUCHPOINTS, None], dtype=object)[pick]
     frame = pd.DataFrame(
         {
             "baseline_risk": rng.uniform(0.05, 0.95, n),
             "recommended_touchpoint": touchpoint,
-            "expected_risk_reduction": np.where(touchpoint == None, np.nan, 0.04),  # noqa: E711
-            "evidence": np.where(touchpoint == None, -1, 120),  # noqa: E711
-            "uncertain": touchpoint == None,  # noqa: E711
-            "cost": np.where(touchpoint == None, np.nan, 2.0),  # noqa: E711
+            "expected_risk_reduction": np.where(none, np.nan, 0.04),
+            "evidence": np.where(none, -1, 120),
+            "uncertain": none,
+            "cost": np.where(none, np.nan, 2.0),
             "reason": "because",
         },
         index=pd.Index(np.arange(1, n + 1), name="customer_id"),

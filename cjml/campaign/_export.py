@@ -242,20 +242,21 @@ def assign_arms(
     group = table.groupby(["touchpoint", "band_code"], sort=False).ngroup().to_numpy()
     sizes = np.bincount(group, minlength=int(group.max()) + 1 if len(group) else 0)
     starts = (np.cumsum(sizes) - sizes).astype(np.int64)
-    keys = table[["touchpoint", "band_code"]].iloc[starts]
+    key_touchpoint = table["touchpoint"].to_numpy(dtype=object)[starts]
+    key_band = table["band_code"].to_numpy(dtype=np.int64)[starts]
     counts = _control_counts(sizes, share)
     rng = np.random.default_rng(seed)
     arm = np.full(len(table), ARMS[0], dtype=object)
     strata = []
-    for (start, size, n_control), key in zip(
-        zip(starts, sizes, counts, strict=True), keys.itertuples(index=False), strict=True
+    for start, size, n_control, touchpoint_name, band_code in zip(
+        starts, sizes, counts, key_touchpoint, key_band, strict=True
     ):
         held = rng.permutation(int(size))[: int(n_control)]
         arm[start + held] = ARMS[1]
         strata.append(
             {
-                "touchpoint": key.touchpoint,
-                "risk_band": RISK_BANDS[int(key.band_code)],
+                "touchpoint": str(touchpoint_name),
+                "risk_band": RISK_BANDS[int(band_code)],
                 "n": int(size),
                 "n_control": int(n_control),
                 "target": round(share * int(size), 6),

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cjml._intervals import newcombe_interval
 from cjml.campaign._record import Campaign, as_campaign
 from cjml.exceptions import CampaignError
 from cjml.i18n import (
@@ -48,55 +49,6 @@ EFFECT_COLUMNS = (
     "few",
 )
 _GROUPS = ("touchpoint", "risk_band", "segment")
-
-
-def _wilson(k: np.ndarray, n: np.ndarray, z: float) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval of k successes in n trials (NaN where n is 0)."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = k / n
-        denom = 1 + z * z / n
-        centre = (p + z * z / (2 * n)) / denom
-        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
-
-
-def newcombe_interval(
-    k1, n1, k2, n2, level: float = 0.9
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Newcombe's hybrid score interval for the difference of two proportions, p1 - p2.
-
-    Each proportion gets its Wilson score interval; the difference's interval
-    combines their distances from the estimates (Newcombe 1998, method 10).
-    It keeps close to its level for small samples and proportions near 0 or 1,
-    where the plain Wald interval does not. Vectorised over arrays.
-
-    Parameters
-    ----------
-    k1, n1 : array-like of int
-        Events and size of the first group (here: drop-offs among the control).
-    k2, n2 : array-like of int
-        Events and size of the second group (the treated).
-    level : float, default 0.9
-        Coverage, e.g. 0.9 for a 90% interval.
-
-    Returns
-    -------
-    tuple of ndarray
-        The difference ``k1/n1 - k2/n2``, and the interval's low and high
-        ends; NaN where a group is empty.
-    """
-    from scipy.stats import norm
-
-    k1, n1, k2, n2 = (np.asarray(a, dtype=float) for a in (k1, n1, k2, n2))
-    z = float(norm.ppf(0.5 + level / 2))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p1, p2 = k1 / n1, k2 / n2
-    l1, u1 = _wilson(k1, n1, z)
-    l2, u2 = _wilson(k2, n2, z)
-    d = p1 - p2
-    low = d - np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
-    high = d + np.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
-    return d, low, high
 
 
 def _read_log(events, journey_map):
