@@ -10,6 +10,7 @@ the control group, with intervals, beside what the recommender predicted
 (:class:`UpliftReport`).
 """
 
+from cjml._intervals import newcombe_interval
 from cjml.campaign._export import ARMS, RISK_BANDS, assign_arms, export_campaign, parse_share
 from cjml.campaign._record import (
     Campaign,
@@ -18,7 +19,7 @@ from cjml.campaign._record import (
     manifest_path,
     read_campaign,
 )
-from cjml.campaign._uplift import UpliftReport, measure_campaign, newcombe_interval
+from cjml.campaign._uplift import UpliftReport, measure_campaign
 from cjml.exceptions import CampaignError
 
 __all__ = [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -74,7 +75,7 @@ def add_control_options(p: argparse.ArgumentParser) -> None:
 
 def _check_control(args: argparse.Namespace, inputs: dict) -> None:
     """Before any work: the campaign options fit together and no campaign is overwritten."""
-    from cjml.campaign import CampaignError, manifest_path
+    from cjml.campaign import manifest_path
 
     if args.control is None:
         for option, value in (("--campaign-id", args.campaign_id), ("--seed", args.seed)):
@@ -84,6 +85,10 @@ def _check_control(args: argparse.Namespace, inputs: dict) -> None:
                     f"another share), or leave {option} out."
                 )
         return
+    if getattr(args, "no_recommend", False):
+        raise CampaignError(
+            "--control needs the recommendation columns: leave out --no-recommend."
+        )
     if getattr(args, "resume", False):
         raise CampaignError(
             "--resume cannot be combined with --control: a campaign is scored and exported "
@@ -104,6 +109,20 @@ def _export(args: argparse.Namespace, frame: pd.DataFrame, cutoff, rules, bundle
     """Write the export with its control group, and say where and how many per arm."""
     from cjml.campaign import export_campaign
 
+    chosen = frame["recommended_touchpoint"] if "recommended_touchpoint" in frame else None
+    if chosen is None or not chosen.notna().any():
+        # nobody to treat or hold out: the list is written as without --control, and no
+        # campaign is recorded (there would be nothing to measure)
+        warnings.warn(
+            "No customer has a recommended touchpoint, so no control group was drawn and no "
+            f"campaign was recorded; {args.out!r} is written as without --control.",
+            UserWarning,
+            stacklevel=2,
+        )
+        table = frame.reset_index() if frame.index.name == "customer_id" else frame
+        path = write_table(table, args.out, force=args.force)
+        say(f"Wrote {len(frame):,} customers to {path}")
+        return
     if not args.trust_pickle:  # the path: the manifest records the file's sha256 too
         bundle = args.model
     campaign = export_campaign(
@@ -166,10 +185,6 @@ def _cmd_score(args: argparse.Namespace) -> int:
         from cjml.scoring._options import _rejects_path
 
         write_table(pd.DataFrame(rejects), _rejects_path(Path(args.out)), force=args.force)
-    if summary.n_scored and "recommended_touchpoint" not in result.columns:
-        raise CampaignError(
-            "--control needs the recommendation columns: leave out --no-recommend."
-        )
     say(cli_words(summary.to_text()))
     _export(args, result, summary.cutoff, args.rules, bundle)
     return 0
