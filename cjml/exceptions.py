@@ -7,7 +7,12 @@ Every error subclasses :class:`CjmlError` and a matching built-in exception, so
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "CampaignError",
@@ -53,7 +58,13 @@ class CampaignError(CjmlError, ValueError):
     it: a manifest or assignments file that differs from what was recorded, a
     campaign that would overwrite another's record, or a measurement asked for
     before the campaign's horizon has passed (with the date it can run).
+
+    ``can_run_from`` is that date (a UTC midnight Timestamp) when the horizon
+    has not passed yet, and None for every other refusal: a program that
+    measures many campaigns can skip the young ones and stop on the rest.
     """
+
+    can_run_from: pd.Timestamp | None = None
 
 
 class SmallDataWarning(UserWarning):

@@ -404,7 +404,13 @@ def test_measuring_before_the_horizon_ends_is_refused_with_the_date(campaign_no_
     events = events[events["timestamp"] <= CUTOFF + pd.Timedelta(days=20)]
     with pytest.raises(CampaignError, match="can run from 2024-07-01") as err:
         measure_campaign(campaign.path, events)
-    assert campaign.campaign_id in str(err.value) and "2024-06-21" in str(err.value)
+    assert campaign.campaign_id in str(err.value) and "events end on 2024-06-21" in str(err.value)
+    assert "with events up to 2024-06-30" in str(err.value)
+    assert err.value.can_run_from == pd.Timestamp("2024-07-01", tz="UTC")
+    # a day later the events cover the horizon's last day: it runs
+    full = make_events(frame, campaign, p_active={"treatment": 0.5, "control": 0.5}, end_days=29)
+    full = full[full["timestamp"] <= CUTOFF + pd.Timedelta(days=29, hours=23)]
+    assert measure_campaign(campaign.path, full).info["data_end"] == CUTOFF + pd.Timedelta(days=30)
 
 
 def test_events_of_other_customers_or_after_the_cutoff_are_refused(campaign_no_effect):

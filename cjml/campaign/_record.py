@@ -169,7 +169,13 @@ def write_new_json(path: Path, data: dict[str, Any]) -> Path:
         raise write_error(path, exc) from None
     try:
         publish(tmp, tmp)  # the umask's mode, before it is visible
-        os.link(tmp, path)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            raise
+        except OSError:  # a file system without hard links: exclusive creation instead
+            with open(path, "x", encoding="utf-8") as handle:
+                handle.write(text)
     except FileExistsError:
         raise CampaignError(
             f"The campaign manifest {str(path)!r} already exists and was left untouched: a "

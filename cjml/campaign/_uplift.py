@@ -150,12 +150,17 @@ def measure_campaign(
     end = campaign.cutoff + campaign.horizon
     data_end = _data_end(log, None)
     if data_end < end:
-        raise CampaignError(
+        # the log covers whole days up to its last event's: the horizon's last day is needed
+        run_from = end.ceil("D")
+        error = CampaignError(
             f"Campaign {campaign.campaign_id} cannot be measured yet: its horizon ends on "
             f"{end.date()} (cutoff {campaign.cutoff.date()} + {campaign.horizon.days} days), "
             f"but the events end on {(data_end - pd.Timedelta(days=1)).date()}. It can run "
-            f"from {end.date()}, with events up to that date."
+            f"from {run_from.date()}, with events up to "
+            f"{(run_from - pd.Timedelta(days=1)).date()}."
         )
+        error.can_run_from = run_from
+        raise error
     first = pd.Timestamp(int(log.timestamps_ns.min()), tz="UTC")
     if first > campaign.cutoff.floor("D") + pd.Timedelta(days=1):
         raise CampaignError(
