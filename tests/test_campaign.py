@@ -444,3 +444,13 @@ def test_report_as_text_csv_and_html(campaign_no_effect, tmp_path):
     assert "Mức giảm dự đoán" in vi and "Predicted reduction" not in vi
     page = report.to_html(tmp_path / "uplift.html", lang="vi").read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>") and "lang='vi'" in page and "http" not in page
+
+
+def test_public_names_are_exported_lazily():
+    from cjml.campaign import UpliftReport
+    from cjml.exceptions import CampaignError as Base
+
+    assert cjml.export_campaign is export_campaign and cjml.measure_campaign is measure_campaign
+    assert cjml.Campaign is Campaign and cjml.UpliftReport is UpliftReport
+    assert cjml.CampaignError is CampaignError is Base and issubclass(Base, ValueError)
+    assert {"export_campaign", "measure_campaign", "Campaign", "UpliftReport"} <= set(dir(cjml))
