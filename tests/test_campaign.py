@@ -419,6 +419,21 @@ def test_events_of_other_customers_or_after_the_cutoff_are_refused(campaign_no_e
     other = events.assign(customer_id=events["customer_id"] + 100_000)
     with pytest.raises(CampaignError, match="None of the 1,"):
         measure_campaign(campaign.path, other)
+    # customers missing from the log count as dropped off, and the report says how many
+    gone = campaign.assignments["customer_id"].iloc[:7]
+    report = measure_campaign(campaign.path, events[~events["customer_id"].isin(gone)])
+    assert report.info["n_absent"] == 7
+    assert "7 customers of the campaign have no event in the log" in report.to_text()
+    full = measure_campaign(campaign.path, events).effects.iloc[0]
+    part = report.effects.iloc[0]
+
+    def n_dropped(row) -> float:
+        return row["dropoff_treated"] * row["n_treated"] + row["dropoff_control"] * row["n_control"]
+
+    # the purchases in the window are the only activity the simulated log counts
+    was_active = gone.isin(events.loc[events["touchpoint"] == "purchase", "customer_id"]).sum()
+    assert was_active > 0 and round(n_dropped(part) - n_dropped(full)) == was_active
+
     later = events[events["timestamp"] > CUTOFF + pd.Timedelta(days=3)]
     with pytest.raises(CampaignError, match="after campaign .* cutoff"):
         measure_campaign(campaign.path, later)

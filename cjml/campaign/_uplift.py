@@ -24,6 +24,7 @@ from cjml.i18n import (
     format_tenths,
     label_text,
     language,
+    ngettext,
 )
 from cjml.i18n import gettext as _
 from cjml.io._write import write_atomic, write_csv
@@ -478,12 +479,24 @@ class UpliftReport:
             )
         if self.effects["few"].any():
             lines.append(self._few_note())
+        if self.info.get("n_absent"):
+            lines.append(self._absent_note())
         return "\n".join(lines)
 
     def _few_note(self) -> str:
         return _(
             "Rows marked * have fewer than {few} customers in an arm: their intervals are wide."
         ).format(few=FEW)
+
+    def _absent_note(self) -> str:
+        n = int(self.info["n_absent"])
+        return ngettext(
+            "{n} customer of the campaign has no event in the log at all: counted as dropped "
+            "off. If the log leaves out whole groups of customers, give the complete log.",
+            "{n} customers of the campaign have no event in the log at all: counted as dropped "
+            "off. If the log leaves out whole groups of customers, give the complete log.",
+            n,
+        ).format(n=format_number(n))
 
     def _repr_html_(self) -> str:
         head = "".join(f"<th>{html.escape(h)}</th>" for h in self._header())
@@ -504,6 +517,8 @@ class UpliftReport:
         ]
         if self.effects["few"].any():
             parts.append(f"<p>{html.escape(self._few_note())}</p>")
+        if self.info.get("n_absent"):
+            parts.append(f"<p>{html.escape(self._absent_note())}</p>")
         parts.append(
             "<p>"
             + html.escape(
