@@ -45,6 +45,11 @@ campaign (both arms with at least :data:`MIN_ARM` customers):
    touchpoints measures no single touchpoint).
 5. **Several campaigns** measuring one touchpoint are pooled by inverse
    variance (each is unbiased; the pooled interval is narrower).
+6. **The policy.** When the policy kept at training recommends nothing (or
+   one touchpoint for everyone, or the naive rule) because no method beat it
+   beyond noise on observational data, the recommender (``method="auto"``)
+   still recommends the touchpoints a campaign measured as helping (interval
+   above zero): the experiment is the evidence that choice lacked.
 
 Touchpoints without an experiment keep their observational estimate.
 ``bundle.metadata["effect_evidence"]`` says, per touchpoint, which evidence

@@ -1199,6 +1199,12 @@ class TouchpointRecommender:
                         campaign=entry["campaign_id"]
                     ),
                 )
+        # what a campaign measured as helping (interval above zero): the evidence a policy
+        # of no action, one touchpoint or the naive rule lacked, so "auto" lets it through
+        proven = np.zeros((n, T), dtype=bool)
+        for k, entry in enumerate(entries):
+            if self.method == "auto" and float(entry["low"]) > 0:
+                proven |= measured == k
         if method in ("dr-rank", "dr", "dr-point"):
             block(
                 no_overlap & eligible,
@@ -1232,7 +1238,7 @@ class TouchpointRecommender:
             if chosen in touchpoints:
                 mask[:, touchpoints.index(chosen)] = False
             block(
-                mask & eligible,
+                mask & eligible & ~proven,
                 (
                     _("the policy kept gives {touchpoint} to every eligible customer ({why})")
                     if reason
@@ -1246,14 +1252,17 @@ class TouchpointRecommender:
                 if t in touchpoints:
                     mask[stage == int(s_), touchpoints.index(t)] = False
             block(
-                mask & eligible,
+                mask & eligible & ~proven,
                 _(
                     "the policy kept gives each stage the touchpoint after which "
                     "customers most often came back"
                 ),
             )
         elif method == "no action":
-            block(eligible, reason or _("no touchpoint is recommended (method='no action')"))
+            block(
+                eligible & ~proven,
+                reason or _("no touchpoint is recommended (method='no action')"),
+            )
         for name in rules.exclude:
             texts.append(_("excluded by the rules"))
             blocked[:, touchpoints.index(name)] = len(texts) - 1

@@ -372,3 +372,31 @@ def test_manifests_are_found_in_files_and_folders_and_a_wrong_path_is_named(tmp_
     empty.mkdir()
     with pytest.raises(cjml.InputFileError, match="holds no campaign manifest"):
         find_manifests(empty)
+
+
+def test_a_policy_of_no_action_still_recommends_what_a_campaign_proved(bundle, log, observed):
+    import dataclasses
+
+    effects_table, _ = observed
+    quiet = cjml.ModelBundle(
+        featurizer=bundle.featurizer,
+        journey_map=bundle.journey_map,
+        models={
+            **bundle.models,
+            "touchpoint_policy": dataclasses.replace(
+                bundle.models["touchpoint_policy"], policy="no action", touchpoint=None
+            ),
+        },
+        metadata=bundle.metadata,
+    )
+    assert TouchpointRecommender.from_bundle(quiet).recommend(log, lookback="90D")[
+        "recommended_touchpoint"
+    ].isna().all()
+    proven, _ = _campaign(effects_table, "email", 0.05, 0.03, 0.07)
+    null, _ = _campaign(effects_table, "live_chat", 0.01, -0.01, 0.03, campaign_id="other")
+    out = _with_evidence(quiet, {**proven, **null}).recommend(log, lookback="90D")
+    assert set(out["recommended_touchpoint"].dropna()) == {"email"}
+    assert (out["recommended_touchpoint"] == "email").sum() > 50
+    # an explicit method="no action" is what the user asked for: nothing
+    asked = _with_evidence(quiet, proven, "no action").recommend(log, lookback="90D")
+    assert asked["recommended_touchpoint"].isna().all()
