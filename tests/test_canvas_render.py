@@ -199,7 +199,9 @@ def test_opportunities_show_points_interval_and_evidence_or_say_none():
     text = canvas_text(canvas)
     row = canvas.opportunities.sort_values("risk_reduction").iloc[-1]
     points = f"{row.risk_reduction * 100:.1f}"
-    assert f"\u2212{points} pts ({row.risk_reduction_low * 100:.1f}\u2013" in text
+    # the row says "churn risk cut": a positive cut has no sign, like its interval
+    assert f" {points} pts ({row.risk_reduction_low * 100:.1f}\u2013" in text
+    assert f"\u2212{points} pts" not in text
     assert f"{row.evidence:,} customer" in text
     assert "none found" in text
 

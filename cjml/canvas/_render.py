@@ -474,12 +474,11 @@ def _opportunities_cell(canvas, stage) -> _Cell:
             else f"{low}{_DASH}{high}"
         )
         text = ngettext(
-            "{touchpoint}\n{minus}{points} pts ({interval}), {n} customer",
-            "{touchpoint}\n{minus}{points} pts ({interval}), {n} customers",
+            "{touchpoint}\n{points} pts ({interval}), {n} customer",
+            "{touchpoint}\n{points} pts ({interval}), {n} customers",
             evidence,
         ).format(
             touchpoint=name,
-            minus=_MINUS,
             points=points,
             interval=interval,
             n=format_number(evidence),
