@@ -260,6 +260,13 @@ def test_persona_without_personas_says_to_pass_by(tmp_path, capsys):
     code, _, err = run(capsys, "journey-map", path, "--persona", "regular")
     assert code == 1
     assert "--persona needs personas" in err and "pass --by COLUMN" in err
+    # --canvas draws the one canvas there is, and says how to get one per persona
+    out = tmp_path / "map.html"
+    code, text, err = run(capsys, "journey-map", path, "--canvas", "--out", out)
+    assert code == 0, err
+    assert "no persona column: one canvas, for all customers; pass --by COLUMN" in text
+    assert "Wrote 1 canvas and the support journey to" in text
+    assert _texts(out.read_text(encoding="utf-8")).count("Time and flow") >= 1
 
 
 @pytest.mark.parametrize(

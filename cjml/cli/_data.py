@@ -349,6 +349,13 @@ def _cmd_journey_map(args: argparse.Namespace) -> int:
                     names=", ".join(str(p) for p in report.personas),
                 )
             )
+        if args.canvas and by is None:
+            say(
+                _(
+                    "The events have no persona column: one canvas, for all customers; pass "
+                    "--by COLUMN for one per persona."
+                )
+            )
         if out is None:
             _print_journey_map(report, canvases, comparisons, support)
         elif canvas or support is not None:
