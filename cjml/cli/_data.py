@@ -300,13 +300,8 @@ def _persona_names(values: list[str], known: list) -> list[str]:
     return names
 
 
-def _cmd_journey_map(args: argparse.Namespace) -> int:
-    started = time.perf_counter()
-    canvas = bool(args.canvas or args.persona or args.compare)
-    out = Path(args.out) if args.out is not None else None
-    if out is not None:
-        _check_suffix(out, canvas=canvas, support=args.support)
-        check_output(out, inputs=inputs_of(args, model=args.model), force=args.force)  # first
+def _check_settings(args: argparse.Namespace, *, canvas: bool) -> None:
+    """Refuse --negative-weight and --min-customers where nothing uses them (the plain map)."""
     for option, value, used, needs in (
         ("--negative-weight", args.negative_weight, canvas, "--canvas, --persona or --compare"),
         (
@@ -321,6 +316,16 @@ def _cmd_journey_map(args: argparse.Namespace) -> int:
                 f"{option} sets how the canvas is drawn, and none was asked for: add {needs}, "
                 f"or leave {option} out."
             )
+
+
+def _cmd_journey_map(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    canvas = bool(args.canvas or args.persona or args.compare)
+    out = Path(args.out) if args.out is not None else None
+    if out is not None:
+        _check_suffix(out, canvas=canvas, support=args.support)
+        check_output(out, inputs=inputs_of(args, model=args.model), force=args.force)  # first
+    _check_settings(args, canvas=canvas)
     if args.compare and args.compare[0] == args.compare[1]:
         raise CjmlError(
             f"--compare needs two different personas, got {args.compare[0]!r} twice; "
@@ -333,7 +338,6 @@ def _cmd_journey_map(args: argparse.Namespace) -> int:
     by, by_default = args.by, False
     if by is None and (canvas or args.support) and DEFAULT_PERSONA_COLUMN in log.frame.columns:
         by, by_default = DEFAULT_PERSONA_COLUMN, True
-    # the canvas's settings only when it is drawn: the plain map does not use them
     # the settings given (the library's defaults otherwise): the canvas's, the support journey's
     few = {} if args.min_customers is None else {"min_customers": args.min_customers}
     weight = {} if args.negative_weight is None else {"negative_weight": args.negative_weight}
