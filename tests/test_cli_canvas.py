@@ -71,9 +71,7 @@ def test_the_done_when_command_draws_a_canvas_per_persona_and_the_support_journe
 ):
     events, model = inputs
     out = tmp_path / "map.html"
-    code, text, err = run(
-        capsys, "journey-map", events, "--model", model, "--canvas", "--out", out
-    )
+    code, text, err = run(capsys, "journey-map", events, "--model", model, "--canvas", "--out", out)
     assert code == 0, err
     personas = report.personas
     assert len(personas) == 5
@@ -127,8 +125,17 @@ def test_persona_draws_only_the_personas_named(inputs, report, tmp_path, capsys)
     # one picture per canvas
     out = tmp_path / "canvas.png"
     code, text, err = run(
-        capsys, "journey-map", events, "--model", model, "--persona", first, "--persona",
-        second, "--out", out,
+        capsys,
+        "journey-map",
+        events,
+        "--model",
+        model,
+        "--persona",
+        first,
+        "--persona",
+        second,
+        "--out",
+        out,
     )
     assert code == 0, err
     written = sorted(tmp_path.iterdir())

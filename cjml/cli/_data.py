@@ -420,9 +420,7 @@ def _write_pictures(out: Path, canvases: list, comparisons: list, support, *, fo
     if canvases or comparisons:
         from cjml.canvas import write_canvases
 
-        return write_canvases(
-            canvases, out, force=force, support=support, comparisons=comparisons
-        )
+        return write_canvases(canvases, out, force=force, support=support, comparisons=comparisons)
     if out.suffix.lower() == ".csv":
         return [support.to_csv(out, force=force)]  # machine-readable: English columns
     return [support.save(out, force=force)]
