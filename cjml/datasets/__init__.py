@@ -6,6 +6,8 @@
 - :func:`make_scenario` simulates one of several structurally different worlds
   (:data:`SCENARIOS`, split into :data:`DEVELOPMENT_SCENARIOS` and
   :data:`HELD_OUT_SCENARIOS`) with exact counterfactual truth at a test cutoff.
+- :func:`simulate_campaign` delivers a campaign (treatment and control arms) in
+  such a world and returns the log after it and the campaign's true effect.
 - :func:`load_sample` loads the small sample that ships with cjml (made by
   :func:`make_journeys` with :data:`SAMPLE_PARAMS`).
 
@@ -24,6 +26,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch
 
+from cjml.datasets._campaign import simulate_campaign
 from cjml.datasets._scenarios import (
     DEVELOPMENT_SCENARIOS,
     HELD_OUT_SCENARIOS,
@@ -48,6 +51,7 @@ __all__ = [
     "make_journeys",
     "make_scenario",
     "sample_path",
+    "simulate_campaign",
     "write_sample",
 ]
 

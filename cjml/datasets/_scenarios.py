@@ -2155,6 +2155,82 @@ def _expected_purchases(w: _World, st: dict, start_day: int, horizon: int, rng) 
     return out
 
 
+def _event_writer(w: _World, st: dict, rng: np.random.Generator, logs: list):
+    """A function that applies events to ``st`` and appends them to ``logs``."""
+
+    def apply_events(idx, tp, d, secs):
+        sub = _take(st, idx)
+        pb, padv, pres = _outcome_probs(w, sub, tp, d)
+        u = rng.random((3, len(idx)))
+        bad, adv, res = u[0] < pb, u[1] < padv, u[2] < pres
+        new = _transition(w, sub, tp, d, bad, adv, res)
+        for k in ("N", "P", "F", "D", "T", "s", "L"):
+            st[k][idx] = new[k]
+        # satisfaction: asked on some interactions, a noisy reading of the experience
+        ask = rng.random(len(idx)) < w.ask[tp]
+        good_score = np.where(rng.random(len(idx)) < 0.6, 5.0, 4.0)
+        good_score = np.where(rng.random(len(idx)) < 0.08, 3.0, good_score)
+        bad_score = rng.choice([1.0, 2.0, 3.0], size=len(idx), p=[0.4, 0.35, 0.25])
+        sat = np.where(ask, np.where(bad, bad_score, good_score), np.nan)
+        amount = np.where(
+            w.purchase[tp],
+            np.round(w.amount[st["p"][idx]] * rng.lognormal(0.0, 0.5, len(idx)), 2),
+            np.nan,
+        )
+        logs.append((idx, np.full(len(idx), d), secs, tp, new["s"], sat, amount))
+
+    return apply_events
+
+
+def _day(w: _World, st: dict, alive: np.ndarray, dropout: np.ndarray, d: int, rng, apply_events):
+    """Day ``d`` for the customers there: hazard, then customer and BAU events."""
+    cust_idx = np.flatnonzero(~w.actionable)
+    act_idx = np.flatnonzero(w.actionable)
+    idx = np.flatnonzero(alive)
+    if len(idx):
+        sub = _take(st, idx)
+        h, q, b = _rates(w, sub, d)
+        u = rng.random((3, len(idx)))
+        gone = u[0] < h
+        dropout[idx[gone]] = d
+        alive[idx[gone]] = False
+        c_ev = ~gone & (u[1] < q)
+        b_ev = ~gone & (u[2] < b)
+        t_c = rng.uniform(6 * 3600, 23 * 3600, len(idx))
+        t_b = rng.uniform(8 * 3600, 20 * 3600, len(idx))
+        both = c_ev & b_ev
+        t_c, t_b = (
+            np.where(both, np.minimum(t_c, t_b), t_c),
+            np.where(both, np.maximum(t_c, t_b), t_b),
+        )
+        ci = np.flatnonzero(c_ev)
+        if len(ci):
+            sub_c = _take(st, idx[ci])
+            wts = _touchpoint_weights(w, sub_c, d, bau=False)
+            tp = cust_idx[_choose(wts, rng.random(len(ci)))]
+            apply_events(idx[ci], tp, d, t_c[ci])
+        bi = np.flatnonzero(b_ev)
+        if len(bi):
+            sub_b = _take(st, idx[bi])
+            wts = _touchpoint_weights(w, sub_b, d, bau=True)
+            tp = act_idx[_choose(wts, rng.random(len(bi)))]
+            apply_events(idx[bi], tp, d, t_b[bi])
+
+
+def _deliver(w: _World, st: dict, idx: np.ndarray, tp: np.ndarray, C: int, rng) -> None:
+    """Deliver touchpoints ``tp`` to customers ``idx`` at the cutoff (day ``C``), in place.
+
+    As in the truth: an event at the very end of the day before, its random
+    outcome drawn with the exact probabilities; the delivery is not logged.
+    """
+    sub = _take(st, idx)
+    pb, padv, pres = _outcome_probs(w, sub, tp, C - 1)
+    u = rng.random((3, len(idx)))
+    new = _transition(w, sub, tp, C - 1, u[0] < pb, u[1] < padv, u[2] < pres)
+    for k in ("N", "P", "F", "D", "T", "s", "L"):
+        st[k][idx] = new[k]
+
+
 def _simulate(spec: ScenarioSpec, n: int, seed: int, _force_touchpoint: str | None = None):
     """Run one world; return events (dict of arrays), customers, world and the cutoff state."""
     w = _World(_BUILDERS[spec.name]())
@@ -2184,7 +2260,6 @@ def _simulate(spec: ScenarioSpec, n: int, seed: int, _force_touchpoint: str | No
     alive = np.zeros(n, bool)
     dropout = np.full(n, -1, np.int64)
     cust_idx = np.flatnonzero(~w.actionable)
-    act_idx = np.flatnonzero(w.actionable)
     logs: list[tuple] = []
     cutoff_state = None
     force_j = w.names.index(_force_touchpoint) if _force_touchpoint is not None else None
@@ -2192,69 +2267,15 @@ def _simulate(spec: ScenarioSpec, n: int, seed: int, _force_touchpoint: str | No
         np.random.SeedSequence([int(seed), zlib.crc32(spec.name.encode()), 7])
     )
 
-    def apply_events(idx, tp, d, secs):
-        sub = _take(st, idx)
-        pb, padv, pres = _outcome_probs(w, sub, tp, d)
-        u = rng.random((3, len(idx)))
-        bad, adv, res = u[0] < pb, u[1] < padv, u[2] < pres
-        new = _transition(w, sub, tp, d, bad, adv, res)
-        for k in ("N", "P", "F", "D", "T", "s", "L"):
-            st[k][idx] = new[k]
-        # satisfaction: asked on some interactions, a noisy reading of the experience
-        ask = rng.random(len(idx)) < w.ask[tp]
-        good_score = np.where(rng.random(len(idx)) < 0.6, 5.0, 4.0)
-        good_score = np.where(rng.random(len(idx)) < 0.08, 3.0, good_score)
-        bad_score = rng.choice([1.0, 2.0, 3.0], size=len(idx), p=[0.4, 0.35, 0.25])
-        sat = np.where(ask, np.where(bad, bad_score, good_score), np.nan)
-        amount = np.where(
-            w.purchase[tp],
-            np.round(w.amount[st["p"][idx]] * rng.lognormal(0.0, 0.5, len(idx)), 2),
-            np.nan,
-        )
-        logs.append((idx, np.full(len(idx), d), secs, tp, new["s"], sat, amount))
+    apply_events = _event_writer(w, st, rng, logs)
 
     for d in range(n_days):
         if d == C:
             cutoff_state = ({k: v.copy() for k, v in st.items()}, alive.copy())
             if force_j is not None:
                 idx = np.flatnonzero(alive & w.elig[force_j, st["s"]])
-                sub = _take(st, idx)
-                tp = np.full(len(idx), force_j)
-                pb, padv, pres = _outcome_probs(w, sub, tp, C - 1)
-                u = frng.random((3, len(idx)))
-                new = _transition(w, sub, tp, C - 1, u[0] < pb, u[1] < padv, u[2] < pres)
-                for k in ("N", "P", "F", "D", "T", "s", "L"):
-                    st[k][idx] = new[k]
-        # existing customers: hazard, then events
-        idx = np.flatnonzero(alive)
-        if len(idx):
-            sub = _take(st, idx)
-            h, q, b = _rates(w, sub, d)
-            u = rng.random((3, len(idx)))
-            gone = u[0] < h
-            dropout[idx[gone]] = d
-            alive[idx[gone]] = False
-            c_ev = ~gone & (u[1] < q)
-            b_ev = ~gone & (u[2] < b)
-            t_c = rng.uniform(6 * 3600, 23 * 3600, len(idx))
-            t_b = rng.uniform(8 * 3600, 20 * 3600, len(idx))
-            both = c_ev & b_ev
-            t_c, t_b = (
-                np.where(both, np.minimum(t_c, t_b), t_c),
-                np.where(both, np.maximum(t_c, t_b), t_b),
-            )
-            ci = np.flatnonzero(c_ev)
-            if len(ci):
-                sub_c = _take(st, idx[ci])
-                wts = _touchpoint_weights(w, sub_c, d, bau=False)
-                tp = cust_idx[_choose(wts, rng.random(len(ci)))]
-                apply_events(idx[ci], tp, d, t_c[ci])
-            bi = np.flatnonzero(b_ev)
-            if len(bi):
-                sub_b = _take(st, idx[bi])
-                wts = _touchpoint_weights(w, sub_b, d, bau=True)
-                tp = act_idx[_choose(wts, rng.random(len(bi)))]
-                apply_events(idx[bi], tp, d, t_b[bi])
+                _deliver(w, st, idx, np.full(len(idx), force_j), C, frng)
+        _day(w, st, alive, dropout, d, rng, apply_events)
         # arrivals: a first customer touchpoint of the first stage
         new_idx = np.flatnonzero(st["a"] == d)
         if len(new_idx):
@@ -2339,26 +2360,8 @@ def _truth(w: _World, spec: ScenarioSpec, cutoff_state, persona, seed: int = 0) 
     return pd.DataFrame(out)
 
 
-def _build(name: str, n_customers: int | None, seed: int, _force_touchpoint: str | None = None):
-    if name not in SCENARIOS:
-        raise CjmlError(
-            f"Unknown scenario {name!r}; the scenarios are {list(SCENARIOS)!r}."
-            + (
-                f" Did you mean {m[0]!r}?"
-                if (m := difflib.get_close_matches(str(name), SCENARIOS, n=1))
-                else ""
-            )
-        )
-    spec = SCENARIOS[name]
-    n = spec.n_customers if n_customers is None else n_customers
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-        raise CjmlError(f"n_customers must be a positive integer or None, got {n_customers!r}.")
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise CjmlError(f"seed must be a non-negative integer, got {seed!r}.")
-    w, logs, _, persona, seg, arrival, dropout, cutoff_state = _simulate(
-        spec, int(n), int(seed), _force_touchpoint
-    )
-    start = pd.Timestamp(spec.start, tz="UTC")
+def _events_frame(w: _World, logs: list, seg: np.ndarray, start: pd.Timestamp) -> pd.DataFrame:
+    """The event log of ``logs`` (tuples of arrays), sorted by customer then time."""
     cols = [np.concatenate([lg[i] for lg in logs]) for i in range(7)]
     idx, day, secs, tp, stage, sat, amount = cols
     ns = (day.astype(np.int64) * 86400 + secs.astype(np.int64)) * 1_000_000_000
@@ -2380,6 +2383,31 @@ def _build(name: str, n_customers: int | None, seed: int, _force_touchpoint: str
     )
     if not w.cfg["satisfaction"]:
         events = events.drop(columns="satisfaction")
+    return events
+
+
+def _build(name: str, n_customers: int | None, seed: int, _force_touchpoint: str | None = None):
+    if name not in SCENARIOS:
+        raise CjmlError(
+            f"Unknown scenario {name!r}; the scenarios are {list(SCENARIOS)!r}."
+            + (
+                f" Did you mean {m[0]!r}?"
+                if (m := difflib.get_close_matches(str(name), SCENARIOS, n=1))
+                else ""
+            )
+        )
+    spec = SCENARIOS[name]
+    n = spec.n_customers if n_customers is None else n_customers
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+        raise CjmlError(f"n_customers must be a positive integer or None, got {n_customers!r}.")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise CjmlError(f"seed must be a non-negative integer, got {seed!r}.")
+    w, logs, _, persona, seg, arrival, dropout, cutoff_state = _simulate(
+        spec, int(n), int(seed), _force_touchpoint
+    )
+    start = pd.Timestamp(spec.start, tz="UTC")
+    events = _events_frame(w, logs, seg, start)
+    seg_names = np.array(w.personas, dtype=object)
     jmap = w.journey_map(name)
     customers = pd.DataFrame(
         {
@@ -2407,6 +2435,7 @@ def _build(name: str, n_customers: int | None, seed: int, _force_touchpoint: str
         truth=truth,
         customers=customers,
         spec=spec,
+        params={"name": name, "n_customers": int(n), "seed": int(seed)},
     )
 
 
@@ -2466,6 +2495,8 @@ def make_scenario(name: str, n_customers: int | None = None, seed: int = 0) -> B
             persona's latent rates.
         ``spec``
             The :class:`ScenarioSpec`.
+        ``params``
+            ``name``, ``n_customers`` and ``seed``, to replay the world.
 
     Raises
     ------

@@ -675,17 +675,22 @@ def _ground_truth(
     return out
 
 
-def simulate(
-    n_customers: int,
-    n_days: int,
-    start: pd.Timestamp,
-    truth_days: list[int],
-    horizon: int,
-    n_draws: int,
-    n_rollouts: int,
-    seed: int | None,
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Run the simulation; see :func:`cjml.datasets.make_journeys` for the contract."""
+@dataclass
+class _Run:
+    """A simulation in progress: the state, the calendar and the random streams."""
+
+    rng: np.random.Generator
+    truth_seq: np.random.SeedSequence
+    cal: _Calendar
+    st: _State
+    first_tp: np.ndarray
+    arrival: np.ndarray
+    arrival_pos: np.ndarray
+    dropout_day: np.ndarray
+
+
+def _start(n: int, n_days: int, horizon: int, seed: int | None) -> _Run:
+    """Draw the customers and the calendar; nobody has arrived yet."""
     ss = np.random.SeedSequence(seed)
     main_seq, cal_seq, truth_seq = ss.spawn(3)
     rng = np.random.default_rng(main_seq)
@@ -695,9 +700,6 @@ def simulate(
         0, 7, size=len(range(0, len(newsletter), 7))
     )
     newsletter[weekly[weekly < len(newsletter)]] = True
-    cal = _Calendar(newsletter=newsletter)
-
-    n = n_customers
     persona = rng.choice(_P, size=n, p=_PERSONA_MIX)
     baseline = _HEALTH_MEAN[persona] + _HEALTH_SD * rng.standard_normal(n)
     # Customers arrive over the first two thirds of the period.
@@ -719,8 +721,64 @@ def simulate(
         rng.choice([_TP["paid_ad"], _TP["online_review"]], size=n, p=[0.6, 0.4]),
         _TP["website_visit"],
     )
-    dropout_day = np.full(n, -1)
-    arrival_pos = np.searchsorted(arrival, np.arange(n_days + 1))
+    return _Run(
+        rng=rng,
+        truth_seq=truth_seq,
+        cal=_Calendar(newsletter=newsletter),
+        st=st,
+        first_tp=first_tp,
+        arrival=arrival,
+        arrival_pos=np.searchsorted(arrival, np.arange(n_days + 1)),
+        dropout_day=np.full(n, -1),
+    )
+
+
+def _advance(run: _Run, alive: np.ndarray, day: int) -> tuple[np.ndarray, dict]:
+    """Simulate ``day``: the customers still there, then that day's arrivals."""
+    new = np.arange(run.arrival_pos[day], run.arrival_pos[day + 1])
+    everyone = np.concatenate([alive, new])
+    force_mask = np.zeros(len(everyone), dtype=bool)
+    force_mask[len(alive) :] = True
+    force_tp = np.zeros(len(everyone), dtype=np.int64)
+    force_tp[len(alive) :] = run.first_tp[new]
+    alive_next, ev = _simulate_day(
+        run.st, everyone, day, run.cal, run.rng, force=(force_mask, force_tp), record=True
+    )
+    run.dropout_day[alive[~run.st.active[alive]]] = day
+    return alive_next, ev
+
+
+def state_at(
+    n_customers: int, n_days: int, horizon: int, day: int, seed: int | None
+) -> tuple[_State, _Calendar]:
+    """Every customer's latent state at the start of ``day`` (midnight of the cutoff).
+
+    Replays the simulation of :func:`simulate` with the same arguments up to
+    that day (the random stream is the same, so the state is exactly the one
+    the truth at that cutoff starts from).
+    """
+    run = _start(n_customers, n_days, horizon, seed)
+    alive = np.array([], dtype=np.int64)
+    for d in range(day):
+        alive, _ = _advance(run, alive, d)
+    return run.st, run.cal
+
+
+def simulate(
+    n_customers: int,
+    n_days: int,
+    start: pd.Timestamp,
+    truth_days: list[int],
+    horizon: int,
+    n_draws: int,
+    n_rollouts: int,
+    seed: int | None,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Run the simulation; see :func:`cjml.datasets.make_journeys` for the contract."""
+    n = n_customers
+    run = _start(n, n_days, horizon, seed)
+    rng, st, cal = run.rng, run.st, run.cal
+    persona, baseline, arrival = st.persona, st.baseline, run.arrival
 
     snapshots: dict[int, tuple] = {}
     # each customer's state right after the day of their last event
@@ -730,24 +788,14 @@ def simulate(
     alive = np.array([], dtype=np.int64)
     for day in range(n_days):
         if day in truth_days:
-            seen = np.arange(arrival_pos[day])  # arrived (hence one event) before the cutoff
+            seen = np.arange(run.arrival_pos[day])  # arrived (hence one event) before the cutoff
             snapshots[day] = (
                 st.take(np.arange(n)),
                 seen,
                 last_state.take(np.arange(n)),
                 last_day.copy(),
             )
-        new = np.arange(arrival_pos[day], arrival_pos[day + 1])
-        everyone = np.concatenate([alive, new])
-        force_mask = np.zeros(len(everyone), dtype=bool)
-        force_mask[len(alive) :] = True
-        force_tp = np.zeros(len(everyone), dtype=np.int64)
-        force_tp[len(alive) :] = first_tp[new]
-        alive_next, ev = _simulate_day(
-            st, everyone, day, cal, rng, force=(force_mask, force_tp), record=True
-        )
-        dropout_day[alive[~st.active[alive]]] = day
-        alive = alive_next
+        alive, ev = _advance(run, alive, day)
         if len(ev["customer"]):
             who = np.unique(ev["customer"])
             for f in fields(_State):
@@ -760,6 +808,7 @@ def simulate(
             quals.append(ev["quality"])
             efforts.append(ev["effort"])
             moods.append(ev["mood"])
+    dropout_day = run.dropout_day
 
     events = _assemble_events(
         rng,
@@ -796,7 +845,7 @@ def simulate(
     ev_stage = np.concatenate(stages)
     for k, day in enumerate(sorted(snapshots)):
         snap, seen, last, last_on = snapshots[day]
-        trng = np.random.default_rng(truth_seq.spawn(len(snapshots))[k])
+        trng = np.random.default_rng(run.truth_seq.spawn(len(snapshots))[k])
         gt = _ground_truth(snap, seen, day, horizon, cal, trng, n_draws, n_rollouts, last, last_on)
         frame = pd.DataFrame(
             {

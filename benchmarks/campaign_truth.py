@@ -1,0 +1,347 @@
+"""Ground truth check of the closed loop: campaigns with a control group, measured.
+
+Issue 16, point 4. For each world (cjml's simulator ``make_journeys`` and a few
+worlds of the scenario suite):
+
+1. simulate the world with exact counterfactual truth at the campaign cutoff
+   (and, for ``make_journeys``, at a later cutoff: the next period);
+2. train a bundle once on the events before the campaign cutoff
+   (``cjml.train``, no holdout, one thread; cached in ``CACHE``);
+3. recommend at the cutoff (``TouchpointRecommender(method="dr-rank")``: the
+   per-customer ranking, since the bundle's own policy may choose to do
+   nothing) for the customers seen in the 60 days before it;
+4. repeat ``--reps`` times (seed ``r``): ``cjml.export_campaign(...,
+   control=--control, seed=r)``, deliver the campaign in the simulated future
+   (``cjml.datasets.simulate_campaign``: a roll-forward of the simulator, the
+   treated customers get the touchpoint at the cutoff, the control arm and
+   everyone else keep the world's own future), ``cjml.measure_campaign`` on
+   the log after it, and check whether the measured reduction's interval
+   covers the campaign's true average effect (mean of ``risk_no_action -
+   risk_<touchpoint>`` over the treated), overall and per touchpoint where
+   both arms have at least 30 customers (``few`` is False).
+   References beside it: a naive Wald interval on the same counts, and the
+   recommender's own predicted reduction for the same customers;
+5. the learning check (``make_journeys`` only, ``--learning-reps``
+   campaigns): retrain on the log after the campaign up to the next cutoff,
+   with the campaign as an experiment (``cjml.train(..., experiments=[
+   manifest])``) and without, recommend at the next cutoff with each bundle's
+   own policy and compare their regret share (``_suite.policy_table``: the
+   top 20% by predicted risk, against the truth at the next cutoff) over the
+   customers the campaign did not treat (the truth describes the world
+   without the campaign, which is their world too).
+
+Goal: the interval covers the true average effect in at least 90% of the
+repetitions; retraining with the experiment lowers the regret share.
+
+    python benchmarks/campaign_truth.py [--quick] [--reps 50] [--control 0.2]
+        [--worlds default_simulator,small_shop,contact_fatigue] [--learning-reps 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from _measure import CACHE
+from _suite import TARGET_SHARE, policy_table
+from scipy.stats import norm
+
+STANDIN = "default_simulator"
+CUTOFFS = ("2024-06-29", "2024-07-29")  # the campaign, then the next period
+HORIZON = "30D"
+RECENT = pd.Timedelta(days=60)  # the campaign targets customers seen in the last 60 days
+GOAL_COVERAGE = 0.9
+
+
+def make_world(name: str, n_customers: int, seed: int):
+    """The world, its campaign cutoff and (make_journeys only) the next period's cutoff."""
+    from cjml.datasets import make_journeys, make_scenario
+
+    if name == STANDIN:
+        world = make_journeys(
+            n_customers, n_days=240, truth_cutoffs=list(CUTOFFS), random_state=seed
+        )
+        return world, pd.Timestamp(CUTOFFS[0], tz="UTC"), pd.Timestamp(CUTOFFS[1], tz="UTC")
+    world = make_scenario(name, n_customers=n_customers, seed=seed)
+    return world, pd.Timestamp(world.test_cutoff), None
+
+
+def read(events: pd.DataFrame, world, before: pd.Timestamp):
+    import cjml
+
+    return cjml.read_events(events[events["timestamp"] < before], journey_map=world.journey_map)
+
+
+def train(log, tag: str, **kwargs):
+    """``cjml.train`` without holdout on one thread; cached under ``tag`` when given."""
+    import cjml
+
+    path = CACHE / f"campaign_truth_{tag}.cjml" if tag else None
+    if path is not None and path.exists():
+        return cjml.ModelBundle.load(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bundle, _ = cjml.train(log, holdout=False, n_jobs=1, **kwargs)
+    if path is not None:
+        CACHE.mkdir(exist_ok=True)
+        bundle.save(path)
+    return bundle
+
+
+def targets(bundle, log, events: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
+    """Recommendations at the cutoff for the customers seen in the last 60 days."""
+    from cjml.recommend import TouchpointRecommender
+
+    rec = TouchpointRecommender.from_bundle(bundle, method="dr-rank").recommend(
+        log, cutoff=cutoff, top_k=1
+    )
+    before = events[events["timestamp"] < cutoff]
+    last = before.groupby("customer_id")["timestamp"].max()
+    recent = last.index[last >= cutoff - RECENT]
+    return rec[rec.index.isin(recent)]
+
+
+def wald(row, level: float) -> tuple[float, float]:
+    """The naive Wald interval of the difference of the arms' drop-off rates."""
+    z = norm.ppf(0.5 + level / 2)
+    p1, n1 = row["dropoff_treated"], row["n_treated"]
+    p0, n0 = row["dropoff_control"], row["n_control"]
+    se = np.sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0)
+    d = p0 - p1
+    return d - z * se, d + z * se
+
+
+def one_campaign(world, frame, bundle, cutoff, rep: int, folder: Path, control: float, level):
+    """Export, deliver, measure: one row per (rep, group) with the truth beside it."""
+    import cjml
+    from cjml.datasets import simulate_campaign
+
+    campaign = cjml.export_campaign(
+        frame,
+        folder / f"campaign_{rep}.csv",  # the manifest: campaign_{rep}.campaign.json
+        control=control,
+        seed=rep,
+        bundle=bundle,
+        cutoff=cutoff,
+        horizon=HORIZON,
+    )
+    after = simulate_campaign(world, campaign, seed=10_000 + rep)
+    log = cjml.read_events(after.events, journey_map=world.journey_map)
+    report = cjml.measure_campaign(campaign, log, level=level)
+    measured = report.effects
+    measured = measured[measured["group"].isin(["all", "touchpoint"])]
+    truth = after.effects.set_index(["group", "value"])
+    rows = []
+    for _, m in measured.iterrows():
+        key = (m["group"], "all" if m["group"] == "all" else m["value"])
+        if key not in truth.index:
+            continue
+        t = truth.loc[key]
+        lo, hi = wald(m, level)
+        rows.append(
+            {
+                "rep": rep,
+                "group": m["group"],
+                "value": key[1],
+                "n_treated": int(m["n_treated"]),
+                "n_control": int(m["n_control"]),
+                "few": bool(m["few"]),
+                "true": float(t["true_reduction"]),
+                "measured": float(m["reduction"]),
+                "low": float(m["reduction_low"]),
+                "high": float(m["reduction_high"]),
+                "predicted": float(m["predicted_reduction"]),
+                "covered": bool(m["reduction_low"] <= t["true_reduction"] <= m["reduction_high"]),
+                "wald_covered": bool(lo <= t["true_reduction"] <= hi),
+            }
+        )
+    return rows, campaign, after
+
+
+def coverage_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per world and group: coverage of the interval (and of Wald), errors of the estimates."""
+    ok = rows[~rows["few"]]
+    g = ok.groupby(["world", "group"], sort=False)
+    out = pd.DataFrame(
+        {
+            "rows": g.size(),
+            "n_treated": g["n_treated"].mean().round(0),
+            "n_control": g["n_control"].mean().round(0),
+            "true": g["true"].mean(),
+            "measured": g["measured"].mean(),
+            "predicted": g["predicted"].mean(),
+            "width": (ok["high"] - ok["low"]).groupby([ok["world"], ok["group"]]).mean(),
+            "rmse_measured": np.sqrt(
+                ((ok["measured"] - ok["true"]) ** 2).groupby([ok["world"], ok["group"]]).mean()
+            ),
+            "rmse_predicted": np.sqrt(
+                ((ok["predicted"] - ok["true"]) ** 2).groupby([ok["world"], ok["group"]]).mean()
+            ),
+            "coverage": g["covered"].mean(),
+            "wald_coverage": g["wald_covered"].mean(),
+        }
+    )
+    out["goal"] = np.where(out["coverage"] >= GOAL_COVERAGE, "met", "NOT met")
+    return out
+
+
+def regret(bundle, log, world, cutoff, untouched: np.ndarray) -> dict[str, object]:
+    """Regret share of the bundle's own policy at ``cutoff`` over the untouched customers."""
+    from cjml.recommend import TouchpointRecommender
+
+    rec = TouchpointRecommender.from_bundle(bundle).recommend(log, cutoff=cutoff, top_k=1)
+    truth = world.truth[world.truth["cutoff"] == cutoff].set_index("customer_id")
+    events = world.events[world.events["timestamp"] < cutoff]
+    last = events.groupby("customer_id")["timestamp"].max()
+    who = last.index[(last >= cutoff - pd.Timedelta(days=90)) & last.index.isin(untouched)]
+    who = who[who.isin(rec.index) & who.isin(truth.index)]
+    truth, rec = truth.loc[who], rec.loc[who]
+    tps = list(world.journey_map.actionable_touchpoints)
+    eligible = np.column_stack([truth[f"risk_{t}"].notna().to_numpy() for t in tps])
+    table = policy_table(
+        truth,
+        rec["baseline_risk"].to_numpy(dtype=float),
+        eligible,
+        tps,
+        {"cjml": rec["recommended_touchpoint"].to_numpy(dtype=object)},
+    )
+    return {
+        "customers": len(who),
+        "regret": float(table["regret_target"].astype(float)["cjml"]),
+        "acted": float(rec["recommended_touchpoint"].notna().mean()),
+    }
+
+
+def learning_check(world, campaign, manifest: Path, after, next_cutoff) -> dict:
+    """Retrain on the log after the campaign with and without it as an experiment."""
+    log = read(after.events, world, next_cutoff)
+    treated = campaign.assignments.loc[
+        campaign.assignments["arm"] == "treatment", "customer_id"
+    ].to_numpy()
+    untouched = np.setdiff1d(world.customers["customer_id"].to_numpy(), treated)
+    out: dict[str, dict[str, object]] = {}
+    runs: list[tuple[str, dict[str, object]]] = [
+        ("without", {}),
+        ("with", {"experiments": [str(manifest)]}),
+    ]
+    for label, kwargs in runs:
+        t0 = time.perf_counter()
+        try:
+            bundle = train(log, "", **kwargs)
+        except TypeError as exc:  # train(experiments=) not there yet
+            out[label] = {"error": str(exc)}
+            continue
+        out[label] = regret(bundle, log, world, next_cutoff, untouched)
+        out[label]["seconds"] = time.perf_counter() - t0
+        if label == "with":
+            out[label]["evidence"] = {
+                k: v.get("source") for k, v in bundle.metadata.get("effect_evidence", {}).items()
+            }
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a small smoke run")
+    parser.add_argument("--reps", type=int, default=50)
+    parser.add_argument("--control", type=float, default=0.2)
+    parser.add_argument("--level", type=float, default=0.9)
+    parser.add_argument("--customers", type=int, default=4000)
+    parser.add_argument("--worlds", default=f"{STANDIN},small_shop,contact_fatigue")
+    parser.add_argument("--learning-reps", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    if args.quick:
+        args.reps, args.customers, args.learning_reps = 3, 1500, 1
+        args.worlds = STANDIN
+    worlds = [w for w in args.worlds.split(",") if w]
+    print(
+        f"Campaign ground truth: {args.reps} campaign(s) per world, control {args.control:.0%}, "
+        f"level {args.level:.0%}, {args.customers:,} customers, seed {args.seed}"
+    )
+    all_rows, learning = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in worlds:
+            t0 = time.perf_counter()
+            world, cutoff, next_cutoff = make_world(name, args.customers, args.seed)
+            log = read(world.events, world, cutoff)
+            bundle = train(log, f"{name}_{args.customers}_{args.seed}")
+            frame = targets(bundle, log, world.events, cutoff)
+            frame = frame[frame["recommended_touchpoint"].notna()]
+            print(
+                f"  {name}: world and bundle in {time.perf_counter() - t0:.0f} s; "
+                f"{len(frame):,} customers selected; "
+                f"{frame['recommended_touchpoint'].value_counts().to_dict()}"
+            )
+            t0 = time.perf_counter()
+            folder = Path(tmp) / name
+            folder.mkdir()
+            kept = []
+            for rep in range(args.reps):
+                rows, campaign, after = one_campaign(
+                    world, frame, bundle, cutoff, rep, folder, args.control, args.level
+                )
+                all_rows += [{"world": name, **r} for r in rows]
+                if next_cutoff is not None and rep < args.learning_reps:
+                    kept.append((campaign, folder / f"campaign_{rep}.campaign.json", after))
+            print(f"  {name}: {args.reps} campaigns in {time.perf_counter() - t0:.0f} s")
+            for k, (campaign, manifest, after) in enumerate(kept):
+                t0 = time.perf_counter()
+                res = learning_check(world, campaign, manifest, after, next_cutoff)
+                learning.append({"world": name, "rep": k, **res})
+                print(f"  {name}: learning check {k} in {time.perf_counter() - t0:.0f} s")
+    rows = pd.DataFrame(all_rows)
+    table = coverage_table(rows)
+    with pd.option_context("display.width", 200, "display.max_columns", 30):
+        print()
+        print(
+            "Coverage of the true average effect (mean risk_no_action - risk_<touchpoint> over "
+            "the treated) by the measured interval; groups where both arms have >= 30:"
+        )
+        print(table.to_string(float_format=lambda v: f"{v:.3f}"))
+        per_tp = rows[(rows["group"] == "touchpoint") & ~rows["few"]]
+        if len(per_tp):
+            print()
+            print("Per touchpoint (both arms >= 30):")
+            print(
+                per_tp.groupby(["world", "value"])
+                .agg(
+                    rows=("covered", "size"),
+                    true=("true", "mean"),
+                    measured=("measured", "mean"),
+                    predicted=("predicted", "mean"),
+                    coverage=("covered", "mean"),
+                    wald=("wald_covered", "mean"),
+                )
+                .to_string(float_format=lambda v: f"{v:.3f}")
+            )
+    if learning:
+        print()
+        print(
+            f"Learning check: regret share (top {TARGET_SHARE:.0%} by predicted risk, bundle's "
+            "own policy) at the next cutoff, customers the campaign did not treat"
+        )
+        for item in learning:
+            parts = []
+            for label in ("without", "with"):
+                r = item.get(label, {})
+                if "error" in r:
+                    parts.append(f"{label}: not run ({r['error'][:60]})")
+                else:
+                    parts.append(
+                        f"{label}: regret {r['regret']:.3f} (acted {r['acted']:.0%}, "
+                        f"{r['customers']:,} customers, {r['seconds']:.0f} s)"
+                    )
+            print(f"  {item['world']} campaign {item['rep']}: " + "; ".join(parts))
+            evidence = item.get("with", {}).get("evidence")
+            if evidence:
+                print(f"    evidence: {evidence}")
+
+
+if __name__ == "__main__":
+    main()
