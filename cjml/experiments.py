@@ -503,7 +503,6 @@ def learn_from_experiments(
     """
     from cjml.campaign import measure_campaign, read_campaign
     from cjml.exceptions import CampaignError
-    from cjml.labels import to_timedelta
 
     used, skipped, measured = [], [], []
     for path in find_manifests(paths):
@@ -518,23 +517,17 @@ def learn_from_experiments(
                 stacklevel=3,
             )
             continue
-        manifest = campaign.manifest
-        campaign_id = str(manifest.get("campaign_id", path.name))
-        cutoff = pd.Timestamp(manifest["cutoff"])
-        if horizon is not None and "horizon" in manifest:
-            own = to_timedelta(manifest["horizon"], "horizon")
-            if own != horizon:
-                warnings.warn(
-                    f"Campaign {campaign_id} measured drop-off over {own.days} days, the "
-                    f"bundle's horizon is {horizon.days}: its effect is used as measured. "
-                    "Train with the campaign's horizon (--horizon) for like with like.",
-                    UserWarning,
-                    stacklevel=3,
-                )
+        campaign_id, cutoff, own = campaign.campaign_id, campaign.cutoff, campaign.horizon
+        if horizon is not None and own != horizon:
+            warnings.warn(
+                f"Campaign {campaign_id} measured drop-off over {own.days} days, the "
+                f"bundle's horizon is {horizon.days}: its effect is used as measured. "
+                "Train with the campaign's horizon (--horizon) for like with like.",
+                UserWarning,
+                stacklevel=3,
+            )
         model = _model_frame(recommender, log, campaign.assignments, cutoff)
-        evidence = campaign_evidence(
-            report.effects, model, campaign_id=campaign_id, level=level
-        )
+        evidence = campaign_evidence(report.effects, model, campaign_id=campaign_id, level=level)
         measured.append(evidence)
         used.append(
             {"campaign_id": campaign_id, "manifest": str(path), "touchpoints": sorted(evidence)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -415,3 +416,126 @@ def test_a_policy_of_no_action_still_recommends_what_a_campaign_proved(bundle, l
     # an explicit method="no action" is what the user asked for: nothing
     asked = _with_evidence(quiet, proven, "no action").recommend(log, lookback="90D")
     assert asked["recommended_touchpoint"].isna().all()
+
+
+# ---------------------------------------------------------------------- real campaigns
+MEASURED, EARLY = "2024-07-15", "2024-08-15"  # the sample ends on 2024-08-27
+
+
+@pytest.fixture(scope="module")
+def campaigns(bundle, log, tmp_path_factory):
+    """Two campaigns exported from the sample's recommendations: one whose horizon has
+    passed in the sample, one whose horizon has not."""
+    folder = tmp_path_factory.mktemp("campaigns")
+    rec = TouchpointRecommender.from_bundle(bundle, rules=BY_REDUCTION)
+    made = {}
+    for name, cutoff in (("measured", MEASURED), ("early", EARLY)):
+        frame = rec.recommend(log, cutoff=cutoff, lookback="90D")
+        made[name] = cjml.export_campaign(
+            frame, folder / f"{name}.csv", control=0.4, seed=3, bundle=bundle, cutoff=cutoff
+        )
+    return folder, made
+
+
+def test_campaigns_are_measured_on_the_events_and_unripe_ones_skipped(bundle, log, campaigns):
+    from cjml.experiments import learn_from_experiments
+
+    folder, made = campaigns
+    plain = TouchpointRecommender.from_bundle(bundle, rules=BY_REDUCTION)
+    early = made["early"].campaign_id
+    with pytest.warns(UserWarning, match=rf"early\.campaign\.json is not used .*{early}"):
+        evidence, summary = learn_from_experiments(log, plain, folder)
+    measured = made["measured"]
+    assert summary["used"] == [
+        {
+            "campaign_id": measured.campaign_id,
+            "manifest": str(measured.path.resolve()),
+            "touchpoints": sorted(evidence),
+        }
+    ]
+    assert [s["manifest"] for s in summary["skipped"]] == [str(made["early"].path.resolve())]
+    assert "cannot be measured yet" in summary["skipped"][0]["reason"]
+    assert "It can run from 2024-09-14" in summary["skipped"][0]["reason"]
+    # each touchpoint's evidence is the measured row, beside the model's mean for the
+    # same treated customers at the campaign's cutoff
+    report = cjml.measure_campaign(measured.path, log)
+    rows = report.effects[report.effects["group"] == "touchpoint"].set_index("value")
+    big = rows[(rows["n_treated"] >= 30) & (rows["n_control"] >= 30)]
+    assert len(evidence) >= 2 and set(evidence) <= set(big.index)
+    table = measured.assignments
+    for name, entry in evidence.items():
+        assert entry["reduction"] == big.loc[name, "reduction"]
+        assert (entry["low"], entry["high"]) == (
+            big.loc[name, "reduction_low"],
+            big.loc[name, "reduction_high"],
+        )
+        assert (entry["n_treated"], entry["n_control"]) == (
+            big.loc[name, "n_treated"],
+            big.loc[name, "n_control"],
+        )
+        treated = table[(table["arm"] == "treatment") & (table["touchpoint"] == name)]
+        model = plain.effects(log, cutoff=MEASURED, customers=treated["customer_id"])
+        model = model[model["touchpoint"] == name]
+        assert entry["observational_reduction"] == pytest.approx(model["risk_reduction"].mean())
+        assert entry["mean_reach"] == pytest.approx(model["reach_probability"].mean())
+
+
+def test_an_altered_campaign_is_skipped_with_a_warning(bundle, log, campaigns, tmp_path):
+    import json
+    import shutil
+
+    from cjml.experiments import learn_from_experiments
+
+    _, made = campaigns
+    source = made["measured"].path
+    for path in source.parent.glob("measured.*"):
+        shutil.copy(path, tmp_path / path.name)
+    manifest = tmp_path / source.name
+    record = json.loads(manifest.read_text())
+    record["seed"] = 4  # a record edited after the campaign
+    manifest.write_text(json.dumps(record))
+    plain = TouchpointRecommender.from_bundle(bundle, rules=BY_REDUCTION)
+    with pytest.warns(UserWarning, match=r"measured\.campaign\.json is not used"):
+        evidence, summary = learn_from_experiments(log, plain, manifest)
+    assert evidence == {} and summary["used"] == []
+    assert summary["skipped"][0]["manifest"] == str(manifest.resolve())
+
+
+def test_cjml_train_with_experiments_records_them_and_says_so(bundle, campaigns, tmp_path, capsys):
+    from cjml.cli import main
+    from cjml.datasets import make_journeys
+
+    # a small log of its own, and campaigns of its customers (recommended by the sample's
+    # bundle): one measurable, one whose horizon has not passed
+    sim = make_journeys(300, n_days=150, random_state=4)
+    events = tmp_path / "events.parquet"
+    sim.events.to_parquet(events)
+    log = cjml.read_events(sim.events)
+    end = pd.Timestamp(int(log.timestamps_ns.max()), tz="UTC").floor("D")
+    rec = TouchpointRecommender.from_bundle(bundle, rules=BY_REDUCTION)
+    folder = tmp_path / "campaigns"
+    folder.mkdir()
+    ids = {}
+    for name, days in (("june", 45), ("late", 5)):
+        cutoff = end - pd.Timedelta(days=days)
+        frame = rec.recommend(log, cutoff=cutoff, lookback="90D")
+        ids[name] = cjml.export_campaign(
+            frame, folder / f"{name}.csv", control=0.5, seed=1, bundle=bundle, cutoff=cutoff
+        ).campaign_id
+    out = tmp_path / "taught.cjml"
+    argv = ["train", events, "--out", out, "--no-holdout", "--n-cutoffs", "3", "--step", "15D"]
+    argv += ["--no-survival", "--no-value", "--jobs", "1", "--quiet", "--experiments", folder]
+    code = main([str(a) for a in argv])
+    text, err = capsys.readouterr()
+    assert code == 0, err
+    assert f"Campaign {ids['june']} " in text
+    assert "Skipped late.campaign.json: Campaign " + ids["late"] + " cannot be measured yet" in text
+    assert "late.campaign.json is not used to train the recommender" in err
+    taught = cjml.ModelBundle.load(out)
+    summary = taught.metadata["experiments"]
+    assert [c["campaign_id"] for c in summary["used"]] == [ids["june"]]
+    assert [Path(s["manifest"]).name for s in summary["skipped"]] == ["late.campaign.json"]
+    evidence = taught.metadata["effect_evidence"]
+    experimental = {t for t, e in evidence.items() if e["source"] == "experiment"}
+    assert experimental == set(summary["used"][0]["touchpoints"])
+    assert all(evidence[t]["campaign_id"] == ids["june"] for t in experimental)
