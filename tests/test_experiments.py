@@ -505,8 +505,8 @@ def test_cjml_train_with_experiments_records_them_and_says_so(bundle, campaigns,
     from cjml.cli import main
     from cjml.datasets import make_journeys
 
-    # a small log of its own, and campaigns of its customers (recommended by the sample's
-    # bundle): one measurable, one whose horizon has not passed
+    # a small log of its own, and email campaigns to its customers (those the sample's
+    # bundle recommends something): one measurable, one whose horizon has not passed
     sim = make_journeys(300, n_days=150, random_state=4)
     events = tmp_path / "events.parquet"
     sim.events.to_parquet(events)
@@ -519,6 +519,8 @@ def test_cjml_train_with_experiments_records_them_and_says_so(bundle, campaigns,
     for name, days in (("june", 45), ("late", 5)):
         cutoff = end - pd.Timedelta(days=days)
         frame = rec.recommend(log, cutoff=cutoff, lookback="90D")
+        chosen = frame["recommended_touchpoint"]
+        frame["recommended_touchpoint"] = chosen.where(chosen.isna(), "email")
         ids[name] = cjml.export_campaign(
             frame, folder / f"{name}.csv", control=0.5, seed=1, bundle=bundle, cutoff=cutoff
         ).campaign_id
@@ -528,7 +530,7 @@ def test_cjml_train_with_experiments_records_them_and_says_so(bundle, campaigns,
     code = main([str(a) for a in argv])
     text, err = capsys.readouterr()
     assert code == 0, err
-    assert f"Campaign {ids['june']} " in text
+    assert f"Campaign {ids['june']} sets the effect of: email." in text
     assert "Skipped late.campaign.json: Campaign " + ids["late"] + " cannot be measured yet" in text
     assert "late.campaign.json is not used to train the recommender" in err
     taught = cjml.ModelBundle.load(out)
@@ -537,5 +539,10 @@ def test_cjml_train_with_experiments_records_them_and_says_so(bundle, campaigns,
     assert [Path(s["manifest"]).name for s in summary["skipped"]] == ["late.campaign.json"]
     evidence = taught.metadata["effect_evidence"]
     experimental = {t for t, e in evidence.items() if e["source"] == "experiment"}
-    assert experimental == set(summary["used"][0]["touchpoints"])
-    assert all(evidence[t]["campaign_id"] == ids["june"] for t in experimental)
+    assert experimental == set(summary["used"][0]["touchpoints"]) == {"email"}
+    assert evidence["email"]["campaign_id"] == ids["june"]
+    assert evidence["email"]["n_treated"] >= 30 and evidence["email"]["n_control"] >= 30
+    out_of = TouchpointRecommender.from_bundle(taught).recommend(log, lookback="90D")
+    emailed = out_of["recommended_touchpoint"] == "email"
+    assert emailed.any() and (out_of.loc[emailed, "evidence_source"] == "experiment").all()
+    assert out_of.loc[emailed, "reason"].str.contains(f"measured in campaign {ids['june']}: ").all()
