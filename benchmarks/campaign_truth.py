@@ -18,7 +18,8 @@ worlds of the scenario suite):
    the log after it, and check whether the measured reduction's interval
    covers the campaign's true average effect (mean of ``risk_no_action -
    risk_<touchpoint>`` over the treated), overall and per touchpoint where
-   both arms have at least 30 customers (``few`` is False).
+   both arms have at least 30 customers (``few`` is False), at the report's
+   default level (90%) and at 95% (``--levels``).
    References beside it: a naive Wald interval on the same counts, and the
    recommender's own predicted reduction for the same customers;
 5. the learning check (``make_journeys`` only, ``--learning-reps``
@@ -116,8 +117,8 @@ def wald(row, level: float) -> tuple[float, float]:
     return d - z * se, d + z * se
 
 
-def one_campaign(world, frame, bundle, cutoff, rep: int, folder: Path, control: float, level):
-    """Export, deliver, measure: one row per (rep, group) with the truth beside it."""
+def one_campaign(world, frame, bundle, cutoff, rep: int, folder: Path, control: float, levels):
+    """Export, deliver, measure: one row per (rep, level, group) with the truth beside it."""
     import cjml
     from cjml.datasets import simulate_campaign
 
@@ -132,41 +133,43 @@ def one_campaign(world, frame, bundle, cutoff, rep: int, folder: Path, control: 
     )
     after = simulate_campaign(world, campaign, seed=10_000 + rep)
     log = cjml.read_events(after.events, journey_map=world.journey_map)
-    report = cjml.measure_campaign(campaign, log, level=level)
-    measured = report.effects
-    measured = measured[measured["group"].isin(["all", "touchpoint"])]
     truth = after.effects.set_index(["group", "value"])
     rows = []
-    for _, m in measured.iterrows():
-        key = (m["group"], "all" if m["group"] == "all" else m["value"])
-        if key not in truth.index:
-            continue
-        t = truth.loc[key]
-        lo, hi = wald(m, level)
-        rows.append(
-            {
-                "rep": rep,
-                "group": m["group"],
-                "value": key[1],
-                "n_treated": int(m["n_treated"]),
-                "n_control": int(m["n_control"]),
-                "few": bool(m["few"]),
-                "true": float(t["true_reduction"]),
-                "measured": float(m["reduction"]),
-                "low": float(m["reduction_low"]),
-                "high": float(m["reduction_high"]),
-                "predicted": float(m["predicted_reduction"]),
-                "covered": bool(m["reduction_low"] <= t["true_reduction"] <= m["reduction_high"]),
-                "wald_covered": bool(lo <= t["true_reduction"] <= hi),
-            }
-        )
+    for level in levels:
+        measured = cjml.measure_campaign(campaign, log, level=level).effects
+        measured = measured[measured["group"].isin(["all", "touchpoint"])]
+        for _, m in measured.iterrows():
+            key = (m["group"], "all" if m["group"] == "all" else m["value"])
+            if key not in truth.index:
+                continue
+            true = float(truth.loc[key, "true_reduction"])
+            lo, hi = wald(m, level)
+            rows.append(
+                {
+                    "rep": rep,
+                    "level": level,
+                    "group": m["group"],
+                    "value": key[1],
+                    "n_treated": int(m["n_treated"]),
+                    "n_control": int(m["n_control"]),
+                    "few": bool(m["few"]),
+                    "true": true,
+                    "measured": float(m["reduction"]),
+                    "low": float(m["reduction_low"]),
+                    "high": float(m["reduction_high"]),
+                    "predicted": float(m["predicted_reduction"]),
+                    "covered": bool(m["reduction_low"] <= true <= m["reduction_high"]),
+                    "wald_covered": bool(lo <= true <= hi),
+                }
+            )
     return rows, campaign, after
 
 
 def coverage_table(rows: pd.DataFrame) -> pd.DataFrame:
     """Per world and group: coverage of the interval (and of Wald), errors of the estimates."""
     ok = rows[~rows["few"]]
-    g = ok.groupby(["world", "group"], sort=False)
+    keys = [ok["world"], ok["level"], ok["group"]]
+    g = ok.groupby(keys, sort=False)
     out = pd.DataFrame(
         {
             "rows": g.size(),
@@ -175,12 +178,12 @@ def coverage_table(rows: pd.DataFrame) -> pd.DataFrame:
             "true": g["true"].mean(),
             "measured": g["measured"].mean(),
             "predicted": g["predicted"].mean(),
-            "width": (ok["high"] - ok["low"]).groupby([ok["world"], ok["group"]]).mean(),
+            "width": (ok["high"] - ok["low"]).groupby(keys, sort=False).mean(),
             "rmse_measured": np.sqrt(
-                ((ok["measured"] - ok["true"]) ** 2).groupby([ok["world"], ok["group"]]).mean()
+                ((ok["measured"] - ok["true"]) ** 2).groupby(keys, sort=False).mean()
             ),
             "rmse_predicted": np.sqrt(
-                ((ok["predicted"] - ok["true"]) ** 2).groupby([ok["world"], ok["group"]]).mean()
+                ((ok["predicted"] - ok["true"]) ** 2).groupby(keys, sort=False).mean()
             ),
             "coverage": g["covered"].mean(),
             "wald_coverage": g["wald_covered"].mean(),
@@ -250,7 +253,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a small smoke run")
     parser.add_argument("--reps", type=int, default=50)
     parser.add_argument("--control", type=float, default=0.2)
-    parser.add_argument("--level", type=float, default=0.9)
+    parser.add_argument("--levels", type=float, nargs="+", default=[0.9, 0.95])
     parser.add_argument("--customers", type=int, default=4000)
     parser.add_argument("--worlds", default=f"{STANDIN},small_shop,contact_fatigue")
     parser.add_argument("--learning-reps", type=int, default=2)
@@ -262,7 +265,7 @@ def main() -> None:
     worlds = [w for w in args.worlds.split(",") if w]
     print(
         f"Campaign ground truth: {args.reps} campaign(s) per world, control {args.control:.0%}, "
-        f"level {args.level:.0%}, {args.customers:,} customers, seed {args.seed}"
+        f"levels {args.levels}, {args.customers:,} customers, seed {args.seed}"
     )
     all_rows, learning = [], []
     with tempfile.TemporaryDirectory() as tmp:
@@ -284,7 +287,7 @@ def main() -> None:
             kept = []
             for rep in range(args.reps):
                 rows, campaign, after = one_campaign(
-                    world, frame, bundle, cutoff, rep, folder, args.control, args.level
+                    world, frame, bundle, cutoff, rep, folder, args.control, args.levels
                 )
                 all_rows += [{"world": name, **r} for r in rows]
                 if next_cutoff is not None and rep < args.learning_reps:
@@ -309,7 +312,7 @@ def main() -> None:
             print()
             print("Per touchpoint (both arms >= 30):")
             print(
-                per_tp.groupby(["world", "value"])
+                per_tp.groupby(["world", "level", "value"])
                 .agg(
                     rows=("covered", "size"),
                     true=("true", "mean"),
