@@ -12,9 +12,12 @@ worlds of the scenario suite):
    nothing) for the customers seen in the 60 days before it;
 4. repeat ``--reps`` times (seed ``r``): ``cjml.export_campaign(...,
    control=--control, seed=r)``, deliver the campaign in the simulated future
-   (``cjml.datasets.simulate_campaign``: a roll-forward of the simulator, the
-   treated customers get the touchpoint at the cutoff, the control arm and
-   everyone else keep the world's own future), ``cjml.measure_campaign`` on
+   (``cjml.datasets.simulate_campaign``: a roll-forward of the simulator from
+   the cutoff, with the touchpoint delivered to the treated; the control arm
+   is rolled forward too, without it (``redraw_control=True``), so that the
+   repetitions are independent draws in both arms rather than the same
+   control outcomes over and over; everyone else keeps the world's own
+   future), ``cjml.measure_campaign`` on
    the log after it, and check whether the measured reduction's interval
    covers the campaign's true average effect (mean of ``risk_no_action -
    risk_<touchpoint>`` over the treated), overall and per touchpoint where
@@ -131,7 +134,8 @@ def one_campaign(world, frame, bundle, cutoff, rep: int, folder: Path, control: 
         cutoff=cutoff,
         horizon=HORIZON,
     )
-    after = simulate_campaign(world, campaign, seed=10_000 + rep)
+    # the control arm redrawn too, so that the repetitions are independent in both arms
+    after = simulate_campaign(world, campaign, seed=10_000 + rep, redraw_control=True)
     log = cjml.read_events(after.events, journey_map=world.journey_map)
     truth = after.effects.set_index(["group", "value"])
     rows = []
@@ -194,30 +198,41 @@ def coverage_table(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def regret(bundle, log, world, cutoff, untouched: np.ndarray) -> dict[str, object]:
-    """Regret share of the bundle's own policy at ``cutoff`` over the untouched customers."""
+    """Regret shares at ``cutoff`` over the untouched customers seen in the last 90 days.
+
+    ``regret``: the bundle's own policy applied to all of them; ``regret_rank``: the
+    per-customer ranking (``method="dr-rank"``); ``regret_top*``: the same over the top
+    20% by predicted risk (NaN when nothing can be gained there: often, since the
+    riskiest have mostly left already).
+    """
     from cjml.recommend import TouchpointRecommender
 
-    rec = TouchpointRecommender.from_bundle(bundle).recommend(log, cutoff=cutoff, top_k=1)
     truth = world.truth[world.truth["cutoff"] == cutoff].set_index("customer_id")
     events = world.events[world.events["timestamp"] < cutoff]
     last = events.groupby("customer_id")["timestamp"].max()
     who = last.index[(last >= cutoff - pd.Timedelta(days=90)) & last.index.isin(untouched)]
-    who = who[who.isin(rec.index) & who.isin(truth.index)]
-    truth, rec = truth.loc[who], rec.loc[who]
+    who = who[who.isin(truth.index)]
+    truth = truth.loc[who]
     tps = list(world.journey_map.actionable_touchpoints)
     eligible = np.column_stack([truth[f"risk_{t}"].notna().to_numpy() for t in tps])
-    table = policy_table(
-        truth,
-        rec["baseline_risk"].to_numpy(dtype=float),
-        eligible,
-        tps,
-        {"cjml": rec["recommended_touchpoint"].to_numpy(dtype=object)},
-    )
-    return {
-        "customers": len(who),
-        "regret": float(table["regret_target"].astype(float)["cjml"]),
-        "acted": float(rec["recommended_touchpoint"].notna().mean()),
-    }
+    out: dict[str, object] = {"customers": len(who)}
+    for key, method in (("", None), ("_rank", "dr-rank")):
+        kwargs = {} if method is None else {"method": method}
+        rec = TouchpointRecommender.from_bundle(bundle, **kwargs).recommend(
+            log, cutoff=cutoff, top_k=1
+        )
+        rec = rec.reindex(who)
+        table = policy_table(
+            truth,
+            rec["baseline_risk"].to_numpy(dtype=float),
+            eligible,
+            tps,
+            {"cjml": rec["recommended_touchpoint"].to_numpy(dtype=object)},
+        )
+        out[f"regret{key}"] = float(table["regret_all"].astype(float)["cjml"])
+        out[f"regret_top{key}"] = float(table["regret_target"].astype(float)["cjml"])
+        out[f"acted{key}"] = float(rec["recommended_touchpoint"].notna().mean())
+    return out
 
 
 def learning_check(world, campaign, manifest: Path, after, next_cutoff) -> dict:
@@ -326,8 +341,10 @@ def main() -> None:
     if learning:
         print()
         print(
-            f"Learning check: regret share (top {TARGET_SHARE:.0%} by predicted risk, bundle's "
-            "own policy) at the next cutoff, customers the campaign did not treat"
+            "Learning check: regret share (V - V(oracle)) / (V(no action) - V(oracle)) of the "
+            "bundle's own policy and of dr-rank at the next cutoff, over the customers the "
+            f"campaign did not treat seen in the last 90 days (and over the top {TARGET_SHARE:.0%}"
+            " of them by predicted risk)"
         )
         for item in learning:
             parts = []
@@ -337,8 +354,10 @@ def main() -> None:
                     parts.append(f"{label}: not run ({r['error'][:60]})")
                 else:
                     parts.append(
-                        f"{label}: regret {r['regret']:.3f} (acted {r['acted']:.0%}, "
-                        f"{r['customers']:,} customers, {r['seconds']:.0f} s)"
+                        f"{label}: policy {r['regret']:.3f} (top {r['regret_top']:.3f}, acted "
+                        f"{r['acted']:.0%}), dr-rank {r['regret_rank']:.3f} (top "
+                        f"{r['regret_top_rank']:.3f}, acted {r['acted_rank']:.0%}); "
+                        f"{r['customers']:,} customers, {r['seconds']:.0f} s"
                     )
             print(f"  {item['world']} campaign {item['rep']}: " + "; ".join(parts))
             evidence = item.get("with", {}).get("evidence")

@@ -164,6 +164,27 @@ def test_the_treated_drop_off_at_the_truths_rate(journeys):
     assert abs(np.mean(rates) - expected) < 3 * se
 
 
+def test_redraw_control_rolls_the_control_arm_forward_without_a_delivery(case):
+    world, plan, after = case
+    again = simulate_campaign(world, plan, seed=5, redraw_control=True)
+    control = plan.loc[plan["arm"] == "control", "customer_id"]
+    outside = np.setdiff1d(world.events["customer_id"].unique(), plan["customer_id"])
+    pd.testing.assert_frame_equal(
+        _by_customer(again.events, outside), _by_customer(world.events, outside)
+    )
+    mine, theirs = _by_customer(again.events, control), _by_customer(world.events, control)
+    pd.testing.assert_frame_equal(
+        mine[mine["timestamp"] < after.cutoff].reset_index(drop=True),
+        theirs[theirs["timestamp"] < after.cutoff].reset_index(drop=True),
+    )
+    assert not (mine["timestamp"] == after.cutoff + DELIVERY_OFFSET).any()
+    assert not mine.equals(theirs)  # a new future
+    delivered = again.events[again.events["timestamp"] == after.cutoff + DELIVERY_OFFSET]
+    treated = plan.loc[plan["arm"] == "treatment", "customer_id"]
+    assert sorted(delivered["customer_id"]) == sorted(treated)
+    pd.testing.assert_frame_equal(again.effects, after.effects)
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
