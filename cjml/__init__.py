@@ -26,6 +26,10 @@ The public surface:
 - :class:`ModelBundle`: featurizer, models and metadata, saved and loaded with integrity checks.
 - :func:`score`: batch scoring of every customer (risk, band, next stage, drivers,
   recommended touchpoint) in bounded memory, resumable, locally or on Dask.
+- :func:`export_campaign`, :func:`measure_campaign` (:mod:`cjml.campaign`): a seeded,
+  stratified control group in every exported list, recorded in a campaign manifest
+  (:class:`Campaign`); after the horizon, the realised uplift against the control group
+  beside the predicted one (:class:`UpliftReport`).
 - :func:`panel` (:mod:`cjml.panel`): the marketer's ipywidgets panel (overview,
   at-risk list, customer view with what-if, approvals and a spreadsheet-safe export).
 - :mod:`cjml.datasets`: the journey simulator with ground truth, and the sample.
@@ -44,6 +48,10 @@ _LAZY = {
     "JourneyMapReport": "cjml.analytics",
     "journey_map": "cjml.analytics",
     "BundleError": "cjml.bundle",
+    "Campaign": "cjml.campaign",
+    "UpliftReport": "cjml.campaign",
+    "export_campaign": "cjml.campaign",
+    "measure_campaign": "cjml.campaign",
     "ModelBundle": "cjml.bundle",
     "EvaluationReport": "cjml.evaluation",
     "evaluate": "cjml.training",
@@ -52,6 +60,7 @@ _LAZY = {
     "read_events": "cjml.events",
     "explain": "cjml.explanations",
     "top_drivers_text": "cjml.explanations",
+    "CampaignError": "cjml.exceptions",
     "CjmlError": "cjml.exceptions",
     "InputFileError": "cjml.exceptions",
     "JourneyMapError": "cjml.exceptions",
@@ -101,10 +110,17 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the names as if imported eagerl
     from cjml import panel
     from cjml.analytics import JourneyMapReport, journey_map
     from cjml.bundle import BundleError, ModelBundle
+    from cjml.campaign import Campaign, UpliftReport, export_campaign, measure_campaign
     from cjml.canvas import JourneyCanvas, PersonaComparison
     from cjml.evaluation import EvaluationReport
     from cjml.events import EventLog, EventLogSummary, read_events
-    from cjml.exceptions import CjmlError, InputFileError, JourneyMapError, SchemaError
+    from cjml.exceptions import (
+        CampaignError,
+        CjmlError,
+        InputFileError,
+        JourneyMapError,
+        SchemaError,
+    )
     from cjml.explanations import explain, top_drivers_text
     from cjml.features import JourneyFeaturizer
     from cjml.journey import JourneyMap, Touchpoint
@@ -119,6 +135,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the names as if imported eagerl
 
 __all__ = [
     "BundleError",
+    "Campaign",
+    "CampaignError",
     "ChurnModel",
     "CjmlError",
     "EvaluationReport",
@@ -139,13 +157,16 @@ __all__ = [
     "SupportJourneyReport",
     "Touchpoint",
     "TouchpointRecommender",
+    "UpliftReport",
     "ValueModel",
     "__version__",
     "evaluate",
     "explain",
+    "export_campaign",
     "journey_map",
     "make_labels",
     "make_training_set",
+    "measure_campaign",
     "panel",
     "read_events",
     "rolling_cutoffs",

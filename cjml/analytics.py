@@ -666,6 +666,71 @@ def _pain_kind(name: str, family: str) -> str | None:
     return None
 
 
+class _SharedFeatures:
+    """The bundle's features at the cutoff, computed once for everything the map needs.
+
+    The rows are the customers with an event in the wider of the two
+    lookbacks: the bundle's (the models' population, as :func:`cjml.score`
+    has it: the attributions and the values) and the map's (``lookback``: the
+    effects' population).
+    """
+
+    def __init__(self, prep: _Prepared, bundle, end: pd.Timestamp, lookback):
+        from cjml.features._windows import build_windows
+        from cjml.scoring._chunk import _featurize
+        from cjml.scoring._options import _lookback_ns
+
+        self.prep, self.bundle, self.end = prep, bundle, end
+        self.names = [str(c) for c in bundle.featurizer.get_feature_names_out()]
+        model_ns = _lookback_ns(bundle)
+        map_ns = None if lookback is None else int(lookback.value)
+        self.map_ns = map_ns
+        wider = None if model_ns is None or map_ns is None else max(model_ns, map_ns)
+        windows = build_windows(prep.log, end, lookback_ns=wider)
+        self.X = _featurize(bundle.featurizer, windows, end)
+        last = prep.ts[prep.last_row[_positions(prep, self.X.index)]]
+        self.in_model = np.ones(len(self.X), dtype=bool)
+        if model_ns is not None:
+            self.in_model = last > end.value - model_ns
+        self.in_map = np.ones(len(self.X), dtype=bool)
+        if map_ns is not None:
+            self.in_map = last > end.value - map_ns
+        self.X_model = self.X[self.in_model] if not self.in_model.all() else self.X
+        churn = bundle.models["churn"]
+        self.risk = (
+            churn.predict_proba(self.X_model[self.names])[:, 1]
+            if len(self.X_model)
+            else np.empty(0)
+        )
+
+    def effects(self) -> pd.DataFrame:
+        """:func:`cjml.recommend.estimate_effects` from these features."""
+        from cjml.recommend import TouchpointRecommender
+
+        rec = TouchpointRecommender.from_bundle(self.bundle)
+        if (self.in_map == self.in_model).all():  # the usual case: the same population
+            return rec.effects(
+                self.prep.log,
+                cutoff=self.end,
+                features=self.X_model,
+                churn_risk=self.risk,
+            )
+        lookback = None if self.map_ns is None else pd.Timedelta(self.map_ns)
+        return rec.effects(self.prep.log, cutoff=self.end, features=self.X, lookback=lookback)
+
+    def values(self) -> pd.DataFrame:
+        """The value columns of :func:`cjml.score` (no drivers, no recommendations)."""
+        X = self.X_model
+        worth = self.bundle.models["value"].predict_value(X[self.names], self.risk)
+        return pd.DataFrame(
+            {
+                "customer_id": X.index.to_numpy(),
+                "expected_value": worth["expected_value"].to_numpy(dtype=float),
+                "value_at_risk": worth["value_at_risk"].to_numpy(dtype=float),
+            }
+        )
+
+
 class _Attribution:
     """Per customer position: the churn model's positive pushes, summed per pain kind.
 
@@ -1145,36 +1210,23 @@ def journey_map(
     prep = _Prepared(log, end.value, horizon_td.value)
     source = None
     attribution = None
+    shared = None
     if bundle is not None:
-        # One featurization at the cutoff serves the effects and the attributions.
-        from cjml.recommend import TouchpointRecommender
-
-        X = bundle.featurizer.transform(log, cutoff=end)
-        names = [str(c) for c in bundle.featurizer.get_feature_names_out()]
-        if lookback_td is not None:
-            recent = prep.ts[prep.last_row] > (end - lookback_td).value
-            population = X.index[recent[_positions(prep, X.index)]]
-        else:
-            population = X.index
-        attribution = _Attribution(prep, bundle, X.loc[population, names])
+        shared = _SharedFeatures(prep, bundle, end, lookback_td)
+        attribution = _Attribution(prep, bundle, shared.X_model[shared.names])
         if effects is None:
-            effects = TouchpointRecommender.from_bundle(bundle).effects(
-                log, cutoff=end, features=X, lookback=lookback_td
-            )
+            effects = shared.effects()
             source = "the model bundle"
-        del X
     if source is None and effects is not None:
         source = "the effects given"
     value_source = None
     if scores is not None and "expected_value" in getattr(scores, "columns", ()):
         value_source = "the scores given"
-    elif scores is None and bundle is not None and "value" in getattr(bundle, "models", {}):
-        from cjml.scoring import score
-
-        scores = score(bundle, log, cutoff=end, drivers=False, recommend=False)
-        # scoring code older than its value columns leaves the map without values
-        value_source = "the model bundle" if "expected_value" in scores.columns else None
+    elif scores is None and shared is not None and "value" in getattr(bundle, "models", {}):
+        scores = shared.values()  # as cjml.score values them, from the same features
+        value_source = "the model bundle"
     values = None if value_source is None else _customer_values(prep, scores)
+    del shared  # the features are no longer needed: free them before the tables
     if effects is not None:
         effects = _Effects(
             effects, prep, end.value, None if lookback_td is None else lookback_td.value

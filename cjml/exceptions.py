@@ -7,9 +7,21 @@ Every error subclasses :class:`CjmlError` and a matching built-in exception, so
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-__all__ = ["CjmlError", "SchemaError", "JourneyMapError", "InputFileError", "SmallDataWarning"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "CampaignError",
+    "CjmlError",
+    "InputFileError",
+    "JourneyMapError",
+    "SchemaError",
+    "SmallDataWarning",
+]
 
 
 class CjmlError(Exception):
@@ -37,6 +49,22 @@ class JourneyMapError(CjmlError, ValueError):
 
 class InputFileError(CjmlError, ValueError):
     """A file cjml was asked to read is missing or of an unsupported format."""
+
+
+class CampaignError(CjmlError, ValueError):
+    """A campaign cannot be exported, read or measured as asked.
+
+    The message names the file, campaign or date at fault and says how to fix
+    it: a manifest or assignments file that differs from what was recorded, a
+    campaign that would overwrite another's record, or a measurement asked for
+    before the campaign's horizon has passed (with the date it can run).
+
+    ``can_run_from`` is that date (a UTC midnight Timestamp) when the horizon
+    has not passed yet, and None for every other refusal: a program that
+    measures many campaigns can skip the young ones and stop on the rest.
+    """
+
+    can_run_from: pd.Timestamp | None = None
 
 
 class SmallDataWarning(UserWarning):

@@ -39,6 +39,8 @@ __all__ = [
     "format_currency",
     "format_date",
     "format_datetime",
+    "format_days",
+    "format_moment",
     "format_number",
     "format_percent",
     "format_points",
@@ -352,6 +354,44 @@ def format_datetime(value) -> str:
 
     ts = pd.Timestamp(value)
     return _fdt(ts.to_pydatetime(), format="short", locale=_current.language)
+
+
+def format_days(delta) -> str:
+    """A duration in whole or tenths of days, as a person reads it ("12 days", "7.5 days").
+
+    Parameters
+    ----------
+    delta : Timedelta or str
+        The duration.
+
+    Returns
+    -------
+    str
+    """
+    import pandas as pd
+
+    days = pd.Timedelta(delta) / pd.Timedelta(days=1)
+    whole = float(days).is_integer()
+    text = format_number(days, 0 if whole else 1)
+    return ngettext("{n} day", "{n} days", int(days) if whole else 2).format(n=text)
+
+
+def format_moment(value) -> str:
+    """A cutoff: the date alone at midnight ("Mar 4, 2024"), else the date and the time.
+
+    Parameters
+    ----------
+    value : Timestamp or str
+        The moment.
+
+    Returns
+    -------
+    str
+    """
+    import pandas as pd
+
+    ts = pd.Timestamp(value)
+    return format_date(ts) if ts == ts.normalize() else format_datetime(ts)
 
 
 @functools.cache

@@ -758,6 +758,10 @@ class _Estimates:
     method: str  # the method the estimates come from
     policy_reason: str  # why the bundle's policy was kept ("" when not from a policy)
     value: np.ndarray | None = None  # value if retained (NaN when unknown); None: no value model
+    # (n, T) int: which experimental evidence an estimate rests on, an index into
+    # ``measured_entries`` (-1: observational)
+    measured: np.ndarray | None = None
+    measured_entries: list = field(default_factory=list)
 
 
 #: The methods a recommender can use; "auto" follows the policy the bundle chose.
@@ -827,6 +831,13 @@ class TouchpointRecommender:
     currency : str, optional
         ISO 4217 code of the amounts and costs, for the reasons ("keeps about
         $35.00 of expected spend..."); default plain rounded numbers.
+    effect_evidence : dict, optional
+        Per touchpoint, the evidence its effect rests on, as :func:`cjml.train`
+        records it in ``bundle.metadata["effect_evidence"]`` (with
+        ``experiments=``): touchpoints measured in a campaign with a control
+        group have their estimates shifted to the measured effect and take the
+        experiment's interval (:mod:`cjml.experiments`); the others keep the
+        observational estimates.
 
     Examples
     --------
@@ -859,7 +870,9 @@ class TouchpointRecommender:
         n_jobs=None,
         value_model=None,
         currency=None,
+        effect_evidence=None,
     ):
+        self.effect_evidence = effect_evidence
         self.value_model = value_model
         self.currency = currency
         self.effects_model = effects_model
@@ -901,7 +914,9 @@ class TouchpointRecommender:
         Returns
         -------
         TouchpointRecommender
-            With the bundle's value model, when it has one.
+            With the bundle's value model, when it has one, and the
+            experimental evidence it was trained with
+            (``metadata["effect_evidence"]``).
         """
         models = bundle.models
         response = models.get("touchpoint_response")
@@ -926,6 +941,7 @@ class TouchpointRecommender:
             n_jobs=n_jobs,
             value_model=models.get("value"),
             currency=currency if currency is not None else bundle.metadata.get("currency"),
+            effect_evidence=bundle.metadata.get("effect_evidence"),
         )
 
     def _method(self) -> str:
@@ -1133,6 +1149,16 @@ class TouchpointRecommender:
                     (risk[:, None] - after) - (centre - low),
                     (risk[:, None] - after) + (high - centre),
                 )
+        measured, entries = _apply_evidence(
+            _check_evidence(self.effect_evidence),
+            touchpoints,
+            risk,
+            reach,
+            after,
+            low,
+            high,
+            lambda: _segment_labels(self.featurizer, X),
+        )
         unestimated = [j for j in range(T) if not estimated[j]]
         eligible[:, unestimated] = False  # too rarely delivered to estimate: never ranked
         after[~eligible] = np.nan
@@ -1163,6 +1189,22 @@ class TouchpointRecommender:
                     "delivered fewer than {n} times in the training history: effect not estimated"
                 ).format(n=format_number(min_deliveries)),
             )
+        for k, entry in enumerate(entries):  # one sentence per campaign (and segment)
+            with np.errstate(invalid="ignore"):
+                harmful = (measured == k) & (high < 0)
+            if harmful.any():
+                block(
+                    harmful & eligible,
+                    _("measured in campaign {campaign} to raise the drop-off risk").format(
+                        campaign=entry["campaign_id"]
+                    ),
+                )
+        # what a campaign measured as helping (interval above zero): the evidence a policy
+        # of no action, one touchpoint or the naive rule lacked, so "auto" lets it through
+        proven = np.zeros((n, T), dtype=bool)
+        for k, entry in enumerate(entries):
+            if self.method == "auto" and float(entry["low"]) > 0:
+                proven |= measured == k
         if method in ("dr-rank", "dr", "dr-point"):
             block(
                 no_overlap & eligible,
@@ -1196,7 +1238,7 @@ class TouchpointRecommender:
             if chosen in touchpoints:
                 mask[:, touchpoints.index(chosen)] = False
             block(
-                mask & eligible,
+                mask & eligible & ~proven,
                 (
                     _("the policy kept gives {touchpoint} to every eligible customer ({why})")
                     if reason
@@ -1210,14 +1252,17 @@ class TouchpointRecommender:
                 if t in touchpoints:
                     mask[stage == int(s_), touchpoints.index(t)] = False
             block(
-                mask & eligible,
+                mask & eligible & ~proven,
                 _(
                     "the policy kept gives each stage the touchpoint after which "
                     "customers most often came back"
                 ),
             )
         elif method == "no action":
-            block(eligible, reason or _("no touchpoint is recommended (method='no action')"))
+            block(
+                eligible & ~proven,
+                reason or _("no touchpoint is recommended (method='no action')"),
+            )
         for name in rules.exclude:
             texts.append(_("excluded by the rules"))
             blocked[:, touchpoints.index(name)] = len(texts) - 1
@@ -1257,10 +1302,12 @@ class TouchpointRecommender:
             method,
             reason,
             value,
+            measured,
+            entries,
         )
 
     def effects(
-        self, log, *, cutoff=None, features=None, churn_risk=None, lookback=None
+        self, log, *, cutoff=None, features=None, churn_risk=None, lookback=None, customers=None
     ) -> pd.DataFrame:
         """Expected risk after each eligible touchpoint, for every customer.
 
@@ -1279,6 +1326,8 @@ class TouchpointRecommender:
             Only customers with an event this far before the cutoff (the
             models' population, e.g. the bundle's ``metadata["lookback"]``);
             default every customer with an event before the cutoff.
+        customers : list-like, optional
+            Only these customers (e.g. a campaign's), instead of ``lookback``'s.
 
         Returns
         -------
@@ -1291,7 +1340,9 @@ class TouchpointRecommender:
             blocked_by`` (why it is ruled out, empty when allowed).
         """
         with _threads_of(self.n_jobs, self.featurizer, self.churn_model, self.effects_model):
-            est = self._estimate(log, cutoff, features, churn_risk, lookback=lookback)
+            est = self._estimate(
+                log, cutoff, features, churn_risk, customers=customers, lookback=lookback
+            )
         jm = self._map()
         touchpoints = list(jm.actionable_touchpoints)
         costs = self._rules(jm).unit_costs(jm)
@@ -1369,7 +1420,9 @@ class TouchpointRecommender:
             chance of reaching them), its interval
             ``expected_risk_reduction_low, expected_risk_reduction_high`` (NaN
             when unknown), ``evidence`` (how many customers in the same stage
-            received it in the history), ``uncertain`` (True when the interval
+            received it in the history), ``evidence_source`` ("experiment"
+            when the effect rests on a campaign with a control group, see
+            :mod:`cjml.experiments`, else "observational"), ``uncertain`` (True when the interval
             includes no effect), ``cost``, the same with suffix ``_2`` ...
             ``_k`` for the next ranks (alternatives to the first: their values
             saved never add up), and ``reason`` (one line). Touchpoints that
@@ -1452,6 +1505,9 @@ class TouchpointRecommender:
             out[f"expected_risk_reduction_low{suffix}"] = np.where(ok, est.low[rows, col], np.nan)
             out[f"expected_risk_reduction_high{suffix}"] = np.where(ok, est.high[rows, col], np.nan)
             out[f"evidence{suffix}"] = np.where(ok, est.evidence[rows, col], -1)
+            assert est.measured is not None
+            source = np.where(est.measured[rows, col] >= 0, "experiment", "observational")
+            out[f"evidence_source{suffix}"] = np.where(ok, source, None)  # type: ignore[call-overload]
             with np.errstate(invalid="ignore"):
                 out[f"uncertain{suffix}"] = ok & ~(est.low[rows, col] > 0)
             out[f"cost{suffix}"] = np.where(ok, costs[col], np.nan)
@@ -1459,6 +1515,8 @@ class TouchpointRecommender:
         if key == "value_saved" and not_worth.any():
             assert saved is not None
             best_saved = (np.where(not_worth, saved, -np.inf), costs)
+        assert est.measured is not None
+        first_measured = np.where(ranked[:, 0], est.measured[rows, order[:, 0]], -1)
         out["reason"] = _reasons(
             est,
             out,
@@ -1469,6 +1527,7 @@ class TouchpointRecommender:
             key=key,
             not_worth=best_saved,
             currency=self.currency,
+            measured=first_measured,
         )
         return out
 
@@ -1650,6 +1709,129 @@ def _contacts(
     return np.where(where >= 0, counts[np.maximum(where, 0)], 0)
 
 
+
+#: The customer attribute whose values the segments of a campaign's evidence are.
+SEGMENT_ATTRIBUTE = "segment"
+
+
+def _check_evidence(evidence: Any) -> dict[str, dict]:
+    """``effect_evidence`` as the recommender uses it (touchpoint -> dict), or a clear error."""
+    if evidence is None:
+        return {}
+    if not isinstance(evidence, Mapping) or not all(
+        isinstance(v, Mapping) for v in evidence.values()
+    ):
+        raise CjmlError(
+            "effect_evidence must map each touchpoint to its evidence (a dict), as "
+            f"cjml.train records it in bundle.metadata; got {type(evidence).__name__}."
+        )
+    return {str(k): dict(v) for k, v in evidence.items()}
+
+
+def _segment_labels(featurizer, X: pd.DataFrame) -> np.ndarray | None:
+    """Each row's ``segment`` attribute as text (None when unknown), or None when the
+    featurizer has no such attribute."""
+    for family in getattr(featurizer, "families_", ()):
+        attributes = tuple(getattr(family, "attributes_", ()))
+        if SEGMENT_ATTRIBUTE not in attributes:
+            continue
+        name = family.feature_names_out_[attributes.index(SEGMENT_ATTRIBUTE)]
+        values = X[name].to_numpy(dtype=float)
+        vocabulary = family.categories_[SEGMENT_ATTRIBUTE]
+        known = ~np.isnan(values)
+        labels = np.full(len(values), None, dtype=object)
+        if vocabulary is None:  # a numeric attribute: its values, as the campaign wrote them
+            labels[known] = [f"{v:g}" for v in values[known]]
+        else:
+            names = np.asarray([str(v) for v in vocabulary] + [None], dtype=object)
+            labels[known] = names[values[known].astype(np.int64)]
+        return labels
+    return None
+
+
+def _apply_evidence(
+    evidence: Mapping[str, dict],
+    touchpoints: list[str],
+    risk: np.ndarray,
+    reach: np.ndarray,
+    after: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+    segments,
+) -> tuple[np.ndarray, list[dict]]:
+    """Correct the estimates of the touchpoints measured in campaigns, in place.
+
+    For such a touchpoint (the customer's segment's figures when the campaign
+    measured it), each customer's reduction moves by ``reach * shift`` and is
+    kept inside ``reach * [reached_low, reached_high]``, which becomes its
+    interval (see :mod:`cjml.experiments` for why). ``segments`` is called
+    (once, only when some evidence has segments) for each row's segment.
+
+    Returns
+    -------
+    measured : ndarray of int, shape (n, T)
+        The index into ``entries`` of the evidence each estimate rests on
+        (-1: observational).
+    entries : list of dict
+        The evidence applied (a segment's carries its name as ``segment``).
+    """
+    n, T = after.shape
+    measured = np.full((n, T), -1, dtype=np.int64)
+    entries: list[dict] = []
+    labels = None
+    for j, touchpoint in enumerate(touchpoints):
+        entry = evidence.get(touchpoint)
+        if not entry or entry.get("source") != "experiment" or not n:
+            continue
+        code = np.full(n, len(entries))
+        entries.append({**entry, "segment": None})
+        shift = np.full(n, float(entry["shift"]))
+        bottom = np.full(n, float(entry["reached_low"]))
+        top = np.full(n, float(entry["reached_high"]))
+        by_segment = entry.get("segments") or {}
+        if by_segment and labels is None:
+            labels = segments()
+        for name, sub in by_segment.items() if labels is not None else ():
+            mine = labels == name
+            if mine.any():
+                code[mine] = len(entries)
+                entries.append({**sub, "segment": name})
+                shift[mine] = float(sub["shift"])
+                bottom[mine] = float(sub["reached_low"])
+                top[mine] = float(sub["reached_high"])
+        reduction = risk - after[:, j]
+        ok = np.isfinite(reduction) & np.isfinite(reach)
+        lo, hi = reach * bottom, reach * top
+        with np.errstate(invalid="ignore"):
+            moved = np.clip(reduction + reach * shift, lo, hi)
+        after[ok, j] = risk[ok] - moved[ok]
+        low[ok, j], high[ok, j] = lo[ok], hi[ok]
+        measured[ok, j] = code[ok]
+    return measured, entries
+
+
+
+def _measured_text(entry: Mapping) -> str:
+    """What a campaign measured, as the reasons say it: the change of the drop-off risk
+    (negative: it went down), e.g. "measured in campaign 2024-07-01-a3f9c2: -3.1 points on
+    the drop-off risk (interval -4.5 to -1.7 points)"."""
+    words = {
+        "campaign": entry["campaign_id"],
+        "points": format_points(-float(entry["reduction"]), signed=True),
+        "low": str(format_tenths([-100 * float(entry["high"])])[0]),
+        "high": str(format_tenths([-100 * float(entry["low"])])[0]),
+        "segment": label_text(entry["segment"], lower=True) if entry.get("segment") else "",
+    }
+    if entry.get("segment"):
+        return _(
+            "measured in campaign {campaign} in the {segment} segment: {points} on the "
+            "drop-off risk (interval {low} to {high} points)"
+        ).format(**words)
+    return _(
+        "measured in campaign {campaign}: {points} on the drop-off risk (interval {low} to "
+        "{high} points)"
+    ).format(**words)
+
 def _stage_index(X: pd.DataFrame, jm: JourneyMap) -> np.ndarray:
     """Current stage index per row (-1 when unknown)."""
     if "current_stage" not in X.columns:
@@ -1669,6 +1851,7 @@ def _reasons(
     key: str = "reduction",
     not_worth: tuple[np.ndarray, np.ndarray] | None = None,
     currency: str | None = None,
+    measured: np.ndarray | None = None,
 ) -> np.ndarray:
     """One line per customer that says why (or why not) the first touchpoint.
 
@@ -1678,6 +1861,10 @@ def _reasons(
     keeps for what it costs ("keeps about 35 of expected spend for a cost of
     2"). ``not_worth``: the value saved of the touchpoints left out only
     because they cost more than they keep (-inf elsewhere), and the costs.
+    ``measured``: per customer, the index into ``est.measured_entries`` of the
+    campaign the first touchpoint's effect rests on (-1: observational); such
+    a reason says what the campaign measured instead of the observational
+    interval.
     """
     n = len(out)
     first = out["recommended_touchpoint"]
@@ -1747,7 +1934,10 @@ def _reasons(
                 ),
                 touchpoint=name[same],
             )
-        known = ~np.isnan(low)
+        by_campaign = (
+            np.full(len(low), -1) if measured is None else np.asarray(measured)[has]
+        )
+        known = ~np.isnan(low) & (by_campaign < 0)
         if known.any():
             one = ngettext(
                 "interval {low} to {high} points, {n} customer in this stage received it",
@@ -1768,7 +1958,10 @@ def _reasons(
                 one, low=parts[0][single], high=parts[1][single], n=numbers[single]
             )
             text[known] = text[known] + "; " + interval
-        unsure = known & ~(low > 0)
+        for k in np.unique(by_campaign[by_campaign >= 0]):
+            mine = by_campaign == k
+            text[mine] = text[mine] + "; " + _measured_text(est.measured_entries[int(k)])
+        unsure = (known | (by_campaign >= 0)) & ~(low > 0)
         text[unsure] = text[unsure] + "; " + _("uncertain: it may not help")
         unlikely = reach < 0.5
         if unlikely.any():

@@ -23,6 +23,7 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
+from cjml.events import to_utc_timestamp
 from cjml.i18n import format_number, format_percent, label_text, language, ngettext
 from cjml.i18n import gettext as _
 from cjml.io._write import write_atomic, write_csv
@@ -66,21 +67,20 @@ def _ticket_touchpoints(bundle, opened, resolved) -> tuple[tuple, tuple, str]:
 
     families = getattr(getattr(bundle, "featurizer", None), "families_", ())
     fitted = next((f for f in families if isinstance(f, SupportFeatures)), None)
-    default = SupportFeatures() if fitted is None else None
+    # The bundle's fitted family, else the family's own defaults (one home for them).
+    family = fitted if fitted is not None else SupportFeatures()
     source = "the defaults" if fitted is None else "the model bundle"
     if opened is not None or resolved is not None:
         source = "the arguments"
     opened = (
         _names(opened, "opened")
         if opened is not None
-        else tuple(fitted.ticket_touchpoints_ if fitted else default.ticket_touchpoints)  # type: ignore[union-attr]
+        else tuple(getattr(family, "ticket_touchpoints_", family.ticket_touchpoints))
     )
     resolved = (
         _names(resolved, "resolved")
         if resolved is not None
-        else tuple(
-            fitted.resolution_touchpoints_ if fitted else default.resolution_touchpoints  # type: ignore[union-attr]
-        )
+        else tuple(getattr(family, "resolution_touchpoints_", family.resolution_touchpoints))
     )
     both = sorted(set(opened) & set(resolved))
     if both:
@@ -130,7 +130,9 @@ class _Events:
     """The log's events up to the cutoff, as arrays, with the time-tie structure.
 
     Customers are numbered by position ``0..P-1`` among those with an event at
-    or before the cutoff; ``pos`` gives each event's.
+    or before the cutoff; ``pos`` gives each event's. (The journey map's
+    ``_Prepared`` numbers them the same way but also builds its stage runs and
+    touchpoint triples, which the support journey does not need.)
     """
 
     def __init__(self, log, end_ns: int):
@@ -144,6 +146,7 @@ class _Events:
                 f"the log starts at {first}. Pass a later cutoff."
             )
         self.log = log
+        self._columns: dict[str, np.ndarray | None] = {}
         self.ts = log.timestamps_ns[self.rows]
         self.tp = log.touchpoint_codes[self.rows]
         codes = log.customer_codes[self.rows]
@@ -162,10 +165,15 @@ class _Events:
         self.later = np.append(starts[1:], n)[which]  # the first event after i's instant
 
     def column(self, name: str) -> np.ndarray | None:
-        frame = self.log.frame
-        if name not in frame.columns:
-            return None
-        return frame[name].to_numpy(dtype=np.float64, na_value=np.nan)[self.rows]
+        """A numeric column as float64 up to the cutoff (read once), or None when absent."""
+        if name not in self._columns:
+            frame = self.log.frame
+            self._columns[name] = (
+                frame[name].to_numpy(dtype=np.float64, na_value=np.nan)[self.rows]
+                if name in frame.columns
+                else None
+            )
+        return self._columns[name]
 
     def codes_of(self, names) -> list[int]:
         cats = list(self.log.frame["touchpoint"].cat.categories)
@@ -202,10 +210,10 @@ def _fifo(ev: _Events, is_open: np.ndarray, is_res: np.ndarray) -> tuple[np.ndar
     width = ev.n + 1
     key_open = ev.pos[opens] * width + _rank_within(ev.pos[opens])
     key_close = ev.pos[closing] * width + _rank_within(ev.pos[closing])
-    j = np.searchsorted(key_close, key_open)
-    jc = np.minimum(j, max(len(closing) - 1, 0))
-    matched = (j < len(closing)) & (key_close[jc] == key_open) if len(closing) else j < 0
-    return opens, np.where(matched, closing[jc] if len(closing) else -1, -1)
+    if not len(closing):
+        return opens, np.full(len(opens), -1, dtype=np.int64)
+    j = np.minimum(np.searchsorted(key_close, key_open), len(closing) - 1)
+    return opens, np.where(key_close[j] == key_open, closing[j], -1)
 
 
 def _bad_experience(ev: _Events) -> tuple[np.ndarray, np.ndarray]:
@@ -565,8 +573,6 @@ def support_journey(
         raise ValueError(f"min_customers must be a whole number, got {min_customers!r}.")
     if min_customers < 0:
         raise ValueError(f"min_customers must be 0 or more, got {min_customers!r}.")
-    from cjml.events import to_utc_timestamp
-
     end = to_utc_timestamp(cutoff, log.timezone) if cutoff is not None else _data_end(log, None)
     opened_tp, resolved_tp, source = _ticket_touchpoints(bundle, opened, resolved)
     if responses is None:
@@ -661,7 +667,10 @@ def support_journey(
     )
 
     work = tickets.assign(
-        customer=cust_pos, _csat_sum=tk["csat_sum"], _csat_top=tk["csat_top"]
+        customer=cust_pos,
+        _resolved=tk["resolved"],
+        _csat_sum=tk["csat_sum"],
+        _csat_top=tk["csat_top"],
     )
     parts = []
     for groups, g_c, names in (
@@ -719,7 +728,7 @@ def _channels(work: pd.DataFrame, by) -> pd.DataFrame:
         grouped = g.groupby(["persona", "channel"], dropna=False, sort=True, observed=True)
         table = grouped.agg(
             tickets=("ticket", "size"),
-            resolved=("status", lambda s: (s == "resolved").sum()),
+            resolved=("_resolved", "sum"),
             resolution_hours_median=("resolution_hours", "median"),
         ).reset_index()
         if not key:
@@ -997,25 +1006,54 @@ class SupportJourneyReport:
 
 # =========================================================================== words
 def _duration(hours) -> str:
-    """Hours in words: hours under two days, days from there."""
+    """Hours in words: hours under two days, days from there; one decimal under ten."""
     if hours is None or pd.isna(hours):
         return _DASH
     hours = float(hours)
-    if hours < 48:
-        digits = 1 if hours < 10 and not hours.is_integer() else 0
-        n = round(hours, digits)
+    if round(hours) < 48:
+        n, digits = _rounded(hours)
         return ngettext("{n} hour", "{n} hours", 1 if n == 1 else 2).format(
             n=format_number(n, digits)
         )
-    days = hours / 24
-    digits = 0 if days >= 10 or days.is_integer() else 1
-    return ngettext("{n} day", "{n} days", 2).format(n=format_number(round(days, digits), digits))
+    n, digits = _rounded(hours / 24)
+    return ngettext("{n} day", "{n} days", 2).format(n=format_number(n, digits))
+
+
+def _rounded(value: float) -> tuple[float, int]:
+    """``value`` with one decimal under ten, whole from there (9.96 reads "10")."""
+    one = round(value, 1)
+    if one >= 10 or one.is_integer():
+        return float(round(value)), 0
+    return one, 1
+
+
+def _difference(row: pd.Series) -> str:
+    """Churn after unresolved minus after resolved tickets, with its interval, in points."""
+    from cjml.i18n import format_points
+
+    return _("Churn if unresolved minus if resolved: {diff}, 90% interval {low} to {high}.").format(
+        diff=format_points(row["churn_difference"], signed=True),
+        low=format_points(row["churn_difference_low"], signed=True),
+        high=format_points(row["churn_difference_high"], signed=True),
+    )
 
 
 def _persona_title(persona, by) -> str:
     if persona is None:
         return _("All customers")
-    return _("{column}: {persona}").format(column=label_text(by), persona=label_text(persona))
+    return _("{persona} ({column})").format(
+        column=label_text(by, lower=True), persona=label_text(persona)
+    )
+
+
+def _rules(info: dict) -> str:
+    """What the figures count, in one sentence."""
+    from cjml.analytics import _days, _moment
+
+    return _(
+        "Events up to {cutoff} UTC. Churn: no event in the {horizon} after the ticket's "
+        "resolution, or after its opening when it was not resolved within that time."
+    ).format(cutoff=_moment(info["cutoff"]), horizon=_days(info["horizon"]))
 
 
 def _step_words(row: pd.Series, info: dict, channels: pd.DataFrame, persona) -> dict:
@@ -1094,7 +1132,9 @@ def _step_words(row: pd.Series, info: dict, channels: pd.DataFrame, persona) -> 
             resolved=_int(row["churn_resolved_tickets"]),
             unresolved=_int(row["churn_unresolved_tickets"]),
             pending=_int(row["churn_not_yet_known"]),
-        ),
+        )
+        + ". "
+        + _difference(row),
     ]
     steps = (_("Opened"), _("First response"), _("Resolved"), _("After"))
     boxes = [
@@ -1144,14 +1184,15 @@ _CSS = (
     ".cjml-support .few{opacity:0.55;filter:grayscale(1)}"
     ".cjml-support .box div:first-of-type{font-weight:600}"
     ".cjml-support .note{font-size:0.85em;margin:6px 0 14px}"
+    ".cjml-support h3{font-size:1em;margin:12px 0 4px}"
 )
 
 
 def _html(report: SupportJourneyReport) -> str:
     parts = [
         f"<div class='cjml-support'><style>{_CSS}</style>",
-        f"<h4>{html.escape(_('Support journey'))}</h4>",
         f"<p>{html.escape(report.headline())}.</p>",
+        f"<p class='note'>{html.escape(_rules(report.info))}</p>",
     ]
     for persona in [None, *report.personas]:
         words = report.steps_text(persona)
@@ -1165,10 +1206,10 @@ def _html(report: SupportJourneyReport) -> str:
                 f"<div class='box' title='{html.escape(box['hover'], quote=True)}'>"
                 f"<b>{html.escape(box['step'])}</b>{body}</div>"
             )
-        arrow = "<div class='arrow'>&#8594;</div>"
+        arrow = "<div class='arrow' aria-hidden='true'>&#8594;</div>"
         grey = " few" if words["few"] else ""
         parts.append(
-            f"<div class='group{grey}'><h5>{title}</h5><div class='row'>"
+            f"<div class='group{grey}'><h3>{title}</h3><div class='row'>"
             + arrow.join(cells)
             + f"</div><p class='note' title='{html.escape(words['unhappy_hover'], quote=True)}'>"
             + f"{html.escape(words['unhappy'])}</p></div>"
@@ -1183,7 +1224,7 @@ def _page(report: SupportJourneyReport) -> str:
     title = html.escape(_("Support journey"))
     return (
         f"<!DOCTYPE html><html lang='{current().language}'><head><meta charset='utf-8'>"
-        f"<title>{title}</title></head><body>{report._repr_html_()}</body></html>"
+        f"<title>{title}</title></head><body><h1>{title}</h1>{report._repr_html_()}</body></html>"
     )
 
 
@@ -1199,38 +1240,48 @@ def _figure(report: SupportJourneyReport, persona):
     fig.patch.set_facecolor("white")
     colour = _GREY if words["few"] else "#4c72b0"
     fill = "#f0f0f0" if words["few"] else "#eef3fb"
+    page = fig.get_figwidth() * 72
     title = _("Support journey: {group}").format(group=words["title"])
-    fig.text(0.04, 0.95, title, fontsize=16, weight="bold")
-    sub = report.headline()
+    fig.text(0.04, 0.95, _wrap(title, 0.92 * page, 16, "bold"), fontsize=16, weight="bold")
+    sub = _rules(report.info)
     if words["few"]:
-        sub += "  (" + words["few_text"] + ")"
-    fig.text(0.04, 0.915, sub, fontsize=10, color="#444")
+        sub = words["few_text"] + ". " + sub
+    fig.text(0.04, 0.925, _wrap(sub, 0.92 * page, 9), fontsize=9, color="#444", va="top")
     top = 0.6 if table else 0.55
-    ax = fig.add_axes((0.03, top, 0.94, 0.88 - top))
+    ax = fig.add_axes((0.03, top, 0.94, 0.86 - top))
     ax.set_xlim(0, 4)
     ax.set_ylim(0, 1)
     ax.axis("off")
+    # Points per data unit, to wrap the boxes' words to their measured width.
+    unit_w = 0.94 * fig.get_figwidth() * 72 / 4
+    unit_h = (0.86 - top) * fig.get_figheight() * 72
+    ink = "#6a6a6a" if words["few"] else "#222222"
     for k, box in enumerate(words["boxes"]):
         x = k + 0.05
         patch = FancyBboxPatch(
             (x, 0.03),
-            0.78,
+            _BOX_W,
             0.94,
             boxstyle="round,pad=0.01,rounding_size=0.04",
             facecolor=fill,
             edgecolor=colour,
             linewidth=1.5,
+            gid=f"support-box-{k}",
         )
         ax.add_patch(patch)
-        ax.text(x + 0.04, 0.9, box["step"], fontsize=12, weight="bold", color=colour, va="top")
-        for j, line in enumerate(box["lines"]):
+        inset = _BOX_PAD / unit_w
+        blocks = _box_layout(box, _BOX_W * unit_w - 2 * _BOX_PAD, 0.94 * unit_h - 2 * _BOX_PAD)
+        for j, (text, size, weight, offset) in enumerate(blocks):
             ax.text(
-                x + 0.04,
-                0.7 - j * 0.22,
-                _wrap(line, 28),
-                fontsize=10 if j == 0 else 9,
-                weight="bold" if j == 0 else "normal",
+                x + inset,
+                0.97 - (_BOX_PAD + offset) / unit_h,
+                text,
+                fontsize=size,
+                weight=weight,
+                color=colour if j == 0 else ink,
                 va="top",
+                linespacing=_LINE,
+                gid=f"support-box-{k}-text",
             )
         if k < 3:
             arrow = FancyArrowPatch(
@@ -1239,12 +1290,47 @@ def _figure(report: SupportJourneyReport, persona):
             ax.add_patch(arrow)
     bottom = 0.36 if table else 0.2
     tall = 0.16 if table else 0.25
-    _churn_axes(fig.add_axes((0.1, bottom, 0.34, tall)), row, report.info, colour)
-    _unhappy_axes(fig.add_axes((0.6, bottom, 0.34, tall)), row, colour)
-    fig.text(0.04, bottom - 0.07, _wrap(words["unhappy"], 150), fontsize=10)
+    _churn_axes(fig.add_axes((0.19, bottom, 0.28, tall)), row, report.info, colour)
+    _unhappy_axes(fig.add_axes((0.68, bottom, 0.28, tall)), row, colour)
+    page = fig.get_figwidth() * 72
+    fig.text(0.04, bottom - 0.1, _wrap(words["unhappy"], 0.92 * page, 10), fontsize=10, va="top")
     if table:
-        _personas_table(fig, report, height=bottom - 0.1)
+        _personas_table(fig, report, height=bottom - 0.15)
     return fig
+
+
+_BOX_W = 0.78  # a step box's width, of the 1 data unit each step has
+_BOX_PAD = 8.0  # points between a box's edge and its words
+_LINE = 1.2  # baseline to baseline, in em
+
+
+def _box_layout(box: dict, width: float, height: float) -> list[tuple[str, float, str, float]]:
+    """A step box's words wrapped to ``width`` points, shrunk until they fit ``height``.
+
+    Returns (text, size, weight, offset from the top in points) per block:
+    the step's name, its key figure in bold, then the other lines.
+    """
+    from cjml.canvas._render import _wrap as wrap_to
+
+    items = [(box["step"], 12.0, "bold")]
+    for j, line in enumerate(box["lines"]):
+        items.append((line, 10.0 if j == 0 else 9.0, "bold" if j == 0 else "normal"))
+    for scale in np.linspace(1.0, 0.65, 8):
+        wrapped = []
+        for text, size, weight in items:
+            size = round(size * scale, 2)
+            wrapped.append((wrap_to(text, width, size, weight), size, weight))
+        used = sum(len(lines) * size * _LINE for lines, size, _w in wrapped)
+        gaps = sum(0.6 * size for _l, size, _w in wrapped[:-1])
+        if used + gaps <= height:
+            break
+    # Room to spare spreads the blocks out a little (up to a line more between them).
+    spare = max(height - used - gaps, 0.0) / max(len(wrapped) - 1, 1)
+    blocks, offset = [], 0.0
+    for lines, size, weight in wrapped:
+        blocks.append(("\n".join(lines), size, weight, offset))
+        offset += len(lines) * size * _LINE + 0.6 * size + min(spare, 1.2 * size)
+    return blocks
 
 
 def _personas_table(fig, report: SupportJourneyReport, height: float) -> None:
@@ -1262,20 +1348,32 @@ def _personas_table(fig, report: SupportJourneyReport, height: float) -> None:
         _("Churn if unresolved"),
         _("Silent unhappy"),
     ]
-    xs = [0.04, 0.25, 0.33, 0.41, 0.53, 0.61, 0.69, 0.79, 0.89]
-    rows = len(report.personas) + 1
-    step = min(height / rows, 0.03)
-    size = 9 if step >= 0.025 else 7
-    y = 0.02 + step * (rows - 1)
-    for x, head in zip(xs, heads, strict=True):
-        fig.text(x, y, _wrap(head, 14), fontsize=size, weight="bold", va="bottom")
-    for persona in report.personas:
+    from cjml.canvas._render import _ellipsize, _width
+
+    xs = [0.04, 0.26, 0.35, 0.44, 0.53, 0.62, 0.71, 0.80, 0.89, 0.98]
+    page = fig.get_figwidth() * 72
+    rooms = [(b - a) * page - 6 for a, b in zip(xs[:-1], xs[1:], strict=True)]
+    personas = report.personas
+    # At most as many rows as fit at a readable size; the rest are counted below them.
+    fits = max(int(height / 0.018) - 2, 1)
+    shown = personas if len(personas) <= fits else personas[: fits - 1]
+    step = min(height / (len(shown) + 2), 0.03)
+    size = 9.0 if step >= 0.025 else 7.0
+    y = 0.02 + step * (len(shown) + (len(shown) < len(personas)))
+    for x, head, room in zip(xs[:-1], heads, rooms, strict=True):
+        fig.text(x, y, _wrap(head, room, size - 1, "bold"), fontsize=size - 1, weight="bold")
+    for persona in shown:
         y -= step
         row = report._row(persona)
         name = label_text(persona)
         if row["few"]:
-            few = _("few customers: {n}").format(n=_int(row["customers_with_tickets"]))
-            name += f" ({few})"
+            few = " (" + _("few customers: {n}").format(n=_int(row["customers_with_tickets"])) + ")"
+            room = rooms[0] - _width(few, size)
+            if _width(name, size) > room:
+                name = _ellipsize(name, room, size, "normal")
+            name += few
+        elif _width(name, size) > rooms[0]:
+            name = _ellipsize(name, rooms[0], size, "normal")
         cells = [
             name,
             _int(row["tickets"]),
@@ -1288,79 +1386,83 @@ def _personas_table(fig, report: SupportJourneyReport, height: float) -> None:
             _int(row["silent_unhappy"]),
         ]
         colour = _GREY if row["few"] else "#222"
-        for x, cell in zip(xs, cells, strict=True):
-            fig.text(x, y, cell, fontsize=size, color=colour, va="bottom")
+        for x, cell in zip(xs[:-1], cells, strict=True):
+            fig.text(x, y, cell, fontsize=size, color=colour)
+    if len(shown) < len(personas):
+        more = len(personas) - len(shown)
+        fig.text(
+            xs[0],
+            y - step,
+            _("and {n} more: see the HTML page or the CSV").format(n=_int(more)),
+            fontsize=size,
+            color="#444",
+        )
 
 
-def _wrap(text: str, width: int) -> str:
-    import textwrap
+def _wrap(text: str, width: float, size: float, weight: str = "normal") -> str:
+    """``text`` wrapped to ``width`` points at ``size``, measured as the canvas measures."""
+    from cjml.canvas._render import _wrap as wrap_to
 
-    return "\n".join(textwrap.wrap(text, width)) or text
+    return "\n".join(wrap_to(text, width, size, weight))
 
 
 def _churn_axes(ax, row: pd.Series, info: dict, colour: str) -> None:
     from cjml.analytics import _days, _pct
 
-    labels = [_("resolved"), _("unresolved")]
-    rates = [row["churn_resolved"], row["churn_unresolved"]]
-    lows = [row["churn_resolved_low"], row["churn_unresolved_low"]]
-    highs = [row["churn_resolved_high"], row["churn_unresolved_high"]]
-    ns = [row["churn_resolved_tickets"], row["churn_unresolved_tickets"]]
-    y = np.arange(2)
-    values = np.nan_to_num(np.asarray(rates, dtype=float))
-    ax.barh(y, values, color=[colour, "#c44e52"], height=0.5)
-    err = np.nan_to_num(
-        [np.asarray(rates, float) - np.asarray(lows, float), np.asarray(highs, float) - rates]
-    )
-    ax.errorbar(values, y, xerr=err, fmt="none", color="#222", capsize=4)
-    for k in range(2):
-        ax.text(
-            min(float(np.nan_to_num(highs[k])) + 0.02, 0.98),
-            k,
-            _("{rate} of {n} tickets").format(rate=_pct(rates[k]), n=format_number(int(ns[k]))),
-            va="center",
-            fontsize=9,
+    sides = ("resolved", "unresolved")
+    rates = np.array([row[f"churn_{s}"] for s in sides], dtype=float)
+    lows = np.array([row[f"churn_{s}_low"] for s in sides], dtype=float)
+    highs = np.array([row[f"churn_{s}_high"] for s in sides], dtype=float)
+    notes = [
+        _("{rate} of {n} tickets").format(
+            rate=_pct(row[f"churn_{s}"]), n=format_number(int(row[f"churn_{s}_tickets"]))
         )
-    ax.set_yticks(y, labels)
-    ax.set_xlim(0, 1)
-    ax.invert_yaxis()
-    ax.xaxis.set_major_formatter(_percent_ticks())
-    ax.set_title(
-        _("Churn within {days} after the ticket (90% intervals)").format(
-            days=_days(info["horizon"])
-        ),
-        fontsize=10,
-        loc="left",
+        for s in sides
+    ]
+    title = _("Churn within {days} after the ticket (90% intervals)").format(
+        days=_days(info["horizon"])
     )
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
+    _bars(ax, [_("resolved"), _("unresolved")], rates, notes, [colour, "#c44e52"], title)
+    width = 0.42 * ax.figure.get_figwidth() * 72
+    ax.set_xlabel(_wrap(_difference(row), width, 9), fontsize=9, loc="left")
+    ax.errorbar(
+        np.nan_to_num(rates),
+        np.arange(2),
+        xerr=np.nan_to_num([rates - lows, highs - rates]),
+        fmt="none",
+        color="#222",
+        capsize=4,
+    )
 
 
 def _unhappy_axes(ax, row: pd.Series, colour: str) -> None:
     from cjml.analytics import _pct
 
+    counts = np.array(
+        [row["complained"], row["silent_unhappy"], row["unhappy_stayed"]], dtype=float
+    )
+    shares = counts / max(counts.sum(), 1.0)
+    notes = [
+        _("{n} ({share})").format(n=format_number(int(c)), share=_pct(p))
+        for c, p in zip(counts, shares, strict=True)
+    ]
+    title = _("After a bad experience: {n} customers").format(n=format_number(int(counts.sum())))
     labels = [_("complained"), _("silent unhappy"), _("stayed, no ticket")]
-    counts = [int(row["complained"]), int(row["silent_unhappy"]), int(row["unhappy_stayed"])]
-    total = max(sum(counts), 1)
-    y = np.arange(3)
-    ax.barh(y, [c / total for c in counts], color=[colour, "#c44e52", "#bbbbbb"], height=0.5)
-    for k, c in enumerate(counts):
-        ax.text(
-            c / total + 0.02,
-            k,
-            _("{n} ({share})").format(n=format_number(c), share=_pct(c / total)),
-            va="center",
-            fontsize=9,
-        )
-    ax.set_yticks(y, labels)
+    _bars(ax, labels, shares, notes, [colour, "#c44e52", "#bbbbbb"], title)
+
+
+def _bars(ax, labels, values, notes, colours, title: str) -> None:
+    """Horizontal bars of shares, each labelled with its name and its numbers."""
+    y = np.arange(len(labels))
+    ax.barh(y, np.nan_to_num(values), color=colours, height=0.5)
+    room = 0.14 * ax.figure.get_figwidth() * 72  # the labels' margin left of the axes
+    ticks = [f"{_wrap(a, room, 9)}\n{b}" for a, b in zip(labels, notes, strict=True)]
+    ax.set_yticks(y, ticks)
+    ax.tick_params(axis="y", labelsize=9)
     ax.set_xlim(0, 1)
     ax.invert_yaxis()
     ax.xaxis.set_major_formatter(_percent_ticks())
-    ax.set_title(
-        _("After a bad experience: {n} customers").format(n=format_number(sum(counts))),
-        fontsize=10,
-        loc="left",
-    )
+    ax.set_title(_wrap(title, 0.36 * ax.figure.get_figwidth() * 72, 10), fontsize=10, loc="left")
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
 

@@ -124,6 +124,7 @@ def train(
     value="auto",
     margin=None,
     value_params=None,
+    experiments=None,
 ) -> tuple[ModelBundle, EvaluationReport | None]:
     """Train the churn and next-stage models, evaluated on a held-out later cutoff.
 
@@ -208,6 +209,14 @@ def train(
         for 30%), or the name of an event column of per-event margin rates.
     value_params : dict, optional
         Parameters of :class:`~cjml.ValueModel`.
+    experiments : str, Path or list of them, optional
+        Campaign manifests (``<name>.campaign.json``, written by
+        :func:`cjml.export_campaign` with a control group), or folders of
+        them. Each campaign is measured on these events
+        (:func:`cjml.measure_campaign`) and its measured effects correct the
+        recommender's (:mod:`cjml.experiments`); campaigns whose horizon has
+        not passed in the events, or whose files were altered, are skipped
+        with a warning and listed in ``metadata["experiments"]``.
 
     Returns
     -------
@@ -216,7 +225,9 @@ def train(
         model (``models["value"]``) when the events have amounts, the journey
         map and metadata (cutoffs, horizon, lookback, event columns, data
         fingerprint, evaluation metrics, the value model's margin or why
-        there is none).
+        there is none, ``effect_evidence``: per touchpoint, the evidence its
+        effect rests on, and with ``experiments`` the campaigns used and
+        skipped).
     report : EvaluationReport or None
         The held-out (or, with ``cv``, cross-validated) evaluation; None when
         ``holdout=False``.
@@ -337,6 +348,7 @@ def train(
         else {}
     )
     models.update(recommender_models)
+    evidence, experiment_summary = _experiments(log, featurizer, models, experiments, horizon)
     steps.update()
     report = None
     if cv is not None:
@@ -416,6 +428,8 @@ def train(
             "margin": margin,
             "note": value_plan["note"],
         },
+        "effect_evidence": evidence,
+        "experiments": experiment_summary,
     }
     bundle = ModelBundle(
         featurizer=featurizer, journey_map=log.journey_map, models=models, metadata=metadata
@@ -735,6 +749,47 @@ def _fit_recommender(log, featurizer, churn, train_cutoffs, horizon, params, n_j
         )
         return {}
     return models
+
+
+def _experiments(log, featurizer, models, experiments, horizon) -> tuple[dict | None, dict | None]:
+    """``metadata["effect_evidence"]`` and ``metadata["experiments"]``: what each
+    touchpoint's effect rests on, the campaigns measured on ``log`` correcting it
+    (:mod:`cjml.experiments`). None without a recommender."""
+    from cjml.experiments import effect_evidence, find_manifests, learn_from_experiments
+    from cjml.recommend import TouchpointRecommender
+
+    effects = models.get("touchpoint_effects")
+    if experiments is not None and isinstance(experiments, list | tuple) and not experiments:
+        experiments = None
+    if effects is None and "touchpoint_response" not in models:
+        if experiments is not None:
+            find_manifests(experiments)  # a wrong path is refused all the same
+            warnings.warn(
+                "The campaigns passed as experiments are not used: this bundle has no "
+                "recommender to correct (recommender=False, or too few deliveries of "
+                "actionable touchpoints to learn their effects).",
+                UserWarning,
+                stacklevel=3,
+            )
+        return None, None
+    if experiments is None:
+        return effect_evidence(effects, {}), None
+    recommender = TouchpointRecommender(
+        models["churn"],
+        featurizer,
+        log.journey_map,
+        response_model=models.get("touchpoint_response"),
+        effects_model=effects,
+        policy=models.get("touchpoint_policy"),
+    )
+    measured, summary = learn_from_experiments(
+        log,
+        recommender,
+        experiments,
+        horizon=horizon,
+        level=0.9 if effects is None else effects.level,
+    )
+    return effect_evidence(effects, measured), summary
 
 
 def _value_plan(log, value, margin) -> dict:

@@ -55,6 +55,7 @@ def make_canvas(
     silent_stages=(),
     model: bool = True,
     empty_opportunities_stages=(),
+    testing_stages=(),
     seed: int = 0,
     min_customers: int = 30,
 ) -> JourneyCanvas:
@@ -82,6 +83,8 @@ def make_canvas(
         ranked by size, no opportunities.
     empty_opportunities_stages : sequence of int, default ()
         Stages without a missing touchpoint.
+    testing_stages : sequence of int, default ()
+        Stages with a touchpoint "worth testing" (positive but uncertain).
     seed : int, default 0
         The random values' seed.
     min_customers : int, default 30
@@ -172,8 +175,26 @@ def make_canvas(
                         "current_use": float(rng.uniform(0, 0.3)),
                         "text": f"{names[i]} -{rr * 100:.1f} points",
                         "few": k in few,
+                        "status": "missing",
                     }
                 )
+        if model and k in set(testing_stages):
+            rr = float(rng.uniform(0.01, 0.04))
+            opps.append(
+                {
+                    "stage": stage,
+                    "touchpoint": names[(k + 3) % len(names)],
+                    "risk_reduction": rr,
+                    "risk_reduction_low": -0.03,
+                    "risk_reduction_high": rr * 2,
+                    "customers": customers,
+                    "evidence": int(max(1, customers * 0.05)),
+                    "current_use": 0.02,
+                    "text": "",
+                    "few": k in few,
+                    "status": "worth testing",
+                }
+            )
         nxt = int(reached[k + 1]) if k + 1 < n else 0
         moved = min(nxt, customers) if k + 1 < n else 0
         rest = customers - moved
@@ -219,6 +240,7 @@ def make_canvas(
         "current_use",
         "text",
         "few",
+        "status",
     ]
     info = {
         "cutoff": pd.Timestamp("2024-06-30"),

@@ -476,6 +476,7 @@ def test_recommend_follows_the_map_and_the_rules(saas, trained):
                 "expected_risk_reduction_low",
                 "expected_risk_reduction_high",
                 "evidence",
+                "evidence_source",
                 "uncertain",
                 "cost",
             )

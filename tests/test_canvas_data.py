@@ -299,7 +299,11 @@ def test_with_a_bundle_pains_rank_by_the_churn_they_explain(with_bundle, without
         assert (np.diff(known) <= 1e-12).all()  # ranked by it, the unknown ones last
         o = canvas.opportunities
         assert (o["risk_reduction"] > 0).all()
-        assert (o["risk_reduction_low"].fillna(1) > 0).all() or o.empty
+        assert set(o["status"]) <= {"missing", "worth testing"}
+        first = o["status"].to_numpy() == "missing"
+        assert not (first[1:] & ~first[:-1]).any()  # the missing ones first
+        assert (o.loc[first, "risk_reduction_low"].fillna(1) > 0).all()
+        assert (o[~first].groupby("stage").size() <= 2).all()
     # the attributions share: the kinds' shares of the positive push never exceed 1
     churn = with_bundle.canvas_stages.filter(like="churn_")
     assert (churn.sum(axis=1).dropna() <= 1 + 1e-9).all()
@@ -328,8 +332,12 @@ def test_opportunities_keep_only_flagged_positive_certain_ones(sample_log):
         sample_log, by="segment", cutoff="2024-06-01", effects=effects, low_use=1.0
     )
     o = with_effects.canvas().opportunities
-    # consultation's interval includes no effect (uncertain), email does not help
-    assert o["touchpoint"].tolist() == ["live_chat"]
+    # email does not help; consultation's interval includes no effect: worth testing
+    assert o[["touchpoint", "status"]].values.tolist() == [
+        ["live_chat", "missing"],
+        ["consultation", "worth testing"],
+    ]
+    assert o["few"].tolist() == [False, True]  # consultation's estimate rests on 9 customers
     row = o.iloc[0]
     assert row["stage"] == stages[1]
     assert row[["risk_reduction", "risk_reduction_low", "risk_reduction_high"]].tolist() == (
@@ -417,15 +425,15 @@ def test_comparison_says_the_differences_that_matter_most_first():
     texts = compare_canvases(deal, regular).differences["text"].tolist()
     assert texts == [
         "Deal seeker customers drop off 2.3\u00d7 more in browse; live chat is missing for them",
-        "Regular customers stay 3.0\u00d7 longer in buy",
         "Deal seeker customers feel worse in browse: -0.50 against -0.20 (from -1 to 1)",
+        "Regular customers stay 3.0\u00d7 longer in buy",
         "Deal seeker customers in buy: 40% of tickets opened here stay unresolved; "
         "not so for regular customers",
     ]
     # conversion 5 points apart and a buy drop-off of 0.10 against 0.11 are not worth saying
     differences = compare_canvases(regular, deal, top=2).differences
     assert len(differences) == 2
-    assert differences["kind"].tolist() == ["drop_off", "days"]
+    assert differences["kind"].tolist() == ["drop_off", "emotion"]
     assert differences.loc[0, "ratio"] == pytest.approx(0.2 / 0.46)
 
 

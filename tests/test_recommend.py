@@ -244,6 +244,7 @@ def test_recommendations_are_eligible_ranked_and_consistent(recommended, log, bu
             f"expected_risk_reduction_low{suffix}",
             f"expected_risk_reduction_high{suffix}",
             f"evidence{suffix}",
+            f"evidence_source{suffix}",
             f"uncertain{suffix}",
             f"cost{suffix}",
         ]

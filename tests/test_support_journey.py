@@ -306,9 +306,13 @@ def test_html_is_self_contained_with_hover_counts_and_grey_few_groups(tiny, tmp_
     assert fragment.count("class='group few'") == 1  # persona y: 2 customers with tickets
     assert "few customers: 2" in fragment
     assert "http" not in fragment and "<script" not in fragment
+    # One heading per group (all customers, x, y), under the section heading of the page
+    # the fragment goes in.
+    assert fragment.count("<h3>") == 3 and "<h1>" not in fragment and "<h2>" not in fragment
     path = tiny.save(tmp_path / "support.html")
     page = path.read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>") and fragment in page
+    assert "<h1>Support journey</h1>" in page
     with pytest.raises(cjml.CjmlError, match="force"):
         tiny.save(path)
     tiny.save(path, force=True)
@@ -443,3 +447,84 @@ def test_the_resolution_of_an_older_ticket_does_not_answer_a_newer_one():
     assert t["resolution_hours"].tolist() == [12.0, 24.0]
     assert t["first_response_hours"].tolist() == [12.0, 14.0]
     assert t["first_response_touchpoint"].tolist() == ["ticket_resolved", "follow_up_call"]
+
+
+@pytest.mark.parametrize(
+    "hours, text",
+    [
+        (3.0, "3 hours"),
+        (1.0, "1 hour"),
+        (9.96, "10 hours"),
+        (17.25, "17 hours"),
+        (47.6, "2 days"),
+        (24 * 9.96, "10 days"),
+        (24 * 3.5, "3.5 days"),
+        (np.nan, "\u2013"),
+    ],
+)
+def test_times_read_in_hours_under_two_days_and_in_days_after(hours, text):
+    from cjml.support import _duration
+
+    assert _duration(hours) == text
+
+
+@pytest.mark.parametrize("lang", ["en", "vi"])
+def test_the_words_of_each_step_box_stay_inside_it(lang):
+    """Measured as drawn: every text's bounding box inside its box, none overlapping."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    frame = _frame()
+    frame["segment"] = frame["segment"].replace({"x": "a persona with a rather long name"})
+    report = cjml.support_journey(frame, by="segment", cutoff=CUTOFF, min_customers=3)
+    for persona in [None, *report.personas]:
+        fig = report.figure(persona, lang=lang)
+        renderer = FigureCanvasAgg(fig).get_renderer()
+        for k in range(4):
+            (box,) = fig.findobj(lambda a, k=k: a.get_gid() == f"support-box-{k}")
+            texts = fig.findobj(lambda a, k=k: a.get_gid() == f"support-box-{k}-text")
+            assert len(texts) == 4  # the step's name and its three lines
+            outer = box.get_window_extent(renderer)
+            extents = [t.get_window_extent(renderer) for t in texts]
+            for text, extent in zip(texts, extents, strict=True):
+                assert outer.x0 <= extent.x0 and extent.x1 <= outer.x1, text.get_text()
+                assert outer.y0 <= extent.y0 and extent.y1 <= outer.y1, text.get_text()
+            for a, b in zip(extents, extents[1:], strict=False):
+                assert b.y1 <= a.y0 + 0.5  # each block below the one before
+
+
+def test_a_log_without_channel_or_survey_columns_still_maps_the_tickets(tiny):
+    bare = _frame()[["customer_id", "timestamp", "touchpoint"]]
+    report = cjml.support_journey(bare, cutoff=CUTOFF)
+    row = report.steps.iloc[0]
+    assert (row["tickets"], row["resolved"], row["reopened"]) == (6, 4, 1)
+    assert row["csat_after_answers"] == 0 and np.isnan(row["csat_after_mean"])
+    assert row["unhappy_customers"] == 0
+    assert report.channels.empty and report.tickets["channel"].isna().all()
+    text = report.to_text()
+    assert "top channel" not in text and "no CSAT answer after" in text
+    assert report.info["columns"] == []
+
+
+@pytest.mark.parametrize("lang", ["en", "vi"])
+def test_no_two_texts_of_the_figure_overlap(report, lang):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.text import Text
+
+    for persona in (None, report.personas[0]):
+        fig = report.figure(persona, lang=lang)
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()  # axis labels and ticks find their places when drawn
+        renderer = canvas.get_renderer()
+        texts = [
+            t
+            for t in fig.findobj(Text)
+            if t.get_visible() and t.get_text().strip() and t.get_alpha() != 0
+        ]
+        boxes = [t.get_window_extent(renderer) for t in texts]
+        page = fig.bbox
+        for k, (a, box) in enumerate(zip(texts, boxes, strict=True)):
+            assert page.x0 <= box.x0 and box.x1 <= page.x1, a.get_text()
+            assert page.y0 <= box.y0 and box.y1 <= page.y1, a.get_text()
+            for b, other in zip(texts[k + 1 :], boxes[k + 1 :], strict=True):
+                shrunk = other.shrunk(0.98, 0.9)  # glyph boxes of adjacent lines may touch
+                assert not box.overlaps(shrunk), (a.get_text(), b.get_text())

@@ -91,14 +91,17 @@ def compare_canvases(
     - ``conversion``: conversion rates at least 10 points apart;
     - ``emotion``: emotions at least 0.2 apart (respondents on both sides);
     - ``days``: one median time in the stage at least 1.5 times the other;
-    - ``missing``: a missing touchpoint (an opportunity) of one persona that
-      the other does not have; when that persona also drops off more in the
-      same stage, the two make one sentence ("... drop off 2.3x more in
+    - ``missing``: a missing touchpoint of one persona (an opportunity with
+      the status "missing") that the other does not have; when that persona
+      also drops off more in the same stage, the two make one sentence ("... drop off 2.3x more in
       consideration; live chat is missing for them");
     - ``pain``: a pain point one persona has in a stage and the other not.
 
     Importance: each difference's size over its threshold (ratios on a log
-    scale), the rows with most customers first among equals.
+    scale); a drop-off difference counts one more, and one more again with
+    its missing touchpoint; a difference in days counts half (losing
+    customers matters more than slowness); among equals, the most customers
+    first.
 
     Parameters
     ----------
@@ -206,7 +209,12 @@ def _ratio_row(stage, kind, a, b, customers, sides) -> list[dict]:
             "ratio": a / b,
             "text": text,
             "customers": customers,
-            "_score": math.log(ratio) / math.log(RATIO_MIN) + (0.5 if kind == "drop_off" else 0),
+            # losing customers weighs more than taking longer
+            "_score": (
+                math.log(ratio) / math.log(RATIO_MIN) + 1.0
+                if kind == "drop_off"
+                else 0.5 * math.log(ratio) / math.log(RATIO_MIN)
+            ),
             "_more": more,
         }
     ]
@@ -241,11 +249,19 @@ def _missing_rows(sides, lf, rf, minimum, rows) -> list[dict]:
     """Missing touchpoints one persona has and the other not; joined to its drop-off row."""
     out = []
     flows = (lf, rf)
-    opps = [
-        {(s, t): r for s, t, r in zip(c.opportunities["stage"], c.opportunities["touchpoint"],
-                                      c.opportunities["risk_reduction"], strict=True)}
-        for c in sides
-    ]
+    opps = []
+    for c in sides:
+        o = c.opportunities
+        if "status" in o.columns:  # "worth testing" ones are not known to be missing
+            o = o[o["status"] == "missing"]
+        opps.append(
+            {
+                (stage, tp): rr
+                for stage, tp, rr in zip(
+                    o["stage"], o["touchpoint"], o["risk_reduction"], strict=True
+                )
+            }
+        )
     for side in (0, 1):
         other = 1 - side
         for (stage, tp), rr in opps[side].items():

@@ -15,10 +15,12 @@ from cjml.canvas._canvas import JourneyCanvas
 from cjml.i18n import format_number, format_percent, format_points, label_text
 from cjml.i18n import gettext as _
 
-__all__ = ["DOING_TOP", "WAIT_MIN", "build_canvas"]
+__all__ = ["DOING_TOP", "TESTING_PER_STAGE", "WAIT_MIN", "build_canvas"]
 
 #: Touchpoints shown per stage in the *Doing* row.
 DOING_TOP = 4
+#: Opportunities "worth testing" (positive but uncertain) shown per stage at most.
+TESTING_PER_STAGE = 2
 #: A stage's median time over the other stages' from which it is a *wait* pain point.
 WAIT_MIN = 1.25
 
@@ -33,6 +35,7 @@ _OPPORTUNITY_COLUMNS = [
     "evidence",
     "current_use",
     "text",
+    "status",
     "few",
 ]
 
@@ -57,8 +60,12 @@ def build_canvas(report, persona=None) -> JourneyCanvas:
       ranked by ``churn_explained``, else by size: the customers they touch
       (the metric times the customers behind it; for ``wait``, the stage's
       customers who stayed longer than the other stages' median).
-    - *Opportunities*: the flagged missing touchpoints with a positive, not
-      uncertain estimated risk reduction.
+    - *Opportunities*: first the flagged missing touchpoints (``status``
+      "missing": a positive, not uncertain estimated risk reduction, low
+      current use), then per stage at most ``TESTING_PER_STAGE`` touchpoints
+      "worth testing" (a positive mean reduction whose interval includes no
+      effect, current use under the report's ``low_use``), highest mean
+      first.
     - *Time and flow*: of the customers who reached the stage, those who
       moved on (reached the next stage), dropped off (went silent with this
       as their furthest stage) and are pending (still active there; in the
@@ -114,7 +121,9 @@ def build_canvas(report, persona=None) -> JourneyCanvas:
         doing=_doing(touchpoints, stages, info.get("touchpoint_channels", {})),
         feeling=_feeling(stages_table, canvas, minimum),
         pains=_pains(stages_table, canvas, minimum, ranked_by),
-        opportunities=_opportunities(opportunities, minimum),
+        opportunities=_opportunities(
+            opportunities, minimum, stages, float(info.get("low_use", 0.1))
+        ),
         flow=flow,
         info={
             "cutoff": info.get("cutoff"),
@@ -303,14 +312,30 @@ def _pain_text(kind: str, metric: float, days: float) -> str:
     return _("{share} of satisfaction answers are 1-2 of 5").format(share=share)
 
 
-def _opportunities(opportunities: pd.DataFrame | None, minimum: int) -> pd.DataFrame:
+def _opportunities(
+    opportunities: pd.DataFrame | None, minimum: int, stages: tuple, low_use: float
+) -> pd.DataFrame:
+    """The flagged missing touchpoints, then per stage the best two worth testing."""
     if opportunities is None or opportunities.empty:
         return pd.DataFrame({c: [] for c in _OPPORTUNITY_COLUMNS}).astype(
             {"risk_reduction": float, "customers": np.int64, "few": bool}
         )
     o = opportunities
-    keep = o["missing"].astype(bool) & (o["mean_risk_reduction"] > 0) & ~o["uncertain"].astype(bool)
-    o = o[keep.to_numpy(dtype=bool)]
+    positive = (o["mean_risk_reduction"] > 0).to_numpy(dtype=bool)
+    uncertain = o["uncertain"].to_numpy(dtype=bool)
+    missing = o["missing"].to_numpy(dtype=bool) & positive & ~uncertain
+    testing = positive & uncertain & (o["current_use"] < low_use).to_numpy(dtype=bool)
+    o = o.assign(
+        status=np.where(missing, "missing", "worth testing"),
+        _first=np.where(missing, 0, 1),
+        _s=o["stage"].map({s: k for k, s in enumerate(stages)}),
+    )[missing | testing]
+    o = o.sort_values(
+        ["_first", "_s", "mean_risk_reduction", "touchpoint"],
+        ascending=[True, True, False, True],
+        kind="stable",
+    )
+    o = o[(o["_first"] == 0) | (o.groupby(["_first", "_s"]).cumcount() < TESTING_PER_STAGE)]
     low = o.get("risk_reduction_low", pd.Series(np.nan, index=o.index)).to_numpy(dtype=float)
     high = o.get("risk_reduction_high", pd.Series(np.nan, index=o.index)).to_numpy(dtype=float)
     evidence = o.get("evidence", pd.Series(np.nan, index=o.index)).to_numpy(dtype=float)
@@ -344,6 +369,7 @@ def _opportunities(opportunities: pd.DataFrame | None, minimum: int) -> pd.DataF
             "evidence": evidence,
             "current_use": o["current_use"].to_numpy(dtype=float),
             "text": np.asarray(texts, dtype=object),
+            "status": o["status"].to_numpy(dtype=object),
             "few": behind < minimum,
         }
     )

@@ -8,7 +8,7 @@ cell's words are made once (:func:`_cells`) and drawn by the figure and by
 Text is laid out here, not by matplotlib: each cell's items are wrapped to
 the cell's width measured with the font's own advances (the widths a browser
 and a PDF viewer use), shrunk within limits, then cut with an ellipsis, and
-every line is its own text artist on a baseline grid of 1.2 em, so no two
+every line is its own text artist on a baseline grid of 1.32 em, so no two
 lines overlap in the PNG, the PDF or a browser showing the SVG. Every text
 artist has a gid ``<figure>.<area>.<item>.<line>`` (its cell's rectangle is
 ``<figure>.<area>.cell``); the SVG gives the numbers' artists a ``<title>``
@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import html
 import io
-import itertools
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -33,7 +33,10 @@ import numpy as np
 import pandas as pd
 
 from cjml.i18n import (
+    N_,
     current,
+    format_days,
+    format_moment,
     format_number,
     format_percent,
     format_tenths,
@@ -66,9 +69,11 @@ _RC: Any = {
 }
 #: Smallest text on the page, in points: still readable on paper.
 MIN_SIZE = 5.5
-_LINE = 1.2  # baseline to baseline, in em: more than the font's ascent + descent (1.164 em)
-_ASCENT, _DESCENT = 0.95, 0.25  # room above the first baseline and below the last, in em
-_SAFETY = 1.03  # measured widths are widened a little: renderers differ by a hair
+# Baseline to baseline, in em: more than the font's ascent + descent (1.164 em, a browser's
+# box) and than the ink of a Vietnamese line (stacked accents reach 1.08 em, descenders 0.22).
+_LINE = 1.32
+_ASCENT, _DESCENT = 1.1, 0.24  # room above the first baseline and below the last, in em
+_SAFETY = 1.02  # measured widths are widened a little: renderers differ by a hair
 
 _INK = "#222222"
 _MUTED = "#5f5f5f"
@@ -85,23 +90,45 @@ _BAND = "#9ecae1"
 _CURVE = "#24476b"
 
 _ROW_NAMES = {
-    "doing": "Doing",
-    "feeling": "Feeling",
-    "pains": "Pain points",
-    "opportunities": "Opportunities",
-    "flow": "Time and flow",
+    "doing": N_("Doing"),
+    "feeling": N_("Feeling"),
+    "pains": N_("Pain points"),
+    "opportunities": N_("Opportunities"),
+    "flow": N_("Time and flow"),
 }
-_ROW_WEIGHTS = {"doing": 0.9, "feeling": 1.25, "pains": 1.05, "opportunities": 0.95, "flow": 0.85}
+_ROW_WEIGHTS = {"doing": 0.75, "feeling": 1.4, "pains": 1.05, "opportunities": 1.0, "flow": 0.8}
 _SYMBOL = {"online": "\u25cf", "offline": "\u25a0"}
 _PEAK_MARK, _END_MARK = "\u2605", "\u25c6"
 _ELLIPSIS = "\u2026"
 _DASH = "\u2013"
 _MINUS = "\u2212"
 
-_figure_ids = itertools.count(1)
+
+def _prefix(*parts: Any) -> str:
+    """The ids' prefix of one picture: the same picture, the same ids (a page keeps them
+    unique by adding a counter when a picture comes twice)."""
+    digest = hashlib.sha1("\x1f".join(repr(p) for p in parts).encode("utf-8")).hexdigest()
+    return f"cj{digest[:8]}"
+
+
+def _canvas_prefix(canvas) -> str:
+    return _prefix("canvas", canvas.persona, canvas.by, tuple(canvas.stages), current().language)
+
+
+def _comparison_prefix(comparison) -> str:
+    return _prefix(
+        "comparison",
+        _canvas_prefix(comparison.left),
+        _canvas_prefix(comparison.right),
+        current().language,
+    )
 
 
 # =========================================================================== words
+def _missing_persona(persona) -> bool:
+    return bool(_missing(persona))
+
+
 def canvas_title(canvas) -> str:
     """The canvas's title: the persona's name, or "All customers".
 
@@ -116,10 +143,9 @@ def canvas_title(canvas) -> str:
         The persona as a person reads it ("Deal seekers"), in the current
         language.
     """
-    persona = canvas.persona
-    if persona is None or (np.ndim(persona) == 0 and pd.isna(persona)):
+    if _missing_persona(canvas.persona):
         return _("All customers")
-    return label_text(str(persona))
+    return label_text(str(canvas.persona))
 
 
 def _heading(canvas) -> str:
@@ -127,17 +153,15 @@ def _heading(canvas) -> str:
 
 
 def _subtitle(canvas) -> str:
-    from cjml.analytics import _days, _moment
-
     info = canvas.info or {}
     n = int(info.get("n_customers") or 0)
     parts = {"customers": format_number(n), "cutoff": _DASH, "horizon": _DASH}
     if info.get("cutoff") is not None:
-        parts["cutoff"] = _moment(info["cutoff"])
+        parts["cutoff"] = format_moment(info["cutoff"])
     if info.get("horizon") is not None:
         from cjml.labels import to_timedelta
 
-        parts["horizon"] = _days(to_timedelta(info["horizon"]))
+        parts["horizon"] = format_days(to_timedelta(info["horizon"]))
     return ngettext(
         "{customers} customer, cutoff {cutoff}, churn horizon {horizon}",
         "{customers} customers, cutoff {cutoff}, churn horizon {horizon}",
@@ -157,12 +181,27 @@ def _float(value: Any) -> float:
     return float(value)
 
 
+def _share(value: Any) -> str:
+    """A share as a whole percentage ("34%"), an en dash when missing."""
+    return _DASH if _missing(value) else format_percent(float(value), 0)
+
+
 def _signed(value: float) -> str:
     """An emotion as "+0.42" / "−0.42" in the locale."""
     text = format_number(abs(float(value)), 2)
     if round(float(value), 2) == 0:
         return text
     return ("+" if value > 0 else _MINUS) + text
+
+
+def _few_item(canvas, n: int, **style) -> _Item:
+    """The grey words of a cell with thin evidence, its rule on hover."""
+    limit = int((canvas.info or {}).get("min_customers", 30) or 30)
+    title = _("{n} behind this cell, fewer than {limit}: read it with care.").format(
+        n=_customers(n), limit=format_number(limit)
+    )
+    style.setdefault("color", _FEW_INK)
+    return _Item(_few_text(n), title=title, **style)
 
 
 def _few_text(n: int) -> str:
@@ -205,7 +244,7 @@ class _Item:
     text: str
     title: str | None = None
     color: str = _INK
-    weight: str = "normal"
+    weight: str = "normal"  # or "bold", "italic"
     marker: str | None = None
     marker_color: str = _INK
     scale: float = 1.0
@@ -219,9 +258,14 @@ class _Cell:
     items: list[_Item] = field(default_factory=list)
     few: bool = False
     title: str | None = None
-    bar: list[tuple[float, int, str, str]] | None = None  # share, percent, colour, title
+    bar: list[tuple[float, str, str]] | None = None  # flow: share, colour, title per segment
     top: list[_Item] = field(default_factory=list)  # feeling: above the curve
     bottom: list[_Item] = field(default_factory=list)  # feeling: below it
+
+
+def _all_few(rows: pd.DataFrame) -> bool:
+    """Every row of a cell rests on few customers."""
+    return bool(len(rows)) and "few" in rows and bool(rows["few"].astype(bool).all())
 
 
 def _by_stage(frame: pd.DataFrame | None, stage) -> pd.DataFrame:
@@ -240,7 +284,7 @@ def _doing_cell(canvas, stage, few: int | None) -> _Cell:
         channel = None if _missing(channel) else str(channel)
         name = label_text(row.touchpoint)
         customers = _count(getattr(row, "customers", None))
-        share = format_percent(_float(row.share), 0) if not _missing(row.share) else _DASH
+        share = _share(row.share)
         title = ngettext(
             "{touchpoint}: {share} of the stage's events; {n} customer met it here",
             "{touchpoint}: {share} of the stage's events; {n} customers met it here",
@@ -251,13 +295,13 @@ def _doing_cell(canvas, stage, few: int | None) -> _Cell:
                 _("{touchpoint} {share}").format(touchpoint=name, share=share),
                 title=title,
                 marker=_SYMBOL.get(channel or "", "\u00b7"),
-                marker_color=_ONLINE if channel == "online" else _OFFLINE,
+                marker_color={"online": _ONLINE, "offline": _OFFLINE}.get(channel or "", _MUTED),
             )
         )
     if not cell.items:
         cell.items.append(_Item(_("no events"), color=_MUTED))
     if few is not None:
-        cell.items.append(_Item(_few_text(few), color=_FEW_INK, scale=0.9, max_lines=1))
+        cell.items.append(_few_item(canvas, few, scale=0.9, max_lines=1))
     return cell
 
 
@@ -286,13 +330,12 @@ def _feeling_cell(canvas, stage) -> _Cell:
     answers = _count(r.get("answers"))
     evidence = [
         ngettext(
-            "{n} customer answered {answers} survey(s) ({share} of the stage's customers).",
-            "{n} customers answered {answers} survey(s) ({share} of the stage's customers).",
+            "{n} customer answered ({share} of the stage's customers).",
+            "{n} customers answered ({share} of the stage's customers).",
             respondents,
-        ).format(
-            n=format_number(respondents),
-            answers=format_number(answers),
-            share=format_percent(float(r.get("answered_share", np.nan) or 0), 0),
+        ).format(n=format_number(respondents), share=_share(r.get("answered_share"))),
+        ngettext("{n} answer in all.", "{n} answers in all.", answers).format(
+            n=format_number(answers)
         ),
         _("Emotion {value}, 90% interval {low} to {high}.").format(
             value=value,
@@ -302,9 +345,7 @@ def _feeling_cell(canvas, stage) -> _Cell:
     ]
     if not _missing(r.get("negative_share")):
         evidence.append(
-            _("Negative answers: {share}.").format(
-                share=format_percent(float(r["negative_share"]), 0)
-            )
+            _("Negative answers: {share}.").format(share=_share(r["negative_share"]))
         )
     cell.title = "\n".join(evidence)
     cell.few = bool(r.get("few", False))
@@ -313,12 +354,12 @@ def _feeling_cell(canvas, stage) -> _Cell:
         _Item(top, title=cell.title, color=_FEW_INK if cell.few else color, weight="bold")
     )
     if cell.few:
-        cell.bottom.append(_Item(_few_text(respondents), title=cell.title, color=_FEW_INK))
+        cell.bottom.append(_few_item(canvas, respondents))
     else:
         cell.bottom.append(
             _Item(
                 _("{share} answered ({n})").format(
-                    share=format_percent(float(r.get("answered_share", 0) or 0), 0),
+                    share=_share(r.get("answered_share")),
                     n=format_number(respondents),
                 ),
                 title=cell.title,
@@ -335,6 +376,7 @@ def _pains_cell(canvas, stage) -> _Cell:
     cell = _Cell()
     by_model = (canvas.info or {}).get("pains_ranked_by") == "churn model"
     shown = rows.head(3)
+    all_few = _all_few(shown)  # then the cell is grey and says so once
     for row in shown.itertuples(index=False):
         customers = _count(getattr(row, "customers", None))
         few = bool(getattr(row, "few", False))
@@ -358,7 +400,7 @@ def _pains_cell(canvas, stage) -> _Cell:
                 customers,
             ).format(rank=_count(row.rank), n=format_number(customers))
         text = str(row.text)
-        if few:
+        if few and not all_few:
             text = _("{pain} ({few})").format(pain=text, few=_few_text(customers))
         cell.items.append(
             _Item(
@@ -370,10 +412,21 @@ def _pains_cell(canvas, stage) -> _Cell:
                 max_lines=3,
             )
         )
-    cell.few = bool(len(shown)) and bool(shown["few"].all()) if "few" in shown else False
+    cell.few = all_few
+    if all_few:
+        cell.items.append(_few_item(canvas, int(shown["customers"].max()), max_lines=1))
     if not cell.items:
         cell.items.append(_Item(_("none found"), color=_MUTED))
     return cell
+
+
+def _points(values) -> list[str]:
+    """Risk differences as points with one decimal, a true minus sign when negative."""
+    return [str(t).replace("-", _MINUS) for t in format_tenths(np.asarray(values) * 100)]
+
+
+#: The statuses of ``canvas.opportunities``: proven missing touchpoints, then those worth a test.
+MISSING, WORTH_TESTING = "missing", "worth testing"
 
 
 def _opportunities_cell(canvas, stage) -> _Cell:
@@ -384,15 +437,33 @@ def _opportunities_cell(canvas, stage) -> _Cell:
     ):
         cell.items.append(_Item(_("needs a model"), color=_MUTED))
         return cell
-    if "risk_reduction" in rows:
-        rows = rows.sort_values("risk_reduction", ascending=False)
-    shown = rows.head(3)
-    for row in shown.itertuples(index=False):
+    if not rows.empty:
+        status = rows["status"] if "status" in rows else pd.Series(MISSING, index=rows.index)
+        rows = rows.assign(testing_=(status == WORTH_TESTING).to_numpy())
+        rows = rows.sort_values(["testing_", "risk_reduction"], ascending=[True, False])
+        # proven ones first (at most 3), then at most 2 worth testing, 3 in all
+        rows = pd.concat([rows[~rows["testing_"]].head(3), rows[rows["testing_"]].head(2)])
+        rows = rows.head(3)
+    note = False
+    all_few = _all_few(rows)
+    for row in rows.itertuples(index=False):
+        testing = bool(row.testing_)
+        if testing and not note:  # heads the uncertain ones: cut last, if at all
+            note = True
+            cell.items.append(
+                _Item(
+                    _("not enough evidence: test it with a control group"),
+                    color=_FEW_INK,
+                    weight="italic",
+                    scale=0.9,
+                    max_lines=3,
+                )
+            )
         name = label_text(row.touchpoint)
         evidence = _count(getattr(row, "evidence", None))
         covered = _count(getattr(row, "customers", None))
-        points, low, high = format_tenths(
-            np.array([row.risk_reduction, row.risk_reduction_low, row.risk_reduction_high]) * 100
+        points, low, high = _points(
+            [row.risk_reduction, row.risk_reduction_low, row.risk_reduction_high]
         )
         few = bool(getattr(row, "few", False))
         text = ngettext(
@@ -408,41 +479,55 @@ def _opportunities_cell(canvas, stage) -> _Cell:
             dash=_DASH,
             n=format_number(evidence),
         )
-        title = ngettext(
-            "Adding {touchpoint} would cut churn risk by {points} points (90% interval {low} "
-            "to {high}) for {covered}; learned from {n} customer who had it.",
-            "Adding {touchpoint} would cut churn risk by {points} points (90% interval {low} "
-            "to {high}) for {covered}; learned from {n} customers who had it.",
-            evidence,
-        ).format(
-            touchpoint=label_text(row.touchpoint, lower=True),
-            points=points,
-            low=low,
-            high=high,
-            covered=_customers(covered),
-            n=format_number(evidence),
-        )
-        if few:
+        values = {
+            "touchpoint": label_text(row.touchpoint, lower=True),
+            "points": points,
+            "low": low,
+            "high": high,
+            "covered": _customers(covered),
+            "n": format_number(evidence),
+        }
+        if testing:
+            title = ngettext(
+                "Worth testing: adding {touchpoint} might cut churn risk by {points} points for "
+                "{covered}, but the 90% interval ({low} to {high}) includes no effect; learned "
+                "from {n} customer who had it.",
+                "Worth testing: adding {touchpoint} might cut churn risk by {points} points for "
+                "{covered}, but the 90% interval ({low} to {high}) includes no effect; learned "
+                "from {n} customers who had it.",
+                evidence,
+            ).format(**values)
+        else:
+            title = ngettext(
+                "Adding {touchpoint} would cut churn risk by {points} points (90% interval "
+                "{low} to {high}) for {covered}; learned from {n} customer who had it.",
+                "Adding {touchpoint} would cut churn risk by {points} points (90% interval "
+                "{low} to {high}) for {covered}; learned from {n} customers who had it.",
+                evidence,
+            ).format(**values)
+        if few and not all_few:
             text = _("{opportunity} ({few})").format(opportunity=text, few=_few_text(evidence))
+        grey = few or testing
         cell.items.append(
             _Item(
                 text,
                 title=title,
-                color=_FEW_INK if few else _INK,
-                marker="+",
-                marker_color=_FEW_INK if few else _GOOD,
+                color=_FEW_INK if grey else _INK,
+                weight="italic" if testing else "normal",
+                marker="?" if testing else "+",
+                marker_color=_FEW_INK if grey else _GOOD,
                 max_lines=4,
             )
         )
-    cell.few = bool(len(shown)) and bool(shown["few"].all()) if "few" in shown else False
+    cell.few = all_few
+    if all_few:
+        cell.items.append(_few_item(canvas, int(rows["evidence"].max()), max_lines=1))
     if not cell.items:
         cell.items.append(_Item(_("none found"), color=_MUTED))
     return cell
 
 
 def _flow_cell(canvas, stage) -> _Cell:
-    from cjml.analytics import _days
-
     rows = _by_stage(canvas.flow, stage)
     cell = _Cell()
     if rows.empty:
@@ -465,10 +550,10 @@ def _flow_cell(canvas, stage) -> _Cell:
     )
     names = (_("moved on"), _("dropped off"), _("pending"))
     cell.bar = [
-        (float(np.nan_to_num(s)), p, c, f"{name}: {text} ({format_number(n)})")
-        for s, p, c, name, text, n in zip(
-            shares, percents, _FLOW_COLORS, names, shown, counts, strict=True
-        )
+        (float(np.nan_to_num(s)), c, _("{what}: {share} ({n})").format(
+            what=name, share=text, n=format_number(n)
+        ))
+        for s, c, name, text, n in zip(shares, _FLOW_COLORS, names, shown, counts, strict=True)
     ]
     cell.few = bool(r.get("few", False))
     cell.title = title
@@ -487,14 +572,18 @@ def _flow_cell(canvas, stage) -> _Cell:
         cell.items.append(
             _Item(
                 _("median {days}").format(
-                    days=_days(pd.Timedelta(days=_float(median)))
+                    days=format_days(
+                        median
+                        if isinstance(median, pd.Timedelta)
+                        else pd.Timedelta(days=_float(median))
+                    )
                 ),
                 title=title,
                 color=_FEW_INK if cell.few else _MUTED,
             )
         )
     if cell.few:
-        cell.items.append(_Item(_few_text(reached), color=_FEW_INK, max_lines=1))
+        cell.items.append(_few_item(canvas, reached, max_lines=1))
     return cell
 
 
@@ -533,8 +622,6 @@ def _row_notes(canvas, row: str) -> list[str]:
 
 
 def _footnotes(canvas) -> list[str]:
-    from cjml.analytics import _moment
-
     info = canvas.info or {}
     notes = [
         _(
@@ -549,11 +636,15 @@ def _footnotes(canvas) -> list[str]:
     else:
         notes.append(_("Pain points are ranked by size: no churn model was given."))
     if info.get("cutoff") is not None:
-        notes.append(_("Data up to {cutoff}.").format(cutoff=_moment(info["cutoff"])))
+        notes.append(_("Data up to {cutoff}.").format(cutoff=format_moment(info["cutoff"])))
     return notes
 
 
 # =========================================================================== text
+def _row_line(row: str, words: Sequence[str]) -> str:
+    return _("{row}: {items}").format(row=_(_ROW_NAMES[row]), items="; ".join(words))
+
+
 def canvas_text(canvas) -> str:
     """The canvas as plain text, one block per stage.
 
@@ -575,61 +666,81 @@ def canvas_text(canvas) -> str:
             cell = cells[row, k]
             items = cell.top + cell.bottom + cell.items
             words = []
-            for item in items:
+            for item in items:  # the marker (rank, +, ?) before the words; one line each
                 marker = f"{item.marker} " if item.marker and item.marker != "\u00b7" else ""
-                words.append(marker + item.text)
-            lines.append(f"  {_(_ROW_NAMES[row])}: " + "; ".join(words))
+                words.append(marker + item.text.replace("\n", " "))
+            lines.append("  " + _row_line(row, words))
         lines.append("")
-    for row in _ROW_NAMES:
-        notes = _row_notes(canvas, row)
-        if notes and row in ("feeling", "pains"):
-            lines.append(f"{_(_ROW_NAMES[row])}: " + "; ".join(notes))
+    for row in ("feeling", "pains"):
+        lines.append(_row_line(row, _row_notes(canvas, row)))
     lines.extend(_footnotes(canvas))
     return "\n".join(lines)
 
 
 # =========================================================================== measuring
+#: The resolution whose hinted glyph widths are measured: the figure's (matplotlib's default).
+_MEASURE_DPI = 100
+
+
 @functools.cache
-def _measurer():
+def _measurers():
+    from matplotlib.backends.backend_agg import RendererAgg
     from matplotlib.textpath import TextToPath
 
-    return TextToPath()
+    return TextToPath(), RendererAgg(1, 1, _MEASURE_DPI)
 
 
 @functools.cache
-def _width_at_10(text: str, weight: str) -> float:
-    """The advance width of ``text`` at 10 pt, in points (the font's unhinted metrics)."""
+def _word_width(word: str, size: float, weight: str) -> float:
+    """The width of ``word`` at ``size`` points, in points: the wider of two measures.
+
+    The font's own (unhinted) advances are what a browser and a PDF viewer
+    use; the PNG is drawn by Agg, whose hinting rounds each glyph to whole
+    pixels, a few percent wider at small sizes.
+    """
+
+    if not word:
+        return 0.0
+    prop = _font(size, weight)
+    outline, agg = _measurers()
+    unhinted = outline.get_text_width_height_descent(word, prop, ismath=False)[0]
+    hinted = agg.get_text_width_height_descent(word, prop, ismath=False)[0] * 72 / _MEASURE_DPI
+    return float(max(unhinted, hinted))
+
+
+def _font(size: float, weight: str):
+    """The font of a text look: "normal", "bold" or "italic"."""
     from matplotlib.font_manager import FontProperties
 
-    if not text:
-        return 0.0
-    prop = FontProperties(family=FONT, size=10, weight=weight)
-    return float(_measurer().get_text_width_height_descent(text, prop, ismath=False)[0])
+    italic = weight == "italic"
+    return FontProperties(
+        family=FONT,
+        size=size,
+        weight="normal" if italic else weight,
+        style="italic" if italic else "normal",
+    )
+
+
+@functools.cache
+def _space_width(size: float, weight: str) -> float:
+    return _word_width("a a", size, weight) - _word_width("aa", size, weight)
 
 
 def _width(text: str, size: float, weight: str = "normal") -> float:
     """The width of ``text`` at ``size`` points, in points (words measured once, then added)."""
     words = text.split(" ")
-    total = sum(_width_at_10(w, weight) for w in words)
-    total += (len(words) - 1) * _width_at_10("\u00a0", weight)
-    return total * size / 10 * _SAFETY
+    total = sum(_word_width(w, size, weight) for w in words)
+    total += (len(words) - 1) * _space_width(size, weight)
+    return total * _SAFETY
 
 
-def _break_word(word: str, width: float, size: float, weight: str) -> list[str]:
-    """A word too wide for a line, cut into pieces that fit."""
-    pieces = []
-    while word:
-        n = len(word)
-        while n > 1 and _width(word[:n], size, weight) > width:
-            n -= 1
-        pieces.append(word[:n])
-        word = word[n:]
-    return pieces
+def _wrap(text: str, width: float, size: float, weight: str) -> tuple[list[str], bool]:
+    """Greedy wrapping of ``text`` to ``width`` points; and whether a word had to be cut.
 
-
-def _wrap(text: str, width: float, size: float, weight: str) -> list[str]:
-    """Greedy wrapping of ``text`` to ``width`` points."""
+    A word wider than the line gets a line of its own, cut with an ellipsis.
+    """
     lines: list[str] = []
+    broke = False
     for paragraph in text.split("\n"):
         line = ""
         for word in paragraph.split():
@@ -641,11 +752,13 @@ def _wrap(text: str, width: float, size: float, weight: str) -> list[str]:
                 lines.append(line)
             if _width(word, size, weight) <= width:
                 line = word
-            else:
-                *full, line = _break_word(word, width, size, weight)
-                lines.extend(full)
-        lines.append(line)
-    return lines
+            else:  # a word wider than the line: cut with an ellipsis (read as cut, unlike "-")
+                lines.append(_ellipsize(word, width, size, weight))
+                line = ""
+                broke = True
+        if line or not lines:
+            lines.append(line)
+    return lines, broke
 
 
 def _ellipsize(text: str, width: float, size: float, weight: str) -> str:
@@ -682,14 +795,15 @@ def _fit(
     while True:
         placed = []
         total = 0.0
-        cut = False
+        cut = broken = False  # lines cut short; words cut in two (worse: shrink further)
         for item in items:
             s = size * item.scale
             indent = 0.0
             if item.marker:
                 indent = _width(item.marker, s, "bold") + 0.35 * s
             room = max(width - indent, s)
-            lines = _wrap(item.text, room, s, item.weight)
+            lines, broke = _wrap(item.text, room, s, item.weight)
+            broken = broken or broke
             if len(lines) > item.max_lines:
                 cut = True
                 kept = lines[: item.max_lines]
@@ -698,7 +812,8 @@ def _fit(
             placed.append(_Placed(item, s, lines, indent))
             total += _block(len(lines), s) + _gap(s)
         total -= _gap(size) if placed else 0.0
-        if (total <= height and (not cut or size <= lines_floor)) or size <= size_min:
+        fits = total <= height and not broken and (not cut or size <= lines_floor)
+        if fits or size <= size_min:
             break
         size = max(size_min, size - 0.5)
     if total <= height:
@@ -835,7 +950,8 @@ class _Painter:
                     size=p.size,
                     gid=gid,
                     color=item.color,
-                    fontweight=item.weight,
+                    fontweight="bold" if item.weight == "bold" else "normal",
+                    fontstyle="italic" if item.weight == "italic" else "normal",
                     ha=ha,
                 )
             if item.marker and align == "left":
@@ -857,19 +973,22 @@ class _Painter:
         return number
 
     def row(self, jobs: Sequence[tuple[Any, Sequence[_Item], str]], *, size_max: float, **style):
-        """Draw cells ``(box, items, area)`` of one row at one size: the smallest any needs."""
+        """Draw cells ``(box, items, area)`` of one row at one size: the smallest any needs,
+        but not more than 2 points under ``size_max`` (a crowded cell shrinks alone)."""
         pad = style.get("pad", 0.05)
         size_min = style.get("size_min", MIN_SIZE)
-        size = size_max
+        own = []
         for (x0, y0, x1, y1), items, _area in jobs:
             width, height = (x1 - x0 - 2 * pad) * 72, (y1 - y0 - 2 * pad) * 72
-            if items and width > 0 and height > 0:
-                size = min(size, _fit(items, width, height, size_max, size_min)[1])
+            fits = items and width > 0 and height > 0
+            own.append(_fit(items, width, height, size_max, size_min)[1] if fits else size_max)
+        size = max(min(own, default=size_max), max(size_min, size_max - 2))
         numbers: dict[str, int] = {}
-        style["size_min"] = size  # every cell at the size found: none shrinks further
-        for box, items, area in jobs:
+        for (box, items, area), wanted in zip(jobs, own, strict=True):
+            # cells that fit at the row's size stay at it; a crowded one shrinks on its own
+            cell_style = {**style, "size_min": size if wanted >= size else size_min}
             numbers[area] = self.cell(
-                box, items, area=area, size_max=size, first=numbers.get(area, 0), **style
+                box, items, area=area, size_max=size, first=numbers.get(area, 0), **cell_style
             )
         return size
 
@@ -997,7 +1116,7 @@ def _draw_canvas(
 def _flow_bar(painter: _Painter, cell: _Cell, box, area: str) -> None:
     x0, y0, x1, y1 = box
     x = x0
-    for i, (share, _percent, color, title) in enumerate(cell.bar or []):
+    for i, (share, color, title) in enumerate(cell.bar or []):
         w = (x1 - x0) * share
         if w <= 0:
             continue
@@ -1014,30 +1133,18 @@ def _flow_bar(painter: _Painter, cell: _Cell, box, area: str) -> None:
 def _feeling_row(painter: _Painter, canvas, cells, rows_y, col, n: int, sizes, prefix) -> None:
     """The emotion curve across the stage centres, its band, and the values above and below."""
     ry0, ry1 = rows_y
-    strip = (sizes.body * (_LINE + _ASCENT + _DESCENT) + 0.3 * sizes.body) / 72 + 0.1
-    strip = min(strip, (ry1 - ry0) * 0.3)
+    # one line above the curve (the value), two below (who answered)
+    top = min(sizes.body * (_ASCENT + _DESCENT) / 72 + 0.12, (ry1 - ry0) * 0.2)
+    bottom = min(sizes.body * (_LINE + _ASCENT + _DESCENT) / 72 + 0.12, (ry1 - ry0) * 0.3)
     jobs = []
     for k in range(n):
         a, b = col(k)
         cell = cells["feeling", k]
         area = f"{prefix}feeling-{k}"
-        jobs.append(((a, ry0, b, ry0 + strip), cell.top, area))
-        jobs.append(((a, ry1 - strip, b, ry1), cell.bottom, area))
+        jobs.append(((a, ry0, b, ry0 + top), cell.top, area))
+        jobs.append(((a, ry1 - bottom, b, ry1), cell.bottom, area))
     painter.row(jobs, size_max=sizes.body)
     # the curve, in an axes over the columns between the two strips
-    x_left, _ = col(0)
-    _, x_right = col(n - 1)
-    y_top, y_bottom = ry0 + strip + 0.02, ry1 - strip - 0.02
-    if y_bottom - y_top < 0.1:
-        return
-    W, H = painter.width, painter.height
-    ax = painter.fig.add_axes(
-        (x_left / W, 1 - y_bottom / H, (x_right - x_left) / W, (y_bottom - y_top) / H)
-    )
-    ax.set_axis_off()
-    ax.set_xlim(0, n)
-    ax.set_ylim(-1.12, 1.12)
-    ax.axhline(0, color=_MUTED, linewidth=0.7, linestyle=(0, (2, 2)), clip_on=False)
     frame = canvas.feeling.set_index("stage") if not canvas.feeling.empty else pd.DataFrame()
     xs, ys, lows, highs, fews, peaks, ends = [], [], [], [], [], [], []
     for k, stage in enumerate(canvas.stages):
@@ -1046,11 +1153,32 @@ def _feeling_row(painter: _Painter, canvas, cells, rows_y, col, n: int, sizes, p
         r = frame.loc[stage]
         xs.append(k + 0.5)
         ys.append(float(r["emotion"]))
-        lows.append(float(r.get("emotion_low", r["emotion"])))
-        highs.append(float(r.get("emotion_high", r["emotion"])))
+        lows.append(_float(r.get("emotion_low", r["emotion"])))
+        highs.append(_float(r.get("emotion_high", r["emotion"])))
         fews.append(bool(r.get("few", False)))
         peaks.append(bool(r.get("peak", False)))
         ends.append(bool(r.get("end", False)))
+    x_left, _ = col(0)
+    _, x_right = col(n - 1)
+    y_top, y_bottom = ry0 + top + 0.02, ry1 - bottom - 0.02
+    if y_bottom - y_top < 0.1:
+        return
+    # a symmetric scale that fits the data (at least ±0.5, at most ±1) fills the band:
+    # a dip must look like a dip
+    reach = np.nanmax(np.abs([*ys, *lows, *highs])) if xs else 0.0
+    lim = float(min(1.0, max(0.5, np.ceil(np.nan_to_num(reach) * 4) / 4)))
+    span = lim * 1.1
+    W, H = painter.width, painter.height
+    ax = painter.fig.add_axes(
+        (x_left / W, 1 - y_bottom / H, (x_right - x_left) / W, (y_bottom - y_top) / H)
+    )
+    ax.set_axis_off()
+    ax.set_xlim(0, n)
+    ax.set_ylim(-span, span)
+    ax.axhline(0, color=_MUTED, linewidth=0.8, linestyle=(0, (2, 2)), clip_on=False)
+    for v in (-lim, lim):
+        ax.axhline(v, color=_RULE, linewidth=0.6, linestyle=(0, (1, 2)), clip_on=False)
+    _feeling_scale(painter, col(0), (y_top, y_bottom), lim, span, f"{prefix}feeling-0")
     if not xs:
         return
     ax.fill_between(xs, lows, highs, color=_BAND, alpha=0.45, linewidth=0, clip_on=False)
@@ -1083,6 +1211,40 @@ def _feeling_row(painter: _Painter, canvas, cells, rows_y, col, n: int, sizes, p
         )
 
 
+def _feeling_scale(painter: _Painter, column, band, lim: float, span: float, area: str) -> None:
+    """The scale's words in the first column's left half, left of the first point."""
+    a, b = column
+    y_top, y_bottom = band
+    size = 6.0
+    half = size * (_ASCENT + _DESCENT) / 72 / 2 + 0.03  # a line and the cell's padding
+    right = a + (b - a) / 2 - 0.09  # clear of the first point's marker
+    if right - a < 0.12:
+        return
+    shown = format_number(lim, 2 if round(lim * 100) % 10 else 1 if round(lim * 10) % 10 else 0)
+    neutral = _("0 neutral")
+    if _width(neutral, size) / 72 > right - a - 0.04:
+        neutral = "0"
+    title = _(
+        "Emotion from −1 (every answer as bad as it gets) to +1 (every answer the best); "
+        "0 is neutral. Negative answers weigh more."
+    )
+    ticks = [(0.0, neutral)]
+    if (y_bottom - y_top) / 2 * lim / span > 2.2 * half:
+        ticks += [(lim, "+" + shown), (-lim, _MINUS + shown)]
+    for number, (value, text) in enumerate(ticks):
+        y = y_top + (span - value) / (2 * span) * (y_bottom - y_top)
+        y0 = min(max(y - 2 * half + 0.02, y_top), y_bottom - 2 * half)  # just above its line
+        painter.cell(
+            (a, y0, right, y0 + 2 * half),
+            [_Item(text, title=title, color=_MUTED, max_lines=1)],
+            area=area,
+            size_max=size,
+            size_min=size,
+            pad=0.02,
+            first=100 + number,
+        )
+
+
 def _legend(painter: _Painter, box, size: float, area: str, *, feeling: bool) -> None:
     """One line of symbols and their meanings, wrapped when the page is narrow."""
     entries = [
@@ -1097,6 +1259,8 @@ def _legend(painter: _Painter, box, size: float, area: str, *, feeling: bool) ->
             ("\u25ac", _BAND, _("band: 90% interval")),
         ]
     entries += [
+        ("+", _GOOD, _("missing touchpoint")),
+        ("?", _FEW_INK, _("worth testing")),
         ("\u25a0", _FLOW_COLORS[0], _("moved on")),
         ("\u25a0", _FLOW_COLORS[1], _("dropped off")),
         ("\u25a0", _FLOW_COLORS[2], _("pending")),
@@ -1140,19 +1304,19 @@ def _page_header(painter: _Painter, title: str, subtitle: str, sizes: _Sizes, bo
     )
 
 
-def _canvas_figure(canvas, *, prefix: str | None = None):
-    """The canvas's figure and its hover titles (gid: evidence)."""
+def _canvas_figure(canvas, *, prefix: str | None = None) -> _Painter:
+    """The canvas drawn: its painter holds the figure, the hover titles and the ids' prefix."""
     fig = _new_figure()
-    painter = _Painter(fig, prefix or f"cjml{next(_figure_ids)}")
+    painter = _Painter(fig, prefix or _canvas_prefix(canvas))
     sizes = _Sizes()
     width, height = PAGE
     margin = 0.35
     header = (margin, margin, width - margin, 1.0)
     _page_header(painter, _heading(canvas), _subtitle(canvas), sizes, header)
     bottom = height - 0.3
-    body = (margin, 1.0, width - margin, bottom - 0.48)
+    body = (margin, 1.0, width - margin, bottom - 0.58)
     _draw_canvas(painter, canvas, body, rows=list(_ROW_NAMES), sizes=sizes)
-    legend_box = (margin, bottom - 0.44, width - margin, bottom - 0.24)
+    legend_box = (margin, bottom - 0.54, width - margin, bottom - 0.24)
     painter.rect(legend_box, area="legend", fill=False)
     _legend(painter, legend_box, sizes.note, "legend", feeling=True)
     notes_box = (margin, bottom - 0.23, width - margin, bottom)
@@ -1164,7 +1328,7 @@ def _canvas_figure(canvas, *, prefix: str | None = None):
         size_max=sizes.note,
         pad=0.0,
     )
-    return fig, painter.titles
+    return painter
 
 
 @contextlib.contextmanager
@@ -1196,19 +1360,31 @@ def canvas_figure(canvas, *, lang=None):
         text artists have gids naming their cell.
     """
     with _speaking(lang):
-        return _canvas_figure(canvas)[0]
+        return _canvas_figure(canvas).fig
 
 
 # =========================================================================== SVG and HTML
-def _svg(fig, titles: dict[str, str]) -> str:
-    """``fig`` as SVG text, text kept as ``<text>``, hover titles inside the gids' groups."""
+def _svg(painter: _Painter) -> str:
+    """The picture as SVG text: text kept as ``<text>``, hover titles inside the gids'
+    groups, and every id (matplotlib's too) under the picture's prefix, so that several
+    pictures share a page without two elements of the same id."""
     buffer = io.StringIO()
     with _speaking(None):
-        fig.savefig(buffer, format="svg", metadata={"Date": None})
+        painter.fig.savefig(buffer, format="svg", metadata={"Date": None})
     svg = buffer.getvalue()
+    own = painter.prefix + "."
+    names = {
+        name: name if name.startswith(own) else f"{painter.prefix}-{name}"
+        for name in re.findall(r'\sid="([^"]+)"', svg)
+    }
+    svg = re.sub(
+        r'(\sid="|href="#|url\(#)([^")]+)',
+        lambda m: m.group(1) + names.get(m.group(2), m.group(2)),
+        svg,
+    )
 
     def add_title(match: re.Match) -> str:
-        title = titles.get(html.unescape(match.group(1)))
+        title = painter.titles.get(html.unescape(match.group(1)))
         if not title:
             return match.group(0)
         return match.group(0) + f"\n   <title>{html.escape(title, quote=False)}</title>"
@@ -1233,8 +1409,7 @@ def canvas_svg(canvas, *, lang=None) -> str:
         group has a ``<title>`` with the counts behind it.
     """
     with _speaking(lang):
-        fig, titles = _canvas_figure(canvas)
-        return _svg(fig, titles)
+        return _svg(_canvas_figure(canvas))
 
 
 def _inline(svg: str, label: str) -> str:
@@ -1271,9 +1446,15 @@ def canvas_html(canvas) -> str:
     str
         A ``<div class="cjml-canvas">`` holding the SVG (scaling to the
         width of its container; hover a number for its counts). No network,
-        no script.
+        no script. Its ids are the same for the same canvas, and start
+        with a prefix of their own, so several canvases can share a page.
     """
-    svg = canvas_svg(canvas)
+    return _canvas_html(canvas)
+
+
+def _canvas_html(canvas, prefix: str | None = None) -> str:
+    with _speaking(None):
+        svg = _svg(_canvas_figure(canvas, prefix=prefix))
     return (
         f"<div class='cjml-canvas' lang='{current().language}'>"
         f"<style>{_HTML_CSS}</style>{_inline(svg, _heading(canvas))}</div>"
@@ -1290,16 +1471,17 @@ def _comparison_title(comparison) -> str:
     )
 
 
-def _comparison_figure(comparison, *, prefix: str | None = None):
+def _comparison_figure(comparison, *, prefix: str | None = None) -> _Painter:
+    """The comparison drawn (see :func:`_canvas_figure`)."""
     fig = _new_figure()
-    painter = _Painter(fig, prefix or f"cjml{next(_figure_ids)}")
+    painter = _Painter(fig, prefix or _comparison_prefix(comparison))
     width, height = PAGE
     margin = 0.35
     sizes = _Sizes(title=14, header=8, label=8.5, body=6.5, note=6, label_width=0.85)
     subtitle = _("Two personas side by side: their key rows, then the differences that matter.")
     header = (margin, margin, width - margin, 1.0)
     _page_header(painter, _comparison_title(comparison), subtitle, sizes, header)
-    diff_h = 1.35
+    diff_h = 0.35 + 0.19 * max(2, len(_difference_texts(comparison)))
     gap = 0.25
     half = (width - 2 * margin - gap) / 2
     bottom = height - margin - diff_h
@@ -1332,7 +1514,7 @@ def _comparison_figure(comparison, *, prefix: str | None = None):
         for i, t in enumerate(texts)
     ] or [_Item(_("No difference that matters was found."), color=_MUTED)]
     painter.cell(diff_box, items, area="differences", size_max=8)
-    return fig, painter.titles
+    return painter
 
 
 def _difference_texts(comparison) -> list[str]:
@@ -1359,7 +1541,7 @@ def comparison_figure(comparison, *, lang=None):
         points, opportunities, time and flow), and the differences in words.
     """
     with _speaking(lang):
-        return _comparison_figure(comparison)[0]
+        return _comparison_figure(comparison).fig
 
 
 def comparison_html(comparison) -> str:
@@ -1376,9 +1558,12 @@ def comparison_html(comparison) -> str:
         A ``<div class="cjml-canvas cjml-comparison">`` with the side by
         side SVG and the differences as a list.
     """
+    return _comparison_html(comparison)
+
+
+def _comparison_html(comparison, prefix: str | None = None) -> str:
     with _speaking(None):
-        fig, titles = _comparison_figure(comparison)
-        svg = _svg(fig, titles)
+        svg = _svg(_comparison_figure(comparison, prefix=prefix))
     items = "".join(f"<li>{html.escape(t)}</li>" for t in _difference_texts(comparison))
     differences = (
         f"<ol class='cjml-canvas-differences'>{items}</ol>"
@@ -1417,40 +1602,105 @@ def slug(value) -> str:
     return text[:60].strip("-") or "persona"
 
 
-def _targets(path: Path, names: Iterable[str | None]) -> list[Path]:
-    """One file per picture: ``map.png`` for None, then ``map-<name>.png`` (made unique)."""
+def _targets(path: Path, names: Iterable[str]) -> list[Path]:
+    """One file per picture: the first is ``path``, then ``map-<name>.png`` (made unique)."""
     out: list[Path] = []
     seen: set[str] = set()
-    for name in names:
-        base = path.stem if name is None else f"{path.stem}-{name}"
-        candidate, n = base, 2
-        while candidate in seen:
-            candidate, n = f"{base}-{n}", n + 1
-        seen.add(candidate)
-        out.append(path.with_name(candidate + path.suffix))
+    for i, name in enumerate(names):
+        stem = _unique(path.stem if i == 0 else f"{path.stem}-{name}", seen)
+        out.append(path.with_name(stem + path.suffix))
     return out
 
 
+#: The page's own style: headings, contents, and one canvas per A4 landscape sheet in print.
+_PAGE_CSS = (
+    "body{font-family:'DejaVu Sans',system-ui,sans-serif;margin:1.5em;color:#222}"
+    "h1{font-size:1.5em;color:#24476b;margin:0 0 0.2em}"
+    "h2{font-size:1.2em;color:#24476b;margin:1.2em 0 0.4em}"
+    ".cjml-page-intro{color:#5f5f5f;margin:0 0 0.8em}"
+    "nav ol{margin:0 0 1em;padding-left:1.4em;columns:2 18em}"
+    "@page{size:A4 landscape;margin:8mm}"
+    "@media print{body{margin:0}nav{display:none}"
+    ".cjml-page{break-after:page;break-inside:avoid}"
+    ".cjml-page>h2{margin:0 0 2mm;font-size:12pt}"
+    # more specific than the fragments' own style, which comes later in the page
+    ".cjml-page .cjml-canvas{max-width:none;margin:0}"
+    ".cjml-page .cjml-canvas svg{width:auto;height:160mm;max-width:100%;margin:0 auto}"
+    ".cjml-page .cjml-canvas-differences{display:none}}"
+)
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    """``name``, or ``name-2``, ``name-3``... when taken; now taken."""
+    candidate, n = name, 2
+    while candidate in taken:
+        candidate, n = f"{name}-{n}", n + 1
+    taken.add(candidate)
+    return candidate
+
+
+def _anchors(prefix: str, names: Sequence[str], taken: set[str]) -> list[str]:
+    """Unique element ids ``<prefix>-<name>``."""
+    return [_unique(f"{prefix}-{name}", taken) for name in names]
+
+
 def _page(canvases, comparisons, support) -> str:
-    title = (
-        _heading(canvases[0])
-        if len(canvases) == 1 and not comparisons
-        else _("Journey canvases")
+    """One self-contained page: a heading, contents, then a section per picture."""
+    first = canvases[0] if canvases else comparisons[0].left if comparisons else None
+    info = (first.info or {}) if first is not None else {}
+    name = str(info.get("journey_map") or "").strip()
+    name = "" if name == "default" else label_text(name)  # the default map has no name to show
+    title = _("Journey canvases: {name}").format(name=name) if name else _("Journey canvases")
+    intro = ""
+    if info.get("cutoff") is not None and info.get("horizon") is not None:
+        from cjml.labels import to_timedelta
+
+        intro = _("Data up to {cutoff}; churn means no activity within {horizon}.").format(
+            cutoff=format_moment(info["cutoff"]), horizon=format_days(to_timedelta(info["horizon"]))
+        )
+    taken: set[str] = set()
+    sections: list[tuple[str, str, str]] = []  # id, heading, body
+    ids = _anchors(
+        "canvas",
+        ["all-customers" if _missing_persona(c.persona) else slug(c.persona) for c in canvases],
+        taken,
     )
-    parts = [canvas_html(c) for c in canvases]
-    if comparisons:
-        parts.append(f"<h2>{html.escape(_('Persona comparisons'))}</h2>")
-        parts += [comparison_html(c) for c in comparisons]
+    prefixes: set[str] = set()
+    sections += [
+        (i, canvas_title(c), _canvas_html(c, _unique(_canvas_prefix(c), prefixes)))
+        for i, c in zip(ids, canvases, strict=True)
+    ]
+    ids = _anchors(
+        "comparison",
+        [f"{slug(c.left.persona)}-vs-{slug(c.right.persona)}" for c in comparisons],
+        taken,
+    )
+    sections += [
+        (i, _comparison_title(c), _comparison_html(c, _unique(_comparison_prefix(c), prefixes)))
+        for i, c in zip(ids, comparisons, strict=True)
+    ]
     if support is not None:
-        parts.append(f"<h2>{html.escape(_('Support journey'))}</h2>")
-        parts.append(support._repr_html_())
+        sections.append(
+            (_anchors("support", ["journey"], taken)[0], _("Support journey"),
+             support._repr_html_())
+        )
+    contents = "".join(
+        f"<li><a href='#{anchor}'>{html.escape(heading)}</a></li>"
+        for anchor, heading, _body in sections
+    )
+    body = "".join(
+        f"<section class='cjml-page' id='{anchor}' aria-labelledby='{anchor}-h'>"
+        f"<h2 id='{anchor}-h'>{html.escape(heading)}</h2>{content}</section>"
+        for anchor, heading, content in sections
+    )
     return (
         f"<!DOCTYPE html><html lang='{current().language}'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<title>{html.escape(title)}</title><style>"
-        "body{font-family:'DejaVu Sans',system-ui,sans-serif;margin:1.5em;color:#222}"
-        "h2{font-size:1.2em;color:#24476b}"
-        f"</style></head><body>{''.join(parts)}</body></html>"
+        f"<title>{html.escape(title)}</title><style>{_PAGE_CSS}</style></head><body>"
+        f"<header><h1>{html.escape(title)}</h1>"
+        + (f"<p class='cjml-page-intro'>{html.escape(intro)}</p>" if intro else "")
+        + f"<nav aria-label='{html.escape(_('Contents'), quote=True)}'><ol>{contents}</ol></nav>"
+        f"</header><main>{body}</main></body></html>"
     )
 
 
@@ -1462,12 +1712,14 @@ def write_canvases(canvases, path, *, force=False, lang=None, support=None, comp
     canvases : sequence of JourneyCanvas
         The canvases, in the order shown (all customers first, usually).
     path : str or Path
-        ``.html``: one self-contained page (no network) with every canvas,
-        the comparisons and the support journey. ``.pdf``: one A4 landscape
-        page per canvas and comparison, then the support journey's pages.
-        ``.png`` / ``.svg``: one file per picture: ``map.png`` for all
-        customers, ``map-<persona>.png`` per persona, ``map-<a>-vs-<b>.png``
-        per comparison, ``map-support.png``.
+        ``.html``: one self-contained page (no network): a heading, contents,
+        then every canvas, the comparisons and the support journey, each a
+        section with its heading (printed one per A4 landscape sheet).
+        ``.pdf``: one A4 landscape page per canvas and comparison, then the
+        support journey's pages (all customers, then each persona).
+        ``.png`` / ``.svg``: one file per picture: ``map.png`` for the first
+        (all customers, usually), then ``map-<persona>.png`` per persona,
+        ``map-<a>-vs-<b>.png`` per comparison, ``map-support.png``.
     force : bool, default False
         Replace existing files; without it an existing target is an error and
         nothing is written (every target is checked first).
@@ -1522,8 +1774,8 @@ def write_canvases(canvases, path, *, force=False, lang=None, support=None, comp
                     suffixes=(".pdf",),
                 )
             ]
-        names: list[str | None] = [
-            None if canvas_title(c) == _("All customers") else slug(c.persona) for c in canvases
+        names = [
+            "all-customers" if _missing_persona(c.persona) else slug(c.persona) for c in canvases
         ]
         names += [f"{slug(c.left.persona)}-vs-{slug(c.right.persona)}" for c in comparisons]
         if support is not None:
@@ -1534,11 +1786,11 @@ def write_canvases(canvases, path, *, force=False, lang=None, support=None, comp
         figures = [_canvas_figure(c) for c in canvases]
         figures += [_comparison_figure(c) for c in comparisons]
         if support is not None:
-            figures.append((support.figure(lang=lang), {}))
+            figures.append(_Painter(support.figure(lang=lang), "cjsupport"))
         written = []
-        for target, (fig, titles) in zip(targets, figures, strict=True):
+        for target, painter in zip(targets, figures, strict=True):
             if suffix == ".svg":
-                text = _svg(fig, titles)
+                text = _svg(painter)
                 written.append(
                     write_atomic(
                         target,
@@ -1551,7 +1803,7 @@ def write_canvases(canvases, path, *, force=False, lang=None, support=None, comp
                 written.append(
                     write_atomic(
                         target,
-                        lambda tmp, fig=fig: fig.savefig(tmp, format="png", dpi=_PNG_DPI),
+                        lambda tmp, fig=painter.fig: fig.savefig(tmp, format="png", dpi=_PNG_DPI),
                         force=force,
                         suffixes=(".png",),
                     )
@@ -1564,9 +1816,10 @@ def _pdf(tmp, canvases, comparisons, support, lang) -> None:
 
     with PdfPages(tmp, metadata={"Creator": "cjml", "Title": _("Journey canvases")}) as pdf:
         for canvas in canvases:
-            pdf.savefig(_canvas_figure(canvas)[0])
+            pdf.savefig(_canvas_figure(canvas).fig)
         for comparison in comparisons:
-            pdf.savefig(_comparison_figure(comparison)[0])
-        if support is not None:
-            pdf.savefig(support.figure(lang=lang))
+            pdf.savefig(_comparison_figure(comparison).fig)
+        if support is not None:  # all customers, then each persona, as its own save does
+            for persona in [None, *getattr(support, "personas", [])]:
+                pdf.savefig(support.figure(persona, lang=lang))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -12,22 +13,148 @@ import cjml
 import cjml.scoring
 from cjml.cli import _help as h
 from cjml.cli._shared import cli_words, inputs_of, load_bundle, read_log, say
+from cjml.exceptions import CampaignError
 from cjml.i18n import format_number
 from cjml.i18n import gettext as _
 from cjml.io._write import TABLE_SUFFIXES, check_output, write_table
 from cjml.recommend import METHODS, RANK_BY
+from cjml.scoring import ScoreSummary
+
+
+# --------------------------------------------------------------------------- control group
+def _share(text: str) -> float:
+    """``--control``: "10%" or "0.1", checked as export_campaign reads it."""
+    from cjml.campaign import parse_share
+
+    try:
+        return parse_share(text, "--control")
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a share such as 10% or 0.1, above 0 and below 1, got {text!r}"
+        ) from None
+
+
+def _seed(text: str) -> int:
+    """``--seed``: a whole number >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
+
+
+def add_control_options(p: argparse.ArgumentParser) -> None:
+    """``--control``, ``--campaign-id`` and ``--seed`` (score and recommend)."""
+    group = p.add_argument_group("Control group")
+    group.add_argument(
+        "--control",
+        type=_share,
+        metavar="SHARE",
+        help="hold out this share of the customers with a recommended touchpoint as a "
+        "random control group, e.g. 10%% or 0.1, within each touchpoint and risk band: "
+        "they stay in --out with arm = control and no touchpoint; the assignments "
+        "(OUT.assignments.parquet) and the campaign manifest (OUT.campaign.json, never "
+        "overwritten, even with --force) are written beside it, for cjml uplift",
+    )
+    group.add_argument(
+        "--campaign-id",
+        metavar="ID",
+        help="with --control: the campaign's id (default: the cutoff date and 6 random hex "
+        "digits, e.g. 2024-06-01-a3f9c2)",
+    )
+    group.add_argument(
+        "--seed",
+        type=_seed,
+        metavar="N",
+        help="with --control: the seed of the random assignment (default: a fresh one); "
+        "recorded in the manifest either way",
+    )
+
+
+def _check_control(args: argparse.Namespace, inputs: dict) -> None:
+    """Before any work: the campaign options fit together and no campaign is overwritten."""
+    from cjml.campaign import manifest_path
+
+    if args.control is None:
+        for option, value in (("--campaign-id", args.campaign_id), ("--seed", args.seed)):
+            if value is not None:
+                raise CampaignError(
+                    f"{option} only applies with a control group: add --control 10% (or "
+                    f"another share), or leave {option} out."
+                )
+        return
+    if getattr(args, "no_recommend", False):
+        raise CampaignError(
+            "--control needs the recommendation columns: leave out --no-recommend."
+        )
+    if getattr(args, "resume", False):
+        raise CampaignError(
+            "--resume cannot be combined with --control: a campaign is scored and exported "
+            "in one run. Finish the interrupted run without --control, or start afresh with "
+            "--control and a new --out."
+        )
+    record = manifest_path(args.out)
+    if record.exists():
+        raise CampaignError(
+            f"A campaign was already exported to {args.out!r}: its manifest {str(record)!r} "
+            "exists. A campaign is a record and is never overwritten, even with --force. "
+            "Choose another --out for the new campaign."
+        )
+    check_output(args.out, force=args.force, suffixes=TABLE_SUFFIXES, inputs=inputs)
+
+
+def _export(args: argparse.Namespace, frame: pd.DataFrame, cutoff, rules, bundle) -> None:
+    """Write the export with its control group, and say where and how many per arm."""
+    from cjml.campaign import export_campaign
+
+    chosen = frame["recommended_touchpoint"] if "recommended_touchpoint" in frame else None
+    if chosen is None or not chosen.notna().any():
+        # nobody to treat or hold out: the list is written as without --control, and no
+        # campaign is recorded (there would be nothing to measure)
+        warnings.warn(
+            "No customer has a recommended touchpoint, so no control group was drawn and no "
+            f"campaign was recorded; {args.out!r} is written as without --control.",
+            UserWarning,
+            stacklevel=2,
+        )
+        table = frame.reset_index() if frame.index.name == "customer_id" else frame
+        path = write_table(table, args.out, force=args.force)
+        say(f"Wrote {len(frame):,} customers to {path}")
+        return
+    if not args.trust_pickle:  # the path: the manifest records the file's sha256 too
+        bundle = args.model
+    campaign = export_campaign(
+        frame,
+        args.out,
+        control=args.control,
+        seed=args.seed,
+        campaign_id=args.campaign_id,
+        bundle=bundle,
+        cutoff=cutoff,
+        rules=rules,
+        force=args.force,
+    )
+    say(cli_words(campaign.to_text()))
 
 
 # --------------------------------------------------------------------------- score
 def _cmd_score(args: argparse.Namespace) -> int:
+    inputs = inputs_of(
+        args, model=args.model, **{"customer list": args.customers, "rules file": args.rules}
+    )
+    _check_control(args, inputs)
     # A trusted pickle is loaded here, with its warning; a safe bundle is loaded by score()
-    summary = cjml.score(
-        load_bundle(args) if args.trust_pickle else args.model,
+    # With a control group the scores stay in memory: the export is written with its arms
+    bundle = load_bundle(args) if args.trust_pickle else args.model
+    result = cjml.score(
+        bundle,
         args.events,
         customers=args.customers,
         cutoff=args.cutoff,
         top_k=args.top_k,
-        out=args.out,
+        out=None if args.control is not None else args.out,
         force=args.force,
         resume=args.resume,
         on_error=args.on_error,
@@ -49,7 +176,17 @@ def _cmd_score(args: argparse.Namespace) -> int:
         include_inactive=args.include_inactive,
         horizons=args.horizons,
     )
+    if args.control is None:
+        say(cli_words(result.to_text()))
+        return 0
+    summary = ScoreSummary.from_dict(result.attrs["summary"])
+    rejects = result.attrs.get("rejects")
+    if rejects and args.on_error == "quarantine":
+        from cjml.scoring._options import _rejects_path
+
+        write_table(pd.DataFrame(rejects), _rejects_path(Path(args.out)), force=args.force)
     say(cli_words(summary.to_text()))
+    _export(args, result, summary.cutoff, args.rules, bundle)
     return 0
 
 
@@ -187,6 +324,7 @@ def add_score(sub: argparse._SubParsersAction) -> None:
         "about 20 s once, then cached)",
     )
     h.add_quiet_option(perf)
+    add_control_options(p)
     h.add_trust_option(p.add_argument_group("Trust"))
     h.add_input_options(p, journey_map=False)
     h.finish_command(p).set_defaults(func=_cmd_score)
@@ -197,14 +335,11 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     from cjml.recommend import TouchpointRecommender
 
     started = time.perf_counter()
-    out = check_output(
-        args.out,
-        force=args.force,
-        suffixes=TABLE_SUFFIXES,  # before the work
-        inputs=inputs_of(
-            args, model=args.model, **{"customer list": args.customers, "rules file": args.rules}
-        ),
+    inputs = inputs_of(
+        args, model=args.model, **{"customer list": args.customers, "rules file": args.rules}
     )
+    _check_control(args, inputs)
+    out = check_output(args.out, force=args.force, suffixes=TABLE_SUFFIXES, inputs=inputs)
     bundle = load_bundle(args)
     log = read_log(args, journey_map=bundle.journey_map)
     bundle.check_events(log)
@@ -223,6 +358,12 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
         customers = _customer_list(args.customers, log, args.missing_ids)
     lookback = None if args.all else bundle.metadata.get("lookback")
     actions = recommender.recommend(log, cutoff=args.cutoff, customers=customers, lookback=lookback)
+    if args.control is not None:
+        from cjml.recommend import _resolve_cutoff
+
+        say(recommendation_summary(actions))
+        _export(args, actions, _resolve_cutoff(log, args.cutoff), rules, bundle)
+        return 0
     path = write_actions(actions, out, force=args.force)
     say(recommendation_summary(actions))
     say(
@@ -350,6 +491,7 @@ def add_recommend(sub: argparse._SubParsersAction) -> None:
     out = p.add_argument_group("Output and performance")
     h.add_force_option(out)
     h.add_jobs_option(out)
+    add_control_options(p)
     h.add_trust_option(p.add_argument_group("Trust"))
     h.add_input_options(p, bundle=True)
     h.finish_command(p).set_defaults(func=_cmd_recommend)

@@ -541,7 +541,7 @@ def add_journey_map(sub: argparse._SubParsersAction) -> None:
         "--support",
         action="store_true",
         help="the support journey (from ticket opened to resolved): alone, only it (.csv: "
-        "its tables); with --persona or --compare, added to their output",
+        "its steps, one row per persona); with --persona or --compare, added to their output",
     )
     cv.add_argument(
         "--negative-weight",

@@ -50,6 +50,10 @@ PLACEHOLDERS = frozenset(
         "RATE|COLUMN",
         "NAME",
         "WEIGHT",
+        "SHARE",
+        "ID",
+        "LEVEL",
+        "MANIFEST",
     }
 )
 

@@ -18,6 +18,7 @@ import cjml
 from cjml.cli import _help as h
 from cjml.cli._acting import add_recommend, add_score
 from cjml.cli._app import add_app
+from cjml.cli._campaign import add_uplift
 from cjml.cli._completion import add_completion
 from cjml.cli._data import add_features, add_generate, add_journey_map, add_validate
 from cjml.cli._demo import add_demo
@@ -32,7 +33,8 @@ Customer-journey machine learning, from an event log (who, when, which touchpoin
 decisions. Check an event log (validate), simulate journeys with ground truth (generate), \
 compute features (features), draw the data-driven journey map (journey-map), train and \
 evaluate the churn and next-stage models (train, evaluate), score every customer (score) and \
-recommend the touchpoints most likely to prevent drop-off (recommend), and serve the \
+recommend the touchpoints most likely to prevent drop-off (recommend), with a control group \
+whose comparison after the campaign measures what it really did (uplift), and serve the \
 marketer's app where those actions are approved (app); demo runs it all on the bundled \
 sample, and completion prints a shell completion script."""
 
@@ -44,6 +46,8 @@ Examples:
   cjml train journeys.parquet --out models/journeys.cjml
   cjml score models/journeys.cjml journeys.parquet --out scores.parquet
   cjml recommend models/journeys.cjml journeys.parquet --out actions.csv --rules rules.toml
+  cjml recommend models/journeys.cjml journeys.parquet --out actions.csv --control 10%
+  cjml uplift actions.campaign.json events_after.parquet --out uplift.html
   cjml app models/journeys.cjml journeys.parquet --scores scores.parquet
       # the marketer's app at http://127.0.0.1:8866/
 
@@ -77,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_evaluate(sub)
     add_score(sub)
     add_recommend(sub)
+    add_uplift(sub)
     add_app(sub)
     add_completion(sub, build_parser)
     general = parser.add_argument_group("General")

@@ -10,6 +10,8 @@ import cjml
 import cjml.training
 from cjml.cli import _help as h
 from cjml.cli._shared import inputs_of, load_bundle, read_log, say
+from cjml.i18n import format_number, label_text
+from cjml.i18n import gettext as _
 from cjml.io._write import check_output
 
 
@@ -23,8 +25,11 @@ def _cutoff_list(text: str | None) -> list[str] | None:
 def _cmd_train(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     out = Path(args.out)
+    experiments = {
+        f"campaign manifest {k + 1}": path for k, path in enumerate(args.experiments or ())
+    }
     for path in (out, out.with_name(out.name + ".manifest.json")):  # not a folder, no input
-        check_output(path, inputs=inputs_of(args), force=True)
+        check_output(path, inputs=inputs_of(args, **experiments), force=True)
     cjml.ModelBundle.refuse_existing(out, force=args.force)  # before the work, not after
     log = read_log(args)
     bundle, report = cjml.train(
@@ -44,6 +49,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         value=not args.no_value and "auto",
         margin=args.margin,
+        experiments=args.experiments,
     )
     path = bundle.save(out, force=args.force)
     if report is not None:
@@ -60,7 +66,37 @@ def _cmd_train(args: argparse.Namespace) -> int:
         f"{time.perf_counter() - started:.1f} s."
         + _value_sentence(bundle.metadata.get("value") or {})
     )
+    if bundle.metadata.get("experiments"):
+        say(_experiments_text(bundle.metadata))
     return 0
+
+
+def _experiments_text(metadata: dict) -> str:
+    """What the campaigns passed with --experiments did: the effects they now set, and
+    those skipped with why."""
+    from cjml.experiments import MIN_ARM
+
+    summary = metadata["experiments"]
+    lines = []
+    for campaign in summary.get("used", ()):
+        names = ", ".join(label_text(t, lower=True) for t in campaign["touchpoints"])
+        lines.append(
+            _("Campaign {campaign} sets the effect of: {touchpoints}.").format(
+                campaign=campaign["campaign_id"], touchpoints=names
+            )
+            if names
+            else _(
+                "Campaign {campaign} corrects no effect (no touchpoint had {n} customers in "
+                "each arm, or none the model estimates)."
+            ).format(campaign=campaign["campaign_id"], n=format_number(MIN_ARM))
+        )
+    for skipped in summary.get("skipped", ()):
+        lines.append(
+            _("Skipped {manifest}: {reason}").format(
+                manifest=Path(skipped["manifest"]).name, reason=skipped["reason"]
+            )
+        )
+    return "\n".join(lines)
 
 
 def _value_sentence(value: dict) -> str:
@@ -120,6 +156,10 @@ def add_train(sub: argparse._SubParsersAction) -> None:
                 "train events/ --out models/big.cjml --engine dask --scheduler "
                 "tcp://scheduler-host:8786",
                 "grow the trees on a Dask cluster",
+            ),
+            (
+                "train journeys.parquet --out models/next.cjml --experiments campaigns/",
+                "measured campaigns (with a control group) correct the recommender",
             ),
         ],
         see="Models and their evaluation",
@@ -199,6 +239,16 @@ def add_train(sub: argparse._SubParsersAction) -> None:
         metavar="RATE|COLUMN",
         help="learn margin instead of revenue: a rate applied to every amount (0.3 for "
         "30%%), or an event column of per-event margin rates",
+    )
+    experiments = p.add_argument_group("Experiments")
+    experiments.add_argument(
+        "--experiments",
+        action="append",
+        metavar="PATH",
+        help="a campaign manifest (NAME.campaign.json, written by score or recommend "
+        "--control) or a folder of them; repeatable. Each campaign is measured on EVENTS and "
+        "its measured effects correct the recommender's; campaigns whose horizon has not "
+        "passed, or altered ones, are skipped with a warning",
     )
     perf = p.add_argument_group("Performance")
     h.add_jobs_option(perf)

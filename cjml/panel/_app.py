@@ -205,8 +205,10 @@ _CSS = """
 .cjml-panel .widget-html-content {white-space: normal;}
 .cjml-panel .jupyter-button {flex: 0 0 auto; min-width: max-content; overflow: visible;}
 .cjml-panel img {background: white;}
-.cjml-canvas {max-width: 100%; min-width: 0; overflow-x: auto;}
+.cjml-canvas {max-width: 100%; min-width: 0; overflow-x: auto; background: white; color: #222;
+              border-radius: 6px; padding: 2px 6px;}  /* drawn for paper: light on dark pages too */
 .cjml-canvas svg, .cjml-canvas img {max-width: 100%; height: auto;}
+.cjml-panel .cjml-canvas h4, .cjml-panel .cjml-canvas h5 {color: #222;}
 </style>
 """.replace("VNARROW", _GRID_VALUED_NARROW).replace("VALUED", _GRID_VALUED)
 _CSS = _CSS.replace("NARROW", _GRID_NARROW).replace("GRID", _GRID)
@@ -589,7 +591,6 @@ class MarketerPanel(W.VBox):
         self.overview_support = W.HTML()
         self.overview_support.add_class("cjml-canvas")
         title = W.HTML(f"<h4>{_esc(_('Journey canvas'))}</h4>")
-        support_title = W.HTML(f"<h4>{_esc(_('Support journey'))}</h4>")
         self._show_canvas()
         self._show_support()
         self.overview_canvas_section = W.VBox(
@@ -598,8 +599,7 @@ class MarketerPanel(W.VBox):
                 self.canvas_persona,
                 self.overview_canvas_note,
                 self.overview_canvas,
-                support_title,
-                self.overview_support,
+                self.overview_support,  # with its own heading
             ],
             layout=W.Layout(width="100%", min_width="0"),
         )
@@ -615,8 +615,10 @@ class MarketerPanel(W.VBox):
 
     def _show_canvas(self) -> None:
         """Show the selected persona's canvas (an error in its place, never a traceback)."""
+        persona = self.canvas_persona_value
         try:
-            canvas = self.data.canvas(self.canvas_persona_value)
+            canvas = self.data.canvas(persona)
+            shown = self.data.canvas_html(persona)
         except Exception as exc:  # the panel's contract: errors go beside their control
             _log.debug("journey canvas failed", exc_info=True)
             self.overview_canvas_note.value = ""
@@ -627,12 +629,12 @@ class MarketerPanel(W.VBox):
         self.overview_canvas_note.value = (
             f"<div class='cjml-sub'>{_esc(canvas_note(canvas.info))}</div>"
         )
-        self.overview_canvas.value = canvas._repr_html_()
+        self.overview_canvas.value = shown
 
     def _show_support(self) -> None:
         """Show the support journey (an error in its place, never a traceback)."""
         try:
-            self.overview_support.value = self.data.support_journey._repr_html_()
+            self.overview_support.value = self.data.support_html
         except Exception as exc:  # the panel's contract: errors go beside their control
             _log.debug("support journey failed", exc_info=True)
             self.overview_support.value = _empty(

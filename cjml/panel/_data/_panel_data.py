@@ -87,7 +87,9 @@ class PanelData:
         self._recommender = None
         self._overview: Overview | None = None
         self._canvases: dict = {}
+        self._canvas_html: dict = {}
         self._support: Any = None
+        self._support_html: str | None = None
 
     @classmethod
     def from_inputs(
@@ -283,6 +285,31 @@ class PanelData:
         if persona not in self._canvases:
             self._canvases[persona] = self.report.canvas(persona)
         return self._canvases[persona]
+
+    def canvas_html(self, persona=None) -> str:
+        """The canvas of :meth:`canvas` as the Overview tab shows it (drawn once each).
+
+        Parameters
+        ----------
+        persona : object, optional
+            One of :attr:`personas`; None for all customers.
+
+        Returns
+        -------
+        str
+            An HTML fragment: the canvas as inline SVG, with the evidence of
+            every number on hover.
+        """
+        if persona not in self._canvas_html:
+            self._canvas_html[persona] = self.canvas(persona)._repr_html_()
+        return self._canvas_html[persona]
+
+    @property
+    def support_html(self) -> str:
+        """The support journey as the Overview tab shows it (an HTML fragment, drawn once)."""
+        if self._support_html is None:
+            self._support_html = self.support_journey._repr_html_()
+        return self._support_html
 
     @property
     def support_journey(self):

@@ -1,0 +1,494 @@
+"""Experiments teach the recommender: measured campaigns correct the observational effects.
+
+A campaign exported with a random control group (:func:`cjml.export_campaign`)
+and measured after its horizon (:func:`cjml.measure_campaign`) gives, per
+touchpoint, an unbiased estimate of what delivering it did to the customers
+the recommender chose: ``reduction = dropoff_control - dropoff_treated`` with
+its interval. :func:`cjml.train` (``experiments=``, ``cjml train
+--experiments``) measures every campaign on the training events and lets that
+estimate correct the recommender's doubly robust estimates.
+
+How the experiment corrects the model, and why
+----------------------------------------------
+The recommender's reduction for a customer is ``reach * g``: the chance they
+are still there to receive a touchpoint, times the effect ``g`` on a customer
+it reaches (see :mod:`cjml.recommend`). For each touchpoint measured in a
+campaign (both arms with at least :data:`MIN_ARM` customers):
+
+1. The freshly trained model is asked for its reduction of the campaign's
+   treated customers at the campaign's cutoff: their mean ``P`` (the
+   observational estimate for exactly the customers measured) and their mean
+   reach ``r``.
+2. **Shift, not pool.** Every customer's effect moves by the same amount on
+   the reached scale, ``shift = (R - P) / r``, so that the mean over the
+   campaign's treated equals the measured reduction ``R``. The model keeps
+   what it is good at (which customers gain more than others, through their
+   reach and moderators); the experiment sets the level, which is what
+   observational data get wrong: confounding by how the business chose whom to
+   contact biases the mean, and the doubly robust interval does not include
+   that bias. Precision-weighted pooling would trust that too-narrow interval
+   and keep most of the bias; a randomised estimate has none, so it replaces
+   the level outright.
+3. **The experiment's interval, not the model's.** A customer's interval is
+   ``reach * [low, high] / r``, the measured interval rescaled by their
+   reach, and the estimate is kept inside it: the model's differences between
+   customers are unmeasured, so they may move a customer within what the
+   campaign allows, never outside. Hence a touchpoint measured as harmful (the
+   whole interval below zero) is never recommended as helping anyone (and
+   :class:`~cjml.TouchpointRecommender` rules it out, saying so); one
+   measured as null is "uncertain" for everyone; and one measured as helpful
+   with an interval above zero is no longer "uncertain".
+4. **Per segment.** A campaign's per-segment row replaces the touchpoint's
+   figures for customers of that segment when both arms of the segment have
+   at least :data:`MIN_ARM` customers and every treated customer of the
+   segment received that one touchpoint (a segment row that mixes
+   touchpoints measures no single touchpoint).
+5. **Several campaigns** measuring one touchpoint are pooled by inverse
+   variance (each is unbiased; the pooled interval is narrower).
+6. **The policy.** When the policy kept at training recommends nothing (or
+   one touchpoint for everyone, or the naive rule) because no method beat it
+   beyond noise on observational data, the recommender (``method="auto"``)
+   still recommends the touchpoints a campaign measured as helping (interval
+   above zero): the experiment is the evidence that choice lacked.
+
+Touchpoints without an experiment keep their observational estimate.
+``bundle.metadata["effect_evidence"]`` says, per touchpoint, which evidence
+the effect rests on (``source``: ``"experiment"`` or ``"observational"``),
+with the figures; ``metadata["experiments"]`` lists the campaigns used and
+those skipped with why (horizon not passed, an altered file...).
+
+Limits: the measured effect holds for customers like those the campaign
+targeted, at that time; the shift extends it to every customer the model
+estimates. A campaign whose horizon differs from the bundle's measures a
+different drop-off: train with the campaign's horizon.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from cjml.exceptions import InputFileError
+
+__all__ = [
+    "MIN_ARM",
+    "campaign_evidence",
+    "effect_evidence",
+    "find_manifests",
+    "learn_from_experiments",
+    "observational_evidence",
+    "pool_evidence",
+]
+
+#: A campaign's figures for a touchpoint (or segment) are used when both arms have this many.
+MIN_ARM = 30
+#: The suffix of campaign manifests in a folder.
+MANIFEST_SUFFIX = ".campaign.json"
+
+
+def _number(value: Any) -> float | None:
+    """A plain float for JSON metadata (None for NaN or missing)."""
+    if value is None:
+        return None
+    v = float(value)
+    return None if math.isnan(v) else v
+
+
+def _entry(row: Mapping, model: pd.DataFrame, campaign_id: str, level: float) -> dict | None:
+    """One measured group's evidence: the experiment's figures and the shift of the model's."""
+    keys = ("reduction", "reduction_low", "reduction_high")
+    reduction, low, high = (_number(row.get(k)) for k in keys)
+    if reduction is None or low is None or high is None:
+        return None
+    est = model["reduction"].to_numpy(dtype=float)
+    reach = model["reach"].to_numpy(dtype=float)
+    ok = np.isfinite(est) & np.isfinite(reach)
+    if not ok.any() or not reach[ok].mean() > 0:
+        return None  # the model estimates none of these customers: nothing to correct
+    predicted, mean_reach = float(est[ok].mean()), float(reach[ok].mean())
+    return {
+        "source": "experiment",
+        "campaign_id": str(campaign_id),
+        "campaigns": [str(campaign_id)],
+        "reduction": reduction,
+        "low": low,
+        "high": high,
+        "level": float(level),
+        "n_treated": int(row["n_treated"]),
+        "n_control": int(row["n_control"]),
+        "observational_reduction": predicted,
+        "mean_reach": mean_reach,
+        "shift": (reduction - predicted) / mean_reach,
+        "reached_reduction": reduction / mean_reach,
+        "reached_low": low / mean_reach,
+        "reached_high": high / mean_reach,
+    }
+
+
+def _big_enough(row: Mapping, min_arm: int) -> bool:
+    return int(row["n_treated"]) >= min_arm and int(row["n_control"]) >= min_arm
+
+
+def campaign_evidence(
+    effects: pd.DataFrame,
+    model: pd.DataFrame,
+    *,
+    campaign_id: str,
+    level: float = 0.9,
+    min_arm: int = MIN_ARM,
+) -> dict[str, dict]:
+    """Turn one measured campaign into evidence per touchpoint (and segment).
+
+    A pure function of two tables, so that it can be checked by hand; see the
+    module docstring for the design.
+
+    Parameters
+    ----------
+    effects : DataFrame
+        ``UpliftReport.effects``: rows with ``group`` ("all", "touchpoint",
+        "risk_band", "segment"), ``value``, ``n_treated``, ``n_control``,
+        ``reduction``, ``reduction_low``, ``reduction_high``.
+    model : DataFrame
+        One row per treated customer of the campaign: ``touchpoint`` (the one
+        delivered), ``reduction`` (the model's expected risk reduction of that
+        touchpoint for the customer at the campaign's cutoff, NaN when it has
+        none) and ``reach`` (the chance they were still there to receive it);
+        ``segment`` when the campaign records segments.
+    campaign_id : str
+        The campaign's id, recorded with the evidence.
+    level : float, default 0.9
+        Coverage of the campaign's intervals.
+    min_arm : int, default 30
+        Rows where either arm has fewer customers are left out.
+
+    Returns
+    -------
+    dict of str to dict
+        Per touchpoint: ``source`` ("experiment"), ``campaign_id``,
+        ``campaigns``, ``reduction``, ``low``, ``high``, ``level``,
+        ``n_treated``, ``n_control`` (the experiment's), ``observational_reduction``
+        (``P``: the model's mean over the treated), ``mean_reach`` (``r``),
+        ``shift`` (``(reduction - P) / r``), ``reached_reduction``,
+        ``reached_low``, ``reached_high`` (the experiment's figures divided by
+        ``r``), and ``segments`` (the same per segment) when some segment
+        qualifies. Touchpoints with too few customers, or that the model
+        estimates for none of the treated, are left out.
+    """
+    out: dict[str, dict] = {}
+    group = effects["group"].astype(str)
+    rows = effects[group == "touchpoint"].to_dict("records")
+    segment_rows = effects[group == "segment"].to_dict("records")
+    delivered = model["touchpoint"].astype(str)
+    segments = model["segment"].astype(str) if "segment" in model.columns else None
+    for row in rows:
+        touchpoint = str(row["value"])
+        if not _big_enough(row, min_arm):
+            continue
+        entry = _entry(row, model[delivered == touchpoint], campaign_id, level)
+        if entry is None:
+            continue
+        by_segment = {}
+        for srow in segment_rows if segments is not None else ():
+            assert segments is not None
+            mine = (segments == str(srow["value"])).to_numpy()
+            if not mine.any() or not _big_enough(srow, min_arm):
+                continue
+            if not (delivered[mine] == touchpoint).all():
+                continue  # the segment's row mixes touchpoints: it measures none of them
+            seg_entry = _entry(srow, model[mine], campaign_id, level)
+            if seg_entry is not None:
+                by_segment[str(srow["value"])] = seg_entry
+        if by_segment:
+            entry["segments"] = by_segment
+        out[touchpoint] = entry
+    return out
+
+
+def _pool(entries: list[dict]) -> dict:
+    """Inverse-variance pooling of one touchpoint's (or segment's) entries."""
+    if len(entries) == 1:
+        return dict(entries[0])
+
+    def se(e: dict, low: str, high: str) -> float:
+        z = float(norm.ppf(0.5 + e["level"] / 2))
+        return max((e[high] - e[low]) / (2 * z), 1e-9)
+
+    z = float(norm.ppf(0.5 + entries[0]["level"] / 2))
+    w = np.array([se(e, "reached_low", "reached_high") ** -2 for e in entries])
+    v = np.array([se(e, "low", "high") ** -2 for e in entries])
+
+    def mean(key: str, weights: np.ndarray) -> float:
+        return float(np.sum(weights * [e[key] for e in entries]) / weights.sum())
+
+    reached, reduction = mean("reached_reduction", w), mean("reduction", v)
+    half_r, half = z / math.sqrt(w.sum()), z / math.sqrt(v.sum())
+    n = np.array([e["n_treated"] for e in entries], dtype=float)
+    ids = [c for e in entries for c in e["campaigns"]]
+    return {
+        "source": "experiment",
+        "campaign_id": ", ".join(ids),
+        "campaigns": ids,
+        "reduction": reduction,
+        "low": reduction - half,
+        "high": reduction + half,
+        "level": float(entries[0]["level"]),
+        "n_treated": int(n.sum()),
+        "n_control": int(sum(e["n_control"] for e in entries)),
+        "observational_reduction": mean("observational_reduction", n),
+        "mean_reach": mean("mean_reach", n),
+        "shift": mean("shift", w),
+        "reached_reduction": reached,
+        "reached_low": reached - half_r,
+        "reached_high": reached + half_r,
+    }
+
+
+def pool_evidence(campaigns: Iterable[Mapping[str, dict]]) -> dict[str, dict]:
+    """Pool several campaigns' evidence, touchpoint by touchpoint (and segment by segment).
+
+    Parameters
+    ----------
+    campaigns : iterable of dict
+        Each the output of :func:`campaign_evidence` for one campaign.
+
+    Returns
+    -------
+    dict of str to dict
+        Per touchpoint, as :func:`campaign_evidence` gives it; a touchpoint
+        measured in several campaigns gets their inverse-variance weighted
+        mean (weights from each interval's width), the interval of that mean,
+        the arms' counts summed and the campaign ids joined.
+    """
+    by_touchpoint: dict[str, list[dict]] = {}
+    for evidence in campaigns:
+        for touchpoint, entry in evidence.items():
+            by_touchpoint.setdefault(touchpoint, []).append(entry)
+    out = {}
+    for touchpoint, entries in by_touchpoint.items():
+        pooled = _pool([{k: v for k, v in e.items() if k != "segments"} for e in entries])
+        segments: dict[str, list[dict]] = {}
+        for e in entries:
+            for name, seg in e.get("segments", {}).items():
+                segments.setdefault(name, []).append(seg)
+        if segments:
+            pooled["segments"] = {name: _pool(s) for name, s in segments.items()}
+        out[touchpoint] = pooled
+    return out
+
+
+def observational_evidence(effects_model, *, touchpoints: Iterable[str] | None = None) -> dict:
+    """Evidence of the touchpoints without an experiment: the doubly robust mean effect.
+
+    Parameters
+    ----------
+    effects_model : DoublyRobustEffects or None
+        The bundle's ``models["touchpoint_effects"]``.
+    touchpoints : iterable of str, optional
+        Only these; default every touchpoint the model estimates.
+
+    Returns
+    -------
+    dict of str to dict
+        Per touchpoint: ``source`` ("observational"), ``campaign_id`` (None),
+        ``reduction``, ``low``, ``high`` (the average effect on a customer it
+        reaches, as a reduction of the risk, at the model's level),
+        ``n_treated`` (deliveries in the training history), ``n_control``
+        (None).
+    """
+    if effects_model is None:
+        return {}
+    z = float(norm.ppf(0.5 + effects_model.level / 2))
+    names = effects_model.touchpoints if touchpoints is None else touchpoints
+    out = {}
+    for t in names:
+        mean, se = effects_model.ate.get(t, (float("nan"), float("nan")))
+        reduction = _number(-mean)
+        half = _number(z * se)
+        out[str(t)] = {
+            "source": "observational",
+            "campaign_id": None,
+            "reduction": reduction,
+            "low": None if reduction is None or half is None else reduction - half,
+            "high": None if reduction is None or half is None else reduction + half,
+            "n_treated": int(effects_model.deliveries.get(t, 0)),
+            "n_control": None,
+        }
+    return out
+
+
+def effect_evidence(effects_model, measured: Mapping[str, dict]) -> dict[str, dict]:
+    """Per touchpoint, the evidence its effect rests on: the experiment where there is one.
+
+    Parameters
+    ----------
+    effects_model : DoublyRobustEffects or None
+        The bundle's doubly robust effects.
+    measured : dict of str to dict
+        :func:`pool_evidence` of the campaigns used.
+
+    Returns
+    -------
+    dict of str to dict
+        ``bundle.metadata["effect_evidence"]``: every touchpoint the model
+        estimates or a campaign measured, sorted by name.
+    """
+    out = observational_evidence(effects_model)
+    out.update({t: dict(e) for t, e in measured.items()})
+    return {t: out[t] for t in sorted(out)}
+
+
+def find_manifests(paths: str | Path | Iterable[str | Path]) -> list[Path]:
+    """Campaign manifests from files and folders (a folder: its ``*.campaign.json``).
+
+    Parameters
+    ----------
+    paths : str, Path or iterable of them
+        Manifest files, or folders holding them.
+
+    Returns
+    -------
+    list of Path
+        Each manifest once, in the order given (a folder's sorted by name).
+
+    Raises
+    ------
+    InputFileError
+        When a path does not exist, or a folder holds no manifest.
+    """
+    if isinstance(paths, str | Path):
+        paths = [paths]
+    found: list[Path] = []
+    for item in paths:
+        path = Path(item)
+        if path.is_dir():
+            inside = sorted(path.glob(f"*{MANIFEST_SUFFIX}"))
+            if not inside:
+                raise InputFileError(
+                    f"The experiments folder {str(path)!r} holds no campaign manifest "
+                    f"(*{MANIFEST_SUFFIX}). Fix: pass the folder cjml recommend/score "
+                    "--control wrote the campaign to, or the manifest file itself."
+                )
+            found += inside
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise InputFileError(
+                f"The campaign manifest {str(path)!r} does not exist. Fix: pass the "
+                f"<name>{MANIFEST_SUFFIX} file written beside the campaign's export "
+                "(--experiments PATH), or a folder of them."
+            )
+    unique: dict[Path, None] = {}
+    for path in found:
+        unique.setdefault(path.resolve(), None)
+    return list(unique)
+
+
+def _model_frame(recommender, log, assignments: pd.DataFrame, cutoff) -> pd.DataFrame:
+    """The model's reduction and reach of each treated customer's touchpoint at ``cutoff``."""
+    treated = assignments[assignments["arm"].astype(str) == "treatment"]
+    ids = pd.Index(log.customer_ids)
+    wanted = treated["customer_id"]
+    if ids.dtype != wanted.dtype:  # e.g. ids read back from a file as text
+        ids_text = pd.Index(ids.astype(str))
+        where = ids_text.get_indexer(wanted.astype(str))
+    else:
+        where = ids.get_indexer(wanted)
+    known = where >= 0
+    customers = ids.take(where[known])
+    effects = recommender.effects(log, cutoff=cutoff, customers=customers)
+    table = effects.set_index(["customer_id", "touchpoint"])
+    keys = pd.MultiIndex.from_arrays(
+        [customers, treated["touchpoint"].astype(str).to_numpy()[known]]
+    )
+    found = table.reindex(keys)
+    frame = pd.DataFrame(
+        {
+            "touchpoint": treated["touchpoint"].astype(str).to_numpy(),
+            "reduction": np.nan,
+            "reach": np.nan,
+        }
+    )
+    frame.loc[known, "reduction"] = found["risk_reduction"].to_numpy(dtype=float)
+    frame.loc[known, "reach"] = found["reach_probability"].to_numpy(dtype=float)
+    if "segment" in treated.columns:
+        frame["segment"] = treated["segment"].astype(str).to_numpy()
+    return frame
+
+
+def learn_from_experiments(
+    log, recommender, paths, *, horizon=None, level: float = 0.9
+) -> tuple[dict[str, dict], dict]:
+    """Measure every campaign on the training events and turn them into evidence.
+
+    Parameters
+    ----------
+    log : EventLog
+        The training events (they must reach past each campaign's horizon).
+    recommender : TouchpointRecommender
+        The freshly trained recommender, without experimental evidence: its
+        estimates for each campaign's treated customers are what the
+        experiment corrects.
+    paths : str, Path or iterable of them
+        Campaign manifests, or folders of ``*.campaign.json``.
+    horizon : Timedelta, optional
+        The bundle's horizon: a campaign measured over another says so in a
+        warning.
+    level : float, default 0.9
+        Coverage of the measured intervals.
+
+    Returns
+    -------
+    evidence : dict of str to dict
+        :func:`pool_evidence` of the campaigns used.
+    summary : dict
+        ``metadata["experiments"]``: ``used`` (per campaign: ``campaign_id``,
+        ``manifest``, ``touchpoints`` it corrects) and ``skipped``
+        (``manifest``, ``reason``), with a warning for each skipped one.
+    """
+    from cjml.campaign import measure_campaign, read_campaign
+    from cjml.exceptions import CampaignError
+    from cjml.labels import to_timedelta
+
+    used, skipped, measured = [], [], []
+    for path in find_manifests(paths):
+        try:
+            campaign = read_campaign(path)
+            report = measure_campaign(campaign, log, level=level)
+        except CampaignError as exc:
+            skipped.append({"manifest": str(path), "reason": str(exc)})
+            warnings.warn(
+                f"Campaign {path.name} is not used to train the recommender: {exc}",
+                UserWarning,
+                stacklevel=3,
+            )
+            continue
+        manifest = campaign.manifest
+        campaign_id = str(manifest.get("campaign_id", path.name))
+        cutoff = pd.Timestamp(manifest["cutoff"])
+        if horizon is not None and "horizon" in manifest:
+            own = to_timedelta(manifest["horizon"], "horizon")
+            if own != horizon:
+                warnings.warn(
+                    f"Campaign {campaign_id} measured drop-off over {own.days} days, the "
+                    f"bundle's horizon is {horizon.days}: its effect is used as measured. "
+                    "Train with the campaign's horizon (--horizon) for like with like.",
+                    UserWarning,
+                    stacklevel=3,
+                )
+        model = _model_frame(recommender, log, campaign.assignments, cutoff)
+        evidence = campaign_evidence(
+            report.effects, model, campaign_id=campaign_id, level=level
+        )
+        measured.append(evidence)
+        used.append(
+            {"campaign_id": campaign_id, "manifest": str(path), "touchpoints": sorted(evidence)}
+        )
+    return pool_evidence(measured), {"used": used, "skipped": skipped}
+

@@ -1,0 +1,402 @@
+"""Experiments teach the recommender: measured campaigns correct the observational effects."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import cjml
+from cjml.datasets import load_sample
+from cjml.experiments import (
+    campaign_evidence,
+    effect_evidence,
+    find_manifests,
+    observational_evidence,
+    pool_evidence,
+)
+from cjml.i18n import language
+from cjml.recommend import TouchpointRecommender
+from tests._panel_bundle import sample_bundle_path
+
+BY_REDUCTION = {"rank_by": "reduction"}
+
+
+# ---------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module")
+def log():
+    return cjml.read_events(load_sample())
+
+
+@pytest.fixture(scope="module")
+def bundle():
+    # the panel tests' bundle (trained once per run): policy "dr-point", per-customer best
+    return cjml.ModelBundle.load(sample_bundle_path())
+
+
+@pytest.fixture(scope="module")
+def observed(bundle, log):
+    """The model's estimates before any experiment, and its recommendations."""
+    rec = TouchpointRecommender.from_bundle(bundle, rules=BY_REDUCTION)
+    return rec.effects(log, lookback="90D"), rec.recommend(log, lookback="90D")
+
+
+def _effects_row(group, value, reduction, low, high, n_treated=200, n_control=60):
+    return {
+        "group": group,
+        "value": value,
+        "n_treated": n_treated,
+        "n_control": n_control,
+        "dropoff_treated": np.nan,
+        "dropoff_control": np.nan,
+        "reduction": reduction,
+        "reduction_low": low,
+        "reduction_high": high,
+    }
+
+
+def _campaign(effects_table, touchpoint, reduction, low, high, *, campaign_id="2024-07-01-a3f9c2"):
+    """A campaign of ``touchpoint`` given to the customers the model estimates it for,
+    measured as ``reduction`` [low, high] (a hand-built UpliftReport.effects)."""
+    mine = effects_table[effects_table["touchpoint"] == touchpoint]
+    model = pd.DataFrame(
+        {
+            "touchpoint": touchpoint,
+            "reduction": mine["risk_reduction"].to_numpy(),
+            "reach": mine["reach_probability"].to_numpy(),
+        }
+    )
+    effects = pd.DataFrame(
+        [
+            _effects_row("all", "all", reduction, low, high),
+            _effects_row("touchpoint", touchpoint, reduction, low, high),
+        ]
+    )
+    return campaign_evidence(effects, model, campaign_id=campaign_id), mine
+
+
+def _with_evidence(bundle, measured, method=None):
+    evidence = effect_evidence(bundle.models["touchpoint_effects"], measured)
+    rec = TouchpointRecommender.from_bundle(bundle, rules=BY_REDUCTION)
+    rec.effect_evidence = evidence
+    if method is not None:
+        rec.method = method
+    return rec
+
+
+# ---------------------------------------------------------------------- the pure function
+def test_campaign_evidence_gives_the_shift_and_the_rescaled_interval_exactly():
+    effects = pd.DataFrame(
+        [
+            _effects_row("all", "all", 0.02, 0.0, 0.04, 120, 40),
+            _effects_row("touchpoint", "email", 0.03, 0.01, 0.05, 80, 30),
+            _effects_row("touchpoint", "sms", 0.5, 0.4, 0.6, 29, 200),  # too few treated
+            _effects_row("touchpoint", "call", 0.1, 0.0, 0.2, 40, 40),  # model estimates none
+            _effects_row("risk_band", "high", 0.05, 0.0, 0.1, 60, 30),
+            _effects_row("segment", "gold", 0.06, 0.02, 0.10, 40, 30),
+            _effects_row("segment", "silver", 0.01, -0.03, 0.05, 40, 29),  # too few controls
+            _effects_row("segment", "mixed", 0.0, -0.1, 0.1, 40, 40),  # two touchpoints
+        ]
+    )
+    model = pd.DataFrame(
+        {
+            "touchpoint": ["email"] * 4 + ["email", "sms", "call"],
+            "reduction": [0.01, 0.03, 0.02, np.nan, 0.04, 0.1, np.nan],
+            "reach": [0.5, 1.0, 0.75, 0.9, 1.0, 1.0, 0.8],
+            "segment": ["gold", "gold", "silver", "silver", "mixed", "mixed", "other"],
+        }
+    )
+    got = campaign_evidence(effects, model, campaign_id="c1", level=0.8)
+    assert list(got) == ["email"]
+    email = got["email"]
+    # the model's mean over the treated it estimates (NaN left out): P and the mean reach
+    p, r = (0.01 + 0.03 + 0.02 + 0.04) / 4, (0.5 + 1.0 + 0.75 + 1.0) / 4
+    expected = {
+        "source": "experiment",
+        "campaign_id": "c1",
+        "campaigns": ["c1"],
+        "reduction": 0.03,
+        "low": 0.01,
+        "high": 0.05,
+        "level": 0.8,
+        "n_treated": 80,
+        "n_control": 30,
+        "observational_reduction": p,
+        "mean_reach": r,
+        "shift": (0.03 - p) / r,
+        "reached_reduction": 0.03 / r,
+        "reached_low": 0.01 / r,
+        "reached_high": 0.05 / r,
+    }
+    numbers = {k for k, v in expected.items() if isinstance(v, float)}
+    assert set(email) == set(expected) | {"segments"}
+    assert {k: email[k] for k in numbers} == pytest.approx({k: expected[k] for k in numbers})
+    assert {k: email[k] for k in set(expected) - numbers} == {
+        k: expected[k] for k in set(expected) - numbers
+    }
+    # only "gold" qualifies: every treated customer there had email, both arms >= 30
+    assert list(email["segments"]) == ["gold"]
+    gold = email["segments"]["gold"]
+    p_gold, r_gold = (0.01 + 0.03) / 2, (0.5 + 1.0) / 2
+    assert gold["reduction"] == 0.06 and gold["n_treated"] == 40
+    assert gold["shift"] == pytest.approx((0.06 - p_gold) / r_gold)
+    assert gold["reached_low"] == pytest.approx(0.02 / r_gold)
+    assert gold["reached_high"] == pytest.approx(0.10 / r_gold)
+    # the record is plain JSON: no NaN, no numpy scalars
+    for value in email.values():
+        assert not isinstance(value, np.generic)
+        assert not (isinstance(value, float) and math.isnan(value))
+
+
+def test_pooling_weights_each_campaign_by_its_precision():
+    def entry(cid, reduction, half, reach):
+        return {
+            "source": "experiment",
+            "campaign_id": cid,
+            "campaigns": [cid],
+            "reduction": reduction,
+            "low": reduction - half,
+            "high": reduction + half,
+            "level": 0.9,
+            "n_treated": 100,
+            "n_control": 50,
+            "observational_reduction": 0.0,
+            "mean_reach": reach,
+            "shift": reduction / reach,
+            "reached_reduction": reduction / reach,
+            "reached_low": (reduction - half) / reach,
+            "reached_high": (reduction + half) / reach,
+        }
+
+    a, b = entry("a", 0.04, 0.02, 1.0), entry("b", 0.01, 0.04, 1.0)
+    pooled = pool_evidence([{"email": a}, {"email": b, "sms": b}])
+    assert pooled["sms"] == b  # measured once: as it was
+    email = pooled["email"]
+    w = np.array([1 / 0.02**2, 1 / 0.04**2])  # the same z cancels in the weights
+    mean = (w[0] * 0.04 + w[1] * 0.01) / w.sum()
+    assert email["reduction"] == pytest.approx(mean)
+    assert email["reached_reduction"] == pytest.approx(mean)
+    # the pooled interval is narrower than either one
+    assert email["high"] - email["low"] < 0.04
+    assert email["high"] - email["low"] == pytest.approx(2 * 0.02 / math.sqrt(1 + 0.25))
+    assert email["campaign_id"] == "a, b" and email["campaigns"] == ["a", "b"]
+    assert (email["n_treated"], email["n_control"]) == (200, 100)
+
+
+def test_every_touchpoint_says_what_its_effect_rests_on(bundle):
+    effects = bundle.models["touchpoint_effects"]
+    plain = observational_evidence(effects)
+    assert set(plain) == set(effects.touchpoints)
+    for name, entry in plain.items():
+        assert entry["source"] == "observational" and entry["campaign_id"] is None
+        assert entry["n_treated"] == effects.deliveries[name]
+        assert entry["low"] <= entry["reduction"] <= entry["high"]
+        assert entry["reduction"] == pytest.approx(-effects.ate[name][0])
+    measured = {"email": {"source": "experiment", "campaign_id": "c"}}
+    mixed = effect_evidence(effects, measured)
+    assert mixed["email"] == measured["email"]
+    assert all(e["source"] == "observational" for t, e in mixed.items() if t != "email")
+    assert list(mixed) == sorted(mixed)
+
+
+# ---------------------------------------------------------------------- the recommender
+def test_a_touchpoint_measured_as_harmful_is_no_longer_recommended(bundle, log, observed):
+    effects_table, before = observed
+    top = before["recommended_touchpoint"].value_counts().index[0]
+    assert (before["recommended_touchpoint"] == top).sum() > 50
+    measured, _ = _campaign(effects_table, top, -0.04, -0.07, -0.01)
+    for method in ("dr-point", "dr-rank", "dr"):
+        after = _with_evidence(bundle, measured, method).recommend(log, lookback="90D")
+        for k in ("", "_2", "_3"):
+            assert not (after[f"recommended_touchpoint{k}"] == top).any(), (method, k)
+    # the ruled-out touchpoint says why, with the campaign
+    table = _with_evidence(bundle, measured).effects(log, lookback="90D")
+    ruled = table[table["touchpoint"] == top]
+    assert (ruled["risk_reduction_high"] < 0).all()
+    assert not ruled["allowed"].any()
+    assert (
+        ruled["blocked_by"]
+        .isin(["measured in campaign 2024-07-01-a3f9c2 to raise the drop-off risk"])
+        .mean()
+        > 0.9
+    )
+
+
+def test_a_touchpoint_measured_as_helpful_moves_up_the_ranking_and_is_not_uncertain(
+    bundle, log, observed
+):
+    effects_table, before = observed
+    counts = before["recommended_touchpoint"].value_counts()
+    rare = counts.index[-1]  # first for only a few customers before the experiment
+    measured, _ = _campaign(effects_table, rare, 0.06, 0.04, 0.08)
+    after = _with_evidence(bundle, measured).recommend(log, lookback="90D")
+    first = after["recommended_touchpoint"] == rare
+    assert first.sum() > 3 * counts[rare]
+    assert not after.loc[first, "uncertain"].any()
+    assert (after.loc[first, "evidence_source"] == "experiment").all()
+    others = after["recommended_touchpoint"].notna() & ~first
+    assert (after.loc[others, "evidence_source"] == "observational").all()
+    assert after.loc[after["recommended_touchpoint"].isna(), "evidence_source"].isna().all()
+    text = "measured in campaign 2024-07-01-a3f9c2: -6.0 points on the drop-off risk"
+    text += " (interval -8.0 to -4.0 points)"
+    assert all(text in reason for reason in after.loc[first, "reason"])
+    # the observational interval and its evidence count give way to the experiment's
+    assert not after.loc[first, "reason"].str.contains("in this stage received it").any()
+    with language("vi"):
+        vi = _with_evidence(bundle, measured).recommend(log, lookback="90D")
+    assert vi.loc[first, "reason"].str.contains(
+        "đo được trong chiến dịch 2024-07-01-a3f9c2: -6,0 điểm phần trăm trên rủi ro rời bỏ"
+    ).all()
+
+
+def test_a_null_measurement_leaves_the_touchpoint_uncertain_everywhere(bundle, log, observed):
+    effects_table, before = observed
+    top = before["recommended_touchpoint"].value_counts().index[0]
+    measured, _ = _campaign(effects_table, top, 0.005, -0.02, 0.03)
+    after = _with_evidence(bundle, measured, "dr-point").recommend(log, lookback="90D")
+    for k in ("", "_2", "_3"):
+        mine = after[f"recommended_touchpoint{k}"] == top
+        assert after.loc[mine, f"uncertain{k}"].all()
+        assert (after.loc[mine, f"expected_risk_reduction_low{k}"] <= 0).all()
+    first = after["recommended_touchpoint"] == top
+    assert after.loc[first, "reason"].str.contains("uncertain: it may not help").all()
+    # and a method that needs an interval above zero never recommends it
+    strict = _with_evidence(bundle, measured, "dr").recommend(log, lookback="90D")
+    assert not (strict["recommended_touchpoint"] == top).any()
+
+
+def test_the_mean_over_the_campaigns_treated_equals_the_measured_reduction(
+    bundle, log, observed
+):
+    effects_table, _ = observed
+    name = "consultation"
+    mine = effects_table[
+        (effects_table["touchpoint"] == name)
+        & effects_table["expected_risk"].between(0.05, 0.95)  # no clipping at 0 or 1
+    ]
+    treated = mine.iloc[:150]
+    p = treated["risk_reduction"].mean()
+    measured = p + 0.004  # close to the model: no customer leaves the wide interval
+    half = 0.5
+    evidence, _ = _campaign(treated.assign(touchpoint=name), name, measured, measured - half,
+                            measured + half)
+    rec = _with_evidence(bundle, evidence)
+    got = rec.effects(log, customers=treated["customer_id"])
+    got = got[got["touchpoint"] == name].set_index("customer_id").loc[treated["customer_id"]]
+    assert got["risk_reduction"].mean() == pytest.approx(measured, abs=1e-12)
+    # each customer moved by reach * shift, and the interval is the experiment's, rescaled
+    entry = evidence[name]
+    reach = treated["reach_probability"].to_numpy()
+    np.testing.assert_allclose(
+        got["risk_reduction"], treated["risk_reduction"].to_numpy() + reach * entry["shift"]
+    )
+    # (a reduction can be neither above the risk nor below the risk minus 1)
+    risk = treated["baseline_risk"].to_numpy()
+    np.testing.assert_allclose(
+        got["risk_reduction_low"], np.maximum(reach * entry["reached_low"], risk - 1)
+    )
+    np.testing.assert_allclose(
+        got["risk_reduction_high"], np.minimum(reach * entry["reached_high"], risk)
+    )
+
+
+def test_a_segments_own_measurement_applies_to_that_segment_only(bundle, log, observed):
+    effects_table, _ = observed
+    name = "consultation"
+    measured, _ = _campaign(effects_table, name, 0.03, 0.01, 0.05)
+    business = dict(measured[name], reduction=-0.05, low=-0.08, high=-0.02)
+    r = business["mean_reach"]
+    business.update(shift=-0.2, reached_low=-0.08 / r, reached_high=-0.02 / r)
+    measured[name]["segments"] = {"business": business}
+    rec = _with_evidence(bundle, measured, "dr-point")
+    table = rec.effects(log, lookback="90D")
+    segment = log.frame.groupby("customer_id", observed=True)["segment"].last()
+    table = table[table["touchpoint"] == name]
+    in_business = (segment.reindex(table["customer_id"]) == "business").to_numpy()
+    assert in_business.any() and (~in_business).any()
+    assert (table.loc[in_business, "risk_reduction_high"] <= 0).all()
+    assert (table.loc[~in_business, "risk_reduction_low"] >= 0).all()
+    out = rec.recommend(log, lookback="90D")
+    first = out["recommended_touchpoint"] == name
+    where = (segment.reindex(out.index) == "business").to_numpy()
+    assert first.any() and not (first & where).any()
+    assert out.loc[first, "reason"].str.contains("measured in campaign 2024-07-01-a3f9c2:").all()
+
+
+def test_the_evidence_round_trips_through_the_bundle_file(bundle, log, observed, tmp_path):
+    effects_table, _ = observed
+    measured, _ = _campaign(effects_table, "email", 0.05, 0.03, 0.07)
+    mine = cjml.ModelBundle(
+        featurizer=bundle.featurizer,
+        journey_map=bundle.journey_map,
+        models=bundle.models,
+        metadata={
+            **bundle.metadata,
+            "effect_evidence": effect_evidence(bundle.models["touchpoint_effects"], measured),
+        },
+    )
+    path = mine.save(tmp_path / "taught.cjml")
+    loaded = cjml.ModelBundle.load(path)
+    assert loaded.metadata["effect_evidence"] == mine.metadata["effect_evidence"]
+    assert loaded.metadata["effect_evidence"]["email"]["source"] == "experiment"
+    a = TouchpointRecommender.from_bundle(mine, rules=BY_REDUCTION).recommend(log, lookback="90D")
+    b = TouchpointRecommender.from_bundle(loaded, rules=BY_REDUCTION).recommend(
+        log, lookback="90D"
+    )
+    pd.testing.assert_frame_equal(a, b)
+    assert (a["evidence_source"] == "experiment").any()
+
+
+def test_a_recommender_refuses_evidence_that_is_not_a_table_per_touchpoint(bundle, log):
+    rec = TouchpointRecommender.from_bundle(bundle)
+    rec.effect_evidence = ["email"]
+    with pytest.raises(cjml.CjmlError, match="effect_evidence must map each touchpoint"):
+        rec.recommend(log, lookback="90D")
+
+
+# ---------------------------------------------------------------------- finding campaigns
+def test_manifests_are_found_in_files_and_folders_and_a_wrong_path_is_named(tmp_path):
+    folder = tmp_path / "campaigns"
+    folder.mkdir()
+    for name in ("b.campaign.json", "a.campaign.json", "a.assignments.parquet"):
+        (folder / name).write_text("{}")
+    one = tmp_path / "c.campaign.json"
+    one.write_text("{}")
+    found = find_manifests([folder, one, folder / "a.campaign.json"])
+    assert [p.name for p in found] == ["a.campaign.json", "b.campaign.json", "c.campaign.json"]
+    with pytest.raises(cjml.InputFileError, match=r"'.*nowhere.campaign.json' does not exist"):
+        find_manifests(tmp_path / "nowhere.campaign.json")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(cjml.InputFileError, match="holds no campaign manifest"):
+        find_manifests(empty)
+
+
+def test_a_policy_of_no_action_still_recommends_what_a_campaign_proved(bundle, log, observed):
+    import dataclasses
+
+    effects_table, _ = observed
+    quiet = cjml.ModelBundle(
+        featurizer=bundle.featurizer,
+        journey_map=bundle.journey_map,
+        models={
+            **bundle.models,
+            "touchpoint_policy": dataclasses.replace(
+                bundle.models["touchpoint_policy"], policy="no action", touchpoint=None
+            ),
+        },
+        metadata=bundle.metadata,
+    )
+    assert TouchpointRecommender.from_bundle(quiet).recommend(log, lookback="90D")[
+        "recommended_touchpoint"
+    ].isna().all()
+    proven, _ = _campaign(effects_table, "email", 0.05, 0.03, 0.07)
+    null, _ = _campaign(effects_table, "live_chat", 0.01, -0.01, 0.03, campaign_id="other")
+    out = _with_evidence(quiet, {**proven, **null}).recommend(log, lookback="90D")
+    assert set(out["recommended_touchpoint"].dropna()) == {"email"}
+    assert (out["recommended_touchpoint"] == "email").sum() > 50
+    # an explicit method="no action" is what the user asked for: nothing
+    asked = _with_evidence(quiet, proven, "no action").recommend(log, lookback="90D")
+    assert asked["recommended_touchpoint"].isna().all()
