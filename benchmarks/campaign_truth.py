@@ -55,6 +55,8 @@ from _measure import CACHE
 from _suite import TARGET_SHARE, policy_table
 from scipy.stats import norm
 
+from cjml._intervals import newcombe_interval
+
 STANDIN = "default_simulator"
 CUTOFFS = ("2024-06-29", "2024-07-29")  # the campaign, then the next period
 HORIZON = "30D"
@@ -115,6 +117,8 @@ def wald(row, level: float) -> tuple[float, float]:
     z = norm.ppf(0.5 + level / 2)
     p1, n1 = row["dropoff_treated"], row["n_treated"]
     p0, n0 = row["dropoff_control"], row["n_control"]
+    if not (n1 and n0):
+        return np.nan, np.nan
     se = np.sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0)
     d = p0 - p1
     return d - z * se, d + z * se
@@ -138,6 +142,7 @@ def one_campaign(world, frame, bundle, cutoff, rep: int, folder: Path, control: 
     after = simulate_campaign(world, campaign, seed=10_000 + rep, redraw_control=True)
     log = cjml.read_events(after.events, journey_map=world.journey_map)
     truth = after.effects.set_index(["group", "value"])
+    own = delivery_only(campaign, after)
     rows = []
     for level in levels:
         measured = cjml.measure_campaign(campaign, log, level=level).effects
@@ -148,6 +153,11 @@ def one_campaign(world, frame, bundle, cutoff, rep: int, folder: Path, control: 
                 continue
             true = float(truth.loc[key, "true_reduction"])
             lo, hi = wald(m, level)
+            sel = own if key[0] == "all" else own[own["touchpoint"] == key[1]]
+            k_t = int(sel.loc[sel["arm"] == "treatment", "dropped"].sum())
+            k_c = int(sel.loc[sel["arm"] == "control", "dropped"].sum())
+            n_t, n_c = int((sel["arm"] == "treatment").sum()), int((sel["arm"] == "control").sum())
+            d_own, lo_own, hi_own = newcombe_interval(k_c, n_c, k_t, n_t, level)
             rows.append(
                 {
                     "rep": rep,
@@ -164,9 +174,33 @@ def one_campaign(world, frame, bundle, cutoff, rep: int, folder: Path, control: 
                     "predicted": float(m["predicted_reduction"]),
                     "covered": bool(m["reduction_low"] <= true <= m["reduction_high"]),
                     "wald_covered": bool(lo <= true <= hi),
+                    "own_measured": float(d_own),
+                    "own_covered": bool(lo_own <= true <= hi_own),
                 }
             )
     return rows, campaign, after
+
+
+def delivery_only(campaign, after) -> pd.DataFrame:
+    """The assignments with drop-off counted without the campaign's logged delivery only.
+
+    ``measure_campaign`` leaves out every event of the intended touchpoint in the
+    window, in both arms (a logged delivery is not activity); the simulator's truth
+    counts business-as-usual deliveries a customer engaged with as events. This
+    reference leaves out only the one delivery the campaign logged.
+    """
+    from cjml.datasets._campaign import DELIVERY_OFFSET
+
+    table = campaign.assignments[["customer_id", "arm", "touchpoint"]]
+    ev = after.events
+    end = after.cutoff + pd.Timedelta(days=after.horizon_days)
+    ev = ev[(ev["timestamp"] > after.cutoff) & (ev["timestamp"] <= end)]
+    ev = ev[ev["customer_id"].isin(table["customer_id"])]
+    delivery = ev["timestamp"] == after.cutoff + DELIVERY_OFFSET
+    treated = set(table.loc[table["arm"] == "treatment", "customer_id"])
+    delivery &= ev["customer_id"].isin(treated)
+    active = set(ev.loc[~delivery, "customer_id"])
+    return table.assign(dropped=~table["customer_id"].isin(active))
 
 
 def coverage_table(rows: pd.DataFrame) -> pd.DataFrame:
@@ -191,6 +225,8 @@ def coverage_table(rows: pd.DataFrame) -> pd.DataFrame:
             ),
             "coverage": g["covered"].mean(),
             "wald_coverage": g["wald_covered"].mean(),
+            "own_measured": g["own_measured"].mean(),
+            "own_coverage": g["own_covered"].mean(),
         }
     )
     out["goal"] = np.where(out["coverage"] >= GOAL_COVERAGE, "met", "NOT met")
