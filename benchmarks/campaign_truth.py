@@ -233,13 +233,14 @@ def coverage_table(rows: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def regret(bundle, log, world, cutoff, untouched: np.ndarray) -> dict[str, object]:
+def regret(bundle, log, world, cutoff, untouched: np.ndarray, tested=()) -> dict[str, object]:
     """Regret shares at ``cutoff`` over the untouched customers seen in the last 90 days.
 
     ``regret``: the bundle's own policy applied to all of them; ``regret_rank``: the
     per-customer ranking (``method="dr-rank"``); ``regret_top*``: the same over the top
     20% by predicted risk (NaN when nothing can be gained there: often, since the
-    riskiest have mostly left already).
+    riskiest have mostly left already). ``gap``: for each touchpoint of ``tested``,
+    the mean predicted reduction minus the mean true one over the same customers.
     """
     from cjml.recommend import TouchpointRecommender
 
@@ -268,6 +269,14 @@ def regret(bundle, log, world, cutoff, untouched: np.ndarray) -> dict[str, objec
         out[f"regret{key}"] = float(table["regret_all"].astype(float)["cjml"])
         out[f"regret_top{key}"] = float(table["regret_target"].astype(float)["cjml"])
         out[f"acted{key}"] = float(rec["recommended_touchpoint"].notna().mean())
+    est = TouchpointRecommender.from_bundle(bundle).effects(log, cutoff=cutoff, customers=who)
+    gap = {}
+    for tp in tested:
+        mine = est[est["touchpoint"] == tp].set_index("customer_id")
+        mine = mine[mine.index.isin(truth.index[truth[f"risk_{tp}"].notna()])]
+        true = truth.loc[mine.index, "risk_no_action"] - truth.loc[mine.index, f"risk_{tp}"]
+        gap[tp] = float(mine["risk_reduction"].mean() - true.mean())
+    out["gap"] = gap
     return out
 
 
@@ -290,7 +299,8 @@ def learning_check(world, campaign, manifest: Path, after, next_cutoff) -> dict:
         except TypeError as exc:  # train(experiments=) not there yet
             out[label] = {"error": str(exc)}
             continue
-        out[label] = regret(bundle, log, world, next_cutoff, untouched)
+        tested = sorted(campaign.assignments["touchpoint"].dropna().unique())
+        out[label] = regret(bundle, log, world, next_cutoff, untouched, tested)
         out[label]["seconds"] = time.perf_counter() - t0
         if label == "with":
             out[label]["evidence"] = {
@@ -396,6 +406,11 @@ def main() -> None:
                         f"{r['customers']:,} customers, {r['seconds']:.0f} s"
                     )
             print(f"  {item['world']} campaign {item['rep']}: " + "; ".join(parts))
+            for label in ("without", "with"):
+                gap = item.get(label, {}).get("gap")
+                if gap:
+                    text = ", ".join(f"{k} {v:+.3f}" for k, v in gap.items())
+                    print(f"    predicted - true effect, {label} the experiment: {text}")
             evidence = item.get("with", {}).get("evidence")
             if evidence:
                 print(f"    evidence: {evidence}")
