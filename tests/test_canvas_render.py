@@ -199,7 +199,9 @@ def test_opportunities_show_points_interval_and_evidence_or_say_none():
     text = canvas_text(canvas)
     row = canvas.opportunities.sort_values("risk_reduction").iloc[-1]
     points = f"{row.risk_reduction * 100:.1f}"
-    assert f"\u2212{points} pts ({row.risk_reduction_low * 100:.1f}\u2013" in text
+    # the row says "churn risk cut": a positive cut has no sign, like its interval
+    assert f" {points} pts ({row.risk_reduction_low * 100:.1f}\u2013" in text
+    assert f"\u2212{points} pts" not in text
     assert f"{row.evidence:,} customer" in text
     assert "none found" in text
 
@@ -216,7 +218,7 @@ def test_worth_testing_is_grey_italic_with_its_interval_and_a_note_once():
     assert words.count(note) == 1
     italic = [t for t in cells["opportunities-1"] if t.get_fontstyle() == "italic"]
     assert italic and all(to_hex(t.get_color()) == "#7a7a7a" for t in italic)
-    assert any("(\u22123.0\u2013" in t.get_text() for t in italic)  # the interval, below zero
+    assert any("(\u22123.0 to " in t.get_text() for t in italic)  # the interval, below zero
     first = [t for t in cells["opportunities-1"] if t.get_gid().endswith(".0.0")][0]
     assert first.get_fontstyle() == "normal"
     # stage 2: only one worth testing, no "none found"; stage 3: neither, "none found"
