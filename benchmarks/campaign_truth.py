@@ -39,6 +39,28 @@ repetitions; retraining with the experiment lowers the regret share.
 
     python benchmarks/campaign_truth.py [--quick] [--reps 50] [--control 0.2]
         [--worlds default_simulator,small_shop,contact_fatigue] [--learning-reps 2]
+
+Results (2 December 2026, defaults: 4,000 customers, seed 0, control 20%, 50
+campaigns per world; coverage of cjml's 90% / 95% Newcombe intervals, rows
+where both arms have >= 30 customers):
+
+    world              selected  overall 90% / 95%   per touchpoint 90% / 95%
+    default_simulator       677      0.94 / 0.98       0.94 / 1.00  (1 touchpoint)
+    small_shop              431      0.90 / 0.98       0.90 / 0.94  (1)
+    contact_fatigue       1,874      0.96 / 1.00       0.94 / 0.98  (5, 250 rows)
+
+The goal is met in every world at the report's default level. The true
+effects of the recommended touchpoints are small (0.1 to 0.6 points; the
+recommender predicted 1.2 to 2.9), and the measured mean matches them within
+0.8 points; the naive Wald interval covers about as often at these sizes.
+Learning check (``--worlds default_simulator --learning-reps 3``): the
+bundle's own policy acts on nobody with or without the experiment (regret
+share 1.0 both), and ``dr-rank``'s regret share is 0.980 / 0.971 / 0.970
+without and 1.018 / 0.971 / 0.970 with it: no gain. The campaign tests the
+recommender's picks (mostly email, true effect ~0.1 point); its measured
+effect (interval about +-7 points) moves email's estimate by at most a point
+and changes little else, so the goal "retraining with the experiment lowers
+regret" is not shown on this world.
 """
 
 from __future__ import annotations
