@@ -533,4 +533,3 @@ def learn_from_experiments(
             {"campaign_id": campaign_id, "manifest": str(path), "touchpoints": sorted(evidence)}
         )
     return pool_evidence(measured), {"used": used, "skipped": skipped}
-

@@ -1708,7 +1708,6 @@ def _contacts(
     return np.where(where >= 0, counts[np.maximum(where, 0)], 0)
 
 
-
 #: The customer attribute whose values the segments of a campaign's evidence are.
 SEGMENT_ATTRIBUTE = "segment"
 
@@ -1810,7 +1809,6 @@ def _apply_evidence(
     return measured, entries
 
 
-
 def _measured_text(entry: Mapping) -> str:
     """What a campaign measured, as the reasons say it: the change of the drop-off risk
     (negative: it went down), e.g. "measured in campaign 2024-07-01-a3f9c2: -3.1 points on
@@ -1831,6 +1829,7 @@ def _measured_text(entry: Mapping) -> str:
         "measured in campaign {campaign}: {points} on the drop-off risk (interval {low} to "
         "{high} points)"
     ).format(**words)
+
 
 def _stage_index(X: pd.DataFrame, jm: JourneyMap) -> np.ndarray:
     """Current stage index per row (-1 when unknown)."""
@@ -1934,9 +1933,7 @@ def _reasons(
                 ),
                 touchpoint=name[same],
             )
-        by_campaign = (
-            np.full(len(low), -1) if measured is None else np.asarray(measured)[has]
-        )
+        by_campaign = np.full(len(low), -1) if measured is None else np.asarray(measured)[has]
         known = ~np.isnan(low) & (by_campaign < 0)
         if known.any():
             one = ngettext(

@@ -74,9 +74,7 @@ def test_the_treated_get_exactly_one_delivery_and_keep_their_past(case):
     ev = _by_customer(after.events, treated["customer_id"])
     past = ev[ev["timestamp"] < cutoff].reset_index(drop=True)
     before = _by_customer(world.events, treated["customer_id"])
-    pd.testing.assert_frame_equal(
-        past, before[before["timestamp"] < cutoff].reset_index(drop=True)
-    )
+    pd.testing.assert_frame_equal(past, before[before["timestamp"] < cutoff].reset_index(drop=True))
     delivered = ev[ev["timestamp"] == cutoff + DELIVERY_OFFSET]
     assert delivered["customer_id"].is_unique
     assert set(delivered["customer_id"]) == set(treated["customer_id"])

@@ -259,9 +259,13 @@ def test_a_touchpoint_measured_as_helpful_moves_up_the_ranking_and_is_not_uncert
     assert not after.loc[first, "reason"].str.contains("in this stage received it").any()
     with language("vi"):
         vi = _with_evidence(bundle, measured).recommend(log, lookback="90D")
-    assert vi.loc[first, "reason"].str.contains(
-        "đo được trong chiến dịch 2024-07-01-a3f9c2: -6,0 điểm phần trăm trên rủi ro rời bỏ"
-    ).all()
+    assert (
+        vi.loc[first, "reason"]
+        .str.contains(
+            "đo được trong chiến dịch 2024-07-01-a3f9c2: -6,0 điểm phần trăm trên rủi ro rời bỏ"
+        )
+        .all()
+    )
 
 
 def test_a_null_measurement_leaves_the_touchpoint_uncertain_everywhere(bundle, log, observed):
@@ -280,9 +284,7 @@ def test_a_null_measurement_leaves_the_touchpoint_uncertain_everywhere(bundle, l
     assert not (strict["recommended_touchpoint"] == top).any()
 
 
-def test_the_mean_over_the_campaigns_treated_equals_the_measured_reduction(
-    bundle, log, observed
-):
+def test_the_mean_over_the_campaigns_treated_equals_the_measured_reduction(bundle, log, observed):
     effects_table, _ = observed
     name = "consultation"
     mine = effects_table[
@@ -293,8 +295,9 @@ def test_the_mean_over_the_campaigns_treated_equals_the_measured_reduction(
     p = treated["risk_reduction"].mean()
     measured = p + 0.004  # close to the model: no customer leaves the wide interval
     half = 0.5
-    evidence, _ = _campaign(treated.assign(touchpoint=name), name, measured, measured - half,
-                            measured + half)
+    evidence, _ = _campaign(
+        treated.assign(touchpoint=name), name, measured, measured - half, measured + half
+    )
     rec = _with_evidence(bundle, evidence)
     got = rec.effects(log, customers=treated["customer_id"])
     got = got[got["touchpoint"] == name].set_index("customer_id").loc[treated["customer_id"]]
@@ -358,9 +361,7 @@ def test_the_evidence_round_trips_through_the_bundle_file(bundle, log, observed,
     assert loaded.metadata["effect_evidence"] == mine.metadata["effect_evidence"]
     assert loaded.metadata["effect_evidence"]["email"]["source"] == "experiment"
     a = TouchpointRecommender.from_bundle(mine, rules=BY_REDUCTION).recommend(log, lookback="90D")
-    b = TouchpointRecommender.from_bundle(loaded, rules=BY_REDUCTION).recommend(
-        log, lookback="90D"
-    )
+    b = TouchpointRecommender.from_bundle(loaded, rules=BY_REDUCTION).recommend(log, lookback="90D")
     pd.testing.assert_frame_equal(a, b)
     assert (a["evidence_source"] == "experiment").any()
 
@@ -405,9 +406,12 @@ def test_a_policy_of_no_action_still_recommends_what_a_campaign_proved(bundle, l
         },
         metadata=bundle.metadata,
     )
-    assert TouchpointRecommender.from_bundle(quiet).recommend(log, lookback="90D")[
-        "recommended_touchpoint"
-    ].isna().all()
+    assert (
+        TouchpointRecommender.from_bundle(quiet)
+        .recommend(log, lookback="90D")["recommended_touchpoint"]
+        .isna()
+        .all()
+    )
     proven, _ = _campaign(effects_table, "email", 0.05, 0.03, 0.07)
     null, _ = _campaign(effects_table, "live_chat", 0.01, -0.01, 0.03, campaign_id="other")
     out = _with_evidence(quiet, {**proven, **null}).recommend(log, lookback="90D")
