@@ -653,9 +653,7 @@ def _pain_kind(name: str, family: str) -> str | None:
         return "unresolved"
     if name.startswith("ces_"):
         return "effort"
-    if family == "experience" or name.startswith(
-        ("decayed_negative", "decayed_positive", "csat_")
-    ):
+    if family == "experience" or name.startswith(("decayed_negative", "decayed_positive", "csat_")):
         return "bad_experience"
     if family == "stages" and ("days" in name or "per_30d" in name):
         return "wait"
@@ -851,9 +849,7 @@ class _CanvasFacts:
             out[f"{name}_answers"] = answers.astype(np.int64)
             out[f"{name}_bad_share"] = _ratio(_count(key_event[ok & bad(score)], GS), answers)
             pairs = _unique(prep.pos[ok] * S + prep.stage[ok])
-            out[f"{name}_respondents"] = _count(g[pairs // S] * S + pairs % S, GS).astype(
-                np.int64
-            )
+            out[f"{name}_respondents"] = _count(g[pairs // S] * S + pairs % S, GS).astype(np.int64)
 
         # Wait: the median stay here against the median stay in the group's other stages.
         pair_g = g[prep.pair_pos]
@@ -1199,8 +1195,10 @@ def journey_map(
             f"negative_weight must be a number of 1 or more (how many positive answers one "
             f"negative one weighs, e.g. 12), got {negative_weight!r}."
         )
-    if isinstance(min_customers, bool) or not isinstance(min_customers, int | np.integer) or (
-        min_customers < 1
+    if (
+        isinstance(min_customers, bool)
+        or not isinstance(min_customers, int | np.integer)
+        or (min_customers < 1)
     ):
         raise ValueError(
             f"min_customers must be a whole number of 1 or more (customers behind a number "

@@ -440,7 +440,6 @@ def _steps(
     return frame
 
 
-
 def support_journey(
     log,
     bundle=None,
@@ -707,9 +706,7 @@ def support_journey(
         "n_tickets": len(tickets),
         "min_customers": int(min_customers),
         "journey_map": log.journey_map.name,
-        "columns": [
-            c for c in ("channel", "satisfaction", "effort", "nps") if c in frame.columns
-        ],
+        "columns": [c for c in ("channel", "satisfaction", "effort", "nps") if c in frame.columns],
     }
     return SupportJourneyReport(
         steps=steps, tickets=tickets, channels=channels, unhappy=unhappy, info=info

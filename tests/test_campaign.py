@@ -139,8 +139,8 @@ def test_export_control_rows_keep_the_customer_and_carry_no_action(tmp_path, suf
     path = tmp_path / f"actions{suffix}"
     if suffix == ".csv":
         raw = path.read_text(encoding="utf-8-sig")
-        assert "\"'=cmd|' /C calc'!A0\"" in raw and ",\"=cmd" not in raw  # formula-safe
-        assert "\"'=south\"" in raw
+        assert "\"'=cmd|' /C calc'!A0\"" in raw and ',"=cmd' not in raw  # formula-safe
+        assert '"\'=south"' in raw
         out = pd.read_csv(path, encoding="utf-8-sig")
     else:
         out = pd.read_parquet(path)
@@ -376,9 +376,10 @@ def test_uplift_with_no_true_effect_covers_zero_and_ignores_the_deliveries(campa
     assert overall["dropoff_treated"] == pytest.approx(0.4, abs=0.05)
     assert np.isnan(overall["nnt"]) and np.isnan(overall["cost_per_retained"])
     assert overall["predicted_reduction"] == pytest.approx(0.04)
-    assert effects["group"].tolist() == ["all"] + ["touchpoint"] * 3 + ["risk_band"] * 3 + [
-        "segment"
-    ] * 2
+    assert (
+        effects["group"].tolist()
+        == ["all"] + ["touchpoint"] * 3 + ["risk_band"] * 3 + ["segment"] * 2
+    )
     assert effects.loc[effects["group"] == "risk_band", "value"].tolist() == [
         "low",
         "middle",
@@ -447,7 +448,7 @@ def test_report_as_text_csv_and_html(campaign_no_effect, tmp_path):
     assert campaign.campaign_id in text and "Live chat" in text
     path = report.to_csv(tmp_path / "uplift.csv")
     raw = path.read_text(encoding="utf-8-sig")
-    assert "\"'=south\"" in raw and ",\"=south\"" not in raw
+    assert '"\'=south"' in raw and ',"=south"' not in raw
     table = pd.read_csv(path, encoding="utf-8-sig")
     assert table["reduction"].tolist() == pytest.approx(report.effects["reduction"].tolist())
     with pytest.raises(cjml.InputFileError, match="already exists"):

@@ -84,7 +84,16 @@ def test_score_with_a_control_group_is_reproducible_from_the_manifest(
 ):
     out = tmp_path / "scores.parquet"
     code, text, err = run(
-        capsys, "score", bundle, events, "--out", out, "--cutoff", CUTOFF, "--control", "0.1",
+        capsys,
+        "score",
+        bundle,
+        events,
+        "--out",
+        out,
+        "--cutoff",
+        CUTOFF,
+        "--control",
+        "0.1",
         "--quiet",
     )
     assert code == 0, err
@@ -107,8 +116,18 @@ def test_uplift_before_the_horizon_and_misused_options_are_refused(
 ):
     out = tmp_path / "actions.parquet"
     code, _, err = run(
-        capsys, "recommend", bundle, events, "--out", out, "--cutoff", CUTOFF, "--control", "10%",
-        "--seed", "1",
+        capsys,
+        "recommend",
+        bundle,
+        events,
+        "--out",
+        out,
+        "--cutoff",
+        CUTOFF,
+        "--control",
+        "10%",
+        "--seed",
+        "1",
     )
     assert code == 0, err
     early = pd.read_parquet(events)

@@ -439,11 +439,19 @@ def test_comparison_says_the_differences_that_matter_most_first():
 
 def test_comparison_needs_enough_customers_on_both_sides():
     deal = synthetic(
-        "deal_seeker", drop_off=[0.6, 0.1], conversion=[0.2, np.nan], emotion=[-0.9, 0.1],
-        days=[1.0, 1.0], missing=[("browse", "live_chat")], customers=20,
+        "deal_seeker",
+        drop_off=[0.6, 0.1],
+        conversion=[0.2, np.nan],
+        emotion=[-0.9, 0.1],
+        days=[1.0, 1.0],
+        missing=[("browse", "live_chat")],
+        customers=20,
     )
     regular = synthetic(
-        "regular", drop_off=[0.1, 0.1], conversion=[0.9, np.nan], emotion=[0.5, 0.1],
+        "regular",
+        drop_off=[0.1, 0.1],
+        conversion=[0.9, np.nan],
+        emotion=[0.5, 0.1],
         days=[9.0, 1.0],
     )
     assert compare_canvases(deal, regular).differences.empty
@@ -459,9 +467,7 @@ def test_report_compare_names_the_personas(without_bundle):
     assert len(d) <= 6
     assert set(d["kind"]) <= {"drop_off", "conversion", "emotion", "days", "missing", "pain"}
     assert (d["customers"] >= 30).all()
-    assert all(
-        cjml.i18n.label_text(a) in t or cjml.i18n.label_text(b) in t for t in d["text"]
-    )
+    assert all(cjml.i18n.label_text(a) in t or cjml.i18n.label_text(b) in t for t in d["text"])
 
 
 # --------------------------------------------------------------------------- property

@@ -71,9 +71,7 @@ def test_the_done_when_command_draws_a_canvas_per_persona_and_the_support_journe
 ):
     events, model = inputs
     out = tmp_path / "map.html"
-    code, text, err = run(
-        capsys, "journey-map", events, "--model", model, "--canvas", "--out", out
-    )
+    code, text, err = run(capsys, "journey-map", events, "--model", model, "--canvas", "--out", out)
     assert code == 0, err
     personas = report.personas
     assert len(personas) == 5
@@ -127,8 +125,17 @@ def test_persona_draws_only_the_personas_named(inputs, report, tmp_path, capsys)
     # one picture per canvas
     out = tmp_path / "canvas.png"
     code, text, err = run(
-        capsys, "journey-map", events, "--model", model, "--persona", first, "--persona",
-        second, "--out", out,
+        capsys,
+        "journey-map",
+        events,
+        "--model",
+        model,
+        "--persona",
+        first,
+        "--persona",
+        second,
+        "--out",
+        out,
     )
     assert code == 0, err
     written = sorted(tmp_path.iterdir())
@@ -238,6 +245,16 @@ def test_personas_of_a_column_of_numbers_are_named_as_text(inputs, tmp_path, cap
             r"^error: Cannot write .*map\.png.*: --out must end in \.html .*add --canvas",
         ),
         (
+            ["--min-customers", "50", "--out", "{tmp}/map.html"],
+            r"^error: --min-customers sets how the canvas is drawn, and none was asked for: add "
+            r"--canvas, --persona, --compare or --support, or leave --min-customers out\.",
+        ),
+        (
+            ["--support", "--negative-weight", "3"],
+            r"^error: --negative-weight sets how the canvas is drawn.*add --canvas, --persona or "
+            r"--compare",
+        ),
+        (
             ["--support", "--out", "{tmp}/support.svg"],
             r"^error: Cannot write .*support\.svg.*with --support, --out must end in \.html",
         ),
@@ -260,6 +277,13 @@ def test_persona_without_personas_says_to_pass_by(tmp_path, capsys):
     code, _, err = run(capsys, "journey-map", path, "--persona", "regular")
     assert code == 1
     assert "--persona needs personas" in err and "pass --by COLUMN" in err
+    # --canvas draws the one canvas there is, and says how to get one per persona
+    out = tmp_path / "map.html"
+    code, text, err = run(capsys, "journey-map", path, "--canvas", "--out", out)
+    assert code == 0, err
+    assert "no persona column: one canvas, for all customers; pass --by COLUMN" in text
+    assert "Wrote 1 canvas and the support journey to" in text
+    assert _texts(out.read_text(encoding="utf-8")).count("Time and flow") >= 1
 
 
 @pytest.mark.parametrize(
@@ -276,3 +300,11 @@ def test_bad_values_are_usage_errors(argv, message, capsys):
         main(["journey-map", "events.csv", *argv])
     assert exc.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_persona_name_with_a_comma_is_kept_whole():
+    from cjml.cli._data import _persona_names
+
+    known = ["a", "b", "x,y"]
+    assert _persona_names(["a,b", "x,y", "b"], known) == ["a", "b", "x,y"]
+    assert _persona_names([" a , c ", "x"], known) == ["a", "c", "x"]  # refused later

@@ -108,8 +108,15 @@ def test_the_support_journey_is_shown(app, data):
     section = app.overview_canvas_section
     assert section in app.tabs.children[0].children
     parts = list(section.children)
-    assert parts.index(app.overview_support) > parts.index(app.overview_canvas)
-    assert re.search(r"<h\d[^>]*>\s*Support journey\s*</h\d>", app.overview_support.value)
+    where = parts.index(app.overview_support)
+    assert where > parts.index(app.overview_canvas)
+    assert parts[where - 1] is app.overview_support_title
+    # one heading, whether the support journey's fragment brings one or not
+    headings = re.findall(
+        r"<h\d[^>]*>\s*Support journey\s*</h\d>",
+        app.overview_support_title.value + app.overview_support.value,
+    )
+    assert len(headings) == 1, headings
     assert "Silent unhappy" in _words(app.overview_support.value)
 
 

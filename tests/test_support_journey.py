@@ -330,9 +330,7 @@ def test_png_and_pdf_are_a4_landscape_and_never_overwritten(tiny, tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     pdf = tiny.save(tmp_path / "support.pdf")
     data = pdf.read_bytes()
-    assert data[:5] == b"%PDF-" and data.count(b"/Type /Page\n") + data.count(
-        b"/Type /Page "
-    ) >= 1
+    assert data[:5] == b"%PDF-" and data.count(b"/Type /Page\n") + data.count(b"/Type /Page ") >= 1
     before = png.read_bytes()
     with pytest.raises(cjml.CjmlError, match="force"):
         tiny.save(png)

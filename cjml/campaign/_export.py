@@ -126,9 +126,7 @@ def _costs(bundle, rules) -> dict[str, float]:
         for tp in bundle.journey_map.touchpoints:
             if tp.cost is not None:
                 known[tp.name] = float(tp.cost)
-    rule_costs = (
-        rules.get("costs") if isinstance(rules, Mapping) else getattr(rules, "costs", None)
-    )
+    rule_costs = rules.get("costs") if isinstance(rules, Mapping) else getattr(rules, "costs", None)
     known.update({str(k): float(v) for k, v in (rule_costs or {}).items()})
     return known
 

@@ -251,9 +251,7 @@ class Campaign:
             ),
             "  " + _("export: {file}").format(file=self.path.parent / files["export"]["name"]),
             "  "
-            + _("assignments: {file}").format(
-                file=self.path.parent / files["assignments"]["name"]
-            ),
+            + _("assignments: {file}").format(file=self.path.parent / files["assignments"]["name"]),
             "  " + _("manifest (the record; never overwritten): {file}").format(file=self.path),
         ]
         return "\n".join(lines)
@@ -297,7 +295,7 @@ def read_campaign(manifest_path: str | Path) -> Campaign:
         ) from None
     if not isinstance(manifest, dict) or manifest.get("kind") != _KIND:
         raise CampaignError(
-            f"{str(path)!r} is not a cjml campaign manifest (no \"kind\": \"{_KIND}\"). Give "
+            f'{str(path)!r} is not a cjml campaign manifest (no "kind": "{_KIND}"). Give '
             "the <name>.campaign.json file written beside the export."
         )
     for key, kind in _REQUIRED.items():

@@ -153,8 +153,7 @@ def compare_canvases(
                     "right": float(eb["emotion"]),
                     "ratio": np.nan,
                     "text": _(
-                        "{persona} feel worse in {stage}: {worse} against {better} "
-                        "(from -1 to 1)"
+                        "{persona} feel worse in {stage}: {worse} against {better} (from -1 to 1)"
                     ).format(
                         persona=_subject(sides[worse]),
                         stage=label_text(stage, lower=True),
@@ -308,9 +307,17 @@ def _pain_rows(sides, lf, rf, minimum) -> list[dict]:
     out = []
     flows = (lf, rf)
     pains = [
-        {(s, k): (m, c, t) for s, k, m, c, t in zip(
-            p.pains["stage"], p.pains["kind"], p.pains["metric"], p.pains["customers"],
-            p.pains["text"], strict=True)}
+        {
+            (s, k): (m, c, t)
+            for s, k, m, c, t in zip(
+                p.pains["stage"],
+                p.pains["kind"],
+                p.pains["metric"],
+                p.pains["customers"],
+                p.pains["text"],
+                strict=True,
+            )
+        }
         for p in sides
     ]
     for side in (0, 1):

@@ -99,10 +99,7 @@ def build_canvas(report, persona=None) -> JourneyCanvas:
     notes = []
     if not survey:
         notes.append(
-            _(
-                "The events have no satisfaction, NPS or effort column: the feeling row is "
-                "empty."
-            )
+            _("The events have no satisfaction, NPS or effort column: the feeling row is empty.")
         )
     if ranked_by == "size":
         notes.append(
@@ -346,8 +343,9 @@ def _opportunities(
     for tp, pts, lo, hi in zip(o["touchpoint"], points, low, high, strict=True):
         name = label_text(tp)
         if np.isnan(lo) or np.isnan(hi):
-            texts.append(_("{touchpoint}: {points} less drop-off risk").format(
-                touchpoint=name, points=pts))
+            texts.append(
+                _("{touchpoint}: {points} less drop-off risk").format(touchpoint=name, points=pts)
+            )
         else:
             texts.append(
                 _("{touchpoint}: {points} less drop-off risk ({low} to {high})").format(

@@ -311,9 +311,7 @@ def _feeling_cell(canvas, stage) -> _Cell:
     if rows.empty or _missing(rows["emotion"].iloc[0]):
         cell.top.append(_Item(_("no answers"), color=_MUTED, max_lines=2))
         customers = _count(rows["customers"].iloc[0]) if not rows.empty else 0
-        cell.title = _("No survey answers from the stage's {n}.").format(
-            n=_customers(customers)
-        )
+        cell.title = _("No survey answers from the stage's {n}.").format(n=_customers(customers))
         return cell
     r = rows.iloc[0]
     value = _signed(r["emotion"])
@@ -344,9 +342,7 @@ def _feeling_cell(canvas, stage) -> _Cell:
         ),
     ]
     if not _missing(r.get("negative_share")):
-        evidence.append(
-            _("Negative answers: {share}.").format(share=_share(r["negative_share"]))
-        )
+        evidence.append(_("Negative answers: {share}.").format(share=_share(r["negative_share"])))
     cell.title = "\n".join(evidence)
     cell.few = bool(r.get("few", False))
     color = _BAD if float(r["emotion"]) < 0 else _GOOD
@@ -554,9 +550,11 @@ def _flow_cell(canvas, stage) -> _Cell:
     )
     names = (_("moved on"), _("dropped off"), _("pending"))
     cell.bar = [
-        (float(np.nan_to_num(s)), c, _("{what}: {share} ({n})").format(
-            what=name, share=text, n=format_number(n)
-        ))
+        (
+            float(np.nan_to_num(s)),
+            c,
+            _("{what}: {share} ({n})").format(what=name, share=text, n=format_number(n)),
+        )
         for s, c, name, text, n in zip(shares, _FLOW_COLORS, names, shown, counts, strict=True)
     ]
     cell.few = bool(r.get("few", False))
@@ -634,9 +632,7 @@ def _footnotes(canvas) -> list[str]:
         ).format(n=format_number(int(info.get("min_customers", 30) or 30)))
     ]
     if info.get("pains_ranked_by") == "churn model":
-        notes.append(
-            _("Pain points are ranked by how much churn they explain in the churn model.")
-        )
+        notes.append(_("Pain points are ranked by how much churn they explain in the churn model."))
     else:
         notes.append(_("Pain points are ranked by size: no churn model was given."))
     if info.get("cutoff") is not None:
@@ -1077,9 +1073,7 @@ def _draw_canvas(
     for r, row in enumerate(rows):
         ry0, ry1 = row_boxes[row]
         # the band behind the row and its label
-        painter.rect(
-            (x0, ry0, x1, ry1), facecolor="#f6f8fa" if r % 2 == 0 else "white", zorder=-2
-        )
+        painter.rect((x0, ry0, x1, ry1), facecolor="#f6f8fa" if r % 2 == 0 else "white", zorder=-2)
         label_box = (x0, ry0, x0 + label_w, ry1)
         area = f"{prefix}label-{row}"
         painter.rect(label_box, area=area, fill=False)
@@ -1284,8 +1278,15 @@ def _legend(painter: _Painter, box, size: float, area: str, *, feeling: bool) ->
             x, baseline = x0, baseline + _LINE * size / 72
         if baseline + _DESCENT * size / 72 > y1:
             return
-        painter.text(x, baseline, symbol, size=size, gid=painter.gid(area, i, "m"), color=color,
-                     fontweight="bold")
+        painter.text(
+            x,
+            baseline,
+            symbol,
+            size=size,
+            gid=painter.gid(area, i, "m"),
+            color=color,
+            fontweight="bold",
+        )
         x += (_width(symbol, size, "bold") + 0.3 * size) / 72
         painter.text(x, baseline, text, size=size, gid=painter.gid(area, i, 0), color=_MUTED)
         x += (_width(text, size) + size) / 72
@@ -1691,8 +1692,11 @@ def _page(canvases, comparisons, support) -> str:
     ]
     if support is not None:
         sections.append(
-            (_anchors("support", ["journey"], taken)[0], _("Support journey"),
-             support._repr_html_())
+            (
+                _anchors("support", ["journey"], taken)[0],
+                _("Support journey"),
+                support._repr_html_(),
+            )
         )
     contents = "".join(
         f"<li><a href='#{anchor}'>{html.escape(heading)}</a></li>"
@@ -1832,4 +1836,3 @@ def _pdf(tmp, canvases, comparisons, support, lang) -> None:
         if support is not None:  # all customers, then each persona, as its own save does
             for persona in [None, *getattr(support, "personas", [])]:
                 pdf.savefig(support.figure(persona, lang=lang))
-

@@ -86,9 +86,7 @@ def _check_control(args: argparse.Namespace, inputs: dict) -> None:
                 )
         return
     if getattr(args, "no_recommend", False):
-        raise CampaignError(
-            "--control needs the recommendation columns: leave out --no-recommend."
-        )
+        raise CampaignError("--control needs the recommendation columns: leave out --no-recommend.")
     if getattr(args, "resume", False):
         raise CampaignError(
             "--resume cannot be combined with --control: a campaign is scored and exported "

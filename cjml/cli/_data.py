@@ -300,6 +300,24 @@ def _persona_names(values: list[str], known: list) -> list[str]:
     return names
 
 
+def _check_settings(args: argparse.Namespace, *, canvas: bool) -> None:
+    """Refuse --negative-weight and --min-customers where nothing uses them (the plain map)."""
+    for option, value, used, needs in (
+        ("--negative-weight", args.negative_weight, canvas, "--canvas, --persona or --compare"),
+        (
+            "--min-customers",
+            args.min_customers,
+            canvas or args.support,
+            "--canvas, --persona, --compare or --support",
+        ),
+    ):
+        if value is not None and not used:
+            raise CjmlError(
+                f"{option} sets how the canvas is drawn, and none was asked for: add {needs}, "
+                f"or leave {option} out."
+            )
+
+
 def _cmd_journey_map(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     canvas = bool(args.canvas or args.persona or args.compare)
@@ -307,6 +325,7 @@ def _cmd_journey_map(args: argparse.Namespace) -> int:
     if out is not None:
         _check_suffix(out, canvas=canvas, support=args.support)
         check_output(out, inputs=inputs_of(args, model=args.model), force=args.force)  # first
+    _check_settings(args, canvas=canvas)
     if args.compare and args.compare[0] == args.compare[1]:
         raise CjmlError(
             f"--compare needs two different personas, got {args.compare[0]!r} twice; "
@@ -319,12 +338,10 @@ def _cmd_journey_map(args: argparse.Namespace) -> int:
     by, by_default = args.by, False
     if by is None and (canvas or args.support) and DEFAULT_PERSONA_COLUMN in log.frame.columns:
         by, by_default = DEFAULT_PERSONA_COLUMN, True
-    # the canvas's settings only when it is drawn: the plain map does not use them
-    extra = (
-        {"negative_weight": args.negative_weight, "min_customers": args.min_customers}
-        if canvas
-        else {}
-    )
+    # the settings given (the library's defaults otherwise): the canvas's, the support journey's
+    few = {} if args.min_customers is None else {"min_customers": args.min_customers}
+    weight = {} if args.negative_weight is None else {"negative_weight": args.negative_weight}
+    extra = {**weight, **few} if canvas else {}
     report = cjml.journey_map(log, bundle, by=by, cutoff=args.cutoff, horizon=args.horizon, **extra)
     canvases, comparisons = _canvases(report, args) if canvas else ([], [])
     support = None
@@ -335,7 +352,7 @@ def _cmd_journey_map(args: argparse.Namespace) -> int:
             by=by,
             cutoff=report.info["cutoff"],
             horizon=report.info["horizon"],
-            min_customers=args.min_customers,
+            **few,
         )
     with language(args.lang, currency=args.currency):  # the files' and the summary's words
         if by_default and report.personas:
@@ -347,6 +364,13 @@ def _cmd_journey_map(args: argparse.Namespace) -> int:
                     column=repr(by),
                     n=format_number(len(report.personas)),
                     names=", ".join(str(p) for p in report.personas),
+                )
+            )
+        if args.canvas and by is None:
+            say(
+                _(
+                    "The events have no persona column: one canvas, for all customers; pass "
+                    "--by COLUMN for one per persona."
                 )
             )
         if out is None:
@@ -396,9 +420,7 @@ def _write_pictures(out: Path, canvases: list, comparisons: list, support, *, fo
     if canvases or comparisons:
         from cjml.canvas import write_canvases
 
-        return write_canvases(
-            canvases, out, force=force, support=support, comparisons=comparisons
-        )
+        return write_canvases(canvases, out, force=force, support=support, comparisons=comparisons)
     if out.suffix.lower() == ".csv":
         return [support.to_csv(out, force=force)]  # machine-readable: English columns
     return [support.save(out, force=force)]
@@ -448,6 +470,15 @@ def _written(canvases: list, comparisons: list, support, paths: list, seconds: f
             n,
         )
     return text.format(**values)
+
+
+def _default(name: str):
+    """A default of :func:`cjml.journey_map` (the one home of the canvas's settings)."""
+    import inspect
+
+    from cjml.analytics import journey_map
+
+    return inspect.signature(journey_map).parameters[name].default
 
 
 def add_journey_map(sub: argparse._SubParsersAction) -> None:
@@ -546,17 +577,16 @@ def add_journey_map(sub: argparse._SubParsersAction) -> None:
     cv.add_argument(
         "--negative-weight",
         type=h.positive_number,
-        default=12.0,
         metavar="WEIGHT",
         help="how many positive answers one negative one weighs like in the emotion curve "
-        "(default 12)",
+        f"(default {_default('negative_weight'):g})",
     )
     cv.add_argument(
         "--min-customers",
         type=h.positive_int,
-        default=30,
         metavar="N",
-        help="cells with fewer customers behind them are greyed and say so (default 30)",
+        help="cells with fewer customers behind them are greyed and say so (default "
+        f"{_default('min_customers')})",
     )
     out = p.add_argument_group("Output")
     out.add_argument(

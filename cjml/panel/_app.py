@@ -624,6 +624,7 @@ class MarketerPanel(W.VBox):
         self.overview_support = W.HTML()
         self.overview_support.add_class("cjml-canvas")
         title = W.HTML(f"<h4>{_esc(_('Journey canvas'))}</h4>")
+        self.overview_support_title = W.HTML(f"<h4>{_esc(_('Support journey'))}</h4>")
         self._show_canvas()
         self._show_support()
         self.overview_canvas_section = W.VBox(
@@ -632,7 +633,8 @@ class MarketerPanel(W.VBox):
                 self.canvas_persona,
                 self.overview_canvas_note,
                 self.overview_canvas,
-                self.overview_support,  # with its own heading
+                self.overview_support_title,
+                self.overview_support,
             ],
             layout=W.Layout(width="100%", min_width="0"),
         )

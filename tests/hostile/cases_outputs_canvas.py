@@ -97,6 +97,16 @@ CASES = [
         description="--negative-weight 0 (a negative answer must weigh something)",
     ),
     Case(
+        name="canvas-setting-without-canvas",
+        area="messages",
+        argv=["journey-map", "{events}", "--min-customers", "50", "--out", "{tmp}/map.html"],
+        exit_code=1,
+        message=r"--min-customers sets how the canvas is drawn, and none was asked for: add "
+        r"--canvas, --persona, --compare or --support, or leave --min-customers out",
+        description="--min-customers for the plain journey map (was silently ignored)",
+        check=_absent("map*"),
+    ),
+    Case(
         name="canvas-markup-persona-escaped",
         area="outputs",
         argv=["journey-map", "{tmp}/markup.parquet", "--canvas", "--out", "{tmp}/map.html"],
