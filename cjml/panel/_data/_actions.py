@@ -549,6 +549,7 @@ class ActionBook:
         self._batches: list[pd.DataFrame] = []
         self._merged: pd.DataFrame | None = None
         self._approved: pd.DataFrame | None = None
+        self._held: pd.DataFrame | None = None
         self._observers: list[Callable[[], None]] = []
         #: The campaign of the latest export with a control group (None before one).
         self.last_campaign: Any = None
@@ -601,7 +602,7 @@ class ActionBook:
         records = records.drop(columns="bundle")
         records["reason"] = pd.Series(np.asarray(batch["reason"], dtype=object), dtype=object)
         self._batches.append(records[list(self._COLUMNS)])
-        self._merged = self._approved = None
+        self._merged = self._approved = self._held = None
         self._changed()
         return n
 
@@ -997,8 +998,10 @@ class ActionBook:
         DataFrame
             Rows of :meth:`to_frame` with ``arm == "control"``.
         """
-        frame = self.to_frame()
-        return frame[(frame["arm"] == "control").to_numpy()].reset_index(drop=True)
+        if self._held is None:  # kept until the next change: the Actions tab reads it
+            frame = self.to_frame()
+            self._held = frame[(frame["arm"] == "control").to_numpy()].reset_index(drop=True)
+        return self._held
 
     def export_csv(
         self,
@@ -1174,7 +1177,7 @@ class ActionBook:
         if self.log is not None:  # the decision as it was made, with its campaign
             self.log.append(_frame({f: rows[f].to_numpy() for f in _LOG_FIELDS if f in rows}))
         self._batches.append(rows[list(self._COLUMNS)].reset_index(drop=True))
-        self._merged = self._approved = None
+        self._merged = self._approved = self._held = None
         self._changed()
 
 
