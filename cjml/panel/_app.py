@@ -1973,22 +1973,22 @@ class MarketerPanel(W.VBox):
     @_guarded("export")
     def _on_export(self, _b=None):
         path = Path(self.export_path.value.strip() or ".").expanduser()
-        book, data = self.data.actions, self.data
+        book, panel = self.data.actions, self.data
         before = book.held_out()["customer_id"]
         approved = book.approved()["customer_id"]
         n = int((~approved.isin(before)).sum())  # an earlier control group is left out
         share = self.control.value or None
         segments = None
-        if share and data.segment_col and data.segment_col in data.table.columns:
-            segments = data.table.set_index("customer_id")[data.segment_col]
+        if share and panel.segment_col and panel.segment_col in panel.table.columns:
+            segments = panel.table.set_index("customer_id")[panel.segment_col]
         book.last_campaign = None
         written = book.export_csv(
             path,
-            inputs=data.inputs,
+            inputs=panel.inputs,
             control=share,
-            bundle=data.bundle if share else None,
-            cutoff=data.cutoff if share else None,
-            rules=data.rules if share else None,
+            bundle=panel.bundle if share else None,
+            cutoff=panel.cutoff if share else None,
+            rules=panel.rules if share else None,
             segments=segments,
         )
         link = ""
