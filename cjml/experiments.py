@@ -17,27 +17,32 @@ campaign (both arms with at least :data:`MIN_ARM` customers):
 
 1. The freshly trained model is asked for its reduction of the campaign's
    treated customers at the campaign's cutoff: their mean ``P`` (the
-   observational estimate for exactly the customers measured) and their mean
-   reach ``r``.
-2. **Shift, not pool.** Every customer's effect moves by the same amount on
-   the reached scale, ``shift = (R - P) / r``, so that the mean over the
-   campaign's treated equals the measured reduction ``R``. The model keeps
-   what it is good at (which customers gain more than others, through their
-   reach and moderators); the experiment sets the level, which is what
-   observational data get wrong: confounding by how the business chose whom to
-   contact biases the mean, and the doubly robust interval does not include
-   that bias. Precision-weighted pooling would trust that too-narrow interval
-   and keep most of the bias; a randomised estimate has none, so it replaces
-   the level outright.
-3. **The experiment's interval, not the model's.** A customer's interval is
-   ``reach * [low, high] / r``, the measured interval rescaled by their
-   reach, and the estimate is kept inside it: the model's differences between
-   customers are unmeasured, so they may move a customer within what the
-   campaign allows, never outside. Hence a touchpoint measured as harmful (the
-   whole interval below zero) is never recommended as helping anyone (and
-   :class:`~cjml.TouchpointRecommender` rules it out, saying so); one
-   measured as null is "uncertain" for everyone; and one measured as helpful
-   with an interval above zero is no longer "uncertain".
+   observational estimate for exactly the customers measured), the mean
+   half-width of its intervals, and their mean reach ``r``.
+2. **The level: the experiment, pooled only when it agrees.** When ``P`` lies
+   outside the measured interval, the observational estimate is contradicted
+   by a randomised one, which has no confounding bias: the measured
+   reduction ``R`` replaces it outright (pooling would keep part of a bias
+   that the doubly robust interval does not even include). When ``P`` lies
+   inside, the experiment cannot tell the two apart, and a campaign of a few
+   hundred customers measures a point-sized effect with an interval of many
+   points: the two are pooled by precision (inverse variance), so that a
+   noisy campaign nudges rather than overwrites what the model learned from
+   the whole history. The interval stays the experiment's either way: the
+   model's ignores its confounding bias, so it may move the point, never what
+   is claimed about whether the touchpoint helps.
+3. **Shift, keeping the model's differences.** Every customer's effect moves
+   by the same amount on the scale of a reached customer, ``shift = (E - P) /
+   r`` for the combined estimate ``E``, so that the mean over the campaign's
+   treated equals ``E``. The model keeps what it is good at (which customers
+   gain more than others, through their reach and moderators); the
+   experiment sets the level, which is what observational data get wrong.
+   A customer's interval is ``reach * [low, high] / r`` (the measured one,
+   rescaled), widened to hold their own estimate. Hence a touchpoint measured
+   as harmful (the interval below zero) is ruled out for everyone (the recommender says "measured in
+   campaign ... to raise the drop-off risk"); one measured as null is
+   "uncertain" for everyone; one measured as helpful with an interval above
+   zero is no longer "uncertain" wherever it is recommended.
 4. **Per segment.** A campaign's per-segment row replaces the touchpoint's
    figures for customers of that segment when both arms of the segment have
    at least :data:`MIN_ARM` customers and every treated customer of the
@@ -102,7 +107,8 @@ def _number(value: Any) -> float | None:
 
 
 def _entry(row: Mapping, model: pd.DataFrame, campaign_id: str, level: float) -> dict | None:
-    """One measured group's evidence: the experiment's figures and the shift of the model's."""
+    """One measured group's evidence: the experiment's figures, the model's for the same
+    customers, and how they combine (:func:`_settle`)."""
     keys = ("reduction", "reduction_low", "reduction_high")
     reduction, low, high = (_number(row.get(k)) for k in keys)
     if reduction is None or low is None or high is None:
@@ -112,23 +118,59 @@ def _entry(row: Mapping, model: pd.DataFrame, campaign_id: str, level: float) ->
     ok = np.isfinite(est) & np.isfinite(reach)
     if not ok.any() or not reach[ok].mean() > 0:
         return None  # the model estimates none of these customers: nothing to correct
-    predicted, mean_reach = float(est[ok].mean()), float(reach[ok].mean())
+    half = np.nan
+    if "low" in model.columns and "high" in model.columns:
+        width = (model["high"].to_numpy(dtype=float) - model["low"].to_numpy(dtype=float))[ok]
+        half = float(np.mean(width)) / 2 if np.isfinite(width).all() else np.nan
+    return _settle(
+        {
+            "source": "experiment",
+            "campaign_id": str(campaign_id),
+            "campaigns": [str(campaign_id)],
+            "reduction": reduction,
+            "low": low,
+            "high": high,
+            "level": float(level),
+            "n_treated": int(row["n_treated"]),
+            "n_control": int(row["n_control"]),
+            "observational_reduction": float(est[ok].mean()),
+            "observational_half_width": _number(half),
+            "mean_reach": float(reach[ok].mean()),
+        }
+    )
+
+
+def _settle(entry: dict) -> dict:
+    """The figures the recommender applies, from an entry's experiment and model figures.
+
+    ``combined`` is "experiment" when the model's mean lies outside the
+    measured interval (or its own interval is unknown): the experiment
+    replaces it. Otherwise "pooled": the precision-weighted mean of the two.
+    The interval is the experiment's either way. ``estimate`` is that
+    result; ``shift``, ``reached_low``, ``reached_high`` are the estimate
+    (relative to the model's mean) and the interval on the scale of a reached
+    customer (divided by ``mean_reach``).
+    """
+    z = float(norm.ppf(0.5 + entry["level"] / 2))
+    reduction, low, high = entry["reduction"], entry["low"], entry["high"]
+    predicted, half_obs = entry["observational_reduction"], entry["observational_half_width"]
+    if half_obs is None or not low <= predicted <= high or half_obs <= 0:
+        combined, estimate = "experiment", reduction
+    else:
+        w_exp = (max(high - low, 1e-12) / (2 * z)) ** -2
+        w_obs = (half_obs / z) ** -2
+        estimate = (w_exp * reduction + w_obs * predicted) / (w_exp + w_obs)
+        combined = "pooled"
+    r = entry["mean_reach"]
     return {
-        "source": "experiment",
-        "campaign_id": str(campaign_id),
-        "campaigns": [str(campaign_id)],
-        "reduction": reduction,
-        "low": low,
-        "high": high,
-        "level": float(level),
-        "n_treated": int(row["n_treated"]),
-        "n_control": int(row["n_control"]),
-        "observational_reduction": predicted,
-        "mean_reach": mean_reach,
-        "shift": (reduction - predicted) / mean_reach,
-        "reached_reduction": reduction / mean_reach,
-        "reached_low": low / mean_reach,
-        "reached_high": high / mean_reach,
+        **entry,
+        "combined": combined,
+        "estimate": estimate,
+        "shift": (estimate - predicted) / r,
+        # the interval stays the experiment's: the model's ignores its own confounding
+        # bias, so it may move the point but never what is claimed about helping
+        "reached_low": low / r,
+        "reached_high": high / r,
     }
 
 
@@ -159,27 +201,31 @@ def campaign_evidence(
         One row per treated customer of the campaign: ``touchpoint`` (the one
         delivered), ``reduction`` (the model's expected risk reduction of that
         touchpoint for the customer at the campaign's cutoff, NaN when it has
-        none) and ``reach`` (the chance they were still there to receive it);
-        ``segment`` when the campaign records segments.
+        none), ``reach`` (the chance they were still there to receive it),
+        optionally ``low`` and ``high`` (the model's interval on the
+        reduction), and ``segment`` when the campaign records segments.
     campaign_id : str
         The campaign's id, recorded with the evidence.
     level : float, default 0.9
-        Coverage of the campaign's intervals.
+        Coverage of the campaign's intervals (and the model's).
     min_arm : int, default 30
         Rows where either arm has fewer customers are left out.
 
     Returns
     -------
     dict of str to dict
-        Per touchpoint: ``source`` ("experiment"), ``campaign_id``,
-        ``campaigns``, ``reduction``, ``low``, ``high``, ``level``,
-        ``n_treated``, ``n_control`` (the experiment's), ``observational_reduction``
-        (``P``: the model's mean over the treated), ``mean_reach`` (``r``),
-        ``shift`` (``(reduction - P) / r``), ``reached_reduction``,
-        ``reached_low``, ``reached_high`` (the experiment's figures divided by
-        ``r``), and ``segments`` (the same per segment) when some segment
-        qualifies. Touchpoints with too few customers, or that the model
-        estimates for none of the treated, are left out.
+        Per touchpoint: the experiment's figures ``source`` ("experiment"),
+        ``campaign_id``, ``campaigns``, ``reduction``, ``low``, ``high``,
+        ``level``, ``n_treated``, ``n_control``; the model's for the same
+        customers ``observational_reduction`` (``P``, its mean over the
+        treated), ``observational_half_width`` (the mean half-width of its
+        intervals, None when unknown), ``mean_reach`` (``r``); how they
+        combine, ``combined`` ("experiment" or "pooled") and ``estimate``; and
+        what the recommender applies, ``shift`` (``(estimate - P) / r``),
+        ``reached_low``, ``reached_high`` (``low / r``, ``high / r``). ``segments`` holds the
+        same per segment when some segment qualifies. Touchpoints with too few
+        customers, or that the model estimates for none of the treated, are
+        left out.
     """
     out: dict[str, dict] = {}
     group = effects["group"].astype(str)
@@ -212,42 +258,41 @@ def campaign_evidence(
 
 
 def _pool(entries: list[dict]) -> dict:
-    """Inverse-variance pooling of one touchpoint's (or segment's) entries."""
+    """One touchpoint's (or segment's) entries of several campaigns as one: the
+    experiments pooled by inverse variance, the model's figures averaged over the
+    treated, then combined again (:func:`_settle`)."""
     if len(entries) == 1:
         return dict(entries[0])
-
-    def se(e: dict, low: str, high: str) -> float:
-        z = float(norm.ppf(0.5 + e["level"] / 2))
-        return max((e[high] - e[low]) / (2 * z), 1e-9)
-
-    z = float(norm.ppf(0.5 + entries[0]["level"] / 2))
-    w = np.array([se(e, "reached_low", "reached_high") ** -2 for e in entries])
-    v = np.array([se(e, "low", "high") ** -2 for e in entries])
+    z = np.array([float(norm.ppf(0.5 + e["level"] / 2)) for e in entries])
+    widths = np.array([max(e["high"] - e["low"], 1e-12) for e in entries])
+    w = (widths / (2 * z)) ** -2
+    n = np.array([e["n_treated"] for e in entries], dtype=float)
 
     def mean(key: str, weights: np.ndarray) -> float:
         return float(np.sum(weights * [e[key] for e in entries]) / weights.sum())
 
-    reached, reduction = mean("reached_reduction", w), mean("reduction", v)
-    half_r, half = z / math.sqrt(w.sum()), z / math.sqrt(v.sum())
-    n = np.array([e["n_treated"] for e in entries], dtype=float)
+    reduction = mean("reduction", w)
+    half = float(z[0]) / math.sqrt(w.sum())
+    halves = [e["observational_half_width"] for e in entries]
     ids = [c for e in entries for c in e["campaigns"]]
-    return {
-        "source": "experiment",
-        "campaign_id": ", ".join(ids),
-        "campaigns": ids,
-        "reduction": reduction,
-        "low": reduction - half,
-        "high": reduction + half,
-        "level": float(entries[0]["level"]),
-        "n_treated": int(n.sum()),
-        "n_control": int(sum(e["n_control"] for e in entries)),
-        "observational_reduction": mean("observational_reduction", n),
-        "mean_reach": mean("mean_reach", n),
-        "shift": mean("shift", w),
-        "reached_reduction": reached,
-        "reached_low": reached - half_r,
-        "reached_high": reached + half_r,
-    }
+    return _settle(
+        {
+            "source": "experiment",
+            "campaign_id": ", ".join(ids),
+            "campaigns": ids,
+            "reduction": reduction,
+            "low": reduction - half,
+            "high": reduction + half,
+            "level": float(entries[0]["level"]),
+            "n_treated": int(n.sum()),
+            "n_control": int(sum(e["n_control"] for e in entries)),
+            "observational_reduction": mean("observational_reduction", n),
+            "observational_half_width": (
+                None if any(h is None for h in halves) else mean("observational_half_width", n)
+            ),
+            "mean_reach": mean("mean_reach", n),
+        }
+    )
 
 
 def pool_evidence(campaigns: Iterable[Mapping[str, dict]]) -> dict[str, dict]:
@@ -263,8 +308,9 @@ def pool_evidence(campaigns: Iterable[Mapping[str, dict]]) -> dict[str, dict]:
     dict of str to dict
         Per touchpoint, as :func:`campaign_evidence` gives it; a touchpoint
         measured in several campaigns gets their inverse-variance weighted
-        mean (weights from each interval's width), the interval of that mean,
-        the arms' counts summed and the campaign ids joined.
+        mean (weights from each interval's width) and its interval, the arms'
+        counts summed, the campaign ids joined, the model's figures averaged
+        over the treated, and the two combined again.
     """
     by_touchpoint: dict[str, list[dict]] = {}
     for evidence in campaigns:
@@ -417,6 +463,9 @@ def _model_frame(recommender, log, assignments: pd.DataFrame, cutoff) -> pd.Data
     )
     frame.loc[known, "reduction"] = found["risk_reduction"].to_numpy(dtype=float)
     frame.loc[known, "reach"] = found["reach_probability"].to_numpy(dtype=float)
+    frame["low"], frame["high"] = np.nan, np.nan
+    frame.loc[known, "low"] = found["risk_reduction_low"].to_numpy(dtype=float)
+    frame.loc[known, "high"] = found["risk_reduction_high"].to_numpy(dtype=float)
     if "segment" in treated.columns:
         frame["segment"] = treated["segment"].astype(str).to_numpy()
     return frame
@@ -454,7 +503,6 @@ def learn_from_experiments(
     """
     from cjml.campaign import measure_campaign, read_campaign
     from cjml.exceptions import CampaignError
-    from cjml.labels import to_timedelta
 
     used, skipped, measured = [], [], []
     for path in find_manifests(paths):
@@ -469,23 +517,17 @@ def learn_from_experiments(
                 stacklevel=3,
             )
             continue
-        manifest = campaign.manifest
-        campaign_id = str(manifest.get("campaign_id", path.name))
-        cutoff = pd.Timestamp(manifest["cutoff"])
-        if horizon is not None and "horizon" in manifest:
-            own = to_timedelta(manifest["horizon"], "horizon")
-            if own != horizon:
-                warnings.warn(
-                    f"Campaign {campaign_id} measured drop-off over {own.days} days, the "
-                    f"bundle's horizon is {horizon.days}: its effect is used as measured. "
-                    "Train with the campaign's horizon (--horizon) for like with like.",
-                    UserWarning,
-                    stacklevel=3,
-                )
+        campaign_id, cutoff, own = campaign.campaign_id, campaign.cutoff, campaign.horizon
+        if horizon is not None and own != horizon:
+            warnings.warn(
+                f"Campaign {campaign_id} measured drop-off over {own.days} days, the "
+                f"bundle's horizon is {horizon.days}: its effect is used as measured. "
+                "Train with the campaign's horizon (--horizon) for like with like.",
+                UserWarning,
+                stacklevel=3,
+            )
         model = _model_frame(recommender, log, campaign.assignments, cutoff)
-        evidence = campaign_evidence(
-            report.effects, model, campaign_id=campaign_id, level=level
-        )
+        evidence = campaign_evidence(report.effects, model, campaign_id=campaign_id, level=level)
         measured.append(evidence)
         used.append(
             {"campaign_id": campaign_id, "manifest": str(path), "touchpoints": sorted(evidence)}

@@ -1190,8 +1190,7 @@ class TouchpointRecommender:
                 ).format(n=format_number(min_deliveries)),
             )
         for k, entry in enumerate(entries):  # one sentence per campaign (and segment)
-            with np.errstate(invalid="ignore"):
-                harmful = (measured == k) & (high < 0)
+            harmful = (measured == k) & (float(entry["high"]) < 0)
             if harmful.any():
                 block(
                     harmful & eligible,
@@ -1762,10 +1761,11 @@ def _apply_evidence(
     """Correct the estimates of the touchpoints measured in campaigns, in place.
 
     For such a touchpoint (the customer's segment's figures when the campaign
-    measured it), each customer's reduction moves by ``reach * shift`` and is
-    kept inside ``reach * [reached_low, reached_high]``, which becomes its
-    interval (see :mod:`cjml.experiments` for why). ``segments`` is called
-    (once, only when some evidence has segments) for each row's segment.
+    measured it), each customer's reduction moves by ``reach * shift``, and its
+    interval becomes ``reach * [reached_low, reached_high]``, widened to hold
+    the customer's own estimate (see :mod:`cjml.experiments` for why).
+    ``segments`` is called (once, only when some evidence has segments) for
+    each row's segment.
 
     Returns
     -------
@@ -1801,9 +1801,9 @@ def _apply_evidence(
                 top[mine] = float(sub["reached_high"])
         reduction = risk - after[:, j]
         ok = np.isfinite(reduction) & np.isfinite(reach)
-        lo, hi = reach * bottom, reach * top
         with np.errstate(invalid="ignore"):
-            moved = np.clip(reduction + reach * shift, lo, hi)
+            moved = reduction + reach * shift
+            lo, hi = np.fmin(reach * bottom, moved), np.fmax(reach * top, moved)
         after[ok, j] = risk[ok] - moved[ok]
         low[ok, j], high[ok, j] = lo[ok], hi[ok]
         measured[ok, j] = code[ok]

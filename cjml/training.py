@@ -751,10 +751,11 @@ def _fit_recommender(log, featurizer, churn, train_cutoffs, horizon, params, n_j
     return models
 
 
-def _experiments(log, featurizer, models, experiments, horizon) -> tuple[dict | None, dict | None]:
+def _experiments(log, featurizer, models, experiments, horizon) -> tuple[dict, dict | None]:
     """``metadata["effect_evidence"]`` and ``metadata["experiments"]``: what each
-    touchpoint's effect rests on, the campaigns measured on ``log`` correcting it
-    (:mod:`cjml.experiments`). None without a recommender."""
+    touchpoint's effect rests on (empty without a recommender), and the campaigns
+    measured on ``log`` that correct it (:mod:`cjml.experiments`; None without
+    ``experiments``)."""
     from cjml.experiments import effect_evidence, find_manifests, learn_from_experiments
     from cjml.recommend import TouchpointRecommender
 
@@ -771,7 +772,7 @@ def _experiments(log, featurizer, models, experiments, horizon) -> tuple[dict | 
                 UserWarning,
                 stacklevel=3,
             )
-        return None, None
+        return {}, None
     if experiments is None:
         return effect_evidence(effects, {}), None
     recommender = TouchpointRecommender(

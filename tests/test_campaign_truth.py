@@ -164,6 +164,27 @@ def test_the_treated_drop_off_at_the_truths_rate(journeys):
     assert abs(np.mean(rates) - expected) < 3 * se
 
 
+def test_redraw_control_rolls_the_control_arm_forward_without_a_delivery(case):
+    world, plan, after = case
+    again = simulate_campaign(world, plan, seed=5, redraw_control=True)
+    control = plan.loc[plan["arm"] == "control", "customer_id"]
+    outside = np.setdiff1d(world.events["customer_id"].unique(), plan["customer_id"])
+    pd.testing.assert_frame_equal(
+        _by_customer(again.events, outside), _by_customer(world.events, outside)
+    )
+    mine, theirs = _by_customer(again.events, control), _by_customer(world.events, control)
+    pd.testing.assert_frame_equal(
+        mine[mine["timestamp"] < after.cutoff].reset_index(drop=True),
+        theirs[theirs["timestamp"] < after.cutoff].reset_index(drop=True),
+    )
+    assert not (mine["timestamp"] == after.cutoff + DELIVERY_OFFSET).any()
+    assert not mine.equals(theirs)  # a new future
+    delivered = again.events[again.events["timestamp"] == after.cutoff + DELIVERY_OFFSET]
+    treated = plan.loc[plan["arm"] == "treatment", "customer_id"]
+    assert sorted(delivered["customer_id"]) == sorted(treated)
+    pd.testing.assert_frame_equal(again.effects, after.effects)
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -183,3 +204,39 @@ def test_a_cutoff_without_truth_is_refused(journeys):
     plan = _plan(journeys.truth, ["email"])
     with pytest.raises(CjmlError, match="2024-04-16 is not one of the world's truth cutoffs"):
         simulate_campaign(journeys, plan, cutoff="2024-04-16", seed=0)
+
+
+def test_end_to_end_the_measured_interval_covers_the_true_effect(journeys, tmp_path):
+    # export with a control group, deliver, measure: over seeded campaigns the measured
+    # interval covers the campaign's true average effect about as often as its level says
+    import cjml
+
+    truth = journeys.truth[journeys.truth["p_active"] > 0.5].set_index("customer_id")
+    tps = list(journeys.journey_map.actionable_touchpoints)
+    gain = pd.DataFrame({t: truth["risk_no_action"] - truth[f"risk_{t}"] for t in tps})
+    gain = gain[gain.notna().any(axis=1)]
+    best = gain.fillna(-1.0).idxmax(axis=1)
+    frame = pd.DataFrame(
+        {
+            "recommended_touchpoint": best,
+            "expected_risk_reduction": gain.max(axis=1),
+            "churn_risk": truth.loc[gain.index, "risk_no_action"],
+            "baseline_risk": truth.loc[gain.index, "risk_no_action"],
+            "cost": 1.0,
+        },
+        index=pd.Index(gain.index, name="customer_id"),
+    )
+    covered = []
+    for rep in range(8):
+        campaign = cjml.export_campaign(
+            frame, tmp_path / f"c{rep}.csv", control=0.5, seed=rep, cutoff=CUTOFF, horizon="30D"
+        )
+        after = simulate_campaign(journeys, campaign, seed=rep)
+        report = cjml.measure_campaign(campaign, after.events, level=0.9)
+        row = report.effects.iloc[0]
+        true = after.effects.loc[0, "true_reduction"]
+        assert row["group"] == "all"
+        assert row["n_treated"] == after.effects.loc[0, "n_treated"]
+        covered.append(row["reduction_low"] <= true <= row["reduction_high"])
+    assert sum(covered) >= 6, covered
+    assert after.effects.loc[0, "true_reduction"] > 0.01

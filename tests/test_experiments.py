@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -95,16 +96,19 @@ def test_campaign_evidence_gives_the_shift_and_the_rescaled_interval_exactly():
             _effects_row("touchpoint", "sms", 0.5, 0.4, 0.6, 29, 200),  # too few treated
             _effects_row("touchpoint", "call", 0.1, 0.0, 0.2, 40, 40),  # model estimates none
             _effects_row("risk_band", "high", 0.05, 0.0, 0.1, 60, 30),
-            _effects_row("segment", "gold", 0.06, 0.02, 0.10, 40, 30),
+            _effects_row("segment", "gold", 0.06, 0.03, 0.10, 40, 30),
             _effects_row("segment", "silver", 0.01, -0.03, 0.05, 40, 29),  # too few controls
             _effects_row("segment", "mixed", 0.0, -0.1, 0.1, 40, 40),  # two touchpoints
         ]
     )
+    reduction = np.array([0.01, 0.03, 0.02, np.nan, 0.04, 0.1, np.nan])
     model = pd.DataFrame(
         {
             "touchpoint": ["email"] * 4 + ["email", "sms", "call"],
-            "reduction": [0.01, 0.03, 0.02, np.nan, 0.04, 0.1, np.nan],
+            "reduction": reduction,
             "reach": [0.5, 1.0, 0.75, 0.9, 1.0, 1.0, 0.8],
+            "low": reduction - 0.02,  # the model's own intervals: half-width 2 points
+            "high": reduction + 0.02,
             "segment": ["gold", "gold", "silver", "silver", "mixed", "mixed", "other"],
         }
     )
@@ -113,6 +117,9 @@ def test_campaign_evidence_gives_the_shift_and_the_rescaled_interval_exactly():
     email = got["email"]
     # the model's mean over the treated it estimates (NaN left out): P and the mean reach
     p, r = (0.01 + 0.03 + 0.02 + 0.04) / 4, (0.5 + 1.0 + 0.75 + 1.0) / 4
+    # P = 2.5 points lies inside the measured 1 to 5: the two are pooled by precision;
+    # both half-widths are 2 points here, so the weights are equal
+    estimate = (0.03 + p) / 2
     expected = {
         "source": "experiment",
         "campaign_id": "c1",
@@ -124,10 +131,12 @@ def test_campaign_evidence_gives_the_shift_and_the_rescaled_interval_exactly():
         "n_treated": 80,
         "n_control": 30,
         "observational_reduction": p,
+        "observational_half_width": 0.02,
         "mean_reach": r,
-        "shift": (0.03 - p) / r,
-        "reached_reduction": 0.03 / r,
-        "reached_low": 0.01 / r,
+        "combined": "pooled",
+        "estimate": estimate,
+        "shift": (estimate - p) / r,
+        "reached_low": 0.01 / r,  # the interval stays the experiment's
         "reached_high": 0.05 / r,
     }
     numbers = {k for k, v in expected.items() if isinstance(v, float)}
@@ -140,10 +149,17 @@ def test_campaign_evidence_gives_the_shift_and_the_rescaled_interval_exactly():
     assert list(email["segments"]) == ["gold"]
     gold = email["segments"]["gold"]
     p_gold, r_gold = (0.01 + 0.03) / 2, (0.5 + 1.0) / 2
+    # the model's 2 points lie outside the measured 3 to 10: the experiment replaces it
+    assert gold["combined"] == "experiment" and gold["estimate"] == 0.06
     assert gold["reduction"] == 0.06 and gold["n_treated"] == 40
     assert gold["shift"] == pytest.approx((0.06 - p_gold) / r_gold)
-    assert gold["reached_low"] == pytest.approx(0.02 / r_gold)
+    assert gold["reached_low"] == pytest.approx(0.03 / r_gold)
     assert gold["reached_high"] == pytest.approx(0.10 / r_gold)
+    # without the model's intervals there is nothing to weigh: the experiment wins
+    bare = campaign_evidence(effects, model.drop(columns=["low", "high"]), campaign_id="c1")
+    assert bare["email"]["combined"] == "experiment"
+    assert bare["email"]["observational_half_width"] is None
+    assert bare["email"]["shift"] == pytest.approx((0.03 - p) / r)
     # the record is plain JSON: no NaN, no numpy scalars
     for value in email.values():
         assert not isinstance(value, np.generic)
@@ -163,24 +179,23 @@ def test_pooling_weights_each_campaign_by_its_precision():
             "n_treated": 100,
             "n_control": 50,
             "observational_reduction": 0.0,
+            "observational_half_width": None,
             "mean_reach": reach,
-            "shift": reduction / reach,
-            "reached_reduction": reduction / reach,
-            "reached_low": (reduction - half) / reach,
-            "reached_high": (reduction + half) / reach,
         }
 
-    a, b = entry("a", 0.04, 0.02, 1.0), entry("b", 0.01, 0.04, 1.0)
+    a, b = entry("a", 0.04, 0.02, 0.5), entry("b", 0.01, 0.04, 1.0)
     pooled = pool_evidence([{"email": a}, {"email": b, "sms": b}])
     assert pooled["sms"] == b  # measured once: as it was
     email = pooled["email"]
     w = np.array([1 / 0.02**2, 1 / 0.04**2])  # the same z cancels in the weights
     mean = (w[0] * 0.04 + w[1] * 0.01) / w.sum()
     assert email["reduction"] == pytest.approx(mean)
-    assert email["reached_reduction"] == pytest.approx(mean)
+    assert email["estimate"] == pytest.approx(mean) and email["combined"] == "experiment"
     # the pooled interval is narrower than either one
-    assert email["high"] - email["low"] < 0.04
     assert email["high"] - email["low"] == pytest.approx(2 * 0.02 / math.sqrt(1 + 0.25))
+    assert email["mean_reach"] == pytest.approx(0.75)  # over the treated of both
+    assert email["reached_low"] == pytest.approx(email["low"] / 0.75)
+    assert email["shift"] == pytest.approx(mean / 0.75)
     assert email["campaign_id"] == "a, b" and email["campaigns"] == ["a", "b"]
     assert (email["n_treated"], email["n_control"]) == (200, 100)
 
@@ -214,14 +229,12 @@ def test_a_touchpoint_measured_as_harmful_is_no_longer_recommended(bundle, log, 
     # the ruled-out touchpoint says why, with the campaign
     table = _with_evidence(bundle, measured).effects(log, lookback="90D")
     ruled = table[table["touchpoint"] == top]
-    assert (ruled["risk_reduction_high"] < 0).all()
     assert not ruled["allowed"].any()
-    assert (
-        ruled["blocked_by"]
-        .isin(["measured in campaign 2024-07-01-a3f9c2 to raise the drop-off risk"])
-        .mean()
-        > 0.9
-    )
+    sentence = "measured in campaign 2024-07-01-a3f9c2 to raise the drop-off risk"
+    assert (ruled["blocked_by"] == sentence).all()
+    # each customer's interval is the measured one rescaled by their reach (widened to
+    # hold their own estimate): below zero for almost all
+    assert (ruled["risk_reduction_high"] < 0).mean() > 0.9
 
 
 def test_a_touchpoint_measured_as_helpful_moves_up_the_ranking_and_is_not_uncertain(
@@ -292,14 +305,15 @@ def test_the_mean_over_the_campaigns_treated_equals_the_measured_reduction(
     np.testing.assert_allclose(
         got["risk_reduction"], treated["risk_reduction"].to_numpy() + reach * entry["shift"]
     )
-    # (a reduction can be neither above the risk nor below the risk minus 1)
+    # widened to hold the customer's estimate; a reduction can be neither above the risk
+    # nor below the risk minus 1
     risk = treated["baseline_risk"].to_numpy()
-    np.testing.assert_allclose(
-        got["risk_reduction_low"], np.maximum(reach * entry["reached_low"], risk - 1)
-    )
-    np.testing.assert_allclose(
-        got["risk_reduction_high"], np.minimum(reach * entry["reached_high"], risk)
-    )
+    red = got["risk_reduction"].to_numpy()
+    low = np.minimum(np.maximum(np.minimum(reach * entry["reached_low"], red), risk - 1), red)
+    high = np.maximum(np.minimum(np.maximum(reach * entry["reached_high"], red), risk), red)
+    np.testing.assert_allclose(got["risk_reduction_low"], low)
+    np.testing.assert_allclose(got["risk_reduction_high"], high)
+    assert (low == np.maximum(reach * entry["reached_low"], risk - 1)).mean() > 0.9
 
 
 def test_a_segments_own_measurement_applies_to_that_segment_only(bundle, log, observed):
@@ -316,8 +330,10 @@ def test_a_segments_own_measurement_applies_to_that_segment_only(bundle, log, ob
     table = table[table["touchpoint"] == name]
     in_business = (segment.reindex(table["customer_id"]) == "business").to_numpy()
     assert in_business.any() and (~in_business).any()
-    assert (table.loc[in_business, "risk_reduction_high"] <= 0).all()
-    assert (table.loc[~in_business, "risk_reduction_low"] >= 0).all()
+    sentence = "measured in campaign 2024-07-01-a3f9c2 to raise the drop-off risk"
+    assert (table.loc[in_business, "blocked_by"] == sentence).all()
+    assert not (table.loc[~in_business, "blocked_by"] == sentence).any()
+    assert table.loc[~in_business, "allowed"].any()
     out = rec.recommend(log, lookback="90D")
     first = out["recommended_touchpoint"] == name
     where = (segment.reindex(out.index) == "business").to_numpy()
@@ -400,3 +416,133 @@ def test_a_policy_of_no_action_still_recommends_what_a_campaign_proved(bundle, l
     # an explicit method="no action" is what the user asked for: nothing
     asked = _with_evidence(quiet, proven, "no action").recommend(log, lookback="90D")
     assert asked["recommended_touchpoint"].isna().all()
+
+
+# ---------------------------------------------------------------------- real campaigns
+MEASURED, EARLY = "2024-07-15", "2024-08-15"  # the sample ends on 2024-08-27
+
+
+@pytest.fixture(scope="module")
+def campaigns(bundle, log, tmp_path_factory):
+    """Two campaigns exported from the sample's recommendations: one whose horizon has
+    passed in the sample, one whose horizon has not."""
+    folder = tmp_path_factory.mktemp("campaigns")
+    rec = TouchpointRecommender.from_bundle(bundle, rules=BY_REDUCTION)
+    made = {}
+    for name, cutoff in (("measured", MEASURED), ("early", EARLY)):
+        frame = rec.recommend(log, cutoff=cutoff, lookback="90D")
+        made[name] = cjml.export_campaign(
+            frame, folder / f"{name}.csv", control=0.4, seed=3, bundle=bundle, cutoff=cutoff
+        )
+    return folder, made
+
+
+def test_campaigns_are_measured_on_the_events_and_unripe_ones_skipped(bundle, log, campaigns):
+    from cjml.experiments import learn_from_experiments
+
+    folder, made = campaigns
+    plain = TouchpointRecommender.from_bundle(bundle, rules=BY_REDUCTION)
+    early = made["early"].campaign_id
+    with pytest.warns(UserWarning, match=rf"early\.campaign\.json is not used .*{early}"):
+        evidence, summary = learn_from_experiments(log, plain, folder)
+    measured = made["measured"]
+    assert summary["used"] == [
+        {
+            "campaign_id": measured.campaign_id,
+            "manifest": str(measured.path.resolve()),
+            "touchpoints": sorted(evidence),
+        }
+    ]
+    assert [s["manifest"] for s in summary["skipped"]] == [str(made["early"].path.resolve())]
+    assert "cannot be measured yet" in summary["skipped"][0]["reason"]
+    assert "It can run from 2024-09-14" in summary["skipped"][0]["reason"]
+    # each touchpoint's evidence is the measured row, beside the model's mean for the
+    # same treated customers at the campaign's cutoff
+    report = cjml.measure_campaign(measured.path, log)
+    rows = report.effects[report.effects["group"] == "touchpoint"].set_index("value")
+    big = rows[(rows["n_treated"] >= 30) & (rows["n_control"] >= 30)]
+    assert len(evidence) >= 2 and set(evidence) <= set(big.index)
+    table = measured.assignments
+    for name, entry in evidence.items():
+        assert entry["reduction"] == big.loc[name, "reduction"]
+        assert (entry["low"], entry["high"]) == (
+            big.loc[name, "reduction_low"],
+            big.loc[name, "reduction_high"],
+        )
+        assert (entry["n_treated"], entry["n_control"]) == (
+            big.loc[name, "n_treated"],
+            big.loc[name, "n_control"],
+        )
+        treated = table[(table["arm"] == "treatment") & (table["touchpoint"] == name)]
+        model = plain.effects(log, cutoff=MEASURED, customers=treated["customer_id"])
+        model = model[model["touchpoint"] == name]
+        assert entry["observational_reduction"] == pytest.approx(model["risk_reduction"].mean())
+        assert entry["mean_reach"] == pytest.approx(model["reach_probability"].mean())
+
+
+def test_an_altered_campaign_is_skipped_with_a_warning(bundle, log, campaigns, tmp_path):
+    import json
+    import shutil
+
+    from cjml.experiments import learn_from_experiments
+
+    _, made = campaigns
+    source = made["measured"].path
+    for path in source.parent.glob("measured.*"):
+        shutil.copy(path, tmp_path / path.name)
+    manifest = tmp_path / source.name
+    record = json.loads(manifest.read_text())
+    record["seed"] = 4  # a record edited after the campaign
+    manifest.write_text(json.dumps(record))
+    plain = TouchpointRecommender.from_bundle(bundle, rules=BY_REDUCTION)
+    with pytest.warns(UserWarning, match=r"measured\.campaign\.json is not used"):
+        evidence, summary = learn_from_experiments(log, plain, manifest)
+    assert evidence == {} and summary["used"] == []
+    assert summary["skipped"][0]["manifest"] == str(manifest.resolve())
+
+
+def test_cjml_train_with_experiments_records_them_and_says_so(bundle, campaigns, tmp_path, capsys):
+    from cjml.cli import main
+    from cjml.datasets import make_journeys
+
+    # a small log of its own, and email campaigns to its customers (those the sample's
+    # bundle recommends something): one measurable, one whose horizon has not passed
+    sim = make_journeys(300, n_days=150, random_state=4)
+    events = tmp_path / "events.parquet"
+    sim.events.to_parquet(events)
+    log = cjml.read_events(sim.events)
+    end = pd.Timestamp(int(log.timestamps_ns.max()), tz="UTC").floor("D")
+    rec = TouchpointRecommender.from_bundle(bundle, rules=BY_REDUCTION)
+    folder = tmp_path / "campaigns"
+    folder.mkdir()
+    ids = {}
+    for name, days in (("june", 45), ("late", 5)):
+        cutoff = end - pd.Timedelta(days=days)
+        frame = rec.recommend(log, cutoff=cutoff, lookback="90D")
+        chosen = frame["recommended_touchpoint"]
+        frame["recommended_touchpoint"] = chosen.where(chosen.isna(), "email")
+        ids[name] = cjml.export_campaign(
+            frame, folder / f"{name}.csv", control=0.5, seed=1, bundle=bundle, cutoff=cutoff
+        ).campaign_id
+    out = tmp_path / "taught.cjml"
+    argv = ["train", events, "--out", out, "--no-holdout", "--n-cutoffs", "3", "--step", "15D"]
+    argv += ["--no-survival", "--no-value", "--jobs", "1", "--quiet", "--experiments", folder]
+    code = main([str(a) for a in argv])
+    text, err = capsys.readouterr()
+    assert code == 0, err
+    assert f"Campaign {ids['june']} sets the effect of: email." in text
+    assert "Skipped late.campaign.json: Campaign " + ids["late"] + " cannot be measured yet" in text
+    assert "late.campaign.json is not used to train the recommender" in err
+    taught = cjml.ModelBundle.load(out)
+    summary = taught.metadata["experiments"]
+    assert [c["campaign_id"] for c in summary["used"]] == [ids["june"]]
+    assert [Path(s["manifest"]).name for s in summary["skipped"]] == ["late.campaign.json"]
+    evidence = taught.metadata["effect_evidence"]
+    experimental = {t for t, e in evidence.items() if e["source"] == "experiment"}
+    assert experimental == set(summary["used"][0]["touchpoints"]) == {"email"}
+    assert evidence["email"]["campaign_id"] == ids["june"]
+    assert evidence["email"]["n_treated"] >= 30 and evidence["email"]["n_control"] >= 30
+    out_of = TouchpointRecommender.from_bundle(taught).recommend(log, lookback="90D")
+    emailed = out_of["recommended_touchpoint"] == "email"
+    assert emailed.any() and (out_of.loc[emailed, "evidence_source"] == "experiment").all()
+    assert out_of.loc[emailed, "reason"].str.contains(f"measured in campaign {ids['june']}: ").all()

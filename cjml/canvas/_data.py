@@ -19,6 +19,10 @@ __all__ = ["DOING_TOP", "TESTING_PER_STAGE", "WAIT_MIN", "build_canvas"]
 
 #: Touchpoints shown per stage in the *Doing* row.
 DOING_TOP = 4
+#: A touchpoint is worth a test only if its effect could matter: the interval's upper end
+#: (or, without an interval, the estimate) cuts the risk by at least this much (1 point).
+TESTING_MIN_EFFECT = 0.01
+
 #: Opportunities "worth testing" (positive but uncertain) shown per stage at most.
 TESTING_PER_STAGE = 2
 #: A stage's median time over the other stages' from which it is a *wait* pain point.
@@ -64,8 +68,9 @@ def build_canvas(report, persona=None) -> JourneyCanvas:
       "missing": a positive, not uncertain estimated risk reduction, low
       current use), then per stage at most ``TESTING_PER_STAGE`` touchpoints
       "worth testing" (a positive mean reduction whose interval includes no
-      effect, current use under the report's ``low_use``), highest mean
-      first.
+      effect but reaches ``TESTING_MIN_EFFECT``, one point, so that a test
+      could find an effect worth having; current use under the report's
+      ``low_use``), highest mean first.
     - *Time and flow*: of the customers who reached the stage, those who
       moved on (reached the next stage), dropped off (went silent with this
       as their furthest stage) and are pending (still active there; in the
@@ -321,7 +326,12 @@ def _opportunities(
     positive = (o["mean_risk_reduction"] > 0).to_numpy(dtype=bool)
     uncertain = o["uncertain"].to_numpy(dtype=bool)
     missing = o["missing"].to_numpy(dtype=bool) & positive & ~uncertain
-    testing = positive & uncertain & (o["current_use"] < low_use).to_numpy(dtype=bool)
+    could = (
+        o["risk_reduction_high"].fillna(o["mean_risk_reduction"])
+        if "risk_reduction_high" in o
+        else o["mean_risk_reduction"]
+    ).to_numpy(dtype=float) >= TESTING_MIN_EFFECT
+    testing = positive & uncertain & could & (o["current_use"] < low_use).to_numpy(dtype=bool)
     o = o.assign(
         status=np.where(missing, "missing", "worth testing"),
         _first=np.where(missing, 0, 1),

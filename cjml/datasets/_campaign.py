@@ -12,7 +12,8 @@ treated customer who is still there gets the touchpoint at the cutoff, with
 its random outcome (experience quality, stage move, ticket fixed) drawn as the
 truth integrates it, and then the simulator runs their days to the end of the
 period under business as usual, on a random stream of its own (``seed``).
-Everybody else keeps the world's own events: the control arm and the
+Everybody else keeps the world's own events: the control arm (unless
+``redraw_control``, which rolls it forward too, without the delivery) and the
 customers outside the campaign are untouched. So the treated customers' drop-off
 in ``(cutoff, cutoff + horizon]`` is a draw with exactly the probability
 ``risk_<touchpoint>`` of the truth frame, and the control arm's one with
@@ -42,7 +43,9 @@ DELIVERY_OFFSET = pd.Timedelta(minutes=1)
 _ARMS = ("treatment", "control")
 
 
-def simulate_campaign(world: Bunch, assignments, *, cutoff=None, seed: int | None = None) -> Bunch:
+def simulate_campaign(
+    world: Bunch, assignments, *, cutoff=None, seed: int | None = None, redraw_control: bool = False
+) -> Bunch:
     """Deliver a campaign in a simulated world and return the log after it.
 
     The treated customers' futures are rolled forward by the simulator itself
@@ -66,8 +69,15 @@ def simulate_campaign(world: Bunch, assignments, *, cutoff=None, seed: int | Non
         campaign's cutoff, the scenario's ``test_cutoff`` or the world's only
         truth cutoff.
     seed : int, optional
-        Seed of the treated customers' futures; the same seed gives the same
-        log.
+        Seed of the rolled-forward futures; the same seed gives the same log.
+    redraw_control : bool, default False
+        Also roll the control arm's futures forward from the cutoff (under
+        business as usual, no delivery) on the same seed, instead of keeping
+        the world's own. Either is a draw from the same distribution; with
+        True, campaigns with different seeds in one world have independent
+        outcomes in both arms (for repeated-campaign checks such as
+        ``benchmarks/campaign_truth.py``), with False the control arm keeps
+        the world's own events exactly.
 
     Returns
     -------
@@ -116,14 +126,15 @@ def simulate_campaign(world: Bunch, assignments, *, cutoff=None, seed: int | Non
     cutoff = _world_cutoff(world, cutoff)
     truth = _truth_at(world, cutoff)
     frame = _check(world, frame, truth)
-    treated = frame[frame["arm"] == "treatment"]
+    rolled = frame if redraw_control else frame[frame["arm"] == "treatment"]
+    deliver = (rolled["arm"] == "treatment").to_numpy()
     rng = np.random.default_rng(seed)
     if "spec" in world:
-        new = _roll_scenario(world, treated, cutoff, rng)
+        new = _roll_scenario(world, rolled, deliver, cutoff, rng)
     else:
-        new = _roll_journeys(world, treated, cutoff, rng)
+        new = _roll_journeys(world, rolled, deliver, cutoff, rng)
     events = world.events
-    moved = events["customer_id"].isin(treated["customer_id"]) & (events["timestamp"] >= cutoff)
+    moved = events["customer_id"].isin(rolled["customer_id"]) & (events["timestamp"] >= cutoff)
     events = pd.concat([events[~moved], new[list(events.columns)]], ignore_index=True)
     events = events.sort_values(["customer_id", "timestamp"], kind="stable", ignore_index=True)
     outcomes, effects = _true_effects(frame, truth)
@@ -276,9 +287,21 @@ def _delivery_frame(
     return out
 
 
+def _codes(rolled: pd.DataFrame, deliver: np.ndarray, names: list[str]) -> np.ndarray:
+    """Each delivered touchpoint's index in ``names``; -1 for no delivery."""
+    out = np.full(len(rolled), -1, dtype=np.int64)
+    out[deliver] = pd.Index(names).get_indexer(rolled["touchpoint"].to_numpy()[deliver])
+    return out
+
+
 def _roll_journeys(
-    world: Bunch, treated: pd.DataFrame, cutoff: pd.Timestamp, rng: np.random.Generator
+    world: Bunch,
+    rolled: pd.DataFrame,
+    deliver: np.ndarray,
+    cutoff: pd.Timestamp,
+    rng: np.random.Generator,
 ) -> pd.DataFrame:
+    """The futures of ``rolled`` from the cutoff; ``deliver`` marks who gets the touchpoint."""
     params = world.params
     if params.get("random_state") is None:
         raise CjmlError(
@@ -291,13 +314,13 @@ def _roll_journeys(
     st, cal = sim.state_at(
         int(params["n_customers"]), n_days, int(params["horizon_days"]), day, params["random_state"]
     )
-    glob = treated["customer_id"].to_numpy(dtype=np.int64) - 1
-    tp = np.array([sim._TP[t] for t in treated["touchpoint"]], dtype=np.int64)
+    glob = rolled["customer_id"].to_numpy(dtype=np.int64) - 1
+    tp = _codes(rolled, deliver, list(sim._MAP.touchpoint_names))
     sub = st.take(glob)
     m = len(glob)
     quality = np.full(m, np.nan)
     recorded = sub.stage.copy()  # the stage each delivery is logged in
-    for code in np.unique(tp):
+    for code in np.unique(tp[deliver]):
         rows = np.flatnonzero((tp == code) & sub.active)
         if not len(rows):
             continue
@@ -313,12 +336,13 @@ def _roll_journeys(
             sim._touch(sub, fixed, sim._TP["ticket_resolved"], z_res, ones, ones)
     names = np.asarray(sim._MAP.touchpoint_names, dtype=object)
     stages = np.asarray(sim.DEFAULT_STAGES, dtype=object)
+    sent = tp[deliver]
     delivered = _delivery_frame(
-        glob + 1,
+        glob[deliver] + 1,
         cutoff,
-        names[tp],
-        stages[recorded],
-        np.array([sim._CHANNELS[t][0][0] for t in names[tp]], dtype=object),
+        names[sent],
+        stages[recorded[deliver]],
+        np.array([sim._CHANNELS[t][0][0] for t in names[sent]], dtype=object),
         world.events.columns,
     )
     alive = np.flatnonzero(sub.active)
@@ -349,23 +373,29 @@ def _roll_journeys(
 
 
 def _roll_scenario(
-    world: Bunch, treated: pd.DataFrame, cutoff: pd.Timestamp, rng: np.random.Generator
+    world: Bunch,
+    rolled: pd.DataFrame,
+    deliver: np.ndarray,
+    cutoff: pd.Timestamp,
+    rng: np.random.Generator,
 ) -> pd.DataFrame:
+    """The futures of ``rolled`` from the cutoff; ``deliver`` marks who gets the touchpoint."""
     spec = world.spec
     n, seed = int(world.params["n_customers"]), int(world.params["seed"])
     w, _, _, _, seg, _, _, (st_c, alive_c) = sc._simulate(spec, n, seed)
-    glob = treated["customer_id"].to_numpy(dtype=np.int64) - 1
-    tp = np.array([w.names.index(t) for t in treated["touchpoint"]], dtype=np.int64)
+    glob = rolled["customer_id"].to_numpy(dtype=np.int64) - 1
+    tp = _codes(rolled, deliver, w.names)
     sub = {k: v[glob].copy() for k, v in st_c.items()}
     alive = alive_c[glob].copy()
-    there = np.flatnonzero(alive)
+    there = np.flatnonzero(alive & deliver)
     sc._deliver(w, sub, there, tp[there], spec.cutoff_day, rng)
+    sent = tp[deliver]
     delivered = _delivery_frame(
-        glob + 1,
+        glob[deliver] + 1,
         cutoff,
-        np.asarray(w.names, dtype=object)[tp],
-        np.asarray(w.stages, dtype=object)[sub["s"]],
-        w.log_channel[tp],
+        np.asarray(w.names, dtype=object)[sent],
+        np.asarray(w.stages, dtype=object)[sub["s"][deliver]],
+        w.log_channel[sent],
         world.events.columns,
     )
     logs: list[tuple] = []
