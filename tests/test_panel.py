@@ -806,7 +806,9 @@ def test_decisions_in_the_customer_view_and_the_list(app, tmp_path):
         *["Approved" if d == "approved" else "\u2013" for d in decided],
     ]
 
-    # export: written, escaped, and never over an existing file
+    # export: written, escaped, and never over an existing file (without a control group:
+    # the campaign export has its tests in test_panel_campaign.py)
+    app.control.value = 0.0
     app.export_button.click()
     path = tmp_path / "actions.csv"
     assert "cjml-notice-error" not in app.export_notice._dom_classes

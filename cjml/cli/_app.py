@@ -19,6 +19,19 @@ def _port(text: str) -> int:
     return value
 
 
+def _control(text: str) -> float | None:
+    """``--control``: "10%" or "0.1"; "0" or "off" for no control group."""
+    from cjml.panel._data._actions import control_share
+
+    try:
+        return control_share(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a share such as 10% or 0.1 (above 0 and below 1), or 0 or off for no "
+            f"control group, got {text!r}"
+        ) from None
+
+
 def _cmd_app(args: argparse.Namespace) -> int:
     from cjml.panel import serve
 
@@ -32,6 +45,7 @@ def _cmd_app(args: argparse.Namespace) -> int:
         currency=args.currency,
         decisions=args.decisions or "auto",
         export_folder=args.export_folder,
+        control=args.control,
         hint=not args.no_browser_hint,
     )
     return 0
@@ -58,6 +72,10 @@ def add_app(sub: argparse._SubParsersAction) -> None:
             (
                 "app models/journeys.cjml journeys.parquet --port 8870 --export-folder exports",
                 "another port; exports (new dated files) in ./exports",
+            ),
+            (
+                "app models/journeys.cjml journeys.parquet --control 20%",
+                "hold out a random 20% of the approved customers in each export",
             ),
         ],
         see=h.README_APP,
@@ -93,6 +111,17 @@ def add_app(sub: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="an existing folder for the exports of approved actions, each a new dated "
         "file (default: the current folder)",
+    )
+    what.add_argument(
+        "--control",
+        type=_control,
+        default=0.1,
+        metavar="SHARE",
+        help="the share of the approved customers each export holds out as a random control "
+        "group, within each touchpoint and risk band, so cjml uplift can measure the "
+        "campaign afterwards (default 10%%; 0 or off for none; changeable in the app): they "
+        "stay in the export with arm = control and no action, beside the campaign's manifest "
+        "(EXPORT.campaign.json) and assignments",
     )
     server = p.add_argument_group("Server")
     server.add_argument(

@@ -80,6 +80,7 @@ from cjml.panel._data import (
     timeline_data,
     what_if,
 )
+from cjml.panel._data._actions import control_share
 from cjml.panel._plots import plot_timeline
 from cjml.panel._serve import AppServer, serve
 
@@ -141,6 +142,7 @@ def panel(
     currency=None,
     decisions="auto",
     reach_threshold=0.05,
+    control=0.1,
 ):
     """Open the marketer's panel on a model bundle and its customers' events.
 
@@ -191,6 +193,14 @@ def panel(
     reach_threshold : float, default 0.05
         Customers whose chance of still being there is below it are listed
         apart as "likely gone", and bulk actions leave them out.
+    control : float, str or None, default 0.1
+        The share of the approved customers the export holds out as a random
+        control group, stratified by touchpoint and risk band: they stay in
+        the export with ``arm = control`` and no action, and the campaign's
+        manifest and assignments are written beside it (see
+        :func:`cjml.export_campaign`), so ``cjml uplift`` can measure what
+        the campaign really did. Changeable in the Actions tab; None or 0
+        exports without a control group.
 
     Returns
     -------
@@ -216,6 +226,7 @@ def panel(
     from cjml.panel._app import MarketerPanel  # ipywidgets only from here on
 
     set_language(lang, currency=currency)
+    control_share(control)  # a wrong share is refused before the (slow) scoring
     data = PanelData.from_inputs(
         bundle,
         events,
@@ -230,7 +241,7 @@ def panel(
         reach_threshold=reach_threshold,
         export_path=export_path,
     )
-    return MarketerPanel(data, page_size=page_size, export_path=export_path)
+    return MarketerPanel(data, page_size=page_size, export_path=export_path, control=control)
 
 
 class _CallableModule(types.ModuleType):

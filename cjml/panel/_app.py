@@ -23,7 +23,14 @@ from typing import Any
 import ipywidgets as W
 import pandas as pd
 
-from cjml.i18n import format_currency, format_date, format_datetime, format_number, ngettext
+from cjml.i18n import (
+    format_currency,
+    format_date,
+    format_datetime,
+    format_number,
+    format_percent,
+    ngettext,
+)
 from cjml.i18n import gettext as _
 from cjml.panel._data import (
     NO_TOUCHPOINT,
@@ -35,6 +42,7 @@ from cjml.panel._data import (
     points,
     what_if,
 )
+from cjml.panel._data._actions import control_share
 from cjml.panel._data._canvas import canvas_note, persona_choices
 from cjml.panel._data._common import shown_change, worth
 from cjml.panel._data._list import DEFAULT_REACH_THRESHOLD, default_sort
@@ -311,6 +319,19 @@ def _grid(cells, extra=(), cls: str = "") -> str:
     )
 
 
+def _share_text(share: float) -> str:
+    """A control share as people read it: "10%", "12.5%"."""
+    whole = abs(share * 100 - round(share * 100)) < 1e-9
+    return format_percent(share, 0 if whole else 1)
+
+
+def _quoted(path: str) -> str:
+    """A path as it is typed in a terminal: quoted when it holds spaces or quotes."""
+    import shlex
+
+    return shlex.quote(path)
+
+
 def _button(description, *, style="", icon="", tooltip="", width=None, cls=None):
     b = W.Button(description=description, button_style=style, icon=icon, tooltip=tooltip)
     b.layout.width = width or "auto"  # the default width cuts long labels
@@ -382,10 +403,22 @@ class MarketerPanel(W.VBox):
     export_path : str or Path, default "approved_actions.csv"
         Where the action list is exported to (a file or a folder), unless
         changed in the panel; an existing file is never replaced.
+    control : float, str or None, default 0.1
+        The share of the approved customers the export holds out as a random
+        control group (a campaign, :func:`cjml.export_campaign`), unless
+        changed in the panel; None or 0 exports without one.
     """
 
-    def __init__(self, data: PanelData, *, page_size=25, export_path="approved_actions.csv"):
+    def __init__(
+        self,
+        data: PanelData,
+        *,
+        page_size=25,
+        export_path="approved_actions.csv",
+        control=0.1,
+    ):
         self.data = data
+        self._control = control_share(control)  # checked before any widget is built
         self.page: CustomerPage | None = None
         self.gone_page: CustomerPage | None = None
         self.profile: CustomerProfile | None = None
@@ -1796,6 +1829,37 @@ class MarketerPanel(W.VBox):
         )
         self.export_button.on_click(self._on_export)
         self.export_status = self.export_notice
+        shares = [0.05, 0.1, 0.2, 0.5]
+        if self._control is not None and self._control not in shares:
+            shares = sorted([*shares, self._control])
+        self.control = W.Dropdown(
+            options=[(_("off"), 0.0)] + [(_share_text(v), v) for v in shares],
+            value=self._control or 0.0,
+            description=_("Control group"),
+            layout=W.Layout(width="220px"),
+        )
+        self.control.style.description_width = "110px"
+        self.control.add_class("cjml-control")
+        control_why = _(
+            "A random {share} of the approved customers get no action, so the next log can "
+            "measure what the campaign really did."
+        )
+        self.control_why = W.HTML()
+        self.control_why.add_class("cjml-sub")
+
+        def show_why(_change=None):
+            share = self.control.value
+            self.control_why.value = _esc(
+                control_why.format(share=_share_text(share))
+                if share
+                else _(
+                    "No control group: nobody is held out, so what the campaign did cannot "
+                    "be measured afterwards."
+                )
+            )
+
+        self.control.observe(show_why, "value")
+        show_why()
         how = _(
             "UTF-8 CSV that Excel opens as is; cells that could run as spreadsheet formulas "
             "are escaped; an existing file is never replaced: the export gets a new, dated "
@@ -1810,6 +1874,7 @@ class MarketerPanel(W.VBox):
                     f"<div class='cjml-sub'>{_esc(how)}</div>"
                 ),
                 self.export_path,
+                _wrap([self.control, self.control_why]),
                 _wrap([self.export_button]),  # a row, so the button keeps its own width
                 self.export_notice,
                 self.actions_table,
@@ -1821,6 +1886,25 @@ class MarketerPanel(W.VBox):
 
     def _refresh_actions(self) -> None:
         counts = self.data.actions.counts()
+        held = self.data.actions.held_out()
+        held_note = ""
+        if len(held):
+            held_note = (
+                "<div class='cjml-sub cjml-held-out'>"
+                + _esc(
+                    ngettext(
+                        "{n} approved customer is held out as a campaign's control group "
+                        "({campaigns}): no action, and later exports leave them out.",
+                        "{n} approved customers are held out as a campaign's control group "
+                        "({campaigns}): no action, and later exports leave them out.",
+                        len(held),
+                    ).format(
+                        n=format_number(len(held)),
+                        campaigns=", ".join(dict.fromkeys(held["campaign"].astype(str))),
+                    )
+                )
+                + "</div>"
+            )
         names = {
             "approved": _("approved"),
             "overridden": _("overridden"),
@@ -1834,6 +1918,7 @@ class MarketerPanel(W.VBox):
                 for k in ("approved", "overridden", "skipped")
             )
             + "</div>"
+            + held_note
         )
         approved = self.data.actions.approved()
         if approved.empty:
@@ -1888,8 +1973,24 @@ class MarketerPanel(W.VBox):
     @_guarded("export")
     def _on_export(self, _b=None):
         path = Path(self.export_path.value.strip() or ".").expanduser()
-        written = self.data.actions.export_csv(path, inputs=self.data.inputs)
-        n = len(self.data.actions.approved())
+        book, panel = self.data.actions, self.data
+        before = book.held_out()["customer_id"]
+        approved = book.approved()["customer_id"]
+        n = int((~approved.isin(before)).sum())  # an earlier control group is left out
+        share = self.control.value or None
+        segments = None
+        if share and panel.segment_col and panel.segment_col in panel.table.columns:
+            segments = panel.table.set_index("customer_id")[panel.segment_col]
+        book.last_campaign = None
+        written = book.export_csv(
+            path,
+            inputs=panel.inputs,
+            control=share,
+            bundle=panel.bundle if share else None,
+            cutoff=panel.cutoff if share else None,
+            rules=panel.rules if share else None,
+            segments=segments,
+        )
         link = ""
         if written.stat().st_size <= _DOWNLOAD_LIMIT:  # a browser download too, for Voila users
             data = base64.b64encode(written.read_bytes()).decode("ascii")
@@ -1904,7 +2005,30 @@ class MarketerPanel(W.VBox):
             _esc(text).format(
                 n=_esc(format_number(n)), file=f"<code>{_esc(written.resolve())}</code>"
             )
-            + link,
+            + link
+            + self._campaign_note(book.last_campaign),
             "export",
             markup=True,
         )
+
+    @staticmethod
+    def _campaign_note(campaign) -> str:
+        """What the export's confirmation says of its campaign: the arms, the manifest, and
+        how to measure it after the horizon (empty without a control group)."""
+        if campaign is None:
+            return ""
+        arms = campaign.manifest["arms"]
+        manifest = str(campaign.path.resolve())
+        text = _(
+            "Campaign {campaign_id}: {treated} customers to act on (treatment) and {control} "
+            "held out as the control group, with no action. Its manifest is {manifest}; from "
+            "{date}, {command} measures what the campaign really did."
+        )
+        return "<div class='cjml-campaign'>" + _esc(text).format(
+            campaign_id=f"<b>{_esc(campaign.campaign_id)}</b>",
+            treated=_esc(format_number(int(arms.get("treatment", 0)))),
+            control=_esc(format_number(int(arms.get("control", 0)))),
+            manifest=f"<code>{_esc(manifest)}</code>",
+            date=_esc(format_date(campaign.cutoff + campaign.horizon)),
+            command=f"<code>cjml uplift {_esc(_quoted(manifest))} EVENTS</code>",
+        ) + "</div>"

@@ -33,6 +33,7 @@ from typing import Any
 from cjml.exceptions import CjmlError, InputFileError
 from cjml.i18n import LANGUAGES
 from cjml.i18n import gettext as _
+from cjml.panel._data._actions import control_share
 
 __all__ = ["AppServer", "serve"]
 
@@ -155,6 +156,7 @@ def serve(
     decisions: str | os.PathLike | None = "auto",
     export_folder: str | os.PathLike | None = None,
     reach_threshold: float = 0.05,
+    control: float | str | None = 0.1,
     block: bool = True,
     hint: bool = True,
     ready_timeout: float = 120.0,
@@ -193,6 +195,9 @@ def serve(
         current working directory.
     reach_threshold : float, default 0.05
         Customers less likely than this to be reached go to the "likely gone" group.
+    control : float, str or None, default 0.1
+        The share of the approved customers the export holds out as a random
+        control group (``"10%"``); None, 0 or "off" for none (see :func:`cjml.panel`).
     block : bool, default True
         Serve until Ctrl-C (SIGINT) or SIGTERM, then stop cleanly and return
         None; False returns at once with a running :class:`AppServer`.
@@ -234,6 +239,7 @@ def serve(
         decisions=decisions,
         export_folder=export_folder,
         reach_threshold=reach_threshold,
+        control=control,
     )
     if importlib.util.find_spec("voila") is None:
         raise AppServerError(
@@ -312,6 +318,7 @@ def _panel_arguments(
     decisions: str | os.PathLike | None,
     export_folder: str | os.PathLike | None,
     reach_threshold: float,
+    control: float | str | None = 0.1,
 ) -> dict[str, Any]:
     """The arguments of ``cjml.panel`` in the served notebook, checked, paths absolute.
 
@@ -380,6 +387,9 @@ def _panel_arguments(
                 )
             )
         arguments["reach_threshold"] = float(reach_threshold)
+    share = control_share(control)
+    if share != 0.1:
+        arguments["control"] = share
     return arguments
 
 

@@ -29,7 +29,7 @@ from cjml.i18n import format_number, ngettext
 from cjml.i18n import gettext as _
 from cjml.panel._data._common import PanelError, effect_reason, label, pct, points, worth
 
-__all__ = ["ActionBook", "BulkPlan", "DecisionLog", "DecisionLogWarning"]
+__all__ = ["ActionBook", "BulkPlan", "DecisionLog", "DecisionLogWarning", "control_share"]
 
 _DECISIONS = ("approved", "overridden", "skipped")
 _ALL_DECISIONS = (*_DECISIONS, "reset")
@@ -51,6 +51,9 @@ _EXPORT_COLUMNS = (
     "approved_at",
     "note",
 )
+#: The campaign of a held-out customer: ``arm`` ("control") and ``campaign`` (its id). Written
+#: only on the lines that mark customers held out, so older logs (and readers) are unchanged.
+_CAMPAIGN_FIELDS = ("arm", "campaign")
 #: One record of the decision log, in the order of its fields.
 _LOG_FIELDS = (
     "customer_id",
@@ -67,6 +70,7 @@ _LOG_FIELDS = (
     "decided_at",
     "source",
     "bundle",
+    *_CAMPAIGN_FIELDS,
 )
 _FLOAT_FIELDS = ("churn_risk", "expected_risk_reduction", "risk_after", *_VALUE_FIELDS)
 
@@ -113,7 +117,10 @@ class DecisionLog:
     ``expected_risk_reduction`` shown at that moment, ``risk_after`` (the
     what-if risk), ``expected_value_saved, expected_value, value_at_risk``
     (null without a value model), ``uncertain, decided_by, decided_at`` (UTC, ISO 8601),
-    ``source`` (panel, bulk or api) and ``bundle``.
+    ``source`` (panel, bulk or api) and ``bundle``; a customer held out as a
+    campaign's control group gets a copy of their decision with ``arm``
+    ("control") and ``campaign`` (its id), fields written only on those lines
+    (older logs, and older readers, are unaffected).
     """
 
     def __init__(self, path, *, bundle: str | None = None):
@@ -262,7 +269,7 @@ def _read_fast(raw: bytes) -> pd.DataFrame | None:
             (f, pa.string())
             for f in ("decision", "touchpoint", "note", "decided_by", "decided_at", "source")
         ]
-        + [("bundle", pa.string())]
+        + [(f, pa.string()) for f in ("bundle", *_CAMPAIGN_FIELDS)]
     )  # customer_id is inferred: whole numbers or text
     try:
         table = pa_json.read_json(
@@ -356,6 +363,8 @@ def _json_lines(records: pd.DataFrame) -> str:
     parts, args = [], []
     for f in _LOG_FIELDS:
         col = records[f] if f in records.columns else pd.Series([None] * n, dtype=object)
+        if f in _CAMPAIGN_FIELDS and col.isna().all():
+            continue  # a plain decision: its line is as before campaigns
         values: list
         if f in _FLOAT_FIELDS:
             a = np.asarray(col, dtype=float)
@@ -520,6 +529,7 @@ class ActionBook:
         "decided_by",
         "decided_at",
         "source",
+        *_CAMPAIGN_FIELDS,
     )
 
     def __init__(
@@ -539,7 +549,10 @@ class ActionBook:
         self._batches: list[pd.DataFrame] = []
         self._merged: pd.DataFrame | None = None
         self._approved: pd.DataFrame | None = None
+        self._held: pd.DataFrame | None = None
         self._observers: list[Callable[[], None]] = []
+        #: The campaign of the latest export with a control group (None before one).
+        self.last_campaign: Any = None
         if log is not None:
             replayed = log.read()
             if len(replayed):
@@ -589,7 +602,7 @@ class ActionBook:
         records = records.drop(columns="bundle")
         records["reason"] = pd.Series(np.asarray(batch["reason"], dtype=object), dtype=object)
         self._batches.append(records[list(self._COLUMNS)])
-        self._merged = self._approved = None
+        self._merged = self._approved = self._held = None
         self._changed()
         return n
 
@@ -881,8 +894,10 @@ class ActionBook:
         DataFrame
             ``customer_id, decision, touchpoint, override, note, churn_risk,
             expected_risk_reduction, risk_after, uncertain, reason,
-            decided_by, decided_at, source``: the risk and reduction are
-            those shown when the decision was made.
+            decided_by, decided_at, source, arm, campaign``: the risk and
+            reduction are those shown when the decision was made; ``arm`` is
+            "control" (and ``campaign`` its id) for a customer held out of
+            an exported campaign, else None.
         """
         if self._merged is None:
             if not self._batches:
@@ -970,7 +985,39 @@ class ActionBook:
             self._approved = out[columns].reset_index(drop=True)
         return self._approved
 
-    def export_csv(self, path, *, force: bool = False, inputs=None) -> Path:
+    def held_out(self) -> pd.DataFrame:
+        """The approved customers held out as the control group of an exported campaign.
+
+        Their latest decision is kept with the campaign's id (and in the
+        decision log, so a restart shows them too); a later export leaves
+        them out, so the earlier campaign's control group stays untreated,
+        until a new decision on the customer.
+
+        Returns
+        -------
+        DataFrame
+            Rows of :meth:`to_frame` with ``arm == "control"``.
+        """
+        if self._held is None:  # kept until the next change: the Actions tab reads it
+            frame = self.to_frame()
+            self._held = frame[(frame["arm"] == "control").to_numpy()].reset_index(drop=True)
+        return self._held
+
+    def export_csv(
+        self,
+        path,
+        *,
+        force: bool = False,
+        inputs=None,
+        control=None,
+        seed: int | None = None,
+        campaign_id: str | None = None,
+        bundle=None,
+        cutoff=None,
+        horizon=None,
+        rules=None,
+        segments=None,
+    ) -> Path:
         """Write the approved action list to a new CSV file, safe for spreadsheets.
 
         An existing file is never replaced: given a folder, or a file that
@@ -980,17 +1027,50 @@ class ActionBook:
         file is UTF-8 with a byte-order mark, written atomically, with mode
         ``0666 & ~umask``.
 
+        With ``control``, the export is a campaign (:func:`cjml.export_campaign`):
+        a seeded random share of the approved customers, stratified by
+        approved touchpoint x risk band, is held out with ``arm = control``
+        and no touchpoint (the column is then ``recommended_touchpoint``, as
+        in every campaign export), and the assignments
+        (``<name>.assignments.parquet``) and the manifest
+        (``<name>.campaign.json``) are written beside the export; a dated
+        name is taken only when all three are free, and a manifest is never
+        replaced, even with ``force``. The held-out customers are recorded
+        in the book (and its log, see :meth:`held_out`); customers held out
+        in an earlier campaign are left out of the export. The campaign is
+        :attr:`last_campaign`.
+
         Parameters
         ----------
         path : str or Path
             A ``.csv`` file, or a folder (not named ``*.csv``).
         force : bool, default False
             Replace ``path`` when it is an existing file, rather than writing
-            a dated name beside it.
+            a dated name beside it (never a campaign's manifest).
         inputs : mapping of str to path, optional
             The files the panel was built from (:attr:`PanelData.inputs`):
             the export may not be one of them (or inside an input folder),
             even with ``force``.
+        control : float, str or None, default None
+            The share held out as a control group (``0.1`` or ``"10%"``);
+            None, 0 or "off" exports without one.
+        seed : int, optional
+            With ``control``: the seed of the assignment (default a fresh one, recorded).
+        campaign_id : str, optional
+            With ``control``: the campaign's id (default the cutoff date and 6 hex digits).
+        bundle : ModelBundle or path, optional
+            With ``control``: the bundle the recommendations came from (its
+            fingerprint is recorded; its horizon and costs are the defaults).
+        cutoff : date, optional
+            With ``control``: when the customers were scored (required).
+        horizon : duration, optional
+            With ``control``: how long after the cutoff the campaign is
+            measured; default the bundle's horizon.
+        rules : RecommendationRules, dict or path, optional
+            With ``control``: the business rules, recorded in the manifest.
+        segments : Series, optional
+            With ``control``: each customer's segment (indexed by customer
+            id), recorded in the assignments so the uplift can be split by it.
 
         Returns
         -------
@@ -1004,15 +1084,22 @@ class ActionBook:
         InputFileError
             When ``path`` is not ``.csv`` (nor a folder), is a folder named
             ``*.csv``, or is one of ``inputs`` (or inside an input folder).
+        CampaignError
+            With ``control``: when the cutoff or horizon is unknown, or
+            ``force`` would replace a campaign's manifest.
         """
         from cjml.io._write import check_output, write_csv
 
+        share = control_share(control)
         path = Path(path).expanduser()
         # a folder named like a file ("out.csv/") is a slip, refused by check_output
         folder = path.is_dir() and path.suffix.lower() != ".csv"
         if not folder:
             check_output(path, inputs=inputs, force=True, suffixes=(".csv",), option="file name")
         actions = self.approved()
+        held = self.held_out()["customer_id"]
+        if len(held):  # an earlier campaign's control group stays untreated
+            actions = actions[~actions["customer_id"].isin(held).to_numpy()]
         if actions.empty:
             raise PanelError(
                 _(
@@ -1020,12 +1107,38 @@ class ActionBook:
                     "recommendations first."
                 )
             )
+
+        def write(target: Path) -> Path:
+            if share is None:
+                return write_csv(actions, target, force=True)
+            frame = actions.rename(columns={"touchpoint": "recommended_touchpoint"})
+            if segments is not None:
+                frame = frame.assign(segment=frame["customer_id"].map(segments).to_numpy())
+            from cjml.campaign import export_campaign
+
+            campaign = export_campaign(
+                frame,
+                target,
+                control=share,
+                seed=seed,
+                campaign_id=campaign_id,
+                bundle=bundle,
+                cutoff=cutoff,
+                horizon=horizon,
+                rules=rules,
+                force=True,  # the export is our claim; the manifest is never replaced
+            )
+            self.last_campaign = campaign
+            a = campaign.assignments
+            self._hold_out(a.loc[a["arm"] == "control", "customer_id"], campaign.campaign_id)
+            return target
+
         if force and not folder:
-            return write_csv(actions, path, force=True)
+            return write(path)
         stamp = (self.clock or _now)().astimezone().strftime("%Y-%m-%d-%H%M")
         if folder:
             stem, parent = "approved_actions", path
-        elif path.exists():
+        elif path.exists() or (share is not None and _campaign_beside(path)):
             stem, parent = path.stem, path.parent
         else:
             stem, parent = None, path.parent
@@ -1036,13 +1149,15 @@ class ActionBook:
                 else parent / f"{stem or path.stem}-{stamp}{'' if k == 1 else f'-{k}'}.csv"
             )
             check_output(target, inputs=inputs, force=True, suffixes=(".csv",), option="file name")
+            if share is not None and _campaign_beside(target):
+                continue  # the export, its assignments and its manifest go together
             try:  # claim the name: nobody else's file can be replaced, even in a race
                 parent.mkdir(parents=True, exist_ok=True)
                 os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
             except FileExistsError:
                 continue
             try:
-                return write_csv(actions, target, force=True)  # replaces only our empty claim
+                return write(target)  # replaces only our empty claim
             except BaseException:
                 target.unlink(missing_ok=True)
                 raise
@@ -1051,6 +1166,58 @@ class ActionBook:
                 "Cannot find a free file name for the export in {folder}: choose another folder."
             ).format(folder=repr(str(parent)))
         )
+
+    def _hold_out(self, customer_ids, campaign_id: str) -> None:
+        """Record customers as held out in a campaign: their latest decision, marked."""
+        frame = self.to_frame()
+        rows = frame[frame["customer_id"].isin(pd.Index(customer_ids)).to_numpy()]
+        if not len(rows):
+            return
+        rows = rows.assign(arm="control", campaign=campaign_id)
+        if self.log is not None:  # the decision as it was made, with its campaign
+            self.log.append(_frame({f: rows[f].to_numpy() for f in _LOG_FIELDS if f in rows}))
+        self._batches.append(rows[list(self._COLUMNS)].reset_index(drop=True))
+        self._merged = self._approved = self._held = None
+        self._changed()
+
+
+def control_share(value) -> float | None:
+    """The control group's share, or None for none: None, 0, "0", "0%" and "off" are none.
+
+    Parameters
+    ----------
+    value : float, str or None
+        ``0.1``, ``"10%"``, ``"0.1"``; or no control group.
+
+    Returns
+    -------
+    float or None
+        Strictly between 0 and 1, or None.
+
+    Raises
+    ------
+    ValueError
+        When it is neither a share between 0 and 1 nor "off".
+    """
+    from cjml.campaign import parse_share
+
+    if value is None or value is False:
+        return None
+    text = str(value).strip().lower()
+    try:
+        number = float(text.removesuffix("%"))
+    except ValueError:
+        number = None
+    if text in ("off", "none", "no") or number == 0:
+        return None
+    return parse_share(value)
+
+
+def _campaign_beside(export: Path) -> bool:
+    """Whether a campaign's assignments or manifest already sit where ``export``'s would."""
+    from cjml.campaign import assignments_path, manifest_path
+
+    return manifest_path(export).exists() or assignments_path(export).exists()
 
 
 def _source(source, default: str) -> str:
