@@ -78,17 +78,18 @@ def test_control_group_export_is_a_readable_stratified_campaign(tmp_path):
     assert a.set_index("customer_id").loc[1000, "touchpoint"] == "email"
 
     export = _read(written)
-    assert list(export.columns[:3]) == ["customer_id", "arm", "recommended_touchpoint"]
+    # the same columns as without a control group, plus the arm
+    assert list(export.columns[:3]) == ["customer_id", "arm", "touchpoint"]
     assert sorted(export["customer_id"]) == sorted(rows["customer_id"])
     control = export[export["arm"] == "control"]
     treated = export[export["arm"] == "treatment"]
     assert set(control["customer_id"]) == set(a.loc[a["arm"] == "control", "customer_id"])
     # nobody delivers to the control group: no touchpoint, no expected effect; the risk stays
-    assert control["recommended_touchpoint"].isna().all()
+    assert control["touchpoint"].isna().all()
     assert control["expected_risk_reduction"].isna().all()
     assert control["churn_risk"].notna().all()
     assert control["reason"].str.startswith("held out as control in campaign").all()
-    assert treated["recommended_touchpoint"].notna().all()
+    assert treated["touchpoint"].notna().all()
     assert book.last_campaign.campaign_id == campaign.campaign_id
 
 

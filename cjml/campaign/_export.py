@@ -57,12 +57,18 @@ ROUNDING = (
 # Columns of the export that tell someone to act: emptied on control rows.
 _ACTION_PREFIXES = (
     "recommended_touchpoint",
+    "touchpoint",  # the panel's export of approved actions names it so
     "expected_risk",
     "expected_value_saved",
     "evidence",
     "uncertain",
     "cost",
 )
+
+
+#: Where a frame names each customer's touchpoint: cjml.score and recommend, then the
+#: panel's approved actions.
+_TOUCHPOINT_COLUMNS = ("recommended_touchpoint", "touchpoint")
 
 
 def parse_share(value: Any, name: str = "control") -> float:
@@ -171,8 +177,8 @@ def assign_arms(
     ----------
     frame : DataFrame
         What :func:`cjml.score` or :meth:`cjml.TouchpointRecommender.recommend`
-        returned: ``customer_id`` (column or index), ``recommended_touchpoint``,
-        ``churn_risk`` (or ``baseline_risk``), optionally
+        returned: ``customer_id`` (column or index), ``recommended_touchpoint``
+        (or ``touchpoint``, as in the panel's approved actions), ``churn_risk`` (or ``baseline_risk``), optionally
         ``expected_risk_reduction``, ``cost`` and ``segment``.
     control : float or str, default 0.1
         The share held out in each stratum (``0.1`` or ``"10%"``).
@@ -193,12 +199,14 @@ def assign_arms(
     """
     share = parse_share(control)
     ids = _customer_ids(frame)
-    if "recommended_touchpoint" not in frame.columns:
+    column = next((c for c in _TOUCHPOINT_COLUMNS if c in frame.columns), None)
+    if column is None:
         raise CampaignError(
             "The frame has no recommended_touchpoint column: export what cjml.score (with "
-            "recommendations) or TouchpointRecommender.recommend returned."
+            "recommendations) or TouchpointRecommender.recommend returned, or the panel's "
+            "approved actions (a touchpoint column)."
         )
-    touchpoint = frame["recommended_touchpoint"].reset_index(drop=True)
+    touchpoint = frame[column].reset_index(drop=True)
     text = touchpoint.astype(object).where(touchpoint.notna(), None)
     chosen = np.array([isinstance(t, str) and t.strip() != "" for t in text], dtype=bool)
     if ids[chosen].duplicated().any():
@@ -393,7 +401,8 @@ def export_campaign(
     ----------
     frame : DataFrame
         What :func:`cjml.score` or :meth:`cjml.TouchpointRecommender.recommend`
-        returned (``customer_id``, ``recommended_touchpoint``, ``churn_risk``
+        returned, or the panel's approved actions (``customer_id``,
+        ``recommended_touchpoint`` or ``touchpoint``, ``churn_risk``
         or ``baseline_risk``, ``expected_risk_reduction``, ``cost`` and
         ``segment`` when present).
     path : str or Path

@@ -2024,11 +2024,15 @@ class MarketerPanel(W.VBox):
             "held out as the control group, with no action. Its manifest is {manifest}; from "
             "{date}, {command} measures what the campaign really did."
         )
-        return "<div class='cjml-campaign'>" + _esc(text).format(
-            campaign_id=f"<b>{_esc(campaign.campaign_id)}</b>",
-            treated=_esc(format_number(int(arms.get("treatment", 0)))),
-            control=_esc(format_number(int(arms.get("control", 0)))),
-            manifest=f"<code>{_esc(manifest)}</code>",
-            date=_esc(format_date(campaign.cutoff + campaign.horizon)),
-            command=f"<code>cjml uplift {_esc(_quoted(manifest))} EVENTS</code>",
-        ) + "</div>"
+        return (
+            "<div class='cjml-campaign'>"
+            + _esc(text).format(
+                campaign_id=f"<b>{_esc(campaign.campaign_id)}</b>",
+                treated=_esc(format_number(int(arms.get("treatment", 0)))),
+                control=_esc(format_number(int(arms.get("control", 0)))),
+                manifest=f"<code>{_esc(manifest)}</code>",
+                date=_esc(format_date(campaign.cutoff + campaign.horizon)),
+                command=f"<code>cjml uplift {_esc(_quoted(manifest))} EVENTS</code>",
+            )
+            + "</div>"
+        )

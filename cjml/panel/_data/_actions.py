@@ -1030,8 +1030,8 @@ class ActionBook:
         With ``control``, the export is a campaign (:func:`cjml.export_campaign`):
         a seeded random share of the approved customers, stratified by
         approved touchpoint x risk band, is held out with ``arm = control``
-        and no touchpoint (the column is then ``recommended_touchpoint``, as
-        in every campaign export), and the assignments
+        and no touchpoint (the columns stay those of the export without a
+        control group, plus ``arm``), and the assignments
         (``<name>.assignments.parquet``) and the manifest
         (``<name>.campaign.json``) are written beside the export; a dated
         name is taken only when all three are free, and a manifest is never
@@ -1111,7 +1111,7 @@ class ActionBook:
         def write(target: Path) -> Path:
             if share is None:
                 return write_csv(actions, target, force=True)
-            frame = actions.rename(columns={"touchpoint": "recommended_touchpoint"})
+            frame = actions
             if segments is not None:
                 frame = frame.assign(segment=frame["customer_id"].map(segments).to_numpy())
             from cjml.campaign import export_campaign
