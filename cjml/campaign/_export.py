@@ -178,8 +178,9 @@ def assign_arms(
     frame : DataFrame
         What :func:`cjml.score` or :meth:`cjml.TouchpointRecommender.recommend`
         returned: ``customer_id`` (column or index), ``recommended_touchpoint``
-        (or ``touchpoint``, as in the panel's approved actions), ``churn_risk`` (or ``baseline_risk``), optionally
-        ``expected_risk_reduction``, ``cost`` and ``segment``.
+        (or ``touchpoint``, as in the panel's approved actions), ``churn_risk``
+        (or ``baseline_risk``), optionally ``expected_risk_reduction``,
+        ``cost`` and ``segment``.
     control : float or str, default 0.1
         The share held out in each stratum (``0.1`` or ``"10%"``).
     seed : int, default 0
