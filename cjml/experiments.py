@@ -19,30 +19,33 @@ campaign (both arms with at least :data:`MIN_ARM` customers):
    treated customers at the campaign's cutoff: their mean ``P`` (the
    observational estimate for exactly the customers measured), the mean
    half-width of its intervals, and their mean reach ``r``.
-2. **The level: the experiment, pooled only when it agrees.** When ``P`` lies
-   outside the measured interval, the observational estimate is contradicted
-   by a randomised one, which has no confounding bias: the measured
-   reduction ``R`` replaces it outright (pooling would keep part of a bias
-   that the doubly robust interval does not even include). When ``P`` lies
-   inside, the experiment cannot tell the two apart, and a campaign of a few
-   hundred customers measures a point-sized effect with an interval of many
-   points: the two are pooled by precision (inverse variance), so that a
-   noisy campaign nudges rather than overwrites what the model learned from
-   the whole history. The interval stays the experiment's either way: the
-   model's ignores its confounding bias, so it may move the point, never what
-   is claimed about whether the touchpoint helps.
+2. **The level: precision-weighted pooling, always.** The measured
+   reduction ``R`` and the model's ``P`` are pooled by inverse variance: the
+   experiment's variance from its interval, the model's from the mean
+   half-width of its intervals over the same customers. A small campaign (a
+   few dozen controls per touchpoint measures a point-sized effect with an
+   interval of many points) moves the estimate little; a large one, whose
+   interval is narrow, dominates. Replacing the model by any experiment it
+   disagrees with would let the noise of 30 controls overwrite what the
+   whole history says (in notebook 05 a campaign once moved consultation from
+   +1.6 to -6.1 points while the truth was +0.8). Only when the model gives
+   no interval is the experiment used as measured. The pooled estimate's
+   interval (``estimate_low``, ``estimate_high``: the inverse-variance one,
+   narrower than either) is the customers' interval.
 3. **Shift, keeping the model's differences.** Every customer's effect moves
    by the same amount on the scale of a reached customer, ``shift = (E - P) /
-   r`` for the combined estimate ``E``, so that the mean over the campaign's
+   r`` for the pooled estimate ``E``, so that the mean over the campaign's
    treated equals ``E``. The model keeps what it is good at (which customers
    gain more than others, through their reach and moderators); the
-   experiment sets the level, which is what observational data get wrong.
-   A customer's interval is ``reach * [low, high] / r`` (the measured one,
-   rescaled), widened to hold their own estimate. Hence a touchpoint measured
-   as harmful (the interval below zero) is ruled out for everyone (the recommender says "measured in
-   campaign ... to raise the drop-off risk"); one measured as null is
-   "uncertain" for everyone; one measured as helpful with an interval above
-   zero is no longer "uncertain" wherever it is recommended.
+   experiment corrects the level, which is what observational data get
+   wrong. A customer's interval is ``reach * [estimate_low, estimate_high] /
+   r`` (rescaled), widened to hold their own estimate. **Harm** is the
+   experiment's own word: a touchpoint whose *measured* interval lies
+   entirely below zero is ruled out for everyone (the recommender says
+   "measured in campaign ... to raise the drop-off risk"), however the
+   pooling came out; a wide interval that merely leans negative rules
+   nothing out. Likewise the policy's exception (point 6) needs the measured
+   interval above zero.
 4. **Per segment.** A campaign's per-segment row replaces the touchpoint's
    figures for customers of that segment when both arms of the segment have
    at least :data:`MIN_ARM` customers and every treated customer of the
@@ -143,34 +146,35 @@ def _entry(row: Mapping, model: pd.DataFrame, campaign_id: str, level: float) ->
 def _settle(entry: dict) -> dict:
     """The figures the recommender applies, from an entry's experiment and model figures.
 
-    ``combined`` is "experiment" when the model's mean lies outside the
-    measured interval (or its own interval is unknown): the experiment
-    replaces it. Otherwise "pooled": the precision-weighted mean of the two.
-    The interval is the experiment's either way. ``estimate`` is that
-    result; ``shift``, ``reached_low``, ``reached_high`` are the estimate
-    (relative to the model's mean) and the interval on the scale of a reached
-    customer (divided by ``mean_reach``).
+    ``combined`` is "pooled": the precision-weighted (inverse variance) mean of
+    the experiment and the model's mean, with the inverse-variance interval
+    ``estimate_low``, ``estimate_high``; or "experiment" when the model gives
+    no interval (nothing to weigh): the experiment's figures as measured.
+    ``estimate`` is that result; ``shift``, ``reached_low``, ``reached_high``
+    are the estimate (relative to the model's mean) and its interval on the
+    scale of a reached customer (divided by ``mean_reach``).
     """
     z = float(norm.ppf(0.5 + entry["level"] / 2))
     reduction, low, high = entry["reduction"], entry["low"], entry["high"]
     predicted, half_obs = entry["observational_reduction"], entry["observational_half_width"]
-    if half_obs is None or not low <= predicted <= high or half_obs <= 0:
-        combined, estimate = "experiment", reduction
+    if half_obs is None or not half_obs > 0:
+        combined, estimate, est_low, est_high = "experiment", reduction, low, high
     else:
         w_exp = (max(high - low, 1e-12) / (2 * z)) ** -2
         w_obs = (half_obs / z) ** -2
         estimate = (w_exp * reduction + w_obs * predicted) / (w_exp + w_obs)
-        combined = "pooled"
+        half = z / math.sqrt(w_exp + w_obs)
+        combined, est_low, est_high = "pooled", estimate - half, estimate + half
     r = entry["mean_reach"]
     return {
         **entry,
         "combined": combined,
         "estimate": estimate,
+        "estimate_low": est_low,
+        "estimate_high": est_high,
         "shift": (estimate - predicted) / r,
-        # the interval stays the experiment's: the model's ignores its own confounding
-        # bias, so it may move the point but never what is claimed about helping
-        "reached_low": low / r,
-        "reached_high": high / r,
+        "reached_low": est_low / r,
+        "reached_high": est_high / r,
     }
 
 
@@ -220,9 +224,11 @@ def campaign_evidence(
         customers ``observational_reduction`` (``P``, its mean over the
         treated), ``observational_half_width`` (the mean half-width of its
         intervals, None when unknown), ``mean_reach`` (``r``); how they
-        combine, ``combined`` ("experiment" or "pooled") and ``estimate``; and
+        combine, ``combined`` ("pooled", or "experiment" when the model gives
+        no interval), ``estimate``, ``estimate_low``, ``estimate_high``; and
         what the recommender applies, ``shift`` (``(estimate - P) / r``),
-        ``reached_low``, ``reached_high`` (``low / r``, ``high / r``). ``segments`` holds the
+        ``reached_low``, ``reached_high`` (``estimate_low / r``,
+        ``estimate_high / r``). ``segments`` holds the
         same per segment when some segment qualifies. Touchpoints with too few
         customers, or that the model estimates for none of the treated, are
         left out.

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import norm
 
 import cjml
 from cjml.datasets import load_sample
@@ -58,9 +59,20 @@ def _effects_row(group, value, reduction, low, high, n_treated=200, n_control=60
     }
 
 
-def _campaign(effects_table, touchpoint, reduction, low, high, *, campaign_id="2024-07-01-a3f9c2"):
+def _campaign(
+    effects_table,
+    touchpoint,
+    reduction,
+    low,
+    high,
+    *,
+    campaign_id="2024-07-01-a3f9c2",
+    model_intervals=False,
+):
     """A campaign of ``touchpoint`` given to the customers the model estimates it for,
-    measured as ``reduction`` [low, high] (a hand-built UpliftReport.effects)."""
+    measured as ``reduction`` [low, high] (a hand-built UpliftReport.effects); with
+    ``model_intervals`` the model's own intervals are pooled with it, else (no interval
+    to weigh) the experiment is used as measured."""
     mine = effects_table[effects_table["touchpoint"] == touchpoint]
     model = pd.DataFrame(
         {
@@ -69,6 +81,9 @@ def _campaign(effects_table, touchpoint, reduction, low, high, *, campaign_id="2
             "reach": mine["reach_probability"].to_numpy(),
         }
     )
+    if model_intervals:
+        model["low"] = mine["risk_reduction_low"].to_numpy()
+        model["high"] = mine["risk_reduction_high"].to_numpy()
     effects = pd.DataFrame(
         [
             _effects_row("all", "all", reduction, low, high),
@@ -117,9 +132,10 @@ def test_campaign_evidence_gives_the_shift_and_the_rescaled_interval_exactly():
     email = got["email"]
     # the model's mean over the treated it estimates (NaN left out): P and the mean reach
     p, r = (0.01 + 0.03 + 0.02 + 0.04) / 4, (0.5 + 1.0 + 0.75 + 1.0) / 4
-    # P = 2.5 points lies inside the measured 1 to 5: the two are pooled by precision;
-    # both half-widths are 2 points here, so the weights are equal
+    # the two are pooled by precision; both half-widths are 2 points here, so the
+    # weights are equal and the pooled interval is sqrt(2) narrower
     estimate = (0.03 + p) / 2
+    half = 0.02 / math.sqrt(2)
     expected = {
         "source": "experiment",
         "campaign_id": "c1",
@@ -135,9 +151,11 @@ def test_campaign_evidence_gives_the_shift_and_the_rescaled_interval_exactly():
         "mean_reach": r,
         "combined": "pooled",
         "estimate": estimate,
+        "estimate_low": estimate - half,
+        "estimate_high": estimate + half,
         "shift": (estimate - p) / r,
-        "reached_low": 0.01 / r,  # the interval stays the experiment's
-        "reached_high": 0.05 / r,
+        "reached_low": (estimate - half) / r,  # the pooled interval, per reached customer
+        "reached_high": (estimate + half) / r,
     }
     numbers = {k for k, v in expected.items() if isinstance(v, float)}
     assert set(email) == set(expected) | {"segments"}
@@ -149,17 +167,27 @@ def test_campaign_evidence_gives_the_shift_and_the_rescaled_interval_exactly():
     assert list(email["segments"]) == ["gold"]
     gold = email["segments"]["gold"]
     p_gold, r_gold = (0.01 + 0.03) / 2, (0.5 + 1.0) / 2
-    # the model's 2 points lie outside the measured 3 to 10: the experiment replaces it
-    assert gold["combined"] == "experiment" and gold["estimate"] == 0.06
+    # the model's 2 points lie outside the measured 3 to 10, yet they are pooled all the
+    # same: the experiment's half-width (3.5 points) weighs it 0.02**2 / 0.035**2 = 0.33
+    # against the model's 1, so a campaign of 30 controls cannot overwrite the history
+    z = norm.ppf(0.9)
+    w_exp, w_obs = (z / 0.035) ** 2, (z / 0.02) ** 2
+    gold_estimate = (w_exp * 0.06 + w_obs * p_gold) / (w_exp + w_obs)
+    assert gold_estimate == pytest.approx((0.06 * 0.02**2 + 0.02 * 0.035**2) / (0.02**2 + 0.035**2))
+    assert gold["combined"] == "pooled" and gold["estimate"] == pytest.approx(gold_estimate)
+    assert p_gold < gold["estimate"] < 0.03  # moved towards the experiment, not onto it
     assert gold["reduction"] == 0.06 and gold["n_treated"] == 40
-    assert gold["shift"] == pytest.approx((0.06 - p_gold) / r_gold)
-    assert gold["reached_low"] == pytest.approx(0.03 / r_gold)
-    assert gold["reached_high"] == pytest.approx(0.10 / r_gold)
+    assert gold["shift"] == pytest.approx((gold_estimate - p_gold) / r_gold)
+    gold_half = z / math.sqrt(w_exp + w_obs)
+    assert gold_half < 0.02  # narrower than either
+    assert gold["reached_low"] == pytest.approx((gold_estimate - gold_half) / r_gold)
+    assert gold["reached_high"] == pytest.approx((gold_estimate + gold_half) / r_gold)
     # without the model's intervals there is nothing to weigh: the experiment wins
     bare = campaign_evidence(effects, model.drop(columns=["low", "high"]), campaign_id="c1")
     assert bare["email"]["combined"] == "experiment"
     assert bare["email"]["observational_half_width"] is None
     assert bare["email"]["shift"] == pytest.approx((0.03 - p) / r)
+    assert bare["email"]["reached_low"] == pytest.approx(0.01 / r)
     # the record is plain JSON: no NaN, no numpy scalars
     for value in email.values():
         assert not isinstance(value, np.generic)
@@ -235,6 +263,32 @@ def test_a_touchpoint_measured_as_harmful_is_no_longer_recommended(bundle, log, 
     # each customer's interval is the measured one rescaled by their reach (widened to
     # hold their own estimate): below zero for almost all
     assert (ruled["risk_reduction_high"] < 0).mean() > 0.9
+
+
+def test_only_a_measured_interval_below_zero_rules_a_touchpoint_out_whatever_the_pooling(
+    bundle, log, observed
+):
+    effects_table, before = observed
+    top = before["recommended_touchpoint"].value_counts().index[0]
+    n_before = int((before["recommended_touchpoint"] == top).sum())
+    # a small campaign leaning negative, its interval across zero: pooled, it moves the
+    # estimate a little and rules nothing out
+    noisy, _ = _campaign(effects_table, top, -0.06, -0.13, 0.01, model_intervals=True)
+    entry = noisy[top]
+    assert entry["combined"] == "pooled"
+    assert entry["reduction"] < entry["estimate"] < entry["observational_reduction"]
+    table = _with_evidence(bundle, noisy, "dr-point").effects(log, lookback="90D")
+    assert not table.loc[table["touchpoint"] == top, "blocked_by"].str.contains(
+        "to raise the drop-off risk"
+    ).any()
+    after = _with_evidence(bundle, noisy, "dr-point").recommend(log, lookback="90D")
+    assert 0 < (after["recommended_touchpoint"] == top).sum() <= n_before
+    # the same campaign with its interval clearly below zero rules it out, even where
+    # the pooled estimate stays above the measured one
+    harmful, _ = _campaign(effects_table, top, -0.06, -0.09, -0.03, model_intervals=True)
+    assert harmful[top]["estimate"] > -0.06
+    after = _with_evidence(bundle, harmful, "dr-point").recommend(log, lookback="90D")
+    assert not (after["recommended_touchpoint"] == top).any()
 
 
 def test_a_touchpoint_measured_as_helpful_moves_up_the_ranking_and_is_not_uncertain(
