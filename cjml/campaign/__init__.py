@@ -7,10 +7,13 @@ the campaign in a manifest beside the export (written once, never
 overwritten). After the campaign's horizon, :func:`measure_campaign` reads
 the later events and reports the realised drop-off of the treated against
 the control group, with intervals, beside what the recommender predicted
-(:class:`UpliftReport`).
+(:class:`UpliftReport`). :func:`worth_testing` draws, per customer, one of
+the touchpoints the models are unsure about: an exploration campaign, which
+teaches the recommender more than a campaign of its own first choices.
 """
 
 from cjml._intervals import newcombe_interval
+from cjml.campaign._explore import worth_testing
 from cjml.campaign._export import ARMS, RISK_BANDS, assign_arms, export_campaign, parse_share
 from cjml.campaign._record import (
     Campaign,
@@ -37,4 +40,5 @@ __all__ = [
     "newcombe_interval",
     "parse_share",
     "read_campaign",
+    "worth_testing",
 ]
