@@ -74,7 +74,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from _measure import CACHE
-from _suite import TARGET_SHARE, policy_table
+from _suite import policy_table
 from scipy.stats import norm
 
 from cjml._intervals import newcombe_interval
@@ -302,33 +302,120 @@ def regret(bundle, log, world, cutoff, untouched: np.ndarray, tested=()) -> dict
     return out
 
 
-def learning_check(world, campaign, manifest: Path, after, next_cutoff) -> dict:
-    """Retrain on the log after the campaign with and without it as an experiment."""
-    log = read(after.events, world, next_cutoff)
-    treated = campaign.assignments.loc[
-        campaign.assignments["arm"] == "treatment", "customer_id"
-    ].to_numpy()
-    untouched = np.setdiff1d(world.customers["customer_id"].to_numpy(), treated)
-    out: dict[str, dict[str, object]] = {}
-    runs: list[tuple[str, dict[str, object]]] = [
-        ("without", {}),
-        ("with", {"experiments": [str(manifest)]}),
-    ]
-    for label, kwargs in runs:
+def _next_log(events: pd.DataFrame, world, next_cutoff):
+    return read(events, world, next_cutoff)
+
+
+def learning_comparison(
+    n_customers: int, seed: int, control: float, folder: Path
+) -> dict[str, object]:
+    """Retrain at the next cutoff without an experiment, with the recommender-picks
+    campaign and with an exploration campaign of the same size; regret at the next cutoff.
+
+    One world per seed (``make_journeys``, ``n_customers``); the bundle at the campaign
+    cutoff ranks (dr-rank) the customers seen in the last 60 days: "picks" exports its
+    first choices, "explore" (:func:`cjml.campaign.worth_testing`) draws per customer
+    one positive but uncertain touchpoint, subsampled to the size of "picks". Each is
+    delivered in the simulated future (``simulate_campaign``), then a bundle is trained
+    on the log up to the next cutoff with the campaign as an experiment; "without" is
+    trained on the world's own log (no campaign). Regret is computed over the customers
+    neither campaign treated (their history is the same in all three logs).
+    """
+    import cjml
+    from cjml.campaign import worth_testing
+    from cjml.datasets import simulate_campaign
+
+    world, cutoff, next_cutoff = make_world(STANDIN, n_customers, seed)
+    log = read(world.events, world, cutoff)
+    bundle = train(log, f"{STANDIN}_{n_customers}_{seed}")
+    picks = targets(bundle, log, world.events, cutoff)
+    picks = picks[picks["recommended_touchpoint"].notna()]
+    explore = worth_testing(bundle, log, cutoff=cutoff, customers=picks.index, seed=seed)
+    if len(explore) > len(picks):
+        keep = np.random.default_rng(seed).choice(len(explore), len(picks), replace=False)
+        explore = explore.iloc[np.sort(keep)]
+    frames = {"picks": picks, "explore": explore}
+    runs: dict[str, tuple[pd.DataFrame, dict]] = {"without": (world.events, {})}
+    treated: list[np.ndarray] = []
+    mix: dict[str, dict] = {}
+    for kind, frame in frames.items():
+        campaign = cjml.export_campaign(
+            frame,
+            folder / f"learn_{kind}_{seed}.csv",
+            control=control,
+            seed=seed,
+            bundle=bundle,
+            cutoff=cutoff,
+            horizon=HORIZON,
+        )
+        after = simulate_campaign(world, campaign, seed=20_000 + seed)
+        arm = campaign.assignments["arm"] == "treatment"
+        treated.append(campaign.assignments.loc[arm, "customer_id"].to_numpy())
+        mix[kind] = campaign.assignments.loc[arm, "touchpoint"].value_counts().to_dict()
+        manifest = folder / f"learn_{kind}_{seed}.campaign.json"
+        runs[kind] = (after.events, {"experiments": [str(manifest)]})
+    untouched = np.setdiff1d(world.customers["customer_id"].to_numpy(), np.concatenate(treated))
+    tps = list(world.journey_map.actionable_touchpoints)
+    out: dict[str, object] = {"seed": seed, "selected": len(picks), "mix": mix}
+    for label, (events, kwargs) in runs.items():
         t0 = time.perf_counter()
-        try:
-            bundle = train(log, "", **kwargs)
-        except TypeError as exc:  # train(experiments=) not there yet
-            out[label] = {"error": str(exc)}
-            continue
-        tested = sorted(campaign.assignments["touchpoint"].dropna().unique())
-        out[label] = regret(bundle, log, world, next_cutoff, untouched, tested)
-        out[label]["seconds"] = time.perf_counter() - t0
-        if label == "with":
-            out[label]["evidence"] = {
-                k: v.get("source") for k, v in bundle.metadata.get("effect_evidence", {}).items()
-            }
+        next_log = _next_log(events, world, next_cutoff)
+        fitted = train(next_log, f"learn_{label}_{n_customers}_{seed}_{control}", **kwargs)
+        res = regret(fitted, next_log, world, next_cutoff, untouched, tps)
+        res["seconds"] = time.perf_counter() - t0
+        res["evidence"] = {
+            k: (round(v.get("estimate", v.get("reduction")) or 0.0, 4), v.get("combined"))
+            for k, v in fitted.metadata.get("effect_evidence", {}).items()
+            if v.get("source") == "experiment"
+        }
+        out[label] = res
     return out
+
+
+def print_learning(results: list[dict]) -> None:
+    """The regret table per seed and on average, and the per-touchpoint error of the
+    estimated effects (predicted - true, mean over the same customers)."""
+    print()
+    print(
+        "Learning check: regret share (V - V(oracle)) / (V(no action) - V(oracle)) at the "
+        "next cutoff over the customers neither campaign treated, seen in the last 90 days; "
+        "the bundle's own policy and dr-rank (lower is better; 0 = oracle, 1 = no action)"
+    )
+    labels = ("without", "picks", "explore")
+    rows = []
+    for item in results:
+        for label in labels:
+            r = item[label]
+            rows.append(
+                {
+                    "seed": item["seed"],
+                    "retrained": label,
+                    "policy": r["regret"],
+                    "acted": r["acted"],
+                    "dr_rank": r["regret_rank"],
+                    "acted_rank": r["acted_rank"],
+                    "customers": r["customers"],
+                    "abs_gap": float(np.mean([abs(v) for v in r["gap"].values()])),
+                }
+            )
+    table = pd.DataFrame(rows)
+    with pd.option_context("display.width", 200, "display.max_columns", 30):
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        print()
+        print("Mean over seeds:")
+        print(
+            table.groupby("retrained", sort=False)[["policy", "acted", "dr_rank", "abs_gap"]]
+            .mean()
+            .to_string(float_format=lambda v: f"{v:.3f}")
+        )
+    for item in results:
+        print(f"  seed {item['seed']}: {item['selected']:,} selected; treated {item['mix']}")
+        for label in labels:
+            gap = item[label]["gap"]
+            text = ", ".join(f"{k} {v:+.3f}" for k, v in gap.items())
+            print(f"    predicted - true, {label}: {text}")
+            if item[label]["evidence"]:
+                print(f"    estimate used ({label}): {item[label]['evidence']}")
 
 
 def main() -> None:
@@ -339,13 +426,21 @@ def main() -> None:
     parser.add_argument("--levels", type=float, nargs="+", default=[0.9, 0.95])
     parser.add_argument("--customers", type=int, default=4000)
     parser.add_argument("--worlds", default=f"{STANDIN},small_shop,contact_fatigue")
-    parser.add_argument("--learning-reps", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--learning-seeds", type=int, default=3, help="worlds of the learning check (0: none)"
+    )
+    parser.add_argument("--learning-customers", type=int, default=15_000)
+    parser.add_argument(
+        "--learning-control", type=float, default=0.5, help="control share of those campaigns"
+    )
+    parser.add_argument("--learning-only", action="store_true", help="skip the coverage part")
     args = parser.parse_args()
     if args.quick:
-        args.reps, args.customers, args.learning_reps = 3, 1500, 1
+        args.reps, args.customers, args.learning_seeds = 3, 1500, 1
+        args.learning_customers = 3000
         args.worlds = STANDIN
-    worlds = [w for w in args.worlds.split(",") if w]
+    worlds = [] if args.learning_only else [w for w in args.worlds.split(",") if w]
     print(
         f"Campaign ground truth: {args.reps} campaign(s) per world, control {args.control:.0%}, "
         f"levels {args.levels}, {args.customers:,} customers, seed {args.seed}"
@@ -354,7 +449,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name in worlds:
             t0 = time.perf_counter()
-            world, cutoff, next_cutoff = make_world(name, args.customers, args.seed)
+            world, cutoff, _ = make_world(name, args.customers, args.seed)
             log = read(world.events, world, cutoff)
             bundle = train(log, f"{name}_{args.customers}_{args.seed}")
             frame = targets(bundle, log, world.events, cutoff)
@@ -367,20 +462,24 @@ def main() -> None:
             t0 = time.perf_counter()
             folder = Path(tmp) / name
             folder.mkdir()
-            kept = []
             for rep in range(args.reps):
-                rows, campaign, after = one_campaign(
+                rows, _, _ = one_campaign(
                     world, frame, bundle, cutoff, rep, folder, args.control, args.levels
                 )
                 all_rows += [{"world": name, **r} for r in rows]
-                if next_cutoff is not None and rep < args.learning_reps:
-                    kept.append((campaign, folder / f"campaign_{rep}.campaign.json", after))
             print(f"  {name}: {args.reps} campaigns in {time.perf_counter() - t0:.0f} s")
-            for k, (campaign, manifest, after) in enumerate(kept):
-                t0 = time.perf_counter()
-                res = learning_check(world, campaign, manifest, after, next_cutoff)
-                learning.append({"world": name, "rep": k, **res})
-                print(f"  {name}: learning check {k} in {time.perf_counter() - t0:.0f} s")
+        for seed in range(args.seed, args.seed + args.learning_seeds):
+            t0 = time.perf_counter()
+            learning.append(
+                learning_comparison(
+                    args.learning_customers, seed, args.learning_control, Path(tmp)
+                )
+            )
+            print(f"  learning check, seed {seed}: {time.perf_counter() - t0:.0f} s", flush=True)
+    if learning:
+        print_learning(learning)
+    if not all_rows:
+        return
     rows = pd.DataFrame(all_rows)
     table = coverage_table(rows)
     with pd.option_context("display.width", 200, "display.max_columns", 30):
@@ -406,36 +505,6 @@ def main() -> None:
                 )
                 .to_string(float_format=lambda v: f"{v:.3f}")
             )
-    if learning:
-        print()
-        print(
-            "Learning check: regret share (V - V(oracle)) / (V(no action) - V(oracle)) of the "
-            "bundle's own policy and of dr-rank at the next cutoff, over the customers the "
-            f"campaign did not treat seen in the last 90 days (and over the top {TARGET_SHARE:.0%}"
-            " of them by predicted risk)"
-        )
-        for item in learning:
-            parts = []
-            for label in ("without", "with"):
-                r = item.get(label, {})
-                if "error" in r:
-                    parts.append(f"{label}: not run ({r['error'][:60]})")
-                else:
-                    parts.append(
-                        f"{label}: policy {r['regret']:.3f} (top {r['regret_top']:.3f}, acted "
-                        f"{r['acted']:.0%}), dr-rank {r['regret_rank']:.3f} (top "
-                        f"{r['regret_top_rank']:.3f}, acted {r['acted_rank']:.0%}); "
-                        f"{r['customers']:,} customers, {r['seconds']:.0f} s"
-                    )
-            print(f"  {item['world']} campaign {item['rep']}: " + "; ".join(parts))
-            for label in ("without", "with"):
-                gap = item.get(label, {}).get("gap")
-                if gap:
-                    text = ", ".join(f"{k} {v:+.3f}" for k, v in gap.items())
-                    print(f"    predicted - true effect, {label} the experiment: {text}")
-            evidence = item.get("with", {}).get("evidence")
-            if evidence:
-                print(f"    evidence: {evidence}")
 
 
 if __name__ == "__main__":
