@@ -25,20 +25,30 @@ worlds of the scenario suite):
    default level (90%) and at 95% (``--levels``).
    References beside it: a naive Wald interval on the same counts, and the
    recommender's own predicted reduction for the same customers;
-5. the learning check (``make_journeys`` only, ``--learning-reps``
-   campaigns): retrain on the log after the campaign up to the next cutoff,
-   with the campaign as an experiment (``cjml.train(..., experiments=[
-   manifest])``) and without, recommend at the next cutoff with each bundle's
-   own policy and compare their regret share (``_suite.policy_table``: the
-   top 20% by predicted risk, against the truth at the next cutoff) over the
-   customers the campaign did not treat (the truth describes the world
-   without the campaign, which is their world too).
+5. the learning check (``--learning-seeds`` worlds of ``make_journeys`` with
+   ``--learning-customers`` customers, seeds ``--seed`` on; bundles cached):
+   at the campaign cutoff, two campaigns of the same size with a control
+   share ``--learning-control`` (50%: a test campaign): "picks", the
+   recommender's first choices (dr-rank) for the customers seen in the last
+   60 days, and "explore" (``cjml.campaign.worth_testing``), per customer one
+   touchpoint drawn at random among the positive but uncertain ones,
+   subsampled to the size of "picks". Each is delivered in the simulated
+   future; three bundles are retrained on the log up to the next cutoff:
+   "without" (the world's own log, no campaign), "picks" and "explore"
+   (``cjml.train(..., experiments=[manifest])``). Each recommends at the next
+   cutoff with its own policy and with ``dr-rank``; their regret share
+   (``_suite.policy_table``, against the truth at the next cutoff) is
+   computed over the customers neither campaign treated, seen in the last 90
+   days (their history is the same in all three logs, and the truth
+   describes their world), beside the mean absolute error of each
+   touchpoint's estimated effect against the true one.
 
 Goal: the interval covers the true average effect in at least 90% of the
 repetitions; retraining with the experiment lowers the regret share.
 
     python benchmarks/campaign_truth.py [--quick] [--reps 50] [--control 0.2]
-        [--worlds default_simulator,small_shop,contact_fatigue] [--learning-reps 2]
+        [--worlds default_simulator,small_shop,contact_fatigue] [--learning-seeds 3]
+        [--learning-customers 15000] [--learning-control 0.5] [--learning-only]
 
 Results (2 December 2026, defaults: 4,000 customers, seed 0, control 20%, 50
 campaigns per world; coverage of cjml's 90% / 95% Newcombe intervals, rows
