@@ -86,14 +86,15 @@ regret share drops (policy 0.976 -> 0.957, dr-rank 0.905 -> 0.891), but
 seed 0 gets worse (dr-rank 0.899 -> 0.930), and the exploration campaign
 changes nothing on average (0.906). The differences between seeds (0.03 to
 0.06) are as large as the differences between arms. Why: the true effects
-in this world are 0.1 to 1.3 points, while a campaign of 1,000 to 2,300
-customers split 50/50 measures each touchpoint within +-3 to +-10 points
-(exploration spreads the same customers over eight touchpoints: +-6 to
-+-15). Precision-weighted pooling gives each measurement the weight its
-interval earns against the model's per-customer interval (itself several
-points wide), so the estimates move by 1 to 3 points of mostly noise: e.g.
-referral_invite on seed 0, error +0.4 point without, +2.1 with the picks
-campaign (pooled 3.5 points against a truth near 1.4). The experiments do
+in this world are small (0.1 to 0.6 points for the recommended touchpoints,
+see above), while a campaign of 1,000 to 2,300 customers split 50/50 leaves
+a few dozen to a few hundred customers per arm and touchpoint (exploration
+spreads them over eight touchpoints), whose intervals span several points.
+Precision-weighted pooling gives each measurement the weight its interval
+earns against the model's per-customer interval (itself several points
+wide), so the estimates move by one to a few points, mostly noise: e.g.
+referral_invite on seed 0, error +0.4 point without and +2.1 with the picks
+campaign (pooled estimate 3.5 points over its treated). The experiments do
 not lower the error of the effects (0.50 -> 0.57 / 0.53 points), so the
 ranking can only change by chance. Learning from campaigns needs effects
 that a campaign can resolve (larger effects or tens of thousands of
