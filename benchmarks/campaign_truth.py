@@ -511,9 +511,7 @@ def main() -> None:
         for seed in range(args.seed, args.seed + args.learning_seeds):
             t0 = time.perf_counter()
             learning.append(
-                learning_comparison(
-                    args.learning_customers, seed, args.learning_control, Path(tmp)
-                )
+                learning_comparison(args.learning_customers, seed, args.learning_control, Path(tmp))
             )
             print(f"  learning check, seed {seed}: {time.perf_counter() - t0:.0f} s", flush=True)
     if learning:

@@ -36,11 +36,7 @@ def frame(bundle, log):
 
 def test_each_customer_gets_one_of_their_uncertain_positive_candidates(frame, effects):
     assert len(frame) > 100 and frame.index.is_unique
-    ok = (
-        effects["allowed"]
-        & (effects["risk_reduction"] > 0)
-        & ~(effects["risk_reduction_low"] > 0)
-    )
+    ok = effects["allowed"] & (effects["risk_reduction"] > 0) & ~(effects["risk_reduction_low"] > 0)
     cands = effects[ok].groupby("customer_id")["touchpoint"].apply(set)
     assert set(frame.index) == set(cands.index)  # everyone with a candidate, nobody else
     for cid, row in frame.iterrows():

@@ -278,9 +278,11 @@ def test_only_a_measured_interval_below_zero_rules_a_touchpoint_out_whatever_the
     assert entry["combined"] == "pooled"
     assert entry["reduction"] < entry["estimate"] < entry["observational_reduction"]
     table = _with_evidence(bundle, noisy, "dr-point").effects(log, lookback="90D")
-    assert not table.loc[table["touchpoint"] == top, "blocked_by"].str.contains(
-        "to raise the drop-off risk"
-    ).any()
+    assert (
+        not table.loc[table["touchpoint"] == top, "blocked_by"]
+        .str.contains("to raise the drop-off risk")
+        .any()
+    )
     after = _with_evidence(bundle, noisy, "dr-point").recommend(log, lookback="90D")
     assert 0 < (after["recommended_touchpoint"] == top).sum() <= n_before
     # the same campaign with its interval clearly below zero rules it out, even where
