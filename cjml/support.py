@@ -18,11 +18,11 @@ import difflib
 import html
 from dataclasses import dataclass, field
 from pathlib import Path
-from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
 
+from cjml._intervals import newcombe_interval, wilson_interval
 from cjml.events import to_utc_timestamp
 from cjml.i18n import format_number, format_percent, label_text, language, ngettext
 from cjml.i18n import gettext as _
@@ -333,22 +333,6 @@ def _unhappy(ev: _Events, opened, *, end_ns: int, horizon_ns: int) -> dict[str, 
     }
 
 
-def _wilson(k, n, z: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rates ``k / n`` with their Wilson score intervals (NaN where ``n`` is 0)."""
-    k, n = np.asarray(k, dtype=float), np.asarray(n, dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = k / n
-        denom = 1 + z**2 / n
-        centre = (p + z**2 / (2 * n)) / denom
-        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
-    empty = n <= 0
-    return (
-        np.where(empty, np.nan, p),
-        np.where(empty, np.nan, np.clip(centre - half, 0.0, 1.0)),
-        np.where(empty, np.nan, np.clip(centre + half, 0.0, 1.0)),
-    )
-
-
 def _groupwise(values: np.ndarray, group: np.ndarray, n_groups: int, q: float) -> np.ndarray:
     """The ``q`` quantile of ``values`` (NaN skipped) per group ``0..n_groups-1``."""
     s = pd.Series(values).groupby(group).quantile(q)
@@ -376,7 +360,6 @@ def _steps(
     def total(values) -> np.ndarray:
         return _count(g_ticket, n_groups, np.asarray(values, dtype=float))
 
-    z = NormalDist().inv_cdf(0.5 + CONFIDENCE / 2)
     tickets = count()
     first = np.ones(len(t), dtype=bool)
     cust = t["customer"].to_numpy()
@@ -409,28 +392,32 @@ def _steps(
     out["reopen_rate"] = _ratio(out["reopened"], out["reopen_known"])
     churned = t["churned"].fillna(False).to_numpy(dtype=bool)
     side = t["churn_group"].to_numpy(dtype=object)
-    rates = {}
     for name in ("resolved", "unresolved"):
         n = count(side == name)
         k = count((side == name) & churned)
         out[f"churn_{name}_tickets"] = n
         out[f"churn_{name}_churned"] = k
-        rates[name] = _wilson(k, n, z)
-        p, lo, hi = rates[name]
+        p, lo, hi = wilson_interval(k, n, CONFIDENCE)
         out[f"churn_{name}"], out[f"churn_{name}_low"], out[f"churn_{name}_high"] = p, lo, hi
     out["churn_not_yet_known"] = count(pd.isna(side))
-    # Newcombe's interval for the difference of two Wilson-scored rates.
-    (p1, l1, u1), (p0, l0, u0) = rates["unresolved"], rates["resolved"]
-    diff = p1 - p0
-    out["churn_difference"] = diff
-    out["churn_difference_low"] = diff - np.sqrt((p1 - l1) ** 2 + (u0 - p0) ** 2)
-    out["churn_difference_high"] = diff + np.sqrt((u1 - p1) ** 2 + (p0 - l0) ** 2)
+    # unresolved minus resolved, with Newcombe's interval
+    (
+        out["churn_difference"],
+        out["churn_difference_low"],
+        out["churn_difference_high"],
+    ) = newcombe_interval(
+        out["churn_unresolved_churned"],
+        out["churn_unresolved_tickets"],
+        out["churn_resolved_churned"],
+        out["churn_resolved_tickets"],
+        CONFIDENCE,
+    )
     outcome = u["outcome"].to_numpy(dtype=object)
     unhappy = count(group=g_unhappy)
     out["unhappy_customers"] = unhappy
     for name, column in (("complained", "complained"), ("silent", "silent_unhappy")):
         k = count(outcome == name, g_unhappy)
-        p, lo, hi = _wilson(k, unhappy, z)
+        p, lo, hi = wilson_interval(k, unhappy, CONFIDENCE)
         out[column], out[f"{column}_share"] = k, p
         out[f"{column}_low"], out[f"{column}_high"] = lo, hi
     out["unhappy_stayed"] = count(outcome == "stayed", g_unhappy)
