@@ -133,7 +133,8 @@ def make_labels(
     ...     "customer_id": [1, 1, 2],
     ...     "timestamp": ["2024-01-05", "2024-01-20", "2024-01-06"],
     ...     "touchpoint": ["website_visit", "purchase", "website_visit"]}))
-    >>> make_labels(log, "2024-01-10", horizon="15D")["churn"].tolist()
+    >>> # the log was extracted on 2024-02-01, so the 15-day window is complete
+    >>> make_labels(log, "2024-01-10", horizon="15D", data_end="2024-02-01")["churn"].tolist()
     [0, 1]
     """
     log = as_log(log)
