@@ -674,6 +674,8 @@ class EvaluationReport:
                 f"by churn, seed {i.get('cv_random_state', RANDOM_STATE)})"
             )
         cutoffs = i["train_cutoffs"]
+        if len(cutoffs) == 1:
+            return head + f"; trained on {i['n_train']:,} rows from 1 earlier cutoff ({cutoffs[0]})"
         return (
             head + f"; trained on {i['n_train']:,} rows from {len(cutoffs)} earlier cutoffs "
             f"({cutoffs[0]} .. {cutoffs[-1]})"

@@ -426,3 +426,17 @@ def test_report_round_trips_through_json(trained):
     # a report stored before populations existed still reads and prints its tables
     old = {k: data[k] for k in ("churn", "next_stage", "policy", "info")}
     assert "rfm_logistic" in EvaluationReport.from_dict(old).to_text()
+
+
+def test_report_header_counts_cutoffs_in_words(trained):
+    _, report = trained
+    data = json.loads(json.dumps(report.to_dict()))
+    several = data["info"]["train_cutoffs"]
+    assert len(several) > 1
+    assert f"from {len(several)} earlier cutoffs ({several[0]} .. {several[-1]})" in (
+        EvaluationReport.from_dict(data).to_text()
+    )
+    data["info"]["train_cutoffs"] = several[-1:]
+    text = EvaluationReport.from_dict(data).to_text()
+    assert f"from 1 earlier cutoff ({several[-1]})" in text
+    assert "1 earlier cutoffs" not in text
