@@ -62,6 +62,7 @@ _LAZY = {
     "top_drivers_text": "cjml.explanations",
     "CampaignError": "cjml.exceptions",
     "CjmlError": "cjml.exceptions",
+    "ClusterError": "cjml.exceptions",
     "InputFileError": "cjml.exceptions",
     "JourneyMapError": "cjml.exceptions",
     "SchemaError": "cjml.exceptions",
@@ -117,6 +118,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the names as if imported eagerl
     from cjml.exceptions import (
         CampaignError,
         CjmlError,
+        ClusterError,
         InputFileError,
         JourneyMapError,
         SchemaError,
@@ -139,6 +141,7 @@ __all__ = [
     "CampaignError",
     "ChurnModel",
     "CjmlError",
+    "ClusterError",
     "EvaluationReport",
     "EventLog",
     "EventLogSummary",

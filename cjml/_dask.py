@@ -9,19 +9,11 @@ import os
 import time
 from collections.abc import Iterator
 
+from cjml.exceptions import ClusterError
+
 #: Seconds a cluster may have no worker at all (none started yet, or all died and none
 #: restarted) before a run gives up instead of waiting forever.
 NO_WORKERS_TIMEOUT = 300.0
-
-
-class ClusterError(ConnectionError):
-    """The Dask cluster failed the run: the scheduler is out of reach, no worker is left,
-    or workers keep dying on one task.
-
-    Not a :class:`~cjml.exceptions.CjmlError` on purpose: those say the input must change,
-    and a scoring run then drops its folder; after a cluster fault the finished chunks are
-    kept, and the same command with ``--resume`` continues.
-    """
 
 
 def connect(scheduler):

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CampaignError",
     "CjmlError",
+    "ClusterError",
     "InputFileError",
     "JourneyMapError",
     "SchemaError",
@@ -73,4 +74,15 @@ class SmallDataWarning(UserWarning):
     The message says what was changed (a smaller minimum leaf size, the
     calibration chosen on the held-out rows) and why. Filter it with
     ``warnings.filterwarnings("ignore", category=cjml.exceptions.SmallDataWarning)``.
+    """
+
+
+class ClusterError(ConnectionError):
+    """The Dask cluster failed the run, not the input.
+
+    The scheduler is out of reach, no worker is left, or workers keep dying on
+    one task.
+    Not a :class:`CjmlError` on purpose: those say the input must change,
+    and a scoring run then drops its folder; after a cluster fault the finished chunks are
+    kept, and the same command with ``--resume`` continues.
     """

@@ -413,7 +413,7 @@ def test_workers_dying_on_one_task_is_one_line(inputs, tmp_path, monkeypatch):
             n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0"
         ) as cluster,
         distributed.Client(cluster) as client,
-        pytest.raises(cjml._dask.ClusterError) as caught,
+        pytest.raises(cjml.ClusterError) as caught,
     ):
         cjml.score(
             inputs["bundle"],
@@ -504,7 +504,7 @@ def test_a_cluster_without_workers_gives_up_instead_of_waiting_forever(
         thread.join(timeout=60)
         assert not thread.is_alive(), "score() still waits for a worker after 60 s"
     [exc] = outcome
-    assert isinstance(exc, cjml._dask.ClusterError) and isinstance(exc, ConnectionError)
+    assert isinstance(exc, cjml.ClusterError) and isinstance(exc, ConnectionError)
     assert str(exc) == (
         f"The Dask scheduler at {cluster.scheduler_address} has had no worker "
         "for 1 s. No chunk had been scored, so nothing was kept: start workers "

@@ -47,7 +47,7 @@ def _run_dask(
     A worker lost mid-run costs only time: dask runs its tasks again elsewhere (the
     shuffle included), and the client alone writes and records chunks, each once. A
     fault of the cluster itself (the scheduler gone, no worker left, workers dying on one
-    task) raises :class:`~cjml._dask.ClusterError` in one line that says how many chunks
+    task) raises :class:`~cjml.ClusterError` in one line that says how many chunks
     are kept for ``resume=True``.
     """
     import dask
