@@ -1294,7 +1294,7 @@ def _box_layout(box: dict, width: float, height: float) -> list[tuple[str, float
     Returns (text, size, weight, offset from the top in points) per block:
     the step's name, its key figure in bold, then the other lines.
     """
-    from cjml.canvas._render import _wrap as wrap_to
+    from cjml.canvas._text import wrap as wrap_to
 
     items = [(box["step"], 12.0, "bold")]
     for j, line in enumerate(box["lines"]):
@@ -1332,7 +1332,7 @@ def _personas_table(fig, report: SupportJourneyReport, height: float) -> None:
         _("Churn if unresolved"),
         _("Silent unhappy"),
     ]
-    from cjml.canvas._render import _ellipsize, _width
+    from cjml.canvas._text import ellipsize, text_width
 
     xs = [0.04, 0.26, 0.35, 0.44, 0.53, 0.62, 0.71, 0.80, 0.89, 0.98]
     page = fig.get_figwidth() * 72
@@ -1352,12 +1352,12 @@ def _personas_table(fig, report: SupportJourneyReport, height: float) -> None:
         name = label_text(persona)
         if row["few"]:
             few = " (" + _("few customers: {n}").format(n=_int(row["customers_with_tickets"])) + ")"
-            room = rooms[0] - _width(few, size)
-            if _width(name, size) > room:
-                name = _ellipsize(name, room, size, "normal")
+            room = rooms[0] - text_width(few, size)
+            if text_width(name, size) > room:
+                name = ellipsize(name, room, size, "normal")
             name += few
-        elif _width(name, size) > rooms[0]:
-            name = _ellipsize(name, rooms[0], size, "normal")
+        elif text_width(name, size) > rooms[0]:
+            name = ellipsize(name, rooms[0], size, "normal")
         cells = [
             name,
             _int(row["tickets"]),
@@ -1385,7 +1385,7 @@ def _personas_table(fig, report: SupportJourneyReport, height: float) -> None:
 
 def _wrap(text: str, width: float, size: float, weight: str = "normal") -> str:
     """``text`` wrapped to ``width`` points at ``size``, measured as the canvas measures."""
-    from cjml.canvas._render import _wrap as wrap_to
+    from cjml.canvas._text import wrap as wrap_to
 
     return "\n".join(wrap_to(text, width, size, weight))
 

@@ -18,7 +18,6 @@ with the counts behind them, shown on hover.
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import html
 import io
@@ -32,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cjml.canvas._text import ELLIPSIS, FONT, ellipsize, text_width, wrap_lines
 from cjml.i18n import (
     N_,
     current,
@@ -59,7 +59,6 @@ __all__ = [
 
 #: A4 landscape, in inches.
 PAGE = (11.69, 8.27)
-FONT = "DejaVu Sans"
 _RC: Any = {
     "font.family": FONT,
     "svg.fonttype": "none",
@@ -73,7 +72,6 @@ MIN_SIZE = 5.5
 # box) and than the ink of a Vietnamese line (stacked accents reach 1.08 em, descenders 0.22).
 _LINE = 1.32
 _ASCENT, _DESCENT = 1.1, 0.24  # room above the first baseline and below the last, in em
-_SAFETY = 1.02  # measured widths are widened a little: renderers differ by a hair
 
 _INK = "#222222"
 _MUTED = "#5f5f5f"
@@ -99,7 +97,6 @@ _ROW_NAMES = {
 _ROW_WEIGHTS = {"doing": 0.75, "feeling": 1.4, "pains": 1.05, "opportunities": 1.0, "flow": 0.8}
 _SYMBOL = {"online": "\u25cf", "offline": "\u25a0"}
 _PEAK_MARK, _END_MARK = "\u2605", "\u25c6"
-_ELLIPSIS = "\u2026"
 _DASH = "\u2013"
 _MINUS = "\u2212"
 
@@ -677,104 +674,6 @@ def canvas_text(canvas) -> str:
     return "\n".join(lines)
 
 
-# =========================================================================== measuring
-#: The resolution whose hinted glyph widths are measured: the figure's (matplotlib's default).
-_MEASURE_DPI = 100
-
-
-@functools.cache
-def _measurers():
-    from matplotlib.backends.backend_agg import RendererAgg
-    from matplotlib.textpath import TextToPath
-
-    return TextToPath(), RendererAgg(1, 1, _MEASURE_DPI)
-
-
-@functools.cache
-def _word_width(word: str, size: float, weight: str) -> float:
-    """The width of ``word`` at ``size`` points, in points: the wider of two measures.
-
-    The font's own (unhinted) advances are what a browser and a PDF viewer
-    use; the PNG is drawn by Agg, whose hinting rounds each glyph to whole
-    pixels, a few percent wider at small sizes.
-    """
-
-    if not word:
-        return 0.0
-    prop = _font(size, weight)
-    outline, agg = _measurers()
-    unhinted = outline.get_text_width_height_descent(word, prop, ismath=False)[0]
-    hinted = agg.get_text_width_height_descent(word, prop, ismath=False)[0] * 72 / _MEASURE_DPI
-    return float(max(unhinted, hinted))
-
-
-def _font(size: float, weight: str):
-    """The font of a text look: "normal", "bold" or "italic"."""
-    from matplotlib.font_manager import FontProperties
-
-    italic = weight == "italic"
-    return FontProperties(
-        family=FONT,
-        size=size,
-        weight="normal" if italic else weight,
-        style="italic" if italic else "normal",
-    )
-
-
-@functools.cache
-def _space_width(size: float, weight: str) -> float:
-    return _word_width("a a", size, weight) - _word_width("aa", size, weight)
-
-
-def _width(text: str, size: float, weight: str = "normal") -> float:
-    """The width of ``text`` at ``size`` points, in points (words measured once, then added)."""
-    words = text.split(" ")
-    total = sum(_word_width(w, size, weight) for w in words)
-    total += (len(words) - 1) * _space_width(size, weight)
-    return total * _SAFETY
-
-
-def _wrap(text: str, width: float, size: float, weight: str = "normal") -> list[str]:
-    """``text`` wrapped to ``width`` points at ``size`` (the support journey's figure uses it
-    too: one way to measure text)."""
-    return _wrap_lines(text, width, size, weight)[0]
-
-
-def _wrap_lines(text: str, width: float, size: float, weight: str) -> tuple[list[str], bool]:
-    """Greedy wrapping of ``text`` to ``width`` points; and whether a word had to be cut.
-
-    A word wider than the line gets a line of its own, cut with an ellipsis.
-    """
-    lines: list[str] = []
-    broke = False
-    for paragraph in text.split("\n"):
-        line = ""
-        for word in paragraph.split():
-            trial = f"{line} {word}" if line else word
-            if _width(trial, size, weight) <= width:
-                line = trial
-                continue
-            if line:
-                lines.append(line)
-            if _width(word, size, weight) <= width:
-                line = word
-            else:  # a word wider than the line: cut with an ellipsis (read as cut, unlike "-")
-                lines.append(_ellipsize(word, width, size, weight))
-                line = ""
-                broke = True
-        if line or not lines:
-            lines.append(line)
-    return lines, broke
-
-
-def _ellipsize(text: str, width: float, size: float, weight: str) -> str:
-    """``text`` cut so that it and an ellipsis fit in ``width`` points."""
-    text = text.rstrip()
-    while text and _width(text + _ELLIPSIS, size, weight) > width:
-        text = text[:-1].rstrip()
-    return text + _ELLIPSIS if text else _ELLIPSIS
-
-
 @dataclass
 class _Placed:
     item: _Item
@@ -806,14 +705,14 @@ def _fit(
             s = size * item.scale
             indent = 0.0
             if item.marker:
-                indent = _width(item.marker, s, "bold") + 0.35 * s
+                indent = text_width(item.marker, s, "bold") + 0.35 * s
             room = max(width - indent, s)
-            lines, broke = _wrap_lines(item.text, room, s, item.weight)
+            lines, broke = wrap_lines(item.text, room, s, item.weight)
             broken = broken or broke
             if len(lines) > item.max_lines:
                 cut = True
                 kept = lines[: item.max_lines]
-                kept[-1] = _ellipsize(kept[-1], room, s, item.weight)
+                kept[-1] = ellipsize(kept[-1], room, s, item.weight)
                 lines = kept
             placed.append(_Placed(item, s, lines, indent))
             total += _block(len(lines), s) + _gap(s)
@@ -836,16 +735,16 @@ def _fit(
         if n < len(p.lines):
             width_room = max(width - p.indent, p.size)
             p.lines = p.lines[:n]
-            p.lines[-1] = _ellipsize(p.lines[-1], width_room, p.size, p.item.weight)
+            p.lines[-1] = ellipsize(p.lines[-1], width_room, p.size, p.item.weight)
             kept_items.append(p)
             break
         kept_items.append(p)
         used += _block(n, p.size) + _gap(p.size)
     if len(kept_items) < len(placed) and kept_items:
         last = kept_items[-1]
-        if not last.lines[-1].endswith(_ELLIPSIS):
+        if not last.lines[-1].endswith(ELLIPSIS):
             width_room = max(width - last.indent, last.size)
-            last.lines[-1] = _ellipsize(last.lines[-1], width_room, last.size, last.item.weight)
+            last.lines[-1] = ellipsize(last.lines[-1], width_room, last.size, last.item.weight)
     return kept_items, size
 
 
@@ -1226,7 +1125,7 @@ def _feeling_scale(painter: _Painter, column, band, lim: float, span: float, are
         return
     shown = format_number(lim, 2 if round(lim * 100) % 10 else 1 if round(lim * 10) % 10 else 0)
     neutral = _("0 neutral")
-    if _width(neutral, size) / 72 > right - a - 0.04:
+    if text_width(neutral, size) / 72 > right - a - 0.04:
         neutral = "0"
     title = _(
         "Emotion from −1 (every answer as bad as it gets) to +1 (every answer the best); "
@@ -1273,7 +1172,7 @@ def _legend(painter: _Painter, box, size: float, area: str, *, feeling: bool) ->
     x0, y0, x1, y1 = box
     x, baseline = x0, y0 + _ASCENT * size / 72
     for i, (symbol, color, text) in enumerate(entries):
-        need = (_width(symbol, size, "bold") + 0.3 * size + _width(text, size) + size) / 72
+        need = (text_width(symbol, size, "bold") + 0.3 * size + text_width(text, size) + size) / 72
         if x + need > x1 and x > x0:
             x, baseline = x0, baseline + _LINE * size / 72
         if baseline + _DESCENT * size / 72 > y1:
@@ -1287,9 +1186,9 @@ def _legend(painter: _Painter, box, size: float, area: str, *, feeling: bool) ->
             color=color,
             fontweight="bold",
         )
-        x += (_width(symbol, size, "bold") + 0.3 * size) / 72
+        x += (text_width(symbol, size, "bold") + 0.3 * size) / 72
         painter.text(x, baseline, text, size=size, gid=painter.gid(area, i, 0), color=_MUTED)
-        x += (_width(text, size) + size) / 72
+        x += (text_width(text, size) + size) / 72
 
 
 def _page_header(painter: _Painter, title: str, subtitle: str, sizes: _Sizes, box) -> None:
