@@ -1150,6 +1150,14 @@ def _expected_visits(h: str) -> tuple[Template, str]:
     )
 
 
+def _no_visit(h: str) -> tuple[Template, str]:
+    days = _localised(h.replace("_", "."))
+    return (
+        _percent(_("{share} chance of no visit in the next {days} days"), days=days),
+        _("no visit yet, or too few customers to judge visit rhythms"),
+    )
+
+
 def _transition(a: str, b: str) -> tuple[Template, str]:
     ctx = {"first": _thing(a), "then": _thing(b)}
     return (
@@ -1296,6 +1304,7 @@ _PATTERNS: list[tuple[re.Pattern, Callable[..., tuple[Template, str]]]] = [
     (re.compile(r"decayed_negative_hl(.+)d"), lambda h: _decayed("negative", h)),
     (re.compile(r"decayed_positive_hl(.+)d"), lambda h: _decayed("positive", h)),
     (re.compile(r"btyd_expected_visits_(.+)d"), _expected_visits),
+    (re.compile(r"btyd_p_no_visit_(.+)d"), _no_visit),
     (re.compile(r"events_last_(\d+)d"), lambda w: _window_count("events", w)),
     (re.compile(r"events_trend_(\d+)d"), _trend),
     (re.compile(r"contacts_last_(\d+)d"), lambda w: _window_count("contacts", w)),

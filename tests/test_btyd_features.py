@@ -76,6 +76,11 @@ def test_columns_are_the_fitted_bgnbd_answers(fitted):
         X["btyd_expected_visits_30d"], model.expected_purchases(x, recency, age, 30 / 7)
     )
     assert X["btyd_p_alive"][x == 0].eq(1.0).all()
+    quiet = X["btyd_p_no_visit_30d"]
+    assert (quiet >= 1 - X["btyd_p_alive"]).all() and (quiet < 1).all()
+    k = family.params_
+    never = (k["alpha"] + age) / (k["alpha"] + age + 30 / 7)  # without a repeat: NBD's P(0)
+    np.testing.assert_allclose(quiet[x == 0], never[x == 0] ** k["r"])
     assert X["btyd_p_alive"].between(0, 1).all()
 
 

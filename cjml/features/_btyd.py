@@ -45,11 +45,13 @@ class BtydFeatures(FeatureFamily):
       visit).
     - ``btyd_expected_visits_{h}d``: expected visit days in the next
       ``horizon_days``.
+    - ``btyd_p_no_visit_{h}d``: the probability of no visit at all in the next
+      ``horizon_days`` (gone, or alive and quiet): BG/NBD's own churn risk.
     - ``btyd_silence_vs_expected_gap``: days since the last visit over the
       customer's expected gap between visit days while alive (the posterior
       mean of their visit rate); above 1: overdue.
 
-    The last three are NaN when fewer than ``min_customers`` customers had a
+    The last four are NaN when fewer than ``min_customers`` customers had a
     visit by the fit cutoff, or when the fit failed (a warning says so).
 
     Parameters
@@ -128,6 +130,7 @@ class BtydFeatures(FeatureFamily):
             "btyd_days_since_last_visit",
             "btyd_p_alive",
             f"btyd_expected_visits_{self._horizon_label()}d",
+            f"btyd_p_no_visit_{self._horizon_label()}d",
             "btyd_silence_vs_expected_gap",
         ]
 
@@ -159,6 +162,7 @@ class BtydFeatures(FeatureFamily):
         out["btyd_days_since_last_visit"] = last
         alive = np.full(len(x), np.nan)
         expected = np.full(len(x), np.nan)
+        quiet = np.full(len(x), np.nan)
         silence = np.full(len(x), np.nan)
         seen = ~np.isnan(x)
         if self.params_ is not None and seen.any():
@@ -166,15 +170,19 @@ class BtydFeatures(FeatureFamily):
             model = BetaGeoGammaGamma()
             model.params_ = dict(k)  # only BG/NBD's r, alpha, a, b are read below
             repeat, recency, age = _weeks(x[seen], first[seen], last[seen])
+            t = float(self.horizon_days) / _WEEK
             with np.errstate(all="ignore"):
                 alive[seen] = model.probability_alive(repeat, recency, age)
-                expected[seen] = model.expected_purchases(
-                    repeat, recency, age, float(self.horizon_days) / _WEEK
-                )
+                expected[seen] = model.expected_purchases(repeat, recency, age, t)
+            # no visit in the horizon: gone, or alive with no event of the Poisson process
+            # (a customer drops out only right after a visit, so none happens in between)
+            stays_quiet = ((k["alpha"] + age) / (k["alpha"] + age + t)) ** (k["r"] + repeat)
+            quiet[seen] = 1.0 - alive[seen] + alive[seen] * stays_quiet
             # posterior mean visit rate while alive: Gamma(r + x, alpha + T), per week
             silence[seen] = (last[seen] / _WEEK) * (k["r"] + repeat) / (k["alpha"] + age)
         out["btyd_p_alive"] = alive
         out[f"btyd_expected_visits_{self._horizon_label()}d"] = expected
+        out[f"btyd_p_no_visit_{self._horizon_label()}d"] = quiet
         out["btyd_silence_vs_expected_gap"] = silence
 
     def _with_event(self, b: ColumnBlock, event: AddedEvent) -> None:
