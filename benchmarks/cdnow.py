@@ -281,8 +281,12 @@ def cjml_models(
     }
 
 
-def cross_validated(days: pd.DataFrame, folds: int, seed: int) -> dict:
+def cross_validated(days: pd.DataFrame, folds: int, seed: int, families=None) -> dict:
     """cjml's public API, ``cjml.evaluate(..., cv=folds)``, at the calibration end.
+
+    With ``families`` (feature family names), the same protocol through
+    ``cjml.train(..., featurizer=JourneyFeaturizer(families=families), cv=folds)``,
+    which is what ``evaluate`` runs with the default featurizer.
 
     The log holds calibration and holdout purchases; the one cutoff is the
     calibration end and the label window the 39 holdout weeks, so each fold's
@@ -306,15 +310,21 @@ def cross_validated(days: pd.DataFrame, folds: int, seed: int) -> dict:
             }
         )
     )
-    report = cjml.evaluate(
-        log,
-        test_cutoff=_utc(CALIBRATION_END),
-        horizon=f"{HOLDOUT_DAYS}D",
-        lookback=None,
-        cv=folds,
-        churn_params={"random_state": seed},
-        stage_params={"random_state": seed},
-    )
+    protocol = {
+        "test_cutoff": _utc(CALIBRATION_END),
+        "horizon": f"{HOLDOUT_DAYS}D",
+        "lookback": None,
+        "cv": folds,
+        "churn_params": {"random_state": seed},
+        "stage_params": {"random_state": seed},
+    }
+    if families is None:
+        report = cjml.evaluate(log, **protocol)
+    else:
+        featurizer = cjml.JourneyFeaturizer(families=tuple(families))
+        trained = cjml.train(log, featurizer=featurizer, **protocol)[1]
+        assert trained is not None  # train evaluates unless holdout=False
+        report = trained
     seconds = time.perf_counter() - started
     # the rows cjml cross-validated, in its order (make_training_set at the one cutoff)
     labels = cjml.make_labels(
@@ -775,6 +785,15 @@ def main() -> None:
         help="customer folds of the cross-validated protocol (default 5)",
     )
     parser.add_argument(
+        "--families",
+        nargs="+",
+        default=None,
+        metavar="NAME",
+        help="feature families of the cross-validated protocol (default: cjml's defaults; "
+        "e.g. the defaults and the opt-in btyd: activity touchpoints stages sequences "
+        "experience support value memory btyd attributes)",
+    )
+    parser.add_argument(
         "--section",
         choices=("churn", "value", "all"),
         default="all",
@@ -802,7 +821,9 @@ def main() -> None:
 def churn_main(args, parser, raw: pd.DataFrame, days: pd.DataFrame) -> None:
     """The churn section (issue 17): cross-validated, then forward in time."""
     started = time.perf_counter()
-    cv = cross_validated(days, args.folds, args.seed)
+    cv = cross_validated(days, args.folds, args.seed, args.families)
+    if args.families is not None:
+        print(f"feature families: {' '.join(args.families)}")
     report, y_cv = cv["report"], cv["y"]
     bg_cv, _ = bgnbd(raw[raw["date"] <= CALIBRATION_END], cv["customers"])
     cv_rows = [

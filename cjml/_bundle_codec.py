@@ -51,6 +51,7 @@ _ALLOWED_CLASSES = (
     ("cjml.features._featurizer", "JourneyFeaturizer"),
     ("cjml.features._activity", "ActivityFeatures"),
     ("cjml.features._attributes", "AttributeFeatures"),
+    ("cjml.features._btyd", "BtydFeatures"),
     ("cjml.features._experience", "ExperienceFeatures"),
     ("cjml.features._memory", "MemoryFeatures"),
     ("cjml.features._sequences", "SequenceFeatures"),

@@ -922,6 +922,8 @@ def _exact(lang: str) -> dict[str, tuple[Template, str]]:
     no_ticket = _("no support ticket yet")
     no_purchase = _("no purchase yet")
     few_events = _("fewer than 2 events")
+    no_visit = _("no visit yet")
+    no_btyd = _("no visit yet, or too few customers to judge visit rhythms")
     return {
         # activity
         "n_events": (_count(NP_("{n} event in all", "{n} events in all"), no_events), no_events),
@@ -1106,6 +1108,26 @@ def _exact(lang: str) -> dict[str, tuple[Template, str]]:
             _value(_("CSAT trend {value} (last answer minus the earlier average)"), 1),
             _("fewer than 2 CSAT answers"),
         ),
+        # btyd
+        "btyd_repeat_days": (
+            _count(
+                NP_(
+                    "came back on {n} day after the first", "came back on {n} days after the first"
+                ),
+                _("never came back after the first day"),
+            ),
+            no_visit,
+        ),
+        "btyd_days_since_first_visit": (_in_days(_("first visit {duration} ago")), no_visit),
+        "btyd_days_since_last_visit": (_in_days(_("no visit for {duration}")), no_visit),
+        "btyd_p_alive": (
+            _percent(_("{share} chance of still being a customer, judged by their visit rhythm")),
+            no_btyd,
+        ),
+        "btyd_silence_vs_expected_gap": (
+            _value(_("silent for {value} times their expected gap between visits"), 1),
+            no_btyd,
+        ),
     }
 
 
@@ -1118,6 +1140,22 @@ def _decayed(kind: str, h: str) -> tuple[Template, str]:
     }
     days = _localised(h.replace("_", "."))
     return _value(texts[kind], 1, days=days), _("no events yet")
+
+
+def _expected_visits(h: str) -> tuple[Template, str]:
+    days = _localised(h.replace("_", "."))
+    return (
+        _value(_("{value} visit days expected in the next {days} days"), 1, days=days),
+        _("no visit yet, or too few customers to judge visit rhythms"),
+    )
+
+
+def _no_visit(h: str) -> tuple[Template, str]:
+    days = _localised(h.replace("_", "."))
+    return (
+        _percent(_("{share} chance of no visit in the next {days} days"), days=days),
+        _("no visit yet, or too few customers to judge visit rhythms"),
+    )
 
 
 def _transition(a: str, b: str) -> tuple[Template, str]:
@@ -1265,6 +1303,8 @@ _PATTERNS: list[tuple[re.Pattern, Callable[..., tuple[Template, str]]]] = [
     (re.compile(r"decayed_contacts_hl(.+)d"), lambda h: _decayed("contacts", h)),
     (re.compile(r"decayed_negative_hl(.+)d"), lambda h: _decayed("negative", h)),
     (re.compile(r"decayed_positive_hl(.+)d"), lambda h: _decayed("positive", h)),
+    (re.compile(r"btyd_expected_visits_(.+)d"), _expected_visits),
+    (re.compile(r"btyd_p_no_visit_(.+)d"), _no_visit),
     (re.compile(r"events_last_(\d+)d"), lambda w: _window_count("events", w)),
     (re.compile(r"events_trend_(\d+)d"), _trend),
     (re.compile(r"contacts_last_(\d+)d"), lambda w: _window_count("contacts", w)),

@@ -142,7 +142,7 @@ def test_log_without_extra_columns_gives_no_attribute_features():
     assert out.shape == (2, 0)
     fz = JourneyFeaturizer().fit(log)
     plain = JourneyFeaturizer(
-        families=[f for f in cjml.features.FAMILIES if f != "attributes"]
+        families=[f for f in cjml.features.DEFAULT_FAMILIES if f != "attributes"]
     ).fit(log)
     assert list(fz.feature_names_out_) == list(plain.feature_names_out_)
 

@@ -15,6 +15,7 @@ import pytest
 
 import cjml
 from cjml.features import (
+    DEFAULT_FAMILIES,
     FAMILIES,
     ActivityFeatures,
     ExperienceFeatures,
@@ -1014,8 +1015,8 @@ def featurizer(activity_log):
 
 def test_featurizer_columns_are_families_in_order(featurizer, activity_log):
     expected = []
-    for cls in FAMILIES.values():
-        expected += list(cls().fit(activity_log).get_feature_names_out())
+    for name in DEFAULT_FAMILIES:
+        expected += list(FAMILIES[name]().fit(activity_log).get_feature_names_out())
     out = featurizer.transform(activity_log, cutoff="2024-01-10")
     assert list(out.columns) == expected
 
@@ -1032,7 +1033,8 @@ def test_featurizer_feature_families_maps_columns(featurizer):
     assert list(fam) == list(featurizer.get_feature_names_out())
     seen = list(dict.fromkeys(fam.values()))
     # the log has no extra column: the attributes family makes no feature
-    assert seen == [f for f in FAMILIES if f != "attributes"]
+    assert seen == [f for f in DEFAULT_FAMILIES if f != "attributes"]
+    assert "btyd" in FAMILIES and "btyd" not in DEFAULT_FAMILIES  # opt-in
 
 
 def test_featurizer_feature_names_out_equal_transform_columns(featurizer, activity_log):

@@ -10,8 +10,9 @@ customer.
 from cjml.features._activity import ActivityFeatures
 from cjml.features._attributes import AttributeFeatures
 from cjml.features._base import FeatureFamily
+from cjml.features._btyd import BtydFeatures
 from cjml.features._experience import ExperienceFeatures
-from cjml.features._featurizer import FAMILIES, JourneyFeaturizer
+from cjml.features._featurizer import DEFAULT_FAMILIES, FAMILIES, JourneyFeaturizer
 from cjml.features._memory import MemoryFeatures
 from cjml.features._sequences import SequenceFeatures
 from cjml.features._stages import StageFeatures
@@ -20,9 +21,11 @@ from cjml.features._touchpoints import TouchpointFeatures
 from cjml.features._value import ValueFeatures
 
 __all__ = [
+    "DEFAULT_FAMILIES",
     "FAMILIES",
     "ActivityFeatures",
     "AttributeFeatures",
+    "BtydFeatures",
     "ExperienceFeatures",
     "FeatureFamily",
     "JourneyFeaturizer",

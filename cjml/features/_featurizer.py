@@ -23,6 +23,7 @@ from cjml.features._base import (
     new_output,
     output_frame,
 )
+from cjml.features._btyd import BtydFeatures
 from cjml.features._experience import ExperienceFeatures
 from cjml.features._memory import MemoryFeatures
 from cjml.features._sequences import SequenceFeatures
@@ -32,7 +33,7 @@ from cjml.features._touchpoints import TouchpointFeatures
 from cjml.features._value import ValueFeatures
 from cjml.features._windows import NS_PER_DAY, Windows, build_windows
 
-__all__ = ["FAMILIES", "JourneyFeaturizer"]
+__all__ = ["DEFAULT_FAMILIES", "FAMILIES", "JourneyFeaturizer"]
 
 #: The feature families, by name, in the order their columns appear.
 FAMILIES: dict[str, type[FeatureFamily]] = {
@@ -44,8 +45,13 @@ FAMILIES: dict[str, type[FeatureFamily]] = {
     "support": SupportFeatures,
     "value": ValueFeatures,
     "memory": MemoryFeatures,
+    "btyd": BtydFeatures,
     "attributes": AttributeFeatures,
 }
+
+#: The families a default featurizer computes: all but "btyd", which is opt-in (it did
+#: not help on most development worlds; see BtydFeatures).
+DEFAULT_FAMILIES: tuple[str, ...] = tuple(name for name in FAMILIES if name != "btyd")
 
 
 class JourneyFeaturizer(TransformerMixin, BaseEstimator):
@@ -60,9 +66,10 @@ class JourneyFeaturizer(TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    families : sequence of str or FeatureFamily, default all nine
+    families : sequence of str or FeatureFamily, default ``DEFAULT_FAMILIES``
         Families to compute, by name (see ``FAMILIES``) or as configured
-        instances (e.g. ``ActivityFeatures(windows=(14, 60))``).
+        instances (e.g. ``ActivityFeatures(windows=(14, 60))``). The default
+        is every family but the opt-in "btyd" (:class:`~cjml.features.BtydFeatures`).
     windows : tuple of int, default (7, 30, 90)
         Lookback windows of the activity family, in days; the value family
         uses the longest.
@@ -123,7 +130,7 @@ class JourneyFeaturizer(TransformerMixin, BaseEstimator):
     def __init__(
         self,
         *,
-        families=tuple(FAMILIES),
+        families=DEFAULT_FAMILIES,
         windows=(7, 30, 90),
         fatigue_days=7,
         top_k_transitions=10,
@@ -162,6 +169,7 @@ class JourneyFeaturizer(TransformerMixin, BaseEstimator):
             ),
             "attributes": lambda: AttributeFeatures(attributes=self.attributes),
             "memory": MemoryFeatures,
+            "btyd": BtydFeatures,
         }
         if isinstance(self.families, str) or not len(self.families):
             raise ValueError(
