@@ -342,6 +342,17 @@ def regret(bundle, log, world, cutoff, untouched: np.ndarray, tested=()) -> dict
     return out
 
 
+def with_experiments(bundle, log, manifests):
+    """The bundle with its effect evidence learnt from ``manifests`` on ``log``, as
+    ``cjml.train(..., experiments=manifests)`` sets it after fitting the same models."""
+    from cjml.training import _experiments
+
+    horizon = pd.Timedelta(bundle.metadata["horizon"])
+    evidence, summary = _experiments(log, bundle.featurizer, bundle.models, manifests, horizon)
+    bundle.metadata = {**bundle.metadata, "effect_evidence": evidence, "experiments": summary}
+    return bundle
+
+
 def _next_log(events: pd.DataFrame, world, next_cutoff):
     return read(events, world, next_cutoff)
 
@@ -400,7 +411,12 @@ def learning_comparison(
     for label, (events, kwargs) in runs.items():
         t0 = time.perf_counter()
         next_log = _next_log(events, world, next_cutoff)
-        fitted = train(next_log, f"learn_{label}_{n_customers}_{seed}_{control}", **kwargs)
+        # trained (and cached) without the experiment, which only sets the bundle's
+        # effect evidence after the models are fitted: a change of cjml.experiments
+        # is measured on the same models
+        fitted = train(next_log, f"learn_{label}_{n_customers}_{seed}_{control}_models")
+        if kwargs:
+            fitted = with_experiments(fitted, next_log, kwargs["experiments"])
         res = regret(fitted, next_log, world, next_cutoff, untouched, tps)
         res["seconds"] = time.perf_counter() - t0
         res["evidence"] = {
