@@ -186,6 +186,48 @@ def wald(row, level: float) -> tuple[float, float]:
     return d - z * se, d + z * se
 
 
+def power_table(world, cutoff: pd.Timestamp, customers, arms=None, power=0.8) -> pd.DataFrame:
+    """Per touchpoint, the campaign that would measure its true effect with ``power``.
+
+    Over ``customers`` (those a campaign could target) eligible for the touchpoint:
+    the base rate ``p0`` (mean true drop-off risk without action), the true effect
+    ``delta`` (mean ``risk_no_action - risk_<touchpoint>``) and the customers per arm
+    a two-arm comparison of drop-off rates needs to find it with ``power`` at the
+    reports' 90% level (two-sided 10%): ``(z_0.95 + z_power)**2 * (p0 (1 - p0) + p1
+    (1 - p1)) / delta**2`` with ``p1 = p0 - delta``; ``total_50_50`` is both arms at a
+    50% control share. ``arms``: per touchpoint, the treated a campaign actually had.
+    """
+    from cjml.datasets._campaign import _truth_at
+
+    truth = _truth_at(world, cutoff)
+    truth = truth[truth.index.isin(customers)]
+    z = norm.ppf(0.95) + norm.ppf(power)
+    rows = []
+    for tp in world.journey_map.actionable_touchpoints:
+        col = f"risk_{tp}"
+        if col not in truth.columns:
+            continue
+        ok = truth[col].notna()
+        if not ok.any():
+            continue
+        p0 = float(truth.loc[ok, "risk_no_action"].mean())
+        delta = float((truth.loc[ok, "risk_no_action"] - truth.loc[ok, col]).mean())
+        p1 = p0 - delta
+        need = z**2 * (p0 * (1 - p0) + p1 * (1 - p1)) / delta**2 if delta else np.inf
+        row = {
+            "touchpoint": tp,
+            "eligible": int(ok.sum()),
+            "base_rate": p0,
+            "true_effect": delta,
+            "per_arm_80": need,
+            "total_50_50": 2 * need,
+        }
+        for name, counts in (arms or {}).items():
+            row[f"treated_{name}"] = int(counts.get(tp, 0))
+        rows.append(row)
+    return pd.DataFrame(rows).sort_values("per_arm_80")
+
+
 def one_campaign(world, frame, bundle, cutoff, rep: int, folder: Path, control: float, levels):
     """Export, deliver, measure: one row per (rep, level, group) with the truth beside it."""
     import cjml
@@ -408,6 +450,7 @@ def learning_comparison(
     untouched = np.setdiff1d(world.customers["customer_id"].to_numpy(), np.concatenate(treated))
     tps = list(world.journey_map.actionable_touchpoints)
     out: dict[str, object] = {"seed": seed, "selected": len(picks), "mix": mix}
+    out["power"] = power_table(world, cutoff, picks.index, mix)
     for label, (events, kwargs) in runs.items():
         t0 = time.perf_counter()
         next_log = _next_log(events, world, next_cutoff)
@@ -420,7 +463,23 @@ def learning_comparison(
         res = regret(fitted, next_log, world, next_cutoff, untouched, tps)
         res["seconds"] = time.perf_counter() - t0
         res["evidence"] = {
-            k: (round(v.get("estimate", v.get("reduction")) or 0.0, 4), v.get("combined"))
+            k: {
+                key: v.get(key)
+                for key in (
+                    "n_treated",
+                    "n_control",
+                    "reduction",
+                    "low",
+                    "high",
+                    "observational_reduction",
+                    "observational_se",
+                    "observational_half_width",
+                    "bias_sd",
+                    "bias_source",
+                    "weight_experiment",
+                    "estimate",
+                )
+            }
             for k, v in fitted.metadata.get("effect_evidence", {}).items()
             if v.get("source") == "experiment"
         }
@@ -471,7 +530,20 @@ def print_learning(results: list[dict]) -> None:
             text = ", ".join(f"{k} {v:+.3f}" for k, v in gap.items())
             print(f"    predicted - true, {label}: {text}")
             if item[label]["evidence"]:
-                print(f"    estimate used ({label}): {item[label]['evidence']}")
+                ev = pd.DataFrame(item[label]["evidence"]).T
+                with pd.option_context("display.width", 200, "display.max_columns", 30):
+                    print(f"    evidence used ({label}; reductions over the campaign's treated):")
+                    print(ev.to_string(float_format=lambda v: f"{v:.4f}"))
+        print(
+            "    Campaign size to measure each touchpoint's true effect with 80% power "
+            "(90% level, two arms, over the selected customers eligible for it):"
+        )
+        print(
+            item["power"].to_string(
+                index=False,
+                float_format=lambda v: f"{v:,.0f}" if abs(v) >= 10 else f"{v:.4f}",
+            )
+        )
 
 
 def main() -> None:
@@ -515,6 +587,18 @@ def main() -> None:
                 f"{len(frame):,} customers selected; "
                 f"{frame['recommended_touchpoint'].value_counts().to_dict()}"
             )
+            arms = {"campaign": frame["recommended_touchpoint"].value_counts().to_dict()}
+            with pd.option_context("display.width", 200):
+                print(
+                    "  campaign size for 80% power per touchpoint (selected customers; "
+                    "treated: this campaign's, before the control share):"
+                )
+                print(
+                    power_table(world, cutoff, frame.index, arms).to_string(
+                        index=False,
+                        float_format=lambda v: f"{v:,.0f}" if abs(v) >= 10 else f"{v:.4f}",
+                    )
+                )
             t0 = time.perf_counter()
             folder = Path(tmp) / name
             folder.mkdir()

@@ -16,6 +16,7 @@ import cjml
 from cjml.datasets import load_sample
 from cjml.experiments import (
     BIAS_PRIOR_SD,
+    MIN_FOR_BIAS,
     campaign_evidence,
     effect_evidence,
     find_manifests,
@@ -661,6 +662,13 @@ def test_campaigns_are_measured_on_the_events_and_unripe_ones_skipped(bundle, lo
         model = model[model["touchpoint"] == name]
         assert entry["observational_reduction"] == pytest.approx(model["risk_reduction"].mean())
         assert entry["mean_reach"] == pytest.approx(model["reach_probability"].mean())
+        # the model is weighed by the standard error of its mean effect, scaled by reach
+        se = bundle.models["touchpoint_effects"].ate[name][1]
+        assert entry["observational_se"] == pytest.approx(entry["mean_reach"] * se)
+        assert {k: entry[k] for k in summary["model_bias"]} == summary["model_bias"]
+    assert summary["model_bias"]["bias_touchpoints"] == len(evidence)
+    expected = "estimated" if len(evidence) >= MIN_FOR_BIAS else "prior"
+    assert summary["model_bias"]["bias_source"] == expected
 
 
 def test_an_altered_campaign_is_skipped_with_a_warning(bundle, log, campaigns, tmp_path):
