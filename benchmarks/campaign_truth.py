@@ -459,6 +459,9 @@ def learning_comparison(
         # is measured on the same models
         fitted = train(next_log, f"learn_{label}_{n_customers}_{seed}_{control}_models")
         if kwargs:
+            # the same log and models without the experiment: what the experiment adds
+            plain = regret(fitted, next_log, world, next_cutoff, untouched, tps)
+            out[f"{label}_models"] = {**plain, "evidence": {}}
             fitted = with_experiments(fitted, next_log, kwargs["experiments"])
         res = regret(fitted, next_log, world, next_cutoff, untouched, tps)
         res["seconds"] = time.perf_counter() - t0
@@ -487,6 +490,71 @@ def learning_comparison(
     return out
 
 
+def estimate_check(name: str, n_customers: int, seed: int, control: float, folder: Path):
+    """One picks campaign (control share ``control``) in world ``name``, delivered, and the
+    bundle retrained on the log up to the campaign's horizon with and without it as an
+    experiment (the same models): per touchpoint measured, the retrained recommender's
+    mean predicted reduction for the campaign's treated at its cutoff, beside the
+    measured and the true reduction. Any world of the suite (one truth cutoff)."""
+    import cjml
+    from cjml.datasets import simulate_campaign
+    from cjml.recommend import TouchpointRecommender
+
+    world, cutoff, _ = make_world(name, n_customers, seed)
+    log = read(world.events, world, cutoff)
+    bundle = train(log, f"{name}_{n_customers}_{seed}")
+    picks = targets(bundle, log, world.events, cutoff)
+    picks = picks[picks["recommended_touchpoint"].notna()]
+    campaign = cjml.export_campaign(
+        picks,
+        folder / f"estimate_{name}_{seed}.csv",
+        control=control,
+        seed=seed,
+        bundle=bundle,
+        cutoff=cutoff,
+        horizon=HORIZON,
+    )
+    after = simulate_campaign(world, campaign, seed=30_000 + seed)
+    end = cutoff + pd.Timedelta(HORIZON) + pd.Timedelta(days=1)
+    later = read(after.events, world, end)
+    models = train(later, f"estimate_{name}_{n_customers}_{seed}_{control}_models")
+    manifest = folder / f"estimate_{name}_{seed}.campaign.json"
+    treated = campaign.assignments.query("arm == 'treatment'")[["customer_id", "touchpoint"]]
+
+    def mean_reduction(b) -> pd.Series:
+        est = TouchpointRecommender.from_bundle(b).effects(
+            later, cutoff=cutoff, customers=treated["customer_id"]
+        )
+        both = est.merge(treated, on=["customer_id", "touchpoint"])
+        return both.groupby("touchpoint")["risk_reduction"].mean()
+
+    without = mean_reduction(models)
+    taught = with_experiments(models, later, [str(manifest)])
+    with_exp = mean_reduction(taught)
+    measured = taught.metadata["effect_evidence"]
+    evidence = pd.DataFrame(
+        {k: v for k, v in measured.items() if v.get("source") == "experiment"}
+    ).T
+    truth = after.effects.query("group == 'touchpoint'").set_index("value")["true_reduction"]
+    table = pd.DataFrame(
+        {
+            "n_treated": evidence["n_treated"],
+            "n_control": evidence["n_control"],
+            "true": truth,
+            "model": without,
+            "measured": evidence["reduction"],
+            "half_width": (evidence["high"] - evidence["low"]).astype(float) / 2,
+            "taught": with_exp,
+            "weight_exp": evidence["weight_experiment"],
+            "tau": evidence["bias_sd"],
+            "tau_from": evidence["bias_source"],
+        }
+    ).loc[evidence.index]
+    table["err_model"] = (table["model"] - table["true"]).abs()
+    table["err_taught"] = (table["taught"] - table["true"]).abs()
+    return table
+
+
 def print_learning(results: list[dict]) -> None:
     """The regret table per seed and on average, and the per-touchpoint error of the
     estimated effects (predicted - true, mean over the same customers)."""
@@ -494,12 +562,14 @@ def print_learning(results: list[dict]) -> None:
     print(
         "Learning check: regret share (V - V(oracle)) / (V(no action) - V(oracle)) at the "
         "next cutoff over the customers neither campaign treated, seen in the last 90 days; "
-        "the bundle's own policy and dr-rank (lower is better; 0 = oracle, 1 = no action)"
+        "the bundle's own policy and dr-rank (lower is better; 0 = oracle, 1 = no action). "
+        "without: no campaign; <campaign>_models: the campaign's log, retrained without "
+        "experiments=; <campaign>: the same models with the campaign as an experiment"
     )
-    labels = ("without", "picks", "explore")
+    labels = ("without", "picks_models", "picks", "explore_models", "explore")
     rows = []
     for item in results:
-        for label in labels:
+        for label in [x for x in labels if x in item]:
             r = item[label]
             rows.append(
                 {
@@ -525,7 +595,7 @@ def print_learning(results: list[dict]) -> None:
         )
     for item in results:
         print(f"  seed {item['seed']}: {item['selected']:,} selected; treated {item['mix']}")
-        for label in labels:
+        for label in [x for x in labels if x in item]:
             gap = item[label]["gap"]
             text = ", ".join(f"{k} {v:+.3f}" for k, v in gap.items())
             print(f"    predicted - true, {label}: {text}")
@@ -563,6 +633,11 @@ def main() -> None:
         "--learning-control", type=float, default=0.5, help="control share of those campaigns"
     )
     parser.add_argument("--learning-only", action="store_true", help="skip the coverage part")
+    parser.add_argument(
+        "--estimate-worlds",
+        default="",
+        help="worlds of the estimate check (comma-separated; default none)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.reps, args.customers, args.learning_seeds = 3, 1500, 1
@@ -614,8 +689,31 @@ def main() -> None:
                 learning_comparison(args.learning_customers, seed, args.learning_control, Path(tmp))
             )
             print(f"  learning check, seed {seed}: {time.perf_counter() - t0:.0f} s", flush=True)
+        estimates = []
+        for name in [w for w in args.estimate_worlds.split(",") if w]:
+            t0 = time.perf_counter()
+            table = estimate_check(
+                name, args.customers, args.seed, args.learning_control, Path(tmp)
+            )
+            estimates.append(table.assign(world=name).set_index("world", append=True))
+            print(f"  estimate check, {name}: {time.perf_counter() - t0:.0f} s", flush=True)
     if learning:
         print_learning(learning)
+    if estimates:
+        print()
+        print(
+            "Estimate check: the retrained recommender's mean predicted reduction for a picks "
+            "campaign's treated at its cutoff, without (model) and with (taught) the campaign "
+            "as an experiment, against the true and the measured reduction:"
+        )
+        both = pd.concat(estimates).swaplevel()
+        with pd.option_context("display.width", 200, "display.max_columns", 30):
+            print(both.to_string(float_format=lambda v: f"{v:.4f}"))
+            print(
+                both.groupby(level=0)[["err_model", "err_taught"]]
+                .mean()
+                .to_string(float_format=lambda v: f"{v:.4f}")
+            )
     if not all_rows:
         return
     rows = pd.DataFrame(all_rows)
