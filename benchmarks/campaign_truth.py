@@ -41,7 +41,21 @@ worlds of the scenario suite):
    computed over the customers neither campaign treated, seen in the last 90
    days (their history is the same in all three logs, and the truth
    describes their world), beside the mean absolute error of each
-   touchpoint's estimated effect against the true one.
+   touchpoint's estimated effect against the true one. "picks_models" and
+   "explore_models" score the same retrained models without the experiment:
+   the experiment only sets the bundle's effect evidence after fitting
+   (``with_experiments``), so those models are cached without it and a
+   change of ``cjml.experiments`` is measured on the same models. Per seed,
+   a table gives each touchpoint's campaign size for 80% power
+   (``power_table``: customers per arm that a two-arm comparison of drop-off
+   rates at the world's base rate needs to find its true effect at the 90%
+   level), beside the arms the campaigns had; the coverage part prints the
+   same per world;
+6. the estimate check (``--estimate-worlds``, any world of the suite): a
+   picks campaign with control share ``--learning-control``, the bundle
+   retrained on the log up to its horizon, and per touchpoint measured the
+   retrained recommender's mean predicted reduction for the treated without
+   and with the experiment, against the true and measured reductions.
 
 Goal: the interval covers the true average effect in at least 90% of the
 repetitions; retraining with the experiment lowers the regret share.
@@ -49,6 +63,7 @@ repetitions; retraining with the experiment lowers the regret share.
     python benchmarks/campaign_truth.py [--quick] [--reps 50] [--control 0.2]
         [--worlds default_simulator,small_shop,contact_fatigue] [--learning-seeds 3]
         [--learning-customers 15000] [--learning-control 0.5] [--learning-only]
+        [--estimate-worlds unresolved_tickets,silent_leavers]
 
 Results (2 December 2026, defaults: 4,000 customers, seed 0, control 20%, 50
 campaigns per world; coverage of cjml's 90% / 95% Newcombe intervals, rows
