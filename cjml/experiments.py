@@ -19,19 +19,32 @@ campaign (both arms with at least :data:`MIN_ARM` customers):
    treated customers at the campaign's cutoff: their mean ``P`` (the
    observational estimate for exactly the customers measured), the mean
    half-width of its intervals, and their mean reach ``r``.
-2. **The level: precision-weighted pooling, always.** The measured
-   reduction ``R`` and the model's ``P`` are pooled by inverse variance: the
-   experiment's variance from its interval, the model's from the mean
-   half-width of its intervals over the same customers. A small campaign (a
-   few dozen controls per touchpoint measures a point-sized effect with an
-   interval of many points) moves the estimate little; a large one, whose
-   interval is narrow, dominates. Replacing the model by any experiment it
-   disagrees with would let the noise of 30 controls overwrite what the
-   whole history says (in notebook 05 a campaign once moved consultation from
-   +1.6 to -6.1 points while the truth was +0.8). Only when the model gives
-   no interval is the experiment used as measured. The pooled estimate's
-   interval (``estimate_low``, ``estimate_high``: the inverse-variance one,
-   narrower than either) is the customers' interval.
+2. **The level: pooling that knows the model's bias, not only its noise.**
+   The measured reduction ``R`` (variance ``se_exp**2`` from its interval)
+   and the model's ``P`` are pooled by inverse variance, the model's
+   variance being ``se_model**2 + tau**2``. ``se_model`` is the standard
+   error of the model's *mean* effect, ``r`` times the doubly robust average
+   effect's (``DoublyRobustEffects.ate``), not the width of its per-customer
+   intervals; ``tau**2`` is the variance of the model's *bias*, estimated
+   across every touchpoint a campaign measured (an empirical Bayes,
+   random-effects meta-analysis, :func:`model_bias`): the discrepancies
+   ``d = R - P`` have variance ``se_exp**2 + se_model**2 + tau**2``, so
+   ``tau**2`` is what their spread shows beyond the noise of both
+   (DerSimonian-Laird's moment estimate with the mean bias fixed at zero, so
+   that a bias shared by all touchpoints counts too; floored at 0). With
+   fewer than :data:`MIN_FOR_BIAS` touchpoints measured there is too little
+   to estimate it from, and the stated prior :data:`BIAS_PRIOR_SD` (one
+   point) is used; the record says which (``bias_source``). So a campaign
+   that is noise hardly moves a model that the other experiments agree
+   with (``tau`` near 0: the model's own standard error is small), while a
+   model that the experiments repeatedly contradict gets a large ``tau``
+   and is pulled onto them. (Weighing the model by the mean width of its
+   per-customer intervals, as before, let small noisy campaigns move the
+   estimates of cjml's simulator by as much noise as signal.) When the
+   model gives no standard error, the mean half-width of its intervals
+   stands in for it; when it gives neither, the experiment is used as
+   measured. The pooled estimate's interval (``estimate_low``,
+   ``estimate_high``: the inverse-variance one) is the customers' interval.
 3. **Shift, keeping the model's differences.** Every customer's effect moves
    by the same amount on the scale of a reached customer, ``shift = (E - P) /
    r`` for the pooled estimate ``E``, so that the mean over the campaign's
@@ -52,7 +65,11 @@ campaign (both arms with at least :data:`MIN_ARM` customers):
    segment received that one touchpoint (a segment row that mixes
    touchpoints measures no single touchpoint).
 5. **Several campaigns** measuring one touchpoint are pooled by inverse
-   variance (each is unbiased; the pooled interval is narrower).
+   variance (each is unbiased; the pooled interval is narrower), then
+   ``tau`` is estimated again over every touchpoint measured, and each is
+   pooled with the model as in point 2. A segment's row is pooled with the
+   same ``tau`` (its rows share customers with the touchpoint's row, so they
+   do not count again in the estimate).
 6. **The policy.** When the policy kept at training recommends nothing (or
    one touchpoint for everyone, or the naive rule) because no method beat it
    beyond noise on observational data, the recommender (``method="auto"``)
@@ -86,17 +103,40 @@ from scipy.stats import norm
 from cjml.exceptions import InputFileError
 
 __all__ = [
+    "BIAS_PRIOR_SD",
     "MIN_ARM",
+    "MIN_FOR_BIAS",
     "campaign_evidence",
     "effect_evidence",
     "find_manifests",
     "learn_from_experiments",
+    "model_bias",
     "observational_evidence",
     "pool_evidence",
 ]
 
 #: A campaign's figures for a touchpoint (or segment) are used when both arms have this many.
 MIN_ARM = 30
+#: The model's bias (standard deviation, risk scale) assumed when too few touchpoints were
+#: measured to estimate it: one point, about twice the mean error of the touchpoints'
+#: estimated effects on cjml's own simulator (0.5 points, benchmarks/campaign_truth.py).
+BIAS_PRIOR_SD = 0.01
+#: Touchpoints measured (in any campaign) needed to estimate the model's bias from them.
+MIN_FOR_BIAS = 3
+#: The keys :func:`_settle` computes (the rest of an entry is what was measured and modelled).
+_SETTLED = (
+    "combined",
+    "estimate",
+    "estimate_low",
+    "estimate_high",
+    "shift",
+    "reached_low",
+    "reached_high",
+    "bias_sd",
+    "bias_source",
+    "bias_touchpoints",
+    "weight_experiment",
+)
 #: The suffix of campaign manifests in a folder.
 MANIFEST_SUFFIX = ".campaign.json"
 
@@ -109,9 +149,11 @@ def _number(value: Any) -> float | None:
     return None if math.isnan(v) else v
 
 
-def _entry(row: Mapping, model: pd.DataFrame, campaign_id: str, level: float) -> dict | None:
-    """One measured group's evidence: the experiment's figures, the model's for the same
-    customers, and how they combine (:func:`_settle`)."""
+def _entry(
+    row: Mapping, model: pd.DataFrame, campaign_id: str, level: float, ate_se: float | None
+) -> dict | None:
+    """One measured group's evidence: the experiment's figures and the model's for the
+    same customers (combined later, by :func:`_settle`)."""
     keys = ("reduction", "reduction_low", "reduction_high")
     reduction, low, high = (_number(row.get(k)) for k in keys)
     if reduction is None or low is None or high is None:
@@ -125,49 +167,112 @@ def _entry(row: Mapping, model: pd.DataFrame, campaign_id: str, level: float) ->
     if "low" in model.columns and "high" in model.columns:
         width = (model["high"].to_numpy(dtype=float) - model["low"].to_numpy(dtype=float))[ok]
         half = float(np.mean(width)) / 2 if np.isfinite(width).all() else np.nan
-    return _settle(
-        {
-            "source": "experiment",
-            "campaign_id": str(campaign_id),
-            "campaigns": [str(campaign_id)],
-            "reduction": reduction,
-            "low": low,
-            "high": high,
-            "level": float(level),
-            "n_treated": int(row["n_treated"]),
-            "n_control": int(row["n_control"]),
-            "observational_reduction": float(est[ok].mean()),
-            "observational_half_width": _number(half),
-            "mean_reach": float(reach[ok].mean()),
-        }
-    )
+    r = float(reach[ok].mean())
+    se = np.nan if ate_se is None else r * float(ate_se)  # on the scale of the campaign
+    return {
+        "source": "experiment",
+        "campaign_id": str(campaign_id),
+        "campaigns": [str(campaign_id)],
+        "reduction": reduction,
+        "low": low,
+        "high": high,
+        "level": float(level),
+        "n_treated": int(row["n_treated"]),
+        "n_control": int(row["n_control"]),
+        "observational_reduction": float(est[ok].mean()),
+        "observational_half_width": _number(half),
+        "observational_se": _number(se),
+        "mean_reach": r,
+    }
 
 
-def _settle(entry: dict) -> dict:
-    """The figures the recommender applies, from an entry's experiment and model figures.
+def _z(entry: Mapping) -> float:
+    return float(norm.ppf(0.5 + entry["level"] / 2))
 
-    ``combined`` is "pooled": the precision-weighted (inverse variance) mean of
-    the experiment and the model's mean, with the inverse-variance interval
-    ``estimate_low``, ``estimate_high``; or "experiment" when the model gives
-    no interval (nothing to weigh): the experiment's figures as measured.
-    ``estimate`` is that result; ``shift``, ``reached_low``, ``reached_high``
-    are the estimate (relative to the model's mean) and its interval on the
-    scale of a reached customer (divided by ``mean_reach``).
+
+def _variances(entry: Mapping) -> tuple[float, float | None]:
+    """The experiment's variance and the model's (of its mean; None: unknown)."""
+    z = _z(entry)
+    v_exp = (max(entry["high"] - entry["low"], 1e-12) / (2 * z)) ** 2
+    se = entry.get("observational_se")
+    if se is None or not se >= 0:  # an older record, or no standard error: the intervals'
+        half = entry.get("observational_half_width")
+        se = half / z if half is not None and half > 0 else None
+    return v_exp, None if se is None else float(se) ** 2
+
+
+def model_bias(
+    discrepancy, variance, *, prior_sd: float = BIAS_PRIOR_SD, min_measured: int = MIN_FOR_BIAS
+) -> tuple[float, str]:
+    """The standard deviation ``tau`` of the model's bias, from what experiments measured.
+
+    Each measured touchpoint ``t`` gives the discrepancy ``d_t = R_t - P_t``
+    between the experiment and the model, whose variance is
+    ``variance_t + tau**2`` (``variance_t``: the experiment's plus the
+    model's, both squared standard errors). ``tau**2`` is DerSimonian and
+    Laird's moment estimate with the mean bias fixed at zero (a bias all
+    touchpoints share is bias too): ``(sum(w d**2) - k) / sum(w)``, ``w =
+    1 / variance``, floored at 0.
+
+    Parameters
+    ----------
+    discrepancy : array-like of float
+        ``R_t - P_t`` per measured touchpoint.
+    variance : array-like of float
+        Their variances without the bias (positive).
+    prior_sd : float, default BIAS_PRIOR_SD
+        ``tau`` used when fewer than ``min_measured`` touchpoints were
+        measured: too few to estimate a spread from.
+    min_measured : int, default MIN_FOR_BIAS
+        Touchpoints needed to estimate ``tau``.
+
+    Returns
+    -------
+    tau : float
+        The standard deviation of the model's bias (risk scale).
+    source : str
+        ``"estimated"``, or ``"prior"`` when ``prior_sd`` was used.
     """
-    z = float(norm.ppf(0.5 + entry["level"] / 2))
-    reduction, low, high = entry["reduction"], entry["low"], entry["high"]
-    predicted, half_obs = entry["observational_reduction"], entry["observational_half_width"]
-    if half_obs is None or not half_obs > 0:
-        combined, estimate, est_low, est_high = "experiment", reduction, low, high
+    d = np.asarray(discrepancy, dtype=float)
+    v = np.asarray(variance, dtype=float)
+    if len(d) < min_measured:
+        return float(prior_sd), "prior"
+    w = 1 / np.maximum(v, 1e-18)
+    tau2 = max(0.0, float((np.sum(w * d**2) - len(d)) / np.sum(w)))
+    return math.sqrt(tau2), "estimated"
+
+
+def _settle(entry: dict, bias: tuple[float, str, int]) -> dict:
+    """The figures the recommender applies, from an entry's experiment and model figures
+    and the model's bias ``(tau, source, touchpoints it rests on)``.
+
+    ``combined`` is "pooled": the inverse-variance mean of the experiment (its
+    variance from its interval) and the model's mean (variance ``se_model**2 +
+    tau**2``), with the inverse-variance interval ``estimate_low``,
+    ``estimate_high``; or "experiment" when the model gives no standard error
+    (nothing to weigh): the experiment's figures as measured.
+    ``weight_experiment`` is the experiment's share of the weight. ``estimate``
+    is the result; ``shift``, ``reached_low``, ``reached_high`` are the
+    estimate (relative to the model's mean) and its interval on the scale of a
+    reached customer (divided by ``mean_reach``).
+    """
+    raw = {k: v for k, v in entry.items() if k not in _SETTLED}
+    tau, source, k = bias
+    z = _z(raw)
+    reduction, low, high = raw["reduction"], raw["low"], raw["high"]
+    predicted = raw["observational_reduction"]
+    v_exp, v_model = _variances(raw)
+    if v_model is None:
+        combined, estimate, est_low, est_high, share = "experiment", reduction, low, high, 1.0
     else:
-        w_exp = (max(high - low, 1e-12) / (2 * z)) ** -2
-        w_obs = (half_obs / z) ** -2
-        estimate = (w_exp * reduction + w_obs * predicted) / (w_exp + w_obs)
+        w_exp, w_obs = 1 / v_exp, 1 / max(v_model + tau**2, 1e-18)
+        share = w_exp / (w_exp + w_obs)
+        estimate = share * reduction + (1 - share) * predicted
         half = z / math.sqrt(w_exp + w_obs)
         combined, est_low, est_high = "pooled", estimate - half, estimate + half
-    r = entry["mean_reach"]
+    r = raw["mean_reach"]
     return {
-        **entry,
+        **raw,
         "combined": combined,
         "estimate": estimate,
         "estimate_low": est_low,
@@ -175,7 +280,31 @@ def _settle(entry: dict) -> dict:
         "shift": (estimate - predicted) / r,
         "reached_low": est_low / r,
         "reached_high": est_high / r,
+        "bias_sd": float(tau),
+        "bias_source": source,
+        "bias_touchpoints": int(k),
+        "weight_experiment": float(share),
     }
+
+
+def _settle_all(entries: dict[str, dict], prior_sd: float) -> dict[str, dict]:
+    """Estimate the model's bias over the touchpoints' entries (:func:`model_bias`), and
+    settle every entry (and its segments) with it."""
+    d, v = [], []
+    for entry in entries.values():
+        v_exp, v_model = _variances(entry)
+        if v_model is not None:
+            d.append(entry["reduction"] - entry["observational_reduction"])
+            v.append(v_exp + v_model)
+    tau, source = model_bias(d, v, prior_sd=prior_sd)
+    bias = (tau, source, len(d))
+    out = {}
+    for touchpoint, entry in entries.items():
+        settled = _settle({k: e for k, e in entry.items() if k != "segments"}, bias)
+        if entry.get("segments"):
+            settled["segments"] = {n: _settle(e, bias) for n, e in entry["segments"].items()}
+        out[touchpoint] = settled
+    return out
 
 
 def _big_enough(row: Mapping, min_arm: int) -> bool:
@@ -189,6 +318,8 @@ def campaign_evidence(
     campaign_id: str,
     level: float = 0.9,
     min_arm: int = MIN_ARM,
+    model_se: Mapping[str, float] | None = None,
+    prior_sd: float = BIAS_PRIOR_SD,
 ) -> dict[str, dict]:
     """Turn one measured campaign into evidence per touchpoint (and segment).
 
@@ -214,6 +345,14 @@ def campaign_evidence(
         Coverage of the campaign's intervals (and the model's).
     min_arm : int, default 30
         Rows where either arm has fewer customers are left out.
+    model_se : dict of str to float, optional
+        Per touchpoint, the standard error of the model's average effect on a
+        reached customer (``DoublyRobustEffects.ate``); the model's mean over
+        the treated has ``r`` times it. Missing: the mean half-width of the
+        model's intervals stands in.
+    prior_sd : float, default BIAS_PRIOR_SD
+        The model's bias assumed when fewer than :data:`MIN_FOR_BIAS`
+        touchpoints were measured (:func:`model_bias`).
 
     Returns
     -------
@@ -223,9 +362,13 @@ def campaign_evidence(
         ``level``, ``n_treated``, ``n_control``; the model's for the same
         customers ``observational_reduction`` (``P``, its mean over the
         treated), ``observational_half_width`` (the mean half-width of its
-        intervals, None when unknown), ``mean_reach`` (``r``); how they
+        intervals, None when unknown), ``observational_se`` (the standard
+        error of ``P``, None when unknown), ``mean_reach`` (``r``); the
+        model's bias ``bias_sd`` (``tau``), ``bias_source`` ("estimated" or
+        "prior") and ``bias_touchpoints`` (how many it rests on); how they
         combine, ``combined`` ("pooled", or "experiment" when the model gives
-        no interval), ``estimate``, ``estimate_low``, ``estimate_high``; and
+        no standard error), ``weight_experiment`` (the experiment's share of
+        the weight), ``estimate``, ``estimate_low``, ``estimate_high``; and
         what the recommender applies, ``shift`` (``(estimate - P) / r``),
         ``reached_low``, ``reached_high`` (``estimate_low / r``,
         ``estimate_high / r``). ``segments`` holds the
@@ -243,7 +386,8 @@ def campaign_evidence(
         touchpoint = str(row["value"])
         if not _big_enough(row, min_arm):
             continue
-        entry = _entry(row, model[delivered == touchpoint], campaign_id, level)
+        se = None if model_se is None else _number(model_se.get(touchpoint))
+        entry = _entry(row, model[delivered == touchpoint], campaign_id, level, se)
         if entry is None:
             continue
         by_segment = {}
@@ -254,60 +398,67 @@ def campaign_evidence(
                 continue
             if not (delivered[mine] == touchpoint).all():
                 continue  # the segment's row mixes touchpoints: it measures none of them
-            seg_entry = _entry(srow, model[mine], campaign_id, level)
+            seg_entry = _entry(srow, model[mine], campaign_id, level, se)
             if seg_entry is not None:
                 by_segment[str(srow["value"])] = seg_entry
         if by_segment:
             entry["segments"] = by_segment
         out[touchpoint] = entry
-    return out
+    return _settle_all(out, prior_sd)
 
 
 def _pool(entries: list[dict]) -> dict:
     """One touchpoint's (or segment's) entries of several campaigns as one: the
     experiments pooled by inverse variance, the model's figures averaged over the
-    treated, then combined again (:func:`_settle`)."""
+    treated (not yet combined: :func:`_settle`)."""
+    entries = [{k: v for k, v in e.items() if k not in _SETTLED} for e in entries]
     if len(entries) == 1:
-        return dict(entries[0])
-    z = np.array([float(norm.ppf(0.5 + e["level"] / 2)) for e in entries])
+        return entries[0]
+    z = np.array([_z(e) for e in entries])
     widths = np.array([max(e["high"] - e["low"], 1e-12) for e in entries])
     w = (widths / (2 * z)) ** -2
     n = np.array([e["n_treated"] for e in entries], dtype=float)
 
-    def mean(key: str, weights: np.ndarray) -> float:
-        return float(np.sum(weights * [e[key] for e in entries]) / weights.sum())
+    def mean(key: str, weights: np.ndarray) -> float | None:
+        values = [e.get(key) for e in entries]
+        if any(v is None for v in values):
+            return None
+        return float(np.sum(weights * np.asarray(values, dtype=float)) / weights.sum())
 
     reduction = mean("reduction", w)
+    assert reduction is not None
     half = float(z[0]) / math.sqrt(w.sum())
-    halves = [e["observational_half_width"] for e in entries]
     ids = [c for e in entries for c in e["campaigns"]]
-    return _settle(
-        {
-            "source": "experiment",
-            "campaign_id": ", ".join(ids),
-            "campaigns": ids,
-            "reduction": reduction,
-            "low": reduction - half,
-            "high": reduction + half,
-            "level": float(entries[0]["level"]),
-            "n_treated": int(n.sum()),
-            "n_control": int(sum(e["n_control"] for e in entries)),
-            "observational_reduction": mean("observational_reduction", n),
-            "observational_half_width": (
-                None if any(h is None for h in halves) else mean("observational_half_width", n)
-            ),
-            "mean_reach": mean("mean_reach", n),
-        }
-    )
+    return {
+        "source": "experiment",
+        "campaign_id": ", ".join(ids),
+        "campaigns": ids,
+        "reduction": reduction,
+        "low": reduction - half,
+        "high": reduction + half,
+        "level": float(entries[0]["level"]),
+        "n_treated": int(n.sum()),
+        "n_control": int(sum(e["n_control"] for e in entries)),
+        "observational_reduction": mean("observational_reduction", n),
+        "observational_half_width": mean("observational_half_width", n),
+        # the model's error is shared by the campaigns' treated: averaged, not pooled
+        "observational_se": mean("observational_se", n),
+        "mean_reach": mean("mean_reach", n),
+    }
 
 
-def pool_evidence(campaigns: Iterable[Mapping[str, dict]]) -> dict[str, dict]:
+def pool_evidence(
+    campaigns: Iterable[Mapping[str, dict]], *, prior_sd: float = BIAS_PRIOR_SD
+) -> dict[str, dict]:
     """Pool several campaigns' evidence, touchpoint by touchpoint (and segment by segment).
 
     Parameters
     ----------
     campaigns : iterable of dict
         Each the output of :func:`campaign_evidence` for one campaign.
+    prior_sd : float, default BIAS_PRIOR_SD
+        The model's bias assumed when fewer than :data:`MIN_FOR_BIAS`
+        touchpoints were measured in all (:func:`model_bias`).
 
     Returns
     -------
@@ -316,7 +467,8 @@ def pool_evidence(campaigns: Iterable[Mapping[str, dict]]) -> dict[str, dict]:
         measured in several campaigns gets their inverse-variance weighted
         mean (weights from each interval's width) and its interval, the arms'
         counts summed, the campaign ids joined, the model's figures averaged
-        over the treated, and the two combined again.
+        over the treated, and the two combined again with the model's bias
+        estimated over every touchpoint measured.
     """
     by_touchpoint: dict[str, list[dict]] = {}
     for evidence in campaigns:
@@ -332,7 +484,7 @@ def pool_evidence(campaigns: Iterable[Mapping[str, dict]]) -> dict[str, dict]:
         if segments:
             pooled["segments"] = {name: _pool(s) for name, s in segments.items()}
         out[touchpoint] = pooled
-    return out
+    return _settle_all(out, prior_sd)
 
 
 def observational_evidence(effects_model, *, touchpoints: Iterable[str] | None = None) -> dict:
@@ -504,13 +656,18 @@ def learn_from_experiments(
         :func:`pool_evidence` of the campaigns used.
     summary : dict
         ``metadata["experiments"]``: ``used`` (per campaign: ``campaign_id``,
-        ``manifest``, ``touchpoints`` it corrects) and ``skipped``
-        (``manifest``, ``reason``), with a warning for each skipped one.
+        ``manifest``, ``touchpoints`` it corrects), ``skipped``
+        (``manifest``, ``reason``), with a warning for each skipped one, and
+        ``model_bias`` (``bias_sd``, ``bias_source``, ``bias_touchpoints`` as
+        in :func:`campaign_evidence`; None when nothing was measured).
     """
     from cjml.campaign import measure_campaign, read_campaign
     from cjml.exceptions import CampaignError
 
     used, skipped, measured = [], [], []
+    effects_model = getattr(recommender, "effects_model", None)
+    ate = {} if effects_model is None else effects_model.ate
+    model_se = {str(t): float(se) for t, (_, se) in ate.items()}
     for path in find_manifests(paths):
         try:
             campaign = read_campaign(path)
@@ -533,9 +690,16 @@ def learn_from_experiments(
                 stacklevel=3,
             )
         model = _model_frame(recommender, log, campaign.assignments, cutoff)
-        evidence = campaign_evidence(report.effects, model, campaign_id=campaign_id, level=level)
+        evidence = campaign_evidence(
+            report.effects, model, campaign_id=campaign_id, level=level, model_se=model_se
+        )
         measured.append(evidence)
         used.append(
             {"campaign_id": campaign_id, "manifest": str(path), "touchpoints": sorted(evidence)}
         )
-    return pool_evidence(measured), {"used": used, "skipped": skipped}
+    evidence = pool_evidence(measured)
+    first = next(iter(evidence.values()), None)
+    bias = None
+    if first is not None:
+        bias = {k: first[k] for k in ("bias_sd", "bias_source", "bias_touchpoints")}
+    return evidence, {"used": used, "skipped": skipped, "model_bias": bias}

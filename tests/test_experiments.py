@@ -8,14 +8,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.stats import norm
 
 import cjml
 from cjml.datasets import load_sample
 from cjml.experiments import (
+    BIAS_PRIOR_SD,
+    MIN_FOR_BIAS,
     campaign_evidence,
     effect_evidence,
     find_manifests,
+    model_bias,
     observational_evidence,
     pool_evidence,
 )
@@ -127,15 +132,19 @@ def test_campaign_evidence_gives_the_shift_and_the_rescaled_interval_exactly():
             "segment": ["gold", "gold", "silver", "silver", "mixed", "mixed", "other"],
         }
     )
-    got = campaign_evidence(effects, model, campaign_id="c1", level=0.8)
+    # the model's average effect on a reached customer has a standard error of 1 point
+    got = campaign_evidence(effects, model, campaign_id="c1", level=0.8, model_se={"email": 0.01})
     assert list(got) == ["email"]
     email = got["email"]
     # the model's mean over the treated it estimates (NaN left out): P and the mean reach
     p, r = (0.01 + 0.03 + 0.02 + 0.04) / 4, (0.5 + 1.0 + 0.75 + 1.0) / 4
-    # the two are pooled by precision; both half-widths are 2 points here, so the
-    # weights are equal and the pooled interval is sqrt(2) narrower
-    estimate = (0.03 + p) / 2
-    half = 0.02 / math.sqrt(2)
+    # one touchpoint measured: too few to estimate the model's bias, so the prior (one
+    # point) is added to the variance of the model's mean (r times its standard error)
+    z = norm.ppf(0.9)
+    v_exp, v_model = (0.04 / (2 * z)) ** 2, (r * 0.01) ** 2 + BIAS_PRIOR_SD**2
+    share = (1 / v_exp) / (1 / v_exp + 1 / v_model)
+    estimate = share * 0.03 + (1 - share) * p
+    half = z / math.sqrt(1 / v_exp + 1 / v_model)
     expected = {
         "source": "experiment",
         "campaign_id": "c1",
@@ -148,7 +157,12 @@ def test_campaign_evidence_gives_the_shift_and_the_rescaled_interval_exactly():
         "n_control": 30,
         "observational_reduction": p,
         "observational_half_width": 0.02,
+        "observational_se": r * 0.01,
         "mean_reach": r,
+        "bias_sd": BIAS_PRIOR_SD,
+        "bias_source": "prior",
+        "bias_touchpoints": 1,
+        "weight_experiment": share,
         "combined": "pooled",
         "estimate": estimate,
         "estimate_low": estimate - half,
@@ -163,28 +177,35 @@ def test_campaign_evidence_gives_the_shift_and_the_rescaled_interval_exactly():
     assert {k: email[k] for k in set(expected) - numbers} == {
         k: expected[k] for k in set(expected) - numbers
     }
+    assert half < min(0.02, math.sqrt(v_model) * z)  # narrower than either
     # only "gold" qualifies: every treated customer there had email, both arms >= 30
     assert list(email["segments"]) == ["gold"]
     gold = email["segments"]["gold"]
     p_gold, r_gold = (0.01 + 0.03) / 2, (0.5 + 1.0) / 2
     # the model's 2 points lie outside the measured 3 to 10, yet they are pooled all the
-    # same: the experiment's half-width (3.5 points) weighs it 0.02**2 / 0.035**2 = 0.33
-    # against the model's 1, so a campaign of 30 controls cannot overwrite the history
-    z = norm.ppf(0.9)
-    w_exp, w_obs = (z / 0.035) ** 2, (z / 0.02) ** 2
+    # same, with the touchpoint's bias: the experiment's half-width (3.5 points) weighs
+    # it against the model's standard error and bias, so 30 controls cannot overwrite
+    # the history
+    w_exp, w_obs = (z / 0.035) ** 2, 1 / ((r_gold * 0.01) ** 2 + BIAS_PRIOR_SD**2)
     gold_estimate = (w_exp * 0.06 + w_obs * p_gold) / (w_exp + w_obs)
-    assert gold_estimate == pytest.approx((0.06 * 0.02**2 + 0.02 * 0.035**2) / (0.02**2 + 0.035**2))
     assert gold["combined"] == "pooled" and gold["estimate"] == pytest.approx(gold_estimate)
-    assert p_gold < gold["estimate"] < 0.03  # moved towards the experiment, not onto it
+    assert gold["bias_sd"] == BIAS_PRIOR_SD
+    assert p_gold < gold["estimate"] < 0.045  # moved towards the experiment, not onto it
     assert gold["reduction"] == 0.06 and gold["n_treated"] == 40
     assert gold["shift"] == pytest.approx((gold_estimate - p_gold) / r_gold)
     gold_half = z / math.sqrt(w_exp + w_obs)
-    assert gold_half < 0.02  # narrower than either
     assert gold["reached_low"] == pytest.approx((gold_estimate - gold_half) / r_gold)
     assert gold["reached_high"] == pytest.approx((gold_estimate + gold_half) / r_gold)
-    # without the model's intervals there is nothing to weigh: the experiment wins
+    # without the model's standard error, the mean half-width of its intervals stands in
+    halves = campaign_evidence(effects, model, campaign_id="c1", level=0.8)["email"]
+    assert halves["observational_se"] is None
+    v_half = (0.02 / z) ** 2 + BIAS_PRIOR_SD**2
+    share = (1 / v_exp) / (1 / v_exp + 1 / v_half)
+    assert halves["estimate"] == pytest.approx(share * 0.03 + (1 - share) * p)
+    # without either there is nothing to weigh: the experiment wins
     bare = campaign_evidence(effects, model.drop(columns=["low", "high"]), campaign_id="c1")
     assert bare["email"]["combined"] == "experiment"
+    assert bare["email"]["weight_experiment"] == 1.0
     assert bare["email"]["observational_half_width"] is None
     assert bare["email"]["shift"] == pytest.approx((0.03 - p) / r)
     assert bare["email"]["reached_low"] == pytest.approx(0.01 / r)
@@ -213,7 +234,10 @@ def test_pooling_weights_each_campaign_by_its_precision():
 
     a, b = entry("a", 0.04, 0.02, 0.5), entry("b", 0.01, 0.04, 1.0)
     pooled = pool_evidence([{"email": a}, {"email": b, "sms": b}])
-    assert pooled["sms"] == b  # measured once: as it was
+    # measured once: as it was; the model gives no standard error, so the experiment is
+    # used as measured
+    assert {k: v for k, v in pooled["sms"].items() if k in b} == b
+    assert pooled["sms"]["combined"] == "experiment" and pooled["sms"]["estimate"] == 0.01
     email = pooled["email"]
     w = np.array([1 / 0.02**2, 1 / 0.04**2])  # the same z cancels in the weights
     mean = (w[0] * 0.04 + w[1] * 0.01) / w.sum()
@@ -226,6 +250,106 @@ def test_pooling_weights_each_campaign_by_its_precision():
     assert email["shift"] == pytest.approx(mean / 0.75)
     assert email["campaign_id"] == "a, b" and email["campaigns"] == ["a", "b"]
     assert (email["n_treated"], email["n_control"]) == (200, 100)
+
+
+# ---------------------------------------------------------------------- the model's bias
+def _several(measured: dict[str, tuple[float, float, float]], *, se=0.002, campaign="c"):
+    """A campaign measuring several touchpoints, each ``(R, half-width, P)``: 60 treated
+    customers per touchpoint whom the model gives ``P`` (reach 1) with an average effect
+    known to within ``se``."""
+    rows, model = [], []
+    for name, (reduction, half, predicted) in measured.items():
+        rows.append(
+            _effects_row("touchpoint", name, reduction, reduction - half, reduction + half, 60, 60)
+        )
+        frame = {"touchpoint": name, "reduction": [predicted] * 60, "reach": 1.0}
+        model.append(pd.DataFrame(frame))
+    return campaign_evidence(
+        pd.DataFrame(rows),
+        pd.concat(model, ignore_index=True),
+        campaign_id=campaign,
+        model_se=dict.fromkeys(measured, se),
+    )
+
+
+def test_a_campaign_that_is_pure_noise_barely_moves_a_model_the_others_agree_with():
+    # four touchpoints measured precisely, as the model says; a fifth measured by a small
+    # campaign 5 points off the model, its interval 8 points wide either way
+    agree = {f"t{k}": (0.01 * k, 0.01, 0.01 * k) for k in range(4)}
+    got = _several({**agree, "noisy": (0.07, 0.08, 0.02)})
+    noisy = got["noisy"]
+    assert noisy["bias_source"] == "estimated" and noisy["bias_touchpoints"] == 5
+    assert noisy["bias_sd"] == 0.0  # a miss of 5 points with 5 points of noise: no bias
+    assert noisy["weight_experiment"] < 0.01
+    assert abs(noisy["estimate"] - 0.02) < 0.001  # moved by under a tenth of a point
+    # the old weighing (by a 2-point half-width of the model's intervals) moved it by more
+    # than a point: the reason for the bias term
+    z = norm.ppf(0.95)
+    w_exp, w_half = (z / 0.08) ** 2, (z / 0.02) ** 2
+    assert (w_exp * 0.05) / (w_exp + w_half) > 0.0025
+
+
+def test_a_model_that_several_precise_experiments_contradict_is_corrected_onto_them():
+    # the model says 3 points for every touchpoint; five precise campaigns measure 0 or 6
+    measured = {f"t{k}": (0.06 * (k % 2), 0.005, 0.03) for k in range(5)}
+    got = _several(measured)
+    for name, (reduction, _, _) in measured.items():
+        entry = got[name]
+        assert entry["bias_source"] == "estimated"
+        assert entry["bias_sd"] == pytest.approx(0.03, rel=0.1)  # the size of the misses
+        assert entry["weight_experiment"] > 0.9
+        assert abs(entry["estimate"] - reduction) < 0.003
+        assert entry["estimate_low"] < reduction < entry["estimate_high"]
+    # the same single campaign alone: the prior bias (one point) pulls it only part way
+    alone = _several({"t0": measured["t0"]})["t0"]
+    assert alone["bias_source"] == "prior" and alone["bias_touchpoints"] == 1
+    assert 0.0 < alone["estimate"] < got["t0"]["estimate"] + 0.03
+    assert alone["weight_experiment"] < got["t0"]["weight_experiment"]
+
+
+def test_the_bias_is_zero_when_the_experiments_agree_with_the_model():
+    measured = {f"t{k}": (0.01 * k + 0.002 * (-1) ** k, 0.01, 0.01 * k) for k in range(4)}
+    got = _several(measured, se=0.004)
+    z = norm.ppf(0.95)
+    v_exp, v_model = (0.01 / z) ** 2, 0.004**2
+    for name, (reduction, _, predicted) in measured.items():
+        entry = got[name]
+        assert entry["bias_sd"] == 0.0 and entry["bias_source"] == "estimated"
+        share = (1 / v_exp) / (1 / v_exp + 1 / v_model)
+        assert entry["weight_experiment"] == pytest.approx(share)
+        assert entry["estimate"] == pytest.approx(share * reduction + (1 - share) * predicted)
+
+
+@given(
+    d=st.lists(st.floats(-0.2, 0.2), min_size=3, max_size=12),
+    scale=st.floats(0.1, 10.0),
+    seed=st.integers(0, 10),
+)
+@settings(max_examples=60, deadline=None)
+def test_the_bias_estimate_is_the_moment_estimate_never_negative_and_scales(d, scale, seed):
+    v = np.random.default_rng(seed).uniform(1e-5, 1e-3, len(d))
+    tau, source = model_bias(d, v)
+    w = 1 / v
+    assert source == "estimated" and tau >= 0
+    assert tau**2 == pytest.approx(max(0.0, (np.sum(w * np.square(d)) - len(d)) / w.sum()))
+    # in other units (points instead of shares) the same bias
+    assert model_bias(np.array(d) * scale, v * scale**2)[0] == pytest.approx(
+        tau * scale, abs=1e-12
+    )
+    assert model_bias(d[:2], v[:2], prior_sd=0.02) == (0.02, "prior")
+
+
+def test_pooled_campaigns_estimate_the_bias_over_every_touchpoint_measured():
+    one = _several({"a": (0.06, 0.005, 0.03), "b": (0.0, 0.005, 0.03)}, campaign="one")
+    two = _several({"c": (0.06, 0.005, 0.03), "a": (0.06, 0.005, 0.03)}, campaign="two")
+    assert one["a"]["bias_source"] == two["c"]["bias_source"] == "prior"
+    pooled = pool_evidence([one, two])
+    assert sorted(pooled) == ["a", "b", "c"]
+    for entry in pooled.values():
+        assert entry["bias_source"] == "estimated" and entry["bias_touchpoints"] == 3
+        assert entry["bias_sd"] > BIAS_PRIOR_SD  # misses of 3 points, measured to 0.3
+    assert pooled["a"]["campaigns"] == ["one", "two"]
+    assert pooled["a"]["estimate"] == pytest.approx(0.06, abs=0.003)
 
 
 def test_every_touchpoint_says_what_its_effect_rests_on(bundle):
@@ -538,6 +662,13 @@ def test_campaigns_are_measured_on_the_events_and_unripe_ones_skipped(bundle, lo
         model = model[model["touchpoint"] == name]
         assert entry["observational_reduction"] == pytest.approx(model["risk_reduction"].mean())
         assert entry["mean_reach"] == pytest.approx(model["reach_probability"].mean())
+        # the model is weighed by the standard error of its mean effect, scaled by reach
+        se = bundle.models["touchpoint_effects"].ate[name][1]
+        assert entry["observational_se"] == pytest.approx(entry["mean_reach"] * se)
+        assert {k: entry[k] for k in summary["model_bias"]} == summary["model_bias"]
+    assert summary["model_bias"]["bias_touchpoints"] == len(evidence)
+    expected = "estimated" if len(evidence) >= MIN_FOR_BIAS else "prior"
+    assert summary["model_bias"]["bias_source"] == expected
 
 
 def test_an_altered_campaign_is_skipped_with_a_warning(bundle, log, campaigns, tmp_path):
