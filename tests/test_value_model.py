@@ -384,38 +384,3 @@ def test_evaluating_a_bundle_reports_its_value_model_as_train_did(world, trained
     assert again.value["info"] == report.value["info"]
     for name, metrics in report.value["models"].items():
         assert again.value["models"][name] == pytest.approx(metrics)
-
-
-def test_the_spend_part_starts_from_each_customers_own_mean_amount():
-    # trees that cannot split (200 rows per leaf, 120 rows): only the amount offset separates
-    # a customer who buys at 1,000 from one who buys at 10, shrunk by one pseudo-purchase
-    rng = np.random.default_rng(0)
-    n = 120
-    own = np.where(np.arange(n) % 2 == 0, 10.0, 1000.0)
-    count = rng.integers(1, 5, size=n).astype(float)
-    X = pd.DataFrame(
-        {"mean_amount": own, "total_amount": own * count, "noise": rng.normal(size=n)}
-    )
-    spend = own * rng.integers(1, 3, size=n)
-    settings_ = {"n_jobs": 1, "min_child_samples": 200}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SmallDataWarning)
-        with_prior = ValueModel(amount_prior=1.0, **settings_).fit(X, spend)
-        without = ValueModel(**settings_).fit(X, spend)
-    assert without.amount_offset_ is None
-    assert np.ptp(without.predict(X)) < 1e-6 * without.predict(X).mean()
-    offset = with_prior.amount_offset_
-    assert offset["weight"] == 1.0
-    np.testing.assert_allclose(offset["mean"], np.sum(own * count) / count.sum())
-    value = with_prior.predict(X)
-    shrunk = (count * own + offset["mean"]) / (count + 1.0)
-    np.testing.assert_allclose(value / value.mean(), shrunk / shrunk.mean(), rtol=1e-6)
-    # every row bought: the predicted total is the realised one
-    np.testing.assert_allclose(value.sum(), spend.sum(), rtol=0.02)
-
-
-@pytest.mark.parametrize("prior", [0, -1.0, True, "one", float("nan")])
-def test_a_bad_amount_prior_is_refused(world, prior):
-    X = world["table"][world["names"]].iloc[:50]
-    with pytest.raises(ValueError, match="amount_prior must be"):
-        ValueModel(amount_prior=prior).fit(X, np.ones(50))

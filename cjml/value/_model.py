@@ -239,12 +239,6 @@ class ValueModel(BaseEstimator):
         the chance of staying is read as Beta distributed around
         ``1 - churn_risk`` with this many pseudo-customers (chosen on the
         sample simulator; 2 to 20 cover the true value alike).
-    amount_prior : float or None, default None
-        The spend-if-buying part starts from each customer's own mean amount
-        per purchase (the ``mean_amount`` and ``total_amount`` features),
-        shrunk to the buyers' mean with this many pseudo-purchases, and its
-        trees learn only what is left (how many purchases, drifts in the
-        amount). None (the default): the trees learn the whole spend.
     calibrate : bool, default False
         Correct the shape of ``V`` on the held-out rows (``calibration_``,
         ``scale * V ** power``): it keeps the trees' order and their overall
@@ -261,10 +255,6 @@ class ValueModel(BaseEstimator):
         A part's constant when it had too few rows to learn (e.g. ``"spend"``).
     best_iterations_ : dict of str to int
         Rounds kept per part.
-    amount_offset_ : dict or None
-        The spend part's starting point (see ``amount_prior``): the buyers'
-        mean amount ``mean``, the pseudo-purchases ``weight`` and the
-        ``scale`` that makes it the buyers' mean spend; None without it.
     calibration_ : dict or None
         The held-out calibration of ``V``, ``scale * V ** power`` (see
         ``_fit_calibration``); None is the identity.
@@ -303,7 +293,6 @@ class ValueModel(BaseEstimator):
         lgbm_params=None,
         time_profile="bgnbd",
         risk_concentration=10.0,
-        amount_prior=None,
         calibrate=False,
     ):
         self.horizon = horizon
@@ -326,7 +315,6 @@ class ValueModel(BaseEstimator):
         self.lgbm_params = lgbm_params
         self.time_profile = time_profile
         self.risk_concentration = risk_concentration
-        self.amount_prior = amount_prior
         self.calibrate = calibrate
 
     # ------------------------------------------------------------------ parameters
@@ -346,17 +334,6 @@ class ValueModel(BaseEstimator):
         ):
             raise ValueError(
                 f"n_bootstrap must be a whole number of at least 0, got {self.n_bootstrap!r}."
-            )
-        prior = self.amount_prior
-        if prior is not None and (
-            isinstance(prior, bool)
-            or not isinstance(prior, int | float | np.integer | np.floating)
-            or not np.isfinite(prior)
-            or prior <= 0
-        ):
-            raise ValueError(
-                f"amount_prior must be a number of pseudo-purchases above 0 (1.0) or None, "
-                f"got {prior!r}."
             )
         _check_n_jobs(self.n_jobs)
 
@@ -468,7 +445,6 @@ class ValueModel(BaseEstimator):
         matrix, y = matrix[rows], y[rows]
         self.n_train_rows_ = len(rows)
         self.constants_: dict[str, float] = {}
-        self.amount_offset_: dict | None = None
         self.best_iterations_: dict[str, int] = {}
         self.boosters_ = {}
         self.__dict__.pop("min_child_samples_", None)  # the smallest over this fit's parts
@@ -493,7 +469,6 @@ class ValueModel(BaseEstimator):
                     f"their mean ({self.constants_['spend']:.2f}) for every customer"
                 )
             else:
-                self.amount_offset_ = self._fit_amount_offset(matrix[buyers], y[buyers])
                 self.boosters_["spend"] = self._fit_part(
                     "spend",
                     "poisson",
@@ -655,53 +630,6 @@ class ValueModel(BaseEstimator):
         ratio = np.where(trained > 1e-12, ahead / np.maximum(trained, 1e-12), linear)
         return np.where(np.isfinite(ratio), ratio, linear)
 
-    def _own_amounts(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        """Each row's mean amount per purchase and how many amounts it averages, or None."""
-        names = [str(c) for c in getattr(self, "feature_names_in_", [])]
-        if "mean_amount" not in names or "total_amount" not in names:
-            return None
-        mean = matrix[:, names.index("mean_amount")].astype(float)
-        total = matrix[:, names.index("total_amount")].astype(float)
-        known = np.isfinite(mean) & (mean > 0) & np.isfinite(total) & (total > 0)
-        count = np.where(known, total / np.where(known, mean, 1.0), 0.0)
-        return np.where(known, mean, 0.0), count
-
-    def _fit_amount_offset(self, matrix: np.ndarray, spend: np.ndarray) -> dict | None:
-        """The spend part's starting point: each buyer's own mean amount, shrunk (or None).
-
-        A customer's past amounts say more about their next ones than the
-        trees can learn from the few windows in which the big spenders
-        bought: on cjml's simulator 15% of the customers buy at 900 a
-        purchase against 30 to 80 for the rest, in about 140 purchases of the
-        whole log, and the trees' level for them moved by -22% to +23% with the
-        seed. The starting point is ``(n * own + weight * mean) / (n +
-        weight)`` (``n`` amounts averaging ``own``; ``mean`` the buyers' mean
-        amount; ``weight`` = ``amount_prior``, as Gamma-Gamma's shrinkage),
-        times the ``scale`` that makes its total the buyers' spend.
-        """
-        prior = self.amount_prior
-        if prior is None:
-            return None
-        own = self._own_amounts(matrix)
-        if own is None:
-            return None
-        amount, count = own
-        if count.sum() <= 0 or spend.sum() <= 0:
-            return None
-        offset = {"mean": float(np.sum(amount * count) / count.sum()), "weight": float(prior)}
-        start = self._amount_start(matrix, {**offset, "scale": 1.0})
-        offset["scale"] = float(spend.sum() / start.sum())
-        return offset
-
-    def _amount_start(self, matrix: np.ndarray, offset: dict | None) -> np.ndarray:
-        """The spend part's starting point per row (1 without ``amount_offset_``)."""
-        own = None if offset is None else self._own_amounts(matrix)
-        if offset is None or own is None:
-            return np.ones(len(matrix))
-        amount, count = own
-        weight = offset["weight"]
-        return offset["scale"] * (count * amount + weight * offset["mean"]) / (count + weight)
-
     def _fit_part(self, name, objective, matrix, y, row_cutoffs, categorical):
         """One part's booster: early-stopped on a later slice, grown again on every row."""
         import lightgbm as lgb
@@ -723,13 +651,11 @@ class ValueModel(BaseEstimator):
         )
         self._leaves[name] = (params["min_child_samples"], len(fit_rows))
         names = self._feature_names()
-        start = self._start(name, matrix)
 
         def dataset(idx, reference=None):
             return lgb.Dataset(
                 matrix[idx],
                 label=y[idx],
-                init_score=None if start is None else start[idx],
                 categorical_feature=categorical or "auto",
                 feature_name=names,
                 reference=reference,
@@ -757,12 +683,6 @@ class ValueModel(BaseEstimator):
         self._part_setup[name] = (objective, params)
         return booster
 
-    def _start(self, name: str, matrix: np.ndarray) -> np.ndarray | None:
-        """A part's starting log-score per row (the spend part's amount offset), or None."""
-        if name != "spend" or getattr(self, "amount_offset_", None) is None:
-            return None
-        return np.log(np.maximum(self._amount_start(matrix, self.amount_offset_), 1e-12))
-
     def _horizon(self) -> pd.Timedelta | None:
         return None if self.horizon is None else to_timedelta(self.horizon)
 
@@ -785,13 +705,11 @@ class ValueModel(BaseEstimator):
                 label = (y[rows] > 0).astype(float) if name == "buy" else y[rows]
                 if name == "buy" and label.min() == label.max():
                     continue
-                start = self._start(name, matrix[rows])
                 refits[name] = lgb.train(
                     {**params, "seed": int(params["seed"]) + b + 1},
                     lgb.Dataset(
                         matrix[rows],
                         label=label,
-                        init_score=start,
                         categorical_feature=categorical or "auto",
                         feature_name=names,
                         params={"verbosity": -1},
@@ -830,14 +748,12 @@ class ValueModel(BaseEstimator):
         threads = self._threads(len(matrix))
 
         def part(name: str) -> np.ndarray:
-            start = self._start(name, matrix)
-            factor = 1.0 if start is None else np.exp(start)
             if name in boosters:
-                raw = boosters[name].predict(matrix, num_threads=threads)
-                return np.asarray(raw, dtype=float) * factor
+                return np.asarray(boosters[name].predict(matrix, num_threads=threads), dtype=float)
             if name in self.boosters_:  # a resample that could not refit this part
-                raw = self.boosters_[name].predict(matrix, num_threads=threads)
-                return np.asarray(raw, dtype=float) * factor
+                return np.asarray(
+                    self.boosters_[name].predict(matrix, num_threads=threads), dtype=float
+                )
             return np.full(len(matrix), self.constants_.get(name, 0.0))
 
         if self.method == "tweedie":
