@@ -35,7 +35,8 @@ sets the value saved by each customer's first-ranked touchpoint
 (``expected_value_saved`` = reduction x ``value_if_retained`` - cost) against
 the truth's ``(risk_no_action - risk_<touchpoint>) x V_true - cost``, ``V_true``
 = ``expected_value / (1 - risk_no_action)``: totals over the customers given a
-touchpoint, Spearman, and the share whose true value saved is below 0;
+touchpoint, Spearman, the share whose true value saved is below 0, and the
+mean predicted and true risk reduction;
 development and held-out worlds apart, for the policy chosen at training
 (``auto``) and for the doubly robust ranking as if its gate were off (``dr``).
 
@@ -120,7 +121,8 @@ def value_saved(bundle, log, truth: pd.DataFrame, cutoff, method: str = "auto") 
     of a customer who stays: the truth's counterpart of ``value_if_retained``;
     both reductions count the chance of reaching the customer). Over the
     customers given a touchpoint: their number, the totals, the Spearman
-    correlation and the share whose true value saved is below 0.
+    correlation, the share whose true value saved is below 0, and the mean
+    predicted and true risk reduction.
     """
     from scipy.stats import spearmanr
 
@@ -133,7 +135,7 @@ def value_saved(bundle, log, truth: pd.DataFrame, cutoff, method: str = "auto") 
         )
     given = recs[recs["recommended_touchpoint"].notna()]
     out = {"n": len(given), "predicted": np.nan, "true": np.nan}
-    out.update(spearman=np.nan, negative=np.nan)
+    out.update(spearman=np.nan, negative=np.nan, reduction=np.nan, true_reduction=np.nan)
     if not len(given) or "expected_value_saved" not in given.columns:
         return out
     t = truth.set_index("customer_id").reindex(given.index)
@@ -150,11 +152,15 @@ def value_saved(bundle, log, truth: pd.DataFrame, cutoff, method: str = "auto") 
     true = (base - arm) * v_true - np.nan_to_num(cost)
     predicted = given["expected_value_saved"].to_numpy(dtype=float)
     known = np.isfinite(true) & np.isfinite(predicted)
+    reduction = given["expected_risk_reduction"].to_numpy(dtype=float)
     out.update(
         predicted=float(predicted[known].sum()),
         true=float(true[known].sum()),
         spearman=float(spearmanr(predicted[known], true[known])[0]) if known.sum() > 2 else np.nan,
         negative=float(np.mean(true[known] < 0)) if known.any() else np.nan,
+        # mean risk reduction, predicted and true: where the value saved's gap comes from
+        reduction=float(np.mean(reduction[known])) if known.any() else np.nan,
+        true_reduction=float(np.mean((base - arm)[known])) if known.any() else np.nan,
         unknown=int((~known).sum()),
     )
     return out
@@ -286,7 +292,7 @@ def saved_summary(results: list[tuple[str, dict]]) -> None:
     )
     print(
         f"   {'world':60} {'method':6} {'customers':>9} {'predicted':>10} {'true':>10} "
-        f"{'Spearman':>8} {'true < 0':>8}"
+        f"{'Spearman':>8} {'true < 0':>8} {'reduction':>9} {'true red.':>9}"
     )
     for split in ("development", "held_out"):
         rows = [(n, r["saved"]) for n, r in results if r.get("split") == split and "saved" in r]
@@ -298,7 +304,8 @@ def saved_summary(results: list[tuple[str, dict]]) -> None:
                 v = by_method[method]
                 print(
                     f"   {name:60} {method:6} {v['n']:9,} {v['predicted']:10,.0f} "
-                    f"{v['true']:10,.0f} {v['spearman']:8.3f} {v['negative']:8.1%}"
+                    f"{v['true']:10,.0f} {v['spearman']:8.3f} {v['negative']:8.1%} "
+                    f"{v['reduction']:9.4f} {v['true_reduction']:9.4f}"
                 )
             done = [r[method] for _, r in rows if np.isfinite(r[method]["predicted"])]
             print(
