@@ -30,8 +30,18 @@ held-out cutoff 2024-07-29, 30-day horizon) over ``--seeds``; with
 truth has ``expected_value`` (worlds without purchase amounts are skipped, and
 said so).
 
+With ``--saved``, ``cjml.train`` also fits the recommender, and a last table
+sets the value saved by each customer's first-ranked touchpoint
+(``expected_value_saved`` = reduction x ``value_if_retained`` - cost) against
+the truth's ``(risk_no_action - risk_<touchpoint>) x V_true - cost``, ``V_true``
+= ``expected_value / (1 - risk_no_action)``: totals over the customers given a
+touchpoint, Spearman, the share whose true value saved is below 0, and the
+mean predicted and true risk reduction;
+development and held-out worlds apart, for the policy chosen at training
+(``auto``) and for the doubly robust ranking as if its gate were off (``dr``).
+
     python benchmarks/value_quality.py [--customers 6000] [--seeds 0 1 2]
-        [--suite] [--scale 0.25]
+        [--suite] [--scale 0.25] [--saved]
 
 Simulated data is cached in ``benchmarks/.cache``.
 """
@@ -97,7 +107,66 @@ def judge(predicted: np.ndarray, true: np.ndarray) -> dict:
     }
 
 
-def evaluate(log, truth: pd.DataFrame, cutoff, horizon: str) -> dict:
+#: the recommender's methods whose value saved is compared with the truth: the policy chosen
+#: at training ("auto": often "no action" when no method beat doing nothing on the held-out
+#: period) and the doubly robust ranking itself, as if that gate were off
+SAVED_METHODS = ("auto", "dr")
+
+
+def value_saved(bundle, log, truth: pd.DataFrame, cutoff, method: str = "auto") -> dict:
+    """The recommender's first-ranked touchpoints: predicted against true value saved.
+
+    True value saved = ``(risk_no_action - risk_<touchpoint>) * V_true - cost``,
+    ``V_true`` = ``expected_value / (1 - risk_no_action)`` (the expected spend
+    of a customer who stays: the truth's counterpart of ``value_if_retained``;
+    both reductions count the chance of reaching the customer). Over the
+    customers given a touchpoint: their number, the totals, the Spearman
+    correlation, the share whose true value saved is below 0, and the mean
+    predicted and true risk reduction.
+    """
+    from scipy.stats import spearmanr
+
+    from cjml.recommend import TouchpointRecommender
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        recs = TouchpointRecommender.from_bundle(bundle, method=method).recommend(
+            log, cutoff=cutoff, lookback=bundle.metadata.get("lookback")
+        )
+    given = recs[recs["recommended_touchpoint"].notna()]
+    out = {"n": len(given), "predicted": np.nan, "true": np.nan}
+    out.update(spearman=np.nan, negative=np.nan, reduction=np.nan, true_reduction=np.nan)
+    if not len(given) or "expected_value_saved" not in given.columns:
+        return out
+    t = truth.set_index("customer_id").reindex(given.index)
+    base = t["risk_no_action"].to_numpy(dtype=float)
+    arm = np.array(
+        [t[f"risk_{tp}"].iloc[i] if f"risk_{tp}" in t.columns else np.nan
+         for i, tp in enumerate(given["recommended_touchpoint"].astype(str))],
+        dtype=float,
+    )
+    stay = 1.0 - base
+    spend = t["expected_value"].to_numpy(dtype=float)
+    v_true = np.where(stay > 1e-12, spend / np.maximum(stay, 1e-12), 0.0)
+    cost = given["cost"].to_numpy(dtype=float) if "cost" in given.columns else np.zeros(len(given))
+    true = (base - arm) * v_true - np.nan_to_num(cost)
+    predicted = given["expected_value_saved"].to_numpy(dtype=float)
+    known = np.isfinite(true) & np.isfinite(predicted)
+    reduction = given["expected_risk_reduction"].to_numpy(dtype=float)
+    out.update(
+        predicted=float(predicted[known].sum()),
+        true=float(true[known].sum()),
+        spearman=float(spearmanr(predicted[known], true[known])[0]) if known.sum() > 2 else np.nan,
+        negative=float(np.mean(true[known] < 0)) if known.any() else np.nan,
+        # mean risk reduction, predicted and true: where the value saved's gap comes from
+        reduction=float(np.mean(reduction[known])) if known.any() else np.nan,
+        true_reduction=float(np.mean((base - arm)[known])) if known.any() else np.nan,
+        unknown=int((~known).sum()),
+    )
+    return out
+
+
+def evaluate(log, truth: pd.DataFrame, cutoff, horizon: str, saved: bool = False) -> dict:
     """Train cjml before ``cutoff``; cjml's and the baselines' value against the truth."""
     import cjml
     from cjml.value._btyd import btyd_predictions
@@ -105,7 +174,7 @@ def evaluate(log, truth: pd.DataFrame, cutoff, horizon: str) -> dict:
     started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        bundle, _ = cjml.train(log, horizon=horizon, test_cutoff=cutoff, recommender=False)
+        bundle, _ = cjml.train(log, horizon=horizon, test_cutoff=cutoff, recommender=saved)
         test = cjml.make_training_set(log, [cutoff], horizon=horizon, featurizer=bundle.featurizer)
     seconds = time.perf_counter() - started
     if "value" not in bundle.models:
@@ -123,7 +192,10 @@ def evaluate(log, truth: pd.DataFrame, cutoff, horizon: str) -> dict:
     baselines = btyd_predictions(log, cutoff, test["customer_id"].to_numpy(), horizon)
     rows = {"cjml ValueModel": judge(ours, true)}
     rows.update({name: judge(np.asarray(p), true) for name, p in baselines.items()})
-    return {"rows": rows, "n": len(test), "true_total": float(true.sum()), "seconds": seconds}
+    out = {"rows": rows, "n": len(test), "true_total": float(true.sum()), "seconds": seconds}
+    if saved:
+        out["saved"] = {m: value_saved(bundle, log, truth, cutoff, m) for m in SAVED_METHODS}
+    return out
 
 
 def print_world(name: str, result: dict) -> None:
@@ -147,22 +219,25 @@ def print_world(name: str, result: dict) -> None:
         )
 
 
-def simulator_worlds(customers: int, seeds: list[int]) -> list[tuple[str, dict]]:
+def simulator_worlds(
+    customers: int, seeds: list[int], saved: bool = False
+) -> list[tuple[str, dict]]:
     import cjml
 
     out = []
     for seed in seeds:
         events, truth = simulated(customers, seed)
         result = evaluate(
-            cjml.read_events(events), truth, pd.Timestamp(TEST_CUTOFF, tz="UTC"), "30D"
+            cjml.read_events(events), truth, pd.Timestamp(TEST_CUTOFF, tz="UTC"), "30D", saved
         )
+        result["split"] = "development"
         name = f"make_journeys({customers}, n_days=240, random_state={seed})"
         print_world(name, result)
         out.append((name, result))
     return out
 
 
-def suite_worlds(scale: float, seeds: list[int]) -> list[tuple[str, dict]]:
+def suite_worlds(scale: float, seeds: list[int], saved: bool = False) -> list[tuple[str, dict]]:
     import cjml
     from cjml.datasets import DEVELOPMENT_SCENARIOS, HELD_OUT_SCENARIOS, SCENARIOS, make_scenario
 
@@ -180,7 +255,10 @@ def suite_worlds(scale: float, seeds: list[int]) -> list[tuple[str, dict]]:
                     print(f"-- {world}: no purchase amounts: skipped")
                     break
                 log = cjml.read_events(data.events, journey_map=data.journey_map)
-                result = evaluate(log, data.truth, data.test_cutoff, f"{int(data.horizon_days)}D")
+                result = evaluate(
+                    log, data.truth, data.test_cutoff, f"{int(data.horizon_days)}D", saved
+                )
+                result["split"] = split
                 name = f"{world} ({split}, {n:,} customers, seed {seed})"
                 print_world(name, result)
                 out.append((name, result))
@@ -206,6 +284,36 @@ def summary(results: list[tuple[str, dict]]) -> None:
         print(line)
 
 
+def saved_summary(results: list[tuple[str, dict]]) -> None:
+    """Predicted against true value saved by the first-ranked touchpoints, per split."""
+    print(
+        "== value saved by the first-ranked touchpoints: predicted against the truth's "
+        "(risk_no_action - risk_<touchpoint>) x V_true - cost, over the customers given one"
+    )
+    print(
+        f"   {'world':60} {'method':6} {'customers':>9} {'predicted':>10} {'true':>10} "
+        f"{'Spearman':>8} {'true < 0':>8} {'reduction':>9} {'true red.':>9}"
+    )
+    for split in ("development", "held_out"):
+        rows = [(n, r["saved"]) for n, r in results if r.get("split") == split and "saved" in r]
+        if not rows:
+            continue
+        print(f"   -- {split}")
+        for method in SAVED_METHODS:
+            for name, by_method in rows:
+                v = by_method[method]
+                print(
+                    f"   {name:60} {method:6} {v['n']:9,} {v['predicted']:10,.0f} "
+                    f"{v['true']:10,.0f} {v['spearman']:8.3f} {v['negative']:8.1%} "
+                    f"{v['reduction']:9.4f} {v['true_reduction']:9.4f}"
+                )
+            done = [r[method] for _, r in rows if np.isfinite(r[method]["predicted"])]
+            print(
+                f"   {'all ' + split:60} {method:6} {sum(v['n'] for v in done):9,} "
+                f"{sum(v['predicted'] for v in done):10,.0f} {sum(v['true'] for v in done):10,.0f}"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=6000, help="simulator customers")
@@ -216,16 +324,23 @@ def main() -> None:
     parser.add_argument(
         "--scale", type=float, default=0.25, help="suite worlds' size, share of the default"
     )
+    parser.add_argument(
+        "--saved",
+        action="store_true",
+        help="also train the recommender and compare its value saved with the truth's",
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     print(
         f"== cjml's simulator: {args.customers:,} customers over 240 days, held-out cutoff "
         f"{TEST_CUTOFF}, 30-day horizon"
     )
-    results = simulator_worlds(args.customers, args.seeds)
+    results = simulator_worlds(args.customers, args.seeds, args.saved)
     if args.suite:
-        results += suite_worlds(args.scale, args.seeds[:1])
+        results += suite_worlds(args.scale, args.seeds[:1], args.saved)
     summary(results)
+    if args.saved:
+        saved_summary(results)
     print(f"total {time.perf_counter() - started:.0f} s")
 
 
