@@ -141,8 +141,10 @@ def value_saved(bundle, log, truth: pd.DataFrame, cutoff, method: str = "auto") 
     t = truth.set_index("customer_id").reindex(given.index)
     base = t["risk_no_action"].to_numpy(dtype=float)
     arm = np.array(
-        [t[f"risk_{tp}"].iloc[i] if f"risk_{tp}" in t.columns else np.nan
-         for i, tp in enumerate(given["recommended_touchpoint"].astype(str))],
+        [
+            t[f"risk_{tp}"].iloc[i] if f"risk_{tp}" in t.columns else np.nan
+            for i, tp in enumerate(given["recommended_touchpoint"].astype(str))
+        ],
         dtype=float,
     )
     stay = 1.0 - base

@@ -333,9 +333,7 @@ def test_the_bias_estimate_is_the_moment_estimate_never_negative_and_scales(d, s
     assert source == "estimated" and tau >= 0
     assert tau**2 == pytest.approx(max(0.0, (np.sum(w * np.square(d)) - len(d)) / w.sum()))
     # in other units (points instead of shares) the same bias
-    assert model_bias(np.array(d) * scale, v * scale**2)[0] == pytest.approx(
-        tau * scale, abs=1e-12
-    )
+    assert model_bias(np.array(d) * scale, v * scale**2)[0] == pytest.approx(tau * scale, abs=1e-12)
     assert model_bias(d[:2], v[:2], prior_sd=0.02) == (0.02, "prior")
 
 

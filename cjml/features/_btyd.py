@@ -229,7 +229,10 @@ def _fit_bgnbd(repeat: np.ndarray, recency: np.ndarray, age: np.ndarray) -> np.n
 
     with np.errstate(all="ignore"):  # the search probes far-off parameters
         best = optimize.minimize(
-            loss, np.zeros(4), method="L-BFGS-B", bounds=[(-10.0, 10.0)] * 4,
+            loss,
+            np.zeros(4),
+            method="L-BFGS-B",
+            bounds=[(-10.0, 10.0)] * 4,
             options={"maxiter": 200},
         )
     if not np.all(np.isfinite(best.x)) or best.fun >= 1e10:
