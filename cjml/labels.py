@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from cjml._durations import to_timedelta
 from cjml.events import EventLog, to_utc_timestamp
 from cjml.features._base import as_log
 from cjml.features._featurizer import JourneyFeaturizer
@@ -28,38 +29,6 @@ from cjml.features._windows import build_windows
 from cjml.journey import DROPPED
 
 __all__ = ["customer_folds", "make_labels", "make_training_set", "rolling_cutoffs", "to_timedelta"]
-
-
-def to_timedelta(value, name: str = "horizon") -> pd.Timedelta:
-    """Read a duration: a number of days, ``"30D"``, ``"4W"`` or a Timedelta.
-
-    Parameters
-    ----------
-    value : int, float, str or Timedelta
-        The duration; bare numbers are days.
-    name : str, default "horizon"
-        Parameter name for the error message.
-
-    Returns
-    -------
-    Timedelta
-        A positive duration.
-    """
-    try:
-        if isinstance(value, int | float | np.integer | np.floating) and not isinstance(
-            value, bool
-        ):
-            delta = pd.Timedelta(days=float(value))
-        else:
-            delta = pd.Timedelta(value)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"{name}={value!r} is not a duration; use a number of days or a text "
-            "such as '30D' or '4W'."
-        ) from None
-    if pd.isna(delta) or delta <= pd.Timedelta(0):
-        raise ValueError(f"{name} must be a positive duration, got {value!r}.")
-    return delta
 
 
 def _cutoff_list(log: EventLog, cutoffs) -> list[pd.Timestamp]:

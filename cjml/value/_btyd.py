@@ -508,7 +508,7 @@ def btyd_predictions(
         ``customer_ids``; without the first when the log has too few repeat
         buyers to fit it.
     """
-    from cjml.labels import to_timedelta
+    from cjml._durations import to_timedelta
 
     t = to_timedelta(horizon).total_seconds() / (7 * 86400.0)
     summary = rfm_summary(log, cutoff, unit="W", purchase_touchpoints=purchase_touchpoints)
