@@ -228,22 +228,35 @@ def power_table(world, cutoff: pd.Timestamp, customers, arms=None, power=0.8) ->
     return pd.DataFrame(rows).sort_values("per_arm_80")
 
 
-def one_campaign(world, frame, bundle, cutoff, rep: int, folder: Path, control: float, levels):
-    """Export, deliver, measure: one row per (rep, level, group) with the truth beside it."""
+def run_campaign(world, frame, path: Path, *, control, seed, bundle, cutoff, sim_seed, **kw):
+    """Export ``frame`` as a campaign at ``path`` (manifest beside it) and deliver it in the
+    simulated future; returns (campaign, simulate_campaign's result)."""
     import cjml
     from cjml.datasets import simulate_campaign
 
     campaign = cjml.export_campaign(
+        frame, path, control=control, seed=seed, bundle=bundle, cutoff=cutoff, horizon=HORIZON
+    )
+    return campaign, simulate_campaign(world, campaign, seed=sim_seed, **kw)
+
+
+def one_campaign(world, frame, bundle, cutoff, rep: int, folder: Path, control: float, levels):
+    """Export, deliver, measure: one row per (rep, level, group) with the truth beside it."""
+    import cjml
+
+    # the manifest: campaign_{rep}.campaign.json; the control arm redrawn too, so that the
+    # repetitions are independent in both arms
+    campaign, after = run_campaign(
+        world,
         frame,
-        folder / f"campaign_{rep}.csv",  # the manifest: campaign_{rep}.campaign.json
+        folder / f"campaign_{rep}.csv",
         control=control,
         seed=rep,
         bundle=bundle,
         cutoff=cutoff,
-        horizon=HORIZON,
+        sim_seed=10_000 + rep,
+        redraw_control=True,
     )
-    # the control arm redrawn too, so that the repetitions are independent in both arms
-    after = simulate_campaign(world, campaign, seed=10_000 + rep, redraw_control=True)
     log = cjml.read_events(after.events, journey_map=world.journey_map)
     truth = after.effects.set_index(["group", "value"])
     own = delivery_only(campaign, after)
@@ -414,9 +427,7 @@ def learning_comparison(
     trained on the world's own log (no campaign). Regret is computed over the customers
     neither campaign treated (their history is the same in all three logs).
     """
-    import cjml
     from cjml.campaign import worth_testing
-    from cjml.datasets import simulate_campaign
 
     world, cutoff, next_cutoff = make_world(STANDIN, n_customers, seed)
     log = read(world.events, world, cutoff)
@@ -432,16 +443,16 @@ def learning_comparison(
     treated: list[np.ndarray] = []
     mix: dict[str, dict] = {}
     for kind, frame in frames.items():
-        campaign = cjml.export_campaign(
+        campaign, after = run_campaign(
+            world,
             frame,
             folder / f"learn_{kind}_{seed}.csv",
             control=control,
             seed=seed,
             bundle=bundle,
             cutoff=cutoff,
-            horizon=HORIZON,
+            sim_seed=20_000 + seed,
         )
-        after = simulate_campaign(world, campaign, seed=20_000 + seed)
         arm = campaign.assignments["arm"] == "treatment"
         treated.append(campaign.assignments.loc[arm, "customer_id"].to_numpy())
         mix[kind] = campaign.assignments.loc[arm, "touchpoint"].value_counts().to_dict()
@@ -496,8 +507,6 @@ def estimate_check(name: str, n_customers: int, seed: int, control: float, folde
     experiment (the same models): per touchpoint measured, the retrained recommender's
     mean predicted reduction for the campaign's treated at its cutoff, beside the
     measured and the true reduction. Any world of the suite (one truth cutoff)."""
-    import cjml
-    from cjml.datasets import simulate_campaign
     from cjml.recommend import TouchpointRecommender
 
     world, cutoff, _ = make_world(name, n_customers, seed)
@@ -505,16 +514,16 @@ def estimate_check(name: str, n_customers: int, seed: int, control: float, folde
     bundle = train(log, f"{name}_{n_customers}_{seed}")
     picks = targets(bundle, log, world.events, cutoff)
     picks = picks[picks["recommended_touchpoint"].notna()]
-    campaign = cjml.export_campaign(
+    campaign, after = run_campaign(
+        world,
         picks,
         folder / f"estimate_{name}_{seed}.csv",
         control=control,
         seed=seed,
         bundle=bundle,
         cutoff=cutoff,
-        horizon=HORIZON,
+        sim_seed=30_000 + seed,
     )
-    after = simulate_campaign(world, campaign, seed=30_000 + seed)
     end = cutoff + pd.Timedelta(HORIZON) + pd.Timedelta(days=1)
     later = read(after.events, world, end)
     models = train(later, f"estimate_{name}_{n_customers}_{seed}_{control}_models")
