@@ -485,7 +485,9 @@ def run_world(
 
     import cjml
     from cjml.evaluation import churn_metrics
-    from cjml.recommend import TouchpointRecommender
+    from cjml.recommend import RecommendationRules, TouchpointRecommender
+
+    risk_rules = RecommendationRules(rank_by="reduction")
 
     t0 = time.perf_counter()
     data = load_world(name, n_customers, seed)
@@ -604,7 +606,9 @@ def run_world(
 
     row["note"] = ""
     try:
-        rec_model = TouchpointRecommender.from_bundle(bundle)
+        # the truth judges drop-off risk, so rank by risk reduction (a bundle with a value
+        # model would rank by value saved net of cost, another objective)
+        rec_model = TouchpointRecommender.from_bundle(bundle, rules=risk_rules)
         rec = rec_model.recommend(
             log, cutoff=data.test_cutoff, features=X, churn_risk=risk, top_k=1
         )
@@ -627,7 +631,7 @@ def run_world(
     )
     try:
         point = (
-            TouchpointRecommender.from_bundle(bundle, method="dr-rank")
+            TouchpointRecommender.from_bundle(bundle, method="dr-rank", rules=risk_rules)
             .recommend(log, cutoff=data.test_cutoff, features=X, churn_risk=risk, top_k=1)
             .reindex(X.index)
         )
