@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cjml.io._write import WriteError
 from cjml.panel._data._actions import (
@@ -24,7 +26,7 @@ from cjml.panel._data._actions import (
     DecisionLog,
     DecisionLogWarning,
 )
-from cjml.panel._data._common import PanelError, pct, points
+from cjml.panel._data._common import PanelError, pct, points, points_of, worth, worth_of
 
 BOM = b"\xef\xbb\xbf"
 WHEN = datetime(2026, 12, 2, 8, 5, tzinfo=UTC)
@@ -473,3 +475,26 @@ def test_panel_data_keeps_decisions_beside_the_scores(tmp_path):
         bundle, events, scores, report=None, export_path=tmp_path / "out" / "a.csv"
     )
     assert beside.decision_log_path == tmp_path / "out" / "decisions.jsonl"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.none(), st.floats(-1, 1)),
+            st.one_of(st.none(), st.floats(0, 1)),
+            st.one_of(st.none(), st.floats(-1e6, 1e6)),
+        ),
+        max_size=30,
+    )
+)
+def test_column_wording_equals_the_wording_of_each_row(rows):
+    # the export words whole columns at once; each cell must read as the views word it
+    reduction = np.array([np.nan if r is None else r for r, _, _ in rows], dtype=float)
+    risk = np.array([np.nan if k is None else k for _, k, _ in rows], dtype=float)
+    value = np.array([np.nan if v is None else v for _, _, v in rows], dtype=float)
+    assert list(points_of(reduction, risk)) == [
+        points(r, k) for r, k in zip(reduction, risk, strict=True)
+    ]
+    assert list(points_of(reduction)) == [points(r) for r in reduction]
+    assert list(worth_of(value)) == [worth(v) for v in value]

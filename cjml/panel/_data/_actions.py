@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cjml.i18n import format_number, ngettext
+from cjml.i18n import format_number, format_probabilities, ngettext
 from cjml.i18n import gettext as _
-from cjml.panel._data._common import PanelError, effect_reason, label, pct, points, worth
+from cjml.panel._data._common import PanelError, effect_reason, label, points_of, worth_of
 
 __all__ = ["ActionBook", "BulkPlan", "DecisionLog", "DecisionLogWarning", "control_share"]
 
@@ -964,17 +964,17 @@ class ActionBook:
             frame = self.to_frame()
             frame = frame[frame["decision"].isin(["approved", "overridden"])]
             out = frame.rename(columns={"decided_by": "approved_by", "decided_at": "approved_at"})
+            # worded by columns, not per row: approving 40,000 customers must stay instant
+            risk = pd.to_numeric(out["churn_risk"], errors="coerce").to_numpy(dtype=float)
             shown = {
-                "expected_risk_reduction_shown": [
-                    points(v, r)
-                    for v, r in zip(
-                        out["expected_risk_reduction"].tolist(),
-                        out["churn_risk"].tolist(),
-                        strict=True,
-                    )
-                ],
-                "churn_risk_shown": [pct(v) for v in out["churn_risk"].tolist()],
-                **{f"{f}_shown": [worth(v) for v in out[f].tolist()] for f in _VALUE_FIELDS},
+                "expected_risk_reduction_shown": points_of(
+                    pd.to_numeric(out["expected_risk_reduction"], errors="coerce"), risk
+                ),
+                "churn_risk_shown": format_probabilities(risk),
+                **{
+                    f"{f}_shown": worth_of(pd.to_numeric(out[f], errors="coerce"))
+                    for f in _VALUE_FIELDS
+                },
             }
             out = out.assign(
                 **{k: pd.Series(v, index=out.index, dtype=object) for k, v in shown.items()}
