@@ -1027,8 +1027,9 @@ def journey_map(
     horizon after the last event, the rates lean towards progress when many
     customers are still pending or active: read them beside those counts.
 
-    **Missing-touchpoint opportunities** (:attr:`JourneyMapReport.opportunities`)
-    come from ``effects``: one row per customer and eligible touchpoint with
+    **Touchpoints that lower the drop-off risk, by stage**, the missing ones
+    flagged (:attr:`JourneyMapReport.opportunities`), come from ``effects``:
+    one row per customer and eligible touchpoint with
     the estimated drop in churn risk if the business triggered it now, the
     stage being the customer's current stage at the cutoff. Per stage and
     touchpoint: ``customers`` (rows), ``mean_risk_reduction``,
@@ -1630,7 +1631,7 @@ class JourneyMapReport:
                     self.group_stages, by, self.group_touchpoints, self.group_opportunities
                 ),
             ]
-        parts.append(_heading(4, _("Missing-touchpoint opportunities")))
+        parts.append(_heading(4, _("Touchpoints that lower the drop-off risk, by stage")))
         if self.opportunities is None:
             parts.append(
                 "<p>"

@@ -552,7 +552,7 @@ def test_cli_errors(tmp_path, capsys):
 #: Sentences and headings of the English page that the Vietnamese one must not show.
 ENGLISH_TEXTS = (
     "How to read it",
-    "Missing-touchpoint opportunities",
+    "Touchpoints that lower the drop-off risk, by stage",
     "Stage funnel",
     "Stage-to-stage flow",
     "customers who reached the stage",

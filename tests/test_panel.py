@@ -588,7 +588,7 @@ def test_overview_shows_funnel_bands_and_touchpoints(app):
         assert f"<b>{label(stage)}</b>" in app.overview_stages.value
     assert "Still pending" in app.overview_stages.value
     opportunities = html.unescape(app.overview_opportunities.value)
-    assert "Missing-touchpoint opportunities" in opportunities
+    assert "Touchpoints that lower the drop-off risk, by stage" in opportunities
     # the flag where the report sets it, and its rule in one sentence
     flagged = bool(d.report.opportunities["missing"].any())
     assert ("\u2691 missing" in opportunities) == flagged

@@ -764,7 +764,7 @@ class MarketerPanel(W.VBox):
             + self._stage_value_html(report)
         )
 
-        title = f"<h4>{_esc(_('Missing-touchpoint opportunities'))}</h4>"
+        title = f"<h4>{_esc(_('Touchpoints that lower the drop-off risk, by stage'))}</h4>"
         low_use = float(report.info.get("low_use", 0.1))
         opp: Any = opportunities_data(report.opportunities)
         rule = flag_rule(low_use)
@@ -772,7 +772,12 @@ class MarketerPanel(W.VBox):
             self.overview_opportunities.value = (
                 title
                 + "<div class='cjml-empty'>"
-                + _esc(_("None found: no stage has a helpful touchpoint that is rarely used."))
+                + _esc(
+                    _(
+                        "None found: no touchpoint lowers the drop-off risk with confidence "
+                        "in any stage."
+                    )
+                )
                 + "</div>"
             )
             return
