@@ -565,7 +565,8 @@ def test_journey_map_uses_the_custom_stages(saas, trained):
     assert code == 0, err
     page = html_out.read_text(encoding="utf-8")
     shown = [label_text(s) for s in STAGES]  # "Visitor": names as people read them
-    for name in [*shown, "starter", "enterprise", "Touchpoints that lower the drop-off risk, by stage"]:
+    heading = "Touchpoints that lower the drop-off risk, by stage"
+    for name in [*shown, "starter", "enterprise", heading]:
         assert name in page
     assert all(name in stdout for name in shown)
     code, _, err = cli(
