@@ -52,6 +52,36 @@ def test_churn_metrics_by_hand():
     assert math.isnan(churn_metrics([0, 0], [0.1, 0.2])["roc_auc"])
 
 
+def test_a_long_horizon_still_trains_on_every_rolling_cutoff_but_the_held_out_one(log):
+    # 5 cutoffs 15 days apart with a 45-day horizon: of the grid ending at the test cutoff
+    # only 2 lie outside its horizon; the 4 training cutoffs are the latest such ones.
+    bundle, report = cjml.train(
+        log,
+        horizon="45D",
+        n_cutoffs=5,
+        step="15D",
+        recommender=False,
+        survival=False,
+        value=False,
+    )
+    test = pd.Timestamp(bundle.metadata["test_cutoff"])
+    train_cutoffs = [pd.Timestamp(c) for c in bundle.metadata["train_cutoffs"]]
+    assert train_cutoffs == [test - pd.Timedelta(days=d) for d in (90, 75, 60, 45)]
+    assert report.info["train_cutoffs"] == [c.date() for c in train_cutoffs]
+
+
+def test_rolling_training_cutoffs_stop_at_the_first_event():
+    from cjml.training import _rolling_training_cutoffs
+
+    latest = pd.Timestamp("2024-06-01", tz="UTC")
+    first = pd.Timestamp("2024-05-10", tz="UTC")
+    got = _rolling_training_cutoffs(latest, 19, pd.Timedelta(days=7), first)
+    # only cutoffs with some history before them; oldest first
+    assert got == [
+        pd.Timestamp(d, tz="UTC") for d in ("2024-05-11", "2024-05-18", "2024-05-25", "2024-06-01")
+    ]
+
+
 def test_stage_metrics_by_hand():
     classes = ["a", "b", "c"]
     proba = np.array([[0.6, 0.3, 0.1], [0.2, 0.5, 0.3], [0.5, 0.1, 0.4], [0.1, 0.2, 0.7]])

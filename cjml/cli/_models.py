@@ -194,7 +194,8 @@ def add_train(sub: argparse._SubParsersAction) -> None:
         type=h.positive_int,
         default=cjml.training.DEFAULT_N_CUTOFFS,
         metavar="N",
-        help=f"number of rolling cutoffs (default {cjml.training.DEFAULT_N_CUTOFFS})",
+        help=f"number of rolling cutoffs (default {cjml.training.DEFAULT_N_CUTOFFS}): the "
+        "latest is held out, the others are the latest whose label windows end by it",
     )
     labels.add_argument(
         "--step",
