@@ -19,6 +19,7 @@ import base64
 import difflib
 import html
 import io
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -1214,8 +1215,19 @@ def journey_map(
         shared = _SharedFeatures(prep, bundle, end, lookback_td)
         attribution = _Attribution(prep, bundle, shared.X_model[shared.names])
         if effects is None:
-            effects = shared.effects()
-            source = "the model bundle"
+            from cjml.recommend import why_no_recommendations
+
+            why = why_no_recommendations(bundle)
+            if why is None:
+                effects = shared.effects()
+                source = "the model bundle"
+            else:  # the rest of the map needs no effects
+                warnings.warn(
+                    f"{why} The journey map leaves out the touchpoints that lower the "
+                    "drop-off risk.",
+                    UserWarning,
+                    stacklevel=2,
+                )
     if source is None and effects is not None:
         source = "the effects given"
     value_source = None

@@ -921,12 +921,12 @@ class TouchpointRecommender:
         models = bundle.models
         response = models.get("touchpoint_response")
         effects, policy = models.get("touchpoint_effects"), models.get("touchpoint_policy")
-        if response is None and effects is None and method != "s-learner":
+        why = why_no_recommendations(bundle)
+        if why is not None and method != "s-learner":
             raise CjmlError(
-                "This bundle has no touchpoint effects (it was trained by an older cjml, "
-                "with recommender=False, or on a history without enough actionable "
-                "touchpoints), so it cannot recommend. Retrain it with `cjml train`, or use "
-                "method='s-learner'."
+                f"{why} Estimate the effects from the churn model alone with --method "
+                "s-learner (method='s-learner'), or score the risks without "
+                "recommendations (cjml score --no-recommend; recommend=False)."
             )
         return cls(
             models["churn"],
@@ -1529,6 +1529,34 @@ class TouchpointRecommender:
             measured=first_measured,
         )
         return out
+
+
+def why_no_recommendations(bundle) -> str | None:
+    """Why a trained bundle cannot recommend touchpoints, or None when it can.
+
+    Parameters
+    ----------
+    bundle : ModelBundle
+        A bundle from :func:`cjml.train`.
+
+    Returns
+    -------
+    str or None
+        One or two sentences for the user: the reason recorded at training
+        (``metadata["recommender"]["note"]``, e.g. no actionable touchpoint
+        delivered often enough) when there is one.
+    """
+    models = bundle.models
+    if "touchpoint_response" in models or "touchpoint_effects" in models:
+        return None
+    note = (bundle.metadata.get("recommender") or {}).get("note")
+    if note:
+        return f"This bundle has no touchpoint effects, so it cannot recommend: {note}"
+    return (
+        "This bundle has no touchpoint effects (it was trained by an older cjml, with "
+        "recommender=False, or on a history without enough actionable touchpoints), so "
+        "it cannot recommend."
+    )
 
 
 def estimate_effects(

@@ -350,10 +350,10 @@ def train(
         curve = _fit_survival(log, train_set, names, test, lookback_td, common)
         if curve is not None:
             models["survival"] = curve
-    recommender_models = (
+    recommender_models, recommender_note = (
         _fit_recommender(log, featurizer, churn, train_cutoffs, horizon, response_params, n_jobs)
         if recommender
-        else {}
+        else ({}, "not asked for (recommender=False)")
     )
     models.update(recommender_models)
     evidence, experiment_summary = _experiments(log, featurizer, models, experiments, horizon)
@@ -438,6 +438,8 @@ def train(
         },
         "effect_evidence": evidence,
         "experiments": experiment_summary,
+        # why the bundle cannot recommend, for score and recommend to say so
+        "recommender": {"fitted": bool(recommender_models), "note": recommender_note},
     }
     bundle = ModelBundle(
         featurizer=featurizer, journey_map=log.journey_map, models=models, metadata=metadata
@@ -701,9 +703,12 @@ def _cv_cutoff(log, cutoffs, test_cutoff, horizon) -> pd.Timestamp:
     return rolling_cutoffs(log, horizon=horizon, n=1)[0]
 
 
-def _fit_recommender(log, featurizer, churn, train_cutoffs, horizon, params, n_jobs=None) -> dict:
+def _fit_recommender(
+    log, featurizer, churn, train_cutoffs, horizon, params, n_jobs=None
+) -> tuple[dict, str | None]:
     """The recommender's models: ``touchpoint_response``, ``touchpoint_effects`` and
-    ``touchpoint_policy`` (see :mod:`cjml.effects`); empty (with a warning) when unlearnable.
+    ``touchpoint_policy`` (see :mod:`cjml.effects`), and None; when unlearnable, no
+    models (with a warning) and the reason.
 
     Anchors are the events of the :data:`ANCHOR_PERIOD` before the last
     training cutoff (or from one horizon before the first, if earlier) until
@@ -718,7 +723,10 @@ def _fit_recommender(log, featurizer, churn, train_cutoffs, horizon, params, n_j
     from cjml.recommend import fit_response_on_anchors
 
     if not log.journey_map.actionable_touchpoints:
-        return {}
+        return {}, (
+            "the journey map marks no touchpoint as actionable. Mark the touchpoints the "
+            "business delivers as actionable in the journey map (README: 'Journey maps')."
+        )
     params = dict(params or {})
     response_keys = {"C", "min_deliveries"}
     effect_keys = {"folds", "rounds", "overlap", "prior_sd", "level"}
@@ -773,8 +781,8 @@ def _fit_recommender(log, featurizer, churn, train_cutoffs, horizon, params, n_j
         warnings.warn(
             f"No touchpoint recommendations from this bundle: {exc}", UserWarning, stacklevel=3
         )
-        return {}
-    return models
+        return {}, str(exc)
+    return models, None
 
 
 def _experiments(log, featurizer, models, experiments, horizon) -> tuple[dict, dict | None]:

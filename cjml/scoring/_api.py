@@ -44,6 +44,7 @@ from cjml.scoring._options import (
     _needed_columns,
     _parse_horizons,
     _read_customer_list,
+    _recommend_if_possible,
     _rejects_path,
     _rules_fingerprint,
     _rules_plan,
@@ -260,6 +261,7 @@ def score(
     bundle = bundle if isinstance(bundle, ModelBundle) else ModelBundle.load(bundle)
     _check_bundle(bundle)
     _check_horizons(horizon_days, bundle)
+    recommend = _recommend_if_possible(bundle, recommend, rules)
     rules = _check_rules(rules, bundle, recommend)
     missing_ids = parse_missing_ids(missing_ids)
     src = _open_source(events.frame if isinstance(events, EventLog) else events)

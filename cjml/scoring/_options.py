@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -23,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cjml.bundle import BundleError, ModelBundle
-from cjml.exceptions import InputFileError, SchemaError
+from cjml.exceptions import CjmlError, InputFileError, SchemaError
 from cjml.io._columns import _nested_kind, _warn_nested_left_out
 from cjml.io._files import _id_text, _read_id_list
 from cjml.io._source import _plain_type, _Source
@@ -80,6 +81,32 @@ def _check_options(
             "finished chunks to resume from."
         )
     return {"bands": _risk_bands(risk_bands)}
+
+
+def _recommend_if_possible(bundle: ModelBundle, recommend: bool, rules) -> bool:
+    """Whether to fill the recommendation columns: ``recommend``, unless the bundle
+    cannot recommend, which a warning then says (scores are still worth having);
+    with business rules, which only apply to recommendations, that is an error."""
+    if not recommend:
+        return False
+    from cjml.io._messages import _user_stacklevel
+    from cjml.recommend import why_no_recommendations
+
+    why = why_no_recommendations(bundle)
+    if why is None:
+        return True
+    if rules is not None:
+        raise CjmlError(
+            f"{why} Business rules (rules=..., --rules) apply to the recommendations: "
+            "drop them to score without recommendations."
+        )
+    warnings.warn(
+        f"{why} The scores have no recommendation columns (recommend=False, "
+        "--no-recommend, says so without this warning).",
+        UserWarning,
+        stacklevel=_user_stacklevel(),
+    )
+    return False
 
 
 def _check_rules(rules, bundle: ModelBundle, recommend: bool):

@@ -288,7 +288,7 @@ def customer_profile(
     """
     from cjml.events import EventLog
     from cjml.explanations import explain
-    from cjml.recommend import TouchpointRecommender
+    from cjml.recommend import TouchpointRecommender, why_no_recommendations
     from cjml.scoring import DEFAULT_RISK_BANDS
 
     start, stop, cid = _customer_slice(log, customer_id)
@@ -313,9 +313,23 @@ def customer_profile(
     classes = [str(c) for c in stage_model.classes_]
     next_stage = pd.Series(proba, index=pd.Index(classes, name="next_stage"), name="probability")
     drivers = explain(churn, X, feature_families=featurizer, top_n=3, method="saabas")
-    rec = recommender or TouchpointRecommender.from_bundle(bundle, rules=rules, top_k=top_k)
-    effects = rec.effects(sub, cutoff=cut, features=X, churn_risk=risk)
-    top = rec.recommend(sub, cutoff=cut, features=X, churn_risk=risk, top_k=top_k)
+    if recommender is None and why_no_recommendations(bundle) is not None:
+        # a bundle that cannot recommend still shows the risk, drivers and timeline
+        effects = pd.DataFrame(
+            columns=[
+                "touchpoint",
+                "expected_risk",
+                "risk_reduction",
+                "cost",
+                "allowed",
+                "blocked_by",
+            ]
+        ).astype({"expected_risk": float, "risk_reduction": float, "cost": float, "allowed": bool})
+        top = pd.DataFrame()
+    else:
+        rec = recommender or TouchpointRecommender.from_bundle(bundle, rules=rules, top_k=top_k)
+        effects = rec.effects(sub, cutoff=cut, features=X, churn_risk=risk)
+        top = rec.recommend(sub, cutoff=cut, features=X, churn_risk=risk, top_k=top_k)
     rows = []
     if len(top):
         first = top.iloc[0]

@@ -1,0 +1,81 @@
+"""A bundle that cannot recommend (no actionable touchpoint delivered in its history, as
+on a purchase-only log) still scores, maps and shows customers, and says why."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import cjml
+from cjml.cli import main
+from cjml.datasets import load_sample
+from cjml.panel import customer_profile
+from cjml.scoring import score
+
+
+@pytest.fixture(scope="module")
+def events():
+    return load_sample()
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def unrecommending_bundle(events):
+    """A bundle trained on the sample without any actionable touchpoint: it scores but
+    cannot recommend, and says why."""
+    actionable = cjml.JourneyMap.default().actionable_touchpoints
+    plain = events[~events["touchpoint"].isin(actionable)]
+    with pytest.warns(UserWarning, match="No touchpoint recommendations from this bundle"):
+        bundle, _ = cjml.train(
+            plain, n_cutoffs=3, step="15D", holdout=False, survival=False, value=False
+        )
+    return bundle, plain
+
+
+def test_a_bundle_that_cannot_recommend_still_scores_and_says_why(
+    unrecommending_bundle, tmp_path, capsys
+):
+    bundle, plain = unrecommending_bundle
+    note = bundle.metadata["recommender"]
+    assert note["fitted"] is False and "actionable touchpoint" in note["note"]
+    with pytest.warns(UserWarning, match="cannot recommend: No actionable touchpoint"):
+        scores = score(bundle, plain)
+    expected = score(bundle, plain, recommend=False)
+    pd.testing.assert_frame_equal(scores, expected)
+    recommended = [c for c in scores.columns if c.startswith("recommended_touchpoint")]
+    assert recommended and scores[recommended].isna().all().all()  # the same columns, empty
+    # the command line: the scores are written, with the reason as a warning
+    model = bundle.save(tmp_path / "plain.cjml")
+    data = tmp_path / "plain.parquet"
+    plain.to_parquet(data)
+    code, _, err = run(capsys, "score", str(model), str(data), "--out", str(tmp_path / "s.csv"))
+    assert code == 0, err
+    assert "warning: This bundle has no touchpoint effects, so it cannot recommend" in err
+    assert len(pd.read_csv(tmp_path / "s.csv")) == len(expected)
+    # rules only apply to recommendations: asking for them is an error that says why
+    with pytest.raises(cjml.CjmlError, match=r"cannot recommend.*drop them"):
+        score(bundle, plain, rules={"min_risk": 0.5})
+    # and the recommender itself names the way out in command-line words
+    with pytest.raises(cjml.CjmlError, match=r"--method s-learner.*--no-recommend"):
+        cjml.TouchpointRecommender.from_bundle(bundle)
+
+
+def test_the_journey_map_and_the_customer_view_leave_the_touchpoints_out(
+    unrecommending_bundle,
+):
+    bundle, plain = unrecommending_bundle
+    log = cjml.read_events(plain, journey_map=bundle.journey_map)
+    with pytest.warns(UserWarning, match="leaves out the touchpoints that lower the drop-off"):
+        report = cjml.journey_map(log, bundle)
+    assert report.opportunities is None and len(report.stages) > 0
+    assert report.canvas_stages is not None  # the churn model's attributions are still there
+    customer = log.frame["customer_id"].iloc[-1]
+    profile = customer_profile(bundle, log, customer)
+    assert 0.0 <= profile.churn_risk <= 1.0 and profile.drivers
+    assert profile.recommendations.empty and profile.options.empty
+    assert profile.reason == ""
