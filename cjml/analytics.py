@@ -1209,6 +1209,7 @@ def journey_map(
     end = to_utc_timestamp(cutoff, log.timezone) if cutoff is not None else _data_end(log, None)
     prep = _Prepared(log, end.value, horizon_td.value)
     source = None
+    no_effects = None  # why a bundle given could not estimate effects
     attribution = None
     shared = None
     if bundle is not None:
@@ -1222,6 +1223,7 @@ def journey_map(
                 effects = shared.effects()
                 source = "the model bundle"
             else:  # the rest of the map needs no effects
+                no_effects = why
                 warnings.warn(
                     f"{why} The journey map leaves out the touchpoints that lower the "
                     "drop-off risk.",
@@ -1267,6 +1269,7 @@ def journey_map(
         "by": by,
         "low_use": float(low_use),
         "opportunities_from": source,
+        "opportunities_note": no_effects,
         "value_from": value_source,
         "columns": [c for c in ("satisfaction", "nps") if c in log.frame.columns],
         "survey_columns": [
@@ -1558,7 +1561,15 @@ class JourneyMapReport:
             if missing:
                 line += "  " + _("missing: {touchpoints}").format(touchpoints=missing)
             lines.append("  " + line)
-        if self.opportunities is None:
+        if self.opportunities is None and self.info.get("opportunities_note"):
+            lines.append(
+                "  "
+                + _(
+                    "(no touchpoint effects: this model cannot estimate them; the warning "
+                    "says why)"
+                )
+            )
+        elif self.opportunities is None:
             lines.append(
                 "  "
                 + _(

@@ -73,6 +73,9 @@ def test_the_journey_map_and_the_customer_view_leave_the_touchpoints_out(
     with pytest.warns(UserWarning, match="leaves out the touchpoints that lower the drop-off"):
         report = cjml.journey_map(log, bundle)
     assert report.opportunities is None and len(report.stages) > 0
+    assert "cannot recommend" in report.info["opportunities_note"]
+    assert "this model cannot estimate them" in report.to_text()
+    assert "need a model" not in report.to_text()  # a model was given
     assert report.canvas_stages is not None  # the churn model's attributions are still there
     customer = log.frame["customer_id"].iloc[-1]
     profile = customer_profile(bundle, log, customer)
