@@ -1565,8 +1565,7 @@ class JourneyMapReport:
             lines.append(
                 "  "
                 + _(
-                    "(no touchpoint effects: this model cannot estimate them; the warning "
-                    "says why)"
+                    "(no touchpoint effects: this model cannot estimate them; the warning says why)"
                 )
             )
         elif self.opportunities is None:
