@@ -479,7 +479,8 @@ def test_unknown_touchpoints_without_stage_column():
     assert "Cannot derive the stage of 2 rows" in msg
     assert "'emial': 1 row. Did you mean 'email'?" in msg
     assert "row 1: touchpoint='emial'" in msg
-    assert "Fix: add these touchpoints to the journey map" in msg
+    assert "Fix: add these touchpoints to a journey map that lists their stages" in msg
+    assert "(--map map.toml; journey_map='map.toml';" in msg
 
 
 def test_unknown_touchpoints_with_stage_column_warn():

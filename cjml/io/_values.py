@@ -306,9 +306,10 @@ def _checked_codes(ctx: _Context, jmap: JourneyMap) -> _Codes:
                 f"{ctx.label('touchpoint')}:\n{names}\n"
                 f"The map's touchpoints are {known!r}. Rows:\n"
                 f"{ctx.rows(rows, ['touchpoint', 'stage'])}\n"
-                "Fix: add these touchpoints to the journey map (journey_map='map.toml' "
-                "listing their stages), correct their names, or give a stage column "
-                "(columns={'stage': ...}).",
+                "Fix: add these touchpoints to a journey map that lists their stages "
+                "(--map map.toml; journey_map='map.toml'; README: 'Bring your own data'), "
+                "correct their names, or give a stage column (--columns stage=COLUMN; "
+                "columns={'stage': 'COLUMN'}).",
                 "touchpoint",
                 rows,
                 f"a touchpoint not in journey map {jmap.name!r}, so no stage",
