@@ -822,7 +822,7 @@ class EventLog:
             )
             more_rows = f"\n  ... and {n_dup - _MAX_SHOWN:,} more" if n_dup > _MAX_SHOWN else ""
             action = (
-                "They were removed (drop_duplicates=True)."
+                "They were removed (drop_duplicates=True, --drop-duplicates)."
                 if drop_duplicates
                 else "They are kept. Fix: pass drop_duplicates=True (--drop-duplicates) to "
                 "remove them, if they are double-logged events."

@@ -926,7 +926,7 @@ class TouchpointRecommender:
             raise CjmlError(
                 f"{why} Estimate the effects from the churn model alone with --method "
                 "s-learner (method='s-learner'), or score the risks without "
-                "recommendations (cjml score --no-recommend; recommend=False)."
+                "recommendations (recommend=False; cjml score --no-recommend)."
             )
         return cls(
             models["churn"],

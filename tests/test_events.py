@@ -480,7 +480,7 @@ def test_unknown_touchpoints_without_stage_column():
     assert "'emial': 1 row. Did you mean 'email'?" in msg
     assert "row 1: touchpoint='emial'" in msg
     assert "Fix: add these touchpoints to a journey map that lists their stages" in msg
-    assert "(--map map.toml; journey_map='map.toml';" in msg
+    assert "(journey_map='map.toml', --map map.toml;" in msg
 
 
 def test_unknown_touchpoints_with_stage_column_warn():

@@ -61,7 +61,9 @@ def test_a_bundle_that_cannot_recommend_still_scores_and_says_why(
     with pytest.raises(cjml.CjmlError, match=r"cannot recommend.*drop them"):
         score(bundle, plain, rules={"min_risk": 0.5})
     # and the recommender itself names the way out in command-line words
-    with pytest.raises(cjml.CjmlError, match=r"--method s-learner.*--no-recommend"):
+    with pytest.raises(
+        cjml.CjmlError, match=r"--method s-learner.*recommend=False; cjml score --no-recommend"
+    ):
         cjml.TouchpointRecommender.from_bundle(bundle)
 
 

@@ -307,9 +307,9 @@ def _checked_codes(ctx: _Context, jmap: JourneyMap) -> _Codes:
                 f"The map's touchpoints are {known!r}. Rows:\n"
                 f"{ctx.rows(rows, ['touchpoint', 'stage'])}\n"
                 "Fix: add these touchpoints to a journey map that lists their stages "
-                "(--map map.toml; journey_map='map.toml'; README: 'Bring your own data'), "
-                "correct their names, or give a stage column (--columns stage=COLUMN; "
-                "columns={'stage': 'COLUMN'}).",
+                "(journey_map='map.toml', --map map.toml; see the README's 'Bring your own "
+                "data'), correct their names, or give a stage column (--columns "
+                "stage=COLUMN; in Python columns={'stage': 'COLUMN'}).",
                 "touchpoint",
                 rows,
                 f"a touchpoint not in journey map {jmap.name!r}, so no stage",

@@ -313,7 +313,7 @@ def _emit_warnings(counts: dict, summary: ScoreSummary, drop_duplicates: bool) -
     level = _user_stacklevel()
     if summary.n_duplicates:
         action = (
-            "They were removed (drop_duplicates=True)."
+            "They were removed (drop_duplicates=True, --drop-duplicates)."
             if drop_duplicates
             else "They are kept. Fix: pass drop_duplicates=True (--drop-duplicates) to remove "
             "them, if they are double-logged events."
