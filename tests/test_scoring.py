@@ -951,7 +951,10 @@ def test_a_budget_holds_over_the_whole_run(bundle, events, log, unbudgeted, name
         chunk_events=3000,
     )
     assert chunked.attrs["summary"]["n_chunks"] >= 8
-    pd.testing.assert_frame_equal(chunked, whole, check_exact=True)
+    # The same customers served with the same touchpoints (non-float columns compare
+    # exactly); the reductions to rounding: the same arithmetic on arrays of another
+    # size (a chunk's) can round an element 1 ulp apart (seen: 2.8e-17 on 1 of 938).
+    pd.testing.assert_frame_equal(chunked, whole, check_exact=False, rtol=1e-12, atol=0)
     assert whole.columns.tolist() == unbudgeted.columns.tolist()  # no internal column left
 
     # the recommender on the whole log (its population: the bundle's lookback)
