@@ -101,8 +101,8 @@ def _recommend_if_possible(bundle: ModelBundle, recommend: bool, rules) -> bool:
             "drop them to score without recommendations."
         )
     warnings.warn(
-        f"{why} The scores have no recommendation columns (recommend=False, "
-        "--no-recommend, says so without this warning).",
+        f"{why} The recommendation columns are left empty (recommend=False, "
+        "--no-recommend, does the same without this warning).",
         UserWarning,
         stacklevel=_user_stacklevel(),
     )
