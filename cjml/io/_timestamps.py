@@ -205,8 +205,8 @@ def _epoch_unit_hint(values: np.ndarray) -> str:
     when = pd.Timestamp(int(example * _NS_PER_UNIT[unit]), tz="UTC")
     return (
         f"they look like Unix epoch times in {_UNIT_WORDS[unit]} ({example:.0f} is "
-        f"{when:%Y-%m-%d %H:%M} UTC): pass timestamp_unit={unit!r} (on the command line "
-        f"--timestamp-unit {unit}). Otherwise give dates as text, e.g. '2024-03-01 14:30:00'."
+        f"{when:%Y-%m-%d %H:%M} UTC): pass timestamp_unit={unit!r} (--timestamp-unit "
+        f"{unit}). Otherwise give dates as text, e.g. '2024-03-01 14:30:00'."
     )
 
 
