@@ -1555,7 +1555,8 @@ def why_no_recommendations(bundle) -> str | None:
     return (
         "This bundle has no touchpoint effects (it was trained by an older cjml, with "
         "recommender=False, or on a history without enough actionable touchpoints), so "
-        "it cannot recommend."
+        "it cannot recommend. Retrain it with cjml train (cjml.train) on a history where "
+        "the business delivered actionable touchpoints."
     )
 
 
