@@ -8,8 +8,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted
 
 from cjml.features import _candidates
 from cjml.features._activity import ActivityFeatures
@@ -24,6 +22,7 @@ from cjml.features._base import (
     output_frame,
 )
 from cjml.features._btyd import BtydFeatures
+from cjml.features._estimator import Transformer, check_fitted
 from cjml.features._experience import ExperienceFeatures
 from cjml.features._memory import MemoryFeatures
 from cjml.features._sequences import SequenceFeatures
@@ -54,7 +53,7 @@ FAMILIES: dict[str, type[FeatureFamily]] = {
 DEFAULT_FAMILIES: tuple[str, ...] = tuple(name for name in FAMILIES if name != "btyd")
 
 
-class JourneyFeaturizer(TransformerMixin, BaseEstimator):
+class JourneyFeaturizer(Transformer):
     """Turn an event log into one feature vector per customer at a cutoff.
 
     Combines the feature families (activity, touchpoints, stages, sequences,
@@ -258,7 +257,7 @@ class JourneyFeaturizer(TransformerMixin, BaseEstimator):
             customer_id``), columns ``feature_names_out_``. Its ``attrs``
             record the featurizer and the cutoff, for :meth:`with_event`.
         """
-        check_is_fitted(self)
+        check_fitted(self)
         windows = build_windows(as_log(log), cutoff)
         out = self._transform_windows(windows)
         out.attrs[_candidates.ATTRS_KEY] = _candidates.cutoff_record(self, windows, cutoff)
@@ -381,7 +380,7 @@ class JourneyFeaturizer(TransformerMixin, BaseEstimator):
         >>> both[["count_email", "count_live_chat"]].to_numpy().tolist()
         [[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]]
         """
-        check_is_fitted(self)
+        check_fitted(self)
         record = _candidates.check_frame(self, X)
         jm = getattr(self, "journey_map_", None)
         if jm is None:
@@ -446,7 +445,7 @@ class JourneyFeaturizer(TransformerMixin, BaseEstimator):
 
     def _transform_windows(self, windows: Windows) -> pd.DataFrame:
         """Compute the features for an explicit selection of rows and events."""
-        check_is_fitted(self)
+        check_fitted(self)
         names = list(self.feature_names_out_)
         data = new_output(windows.n_rows, len(names))
         starts = np.cumsum([0] + [len(f.feature_names_out_) for f in self.families_])
@@ -487,5 +486,5 @@ class JourneyFeaturizer(TransformerMixin, BaseEstimator):
         ndarray of str
             The column names.
         """
-        check_is_fitted(self)
+        check_fitted(self)
         return self.feature_names_out_.copy()
