@@ -120,7 +120,7 @@ class Transformer:
         return self
 
     def fit_transform(self, X, y=None, **fit_params):
-        """Fit, then transform ``X`` (the default of scikit-learn's TransformerMixin).
+        """Fit, then transform ``X`` at the cutoff it was fitted up to.
 
         Parameters
         ----------
@@ -129,14 +129,15 @@ class Transformer:
         y : None
             Ignored; present for scikit-learn compatibility.
         **fit_params
-            Passed to ``fit``.
+            Passed to ``fit``; its ``cutoff`` (default: the log's end) is also
+            the cutoff of the features returned.
 
         Returns
         -------
         DataFrame
             The features.
         """
-        return self.fit(X, y, **fit_params).transform(X)
+        return self.fit(X, y, **fit_params).transform(X, cutoff=fit_params.get("cutoff"))
 
     def set_output(self, *, transform: str | None = None) -> Transformer:
         """Choose the container ``transform`` returns; it is always a pandas DataFrame.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -30,7 +31,7 @@ from cjml.features._stages import StageFeatures
 from cjml.features._support import SupportFeatures
 from cjml.features._touchpoints import TouchpointFeatures
 from cjml.features._value import ValueFeatures
-from cjml.features._windows import NS_PER_DAY, Windows, build_windows
+from cjml.features._windows import NS_PER_DAY, Windows, build_windows, resolve_cutoffs
 
 __all__ = ["DEFAULT_FAMILIES", "FAMILIES", "JourneyFeaturizer"]
 
@@ -47,6 +48,10 @@ FAMILIES: dict[str, type[FeatureFamily]] = {
     "btyd": BtydFeatures,
     "attributes": AttributeFeatures,
 }
+
+#: Events per part of :meth:`JourneyFeaturizer.transform_parts` by default: parts small
+#: enough that writing one overlaps computing the next, large enough to stay vectorised.
+_EVENTS_PER_PART = 250_000
 
 #: The families a default featurizer computes: all but "btyd", which is opt-in (it did
 #: not help on most development worlds; see BtydFeatures).
@@ -262,6 +267,103 @@ class JourneyFeaturizer(Transformer):
         out = self._transform_windows(windows)
         out.attrs[_candidates.ATTRS_KEY] = _candidates.cutoff_record(self, windows, cutoff)
         return out
+
+    def fit_transform(self, X, y=None, **fit_params) -> pd.DataFrame:
+        """Fit on the events up to ``cutoff`` and return the features at that cutoff.
+
+        The same as ``fit(X, cutoff=cutoff).transform(X, cutoff=cutoff)``, reading a
+        path once.
+
+        Parameters
+        ----------
+        X : EventLog, DataFrame or path
+            The events.
+        y : None
+            Ignored; present for scikit-learn compatibility.
+        **fit_params
+            ``cutoff``: one date (default: the log's last timestamp).
+
+        Returns
+        -------
+        DataFrame
+            As :meth:`transform`.
+        """
+        log = as_log(X)
+        return self.fit(log, y, **fit_params).transform(log, cutoff=fit_params.get("cutoff"))
+
+    def transform_parts(self, log, cutoff=None, *, parts: int | None = None):
+        """Compute the features in parts of customers, one DataFrame at a time.
+
+        Concatenated, the parts are :meth:`transform`'s output exactly (same rows
+        in the same order, same columns, same values to the last bit, same
+        ``attrs``): every feature of a customer depends on that customer's events
+        only. While the caller writes one part, the next is computed, and only
+        one part's features are held at a time (see :func:`cjml.io._write.write_table`).
+
+        Parameters
+        ----------
+        log : EventLog, DataFrame or path
+            The events.
+        cutoff : date or None
+            One cutoff (None: the log's last timestamp). A list or a Series of
+            cutoffs gives one part, :meth:`transform`'s output.
+        parts : int, optional
+            How many parts (customers split so that each has about the same number
+            of events); default: one per 250,000 events, at most 8.
+
+        Yields
+        ------
+        DataFrame
+            Features of consecutive customers, indexed by ``customer_id``.
+        """
+        check_fitted(self)
+        log = as_log(log)
+        kind, value = resolve_cutoffs(log, cutoff)
+        if parts is None:
+            parts = min(8, max(1, log.n_events // _EVENTS_PER_PART))
+        if kind != "single" or parts <= 1 or log.n_customers < 2:
+            yield self.transform(log, cutoff=cutoff)
+            return
+        at = pd.Timestamp(int(value), tz="UTC")  # type: ignore[arg-type]  # resolved once: None is the whole log's end
+        targets = np.linspace(0, log.n_events, parts + 1)[1:-1]
+        inner = np.searchsorted(log.offsets, targets)
+        bounds = np.unique(np.r_[0, np.clip(inner, 1, log.n_customers - 1), log.n_customers])
+        issued: set[tuple] = set()
+        for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                part = self.transform(log._customer_range(int(start), int(stop)), cutoff=at)
+            said_before = set(issued)
+            for w in caught:  # each part may warn what an earlier one did: say it once
+                key = (str(w.message), w.category)
+                if key not in said_before:
+                    issued.add(key)
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            yield part
+
+    def fit_transform_parts(self, log, cutoff=None, *, parts: int | None = None):
+        """Fit up to ``cutoff``, then yield the features at that cutoff in parts.
+
+        The same as ``fit(log, cutoff=cutoff).transform_parts(log, cutoff, parts=parts)``,
+        reading a path once.
+
+        Parameters
+        ----------
+        log : EventLog, DataFrame or path
+            The events.
+        cutoff : date or None
+            One cutoff (None: the log's last timestamp).
+        parts : int, optional
+            As in :meth:`transform_parts`.
+
+        Returns
+        -------
+        iterator of DataFrame
+            The parts; their concatenation is ``fit_transform(log, cutoff=cutoff)``.
+        """
+        log = as_log(log)
+        self.fit(log, cutoff=cutoff)
+        return self.transform_parts(log, cutoff, parts=parts)
 
     def with_event(self, X, touchpoint, *, stage=None, channel=None, cutoff=None) -> pd.DataFrame:
         """Derive the features after one more event at the cutoff, from the base rows alone.

@@ -21,10 +21,12 @@ import contextlib
 import csv
 import errno
 import io
+import json
 import os
 import re
 import tempfile
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor, wait
 from numbers import Number
 from pathlib import Path
 
@@ -301,15 +303,21 @@ def _umask() -> int:
 
 
 # =========================================================================== tables
-def write_table(frame: pd.DataFrame, path: str | Path, *, force: bool = False) -> Path:
+def write_table(frame, path: str | Path, *, force: bool = False) -> Path:
     """Write ``frame`` to a ``.parquet`` or ``.csv`` file, atomically.
 
     CSV goes through :func:`write_csv` (formula-safe, UTF-8 with BOM).
 
     Parameters
     ----------
-    frame : DataFrame
-        The table. The index is not written.
+    frame : DataFrame or iterable of DataFrames
+        The table; or its pieces, in order, all with the same columns and
+        dtypes (e.g. :meth:`cjml.JourneyFeaturizer.transform_parts`). A piece
+        is written on a thread while the next one is made, and only one is
+        held waiting; the file holds the same table as the pieces'
+        concatenation written at once (same columns, dtypes, values, pandas
+        metadata; Parquet row groups end where pieces do). The index is not
+        written.
     path : str or Path
         Destination; its suffix chooses the format.
     force : bool, default False
@@ -326,16 +334,80 @@ def write_table(frame: pd.DataFrame, path: str | Path, *, force: bool = False) -
     InputFileError
         If the suffix is not .parquet or .csv, ``path`` is a folder, or the
         file exists and ``force`` is False.
+    ValueError
+        If the pieces are none, or differ in columns or dtypes (nothing is written).
     """
     suffix = Path(path).suffix.lower()
     if suffix == ".csv":
         return write_csv(frame, path, force=force)
+    if isinstance(frame, pd.DataFrame):
+        return write_atomic(
+            path,
+            lambda tmp: frame.to_parquet(tmp, index=False, compression="zstd"),
+            force=force,
+            suffixes=TABLE_SUFFIXES,
+        )
     return write_atomic(
         path,
-        lambda tmp: frame.to_parquet(tmp, index=False, compression="zstd"),
+        lambda tmp: _write_parquet_pieces(frame, tmp),
         force=force,
         suffixes=TABLE_SUFFIXES,
     )
+
+
+def _arrow_table(frame: pd.DataFrame):
+    """``frame`` as ``DataFrame.to_parquet(index=False)`` hands it to pyarrow (attrs too)."""
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    if frame.attrs:
+        meta = {**(table.schema.metadata or {}), b"PANDAS_ATTRS": json.dumps(frame.attrs)}
+        table = table.replace_schema_metadata(meta)
+    return table
+
+
+def _write_parquet_pieces(frames: Iterable[pd.DataFrame], tmp: str | Path) -> None:
+    """Write the pieces to one Parquet file, each on a thread while the next is made."""
+    import pyarrow.parquet as pq
+
+    state: dict = {}
+
+    def write(frame: pd.DataFrame) -> None:  # on the writer thread, one piece at a time
+        table = _arrow_table(frame)
+        writer = state.get("writer")
+        if writer is None:
+            writer = state["writer"] = pq.ParquetWriter(tmp, table.schema, compression="zstd")
+        elif not table.schema.equals(writer.schema, check_metadata=True):
+            raise ValueError(
+                "The pieces of a table differ in columns, dtypes or metadata: "
+                f"{list(writer.schema.names)[:5]}... then {list(table.schema.names)[:5]}..."
+            )
+        writer.write_table(table)
+
+    pending = None
+    # pyarrow encodes and compresses without the GIL: the next piece is computed meanwhile
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cjml-write") as pool:
+        try:
+            empty = None
+            for frame in frames:
+                if not len(frame):  # an empty piece may not tell the dtypes (object ids)
+                    empty = frame
+                    continue
+                if pending is not None:
+                    pending.result()  # one piece waiting at most: memory stays bounded
+                pending = pool.submit(write, frame)
+            if pending is None and empty is not None:  # nothing but empty pieces
+                pending = pool.submit(write, empty)
+            if pending is not None:
+                pending.result()
+        finally:
+            if pending is not None:
+                pending.cancel()
+                wait([pending])
+            if "writer" in state:
+                state["writer"].close()
+    if "writer" not in state:
+        raise ValueError("No piece of the table to write: give at least one DataFrame.")
 
 
 # =========================================================================== CSV
