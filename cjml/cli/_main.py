@@ -101,8 +101,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     general.add_argument("-h", "--help", action="help", help="show this help and exit")
     general.add_argument(
         "--version",
-        action="version",
-        version=f"cjml {cjml.__version__}",
+        action=_Version,
         help="print cjml's version and exit",
     )
     general.add_argument(
@@ -112,6 +111,14 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         "command: cjml score ... --debug)",
     )
     return parser
+
+
+class _Version(argparse._VersionAction):
+    """``--version``, looked up (importlib.metadata) only when asked for."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        self.version = f"cjml {cjml.__version__}"
+        super().__call__(parser, namespace, values, option_string)
 
 
 def _command_in(argv: Sequence[str]) -> str | None:
