@@ -22,6 +22,7 @@ import cjml
 from cjml.cli import main
 from cjml.datasets import make_journeys, sample_path
 from cjml.features import _featurizer
+from cjml.io import _write
 from cjml.io._write import write_table
 
 CUTOFF = "2024-03-01"
@@ -117,7 +118,10 @@ def test_customer_range_is_the_log_of_those_customers(log):
 
 # ------------------------------------------------------------------ writing in pieces
 @pytest.mark.parametrize("suffix", [".parquet", ".csv"])
-def test_a_table_written_in_pieces_is_the_table_written_at_once(tmp_path, log, fitted, suffix):
+def test_a_table_written_in_pieces_is_the_table_written_at_once(
+    tmp_path, monkeypatch, log, fitted, suffix
+):
+    monkeypatch.setattr(_write, "_ROW_GROUP_ROWS", 1)  # a row group per piece
     whole = fitted.transform(log, cutoff=CUTOFF).reset_index()
     pieces = [p.reset_index() for p in fitted.transform_parts(log, CUTOFF, parts=3)]
     a = write_table(whole, tmp_path / f"whole{suffix}")
@@ -131,6 +135,16 @@ def test_a_table_written_in_pieces_is_the_table_written_at_once(tmp_path, log, f
     back = pd.read_parquet(b)
     pd.testing.assert_frame_equal(back, pd.read_parquet(a), check_exact=True)
     assert back.attrs == whole.attrs and back.attrs
+
+
+def test_small_pieces_are_gathered_into_row_groups(tmp_path, monkeypatch):
+    monkeypatch.setattr(_write, "_ROW_GROUP_ROWS", 5)
+    monkeypatch.setattr(_write, "_PIECES_WAITING", 1)
+    pieces = [pd.DataFrame({"customer_id": [k, k + 100], "x": [k / 3, -k]}) for k in range(7)]
+    out = write_table(iter(pieces), tmp_path / "t.parquet")
+    meta = pq.ParquetFile(out).metadata
+    assert [meta.row_group(g).num_rows for g in range(meta.num_row_groups)] == [6, 6, 2]
+    pd.testing.assert_frame_equal(pd.read_parquet(out), pd.concat(pieces, ignore_index=True))
 
 
 def test_empty_pieces_are_skipped_and_object_ids_keep_their_type(tmp_path):
@@ -178,6 +192,7 @@ def test_pieces_never_replace_a_file_without_force(tmp_path):
 @pytest.mark.parametrize("suffix", [".parquet", ".csv"])
 def test_the_command_writes_what_the_python_api_returns(tmp_path, monkeypatch, capsys, suffix):
     monkeypatch.setattr(_featurizer, "_EVENTS_PER_PART", 4_000)  # several parts
+    monkeypatch.setattr(_write, "_ROW_GROUP_ROWS", 200)  # several row groups
     out = tmp_path / f"features{suffix}"
     code = main(["features", str(sample_path("events")), "--cutoff", CUTOFF, "--out", str(out)])
     printed = capsys.readouterr().out

@@ -25,6 +25,7 @@ import json
 import os
 import re
 import tempfile
+from collections import deque
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from numbers import Number
@@ -366,11 +367,25 @@ def _arrow_table(frame: pd.DataFrame):
     return table
 
 
+#: Rows gathered from small pieces before a Parquet row group is written: fewer, larger
+#: row groups compress better and keep the footer small.
+_ROW_GROUP_ROWS = 131_072
+#: Pieces waiting for the writer at most (memory stays bounded; computing goes on while a
+#: row group is written).
+_PIECES_WAITING = 4
+
+
 def _write_parquet_pieces(frames: Iterable[pd.DataFrame], tmp: str | Path) -> None:
-    """Write the pieces to one Parquet file, each on a thread while the next is made."""
+    """Write the pieces to one Parquet file on a thread while the next ones are made."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    state: dict = {}
+    state: dict = {"tables": [], "rows": 0}
+
+    def flush() -> None:
+        if state["tables"]:
+            state["writer"].write_table(pa.concat_tables(state["tables"]))
+            state["tables"], state["rows"] = [], 0
 
     def write(frame: pd.DataFrame) -> None:  # on the writer thread, one piece at a time
         table = _arrow_table(frame)
@@ -382,10 +397,13 @@ def _write_parquet_pieces(frames: Iterable[pd.DataFrame], tmp: str | Path) -> No
                 "The pieces of a table differ in columns, dtypes or metadata: "
                 f"{list(writer.schema.names)[:5]}... then {list(table.schema.names)[:5]}..."
             )
-        writer.write_table(table)
+        state["tables"].append(table)
+        state["rows"] += table.num_rows
+        if state["rows"] >= _ROW_GROUP_ROWS:
+            flush()
 
-    pending = None
-    # pyarrow encodes and compresses without the GIL: the next piece is computed meanwhile
+    waiting: deque = deque()
+    # pyarrow encodes and compresses without the GIL: the next pieces are computed meanwhile
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cjml-write") as pool:
         try:
             empty = None
@@ -393,17 +411,18 @@ def _write_parquet_pieces(frames: Iterable[pd.DataFrame], tmp: str | Path) -> No
                 if not len(frame):  # an empty piece may not tell the dtypes (object ids)
                     empty = frame
                     continue
-                if pending is not None:
-                    pending.result()  # one piece waiting at most: memory stays bounded
-                pending = pool.submit(write, frame)
-            if pending is None and empty is not None:  # nothing but empty pieces
-                pending = pool.submit(write, empty)
-            if pending is not None:
-                pending.result()
+                while len(waiting) >= _PIECES_WAITING:
+                    waiting.popleft().result()
+                waiting.append(pool.submit(write, frame))
+            if not waiting and "writer" not in state and empty is not None:
+                waiting.append(pool.submit(write, empty))  # nothing but empty pieces
+            waiting.append(pool.submit(flush))
+            while waiting:
+                waiting.popleft().result()
         finally:
-            if pending is not None:
-                pending.cancel()
-                wait([pending])
+            for future in waiting:
+                future.cancel()
+            wait(waiting)
             if "writer" in state:
                 state["writer"].close()
     if "writer" not in state:
