@@ -147,6 +147,22 @@ def test_small_pieces_are_gathered_into_row_groups(tmp_path, monkeypatch):
     pd.testing.assert_frame_equal(pd.read_parquet(out), pd.concat(pieces, ignore_index=True))
 
 
+def test_only_repetitive_columns_are_dictionary_encoded(tmp_path):
+    rng = np.random.default_rng(0)
+    piece = pd.DataFrame(
+        {"customer_id": np.arange(1000), "count": rng.integers(0, 5, 1000) * 1.0}
+    ).assign(age=rng.random(1000))
+    out = write_table(
+        [piece, piece.assign(customer_id=piece.customer_id + 1000)], tmp_path / "t.parquet"
+    )
+    meta = pq.ParquetFile(out).metadata.row_group(0)
+    encodings = {meta.column(j).path_in_schema: meta.column(j).encodings for j in range(3)}
+    assert "RLE_DICTIONARY" in encodings["count"]
+    assert "RLE_DICTIONARY" not in encodings["age"]
+    assert "RLE_DICTIONARY" not in encodings["customer_id"]
+    assert pd.read_parquet(out)["age"].tolist() == piece["age"].tolist() * 2
+
+
 def test_empty_pieces_are_skipped_and_object_ids_keep_their_type(tmp_path):
     frames = [
         pd.DataFrame({"customer_id": pd.Series([], dtype=object), "x": pd.Series([], dtype=float)}),
