@@ -225,6 +225,27 @@ def test_the_command_writes_what_the_python_api_returns(tmp_path, monkeypatch, c
         pd.testing.assert_frame_equal(got, expected, check_exact=True)
 
 
+def test_a_command_builds_only_its_own_parser_with_the_same_help(capsys, monkeypatch):
+    from cjml.cli import _main
+    from tests.cli_snapshots import commands
+
+    monkeypatch.setenv("COLUMNS", "100")
+    full = commands(_main.build_parser())
+    assert list(full) == list(_main.COMMANDS)
+    for name in _main.COMMANDS:
+        alone = commands(_main.build_parser(name))
+        assert list(alone) == [name]
+        assert alone[name].format_help() == full[name].format_help()
+    assert _main._command_in(["--debug", "score", "m.cjml"]) == "score"
+    assert _main._command_in(["--version"]) is None
+    assert _main._command_in(["nosuch", "features"]) is None
+    with pytest.raises(SystemExit) as exc:
+        main(["nosuch"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'nosuch'" in err and "'journey-map'" in err
+
+
 # ------------------------------------------------------------------ scikit-learn
 def test_the_featurizer_is_still_a_scikit_learn_transformer(log):
     from sklearn.base import clone
