@@ -204,7 +204,10 @@ class Windows:
 
     def sum(self, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         """Sum of ``values`` per row, NaN values skipped (0 for empty rows)."""
-        ok = ~np.isnan(values) if mask is None else mask & ~np.isnan(values)
+        nan = np.isnan(values)
+        if mask is None and not nan.any():  # the same weights without a masked copy
+            return np.bincount(self.row, weights=values, minlength=self.n_rows)
+        ok = ~nan if mask is None else mask & ~nan
         return np.bincount(self.row, weights=np.where(ok, values, 0.0), minlength=self.n_rows)
 
     def mean(self, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
