@@ -225,6 +225,38 @@ def test_the_command_writes_what_the_python_api_returns(tmp_path, monkeypatch, c
         pd.testing.assert_frame_equal(got, expected, check_exact=True)
 
 
+def test_the_process_ends_at_once_with_its_output_flushed_and_its_code(tmp_path):
+    out = tmp_path / "f.parquet"
+    ok = subprocess.run(
+        [sys.executable, "-m", "cjml", "features", str(sample_path("events")), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.startswith("Wrote features of ") and ok.stdout.endswith(" s)\n")
+    expected = cjml.JourneyFeaturizer().fit_transform(sample_path("events"))
+    assert pq.read_table(out).num_rows == len(expected) > 0
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cjml",
+            "features",
+            str(sample_path("events")),
+            "--cutoff",
+            "someday",
+            "--out",
+            str(tmp_path / "x.csv"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode == 1 and bad.stderr.startswith("error: ") and "someday" in bad.stderr
+    assert not (tmp_path / "x.csv").exists()
+
+
 def test_a_command_builds_only_its_own_parser_with_the_same_help(capsys, monkeypatch):
     from cjml.cli import _main
     from tests.cli_snapshots import commands

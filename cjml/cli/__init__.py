@@ -16,7 +16,7 @@ Every command calls cjml's public Python API. The package's map:
   loading the bundle).
 """
 
-from cjml.cli._main import build_parser, main
+from cjml.cli._main import build_parser, main, run
 from cjml.cli._shared import cli_words
 
-__all__ = ["build_parser", "cli_words", "main"]
+__all__ = ["build_parser", "cli_words", "main", "run"]

@@ -10,6 +10,7 @@ may name an option twice, as a keyword and as an option ("--force (force=True)")
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -20,7 +21,7 @@ from cjml.cli import _help as h
 from cjml.cli._shared import cli_words
 from cjml.exceptions import CjmlError
 
-__all__ = ["COMMANDS", "build_parser", "main"]
+__all__ = ["COMMANDS", "build_parser", "main", "run"]
 
 #: The commands in the order of the workflow (and of ``cjml --help``): name -> (module,
 #: function adding its parser). A run imports only its own command's module: the others
@@ -190,5 +191,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
+#: Commands after which the process may end at once: they start no server, child process
+#: or cluster, and have closed every file they wrote.
+_QUICK_EXIT = frozenset({"features", "validate", "generate"})
+
+
+def run() -> None:
+    """The ``cjml`` console script and ``python -m cjml``: :func:`main`, then exit.
+
+    After a command of ``_QUICK_EXIT`` the process ends without tearing the
+    interpreter down (freeing every module and array one by one took 0.2 s of
+    ``cjml features`` on a million events); its output is flushed first.
+    Everything else exits as usual.
+    """
+    argv = sys.argv[1:]
+    code = main(argv)
+    if _command_in(argv) in _QUICK_EXIT:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()
