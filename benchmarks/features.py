@@ -46,6 +46,7 @@ day's events fall after the cutoff and the point-in-time selection is at work).
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import statistics
 import subprocess
@@ -114,10 +115,18 @@ def duckdb_reference(path: str, cutoff: str) -> dict:
     return _shape(duckdb_features(path, cutoff).set_index("customer_id"))
 
 
-def _child_run(argv: list[str], out: Path) -> dict:
-    """Run a command in a new process to its end; its output file must exist."""
+def _child_run(argv: list[str], out: Path, before: str | None = None) -> dict:
+    """Run a command in a new process to its end; its output file must exist.
+
+    With ``before``, cjml is imported from that folder: it goes first on PYTHONPATH and
+    the child runs in the temporary folder, where no ``cjml`` folder shadows it.
+    """
     out.unlink(missing_ok=True)
-    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+    env, cwd = None, None
+    if before:
+        env = {**os.environ, "PYTHONPATH": str(Path(before).resolve())}
+        cwd = tempfile.gettempdir()
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, env=env, cwd=cwd)
     if not out.exists():
         raise RuntimeError(f"{argv[:4]} wrote no {out}")
     import pyarrow.parquet as pq
@@ -137,8 +146,8 @@ def _out_file(name: str) -> Path:
     return Path(tempfile.gettempdir()) / f"cjml_bench_{name}.parquet"
 
 
-def cjml_cli(path: str, cutoff: str) -> dict:
-    out = _out_file("cli")
+def cjml_cli(path: str, cutoff: str, before: str | None = None) -> dict:
+    out = _out_file("cli_before" if before else "cli")
     return _child_run(
         [
             sys.executable,
@@ -153,7 +162,13 @@ def cjml_cli(path: str, cutoff: str) -> dict:
             "--force",
         ],
         out,
+        before,
     )
+
+
+def cjml_cli_before(path: str, cutoff: str, before: str) -> dict:
+    """``cjml features`` as it was: cjml imported from the folder ``before``."""
+    return cjml_cli(path, cutoff, before)
 
 
 def duckdb_cli(path: str, cutoff: str) -> dict:
@@ -329,15 +344,23 @@ CASES = {
     "cjml features CLI": "cjml_cli",
     "DuckDB CLI-like": "duckdb_cli",
 }
+CLI_CASES = ("cjml features CLI", "DuckDB CLI-like")
+BEFORE = "CLI before"
 
 
-def interleaved(repeats: int, **kwargs) -> dict[str, dict]:
+def interleaved(
+    repeats: int, *, cli_only: bool = False, before: str | None = None, **kwargs
+) -> dict[str, dict]:
     """Median seconds and largest peak of each case, runs taken in turn (a busy spell of
     a shared machine falls on every case alike)."""
-    runs: dict[str, list] = {label: [] for label in CASES}
+    cases = {k: v for k, v in CASES.items() if k in CLI_CASES or not cli_only}
+    if before:
+        cases[BEFORE] = "cjml_cli_before"
+    runs: dict[str, list] = {label: [] for label in cases}
     for _ in range(repeats):
-        for label, func in CASES.items():
-            runs[label].append(run_case("features", func, **kwargs))
+        for label, func in cases.items():
+            extra = {"before": before} if label == BEFORE else {}
+            runs[label].append(run_case("features", func, **kwargs, **extra))
     out = {}
     for label, rs in runs.items():
         peaks = [r["result"].pop("child_peak_mb", r["peak_mb"]) for r in rs]
@@ -353,8 +376,10 @@ def interleaved(repeats: int, **kwargs) -> dict[str, dict]:
 def report_size(n: int, cases: dict[str, dict]) -> None:
     for label, r in cases.items():
         print(_row(n, label, r))
-    ref = cases["DuckDB"]
+    ref = cases.get("DuckDB")
     for label in ("cjml transform", "cjml end to end"):
+        if ref is None:
+            break
         print(
             f"{'':11} {label + ' / DuckDB':32} {cases[label]['seconds'] / ref['seconds']:5.2f}x "
             f"time, {cases[label]['peak_mb'] / ref['peak_mb']:5.2f}x peak MB"
@@ -365,13 +390,23 @@ def report_size(n: int, cases: dict[str, dict]) -> None:
         f"{'':11} {'cjml features CLI / DuckDB CLI-like':36} {ratio:5.2f}x time, "
         f"{cli['peak_mb'] / duck['peak_mb']:5.2f}x peak MB"
     )
-    print(f"{'':11} {'cjml features CLI / DuckDB':36} {cli['seconds'] / ref['seconds']:5.2f}x time")
+    if ref is not None:
+        to_ref = cli["seconds"] / ref["seconds"]
+        print(f"{'':11} {'cjml features CLI / DuckDB':36} {to_ref:5.2f}x time")
+    if BEFORE in cases:
+        old = cases[BEFORE]
+        print(
+            f"{'':11} {'cjml features CLI / CLI before':36} "
+            f"{cli['seconds'] / old['seconds']:5.2f}x time, "
+            f"{cli['peak_mb'] / old['peak_mb']:5.2f}x peak MB; before / DuckDB CLI-like "
+            f"{old['seconds'] / duck['seconds']:.2f}x"
+        )
     if n in CLI_GOAL:
         print(
             f"{'':11} goal, cjml features CLI at most {CLI_GOAL[n]}x DuckDB CLI-like: "
             f"{'met' if ratio <= CLI_GOAL[n] else 'NOT met'} ({ratio:.2f}x)"
         )
-    if n == GOAL_EVENTS:
+    if n == GOAL_EVENTS and ref is not None:
         fast = cases["cjml transform"]["seconds"] <= ref["seconds"]
         e2e = cases["cjml end to end"]["seconds"] <= ref["seconds"]
         peak = cases["cjml end to end"]["peak_mb"]
@@ -388,6 +423,18 @@ def main() -> None:
     parser.add_argument("--events", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cutoff", default=None, help="YYYY-MM-DD (default: the log's last day)")
+    parser.add_argument(
+        "--before",
+        default=None,
+        metavar="DIR",
+        help="a folder holding cjml as it was before (e.g. a checkout of main): its "
+        "'cjml features' is timed too, interleaved, as 'CLI before'",
+    )
+    parser.add_argument(
+        "--cli-only",
+        action="store_true",
+        help="only the command-line cases (and 'CLI before'); no cross-check",
+    )
     args = parser.parse_args()
     # built in a child: a parent's peak RSS is inherited by the children it starts
     paths = {n: run_case("events", "_log_path", n_events=n)["result"] for n in args.events}
@@ -401,8 +448,21 @@ def main() -> None:
         f"{'events':>11} {'case':18} {'seconds':>8} {'events/s':>12} {'peak MB':>8} "
         f"{'features':>8} {'rows':>9}  runs"
     )
+    load = os.getloadavg()[0]
     for n, path in paths.items():
-        report_size(n, interleaved(args.repeats, path=path, cutoff=cutoffs[n]))
+        report_size(
+            n,
+            interleaved(
+                args.repeats,
+                cli_only=args.cli_only,
+                before=args.before,
+                path=path,
+                cutoff=cutoffs[n],
+            ),
+        )
+    print(f"load average (1 min): {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end")
+    if args.cli_only:
+        return
     n = min(paths)
     cross_check(paths[n], cutoffs[n])
 

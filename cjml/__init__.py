@@ -39,12 +39,11 @@ The public surface:
 from importlib import import_module
 from typing import TYPE_CHECKING
 
-from cjml._version import __version__
-
 # Names are imported on first use (PEP 562): ``import cjml`` stays light, so the
 # command line and Dask workers do not pay for scikit-learn, LightGBM and
-# matplotlib until they need them.
+# matplotlib until they need them (nor for importlib.metadata's version lookup).
 _LAZY = {
+    "__version__": "cjml._version",
     "JourneyMapReport": "cjml.analytics",
     "journey_map": "cjml.analytics",
     "BundleError": "cjml.bundle",
@@ -109,6 +108,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the names as if imported eagerly
     from cjml import panel
+    from cjml._version import __version__
     from cjml.analytics import JourneyMapReport, journey_map
     from cjml.bundle import BundleError, ModelBundle
     from cjml.campaign import Campaign, UpliftReport, export_campaign, measure_campaign

@@ -1,7 +1,5 @@
 """``python -m cjml`` runs the command line."""
 
-import sys
+from cjml.cli import run
 
-from cjml.cli import main
-
-sys.exit(main())
+run()

@@ -286,6 +286,12 @@ def _column(data: pd.DataFrame, name: Hashable) -> pd.Series:
     return data[name]
 
 
+#: EventLog's cached per-event and per-customer arrays (recomputed by a part of the log).
+_PER_EVENT_CACHE = frozenset(
+    {"customer_ids", "offsets", "timestamps_ns", "touchpoint_codes", "stage_codes"}
+)
+
+
 def _frozen(a: np.ndarray) -> np.ndarray:
     a.flags.writeable = False
     return a
@@ -925,6 +931,25 @@ class EventLog:
     def source_rows(self) -> np.ndarray:
         """Each row's 0-based position in the input (files concatenated in name order)."""
         return self._source_rows
+
+    def _customer_range(self, start: int, stop: int) -> EventLog:
+        """The log of customers ``start:stop`` (codes), their events as views of this log's.
+
+        The log is sorted by customer, so their events are one slice: nothing is
+        validated or copied again. Used to compute features in parts of customers
+        (:meth:`cjml.JourneyFeaturizer.transform_parts`).
+        """
+        first, last = (int(k) for k in self.offsets[[start, stop]])
+        part = object.__new__(EventLog)
+        part.__dict__.update({k: v for k, v in self.__dict__.items() if k not in _PER_EVENT_CACHE})
+        part._frame = self._frame.iloc[first:last]
+        part._customer_ids = self._customer_ids[start:stop]
+        part._customer_codes = _frozen(self._customer_codes[first:last] - start)
+        part._source_rows = self._source_rows[first:last]
+        for name in ("timestamps_ns", "touchpoint_codes", "stage_codes"):
+            if name in self.__dict__:  # already computed here: share a view
+                part.__dict__[name] = self.__dict__[name][first:last]
+        return part
 
     def head(self, n: int = 5) -> pd.DataFrame:
         """The first ``n`` canonical events.

@@ -3,7 +3,9 @@
 Every command calls cjml's public Python API. The package's map:
 
 - ``_main``: the parser (:func:`build_parser`), :func:`main` and the one place errors are
-  printed, in command-line words (:func:`cli_words`, in ``_shared``);
+  printed, in command-line words (:func:`cli_words`, in ``_shared``); ``COMMANDS`` names
+  each command's module, imported only when that command runs (or for the full help and
+  completion), so ``cjml features`` does not load scikit-learn, LightGBM or SciPy;
 - ``_help``: how every command presents itself (help layout, examples, placeholders, option
   types) and the options several commands share, each with one help text;
 - ``_data`` (generate, validate, features, journey-map), ``_models`` (train, evaluate),
@@ -14,7 +16,7 @@ Every command calls cjml's public Python API. The package's map:
   loading the bundle).
 """
 
-from cjml.cli._main import build_parser, main
+from cjml.cli._main import build_parser, main, run
 from cjml.cli._shared import cli_words
 
-__all__ = ["build_parser", "cli_words", "main"]
+__all__ = ["build_parser", "cli_words", "main", "run"]

@@ -186,13 +186,20 @@ def _cmd_features(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     check_output(args.out, inputs=inputs_of(args), force=args.force, suffixes=TABLE_SUFFIXES)
     log = read_log(args)
-    featurizer = cjml.JourneyFeaturizer(n_jobs=args.jobs).fit(log, cutoff=args.cutoff)
-    features = featurizer.transform(log, cutoff=args.cutoff)
-    write_table(features.reset_index(), args.out, force=args.force)
+    featurizer = cjml.JourneyFeaturizer(n_jobs=args.jobs)
+    rows = 0
+
+    def pieces():  # each part is written while the next is computed
+        nonlocal rows
+        for part in featurizer.fit_transform_parts(log, args.cutoff):
+            rows += len(part)
+            yield part.reset_index()
+
+    write_table(pieces(), args.out, force=args.force)
     when = args.cutoff if args.cutoff is not None else "the end of the log"
     say(
-        f"Wrote features of {len(features):,} customers x {features.shape[1]} columns at "
-        f"{when} to {args.out} ({time.perf_counter() - started:.1f} s)"
+        f"Wrote features of {rows:,} customers x {len(featurizer.feature_names_out_)} columns "
+        f"at {when} to {args.out} ({time.perf_counter() - started:.1f} s)"
     )
     return 0
 

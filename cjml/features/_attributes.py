@@ -97,15 +97,22 @@ class AttributeFeatures(FeatureFamily):
     def _fit(self, w: Windows, log: EventLog) -> None:
         frame = log.frame
         extra = list(log.extra_columns)
+        seen_labels: dict[Hashable, list[str]] = {}  # each text column read once
+
+        def seen(c: Hashable) -> list[str]:
+            if c not in seen_labels:
+                codes, labels = _labels(frame[c])
+                # a count per code beats np.unique's sort of every visible event
+                present = np.bincount(w.take(codes) + 1, minlength=len(labels) + 1)[1:] > 0
+                seen_labels[c] = [label for label, p in zip(labels, present, strict=True) if p]
+            return seen_labels[c]
+
         if isinstance(self.attributes, str):  # "auto"
             chosen = []
             for c in extra:
                 if _is_numeric(frame[c]):
                     continue
-                codes, _ = _labels(frame[c])
-                seen = np.unique(w.take(codes))
-                n = int(np.sum(seen >= 0))
-                if 1 <= n <= self.max_categories:
+                if 1 <= len(seen(c)) <= self.max_categories:
                     chosen.append(c)
         else:
             chosen = list(self.attributes)
@@ -124,9 +131,7 @@ class AttributeFeatures(FeatureFamily):
             if _is_numeric(frame[c]):
                 self.categories_[c] = None
                 continue
-            codes, labels = _labels(frame[c])
-            seen = np.unique(w.take(codes))
-            self.categories_[c] = sorted({labels[k] for k in seen if k >= 0})
+            self.categories_[c] = sorted(set(seen(c)))
 
     def _names(self) -> list[str]:
         return unique_names([f"attribute_{safe_name(c)}" for c in self.attributes_])

@@ -9,10 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted
 
 from cjml.events import EventLog, read_events
+from cjml.features._estimator import Transformer, check_fitted
 from cjml.features._windows import Windows, build_windows
 from cjml.journey import JourneyMap
 
@@ -247,7 +246,7 @@ def output_frame(data: np.ndarray, windows: Windows, names: Sequence[str]) -> pd
     return pd.DataFrame(data, index=windows.index(), columns=list(names), copy=False)
 
 
-class FeatureFamily(TransformerMixin, BaseEstimator):
+class FeatureFamily(Transformer):
     """Base of the feature families: ``fit(log)``, ``transform(log, cutoff)``.
 
     A family computes its features for each (customer, cutoff) row from the
@@ -301,7 +300,7 @@ class FeatureFamily(TransformerMixin, BaseEstimator):
         DataFrame
             One row per (customer, cutoff), one column per feature.
         """
-        check_is_fitted(self)
+        check_fitted(self)
         windows = build_windows(as_log(log), cutoff)
         names = list(self.feature_names_out_)
         data = new_output(windows.n_rows, len(names))
@@ -323,7 +322,7 @@ class FeatureFamily(TransformerMixin, BaseEstimator):
         ndarray of str
             The column names.
         """
-        check_is_fitted(self)
+        check_fitted(self)
         return self.feature_names_out_.copy()
 
     # ------------------------------------------------------------- for subclasses

@@ -5,12 +5,10 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy import optimize
 
 from cjml.events import EventLog
 from cjml.features._base import AddedEvent, ColumnBlock, ColumnSink, FeatureFamily
 from cjml.features._windows import Windows
-from cjml.value._btyd import BetaGeoGammaGamma, _bgnbd_loglik
 
 __all__ = ["BtydFeatures"]
 
@@ -168,6 +166,8 @@ class BtydFeatures(FeatureFamily):
         silence = np.full(len(x), np.nan)
         seen = ~np.isnan(x)
         if self.params_ is not None and seen.any():
+            from cjml.value._btyd import BetaGeoGammaGamma  # imports SciPy: only when used
+
             k = self.params_
             model = BetaGeoGammaGamma()
             model.params_ = dict(k)  # only BG/NBD's r, alpha, a, b are read below
@@ -217,6 +217,10 @@ def _fit_bgnbd(repeat: np.ndarray, recency: np.ndarray, age: np.ndarray) -> np.n
     (L-BFGS-B, log-parameters within +-10, at most 200 iterations), because a population
     that never drops out drives a and b to infinity and an unbounded search to minutes.
     """
+    from scipy import optimize  # SciPy only when the opt-in family is fitted
+
+    from cjml.value._btyd import _bgnbd_loglik
+
     if len(repeat) > _FIT_CUSTOMERS:
         keep = np.sort(np.random.default_rng(0).choice(len(repeat), _FIT_CUSTOMERS, replace=False))
         repeat, recency, age = repeat[keep], recency[keep], age[keep]

@@ -58,9 +58,11 @@ class SequenceFeatures(FeatureFamily):
         self.touchpoints_ = [c for i, c in enumerate(cats) if c in log.journey_map or seen[i]]
         voc = vocabulary_codes(log, self.touchpoints_, w.touchpoint)[w.touchpoint]
         n = len(self.touchpoints_) + 1
-        same = w.row[1:] == w.row[:-1]
-        pairs = voc[:-1][same] * n + voc[1:][same]
-        counts = np.bincount(pairs, minlength=n * n)
+        pairs = voc[:-1] * n
+        pairs += voc[1:]
+        # a pair across two rows goes to an extra bin, dropped: no compacted copies
+        pairs[w.row[1:] != w.row[:-1]] = n * n
+        counts = np.bincount(pairs, minlength=n * n + 1)[: n * n]
         found = [
             (-int(counts[p]), self._name(p // n), self._name(p % n))
             for p in np.flatnonzero(counts).tolist()

@@ -106,13 +106,16 @@ class TouchpointFeatures(FeatureFamily):
         names = list(self.feature_names_out_)
         n_tp = len(self.touchpoints_)
         voc = vocabulary_codes(w.log, self.touchpoints_, w.touchpoint)[w.touchpoint]
-        counts = np.bincount(w.row * (n_tp + 1) + voc, minlength=w.n_rows * (n_tp + 1)).reshape(
-            w.n_rows, n_tp + 1
-        )
+        # touchpoint-major: each touchpoint's counts are contiguous (a row-major table
+        # read column by column cost a third of this family's time in cache misses)
+        voc *= w.n_rows
+        voc += w.row
+        counts = np.bincount(voc, minlength=w.n_rows * (n_tp + 1)).reshape(n_tp + 1, w.n_rows)
+        del voc
         total = np.maximum(w.n_events, 1)
         for j in range(n_tp + 1):
-            out[names[j]] = counts[:, j]
-            out[names[n_tp + 1 + j]] = counts[:, j] / total
+            out[names[j]] = counts[j]
+            out[names[n_tp + 1 + j]] = counts[j] / total
         del counts
         # distinct names as logged (two touchpoints unseen in fit count as two)
         n_cat = len(w.log.frame["touchpoint"].cat.categories)

@@ -204,7 +204,10 @@ class Windows:
 
     def sum(self, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         """Sum of ``values`` per row, NaN values skipped (0 for empty rows)."""
-        ok = ~np.isnan(values) if mask is None else mask & ~np.isnan(values)
+        nan = np.isnan(values)
+        if mask is None and not nan.any():  # the same weights without a masked copy
+            return np.bincount(self.row, weights=values, minlength=self.n_rows)
+        ok = ~nan if mask is None else mask & ~nan
         return np.bincount(self.row, weights=np.where(ok, values, 0.0), minlength=self.n_rows)
 
     def mean(self, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
@@ -317,17 +320,21 @@ def build_windows(log: EventLog, cutoff=None, *, lookback_ns: int | None = None)
     offset = 0
     for c in cutoffs:
         visible = ts <= c
-        seen = np.bincount(cust[visible], minlength=n_cust) > 0
         if lookback_ns is not None:
+            seen = np.bincount(cust[visible], minlength=n_cust) > 0
             recent = visible & (ts > c - lookback_ns)
             seen &= np.bincount(cust[recent], minlength=n_cust) > 0
             visible &= seen[cust]
+        ev = np.flatnonzero(visible)
+        cust_ev = cust[ev]  # gathered once: the customers seen and the rows come from it
+        if lookback_ns is None:
+            seen = np.bincount(cust_ev, minlength=n_cust) > 0
         customers = np.flatnonzero(seen)
         row_of_customer = np.full(n_cust, -1, dtype=np.int64)
         row_of_customer[customers] = offset + np.arange(len(customers))
-        ev = np.flatnonzero(visible)
         evs.append(ev)
-        rows.append(row_of_customer[cust[ev]])
+        rows.append(row_of_customer[cust_ev])
+        del cust_ev
         cut_rows.append(np.full(len(customers), c, dtype=np.int64))
         cust_rows.append(customers)
         offset += len(customers)

@@ -1,0 +1,382 @@
+"""The fast path of ``cjml features`` (issue 21): parts, the piecewise writer, light imports.
+
+What makes the command fast must not change what it writes: the parts of
+``transform_parts`` are ``transform``'s output to the last bit, a table written
+in pieces is the table written at once, and the command writes what the Python
+API returns. The featurizer stays a scikit-learn transformer without importing
+scikit-learn.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+import cjml
+from cjml.cli import main
+from cjml.datasets import make_journeys, sample_path
+from cjml.features import _featurizer
+from cjml.io import _write
+from cjml.io._write import write_table
+
+CUTOFF = "2024-03-01"
+
+
+@pytest.fixture(scope="module")
+def log():
+    return cjml.read_events(sample_path("events"))
+
+
+@pytest.fixture(scope="module")
+def fitted(log):
+    return cjml.JourneyFeaturizer().fit(log, cutoff=CUTOFF)
+
+
+def bits(frame: pd.DataFrame) -> np.ndarray:
+    """The values as raw bits: NaN payloads and -0.0 compared too."""
+    return np.ascontiguousarray(frame.to_numpy(dtype=np.float64)).view(np.int64)
+
+
+# ------------------------------------------------------------------ parts
+@pytest.mark.parametrize("cutoff", [CUTOFF, None, "2023-01-01"])
+@pytest.mark.parametrize("parts", [2, 3, 7])
+def test_parts_concatenated_are_transform_to_the_last_bit(log, fitted, cutoff, parts):
+    whole = fitted.transform(log, cutoff=cutoff)
+    pieces = list(fitted.transform_parts(log, cutoff, parts=parts))
+    assert len(pieces) == min(parts, log.n_customers)
+    joined = pd.concat(pieces)
+    pd.testing.assert_frame_equal(joined, whole, check_exact=True)
+    assert np.array_equal(bits(joined), bits(whole))
+    assert all(p.attrs == whole.attrs for p in pieces)
+    assert sum(len(p) for p in pieces) == len(whole)
+
+
+def test_parts_split_the_customers_into_event_balanced_consecutive_ranges(log, fitted):
+    pieces = list(fitted.transform_parts(log, None, parts=4))
+    ids = [p.index for p in pieces]
+    assert all(a[-1] < b[0] for a, b in zip(ids, ids[1:], strict=False))  # in order, no overlap
+    events = [p["n_events"].sum() for p in pieces]
+    assert max(events) < 2 * log.n_events / 4  # about a quarter each
+
+
+def test_several_cutoffs_give_one_part_the_transform(log, fitted):
+    cutoffs = ["2024-02-01", CUTOFF]
+    (only,) = fitted.transform_parts(log, cutoffs, parts=4)
+    pd.testing.assert_frame_equal(only, fitted.transform(log, cutoff=cutoffs), check_exact=True)
+
+
+def test_default_part_count_follows_the_log_size(monkeypatch, log, fitted):
+    assert len(list(fitted.transform_parts(log, CUTOFF))) == 1  # a small log: one part
+    monkeypatch.setattr(_featurizer, "_EVENTS_PER_PART", log.n_events // 3)
+    assert len(list(fitted.transform_parts(log, CUTOFF))) == 3
+
+
+def test_a_warning_every_part_raises_is_given_once(log, fitted):
+    events = pd.read_parquet(sample_path("events"))
+    pigeons = events.drop_duplicates("customer_id").iloc[::50].assign(touchpoint="carrier_pigeon")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # read_events: not in the journey map
+        other = cjml.read_events(pd.concat([events, pigeons], ignore_index=True))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        whole = fitted.transform(other, cutoff=CUTOFF)
+    with warnings.catch_warnings(record=True) as caught_parts:
+        warnings.simplefilter("always")
+        joined = pd.concat(fitted.transform_parts(other, CUTOFF, parts=5))
+    pd.testing.assert_frame_equal(joined, whole, check_exact=True)
+    said = sorted(str(w.message) for w in caught)
+    assert said and all("'carrier_pigeon'" in m for m in said)
+    assert sorted(str(w.message) for w in caught_parts) == said
+
+
+def test_fit_transform_is_fit_then_transform_at_the_same_cutoff(log):
+    expected = cjml.JourneyFeaturizer().fit(log, cutoff=CUTOFF).transform(log, cutoff=CUTOFF)
+    got = cjml.JourneyFeaturizer().fit_transform(log, cutoff=CUTOFF)
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    assert got.index.isin(log.customer_ids).all() and len(got) < log.n_customers
+    parts = cjml.JourneyFeaturizer().fit_transform_parts(log, CUTOFF, parts=3)
+    pd.testing.assert_frame_equal(pd.concat(parts), expected, check_exact=True)
+
+
+def test_customer_range_is_the_log_of_those_customers(log):
+    part = log._customer_range(10, 20)
+    ids = log.customer_ids[10:20]
+    assert list(part.customer_ids) == list(ids)
+    rows = log.frame["customer_id"].isin(ids).to_numpy()
+    assert part.n_events == rows.sum()
+    assert np.array_equal(part.timestamps_ns, log.timestamps_ns[rows])
+    assert np.array_equal(part.customer_codes, log.customer_codes[rows] - 10)
+    assert part.offsets[0] == 0 and part.offsets[-1] == part.n_events
+    assert not part.customer_codes.flags.writeable
+
+
+# ------------------------------------------------------------------ writing in pieces
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_a_table_written_in_pieces_is_the_table_written_at_once(
+    tmp_path, monkeypatch, log, fitted, suffix
+):
+    monkeypatch.setattr(_write, "_ROW_GROUP_ROWS", 1)  # a row group per piece
+    whole = fitted.transform(log, cutoff=CUTOFF).reset_index()
+    pieces = [p.reset_index() for p in fitted.transform_parts(log, CUTOFF, parts=3)]
+    a = write_table(whole, tmp_path / f"whole{suffix}")
+    b = write_table(iter(pieces), tmp_path / f"pieces{suffix}")
+    if suffix == ".csv":
+        assert a.read_bytes() == b.read_bytes()
+        return
+    ta, tb = pq.read_table(a), pq.read_table(b)
+    assert tb.equals(ta) and tb.schema.equals(ta.schema, check_metadata=True)
+    assert pq.ParquetFile(b).metadata.num_row_groups == sum(len(p) > 0 for p in pieces) > 1
+    back = pd.read_parquet(b)
+    pd.testing.assert_frame_equal(back, pd.read_parquet(a), check_exact=True)
+    assert back.attrs == whole.attrs and back.attrs
+
+
+def test_small_pieces_are_gathered_into_row_groups(tmp_path, monkeypatch):
+    monkeypatch.setattr(_write, "_ROW_GROUP_ROWS", 5)
+    monkeypatch.setattr(_write, "_PIECES_WAITING", 1)
+    pieces = [pd.DataFrame({"customer_id": [k, k + 100], "x": [k / 3, -k]}) for k in range(7)]
+    out = write_table(iter(pieces), tmp_path / "t.parquet")
+    meta = pq.ParquetFile(out).metadata
+    assert [meta.row_group(g).num_rows for g in range(meta.num_row_groups)] == [6, 6, 2]
+    pd.testing.assert_frame_equal(pd.read_parquet(out), pd.concat(pieces, ignore_index=True))
+
+
+def test_only_repetitive_columns_are_dictionary_encoded(tmp_path):
+    rng = np.random.default_rng(0)
+    piece = pd.DataFrame(
+        {"customer_id": np.arange(1000), "count": rng.integers(0, 5, 1000) * 1.0}
+    ).assign(age=rng.random(1000))
+    out = write_table(
+        [piece, piece.assign(customer_id=piece.customer_id + 1000)], tmp_path / "t.parquet"
+    )
+    meta = pq.ParquetFile(out).metadata.row_group(0)
+    encodings = {meta.column(j).path_in_schema: meta.column(j).encodings for j in range(3)}
+    assert "RLE_DICTIONARY" in encodings["count"]
+    assert "RLE_DICTIONARY" not in encodings["age"]
+    assert "RLE_DICTIONARY" not in encodings["customer_id"]
+    assert pd.read_parquet(out)["age"].tolist() == piece["age"].tolist() * 2
+
+
+def test_empty_pieces_are_skipped_and_object_ids_keep_their_type(tmp_path):
+    frames = [
+        pd.DataFrame({"customer_id": pd.Series([], dtype=object), "x": pd.Series([], dtype=float)}),
+        pd.DataFrame({"customer_id": ["a", "b"], "x": [1.0, np.nan]}),
+        pd.DataFrame({"customer_id": pd.Series([], dtype=object), "x": pd.Series([], dtype=float)}),
+        pd.DataFrame({"customer_id": ["c"], "x": [3.0]}),
+    ]
+    out = write_table(frames, tmp_path / "t.parquet")
+    expected = write_table(pd.concat(frames[1::2], ignore_index=True), tmp_path / "e.parquet")
+    assert pq.read_table(out).equals(pq.read_table(expected))
+    only_empty = write_table(frames[:1], tmp_path / "empty.parquet")
+    assert pq.read_table(only_empty).num_rows == 0
+
+
+def test_pieces_that_differ_or_fail_leave_no_file(tmp_path):
+    a = pd.DataFrame({"customer_id": [1], "x": [1.0]})
+    with pytest.raises(ValueError, match="differ"):
+        write_table([a, a.rename(columns={"x": "y"})], tmp_path / "t.parquet")
+    with pytest.raises(ValueError, match="No piece"):
+        write_table([], tmp_path / "t.parquet")
+
+    def failing():
+        yield a
+        raise RuntimeError("computing the second piece failed")
+
+    with pytest.raises(RuntimeError, match="second piece"):
+        write_table(failing(), tmp_path / "t.parquet")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_pieces_never_replace_a_file_without_force(tmp_path):
+    out = tmp_path / "t.parquet"
+    out.write_bytes(b"mine")
+    a = pd.DataFrame({"customer_id": [1], "x": [1.0]})
+    with pytest.raises(cjml.exceptions.InputFileError, match="exists"):
+        write_table([a, a], out)
+    assert out.read_bytes() == b"mine"
+    write_table([a, a], out, force=True)
+    assert pq.read_table(out).num_rows == 2
+
+
+# ------------------------------------------------------------------ the command
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_the_command_writes_what_the_python_api_returns(tmp_path, monkeypatch, capsys, suffix):
+    monkeypatch.setattr(_featurizer, "_EVENTS_PER_PART", 4_000)  # several parts
+    monkeypatch.setattr(_write, "_ROW_GROUP_ROWS", 200)  # several row groups
+    out = tmp_path / f"features{suffix}"
+    code = main(["features", str(sample_path("events")), "--cutoff", CUTOFF, "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0
+    expected = cjml.JourneyFeaturizer().fit_transform(sample_path("events"), cutoff=CUTOFF)
+    assert f"{len(expected):,} customers x {expected.shape[1]} columns" in printed
+    reference = write_table(expected.reset_index(), tmp_path / f"reference{suffix}")
+    if suffix == ".csv":
+        assert out.read_bytes() == reference.read_bytes()
+    else:
+        assert pq.ParquetFile(out).metadata.num_row_groups > 1
+        assert pq.read_table(out).equals(pq.read_table(reference))
+        got = pd.read_parquet(out).set_index("customer_id")
+        pd.testing.assert_frame_equal(got, expected, check_exact=True)
+
+
+def test_the_process_ends_at_once_with_its_output_flushed_and_its_code(tmp_path):
+    out = tmp_path / "f.parquet"
+    ok = subprocess.run(
+        [sys.executable, "-m", "cjml", "features", str(sample_path("events")), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.startswith("Wrote features of ") and ok.stdout.endswith(" s)\n")
+    expected = cjml.JourneyFeaturizer().fit_transform(sample_path("events"))
+    assert pq.read_table(out).num_rows == len(expected) > 0
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cjml",
+            "features",
+            str(sample_path("events")),
+            "--cutoff",
+            "someday",
+            "--out",
+            str(tmp_path / "x.csv"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode == 1 and bad.stderr.startswith("error: ") and "someday" in bad.stderr
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_a_command_builds_only_its_own_parser_with_the_same_help(capsys, monkeypatch):
+    from cjml.cli import _main
+    from tests.cli_snapshots import commands
+
+    monkeypatch.setenv("COLUMNS", "100")
+    full = commands(_main.build_parser())
+    assert list(full) == list(_main.COMMANDS)
+    for name in _main.COMMANDS:
+        alone = commands(_main.build_parser(name))
+        assert list(alone) == [name]
+        assert alone[name].format_help() == full[name].format_help()
+    assert _main._command_in(["--debug", "score", "m.cjml"]) == "score"
+    assert _main._command_in(["--version"]) is None
+    assert _main._command_in(["nosuch", "features"]) is None
+    with pytest.raises(SystemExit) as exc:
+        main(["nosuch"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'nosuch'" in err and "'journey-map'" in err
+
+
+# ------------------------------------------------------------------ scikit-learn
+def test_the_featurizer_is_still_a_scikit_learn_transformer(log):
+    from sklearn.base import clone
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+    from sklearn.utils import get_tags
+
+    featurizer = cjml.JourneyFeaturizer(windows=(14, 60), families=["activity", "value"])
+    copy = clone(featurizer)
+    assert copy is not featurizer and copy.get_params() == featurizer.get_params()
+    assert repr(copy) == "JourneyFeaturizer(families=['activity', 'value'], windows=(14, 60))"
+    pipe = make_pipeline(featurizer, FunctionTransformer(lambda X: X * 2))
+    pipe.set_params(journeyfeaturizer__windows=(7,))
+    out = pipe.fit_transform(log)
+    assert "events_last_7d" in out.columns and "events_last_14d" not in out.columns
+    direct = cjml.JourneyFeaturizer(windows=(7,), families=["activity", "value"]).fit(log)
+    pd.testing.assert_frame_equal(out, direct.transform(log) * 2)
+    assert get_tags(featurizer).transformer_tags is not None
+    assert not get_tags(featurizer).target_tags.required
+    with pytest.raises(ValueError, match="Invalid parameter 'window'"):
+        featurizer.set_params(window=3)
+
+
+def test_nested_params_of_a_family_instance(log):
+    from sklearn.base import clone
+
+    family = cjml.features.ActivityFeatures(windows=(3,))
+    featurizer = cjml.JourneyFeaturizer(families=[family])
+    assert featurizer.get_params()["families"] == [family]
+    fitted = clone(featurizer).fit(log)
+    assert list(fitted.get_feature_names_out()).count("events_last_3d") == 1
+    assert family.get_params() == {"windows": (3,)}
+    family.set_params(windows=(5,))
+    assert family.windows == (5,)
+
+
+def test_unfitted_and_unsupported_outputs_say_so(log):
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError, match="JourneyFeaturizer instance is not fitted"):
+        cjml.JourneyFeaturizer().transform(log)
+    with pytest.raises(NotFittedError):
+        list(cjml.JourneyFeaturizer().transform_parts(log))
+    with pytest.raises(ValueError, match="polars"):
+        cjml.JourneyFeaturizer().set_output(transform="polars")
+
+
+def test_a_bundle_state_saved_by_scikit_learn_still_loads(fitted, log):
+    state = {**fitted.__getstate__(), "_sklearn_version": "1.5.0"}
+    restored = object.__new__(cjml.JourneyFeaturizer)
+    restored.__setstate__(state)
+    assert "_sklearn_version" not in vars(restored)
+    pd.testing.assert_frame_equal(
+        restored.transform(log, cutoff=CUTOFF), fitted.transform(log, cutoff=CUTOFF)
+    )
+
+
+# ------------------------------------------------------------------ what is imported
+HEAVY = ("sklearn", "scipy", "lightgbm", "matplotlib")
+
+
+def imported_by(code: str) -> list[str]:
+    probe = f"{code}\nimport sys\nprint(' '.join(sorted(sys.modules)))"
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    modules = proc.stdout.split()
+    return sorted({m.split(".")[0] for m in modules if m.split(".")[0] in HEAVY})
+
+
+def test_importing_the_features_imports_no_scikit_learn_or_scipy():
+    assert imported_by("import cjml.features") == []
+    # and the probe does see them when they are imported
+    assert imported_by("import cjml.features, sklearn.base") == ["scipy", "sklearn"]
+
+
+def test_cjml_features_runs_without_scikit_learn_or_scipy(tmp_path):
+    out = tmp_path / "f.parquet"
+    code = (
+        "import sys\nfrom cjml.cli import main\n"
+        f"assert main(['features', {str(sample_path('events'))!r}, '--out', {str(out)!r}]) == 0"
+    )
+    assert imported_by(code) == []
+    assert pq.read_table(out).num_rows > 0
+    help_code = (
+        "from cjml.cli import main\n"
+        "try:\n    main(['features', '--help'])\nexcept SystemExit:\n    pass"
+    )
+    assert imported_by(help_code) == []
+
+
+def test_the_opt_in_btyd_family_still_fits_with_scipy(log):
+    featurizer = cjml.JourneyFeaturizer(families=["btyd"]).fit(log, cutoff=CUTOFF)
+    out = featurizer.transform(log, cutoff=CUTOFF)
+    assert out["btyd_p_alive"].between(0, 1).any()
+
+
+def test_a_small_simulated_log_in_parts(tmp_path):
+    events = make_journeys(300, random_state=3).events
+    log = cjml.read_events(events)
+    featurizer = cjml.JourneyFeaturizer().fit(log)
+    whole = featurizer.transform(log)
+    joined = pd.concat(featurizer.transform_parts(log, parts=6))
+    assert np.array_equal(bits(joined), bits(whole))
