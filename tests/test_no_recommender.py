@@ -57,6 +57,15 @@ def test_a_bundle_that_cannot_recommend_still_scores_and_says_why(
     assert code == 0, err
     assert "warning: This bundle has no touchpoint effects, so it cannot recommend" in err
     assert len(pd.read_csv(tmp_path / "s.csv")) == len(expected)
+    # a control group needs recommendations: none is drawn, and the scores are still written
+    out = tmp_path / "c.csv"
+    code, _, err = run(
+        capsys, "score", str(model), str(data), "--out", str(out), "--control", "10%"
+    )
+    assert code == 0, err
+    assert "no control group was drawn and no campaign was recorded" in err
+    assert len(pd.read_csv(out)) == len(expected)
+    assert not list(tmp_path.glob("*.campaign.json"))
     # rules only apply to recommendations: asking for them is an error that says why
     with pytest.raises(cjml.CjmlError, match=r"cannot recommend.*drop them"):
         score(bundle, plain, rules={"min_risk": 0.5})
