@@ -239,6 +239,8 @@ class Lab:
 
     def show(self, theme: str, *, file_browser: bool) -> None:
         """The panel in ``theme`` ("light" or "dark"), the file browser open or closed."""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
         if theme != self.theme:
             name = "JupyterLab Dark" if theme == "dark" else "JupyterLab Light"
             lab_settings(self.env, theme=name)
@@ -274,8 +276,13 @@ class Lab:
                 # shows "Click to show javascript error". Not understood yet (issue 22's
                 # note): rerun the cell as a person would, say so, and check the layout
                 # of the panel that rendered; a third failure fails the test.
-                broken = page.get_by_text("Click to show javascript error")
-                if attempt == 2 or broken.count() == 0:
+                broken = page.get_by_text("Click to show javascript error").count() > 0
+                if not broken:  # the same failure can leave the panel without its tab bar
+                    try:
+                        tab(page, 3).wait_for(state="visible", timeout=15_000)
+                    except PlaywrightTimeoutError:
+                        broken = True
+                if attempt == 2 or not broken:
                     break
                 warnings.warn(
                     f"JupyterLab ({theme}): a widget view failed to render "
