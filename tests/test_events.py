@@ -830,19 +830,26 @@ def test_categorical_columns_give_the_same_log_as_text_and_ignore_unused_categor
         (1, 2**60, -(2**62)),  # times too far apart for one key: lexsort
     ],
 )
+@pytest.mark.parametrize("parallel_sort_rows", [2_000_000, 2])  # 2: halves sorted on 2 threads
 @given(
     st.lists(
         st.tuples(st.integers(0, 3), st.integers(0, 5), st.integers(0, 2)), min_size=1, max_size=200
     )
 )
 @settings(max_examples=100, deadline=None)
-def test_the_primary_order_is_stable_on_ties(cust_scale, time_scale, time_shift, rows):
+def test_the_primary_order_is_stable_on_ties(
+    cust_scale, time_scale, time_shift, parallel_sort_rows, rows
+):
     # Whatever sort the key ranges allow, exact ties (customer, time, touchpoint) keep
     # their input order, exactly as a stable sort by the three keys.
+    from unittest import mock
+
+    from cjml import events
     from cjml.events import _primary_order
 
     cust, secs, tp = (np.array(col, dtype=np.int64) for col in zip(*rows, strict=True))
-    order = _primary_order(cust * cust_scale - 1, secs * time_scale + time_shift, tp, 3)
+    with mock.patch.object(events, "_PARALLEL_SORT_ROWS", parallel_sort_rows):
+        order = _primary_order(cust * cust_scale - 1, secs * time_scale + time_shift, tp, 3)
     perm, same = order.perm, order.same
     expected = np.lexsort((tp, secs, cust))  # lexsort is stable
     np.testing.assert_array_equal(perm, expected)

@@ -380,3 +380,61 @@ def test_a_small_simulated_log_in_parts(tmp_path):
     whole = featurizer.transform(log)
     joined = pd.concat(featurizer.transform_parts(log, parts=6))
     assert np.array_equal(bits(joined), bits(whole))
+
+
+# ------------------------------------------------------------------ memory of a batch command
+MEMORY_PROBE = """
+import ctypes, sys
+import numpy as np
+import numpy._core.multiarray as multiarray
+from cjml.cli._main import tune_memory_for_batch
+
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
+        "uordblks", "fordblks", "keepcost")]
+
+libc = ctypes.CDLL("libc.so.6")
+libc.mallinfo2.restype = MallInfo2
+if sys.argv[1] == "tuned":
+    tune_memory_for_batch()
+before = libc.mallinfo2().hblks
+big = np.ones(8_000_000)  # 64 MB: glibc maps it on its own unless told otherwise
+print(libc.mallinfo2().hblks - before, multiarray._get_madvise_hugepage())
+"""
+
+
+def _glibc_with_mallinfo2() -> bool:
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").mallinfo2  # noqa: B018  # glibc 2.33 or later
+    except (OSError, AttributeError):
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _glibc_with_mallinfo2(), reason="needs glibc 2.33+ (mallinfo2)")
+def test_a_batch_command_serves_large_arrays_from_the_heap_without_huge_pages():
+    def probe(mode: str) -> str:
+        return subprocess.run(
+            [sys.executable, "-c", MEMORY_PROBE, mode], capture_output=True, text=True, check=True
+        ).stdout.split()
+
+    assert probe("default") == ["1", "True"]  # its own mapping; numpy asks for huge pages
+    assert probe("tuned") == ["0", "False"]
+
+
+def test_only_batch_commands_tune_the_memory(monkeypatch):
+    from cjml.cli import _main
+
+    calls = []
+    monkeypatch.setattr(_main, "tune_memory_for_batch", lambda: calls.append(1))
+    monkeypatch.setattr(_main, "main", lambda argv: 0)
+    for argv, tuned in ((["app", "m.cjml"], False), (["features", "x"], True)):
+        calls.clear()
+        monkeypatch.setattr(sys, "argv", ["cjml", *argv])
+        monkeypatch.setattr(_main, "_QUICK_EXIT", frozenset())  # exit with SystemExit, not at once
+        with pytest.raises(SystemExit):
+            _main.run()
+        assert calls == ([1] if tuned else []), argv
