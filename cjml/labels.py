@@ -410,6 +410,14 @@ def _longest_single_cutoff_horizon(log: EventLog, end: pd.Timestamp) -> int:
     return max(int(np.ceil((end - _first_event(log)) / pd.Timedelta(days=1))) - 1, 0)
 
 
+def _latest_training_cutoff(
+    test: pd.Timestamp, horizon: pd.Timedelta, step: pd.Timedelta
+) -> pd.Timestamp:
+    """The latest cutoff on the grid ``step`` apart that ends at ``test`` whose label
+    window ends by ``test``: the newest cutoff ``train`` can learn from."""
+    return test - int(np.ceil(horizon / step)) * step
+
+
 def _holdout_fits(
     first: pd.Timestamp,
     end: pd.Timestamp,
@@ -418,12 +426,23 @@ def _holdout_fits(
     step: pd.Timedelta,
     last=None,
 ) -> bool:
-    """Whether ``n`` rolling cutoffs ``step`` apart leave a training cutoff before the
-    held-out latest one (``train``'s default), all after the first event."""
+    """Whether ``train``'s default, ``n`` rolling cutoffs ``step`` apart with the latest
+    held out, leaves cutoffs to train on.
+
+    The held-out cutoff's label window must be in the log, and either the ``n``
+    cutoffs that end at it start after the first event and span a horizon (so the
+    earliest ends its label window by the held-out one), or the ``n - 1`` training
+    cutoffs ``train`` takes on the same grid (the latest whose label window ends by
+    the held-out one, and those ``step`` apart before it) all fall after the first
+    event. The second is what lets a horizon longer than the ``n`` cutoffs span
+    (CDNOW, 18 months, with a 182-day horizon) keep ``n - 1`` training cutoffs.
+    """
     test = (end - horizon).floor("D") if last is None else last
     if test + horizon > end or n < 2:
         return False
-    return (n - 1) * step >= horizon and test - (n - 1) * step > first
+    spans = (n - 1) * step >= horizon and test - (n - 1) * step > first
+    earliest_training = _latest_training_cutoff(test, horizon, step) - (n - 2) * step
+    return spans or earliest_training > first
 
 
 def _longest_holdout_horizon(
@@ -431,8 +450,7 @@ def _longest_holdout_horizon(
 ) -> int:
     """Whole days: the longest horizon :func:`_holdout_fits` accepts (0 when none)."""
     first = _first_event(log)
-    upper = min(int(((n - 1) * step) / pd.Timedelta(days=1)), (end - first).days)
-    for days in range(upper, 0, -1):
+    for days in range((end - first).days, 0, -1):
         if _holdout_fits(first, end, pd.Timedelta(days=days), n, step, last):
             return days
     return 0
@@ -472,16 +490,17 @@ def _holdout_advice(
             options.append(f"use a horizon of at most {_days_text(room)}")
         cv_flags = f"cv=5 with cutoffs=['{test.date()}'], --cv 5 --cutoffs {test.date()}"
     else:
-        earliest = test - (n_cutoffs - 1) * s
+        latest_training = _latest_training_cutoff(test, h, s)
+        earliest_training = latest_training - max(n_cutoffs - 2, 0) * s
         facts += (
-            f", and the earliest of the {n_cutoffs} cutoffs {_step_text(s)} apart is "
-            f"{earliest.date()}, "
+            f", and the {max(n_cutoffs - 1, 1)} training cutoffs {_step_text(s)} apart whose "
+            f"label windows end by then would run from {earliest_training.date()} to "
+            f"{latest_training.date()}, "
             + (
-                "before the first event"
-                if earliest <= first
-                else "so no earlier cutoff ends its label window by then"
+                "all before the first event: nothing is left to train on"
+                if latest_training <= first
+                else f"the earliest before the first event ({first.date()})"
             )
-            + ": nothing is left to train on"
         )
         longest = _longest_holdout_horizon(log, end, n_cutoffs, s, last)
         if 1 <= longest < h / pd.Timedelta(days=1):

@@ -10,6 +10,10 @@ What they add to a bare LightGBM:
   improve the loss on that slice. Training rows whose label window reaches
   into the held-out cutoff's window are left out of the inner fit
   (``horizon``), so the slice's outcomes are never seen while training.
+  When no earlier row ends its label window by the latest cutoff (a horizon
+  longer than the cutoffs span), the slice is the latest cutoff of a random
+  ``validation_fraction`` of the customers (``fit(..., customer_ids=...)``),
+  fitted on the other customers' rows.
   Without cutoffs, a stratified random ``validation_fraction`` is used.
 - **Calibration on the held-out slice**, never on training rows, chosen there
   by cross-validation (churn: a regularised Platt scaling of the log-odds whose
@@ -314,9 +318,25 @@ def _labels(y, n_rows: int) -> np.ndarray:
 
 
 def _time_split(
-    n_rows: int, cutoffs, horizon, validation_fraction: float, y_codes, random_state
+    n_rows: int,
+    cutoffs,
+    horizon,
+    validation_fraction: float,
+    y_codes,
+    random_state,
+    customer_ids=None,
 ) -> tuple[np.ndarray, np.ndarray, str]:
-    """Row positions for the inner fit and for the later held-out slice."""
+    """Row positions for the inner fit and for the later held-out slice.
+
+    The held-out slice is the latest cutoff's rows, fitted on the rows whose label
+    windows end by it. When none do (a horizon longer than the cutoffs span, e.g.
+    182 days over 20 weekly cutoffs) and ``customer_ids`` are given, it is the
+    latest cutoff's rows of a random ``validation_fraction`` of the customers,
+    fitted on the other customers' earlier rows: a random share of the rows would
+    put each customer's neighbouring cutoffs, nearly the same row, on both sides,
+    so early stopping would never stop (on CDNOW with a 182-day horizon: 2,198
+    rounds, held-out ROC AUC 0.689; by customers: 311 rounds, 0.716).
+    """
     rows = np.arange(n_rows)
     if cutoffs is not None:
         dates = pd.to_datetime(pd.Series(np.asarray(cutoffs)), utc=True)
@@ -326,16 +346,22 @@ def _time_split(
         distinct = np.unique(cut)
         if len(distinct) >= 2:
             last = distinct[-1]
+            when = f"the latest cutoff ({pd.Timestamp(last, tz='UTC')})"
             fit_mask = cut < last
             if horizon is not None:
                 # Leave out rows whose label window overlaps the held-out one.
                 fit_mask &= cut + pd.Timedelta(horizon).value <= last
             if fit_mask.any():
-                return (
-                    rows[fit_mask],
-                    rows[cut == last],
-                    f"the latest cutoff ({pd.Timestamp(last, tz='UTC')})",
+                return rows[fit_mask], rows[cut == last], when
+            if customer_ids is not None and validation_fraction > 0:
+                split = _customer_split(
+                    cut, last, customer_ids, validation_fraction, random_state, n_rows
                 )
+                if split is not None:
+                    return (
+                        *split,
+                        f"{when}, a random {validation_fraction:.0%} of the customers",
+                    )
     if validation_fraction <= 0 or n_rows < 40:
         return rows, rows[:0], "none"
     rng = np.random.default_rng(random_state)
@@ -345,6 +371,28 @@ def _time_split(
         k = int(round(len(members) * validation_fraction))
         hold[rng.choice(members, size=min(k, len(members) - 1), replace=False)] = True
     return rows[~hold], rows[hold], f"a random {validation_fraction:.0%} of rows"
+
+
+def _customer_split(
+    cut: np.ndarray, last, customer_ids, validation_fraction: float, random_state, n_rows: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The latest cutoff's rows of a random share of its customers, and the other
+    customers' earlier rows; None when either side would be empty."""
+    ids = pd.Index(np.asarray(customer_ids))
+    if len(ids) != n_rows:
+        raise ValueError(f"customer_ids must give one id per row of X ({n_rows}), got {len(ids)}.")
+    at_last = cut == last
+    latest_ids = ids[at_last].unique()
+    n_held = int(round(len(latest_ids) * validation_fraction))
+    if n_held < 1 or n_held >= len(latest_ids):
+        return None
+    rng = np.random.default_rng(random_state)
+    held = ids.isin(latest_ids[rng.choice(len(latest_ids), size=n_held, replace=False)])
+    fit_rows = np.flatnonzero(~at_last & ~held)
+    held_rows = np.flatnonzero(at_last & held)
+    if not len(fit_rows):
+        return None
+    return fit_rows, held_rows
 
 
 # --------------------------------------------------------------------------- calibration
@@ -583,7 +631,7 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
         return w if weight is None else w * weight
 
     # -- fitting
-    def fit(self, X, y, *, cutoffs=None, sample_weight=None, client=None):
+    def fit(self, X, y, *, cutoffs=None, sample_weight=None, client=None, customer_ids=None):
         """Fit the trees, early-stopped and calibrated on a later slice.
 
         Parameters
@@ -605,6 +653,13 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
             round a local early stopping would keep is picked afterwards from
             the held-out loss (:mod:`cjml._dask_lgbm`); everything else
             (split, weights, calibration, refit) is as without it.
+        customer_ids : array-like of shape (n_rows,), optional
+            The customer of each row (the ``customer_id`` column of
+            :func:`cjml.make_training_set`). Used only when no earlier row ends
+            its label window by the latest cutoff (a horizon longer than the
+            cutoffs span): the held-out slice is then the latest cutoff of a
+            random ``validation_fraction`` of the customers, and the inner fit
+            the other customers' rows, so no customer is on both sides.
 
         Returns
         -------
@@ -624,7 +679,13 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
             )
         weights = self._weights(codes, n_classes, sample_weight)
         fit_rows, held_rows, self.validation_ = _time_split(
-            len(matrix), cutoffs, self.horizon, self.validation_fraction, codes, self.random_state
+            len(matrix),
+            cutoffs,
+            self.horizon,
+            self.validation_fraction,
+            codes,
+            self.random_state,
+            customer_ids,
         )
         self.min_child_samples_ = self._leaf_size(len(fit_rows))
         # the "auto" regime (learning rate, refit) follows the rows the caller gave
@@ -1403,7 +1464,7 @@ class NextStageModel(_LightGBMClassifier):
         remap[self.observed_classes_] = np.arange(len(self.observed_classes_))
         return classes, remap[all_codes]
 
-    def fit(self, X, y, *, cutoffs=None, sample_weight=None, client=None):
+    def fit(self, X, y, *, cutoffs=None, sample_weight=None, client=None, customer_ids=None):
         """Fit the trees, early-stopped and calibrated on a later slice.
 
         Parameters
@@ -1418,6 +1479,8 @@ class NextStageModel(_LightGBMClassifier):
             Row weights.
         client : distributed.Client, optional
             Grow the trees on this cluster (see :meth:`ChurnModel.fit`).
+        customer_ids : array-like of shape (n_rows,), optional
+            The customer of each row (see :meth:`ChurnModel.fit`).
 
         Returns
         -------
@@ -1454,7 +1517,12 @@ class NextStageModel(_LightGBMClassifier):
         try:
             if not self.conditional_:
                 return super().fit(
-                    X, labels, cutoffs=cutoffs, sample_weight=sample_weight, client=client
+                    X,
+                    labels,
+                    cutoffs=cutoffs,
+                    sample_weight=sample_weight,
+                    client=client,
+                    customer_ids=customer_ids,
                 )
             stays = labels != self.dropped_class
             if stays.sum() < 2 or n_stay < 2:
@@ -1472,6 +1540,7 @@ class NextStageModel(_LightGBMClassifier):
                 cutoffs=None if cutoffs is None else np.asarray(cutoffs)[keep],
                 sample_weight=None if sample_weight is None else np.asarray(sample_weight)[keep],
                 client=client,
+                customer_ids=None if customer_ids is None else np.asarray(customer_ids)[keep],
             )
         finally:
             del self._all_labels, self._regime_rows

@@ -46,6 +46,7 @@ from cjml.labels import (
     _first_event,
     _holdout_advice,
     _holdout_fits,
+    _latest_training_cutoff,
     _longest_holdout_horizon,
     _span_text,
     make_training_set,
@@ -143,7 +144,9 @@ def train(
         Number of rolling cutoffs when ``cutoffs`` is not given. With a held-out
         cutoff, the other ``n_cutoffs - 1`` train: the latest ones ``step`` apart
         whose label windows end by the held-out cutoff (fewer where the log's
-        history is shorter), so a long horizon does not leave only a few.
+        history is shorter), so a long horizon does not leave only a few. A
+        horizon longer than the cutoffs span is accepted when those training
+        cutoffs all follow the first event.
     step : duration, default "7D"
         Spacing of the rolling cutoffs.
     test_cutoff : date, optional
@@ -283,16 +286,26 @@ def train(
         test = max(cutoffs) if test_cutoff is None else pd.Timestamp(test_cutoff)
         if test.tzinfo is None:
             test = test.tz_localize(log.timezone).tz_convert("UTC")
-        train_cutoffs = [c for c in cutoffs if c + horizon <= test]
+        if rolling:
+            step_td = to_timedelta(step, "step")
+            train_cutoffs = _rolling_training_cutoffs(
+                _latest_training_cutoff(test, horizon, step_td),
+                n_cutoffs - 1,
+                step_td,
+                _first_event(log),
+            )
+        else:
+            train_cutoffs = [c for c in cutoffs if c + horizon <= test]
         if not train_cutoffs:
             raise ValueError(
                 _holdout_advice(
-                    log, horizon, n_cutoffs=n_cutoffs, step=step, last=test, cutoffs=cutoffs
+                    log,
+                    horizon,
+                    n_cutoffs=n_cutoffs,
+                    step=step,
+                    last=test,
+                    cutoffs=None if rolling else cutoffs,
                 )
-            )
-        if rolling:
-            train_cutoffs = _rolling_training_cutoffs(
-                train_cutoffs[-1], n_cutoffs - 1, to_timedelta(step, "step"), _first_event(log)
             )
     steps = _progress(progress, 6 if holdout else 5, "train")
     featurizer = JourneyFeaturizer() if featurizer is None else clone(featurizer)
@@ -321,6 +334,7 @@ def train(
     if engine == "dask":
         common["n_estimators"] = CLUSTER_ROUNDS  # all are grown there (no early stopping)
     X, row_cutoffs = train_set[names], train_set["cutoff"]
+    customers = train_set["customer_id"].to_numpy()  # held-out slice by customers if need be
     client, owned = (None, None)
     if engine == "dask":
         from cjml._dask import connect
@@ -328,12 +342,18 @@ def train(
         client, owned = connect(scheduler)
     try:
         churn = ChurnModel(**{**common, **(churn_params or {})})
-        churn.fit(X, train_set["churn"], cutoffs=row_cutoffs, client=client)
+        churn.fit(X, train_set["churn"], cutoffs=row_cutoffs, client=client, customer_ids=customers)
         steps.update()
         stage = NextStageModel(
             **{**common, "classes": [*log.journey_map.stages, DROPPED], **(stage_params or {})}
         )
-        stage.fit(X, train_set["next_stage"].astype(str), cutoffs=row_cutoffs, client=client)
+        stage.fit(
+            X,
+            train_set["next_stage"].astype(str),
+            cutoffs=row_cutoffs,
+            client=client,
+            customer_ids=customers,
+        )
     finally:
         for obj in owned or ():
             obj.close()
@@ -344,7 +364,11 @@ def train(
     if value_plan["fit"]:
         spend = _spend(log, train_set, horizon, lookback_td, margin)
         models["value"] = _value_model(common, value_params).fit(
-            X, spend, retained=1 - train_set["churn"].to_numpy(), cutoffs=row_cutoffs
+            X,
+            spend,
+            retained=1 - train_set["churn"].to_numpy(),
+            cutoffs=row_cutoffs,
+            customer_ids=customers,
         )
     if survival:
         curve = _fit_survival(log, train_set, names, test, lookback_td, common)

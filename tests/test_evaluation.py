@@ -70,6 +70,45 @@ def test_a_long_horizon_still_trains_on_every_rolling_cutoff_but_the_held_out_on
     assert report.info["train_cutoffs"] == [c.date() for c in train_cutoffs]
 
 
+def test_a_horizon_longer_than_the_cutoffs_span_keeps_them_all_for_training(log):
+    # 4 cutoffs 15 days apart span 45 days, less than the 70-day horizon: none of them ends
+    # its label window by the held-out one. The 3 training cutoffs are the latest on the
+    # same grid that do (75 days before it and earlier), as long as they follow the first event.
+    bundle, report = cjml.train(
+        log,
+        horizon="70D",
+        n_cutoffs=4,
+        step="15D",
+        recommender=False,
+        survival=False,
+        value=False,
+    )
+    test = pd.Timestamp(bundle.metadata["test_cutoff"])
+    train_cutoffs = [pd.Timestamp(c) for c in bundle.metadata["train_cutoffs"]]
+    assert train_cutoffs == [test - pd.Timedelta(days=d) for d in (105, 90, 75)]
+    assert report.info["train_cutoffs"] == [c.date() for c in train_cutoffs]
+
+
+def test_the_held_out_cutoff_fits_while_the_training_cutoffs_follow_the_first_event():
+    from cjml.labels import _holdout_fits
+
+    end, week = pd.Timestamp("2025-06-30", tz="UTC"), pd.Timedelta(days=7)
+    horizon = pd.Timedelta(days=180)  # the held-out cutoff: 2025-01-01
+    # 20 weekly cutoffs span 133 days, less than the horizon; the 19 training ones (from 26
+    # weeks before the held-out cutoff back) run from 2024-02-28 to 2024-07-03
+    earliest = pd.Timestamp("2025-01-01", tz="UTC") - 26 * week - 18 * week
+    assert earliest == pd.Timestamp("2024-02-28", tz="UTC")
+    assert _holdout_fits(pd.Timestamp("2024-02-27 23:00", tz="UTC"), end, horizon, 20, week)
+    assert not _holdout_fits(pd.Timestamp("2024-02-28", tz="UTC"), end, horizon, 20, week)
+    # cutoffs that span the horizon are accepted as before (the training ones then stop at
+    # the first event): 29 weekly cutoffs span 196 days, from 2024-06-19
+    assert _holdout_fits(pd.Timestamp("2024-06-18", tz="UTC"), end, horizon, 29, week)
+    # no label window in the log, or a single cutoff: nothing to hold out
+    first = pd.Timestamp("2024-01-01", tz="UTC")
+    assert not _holdout_fits(first, end, horizon, 20, week, last=end - week)
+    assert not _holdout_fits(first, end, horizon, 1, week)
+
+
 def test_rolling_training_cutoffs_stop_at_the_first_event():
     from cjml.training import _rolling_training_cutoffs
 

@@ -8,6 +8,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -100,6 +102,50 @@ def test_time_split_holds_out_the_latest_cutoff_and_purges_overlapping_windows()
     assert "2024-01-31" in how
     fit_rows, held, _ = _time_split(len(cut), cut, None, 0.2, np.zeros(len(cut), dtype=int), 0)
     assert list(fit_rows) == [0, 1, 2, 3, 4]
+
+
+@given(
+    n_customers=st.integers(2, 60),
+    n_cutoffs=st.integers(2, 6),
+    present=st.lists(st.booleans(), min_size=360, max_size=360),
+    seed=st.integers(0, 3),
+)
+@settings(max_examples=60, deadline=None)
+def test_a_horizon_longer_than_the_cutoffs_span_holds_out_customers(
+    n_customers, n_cutoffs, present, seed
+):
+    # Weekly cutoffs, 90-day horizon: every earlier cutoff's label window overlaps the
+    # latest's. With customer ids the held-out slice is the latest cutoff of some customers
+    # and the inner fit the other customers' earlier rows: no customer on both sides.
+    grid = pd.date_range("2024-01-01", periods=n_cutoffs, freq="7D", tz="UTC")
+    rows = [
+        (c, grid[k])
+        for c in range(n_customers)
+        for k in range(n_cutoffs)
+        if present[c * 6 + k] or k == n_cutoffs - 1
+    ]
+    ids = np.array([f"c{c}" for c, _ in rows])
+    cut = pd.DatetimeIndex([t for _, t in rows])
+    codes = np.zeros(len(rows), dtype=int)
+    fit_rows, held, how = _time_split(
+        len(rows), cut, pd.Timedelta("90D"), 0.2, codes, seed, customer_ids=ids
+    )
+    n_held = round(n_customers * 0.2)
+    if how.endswith("a random 20% of the customers"):
+        assert str(grid[-1].date()) in how
+        assert (cut[held] == grid[-1]).all() and (cut[fit_rows] < grid[-1]).all()
+        assert len(set(ids[held])) == len(held) == n_held
+        assert not set(ids[held]) & set(ids[fit_rows])
+        # every earlier row of the other customers is fitted on
+        others = ~np.isin(ids, ids[held]) & (cut < grid[-1])
+        assert sorted(fit_rows) == list(np.flatnonzero(others))
+    else:  # no customer to hold out, or none left with an earlier row: random rows
+        with_earlier = len(set(ids[cut < grid[-1]]))
+        assert n_held < 1 or n_held >= n_customers or with_earlier <= n_held
+        assert how == ("none" if len(rows) < 40 else "a random 20% of rows")
+    # without ids: random rows, as before
+    _, _, how = _time_split(len(rows), cut, pd.Timedelta("90D"), 0.2, codes, seed)
+    assert how == ("none" if len(rows) < 40 else "a random 20% of rows")
 
 
 def test_fit_never_uses_rows_after_the_training_period(sample_sets):

@@ -389,7 +389,7 @@ class ValueModel(BaseEstimator):
         return out
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X, spend, *, retained=None, cutoffs=None):
+    def fit(self, X, spend, *, retained=None, cutoffs=None, customer_ids=None):
         """Learn the expected spend of customers who stay.
 
         Parameters
@@ -405,6 +405,10 @@ class ValueModel(BaseEstimator):
         cutoffs : array-like of dates, optional
             Each row's cutoff; the latest cutoff's rows are held out for early
             stopping (see :class:`cjml.ChurnModel`).
+        customer_ids : array-like of shape (n_rows,), optional
+            The customer of each row, for a held-out slice by customers when no
+            earlier row ends its label window by the latest cutoff (see
+            :meth:`cjml.ChurnModel.fit`).
 
         Returns
         -------
@@ -439,6 +443,7 @@ class ValueModel(BaseEstimator):
                 "customers who stay to learn from. Use more cutoffs or customers."
             )
         row_cutoffs = None if cutoffs is None else np.asarray(cutoffs)[rows]
+        row_customers = None if customer_ids is None else np.asarray(customer_ids)[rows]
         horizon = self._horizon()
         self.horizon_days_ = float("nan") if horizon is None else horizon / pd.Timedelta(days=1)
         self.time_profile_ = self._fit_time_profile(matrix, cutoffs)
@@ -454,12 +459,12 @@ class ValueModel(BaseEstimator):
         categorical = self._categorical()
         if self.method == "tweedie":
             self.boosters_["tweedie"] = self._fit_part(
-                "tweedie", "tweedie", matrix, y, row_cutoffs, categorical
+                "tweedie", "tweedie", matrix, y, row_cutoffs, categorical, row_customers
             )
         else:
             bought = (y > 0).astype(float)
             self.boosters_["buy"] = self._fit_part(
-                "buy", "binary", matrix, bought, row_cutoffs, categorical
+                "buy", "binary", matrix, bought, row_cutoffs, categorical, row_customers
             )
             buyers = np.flatnonzero(bought > 0)
             if len(buyers) < _MIN_BUYERS:
@@ -476,6 +481,7 @@ class ValueModel(BaseEstimator):
                     y[buyers],
                     None if row_cutoffs is None else row_cutoffs[buyers],
                     categorical,
+                    None if row_customers is None else row_customers[buyers],
                 )
         self.boosters_ = {k: v for k, v in self.boosters_.items() if v is not None}
         self._fit_bootstrap(matrix, y, categorical)
@@ -630,7 +636,7 @@ class ValueModel(BaseEstimator):
         ratio = np.where(trained > 1e-12, ahead / np.maximum(trained, 1e-12), linear)
         return np.where(np.isfinite(ratio), ratio, linear)
 
-    def _fit_part(self, name, objective, matrix, y, row_cutoffs, categorical):
+    def _fit_part(self, name, objective, matrix, y, row_cutoffs, categorical, row_customers=None):
         """One part's booster: early-stopped on a later slice, grown again on every row."""
         import lightgbm as lgb
 
@@ -643,7 +649,13 @@ class ValueModel(BaseEstimator):
             return None
         codes = (y > 0).astype(np.int64)
         fit_rows, held_rows, _ = _time_split(
-            len(y), row_cutoffs, self._horizon(), self.validation_fraction, codes, self.random_state
+            len(y),
+            row_cutoffs,
+            self._horizon(),
+            self.validation_fraction,
+            codes,
+            self.random_state,
+            row_customers,
         )
         params = self._params(objective, len(fit_rows), len(y))
         self.min_child_samples_ = min(
