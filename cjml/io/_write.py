@@ -368,8 +368,12 @@ def _arrow_table(frame: pd.DataFrame):
 
 
 #: Rows gathered from small pieces before a Parquet row group is written: fewer, larger
-#: row groups compress better and keep the footer small.
-_ROW_GROUP_ROWS = 131_072
+#: row groups compress better and keep the footer small, but whatever is still gathered
+#: when the last piece comes is written after all the computing. At 131,072 rows a
+#: million events' features (116,574 rows) were one row group written at the very end,
+#: 0.3 s of a 2 s command; at 32,768 (one or two pieces) only the last is, and the file
+#: is 1% larger.
+_ROW_GROUP_ROWS = 32_768
 #: Pieces waiting for the writer at most (memory stays bounded; computing goes on while a
 #: row group is written).
 _PIECES_WAITING = 4
