@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -362,6 +363,18 @@ def _time_split(
                         *split,
                         f"{when}, a random {validation_fraction:.0%} of the customers",
                     )
+            elif validation_fraction > 0 and n_rows >= 40:
+                from cjml.io._messages import _user_stacklevel
+
+                warnings.warn(
+                    f"No earlier cutoff ends its label window by the latest one "
+                    f"({pd.Timestamp(last, tz='UTC').date()}), so early stopping holds out a "
+                    f"random {validation_fraction:.0%} of the rows, and a customer's rows at "
+                    "neighbouring cutoffs fall on both sides. Pass customer_ids= (the "
+                    "customer_id column of make_training_set) to hold out customers instead.",
+                    UserWarning,
+                    stacklevel=_user_stacklevel(),
+                )
     if validation_fraction <= 0 or n_rows < 40:
         return rows, rows[:0], "none"
     rng = np.random.default_rng(random_state)

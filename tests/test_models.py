@@ -143,9 +143,17 @@ def test_a_horizon_longer_than_the_cutoffs_span_holds_out_customers(
         with_earlier = len(set(ids[cut < grid[-1]]))
         assert n_held < 1 or n_held >= n_customers or with_earlier <= n_held
         assert how == ("none" if len(rows) < 40 else "a random 20% of rows")
-    # without ids: random rows, as before
-    _, _, how = _time_split(len(rows), cut, pd.Timedelta("90D"), 0.2, codes, seed)
+    # without ids: random rows, as before, with a warning that says how to do better
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _, _, how = _time_split(len(rows), cut, pd.Timedelta("90D"), 0.2, codes, seed)
     assert how == ("none" if len(rows) < 40 else "a random 20% of rows")
+    said = [str(w.message) for w in caught]
+    if len(rows) >= 40 and (cut < grid[-1]).any():  # several cutoffs, all overlapping
+        assert len(said) == 1 and "Pass customer_ids=" in said[0]
+        assert str(grid[-1].date()) in said[0]
+    else:
+        assert said == []
 
 
 def test_fit_never_uses_rows_after_the_training_period(sample_sets):
