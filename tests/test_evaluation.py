@@ -52,13 +52,25 @@ def test_churn_metrics_by_hand():
     assert math.isnan(churn_metrics([0, 0], [0.1, 0.2])["roc_auc"])
 
 
-def test_a_long_horizon_still_trains_on_every_rolling_cutoff_but_the_held_out_one(log):
-    # 5 cutoffs 15 days apart with a 45-day horizon: of the grid ending at the test cutoff
-    # only 2 lie outside its horizon; the 4 training cutoffs are the latest such ones.
+@pytest.mark.parametrize(
+    ("horizon", "n_cutoffs", "days_before_test"),
+    [
+        # 5 cutoffs 15 days apart, 45-day horizon: of the grid ending at the test cutoff only
+        # 2 lie outside its horizon; the 4 training cutoffs are the latest such ones
+        ("45D", 5, (90, 75, 60, 45)),
+        # 4 cutoffs 15 days apart span 45 days, less than the 70-day horizon: none of them
+        # ends its label window by the held-out one; the 3 training cutoffs are the latest on
+        # the same grid that do (75 days before it and earlier), all after the first event
+        ("70D", 4, (105, 90, 75)),
+    ],
+)
+def test_a_long_horizon_still_trains_on_every_rolling_cutoff_but_the_held_out_one(
+    log, horizon, n_cutoffs, days_before_test
+):
     bundle, report = cjml.train(
         log,
-        horizon="45D",
-        n_cutoffs=5,
+        horizon=horizon,
+        n_cutoffs=n_cutoffs,
         step="15D",
         recommender=False,
         survival=False,
@@ -66,26 +78,7 @@ def test_a_long_horizon_still_trains_on_every_rolling_cutoff_but_the_held_out_on
     )
     test = pd.Timestamp(bundle.metadata["test_cutoff"])
     train_cutoffs = [pd.Timestamp(c) for c in bundle.metadata["train_cutoffs"]]
-    assert train_cutoffs == [test - pd.Timedelta(days=d) for d in (90, 75, 60, 45)]
-    assert report.info["train_cutoffs"] == [c.date() for c in train_cutoffs]
-
-
-def test_a_horizon_longer_than_the_cutoffs_span_keeps_them_all_for_training(log):
-    # 4 cutoffs 15 days apart span 45 days, less than the 70-day horizon: none of them ends
-    # its label window by the held-out one. The 3 training cutoffs are the latest on the
-    # same grid that do (75 days before it and earlier), as long as they follow the first event.
-    bundle, report = cjml.train(
-        log,
-        horizon="70D",
-        n_cutoffs=4,
-        step="15D",
-        recommender=False,
-        survival=False,
-        value=False,
-    )
-    test = pd.Timestamp(bundle.metadata["test_cutoff"])
-    train_cutoffs = [pd.Timestamp(c) for c in bundle.metadata["train_cutoffs"]]
-    assert train_cutoffs == [test - pd.Timedelta(days=d) for d in (105, 90, 75)]
+    assert train_cutoffs == [test - pd.Timedelta(days=d) for d in days_before_test]
     assert report.info["train_cutoffs"] == [c.date() for c in train_cutoffs]
 
 
