@@ -80,6 +80,7 @@ _CONDITIONAL_LARGE_RATE = 0.25
 _REFIT_ROUNDS = 1.1
 #: Below this many rows LightGBM runs on one thread (see ``_default_threads``).
 _THREADS_FROM_ROWS = 50_000
+_IDLE_ENOUGH = 0.25  # of a core: what the others may use of a core we still take
 #: The "auto" leaf size (``min_child_samples``): this many rows, lowered on small data
 #: to a ``_ROWS_PER_LEAF``-th of the inner fit's rows (at least ``_MIN_LEAF_SIZE``), so
 #: the trees can split at all: 100 rows per leaf cannot split 120 rows. Small trees
@@ -139,8 +140,9 @@ def _default_threads(n_rows: int) -> int:
     and 2.5 s on one; ``python benchmarks/models.py --load 2``). So from 50,000
     rows only the cores idle now are taken: the cores this process may run on,
     less those the others keep busy (:func:`_machine_load`), rounded down, at
-    least one. A load that starts during the fit is not seen; pass ``n_jobs``
-    to decide.
+    least one; a core the others use under a quarter of the time counts as
+    idle (the system's own daemons). A load that starts during the fit is not
+    seen; pass ``n_jobs`` to decide.
 
     Parameters
     ----------
@@ -157,31 +159,107 @@ def _default_threads(n_rows: int) -> int:
     cores, others = _machine_load()
     if others is None:  # the load cannot be read: one thread is never the slow choice
         return 1
-    return int(max(1, min(cores, np.floor(cores - others))))
+    return int(max(1, min(cores, np.floor(cores - others + _IDLE_ENOUGH))))
+
+
+class _CpuWindow:
+    """The cores the other processes kept busy lately: machine CPU time less this process's.
+
+    The kernel's load average cannot tell this process's threads from the
+    others', nor a load that has just ended: after a minute of this (or the
+    previous) cjml run on one core it reads 1 on an idle machine, and taking
+    that as the others' load kept a 10M-event recommendation on one thread.
+    Busy CPU time from ``/proc/stat`` (user, nice, system, interrupts, and
+    steal: the hypervisor's other guests) less this process's own CPU time,
+    over the time since the previous reading (the first is taken at import),
+    is what the others used, in cores. A window shorter than ``MIN_WINDOW``
+    gives the previous figure: too few clock ticks to count.
+    """
+
+    MIN_WINDOW = 0.5  # seconds
+
+    def __init__(self) -> None:
+        self.time: float | None = None
+        self.busy = 0.0
+        self.own = 0.0
+        self.others: float | None = None
+
+    def update(self, now: float, busy: float, own: float) -> float | None:
+        """Take a reading (monotonic, machine busy and process CPU seconds); the others' cores."""
+        if self.time is None:
+            self.time, self.busy, self.own = now, busy, own
+            return self.others
+        elapsed = now - self.time
+        if elapsed < self.MIN_WINDOW:
+            return self.others
+        others = (busy - self.busy) - (own - self.own)
+        self.others = max(others / elapsed, 0.0)
+        self.time, self.busy, self.own = now, busy, own
+        return self.others
+
+    def read(self) -> float | None:
+        """Update with this instant's readings; None where ``/proc/stat`` cannot be read."""
+        import time
+
+        try:
+            # "cpu user nice system idle iowait irq softirq steal ...", in clock ticks
+            with open("/proc/stat") as handle:
+                ticks = [float(v) for v in handle.readline().split()[1:9]]
+            per_second = float(os.sysconf("SC_CLK_TCK"))
+        except (OSError, ValueError, AttributeError):
+            return None
+        busy = (sum(ticks[:3]) + sum(ticks[5:8])) / per_second
+        times = os.times()
+        return self.update(time.monotonic(), busy, times.user + times.system)
+
+
+_CPU_WINDOW = _CpuWindow()
+_CPU_WINDOW.read()  # the first reading: the window counts from the import on
+
+
+def _own_running() -> int:
+    """This process's threads running now (state R in ``/proc/self/task``), at least 1."""
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return 1
+    running = 0
+    for task in tasks:
+        try:
+            with open(f"/proc/self/task/{task}/stat") as handle:
+                # "PID (COMM) STATE ...": the name may hold spaces, the state follows its ")"
+                running += handle.read().rpartition(")")[2].split()[0] == "R"
+        except (OSError, IndexError):
+            continue
+    return max(running, 1)
 
 
 def _machine_load() -> tuple[int, float | None]:
     """The cores this process may use, and how many of them the others keep busy.
 
-    The load of the others is the larger of the 1-minute load average and the
-    tasks runnable this instant (``/proc/loadavg``; the average lags a load
-    that just started), less one for this thread; None when unreadable.
+    The others' load is the larger of what they used since the previous
+    reading (:class:`_CpuWindow`; on systems without ``/proc/stat``, the
+    1-minute load average less one for this thread) and the tasks runnable
+    this instant (``/proc/loadavg``: a load that just started) less this
+    process's running threads; None when unreadable.
     """
     try:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cores = os.cpu_count() or 1
-    try:
-        average = os.getloadavg()[0]
-    except (AttributeError, OSError):
-        return cores, None
-    running = average
+    lately = _CPU_WINDOW.read()
+    if lately is None:
+        try:
+            lately = max(os.getloadavg()[0] - 1.0, 0.0)
+        except (AttributeError, OSError):
+            return cores, None
+    now = 0.0
     try:
         with open("/proc/loadavg") as handle:  # "1.0 0.9 0.8 RUNNING/TOTAL LAST_PID"
-            running = float(handle.read().split()[3].split("/")[0])
+            now = float(handle.read().split()[3].split("/")[0]) - _own_running()
     except (OSError, IndexError, ValueError):
         pass
-    return cores, max(average - 1.0, running - 1.0, 0.0)
+    return cores, max(lately, now, 0.0)
 
 
 @contextlib.contextmanager

@@ -5,6 +5,7 @@ No timing here (see ``benchmarks/models.py --load N`` for the measured effect).
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import numpy as np
@@ -175,3 +176,73 @@ def test_a_large_fit_on_a_busy_machine_runs_on_one_thread(monkeypatch):
     monkeypatch.setattr(cjml.models, "_machine_load", lambda: (2, 2.0))
     chosen = ChurnModel(n_estimators=3, early_stopping_rounds=0, n_jobs=2).fit(X, y)
     assert chosen.booster_.params["num_threads"] == 2  # the user's choice, whatever the load
+
+
+def test_cpu_window_counts_what_the_other_processes_used_since_the_last_reading():
+    from cjml.models import _CpuWindow
+
+    window = _CpuWindow()
+    assert window.update(100.0, busy=50.0, own=5.0) is None  # the first reading: a reference
+    # 10 s later the machine was busy 20 core-seconds, 19 of them this process's own
+    assert window.update(110.0, busy=70.0, own=24.0) == pytest.approx(0.1)
+    assert window.update(110.2, busy=72.0, own=24.0) == pytest.approx(0.1)  # too short: kept
+    # 2 s on (from 110.0): another process used a whole core, this one nothing
+    assert window.update(112.0, busy=72.0, own=24.0) == pytest.approx(1.0)
+    assert window.update(113.0, busy=73.0, own=26.0) == 0.0  # never below zero
+
+
+@pytest.mark.parametrize(
+    ("lately", "running", "own_running", "expected"),
+    [
+        (0.02, 2, 2, 0.02),  # only this process runs: the others leave both cores
+        (0.0, 3, 1, 2.0),  # two others just started: the instant count sees them
+        (1.4, 1, 1, 1.4),
+    ],
+)
+def test_machine_load_is_the_others_use_lately_or_their_tasks_running_now(
+    monkeypatch, lately, running, own_running, expected
+):
+    import io
+
+    monkeypatch.setattr(cjml.models._CPU_WINDOW, "read", lambda: lately)
+    monkeypatch.setattr(cjml.models, "_own_running", lambda: own_running)
+    real_open = open
+
+    def fake_open(path, *args, **kwargs):
+        if path == "/proc/loadavg":
+            return io.StringIO(f"0.9 0.8 0.7 {running}/300 12345\n")
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", fake_open)
+    cores, others = cjml.models._machine_load()
+    assert others == pytest.approx(expected)
+
+
+def test_a_core_the_others_barely_use_counts_as_idle(monkeypatch):
+    monkeypatch.setattr(cjml.models, "_machine_load", lambda: (2, 0.1))
+    assert _default_threads(50_000) == 2
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs Linux's /proc")
+def test_own_running_counts_this_processs_running_threads():
+    import threading
+
+    from cjml.models import _own_running
+
+    stop, started = threading.Event(), threading.Event()
+    a = np.random.default_rng(0).random((400, 400))
+
+    def crunch():  # numpy lets go of the GIL: the thread stays runnable (state R)
+        started.set()
+        while not stop.is_set():
+            a @ a
+
+    worker = threading.Thread(target=crunch)
+    worker.start()
+    try:
+        started.wait()
+        counts = [_own_running() for _ in range(50)]
+    finally:
+        stop.set()
+        worker.join()
+    assert max(counts) >= 2  # this thread and the one crunching
