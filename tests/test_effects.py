@@ -184,3 +184,28 @@ def test_recommendations_carry_interval_evidence_and_uncertainty(lifecycle_bundl
     assert got["reason"].str.contains("customers in this stage received it").all()
     # nothing truly helps here: the intervals say so for most customers
     assert got["uncertain"].mean() > 0.5
+
+
+def test_the_overlap_models_flags_match_the_true_propensities_as_the_full_models_do():
+    from cjml.effects import _OVERLAP_MODEL, _fit_propensity, _matrix, _propensities
+
+    anchors = _anchors(20_000, effects={1: -0.08}, confounded=True, seed=3, rare_share=0.02)
+    eff = fit_effects(anchors, min_deliveries=30, rounds=80)
+    assert eff.propensity.current_iteration() == 80 // _OVERLAP_MODEL
+    test = _anchors(20_000, effects={1: -0.08}, confounded=True, seed=4, rare_share=0.02)
+    x = test.X["x"].to_numpy()
+    logits = np.column_stack(
+        [np.zeros_like(x), -1.0 + 1.5 * x, -1.0 - 1.5 * x, np.full_like(x, np.log(0.02))]
+    )
+    truth = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+
+    def flags(e):
+        return (e[:, 1:] >= eff.thresholds[1:]) & (e[:, [0]] >= eff.thresholds[0])
+
+    full = _fit_propensity(_matrix(anchors.X), anchors.arm, 4, 80)
+    kept = flags(eff.propensities(test.X))
+    assert 0.05 < 1 - kept.mean() < 0.5  # the confounding leaves real gaps to find
+    kept_agree = (kept == flags(truth)).mean()
+    full_agree = (flags(_propensities(full, _matrix(test.X))) == flags(truth)).mean()
+    assert kept_agree > 0.96
+    assert kept_agree > full_agree - 0.01

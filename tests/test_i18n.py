@@ -8,6 +8,8 @@ import string
 import numpy as np
 import pytest
 from babel.messages.pofile import read_po
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cjml import i18n
 from cjml.i18n import (
@@ -182,3 +184,56 @@ def test_the_catalogue_ships_inside_the_package():
     path = i18n.catalogue_path("vi")
     assert path.is_file() and path.is_relative_to(i18n.LOCALE_DIR)
     assert re.search(r"Plural-Forms: nplurals=1", path.read_text(encoding="utf-8"))
+
+
+_TIES = [2.675, 0.005, 0.015, 9.995, 2.5, 3.5, 10.5, 0.125, 1.005, -2.675, 1234.565]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.floats(-1e6, 1e6, allow_nan=False),
+            st.sampled_from(_TIES),
+            st.integers(-50, 5000).map(lambda k: k / 100),  # repeated cents: shared texts
+            st.just(float("nan")),
+            st.just(float("inf")),
+        ),
+        max_size=60,
+    ),
+    st.sampled_from(["USD", "VND", "EUR"]),
+    st.sampled_from(["en", "vi"]),
+)
+def test_format_rounded_gives_what_formatting_each_value_gives(values, currency, lang):
+    from babel.numbers import get_currency_precision
+
+    from cjml.i18n import format_rounded
+    from cjml.recommend import _amount, _amounts
+
+    finite = [v for v in values if np.isfinite(v)]
+    with language(lang):
+        each = [format_currency(v, currency) for v in values]
+        assert (
+            list(
+                format_rounded(
+                    values, get_currency_precision(currency), lambda v: format_currency(v, currency)
+                )
+            )
+            == each
+        )
+        assert list(_amounts(finite, currency)) == [format_currency(v, currency) for v in finite]
+        assert list(_amounts(finite, None)) == [_amount(v) for v in finite]
+
+
+def test_format_rounded_formats_each_shown_value_once():
+    from cjml.i18n import format_rounded
+
+    calls = []
+
+    def one(v):
+        calls.append(v)
+        return f"{v:.1f}"
+
+    out = format_rounded([1.04, 1.01, 0.96, 2.0, 2.049, 2.251, 2.25], 1, one)
+    assert list(out) == ["1.0", "1.0", "1.0", "2.0", "2.0", "2.3", "2.2"]
+    assert len(calls) == 4  # 1.0, 2.0 and 2.3 once each; 2.25, a tie, on its own

@@ -404,6 +404,22 @@ def test_exclusions_and_contact_caps(bundle, log, events):
     assert (emails["blocked_by"] == "cap reached: 1 email in 30 days").all()
 
 
+def test_a_customer_with_nothing_allowed_is_told_every_rule_that_ruled_them_out(bundle, log):
+    rules = {
+        "exclude": ["live_chat", "free_trial"],
+        "caps": {"email": {"max": 1, "days": 30}, "any": {"max": 2, "days": 60}},
+    }
+    rec = TouchpointRecommender.from_bundle(bundle, rules=rules, method=DR_POINT)
+    out = rec.recommend(log)
+    est = rec._estimate(log, None, None, None)
+    nothing = ~est.allowed.any(axis=1) & (est.blocked > 0).any(axis=1)
+    assert nothing.sum() > 10
+    for i in np.flatnonzero(nothing):  # every distinct reason, once, in a stable order
+        why = sorted(set(est.blocked_texts[est.blocked[i][est.blocked[i] > 0]]))
+        assert out["reason"].iloc[i] == f"no allowed touchpoint ({'; '.join(why)})"
+    assert out["reason"][nothing].nunique() > 1
+
+
 def test_minimum_risk_and_budget(bundle, log, recommended):
     out = TouchpointRecommender.from_bundle(
         bundle, rules={"min_risk": 0.5}, method=DR_POINT
