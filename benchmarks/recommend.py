@@ -21,7 +21,7 @@ the log is outside the timing:
   ``featurizer.transform`` and the churn model's ``predict_proba`` for the same
   customers.
 
-Goal (issue "recommender", point 2): at least 20,000 customers/s with full
+Goal (issue "recommender", point 6): at least 20,000 customers/s with full
 recommendations among 12 or more candidates, on 2 cores.
 
     python benchmarks/recommend.py [--events 1000000 10000000] [--repeats 3]
