@@ -198,19 +198,33 @@ class _CpuWindow:
         return self.others
 
     def read(self) -> float | None:
-        """Update with this instant's readings; None where ``/proc/stat`` cannot be read."""
+        """Update with this instant's readings; None where ``/proc/stat`` cannot be read.
+
+        The first figure needs a window: asked for sooner than ``MIN_WINDOW``
+        after the first reading, it waits out the rest (once per process, and
+        only for work of 50,000 rows or more).
+        """
         import time
 
-        try:
-            # "cpu user nice system idle iowait irq softirq steal ...", in clock ticks
-            with open("/proc/stat") as handle:
-                ticks = [float(v) for v in handle.readline().split()[1:9]]
-            per_second = float(os.sysconf("SC_CLK_TCK"))
-        except (OSError, ValueError, AttributeError):
+        def reading() -> tuple[float, float, float] | None:
+            try:
+                # "cpu user nice system idle iowait irq softirq steal ...", in clock ticks
+                with open("/proc/stat") as handle:
+                    ticks = [float(v) for v in handle.readline().split()[1:9]]
+                per_second = float(os.sysconf("SC_CLK_TCK"))
+            except (OSError, ValueError, AttributeError):
+                return None
+            times = os.times()
+            busy = (sum(ticks[:3]) + sum(ticks[5:8])) / per_second
+            return time.monotonic(), busy, times.user + times.system
+
+        now = reading()
+        if now is None:
             return None
-        busy = (sum(ticks[:3]) + sum(ticks[5:8])) / per_second
-        times = os.times()
-        return self.update(time.monotonic(), busy, times.user + times.system)
+        if self.others is None and self.time is not None and now[0] - self.time < self.MIN_WINDOW:
+            time.sleep(self.MIN_WINDOW - (now[0] - self.time))
+            now = reading() or now
+        return self.update(*now)
 
 
 _CPU_WINDOW = _CpuWindow()

@@ -246,3 +246,12 @@ def test_own_running_counts_this_processs_running_threads():
         stop.set()
         worker.join()
     assert max(counts) >= 2  # this thread and the one crunching
+
+
+@pytest.mark.skipif(not os.path.isfile("/proc/stat"), reason="needs Linux's /proc")
+def test_the_first_figure_waits_for_a_window_long_enough_to_count():
+    from cjml.models import _CpuWindow
+
+    window = _CpuWindow()
+    assert window.read() is None  # the reference reading
+    assert window.read() is not None  # at once after: waits the window out, then counts
