@@ -190,6 +190,9 @@ class _CpuWindow:
             self.time, self.busy, self.own = now, busy, own
             return self.others
         elapsed = now - self.time
+        if own < self.own:  # a forked child: its CPU time starts afresh, so must the window
+            self.time, self.busy, self.own, self.others = now, busy, own, None
+            return None
         if elapsed < self.MIN_WINDOW:
             return self.others
         others = (busy - self.busy) - (own - self.own)
@@ -201,8 +204,8 @@ class _CpuWindow:
         """Update with this instant's readings; None where ``/proc/stat`` cannot be read.
 
         The first figure needs a window: asked for sooner than ``MIN_WINDOW``
-        after the first reading, it waits out the rest (once per process, and
-        only for work of 50,000 rows or more).
+        after the first reading (or a fork), it waits out the rest (once per
+        process, and only for work of 50,000 rows or more).
         """
         import time
 
@@ -221,10 +224,14 @@ class _CpuWindow:
         now = reading()
         if now is None:
             return None
-        if self.others is None and self.time is not None and now[0] - self.time < self.MIN_WINDOW:
-            time.sleep(self.MIN_WINDOW - (now[0] - self.time))
-            now = reading() or now
-        return self.update(*now)
+        first = self.time is None  # the import's reading: the reference, no wait
+        others = self.update(*now)
+        since = self.time
+        if others is None and not first and since is not None:  # a reference, no figure yet
+            time.sleep(max(self.MIN_WINDOW - (now[0] - since), 0.0) + 0.01)
+            later = reading()
+            others = self.update(*later) if later is not None else None
+        return others
 
 
 _CPU_WINDOW = _CpuWindow()

@@ -189,6 +189,9 @@ def test_cpu_window_counts_what_the_other_processes_used_since_the_last_reading(
     # 2 s on (from 110.0): another process used a whole core, this one nothing
     assert window.update(112.0, busy=72.0, own=24.0) == pytest.approx(1.0)
     assert window.update(113.0, busy=73.0, own=26.0) == 0.0  # never below zero
+    # in a forked child the process's CPU time starts again from zero: a new reference
+    assert window.update(114.0, busy=74.0, own=0.1) is None
+    assert window.update(115.0, busy=75.0, own=1.1) == pytest.approx(0.0)
 
 
 @pytest.mark.parametrize(
