@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -113,6 +115,29 @@ def test_a_budget_needs_every_cost():
     with pytest.raises(RulesError, match=r"unknown for \['email'\].*\[costs\]"):
         RecommendationRules(budget=10.0).check(jm)
     RecommendationRules(budget=10.0, costs={"email": 0.1}).check(jm)
+
+
+@pytest.mark.skipif(not os.path.isdir("/dev/fd"), reason="needs /dev/fd (a shell's <(...))")
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('exclude = ["email"]\nmin_risk = 0.3\n', None),
+        ("garbage {", "is not valid TOML"),
+    ],
+)
+def test_rules_through_a_pipe_are_read_not_silently_the_defaults(text, expected):
+    read, write = os.pipe()  # what `cjml recommend ... --rules <(...)` passes: /dev/fd/N
+    os.write(write, text.encode())
+    os.close(write)
+    try:
+        if expected is None:
+            rules = RecommendationRules.from_file(f"/dev/fd/{read}")
+            assert rules.exclude == ("email",) and rules.min_risk == 0.3
+        else:
+            with pytest.raises(RulesError, match=expected):
+                RecommendationRules.from_file(f"/dev/fd/{read}")
+    finally:
+        os.close(read)
 
 
 def test_rules_file_errors(tmp_path):

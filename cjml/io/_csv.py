@@ -192,10 +192,11 @@ def file_kind(head: bytes) -> str | None:
     return None
 
 
-def read_head(path: str | os.PathLike, what: str) -> bytes:
+def read_head(path: str | os.PathLike, what: str, size: int = 8192) -> bytes:
+    """The first ``size`` bytes of a file (all of it for -1), or a one-line refusal."""
     with open_file(path, what) as f:
         try:
-            return f.read(8192)
+            return f.read(size)
         except OSError as exc:  # a folder on some systems, a device...
             raise InputFileError(
                 f"Cannot read {what} {str(path)!r}: {exc.strerror or type(exc).__name__}."
@@ -232,14 +233,14 @@ def read_text_file(path: str | os.PathLike, what: str, expected: str) -> str:
         or is not UTF-8 text; the message names the file, what it is and the
         line of the first byte that is not UTF-8.
     """
-    head = read_head(path, what)
-    kind = file_kind(head)
+    # one read: a pipe (``--rules <(...)``, /dev/stdin) cannot be opened twice, and a second
+    # open found it empty, so its rules were silently the defaults
+    data = read_head(path, what, -1)
+    kind = file_kind(data[:8192])
     if kind is not None:
         raise not_this(
             path, what, kind, f"a {expected} text file. Fix: give the {expected} file itself."
         )
-    with open_file(path, what) as f:
-        data = f.read()
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
