@@ -536,7 +536,7 @@ class DoublyRobustEffects:
         return _propensities(self.propensity, _matrix(X[self.feature_names]))
 
     def predict(
-        self, X: pd.DataFrame, base_risk=None, *, overlap=True
+        self, X: pd.DataFrame, base_risk=None, *, overlap=True, matrix=None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Effect of each of ``touchpoints`` on P(silent) for the rows of ``X``.
 
@@ -551,6 +551,9 @@ class DoublyRobustEffects:
             Leave out (NaN) the rows unlike anyone who received the
             touchpoint; False estimates them too (for a policy that gives one
             touchpoint to everyone, whose value was measured as such).
+        matrix : ndarray of shape (n, n_features), optional
+            ``X[feature_names]`` as float32, when already converted (the churn
+            model's :meth:`~cjml.models.ChurnModel.feature_matrix` of the same rows).
 
         Returns
         -------
@@ -561,7 +564,12 @@ class DoublyRobustEffects:
             The ``level`` interval: the effect plus or minus the standard
             error of the doubly robust mean effect in the customer's stage.
         """
-        M = _matrix(X[self.feature_names])
+        M = _matrix(X[self.feature_names]) if matrix is None else matrix
+        if M.shape != (len(X), len(self.feature_names)):
+            raise ValueError(
+                f"matrix has shape {M.shape}; pass X[feature_names] as float32, "
+                f"{(len(X), len(self.feature_names))}."
+            )
         arms = [self.all_touchpoints.index(t) + 1 for t in self.touchpoints]
         effect = self._contrast(X, M, arms, base_risk)
         stage = _stage_of(X)

@@ -74,6 +74,7 @@ truth, where business-as-usual contacts are deliberately confounded.
 
 from __future__ import annotations
 
+import functools
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -1010,8 +1011,20 @@ class TouchpointRecommender:
                 value = np.asarray(value, dtype=float)[recent]
         n = len(X)
         ids = X.index
+        # X as float32 once, for every model fitted on the churn model's columns in its
+        # order (each conversion of a large batch is a fresh matrix the kernel must zero)
+        churn_names = list(getattr(self.churn_model, "feature_names_in_", []))
+        converted: list[np.ndarray] = []
+
+        def shared(names_in) -> np.ndarray | None:
+            if not n or list(names_in) != churn_names:
+                return None
+            if not converted:
+                converted.append(self.churn_model.feature_matrix(X))
+            return converted[0]
+
         if churn_risk is None:
-            risk = self.churn_model.predict_proba(X)[:, 1] if n else np.empty(0)
+            risk = self.churn_model.predict_proba(shared(churn_names))[:, 1] if n else np.empty(0)
         else:
             risk = np.asarray(churn_risk, dtype=float)
             if risk.shape != (n,):
@@ -1027,7 +1040,12 @@ class TouchpointRecommender:
                     f"{n} customers; pass one per row of features, in their order."
                 )
         elif self.value_model is not None:
-            value = np.asarray(self.value_model.predict(X), dtype=float) if n else np.empty(0)
+            M = shared(getattr(self.value_model, "feature_names_in_", ()))
+            value = (
+                np.asarray(self.value_model.predict(X if M is None else M), dtype=float)
+                if n
+                else np.empty(0)
+            )
 
         last_ns = _last_event_ns(log, ids, cutoff_ts)
         seen = last_ns != np.iinfo(np.int64).min
@@ -1081,10 +1099,13 @@ class TouchpointRecommender:
             effect = np.full((n, len(dr.touchpoints)), np.nan)
             lo, hi = effect.copy(), effect.copy()
             if len(rows):
+                every = len(rows) == n
+                M = shared(dr.feature_names) if X_at_last is X else None
                 effect[rows], lo[rows], hi[rows] = dr.predict(
-                    X_at_last if len(rows) == n else X_at_last.iloc[rows],  # no copy of all
+                    X_at_last if every else X_at_last.iloc[rows],  # no copy of all
                     base_risk=base_risk[rows],
                     overlap=method not in ("single", "naive"),
+                    matrix=M if M is None or every else M[rows],
                 )
             keep = [dr.touchpoints.index(touchpoints[j]) for j in dr_cols]
             effect, lo, hi = effect[:, keep], lo[:, keep], hi[:, keep]
@@ -1485,9 +1506,12 @@ class TouchpointRecommender:
             )
             ranked &= ~over_budget[:, None]
 
-        stages = np.asarray(jm.stages + (None,), dtype=object)
         out = pd.DataFrame(
-            {"stage": stages[est.stage], "baseline_risk": est.risk, "reach_probability": est.reach},
+            {
+                "stage": _text_column(jm.stages, est.stage),
+                "baseline_risk": est.risk,
+                "reach_probability": est.reach,
+            },
             index=est.customer_ids,
         )
         if est.value is not None:
@@ -1496,8 +1520,8 @@ class TouchpointRecommender:
         for k in range(top_k):
             suffix = "" if k == 0 else f"_{k + 1}"
             col, ok = order[:, k], ranked[:, k]
-            # numpy's stubs refuse None, a valid (object) scalar for where()
-            out[f"recommended_touchpoint{suffix}"] = np.where(ok, touchpoints[col], None)  # type: ignore[call-overload]
+            shown = np.where(ok, col, -1)
+            out[f"recommended_touchpoint{suffix}"] = _text_column(touchpoints, shown)
             out[f"expected_risk{suffix}"] = np.where(ok, est.after[rows, col], np.nan)
             out[f"expected_risk_reduction{suffix}"] = np.where(ok, reduction[rows, col], np.nan)
             if saved is not None:
@@ -1506,8 +1530,10 @@ class TouchpointRecommender:
             out[f"expected_risk_reduction_high{suffix}"] = np.where(ok, est.high[rows, col], np.nan)
             out[f"evidence{suffix}"] = np.where(ok, est.evidence[rows, col], -1)
             assert est.measured is not None
-            source = np.where(est.measured[rows, col] >= 0, "experiment", "observational")
-            out[f"evidence_source{suffix}"] = np.where(ok, source, None)  # type: ignore[call-overload]
+            source = (est.measured[rows, col] >= 0).astype(np.int64)  # 1: an experiment's
+            out[f"evidence_source{suffix}"] = _text_column(
+                ["observational", "experiment"], np.where(ok, source, -1)
+            )
             with np.errstate(invalid="ignore"):
                 out[f"uncertain{suffix}"] = ok & ~(est.low[rows, col] > 0)
             out[f"cost{suffix}"] = np.where(ok, costs[col], np.nan)
@@ -1715,6 +1741,34 @@ def _resolve_cutoff(log, cutoff) -> pd.Timestamp:
     if cutoff is None:  # read_events refuses a log without rows: there is a last event
         return pd.Timestamp(int(log.timestamps_ns.max()), tz="UTC")
     return to_utc_timestamp(cutoff, log.timezone)
+
+
+def _text_column(labels, codes: np.ndarray):
+    """``labels[codes]``, missing where a code is -1, as the column pandas makes of strings.
+
+    pandas 3 keeps strings in Arrow: converting a million Python strings cost 0.15 s
+    per column (about 1 s of a 10M-event recommendation), a take from the few
+    labels a tenth of that. Other pandas get the object array they would keep.
+    """
+    codes = np.asarray(codes, dtype=np.int64)
+    dtype = _STRING_DTYPE()
+    if dtype is None or not (codes >= 0).any():  # no string at all: pandas keeps objects
+        return np.asarray([*labels, None], dtype=object)[codes]  # -1: the None
+    import pyarrow as pa
+
+    taken = pa.array([str(x) for x in labels], type=pa.large_string()).take(
+        pa.array(codes, mask=codes < 0)
+    )
+    return pd.array(taken, dtype=dtype)
+
+
+@functools.cache
+def _STRING_DTYPE():
+    """The Arrow-backed dtype pandas infers for strings, or None (object columns)."""
+    dtype = pd.Series(["a", None], dtype=object).infer_objects().dtype
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        return dtype
+    return None
 
 
 def _last_event_ns(log, ids: pd.Index, cutoff: pd.Timestamp) -> np.ndarray:

@@ -68,6 +68,17 @@ def test_dr_recovers_known_average_effects(confounded):
     assert np.nanmedian(high[:, call]) < 0  # the typical customer: surely helped
 
 
+def test_predict_from_an_already_converted_matrix_gives_the_same_estimates():
+    anchors = _anchors(6000, effects={1: -0.08, 2: 0.05}, confounded=True, seed=3)
+    eff = fit_effects(anchors, min_deliveries=30)
+    X = anchors.X.iloc[:500]
+    matrix = X[eff.feature_names].to_numpy(dtype=np.float32)
+    for a, b in zip(eff.predict(X), eff.predict(X, matrix=matrix), strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match=r"matrix has shape \(499, 3\); pass X\[feature_names\]"):
+        eff.predict(X, matrix=matrix[1:])
+
+
 def test_naive_difference_is_confounded_but_dr_is_not():
     # call truly does nothing; given to risky customers it looks harmful in the raw data
     anchors = _anchors(30_000, effects={}, confounded=True, seed=2)

@@ -7,8 +7,11 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import cjml
+from cjml import recommend as recommend_module
 from cjml.datasets import load_sample
 from cjml.features._windows import anchored_windows
 from cjml.i18n import label_text
@@ -18,6 +21,7 @@ from cjml.recommend import (
     RulesError,
     TouchpointRecommender,
     TouchpointResponseModel,
+    _text_column,
     fit_touchpoint_response,
 )
 
@@ -405,6 +409,41 @@ def test_precomputed_features_and_risk_give_the_same_answer(bundle, log, recomme
         log, features=features, churn_risk=risk
     )
     pd.testing.assert_frame_equal(out, recommended)
+
+
+def test_models_fed_one_converted_matrix_give_what_each_gives_from_the_frame(
+    bundle, log, recommended
+):
+    # the recommender converts the features once for the churn, value and effects models
+    features = bundle.featurizer.transform(log)[bundle.feature_names]
+    risk = bundle.models["churn"].predict_proba(features)[:, 1]
+    value = bundle.models["value"].predict(features)
+    out = TouchpointRecommender.from_bundle(bundle, method=DR_POINT, rules=BY_REDUCTION).recommend(
+        log, features=features, churn_risk=risk, value_if_retained=value
+    )
+    pd.testing.assert_frame_equal(out, recommended)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    labels=st.lists(st.text(min_size=1, max_size=8), min_size=1, max_size=5, unique=True),
+    data=st.data(),
+)
+def test_text_columns_are_the_column_pandas_makes_of_the_strings(labels, data):
+    codes = np.asarray(
+        data.draw(st.lists(st.integers(-1, len(labels) - 1), max_size=30)), dtype=np.int64
+    )
+    expected = pd.DataFrame(index=range(len(codes)))
+    expected["x"] = np.asarray([labels[c] if c >= 0 else None for c in codes], dtype=object)
+    got = pd.DataFrame(index=range(len(codes)))
+    got["x"] = _text_column(labels, codes)
+    pd.testing.assert_frame_equal(got, expected)
+
+
+def test_text_columns_without_arrow_strings_are_objects_with_none(monkeypatch):
+    monkeypatch.setattr(recommend_module, "_STRING_DTYPE", lambda: None)
+    out = _text_column(["email", "call"], np.array([1, -1, 0]))
+    assert out.dtype == object and out.tolist() == ["call", None, "email"]
 
 
 def test_exclusions_and_contact_caps(bundle, log, events):
