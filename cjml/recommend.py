@@ -1751,7 +1751,7 @@ def _text_column(labels, codes: np.ndarray):
     labels a tenth of that. Other pandas get the object array they would keep.
     """
     codes = np.asarray(codes, dtype=np.int64)
-    dtype = _STRING_DTYPE()
+    dtype = _arrow_string_dtype()
     if dtype is None or not (codes >= 0).any():  # no string at all: pandas keeps objects
         return np.asarray([*labels, None], dtype=object)[codes]  # -1: the None
     import pyarrow as pa
@@ -1763,7 +1763,7 @@ def _text_column(labels, codes: np.ndarray):
 
 
 @functools.cache
-def _STRING_DTYPE():
+def _arrow_string_dtype():
     """The Arrow-backed dtype pandas infers for strings, or None (object columns)."""
     dtype = pd.Series(["a", None], dtype=object).infer_objects().dtype
     if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":

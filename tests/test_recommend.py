@@ -441,7 +441,7 @@ def test_text_columns_are_the_column_pandas_makes_of_the_strings(labels, data):
 
 
 def test_text_columns_without_arrow_strings_are_objects_with_none(monkeypatch):
-    monkeypatch.setattr(recommend_module, "_STRING_DTYPE", lambda: None)
+    monkeypatch.setattr(recommend_module, "_arrow_string_dtype", lambda: None)
     out = _text_column(["email", "call"], np.array([1, -1, 0]))
     assert out.dtype == object and out.tolist() == ["call", None, "email"]
 
