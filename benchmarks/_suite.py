@@ -475,11 +475,18 @@ def _eligibility(jm, test: pd.DataFrame, touchpoints) -> np.ndarray:
 
 
 def run_world(
-    name: str, n_customers: int, seed: int, log_progress=print, models_only: bool = False
+    name: str,
+    n_customers: int,
+    seed: int,
+    log_progress=print,
+    models_only: bool = False,
+    policy_test: str = "inverse",
 ) -> dict:
     """Train and measure one (world, seed); a flat dict of results (one table row).
 
-    With ``models_only`` the recommender is neither trained nor measured.
+    With ``models_only`` the recommender is neither trained nor measured;
+    ``policy_test`` is how the bundle tests the candidate policies
+    (``cjml.effects.choose_policy(test=...)``).
     """
     from quality import historical_retention
 
@@ -506,6 +513,7 @@ def run_world(
             churn_params={"n_jobs": 1},
             stage_params={"n_jobs": 1},
             recommender=not models_only,
+            response_params={"policy_test": policy_test},
         )
         t_train = time.perf_counter() - t0 - t_data
         log_progress(f"  {name} seed {seed}: data {t_data:.0f} s, trained in {t_train:.0f} s")
@@ -882,7 +890,9 @@ def _median_rows(rows: pd.DataFrame) -> pd.DataFrame:
     return med.reset_index()
 
 
-def run_suite(worlds=None, split="all", scale=1.0, seeds=(0,), models_only=False) -> pd.DataFrame:
+def run_suite(
+    worlds=None, split="all", scale=1.0, seeds=(0,), models_only=False, policy_test="inverse"
+) -> pd.DataFrame:
     """Run every chosen (world, seed), print the tables and write them to a CSV in ``CACHE``."""
     available = available_worlds()
     if worlds:
@@ -905,7 +915,8 @@ def run_suite(worlds=None, split="all", scale=1.0, seeds=(0,), models_only=False
         raise SystemExit(f"no world of split {split!r} among {worlds or list(available)}")
     print(
         f"scenario suite: {len(chosen)} world(s) x {len(seeds)} seed(s), scale {scale:g}, "
-        f"top {TARGET_SHARE:.0%} by predicted risk are the targets",
+        f"top {TARGET_SHARE:.0%} by predicted risk are the targets"
+        + ("" if policy_test == "inverse" else f", policies tested {policy_test}"),
         flush=True,
     )
     rows, failed = [], []
@@ -926,6 +937,7 @@ def run_suite(worlds=None, split="all", scale=1.0, seeds=(0,), models_only=False
                         seed,
                         log_progress=lambda m: print(m, flush=True),
                         models_only=models_only,
+                        policy_test=policy_test,
                     )
                 )
             except Exception as exc:  # one broken world must not lose the others

@@ -240,6 +240,12 @@ def main() -> None:
         action="store_true",
         help="train and measure the churn and next-stage models only (no recommender: much faster)",
     )
+    suite.add_argument(
+        "--policy-test",
+        choices=["inverse", "overlap"],
+        default="inverse",
+        help="how the bundle tests the candidate policies (cjml.effects.choose_policy test=)",
+    )
     args = parser.parse_args()
     if args.suite:
         from _suite import run_suite
@@ -250,6 +256,7 @@ def main() -> None:
             scale=args.scale,
             seeds=args.seeds if args.seeds is not None else [0],
             models_only=args.models_only,
+            policy_test=args.policy_test,
         )
         return
     if args.seeds is None:

@@ -163,7 +163,9 @@ def train(
         Settings of the recommender's models (:mod:`cjml.effects`): the
         anchors (``max_rows``, ``random_state``, ``design``, ``window``), the
         response model (``C``, ``min_deliveries``) and the doubly robust
-        effects (``folds``, ``rounds``, ``overlap``, ``prior_sd``, ``level``).
+        effects (``folds``, ``rounds``, ``overlap``, ``prior_sd``, ``level``),
+        and how the policies are tested (``policy_test``: "inverse", the
+        default, or "overlap"; :func:`cjml.effects.choose_policy`).
         They are stored as ``bundle.models["touchpoint_response"]``,
         ``["touchpoint_effects"]`` and ``["touchpoint_policy"]`` (the policy
         chosen by off-policy value, also in ``metadata["recommendation_policy"]``).
@@ -754,12 +756,13 @@ def _fit_recommender(
     params = dict(params or {})
     response_keys = {"C", "min_deliveries"}
     effect_keys = {"folds", "rounds", "overlap", "prior_sd", "level"}
+    policy_keys = {"policy_test"}
     anchor_keys = {"max_rows", "random_state", "window", "design"}
-    unknown = set(params) - response_keys - effect_keys - anchor_keys
+    unknown = set(params) - response_keys - effect_keys - anchor_keys - policy_keys
     if unknown:
         raise ValueError(
             f"Unknown response_params {sorted(unknown)!r}; known: "
-            f"{sorted(response_keys | effect_keys | anchor_keys)!r}."
+            f"{sorted(response_keys | effect_keys | anchor_keys | policy_keys)!r}."
         )
     start = min(min(train_cutoffs) - horizon, max(train_cutoffs) - to_timedelta(ANCHOR_PERIOD))
     end = max(train_cutoffs) + horizon
@@ -791,7 +794,13 @@ def _fit_recommender(
             response = fit_response_on_anchors(fit_part, churn, **response_params)
             effects = fit_effects(fit_part, base_model=response, risk_model=churn, **effect_params)
         choice = choose_policy(
-            effects, held_out, fit_part, log.journey_map, response_model=response, churn_model=churn
+            effects,
+            held_out,
+            fit_part,
+            log.journey_map,
+            response_model=response,
+            churn_model=churn,
+            test=params.get("policy_test", "inverse"),
         )
         if len(held_out):  # refit on every anchor now that the policy is chosen
             response = fit_response_on_anchors(anchors, churn, **response_params)

@@ -3,8 +3,18 @@
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
-from cjml.effects import NO_ACTION, AnchorSet, choose_policy, dr_policy, fit_effects
+from cjml.effects import (
+    NO_ACTION,
+    AnchorSet,
+    choose_policy,
+    dr_policy,
+    fit_effects,
+    overlap_weighted_difference,
+)
 from cjml.journey import JourneyMap
 
 TOUCHPOINTS = ("call", "offer", "rare")
@@ -49,6 +59,80 @@ def _map():
             },
         }
     )
+
+
+def _confounded_world(n, effect, treated_share, seed, slope=1.5):
+    """Arm 1 goes mostly to risky customers (with true propensities and outcome means)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    base = 1 / (1 + np.exp(-(-1.5 + 1.2 * x)))
+    p1 = 1 / (1 + np.exp(-(np.log(treated_share / (1 - treated_share)) + slope * x)))
+    arm = (rng.random(n) < p1).astype(np.int64)
+    y = (rng.random(n) < base + effect * arm).astype(float)
+    e = np.column_stack([1 - p1, p1])
+    mu = np.column_stack([base, base + effect])
+    return e, mu, arm, y
+
+
+@pytest.mark.parametrize("right", ["both", "propensity only", "outcome only"])
+def test_overlap_weighted_difference_recovers_a_known_effect_under_confounding(right):
+    e, mu, arm, y = _confounded_world(40_000, -0.06, 0.1, seed=11)
+    if right == "propensity only":  # the outcome model knows nothing: one mean for all
+        mu = np.full_like(mu, y.mean())
+    if right == "outcome only":  # the propensity model ignores the confounding
+        e = np.tile([1 - arm.mean(), arm.mean()], (len(y), 1))
+    everyone, nobody = np.ones_like(arm), np.zeros_like(arm)
+    d, se = overlap_weighted_difference(e, mu, arm, y, everyone, nobody)
+    assert abs(d - (-0.06)) < 3 * se
+    assert d + 1.2816 * se < 0  # the one-sided 90% bound says it helps
+    # acting on half the anchors halves the difference per anchor
+    half = (np.arange(len(y)) % 2).astype(np.int64)
+    d_half, _ = overlap_weighted_difference(e, mu, arm, y, half, nobody)
+    assert abs(d_half - (-0.03)) < 0.015
+    # the raw comparison is fooled by who got the touchpoint
+    assert y[arm == 1].mean() - y[arm == 0].mean() > 0
+
+
+def test_overlap_weighted_difference_is_tighter_than_inverse_weights_for_a_rare_touchpoint():
+    # a touchpoint for 2% of anchors, strongly targeted, and an outcome model that knows
+    # little (as on real logs): some treated anchors have tiny propensities
+    e, mu, arm, y = _confounded_world(40_000, -0.03, 0.02, seed=1, slope=3.0)
+    mu = np.full_like(mu, y.mean())
+    everyone, nobody = np.ones_like(arm), np.zeros_like(arm)
+    d, se = overlap_weighted_difference(e, mu, arm, y, everyone, nobody)
+    rows = np.arange(len(y))
+    gamma = mu + (arm[:, None] == np.arange(2)) * (y[:, None] - mu) / e
+    ipw = gamma[rows, 1] - gamma[rows, 0]
+    assert se < 0.75 * ipw.std(ddof=1) / np.sqrt(len(y))
+    assert abs(d - (-0.03)) < 3 * se
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.integers(5, 60).flatmap(
+        lambda n: st.tuples(
+            arrays(np.float64, (n, 3), elements=st.floats(0.01, 1.0)),
+            arrays(np.float64, (n, 3), elements=st.floats(0.0, 1.0)),
+            arrays(np.int64, n, elements=st.integers(0, 2)),
+            arrays(np.float64, n, elements=st.sampled_from([0.0, 1.0])),
+            arrays(np.int64, n, elements=st.integers(0, 2)),
+            arrays(np.int64, n, elements=st.integers(0, 2)),
+        )
+    )
+)
+def test_overlap_weighted_difference_is_antisymmetric_and_zero_for_one_policy(data):
+    e, mu, arm, y, a, b = data
+    e = e / e.sum(axis=1, keepdims=True)
+    d_ab, se_ab = overlap_weighted_difference(e, mu, arm, y, a, b)
+    d_ba, se_ba = overlap_weighted_difference(e, mu, arm, y, b, a)
+    assert d_ab == pytest.approx(-d_ba, abs=1e-12)
+    assert se_ab == pytest.approx(se_ba, abs=1e-12)
+    assert overlap_weighted_difference(e, mu, arm, y, a, a) == (0.0, 0.0)
+    # where the outcome model is exact for the arms received, only the contrasts count
+    exact = mu.copy()
+    exact[np.arange(len(y)), arm] = y
+    d, _ = overlap_weighted_difference(e, exact, arm, y, a, b)
+    assert abs(d) <= (a != b).mean() + 1e-12  # a difference of probabilities, per anchor
 
 
 @pytest.mark.parametrize("confounded", [False, True])
@@ -105,11 +189,12 @@ def test_rare_touchpoint_is_shrunk_and_not_recommended_on_noise():
     assert (choice == 3).mean() < 0.01
 
 
-def test_no_effective_touchpoint_gives_no_action_with_its_reason():
+@pytest.mark.parametrize("test", ["inverse", "overlap"])
+def test_no_effective_touchpoint_gives_no_action_with_its_reason(test):
     fit = _anchors(20_000, effects={}, confounded=True, seed=4)
     held = _anchors(8_000, effects={}, confounded=True, seed=5)
     eff = fit_effects(fit)
-    choice = choose_policy(eff, held, fit, _map())
+    choice = choose_policy(eff, held, fit, _map(), test=test)
     assert choice.policy == NO_ACTION
     assert "beyond noise" in choice.reason
     assert choice.table.loc[NO_ACTION, "chosen"]
@@ -145,22 +230,41 @@ def test_policy_chosen_is_the_best_by_off_policy_value():
 
 
 # ---------------------------------------------------------------------- through cjml.train
-@pytest.fixture(scope="module")
-def lifecycle_bundle():
-    """A world where no touchpoint has any effect: drop-off follows tenure alone."""
+def _lifecycle_bundle(n_customers, seed, **train_args):
+    """Trained on a world where no touchpoint has any effect: drop-off follows tenure alone."""
     import warnings
 
     import cjml
     from cjml.datasets import make_scenario
 
-    data = make_scenario("fixed_lifecycle", 3000, seed=0)
+    data = make_scenario("fixed_lifecycle", n_customers, seed=seed)
     log = cjml.read_events(
         data.events[data.events["timestamp"] <= data.test_cutoff], journey_map=data.journey_map
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        bundle, report = cjml.train(log, n_cutoffs=6, holdout=False)
+        bundle, _ = cjml.train(log, holdout=False, **train_args)
     return bundle, log
+
+
+@pytest.fixture(scope="module")
+def lifecycle_bundle():
+    return _lifecycle_bundle(3000, 0, n_cutoffs=6)
+
+
+def test_train_passes_the_policy_test_to_the_choice():
+    bundle, _ = _lifecycle_bundle(
+        1500,
+        1,
+        n_cutoffs=4,
+        value=False,
+        survival=False,
+        response_params={"policy_test": "overlap"},
+    )
+    choice = bundle.models["touchpoint_policy"]
+    assert choice.test == "overlap"
+    assert choice.policy == NO_ACTION  # no touchpoint does anything in this world
+    assert bundle.metadata["recommendation_policy"]["test"] == "overlap"
 
 
 def test_a_world_without_effective_touchpoints_gets_no_action_and_its_reason(lifecycle_bundle):
@@ -220,3 +324,33 @@ def test_the_overlap_models_flags_match_the_true_propensities_as_the_full_models
     full_agree = (flags(_propensities(full, _matrix(test.X))) == flags(truth)).mean()
     assert kept_agree > 0.96
     assert kept_agree > full_agree - 0.01
+
+
+def test_the_overlap_test_keeps_the_best_of_the_methods_that_beat_doing_nothing():
+    # call helps everyone a little and is given to the risky (confounded); offer does nothing
+    fit = _anchors(30_000, effects={1: -0.06}, confounded=True, seed=9)
+    held = _anchors(15_000, effects={1: -0.06}, confounded=True, seed=10)
+    eff = fit_effects(fit)
+    choice = choose_policy(eff, held, fit, _map(), test="overlap")
+    table = choice.table
+    # every difference is against doing nothing, the safe default
+    assert np.allclose(table["vs_default"], table["vs_no_action"])
+    # the methods, then the best single touchpoint, tested in order until one fails
+    order = ["dr (best if contacted)", "dr (point estimates)", "dr", "naive rule"]
+    order += [name for name in table.index if name.startswith("single: ")]
+    passed = []
+    for name in order:
+        if not table.loc[name, "vs_no_action_high"] < 0:
+            break
+        passed.append(name)
+    assert passed, "a touchpoint that lowers every customer's risk by 6 points is found"
+    assert choice.test == "overlap" and choice.to_dict()["test"] == "overlap"
+    chosen = table.index[table["chosen"]][0]
+    assert chosen == table.loc[passed, "value"].idxmin()
+    assert choice.policy != NO_ACTION
+
+
+def test_an_unknown_policy_test_is_refused():
+    fit = _anchors(2_000, effects={}, confounded=False, seed=1)
+    with pytest.raises(ValueError, match="test must be 'inverse' or 'overlap'"):
+        choose_policy(fit_effects(fit), fit, fit, _map(), test="ipw")
