@@ -809,8 +809,8 @@ class PolicyChoice:
     table : DataFrame
         One row per candidate: ``value`` (estimated mean silence risk under
         the policy on the held-out anchors), ``vs_no_action`` with
-        ``low``/``high`` (paired interval of the difference), ``vs_default``
-        with its interval, ``chosen``.
+        ``low``/``high`` (one-sided bounds of the difference, by ``test``),
+        ``vs_default`` with its bounds, ``share_acted``, ``chosen``.
     reason : str
         One plain sentence on why this policy was kept.
     n_anchors : int
@@ -909,13 +909,13 @@ def overlap_weighted_difference(
     weights of the plain doubly robust value reach hundreds for a touchpoint
     delivered to a few percent of events: on the development worlds the
     one-sided 90% bound of a policy acting on most anchors lay 5-8 points
-    from its estimate with inverse weights and 1.4-1.8 points with these. The price is the
-    population: the difference is that of the anchors in the overlap, not of
-    every anchor; it is scaled to all held-out anchors by the share on which
-    the policies differ. It is the test of ``choose_policy(test="overlap")``;
-    narrower intervals did not make better choices on the development worlds
-    (``benchmarks/README.md``, "overlap-weighted test"), so it is not the
-    default.
+    from its estimate with inverse weights, 1.4-1.8 points with these. The
+    price is the population: the difference is that of the anchors in the
+    overlap, not of every anchor; it is scaled to all held-out anchors by the
+    share on which the policies differ. It is the test of
+    ``choose_policy(test="overlap")``; narrower intervals did not make better
+    choices on the development worlds (``benchmarks/README.md``,
+    "overlap-weighted test"), so it is not the default.
 
     Parameters
     ----------

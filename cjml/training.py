@@ -248,6 +248,8 @@ def train(
             "(--engine dask) with it, or leave it out."
         )
     n_jobs = _check_n_jobs(n_jobs)
+    if recommender:
+        _checked_response_params(response_params)  # a typo is refused before any training
     log = as_log(log)
     horizon = to_timedelta(horizon)
     lookback_td = None if lookback is None else to_timedelta(lookback, "lookback")
@@ -729,6 +731,28 @@ def _cv_cutoff(log, cutoffs, test_cutoff, horizon) -> pd.Timestamp:
     return rolling_cutoffs(log, horizon=horizon, n=1)[0]
 
 
+#: The recommender's settings (``response_params``), by the part of it they go to.
+_RESPONSE_KEYS = frozenset({"C", "min_deliveries"})
+_EFFECT_KEYS = frozenset({"folds", "rounds", "overlap", "prior_sd", "level"})
+_ANCHOR_KEYS = frozenset({"max_rows", "random_state", "window", "design"})
+_POLICY_KEYS = frozenset({"policy_test"})
+
+
+def _checked_response_params(params) -> dict:
+    """``response_params`` as a dict, refused before any training if a key or value is wrong."""
+    params = dict(params or {})
+    known = _RESPONSE_KEYS | _EFFECT_KEYS | _ANCHOR_KEYS | _POLICY_KEYS
+    unknown = set(params) - known
+    if unknown:
+        raise ValueError(f"Unknown response_params {sorted(unknown)!r}; known: {sorted(known)!r}.")
+    if params.get("policy_test", "inverse") not in ("inverse", "overlap"):
+        raise ValueError(
+            "response_params['policy_test'] must be 'inverse' or 'overlap', got "
+            f"{params['policy_test']!r}."
+        )
+    return params
+
+
 def _fit_recommender(
     log, featurizer, churn, train_cutoffs, horizon, params, n_jobs=None
 ) -> tuple[dict, str | None]:
@@ -753,17 +777,7 @@ def _fit_recommender(
             "the journey map marks no touchpoint as actionable. Mark the touchpoints the "
             "business delivers as actionable in the journey map (README: 'Journey maps')."
         )
-    params = dict(params or {})
-    response_keys = {"C", "min_deliveries"}
-    effect_keys = {"folds", "rounds", "overlap", "prior_sd", "level"}
-    policy_keys = {"policy_test"}
-    anchor_keys = {"max_rows", "random_state", "window", "design"}
-    unknown = set(params) - response_keys - effect_keys - anchor_keys - policy_keys
-    if unknown:
-        raise ValueError(
-            f"Unknown response_params {sorted(unknown)!r}; known: "
-            f"{sorted(response_keys | effect_keys | anchor_keys | policy_keys)!r}."
-        )
+    params = _checked_response_params(params)
     start = min(min(train_cutoffs) - horizon, max(train_cutoffs) - to_timedelta(ANCHOR_PERIOD))
     end = max(train_cutoffs) + horizon
     try:
@@ -773,10 +787,10 @@ def _fit_recommender(
             start=start,
             end=end,
             horizon=horizon,
-            **{k: v for k, v in params.items() if k in anchor_keys},
+            **{k: v for k, v in params.items() if k in _ANCHOR_KEYS},
         )
-        response_params = {k: v for k, v in params.items() if k in response_keys}
-        effect_params = {k: v for k, v in params.items() if k in effect_keys}
+        response_params = {k: v for k, v in params.items() if k in _RESPONSE_KEYS}
+        effect_params = {k: v for k, v in params.items() if k in _EFFECT_KEYS}
         if "min_deliveries" in params:
             effect_params["min_deliveries"] = params["min_deliveries"]
         effect_params["n_jobs"] = n_jobs

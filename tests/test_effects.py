@@ -350,6 +350,21 @@ def test_the_overlap_test_keeps_the_best_of_the_methods_that_beat_doing_nothing(
     assert choice.policy != NO_ACTION
 
 
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"policy_test": "ipw"}, r"\['policy_test'\] must be 'inverse' or 'overlap', got 'ipw'"),
+        ({"policy": "overlap"}, r"Unknown response_params \['policy'\]; known: .*'policy_test'"),
+    ],
+)
+def test_train_refuses_wrong_recommender_settings_before_training(params, message):
+    import cjml
+    from cjml.datasets import load_sample
+
+    with pytest.raises(ValueError, match=message):
+        cjml.train(load_sample(), response_params=params)
+
+
 def test_an_unknown_policy_test_is_refused():
     fit = _anchors(2_000, effects={}, confounded=False, seed=1)
     with pytest.raises(ValueError, match="test must be 'inverse' or 'overlap'"):
