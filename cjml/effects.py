@@ -1117,11 +1117,13 @@ def choose_policy(
         }
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "policy"
-    passed = []
+    passed: list[str] = []
+    failed: str | None = None
     for k in sequence:
         if k not in table.index:
             continue
         if not rows[k]["vs_default_high"] < 0:
+            failed = k
             break
         passed.append(k)
     beats = table.loc[passed]
@@ -1144,6 +1146,7 @@ def choose_policy(
                 if default != NO_ACTION
                 else ", so no touchpoint is recommended"
             )
+            + _detectable(None if failed is None else rows[failed], n)
         )
     table["chosen"] = table.index == chosen
     if chosen.startswith("single: "):
@@ -1157,6 +1160,19 @@ def choose_policy(
     else:
         policy = chosen
     return PolicyChoice(policy, best_single, stage_rule, table, reason, n, test)
+
+
+def _detectable(row: dict | None, n: int) -> str:
+    """How large a gain the held-out comparison could have shown, for a reason's end."""
+    if row is None:
+        return ""
+    margin = (row["vs_default_high"] - row["vs_default"]) * 100
+    if not np.isfinite(margin) or margin <= 0:
+        return ""
+    return (
+        f" (on {n:,} held-out decisions, only a gain of more than {margin:.1f} points "
+        "of drop-off could have shown; a control group in each campaign measures smaller ones)"
+    )
 
 
 def _label(name: str) -> str:

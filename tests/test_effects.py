@@ -197,6 +197,12 @@ def test_no_effective_touchpoint_gives_no_action_with_its_reason(test):
     choice = choose_policy(eff, held, fit, _map(), test=test)
     assert choice.policy == NO_ACTION
     assert "beyond noise" in choice.reason
+    # and how large a gain the held-out period could have shown (the first method tested)
+    first = choice.table.loc["dr (best if contacted)"]
+    margin = (first["vs_default_high"] - first["vs_default"]) * 100
+    assert f"on 8,000 held-out decisions, only a gain of more than {margin:.1f} points" in (
+        choice.reason
+    )
     assert choice.table.loc[NO_ACTION, "chosen"]
 
 
