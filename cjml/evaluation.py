@@ -647,7 +647,13 @@ class EvaluationReport:
         ]
         return (
             head + f"\n(off-policy values on {self.policy['n_anchors']:,} held-out "
-            "decisions: estimated drop-off rate, and the difference with no action)\n"
+            "decisions: estimated drop-off rate, and the difference with no action, "
+            + (
+                "overlap-weighted"
+                if self.policy.get("test") == "overlap"
+                else "inverse-propensity weighted"
+            )
+            + ")\n"
             + table[cols].to_string(float_format=lambda v: f"{v:.4f}")
             + "\n"
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 
@@ -152,6 +153,11 @@ def test_train_holds_out_a_later_cutoff(trained, log):
     table = report.policy_table()
     assert table is not None and table["chosen"].sum() == 1
     assert f"recommendation policy: {policy.policy}" in report.to_text()
+    # the text says how the differences were tested (bundles of every version: "inverse")
+    assert "difference with no action, inverse-propensity weighted)" in report.to_text()
+    overlap = copy.copy(report)
+    overlap.policy = {**report.policy, "test": "overlap"}
+    assert "difference with no action, overlap-weighted)" in overlap.to_text()
     assert bundle.metadata["event_columns"] == [
         "channel",
         "satisfaction",
