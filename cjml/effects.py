@@ -69,7 +69,10 @@ customers most often came back) and no action. The *safe default* is the best
 single touchpoint when it beats no action beyond noise, else no action; the
 methods are then tested against it in that fixed order, stopping at the first
 that fails, and the best of those that passed is kept. When none passes,
-cjml says so and recommends the safe default rather than noise.
+cjml says so and recommends the safe default rather than noise, with how large
+a gain the held-out period could have shown. ``choose_policy(test="overlap")``
+tests with overlap weights instead (:func:`overlap_weighted_difference`):
+narrower, but measured on the suite it chose no better, so it is opt-in.
 
 Limits: the comparison arm is customers' own events, which have effects of
 their own, so effects against doing nothing are less certain than effects of
