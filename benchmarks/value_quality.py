@@ -38,10 +38,14 @@ the truth's ``(risk_no_action - risk_<touchpoint>) x V_true - cost``, ``V_true``
 touchpoint, Spearman, the share whose true value saved is below 0, and the
 mean predicted and true risk reduction;
 development and held-out worlds apart, for the policy chosen at training
-(``auto``) and for the doubly robust ranking as if its gate were off (``dr``).
+(``auto``) and for the doubly robust ranking as if its gate were off (``dr``),
+each with the reductions scaled as trained (the share of the method's
+predicted gain that the held-out period bears out,
+:meth:`cjml.effects.PolicyChoice.confirmed`), unscaled (as before that share
+existed) and scaled by the share the inverse-weighted difference gives.
 
     python benchmarks/value_quality.py [--customers 6000] [--seeds 0 1 2]
-        [--suite] [--scale 0.25] [--saved]
+        [--suite] [--suite-seeds 0] [--scale 0.25] [--saved]
 
 Simulated data is cached in ``benchmarks/.cache``.
 """
@@ -111,9 +115,37 @@ def judge(predicted: np.ndarray, true: np.ndarray) -> dict:
 #: at training ("auto": often "no action" when no method beat doing nothing on the held-out
 #: period) and the doubly robust ranking itself, as if that gate were off
 SAVED_METHODS = ("auto", "dr")
+#: how the reductions are scaled (PolicyChoice.confirmed): as trained (the share of each
+#: method's predicted gain the overlap-weighted held-out difference bears out), not at all
+#: (the recommender before the share existed), or by the inverse-weighted difference's share
+SAVED_SHARES = ("trained", "unscaled", "inverse")
 
 
-def value_saved(bundle, log, truth: pd.DataFrame, cutoff, method: str = "auto") -> dict:
+def _with_shares(policy, share: str):
+    """The bundle's policy with its ``confirmed`` column replaced as ``share`` says."""
+    from dataclasses import replace
+
+    from scipy.stats import norm
+
+    from cjml.effects import confirmed_share
+
+    table = policy.table.copy()
+    if share == "unscaled":
+        table["confirmed"] = 1.0
+    elif share == "inverse":
+        z = norm.ppf(0.9)  # the bounds in the table are one-sided at cjml.train's level 0.9
+        table["confirmed"] = [
+            confirmed_share(
+                -r.vs_no_action, (r.vs_no_action_high - r.vs_no_action) / z, r.predicted_gain
+            )
+            for r in table.itertuples()
+        ]
+    return replace(policy, table=table)
+
+
+def value_saved(
+    bundle, log, truth: pd.DataFrame, cutoff, method: str = "auto", share: str = "trained"
+) -> dict:
     """The recommender's first-ranked touchpoints: predicted against true value saved.
 
     True value saved = ``(risk_no_action - risk_<touchpoint>) * V_true - cost``,
@@ -128,11 +160,12 @@ def value_saved(bundle, log, truth: pd.DataFrame, cutoff, method: str = "auto") 
 
     from cjml.recommend import TouchpointRecommender
 
+    recommender = TouchpointRecommender.from_bundle(bundle, method=method)
+    if share != "trained" and recommender.policy is not None:
+        recommender.policy = _with_shares(recommender.policy, share)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        recs = TouchpointRecommender.from_bundle(bundle, method=method).recommend(
-            log, cutoff=cutoff, lookback=bundle.metadata.get("lookback")
-        )
+        recs = recommender.recommend(log, cutoff=cutoff, lookback=bundle.metadata.get("lookback"))
     given = recs[recs["recommended_touchpoint"].notna()]
     out = {"n": len(given), "predicted": np.nan, "true": np.nan}
     out.update(spearman=np.nan, negative=np.nan, reduction=np.nan, true_reduction=np.nan)
@@ -196,7 +229,11 @@ def evaluate(log, truth: pd.DataFrame, cutoff, horizon: str, saved: bool = False
     rows.update({name: judge(np.asarray(p), true) for name, p in baselines.items()})
     out = {"rows": rows, "n": len(test), "true_total": float(true.sum()), "seconds": seconds}
     if saved:
-        out["saved"] = {m: value_saved(bundle, log, truth, cutoff, m) for m in SAVED_METHODS}
+        out["saved"] = {
+            (m, share): value_saved(bundle, log, truth, cutoff, m, share)
+            for m in SAVED_METHODS
+            for share in SAVED_SHARES
+        }
     return out
 
 
@@ -293,8 +330,8 @@ def saved_summary(results: list[tuple[str, dict]]) -> None:
         "(risk_no_action - risk_<touchpoint>) x V_true - cost, over the customers given one"
     )
     print(
-        f"   {'world':60} {'method':6} {'customers':>9} {'predicted':>10} {'true':>10} "
-        f"{'Spearman':>8} {'true < 0':>8} {'reduction':>9} {'true red.':>9}"
+        f"   {'world':60} {'method':6} {'shares':8} {'customers':>9} {'predicted':>10} "
+        f"{'true':>10} {'Spearman':>8} {'true < 0':>8} {'reduction':>9} {'true red.':>9}"
     )
     for split in ("development", "held_out"):
         rows = [(n, r["saved"]) for n, r in results if r.get("split") == split and "saved" in r]
@@ -302,18 +339,21 @@ def saved_summary(results: list[tuple[str, dict]]) -> None:
             continue
         print(f"   -- {split}")
         for method in SAVED_METHODS:
-            for name, by_method in rows:
-                v = by_method[method]
+            for share in SAVED_SHARES:
+                key = (method, share)
+                for name, by_method in rows:
+                    v = by_method[key]
+                    print(
+                        f"   {name:60} {method:6} {share:8} {v['n']:9,} {v['predicted']:10,.0f} "
+                        f"{v['true']:10,.0f} {v['spearman']:8.3f} {v['negative']:8.1%} "
+                        f"{v['reduction']:9.4f} {v['true_reduction']:9.4f}"
+                    )
+                done = [r[key] for _, r in rows if np.isfinite(r[key]["predicted"])]
                 print(
-                    f"   {name:60} {method:6} {v['n']:9,} {v['predicted']:10,.0f} "
-                    f"{v['true']:10,.0f} {v['spearman']:8.3f} {v['negative']:8.1%} "
-                    f"{v['reduction']:9.4f} {v['true_reduction']:9.4f}"
+                    f"   {'all ' + split:60} {method:6} {share:8} "
+                    f"{sum(v['n'] for v in done):9,} {sum(v['predicted'] for v in done):10,.0f} "
+                    f"{sum(v['true'] for v in done):10,.0f}"
                 )
-            done = [r[method] for _, r in rows if np.isfinite(r[method]["predicted"])]
-            print(
-                f"   {'all ' + split:60} {method:6} {sum(v['n'] for v in done):9,} "
-                f"{sum(v['predicted'] for v in done):10,.0f} {sum(v['true'] for v in done):10,.0f}"
-            )
 
 
 def main() -> None:
@@ -325,6 +365,13 @@ def main() -> None:
     )
     parser.add_argument(
         "--scale", type=float, default=0.25, help="suite worlds' size, share of the default"
+    )
+    parser.add_argument(
+        "--suite-seeds",
+        type=int,
+        nargs="+",
+        default=None,
+        help="seeds of the suite worlds (default: the first of --seeds)",
     )
     parser.add_argument(
         "--saved",
@@ -339,7 +386,7 @@ def main() -> None:
     )
     results = simulator_worlds(args.customers, args.seeds, args.saved)
     if args.suite:
-        results += suite_worlds(args.scale, args.seeds[:1], args.saved)
+        results += suite_worlds(args.scale, args.suite_seeds or args.seeds[:1], args.saved)
     summary(results)
     if args.saved:
         saved_summary(results)

@@ -620,7 +620,9 @@ class EvaluationReport:
         DataFrame or None
             One row per policy: ``value`` (estimated drop-off rate under the
             policy), ``vs_no_action`` and ``vs_default`` with their intervals,
-            ``share_acted`` and ``chosen``.
+            ``share_acted``, ``predicted_gain``, ``measured_gain`` and
+            ``confirmed`` (:meth:`cjml.effects.PolicyChoice.confirmed`; not in
+            reports from before them) and ``chosen``.
         """
         if not self.policy or not self.policy.get("table"):
             return None
@@ -643,6 +645,7 @@ class EvaluationReport:
             "vs_no_action_low",
             "vs_no_action_high",
             "share_acted",
+            *[c for c in ("predicted_gain", "confirmed") if c in table.columns],
             "chosen",
         ]
         return (
@@ -652,6 +655,12 @@ class EvaluationReport:
                 "overlap-weighted"
                 if self.policy.get("test") == "overlap"
                 else "inverse-propensity weighted"
+            )
+            + (
+                "; predicted_gain: the drop-off reduction the policy's model expected, "
+                "confirmed: the share of it the overlap-weighted difference bears out"
+                if "confirmed" in table.columns
+                else ""
             )
             + ")\n"
             + table[cols].to_string(float_format=lambda v: f"{v:.4f}")

@@ -1080,6 +1080,9 @@ class TouchpointRecommender:
 
         deliverable = eligible.copy()  # what the map allows, before any estimate or rule
         method = self._method()
+        # the share of this method's predicted reductions the held-out period bore out at
+        # training (PolicyChoice.confirmed): every estimate is scaled by it, never reordered
+        confirmed = 1.0 if self.policy is None else self.policy.confirmed(method)
         T = len(touchpoints)
         after = np.full((n, T), np.nan)
         low, high = np.full((n, T), np.nan), np.full((n, T), np.nan)
@@ -1109,8 +1112,9 @@ class TouchpointRecommender:
                 )
             keep = [dr.touchpoints.index(touchpoints[j]) for j in dr_cols]
             effect, lo, hi = effect[:, keep], lo[:, keep], hi[:, keep]
-            low[:, dr_cols] = reach[:, None] * -hi  # a negative effect on P(silent) helps
-            high[:, dr_cols] = reach[:, None] * -lo
+            # a negative effect on P(silent) helps
+            low[:, dr_cols] = confirmed * reach[:, None] * -hi
+            high[:, dr_cols] = confirmed * reach[:, None] * -lo
             no_overlap[:, dr_cols] = np.isnan(effect)
             table = dr.evidence
             counts = np.zeros((len(jm.stages) + 1, T), dtype=np.int64)
@@ -1146,7 +1150,9 @@ class TouchpointRecommender:
             estimated[known] = True
             engaged, treated = model.predict_risks(X, risk)
             cols = [model.touchpoints_.index(touchpoints[j]) for j in known]
-            after[:, known] = risk[:, None] - reach[:, None] * (engaged[:, None] - treated[:, cols])
+            after[:, known] = risk[:, None] - confirmed * reach[:, None] * (
+                engaged[:, None] - treated[:, cols]
+            )
             min_deliveries = model.min_deliveries
         elif method == "s-learner":
             estimated[:] = True

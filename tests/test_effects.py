@@ -10,7 +10,9 @@ from hypothesis.extra.numpy import arrays
 from cjml.effects import (
     NO_ACTION,
     AnchorSet,
+    PolicyChoice,
     choose_policy,
+    confirmed_share,
     dr_policy,
     fit_effects,
     overlap_weighted_difference,
@@ -292,9 +294,15 @@ def test_recommendations_carry_interval_evidence_and_uncertainty(lifecycle_bundl
     from cjml.recommend import TouchpointRecommender
 
     bundle, log = lifecycle_bundle
-    rec = TouchpointRecommender.from_bundle(bundle, method="dr-point").recommend(
-        log, lookback="90D", top_k=2
-    )
+    recommender = TouchpointRecommender.from_bundle(bundle, method="dr-point")
+    # nothing helps in this world: the held-out period confirms none of the method's
+    # predicted reductions, so, scaled by that share, none is worth recommending
+    assert bundle.models["touchpoint_policy"].confirmed("dr-point") < 0.1
+    rec = recommender.recommend(log, lookback="90D", top_k=2)
+    assert (rec["expected_risk_reduction"].fillna(0) < 0.01).all()
+    # the model's own estimates (no policy to scale them): intervals, evidence, uncertainty
+    recommender.policy = None
+    rec = recommender.recommend(log, lookback="90D", top_k=2)
     got = rec[rec["recommended_touchpoint"].notna()]
     assert len(got) > 10
     low, high = got["expected_risk_reduction_low"], got["expected_risk_reduction_high"]
@@ -375,3 +383,129 @@ def test_an_unknown_policy_test_is_refused():
     fit = _anchors(2_000, effects={}, confounded=False, seed=1)
     with pytest.raises(ValueError, match="test must be 'inverse' or 'overlap'"):
         choose_policy(fit_effects(fit), fit, fit, _map(), test="ipw")
+
+
+# ---------------------------------------------------------------------- confirmed share
+def test_confirmed_share_values():
+    # measured exactly as predicted, precisely: the prediction stands
+    assert confirmed_share(0.03, 1e-5, 0.03) == pytest.approx(1.0, abs=1e-6)
+    # as predicted, but with a standard error as large as the prediction: half of it
+    assert confirmed_share(0.03, 0.03, 0.03) == pytest.approx(0.5)
+    # measured at no gain or a loss: nothing of it
+    assert confirmed_share(0.0, 0.01, 0.03) == 0.0
+    assert confirmed_share(-0.05, 0.01, 0.03) == 0.0
+    # a larger gain than predicted is not believed beyond the prediction
+    assert confirmed_share(0.2, 0.001, 0.03) == 1.0
+    # nothing predicted: nothing to scale; nothing measured: nothing believed
+    assert confirmed_share(0.02, 0.01, 0.0) == 1.0
+    assert confirmed_share(0.02, 0.01, -0.01) == 1.0
+    assert confirmed_share(float("nan"), 0.01, 0.03) == 0.0
+    assert confirmed_share(0.02, float("inf"), 0.03) == 0.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    measured=st.floats(-0.5, 0.5),
+    more=st.floats(0.0, 0.5),
+    se=st.floats(1e-4, 0.5),
+    wider=st.floats(0.0, 0.5),
+    predicted=st.floats(1e-3, 0.5),
+)
+def test_confirmed_share_is_a_share_that_grows_with_the_evidence(
+    measured, more, se, wider, predicted
+):
+    share = confirmed_share(measured, se, predicted)
+    assert 0.0 <= share <= 1.0
+    assert confirmed_share(measured + more, se, predicted) >= share  # a larger measured gain
+    if measured > 0:  # a noisier measure of the same gain is believed less
+        assert confirmed_share(measured, se + wider, predicted) <= share + 1e-12
+
+
+def test_the_policy_table_says_how_much_of_each_prediction_the_held_out_period_confirms():
+    # call truly lowers everyone's risk by 6 points: a method giving it is borne out
+    fit = _anchors(30_000, effects={1: -0.06}, confounded=True, seed=9)
+    held = _anchors(15_000, effects={1: -0.06}, confounded=True, seed=10)
+    eff = fit_effects(fit)
+    table = choose_policy(eff, held, fit, _map()).table
+    assert {"predicted_gain", "measured_gain", "confirmed"} <= set(table.columns)
+    assert table.loc[NO_ACTION, "predicted_gain"] == 0.0
+    assert table["confirmed"].between(0, 1).all()
+    single = table.loc["single: call"]
+    assert single["predicted_gain"] == pytest.approx(0.06, abs=0.03)
+    assert single["measured_gain"] == pytest.approx(0.06, abs=0.03)
+    assert single["confirmed"] > 0.7
+    # nothing helps: the measured gains are noise around zero, the shares small
+    fit = _anchors(20_000, effects={}, confounded=True, seed=4)
+    held = _anchors(8_000, effects={}, confounded=True, seed=5)
+    eff = fit_effects(fit)
+    table = choose_policy(eff, held, fit, _map()).table
+    acting = table[(table["share_acted"] > 0.2) & (table["predicted_gain"] > 0.001)]
+    assert len(acting)
+    assert (acting["confirmed"] < 0.5).all(), acting[["predicted_gain", "measured_gain"]]
+
+
+def test_policy_choice_gives_each_methods_share_and_one_where_it_has_none():
+    table = pd.DataFrame(
+        {"confirmed": [1.0, 0.25, 0.5, 0.75, 0.1, 0.2, 0.3]},
+        index=pd.Index(
+            [
+                NO_ACTION,
+                "dr (best if contacted)",
+                "dr (point estimates)",
+                "dr",
+                "response",
+                "naive rule",
+                "single: call",
+            ],
+            name="policy",
+        ),
+    )
+    choice = PolicyChoice("dr-rank", "call", {}, table, "", 1000)
+    got = {
+        m: choice.confirmed(m)
+        for m in ("dr-rank", "dr-point", "dr", "response", "naive", "single", "s-learner")
+    }
+    assert got == {
+        "dr-rank": 0.25,
+        "dr-point": 0.5,
+        "dr": 0.75,
+        "response": 0.1,
+        "naive": 0.2,
+        "single": 0.3,
+        "s-learner": 1.0,  # not a candidate: nothing measured it
+    }
+    old = PolicyChoice("dr-rank", "call", {}, table.drop(columns="confirmed"), "", 1000)
+    assert old.confirmed("dr-rank") == 1.0  # a bundle trained before the column existed
+
+
+def test_recommendations_scale_reductions_by_the_confirmed_share(lifecycle_bundle):
+    from cjml.recommend import TouchpointRecommender
+
+    bundle, log = lifecycle_bundle
+    choice = bundle.models["touchpoint_policy"]
+    row = "dr (point estimates)"
+    assert 0.0 <= choice.table.loc[row, "confirmed"] <= 1.0
+
+    def recommend(share):
+        table = choice.table.copy()
+        table.loc[row, "confirmed"] = share
+        policy = PolicyChoice(
+            choice.policy, choice.touchpoint, choice.stage_rule, table, choice.reason, 1000
+        )
+        rec = TouchpointRecommender.from_bundle(bundle, method="dr-point")
+        rec.policy = policy
+        return rec.effects(log, lookback="90D")
+
+    full, half = recommend(1.0), recommend(0.5)
+    assert (
+        len(full) > 100
+        and (full[["customer_id", "touchpoint"]] == half[["customer_id", "touchpoint"]]).all().all()
+    )
+    assert (full["risk_reduction"].abs() > 1e-4).mean() > 0.5  # not a test of zeros
+    # where the full estimate is not clipped (a reduction cannot exceed the risk itself)
+    free = (full["expected_risk"] > 1e-9) & (
+        full["risk_reduction_high"] < full["baseline_risk"] - 1e-9
+    )
+    assert free.mean() > 0.9
+    for col in ("risk_reduction", "risk_reduction_low", "risk_reduction_high"):
+        np.testing.assert_allclose(half.loc[free, col], 0.5 * full.loc[free, col], atol=1e-12)

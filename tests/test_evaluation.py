@@ -154,10 +154,24 @@ def test_train_holds_out_a_later_cutoff(trained, log):
     assert table is not None and table["chosen"].sum() == 1
     assert f"recommendation policy: {policy.policy}" in report.to_text()
     # the text says how the differences were tested (bundles of every version: "inverse")
-    assert "difference with no action, inverse-propensity weighted)" in report.to_text()
+    text = report.to_text()
+    assert "difference with no action, inverse-propensity weighted;" in text
+    # and how much of each policy's predicted gain the held-out period bears out
+    assert "confirmed: the share of it the overlap-weighted difference bears out)" in text
+    assert {"predicted_gain", "measured_gain", "confirmed"} <= set(table.columns)
+    assert table["confirmed"].between(0, 1).all()
     overlap = copy.copy(report)
     overlap.policy = {**report.policy, "test": "overlap"}
-    assert "difference with no action, overlap-weighted)" in overlap.to_text()
+    assert "difference with no action, overlap-weighted;" in overlap.to_text()
+    # a report saved before the shares existed still prints its table, without them
+    old = copy.copy(report)
+    old_table = {
+        k: v
+        for k, v in report.policy["table"].items()
+        if k not in ("predicted_gain", "measured_gain", "confirmed")
+    }
+    old.policy = {**report.policy, "table": old_table}
+    assert "difference with no action, inverse-propensity weighted)" in old.to_text()
     assert bundle.metadata["event_columns"] == [
         "channel",
         "satisfaction",
