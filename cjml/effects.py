@@ -870,7 +870,7 @@ class PolicyChoice:
         }.get(method)
         if row is None or "confirmed" not in self.table.columns or row not in self.table.index:
             return 1.0
-        share = float(self.table.loc[row, "confirmed"])
+        share = float(self.table["confirmed"].to_numpy(dtype=float)[self.table.index.get_loc(row)])
         return share if np.isfinite(share) else 1.0
 
     def to_dict(self) -> dict:
@@ -1220,11 +1220,11 @@ def choose_policy(
             + _detectable(None if failed is None else rows[failed], n)
         )
     table["chosen"] = table.index == chosen
-    share = float(table.loc[chosen, "confirmed"])
+    share = float(table["confirmed"].to_numpy(dtype=float)[table.index.get_loc(chosen)])
     if chosen != NO_ACTION and share < 1:
         reason += (
-            f"; the held-out period bears out about {share:.0%} of the reductions it "
-            "predicts, so each is shown scaled to that share"
+            f"; of the reductions this policy's model predicts, the held-out period bears "
+            f"out about {share:.0%}, so each is shown scaled to that share"
         )
     if chosen.startswith("single: "):
         return PolicyChoice("single", best_single, stage_rule, table, reason, n, test)

@@ -160,6 +160,12 @@ def test_train_holds_out_a_later_cutoff(trained, log):
     assert "confirmed: the share of it the overlap-weighted difference bears out)" in text
     assert {"predicted_gain", "measured_gain", "confirmed"} <= set(table.columns)
     assert table["confirmed"].between(0, 1).all()
+    # the reason says how much of the kept policy's predictions its recommendations show
+    share = policy.confirmed(policy.policy)
+    if policy.policy != "no action" and share < 1:
+        assert f"the held-out period bears out about {share:.0%}, so each" in policy.reason
+    else:
+        assert "bears out" not in policy.reason
     overlap = copy.copy(report)
     overlap.policy = {**report.policy, "test": "overlap"}
     assert "difference with no action, overlap-weighted;" in overlap.to_text()
