@@ -764,6 +764,8 @@ class _Estimates:
     # ``measured_entries`` (-1: observational)
     measured: np.ndarray | None = None
     measured_entries: list = field(default_factory=list)
+    # the share of the method's predicted reductions scaled into ``after``, ``low``, ``high``
+    confirmed: float = 1.0
 
 
 #: The methods a recommender can use; "auto" follows the policy the bundle chose.
@@ -1331,6 +1333,7 @@ class TouchpointRecommender:
             value,
             measured,
             entries,
+            confirmed,
         )
 
     def effects(
@@ -1477,13 +1480,19 @@ class TouchpointRecommender:
 
         reduction = est.risk[:, None] - est.after
         saved = None if est.value is None else _value_saved(reduction, est.value[:, None], costs)
+        floor = max(rules.min_reduction, 0.0)
+        if floor <= DEFAULT_MIN_REDUCTION:
+            # The default floor tells a change from none (a customer almost surely gone has
+            # none) on the model's own scale, before the confirmed share scaled it down; a
+            # floor the user set is on the reductions shown.
+            floor *= est.confirmed
         if est.method == "dr-rank":  # the best touchpoint if contacted, whatever its sign,
             # unless the change is too small to tell from nothing (a customer almost surely gone)
-            usable = est.allowed & (np.abs(reduction) > max(rules.min_reduction, 0.0))
+            usable = est.allowed & (np.abs(reduction) > floor)
             if rules.min_reduction > DEFAULT_MIN_REDUCTION:  # a floor on gains the user set
                 usable &= reduction > rules.min_reduction
         else:
-            usable = est.allowed & (reduction > max(rules.min_reduction, 0.0))
+            usable = est.allowed & (reduction > floor)
         act = est.risk >= rules.min_risk
         usable &= act[:, None]
         # what usable leaves out for its value alone, to say so (value_saved)

@@ -486,16 +486,33 @@ def test_recommendations_scale_reductions_by_the_confirmed_share(lifecycle_bundl
     row = "dr (point estimates)"
     assert 0.0 <= choice.table.loc[row, "confirmed"] <= 1.0
 
-    def recommend(share):
+    def recommender(share):
         table = choice.table.copy()
         table.loc[row, "confirmed"] = share
         policy = PolicyChoice(
             choice.policy, choice.touchpoint, choice.stage_rule, table, choice.reason, 1000
         )
-        rec = TouchpointRecommender.from_bundle(bundle, method="dr-point")
+        rec = TouchpointRecommender.from_bundle(
+            bundle, method="dr-point", rules={"rank_by": "reduction"}
+        )
         rec.policy = policy
-        return rec.effects(log, lookback="90D")
+        return rec
 
+    def recommend(share):
+        return recommender(share).effects(log, lookback="90D")
+
+    # the same customers get the same touchpoints, at half the reduction: the default floor
+    # (a change too small to tell from none) is judged before the share scales it
+    got = {s: recommender(s).recommend(log, lookback="90D") for s in (1.0, 0.5)}
+    given = got[1.0]["recommended_touchpoint"].notna()
+    assert given.sum() > 10
+    pd.testing.assert_series_equal(
+        got[0.5]["recommended_touchpoint"], got[1.0]["recommended_touchpoint"]
+    )
+    np.testing.assert_allclose(
+        got[0.5].loc[given, "expected_risk_reduction"],
+        0.5 * got[1.0].loc[given, "expected_risk_reduction"],
+    )
     full, half = recommend(1.0), recommend(0.5)
     assert (
         len(full) > 100
