@@ -183,9 +183,13 @@ class RecommendationRules:
         Touchpoints expected to lower the risk by this much or less (as a
         probability: 0.005 is half a point) are not recommended. The default
         drops gains that round to 0.0 points, mostly customers almost surely
-        gone already; whether an effect is beyond noise at all is decided by
-        the policy chosen at training, and each recommendation says whether
-        its own interval includes no effect (``uncertain``).
+        gone already, judged on the model's own estimate (before the share
+        the held-out period confirmed scales it, see
+        :meth:`cjml.effects.PolicyChoice.confirmed`); a larger floor is
+        judged on the reductions shown. Whether an effect is beyond noise at
+        all is decided by the policy chosen at training, and each
+        recommendation says whether its own interval includes no effect
+        (``uncertain``).
     budget : float, optional
         Total cost allowed for the first-ranked touchpoints. Customers are
         served in the order of ``rank_by`` applied to their first-ranked
