@@ -85,10 +85,11 @@ its model expected on the held-out decisions (``predicted_gain``) with the
 overlap-weighted measure of it (``measured_gain``), and
 :func:`confirmed_share` turns the two into the share of the prediction the
 evidence bears out (a sceptical prior: no gain, as wide as the prediction).
-Recommendations show every reduction, interval and value saved scaled by the
-share of the method in force (:meth:`PolicyChoice.confirmed`): the order of a
-customer's touchpoints by reduction is unchanged, but a reduction the data
-cannot confirm no longer pays for a touchpoint's cost.
+Recommendations show every reduction and value saved scaled by the share of
+the method in force (:meth:`PolicyChoice.confirmed`), each interval keeping the
+model's width around the scaled reduction (the share is itself uncertain): the
+order of a customer's touchpoints by reduction is unchanged, but a reduction
+the data cannot confirm no longer pays for a touchpoint's cost.
 
 Limits: the comparison arm is customers' own events, which have effects of
 their own, so effects against doing nothing are less certain than effects of

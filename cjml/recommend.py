@@ -1087,7 +1087,8 @@ class TouchpointRecommender:
         deliverable = eligible.copy()  # what the map allows, before any estimate or rule
         method = self._method()
         # the share of this method's predicted reductions the held-out period bore out at
-        # training (PolicyChoice.confirmed): every estimate is scaled by it, never reordered
+        # training (PolicyChoice.confirmed): every estimate is scaled by it (a customer's
+        # touchpoints keep their order by reduction)
         confirmed = 1.0 if self.policy is None else self.policy.confirmed(method)
         T = len(touchpoints)
         after = np.full((n, T), np.nan)
@@ -1118,9 +1119,13 @@ class TouchpointRecommender:
                 )
             keep = [dr.touchpoints.index(touchpoints[j]) for j in dr_cols]
             effect, lo, hi = effect[:, keep], lo[:, keep], hi[:, keep]
-            # a negative effect on P(silent) helps
-            low[:, dr_cols] = confirmed * reach[:, None] * -hi
-            high[:, dr_cols] = confirmed * reach[:, None] * -lo
+            low[:, dr_cols] = reach[:, None] * -hi  # a negative effect on P(silent) helps
+            high[:, dr_cols] = reach[:, None] * -lo
+            # the estimate scaled by the confirmed share, the interval keeping the model's
+            # width around it: the share is itself uncertain, so the interval never narrows
+            shift = (1.0 - confirmed) * (low[:, dr_cols] + high[:, dr_cols]) / 2
+            low[:, dr_cols] -= shift
+            high[:, dr_cols] -= shift
             no_overlap[:, dr_cols] = np.isnan(effect)
             table = dr.evidence
             counts = np.zeros((len(jm.stages) + 1, T), dtype=np.int64)

@@ -530,9 +530,24 @@ def test_recommendations_scale_reductions_by_the_confirmed_share(lifecycle_bundl
     )
     assert (full["risk_reduction"].abs() > 1e-4).mean() > 0.5  # not a test of zeros
     # where the full estimate is not clipped (a reduction cannot exceed the risk itself)
-    free = (full["expected_risk"] > 1e-9) & (
-        full["risk_reduction_high"] < full["baseline_risk"] - 1e-9
-    )
+    # nor its interval, shifted with it, clipped at the risk or at the risk minus one
+    free = full["expected_risk"] > 1e-9
+    for frame in (full, half):
+        free &= frame["risk_reduction_high"] < frame["baseline_risk"] - 1e-9
+        free &= frame["risk_reduction_low"] > frame["baseline_risk"] - 1 + 1e-9
     assert free.mean() > 0.9
-    for col in ("risk_reduction", "risk_reduction_low", "risk_reduction_high"):
-        np.testing.assert_allclose(half.loc[free, col], 0.5 * full.loc[free, col], atol=1e-12)
+    np.testing.assert_allclose(
+        half.loc[free, "risk_reduction"], 0.5 * full.loc[free, "risk_reduction"], atol=1e-12
+    )
+    # the interval keeps the model's width around the scaled estimate (the share is itself
+    # uncertain: a prediction shrunk to nothing is not known to be nothing)
+    width = full["risk_reduction_high"] - full["risk_reduction_low"]
+    assert (width[free] > 1e-4).all()
+    np.testing.assert_allclose(
+        (half["risk_reduction_high"] - half["risk_reduction_low"])[free], width[free], atol=1e-12
+    )
+    np.testing.assert_allclose(
+        (half["risk_reduction_high"] + half["risk_reduction_low"])[free],
+        0.5 * (full["risk_reduction_high"] + full["risk_reduction_low"])[free],
+        atol=1e-12,
+    )
