@@ -1105,7 +1105,8 @@ def choose_policy(
     )
     candidates["dr"] = dr_policy(effects, held_out.X, eligible, estimates=estimates)
     # each candidate's expected drop-off reduction per anchor and arm (column 0: no action)
-    expected = {k: _arm_gains(effects, estimates[0], n_arms) for k in candidates}
+    per_customer = _arm_gains(effects, estimates[0], n_arms)
+    expected = dict.fromkeys(candidates, per_customer)
     if response_model is not None and churn_model is not None:
         engaged, treated = response_model.predict_risks(held_out.X, base)
         cols = [touchpoints.index(t) for t in response_model.touchpoints_]

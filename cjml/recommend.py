@@ -768,7 +768,8 @@ class _Estimates:
     # ``measured_entries`` (-1: observational)
     measured: np.ndarray | None = None
     measured_entries: list = field(default_factory=list)
-    # the share of the method's predicted reductions scaled into ``after``, ``low``, ``high``
+    # the share of the method's predicted reductions: ``after`` holds the scaled reductions,
+    # ``low`` and ``high`` the model's interval width around them
     confirmed: float = 1.0
 
 
