@@ -9,6 +9,7 @@ scikit-learn.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import warnings
@@ -438,3 +439,42 @@ def test_only_batch_commands_tune_the_memory(monkeypatch):
         with pytest.raises(SystemExit):
             _main.run()
         assert calls == ([1] if tuned else []), argv
+
+
+ARROW_POOL_PROBE = """
+import sys
+if sys.argv[1] == "imported-first":
+    import pyarrow
+from cjml.cli._main import tune_memory_for_batch
+
+tune_memory_for_batch()
+import pyarrow
+
+print(pyarrow.default_memory_pool().backend_name)
+"""
+
+
+@pytest.mark.parametrize(
+    ("mode", "user_choice", "expected"),
+    [
+        ("imported-later", None, "system"),
+        ("imported-first", None, "system"),
+        ("imported-later", "mimalloc", "mimalloc"),  # the user's choice is kept
+    ],
+)
+def test_a_batch_command_puts_arrows_buffers_on_the_same_heap(mode, user_choice, expected):
+    import pyarrow
+
+    if user_choice is not None and user_choice not in pyarrow.supported_memory_backends():
+        pytest.skip(f"this pyarrow has no {user_choice} pool")
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    if user_choice is not None:
+        env["ARROW_DEFAULT_MEMORY_POOL"] = user_choice
+    out = subprocess.run(
+        [sys.executable, "-c", ARROW_POOL_PROBE, mode],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    ).stdout.split()
+    assert out == [expected]
