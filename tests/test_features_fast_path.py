@@ -13,11 +13,14 @@ import os
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import cjml
 from cjml.cli import main
@@ -136,6 +139,57 @@ def test_a_table_written_in_pieces_is_the_table_written_at_once(
     back = pd.read_parquet(b)
     pd.testing.assert_frame_equal(back, pd.read_parquet(a), check_exact=True)
     assert back.attrs == whole.attrs and back.attrs
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(
+            st.floats(allow_nan=True, allow_infinity=True),
+            st.just(float("nan")),
+            st.just(-0.0),
+        ),
+        min_size=1,
+        max_size=40,
+    ),
+    cuts=st.lists(st.integers(0, 40), max_size=4),
+    text_ids=st.booleans(),
+)
+def test_pieces_convert_to_the_same_parquet_as_the_whole_table(values, cuts, text_ids):
+    """Later pieces skip pandas' conversion; NaN must still be null, values bit for bit."""
+    import tempfile
+
+    n = len(values)
+    ids = [f"c{k}" for k in range(n)] if text_ids else list(range(n))
+    whole = pd.DataFrame({"customer_id": ids, "x": values, "y": np.full(n, np.nan)})
+    whole.attrs = {"cutoff": "2024-01-01"}
+    bounds = sorted({0, n, *(c for c in cuts if c < n)})
+    pieces = [
+        whole.iloc[a:b].reset_index(drop=True) for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+    ]
+    for p in pieces:
+        p.attrs = dict(whole.attrs)
+    with tempfile.TemporaryDirectory() as tmp:
+        a = pq.read_table(write_table(whole, Path(tmp) / "whole.parquet"))
+        b = pq.read_table(write_table(iter(pieces), Path(tmp) / "pieces.parquet"))
+    assert b.schema.equals(a.schema, check_metadata=True)
+    assert b.column("x").null_count == int(np.isnan(values).sum())
+    assert b.column("y").null_count == n
+    got = b.column("x").to_numpy(zero_copy_only=False)
+    assert np.array_equal(
+        got.view(np.int64)[~np.isnan(got)], np.asarray(values)[~np.isnan(values)].view(np.int64)
+    )
+
+
+def test_a_later_piece_with_other_dtypes_or_attrs_is_refused(tmp_path):
+    a = pd.DataFrame({"customer_id": [1, 2], "x": [1.0, np.nan]})
+    with pytest.raises(ValueError, match="differ"):
+        write_table([a, a.assign(x=[1, 2])], tmp_path / "t.parquet")
+    b = a.copy()
+    b.attrs = {"cutoff": "later"}
+    with pytest.raises(ValueError, match="differ"):
+        write_table([a, b], tmp_path / "t.parquet")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_small_pieces_are_gathered_into_row_groups(tmp_path, monkeypatch):

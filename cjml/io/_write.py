@@ -367,6 +367,62 @@ def _arrow_table(frame: pd.DataFrame):
     return table
 
 
+class _PieceConverter:
+    """The pieces of one table to Arrow, each as :func:`_arrow_table` makes it.
+
+    The first piece goes through pandas' conversion, which also makes the schema
+    and its pandas metadata. A later piece with the same columns, dtypes and attrs
+    reuses that schema, and its float columns are wrapped without a copy: pandas'
+    conversion copies every float column to turn NaN into null, a quarter of the
+    writer thread's time on 129 features (0.8 s at 10M events). Here the NaN stay
+    in the data buffer under a validity bitmap that marks them null, which is the
+    same column to Arrow and Parquet (values under a null are never read or written).
+    Any other piece takes the general path; the writer then compares its schema.
+    """
+
+    def __init__(self) -> None:
+        self.schema = None
+        self.dtypes: pd.Series | None = None
+        self.attrs = None
+
+    def __call__(self, frame: pd.DataFrame):
+        import pyarrow as pa
+
+        if self.schema is None:
+            table = _arrow_table(frame)
+            self.schema, self.dtypes, self.attrs = table.schema, frame.dtypes, frame.attrs
+            return table
+        assert self.dtypes is not None
+        if not (frame.dtypes.equals(self.dtypes) and frame.attrs == self.attrs):
+            return _arrow_table(frame)
+        arrays = []
+        for i, (field, dtype) in enumerate(zip(self.schema, frame.dtypes, strict=True)):
+            column = frame.iloc[:, i]
+            if dtype == np.float64:
+                arrays.append(_float_array(column.to_numpy()))
+            else:
+                arrays.append(pa.array(column, type=field.type, from_pandas=True))
+        return pa.Table.from_arrays(arrays, schema=self.schema)
+
+
+def _float_array(values: np.ndarray):
+    """A float64 Arrow array of ``values`` (not copied), NaN as null, as pandas converts it."""
+    import pyarrow as pa
+
+    values = np.ascontiguousarray(values)
+    missing = np.isnan(values)
+    n_missing = int(np.count_nonzero(missing))
+    if not n_missing:
+        return pa.Array.from_buffers(pa.float64(), len(values), [None, pa.py_buffer(values)])
+    valid = np.packbits(~missing, bitorder="little")
+    return pa.Array.from_buffers(
+        pa.float64(),
+        len(values),
+        [pa.py_buffer(valid), pa.py_buffer(values)],
+        null_count=n_missing,
+    )
+
+
 #: Rows gathered from small pieces before a Parquet row group is written: fewer, larger
 #: row groups compress better and keep the footer small, but whatever is still gathered
 #: when the last piece comes is written after all the computing. At 131,072 rows a
@@ -400,6 +456,7 @@ def _write_parquet_pieces(frames: Iterable[pd.DataFrame], tmp: str | Path) -> No
     import pyarrow.parquet as pq
 
     state: dict = {"tables": [], "rows": 0}
+    to_arrow = _PieceConverter()
 
     def flush() -> None:
         if state["tables"]:
@@ -407,7 +464,7 @@ def _write_parquet_pieces(frames: Iterable[pd.DataFrame], tmp: str | Path) -> No
             state["tables"], state["rows"] = [], 0
 
     def write(frame: pd.DataFrame) -> None:  # on the writer thread, one piece at a time
-        table = _arrow_table(frame)
+        table = to_arrow(frame)
         writer = state.get("writer")
         if writer is None:
             writer = state["writer"] = pq.ParquetWriter(
