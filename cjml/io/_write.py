@@ -26,10 +26,11 @@ import os
 import re
 import tempfile
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from numbers import Number
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -381,9 +382,9 @@ class _PieceConverter:
     """
 
     def __init__(self) -> None:
-        self.schema = None
+        self.schema: Any = None
         self.dtypes: pd.Series | None = None
-        self.attrs = None
+        self.attrs: dict[Hashable, Any] | None = None
 
     def __call__(self, frame: pd.DataFrame):
         import pyarrow as pa
