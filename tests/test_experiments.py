@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from pathlib import Path
 
@@ -279,8 +280,10 @@ def test_a_campaign_that_is_pure_noise_barely_moves_a_model_the_others_agree_wit
     got = _several({**agree, "noisy": (0.07, 0.08, 0.02)})
     noisy = got["noisy"]
     assert noisy["bias_source"] == "estimated" and noisy["bias_touchpoints"] == 5
-    assert noisy["bias_sd"] == 0.0  # a miss of 5 points with 5 points of noise: no bias
-    assert noisy["weight_experiment"] < 0.01
+    # a miss of 5 points with 5 points of noise shows no bias, and four precise
+    # experiments that agree pull it below the prior's point (but not to nothing)
+    assert 0.0 < noisy["bias_sd"] < 0.6 * BIAS_PRIOR_SD
+    assert noisy["weight_experiment"] < 0.02
     assert abs(noisy["estimate"] - 0.02) < 0.001  # moved by under a tenth of a point
     # the old weighing (by a 2-point half-width of the model's intervals) moved it by more
     # than a point: the reason for the bias term
@@ -296,7 +299,8 @@ def test_a_model_that_several_precise_experiments_contradict_is_corrected_onto_t
     for name, (reduction, _, _) in measured.items():
         entry = got[name]
         assert entry["bias_source"] == "estimated"
-        assert entry["bias_sd"] == pytest.approx(0.03, rel=0.1)  # the size of the misses
+        # about the size of the misses: five precise experiments outweigh the prior's point
+        assert 0.02 < entry["bias_sd"] < 0.033
         assert entry["weight_experiment"] > 0.9
         assert abs(entry["estimate"] - reduction) < 0.003
         assert entry["estimate_low"] < reduction < entry["estimate_high"]
@@ -307,17 +311,35 @@ def test_a_model_that_several_precise_experiments_contradict_is_corrected_onto_t
     assert alone["weight_experiment"] < got["t0"]["weight_experiment"]
 
 
-def test_the_bias_is_zero_when_the_experiments_agree_with_the_model():
+def test_experiments_that_agree_with_the_model_pull_the_bias_below_the_prior():
     measured = {f"t{k}": (0.01 * k + 0.002 * (-1) ** k, 0.01, 0.01 * k) for k in range(4)}
     got = _several(measured, se=0.004)
     z = norm.ppf(0.95)
-    v_exp, v_model = (0.01 / z) ** 2, 0.004**2
+    v_exp = (0.01 / z) ** 2
     for name, (reduction, _, predicted) in measured.items():
         entry = got[name]
-        assert entry["bias_sd"] == 0.0 and entry["bias_source"] == "estimated"
+        assert entry["bias_source"] == "estimated"
+        assert 0.0 < entry["bias_sd"] < 0.6 * BIAS_PRIOR_SD
+        v_model = 0.004**2 + entry["bias_sd"] ** 2
         share = (1 / v_exp) / (1 / v_exp + 1 / v_model)
         assert entry["weight_experiment"] == pytest.approx(share)
         assert entry["estimate"] == pytest.approx(share * reduction + (1 - share) * predicted)
+
+
+def test_a_model_shrunk_to_nothing_keeps_an_interval_when_noisy_campaigns_agree_with_it():
+    # the confirmed share is 0: the model predicts no gain, with no standard error; three
+    # noisy campaigns measure small gains and losses around it. The moment estimate of the
+    # bias alone is 0, which trusted the model without error: a point for an interval.
+    measured = {"a": (0.01, 0.05, 0.0), "b": (-0.012, 0.05, 0.0), "c": (0.004, 0.05, 0.0)}
+    got = _several(measured, se=0.0)
+    d = np.array([0.01, -0.012, 0.004])
+    v = np.full(3, (0.05 / norm.ppf(0.95)) ** 2)
+    assert model_bias(d, v, prior_sd=0.0) == (0.0, "estimated")
+    for entry in got.values():
+        assert entry["bias_sd"] == pytest.approx(BIAS_PRIOR_SD, rel=0.1)  # the prior stands
+        assert entry["estimate_high"] - entry["estimate_low"] > 0.02  # about two points
+        assert entry["weight_experiment"] < 0.1
+        assert abs(entry["estimate"]) < 0.002
 
 
 @given(
@@ -326,14 +348,22 @@ def test_the_bias_is_zero_when_the_experiments_agree_with_the_model():
     seed=st.integers(0, 10),
 )
 @settings(max_examples=60, deadline=None)
-def test_the_bias_estimate_is_the_moment_estimate_never_negative_and_scales(d, scale, seed):
+def test_the_bias_estimate_lies_between_the_moment_estimate_and_the_prior_and_scales(
+    d, scale, seed
+):
     v = np.random.default_rng(seed).uniform(1e-5, 1e-3, len(d))
     tau, source = model_bias(d, v)
     w = 1 / v
+    moment = (np.sum(w * np.square(d)) - len(d)) / w.sum()
     assert source == "estimated" and tau >= 0
-    assert tau**2 == pytest.approx(max(0.0, (np.sum(w * np.square(d)) - len(d)) / w.sum()))
+    # without a prior: DerSimonian and Laird's moment estimate, floored at 0
+    assert model_bias(d, v, prior_sd=0.0)[0] ** 2 == pytest.approx(max(0.0, moment), abs=1e-15)
+    # with it: a weighted mean of the two
+    low, high = sorted((moment, BIAS_PRIOR_SD**2))
+    assert max(0.0, low) - 1e-15 <= tau**2 <= high + 1e-15
     # in other units (points instead of shares) the same bias
-    assert model_bias(np.array(d) * scale, v * scale**2)[0] == pytest.approx(tau * scale, abs=1e-12)
+    again = model_bias(np.array(d) * scale, v * scale**2, prior_sd=BIAS_PRIOR_SD * scale)[0]
+    assert again == pytest.approx(tau * scale, rel=1e-9, abs=1e-12)
     assert model_bias(d[:2], v[:2], prior_sd=0.02) == (0.02, "prior")
 
 
@@ -661,8 +691,10 @@ def test_campaigns_are_measured_on_the_events_and_unripe_ones_skipped(bundle, lo
         assert entry["observational_reduction"] == pytest.approx(model["risk_reduction"].mean())
         assert entry["mean_reach"] == pytest.approx(model["reach_probability"].mean())
         # the model is weighed by the standard error of its mean effect, scaled by reach
+        # and by the share of its reductions the held-out period confirmed (as they are)
         se = bundle.models["touchpoint_effects"].ate[name][1]
-        assert entry["observational_se"] == pytest.approx(entry["mean_reach"] * se)
+        share = plain.policy.confirmed(plain._method())
+        assert entry["observational_se"] == pytest.approx(entry["mean_reach"] * share * se)
         assert {k: entry[k] for k in summary["model_bias"]} == summary["model_bias"]
     assert summary["model_bias"]["bias_touchpoints"] == len(evidence)
     expected = "estimated" if len(evidence) >= MIN_FOR_BIAS else "prior"
@@ -735,3 +767,24 @@ def test_cjml_train_with_experiments_records_them_and_says_so(bundle, campaigns,
     emailed = out_of["recommended_touchpoint"] == "email"
     assert emailed.any() and (out_of.loc[emailed, "evidence_source"] == "experiment").all()
     assert out_of.loc[emailed, "reason"].str.contains(f"measured in campaign {ids['june']}: ").all()
+
+
+def test_the_models_standard_error_is_scaled_by_the_share_its_reductions_are(
+    bundle, log, campaigns
+):
+    from cjml.experiments import learn_from_experiments
+
+    folder, _ = campaigns
+    shown = TouchpointRecommender.from_bundle(bundle, rules=BY_REDUCTION)
+    unscaled = TouchpointRecommender.from_bundle(bundle, rules=BY_REDUCTION)
+    unscaled.policy = None  # every reduction at the model's own scale: a share of 1
+    share = 0.3
+    shown.policy = copy.deepcopy(shown.policy)
+    shown.policy.confirmed = lambda method: share
+    with pytest.warns(UserWarning, match="not used"):
+        a, _ = learn_from_experiments(log, shown, folder)
+    with pytest.warns(UserWarning, match="not used"):
+        b, _ = learn_from_experiments(log, unscaled, folder)
+    assert sorted(a) == sorted(b) and a
+    for name in a:
+        assert a[name]["observational_se"] == pytest.approx(share * b[name]["observational_se"])
