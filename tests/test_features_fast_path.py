@@ -532,3 +532,11 @@ def test_a_batch_command_puts_arrows_buffers_on_the_same_heap(mode, user_choice,
         env=env,
     ).stdout.split()
     assert out == [expected]
+
+
+def test_a_later_piece_whose_object_column_changes_type_is_refused_as_differing(tmp_path):
+    a = pd.DataFrame({"customer_id": pd.Series(["a", "b"], dtype=object), "x": [1.0, 2.0]})
+    b = pd.DataFrame({"customer_id": pd.Series([3, 4], dtype=object), "x": [3.0, 4.0]})
+    with pytest.raises(ValueError, match="differ"):
+        write_table([a, b], tmp_path / "t.parquet")
+    assert list(tmp_path.iterdir()) == []

@@ -397,12 +397,17 @@ class _PieceConverter:
         if not (frame.dtypes.equals(self.dtypes) and frame.attrs == self.attrs):
             return _arrow_table(frame)
         arrays = []
-        for i, (field, dtype) in enumerate(zip(self.schema, frame.dtypes, strict=True)):
-            column = frame.iloc[:, i]
-            if dtype == np.float64:
-                arrays.append(_float_array(column.to_numpy()))
-            else:
-                arrays.append(pa.array(column, type=field.type, from_pandas=True))
+        try:
+            for i, (field, dtype) in enumerate(zip(self.schema, frame.dtypes, strict=True)):
+                column = frame.iloc[:, i]
+                if dtype == np.float64:
+                    arrays.append(_float_array(column.to_numpy()))
+                else:
+                    arrays.append(pa.array(column, type=field.type, from_pandas=True))
+        except (pa.ArrowException, TypeError, ValueError):
+            # e.g. an object column holding text in the first piece and numbers here: the
+            # general path converts it as it is, and the writer refuses the other schema
+            return _arrow_table(frame)
         return pa.Table.from_arrays(arrays, schema=self.schema)
 
 
