@@ -484,15 +484,21 @@ def test_only_batch_commands_tune_the_memory(monkeypatch):
     from cjml.cli import _main
 
     calls = []
-    monkeypatch.setattr(_main, "tune_memory_for_batch", lambda: calls.append(1))
+    monkeypatch.setattr(
+        _main, "tune_memory_for_batch", lambda **kw: calls.append(kw["arrow_on_heap"])
+    )
     monkeypatch.setattr(_main, "main", lambda argv: 0)
-    for argv, tuned in ((["app", "m.cjml"], False), (["features", "x"], True)):
+    for argv, tuned in (
+        (["app", "m.cjml"], []),
+        (["features", "x"], [True]),
+        (["score", "m.cjml", "x", "--out", "s.csv"], [False]),  # streams: Arrow keeps its pool
+    ):
         calls.clear()
         monkeypatch.setattr(sys, "argv", ["cjml", *argv])
         monkeypatch.setattr(_main, "_QUICK_EXIT", frozenset())  # exit with SystemExit, not at once
         with pytest.raises(SystemExit):
             _main.run()
-        assert calls == ([1] if tuned else []), argv
+        assert calls == tuned, argv
 
 
 ARROW_POOL_PROBE = """
@@ -501,7 +507,7 @@ if sys.argv[1] == "imported-first":
     import pyarrow
 from cjml.cli._main import tune_memory_for_batch
 
-tune_memory_for_batch()
+tune_memory_for_batch(arrow_on_heap=sys.argv[1] != "streaming")
 import pyarrow
 
 print(pyarrow.default_memory_pool().backend_name)
@@ -514,6 +520,7 @@ print(pyarrow.default_memory_pool().backend_name)
         ("imported-later", None, "system"),
         ("imported-first", None, "system"),
         ("imported-later", "mimalloc", "mimalloc"),  # the user's choice is kept
+        ("streaming", None, "default"),  # score: Arrow's own pool
     ],
 )
 def test_a_batch_command_puts_arrows_buffers_on_the_same_heap(mode, user_choice, expected):
@@ -531,6 +538,9 @@ def test_a_batch_command_puts_arrows_buffers_on_the_same_heap(mode, user_choice,
         check=True,
         env=env,
     ).stdout.split()
+    if expected == "default":
+        expected = pyarrow.default_memory_pool().backend_name  # this process's, untuned
+        assert expected != "system" or "ARROW_DEFAULT_MEMORY_POOL" in os.environ
     assert out == [expected]
 
 

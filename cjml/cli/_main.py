@@ -197,9 +197,12 @@ _QUICK_EXIT = frozenset({"features", "validate", "generate"})
 
 #: Commands that run one batch job and end (not the panel's server, which lives on).
 _BATCH = frozenset(COMMANDS) - {"app", "completion"}
+#: Batch commands that stream their input in chunks on several threads: Arrow keeps its
+#: own pool there (see :func:`tune_memory_for_batch`).
+_STREAMING = frozenset({"score"})
 
 
-def tune_memory_for_batch() -> None:
+def tune_memory_for_batch(*, arrow_on_heap: bool = True) -> None:
     """Set this process's memory up for one batch job: fresh pages are what cost.
 
     A command reads, computes and writes arrays it allocates once, and on Linux each
@@ -218,8 +221,16 @@ def tune_memory_for_batch() -> None:
     - Arrow allocates from its own pool (mimalloc or jemalloc), so the pages it frees
       after reading a file are not the ones numpy's arrays are then made of. With
       Arrow on the same heap (its "system" pool) they are: reading 10M events took
-      2.6-2.8 s instead of 3.5 s, two thirds of the system time gone. A pool the user
-      chose (``ARROW_DEFAULT_MEMORY_POOL``) is kept.
+      2.6-2.8 s instead of 3.5 s, two thirds of the system time gone. A command that
+      streams chunks on several threads (``score``; ``arrow_on_heap=False``) keeps
+      Arrow's pool: there glibc's per-thread heaps did worse (10M events: 1.5-2.5 s
+      more system time, 120-160 MB more at the peak). A pool the user chose
+      (``ARROW_DEFAULT_MEMORY_POOL``) is kept.
+
+    Parameters
+    ----------
+    arrow_on_heap : bool, default True
+        Put Arrow's buffers on glibc's heap (its "system" pool).
 
     Only for a batch command, whose process ends with its job (not the panel's
     server); each setting is skipped where it does not exist (off glibc, another numpy).
@@ -231,7 +242,7 @@ def tune_memory_for_batch() -> None:
     set_huge_pages = getattr(multiarray, "_set_madvise_hugepage", None)
     if set_huge_pages is not None:
         set_huge_pages(False)
-    if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
+    if arrow_on_heap and "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
         if "pyarrow" in sys.modules:  # already imported: its pool is chosen, switch it
             import pyarrow
 
@@ -260,7 +271,7 @@ def run() -> None:
     argv = sys.argv[1:]
     command = _command_in(argv)
     if command in _BATCH:
-        tune_memory_for_batch()
+        tune_memory_for_batch(arrow_on_heap=command not in _STREAMING)
     code = main(argv)
     if command in _QUICK_EXIT:
         sys.stdout.flush()
