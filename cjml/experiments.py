@@ -27,8 +27,8 @@ campaign (both arms with at least :data:`MIN_ARM` customers):
    effect's (``DoublyRobustEffects.ate``), not the width of its per-customer
    intervals, and times the share of its reductions the held-out period
    confirmed (``PolicyChoice.confirmed``), since the reductions shown, ``P``
-   among them, are scaled by it; ``tau**2`` is the variance of the model's *bias*, estimated
-   across every touchpoint a campaign measured (an empirical Bayes,
+   among them, are scaled by it; ``tau**2`` is the variance of the model's
+   *bias*, estimated across every touchpoint a campaign measured (an empirical Bayes,
    random-effects meta-analysis, :func:`model_bias`): the discrepancies
    ``d = R - P`` have variance ``se_exp**2 + se_model**2 + tau**2``, so
    ``tau**2`` is what their spread shows beyond the noise of both
@@ -38,9 +38,9 @@ campaign (both arms with at least :data:`MIN_ARM` customers):
    campaigns measured: a few noisy campaigns leave the prior nearly as it
    was, precise ones replace it. With fewer than :data:`MIN_FOR_BIAS`
    touchpoints measured the prior is used alone; the record says which
-   (``bias_source``). So a campaign
-   that is noise hardly moves a model that the other experiments agree
-   with (``tau`` near 0: the model's own standard error is small), while a
+   (``bias_source``). So a campaign that is noise hardly moves a model that
+   the other experiments agree with (``tau`` below the prior, the model's own
+   standard error small), while a
    model that the experiments repeatedly contradict gets a large ``tau``
    and is pulled onto them. (Weighing the model by the mean width of its
    per-customer intervals, as before, let small noisy campaigns move the
