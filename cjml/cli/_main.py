@@ -243,12 +243,9 @@ def tune_memory_for_batch(*, arrow_on_heap: bool = True) -> None:
     if set_huge_pages is not None:
         set_huge_pages(False)
     if arrow_on_heap and "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
-        if "pyarrow" in sys.modules:  # already imported: its pool is chosen, switch it
-            import pyarrow
+        import pyarrow  # imported already, with pandas; this process only (not Dask workers)
 
-            pyarrow.set_memory_pool(pyarrow.system_memory_pool())
-        else:  # read when pyarrow is first imported (processes started from here inherit it)
-            os.environ["ARROW_DEFAULT_MEMORY_POOL"] = "system"
+        pyarrow.set_memory_pool(pyarrow.system_memory_pool())
     if not sys.platform.startswith("linux"):
         return
     try:
