@@ -369,8 +369,9 @@ def campaign_evidence(
         the treated has ``r`` times it. Missing: the mean half-width of the
         model's intervals stands in.
     prior_sd : float, default BIAS_PRIOR_SD
-        The model's bias assumed when fewer than :data:`MIN_FOR_BIAS`
-        touchpoints were measured (:func:`model_bias`).
+        The model's bias expected before any experiment: used alone when fewer
+        than :data:`MIN_FOR_BIAS` touchpoints were measured, weighed against
+        the campaigns' estimate otherwise (:func:`model_bias`).
 
     Returns
     -------
@@ -475,8 +476,9 @@ def pool_evidence(
     campaigns : iterable of dict
         Each the output of :func:`campaign_evidence` for one campaign.
     prior_sd : float, default BIAS_PRIOR_SD
-        The model's bias assumed when fewer than :data:`MIN_FOR_BIAS`
-        touchpoints were measured in all (:func:`model_bias`).
+        The model's bias expected before any experiment: used alone when fewer
+        than :data:`MIN_FOR_BIAS` touchpoints were measured in all, weighed
+        against the campaigns' estimate otherwise (:func:`model_bias`).
 
     Returns
     -------
