@@ -121,9 +121,11 @@ __all__ = [
 
 #: A campaign's figures for a touchpoint (or segment) are used when both arms have this many.
 MIN_ARM = 30
-#: The model's bias (standard deviation, risk scale) assumed when too few touchpoints were
-#: measured to estimate it: one point, about twice the mean error of the touchpoints'
-#: estimated effects on cjml's own simulator (0.5 points, benchmarks/campaign_truth.py).
+#: The model's bias (standard deviation, risk scale) expected before any experiment, used
+#: alone when too few touchpoints were measured to estimate it and weighed against the
+#: campaigns' estimate otherwise (:func:`model_bias`): one point, about twice the mean error
+#: of the touchpoints' estimated effects on cjml's own simulator (0.5 points, and 0.35-0.57
+#: on the suite's worlds with the confirmed share; benchmarks/campaign_truth.py).
 BIAS_PRIOR_SD = 0.01
 #: Touchpoints measured (in any campaign) needed to estimate the model's bias from them.
 MIN_FOR_BIAS = 3
