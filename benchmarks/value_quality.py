@@ -22,7 +22,10 @@ deciles that together hold ``JUDGED_SHARE`` (95%) of the true value: on
 cjml's simulator about half the scored customers are long gone (true value
 ~0.01, churn risk ~0.998), and the decile at the edge of that group holds
 under 1% of the value, a ratio of two tiny means set by a handful of
-customers; every ratio is printed all the same.
+customers; every ratio is printed all the same. Under cjml's row, its decile
+ratios split into their two factors (:func:`decompose`): the chance of
+staying, ``1 - risk`` against ``1 - risk_no_action``, and the value if
+retained, ``V`` against ``expected_value / (1 - risk_no_action)``.
 
 Worlds: cjml's own simulator (``make_journeys``, sample-like: 240 days,
 held-out cutoff 2024-07-29, 30-day horizon) over ``--seeds``; with
@@ -89,6 +92,32 @@ def decile_ratios(predicted: np.ndarray, true: np.ndarray) -> tuple[np.ndarray, 
     counts = above < JUDGED_SHARE
     with np.errstate(divide="ignore", invalid="ignore"):
         return pred_mean / true_mean, counts
+
+
+def decompose(
+    predicted: np.ndarray,
+    stay: np.ndarray,
+    retained: np.ndarray,
+    true: np.ndarray,
+    true_risk: np.ndarray,
+) -> dict:
+    """cjml's decile ratios split into its two factors, ``expected_value = (1 - risk) x V``.
+
+    Per tenth of the customers by predicted value (as :func:`decile_ratios`): the mean
+    predicted chance of staying over the true one (``1 - risk_no_action``), and cjml's
+    value if retained over the true one (``expected_value / (1 - risk_no_action)``), each
+    weighted by the chance of staying (its own, then the true one), so that their
+    product is close to the decile's ratio. Which factor misses says where to look.
+    """
+    order = np.argsort(predicted, kind="stable")
+    stay_ratio, value_ratio = [], []
+    true_stay = 1 - true_risk
+    for g in np.array_split(order, 10):
+        stay_ratio.append(stay[g].mean() / max(true_stay[g].mean(), 1e-12))
+        ours = np.sum(retained[g] * stay[g]) / max(stay[g].sum(), 1e-12)
+        theirs = true[g].sum() / max(true_stay[g].sum(), 1e-12)
+        value_ratio.append(ours / theirs if theirs > 0 else np.nan)
+    return {"stay": np.array(stay_ratio), "retained": np.array(value_ratio)}
 
 
 def judge(predicted: np.ndarray, true: np.ndarray) -> dict:
@@ -217,17 +246,32 @@ def evaluate(log, truth: pd.DataFrame, cutoff, horizon: str, saved: bool = False
             f"cjml.train fitted no value model ({bundle.metadata.get('value')}): "
             "merge the value model's branch first"
         )
-    test = test.join(truth.set_index("customer_id")[["expected_value"]], on="customer_id")
+    truth_columns = ["expected_value", "risk_no_action"]
+    test = test.join(truth.set_index("customer_id")[truth_columns], on="customer_id")
     if test["expected_value"].isna().any():
         raise RuntimeError("some test customers have no ground truth: the rows are not aligned")
     X = test[bundle.feature_names]
     risk = bundle.models["churn"].predict_proba(X)[:, 1]
-    ours = bundle.models["value"].predict_value(X, risk)["expected_value"].to_numpy()
+    value = bundle.models["value"].predict_value(X, risk)
+    ours = value["expected_value"].to_numpy()
     true = test["expected_value"].to_numpy()
+    parts = decompose(
+        ours,
+        1 - risk,
+        value["value_if_retained"].to_numpy(),
+        true,
+        test["risk_no_action"].to_numpy(dtype=float),
+    )
     baselines = btyd_predictions(log, cutoff, test["customer_id"].to_numpy(), horizon)
     rows = {"cjml ValueModel": judge(ours, true)}
     rows.update({name: judge(np.asarray(p), true) for name, p in baselines.items()})
-    out = {"rows": rows, "n": len(test), "true_total": float(true.sum()), "seconds": seconds}
+    out = {
+        "rows": rows,
+        "n": len(test),
+        "true_total": float(true.sum()),
+        "seconds": seconds,
+        "decomposition": parts,
+    }
     if saved:
         out["saved"] = {
             (m, share): value_saved(bundle, log, truth, cutoff, m, share)
@@ -256,6 +300,18 @@ def print_world(name: str, result: dict) -> None:
             f"   {model:22} {r['spearman']:8.3f} {r['gini']:6.3f} {r['top20']:7.3f} "
             f"{r['ratio']:9.3f} {r['within']:>11} of {r['judged']:<4} {r['worst']:6.2f}  {deciles}"
         )
+    parts = result.get("decomposition")
+    if parts is not None:
+        counted = result["rows"]["cjml ValueModel"]["counted"]
+        for label, key in (
+            ("cjml: chance of staying", "stay"),
+            ("cjml: value if retained", "retained"),
+        ):
+            ratios = " ".join(
+                ("  -  " if not np.isfinite(v) else f"{v:5.2f}") + ("*" if judged else " ")
+                for v, judged in zip(parts[key], counted, strict=True)
+            )
+            print(f"   {label + ', predicted/true':>{22 + 57}}  {ratios}")
 
 
 def simulator_worlds(
