@@ -206,7 +206,7 @@ def tune_memory_for_batch(*, arrow_on_heap: bool = True) -> None:
     """Set this process's memory up for one batch job: fresh pages are what cost.
 
     A command reads, computes and writes arrays it allocates once, and on Linux each
-    fresh page is a fault the kernel serves by zeroing it. Two settings cut that,
+    fresh page is a fault the kernel serves by zeroing it. Three settings cut that,
     measured with ``cjml features`` (``benchmarks/features.py``):
 
     - glibc gives each large array its own mapping and unmaps it when freed, so the
@@ -223,17 +223,17 @@ def tune_memory_for_batch(*, arrow_on_heap: bool = True) -> None:
       Arrow on the same heap (its "system" pool) they are: reading 10M events took
       2.6-2.8 s instead of 3.5 s, two thirds of the system time gone. A command that
       streams chunks on several threads (``score``; ``arrow_on_heap=False``) keeps
-      Arrow's pool: there glibc's per-thread heaps did worse (10M events: 1.5-2.5 s
+      Arrow's pool: there glibc's per-thread heaps did worse (10M events: 1.3-2.5 s
       more system time, 120-160 MB more at the peak). A pool the user chose
       (``ARROW_DEFAULT_MEMORY_POOL``) is kept.
+
+    Only for a batch command, whose process ends with its job (not the panel's
+    server); each setting is skipped where it does not exist (off glibc, another numpy).
 
     Parameters
     ----------
     arrow_on_heap : bool, default True
         Put Arrow's buffers on glibc's heap (its "system" pool).
-
-    Only for a batch command, whose process ends with its job (not the panel's
-    server); each setting is skipped where it does not exist (off glibc, another numpy).
     """
     import ctypes
 

@@ -319,7 +319,8 @@ def write_table(frame, path: str | Path, *, force: bool = False) -> Path:
         held waiting; the file holds the same table as the pieces'
         concatenation written at once (same columns, dtypes, values, pandas
         metadata; Parquet row groups end where pieces do). The index is not
-        written.
+        written. A piece must not be changed once yielded: its float columns
+        are written from its own memory, after the next pieces are made.
     path : str or Path
         Destination; its suffix chooses the format.
     force : bool, default False
