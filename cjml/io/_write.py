@@ -318,7 +318,8 @@ def write_table(frame, path: str | Path, *, force: bool = False) -> Path:
         is written on a thread while the next one is made, and only one is
         held waiting; the file holds the same table as the pieces'
         concatenation written at once (same columns, dtypes, values, pandas
-        metadata; Parquet row groups end where pieces do). The index is not
+        metadata; Parquet row groups gather pieces up to
+        ``_ROW_GROUP_ROWS`` rows). The index is not
         written. A piece must not be changed once yielded: its float columns
         are written from its own memory, after the next pieces are made.
     path : str or Path
