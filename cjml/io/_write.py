@@ -315,13 +315,13 @@ def write_table(frame, path: str | Path, *, force: bool = False) -> Path:
     frame : DataFrame or iterable of DataFrames
         The table; or its pieces, in order, all with the same columns and
         dtypes (e.g. :meth:`cjml.JourneyFeaturizer.transform_parts`). A piece
-        is written on a thread while the next one is made, and only one is
-        held waiting; the file holds the same table as the pieces'
-        concatenation written at once (same columns, dtypes, values, pandas
-        metadata; Parquet row groups gather pieces up to
-        ``_ROW_GROUP_ROWS`` rows). The index is not
-        written. A piece must not be changed once yielded: its float columns
-        are written from its own memory, after the next pieces are made.
+        is written on a thread while the next ones are made, at most
+        ``_PIECES_WAITING`` held waiting; the file holds the same table as the
+        pieces' concatenation written at once (same columns, dtypes, values,
+        pandas metadata; Parquet row groups gather pieces up to
+        ``_ROW_GROUP_ROWS`` rows). The index is not written. A piece must not
+        be changed once yielded: its float columns are written from its own
+        memory, after the next pieces are made.
     path : str or Path
         Destination; its suffix chooses the format.
     force : bool, default False
