@@ -17,11 +17,14 @@ process to its exit, the features file written:
 
 - ``cjml features CLI``: ``python -m cjml features LOG --cutoff DATE --out
   features.parquet --force`` (all its features);
+- ``CLI, core families``: the same with ``--families`` the six families the
+  DuckDB query takes its columns from (``CORE_FAMILIES``; 100 columns, the
+  query's 60 among them);
 - ``DuckDB CLI-like``: the same query in a new ``python`` process, written with
   ``COPY (query) TO 'features.parquet'``: what a DuckDB command line does, the
   fair reference for the command (both start a process and write a file).
 
-Peak MB of these two is the child process's peak RSS.
+Peak MB of these is the child process's peak RSS.
 
 Peak MB is the process's peak RSS; for ``cjml transform`` it is counted from
 the end of the setup (Linux), so it is the peak while transforming, with the
@@ -146,24 +149,24 @@ def _out_file(name: str) -> Path:
     return Path(tempfile.gettempdir()) / f"cjml_bench_{name}.parquet"
 
 
-def cjml_cli(path: str, cutoff: str, before: str | None = None) -> dict:
-    out = _out_file("cli_before" if before else "cli")
-    return _child_run(
-        [
-            sys.executable,
-            "-m",
-            "cjml",
-            "features",
-            path,
-            "--cutoff",
-            cutoff,
-            "--out",
-            str(out),
-            "--force",
-        ],
-        out,
-        before,
-    )
+#: The families DuckDB's query takes its 60 columns from (``feature_sql``): with
+#: ``--families`` these, ``cjml features`` computes 100 columns, those 60 among them.
+CORE_FAMILIES = ("activity", "touchpoints", "stages", "experience", "support", "value")
+
+
+def cjml_cli(
+    path: str, cutoff: str, before: str | None = None, families: tuple[str, ...] = ()
+) -> dict:
+    name = "cli_before" if before else "cli_core" if families else "cli"
+    out = _out_file(name)
+    chosen = ["--families", ",".join(families)] if families else []
+    argv = [sys.executable, "-m", "cjml", "features", path, "--cutoff", cutoff, *chosen]
+    return _child_run([*argv, "--out", str(out), "--force"], out, before)
+
+
+def cjml_cli_core(path: str, cutoff: str) -> dict:
+    """``cjml features --families`` the families DuckDB's query covers (``CORE_FAMILIES``)."""
+    return cjml_cli(path, cutoff, families=CORE_FAMILIES)
 
 
 def cjml_cli_before(path: str, cutoff: str, before: str) -> dict:
@@ -342,9 +345,10 @@ CASES = {
     "cjml end to end": "cjml_end_to_end",
     "DuckDB": "duckdb_reference",
     "cjml features CLI": "cjml_cli",
+    "CLI, core families": "cjml_cli_core",
     "DuckDB CLI-like": "duckdb_cli",
 }
-CLI_CASES = ("cjml features CLI", "DuckDB CLI-like")
+CLI_CASES = ("cjml features CLI", "CLI, core families", "DuckDB CLI-like")
 BEFORE = "CLI before"
 
 
@@ -390,6 +394,12 @@ def report_size(n: int, cases: dict[str, dict]) -> None:
         f"{'':11} {'cjml features CLI / DuckDB CLI-like':36} {ratio:5.2f}x time, "
         f"{cli['peak_mb'] / duck['peak_mb']:5.2f}x peak MB"
     )
+    core = cases["CLI, core families"]
+    core_ratio = core["seconds"] / duck["seconds"]
+    print(
+        f"{'':11} {'CLI, core families / DuckDB CLI-like':36} {core_ratio:5.2f}x time, "
+        f"{core['peak_mb'] / duck['peak_mb']:5.2f}x peak MB"
+    )
     if ref is not None:
         to_ref = cli["seconds"] / ref["seconds"]
         print(f"{'':11} {'cjml features CLI / DuckDB':36} {to_ref:5.2f}x time")
@@ -404,7 +414,9 @@ def report_size(n: int, cases: dict[str, dict]) -> None:
     if n in CLI_GOAL:
         print(
             f"{'':11} goal, cjml features CLI at most {CLI_GOAL[n]}x DuckDB CLI-like: "
-            f"{'met' if ratio <= CLI_GOAL[n] else 'NOT met'} ({ratio:.2f}x)"
+            f"{'met' if ratio <= CLI_GOAL[n] else 'NOT met'} ({ratio:.2f}x; with the core "
+            f"families only: {'met' if core_ratio <= CLI_GOAL[n] else 'NOT met'}, "
+            f"{core_ratio:.2f}x)"
         )
     if n == GOAL_EVENTS and ref is not None:
         fast = cases["cjml transform"]["seconds"] <= ref["seconds"]

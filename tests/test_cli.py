@@ -227,6 +227,56 @@ def test_features_writes_one_row_per_customer_seen_before_the_cutoff(tmp_path, c
     assert code == 1 and "someday" in err and "Traceback" not in err
 
 
+def test_features_families_picks_the_columns_and_refuses_unknown_names(tmp_path, capsys):
+    events = str(sample_path("events"))
+    chosen = "value,activity"
+    out = tmp_path / "core.parquet"
+    code, _, err = run(
+        capsys,
+        "features",
+        events,
+        "--cutoff",
+        "2024-03-01",
+        "--families",
+        chosen,
+        "--out",
+        str(out),
+    )
+    assert code == 0, err
+    log = cjml.read_events(sample_path("events"))
+    expected = (
+        cjml.JourneyFeaturizer(families=("value", "activity"))
+        .fit_transform(log, cutoff="2024-03-01")
+        .reset_index()
+    )
+    pd.testing.assert_frame_equal(pd.read_parquet(out), expected, check_dtype=False)
+    assert "purchases" in expected.columns and "csat_mean" not in expected.columns
+    for bad, words in [
+        ("activty,value", ["unknown feature family 'activty'", "activity, touchpoints"]),
+        ("activity,,value", ["separated by commas"]),
+        ("value,value", ["named twice"]),
+    ]:
+        with pytest.raises(SystemExit) as exc:
+            main(["features", events, "--families", bad, "--out", str(tmp_path / "x.csv")])
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert "--families" in err and all(w in err for w in words), err
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_features_help_lists_the_default_families():
+    from cjml.features import DEFAULT_FAMILIES
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "cjml", "features", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    words = " ".join(proc.stdout.split())  # the help is wrapped to the terminal
+    assert f"every family but btyd: {', '.join(DEFAULT_FAMILIES)})" in words
+
+
 def test_train_then_evaluate_and_a_flipped_byte_is_refused(tmp_path, capsys):
     model = tmp_path / "models" / "sample.cjml"
     code, out, err = run(

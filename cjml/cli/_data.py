@@ -186,7 +186,8 @@ def _cmd_features(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     check_output(args.out, inputs=inputs_of(args), force=args.force, suffixes=TABLE_SUFFIXES)
     log = read_log(args)
-    featurizer = cjml.JourneyFeaturizer(n_jobs=args.jobs)
+    families = {} if args.families is None else {"families": args.families}
+    featurizer = cjml.JourneyFeaturizer(n_jobs=args.jobs, **families)
     rows = 0
 
     def pieces():  # each part is written while the next is computed
@@ -211,12 +212,17 @@ def add_features(sub: argparse._SubParsersAction) -> None:
         summary="write one feature row per customer at a cutoff",
         description="Compute the default feature set (JourneyFeaturizer) of every customer "
         "with events at or before the cutoff, using only those events, and write "
-        "it with the customer id to Parquet or CSV.",
+        "it with the customer id to Parquet or CSV; --families picks the families.",
         examples=[
             ("features journeys.parquet --cutoff 2024-06-01 --out features.parquet", ""),
             (
                 "features events.csv --out features.csv --jobs 2",
                 "at the last event, on two threads",
+            ),
+            (
+                "features journeys.parquet --families activity,touchpoints,value "
+                "--out core.parquet",
+                "three families only",
             ),
         ],
         see="Features",
@@ -226,6 +232,14 @@ def add_features(sub: argparse._SubParsersAction) -> None:
     h.add_out_option(req, "output .parquet or .csv")
     feat = p.add_argument_group("Features")
     h.add_cutoff_option(feat, "date (UTC unless it has an offset); default: the log's last event")
+    feat.add_argument(
+        "--families",
+        type=h.feature_families,
+        metavar="NAME,...",
+        help="the feature families to compute, in this order (default: every family but "
+        "btyd: activity, touchpoints, stages, sequences, experience, support, value, "
+        "memory, attributes)",
+    )
     out = p.add_argument_group("Output and performance")
     h.add_force_option(out)
     h.add_jobs_option(

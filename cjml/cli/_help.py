@@ -49,6 +49,7 @@ PLACEHOLDERS = frozenset(
         "CODE",
         "RATE|COLUMN",
         "NAME",
+        "NAME,...",
         "WEIGHT",
         "SHARE",
         "ID",
@@ -221,6 +222,26 @@ def folds(text: str) -> int:
     if value < 2:
         raise argparse.ArgumentTypeError(f"expected 2 folds or more (5 is usual), got {value}")
     return value
+
+
+def feature_families(text: str) -> tuple[str, ...]:
+    """Feature family names, comma separated (``activity,touchpoints,value``), each known."""
+    from cjml.features import FAMILIES
+
+    names = tuple(name.strip() for name in text.split(","))
+    if not all(names):
+        raise argparse.ArgumentTypeError(
+            f"expected family names separated by commas, e.g. activity,touchpoints, got {text!r}"
+        )
+    unknown = [name for name in names if name not in FAMILIES]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown feature famil{'y' if len(unknown) == 1 else 'ies'} "
+            f"{', '.join(map(repr, unknown))}; the families are {', '.join(FAMILIES)}"
+        )
+    if len(set(names)) < len(names):
+        raise argparse.ArgumentTypeError(f"a family is named twice in {text!r}")
+    return names
 
 
 _DAYS = re.compile(r"\d+")
