@@ -631,11 +631,16 @@ def kaplan_meier(days_to_next, observed, times) -> np.ndarray:
 
 
 def _censoring_weights(days, observed, times):
-    """Inverse probability of censoring weights: 1/G(T_i-) per row and 1/G(t) per time."""
+    """Inverse probability of censoring weights: 1/G(T_i-) per row and 1/G(t-) per time.
+
+    G(t-) is the chance of still being followed just before t (the Kaplan-Meier
+    of the censoring as the "event"). At each time the left limit, because a
+    row censored at exactly ``t`` was followed through ``t`` and counts as
+    still away there (see :func:`brier_scores`).
+    """
     censored = ~observed
-    # G(t-): the chance of still being followed just before t (censoring as the "event")
     g_rows = kaplan_meier(days, censored, days - 1e-9)
-    g_times = kaplan_meier(days, censored, times)
+    g_times = kaplan_meier(days, censored, np.asarray(times, dtype=float) - 1e-9)
     return 1.0 / np.maximum(g_rows, _EPS), 1.0 / np.maximum(g_times, _EPS)
 
 
@@ -643,9 +648,14 @@ def brier_scores(risk, days_to_next, observed, times) -> np.ndarray:
     """The IPCW Brier score of a survival curve at each time (Graf et al., 1999).
 
     At time ``t`` a row whose event came by ``t`` should have had risk 0 (it
-    did not stay away), a row still away after ``t`` risk 1; rows censored
+    did not stay away), a row still away at ``t`` risk 1; rows censored
     before ``t`` are left out, and the others weighted by the inverse
     probability of being followed that long (the censoring's Kaplan-Meier).
+    A row censored at exactly ``t`` was followed through ``t`` without an
+    event, so it is still away there: held-out rows are censored where the
+    data ends, and at that day (often the churn model's horizon) Graf's
+    convention would leave out every customer who stayed away and score the
+    returns alone.
 
     Parameters
     ----------
@@ -674,7 +684,9 @@ def brier_scores(risk, days_to_next, observed, times) -> np.ndarray:
         )
     w_rows, w_times = _censoring_weights(days, observed, times)
     came = (days[:, None] <= times[None, :]) & observed[:, None]
-    away = days[:, None] > times[None, :]
+    away = (days[:, None] > times[None, :]) | (
+        (days[:, None] == times[None, :]) & ~observed[:, None]
+    )
     loss = came * risk**2 * w_rows[:, None] + away * (1.0 - risk) ** 2 * w_times[None, :]
     return loss.mean(axis=0)
 

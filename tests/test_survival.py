@@ -214,6 +214,21 @@ def test_censored_rows_are_reweighted_not_counted_as_returns():
     )
 
 
+def test_rows_censored_where_the_follow_up_ends_count_as_still_away_there():
+    # held-out rows followed for 30 days: two came back, two stayed away through day 30
+    days = np.array([3.0, 12.0, 30.0, 30.0])
+    seen = np.array([True, True, False, False])
+    half = np.full((4, 2), 0.5)
+    np.testing.assert_allclose(brier_scores(half, days, seen, [20.0, 30.0]), [0.25, 0.25])
+    right = np.array([[0.0, 0.0], [0.0, 0.0], [1.0, 1.0], [1.0, 1.0]])
+    np.testing.assert_allclose(brier_scores(right, days, seen, [20.0, 30.0]), [0.0, 0.0])
+    # at the end of the follow-up the score is the churn label's Brier score
+    risk = np.array([0.2, 0.6, 0.7, 0.1])
+    label = np.array([0.0, 0.0, 1.0, 1.0])
+    got = brier_scores(risk[:, None], days, seen, [30.0])[0]
+    assert got == pytest.approx(np.mean((risk - label) ** 2))
+
+
 def test_concordance_on_hand_rows():
     days, seen = np.array([1.0, 2.0, 3.0, 10.0]), np.array([True, True, True, False])
     right = np.array([0.1, 0.4, 0.6, 0.9])  # who comes back first was least likely to stay away
