@@ -1171,12 +1171,15 @@ def _transition(a: str, b: str) -> tuple[Template, str]:
 
 
 def _last(k: str) -> tuple[Template, str]:
-    """'email two touchpoints before the last' (the k-th touchpoint from the end)."""
+    """'email 2 touchpoints before the last' (the k-th touchpoint from the end)."""
     k_ = int(k)
     before = k_ - 1
     if before == 0:
         known, unknown = _("{name} as the last touchpoint"), _("an unnamed touchpoint as the last")
         nan_text = _("no touchpoint yet")
+    elif before == 1:  # "1 touchpoint before the last" reads as a count
+        known = _("{name} just before the last touchpoint")
+        unknown = _("an unnamed touchpoint just before the last")
     else:
         known = ngettext(
             "{name} {before} touchpoint before the last",
@@ -1188,6 +1191,7 @@ def _last(k: str) -> tuple[Template, str]:
             "an unnamed touchpoint {before} touchpoints before the last",
             before,
         )
+    if before:
         nan_text = ngettext(
             "fewer than {k} touchpoint yet", "fewer than {k} touchpoints yet", k_
         ).format(k=k_)

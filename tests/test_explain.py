@@ -317,6 +317,10 @@ def test_describe_feature_names_codes_with_a_featurizer(data):
         == "email 2 touchpoints before the last"
     )
     assert (
+        describe_feature("last_touchpoint_2", code, featurizer=featurizer)
+        == "email just before the last touchpoint"
+    )
+    assert (
         describe_feature("last_touchpoint_3", len(touchpoints), featurizer=featurizer)
         == "a touchpoint new since fitting 2 touchpoints before the last"
     )
