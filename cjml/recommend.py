@@ -931,11 +931,19 @@ class TouchpointRecommender:
         response = models.get("touchpoint_response")
         effects, policy = models.get("touchpoint_effects"), models.get("touchpoint_policy")
         why = why_no_recommendations(bundle)
-        if why is not None and method != "s-learner":
+        if why is not None and (
+            method != "s-learner" or not bundle.journey_map.actionable_touchpoints
+        ):
+            # the churn model alone (s-learner) can only estimate touchpoints the map lets it try
+            alone = (
+                "Estimate the effects from the churn model alone with --method s-learner "
+                "(method='s-learner'), or score"
+                if bundle.journey_map.actionable_touchpoints
+                else "Score"
+            )
             raise CjmlError(
-                f"{why} Estimate the effects from the churn model alone with --method "
-                "s-learner (method='s-learner'), or score the risks without "
-                "recommendations (recommend=False; cjml score --no-recommend)."
+                f"{why} {alone} the risks without recommendations (recommend=False; "
+                "cjml score --no-recommend)."
             )
         return cls(
             models["churn"],
@@ -990,6 +998,13 @@ class TouchpointRecommender:
     ) -> _Estimates:
         log = as_log(log)
         jm = self._map()
+        if not jm.actionable_touchpoints:
+            raise CjmlError(
+                f"Journey map {jm.name!r} marks no touchpoint as actionable, so there is "
+                "nothing to recommend: mark the touchpoints the business delivers with "
+                "actionable = true and a cost (README: 'Journey maps'), or score the risks "
+                "without recommendations (recommend=False; cjml score --no-recommend)."
+            )
         rules = self._rules(jm)
         cutoff_ts = _resolve_cutoff(log, cutoff)
         names = list(self.featurizer.get_feature_names_out())

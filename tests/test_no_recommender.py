@@ -3,12 +3,15 @@ on a purchase-only log) still scores, maps and shows customers, and says why."""
 
 from __future__ import annotations
 
+import warnings
+
 import pandas as pd
 import pytest
 
 import cjml
 from cjml.cli import main
 from cjml.datasets import load_sample
+from cjml.exceptions import SmallDataWarning
 from cjml.panel import customer_profile
 from cjml.scoring import score
 
@@ -93,3 +96,48 @@ def test_the_journey_map_and_the_customer_view_leave_the_touchpoints_out(
     assert 0.0 <= profile.churn_risk <= 1.0 and profile.drivers
     assert profile.recommendations.empty and profile.options.empty
     assert profile.reason == ""
+
+
+@pytest.fixture(scope="module")
+def map_without_actions(events, tmp_path_factory):
+    """The sample trained with a journey map that marks no touchpoint as actionable."""
+    spec = cjml.JourneyMap.default().to_dict()
+    for touchpoint in spec["touchpoints"].values():
+        touchpoint["actionable"] = False
+        touchpoint.pop("cost", None)
+    spec["name"] = "observed_only"
+    jm = cjml.JourneyMap.from_dict(spec)
+    log = cjml.read_events(events, journey_map=jm)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SmallDataWarning)  # 3 cutoffs of the sample
+        bundle, _ = cjml.train(
+            log, n_cutoffs=3, step="15D", holdout=False, survival=False, value=False
+        )
+    assert "marks no touchpoint as actionable" in bundle.metadata["recommender"]["note"]
+    folder = tmp_path_factory.mktemp("observed_only")
+    events.to_parquet(folder / "events.parquet")
+    return bundle, log, bundle.save(folder / "observed.cjml"), folder / "events.parquet"
+
+
+def test_a_map_without_actionable_touchpoints_is_refused_by_every_method(
+    map_without_actions, capsys, tmp_path
+):
+    bundle, log, model, data = map_without_actions
+    # the churn model alone cannot help: the reason says so and offers no s-learner
+    for method in ("auto", "s-learner"):
+        with pytest.raises(cjml.CjmlError) as info:
+            cjml.TouchpointRecommender.from_bundle(bundle, method=method)
+        assert "marks no touchpoint as actionable" in str(info.value)
+        assert "s-learner" not in str(info.value) and "--no-recommend" in str(info.value)
+    # built by hand, the recommender says so instead of failing deep inside
+    recommender = cjml.TouchpointRecommender(
+        bundle.models["churn"], bundle.featurizer, bundle.journey_map, method="s-learner"
+    )
+    with pytest.raises(cjml.CjmlError, match="'observed_only' marks no touchpoint as actionable"):
+        recommender.recommend(log)
+    out = tmp_path / "actions.csv"
+    code, _, err = run(
+        capsys, "recommend", str(model), str(data), "--method", "s-learner", "--out", str(out)
+    )
+    assert code == 1 and "internal error" not in err
+    assert "marks no touchpoint as actionable" in err and not out.exists()
