@@ -339,8 +339,6 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     _check_control(args, inputs)
     out = check_output(args.out, force=args.force, suffixes=TABLE_SUFFIXES, inputs=inputs)
     bundle = load_bundle(args)
-    log = read_log(args, journey_map=bundle.journey_map)
-    bundle.check_events(log)
     rules = args.rules
     if args.rank_by is not None:  # over the rules file's rank_by
         from dataclasses import replace
@@ -348,9 +346,12 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
         from cjml.recommend import RecommendationRules
 
         rules = replace(RecommendationRules.coerce(rules), rank_by=args.rank_by)
+    # a bundle that cannot recommend is refused before the events are read
     recommender = TouchpointRecommender.from_bundle(
         bundle, rules=rules, top_k=args.top_k, method=args.method, n_jobs=args.jobs
     )
+    log = read_log(args, journey_map=bundle.journey_map)
+    bundle.check_events(log)
     customers = None
     if args.customers:
         customers = _customer_list(args.customers, log, args.missing_ids)
