@@ -639,8 +639,11 @@ class EvaluationReport:
         )
         if table is None:
             return head + "\n"
+        # said only when a value fell outside 0-1 (that candidate could pass no test)
+        shown_range = "in_range" in table.columns and not table["in_range"].astype(bool).all()
         cols = [
             "value",
+            *(["in_range"] if shown_range else []),
             "vs_no_action",
             "vs_no_action_low",
             "vs_no_action_high",

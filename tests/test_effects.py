@@ -237,6 +237,38 @@ def test_policy_chosen_is_the_best_by_off_policy_value():
     assert choice.policy in ("dr", "dr-point")  # per-stage effects beat one touchpoint for all
 
 
+def test_a_policy_valued_below_zero_drop_off_passes_no_test(monkeypatch):
+    # call truly helps everyone by 6 points; the held-out pseudo-outcomes of "call" are
+    # pushed below zero, as unstable weights push them on some logs: a policy giving call
+    # then "beats" doing nothing by more than its whole drop-off, which no policy can
+    import cjml.effects as effects_module
+
+    real = effects_module._pseudo_outcomes
+
+    def unstable(e, mu, arm, y, thresholds):
+        gamma, rest = real(e, mu, arm, y, thresholds)
+        gamma = gamma.copy()
+        gamma[:, 1] -= 2.0  # arm 1: call
+        return gamma, rest
+
+    fit = _anchors(30_000, effects={1: -0.06, 2: -0.02}, confounded=False, seed=9)
+    held = _anchors(15_000, effects={1: -0.06, 2: -0.02}, confounded=False, seed=10)
+    eff = fit_effects(fit)
+    monkeypatch.setattr(effects_module, "_pseudo_outcomes", unstable)
+    choice = choose_policy(eff, held, fit, _map())
+    table = choice.table
+    assert not table["in_range"].all()  # the policies that give call to most customers
+    low = table[~table["in_range"]]
+    assert (low["value"] < 0).all() and (low["vs_no_action_high"] < 0).all()
+    chosen = table.index[table["chosen"]][0]
+    assert table.loc[chosen, "in_range"] and 0 <= table.loc[chosen, "value"] <= 1
+    if chosen == NO_ACTION or chosen.startswith("single"):
+        assert "which no policy can have" in choice.reason
+    # without the push every value is a drop-off rate
+    monkeypatch.setattr(effects_module, "_pseudo_outcomes", real)
+    assert choose_policy(eff, held, fit, _map()).table["in_range"].all()
+
+
 # ---------------------------------------------------------------------- through cjml.train
 def _lifecycle_bundle(n_customers, seed, **train_args):
     """Trained on a world where no touchpoint has any effect: drop-off follows tenure alone."""
