@@ -252,7 +252,10 @@ def test_features_families_picks_the_columns_and_refuses_unknown_names(tmp_path,
     pd.testing.assert_frame_equal(pd.read_parquet(out), expected, check_dtype=False)
     assert "purchases" in expected.columns and "csat_mean" not in expected.columns
     for bad, words in [
-        ("activty,value", ["unknown feature family 'activty'", "activity, touchpoints"]),
+        (
+            "activty,value",
+            ["unknown feature family 'activty'", "activity, touchpoints", "mean 'activity'?"],
+        ),
         ("activity,,value", ["separated by commas"]),
         ("value,value", ["named twice"]),
     ]:

@@ -17,6 +17,7 @@ One home for what commands share, so that an option means the same thing everywh
 from __future__ import annotations
 
 import argparse
+import difflib
 import re
 import shutil
 import textwrap
@@ -235,9 +236,11 @@ def feature_families(text: str) -> tuple[str, ...]:
         )
     unknown = [name for name in names if name not in FAMILIES]
     if unknown:
+        close = difflib.get_close_matches(unknown[0], list(FAMILIES), n=1)
         raise argparse.ArgumentTypeError(
             f"unknown feature famil{'y' if len(unknown) == 1 else 'ies'} "
             f"{', '.join(map(repr, unknown))}; the families are {', '.join(FAMILIES)}"
+            + (f" (did you mean {close[0]!r}?)" if close else "")
         )
     if len(set(names)) < len(names):
         raise argparse.ArgumentTypeError(f"a family is named twice in {text!r}")
