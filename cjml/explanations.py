@@ -814,6 +814,20 @@ def _percent(text: str, **ctx: Any) -> Template:
     return _with(text, "share", _percent_text, **ctx)
 
 
+def _ratio(text: str, tiny: str, same: str, **ctx: Any) -> Template:
+    """A ratio to one decimal in ``text`` (``{value}``); ``tiny`` where that rounds to 0
+    ("0.0 times the usual gap" reads as none) and ``same`` where it rounds to 1."""
+
+    def word(v, vocab):
+        out = fill(text, value=_num(v, 1), **ctx)
+        tenths = np.rint(v * 10)
+        out[tenths == 0] = tiny
+        out[tenths == 10] = same
+        return out
+
+    return word
+
+
 def _signed(more: tuple[str, str], fewer: tuple[str, str], same: str, **ctx: Any) -> Template:
     """A change: ``more``/``fewer`` (plural forms) take the size ``{n}``; ``same`` for none."""
 
@@ -1093,15 +1107,27 @@ def _exact(lang: str) -> dict[str, tuple[Template, str]]:
         "last_gap_days": (_in_days(_("last gap between events {duration}")), few_events),
         "max_gap_days": (_in_days(_("longest silence between events {duration}")), few_events),
         "last_gap_vs_mean": (
-            _value(_("last gap {value} times the usual gap"), 1),
+            _ratio(
+                _("last gap {value} times the usual gap"),
+                _("last gap far shorter than the usual gap"),
+                _("last gap about the usual gap"),
+            ),
             _("fewer than 2 events at different times"),
         ),
         "silence_vs_mean_gap": (
-            _value(_("silent for {value} times the usual gap between events"), 1),
+            _ratio(
+                _("silent for {value} times the usual gap between events"),
+                _("silent for a small part of the usual gap between events"),
+                _("silent for about the usual gap between events"),
+            ),
             _("fewer than 2 events at different times"),
         ),
         "silence_vs_longest_gap": (
-            _value(_("silent for {value} times the longest gap so far"), 1),
+            _ratio(
+                _("silent for {value} times the longest gap so far"),
+                _("silent for a small part of the longest gap so far"),
+                _("silent for about the longest gap so far"),
+            ),
             few_events,
         ),
         "csat_trend": (

@@ -298,6 +298,13 @@ def test_top_drivers_text_on_a_hand_made_table():
         ("last_touchpoint_2", np.nan, "fewer than 2 touchpoints yet"),
         ("current_stage", 3.0, "in stage 3"),
         ("attribute_segment", 4.0, "segment 4"),
+        # ratios: "0.0 times" reads as none, "1.0 times" as a measurement
+        ("last_gap_vs_mean", 2.34, "last gap 2.3 times the usual gap"),
+        ("last_gap_vs_mean", 0.04, "last gap far shorter than the usual gap"),
+        ("last_gap_vs_mean", 0.06, "last gap 0.1 times the usual gap"),
+        ("silence_vs_mean_gap", 1.04, "silent for about the usual gap between events"),
+        ("silence_vs_longest_gap", 0.0, "silent for a small part of the longest gap so far"),
+        ("silence_vs_longest_gap", 3.0, "silent for 3.0 times the longest gap so far"),
     ],
 )
 def test_describe_feature(name, value, expected):
