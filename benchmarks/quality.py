@@ -242,7 +242,7 @@ def main() -> None:
     )
     suite.add_argument(
         "--policy-test",
-        choices=["inverse", "overlap"],
+        choices=["inverse", "overlap", "normalised"],
         default="inverse",
         help="how the bundle tests the candidate policies (cjml.effects.choose_policy test=)",
     )

@@ -129,6 +129,9 @@ __all__ = [
 ]
 
 #: The order in which the methods are tested against the safe default (see choose_policy).
+#: How :func:`choose_policy` tests one policy against another.
+POLICY_TESTS = ("inverse", "overlap", "normalised")
+
 _SEQUENCE = ("dr (best if contacted)", "dr (point estimates)", "dr", "response", "naive rule")
 #: Policy names that are not touchpoints.
 NO_ACTION = "no action"
@@ -942,6 +945,37 @@ def _ope(gamma: np.ndarray, choice: np.ndarray) -> np.ndarray:
     return gamma[np.arange(len(choice)), choice]
 
 
+def _normalised_ope(
+    e: np.ndarray,
+    mu: np.ndarray,
+    arm: np.ndarray,
+    y: np.ndarray,
+    thresholds: np.ndarray,
+    choice: np.ndarray,
+) -> np.ndarray:
+    """Per-anchor contributions to a policy's self-normalised doubly robust value.
+
+    The inverse propensity weights of the anchors that received the policy's
+    arm are rescaled to sum to the number of anchors (Swaminathan and
+    Joachims 2015, NeurIPS), so the correction is a weighted mean of
+    residuals, between -1 and 1, however large a few weights are. The
+    contributions are linearised (their mean is the value, their spread its
+    standard error), so paired differences and their intervals work as with
+    :func:`_ope`.
+    """
+    n = len(choice)
+    rows = np.arange(n)
+    thresholds = np.maximum(np.asarray(thresholds, dtype=float), 1e-6)
+    fitted = mu[rows, choice]
+    w = np.where(arm == choice, 1.0 / np.maximum(e[rows, choice], thresholds[choice]), 0.0)
+    total = w.sum()
+    if total <= 0:  # no anchor received what the policy gives: the outcome model alone
+        return fitted
+    residual = y - fitted
+    correction = float((w * residual).sum() / total)
+    return fitted + correction + n * w * (residual - correction) / total
+
+
 def overlap_weighted_difference(
     e: np.ndarray, mu: np.ndarray, arm: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray
 ) -> tuple[float, float]:
@@ -1060,13 +1094,17 @@ def choose_policy(
         options were plausible; every method (and the best single touchpoint,
         last) is then tested against doing nothing. On the development
         worlds neither made better choices (``benchmarks/README.md``).
+        "normalised": as "inverse", with each policy's weights rescaled to
+        sum to the anchors (:func:`_normalised_ope`): a few large weights
+        cannot move a value from the outcome model's further than the
+        largest residual.
 
     Returns
     -------
     PolicyChoice
     """
-    if test not in ("inverse", "overlap"):
-        raise ValueError(f"test must be 'inverse' or 'overlap', got {test!r}.")
+    if test not in POLICY_TESTS:
+        raise ValueError(f"test must be one of {', '.join(map(repr, POLICY_TESTS))}, got {test!r}.")
     touchpoints = fit_anchors.touchpoints
     n_arms = len(touchpoints) + 1
     if len(held_out) < 100:
@@ -1143,7 +1181,15 @@ def choose_policy(
         if k == "naive rule" or k.startswith("single: "):
             expected[k] = everyone
 
-    contributions = {k: _ope(gamma, c) for k, c in candidates.items()}
+    if test == "normalised":
+        thresholds = _thresholds(held_out.arm, n_arms, effects.overlap)
+        y_held = held_out.y.astype(float)
+        contributions = {
+            k: _normalised_ope(e, mu, held_out.arm, y_held, thresholds, c)
+            for k, c in candidates.items()
+        }
+    else:
+        contributions = {k: _ope(gamma, c) for k, c in candidates.items()}
     # One-sided tests in a fixed sequence (the best single touchpoint against no action,
     # then each method in the order of _SEQUENCE against the safe default, stopping at the
     # first that fails): no candidate "wins" by chance among many, without the loss of

@@ -165,7 +165,7 @@ def train(
         response model (``C``, ``min_deliveries``) and the doubly robust
         effects (``folds``, ``rounds``, ``overlap``, ``prior_sd``, ``level``),
         and how the policies are tested (``policy_test``: "inverse", the
-        default, or "overlap"; :func:`cjml.effects.choose_policy`).
+        default, "overlap" or "normalised"; :func:`cjml.effects.choose_policy`).
         They are stored as ``bundle.models["touchpoint_response"]``,
         ``["touchpoint_effects"]`` and ``["touchpoint_policy"]`` (the policy
         chosen by off-policy value, also in ``metadata["recommendation_policy"]``).
@@ -740,15 +740,17 @@ _POLICY_KEYS = frozenset({"policy_test"})
 
 def _checked_response_params(params) -> dict:
     """``response_params`` as a dict, refused before any training if a key or value is wrong."""
+    from cjml.effects import POLICY_TESTS
+
     params = dict(params or {})
     known = _RESPONSE_KEYS | _EFFECT_KEYS | _ANCHOR_KEYS | _POLICY_KEYS
     unknown = set(params) - known
     if unknown:
         raise ValueError(f"Unknown response_params {sorted(unknown)!r}; known: {sorted(known)!r}.")
-    if params.get("policy_test", "inverse") not in ("inverse", "overlap"):
+    if params.get("policy_test", "inverse") not in POLICY_TESTS:
         raise ValueError(
-            "response_params['policy_test'] must be 'inverse' or 'overlap', got "
-            f"{params['policy_test']!r}."
+            "response_params['policy_test'] must be one of "
+            f"{', '.join(map(repr, POLICY_TESTS))}, got {params['policy_test']!r}."
         )
     return params
 

@@ -191,7 +191,7 @@ def test_rare_touchpoint_is_shrunk_and_not_recommended_on_noise():
     assert (choice == 3).mean() < 0.01
 
 
-@pytest.mark.parametrize("test", ["inverse", "overlap"])
+@pytest.mark.parametrize("test", ["inverse", "overlap", "normalised"])
 def test_no_effective_touchpoint_gives_no_action_with_its_reason(test):
     fit = _anchors(20_000, effects={}, confounded=True, seed=4)
     held = _anchors(8_000, effects={}, confounded=True, seed=5)
@@ -267,6 +267,59 @@ def test_a_policy_valued_below_zero_drop_off_passes_no_test(monkeypatch):
     # without the push every value is a drop-off rate
     monkeypatch.setattr(effects_module, "_pseudo_outcomes", real)
     assert choose_policy(eff, held, fit, _map()).table["in_range"].all()
+
+
+def test_normalised_values_keep_a_few_huge_weights_from_pushing_a_policy_below_zero():
+    from cjml.effects import _normalised_ope, _ope, _pseudo_outcomes
+
+    # 1,000 anchors, the outcome model says 0.5 everywhere; 20 received arm 1 with
+    # propensities of 0.001 (clipped at 0.005) and stayed: plain inverse weights turn their
+    # 20 residuals of -0.5 into a value of 0.5 - 20 x 0.5 / 0.005 / 1,000 = -1.5
+    n = 1000
+    arm = np.zeros(n, dtype=np.int64)
+    arm[:20] = 1
+    y = np.ones(n)
+    y[:20] = 0.0
+    e = np.column_stack([np.full(n, 0.999), np.full(n, 0.001)])
+    mu = np.full((n, 2), 0.5)
+    thresholds = np.array([0.5, 0.005])
+    always = np.ones(n, dtype=np.int64)
+    gamma, _ = _pseudo_outcomes(e, mu, arm, y, thresholds)
+    assert _ope(gamma, always).mean() == pytest.approx(-1.5)
+    contributions = _normalised_ope(e, mu, arm, y, thresholds, always)
+    # the weights rescaled to sum to the anchors: the mean residual of those treated, -0.5
+    assert contributions.mean() == pytest.approx(0.0)
+    assert contributions.shape == (n,)
+    # doing nothing: the 980 untreated all left (residual +0.5 each, equal weights)
+    nothing = _normalised_ope(e, mu, arm, y, thresholds, np.zeros(n, dtype=np.int64))
+    assert nothing.mean() == pytest.approx(1.0)
+    # a policy nobody received: the outcome model alone
+    none_got = _normalised_ope(e, mu, np.zeros(n, dtype=np.int64), y, thresholds, always)
+    assert np.allclose(none_got, 0.5)
+
+
+@given(st.integers(0, 10_000))
+@settings(max_examples=40, deadline=None)
+def test_normalised_contributions_average_to_the_model_plus_the_weighted_residual(seed):
+    from cjml.effects import _normalised_ope
+
+    rng = np.random.default_rng(seed)
+    n, arms = 200, 3
+    e = rng.dirichlet(np.ones(arms), size=n)
+    mu = rng.random((n, arms))
+    arm = rng.integers(0, arms, n)
+    y = (rng.random(n) < 0.3).astype(float)
+    thresholds = np.full(arms, 0.05)
+    choice = rng.integers(0, arms, n)
+    out = _normalised_ope(e, mu, arm, y, thresholds, choice)
+    rows = np.arange(n)
+    hit = arm == choice
+    w = np.where(hit, 1 / np.maximum(e[rows, choice], 0.05), 0.0)
+    fitted = mu[rows, choice]
+    expected = fitted.mean() + ((w * (y - fitted)).sum() / w.sum() if hit.any() else 0.0)
+    assert out.mean() == pytest.approx(expected)
+    # the correction is a weighted mean of residuals: never beyond the largest one
+    assert abs(out.mean() - fitted.mean()) <= np.abs(y - fitted)[hit].max(initial=0.0) + 1e-12
 
 
 # ---------------------------------------------------------------------- through cjml.train
@@ -399,7 +452,10 @@ def test_the_overlap_test_keeps_the_best_of_the_methods_that_beat_doing_nothing(
 @pytest.mark.parametrize(
     "params, message",
     [
-        ({"policy_test": "ipw"}, r"\['policy_test'\] must be 'inverse' or 'overlap', got 'ipw'"),
+        (
+            {"policy_test": "ipw"},
+            r"\['policy_test'\] must be one of 'inverse', 'overlap', 'normalised', got 'ipw'",
+        ),
         ({"policy": "overlap"}, r"Unknown response_params \['policy'\]; known: .*'policy_test'"),
     ],
 )
@@ -413,7 +469,7 @@ def test_train_refuses_wrong_recommender_settings_before_training(params, messag
 
 def test_an_unknown_policy_test_is_refused():
     fit = _anchors(2_000, effects={}, confounded=False, seed=1)
-    with pytest.raises(ValueError, match="test must be 'inverse' or 'overlap'"):
+    with pytest.raises(ValueError, match="test must be one of 'inverse', 'overlap', 'normalised'"):
         choose_policy(fit_effects(fit), fit, fit, _map(), test="ipw")
 
 
