@@ -480,7 +480,7 @@ def run_world(
     seed: int,
     log_progress=print,
     models_only: bool = False,
-    policy_test: str = "inverse",
+    policy_test: str = "normalised",
 ) -> dict:
     """Train and measure one (world, seed); a flat dict of results (one table row).
 
@@ -891,7 +891,7 @@ def _median_rows(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def run_suite(
-    worlds=None, split="all", scale=1.0, seeds=(0,), models_only=False, policy_test="inverse"
+    worlds=None, split="all", scale=1.0, seeds=(0,), models_only=False, policy_test="normalised"
 ) -> pd.DataFrame:
     """Run every chosen (world, seed), print the tables and write them to a CSV in ``CACHE``."""
     available = available_worlds()
@@ -916,7 +916,7 @@ def run_suite(
     print(
         f"scenario suite: {len(chosen)} world(s) x {len(seeds)} seed(s), scale {scale:g}, "
         f"top {TARGET_SHARE:.0%} by predicted risk are the targets"
-        + ("" if policy_test == "inverse" else f", policies tested {policy_test}"),
+        + ("" if policy_test == "normalised" else f", policies tested {policy_test}"),
         flush=True,
     )
     rows, failed = [], []

@@ -242,8 +242,8 @@ def main() -> None:
     )
     suite.add_argument(
         "--policy-test",
-        choices=["inverse", "overlap", "normalised"],
-        default="inverse",
+        choices=["normalised", "inverse", "overlap"],
+        default="normalised",
         help="how the bundle tests the candidate policies (cjml.effects.choose_policy test=)",
     )
     args = parser.parse_args()

@@ -654,11 +654,10 @@ class EvaluationReport:
         return (
             head + f"\n(off-policy values on {self.policy['n_anchors']:,} held-out "
             "decisions: estimated drop-off rate, and the difference with no action, "
-            + (
-                "overlap-weighted"
-                if self.policy.get("test") == "overlap"
-                else "inverse-propensity weighted"
-            )
+            + {
+                "overlap": "overlap-weighted",
+                "normalised": "inverse-propensity weighted, self-normalised",
+            }.get(self.policy.get("test", "inverse"), "inverse-propensity weighted")
             + (
                 "; predicted_gain: the drop-off reduction the policy's model expected, "
                 "confirmed: the share of it the overlap-weighted difference bears out"

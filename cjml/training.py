@@ -164,8 +164,8 @@ def train(
         anchors (``max_rows``, ``random_state``, ``design``, ``window``), the
         response model (``C``, ``min_deliveries``) and the doubly robust
         effects (``folds``, ``rounds``, ``overlap``, ``prior_sd``, ``level``),
-        and how the policies are tested (``policy_test``: "inverse", the
-        default, "overlap" or "normalised"; :func:`cjml.effects.choose_policy`).
+        and how the policies are tested (``policy_test``: "normalised", the
+        default, "inverse" or "overlap"; :func:`cjml.effects.choose_policy`).
         They are stored as ``bundle.models["touchpoint_response"]``,
         ``["touchpoint_effects"]`` and ``["touchpoint_policy"]`` (the policy
         chosen by off-policy value, also in ``metadata["recommendation_policy"]``).
@@ -747,7 +747,7 @@ def _checked_response_params(params) -> dict:
     unknown = set(params) - known
     if unknown:
         raise ValueError(f"Unknown response_params {sorted(unknown)!r}; known: {sorted(known)!r}.")
-    if params.get("policy_test", "inverse") not in POLICY_TESTS:
+    if params.get("policy_test", "normalised") not in POLICY_TESTS:
         raise ValueError(
             "response_params['policy_test'] must be one of "
             f"{', '.join(map(repr, POLICY_TESTS))}, got {params['policy_test']!r}."
@@ -816,7 +816,7 @@ def _fit_recommender(
             log.journey_map,
             response_model=response,
             churn_model=churn,
-            test=params.get("policy_test", "inverse"),
+            test=params.get("policy_test", "normalised"),
         )
         if len(held_out):  # refit on every anchor now that the policy is chosen
             response = fit_response_on_anchors(anchors, churn, **response_params)

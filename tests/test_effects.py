@@ -255,7 +255,7 @@ def test_a_policy_valued_below_zero_drop_off_passes_no_test(monkeypatch):
     held = _anchors(15_000, effects={1: -0.06, 2: -0.02}, confounded=False, seed=10)
     eff = fit_effects(fit)
     monkeypatch.setattr(effects_module, "_pseudo_outcomes", unstable)
-    choice = choose_policy(eff, held, fit, _map())
+    choice = choose_policy(eff, held, fit, _map(), test="inverse")
     table = choice.table
     assert not table["in_range"].all()  # the policies that give call to most customers
     low = table[~table["in_range"]]
@@ -266,7 +266,7 @@ def test_a_policy_valued_below_zero_drop_off_passes_no_test(monkeypatch):
         assert "which no policy can have" in choice.reason
     # without the push every value is a drop-off rate
     monkeypatch.setattr(effects_module, "_pseudo_outcomes", real)
-    assert choose_policy(eff, held, fit, _map()).table["in_range"].all()
+    assert choose_policy(eff, held, fit, _map(), test="inverse").table["in_range"].all()
 
 
 def test_normalised_values_keep_a_few_huge_weights_from_pushing_a_policy_below_zero():

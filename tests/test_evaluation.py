@@ -153,9 +153,10 @@ def test_train_holds_out_a_later_cutoff(trained, log):
     table = report.policy_table()
     assert table is not None and table["chosen"].sum() == 1
     assert f"recommendation policy: {policy.policy}" in report.to_text()
-    # the text says how the differences were tested (bundles of every version: "inverse")
+    # the text says how the differences were tested (self-normalised by default)
     text = report.to_text()
-    assert "difference with no action, inverse-propensity weighted;" in text
+    assert policy.test == "normalised"
+    assert "difference with no action, inverse-propensity weighted, self-normalised;" in text
     # and how much of each policy's predicted gain the held-out period bears out
     assert "confirmed: the share of it the overlap-weighted difference bears out)" in text
     assert {"predicted_gain", "measured_gain", "confirmed"} <= set(table.columns)
@@ -176,7 +177,7 @@ def test_train_holds_out_a_later_cutoff(trained, log):
         for k, v in report.policy["table"].items()
         if k not in ("predicted_gain", "measured_gain", "confirmed")
     }
-    old.policy = {**report.policy, "table": old_table}
+    old.policy = {**report.policy, "table": old_table, "test": "inverse"}
     assert "difference with no action, inverse-propensity weighted)" in old.to_text()
     assert bundle.metadata["event_columns"] == [
         "channel",
