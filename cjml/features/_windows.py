@@ -351,10 +351,11 @@ def build_windows(log: EventLog, cutoff=None, *, lookback_ns: int | None = None)
             customer_id=np.asarray(log.customer_ids),
             identity=True,
         )
+    # one cutoff: its arrays as they are (a concatenation would copy 16 bytes per event)
     return Windows(
         log=log,
-        ev=np.concatenate(evs),
-        row=np.concatenate(rows),
+        ev=evs[0] if len(evs) == 1 else np.concatenate(evs),
+        row=rows[0] if len(rows) == 1 else np.concatenate(rows),
         n_rows=offset,
         cutoff_ns=np.concatenate(cut_rows),
         customer=customer,
