@@ -44,6 +44,7 @@ __all__ = [
     "format_number",
     "format_percent",
     "format_points",
+    "format_threshold_points",
     "format_probabilities",
     "format_probability",
     "format_tenths",
@@ -305,6 +306,19 @@ def format_number(value, digits: int = 0) -> str:
 
     fmt = "#,##0" + ("." + "0" * digits if digits else "")
     return format_decimal(value, format=fmt, locale=_current.language)
+
+
+def format_threshold_points(d: float) -> str:
+    """A threshold on a risk difference, as exact as it was set: "0.05 points", "0.5 points".
+
+    :func:`format_points` words sizes below half a point "under 0.5 points",
+    which suits an estimate but not a floor the user chose ("by more than under
+    0.5 points"); a threshold keeps up to two decimals of a point.
+    """
+    from babel.numbers import format_decimal
+
+    text = format_decimal(round(100 * float(d), 2), format="#,##0.##", locale=_current.language)
+    return gettext("{points} points").format(points=text)
 
 
 def format_rounded(values, places, format_one: Callable[[float], str]) -> np.ndarray:

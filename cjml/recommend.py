@@ -99,6 +99,7 @@ from cjml.i18n import (
     format_probability,
     format_rounded,
     format_tenths,
+    format_threshold_points,
     label_text,
     ngettext,
     rounded_change,
@@ -2002,7 +2003,7 @@ def _reasons(
     if rules.min_reduction > 0:
         nothing_helps = _(
             "no allowed touchpoint is expected to lower the risk by more than {points}"
-        ).format(points=format_points(rules.min_reduction))
+        ).format(points=format_threshold_points(rules.min_reduction))
     else:
         nothing_helps = _("no allowed touchpoint is expected to lower the risk")
     reasons = np.full(n, nothing_helps, dtype=object)

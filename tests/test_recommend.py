@@ -528,6 +528,18 @@ def test_minimum_reduction(bundle, log, recommended):
         RecommendationRules(min_reduction=2.0)
 
 
+def test_the_floor_is_worded_as_set():
+    from cjml.i18n import format_threshold_points, language
+
+    # the default floor, 0.05 points, read "by more than under 0.5 points" before
+    assert format_threshold_points(0.0005) == "0.05 points"
+    assert format_threshold_points(0.005) == "0.5 points"
+    assert format_threshold_points(0.02) == "2 points"
+    assert format_threshold_points(0.00123) == "0.12 points"
+    with language("vi"):
+        assert format_threshold_points(0.0005) == "0,05 điểm phần trăm"
+
+
 def test_ranking_by_reduction_per_cost(bundle, log):
     out = TouchpointRecommender.from_bundle(
         bundle, rules={"rank_by": "reduction_per_cost"}, method=DR_POINT
