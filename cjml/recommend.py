@@ -1291,7 +1291,16 @@ class TouchpointRecommender:
                 chosen = dr.best_single(X) or ""
             mask = np.ones((n, T), dtype=bool)
             if chosen in touchpoints:
-                mask[:, touchpoints.index(chosen)] = False
+                j = touchpoints.index(chosen)
+                mask[:, j] = False
+                # a customer the map does not offer it to is told that, not why it was kept
+                block(
+                    mask & eligible & ~proven & ~deliverable[:, [j]],
+                    _(
+                        "the policy kept gives {touchpoint} to every eligible customer, and "
+                        "the journey map does not offer it in this customer's stage"
+                    ).format(touchpoint=label_text(chosen, lower=True)),
+                )
             block(
                 mask & eligible & ~proven,
                 (

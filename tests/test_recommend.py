@@ -631,6 +631,41 @@ def test_a_bundle_without_effects_still_recommends_with_its_response_model(bundl
     np.testing.assert_allclose(auto["expected_risk_reduction"], response["expected_risk_reduction"])
 
 
+def test_a_single_touchpoint_policy_tells_customers_whose_stage_lacks_it(bundle, log):
+    import dataclasses
+
+    # live chat is offered in consideration, conversion and retention, not in loyalty
+    assert "live_chat" not in JM.eligible_touchpoints("loyalty")
+    policy = dataclasses.replace(
+        bundle.models["touchpoint_policy"],
+        policy="single",
+        touchpoint="live_chat",
+        stage_rule={},
+        reason="live chat for everyone (test)",
+    )
+    kept = cjml.ModelBundle(
+        featurizer=bundle.featurizer,
+        journey_map=bundle.journey_map,
+        models={**bundle.models, "touchpoint_policy": policy},
+        metadata=bundle.metadata,
+    )
+    out = TouchpointRecommender.from_bundle(kept).recommend(log)
+    lacking = "the journey map does not offer it in this customer's stage"
+    loyal = out["stage"] == "loyalty"
+    assert loyal.any() and out.loc[loyal, "recommended_touchpoint"].isna().all()
+    assert (
+        out.loc[loyal, "reason"]
+        .str.contains(
+            "the policy kept gives live chat to every eligible customer, and " + lacking,
+            regex=False,
+        )
+        .all()
+    )
+    # not the policy's reasons: they are about who gets live chat, not these customers
+    assert not out.loc[loyal, "reason"].str.contains(policy.reason, regex=False).any()
+    assert not out.loc[~loyal, "reason"].str.contains(lacking, regex=False).any()
+
+
 @pytest.mark.parametrize("kept", ["trained", "no action", "single", "dr-point"])
 def test_auto_follows_the_policy_chosen_at_training(bundle, log, recommended, kept):
     import dataclasses
@@ -673,6 +708,7 @@ def test_auto_follows_the_policy_chosen_at_training(bundle, log, recommended, ke
         assert (
             reasons.str.contains(policy.reason, regex=False)
             | reasons.str.contains("is expected to lower the risk", regex=False)
+            | reasons.str.contains("does not offer it in this customer's stage", regex=False)
             | reasons.str.startswith(
                 f"not worth the cost: the best touchpoint, "
                 f"{label_text(policy.touchpoint, lower=True)}, keeps about"
