@@ -128,10 +128,10 @@ __all__ = [
     "overlap_weighted_difference",
 ]
 
-#: The order in which the methods are tested against the safe default (see choose_policy).
 #: How :func:`choose_policy` tests one policy against another.
 POLICY_TESTS = ("inverse", "overlap", "normalised")
 
+#: The order in which the methods are tested against the safe default (see choose_policy).
 _SEQUENCE = ("dr (best if contacted)", "dr (point estimates)", "dr", "response", "naive rule")
 #: Policy names that are not touchpoints.
 NO_ACTION = "no action"
@@ -1126,13 +1126,8 @@ def choose_policy(
     # flatter them (it is the model they were chosen by).
     e, mu = _cross_fit(held_out, n_arms, 2, rounds, random_state + 1, effects.n_jobs or 1)
     # weights clipped as in the fit: at the same fraction of each arm's share
-    gamma, _ = _pseudo_outcomes(
-        e,
-        mu,
-        held_out.arm,
-        held_out.y.astype(float),
-        _thresholds(held_out.arm, n_arms, effects.overlap),
-    )
+    thresholds = _thresholds(held_out.arm, n_arms, effects.overlap)
+    gamma, _ = _pseudo_outcomes(e, mu, held_out.arm, held_out.y.astype(float), thresholds)
     eligible = _eligible(held_out.X, journey_map, touchpoints)
     n = len(held_out)
     candidates: dict[str, np.ndarray] = {NO_ACTION: np.zeros(n, dtype=np.int64)}
@@ -1185,7 +1180,6 @@ def choose_policy(
             expected[k] = everyone
 
     if test == "normalised":
-        thresholds = _thresholds(held_out.arm, n_arms, effects.overlap)
         y_held = held_out.y.astype(float)
         contributions = {
             k: _normalised_ope(e, mu, held_out.arm, y_held, thresholds, c)
