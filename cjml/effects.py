@@ -1127,7 +1127,7 @@ def choose_policy(
     e, mu = _cross_fit(held_out, n_arms, 2, rounds, random_state + 1, effects.n_jobs or 1)
     # weights clipped as in the fit: at the same fraction of each arm's share
     thresholds = _thresholds(held_out.arm, n_arms, effects.overlap)
-    gamma, _ = _pseudo_outcomes(e, mu, held_out.arm, held_out.y.astype(float), thresholds)
+    y_held = held_out.y.astype(float)
     eligible = _eligible(held_out.X, journey_map, touchpoints)
     n = len(held_out)
     candidates: dict[str, np.ndarray] = {NO_ACTION: np.zeros(n, dtype=np.int64)}
@@ -1180,12 +1180,12 @@ def choose_policy(
             expected[k] = everyone
 
     if test == "normalised":
-        y_held = held_out.y.astype(float)
         contributions = {
             k: _normalised_ope(e, mu, held_out.arm, y_held, thresholds, c)
             for k, c in candidates.items()
         }
     else:
+        gamma, _ = _pseudo_outcomes(e, mu, held_out.arm, y_held, thresholds)
         contributions = {k: _ope(gamma, c) for k, c in candidates.items()}
     # One-sided tests in a fixed sequence (the best single touchpoint against no action,
     # then each method in the order of _SEQUENCE against the safe default, stopping at the
@@ -1196,7 +1196,7 @@ def choose_policy(
     def paired(a: str, b: str) -> tuple[float, float, float]:
         if test == "overlap":
             d, se = overlap_weighted_difference(
-                e, mu, held_out.arm, held_out.y.astype(float), candidates[a], candidates[b]
+                e, mu, held_out.arm, y_held, candidates[a], candidates[b]
             )
             return d, d - z * se, d + z * se
         diff = contributions[a] - contributions[b]
@@ -1238,7 +1238,7 @@ def choose_policy(
         # the truth than with the inverse-weighted one (benchmarks/README.md).
         predicted = float(_ope(expected[k], candidates[k]).mean())
         measured, se = overlap_weighted_difference(
-            e, mu, held_out.arm, held_out.y.astype(float), candidates[k], candidates[NO_ACTION]
+            e, mu, held_out.arm, y_held, candidates[k], candidates[NO_ACTION]
         )
         rows[k]["predicted_gain"] = predicted
         rows[k]["measured_gain"] = -measured

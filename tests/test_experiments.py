@@ -763,9 +763,9 @@ def test_cjml_train_with_experiments_records_them_and_says_so(bundle, campaigns,
     assert experimental == set(summary["used"][0]["touchpoints"]) == {"email"}
     assert evidence["email"]["campaign_id"] == ids["june"]
     assert evidence["email"]["n_treated"] >= 30 and evidence["email"]["n_control"] >= 30
-    # on 300 customers the policy kept is no action (the campaign's interval on email,
-    # about -12 to +15 points, includes no effect); "single" gives the policy's one
-    # touchpoint, email, with the campaign's evidence
+    # on 300 customers the policy kept may well be no action (at seed 4 it is: the
+    # campaign's interval on email, about -12 to +15 points, includes no effect); "single"
+    # gives the policy's one touchpoint, email, with the campaign's evidence
     out_of = TouchpointRecommender.from_bundle(taught, method="single").recommend(
         log, lookback="90D"
     )
