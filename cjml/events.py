@@ -200,7 +200,7 @@ def _primary_order(cust: np.ndarray, ts: np.ndarray, tp: np.ndarray, n_tp: int) 
     by_time = _time_order(ts, tp, n_tp, row_bits).astype(np.int64, copy=False)
     c0 = int(cust.min()) if n else 0
     span = int(cust.max()) - c0 if n else 0
-    keys = cust[by_time]
+    keys = _take(cust, by_time)
     if span.bit_length() + row_bits <= 63:
         keys -= c0
         packed = _sorted_with_rows(keys, row_bits)
@@ -211,7 +211,7 @@ def _primary_order(cust: np.ndarray, ts: np.ndarray, tp: np.ndarray, n_tp: int) 
     else:
         at = np.argsort(keys, kind="stable")
         cust_s = keys[at]
-    perm = by_time[at]
+    perm = _take(by_time, at)
     ts_s, tp_s = _gather({"ts": ts, "tp": tp}, perm).values()
     same = cust_s[1:] == cust_s[:-1]
     same &= ts_s[1:] == ts_s[:-1]
@@ -263,25 +263,99 @@ def _refine(
 _PARALLEL_ROWS = 500_000
 
 
+def _take(values: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """``values[index]`` for a numpy array; for a large one, each half of ``index`` on
+    its own thread (a random gather waits on memory, and numpy releases the GIL)."""
+    n = len(index)
+    if n < _PARALLEL_ROWS or threading.current_thread() is not threading.main_thread():
+        return values[index]
+    out = np.empty(n, dtype=values.dtype)
+    halves = (slice(0, n // 2), slice(n // 2, n))
+    # mode="clip": "raise" would buffer ``out``; the index is a permutation made here
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda h: np.take(values, index[h], out=out[h], mode="clip"), halves))
+    return out
+
+
+#: A float column with at least this share of missing values is gathered by moving its
+#: values only (survey scores, amounts: most events have none).
+_SPARSE_SHARE = 0.5
+
+
 def _gather(columns: Mapping[Hashable, Any], perm: np.ndarray) -> dict[Hashable, Any]:
-    """Each column (numpy or pandas array) taken at ``perm``.
+    """Each column (numpy or pandas array) taken at ``perm`` (distinct row positions).
 
     For a large log the columns are gathered on two threads: numpy and pandas
     release the GIL while they copy, and the gathers are independent. Inside a
     worker thread (batch scoring runs one log per thread) they stay on it.
-    """
 
-    def take(values: Any) -> Any:
+    A random gather waits on memory for every row. A large float column that is
+    mostly missing is instead filled with NaN and its few values moved to their
+    new rows, through the inverse of ``perm`` (computed once, for all such columns).
+    """
+    parallel = len(perm) >= _PARALLEL_ROWS and threading.current_thread() is threading.main_thread()
+    sparse = {
+        k
+        for k, v in columns.items()
+        if parallel
+        and isinstance(v, np.ndarray)
+        and v.dtype == np.float64
+        and np.count_nonzero(v == v) <= (1 - _SPARSE_SHARE) * len(v)  # v == v: not NaN
+    }
+
+    def inverse() -> np.ndarray:
+        destination = np.full(len(next(iter(columns.values()))), -1, dtype=np.int64)
+        destination[perm] = np.arange(len(perm))
+        return destination
+
+    def take(key: Hashable) -> Any:
+        values = columns[key]
+        if key in sparse:
+            given = np.flatnonzero(values == values)
+            to = destination.result()[given]
+            kept = to >= 0  # rows left out of ``perm`` (dropped duplicates) go nowhere
+            out = np.full(len(perm), np.nan)
+            out[to[kept]] = values[given[kept]]
+            return out
         return values[perm] if isinstance(values, np.ndarray) else values.take(perm)
 
-    if (
-        len(perm) < _PARALLEL_ROWS
-        or len(columns) < 2
-        or threading.current_thread() is not threading.main_thread()
-    ):
-        return {k: take(v) for k, v in columns.items()}
+    if not parallel or len(columns) < 2:
+        return {k: take(k) for k in columns}
     with ThreadPoolExecutor(2) as pool:
-        return dict(zip(columns, pool.map(take, columns.values()), strict=True))
+        # the inverse first, the dense columns next: the sparse ones, which need the
+        # inverse, are picked up once it is (nearly) done, and no thread sits waiting
+        destination = pool.submit(inverse)
+        order = sorted(columns, key=lambda k: k in sparse)
+        taken = dict(zip(order, pool.map(take, order), strict=True))
+    return {k: taken[k] for k in columns}
+
+
+class _Beside:
+    """``fn(*args)`` run on a second thread while the ``with`` block runs (or, when
+    ``parallel`` is false or this is not the main thread, run by :meth:`result`).
+
+    Leaving the block waits for the thread, so an error raised in the block never
+    leaves work running behind it; ``result`` re-raises the function's own error.
+    """
+
+    def __init__(self, parallel: bool, fn: Any, *args: Any):
+        self._call = lambda: fn(*args)
+        self._parallel = parallel and threading.current_thread() is threading.main_thread()
+        self._pool: ThreadPoolExecutor | None = None
+        self._future: Any = None
+
+    def __enter__(self) -> _Beside:
+        if self._parallel:
+            self._pool = ThreadPoolExecutor(1)
+            self._future = self._pool.submit(self._call)
+        return self
+
+    def result(self) -> Any:
+        return self._future.result() if self._future is not None else self._call()
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
 
 
 def _categorical(
@@ -695,20 +769,24 @@ class EventLog:
         n = len(data)
 
         cust_keys, customer_ids = _customer_codes(ctx, text_ints, missing_ids)
-        ts_ns = _timestamps_ns(ctx, timezone, timestamp_unit)
-        if log_checks:
-            epoch = _epoch_error(
-                ctx.label("timestamp"), int(ts_ns.min()), int(ts_ns.max()), timestamp_unit
-            )
-            if epoch is not None:
-                raise epoch
-            late = _late_events_warning(
-                ctx.label("timestamp"), _day_counts(ts_ns), int(ts_ns.max())
-            )
-            if late is not None:
-                warnings.warn(late, UserWarning, stacklevel=_user_stacklevel())
-
-        codes = _checked_codes(ctx, jmap)
+        # The touchpoint, stage, channel and score checks do not depend on the times: for a
+        # large log they run on a second thread while the times are parsed and checked
+        # (numpy and pandas release the GIL in both). They neither warn nor change
+        # shared state, and the times' errors still come first, as on one thread.
+        with _Beside(n >= _PARALLEL_ROWS, _checked_codes, ctx, jmap) as codes_job:
+            ts_ns = _timestamps_ns(ctx, timezone, timestamp_unit)
+            if log_checks:
+                epoch = _epoch_error(
+                    ctx.label("timestamp"), int(ts_ns.min()), int(ts_ns.max()), timestamp_unit
+                )
+                if epoch is not None:
+                    raise epoch
+                late = _late_events_warning(
+                    ctx.label("timestamp"), _day_counts(ts_ns), int(ts_ns.max())
+                )
+                if late is not None:
+                    warnings.warn(late, UserWarning, stacklevel=_user_stacklevel())
+            codes = codes_job.result()
         tp_codes, tp_categories, n_known = codes.tp_codes, codes.tp_categories, codes.n_known
         unknown, given, numeric = codes.unknown, codes.given, codes.numeric
         channel_codes, channel_cats = codes.channel_codes, codes.channel_cats

@@ -830,7 +830,7 @@ def test_categorical_columns_give_the_same_log_as_text_and_ignore_unused_categor
         (1, 2**60, -(2**62)),  # times too far apart for one key: lexsort
     ],
 )
-@pytest.mark.parametrize("parallel_sort_rows", [2_000_000, 2])  # 2: halves sorted on 2 threads
+@pytest.mark.parametrize("parallel_sort_rows", [2_000_000, 2])  # 2: halves on 2 threads
 @given(
     st.lists(
         st.tuples(st.integers(0, 3), st.integers(0, 5), st.integers(0, 2)), min_size=1, max_size=200
@@ -848,7 +848,10 @@ def test_the_primary_order_is_stable_on_ties(
     from cjml.events import _primary_order
 
     cust, secs, tp = (np.array(col, dtype=np.int64) for col in zip(*rows, strict=True))
-    with mock.patch.object(events, "_PARALLEL_SORT_ROWS", parallel_sort_rows):
+    with (
+        mock.patch.object(events, "_PARALLEL_SORT_ROWS", parallel_sort_rows),
+        mock.patch.object(events, "_PARALLEL_ROWS", min(parallel_sort_rows, 500_000)),
+    ):  # 2: the gathers by halves on two threads too
         order = _primary_order(cust * cust_scale - 1, secs * time_scale + time_shift, tp, 3)
     perm, same = order.perm, order.same
     expected = np.lexsort((tp, secs, cust))  # lexsort is stable
@@ -857,3 +860,45 @@ def test_the_primary_order_is_stable_on_ties(
     np.testing.assert_array_equal(order.ts, (secs * time_scale + time_shift)[expected])
     keys = np.stack([cust, secs, tp], axis=1)[expected]
     np.testing.assert_array_equal(same, (keys[1:] == keys[:-1]).all(axis=1))
+
+
+@pytest.mark.parametrize("drop_duplicates", [False, True])
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 3),
+            st.integers(0, 4),
+            st.sampled_from(["email", "purchase", "website_visit"]),
+            st.one_of(st.none(), st.floats(1, 5)),
+            st.one_of(st.none(), st.floats(-50, 50, allow_subnormal=False)),
+        ),
+        min_size=1,
+        max_size=60,
+    )
+)
+@settings(max_examples=60, deadline=None)
+def test_a_large_log_s_gathers_on_two_threads_give_the_same_log(drop_duplicates, rows):
+    # Large logs read their checks, sorts and gathers on two threads, and move mostly
+    # missing float columns by their values only: the log must be the same to the bit,
+    # with duplicate rows dropped or kept.
+    import warnings
+    from unittest import mock
+
+    from cjml import events, read_events
+
+    cust, day, tp, sat, amount = zip(*rows, strict=True)
+    frame = pd.DataFrame(
+        {
+            "customer_id": cust,
+            "timestamp": pd.to_datetime("2024-01-01") + pd.to_timedelta(day, unit="D"),
+            "touchpoint": tp,
+            "satisfaction": np.array(sat, dtype=float),
+            "amount": np.array(amount, dtype=float),
+        }
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # duplicate rows are reported: not what is tested
+        one = read_events(frame, drop_duplicates=drop_duplicates).frame
+        with mock.patch.object(events, "_PARALLEL_ROWS", 1):
+            two = read_events(frame, drop_duplicates=drop_duplicates).frame
+    pd.testing.assert_frame_equal(one, two, check_exact=True)

@@ -70,9 +70,17 @@ class TouchpointFeatures(FeatureFamily):
             # one column per channel that carried business contacts in the fit data
             self.channel_source_ = "channel"
             ch = log.frame["channel"]
-            contact = np.isin(w.touchpoint, [cats.index(t) for t in self.actionable_ if t in cats])
-            codes = w.take(ch.cat.codes.to_numpy())[contact]
-            present = np.bincount(codes[codes >= 0], minlength=len(ch.cat.categories)) > 0
+            n_ch = len(ch.cat.categories)
+            # one count of (touchpoint, channel) pairs, channel -1 (none) in slot 0: a
+            # single pass over the events instead of a mask, a gather and a filter
+            pair = w.touchpoint.astype(np.int64)
+            pair *= n_ch + 1
+            pair += w.take(ch.cat.codes.to_numpy())
+            pair += 1
+            counts = np.bincount(pair, minlength=len(cats) * (n_ch + 1))
+            counts = counts.reshape(len(cats), n_ch + 1)[:, 1:]
+            contact = [cats.index(t) for t in self.actionable_ if t in cats]
+            present = counts[contact].sum(axis=0) > 0
             self.channels_ = [c for c, p in zip(ch.cat.categories, present, strict=True) if p]
         else:
             self.channel_source_ = "map"
