@@ -136,6 +136,11 @@ _SEQUENCE = ("dr (best if contacted)", "dr (point estimates)", "dr", "response",
 #: Policy names that are not touchpoints.
 NO_ACTION = "no action"
 
+#: Recommendations that lower the risk by this much or less (they print as 0.0 points) are
+#: dropped by default (:class:`cjml.recommend.RecommendationRules`); the candidate policies
+#: are valued with the same floor, so the policy tested is the one delivered.
+DEFAULT_MIN_REDUCTION = 0.0005
+
 
 # ---------------------------------------------------------------------- anchors
 @dataclass
@@ -825,8 +830,9 @@ class PolicyChoice:
         ``"dr-rank"``, ``"dr-point"``, ``"dr"``, ``"response"``, ``"single"``,
         ``"naive"`` or ``"no action"`` (see :class:`cjml.TouchpointRecommender`).
     touchpoint : str or None
-        The best single touchpoint (given to everyone eligible with
-        ``policy="single"``, or ``method="single"``).
+        The best single touchpoint (given, with ``policy="single"`` or
+        ``method="single"``, to everyone eligible whose estimated reduction is
+        above the recommender's floor, as it was valued).
     stage_rule : dict
         The naive rule, stage index to touchpoint (``policy="naive"`` or
         ``method="naive"``).
@@ -918,6 +924,7 @@ def dr_policy(
     rank=False,
     base_risk=None,
     estimates=None,
+    floor=0.0,
 ) -> np.ndarray:
     """Arm chosen per row from the effects (0: nothing).
 
@@ -926,16 +933,18 @@ def dr_policy(
     touchpoint whatever its sign, unless its interval says it surely raises the
     risk (the best touchpoint if the customer is contacted at all).
     ``estimates``: ``effects.predict(X, base_risk=base_risk)``, when already computed.
+    ``floor``: a reduction (with ``rank``, a change) of at most this much is none,
+    as the recommender's ``min_reduction`` makes it.
     """
     effect, low, high = effects.predict(X, base_risk=base_risk) if estimates is None else estimates
     cols = [effects.all_touchpoints.index(t) for t in effects.touchpoints]
     ok = eligible[:, cols] & ~np.isnan(effect)
     if rank:
-        ok &= ~(low > 0)
+        ok &= ~(low > 0) & (np.abs(effect) > floor)
     elif require_evidence:
-        ok &= high < 0
+        ok &= (high < 0) & (-effect > floor)
     else:
-        ok &= effect < 0
+        ok &= -effect > floor
     score = np.where(ok, -effect, -np.inf)
     best = score.argmax(axis=1)
     return np.where(np.isfinite(score.max(axis=1)), np.asarray(cols)[best] + 1, 0)
@@ -1133,13 +1142,16 @@ def choose_policy(
     candidates: dict[str, np.ndarray] = {NO_ACTION: np.zeros(n, dtype=np.int64)}
     base = None if churn_model is None else churn_model.predict_proba(held_out.X)[:, 1]
     estimates = effects.predict(held_out.X, base_risk=base)
+    # Each candidate is valued as the recommender delivers it: with its default floor, a
+    # customer whose estimated change is too small to tell from none gets nothing.
+    floor = DEFAULT_MIN_REDUCTION
     candidates["dr (best if contacted)"] = dr_policy(
-        effects, held_out.X, eligible, rank=True, estimates=estimates
+        effects, held_out.X, eligible, rank=True, estimates=estimates, floor=floor
     )
     candidates["dr (point estimates)"] = dr_policy(
-        effects, held_out.X, eligible, require_evidence=False, estimates=estimates
+        effects, held_out.X, eligible, require_evidence=False, estimates=estimates, floor=floor
     )
-    candidates["dr"] = dr_policy(effects, held_out.X, eligible, estimates=estimates)
+    candidates["dr"] = dr_policy(effects, held_out.X, eligible, estimates=estimates, floor=floor)
     # each candidate's expected drop-off reduction per anchor and arm (column 0: no action)
     per_customer = _arm_gains(effects, estimates[0], n_arms)
     expected = dict.fromkeys(candidates, per_customer)
@@ -1148,14 +1160,23 @@ def choose_policy(
         cols = [touchpoints.index(t) for t in response_model.touchpoints_]
         gain = np.where(eligible[:, cols], engaged[:, None] - treated, -np.inf)
         best = gain.argmax(axis=1)
-        candidates["response"] = np.where(gain.max(axis=1) > 0, np.asarray(cols)[best] + 1, 0)
+        candidates["response"] = np.where(gain.max(axis=1) > floor, np.asarray(cols)[best] + 1, 0)
         expected["response"] = np.zeros((n, n_arms))
         expected["response"][:, np.asarray(cols) + 1] = engaged[:, None] - treated
+    # One touchpoint (or one per stage) for everyone is estimated for every customer, as the
+    # recommender does for these policies; it gives the touchpoint where that estimate is a
+    # reduction above the floor, and so does the candidate valued here.
+    everyone = _arm_gains(
+        effects, effects.predict(held_out.X, base_risk=base, overlap=False)[0], n_arms
+    )
+    reduces = everyone > floor
     # best single touchpoint and naive rule, read from the fitting anchors only
     best_single = effects.best_single(fit_anchors.X)
     if best_single is not None:
         j = touchpoints.index(best_single)
-        candidates[f"single: {best_single}"] = np.where(eligible[:, j], j + 1, 0)
+        candidates[f"single: {best_single}"] = np.where(
+            eligible[:, j] & reduces[:, j + 1], j + 1, 0
+        )
     stage_fit = _stage_of(fit_anchors.X)
     raw = pd.DataFrame({"stage": stage_fit, "arm": fit_anchors.arm, "y": fit_anchors.y})
     rates = raw[raw["arm"] > 0].groupby(["stage", "arm"])["y"].agg(["mean", "size"])
@@ -1168,13 +1189,8 @@ def choose_policy(
     naive = np.zeros(n, dtype=np.int64)
     for stage, t in stage_rule.items():
         j = touchpoints.index(t)
-        naive[(stage_h == stage) & eligible[:, j]] = j + 1
+        naive[(stage_h == stage) & eligible[:, j] & reduces[:, j + 1]] = j + 1
     candidates["naive rule"] = naive
-    # one touchpoint (or one per stage) for everyone is estimated for every customer, as the
-    # recommender does for these policies
-    everyone = _arm_gains(
-        effects, effects.predict(held_out.X, base_risk=base, overlap=False)[0], n_arms
-    )
     for k in candidates:
         if k == "naive rule" or k.startswith("single: "):
             expected[k] = everyone
@@ -1368,7 +1384,7 @@ def _out_of_range(name: str, value: float) -> str:
 
 def _label(name: str) -> str:
     if name.startswith("single: "):
-        return f"giving {name[len('single: ') :]} to everyone eligible"
+        return f"giving {name[len('single: ') :]} to everyone eligible it is expected to help"
     return {
         "dr": "the doubly robust learner",
         "dr (best if contacted)": "the doubly robust learner's best touchpoint for everyone",

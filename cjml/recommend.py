@@ -87,6 +87,7 @@ from scipy.special import expit
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from cjml.effects import DEFAULT_MIN_REDUCTION
 from cjml.exceptions import CjmlError
 from cjml.features._base import as_log
 from cjml.i18n import (
@@ -121,9 +122,6 @@ __all__ = [
 
 #: The keys that can order the touchpoints (RecommendationRules.rank_by, --rank-by).
 RANK_BY = ("auto", "reduction", "reduction_per_cost", "value_saved")
-#: Recommendations that lower the risk by this much or less (they print as 0.0 points) are
-#: dropped by default.
-DEFAULT_MIN_REDUCTION = 0.0005
 #: Any actionable touchpoint counts towards a cap with this touchpoint name.
 ANY_CONTACT = "any"
 
