@@ -902,3 +902,28 @@ def test_a_large_log_s_gathers_on_two_threads_give_the_same_log(drop_duplicates,
         with mock.patch.object(events, "_PARALLEL_ROWS", 1):
             two = read_events(frame, drop_duplicates=drop_duplicates).frame
     pd.testing.assert_frame_equal(one, two, check_exact=True)
+
+
+@pytest.mark.parametrize("parallel_rows", [500_000, 1])  # 1: the checks on a second thread
+def test_the_times_error_comes_first_when_the_checks_run_beside_them(parallel_rows):
+    # A large log checks its touchpoints on a second thread while its times are parsed:
+    # the errors, and which comes first when both are wrong, are those of one thread.
+    from unittest import mock
+
+    from cjml import events, read_events
+
+    both = pd.DataFrame(
+        {
+            "customer_id": [1, 2, 3],
+            "timestamp": ["2024-01-01", None, "2024-01-03"],
+            "touchpoint": ["email", "purchase", None],
+        }
+    )
+    with mock.patch.object(events, "_PARALLEL_ROWS", parallel_rows):
+        with pytest.raises(SchemaError, match=r"Column 'timestamp' has 1 row with no timestamp"):
+            read_events(both)
+        touchpoint_only = both.assign(timestamp="2024-01-02")
+        with pytest.raises(
+            SchemaError, match=r"Column 'touchpoint' has 1 row with a missing or empty touchpoint"
+        ):
+            read_events(touchpoint_only)
