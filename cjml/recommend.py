@@ -1295,16 +1295,23 @@ class TouchpointRecommender:
                 block(
                     mask & eligible & ~proven & ~deliverable[:, [j]],
                     _(
-                        "the policy kept gives {touchpoint} to every eligible customer, and "
+                        "the policy kept gives {touchpoint} to every eligible customer it is "
+                        "expected to help, and "
                         "the journey map does not offer it in this customer's stage"
                     ).format(touchpoint=label_text(chosen, lower=True)),
                 )
             block(
                 mask & eligible & ~proven,
                 (
-                    _("the policy kept gives {touchpoint} to every eligible customer ({why})")
+                    _(
+                        "the policy kept gives {touchpoint} to every eligible customer it is "
+                        "expected to help ({why})"
+                    )
                     if reason
-                    else _("the policy kept gives {touchpoint} to every eligible customer")
+                    else _(
+                        "the policy kept gives {touchpoint} to every eligible customer it is "
+                        "expected to help"
+                    )
                 ).format(touchpoint=label_text(chosen, lower=True), why=reason),
             )
         elif method == "naive":

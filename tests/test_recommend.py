@@ -656,7 +656,8 @@ def test_a_single_touchpoint_policy_tells_customers_whose_stage_lacks_it(bundle,
     assert (
         out.loc[loyal, "reason"]
         .str.contains(
-            "the policy kept gives live chat to every eligible customer, and " + lacking,
+            "the policy kept gives live chat to every eligible customer it is expected to help, "
+            "and " + lacking,
             regex=False,
         )
         .all()
