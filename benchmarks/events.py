@@ -26,6 +26,8 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -68,7 +70,7 @@ def cjml_read(state: None, path: str) -> dict:
     import cjml
 
     log = cjml.read_events(path)
-    return {"events": log.n_events, "customers": log.n_customers}
+    return {"events": log.n_events, "customers": log.n_customers, "cjml": cjml.__file__}
 
 
 def setup_pyarrow_reference(path: str) -> None:
@@ -116,13 +118,22 @@ def interleaved(repeats: int, before: str | None = None, **kwargs) -> dict[str, 
             if label == BEFORE:  # the child imports cjml from the old copy
                 saved = os.environ.get("PYTHONPATH")
                 os.environ["PYTHONPATH"] = str(before)
+                # ... from a folder without a cjml package: ``python -c`` puts its working
+                # folder ahead of PYTHONPATH, so a run from the checkout timed the new cjml
+                here = os.getcwd()
+                os.chdir(tempfile.gettempdir())
                 try:
-                    runs[label].append(run_case("events", func, **kwargs))
+                    run = run_case("events", func, **kwargs)
                 finally:
+                    os.chdir(here)
                     if saved is None:
                         os.environ.pop("PYTHONPATH")
                     else:
                         os.environ["PYTHONPATH"] = saved
+                imported = Path(run["result"]["cjml"]).resolve()
+                if not imported.is_relative_to(Path(before).resolve()):
+                    raise RuntimeError(f"'{BEFORE}' imported cjml from {imported}, not {before}")
+                runs[label].append(run)
                 continue
             runs[label].append(run_case("events", func, **kwargs))
     return {
