@@ -208,20 +208,25 @@ def test_no_effective_touchpoint_gives_no_action_with_its_reason(test):
     assert choice.table.loc[NO_ACTION, "chosen"]
 
 
+def _stage_world(n, seed, rng, *, offer, call=0.0):
+    """Anchors where offer changes P(silent) by ``offer[stage]`` and call by ``call``.
+
+    ``rng`` draws the outcomes (shared by the fit and held-out worlds of a test).
+    """
+    a = _anchors(n, effects={}, confounded=False, seed=seed)
+    stage = a.X["current_stage"].to_numpy()
+    tau = np.where(a.arm == 2, np.where(stage == 0, offer[0], offer[1]), 0.0)
+    tau = np.where(a.arm == 1, call, tau)
+    base = 1 / (1 + np.exp(-(-0.5 + 1.2 * a.X["x"].to_numpy())))
+    a.y = (rng.random(n) < np.clip(base + tau, 0, 1)).astype(np.int8)
+    return a
+
+
 def test_policy_chosen_is_the_best_by_off_policy_value():
     # offer helps in stage 0 and harms in stage 1; call helps a little everywhere
     rng = np.random.default_rng(6)
-
-    def world(n, seed):
-        a = _anchors(n, effects={}, confounded=False, seed=seed)
-        stage = a.X["current_stage"].to_numpy()
-        tau = np.where(a.arm == 2, np.where(stage == 0, -0.15, 0.10), 0.0)
-        tau = np.where(a.arm == 1, -0.03, tau)
-        base = 1 / (1 + np.exp(-(-0.5 + 1.2 * a.X["x"].to_numpy())))
-        a.y = (rng.random(n) < np.clip(base + tau, 0, 1)).astype(np.int8)
-        return a
-
-    fit, held = world(30_000, 7), world(15_000, 8)
+    fit = _stage_world(30_000, 7, rng, offer=(-0.15, 0.10), call=-0.03)
+    held = _stage_world(15_000, 8, rng, offer=(-0.15, 0.10), call=-0.03)
     eff = fit_effects(fit)
     choice = choose_policy(eff, held, fit, _map())
     table = choice.table
@@ -244,16 +249,8 @@ def test_one_touchpoint_policies_are_valued_only_where_the_recommender_gives_the
     from cjml.effects import DEFAULT_MIN_REDUCTION
 
     rng = np.random.default_rng(16)
-
-    def world(n, seed):
-        a = _anchors(n, effects={}, confounded=False, seed=seed)
-        stage = a.X["current_stage"].to_numpy()
-        tau = np.where(a.arm == 2, np.where(stage == 0, -0.15, 0.05), 0.0)
-        base = 1 / (1 + np.exp(-(-0.5 + 1.2 * a.X["x"].to_numpy())))
-        a.y = (rng.random(n) < np.clip(base + tau, 0, 1)).astype(np.int8)
-        return a
-
-    fit, held = world(30_000, 17), world(15_000, 18)
+    fit = _stage_world(30_000, 17, rng, offer=(-0.15, 0.05))
+    held = _stage_world(15_000, 18, rng, offer=(-0.15, 0.05))
     eff = fit_effects(fit)
     choice = choose_policy(eff, held, fit, _map())
     assert choice.touchpoint == "offer"
