@@ -60,15 +60,20 @@ fit. On them, the value (mean silence risk) of each candidate policy is
 estimated off-policy with the same doubly robust formula (its nuisance models
 cross-fitted on those anchors alone, so that no candidate is judged by the
 model it was chosen by), with a one-sided interval of its difference with
-doing nothing and with the safe default: ``dr-rank`` (each customer's best
-touchpoint if contacted, unless surely harmful), ``dr-point`` (only those
-expected to help), ``dr`` (only those whose interval says so), the response
-model's choice (:class:`cjml.recommend.TouchpointResponseModel`), the best
-single touchpoint, the naive rule (per stage, the touchpoint after which
-customers most often came back) and no action. The *safe default* is the best
-single touchpoint when it beats no action beyond noise, else no action; the
-methods are then tested against it in that fixed order, stopping at the first
-that fails, and the best of those that passed is kept. When none passes,
+doing nothing and with the safe default: ``dr-point`` (each customer's best
+touchpoint among those expected to help), ``dr`` (only those whose interval
+says so), the response model's choice
+(:class:`cjml.recommend.TouchpointResponseModel`), the best single touchpoint,
+the naive rule (per stage, the touchpoint after which customers most often
+came back) and no action. The *safe default* is the best single touchpoint
+when it beats no action beyond noise, else no action; the methods are then
+tested against it in that fixed order, stopping at the first that fails, and
+the best of those that passed is kept. ``dr-rank`` (each customer's best
+touchpoint if contacted, unless surely harmful) is valued and shown too, but
+is not a candidate: it gives touchpoints its own model expects to raise the
+risk, which no policy kept should (on the development worlds it was kept on
+four of 18 world-seeds, and on one of them those touchpoints were most of its
+harmful recommendations). When none passes,
 cjml says so and recommends the safe default rather than noise, with how large
 a gain the held-out period could have shown. ``choose_policy(test="overlap")``
 tests with overlap weights instead (:func:`overlap_weighted_difference`):
@@ -132,7 +137,9 @@ __all__ = [
 POLICY_TESTS = ("inverse", "overlap", "normalised")
 
 #: The order in which the methods are tested against the safe default (see choose_policy).
-_SEQUENCE = ("dr (best if contacted)", "dr (point estimates)", "dr", "response", "naive rule")
+#: "dr (best if contacted)" (dr-rank) is valued and shown but is not a candidate: it gives
+#: touchpoints its own model expects to raise the risk, which no policy kept should.
+_SEQUENCE = ("dr (point estimates)", "dr", "response", "naive rule")
 #: Policy names that are not touchpoints.
 NO_ACTION = "no action"
 

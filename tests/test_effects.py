@@ -200,7 +200,7 @@ def test_no_effective_touchpoint_gives_no_action_with_its_reason(test):
     assert choice.policy == NO_ACTION
     assert "beyond noise" in choice.reason
     # and how large a gain the held-out period could have shown (the first method tested)
-    first = choice.table.loc["dr (best if contacted)"]
+    first = choice.table.loc["dr (point estimates)"]
     margin = (first["vs_default_high"] - first["vs_default"]) * 100
     assert f"on 8,000 held-out decisions, only a gain of more than {margin:.1f} points" in (
         choice.reason
@@ -240,6 +240,26 @@ def test_policy_chosen_is_the_best_by_off_policy_value():
     if len(best_safe):
         assert chosen == best_safe["value"].idxmin()
     assert choice.policy in ("dr", "dr-point")  # per-stage effects beat one touchpoint for all
+
+
+def test_the_best_if_contacted_ranking_is_valued_and_shown_but_never_kept():
+    # offer helps in stage 0 and harms a little in stage 1; call does nothing. The ranking
+    # "best touchpoint if contacted" (dr-rank) also gives stage-1 customers the touchpoint
+    # with the least bad estimate, one its own model expects to raise their risk: a policy
+    # kept must not. It stays in the table (its share serves the app's what-ifs), but is no
+    # longer tested first; when it was, its failure against the safe default stopped the
+    # sequence there, and this world kept one touchpoint for all (single) over dr-point.
+    rng = np.random.default_rng(101)
+    fit = _stage_world(20_000, 201, rng, offer=(-0.15, 0.01))
+    held = _stage_world(10_000, 301, rng, offer=(-0.15, 0.01))
+    eff = fit_effects(fit)
+    choice = choose_policy(eff, held, fit, _map())
+    table = choice.table
+    rank, point = table.loc["dr (best if contacted)"], table.loc["dr (point estimates)"]
+    assert rank["share_acted"] > point["share_acted"] + 0.1  # it gives what may harm
+    assert not rank["chosen"]
+    assert choice.policy == "dr-point"
+    assert point["vs_default_high"] < 0
 
 
 def test_one_touchpoint_policies_are_valued_only_where_the_recommender_gives_them():
@@ -465,7 +485,7 @@ def test_the_overlap_test_keeps_the_best_of_the_methods_that_beat_doing_nothing(
     # every difference is against doing nothing, the safe default
     assert np.allclose(table["vs_default"], table["vs_no_action"])
     # the methods, then the best single touchpoint, tested in order until one fails
-    order = ["dr (best if contacted)", "dr (point estimates)", "dr", "naive rule"]
+    order = ["dr (point estimates)", "dr", "naive rule"]
     order += [name for name in table.index if name.startswith("single: ")]
     passed = []
     for name in order:
