@@ -110,11 +110,17 @@ BEFORE = "read_events before"
 
 
 def interleaved(repeats: int, before: str | None = None, **kwargs) -> dict[str, dict]:
-    """Median seconds and largest peak of each case, runs taken in turn."""
+    """Median seconds and largest peak of each case, runs taken in turn.
+
+    Every other repeat takes the cases in reverse order (A B C D, D C B A, ...), so
+    that no case always runs in the same slot: on this machine the run right after
+    another 10M-event read was measured 10-20% slower (caches, memory returned late).
+    """
     cases = {**CASES, **({BEFORE: "cjml_read"} if before else {})}
     runs: dict[str, list] = {label: [] for label in cases}
-    for _ in range(repeats):
-        for label, func in cases.items():
+    for i in range(repeats):
+        order = list(cases.items())
+        for label, func in order if i % 2 == 0 else order[::-1]:
             if label == BEFORE:  # the child imports cjml from the old copy
                 saved = os.environ.get("PYTHONPATH")
                 os.environ["PYTHONPATH"] = str(before)
