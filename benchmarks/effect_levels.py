@@ -1,0 +1,101 @@
+"""Each touchpoint's estimated mean drop-off reduction against the scenario world's truth.
+
+For each world given as ``NAME:CUSTOMERS:SEED``, ``cjml.train`` as the suite does
+(held-out test cutoff, one thread per model), then, over the customers active within
+the horizon before the test cutoff and eligible for the touchpoint: the true mean
+reduction of drop-off (``risk_no_action - risk_<touchpoint>``) beside the bundle's
+effects model's estimate (``DoublyRobustEffects.predict``, every customer estimated),
+in points. Below, the policy comparison the bundle kept (``touchpoint_policy.table``;
+differences in points of drop-off per held-out decision).
+
+    python benchmarks/effect_levels.py experience_memory:10000:1 price_sensitivity:5000:0
+
+A systematic gap between the two columns is the level of the effects against doing
+nothing (their comparison arm is customers' own events), not their order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+
+import numpy as np
+import pandas as pd
+from _suite import _eligibility, load_world
+
+import cjml
+
+
+def world_levels(name: str, n_customers: int, seed: int) -> tuple[pd.DataFrame, object]:
+    """Per touchpoint: true and estimated mean reduction (points), and the policy kept."""
+    data = load_world(name, n_customers, seed)
+    horizon = f"{int(data.horizon_days)}D"
+    log = cjml.read_events(data.events, journey_map=data.journey_map)
+    bundle, _ = cjml.train(
+        log,
+        test_cutoff=data.test_cutoff,
+        horizon=horizon,
+        churn_params={"n_jobs": 1},
+        stage_params={"n_jobs": 1},
+    )
+    lookback = pd.Timedelta(bundle.metadata["lookback"] or "90D")
+    test = cjml.make_training_set(
+        log, [data.test_cutoff], featurizer=bundle.featurizer, horizon=horizon, lookback=lookback
+    )
+    truth = data.truth.drop(columns=[c for c in ("cutoff", "stage") if c in data.truth.columns])
+    truth = truth.set_index("customer_id")
+    test = test[test["customer_id"].isin(truth.index)].reset_index(drop=True)
+    true_rows = truth.loc[test["customer_id"]]
+    X = test.set_index("customer_id")[bundle.feature_names]
+    effects = bundle.models["touchpoint_effects"]
+    risk = bundle.models["churn"].predict_proba(X)[:, 1]
+    estimate = effects.predict(X, base_risk=risk, overlap=False)[0]
+    touchpoints = list(bundle.journey_map.actionable_touchpoints)
+    eligible = _eligibility(bundle.journey_map, test, touchpoints)
+    active = test["days_since_last_event"].to_numpy(dtype=float) <= int(data.horizon_days)
+    rows = []
+    for j, t in enumerate(touchpoints):
+        who = eligible[:, j] & active
+        true = (true_rows["risk_no_action"] - true_rows[f"risk_{t}"]).to_numpy(dtype=float)
+        est = (
+            -estimate[:, effects.touchpoints.index(t)]
+            if t in effects.touchpoints
+            else np.full(len(X), np.nan)
+        )
+        rows.append(
+            {
+                "touchpoint": t,
+                "true": 100 * np.nanmean(true[who]) if who.any() else np.nan,
+                "estimated": 100 * np.nanmean(est[who]) if who.any() else np.nan,
+                "customers": int(who.sum()),
+            }
+        )
+    return pd.DataFrame(rows), bundle.models["touchpoint_policy"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("worlds", nargs="+", metavar="NAME:CUSTOMERS:SEED")
+    args = parser.parse_args()
+    pd.set_option("display.width", 200)
+    below = total = 0
+    for spec in args.worlds:
+        name, n, seed = spec.split(":")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            levels, policy = world_levels(name, int(n), int(seed))
+        print(f"== {name}, {int(n):,} customers, seed {seed}: policy {policy.policy}")
+        print("mean drop-off reduction over the active eligible customers, points")
+        print(levels.round(3).to_string(index=False))
+        cols = ["value", "vs_no_action", "vs_no_action_high", "share_acted", "confirmed"]
+        table = policy.table[cols].copy()
+        table[["vs_no_action", "vs_no_action_high"]] *= 100
+        print(table.round(3).to_string())
+        known = levels.dropna(subset=["true", "estimated"])
+        below += int((known["estimated"] < known["true"]).sum())
+        total += len(known)
+    print(f"estimated below the truth: {below} of {total} touchpoints")
+
+
+if __name__ == "__main__":
+    main()
