@@ -9,6 +9,7 @@ in points. Below, the policy comparison the bundle kept (``touchpoint_policy.tab
 differences in points of drop-off per held-out decision).
 
     python benchmarks/effect_levels.py experience_memory:10000:1 price_sensitivity:5000:0
+    python benchmarks/effect_levels.py --design decision price_sensitivity:5000:0
 
 A systematic gap between the two columns is the level of the effects against doing
 nothing (their comparison arm is customers' own events), not their order.
@@ -26,8 +27,13 @@ from _suite import _eligibility, load_world
 import cjml
 
 
-def world_levels(name: str, n_customers: int, seed: int) -> tuple[pd.DataFrame, object]:
-    """Per touchpoint: true and estimated mean reduction (points), and the policy kept."""
+def world_levels(
+    name: str, n_customers: int, seed: int, design: str = "events"
+) -> tuple[pd.DataFrame, object]:
+    """Per touchpoint: true and estimated mean reduction (points), and the policy kept.
+
+    ``design``: the anchors of the recommender's fit (:func:`cjml.effects.build_anchors`).
+    """
     data = load_world(name, n_customers, seed)
     horizon = f"{int(data.horizon_days)}D"
     log = cjml.read_events(data.events, journey_map=data.journey_map)
@@ -37,6 +43,7 @@ def world_levels(name: str, n_customers: int, seed: int) -> tuple[pd.DataFrame, 
         horizon=horizon,
         churn_params={"n_jobs": 1},
         stage_params={"n_jobs": 1},
+        response_params={"design": design},
     )
     lookback = pd.Timedelta(bundle.metadata["lookback"] or "90D")
     test = cjml.make_training_set(
@@ -76,6 +83,12 @@ def world_levels(name: str, n_customers: int, seed: int) -> tuple[pd.DataFrame, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("worlds", nargs="+", metavar="NAME:CUSTOMERS:SEED")
+    parser.add_argument(
+        "--design",
+        choices=("events", "decision"),
+        default="events",
+        help="the recommender's anchors (cjml.effects.build_anchors)",
+    )
     args = parser.parse_args()
     pd.set_option("display.width", 200)
     below = total = 0
@@ -83,8 +96,11 @@ def main() -> None:
         name, n, seed = spec.split(":")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            levels, policy = world_levels(name, int(n), int(seed))
-        print(f"== {name}, {int(n):,} customers, seed {seed}: policy {policy.policy}")
+            levels, policy = world_levels(name, int(n), int(seed), args.design)
+        print(
+            f"== {name}, {int(n):,} customers, seed {seed}, {args.design} anchors: "
+            f"policy {policy.policy}"
+        )
         print("mean drop-off reduction over the active eligible customers, points")
         print(levels.round(3).to_string(index=False))
         cols = ["value", "vs_no_action", "vs_no_action_high", "share_acted", "confirmed"]
