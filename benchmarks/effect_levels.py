@@ -73,7 +73,8 @@ def world_levels(
             {
                 "touchpoint": t,
                 "true": 100 * np.nanmean(true[who]) if who.any() else np.nan,
-                "estimated": 100 * np.nanmean(est[who]) if who.any() else np.nan,
+                # NaN: not estimated (too rarely delivered), said as such, not warned about
+                "estimated": 100 * np.nanmean(est[who]) if np.isfinite(est[who]).any() else np.nan,
                 "customers": int(who.sum()),
             }
         )
