@@ -474,6 +474,39 @@ def _eligibility(jm, test: pd.DataFrame, touchpoints) -> np.ndarray:
     return jm.eligibility_matrix()[:, columns][np.maximum(stage, 0)] & (stage >= 0)[:, None]
 
 
+def train_as_suite(data: Bunch, *, recommender: bool = True, response_params=None):
+    """Read a world's events and ``cjml.train`` them as the suite does.
+
+    cjml's defaults (20 weekly cutoffs), as a user would train, with the world's horizon
+    and its test cutoff held out; one thread per model, so that worlds can run side by
+    side (quality, not speed). Returns the event log, the bundle and the test rows
+    (``make_training_set`` at the test cutoff: the population the churn model scores).
+    """
+    import cjml
+
+    horizon = f"{int(data.horizon_days)}D"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        log = cjml.read_events(data.events, journey_map=data.journey_map)
+        bundle, _ = cjml.train(
+            log,
+            test_cutoff=data.test_cutoff,
+            horizon=horizon,
+            churn_params={"n_jobs": 1},
+            stage_params={"n_jobs": 1},
+            recommender=recommender,
+            response_params=response_params,
+        )
+        test = cjml.make_training_set(
+            log,
+            [data.test_cutoff],
+            featurizer=bundle.featurizer,
+            horizon=horizon,
+            lookback=pd.Timedelta(bundle.metadata["lookback"] or "90D"),
+        )
+    return log, bundle, test
+
+
 def run_world(
     name: str,
     n_customers: int,
@@ -501,30 +534,12 @@ def run_world(
     t_data = time.perf_counter() - t0
     h = int(data.horizon_days)
     horizon = f"{h}D"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        log = cjml.read_events(data.events, journey_map=data.journey_map)
-        # one thread per model, so that worlds can run side by side (quality, not speed)
-        # cjml's defaults (20 weekly cutoffs), as a user would train
-        bundle, report = cjml.train(
-            log,
-            test_cutoff=data.test_cutoff,
-            horizon=horizon,
-            churn_params={"n_jobs": 1},
-            stage_params={"n_jobs": 1},
-            recommender=not models_only,
-            response_params={"policy_test": policy_test},
-        )
-        t_train = time.perf_counter() - t0 - t_data
-        log_progress(f"  {name} seed {seed}: data {t_data:.0f} s, trained in {t_train:.0f} s")
-        lookback = pd.Timedelta(bundle.metadata["lookback"] or "90D")
-        test = cjml.make_training_set(
-            log,
-            [data.test_cutoff],
-            featurizer=bundle.featurizer,
-            horizon=horizon,
-            lookback=lookback,
-        )
+    log, bundle, test = train_as_suite(
+        data, recommender=not models_only, response_params={"policy_test": policy_test}
+    )
+    t_train = time.perf_counter() - t0 - t_data
+    log_progress(f"  {name} seed {seed}: data {t_data:.0f} s, trained in {t_train:.0f} s")
+    lookback = pd.Timedelta(bundle.metadata["lookback"] or "90D")
     truth = data.truth.drop(columns=[c for c in ("cutoff", "stage") if c in data.truth.columns])
     test = test.join(
         truth.set_index("customer_id").add_prefix("truth:"), on="customer_id", validate="one_to_one"

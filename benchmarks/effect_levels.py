@@ -18,13 +18,10 @@ nothing (their comparison arm is customers' own events), not their order.
 from __future__ import annotations
 
 import argparse
-import warnings
 
 import numpy as np
 import pandas as pd
-from _suite import _eligibility, load_world
-
-import cjml
+from _suite import _eligibility, load_world, train_as_suite
 
 
 def world_levels(
@@ -35,20 +32,7 @@ def world_levels(
     ``design``: the anchors of the recommender's fit (:func:`cjml.effects.build_anchors`).
     """
     data = load_world(name, n_customers, seed)
-    horizon = f"{int(data.horizon_days)}D"
-    log = cjml.read_events(data.events, journey_map=data.journey_map)
-    bundle, _ = cjml.train(
-        log,
-        test_cutoff=data.test_cutoff,
-        horizon=horizon,
-        churn_params={"n_jobs": 1},
-        stage_params={"n_jobs": 1},
-        response_params={"design": design},
-    )
-    lookback = pd.Timedelta(bundle.metadata["lookback"] or "90D")
-    test = cjml.make_training_set(
-        log, [data.test_cutoff], featurizer=bundle.featurizer, horizon=horizon, lookback=lookback
-    )
+    _, bundle, test = train_as_suite(data, response_params={"design": design})
     truth = data.truth.drop(columns=[c for c in ("cutoff", "stage") if c in data.truth.columns])
     truth = truth.set_index("customer_id")
     test = test[test["customer_id"].isin(truth.index)].reset_index(drop=True)
@@ -95,9 +79,7 @@ def main() -> None:
     below = total = 0
     for spec in args.worlds:
         name, n, seed = spec.split(":")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            levels, policy = world_levels(name, int(n), int(seed), args.design)
+        levels, policy = world_levels(name, int(n), int(seed), args.design)
         print(
             f"== {name}, {int(n):,} customers, seed {seed}, {args.design} anchors: "
             f"policy {policy.policy}"
