@@ -192,6 +192,71 @@ def test_btyd_predictions_on_the_simulator():
         assert values[ids.isin(buyers)].sum() > 0
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    r=st.floats(0.05, 5.0),
+    alpha=st.floats(0.5, 50.0),
+    a=st.floats(0.05, 5.0),
+    b=st.floats(0.05, 5.0),
+    t=st.floats(0.5, 52.0),
+)
+def test_expected_purchases_by_quadrature_equal_the_closed_form(r, alpha, a, b, t):
+    """The integral the rows next to a pole fall back on is the same expectation."""
+    from cjml.value._btyd import _NEAR_POLE, _purchases_if_alive
+
+    x = np.arange(8, dtype=float)
+    age = np.linspace(2.0, 40.0, 8)
+    t_x = np.where(x > 0, age / 2, 0.0)
+    c = a + b + x - 1
+    away = ~((c < 0.5) & (np.abs(c - np.round(c)) < 0.01)) & (abs(a - 1) > 0.01)
+    model = BetaGeoGammaGamma()
+    model.params_ = {"r": r, "alpha": alpha, "a": a, "b": b}
+    closed = model.expected_purchases(x, t_x, age, t)
+    integrated = model.probability_alive(x, t_x, age) * _purchases_if_alive(
+        r, alpha, a, b, x, age, t
+    )
+    assert _NEAR_POLE < 0.01
+    np.testing.assert_allclose(closed[away], integrated[away], rtol=1e-7)
+
+
+def test_expected_purchases_of_a_fit_at_the_boundary_are_not_zero():
+    """a and b near 0 (a fit at the edge of its bounds, as on a regular bank's card
+    payments): the closed form's 2F1 sits on its pole and gave 0 for everyone."""
+    k = {"r": 1.355e6, "alpha": 1.216e7, "a": 2.0e-8, "b": 4.8e-7}
+    model = BetaGeoGammaGamma()
+    model.params_ = dict(k)
+    x = np.array([0.0, 1.0, 2.0, 5.0])
+    age = np.array([10.0, 10.0, 20.0, 30.0])
+    t_x = np.array([0.0, 5.0, 10.0, 29.0])
+    t = 30 / 7
+    out = model.expected_purchases(x, t_x, age, t)
+    # the limit: after a repeat purchase the alive never drop out (p ~ Beta(a, b + x) is
+    # all at 0), so their count is Poisson at the posterior mean rate
+    poisson = (k["r"] + x) * t / (k["alpha"] + age)
+    alive = model.probability_alive(x, t_x, age)
+    np.testing.assert_allclose(out[1:], (alive * poisson)[1:], rtol=1e-5)
+    # without a repeat purchase, p is 1 with probability a / (a + b): gone at the next one
+    share = k["a"] / (k["a"] + k["b"])
+    once = -np.expm1(-k["r"] * np.log1p(t / (k["alpha"] + age[0])))
+    # (a two-point limit: the fitted a and b are small, not 0)
+    assert out[0] == pytest.approx((1 - share) * poisson[0] + share * once, rel=1e-4)
+    assert out[0] != pytest.approx(poisson[0], rel=1e-3)
+
+
+def test_btyd_predictions_on_a_world_whose_fit_reaches_the_boundary():
+    """A scenario world where BG/NBD's fit ends at a, b ~ 0: the baseline still forecasts."""
+    data = cjml.datasets.make_scenario("bank_stage_effects", 3000, 5)
+    log = cjml.read_events(data.events, journey_map=data.journey_map)
+    cutoff = data.test_cutoff - pd.Timedelta(days=30)
+    buyers = rfm_summary(log, cutoff).index
+    out = btyd_predictions(log, cutoff, buyers, "30D")["BG/NBD x Gamma-Gamma"]
+    events = data.events
+    later = (events["timestamp"] > cutoff) & (events["timestamp"] <= data.test_cutoff)
+    actual = events.loc[later & (events["amount"] > 0), "amount"].sum()
+    assert np.all(np.isfinite(out)) and np.all(out > 0)
+    assert 0.5 < out.sum() / actual < 2.0
+
+
 # ------------------------------------------------------------------ metrics
 def test_metrics_by_hand():
     actual = [0, 0, 10, 30]

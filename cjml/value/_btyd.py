@@ -127,6 +127,36 @@ def _maximise(fun, start: np.ndarray, args: tuple, what: str) -> np.ndarray:
     return theta
 
 
+#: How close to a pole of the closed form (c = a + b + x - 1 at 0 or a negative whole
+#: number, or a = 1) a row's expected purchases are integrated instead.
+_NEAR_POLE = 1e-3
+#: Gauss-Jacobi nodes of that integral: 1e-13 of the closed form on fits away from the poles.
+_QUADRATURE_NODES = 64
+
+
+def _purchases_if_alive(r, alpha, a, b, x, age, t) -> np.ndarray:
+    """E[purchases in the next ``t`` | alive at ``age``] of BG/NBD, by quadrature over p.
+
+    Given alive after ``x`` repeat purchases, the purchase rate is
+    Gamma(r + x, alpha + T) and the dropout probability Beta(a, b + x); given
+    both, the expected purchases are (1 - exp(-lambda p t)) / p. Integrating
+    lambda out leaves ``E_p[(1 - (1 + p t / (alpha + T))^-(r + x)) / p]``, a
+    smooth bounded function of p (its limit at p = 0 is the Poisson
+    ``(r + x) t / (alpha + T)``), integrated against the Beta weight by
+    Gauss-Jacobi quadrature, one rule per distinct ``x``.
+    """
+    out = np.empty(len(x))
+    for value in np.unique(x):
+        rows = x == value
+        nodes, weights = special.roots_jacobi(_QUADRATURE_NODES, b + value - 1.0, a - 1.0)
+        p = (1.0 + nodes) / 2.0  # Beta(a, b + x) on (0, 1)
+        weights = weights / weights.sum()
+        scale = t / (alpha + age[rows])
+        g = -np.expm1(-(r + value) * np.log1p(np.outer(scale, p))) / p
+        out[rows] = g @ weights
+    return out
+
+
 class BetaGeoGammaGamma:
     """BG/NBD purchase counts x Gamma-Gamma spend per purchase: expected spend over a period.
 
@@ -299,12 +329,27 @@ class BetaGeoGammaGamma:
         if not np.isfinite(t) or t < 0:
             raise ValueError(f"t must be a non-negative period length, got {t!r}.")
         r, alpha, a, b = k["r"], k["alpha"], k["a"], k["b"]
-        z = t / (alpha + age + t)
-        hyp = special.hyp2f1(r + x, b + x, a + b + x - 1, z)
-        head = (a + b + x - 1) / (a - 1)
-        body = 1.0 - ((alpha + age) / (alpha + age + t)) ** (r + x) * hyp
-        out = head * body / (1.0 + self._dropout_odds(x, t_x, age))
-        return np.maximum(np.nan_to_num(out, nan=0.0), 0.0)
+        alive = 1.0 / (1.0 + self._dropout_odds(x, t_x, age))
+        c = a + b + x - 1
+        with np.errstate(all="ignore"):
+            z = t / (alpha + age + t)
+            hyp = special.hyp2f1(r + x, b + x, c, z)
+            head = c / (a - 1)
+            body = 1.0 - ((alpha + age) / (alpha + age + t)) ** (r + x) * hyp
+            out = head * body * alive
+        # The closed form's 2F1 has poles where c is 0 or a negative whole number, and its
+        # head one at a = 1; the expectation itself has none (the singularities cancel),
+        # but next to them the evaluation loses every digit (a fit at the boundary,
+        # a and b near 0, gave 0 for everyone). Those rows are integrated instead.
+        shaky = (
+            ~np.isfinite(out)
+            | (out < 0)
+            | ((c < 0.5) & (np.abs(c - np.round(c)) < _NEAR_POLE))
+            | (abs(a - 1.0) < _NEAR_POLE)
+        )
+        if shaky.any():
+            out[shaky] = alive[shaky] * _purchases_if_alive(r, alpha, a, b, x[shaky], age[shaky], t)
+        return np.maximum(out, 0.0)
 
     def expected_spend_per_purchase(self, frequency, monetary_value) -> np.ndarray:
         """Gamma-Gamma conditional mean spend per purchase (the population mean without a repeat).
