@@ -2133,12 +2133,18 @@ def _reasons(
         r, t = np.nonzero(codes > 0)
         present[r, codes[r, t]] = True
         patterns, inverse = np.unique(present, axis=0, return_inverse=True)
-        sentences = [
-            _("no allowed touchpoint ({why})").format(
-                why="; ".join(sorted(set(est.blocked_texts[np.flatnonzero(p)])))
-            )
-            for p in patterns
-        ]
+        # A policy of no action rules every touchpoint out with its own reason, which
+        # already says that nothing is recommended and why: it leads, any other reasons
+        # (rules, touchpoints too rarely delivered) after it.
+        policy = est.policy_reason if est.method == "no action" else ""
+
+        def sentence(p: np.ndarray) -> str:
+            why = sorted(set(est.blocked_texts[np.flatnonzero(p)]))
+            if policy and policy in why:
+                return "; ".join([policy, *(w for w in why if w != policy)])
+            return _("no allowed touchpoint ({why})").format(why="; ".join(why))
+
+        sentences = [sentence(p) for p in patterns]
         reasons[rows] = np.asarray(sentences, dtype=object)[inverse.ravel()]
     if not_worth is not None and est.value is not None:
         saved, costs = not_worth
