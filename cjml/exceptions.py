@@ -20,6 +20,7 @@ __all__ = [
     "ClusterError",
     "InputFileError",
     "JourneyMapError",
+    "NoSupportTicketsError",
     "SchemaError",
     "SmallDataWarning",
 ]
@@ -66,6 +67,16 @@ class CampaignError(CjmlError, ValueError):
     """
 
     can_run_from: pd.Timestamp | None = None
+
+
+class NoSupportTicketsError(CjmlError, ValueError):
+    """The events hold no support ticket, so there is no support journey to draw.
+
+    Not a fault of the data: many journeys have no tickets. ``opened`` is the
+    touchpoints looked for (a program, or the app, can say so in its own words).
+    """
+
+    opened: tuple = ()
 
 
 class SmallDataWarning(UserWarning):

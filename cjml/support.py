@@ -24,6 +24,7 @@ import pandas as pd
 
 from cjml._intervals import newcombe_interval, wilson_interval
 from cjml.events import to_utc_timestamp
+from cjml.exceptions import NoSupportTicketsError
 from cjml.i18n import format_number, format_percent, label_text, language, ngettext
 from cjml.i18n import gettext as _
 from cjml.io._write import write_atomic, write_csv
@@ -91,18 +92,20 @@ def _ticket_touchpoints(bundle, opened, resolved) -> tuple[tuple, tuple, str]:
     return opened, resolved, source
 
 
-def _no_tickets(log, opened, resolved, end) -> ValueError:
+def _no_tickets(log, opened, resolved, end) -> NoSupportTicketsError:
     """The error for a log without tickets: what was looked for, and the fix."""
     names = [str(c) for c in log.frame["touchpoint"].cat.categories]
     looks = [n for n in names if any(w in n.lower() for w in ("ticket", "support", "case"))]
     close = [m for o in opened for m in difflib.get_close_matches(o, names, n=2)]
     hint = sorted(set(looks) | set(close))
     suggest = f" Touchpoints of this log that may be tickets: {hint!r}." if hint else ""
-    return ValueError(
+    error = NoSupportTicketsError(
         f"No support ticket in the event log up to {end}: no event has the ticket touchpoints "
         f"{list(opened)!r} (resolved by {list(resolved)!r}).{suggest} Fix: pass opened= and "
         "resolved= with the touchpoints that open and resolve tickets in this log."
     )
+    error.opened = tuple(opened)
+    return error
 
 
 def _rank_within(keys: np.ndarray) -> np.ndarray:

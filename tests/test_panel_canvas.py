@@ -139,3 +139,27 @@ def test_without_a_journey_map_the_canvas_says_why(data, tmp_path):
     words = _words(app.overview_canvas.value)
     assert "The journey canvas could not be drawn: No journey map" in words
     assert app.overview_support.value == data.support_journey._repr_html_()
+
+
+def test_events_without_support_tickets_say_so_plainly(tmp_path):
+    """Many journeys have no tickets: the Overview says there is none, in a marketer's words,
+    not an error with a fix for the Python API."""
+    from _panel_bundle import sample_bundle_path
+
+    import cjml
+    from cjml.panel._app import MarketerPanel
+
+    events = load_sample()
+    events = events[~events["touchpoint"].isin(["support_ticket", "ticket_resolved"])]
+    with pytest.raises(cjml.NoSupportTicketsError, match="Fix: pass opened=") as caught:
+        cjml.support_journey(cjml.read_events(events))
+    assert caught.value.opened == ("support_ticket",)
+    bare = PanelData.from_inputs(sample_bundle_path(), events, user="tester", report=None)
+    app = MarketerPanel(bare, page_size=10, export_path=tmp_path / "actions.csv")
+    words = _words(app.overview_support.value)
+    with language("en"):
+        expected = label("support_ticket")
+    assert words.strip() == (
+        f"These events hold no support tickets ({expected}), so there is no support "
+        "journey to draw."
+    )

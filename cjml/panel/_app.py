@@ -23,12 +23,14 @@ from typing import Any
 import ipywidgets as W
 import pandas as pd
 
+from cjml.exceptions import NoSupportTicketsError
 from cjml.i18n import (
     format_currency,
     format_date,
     format_datetime,
     format_number,
     format_percent,
+    label_text,
     ngettext,
 )
 from cjml.i18n import gettext as _
@@ -670,6 +672,13 @@ class MarketerPanel(W.VBox):
         """Show the support journey (an error in its place, never a traceback)."""
         try:
             self.overview_support.value = self.data.support_html
+        except NoSupportTicketsError as exc:  # many journeys have none: not an error
+            self.overview_support.value = _empty(
+                _(
+                    "These events hold no support tickets ({touchpoints}), so there is no "
+                    "support journey to draw."
+                ).format(touchpoints=", ".join(label_text(t) for t in exc.opened))
+            )
         except Exception as exc:  # the panel's contract: errors go beside their control
             _log.debug("support journey failed", exc_info=True)
             self.overview_support.value = _empty(
