@@ -1,4 +1,5 @@
-"""The commands about the data: ``generate``, ``validate``, ``features``, ``journey-map``."""
+"""The commands about the data: ``generate``, ``validate``, ``draft-map``, ``features``,
+``journey-map``."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from cjml.cli._shared import inputs_of, load_bundle, read_log, say
 from cjml.exceptions import CjmlError
 from cjml.i18n import LANGUAGES, format_number, language, ngettext
 from cjml.i18n import gettext as _
-from cjml.io._write import TABLE_SUFFIXES, check_output, write_table
+from cjml.io._write import TABLE_SUFFIXES, check_output, write_atomic, write_table
 
 
 # --------------------------------------------------------------------------- generate
@@ -179,6 +180,77 @@ def add_validate(sub: argparse._SubParsersAction) -> None:
     h.add_events_argument(p.add_argument_group("Arguments"))
     h.add_input_options(p)
     h.finish_command(p).set_defaults(func=_cmd_validate)
+
+
+# --------------------------------------------------------------------------- draft-map
+_DRAFT_HEADER = """A journey map drafted by cjml draft-map from {events}.
+Stages: in the order most customers first reached them; each touchpoint lists the stages
+where at least {share} of its events happened. Check both, then mark the touchpoints your
+business delivers with actionable = true (and a cost): the recommender chooses among those
+only, and none is marked here. channel is online or offline (from the log's most common
+channel). Use it with --map (in Python: journey_map=)."""
+
+
+def _cmd_draft_map(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    check_output(args.out, inputs=inputs_of(args), force=args.force, suffixes=(".toml",))
+    jmap = cjml.draft_journey_map(
+        args.events,
+        columns=args.columns,
+        name=Path(args.events).stem,
+        min_share=args.min_share,
+        timezone=args.timezone,
+        timestamp_unit=args.timestamp_unit,
+        drop_duplicates=args.drop_duplicates,
+        missing_ids=args.missing_ids,
+    )
+    header = _DRAFT_HEADER.format(events=Path(args.events).name, share=f"{args.min_share:.0%}")
+    text = jmap.to_toml(header)
+    write_atomic(args.out, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"), force=True)
+    say(
+        f"Wrote a draft journey map to {args.out}: {len(jmap.stages)} stages "
+        f"({' > '.join(jmap.stages)}), {len(jmap.touchpoints)} touchpoints, none actionable "
+        f"yet ({time.perf_counter() - started:.1f} s). Mark the ones your business delivers "
+        "with actionable = true, then pass the file with --map."
+    )
+    return 0
+
+
+def add_draft_map(sub: argparse._SubParsersAction) -> None:
+    p = h.add_command(
+        sub,
+        "draft-map",
+        summary="draft a journey map (TOML) from the log's own stages and touchpoints",
+        description="Read an event log that has a stage column and write a journey map "
+        "of its own vocabulary: the stages in the order most customers first reached them, "
+        "each touchpoint with the stages where it happens. No touchpoint is marked "
+        "actionable: say which ones your business delivers, then pass the file with --map.",
+        examples=[
+            (
+                "draft-map crm_export.csv --columns customer_id=user,timestamp=event_time,"
+                "touchpoint=action,stage=phase --out saas.toml",
+                "your column names",
+            ),
+            ("train crm_export.csv --map saas.toml --out models/saas.cjml", "then use it"),
+        ],
+        see=h.README_INPUT,
+    )
+    h.add_events_argument(p.add_argument_group("Arguments"))
+    req = p.add_argument_group("Required")
+    h.add_out_option(req, "output .toml")
+    draft = p.add_argument_group("Draft")
+    draft.add_argument(
+        "--min-share",
+        type=float,
+        default=0.01,
+        metavar="SHARE",
+        help="list a stage for a touchpoint when at least this share of its events "
+        "happened in it (default 0.01)",
+    )
+    out = p.add_argument_group("Output")
+    h.add_force_option(out)
+    h.add_input_options(p, journey_map=False)
+    h.finish_command(p).set_defaults(func=_cmd_draft_map)
 
 
 # --------------------------------------------------------------------------- features

@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("cjml.cli._demo", "add_demo"),
     "generate": ("cjml.cli._data", "add_generate"),
     "validate": ("cjml.cli._data", "add_validate"),
+    "draft-map": ("cjml.cli._data", "add_draft_map"),
     "features": ("cjml.cli._data", "add_features"),
     "journey-map": ("cjml.cli._data", "add_journey_map"),
     "train": ("cjml.cli._models", "add_train"),
@@ -43,7 +44,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 _DESCRIPTION = """\
 Customer-journey machine learning, from an event log (who, when, which touchpoint) to \
-decisions. Check an event log (validate), simulate journeys with ground truth (generate), \
+decisions. Check an event log (validate), draft a journey map of its own stages and \
+touchpoints (draft-map), simulate journeys with ground truth (generate), \
 compute features (features), draw the data-driven journey map (journey-map), train and \
 evaluate the churn and next-stage models (train, evaluate), score every customer (score) and \
 recommend the touchpoints most likely to prevent drop-off (recommend), with a control group \

@@ -277,8 +277,10 @@ def _checked_codes(ctx: _Context, jmap: JourneyMap) -> _Codes:
                 f"that journey map {jmap.name!r} does not have:\n{names}\n"
                 f"The map's stages are {list(stages)!r}. Rows:\n"
                 f"{ctx.rows(rows, ['stage', 'touchpoint'])}\n"
-                "Fix: rename these stages to the map's names, or pass a journey map "
-                "(journey_map=...) whose stages match your data.",
+                "Fix: rename these stages to the map's names, or pass a journey map whose "
+                "stages match your data (journey_map='map.toml', --map map.toml; cjml "
+                "draft-map EVENTS --out map.toml drafts one from the data; see the README's "
+                "'Bring your own data').",
                 "stage",
                 rows,
                 f"a stage that journey map {jmap.name!r} does not have",

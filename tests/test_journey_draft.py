@@ -1,0 +1,116 @@
+"""Drafting a journey map from a log's own stages and touchpoints (cjml.draft_journey_map,
+JourneyMap.to_toml, cjml draft-map)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import cjml
+from cjml.cli import main
+from cjml.datasets import make_scenario
+from cjml.exceptions import SchemaError
+from cjml.journey import JourneyMap, draft_journey_map
+
+
+@pytest.mark.parametrize("world", ["silent_leavers", "bank_stage_effects"])
+def test_a_draft_recovers_a_worlds_stages_in_order_and_reads_its_log(world):
+    data = make_scenario(world, 1500, 0)
+    drafted = draft_journey_map(data.events)
+    assert drafted.stages == data.journey_map.stages
+    assert set(drafted.touchpoint_names) == set(data.events["touchpoint"].unique())
+    assert not drafted.actionable_touchpoints  # which the business delivers is the user's call
+    log = cjml.read_events(data.events, journey_map=drafted)
+    assert log.n_events == len(data.events)
+    # each touchpoint is listed in the stages where its events happened (1% or more of them)
+    counts = pd.crosstab(data.events["touchpoint"], data.events["stage"])
+    for t in drafted.touchpoints:
+        seen = counts.loc[t.name]
+        assert set(t.stages) == {s for s in seen.index if seen[s] >= 0.01 * seen.sum()}
+
+
+def test_min_share_leaves_out_a_stray_stage():
+    events = pd.DataFrame(
+        {
+            "customer_id": np.repeat(np.arange(200), 2),
+            "timestamp": pd.Timestamp("2024-01-01")
+            + pd.to_timedelta(np.tile([0, 5], 200), unit="D"),
+            "touchpoint": np.tile(["visit", "purchase"], 200),
+            "stage": np.tile(["browsing", "buying"], 200),
+        }
+    )
+    events.loc[0, "stage"] = "buying"  # one visit of 200 logged in the later stage
+    assert draft_journey_map(events).to_dict()["touchpoints"]["visit"]["stages"] == ["browsing"]
+    assert draft_journey_map(events, min_share=0).to_dict()["touchpoints"]["visit"]["stages"] == [
+        "browsing",
+        "buying",
+    ]
+
+
+def test_a_log_without_a_stage_column_cannot_be_drafted():
+    events = make_scenario("silent_leavers", 300, 0).events.drop(columns="stage")
+    with pytest.raises(SchemaError, match="drafted from a log with a stage column"):
+        draft_journey_map(events)
+
+
+_NAMES = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=12).filter(
+    lambda s: s.strip() == s
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    stages=st.lists(_NAMES, min_size=1, max_size=4, unique=True),
+    names=st.lists(_NAMES, min_size=1, max_size=4, unique=True),
+    cost=st.none() | st.floats(0, 1e6, allow_nan=False),
+    description=st.text(max_size=20),
+)
+def test_to_toml_reads_back_as_the_same_map(tmp_path_factory, stages, names, cost, description):
+    spec = {
+        "name": 'any "name" \\ here',
+        "stages": stages,
+        "touchpoints": {
+            n: {
+                "channel": "offline" if k % 2 else "online",
+                "stages": stages[: k % len(stages) + 1],
+                "actionable": bool(k % 2),
+                **({} if cost is None else {"cost": cost}),
+                **({"description": description} if description else {}),
+            }
+            for k, n in enumerate(names)
+        },
+    }
+    jmap = JourneyMap.from_dict(spec)
+    path = tmp_path_factory.mktemp("toml") / "map.toml"
+    path.write_text(jmap.to_toml("a header\non two lines"), encoding="utf-8")
+    assert JourneyMap.from_file(path).to_dict() == jmap.to_dict()
+
+
+def test_the_command_writes_a_map_that_train_can_use_and_never_overwrites(tmp_path, capsys):
+    data = make_scenario("silent_leavers", 800, 1)
+    events = data.events.rename(columns={"customer_id": "user", "stage": "phase"})
+    source = tmp_path / "crm.csv"
+    events.to_csv(source, index=False)
+    columns = "customer_id=user,stage=phase"
+    # without a map, the stages are refused with the way out named
+    assert main(["validate", str(source), "--columns", columns]) == 1
+    said = capsys.readouterr().err
+    assert "cjml draft-map EVENTS --out map.toml drafts one from the data" in said
+    assert "journey_map=" not in said  # command-line words only
+    out = tmp_path / "crm.toml"
+    assert main(["draft-map", str(source), "--columns", columns, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "5 stages (visitor > trial > paying > expanding > advocate)" in printed
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith("# A journey map drafted by cjml draft-map from crm.csv.")
+    assert JourneyMap.from_file(out).name == "crm"
+    assert main(["validate", str(source), "--columns", columns, "--map", str(out)]) == 0
+    capsys.readouterr()
+    # an existing map (the user's edits) is never replaced without --force
+    out.write_text(text.replace("actionable = false", "actionable = true", 1), encoding="utf-8")
+    assert main(["draft-map", str(source), "--columns", columns, "--out", str(out)]) == 1
+    assert "--force" in capsys.readouterr().err
+    assert "actionable = true" in out.read_text(encoding="utf-8")
