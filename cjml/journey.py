@@ -707,8 +707,14 @@ def draft_journey_map(
     min_share : float, default 0.01
         The smallest share of a touchpoint's events in a stage for that stage to
         be listed for it (its most common stage always is).
-    timezone, timestamp_unit, drop_duplicates, missing_ids
-        As for :func:`cjml.read_events`.
+    timezone : str or tzinfo, default "UTC"
+        Timezone of naive timestamps, as for :func:`cjml.read_events`.
+    timestamp_unit : {"s", "ms", "us", "ns"}, optional
+        Unit of numeric (epoch) timestamps.
+    drop_duplicates : bool, default False
+        Remove exact duplicate events.
+    missing_ids : sequence of str or str, optional
+        Customer ids that mean "missing".
 
     Returns
     -------
