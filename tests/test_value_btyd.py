@@ -243,6 +243,26 @@ def test_expected_purchases_of_a_fit_at_the_boundary_are_not_zero():
     assert out[0] != pytest.approx(poisson[0], rel=1e-3)
 
 
+def test_the_integral_at_the_other_boundary_is_the_point_mass_of_p():
+    """a and b ~ 1e5 (most scenario worlds' fits): p is all but fixed at a / (a + b); the
+    quadrature rule overflows there and the integral takes that point, which agrees with
+    the closed form."""
+    from cjml.value._btyd import _purchases_if_alive
+
+    k = {"r": 2.0, "alpha": 30.0, "a": 3.6e5, "b": 1.8e6}
+    model = BetaGeoGammaGamma()
+    model.params_ = dict(k)
+    x = np.array([0.0, 1.0, 3.0, 8.0])
+    age = np.array([5.0, 10.0, 20.0, 30.0])
+    t_x = np.array([0.0, 4.0, 15.0, 29.0])
+    closed = model.expected_purchases(x, t_x, age, 4.0)
+    integrated = model.probability_alive(x, t_x, age) * _purchases_if_alive(
+        k["r"], k["alpha"], k["a"], k["b"], x, age, 4.0
+    )
+    assert np.all(np.isfinite(integrated))
+    np.testing.assert_allclose(integrated, closed, rtol=1e-4)
+
+
 def test_btyd_predictions_on_a_world_whose_fit_reaches_the_boundary():
     """A scenario world where BG/NBD's fit ends at a, b ~ 0: the baseline still forecasts."""
     data = cjml.datasets.make_scenario("bank_stage_effects", 3000, 5)

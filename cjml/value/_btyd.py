@@ -148,9 +148,15 @@ def _purchases_if_alive(r, alpha, a, b, x, age, t) -> np.ndarray:
     out = np.empty(len(x))
     for value in np.unique(x):
         rows = x == value
-        nodes, weights = special.roots_jacobi(_QUADRATURE_NODES, b + value - 1.0, a - 1.0)
-        p = (1.0 + nodes) / 2.0  # Beta(a, b + x) on (0, 1)
-        weights = weights / weights.sum()
+        with np.errstate(all="ignore"):
+            nodes, weights = special.roots_jacobi(_QUADRATURE_NODES, b + value - 1.0, a - 1.0)
+        if np.all(np.isfinite(nodes)) and np.all(np.isfinite(weights)) and weights.sum() > 0:
+            p = (1.0 + nodes) / 2.0  # Beta(a, b + x) on (0, 1)
+            weights = weights / weights.sum()
+        else:
+            # a and b too large for the rule (fits at the other boundary, a, b ~ 1e5):
+            # the Beta is then all but a point mass at its mean
+            p, weights = np.array([a / (a + b + value)]), np.ones(1)
         scale = t / (alpha + age[rows])
         g = -np.expm1(-(r + value) * np.log1p(np.outer(scale, p))) / p
         out[rows] = g @ weights
@@ -349,6 +355,12 @@ class BetaGeoGammaGamma:
         )
         if shaky.any():
             out[shaky] = alive[shaky] * _purchases_if_alive(r, alpha, a, b, x[shaky], age[shaky], t)
+        if not np.all(np.isfinite(out)):
+            raise RuntimeError(
+                f"BG/NBD's expected purchases cannot be evaluated for "
+                f"{int((~np.isfinite(out)).sum())} customers at r={r:.3g}, alpha={alpha:.3g}, "
+                f"a={a:.3g}, b={b:.3g}"
+            )
         return np.maximum(out, 0.0)
 
     def expected_spend_per_purchase(self, frequency, monetary_value) -> np.ndarray:
