@@ -68,7 +68,7 @@ _LAZY = {
     "SchemaError": "cjml.exceptions",
     "JourneyFeaturizer": "cjml.features",
     "JourneyMap": "cjml.journey",
-    "draft_journey_map": "cjml.journey",
+    "draft_journey_map": "cjml._map_draft",
     "Touchpoint": "cjml.journey",
     "make_labels": "cjml.labels",
     "make_training_set": "cjml.labels",

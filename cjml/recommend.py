@@ -650,11 +650,23 @@ class TouchpointResponseModel(BaseEstimator):
             Engaged now with each of ``touchpoints_``.
         """
         check_is_fitted(self)
-        z = self._moderators(X)
+        z = np.ascontiguousarray(self._moderators(X), dtype=float)
+        # Row by row, not with a matrix product: BLAS blocks rows by how many there are, so
+        # a customer's last bit could depend on who else is in the batch, and scoring in
+        # chunks must give what scoring at once gives (seen on one CPU, not another).
         shared = (
-            self.intercept_ + self.coef_shared_[0] * _logit(base_risk) + z @ self.coef_shared_[1:]
+            self.intercept_
+            + self.coef_shared_[0] * _logit(base_risk)
+            + (z * self.coef_shared_[1:]).sum(axis=1)
         )
-        return expit(shared), expit(shared[:, None] + z @ self.coef_touchpoint_)
+        moderated = (
+            np.column_stack(
+                [(z * column).sum(axis=1) for column in np.asarray(self.coef_touchpoint_).T]
+            )
+            if len(self.touchpoints_)
+            else np.empty((len(z), 0))
+        )
+        return expit(shared), expit(shared[:, None] + moderated)
 
 
 def fit_touchpoint_response(

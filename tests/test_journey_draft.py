@@ -10,10 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cjml
+from cjml import draft_journey_map
 from cjml.cli import main
 from cjml.datasets import make_scenario
 from cjml.exceptions import SchemaError
-from cjml.journey import JourneyMap, draft_journey_map
+from cjml.journey import JourneyMap
 
 
 @pytest.mark.parametrize("world", ["silent_leavers", "bank_stage_effects"])
