@@ -243,6 +243,21 @@ def test_expected_purchases_of_a_fit_at_the_boundary_are_not_zero():
     assert out[0] != pytest.approx(poisson[0], rel=1e-3)
 
 
+def test_the_integral_gives_each_customer_the_same_bits_in_any_batch():
+    """Scoring in chunks must equal scoring at once: no row depends on its neighbours."""
+    from cjml.value._btyd import _purchases_if_alive
+
+    k = {"r": 1.355e6, "alpha": 1.216e7, "a": 2.0e-8, "b": 4.8e-7}
+    x = np.repeat([0.0, 1.0, 2.0], 400)
+    age = np.linspace(1.0, 40.0, 1200)
+    whole = _purchases_if_alive(k["r"], k["alpha"], k["a"], k["b"], x, age, 4.0)
+    parts = [
+        _purchases_if_alive(k["r"], k["alpha"], k["a"], k["b"], x[i : i + 7], age[i : i + 7], 4.0)
+        for i in range(0, len(x), 7)
+    ]
+    assert np.array_equal(whole, np.concatenate(parts))
+
+
 def test_the_integral_at_the_other_boundary_is_the_point_mass_of_p():
     """a and b ~ 1e5 (most scenario worlds' fits): p is all but fixed at a / (a + b); the
     quadrature rule overflows there and the integral takes that point, which agrees with

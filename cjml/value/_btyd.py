@@ -159,7 +159,8 @@ def _purchases_if_alive(r, alpha, a, b, x, age, t) -> np.ndarray:
             p, weights = np.array([a / (a + b + value)]), np.ones(1)
         scale = t / (alpha + age[rows])
         g = -np.expm1(-(r + value) * np.log1p(np.outer(scale, p))) / p
-        out[rows] = g @ weights
+        # row by row, not a matrix product: the same bits whatever else is in the batch
+        out[rows] = (g * weights).sum(axis=1)
     return out
 
 
