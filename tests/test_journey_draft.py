@@ -13,7 +13,6 @@ import cjml
 from cjml import draft_journey_map
 from cjml.cli import main
 from cjml.datasets import make_scenario
-from cjml.exceptions import SchemaError
 from cjml.journey import JourneyMap
 
 
@@ -51,10 +50,89 @@ def test_min_share_leaves_out_a_stray_stage():
     ]
 
 
-def test_a_log_without_a_stage_column_cannot_be_drafted():
-    events = make_scenario("silent_leavers", 300, 0).events.drop(columns="stage")
-    with pytest.raises(SchemaError, match="drafted from a log with a stage column"):
-        draft_journey_map(events)
+def _funnel(n_customers: int = 400, seed: int = 0) -> pd.DataFrame:
+    """A shop's clickstream with no stage column: every customer browses, fewer reach the
+    cart, fewer check out, fewer buy; a rare error page comes late in some journeys."""
+    rng = np.random.default_rng(seed)
+    steps = [["home", "catalog"], ["cart"], ["checkout"], ["purchase"]]
+    rows = []
+    for c in range(n_customers):
+        depth = rng.choice(4, p=[0.25, 0.25, 0.25, 0.25])
+        day = 0.0
+        for level in range(depth + 1):
+            for touchpoint in steps[level]:
+                day += rng.exponential(2)
+                rows.append((c, day, touchpoint))
+        if depth >= 2 and rng.random() < 0.1:  # 5% of customers, after the checkout
+            rows.append((c, day + 0.5, "error_page"))
+        for _ in range(rng.integers(0, 3)):  # browsing goes on at every stage
+            day += rng.exponential(5)
+            rows.append((c, day, "catalog"))
+    frame = pd.DataFrame(rows, columns=["customer_id", "day", "touchpoint"])
+    frame["timestamp"] = pd.Timestamp("2024-01-01") + pd.to_timedelta(frame.pop("day"), unit="D")
+    return frame
+
+
+def test_a_log_without_a_stage_column_gets_stages_of_funnel_depth():
+    events = _funnel()
+    drafted = draft_journey_map(events)
+    # each stage begins where fewer customers went on; the rare error page begins none
+    assert drafted.stages == ("1_home", "2_cart", "3_checkout", "4_purchase")
+    spec = drafted.to_dict()["touchpoints"]
+    assert spec["catalog"]["stages"] == list(drafted.stages)  # browsing goes on at every stage
+    assert spec["checkout"]["stages"] == ["3_checkout", "4_purchase"]
+    assert spec["error_page"]["stages"][0] in ("3_checkout", "4_purchase")
+    assert not drafted.actionable_touchpoints
+    # a customer's stage is the deepest reached so far
+    log = cjml.read_events(events, journey_map=drafted)
+    frame = log.frame
+    last = frame.groupby("customer_id", observed=True)["stage"].last().astype(str)
+    deepest = events.groupby("customer_id")["touchpoint"].agg(
+        lambda t: (
+            "4_purchase"
+            if "purchase" in set(t)
+            else "3_checkout"
+            if "checkout" in set(t)
+            else "2_cart"
+            if "cart" in set(t)
+            else "1_home"
+        )
+    )
+    assert (last.sort_index() == deepest.sort_index()).all()
+    # fewer stages when asked; every touchpoint's stages are its own and every later one
+    two = draft_journey_map(events, n_stages=2)
+    assert len(two.stages) == 2 and two.stages[0] == "1_home"
+    for t in two.touchpoints:
+        assert list(t.stages) == list(two.stages[two.stages.index(t.stages[0]) :])
+    assert draft_journey_map(events, n_stages=1).stages == ("1_home",)
+
+
+def test_stages_are_drafted_only_without_a_stage_column():
+    with pytest.raises(ValueError, match="has one \\('stage'\\), and its own stages are used"):
+        draft_journey_map(make_scenario("silent_leavers", 300, 0).events, n_stages=3)
+    for wrong in (0, 2.5, True):
+        with pytest.raises(ValueError, match="n_stages must be a whole number of at least 1"):
+            draft_journey_map(_funnel(50), n_stages=wrong)
+
+
+def test_the_command_drafts_stages_for_a_clickstream(tmp_path, capsys):
+    source = tmp_path / "clicks.csv"
+    _funnel().rename(columns={"customer_id": "user_id", "touchpoint": "event"}).to_csv(
+        source, index=False
+    )
+    columns = "customer_id=user_id,touchpoint=event"
+    # refused without a map, with the way out named
+    assert main(["validate", str(source), "--columns", columns]) == 1
+    assert "cjml draft-map EVENTS --out map.toml drafts one" in capsys.readouterr().err
+    out = tmp_path / "shop.toml"
+    argv = ["draft-map", str(source), "--columns", columns, "--out", str(out), "--stages", "3"]
+    assert main(argv) == 0
+    assert "3 stages (1_home > " in capsys.readouterr().out
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith(
+        "# A journey map drafted by cjml draft-map from clicks.csv (no stage column)."
+    )
+    assert main(["validate", str(source), "--columns", columns, "--map", str(out)]) == 0
 
 
 _NAMES = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=12).filter(

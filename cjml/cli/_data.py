@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import cjml
+from cjml._map_draft import _draft_map
 from cjml.cli import _help as h
 from cjml.cli._shared import inputs_of, load_bundle, read_log, say
 from cjml.exceptions import CjmlError
@@ -190,21 +191,34 @@ business delivers with actionable = true (and a cost): the recommender chooses a
 only, and none is marked here. channel is online or offline (from the log's most common
 channel). Use it with --map (in Python: journey_map=)."""
 
+_DRAFT_HEADER_NO_STAGES = (
+    "A journey map drafted by cjml draft-map from {events} (no stage column).\n"
+    """Stages: the touchpoints in the order customers first met them, cut into stages of funnel
+depth, each beginning with a touchpoint at least a fifth of the customers met and named after
+it. A touchpoint belongs to its stage and every later one, so a customer's stage is the
+deepest reached so far. Rename and regroup them (they are a start, not a finding), then mark
+the touchpoints your business delivers with actionable = true (and a cost): the recommender
+chooses among those only, and none is marked here. channel is online or offline (from the
+log's most common channel). Use it with --map (in Python: journey_map=)."""
+)
+
 
 def _cmd_draft_map(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     check_output(args.out, inputs=inputs_of(args), force=args.force, suffixes=(".toml",))
-    jmap = cjml.draft_journey_map(
+    jmap, has_stage_column = _draft_map(
         args.events,
         columns=args.columns,
         name=Path(args.events).stem,
         min_share=args.min_share,
+        n_stages=args.stages,
         timezone=args.timezone,
         timestamp_unit=args.timestamp_unit,
         drop_duplicates=args.drop_duplicates,
         missing_ids=args.missing_ids,
     )
-    header = _DRAFT_HEADER.format(events=Path(args.events).name, share=f"{args.min_share:.0%}")
+    template = _DRAFT_HEADER if has_stage_column else _DRAFT_HEADER_NO_STAGES
+    header = template.format(events=Path(args.events).name, share=f"{args.min_share:.0%}")
     text = jmap.to_toml(header)
     write_atomic(args.out, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"), force=True)
     say(
@@ -221,15 +235,22 @@ def add_draft_map(sub: argparse._SubParsersAction) -> None:
         sub,
         "draft-map",
         summary="draft a journey map (TOML) from the log's own stages and touchpoints",
-        description="Read an event log that has a stage column and write a journey map "
-        "of its own vocabulary: the stages in the order most customers first reached them, "
-        "each touchpoint with the stages where it happens. No touchpoint is marked "
-        "actionable: say which ones your business delivers, then pass the file with --map.",
+        description="Read an event log and write a journey map of its own vocabulary: the "
+        "stages in the order most customers first reached them, each touchpoint with the "
+        "stages where it happens. A log without a stage column gets stages of funnel depth, "
+        "cut from the order customers first met the touchpoints (--stages). No touchpoint is "
+        "marked actionable: say which ones your business delivers, then pass the file with "
+        "--map.",
         examples=[
             (
                 "draft-map crm_export.csv --columns customer_id=user,timestamp=event_time,"
                 "touchpoint=action,stage=phase --out saas.toml",
                 "your column names",
+            ),
+            (
+                "draft-map clicks.csv --columns customer_id=user_id,touchpoint=event --stages 4 "
+                "--out shop.toml",
+                "no stage column: four stages of funnel depth",
             ),
             ("train crm_export.csv --map saas.toml --out models/saas.cjml", "then use it"),
         ],
@@ -246,6 +267,14 @@ def add_draft_map(sub: argparse._SubParsersAction) -> None:
         metavar="SHARE",
         help="list a stage for a touchpoint when at least this share of its events "
         "happened in it (default 0.01)",
+    )
+    draft.add_argument(
+        "--stages",
+        type=int,
+        default=None,
+        metavar="N",
+        help="for a log without a stage column: how many stages of funnel depth to draft "
+        "from the order customers first met the touchpoints (default 4)",
     )
     out = p.add_argument_group("Output")
     h.add_force_option(out)

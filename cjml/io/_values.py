@@ -309,8 +309,10 @@ def _checked_codes(ctx: _Context, jmap: JourneyMap) -> _Codes:
                 f"The map's touchpoints are {known!r}. Rows:\n"
                 f"{ctx.rows(rows, ['touchpoint', 'stage'])}\n"
                 "Fix: add these touchpoints to a journey map that lists their stages "
-                "(journey_map='map.toml', --map map.toml; see the README's 'Bring your own "
-                "data'), correct their names, or give a stage column (--columns "
+                "(journey_map='map.toml', --map map.toml; cjml draft-map EVENTS --out "
+                "map.toml drafts one from the data, with or without a stage column; see the "
+                "README's 'Bring your own data'), correct their names, or give a stage "
+                "column (--columns "
                 "stage=COLUMN; in Python columns={'stage': 'COLUMN'}).",
                 "touchpoint",
                 rows,
