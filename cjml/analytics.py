@@ -237,7 +237,11 @@ def _tables(prep: _Prepared, g: np.ndarray, n_groups: int):
     out["conversion"] = _ratio(converted, reached - pending).ravel()
     out["dropped"] = dropped
     out["active"] = still
-    out["drop_off"] = _ratio(dropped, customers - still)
+    # The last stage has no next one to leave for: staying active is its known good outcome,
+    # so its active customers count (otherwise a map nobody moves back in shows 100% there).
+    known = (customers - still).reshape(G, S)
+    known[:, -1] = customers.reshape(G, S)[:, -1]
+    out["drop_off"] = _ratio(dropped, known.ravel())
     days = pd.Series(prep.pair_days).groupby(g[prep.pair_pos] * S + prep.pair_stage).median()
     out["median_days"] = days.reindex(gs_rows).to_numpy(dtype=float)
     out["moved_back"] = moved_back
@@ -994,6 +998,8 @@ def journey_map(
     - ``drop_off``: ``dropped / (customers - active)``: among customers who
       were in the stage and whose outcome there is known (they left it for
       another stage, or went silent in it), the share who went silent in it.
+      In the last stage, which has no next stage to leave for, staying active
+      is the known good outcome: ``dropped / customers``.
     - ``median_days``: median over the stage's customers of the days spent
       in it: each stay runs from its first event to the customer's next event
       in another stage, or, for the last stay, to the customer's last event;
@@ -1546,12 +1552,13 @@ class JourneyMapReport:
         """
         lines = [self._headline()]
         gaps = _missing_texts(self.opportunities, None)
+        width = max([15, *(len(label_text(s)) + 1 for s in self.stages["stage"])])
         for row in self.stages.itertuples(index=False):
             line = _(
                 "{stage} reached {reached}  conversion {conversion}  drop-off {drop_off}  "
                 "median {median_days} days"
             ).format(
-                stage=label_text(row.stage).ljust(15),
+                stage=label_text(row.stage).ljust(width),
                 reached=_int(row.reached).rjust(8),
                 conversion=_pct(row.conversion).rjust(6),
                 drop_off=_pct(row.drop_off).rjust(6),

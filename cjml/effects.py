@@ -1303,6 +1303,8 @@ def choose_policy(
                 else _detectable(None if failed is None else rows[failed], n)
             )
         )
+    if not len(beats) and failed is not None:
+        reason += _untested(failed, sequence, rows, in_range, default)
     table["chosen"] = table.index == chosen
     share = float(table["confirmed"].to_numpy(dtype=float)[table.index.get_loc(chosen)])
     if chosen != NO_ACTION and share < 1:
@@ -1378,6 +1380,40 @@ def _detectable(row: dict | None, n: int) -> str:
         f" (on {n:,} held-out decisions, only a gain of more than {margin:.1f} points "
         "of drop-off could have shown; a control group in each campaign measures smaller ones)"
     )
+
+
+def _untested(
+    failed: str, sequence: tuple[str, ...], rows: dict, in_range: dict, default: str
+) -> str:
+    """Why a policy whose interval lies wholly on the better side was still not chosen.
+
+    The table shows every candidate's interval, but only the candidates up to the first
+    that fails are tested (without that rule one of several would often win by chance),
+    and the doubly robust learner's best touchpoint for everyone is shown for comparison
+    only: it gives each customer's best touchpoint even where its estimate is a rise.
+    """
+
+    def better(k: str) -> bool:
+        return k in rows and in_range[k] and rows[k]["vs_default_high"] < 0
+
+    after = [k for k in sequence[sequence.index(failed) + 1 :] if better(k)]
+    said = ""
+    if after:
+        names = " and ".join(_label(k) for k in after)
+        said += (
+            f". {names[0].upper()}{names[1:]} {'shows' if len(after) == 1 else 'show'} an "
+            f"interval below {_label(default)} in the table, but the tests run in a fixed "
+            "order and stop at the first that fails, so that one of several candidates cannot "
+            f"win by chance: {_label(failed)} came first and did not pass"
+        )
+    if better("dr (best if contacted)") and "dr (best if contacted)" not in sequence:
+        said += (
+            f". {_label('dr (best if contacted)')[0].upper()}"
+            f"{_label('dr (best if contacted)')[1:]} is in the table for comparison only, "
+            "not a candidate: it gives each customer's best touchpoint even where its estimate "
+            "is a rise in risk"
+        )
+    return said
 
 
 def _out_of_range(name: str, value: float) -> str:

@@ -696,3 +696,36 @@ def test_recommendations_scale_reductions_by_the_confirmed_share(lifecycle_bundl
         0.5 * (full["risk_reduction_high"] + full["risk_reduction_low"])[free],
         atol=1e-12,
     )
+
+
+def test_a_reason_explains_a_better_looking_interval_that_was_never_tested():
+    from cjml.effects import _SEQUENCE, _untested
+
+    def row(high):
+        return {"vs_default_high": high}
+
+    rows = {
+        "no action": row(0.0),
+        "dr (point estimates)": row(0.002),  # first in the sequence, fails
+        "dr": row(0.001),
+        "response": row(-0.001),  # below doing nothing, but after the failure
+        "naive rule": row(0.01),
+        "dr (best if contacted)": row(-0.002),  # for comparison only
+    }
+    in_range = dict.fromkeys(rows, True)
+    said = _untested("dr (point estimates)", _SEQUENCE, rows, in_range, "no action")
+    assert said.startswith(". The response model shows an interval below doing nothing")
+    assert "the doubly robust learner (point estimates) came first and did not pass" in said
+    assert "best touchpoint for everyone is in the table for comparison only" in said
+    # a candidate outside 0-100% drop-off is not held up as better, nor one tested earlier
+    assert (
+        _untested(
+            "dr (point estimates)",
+            _SEQUENCE,
+            rows,
+            {**in_range, "response": False, "dr (best if contacted)": False},
+            "no action",
+        )
+        == ""
+    )
+    assert "response" not in _untested("naive rule", _SEQUENCE, rows, in_range, "no action")

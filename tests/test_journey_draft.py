@@ -193,3 +193,16 @@ def test_the_command_writes_a_map_that_train_can_use_and_never_overwrites(tmp_pa
     assert main(["draft-map", str(source), "--columns", columns, "--out", str(out)]) == 1
     assert "--force" in capsys.readouterr().err
     assert "actionable = true" in out.read_text(encoding="utf-8")
+
+
+def test_the_journey_map_of_a_drafted_funnel_reads_right_in_its_last_stage():
+    events = _funnel()
+    report = cjml.journey_map(cjml.read_events(events, journey_map=draft_journey_map(events)))
+    last = report.stages.iloc[-1]
+    # nobody moves back from the deepest stage, so "of those whose outcome is known" would
+    # be the silent ones alone (100%); staying active is the last stage's good outcome
+    assert 0 < last["dropped"] < last["customers"]
+    assert last["drop_off"] == pytest.approx(last["dropped"] / last["customers"])
+    lines = report.to_text().splitlines()[1:5]
+    # the columns line up whatever the stage names' length
+    assert len({line.index("reached") for line in lines}) == 1

@@ -56,8 +56,9 @@ def build_canvas(report, persona=None) -> JourneyCanvas:
       answers; ties: the later) and the end (the last stage with answers).
     - *Pain points*: one row per stage and kind where the pain shows:
       ``drop_off`` (share who went silent in the stage, of those whose
-      outcome there is known), ``wait`` (median days in the stage over the
-      median in the other stages, from ``WAIT_MIN``), ``effort`` (share of the
+      outcome there is known; in the last stage, of all its customers),
+      ``wait`` (median days in the stage over the median in the other stages,
+      from ``WAIT_MIN``), ``effort`` (share of the
       effort answers of 5 or more), ``unresolved`` (share of the tickets
       opened in the stage still open at the cutoff), ``bad_experience``
       (share of the satisfaction answers of 1-2). With a model they are
@@ -243,6 +244,8 @@ def _pains(
     """One row per stage and pain kind where the pain shows, ranked on the whole canvas."""
     st, cv = stages_table, canvas
     known = (st["customers"] - st["active"]).to_numpy(dtype=float)
+    if len(known):  # the last stage's drop-off is of all its customers (cjml.journey_map)
+        known[-1] = float(st["customers"].iloc[-1])
     kinds = {
         # kind: (metric, customers behind it, customers it touches)
         "drop_off": (st["drop_off"], known, st["dropped"]),
