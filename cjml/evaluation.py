@@ -30,8 +30,10 @@ here.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import math
+import warnings
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
@@ -1311,6 +1313,36 @@ def active_within(log, table: pd.DataFrame, within) -> np.ndarray:
     return out
 
 
+@contextlib.contextmanager
+def _small_data_once(unit: str, n: int):
+    """Say each model's small-data adaptation once for ``n`` fits (one per fold), not ``n``
+    times: the first fit's message, with how many of the others said the same.
+
+    Other warnings pass through unchanged.
+    """
+    from cjml.exceptions import SmallDataWarning, outside_stacklevel
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SmallDataWarning)
+        yield
+    first: dict[str, tuple[str, int]] = {}
+    for w in caught:
+        if not issubclass(w.category, SmallDataWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+            continue
+        text = str(w.message)
+        model = text.split(":", 1)[0]
+        said, count = first.get(model, (text, 0))
+        first[model] = (said, count + 1)
+    for said, count in first.values():
+        if count > 1:
+            said = (
+                f"{said.rstrip('.')} (said by {count} of the {n} {unit}s; this is the first, "
+                "the others with figures of their own)."
+            )
+        warnings.warn(said, SmallDataWarning, stacklevel=outside_stacklevel())
+
+
 def cross_validate(
     churn_model,
     stage_model,
@@ -1431,41 +1463,42 @@ def cross_validate(
     importances, per_fold = [], []
     expected_spend = np.zeros(n) if value_model is not None else None
     bar = _progress(progress, int(cv), "cross-validate")
-    for k in range(cv):
-        held = np.flatnonzero(folds == k)
-        fit = np.flatnonzero(folds != k)
-        X_fit, X_held = X.iloc[fit], X.iloc[held]
-        churn = clone(churn_model).fit(X_fit, y[fit], cutoffs=row_cutoffs.iloc[fit])
-        stage = clone(stage_model).fit(X_fit, stages.iloc[fit], cutoffs=row_cutoffs.iloc[fit])
-        if getattr(stage, "dropped_class", None) in list(stage.classes_):
-            stage.attach_churn_model(churn)  # P(dropped) = the calibrated churn risk
-        risks["model"][held] = churn.predict_proba(X_held)[:, 1]
-        probas["model"][held] = _stage_proba(stage, X_held, classes)
-        if expected_spend is not None:
-            spend_fit = np.asarray(spend, dtype=float)[fit]
-            value = clone(value_model).set_params(n_bootstrap=0)
-            value.fit(X_fit, spend_fit, retained=1 - y[fit], cutoffs=row_cutoffs.iloc[fit])
-            expected_spend[held] = (1 - risks["model"][held]) * value.predict(X_held)
-        for name, baseline in BASELINES.items():
-            risks[name][held] = _positive_proba(baseline().fit(X_fit, y[fit]), X_held)
-            probas[name][held] = _stage_proba(
-                baseline().fit(X_fit, stages.iloc[fit]), X_held, classes
+    with _small_data_once("cross-validation fold", int(cv)):
+        for k in range(cv):
+            held = np.flatnonzero(folds == k)
+            fit = np.flatnonzero(folds != k)
+            X_fit, X_held = X.iloc[fit], X.iloc[held]
+            churn = clone(churn_model).fit(X_fit, y[fit], cutoffs=row_cutoffs.iloc[fit])
+            stage = clone(stage_model).fit(X_fit, stages.iloc[fit], cutoffs=row_cutoffs.iloc[fit])
+            if getattr(stage, "dropped_class", None) in list(stage.classes_):
+                stage.attach_churn_model(churn)  # P(dropped) = the calibrated churn risk
+            risks["model"][held] = churn.predict_proba(X_held)[:, 1]
+            probas["model"][held] = _stage_proba(stage, X_held, classes)
+            if expected_spend is not None:
+                spend_fit = np.asarray(spend, dtype=float)[fit]
+                value = clone(value_model).set_params(n_bootstrap=0)
+                value.fit(X_fit, spend_fit, retained=1 - y[fit], cutoffs=row_cutoffs.iloc[fit])
+                expected_spend[held] = (1 - risks["model"][held]) * value.predict(X_held)
+            for name, baseline in BASELINES.items():
+                risks[name][held] = _positive_proba(baseline().fit(X_fit, y[fit]), X_held)
+                probas[name][held] = _stage_proba(
+                    baseline().fit(X_fit, stages.iloc[fit]), X_held, classes
+                )
+            importances.append(family_importance(churn, featurizer.feature_families_))
+            m = churn_metrics(y[held], risks["model"][held])
+            per_fold.append(
+                {
+                    "fold": k,
+                    "n": len(held),
+                    "churn_rate": float(y[held].mean()),
+                    "roc_auc": m["roc_auc"],
+                    "brier": m["brier"],
+                    "next_stage_log_loss": stage_metrics(
+                        stages.iloc[held], probas["model"][held], classes
+                    )["log_loss"],
+                }
             )
-        importances.append(family_importance(churn, featurizer.feature_families_))
-        m = churn_metrics(y[held], risks["model"][held])
-        per_fold.append(
-            {
-                "fold": k,
-                "n": len(held),
-                "churn_rate": float(y[held].mean()),
-                "roc_auc": m["roc_auc"],
-                "brier": m["brier"],
-                "next_stage_log_loss": stage_metrics(
-                    stages.iloc[held], probas["model"][held], classes
-                )["log_loss"],
-            }
-        )
-        bar.update()
+            bar.update()
     bar.close()
     importance = (
         pd.concat(importances, axis=1).fillna(0.0).mean(axis=1).sort_values(ascending=False)

@@ -923,7 +923,7 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
         """Say what was adapted to few rows, and plainly when the model learned nothing."""
         import warnings
 
-        from cjml.exceptions import SmallDataWarning
+        from cjml.exceptions import SmallDataWarning, outside_stacklevel
 
         name = type(self).__name__
         notes = []
@@ -951,7 +951,9 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
             notes.append(self._calibration_note())
         if notes:
             warnings.warn(
-                f"{name}: " + "; ".join(n for n in notes if n) + ".", SmallDataWarning, stacklevel=3
+                f"{name}: " + "; ".join(n for n in notes if n) + ".",
+                SmallDataWarning,
+                stacklevel=outside_stacklevel(),
             )
 
     def _fallback_note(self) -> str:
@@ -1418,7 +1420,8 @@ class ChurnModel(_LightGBMClassifier):
         return (
             f"calibration by {what} chosen on "
             f"{self.n_calibration_rows_:,} held-out rows (cross-validated Brier "
-            f"{scores[self.calibration_]:.4f}, base rate {scores['base rate']:.4f})"
+            f"{scores[self.calibration_]:.4f} against {scores['base rate']:.4f} for the base "
+            "rate)"
         )
 
     def predict_proba(self, X) -> np.ndarray:
@@ -1806,8 +1809,8 @@ class NextStageModel(_LightGBMClassifier):
         scores = self.calibration_scores_
         return (
             f"temperature {self.temperature_:.2f} chosen on {self.n_calibration_rows_:,} "
-            f"held-out rows (cross-validated log loss {scores['temperature']:.4f}, class "
-            f"shares {scores['priors']:.4f})"
+            f"held-out rows (cross-validated log loss {scores['temperature']:.4f} against "
+            f"{scores['priors']:.4f} for the class shares)"
         )
 
     def predict_proba(self, X, churn_risk=None) -> np.ndarray:

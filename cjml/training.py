@@ -930,7 +930,7 @@ def _fit_survival(log, train_set, names, test, lookback, common):
     """The time-to-churn curve on the churn model's training rows, followed up to the
     held-out cutoff ``test`` (or the data's end without one); None, with a warning, when
     too few customers are followed up to learn it."""
-    from cjml.exceptions import SmallDataWarning
+    from cjml.exceptions import SmallDataWarning, outside_stacklevel
     from cjml.survival import SurvivalModel, survival_targets
 
     cutoffs = sorted(train_set["cutoff"].unique())
@@ -952,7 +952,7 @@ def _fit_survival(log, train_set, names, test, lookback, common):
             f"No time-to-churn curve in this bundle (scores give the risk at the horizon "
             f"only): {err}",
             SmallDataWarning,
-            stacklevel=3,
+            stacklevel=outside_stacklevel(),
         )
         return None
 

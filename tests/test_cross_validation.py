@@ -175,3 +175,21 @@ def test_a_horizon_longer_than_the_log_names_one_that_fits(log):
     with pytest.raises(ValueError, match="ask for 13 cutoffs or fewer") as err:
         cjml.rolling_cutoffs(log, horizon="150D", n=20, step="7D")
     assert len(cjml.rolling_cutoffs(log, horizon="150D", n=13, step="7D")) == 13
+
+
+def test_small_data_is_said_once_per_model_for_all_folds_and_points_at_the_call(log):
+    import warnings
+
+    from cjml.exceptions import SmallDataWarning
+
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        cjml.train(log, horizon="150D", cv=3, survival=False, value=False, recommender=False)
+    small = [w for w in record if issubclass(w.category, SmallDataWarning)]
+    folded = [str(w.message) for w in small if "cross-validation folds" in str(w.message)]
+    # one per model for the three folds (the bundle's own refit on everyone says its own)
+    assert sorted(m.split(":", 1)[0] for m in folded) == ["ChurnModel", "NextStageModel"]
+    assert all(re.search(r"said by [23] of the 3 cross-validation folds", m) for m in folded)
+    assert len(small) <= 4
+    # the warning points at the user's line, not at a line inside cjml
+    assert {w.filename for w in small} == {__file__}

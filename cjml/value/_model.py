@@ -731,7 +731,7 @@ class ValueModel(BaseEstimator):
             self.bootstrap_boosters_.append(refits)
 
     def _warn_small_data(self, matrix) -> None:
-        from cjml.exceptions import SmallDataWarning
+        from cjml.exceptions import SmallDataWarning, outside_stacklevel
 
         notes = list(self._notes)
         parts = {
@@ -752,7 +752,11 @@ class ValueModel(BaseEstimator):
                 "predicts the same value for every customer; add customers or cutoffs"
             )
         if notes:
-            warnings.warn("ValueModel: " + "; ".join(notes) + ".", SmallDataWarning, stacklevel=3)
+            warnings.warn(
+                "ValueModel: " + "; ".join(notes) + ".",
+                SmallDataWarning,
+                stacklevel=outside_stacklevel(),
+            )
 
     # ------------------------------------------------------------------ prediction
     def _value(self, matrix: np.ndarray, boosters: dict) -> np.ndarray:
