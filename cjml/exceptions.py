@@ -98,10 +98,11 @@ def outside_stacklevel() -> int:
     import contextlib
     import os
     import sys
+    import types
 
     package = os.path.dirname(os.path.abspath(__file__)) + os.sep
     plumbing = os.path.abspath(contextlib.__file__)  # a ``with`` block's exit, not a caller
-    frame = sys._getframe(1)  # the function that warns: stacklevel 1
+    frame: types.FrameType | None = sys._getframe(1)  # the function that warns: level 1
     level = 1
     while frame is not None:
         name = os.path.abspath(frame.f_code.co_filename)
