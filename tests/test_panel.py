@@ -1076,3 +1076,25 @@ def test_the_header_speaks_to_marketers_not_developers(app):
     assert f"{len(d.table):,} customers scored as of" in header
     assert d.log.journey_map.name == "default"  # the default map is not worth naming
     assert "journey map" not in header and "column" not in header
+
+
+def test_the_panel_reads_events_under_the_users_own_column_names(sample_data):
+    from _panel_bundle import sample_bundle_path
+
+    from cjml.datasets import load_sample
+
+    theirs = load_sample().rename(columns={"customer_id": "user", "touchpoint": "action"})
+    with pytest.raises(cjml.exceptions.SchemaError, match="Did you mean 'user'"):
+        PanelData.from_inputs(sample_bundle_path(), theirs, user="tester", report=None)
+    data = PanelData.from_inputs(
+        sample_bundle_path(),
+        theirs,
+        user="tester",
+        report=None,
+        columns="customer_id=user,touchpoint=action",
+    )
+    assert data.log.n_events == sample_data.log.n_events
+    pd.testing.assert_series_equal(
+        data.table["churn_risk"].reset_index(drop=True),
+        sample_data.table["churn_risk"].reset_index(drop=True),
+    )

@@ -337,3 +337,43 @@ def test_a_server_that_stops_while_starting_is_reported_and_leaves_nothing(files
     with pytest.raises(_serve.AppServerError, match=r"Voilà stopped before serving the app"):
         serve("model.cjml", "events.csv", port=_free_port(), block=False)
     assert set(Path(_serve.tempfile.gettempdir()).glob("cjml-app-*")) == before
+
+
+def test_the_app_passes_how_to_read_the_events_and_only_what_was_given(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.cjml").write_bytes(b"")
+    (tmp_path / "e.csv").write_text("", encoding="utf-8")
+    common = dict(
+        lang="en", currency=None, decisions="auto", export_folder=None, reach_threshold=0.05
+    )
+    arguments = _serve._panel_arguments(
+        "m.cjml",
+        "e.csv",
+        None,
+        **common,
+        read_options={
+            "columns": "customer_id=user_id,touchpoint=event",
+            "timezone": None,
+            "timestamp_unit": "s",
+            "drop_duplicates": True,
+            "missing_ids": None,
+        },
+    )
+    assert arguments == {
+        "bundle": str(tmp_path / "m.cjml"),
+        "events": str(tmp_path / "e.csv"),
+        "columns": "customer_id=user_id,touchpoint=event",
+        "timestamp_unit": "s",
+        "drop_duplicates": True,
+    }
+    # the command line hands them over; the timezone stays the bundle's unless given
+    from cjml.cli._main import build_parser
+
+    args = build_parser().parse_args(
+        ["app", "m.cjml", "e.csv", "--columns", "customer_id=user_id", "--drop-duplicates"]
+    )
+    assert (args.columns, args.drop_duplicates, args.timezone) == (
+        "customer_id=user_id",
+        True,
+        None,
+    )

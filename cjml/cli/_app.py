@@ -46,6 +46,11 @@ def _cmd_app(args: argparse.Namespace) -> int:
         decisions=args.decisions or "auto",
         export_folder=args.export_folder,
         control=args.control,
+        columns=args.columns,
+        timezone=args.timezone,
+        timestamp_unit=args.timestamp_unit,
+        drop_duplicates=args.drop_duplicates,
+        missing_ids=args.missing_ids,
         hint=not args.no_browser_hint,
     )
     return 0
@@ -76,6 +81,10 @@ def add_app(sub: argparse._SubParsersAction) -> None:
             (
                 "app models/journeys.cjml journeys.parquet --control 20%",
                 "hold out a random 20% of the approved customers in each export",
+            ),
+            (
+                "app models/shop.cjml clicks.csv --columns customer_id=user_id,touchpoint=event",
+                "your column names, as given to cjml train",
             ),
         ],
         see=h.README_APP,
@@ -143,5 +152,10 @@ def add_app(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="print only the address, not the line on opening it in a browser",
     )
+    h.add_input_options(p, journey_map=False)
+    for action in p._actions:  # the app reads naive timestamps as the bundle was trained
+        if action.dest == "timezone":
+            action.default = None
+            action.help = "timezone of naive timestamps, e.g. Europe/Paris (default: the bundle's)"
     # a server runs until Ctrl-C: its warnings are printed at once, not at the end
     h.finish_command(p).set_defaults(func=_cmd_app, warn_at_once=True)

@@ -143,6 +143,11 @@ def panel(
     decisions="auto",
     reach_threshold=0.05,
     control=0.1,
+    columns=None,
+    timezone=None,
+    timestamp_unit=None,
+    drop_duplicates=False,
+    missing_ids=None,
 ):
     """Open the marketer's panel on a model bundle and its customers' events.
 
@@ -201,6 +206,17 @@ def panel(
         :func:`cjml.export_campaign`), so ``cjml uplift`` can measure what
         the campaign really did. Changeable in the Actions tab; None or 0
         exports without a control group.
+    columns : mapping or str, optional
+        Your column names, as for :func:`cjml.read_events` (the bundle does not
+        keep the mapping it was trained with).
+    timezone : str, optional
+        Timezone of naive timestamps; default the one the bundle was trained with.
+    timestamp_unit : {"s", "ms", "us", "ns"}, optional
+        Unit of numeric (epoch) timestamps.
+    drop_duplicates : bool, default False
+        Remove exact duplicate events.
+    missing_ids : sequence of str or str, optional
+        Customer ids that mean "missing".
 
     Returns
     -------
@@ -240,6 +256,11 @@ def panel(
         decisions=decisions,
         reach_threshold=reach_threshold,
         export_path=export_path,
+        columns=columns,
+        timezone=timezone,
+        timestamp_unit=timestamp_unit,
+        drop_duplicates=drop_duplicates,
+        missing_ids=missing_ids,
     )
     return MarketerPanel(data, page_size=page_size, export_path=export_path, control=control)
 

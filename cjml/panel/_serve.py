@@ -157,6 +157,11 @@ def serve(
     export_folder: str | os.PathLike | None = None,
     reach_threshold: float = 0.05,
     control: float | str | None = 0.1,
+    columns: Any = None,
+    timezone: str | None = None,
+    timestamp_unit: str | None = None,
+    drop_duplicates: bool = False,
+    missing_ids: Any = None,
     block: bool = True,
     hint: bool = True,
     ready_timeout: float = 120.0,
@@ -198,6 +203,17 @@ def serve(
     control : float, str or None, default 0.1
         The share of the approved customers the export holds out as a random
         control group (``"10%"``); None, 0 or "off" for none (see :func:`cjml.panel`).
+    columns : mapping or str, optional
+        Your column names, as for :func:`cjml.read_events` (the bundle does not
+        keep the mapping it was trained with).
+    timezone : str, optional
+        Timezone of naive timestamps; default the one the bundle was trained with.
+    timestamp_unit : {"s", "ms", "us", "ns"}, optional
+        Unit of numeric (epoch) timestamps.
+    drop_duplicates : bool, default False
+        Remove exact duplicate events.
+    missing_ids : sequence of str or str, optional
+        Customer ids that mean "missing".
     block : bool, default True
         Serve until Ctrl-C (SIGINT) or SIGTERM, then stop cleanly and return
         None; False returns at once with a running :class:`AppServer`.
@@ -240,6 +256,13 @@ def serve(
         export_folder=export_folder,
         reach_threshold=reach_threshold,
         control=control,
+        read_options={
+            "columns": columns,
+            "timezone": timezone,
+            "timestamp_unit": timestamp_unit,
+            "drop_duplicates": drop_duplicates,
+            "missing_ids": missing_ids,
+        },
     )
     if importlib.util.find_spec("voila") is None:
         raise AppServerError(
@@ -319,6 +342,7 @@ def _panel_arguments(
     export_folder: str | os.PathLike | None,
     reach_threshold: float,
     control: float | str | None = 0.1,
+    read_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The arguments of ``cjml.panel`` in the served notebook, checked, paths absolute.
 
@@ -390,6 +414,11 @@ def _panel_arguments(
     share = control_share(control)
     if share != 0.1:
         arguments["control"] = share
+    # how the events are read (only those given: the notebook holds them as literals)
+    unset = {"drop_duplicates": False}
+    for name, value in (read_options or {}).items():
+        if value is not None and value != unset.get(name):
+            arguments[name] = dict(value) if isinstance(value, dict) else value
     return arguments
 
 

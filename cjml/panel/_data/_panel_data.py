@@ -107,6 +107,11 @@ class PanelData:
         decisions="auto",
         reach_threshold=0.05,
         export_path=None,
+        columns=None,
+        timezone=None,
+        timestamp_unit=None,
+        drop_duplicates=False,
+        missing_ids=None,
     ) -> PanelData:
         """Load, score (when needed) and prepare everything the panel shows.
 
@@ -150,6 +155,17 @@ class PanelData:
         export_path : path, optional
             Where the approved actions are exported (a ``.csv`` file or a
             folder), for the "auto" decision log.
+        columns : mapping or str, optional
+            Your column names, as for :func:`cjml.read_events` (the bundle does not
+            keep the mapping it was trained with).
+        timezone : str, optional
+            Timezone of naive timestamps; default the one the bundle was trained with.
+        timestamp_unit : {"s", "ms", "us", "ns"}, optional
+            Unit of numeric (epoch) timestamps.
+        drop_duplicates : bool, default False
+            Remove exact duplicate events.
+        missing_ids : sequence of str or str, optional
+            Customer ids that mean "missing".
 
         Returns
         -------
@@ -181,7 +197,11 @@ class PanelData:
             else read_events(
                 events,
                 journey_map=bundle.journey_map,
-                timezone=bundle.metadata.get("timezone", "UTC"),
+                columns=columns,
+                timezone=bundle.metadata.get("timezone", "UTC") if timezone is None else timezone,
+                timestamp_unit=timestamp_unit,
+                drop_duplicates=drop_duplicates,
+                missing_ids=missing_ids,
             )
         )
         if scores is None:
