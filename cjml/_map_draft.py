@@ -21,7 +21,7 @@ from cjml.events import EventLog, read_events
 from cjml.exceptions import SchemaError
 from cjml.io._columns import _parse_columns, _resolve_columns
 from cjml.io._files import _read_path
-from cjml.journey import JourneyMap
+from cjml.journey import JourneyMap, _did_you_mean
 
 __all__ = ["draft_journey_map"]
 
@@ -38,6 +38,7 @@ def draft_journey_map(
     name: str = "drafted",
     min_share: float = 0.01,
     n_stages: int | None = None,
+    milestones=None,
     timezone="UTC",
     timestamp_unit=None,
     drop_duplicates: bool = False,
@@ -78,6 +79,12 @@ def draft_journey_map(
         Without a stage column: how many stages to draft (default 4; fewer when the
         customers' progress cannot be cut so finely). An error with a stage column,
         whose stages are the log's own.
+    milestones : sequence of str or str, optional
+        Without a stage column: the touchpoints that begin each stage after the
+        first, in journey order ("cart,purchase" drafts three stages), instead of
+        the cuts drafted from the data. Only they move a customer to a later
+        stage; every other touchpoint belongs to the earliest stage holding
+        ``min_share`` of its events, and every later one.
     timezone : str or tzinfo, default "UTC"
         Timezone of naive timestamps, as for :func:`cjml.read_events`.
     timestamp_unit : {"s", "ms", "us", "ns"}, optional
@@ -97,8 +104,9 @@ def draft_journey_map(
     SchemaError
         For whatever :func:`cjml.read_events` refuses.
     ValueError
-        For ``min_share`` outside [0, 1), ``n_stages`` below 1, or ``n_stages`` with a
-        stage column.
+        For ``min_share`` outside [0, 1), ``n_stages`` below 1, ``n_stages`` or
+        ``milestones`` with a stage column, both given, or a milestone that is not a
+        touchpoint of the log.
 
     Examples
     --------
@@ -122,6 +130,7 @@ def draft_journey_map(
         name=name,
         min_share=min_share,
         n_stages=n_stages,
+        milestones=milestones,
         timezone=timezone,
         timestamp_unit=timestamp_unit,
         drop_duplicates=drop_duplicates,
@@ -140,6 +149,7 @@ def _draft_map(
     timestamp_unit,
     drop_duplicates,
     missing_ids,
+    milestones=None,
 ) -> tuple[JourneyMap, bool]:
     """:func:`draft_journey_map`, and whether the stages came from the log's stage column."""
     if not 0 <= float(min_share) < 1:
@@ -148,6 +158,11 @@ def _draft_map(
         isinstance(n_stages, bool) or int(n_stages) != n_stages or n_stages < 1
     ):
         raise ValueError(f"n_stages must be a whole number of at least 1, got {n_stages!r}.")
+    if n_stages is not None and milestones is not None:
+        raise ValueError(
+            "Give n_stages (--stages) or milestones (--milestones), not both: with milestones "
+            "the stages are the first one and one per milestone."
+        )
     read_options = {
         "timezone": timezone,
         "timestamp_unit": timestamp_unit,
@@ -169,15 +184,16 @@ def _draft_map(
             columns=columns,
             name=name,
             n_stages=4 if n_stages is None else n_stages,
+            milestones=milestones,
             min_share=min_share,
             read_options=read_options,
         )
         return drafted, False
-    if n_stages is not None:
+    if n_stages is not None or milestones is not None:
+        given = "n_stages (--stages)" if n_stages is not None else "milestones (--milestones)"
         raise ValueError(
-            "n_stages (--stages) drafts stages for a log without a stage column; this log "
-            f"has one ({str(resolved['stage'])!r}), and its own stages are used. Fix: leave "
-            "n_stages out."
+            f"{given} drafts stages for a log without a stage column; this log has one "
+            f"({str(resolved['stage'])!r}), and its own stages are used. Fix: leave it out."
         )
     vocabulary = {
         key: sorted({str(v) for v in pd.unique(raw[resolved[key]].dropna())})
@@ -221,7 +237,7 @@ def _draft_map(
 
 
 def _draft_without_stages(
-    events, raw, *, columns, name, n_stages, min_share, read_options
+    events, raw, *, columns, name, n_stages, milestones, min_share, read_options
 ) -> JourneyMap:
     """The map of a log without a stage column: ``n_stages`` stages of funnel depth."""
     resolved = _resolve_columns(_parse_columns(columns), list(raw.columns))
@@ -244,19 +260,32 @@ def _draft_without_stages(
     codes = touchpoint.map(pd.Series(np.arange(len(order)), index=order)).to_numpy(np.int64)
     customers = pd.factorize(frame["customer_id"])[0]  # the log is sorted by customer
     reach = frame.groupby(touchpoint)["customer_id"].nunique()[order].to_numpy()
-    milestone = reach >= _MILESTONE_REACH * (customers.max() + 1)
-    # each event's depth: the furthest milestone (in journey order) its customer has met
-    shift = customers.astype(np.int64) * len(order)
-    depth = np.maximum.accumulate(shift + np.where(milestone[codes], codes, 0)) - shift
-    cuts = _funnel_cuts(depth, milestone, n_stages)
-    group = np.searchsorted(cuts, np.arange(len(order)), side="left")
-    stages = []
-    for g in range(int(group.max()) + 1):
-        members = np.flatnonzero(group == g)
-        named = members[milestone[members]] if milestone[members].any() else members
-        stages.append(f"{g + 1}_{order[named[0]]}")
-    # a milestone begins its stage; a rare touchpoint takes the stages its events are in
-    event_stage = group[depth]
+    shift = customers.astype(np.int64) * (len(order) + 1)
+    if milestones is not None:
+        # the user's own: each begins the next stage, in the order given
+        level = np.zeros(len(order), dtype=np.int64)
+        for k, t in enumerate(_known_milestones(milestones, order)):
+            level[order.index(t)] = k + 1
+        milestone = level > 0
+        event_stage = np.maximum.accumulate(shift + level[codes]) - shift
+        first = [t for t in order if level[order.index(t)] == 0][:1] or order[:1]
+        stages = [f"1_{first[0]}"] + [
+            f"{k + 2}_{t}" for k, t in enumerate(_known_milestones(milestones, order))
+        ]
+        group = level
+    else:
+        milestone = reach >= _MILESTONE_REACH * (customers.max() + 1)
+        # each event's depth: the furthest milestone (in journey order) its customer has met
+        depth = np.maximum.accumulate(shift + np.where(milestone[codes], codes, 0)) - shift
+        cuts = _funnel_cuts(depth, milestone, n_stages)
+        group = np.searchsorted(cuts, np.arange(len(order)), side="left")
+        stages = []
+        for g in range(int(group.max()) + 1):
+            members = np.flatnonzero(group == g)
+            named = members[milestone[members]] if milestone[members].any() else members
+            stages.append(f"{g + 1}_{order[named[0]]}")
+        event_stage = group[depth]
+    # a milestone begins its stage; the others take the stages their events are in
     counts = np.zeros((len(order), len(stages)), dtype=np.int64)
     np.add.at(counts, (codes, event_stage), 1)
     totals = counts.sum(axis=1)
@@ -272,6 +301,29 @@ def _draft_without_stages(
         for k, t in enumerate(order)
     }
     return JourneyMap.from_dict({"name": name, "stages": stages, "touchpoints": touchpoints})
+
+
+def _known_milestones(milestones, order: list[str]) -> list[str]:
+    """The user's milestones, checked: touchpoints of the log, each once."""
+    names = (
+        [m.strip() for m in milestones.split(",")]
+        if isinstance(milestones, str)
+        else [str(m) for m in milestones]
+    )
+    if not names or any(not n for n in names):
+        raise ValueError(
+            f"milestones must name touchpoints of the log, e.g. 'cart,purchase', got "
+            f"{milestones!r}."
+        )
+    if len(set(names)) < len(names):
+        raise ValueError(f"milestones names a touchpoint twice: {milestones!r}.")
+    for n in names:
+        if n not in order:
+            raise ValueError(
+                f"milestone {n!r} (--milestones) is not a touchpoint of this log."
+                f"{_did_you_mean(n, order)} The log's touchpoints: {', '.join(order)}."
+            )
+    return names
 
 
 #: A drafted stage begins only with a touchpoint at least this share of customers met, so

@@ -206,3 +206,37 @@ def test_the_journey_map_of_a_drafted_funnel_reads_right_in_its_last_stage():
     lines = report.to_text().splitlines()[1:5]
     # the columns line up whatever the stage names' length
     assert len({line.index("reached") for line in lines}) == 1
+
+
+def test_the_users_milestones_begin_the_stages_and_only_they_move_a_customer():
+    events = _funnel()
+    drafted = draft_journey_map(events, milestones="cart,purchase")
+    assert drafted.stages == ("1_home", "2_cart", "3_purchase")
+    spec = drafted.to_dict()["touchpoints"]
+    assert spec["cart"]["stages"] == ["2_cart", "3_purchase"]
+    assert spec["purchase"]["stages"] == ["3_purchase"]
+    # checkout is no milestone: it never moves a customer, and happens from the cart on
+    assert spec["checkout"]["stages"] == ["2_cart", "3_purchase"]
+    frame = cjml.read_events(events, journey_map=drafted).frame
+    last = frame.groupby("customer_id", observed=True)["stage"].last().astype(str).sort_index()
+    met = events.groupby("customer_id")["touchpoint"].agg(set).sort_index()
+    expected = met.map(
+        lambda t: "3_purchase" if "purchase" in t else "2_cart" if "cart" in t else "1_home"
+    )
+    assert (last == expected).all()
+    # the same through a list, in the order given
+    assert draft_journey_map(events, milestones=["cart", "purchase"]).stages == drafted.stages
+
+
+def test_milestones_are_checked():
+    events = _funnel(60)
+    with pytest.raises(
+        ValueError, match="'chekout' .* is not a touchpoint of this log. Did you mean 'checkout'"
+    ):
+        draft_journey_map(events, milestones="cart,chekout")
+    with pytest.raises(ValueError, match="names a touchpoint twice"):
+        draft_journey_map(events, milestones="cart,cart")
+    with pytest.raises(ValueError, match="not both"):
+        draft_journey_map(events, milestones="cart", n_stages=3)
+    with pytest.raises(ValueError, match=r"milestones \(--milestones\) drafts stages"):
+        draft_journey_map(make_scenario("silent_leavers", 300, 0).events, milestones="x")

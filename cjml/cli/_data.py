@@ -212,6 +212,7 @@ def _cmd_draft_map(args: argparse.Namespace) -> int:
         name=Path(args.events).stem,
         min_share=args.min_share,
         n_stages=args.stages,
+        milestones=args.milestones,
         timezone=args.timezone,
         timestamp_unit=args.timestamp_unit,
         drop_duplicates=args.drop_duplicates,
@@ -252,6 +253,11 @@ def add_draft_map(sub: argparse._SubParsersAction) -> None:
                 "--out shop.toml",
                 "no stage column: four stages of funnel depth",
             ),
+            (
+                "draft-map clicks.csv --columns customer_id=user_id,touchpoint=event "
+                "--milestones cart,purchase --out shop.toml",
+                "or your own: three stages, the second from cart, the third from purchase",
+            ),
             ("train crm_export.csv --map saas.toml --out models/saas.cjml", "then use it"),
         ],
         see=h.README_INPUT,
@@ -275,6 +281,12 @@ def add_draft_map(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help="for a log without a stage column: how many stages of funnel depth to draft "
         "from the order customers first met the touchpoints (default 4)",
+    )
+    draft.add_argument(
+        "--milestones",
+        metavar="NAME,...",
+        help="for a log without a stage column: the touchpoints that begin each stage after "
+        "the first, in journey order, e.g. cart,purchase (instead of --stages)",
     )
     out = p.add_argument_group("Output")
     h.add_force_option(out)
