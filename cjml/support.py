@@ -101,8 +101,11 @@ def _no_tickets(log, opened, resolved, end) -> NoSupportTicketsError:
     suggest = f" Touchpoints of this log that may be tickets: {hint!r}." if hint else ""
     error = NoSupportTicketsError(
         f"No support ticket in the event log up to {end}: no event has the ticket touchpoints "
-        f"{list(opened)!r} (resolved by {list(resolved)!r}).{suggest} Fix: pass opened= and "
-        "resolved= with the touchpoints that open and resolve tickets in this log."
+        f"{list(opened)!r} (resolved by {list(resolved)!r}).{suggest} Fix: name the "
+        "touchpoints that open and resolve tickets in this log (in Python: "
+        "support_journey(log, opened=[...], resolved=[...]); a bundle trained with "
+        "JourneyFeaturizer(ticket_touchpoints=..., resolution_touchpoints=...) keeps them), or "
+        "leave the support journey out (the canvases without --support draw without it)."
     )
     error.opened = tuple(opened)
     return error

@@ -308,3 +308,23 @@ def test_a_persona_name_with_a_comma_is_kept_whole():
     known = ["a", "b", "x,y"]
     assert _persona_names(["a,b", "x,y", "b"], known) == ["a", "b", "x,y"]
     assert _persona_names([" a , c ", "x"], known) == ["a", "c", "x"]  # refused later
+
+
+def test_a_log_without_tickets_draws_its_canvas_and_says_the_support_journey_is_left_out(
+    tmp_path, capsys
+):
+    events = make_journeys(80, n_days=60, random_state=3).events
+    events = events[~events["touchpoint"].isin(["support_ticket", "ticket_resolved"])]
+    path = tmp_path / "no_tickets.csv"
+    events.to_csv(path, index=False)
+    out = tmp_path / "map.html"
+    code, text, err = run(capsys, "journey-map", path, "--canvas", "--out", out)
+    assert code == 0, err
+    assert "hold no support tickets (support_ticket), so the canvases come without" in text
+    assert re.search(r"Wrote \d+ canvas(es)? to ", text) and "support journey to" not in text
+    assert _texts(out.read_text(encoding="utf-8")).count("Time and flow") >= 1
+    # asked for by itself, the support journey is refused with a way out
+    code, _, err = run(capsys, "journey-map", path, "--support", "--out", tmp_path / "s.html")
+    assert code == 1
+    assert "No support ticket in the event log" in err and "opened=[...]" in err
+    assert not (tmp_path / "s.html").exists()

@@ -12,7 +12,7 @@ import cjml
 from cjml._map_draft import _draft_map
 from cjml.cli import _help as h
 from cjml.cli._shared import inputs_of, load_bundle, read_log, say
-from cjml.exceptions import CjmlError
+from cjml.exceptions import CjmlError, NoSupportTicketsError
 from cjml.i18n import LANGUAGES, format_number, language, ngettext
 from cjml.i18n import gettext as _
 from cjml.io._write import TABLE_SUFFIXES, check_output, write_atomic, write_table
@@ -478,16 +478,21 @@ def _cmd_journey_map(args: argparse.Namespace) -> int:
     extra = {**weight, **few} if canvas else {}
     report = cjml.journey_map(log, bundle, by=by, cutoff=args.cutoff, horizon=args.horizon, **extra)
     canvases, comparisons = _canvases(report, args) if canvas else ([], [])
-    support = None
+    support = no_tickets = None
     if args.support or args.canvas:  # the whole map comes with its support journey
-        support = cjml.support_journey(
-            log,
-            bundle,
-            by=by,
-            cutoff=report.info["cutoff"],
-            horizon=report.info["horizon"],
-            **few,
-        )
+        try:
+            support = cjml.support_journey(
+                log,
+                bundle,
+                by=by,
+                cutoff=report.info["cutoff"],
+                horizon=report.info["horizon"],
+                **few,
+            )
+        except NoSupportTicketsError as err:
+            if args.support:  # asked for by itself: nothing else to write
+                raise
+            no_tickets = err  # many journeys have none: the canvases go on without it
     with language(args.lang, currency=args.currency):  # the files' and the summary's words
         if by_default and report.personas:
             say(
@@ -506,6 +511,13 @@ def _cmd_journey_map(args: argparse.Namespace) -> int:
                     "The events have no persona column: one canvas, for all customers; pass "
                     "--by COLUMN for one per persona."
                 )
+            )
+        if no_tickets is not None:
+            say(
+                _(
+                    "These events hold no support tickets ({touchpoints}), so the canvases "
+                    "come without the support journey."
+                ).format(touchpoints=", ".join(no_tickets.opened))
             )
         if out is None:
             _print_journey_map(report, canvases, comparisons, support)
