@@ -170,7 +170,7 @@ def _localise(
             f"local times that are ambiguous or do not exist in timezone {timezone!r} "
             "(a daylight-saving change)",
             "give these timestamps a UTC offset (e.g. '2024-10-27T02:30:00+01:00'), or store "
-            "the log in UTC and pass timezone='UTC'.",
+            "the log in UTC and pass timezone='UTC' (--timezone UTC).",
         )
     return local.tz_convert("UTC")
 
