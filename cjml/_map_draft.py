@@ -11,6 +11,7 @@ and the reader needs a journey map: the map cannot import the reader back.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ def draft_journey_map(
     events,
     *,
     columns=None,
-    name: str = "drafted",
+    name: str | None = None,
     min_share: float = 0.01,
     n_stages: int | None = None,
     milestones=None,
@@ -69,8 +70,9 @@ def draft_journey_map(
         The events, with or without a stage column.
     columns : mapping or str, optional
         Your column names, as for :func:`cjml.read_events`.
-    name : str, default "drafted"
-        The map's name.
+    name : str, optional
+        The map's name; default the events file's name without its suffix, or
+        "drafted" for a DataFrame.
     min_share : float, default 0.01
         The smallest share of a touchpoint's events in a stage for that stage to
         be listed for it (its most common stage always is). Without a stage column, a
@@ -152,6 +154,10 @@ def _draft_map(
     milestones=None,
 ) -> tuple[JourneyMap, bool]:
     """:func:`draft_journey_map`, and whether the stages came from the log's stage column."""
+    if name is None:
+        name = (
+            Path(events).name.split(".")[0] if isinstance(events, str | os.PathLike) else "drafted"
+        )
     if not 0 <= float(min_share) < 1:
         raise ValueError(f"min_share must be at least 0 and below 1, got {min_share!r}.")
     if n_stages is not None and (

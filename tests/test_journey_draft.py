@@ -133,6 +133,9 @@ def test_the_command_drafts_stages_for_a_clickstream(tmp_path, capsys):
         "# A journey map drafted by cjml draft-map from clicks.csv (no stage column)."
     )
     assert main(["validate", str(source), "--columns", columns, "--map", str(out)]) == 0
+    # in Python too, a file's map is named after it
+    assert draft_journey_map(source, columns=columns).name == "clicks"
+    assert draft_journey_map(_funnel(50)).name == "drafted"
 
 
 _NAMES = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=12).filter(
