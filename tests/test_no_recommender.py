@@ -141,3 +141,29 @@ def test_a_map_without_actionable_touchpoints_is_refused_by_every_method(
     )
     assert code == 1 and "internal error" not in err
     assert "marks no touchpoint as actionable" in err and not out.exists()
+
+
+def test_train_says_at_the_end_why_the_bundle_cannot_recommend(events, tmp_path, capsys):
+    import json
+
+    spec = cjml.JourneyMap.default().to_dict()
+    for touchpoint in spec["touchpoints"].values():
+        touchpoint["actionable"] = False  # as a drafted map is until the user marks some
+    (tmp_path / "map.json").write_text(json.dumps(spec), encoding="utf-8")
+    small = events[events["customer_id"].isin(events["customer_id"].unique()[:600])]
+    small.to_parquet(tmp_path / "small.parquet")
+    code, out, err = run(
+        capsys,
+        "train",
+        str(tmp_path / "small.parquet"),
+        "--map",
+        str(tmp_path / "map.json"),
+        "--out",
+        str(tmp_path / "m.cjml"),
+        "--jobs",
+        "1",
+        "--no-holdout",
+    )
+    assert code == 0, err
+    saved = next(line for line in out.splitlines() if line.startswith("Saved the churn"))
+    assert "No recommender: the journey map marks no touchpoint as actionable" in saved

@@ -65,6 +65,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         f"{bundle.metadata['n_train_rows']:,} training rows, "
         f"{time.perf_counter() - started:.1f} s."
         + _value_sentence(bundle.metadata.get("value") or {})
+        + _recommender_sentence(bundle.metadata.get("recommender") or {})
     )
     if bundle.metadata.get("experiments"):
         say(_experiments_text(bundle.metadata))
@@ -107,6 +108,14 @@ def _value_sentence(value: dict) -> str:
     if value.get("note"):
         return f" No value model: {value['note']}."
     return ""
+
+
+def _recommender_sentence(recommender: dict) -> str:
+    """Why the bundle cannot recommend, when it cannot (nothing when it can)."""
+    note = recommender.get("note")
+    if recommender.get("fitted", True) or not note or note.startswith("not asked for"):
+        return ""  # fitted, or left out by the user's own choice
+    return f" No recommender: {note[0].lower()}{note[1:].rstrip('.')}."
 
 
 def _margin(text: str) -> float | str:
