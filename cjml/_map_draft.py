@@ -274,7 +274,7 @@ def _draft_without_stages(
             level[order.index(t)] = k + 1
         milestone = level > 0
         event_stage = np.maximum.accumulate(shift + level[codes]) - shift
-        first = [t for t in order if level[order.index(t)] == 0][:1] or order[:1]
+        first = [t for t in order if level[order.index(t)] == 0][:1] or ["start"]
         stages = [f"1_{first[0]}"] + [
             f"{k + 2}_{t}" for k, t in enumerate(_known_milestones(milestones, order))
         ]

@@ -229,6 +229,9 @@ def test_the_users_milestones_begin_the_stages_and_only_they_move_a_customer():
     assert (last == expected).all()
     # the same through a list, in the order given
     assert draft_journey_map(events, milestones=["cart", "purchase"]).stages == drafted.stages
+    # every touchpoint a milestone: the first stage is the start, before any of them
+    every = ["home", "catalog", "cart", "checkout", "purchase", "error_page"]
+    assert draft_journey_map(events, milestones=every).stages[:2] == ("1_start", "2_home")
 
 
 def test_milestones_are_checked():
