@@ -322,6 +322,47 @@ class ModelBundle:
             metadata=payload["metadata"],
         )
 
+    def columns_for(self, events, columns=None):
+        """How to read events for this bundle: ``columns``, else the names it was trained on.
+
+        A log trained as ``read_events(..., columns={"customer_id": "user_id"})`` keeps
+        those names in the bundle (``metadata["column_names"]``). Events that hold
+        ``user_id`` and no ``customer_id`` are then read with the same mapping, so that
+        scoring, recommending and the app need no ``columns=`` (``--columns``) again.
+        Events with the canonical names, or an explicit ``columns``, are read as given.
+
+        Parameters
+        ----------
+        events : EventLog, DataFrame or path
+            The events about to be read.
+        columns : mapping or str, optional
+            The caller's own mapping; returned unchanged when given.
+
+        Returns
+        -------
+        mapping, str or None
+            The mapping to pass to :func:`cjml.read_events` (None: the canonical names).
+        """
+        import pandas as pd
+
+        if columns is not None:
+            return columns
+        remembered = self.metadata.get("column_names") or {}
+        if not remembered or not isinstance(events, pd.DataFrame | str | os.PathLike):
+            return None  # nothing remembered, or an EventLog (already read)
+        from cjml.io._source import _open_source
+
+        try:
+            available = {str(c) for c in _open_source(events).columns}
+        except CjmlError:
+            return None  # the read itself will say what is wrong with the file
+        use = {
+            canon: name
+            for canon, name in remembered.items()
+            if canon not in available and name in available
+        }
+        return use or None
+
     def check_events(self, log) -> None:
         """Refuse events that lack what the bundle was trained with.
 

@@ -1320,7 +1320,8 @@ def _small_data_once(unit: str, n: int):
 
     Other warnings pass through unchanged.
     """
-    from cjml.exceptions import SmallDataWarning, outside_stacklevel
+    from cjml.exceptions import SmallDataWarning
+    from cjml.io._messages import _user_stacklevel
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", SmallDataWarning)
@@ -1340,7 +1341,7 @@ def _small_data_once(unit: str, n: int):
                 f"{said.rstrip('.')} (said by {count} of the {n} {unit}s; this is the first, "
                 "the others with figures of their own)."
             )
-        warnings.warn(said, SmallDataWarning, stacklevel=outside_stacklevel())
+        warnings.warn(said, SmallDataWarning, stacklevel=_user_stacklevel())
 
 
 def cross_validate(

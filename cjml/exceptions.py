@@ -88,31 +88,6 @@ class SmallDataWarning(UserWarning):
     """
 
 
-def outside_stacklevel() -> int:
-    """The ``stacklevel`` for :func:`warnings.warn` that points at the user's own line.
-
-    Called by the function that warns: counts the frames from it up to the first one
-    outside the cjml package, so that a warning raised deep inside a fit points at the
-    user's ``cjml.train(...)`` call, not at a line of cjml.
-    """
-    import contextlib
-    import os
-    import sys
-    import types
-
-    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
-    plumbing = os.path.abspath(contextlib.__file__)  # a ``with`` block's exit, not a caller
-    frame: types.FrameType | None = sys._getframe(1)  # the function that warns: level 1
-    level = 1
-    while frame is not None:
-        name = os.path.abspath(frame.f_code.co_filename)
-        if not (name.startswith(package) or name == plumbing):
-            break
-        frame = frame.f_back
-        level += 1
-    return level
-
-
 class ClusterError(ConnectionError):
     """The Dask cluster failed the run, not the input.
 

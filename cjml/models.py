@@ -923,7 +923,8 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
         """Say what was adapted to few rows, and plainly when the model learned nothing."""
         import warnings
 
-        from cjml.exceptions import SmallDataWarning, outside_stacklevel
+        from cjml.exceptions import SmallDataWarning
+        from cjml.io._messages import _user_stacklevel
 
         name = type(self).__name__
         notes = []
@@ -953,7 +954,7 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
             warnings.warn(
                 f"{name}: " + "; ".join(n for n in notes if n) + ".",
                 SmallDataWarning,
-                stacklevel=outside_stacklevel(),
+                stacklevel=_user_stacklevel(),
             )
 
     def _fallback_note(self) -> str:

@@ -443,6 +443,8 @@ def train(
         "cv": None if cv is None else int(cv),
         "n_train_rows": len(train_set),
         "event_columns": event_columns_used(log, featurizer),
+        # the user's names of the canonical columns, so that later reads need no --columns
+        "column_names": {k: str(v) for k, v in log.columns.items() if str(v) != k},
         "timezone": str(log.timezone),
         "training_data": {
             "fingerprint": fingerprint(log),
@@ -930,7 +932,8 @@ def _fit_survival(log, train_set, names, test, lookback, common):
     """The time-to-churn curve on the churn model's training rows, followed up to the
     held-out cutoff ``test`` (or the data's end without one); None, with a warning, when
     too few customers are followed up to learn it."""
-    from cjml.exceptions import SmallDataWarning, outside_stacklevel
+    from cjml.exceptions import SmallDataWarning
+    from cjml.io._messages import _user_stacklevel
     from cjml.survival import SurvivalModel, survival_targets
 
     cutoffs = sorted(train_set["cutoff"].unique())
@@ -952,7 +955,7 @@ def _fit_survival(log, train_set, names, test, lookback, common):
             f"No time-to-churn curve in this bundle (scores give the risk at the horizon "
             f"only): {err}",
             SmallDataWarning,
-            stacklevel=outside_stacklevel(),
+            stacklevel=_user_stacklevel(),
         )
         return None
 

@@ -620,3 +620,39 @@ def test_the_readme_example_runs_as_written(saas, tmp_path, monkeypatch):
         assert code == 0, f"{line}\n{err}"
         if "--out" in args:
             assert Path(args[args.index("--out") + 1]).is_file(), line
+
+
+def test_the_bundle_remembers_the_column_names_it_was_trained_on(saas, trained, tmp_path):
+    mapping = dict(pair.split("=") for pair in COLUMNS.split(","))
+    bundle = cjml.ModelBundle.load(trained.path)
+    assert bundle.metadata["column_names"] == mapping
+    # scoring without --columns reads the events as training did, to the same scores
+    without, given = tmp_path / "without.csv", tmp_path / "given.csv"
+    code, _, err = cli("score", trained.path, saas.csv, "--out", without, "--no-recommend")
+    assert code == 0, err
+    code, _, err = cli(
+        "score", trained.path, saas.csv, "--columns", COLUMNS, "--out", given, "--no-recommend"
+    )
+    assert code == 0, err
+    pd.testing.assert_frame_equal(pd.read_csv(without), pd.read_csv(given))
+    # and so do recommend, evaluate and the journey map of the model
+    for argv in (
+        ("recommend", trained.path, saas.csv, "--out", tmp_path / "actions.csv"),
+        ("journey-map", saas.csv, "--model", trained.path, "--out", tmp_path / "map.csv"),
+        ("evaluate", trained.path, saas.csv, "--quiet"),
+    ):
+        code, _, err = cli(*argv)
+        assert code == 0, (argv[0], err)
+    # events that carry the canonical names are read as they are
+    canonical = saas.events.rename(columns={v: k for k, v in mapping.items()})
+    assert bundle.columns_for(canonical) is None
+    assert bundle.columns_for(saas.events) == mapping
+    assert bundle.columns_for(saas.events, columns="customer_id=user") == "customer_id=user"
+    assert bundle.columns_for(cjml.read_events(canonical, journey_map=saas.map)) is None
+    scores = cjml.score(bundle, canonical, recommend=False)
+    pd.testing.assert_series_equal(
+        scores["churn_risk"].reset_index(drop=True),
+        pd.read_csv(without)["churn_risk"],
+        check_exact=False,
+        rtol=1e-9,
+    )

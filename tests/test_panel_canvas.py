@@ -151,7 +151,9 @@ def test_events_without_support_tickets_say_so_plainly(tmp_path):
 
     events = load_sample()
     events = events[~events["touchpoint"].isin(["support_ticket", "ticket_resolved"])]
-    with pytest.raises(cjml.NoSupportTicketsError, match="Fix: pass opened=") as caught:
+    with pytest.raises(
+        cjml.NoSupportTicketsError, match="Fix: name the touchpoints that open"
+    ) as caught:
         cjml.support_journey(cjml.read_events(events))
     assert caught.value.opened == ("support_ticket",)
     bare = PanelData.from_inputs(sample_bundle_path(), events, user="tester", report=None)

@@ -350,7 +350,7 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     recommender = TouchpointRecommender.from_bundle(
         bundle, rules=rules, top_k=args.top_k, method=args.method, n_jobs=args.jobs
     )
-    log = read_log(args, journey_map=bundle.journey_map)
+    log = read_log(args, journey_map=bundle.journey_map, bundle=bundle)
     bundle.check_events(log)
     customers = None
     if args.customers:

@@ -84,7 +84,7 @@ def add_app(sub: argparse._SubParsersAction) -> None:
             ),
             (
                 "app models/shop.cjml clicks.csv --columns customer_id=user_id,touchpoint=event",
-                "your column names, as given to cjml train",
+                "your column names (by default those the bundle was trained on)",
             ),
         ],
         see=h.README_APP,

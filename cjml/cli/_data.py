@@ -468,7 +468,7 @@ def _cmd_journey_map(args: argparse.Namespace) -> int:
     with language(args.lang, currency=args.currency):  # a bad --currency stops before any work
         pass
     bundle = load_bundle(args) if args.model else None
-    log = read_log(args, journey_map=None if bundle is None else bundle.journey_map)
+    log = read_log(args, journey_map=None if bundle is None else bundle.journey_map, bundle=bundle)
     by, by_default = args.by, False
     if by is None and (canvas or args.support) and DEFAULT_PERSONA_COLUMN in log.frame.columns:
         by, by_default = DEFAULT_PERSONA_COLUMN, True

@@ -277,7 +277,7 @@ def add_train(sub: argparse._SubParsersAction) -> None:
 # --------------------------------------------------------------------------- evaluate
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     bundle = load_bundle(args)
-    log = read_log(args, journey_map=bundle.journey_map)
+    log = read_log(args, journey_map=bundle.journey_map, bundle=bundle)
     report = cjml.evaluate(
         log,
         bundle,

@@ -28,13 +28,20 @@ def inputs_of(args: argparse.Namespace, **more: Any) -> dict:
     return inputs
 
 
-def read_log(args: argparse.Namespace, journey_map: Any = None) -> cjml.EventLog:
-    """EVENTS read with the command's "Reading EVENTS" options; --map wins over the bundle's."""
+def read_log(
+    args: argparse.Namespace, journey_map: Any = None, bundle: Any = None
+) -> cjml.EventLog:
+    """EVENTS read with the command's "Reading EVENTS" options; --map wins over the bundle's.
+
+    With a bundle and no --columns, the column names it was trained on are used where the
+    events have them (:meth:`cjml.ModelBundle.columns_for`).
+    """
     if getattr(args, "map", None) is not None:
         journey_map = args.map
+    columns = args.columns if bundle is None else bundle.columns_for(args.events, args.columns)
     return cjml.read_events(
         args.events,
-        columns=args.columns,
+        columns=columns,
         journey_map=journey_map,
         timezone=args.timezone,
         timestamp_unit=args.timestamp_unit,

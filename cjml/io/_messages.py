@@ -8,6 +8,7 @@ the fix in the same words.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import inspect
 import os
@@ -138,12 +139,20 @@ def _show(value: Any) -> str:
 
 
 def _user_stacklevel() -> int:
-    """Stack level of the first frame outside the cjml package, for ``warnings.warn``."""
+    """Stack level of the first frame outside the cjml package, for ``warnings.warn``.
+
+    So that a warning raised deep inside a fit points at the user's ``cjml.train(...)``
+    line. The exit of a ``with`` block (contextlib) is skipped too: it is no caller.
+    """
     # cjml/io/_messages.py -> cjml/: every frame inside the package is skipped
     pkg = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+    plumbing = os.path.abspath(contextlib.__file__)
     frame = inspect.currentframe()
     level = 0
-    while frame is not None and frame.f_code.co_filename.startswith(pkg):
+    while frame is not None and (
+        frame.f_code.co_filename.startswith(pkg)
+        or os.path.abspath(frame.f_code.co_filename) == plumbing
+    ):
         frame = frame.f_back
         level += 1
     return max(level, 1)

@@ -207,8 +207,8 @@ def panel(
         the campaign really did. Changeable in the Actions tab; None or 0
         exports without a control group.
     columns : mapping or str, optional
-        Your column names, as for :func:`cjml.read_events` (the bundle does not
-        keep the mapping it was trained with).
+        Your column names, as for :func:`cjml.read_events`; default the names
+        the bundle was trained on, where the events have them.
     timezone : str, optional
         Timezone of naive timestamps; default the one the bundle was trained with.
     timestamp_unit : {"s", "ms", "us", "ns"}, optional

@@ -204,8 +204,8 @@ def serve(
         The share of the approved customers the export holds out as a random
         control group (``"10%"``); None, 0 or "off" for none (see :func:`cjml.panel`).
     columns : mapping or str, optional
-        Your column names, as for :func:`cjml.read_events` (the bundle does not
-        keep the mapping it was trained with).
+        Your column names, as for :func:`cjml.read_events`; default the names
+        the bundle was trained on, where the events have them.
     timezone : str, optional
         Timezone of naive timestamps; default the one the bundle was trained with.
     timestamp_unit : {"s", "ms", "us", "ns"}, optional

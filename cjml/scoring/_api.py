@@ -147,7 +147,9 @@ def score(
         :meth:`cjml.TouchpointRecommender.recommend` on the whole log. Needs
         ``recommend=True``.
     columns : mapping or str, optional
-        Canonical name -> your column name, as for :func:`cjml.read_events`.
+        Canonical name -> your column name, as for :func:`cjml.read_events`;
+        default the names the bundle was trained on, where the events have them
+        (:meth:`ModelBundle.columns_for`).
     timezone : str, default "UTC"
         Timezone of naive timestamps and of a naive ``cutoff``.
     timestamp_unit : {"s", "ms", "us", "ns"}, optional
@@ -265,7 +267,7 @@ def score(
     rules = _check_rules(rules, bundle, recommend)
     missing_ids = parse_missing_ids(missing_ids)
     src = _open_source(events.frame if isinstance(events, EventLog) else events)
-    mapping = _parse_columns(columns)
+    mapping = _parse_columns(bundle.columns_for(events, columns))
     resolved = _resolve_columns(mapping, src.columns)
     needed = _flat_columns(
         src, _needed_columns(bundle, resolved, src.columns, drop_duplicates), resolved, bundle

@@ -731,7 +731,8 @@ class ValueModel(BaseEstimator):
             self.bootstrap_boosters_.append(refits)
 
     def _warn_small_data(self, matrix) -> None:
-        from cjml.exceptions import SmallDataWarning, outside_stacklevel
+        from cjml.exceptions import SmallDataWarning
+        from cjml.io._messages import _user_stacklevel
 
         notes = list(self._notes)
         parts = {
@@ -755,7 +756,7 @@ class ValueModel(BaseEstimator):
             warnings.warn(
                 "ValueModel: " + "; ".join(notes) + ".",
                 SmallDataWarning,
-                stacklevel=outside_stacklevel(),
+                stacklevel=_user_stacklevel(),
             )
 
     # ------------------------------------------------------------------ prediction

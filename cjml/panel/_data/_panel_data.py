@@ -156,8 +156,8 @@ class PanelData:
             Where the approved actions are exported (a ``.csv`` file or a
             folder), for the "auto" decision log.
         columns : mapping or str, optional
-            Your column names, as for :func:`cjml.read_events` (the bundle does not
-            keep the mapping it was trained with).
+            Your column names, as for :func:`cjml.read_events`; default the names
+            the bundle was trained on, where the events have them.
         timezone : str, optional
             Timezone of naive timestamps; default the one the bundle was trained with.
         timestamp_unit : {"s", "ms", "us", "ns"}, optional
@@ -197,7 +197,7 @@ class PanelData:
             else read_events(
                 events,
                 journey_map=bundle.journey_map,
-                columns=columns,
+                columns=bundle.columns_for(events, columns),
                 timezone=bundle.metadata.get("timezone", "UTC") if timezone is None else timezone,
                 timestamp_unit=timestamp_unit,
                 drop_duplicates=drop_duplicates,
