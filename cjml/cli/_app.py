@@ -152,7 +152,7 @@ def add_app(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="print only the address, not the line on opening it in a browser",
     )
-    h.add_input_options(p, journey_map=False)
+    h.add_input_options(p, journey_map=False, bundle=True)
     for action in p._actions:  # the app reads naive timestamps as the bundle was trained
         if action.dest == "timezone":
             action.default = None

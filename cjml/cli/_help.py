@@ -288,7 +288,8 @@ def add_input_options(
     parser: argparse.ArgumentParser, *, journey_map: bool = True, bundle: bool = False
 ) -> None:
     """The options that say how EVENTS is read (every command that reads events); last among
-    a command's options, before "General"."""
+    a command's options, before "General". ``bundle``: the command reads events for a bundle
+    (its journey map, and the column names it was trained on, are the defaults)."""
     group = parser.add_argument_group(
         "Reading EVENTS", f"How the events are read (README: '{README_INPUT}')."
     )
@@ -302,7 +303,8 @@ def add_input_options(
     group.add_argument(
         "--columns",
         metavar="NAME=COLUMN,...",
-        help="your column names, e.g. customer_id=user,timestamp=event_time",
+        help="your column names, e.g. customer_id=user,timestamp=event_time"
+        + ("; default: the names the bundle was trained on" if bundle else ""),
     )
     group.add_argument(
         "--timezone",
