@@ -1098,3 +1098,8 @@ def test_the_panel_reads_events_under_the_users_own_column_names(sample_data):
         data.table["churn_risk"].reset_index(drop=True),
         sample_data.table["churn_risk"].reset_index(drop=True),
     )
+    # a bundle trained on these names reads them with no columns= at all
+    bundle = cjml.ModelBundle.load(sample_bundle_path())
+    bundle.metadata["column_names"] = {"customer_id": "user", "touchpoint": "action"}
+    remembered = PanelData.from_inputs(bundle, theirs, user="tester", report=None)
+    assert remembered.log.n_events == sample_data.log.n_events
