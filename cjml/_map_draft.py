@@ -269,15 +269,14 @@ def _draft_without_stages(
     shift = customers.astype(np.int64) * (len(order) + 1)
     if milestones is not None:
         # the user's own: each begins the next stage, in the order given
+        given = _known_milestones(milestones, order)
         level = np.zeros(len(order), dtype=np.int64)
-        for k, t in enumerate(_known_milestones(milestones, order)):
+        for k, t in enumerate(given):
             level[order.index(t)] = k + 1
         milestone = level > 0
         event_stage = np.maximum.accumulate(shift + level[codes]) - shift
-        first = [t for t in order if level[order.index(t)] == 0][:1] or ["start"]
-        stages = [f"1_{first[0]}"] + [
-            f"{k + 2}_{t}" for k, t in enumerate(_known_milestones(milestones, order))
-        ]
+        first = [t for t, lv in zip(order, level, strict=True) if lv == 0][:1] or ["start"]
+        stages = [f"1_{first[0]}"] + [f"{k + 2}_{t}" for k, t in enumerate(given)]
         group = level
     else:
         milestone = reach >= _MILESTONE_REACH * (customers.max() + 1)

@@ -209,7 +209,7 @@ def _cmd_draft_map(args: argparse.Namespace) -> int:
     jmap, has_stage_column = _draft_map(
         args.events,
         columns=args.columns,
-        name=Path(args.events).stem,
+        name=None,  # the file's name, as in Python
         min_share=args.min_share,
         n_stages=args.stages,
         milestones=args.milestones,
