@@ -191,7 +191,7 @@ def train_booster_on_cluster(
             "early_stopping_rounds must be None or a non-negative integer, got "
             f"{early_stopping_rounds!r}."
         )
-    workers = sorted(client.scheduler_info().get("workers", {}))
+    workers = _worker_addresses(client)
     if not workers:
         raise ValueError("The dask cluster has no workers; start some before training.")
 
@@ -470,11 +470,21 @@ def _spread(client, workers, shares, arrays, da, futures) -> list:
     return [da.concatenate(p) if p else None for p in pieces]
 
 
+def _worker_addresses(client) -> list[str]:
+    """The addresses of the cluster's workers now, asked of the scheduler.
+
+    Not ``client.scheduler_info()``: it returns a cached reply that the client's
+    periodic refresh replaces with one listing no workers, so it can read as an
+    empty cluster while two workers are busy.
+    """
+    return sorted(client.nthreads())
+
+
 def _dask_training_arrays(client, X, y, weight, n_classes: int, da):
     """Dask inputs, chunked alike, with every class in every chunk (see _stratified_shares)."""
     sizes = tuple(c for c in X.chunks[0] if c)  # empty chunks would be empty LightGBM datasets
     if min(sizes) < 2:
-        sizes = _even_chunks(X.shape[0], len(client.scheduler_info()["workers"]))
+        sizes = _even_chunks(X.shape[0], len(_worker_addresses(client)))
     X = X.rechunk({0: sizes})
     y = (y if isinstance(y, da.Array) else da.from_array(np.asarray(y))).rechunk(sizes)
     if weight is not None:

@@ -162,7 +162,8 @@ class Cluster:
 
     def workers(self) -> dict[str, str]:
         """Worker name -> address, of the workers the scheduler has now."""
-        info = self.client.scheduler_info(n_workers=-1)["workers"]
+        # asked afresh: scheduler_info() may return a cached reply without workers
+        info = self.client.sync(self.client.scheduler.identity, n_workers=-1)["workers"]
         return {w["name"]: address for address, w in info.items()}
 
     def scoring_on(self) -> str | None:
