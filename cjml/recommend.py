@@ -784,6 +784,12 @@ class _Estimates:
     confirmed: float = 1.0
 
 
+#: With ``method="s-learner"``: the fewest deliveries in the training history for a
+#: touchpoint to be estimated (as the response model's ``min_deliveries``). The churn
+#: model never saw a touchpoint the history did not deliver: rescoring a history with it
+#: measures only what any event now would do.
+S_LEARNER_MIN_DELIVERIES = 30
+
 #: The methods a recommender can use; "auto" follows the policy the bundle chose.
 METHODS = (
     "auto",
@@ -858,6 +864,13 @@ class TouchpointRecommender:
         group have their estimates shifted to the measured effect and take the
         experiment's interval (:mod:`cjml.experiments`); the others keep the
         observational estimates.
+    deliveries : dict, optional
+        How often the training history delivered each actionable touchpoint,
+        as :func:`cjml.train` records it in
+        ``bundle.metadata["recommender"]["deliveries"]``. With
+        ``method="s-learner"``, touchpoints delivered fewer than
+        :data:`S_LEARNER_MIN_DELIVERIES` times are not estimated; without it,
+        the response model's counts, else every touchpoint is estimated.
 
     Examples
     --------
@@ -891,7 +904,9 @@ class TouchpointRecommender:
         value_model=None,
         currency=None,
         effect_evidence=None,
+        deliveries=None,
     ):
+        self.deliveries = deliveries
         self.effect_evidence = effect_evidence
         self.value_model = value_model
         self.currency = currency
@@ -942,14 +957,17 @@ class TouchpointRecommender:
         response = models.get("touchpoint_response")
         effects, policy = models.get("touchpoint_effects"), models.get("touchpoint_policy")
         why = why_no_recommendations(bundle)
-        if why is not None and (
-            method != "s-learner" or not bundle.journey_map.actionable_touchpoints
-        ):
-            # the churn model alone (s-learner) can only estimate touchpoints the map lets it try
+        deliveries = (bundle.metadata.get("recommender") or {}).get("deliveries")
+        # the churn model alone (s-learner) can only estimate touchpoints the map lets it try
+        # and the history delivered (bundles from before the counts were kept: any)
+        learnable = bool(bundle.journey_map.actionable_touchpoints) and (
+            deliveries is None or any(v >= S_LEARNER_MIN_DELIVERIES for v in deliveries.values())
+        )
+        if why is not None and (method != "s-learner" or not learnable):
             alone = (
                 "Estimate the effects from the churn model alone with --method s-learner "
                 "(method='s-learner'), or score"
-                if bundle.journey_map.actionable_touchpoints
+                if learnable
                 else "Score"
             )
             raise CjmlError(
@@ -970,6 +988,7 @@ class TouchpointRecommender:
             value_model=models.get("value"),
             currency=currency if currency is not None else bundle.metadata.get("currency"),
             effect_evidence=bundle.metadata.get("effect_evidence"),
+            deliveries=deliveries,
         )
 
     def _method(self) -> str:
@@ -1080,24 +1099,18 @@ class TouchpointRecommender:
                 else np.empty(0)
             )
 
-        last_ns = _last_event_ns(log, ids, cutoff_ts)
-        seen = last_ns != np.iinfo(np.int64).min
-        risk_if_there = np.full(n, np.nan)
+        seen, risk_if_there, reach, X_last = still_there(
+            self.featurizer, self.churn_model, log, ids, risk, cutoff_ts
+        )
         X_at_last = X  # the history right after each customer's last event
-        if seen.any():
-            at_last = pd.Series(pd.to_datetime(last_ns[seen], utc=True), index=ids[seen])
-            X_last = self.featurizer.transform(log, cutoff=at_last)[names]
-            risk_if_there[seen] = self.churn_model.predict_proba(X_last)[:, 1]
-            if self.effects_model is not None and self.effects_model.design == "decision":
-                X_at_last = X.copy()
-                rows = np.flatnonzero(seen)
-                for c in names:
-                    values = X_at_last[c].to_numpy(dtype=float, copy=True)
-                    values[rows] = X_last[c].to_numpy(dtype=float)
-                    X_at_last[c] = values
-        with np.errstate(divide="ignore", invalid="ignore"):
-            reach = np.clip((1.0 - risk) / (1.0 - risk_if_there), 0.0, 1.0)
-        reach[~seen] = np.nan
+        decision = self.effects_model is not None and self.effects_model.design == "decision"
+        if X_last is not None and decision:
+            X_at_last = X.copy()
+            rows = np.flatnonzero(seen)
+            for c in names:
+                values = X_at_last[c].to_numpy(dtype=float, copy=True)
+                values[rows] = X_last[c].to_numpy(dtype=float)
+                X_at_last[c] = values
         risk = np.where(seen, risk, np.nan)  # no history: no risk to speak of, nor to act on
         if value is not None:
             value = np.where(seen, value, np.nan)
@@ -1193,8 +1206,16 @@ class TouchpointRecommender:
             )
             min_deliveries = model.min_deliveries
         elif method == "s-learner":
-            estimated[:] = True
-            min_deliveries = 0
+            min_deliveries = S_LEARNER_MIN_DELIVERIES
+            counts = self.deliveries
+            if counts is None and self.response_model is not None:
+                counts = self.response_model.deliveries_
+            estimated[:] = (
+                True
+                if counts is None
+                else [counts.get(t, 0) >= min_deliveries for t in touchpoints]
+            )
+            eligible[:, ~estimated] = False  # never delivered enough: not rescored
             step = max(int(self.batch_customers), 1)
             for start in range(0, n, step):
                 rows = np.arange(start, min(start + step, n))
@@ -1836,6 +1857,57 @@ def _arrow_string_dtype():
     if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
         return dtype
     return None
+
+
+def still_there(
+    featurizer, churn_model, log, ids: pd.Index, risk: np.ndarray, cutoff: pd.Timestamp
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.DataFrame | None]:
+    """The chance that each customer is still there to receive a touchpoint.
+
+    The current risk splits as ``risk = (1 - reach) + reach * risk_if_there``
+    (see the module docstring), where ``risk_if_there`` scores the customer as
+    they were right after their last event, when they were surely there.
+
+    Parameters
+    ----------
+    featurizer : JourneyFeaturizer
+        The fitted featurizer of ``churn_model``.
+    churn_model : ChurnModel
+        The fitted churn model.
+    log : EventLog
+        The events.
+    ids : pandas.Index
+        The customers, in the order of ``risk``.
+    risk : ndarray of shape (n,)
+        Their churn risk at ``cutoff``.
+    cutoff : pandas.Timestamp
+        The moment scored (UTC).
+
+    Returns
+    -------
+    seen : ndarray of bool, shape (n,)
+        Whether the customer has an event at or before ``cutoff``.
+    risk_if_there : ndarray of shape (n,)
+        The risk right after the last event (NaN when not ``seen``).
+    reach : ndarray of shape (n,)
+        ``(1 - risk) / (1 - risk_if_there)`` clipped to [0, 1] (NaN when not ``seen``).
+    X_last : DataFrame or None
+        The features right after the last event of the ``seen`` customers, in
+        the featurizer's columns (None when no customer is seen).
+    """
+    names = list(featurizer.get_feature_names_out())
+    last_ns = _last_event_ns(log, ids, cutoff)
+    seen = last_ns != np.iinfo(np.int64).min
+    risk_if_there = np.full(len(ids), np.nan)
+    X_last = None
+    if seen.any():
+        at_last = pd.Series(pd.to_datetime(last_ns[seen], utc=True), index=ids[seen])
+        X_last = featurizer.transform(log, cutoff=at_last)[names]
+        risk_if_there[seen] = churn_model.predict_proba(X_last)[:, 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        reach = np.clip((1.0 - np.asarray(risk, dtype=float)) / (1.0 - risk_if_there), 0.0, 1.0)
+    reach[~seen] = np.nan
+    return seen, risk_if_there, reach, X_last
 
 
 def _last_event_ns(log, ids: pd.Index, cutoff: pd.Timestamp) -> np.ndarray:

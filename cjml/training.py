@@ -469,7 +469,13 @@ def train(
         "effect_evidence": evidence,
         "experiments": experiment_summary,
         # why the bundle cannot recommend, for score and recommend to say so
-        "recommender": {"fitted": bool(recommender_models), "note": recommender_note},
+        "recommender": {
+            "fitted": bool(recommender_models),
+            "note": recommender_note,
+            # how often each actionable touchpoint was delivered by the last training
+            # cutoff: what the churn model alone (method="s-learner") may estimate
+            "deliveries": _deliveries(log, max(train_cutoffs)),
+        },
     }
     bundle = ModelBundle(
         featurizer=featurizer, journey_map=log.journey_map, models=models, metadata=metadata
@@ -755,6 +761,17 @@ def _checked_response_params(params) -> dict:
             f"{', '.join(map(repr, POLICY_TESTS))}, got {params['policy_test']!r}."
         )
     return params
+
+
+def _deliveries(log, until: pd.Timestamp) -> dict[str, int]:
+    """Events of each actionable touchpoint at or before ``until``."""
+    categories = list(log.frame["touchpoint"].cat.categories)
+    codes = log.touchpoint_codes[log.timestamps_ns <= until.value]
+    counts = np.bincount(codes[codes >= 0], minlength=len(categories))
+    return {
+        t: int(counts[categories.index(t)]) if t in categories else 0
+        for t in log.journey_map.actionable_touchpoints
+    }
 
 
 def _fit_recommender(

@@ -281,6 +281,20 @@ def test_missing_required_column_suggests_mapping():
     assert "columns={'customer_id': 'user'" in msg
     assert "--columns customer_id=user,timestamp=event_time,touchpoint=action" in msg
     assert "Fix:" in msg
+    assert "same kind of event" not in msg  # 'action' is the touchpoint column
+
+
+def test_a_log_of_purchases_without_a_touchpoint_column_is_told_how_to_name_them(tmp_path):
+    path = tmp_path / "transactions.csv"
+    path.write_text("id,date,spend\n1,2024-01-02,10.5\n2,2024-01-03,3.0\n")
+    with pytest.raises(SchemaError) as info:
+        read_events(path, columns="customer_id=id,timestamp=date,amount=spend")
+    msg = str(info.value)
+    assert "missing required column:\n  'touchpoint'" in msg
+    assert "df['touchpoint'] = 'purchase'" in msg
+    frame = pd.read_csv(path).assign(touchpoint="purchase")  # the fix, as the message says it
+    log = read_events(frame, columns="customer_id=id,timestamp=date,amount=spend")
+    assert log.n_events == 2 and set(log.frame["touchpoint"]) == {"purchase"}
 
 
 def test_canonical_name_clash():

@@ -49,7 +49,15 @@ def test_a_bundle_that_cannot_recommend_still_scores_and_says_why(
     with pytest.warns(UserWarning, match="cannot recommend: No actionable touchpoint"):
         scores = score(bundle, plain)
     expected = score(bundle, plain, recommend=False)
-    pd.testing.assert_frame_equal(scores, expected)
+    # who is still there to reach is the churn model's, so it is there without a recommender
+    reach = scores["reach_probability"]
+    assert expected["reach_probability"].isna().all()
+    assert reach.notna().all() and reach.between(0, 1).all() and (reach < 0.5).any()
+    # the risk splits as (1 - reach) + reach * risk_if_there, with risk_if_there <= risk
+    assert (reach >= 1 - scores["churn_risk"] - 1e-12).all()
+    pd.testing.assert_frame_equal(
+        scores.drop(columns="reach_probability"), expected.drop(columns="reach_probability")
+    )
     recommended = [c for c in scores.columns if c.startswith("recommended_touchpoint")]
     assert recommended and scores[recommended].isna().all().all()  # the same columns, empty
     # the command line: the scores are written, with the reason as a warning
@@ -72,11 +80,14 @@ def test_a_bundle_that_cannot_recommend_still_scores_and_says_why(
     # rules only apply to recommendations: asking for them is an error that says why
     with pytest.raises(cjml.CjmlError, match=r"cannot recommend.*drop them"):
         score(bundle, plain, rules={"min_risk": 0.5})
-    # and the recommender itself names the way out in command-line words
-    with pytest.raises(
-        cjml.CjmlError, match=r"--method s-learner.*recommend=False; cjml score --no-recommend"
-    ):
-        cjml.TouchpointRecommender.from_bundle(bundle)
+    # and the recommender itself names the way out in command-line words; not the churn
+    # model alone (s-learner): no actionable touchpoint was ever delivered for it to learn
+    assert not any(bundle.metadata["recommender"]["deliveries"].values())
+    for method in ("auto", "s-learner"):
+        with pytest.raises(cjml.CjmlError) as info:
+            cjml.TouchpointRecommender.from_bundle(bundle, method=method)
+        assert "s-learner" not in str(info.value)
+        assert "recommend=False; cjml score --no-recommend" in str(info.value)
 
 
 def test_the_journey_map_and_the_customer_view_leave_the_touchpoints_out(
@@ -167,3 +178,26 @@ def test_train_says_at_the_end_why_the_bundle_cannot_recommend(events, tmp_path,
     assert code == 0, err
     saved = next(line for line in out.splitlines() if line.startswith("Saved the churn"))
     assert "No recommender: the journey map marks no touchpoint as actionable" in saved
+
+
+def test_train_says_once_why_no_touchpoint_was_learnable(events, tmp_path, capsys):
+    """No actionable touchpoint delivered (a purchase-only log): the summary's last
+    sentence says why, and no warning repeats it."""
+    actionable = cjml.JourneyMap.default().actionable_touchpoints
+    plain = events[~events["touchpoint"].isin(actionable)]
+    plain = plain[plain["customer_id"].isin(plain["customer_id"].unique()[:600])]
+    plain.to_parquet(tmp_path / "plain.parquet")
+    code, out, err = run(
+        capsys,
+        "train",
+        str(tmp_path / "plain.parquet"),
+        "--out",
+        str(tmp_path / "m.cjml"),
+        "--jobs",
+        "1",
+        "--no-holdout",
+    )
+    assert code == 0, err
+    saved = next(line for line in out.splitlines() if line.startswith("Saved the churn"))
+    assert "No recommender: no actionable touchpoint was delivered at least 30 times" in saved
+    assert "No actionable touchpoint was delivered" not in err

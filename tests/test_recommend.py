@@ -574,6 +574,34 @@ def test_s_learner_alternative_runs_on_candidate_rows(bundle, log):
     )
 
 
+def test_s_learner_never_estimates_a_touchpoint_the_history_did_not_deliver(bundle, log):
+    """The churn model never saw such a touchpoint: rescoring with it would measure only
+    what any event now does. It is left out, with the reason."""
+    deliveries = bundle.metadata["recommender"]["deliveries"]
+    assert set(deliveries) == set(JM.actionable_touchpoints)
+    last_cutoff = max(pd.Timestamp(c) for c in bundle.metadata["train_cutoffs"])
+    frame = log.frame
+    emails = (frame["touchpoint"] == "email") & (frame["timestamp"] <= last_cutoff)
+    assert deliveries["email"] == int(emails.sum()) > 30  # the history up to the last cutoff
+    unseen = dict(deliveries, email=0, live_chat=29)
+    recommender = TouchpointRecommender(
+        bundle.models["churn"],
+        bundle.featurizer,
+        bundle.journey_map,
+        method="s-learner",
+        deliveries=unseen,
+    )
+    out = recommender.recommend(log, top_k=3)
+    ranked = out.filter(like="recommended_touchpoint").stack()
+    assert len(ranked) and not ranked.isin(["email", "live_chat"]).any()
+    effects = recommender.effects(log)
+    assert not effects["touchpoint"].isin(["email", "live_chat"]).any()  # no estimate
+    assert effects["expected_risk"].notna().all() and len(effects)
+    # every touchpoint delivered often enough: email is estimated again
+    full = TouchpointRecommender.from_bundle(bundle, method="s-learner").effects(log)
+    assert (full["touchpoint"] == "email").any()
+
+
 def test_bad_arguments(bundle, log):
     with pytest.raises(cjml.CjmlError, match="top_k must be a whole number of at least 1"):
         TouchpointRecommender.from_bundle(bundle).recommend(log, top_k=0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
+import warnings
 from pathlib import Path
 
 import cjml
@@ -22,17 +23,9 @@ def _cutoff_list(text: str | None) -> list[str] | None:
     return [c.strip() for c in text.split(",") if c.strip()]
 
 
-def _cmd_train(args: argparse.Namespace) -> int:
-    started = time.perf_counter()
-    out = Path(args.out)
-    experiments = {
-        f"campaign manifest {k + 1}": path for k, path in enumerate(args.experiments or ())
-    }
-    for path in (out, out.with_name(out.name + ".manifest.json")):  # not a folder, no input
-        check_output(path, inputs=inputs_of(args, **experiments), force=True)
-    cjml.ModelBundle.refuse_existing(out, force=args.force)  # before the work, not after
-    log = read_log(args)
-    bundle, report = cjml.train(
+def _train(args: argparse.Namespace, log):
+    """``cjml.train`` with the command's options."""
+    return cjml.train(
         log,
         horizon=args.horizon,
         lookback=args.lookback,
@@ -51,6 +44,24 @@ def _cmd_train(args: argparse.Namespace) -> int:
         margin=args.margin,
         experiments=args.experiments,
     )
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    out = Path(args.out)
+    experiments = {
+        f"campaign manifest {k + 1}": path for k, path in enumerate(args.experiments or ())
+    }
+    for path in (out, out.with_name(out.name + ".manifest.json")):  # not a folder, no input
+        check_output(path, inputs=inputs_of(args, **experiments), force=True)
+    cjml.ModelBundle.refuse_existing(out, force=args.force)  # before the work, not after
+    log = read_log(args)
+    with warnings.catch_warnings():
+        # the summary's last sentence says why there is no recommender: not twice
+        warnings.filterwarnings(
+            "ignore", "No touchpoint recommendations from this bundle", UserWarning
+        )
+        bundle, report = _train(args, log)
     path = bundle.save(out, force=args.force)
     if report is not None:
         say(report.to_text())

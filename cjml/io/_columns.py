@@ -130,12 +130,20 @@ def _resolve_columns(
             taken.add(guess)
         as_dict = "{" + ", ".join(f"{k!r}: {str(v)!r}" for k, v in pairs.items()) + "}"
         as_cli = ",".join(f"{k}={v}" for k, v in pairs.items())
+        one_kind = ""
+        if "touchpoint" in missing and pairs["touchpoint"] == "<your touchpoint column>":
+            # a purchase or transaction log: each row is one kind of event
+            one_kind = (
+                "\nIf every row is the same kind of event (a log of purchases, say), add a "
+                "column that names it: in pandas, df['touchpoint'] = 'purchase', then pass df or "
+                "save it to a file."
+            )
         raise SchemaError(
             f"The event log is missing required {'column' if len(missing) == 1 else 'columns'}:\n"
             + "\n".join(lines)
             + f"\nAvailable columns: {list(available)!r}.\n"
             f"Fix: say which of your columns hold them, e.g. read_events(..., columns={as_dict}) "
-            f"or on the command line --columns {as_cli}"
+            f"or on the command line --columns {as_cli}" + one_kind
         )
     mapped = set(resolved.values())
     for col in available:

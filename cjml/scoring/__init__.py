@@ -6,8 +6,8 @@ one cutoff, and returns or writes one row per scored customer (and, with
 ``include_inactive=True``, after them, one per other customer):
 
 ``customer_id, churn_risk, risk_band, reach_probability`` (the chance the
-customer is still there to receive a touchpoint, from the recommender's
-estimate; empty with ``recommend=False``), ``next_stage, next_stage_proba,
+customer is still there to receive a touchpoint,
+:func:`cjml.recommend.still_there`; empty with ``recommend=False``), ``next_stage, next_stage_proba,
 top_drivers, recommended_touchpoint, expected_risk_reduction,
 expected_risk_reduction_low, expected_risk_reduction_high, uncertain`` (the
 interval on the first touchpoint's reduction and whether it includes no

@@ -130,7 +130,9 @@ def score(
         Fill ``top_drivers`` (the churn model's top three feature families,
         in words; see :func:`cjml.explain`).
     recommend : bool, default True
-        Fill the recommendation columns (:mod:`cjml.recommend`).
+        Fill the recommendation columns (:mod:`cjml.recommend`) and
+        ``reach_probability``; a bundle that cannot recommend (a warning says
+        why) still fills ``reach_probability``.
     rules : RecommendationRules, dict, str or path-like, optional
         Business rules for the recommendations, as for
         :class:`cjml.TouchpointRecommender`: a
@@ -263,7 +265,9 @@ def score(
     bundle = bundle if isinstance(bundle, ModelBundle) else ModelBundle.load(bundle)
     _check_bundle(bundle)
     _check_horizons(horizon_days, bundle)
+    reach_only = bool(recommend)  # a bundle that cannot recommend still says who is reachable
     recommend = _recommend_if_possible(bundle, recommend, rules)
+    reach_only = reach_only and not recommend
     rules = _check_rules(rules, bundle, recommend)
     missing_ids = parse_missing_ids(missing_ids)
     src = _open_source(events.frame if isinstance(events, EventLog) else events)
@@ -343,6 +347,7 @@ def score(
             value="value" in bundle.models,
             horizons=horizon_days,
             horizon_days=to_timedelta(bundle.metadata.get("horizon", "30D")) / pd.Timedelta(days=1),
+            reach=reach_only,
             **_rules_plan(rules, bundle),
         )
         if engine == "dask":

@@ -63,6 +63,7 @@ class _Plan:
     value: bool = False  # the bundle has a value model: value columns
     horizons: tuple[int, ...] = ()  # days of the churn_risk_{d}d columns (survival model)
     horizon_days: float = 30.0  # the bundle's horizon, where the survival curve meets churn_risk
+    reach: bool = False  # fill reach_probability without recommending (a bundle that cannot)
 
 
 #: The output's number columns besides the expected reductions and values.
@@ -344,7 +345,7 @@ def _score_log(log: EventLog, bundle: ModelBundle, plan: _Plan) -> pd.DataFrame:
     out: dict[str, Any] = {"customer_id": log.customer_ids}
     churn_risk = np.full(n, np.nan)
     band = np.full(n, None, dtype=object)
-    reach = np.full(n, np.nan)  # from the recommender's estimate: unknown without it
+    reach = np.full(n, np.nan)  # the recommender's estimate, or without it still_there's
     next_stage = np.full(n, None, dtype=object)
     next_proba = np.full(n, np.nan)
     top_drivers = np.full(n, None, dtype=object)
@@ -418,6 +419,10 @@ def _score_log(log: EventLog, bundle: ModelBundle, plan: _Plan) -> pd.DataFrame:
             reach[population] = rec["reach_probability"].to_numpy(dtype=np.float64, na_value=np.nan)
             if plan.budget is not None:
                 first_cost[population] = rec["cost"].to_numpy(dtype=np.float64, na_value=np.nan)
+        elif plan.reach:
+            from cjml.recommend import still_there
+
+            reach[population] = still_there(bundle.featurizer, churn, log, X.index, risk, cutoff)[2]
     out.update(
         {
             "churn_risk": churn_risk,

@@ -101,8 +101,8 @@ def _recommend_if_possible(bundle: ModelBundle, recommend: bool, rules) -> bool:
             "drop them to score without recommendations."
         )
     warnings.warn(
-        f"{why} The recommendation columns are left empty (recommend=False, "
-        "--no-recommend, does the same without this warning).",
+        f"{why} The recommendation columns are left empty; reach_probability is still "
+        "filled (recommend=False, --no-recommend, leaves both empty without this warning).",
         UserWarning,
         stacklevel=_user_stacklevel(),
     )
