@@ -305,7 +305,8 @@ def test_sort_customers_puts_missing_last_and_keeps_ties(table):
         )
     )
     assert sort_customers(tied, "churn_risk").tolist() == [2, 0, 1]  # ties keep the order
-    assert sort_customers(tied).tolist() == [0, 1, 2]  # nobody to retain: all tied at 0
+    # nobody has a recommendation, so no reduction to rank by: the default is the risk
+    assert sort_customers(tied).tolist() == [2, 0, 1]
     assert sort_customers(tied, "customer_id").tolist() == [1, 0, 2]
     with pytest.raises(PanelError, match="Did you mean 'churn_risk'"):
         sort_customers(table, "churn_rsk")

@@ -160,6 +160,28 @@ def test_the_default_order_is_value_saved_with_no_recommendation_last(table):
     assert by_reduction.rows["customer_id"].tolist() == [3, 1, 2, 4]
 
 
+def test_without_any_recommendation_the_default_order_is_value_at_risk_then_risk(table):
+    """A bundle that cannot recommend: no reduction to rank by, so the list leads with the
+    value at risk (with values), else the churn risk; the app's first order is that one."""
+    from cjml.panel._app import _sorts
+
+    unrecommended = table.copy()
+    for c in table.columns:
+        if c.startswith(("expected_risk_reduction", "expected_value_saved", "recommended_")):
+            unrecommended[c] = np.nan
+    ids = unrecommended["customer_id"].to_numpy()
+    assert default_sort(unrecommended) == "value_at_risk"
+    assert CustomerList(unrecommended).query().rows["customer_id"].tolist() == [1, 2, 4, 3]
+    assert _sorts(unrecommended)[0][1] == "value_at_risk:desc"
+    no_values = unrecommended.drop(columns=[*VALUE_COLUMNS])
+    assert default_sort(no_values) == "churn_risk"
+    by_risk = ids[np.argsort(-no_values["churn_risk"].to_numpy(), kind="stable")].tolist()
+    assert CustomerList(no_values).query().rows["customer_id"].tolist() == by_risk
+    assert _sorts(no_values)[0][1] == "churn_risk:desc"
+    assert _sorts(table)[0][1] == "value_saved:desc"  # with recommendations, as before
+    assert len(_sorts(no_values)) == len({key for _, key in _sorts(no_values)})
+
+
 def test_sorting_by_value_and_value_at_risk(table):
     ids = table["customer_id"].to_numpy()
     assert ids[sort_customers(table, "expected_value")].tolist() == [2, 4, 3, 1]

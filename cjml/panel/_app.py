@@ -139,9 +139,11 @@ def _sorts(table: pd.DataFrame | None = None) -> list[tuple[str, str]]:
         (_("Journey stage"), "stage:asc"),
         (_("Customer id"), "customer_id:asc"),
     ]
-    if table is not None and default_sort(table) == "value_saved":
-        return valued + sorts
-    return sorts[:1] + valued + sorts[1:]
+    options = sorts[:1] + valued + sorts[1:]
+    if table is not None:  # the default first
+        first = f"{default_sort(table)}:desc"
+        options.sort(key=lambda option: option[1] != first)
+    return options
 
 
 # Colours from JupyterLab's theme variables (with fallbacks for Voila and plain

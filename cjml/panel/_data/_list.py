@@ -76,6 +76,9 @@ def default_sort(table: pd.DataFrame) -> str:
     ``"value_saved"`` (most value saved net of cost first) when the scores
     have ``expected_value_saved`` (a bundle with a value model), else
     ``"expected_retained"`` (the largest expected drop in drop-off risk first).
+    When no customer has a recommendation (a bundle that cannot recommend, or
+    scores made without), those orders say nothing: ``"value_at_risk"`` when
+    the table has values, else ``"churn_risk"``.
 
     Parameters
     ----------
@@ -95,8 +98,15 @@ def default_sort(table: pd.DataFrame) -> str:
     'expected_retained'
     >>> default_sort(pd.DataFrame({"expected_value_saved": [3.5]}))
     'value_saved'
+    >>> default_sort(pd.DataFrame({"churn_risk": [0.4], "expected_risk_reduction": [None]}))
+    'churn_risk'
     """
-    return "value_saved" if "expected_value_saved" in table.columns else "expected_retained"
+    recommended = [c for c in ("expected_risk_reduction", "expected_value_saved") if c in table]
+    if not recommended or table[recommended].notna().any().any():
+        return "value_saved" if "expected_value_saved" in table.columns else "expected_retained"
+    if "value_at_risk" in table.columns and table["value_at_risk"].notna().any():
+        return "value_at_risk"
+    return "churn_risk"
 
 
 def likely_gone(table: pd.DataFrame, threshold: float = DEFAULT_REACH_THRESHOLD) -> np.ndarray:
