@@ -10,6 +10,7 @@ differences in points of drop-off per held-out decision).
 
     python benchmarks/effect_levels.py experience_memory:10000:1 price_sensitivity:5000:0
     python benchmarks/effect_levels.py --design decision price_sensitivity:5000:0
+    python benchmarks/effect_levels.py --design decision --window 12h price_sensitivity:5000:2
 
 A systematic gap between the two columns is the level of the effects against doing
 nothing (their comparison arm is customers' own events), not their order.
@@ -25,14 +26,15 @@ from _suite import _eligibility, load_world, train_as_suite
 
 
 def world_levels(
-    name: str, n_customers: int, seed: int, design: str = "events"
+    name: str, n_customers: int, seed: int, design: str = "events", window: str | None = None
 ) -> tuple[pd.DataFrame, object]:
     """Per touchpoint: true and estimated mean reduction (points), and the policy kept.
 
     ``design``: the anchors of the recommender's fit (:func:`cjml.effects.build_anchors`).
     """
     data = load_world(name, n_customers, seed)
-    _, bundle, test = train_as_suite(data, response_params={"design": design})
+    params = {"design": design} | ({} if window is None else {"window": window})
+    _, bundle, test = train_as_suite(data, response_params=params)
     truth = data.truth.drop(columns=[c for c in ("cutoff", "stage") if c in data.truth.columns])
     truth = truth.set_index("customer_id")
     test = test[test["customer_id"].isin(truth.index)].reset_index(drop=True)
@@ -74,12 +76,18 @@ def main() -> None:
         default="events",
         help="the recommender's anchors (cjml.effects.build_anchors)",
     )
+    parser.add_argument(
+        "--window",
+        default=None,
+        help="with --design decision: how soon after the customer's event a delivery is its "
+        "answer (default the recommender's, 1D)",
+    )
     args = parser.parse_args()
     pd.set_option("display.width", 200)
     below = total = 0
     for spec in args.worlds:
         name, n, seed = spec.split(":")
-        levels, policy = world_levels(name, int(n), int(seed), args.design)
+        levels, policy = world_levels(name, int(n), int(seed), args.design, args.window)
         print(
             f"== {name}, {int(n):,} customers, seed {seed}, {args.design} anchors: "
             f"policy {policy.policy}"
