@@ -1097,7 +1097,8 @@ def journey_map(
     Parameters
     ----------
     log : EventLog, DataFrame or path
-        The events.
+        The events. With a ``bundle``, a DataFrame or path is read as the
+        bundle's training log was: its journey map, time zone and column names.
     bundle : ModelBundle, optional
         A trained bundle. Its horizon and lookback become the defaults, and,
         when ``effects`` is not given, the effects are estimated with
@@ -1176,7 +1177,7 @@ def journey_map(
     from cjml.features._base import as_log
     from cjml.labels import _data_end, to_timedelta
 
-    log = as_log(log)
+    log = as_log(log, bundle)  # events in the user's names: read as the bundle's were
     by = _resolve_by(log, by)
     meta = getattr(bundle, "metadata", None) or {}
     horizon_td = to_timedelta(

@@ -88,6 +88,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from cjml.effects import DEFAULT_MIN_REDUCTION
+from cjml.events import EventLog, read_events
 from cjml.exceptions import CjmlError
 from cjml.features._base import as_log
 from cjml.i18n import (
@@ -907,6 +908,7 @@ class TouchpointRecommender:
         deliveries=None,
     ):
         self.deliveries = deliveries
+        self._bundle = None  # set by from_bundle: how to read events given as a file or frame
         self.effect_evidence = effect_evidence
         self.value_model = value_model
         self.currency = currency
@@ -974,7 +976,7 @@ class TouchpointRecommender:
                 f"{why} {alone} the risks without recommendations (recommend=False; "
                 "cjml score --no-recommend)."
             )
-        return cls(
+        recommender = cls(
             models["churn"],
             bundle.featurizer,
             bundle.journey_map,
@@ -990,6 +992,8 @@ class TouchpointRecommender:
             effect_evidence=bundle.metadata.get("effect_evidence"),
             deliveries=deliveries,
         )
+        recommender._bundle = bundle
+        return recommender
 
     def _method(self) -> str:
         """The method in force: ``method``, or the bundle's policy with "auto"."""
@@ -1026,8 +1030,11 @@ class TouchpointRecommender:
     def _estimate(
         self, log, cutoff, features, churn_risk, customers=None, lookback=None, value=None
     ) -> _Estimates:
-        log = as_log(log)
         jm = self._map()
+        if self._bundle is not None:  # read as the bundle's training log was
+            log = as_log(log, self._bundle)
+        elif not isinstance(log, EventLog):
+            log = read_events(log, journey_map=jm)  # in the recommender's vocabulary
         if not jm.actionable_touchpoints:
             raise CjmlError(
                 f"Journey map {jm.name!r} marks no touchpoint as actionable, so there is "

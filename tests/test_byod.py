@@ -622,6 +622,25 @@ def test_the_readme_example_runs_as_written(saas, tmp_path, monkeypatch):
             assert Path(args[args.index("--out") + 1]).is_file(), line
 
 
+def test_the_python_api_reads_a_frame_in_the_users_names_as_the_bundle_was_trained(saas, trained):
+    """A DataFrame in the user's own names and vocabulary, handed to the recommender of a
+    bundle or to the journey map with it, is read as training read it: no columns= and
+    no journey_map= again, the same answers as from the log read by hand."""
+    bundle = cjml.ModelBundle.load(trained.path)
+    log = cjml.read_events(
+        saas.events, columns=COLUMNS, journey_map=bundle.journey_map, timezone="UTC"
+    )
+    recommender = cjml.TouchpointRecommender.from_bundle(bundle, n_jobs=1)
+    from_frame = recommender.recommend(saas.events, lookback="90D")
+    pd.testing.assert_frame_equal(from_frame, recommender.recommend(log, lookback="90D"))
+    stages = from_frame["stage"].dropna()
+    assert len(stages) > 100 and stages.isin(bundle.journey_map.stages).all()
+    by_frame = cjml.journey_map(saas.csv, bundle)
+    by_log = cjml.journey_map(log, bundle)
+    pd.testing.assert_frame_equal(by_frame.stages, by_log.stages)
+    assert list(by_frame.stages["stage"]) == list(bundle.journey_map.stages)
+
+
 def test_the_bundle_remembers_the_column_names_it_was_trained_on(saas, trained, tmp_path):
     mapping = dict(pair.split("=") for pair in COLUMNS.split(","))
     bundle = cjml.ModelBundle.load(trained.path)

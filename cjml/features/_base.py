@@ -27,9 +27,24 @@ __all__ = [
 ]
 
 
-def as_log(log) -> EventLog:
-    """An EventLog from an EventLog, a DataFrame or a path (read with defaults)."""
-    return log if isinstance(log, EventLog) else read_events(log)
+def as_log(log, bundle=None) -> EventLog:
+    """An EventLog from an EventLog, a DataFrame or a path.
+
+    Read with the defaults, or, with a ``bundle``, as its training log was read:
+    with its journey map, its time zone, and the column names it was trained on
+    where the events have them (:meth:`cjml.ModelBundle.columns_for`), so that
+    events in the user's own names and vocabulary need no options again.
+    """
+    if isinstance(log, EventLog):
+        return log
+    if bundle is None:
+        return read_events(log)
+    return read_events(
+        log,
+        columns=bundle.columns_for(log),
+        journey_map=bundle.journey_map,
+        timezone=bundle.metadata.get("timezone", "UTC"),
+    )
 
 
 def safe_name(text: object) -> str:
