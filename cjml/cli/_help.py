@@ -110,6 +110,13 @@ class Formatter(argparse.RawDescriptionHelpFormatter):
             return "".join(self._format_action(a) for a in action._get_subactions())
         return super()._format_action(action)
 
+    def _iter_indented_subactions(self, action: argparse.Action):
+        """The commands, at the options' indent: they are listed there (_format_action), so
+        measured there too (Python 3.13 measures them one indent further than 3.11 did)."""
+        get_subactions = getattr(action, "_get_subactions", None)
+        if get_subactions is not None:
+            yield from get_subactions()
+
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
         if action.required and action.option_strings:
