@@ -281,6 +281,42 @@ def test_warnings_of_chunks_scored_on_threads_are_reported_once(bundle, events):
     assert warnings.filters == filters
 
 
+def test_day_first_dates_read_alike_in_every_batch(
+    bundle, events, reference, tmp_path, monkeypatch
+):
+    """Dates written day first, the first batches without a day above 12: every batch reads
+    them as read_events reads the whole column (before: the early batches month first, then
+    "mixes date formats"). Dates that read both ways say so, once."""
+    monkeypatch.setattr(cjml.io._source, "BATCH_ROWS", 4000)
+    monkeypatch.setattr(cjml.scoring._local, "BATCH_ROWS", 4000)
+    day = events["timestamp"].dt.day
+    ordered = pd.concat([events[day <= 12], events[day > 12]])  # the ambiguous days first
+    text = ordered.assign(timestamp=ordered["timestamp"].dt.strftime("%d/%m/%Y %H:%M:%S"))
+    assert text["timestamp"].iloc[:4000].str[:2].astype(int).max() <= 12
+    path = tmp_path / "day_first.parquet"
+    text.to_parquet(path, index=False, row_group_size=2500)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # not ambiguous as a whole: no warning
+        log = cjml.read_events(path)
+        for jobs in (1, 2):
+            scores = score(bundle, path, recommend=False, n_jobs=jobs)
+            pd.testing.assert_frame_equal(scores, reference)
+    assert log.frame["timestamp"].max() == events["timestamp"].max()
+    # every date with a day of 12 or less: read month first, as read_events does, and said
+    early = text[text["timestamp"].str[:2].astype(int) <= 12].iloc[:3000]
+    early.to_csv(tmp_path / "ambiguous.csv", index=False)
+    with pytest.warns(
+        UserWarning, match=r"reads in two ways.*'%m/%d/%Y %H:%M:%S'.*not '%d/%m/%Y %H:%M:%S'"
+    ) as seen:
+        scored = score(bundle, tmp_path / "ambiguous.csv", recommend=False)
+    assert len([w for w in seen if "two ways" in str(w.message)]) == 1
+    with pytest.warns(UserWarning, match="reads in two ways"):
+        month_first = cjml.read_events(tmp_path / "ambiguous.csv")
+    expected = pd.to_datetime(early["timestamp"], format="%m/%d/%Y %H:%M:%S", utc=True)
+    assert month_first.frame["timestamp"].max() == expected.max()
+    pd.testing.assert_frame_equal(scored, score(bundle, month_first, recommend=False))
+
+
 def test_the_partition_pass_on_threads_gives_the_same_run(bundle, events, tmp_path, monkeypatch):
     # Parquet input of several pieces (row groups): the threads partition it.
     # pieces are cut in the parent (_source); the sequential pass reads batches as large

@@ -63,6 +63,9 @@ class _Reader:
     index: pd.Index | None = None
     schema: pa.Schema | None = None
     missing_ids: tuple[str, ...] = ()
+    # the date format of text timestamps, decided over the whole column before the batches
+    # are read (column_date_format), so that every batch reads its dates one way
+    date_format: str | None = None
 
     def origin(self, rows: np.ndarray | None) -> _Origin:
         names = self.names if self.kind != "frame" else ()
@@ -191,7 +194,9 @@ def _parse_timestamps(
         ctx = _Context(pd.DataFrame({user: values}), {"timestamp": user}, reader.origin(rows[keep]))
         try:
             ns_keep = (
-                _timestamps_ns(ctx, reader.timezone, reader.timestamp_unit, formats)
+                _timestamps_ns(
+                    ctx, reader.timezone, reader.timestamp_unit, formats, reader.date_format
+                )
                 if len(keep)
                 else np.empty(0, dtype=np.int64)
             )

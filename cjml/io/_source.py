@@ -222,6 +222,28 @@ def _iter_batches(
             yield from ((i, t) for t in csv_batches(f, read_columns, batch_rows))
 
 
+def _decide_date_format(src: _Source, reader: _Reader) -> None:
+    """Set ``reader.date_format`` when the timestamps are text in a format besides ISO 8601,
+    decided before any batch is parsed (:func:`column_date_format`): each batch then reads
+    its dates as :func:`cjml.read_events` reads the whole column. Warns, as read_events
+    does, when the column reads as well month first and day first."""
+    from cjml.io._messages import _Context
+    from cjml.io._timestamps import _warn_ambiguous_dates, column_date_format
+
+    column = reader.resolved["timestamp"]
+    kind = _target_schema(src, [column]).field(str(column)).type
+    if reader.timestamp_unit is not None or not (
+        pa.types.is_string(kind) or pa.types.is_large_string(kind)
+    ):
+        return  # epoch numbers, or times Arrow already holds as times
+    values = (t.column(0).to_pandas() for _, t in _iter_batches(src, [column], BATCH_ROWS))
+    fmt, tied, examples = column_date_format(values)
+    reader.date_format = fmt
+    if tied and fmt is not None:
+        label = _Context(pd.DataFrame(), reader.resolved, reader.origin(None)).label("timestamp")
+        _warn_ambiguous_dates(label, examples, fmt, tied)
+
+
 def _parquet_batches(
     path: str, read_columns: list, batch_rows: int, row_groups: Sequence[int] | None = None
 ) -> Iterator[pa.Table]:

@@ -276,12 +276,20 @@ def _refuse_date_numbers(values: np.ndarray, unit: str, ctx: _Context) -> None:
 
 
 def _timestamps_ns(
-    ctx: _Context, timezone: Any, unit: str | None, found: dict | None = None
+    ctx: _Context,
+    timezone: Any,
+    unit: str | None,
+    found: dict | None = None,
+    prefer: str | None = None,
 ) -> np.ndarray:
     """Event times as int64 nanoseconds since the epoch, UTC, in input order.
 
     ``found``, when given, receives the date formats of text timestamps:
     format -> (rows, example), for a check over several batches (``score``).
+    ``prefer`` is the date format decided over the whole column
+    (:func:`column_date_format`): a batch whose dates read as well in another
+    format (05/03/2024, month or day first) takes it, so that every batch of a
+    column reads its dates one way, as :func:`cjml.read_events` does.
     """
     s = _decategorize(ctx.raw("timestamp"))
     n = len(s)
@@ -348,7 +356,7 @@ def _timestamps_ns(
             )
         return ns
     else:
-        idx = _parse_text_timestamps(s, ctx, timezone, unit, null_fix, found)
+        idx = _parse_text_timestamps(s, ctx, timezone, unit, null_fix, found, prefer)
     _check_bounds(idx, np.arange(len(idx)), ctx)
     return np.asarray(idx.as_unit("ns").asi8, dtype=np.int64)
 
@@ -371,12 +379,112 @@ def _check_bounds(idx: pd.DatetimeIndex, positions: np.ndarray, ctx: _Context) -
         )
 
 
-def _guess_formats(text: str) -> list[str]:
-    """The strftime formats a date text may be in (month first, then day first)."""
+def _guess_formats(text: str, prefer: str | None = None) -> list[str]:
+    """The strftime formats a date text may be in (month first, then day first; ``prefer``
+    first when it is one of them)."""
     with warnings.catch_warnings():  # pandas warns about dayfirst: we try both on purpose
         warnings.simplefilter("ignore")
         guesses = [guess_datetime_format(text), guess_datetime_format(text, dayfirst=True)]
-    return list(dict.fromkeys(g for g in guesses if g is not None))
+    formats = list(dict.fromkeys(g for g in guesses if g is not None))
+    if prefer in formats:
+        formats.remove(prefer)
+        formats.insert(0, prefer)
+    return formats
+
+
+def _worth_a_warning(formats: Sequence[str]) -> list[str]:
+    """The formats of ``formats`` people write dates in: not year, day, month (2024/05/03
+    read as 5 March), which pandas guesses day first but nobody writes."""
+
+    def year_day_month(fmt: str) -> bool:
+        at = [fmt.find(code) for code in ("%Y", "%d", "%m")]
+        return min(at) >= 0 and at[0] < at[1] < at[2]
+
+    return [f for f in formats if not year_day_month(f)]
+
+
+def _not_iso(values: pd.Series) -> pd.Series:
+    """The given text timestamps that ISO 8601 cannot read, stripped."""
+    text = values.dropna().astype(str).str.strip()
+    text = text[text != ""]
+    iso = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
+    return text[np.asarray(iso.isna())].reset_index(drop=True)
+
+
+def column_date_format(batches) -> tuple[str | None, list[str], pd.Series]:
+    """The date format of a text timestamp column read in batches, decided before them.
+
+    The rule of :func:`cjml.read_events`, which reads a column at once: the
+    formats the first date ISO 8601 cannot read may be in (month first, then
+    day first), the one that reads the most dates, the first on a tie. Reading
+    each batch by that rule alone would read a day-first column's early batches
+    month first, wherever no day above 12 has come yet. Batches are read until
+    they tell the formats apart (usually the first): a first batch of ISO 8601
+    dates, or a first date with one possible format, decides at once.
+
+    Parameters
+    ----------
+    batches : iterable of pandas.Series
+        The column's values, batch by batch, in order (read lazily).
+
+    Returns
+    -------
+    format : str or None
+        The format chosen; None when the first batch holds ISO 8601 dates only,
+        or its first other date has no format.
+    tied : list of str
+        The other formats that read every date of the column as well (an
+        ambiguous column: 05/03/2024 month or day first), else empty.
+    examples : pandas.Series
+        The first batch's dates that ISO 8601 cannot read (for the warning).
+    """
+    candidates: list[str] = []
+    hits: dict[str, int] = {}
+    examples = pd.Series([], dtype=object)
+    for values in batches:
+        rest = _not_iso(values)
+        if not candidates:
+            if not len(rest):
+                return None, [], examples  # ISO 8601: a later other format is a mix, refused
+            examples = rest
+            candidates = _guess_formats(str(rest.iloc[0]))
+            if len(candidates) < 2:  # one way to read it: nothing to decide
+                return (candidates[0] if candidates else None), [], examples
+        for fmt in candidates:
+            read = pd.to_datetime(rest, utc=True, format=fmt, errors="coerce").notna()
+            hits[fmt] = hits.get(fmt, 0) + int(read.sum())
+        if len(set(hits.values())) > 1:
+            break  # told apart
+    if not candidates:
+        return None, [], examples
+    best = max(candidates, key=lambda f: hits[f])  # ties: the first, month first
+    tied = [f for f in candidates if f != best and hits[f] == hits[best]]
+    return best, _worth_a_warning(tied), examples
+
+
+def _warn_ambiguous_dates(
+    label: str, values: pd.Series, chosen: str, others: Sequence[str]
+) -> None:
+    """Say that a column's dates read as well in another format, and which one was taken,
+    with the first of ``values`` that the two read as different days."""
+    from cjml.io._messages import _user_stacklevel
+
+    sample = values.iloc[:1000].astype(str).reset_index(drop=True)
+    mine = pd.to_datetime(sample, format=chosen, errors="coerce")
+    theirs = pd.to_datetime(sample, format=others[0], errors="coerce")
+    differ = np.flatnonzero(np.asarray(mine.notna() & theirs.notna() & (mine != theirs)))
+    k = int(differ[0]) if len(differ) else 0
+    alternatives = ", ".join(
+        f"{o!r} ({pd.Timestamp(pd.to_datetime(sample[k], format=o)):%d %B %Y})" for o in others
+    )
+    warnings.warn(
+        f"Every date of {label} reads in two ways, e.g. {sample[k]!r}: cjml reads them as "
+        f"{chosen!r} ({pd.Timestamp(mine[k]):%d %B %Y}), not {alternatives}. Fix: if that is "
+        "wrong, write the dates in ISO 8601 ('2024-03-05'), e.g. in pandas df[col] = "
+        "pd.to_datetime(df[col], dayfirst=True), then pass df or save it to a file.",
+        UserWarning,
+        stacklevel=_user_stacklevel(),
+    )
 
 
 def _mixed_formats_error(label: str, formats: Mapping[str, Sequence]) -> SchemaError:
@@ -403,6 +511,7 @@ def _parse_text_timestamps(
     unit: str | None,
     null_fix: str,
     found: dict | None = None,
+    prefer: str | None = None,
 ) -> pd.DatetimeIndex:
     raw = s.reset_index(drop=True)
     if is_bool_dtype(raw.dtype):
@@ -457,15 +566,23 @@ def _parse_text_timestamps(
             raise ctx.fail("timestamp", null, "no timestamp", null_fix, REQUIRED_COLUMNS)
         text = sub.astype(str).str.strip().reset_index(drop=True)
         left = np.arange(len(failed))
-        for _ in range(_MAX_FORMATS):
+        for attempt in range(_MAX_FORMATS):
             if not len(left):
                 break
             best = None
-            for fmt in _guess_formats(text.iloc[left[0]]):
+            tied: list[str] = []
+            for fmt in _guess_formats(text.iloc[left[0]], prefer):
                 tried = pd.to_datetime(text.iloc[left], utc=True, format=fmt, errors="coerce")
                 hit = ~np.asarray(tried.isna())
                 if best is None or hit.sum() > best[2].sum():
-                    best = (fmt, tried, hit)
+                    best, tied = (fmt, tried, hit), []
+                elif np.array_equal(hit, best[2]):
+                    tied.append(fmt)
+            tied = _worth_a_warning(tied)
+            if attempt == 0 and tied and found is None and best is not None and best[2].all():
+                # the whole column read at once (read_events): say so here; batches are
+                # decided over the whole column first (column_date_format), and warned there
+                _warn_ambiguous_dates(ctx.label("timestamp"), text.iloc[left], best[0], tied)
             if best is None or not best[2][0]:  # the first value has no format: unreadable
                 unreadable = np.append(unreadable, failed[left[0]])
                 left = left[1:]

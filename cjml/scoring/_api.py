@@ -20,7 +20,7 @@ from cjml.io._batches import _Reader
 from cjml.io._columns import _parse_columns, _resolve_columns
 from cjml.io._csv import parse_missing_ids
 from cjml.io._messages import _Origin
-from cjml.io._source import _open_source
+from cjml.io._source import _decide_date_format, _open_source
 from cjml.io._write import WriteError, check_output
 from cjml.labels import to_timedelta
 from cjml.scoring._chunk import _Plan
@@ -327,6 +327,7 @@ def score(
             index=src.index(),
             missing_ids=missing_ids,
         )
+        _decide_date_format(src, reader)  # one reading of the dates for every batch
         plan = _Plan(
             cutoff=cut,
             lookback_ns=_lookback_ns(bundle),
