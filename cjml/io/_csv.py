@@ -655,13 +655,18 @@ def check_csv_rows(
 
 
 def csv_batches(
-    path: str, read_columns: list, batch_rows: int, what: str = "the CSV file"
+    path: str,
+    read_columns: list,
+    batch_rows: int,
+    what: str = "the CSV file",
+    block_size: int | None = None,
 ) -> Iterator[pa.Table]:
     """A CSV file in batches, every column as text, under the CSV rules above (the one
     CSV parser of cjml: ``read_events``, ``score`` and customer lists all read through
     it): compressed by content, every line as many fields as the header (else its line
     number), only empty cells missing here (the other markers where the column is
-    known). ``what`` names the file in messages ("the customer list")."""
+    known). ``what`` names the file in messages ("the customer list"); ``block_size``
+    (bytes) makes the first batch come sooner, for a look at the start of a file."""
     import pyarrow.csv as pacsv
 
     names, header_lines = csv_header(Path(path), what)
@@ -678,7 +683,9 @@ def csv_batches(
         with open_csv(path, what) as raw:
             reader = pacsv.open_csv(
                 raw,
-                read_options=rows.read_options(),
+                read_options=(
+                    rows.read_options() if block_size is None else rows.read_options(block_size)
+                ),
                 parse_options=rows.parse_options(),
                 convert_options=convert,
             )

@@ -32,6 +32,10 @@ from cjml.io._files import _check_same_columns, _input_files
 
 #: Rows read at a time in the partition pass.
 BATCH_ROWS = 1_000_000
+#: Rows parsed, and CSV bytes read, at a time while the date format of text timestamps is
+#: decided.
+_SCAN_ROWS = 20_000
+_SCAN_BLOCK = 1 << 20
 
 
 @dataclass
@@ -200,9 +204,10 @@ def _target_schema(src: _Source, read_columns: list) -> pa.Schema:
 
 
 def _iter_batches(
-    src: _Source, read_columns: list, batch_rows: int
+    src: _Source, read_columns: list, batch_rows: int, block_size: int | None = None
 ) -> Iterator[tuple[int, pa.Table]]:
-    """(file number, batch) for every batch of the input, in input order."""
+    """(file number, batch) for every batch of the input, in input order (``block_size``:
+    the bytes of CSV read at a time, see :func:`csv_batches`)."""
     if src.frame is not None:
         frame = src.frame[read_columns]
         for start in range(0, len(frame), batch_rows):
@@ -219,7 +224,9 @@ def _iter_batches(
         if src.kind == "parquet":
             yield from ((i, t) for t in _parquet_batches(f, read_columns, batch_rows))
         else:
-            yield from ((i, t) for t in csv_batches(f, read_columns, batch_rows))
+            yield from (
+                (i, t) for t in csv_batches(f, read_columns, batch_rows, block_size=block_size)
+            )
 
 
 def _decide_date_format(src: _Source, reader: _Reader) -> None:
@@ -236,7 +243,13 @@ def _decide_date_format(src: _Source, reader: _Reader) -> None:
         pa.types.is_string(kind) or pa.types.is_large_string(kind)
     ):
         return  # epoch numbers, or times Arrow already holds as times
-    values = (t.column(0).to_pandas() for _, t in _iter_batches(src, [column], BATCH_ROWS))
+    # small slices: the first usually decides (ISO 8601, or a day above 12), so an ISO
+    # file costs a block of one column read and a slice of it parsed
+    values = (
+        t.column(0).slice(start, _SCAN_ROWS).to_pandas()
+        for _, t in _iter_batches(src, [column], _SCAN_ROWS, block_size=_SCAN_BLOCK)
+        for start in range(0, t.num_rows, _SCAN_ROWS)
+    )
     fmt, tied, examples = column_date_format(values)
     reader.date_format = fmt
     if tied and fmt is not None:
