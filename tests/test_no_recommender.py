@@ -154,6 +154,26 @@ def test_a_map_without_actionable_touchpoints_is_refused_by_every_method(
     assert "marks no touchpoint as actionable" in err and not out.exists()
 
 
+def _train_summary(capsys, events, folder, *options) -> tuple[str, str]:
+    """``cjml train`` on the first 600 customers of ``events``: the summary's last line
+    ("Saved the churn ...") and what the command wrote to stderr."""
+    small = events[events["customer_id"].isin(events["customer_id"].unique()[:600])]
+    small.to_parquet(folder / "small.parquet")
+    code, out, err = run(
+        capsys,
+        "train",
+        str(folder / "small.parquet"),
+        *options,
+        "--out",
+        str(folder / "m.cjml"),
+        "--jobs",
+        "1",
+        "--no-holdout",
+    )
+    assert code == 0, err
+    return next(line for line in out.splitlines() if line.startswith("Saved the churn")), err
+
+
 def test_train_says_at_the_end_why_the_bundle_cannot_recommend(events, tmp_path, capsys):
     import json
 
@@ -161,22 +181,7 @@ def test_train_says_at_the_end_why_the_bundle_cannot_recommend(events, tmp_path,
     for touchpoint in spec["touchpoints"].values():
         touchpoint["actionable"] = False  # as a drafted map is until the user marks some
     (tmp_path / "map.json").write_text(json.dumps(spec), encoding="utf-8")
-    small = events[events["customer_id"].isin(events["customer_id"].unique()[:600])]
-    small.to_parquet(tmp_path / "small.parquet")
-    code, out, err = run(
-        capsys,
-        "train",
-        str(tmp_path / "small.parquet"),
-        "--map",
-        str(tmp_path / "map.json"),
-        "--out",
-        str(tmp_path / "m.cjml"),
-        "--jobs",
-        "1",
-        "--no-holdout",
-    )
-    assert code == 0, err
-    saved = next(line for line in out.splitlines() if line.startswith("Saved the churn"))
+    saved, _ = _train_summary(capsys, events, tmp_path, "--map", str(tmp_path / "map.json"))
     assert "No recommender: the journey map marks no touchpoint as actionable" in saved
 
 
@@ -185,19 +190,6 @@ def test_train_says_once_why_no_touchpoint_was_learnable(events, tmp_path, capsy
     sentence says why, and no warning repeats it."""
     actionable = cjml.JourneyMap.default().actionable_touchpoints
     plain = events[~events["touchpoint"].isin(actionable)]
-    plain = plain[plain["customer_id"].isin(plain["customer_id"].unique()[:600])]
-    plain.to_parquet(tmp_path / "plain.parquet")
-    code, out, err = run(
-        capsys,
-        "train",
-        str(tmp_path / "plain.parquet"),
-        "--out",
-        str(tmp_path / "m.cjml"),
-        "--jobs",
-        "1",
-        "--no-holdout",
-    )
-    assert code == 0, err
-    saved = next(line for line in out.splitlines() if line.startswith("Saved the churn"))
+    saved, err = _train_summary(capsys, plain, tmp_path)
     assert "No recommender: no actionable touchpoint was delivered at least 30 times" in saved
     assert "No actionable touchpoint was delivered" not in err
