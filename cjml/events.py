@@ -50,7 +50,9 @@ from cjml.io._messages import (
     _Context,
     _Origin,
     _plural,
+    _spelling_fix,
     _user_stacklevel,
+    _written_differently,
 )
 from cjml.io._timestamps import (
     _TIMESTAMP_UNITS,
@@ -58,7 +60,7 @@ from cjml.io._timestamps import (
     _check_timezone,
     _day_counts,
     _epoch_error,
-    _late_events_warning,
+    _odd_dates_warnings,
     _timestamps_ns,
     to_utc_timestamp,
 )
@@ -791,11 +793,9 @@ class EventLog:
                 )
                 if epoch is not None:
                     raise epoch
-                late = _late_events_warning(
-                    ctx.label("timestamp"), _day_counts(ts_ns), int(ts_ns.max())
-                )
-                if late is not None:
-                    warnings.warn(late, UserWarning, stacklevel=_user_stacklevel())
+                days = _day_counts(ts_ns)
+                for message in _odd_dates_warnings(ctx.label("timestamp"), days, ts_ns.max()):
+                    warnings.warn(message, UserWarning, stacklevel=_user_stacklevel())
             codes = codes_job.result()
         tp_codes, tp_categories, n_known = codes.tp_codes, codes.tp_categories, codes.n_known
         unknown, given, numeric = codes.unknown, codes.given, codes.numeric
@@ -910,6 +910,7 @@ class EventLog:
 
         if unknown:
             counts = np.bincount(tp_codes, minlength=len(tp_categories))[n_known:]
+            misspelt = _written_differently(unknown, list(tp_categories[:n_known]))
             listed = ", ".join(
                 f"{name!r} ({int(k):,})" for name, k in zip(unknown, counts, strict=True)
             )
@@ -917,8 +918,14 @@ class EventLog:
                 f"{_plural(len(unknown), 'touchpoint')} of {ctx.label('touchpoint')} "
                 f"{'is' if len(unknown) == 1 else 'are'} not in journey map {jmap.name!r}: "
                 f"{listed}. They are kept, with the stage given in the data, but cjml cannot "
-                "recommend them. Fix: add them to the journey map if the business can act on "
-                "them.",
+                "recommend them."
+                + _spelling_fix(misspelt, "touchpoint", ctx.resolved.get("touchpoint"))
+                + (
+                    ""
+                    if len(misspelt) == len(unknown)
+                    else f" Fix{' for the others' if misspelt else ''}: add them to the "
+                    "journey map if the business can act on them."
+                ),
                 UserWarning,
                 stacklevel=_user_stacklevel(),
             )

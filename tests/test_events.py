@@ -514,6 +514,35 @@ def test_unknown_touchpoints_with_stage_column_warn():
     assert "*billboard" in summary.to_text()
 
 
+def test_touchpoints_written_differently_are_named_with_the_cleaning_fix():
+    df = small_events().assign(stage="awareness").rename(columns={"touchpoint": "action"})
+    df.loc[[1, 4], "action"] = ["Email ", "tiktok"]
+    with pytest.warns(UserWarning) as caught:
+        log = read_events(df, columns={"touchpoint": "action"})
+    (msg,) = [str(w.message) for w in caught if "not in journey map" in str(w.message)]
+    assert "1 touchpoint differs from the map's only in case, spaces or hyphens " in msg
+    assert "('Email ' is 'email')" in msg
+    assert "df['action'] = df['action'].str.strip().str.lower()" in msg
+    # 'tiktok' is new, not misspelt: it keeps the journey-map fix
+    assert "Fix for the others: add them to the journey map" in msg
+    # names are compared exactly: the events stay where the data put them
+    assert log.unknown_touchpoints == ("Email ", "tiktok")
+
+
+def test_written_differently_pairs_only_case_space_and_hyphen_variants():
+    from cjml.io._messages import _written_differently
+
+    known = ["email", "website_visit", "live_chat"]
+    names = ["Email", " website visit ", "Live-Chat", "emails", "sms", "WEBSITE_VISIT"]
+    assert _written_differently(names, known) == [
+        ("Email", "email"),
+        (" website visit ", "website_visit"),
+        ("Live-Chat", "live_chat"),
+        ("WEBSITE_VISIT", "website_visit"),
+    ]
+    assert _written_differently(["sms"], known) == []
+
+
 def test_unknown_touchpoint_with_null_stage_is_an_error():
     df = small_events().assign(stage="awareness")
     df.loc[1, "touchpoint"] = "tiktok"
@@ -523,12 +552,23 @@ def test_unknown_touchpoint_with_null_stage_is_an_error():
 
 
 # --------------------------------------------------------------------------- files
-@pytest.mark.parametrize("name", ["events.xlsx", "events.txt", "events"])
-def test_unsupported_files(tmp_path, name):
+@pytest.mark.parametrize(
+    ("name", "reader"),
+    [
+        ("events.xlsx", "pd.read_excel("),
+        ("events.txt", "pd.read_csv("),
+        ("events.TSV", "pd.read_csv("),
+        ("events.jsonl", "pd.read_json("),
+        ("events", "pd.read_excel("),
+    ],
+)
+def test_unsupported_files(tmp_path, name, reader):
     path = tmp_path / name
     path.write_text("customer_id,timestamp,touchpoint\n1,2024-01-01,paid_ad\n")
-    with pytest.raises(InputFileError, match=rf"{name}.*not supported.*Parquet file"):
+    with pytest.raises(InputFileError, match=rf"{name}.*not supported.*Parquet file") as info:
         read_events(path)
+    # the fix names the pandas reader that opens this kind of file, and the file itself
+    assert f"e.g. {reader}{str(path)!r}" in str(info.value)
 
 
 def test_missing_path(tmp_path):

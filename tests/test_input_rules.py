@@ -509,7 +509,64 @@ def test_no_warning_for_a_log_without_stray_events(sample_csv):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         read_events(sample_csv)
-    assert not [w for w in caught if "far past" in str(w.message)]
+    said = [str(w.message) for w in caught]
+    assert not [m for m in said if "far past" in m or "after today" in m or "missing date" in m]
+
+
+def _days(*pairs):
+    """{day since 1970-01-01: events} from (ISO date, events) pairs."""
+    return {int(pd.Timestamp(d).value // 86_400_000_000_000): n for d, n in pairs}
+
+
+def test_stand_in_days_for_a_missing_date_are_warned_about():
+    from cjml.io._timestamps import _stand_in_dates_warning
+
+    log = [("2024-01-01", 500), ("2024-06-30", 500)]
+    said = _stand_in_dates_warning("column 'timestamp'", _days(("1899-12-30", 2), *log))
+    assert said.startswith("2 events of column 'timestamp' are dated 1899-12-30")
+    assert "(a spreadsheet's day zero, 2), at least 124 years before" in said
+    assert "which starts on 2024-01-01" in said
+    # an epoch day within a year of the rest is a date like any other, and so is a log
+    # that is all one stand-in day (the epoch rule refuses that one)
+    assert _stand_in_dates_warning("t", _days(("1970-01-01", 3), ("1970-06-01", 9))) is None
+    assert _stand_in_dates_warning("t", _days(("1970-01-01", 3))) is None
+    assert _stand_in_dates_warning("t", _days(*log)) is None
+
+
+def test_events_after_today_are_warned_about_with_a_cutoff_before_them():
+    from cjml.io._timestamps import _future_events_warning
+
+    today = pd.Timestamp("2026-12-05 10:00", tz="UTC")
+    days = _days(("2024-01-01", 500), ("2026-11-30", 500), ("2031-06-01", 40))
+    last = pd.Timestamp("2031-06-01 08:00", tz="UTC").value
+    said = _future_events_warning("column 'timestamp'", days, last, today=today)
+    assert said.startswith("40 events of column 'timestamp' are dated after today (2026-12-05)")
+    assert "the latest on 2031-06-01 08:00" in said
+    assert "e.g. --cutoff 2026-12-01" in said  # the end of the last day before them
+    # tomorrow is within a clock's or a timezone's reach of today
+    assert _future_events_warning("t", _days(("2026-12-06", 1)), 0, today=today) is None
+
+
+def test_the_whole_log_rules_name_a_stray_event_once(tmp_path, sample_csv, bundle):
+    text = sample_text(sample_csv)
+    future = pd.concat([text, text.iloc[:40].assign(timestamp="2031-06-01 00:00:00+00:00")])
+    path = tmp_path / "future.csv"
+    future.to_csv(path, index=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        read_events(path)
+        cjml.score(bundle, path, cutoff="2024-08-28", recommend=False, drivers=False)
+    said = [str(w.message) for w in caught if "2031-06-01" in str(w.message)]
+    # read_events says it; score with a cutoff before the events ignores them, silently
+    assert len(said) == 1 and "40 events of column 'timestamp' are dated after today" in said[0]
+    one = pd.concat([text, text.iloc[:1].assign(timestamp="2031-06-01 00:00:00+00:00")])
+    one.to_csv(path, index=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        read_events(path)
+    said = [str(w.message) for w in caught if "2031-06-01" in str(w.message)]
+    # one event among thousands is far past the rest: that warning alone, not both
+    assert len(said) == 1 and "far past the rest" in said[0]
 
 
 # --------------------------------------------------------------------------- rules and maps

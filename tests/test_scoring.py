@@ -281,6 +281,17 @@ def test_warnings_of_chunks_scored_on_threads_are_reported_once(bundle, events):
     assert warnings.filters == filters
 
 
+def test_scoring_names_touchpoints_written_differently(bundle, events):
+    odd = events.copy()
+    odd["touchpoint"] = odd["touchpoint"].astype(object)
+    odd.loc[odd.index[::40], "touchpoint"] = "Email "
+    with pytest.warns(UserWarning) as caught:
+        score(bundle, odd, recommend=False)
+    (msg,) = [str(w.message) for w in caught if "bundle's journey map" in str(w.message)]
+    assert "1 touchpoint differs from the map's only in case, spaces or hyphens" in msg
+    assert "('Email ' is 'email')" in msg
+
+
 def test_day_first_dates_read_alike_in_every_batch(
     bundle, events, reference, tmp_path, monkeypatch
 ):

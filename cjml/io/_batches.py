@@ -34,8 +34,8 @@ from cjml.io._timestamps import (
     _day_counts,
     _epoch_error,
     _is_utc,
-    _late_events_warning,
     _mixed_formats_error,
+    _odd_dates_warnings,
     _timestamps_ns,
 )
 from cjml.io._values import _TEXT_INT, _customer_codes
@@ -333,14 +333,12 @@ def _check_times(total: dict, reader: _Reader, *, default_cutoff: bool) -> None:
         )
         if epoch is not None:
             raise epoch
-    if default_cutoff and total.get("max_ns") is not None:
-        late = _late_events_warning(
-            label,
-            {int(k): int(v) for k, v in (total.get("days") or {}).items()},
-            int(total["max_ns"]),
-        )
-        if late is not None:
-            warnings.warn(late, UserWarning, stacklevel=2)
+    if total.get("max_ns") is not None:
+        days = {int(k): int(v) for k, v in (total.get("days") or {}).items()}
+        for message in _odd_dates_warnings(
+            label, days, int(total["max_ns"]), cutoff_from_data=default_cutoff
+        ):
+            warnings.warn(message, UserWarning, stacklevel=2)
 
 
 def _label(reader: _Reader, canon: str) -> str:

@@ -313,7 +313,29 @@ def _input_files(path: Path) -> tuple[str, list[Path]]:
             raise InputFileError(
                 f"Cannot read events from {str(path)!r}: {suffix!r} files are not supported. "
                 f"{_ACCEPTED}. Fix: export the events as CSV or Parquet, e.g. "
-                "pd.read_excel(path).to_parquet('events.parquet')."
+                f"{_conversion_hint(path)}.to_parquet('events.parquet')."
             )
         kind, chosen = suffix_kind, [path]
     return kind, chosen
+
+
+# The pandas reader that opens a file cjml does not read, for the conversion the
+# "not supported" message suggests.
+_PANDAS_READERS = {
+    ".tsv": "pd.read_csv({p!r}, sep='\\t')",
+    ".tab": "pd.read_csv({p!r}, sep='\\t')",
+    ".txt": "pd.read_csv({p!r}, sep=None, engine='python')",
+    ".jsonl": "pd.read_json({p!r}, lines=True)",
+    ".ndjson": "pd.read_json({p!r}, lines=True)",
+    ".json": "pd.read_json({p!r})",
+    ".feather": "pd.read_feather({p!r})",
+    ".orc": "pd.read_orc({p!r})",
+    ".xls": "pd.read_excel({p!r})",
+    ".xlsx": "pd.read_excel({p!r})",
+}
+
+
+def _conversion_hint(path: Path) -> str:
+    """``pd.read_...(path)`` for the file's suffix (Excel when the suffix is unknown)."""
+    suffix = path.suffixes[-1].lower() if path.suffixes else ""
+    return _PANDAS_READERS.get(suffix, "pd.read_excel({p!r})").format(p=str(path))

@@ -12,6 +12,7 @@ import contextlib
 import difflib
 import inspect
 import os
+import re
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -109,6 +110,38 @@ def _did_you_mean(value: Any, allowed: Sequence[Any]) -> str:
     by_text = {str(a): a for a in allowed}
     close = difflib.get_close_matches(str(value), list(by_text), n=1)
     return f" Did you mean {by_text[close[0]]!r}?" if close else ""
+
+
+def _name_key(name: Any) -> str:
+    """A touchpoint or stage name with case, outer spaces and separators set aside."""
+    return re.sub(r"[\s\-]+", "_", str(name).strip()).casefold()
+
+
+def _written_differently(names: Sequence[Any], known: Sequence[Any]) -> list[tuple[Any, Any]]:
+    """Pairs (name, known name) where a name is a known one in other case or spacing.
+
+    Exports often change how a name is written ('Email ', 'Website Visit' for the map's
+    'email', 'website_visit'); cjml compares names exactly, so such events would count as
+    a touchpoint of their own. Messages name these pairs so the fix is a cleaning, not a
+    new journey-map entry.
+    """
+    by_key = {_name_key(k): k for k in known}
+    return [(n, by_key[_name_key(n)]) for n in names if _name_key(n) in by_key]
+
+
+def _spelling_fix(pairs: Sequence[tuple[Any, Any]], label: str, column: Any) -> str:
+    """The sentence that names written-differently pairs and the one-line fix for them."""
+    if not pairs:
+        return ""
+    shown = ", ".join(f"{a!r} is {b!r}" for a, b in pairs[:_MAX_SHOWN])
+    more = f" and {len(pairs) - _MAX_SHOWN:,} more" if len(pairs) > _MAX_SHOWN else ""
+    return (
+        f" {_plural(len(pairs), label)} {'differs' if len(pairs) == 1 else 'differ'} from "
+        "the map's only in case, spaces or "
+        f"hyphens ({shown}{more}); cjml compares names exactly, so their events do not "
+        f"count as the map's. Fix: clean the column before reading, e.g. df[{column!r}] = "
+        f"df[{column!r}].str.strip().str.lower().str.replace(' ', '_')."
+    )
 
 
 def _row_error(

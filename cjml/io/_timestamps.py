@@ -686,6 +686,91 @@ def _late_events_warning(label: str, days: Mapping[int, int], last_ns: int) -> s
     )
 
 
+def _odd_dates_warnings(
+    label: str, days: Mapping[int, int], last_ns: int, *, cutoff_from_data: bool = True
+) -> list[str]:
+    """The warnings on the dates of a whole log, in the order they should be read.
+
+    Stand-in days for a missing date always; then, when the cutoff will be the last
+    event (``cutoff_from_data``), events far past the rest or, failing that, after today.
+    The two are one finding when both hold, so only the first is said.
+    """
+    found = [_stand_in_dates_warning(label, days)]
+    if cutoff_from_data:
+        late = _late_events_warning(label, days, int(last_ns))
+        found.append(late if late is not None else _future_events_warning(label, days, last_ns))
+    return [m for m in found if m is not None]
+
+
+# Days (since 1970-01-01) that exports write for a missing date: the Unix epoch's day zero,
+# and the day zero of spreadsheets (1899-12-30 in Excel and Google Sheets, 1899-12-31 and
+# 1900-01-01 in older tools).
+_STAND_IN_DAYS: dict[int, str] = {
+    0: "the Unix epoch's day zero",
+    -25569: "a spreadsheet's day zero",
+    -25568: "a spreadsheet's day zero",
+    -25567: "a spreadsheet's day zero",
+}
+# How far before the rest of the log a stand-in day must lie to count as one.
+_STAND_IN_GAP_DAYS = 365
+
+
+def _stand_in_dates_warning(label: str, days: Mapping[int, int]) -> str | None:
+    """The warning about events dated on a day that stands in for a missing date.
+
+    1970-01-01 or 1899-12-30, a year or more before every other event, is what a
+    database or a spreadsheet writes for an empty date: such events make their
+    customers look decades old and stretch the log's period.
+    """
+    stand_in = {d: int(c) for d, c in days.items() if d in _STAND_IN_DAYS}
+    rest = [d for d in days if d not in _STAND_IN_DAYS]
+    if not stand_in or not rest or min(rest) - max(stand_in) < _STAND_IN_GAP_DAYS:
+        return None
+    n = sum(stand_in.values())
+    first_rest = pd.Timestamp(min(rest) * _DAY_NS, tz="UTC")
+    shown = ", ".join(
+        f"{pd.Timestamp(d * _DAY_NS, tz='UTC'):%Y-%m-%d} ({_STAND_IN_DAYS[d]}, {c:,})"
+        for d, c in sorted(stand_in.items())
+    )
+    years = (min(rest) - max(stand_in)) / 365.25
+    many = n != 1
+    return (
+        f"{_plural(n, 'event')} of {label} {'are' if many else 'is'} dated {shown}, "
+        f"at least {years:.0f} years before the rest of the log (which starts on "
+        f"{first_rest:%Y-%m-%d}): that day is what exports write for a missing date. "
+        f"{'They make' if many else 'It makes'} {'their customers' if many else 'its customer'} "
+        "look decades old (tenure, first seen) and stretch the log's period. Fix: fill in "
+        f"the real dates, or remove these events."
+    )
+
+
+def _future_events_warning(
+    label: str, days: Mapping[int, int], last_ns: int, today: pd.Timestamp | None = None
+) -> str | None:
+    """The warning about events dated after today, before they move the default cutoff.
+
+    A day of slack covers clocks and timezones ahead of this computer's.
+    """
+    today = pd.Timestamp.now(tz="UTC") if today is None else today
+    today_day = int(today.value // _DAY_NS)
+    n_future = sum(int(c) for d, c in days.items() if d > today_day + 1)
+    if not n_future:
+        return None
+    last = pd.Timestamp(int(last_ns), tz="UTC")
+    past = [d for d in days if d <= today_day + 1]
+    # the suggested cutoff: the end of the last day with an event that is not in the future
+    suggested = pd.Timestamp((max(past) + 1) * _DAY_NS, tz="UTC") if past else today
+    many = n_future != 1
+    return (
+        f"{_plural(n_future, 'event')} of {label} {'are' if many else 'is'} dated after "
+        f"today ({today:%Y-%m-%d}), the latest on {last:%Y-%m-%d %H:%M}. "
+        f"{'They move' if many else 'It moves'} the default cutoff (the last event) into the "
+        f"future. Fix: correct {'their dates' if many else 'its date'} (a typo in the year?) "
+        f"or remove {'them' if many else 'it'}, or pass --cutoff (cutoff=...) to work as of "
+        f"an earlier date, e.g. --cutoff {suggested:%Y-%m-%d}."
+    )
+
+
 def _epoch_error(label: str, first_ns: int, last_ns: int, unit: str | None) -> SchemaError | None:
     """The refusal of a log whose times all fall within a year of 1970-01-01, or None."""
     if not (-_EPOCH_WINDOW_NS < first_ns and last_ns < _EPOCH_WINDOW_NS):

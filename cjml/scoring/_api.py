@@ -388,7 +388,9 @@ def score(
             value_at_risk=totals.get("value_at_risk"),
             value_saved=totals.get("value_saved") if recommend else None,
         )
-        _emit_warnings(counts, summary, drop_duplicates)
+        _emit_warnings(
+            counts, summary, drop_duplicates, bundle.journey_map.touchpoint_names, resolved
+        )
         run.finish()
     except BaseException as exc:
         # Keep what an interrupted run finished, for resume=True; not after bad input,

@@ -5,7 +5,7 @@ added over its chunks and reported once for the whole run.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -307,8 +307,14 @@ def _add_counts(chunks: list[dict]) -> dict:
     return total
 
 
-def _emit_warnings(counts: dict, summary: ScoreSummary, drop_duplicates: bool) -> None:
-    from cjml.io._messages import _user_stacklevel
+def _emit_warnings(
+    counts: dict,
+    summary: ScoreSummary,
+    drop_duplicates: bool,
+    known_touchpoints: Sequence[str] = (),
+    user_names: Mapping[str, Any] | None = None,
+) -> None:
+    from cjml.io._messages import _spelling_fix, _user_stacklevel, _written_differently
 
     level = _user_stacklevel()
     if summary.n_duplicates:
@@ -328,7 +334,12 @@ def _emit_warnings(counts: dict, summary: ScoreSummary, drop_duplicates: bool) -
         warnings.warn(
             f"Touchpoints not in the bundle's journey map: "
             f"{list(summary.unknown_touchpoints)[:10]!r}. They are kept, with the "
-            "stage given in the data, but cjml cannot recommend them.",
+            "stage given in the data, but cjml cannot recommend them."
+            + _spelling_fix(
+                _written_differently(summary.unknown_touchpoints, known_touchpoints),
+                "touchpoint",
+                (user_names or {}).get("touchpoint", "touchpoint"),
+            ),
             UserWarning,
             stacklevel=level,
         )

@@ -1073,6 +1073,19 @@ def _late(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([frame, extra], ignore_index=True)
 
 
+def _stand_ins(frame: pd.DataFrame) -> pd.DataFrame:
+    """Thirty events dated 1970-01-01, as a database writes a missing date."""
+    out = frame.copy()
+    out.loc[out.index[::800][:30], "timestamp"] = "1970-01-01 00:00:00+00:00"
+    return out
+
+
+def _future(frame: pd.DataFrame) -> pd.DataFrame:
+    """Forty events in 2031: too many for the far-past-the-rest rule (0.1% of events)."""
+    extra = frame.iloc[:40].assign(timestamp="2031-06-01 00:00:00+00:00")
+    return pd.concat([frame, extra], ignore_index=True)
+
+
 TIMESTAMPS = [
     Case(
         name="in-ts-yyyymmdd-validate",
@@ -1358,6 +1371,28 @@ TIMESTAMPS = [
         message=r"far past the rest.*2199-01-01",
         description="features (Parquet): the same warning",
         setup=from_sample("late.parquet", _late, fmt="parquet"),
+    ),
+    Case(
+        name="in-ts-stand-in-1970-validate",
+        area="timestamps",
+        argv=["validate", "{tmp}/zero.csv"],
+        exit_code=0,
+        message=r"30 events of column 'timestamp' are dated 1970-01-01 \(the Unix epoch's day "
+        r"zero, 30\), at least 54 years before.*what exports write for a missing date",
+        description="30 events dated 1970-01-01, a missing date written as the epoch (were "
+        "read as customers 54 years old)",
+        setup=from_sample("zero.csv", _stand_ins),
+    ),
+    Case(
+        name="in-ts-future-score",
+        area="timestamps",
+        argv=[*SCORE, "{tmp}/future.csv", *OUT],
+        exit_code=0,
+        message=r"40 events of column 'timestamp' are dated after today.*latest on "
+        r"2031-06-01.*--cutoff 2024-08-28",
+        description="score: 40 events in 2031, too many to be far past the rest (moved the "
+        "cutoff into the future silently)",
+        setup=from_sample("future.csv", _future),
     ),
     Case(
         name="in-ts-late-small-log",
