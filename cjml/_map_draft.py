@@ -12,6 +12,7 @@ and the reader needs a journey map: the map cannot import the reader back.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from cjml.events import EventLog, read_events
 from cjml.exceptions import SchemaError
 from cjml.io._columns import _parse_columns, _resolve_columns
 from cjml.io._files import _read_path
+from cjml.io._messages import _MAX_SHOWN, _plural, _user_stacklevel, _variant_groups
 from cjml.journey import JourneyMap, _did_you_mean
 
 __all__ = ["draft_journey_map"]
@@ -183,6 +185,7 @@ def _draft_map(
     else:
         raw, _origin = _read_path(Path(events), mapping)
     resolved = _resolve_columns(mapping, list(raw.columns))
+    _warn_variant_names(raw, resolved)
     if "stage" not in resolved:
         drafted = _draft_without_stages(
             events,
@@ -240,6 +243,32 @@ def _draft_map(
             "description": f"{total:,} events" + _via(channels.get(t)),
         }
     return JourneyMap.from_dict({"name": name, "stages": stages, "touchpoints": touchpoints}), True
+
+
+def _warn_variant_names(raw: pd.DataFrame, resolved: dict) -> None:
+    """Warn when the log writes one touchpoint or stage in several ways ('Email', 'email ').
+
+    The draft lists each way as its own entry, which splits the touchpoint's events
+    and its features; a cleaning before drafting keeps them one.
+    """
+    for key in ("touchpoint", "stage"):
+        if key not in resolved:
+            continue
+        column = resolved[key]
+        groups = _variant_groups([str(v) for v in pd.unique(raw[column].dropna())])
+        if not groups:
+            continue
+        shown = "; ".join(" and ".join(repr(n) for n in g) for g in groups[:_MAX_SHOWN])
+        more = f"; and {len(groups) - _MAX_SHOWN:,} more" if len(groups) > _MAX_SHOWN else ""
+        warnings.warn(
+            f"Column {str(column)!r} ({key}) writes {_plural(len(groups), key)} in more "
+            f"than one way, differing only in case, spaces or hyphens: {shown}{more}. The "
+            f"draft lists each way as its own {key}. Fix: clean the column before drafting, "
+            f"e.g. df[{str(column)!r}] = df[{str(column)!r}].str.strip().str.lower()"
+            ".str.replace(' ', '_').",
+            UserWarning,
+            stacklevel=_user_stacklevel(),
+        )
 
 
 def _draft_without_stages(

@@ -3,6 +3,8 @@ JourneyMap.to_toml, cjml draft-map)."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -48,6 +50,22 @@ def test_min_share_leaves_out_a_stray_stage():
         "browsing",
         "buying",
     ]
+
+
+def test_a_name_written_two_ways_is_pointed_out_before_it_splits_the_draft():
+    events = _funnel(200).rename(columns={"touchpoint": "event"})
+    events.loc[events.index[::9], "event"] = events["event"].iloc[::9].str.title() + " "
+    with pytest.warns(UserWarning) as caught:
+        drafted = draft_journey_map(events, columns={"touchpoint": "event"})
+    (said,) = [str(w.message) for w in caught if "more than one way" in str(w.message)]
+    assert "Column 'event' (touchpoint) writes " in said
+    assert "'Cart ' and 'cart'" in said
+    assert "df['event'] = df['event'].str.strip().str.lower()" in said
+    # the draft still lists what the log holds: the warning is the user's cue to clean it
+    assert {"Cart ", "cart"} <= set(drafted.touchpoint_names)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        draft_journey_map(_funnel(200))  # one way each: no warning
 
 
 def _funnel(n_customers: int = 400, seed: int = 0) -> pd.DataFrame:

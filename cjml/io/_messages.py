@@ -129,6 +129,14 @@ def _written_differently(names: Sequence[Any], known: Sequence[Any]) -> list[tup
     return [(n, by_key[_name_key(n)]) for n in names if _name_key(n) in by_key]
 
 
+def _variant_groups(names: Sequence[Any]) -> list[list[Any]]:
+    """Groups of two or more names that are one name in other case or spacing, sorted."""
+    groups: dict[str, list[Any]] = {}
+    for n in names:
+        groups.setdefault(_name_key(n), []).append(n)
+    return sorted(sorted(g, key=str) for g in groups.values() if len(g) > 1)
+
+
 def _spelling_fix(pairs: Sequence[tuple[Any, Any]], label: str, column: Any) -> str:
     """The sentence that names written-differently pairs and the one-line fix for them."""
     if not pairs:
