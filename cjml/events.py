@@ -605,7 +605,9 @@ class EventLog:
         :meth:`JourneyMap.default`.
     timezone : str or tzinfo, default "UTC"
         Timezone of naive timestamps (without offset). Timestamps with an
-        offset or a timezone keep their instant; all are stored in UTC.
+        offset or a timezone keep their instant; all are stored in UTC. A
+        naive time in the hour a daylight-saving change repeats is read as its
+        first occurrence, one in the hour it skips an hour later, with a warning.
     timestamp_unit : {"s", "ms", "us", "ns"}, optional
         Read numeric timestamps as Unix epoch times in this unit. Without it,
         numeric timestamps are refused.

@@ -727,14 +727,28 @@ def test_text_with_offsets_ignores_timezone():
     ]
 
 
-def test_ambiguous_local_time_is_an_error():
-    df = TINY.iloc[:2].assign(timestamp=["2024-10-27 02:30:00", "2024-10-28 10:00:00"])
-    with pytest.raises(
-        SchemaError,
-        match=r"(?s)ambiguous or do not exist in timezone "
-        r"'Europe/Paris'.*row 0.*UTC offset",
-    ):
-        read_events(df, timezone="Europe/Paris")
+def test_local_times_across_a_daylight_saving_change_are_read_and_said():
+    wall = ["2024-10-27 02:30:00", "2024-03-31 02:15:00", "2024-10-28 10:00:00"]
+    df = TINY.iloc[:3].assign(timestamp=wall)
+    with pytest.warns(UserWarning) as caught:
+        log = read_events(df, timezone="Europe/Paris")
+    (said,) = [str(w.message) for w in caught if "daylight-saving" in str(w.message)]
+    assert said.startswith(
+        "2 local times of column 'timestamp' fall in a daylight-saving change of timezone "
+        "'Europe/Paris': 1 in an hour that repeats when clocks go back (read as its first "
+        "occurrence, summer time) and 1 in an hour that clocks skip"
+    )
+    assert "e.g. row 0: '2024-10-27 02:30:00' read as 2024-10-27T02:30:00+02:00" in said
+    assert "give the timestamps a UTC offset" in said
+    read = sorted(str(t) for t in log.frame["timestamp"])
+    assert read == [
+        "2024-03-31 01:15:00+00:00",  # 02:15 does not exist: an hour later, 03:15 CEST
+        "2024-10-27 00:30:00+00:00",  # 02:30 happens twice: the first, CEST (+02:00)
+        "2024-10-28 09:00:00+00:00",  # an ordinary time, CET (+01:00)
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_events(df.iloc[2:], timezone="Europe/Paris")  # nothing to say
 
 
 def test_unknown_timezone():

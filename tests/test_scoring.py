@@ -292,6 +292,24 @@ def test_scoring_names_touchpoints_written_differently(bundle, events):
     assert "('Email ' is 'email')" in msg
 
 
+def test_daylight_saving_times_are_said_once_for_all_batches(bundle, events):
+    local = events.copy()
+    wall = local["timestamp"].dt.tz_convert("Europe/Paris").dt.tz_localize(None)
+    local["timestamp"] = wall.dt.strftime("%Y-%m-%d %H:%M:%S")
+    local.loc[local.index[::500], "timestamp"] = "2024-03-31 02:30:00"  # skipped in Paris
+    with pytest.warns(UserWarning, match="daylight-saving"):
+        expected = cjml.read_events(local, timezone="Europe/Paris", journey_map=bundle.journey_map)
+    with pytest.warns(UserWarning) as caught:
+        scores = score(bundle, local, timezone="Europe/Paris", chunk_events=4000, recommend=False)
+    said = [str(w.message) for w in caught if "daylight-saving" in str(w.message)]
+    assert scores.attrs["summary"]["n_chunks"] >= 5
+    n = len(local.index[::500])
+    assert len(said) == 1 and said[0].startswith(f"{n} local times of column 'timestamp' fall")
+    # the same times as read_events reads: the same cutoff, the last event
+    cutoff = pd.Timestamp(scores.attrs["summary"]["cutoff"])
+    assert cutoff == expected.frame["timestamp"].max()
+
+
 def test_day_first_dates_read_alike_in_every_batch(
     bundle, events, reference, tmp_path, monkeypatch
 ):

@@ -32,6 +32,7 @@ from cjml.io._messages import _Context, _Origin
 from cjml.io._timestamps import (
     _NS_PER_UNIT,
     _day_counts,
+    _dst_warning,
     _epoch_error,
     _is_utc,
     _mixed_formats_error,
@@ -130,7 +131,8 @@ def _prepare(
     rows = np.arange(first_row, first_row + n, dtype=np.int64)
     table = _conform(table, reader)
     formats: dict = {}
-    ns, bad, reasons = _parse_timestamps(table, rows, reader, formats)
+    dst: dict = {}
+    ns, bad, reasons = _parse_timestamps(table, rows, reader, formats, dst)
     good_ts = ns[~bad]
     stats = {
         "rows": n,
@@ -138,6 +140,7 @@ def _prepare(
         "min_ns": int(good_ts.min()) if len(good_ts) else None,
         "days": {str(k): v for k, v in _day_counts(good_ts).items()},
         "formats": {k: list(v) for k, v in formats.items()},
+        "dst": dst,
     }
     if reader.customers is not None:
         keep = pc.is_in(table.column("customer_id"), value_set=reader.customers)
@@ -172,12 +175,17 @@ def _prepare(
 
 
 def _parse_timestamps(
-    table: pa.Table, rows: np.ndarray, reader: _Reader, formats: dict | None = None
+    table: pa.Table,
+    rows: np.ndarray,
+    reader: _Reader,
+    formats: dict | None = None,
+    dst: dict | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """UTC nanoseconds of each row, which rows failed, and why (read_events' own parser).
 
     ``formats`` receives the date formats of text timestamps (format -> rows,
-    example), so that formats differing between batches are refused too.
+    example), so that formats differing between batches are refused too; ``dst``
+    the local times read across a daylight-saving change, said once for the input.
     """
     fast = _arrow_timestamps_ns(table.column("timestamp"), reader.timezone)
     if fast is not None:
@@ -192,6 +200,7 @@ def _parse_timestamps(
     while True:
         values = series if len(keep) == n else series.iloc[keep].reset_index(drop=True)
         ctx = _Context(pd.DataFrame({user: values}), {"timestamp": user}, reader.origin(rows[keep]))
+        ctx.dst_shifts = {}  # this attempt's; kept only when it succeeds
         try:
             ns_keep = (
                 _timestamps_ns(
@@ -200,6 +209,8 @@ def _parse_timestamps(
                 if len(keep)
                 else np.empty(0, dtype=np.int64)
             )
+            if dst is not None:
+                dst.update(ctx.dst_shifts)
             break
         except SchemaError as err:
             positions = err.positions
@@ -292,6 +303,12 @@ def _merge_stats(total: dict, stats: dict) -> dict:
         total["min_ns"] = stats["min_ns"] if low is None else min(low, stats["min_ns"])
     else:
         total.setdefault("min_ns", None)
+    dst = total.setdefault("dst", {})
+    for key, value in stats.get("dst", {}).items():
+        if key == "example":
+            dst.setdefault(key, value)
+        else:
+            dst[key] = dst.get(key, 0) + value
     days = total.setdefault("days", {})
     for day, count in stats.get("days", {}).items():
         days[day] = days.get(day, 0) + count
@@ -333,6 +350,19 @@ def _check_times(total: dict, reader: _Reader, *, default_cutoff: bool) -> None:
         )
         if epoch is not None:
             raise epoch
+    dst = total.get("dst") or {}
+    if dst.get("repeated") or dst.get("skipped"):
+        warnings.warn(
+            _dst_warning(
+                label,
+                reader.timezone,
+                int(dst.get("repeated", 0)),
+                int(dst.get("skipped", 0)),
+                str(dst["example"]),
+            ),
+            UserWarning,
+            stacklevel=2,
+        )
     if total.get("max_ns") is not None:
         days = {int(k): int(v) for k, v in (total.get("days") or {}).items()}
         for message in _odd_dates_warnings(

@@ -239,6 +239,9 @@ class _Context:
         self.data = data
         self.resolved = resolved
         self.origin = origin
+        # Local times moved across a daylight-saving change: None warns at once (a whole
+        # log); a dict collects them, for one warning over every batch (see _localise).
+        self.dst_shifts: dict | None = None
 
     def label(self, canon: str) -> str:
         user = self.resolved.get(canon, canon)

@@ -33,6 +33,7 @@ from cjml.io._messages import (
     _plural,
     _row_error,
     _show,
+    _user_stacklevel,
 )
 
 _TIMESTAMP_UNITS = ("s", "ms", "us", "ns")
@@ -158,21 +159,71 @@ def to_utc_timestamp(value: Any, timezone: Any = "UTC") -> pd.Timestamp:
 def _localise(
     idx: pd.DatetimeIndex, positions: np.ndarray, timezone: Any, ctx: _Context
 ) -> pd.DatetimeIndex:
-    """Naive wall times read in ``timezone``, as UTC; DST gaps and overlaps are errors."""
+    """Naive wall times read in ``timezone``, as UTC.
+
+    A daylight-saving change makes some wall times ambiguous (the hour that repeats
+    when clocks go back) or impossible (the hour skipped when they go forward). Every
+    local-time export of a year holds some, so they are read, not refused, and said:
+    a repeated time as its first occurrence (summer time), a skipped time an hour
+    later (the clock that wrote it had not yet been put forward). An hour is below
+    what any feature resolves; the warning says how to be exact.
+    """
     if _is_utc(timezone):
         return idx.tz_localize("UTC")
     local = idx.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
     bad = np.flatnonzero(np.asarray(local.isna()) & ~np.asarray(idx.isna()))
-    if len(bad):
-        raise ctx.fail(
-            "timestamp",
-            positions[bad],
-            f"local times that are ambiguous or do not exist in timezone {timezone!r} "
-            "(a daylight-saving change)",
-            "give these timestamps a UTC offset (e.g. '2024-10-27T02:30:00+01:00'), or store "
-            "the log in UTC and pass timezone='UTC' (--timezone UTC).",
+    if not len(bad):
+        return local.tz_convert("UTC")
+    wall = idx[bad]
+    first = wall.tz_localize(timezone, ambiguous=np.ones(len(bad), dtype=bool), nonexistent="NaT")
+    skipped = np.asarray(first.isna())
+    moved = wall.tz_localize(
+        timezone, ambiguous=np.ones(len(bad), dtype=bool), nonexistent=pd.Timedelta(hours=1)
+    )
+    values = local.as_unit("ns").asi8.copy()
+    values[bad] = moved.as_unit("ns").asi8
+    read = pd.DatetimeIndex(values.view("M8[ns]")).tz_localize("UTC")
+    row = int(positions[bad[0]])
+    example = (
+        f"{ctx.origin.where(row)}: {_show(ctx.raw('timestamp').iloc[row])} "
+        f"read as {moved[0].isoformat()}"
+    )
+    n_skipped = int(skipped.sum())
+    n_repeated = len(bad) - n_skipped
+    if ctx.dst_shifts is None:
+        warnings.warn(
+            _dst_warning(ctx.label("timestamp"), timezone, n_repeated, n_skipped, example),
+            UserWarning,
+            stacklevel=_user_stacklevel(),
         )
-    return local.tz_convert("UTC")
+    else:
+        shifts = ctx.dst_shifts
+        shifts["repeated"] = shifts.get("repeated", 0) + n_repeated
+        shifts["skipped"] = shifts.get("skipped", 0) + n_skipped
+        shifts.setdefault("example", example)
+    return read
+
+
+def _dst_warning(label: str, timezone: Any, repeated: int, skipped: int, example: str) -> str:
+    """The warning on local times read across a daylight-saving change (see _localise)."""
+    parts = []
+    if repeated:
+        parts.append(
+            f"{repeated:,} in an hour that repeats when clocks go back (read as its first "
+            "occurrence, summer time)"
+        )
+    if skipped:
+        parts.append(
+            f"{skipped:,} in an hour that clocks skip when they go forward (read an hour "
+            "later, as from a clock not yet put forward)"
+        )
+    n = repeated + skipped
+    return (
+        f"{_plural(n, 'local time')} of {label} {'falls' if n == 1 else 'fall'} in a "
+        f"daylight-saving change of timezone {str(timezone)!r}: {' and '.join(parts)}; "
+        f"e.g. {example}. Fix: if the hour matters, give the timestamps a UTC offset (e.g. "
+        "'2024-10-27T02:30:00+01:00') or store the log in UTC."
+    )
 
 
 def _epoch_ns(values: np.ndarray, unit: str) -> tuple[np.ndarray, np.ndarray]:
