@@ -777,7 +777,9 @@ class EventLog:
                 f"The event log{where} has no rows (columns: {list(data.columns)!r}). "
                 "Fix: pass a log with at least one event (customer_id, timestamp, touchpoint)."
             )
-        resolved = _resolve_columns(mapping, list(data.columns))
+        resolved = _resolve_columns(
+            mapping, list(data.columns), [n for n in data.index.names if n is not None]
+        )
         data = _without_nested_extras(data, resolved)
         ctx = _Context(data, resolved, origin)
         n = len(data)

@@ -297,6 +297,20 @@ def test_a_log_of_purchases_without_a_touchpoint_column_is_told_how_to_name_them
     assert log.n_events == 2 and set(log.frame["touchpoint"]) == {"purchase"}
 
 
+def test_a_required_column_in_the_index_is_told_to_come_back_as_a_column():
+    indexed = small_events().set_index("customer_id")
+    with pytest.raises(SchemaError) as info:
+        read_events(indexed)
+    msg = str(info.value)
+    assert "'customer_id' is in the DataFrame's index, not its columns" in msg
+    assert msg.endswith("Fix: pass df.reset_index().")
+    log = read_events(indexed.reset_index())  # the fix, as the message says it
+    assert log.n_events == len(indexed)
+    mapped = small_events().rename(columns={"customer_id": "user"}).set_index("user")
+    with pytest.raises(SchemaError, match=r"'user' is the DataFrame's index, not a column"):
+        read_events(mapped, columns={"customer_id": "user"})
+
+
 def test_canonical_name_clash():
     df = small_events().rename(columns={"region": "stage_label"}).assign(stage="junk")
     with pytest.raises(SchemaError, match=r"Your column 'stage'.*rename or drop"):

@@ -95,9 +95,15 @@ def _suggest(canon: str, available: Sequence[Hashable], taken: set) -> Hashable 
 
 
 def _resolve_columns(
-    mapping: dict[str, Hashable], available: Sequence[Hashable]
+    mapping: dict[str, Hashable],
+    available: Sequence[Hashable],
+    index_names: Sequence[Hashable] = (),
 ) -> dict[str, Hashable]:
-    """Canonical name -> user column for every canonical column present."""
+    """Canonical name -> user column for every canonical column present.
+
+    ``index_names``: the names of a DataFrame's index levels, so that a column
+    the user moved into the index (``groupby``, ``set_index``) is named as such.
+    """
     dup = sorted({str(c) for c in available if list(available).count(c) > 1})
     if dup:
         raise SchemaError(
@@ -110,10 +116,15 @@ def _resolve_columns(
         if canon in mapping:
             user = mapping[canon]
             if user not in available:
+                fix = (
+                    f"{user!r} is the DataFrame's index, not a column: pass df.reset_index()"
+                    if user in index_names
+                    else "correct the column name in the mapping"
+                )
                 raise SchemaError(
                     f"The column mapping sends {canon!r} to your column {user!r}, which the "
                     f"input does not have.{_did_you_mean(user, available)} Available columns: "
-                    f"{list(available)!r}. Fix: correct the column name in the mapping."
+                    f"{list(available)!r}. Fix: {fix}."
                 )
             resolved[canon] = user
         elif canon in available and canon not in used:
@@ -137,6 +148,14 @@ def _resolve_columns(
                 "\nIf every row is the same kind of event (a log of purchases, say), add a "
                 "column that names it: in pandas, df['touchpoint'] = 'purchase', then pass df or "
                 "save it to a file."
+            )
+        in_index = [c for c in missing if c in index_names]
+        if in_index:
+            raise SchemaError(
+                f"The event log is missing required {'column' if len(missing) == 1 else 'columns'}"
+                f" {', '.join(repr(c) for c in missing)}: {' and '.join(repr(c) for c in in_index)}"
+                f" {'is' if len(in_index) == 1 else 'are'} in the DataFrame's index, not its "
+                f"columns ({list(available)!r}). Fix: pass df.reset_index()."
             )
         raise SchemaError(
             f"The event log is missing required {'column' if len(missing) == 1 else 'columns'}:\n"
