@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["to_timedelta"]
+__all__ = ["to_timedelta", "utc_datetimes"]
 
 
 def to_timedelta(value, name: str = "horizon") -> pd.Timedelta:
@@ -42,3 +42,26 @@ def to_timedelta(value, name: str = "horizon") -> pd.Timedelta:
     if pd.isna(delta) or delta <= pd.Timedelta(0):
         raise ValueError(f"{name} must be a positive duration, got {value!r}.")
     return delta
+
+
+def utc_datetimes(values) -> np.ndarray:
+    """Dates (a Series, an index or an array, zoned or naive) as ``datetime64[ns]`` in UTC.
+
+    ``np.asarray`` of zoned dates makes an object array of Timestamps, one Python
+    object per row: on the 1.3M training rows of a 1M-event log, each such call
+    cost about 3 s. This keeps the values in numpy; naive dates are read as UTC.
+
+    Parameters
+    ----------
+    values : Series, Index or array-like of dates
+        One date per row, e.g. each training row's cutoff.
+
+    Returns
+    -------
+    ndarray of datetime64[ns]
+        The same instants, naive, in UTC.
+    """
+    idx = pd.DatetimeIndex(values)
+    if idx.tz is not None:
+        idx = idx.tz_convert("UTC").tz_localize(None)
+    return idx.as_unit("ns").to_numpy()

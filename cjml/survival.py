@@ -49,6 +49,7 @@ from scipy.special import expit
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from cjml._durations import utc_datetimes
 from cjml.features._base import as_log
 from cjml.labels import _cutoff_list, _data_end, to_timedelta
 from cjml.models import _check_n_jobs, _default_threads, _feature_matrix
@@ -171,7 +172,7 @@ def _follow_up(days: np.ndarray, observed: np.ndarray, cutoffs) -> np.ndarray:
     if cutoffs is None:
         top = censored.max() if len(censored) else -np.inf
         return np.full(len(days), np.inf if top == -np.inf else top)
-    codes, _ = pd.factorize(pd.Series(np.asarray(cutoffs)))
+    codes, _ = pd.factorize(utc_datetimes(cutoffs))
     top = np.full(codes.max() + 1 if len(codes) else 0, -np.inf)
     np.maximum.at(top, codes, censored)
     top = np.where(np.isneginf(top), np.inf, top)

@@ -414,3 +414,28 @@ def test_compiled_models_predict_exactly_what_lightgbm_predicts(sample_sets, tmp
     assert churn.compile(tmp_path).compiled_library_ == library
     assert os.stat(library).st_mtime_ns == built
     assert stage.compiled_library_ != library
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(["awareness", "retention", "churned", "b", "a"]), max_size=40))
+def test_unique_labels_is_np_unique_with_its_inverse(labels):
+    from cjml.models import _unique_labels
+
+    y = np.asarray(labels, dtype=object)
+    classes, codes = _unique_labels(y)
+    want_classes, want_codes = np.unique(y.astype(str), return_inverse=True)
+    assert classes.tolist() == want_classes.tolist()
+    assert codes.tolist() == want_codes.tolist()
+
+
+def test_utc_datetimes_keeps_instants_without_python_objects():
+    from cjml._durations import utc_datetimes
+
+    utc = pd.to_datetime(["2024-01-01 08:00", "2024-06-01 00:00"], utc=True)
+    zoned = pd.Series(utc).dt.tz_convert("Asia/Tokyo")
+    naive = np.array(["2024-01-01T08:00", "2024-06-01T00:00"], dtype="M8[s]")
+    for values in (zoned, pd.DatetimeIndex(zoned), naive, list(naive)):
+        out = utc_datetimes(values)
+        assert out.dtype == np.dtype("M8[ns]")
+        assert out.tolist() == utc_datetimes(naive).tolist()
+    assert str(utc_datetimes(zoned)[0]) == "2024-01-01T08:00:00.000000000"

@@ -64,6 +64,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from cjml._durations import utc_datetimes
 from cjml.labels import to_timedelta
 from cjml.models import (
     _LEAF_SIZE,
@@ -442,7 +443,7 @@ class ValueModel(BaseEstimator):
                 "No row is retained (every customer churned), so there is no spend of "
                 "customers who stay to learn from. Use more cutoffs or customers."
             )
-        row_cutoffs = None if cutoffs is None else np.asarray(cutoffs)[rows]
+        row_cutoffs = None if cutoffs is None else utc_datetimes(cutoffs)[rows]
         row_customers = None if customer_ids is None else np.asarray(customer_ids)[rows]
         horizon = self._horizon()
         self.horizon_days_ = float("nan") if horizon is None else horizon / pd.Timedelta(days=1)
@@ -569,7 +570,7 @@ class ValueModel(BaseEstimator):
 
         latest = np.ones(len(matrix), dtype=bool)
         if cutoffs is not None:
-            dates = pd.to_datetime(pd.Series(np.asarray(cutoffs)), utc=True).to_numpy()
+            dates = utc_datetimes(cutoffs)
             latest = dates == dates.max()
         x, t_x, age = (h[latest] for h in history)
         keep = age > 0
