@@ -468,6 +468,50 @@ def test_scores_and_amounts_validated(column, bad, pattern):
         read_events(df)
 
 
+@pytest.mark.parametrize(
+    "written, said, fix",
+    [
+        (
+            ["$1,234.50", "$12.00", "", "-$3.10"],
+            "carry a currency or thousands separators",
+            lambda s: pd.to_numeric(s.str.replace(r"[^0-9.+-]", "", regex=True)),
+        ),
+        (
+            ["12.5 EUR", "7 EUR", "", "1 200 EUR"],
+            "carry a currency or thousands separators",
+            lambda s: pd.to_numeric(s.str.replace(r"[^0-9.+-]", "", regex=True)),
+        ),
+        (
+            ["1.234,50", "12,5", "", "-3,10"],
+            "use a decimal comma",
+            lambda s: pd.to_numeric(
+                s.str.replace(r"[^0-9,+-]", "", regex=True).str.replace(",", ".")
+            ),
+        ),
+    ],
+)
+def test_amounts_written_for_people_get_the_line_that_reads_them(written, said, fix):
+    df = small_events().iloc[:4].drop(columns="amount", errors="ignore").assign(spend=written)
+    with pytest.raises(SchemaError) as info:
+        read_events(df, columns={"amount": "spend"})
+    msg = str(info.value)
+    assert f"Fix: these numbers {said}" in msg
+    assert "df['spend'] = pd.to_numeric(df['spend'].str.replace(" in msg
+    # the line the message gives reads them, to the cent
+    log = read_events(df.assign(spend=fix(df["spend"])), columns={"amount": "spend"})
+    assert sorted(log.frame["amount"].dropna().round(2)) == sorted(
+        pd.to_numeric(fix(df["spend"])).dropna().round(2)
+    )
+
+
+def test_a_number_that_reads_either_way_is_not_called_a_decimal_comma():
+    from cjml.io._values import _number_text_fix
+
+    said = _number_text_fix(pd.Series(["5,401", "€12,000"]), "amount")
+    assert said is not None and "thousands separators" in said
+    assert _number_text_fix(pd.Series(["n/a", "12"]), "amount") is None
+
+
 def test_scores_accept_text_numbers_and_blanks():
     df = small_events().assign(nps=["9", "", None, "7", "10", "0", "nan", "3.5"])
     log = read_events(df)

@@ -160,6 +160,41 @@ def _text_codes(s: pd.Series) -> _TextCodes:
     return _TextCodes(raw, table, as_text)
 
 
+# Numbers as spreadsheets and locales write them: a currency sign or code and thousands
+# separators ('$1,234.50', '1 234 EUR'), or a decimal comma ('12,50', '1.234,50').
+_CURRENCY = r"(?:[$€£¥₹]|usd|eur|gbp|chf|jpy)"
+_SIGNED = rf"^[-+]?\s*{_CURRENCY}?\s*[-+]?"  # '-$3.10', '$-3.10', 'eur 12'
+_GROUPED_NUMBER = rf"{_SIGNED}\d{{1,3}}(?:[, ]\d{{3}})*(?:\.\d+)?\s*{_CURRENCY}?$"
+_PLAIN_NUMBER = rf"{_SIGNED}\d+(?:\.\d+)?\s*{_CURRENCY}?$"
+_DECIMAL_COMMA = rf"{_SIGNED}\d{{1,3}}(?:[. ]\d{{3}})*,\d+\s*{_CURRENCY}?$"
+
+
+def _number_text_fix(text: pd.Series, column: Any) -> str | None:
+    """The pandas line that turns these texts into numbers, when they are numbers written
+    with a currency, thousands separators or a decimal comma; else None.
+
+    ``text``: the offending cells, stripped and lower-cased.
+    """
+    col = repr(str(column))
+    # '5,401' reads either way; a comma then 1-2 or 4+ digits, or a dot before the comma,
+    # is a decimal comma for sure
+    decisive = text.str.contains(r",\d{1,2}(?!\d)|,\d{4,}|\.\d{3},", regex=True)
+    if text.str.fullmatch(_DECIMAL_COMMA).all() and decisive.any():
+        return (
+            "these numbers use a decimal comma: convert them before reading, e.g. "
+            f"df[{col}] = pd.to_numeric(df[{col}].str.replace(r'[^0-9,+-]', '', regex=True)"
+            ".str.replace(',', '.')) (or pd.read_csv(path, sep=';', decimal=',') for a file "
+            "saved that way)."
+        )
+    if (text.str.fullmatch(_GROUPED_NUMBER) | text.str.fullmatch(_PLAIN_NUMBER)).all():
+        return (
+            "these numbers carry a currency or thousands separators: strip them before "
+            f"reading, e.g. df[{col}] = pd.to_numeric(df[{col}].str.replace(r'[^0-9.+-]', '', "
+            "regex=True)), and leave the cell empty when there is no value."
+        )
+    return None
+
+
 def _numeric_values(ctx: _Context, canon: str) -> np.ndarray:
     """A score or amount column as float64 (NaN when missing), range-checked."""
     s = _decategorize(ctx.raw(canon))
@@ -192,7 +227,8 @@ def _numeric_values(ctx: _Context, canon: str) -> np.ndarray:
             missing = np.asarray(sub.isna()) | np.asarray(text.isin(["", "nan"]))
             bad = nan_rows[~missing]
             if len(bad):
-                raise ctx.fail(canon, bad, f"values that are not numbers ({allowed})", fix_num)
+                fix = _number_text_fix(text[~missing], ctx.resolved[canon]) or fix_num
+                raise ctx.fail(canon, bad, f"values that are not numbers ({allowed})", fix)
     # NaN (missing) compares False; infinities fall outside any finite range
     bad = np.flatnonzero(
         np.isinf(values) if canon not in _SCORE_RANGES else (values < lo) | (values > hi)

@@ -271,6 +271,37 @@ def row_rule(line: int, file: str, got: int, n: int) -> str:
 # --------------------------------------------------------------------------- reading
 READING = [
     Case(
+        name="in-amount-currency-validate",
+        area="reading",
+        argv=["validate", "{tmp}/spend.csv"],
+        exit_code=1,
+        message=r"(?s)Column 'amount' has 2 rows with values that are not numbers.*"
+        r"row 0 \(spend.csv line 2\): amount='\$1,234.50'.*Fix: these numbers carry a "
+        r"currency or thousands separators.*pd.to_numeric",
+        description="amounts written '$1,234.50' (the fix was generic: 'give numbers')",
+        setup=small(
+            "spend.csv",
+            '1,2024-01-01 09:00,purchase,"$1,234.50"',
+            "2,2024-01-02 12:00,purchase,$12.00",
+            header=HEADER + ",amount",
+        ),
+    ),
+    Case(
+        name="in-amount-decimal-comma-validate",
+        area="reading",
+        argv=["validate", "{tmp}/spend.csv"],
+        exit_code=1,
+        message=r"(?s)amount='12,50'.*Fix: these numbers use a decimal comma.*"
+        r"decimal=','",
+        description="amounts written '12,50' with a decimal comma",
+        setup=small(
+            "spend.csv",
+            '1,2024-01-01 09:00,purchase,"12,50"',
+            '2,2024-01-02 12:00,purchase,"1.234,00"',
+            header=HEADER + ",amount",
+        ),
+    ),
+    Case(
         name="in-short-row-validate",
         area="reading",
         argv=["validate", "{tmp}/short.csv"],
