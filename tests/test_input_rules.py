@@ -10,6 +10,9 @@ line.
 from __future__ import annotations
 
 import gzip
+import re
+import subprocess
+import sys
 import warnings
 import zipfile
 from pathlib import Path
@@ -160,6 +163,30 @@ def test_another_separator_is_named(tmp_path, sep, said):
         r"CSV UTF-8 \(Comma delimited\)",
     ):
         read_events(path)
+
+
+def test_a_semicolon_export_with_decimal_commas_gets_a_line_that_converts_both(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "customer_id": ["007", "007", "12"],
+            "timestamp": ["2024-01-01 09:00", "2024-01-03 10:00", "2024-01-02 12:00"],
+            "touchpoint": ["purchase", "email", "purchase"],
+            "amount": [12.5, None, 1234.0],
+        }
+    )
+    path = tmp_path / "semi.csv"
+    frame.to_csv(path, sep=";", decimal=",", index=False)
+    message = error_of(lambda: read_events(path))
+    assert "and its numbers use a decimal comma. Fix:" in message
+    line = re.search(r'python -c "(.*)"\.$', message).group(1)
+    # the line the message gives, run as given, converts the file: ids keep their zeros
+    subprocess.run([sys.executable, "-c", line], cwd=tmp_path, check=True)
+    log = read_events(tmp_path / "comma.csv")
+    assert log.customer_ids.tolist() == ["007", "12"]
+    assert sorted(log.frame["amount"].dropna()) == [12.5, 1234.0]
+    # without decimal commas, the line does not touch the values
+    path.write_text("customer_id;timestamp;touchpoint\n1;2024-01-01;email\n")
+    assert "decimal comma" not in error_of(lambda: read_events(path))
 
 
 def test_archives_are_read_by_their_content_whatever_their_name(tmp_path, sample_csv, bundle):

@@ -28,6 +28,7 @@ import io
 import itertools
 import lzma
 import os
+import re
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -452,6 +453,11 @@ def csv_header(path: str | os.PathLike, what: str = "the CSV file") -> tuple[lis
                 "the quoting of the first line."
             ) from None
         lines = reader.line_num
+        if names is not None and len(names) == 1:  # another separator: look at some rows
+            try:
+                sample = [",".join(row) for row, _ in zip(reader, range(200), strict=False) if row]
+            except (UnicodeDecodeError, csv.Error):
+                sample = []
     if names is None:
         raise InputFileError(
             f"{what[0].upper()}{what[1:]} {name!r} is empty: no header and no "
@@ -461,13 +467,20 @@ def csv_header(path: str | os.PathLike, what: str = "the CSV file") -> tuple[lis
     if len(names) == 1:
         for sep, said in _SEPARATORS.items():
             if len(names[0].split(sep)) > 1:
+                # Europe's spreadsheets write ';' and a decimal comma: turn '4,5' into '4.5'
+                # (cells that are a decimal-comma number only; ids stay text as written)
+                commas = any(
+                    re.fullmatch(r"-?\d+,\d+", cell) for line in sample for cell in line.split(sep)
+                )
+                decimals = r".replace(r'^(-?\d+),(\d+)$', r'\1.\2', regex=True)" if commas else ""
                 raise InputFileError(
                     f"{what[0].upper()}{what[1:]} {name!r} looks separated by {said}, not by "
-                    f"commas: its header reads as the one column {names[0]!r}. Fix: save it "
+                    f"commas: its header reads as the one column {names[0]!r}"
+                    f"{' and its numbers use a decimal comma' if commas else ''}. Fix: save it "
                     "with commas (in Excel: Save As > CSV UTF-8 (Comma delimited)), or convert "
                     f'it: python -c "import pandas as pd; pd.read_csv({name!r}, '
-                    f"sep={sep!r}, dtype=str, keep_default_na=False).to_csv('comma.csv', "
-                    'index=False)".'
+                    f"sep={sep!r}, dtype=str, keep_default_na=False){decimals}"
+                    ".to_csv('comma.csv', index=False)\"."
                 )
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
