@@ -53,7 +53,7 @@ import pandas as pd
 from cjml.i18n import NP_, current, fill, label_text, ngettext, number_symbols
 from cjml.i18n import gettext as _
 
-__all__ = ["contributions", "describe_feature", "explain", "top_drivers_text"]
+__all__ = ["contributions", "describe_feature", "explain", "feature_aliases", "top_drivers_text"]
 
 #: Rows explained at a time: bounds the contribution matrices in memory.
 CHUNK_ROWS = 16_384
@@ -164,6 +164,7 @@ def explain(
         raise ValueError(f"top_n must be at least 1, got {top_n!r}.")
     booster, X, names = _prepare(model, X)
     groups, group_family = _groups(names, feature_families)
+    twin_of = _twins(names, feature_families)
     vocab = _vocabulary(feature_families)
     onehot = np.zeros((len(names), len(groups)))
     for g, cols in enumerate(groups):
@@ -195,9 +196,17 @@ def explain(
         r, k = np.nonzero(top > min_contribution)  # row-major: by row, then rank
         grp = order[r, k]
         f = best[r, grp]
+        if twin_of is not None and len(r):  # a fact a stronger driver said is not said again
+            fact = r * len(names) + twin_of[f]
+            first = np.zeros(len(fact), dtype=bool)
+            first[np.unique(fact, return_index=True)[1]] = True
+            r, grp, f = r[first], grp[first], f[first]
+            starts = np.r_[0, np.flatnonzero(np.diff(r)) + 1]
+            k = np.arange(len(r)) - np.repeat(starts, np.diff(np.r_[starts, len(r)]))
+        contribution = sums[r, grp]
         for key, part in zip(
             keys,
-            (start + r, k + 1, grp, top[r, k], f, C[r, f], _values(Xc, r, f), cls[r]),
+            (start + r, k + 1, grp, contribution, f, C[r, f], _values(Xc, r, f), cls[r]),
             strict=True,
         ):
             out[key].append(part)
@@ -226,6 +235,58 @@ def explain(
         if labels is not None:
             frame["class"] = labels[outputs]
     return frame
+
+
+def feature_aliases(X: pd.DataFrame) -> dict[str, str]:
+    """Find the columns that say the same thing: equal on every row of ``X``.
+
+    In a log of purchases only, "no contact for 63 days" and "no purchase for 63
+    days" are one fact, and so are the event and purchase counts. The trees split
+    their credit between such twins at random, so a customer's drivers would name
+    the fact twice. :func:`cjml.train` records the twins of its training rows on the
+    featurizer (``feature_aliases_``), and :func:`explain` counts each twin in the
+    family of the column it copies: one driver per fact. Constant columns are
+    left out (the trees never split on them).
+
+    Parameters
+    ----------
+    X : DataFrame
+        Feature rows, e.g. the training rows (thousands of rows: on a handful,
+        unrelated columns can agree by chance).
+
+    Returns
+    -------
+    dict
+        Column -> the earlier column it equals (missing values equal missing ones).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> X = pd.DataFrame({"days_since_last_event": [3.0, 40.0, None],
+    ...                   "days_since_last_purchase": [3.0, 40.0, None],
+    ...                   "n_events": [1.0, 2.0, 2.0]})
+    >>> feature_aliases(X)
+    {'days_since_last_purchase': 'days_since_last_event'}
+    """
+    names = [str(c) for c in X.columns]
+    values = [np.asarray(X.iloc[:, j], dtype=np.float64) for j in range(X.shape[1])]
+    by_print: dict[tuple, list[int]] = {}
+    for j, v in enumerate(values):
+        finite = v[~np.isnan(v)]
+        if len(finite) == 0 or finite.min() == finite.max() and len(finite) == len(v):
+            continue  # constant
+        # a cheap fingerprint first; equal fingerprints are then compared in full
+        key = (int(np.isnan(v).sum()), float(finite.sum()), float(np.square(finite).sum()))
+        by_print.setdefault(key, []).append(j)
+    aliases: dict[str, str] = {}
+    for members in by_print.values():
+        for k, j in enumerate(members):
+            if names[j] in aliases:
+                continue
+            for i in members[k + 1 :]:
+                if names[i] not in aliases and np.array_equal(values[i], values[j], equal_nan=True):
+                    aliases[names[i]] = names[j]
+    return aliases
 
 
 def describe_feature(name, value, *, featurizer=None) -> str:
@@ -408,6 +469,18 @@ def _groups(names, feature_families):
     order = list(dict.fromkeys(family_of))  # first appearance, for stable tie-breaking
     groups = [np.flatnonzero(np.asarray(family_of, dtype=object) == fam) for fam in order]
     return groups, order
+
+
+def _twins(names, feature_families) -> np.ndarray | None:
+    """Each column's position, or that of the column it copies (``feature_aliases_`` of
+    the featurizer, see :func:`feature_aliases`); None when no column copies another."""
+    aliases = getattr(feature_families, "feature_aliases_", None) or {}
+    position = {str(n): j for j, n in enumerate(names)}
+    twin_of = np.arange(len(names))
+    for j, n in enumerate(names):
+        if str(n) in aliases and aliases[str(n)] in position:
+            twin_of[j] = position[aliases[str(n)]]
+    return twin_of if (twin_of != np.arange(len(names))).any() else None
 
 
 def _output_classes(model, booster) -> tuple[np.ndarray | None, np.ndarray | None]:

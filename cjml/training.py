@@ -37,6 +37,7 @@ from cjml.evaluation import (
     duration_text,
 )
 from cjml.events import to_utc_timestamp
+from cjml.explanations import feature_aliases
 from cjml.features._base import as_log
 from cjml.features._featurizer import JourneyFeaturizer
 from cjml.journey import DROPPED
@@ -338,6 +339,9 @@ def train(
     if engine == "dask":
         common["n_estimators"] = CLUSTER_ROUNDS  # all are grown there (no early stopping)
     X, row_cutoffs = train_set[names], train_set["cutoff"]
+    # twins on every training row (a purchase-only log's "no contact" and "no purchase")
+    # are one driver in the explanations
+    featurizer.feature_aliases_ = feature_aliases(X)
     customers = train_set["customer_id"].to_numpy()  # held-out slice by customers if need be
     client, owned = (None, None)
     if engine == "dask":

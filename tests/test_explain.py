@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import warnings
 
 import lightgbm as lgb
@@ -11,7 +12,13 @@ import pytest
 
 import cjml
 from cjml.datasets import load_sample
-from cjml.explanations import contributions, describe_feature, explain, top_drivers_text
+from cjml.explanations import (
+    contributions,
+    describe_feature,
+    explain,
+    feature_aliases,
+    top_drivers_text,
+)
 
 PARAMS = {
     "n_estimators": 25,
@@ -166,6 +173,48 @@ def test_drivers_are_the_families_with_the_largest_summed_contribution(data, chu
         e["family"]
         == pd.Series(featurizer.feature_families_).reindex(e["feature"].astype(str)).to_numpy()
     ).all()
+
+
+def test_a_fact_two_columns_copy_is_one_driver(data):
+    featurizer, X, y, _ = data
+    twin = X.assign(days_since_last_purchase=X["days_since_last_event"])  # a purchase-only log
+    aliases = feature_aliases(twin)
+    assert aliases["days_since_last_purchase"] == "days_since_last_event"
+    assert "n_events" not in aliases  # not a copy of any earlier column here
+    # feature sampling makes the trees use both copies, as cjml's models do
+    model = lgb.LGBMClassifier(**PARAMS, colsample_bytree=0.5).fit(twin, y)
+    plain = explain(model, twin, feature_families=featurizer, top_n=3)
+    told = copy.deepcopy(featurizer)
+    told.feature_aliases_ = aliases
+    e = explain(model, twin, feature_families=told, top_n=3)
+    pair = {"days_since_last_event", "days_since_last_purchase"}
+    both = plain.groupby("row")["feature"].agg(lambda f: pair <= set(f.astype(str)))
+    assert both.any()  # without the aliases some customers hear the fact twice
+    # with them, nobody does; the stronger wording stays, the others move up a rank
+    said = e.groupby("row")["feature"].agg(lambda f: len(pair & set(f.astype(str))))
+    assert (said <= 1).all()
+    per_row = e.groupby("row")["rank"].agg(["count", "min", "max"])
+    assert (per_row["min"] == 1).all() and (per_row["max"] == per_row["count"]).all()
+    for row, drivers in plain.groupby("row"):
+        features = drivers["feature"].astype(str).tolist()
+        if pair <= set(features):
+            later = max(features.index(f) for f in pair)
+            features.pop(later)
+        assert e.loc[e["row"] == row, "feature"].astype(str).tolist() == features
+
+
+def test_feature_aliases_skip_constants_and_match_missing_values():
+    X = pd.DataFrame(
+        {
+            "a": [1.0, np.nan, 3.0, 4.0],
+            "b": [1.0, np.nan, 3.0, 4.0],
+            "c": [1.0, 2.0, 3.0, 4.0],  # equal to a where both are given: not a copy
+            "zero": [0.0] * 4,
+            "also_zero": [0.0] * 4,
+            "d": [4.0, 3.0, 1.0, np.nan],  # a's values in another order: same fingerprint
+        }
+    )
+    assert feature_aliases(X) == {"b": "a"}
 
 
 def test_min_contribution_and_top_n(data, churn):

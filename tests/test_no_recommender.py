@@ -193,3 +193,25 @@ def test_train_says_once_why_no_touchpoint_was_learnable(events, tmp_path, capsy
     saved, err = _train_summary(capsys, plain, tmp_path)
     assert "No recommender: no actionable touchpoint was delivered at least 30 times" in saved
     assert "No actionable touchpoint was delivered" not in err
+
+
+def test_a_purchase_log_names_each_fact_once_in_the_drivers(events, tmp_path):
+    """In a log of purchases only, the last contact is the last purchase: train records
+    such twin columns on the featurizer, the bundle keeps them, and no customer's drivers
+    say "no contact for 63 days; no purchase for 63 days"."""
+    purchases = events[events["touchpoint"] == "purchase"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bundle, _ = cjml.train(
+            purchases, n_cutoffs=3, step="15D", holdout=False, survival=False, value=False
+        )
+    aliases = bundle.featurizer.feature_aliases_
+    assert aliases["days_since_last_purchase"] == "days_since_last_event"
+    loaded = cjml.ModelBundle.load(bundle.save(tmp_path / "purchases.cjml"))
+    assert loaded.featurizer.feature_aliases_ == aliases
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        drivers = score(loaded, purchases, recommend=False)["top_drivers"].dropna()
+    contact = drivers.str.contains("no contact for")
+    assert contact.any()
+    assert not (contact & drivers.str.contains("no purchase for")).any()

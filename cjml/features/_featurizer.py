@@ -237,6 +237,9 @@ class JourneyFeaturizer(Transformer):
                 owner[name] = fam.family
                 names.append(name)
         self.families_ = families
+        # columns that copy another on the training rows; set by cjml.train (see
+        # cjml.explanations.feature_aliases), read by the explanations
+        self.feature_aliases_: dict[str, str] = {}
         self.feature_names_out_ = np.asarray(names, dtype=object)
         self.feature_families_ = owner
         self.categorical_features_ = tuple(c for f in families for c in f.categorical_features_)
