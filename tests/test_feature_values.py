@@ -8,6 +8,7 @@ on round hours so that ages in days are exact.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -570,6 +571,47 @@ def _log_with_unknown_touchpoints(*unknown):
         rows["stage"].append("awareness")
     with pytest.warns(UserWarning, match="not in journey map"):
         return cjml.read_events(pd.DataFrame(rows))
+
+
+def test_a_vocabulary_of_pages_keeps_the_actionable_and_the_frequent_ones():
+    """Hundreds of URLs as touchpoints: max_touchpoints keep their own columns (actionable
+    first, then by events), the rest are counted as other, said once at fit, not at
+    transform."""
+    pages = [f"/page/{k}" for k in range(12)]
+    rows = []
+    for c in range(40):
+        for k, page in enumerate(pages):
+            rows += [(c, f"2024-01-{1 + (k + j) % 27:02d} 10:00", page) for j in range(12 - k)]
+        rows.append((c, "2024-01-20 11:00", "email"))  # actionable, in the default map
+    events = pd.DataFrame(rows, columns=["customer_id", "timestamp", "touchpoint"])
+    events["stage"] = "awareness"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the pages are not in the default map
+        log = cjml.read_events(events)
+    jm = cjml.JourneyMap.default()
+    actionable = list(jm.actionable_touchpoints)
+    family = TouchpointFeatures(max_touchpoints=len(actionable) + 3)
+    n_all = len(jm.touchpoint_names) + len(pages)
+    with pytest.warns(
+        UserWarning, match=rf"The log has {n_all} touchpoints: the {n_all - len(actionable) - 3} "
+    ):
+        family.fit(log)
+    # every actionable touchpoint keeps its columns (email has events, the others none),
+    # then the pages by events; the rest, unused map touchpoints among them, are other
+    assert set(actionable) <= set(family.touchpoints_)
+    assert [t for t in family.touchpoints_ if t.startswith("/page/")] == pages[:3]
+    assert set(pages[3:]) <= set(family.folded_)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # folded on purpose: no "not seen" warning
+        out = family.transform(log, cutoff="2024-01-31")
+    per_customer = sum(12 - k for k in range(3, 12))
+    assert (out["count_other"] == per_customer).all()
+    # every event is counted once: a page kept, email, or other
+    kept = sum(12 - k for k in range(3))
+    assert (out.filter(like="count_").sum(axis=1) == per_customer + kept + 1).all()
+    assert "count_page_11" not in out.columns and "count_page_0" in out.columns
+    with pytest.raises(ValueError, match="max_touchpoints must be a whole number >= 1"):
+        TouchpointFeatures(max_touchpoints=0).fit(log)
 
 
 def test_touchpoints_unseen_touchpoint_goes_to_other_with_warning(touch_log):

@@ -120,17 +120,23 @@ def _stacklevel() -> int:
 
 
 def vocabulary_codes(
-    log: EventLog, vocabulary: Sequence[str], visible: np.ndarray, what: str = "touchpoints"
+    log: EventLog,
+    vocabulary: Sequence[str],
+    visible: np.ndarray,
+    what: str = "touchpoints",
+    folded: Sequence[str] = (),
 ) -> np.ndarray:
     """Map the log's touchpoint categories onto a fitted vocabulary.
 
     Returns an array indexed by the log's touchpoint code giving the vocabulary
     index, with ``len(vocabulary)`` (the ``other`` bucket) for names the
-    vocabulary lacks; warns naming those among the ``visible`` codes.
+    vocabulary lacks; warns naming those among the ``visible`` codes, but for
+    the ``folded`` ones, put in the bucket on purpose when fitted.
     """
     cats = list(log.frame["touchpoint"].cat.categories)
     lookup = pd.Index(vocabulary).get_indexer(pd.Index(cats))
-    unseen_codes = np.flatnonzero(lookup < 0)
+    unseen = (lookup < 0) & ~pd.Index(cats).isin(list(folded))
+    unseen_codes = np.flatnonzero(unseen)
     if len(unseen_codes):
         present = np.bincount(visible, minlength=len(cats))[unseen_codes] > 0
         names = [cats[i] for i in unseen_codes[present]]

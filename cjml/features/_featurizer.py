@@ -81,6 +81,10 @@ class JourneyFeaturizer(Transformer):
         uses the longest.
     fatigue_days : int, default 7
         Window of the contact-fatigue counts.
+    max_touchpoints : int, default 100
+        Touchpoints with a count and a share of their own at most; the rest (the
+        least frequent in ``fit``, never an actionable one) are counted as "other",
+        with a warning (see :class:`~cjml.features.TouchpointFeatures`).
     top_k_transitions : int, default 10
         Transitions counted by the sequence family.
     last_k : int, default 3
@@ -133,12 +137,16 @@ class JourneyFeaturizer(Transformer):
     Customer 1's email on 1 February comes after the cutoff and is not seen.
     """
 
+    # the default for featurizers restored from bundles saved before the parameter existed
+    max_touchpoints = 100
+
     def __init__(
         self,
         *,
         families=DEFAULT_FAMILIES,
         windows=(7, 30, 90),
         fatigue_days=7,
+        max_touchpoints=100,
         top_k_transitions=10,
         last_k=3,
         negative_weight=12.0,
@@ -151,6 +159,7 @@ class JourneyFeaturizer(Transformer):
         self.families = families
         self.windows = windows
         self.fatigue_days = fatigue_days
+        self.max_touchpoints = max_touchpoints
         self.top_k_transitions = top_k_transitions
         self.last_k = last_k
         self.negative_weight = negative_weight
@@ -163,7 +172,10 @@ class JourneyFeaturizer(Transformer):
     def _build_families(self) -> list[FeatureFamily]:
         made = {
             "activity": lambda: ActivityFeatures(windows=self.windows),
-            "touchpoints": lambda: TouchpointFeatures(fatigue_days=self.fatigue_days),
+            "touchpoints": lambda: TouchpointFeatures(
+                fatigue_days=self.fatigue_days,
+                max_touchpoints=getattr(self, "max_touchpoints", 100),
+            ),
             "stages": StageFeatures,
             "sequences": lambda: SequenceFeatures(top_k=self.top_k_transitions, last_k=self.last_k),
             "experience": lambda: ExperienceFeatures(negative_weight=self.negative_weight),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from cjml.events import EventLog
@@ -10,6 +12,7 @@ from cjml.features._base import (
     ColumnBlock,
     ColumnSink,
     FeatureFamily,
+    _stacklevel,
     safe_name,
     unique_names,
     vocabulary_codes,
@@ -45,27 +48,45 @@ class TouchpointFeatures(FeatureFamily):
     ----------
     fatigue_days : int, default 7
         Window of the contact-fatigue counts.
+    max_touchpoints : int, default 100
+        Touchpoints with their own count and share at most. A log of page views
+        or URLs can hold thousands, each two columns that almost no customer
+        fills: beyond this many, the actionable touchpoints and then the most
+        frequent in ``fit`` keep theirs and the rest are counted in
+        ``count_other`` and ``share_other``, with a warning that says how many.
     """
 
     family = "touchpoints"
+    # the default for families restored from bundles saved before the parameter existed
+    max_touchpoints = 100
 
-    def __init__(self, fatigue_days=7):
+    def __init__(self, fatigue_days=7, max_touchpoints=100):
         self.fatigue_days = fatigue_days
+        self.max_touchpoints = max_touchpoints
 
     def _check_params(self) -> None:
         if not isinstance(self.fatigue_days, int | np.integer) or self.fatigue_days < 1:
             raise ValueError(
                 f"fatigue_days must be a whole number of days >= 1, got {self.fatigue_days!r}."
             )
+        if (
+            isinstance(self.max_touchpoints, bool)
+            or not isinstance(self.max_touchpoints, int | np.integer)
+            or self.max_touchpoints < 1
+        ):
+            raise ValueError(
+                f"max_touchpoints must be a whole number >= 1, got {self.max_touchpoints!r}."
+            )
 
     def _fit(self, w: Windows, log: EventLog) -> None:
         cats = list(log.frame["touchpoint"].cat.categories)
-        seen = np.bincount(w.touchpoint, minlength=len(cats)) > 0
+        events = np.bincount(w.touchpoint, minlength=len(cats))
         jm = log.journey_map
         # The map's touchpoints always get columns (stable names across data sets);
         # touchpoints outside the map only when seen in the fit data.
-        self.touchpoints_ = [c for i, c in enumerate(cats) if c in jm or seen[i]]
+        self.touchpoints_ = [c for i, c in enumerate(cats) if c in jm or events[i] > 0]
         self.actionable_ = list(jm.actionable_touchpoints)
+        self.folded_ = self._fold(cats, events)
         if "channel" in log.frame.columns:
             # one column per channel that carried business contacts in the fit data
             self.channel_source_ = "channel"
@@ -87,6 +108,30 @@ class TouchpointFeatures(FeatureFamily):
             self.channels_ = ["online", "offline"]
         warn_shared_names(self.touchpoints_, "touchpoints", reserved=("other",))
         warn_shared_names(self.channels_, "channels")
+
+    def _fold(self, cats: list, events: np.ndarray) -> list:
+        """Cut ``touchpoints_`` to ``max_touchpoints``; return the ones folded into other."""
+        if len(self.touchpoints_) <= self.max_touchpoints:
+            return []
+        count = dict(zip(cats, events.tolist(), strict=True))
+        actionable = set(self.actionable_)
+        # actionable first, then by events in fit (ties: the catalogue's order)
+        ranked = sorted(self.touchpoints_, key=lambda t: (t not in actionable, -count.get(t, 0)))
+        kept = set(ranked[: self.max_touchpoints])
+        folded = [t for t in self.touchpoints_ if t not in kept]
+        share = sum(count.get(t, 0) for t in folded) / max(int(events.sum()), 1)
+        self.touchpoints_ = [t for t in self.touchpoints_ if t in kept]
+        warnings.warn(
+            f"The log has {len(kept) + len(folded):,} touchpoints: the {len(folded):,} least "
+            f"frequent ({share:.1%} of the events) are counted together in count_other and "
+            f"share_other, so that {self.max_touchpoints} keep a count and a share of their "
+            "own (max_touchpoints). Fix: if they are pages or URLs, group them into the steps "
+            "of the journey before reading (one touchpoint per kind of page), or raise "
+            "max_touchpoints (JourneyFeaturizer(max_touchpoints=...)).",
+            UserWarning,
+            stacklevel=_stacklevel(),
+        )
+        return folded
 
     def _names(self) -> list[str]:
         # "other" is the bucket of touchpoints unseen in fit: a touchpoint of that name is
@@ -113,7 +158,9 @@ class TouchpointFeatures(FeatureFamily):
     def _compute(self, w: Windows, out: ColumnSink) -> None:
         names = list(self.feature_names_out_)
         n_tp = len(self.touchpoints_)
-        voc = vocabulary_codes(w.log, self.touchpoints_, w.touchpoint)[w.touchpoint]
+        voc = vocabulary_codes(
+            w.log, self.touchpoints_, w.touchpoint, folded=getattr(self, "folded_", ())
+        )[w.touchpoint]
         # touchpoint-major: each touchpoint's counts are contiguous (a row-major table
         # read column by column cost a third of this family's time in cache misses)
         voc *= w.n_rows
@@ -176,7 +223,7 @@ class TouchpointFeatures(FeatureFamily):
         column = {t: j for j, t in enumerate(self.touchpoints_)}
         actionable = set(self.actionable_)
         for tp, rows in event.by_touchpoint():
-            count = b[count_cols[column[tp]]]
+            count = b[count_cols[column.get(tp, n_tp)]]  # a folded one counts as other
             b["distinct_touchpoints"] = b["distinct_touchpoints"] + (rows & (count == 0))
             count[rows] += 1.0
             if tp in actionable:
