@@ -408,19 +408,50 @@ def _journey_order(frame, column: str) -> list[str]:
 
     A Copeland ranking of the pairwise majorities (a value ranks by how many others it
     comes before, among the customers who met both), ties broken by how many customers
-    met the value (more first), then by name.
+    met the value (more first), then by name. The pairs cost values² x customers, so
+    with more than :data:`_PAIRWISE_VALUES` values (pages or URLs as touchpoints) only
+    the most reached are ranked so, and each other one goes after the last of them
+    whose median day of first meeting (counted from the customer's first event) is not
+    later than its own.
     """
     first = frame.groupby(["customer_id", column], observed=True)["timestamp"].min().unstack()
     names = [str(s) for s in first.columns]
     times = first.to_numpy(dtype="datetime64[ns]").astype("int64").astype(float)
     times[first.isna().to_numpy()] = np.nan
     met = ~np.isnan(times)
-    wins = np.zeros(len(names))
-    for i in range(len(names)):
-        # against every other value at once; NaN compares false either way
-        before = (times[:, [i]] < times).sum(axis=0)
-        after = (times[:, [i]] > times).sum(axis=0)
-        wins[i] = int((before > after).sum())
     reached = met.sum(axis=0)
-    order = sorted(range(len(names)), key=lambda k: (-wins[k], -reached[k], names[k]))
+    ranked = np.arange(len(names))
+    if len(names) > _PAIRWISE_VALUES:
+        ranked = np.sort(np.argsort(-reached, kind="stable")[:_PAIRWISE_VALUES])
+    sub = times[:, ranked]
+    wins = np.zeros(len(ranked))
+    for i in range(len(ranked)):
+        # against every other value at once; NaN compares false either way
+        before = (sub[:, [i]] < sub).sum(axis=0)
+        after = (sub[:, [i]] > sub).sum(axis=0)
+        wins[i] = int((before > after).sum())
+    order = [
+        int(ranked[k])
+        for k in sorted(
+            range(len(ranked)), key=lambda k: (-wins[k], -reached[ranked[k]], names[ranked[k]])
+        )
+    ]
+    if len(ranked) < len(names):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: never met
+            depth = np.nanmedian(times - np.nanmin(times, axis=1, keepdims=True), axis=0)
+        top_depth = np.maximum.accumulate(depth[order])
+        rest = sorted(set(range(len(names))) - set(order), key=lambda k: (depth[k], names[k]))
+        slots = np.searchsorted(top_depth, [depth[k] for k in rest], side="right")
+        merged: list[int] = []
+        at = 0
+        for slot, k in zip(slots, rest, strict=True):
+            merged += order[at:slot]
+            at = max(at, int(slot))
+            merged.append(k)
+        order = merged + order[at:]
     return [names[k] for k in order]
+
+
+#: Values ranked pairwise by _journey_order at most (the others are placed by their depth).
+_PAIRWISE_VALUES = 300

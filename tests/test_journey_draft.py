@@ -265,3 +265,21 @@ def test_milestones_are_checked():
         draft_journey_map(events, milestones="cart", n_stages=3)
     with pytest.raises(ValueError, match=r"milestones \(--milestones\) drafts stages"):
         draft_journey_map(make_scenario("silent_leavers", 300, 0).events, milestones="x")
+
+
+def test_a_large_vocabulary_is_ordered_by_its_most_reached_values_and_depth(monkeypatch):
+    """Pairs of values cost values² x customers (14.5 s for 2,775 URLs and 800
+    customers): beyond _PAIRWISE_VALUES only the most reached are ranked pairwise and
+    the others go where their median depth puts them."""
+    import cjml._map_draft as draft
+
+    steps = list("abcdefgh")
+    rows = []
+    for c in range(60):
+        reach = 8 if c % 3 else 4  # a third stop half way: the first four are most reached
+        for k, step in enumerate(steps[:reach]):
+            rows.append((c, pd.Timestamp("2024-01-01") + pd.Timedelta(days=k + c % 2), step))
+    frame = pd.DataFrame(rows, columns=["customer_id", "timestamp", "touchpoint"])
+    full = draft._journey_order(frame, "touchpoint")
+    monkeypatch.setattr(draft, "_PAIRWISE_VALUES", 3)
+    assert draft._journey_order(frame, "touchpoint") == full == steps
