@@ -325,12 +325,7 @@ def train(
             log, train_cutoffs, horizon=horizon, lookback=lookback_td, featurizer=featurizer
         )
     if train_set.empty or train_set["churn"].nunique() < 2:
-        raise ValueError(
-            f"The training cutoffs {[str(c.date()) for c in train_cutoffs]} give "
-            f"{len(train_set)} rows with churn values {sorted(train_set['churn'].unique())}: "
-            "both churners and stayers are needed. Use more cutoffs, a longer lookback or "
-            "more customers."
-        )
+        raise ValueError(_one_class_message(train_set, train_cutoffs, horizon))
     steps.update()
     names = list(featurizer.feature_names_out_)
     common = {"horizon": horizon, "categorical_features": list(featurizer.categorical_features_)}
@@ -1008,3 +1003,33 @@ def _plain(params: dict) -> dict:
         k: (v if isinstance(v, int | float | str | bool | type(None)) else str(v))
         for k, v in params.items()
     }
+
+
+def _one_class_message(train_set: pd.DataFrame, cutoffs, horizon: pd.Timedelta) -> str:
+    """Why training rows that all churn, or all stay, cannot train, and what would help."""
+    n_days = horizon / pd.Timedelta(days=1)
+    days = f"{n_days:g}"
+    shorter, longer = f"{max(1, round(n_days / 2))}D", f"{round(n_days * 2)}D"
+    shown = [str(c.date()) for c in cutoffs]
+    cuts = f"{shown[0]} to {shown[-1]} ({len(shown)} cutoffs)" if len(shown) > 3 else str(shown)
+    if train_set.empty:
+        return (
+            f"The training cutoffs {cuts} give no row: no customer was active in the lookback "
+            "before any of them. Fix: a longer lookback (--lookback; lookback= in Python), or "
+            "cutoffs within the log's period."
+        )
+    n = len(train_set)
+    if int(train_set["churn"].iloc[0]) == 0:
+        return (
+            f"The training cutoffs {cuts} give {n:,} rows and no churner: every customer "
+            f"had an event within {days} days after every cutoff, so there is no drop-off to "
+            "learn. Both churners and stayers are needed. Fix: a shorter horizon if "
+            f"customers come back more often than that, e.g. --horizon {shorter} "
+            f"(horizon={shorter!r}), or a log that runs longer, where some customers stop."
+        )
+    return (
+        f"The training cutoffs {cuts} give {n:,} rows and every one churned: no customer had "
+        f"an event within {days} days after a cutoff. Both churners and stayers are needed. "
+        f"Fix: a longer horizon if customers come back less often than that, e.g. --horizon "
+        f"{longer} (horizon={longer!r}), or more customers."
+    )

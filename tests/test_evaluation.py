@@ -276,6 +276,28 @@ def test_train_explains_when_nothing_is_left_to_train_on(log):
         cjml.train(log, cutoffs=["2024-07-20", "2024-07-29"])
 
 
+def test_training_rows_of_one_class_say_which_and_the_horizon_that_would_help():
+    # every customer visits every 5 days for 120 days: within 30 days nobody churns
+    days = np.arange(0, 120, 5)
+    events = pd.DataFrame(
+        {
+            "customer_id": np.repeat(np.arange(40), len(days)),
+            "timestamp": pd.Timestamp("2024-01-01")
+            + pd.to_timedelta(np.tile(days, 40) + np.repeat(np.arange(40) % 5, len(days)), "D"),
+            "touchpoint": "website_visit",
+        }
+    )
+    cutoffs = ["2024-02-01", "2024-02-15", "2024-03-01"]
+    with pytest.raises(ValueError) as info:
+        cjml.train(events, cutoffs=cutoffs, horizon="30D", holdout=False)
+    said = str(info.value)
+    assert "give 120 rows and no churner: every customer had an event within 30 days" in said
+    assert "e.g. --horizon 15D (horizon='15D')" in said
+    # a horizon of 2 days: most have no event in it, but not all; 1 day: everyone churns
+    with pytest.raises(ValueError, match=r"every one churned: .* e\.g\. --horizon 2D"):
+        cjml.train(events.iloc[::5], cutoffs=cutoffs, horizon="1D", holdout=False)
+
+
 def test_next_stage_takes_p_dropped_from_the_churn_model(trained, log):
     bundle, _ = trained
     X = bundle.featurizer.transform(log, "2024-07-29")
