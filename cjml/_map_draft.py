@@ -197,6 +197,7 @@ def _draft_map(
             min_share=min_share,
             read_options=read_options,
         )
+        _warn_many_touchpoints(drafted)
         return drafted, False
     if n_stages is not None or milestones is not None:
         given = "n_stages (--stages)" if n_stages is not None else "milestones (--milestones)"
@@ -242,7 +243,27 @@ def _draft_map(
             "stages": kept or [stages[top[k]]],
             "description": f"{total:,} events" + _via(channels.get(t)),
         }
-    return JourneyMap.from_dict({"name": name, "stages": stages, "touchpoints": touchpoints}), True
+    drafted = JourneyMap.from_dict({"name": name, "stages": stages, "touchpoints": touchpoints})
+    _warn_many_touchpoints(drafted)
+    return drafted, True
+
+
+def _warn_many_touchpoints(drafted: JourneyMap) -> None:
+    """Warn when the log's vocabulary is pages or URLs rather than the steps of a journey."""
+    from cjml.features import TouchpointFeatures
+
+    n, most = len(drafted.touchpoint_names), TouchpointFeatures.max_touchpoints
+    if n <= most:
+        return
+    warnings.warn(
+        f"The draft lists {n:,} touchpoints. A journey map's touchpoints are the steps a "
+        "customer meets (a visit, a cart, an email); so many names are usually pages or "
+        f"URLs, and the features keep a count of their own for the {most} most frequent "
+        "only. Fix: group them into steps before drafting (e.g. by the first part of the "
+        "path), then draft again.",
+        UserWarning,
+        stacklevel=_user_stacklevel(),
+    )
 
 
 def _warn_variant_names(raw: pd.DataFrame, resolved: dict) -> None:

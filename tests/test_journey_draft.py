@@ -283,3 +283,21 @@ def test_a_large_vocabulary_is_ordered_by_its_most_reached_values_and_depth(monk
     full = draft._journey_order(frame, "touchpoint")
     monkeypatch.setattr(draft, "_PAIRWISE_VALUES", 3)
     assert draft._journey_order(frame, "touchpoint") == full == steps
+
+
+def test_a_vocabulary_of_urls_is_drafted_with_a_warning_to_group_it():
+    rng = np.random.default_rng(0)
+    n = 3000
+    events = pd.DataFrame(
+        {
+            "customer_id": rng.integers(0, 200, n),
+            "timestamp": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 90, n), "D"),
+            "touchpoint": [f"/product/{k}" for k in rng.integers(0, 400, n)],
+        }
+    )
+    with pytest.warns(UserWarning, match=r"The draft lists \d{3} touchpoints.*pages or URLs"):
+        drafted = draft_journey_map(events)
+    assert len(drafted.touchpoint_names) == events["touchpoint"].nunique()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        draft_journey_map(_funnel(200))  # a funnel's few steps: nothing to say
