@@ -244,8 +244,8 @@ def feature_aliases(X: pd.DataFrame) -> dict[str, str]:
     days" are one fact, and so are the event and purchase counts. The trees split
     their credit between such twins at random, so a customer's drivers would name
     the fact twice. :func:`cjml.train` records the twins of its training rows on the
-    featurizer (``feature_aliases_``), and :func:`explain` counts each twin in the
-    family of the column it copies: one driver per fact. Constant columns are
+    featurizer (``feature_aliases_``), and :func:`explain` drops a driver whose
+    feature copies a stronger driver's: one driver per fact. Constant columns are
     left out (the trees never split on them).
 
     Parameters
