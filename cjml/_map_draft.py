@@ -23,7 +23,13 @@ from cjml.events import EventLog, read_events
 from cjml.exceptions import SchemaError
 from cjml.io._columns import _parse_columns, _resolve_columns
 from cjml.io._files import _read_path
-from cjml.io._messages import _MAX_SHOWN, _plural, _user_stacklevel, _variant_groups
+from cjml.io._messages import (
+    _MAX_SHOWN,
+    _cleaning_line,
+    _plural,
+    _user_stacklevel,
+    _variant_groups,
+)
 from cjml.journey import JourneyMap, _did_you_mean
 
 __all__ = ["draft_journey_map"]
@@ -285,8 +291,7 @@ def _warn_variant_names(raw: pd.DataFrame, resolved: dict) -> None:
             f"Column {str(column)!r} ({key}) writes {_plural(len(groups), key)} in more "
             f"than one way, differing only in case, spaces or hyphens: {shown}{more}. The "
             f"draft lists each way as its own {key}. Fix: clean the column before drafting, "
-            f"e.g. df[{str(column)!r}] = df[{str(column)!r}].str.strip().str.lower()"
-            ".str.replace(' ', '_').",
+            f"e.g. {_cleaning_line(column)}.",
             UserWarning,
             stacklevel=_user_stacklevel(),
         )

@@ -599,6 +599,12 @@ def test_written_differently_pairs_only_case_space_and_hyphen_variants():
         ("WEBSITE_VISIT", "website_visit"),
     ]
     assert _written_differently(["sms"], known) == []
+    # the line the messages give writes every such variant as the map does
+    from cjml.io._messages import _cleaning_line
+
+    df = pd.DataFrame({"tp": [n for n in names if n not in ("emails", "sms")]})
+    exec(_cleaning_line("tp"), {"df": df})
+    assert df["tp"].tolist() == ["email", "website_visit", "live_chat", "website_visit"]
 
 
 def test_unknown_touchpoint_with_null_stage_is_an_error():

@@ -137,6 +137,15 @@ def _variant_groups(names: Sequence[Any]) -> list[list[Any]]:
     return sorted(sorted(g, key=str) for g in groups.values() if len(g) > 1)
 
 
+def _cleaning_line(column: Any) -> str:
+    """The pandas line that writes a column's names as :func:`_name_key` compares them."""
+    col = repr(str(column))
+    return (
+        rf"df[{col}] = df[{col}].str.strip().str.lower().str.replace(r'[\s-]+', '_', "
+        "regex=True)"
+    )
+
+
 def _spelling_fix(pairs: Sequence[tuple[Any, Any]], label: str, column: Any) -> str:
     """The sentence that names written-differently pairs and the one-line fix for them."""
     if not pairs:
@@ -147,8 +156,8 @@ def _spelling_fix(pairs: Sequence[tuple[Any, Any]], label: str, column: Any) -> 
         f" {_plural(len(pairs), label)} {'differs' if len(pairs) == 1 else 'differ'} from "
         "the map's only in case, spaces or "
         f"hyphens ({shown}{more}); cjml compares names exactly, so their events do not "
-        f"count as the map's. Fix: clean the column before reading, e.g. df[{column!r}] = "
-        f"df[{column!r}].str.strip().str.lower().str.replace(' ', '_')."
+        f"count as the map's. Fix: clean the column before reading, e.g. "
+        f"{_cleaning_line(column)}."
     )
 
 
