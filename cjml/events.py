@@ -1195,9 +1195,11 @@ def read_events(
     InputFileError
         When the path does not exist or cannot be read (permission denied),
         is not CSV or Parquet (an image, a workbook...), or breaks the CSV
-        rules of every cjml command: UTF-8 text separated by commas, each
-        column name once, every line with as many fields as the header (a
-        short or long line is refused with its line number).
+        rules of every cjml command: UTF-8 text separated by commas (or by
+        ';', tabs or '|' when the header holds no comma; ';' files read
+        decimal commas), each column name once, every line with as many
+        fields as the header (a short or long line is refused with its line
+        number).
     SchemaError
         When the events do not fit the contract: no rows, a required column
         missing, missing customer ids, timestamps or touchpoints, unreadable

@@ -621,7 +621,6 @@ def test_unknown_touchpoint_with_null_stage_is_an_error():
     [
         ("events.xlsx", "pd.read_excel("),
         ("events.txt", "pd.read_csv("),
-        ("events.TSV", "pd.read_csv("),
         ("events.jsonl", "pd.read_json("),
         ("events", "pd.read_excel("),
     ],

@@ -10,9 +10,6 @@ line.
 from __future__ import annotations
 
 import gzip
-import re
-import subprocess
-import sys
 import warnings
 import zipfile
 from pathlib import Path
@@ -152,41 +149,101 @@ def test_a_repeated_column_name_is_refused_not_renamed(tmp_path, bundle):
     assert error_of(lambda: cjml.score(bundle, path)).startswith(message)
 
 
-@pytest.mark.parametrize("sep, said", [(";", "';'"), ("\t", "tabs"), ("|", "'|'")])
-def test_another_separator_is_named(tmp_path, sep, said):
-    path = write(
-        tmp_path / "x.csv", *(r.replace(",", sep) for r in ROWS), header=HEADER.replace(",", sep)
+@pytest.mark.parametrize("sep", [";", "\t", "|"])
+def test_a_file_separated_by_another_character_reads_as_the_comma_file(
+    tmp_path, sep, sample_csv, bundle
+):
+    path = tmp_path / "x.csv"
+    path.write_text(sample_csv.read_text().replace(",", sep))
+    pd.testing.assert_frame_equal(read_events(path).frame, read_events(sample_csv).frame)
+    kwargs = dict(recommend=False, drivers=False, include_inactive=True)
+    pd.testing.assert_frame_equal(
+        cjml.score(bundle, path, **kwargs), cjml.score(bundle, sample_csv, **kwargs)
     )
-    with pytest.raises(
-        InputFileError,
-        match=rf"looks separated by {said}, not by commas.*"
-        r"CSV UTF-8 \(Comma delimited\)",
-    ):
-        read_events(path)
 
 
-def test_a_semicolon_export_with_decimal_commas_gets_a_line_that_converts_both(tmp_path):
-    frame = pd.DataFrame(
+def test_a_tab_separated_file_named_tsv_is_read_alone_or_in_a_folder(tmp_path):
+    comma = write(tmp_path / "comma.csv", *ROWS, header=HEADER)
+    (tmp_path / "logs").mkdir()
+    tabs = [r.replace(",", "\t") for r in ROWS]
+    path = write(tmp_path / "logs" / "a.tsv", *tabs[:2], header=HEADER.replace(",", "\t"))
+    write(tmp_path / "logs" / "b.tsv", *tabs[2:], header=HEADER.replace(",", "\t"))
+    expected = read_events(comma).frame
+    pd.testing.assert_frame_equal(read_events(tmp_path / "logs").frame, expected)
+    assert read_events(path).n_events == 2
+
+
+def _european_export() -> pd.DataFrame:
+    return pd.DataFrame(
         {
-            "customer_id": ["007", "007", "12"],
-            "timestamp": ["2024-01-01 09:00", "2024-01-03 10:00", "2024-01-02 12:00"],
-            "touchpoint": ["purchase", "email", "purchase"],
-            "amount": [12.5, None, 1234.0],
+            "customer_id": ["007", "007", "12,5", "0042"],
+            "timestamp": [
+                "31.12.2023 09:00",
+                "02.01.2024 10:00",
+                "15.01.2024 12:30",
+                "20.01.2024 08:00",
+            ],
+            "touchpoint": ["purchase", "email", "purchase", "support_ticket"],
+            "amount": ["1.234,50", "", "12,5", "3"],
+            "satisfaction": ["", "4", "", "2,5"],
+            "segment": ["0,25", "0,25", "1.000", "7"],
         }
     )
-    path = tmp_path / "semi.csv"
-    frame.to_csv(path, sep=";", decimal=",", index=False)
+
+
+@pytest.mark.parametrize("sep", [";", "\t"])
+def test_a_european_export_reads_its_decimal_commas_and_day_first_dates(tmp_path, sep):
+    path = tmp_path / "export.csv"
+    _european_export().to_csv(path, sep=sep, index=False)
+    frame = read_events(path).frame.set_index(["customer_id", "touchpoint"])
+    # ids stay as written, even one that looks like a decimal-comma number
+    assert sorted(frame.index.get_level_values(0).unique()) == ["0042", "007", "12,5"]
+    assert frame.loc[("007", "purchase"), "amount"] == 1234.5
+    assert frame.loc[("12,5", "purchase"), "amount"] == 12.5
+    assert frame.loc[("0042", "support_ticket"), "satisfaction"] == 2.5
+    # the user's own columns too: '1.000' is a thousand where the decimal is a comma
+    assert frame.loc[("12,5", "purchase"), "segment"] == 1000.0
+    assert frame.loc[("0042", "support_ticket"), "segment"] == 7.0
+    assert (frame.loc["007", "segment"] == 0.25).all()
+    assert frame.loc[("007", "purchase"), "timestamp"] == pd.Timestamp("2023-12-31 09:00", tz="UTC")
+
+
+def test_a_semicolon_file_with_decimal_points_keeps_them(tmp_path):
+    path = tmp_path / "points.csv"
+    _european_export().assign(
+        amount=["1234.50", "", "12.5", "0.125"], satisfaction=["", "4", "", "2.5"], segment="1"
+    ).to_csv(path, sep=";", index=False)
+    frame = read_events(path).frame
+    assert sorted(frame["amount"].dropna()) == [0.125, 12.5, 1234.5]
+    assert sorted(frame["satisfaction"].dropna()) == [2.5, 4.0]
+
+
+def test_a_comma_in_a_tab_file_without_decimal_commas_is_not_guessed(tmp_path):
+    # '1,234' is a thousand in a US export and 1.234 in a German one: with nothing else
+    # to tell, the cell is refused with the fix, not read one way
+    path = tmp_path / "us.tsv"
+    _european_export().assign(
+        customer_id=["7", "7", "12", "42"],
+        amount=["1,234", "", "12", "3"],
+        satisfaction="",
+        segment="1",
+    ).to_csv(path, sep="\t", index=False)
     message = error_of(lambda: read_events(path))
-    assert "and its numbers use a decimal comma. Fix:" in message
-    line = re.search(r'python -c "(.*)"\.$', message).group(1)
-    # the line the message gives, run as given, converts the file: ids keep their zeros
-    subprocess.run([sys.executable, "-c", line], cwd=tmp_path, check=True)
-    log = read_events(tmp_path / "comma.csv")
-    assert log.customer_ids.tolist() == ["007", "12"]
-    assert sorted(log.frame["amount"].dropna()) == [12.5, 1234.0]
-    # without decimal commas, the line does not touch the values
-    path.write_text("customer_id;timestamp;touchpoint\n1;2024-01-01;email\n")
-    assert "decimal comma" not in error_of(lambda: read_events(path))
+    assert "amount='1,234'" in message and "Fix:" in message
+
+
+def test_a_short_line_in_a_semicolon_file_is_named_with_its_separator(tmp_path):
+    path = write(
+        tmp_path / "x.csv",
+        *(r.replace(",", ";") for r in ROWS[:2]),
+        "2;2024-01-02 12:00",
+        header=HEADER.replace(",", ";"),
+    )
+    message = error_of(lambda: read_events(path))
+    assert message.startswith(
+        f"Line 4 of the CSV file {str(path)!r} has 2 fields where the header has 3"
+    )
+    assert "quote values that hold a ';'" in message
 
 
 def test_archives_are_read_by_their_content_whatever_their_name(tmp_path, sample_csv, bundle):

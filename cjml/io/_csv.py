@@ -9,7 +9,11 @@ command reads it.
 The CSV rules (``validate``, ``features``, ``train`` read CSV with pandas,
 ``score`` with Arrow; both apply them):
 
-- UTF-8 text (a byte-order mark is fine), comma-separated, one header line;
+- UTF-8 text (a byte-order mark is fine), one header line, fields separated by
+  commas, or by ';', tabs or '|' when the header holds no comma but one of those
+  (what spreadsheets in many countries export); a file separated by ';' or
+  showing decimal commas ('12,50', '1.234,50') has its numbers read with a
+  decimal comma (the customer id stays as written);
   compressed files (gzip, bz2, xz, zstd, a zip holding one CSV file) are
   recognised by their content, whatever their name;
 - every column name once: a repeated name is refused, never renamed;
@@ -32,7 +36,7 @@ import re
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 import pyarrow as pa
 
@@ -41,8 +45,8 @@ from cjml.exceptions import InputFileError
 __all__ = [
     "NA_MARKERS",
     "NA_STRINGS",
+    "CsvHeader",
     "CsvRowCheck",
-    "check_csv_rows",
     "csv_batches",
     "csv_header",
     "encoding_error",
@@ -120,7 +124,61 @@ _NAMES = {
     "text": "a text file",
 }
 _COMPRESSED = ("gzip", "bz2", "xz", "zstd", "zip")
-_SEPARATORS = {";": "';'", "\t": "tabs", "|": "'|'"}
+# Separators besides the comma, tried in this order when the header holds no comma.
+_SEPARATORS = (";", "\t", "|")
+
+# Numbers written with a decimal comma, cell by cell: '12,50', '-3,5', and with dots
+# between thousands '1.234,50' or '12.500' (the dots only where the comma is the decimal).
+_COMMA_DECIMAL = r"[-+]?\d+,\d+"
+_DOT_GROUPED = r"[-+]?[1-9]\d{0,2}(?:\.\d{3})+(?:,\d+)?"
+# ... and what says the file's decimal is a point: '3.5', '1,234.50'
+_POINT_DECIMAL = r"[-+]?\d+\.\d{1,2}|[-+]?\d+\.\d{4,}|[-+]?0\.\d+|[-+]?\d{1,3}(?:,\d{3})+\.\d+"
+# a comma before 1-2 or 4+ digits, or a dot between thousands before it, is a
+# decimal comma for sure ('5,401' reads either way)
+_DECISIVE_COMMA = r"[-+]?\d+,(?:\d{1,2}|\d{4,})|[-+]?[1-9]\d{0,2}(?:\.\d{3})+,\d+"
+
+
+_SAID = {",": "a comma", ";": "a ';'", "\t": "a tab", "|": "a '|'"}
+_EXAMPLE = {
+    ",": '"Paris, France"',
+    ";": '"Paris; France"',
+    "\t": '"Paris<tab>France"',
+    "|": '"A|B"',
+}
+
+
+class CsvHeader(NamedTuple):
+    """What :func:`csv_header` learns from the top of a CSV file."""
+
+    names: list[str]
+    """The column names, as written."""
+    header_lines: int
+    """Physical lines up to and including the header (blank lines before it count)."""
+    sep: str = ","
+    """The field separator."""
+    decimal_comma: bool = False
+    """Whether numbers are written with a decimal comma ('12,50')."""
+
+
+def _uses_decimal_comma(sep: str, cells: Iterable[str]) -> bool:
+    """Whether a file's numbers use a decimal comma, from a sample of its cells.
+
+    Never in a comma-separated file (a comma inside a number is quoted there and
+    is a thousands separator as often as not). Otherwise yes when the sample
+    shows a decimal comma for sure and no decimal point; a ';' file, which is
+    what spreadsheets write where the comma is the decimal, also when it shows
+    neither.
+    """
+    if sep == ",":
+        return False
+    decisive = point = False
+    for cell in cells:
+        cell = cell.strip()
+        if re.fullmatch(_POINT_DECIMAL, cell):
+            point = True
+            break
+        decisive = decisive or re.fullmatch(_DECISIVE_COMMA, cell) is not None
+    return not point and (decisive or sep == ";")
 
 
 # --------------------------------------------------------------------------- any file
@@ -416,8 +474,8 @@ def encoding_error(path: str | os.PathLike, what: str) -> InputFileError:
     )
 
 
-def csv_header(path: str | os.PathLike, what: str = "the CSV file") -> tuple[list[str], int]:
-    """The column names of a CSV file, checked against the CSV rules.
+def csv_header(path: str | os.PathLike, what: str = "the CSV file") -> CsvHeader:
+    """The column names of a CSV file and how it is written, checked against the CSV rules.
 
     Parameters
     ----------
@@ -428,60 +486,41 @@ def csv_header(path: str | os.PathLike, what: str = "the CSV file") -> tuple[lis
 
     Returns
     -------
-    names : list of str
-        The column names, as written.
-    header_lines : int
-        Physical lines up to and including the header (blank lines before it
-        count), to skip when reading the rows.
+    CsvHeader
+        The column names as written, the physical lines up to and including the
+        header (to skip when reading the rows), the field separator, and whether
+        numbers use a decimal comma.
 
     Raises
     ------
     InputFileError
-        When the file cannot be read as CSV text, has no header (empty), looks
-        separated by another character than a comma, or names a column twice.
+        When the file cannot be read as CSV text, has no header (empty), or
+        names a column twice.
     """
     name = str(path)
+    sep = ","
     with open_csv(path, what) as raw, _text(raw) as text:
-        reader = csv.reader(text)
-        try:
-            names = next((row for row in reader if row), None)
-        except UnicodeDecodeError:
-            raise encoding_error(path, what) from None
-        except csv.Error as exc:
-            raise InputFileError(
-                f"Cannot read the header of {what} {name!r}: {exc}. Fix: check "
-                "the quoting of the first line."
-            ) from None
-        lines = reader.line_num
-        if names is not None and len(names) == 1:  # another separator: look at some rows
+        first = _header_row(csv.reader(text), name, what)
+    if first is not None and len(first[0]) == 1:
+        # no comma in the header: a file separated by ';', tabs or '|'
+        sep = next((c for c in _SEPARATORS if len(first[0][0].split(c)) > 1), ",")
+    cells: list[str] = []
+    with open_csv(path, what) as raw, _text(raw) as text:
+        reader = csv.reader(text, delimiter=sep)
+        found = _header_row(reader, name, what)
+        if sep != ",":  # the decimal: look at some rows
             try:
-                sample = [",".join(row) for row, _ in zip(reader, range(200), strict=False) if row]
+                for row, _ in zip(reader, range(200), strict=False):
+                    cells.extend(row)
             except (UnicodeDecodeError, csv.Error):
-                sample = []
-    if names is None:
+                pass
+    if found is None:
         raise InputFileError(
             f"{what[0].upper()}{what[1:]} {name!r} is empty: no header and no "
             "rows. Fix: export it with a header line (customer_id,timestamp,"
             "touchpoint,...) and one row per line."
         )
-    if len(names) == 1:
-        for sep, said in _SEPARATORS.items():
-            if len(names[0].split(sep)) > 1:
-                # Europe's spreadsheets write ';' and a decimal comma: turn '4,5' into '4.5'
-                # (cells that are a decimal-comma number only; ids stay text as written)
-                commas = any(
-                    re.fullmatch(r"-?\d+,\d+", cell) for line in sample for cell in line.split(sep)
-                )
-                decimals = r".replace(r'^(-?\d+),(\d+)$', r'\1.\2', regex=True)" if commas else ""
-                raise InputFileError(
-                    f"{what[0].upper()}{what[1:]} {name!r} looks separated by {said}, not by "
-                    f"commas: its header reads as the one column {names[0]!r}"
-                    f"{' and its numbers use a decimal comma' if commas else ''}. Fix: save it "
-                    "with commas (in Excel: Save As > CSV UTF-8 (Comma delimited)), or convert "
-                    f'it: python -c "import pandas as pd; pd.read_csv({name!r}, '
-                    f"sep={sep!r}, dtype=str, keep_default_na=False){decimals}"
-                    ".to_csv('comma.csv', index=False)\"."
-                )
+    names, lines = found
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         where = ", ".join(
@@ -493,7 +532,21 @@ def csv_header(path: str | os.PathLike, what: str = "the CSV file") -> tuple[lis
             f"{where}. Fix: rename or remove the repeated column so each name "
             "is unique."
         )
-    return names, lines
+    return CsvHeader(names, lines, sep, _uses_decimal_comma(sep, cells))
+
+
+def _header_row(reader: Any, name: str, what: str) -> tuple[list[str], int] | None:
+    """The first non-empty row of a ``csv.reader`` and the lines it took; None when empty."""
+    try:
+        names = next((row for row in reader if row), None)
+    except UnicodeDecodeError:
+        raise encoding_error(name, what) from None
+    except csv.Error as exc:
+        raise InputFileError(
+            f"Cannot read the header of {what} {name!r}: {exc}. Fix: check "
+            "the quoting of the first line."
+        ) from None
+    return None if names is None else (names, reader.line_num)
 
 
 class CsvRowCheck:
@@ -513,6 +566,8 @@ class CsvRowCheck:
         Physical lines up to and including the header.
     what : str, default "the CSV file"
         What it is for the user.
+    sep : str, default ","
+        The field separator.
     """
 
     def __init__(
@@ -521,11 +576,13 @@ class CsvRowCheck:
         names: Sequence[str],
         header_lines: int,
         what: str = "the CSV file",
+        sep: str = ",",
     ):
         self.path = path
         self.names = list(names)
         self.header_lines = header_lines
         self.what = what
+        self.sep = sep
         self.bad: tuple[int, str] | None = None
 
     def _on_invalid(self, row: Any) -> str:
@@ -542,10 +599,12 @@ class CsvRowCheck:
         )
 
     def parse_options(self) -> Any:
-        """Arrow parse options: commas, quoted newlines allowed, bad rows recorded."""
+        """Arrow parse options: the separator, quoted newlines allowed, bad rows recorded."""
         import pyarrow.csv as pacsv
 
-        return pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=self._on_invalid)
+        return pacsv.ParseOptions(
+            delimiter=self.sep, newlines_in_values=True, invalid_row_handler=self._on_invalid
+        )
 
     def error(self, exc: BaseException) -> InputFileError:
         """The one-line message for a failed read (a short or long line, not UTF-8...).
@@ -575,7 +634,7 @@ class CsvRowCheck:
             return InputFileError(
                 f"{where} of {self.what} {name!r} has {fields} field{'s' * (fields != 1)} where "
                 f"the header has {n}: {shown!r}. Fix: give every line {n} fields (quote values "
-                'that hold a comma, e.g. "Paris, France"), or remove the line.'
+                f"that hold {_SAID[self.sep]}, e.g. {_EXAMPLE[self.sep]}), or remove the line."
             )
         if "UTF8" in text or "UTF-8" in text or isinstance(exc, UnicodeDecodeError):
             return encoding_error(self.path, self.what)
@@ -591,7 +650,7 @@ class CsvRowCheck:
         found = None
         try:
             with open_csv(self.path, self.what) as raw, _text(raw) as text:
-                reader = csv.reader(text)
+                reader = csv.reader(text, delimiter=self.sep)
                 for _ in range(self.header_lines):
                     if next(reader, None) is None:
                         break
@@ -621,70 +680,50 @@ class CsvRowCheck:
         return None, fields, shown if len(shown) <= 80 else shown[:77] + "...", False
 
 
-def check_csv_rows(
-    path: str | os.PathLike, names: Sequence[str], header_lines: int, what: str = "the CSV file"
-) -> None:
-    """Check every line of a CSV file against the CSV rules, reading it once with Arrow.
-
-    For readers that cannot check themselves (pandas pads a short line with
-    missing values).
-
-    Parameters
-    ----------
-    path : str or path-like
-        The file.
-    names : sequence of str
-        Its header (:func:`csv_header`).
-    header_lines : int
-        Physical lines up to and including the header.
-    what : str, default "the CSV file"
-        What it is for the user.
-
-    Raises
-    ------
-    InputFileError
-        At the first line with too few or too many fields (naming it), or when
-        the file is not UTF-8 text.
-    """
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    rows = CsvRowCheck(path, names, header_lines, what)
-    convert = pacsv.ConvertOptions(
-        column_types={c: pa.string() for c in names[:1]}, include_columns=list(names[:1])
-    )
-    try:
-        with open_csv(path, what) as raw:
-            reader = pacsv.open_csv(
-                raw,
-                read_options=rows.read_options(),
-                parse_options=rows.parse_options(),
-                convert_options=convert,
-            )
-            for _ in reader:
-                pass
-    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-        raise rows.error(exc) from None
-
-
 def csv_batches(
     path: str,
     read_columns: list,
     batch_rows: int,
     what: str = "the CSV file",
     block_size: int | None = None,
+    as_written: Iterable[str] = (),
 ) -> Iterator[pa.Table]:
-    """A CSV file in batches, every column as text, under the CSV rules above (the one
-    CSV parser of cjml: ``read_events``, ``score`` and customer lists all read through
-    it): compressed by content, every line as many fields as the header (else its line
-    number), only empty cells missing here (the other markers where the column is
-    known). ``what`` names the file in messages ("the customer list"); ``block_size``
-    (bytes) makes the first batch come sooner, for a look at the start of a file."""
+    """A CSV file in batches, every column as text, under the CSV rules above.
+
+    The one CSV parser of cjml: ``read_events``, ``score`` and customer lists all
+    read through it. Compressed files are recognised by content; every line must
+    have as many fields as the header (else its line number is named); only empty
+    cells are missing here (the other markers where the column is known); in a
+    file that writes numbers with a decimal comma, each cell written as such a
+    number is given with a decimal point ('1.234,50' as '1234.50').
+
+    Parameters
+    ----------
+    path : str
+        The file.
+    read_columns : list
+        The columns to read (names in the header).
+    batch_rows : int
+        Rows per batch (about: whole blocks of the file are read).
+    what : str, default "the CSV file"
+        What it is for the user, in messages ("the customer list").
+    block_size : int, optional
+        Bytes of CSV read at a time, to make the first batch come sooner when
+        only the start of a file is looked at.
+    as_written : iterable of str, default ()
+        Columns whose text is never turned into a decimal point (the customer id).
+
+    Yields
+    ------
+    pyarrow.Table
+        The next rows, one text column per name in ``read_columns``.
+    """
     import pyarrow.csv as pacsv
 
-    names, header_lines = csv_header(Path(path), what)
-    rows = CsvRowCheck(path, names, header_lines, what)
+    header = csv_header(Path(path), what)
+    rows = CsvRowCheck(path, header.names, header.header_lines, what, header.sep)
     wanted = [str(c) for c in read_columns]
+    keep = {str(c) for c in as_written}
     convert = pacsv.ConvertOptions(
         column_types={c: pa.string() for c in wanted},
         include_columns=wanted,
@@ -692,6 +731,18 @@ def csv_batches(
         strings_can_be_null=True,
         quoted_strings_can_be_null=True,
     )
+
+    def table(batches: list) -> pa.Table:
+        out = pa.Table.from_batches(batches)
+        if not header.decimal_comma:
+            return out
+        return pa.table(
+            {
+                c: out.column(c) if c in keep else _decimal_point(out.column(c))
+                for c in out.column_names
+            }
+        )
+
     try:
         with open_csv(path, what) as raw:
             reader = pacsv.open_csv(
@@ -707,11 +758,26 @@ def csv_batches(
                 pending.append(batch)
                 count += batch.num_rows
                 if count >= batch_rows:
-                    yield pa.Table.from_batches(pending)
+                    yield table(pending)
                     pending, count = [], 0
             if pending:
-                yield pa.Table.from_batches(pending)
+                yield table(pending)
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         raise rows.error(exc) from None
     except OSError as exc:
         raise InputFileError(f"Cannot read {what} {path!r}: {_first_line(exc)}.") from None
+
+
+def _decimal_point(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Cells written as numbers with a decimal comma, written with a decimal point
+    ('12,50' as '12.50', '1.234,50' as '1234.50'); every other cell as it is."""
+    import pyarrow.compute as pc
+
+    trimmed = pc.utf8_trim_whitespace(column)
+    comma = pc.match_substring_regex(trimmed, f"^(?:{_COMMA_DECIMAL})$")
+    grouped = pc.match_substring_regex(trimmed, f"^(?:{_DOT_GROUPED})$")
+    if not (pc.any(comma).as_py() or pc.any(grouped).as_py()):
+        return column
+    ungrouped = pc.if_else(grouped, pc.replace_substring(trimmed, ".", ""), trimmed)
+    pointed = pc.replace_substring(ungrouped, ",", ".")
+    return pc.if_else(pc.or_kleene(comma, grouped), pointed, column)

@@ -32,15 +32,21 @@ from cjml.io._csv import (
 from cjml.io._messages import _MAX_SHOWN, _Origin
 from cjml.io._write import unescape_formula
 
-_CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz", ".csv.zst")
+# CSV files, also tab-separated ones, plain or compressed
+_CSV_SUFFIXES = tuple(
+    f"{kind}{packed}"
+    for kind in (".csv", ".tsv", ".tab")
+    for packed in ("", ".gz", ".bz2", ".zip", ".xz", ".zst")
+)
 
 
 _PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
 _ACCEPTED = (
-    "cjml reads a pandas DataFrame, a CSV file (.csv, or compressed .csv.gz/.csv.bz2/"
-    ".csv.zip/.csv.xz/.csv.zst), a Parquet file (.parquet, .pq), or a folder holding "
+    "cjml reads a pandas DataFrame, a CSV file (.csv or .tsv, separated by commas, ';', "
+    "tabs or '|', or compressed .csv.gz/.csv.bz2/.csv.zip/.csv.xz/.csv.zst), a Parquet "
+    "file (.parquet, .pq), or a folder holding "
     "only Parquet files or only CSV files"
 )
 
@@ -66,8 +72,10 @@ def _read_id_list(
         if kind == "csv":
             # the one CSV parser, every cell as text ("007" stays "007"); a list cjml
             # wrote (a scores file) has its formula-guarded ids unescaped: "'=1+1" is "=1+1"
-            names, _ = csv_header(path, "the customer list")
-            batches = list(csv_batches(str(path), names, 1 << 62, what="the customer list"))
+            names = csv_header(path, "the customer list").names
+            batches = list(
+                csv_batches(str(path), names, 1 << 62, what="the customer list", as_written=names)
+            )
             table = (
                 pa.concat_tables(batches).to_pandas()
                 if batches
@@ -170,21 +178,31 @@ def _read_csv(path: Path, mapping: dict[str, Hashable]) -> pd.DataFrame:
     where every value reads as one.
     """
 
-    names, _ = csv_header(path)
+    names = csv_header(path).names
     try:
         resolved = _resolve_columns(mapping, names)
     except SchemaError:
         resolved = {}  # the same check fails again on the full frame, with the rows
-    batches = list(csv_batches(str(path), names, 1 << 62))
+    text_cols = {
+        str(resolved[c]) for c in ("timestamp", "touchpoint", "stage", "channel") if c in resolved
+    }
+    return _csv_frame(path, names, resolved.get("customer_id"), text_cols)
+
+
+def _csv_frame(
+    path: Path, names: list[str], id_col: Hashable | None, text_cols: set[str]
+) -> pd.DataFrame:
+    """A CSV file as a DataFrame: the id column as written, ``text_cols`` as text
+    (missing markers missing), the other columns typed as pandas would."""
+    id_col = None if id_col is None else str(id_col)
+    batches = list(
+        csv_batches(str(path), names, 1 << 62, as_written=[] if id_col is None else [id_col])
+    )
     table = (
         pa.concat_tables(batches)
         if batches
         else pa.table({str(c): pa.array([], pa.string()) for c in names})
     )
-    id_col = str(resolved.get("customer_id"))
-    text_cols = {
-        str(resolved[c]) for c in ("timestamp", "touchpoint", "stage", "channel") if c in resolved
-    }
     columns = {}
     for name in table.column_names:
         col = table.column(name)
@@ -193,6 +211,35 @@ def _read_csv(path: Path, mapping: dict[str, Hashable]) -> pd.DataFrame:
         columns[name] = col if name in text_cols or name == id_col else _typed_like_pandas(col)
     frame = pa.table(columns).to_pandas()
     frame.columns = names  # the header as written (Arrow keys columns by text)
+    return frame
+
+
+def read_written_table(path: str | os.PathLike) -> pd.DataFrame:
+    """Read back a table cjml wrote (scores, approved actions), as it was before writing.
+
+    A CSV file is read by the one CSV parser: customer ids stay text as written
+    ("007" is not 7), the formula guard cjml put before risky text is taken off
+    ("'=1+1" is "=1+1"), and the other columns are numbers or true/false where
+    every value reads as one. A Parquet file is read as it is.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A ``.csv`` (or ``.tsv``) or ``.parquet`` file.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table.
+    """
+    path = Path(path)
+    if _suffix_kind(path) == "parquet":
+        return _read_parquet(path)
+    names = csv_header(path).names
+    frame = _csv_frame(path, names, "customer_id" if "customer_id" in names else None, set())
+    for name in frame.columns:
+        if frame[name].dtype == object or isinstance(frame[name].dtype, pd.StringDtype):
+            frame[name] = frame[name].map(unescape_formula)
     return frame
 
 
@@ -322,8 +369,6 @@ def _input_files(path: Path) -> tuple[str, list[Path]]:
 # The pandas reader that opens a file cjml does not read, for the conversion the
 # "not supported" message suggests.
 _PANDAS_READERS = {
-    ".tsv": "pd.read_csv({p!r}, sep='\\t')",
-    ".tab": "pd.read_csv({p!r}, sep='\\t')",
     ".txt": "pd.read_csv({p!r}, sep=None, engine='python')",
     ".jsonl": "pd.read_json({p!r}, lines=True)",
     ".ndjson": "pd.read_json({p!r}, lines=True)",

@@ -138,7 +138,7 @@ def _open_source(events) -> _Source:
 
 def _csv_header(path: Path) -> list:
     """The header of a CSV file, under the CSV rules (as read_events reads it)."""
-    return csv_header(path)[0]
+    return csv_header(path).names
 
 
 def _parquet_columns(path: Path) -> list:
@@ -204,10 +204,15 @@ def _target_schema(src: _Source, read_columns: list) -> pa.Schema:
 
 
 def _iter_batches(
-    src: _Source, read_columns: list, batch_rows: int, block_size: int | None = None
+    src: _Source,
+    read_columns: list,
+    batch_rows: int,
+    block_size: int | None = None,
+    as_written: Sequence = (),
 ) -> Iterator[tuple[int, pa.Table]]:
     """(file number, batch) for every batch of the input, in input order (``block_size``:
-    the bytes of CSV read at a time, see :func:`csv_batches`)."""
+    the bytes of CSV read at a time, ``as_written``: CSV columns whose decimal commas
+    stay, see :func:`csv_batches`)."""
     if src.frame is not None:
         frame = src.frame[read_columns]
         for start in range(0, len(frame), batch_rows):
@@ -225,7 +230,10 @@ def _iter_batches(
             yield from ((i, t) for t in _parquet_batches(f, read_columns, batch_rows))
         else:
             yield from (
-                (i, t) for t in csv_batches(f, read_columns, batch_rows, block_size=block_size)
+                (i, t)
+                for t in csv_batches(
+                    f, read_columns, batch_rows, block_size=block_size, as_written=as_written
+                )
             )
 
 
@@ -340,7 +348,11 @@ def _read_piece(piece: _Piece, reader: _Reader) -> pa.Table:
     if piece.row_groups is not None:
         batches = list(_parquet_batches(piece.path, columns, BATCH_ROWS, piece.row_groups))
     else:
-        batches = list(csv_batches(piece.path, columns, BATCH_ROWS))
+        batches = list(
+            csv_batches(
+                piece.path, columns, BATCH_ROWS, as_written=[reader.resolved["customer_id"]]
+            )
+        )
     if not batches:
         return pa.schema(
             [pa.field(str(c), reader.schema.field(str(c)).type) for c in columns]

@@ -183,8 +183,8 @@ def _number_text_fix(text: pd.Series, column: Any) -> str | None:
         return (
             "these numbers use a decimal comma: convert them before reading, e.g. "
             f"df[{col}] = pd.to_numeric(df[{col}].str.replace(r'[^0-9,+-]', '', regex=True)"
-            ".str.replace(',', '.')) (or pd.read_csv(path, sep=';', decimal=',') for a file "
-            "saved that way)."
+            ".str.replace(',', '.')) (cjml reads decimal commas itself in a CSV file separated "
+            "by ';')."
         )
     if (text.str.fullmatch(_GROUPED_NUMBER) | text.str.fullmatch(_PLAIN_NUMBER)).all():
         return (

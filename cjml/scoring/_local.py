@@ -269,7 +269,9 @@ def _partition(src: _Source, reader: _Reader, run: _RunDir, progress: bool) -> N
     )
     schema = None
     try:
-        for file_no, table in _iter_batches(src, reader.read_columns, BATCH_ROWS):
+        for file_no, table in _iter_batches(
+            src, reader.read_columns, BATCH_ROWS, as_written=[reader.resolved["customer_id"]]
+        ):
             while current_file < file_no:
                 current_file += 1
                 starts.append(first_row)
