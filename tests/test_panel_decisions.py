@@ -477,6 +477,33 @@ def test_panel_data_keeps_decisions_beside_the_scores(tmp_path):
     assert beside.decision_log_path == tmp_path / "out" / "decisions.jsonl"
 
 
+def test_panel_data_reads_a_scores_csv_with_the_ids_as_written(tmp_path):
+    # `cjml score --out scores.csv` writes "00002"; the panel read it back as 2 and
+    # then found no such customer in the log
+    from _panel_bundle import sample_bundle_path
+
+    import cjml
+    from cjml.datasets import load_sample
+    from cjml.panel import PanelData
+
+    bundle = cjml.ModelBundle.load(sample_bundle_path())
+    events = load_sample()
+    events["customer_id"] = events["customer_id"].astype(str).str.zfill(6)
+    scores_path = tmp_path / "scores.csv"
+    cjml.score(bundle, events, out=scores_path)
+    data = PanelData.from_inputs(bundle, events, scores_path, report=None, decisions=None)
+    expected = cjml.score(bundle, events)
+    assert sorted(data.population) == sorted(expected["customer_id"])
+    assert all(len(c) == 6 for c in data.population)
+    pd.testing.assert_series_equal(
+        data.table.set_index("customer_id")["churn_risk"].sort_index(),
+        expected.set_index("customer_id")["churn_risk"].sort_index(),
+        check_exact=False,
+        rtol=1e-12,
+        check_index_type=False,
+    )
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     st.lists(

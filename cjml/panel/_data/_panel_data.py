@@ -175,6 +175,7 @@ class PanelData:
         from cjml.analytics import journey_map
         from cjml.bundle import ModelBundle
         from cjml.events import EventLog, read_events
+        from cjml.io._files import read_written_table
         from cjml.scoring import score
 
         inputs = {
@@ -207,12 +208,7 @@ class PanelData:
         if scores is None:
             scores = score(bundle, log, cutoff=cutoff, top_k=top_k)
         elif not isinstance(scores, pd.DataFrame):
-            path = Path(scores)
-            scores = (
-                pd.read_parquet(path)
-                if path.suffix.lower() in (".parquet", ".pq")
-                else pd.read_csv(path)
-            )
+            scores = read_written_table(scores)  # ids as written: "007" stays "007"
         summary = scores.attrs.get("summary")  # ScoreSummary.to_dict() of cjml.score
         if cutoff is None and isinstance(summary, dict) and summary.get("cutoff") is not None:
             cutoff = summary["cutoff"]  # ISO text, UTC
