@@ -614,6 +614,46 @@ def test_a_vocabulary_of_pages_keeps_the_actionable_and_the_frequent_ones():
         TouchpointFeatures(max_touchpoints=0).fit(log)
 
 
+def test_a_vocabulary_of_pages_gives_the_sequences_the_same_kept_touchpoints():
+    """The sequence family folds the same rare pages into other: the last touchpoints
+    are categories of at most max_touchpoints + 1 levels, transitions among kept ones."""
+    pages = [f"/page/{k}" for k in range(12)]
+    rows = []
+    for c in range(30):
+        for k, page in enumerate(pages):  # /page/0 most frequent, /page/11 once
+            rows += [
+                (c, f"2024-01-{1 + (k + j) % 27:02d} 10:0{j % 10}", page) for j in range(12 - k)
+            ]
+        rows.append((c, "2024-01-28 11:00", pages[11]))  # the last event: a rare page
+    events = pd.DataFrame(rows, columns=["customer_id", "timestamp", "touchpoint"])
+    events["stage"] = "awareness"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the pages are not in the default map
+        log = cjml.read_events(events)
+    jm = cjml.JourneyMap.default()
+    limit = len(jm.actionable_touchpoints) + 3
+    sequences = SequenceFeatures(max_touchpoints=limit).fit(log)
+    touchpoints = TouchpointFeatures(max_touchpoints=limit)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # TouchpointFeatures says it
+        touchpoints.fit(log)
+    assert sequences.touchpoints_ == touchpoints.touchpoints_
+    assert len(sequences.touchpoints_) == limit
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # folded on purpose: no "not seen" warning
+        out = sequences.transform(log, cutoff="2024-01-31")
+    other = len(sequences.touchpoints_)
+    assert (out["last_touchpoint_1"] == other).all()  # /page/11, folded
+    assert set(out["last_touchpoint_2"].unique()) <= set(range(other + 1))
+    kept = set(sequences.touchpoints_) | {"other"}
+    assert all(a in kept and b in kept for a, b in sequences.transitions_)
+    # without a limit every page keeps its own level
+    everything = SequenceFeatures(max_touchpoints=None).fit(log)
+    assert set(pages) <= set(everything.touchpoints_) and not everything.folded_
+    with pytest.raises(ValueError, match="max_touchpoints must be a whole number >= 1"):
+        SequenceFeatures(max_touchpoints=0).fit(log)
+
+
 def test_touchpoints_unseen_touchpoint_goes_to_other_with_warning(touch_log):
     new = _log_with_unknown_touchpoints("tiktok_video")
     fitted = TouchpointFeatures().fit(touch_log)

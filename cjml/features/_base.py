@@ -16,6 +16,7 @@ from cjml.features._windows import Windows, build_windows
 from cjml.journey import JourneyMap
 
 __all__ = [
+    "most_used_touchpoints",
     "AddedEvent",
     "ColumnBlock",
     "FeatureFamily",
@@ -117,6 +118,38 @@ def _stacklevel() -> int:
     from cjml.io._messages import _user_stacklevel
 
     return _user_stacklevel()
+
+
+def most_used_touchpoints(
+    touchpoints: Sequence[str], actionable: Sequence[str], events: dict, limit: int
+) -> tuple[list[str], list[str]]:
+    """The touchpoints that keep features of their own, and the ones folded into ``other``.
+
+    Parameters
+    ----------
+    touchpoints : sequence of str
+        The fitted vocabulary, in the catalogue's order.
+    actionable : sequence of str
+        Touchpoints kept first (what the recommender can act on).
+    events : dict
+        Touchpoint -> number of events in the fit data.
+    limit : int
+        How many keep features of their own.
+
+    Returns
+    -------
+    kept : list of str
+        The actionable ones first, then the most frequent (ties: the catalogue's
+        order), up to ``limit``, in the catalogue's order.
+    folded : list of str
+        The others, in the catalogue's order.
+    """
+    if len(touchpoints) <= limit:
+        return list(touchpoints), []
+    first = set(actionable)
+    ranked = sorted(touchpoints, key=lambda t: (t not in first, -events.get(t, 0)))
+    chosen = set(ranked[:limit])
+    return [t for t in touchpoints if t in chosen], [t for t in touchpoints if t not in chosen]
 
 
 def vocabulary_codes(

@@ -84,7 +84,8 @@ class JourneyFeaturizer(Transformer):
     max_touchpoints : int, default 100
         Touchpoints with a count and a share of their own at most; the rest (the
         least frequent in ``fit``, never an actionable one) are counted as "other",
-        with a warning (see :class:`~cjml.features.TouchpointFeatures`).
+        with a warning (see :class:`~cjml.features.TouchpointFeatures`), and are
+        "other" in the sequence family's transitions and last touchpoints too.
     top_k_transitions : int, default 10
         Transitions counted by the sequence family.
     last_k : int, default 3
@@ -177,7 +178,11 @@ class JourneyFeaturizer(Transformer):
                 max_touchpoints=getattr(self, "max_touchpoints", 100),
             ),
             "stages": StageFeatures,
-            "sequences": lambda: SequenceFeatures(top_k=self.top_k_transitions, last_k=self.last_k),
+            "sequences": lambda: SequenceFeatures(
+                top_k=self.top_k_transitions,
+                last_k=self.last_k,
+                max_touchpoints=getattr(self, "max_touchpoints", 100),
+            ),
             "experience": lambda: ExperienceFeatures(negative_weight=self.negative_weight),
             "support": lambda: SupportFeatures(
                 self.ticket_touchpoints, self.resolution_touchpoints

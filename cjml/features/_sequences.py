@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from cjml.events import EventLog
@@ -10,6 +12,7 @@ from cjml.features._base import (
     ColumnBlock,
     ColumnSink,
     FeatureFamily,
+    most_used_touchpoints,
     safe_name,
     unique_names,
     vocabulary_codes,
@@ -32,31 +35,55 @@ class SequenceFeatures(FeatureFamily):
       ``touchpoints_``; ``len(touchpoints_)`` is ``other``); NaN where the
       history is shorter. They are listed in ``categorical_features_``.
 
+    A log of pages or URLs has thousands of touchpoints: beyond
+    ``max_touchpoints`` the rarest are ``other`` here too (as in
+    :class:`~cjml.features.TouchpointFeatures`, which warns about them), so that
+    a category never has thousands of levels and the transition table stays
+    small.
+
     Parameters
     ----------
     top_k : int, default 10
         Number of transitions to count.
     last_k : int, default 3
         Number of last touchpoints.
+    max_touchpoints : int, default 100
+        Touchpoints that keep a category of their own: the actionable ones
+        first, then the most frequent in the fit data.
     """
 
     family = "sequences"
+    # bundles fitted before max_touchpoints existed kept every touchpoint
+    max_touchpoints = None
+    folded_: Sequence[str] = ()
 
-    def __init__(self, top_k=10, last_k=3):
+    def __init__(self, top_k=10, last_k=3, max_touchpoints=100):
         self.top_k = top_k
         self.last_k = last_k
+        self.max_touchpoints = max_touchpoints
 
     def _check_params(self) -> None:
         for name in ("top_k", "last_k"):
             value = getattr(self, name)
             if not isinstance(value, int | np.integer) or value < 0:
                 raise ValueError(f"{name} must be a whole number >= 0, got {value!r}.")
+        limit = self.max_touchpoints
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int | np.integer) or limit < 1
+        ):
+            raise ValueError(f"max_touchpoints must be a whole number >= 1, got {limit!r}.")
 
     def _fit(self, w: Windows, log: EventLog) -> None:
         cats = list(log.frame["touchpoint"].cat.categories)
-        seen = np.bincount(w.touchpoint, minlength=len(cats)) > 0
-        self.touchpoints_ = [c for i, c in enumerate(cats) if c in log.journey_map or seen[i]]
-        voc = vocabulary_codes(log, self.touchpoints_, w.touchpoint)[w.touchpoint]
+        events = np.bincount(w.touchpoint, minlength=len(cats))
+        vocabulary = [c for i, c in enumerate(cats) if c in log.journey_map or events[i] > 0]
+        self.touchpoints_, self.folded_ = most_used_touchpoints(
+            vocabulary,
+            list(log.journey_map.actionable_touchpoints),
+            dict(zip(cats, events.tolist(), strict=True)),
+            len(vocabulary) if self.max_touchpoints is None else self.max_touchpoints,
+        )
+        voc = self._codes(w, log)
         n = len(self.touchpoints_) + 1
         pairs = voc[:-1] * n
         pairs += voc[1:]
@@ -85,8 +112,14 @@ class SequenceFeatures(FeatureFamily):
             *[f"last_touchpoint_{k}" for k in range(1, self.last_k + 1)],
         ]
 
+    def _codes(self, w: Windows, log: EventLog) -> np.ndarray:
+        """Each selected event's code in ``touchpoints_`` (``other`` last)."""
+        return vocabulary_codes(log, self.touchpoints_, w.touchpoint, folded=self.folded_)[
+            w.touchpoint
+        ]
+
     def _compute(self, w: Windows, out: ColumnSink) -> None:
-        voc = vocabulary_codes(w.log, self.touchpoints_, w.touchpoint)[w.touchpoint]
+        voc = self._codes(w, w.log)
         names = list(self.feature_names_out_)
         n = len(self.touchpoints_) + 1
         index = {a: i for i, a in enumerate([*self.touchpoints_, "other"])}

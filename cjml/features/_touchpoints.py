@@ -13,6 +13,7 @@ from cjml.features._base import (
     ColumnSink,
     FeatureFamily,
     _stacklevel,
+    most_used_touchpoints,
     safe_name,
     unique_names,
     vocabulary_codes,
@@ -111,20 +112,19 @@ class TouchpointFeatures(FeatureFamily):
 
     def _fold(self, cats: list, events: np.ndarray) -> list:
         """Cut ``touchpoints_`` to ``max_touchpoints``; return the ones folded into other."""
-        if len(self.touchpoints_) <= self.max_touchpoints:
-            return []
         count = dict(zip(cats, events.tolist(), strict=True))
-        actionable = set(self.actionable_)
-        # actionable first, then by events in fit (ties: the catalogue's order)
-        ranked = sorted(self.touchpoints_, key=lambda t: (t not in actionable, -count.get(t, 0)))
-        kept = set(ranked[: self.max_touchpoints])
-        folded = [t for t in self.touchpoints_ if t not in kept]
+        kept, folded = most_used_touchpoints(
+            self.touchpoints_, self.actionable_, count, self.max_touchpoints
+        )
+        if not folded:
+            return []
         share = sum(count.get(t, 0) for t in folded) / max(int(events.sum()), 1)
-        self.touchpoints_ = [t for t in self.touchpoints_ if t in kept]
+        self.touchpoints_ = kept
         warnings.warn(
             f"The log has {len(kept) + len(folded):,} touchpoints: the {len(folded):,} least "
             f"frequent ({share:.1%} of the events) are counted together in count_other and "
-            f"share_other, so that {self.max_touchpoints} keep a count and a share of their "
+            "share_other (and are 'other' in the sequence features), so that "
+            f"{self.max_touchpoints} keep a count and a share of their "
             "own (max_touchpoints). Fix: if they are pages or URLs, group them into the steps "
             "of the journey before reading (one touchpoint per kind of page), or raise "
             "max_touchpoints (JourneyFeaturizer(max_touchpoints=...)).",
