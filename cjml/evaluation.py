@@ -59,6 +59,9 @@ _EPS = 1e-15
 N_RESAMPLES = 400
 RANDOM_STATE = 0
 LEVEL = 0.95
+#: How far (in churn-rate points, beyond sampling noise) the held-out cutoff's churn rate
+#: may lie outside every training cutoff's before the report warns of a changed world.
+SHIFT_POINTS = 0.10
 #: The metrics on which the model is compared with each baseline:
 #: (table, column, whether higher is better, name in sentences).
 COMPARED = (
@@ -614,6 +617,43 @@ class EvaluationReport:
         """
         return [line for pop in self.populations for line in pop.sentences()]
 
+    def shift_sentence(self) -> str | None:
+        """A warning when the held-out churn rate lies far outside the training cutoffs'.
+
+        The training rows and the held-out rows are the same population (the
+        lookback population) at different cutoffs. When the held-out one
+        churns at a rate more than 10 points outside the range of every
+        training cutoff's (and beyond its sampling noise), the period after the
+        held-out cutoff behaves unlike the training periods: no model fitted on
+        them can be calibrated there, and every figure of the report judges
+        that change as much as the models.
+
+        Returns
+        -------
+        str or None
+            The sentence, or None when the rates agree, with cross-validation
+            (one cutoff), or for reports saved before the training rates.
+        """
+        i = self.info
+        rates = i.get("train_churn_rates")
+        if i.get("cv") or not rates:
+            return None
+        rates = [float(r) for r in rates]  # text in a report read back from a bundle
+        low, high = min(rates), max(rates)
+        rate, n = float(i["churn_rate"]), max(int(i["n_test"]), 1)
+        margin = SHIFT_POINTS + 3 * np.sqrt(max(rate * (1 - rate), 1e-12) / n)
+        if low - margin <= rate <= high + margin:
+            return None
+        span = f"{low:.1%}" if len(rates) == 1 else f"{low:.1%} to {high:.1%}"
+        return (
+            f"The held-out cutoff's churn rate ({rate:.1%}) lies far outside the training "
+            f"cutoffs' ({span}): the {i['horizon']} after {i['test_cutoff']} behave unlike the "
+            "training periods (a new cohort, a change in the business, in the tracking, or a "
+            "log that stops early?). Models fitted on the past cannot be calibrated there, so "
+            "these figures judge that change as much as the models: look at the log around "
+            "the held-out cutoff, or hold out another one (--test-cutoff), before trusting them."
+        )
+
     def policy_table(self) -> pd.DataFrame | None:
         """The candidate recommendation policies and their held-out values, or None.
 
@@ -716,6 +756,9 @@ class EvaluationReport:
             return frame.to_string(float_format=lambda v: f"{v:.4f}")
 
         parts = [self._head()]
+        shift = self.shift_sentence()
+        if shift:
+            parts.append(f"warning: {shift}")
         if not self.populations:  # a report saved before populations existed
             parts.append(f"churn\n{fmt(self.churn)}\n\nnext stage\n{fmt(self.next_stage)}")
         n_resamples = self.info.get("n_resamples", N_RESAMPLES)
@@ -748,6 +791,9 @@ class EvaluationReport:
             else f"<b>Held-out cutoff {html.escape(str(i['test_cutoff']))}</b>"
         )
         parts = [f"<p>{what}. {html.escape(self._head())}. Best value per column in bold.</p>"]
+        shift = self.shift_sentence()
+        if shift:
+            parts.append(f"<p><b>Warning:</b> {html.escape(shift)}</p>")
         if not self.populations:
             parts.append(
                 f"<h4>Churn</h4>{_metric_table_html(self.churn, ('brier', 'log_loss'))}"
@@ -1156,11 +1202,19 @@ def build_report(
         risks,
         stage_probas,
         active=active,
-        info={**info, "n_train": len(train)},
+        info={**info, "n_train": len(train), **_train_churn_rates(train)},
         importance=family_importance(churn_model, featurizer.feature_families_),
         n_resamples=n_resamples,
         random_state=random_state,
     )
+
+
+def _train_churn_rates(train: pd.DataFrame) -> dict:
+    """``train_churn_rates``: the churn rate of the training rows at each cutoff."""
+    if "cutoff" not in train.columns or not len(train):
+        return {}
+    rates = train.groupby("cutoff", sort=True)["churn"].mean()
+    return {"train_churn_rates": [round(float(r), 6) for r in rates]}
 
 
 def _assemble_report(

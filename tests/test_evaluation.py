@@ -14,6 +14,7 @@ import pytest
 import cjml
 from cjml.datasets import load_sample
 from cjml.evaluation import (
+    SHIFT_POINTS,
     EvaluationReport,
     PopulationMetrics,
     _AUCByWeights,
@@ -537,6 +538,45 @@ def test_report_round_trips_through_json(trained):
     # a report stored before populations existed still reads and prints its tables
     old = {k: data[k] for k in ("churn", "next_stage", "policy", "info")}
     assert "rfm_logistic" in EvaluationReport.from_dict(old).to_text()
+
+
+def test_the_report_warns_when_the_held_out_period_churns_unlike_the_training_ones(trained, log):
+    _, report = trained
+    rates = [float(r) for r in report.info["train_churn_rates"]]
+    assert len(rates) == len(report.info["train_cutoffs"])
+    assert all(0 < r < 1 for r in rates)
+    assert report.shift_sentence() is None  # the sample does not change over time
+    assert "warning:" not in report.to_text()
+    # a held-out period where almost nobody comes back (a log of new cohorts only, a
+    # tracking change): the same log with 95% of the customers silent after the cutoff
+    cut = pd.Timestamp(report.info["test_cutoff"])
+    cut = cut.tz_localize("UTC") if cut.tz is None else cut
+    frame = log.frame
+    ids = frame["customer_id"].unique()
+    keep = set(ids[::20])
+    later = frame["timestamp"] > cut
+    changed = frame[~later | frame["customer_id"].isin(keep)]
+    _, shifted = cjml.train(
+        changed, n_cutoffs=6, step="15D", test_cutoff=cut, recommender=False, value=False
+    )
+    sentence = shifted.shift_sentence()
+    shifted_rates = [float(r) for r in shifted.info["train_churn_rates"]]
+    assert shifted.info["churn_rate"] > max(shifted_rates) + SHIFT_POINTS
+    assert sentence is not None and sentence.startswith(
+        f"The held-out cutoff's churn rate ({shifted.info['churn_rate']:.1%}) lies far outside "
+        f"the training cutoffs' ({min(shifted_rates):.1%} to "
+    )
+    assert f"warning: {sentence}" in shifted.to_text()
+    assert "<b>Warning:</b>" in shifted._repr_html_()
+    again = EvaluationReport.from_dict(json.loads(json.dumps(shifted.to_dict())))
+    assert again.shift_sentence() == sentence
+    # one cutoff, cross-validated: no training period to compare with
+    assert (
+        EvaluationReport.from_dict(
+            {**shifted.to_dict(), "info": {**shifted.info, "cv": 5}}
+        ).shift_sentence()
+        is None
+    )
 
 
 def test_report_header_counts_cutoffs_in_words(trained):
