@@ -668,7 +668,10 @@ class EvaluationReport:
         """
         if not self.policy or not self.policy.get("table"):
             return None
-        return pd.DataFrame(self.policy["table"]).set_index("policy")
+        table = pd.DataFrame(self.policy["table"])
+        if table.empty or "policy" not in table.columns:  # no held-out decision to value
+            return None
+        return table.set_index("policy")
 
     def _policy_text(self) -> str:
         table = self.policy_table()

@@ -283,8 +283,8 @@ def rolling_cutoffs(
     if cutoffs[0] <= first_event:
         fit = int(np.ceil((latest - first_event) / s))  # cutoffs latest - k*s after the first event
         raise ValueError(
-            f"{n} cutoffs spaced {s} before {latest} start before the first event "
-            f"({first_event}); ask for {fit} cutoffs or fewer, or a smaller step."
+            f"{n} cutoffs {_step_text(s)} apart up to {latest.date()} start before the first "
+            f"event ({first_event.date()}); ask for {fit} cutoffs or fewer, or a smaller step."
         )
     return cutoffs
 
@@ -427,22 +427,31 @@ def _holdout_fits(
     last=None,
 ) -> bool:
     """Whether ``train``'s default, ``n`` rolling cutoffs ``step`` apart with the latest
-    held out, leaves cutoffs to train on.
+    held out, leaves enough cutoffs to train on.
 
     The held-out cutoff's label window must be in the log, and either the ``n``
     cutoffs that end at it start after the first event and span a horizon (so the
-    earliest ends its label window by the held-out one), or the ``n - 1`` training
-    cutoffs ``train`` takes on the same grid (the latest whose label window ends by
-    the held-out one, and those ``step`` apart before it) all fall after the first
-    event. The second is what lets a horizon longer than the ``n`` cutoffs span
-    (CDNOW, 18 months, with a 182-day horizon) keep ``n - 1`` training cutoffs.
+    earliest ends its label window by the held-out one), or at least half of the
+    ``n - 1`` training cutoffs ``train`` takes on the same grid (the latest whose
+    label window ends by the held-out one, and those ``step`` apart before it)
+    fall after the first event; ``train`` keeps those
+    (:func:`cjml.training._rolling_training_cutoffs`). The second is what lets a
+    horizon longer than the ``n`` cutoffs span (CDNOW, 18 months, with a 182-day
+    horizon), or a held-out cutoff early in the log, train on the cutoffs its
+    history holds; half, so that a horizon the log barely holds is not trained
+    on a week or two of its first customers.
     """
     test = (end - horizon).floor("D") if last is None else last
     if test + horizon > end or n < 2:
         return False
     spans = (n - 1) * step >= horizon and test - (n - 1) * step > first
-    earliest_training = _latest_training_cutoff(test, horizon, step) - (n - 2) * step
-    return spans or earliest_training > first
+    latest_training = _latest_training_cutoff(test, horizon, step)
+    after_first = (
+        0
+        if latest_training <= first
+        else min(n - 1, int(np.ceil((latest_training - first) / step)))
+    )
+    return spans or 2 * after_first >= n - 1
 
 
 def _longest_holdout_horizon(

@@ -146,8 +146,9 @@ def train(
         cutoff, the other ``n_cutoffs - 1`` train: the latest ones ``step`` apart
         whose label windows end by the held-out cutoff (fewer where the log's
         history is shorter), so a long horizon does not leave only a few. A
-        horizon longer than the cutoffs span is accepted when those training
-        cutoffs all follow the first event.
+        horizon longer than the cutoffs span, or a ``test_cutoff`` early in the
+        log, is accepted when at least half of those training cutoffs follow
+        the first event (and trains on those).
     step : duration, default "7D"
         Spacing of the rolling cutoffs.
     test_cutoff : date, optional
@@ -277,7 +278,10 @@ def train(
             raise ValueError(
                 _holdout_advice(log, horizon, n_cutoffs=n_cutoffs, step=step, last=last)
             )
-        cutoffs = rolling_cutoffs(log, horizon=horizon, n=n_cutoffs, step=step, last=test_cutoff)
+        # held out: the test cutoff alone here; its training cutoffs follow below
+        cutoffs = rolling_cutoffs(
+            log, horizon=horizon, n=1 if holdout else n_cutoffs, step=step, last=test_cutoff
+        )
     else:
         cutoffs = sorted(
             pd.Timestamp(c)

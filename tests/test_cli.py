@@ -360,14 +360,15 @@ def test_a_horizon_too_long_for_a_held_out_cutoff_trains_and_evaluates_with_cv(t
     )
     model = tmp_path / "m.cjml"
     code, _, err = run(
-        capsys, "train", str(events), "--out", str(model), "--horizon", "150D", "--quiet"
+        capsys, "train", str(events), "--out", str(model), "--horizon", "175D", "--quiet"
     )
     assert code == 1 and not model.exists()
-    # 20 cutoffs 7 days apart reach back 133 days: that is the longest horizon they can hold out
-    # in command-line words: the library's "(horizon='133D', --horizon 133D)" loses its keyword
-    assert "use a horizon of at most 133 days (--horizon 133D)" in err
-    assert "keep the 150-day horizon with 20 cutoffs 8 days apart (--step 8D)" in err
-    assert "at the one cutoff 2024-09-07" in err and "(--cv 5)" in err
+    # held out at 2024-08-13, the 19 weekly training cutoffs would end 182 days before it:
+    # 168 days is the longest horizon that leaves at least half of them after the first event
+    # in command-line words: the library's "(horizon='168D', --horizon 168D)" loses its keyword
+    assert "use a horizon of at most 168 days (--horizon 168D)" in err
+    assert "keep the 175-day horizon with 20 cutoffs 10 days apart (--step 10D)" in err
+    assert "at the one cutoff 2024-08-13" in err and "(--cv 5)" in err
     assert "horizon='" not in err and "step='" not in err and "cv=5" not in err
     assert "--no-holdout" not in err
     code, out, err = run(
@@ -377,7 +378,7 @@ def test_a_horizon_too_long_for_a_held_out_cutoff_trains_and_evaluates_with_cv(t
         "--out",
         str(model),
         "--horizon",
-        "150D",
+        "175D",
         "--lookback",
         "365D",
         "--cv",
@@ -385,18 +386,18 @@ def test_a_horizon_too_long_for_a_held_out_cutoff_trains_and_evaluates_with_cv(t
         "--quiet",
     )
     assert code == 0, err
-    assert "cutoff 2024-09-07 (horizon 150 days): 287 customers" in out
+    assert "cutoff 2024-08-13 (horizon 175 days): 258 customers" in out
     assert "2-fold cross-validation over these customers" in out
     assert out.index(
-        "== active within the 150 days before the cutoff (the customers a campaign "
-        "can still reach): 215 customers"
+        "== active within the 175 days before the cutoff (the customers a campaign "
+        "can still reach): 222 customers"
     ) < out.index("== every customer with an event in the 365 days before the cutoff")
-    assert "refitted on every customer at 2024-09-07" in out
+    assert "refitted on every customer at 2024-08-13" in out
     code, _, err = run(capsys, "evaluate", str(model), str(events), "--quiet")
     assert code == 1 and "cjml evaluate MODEL EVENTS --cv 5" in err
     code, out, err = run(capsys, "evaluate", str(model), str(events), "--cv", "2", "--quiet")
     assert code == 0, err
-    assert "cutoff 2024-09-07 (horizon 150 days)" in out and "per fold" in out
+    assert "cutoff 2024-08-13 (horizon 175 days)" in out and "per fold" in out
     with pytest.raises(SystemExit) as usage:
         main(["train", str(events), "--out", str(tmp_path / "x.cjml"), "--cv", "1"])
     assert usage.value.code == 2 and "expected 2 folds or more" in capsys.readouterr().err

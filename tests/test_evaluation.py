@@ -94,7 +94,10 @@ def test_the_held_out_cutoff_fits_while_the_training_cutoffs_follow_the_first_ev
     earliest = pd.Timestamp("2025-01-01", tz="UTC") - 26 * week - 18 * week
     assert earliest == pd.Timestamp("2024-02-28", tz="UTC")
     assert _holdout_fits(pd.Timestamp("2024-02-27 23:00", tz="UTC"), end, horizon, 20, week)
-    assert not _holdout_fits(pd.Timestamp("2024-02-28", tz="UTC"), end, horizon, 20, week)
+    # half of them after the first event is enough (train keeps those): the 10th latest is
+    # 2024-05-01
+    assert _holdout_fits(pd.Timestamp("2024-04-30", tz="UTC"), end, horizon, 20, week)
+    assert not _holdout_fits(pd.Timestamp("2024-05-01", tz="UTC"), end, horizon, 20, week)
     # cutoffs that span the horizon are accepted as before (the training ones then stop at
     # the first event): 29 weekly cutoffs span 196 days, from 2024-06-19
     assert _holdout_fits(pd.Timestamp("2024-06-18", tz="UTC"), end, horizon, 29, week)
@@ -102,6 +105,22 @@ def test_the_held_out_cutoff_fits_while_the_training_cutoffs_follow_the_first_ev
     first = pd.Timestamp("2024-01-01", tz="UTC")
     assert not _holdout_fits(first, end, horizon, 20, week, last=end - week)
     assert not _holdout_fits(first, end, horizon, 1, week)
+
+
+def test_an_early_held_out_cutoff_trains_on_the_cutoffs_its_history_holds(log):
+    # retentioneering's simple-onlineshop held out at 2020-02-29 was refused: 13 of the 19
+    # weekly training cutoffs fall after its first event, the other 6 before it
+    bundle, report = cjml.train(
+        log, test_cutoff="2024-04-15", recommender=False, survival=False, value=False
+    )
+    got = [pd.Timestamp(c) for c in bundle.metadata["train_cutoffs"]]
+    latest = pd.Timestamp("2024-04-15", tz="UTC") - pd.Timedelta(days=35)  # 30-day labels
+    # the 10 weekly cutoffs after the first event (2024-01-01 06:12), not 19 refused
+    assert got == [latest - pd.Timedelta(days=7 * k) for k in range(10)][::-1]
+    assert "from 10 earlier cutoffs (2024-01-08 .. 2024-03-11)" in report.to_text()
+    # fewer than half of them (two weeks earlier, 8 of 19): refused, naming what works
+    with pytest.raises(ValueError, match="the earliest before the first event"):
+        cjml.train(log, test_cutoff="2024-04-01", recommender=False, survival=False, value=False)
 
 
 def test_rolling_training_cutoffs_stop_at_the_first_event():
@@ -577,6 +596,27 @@ def test_the_report_warns_when_the_held_out_period_churns_unlike_the_training_on
         ).shift_sentence()
         is None
     )
+
+
+def test_a_policy_valued_on_no_held_out_decision_prints_its_reason(trained):
+    # a 150-day horizon on 400 days of 300 customers left 0 held-out anchors: the empty
+    # table came back as {'index': []} and `cjml train` ended in an internal error
+    _, report = trained
+    data = json.loads(json.dumps(report.to_dict()))
+    reason = "only 0 held-out anchors: too few to tell whether any touchpoint helps"
+    data["policy"] = {
+        "policy": "no action",
+        "touchpoint": None,
+        "stage_rule": {},
+        "reason": reason,
+        "n_anchors": 0,
+        "test": "normalised",
+        "table": {"index": []},
+    }
+    again = EvaluationReport.from_dict(data)
+    assert again.policy_table() is None
+    assert f"recommendation policy: no action: {reason}" in again.to_text()
+    assert reason in again._repr_html_()
 
 
 def test_report_header_counts_cutoffs_in_words(trained):
