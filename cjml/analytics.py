@@ -34,6 +34,7 @@ from cjml.i18n import (
     format_currency,
     format_date,
     format_datetime,
+    format_duration,
     format_number,
     format_percent,
     format_points,
@@ -1557,13 +1558,13 @@ class JourneyMapReport:
         for row in self.stages.itertuples(index=False):
             line = _(
                 "{stage} reached {reached}  conversion {conversion}  drop-off {drop_off}  "
-                "median {median_days} days"
+                "median {median}"
             ).format(
                 stage=label_text(row.stage).ljust(width),
                 reached=_int(row.reached).rjust(8),
                 conversion=_pct(row.conversion).rjust(6),
                 drop_off=_pct(row.drop_off).rjust(6),
-                median_days=_num(row.median_days, 1).rjust(5),
+                median=_duration(row.median_days),
             )
             missing = gaps.get((None, row.stage))
             if missing:
@@ -2026,6 +2027,13 @@ def _int(value) -> str:
     return format_number(int(value))
 
 
+def _duration(days) -> str:
+    """Days as a time a person reads ("12 minutes", "5.5 hours", "7.5 days")."""
+    if days is None or pd.isna(days):
+        return _DASH
+    return format_duration(float(days))
+
+
 def _days(delta) -> str:
     days = pd.Timedelta(delta) / pd.Timedelta(days=1)
     whole = float(days).is_integer()
@@ -2102,7 +2110,7 @@ _STAGE_HEADERS = (
     (N_("conversion"), N_("reached the next stage, among those whose outcome is known")),
     (N_("drop-off"), N_("went silent in the stage, among those whose outcome there is known")),
     (N_("pending / active"), N_("outcome not known yet: still active")),
-    (N_("median days"), N_("median days spent in the stage")),
+    (N_("median time"), N_("median time spent in the stage")),
     (N_("top touchpoints"), N_("most events in the stage (share of its events)")),
     (N_("CSAT"), N_("mean satisfaction (answers)")),
     (N_("NPS"), N_("score, and promoters / passives / detractors")),
@@ -2139,7 +2147,7 @@ def _stage_table_html(
         cells.append(_cell(_pct(r["conversion"], 1)))
         cells.append(_cell(_pct(r["drop_off"], 1)))
         cells.append(_cell(f"{_int(r['pending'])} / {_int(r['active'])}"))
-        cells.append(_cell(_num(r["median_days"], 1)))
+        cells.append(_cell(_duration(r["median_days"])))
         cells.append(_cell(tops.get(key, _DASH), "left"))
         csat = (
             _DASH
@@ -2257,7 +2265,7 @@ _NOTES = (
         ),
     ),
     (
-        N_("median days"),
+        N_("median time"),
         N_(
             "from entering the stage to the next event in another stage, or to the last event "
             "(a lower bound for active customers)."

@@ -40,6 +40,7 @@ __all__ = [
     "format_date",
     "format_datetime",
     "format_days",
+    "format_duration",
     "format_moment",
     "format_number",
     "format_percent",
@@ -429,6 +430,55 @@ def format_days(delta) -> str:
     whole = float(days).is_integer()
     text = format_number(days, 0 if whole else 1)
     return ngettext("{n} day", "{n} days", int(days) if whole else 2).format(n=text)
+
+
+def format_duration(delta, hours_until=None) -> str:
+    """A time spent, in the unit a person reads it in: seconds under a minute, minutes
+    under an hour, hours under ``hours_until``, else days ("40 seconds", "12 minutes",
+    "5.5 hours", "7.5 days").
+
+    Clickstreams spend seconds or minutes in a stage: "0.0 days" said nothing there. Hours and
+    days keep one decimal under ten and are whole from there (9.96 reads "10").
+
+    Parameters
+    ----------
+    delta : Timedelta, str or float
+        The duration (a float is days).
+    hours_until : Timedelta, optional
+        From this long, days; default one day (support times use two).
+
+    Returns
+    -------
+    str
+    """
+    import pandas as pd
+
+    if not isinstance(delta, pd.Timedelta | str):
+        delta = pd.Timedelta(days=float(delta))
+    delta = pd.Timedelta(delta)
+    limit = pd.Timedelta(days=1) if hours_until is None else pd.Timedelta(hours_until)
+    hours = delta / pd.Timedelta(hours=1)
+    if round(hours) >= limit / pd.Timedelta(hours=1):
+        n, digits = _one_decimal_under_ten(hours / 24)
+        return ngettext("{n} day", "{n} days", 1 if n == 1 else 2).format(
+            n=format_number(n, digits)
+        )
+    seconds = round(delta / pd.Timedelta(seconds=1))
+    if seconds < 60:
+        return ngettext("{n} second", "{n} seconds", seconds).format(n=format_number(seconds))
+    minutes = round(delta / pd.Timedelta(minutes=1))
+    if minutes < 60:
+        return ngettext("{n} minute", "{n} minutes", minutes).format(n=format_number(minutes))
+    n, digits = _one_decimal_under_ten(hours)
+    return ngettext("{n} hour", "{n} hours", 1 if n == 1 else 2).format(n=format_number(n, digits))
+
+
+def _one_decimal_under_ten(value: float) -> tuple[float, int]:
+    """``value`` with one decimal under ten, whole from there (9.96 reads "10")."""
+    one = round(value, 1)
+    if one >= 10 or one.is_integer():
+        return float(round(value)), 0
+    return one, 1
 
 
 def format_moment(value) -> str:

@@ -25,7 +25,7 @@ import pandas as pd
 from cjml._intervals import newcombe_interval, wilson_interval
 from cjml.events import to_utc_timestamp
 from cjml.exceptions import NoSupportTicketsError
-from cjml.i18n import format_number, format_percent, label_text, language, ngettext
+from cjml.i18n import format_duration, format_number, format_percent, label_text, language, ngettext
 from cjml.i18n import gettext as _
 from cjml.io._write import write_atomic, write_csv
 
@@ -996,25 +996,10 @@ class SupportJourneyReport:
 
 # =========================================================================== words
 def _duration(hours) -> str:
-    """Hours in words: hours under two days, days from there; one decimal under ten."""
+    """Hours in words: minutes under an hour, hours under two days, days from there."""
     if hours is None or pd.isna(hours):
         return _DASH
-    hours = float(hours)
-    if round(hours) < 48:
-        n, digits = _rounded(hours)
-        return ngettext("{n} hour", "{n} hours", 1 if n == 1 else 2).format(
-            n=format_number(n, digits)
-        )
-    n, digits = _rounded(hours / 24)
-    return ngettext("{n} day", "{n} days", 2).format(n=format_number(n, digits))
-
-
-def _rounded(value: float) -> tuple[float, int]:
-    """``value`` with one decimal under ten, whole from there (9.96 reads "10")."""
-    one = round(value, 1)
-    if one >= 10 or one.is_integer():
-        return float(round(value)), 0
-    return one, 1
+    return format_duration(pd.Timedelta(hours=float(hours)), hours_until=pd.Timedelta(hours=48))
 
 
 def _difference(row: pd.Series) -> str:

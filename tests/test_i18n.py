@@ -6,6 +6,7 @@ import re
 import string
 
 import numpy as np
+import pandas as pd
 import pytest
 from babel.messages.pofile import read_po
 from hypothesis import given, settings
@@ -237,3 +238,28 @@ def test_format_rounded_formats_each_shown_value_once():
     out = format_rounded([1.04, 1.01, 0.96, 2.0, 2.049, 2.251, 2.25], 1, one)
     assert list(out) == ["1.0", "1.0", "1.0", "2.0", "2.0", "2.3", "2.2"]
     assert len(calls) == 4  # 1.0, 2.0 and 2.3 once each; 2.25, a tie, on its own
+
+
+@pytest.mark.parametrize(
+    "days, text, vi",
+    [
+        (0.0, "0 seconds", "0 giây"),
+        (24 / 86400, "24 seconds", "24 giây"),
+        (0.3 / 24, "18 minutes", "18 phút"),
+        (59.6 / 1440, "1 hour", "1 giờ"),
+        (5.55 / 24, "5.5 hours", "5,5 giờ"),
+        (23.7 / 24, "1 day", "1 ngày"),
+        (4.5, "4.5 days", "4,5 ngày"),
+        (12.34, "12 days", "12 ngày"),
+    ],
+)
+def test_a_time_spent_reads_in_its_own_unit(days, text, vi):
+    """Stages of a clickstream last seconds: the journey map said "median 0.0 days"."""
+    from cjml.i18n import format_duration
+
+    assert format_duration(days) == text
+    assert format_duration(pd.Timedelta(days=days)) == text
+    with i18n.language("vi"):
+        assert format_duration(days) == vi
+    # support times stay in hours up to two days
+    assert format_duration(pd.Timedelta(hours=36), hours_until=pd.Timedelta(hours=48)) == "36 hours"

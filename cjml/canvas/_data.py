@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from cjml.canvas._canvas import JourneyCanvas
-from cjml.i18n import format_number, format_percent, format_points, label_text
+from cjml.i18n import format_duration, format_number, format_percent, format_points, label_text
 from cjml.i18n import gettext as _
 
 __all__ = ["DOING_TOP", "TESTING_PER_STAGE", "WAIT_MIN", "build_canvas"]
@@ -307,8 +307,8 @@ def _pain_text(kind: str, metric: float, days: float) -> str:
     if kind == "drop_off":
         return _("{share} go silent here").format(share=share)
     if kind == "wait":
-        return _("median {days} days here, {ratio}\u00d7 the other stages").format(
-            days=format_number(days, 0 if days >= 10 else 1), ratio=format_number(metric, 1)
+        return _("median {time} here, {ratio}\u00d7 the other stages").format(
+            time=format_duration(days), ratio=format_number(metric, 1)
         )
     if kind == "effort":
         return _("{share} of effort answers are high (5 or more)").format(share=share)

@@ -36,6 +36,7 @@ from cjml.i18n import (
     N_,
     current,
     format_days,
+    format_duration,
     format_moment,
     format_number,
     format_percent,
@@ -571,7 +572,7 @@ def _flow_cell(canvas, stage) -> _Cell:
         cell.items.append(
             _Item(
                 _("median {days}").format(
-                    days=format_days(
+                    days=format_duration(
                         median
                         if isinstance(median, pd.Timedelta)
                         else pd.Timedelta(days=_float(median))
