@@ -633,7 +633,7 @@ def add_journey_map(sub: argparse._SubParsersAction) -> None:
         "journey-map",
         summary="write the data-driven journey map, its canvases and the support journey",
         description="Describe each journey stage from the events: customers who reached it, "
-        "conversion, drop-off, median days in stage, top touchpoints, satisfaction "
+        "conversion, drop-off, median time in stage, top touchpoints, satisfaction "
         "and NPS; with --model, the missing touchpoints (high estimated risk "
         "reduction, low current use). Writes an HTML page with the tables, a funnel "
         "and a flow plot, or the stage table as CSV.\n\n"
