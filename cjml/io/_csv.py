@@ -6,14 +6,14 @@ PNG given as ``--rules``), cannot be opened (permission denied, a folder) or
 breaks the CSV rules is refused with the same one-line message whichever
 command reads it.
 
-The CSV rules (``validate``, ``features``, ``train`` read CSV with pandas,
-``score`` with Arrow; both apply them):
+The CSV rules (every command reads CSV through :func:`csv_batches`):
 
 - UTF-8 text (a byte-order mark is fine), one header line, fields separated by
   commas, or by ';', tabs or '|' when the header holds no comma but one of those
-  (what spreadsheets in many countries export); a file separated by ';' or
-  showing decimal commas ('12,50', '1.234,50') has its numbers read with a
-  decimal comma (the customer id stays as written);
+  (what spreadsheets in many countries export); a file separated by ';', or by
+  tabs or '|' with decimal commas and no decimal point in its first 200 rows,
+  has its numbers read with a decimal comma ('12,50', '1.234,50'; the customer
+  id stays as written);
   compressed files (gzip, bz2, xz, zstd, a zip holding one CSV file) are
   recognised by their content, whatever their name;
 - every column name once: a repeated name is refused, never renamed;
