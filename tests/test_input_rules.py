@@ -208,6 +208,19 @@ def test_a_european_export_reads_its_decimal_commas_and_day_first_dates(tmp_path
     assert frame.loc[("007", "purchase"), "timestamp"] == pd.Timestamp("2023-12-31 09:00", tz="UTC")
 
 
+def test_validate_says_how_a_csv_was_read_when_not_with_commas(tmp_path, capsys):
+    path = tmp_path / "export.csv"
+    _european_export().to_csv(path, sep=";", index=False)
+    assert main(["validate", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(
+        "Read as CSV separated by ';', numbers with a decimal comma ('12,50' is 12.5)\nEvent log:"
+    )
+    comma = write(tmp_path / "comma.csv", *ROWS, header=HEADER)
+    assert main(["validate", str(comma)]) == 0
+    assert capsys.readouterr().out.startswith("Event log:")
+
+
 def test_a_semicolon_file_with_decimal_points_keeps_them(tmp_path):
     path = tmp_path / "points.csv"
     _european_export().assign(

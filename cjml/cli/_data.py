@@ -152,7 +152,11 @@ def add_generate(sub: argparse._SubParsersAction) -> None:
 
 # --------------------------------------------------------------------------- validate
 def _cmd_validate(args: argparse.Namespace) -> int:
-    say(read_log(args).summary().to_text())
+    from cjml.io._files import csv_dialect_text
+
+    log = read_log(args)
+    dialect = csv_dialect_text(args.events)
+    say((f"{dialect}\n" if dialect else "") + log.summary().to_text())
     return 0
 
 

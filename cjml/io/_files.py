@@ -214,6 +214,33 @@ def _csv_frame(
     return frame
 
 
+def csv_dialect_text(events: Any) -> str | None:
+    """How a CSV input was read, when not as plain commas: a line for ``validate``.
+
+    Parameters
+    ----------
+    events : object
+        The input as given (a path; anything else gives None).
+
+    Returns
+    -------
+    str or None
+        E.g. "Read as CSV separated by ';', numbers with a decimal comma
+        ('12,50' is 12.5)"; None for comma-separated CSV, Parquet or a DataFrame.
+    """
+    if not isinstance(events, str | os.PathLike):
+        return None
+    kind, files = _input_files(Path(events))
+    if kind != "csv" or not files:
+        return None
+    header = csv_header(files[0])
+    if header.sep == ",":
+        return None
+    said = {";": "';'", "\t": "tabs", "|": "'|'"}[header.sep]
+    decimal = ", numbers with a decimal comma ('12,50' is 12.5)" if header.decimal_comma else ""
+    return f"Read as CSV separated by {said}{decimal}"
+
+
 def read_written_table(path: str | os.PathLike) -> pd.DataFrame:
     """Read back a table cjml wrote (scores, approved actions), as it was before writing.
 
