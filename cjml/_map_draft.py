@@ -12,6 +12,7 @@ and the reader needs a journey map: the map cannot import the reader back.
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,12 @@ __all__ = ["draft_journey_map"]
 
 #: Words that mark a channel value of the log as offline (the map's channel is online or
 #: offline; the log's is free text such as "branch" or "email").
+# Touchpoint names that say a purchase: the draft marks them purchase = true, to check.
+_PURCHASE_NAME = re.compile(
+    r"(^|_)(purchase[sd]?(_(done|complete[d]?|confirmed|success(ful)?))?|"
+    r"payment_(done|complete[d]?|success(ful)?|received)|order_(placed|complete[d]?|confirmed)|"
+    r"checkout_(done|complete[d]?)|transaction|buy|bought|paid)$"
+)
 _OFFLINE_WORDS = ("branch", "store", "shop", "phone", "call", "person", "offline", "post", "field")
 
 
@@ -249,6 +256,7 @@ def _draft_map(
             "stages": kept or [stages[top[k]]],
             "description": f"{total:,} events" + _via(channels.get(t)),
         }
+    _mark_purchases(touchpoints, frame)
     drafted = JourneyMap.from_dict({"name": name, "stages": stages, "touchpoints": touchpoints})
     _warn_many_touchpoints(drafted)
     return drafted, True
@@ -360,7 +368,21 @@ def _draft_without_stages(
         }
         for k, t in enumerate(order)
     }
+    _mark_purchases(touchpoints, frame)
     return JourneyMap.from_dict({"name": name, "stages": stages, "touchpoints": touchpoints})
+
+
+def _mark_purchases(touchpoints: dict, frame: pd.DataFrame) -> None:
+    """Mark ``purchase = true`` on the touchpoints whose name says a purchase
+    (``payment_done``, ``order_placed``...) or whose events carry a positive amount."""
+    paid: set = set()
+    if "amount" in frame.columns:
+        amounts = frame["amount"].to_numpy(dtype=float, na_value=np.nan)
+        paid = {str(t) for t in pd.unique(frame["touchpoint"].to_numpy()[amounts > 0])}
+    for t, attrs in touchpoints.items():
+        words = re.sub(r"[^0-9a-z]+", "_", str(t).lower()).strip("_")
+        if t in paid or _PURCHASE_NAME.search(words):
+            attrs["purchase"] = True
 
 
 def _known_milestones(milestones, order: list[str]) -> list[str]:

@@ -38,7 +38,7 @@ DEFAULT_STAGES: tuple[str, ...] = (
 DROPPED = "dropped"
 
 _CHANNELS = ("online", "offline")
-_TOUCHPOINT_KEYS = ("name", "channel", "stages", "actionable", "cost", "description")
+_TOUCHPOINT_KEYS = ("name", "channel", "stages", "actionable", "cost", "description", "purchase")
 
 
 def _did_you_mean(value: str, allowed: Iterable[str]) -> str:
@@ -66,6 +66,11 @@ class Touchpoint:
         unknown.
     description : str
         A short human-readable description.
+    purchase : bool
+        True when an event of it is a purchase (``payment_done``,
+        ``order_placed``...): the value features and the BTYD baseline count
+        them, with or without an amount. Without any marked, a touchpoint named
+        ``purchase`` is, else whatever carries an amount.
     """
 
     name: str
@@ -74,6 +79,7 @@ class Touchpoint:
     actionable: bool = False
     cost: float | None = None
     description: str = ""
+    purchase: bool = False
 
 
 @dataclass(frozen=True)
@@ -197,7 +203,8 @@ class JourneyMap:
             mappings each with a ``name``. Attributes: ``channel`` ("online" or
             "offline", required), ``stages`` (list, required), ``actionable``
             (bool, default False), ``cost`` (number, optional),
-            ``description`` (text, optional). An optional ``name`` labels the
+            ``description`` (text, optional), ``purchase`` (bool, default
+            False: its events are purchases). An optional ``name`` labels the
             map.
 
         Returns
@@ -276,19 +283,21 @@ class JourneyMap:
                         f"Touchpoint {name!r} has cost {cost!r}, which is not a number. Fix: "
                         "write the unit cost without quotes, e.g. cost = 0.5, or leave it out."
                     ) from None
-            actionable = attrs.get("actionable", False)
-            if not isinstance(actionable, bool | np.bool_):
-                raise JourneyMapError(
-                    f"Touchpoint {name!r} has actionable = {actionable!r}; use true or false."
-                )
+            flags = {key: attrs.get(key, False) for key in ("actionable", "purchase")}
+            for key, flag in flags.items():
+                if not isinstance(flag, bool | np.bool_):
+                    raise JourneyMapError(
+                        f"Touchpoint {name!r} has {key} = {flag!r}; use true or false."
+                    )
             touchpoints.append(
                 Touchpoint(
                     name=name,
                     channel=str(attrs["channel"]),
                     stages=tuple(str(s) for s in tp_stages),
-                    actionable=bool(actionable),
+                    actionable=bool(flags["actionable"]),
                     cost=cost,
                     description=str(attrs.get("description", "")),
+                    purchase=bool(flags["purchase"]),
                 )
             )
         return cls(
@@ -398,6 +407,8 @@ class JourneyMap:
                 attrs["cost"] = t.cost
             if t.description:
                 attrs["description"] = t.description
+            if t.purchase:  # said only when marked: maps without it are as before
+                attrs["purchase"] = True
             tps[t.name] = attrs
         return {"name": self.name, "stages": list(self.stages), "touchpoints": tps}
 
@@ -433,6 +444,8 @@ class JourneyMap:
                 lines.append(f"cost = {float(t.cost)!r}")
             if t.description:
                 lines.append(f"description = {text(t.description)}")
+            if t.purchase:
+                lines.append("purchase = true")
         return "\n".join(lines) + "\n"
 
     # ------------------------------------------------------------------ queries
@@ -445,6 +458,11 @@ class JourneyMap:
     def actionable_touchpoints(self) -> tuple[str, ...]:
         """Names of the touchpoints the business can trigger."""
         return tuple(t.name for t in self.touchpoints if t.actionable)
+
+    @property
+    def purchase_touchpoints(self) -> tuple[str, ...]:
+        """Names of the touchpoints marked as purchases (``purchase = true``)."""
+        return tuple(t.name for t in self.touchpoints if t.purchase)
 
     def __getitem__(self, name: str) -> Touchpoint:
         try:

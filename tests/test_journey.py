@@ -140,6 +140,20 @@ def test_invalid_maps_are_explained(spec, message):
         JourneyMap.from_dict(spec)
 
 
+def test_purchase_marks_are_checked_and_left_out_of_maps_without_them():
+    spec = JourneyMap.default().to_dict()
+    assert all("purchase" not in t for t in spec["touchpoints"].values())
+    assert JourneyMap.default().purchase_touchpoints == ()
+    spec["touchpoints"]["purchase"]["purchase"] = True
+    marked = JourneyMap.from_dict(spec)
+    assert marked.purchase_touchpoints == ("purchase",)
+    assert marked.to_dict()["touchpoints"]["purchase"]["purchase"] is True
+    assert "purchase = true" in marked.to_toml()
+    spec["touchpoints"]["purchase"]["purchase"] = "yes"
+    with pytest.raises(JourneyMapError, match="has purchase = 'yes'; use true or false"):
+        JourneyMap.from_dict(spec)
+
+
 def test_duplicate_touchpoint_names_are_refused():
     tp = Touchpoint("signup", "online", ("visitor",))
     with pytest.raises(JourneyMapError, match=r"Duplicate touchpoint names.*'signup'"):

@@ -180,6 +180,7 @@ def test_to_toml_reads_back_as_the_same_map(tmp_path_factory, stages, names, cos
                 "actionable": bool(k % 2),
                 **({} if cost is None else {"cost": cost}),
                 **({"description": description} if description else {}),
+                **({"purchase": True} if k % 3 == 0 else {}),
             }
             for k, n in enumerate(names)
         },
@@ -188,6 +189,39 @@ def test_to_toml_reads_back_as_the_same_map(tmp_path_factory, stages, names, cos
     path = tmp_path_factory.mktemp("toml") / "map.toml"
     path.write_text(jmap.to_toml("a header\non two lines"), encoding="utf-8")
     assert JourneyMap.from_file(path).to_dict() == jmap.to_dict()
+
+
+def test_the_draft_marks_the_purchases_and_the_value_features_count_them(tmp_path, capsys):
+    # a clickstream's payment_done carries no amount: without a mark the value family
+    # counted no purchase at all
+    rows = []
+    for c in range(60):
+        day = pd.Timestamp("2024-01-01") + pd.Timedelta(days=c % 20)
+        steps = ["paid_ad", "purchase_page_view", "payment_done", "invoice_paid"]
+        steps += ["subscription"] if c % 2 else []
+        for k, t in enumerate(steps[: 2 + c % 4] if c % 2 == 0 else steps):
+            amount = 9.5 if t == "subscription" else np.nan
+            rows.append((c, day + pd.Timedelta(hours=k), t, amount))
+    events = pd.DataFrame(rows, columns=["customer_id", "timestamp", "touchpoint", "amount"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        jmap = draft_journey_map(events)
+    # by name (payment_done, invoice_paid) or by amount (subscription); not paid_ad, nor a
+    # page about purchasing
+    assert set(jmap.purchase_touchpoints) == {"payment_done", "invoice_paid", "subscription"}
+    log = cjml.read_events(events, journey_map=jmap)
+    X = cjml.features.ValueFeatures().fit(log).transform(log)
+    bought = events[events["touchpoint"].isin(jmap.purchase_touchpoints)]
+    expected = bought.groupby("customer_id").size().reindex(X.index, fill_value=0)
+    assert (X["purchases"] == expected).all() and expected.max() == 3
+    assert X["total_amount"].max() == 9.5
+    # the command says what it marked, and the file reads back with the marks
+    source, out = tmp_path / "clicks.csv", tmp_path / "map.toml"
+    events.to_csv(source, index=False)
+    assert main(["draft-map", str(source), "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "none actionable yet, payment_done, invoice_paid, subscription marked as " in said
+    assert set(JourneyMap.from_file(out).purchase_touchpoints) == set(jmap.purchase_touchpoints)
 
 
 def test_the_command_writes_a_map_that_train_can_use_and_never_overwrites(tmp_path, capsys):

@@ -192,8 +192,10 @@ _DRAFT_HEADER = """A journey map drafted by cjml draft-map from {events}.
 Stages: in the order most customers first reached them; each touchpoint lists the stages
 where at least {share} of its events happened. Check both, then mark the touchpoints your
 business delivers with actionable = true (and a cost): the recommender chooses among those
-only, and none is marked here. channel is online or offline (from the log's most common
-channel). Use it with --map (in Python: journey_map=)."""
+only, and none is marked here. purchase = true marks the touchpoints taken for purchases (by
+their name, e.g. payment_done, or because their events carry an amount): check them. channel
+is online or offline (from the log's most common channel). Use it with --map (in Python:
+journey_map=)."""
 
 _DRAFT_HEADER_NO_STAGES = (
     "A journey map drafted by cjml draft-map from {events} (no stage column).\n"
@@ -202,9 +204,20 @@ depth, each beginning with a touchpoint at least a fifth of the customers met an
 it. A touchpoint belongs to its stage and every later one, so a customer's stage is the
 deepest reached so far. Rename and regroup them (they are a start, not a finding), then mark
 the touchpoints your business delivers with actionable = true (and a cost): the recommender
-chooses among those only, and none is marked here. channel is online or offline (from the
-log's most common channel). Use it with --map (in Python: journey_map=)."""
+chooses among those only, and none is marked here. purchase = true marks the touchpoints taken
+for purchases (by their name, e.g. payment_done, or because their events carry an amount):
+check them. channel is online or offline (from the log's most common channel). Use it with
+--map (in Python: journey_map=)."""
 )
+
+
+def _purchases_said(jmap) -> str:
+    """ ", payment_done marked as a purchase" (the draft's guesses, to check), or ""."""
+    marked = jmap.purchase_touchpoints
+    if not marked:
+        return ""
+    shown = ", ".join(marked[:3]) + (", ..." if len(marked) > 3 else "")
+    return f", {shown} marked as {'a purchase' if len(marked) == 1 else 'purchases'}"
 
 
 def _cmd_draft_map(args: argparse.Namespace) -> int:
@@ -229,8 +242,8 @@ def _cmd_draft_map(args: argparse.Namespace) -> int:
     say(
         f"Wrote a draft journey map to {args.out}: {len(jmap.stages)} stages "
         f"({' > '.join(jmap.stages)}), {len(jmap.touchpoints)} touchpoints, none actionable "
-        f"yet ({time.perf_counter() - started:.1f} s). Mark the ones your business delivers "
-        "with actionable = true, then pass the file with --map."
+        f"yet{_purchases_said(jmap)} ({time.perf_counter() - started:.1f} s). Mark the ones "
+        "your business delivers with actionable = true, then pass the file with --map."
     )
     return 0
 

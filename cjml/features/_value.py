@@ -36,11 +36,12 @@ class ValueFeatures(FeatureFamily):
     Parameters
     ----------
     purchase_touchpoints : tuple of str, default ("purchase",)
-        Touchpoints that are purchases. With the default and a journey map
-        that has no ``purchase`` touchpoint (your own map, e.g. a SaaS funnel
-        with ``invoice_paid``), the purchases are the touchpoints that carry a
-        positive amount in the events ``fit`` sees instead; the choice is kept
-        in ``purchase_touchpoints_``.
+        Touchpoints that are purchases. With the default, the journey map's
+        touchpoints marked ``purchase = true`` when it marks some (a clickstream's
+        ``payment_done``, with or without amounts); else, with a map that has no
+        ``purchase`` touchpoint (your own map, e.g. a SaaS funnel with
+        ``invoice_paid``), the touchpoints that carry a positive amount in the
+        events ``fit`` sees; the choice is kept in ``purchase_touchpoints_``.
     window : int, default 90
         Window of the recent purchase counts and amounts, in days.
     """
@@ -65,7 +66,10 @@ class ValueFeatures(FeatureFamily):
         chosen = tuple(self.purchase_touchpoints)
         cats = list(log.frame["touchpoint"].cat.categories)
         amount = w.column("amount")
-        if (
+        marked = log.journey_map.purchase_touchpoints
+        if chosen == _DEFAULT_PURCHASES and marked:
+            chosen = marked  # the map says which touchpoints are purchases
+        elif (
             chosen == _DEFAULT_PURCHASES
             and amount is not None
             and not any(t in cats or t in log.journey_map for t in chosen)

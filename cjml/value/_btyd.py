@@ -429,6 +429,8 @@ def _purchases(log: EventLog, purchase_touchpoints) -> pd.DataFrame:
         )
     chosen = tuple(purchase_touchpoints)
     cats = set(frame["touchpoint"].cat.categories)
+    if chosen == _PURCHASES and log.journey_map.purchase_touchpoints:
+        chosen = log.journey_map.purchase_touchpoints  # the map says which are purchases
     if chosen == _PURCHASES and not any(t in cats for t in chosen):
         # a map of its own without "purchase": buying is whatever carries an amount
         buy = frame["amount"].to_numpy(dtype=float, na_value=np.nan) > 0
