@@ -573,21 +573,32 @@ def _log_with_unknown_touchpoints(*unknown):
         return cjml.read_events(pd.DataFrame(rows))
 
 
+def _pages_log(n_customers, pages, when, last):
+    """A log of pages as touchpoints: page k seen 12 - k times by each customer (at
+    ``when(k, j)``), then one ``last`` (time, touchpoint) event each."""
+    rows = []
+    for c in range(n_customers):
+        for k, page in enumerate(pages):
+            rows += [(c, when(k, j), page) for j in range(12 - k)]
+        rows.append((c, *last))
+    events = pd.DataFrame(rows, columns=["customer_id", "timestamp", "touchpoint"])
+    events["stage"] = "awareness"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the pages are not in the default map
+        return cjml.read_events(events)
+
+
 def test_a_vocabulary_of_pages_keeps_the_actionable_and_the_frequent_ones():
     """Hundreds of URLs as touchpoints: max_touchpoints keep their own columns (actionable
     first, then by events), the rest are counted as other, said once at fit, not at
     transform."""
     pages = [f"/page/{k}" for k in range(12)]
-    rows = []
-    for c in range(40):
-        for k, page in enumerate(pages):
-            rows += [(c, f"2024-01-{1 + (k + j) % 27:02d} 10:00", page) for j in range(12 - k)]
-        rows.append((c, "2024-01-20 11:00", "email"))  # actionable, in the default map
-    events = pd.DataFrame(rows, columns=["customer_id", "timestamp", "touchpoint"])
-    events["stage"] = "awareness"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the pages are not in the default map
-        log = cjml.read_events(events)
+    log = _pages_log(
+        40,
+        pages,
+        lambda k, j: f"2024-01-{1 + (k + j) % 27:02d} 10:00",
+        ("2024-01-20 11:00", "email"),  # actionable, in the default map
+    )
     jm = cjml.JourneyMap.default()
     actionable = list(jm.actionable_touchpoints)
     family = TouchpointFeatures(max_touchpoints=len(actionable) + 3)
@@ -618,18 +629,12 @@ def test_a_vocabulary_of_pages_gives_the_sequences_the_same_kept_touchpoints():
     """The sequence family folds the same rare pages into other: the last touchpoints
     are categories of at most max_touchpoints + 1 levels, transitions among kept ones."""
     pages = [f"/page/{k}" for k in range(12)]
-    rows = []
-    for c in range(30):
-        for k, page in enumerate(pages):  # /page/0 most frequent, /page/11 once
-            rows += [
-                (c, f"2024-01-{1 + (k + j) % 27:02d} 10:0{j % 10}", page) for j in range(12 - k)
-            ]
-        rows.append((c, "2024-01-28 11:00", pages[11]))  # the last event: a rare page
-    events = pd.DataFrame(rows, columns=["customer_id", "timestamp", "touchpoint"])
-    events["stage"] = "awareness"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the pages are not in the default map
-        log = cjml.read_events(events)
+    log = _pages_log(
+        30,
+        pages,
+        lambda k, j: f"2024-01-{1 + (k + j) % 27:02d} 10:0{j % 10}",
+        ("2024-01-28 11:00", pages[11]),  # the last event: a rare page
+    )
     jm = cjml.JourneyMap.default()
     limit = len(jm.actionable_touchpoints) + 3
     sequences = SequenceFeatures(max_touchpoints=limit).fit(log)
