@@ -45,6 +45,7 @@ from cjml.exceptions import InputFileError
 __all__ = [
     "NA_MARKERS",
     "NA_STRINGS",
+    "SEPARATOR_WORDS",
     "CsvHeader",
     "CsvRowCheck",
     "csv_batches",
@@ -138,6 +139,8 @@ _POINT_DECIMAL = r"[-+]?\d+\.\d{1,2}|[-+]?\d+\.\d{4,}|[-+]?0\.\d+|[-+]?\d{1,3}(?
 _DECISIVE_COMMA = r"[-+]?\d+,(?:\d{1,2}|\d{4,})|[-+]?[1-9]\d{0,2}(?:\.\d{3})+,\d+"
 
 
+#: Each separator in words: "separated by ';'", "separated by tabs".
+SEPARATOR_WORDS = {",": "commas", ";": "';'", "\t": "tabs", "|": "'|'"}
 _SAID = {",": "a comma", ";": "a ';'", "\t": "a tab", "|": "a '|'"}
 _EXAMPLE = {
     ",": '"Paris, France"',

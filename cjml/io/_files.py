@@ -23,6 +23,7 @@ from cjml.exceptions import InputFileError, SchemaError
 from cjml.io._columns import _resolve_columns
 from cjml.io._csv import (
     NA_MARKERS,
+    SEPARATOR_WORDS,
     csv_batches,
     csv_header,
     file_kind,
@@ -236,9 +237,8 @@ def csv_dialect_text(events: Any) -> str | None:
     header = csv_header(files[0])
     if header.sep == ",":
         return None
-    said = {";": "';'", "\t": "tabs", "|": "'|'"}[header.sep]
     decimal = ", numbers with a decimal comma ('12,50' is 12.5)" if header.decimal_comma else ""
-    return f"Read as CSV separated by {said}{decimal}"
+    return f"Read as CSV separated by {SEPARATOR_WORDS[header.sep]}{decimal}"
 
 
 def read_written_table(path: str | os.PathLike) -> pd.DataFrame:
