@@ -23,6 +23,7 @@ import pandas as pd
 from cjml.events import EventLog, read_events
 from cjml.exceptions import SchemaError
 from cjml.io._columns import _parse_columns, _resolve_columns
+from cjml.io._csv import encoding_name
 from cjml.io._files import _read_path
 from cjml.io._messages import (
     _MAX_SHOWN,
@@ -59,6 +60,7 @@ def draft_journey_map(
     timestamp_unit=None,
     drop_duplicates: bool = False,
     missing_ids=None,
+    encoding: str | None = None,
 ) -> JourneyMap:
     """Draft a journey map from an event log's own stages and touchpoints.
 
@@ -110,6 +112,9 @@ def draft_journey_map(
         Remove exact duplicate events.
     missing_ids : sequence of str or str, optional
         Customer ids that mean "missing".
+    encoding : str, optional
+        The text encoding of CSV files when it is not UTF-8 (``"cp1252"``), as
+        for :func:`cjml.read_events`.
 
     Returns
     -------
@@ -152,6 +157,7 @@ def draft_journey_map(
         timestamp_unit=timestamp_unit,
         drop_duplicates=drop_duplicates,
         missing_ids=missing_ids,
+        encoding=encoding,
     )[0]
 
 
@@ -167,6 +173,7 @@ def _draft_map(
     drop_duplicates,
     missing_ids,
     milestones=None,
+    encoding=None,
 ) -> tuple[JourneyMap, bool]:
     """:func:`draft_journey_map`, and whether the stages came from the log's stage column."""
     if name is None:
@@ -189,6 +196,7 @@ def _draft_map(
         "timestamp_unit": timestamp_unit,
         "drop_duplicates": drop_duplicates,
         "missing_ids": missing_ids,
+        "encoding": encoding,
     }
     mapping = _parse_columns(columns)
     if isinstance(events, EventLog):
@@ -196,7 +204,7 @@ def _draft_map(
     elif isinstance(events, pd.DataFrame):
         raw = events
     else:
-        raw, _origin = _read_path(Path(events), mapping)
+        raw, _origin = _read_path(Path(events), mapping, encoding_name(encoding))
     resolved = _resolve_columns(mapping, list(raw.columns))
     _warn_variant_names(raw, resolved)
     if "stage" not in resolved:

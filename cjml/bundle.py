@@ -322,7 +322,7 @@ class ModelBundle:
             metadata=payload["metadata"],
         )
 
-    def columns_for(self, events, columns=None):
+    def columns_for(self, events, columns=None, encoding=None):
         """How to read events for this bundle: ``columns``, else the names it was trained on.
 
         A log trained as ``read_events(..., columns={"customer_id": "user_id"})`` keeps
@@ -337,6 +337,8 @@ class ModelBundle:
             The events about to be read.
         columns : mapping or str, optional
             The caller's own mapping; returned unchanged when given.
+        encoding : str, optional
+            The text encoding of CSV events when it is not UTF-8.
 
         Returns
         -------
@@ -353,8 +355,8 @@ class ModelBundle:
         from cjml.io._source import _open_source
 
         try:
-            available = {str(c) for c in _open_source(events).columns}
-        except CjmlError:
+            available = {str(c) for c in _open_source(events, encoding).columns}
+        except (CjmlError, ValueError):
             return None  # the read itself will say what is wrong with the file
         use = {
             canon: name

@@ -39,6 +39,7 @@ import pandas as pd
 from cjml.exceptions import InputFileError, SchemaError
 from cjml.io._columns import _parse_columns, _resolve_columns, _without_nested_extras
 from cjml.io._csv import (
+    encoding_name,
     parse_missing_ids,
 )
 from cjml.io._files import _ACCEPTED, _read_path
@@ -1149,6 +1150,7 @@ def read_events(
     timestamp_unit: str | None = None,
     drop_duplicates: bool = False,
     missing_ids: Sequence[str] | str | None = None,
+    encoding: str | None = None,
 ) -> EventLog:
     """Read, validate and canonicalise an event log.
 
@@ -1184,6 +1186,10 @@ def read_events(
         Customer ids that mean "missing" (``["NA", "null"]`` or ``"NA,null"``).
         By default only an empty id is missing: ``"NA"``, ``"null"`` and
         ``"None"`` are ids, in CSV files too.
+    encoding : str, optional
+        The text encoding of CSV files when it is not UTF-8, e.g. ``"cp1252"``
+        (what Excel writes on Windows) or ``"latin-1"``. UTF-16 files with their
+        byte-order mark (Excel's "Unicode Text") are read without it.
 
     Returns
     -------
@@ -1195,7 +1201,8 @@ def read_events(
     InputFileError
         When the path does not exist or cannot be read (permission denied),
         is not CSV or Parquet (an image, a workbook...), or breaks the CSV
-        rules of every cjml command: UTF-8 text separated by commas (or by
+        rules of every cjml command: UTF-8 text (or text in ``encoding``)
+        separated by commas (or by
         ';', tabs or '|' when the header holds no comma; ';' files read
         decimal commas), each column name once, every line with as many
         fields as the header (a short or long line is refused with its line
@@ -1246,6 +1253,7 @@ def read_events(
         drop_duplicates=drop_duplicates,
         missing_ids=missing_ids,
     )
+    encoding = encoding_name(encoding)  # a misspelt name is refused whatever the source
     if isinstance(source, EventLog):
         return source
     if isinstance(source, pd.DataFrame):
@@ -1253,5 +1261,5 @@ def read_events(
     if not isinstance(source, str | os.PathLike):
         raise InputFileError(f"Cannot read events from a {type(source).__name__}. {_ACCEPTED}.")
     path = Path(source)
-    data, origin = _read_path(path, _parse_columns(columns))
+    data, origin = _read_path(path, _parse_columns(columns), encoding)
     return EventLog._from_source(data, origin, text_ints=origin.csv, **options)

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import cjml
 from cjml import read_events
@@ -278,7 +280,6 @@ def test_archives_are_read_by_their_content_whatever_their_name(tmp_path, sample
     [
         (PNG, "it is a PNG image, not CSV text"),
         (b"PAR1" + bytes(20), r"it is a Parquet file, not CSV text. Fix: name it \.parquet"),
-        ("\n".join([HEADER, *ROWS]).encode("utf-16"), "it is UTF-16 text, not UTF-8 text"),
     ],
 )
 def test_files_that_are_not_csv_say_what_they_are(tmp_path, content, said):
@@ -318,6 +319,158 @@ def test_not_utf8_names_the_byte_and_line_for_both_readers(tmp_path, sample_csv,
     message = f"Cannot read the CSV file {str(path)!r}: it is not UTF-8 text (byte 0xe9 on line 6)."
     assert error_of(lambda: read_events(path)).startswith(message)
     assert error_of(lambda: cjml.score(bundle, path)).startswith(message)
+
+
+def _accented(sample_csv: Path) -> pd.DataFrame:
+    """The sample with touchpoints and a segment of accented names (Latin-1 letters)."""
+    frame = pd.read_csv(sample_csv, dtype=str, keep_default_na=False)
+    frame["touchpoint"] = frame["touchpoint"].replace({"email": "e-mail für Kunden"})
+    frame["segment"] = frame["segment"].replace({"regular": "régulier"})
+    return frame
+
+
+@pytest.mark.parametrize("sep", [",", ";"])
+def test_a_windows_1252_export_is_refused_with_the_line_as_it_would_read(tmp_path, sample_csv, sep):
+    frame = _accented(sample_csv)
+    path = tmp_path / "excel.csv"
+    frame.to_csv(path, sep=sep, index=False, encoding="cp1252")
+    lines = path.read_bytes().split(b"\n")
+    at = next(i for i, raw in enumerate(lines) if max(raw, default=0) > 127)
+    byte = next(b for b in lines[at] if b > 127)
+    message = error_of(lambda: read_events(path))
+    assert message.startswith(
+        f"Cannot read the CSV file {str(path)!r}: it is not UTF-8 text "
+        f"(byte 0x{byte:02x} on line {at + 1})."
+    )
+    assert "(encoding='cp1252', --encoding cp1252)" in message
+    assert f"that line then reads {lines[at].decode('cp1252')[:40]!r}"[:-1] in message
+    assert "that line then reads '" in message and "Save As > CSV UTF-8" in message
+
+
+def test_an_encoding_given_reads_the_file_as_its_utf8_twin(tmp_path, sample_csv, bundle):
+    frame = _accented(sample_csv)
+    utf8, cp1252 = tmp_path / "utf8.csv", tmp_path / "cp1252.csv"
+    frame.to_csv(utf8, sep=";", index=False)
+    frame.to_csv(cp1252, sep=";", index=False, encoding="cp1252")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the renamed touchpoint is not in the map
+        expected = read_events(utf8).frame
+        got = read_events(cp1252, encoding="CP-1252").frame
+        pd.testing.assert_frame_equal(got, expected)
+        assert "e-mail für Kunden" in set(got["touchpoint"])
+        kwargs = dict(recommend=False, drivers=False, include_inactive=True)
+        pd.testing.assert_frame_equal(
+            cjml.score(bundle, cp1252, encoding="cp1252", **kwargs),
+            cjml.score(bundle, utf8, **kwargs),
+        )
+        # the panel (and so the app) reads it the same way
+        from cjml.panel import PanelData
+
+        data = PanelData.from_inputs(bundle, cp1252, encoding="cp1252")
+        assert "e-mail für Kunden" in set(data.log.frame["touchpoint"])
+
+
+def test_the_dask_engine_reads_the_encoding_given(tmp_path, sample_csv, bundle):
+    distributed = pytest.importorskip("distributed")
+    frame = _accented(sample_csv)
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    for i, rows in enumerate(np.array_split(np.arange(len(frame)), 2)):
+        frame.iloc[rows].to_csv(folder / f"part-{i}.csv", index=False, encoding="latin-1")
+    utf8 = tmp_path / "utf8.csv"
+    frame.to_csv(utf8, index=False)
+    kwargs = dict(recommend=False, drivers=False, include_inactive=True)
+    with (
+        warnings.catch_warnings(),
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        warnings.simplefilter("ignore")
+        got = cjml.score(
+            bundle, folder, engine="dask", scheduler=client, encoding="latin-1", **kwargs
+        )
+        pd.testing.assert_frame_equal(got, cjml.score(bundle, utf8, **kwargs))
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_utf16_with_its_byte_order_mark_is_read_without_being_told(tmp_path, codec):
+    text = "\n".join([HEADER, *ROWS]).replace(",", "\t") + "\n"
+    path = tmp_path / "unicode.txt.csv"
+    mark = {"utf-16": b"", "utf-16-le": b"\xff\xfe", "utf-16-be": b"\xfe\xff"}[codec]
+    path.write_bytes(mark + text.encode(codec))
+    expected = read_events(write(tmp_path / "plain.csv", *ROWS)).frame
+    pd.testing.assert_frame_equal(read_events(path).frame, expected)
+
+
+def test_a_byte_order_mark_wins_over_the_encoding_given(tmp_path):
+    path = tmp_path / "bom.csv"
+    rows = [f"{r},régulier" for r in ROWS]
+    path.write_bytes(b"\xef\xbb\xbf" + ("\n".join([HEADER + ",segment", *rows]) + "\n").encode())
+    assert set(read_events(path, encoding="cp1252").frame["segment"]) == {"régulier"}
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    values=st.lists(
+        st.text(
+            alphabet=st.characters(min_codepoint=0xA0, max_codepoint=0xFF)
+            | st.sampled_from(" a,;'\""),
+            max_size=6,
+        ),
+        min_size=len(ROWS),
+        max_size=len(ROWS),
+    ),
+    codec=st.sampled_from(["cp1252", "latin-1", "iso8859-15", "utf-16"]),
+    sep=st.sampled_from([",", ";"]),
+)
+def test_any_latin_text_reads_the_same_in_its_encoding_as_in_utf8(
+    tmp_path_factory, values, codec, sep
+):
+    folder = tmp_path_factory.mktemp("enc")
+    frame = pd.read_csv(write(folder / "plain.csv", *ROWS), dtype=str).assign(note=values)
+    utf8, other = folder / "utf8.csv", folder / "other.csv"
+    frame.to_csv(utf8, sep=sep, index=False)
+    try:
+        frame.to_csv(other, sep=sep, index=False, encoding=codec)
+    except UnicodeEncodeError:  # latin-9 lacks a few Latin-1 letters
+        return
+    pd.testing.assert_frame_equal(read_events(other, encoding=codec).frame, read_events(utf8).frame)
+
+
+def test_an_encoding_that_does_not_fit_names_the_byte(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_bytes(
+        ("\n".join([HEADER, *ROWS[:2]]) + "\n3,2024-01-04 10:00,a\x81b\n").encode("latin-1")
+    )
+    message = error_of(lambda: read_events(path, encoding="cp1252"))
+    assert message.startswith(
+        f"Cannot read the CSV file {str(path)!r}: it is not Windows-1252 (cp1252) text "
+        "(byte 0x81 on line 4). Fix: give the encoding it was saved in"
+    )
+
+
+def test_an_unknown_encoding_is_refused_whatever_the_source(tmp_path):
+    path = write(tmp_path / "x.csv", *ROWS)
+    for source in (path, pd.read_csv(path)):
+        with pytest.raises(ValueError, match=r"Unknown text encoding 'utf-9'.*e\.g\. cp1252"):
+            read_events(source, encoding="utf-9")
+    with pytest.raises(ValueError, match="Unknown text encoding 'base64'"):
+        read_events(path, encoding="base64")  # a codec of bytes, not of text
+
+
+def test_validate_says_which_encoding_it_read(tmp_path, capsys):
+    path = tmp_path / "x.csv"
+    path.write_bytes(("\n".join([HEADER, *ROWS]) + "\n").encode("utf-16"))
+    assert main(["validate", str(path)]) == 0
+    assert capsys.readouterr().out.startswith("Read as CSV text in UTF-16\nEvent log: 4 events")
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(("\n".join([HEADER, *ROWS]) + "\n").encode("latin-1"))
+    assert main(["validate", str(latin), "--encoding", "latin-1"]) == 0
+    assert capsys.readouterr().out.startswith(
+        "Read as CSV text in Latin-1 (ISO 8859-1)\nEvent log:"
+    )
 
 
 def test_permission_denied_says_so_and_names_the_file(tmp_path, monkeypatch):

@@ -357,6 +357,7 @@ def test_the_app_passes_how_to_read_the_events_and_only_what_was_given(tmp_path,
             "timestamp_unit": "s",
             "drop_duplicates": True,
             "missing_ids": None,
+            "encoding": "cp1252",
         },
     )
     assert arguments == {
@@ -365,6 +366,7 @@ def test_the_app_passes_how_to_read_the_events_and_only_what_was_given(tmp_path,
         "columns": "customer_id=user_id,touchpoint=event",
         "timestamp_unit": "s",
         "drop_duplicates": True,
+        "encoding": "cp1252",
     }
     # the command line hands them over; the timezone stays the bundle's unless given
     from cjml.cli._main import build_parser

@@ -171,6 +171,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
         n_jobs=args.jobs,
         progress=not args.quiet,
         missing_ids=args.missing_ids,
+        encoding=args.encoding,
         include_inactive=args.include_inactive,
         horizons=args.horizons,
     )

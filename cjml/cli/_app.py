@@ -51,6 +51,7 @@ def _cmd_app(args: argparse.Namespace) -> int:
         timestamp_unit=args.timestamp_unit,
         drop_duplicates=args.drop_duplicates,
         missing_ids=args.missing_ids,
+        encoding=args.encoding,
         hint=not args.no_browser_hint,
     )
     return 0

@@ -155,7 +155,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from cjml.io._files import csv_dialect_text
 
     log = read_log(args)
-    dialect = csv_dialect_text(args.events)
+    dialect = csv_dialect_text(args.events, args.encoding)
     say((f"{dialect}\n" if dialect else "") + log.summary().to_text())
     return 0
 
@@ -234,6 +234,7 @@ def _cmd_draft_map(args: argparse.Namespace) -> int:
         timestamp_unit=args.timestamp_unit,
         drop_duplicates=args.drop_duplicates,
         missing_ids=args.missing_ids,
+        encoding=args.encoding,
     )
     template = _DRAFT_HEADER if has_stage_column else _DRAFT_HEADER_NO_STAGES
     header = template.format(events=Path(args.events).name, share=f"{args.min_share:.0%}")

@@ -330,6 +330,12 @@ def add_input_options(
         help="remove exact duplicate events (they are only reported otherwise)",
     )
     group.add_argument(
+        "--encoding",
+        metavar="NAME",
+        help="text encoding of CSV files that are not UTF-8, e.g. cp1252 (Excel on "
+        "Windows) or latin-1; UTF-16 with its byte-order mark is read without it",
+    )
+    group.add_argument(
         "--missing-ids",
         metavar="ID,...",
         help="customer ids that mean missing, e.g. NA,null (default: only empty "

@@ -38,7 +38,11 @@ def read_log(
     """
     if getattr(args, "map", None) is not None:
         journey_map = args.map
-    columns = args.columns if bundle is None else bundle.columns_for(args.events, args.columns)
+    columns = (
+        args.columns
+        if bundle is None
+        else bundle.columns_for(args.events, args.columns, args.encoding)
+    )
     return cjml.read_events(
         args.events,
         columns=columns,
@@ -47,6 +51,7 @@ def read_log(
         timestamp_unit=args.timestamp_unit,
         drop_duplicates=args.drop_duplicates,
         missing_ids=args.missing_ids,
+        encoding=args.encoding,
     )
 
 

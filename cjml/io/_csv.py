@@ -8,7 +8,11 @@ command reads it.
 
 The CSV rules (every command reads CSV through :func:`csv_batches`):
 
-- UTF-8 text (a byte-order mark is fine), one header line, fields separated by
+- UTF-8 text (a byte-order mark is fine), or UTF-16 text with its byte-order
+  mark (Excel's "Unicode Text"), or text in the encoding the user names
+  (``encoding='cp1252'``, ``--encoding cp1252``): a file that is not UTF-8 is
+  refused with its first such byte and, when it reads as Windows-1252, that
+  line as it would read; one header line, fields separated by
   commas, or by ';', tabs or '|' when the header holds no comma but one of those
   (what spreadsheets in many countries export); a file separated by ';', or by
   tabs or '|' with decimal commas and no decimal point in its first 200 rows,
@@ -27,6 +31,7 @@ The CSV rules (every command reads CSV through :func:`csv_batches`):
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import itertools
@@ -46,11 +51,13 @@ __all__ = [
     "NA_MARKERS",
     "NA_STRINGS",
     "SEPARATOR_WORDS",
+    "ENCODING_WORDS",
     "CsvHeader",
     "CsvRowCheck",
     "csv_batches",
     "csv_header",
     "encoding_error",
+    "encoding_name",
     "file_kind",
     "not_this",
     "open_csv",
@@ -161,6 +168,69 @@ class CsvHeader(NamedTuple):
     """The field separator."""
     decimal_comma: bool = False
     """Whether numbers are written with a decimal comma ('12,50')."""
+    encoding: str = "utf-8"
+    """The text encoding, as Python names it (``"utf-8"``, ``"utf-16"``, ``"cp1252"``)."""
+
+
+#: Encodings in words, for messages and validate's first line.
+ENCODING_WORDS = {
+    "utf-8": "UTF-8",
+    "utf-16": "UTF-16",
+    "utf-16-le": "UTF-16 (little-endian)",
+    "utf-16-be": "UTF-16 (big-endian)",
+    "cp1252": "Windows-1252 (cp1252)",
+    "iso8859-1": "Latin-1 (ISO 8859-1)",
+    "iso8859-15": "Latin-9 (ISO 8859-15)",
+    "cp1250": "Windows-1250 (cp1250)",
+    "cp1251": "Windows-1251 (cp1251)",
+}
+
+
+def encoding_name(encoding: str | None) -> str | None:
+    """The Python name of a text encoding given by the user (``"CP-1252"`` -> ``"cp1252"``).
+
+    Parameters
+    ----------
+    encoding : str or None
+        An encoding name Python knows (``cp1252``, ``latin-1``, ``utf-16``...),
+        or None (UTF-8, or UTF-16 when the file starts with its byte-order mark).
+
+    Returns
+    -------
+    str or None
+        The canonical name, None for None.
+
+    Raises
+    ------
+    ValueError
+        When Python knows no such text encoding.
+    """
+    if encoding is None:
+        return None
+    info = None
+    # as given, then without the dash Python does not know in "CP-1252" or "Windows 1252"
+    for name in dict.fromkeys([str(encoding).strip(), re.sub(r"[-_ ](?=\d)", "", str(encoding))]):
+        try:
+            info = codecs.lookup(name)
+            break
+        except LookupError:
+            continue
+    if info is None or not getattr(info, "_is_text_encoding", True):
+        raise ValueError(
+            f"Unknown text encoding {encoding!r} (encoding={encoding!r}, --encoding "
+            f"{encoding}). Fix: name the encoding the file was saved in, e.g. cp1252 "
+            "(Excel on Windows), latin-1, utf-16 or utf-8."
+        )
+    return "utf-8" if info.name == "utf-8-sig" else info.name
+
+
+def _words(encoding: str) -> str:
+    return ENCODING_WORDS.get(encoding, encoding)
+
+
+def _wide(encoding: str) -> bool:
+    """Whether the encoding writes some ASCII characters with NUL bytes (UTF-16, UTF-32)."""
+    return encoding.startswith(("utf-16", "utf-32"))
 
 
 def _uses_decimal_comma(sep: str, cells: Iterable[str]) -> bool:
@@ -344,7 +414,9 @@ def parse_missing_ids(value: str | Iterable[str] | None) -> tuple[str, ...]:
 
 
 # --------------------------------------------------------------------------- CSV
-def open_csv(path: str | os.PathLike, what: str = "the CSV file") -> Any:
+def open_csv(
+    path: str | os.PathLike, what: str = "the CSV file", encoding: str | None = None
+) -> Any:
     """The decompressed bytes of a CSV file, as a binary stream pandas and Arrow read.
 
     Compression is recognised from the content (gzip, bz2, xz, zstd, or a zip
@@ -356,6 +428,9 @@ def open_csv(path: str | os.PathLike, what: str = "the CSV file") -> Any:
         The file.
     what : str, default "the CSV file"
         What it is for the user.
+    encoding : str, optional
+        The encoding the user gave: UTF-16 or UTF-32 text without a byte-order
+        mark holds NUL bytes, which are not a binary file then.
 
     Returns
     -------
@@ -366,8 +441,8 @@ def open_csv(path: str | os.PathLike, what: str = "the CSV file") -> Any:
     ------
     InputFileError
         When it cannot be opened, or is not CSV text (an image, a Parquet
-        file, an Excel workbook, UTF-16 text...), saying what it is and how to
-        turn it into CSV.
+        file, an Excel workbook...), saying what it is and how to turn it into
+        CSV.
     """
     import pyarrow as pa
 
@@ -395,14 +470,8 @@ def open_csv(path: str | os.PathLike, what: str = "the CSV file") -> Any:
             kind,
             "CSV text. Fix: name it .parquet (cjml reads Parquet files by their suffix).",
         )
-    if kind == "utf-16":
-        raise not_this(
-            path,
-            what,
-            kind,
-            "UTF-8 text. Fix: save it as 'CSV UTF-8' (in Excel: "
-            "Save As > CSV UTF-8 (Comma delimited)).",
-        )
+    if kind == "utf-16" or (kind == "binary" and _wide(encoding or "")):
+        return pa.input_stream(name)  # text all the same, read in its encoding
     if kind is not None:
         raise not_this(path, what, kind, "CSV text. Fix: export the data as a CSV file.")
     return pa.input_stream(name)
@@ -444,40 +513,93 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _text(stream: IO[bytes]) -> io.TextIOWrapper:
-    return io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+def _text(stream: IO[bytes], encoding: str = "utf-8") -> io.TextIOWrapper:
+    return io.TextIOWrapper(
+        stream, encoding="utf-8-sig" if encoding == "utf-8" else encoding, newline=""
+    )
 
 
-def _utf8_problem(path: str | os.PathLike, what: str) -> str | None:
-    """Where the file stops being UTF-8 (``"byte 0xe9 on line 5"``), or None."""
+def _file_encoding(path: str | os.PathLike, what: str, given: str | None) -> str:
+    """The encoding a CSV file is read in: its byte-order mark's, else the one given, else
+    UTF-8. A mark is certain, so it wins over ``given``."""
+    with open_csv(path, what, given) as raw:
+        head = raw.read(4)
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and not (given or "").startswith(
+        "utf-32"
+    ):
+        return "utf-16"
+    return given or "utf-8"
+
+
+def _decode_problem(path: str | os.PathLike, what: str, encoding: str) -> tuple[str, bytes] | None:
+    """Where the file stops being text in ``encoding`` (``"byte 0xe9 on line 5"``) and that
+    line's bytes, or None."""
+    if _wide(encoding):  # lines cannot be cut at a newline byte there
+        try:
+            with open_csv(path, what, encoding) as raw, _text(raw, encoding) as text:
+                for _ in text:
+                    pass
+        except UnicodeDecodeError:
+            return "somewhere", b""
+        return None
     line, carry = 1, b""
-    with open_csv(path, what) as raw:
+    with open_csv(path, what, encoding) as raw:
         while True:
             block = raw.read(1 << 20)
             data = carry + block
-            # UTF-8 never uses the newline byte inside a character: cut after the last one
+            # these encodings never use the newline byte inside a character: cut after the last
             cut = data.rfind(b"\n") + 1 if block else len(data)
             part, carry = data[:cut], data[cut:]
             try:
-                part.decode("utf-8")
+                part.decode(encoding)
             except UnicodeDecodeError as exc:
                 at = line + part[: exc.start].count(b"\n")
-                return f"byte 0x{part[exc.start]:02x} on line {at}"
+                start = part.rfind(b"\n", 0, exc.start) + 1
+                end = part.find(b"\n", exc.start)
+                shown = part[start : end if end >= 0 else len(part)].rstrip(b"\r")
+                return f"byte 0x{part[exc.start]:02x} on line {at}", shown
             line += part.count(b"\n")
             if not block:
                 return None
 
 
-def encoding_error(path: str | os.PathLike, what: str) -> InputFileError:
-    where = _utf8_problem(path, what) or "somewhere"
+def encoding_error(path: str | os.PathLike, what: str, encoding: str = "utf-8") -> InputFileError:
+    """The one-line refusal of a file that is not text in ``encoding``: the first byte that
+    is not, and the fix. A UTF-8 reading that fails on a line that reads as Windows-1252
+    (what Excel writes on Windows) shows that line so read, and the option that reads it."""
+    found = _decode_problem(path, what, encoding)
+    where, line = found if found is not None else ("somewhere", b"")
+    name = str(path)
+    if encoding != "utf-8":
+        return InputFileError(
+            f"Cannot read {what} {name!r}: it is not {_words(encoding)} text ({where}). "
+            "Fix: give the encoding it was saved in (encoding='...', --encoding NAME), "
+            "or save it as UTF-8."
+        )
+    try:
+        as_1252 = line.decode("cp1252") if line else None
+    except UnicodeDecodeError:
+        as_1252 = None
+    if as_1252 is not None:
+        shown = as_1252 if len(as_1252) <= 80 else as_1252[:77] + "..."
+        return InputFileError(
+            f"Cannot read {what} {name!r}: it is not UTF-8 text ({where}). Fix: if it was "
+            "saved as Windows-1252 (Excel's CSV on Windows), read it so "
+            f"(encoding='cp1252', --encoding cp1252): that line then reads {shown!r}; "
+            "or save it as UTF-8 (in Excel: Save As > CSV UTF-8 (Comma delimited))."
+        )
     return InputFileError(
-        f"Cannot read {what} {str(path)!r}: it is not UTF-8 text ({where}). "
-        "Fix: save it as UTF-8 (in Excel: Save As > CSV UTF-8 (Comma "
-        "delimited))."
+        f"Cannot read {what} {name!r}: it is not UTF-8 text ({where}). Fix: save it as "
+        "UTF-8 (in Excel: Save As > CSV UTF-8 (Comma delimited)), or give the encoding "
+        "it was saved in (encoding='...', --encoding NAME)."
     )
 
 
-def csv_header(path: str | os.PathLike, what: str = "the CSV file") -> CsvHeader:
+def csv_header(
+    path: str | os.PathLike, what: str = "the CSV file", encoding: str | None = None
+) -> CsvHeader:
     """The column names of a CSV file and how it is written, checked against the CSV rules.
 
     Parameters
@@ -486,13 +608,16 @@ def csv_header(path: str | os.PathLike, what: str = "the CSV file") -> CsvHeader
         The file.
     what : str, default "the CSV file"
         What it is for the user.
+    encoding : str, optional
+        The text encoding the user gave (see :func:`encoding_name`); None for
+        UTF-8. A byte-order mark wins over it.
 
     Returns
     -------
     CsvHeader
         The column names as written, the physical lines up to and including the
-        header (to skip when reading the rows), the field separator, and whether
-        numbers use a decimal comma.
+        header (to skip when reading the rows), the field separator, whether
+        numbers use a decimal comma, and the encoding read.
 
     Raises
     ------
@@ -502,15 +627,16 @@ def csv_header(path: str | os.PathLike, what: str = "the CSV file") -> CsvHeader
     """
     name = str(path)
     sep = ","
-    with open_csv(path, what) as raw, _text(raw) as text:
-        first = _header_row(csv.reader(text), name, what)
+    enc = _file_encoding(path, what, encoding_name(encoding))
+    with open_csv(path, what, enc) as raw, _text(raw, enc) as text:
+        first = _header_row(csv.reader(text), name, what, enc)
     if first is not None and len(first[0]) == 1:
         # no comma in the header: a file separated by ';', tabs or '|'
         sep = next((c for c in _SEPARATORS if len(first[0][0].split(c)) > 1), ",")
     cells: list[str] = []
-    with open_csv(path, what) as raw, _text(raw) as text:
+    with open_csv(path, what, enc) as raw, _text(raw, enc) as text:
         reader = csv.reader(text, delimiter=sep)
-        found = _header_row(reader, name, what)
+        found = _header_row(reader, name, what, enc)
         if sep != ",":  # the decimal: look at some rows
             try:
                 for row, _ in zip(reader, range(200), strict=False):
@@ -535,15 +661,17 @@ def csv_header(path: str | os.PathLike, what: str = "the CSV file") -> CsvHeader
             f"{where}. Fix: rename or remove the repeated column so each name "
             "is unique."
         )
-    return CsvHeader(names, lines, sep, _uses_decimal_comma(sep, cells))
+    return CsvHeader(names, lines, sep, _uses_decimal_comma(sep, cells), enc)
 
 
-def _header_row(reader: Any, name: str, what: str) -> tuple[list[str], int] | None:
+def _header_row(
+    reader: Any, name: str, what: str, encoding: str = "utf-8"
+) -> tuple[list[str], int] | None:
     """The first non-empty row of a ``csv.reader`` and the lines it took; None when empty."""
     try:
         names = next((row for row in reader if row), None)
     except UnicodeDecodeError:
-        raise encoding_error(name, what) from None
+        raise encoding_error(name, what, encoding) from None
     except csv.Error as exc:
         raise InputFileError(
             f"Cannot read the header of {what} {name!r}: {exc}. Fix: check "
@@ -571,6 +699,8 @@ class CsvRowCheck:
         What it is for the user.
     sep : str, default ","
         The field separator.
+    encoding : str, default "utf-8"
+        The text encoding (:attr:`CsvHeader.encoding`).
     """
 
     def __init__(
@@ -580,12 +710,14 @@ class CsvRowCheck:
         header_lines: int,
         what: str = "the CSV file",
         sep: str = ",",
+        encoding: str = "utf-8",
     ):
         self.path = path
         self.names = list(names)
         self.header_lines = header_lines
         self.what = what
         self.sep = sep
+        self.encoding = encoding
         self.bad: tuple[int, str] | None = None
 
     def _on_invalid(self, row: Any) -> str:
@@ -598,7 +730,10 @@ class CsvRowCheck:
         import pyarrow.csv as pacsv
 
         return pacsv.ReadOptions(
-            column_names=self.names, skip_rows=self.header_lines, block_size=block_size
+            column_names=self.names,
+            skip_rows=self.header_lines,
+            block_size=block_size,
+            **({} if self.encoding == "utf-8" else {"encoding": self.encoding}),
         )
 
     def parse_options(self) -> Any:
@@ -640,7 +775,7 @@ class CsvRowCheck:
                 f"that hold {_SAID[self.sep]}, e.g. {_EXAMPLE[self.sep]}), or remove the line."
             )
         if "UTF8" in text or "UTF-8" in text or isinstance(exc, UnicodeDecodeError):
-            return encoding_error(self.path, self.what)
+            return encoding_error(self.path, self.what, self.encoding)
         return InputFileError(
             f"Cannot read {self.what} {name!r}: {_first_line(exc)}. Fix: check "
             "the quoting (a quote opened and never closed?)."
@@ -652,7 +787,10 @@ class CsvRowCheck:
         n = len(self.names)
         found = None
         try:
-            with open_csv(self.path, self.what) as raw, _text(raw) as text:
+            with (
+                open_csv(self.path, self.what, self.encoding) as raw,
+                _text(raw, self.encoding) as text,
+            ):
                 reader = csv.reader(text, delimiter=self.sep)
                 for _ in range(self.header_lines):
                     if next(reader, None) is None:
@@ -672,7 +810,10 @@ class CsvRowCheck:
                         found = (start, len(row), quote)
                         break
             if found is not None:
-                with open_csv(self.path, self.what) as raw, _text(raw) as text:
+                with (
+                    open_csv(self.path, self.what, self.encoding) as raw,
+                    _text(raw, self.encoding) as text,
+                ):
                     line = next(itertools.islice(text, found[0] - 1, None), "").rstrip("\r\n")
                 shown = line if len(line) <= 80 else line[:77] + "..."
                 return found[0], found[1], shown, found[2]
@@ -690,6 +831,7 @@ def csv_batches(
     what: str = "the CSV file",
     block_size: int | None = None,
     as_written: Iterable[str] = (),
+    encoding: str | None = None,
 ) -> Iterator[pa.Table]:
     """A CSV file in batches, every column as text, under the CSV rules above.
 
@@ -715,6 +857,9 @@ def csv_batches(
         only the start of a file is looked at.
     as_written : iterable of str, default ()
         Columns whose text is never turned into a decimal point (the customer id).
+    encoding : str, optional
+        The text encoding the user gave; None for UTF-8 (or UTF-16 with its
+        byte-order mark).
 
     Yields
     ------
@@ -723,8 +868,8 @@ def csv_batches(
     """
     import pyarrow.csv as pacsv
 
-    header = csv_header(Path(path), what)
-    rows = CsvRowCheck(path, header.names, header.header_lines, what, header.sep)
+    header = csv_header(Path(path), what, encoding)
+    rows = CsvRowCheck(path, header.names, header.header_lines, what, header.sep, header.encoding)
     wanted = [str(c) for c in read_columns]
     keep = {str(c) for c in as_written}
     convert = pacsv.ConvertOptions(
@@ -747,7 +892,7 @@ def csv_batches(
         )
 
     try:
-        with open_csv(path, what) as raw:
+        with open_csv(path, what, header.encoding) as raw:
             reader = pacsv.open_csv(
                 raw,
                 read_options=(

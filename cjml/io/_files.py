@@ -22,6 +22,7 @@ from pandas.api.types import (
 from cjml.exceptions import InputFileError, SchemaError
 from cjml.io._columns import _resolve_columns
 from cjml.io._csv import (
+    ENCODING_WORDS,
     NA_MARKERS,
     SEPARATOR_WORDS,
     csv_batches,
@@ -166,7 +167,9 @@ def _suffix_kind(path: Path) -> str | None:
     return None
 
 
-def _read_csv(path: Path, mapping: dict[str, Hashable]) -> pd.DataFrame:
+def _read_csv(
+    path: Path, mapping: dict[str, Hashable], encoding: str | None = None
+) -> pd.DataFrame:
     """A CSV file read whole by the CSV reader ``score`` streams it with.
 
     One parser for every command: Arrow's, under the CSV rules of
@@ -179,7 +182,7 @@ def _read_csv(path: Path, mapping: dict[str, Hashable]) -> pd.DataFrame:
     where every value reads as one.
     """
 
-    names = csv_header(path).names
+    names = csv_header(path, encoding=encoding).names
     try:
         resolved = _resolve_columns(mapping, names)
     except SchemaError:
@@ -187,17 +190,27 @@ def _read_csv(path: Path, mapping: dict[str, Hashable]) -> pd.DataFrame:
     text_cols = {
         str(resolved[c]) for c in ("timestamp", "touchpoint", "stage", "channel") if c in resolved
     }
-    return _csv_frame(path, names, resolved.get("customer_id"), text_cols)
+    return _csv_frame(path, names, resolved.get("customer_id"), text_cols, encoding)
 
 
 def _csv_frame(
-    path: Path, names: list[str], id_col: Hashable | None, text_cols: set[str]
+    path: Path,
+    names: list[str],
+    id_col: Hashable | None,
+    text_cols: set[str],
+    encoding: str | None = None,
 ) -> pd.DataFrame:
     """A CSV file as a DataFrame: the id column as written, ``text_cols`` as text
     (missing markers missing), the other columns typed as pandas would."""
     id_col = None if id_col is None else str(id_col)
     batches = list(
-        csv_batches(str(path), names, 1 << 62, as_written=[] if id_col is None else [id_col])
+        csv_batches(
+            str(path),
+            names,
+            1 << 62,
+            as_written=[] if id_col is None else [id_col],
+            encoding=encoding,
+        )
     )
     table = (
         pa.concat_tables(batches)
@@ -215,30 +228,37 @@ def _csv_frame(
     return frame
 
 
-def csv_dialect_text(events: Any) -> str | None:
-    """How a CSV input was read, when not as plain commas: a line for ``validate``.
+def csv_dialect_text(events: Any, encoding: str | None = None) -> str | None:
+    """How a CSV input was read, when not as plain UTF-8 and commas: a line for ``validate``.
 
     Parameters
     ----------
     events : object
         The input as given (a path; anything else gives None).
+    encoding : str, optional
+        The text encoding the user gave.
 
     Returns
     -------
     str or None
         E.g. "Read as CSV separated by ';', numbers with a decimal comma
-        ('12,50' is 12.5)"; None for comma-separated CSV, Parquet or a DataFrame.
+        ('12,50' is 12.5), text in Windows-1252 (cp1252)"; None for UTF-8
+        comma-separated CSV, Parquet or a DataFrame.
     """
     if not isinstance(events, str | os.PathLike):
         return None
     kind, files = _input_files(Path(events))
     if kind != "csv" or not files:
         return None
-    header = csv_header(files[0])
-    if header.sep == ",":
-        return None
-    decimal = ", numbers with a decimal comma ('12,50' is 12.5)" if header.decimal_comma else ""
-    return f"Read as CSV separated by {SEPARATOR_WORDS[header.sep]}{decimal}"
+    header = csv_header(files[0], encoding=encoding)
+    said = []
+    if header.sep != ",":
+        said.append(f"separated by {SEPARATOR_WORDS[header.sep]}")
+    if header.decimal_comma:
+        said.append("numbers with a decimal comma ('12,50' is 12.5)")
+    if header.encoding != "utf-8":
+        said.append(f"text in {ENCODING_WORDS.get(header.encoding, header.encoding)}")
+    return f"Read as CSV {', '.join(said)}" if said else None
 
 
 def read_written_table(path: str | os.PathLike) -> pd.DataFrame:
@@ -327,9 +347,13 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     return frame
 
 
-def _read_path(path: Path, mapping: dict[str, Hashable]) -> tuple[pd.DataFrame, _Origin]:
+def _read_path(
+    path: Path, mapping: dict[str, Hashable], encoding: str | None = None
+) -> tuple[pd.DataFrame, _Origin]:
     kind, chosen = _input_files(path)
-    frames = [_read_csv(p, mapping) if kind == "csv" else _read_parquet(p) for p in chosen]
+    frames = [
+        _read_csv(p, mapping, encoding) if kind == "csv" else _read_parquet(p) for p in chosen
+    ]
     first = list(frames[0].columns)
     for p, f in zip(chosen[1:], frames[1:], strict=True):
         _check_same_columns(path, chosen[0], first, p, list(f.columns))

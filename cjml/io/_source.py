@@ -48,6 +48,7 @@ class _Source:
     columns: list = field(default_factory=list)
     frame: pd.DataFrame | None = None
     folder: str | None = None
+    encoding: str | None = None  # of CSV text, as the user gave it (None: UTF-8)
 
     def identity(self) -> Any:
         """What the fingerprint of a run records about the input."""
@@ -99,8 +100,9 @@ class _Source:
         return _plain_type(pq.read_schema(self.files[0]).field(str(column)).type)
 
 
-def _open_source(events) -> _Source:
-    """The input (a DataFrame, or a CSV or Parquet file or folder) as a :class:`_Source`.
+def _open_source(events, encoding: str | None = None) -> _Source:
+    """The input (a DataFrame, or a CSV or Parquet file or folder) as a :class:`_Source`
+    (``encoding``: of CSV text, see :func:`cjml.io._csv.csv_header`).
 
     An :class:`~cjml.EventLog` is given as its ``frame`` by the caller: this module
     sits under :mod:`cjml.events`, not beside it.
@@ -122,7 +124,7 @@ def _open_source(events) -> _Source:
     path = Path(events)
     kind, files = _input_files(path)
     if kind == "csv":
-        columns_of = [_csv_header(f) for f in files]
+        columns_of = [csv_header(f, encoding=encoding).names for f in files]
     else:
         columns_of = [_parquet_columns(f) for f in files]
     for f, cols in zip(files[1:], columns_of[1:], strict=True):
@@ -133,12 +135,8 @@ def _open_source(events) -> _Source:
         names=tuple(f.name for f in files),
         columns=columns_of[0],
         folder=str(path) if path.is_dir() else None,
+        encoding=encoding if kind == "csv" else None,
     )
-
-
-def _csv_header(path: Path) -> list:
-    """The header of a CSV file, under the CSV rules (as read_events reads it)."""
-    return csv_header(path).names
 
 
 def _parquet_columns(path: Path) -> list:
@@ -232,7 +230,12 @@ def _iter_batches(
             yield from (
                 (i, t)
                 for t in csv_batches(
-                    f, read_columns, batch_rows, block_size=block_size, as_written=as_written
+                    f,
+                    read_columns,
+                    batch_rows,
+                    block_size=block_size,
+                    as_written=as_written,
+                    encoding=src.encoding,
                 )
             )
 
@@ -311,6 +314,7 @@ class _Piece:
     row_groups: list[int] | None = None
     first_row: int = 0
     table: pa.Table | None = None
+    encoding: str | None = None  # of a CSV file
 
 
 def _pieces(src: _Source, reader: _Reader) -> list[_Piece]:
@@ -321,7 +325,7 @@ def _pieces(src: _Source, reader: _Reader) -> list[_Piece]:
             first += table.num_rows
         return pieces
     if src.kind == "csv":
-        return [_Piece(i, path=f) for i, f in enumerate(src.files)]
+        return [_Piece(i, path=f, encoding=src.encoding) for i, f in enumerate(src.files)]
     pieces, first = [], 0
     for i, f in enumerate(src.files):
         meta = pq.ParquetFile(f).metadata
@@ -350,7 +354,11 @@ def _read_piece(piece: _Piece, reader: _Reader) -> pa.Table:
     else:
         batches = list(
             csv_batches(
-                piece.path, columns, BATCH_ROWS, as_written=[reader.resolved["customer_id"]]
+                piece.path,
+                columns,
+                BATCH_ROWS,
+                as_written=[reader.resolved["customer_id"]],
+                encoding=piece.encoding,
             )
         )
     if not batches:

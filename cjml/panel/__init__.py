@@ -148,6 +148,7 @@ def panel(
     timestamp_unit=None,
     drop_duplicates=False,
     missing_ids=None,
+    encoding=None,
 ):
     """Open the marketer's panel on a model bundle and its customers' events.
 
@@ -217,6 +218,8 @@ def panel(
         Remove exact duplicate events.
     missing_ids : sequence of str or str, optional
         Customer ids that mean "missing".
+    encoding : str, optional
+        The text encoding of CSV events when it is not UTF-8 (``"cp1252"``).
 
     Returns
     -------
@@ -261,6 +264,7 @@ def panel(
         timestamp_unit=timestamp_unit,
         drop_duplicates=drop_duplicates,
         missing_ids=missing_ids,
+        encoding=encoding,
     )
     return MarketerPanel(data, page_size=page_size, export_path=export_path, control=control)
 

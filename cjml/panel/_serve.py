@@ -33,6 +33,7 @@ from typing import Any
 from cjml.exceptions import CjmlError, InputFileError
 from cjml.i18n import LANGUAGES
 from cjml.i18n import gettext as _
+from cjml.io._csv import encoding_name
 from cjml.panel._data._actions import control_share
 
 __all__ = ["AppServer", "serve"]
@@ -162,6 +163,7 @@ def serve(
     timestamp_unit: str | None = None,
     drop_duplicates: bool = False,
     missing_ids: Any = None,
+    encoding: str | None = None,
     block: bool = True,
     hint: bool = True,
     ready_timeout: float = 120.0,
@@ -214,6 +216,8 @@ def serve(
         Remove exact duplicate events.
     missing_ids : sequence of str or str, optional
         Customer ids that mean "missing".
+    encoding : str, optional
+        The text encoding of CSV events when it is not UTF-8 (``"cp1252"``).
     block : bool, default True
         Serve until Ctrl-C (SIGINT) or SIGTERM, then stop cleanly and return
         None; False returns at once with a running :class:`AppServer`.
@@ -246,6 +250,7 @@ def serve(
     'http://127.0.0.1:8870/'
     >>> server.stop()  # doctest: +SKIP
     """
+    encoding = encoding_name(encoding)  # a misspelt name is refused before Voilà starts
     arguments = _panel_arguments(
         bundle_path,
         events_path,
@@ -262,6 +267,7 @@ def serve(
             "timestamp_unit": timestamp_unit,
             "drop_duplicates": drop_duplicates,
             "missing_ids": missing_ids,
+            "encoding": encoding,
         },
     )
     if importlib.util.find_spec("voila") is None:

@@ -18,7 +18,7 @@ from cjml.events import EventLog, to_utc_timestamp
 from cjml.exceptions import CjmlError
 from cjml.io._batches import _Reader
 from cjml.io._columns import _parse_columns, _resolve_columns
-from cjml.io._csv import parse_missing_ids
+from cjml.io._csv import encoding_name, parse_missing_ids
 from cjml.io._messages import _Origin
 from cjml.io._source import _decide_date_format, _open_source
 from cjml.io._write import WriteError, check_output
@@ -81,6 +81,7 @@ def score(
     missing_ids=None,
     include_inactive=False,
     horizons=None,
+    encoding=None,
 ):
     """Score every customer (or the listed ones): risk, next stage, drivers, best touchpoint.
 
@@ -186,6 +187,9 @@ def score(
         bundle's own horizon equals ``churn_risk``, and it never rises with
         the days. Needs a bundle with a survival model, and horizons up to its
         ``max_days_`` (checked before any work).
+    encoding : str, optional
+        The text encoding of CSV events when it is not UTF-8 (``"cp1252"``), as
+        for :func:`cjml.read_events`.
 
     Returns
     -------
@@ -270,8 +274,9 @@ def score(
     reach_only = reach_only and not recommend
     rules = _check_rules(rules, bundle, recommend)
     missing_ids = parse_missing_ids(missing_ids)
-    src = _open_source(events.frame if isinstance(events, EventLog) else events)
-    mapping = _parse_columns(bundle.columns_for(events, columns))
+    encoding = encoding_name(encoding)
+    src = _open_source(events.frame if isinstance(events, EventLog) else events, encoding)
+    mapping = _parse_columns(bundle.columns_for(events, columns, encoding))
     resolved = _resolve_columns(mapping, src.columns)
     needed = _flat_columns(
         src, _needed_columns(bundle, resolved, src.columns, drop_duplicates), resolved, bundle
@@ -305,6 +310,7 @@ def score(
             "chunk_events": int(chunk_events),
             "missing_ids": list(missing_ids),
             "horizons": list(horizon_days),
+            "encoding": encoding,
         },
     }
     run = _RunDir.open(out_path, fingerprint_parts, resume=resume, force=force)

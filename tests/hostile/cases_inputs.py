@@ -196,6 +196,11 @@ def nested_sample(name: str, column: str, kind: str):
     return setup
 
 
+LATIN = ("\n".join([HEADER + ",city", ROWS[0] + ",Paris", ROWS[1] + ",Orl\xe9ans"]) + "\n").encode(
+    "latin-1"
+)
+
+
 def latin_line(tmp: Path) -> bytes:
     """The sample with a Latin-1 byte on line 6."""
     lines = (tmp / "events.csv").read_bytes().split(b"\n")
@@ -478,15 +483,19 @@ READING = [
         area="reading",
         argv=["validate", "{tmp}/latin.csv"],
         exit_code=1,
-        message=r"'[^']*latin\.csv': it is not UTF-8 text \(byte 0xe9 on line 3\).*Fix: save "
-        r"it as UTF-8",
-        description="a Latin-1 file: names the byte and its line",
-        setup=text(
-            "latin.csv",
-            (
-                "\n".join([HEADER + ",city", ROWS[0] + ",Paris", ROWS[1] + ",Orl\xe9ans"]) + "\n"
-            ).encode("latin-1"),
-        ),
+        message=r"'[^']*latin\.csv': it is not UTF-8 text \(byte 0xe9 on line 3\).*read it so "
+        r"\(--encoding cp1252\): that line then reads '.*Orléans'; or save it as UTF-8",
+        description="a Latin-1 file: names the byte, its line as Windows-1252 reads it, the option",
+        setup=text("latin.csv", LATIN),
+    ),
+    Case(
+        name="in-latin1-encoding-validate",
+        area="reading",
+        argv=["validate", "{tmp}/latin.csv", "--encoding", "latin-1"],
+        exit_code=0,
+        message=r"Read as CSV text in Latin-1 \(ISO 8859-1\)\nEvent log: 2 events",
+        description="the same file read with --encoding latin-1",
+        setup=text("latin.csv", LATIN),
     ),
     Case(
         name="in-latin1-score",
@@ -498,12 +507,41 @@ READING = [
         setup=lambda tmp: (tmp / "latin.csv").write_bytes(latin_line(tmp)),
     ),
     Case(
+        name="in-cp1252-encoding-score",
+        area="reading",
+        argv=[*SCORE, "{tmp}/latin.csv", *OUT, "--encoding", "cp1252"],
+        exit_code=0,
+        message=r"customers at .*wrote",
+        description="score: the sample with a Windows-1252 byte, read with --encoding cp1252",
+        setup=lambda tmp: (tmp / "latin.csv").write_bytes(latin_line(tmp)),
+    ),
+    Case(
+        name="in-encoding-unknown",
+        area="reading",
+        argv=["validate", "{tmp}/events.csv", "--encoding", "utf-9"],
+        exit_code=1,
+        message=r"Unknown text encoding 'utf-9' \(--encoding utf-9\)\. Fix: name the encoding",
+        description="an encoding Python does not know",
+    ),
+    Case(
+        name="in-wrong-encoding",
+        area="reading",
+        argv=["validate", "{tmp}/bad.csv", "--encoding", "cp1252"],
+        exit_code=1,
+        message=r"it is not Windows-1252 \(cp1252\) text \(byte 0x81 on line 3\)\. Fix: give "
+        r"the encoding it was saved in \(--encoding NAME\)",
+        description="a byte Windows-1252 does not define, with --encoding cp1252",
+        setup=text(
+            "bad.csv", ("\n".join([HEADER, ROWS[0], ROWS[1] + "\x81"]) + "\n").encode("latin-1")
+        ),
+    ),
+    Case(
         name="in-utf16",
         area="reading",
         argv=["validate", "{tmp}/wide.csv"],
-        exit_code=1,
-        message=r"it is UTF-16 text, not UTF-8 text.*CSV UTF-8",
-        description="an Excel 'Unicode text' export (UTF-16)",
+        exit_code=0,
+        message=r"Read as CSV text in UTF-16\nEvent log: 4 events from 2 customers",
+        description="an Excel 'Unicode text' export (UTF-16 with its byte-order mark): read",
         setup=text("wide.csv", ("\n".join([HEADER, *ROWS]) + "\n").encode("utf-16")),
     ),
     Case(

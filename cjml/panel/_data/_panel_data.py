@@ -112,6 +112,7 @@ class PanelData:
         timestamp_unit=None,
         drop_duplicates=False,
         missing_ids=None,
+        encoding=None,
     ) -> PanelData:
         """Load, score (when needed) and prepare everything the panel shows.
 
@@ -166,6 +167,8 @@ class PanelData:
             Remove exact duplicate events.
         missing_ids : sequence of str or str, optional
             Customer ids that mean "missing".
+        encoding : str, optional
+            The text encoding of CSV events when it is not UTF-8 (``"cp1252"``).
 
         Returns
         -------
@@ -198,11 +201,12 @@ class PanelData:
             else read_events(
                 events,
                 journey_map=bundle.journey_map,
-                columns=bundle.columns_for(events, columns),
+                columns=bundle.columns_for(events, columns, encoding),
                 timezone=bundle.metadata.get("timezone", "UTC") if timezone is None else timezone,
                 timestamp_unit=timestamp_unit,
                 drop_duplicates=drop_duplicates,
                 missing_ids=missing_ids,
+                encoding=encoding,
             )
         )
         if scores is None:
