@@ -32,9 +32,8 @@ from cjml.i18n import (
     N_,
     current,
     format_currency,
-    format_date,
-    format_datetime,
     format_duration,
+    format_moment,
     format_number,
     format_percent,
     format_points,
@@ -1628,7 +1627,7 @@ class JourneyMapReport:
         values = {
             "customers": _int(i["n_customers"]),
             "events": _int(i["n_events"]),
-            "cutoff": _moment(i["cutoff"]),
+            "cutoff": format_moment(i["cutoff"]),
             "horizon": _days(i["horizon"]),
         }
         if i["lookback"] is None:
@@ -2039,14 +2038,6 @@ def _days(delta) -> str:
     whole = float(days).is_integer()
     text = format_number(days, 0 if whole else 1)
     return ngettext("{n} day", "{n} days", int(days) if whole else 2).format(n=text)
-
-
-def _moment(ts) -> str:
-    """A cutoff in the locale's format: the date alone at midnight, else date and time."""
-    ts = pd.Timestamp(ts)
-    if ts == ts.normalize():
-        return format_date(ts)
-    return format_datetime(ts)
 
 
 def _cell(text: str, align: str = "right") -> str:

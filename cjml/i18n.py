@@ -482,7 +482,11 @@ def _one_decimal_under_ten(value: float) -> tuple[float, int]:
 
 
 def format_moment(value) -> str:
-    """A cutoff: the date alone at midnight ("Mar 4, 2024"), else the date and the time.
+    """A cutoff: the day it ends at midnight ("the end of Mar 3, 2024"), else the date and
+    the minute ("Mar 4, 2024, 12:00 PM").
+
+    A cutoff counts the events at or before it, so one at midnight closes the day before:
+    "up to Mar 4" would read as if that day were in.
 
     Parameters
     ----------
@@ -494,9 +498,13 @@ def format_moment(value) -> str:
     str
     """
     import pandas as pd
+    from babel.dates import format_time, get_datetime_format
 
     ts = pd.Timestamp(value)
-    return format_date(ts) if ts == ts.normalize() else format_datetime(ts)
+    if ts != ts.normalize():  # the date as format_date writes it, and the minute
+        time = format_time(ts.to_pydatetime(), format="short", locale=_current.language)
+        return get_datetime_format("medium", locale=_current.language).format(time, format_date(ts))
+    return gettext("the end of {date}").format(date=format_date(ts - pd.Timedelta(days=1)))
 
 
 @functools.cache

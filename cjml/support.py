@@ -861,7 +861,8 @@ class SupportJourneyReport:
         str
             The sentence.
         """
-        from cjml.analytics import _int, _moment
+        from cjml.analytics import _int
+        from cjml.i18n import format_moment
 
         row = self.steps.iloc[0]
         return ngettext(
@@ -871,7 +872,7 @@ class SupportJourneyReport:
         ).format(
             tickets=_int(row["tickets"]),
             customers=_int(row["customers_with_tickets"]),
-            cutoff=_moment(self.info["cutoff"]),
+            cutoff=format_moment(self.info["cutoff"]),
         )
 
     def steps_text(self, persona=None) -> dict:
@@ -1023,12 +1024,13 @@ def _persona_title(persona, by) -> str:
 
 def _rules(info: dict) -> str:
     """What the figures count, in one sentence."""
-    from cjml.analytics import _days, _moment
+    from cjml.analytics import _days
+    from cjml.i18n import format_moment
 
     return _(
         "Events up to {cutoff} UTC. Churn: no event in the {horizon} after the ticket's "
         "resolution, or after its opening when it was not resolved within that time."
-    ).format(cutoff=_moment(info["cutoff"]), horizon=_days(info["horizon"]))
+    ).format(cutoff=format_moment(info["cutoff"]), horizon=_days(info["horizon"]))
 
 
 def _step_words(row: pd.Series, info: dict, channels: pd.DataFrame, persona) -> dict:

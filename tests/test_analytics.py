@@ -516,7 +516,7 @@ def test_cli_writes_html_and_csv(tmp_path, capsys):
     assert code == 0, err
     table = pd.read_csv(csv)
     assert list(table["stage"]) == list(cjml.JourneyMap.default().stages)
-    assert "up to Jun 1, 2024 UTC" in text and "silent for 20 days" in text
+    assert "up to the end of May 31, 2024 UTC" in text and "silent for 20 days" in text
 
 
 def test_cli_refuses_to_overwrite_without_force(tmp_path, capsys):
@@ -576,7 +576,7 @@ def test_the_english_page_keeps_its_words(with_effects):
     for text in ENGLISH_TEXTS:
         assert text in page, text
     for text in (
-        "4 customers, 13 events up to Jan 29, 2024 UTC",
+        "4 customers, 13 events up to the end of Jan 28, 2024 UTC",
         "66.7%",
         "3.00 (2)",
         "3.0 points",
@@ -594,7 +594,7 @@ def test_the_vietnamese_page_speaks_vietnamese(with_effects, tmp_path):
         "<h4>Theo segment</h4>",
         "<h3>Biểu đồ</h3>",
         "Cách đọc",
-        "4 khách hàng, 13 sự kiện đến 29 thg 1, 2024 UTC",  # the vi date format
+        "4 khách hàng, 13 sự kiện đến cuối ngày 28 thg 1, 2024 UTC",  # the vi date format
         "alt='Phễu các giai đoạn'",
         "66,7%",  # decimal commas
         "3,00 (2)",

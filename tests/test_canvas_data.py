@@ -170,7 +170,7 @@ def test_pains_on_the_hand_built_log_ranked_by_size(tiny):
     texts = dict(zip(pains["kind"] + "@" + pains["stage"], pains["text"], strict=True))
     assert texts["wait@trial"] == "median 4.5 days here, 3.0\u00d7 the other stages"
     assert texts["unresolved@trial"] == "67% of tickets opened here stay unresolved"
-    assert texts["drop_off@trial"] == "50% go silent here"
+    assert texts["drop_off@trial"] == "50% of those with a known outcome here went silent"
     assert texts["effort@trial"] == "100% of effort answers are high (5 or more)"
     assert texts["bad_experience@trial"] == "50% of satisfaction answers are 1-2 of 5"
     assert canvas.opportunities.empty and canvas.info["opportunities_from"] is None

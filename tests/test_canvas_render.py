@@ -441,7 +441,7 @@ def test_svg_files_and_html_page_round_trip(tmp_path, three_canvases):
     assert "<title>" in text.split("</head>")[1]  # the hover titles
     # a heading, contents linking to a section with its own heading per canvas, print rules
     assert "<h1>Journey canvases: Synthetic</h1>" in text
-    assert "Data up to Jun 30, 2024; churn means no activity within 30 days." in text
+    assert "Data up to the end of Jun 29, 2024; churn means no activity within 30 days." in text
     anchors = re.findall(r"<a href='#([^']+)'>([^<]+)</a>", text)
     assert anchors == [
         ("canvas-all-customers", "All customers"),

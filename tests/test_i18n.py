@@ -263,3 +263,15 @@ def test_a_time_spent_reads_in_its_own_unit(days, text, vi):
         assert format_duration(days) == vi
     # support times stay in hours up to two days
     assert format_duration(pd.Timedelta(hours=36), hours_until=pd.Timedelta(hours=48)) == "36 hours"
+
+
+def test_a_cutoff_at_midnight_names_the_last_day_it_holds():
+    """Events at or before the cutoff count: a cutoff at midnight closes the day before, and
+    "up to Apr 30" read as if Apr 30 were in."""
+    from cjml.i18n import format_moment
+
+    assert format_moment("2024-04-30") == "the end of Apr 29, 2024"
+    assert format_moment(pd.Timestamp("2024-03-01", tz="UTC")) == "the end of Feb 29, 2024"
+    assert format_moment("2024-04-30 09:30") == "Apr 30, 2024, 9:30\u202fAM"
+    with i18n.language("vi"):
+        assert format_moment("2024-04-30") == "cuối ngày 29 thg 4, 2024"

@@ -305,7 +305,10 @@ def _pains(
 def _pain_text(kind: str, metric: float, days: float) -> str:
     share = format_percent(metric, 0)
     if kind == "drop_off":
-        return _("{share} go silent here").format(share=share)
+        # the journey map's drop-off: of those in the stage whose outcome there is known (they
+        # left it, went silent in it or, in the last stage, stay active); not the flow row's
+        # share of those who reached it
+        return _("{share} of those with a known outcome here went silent").format(share=share)
     if kind == "wait":
         return _("median {time} here, {ratio}\u00d7 the other stages").format(
             time=format_duration(days), ratio=format_number(metric, 1)
