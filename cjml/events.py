@@ -37,7 +37,12 @@ import numpy as np
 import pandas as pd
 
 from cjml.exceptions import InputFileError, SchemaError
-from cjml.io._columns import _parse_columns, _resolve_columns, _without_nested_extras
+from cjml.io._columns import (
+    _parse_columns,
+    _resolve_columns,
+    _without_blank_rows,
+    _without_nested_extras,
+)
 from cjml.io._csv import (
     encoding_name,
     parse_missing_ids,
@@ -782,6 +787,12 @@ class EventLog:
             mapping, list(data.columns), [n for n in data.index.names if n is not None]
         )
         data = _without_nested_extras(data, resolved)
+        data, origin = _without_blank_rows(data, resolved, origin)
+        if len(data) == 0:
+            raise SchemaError(
+                "The event log has only blank rows (no customer id, timestamp or touchpoint). "
+                "Fix: pass a log with at least one event."
+            )
         ctx = _Context(data, resolved, origin)
         n = len(data)
 

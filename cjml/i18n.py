@@ -503,7 +503,9 @@ def format_moment(value) -> str:
     ts = pd.Timestamp(value)
     if ts != ts.normalize():  # the date as format_date writes it, and the minute
         time = format_time(ts.to_pydatetime(), format="short", locale=_current.language)
-        return str(get_datetime_format("medium", locale=_current.language)).format(time, format_date(ts))
+        return str(get_datetime_format("medium", locale=_current.language)).format(
+            time, format_date(ts)
+        )
     return gettext("the end of {date}").format(date=format_date(ts - pd.Timedelta(days=1)))
 
 

@@ -473,6 +473,91 @@ def test_validate_says_which_encoding_it_read(tmp_path, capsys):
     )
 
 
+def _with_blank_lines(sample_csv: Path, folder: Path, sep: str = ",") -> tuple[Path, Path]:
+    """The sample as a spreadsheet saves it (empty lines as ',,,,' after row 4 and at the
+    end), and the same without them."""
+    frame = pd.read_csv(sample_csv, dtype=str, keep_default_na=False)
+    plain, blanks = folder / "plain.csv", folder / "blanks.csv"
+    frame.to_csv(plain, sep=sep, index=False)
+    lines = plain.read_text().splitlines()
+    empty = sep * (len(frame.columns) - 1)
+    blanks.write_text("\n".join([*lines[:5], empty, *lines[5:], empty, empty]) + "\n")
+    return plain, blanks
+
+
+def test_blank_rows_are_left_out_with_their_lines_by_every_reader(tmp_path, sample_csv, bundle):
+    plain, blanks = _with_blank_lines(sample_csv, tmp_path, ";")
+    n = len(plain.read_text().splitlines())  # lines of the file without the blank ones
+    said = (
+        "3 rows with no customer id, timestamp or touchpoint left out (row 4 (blanks.csv line 6), "
+        f"row {n} (blanks.csv line {n + 2}), row {n + 1} (blanks.csv line {n + 3})): not events"
+    )
+    with pytest.warns(UserWarning) as caught:
+        log = read_events(blanks)
+    assert [str(w.message) for w in caught if "left out" in str(w.message)][0].startswith(said)
+    pd.testing.assert_frame_equal(log.frame, read_events(plain).frame)
+    kwargs = dict(recommend=False, drivers=False, include_inactive=True)
+    with pytest.warns(UserWarning) as caught:
+        scores = cjml.score(bundle, blanks, **kwargs)
+    assert [str(w.message) for w in caught if "left out" in str(w.message)][0].startswith(said)
+    pd.testing.assert_frame_equal(scores, cjml.score(bundle, plain, **kwargs))
+
+
+def test_the_dask_engine_leaves_out_the_same_blank_rows(tmp_path, sample_csv, bundle):
+    distributed = pytest.importorskip("distributed")
+    plain, blanks = _with_blank_lines(sample_csv, tmp_path)
+    kwargs = dict(recommend=False, drivers=False, include_inactive=True)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+        pytest.warns(UserWarning, match=r"^3 rows with no customer id, timestamp or touchpoint"),
+    ):
+        got = cjml.score(bundle, blanks, engine="dask", scheduler=client, **kwargs)
+    pd.testing.assert_frame_equal(got, cjml.score(bundle, plain, **kwargs))
+
+
+def test_blank_rows_of_a_dataframe_are_named_by_index_and_only_blank_ones_go():
+    frame = pd.DataFrame(
+        {
+            "customer_id": [1, None, 2, None],
+            "timestamp": ["2024-01-01", None, "2024-01-02", None],
+            "touchpoint": ["email", None, "purchase", None],
+            "amount": [None, 9.5, 3.0, None],  # a total under the data: still not an event
+        },
+        index=[10, 11, 12, 13],
+    )
+    with pytest.warns(UserWarning, match=r"^2 rows .* \(row 1 \(index 11\), row 3 \(index 13\)\)"):
+        log = read_events(frame)
+    assert log.frame["customer_id"].tolist() == [1, 2]
+    # a row with a timestamp but no id is not blank: refused, at its own row
+    frame.loc[13, "timestamp"] = "2024-01-03"
+    with pytest.warns(UserWarning, match="^1 row with no customer id"):
+        message = error_of(lambda: read_events(frame))
+    assert "row 3 (index 13)" in message and "1 row with no customer id" in message
+    with pytest.raises(SchemaError, match="only blank rows"):
+        read_events(frame.iloc[[1]])
+
+
+def test_thousands_commas_before_a_decimal_point_are_read_and_ambiguous_ones_refused(tmp_path):
+    path = write(
+        tmp_path / "us.csv",
+        '1,2024-01-02 09:00,purchase,"1,234.50","1,234.50"',
+        '2,2024-01-03 09:00,purchase,"-12,000.5",x',
+        header=HEADER + ",amount,note",
+    )
+    frame = read_events(path).frame
+    assert frame["amount"].tolist() == [1234.5, -12000.5]
+    assert frame["note"].tolist() == ["1234.50", "x"]  # text columns read the same way
+    write(tmp_path / "us.csv", '1,2024-01-02 09:00,purchase,"1,234"', header=HEADER + ",amount")
+    message = error_of(lambda: read_events(path))
+    assert "amount='1,234'" in message and "Fix:" in message
+    # the customer id stays as written
+    write(tmp_path / "ids.csv", '"1,234.50",2024-01-02 09:00,purchase')
+    assert read_events(tmp_path / "ids.csv").frame["customer_id"].tolist() == ["1,234.50"]
+
+
 def test_permission_denied_says_so_and_names_the_file(tmp_path, monkeypatch):
     import cjml.io._csv
 

@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 from cjml.events import REQUIRED_COLUMNS
 from cjml.exceptions import SchemaError
 from cjml.io._csv import NA_MARKERS
-from cjml.io._messages import _Context, _Origin
+from cjml.io._messages import _MAX_SHOWN, BLANK_COLUMNS, _blank_rows_warning, _Context, _Origin
 from cjml.io._timestamps import (
     _NS_PER_UNIT,
     _day_counts,
@@ -147,6 +147,11 @@ def _prepare(
         keep = keep.fill_null(False).to_numpy(zero_copy_only=False)
     else:
         keep = np.ones(n, dtype=bool)
+    blank = _blank(table)  # not events: left out, as read_events leaves them out
+    if blank is not None:
+        keep &= ~blank
+        stats["blank"] = int(blank.sum())
+        stats["blank_rows"] = rows[blank][:_MAX_SHOWN].tolist()
     if strict and (bad & keep).any():
         _raise_timestamp_error(table.filter(pa.array(keep)), rows[keep], reader)
     if not keep.all():
@@ -291,8 +296,23 @@ def _hash_parts(col: pa.ChunkedArray, n_parts: int) -> np.ndarray:
     return (pd.util.hash_array(values) % np.uint64(n_parts)).astype(np.int32)
 
 
+def _blank(table: pa.Table) -> np.ndarray | None:
+    """The rows with no customer id, timestamp or touchpoint (after the missing-value
+    markers), or None when there are none."""
+    blank = None
+    for canon in BLANK_COLUMNS:
+        missing = pc.is_null(table.column(canon))
+        blank = missing if blank is None else pc.and_(blank, missing)
+        if not pc.any(blank).as_py():
+            return None
+    return None if blank is None else blank.to_numpy(zero_copy_only=False)
+
+
 def _merge_stats(total: dict, stats: dict) -> dict:
     total["rows"] = total.get("rows", 0) + stats["rows"]
+    if stats.get("blank"):
+        total["blank"] = total.get("blank", 0) + stats["blank"]
+        total["blank_rows"] = sorted(total.get("blank_rows", []) + stats["blank_rows"])[:_MAX_SHOWN]
     total["kept"] = total.get("kept", 0) + stats["kept"]
     if stats["max_ns"] is not None:
         total["max_ns"] = max(total.get("max_ns") or stats["max_ns"], stats["max_ns"])
@@ -350,6 +370,12 @@ def _check_times(total: dict, reader: _Reader, *, default_cutoff: bool) -> None:
         )
         if epoch is not None:
             raise epoch
+    if total.get("blank"):
+        warnings.warn(
+            _blank_rows_warning(reader.origin(None), total["blank_rows"], int(total["blank"])),
+            UserWarning,
+            stacklevel=2,
+        )
     dst = total.get("dst") or {}
     if dst.get("repeated") or dst.get("skipped"):
         warnings.warn(

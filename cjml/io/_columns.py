@@ -7,6 +7,7 @@ out extra columns of nested values (structs, lists, maps).
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import warnings
 from collections.abc import Hashable, Mapping, Sequence
@@ -21,9 +22,12 @@ from cjml.exceptions import SchemaError
 from cjml.io._messages import (
     _ROLES,
     _SYNONYMS,
+    BLANK_COLUMNS,
     CANONICAL_COLUMNS,
     REQUIRED_COLUMNS,
+    _blank_rows_warning,
     _did_you_mean,
+    _Origin,
     _user_stacklevel,
 )
 
@@ -210,6 +214,36 @@ def _without_nested_extras(data: pd.DataFrame, resolved: dict[str, Hashable]) ->
         return data
     _warn_nested_left_out(nested, stacklevel=_user_stacklevel())
     return data.drop(columns=list(nested))
+
+
+def _without_blank_rows(
+    data: pd.DataFrame, resolved: dict[str, Hashable], origin: _Origin
+) -> tuple[pd.DataFrame, _Origin]:
+    """The data without its blank rows (no customer id, timestamp or touchpoint: the empty
+    lines a spreadsheet writes as ';;;;'), with a warning naming them, and the origin that
+    still points the other rows at their lines. ``score`` leaves out the same rows."""
+    if any(c not in resolved for c in BLANK_COLUMNS):
+        return data, origin  # a missing column is refused next, by name
+    blank = np.ones(len(data), dtype=bool)
+    for canon in BLANK_COLUMNS:
+        blank &= data[resolved[canon]].isna().to_numpy()
+        if not blank.any():
+            return data, origin
+    positions = np.flatnonzero(blank)
+    inputs = positions if origin.rows is None else origin.rows[positions]
+    warnings.warn(
+        _blank_rows_warning(
+            dataclasses.replace(origin, rows=None), inputs.tolist(), len(positions)
+        ),
+        UserWarning,
+        stacklevel=_user_stacklevel(),
+    )
+    kept = np.flatnonzero(~blank)
+    rows = kept if origin.rows is None else origin.rows[kept]
+    out = data.iloc[kept]  # origin.index stays whole: it is read at input positions
+    if origin.index is None:
+        out = out.reset_index(drop=True)
+    return out, dataclasses.replace(origin, rows=rows)
 
 
 def _warn_nested_left_out(nested: dict[Hashable, str], stacklevel: int) -> None:

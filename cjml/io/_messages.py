@@ -292,3 +292,19 @@ class _Context:
         return _row_error(
             f"{head}\n{body}\nFix: {fix}", canon, None if whole_column else positions, problem
         )
+
+
+#: The columns a row needs to be an event; a row without any of them is blank.
+BLANK_COLUMNS = ("customer_id", "timestamp", "touchpoint")
+
+
+def _blank_rows_warning(origin: _Origin, positions: Sequence[int], count: int) -> str:
+    """The one warning for rows left out because they hold no customer id, timestamp or
+    touchpoint (``positions``: the first of them, as input positions), whichever reader."""
+    shown = ", ".join(origin.where(int(p)) for p in list(positions)[:_MAX_SHOWN])
+    more = ", ..." if count > _MAX_SHOWN else ""
+    return (
+        f"{_plural(count, 'row')} with no customer id, timestamp or touchpoint left out "
+        f"({shown}{more}): not events, but the empty lines a spreadsheet writes (';;;;'). "
+        "Remove them from the file to silence this warning."
+    )

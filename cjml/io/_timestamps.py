@@ -347,7 +347,7 @@ def _timestamps_ns(
     all_rows = np.arange(n)
     null_fix = (
         "fill in the time of these events, or remove them before calling cjml "
-        "(cjml never drops rows on its own)."
+        "(cjml never drops an event on its own)."
     )
     if s.dtype == object:
         kind = infer_dtype(s, skipna=True)

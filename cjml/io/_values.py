@@ -46,7 +46,7 @@ def _customer_codes(
     s = _decategorize(ctx.raw("customer_id"))
     fix = (
         "fill in the customer id on these rows, or remove them before calling cjml "
-        "(cjml never drops rows on its own)."
+        "(cjml never drops an event on its own)."
     )
     if missing_ids and not is_numeric_dtype(s.dtype):
         said = np.asarray(s.astype(str).str.strip().isin(missing_ids)) & ~np.asarray(s.isna())
@@ -285,7 +285,7 @@ def _checked_codes(ctx: _Context, jmap: JourneyMap) -> _Codes:
             null,
             "a missing or empty touchpoint",
             "fill in the touchpoint of these events, or remove them before "
-            "calling cjml (cjml never drops rows on its own).",
+            "calling cjml (cjml never drops an event on its own).",
             REQUIRED_COLUMNS,
         )
     n_known = len(known)

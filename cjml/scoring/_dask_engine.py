@@ -66,8 +66,9 @@ def _run_dask(
             bounds = np.cumsum([0] + [pq.ParquetFile(f).metadata.num_rows for f in src.files])
             reader.starts = tuple(int(x) for x in bounds[:-1])
         if not state.get("partitioned"):
-            # First pass: rows per piece (row numbers), the latest timestamp, the id type.
-            ids = [str(reader.resolved["customer_id"]), str(reader.resolved["timestamp"])]
+            # First pass: rows per piece (row numbers), the latest timestamp, the id type,
+            # the blank rows (no id, timestamp or touchpoint).
+            ids = [str(reader.resolved[c]) for c in ("customer_id", "timestamp", "touchpoint")]
             light = replace(
                 reader,
                 read_columns=[c for c in reader.read_columns if str(c) in ids],

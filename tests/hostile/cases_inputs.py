@@ -536,6 +536,45 @@ READING = [
         ),
     ),
     Case(
+        name="in-blank-lines-validate",
+        area="reading",
+        argv=["validate", "{tmp}/blanks.csv"],
+        exit_code=0,
+        message=r"(?s)4 events from 2 customers.*2 rows with no customer id, timestamp or "
+        r"touchpoint left out \(row 2 \(blanks\.csv line 4\), row 5 \(blanks\.csv line 7\)\)",
+        description="a spreadsheet's empty lines (',,') among and after the rows: left out, named",
+        setup=text("blanks.csv", "\n".join([HEADER, *ROWS[:2], ",,", *ROWS[2:], ",,"]) + "\n"),
+    ),
+    Case(
+        name="in-blank-lines-score",
+        area="reading",
+        argv=[*SCORE, "{tmp}/blanks.csv", *OUT],
+        exit_code=0,
+        message=r"3 rows with no customer id, timestamp or touchpoint left out",
+        description="score: the sample with three empty lines, the same words",
+        setup=lambda tmp: (tmp / "blanks.csv").write_text(
+            "\n".join(
+                (lines := (tmp / "events.csv").read_text().splitlines())[:5]
+                + ["," * (lines[0].count(","))] * 3
+                + lines[5:]
+            )
+            + "\n"
+        ),
+    ),
+    Case(
+        name="in-thousands-amount",
+        area="reading",
+        argv=["validate", "{tmp}/us.csv"],
+        exit_code=0,
+        message=r"3 events from 2 customers.*amount 33\.3%",
+        description='an amount written "1,234.50" (thousands commas, a decimal point): 1234.5',
+        setup=text(
+            "us.csv",
+            "\n".join([HEADER + ",amount", ROWS[0] + ",", ROWS[1] + ',"1,234.50"', ROWS[2] + ","])
+            + "\n",
+        ),
+    ),
+    Case(
         name="in-utf16",
         area="reading",
         argv=["validate", "{tmp}/wide.csv"],
