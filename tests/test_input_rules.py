@@ -558,6 +558,28 @@ def test_thousands_commas_before_a_decimal_point_are_read_and_ambiguous_ones_ref
     assert read_events(tmp_path / "ids.csv").frame["customer_id"].tolist() == ["1,234.50"]
 
 
+def test_spreadsheet_serial_dates_are_named_with_their_conversion(tmp_path, sample_csv, bundle):
+    frame = pd.read_csv(sample_csv, dtype=str, keep_default_na=False).iloc[:50]
+    when = pd.to_datetime(frame.pop("timestamp"), utc=True).dt.tz_localize(None)
+    serial = (when - pd.Timestamp("1899-12-30")) / pd.Timedelta(days=1)
+    frame.insert(1, "date", serial.round(6))
+    path = tmp_path / "serial.csv"
+    frame.to_csv(path, index=False)
+    first = float(frame["date"].iloc[0])
+    fix = (
+        f"Fix: they look like spreadsheet serial dates, days since 1899-12-30 ({first:.10g} is "
+        f"{when.iloc[0]:%Y-%m-%d %H:%M}): format the column as dates in the spreadsheet before "
+        "saving it, or convert them, e.g. df['date'] = pd.to_datetime(df['date'], unit='D', "
+        "origin='1899-12-30')."
+    )
+    columns = {"timestamp": "date"}
+    assert error_of(lambda: read_events(path, columns=columns)).endswith(fix)
+    assert error_of(lambda: cjml.score(bundle, path, columns=columns)).endswith(fix)
+    # the conversion the fix gives reads the times back, to the second
+    back = pd.to_datetime(frame["date"], unit="D", origin="1899-12-30")
+    assert (back - when).abs().max() < pd.Timedelta(seconds=1)
+
+
 def test_permission_denied_says_so_and_names_the_file(tmp_path, monkeypatch):
     import cjml.io._csv
 

@@ -161,10 +161,16 @@ def _resolve_columns(
                 f" {'is' if len(in_index) == 1 else 'are'} in the DataFrame's index, not its "
                 f"columns ({list(available)!r}). Fix: pass df.reset_index()."
             )
+        alone = (
+            "\nOnly one column was read: if a title or notes come before the header line, "
+            "remove them so that the file starts with its header."
+            if len(available) == 1
+            else ""
+        )
         raise SchemaError(
             f"The event log is missing required {'column' if len(missing) == 1 else 'columns'}:\n"
             + "\n".join(lines)
-            + f"\nAvailable columns: {list(available)!r}.\n"
+            + f"\nAvailable columns: {list(available)!r}.{alone}\n"
             f"Fix: say which of your columns hold them, e.g. read_events(..., columns={as_dict}) "
             f"or on the command line --columns {as_cli}" + one_kind
         )

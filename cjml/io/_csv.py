@@ -772,6 +772,13 @@ class CsvRowCheck:
                     'quoted value twice ("").'
                 )
             where = f"Line {line}" if line is not None else "A line"
+            if n == 1 and fields > 1:  # a title or notes above the real header
+                return InputFileError(
+                    f"{where} of {self.what} {name!r} has {fields} fields where the header "
+                    f"(line {self.header_lines}: {self.names[0]!r}) has 1: {shown!r}. Fix: if "
+                    "the lines above it are a title or notes, remove them so that the file "
+                    "starts with its header line."
+                )
             return InputFileError(
                 f"{where} of {self.what} {name!r} has {fields} field{'s' * (fields != 1)} where "
                 f"the header has {n}: {shown!r}. Fix: give every line {n} fields (quote values "

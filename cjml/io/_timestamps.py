@@ -241,11 +241,26 @@ def _epoch_ns(values: np.ndarray, unit: str) -> tuple[np.ndarray, np.ndarray]:
     return ns, bad
 
 
-def _epoch_unit_hint(values: np.ndarray) -> str:
-    """The fix for epoch numbers given without a unit: the unit their size suggests."""
+def _epoch_unit_hint(values: np.ndarray, column: Any = "timestamp") -> str:
+    """The fix for epoch numbers given without a unit: the unit their size suggests (or the
+    conversion of spreadsheet serial dates; ``column``: the user's name for the times)."""
     values = np.asarray(values, dtype=np.float64)
     values = values[np.isfinite(values)]
     unit = _plausible_unit(float(np.median(np.abs(values)))) if len(values) else None
+    if (
+        unit is None
+        and len(values)
+        and np.all((values >= _SERIAL_DAYS[0]) & (values <= _SERIAL_DAYS[1]))
+    ):
+        example = float(values[0])
+        when = _SERIAL_ORIGIN + pd.Timedelta(days=example)
+        col = repr(str(column))
+        return (
+            f"they look like spreadsheet serial dates, days since 1899-12-30 ({example:.10g} is "
+            f"{when:%Y-%m-%d %H:%M}): format the column as dates in the spreadsheet before "
+            f"saving it, or convert them, e.g. df[{col}] = pd.to_datetime(df[{col}], "
+            "unit='D', origin='1899-12-30')."
+        )
     if unit is None:
         return (
             "if they are Unix epoch times, pass timestamp_unit='s' (seconds) or "
@@ -259,6 +274,11 @@ def _epoch_unit_hint(values: np.ndarray) -> str:
         f"{when:%Y-%m-%d %H:%M} UTC): pass timestamp_unit={unit!r} (--timestamp-unit "
         f"{unit}). Otherwise give dates as text, e.g. '2024-03-01 14:30:00'."
     )
+
+
+# Excel's and LibreOffice's serial dates: days since 1899-12-30, from 1970 to 2100
+_SERIAL_ORIGIN = pd.Timestamp("1899-12-30")
+_SERIAL_DAYS = (25569.0, 73051.0)
 
 
 def _plausible_unit(number: float) -> str | None:
@@ -389,7 +409,7 @@ def _timestamps_ns(
                 "timestamp",
                 given_rows if len(given_rows) else all_rows,
                 "numbers instead of dates",
-                _epoch_unit_hint(values[given]),
+                _epoch_unit_hint(values[given], ctx.resolved["timestamp"]),
                 whole_column=True,
             )
         null = np.flatnonzero(~given)
@@ -654,7 +674,8 @@ def _parse_text_timestamps(
         looks_numeric = bool(sample.str.fullmatch(r"-?\d+(?:\.\d+)?").all())
         fix = (
             _epoch_unit_hint(
-                pd.to_numeric(sample, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+                pd.to_numeric(sample, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan),
+                ctx.resolved["timestamp"],
             )
             if looks_numeric
             else (

@@ -575,6 +575,39 @@ READING = [
         ),
     ),
     Case(
+        name="in-serial-dates",
+        area="reading",
+        argv=["validate", "{tmp}/serial.csv"],
+        exit_code=1,
+        message=r"they look like spreadsheet serial dates, days since 1899-12-30 \(45292\.375 is "
+        r"2024-01-01 09:00\).*pd\.to_datetime\(df\['timestamp'\], unit='D', origin='1899-12-30'\)",
+        description="times saved as spreadsheet serial numbers (45292.375): named, with the fix",
+        setup=text(
+            "serial.csv",
+            HEADER + "\n1,45292.375,paid_ad\n1,45300.5,purchase\n2,45310.25,email\n",
+        ),
+    ),
+    Case(
+        name="in-title-above-header-validate",
+        area="reading",
+        argv=["validate", "{tmp}/title.csv"],
+        exit_code=1,
+        message=r"Line 3 of the CSV file '[^']*title\.csv' has 3 fields where the header \(line 1: "
+        r"'Report: customers'\) has 1.*Fix: if the lines above it are a title or notes, remove",
+        description="a title line and a blank line above the header",
+        setup=text("title.csv", "Report: customers\n\n" + "\n".join([HEADER, *ROWS]) + "\n"),
+    ),
+    Case(
+        name="in-title-above-header-score",
+        area="reading",
+        argv=[*SCORE, "{tmp}/title.csv", *OUT],
+        exit_code=1,
+        message=r"Available columns: \['Report: customers'\]\.\nOnly one column was read: if a "
+        r"title or notes come before the header line, remove them",
+        description="score: the same file, refused at its columns",
+        setup=text("title.csv", "Report: customers\n\n" + "\n".join([HEADER, *ROWS]) + "\n"),
+    ),
+    Case(
         name="in-utf16",
         area="reading",
         argv=["validate", "{tmp}/wide.csv"],
