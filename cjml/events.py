@@ -40,6 +40,7 @@ from cjml.exceptions import InputFileError, SchemaError
 from cjml.io._columns import (
     _parse_columns,
     _resolve_columns,
+    _warn_variant_columns,
     _without_blank_rows,
     _without_nested_extras,
 )
@@ -787,6 +788,8 @@ class EventLog:
             mapping, list(data.columns), [n for n in data.index.names if n is not None]
         )
         data = _without_nested_extras(data, resolved)
+        if log_checks:  # once per log, not per chunk of score
+            _warn_variant_columns(resolved, list(data.columns))
         data, origin = _without_blank_rows(data, resolved, origin)
         if len(data) == 0:
             raise SchemaError(

@@ -10,6 +10,8 @@ line.
 from __future__ import annotations
 
 import gzip
+import re
+import shlex
 import warnings
 import zipfile
 from pathlib import Path
@@ -578,6 +580,47 @@ def test_spreadsheet_serial_dates_are_named_with_their_conversion(tmp_path, samp
     # the conversion the fix gives reads the times back, to the second
     back = pd.to_datetime(frame["date"], unit="D", origin="1899-12-30")
     assert (back - when).abs().max() < pd.Timedelta(seconds=1)
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ["Customer ID", "Event Time", "Touchpoint"],
+        ["customerId", "eventTime", "eventName"],
+        ["CUSTOMER-ID", "Time Stamp", "Event Type"],
+    ],
+)
+def test_missing_columns_suggest_names_written_another_way(tmp_path, names):
+    path = tmp_path / "x.csv"
+    pd.DataFrame([[1, "2024-01-01 09:00", "email"]], columns=names).to_csv(path, index=False)
+    message = error_of(lambda: read_events(path))
+    for name in names:
+        assert f"Did you mean {name!r}?" in message
+    # the command line it suggests is one argument for the shell, and it works
+    cli = message.split("on the command line --columns ")[1].splitlines()[0]
+    (value,) = shlex.split(cli)
+    assert read_events(path, columns=value).n_events == 1
+
+
+def test_a_column_of_cjmls_written_another_way_is_named_not_silently_an_attribute(tmp_path):
+    path = write(
+        tmp_path / "x.csv",
+        *(f"{r},{a},4" for r, a in zip(ROWS, ["", "", "", "12.5"], strict=True)),
+        header=HEADER + ",Amount,Satisfaction",
+    )
+    said = (
+        "Read as attributes, though their names are cjml's written another way: 'Amount' "
+        "(amount), 'Satisfaction' (satisfaction). Fix: to read them as cjml's, add "
+        "amount=Amount,satisfaction=Satisfaction to --columns (columns={'amount': 'Amount', "
+        "'satisfaction': 'Satisfaction'} in Python)."
+    )
+    with pytest.warns(UserWarning, match=re.escape(said)):
+        log = read_events(path)
+    assert "Amount" in log.frame.columns and "amount" not in log.frame.columns
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # mapped as the warning says: nothing to say
+        log = read_events(path, columns={"amount": "Amount", "satisfaction": "Satisfaction"})
+    assert log.frame["amount"].sum() == 12.5 and (log.frame["satisfaction"] == 4).all()
 
 
 def test_permission_denied_says_so_and_names_the_file(tmp_path, monkeypatch):

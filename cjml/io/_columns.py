@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
+import shlex
 import warnings
 from collections.abc import Hashable, Mapping, Sequence
 
@@ -88,14 +90,24 @@ def _parse_columns(columns: Mapping[str, Hashable] | str | None) -> dict[str, Ha
     return mapping
 
 
+def _column_key(name: Hashable) -> str:
+    """A column name as snake case, to compare with cjml's names and their synonyms
+    ('Customer ID', 'customerId', 'Event-Time' -> 'customer_id', 'customer_id',
+    'event_time')."""
+    text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", str(name).strip())
+    return re.sub(r"[^0-9a-z]+", "_", text.lower()).strip("_")
+
+
 def _suggest(canon: str, available: Sequence[Hashable], taken: set) -> Hashable | None:
     free = [c for c in available if c not in taken]
-    by_lower = {str(c).lower(): c for c in free}
-    for name in _SYNONYMS.get(canon, ()):
-        if name in by_lower:
-            return by_lower[name]
-    close = difflib.get_close_matches(canon, list(by_lower), n=1, cutoff=0.6)
-    return by_lower[close[0]] if close else None
+    by_key: dict[str, Hashable] = {}
+    for c in free:
+        by_key.setdefault(_column_key(c), c)
+    for name in (canon, *_SYNONYMS.get(canon, ())):
+        if name in by_key:
+            return by_key[name]
+    close = difflib.get_close_matches(canon, list(by_key), n=1, cutoff=0.6)
+    return by_key[close[0]] if close else None
 
 
 def _resolve_columns(
@@ -144,7 +156,7 @@ def _resolve_columns(
             pairs[canon] = guess if guess is not None else f"<your {canon} column>"
             taken.add(guess)
         as_dict = "{" + ", ".join(f"{k!r}: {str(v)!r}" for k, v in pairs.items()) + "}"
-        as_cli = ",".join(f"{k}={v}" for k, v in pairs.items())
+        as_cli = shlex.quote(",".join(f"{k}={v}" for k, v in pairs.items()))
         one_kind = ""
         if "touchpoint" in missing and pairs["touchpoint"] == "<your touchpoint column>":
             # a purchase or transaction log: each row is one kind of event
@@ -220,6 +232,31 @@ def _without_nested_extras(data: pd.DataFrame, resolved: dict[str, Hashable]) ->
         return data
     _warn_nested_left_out(nested, stacklevel=_user_stacklevel())
     return data.drop(columns=list(nested))
+
+
+def _warn_variant_columns(resolved: dict[str, Hashable], available: Sequence[Hashable]) -> None:
+    """Warn when a column not read as one of cjml's is one of cjml's names written another
+    way ('Amount', 'NPS', 'Stage'): it is read as an attribute of its own, and the amount,
+    score or stage it holds would be silently missing."""
+    mapped = set(resolved.values())
+    pairs: dict[str, Hashable] = {}
+    for col in available:
+        key = _column_key(col)
+        if col not in mapped and key in CANONICAL_COLUMNS and key not in resolved:
+            pairs.setdefault(key, col)
+    if not pairs:
+        return
+    listed = ", ".join(f"{str(c)!r} ({k})" for k, c in pairs.items())
+    as_cli = shlex.quote(",".join(f"{k}={c}" for k, c in pairs.items()))
+    as_dict = "{" + ", ".join(f"{k!r}: {str(c)!r}" for k, c in pairs.items()) + "}"
+    warnings.warn(
+        f"Read as {'an attribute' if len(pairs) == 1 else 'attributes'}, though "
+        f"{'its name is' if len(pairs) == 1 else 'their names are'} cjml's written another "
+        f"way: {listed}. Fix: to read {'it' if len(pairs) == 1 else 'them'} as cjml's, add "
+        f"{as_cli} to --columns (columns={as_dict} in Python).",
+        UserWarning,
+        stacklevel=_user_stacklevel(),
+    )
 
 
 def _without_blank_rows(

@@ -17,7 +17,7 @@ from cjml.bundle import ModelBundle
 from cjml.events import EventLog, to_utc_timestamp
 from cjml.exceptions import CjmlError
 from cjml.io._batches import _Reader
-from cjml.io._columns import _parse_columns, _resolve_columns
+from cjml.io._columns import _parse_columns, _resolve_columns, _warn_variant_columns
 from cjml.io._csv import encoding_name, parse_missing_ids
 from cjml.io._messages import _Origin
 from cjml.io._source import _decide_date_format, _open_source
@@ -278,6 +278,7 @@ def score(
     src = _open_source(events.frame if isinstance(events, EventLog) else events, encoding)
     mapping = _parse_columns(bundle.columns_for(events, columns, encoding))
     resolved = _resolve_columns(mapping, src.columns)
+    _warn_variant_columns(resolved, src.columns)
     needed = _flat_columns(
         src, _needed_columns(bundle, resolved, src.columns, drop_duplicates), resolved, bundle
     )
