@@ -482,6 +482,13 @@ def test_scores_and_amounts_validated(column, bad, pattern):
             lambda s: pd.to_numeric(s.str.replace(r"[^0-9.+-]", "", regex=True)),
         ),
         (
+            ["1486,23", "12,5", "", "-3,10"],  # thousands without a separator
+            "use a decimal comma",
+            lambda s: pd.to_numeric(
+                s.str.replace(r"[^0-9,+-]", "", regex=True).str.replace(",", ".")
+            ),
+        ),
+        (
             ["1.234,50", "12,5", "", "-3,10"],
             "use a decimal comma",
             lambda s: pd.to_numeric(

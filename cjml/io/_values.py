@@ -166,7 +166,7 @@ _CURRENCY = r"(?:[$€£¥₹]|usd|eur|gbp|chf|jpy)"
 _SIGNED = rf"^[-+]?\s*{_CURRENCY}?\s*[-+]?"  # '-$3.10', '$-3.10', 'eur 12'
 _GROUPED_NUMBER = rf"{_SIGNED}\d{{1,3}}(?:[, ]\d{{3}})*(?:\.\d+)?\s*{_CURRENCY}?$"
 _PLAIN_NUMBER = rf"{_SIGNED}\d+(?:\.\d+)?\s*{_CURRENCY}?$"
-_DECIMAL_COMMA = rf"{_SIGNED}\d{{1,3}}(?:[. ]\d{{3}})*,\d+\s*{_CURRENCY}?$"
+_DECIMAL_COMMA = rf"{_SIGNED}(?:\d{{1,3}}(?:[. ]\d{{3}})+|\d+),\d+\s*{_CURRENCY}?$"
 
 
 def _number_text_fix(text: pd.Series, column: Any) -> str | None:
@@ -184,7 +184,7 @@ def _number_text_fix(text: pd.Series, column: Any) -> str | None:
             "these numbers use a decimal comma: convert them before reading, e.g. "
             f"df[{col}] = pd.to_numeric(df[{col}].str.replace(r'[^0-9,+-]', '', regex=True)"
             ".str.replace(',', '.')) (cjml reads decimal commas itself in a CSV file separated "
-            "by ';')."
+            "by ';' whose numbers all use them)."
         )
     if (text.str.fullmatch(_GROUPED_NUMBER) | text.str.fullmatch(_PLAIN_NUMBER)).all():
         return (
