@@ -1177,9 +1177,11 @@ def read_events(
     source : DataFrame, EventLog, str or path-like
         A DataFrame; an EventLog (returned as is); a CSV file (``.csv``, or
         compressed ``.csv.gz`` etc.); a Parquet file (``.parquet``, ``.pq``);
-        or a folder of Parquet files or of CSV files, read in name order
-        (files starting with ``.`` or ``_`` are skipped). All files of a
-        folder must have the same columns.
+        or a folder of Parquet files or of CSV files, sub-folders included,
+        read in path order (names starting with ``.`` or ``_`` are skipped).
+        A partitioned dataset (Spark's ``partitionBy``, Dask's ``partition_on``:
+        ``segment=gold/part-0.parquet``) has its ``key=value`` folder names
+        read as text columns. All files of a folder must have the same columns.
     columns : mapping or str, optional
         Canonical name -> your column name, e.g.
         ``{"customer_id": "user", "timestamp": "event_time"}``, or as text

@@ -1,12 +1,14 @@
 """Event files and folders, and customer lists: which files, in which format.
 
-A path is a CSV file, a Parquet file, or a folder of only one of them, read
-in name order; the CSV rules themselves live in :mod:`cjml.io._csv`.
+A path is a CSV file, a Parquet file, or a folder of only one of them, sub-folders
+included (a partitioned dataset's ``key=value`` folder names are columns), read in path
+order; the CSV rules themselves live in :mod:`cjml.io._csv`.
 """
 
 from __future__ import annotations
 
 import os
+import urllib.parse
 from collections.abc import Hashable, Sequence
 from pathlib import Path
 from typing import Any
@@ -49,7 +51,7 @@ _ACCEPTED = (
     "cjml reads a pandas DataFrame, a CSV file (.csv or .tsv, separated by commas, ';', "
     "tabs or '|', or compressed .csv.gz/.csv.bz2/.csv.zip/.csv.xz/.csv.zst), a Parquet "
     "file (.parquet, .pq), or a folder holding "
-    "only Parquet files or only CSV files"
+    "only Parquet files or only CSV files (sub-folders included)"
 )
 
 
@@ -351,15 +353,21 @@ def _read_path(
     path: Path, mapping: dict[str, Hashable], encoding: str | None = None
 ) -> tuple[pd.DataFrame, _Origin]:
     kind, chosen = _input_files(path)
+    folder = path if path.is_dir() else None
     frames = [
-        _read_csv(p, mapping, encoding) if kind == "csv" else _read_parquet(p) for p in chosen
+        _with_partitions(
+            _read_csv(p, mapping, encoding) if kind == "csv" else _read_parquet(p),
+            {} if folder is None else _partition_values(folder, p),
+        )
+        for p in chosen
     ]
     first = list(frames[0].columns)
     for p, f in zip(chosen[1:], frames[1:], strict=True):
         _check_same_columns(path, chosen[0], first, p, list(f.columns))
     starts = tuple(int(x) for x in np.cumsum([0] + [len(f) for f in frames[:-1]]))
     data = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-    origin = _Origin(names=tuple(p.name for p in chosen), starts=starts, csv=kind == "csv")
+    names = tuple(p.name if folder is None else _relative(folder, p) for p in chosen)
+    origin = _Origin(names=names, starts=starts, csv=kind == "csv")
     return data, origin
 
 
@@ -372,37 +380,43 @@ def _check_same_columns(
         extra = [c for c in other if c not in first]
         raise SchemaError(
             f"The files of folder {str(folder)!r} do not share the same columns: compared "
-            f"with {first_file.name!r}, {other_file.name!r} lacks {missing!r} and adds "
-            f"{extra!r}. Fix: give every file the same columns."
+            f"with {_relative(folder, first_file)!r}, {_relative(folder, other_file)!r} lacks "
+            f"{missing!r} and adds {extra!r} (the key=value names of its sub-folders count as "
+            "columns). Fix: give every file the same columns."
         )
 
 
 def _input_files(path: Path) -> tuple[str, list[Path]]:
-    """The format ("csv" or "parquet") and the files to read, in name order."""
+    """The format ("csv" or "parquet") and the files to read, in path order.
+
+    A folder is read with its sub-folders, as Spark, Dask and pyarrow write a dataset
+    partitioned by column (``month=2024-01/part-0.parquet``; see
+    :func:`_partition_values`); names starting with ``.`` or ``_`` (``_SUCCESS``,
+    ``_temporary/``, ``.ipynb_checkpoints/``) are skipped.
+    """
     if not path.exists():
         raise InputFileError(
             f"Cannot read events from {str(path)!r}: no such file or folder. {_ACCEPTED}."
         )
     if path.is_dir():
-        files = sorted(
-            p for p in path.iterdir() if p.is_file() and not p.name.startswith((".", "_"))
-        )
+        files = _folder_files(path)
         groups = {
             kind: [p for p in files if _suffix_kind(p) == kind] for kind in ("csv", "parquet")
         }
         if groups["csv"] and groups["parquet"]:
             raise InputFileError(
-                f"The folder {str(path)!r} holds both CSV files ({groups['csv'][0].name!r}, ...) "
-                f"and Parquet files ({groups['parquet'][0].name!r}, ...). {_ACCEPTED}. Fix: "
+                f"The folder {str(path)!r} holds both CSV files "
+                f"({_relative(path, groups['csv'][0])!r}, ...) and Parquet files "
+                f"({_relative(path, groups['parquet'][0])!r}, ...). {_ACCEPTED}. Fix: "
                 "keep one format per folder."
             )
         kind = "csv" if groups["csv"] else "parquet"
         chosen = groups[kind]
         if not chosen:
-            shown = [p.name for p in files[:5]]
+            shown = [_relative(path, p) for p in files[:5]]
             raise InputFileError(
-                f"The folder {str(path)!r} holds no CSV or Parquet file (found {shown!r}; "
-                f"sub-folders are not read). {_ACCEPTED}."
+                f"The folder {str(path)!r} holds no CSV or Parquet file (found {shown!r}). "
+                f"{_ACCEPTED}."
             )
     else:
         suffix_kind = _suffix_kind(path)
@@ -415,6 +429,52 @@ def _input_files(path: Path) -> tuple[str, list[Path]]:
             )
         kind, chosen = suffix_kind, [path]
     return kind, chosen
+
+
+def _folder_files(folder: Path) -> list[Path]:
+    """Every file under ``folder``, sub-folders included, in path order; names starting
+    with ``.`` or ``_`` are skipped, files and folders alike."""
+    out: list[Path] = []
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
+        out.extend(Path(root) / n for n in sorted(names) if not n.startswith((".", "_")))
+    return sorted(out, key=lambda p: p.relative_to(folder).parts)
+
+
+def _relative(folder: Path, file: Path) -> str:
+    """A file's path under its folder, as messages name it (``month=2024-01/part-0.parquet``)."""
+    return file.relative_to(folder).as_posix()
+
+
+#: How Spark and Hive write a missing partition value.
+_HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
+
+
+def _partition_values(folder: Path, file: Path) -> dict[str, str | None]:
+    """The column values a partitioned dataset keeps in a file's folder names: each
+    sub-folder named ``key=value`` (Hive's layout, which Spark, Dask and pyarrow write)
+    gives the file's rows that value of column ``key``, as text (``__HIVE_DEFAULT_PARTITION__``
+    is missing). Other sub-folders give nothing."""
+    out: dict[str, str | None] = {}
+    for part in file.relative_to(folder).parent.parts:
+        key, eq, value = part.partition("=")
+        if eq and key:
+            text = urllib.parse.unquote(value)
+            out[urllib.parse.unquote(key)] = None if text == _HIVE_NULL else text
+    return out
+
+
+def _with_partitions(frame: pd.DataFrame, values: dict[str, str | None]) -> pd.DataFrame:
+    """The rows of one file with its partition values as columns (the file's own columns win)."""
+    extra = {k: v for k, v in values.items() if k not in frame.columns}
+    if not extra:
+        return frame
+    return frame.assign(
+        **{
+            k: pd.Series([v] * len(frame), index=frame.index, dtype=object)
+            for k, v in extra.items()
+        }
+    )
 
 
 # The pandas reader that opens a file cjml does not read, for the conversion the

@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 from cjml.exceptions import InputFileError, SchemaError
 from cjml.io._batches import _Reader
 from cjml.io._csv import csv_batches, csv_header, file_kind, not_this, read_head
-from cjml.io._files import _check_same_columns, _input_files
+from cjml.io._files import _check_same_columns, _input_files, _partition_values, _relative
 
 #: Rows read at a time in the partition pass.
 BATCH_ROWS = 1_000_000
@@ -49,6 +49,16 @@ class _Source:
     frame: pd.DataFrame | None = None
     folder: str | None = None
     encoding: str | None = None  # of CSV text, as the user gave it (None: UTF-8)
+    # per file, the values its key=value sub-folders give columns it lacks (Hive's layout)
+    partitions: tuple[dict, ...] = ()
+
+    def partition(self, i: int) -> dict:
+        """The partition values of file ``i`` (column: text or None); {} outside a dataset."""
+        return self.partitions[i] if self.partitions else {}
+
+    def is_partition(self, column) -> bool:
+        """Whether ``column`` comes from sub-folder names, not from the files' contents."""
+        return any(str(column) in p for p in self.partitions)
 
     def identity(self) -> Any:
         """What the fingerprint of a run records about the input."""
@@ -93,7 +103,7 @@ class _Source:
 
     def customer_type(self, column) -> pa.DataType:
         """The Arrow type of the customer column as read."""
-        if self.kind == "csv":
+        if self.kind == "csv" or self.is_partition(column):
             return pa.string()
         if self.frame is not None:
             return _frame_schema(self.frame[[column]]).field(0).type
@@ -127,15 +137,26 @@ def _open_source(events, encoding: str | None = None) -> _Source:
         columns_of = [csv_header(f, encoding=encoding).names for f in files]
     else:
         columns_of = [_parquet_columns(f) for f in files]
+    folder = path if path.is_dir() else None
+    partitions = tuple(
+        {
+            k: v
+            for k, v in ({} if folder is None else _partition_values(folder, f)).items()
+            if k not in cols
+        }
+        for f, cols in zip(files, columns_of, strict=True)
+    )
+    columns_of = [[*cols, *parts] for cols, parts in zip(columns_of, partitions, strict=True)]
     for f, cols in zip(files[1:], columns_of[1:], strict=True):
         _check_same_columns(path, files[0], columns_of[0], f, cols)
     return _Source(
         kind=kind,
         files=tuple(str(f) for f in files),
-        names=tuple(f.name for f in files),
+        names=tuple(f.name if folder is None else _relative(folder, f) for f in files),
         columns=columns_of[0],
-        folder=str(path) if path.is_dir() else None,
+        folder=str(path) if folder is not None else None,
         encoding=encoding if kind == "csv" else None,
+        partitions=partitions if any(partitions) else (),
     )
 
 
@@ -190,10 +211,11 @@ def _target_schema(src: _Source, read_columns: list) -> pa.Schema:
     if src.frame is not None:
         return _frame_schema(src.frame[read_columns])
     types: dict[str, set] = {str(c): set() for c in read_columns}
-    for f in src.files:
+    for i, f in enumerate(src.files):
         schema = pq.read_schema(f)
         for c in types:
-            types[c].add(_plain_type(schema.field(c).type))
+            in_file = c not in src.partition(i)
+            types[c].add(_plain_type(schema.field(c).type) if in_file else pa.string())
     fields = []
     for c, ts in types.items():
         t = ts.pop() if len(ts) == 1 else pa.string()
@@ -224,20 +246,36 @@ def _iter_batches(
                 ) from None
         return
     for i, f in enumerate(src.files):
+        values = src.partition(i)
+        in_file = [c for c in read_columns if str(c) not in values]
         if src.kind == "parquet":
-            yield from ((i, t) for t in _parquet_batches(f, read_columns, batch_rows))
+            batches = _parquet_batches(f, in_file, batch_rows)
         else:
-            yield from (
-                (i, t)
-                for t in csv_batches(
-                    f,
-                    read_columns,
-                    batch_rows,
-                    block_size=block_size,
-                    as_written=as_written,
-                    encoding=src.encoding,
-                )
+            batches = csv_batches(
+                f,
+                in_file,
+                batch_rows,
+                block_size=block_size,
+                as_written=as_written,
+                encoding=src.encoding,
             )
+        yield from ((i, _with_partition_columns(t, values, read_columns)) for t in batches)
+
+
+def _with_partition_columns(table: pa.Table, values: dict, read_columns: Sequence) -> pa.Table:
+    """A file's batch with the partition values among ``read_columns`` as text columns, in
+    the order of ``read_columns``."""
+    if not values:
+        return table
+    n = table.num_rows
+    return pa.table(
+        {
+            str(c): pa.array([values[str(c)]] * n, type=pa.string())
+            if str(c) in values
+            else table.column(str(c))
+            for c in read_columns
+        }
+    )
 
 
 def _decide_date_format(src: _Source, reader: _Reader) -> None:
@@ -315,6 +353,7 @@ class _Piece:
     first_row: int = 0
     table: pa.Table | None = None
     encoding: str | None = None  # of a CSV file
+    partition: dict = field(default_factory=dict)  # the file's partition values
 
 
 def _pieces(src: _Source, reader: _Reader) -> list[_Piece]:
@@ -325,7 +364,10 @@ def _pieces(src: _Source, reader: _Reader) -> list[_Piece]:
             first += table.num_rows
         return pieces
     if src.kind == "csv":
-        return [_Piece(i, path=f, encoding=src.encoding) for i, f in enumerate(src.files)]
+        return [
+            _Piece(i, path=f, encoding=src.encoding, partition=src.partition(i))
+            for i, f in enumerate(src.files)
+        ]
     pieces, first = [], 0
     for i, f in enumerate(src.files):
         meta = pq.ParquetFile(f).metadata
@@ -334,11 +376,15 @@ def _pieces(src: _Source, reader: _Reader) -> list[_Piece]:
             group.append(g)
             rows += meta.row_group(g).num_rows
             if rows >= BATCH_ROWS:
-                pieces.append(_Piece(i, path=f, row_groups=group, first_row=first))
+                pieces.append(
+                    _Piece(i, path=f, row_groups=group, first_row=first, partition=src.partition(i))
+                )
                 first += rows
                 group, rows = [], 0
         if group:
-            pieces.append(_Piece(i, path=f, row_groups=group, first_row=first))
+            pieces.append(
+                _Piece(i, path=f, row_groups=group, first_row=first, partition=src.partition(i))
+            )
             first += rows
     return pieces
 
@@ -349,18 +395,20 @@ def _read_piece(piece: _Piece, reader: _Reader) -> pa.Table:
         return piece.table
     assert piece.path is not None  # a piece of a file: row groups, or a CSV file
     assert reader.schema is not None  # set by the engine before the pieces are read
+    in_file = [c for c in columns if str(c) not in piece.partition]
     if piece.row_groups is not None:
-        batches = list(_parquet_batches(piece.path, columns, BATCH_ROWS, piece.row_groups))
+        batches = list(_parquet_batches(piece.path, in_file, BATCH_ROWS, piece.row_groups))
     else:
         batches = list(
             csv_batches(
                 piece.path,
-                columns,
+                in_file,
                 BATCH_ROWS,
                 as_written=[reader.resolved["customer_id"]],
                 encoding=piece.encoding,
             )
         )
+    batches = [_with_partition_columns(t, piece.partition, columns) for t in batches]
     if not batches:
         return pa.schema(
             [pa.field(str(c), reader.schema.field(str(c)).type) for c in columns]

@@ -357,9 +357,11 @@ def _flat_columns(src: _Source, needed: set, resolved: dict, bundle: ModelBundle
         kinds = {c: _nested_kind(src.frame[c]) for c in needed}
     else:
         kinds = {}
-        for f in src.files:
+        for i, f in enumerate(src.files):
             schema = pq.read_schema(f)
             for c in needed:
+                if str(c) in src.partition(i):
+                    continue  # text from the folder's name
                 t = _plain_type(schema.field(str(c)).type)
                 if pa.types.is_nested(t):
                     kinds[c] = (

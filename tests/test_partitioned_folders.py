@@ -1,0 +1,121 @@
+"""Folders written as partitioned datasets (Spark's partitionBy, Dask's partition_on,
+pyarrow's write_to_dataset): read with their sub-folders, the key=value names as columns,
+by read_events, score and the Dask engine alike."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import cjml
+from cjml import read_events
+from cjml.exceptions import CjmlError
+from tests._panel_bundle import sample_bundle_path
+
+
+@pytest.fixture(scope="module")
+def bundle():
+    return cjml.ModelBundle.load(sample_bundle_path())
+
+
+@pytest.fixture(scope="module")
+def events() -> pd.DataFrame:
+    from cjml.datasets import load_sample
+
+    return load_sample()
+
+
+def _spark_like(events: pd.DataFrame, folder: Path, by: list[str]) -> Path:
+    """The events as Spark writes them: one sub-folder per value of ``by`` (which the files
+    then lack), with the marker files and folders Spark leaves beside them."""
+    frame = events.assign(month=pd.to_datetime(events["timestamp"]).dt.strftime("%Y-%m"))
+    pq.write_to_dataset(pa.Table.from_pandas(frame, preserve_index=False), folder, by)
+    (folder / "_SUCCESS").write_bytes(b"")
+    (folder / "_temporary").mkdir()
+    (folder / "_temporary" / "stale.parquet").write_bytes(b"not parquet")
+    first = next(p for p in sorted(folder.rglob("*.parquet")) if "_temporary" not in p.parts)
+    (first.parent / f".{first.name}.crc").write_bytes(b"\x00\x01")
+    return folder
+
+
+def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.sort_values(["customer_id", "timestamp", "touchpoint"]).reset_index(drop=True)
+    return out.astype({c: str for c in out.columns if out[c].dtype.name in ("category", "str")})
+
+
+def test_a_partitioned_folder_reads_as_the_flat_log(tmp_path, events):
+    folder = _spark_like(events, tmp_path / "events", ["segment", "month"])
+    assert {p.name for p in folder.iterdir()} >= {"segment=business", "_SUCCESS"}
+    assert "segment" not in pq.read_schema(next(folder.rglob("*.parquet"))).names
+    got = read_events(folder).frame
+    expected = read_events(events).frame
+    # the segment comes from the folder names only; month is an extra column
+    assert got["month"].notna().all() and set(got["month"]) >= {"2024-01", "2024-02"}
+    pd.testing.assert_frame_equal(
+        _canonical(got.drop(columns="month")), _canonical(expected), check_categorical=False
+    )
+
+
+def test_score_and_the_dask_engine_read_the_partitions_too(tmp_path, events, bundle):
+    distributed = pytest.importorskip("distributed")
+    folder = _spark_like(events, tmp_path / "events", ["segment"])
+    kwargs = dict(recommend=False, drivers=False, include_inactive=True)
+    expected = cjml.score(bundle, events, **kwargs)  # the bundle uses the segment
+    pd.testing.assert_frame_equal(cjml.score(bundle, folder, **kwargs), expected)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        got = cjml.score(bundle, folder, engine="dask", scheduler=client, **kwargs)
+    pd.testing.assert_frame_equal(got, expected)
+
+
+def test_partition_values_are_text_and_hives_null_is_missing(tmp_path):
+    from cjml.io._files import _partition_values
+
+    folder = tmp_path / "d"
+    file = folder / "region=North%20East" / "year=2024" / "plain" / "part-0.parquet"
+    assert _partition_values(folder, file) == {"region": "North East", "year": "2024"}
+    file = folder / "region=__HIVE_DEFAULT_PARTITION__" / "part-0.parquet"
+    assert _partition_values(folder, file) == {"region": None}
+
+
+def test_a_csv_dataset_in_nested_folders_names_its_files_by_their_path(tmp_path):
+    rows = {
+        "day=2024-01-01": "1,2024-01-01 09:00,paid_ad\n2,2024-01-01 10:00,email\n",
+        "day=2024-01-02": "1,2024-01-02 09:00,website_visit\n2,01/02/2024 10:00,purchase\n",
+    }
+    for name, text in rows.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "part.csv").write_text("customer_id,timestamp,touchpoint\n" + text)
+    with pytest.raises(CjmlError) as info:
+        read_events(tmp_path)
+    assert "day=2024-01-02/part.csv line 3" in str(info.value)
+    (tmp_path / "day=2024-01-02" / "part.csv").write_text(
+        "customer_id,timestamp,touchpoint\n1,2024-01-02 09:00,website_visit\n"
+    )
+    log = read_events(tmp_path)
+    assert log.frame.groupby("day", observed=True).size().to_dict() == {
+        "2024-01-01": 2,
+        "2024-01-02": 1,
+    }
+
+
+def test_a_file_outside_the_partitions_is_refused_by_name(tmp_path, events):
+    folder = _spark_like(events.iloc[:200], tmp_path / "events", ["segment"])
+    events.iloc[200:210].to_parquet(folder / "stray.parquet", index=False)
+    os.remove(folder / "_SUCCESS")
+    with pytest.raises(CjmlError) as info, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        read_events(folder)
+    message = str(info.value)
+    assert "do not share the same columns" in message and "'stray.parquet'" in message
+    assert "the key=value names of its sub-folders count as columns" in message
