@@ -551,7 +551,10 @@ def test_thousands_commas_before_a_decimal_point_are_read_and_ambiguous_ones_ref
     )
     frame = read_events(path).frame
     assert frame["amount"].tolist() == [1234.5, -12000.5]
-    assert frame["note"].tolist() == ["1234.50", "x"]  # text columns read the same way
+    assert frame["note"].tolist() == ["1,234.50", "x"]  # the user's own columns stay as written
+    # the same amounts in a DataFrame
+    as_frame = pd.read_csv(path, dtype=str)
+    assert read_events(as_frame).frame["amount"].tolist() == [1234.5, -12000.5]
     write(tmp_path / "us.csv", '1,2024-01-02 09:00,purchase,"1,234"', header=HEADER + ",amount")
     message = error_of(lambda: read_events(path))
     assert "amount='1,234'" in message and "Fix:" in message

@@ -17,9 +17,9 @@ The CSV rules (every command reads CSV through :func:`csv_batches`):
   (what spreadsheets in many countries export); a file separated by ';', or by
   tabs or '|' with decimal commas and no decimal point in its first 200 rows,
   has its numbers read with a decimal comma ('12,50', '1.234,50'; the customer
-  id stays as written); elsewhere a number with commas between thousands and a
-  decimal point ('1,234.50') is read without the commas, while '1,234' alone,
-  which reads two ways, is left as written (and refused where a number is due);
+  id stays as written); elsewhere the amount and score columns read '1,234.50'
+  (commas between thousands before a decimal point) as 1234.5, while '1,234'
+  alone, which reads two ways, is refused;
   compressed files (gzip, bz2, xz, zstd, a zip holding one CSV file) are
   recognised by their content, whatever their name;
 - every column name once: a repeated name is refused, never renamed;
@@ -142,7 +142,6 @@ _SEPARATORS = (";", "\t", "|")
 _COMMA_DECIMAL = r"[-+]?\d+,\d+"
 _DOT_GROUPED = r"[-+]?[1-9]\d{0,2}(?:\.\d{3})+(?:,\d+)?"
 # ... and what says the file's decimal is a point: '3.5', '1,234.50'
-_COMMA_GROUPED = r"[-+]?[1-9]\d{0,2}(?:,\d{3})+\.\d+"
 _POINT_DECIMAL = r"[-+]?\d+\.\d{1,2}|[-+]?\d+\.\d{4,}|[-+]?0\.\d+|[-+]?\d{1,3}(?:,\d{3})+\.\d+"
 # a comma before 1-2 or 4+ digits, or a dot between thousands before it, is a
 # decimal comma for sure ('5,401' reads either way)
@@ -892,9 +891,13 @@ def csv_batches(
 
     def table(batches: list) -> pa.Table:
         out = pa.Table.from_batches(batches)
-        plain = _decimal_point if header.decimal_comma else _without_thousands_commas
+        if not header.decimal_comma:
+            return out
         return pa.table(
-            {c: out.column(c) if c in keep else plain(out.column(c)) for c in out.column_names}
+            {
+                c: out.column(c) if c in keep else _decimal_point(out.column(c))
+                for c in out.column_names
+            }
         )
 
     try:
@@ -920,22 +923,6 @@ def csv_batches(
         raise rows.error(exc) from None
     except OSError as exc:
         raise InputFileError(f"Cannot read {what} {path!r}: {_first_line(exc)}.") from None
-
-
-def _without_thousands_commas(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    """Cells written as numbers with commas between thousands and a decimal point, without
-    the commas ('1,234.50' as '1234.50', what a spreadsheet writes for a formatted amount);
-    every other cell as it is. Only in a file whose decimal is a point: there a comma before
-    a point is sure to group thousands, while '1,234' alone may be either and stays."""
-    import pyarrow.compute as pc
-
-    if not pc.any(pc.match_substring(column, ",")).as_py():
-        return column  # most columns: one scan
-    trimmed = pc.utf8_trim_whitespace(column)
-    grouped = pc.match_substring_regex(trimmed, f"^(?:{_COMMA_GROUPED})$")
-    if not pc.any(grouped).as_py():
-        return column
-    return pc.if_else(grouped, pc.replace_substring(trimmed, ",", ""), column)
 
 
 def _decimal_point(column: pa.ChunkedArray) -> pa.ChunkedArray:

@@ -166,6 +166,7 @@ _CURRENCY = r"(?:[$€£¥₹]|usd|eur|gbp|chf|jpy)"
 _SIGNED = rf"^[-+]?\s*{_CURRENCY}?\s*[-+]?"  # '-$3.10', '$-3.10', 'eur 12'
 _GROUPED_NUMBER = rf"{_SIGNED}\d{{1,3}}(?:[, ]\d{{3}})*(?:\.\d+)?\s*{_CURRENCY}?$"
 _PLAIN_NUMBER = rf"{_SIGNED}\d+(?:\.\d+)?\s*{_CURRENCY}?$"
+_COMMA_GROUPED = r"[-+]?[1-9]\d{0,2}(?:,\d{3})+\.\d+"
 _DECIMAL_COMMA = rf"{_SIGNED}(?:\d{{1,3}}(?:[. ]\d{{3}})+|\d+),\d+\s*{_CURRENCY}?$"
 
 
@@ -225,6 +226,15 @@ def _numeric_values(ctx: _Context, canon: str) -> np.ndarray:
             sub = s.iloc[nan_rows]
             text = sub.astype(str).str.strip().str.lower()
             missing = np.asarray(sub.isna()) | np.asarray(text.isin(["", "nan"]))
+            # '1,234.50': commas between thousands before a decimal point, as a spreadsheet
+            # formats an amount; only one reading (a decimal-comma CSV gave '1234.50' already)
+            grouped = np.asarray(text.str.fullmatch(_COMMA_GROUPED), dtype=bool) & ~missing
+            if grouped.any():
+                values = np.array(values)  # to_numpy may share pandas' read-only buffer
+                values[nan_rows[grouped]] = pd.to_numeric(
+                    text[grouped].str.replace(",", "", regex=False)
+                ).to_numpy(dtype=np.float64)
+                missing |= grouped
             bad = nan_rows[~missing]
             if len(bad):
                 fix = _number_text_fix(text[~missing], ctx.resolved[canon]) or fix_num
