@@ -626,6 +626,29 @@ def test_a_column_of_cjmls_written_another_way_is_named_not_silently_an_attribut
     assert log.frame["amount"].sum() == 12.5 and (log.frame["satisfaction"] == 4).all()
 
 
+def test_ids_written_as_whole_floats_are_the_same_customers(tmp_path, sample_csv, bundle):
+    """pandas writes the ids of a float column (one with a missing cell) as '42.0': the same
+    customers as in a Parquet file or a DataFrame, which hold 42.0, and as '42'."""
+    frame = pd.read_csv(sample_csv)
+    floats = tmp_path / "floats.csv"
+    frame.assign(customer_id=frame["customer_id"].astype(float)).to_csv(floats, index=False)
+    assert "\n1.0," in floats.read_text() or "\n2.0," in floats.read_text()
+    mixed = tmp_path / "mixed.csv"  # every other row written '42', the others '42.0'
+    ids = (
+        frame["customer_id"]
+        .astype(str)
+        .where(frame.index % 2 == 0, frame["customer_id"].astype(str) + ".0")
+    )
+    frame.assign(customer_id=ids).to_csv(mixed, index=False)
+    expected = read_events(sample_csv).frame
+    for path in (floats, mixed):
+        pd.testing.assert_frame_equal(read_events(path).frame, expected)
+    kwargs = dict(recommend=False, drivers=False, include_inactive=True, chunk_events=2000)
+    reference = cjml.score(bundle, sample_csv, **kwargs)
+    for path in (floats, mixed):  # several partitions: a customer's rows must meet in one
+        pd.testing.assert_frame_equal(cjml.score(bundle, path, **kwargs), reference)
+
+
 def test_permission_denied_says_so_and_names_the_file(tmp_path, monkeypatch):
     import cjml.io._csv
 

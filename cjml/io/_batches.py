@@ -292,7 +292,11 @@ def _hash_parts(col: pa.ChunkedArray, n_parts: int) -> np.ndarray:
     elif pa.types.is_floating(t):
         values = col.fill_null(0).to_numpy().astype(np.float64, copy=False)
     else:
-        values = pc.cast(col, pa.string()).fill_null("").to_numpy(zero_copy_only=False)
+        text = pc.cast(col, pa.string())
+        if pc.any(pc.match_substring(text, ".")).as_py():
+            # '42.0' is the id 42 when every id is a whole number (_TEXT_INT): one partition
+            text = pc.replace_substring_regex(text, r"^(-?\d+)\.0+$", r"\1")
+        values = text.fill_null("").to_numpy(zero_copy_only=False)
     return (pd.util.hash_array(values) % np.uint64(n_parts)).astype(np.int32)
 
 

@@ -27,7 +27,9 @@ from cjml.io._messages import (
 )
 from cjml.journey import JourneyMap
 
-_TEXT_INT = r"-?(?:0|[1-9][0-9]{0,17})"
+# a whole number as text: '42', and '42.0' as pandas writes the ids of a float column (one
+# with a missing cell) to CSV, which a Parquet file or a DataFrame would hold as 42.0
+_TEXT_INT = r"-?(?:0|[1-9][0-9]{0,17})(?:\.0+)?"
 
 
 def _customer_codes(
@@ -85,7 +87,7 @@ def _customer_codes(
         except (OverflowError, ValueError, TypeError):
             final = as_text
     elif text_ints and bool(np.all(as_text.str.fullmatch(_TEXT_INT))):
-        final = as_text.astype(np.int64)
+        final = as_text.str.replace(r"\.0+$", "", regex=True).astype(np.int64)
     ordered = final.unique().sort_values()
     lookup = ordered.get_indexer(final).astype(np.int64)
     return lookup[codes0], ordered
