@@ -1151,6 +1151,43 @@ def test_a_scores_csv_read_back_as_a_customer_list_finds_the_escaped_ids(tmp_pat
     assert where == f"customer list {str(path)!r}"
 
 
+@pytest.mark.parametrize(
+    "lines, header_is_an_id",
+    [
+        (["1001", "1002", "1003"], True),
+        (["C-1001", "C-1002"], True),
+        (["0042", "0043"], True),
+        (["customers", "1001"], False),
+        (["Kunden-ID", "C-1001"], False),
+    ],
+)
+def test_a_list_of_ids_without_a_header_loses_no_customer(tmp_path, lines, header_is_an_id):
+    from cjml.io._files import _read_id_list
+
+    path = tmp_path / "ids.csv"
+    path.write_text("\n".join(lines) + "\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        listed, where = _read_id_list(path)
+    said = [str(w.message) for w in caught]
+    if header_is_an_id:
+        assert listed.tolist() == lines
+        assert said == [
+            f"The {where} has no header: its first line {lines[0]!r} is read as an id, like the "
+            "lines under it. Fix: to silence this, give it a first line customer_id."
+        ]
+    else:
+        assert listed.tolist() == lines[1:] and said == []
+
+
+def test_score_serves_every_customer_of_a_list_without_a_header(tmp_path, bundle, sample_csv):
+    path = tmp_path / "ids.csv"
+    path.write_text("3\n1\n")
+    with pytest.warns(UserWarning, match="has no header"):
+        got = cjml.score(bundle, sample_csv, customers=path, include_inactive=True)
+    assert sorted(got["customer_id"]) == [1, 3]
+
+
 def test_a_short_row_in_a_customer_list_names_the_list_and_the_line(tmp_path):
     from cjml.io._files import _read_id_list
 

@@ -8,7 +8,9 @@ order; the CSV rules themselves live in :mod:`cjml.io._csv`.
 from __future__ import annotations
 
 import os
+import re
 import urllib.parse
+import warnings
 from collections.abc import Hashable, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,7 +35,7 @@ from cjml.io._csv import (
     not_this,
     read_head,
 )
-from cjml.io._messages import _MAX_SHOWN, _Origin
+from cjml.io._messages import _MAX_SHOWN, _Origin, _user_stacklevel
 from cjml.io._write import unescape_formula
 
 # CSV files, also tab-separated ones, plain or compressed
@@ -97,6 +99,18 @@ def _read_id_list(
             values = table[found[0]]
         elif len(table.columns) == 1:
             values = table.iloc[:, 0]
+            if kind == "csv" and _an_id_not_a_name(str(table.columns[0]), values):
+                warnings.warn(
+                    f"The {where} has no header: its first line {str(table.columns[0])!r} "
+                    "is read as an id, like the lines under it. Fix: to silence this, give "
+                    "it a first line customer_id.",
+                    UserWarning,
+                    stacklevel=_user_stacklevel(),
+                )
+                values = pd.concat(
+                    [pd.Series([str(table.columns[0])], dtype=object), values.astype(object)],
+                    ignore_index=True,
+                )
         else:
             raise SchemaError(
                 f"The {where} has columns {list(table.columns)!r} but no "
@@ -129,6 +143,24 @@ def _read_id_list(
             f"positions {rows!r}. Fix: remove them or fill them in."
         )
     return pd.unique(values.to_numpy(dtype=object)), where
+
+
+def _an_id_not_a_name(header: str, values: pd.Series) -> bool:
+    """Whether the one column name of a list is an id like those under it: a whole number,
+    or written like the first id (letters, digits and signs in the same places: 'C-1001'
+    over 'C-1002'), so the list has no header line."""
+
+    def shape(text: str) -> str:
+        return re.sub(r"[A-Za-z]", "a", re.sub(r"\d", "9", text.strip()))
+
+    if re.fullmatch(r"-?\d+(?:\.0+)?", header.strip()):
+        return True
+    first = values.dropna()
+    return (
+        bool(len(first))
+        and any(c.isdigit() for c in header)
+        and shape(header) == shape(str(first.iloc[0]))
+    )
 
 
 def _ids_like(listed: np.ndarray, ids: pd.Index | np.ndarray, where: str) -> list:
