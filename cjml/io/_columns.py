@@ -90,6 +90,14 @@ def _parse_columns(columns: Mapping[str, Hashable] | str | None) -> dict[str, Ha
     return mapping
 
 
+def _looks_like_data(name: Hashable) -> bool:
+    """Whether a column name is a value rather than a name: a number or a date."""
+    text = str(name).strip()
+    return bool(re.fullmatch(r"[-+]?\d+(?:[.,]\d+)?", text)) or bool(
+        re.fullmatch(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}(?:[ T]\d{1,2}:\d{2}.*)?", text)
+    )
+
+
 def _column_key(name: Hashable) -> str:
     """A column name as snake case, to compare with cjml's names and their synonyms
     ('Customer ID', 'customerId', 'Event-Time' -> 'customer_id', 'customer_id',
@@ -173,12 +181,20 @@ def _resolve_columns(
                 f" {'is' if len(in_index) == 1 else 'are'} in the DataFrame's index, not its "
                 f"columns ({list(available)!r}). Fix: pass df.reset_index()."
             )
-        alone = (
-            "\nOnly one column was read: if a title or notes come before the header line, "
-            "remove them so that the file starts with its header."
-            if len(available) == 1
-            else ""
-        )
+        data_like = [str(c) for c in available if _looks_like_data(c)]
+        if len(available) == 1:
+            alone = (
+                "\nOnly one column was read: if a title or notes come before the header line, "
+                "remove them so that the file starts with its header."
+            )
+        elif data_like and not resolved:
+            alone = (
+                f"\nThe column names look like data ({', '.join(map(repr, data_like[:3]))}): "
+                "if the file has no header line, add one as its first line (customer_id,"
+                "timestamp,touchpoint,... in the order of its columns)."
+            )
+        else:
+            alone = ""
         raise SchemaError(
             f"The event log is missing required {'column' if len(missing) == 1 else 'columns'}:\n"
             + "\n".join(lines)

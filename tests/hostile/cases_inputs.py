@@ -608,6 +608,16 @@ READING = [
         setup=text("title.csv", "Report: customers\n\n" + "\n".join([HEADER, *ROWS]) + "\n"),
     ),
     Case(
+        name="in-no-header",
+        area="reading",
+        argv=["validate", "{tmp}/nohead.csv"],
+        exit_code=1,
+        message=r"The column names look like data \('1', '2024-01-01 09:00'\): if the file has no "
+        r"header line, add one as its first line",
+        description="an export without its header line: the first event read as column names",
+        setup=text("nohead.csv", "\n".join(ROWS) + "\n"),
+    ),
+    Case(
         name="in-utf16",
         area="reading",
         argv=["validate", "{tmp}/wide.csv"],
