@@ -542,6 +542,40 @@ def test_blank_rows_of_a_dataframe_are_named_by_index_and_only_blank_ones_go():
         read_events(frame.iloc[[1]])
 
 
+def test_files_joined_with_their_headers_read_as_one_log(tmp_path, sample_csv, bundle):
+    frame = pd.read_csv(sample_csv, dtype=str, keep_default_na=False)
+    frame["visits"] = [str(i % 7) for i in range(len(frame))]  # a numeric column of the user
+    flat, joined = tmp_path / "flat.csv", tmp_path / "joined.csv"
+    frame.to_csv(flat, index=False)
+    parts = [frame.iloc[:1000], frame.iloc[1000:2000], frame.iloc[2000:]]
+    joined.write_text("".join(p.to_csv(index=False) for p in parts))  # cat a.csv b.csv c.csv
+    said = (
+        "2 rows repeating the header left out (row 1000 (joined.csv line 1002), row 2001 "
+        "(joined.csv line 2003)): not events"
+    )
+    with pytest.warns(UserWarning) as caught:
+        log = read_events(joined)
+    assert [str(w.message) for w in caught if "repeating" in str(w.message)][0].startswith(said)
+    expected = read_events(flat).frame
+    pd.testing.assert_frame_equal(log.frame, expected)  # 'visits' numbers, as in the flat file
+    assert expected["visits"].dtype == np.int64
+    kwargs = dict(recommend=False, drivers=False, include_inactive=True, chunk_events=3000)
+    with pytest.warns(UserWarning) as caught:
+        scores = cjml.score(bundle, joined, **kwargs)
+    assert [str(w.message) for w in caught if "repeating" in str(w.message)][0].startswith(said)
+    pd.testing.assert_frame_equal(scores, cjml.score(bundle, flat, **kwargs))
+
+
+def test_a_header_read_as_a_row_of_a_dataframe_is_left_out():
+    frame = pd.DataFrame(
+        [["customer_id", "timestamp", "touchpoint"], ["1", "2024-01-01", "email"]],
+        columns=["customer_id", "timestamp", "touchpoint"],
+    )
+    with pytest.warns(UserWarning, match=r"^1 row repeating the header left out \(row 0\)"):
+        log = read_events(frame)
+    assert log.n_events == 1
+
+
 def test_thousands_commas_before_a_decimal_point_are_read_and_ambiguous_ones_refused(tmp_path):
     path = write(
         tmp_path / "us.csv",

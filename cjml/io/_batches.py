@@ -28,7 +28,14 @@ import pyarrow.compute as pc
 from cjml.events import REQUIRED_COLUMNS
 from cjml.exceptions import SchemaError
 from cjml.io._csv import NA_MARKERS
-from cjml.io._messages import _MAX_SHOWN, BLANK_COLUMNS, _blank_rows_warning, _Context, _Origin
+from cjml.io._messages import (
+    _MAX_SHOWN,
+    BLANK_COLUMNS,
+    _blank_rows_warning,
+    _Context,
+    _header_rows_warning,
+    _Origin,
+)
 from cjml.io._timestamps import (
     _NS_PER_UNIT,
     _day_counts,
@@ -147,11 +154,12 @@ def _prepare(
         keep = keep.fill_null(False).to_numpy(zero_copy_only=False)
     else:
         keep = np.ones(n, dtype=bool)
-    blank = _blank(table)  # not events: left out, as read_events leaves them out
-    if blank is not None:
-        keep &= ~blank
-        stats["blank"] = int(blank.sum())
-        stats["blank_rows"] = rows[blank][:_MAX_SHOWN].tolist()
+    # not events: left out, as read_events leaves them out
+    for kind, mask in (("blank", _blank(table)), ("header", _header_rows(table, reader))):
+        if mask is not None:
+            keep &= ~mask
+            stats[kind] = int(mask.sum())
+            stats[f"{kind}_rows"] = rows[mask][:_MAX_SHOWN].tolist()
     if strict and (bad & keep).any():
         _raise_timestamp_error(table.filter(pa.array(keep)), rows[keep], reader)
     if not keep.all():
@@ -312,11 +320,30 @@ def _blank(table: pa.Table) -> np.ndarray | None:
     return None if blank is None else blank.to_numpy(zero_copy_only=False)
 
 
+def _header_rows(table: pa.Table, reader: _Reader) -> np.ndarray | None:
+    """The rows whose customer id, timestamp and touchpoint are those columns' own names (a
+    header line of files joined into one), or None when there are none."""
+    hit = None
+    for canon in BLANK_COLUMNS:
+        col = table.column(canon)
+        if pa.types.is_dictionary(col.type):
+            col = col.cast(col.type.value_type)
+        if not pa.types.is_string(col.type):
+            return None  # a number or a time cannot be a name
+        same = pc.equal(col, pa.scalar(str(reader.resolved[canon]), pa.string())).fill_null(False)
+        hit = same if hit is None else pc.and_(hit, same)
+        if not pc.any(hit).as_py():
+            return None
+    return None if hit is None else hit.to_numpy(zero_copy_only=False)
+
+
 def _merge_stats(total: dict, stats: dict) -> dict:
     total["rows"] = total.get("rows", 0) + stats["rows"]
-    if stats.get("blank"):
-        total["blank"] = total.get("blank", 0) + stats["blank"]
-        total["blank_rows"] = sorted(total.get("blank_rows", []) + stats["blank_rows"])[:_MAX_SHOWN]
+    for kind in ("blank", "header"):
+        if stats.get(kind):
+            total[kind] = total.get(kind, 0) + stats[kind]
+            rows = sorted(total.get(f"{kind}_rows", []) + stats[f"{kind}_rows"])
+            total[f"{kind}_rows"] = rows[:_MAX_SHOWN]
     total["kept"] = total.get("kept", 0) + stats["kept"]
     if stats["max_ns"] is not None:
         total["max_ns"] = max(total.get("max_ns") or stats["max_ns"], stats["max_ns"])
@@ -374,12 +401,13 @@ def _check_times(total: dict, reader: _Reader, *, default_cutoff: bool) -> None:
         )
         if epoch is not None:
             raise epoch
-    if total.get("blank"):
-        warnings.warn(
-            _blank_rows_warning(reader.origin(None), total["blank_rows"], int(total["blank"])),
-            UserWarning,
-            stacklevel=2,
-        )
+    for kind, say in (("blank", _blank_rows_warning), ("header", _header_rows_warning)):
+        if total.get(kind):
+            warnings.warn(
+                say(reader.origin(None), total[f"{kind}_rows"], int(total[kind])),
+                UserWarning,
+                stacklevel=2,
+            )
     dst = total.get("dst") or {}
     if dst.get("repeated") or dst.get("skipped"):
         warnings.warn(

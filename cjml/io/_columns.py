@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import (
     infer_dtype,
+    is_datetime64_any_dtype,
+    is_numeric_dtype,
 )
 
 from cjml.exceptions import SchemaError
@@ -29,6 +31,7 @@ from cjml.io._messages import (
     REQUIRED_COLUMNS,
     _blank_rows_warning,
     _did_you_mean,
+    _header_rows_warning,
     _Origin,
     _user_stacklevel,
 )
@@ -278,31 +281,83 @@ def _warn_variant_columns(resolved: dict[str, Hashable], available: Sequence[Has
 def _without_blank_rows(
     data: pd.DataFrame, resolved: dict[str, Hashable], origin: _Origin
 ) -> tuple[pd.DataFrame, _Origin]:
-    """The data without its blank rows (no customer id, timestamp or touchpoint: the empty
-    lines a spreadsheet writes as ';;;;'), with a warning naming them, and the origin that
-    still points the other rows at their lines. ``score`` leaves out the same rows."""
+    """The data without the rows that are not events, with a warning naming them, and the
+    origin that still points the other rows at their lines: blank rows (no customer id,
+    timestamp or touchpoint: the empty lines a spreadsheet writes as ';;;;') and rows that
+    repeat the header (files joined with their headers). ``score`` leaves out the same rows."""
     if any(c not in resolved for c in BLANK_COLUMNS):
         return data, origin  # a missing column is refused next, by name
-    blank = np.ones(len(data), dtype=bool)
-    for canon in BLANK_COLUMNS:
-        blank &= data[resolved[canon]].isna().to_numpy()
-        if not blank.any():
-            return data, origin
-    positions = np.flatnonzero(blank)
-    inputs = positions if origin.rows is None else origin.rows[positions]
-    warnings.warn(
-        _blank_rows_warning(
-            dataclasses.replace(origin, rows=None), inputs.tolist(), len(positions)
-        ),
-        UserWarning,
-        stacklevel=_user_stacklevel(),
-    )
-    kept = np.flatnonzero(~blank)
+    masks = {"blank": _all_of(data, resolved, lambda s, name: s.isna())}
+    masks["header"] = _all_of(data, resolved, _equals_its_name)
+    found = {k: m for k, m in masks.items() if m is not None}
+    if not found:
+        return data, origin
+    plain = dataclasses.replace(origin, rows=None)
+    for kind, mask in found.items():
+        positions = np.flatnonzero(mask)
+        inputs = positions if origin.rows is None else origin.rows[positions]
+        say = _blank_rows_warning if kind == "blank" else _header_rows_warning
+        warnings.warn(
+            say(plain, inputs.tolist(), len(positions)),
+            UserWarning,
+            stacklevel=_user_stacklevel(),
+        )
+    drop = np.logical_or.reduce(list(found.values()))
+    kept = np.flatnonzero(~drop)
     rows = kept if origin.rows is None else origin.rows[kept]
     out = data.iloc[kept]  # origin.index stays whole: it is read at input positions
     if origin.index is None:
         out = out.reset_index(drop=True)
+    if "header" in found and origin.csv:
+        out = _numbers_again(out, set(resolved.values()))
     return out, dataclasses.replace(origin, rows=rows)
+
+
+def _numbers_again(data: pd.DataFrame, used: set) -> pd.DataFrame:
+    """The user's own CSV columns as numbers where every value now reads as one: a repeated
+    header line kept them text ('visits' among 3, 7...), as the file without it would not."""
+    retyped = {}
+    for column in data.columns:
+        s = data[column]
+        if column in used or is_numeric_dtype(s.dtype) or s.isna().all():
+            continue
+        text = s.astype("string").str.strip()
+        numbers = pd.to_numeric(text, errors="coerce")
+        if bool((numbers.notna() | s.isna()).all()):
+            # numpy types, as the CSV reader gives: integers when every value is written as
+            # one and none is missing, else floats
+            ints = not numbers.isna().any() and bool(text.str.fullmatch(r"[-+]?\d+").all())
+            retyped[column] = numbers.to_numpy(
+                dtype=np.int64 if ints else np.float64, na_value=np.nan
+            )
+    if not retyped:
+        return data
+    out = data.copy()
+    for column, values in retyped.items():
+        out[column] = values
+    return out
+
+
+def _all_of(data: pd.DataFrame, resolved: dict[str, Hashable], test) -> np.ndarray | None:
+    """The rows where ``test(column, its name)`` holds in the customer id, timestamp and
+    touchpoint columns alike; None when in no row (most logs: one look at the first)."""
+    mask = None
+    for canon in BLANK_COLUMNS:
+        column = resolved[canon]
+        hit = np.asarray(test(data[column], column), dtype=bool)
+        mask = hit if mask is None else mask & hit
+        if not mask.any():
+            return None
+    return mask
+
+
+def _equals_its_name(s: pd.Series, name: Hashable) -> np.ndarray:
+    """Whether each cell is the column's own name (a header line read as a row)."""
+    if is_numeric_dtype(s.dtype) or is_datetime64_any_dtype(s.dtype):
+        return np.zeros(len(s), dtype=bool)  # a number or a time cannot be a name
+    if isinstance(s.dtype, pd.CategoricalDtype) and str(name) not in s.cat.categories:
+        return np.zeros(len(s), dtype=bool)
+    return np.asarray((s == str(name)).fillna(False), dtype=bool)
 
 
 def _warn_nested_left_out(nested: dict[Hashable, str], stacklevel: int) -> None:

@@ -298,6 +298,18 @@ class _Context:
 BLANK_COLUMNS = ("customer_id", "timestamp", "touchpoint")
 
 
+def _header_rows_warning(origin: _Origin, positions: Sequence[int], count: int) -> str:
+    """The one warning for rows left out because they repeat the header (files joined with
+    their headers), whichever reader."""
+    shown = ", ".join(origin.where(int(p)) for p in list(positions)[:_MAX_SHOWN])
+    more = ", ..." if count > _MAX_SHOWN else ""
+    return (
+        f"{_plural(count, 'row')} repeating the header left out ({shown}{more}): not events, "
+        "but the header lines of files joined into one (cat a.csv b.csv). Remove them from "
+        "the file to silence this warning."
+    )
+
+
 def _blank_rows_warning(origin: _Origin, positions: Sequence[int], count: int) -> str:
     """The one warning for rows left out because they hold no customer id, timestamp or
     touchpoint (``positions``: the first of them, as input positions), whichever reader."""

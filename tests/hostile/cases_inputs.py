@@ -618,6 +618,16 @@ READING = [
         setup=text("nohead.csv", "\n".join(ROWS) + "\n"),
     ),
     Case(
+        name="in-joined-headers",
+        area="reading",
+        argv=["validate", "{tmp}/joined.csv"],
+        exit_code=0,
+        message=r"(?s)4 events from 2 customers.*1 row repeating the header left out \(row 2 "
+        r"\(joined\.csv line 4\)\)",
+        description="two exports joined with both headers (cat a.csv b.csv): the second left out",
+        setup=text("joined.csv", "\n".join([HEADER, *ROWS[:2], HEADER, *ROWS[2:]]) + "\n"),
+    ),
+    Case(
         name="in-utf16",
         area="reading",
         argv=["validate", "{tmp}/wide.csv"],
