@@ -683,6 +683,46 @@ def test_ids_written_as_whole_floats_are_the_same_customers(tmp_path, sample_csv
         pd.testing.assert_frame_equal(cjml.score(bundle, path, **kwargs), reference)
 
 
+def test_midnights_written_without_their_time_are_one_format_with_the_rest(
+    tmp_path, sample_csv, bundle
+):
+    frame = pd.read_csv(sample_csv, dtype=str, keep_default_na=False)
+    when = pd.to_datetime(frame["timestamp"])
+    short = (when.dt.hour % 5 == 0).to_numpy()  # these rows lose their time, as at midnight
+    written = when.dt.strftime("%d/%m/%Y %H:%M")
+    written[short] = when[short].dt.strftime("%d/%m/%Y")
+    iso = when.where(~short, when.dt.normalize()).dt.strftime("%Y-%m-%d %H:%M")
+    mixed, plain = tmp_path / "mixed.csv", tmp_path / "plain.csv"
+    frame.assign(timestamp=written).to_csv(mixed, index=False)
+    frame.assign(timestamp=iso).to_csv(plain, index=False)
+    pd.testing.assert_frame_equal(read_events(mixed).frame, read_events(plain).frame)
+    kwargs = dict(recommend=False, drivers=False, include_inactive=True, chunk_events=3000)
+    pd.testing.assert_frame_equal(
+        cjml.score(bundle, mixed, **kwargs), cjml.score(bundle, plain, **kwargs)
+    )
+    # another order of day and month is still refused
+    written[short] = when[short].dt.strftime("%m/%d/%Y")
+    frame.assign(timestamp=written).to_csv(mixed, index=False)
+    assert "mixes date formats" in error_of(lambda: read_events(mixed))
+
+
+@pytest.mark.parametrize(
+    "written, read",
+    [
+        (["31.01.24 10:00", "01.02.24 11:30"], ["2024-01-31 10:00", "2024-02-01 11:30"]),
+        (["1/31/24 9:00 AM", "2/1/24 1:30 PM"], ["2024-01-31 09:00", "2024-02-01 13:30"]),
+        # dotted dates are day first, also where both readings are dates
+        (["05.02.2024", "06.02.2024"], ["2024-02-05 00:00", "2024-02-06 00:00"]),
+    ],
+)
+def test_spreadsheet_short_dates_are_read(tmp_path, written, read):
+    path = write(tmp_path / "x.csv", *(f"1,{w},email" for w in written))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # '05.02.2024' reads two ways: said, not refused
+        frame = read_events(path).frame
+    assert frame["timestamp"].dt.strftime("%Y-%m-%d %H:%M").tolist() == read
+
+
 def test_permission_denied_says_so_and_names_the_file(tmp_path, monkeypatch):
     import cjml.io._csv
 

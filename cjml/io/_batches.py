@@ -41,6 +41,7 @@ from cjml.io._timestamps import (
     _day_counts,
     _dst_warning,
     _epoch_error,
+    _fold_date_only,
     _is_utc,
     _mixed_formats_error,
     _odd_dates_warnings,
@@ -392,7 +393,7 @@ def _check_times(total: dict, reader: _Reader, *, default_cutoff: bool) -> None:
     date format, not all within a year of 1970, and (before they move the default cutoff)
     a warning on events far past the rest."""
     label = _label(reader, "timestamp")
-    formats = total.get("formats") or {}
+    formats = _fold_date_only(total.get("formats") or {})
     if len(formats) > 1:
         raise _mixed_formats_error(label, {k: tuple(v) for k, v in formats.items()})
     if total.get("min_ns") is not None and total.get("max_ns") is not None:

@@ -450,12 +450,29 @@ def _check_bounds(idx: pd.DatetimeIndex, positions: np.ndarray, ctx: _Context) -
         )
 
 
+# a date with a two-digit year and what follows it: day (or month), separator, month (or
+# day), the same separator, the year
+_SHORT_YEAR = re.compile(r"^(\d{1,2})([./-])(\d{1,2})\2(\d{2})(?!\d)(.*)$")
+
+
 def _guess_formats(text: str, prefer: str | None = None) -> list[str]:
-    """The strftime formats a date text may be in (month first, then day first; ``prefer``
-    first when it is one of them)."""
+    """The strftime formats a date text may be in (month first, then day first, but day first
+    for dotted dates; ``prefer`` first when it is one of them)."""
     with warnings.catch_warnings():  # pandas warns about dayfirst: we try both on purpose
         warnings.simplefilter("ignore")
         guesses = [guess_datetime_format(text), guess_datetime_format(text, dayfirst=True)]
+        short = _SHORT_YEAR.match(text)
+        if short and not any(guesses):
+            # a spreadsheet's short date ('31.01.24 10:00', '1/31/24 9:00 AM'), which pandas
+            # does not guess: guessed with the century, then written with two digits again
+            a, sep, b, year, rest = short.groups()
+            full = f"{a}{sep}{b}{sep}20{year}{rest}"
+            guesses = [
+                None if g is None else g.replace("%Y", "%y")
+                for g in (guess_datetime_format(full), guess_datetime_format(full, dayfirst=True))
+            ]
+    if re.match(r"\d{1,2}\.\d{1,2}\.", text):
+        guesses.reverse()  # dotted dates are written day first ('05.02.2024' is 5 February)
     formats = list(dict.fromkeys(g for g in guesses if g is not None))
     if prefer in formats:
         formats.remove(prefer)
@@ -556,6 +573,19 @@ def _warn_ambiguous_dates(
         UserWarning,
         stacklevel=_user_stacklevel(),
     )
+
+
+def _fold_date_only(formats: Mapping[str, Sequence]) -> dict[str, list]:
+    """The formats of a column with each date-only one ('%d/%m/%Y') counted in the format
+    that writes the same date with a time ('%d/%m/%Y %H:%M'): midnight written without its
+    time, as some exports do. It reads the date the same way, so it is one format, as ISO
+    8601 with and without a time is (format -> [rows, example])."""
+    out = {fmt: list(v) for fmt, v in formats.items()}
+    for fmt in list(out):
+        fuller = [g for g in out if g != fmt and g.startswith((f"{fmt} ", f"{fmt}T"))]
+        if fmt != _ISO and fuller:
+            out[fuller[0]][0] += out.pop(fmt)[0]
+    return out
 
 
 def _mixed_formats_error(label: str, formats: Mapping[str, Sequence]) -> SchemaError:
@@ -667,7 +697,7 @@ def _parse_text_timestamps(
         fmt: (rows, f"{ctx.origin.where(pos)}: {_show(raw.iloc[pos])}")
         for fmt, (rows, pos) in formats.items()
     }
-    if len(formats) > 1:
+    if len(_fold_date_only(formats)) > 1:
         raise _mixed_formats_error(ctx.label("timestamp"), described)
     if len(unreadable):
         sample = raw.iloc[unreadable].astype(str).str.strip()
