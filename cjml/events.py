@@ -41,8 +41,8 @@ from cjml.io._columns import (
     _parse_columns,
     _resolve_columns,
     _warn_variant_columns,
-    _without_blank_rows,
     _without_nested_extras,
+    _without_non_events,
 )
 from cjml.io._csv import (
     encoding_name,
@@ -790,7 +790,7 @@ class EventLog:
         data = _without_nested_extras(data, resolved)
         if log_checks:  # once per log, not per chunk of score
             _warn_variant_columns(resolved, list(data.columns))
-        data, origin = _without_blank_rows(data, resolved, origin)
+        data, origin = _without_non_events(data, resolved, origin)
         if len(data) == 0:
             raise SchemaError(
                 "The event log has only blank rows (no customer id, timestamp or touchpoint). "

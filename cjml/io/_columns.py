@@ -278,7 +278,7 @@ def _warn_variant_columns(resolved: dict[str, Hashable], available: Sequence[Has
     )
 
 
-def _without_blank_rows(
+def _without_non_events(
     data: pd.DataFrame, resolved: dict[str, Hashable], origin: _Origin
 ) -> tuple[pd.DataFrame, _Origin]:
     """The data without the rows that are not events, with a warning naming them, and the
