@@ -1,8 +1,10 @@
 """The column mapping: the user's column names onto the canonical ones.
 
 Parsing ``columns=`` (a dict or ``"customer_id=user,timestamp=time"``), finding
-each canonical column (with "did you mean" for the required ones), and leaving
-out extra columns of nested values (structs, lists, maps).
+each canonical column (with "did you mean" for the required ones, and a warning
+for one of cjml's names written another way), and leaving out extra columns of
+nested values (structs, lists, maps) and the rows that are not events (blank
+lines, repeated headers).
 """
 
 from __future__ import annotations
