@@ -5,8 +5,9 @@ gives it canonical column names and types (:func:`_conform`), UTC
 nanosecond timestamps (read_events' own parser, :func:`_parse_timestamps`;
 rows it cannot read are rejected with the reason), keeps the listed
 customers, leaves out the rows that are not events (blank lines, repeated
-headers: :func:`_blank`, :func:`_header_rows`, as read_events does), and tags each row with its input row number and its partition
-(a stable hash of the customer id, :func:`_hash_parts`). Its statistics,
+headers: :func:`_blank`, :func:`_header_rows`, as read_events does), and tags
+each row with its input row number and its partition (a stable hash of the
+customer id, :func:`_hash_parts`). Its statistics,
 added over the batches (:func:`_merge_stats`), decide what the customer ids
 become (:func:`_id_kind`) and feed the rules that read_events applies to a
 whole log's times (:func:`_check_times`).
