@@ -723,6 +723,29 @@ def test_spreadsheet_short_dates_are_read(tmp_path, written, read):
     assert frame["timestamp"].dt.strftime("%Y-%m-%d %H:%M").tolist() == read
 
 
+def test_ids_that_differ_only_by_spaces_are_named():
+    frame = pd.DataFrame(
+        {
+            "user": ["42", " 42", "C7", "C7 ", "C8"],
+            "timestamp": ["2024-01-01", "2024-01-02", "2024-01-02", "2024-01-03", "2024-01-03"],
+            "touchpoint": ["paid_ad", "email", "email", "purchase", "email"],
+        }
+    )
+    said = (
+        "Column 'customer_id' (your column 'user') has 2 ids that differ from another only by "
+        "spaces around them: ' 42' and '42', 'C7 ' and 'C7'. They are read as different "
+        "customers, each with part of one history. Fix: strip the spaces before reading, e.g. "
+        "df['user'] = df['user'].str.strip()."
+    )
+    with pytest.warns(UserWarning, match=re.escape(said)):
+        log = read_events(frame, columns={"customer_id": "user"})
+    assert log.n_customers == 5  # said, not merged
+    stripped = frame.assign(user=frame["user"].str.strip())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the fix it gives: nothing more to say
+        assert read_events(stripped, columns={"customer_id": "user"}).n_customers == 3
+
+
 def test_permission_denied_says_so_and_names_the_file(tmp_path, monkeypatch):
     import cjml.io._csv
 

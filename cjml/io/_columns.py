@@ -26,6 +26,7 @@ from pandas.api.types import (
 
 from cjml.exceptions import SchemaError
 from cjml.io._messages import (
+    _MAX_SHOWN,
     _ROLES,
     _SYNONYMS,
     BLANK_COLUMNS,
@@ -253,6 +254,30 @@ def _without_nested_extras(data: pd.DataFrame, resolved: dict[str, Hashable]) ->
         return data
     _warn_nested_left_out(nested, stacklevel=_user_stacklevel())
     return data.drop(columns=list(nested))
+
+
+def _warn_spaced_ids(ids: pd.Index, label: str, column: Hashable) -> None:
+    """Warn when customer ids differ only by spaces around them (' 42' and '42'): they are
+    read as different customers, each with part of one history (``column``: the user's
+    name for the ids, for the fix)."""
+    if is_numeric_dtype(ids.dtype):
+        return  # whole numbers: no spaces left
+    text = pd.Index(ids.astype(str))
+    trimmed = text.str.strip()
+    spaced = text[(trimmed != text) & trimmed.isin(text[trimmed == text])]
+    if not len(spaced):
+        return
+    shown = ", ".join(f"{v!r} and {v.strip()!r}" for v in spaced[:_MAX_SHOWN])
+    more = f", and {len(spaced) - _MAX_SHOWN:,} more" if len(spaced) > _MAX_SHOWN else ""
+    warnings.warn(
+        f"{label[0].upper()}{label[1:]} has {len(spaced):,} "
+        f"{'id' if len(spaced) == 1 else 'ids'} that differ from another only by spaces "
+        f"around {'it' if len(spaced) == 1 else 'them'}: {shown}{more}. They are read as "
+        "different customers, each with part of one history. Fix: strip the spaces before "
+        f"reading, e.g. df[{str(column)!r}] = df[{str(column)!r}].str.strip().",
+        UserWarning,
+        stacklevel=_user_stacklevel(),
+    )
 
 
 def _warn_variant_columns(resolved: dict[str, Hashable], available: Sequence[Hashable]) -> None:
