@@ -1180,8 +1180,9 @@ def read_events(
     source : DataFrame, EventLog, str or path-like
         A DataFrame; an EventLog (returned as is); a CSV file (``.csv``, or
         compressed ``.csv.gz`` etc.); a Parquet file (``.parquet``, ``.pq``);
-        or a folder of Parquet files or of CSV files, sub-folders included,
-        read in path order (names starting with ``.`` or ``_`` are skipped).
+        or a folder of Parquet files or of CSV files, read in path order
+        (names starting with ``.`` or ``_`` are skipped; of its sub-folders,
+        only ``key=value`` partitions are read).
         A partitioned dataset (Spark's ``partitionBy``, Dask's ``partition_on``:
         ``segment=gold/part-0.parquet``) has its ``key=value`` folder names
         read as text columns. All files of a folder must have the same columns.

@@ -119,3 +119,16 @@ def test_a_file_outside_the_partitions_is_refused_by_name(tmp_path, events):
     message = str(info.value)
     assert "do not share the same columns" in message and "'stray.parquet'" in message
     assert "the key=value names of its sub-folders count as columns" in message
+
+
+def test_other_sub_folders_are_not_read(tmp_path, events):
+    """Only partitions are part of the dataset: an archive kept beside it is not read."""
+    events.to_parquet(tmp_path / "events.parquet", index=False)
+    (tmp_path / "archive").mkdir()
+    events.iloc[:100].to_parquet(tmp_path / "archive" / "old.parquet", index=False)
+    assert read_events(tmp_path).n_events == len(events)
+    # a folder whose files are all in such a sub-folder says where they were not looked for
+    (tmp_path / "only" / "archive").mkdir(parents=True)
+    events.iloc[:100].to_parquet(tmp_path / "only" / "archive" / "old.parquet", index=False)
+    with pytest.raises(CjmlError, match=r"of its sub-folders only partitions, key=value, are read"):
+        read_events(tmp_path / "only")

@@ -1,8 +1,8 @@
 """Event files and folders, and customer lists: which files, in which format.
 
-A path is a CSV file, a Parquet file, or a folder of only one of them, sub-folders
-included (a partitioned dataset's ``key=value`` folder names are columns), read in path
-order; the CSV rules themselves live in :mod:`cjml.io._csv`.
+A path is a CSV file, a Parquet file, or a folder of only one of them, with its
+partition sub-folders (a partitioned dataset's ``key=value`` folder names are columns),
+read in path order; the CSV rules themselves live in :mod:`cjml.io._csv`.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ _ACCEPTED = (
     "cjml reads a pandas DataFrame, a CSV file (.csv or .tsv, separated by commas, ';', "
     "tabs or '|', or compressed .csv.gz/.csv.bz2/.csv.zip/.csv.xz/.csv.zst), a Parquet "
     "file (.parquet, .pq), or a folder holding "
-    "only Parquet files or only CSV files (sub-folders included)"
+    "only Parquet files or only CSV files (with its key=value partition sub-folders)"
 )
 
 
@@ -421,10 +421,10 @@ def _check_same_columns(
 def _input_files(path: Path) -> tuple[str, list[Path]]:
     """The format ("csv" or "parquet") and the files to read, in path order.
 
-    A folder is read with its sub-folders, as Spark, Dask and pyarrow write a dataset
-    partitioned by column (``month=2024-01/part-0.parquet``; see
-    :func:`_partition_values`); names starting with ``.`` or ``_`` (``_SUCCESS``,
-    ``_temporary/``, ``.ipynb_checkpoints/``) are skipped.
+    A folder is read with its partition sub-folders, as Spark, Dask and pyarrow write a
+    dataset partitioned by column (``month=2024-01/part-0.parquet``; see
+    :func:`_partition_values`); other sub-folders are not read, and names starting with
+    ``.`` or ``_`` (``_SUCCESS``, ``_temporary/``, ``.ipynb_checkpoints/``) are skipped.
     """
     if not path.exists():
         raise InputFileError(
@@ -447,8 +447,8 @@ def _input_files(path: Path) -> tuple[str, list[Path]]:
         if not chosen:
             shown = [_relative(path, p) for p in files[:5]]
             raise InputFileError(
-                f"The folder {str(path)!r} holds no CSV or Parquet file (found {shown!r}). "
-                f"{_ACCEPTED}."
+                f"The folder {str(path)!r} holds no CSV or Parquet file (found {shown!r}; "
+                f"of its sub-folders only partitions, key=value, are read). {_ACCEPTED}."
             )
     else:
         suffix_kind = _suffix_kind(path)
@@ -464,11 +464,12 @@ def _input_files(path: Path) -> tuple[str, list[Path]]:
 
 
 def _folder_files(folder: Path) -> list[Path]:
-    """Every file under ``folder``, sub-folders included, in path order; names starting
-    with ``.`` or ``_`` are skipped, files and folders alike."""
+    """The files of ``folder`` and of its partition sub-folders (``key=value``, at any
+    depth), in path order. Other sub-folders (an ``archive/``) are not read, and names
+    starting with ``.`` or ``_`` are skipped, files and folders alike."""
     out: list[Path] = []
     for root, dirs, names in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")) and "=" in d[1:])
         out.extend(Path(root) / n for n in sorted(names) if not n.startswith((".", "_")))
     return sorted(out, key=lambda p: p.relative_to(folder).parts)
 
@@ -486,7 +487,7 @@ def _partition_values(folder: Path, file: Path) -> dict[str, str | None]:
     """The column values a partitioned dataset keeps in a file's folder names: each
     sub-folder named ``key=value`` (Hive's layout, which Spark, Dask and pyarrow write)
     gives the file's rows that value of column ``key``, as text (``__HIVE_DEFAULT_PARTITION__``
-    is missing). Other sub-folders give nothing."""
+    is missing)."""
     out: dict[str, str | None] = {}
     for part in file.relative_to(folder).parent.parts:
         key, eq, value = part.partition("=")
