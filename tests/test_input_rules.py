@@ -396,6 +396,30 @@ def test_the_dask_engine_reads_the_encoding_given(tmp_path, sample_csv, bundle):
         pd.testing.assert_frame_equal(got, cjml.score(bundle, utf8, **kwargs))
 
 
+def test_a_customer_list_is_read_in_the_encoding_of_the_events(tmp_path, sample_csv, capsys):
+    frame = pd.read_csv(sample_csv, dtype=str, keep_default_na=False)
+    frame["customer_id"] = "Müller-" + frame["customer_id"]
+    events, listed = tmp_path / "events.csv", tmp_path / "list.csv"
+    frame.to_csv(events, index=False, encoding="cp1252")
+    chosen = ["Müller-3", "Müller-1"]
+    pd.DataFrame({"customer_id": chosen}).to_csv(listed, index=False, encoding="cp1252")
+    bundle_path = tmp_path / "b.cjml"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bundle, _ = cjml.train(read_events(events, encoding="cp1252"), holdout=False)
+    bundle.save(bundle_path)
+    got = cjml.score(bundle, events, customers=listed, encoding="cp1252", include_inactive=True)
+    assert sorted(got["customer_id"]) == sorted(chosen)
+    out = tmp_path / "actions.csv"
+    argv = ["recommend", str(bundle_path), str(events), "--out", str(out), "--all"]
+    assert main([*argv, "--customers", str(listed), "--encoding", "cp1252"]) == 0
+    assert sorted(pd.read_csv(out, encoding="utf-8-sig")["customer_id"]) == sorted(chosen)
+    capsys.readouterr()
+    again = [*argv[:4], str(tmp_path / "again.csv"), "--all", "--customers", str(listed)]
+    assert main(again) == 1  # not told: refused, not misread
+    assert "not UTF-8 text" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be"])
 def test_utf16_with_its_byte_order_mark_is_read_without_being_told(tmp_path, codec):
     text = "\n".join([HEADER, *ROWS]).replace(",", "\t") + "\n"

@@ -355,7 +355,7 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     bundle.check_events(log)
     customers = None
     if args.customers:
-        customers = _customer_list(args.customers, log, args.missing_ids)
+        customers = _customer_list(args.customers, log, args.missing_ids, args.encoding)
     lookback = None if args.all else bundle.metadata.get("lookback")
     actions = recommender.recommend(log, cutoff=args.cutoff, customers=customers, lookback=lookback)
     if args.control is not None:
@@ -373,15 +373,21 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     return 0
 
 
-def _customer_list(path: str, log: cjml.EventLog, missing_ids: str | None = None) -> list:
+def _customer_list(
+    path: str, log: cjml.EventLog, missing_ids: str | None = None, encoding: str | None = None
+) -> list:
     """Customer ids from a CSV or Parquet file with a ``customer_id`` column, the events'
     own name for it (``--columns customer_id=user``), or a single column; read as text
-    under the CSV rules and given the log's id type ("007" stays "007")."""
-    from cjml.io._csv import parse_missing_ids
+    under the CSV rules (in ``encoding``, as the events) and given the log's id type ("007"
+    stays "007")."""
+    from cjml.io._csv import encoding_name, parse_missing_ids
     from cjml.io._files import _ids_like, _read_id_list
 
     listed, where = _read_id_list(
-        path, log.columns.get("customer_id"), parse_missing_ids(missing_ids)
+        path,
+        log.columns.get("customer_id"),
+        parse_missing_ids(missing_ids),
+        encoding_name(encoding),
     )
     return _ids_like(listed, log.customer_ids, where)
 

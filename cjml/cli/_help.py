@@ -332,8 +332,9 @@ def add_input_options(
     group.add_argument(
         "--encoding",
         metavar="NAME",
-        help="text encoding of CSV files that are not UTF-8, e.g. cp1252 (Excel on "
-        "Windows) or latin-1; UTF-16 with its byte-order mark is read without it",
+        help="text encoding of CSV files that are not UTF-8 (EVENTS, and --customers "
+        "where there is one), e.g. cp1252 (Excel on Windows) or latin-1; UTF-16 with its "
+        "byte-order mark is read without it",
     )
     group.add_argument(
         "--missing-ids",

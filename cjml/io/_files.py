@@ -58,7 +58,10 @@ _ACCEPTED = (
 
 
 def _read_id_list(
-    customers: Any, id_column: Hashable | None = None, missing_ids: Sequence[str] = ()
+    customers: Any,
+    id_column: Hashable | None = None,
+    missing_ids: Sequence[str] = (),
+    encoding: str | None = None,
 ) -> tuple[np.ndarray, str]:
     """The distinct ids of a customer list, in the order given, and how to name the list.
 
@@ -66,6 +69,7 @@ def _read_id_list(
     events' own name for it, or its only column) or a list-like of ids. A CSV
     list is read under the CSV rules, as text: ``"007"`` stays ``"007"`` and
     ``"NA"`` is an id unless ``missing_ids`` names it. Missing ids are refused.
+    ``encoding``: of a CSV list that is not UTF-8, as for the events.
     """
     if isinstance(customers, str | os.PathLike):
         path = Path(customers)
@@ -78,9 +82,16 @@ def _read_id_list(
         if kind == "csv":
             # the one CSV parser, every cell as text ("007" stays "007"); a list cjml
             # wrote (a scores file) has its formula-guarded ids unescaped: "'=1+1" is "=1+1"
-            names = csv_header(path, "the customer list").names
+            names = csv_header(path, "the customer list", encoding).names
             batches = list(
-                csv_batches(str(path), names, 1 << 62, what="the customer list", as_written=names)
+                csv_batches(
+                    str(path),
+                    names,
+                    1 << 62,
+                    what="the customer list",
+                    as_written=names,
+                    encoding=encoding,
+                )
             )
             table = (
                 pa.concat_tables(batches).to_pandas()

@@ -283,7 +283,11 @@ def score(
         src, _needed_columns(bundle, resolved, src.columns, drop_duplicates), resolved, bundle
     )
     _check_event_columns(bundle, resolved, src.columns)
-    listed = None if customers is None else _read_customer_list(customers, resolved, missing_ids)
+    listed = (
+        None
+        if customers is None
+        else _read_customer_list(customers, resolved, missing_ids, encoding)
+    )
     cut = None if cutoff is None else to_utc_timestamp(cutoff, timezone)
     if compile:
         for name in ("churn", "next_stage"):

@@ -402,10 +402,11 @@ def _check_event_columns(bundle, resolved, available) -> None:
         )
 
 
-def _read_customer_list(customers, resolved, missing_ids=()) -> np.ndarray:
-    """The listed ids as an object array of distinct values, in the order given."""
+def _read_customer_list(customers, resolved, missing_ids=(), encoding=None) -> np.ndarray:
+    """The listed ids as an object array of distinct values, in the order given (a CSV list
+    in ``encoding``, as the events)."""
     user_col = resolved.get("customer_id", "customer_id")
-    return _read_id_list(customers, user_col, missing_ids)[0]
+    return _read_id_list(customers, user_col, missing_ids, encoding)[0]
 
 
 def _list_as_arrow(listed: np.ndarray, raw_type: pa.DataType, resolved) -> pa.Array:
