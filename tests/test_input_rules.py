@@ -372,8 +372,20 @@ def test_an_encoding_given_reads_the_file_as_its_utf8_twin(tmp_path, sample_csv,
         assert "e-mail für Kunden" in set(data.log.frame["touchpoint"])
 
 
-def test_the_dask_engine_reads_the_encoding_given(tmp_path, sample_csv, bundle):
+@pytest.fixture(scope="module")
+def dask_client():
+    """One local Dask cluster for this module's tests of the Dask engine."""
     distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client
+
+
+def test_the_dask_engine_reads_the_encoding_given(tmp_path, sample_csv, bundle, dask_client):
     frame = _accented(sample_csv)
     folder = tmp_path / "parts"
     folder.mkdir()
@@ -382,16 +394,10 @@ def test_the_dask_engine_reads_the_encoding_given(tmp_path, sample_csv, bundle):
     utf8 = tmp_path / "utf8.csv"
     frame.to_csv(utf8, index=False)
     kwargs = dict(recommend=False, drivers=False, include_inactive=True)
-    with (
-        warnings.catch_warnings(),
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         got = cjml.score(
-            bundle, folder, engine="dask", scheduler=client, encoding="latin-1", **kwargs
+            bundle, folder, engine="dask", scheduler=dask_client, encoding="latin-1", **kwargs
         )
         pd.testing.assert_frame_equal(got, cjml.score(bundle, utf8, **kwargs))
 
@@ -529,18 +535,11 @@ def test_blank_rows_are_left_out_with_their_lines_by_every_reader(tmp_path, samp
     pd.testing.assert_frame_equal(scores, cjml.score(bundle, plain, **kwargs))
 
 
-def test_the_dask_engine_leaves_out_the_same_blank_rows(tmp_path, sample_csv, bundle):
-    distributed = pytest.importorskip("distributed")
+def test_the_dask_engine_leaves_out_the_same_blank_rows(tmp_path, sample_csv, bundle, dask_client):
     plain, blanks = _with_blank_lines(sample_csv, tmp_path)
     kwargs = dict(recommend=False, drivers=False, include_inactive=True)
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-        pytest.warns(UserWarning, match=r"^3 rows with no customer id, timestamp or touchpoint"),
-    ):
-        got = cjml.score(bundle, blanks, engine="dask", scheduler=client, **kwargs)
+    with pytest.warns(UserWarning, match=r"^3 rows with no customer id, timestamp or touchpoint"):
+        got = cjml.score(bundle, blanks, engine="dask", scheduler=dask_client, **kwargs)
     pd.testing.assert_frame_equal(got, cjml.score(bundle, plain, **kwargs))
 
 
@@ -569,6 +568,7 @@ def test_blank_rows_of_a_dataframe_are_named_by_index_and_only_blank_ones_go():
 def test_files_joined_with_their_headers_read_as_one_log(tmp_path, sample_csv, bundle):
     frame = pd.read_csv(sample_csv, dtype=str, keep_default_na=False)
     frame["visits"] = [str(i % 7) for i in range(len(frame))]  # a numeric column of the user
+    frame["vip"] = ["true" if i % 3 else "false" for i in range(len(frame))]  # and true/false
     flat, joined = tmp_path / "flat.csv", tmp_path / "joined.csv"
     frame.to_csv(flat, index=False)
     parts = [frame.iloc[:1000], frame.iloc[1000:2000], frame.iloc[2000:]]
@@ -582,7 +582,7 @@ def test_files_joined_with_their_headers_read_as_one_log(tmp_path, sample_csv, b
     assert [str(w.message) for w in caught if "repeating" in str(w.message)][0].startswith(said)
     expected = read_events(flat).frame
     pd.testing.assert_frame_equal(log.frame, expected)  # 'visits' numbers, as in the flat file
-    assert expected["visits"].dtype == np.int64
+    assert expected["visits"].dtype == np.int64 and expected["vip"].dtype == bool
     kwargs = dict(recommend=False, drivers=False, include_inactive=True, chunk_events=3000)
     with pytest.warns(UserWarning) as caught:
         scores = cjml.score(bundle, joined, **kwargs)

@@ -18,13 +18,16 @@ from collections.abc import Hashable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from pandas.api.types import (
     infer_dtype,
+    is_bool_dtype,
     is_datetime64_any_dtype,
     is_numeric_dtype,
 )
 
 from cjml.exceptions import SchemaError
+from cjml.io._csv import typed_like_pandas
 from cjml.io._messages import (
     _MAX_SHOWN,
     _ROLES,
@@ -341,27 +344,22 @@ def _without_non_events(
 
 
 def _numbers_again(data: pd.DataFrame, used: set) -> pd.DataFrame:
-    """The user's own CSV columns as numbers where every value now reads as one: a repeated
-    header line kept them text ('visits' among 3, 7...), as the file without it would not."""
+    """The user's own CSV columns typed as the CSV reader types them (numbers or true/false
+    where every value reads as one), now that the repeated header lines that kept them text
+    ('visits' among 3, 7...) are gone."""
     retyped = {}
     for column in data.columns:
         s = data[column]
-        if column in used or is_numeric_dtype(s.dtype) or s.isna().all():
+        if column in used or is_numeric_dtype(s.dtype) or is_bool_dtype(s.dtype):
             continue
-        text = s.astype("string").str.strip()
-        numbers = pd.to_numeric(text, errors="coerce")
-        if bool((numbers.notna() | s.isna()).all()):
-            # numpy types, as the CSV reader gives: integers when every value is written as
-            # one and none is missing, else floats
-            ints = not numbers.isna().any() and bool(text.str.fullmatch(r"[-+]?\d+").all())
-            retyped[column] = numbers.to_numpy(
-                dtype=np.int64 if ints else np.float64, na_value=np.nan
-            )
+        typed = typed_like_pandas(pa.chunked_array([pa.array(s.astype(object), pa.string())]))
+        if not pa.types.is_string(typed.type):
+            retyped[column] = typed.to_pandas()
     if not retyped:
         return data
     out = data.copy()
     for column, values in retyped.items():
-        out[column] = values
+        out[column] = values.to_numpy()
     return out
 
 

@@ -67,6 +67,7 @@ __all__ = [
     "parse_missing_ids",
     "read_head",
     "read_text_file",
+    "typed_like_pandas",
 ]
 
 #: pandas' default missing-value markers: missing in every CSV column but the customer id.
@@ -938,3 +939,38 @@ def _decimal_point(column: pa.ChunkedArray) -> pa.ChunkedArray:
     ungrouped = pc.if_else(grouped, pc.replace_substring(trimmed, ".", ""), trimmed)
     pointed = pc.replace_substring(ungrouped, ",", ".")
     return pc.if_else(pc.or_kleene(comma, grouped), pointed, column)
+
+
+_TRUE_FALSE = pa.array(["True", "TRUE", "true", "False", "FALSE", "false"], type=pa.string())
+
+
+def typed_like_pandas(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A text column as integers, floats or true/false when every value reads as one.
+
+    pandas' CSV inference, for the columns of a CSV file that are not cjml's own
+    (scores, amounts, the user's extra columns).
+
+    Parameters
+    ----------
+    col : pyarrow.ChunkedArray
+        A column of text, missing values as nulls.
+
+    Returns
+    -------
+    pyarrow.ChunkedArray
+        Integers (floats when some are missing), floats, booleans, or the text
+        as it was.
+    """
+    import pyarrow.compute as pc
+
+    if col.null_count == len(col):
+        return col.cast(pa.float64())
+    for target in (pa.int64(), pa.float64()):
+        try:
+            typed = pc.cast(pc.utf8_trim_whitespace(col), target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+        return typed.cast(pa.float64()) if target == pa.int64() and typed.null_count else typed
+    if col.null_count == 0 and pc.all(pc.is_in(col, value_set=_TRUE_FALSE)).as_py():
+        return pc.is_in(col, value_set=_TRUE_FALSE.slice(0, 3))
+    return col

@@ -34,6 +34,7 @@ from cjml.io._csv import (
     file_kind,
     not_this,
     read_head,
+    typed_like_pandas,
 )
 from cjml.io._messages import _MAX_SHOWN, _Origin, _user_stacklevel
 from cjml.io._write import unescape_formula
@@ -267,7 +268,7 @@ def _csv_frame(
         col = table.column(name)
         if name != id_col:
             col = pc.if_else(pc.is_in(col, value_set=NA_MARKERS), pa.scalar(None, pa.string()), col)
-        columns[name] = col if name in text_cols or name == id_col else _typed_like_pandas(col)
+        columns[name] = col if name in text_cols or name == id_col else typed_like_pandas(col)
     frame = pa.table(columns).to_pandas()
     frame.columns = names  # the header as written (Arrow keys columns by text)
     return frame
@@ -333,25 +334,6 @@ def read_written_table(path: str | os.PathLike) -> pd.DataFrame:
         if frame[name].dtype == object or isinstance(frame[name].dtype, pd.StringDtype):
             frame[name] = frame[name].map(unescape_formula)
     return frame
-
-
-_TRUE_FALSE = pa.array(["True", "TRUE", "true", "False", "FALSE", "false"], type=pa.string())
-
-
-def _typed_like_pandas(col: pa.ChunkedArray) -> pa.ChunkedArray:
-    """A text column as integers, floats or true/false when every value reads as one
-    (integers with missing values as floats), else as text: pandas' CSV inference."""
-    if col.null_count == len(col):
-        return col.cast(pa.float64())
-    for target in (pa.int64(), pa.float64()):
-        try:
-            typed = pc.cast(pc.utf8_trim_whitespace(col), target)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            continue
-        return typed.cast(pa.float64()) if target == pa.int64() and typed.null_count else typed
-    if col.null_count == 0 and pc.all(pc.is_in(col, value_set=_TRUE_FALSE)).as_py():
-        return pc.is_in(col, value_set=_TRUE_FALSE.slice(0, 3))
-    return col
 
 
 def _csv_unreadable(path: Path, exc: Exception) -> str:
