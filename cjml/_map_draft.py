@@ -75,7 +75,10 @@ def draft_journey_map(
     customers end up in each stage, each stage named after the first
     touchpoint in it ("1_home", "2_add_to_cart", ...). A touchpoint belongs to
     its own stage and every later one, so a customer's stage is the deepest
-    reached so far. Rename and regroup them: they are a start, not a finding. No
+    reached so far. Rename and regroup them: they are a start, not a finding.
+    Touchpoints that keep reaching customers long after they went silent (a
+    newsletter logged when sent; :func:`cjml.labels.outbound_suspects`) are
+    marked ``outbound``, so that they do not count as activity. No
     touchpoint is marked actionable: which ones the business delivers (and
     what they cost) is for the user to say, in the file :meth:`JourneyMap.to_toml`
     writes. The events are read with :func:`cjml.read_events` (the same
@@ -265,6 +268,7 @@ def _draft_map(
             "description": f"{total:,} events" + _via(channels.get(t)),
         }
     _mark_purchases(touchpoints, frame)
+    _mark_outbound(touchpoints, log)
     drafted = JourneyMap.from_dict({"name": name, "stages": stages, "touchpoints": touchpoints})
     _warn_many_touchpoints(drafted)
     return drafted, True
@@ -331,7 +335,8 @@ def _draft_without_stages(
             "touchpoints": {t: {"channel": "online", "stages": ["journey"]} for t in names},
         }
     )
-    frame = read_events(events, columns=columns, journey_map=provisional, **read_options).frame
+    log = read_events(events, columns=columns, journey_map=provisional, **read_options)
+    frame = log.frame
     order = _journey_order(frame, "touchpoint")
     touchpoint = frame["touchpoint"].astype(str)
     codes = touchpoint.map(pd.Series(np.arange(len(order)), index=order)).to_numpy(np.int64)
@@ -377,6 +382,7 @@ def _draft_without_stages(
         for k, t in enumerate(order)
     }
     _mark_purchases(touchpoints, frame)
+    _mark_outbound(touchpoints, log)
     return JourneyMap.from_dict({"name": name, "stages": stages, "touchpoints": touchpoints})
 
 
@@ -391,6 +397,22 @@ def _mark_purchases(touchpoints: dict, frame: pd.DataFrame) -> None:
         words = re.sub(r"[^0-9a-z]+", "_", str(t).lower()).strip("_")
         if t in paid or _PURCHASE_NAME.search(words):
             attrs["purchase"] = True
+
+
+def _mark_outbound(touchpoints: dict, log: EventLog) -> None:
+    """Mark ``outbound = true`` on the touchpoints that keep reaching customers long after
+    they went silent (:func:`cjml.labels.outbound_suspects` over every touchpoint): logged
+    when sent, such as a newsletter, they would count as the customers' activity."""
+    from cjml.labels import outbound_suspects
+
+    found = outbound_suspects(log, touchpoints=list(touchpoints))
+    for t, row in found.iterrows():
+        attrs = touchpoints[str(t)]
+        attrs["outbound"] = True
+        attrs["description"] = (
+            f"{attrs.get('description', '')}; still reached {row.share:.0%} of the customers "
+            "silent for 90 days: sent rather than done?"
+        ).lstrip("; ")
 
 
 def _known_milestones(milestones, order: list[str]) -> list[str]:

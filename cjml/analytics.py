@@ -95,7 +95,11 @@ class _Prepared:
         self.last_row = ends - 1
         self.furthest = np.maximum.reduceat(self.stage, starts)
         self.last_stage = self.stage[self.last_row]
-        self.dropped = ts[self.last_row] <= cutoff_ns - horizon_ns
+        last_own = ts[self.last_row]
+        if log.activity_mask is not None:  # what the business sent does not keep anyone
+            own = np.where(self.take(log.activity_mask), ts, np.iinfo(np.int64).min)
+            last_own = np.maximum.reduceat(own, starts)
+        self.dropped = last_own <= cutoff_ns - horizon_ns
 
         # Runs: maximal stretches of consecutive events of one customer in one stage.
         S = self.n_stages
@@ -965,7 +969,8 @@ def journey_map(
 
     Only events at or before ``cutoff`` are used. A customer **went silent**
     (dropped) when their last event is at least ``horizon`` before the cutoff,
-    the same rule as the churn label; otherwise they are **still active** and
+    the same rule as the churn label (events of ``outbound`` touchpoints, which
+    the business sent, do not count); otherwise they are **still active** and
     their outcome is not known yet (censored). A customer's **furthest stage**
     is the latest stage, in journey order, of any of their events; journeys
     may skip stages and move back.

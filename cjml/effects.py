@@ -274,7 +274,10 @@ def build_anchors(
     group = np.cumsum(new_time) - 1
     group_has_action = np.bincount(group, weights=arm_of_event > 0) > 0
     first = np.flatnonzero(new_time)
-    anchors = first[~group_has_action & (ts[first] >= lo) & (ts[first] <= hi)]
+    own = log.activity_mask  # events that show the customer there (None: all of them)
+    if own is not None:  # an anchor needs one: a time whose events the business only sent is not
+        first = first[np.bincount(group, weights=own, minlength=len(first))[group[first]] > 0]
+    anchors = first[~group_has_action[group[first]] & (ts[first] >= lo) & (ts[first] <= hi)]
     # a monotone key over (customer, time) in seconds, to search windows in one call
     base = int(ts.min()) if len(ts) else 0
     sec = (ts - base) // 1_000_000_000
@@ -292,10 +295,17 @@ def build_anchors(
     )
     treated_now = has_next & (key[pos] <= akey + w_s) & (cust[pos] == cust[anchors])
     arm = np.where(treated_now, arm_of_event[pos], 0)
-    after = np.searchsorted(key, akey + w_s, side="right")
-    after_c = np.minimum(after, len(ts) - 1)
+    # who came back: their own events only (a key per own event; all events without outbound)
+    back = None if own is None else np.flatnonzero(own)
+    back_key = key if back is None else key[back]
+    after = np.searchsorted(back_key, akey + w_s, side="right")
+    after_c = np.minimum(after, max(len(back_key) - 1, 0))
+    if back is not None and len(back):
+        after_c = back[after_c]
     returned = (
-        (after < len(ts)) & (cust[after_c] == cust[anchors]) & (key[after_c] <= akey + w_s + h_s)
+        (after < len(back_key))
+        & (cust[after_c] == cust[anchors])
+        & (key[after_c] <= akey + w_s + h_s)
     )
     treated, reference = np.flatnonzero(arm > 0), np.flatnonzero(arm == 0)
     half = max(int(max_rows) // 2, 1)
@@ -325,10 +335,17 @@ def _event_anchors(
     from cjml.features._windows import anchored_windows
 
     ts, cust = log.timestamps_ns, log.customer_codes
+    own = log.activity_mask  # events that show the customer there (None: all of them)
     has_history = np.r_[False, cust[1:] == cust[:-1]]
+    if own is not None:  # history is what the customer did: sends before it do not count
+        before = np.cumsum(own) - own  # own events at earlier positions, over the whole log
+        has_history = before - before[log.offsets[:-1]][cust] > 0
     anchors = np.flatnonzero(new_time & has_history & (ts >= lo) & (ts <= hi))
     arm_all = arm_of_event[anchors]
-    treated, reference = anchors[arm_all > 0], anchors[arm_all == 0]
+    reference_ok = arm_all == 0
+    if own is not None:  # a comparison anchor must be the customer's, not a letter sent
+        reference_ok &= own[anchors]
+    treated, reference = anchors[arm_all > 0], anchors[reference_ok]
     half = max(int(max_rows) // 2, 1)
     if len(treated) > half:
         treated = rng.choice(treated, half, replace=False)
@@ -336,7 +353,12 @@ def _event_anchors(
     reference = rng.choice(reference, n_ref, replace=False)
     anchors = np.sort(np.r_[treated, reference])
     group = new_time.cumsum()
-    nxt = np.minimum(np.searchsorted(group, group[anchors] + 1), len(ts) - 1)
+    later = np.searchsorted(group, group[anchors] + 1)  # the first event after the anchor's time
+    if own is not None:  # only the customer's own events are a return
+        back = np.flatnonzero(own)
+        j = np.searchsorted(back, later)
+        later = np.where(j < len(back), back[np.minimum(j, max(len(back) - 1, 0))], len(ts))
+    nxt = np.minimum(later, len(ts) - 1)
     returned = (cust[nxt] == cust[anchors]) & (ts[nxt] > ts[anchors]) & (ts[nxt] <= ts[anchors] + h)
     X = featurizer._transform_windows(anchored_windows(log, anchors))
     X = X[list(featurizer.get_feature_names_out())]

@@ -1336,6 +1336,8 @@ def _assemble_report(
 def active_within(log, table: pd.DataFrame, within) -> np.ndarray:
     """Which rows of a training table are customers with an event in ``(cutoff - within, cutoff]``.
 
+    Only the customer's own events count (:attr:`cjml.EventLog.activity_mask`).
+
     With ``within`` the horizon, these are the customers a campaign can still
     reach: the population the report leads with.
 
@@ -1365,6 +1367,8 @@ def active_within(log, table: pd.DataFrame, within) -> np.ndarray:
     for cutoff in cutoffs.unique():
         rows = np.asarray(cutoffs == cutoff) & (codes >= 0)
         recent = (ts > (cutoff - within).value) & (ts <= cutoff.value)
+        if log.activity_mask is not None:  # what the business sent is not the customer's
+            recent &= log.activity_mask
         active = np.bincount(cust[recent], minlength=log.n_customers) > 0
         out[rows] = active[codes[rows]]
     return out

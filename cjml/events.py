@@ -394,7 +394,14 @@ def _column(data: pd.DataFrame, name: Hashable) -> pd.Series:
 
 #: EventLog's cached per-event and per-customer arrays (recomputed by a part of the log).
 _PER_EVENT_CACHE = frozenset(
-    {"customer_ids", "offsets", "timestamps_ns", "touchpoint_codes", "stage_codes"}
+    {
+        "customer_ids",
+        "offsets",
+        "timestamps_ns",
+        "touchpoint_codes",
+        "stage_codes",
+        "activity_mask",
+    }
 )
 
 
@@ -1056,6 +1063,22 @@ class EventLog:
         """Stage index per row (int64, position in ``journey_map.stages``)."""
         return _frozen(self._frame["stage"].cat.codes.to_numpy().astype(np.int64))
 
+    @cached_property
+    def activity_mask(self) -> np.ndarray | None:
+        """Which events show that their customer is still there; None when all do.
+
+        Events of the journey map's ``outbound`` touchpoints (a newsletter
+        sent, a reminder mailed) record the business reaching out, not the
+        customer acting, so drop-off labels, populations and activity features
+        leave them out. None (nothing to leave out) costs nothing.
+        """
+        outbound = set(self._journey_map.outbound_touchpoints)
+        if not outbound:
+            return None
+        cats = self._frame["touchpoint"].cat.categories
+        shows = np.array([name not in outbound for name in cats], dtype=bool)
+        return _frozen(shows[self.touchpoint_codes])
+
     @property
     def source_rows(self) -> np.ndarray:
         """Each row's 0-based position in the input (files concatenated in name order)."""
@@ -1075,8 +1098,8 @@ class EventLog:
         part._customer_ids = self._customer_ids[start:stop]
         part._customer_codes = _frozen(self._customer_codes[first:last] - start)
         part._source_rows = self._source_rows[first:last]
-        for name in ("timestamps_ns", "touchpoint_codes", "stage_codes"):
-            if name in self.__dict__:  # already computed here: share a view
+        for name in ("timestamps_ns", "touchpoint_codes", "stage_codes", "activity_mask"):
+            if self.__dict__.get(name) is not None:  # already computed here: share a view
                 part.__dict__[name] = self.__dict__[name][first:last]
         return part
 

@@ -38,7 +38,16 @@ DEFAULT_STAGES: tuple[str, ...] = (
 DROPPED = "dropped"
 
 _CHANNELS = ("online", "offline")
-_TOUCHPOINT_KEYS = ("name", "channel", "stages", "actionable", "cost", "description", "purchase")
+_TOUCHPOINT_KEYS = (
+    "name",
+    "channel",
+    "stages",
+    "actionable",
+    "cost",
+    "description",
+    "purchase",
+    "outbound",
+)
 
 
 def _did_you_mean(value: str, allowed: Iterable[str]) -> str:
@@ -71,6 +80,14 @@ class Touchpoint:
         ``order_placed``...): the value features and the BTYD baseline count
         them, with or without an amount. Without any marked, a touchpoint named
         ``purchase`` is, else whatever carries an amount.
+    outbound : bool
+        True when an event of it only records that the business reached out (a
+        newsletter or reminder sent, a letter mailed), whether or not the
+        customer responded. Such events do not show that the customer is still
+        there: drop-off labels, the population of a cutoff and the activity
+        features count only the customer's other events. Leave it False for
+        touchpoints logged when the customer takes part (a chat, a call
+        answered, an offer redeemed).
     """
 
     name: str
@@ -80,6 +97,7 @@ class Touchpoint:
     cost: float | None = None
     description: str = ""
     purchase: bool = False
+    outbound: bool = False
 
 
 @dataclass(frozen=True)
@@ -204,8 +222,10 @@ class JourneyMap:
             "offline", required), ``stages`` (list, required), ``actionable``
             (bool, default False), ``cost`` (number, optional),
             ``description`` (text, optional), ``purchase`` (bool, default
-            False: its events are purchases). An optional ``name`` labels the
-            map.
+            False: its events are purchases), ``outbound`` (bool, default
+            False: its events record the business reaching out, not the
+            customer acting; see :class:`Touchpoint`). An optional ``name``
+            labels the map.
 
         Returns
         -------
@@ -283,7 +303,7 @@ class JourneyMap:
                         f"Touchpoint {name!r} has cost {cost!r}, which is not a number. Fix: "
                         "write the unit cost without quotes, e.g. cost = 0.5, or leave it out."
                     ) from None
-            flags = {key: attrs.get(key, False) for key in ("actionable", "purchase")}
+            flags = {key: attrs.get(key, False) for key in ("actionable", "purchase", "outbound")}
             for key, flag in flags.items():
                 if not isinstance(flag, bool | np.bool_):
                     raise JourneyMapError(
@@ -298,6 +318,7 @@ class JourneyMap:
                     cost=cost,
                     description=str(attrs.get("description", "")),
                     purchase=bool(flags["purchase"]),
+                    outbound=bool(flags["outbound"]),
                 )
             )
         return cls(
@@ -409,6 +430,8 @@ class JourneyMap:
                 attrs["description"] = t.description
             if t.purchase:  # said only when marked: maps without it are as before
                 attrs["purchase"] = True
+            if t.outbound:  # likewise: bundles and their fingerprints stay as they were
+                attrs["outbound"] = True
             tps[t.name] = attrs
         return {"name": self.name, "stages": list(self.stages), "touchpoints": tps}
 
@@ -446,6 +469,8 @@ class JourneyMap:
                 lines.append(f"description = {text(t.description)}")
             if t.purchase:
                 lines.append("purchase = true")
+            if t.outbound:
+                lines.append("outbound = true")
         return "\n".join(lines) + "\n"
 
     # ------------------------------------------------------------------ queries
@@ -458,6 +483,11 @@ class JourneyMap:
     def actionable_touchpoints(self) -> tuple[str, ...]:
         """Names of the touchpoints the business can trigger."""
         return tuple(t.name for t in self.touchpoints if t.actionable)
+
+    @property
+    def outbound_touchpoints(self) -> tuple[str, ...]:
+        """Names of the touchpoints whose events do not show the customer is there."""
+        return tuple(t.name for t in self.touchpoints if t.outbound)
 
     @property
     def purchase_touchpoints(self) -> tuple[str, ...]:
@@ -570,6 +600,8 @@ class JourneyMap:
             )
             cost = "" if t.cost is None else f"{t.cost:g}"
             kind = "actionable" if t.actionable else "observed"
+            if t.outbound:
+                kind += ", outbound"
             rows.append(
                 f"<tr><th title='{esc(t.description)}'>{esc(t.name)}</th>"
                 f"<td>{t.channel}</td><td>{kind}</td><td>{cost}</td>{cells}</tr>"

@@ -12,10 +12,16 @@ reusing one sorted log.
   ``"dropped"`` when they churn.
 - The population at a cutoff is every customer with an event in
   ``(cutoff - lookback, cutoff]`` who has not already churned explicitly.
+
+"Event" here means one of the customer's own: events of the journey map's
+``outbound`` touchpoints (a newsletter sent) record the business reaching out,
+so they neither keep a customer in the population nor count as activity in the
+window (:attr:`cjml.EventLog.activity_mask`).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import numpy as np
@@ -28,7 +34,14 @@ from cjml.features._featurizer import JourneyFeaturizer
 from cjml.features._windows import build_windows
 from cjml.journey import DROPPED
 
-__all__ = ["customer_folds", "make_labels", "make_training_set", "rolling_cutoffs", "to_timedelta"]
+__all__ = [
+    "customer_folds",
+    "make_labels",
+    "make_training_set",
+    "outbound_suspects",
+    "rolling_cutoffs",
+    "to_timedelta",
+]
 
 
 def _cutoff_list(log: EventLog, cutoffs) -> list[pd.Timestamp]:
@@ -114,14 +127,18 @@ def make_labels(
     stages = list(log.journey_map.stages)
     churn_code = _touchpoint_code(log, churn_touchpoint)
     ts, cust, stage_codes = log.timestamps_ns, log.customer_codes, log.stage_codes
+    acts = log.activity_mask
     n = log.n_customers
     frames = []
     for c in cutoffs:
         c_ns, end_ns = c.value, (c + h).value
         before = ts <= c_ns
         recent = before if lb is None else before & (ts > (c - lb).value)
-        population = np.bincount(cust[recent], minlength=n) > 0
         window = (ts > c_ns) & (ts <= end_ns)
+        if acts is not None:  # what the business sent shows nothing of the customer
+            recent = recent & acts
+            window &= acts
+        population = np.bincount(cust[recent], minlength=n) > 0
         if churn_code is None:
             churned = ~(np.bincount(cust[window], minlength=n) > 0)
         else:
@@ -370,6 +387,137 @@ def customer_folds(customer_ids, n_folds=5, *, y=None, random_state=0) -> np.nda
     fold_of_customer = np.empty(n, dtype=np.int64)
     fold_of_customer[order] = np.arange(n) % n_folds
     return fold_of_customer[codes]
+
+
+# ------------------------------------------------------------------ sent, not done
+def outbound_suspects(
+    log, *, touchpoints=None, after="90D", min_share=0.2, min_customers=30
+) -> pd.DataFrame:
+    """Touchpoints that look sent to everyone rather than done by the customer.
+
+    A newsletter or reminder logged when it is *sent* keeps arriving after a
+    customer has left, so, unless the journey map marks it ``outbound``, it
+    counts as activity: such customers never look gone, and the churn labels
+    and activity features are wrong. For each touchpoint checked, this looks
+    at the customers who did nothing else for ``after`` before the log ends,
+    and counts how many of them the touchpoint still reached more than
+    ``after`` past their last other event. Touchpoints delivered only to
+    customers who are there rarely do (at most 1% of them on the scenario
+    suite's worlds; a weekly newsletter to 70% of the customers reaches 70%).
+    Found touchpoints are set aside one at a time, most reaching first, so two
+    newsletters do not hide each other.
+
+    Parameters
+    ----------
+    log : EventLog, DataFrame or path
+        The events.
+    touchpoints : list of str, optional
+        The touchpoints to check; default the map's actionable ones (those the
+        business delivers) and the log's touchpoints the map lacks. Touchpoints
+        already marked ``outbound`` are never checked, and never count as a
+        customer's own events.
+    after : duration, default "90D"
+        How long without another event makes a customer silent.
+    min_share : float, default 0.2
+        Touchpoints that reach at least this share of the silent customers
+        are returned...
+    min_customers : int, default 30
+        ... and at least this many of them.
+
+    Returns
+    -------
+    DataFrame
+        One row per suspect touchpoint, in the order found: ``silent``
+        (customers with no other event in the last ``after`` of the log),
+        ``reached`` (how many of them the touchpoint reached more than
+        ``after`` past their last other event) and ``share``. Empty when none
+        is suspect.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from cjml import read_events
+    >>> from cjml.labels import outbound_suspects
+    >>> weeks = pd.date_range("2024-01-01", periods=40, freq="7D")
+    >>> visits = pd.DataFrame({"customer_id": [1, 2, 3], "timestamp": "2023-12-30",
+    ...                        "touchpoint": "website_visit"})
+    >>> sent = pd.DataFrame({"customer_id": [1, 2] * 40, "timestamp": weeks.repeat(2),
+    ...                      "touchpoint": "email"})
+    >>> found = outbound_suspects(read_events(pd.concat([visits, sent])), min_customers=1)
+    >>> found.index.tolist(), int(found.loc["email", "reached"]), int(found.loc["email", "silent"])
+    (['email'], 2, 3)
+    """
+    log = as_log(log)
+    gap = to_timedelta(after, "after").value
+    jm = log.journey_map
+    cats = list(log.frame["touchpoint"].cat.categories)
+    marked = set(jm.outbound_touchpoints)
+    wanted = (
+        (*jm.actionable_touchpoints, *log.unknown_touchpoints)
+        if touchpoints is None
+        else touchpoints
+    )
+    candidates = [t for t in dict.fromkeys(wanted) if t in cats and t not in marked]
+    found: list[tuple[str, int, int]] = []
+    if log.n_events == 0:
+        candidates = []
+    tp, ts, cust = log.touchpoint_codes, log.timestamps_ns, log.customer_codes
+    positions = np.arange(len(tp))
+    first_row, last_row = log.offsets[:-1], log.offsets[1:] - 1
+    end = int(ts.max()) if len(ts) else 0
+    while candidates:
+        best: tuple[str, int, int] | None = None
+        for t in candidates:
+            others = np.ones(len(cats), dtype=bool)
+            for name in (t, *marked, *(f[0] for f in found)):
+                if name in cats:
+                    others[cats.index(name)] = False
+            # each customer's last other event: the latest such position up to their last
+            # row (the log is sorted by customer, then time), theirs when past their first
+            latest = np.maximum.accumulate(np.where(others[tp], positions, -1))[last_row]
+            has_other = latest >= first_row
+            last_other = np.where(has_other, ts[np.maximum(latest, 0)], np.iinfo(np.int64).min)
+            silent = has_other & (last_other <= end - gap)
+            mine = np.flatnonzero(tp == cats.index(t))
+            late = mine[silent[cust[mine]] & (ts[mine] > last_other[cust[mine]] + gap)]
+            reached = int(np.count_nonzero(np.bincount(cust[late], minlength=log.n_customers)))
+            n_silent = int(silent.sum())
+            if best is None or reached * max(best[1], 1) > best[2] * max(n_silent, 1):
+                best = (t, n_silent, reached)
+        assert best is not None
+        t, n_silent, reached = best
+        if reached < min_customers or reached < min_share * max(n_silent, 1):
+            break
+        found.append(best)
+        candidates.remove(t)
+    table = pd.DataFrame(
+        [(n_silent, reached) for _, n_silent, reached in found],
+        columns=pd.Index(["silent", "reached"]),
+        index=pd.Index([t for t, _, _ in found], name="touchpoint"),
+    )
+    table["share"] = table["reached"] / table["silent"].clip(lower=1)
+    return table
+
+
+def outbound_advice(suspects: pd.DataFrame, after="90D") -> str:
+    """What :func:`outbound_suspects` found (with the same ``after``), and the fix, in words.
+
+    For the warning of :func:`cjml.train` and the note of ``cjml validate``.
+    """
+    days = to_timedelta(after, "after").days
+    parts = [f"{t!r} still reached {row.share:.0%}" for t, row in suspects.iterrows()]
+    silent = int(suspects["silent"].iloc[0])
+    tables = " ".join(
+        f"[touchpoints.{json.dumps(str(t))}] outbound = true;" for t in suspects.index
+    )
+    return (
+        f"Of the {silent:,} customers who did nothing else in the last {days} days of the log, "
+        f"{', '.join(parts)} more than {days} days after their last other event. If "
+        f"{'this touchpoint is' if len(suspects) == 1 else 'these touchpoints are'} logged when "
+        "the business sends it (a newsletter, a reminder), customers who left look active. "
+        f"Fix: mark {'it' if len(suspects) == 1 else 'them'} in the journey map ({tables} "
+        "see 'Journey maps' in the README), so that only what customers do counts."
+    )
 
 
 # ------------------------------------------------------------------ what a log allows

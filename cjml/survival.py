@@ -135,15 +135,20 @@ def survival_targets(log, cutoffs, *, lookback="90D", max_days=365, data_end=Non
             "data_end if the log covers more time than its last event shows."
         )
     ts, cust, n = log.timestamps_ns, log.customer_codes, log.n_customers
+    acts = log.activity_mask  # as make_labels: what the business sent is not the customer's
     ids = np.asarray(log.customer_ids)
     frames = []
     for c in cutoff_list:
         c_ns = c.value
         before = ts <= c_ns
         recent = before if lb is None else before & (ts > (c - lb).value)
-        rows = np.flatnonzero(np.bincount(cust[recent], minlength=n) > 0)
         follow_ns = min(end.value - c_ns, int(round(float(max_days) * _DAY_NS)))
-        after = np.flatnonzero((ts > c_ns) & (ts <= c_ns + follow_ns))
+        after_mask = (ts > c_ns) & (ts <= c_ns + follow_ns)
+        if acts is not None:
+            recent = recent & acts
+            after_mask &= acts
+        rows = np.flatnonzero(np.bincount(cust[recent], minlength=n) > 0)
+        after = np.flatnonzero(after_mask)
         nxt = np.full(n, np.int64(follow_ns))
         seen = np.zeros(n, dtype=bool)
         if len(after):

@@ -51,6 +51,8 @@ from cjml.labels import (
     _longest_holdout_horizon,
     _span_text,
     make_training_set,
+    outbound_advice,
+    outbound_suspects,
     rolling_cutoffs,
     to_timedelta,
 )
@@ -255,6 +257,9 @@ def train(
     log = as_log(log)
     horizon = to_timedelta(horizon)
     lookback_td = None if lookback is None else to_timedelta(lookback, "lookback")
+    sent = outbound_suspects(log)
+    if len(sent):  # sends counted as activity make the labels wrong: say so before training
+        warnings.warn(outbound_advice(sent), UserWarning, stacklevel=2)
     value_plan = _value_plan(log, value, margin)
     rolling = cutoffs is None and cv is None  # cjml's own rolling cutoffs, not the user's
     if cv is not None:
@@ -329,7 +334,8 @@ def train(
             log, train_cutoffs, horizon=horizon, lookback=lookback_td, featurizer=featurizer
         )
     if train_set.empty or train_set["churn"].nunique() < 2:
-        raise ValueError(_one_class_message(train_set, train_cutoffs, horizon))
+        why = _one_class_message(train_set, train_cutoffs, horizon)
+        raise ValueError(f"{why} {outbound_advice(sent)}" if len(sent) else why)
     steps.update()
     names = list(featurizer.feature_names_out_)
     common = {"horizon": horizon, "categorical_features": list(featurizer.categorical_features_)}

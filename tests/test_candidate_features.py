@@ -27,6 +27,12 @@ from cjml.datasets import load_sample
 from cjml.features import ActivityFeatures, FeatureFamily, StageFeatures
 
 JM = JourneyMap.default()
+#: The same map with two touchpoints logged when sent (``outbound``): their events are not
+#: the customer's activity, in transform as in with_event.
+_SPEC = JM.to_dict()
+for _name in ("email", "renewal_reminder"):
+    _SPEC["touchpoints"][_name]["outbound"] = True
+JM_OUTBOUND = JourneyMap.from_dict(_SPEC)
 TOUCHPOINTS = list(JM.touchpoint_names)
 STAGES = list(JM.stages)
 EARLIEST = dict(zip(TOUCHPOINTS, JM.stage_bounds()[0], strict=True))
@@ -58,7 +64,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:Found .* exact duplicate:UserWar
 
 
 # ------------------------------------------------------------------ the reference
-def appended_log(events: pd.DataFrame, new: pd.DataFrame):
+def appended_log(events: pd.DataFrame, new: pd.DataFrame, jm: JourneyMap = JM):
     """The events plus ``new`` (one row per candidate), read as a user would read them.
 
     Returns the log and each new row's position in the canonical (sorted) log.
@@ -68,7 +74,7 @@ def appended_log(events: pd.DataFrame, new: pd.DataFrame):
         frame["stage"] = frame["stage"].where(frame.index >= len(events))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # exact duplicates are reported, kept
-        log = read_events(frame, journey_map=JM)
+        log = read_events(frame, journey_map=jm)
     position = np.empty(len(new), dtype=np.int64)
     src = log.source_rows
     added = src >= len(events)
@@ -330,7 +336,7 @@ def _events(
     return df.drop(columns=[c for c in drop if c in df.columns])
 
 
-def _check_block(df, featurizer, X, got, cutoffs_ns, tps, stages, channels, cutoff):
+def _check_block(df, featurizer, X, got, cutoffs_ns, tps, stages, channels, cutoff, jm=JM):
     """Compare rows of X with transform(cutoff) on the events plus one new event per row."""
     several = isinstance(X.index, pd.MultiIndex)
     ids = X.index.get_level_values("customer_id") if several else X.index
@@ -345,7 +351,7 @@ def _check_block(df, featurizer, X, got, cutoffs_ns, tps, stages, channels, cuto
     )
     if "channel" not in df.columns and new["channel"].isna().all():
         new = new.drop(columns="channel")  # no channel anywhere: the log keeps having none
-    app, position = appended_log(df, new)
+    app, position = appended_log(df, new, jm)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         expected = featurizer.transform(app, cutoff=cutoff).loc[ids]
@@ -366,15 +372,17 @@ def _check_block(df, featurizer, X, got, cutoffs_ns, tps, stages, channels, cuto
     given_stage=st.booleans(),
     given_channel=st.booleans(),
     mode=st.sampled_from(["single", "per customer", "per customer, same time", "several"]),
+    outbound=st.booleans(),
 )
 def test_random_logs_equal_transform_with_the_event(
-    events, picks, cutoff, stage_column, channel_column, given_stage, given_channel, mode
+    events, picks, cutoff, stage_column, channel_column, given_stage, given_channel, mode, outbound
 ):
     df = _events(events, cutoff, stage_column, channel_column)
+    jm = JM_OUTBOUND if outbound else JM
     kwargs = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        log = read_events(df)
+        log = read_events(df, journey_map=jm)
         featurizer = JourneyFeaturizer().fit(log, cutoff=cutoff)
         if mode == "single":
             if not (df["timestamp"] <= cutoff).any():
@@ -402,7 +410,7 @@ def test_random_logs_equal_transform_with_the_event(
     got = featurizer.with_event(X, tps, stage=stages, channel=channels, **kwargs)
     if mode.startswith("per customer"):
         cut_ns = pd.DatetimeIndex(per.loc[X.index]).as_unit("ns").asi8
-        _check_block(df, featurizer, X, got, cut_ns, tps, stages, channels, per)
+        _check_block(df, featurizer, X, got, cut_ns, tps, stages, channels, per, jm)
     elif mode == "several":
         at = X.index.get_level_values("cutoff")
         for c in several:
@@ -418,10 +426,11 @@ def test_random_logs_equal_transform_with_the_event(
                     None if stages is None else stages[r],
                     None if channels is None else channels[r],
                     c,
+                    jm,
                 )
     else:
         _check_block(
-            df, featurizer, X, got, np.full(len(X), cutoff.value), tps, stages, channels, cutoff
+            df, featurizer, X, got, np.full(len(X), cutoff.value), tps, stages, channels, cutoff, jm
         )
 
 

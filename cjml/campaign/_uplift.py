@@ -62,7 +62,8 @@ def _read_log(events, journey_map):
 
 def _active(campaign: Campaign, log, end: pd.Timestamp) -> tuple[np.ndarray, np.ndarray]:
     """Per assigned customer: whether they had an event in (cutoff, end], not counting
-    events of their intended touchpoint, and whether they appear in the log at all."""
+    events of their intended touchpoint or of outbound touchpoints, and whether they
+    appear in the log at all."""
     from cjml.io._files import _ids_like
 
     table = campaign.assignments
@@ -76,6 +77,8 @@ def _active(campaign: Campaign, log, end: pd.Timestamp) -> tuple[np.ndarray, np.
     start_ns, end_ns = campaign.cutoff.value, end.value
     ts = log.timestamps_ns
     in_window = (ts > start_ns) & (ts <= end_ns)
+    if log.activity_mask is not None:  # nor is anything else the business sent (outbound)
+        in_window &= log.activity_mask
     codes = log.customer_codes[in_window]
     touch = np.asarray(log.frame["touchpoint"].astype(object))[in_window]
     # the intended touchpoint per log customer (-1: not assigned)

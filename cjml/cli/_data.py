@@ -153,10 +153,14 @@ def add_generate(sub: argparse._SubParsersAction) -> None:
 # --------------------------------------------------------------------------- validate
 def _cmd_validate(args: argparse.Namespace) -> int:
     from cjml.io._files import csv_dialect_text
+    from cjml.labels import outbound_advice, outbound_suspects
 
     log = read_log(args)
     dialect = csv_dialect_text(args.events, args.encoding)
     say((f"{dialect}\n" if dialect else "") + log.summary().to_text())
+    sent = outbound_suspects(log)
+    if len(sent):
+        say(f"\nNote: {outbound_advice(sent)}")
     return 0
 
 
@@ -193,9 +197,11 @@ Stages: in the order most customers first reached them; each touchpoint lists th
 where at least {share} of its events happened. Check both, then mark the touchpoints your
 business delivers with actionable = true (and a cost): the recommender chooses among those
 only, and none is marked here. purchase = true marks the touchpoints taken for purchases (by
-their name, e.g. payment_done, or because their events carry an amount): check them. channel
-is online or offline (from the log's most common channel). Use it with --map (in Python:
-journey_map=)."""
+their name, e.g. payment_done, or because their events carry an amount): check them.
+outbound = true marks the touchpoints that kept reaching customers long after they went silent
+(logged when the business sends them, like a newsletter): their events do not count as the
+customers' activity; check them too. channel is online or offline (from the log's most common
+channel). Use it with --map (in Python: journey_map=)."""
 
 _DRAFT_HEADER_NO_STAGES = (
     "A journey map drafted by cjml draft-map from {events} (no stage column).\n"
@@ -206,18 +212,25 @@ deepest reached so far. Rename and regroup them (they are a start, not a finding
 the touchpoints your business delivers with actionable = true (and a cost): the recommender
 chooses among those only, and none is marked here. purchase = true marks the touchpoints taken
 for purchases (by their name, e.g. payment_done, or because their events carry an amount):
-check them. channel is online or offline (from the log's most common channel). Use it with
---map (in Python: journey_map=)."""
+check them. outbound = true marks the touchpoints that kept reaching customers long after they
+went silent (logged when the business sends them, like a newsletter): their events do not count
+as the customers' activity; check them too. channel is online or offline (from the log's most
+common channel). Use it with --map (in Python: journey_map=)."""
 )
 
 
 def _purchases_said(jmap) -> str:
-    """ ", payment_done marked as a purchase" (the draft's guesses, to check), or ""."""
-    marked = jmap.purchase_touchpoints
-    if not marked:
-        return ""
-    shown = ", ".join(marked[:3]) + (", ..." if len(marked) > 3 else "")
-    return f", {shown} marked as {'a purchase' if len(marked) == 1 else 'purchases'}"
+    """ ", payment_done marked as a purchase, newsletter marked as outbound" (the draft's
+    guesses, to check), or ""."""
+    said = ""
+    for marked, one, many in (
+        (jmap.purchase_touchpoints, "a purchase", "purchases"),
+        (jmap.outbound_touchpoints, "outbound", "outbound"),
+    ):
+        if marked:
+            shown = ", ".join(marked[:3]) + (", ..." if len(marked) > 3 else "")
+            said += f", {shown} marked as {one if len(marked) == 1 else many}"
+    return said
 
 
 def _cmd_draft_map(args: argparse.Namespace) -> int:

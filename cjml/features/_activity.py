@@ -33,6 +33,8 @@ class ActivityFeatures(FeatureFamily):
       at least a week so that brand-new customers are not inflated.
 
     Counts are 0 and every other feature NaN for a customer with no event.
+    Only the customer's own events count: those of the journey map's
+    ``outbound`` touchpoints (a newsletter sent) are left out.
 
     Parameters
     ----------
@@ -62,6 +64,7 @@ class ActivityFeatures(FeatureFamily):
         ]
 
     def _compute(self, w: Windows, out: ColumnSink) -> None:
+        w = w.own_events()  # what the customer did, not what the business sent
         n = w.count()
         age = w.age_days
         first_age, last_age = w.first(age), w.last(age)
@@ -89,6 +92,15 @@ class ActivityFeatures(FeatureFamily):
             )
 
     def _with_event(self, b: ColumnBlock, event: AddedEvent) -> None:
+        if event.outbound.any():  # an outbound event leaves the customer's activity as it was
+            kept = {name: b[name].copy() for name in self.feature_names_out_}
+            self._with_own_event(b, event)
+            for name, before in kept.items():
+                b[name] = np.where(event.outbound, before, b[name])
+        else:
+            self._with_own_event(b, event)
+
+    def _with_own_event(self, b: ColumnBlock, event: AddedEvent) -> None:
         # The new event is 0 days old: it is inside every window and is the last event.
         n = b["n_events"] + 1.0
         first_age = np.where(event.n_before > 0, b["days_since_first_event"], 0.0)

@@ -6,6 +6,7 @@ import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -262,6 +263,9 @@ class AddedEvent:
         Days from the row's last event to the cutoff, NaN where there is none.
     same_day : ndarray of bool
         Whether the row already has an event on the cutoff's day (UTC).
+
+    The counts and ages are of the customer's own events, as the activity
+    family computes them: events of ``outbound`` touchpoints are not among them.
     """
 
     touchpoint: np.ndarray
@@ -274,6 +278,12 @@ class AddedEvent:
     first_age: np.ndarray
     last_age: np.ndarray
     same_day: np.ndarray
+
+    @cached_property
+    def outbound(self) -> np.ndarray:
+        """Rows whose new event only records the business reaching out (see
+        :class:`cjml.Touchpoint`): it leaves the customer's activity as it was."""
+        return self.is_one_of(self.journey_map.outbound_touchpoints)
 
     def by_touchpoint(self):
         """Yield ``(name, rows)`` for each touchpoint present, ``rows`` a boolean mask.

@@ -170,6 +170,7 @@ class MemoryFeatures(FeatureFamily):
             )
 
     def _rhythm(self, w: Windows, out: ColumnSink) -> None:
+        w = w.own_events()  # the customer's silences, whatever the business sent meanwhile
         n = w.count()
         age = w.age_days
         first_age, last_age = w.first(age), w.last(age)
@@ -202,7 +203,16 @@ class MemoryFeatures(FeatureFamily):
         for h in self.contact_half_lives_:
             name = f"decayed_contacts_hl{_label(h)}d"
             b[name] = b[name] + np.where(contact, 1.0, 0.0)
-        # Rhythm: the silence so far becomes the last gap; the silence is now 0.
+        # Rhythm: the silence so far becomes the last gap; the silence is now 0. What the
+        # business sent (outbound) leaves the customer's rhythm as it was.
+        rhythm = (
+            "last_gap_days",
+            "max_gap_days",
+            "last_gap_vs_mean",
+            "silence_vs_mean_gap",
+            "silence_vs_longest_gap",
+        )
+        kept = {name: b[name].copy() for name in rhythm} if event.outbound.any() else {}
         had = event.n_before > 0
         last_age = event.last_age
         n = event.n_before + 1.0
@@ -217,3 +227,5 @@ class MemoryFeatures(FeatureFamily):
             b["last_gap_vs_mean"] = _per_gap(last_gap, mean_gap)
             b["silence_vs_mean_gap"] = _per_gap(np.zeros_like(mean_gap), mean_gap)
             b["silence_vs_longest_gap"] = 0.0 / np.maximum(longest, 1.0)
+        for name, before in kept.items():
+            b[name] = np.where(event.outbound, before, b[name])

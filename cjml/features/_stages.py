@@ -76,7 +76,8 @@ class StageFeatures(FeatureFamily):
         current = self._at(w, last)
         first_stage = self._at(w, w.first_position)
         furthest = self._furthest(w)
-        tenure = np.maximum(np.nan_to_num(w.first(w.age_days)), 1.0)
+        # tenure as the activity family counts it (from the first of the customer's own events)
+        tenure = np.maximum(np.nan_to_num(w.first(w.age_days, w.own)), 1.0)
         out.update(
             {
                 "current_stage": current,

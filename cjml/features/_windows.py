@@ -136,6 +136,20 @@ class Windows:
         return self.take(self.log.stage_codes)
 
     @cached_property
+    def own(self) -> np.ndarray | None:
+        """Whether each visible event is the customer's own (not ``outbound``); None: all are."""
+        mask = self.log.activity_mask
+        return None if mask is None else self.take(mask)
+
+    def own_events(self) -> Windows:
+        """The same rows seeing only the customer's own events (self when all are).
+
+        Activity, recency and rhythm describe what the customer did: what the
+        business sent them (the map's ``outbound`` touchpoints) is left out.
+        """
+        return self if self.own is None else self.subset(self.own)
+
+    @cached_property
     def age_days(self) -> np.ndarray:
         """Days from each visible event to its row's cutoff (>= 0)."""
         return (self.cutoff_ns[self.row] - self.ts) / NS_PER_DAY
@@ -180,6 +194,7 @@ class Windows:
             "ts",
             "touchpoint",
             "stage",
+            "own",
             "age_days",
             "n_events",
             "last_position",
@@ -281,8 +296,9 @@ def build_windows(log: EventLog, cutoff=None, *, lookback_ns: int | None = None)
         one per customer (rows: exactly the Series' customers, in its order,
         even those with no event). None is the log's last timestamp.
     lookback_ns : int, optional
-        Keep only rows whose customer had an event in ``(cutoff - lookback,
-        cutoff]`` (not used with per-customer cutoffs).
+        Keep only rows whose customer had an event of their own (see
+        :attr:`EventLog.activity_mask`) in ``(cutoff - lookback, cutoff]``
+        (not used with per-customer cutoffs).
 
     Returns
     -------
@@ -290,6 +306,7 @@ def build_windows(log: EventLog, cutoff=None, *, lookback_ns: int | None = None)
     """
     kind, value = resolve_cutoffs(log, cutoff)
     ts = log.timestamps_ns
+    acts = log.activity_mask if lookback_ns is not None else None
     cust = log.customer_codes
     n_cust = log.n_customers
     if isinstance(value, pd.Series):  # per customer
@@ -323,6 +340,8 @@ def build_windows(log: EventLog, cutoff=None, *, lookback_ns: int | None = None)
         if lookback_ns is not None:
             seen = np.bincount(cust[visible], minlength=n_cust) > 0
             recent = visible & (ts > c - lookback_ns)
+            if acts is not None:  # only the customer's own events keep them in
+                recent &= acts
             seen &= np.bincount(cust[recent], minlength=n_cust) > 0
             visible &= seen[cust]
         ev = np.flatnonzero(visible)

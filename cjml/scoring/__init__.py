@@ -29,8 +29,10 @@ The statuses:
 
 - ``"scored"``: the customer had an event within the bundle's lookback before
   the cutoff, the population the models were trained on;
-- ``"inactive"``: events at or before the cutoff, but none within the
-  lookback: outside that population, so not scored (their columns are empty);
+- ``"inactive"``: events at or before the cutoff, but none of their own within
+  the lookback (what the map marks ``outbound``, such as a newsletter sent,
+  does not count): outside that population, so not scored (their columns are
+  empty);
 - ``"no_events"``: no usable event at or before the cutoff (a listed customer
   absent from the events, whose rows were all rejected, or whose events all
   come later).
