@@ -1918,9 +1918,15 @@ def still_there(
 
 
 def _last_event_ns(log, ids: pd.Index, cutoff: pd.Timestamp) -> np.ndarray:
-    """Time of each customer's last event at or before the cutoff (int64 min when none)."""
+    """Time of each customer's last own event at or before the cutoff (int64 min when none).
+
+    Own: not of an ``outbound`` touchpoint, which only says the business sent something.
+    """
     ts, cust = log.timestamps_ns, log.customer_codes
-    pos = np.flatnonzero(ts <= cutoff.value)
+    upto = ts <= cutoff.value
+    if log.activity_mask is not None:
+        upto &= log.activity_mask
+    pos = np.flatnonzero(upto)
     last = np.full(log.n_customers, np.iinfo(np.int64).min, dtype=np.int64)
     if len(pos):
         codes = cust[pos]

@@ -392,8 +392,10 @@ def shop_with_sends():
     return own, events, bundle
 
 
-def test_scoring_leaves_out_customers_who_only_get_sends(shop_with_sends):
-    own, events, bundle = shop_with_sends
+def test_scoring_leaves_out_customers_who_only_get_sends(shop_with_sends, tmp_path):
+    own, events, trained = shop_with_sends
+    trained.save(tmp_path / "shop.cjml")
+    bundle = cjml.ModelBundle.load(tmp_path / "shop.cjml")  # the mark survives the file
     assert bundle.journey_map.outbound_touchpoints == ("newsletter",)
     cutoff = events["timestamp"].max()
     with warnings.catch_warnings():
