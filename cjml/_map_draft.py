@@ -45,6 +45,13 @@ _PURCHASE_NAME = re.compile(
     r"payment_(done|complete[d]?|success(ful)?|received)|order_(placed|complete[d]?|confirmed)|"
     r"checkout_(done|complete[d]?)|transaction|buy|bought|paid)$"
 )
+# Touchpoint names that say the customer left: the draft marks them churn = true, to check.
+_CHURN_NAME = re.compile(
+    r"^(cancel(s|led|ed|lation)?(_(subscription|plan|contract|account|membership))?|"
+    r"churn(ed)?|terminat(ed|ion))$|"
+    r"(^|_)((subscription|plan|contract|account|membership)_(cancel(led|ed|lation)?|closed?|"
+    r"terminat(ed|ion))|close[d]?_account)$"
+)
 _OFFLINE_WORDS = ("branch", "store", "shop", "phone", "call", "person", "offline", "post", "field")
 
 
@@ -78,8 +85,9 @@ def draft_journey_map(
     reached so far. Rename and regroup them: they are a start, not a finding.
     Touchpoints that keep reaching customers long after they went silent (a
     newsletter logged when sent; :func:`cjml.labels.outbound_suspects`) are
-    marked ``outbound``, so that they do not count as activity. No
-    touchpoint is marked actionable: which ones the business delivers (and
+    marked ``outbound``, so that they do not count as activity; those whose
+    name says the customer left (``subscription_cancelled``, ``account_closed``)
+    are marked ``churn``. No touchpoint is marked actionable: which ones the business delivers (and
     what they cost) is for the user to say, in the file :meth:`JourneyMap.to_toml`
     writes. The events are read with :func:`cjml.read_events` (the same
     checks, the same messages) under a provisional map of their own stages.
@@ -269,6 +277,7 @@ def _draft_map(
         }
     _mark_purchases(touchpoints, frame)
     _mark_outbound(touchpoints, log)
+    _mark_churn(touchpoints)
     drafted = JourneyMap.from_dict({"name": name, "stages": stages, "touchpoints": touchpoints})
     _warn_many_touchpoints(drafted)
     return drafted, True
@@ -383,6 +392,7 @@ def _draft_without_stages(
     }
     _mark_purchases(touchpoints, frame)
     _mark_outbound(touchpoints, log)
+    _mark_churn(touchpoints)
     return JourneyMap.from_dict({"name": name, "stages": stages, "touchpoints": touchpoints})
 
 
@@ -413,6 +423,15 @@ def _mark_outbound(touchpoints: dict, log: EventLog) -> None:
             f"{attrs.get('description', '')}; still reached {row.share:.0%} of the customers "
             "silent for 90 days: sent rather than done?"
         ).lstrip("; ")
+
+
+def _mark_churn(touchpoints: dict) -> None:
+    """Mark ``churn = true`` on the touchpoints whose name says the customer left
+    (``subscription_cancelled``, ``account_closed``, ``churned``...), unless outbound."""
+    for t, attrs in touchpoints.items():
+        words = re.sub(r"[^0-9a-z]+", "_", str(t).lower()).strip("_")
+        if _CHURN_NAME.search(words) and not attrs.get("outbound"):
+            attrs["churn"] = True
 
 
 def _known_milestones(milestones, order: list[str]) -> list[str]:

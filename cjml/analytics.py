@@ -100,6 +100,9 @@ class _Prepared:
             own = np.where(self.take(log.activity_mask), ts, np.iinfo(np.int64).min)
             last_own = np.maximum.reduceat(own, starts)
         self.dropped = last_own <= cutoff_ns - horizon_ns
+        gone = log.gone_at(cutoff_ns)
+        if gone is not None:  # a customer who cancelled left, however recently
+            self.dropped |= gone[codes[starts]]
 
         # Runs: maximal stretches of consecutive events of one customer in one stage.
         S = self.n_stages
@@ -970,7 +973,8 @@ def journey_map(
     Only events at or before ``cutoff`` are used. A customer **went silent**
     (dropped) when their last event is at least ``horizon`` before the cutoff,
     the same rule as the churn label (events of ``outbound`` touchpoints, which
-    the business sent, do not count); otherwise they are **still active** and
+    the business sent, do not count), or when their latest event is one of a
+    ``churn`` touchpoint (a cancellation); otherwise they are **still active** and
     their outcome is not known yet (censored). A customer's **furthest stage**
     is the latest stage, in journey order, of any of their events; journeys
     may skip stages and move back.

@@ -307,6 +307,13 @@ def build_anchors(
         & (cust[after_c] == cust[anchors])
         & (key[after_c] <= akey + w_s + h_s)
     )
+    if log.churn_mask is not None:  # a cancellation in the outcome window is a drop-off
+        quit_pos = np.flatnonzero(log.churn_mask)
+        q = np.searchsorted(key[quit_pos], akey + w_s, side="right")
+        q_c = quit_pos[np.minimum(q, len(quit_pos) - 1)]
+        returned &= ~(
+            (q < len(quit_pos)) & (cust[q_c] == cust[anchors]) & (key[q_c] <= akey + w_s + h_s)
+        )
     treated, reference = np.flatnonzero(arm > 0), np.flatnonzero(arm == 0)
     half = max(int(max_rows) // 2, 1)
     if len(treated) > half:
@@ -354,12 +361,10 @@ def _event_anchors(
     anchors = np.sort(np.r_[treated, reference])
     group = new_time.cumsum()
     later = np.searchsorted(group, group[anchors] + 1)  # the first event after the anchor's time
-    if own is not None:  # only the customer's own events are a return
-        back = np.flatnonzero(own)
-        j = np.searchsorted(back, later)
-        later = np.where(j < len(back), back[np.minimum(j, max(len(back) - 1, 0))], len(ts))
-    nxt = np.minimum(later, len(ts) - 1)
-    returned = (cust[nxt] == cust[anchors]) & (ts[nxt] > ts[anchors]) & (ts[nxt] <= ts[anchors] + h)
+    # only the customer's own events are a return; a cancellation (churn) is a drop-off
+    returned = _next_within(None if own is None else np.flatnonzero(own), later, anchors, log, h)
+    if log.churn_mask is not None:
+        returned &= ~_next_within(np.flatnonzero(log.churn_mask), later, anchors, log, h)
     X = featurizer._transform_windows(anchored_windows(log, anchors))
     X = X[list(featurizer.get_feature_names_out())]
     return AnchorSet(
@@ -369,6 +374,25 @@ def _event_anchors(
         customer=cust[anchors].astype(np.int64),
         time_ns=ts[anchors].astype(np.int64),
         touchpoints=touchpoints,
+    )
+
+
+def _next_within(
+    candidates: np.ndarray | None, start: np.ndarray, anchors: np.ndarray, log, h: int
+) -> np.ndarray:
+    """Whether each anchor's customer has an event at one of the ``candidates`` positions
+    (sorted; None: any) from position ``start`` on, within ``h`` ns after the anchor."""
+    ts, cust = log.timestamps_ns, log.customer_codes
+    if candidates is not None:
+        j = np.searchsorted(candidates, start)
+        top = max(len(candidates) - 1, 0)
+        start = np.where(j < len(candidates), candidates[np.minimum(j, top)], len(ts))
+    nxt = np.minimum(start, len(ts) - 1)
+    return (
+        (start < len(ts))
+        & (cust[nxt] == cust[anchors])
+        & (ts[nxt] > ts[anchors])
+        & (ts[nxt] <= ts[anchors] + h)
     )
 
 

@@ -401,6 +401,7 @@ _PER_EVENT_CACHE = frozenset(
         "touchpoint_codes",
         "stage_codes",
         "activity_mask",
+        "churn_mask",
     }
 )
 
@@ -1072,12 +1073,52 @@ class EventLog:
         customer acting, so drop-off labels, populations and activity features
         leave them out. None (nothing to leave out) costs nothing.
         """
-        outbound = set(self._journey_map.outbound_touchpoints)
-        if not outbound:
-            return None
+        sent = self._events_of(self._journey_map.outbound_touchpoints)
+        return None if sent is None else _frozen(~sent)
+
+    @cached_property
+    def churn_mask(self) -> np.ndarray | None:
+        """Which events are the customer leaving (the map's ``churn`` touchpoints); None: none.
+
+        A cancellation, an account closed: drop-off counts them as well as silence.
+        """
+        return self._events_of(self._journey_map.churn_touchpoints)
+
+    def _events_of(self, names: Sequence[str]) -> np.ndarray | None:
+        """Which events are of one of the touchpoints ``names``; None when none of them is."""
         cats = self._frame["touchpoint"].cat.categories
-        shows = np.array([name not in outbound for name in cats], dtype=bool)
-        return _frozen(shows[self.touchpoint_codes])
+        wanted = np.array([name in set(names) for name in cats], dtype=bool)
+        return _frozen(wanted[self.touchpoint_codes]) if wanted.any() else None
+
+    def gone_at(self, cutoff_ns: int, churn_mask: np.ndarray | None = None) -> np.ndarray | None:
+        """Which customers (by code) had left by the cutoff: their latest own event is a churn one.
+
+        Parameters
+        ----------
+        cutoff_ns : int
+            The cutoff, ns since the epoch (UTC); events at it count.
+        churn_mask : ndarray of bool, optional
+            Which events are churn events; default :attr:`churn_mask`.
+
+        Returns
+        -------
+        ndarray of bool or None
+            One value per customer code; None when no event is a churn event.
+            A customer who cancelled and then came back (a later own event) is
+            not gone.
+        """
+        churn = self.churn_mask if churn_mask is None else churn_mask
+        if churn is None:
+            return None
+        upto = self.timestamps_ns <= cutoff_ns
+        if self.activity_mask is not None:
+            upto &= self.activity_mask
+        pos = np.flatnonzero(upto)
+        codes = self.customer_codes[pos]
+        last = np.r_[codes[1:] != codes[:-1], True] if len(pos) else np.zeros(0, dtype=bool)
+        gone = np.zeros(self.n_customers, dtype=bool)
+        gone[codes[last]] = churn[pos[last]]
+        return gone
 
     @property
     def source_rows(self) -> np.ndarray:
@@ -1098,7 +1139,13 @@ class EventLog:
         part._customer_ids = self._customer_ids[start:stop]
         part._customer_codes = _frozen(self._customer_codes[first:last] - start)
         part._source_rows = self._source_rows[first:last]
-        for name in ("timestamps_ns", "touchpoint_codes", "stage_codes", "activity_mask"):
+        for name in (
+            "timestamps_ns",
+            "touchpoint_codes",
+            "stage_codes",
+            "activity_mask",
+            "churn_mask",
+        ):
             if self.__dict__.get(name) is not None:  # already computed here: share a view
                 part.__dict__[name] = self.__dict__[name][first:last]
         return part

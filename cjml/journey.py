@@ -47,6 +47,7 @@ _TOUCHPOINT_KEYS = (
     "description",
     "purchase",
     "outbound",
+    "churn",
 )
 
 
@@ -88,6 +89,12 @@ class Touchpoint:
         features count only the customer's other events. Leave it False for
         touchpoints logged when the customer takes part (a chat, a call
         answered, an offer redeemed).
+    churn : bool
+        True when an event of it is the customer leaving explicitly (a
+        subscription cancelled, an account closed). Drop-off then counts it as
+        well as silence: a customer who has it in the label window churned,
+        and a customer whose latest own event at a cutoff is one has left and
+        is in no population (until they come back).
     """
 
     name: str
@@ -98,6 +105,7 @@ class Touchpoint:
     description: str = ""
     purchase: bool = False
     outbound: bool = False
+    churn: bool = False
 
 
 @dataclass(frozen=True)
@@ -185,6 +193,12 @@ class JourneyMap:
                         f"are {list(stages)!r}.{_did_you_mean(s, stages)} Add the stage to "
                         "'stages' or correct the touchpoint."
                     )
+            if tp.churn and tp.outbound:
+                raise JourneyMapError(
+                    f"Touchpoint {tp.name!r} is marked both churn and outbound: a churn event "
+                    "is the customer leaving, an outbound one only the business sending. "
+                    "Fix: keep the one it is."
+                )
             if tp.cost is not None and (not np.isfinite(tp.cost) or tp.cost < 0):
                 raise JourneyMapError(
                     f"Touchpoint {tp.name!r} has cost {tp.cost!r}; a cost must be a "
@@ -224,8 +238,9 @@ class JourneyMap:
             ``description`` (text, optional), ``purchase`` (bool, default
             False: its events are purchases), ``outbound`` (bool, default
             False: its events record the business reaching out, not the
-            customer acting; see :class:`Touchpoint`). An optional ``name``
-            labels the map.
+            customer acting; see :class:`Touchpoint`), ``churn`` (bool,
+            default False: its events are the customer leaving, such as a
+            cancellation). An optional ``name`` labels the map.
 
         Returns
         -------
@@ -303,7 +318,10 @@ class JourneyMap:
                         f"Touchpoint {name!r} has cost {cost!r}, which is not a number. Fix: "
                         "write the unit cost without quotes, e.g. cost = 0.5, or leave it out."
                     ) from None
-            flags = {key: attrs.get(key, False) for key in ("actionable", "purchase", "outbound")}
+            flags = {
+                key: attrs.get(key, False)
+                for key in ("actionable", "purchase", "outbound", "churn")
+            }
             for key, flag in flags.items():
                 if not isinstance(flag, bool | np.bool_):
                     raise JourneyMapError(
@@ -319,6 +337,7 @@ class JourneyMap:
                     description=str(attrs.get("description", "")),
                     purchase=bool(flags["purchase"]),
                     outbound=bool(flags["outbound"]),
+                    churn=bool(flags["churn"]),
                 )
             )
         return cls(
@@ -432,6 +451,8 @@ class JourneyMap:
                 attrs["purchase"] = True
             if t.outbound:  # likewise: bundles and their fingerprints stay as they were
                 attrs["outbound"] = True
+            if t.churn:
+                attrs["churn"] = True
             tps[t.name] = attrs
         return {"name": self.name, "stages": list(self.stages), "touchpoints": tps}
 
@@ -471,6 +492,8 @@ class JourneyMap:
                 lines.append("purchase = true")
             if t.outbound:
                 lines.append("outbound = true")
+            if t.churn:
+                lines.append("churn = true")
         return "\n".join(lines) + "\n"
 
     # ------------------------------------------------------------------ queries
@@ -488,6 +511,11 @@ class JourneyMap:
     def outbound_touchpoints(self) -> tuple[str, ...]:
         """Names of the touchpoints whose events do not show the customer is there."""
         return tuple(t.name for t in self.touchpoints if t.outbound)
+
+    @property
+    def churn_touchpoints(self) -> tuple[str, ...]:
+        """Names of the touchpoints whose events are the customer leaving (a cancellation)."""
+        return tuple(t.name for t in self.touchpoints if t.churn)
 
     @property
     def purchase_touchpoints(self) -> tuple[str, ...]:
@@ -602,6 +630,8 @@ class JourneyMap:
             kind = "actionable" if t.actionable else "observed"
             if t.outbound:
                 kind += ", outbound"
+            if t.churn:
+                kind += ", churn"
             rows.append(
                 f"<tr><th title='{esc(t.description)}'>{esc(t.name)}</th>"
                 f"<td>{t.channel}</td><td>{kind}</td><td>{cost}</td>{cells}</tr>"

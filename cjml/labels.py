@@ -5,13 +5,14 @@ For a cutoff and a horizon, a customer's labels look only at the window
 the cutoff. :func:`make_training_set` stacks several cutoffs into one table,
 reusing one sorted log.
 
-- **churn** is 1 when the customer has no event in the window, or, when a
-  ``churn_touchpoint`` is named (e.g. ``"cancellation"``), when that touchpoint
-  occurs in the window.
+- **churn** is 1 when the customer has no event in the window, or, when the
+  journey map marks a touchpoint ``churn`` (or ``churn_touchpoint`` names one,
+  e.g. ``"cancellation"``), when that touchpoint occurs in the window.
 - **next_stage** is the stage of the customer's last event in the window, or
   ``"dropped"`` when they churn.
 - The population at a cutoff is every customer with an event in
-  ``(cutoff - lookback, cutoff]`` who has not already churned explicitly.
+  ``(cutoff - lookback, cutoff]`` who has not already churned explicitly
+  (their latest event at or before the cutoff is not a churn touchpoint's).
 
 "Event" here means one of the customer's own: events of the journey map's
 ``outbound`` touchpoints (a newsletter sent) record the business reaching out,
@@ -92,10 +93,11 @@ def make_labels(
     lookback : duration or None, default "90D"
         Only customers with an event in ``(cutoff - lookback, cutoff]`` get
         labels; None for every customer seen before the cutoff.
-    churn_touchpoint : str, optional
-        A touchpoint that marks churn explicitly (e.g. a cancellation). Then
-        churn = that touchpoint in the window, and customers who had it at or
-        before the cutoff are left out (they are gone already).
+    churn_touchpoint : str or list of str, optional
+        Touchpoints that mark churn explicitly (e.g. a cancellation); default
+        the journey map's ``churn`` touchpoints. Then churn = silence or one of
+        them in the window, and customers whose latest own event at or before
+        the cutoff is one are left out (they are gone already).
     data_end : date, optional
         When the log's coverage ends (default: the end of the day of its last
         event). Cutoffs whose window passes it are refused.
@@ -125,7 +127,7 @@ def make_labels(
     lb = None if lookback is None else to_timedelta(lookback, "lookback")
     _check_complete(cutoffs, h, _data_end(log, data_end))
     stages = list(log.journey_map.stages)
-    churn_code = _touchpoint_code(log, churn_touchpoint)
+    churn_events = _churn_events(log, churn_touchpoint)
     ts, cust, stage_codes = log.timestamps_ns, log.customer_codes, log.stage_codes
     acts = log.activity_mask
     n = log.n_customers
@@ -139,15 +141,11 @@ def make_labels(
             recent = recent & acts
             window &= acts
         population = np.bincount(cust[recent], minlength=n) > 0
-        if churn_code is None:
-            churned = ~(np.bincount(cust[window], minlength=n) > 0)
-        else:
-            gone = np.bincount(cust[before & (log.touchpoint_codes == churn_code)], minlength=n) > 0
+        churned = ~(np.bincount(cust[window], minlength=n) > 0)
+        gone = log.gone_at(c_ns, churn_events)
+        if churn_events is not None and gone is not None:  # a cancellation counts as silence
             population &= ~gone
-            churned = (
-                np.bincount(cust[window & (log.touchpoint_codes == churn_code)], minlength=n) > 0
-            )
-            churned |= ~(np.bincount(cust[window], minlength=n) > 0)
+            churned |= np.bincount(cust[window & churn_events], minlength=n) > 0
         # Stage of each customer's last event in the window (the log is sorted by time).
         pos = np.flatnonzero(window)
         last_stage = np.full(n, -1, dtype=np.int64)
@@ -172,19 +170,23 @@ def make_labels(
     return pd.concat(frames, ignore_index=True).set_index(["cutoff", "customer_id"])
 
 
-def _touchpoint_code(log: EventLog, name) -> int | None:
-    if name is None:
-        return None
+def _churn_events(log: EventLog, names) -> np.ndarray | None:
+    """Which events mark churn: those of ``names`` (one or several), else the map's."""
+    if names is None:
+        return log.churn_mask
+    names = [names] if isinstance(names, str) else list(names)
     cats = list(log.frame["touchpoint"].cat.categories)
-    if name not in cats:
-        import difflib
+    for name in names:
+        if name not in cats:
+            import difflib
 
-        close = difflib.get_close_matches(str(name), cats, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(
-            f"churn_touchpoint {name!r} is not a touchpoint of this log or its journey map.{hint}"
-        )
-    return cats.index(name)
+            close = difflib.get_close_matches(str(name), cats, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ValueError(
+                f"churn_touchpoint {name!r} is not a touchpoint of this log or its journey "
+                f"map.{hint}"
+            )
+    return log._events_of(names)
 
 
 def make_training_set(
@@ -217,7 +219,7 @@ def make_training_set(
         Used as is when fitted; fitted on events up to the last cutoff when not
         (fitting learns column vocabularies only, never values). Default: a new
         :class:`~cjml.JourneyFeaturizer`.
-    churn_touchpoint : str, optional
+    churn_touchpoint : str or list of str, optional
         Explicit churn touchpoint; see :func:`make_labels`.
     data_end : date, optional
         End of the log's coverage; see :func:`make_labels`.

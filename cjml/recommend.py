@@ -1058,11 +1058,16 @@ class TouchpointRecommender:
         if customers is not None:
             X = X.reindex(pd.Index(customers, name=X.index.name))
         elif lookback is not None:
-            # the population: customers with an event in (cutoff - lookback, cutoff]
+            # the population: customers with an event in (cutoff - lookback, cutoff], who
+            # have not left explicitly (a cancellation), as in make_labels
             recent = (
                 _last_event_ns(log, X.index, cutoff_ts)
                 > (cutoff_ts - to_timedelta(lookback, "lookback")).value
             )
+            gone = log.gone_at(cutoff_ts.value)
+            if gone is not None:
+                where = pd.Index(log.customer_ids).get_indexer(X.index)
+                recent &= ~np.where(where >= 0, gone[np.maximum(where, 0)], False)
             X = X[recent]
             if churn_risk is not None:
                 churn_risk = np.asarray(churn_risk, dtype=float)[recent]

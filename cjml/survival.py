@@ -147,7 +147,12 @@ def survival_targets(log, cutoffs, *, lookback="90D", max_days=365, data_end=Non
         if acts is not None:
             recent = recent & acts
             after_mask &= acts
-        rows = np.flatnonzero(np.bincount(cust[recent], minlength=n) > 0)
+        present = np.bincount(cust[recent], minlength=n) > 0
+        gone = log.gone_at(c_ns)
+        if gone is not None:  # those who cancelled are out; a cancellation is no return
+            present &= ~gone
+            after_mask &= ~log.churn_mask
+        rows = np.flatnonzero(present)
         after = np.flatnonzero(after_mask)
         nxt = np.full(n, np.int64(follow_ns))
         seen = np.zeros(n, dtype=bool)

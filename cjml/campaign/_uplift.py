@@ -62,8 +62,8 @@ def _read_log(events, journey_map):
 
 def _active(campaign: Campaign, log, end: pd.Timestamp) -> tuple[np.ndarray, np.ndarray]:
     """Per assigned customer: whether they had an event in (cutoff, end], not counting
-    events of their intended touchpoint or of outbound touchpoints, and whether they
-    appear in the log at all."""
+    events of their intended touchpoint or of outbound touchpoints, and no churn event
+    (a cancellation) there; and whether they appear in the log at all."""
     from cjml.io._files import _ids_like
 
     table = campaign.assignments
@@ -94,6 +94,9 @@ def _active(campaign: Campaign, log, end: pd.Timestamp) -> tuple[np.ndarray, np.
     counts[mine] = touch[mine] != intended[row[mine]]
     active = np.zeros(len(table), dtype=bool)
     active[row[counts]] = True
+    if log.churn_mask is not None:  # a cancellation in the window is a drop-off, as in the labels
+        left = mine & log.churn_mask[in_window]
+        active[row[left]] = False
     return active, present
 
 

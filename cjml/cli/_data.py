@@ -200,8 +200,10 @@ only, and none is marked here. purchase = true marks the touchpoints taken for p
 their name, e.g. payment_done, or because their events carry an amount): check them.
 outbound = true marks the touchpoints that kept reaching customers long after they went silent
 (logged when the business sends them, like a newsletter): their events do not count as the
-customers' activity; check them too. channel is online or offline (from the log's most common
-channel). Use it with --map (in Python: journey_map=)."""
+customers' activity; check them too. churn = true marks those whose name says the customer
+left (subscription_cancelled, account_closed): drop-off then counts them as well as silence.
+channel is online or offline (from the log's most common channel). Use it with --map (in
+Python: journey_map=)."""
 
 _DRAFT_HEADER_NO_STAGES = (
     "A journey map drafted by cjml draft-map from {events} (no stage column).\n"
@@ -214,18 +216,21 @@ chooses among those only, and none is marked here. purchase = true marks the tou
 for purchases (by their name, e.g. payment_done, or because their events carry an amount):
 check them. outbound = true marks the touchpoints that kept reaching customers long after they
 went silent (logged when the business sends them, like a newsletter): their events do not count
-as the customers' activity; check them too. channel is online or offline (from the log's most
-common channel). Use it with --map (in Python: journey_map=)."""
+as the customers' activity; check them too. churn = true marks those whose name says the
+customer left (subscription_cancelled, account_closed): drop-off then counts them as well as
+silence. channel is online or offline (from the log's most common channel). Use it with --map
+(in Python: journey_map=)."""
 )
 
 
 def _purchases_said(jmap) -> str:
-    """ ", payment_done marked as a purchase, newsletter marked as outbound" (the draft's
-    guesses, to check), or ""."""
+    """ ", payment_done marked as a purchase, newsletter marked as outbound, ..." (the
+    draft's guesses, to check), or ""."""
     said = ""
     for marked, one, many in (
         (jmap.purchase_touchpoints, "a purchase", "purchases"),
         (jmap.outbound_touchpoints, "outbound", "outbound"),
+        (jmap.churn_touchpoints, "churn", "churn"),
     ):
         if marked:
             shown = ", ".join(marked[:3]) + (", ..." if len(marked) > 3 else "")

@@ -298,7 +298,9 @@ def build_windows(log: EventLog, cutoff=None, *, lookback_ns: int | None = None)
     lookback_ns : int, optional
         Keep only rows whose customer had an event of their own (see
         :attr:`EventLog.activity_mask`) in ``(cutoff - lookback, cutoff]``
-        (not used with per-customer cutoffs).
+        and has not left explicitly (:meth:`EventLog.gone_at`): the
+        population of :func:`cjml.make_labels` (not used with per-customer
+        cutoffs).
 
     Returns
     -------
@@ -343,6 +345,9 @@ def build_windows(log: EventLog, cutoff=None, *, lookback_ns: int | None = None)
             if acts is not None:  # only the customer's own events keep them in
                 recent &= acts
             seen &= np.bincount(cust[recent], minlength=n_cust) > 0
+            gone = log.gone_at(c)
+            if gone is not None:  # ... and those who cancelled are out
+                seen &= ~gone
             visible &= seen[cust]
         ev = np.flatnonzero(visible)
         cust_ev = cust[ev]  # gathered once: the customers seen and the rows come from it
