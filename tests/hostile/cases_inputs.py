@@ -1791,6 +1791,32 @@ MESSAGES = [
         ),
     ),
     Case(
+        name="in-map-outbound-text",
+        area="messages",
+        argv=["validate", "{tmp}/events.csv", "--map", "{tmp}/map.toml"],
+        exit_code=1,
+        message=r"touchpoint 'email' has outbound = 'yes'; use true or false",
+        description="a journey map's outbound flag given as text",
+        setup=text(
+            "map.toml",
+            'stages = ["a"]\n[touchpoints.email]\nchannel = "online"\n'
+            'stages = ["a"]\noutbound = "yes"\n',
+        ),
+    ),
+    Case(
+        name="in-map-churn-and-outbound",
+        area="messages",
+        argv=["validate", "{tmp}/events.csv", "--map", "{tmp}/map.toml"],
+        exit_code=1,
+        message=r"'cancelled' is marked both churn and outbound.*keep the one it is",
+        description="a touchpoint marked both churn (the customer leaving) and outbound (a send)",
+        setup=text(
+            "map.toml",
+            'stages = ["a"]\n[touchpoints.cancelled]\nchannel = "online"\n'
+            'stages = ["a"]\nchurn = true\noutbound = true\n',
+        ),
+    ),
+    Case(
         name="in-map-stages-number",
         area="messages",
         argv=["validate", "{tmp}/events.csv", "--map", "{tmp}/map.toml"],
