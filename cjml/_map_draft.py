@@ -45,13 +45,6 @@ _PURCHASE_NAME = re.compile(
     r"payment_(done|complete[d]?|success(ful)?|received)|order_(placed|complete[d]?|confirmed)|"
     r"checkout_(done|complete[d]?)|transaction|buy|bought|paid)$"
 )
-# Touchpoint names that say the customer left: the draft marks them churn = true, to check.
-_CHURN_NAME = re.compile(
-    r"^(cancel(s|led|ed|lation)?(_(subscription|plan|contract|account|membership))?|"
-    r"churn(ed)?|terminat(ed|ion))$|"
-    r"(^|_)((subscription|plan|contract|account|membership)_(cancel(led|ed|lation)?|closed?|"
-    r"terminat(ed|ion))|close[d]?_account)$"
-)
 _OFFLINE_WORDS = ("branch", "store", "shop", "phone", "call", "person", "offline", "post", "field")
 
 
@@ -428,9 +421,10 @@ def _mark_outbound(touchpoints: dict, log: EventLog) -> None:
 def _mark_churn(touchpoints: dict) -> None:
     """Mark ``churn = true`` on the touchpoints whose name says the customer left
     (``subscription_cancelled``, ``account_closed``, ``churned``...), unless outbound."""
+    from cjml.labels import says_leaving
+
     for t, attrs in touchpoints.items():
-        words = re.sub(r"[^0-9a-z]+", "_", str(t).lower()).strip("_")
-        if _CHURN_NAME.search(words) and not attrs.get("outbound"):
+        if says_leaving(t) and not attrs.get("outbound"):
             attrs["churn"] = True
 
 

@@ -23,6 +23,7 @@ window (:attr:`cjml.EventLog.activity_mask`).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -39,6 +40,7 @@ __all__ = [
     "customer_folds",
     "make_labels",
     "make_training_set",
+    "churn_suspects",
     "outbound_suspects",
     "rolling_cutoffs",
     "to_timedelta",
@@ -519,6 +521,101 @@ def outbound_advice(suspects: pd.DataFrame, after="90D") -> str:
         "the business sends it (a newsletter, a reminder), customers who left look active. "
         f"Fix: mark {'it' if len(suspects) == 1 else 'them'} in the journey map ({tables} "
         "see 'Journey maps' in the README), so that only what customers do counts."
+    )
+
+
+#: Touchpoint names that say the customer left (``subscription_cancelled``, ``account_closed``,
+#: ``churned``), and not an order or a ticket (``order_cancelled``, ``ticket_closed``).
+_LEAVING_NAME = re.compile(
+    r"^(cancel(s|led|ed|lation)?(_(subscription|plan|contract|account|membership))?|"
+    r"churn(ed)?|terminat(ed|ion))$|"
+    r"(^|_)((subscription|plan|contract|account|membership)_(cancel(led|ed|lation)?|closed?|"
+    r"terminat(ed|ion))|close[d]?_account)$"
+)
+
+
+def says_leaving(name: str) -> bool:
+    """Whether a touchpoint's name says the customer left: ``subscription_cancelled``,
+    ``Account Closed``, ``churned``; not ``order_cancelled`` or ``ticket_closed``."""
+    return bool(_LEAVING_NAME.search(re.sub(r"[^0-9a-z]+", "_", str(name).lower()).strip("_")))
+
+
+def churn_suspects(log) -> pd.DataFrame:
+    """Touchpoints whose name says the customer left, which the journey map does not mark ``churn``.
+
+    Unmarked, a cancellation is one more event: a customer who cancels
+    within the horizon looks active.
+
+    Parameters
+    ----------
+    log : EventLog, DataFrame or path
+        The events.
+
+    Returns
+    -------
+    DataFrame
+        One row per such touchpoint of the log: ``customers`` (who had it) and
+        ``last`` (the share of them for whom it is their latest own event: near
+        1 when it does end journeys). Empty when there is none.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from cjml import read_events
+    >>> from cjml.labels import churn_suspects
+    >>> log = read_events(pd.DataFrame({
+    ...     "customer_id": [1, 1, 2], "timestamp": ["2024-01-01", "2024-02-01", "2024-01-05"],
+    ...     "touchpoint": ["website_visit", "subscription_cancelled", "website_visit"],
+    ...     "stage": "retention"}))
+    >>> churn_suspects(log)["last"].to_dict()
+    {'subscription_cancelled': 1.0}
+    """
+    log = as_log(log)
+    marked = set(log.journey_map.churn_touchpoints) | set(log.journey_map.outbound_touchpoints)
+    cats = list(log.frame["touchpoint"].cat.categories)
+    names = [t for t in cats if says_leaving(t) and t not in marked]
+    table = pd.DataFrame(
+        columns=pd.Index(["customers", "last"]), index=pd.Index([], name="touchpoint")
+    )
+    if not names or log.n_events == 0:
+        return table
+    cust, tp = log.customer_codes, log.touchpoint_codes
+    own = np.flatnonzero(log.activity_mask) if log.activity_mask is not None else None
+    last_pos = log.offsets[1:] - 1
+    if own is not None:  # each customer's latest own event
+        at = np.searchsorted(own, log.offsets[1:]) - 1
+        last_pos = np.where(
+            (at >= 0) & (cust[own[np.maximum(at, 0)]] == np.arange(log.n_customers)),
+            own[np.maximum(at, 0)],
+            -1,
+        )
+    has_last = last_pos >= 0
+    last_tp = np.where(has_last, tp[np.maximum(last_pos, 0)], -1)
+    rows = []
+    for t in names:
+        code = cats.index(t)
+        had = np.bincount(cust[tp == code], minlength=log.n_customers) > 0
+        n = int(had.sum())
+        rows.append((t, n, float((last_tp[had] == code).mean()) if n else 0.0))
+    found = pd.DataFrame(rows, columns=["touchpoint", "customers", "last"]).set_index("touchpoint")
+    return found[found["customers"] > 0] if len(found) else table
+
+
+def churn_advice(suspects: pd.DataFrame) -> str:
+    """What :func:`churn_suspects` found, and the fix, in words."""
+    parts = [
+        f"{t!r} (the latest event of {row['last']:.0%} of the {int(row['customers']):,} customers "
+        "who had it)"
+        for t, row in suspects.iterrows()
+    ]
+    tables = " ".join(f"[touchpoints.{json.dumps(str(t))}] churn = true;" for t in suspects.index)
+    one = len(suspects) == 1
+    return (
+        f"{'This touchpoint reads' if one else 'These touchpoints read'} like customers leaving: "
+        f"{', '.join(parts)}. Unmarked, a cancellation is one more event, and a customer who "
+        f"cancels within the horizon looks active. Fix: if {'it is' if one else 'they are'}, mark "
+        f"{'it' if one else 'them'} in the journey map ({tables} see 'Journey maps' in the "
+        "README)."
     )
 
 

@@ -50,6 +50,8 @@ from cjml.labels import (
     _latest_training_cutoff,
     _longest_holdout_horizon,
     _span_text,
+    churn_advice,
+    churn_suspects,
     make_training_set,
     outbound_advice,
     outbound_suspects,
@@ -260,6 +262,9 @@ def train(
     sent = outbound_suspects(log)
     if len(sent):  # sends counted as activity make the labels wrong: say so before training
         warnings.warn(outbound_advice(sent), UserWarning, stacklevel=2)
+    leaving = churn_suspects(log)
+    if len(leaving):  # so do cancellations counted as activity
+        warnings.warn(churn_advice(leaving), UserWarning, stacklevel=2)
     value_plan = _value_plan(log, value, margin)
     rolling = cutoffs is None and cv is None  # cjml's own rolling cutoffs, not the user's
     if cv is not None:

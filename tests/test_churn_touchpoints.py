@@ -176,3 +176,27 @@ def test_draft_map_marks_cancellations_by_name(tmp_path):
     df = LOG.assign(touchpoint=LOG["touchpoint"].replace({"purchase": "order_cancelled"}))
     drafted = draft_journey_map(df)
     assert drafted.churn_touchpoints == ("subscription_cancelled",)  # not order_cancelled
+
+
+def test_validate_and_train_say_when_a_cancellation_is_not_marked(tmp_path, capsys):
+    from cjml.cli import main
+    from cjml.labels import churn_suspects, says_leaving
+
+    assert [says_leaving(t) for t in ("Subscription Cancelled", "order_cancelled", "churned")] == [
+        True,
+        False,
+        True,
+    ]
+    unmarked = subscription_map(churn=False)
+    found = churn_suspects(read_events(LOG, journey_map=unmarked))
+    assert found.to_dict("index") == {"subscription_cancelled": {"customers": 3, "last": 2 / 3}}
+    assert churn_suspects(read_events(LOG, journey_map=MAP)).empty  # marked: nothing to say
+    path, map_path = tmp_path / "events.parquet", tmp_path / "map.toml"
+    LOG.to_parquet(path)
+    map_path.write_text(unmarked.to_toml(), encoding="utf-8")
+    assert main(["validate", str(path), "--map", str(map_path)]) == 0
+    out = capsys.readouterr().out
+    assert "'subscription_cancelled' (the latest event of 67% of the 3 customers" in out
+    assert '[touchpoints."subscription_cancelled"] churn = true;' in out
+    with pytest.warns(UserWarning, match="reads like customers leaving"), pytest.raises(ValueError):
+        cjml.train(read_events(LOG, journey_map=unmarked), recommender=False)

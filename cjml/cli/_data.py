@@ -153,7 +153,7 @@ def add_generate(sub: argparse._SubParsersAction) -> None:
 # --------------------------------------------------------------------------- validate
 def _cmd_validate(args: argparse.Namespace) -> int:
     from cjml.io._files import csv_dialect_text
-    from cjml.labels import outbound_advice, outbound_suspects
+    from cjml.labels import churn_advice, churn_suspects, outbound_advice, outbound_suspects
 
     log = read_log(args)
     dialect = csv_dialect_text(args.events, args.encoding)
@@ -161,6 +161,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     sent = outbound_suspects(log)
     if len(sent):
         say(f"\nNote: {outbound_advice(sent)}")
+    leaving = churn_suspects(log)
+    if len(leaving):
+        say(f"\nNote: {churn_advice(leaving)}")
     return 0
 
 
