@@ -420,3 +420,27 @@ def test_the_journey_map_counts_silence_as_the_labels_do(shop_with_sends):
         alone = journey_map(read_events(own, journey_map=NEWSLETTER_MAP), cutoff="2024-09-01")
     went = marked.stages["went_silent"].sum()
     assert went == alone.stages["went_silent"].sum() > 0
+
+
+def test_the_dask_engine_scores_the_same_customers(shop_with_sends, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    own, events, bundle = shop_with_sends
+    path = tmp_path / "events.parquet"
+    events.to_parquet(path)
+    kwargs = dict(recommend=False, drivers=False, include_inactive=True)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore")
+        on_dask = cjml.score(bundle, path, engine="dask", scheduler=client, **kwargs)
+        local = cjml.score(bundle, path, **kwargs)
+    key = ["customer_id"]
+    pd.testing.assert_frame_equal(
+        on_dask.sort_values(key).reset_index(drop=True),
+        local.sort_values(key).reset_index(drop=True),
+    )
+    assert (local["status"] == "inactive").sum() > 0
