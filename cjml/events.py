@@ -1091,7 +1091,14 @@ class EventLog:
         return _frozen(wanted[self.touchpoint_codes]) if wanted.any() else None
 
     def gone_at(self, cutoff_ns: int, churn_mask: np.ndarray | None = None) -> np.ndarray | None:
-        """Which customers (by code) had left by the cutoff: their latest own event is a churn one.
+        """Which customers (by code) had left by the cutoff: they cancelled, and did not buy since.
+
+        A churn event (a cancellation) at or before the cutoff makes a customer
+        gone, whatever they do after it (using the service to the end of a
+        notice period, an exit survey, a ticket about a refund), until a
+        purchase after it brings them back: a touchpoint the map marks
+        ``purchase = true``, else one named ``purchase``. With neither, a
+        cancellation is final.
 
         Parameters
         ----------
@@ -1104,21 +1111,23 @@ class EventLog:
         -------
         ndarray of bool or None
             One value per customer code; None when no event is a churn event.
-            A customer who cancelled and then came back (a later own event) is
-            not gone.
         """
         churn = self.churn_mask if churn_mask is None else churn_mask
         if churn is None:
             return None
         upto = self.timestamps_ns <= cutoff_ns
-        if self.activity_mask is not None:
-            upto &= self.activity_mask
-        pos = np.flatnonzero(upto)
-        codes = self.customer_codes[pos]
-        last = np.r_[codes[1:] != codes[:-1], True] if len(pos) else np.zeros(0, dtype=bool)
-        gone = np.zeros(self.n_customers, dtype=bool)
-        gone[codes[last]] = churn[pos[last]]
-        return gone
+        positions = np.arange(len(upto))
+        starts = self.offsets[:-1]  # every customer has an event: no segment is empty
+
+        def latest(mask: np.ndarray) -> np.ndarray:
+            return np.maximum.reduceat(np.where(upto & mask, positions, -1), starts)
+
+        last_churn = latest(churn)
+        marked = self._journey_map.purchase_touchpoints
+        restart = self._events_of(marked or ("purchase",))
+        if restart is None:
+            return last_churn >= 0
+        return last_churn > latest(restart)
 
     @property
     def source_rows(self) -> np.ndarray:

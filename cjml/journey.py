@@ -93,8 +93,9 @@ class Touchpoint:
         True when an event of it is the customer leaving explicitly (a
         subscription cancelled, an account closed). Drop-off then counts it as
         well as silence: a customer who has it in the label window churned,
-        and a customer whose latest own event at a cutoff is one has left and
-        is in no population (until they come back).
+        and a customer who had it by a cutoff has left and is in no
+        population, whatever they do after it, until a purchase brings them
+        back (:meth:`EventLog.gone_at`).
     """
 
     name: str

@@ -12,7 +12,7 @@ reusing one sorted log.
   ``"dropped"`` when they churn.
 - The population at a cutoff is every customer with an event in
   ``(cutoff - lookback, cutoff]`` who has not already churned explicitly
-  (their latest event at or before the cutoff is not a churn touchpoint's).
+  (a churn touchpoint at or before the cutoff, and no purchase since).
 
 "Event" here means one of the customer's own: events of the journey map's
 ``outbound`` touchpoints (a newsletter sent) record the business reaching out,
@@ -98,8 +98,9 @@ def make_labels(
     churn_touchpoint : str or list of str, optional
         Touchpoints that mark churn explicitly (e.g. a cancellation); default
         the journey map's ``churn`` touchpoints. Then churn = silence or one of
-        them in the window, and customers whose latest own event at or before
-        the cutoff is one are left out (they are gone already).
+        them in the window, and customers who had one at or before the cutoff,
+        and no purchase since, are left out (they are gone already;
+        :meth:`EventLog.gone_at`).
     data_end : date, optional
         When the log's coverage ends (default: the end of the day of its last
         event). Cutoffs whose window passes it are refused.
@@ -397,7 +398,7 @@ def customer_folds(customer_ids, n_folds=5, *, y=None, random_state=0) -> np.nda
 def outbound_suspects(
     log, *, touchpoints=None, after="90D", min_share=0.2, min_customers=30
 ) -> pd.DataFrame:
-    """Touchpoints that look sent to everyone rather than done by the customer.
+    """Find the touchpoints that look sent to everyone rather than done by the customer.
 
     A newsletter or reminder logged when it is *sent* keeps arriving after a
     customer has left, so, unless the journey map marks it ``outbound``, it
@@ -541,7 +542,7 @@ def says_leaving(name: str) -> bool:
 
 
 def churn_suspects(log) -> pd.DataFrame:
-    """Touchpoints whose name says the customer left, which the journey map does not mark ``churn``.
+    """Find the touchpoints whose name says the customer left, unmarked ``churn`` in the map.
 
     Unmarked, a cancellation is one more event: a customer who cancels
     within the horizon looks active.

@@ -40,8 +40,9 @@ def events(rows) -> pd.DataFrame:
     return df
 
 
-#: 1 visits on; 2 cancels in the window after visiting in it; 3 cancelled before the cutoff;
-#: 4 cancelled before the cutoff and came back; 5 goes silent
+#: 1 visits on; 2 cancels in the window after visiting in it; 3 cancelled before the cutoff
+#: and still visits to the end of a notice period; 4 cancelled before the cutoff and bought
+#: again (back); 5 goes silent
 LOG = events(
     [
         (1, "2024-03-01", "website_visit"),
@@ -51,6 +52,7 @@ LOG = events(
         (2, "2024-04-06", "subscription_cancelled"),
         (3, "2024-03-02", "website_visit"),
         (3, "2024-03-20", "subscription_cancelled"),
+        (3, "2024-03-28", "website_visit"),
         (4, "2024-03-01", "subscription_cancelled"),
         (4, "2024-03-15", "purchase"),
         (4, "2024-04-12", "website_visit"),
@@ -74,7 +76,7 @@ def test_the_map_reads_and_writes_churn(tmp_path):
 def test_labels_count_a_cancellation_as_drop_off_and_the_cancelled_as_gone():
     log = read_events(LOG, journey_map=MAP)
     labels = make_labels(log, CUTOFF, horizon="30D", data_end=END).xs(CUTOFF, level="cutoff")
-    assert labels.index.tolist() == [1, 2, 4, 5]  # 3 left on Mar 20; 4 came back
+    assert labels.index.tolist() == [1, 2, 4, 5]  # 3 left on Mar 20; 4 bought again
     assert labels["churn"].to_dict() == {1: 0, 2: 1, 4: 0, 5: 1}
     assert labels.loc[2, "next_stage"] == "dropped"
     # without the mark, the cancellation is one more event: 2 looks active, 3 is in
@@ -105,7 +107,7 @@ def test_the_journey_map_counts_the_cancelled_as_gone():
     log = read_events(LOG, journey_map=MAP)
     report = journey_map(log, cutoff=CUTOFF, horizon="30D")
     # 1 is silent for 31 days; 3 cancelled twelve days before the cutoff: gone, though
-    # not silent for 30 days
+    # they visited since
     assert report.stages["went_silent"].sum() == 2
     plain = read_events(LOG, journey_map=subscription_map(churn=False))
     assert journey_map(plain, cutoff=CUTOFF, horizon="30D").stages["went_silent"].sum() == 1
@@ -189,14 +191,14 @@ def test_validate_and_train_say_when_a_cancellation_is_not_marked(tmp_path, caps
     ]
     unmarked = subscription_map(churn=False)
     found = churn_suspects(read_events(LOG, journey_map=unmarked))
-    assert found.to_dict("index") == {"subscription_cancelled": {"customers": 3, "last": 2 / 3}}
+    assert found.to_dict("index") == {"subscription_cancelled": {"customers": 3, "last": 1 / 3}}
     assert churn_suspects(read_events(LOG, journey_map=MAP)).empty  # marked: nothing to say
     path, map_path = tmp_path / "events.parquet", tmp_path / "map.toml"
     LOG.to_parquet(path)
     map_path.write_text(unmarked.to_toml(), encoding="utf-8")
     assert main(["validate", str(path), "--map", str(map_path)]) == 0
     out = capsys.readouterr().out
-    assert "'subscription_cancelled' (the latest event of 67% of the 3 customers" in out
+    assert "'subscription_cancelled' (the latest event of 33% of the 3 customers" in out
     assert '[touchpoints."subscription_cancelled"] churn = true;' in out
     with pytest.warns(UserWarning, match="reads like customers leaving"), pytest.raises(ValueError):
         cjml.train(read_events(LOG, journey_map=unmarked), recommender=False)
