@@ -22,8 +22,10 @@ script also prints what :func:`cjml.labels.outbound_suspects` finds in each log.
 
 ``--section cancellations`` (``churn``). In a subscription business most leavers cancel.
 The script gives 60% of each world's leavers (at random) a ``subscription_cancelled``
-event at the moment they leave, and trains twice: the touchpoint unmarked (a cancellation
-is one more event: a customer who cancels within the horizon looks active) and marked
+event at the moment they leave (``--notice DAYS``: that many days before, while they go on
+using the service to the end of a notice period), and trains twice: the touchpoint unmarked
+(a cancellation is one more event: a customer who cancels within the horizon looks active)
+and marked
 ``churn = true``. Both are judged on the labels and the population of the marked log
 (drop-off = silence or a cancellation in the horizon; customers who cancelled before the
 cutoff are gone, not scored). There is no oracle here: the simulator's truth does not know
@@ -31,7 +33,7 @@ the cancellations.
 
     python benchmarks/drop_off_rules.py [--section sends|cancellations|both]
         [--worlds small_shop experience_memory ...] [--seeds 0 1] [--scale 0.5]
-        [--subscribed 0.7] [--cancelling 0.6]
+        [--subscribed 0.7] [--cancelling 0.6] [--notice DAYS]
 """
 
 from __future__ import annotations
@@ -160,14 +162,18 @@ def run_world(name: str, seed: int, scale: float, subscribed: float) -> list[dic
 CANCELLED = "subscription_cancelled"
 
 
-def with_cancellations(sc, share: float, seed: int) -> pd.DataFrame:
-    """The log plus a cancellation at the moment ``share`` of the leavers leave."""
+def with_cancellations(sc, share: float, seed: int, notice_days: int = 0) -> pd.DataFrame:
+    """The log plus a cancellation by ``share`` of the leavers, ``notice_days`` before they
+    leave (0: as they leave), never before their first event."""
     rng = np.random.default_rng(seed + 1)
     events = sc.events
     left = sc.customers.dropna(subset=["dropout"])
     left = left[rng.random(len(left)) < share]
     end = events["timestamp"].max()
+    first = events.groupby("customer_id")["timestamp"].min()
     when = pd.to_datetime(left["dropout"], utc=True) + pd.Timedelta(hours=12)
+    when = when - pd.Timedelta(days=notice_days)
+    when = np.maximum(when, first.reindex(left["customer_id"]).to_numpy() + pd.Timedelta(hours=1))
     left, when = left[when <= end], when[when <= end]
     quits = pd.DataFrame({"customer_id": left["customer_id"].to_numpy(), "timestamp": when})
     quits = quits.sort_values("timestamp", kind="stable")
@@ -193,7 +199,9 @@ def cancellation_map(journey_map, churn: bool):
     return cjml.JourneyMap.from_dict(spec)
 
 
-def run_cancellations(name: str, seed: int, scale: float, share: float) -> list[dict]:
+def run_cancellations(
+    name: str, seed: int, scale: float, share: float, notice_days: int = 0
+) -> list[dict]:
     import cjml
     from cjml.datasets import SCENARIOS, make_scenario
     from cjml.evaluation import churn_metrics
@@ -202,7 +210,7 @@ def run_cancellations(name: str, seed: int, scale: float, share: float) -> list[
     n = max(int(SCENARIOS[name].n_customers * scale), 500)
     sc = make_scenario(name, n_customers=n, seed=seed)
     cutoff, horizon = sc.test_cutoff, f"{sc.horizon_days}D"
-    events = with_cancellations(sc, share, seed)
+    events = with_cancellations(sc, share, seed, notice_days)
     marked = cjml.read_events(events, journey_map=cancellation_map(sc.journey_map, True))
     truth_rows = make_labels(marked, cutoff, horizon=horizon).reset_index()
     y = truth_rows["churn"].to_numpy()
@@ -245,6 +253,7 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=0.5)
     parser.add_argument("--subscribed", type=float, default=0.7)
     parser.add_argument("--cancelling", type=float, default=0.6)
+    parser.add_argument("--notice", type=int, default=0, metavar="DAYS")
     args = parser.parse_args()
     pd.set_option("display.width", 200)
     fmt = {"float_format": lambda v: f"{v:.4f}"}
@@ -270,10 +279,11 @@ def main() -> None:
         rows = []
         for world in args.worlds:
             for seed in args.seeds:
-                rows += run_cancellations(world, seed, args.scale, args.cancelling)
+                rows += run_cancellations(world, seed, args.scale, args.cancelling, args.notice)
         table = pd.DataFrame(rows)
         print(
-            f"\n== cancellations: {args.cancelling:.0%} of the leavers cancel as they leave; "
+            f"\n== cancellations: {args.cancelling:.0%} of the leavers cancel "
+            f"{f'{args.notice} days before they leave' if args.notice else 'as they leave'}; "
             f"judged on the labels and population of the log with the cancellation marked churn; "
             f"scale {args.scale}"
         )
