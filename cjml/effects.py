@@ -7,7 +7,10 @@ default): the features just before it, and whether the customer then went
 silent for a horizon. Anchors on a delivery of an actionable touchpoint are
 treated with it; anchors on the customer's own events (a visit, a purchase, a
 ticket...) are the comparison arm. Both prove that the customer was there at
-the anchor, so no touchpoint is credited with the mere proof of life. (The
+the anchor, so no touchpoint is credited with the mere proof of life. What
+the journey map marks ``outbound`` (a newsletter sent) proves nothing: it is
+never a comparison anchor, history or return; a ``churn`` event (a
+cancellation) within the horizon is a drop-off, as in the labels. (The
 alternative ``design="decision"`` anchors on the customer's own events only,
 with the arm what the business delivered within a short ``window`` after
 them; it has no comparison-arm effects but, on the development worlds, too

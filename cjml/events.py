@@ -1086,8 +1086,8 @@ class EventLog:
 
     def _events_of(self, names: Sequence[str]) -> np.ndarray | None:
         """Which events are of one of the touchpoints ``names``; None when none of them is."""
-        cats = self._frame["touchpoint"].cat.categories
-        wanted = np.array([name in set(names) for name in cats], dtype=bool)
+        cats, chosen = self._frame["touchpoint"].cat.categories, set(names)
+        wanted = np.array([name in chosen for name in cats], dtype=bool)
         return _frozen(wanted[self.touchpoint_codes]) if wanted.any() else None
 
     def gone_at(self, cutoff_ns: int, churn_mask: np.ndarray | None = None) -> np.ndarray | None:
