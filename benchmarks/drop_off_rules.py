@@ -33,7 +33,12 @@ the cancellations.
 
     python benchmarks/drop_off_rules.py [--section sends|cancellations|both]
         [--worlds small_shop experience_memory ...] [--seeds 0 1] [--scale 0.5]
-        [--subscribed 0.7] [--cancelling 0.6] [--notice DAYS]
+        [--subscribed 0.7] [--cancelling 0.6] [--notice DAYS] [--earlier DAYS]
+
+``--earlier DAYS`` moves the held-out cutoff (and the training before it) that many days
+earlier. The worlds' leavers all leave before their log ends, so with a notice of N days no
+cancellation falls in the last N days: hold out a cutoff at least N days earlier for the
+horizon to hold some.
 """
 
 from __future__ import annotations
@@ -200,7 +205,7 @@ def cancellation_map(journey_map, churn: bool):
 
 
 def run_cancellations(
-    name: str, seed: int, scale: float, share: float, notice_days: int = 0
+    name: str, seed: int, scale: float, share: float, notice_days: int = 0, earlier: int = 0
 ) -> list[dict]:
     import cjml
     from cjml.datasets import SCENARIOS, make_scenario
@@ -209,7 +214,7 @@ def run_cancellations(
 
     n = max(int(SCENARIOS[name].n_customers * scale), 500)
     sc = make_scenario(name, n_customers=n, seed=seed)
-    cutoff, horizon = sc.test_cutoff, f"{sc.horizon_days}D"
+    cutoff, horizon = sc.test_cutoff - pd.Timedelta(days=earlier), f"{sc.horizon_days}D"
     events = with_cancellations(sc, share, seed, notice_days)
     marked = cjml.read_events(events, journey_map=cancellation_map(sc.journey_map, True))
     truth_rows = make_labels(marked, cutoff, horizon=horizon).reset_index()
@@ -254,6 +259,7 @@ def main() -> None:
     parser.add_argument("--subscribed", type=float, default=0.7)
     parser.add_argument("--cancelling", type=float, default=0.6)
     parser.add_argument("--notice", type=int, default=0, metavar="DAYS")
+    parser.add_argument("--earlier", type=int, default=0, metavar="DAYS")
     args = parser.parse_args()
     pd.set_option("display.width", 200)
     fmt = {"float_format": lambda v: f"{v:.4f}"}
@@ -279,11 +285,14 @@ def main() -> None:
         rows = []
         for world in args.worlds:
             for seed in args.seeds:
-                rows += run_cancellations(world, seed, args.scale, args.cancelling, args.notice)
+                rows += run_cancellations(
+                    world, seed, args.scale, args.cancelling, args.notice, args.earlier
+                )
         table = pd.DataFrame(rows)
         print(
             f"\n== cancellations: {args.cancelling:.0%} of the leavers cancel "
             f"{f'{args.notice} days before they leave' if args.notice else 'as they leave'}; "
+            f"held-out cutoff {args.earlier} days before the world's; "
             f"judged on the labels and population of the log with the cancellation marked churn; "
             f"scale {args.scale}"
         )
