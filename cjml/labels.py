@@ -37,10 +37,10 @@ from cjml.features._windows import build_windows
 from cjml.journey import DROPPED
 
 __all__ = [
+    "churn_suspects",
     "customer_folds",
     "make_labels",
     "make_training_set",
-    "churn_suspects",
     "outbound_suspects",
     "rolling_cutoffs",
     "to_timedelta",

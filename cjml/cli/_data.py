@@ -226,7 +226,7 @@ silence. channel is online or offline (from the log's most common channel). Use 
 )
 
 
-def _purchases_said(jmap) -> str:
+def _marks_said(jmap) -> str:
     """ ", payment_done marked as a purchase, newsletter marked as outbound, ..." (the
     draft's guesses, to check), or ""."""
     said = ""
@@ -264,7 +264,7 @@ def _cmd_draft_map(args: argparse.Namespace) -> int:
     say(
         f"Wrote a draft journey map to {args.out}: {len(jmap.stages)} stages "
         f"({' > '.join(jmap.stages)}), {len(jmap.touchpoints)} touchpoints, none actionable "
-        f"yet{_purchases_said(jmap)} ({time.perf_counter() - started:.1f} s). Mark the ones "
+        f"yet{_marks_said(jmap)} ({time.perf_counter() - started:.1f} s). Mark the ones "
         "your business delivers with actionable = true, then pass the file with --map."
     )
     return 0
