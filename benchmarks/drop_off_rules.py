@@ -88,17 +88,13 @@ def with_sends(events: pd.DataFrame, subscribed: float, seed: int) -> pd.DataFra
     return out[events.columns]
 
 
-def newsletter_map(journey_map, outbound: bool):
-    """The world's map plus the newsletter: actionable, every stage, outbound or not."""
+def with_touchpoint(journey_map, name: str, **attrs):
+    """The world's map plus touchpoint ``name``, online, in every stage, with ``attrs``
+    (``actionable=True, outbound=...`` for the newsletter, ``churn=...`` for cancelling)."""
     import cjml
 
     spec = journey_map.to_dict()
-    spec["touchpoints"][NEWSLETTER] = {
-        "channel": "online",
-        "stages": list(journey_map.stages),
-        "actionable": True,
-        "outbound": outbound,
-    }
+    spec["touchpoints"][name] = {"channel": "online", "stages": list(journey_map.stages), **attrs}
     return cjml.JourneyMap.from_dict(spec)
 
 
@@ -127,8 +123,16 @@ def run_world(name: str, seed: int, scale: float, subscribed: float) -> list[dic
     out = []
     for case, events, jm in (
         ("original", sc.events, sc.journey_map),
-        ("sends, not marked", sent, newsletter_map(sc.journey_map, outbound=False)),
-        ("sends, outbound", sent, newsletter_map(sc.journey_map, outbound=True)),
+        (
+            "sends, not marked",
+            sent,
+            with_touchpoint(sc.journey_map, NEWSLETTER, actionable=True, outbound=False),
+        ),
+        (
+            "sends, outbound",
+            sent,
+            with_touchpoint(sc.journey_map, NEWSLETTER, actionable=True, outbound=True),
+        ),
     ):
         log = cjml.read_events(events, journey_map=jm)
         suspects = outbound_suspects(log)
@@ -191,19 +195,6 @@ def with_cancellations(sc, share: float, seed: int, notice_days: int = 0) -> pd.
     return pd.concat([events, quits], ignore_index=True)[events.columns]
 
 
-def cancellation_map(journey_map, churn: bool):
-    """The world's map plus the cancellation, in every stage, marked churn or not."""
-    import cjml
-
-    spec = journey_map.to_dict()
-    spec["touchpoints"][CANCELLED] = {
-        "channel": "online",
-        "stages": list(journey_map.stages),
-        "churn": churn,
-    }
-    return cjml.JourneyMap.from_dict(spec)
-
-
 def run_cancellations(
     name: str, seed: int, scale: float, share: float, notice_days: int = 0, earlier: int = 0
 ) -> list[dict]:
@@ -216,12 +207,16 @@ def run_cancellations(
     sc = make_scenario(name, n_customers=n, seed=seed)
     cutoff, horizon = sc.test_cutoff - pd.Timedelta(days=earlier), f"{sc.horizon_days}D"
     events = with_cancellations(sc, share, seed, notice_days)
-    marked = cjml.read_events(events, journey_map=cancellation_map(sc.journey_map, True))
+    marked = cjml.read_events(
+        events, journey_map=with_touchpoint(sc.journey_map, CANCELLED, churn=True)
+    )
     truth_rows = make_labels(marked, cutoff, horizon=horizon).reset_index()
     y = truth_rows["churn"].to_numpy()
     out = []
     for case, churn in (("cancellations, not marked", False), ("cancellations, churn", True)):
-        log = cjml.read_events(events, journey_map=cancellation_map(sc.journey_map, churn))
+        log = cjml.read_events(
+            events, journey_map=with_touchpoint(sc.journey_map, CANCELLED, churn=churn)
+        )
         started = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
