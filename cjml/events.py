@@ -77,6 +77,7 @@ from cjml.journey import JourneyMap
 
 __all__ = [
     "CANONICAL_COLUMNS",
+    "DEFAULT_PURCHASES",
     "LATE_EVENT_DAYS",
     "REQUIRED_COLUMNS",
     "EventLog",
@@ -84,6 +85,10 @@ __all__ = [
     "read_events",
     "to_utc_timestamp",
 ]
+
+#: The purchase touchpoints when nothing says which they are
+#: (:meth:`EventLog.purchase_touchpoints`).
+DEFAULT_PURCHASES: tuple[str, ...] = ("purchase",)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -1090,15 +1095,77 @@ class EventLog:
         wanted = np.array([name in chosen for name in cats], dtype=bool)
         return _frozen(wanted[self.touchpoint_codes]) if wanted.any() else None
 
+    def purchase_touchpoints(
+        self, requested: Sequence[str] = DEFAULT_PURCHASES, *, until_ns: int | None = None
+    ) -> tuple[str, ...]:
+        """Which touchpoints are purchases: the one rule every part of cjml follows.
+
+        The value features, the BG/NBD baselines, a purchase that brings back a
+        customer who cancelled (:meth:`gone_at`) and the panel's timeline all ask
+        here, so a log whose purchases are not named ``purchase`` is read the same
+        way by each. In order:
+
+        1. ``requested``, when it is not the default ``("purchase",)``;
+        2. the touchpoints the journey map marks ``purchase = true``;
+        3. ``purchase``, when the log or the map has it;
+        4. in a log with amounts, every touchpoint with a positive amount (an
+           ``order``, a ``renewal``) among the events at or before ``until_ns``;
+        5. else ``("purchase",)``, which matches nothing.
+
+        Parameters
+        ----------
+        requested : sequence of str, default ("purchase",)
+            The touchpoints asked for (``ValueFeatures(purchase_touchpoints=...)``).
+        until_ns : int, optional
+            Rule 4 looks only at events at or before this time (ns since the
+            epoch, UTC): a fit at a cutoff learns nothing from later events.
+
+        Returns
+        -------
+        tuple of str
+            The purchase touchpoints.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> import cjml
+        >>> shop = cjml.JourneyMap.from_dict({"stages": ["visit", "buy"], "touchpoints": {
+        ...     "website_visit": {"channel": "online", "stages": ["visit"]},
+        ...     "order": {"channel": "online", "stages": ["buy"]}}})
+        >>> log = cjml.read_events(pd.DataFrame({
+        ...     "customer_id": [1, 1, 2],
+        ...     "timestamp": ["2024-01-01", "2024-01-05", "2024-01-02"],
+        ...     "touchpoint": ["website_visit", "order", "order"],
+        ...     "amount": [None, 30.0, 12.5]}), journey_map=shop)
+        >>> log.purchase_touchpoints()
+        ('order',)
+        """
+        chosen = tuple(requested)
+        if chosen != DEFAULT_PURCHASES:
+            return chosen
+        marked = self._journey_map.purchase_touchpoints
+        if marked:
+            return marked
+        cats = self._frame["touchpoint"].cat.categories
+        if any(t in cats or t in self._journey_map for t in chosen):
+            return chosen
+        if "amount" not in self._frame.columns:
+            return chosen
+        amount = self._frame["amount"].to_numpy(dtype=float, na_value=np.nan)
+        paid = amount > 0
+        if until_ns is not None:
+            paid &= self.timestamps_ns <= until_ns
+        codes = np.unique(self.touchpoint_codes[paid])
+        return tuple(str(cats[i]) for i in codes) or chosen
+
     def gone_at(self, cutoff_ns: int, churn_mask: np.ndarray | None = None) -> np.ndarray | None:
         """Which customers (by code) had left by the cutoff: they cancelled, and did not buy since.
 
         A churn event (a cancellation) at or before the cutoff makes a customer
         gone, whatever they do after it (using the service to the end of a
         notice period, an exit survey, a ticket about a refund), until a
-        purchase after it brings them back: a touchpoint the map marks
-        ``purchase = true``, else one named ``purchase``. With neither, a
-        cancellation is final.
+        purchase after it brings them back (:meth:`purchase_touchpoints`).
+        Without purchases in the log, a cancellation is final.
 
         Parameters
         ----------
@@ -1123,8 +1190,7 @@ class EventLog:
             return np.maximum.reduceat(np.where(upto & mask, positions, -1), starts)
 
         last_churn = latest(churn)
-        marked = self._journey_map.purchase_touchpoints
-        restart = self._events_of(marked or ("purchase",))
+        restart = self._events_of(self.purchase_touchpoints())
         if restart is None:
             return last_churn >= 0
         return last_churn > latest(restart)

@@ -16,8 +16,6 @@ from cjml.features._windows import Windows
 
 __all__ = ["ValueFeatures"]
 
-_DEFAULT_PURCHASES = ("purchase",)
-
 
 class ValueFeatures(FeatureFamily):
     """Purchases, spend, recency of buying and inter-purchase time.
@@ -36,11 +34,12 @@ class ValueFeatures(FeatureFamily):
     Parameters
     ----------
     purchase_touchpoints : tuple of str, default ("purchase",)
-        Touchpoints that are purchases. With the default, the journey map's
+        Touchpoints that are purchases. With the default, cjml's one rule
+        (:meth:`cjml.EventLog.purchase_touchpoints`): the journey map's
         touchpoints marked ``purchase = true`` when it marks some (a clickstream's
-        ``payment_done``, with or without amounts); else, with a map that has no
-        ``purchase`` touchpoint (your own map, e.g. a SaaS funnel with
-        ``invoice_paid``), the touchpoints that carry a positive amount in the
+        ``payment_done``, with or without amounts); else ``purchase``; else, with
+        a map that has no ``purchase`` touchpoint (your own map, e.g. a SaaS funnel
+        with ``invoice_paid``), the touchpoints that carry a positive amount in the
         events ``fit`` sees; the choice is kept in ``purchase_touchpoints_``.
     window : int, default 90
         Window of the recent purchase counts and amounts, in days.
@@ -63,21 +62,10 @@ class ValueFeatures(FeatureFamily):
         self.window_ = check_windows("window", (self.window,))[0]
 
     def _fit(self, w: Windows, log: EventLog) -> None:
-        chosen = tuple(self.purchase_touchpoints)
-        cats = list(log.frame["touchpoint"].cat.categories)
-        amount = w.column("amount")
-        marked = log.journey_map.purchase_touchpoints
-        if chosen == _DEFAULT_PURCHASES and marked:
-            chosen = marked  # the map says which touchpoints are purchases
-        elif (
-            chosen == _DEFAULT_PURCHASES
-            and amount is not None
-            and not any(t in cats or t in log.journey_map for t in chosen)
-        ):
-            # A map of its own, without "purchase": buying is whatever carries an amount.
-            paid = np.unique(w.touchpoint[amount > 0])
-            chosen = tuple(cats[i] for i in paid) or chosen
-        self.purchase_touchpoints_ = chosen
+        until = int(w.cutoff_ns.max()) if len(w.cutoff_ns) else None
+        self.purchase_touchpoints_ = log.purchase_touchpoints(
+            self.purchase_touchpoints, until_ns=until
+        )
 
     def _names(self) -> list[str]:
         n = self.window_

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
-from cjml.events import EventLog
+from cjml.events import DEFAULT_PURCHASES, EventLog
 
 __all__ = [
     "BetaGeoGammaGamma",
@@ -32,7 +32,6 @@ __all__ = [
 
 #: Length of rfm_summary's time units, in days.
 _UNIT_DAYS = {"D": 1.0, "W": 7.0}
-_PURCHASES = ("purchase",)
 BTYD_NAME = "BG/NBD x Gamma-Gamma"
 SPEND_RATE_NAME = "spend per week"
 
@@ -419,28 +418,22 @@ class BetaGeoGammaGamma:
         )
 
 
-def _purchases(log: EventLog, purchase_touchpoints) -> pd.DataFrame:
-    """The purchases of a log (customer_id, timestamp, amount), as ValueFeatures picks them."""
+def _purchases(log: EventLog, purchase_touchpoints, until_ns: int | None = None) -> pd.DataFrame:
+    """The purchases of a log (customer_id, timestamp, amount), as ValueFeatures picks them
+    (``until_ns``: the events that may decide which touchpoints are purchases)."""
     frame = log.frame
     if "amount" not in frame.columns:
         raise ValueError(
             "the event log has no amount column: a spend forecast needs the amount of each "
             "purchase (read_events(..., columns={'amount': 'your column'}))."
         )
-    chosen = tuple(purchase_touchpoints)
-    cats = set(frame["touchpoint"].cat.categories)
-    if chosen == _PURCHASES and log.journey_map.purchase_touchpoints:
-        chosen = log.journey_map.purchase_touchpoints  # the map says which are purchases
-    if chosen == _PURCHASES and not any(t in cats for t in chosen):
-        # a map of its own without "purchase": buying is whatever carries an amount
-        buy = frame["amount"].to_numpy(dtype=float, na_value=np.nan) > 0
-    else:
-        buy = frame["touchpoint"].isin(chosen).to_numpy()
+    chosen = log.purchase_touchpoints(purchase_touchpoints, until_ns=until_ns)
+    buy = frame["touchpoint"].isin(chosen).to_numpy()
     out = frame.loc[buy, ["customer_id", "timestamp", "amount"]]
     return out.assign(amount=out["amount"].astype(float))
 
 
-def rfm_summary(log: EventLog, cutoff, *, unit: str = "W", purchase_touchpoints=_PURCHASES):
+def rfm_summary(log: EventLog, cutoff, *, unit: str = "W", purchase_touchpoints=DEFAULT_PURCHASES):
     """Frequency, recency, age and mean repeat spend of each buyer at a cutoff, as BG/NBD needs.
 
     The purchases up to the cutoff (inclusive) are summed per customer and
@@ -455,9 +448,9 @@ def rfm_summary(log: EventLog, cutoff, *, unit: str = "W", purchase_touchpoints=
     unit : {"W", "D"}, default "W"
         Time unit of ``recency`` and ``T``: weeks, as in the BTYD literature, or days.
     purchase_touchpoints : tuple of str, default ("purchase",)
-        Touchpoints that are purchases; with the default and a log without
-        ``purchase``, the events with a positive amount (as
-        :class:`cjml.features.ValueFeatures`).
+        Touchpoints that are purchases; with the default, cjml's one rule
+        (:meth:`cjml.EventLog.purchase_touchpoints`): the map's marked ones, else
+        ``purchase``, else those with a positive amount.
 
     Returns
     -------
@@ -473,7 +466,7 @@ def rfm_summary(log: EventLog, cutoff, *, unit: str = "W", purchase_touchpoints=
     cut = pd.Timestamp(cutoff)
     if cut.tzinfo is None:
         cut = cut.tz_localize("UTC")
-    buys = _purchases(log, purchase_touchpoints)
+    buys = _purchases(log, purchase_touchpoints, until_ns=cut.value)
     buys = buys[buys["timestamp"] <= cut]
     days = (
         buys.assign(day=buys["timestamp"].dt.tz_convert("UTC").dt.floor("D"))
@@ -541,7 +534,7 @@ def spend_rate_forecast(total_spend, T, t, *, min_T: float = 1.0) -> np.ndarray:
 
 
 def btyd_predictions(
-    log: EventLog, cutoff, customer_ids, horizon, *, purchase_touchpoints=_PURCHASES
+    log: EventLog, cutoff, customer_ids, horizon, *, purchase_touchpoints=DEFAULT_PURCHASES
 ) -> dict[str, np.ndarray]:
     """The two baselines' expected spend over the horizon after the cutoff, per customer.
 

@@ -101,7 +101,7 @@ def timeline_data(log, customer_id, *, cutoff=None) -> pd.DataFrame:
     for c in ("touchpoint", "stage", "channel"):
         if c in out.columns:
             out[c] = out[c].astype(object)
-    purchase = (out["touchpoint"] == "purchase").to_numpy().copy()
+    purchase = out["touchpoint"].isin(log.purchase_touchpoints()).to_numpy().copy()
     if "amount" in out.columns:
         purchase |= (out["amount"].fillna(0) > 0).to_numpy()
     out["purchase"] = purchase
