@@ -144,7 +144,7 @@ def test_effect_outcomes_count_a_cancellation_as_drop_off():
     assert got.y[~cancelling].tolist() == was.y[~cancelling].tolist()
 
 
-def test_scoring_leaves_the_cancelled_inactive(tmp_path):
+def test_scoring_gives_the_cancelled_their_own_status(tmp_path):
     rng = np.random.default_rng(1)
     rows = []
     for c in range(400):
@@ -166,10 +166,18 @@ def test_scoring_leaves_the_cancelled_inactive(tmp_path):
         bundle = cjml.ModelBundle.load(tmp_path / "b.cjml")
         cutoff = df["timestamp"].max()
         scores = cjml.score(bundle, df, cutoff=cutoff, include_inactive=True)
+        summary = cjml.score(bundle, df, cutoff=cutoff, out=tmp_path / "scores.parquet")
     status = scores.set_index("customer_id")["status"]
-    gone = np.flatnonzero(log.gone_at(cutoff.value))
-    assert len(gone) > 10
-    assert (status.loc[log.customer_ids[gone]] == "inactive").all()
+    gone = log.gone_at(cutoff.value)
+    assert gone.sum() > 10
+    assert (status.loc[log.customer_ids[gone]] == "cancelled").all()
+    assert (status.loc[log.customer_ids[~gone]] != "cancelled").all()
+    assert scores.loc[scores["status"] == "cancelled", "churn_risk"].isna().all()
+    assert summary.n_cancelled == gone.sum()
+    assert summary.n_not_written == summary.n_inactive + summary.n_cancelled
+    assert f"{summary.n_cancelled:,} cancelled" in summary.to_text()
+    assert "(inactive, cancelled or without events) not written" in summary.to_text()
+    assert cjml.ScoreSummary.from_dict(summary.to_dict()) == summary
 
 
 def test_draft_map_marks_cancellations_by_name(tmp_path):

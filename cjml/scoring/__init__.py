@@ -33,6 +33,9 @@ The statuses:
   the lookback (what the map marks ``outbound``, such as a newsletter sent,
   does not count): outside that population, so not scored (their columns are
   empty);
+- ``"cancelled"``: left explicitly by the cutoff (an event of a touchpoint the
+  map marks ``churn``, such as a subscription cancelled, and no purchase since;
+  :meth:`cjml.EventLog.gone_at`): outside the population, not scored;
 - ``"no_events"``: no usable event at or before the cutoff (a listed customer
   absent from the events, whose rows were all rejected, or whose events all
   come later).

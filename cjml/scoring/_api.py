@@ -175,8 +175,9 @@ def score(
         and the customer list; by default only empty ids are missing, as for
         :func:`cjml.read_events`.
     include_inactive : bool, default False
-        Also write the customers that were not scored (status ``"inactive"``
-        or ``"no_events"``, their score columns empty), after the scored ones.
+        Also write the customers that were not scored (status ``"inactive"``,
+        ``"cancelled"`` or ``"no_events"``, their score columns empty), after the
+        scored ones.
         By default only scored customers are written, and the summary says
         how many others were left out.
     horizons : str or list of durations, optional
@@ -377,6 +378,7 @@ def score(
             n_customers=int(sum(status_counts.values())) + len(absent),
             n_scored=int(status_counts.get("scored", 0)),
             n_inactive=int(status_counts.get("inactive", 0)),
+            n_cancelled=int(status_counts.get("cancelled", 0)),
             n_no_events=int(status_counts.get("no_events", 0)) + len(absent),
             n_listed=None if listed is None else len(listed),
             n_listed_absent=len(absent),
@@ -394,6 +396,7 @@ def score(
             n_not_written=0
             if include_inactive
             else int(status_counts.get("inactive", 0))
+            + int(status_counts.get("cancelled", 0))
             + int(status_counts.get("no_events", 0))
             + len(absent),
             value_at_risk=totals.get("value_at_risk"),

@@ -32,7 +32,7 @@ from cjml.io._messages import _Origin
 from cjml.io._rejects import build_with_rejects
 
 #: The values of the ``status`` column.
-STATUSES: tuple[str, ...] = ("scored", "inactive", "no_events")
+STATUSES: tuple[str, ...] = ("scored", "inactive", "no_events", "cancelled")
 _COST = "__cjml_cost"  # in finished chunks under a budget: the first-ranked touchpoint's cost
 
 
@@ -341,6 +341,9 @@ def _score_log(log: EventLog, bundle: ModelBundle, plan: _Plan) -> pd.DataFrame:
     windows = build_windows(log, cutoff, lookback_ns=plan.lookback_ns)
     population = windows.customer
     status = np.where(seen, "inactive", "no_events").astype(object)
+    gone = log.gone_at(cutoff.value)  # None unless the map marks a churn touchpoint
+    if gone is not None:
+        status[seen & gone] = "cancelled"  # never in the population: build_windows leaves them out
     status[population] = "scored"
     out: dict[str, Any] = {"customer_id": log.customer_ids}
     churn_risk = np.full(n, np.nan)

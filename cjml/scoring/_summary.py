@@ -69,6 +69,9 @@ class ScoreSummary:
         ``expected_value_saved`` of each written customer's first-ranked
         touchpoint, net of cost (the next ranks are alternatives, never
         added); None without them.
+    n_cancelled : int, default 0
+        Customers with status ``"cancelled"`` (a churn event such as a
+        cancellation by the cutoff, and no purchase since).
     """
 
     n_customers: int
@@ -91,6 +94,7 @@ class ScoreSummary:
     n_not_written: int = 0
     value_at_risk: float | None = None
     value_saved: float | None = None
+    n_cancelled: int = 0
 
     @property
     def customers_per_second(self) -> float:
@@ -110,7 +114,8 @@ class ScoreSummary:
             # if all were scored when 938 were
             f"{self.n_customers:,} customers at {_when(self.cutoff)} "
             f"({self.n_scored:,} scored, {self.n_inactive:,} inactive, "
-            f"{self.n_no_events:,} without events"
+            + (f"{self.n_cancelled:,} cancelled, " if self.n_cancelled else "")
+            + f"{self.n_no_events:,} without events"
             + (
                 f", of {self.n_listed:,} listed, {self.n_listed_absent:,} not in the events"
                 if self.n_listed is not None
@@ -153,12 +158,22 @@ class ScoreSummary:
         scored = format_number(self.n_scored)
         if self.n_not_written:
             n = self.n_not_written
-            if n == self.n_inactive:
+            if n == self.n_inactive and not self.n_cancelled:
                 text = ngettext(
                     "{n} inactive customer not written; pass --include-inactive "
                     "(include_inactive=True) to list it after the {scored} scored",
                     "{n} inactive customers not written; pass --include-inactive "
                     "(include_inactive=True) to list them after the {scored} scored",
+                    n,
+                )
+            elif self.n_cancelled:
+                text = ngettext(
+                    "{n} customer not scored (inactive, cancelled or without events) not "
+                    "written; pass --include-inactive (include_inactive=True) to list it after "
+                    "the {scored} scored",
+                    "{n} customers not scored (inactive, cancelled or without events) not "
+                    "written; pass --include-inactive (include_inactive=True) to list them after "
+                    "the {scored} scored",
                     n,
                 )
             else:
@@ -277,6 +292,7 @@ _INT_FIELDS = (
     "n_chunks",
     "n_chunks_resumed",
     "n_not_written",
+    "n_cancelled",
 )
 
 
