@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 import cjml
 from cjml.cli import main
 from cjml.exceptions import InputFileError, SchemaError
+from cjml.scoring._options import DEFAULT_CHUNK_EVENTS
 from tests._panel_bundle import sample_bundle_path
 
 IDS = ["1", "2", "007", "c-9", " ", ""]
@@ -225,3 +226,45 @@ def test_build_with_rejects_sets_aside_rule_after_rule_and_keeps_the_rest():
 
     with pytest.raises(SchemaError, match="no amount column"):
         build_with_rejects(3, whole_column, quarantine=True)
+
+
+def spaced_warnings(caught) -> list[str]:
+    return [str(w.message) for w in caught if "only by spaces" in str(w.message)]
+
+
+@pytest.mark.parametrize("chunk_events", [DEFAULT_CHUNK_EVENTS, 3])
+def test_score_warns_like_read_events_about_ids_that_differ_only_by_spaces(
+    bundle, tmp_path, chunk_events
+):
+    # ' 1' and '1' are two customers to both; with small chunks they land in different ones
+    ids = ["1", " 1", "2", "2 ", "007", "c-9", "c-9", "1"]
+    rows = [(c, TIMES[i % 3], "website_visit", "", "") for i, c in enumerate(ids)]
+    path = write_log(tmp_path, rows, with_stage=False)
+    with warnings.catch_warnings(record=True) as read_caught:
+        warnings.simplefilter("always")
+        log = cjml.read_events(path)
+    with warnings.catch_warnings(record=True) as score_caught:
+        warnings.simplefilter("always")
+        summary = cjml.score(
+            bundle,
+            path,
+            out=tmp_path / "scores.parquet",
+            recommend=False,
+            include_inactive=True,
+            chunk_events=chunk_events,
+        )
+    assert (summary.n_chunks > 1) == (chunk_events == 3)
+    scores = pd.read_parquet(tmp_path / "scores.parquet")
+    said = spaced_warnings(read_caught)
+    assert len(said) == 1 and "2 ids" in said[0] and "' 1' and '1'" in said[0]
+    assert spaced_warnings(score_caught) == said
+    assert sorted(scores["customer_id"]) == sorted(str(c) for c in log.customer_ids)
+
+
+def test_score_says_nothing_of_spaces_when_no_id_has_a_twin(bundle, tmp_path):
+    rows = [(c, TIMES[0], "website_visit", "", "") for c in [" 1", "2", "007 "]]
+    path = write_log(tmp_path, rows, with_stage=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cjml.score(bundle, path, recommend=False, include_inactive=True)
+    assert spaced_warnings(caught) == []

@@ -26,7 +26,7 @@ from cjml.labels import to_timedelta
 from cjml.scoring._chunk import _Plan
 from cjml.scoring._dask_engine import _run_dask
 from cjml.scoring._local import _n_parts, _run_local
-from cjml.scoring._merge import _absent_customers, _write_output
+from cjml.scoring._merge import _absent_customers, _spaced_twins, _write_output
 from cjml.scoring._options import (
     DEFAULT_CHUNK_EVENTS,
     _bundle_id,
@@ -369,6 +369,7 @@ def score(
             result = _run_local(src, reader, plan, bundle, run, progress, n_jobs)
         plan, chunk_counts, n_resumed = result
         absent = _absent_customers(listed, run, plan)
+        spaced = _spaced_twins(run, _add_counts(chunk_counts)["spaced_ids"])
         frame, rejects_written, totals = _write_output(
             run, plan, absent, out_path, rejects_path, force=force
         )
@@ -402,6 +403,7 @@ def score(
             value_at_risk=totals.get("value_at_risk"),
             value_saved=totals.get("value_saved") if recommend else None,
         )
+        counts["spaced_ids"] = spaced
         _emit_warnings(
             counts, summary, drop_duplicates, bundle.journey_map.touchpoint_names, resolved
         )

@@ -231,6 +231,7 @@ def _score_partition(
         counts["status"] = {k: int(v) for k, v in scores["status"].value_counts().items()}
         counts["duplicates"] = int(log.duplicates_found)
         counts["unknown"] = sorted(log.unknown_touchpoints)
+        counts["spaced_ids"] = _spaced_ids(log, plan)
     names = [plan.user_names.get(c, c) for c in event_cols]
     reject_frame = (
         pd.concat(rejects, ignore_index=True)
@@ -319,6 +320,22 @@ def _reject_rows(
         values = raw[c].to_numpy(dtype=object)
         out[plan.user_names.get(c, c)] = [None if _missing(v) else str(v) for v in values]
     return pd.DataFrame(out)
+
+
+#: Ids with spaces around them kept per chunk, for the run's warning (a count beyond it is
+#: a lower bound, and the message shows a few anyway).
+_SPACED_KEPT = 10_000
+
+
+def _spaced_ids(log: EventLog, plan: _Plan) -> list[str]:
+    """The chunk's text ids with spaces around them (' 42'). A customer's rows all land in
+    one chunk, but ' 42' and '42' may land in two: the run checks them together, after
+    the last chunk (:func:`cjml.scoring._merge._spaced_twins`)."""
+    if plan.id_kind == "int":
+        return []
+    ids = pd.Index(log.customer_ids).astype(str)
+    spaced = ids[ids.str.strip() != ids]
+    return spaced[:_SPACED_KEPT].tolist()
 
 
 def _missing(value) -> bool:

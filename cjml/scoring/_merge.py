@@ -142,10 +142,7 @@ def _absent_customers(listed: np.ndarray | None, run: _RunDir, plan: _Plan) -> p
         ids = ids.astype(np.int64)
     else:
         ids = np.asarray([_id_text(v) for v in listed], dtype=object)
-    seen = [
-        pq.read_table(f, columns=["customer_id"]).column(0).to_numpy()
-        for f in sorted((run.path / "scored").glob("part-*.parquet"))
-    ]
+    seen = list(_run_ids(run))
     seen_ids = np.concatenate(seen) if seen else np.empty(0, dtype=ids.dtype)
     absent = np.sort(ids[~np.isin(ids, seen_ids)]) if len(ids) else ids
     frame = pd.DataFrame(
@@ -157,6 +154,26 @@ def _absent_customers(listed: np.ndarray | None, run: _RunDir, plan: _Plan) -> p
         if _is_float_column(c):
             frame[c] = np.nan
     return frame
+
+
+def _run_ids(run: _RunDir) -> Iterator[np.ndarray]:
+    """The customer ids of each scored chunk of the run (every status), one chunk at a time."""
+    for f in sorted((run.path / "scored").glob("part-*.parquet")):
+        yield pq.read_table(f, columns=["customer_id"]).column(0).to_numpy(zero_copy_only=False)
+
+
+def _spaced_twins(run: _RunDir, spaced: set[str]) -> pd.Index:
+    """``spaced`` (ids with spaces around them, from every chunk) and the ids of the run
+    they equal once stripped (' 42' and '42'), which usually sit in another chunk: what
+    :func:`cjml.io._columns._warn_spaced_ids` needs, read one chunk at a time."""
+    if not spaced:
+        return pd.Index([], dtype=object)
+    stripped = {s.strip() for s in spaced}
+    found: set[str] = set()
+    for ids in _run_ids(run):
+        chunk = pd.Index(ids, dtype=object)
+        found.update(chunk[chunk.isin(stripped)])
+    return pd.Index(sorted(spaced | found), dtype=object)
 
 
 def _is_scored(piece: pa.Table) -> pa.ChunkedArray:

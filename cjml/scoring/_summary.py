@@ -310,6 +310,7 @@ def _add_counts(chunks: list[dict]) -> dict:
         "rejected": 0,
         "duplicates": 0,
         "unknown": set(),
+        "spaced_ids": set(),
         "warnings": [],
     }
     for c in chunks:
@@ -318,6 +319,7 @@ def _add_counts(chunks: list[dict]) -> dict:
         total["rejected"] += c.get("rejected", 0)
         total["duplicates"] += c.get("duplicates", 0)
         total["unknown"] |= set(c.get("unknown", []))
+        total["spaced_ids"] |= set(c.get("spaced_ids", []))
         total["warnings"] += c.get("warnings", [])
     total["warnings"] = list(dict.fromkeys(total["warnings"]))
     return total
@@ -346,6 +348,16 @@ def _emit_warnings(
             UserWarning,
             stacklevel=level,
         )
+    if len(counts.get("spaced_ids", ())):
+        from cjml.io._columns import _warn_spaced_ids
+
+        column = (user_names or {}).get("customer_id", "customer_id")
+        label = (
+            "column 'customer_id'"
+            if column == "customer_id"
+            else f"column 'customer_id' (your column {str(column)!r})"
+        )
+        _warn_spaced_ids(pd.Index(counts["spaced_ids"]), label, column)
     if summary.unknown_touchpoints:
         warnings.warn(
             f"Touchpoints not in the bundle's journey map: "
