@@ -61,6 +61,7 @@ def draft_journey_map(
     drop_duplicates: bool = False,
     missing_ids=None,
     encoding: str | None = None,
+    on_error: str = "raise",
 ) -> JourneyMap:
     """Draft a journey map from an event log's own stages and touchpoints.
 
@@ -119,6 +120,9 @@ def draft_journey_map(
     encoding : str, optional
         The text encoding of CSV files when it is not UTF-8 (``"cp1252"``), as
         for :func:`cjml.read_events`.
+    on_error : {"raise", "quarantine"}, default "raise"
+        Rows that break a rule of the event contract raise, or are left out of
+        the draft with a warning that counts them, as for :func:`cjml.read_events`.
 
     Returns
     -------
@@ -162,6 +166,7 @@ def draft_journey_map(
         drop_duplicates=drop_duplicates,
         missing_ids=missing_ids,
         encoding=encoding,
+        on_error=on_error,
     )[0]
 
 
@@ -178,6 +183,7 @@ def _draft_map(
     missing_ids,
     milestones=None,
     encoding=None,
+    on_error="raise",
 ) -> tuple[JourneyMap, bool]:
     """:func:`draft_journey_map`, and whether the stages came from the log's stage column."""
     if name is None:
@@ -201,6 +207,7 @@ def _draft_map(
         "drop_duplicates": drop_duplicates,
         "missing_ids": missing_ids,
         "encoding": encoding,
+        "on_error": on_error,
     }
     mapping = _parse_columns(columns)
     if isinstance(events, EventLog):
@@ -408,7 +415,10 @@ def _mark_outbound(touchpoints: dict, log: EventLog) -> None:
     when sent, such as a newsletter, they would count as the customers' activity."""
     from cjml.labels import outbound_suspects
 
-    found = outbound_suspects(log, touchpoints=list(touchpoints))
+    # a purchase is the customer acting, however long after a silence it comes
+    found = outbound_suspects(
+        log, touchpoints=[t for t, attrs in touchpoints.items() if not attrs.get("purchase")]
+    )
     for t, row in found.iterrows():
         attrs = touchpoints[str(t)]
         attrs["outbound"] = True

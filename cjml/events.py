@@ -22,6 +22,7 @@ positions in the input given) and ``error.problem`` (a short description);
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import os
 import threading
@@ -62,6 +63,7 @@ from cjml.io._messages import (
     _user_stacklevel,
     _written_differently,
 )
+from cjml.io._rejects import build_with_rejects, empty_rejects, rejects_frame
 from cjml.io._timestamps import (
     _TIMESTAMP_UNITS,
     LATE_EVENT_DAYS,
@@ -669,6 +671,11 @@ class EventLog:
         map come with a given stage.
     """
 
+    #: The input rows set aside by on_error="quarantine" (see :attr:`rejects`).
+    _rejects: pd.DataFrame | None = None
+    #: While :meth:`_setup` runs, the positions of the rows given that are events.
+    _kept_rows: np.ndarray | None = None
+
     def __init__(
         self,
         data: pd.DataFrame,
@@ -686,7 +693,7 @@ class EventLog:
                 "cjml.read_events for CSV and Parquet files."
             )
         index = None if data.index.equals(pd.RangeIndex(len(data))) else data.index
-        self._setup(
+        self._checked_setup(
             data,
             _Origin(index=index),
             text_ints=False,
@@ -762,8 +769,23 @@ class EventLog:
         the input, not per chunk.
         """
         self = cls.__new__(cls)
-        self._setup(data, origin, text_ints=text_ints, **options)
+        self._checked_setup(data, origin, text_ints=text_ints, **options)
         return self
+
+    def _checked_setup(self, data: pd.DataFrame, origin: _Origin, **options: Any) -> None:
+        """:meth:`_setup`, its errors' ``positions`` in ``data`` as given: rows that are not
+        events (blank lines, repeated headers) are left out before the rules run, and a
+        program that sets the rows at fault aside (``on_error="quarantine"``) must remove
+        those rows, not the ones at the same places among the events left."""
+        self._kept_rows = None
+        try:
+            self._setup(data, origin, **options)
+        except SchemaError as err:
+            if err.positions is not None and self._kept_rows is not None:
+                err.positions = self._kept_rows[err.positions]
+            raise
+        finally:
+            self._kept_rows = None  # n positions: not kept for the log's lifetime
 
     # ----------------------------------------------------------------- validation
     def _setup(
@@ -804,7 +826,7 @@ class EventLog:
         data = _without_nested_extras(data, resolved)
         if log_checks:  # once per log, not per chunk of score
             _warn_variant_columns(resolved, list(data.columns))
-        data, origin = _without_non_events(data, resolved, origin)
+        data, origin, self._kept_rows = _without_non_events(data, resolved, origin)
         if len(data) == 0:
             raise SchemaError(
                 "The event log has only blank rows (no customer id, timestamp or touchpoint). "
@@ -1017,6 +1039,18 @@ class EventLog:
     def duplicates_found(self) -> int:
         """Number of exact duplicate events found in the input."""
         return self._duplicates_found
+
+    @property
+    def rejects(self) -> pd.DataFrame:
+        """The input rows set aside by ``read_events(..., on_error="quarantine")``.
+
+        One row per rejected input row: ``row`` (0-based, over the whole input),
+        ``location`` (file and line), ``column`` (yours), ``reason``, then the
+        row's cells as text, as ``score --on-error quarantine`` writes them.
+        Empty when no row was set aside.
+        """
+        rejects = getattr(self, "_rejects", None)
+        return empty_rejects([]) if rejects is None else rejects.copy()
 
     @property
     def duplicates_removed(self) -> int:
@@ -1313,6 +1347,7 @@ def read_events(
     drop_duplicates: bool = False,
     missing_ids: Sequence[str] | str | None = None,
     encoding: str | None = None,
+    on_error: str = "raise",
 ) -> EventLog:
     """Read, validate and canonicalise an event log.
 
@@ -1355,6 +1390,13 @@ def read_events(
         The text encoding of CSV files when it is not UTF-8, e.g. ``"cp1252"``
         (what Excel writes on Windows) or ``"latin-1"``. UTF-16 files with their
         byte-order mark (Excel's "Unicode Text") are read without it.
+    on_error : {"raise", "quarantine"}, default "raise"
+        Rows that break a rule of the contract (a missing id, an unreadable
+        time, a score out of range...) raise a SchemaError naming them; or, with
+        "quarantine", are set aside, rule after rule, and the log is built from
+        the rest: the rows set aside are in :attr:`EventLog.rejects` with the
+        reason, and a warning counts them. Faults of a whole column (a required
+        column missing) still raise.
 
     Returns
     -------
@@ -1389,7 +1431,8 @@ def read_events(
         (allowed when a stage column is given), for extra columns of nested
         values (structs, lists, maps), which are left out, and for events
         more than :data:`LATE_EVENT_DAYS` days after 99.9% of the others
-        (they would move a default cutoff).
+        (they would move a default cutoff); with ``on_error="quarantine"``, for
+        the rows set aside.
 
     Examples
     --------
@@ -1419,12 +1462,76 @@ def read_events(
         missing_ids=missing_ids,
     )
     encoding = encoding_name(encoding)  # a misspelt name is refused whatever the source
+    if on_error not in ("raise", "quarantine"):
+        raise ValueError(f"on_error must be 'raise' or 'quarantine', got {on_error!r}.")
     if isinstance(source, EventLog):
         return source
     if isinstance(source, pd.DataFrame):
-        return EventLog.from_frame(source, **options)
-    if not isinstance(source, str | os.PathLike):
+        if on_error == "raise":
+            return EventLog.from_frame(source, **options)
+        index = None if source.index.equals(pd.RangeIndex(len(source))) else source.index
+        data, origin = source.reset_index(drop=True), _Origin(index=index)
+    elif isinstance(source, str | os.PathLike):
+        data, origin = _read_path(Path(source), _parse_columns(columns), encoding)
+    else:
         raise InputFileError(f"Cannot read events from a {type(source).__name__}. {_ACCEPTED}.")
-    path = Path(source)
-    data, origin = _read_path(path, _parse_columns(columns), encoding)
-    return EventLog._from_source(data, origin, text_ints=origin.csv, **options)
+    if on_error == "raise":
+        return EventLog._from_source(data, origin, text_ints=origin.csv, **options)
+    return _quarantined(data, origin, options)
+
+
+def _quarantined(data: pd.DataFrame, origin: _Origin, options: dict) -> EventLog:
+    """The log of the rows that keep every rule, the others in its ``rejects`` (see
+    :func:`cjml.io._rejects.build_with_rejects`): a user fixing the file would drop the
+    rows each error names and read again, which is what this does. Only the warnings of
+    the last, successful reading are shown."""
+    said: list = []
+
+    def build(keep: np.ndarray) -> EventLog:
+        part = data if len(keep) == len(data) else data.iloc[keep].reset_index(drop=True)
+        where = origin if len(keep) == len(data) else dataclasses.replace(origin, rows=keep)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            log = EventLog._from_source(part, where, text_ints=origin.csv, **options)
+        said[:] = caught
+        return log
+
+    log, set_aside = build_with_rejects(len(data), build, quarantine=True)
+    if log is None:
+        raise SchemaError(
+            f"Every one of the {len(data):,} rows breaks a rule of the event contract, so "
+            "no event is left. Fix the input (read it with on_error='raise' to see the "
+            "first rule it breaks, with rows)."
+        )
+    try:
+        names = _resolve_columns(_parse_columns(options["columns"]), list(data.columns))
+    except SchemaError:
+        names = {}
+    parts = [
+        rejects_frame(
+            data.iloc[rows],
+            rows,
+            names.get(column, column) if column is not None else None,
+            np.full(len(rows), f"{column}: {problem}", dtype=object),  # as score says it
+            origin,
+        )
+        for rows, column, problem in set_aside
+    ]
+    if parts:
+        rejects = pd.concat(parts, ignore_index=True).sort_values("row", kind="stable")
+        log._rejects = rejects.reset_index(drop=True)
+        by_reason = log._rejects["reason"].value_counts(sort=False)
+        listed = "; ".join(f"{reason}: {n:,}" for reason, n in by_reason.items())
+        n = len(log._rejects)
+        first = log._rejects["location"].iloc[0]
+        warnings.warn(
+            f"Set aside {n:,} {'row that breaks' if n == 1 else 'rows that break'} a rule of "
+            f"the event contract ({listed}); the first at {first}. The log holds the other "
+            f"{len(data) - n:,} rows; the rows set aside are in EventLog.rejects (on the "
+            "command line, in the --rejects file).",
+            UserWarning,
+            stacklevel=_user_stacklevel(),
+        )
+    for w in said:
+        warnings.warn(w.message, w.category, stacklevel=_user_stacklevel())
+    return log

@@ -420,7 +420,8 @@ def outbound_suspects(
         The touchpoints to check; default the map's actionable ones (those the
         business delivers) and the log's touchpoints the map lacks. Touchpoints
         already marked ``outbound`` are never checked, and never count as a
-        customer's own events.
+        customer's own events; purchases (:meth:`cjml.EventLog.purchase_touchpoints`)
+        are the customer acting, and are never checked either.
     after : duration, default "90D"
         How long without another event makes a customer silent.
     min_share : float, default 0.2
@@ -457,12 +458,15 @@ def outbound_suspects(
     jm = log.journey_map
     cats = list(log.frame["touchpoint"].cat.categories)
     marked = set(jm.outbound_touchpoints)
+    bought = set(log.purchase_touchpoints())  # the customer's own doing, and counted as such
     wanted = (
         (*jm.actionable_touchpoints, *log.unknown_touchpoints)
         if touchpoints is None
         else touchpoints
     )
-    candidates = [t for t in dict.fromkeys(wanted) if t in cats and t not in marked]
+    candidates = [
+        t for t in dict.fromkeys(wanted) if t in cats and t not in marked and t not in bought
+    ]
     found: list[tuple[str, int, int]] = []
     if log.n_events == 0:
         candidates = []

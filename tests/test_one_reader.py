@@ -180,6 +180,135 @@ def test_score_quarantines_exactly_the_rows_read_events_refuses(
     assert kept == expected[1]
 
 
+def quarantine_outcome(path: Path):
+    """The rows read_events(on_error="quarantine") sets aside, with their reasons, and the
+    customers kept; or the first line of its refusal."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            log = cjml.read_events(path, on_error="quarantine")
+    except (SchemaError, InputFileError) as err:
+        return "refused", first_line(err)
+    reasons = dict(zip(log.rejects["row"].astype(int), log.rejects["reason"], strict=True))
+    return reasons, sorted(str(c) for c in log.customer_ids)
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(rows=LOGS, with_stage=st.booleans())
+def test_read_events_quarantines_the_rows_and_reasons_score_quarantines(
+    tmp_path_factory, bundle, rows, with_stage
+):
+    path = write_log(tmp_path_factory.mktemp("log"), rows, with_stage)
+    expected_rows, expected = read_events_rejects(path)
+    got = quarantine_outcome(path)
+    if expected[0] == "refused":  # a fault of the whole table: refused either way
+        assert got == expected
+        return
+    if not expected[1]:  # every row set aside: no log to return
+        assert got[0] == "refused" and got[1].startswith("Every one of the")
+        return
+    reasons, kept = got
+    assert set(reasons) == expected_rows
+    assert kept == expected[1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scores = cjml.score(
+            bundle, path, on_error="quarantine", recommend=False, include_inactive=True
+        )
+    rejects = pd.DataFrame(scores.attrs["rejects"])
+    scored = dict(zip(rejects.get("row", []), rejects.get("reason", []), strict=True))
+    assert set(scored) == set(reasons)
+    # A row that breaks several rules is set aside for the first rule checked: score reads
+    # the times first (it parses them as it partitions), read_events the ids and the rest.
+    for row, reason in reasons.items():
+        assert scored[row] == reason or scored[row].startswith("timestamp:")
+
+
+def test_quarantine_keeps_the_rest_says_so_once_and_leaves_clean_logs_alone(tmp_path):
+    rows = [
+        ("1", "2024-01-01 09:00", "paid_ad", "", "3"),
+        ("", "2024-01-02 09:00", "email", "", "4"),
+        ("2", "not a date", "email", "", ""),
+        ("2", "2024-01-03 10:30", "purchase", "", "9"),
+        ("3", "2024-02-01 08:00", "purchase", "", "5"),
+        ("3", "2024-02-01 08:00", "purchase", "", "5"),
+    ]
+    path = write_log(tmp_path, rows, with_stage=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        log = cjml.read_events(path, on_error="quarantine")
+    assert log.n_events == 3 and sorted(log.customer_ids) == [1, 3]
+    rejects = log.rejects
+    assert rejects["row"].tolist() == [1, 2, 3]
+    assert rejects["location"].tolist()[0] == "row 1 (events.csv line 3)"
+    assert [r.split(":")[0] for r in rejects["reason"]] == [
+        "customer_id",
+        "timestamp",
+        "satisfaction",
+    ]
+    assert rejects.loc[1, "timestamp"] == "not a date"  # the cell as written
+    messages = [str(w.message) for w in caught]
+    assert sum(m.startswith("Set aside 3 rows") for m in messages) == 1
+    assert sum("duplicate" in m for m in messages) == 1  # the last reading's warnings, once
+    # a clean log reads as it does without quarantine, with no rejects
+    clean = write_log(tmp_path, rows[:1] + rows[4:5], with_stage=False)
+    plain = cjml.read_events(clean)
+    quarantined = cjml.read_events(clean, on_error="quarantine")
+    assert quarantined.frame.equals(plain.frame) and quarantined.rejects.empty
+    with pytest.raises(ValueError, match="on_error must be 'raise' or 'quarantine'"):
+        cjml.read_events(clean, on_error="skip")
+
+
+def test_an_error_names_the_rows_of_the_input_given_though_blank_rows_were_left_out(tmp_path):
+    rows = [
+        ("1", "2024-01-01 09:00", "paid_ad", "", "3"),
+        ("", "", "", "", ""),  # a spreadsheet's empty line: left out before the rules run
+        ("1", "2024-01-02 09:00", "email", "", "9"),
+    ]
+    path = write_log(tmp_path, rows, with_stage=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(SchemaError) as info:
+            cjml.read_events(path)
+        assert info.value.positions.tolist() == [2]
+        assert cjml.read_events(path, on_error="quarantine").rejects["row"].tolist() == [2]
+
+
+def test_every_command_that_reads_events_can_quarantine_and_write_the_rejects(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    rows = [("1", "2024-01-01 09:00", "paid_ad", "", "3"), ("", "2024-01-02", "email", "", "")]
+    path = write_log(tmp_path, rows, with_stage=False)
+    assert main(["validate", str(path)]) != 0  # refused by default
+    capsys.readouterr()
+    assert main(["validate", str(path), "--on-error", "quarantine"]) == 0
+    out = capsys.readouterr()
+    assert "Wrote the 1 row set aside to events.rejects.csv" in out.out
+    written = pd.read_csv(tmp_path / "events.rejects.csv", dtype=str)
+    assert written["row"].tolist() == ["1"] and written["column"].tolist() == ["customer_id"]
+    # never overwritten: validate has no --force, so it names another way out
+    assert main(["validate", str(path), "--on-error", "quarantine"]) != 0
+    assert "already exists and was left untouched" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "features",
+                str(path),
+                "--on-error",
+                "quarantine",
+                "--out",
+                str(tmp_path / "f.parquet"),
+            ]
+        )
+        == 0
+    )
+    assert (tmp_path / "f.rejects.csv").exists()
+    assert len(pd.read_parquet(tmp_path / "f.parquet")) == 1
+
+
 def test_validate_on_the_command_line_says_what_read_events_says(tmp_path, capsys):
     path = write_log(
         tmp_path,

@@ -280,6 +280,35 @@ def test_validate_notes_and_draft_map_marks_them(tmp_path, capsys):
     assert "sent rather than done?" in drafted["newsletter"].description
 
 
+def test_purchases_are_never_suspects_however_long_after_a_silence_they_come(tmp_path):
+    from cjml import draft_journey_map
+
+    # customers who buy now and then for a year, and once returned something early on:
+    # every purchase comes long after their last "other" event, as a newsletter would
+    rng = np.random.default_rng(3)
+    rows = []
+    for c in range(120):
+        rows.append((c, pd.Timestamp("2024-01-01") + pd.Timedelta(days=int(c % 20)), "return"))
+        for day in sorted(rng.choice(np.arange(120, 365), size=4, replace=False)):
+            rows.append((c, pd.Timestamp("2024-01-01") + pd.Timedelta(days=int(day)), "purchase"))
+    events = pd.DataFrame(rows, columns=["customer_id", "timestamp", "touchpoint"])
+    events["amount"] = np.where(events["touchpoint"] == "purchase", 20.0, np.nan)
+    drafted = draft_journey_map(events)
+    assert drafted.purchase_touchpoints == ("purchase",)
+    assert drafted.outbound_touchpoints == ()
+    log = read_events(events, journey_map=drafted)
+    assert outbound_suspects(log, touchpoints=["purchase"], min_customers=1).empty
+    # purchases still count as the customers' own events: a newsletter that outlives
+    # buyers who stopped is found (it would not be, were purchases left out of "own")
+    early = events[(events["touchpoint"] == "purchase")].assign(
+        timestamp=lambda d: d["timestamp"] - pd.Timedelta(days=120)
+    )
+    sent = newsletter_sends(early["customer_id"].unique(), "2024-06-01", weeks=30)
+    jm = with_sends("newsletter", outbound=False, base=drafted)
+    mixed = read_events(pd.concat([early, sent.drop(columns="stage")]), journey_map=jm)
+    assert outbound_suspects(mixed).index.tolist() == ["newsletter"]
+
+
 # ------------------------------------------------------------------ who came back
 def test_effect_anchors_count_only_own_returns():
     from cjml.effects import build_anchors

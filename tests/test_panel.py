@@ -1104,3 +1104,20 @@ def test_the_panel_reads_events_under_the_users_own_column_names(sample_data):
     bundle.metadata["column_names"] = {"customer_id": "user", "touchpoint": "action"}
     remembered = PanelData.from_inputs(bundle, theirs, user="tester", report=None)
     assert remembered.log.n_events == sample_data.log.n_events
+
+
+def test_the_panel_reads_events_with_bad_rows_set_aside_when_asked(sample_data, tmp_path):
+    from cjml.exceptions import SchemaError
+
+    events = sample_data.log.frame.head(3000).copy()
+    events["customer_id"] = events["customer_id"].astype(str)
+    events.loc[events.index[:5], "customer_id"] = ""  # five rows without a customer
+    path = tmp_path / "events.csv"
+    events.to_csv(path, index=False)
+    with pytest.raises(SchemaError, match="missing or empty customer id"):
+        PanelData.from_inputs(sample_data.bundle, path, report=None, decisions=None)
+    with pytest.warns(UserWarning, match="Set aside 5 rows"):
+        data = PanelData.from_inputs(
+            sample_data.bundle, path, report=None, decisions=None, on_error="quarantine"
+        )
+    assert data.log.n_events == len(events) - 5

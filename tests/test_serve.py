@@ -358,6 +358,7 @@ def test_the_app_passes_how_to_read_the_events_and_only_what_was_given(tmp_path,
             "drop_duplicates": True,
             "missing_ids": None,
             "encoding": "cp1252",
+            "on_error": "quarantine",
         },
     )
     assert arguments == {
@@ -367,7 +368,12 @@ def test_the_app_passes_how_to_read_the_events_and_only_what_was_given(tmp_path,
         "timestamp_unit": "s",
         "drop_duplicates": True,
         "encoding": "cp1252",
+        "on_error": "quarantine",
     }
+    default = _serve._panel_arguments(
+        "m.cjml", "e.csv", None, **common, read_options={"on_error": "raise"}
+    )
+    assert "on_error" not in default  # the default is not written into the notebook
     # the command line hands them over; the timezone stays the bundle's unless given
     from cjml.cli._main import build_parser
 

@@ -325,7 +325,7 @@ def add_score(sub: argparse._SubParsersAction) -> None:
     h.add_quiet_option(perf)
     add_control_options(p)
     h.add_trust_option(p.add_argument_group("Trust"))
-    h.add_input_options(p, journey_map=False, bundle=True)
+    h.add_input_options(p, journey_map=False, bundle=True, quarantine=False)
     h.finish_command(p).set_defaults(func=_cmd_score)
 
 

@@ -52,6 +52,7 @@ def _cmd_app(args: argparse.Namespace) -> int:
         drop_duplicates=args.drop_duplicates,
         missing_ids=args.missing_ids,
         encoding=args.encoding,
+        on_error=args.on_error,
         hint=not args.no_browser_hint,
     )
     return 0
@@ -153,7 +154,7 @@ def add_app(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="print only the address, not the line on opening it in a browser",
     )
-    h.add_input_options(p, journey_map=False, bundle=True)
+    h.add_input_options(p, journey_map=False, bundle=True, rejects=False)
     for action in p._actions:  # the app reads naive timestamps as the bundle was trained
         if action.dest == "timezone":
             action.default = None

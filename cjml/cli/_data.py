@@ -256,6 +256,7 @@ def _cmd_draft_map(args: argparse.Namespace) -> int:
         drop_duplicates=args.drop_duplicates,
         missing_ids=args.missing_ids,
         encoding=args.encoding,
+        on_error=args.on_error,
     )
     template = _DRAFT_HEADER if has_stage_column else _DRAFT_HEADER_NO_STAGES
     header = template.format(events=Path(args.events).name, share=f"{args.min_share:.0%}")
@@ -329,7 +330,7 @@ def add_draft_map(sub: argparse._SubParsersAction) -> None:
     )
     out = p.add_argument_group("Output")
     h.add_force_option(out)
-    h.add_input_options(p, journey_map=False)
+    h.add_input_options(p, journey_map=False, rejects=False)
     h.finish_command(p).set_defaults(func=_cmd_draft_map)
 
 

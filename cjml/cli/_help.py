@@ -292,11 +292,18 @@ def whole_days(text: str) -> int:
 
 # --------------------------------------------------------------------------- shared options
 def add_input_options(
-    parser: argparse.ArgumentParser, *, journey_map: bool = True, bundle: bool = False
+    parser: argparse.ArgumentParser,
+    *,
+    journey_map: bool = True,
+    bundle: bool = False,
+    quarantine: bool = True,
+    rejects: bool = True,
 ) -> None:
     """The options that say how EVENTS is read (every command that reads events); last among
     a command's options, before "General". ``bundle``: the command reads events for a bundle
-    (its journey map, and the column names it was trained on, are the defaults)."""
+    (its journey map, and the column names it was trained on, are the defaults).
+    ``quarantine``: ``--on-error`` (score has its own, for its run); ``rejects``: with it,
+    ``--rejects`` (the app writes no file)."""
     group = parser.add_argument_group(
         "Reading EVENTS", f"How the events are read (README: '{README_INPUT}')."
     )
@@ -342,6 +349,24 @@ def add_input_options(
         help="customer ids that mean missing, e.g. NA,null (default: only empty "
         "ids; 'NA', 'null' and 'None' are ids like any other)",
     )
+    if quarantine:
+        group.add_argument(
+            "--on-error",
+            choices=["raise", "quarantine"],
+            default="raise",
+            help="rows that break a rule (a missing id, an unreadable time...) stop the "
+            "command (default), or are set aside"
+            + (", written to --rejects," if rejects else "")
+            + " and the rest is used",
+        )
+    if quarantine and rejects:
+        group.add_argument(
+            "--rejects",
+            metavar="PATH",
+            help="where --on-error quarantine writes the rows set aside, with the reason "
+            "(.csv or .parquet; default: beside --out as OUT_NAME.rejects.csv, or "
+            "EVENTS_NAME.rejects.csv in the current folder)",
+        )
 
 
 def add_events_argument(group: argparse._ActionsContainer) -> None:

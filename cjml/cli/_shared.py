@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import cjml
+from cjml.exceptions import InputFileError
+from cjml.io._write import TABLE_SUFFIXES, check_output, write_table
 
 
 def say(message: str = "") -> None:
@@ -43,7 +45,23 @@ def read_log(
         if bundle is None
         else bundle.columns_for(args.events, args.columns, args.encoding)
     )
-    return cjml.read_events(
+    on_error = getattr(args, "on_error", "raise")
+    rejects = None
+    if on_error == "quarantine":  # refused before the reading if it would overwrite a file
+        rejects = rejects_path(args)
+        if not hasattr(args, "force") and rejects.exists():  # a command without --force
+            raise InputFileError(
+                f"{str(rejects)!r} already exists and was left untouched. Choose another "
+                "--rejects, or move that file away."
+            )
+        rejects = check_output(
+            rejects,
+            inputs=inputs_of(args),
+            force=getattr(args, "force", False),
+            suffixes=TABLE_SUFFIXES,
+            option="--rejects",
+        )
+    log = cjml.read_events(
         args.events,
         columns=columns,
         journey_map=journey_map,
@@ -52,7 +70,26 @@ def read_log(
         drop_duplicates=args.drop_duplicates,
         missing_ids=args.missing_ids,
         encoding=args.encoding,
+        on_error=on_error,
     )
+    if rejects is not None and len(log.rejects):
+        write_table(log.rejects, rejects, force=getattr(args, "force", False))
+        n = len(log.rejects)
+        say(f"Wrote the {n:,} {'row' if n == 1 else 'rows'} set aside to {rejects}")
+    return log
+
+
+def rejects_path(args: argparse.Namespace) -> Path:
+    """Where ``--on-error quarantine`` writes the rows set aside: ``--rejects``, else beside
+    ``--out`` as ``OUT_NAME.rejects.csv`` (as ``score`` does), else ``EVENTS_NAME.rejects.csv``
+    in the current folder (never beside the events: a folder of them would then hold a file
+    that is not an event file)."""
+    if getattr(args, "rejects", None):
+        return Path(args.rejects)
+    out = getattr(args, "out", None)
+    if out:
+        return Path(out).with_name(f"{Path(out).name.split('.')[0]}.rejects.csv")
+    return Path(f"{Path(args.events).name.split('.')[0] or 'events'}.rejects.csv")
 
 
 def load_bundle(args: argparse.Namespace) -> cjml.ModelBundle:

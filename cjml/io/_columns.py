@@ -310,18 +310,19 @@ def _warn_variant_columns(resolved: dict[str, Hashable], available: Sequence[Has
 
 def _without_non_events(
     data: pd.DataFrame, resolved: dict[str, Hashable], origin: _Origin
-) -> tuple[pd.DataFrame, _Origin]:
-    """The data without the rows that are not events, with a warning naming them, and the
-    origin that still points the other rows at their lines: blank rows (no customer id,
-    timestamp or touchpoint: the empty lines a spreadsheet writes as ';;;;') and rows that
-    repeat the header (files joined with their headers). ``score`` leaves out the same rows."""
+) -> tuple[pd.DataFrame, _Origin, np.ndarray | None]:
+    """The data without the rows that are not events, with a warning naming them, the
+    origin that still points the other rows at their lines, and the positions in ``data``
+    of the rows kept (None when all are): blank rows (no customer id, timestamp or
+    touchpoint: the empty lines a spreadsheet writes as ';;;;') and rows that repeat the
+    header (files joined with their headers). ``score`` leaves out the same rows."""
     if any(c not in resolved for c in BLANK_COLUMNS):
-        return data, origin  # a missing column is refused next, by name
+        return data, origin, None  # a missing column is refused next, by name
     masks = {"blank": _all_of(data, resolved, lambda s, name: s.isna())}
     masks["header"] = _all_of(data, resolved, _equals_its_name)
     found = {k: m for k, m in masks.items() if m is not None}
     if not found:
-        return data, origin
+        return data, origin, None
     plain = dataclasses.replace(origin, rows=None)
     for kind, mask in found.items():
         positions = np.flatnonzero(mask)
@@ -340,7 +341,7 @@ def _without_non_events(
         out = out.reset_index(drop=True)
     if "header" in found and origin.csv:
         out = _numbers_again(out, set(resolved.values()))
-    return out, dataclasses.replace(origin, rows=rows)
+    return out, dataclasses.replace(origin, rows=rows), kept
 
 
 def _numbers_again(data: pd.DataFrame, used: set) -> pd.DataFrame:

@@ -149,6 +149,7 @@ def panel(
     drop_duplicates=False,
     missing_ids=None,
     encoding=None,
+    on_error="raise",
 ):
     """Open the marketer's panel on a model bundle and its customers' events.
 
@@ -220,6 +221,9 @@ def panel(
         Customer ids that mean "missing".
     encoding : str, optional
         The text encoding of CSV events when it is not UTF-8 (``"cp1252"``).
+    on_error : {"raise", "quarantine"}, default "raise"
+        Rows of the events that break a rule stop the panel, or are set aside
+        (see :func:`cjml.read_events`).
 
     Returns
     -------
@@ -265,6 +269,7 @@ def panel(
         drop_duplicates=drop_duplicates,
         missing_ids=missing_ids,
         encoding=encoding,
+        on_error=on_error,
     )
     return MarketerPanel(data, page_size=page_size, export_path=export_path, control=control)
 

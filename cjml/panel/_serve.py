@@ -164,6 +164,7 @@ def serve(
     drop_duplicates: bool = False,
     missing_ids: Any = None,
     encoding: str | None = None,
+    on_error: str = "raise",
     block: bool = True,
     hint: bool = True,
     ready_timeout: float = 120.0,
@@ -218,6 +219,9 @@ def serve(
         Customer ids that mean "missing".
     encoding : str, optional
         The text encoding of CSV events when it is not UTF-8 (``"cp1252"``).
+    on_error : {"raise", "quarantine"}, default "raise"
+        Rows of the events that break a rule stop the app, or are set aside
+        (see :func:`cjml.read_events`).
     block : bool, default True
         Serve until Ctrl-C (SIGINT) or SIGTERM, then stop cleanly and return
         None; False returns at once with a running :class:`AppServer`.
@@ -268,6 +272,7 @@ def serve(
             "drop_duplicates": drop_duplicates,
             "missing_ids": missing_ids,
             "encoding": encoding,
+            "on_error": on_error,
         },
     )
     if importlib.util.find_spec("voila") is None:
@@ -421,7 +426,7 @@ def _panel_arguments(
     if share != 0.1:
         arguments["control"] = share
     # how the events are read (only those given: the notebook holds them as literals)
-    unset = {"drop_duplicates": False}
+    unset = {"drop_duplicates": False, "on_error": "raise"}
     for name, value in (read_options or {}).items():
         if value is not None and value != unset.get(name):
             arguments[name] = dict(value) if isinstance(value, dict) else value

@@ -29,7 +29,7 @@ from cjml.events import EventLog
 from cjml.exceptions import CjmlError, SchemaError
 from cjml.io._batches import _PART, _RAW_TS, _REJECT, _ROW, _check_times, _id_kind, _Reader
 from cjml.io._messages import _Origin
-from cjml.io._rejects import build_with_rejects
+from cjml.io._rejects import REJECT_COLUMNS, build_with_rejects, rejects_frame
 
 #: The values of the ``status`` column.
 STATUSES: tuple[str, ...] = ("scored", "inactive", "no_events", "cancelled")
@@ -124,7 +124,7 @@ def _chunk_schema(plan: _Plan) -> pa.Schema:
     return schema
 
 
-_REJECT_FIXED = ["row", "location", "column", "reason"]
+_REJECT_FIXED = list(REJECT_COLUMNS)
 
 
 def _rejects_schema(plan: _Plan, event_columns: Sequence[str]) -> pa.Schema:
@@ -309,17 +309,9 @@ def _convert_ids(frame: pd.DataFrame, id_kind: str) -> pd.DataFrame:
 def _reject_rows(
     raw: pd.DataFrame, rows: np.ndarray, column, reasons: np.ndarray, plan: _Plan
 ) -> pd.DataFrame:
-    origin = plan.origin
-    out = {
-        "row": rows.astype(np.int64),
-        "location": [origin.where(int(r)) for r in rows],
-        "column": np.full(len(rows), plan.user_names.get(column, column), dtype=object),
-        "reason": reasons,
-    }
-    for c in raw.columns:
-        values = raw[c].to_numpy(dtype=object)
-        out[plan.user_names.get(c, c)] = [None if _missing(v) else str(v) for v in values]
-    return pd.DataFrame(out)
+    return rejects_frame(
+        raw, rows, plan.user_names.get(column, column), reasons, plan.origin, plan.user_names
+    )
 
 
 #: Ids with spaces around them kept per chunk, for the run's warning (a count beyond it is
@@ -336,10 +328,6 @@ def _spaced_ids(log: EventLog, plan: _Plan) -> list[str]:
     ids = pd.Index(log.customer_ids).astype(str)
     spaced = ids[ids.str.strip() != ids]
     return spaced[:_SPACED_KEPT].tolist()
-
-
-def _missing(value) -> bool:
-    return value is None or (np.ndim(value) == 0 and bool(pd.isna(value)))
 
 
 def _empty_scores(plan: _Plan) -> pd.DataFrame:

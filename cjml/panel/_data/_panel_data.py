@@ -113,6 +113,7 @@ class PanelData:
         drop_duplicates=False,
         missing_ids=None,
         encoding=None,
+        on_error="raise",
     ) -> PanelData:
         """Load, score (when needed) and prepare everything the panel shows.
 
@@ -169,6 +170,9 @@ class PanelData:
             Customer ids that mean "missing".
         encoding : str, optional
             The text encoding of CSV events when it is not UTF-8 (``"cp1252"``).
+        on_error : {"raise", "quarantine"}, default "raise"
+            Rows of the events that break a rule raise, or are set aside (see
+            :func:`cjml.read_events`).
 
         Returns
         -------
@@ -207,6 +211,7 @@ class PanelData:
                 drop_duplicates=drop_duplicates,
                 missing_ids=missing_ids,
                 encoding=encoding,
+                on_error=on_error,
             )
         )
         if scores is None:
