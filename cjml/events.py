@@ -22,12 +22,13 @@ positions in the input given) and ``error.problem`` (a short description);
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import html
 import os
 import threading
 import warnings
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
@@ -1468,7 +1469,8 @@ def read_events(
         return source
     if isinstance(source, pd.DataFrame):
         if on_error == "raise":
-            return EventLog.from_frame(source, **options)
+            with _quarantine_hint(len(source)):
+                return EventLog.from_frame(source, **options)
         index = None if source.index.equals(pd.RangeIndex(len(source))) else source.index
         data, origin = source.reset_index(drop=True), _Origin(index=index)
     elif isinstance(source, str | os.PathLike):
@@ -1476,8 +1478,26 @@ def read_events(
     else:
         raise InputFileError(f"Cannot read events from a {type(source).__name__}. {_ACCEPTED}.")
     if on_error == "raise":
-        return EventLog._from_source(data, origin, text_ints=origin.csv, **options)
+        with _quarantine_hint(len(data)):
+            return EventLog._from_source(data, origin, text_ints=origin.csv, **options)
     return _quarantined(data, origin, options)
+
+
+@contextlib.contextmanager
+def _quarantine_hint(n_rows: int) -> Iterator[None]:
+    """An error that names some of the ``n_rows`` rows ends with the way to read the others
+    anyway (not one that names them all: nothing would be left)."""
+    try:
+        yield
+    except SchemaError as err:
+        if err.positions is None or len(err.positions) >= n_rows:
+            raise
+        hinted = SchemaError(
+            f"{err}\nTo use the other rows, set these aside (and any other row that breaks a "
+            "rule) with on_error='quarantine' (--on-error quarantine)."
+        )
+        hinted.column, hinted.positions, hinted.problem = err.column, err.positions, err.problem
+        raise hinted from None
 
 
 def _quarantined(data: pd.DataFrame, origin: _Origin, options: dict) -> EventLog:

@@ -325,9 +325,12 @@ def _spaced_ids(log: EventLog, plan: _Plan) -> list[str]:
     the last chunk (:func:`cjml.scoring._merge._spaced_twins`)."""
     if plan.id_kind == "int":
         return []
-    ids = pd.Index(log.customer_ids).astype(str)
-    spaced = ids[ids.str.strip() != ids]
-    return spaced[:_SPACED_KEPT].tolist()
+    try:
+        ids = pa.array(log.customer_ids, type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # not all text: as text
+        ids = pa.array(pd.Index(log.customer_ids).astype(str), type=pa.string())
+    spaced = pc.filter(ids, pc.not_equal(ids, pc.utf8_trim_whitespace(ids)))
+    return spaced.slice(0, _SPACED_KEPT).to_pylist()
 
 
 def _empty_scores(plan: _Plan) -> pd.DataFrame:
