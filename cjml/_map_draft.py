@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cjml.events import EventLog, read_events
+from cjml.events import EventLog, read_events, with_constant_touchpoint
 from cjml.exceptions import SchemaError
 from cjml.io._columns import _parse_columns, _resolve_columns
 from cjml.io._csv import encoding_name
@@ -62,6 +62,7 @@ def draft_journey_map(
     missing_ids=None,
     encoding: str | None = None,
     on_error: str = "raise",
+    touchpoint: str | None = None,
 ) -> JourneyMap:
     """Draft a journey map from an event log's own stages and touchpoints.
 
@@ -123,6 +124,9 @@ def draft_journey_map(
     on_error : {"raise", "quarantine"}, default "raise"
         Rows that break a rule of the event contract raise, or are left out of
         the draft with a warning that counts them, as for :func:`cjml.read_events`.
+    touchpoint : str, optional
+        The touchpoint of every event, for a log without a touchpoint column, as
+        for :func:`cjml.read_events`.
 
     Returns
     -------
@@ -167,6 +171,7 @@ def draft_journey_map(
         missing_ids=missing_ids,
         encoding=encoding,
         on_error=on_error,
+        touchpoint=touchpoint,
     )[0]
 
 
@@ -184,6 +189,7 @@ def _draft_map(
     milestones=None,
     encoding=None,
     on_error="raise",
+    touchpoint=None,
 ) -> tuple[JourneyMap, bool]:
     """:func:`draft_journey_map`, and whether the stages came from the log's stage column."""
     if name is None:
@@ -208,6 +214,7 @@ def _draft_map(
         "missing_ids": missing_ids,
         "encoding": encoding,
         "on_error": on_error,
+        "touchpoint": touchpoint,
     }
     mapping = _parse_columns(columns)
     if isinstance(events, EventLog):
@@ -216,6 +223,8 @@ def _draft_map(
         raw = events
     else:
         raw, _origin = _read_path(Path(events), mapping, encoding_name(encoding))
+    if touchpoint is not None and not isinstance(events, EventLog):
+        raw = with_constant_touchpoint(raw, touchpoint, columns)
     resolved = _resolve_columns(mapping, list(raw.columns))
     _warn_variant_names(raw, resolved)
     if "stage" not in resolved:

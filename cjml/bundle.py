@@ -322,6 +322,49 @@ class ModelBundle:
             metadata=payload["metadata"],
         )
 
+    def touchpoint_for(self, events, touchpoint=None, columns=None, encoding=None):
+        """The touchpoint of every event to read ``events`` with: ``touchpoint``, else the
+        one the bundle was trained with (``read_events(..., touchpoint="purchase")``, kept
+        as ``metadata["constant_touchpoint"]``) when ``events`` have no touchpoint column.
+
+        Parameters
+        ----------
+        events : EventLog, DataFrame or path
+            The events about to be read.
+        touchpoint : str, optional
+            The caller's own; returned unchanged when given.
+        columns : mapping or str, optional
+            How the events will be read (:meth:`columns_for`).
+        encoding : str, optional
+            The text encoding of CSV events when it is not UTF-8.
+
+        Returns
+        -------
+        str or None
+            The ``touchpoint=`` to pass to :func:`cjml.read_events` (None: the events'
+            own touchpoint column).
+        """
+        import pandas as pd
+
+        if touchpoint is not None:
+            return touchpoint
+        remembered = self.metadata.get("constant_touchpoint")
+        if remembered is None or not isinstance(events, pd.DataFrame | str | os.PathLike):
+            return None
+        from cjml.io._columns import _parse_columns
+        from cjml.io._source import _open_source
+
+        try:
+            available = {str(c) for c in _open_source(events, encoding).columns}
+        except (CjmlError, ValueError):
+            return None  # the read itself will say what is wrong with the file
+        own = str(
+            _parse_columns(self.columns_for(events, columns, encoding)).get(
+                "touchpoint", "touchpoint"
+            )
+        )
+        return None if own in available else str(remembered)
+
     def columns_for(self, events, columns=None, encoding=None):
         """How to read events for this bundle: ``columns``, else the names it was trained on.
 

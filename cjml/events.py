@@ -676,6 +676,8 @@ class EventLog:
     _rejects: pd.DataFrame | None = None
     #: While :meth:`_setup` runs, the positions of the rows given that are events.
     _kept_rows: np.ndarray | None = None
+    #: The touchpoint of every event, when read with read_events(touchpoint=...).
+    _constant_touchpoint: str | None = None
 
     def __init__(
         self,
@@ -1022,6 +1024,12 @@ class EventLog:
         return dict(self._columns)
 
     @property
+    def constant_touchpoint(self) -> str | None:
+        """The touchpoint of every event, when the log was read without a touchpoint
+        column as ``read_events(..., touchpoint="purchase")``; None otherwise."""
+        return self._constant_touchpoint
+
+    @property
     def extra_columns(self) -> tuple[Hashable, ...]:
         """The user's other columns, carried along after the canonical ones."""
         return self._extra_columns
@@ -1349,6 +1357,7 @@ def read_events(
     missing_ids: Sequence[str] | str | None = None,
     encoding: str | None = None,
     on_error: str = "raise",
+    touchpoint: str | None = None,
 ) -> EventLog:
     """Read, validate and canonicalise an event log.
 
@@ -1398,6 +1407,12 @@ def read_events(
         the rest: the rows set aside are in :attr:`EventLog.rejects` with the
         reason, and a warning counts them. Faults of a whole column (a required
         column missing) still raise.
+    touchpoint : str, optional
+        The touchpoint of every event, for a log without a touchpoint column:
+        a log of purchases (CDNOW, a shop's orders) reads with
+        ``touchpoint="purchase"``. Refused when the events have a touchpoint
+        column. :func:`cjml.train` keeps it in the bundle, so that scoring the
+        same kind of file needs it no more.
 
     Returns
     -------
@@ -1468,19 +1483,47 @@ def read_events(
     if isinstance(source, EventLog):
         return source
     if isinstance(source, pd.DataFrame):
+        if touchpoint is not None:
+            source = with_constant_touchpoint(source, touchpoint, columns)
         if on_error == "raise":
             with _quarantine_hint(len(source)):
-                return EventLog.from_frame(source, **options)
+                log = EventLog.from_frame(source, **options)
+            log._constant_touchpoint = touchpoint
+            return log
         index = None if source.index.equals(pd.RangeIndex(len(source))) else source.index
         data, origin = source.reset_index(drop=True), _Origin(index=index)
     elif isinstance(source, str | os.PathLike):
         data, origin = _read_path(Path(source), _parse_columns(columns), encoding)
+        if touchpoint is not None:
+            data = with_constant_touchpoint(data, touchpoint, columns)
     else:
         raise InputFileError(f"Cannot read events from a {type(source).__name__}. {_ACCEPTED}.")
     if on_error == "raise":
         with _quarantine_hint(len(data)):
-            return EventLog._from_source(data, origin, text_ints=origin.csv, **options)
-    return _quarantined(data, origin, options)
+            log = EventLog._from_source(data, origin, text_ints=origin.csv, **options)
+    else:
+        log = _quarantined(data, origin, options)
+    log._constant_touchpoint = touchpoint
+    return log
+
+
+def with_constant_touchpoint(data: pd.DataFrame, touchpoint: str, columns: Any) -> pd.DataFrame:
+    """``data`` with a ``touchpoint`` column holding ``touchpoint`` on every row; refused
+    when ``data`` already has a touchpoint column (``columns``: the user's mapping)."""
+    if not isinstance(touchpoint, str) or not touchpoint.strip():
+        raise ValueError(
+            f"touchpoint must be the name of the touchpoint of every event, such as "
+            f"'purchase', got {touchpoint!r}."
+        )
+    own = _parse_columns(columns).get("touchpoint", "touchpoint")
+    if own in data.columns:
+        raise SchemaError(
+            f"The events have a touchpoint column ({str(own)!r}), and touchpoint="
+            f"{touchpoint!r} (--touchpoint {touchpoint}) says every event is {touchpoint!r}. "
+            "Fix: leave out --touchpoint (touchpoint=...), which is for logs without a "
+            "touchpoint column."
+        )
+    return data.assign(touchpoint=touchpoint)
 
 
 @contextlib.contextmanager

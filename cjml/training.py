@@ -459,6 +459,12 @@ def train(
         "event_columns": event_columns_used(log, featurizer),
         # the user's names of the canonical columns, so that later reads need no --columns
         "column_names": {k: str(v) for k, v in log.columns.items() if str(v) != k},
+        # said only when given: bundles of logs with a touchpoint column are as before
+        **(
+            {"constant_touchpoint": log.constant_touchpoint}
+            if log.constant_touchpoint is not None
+            else {}
+        ),
         "timezone": str(log.timezone),
         "training_data": {
             "fingerprint": fingerprint(log),

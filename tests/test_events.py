@@ -291,9 +291,11 @@ def test_a_log_of_purchases_without_a_touchpoint_column_is_told_how_to_name_them
         read_events(path, columns="customer_id=id,timestamp=date,amount=spend")
     msg = str(info.value)
     assert "missing required column:\n  'touchpoint'" in msg
-    assert "df['touchpoint'] = 'purchase'" in msg
-    frame = pd.read_csv(path).assign(touchpoint="purchase")  # the fix, as the message says it
-    log = read_events(frame, columns="customer_id=id,timestamp=date,amount=spend")
+    assert "touchpoint='purchase' (--touchpoint purchase)" in msg
+    # the fix, as the message says it
+    log = read_events(
+        path, columns="customer_id=id,timestamp=date,amount=spend", touchpoint="purchase"
+    )
     assert log.n_events == 2 and set(log.frame["touchpoint"]) == {"purchase"}
 
 

@@ -174,6 +174,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
         encoding=args.encoding,
         include_inactive=args.include_inactive,
         horizons=args.horizons,
+        touchpoint=args.touchpoint,
     )
     if args.control is None:
         say(cli_words(result.to_text()))

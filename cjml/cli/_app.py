@@ -53,6 +53,7 @@ def _cmd_app(args: argparse.Namespace) -> int:
         missing_ids=args.missing_ids,
         encoding=args.encoding,
         on_error=args.on_error,
+        touchpoint=args.touchpoint,
         hint=not args.no_browser_hint,
     )
     return 0

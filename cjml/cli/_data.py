@@ -257,6 +257,7 @@ def _cmd_draft_map(args: argparse.Namespace) -> int:
         missing_ids=args.missing_ids,
         encoding=args.encoding,
         on_error=args.on_error,
+        touchpoint=args.touchpoint,
     )
     template = _DRAFT_HEADER if has_stage_column else _DRAFT_HEADER_NO_STAGES
     header = template.format(events=Path(args.events).name, share=f"{args.min_share:.0%}")

@@ -349,6 +349,13 @@ def add_input_options(
         help="customer ids that mean missing, e.g. NA,null (default: only empty "
         "ids; 'NA', 'null' and 'None' are ids like any other)",
     )
+    group.add_argument(
+        "--touchpoint",
+        metavar="NAME",
+        help="the touchpoint of every event, for events without a touchpoint column (a log "
+        "of purchases: --touchpoint purchase)"
+        + ("; default: the bundle's, when it was trained so" if bundle else ""),
+    )
     if quarantine:
         group.add_argument(
             "--on-error",

@@ -71,6 +71,9 @@ def read_log(
         missing_ids=args.missing_ids,
         encoding=args.encoding,
         on_error=on_error,
+        touchpoint=args.touchpoint
+        if bundle is None
+        else bundle.touchpoint_for(args.events, args.touchpoint, columns, args.encoding),
     )
     if rejects is not None and len(log.rejects):
         write_table(log.rejects, rejects, force=getattr(args, "force", False))

@@ -178,9 +178,8 @@ def _resolve_columns(
         if "touchpoint" in missing and pairs["touchpoint"] == "<your touchpoint column>":
             # a purchase or transaction log: each row is one kind of event
             one_kind = (
-                "\nIf every row is the same kind of event (a log of purchases, say), add a "
-                "column that names it: in pandas, df['touchpoint'] = 'purchase', then pass df or "
-                "save it to a file."
+                "\nIf every row is the same kind of event (a log of purchases, say), name it: "
+                "touchpoint='purchase' (--touchpoint purchase)."
             )
         in_index = [c for c in missing if c in index_names]
         if in_index:

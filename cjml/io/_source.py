@@ -14,6 +14,7 @@ file the same way.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from collections.abc import Iterator, Sequence
@@ -158,6 +159,20 @@ def _open_source(events, encoding: str | None = None) -> _Source:
         encoding=encoding if kind == "csv" else None,
         partitions=partitions if any(partitions) else (),
     )
+
+
+def _with_constant_touchpoint(src: _Source, touchpoint: str, mapping: dict) -> _Source:
+    """The input with a ``touchpoint`` column holding ``touchpoint`` on every row (see
+    ``read_events(..., touchpoint=...)``): for files, as a value every file's rows get, the
+    way a partition folder's ``key=value`` gives one."""
+    from cjml.events import with_constant_touchpoint
+
+    if src.frame is not None:
+        frame = with_constant_touchpoint(src.frame, touchpoint, mapping)
+        return dataclasses.replace(src, frame=frame, columns=list(frame.columns))
+    with_constant_touchpoint(pd.DataFrame(columns=src.columns), touchpoint, mapping)  # checks
+    parts = tuple({**src.partition(i), "touchpoint": touchpoint} for i in range(len(src.files)))
+    return dataclasses.replace(src, columns=[*src.columns, "touchpoint"], partitions=parts)
 
 
 def _parquet_columns(path: Path) -> list:

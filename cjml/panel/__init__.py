@@ -150,6 +150,7 @@ def panel(
     missing_ids=None,
     encoding=None,
     on_error="raise",
+    touchpoint=None,
 ):
     """Open the marketer's panel on a model bundle and its customers' events.
 
@@ -224,6 +225,9 @@ def panel(
     on_error : {"raise", "quarantine"}, default "raise"
         Rows of the events that break a rule stop the panel, or are set aside
         (see :func:`cjml.read_events`).
+    touchpoint : str, optional
+        The touchpoint of every event, for events without a touchpoint column;
+        default the bundle's, when it was trained so.
 
     Returns
     -------
@@ -270,6 +274,7 @@ def panel(
         missing_ids=missing_ids,
         encoding=encoding,
         on_error=on_error,
+        touchpoint=touchpoint,
     )
     return MarketerPanel(data, page_size=page_size, export_path=export_path, control=control)
 

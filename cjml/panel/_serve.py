@@ -165,6 +165,7 @@ def serve(
     missing_ids: Any = None,
     encoding: str | None = None,
     on_error: str = "raise",
+    touchpoint: str | None = None,
     block: bool = True,
     hint: bool = True,
     ready_timeout: float = 120.0,
@@ -222,6 +223,9 @@ def serve(
     on_error : {"raise", "quarantine"}, default "raise"
         Rows of the events that break a rule stop the app, or are set aside
         (see :func:`cjml.read_events`).
+    touchpoint : str, optional
+        The touchpoint of every event, for events without a touchpoint column;
+        default the bundle's, when it was trained so.
     block : bool, default True
         Serve until Ctrl-C (SIGINT) or SIGTERM, then stop cleanly and return
         None; False returns at once with a running :class:`AppServer`.
@@ -273,6 +277,7 @@ def serve(
             "missing_ids": missing_ids,
             "encoding": encoding,
             "on_error": on_error,
+            "touchpoint": touchpoint,
         },
     )
     if importlib.util.find_spec("voila") is None:

@@ -20,7 +20,7 @@ from cjml.io._batches import _Reader
 from cjml.io._columns import _parse_columns, _resolve_columns, _warn_variant_columns
 from cjml.io._csv import encoding_name, parse_missing_ids
 from cjml.io._messages import _Origin
-from cjml.io._source import _decide_date_format, _open_source
+from cjml.io._source import _decide_date_format, _open_source, _with_constant_touchpoint
 from cjml.io._write import WriteError, check_output
 from cjml.labels import to_timedelta
 from cjml.scoring._chunk import _Plan
@@ -82,6 +82,7 @@ def score(
     include_inactive=False,
     horizons=None,
     encoding=None,
+    touchpoint=None,
 ):
     """Score every customer (or the listed ones): risk, next stage, drivers, best touchpoint.
 
@@ -191,6 +192,11 @@ def score(
     encoding : str, optional
         The text encoding of CSV events when it is not UTF-8 (``"cp1252"``), as
         for :func:`cjml.read_events`.
+    touchpoint : str, optional
+        The touchpoint of every event, for events without a touchpoint column
+        (``"purchase"``), as for :func:`cjml.read_events`; default the one the
+        bundle was trained with, when it was trained so and the events have no
+        touchpoint column.
 
     Returns
     -------
@@ -278,6 +284,9 @@ def score(
     encoding = encoding_name(encoding)
     src = _open_source(events.frame if isinstance(events, EventLog) else events, encoding)
     mapping = _parse_columns(bundle.columns_for(events, columns, encoding))
+    touchpoint = bundle.touchpoint_for(events, touchpoint, columns, encoding)
+    if touchpoint is not None and not isinstance(events, EventLog):  # a log has its own
+        src = _with_constant_touchpoint(src, touchpoint, mapping)
     resolved = _resolve_columns(mapping, src.columns)
     _warn_variant_columns(resolved, src.columns)
     needed = _flat_columns(
@@ -317,6 +326,7 @@ def score(
             "missing_ids": list(missing_ids),
             "horizons": list(horizon_days),
             "encoding": encoding,
+            "touchpoint": touchpoint,
         },
     }
     run = _RunDir.open(out_path, fingerprint_parts, resume=resume, force=force)

@@ -114,6 +114,7 @@ class PanelData:
         missing_ids=None,
         encoding=None,
         on_error="raise",
+        touchpoint=None,
     ) -> PanelData:
         """Load, score (when needed) and prepare everything the panel shows.
 
@@ -173,6 +174,9 @@ class PanelData:
         on_error : {"raise", "quarantine"}, default "raise"
             Rows of the events that break a rule raise, or are set aside (see
             :func:`cjml.read_events`).
+        touchpoint : str, optional
+            The touchpoint of every event, for events without a touchpoint column;
+            default the bundle's, when it was trained so.
 
         Returns
         -------
@@ -212,6 +216,7 @@ class PanelData:
                 missing_ids=missing_ids,
                 encoding=encoding,
                 on_error=on_error,
+                touchpoint=bundle.touchpoint_for(events, touchpoint, columns, encoding),
             )
         )
         if scores is None:
