@@ -323,9 +323,12 @@ class ModelBundle:
         )
 
     def touchpoint_for(self, events, touchpoint=None, columns=None, encoding=None):
-        """The touchpoint of every event to read ``events`` with: ``touchpoint``, else the
-        one the bundle was trained with (``read_events(..., touchpoint="purchase")``, kept
-        as ``metadata["constant_touchpoint"]``) when ``events`` have no touchpoint column.
+        """The touchpoint of every event: ``touchpoint``, else the bundle's, for events without one.
+
+        The bundle's is the one it was trained with
+        (``read_events(..., touchpoint="purchase")``, kept as
+        ``metadata["constant_touchpoint"]``), used when ``events`` have no
+        touchpoint column.
 
         Parameters
         ----------
