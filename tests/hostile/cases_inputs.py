@@ -1908,6 +1908,67 @@ MESSAGES = [
 ]
 
 
+# Real exports: rows that cannot be events set aside on request, a log of purchases without a
+# touchpoint column, ids that differ only by spaces.
+REAL_EXPORTS = [
+    Case(
+        name="in-ids-missing-quarantine-validate",
+        area="ids",
+        argv=["validate", "{tmp}/orders.csv", "--on-error", "quarantine"],
+        exit_code=0,
+        message=r"Wrote the 2 rows set aside to orders\.rejects\.csv.*Set aside 2 rows .*"
+        r"customer_id: a missing or empty customer id: 2.*orders\.csv line 3",
+        description="a fifth of the rows without a customer id, as in Online Retail: set "
+        "aside on request (validate refused the whole file, and only score could quarantine)",
+        setup=small(
+            "orders.csv",
+            ROWS[0],
+            ",2024-01-01 10:00,purchase",
+            ROWS[1],
+            ",2024-01-02 11:00,purchase",
+            ROWS[2],
+            ROWS[3],
+        ),
+        check=lambda tmp, output: _rejected_rows(tmp / "orders.rejects.csv", ["1", "3"]),
+    ),
+    Case(
+        name="in-no-touchpoint-column-validate",
+        area="reading",
+        argv=["validate", "{tmp}/orders.csv", "--touchpoint", "purchase"],
+        exit_code=0,
+        message=r"Event log: 3 events from 2 customers",
+        description="a log of purchases without a touchpoint column (the fix was to add one "
+        "in pandas)",
+        setup=small(
+            "orders.csv",
+            "1,2024-01-01 09:00",
+            "1,2024-02-01 09:00",
+            "2,2024-01-05 12:00",
+            header="customer_id,timestamp",
+        ),
+    ),
+    Case(
+        name="in-ids-spaced-score",
+        area="ids",
+        argv=[*SCORE, "{tmp}/spaced.csv", "--no-recommend", *OUT],
+        exit_code=0,
+        message=r"ids that differ from another only by spaces around them: ' 1' and '1'",
+        description="score: ' 1' and '1' read as two customers (validate warned, score did not)",
+        setup=from_sample(
+            "spaced.csv",
+            lambda f: f.assign(
+                customer_id=f["customer_id"].where(f.index % 2 == 0, " " + f["customer_id"])
+            ),
+        ),
+    ),
+]
+
+
+def _rejected_rows(path: Path, rows: list[str]) -> None:
+    written = pd.read_csv(path, dtype=str)
+    assert written["row"].tolist() == rows, written
+
+
 def _distinct_columns(tmp: Path, names: list[str]) -> None:
     columns = list(pd.read_parquet(tmp / "f.parquet").columns)
     assert len(columns) == len(set(columns)), columns
@@ -1915,4 +1976,4 @@ def _distinct_columns(tmp: Path, names: list[str]) -> None:
         assert name in columns, (name, columns)
 
 
-CASES = [*READING, *NESTED, *IDS, *TIMESTAMPS, *MESSAGES]
+CASES = [*READING, *NESTED, *IDS, *TIMESTAMPS, *MESSAGES, *REAL_EXPORTS]
