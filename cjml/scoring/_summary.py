@@ -350,13 +350,11 @@ def _emit_warnings(
         )
     if len(counts.get("spaced_ids", ())):
         from cjml.io._columns import _warn_spaced_ids
+        from cjml.io._messages import _Context, _Origin
 
-        column = (user_names or {}).get("customer_id", "customer_id")
-        label = (
-            "column 'customer_id'"
-            if column == "customer_id"
-            else f"column 'customer_id' (your column {str(column)!r})"
-        )
+        names = dict(user_names or {})
+        label = _Context(pd.DataFrame(), names, _Origin()).label("customer_id")
+        column = names.get("customer_id", "customer_id")
         _warn_spaced_ids(pd.Index(counts["spaced_ids"]), label, column)
     if summary.unknown_touchpoints:
         warnings.warn(
