@@ -410,6 +410,8 @@ _PER_EVENT_CACHE = frozenset(
         "stage_codes",
         "activity_mask",
         "churn_mask",
+        "_all_purchases",
+        "_purchase_mask",
     }
 )
 
@@ -1186,6 +1188,22 @@ class EventLog:
         chosen = tuple(requested)
         if chosen != DEFAULT_PURCHASES:
             return chosen
+        if until_ns is None:
+            return self._all_purchases  # asked per cutoff and per customer shown: once
+        return self._purchases_by_rule(until_ns)
+
+    @cached_property
+    def _all_purchases(self) -> tuple[str, ...]:
+        return self._purchases_by_rule(None)
+
+    @cached_property
+    def _purchase_mask(self) -> np.ndarray | None:
+        """Which events are purchases (:meth:`purchase_touchpoints`); None: none is."""
+        return self._events_of(self._all_purchases)
+
+    def _purchases_by_rule(self, until_ns: int | None) -> tuple[str, ...]:
+        """Rules 2 to 5 of :meth:`purchase_touchpoints`."""
+        chosen = DEFAULT_PURCHASES
         marked = self._journey_map.purchase_touchpoints
         if marked:
             return marked
@@ -1233,7 +1251,7 @@ class EventLog:
             return np.maximum.reduceat(np.where(upto & mask, positions, -1), starts)
 
         last_churn = latest(churn)
-        restart = self._events_of(self.purchase_touchpoints())
+        restart = self._purchase_mask
         if restart is None:
             return last_churn >= 0
         return last_churn > latest(restart)
