@@ -453,6 +453,16 @@ def _read_manifest(path: Path) -> dict[str, Any]:
         raise BundleError(
             f"No model bundle at {str(path)!r}. Train one with `cjml train` or ModelBundle.save."
         )
+    from cjml.io._files import _suffix_kind
+
+    kind = _suffix_kind(path)
+    if not manifest_path.is_file() and kind is not None:  # the events given for the bundle
+        words = {"csv": "a CSV", "parquet": "a Parquet", "json": "a JSON Lines"}[kind]
+        raise BundleError(
+            f"{str(path)!r} is {words} file of events, not a model bundle. Fix: give the "
+            "bundle first, then the events (cjml.score(bundle, events); cjml score MODEL "
+            "EVENTS); cjml train writes bundles (NAME.cjml)."
+        )
     if not manifest_path.is_file():
         raise BundleError(
             f"{str(path)!r} has no manifest ({manifest_path.name}) beside it, "

@@ -695,7 +695,7 @@ class EventLog:
         if not isinstance(data, pd.DataFrame):
             raise TypeError(
                 f"EventLog expects a pandas DataFrame, got {type(data).__name__}. Use "
-                "cjml.read_events for CSV and Parquet files."
+                "cjml.read_events for CSV, Parquet and JSON Lines files."
             )
         index = None if data.index.equals(pd.RangeIndex(len(data))) else data.index
         self._checked_setup(
@@ -1387,13 +1387,17 @@ def read_events(
     ----------
     source : DataFrame, EventLog, str or path-like
         A DataFrame; an EventLog (returned as is); a CSV file (``.csv``, or
-        compressed ``.csv.gz`` etc.); a Parquet file (``.parquet``, ``.pq``);
-        or a folder of Parquet files or of CSV files, read in path order
+        compressed ``.csv.gz`` etc.); a Parquet file (``.parquet``, ``.pq``); a
+        JSON Lines file (one object per line: ``.jsonl``, ``.ndjson``, ``.json``,
+        plain or compressed; nested keys become dotted columns such as
+        ``properties.revenue``, and every value is read as a CSV cell is, see
+        :mod:`cjml.io._json`); or a folder of files of one of these formats, read in path order
         (names starting with ``.`` or ``_`` are skipped; of its sub-folders,
         only ``key=value`` partitions are read).
         A partitioned dataset (Spark's ``partitionBy``, Dask's ``partition_on``:
         ``segment=gold/part-0.parquet``) has its ``key=value`` folder names
-        read as text columns. All files of a folder must have the same columns.
+        read as text columns. All files of a folder must have the same columns
+        (JSON Lines files: the keys of all of them, missing where a file lacks one).
     columns : mapping or str, optional
         Canonical name -> your column name, e.g.
         ``{"customer_id": "user", "timestamp": "event_time"}``, or as text
@@ -1441,7 +1445,8 @@ def read_events(
     ------
     InputFileError
         When the path does not exist or cannot be read (permission denied),
-        is not CSV or Parquet (an image, a workbook...), or breaks the CSV
+        is not CSV, Parquet or JSON Lines (an image, a workbook...), has a line
+        that is not one JSON object (JSON Lines), or breaks the CSV
         rules of every cjml command: UTF-8 text (or text in ``encoding``)
         separated by commas (or by
         ';', tabs or '|' when the header holds no comma; ';' files read

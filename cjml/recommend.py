@@ -1591,6 +1591,9 @@ class TouchpointRecommender:
         score = np.where(usable, np.nan_to_num(score, nan=np.inf), -np.inf)
         order = np.argsort(-score, axis=1, kind="stable")[:, :top_k]
         ranked = np.take_along_axis(usable, order, axis=1)
+        if order.shape[1] < top_k:  # fewer actionable touchpoints than ranks: the rest empty
+            pad = ((0, 0), (0, top_k - order.shape[1]))
+            order, ranked = np.pad(order, pad), np.pad(ranked, pad)
         rows = np.arange(n)
 
         over_budget = np.zeros(n, dtype=bool)
@@ -1617,26 +1620,30 @@ class TouchpointRecommender:
         if est.value is not None:
             out["value_if_retained"] = est.value
             out["expected_value"] = (1.0 - est.risk) * est.value
+        ranks: dict[str, Any] = {}  # every rank's columns, joined at once (not one by one)
         for k in range(top_k):
             suffix = "" if k == 0 else f"_{k + 1}"
             col, ok = order[:, k], ranked[:, k]
             shown = np.where(ok, col, -1)
-            out[f"recommended_touchpoint{suffix}"] = _text_column(touchpoints, shown)
-            out[f"expected_risk{suffix}"] = np.where(ok, est.after[rows, col], np.nan)
-            out[f"expected_risk_reduction{suffix}"] = np.where(ok, reduction[rows, col], np.nan)
+            ranks[f"recommended_touchpoint{suffix}"] = _text_column(touchpoints, shown)
+            ranks[f"expected_risk{suffix}"] = np.where(ok, est.after[rows, col], np.nan)
+            ranks[f"expected_risk_reduction{suffix}"] = np.where(ok, reduction[rows, col], np.nan)
             if saved is not None:
-                out[f"expected_value_saved{suffix}"] = np.where(ok, saved[rows, col], np.nan)
-            out[f"expected_risk_reduction_low{suffix}"] = np.where(ok, est.low[rows, col], np.nan)
-            out[f"expected_risk_reduction_high{suffix}"] = np.where(ok, est.high[rows, col], np.nan)
-            out[f"evidence{suffix}"] = np.where(ok, est.evidence[rows, col], -1)
+                ranks[f"expected_value_saved{suffix}"] = np.where(ok, saved[rows, col], np.nan)
+            ranks[f"expected_risk_reduction_low{suffix}"] = np.where(ok, est.low[rows, col], np.nan)
+            ranks[f"expected_risk_reduction_high{suffix}"] = np.where(
+                ok, est.high[rows, col], np.nan
+            )
+            ranks[f"evidence{suffix}"] = np.where(ok, est.evidence[rows, col], -1)
             assert est.measured is not None
             source = (est.measured[rows, col] >= 0).astype(np.int64)  # 1: an experiment's
-            out[f"evidence_source{suffix}"] = _text_column(
+            ranks[f"evidence_source{suffix}"] = _text_column(
                 ["observational", "experiment"], np.where(ok, source, -1)
             )
             with np.errstate(invalid="ignore"):
-                out[f"uncertain{suffix}"] = ok & ~(est.low[rows, col] > 0)
-            out[f"cost{suffix}"] = np.where(ok, costs[col], np.nan)
+                ranks[f"uncertain{suffix}"] = ok & ~(est.low[rows, col] > 0)
+            ranks[f"cost{suffix}"] = np.where(ok, costs[col], np.nan)
+        out = pd.concat([out, pd.DataFrame(ranks, index=out.index)], axis=1)
         best_saved = None
         if key == "value_saved" and not_worth.any():
             assert saved is not None

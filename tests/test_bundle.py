@@ -91,6 +91,22 @@ def test_a_missing_manifest_is_refused(saved, monkeypatch):
 
 
 @pytest.mark.parametrize(
+    ("name", "words"),
+    [("events.csv", "a CSV"), ("events.parquet", "a Parquet"), ("export.jsonl", "a JSON Lines")],
+)
+def test_events_given_for_the_bundle_say_the_order_of_the_arguments(tmp_path, capsys, name, words):
+    events = tmp_path / name
+    events.write_bytes(b"customer_id,timestamp,touchpoint\n")
+    with pytest.raises(BundleError, match=rf"is {words} file of events, not a model bundle"):
+        ModelBundle.load(events)
+    from cjml.cli import main
+
+    assert main(["score", str(events), str(tmp_path / "m.cjml"), "--out", "s.csv"]) != 0
+    said = capsys.readouterr().err
+    assert "give the bundle first, then the events (cjml score MODEL EVENTS)" in said
+
+
+@pytest.mark.parametrize(
     ("change", "message"),
     [
         ({"cjml_version": "9.1.0"}, "saved by cjml 9.1.0"),

@@ -630,7 +630,6 @@ def test_unknown_touchpoint_with_null_stage_is_an_error():
     [
         ("events.xlsx", "pd.read_excel("),
         ("events.txt", "pd.read_csv("),
-        ("events.jsonl", "pd.read_json("),
         ("events", "pd.read_excel("),
     ],
 )
@@ -650,14 +649,18 @@ def test_missing_path(tmp_path):
 
 def test_folder_without_readable_files(tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
-    with pytest.raises(InputFileError, match=r"holds no CSV or Parquet file.*notes.txt"):
+    with pytest.raises(
+        InputFileError, match=r"holds no CSV, Parquet or JSON Lines file.*notes.txt"
+    ):
         read_events(tmp_path)
 
 
 def test_folder_mixing_formats(tmp_path):
     small_events().to_csv(tmp_path / "a.csv", index=False)
     small_events().to_parquet(tmp_path / "b.parquet")
-    with pytest.raises(InputFileError, match=r"both CSV files.*and Parquet files"):
+    with pytest.raises(
+        InputFileError, match=r"holds CSV files \('a.csv', \.\.\.\) and Parquet files"
+    ):
         read_events(tmp_path)
 
 

@@ -602,6 +602,19 @@ def test_s_learner_never_estimates_a_touchpoint_the_history_did_not_deliver(bund
     assert (full["touchpoint"] == "email").any()
 
 
+def test_more_ranks_than_actionable_touchpoints_leave_the_last_ranks_empty(bundle, log):
+    n = len(bundle.journey_map.actionable_touchpoints)
+    asked = TouchpointRecommender.from_bundle(bundle, method="s-learner")
+    out = asked.recommend(log, top_k=n + 2)
+    fewer = asked.recommend(log, top_k=n)
+    assert f"recommended_touchpoint_{n + 2}" in out.columns
+    for k in (n + 1, n + 2):  # nothing to rank there: empty, never a repeated touchpoint
+        assert out[f"recommended_touchpoint_{k}"].isna().all()
+        assert out[f"expected_risk_reduction_{k}"].isna().all()
+        assert (out[f"evidence_{k}"] == -1).all()
+    pd.testing.assert_frame_equal(out[fewer.columns.drop("reason")], fewer.drop(columns="reason"))
+
+
 def test_bad_arguments(bundle, log):
     with pytest.raises(cjml.CjmlError, match="top_k must be a whole number of at least 1"):
         TouchpointRecommender.from_bundle(bundle).recommend(log, top_k=0)

@@ -377,7 +377,9 @@ def add_input_options(
 
 
 def add_events_argument(group: argparse._ActionsContainer) -> None:
-    group.add_argument("events", metavar="EVENTS", help="CSV or Parquet file, or a folder of them")
+    group.add_argument(
+        "events", metavar="EVENTS", help="CSV, Parquet or JSON Lines file, or a folder of them"
+    )
 
 
 def add_model_argument(group: argparse._ActionsContainer) -> None:

@@ -33,6 +33,7 @@ from cjml.io._csv import NA_MARKERS
 from cjml.io._messages import (
     _MAX_SHOWN,
     BLANK_COLUMNS,
+    TEXT_KINDS,
     _blank_rows_warning,
     _Context,
     _header_rows_warning,
@@ -81,7 +82,12 @@ class _Reader:
     def origin(self, rows: np.ndarray | None) -> _Origin:
         names = self.names if self.kind != "frame" else ()
         return _Origin(
-            names=names, starts=self.starts, csv=self.kind == "csv", index=self.index, rows=rows
+            names=names,
+            starts=self.starts,
+            csv=self.kind in TEXT_KINDS,
+            index=self.index,
+            rows=rows,
+            first_line=1 if self.kind == "json" else 2,
         )
 
 
@@ -112,7 +118,7 @@ def _conform(table: pa.Table, reader: _Reader) -> pa.Table:
                 col = pc.cast(col, f.type)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 col = pc.cast(pc.cast(col, pa.string()), f.type)
-        if reader.kind == "csv" and name != "customer_id" and pa.types.is_string(col.type):
+        if reader.kind in TEXT_KINDS and name != "customer_id" and pa.types.is_string(col.type):
             # pandas' missing-value markers ("NA", "null"...) are missing, as in read_events;
             # only the customer id keeps them as text
             col = pc.if_else(pc.is_in(col, value_set=NA_MARKERS), pa.scalar(None, pa.string()), col)
@@ -385,7 +391,7 @@ def _id_kind(reader: _Reader, stats: dict) -> str:
         return "int"
     if pa.types.is_floating(t):
         return "int" if stats.get("whole_floats", True) else "str"
-    if pa.types.is_string(t) and reader.kind == "csv":
+    if pa.types.is_string(t) and reader.kind in TEXT_KINDS:
         return "int" if stats.get("text_ints", True) else "str"
     return "str"
 

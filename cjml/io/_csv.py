@@ -418,7 +418,10 @@ def parse_missing_ids(value: str | Iterable[str] | None) -> tuple[str, ...]:
 
 # --------------------------------------------------------------------------- CSV
 def open_csv(
-    path: str | os.PathLike, what: str = "the CSV file", encoding: str | None = None
+    path: str | os.PathLike,
+    what: str = "the CSV file",
+    encoding: str | None = None,
+    form: str = "CSV",
 ) -> Any:
     """The decompressed bytes of a CSV file, as a binary stream pandas and Arrow read.
 
@@ -434,6 +437,9 @@ def open_csv(
     encoding : str, optional
         The encoding the user gave: UTF-16 or UTF-32 text without a byte-order
         mark holds NUL bytes, which are not a binary file then.
+    form : str, default "CSV"
+        The text format expected, as messages name it ("JSON Lines" for
+        :mod:`cjml.io._json`, which opens its files here too).
 
     Returns
     -------
@@ -460,33 +466,33 @@ def open_csv(
         except (OSError, pa.ArrowException) as exc:
             raise InputFileError(
                 f"Cannot read {what} {name!r} ({_NAMES[kind]}): "
-                f"{_first_line(exc)}. Fix: unpack it and give the CSV file."
+                f"{_first_line(exc)}. Fix: unpack it and give the {form} file."
             ) from None
     if kind == "xz":
         return lzma.open(name)
     if kind == "zip":
-        return _zip_member(name, what)
+        return _zip_member(name, what, form)
     if kind == "parquet":
         raise not_this(
             path,
             what,
             kind,
-            "CSV text. Fix: name it .parquet (cjml reads Parquet files by their suffix).",
+            f"{form} text. Fix: name it .parquet (cjml reads Parquet files by their suffix).",
         )
     if kind == "utf-16" or (kind == "binary" and _wide(encoding or "")):
         return pa.input_stream(name)  # text all the same, read in its encoding
     if kind is not None:
-        raise not_this(path, what, kind, "CSV text. Fix: export the data as a CSV file.")
+        raise not_this(path, what, kind, f"{form} text. Fix: export the data as a {form} file.")
     return pa.input_stream(name)
 
 
-def _zip_member(name: str, what: str) -> IO[bytes]:
+def _zip_member(name: str, what: str, form: str = "CSV") -> IO[bytes]:
     try:
         archive = zipfile.ZipFile(name)
     except (zipfile.BadZipFile, OSError) as exc:
         raise InputFileError(
             f"Cannot read {what} {name!r}: it is a damaged zip archive "
-            f"({_first_line(exc)}). Fix: unpack it and give the CSV file."
+            f"({_first_line(exc)}). Fix: unpack it and give the {form} file."
         ) from None
     members = [
         m for m in archive.namelist() if not m.endswith("/") and not m.startswith("__MACOSX/")
@@ -505,8 +511,8 @@ def _zip_member(name: str, what: str) -> IO[bytes]:
         shown = members[:5]
         raise InputFileError(
             f"Cannot read {what} {name!r}: it is a zip archive holding "
-            f"{len(members)} files {shown!r}, not one CSV file. Fix: unpack it "
-            "and give the CSV file (or a folder of CSV files)."
+            f"{len(members)} files {shown!r}, not one {form} file. Fix: unpack it "
+            f"and give the {form} file (or a folder of {form} files)."
         )
     return archive.open(members[0])
 

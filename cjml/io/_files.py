@@ -1,8 +1,9 @@
 """Event files and folders, and customer lists: which files, in which format.
 
-A path is a CSV file, a Parquet file, or a folder of only one of them, with its
-partition sub-folders (a partitioned dataset's ``key=value`` folder names are columns),
-read in path order; the CSV rules themselves live in :mod:`cjml.io._csv`.
+A path is a CSV file, a Parquet file, a JSON Lines file, or a folder of only one of them,
+with its partition sub-folders (a partitioned dataset's ``key=value`` folder names are
+columns), read in path order; the CSV rules themselves live in :mod:`cjml.io._csv`, JSON
+Lines in :mod:`cjml.io._json`.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ from cjml.io._csv import (
     read_head,
     typed_like_pandas,
 )
-from cjml.io._messages import _MAX_SHOWN, _Origin, _user_stacklevel
+from cjml.io._json import JSON_SUFFIXES, json_batches, no_objects
+from cjml.io._messages import _MAX_SHOWN, TEXT_KINDS, _Origin, _user_stacklevel
 from cjml.io._write import unescape_formula
 
 # CSV files, also tab-separated ones, plain or compressed
@@ -53,8 +55,9 @@ _PARQUET_SUFFIXES = (".parquet", ".pq")
 _ACCEPTED = (
     "cjml reads a pandas DataFrame, a CSV file (.csv or .tsv, separated by commas, ';', "
     "tabs or '|', or compressed .csv.gz/.csv.bz2/.csv.zip/.csv.xz/.csv.zst), a Parquet "
-    "file (.parquet, .pq), or a folder holding "
-    "only Parquet files or only CSV files (with its key=value partition sub-folders)"
+    "file (.parquet, .pq), a JSON Lines file (one object per line: .jsonl, .ndjson or "
+    ".json, plain or compressed), or a folder holding files of one of these formats "
+    "(with its key=value partition sub-folders)"
 )
 
 
@@ -210,6 +213,8 @@ def _suffix_kind(path: Path) -> str | None:
         return "csv"
     if name.endswith(_PARQUET_SUFFIXES):
         return "parquet"
+    if name.endswith(JSON_SUFFIXES):
+        return "json"
     return None
 
 
@@ -249,19 +254,60 @@ def _csv_frame(
     """A CSV file as a DataFrame: the id column as written, ``text_cols`` as text
     (missing markers missing), the other columns typed as pandas would."""
     id_col = None if id_col is None else str(id_col)
-    batches = list(
-        csv_batches(
-            str(path),
-            names,
-            1 << 62,
-            as_written=[] if id_col is None else [id_col],
-            encoding=encoding,
-        )
+    batches = csv_batches(
+        str(path),
+        names,
+        1 << 62,
+        as_written=[] if id_col is None else [id_col],
+        encoding=encoding,
     )
+    frame = _text_frame(batches, [str(c) for c in names], id_col, text_cols)
+    frame.columns = names  # the header as written (Arrow keys columns by text)
+    return frame
+
+
+def _read_json(
+    path: Path, mapping: dict[str, Hashable], encoding: str | None = None
+) -> pd.DataFrame:
+    """A JSON Lines file read whole, its values typed as a CSV file's are (see
+    :func:`_read_csv` and :mod:`cjml.io._json`): the customer id as written, the
+    timestamp, touchpoint, stage and channel as text, the rest numbers or true/false
+    where every value reads as one."""
+    pieces = list(json_batches(path, None, 1 << 16, encoding))
+    names = list(dict.fromkeys(name for t in pieces for name in t.column_names))
+    if not names:
+        raise no_objects(path)
+    try:
+        resolved = _resolve_columns(mapping, names)
+    except SchemaError:
+        resolved = {}  # the same check fails again on the full frame, with the rows
+    text_cols = {
+        str(resolved[c]) for c in ("timestamp", "touchpoint", "stage", "channel") if c in resolved
+    }
+    id_col = resolved.get("customer_id")
+    batches = (
+        pa.table(
+            {
+                c: t.column(c) if c in t.column_names else pa.nulls(t.num_rows, pa.string())
+                for c in names
+            }
+        )
+        for t in pieces
+    )
+    return _text_frame(batches, names, None if id_col is None else str(id_col), text_cols)
+
+
+def _text_frame(
+    batches: Any, names: list[str], id_col: str | None, text_cols: set[str]
+) -> pd.DataFrame:
+    """Batches of text cells (CSV, JSON Lines) as one DataFrame: the id column as written,
+    ``text_cols`` as text (missing markers missing), the other columns typed as pandas
+    would."""
+    batches = list(batches)
     table = (
         pa.concat_tables(batches)
         if batches
-        else pa.table({str(c): pa.array([], pa.string()) for c in names})
+        else pa.table({c: pa.array([], pa.string()) for c in names})
     )
     columns = {}
     for name in table.column_names:
@@ -269,9 +315,7 @@ def _csv_frame(
         if name != id_col:
             col = pc.if_else(pc.is_in(col, value_set=NA_MARKERS), pa.scalar(None, pa.string()), col)
         columns[name] = col if name in text_cols or name == id_col else typed_like_pandas(col)
-    frame = pa.table(columns).to_pandas()
-    frame.columns = names  # the header as written (Arrow keys columns by text)
-    return frame
+    return pa.table(columns).to_pandas()
 
 
 def csv_dialect_text(events: Any, encoding: str | None = None) -> str | None:
@@ -379,21 +423,28 @@ def _read_path(
 ) -> tuple[pd.DataFrame, _Origin]:
     kind, chosen = _input_files(path)
     folder = path if path.is_dir() else None
+    read = {"csv": _read_csv, "json": _read_json}
     frames = [
         _with_partitions(
-            _read_csv(p, mapping, encoding) if kind == "csv" else _read_parquet(p),
+            read[kind](p, mapping, encoding) if kind in read else _read_parquet(p),
             {} if folder is None else _partition_values(folder, p),
         )
         for p in chosen
     ]
     first = list(frames[0].columns)
-    for p, f in zip(chosen[1:], frames[1:], strict=True):
-        _check_same_columns(path, chosen[0], first, p, list(f.columns))
+    if kind != "json":  # a JSON line may lack a key, and so may a whole file of them
+        for p, f in zip(chosen[1:], frames[1:], strict=True):
+            _check_same_columns(path, chosen[0], first, p, list(f.columns))
     starts = tuple(int(x) for x in np.cumsum([0] + [len(f) for f in frames[:-1]]))
     data = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     names = tuple(p.name if folder is None else _relative(folder, p) for p in chosen)
-    origin = _Origin(names=names, starts=starts, csv=kind == "csv")
+    origin = _Origin(
+        names=names, starts=starts, csv=kind in TEXT_KINDS, first_line=1 if kind == "json" else 2
+    )
     return data, origin
+
+
+_KIND_WORDS = {"csv": "CSV", "parquet": "Parquet", "json": "JSON Lines"}
 
 
 def _check_same_columns(
@@ -412,7 +463,7 @@ def _check_same_columns(
 
 
 def _input_files(path: Path) -> tuple[str, list[Path]]:
-    """The format ("csv" or "parquet") and the files to read, in path order.
+    """The format ("csv", "parquet" or "json") and the files to read, in path order.
 
     A folder is read with its partition sub-folders, as Spark, Dask and pyarrow write a
     dataset partitioned by column (``month=2024-01/part-0.parquet``; see
@@ -426,30 +477,35 @@ def _input_files(path: Path) -> tuple[str, list[Path]]:
     if path.is_dir():
         files = _folder_files(path)
         groups = {
-            kind: [p for p in files if _suffix_kind(p) == kind] for kind in ("csv", "parquet")
+            kind: [p for p in files if _suffix_kind(p) == kind]
+            for kind in ("csv", "parquet", "json")
         }
-        if groups["csv"] and groups["parquet"]:
-            raise InputFileError(
-                f"The folder {str(path)!r} holds both CSV files "
-                f"({_relative(path, groups['csv'][0])!r}, ...) and Parquet files "
-                f"({_relative(path, groups['parquet'][0])!r}, ...). {_ACCEPTED}. Fix: "
-                "keep one format per folder."
+        present = [kind for kind in groups if groups[kind]]
+        if len(present) > 1:
+            said = " and ".join(
+                f"{_KIND_WORDS[kind]} files ({_relative(path, groups[kind][0])!r}, ...)"
+                for kind in present
             )
-        kind = "csv" if groups["csv"] else "parquet"
-        chosen = groups[kind]
-        if not chosen:
+            raise InputFileError(
+                f"The folder {str(path)!r} holds {said}. {_ACCEPTED}. Fix: keep one format "
+                "per folder."
+            )
+        if not present:
             shown = [_relative(path, p) for p in files[:5]]
             raise InputFileError(
-                f"The folder {str(path)!r} holds no CSV or Parquet file (found {shown!r}; "
-                f"of its sub-folders only partitions, key=value, are read). {_ACCEPTED}."
+                f"The folder {str(path)!r} holds no CSV, Parquet or JSON Lines file (found "
+                f"{shown!r}; of its sub-folders only partitions, key=value, are read). "
+                f"{_ACCEPTED}."
             )
+        kind = present[0]
+        chosen = groups[kind]
     else:
         suffix_kind = _suffix_kind(path)
         if suffix_kind is None:
             suffix = "".join(path.suffixes) or "(no suffix)"
             raise InputFileError(
                 f"Cannot read events from {str(path)!r}: {suffix!r} files are not supported. "
-                f"{_ACCEPTED}. Fix: export the events as CSV or Parquet, e.g. "
+                f"{_ACCEPTED}. Fix: export the events as CSV, Parquet or JSON Lines, e.g. "
                 f"{_conversion_hint(path)}.to_parquet('events.parquet')."
             )
         kind, chosen = suffix_kind, [path]
@@ -507,9 +563,6 @@ def _with_partitions(frame: pd.DataFrame, values: dict[str, str | None]) -> pd.D
 # "not supported" message suggests.
 _PANDAS_READERS = {
     ".txt": "pd.read_csv({p!r}, sep=None, engine='python')",
-    ".jsonl": "pd.read_json({p!r}, lines=True)",
-    ".ndjson": "pd.read_json({p!r}, lines=True)",
-    ".json": "pd.read_json({p!r})",
     ".feather": "pd.read_feather({p!r})",
     ".orc": "pd.read_orc({p!r})",
     ".xls": "pd.read_excel({p!r})",

@@ -216,15 +216,21 @@ def _decategorize(s: pd.Series) -> pd.Series:
     return s
 
 
+#: The input formats whose cells are text, read under the same rules: CSV and JSON Lines
+#: (see :mod:`cjml.io._json`).
+TEXT_KINDS = ("csv", "json")
+
+
 @dataclass(frozen=True)
 class _Origin:
     """Where the rows came from, to point error messages at files and lines."""
 
     names: tuple[str, ...] = ()  # one per file, empty for a DataFrame
     starts: tuple[int, ...] = ()  # first input position of each file
-    csv: bool = False
+    csv: bool = False  # the rows are lines of text files (CSV, JSON Lines)
     index: pd.Index | None = None  # a DataFrame's index when it is not 0..n-1
     rows: np.ndarray | None = None  # input position of each row, when given a subset
+    first_line: int = 2  # the line of a file's first row: 2 under a CSV header, 1 in JSON Lines
 
     def where(self, pos: int) -> str:
         pos = int(pos) if self.rows is None else int(self.rows[int(pos)])
@@ -232,7 +238,7 @@ class _Origin:
             i = int(np.searchsorted(np.asarray(self.starts), pos, side="right")) - 1
             local = pos - self.starts[i]
             if self.csv:
-                return f"row {pos} ({self.names[i]} line {local + 2})"
+                return f"row {pos} ({self.names[i]} line {local + self.first_line})"
             if len(self.names) > 1:
                 return f"row {pos} ({self.names[i]} row {local})"
             return f"row {pos}"
@@ -315,8 +321,13 @@ def _blank_rows_warning(origin: _Origin, positions: Sequence[int], count: int) -
     touchpoint (``positions``: the first of them, as input positions), whichever reader."""
     shown = ", ".join(origin.where(int(p)) for p in list(positions)[:_MAX_SHOWN])
     more = ", ..." if count > _MAX_SHOWN else ""
+    what = (
+        "empty lines, or objects with none of the three"
+        if origin.csv and origin.first_line == 1  # JSON Lines
+        else "the empty lines a spreadsheet writes (';;;;')"
+    )
     return (
         f"{_plural(count, 'row')} with no customer id, timestamp or touchpoint left out "
-        f"({shown}{more}): not events, but the empty lines a spreadsheet writes (';;;;'). "
+        f"({shown}{more}): not events, but {what}. "
         "Remove them from the file to silence this warning."
     )

@@ -30,6 +30,8 @@ from cjml.exceptions import InputFileError, SchemaError
 from cjml.io._batches import _Reader
 from cjml.io._csv import csv_batches, csv_header, file_kind, not_this, read_head
 from cjml.io._files import _check_same_columns, _input_files, _partition_values, _relative
+from cjml.io._json import json_batches, json_columns
+from cjml.io._messages import TEXT_KINDS
 
 #: Rows read at a time in the partition pass.
 BATCH_ROWS = 1_000_000
@@ -43,13 +45,13 @@ _SCAN_BLOCK = 1 << 20
 class _Source:
     """The input: files of one format, or an in-memory frame."""
 
-    kind: str  # "csv" | "parquet" | "frame"
+    kind: str  # "csv" | "parquet" | "json" (JSON Lines) | "frame"
     files: tuple[str, ...] = ()
     names: tuple[str, ...] = ()
     columns: list = field(default_factory=list)
     frame: pd.DataFrame | None = None
     folder: str | None = None
-    encoding: str | None = None  # of CSV text, as the user gave it (None: UTF-8)
+    encoding: str | None = None  # of CSV or JSON text, as the user gave it (None: UTF-8)
     # per file, the values its key=value sub-folders give columns it lacks (Hive's layout)
     partitions: tuple[dict, ...] = ()
 
@@ -80,7 +82,7 @@ class _Source:
         return out
 
     def estimate_rows(self) -> int:
-        """Rows in the input: exact for Parquet and frames, estimated for CSV."""
+        """Rows in the input: exact for Parquet and frames, estimated for text files."""
         if self.frame is not None:
             return len(self.frame)
         if self.kind == "parquet":
@@ -90,7 +92,8 @@ class _Source:
             size = os.path.getsize(f)
             with open(f, "rb") as handle:
                 head = handle.read(1 << 20)
-            compressed = not f.lower().endswith(".csv")
+            plain = (".csv", ".tsv", ".tab", ".jsonl", ".ndjson", ".json")
+            compressed = not f.lower().endswith(plain)
             lines = max(head.count(b"\n"), 1)
             per_line = 20.0 if compressed else len(head) / lines
             total += int(size / max(per_line, 1.0))
@@ -104,7 +107,7 @@ class _Source:
 
     def customer_type(self, column) -> pa.DataType:
         """The Arrow type of the customer column as read."""
-        if self.kind == "csv" or self.is_partition(column):
+        if self.kind in TEXT_KINDS or self.is_partition(column):
             return pa.string()
         if self.frame is not None:
             return _frame_schema(self.frame[[column]]).field(0).type
@@ -112,8 +115,8 @@ class _Source:
 
 
 def _open_source(events, encoding: str | None = None) -> _Source:
-    """The input (a DataFrame, or a CSV or Parquet file or folder) as a :class:`_Source`
-    (``encoding``: of CSV text, see :func:`cjml.io._csv.csv_header`).
+    """The input (a DataFrame, or a CSV, Parquet or JSON Lines file or folder) as a
+    :class:`_Source` (``encoding``: of CSV or JSON text, see :func:`cjml.io._csv.csv_header`).
 
     An :class:`~cjml.EventLog` is given as its ``frame`` by the caller: this module
     sits under :mod:`cjml.events`, not beside it.
@@ -136,6 +139,9 @@ def _open_source(events, encoding: str | None = None) -> _Source:
     kind, files = _input_files(path)
     if kind == "csv":
         columns_of = [csv_header(f, encoding=encoding).names for f in files]
+    elif kind == "json":  # a file may lack a key the others have: every file gets them all
+        union = list(dict.fromkeys(c for f in files for c in json_columns(f, encoding)))
+        columns_of = [union for _ in files]
     else:
         columns_of = [_parquet_columns(f) for f in files]
     folder = path if path.is_dir() else None
@@ -156,7 +162,7 @@ def _open_source(events, encoding: str | None = None) -> _Source:
         names=tuple(f.name if folder is None else _relative(folder, f) for f in files),
         columns=columns_of[0],
         folder=str(path) if folder is not None else None,
-        encoding=encoding if kind == "csv" else None,
+        encoding=encoding if kind in TEXT_KINDS else None,
         partitions=partitions if any(partitions) else (),
     )
 
@@ -221,7 +227,7 @@ def _frame_schema(frame: pd.DataFrame) -> pa.Schema:
 
 def _target_schema(src: _Source, read_columns: list) -> pa.Schema:
     """One Arrow type per column for every batch (files may disagree: then text)."""
-    if src.kind == "csv":
+    if src.kind in TEXT_KINDS:
         return pa.schema([pa.field(str(c), pa.string()) for c in read_columns])
     if src.frame is not None:
         return _frame_schema(src.frame[read_columns])
@@ -265,6 +271,8 @@ def _iter_batches(
         in_file = [c for c in read_columns if str(c) not in values]
         if src.kind == "parquet":
             batches = _parquet_batches(f, in_file, batch_rows)
+        elif src.kind == "json":
+            batches = json_batches(f, in_file, batch_rows, src.encoding)
         else:
             batches = csv_batches(
                 f,
@@ -359,15 +367,16 @@ def _parquet_batches(
 
 @dataclass
 class _Piece:
-    """A piece of the input a dask task reads: row groups of a Parquet file, a CSV file,
-    or a slice of a DataFrame."""
+    """A piece of the input a dask task reads: row groups of a Parquet file, a CSV or JSON
+    Lines file, or a slice of a DataFrame."""
 
     file_no: int
     path: str | None = None
     row_groups: list[int] | None = None
     first_row: int = 0
     table: pa.Table | None = None
-    encoding: str | None = None  # of a CSV file
+    encoding: str | None = None  # of a CSV or JSON Lines file
+    json: bool = False  # a JSON Lines file, not a CSV one
     partition: dict = field(default_factory=dict)  # the file's partition values
 
 
@@ -378,9 +387,15 @@ def _pieces(src: _Source, reader: _Reader) -> list[_Piece]:
             pieces.append(_Piece(0, first_row=first, table=table))
             first += table.num_rows
         return pieces
-    if src.kind == "csv":
+    if src.kind in TEXT_KINDS:
         return [
-            _Piece(i, path=f, encoding=src.encoding, partition=src.partition(i))
+            _Piece(
+                i,
+                path=f,
+                encoding=src.encoding,
+                partition=src.partition(i),
+                json=src.kind == "json",
+            )
             for i, f in enumerate(src.files)
         ]
     pieces, first = [], 0
@@ -408,11 +423,13 @@ def _read_piece(piece: _Piece, reader: _Reader) -> pa.Table:
     columns = reader.read_columns
     if piece.table is not None:
         return piece.table
-    assert piece.path is not None  # a piece of a file: row groups, or a CSV file
+    assert piece.path is not None  # a piece of a file: row groups, or a CSV or JSON file
     assert reader.schema is not None  # set by the engine before the pieces are read
     in_file = [c for c in columns if str(c) not in piece.partition]
     if piece.row_groups is not None:
         batches = list(_parquet_batches(piece.path, in_file, BATCH_ROWS, piece.row_groups))
+    elif piece.json:
+        batches = list(json_batches(piece.path, in_file, BATCH_ROWS, piece.encoding))
     else:
         batches = list(
             csv_batches(

@@ -19,7 +19,7 @@ from cjml.exceptions import CjmlError
 from cjml.io._batches import _Reader
 from cjml.io._columns import _parse_columns, _resolve_columns, _warn_variant_columns
 from cjml.io._csv import encoding_name, parse_missing_ids
-from cjml.io._messages import _Origin
+from cjml.io._messages import TEXT_KINDS, _Origin
 from cjml.io._source import _decide_date_format, _open_source, _with_constant_touchpoint
 from cjml.io._write import WriteError, check_output
 from cjml.labels import to_timedelta
@@ -361,7 +361,7 @@ def score(
             on_error=on_error,
             timezone=timezone,
             drop_duplicates=bool(drop_duplicates),
-            csv=src.kind == "csv",
+            csv=src.kind in TEXT_KINDS,
             next_stages=tuple(str(c) for c in bundle.models["next_stage"].classes_),
             user_names={k: str(v) for k, v in resolved.items()},
             origin=_Origin(),

@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 from cjml.bundle import ModelBundle
 from cjml.exceptions import SchemaError
 from cjml.io._batches import _PART, _RAW_TS, _REJECT, _ROW, _merge_stats, _prepare, _Reader
+from cjml.io._messages import TEXT_KINDS
 from cjml.io._source import _Piece, _pieces, _read_piece, _Source, _target_schema
 from cjml.scoring._chunk import (
     _empty_scores,
@@ -202,7 +203,7 @@ def _piece_stats(piece: _Piece, reader: _Reader) -> dict:
     table = _read_piece(piece, reader)
     if table.num_rows == 0:
         return {"rows": 0, "kept": 0, "max_ns": None}
-    if reader.kind == "csv":  # rows are not counted yet: name them by file and line
+    if reader.kind in TEXT_KINDS:  # rows are not counted yet: name them by file and line
         reader = replace(reader, names=(reader.names[piece.file_no],), starts=(0,))
     return _prepare(table, piece.first_row, reader, strict=False)[1]
 

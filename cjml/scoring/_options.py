@@ -27,6 +27,7 @@ from cjml.bundle import BundleError, ModelBundle
 from cjml.exceptions import CjmlError, InputFileError, SchemaError
 from cjml.io._columns import _nested_kind, _warn_nested_left_out
 from cjml.io._files import _id_text, _read_id_list
+from cjml.io._messages import TEXT_KINDS
 from cjml.io._source import _plain_type, _Source
 
 #: Risk bands by lower bound of the churn risk: ``low`` below 0.2, ``medium``
@@ -351,7 +352,7 @@ def _flat_columns(src: _Source, needed: set, resolved: dict, bundle: ModelBundle
     """The columns to read without nested ones (structs, lists, maps): refused when the
     events or the features need them, left out with a warning (as read_events does) when
     only exact duplicates would have compared them."""
-    if src.kind == "csv":
+    if src.kind in TEXT_KINDS:  # text cells: nothing nested
         return needed
     if src.frame is not None:
         kinds = {c: _nested_kind(src.frame[c]) for c in needed}
