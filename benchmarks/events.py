@@ -19,6 +19,13 @@ case ``read_events before``: the same call with cjml imported from DIR (e.g.
 compared in the same run.
 
     python benchmarks/events.py [--events 1000000 10000000] [--repeats 3] [--before DIR]
+
+``--json N`` times instead a JSON Lines export of the first N events of the 1M log
+(nested properties as Segment writes them, ids alternately numbers and text, absent
+keys for missing values): ``read_events`` of it, of the same events as Parquet, and
+the pandas reference ``read_json(lines=True)`` + ``json_normalize`` + a stable sort.
+
+    python benchmarks/events.py --json 200000 [--repeats 3]
 """
 
 from __future__ import annotations
@@ -99,6 +106,105 @@ def pandas_reference(state: None, path: str) -> dict:
     return {"events": len(frame), "customers": int(frame["customer_id"].nunique())}
 
 
+JSON_COLUMNS = {
+    "touchpoint": "event",
+    "stage": "properties.stage",
+    "channel": "context.channel",
+    "satisfaction": "properties.survey.csat",
+    "amount": "properties.revenue",
+}
+
+
+def _json_paths(n_events: int) -> tuple[str, str]:
+    """The first ``n_events`` events of the 1M log as a JSON Lines export and as Parquet;
+    built once and cached."""
+    import json
+
+    jsonl = CACHE / f"export_{n_events}.jsonl"
+    parquet = CACHE / f"export_{n_events}.parquet"
+    if jsonl.exists() and parquet.exists():
+        return str(jsonl), str(parquet)
+    frame = pd.read_parquet(_log_path(1_000_000)).iloc[:n_events]
+    frame = frame[["customer_id", "timestamp", "touchpoint", "stage", "channel"]].assign(
+        satisfaction=frame["satisfaction"], amount=frame["amount"]
+    )
+    with open(jsonl, "w", encoding="utf-8") as out:
+        for i, row in enumerate(frame.itertuples(index=False)):
+            props: dict = {"stage": row.stage}
+            if row.satisfaction == row.satisfaction:
+                props["survey"] = {"csat": row.satisfaction}
+            if row.amount == row.amount:
+                props["revenue"] = row.amount
+            obj = {
+                "customer_id": int(row.customer_id) if i % 2 else str(row.customer_id),
+                "timestamp": row.timestamp.isoformat(),
+                "event": row.touchpoint,
+                "context": {"channel": row.channel},
+                "properties": props,
+            }
+            out.write(json.dumps(obj) + "\n")
+    frame.to_parquet(parquet, index=False)
+    return str(jsonl), str(parquet)
+
+
+def cjml_read_json(state: None, path: str) -> dict:
+    import cjml
+
+    log = cjml.read_events(path, columns=JSON_COLUMNS)
+    return {"events": log.n_events, "customers": log.n_customers, "cjml": cjml.__file__}
+
+
+def setup_cjml_read_json(path: str) -> None:
+    import cjml.events  # noqa: F401
+
+
+def pandas_json_reference(path: str) -> dict:
+    import json
+
+    with open(path, encoding="utf-8") as lines:
+        frame = pd.json_normalize([json.loads(line) for line in lines])
+    frame["customer_id"] = frame["customer_id"].astype(str)
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"])
+    frame = frame.sort_values(["customer_id", "timestamp"], kind="stable")
+    return {"events": len(frame), "customers": int(frame["customer_id"].nunique())}
+
+
+def pandas_read_json_reference(path: str) -> dict:
+    frame = pd.read_json(path, lines=True, dtype=False)
+    return {"events": len(frame), "customers": int(frame["customer_id"].astype(str).nunique())}
+
+
+def json_cases(n_events: int, repeats: int) -> None:
+    """Time reading a JSON Lines export against the same events as Parquet and pandas."""
+    jsonl, parquet = _json_paths(n_events)
+    cases = {
+        "cjml.read_events, JSON Lines": ("cjml_read_json", jsonl),
+        "cjml.read_events, Parquet": ("cjml_read", parquet),
+        "json + json_normalize + sort (ref.)": ("pandas_json_reference", jsonl),
+        "pandas read_json, flat (ref.)": ("pandas_read_json_reference", jsonl),
+    }
+    runs: dict[str, list] = {label: [] for label in cases}
+    for i in range(repeats):
+        order = list(cases.items())
+        for label, (func, path) in order if i % 2 == 0 else order[::-1]:
+            runs[label].append(run_case("events", func, path=path))
+    print(
+        f"reading {n_events:,} events as a JSON Lines export (nested keys); median of "
+        f"{repeats} interleaved runs in fresh processes"
+    )
+    print(f"{'case':38} {'seconds':>8} {'events/s':>12} {'peak MB':>8}  runs")
+    medians = {}
+    for label, rs in runs.items():
+        medians[label] = statistics.median(r["seconds"] for r in rs)
+        print(
+            f"{label:38} {medians[label]:8.2f} {n_events / medians[label]:12,.0f} "
+            f"{max(r['peak_mb'] for r in rs):8.0f}  {[round(r['seconds'], 2) for r in rs]}"
+        )
+    ours = medians["cjml.read_events, JSON Lines"]
+    for label in list(cases)[1:]:
+        print(f"{'ratio cjml JSON Lines / ' + label:60} {ours / medians[label]:6.2f}x")
+
+
 CASES = {
     "cjml.read_events": "cjml_read",
     "pyarrow read+sort (reference)": "pyarrow_reference",
@@ -162,7 +268,17 @@ def main() -> None:
         default=None,
         help="a folder holding cjml as it was before, to time in the same run",
     )
+    parser.add_argument(
+        "--json",
+        type=int,
+        default=None,
+        metavar="N",
+        help="time reading a JSON Lines export of N events instead",
+    )
     args = parser.parse_args()
+    if args.json:
+        json_cases(args.json, args.repeats)
+        return
     print(
         f"read_events on shuffled Parquet logs; median of {args.repeats} interleaved runs "
         "in fresh processes"
