@@ -36,7 +36,7 @@ from cjml.evaluation import (
     cross_validate,
     duration_text,
 )
-from cjml.events import to_utc_timestamp
+from cjml.events import EventLog, to_utc_timestamp
 from cjml.explanations import feature_aliases
 from cjml.features._base import as_log
 from cjml.features._featurizer import JourneyFeaturizer
@@ -339,7 +339,7 @@ def train(
             log, train_cutoffs, horizon=horizon, lookback=lookback_td, featurizer=featurizer
         )
     if train_set.empty or train_set["churn"].nunique() < 2:
-        why = _one_class_message(train_set, train_cutoffs, horizon)
+        why = _one_class_message(train_set, train_cutoffs, horizon, log)
         raise ValueError(f"{why} {outbound_advice(sent)}" if len(sent) else why)
     steps.update()
     names = list(featurizer.feature_names_out_)
@@ -1026,7 +1026,9 @@ def _plain(params: dict) -> dict:
     }
 
 
-def _one_class_message(train_set: pd.DataFrame, cutoffs, horizon: pd.Timedelta) -> str:
+def _one_class_message(
+    train_set: pd.DataFrame, cutoffs, horizon: pd.Timedelta, log: EventLog | None = None
+) -> str:
     """Why training rows that all churn, or all stay, cannot train, and what would help."""
     n_days = horizon / pd.Timedelta(days=1)
     days = f"{n_days:g}"
@@ -1047,6 +1049,13 @@ def _one_class_message(train_set: pd.DataFrame, cutoffs, horizon: pd.Timedelta) 
             "learn. Both churners and stayers are needed. Fix: a shorter horizon if "
             f"customers come back more often than that, e.g. --horizon {shorter} "
             f"(horizon={shorter!r}), or a log that runs longer, where some customers stop."
+        )
+    if log is not None and log.n_events == log.n_customers:  # no horizon would help
+        return (
+            f"Every customer has one event in the log ({log.n_customers:,} customers, "
+            f"{log.n_events:,} events): nobody comes back, so there is nothing to learn about "
+            "who stays. Fix: export every event of each customer, not only the first or the "
+            "latest (a table of customers, one row each, is not an event log)."
         )
     return (
         f"The training cutoffs {cuts} give {n:,} rows and every one churned: no customer had "

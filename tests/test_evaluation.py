@@ -316,6 +316,16 @@ def test_training_rows_of_one_class_say_which_and_the_horizon_that_would_help():
     # a horizon of 2 days: most have no event in it, but not all; 1 day: everyone churns
     with pytest.raises(ValueError, match=r"every one churned: .* e\.g\. --horizon 2D"):
         cjml.train(events.iloc[::5], cutoffs=cutoffs, horizon="1D", holdout=False)
+    # one event per customer: no horizon would help, so none is suggested
+    once = events.groupby("customer_id").head(1)
+    once = once.assign(
+        timestamp=pd.Timestamp("2024-01-01") + pd.to_timedelta(np.arange(40) * 3, "D")
+    )
+    with pytest.raises(ValueError) as info:
+        cjml.train(once, cutoffs=["2024-02-01", "2024-02-15"], horizon="30D", holdout=False)
+    said = str(info.value)
+    assert said.startswith("Every customer has one event in the log (40 customers, 40 events)")
+    assert "--horizon" not in said
 
 
 def test_next_stage_takes_p_dropped_from_the_churn_model(trained, log):
