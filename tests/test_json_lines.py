@@ -331,3 +331,9 @@ def test_validate_and_score_on_the_command_line_read_an_export(tmp_path, events,
     assert main([*command, "--out", str(out), "--no-recommend", "--include-inactive"]) == 0
     scores = cjml.io._files.read_written_table(out)
     assert len(scores) == events["customer_id"].nunique()
+
+
+def test_a_column_misnamed_in_the_mapping_points_to_the_nested_key(tmp_path, events):
+    path = write_jsonl(events.head(50), tmp_path / "export.jsonl")
+    with pytest.raises(cjml.CjmlError, match=r"Did you mean 'properties.revenue'\?"):
+        cjml.read_events(path, columns={**NESTED, "amount": "revenue"})

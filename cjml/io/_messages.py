@@ -108,8 +108,12 @@ _MAX_SHOWN = 5
 
 def _did_you_mean(value: Any, allowed: Sequence[Any]) -> str:
     by_text = {str(a): a for a in allowed}
-    close = difflib.get_close_matches(str(value), list(by_text), n=1)
-    return f" Did you mean {by_text[close[0]]!r}?" if close else ""
+    # a nested key of a JSON export is compared by its last part too ('revenue' for
+    # 'properties.revenue'); a whole name written the same wins
+    options = {t.rsplit(".", 1)[-1]: t for t in by_text if "." in t}
+    options.update({t: t for t in by_text})
+    close = difflib.get_close_matches(str(value), list(options), n=1)
+    return f" Did you mean {by_text[options[close[0]]]!r}?" if close else ""
 
 
 def _name_key(name: Any) -> str:
