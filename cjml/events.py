@@ -454,6 +454,9 @@ class EventLogSummary:
         Touchpoints of the log that the journey map does not list.
     journey_map_name : str
         The name of the journey map.
+    other_columns : tuple of str
+        The log's columns besides the canonical ones (carried along; the customer
+        attributes the features can use), as the input names them.
     """
 
     n_customers: int
@@ -468,8 +471,10 @@ class EventLogSummary:
     duplicates_removed: int
     unknown_touchpoints: tuple[str, ...]
     journey_map_name: str
+    other_columns: tuple[str, ...] = ()
 
     _MAX_TOUCHPOINT_LINES = 25
+    _MAX_OTHER_COLUMNS = 12
     _MAX_CHANNEL_LINES = 10
 
     def to_dict(self) -> dict[str, Any]:
@@ -497,6 +502,7 @@ class EventLogSummary:
             "duplicates_removed": int(self.duplicates_removed),
             "unknown_touchpoints": list(self.unknown_touchpoints),
             "journey_map_name": self.journey_map_name,
+            "other_columns": list(self.other_columns),
         }
 
     def _share(self, count: int) -> str:
@@ -556,7 +562,14 @@ class EventLogSummary:
                 )
             if len(chans) > self._MAX_CHANNEL_LINES:
                 lines.append(f"  ... and {len(chans) - self._MAX_CHANNEL_LINES} more channels")
+        if self.other_columns:
+            lines.append(f"Other columns, carried along: {self._other_columns_text()}")
         return "\n".join(lines)
+
+    def _other_columns_text(self) -> str:
+        shown = list(self.other_columns[: self._MAX_OTHER_COLUMNS])
+        more = len(self.other_columns) - len(shown)
+        return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
 
     def __str__(self) -> str:
         return self.to_text()
@@ -592,6 +605,8 @@ class EventLogSummary:
         ]
         if self.unknown_touchpoints:
             facts.append(("not in the map", ", ".join(self.unknown_touchpoints)))
+        if self.other_columns:
+            facts.append(("other columns", self._other_columns_text()))
         head = "".join(
             f"<tr><th style='text-align:left'>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in facts
         )
@@ -1348,6 +1363,7 @@ class EventLog:
             duplicates_removed=self._duplicates_removed,
             unknown_touchpoints=self._unknown,
             journey_map_name=self._journey_map.name,
+            other_columns=tuple(str(c) for c in self._extra_columns),
         )
 
     def __repr__(self) -> str:

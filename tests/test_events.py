@@ -928,6 +928,12 @@ def test_summary_values():
     assert text == s.to_text() and len(text.splitlines()) < 40
     assert "8 events from 3 customers" in text
     assert "referral_invite" in text and "not seen" in text
+    # the columns besides the canonical ones are named, as the input names them
+    assert s.other_columns == ("region",) and d["other_columns"] == ["region"]
+    assert text.splitlines()[-1] == "Other columns, carried along: region"
+    assert "other columns</th><td>region</td>" in s._repr_html_()
+    many = read_events(small_events().assign(**{f"x{i}": i for i in range(14)})).summary()
+    assert many.to_text().splitlines()[-1].endswith("x10 and 3 more")
 
 
 def test_summary_html_escapes_user_strings():
