@@ -337,3 +337,13 @@ def test_a_column_misnamed_in_the_mapping_points_to_the_nested_key(tmp_path, eve
     path = write_jsonl(events.head(50), tmp_path / "export.jsonl")
     with pytest.raises(cjml.CjmlError, match=r"Did you mean 'properties.revenue'\?"):
         cjml.read_events(path, columns={**NESTED, "amount": "revenue"})
+
+
+def test_a_frame_with_nested_objects_says_how_to_flatten_them(tmp_path, events):
+    path = write_jsonl(events.head(50), tmp_path / "export.jsonl")
+    frame = pd.read_json(path, lines=True)  # "properties" holds dicts
+    with pytest.raises(cjml.CjmlError) as info:
+        cjml.read_events(frame, columns=NESTED)
+    said = str(info.value)
+    assert "if 'properties' holds nested objects (JSON read by pandas)" in said
+    assert "pd.json_normalize(records) names the key 'properties.stage'" in said

@@ -149,11 +149,17 @@ def _resolve_columns(
         if canon in mapping:
             user = mapping[canon]
             if user not in available:
-                fix = (
-                    f"{user!r} is the DataFrame's index, not a column: pass df.reset_index()"
-                    if user in index_names
-                    else "correct the column name in the mapping"
-                )
+                head = str(user).split(".", 1)[0]
+                if user in index_names:
+                    fix = f"{user!r} is the DataFrame's index, not a column: pass df.reset_index()"
+                elif "." in str(user) and head in available:  # a nested key, not flattened
+                    fix = (
+                        f"if {head!r} holds nested objects (JSON read by pandas), flatten "
+                        f"them first: pd.json_normalize(records) names the key {str(user)!r}; "
+                        "or give cjml the JSON Lines file itself, which flattens them"
+                    )
+                else:
+                    fix = "correct the column name in the mapping"
                 raise SchemaError(
                     f"The column mapping sends {canon!r} to your column {user!r}, which the "
                     f"input does not have.{_did_you_mean(user, available)} Available columns: "
