@@ -567,7 +567,10 @@ class EventLogSummary:
         return "\n".join(lines)
 
     def _other_columns_text(self) -> str:
-        shown = list(self.other_columns[: self._MAX_OTHER_COLUMNS])
+        shown = [
+            c if len(c) <= 40 else c[:37] + "..."
+            for c in self.other_columns[: self._MAX_OTHER_COLUMNS]
+        ]
         more = len(self.other_columns) - len(shown)
         return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
 

@@ -160,12 +160,18 @@ def _rows(path: str | os.PathLike, encoding: str | None) -> Iterator[dict[str, s
                     continue
                 try:
                     value = json.loads(stripped)
+                    if type(value) is not dict:
+                        raise _not_an_object(path, number, stripped, value)
+                    row: dict[str, str | None] = {}
+                    _flatten(value, "", row)
                 except json.JSONDecodeError as exc:
                     raise _not_json(path, number, stripped, exc) from None
-                if type(value) is not dict:
-                    raise _not_an_object(path, number, stripped, value)
-                row: dict[str, str | None] = {}
-                _flatten(value, "", row)
+                except RecursionError:  # a hostile or broken line: not an event
+                    raise InputFileError(
+                        f"Cannot read {_WHAT} {str(path)!r}: line {number} nests objects or "
+                        f"lists more deeply than cjml reads ({_shown(stripped)!r}). Fix: "
+                        "correct or remove that line."
+                    ) from None
                 yield row
         except UnicodeDecodeError:
             raise encoding_error(path, _WHAT, given) from None

@@ -1910,6 +1910,18 @@ MESSAGES = [
 
 # Real exports: rows that cannot be events set aside on request, a log of purchases without a
 # touchpoint column, ids that differ only by spaces.
+#: Events as JSON Lines, and as an export writes them (nested, an id a number or text).
+JSON_LINES = [
+    '{"customer_id": 1, "timestamp": "2024-01-01 09:00", "touchpoint": "email"}',
+    '{"customer_id": 2, "timestamp": "2024-01-02 10:00", "touchpoint": "purchase"}',
+]
+JSON_EXPORT = [
+    '{"userId": 1, "timestamp": "2024-01-01 09:00", "event": "email", "context": {"ip": "x"}}',
+    '{"userId": "1", "timestamp": "2024-01-03 09:00", "event": "purchase", '
+    '"properties": {"revenue": 12.5}}',
+    '{"userId": 2, "timestamp": "2024-01-02 10:00", "event": "website_visit"}',
+]
+
 REAL_EXPORTS = [
     Case(
         name="in-ids-missing-quarantine-validate",
@@ -1960,6 +1972,50 @@ REAL_EXPORTS = [
                 customer_id=f["customer_id"].where(f.index % 2 == 0, " " + f["customer_id"])
             ),
         ),
+    ),
+    Case(
+        name="in-json-nested-export-validate",
+        area="reading",
+        argv=[
+            "validate",
+            "{tmp}/export.jsonl",
+            "--columns",
+            "customer_id=userId,touchpoint=event,amount=properties.revenue",
+        ],
+        exit_code=0,
+        message=r"Event log: 3 events from 2 customers.*Other columns, carried along: context\.ip",
+        description="a Segment-like JSON Lines export, ids a number on one line and text on "
+        "another, nested keys mapped by dotted names (was refused: convert with pandas)",
+        setup=text("export.jsonl", "\n".join(JSON_EXPORT) + "\n"),
+    ),
+    Case(
+        name="in-json-cut-short-score",
+        area="reading",
+        argv=[*SCORE, "{tmp}/export.jsonl", "--no-recommend", *OUT],
+        exit_code=1,
+        message=r"export\.jsonl': line 3 is not JSON \(.*\): .*Fix: correct or remove that line",
+        description="score: an export whose last line was cut short",
+        setup=text("export.jsonl", "\n".join([*JSON_LINES, JSON_LINES[0][:30]])),
+        check=absent("scores.parquet"),
+    ),
+    Case(
+        name="in-json-deep-nesting-validate",
+        area="reading",
+        argv=["validate", "{tmp}/deep.jsonl"],
+        exit_code=1,
+        message=r"deep\.jsonl': line 2 nests objects or lists more deeply than cjml reads",
+        description="a line nested 100,000 levels deep (would be a RecursionError)",
+        setup=text("deep.jsonl", JSON_LINES[0] + "\n" + '{"a":' * 100_000 + "1" + "}" * 100_000),
+    ),
+    Case(
+        name="in-json-array-train",
+        area="reading",
+        argv=["train", "{tmp}/events.json", "--out", "{tmp}/m.cjml"],
+        exit_code=1,
+        message=r"events\.json': it holds one JSON array, not one event per line.*jq -c",
+        description="a .json file holding one array of events, not JSON Lines",
+        setup=text("events.json", "[" + ",\n".join(JSON_LINES) + "]\n"),
+        check=absent("m.cjml"),
     ),
 ]
 
