@@ -1304,6 +1304,41 @@ class EventLog:
                 part.__dict__[name] = self.__dict__[name][first:last]
         return part
 
+    def save(self, path: str | os.PathLike, *, force: bool = False) -> Path:
+        """Write the checked log to a Parquet file, to read again fast and without options.
+
+        The file holds :attr:`frame`: the canonical column names, customers then time in
+        order, the stage, and the other columns carried along; :func:`read_events` reads
+        it back to the same log (with the same journey map), with no ``columns=`` or
+        ``on_error=`` to repeat. The times are written in the log's timezone, their
+        instants unchanged; give the same ``timezone=`` when reading it back if dates
+        such as cutoffs should mean local midnight. Converting a large CSV or JSON Lines
+        export once this way makes every later reading many times faster.
+
+        Parameters
+        ----------
+        path : str or path-like
+            A ``.parquet`` file.
+        force : bool, default False
+            Replace an existing file; without it an existing file is an error.
+
+        Returns
+        -------
+        pathlib.Path
+            The path written.
+        """
+        from cjml.io._write import write_table
+
+        if Path(path).suffix.lower() != ".parquet":
+            raise InputFileError(
+                f"Cannot save the event log to {str(path)!r}: give a .parquet file (it keeps "
+                "the times, categories and numbers as they are, and reads fast)."
+            )
+        frame = self._frame
+        if str(self._timezone) != "UTC":  # the same instants, said in the user's timezone
+            frame = frame.assign(timestamp=frame["timestamp"].dt.tz_convert(self._timezone))
+        return write_table(frame, Path(path), force=force)
+
     def head(self, n: int = 5) -> pd.DataFrame:
         """The first ``n`` canonical events.
 

@@ -1076,3 +1076,20 @@ def test_the_times_error_comes_first_when_the_checks_run_beside_them(parallel_ro
             SchemaError, match=r"Column 'touchpoint' has 1 row with a missing or empty touchpoint"
         ):
             read_events(touchpoint_only)
+
+
+def test_a_saved_log_reads_back_as_the_same_log(tmp_path):
+    log = read_events(small_events(), timezone="Europe/Paris")
+    path = log.save(tmp_path / "clean.parquet")
+    back = read_events(path, timezone="Europe/Paris")
+    pd.testing.assert_frame_equal(back.frame, log.frame)
+    # the times are written in the log's timezone, the instants unchanged
+    written = pd.read_parquet(path)["timestamp"]
+    assert str(written.dt.tz) == "Europe/Paris"
+    assert (written.dt.tz_convert("UTC") == log.frame["timestamp"]).all()
+    with pytest.raises(InputFileError, match="already exists"):
+        log.save(path)
+    assert log.save(path, force=True) == path
+    with pytest.raises(InputFileError, match=r"give a \.parquet file"):
+        log.save(tmp_path / "clean.csv")
+    assert not (tmp_path / "clean.csv").exists()

@@ -347,3 +347,18 @@ def test_a_frame_with_nested_objects_says_how_to_flatten_them(tmp_path, events):
     said = str(info.value)
     assert "if 'properties' holds nested objects (JSON read by pandas)" in said
     assert "pd.json_normalize(records) names the key 'properties.stage'" in said
+
+
+def test_validate_converts_an_export_once_into_a_log_every_command_reads(tmp_path, events, capsys):
+    path = write_jsonl(events, tmp_path / "export.jsonl")
+    columns = ",".join(f"{k}={v}" for k, v in NESTED.items())
+    clean = tmp_path / "events.parquet"
+    assert main(["validate", str(path), "--columns", columns, "--out", str(clean)]) == 0
+    assert f"Wrote the checked log ({len(events):,} events) to {clean}" in capsys.readouterr().out
+    expected = cjml.read_events(path, columns=NESTED).frame
+    pd.testing.assert_frame_equal(cjml.read_events(clean).frame, expected)
+    # never over an input, and an existing file only with --force
+    assert main(["validate", str(clean), "--out", str(clean), "--force"]) == 1
+    assert "never writes over its inputs" in capsys.readouterr().err
+    assert main(["validate", str(path), "--columns", columns, "--out", str(clean)]) == 1
+    assert "already exists and was left untouched" in capsys.readouterr().err

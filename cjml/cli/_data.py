@@ -155,9 +155,17 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from cjml.io._files import csv_dialect_text
     from cjml.labels import churn_advice, churn_suspects, outbound_advice, outbound_suspects
 
+    if args.out is not None:  # refused before the reading, as every command's --out
+        check_output(args.out, inputs=inputs_of(args), force=args.force, suffixes=(".parquet",))
     log = read_log(args)
     dialect = csv_dialect_text(args.events, args.encoding)
     say((f"{dialect}\n" if dialect else "") + log.summary().to_text())
+    if args.out is not None:
+        log.save(args.out, force=args.force)
+        say(
+            f"Wrote the checked log ({log.n_events:,} events) to {args.out}: every command "
+            "reads it as it is, without --columns"
+        )
     sent = outbound_suspects(log)
     if len(sent):
         say(f"\nNote: {outbound_advice(sent)}")
@@ -186,10 +194,25 @@ def add_validate(sub: argparse._SubParsersAction) -> None:
                 "validate events/ --map saas.toml --timezone Europe/Paris",
                 "a folder of files, your journey map, local times",
             ),
+            (
+                "validate export.jsonl --columns customer_id=userId,touchpoint=event "
+                "--out events.parquet",
+                "convert once: later commands read the Parquet file fast, without --columns",
+            ),
         ],
         see=h.README_INPUT,
     )
     h.add_events_argument(p.add_argument_group("Arguments"))
+    out = p.add_argument_group("Output")
+    out.add_argument(
+        "--out",
+        metavar="PATH",
+        default=None,
+        help="also write the checked log to this .parquet file (canonical column names, in "
+        "order, the stage; rows set aside left out), which every command reads fast and "
+        "without --columns",
+    )
+    h.add_force_option(out)
     h.add_input_options(p)
     h.finish_command(p).set_defaults(func=_cmd_validate)
 
