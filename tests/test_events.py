@@ -642,6 +642,24 @@ def test_unsupported_files(tmp_path, name, reader):
     assert f"e.g. {reader}{str(path)!r}" in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("name", "unpack"),
+    [
+        ("export.zip", "unzip '{p}' -d events"),
+        ("export.tar.gz", "tar -xf '{p}' -C events"),
+        ("export.7z", "7z x '{p}' -oevents"),
+    ],
+)
+def test_an_archive_of_files_says_to_unpack_it(tmp_path, name, unpack):
+    path = tmp_path / name
+    path.write_bytes(b"PK\x03\x04")
+    with pytest.raises(InputFileError) as info:
+        read_events(path)
+    said = str(info.value)
+    assert "it is an archive" in said and unpack.format(p=path) in said
+    assert "read_excel" not in said
+
+
 def test_missing_path(tmp_path):
     with pytest.raises(InputFileError, match=r"nope.csv.*no such file.*CSV file"):
         read_events(tmp_path / "nope.csv")

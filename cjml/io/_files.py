@@ -503,6 +503,13 @@ def _input_files(path: Path) -> tuple[str, list[Path]]:
         suffix_kind = _suffix_kind(path)
         if suffix_kind is None:
             suffix = "".join(path.suffixes) or "(no suffix)"
+            if path.name.lower().endswith(_ARCHIVES):  # an export of many files, packed
+                raise InputFileError(
+                    f"Cannot read events from {str(path)!r}: it is an archive ({suffix!r}), "
+                    "and cjml reads the files inside it, not the archive. Fix: unpack it into "
+                    f"a folder (e.g. mkdir events && {_unpack_hint(path)}) and give the "
+                    "folder, or one file of it."
+                )
             raise InputFileError(
                 f"Cannot read events from {str(path)!r}: {suffix!r} files are not supported. "
                 f"{_ACCEPTED}. Fix: export the events as CSV, Parquet or JSON Lines, e.g. "
@@ -510,6 +517,20 @@ def _input_files(path: Path) -> tuple[str, list[Path]]:
             )
         kind, chosen = suffix_kind, [path]
     return kind, chosen
+
+
+#: Archives of several files (a zip of one CSV file is read as that file, by its content).
+_ARCHIVES = (".zip", ".tar", ".tar.gz", ".tgz", ".7z", ".rar")
+
+
+def _unpack_hint(path: Path) -> str:
+    """The shell command that unpacks ``path`` into the folder ``events``."""
+    name = path.name.lower()
+    if name.endswith(".zip"):
+        return f"unzip {str(path)!r} -d events"
+    if name.endswith((".tar", ".tar.gz", ".tgz")):
+        return f"tar -xf {str(path)!r} -C events"
+    return f"7z x {str(path)!r} -oevents"
 
 
 def _folder_files(folder: Path) -> list[Path]:
