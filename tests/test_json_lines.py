@@ -282,6 +282,11 @@ def test_a_bad_cell_is_named_by_its_line(tmp_path):
         ),
         ("", r"it holds no JSON object with a key"),
         (
+            '{"customer_id": 1, "timestamp": "2024-01-01", "touchpoint": "email"}\n'
+            '{"a.b": 1, "a": {"b": 2}, "customer_id": 1}\n',
+            r"on line 2 two keys give the same column 'a\.b' .* Fix: rename one of them",
+        ),
+        (
             "customer_id,timestamp,touchpoint\n1,2024-01-01,email\n",
             r"line 1 is not JSON: it reads as CSV text .* Fix: name it \.csv",
         ),
