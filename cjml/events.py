@@ -1451,7 +1451,8 @@ def read_events(
         A partitioned dataset (Spark's ``partitionBy``, Dask's ``partition_on``:
         ``segment=gold/part-0.parquet``) has its ``key=value`` folder names
         read as text columns. All files of a folder must have the same columns
-        (JSON Lines files: the keys of all of them, missing where a file lacks one).
+        (JSON Lines files: the keys of all of them, missing where a file lacks one;
+        in a folder a plain ``.json`` file is a document, not events, and is skipped).
     columns : mapping or str, optional
         Canonical name -> your column name, e.g.
         ``{"customer_id": "user", "timestamp": "event_time"}``, or as text

@@ -367,3 +367,30 @@ def test_validate_converts_an_export_once_into_a_log_every_command_reads(tmp_pat
     assert "never writes over its inputs" in capsys.readouterr().err
     assert main(["validate", str(path), "--columns", columns, "--out", str(clean)]) == 1
     assert "already exists and was left untouched" in capsys.readouterr().err
+
+
+def test_a_folder_of_events_skips_the_json_documents_beside_them(tmp_path, events):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    events.to_csv(folder / "events.csv", index=False)
+    # what a user keeps beside the events, and cjml writes: none of them is events
+    (folder / "model.cjml.manifest.json").write_text('{"format": 2}')
+    (folder / "actions.campaign.json").write_text('{"campaign_id": "c1"}')
+    (folder / "map.json").write_text('{"stages": ["a"]}')
+    (folder / "decisions.jsonl").write_text('{"customer_id": 1, "decision": "approve"}\n')
+    got = cjml.read_events(folder).frame
+    pd.testing.assert_frame_equal(
+        _canonical(got), _canonical(cjml.read_events(events).frame), check_categorical=False
+    )
+    # Amplitude's hourly .json.gz files are events; plain .json only by their own path
+    hourly = tmp_path / "hourly"
+    hourly.mkdir()
+    write_jsonl(events, hourly / "123_2024-01-01_0#0.json.gz")
+    assert cjml.read_events(hourly, columns=NESTED).n_events == len(events)
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    write_jsonl(events.head(20), alone / "events.json")
+    few = {k: NESTED[k] for k in ("customer_id", "timestamp", "touchpoint", "stage")}
+    with pytest.raises(InputFileError, match=r"a plain \.json file is taken for a document"):
+        cjml.read_events(alone, columns=few)
+    assert cjml.read_events(alone / "events.json", columns=few).n_events == 20

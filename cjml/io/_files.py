@@ -477,7 +477,7 @@ def _input_files(path: Path) -> tuple[str, list[Path]]:
     if path.is_dir():
         files = _folder_files(path)
         groups = {
-            kind: [p for p in files if _suffix_kind(p) == kind]
+            kind: [p for p in files if _folder_kind(p) == kind]
             for kind in ("csv", "parquet", "json")
         }
         present = [kind for kind in groups if groups[kind]]
@@ -492,10 +492,18 @@ def _input_files(path: Path) -> tuple[str, list[Path]]:
             )
         if not present:
             shown = [_relative(path, p) for p in files[:5]]
+            documents = any(p.name.lower().endswith(".json") for p in files)
             raise InputFileError(
                 f"The folder {str(path)!r} holds no CSV, Parquet or JSON Lines file (found "
                 f"{shown!r}; of its sub-folders only partitions, key=value, are read). "
                 f"{_ACCEPTED}."
+                + (
+                    " In a folder, a plain .json file is taken for a document (a manifest, a "
+                    "map), not events: name JSON Lines files .jsonl (or give one file by "
+                    "its path)."
+                    if documents
+                    else ""
+                )
             )
         kind = present[0]
         chosen = groups[kind]
@@ -531,6 +539,25 @@ def _unpack_hint(path: Path) -> str:
     if name.endswith((".tar", ".tar.gz", ".tgz")):
         return f"tar -xf {str(path)!r} -C events"
     return f"7z x {str(path)!r} -oevents"
+
+
+#: A file cjml writes beside its outputs as JSON Lines, never read from a folder as events
+#: (its bundle and campaign manifests are ``.json`` documents, skipped with any other).
+_SIDE_NAMES = ("decisions.jsonl",)
+
+
+def _folder_kind(path: Path) -> str | None:
+    """The format of a file found in a folder of events, None for a file that is not one.
+
+    A plain ``.json`` file in a folder is a document (a manifest, a journey map, a
+    configuration), not events: only ``.jsonl``, ``.ndjson`` and compressed ``.json.gz``
+    files (one per hour, as Amplitude exports) are JSON Lines there; a ``.json`` file
+    given by its own path is read as JSON Lines. cjml's own side files are skipped.
+    """
+    name = path.name.lower()
+    if name.endswith(".json") or name in _SIDE_NAMES:
+        return None
+    return _suffix_kind(path)
 
 
 def _folder_files(folder: Path) -> list[Path]:
