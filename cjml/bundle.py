@@ -457,7 +457,12 @@ def _read_manifest(path: Path) -> dict[str, Any]:
 
     kind = _suffix_kind(path)
     if not manifest_path.is_file() and kind is not None:  # the events given for the bundle
-        words = {"csv": "a CSV", "parquet": "a Parquet", "json": "a JSON Lines"}[kind]
+        words = {
+            "csv": "a CSV",
+            "parquet": "a Parquet",
+            "json": "a JSON Lines",
+            "excel": "an Excel",
+        }[kind]
         raise BundleError(
             f"{str(path)!r} is {words} file of events, not a model bundle. Fix: give the "
             "bundle first, then the events (cjml.score(bundle, events); cjml score MODEL "

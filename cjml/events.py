@@ -1445,7 +1445,9 @@ def read_events(
         JSON Lines file (one object per line: ``.jsonl``, ``.ndjson``, ``.json``,
         plain or compressed; nested keys become dotted columns such as
         ``properties.revenue``, and every value is read as a CSV cell is, see
-        :mod:`cjml.io._json`); or a folder of files of one of these formats, read in path order
+        :mod:`cjml.io._json`); an Excel workbook (``.xlsx``, ``.xlsm``: its first sheet,
+        read as a CSV file is, with ``openpyxl``); or a folder of files of one of these
+        formats, read in path order
         (names starting with ``.`` or ``_`` are skipped; of its sub-folders,
         only ``key=value`` partitions are read).
         A partitioned dataset (Spark's ``partitionBy``, Dask's ``partition_on``:

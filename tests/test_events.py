@@ -628,7 +628,6 @@ def test_unknown_touchpoint_with_null_stage_is_an_error():
 @pytest.mark.parametrize(
     ("name", "reader"),
     [
-        ("events.xlsx", "pd.read_excel("),
         ("events.txt", "pd.read_csv("),
         ("events", "pd.read_excel("),
     ],

@@ -180,9 +180,9 @@ def add_validate(sub: argparse._SubParsersAction) -> None:
         sub,
         "validate",
         summary="check an event log and print its summary",
-        description="Read and validate an event log (CSV, Parquet, JSON Lines, or a folder of "
-        "them). Prints the summary and exits 0, or prints what is wrong and how to fix it "
-        "and exits 1.",
+        description="Read and validate an event log (CSV, Parquet, JSON Lines, Excel, or a "
+        "folder of them). Prints the summary and exits 0, or prints what is wrong and how to "
+        "fix it and exits 1.",
         examples=[
             ("validate journeys.parquet", ""),
             (

@@ -378,7 +378,9 @@ def add_input_options(
 
 def add_events_argument(group: argparse._ActionsContainer) -> None:
     group.add_argument(
-        "events", metavar="EVENTS", help="CSV, Parquet or JSON Lines file, or a folder of them"
+        "events",
+        metavar="EVENTS",
+        help="CSV, Parquet, JSON Lines or Excel (.xlsx) file, or a folder of them",
     )
 
 

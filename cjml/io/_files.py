@@ -1,9 +1,9 @@
 """Event files and folders, and customer lists: which files, in which format.
 
-A path is a CSV file, a Parquet file, a JSON Lines file, or a folder of only one of them,
-with its partition sub-folders (a partitioned dataset's ``key=value`` folder names are
-columns), read in path order; the CSV rules themselves live in :mod:`cjml.io._csv`, JSON
-Lines in :mod:`cjml.io._json`.
+A path is a CSV file, a Parquet file, a JSON Lines file, an Excel workbook, or a folder of
+only one of them, with its partition sub-folders (a partitioned dataset's ``key=value``
+folder names are columns), read in path order; the CSV rules themselves live in
+:mod:`cjml.io._csv`, JSON Lines in :mod:`cjml.io._json`, workbooks in :mod:`cjml.io._excel`.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from cjml.io._csv import (
     read_head,
     typed_like_pandas,
 )
+from cjml.io._excel import EXCEL_SUFFIXES, excel_batches
 from cjml.io._json import JSON_SUFFIXES, json_batches, no_objects
 from cjml.io._messages import _MAX_SHOWN, TEXT_KINDS, _Origin, _user_stacklevel
 from cjml.io._write import unescape_formula
@@ -56,8 +57,8 @@ _ACCEPTED = (
     "cjml reads a pandas DataFrame, a CSV file (.csv or .tsv, separated by commas, ';', "
     "tabs or '|', or compressed .csv.gz/.csv.bz2/.csv.zip/.csv.xz/.csv.zst), a Parquet "
     "file (.parquet, .pq), a JSON Lines file (one object per line: .jsonl, .ndjson or "
-    ".json, plain or compressed), or a folder holding files of one of these formats "
-    "(with its key=value partition sub-folders)"
+    ".json, plain or compressed), an Excel workbook (.xlsx, its first sheet), or a folder "
+    "holding files of one of these formats (with its key=value partition sub-folders)"
 )
 
 
@@ -215,6 +216,8 @@ def _suffix_kind(path: Path) -> str | None:
         return "parquet"
     if name.endswith(JSON_SUFFIXES):
         return "json"
+    if name.endswith(EXCEL_SUFFIXES):
+        return "excel"
     return None
 
 
@@ -295,6 +298,24 @@ def _read_json(
         for t in pieces
     )
     return _text_frame(batches, names, None if id_col is None else str(id_col), text_cols)
+
+
+def _read_excel(
+    path: Path, mapping: dict[str, Hashable], encoding: str | None = None
+) -> pd.DataFrame:
+    """A workbook's first sheet, its cells typed as a CSV file's are (see :func:`_read_csv`
+    and :mod:`cjml.io._excel`)."""
+    (table,) = excel_batches(path, None, 1 << 62)
+    names = list(table.column_names)
+    try:
+        resolved = _resolve_columns(mapping, names)
+    except SchemaError:
+        resolved = {}  # the same check fails again on the full frame, with the rows
+    text_cols = {
+        str(resolved[c]) for c in ("timestamp", "touchpoint", "stage", "channel") if c in resolved
+    }
+    id_col = resolved.get("customer_id")
+    return _text_frame([table], names, None if id_col is None else str(id_col), text_cols)
 
 
 def _text_frame(
@@ -423,7 +444,7 @@ def _read_path(
 ) -> tuple[pd.DataFrame, _Origin]:
     kind, chosen = _input_files(path)
     folder = path if path.is_dir() else None
-    read = {"csv": _read_csv, "json": _read_json}
+    read = {"csv": _read_csv, "json": _read_json, "excel": _read_excel}
     frames = [
         _with_partitions(
             read[kind](p, mapping, encoding) if kind in read else _read_parquet(p),
@@ -444,7 +465,7 @@ def _read_path(
     return data, origin
 
 
-_KIND_WORDS = {"csv": "CSV", "parquet": "Parquet", "json": "JSON Lines"}
+_KIND_WORDS = {"csv": "CSV", "parquet": "Parquet", "json": "JSON Lines", "excel": "Excel"}
 
 
 def _check_same_columns(
@@ -463,7 +484,7 @@ def _check_same_columns(
 
 
 def _input_files(path: Path) -> tuple[str, list[Path]]:
-    """The format ("csv", "parquet" or "json") and the files to read, in path order.
+    """The format ("csv", "parquet", "json" or "excel") and the files to read, in path order.
 
     A folder is read with its partition sub-folders, as Spark, Dask and pyarrow write a
     dataset partitioned by column (``month=2024-01/part-0.parquet``; see
@@ -478,7 +499,7 @@ def _input_files(path: Path) -> tuple[str, list[Path]]:
         files = _folder_files(path)
         groups = {
             kind: [p for p in files if _folder_kind(p) == kind]
-            for kind in ("csv", "parquet", "json")
+            for kind in ("csv", "parquet", "json", "excel")
         }
         present = [kind for kind in groups if groups[kind]]
         if len(present) > 1:
@@ -520,7 +541,7 @@ def _input_files(path: Path) -> tuple[str, list[Path]]:
                 )
             raise InputFileError(
                 f"Cannot read events from {str(path)!r}: {suffix!r} files are not supported. "
-                f"{_ACCEPTED}. Fix: export the events as CSV, Parquet or JSON Lines, e.g. "
+                f"{_ACCEPTED}. Fix: export the events as CSV, Parquet, JSON Lines or .xlsx, e.g. "
                 f"{_conversion_hint(path)}.to_parquet('events.parquet')."
             )
         kind, chosen = suffix_kind, [path]
@@ -555,8 +576,8 @@ def _folder_kind(path: Path) -> str | None:
     given by its own path is read as JSON Lines. cjml's own side files are skipped.
     """
     name = path.name.lower()
-    if name.endswith(".json") or name in _SIDE_NAMES:
-        return None
+    if name.endswith(".json") or name in _SIDE_NAMES or name.startswith("~$"):
+        return None  # ~$: the lock file Excel keeps beside an open workbook
     return _suffix_kind(path)
 
 

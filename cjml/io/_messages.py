@@ -220,9 +220,9 @@ def _decategorize(s: pd.Series) -> pd.Series:
     return s
 
 
-#: The input formats whose cells are text, read under the same rules: CSV and JSON Lines
-#: (see :mod:`cjml.io._json`).
-TEXT_KINDS = ("csv", "json")
+#: The input formats whose cells are text, read under the same rules: CSV, JSON Lines
+#: and Excel workbooks (see :mod:`cjml.io._json`, :mod:`cjml.io._excel`).
+TEXT_KINDS = ("csv", "json", "excel")
 
 
 @dataclass(frozen=True)
@@ -231,7 +231,7 @@ class _Origin:
 
     names: tuple[str, ...] = ()  # one per file, empty for a DataFrame
     starts: tuple[int, ...] = ()  # first input position of each file
-    csv: bool = False  # the rows are lines of text files (CSV, JSON Lines)
+    csv: bool = False  # the rows are lines of text files (CSV, JSON Lines, a sheet's rows)
     index: pd.Index | None = None  # a DataFrame's index when it is not 0..n-1
     rows: np.ndarray | None = None  # input position of each row, when given a subset
     first_line: int = 2  # the line of a file's first row: 2 under a CSV header, 1 in JSON Lines

@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 from cjml.exceptions import InputFileError, SchemaError
 from cjml.io._batches import _Reader
 from cjml.io._csv import csv_batches, csv_header, file_kind, not_this, read_head
+from cjml.io._excel import excel_batches, excel_columns, excel_rows
 from cjml.io._files import _check_same_columns, _input_files, _partition_values, _relative
 from cjml.io._json import json_batches, json_columns
 from cjml.io._messages import TEXT_KINDS
@@ -45,7 +46,7 @@ _SCAN_BLOCK = 1 << 20
 class _Source:
     """The input: files of one format, or an in-memory frame."""
 
-    kind: str  # "csv" | "parquet" | "json" (JSON Lines) | "frame"
+    kind: str  # "csv" | "parquet" | "json" (JSON Lines) | "excel" | "frame"
     files: tuple[str, ...] = ()
     names: tuple[str, ...] = ()
     columns: list = field(default_factory=list)
@@ -87,6 +88,8 @@ class _Source:
             return len(self.frame)
         if self.kind == "parquet":
             return sum(pq.ParquetFile(f).metadata.num_rows for f in self.files)
+        if self.kind == "excel":  # read whole anyway (and kept for the reading)
+            return max(sum(excel_rows(f) for f in self.files), 1)
         total = 0
         for f in self.files:
             size = os.path.getsize(f)
@@ -142,6 +145,8 @@ def _open_source(events, encoding: str | None = None) -> _Source:
     elif kind == "json":  # a file may lack a key the others have: every file gets them all
         union = list(dict.fromkeys(c for f in files for c in json_columns(f, encoding)))
         columns_of = [union for _ in files]
+    elif kind == "excel":
+        columns_of = [excel_columns(f) for f in files]
     else:
         columns_of = [_parquet_columns(f) for f in files]
     folder = path if path.is_dir() else None
@@ -273,6 +278,8 @@ def _iter_batches(
             batches = _parquet_batches(f, in_file, batch_rows)
         elif src.kind == "json":
             batches = json_batches(f, in_file, batch_rows, src.encoding)
+        elif src.kind == "excel":
+            batches = excel_batches(f, in_file, batch_rows)
         else:
             batches = csv_batches(
                 f,
@@ -367,8 +374,8 @@ def _parquet_batches(
 
 @dataclass
 class _Piece:
-    """A piece of the input a dask task reads: row groups of a Parquet file, a CSV or JSON
-    Lines file, or a slice of a DataFrame."""
+    """A piece of the input a dask task reads: row groups of a Parquet file, a CSV, JSON
+    Lines or Excel file, or a slice of a DataFrame."""
 
     file_no: int
     path: str | None = None
@@ -376,7 +383,7 @@ class _Piece:
     first_row: int = 0
     table: pa.Table | None = None
     encoding: str | None = None  # of a CSV or JSON Lines file
-    json: bool = False  # a JSON Lines file, not a CSV one
+    form: str = "csv"  # of a whole file: "csv", "json" (JSON Lines) or "excel"
     partition: dict = field(default_factory=dict)  # the file's partition values
 
 
@@ -394,7 +401,7 @@ def _pieces(src: _Source, reader: _Reader) -> list[_Piece]:
                 path=f,
                 encoding=src.encoding,
                 partition=src.partition(i),
-                json=src.kind == "json",
+                form=src.kind,
             )
             for i, f in enumerate(src.files)
         ]
@@ -428,8 +435,10 @@ def _read_piece(piece: _Piece, reader: _Reader) -> pa.Table:
     in_file = [c for c in columns if str(c) not in piece.partition]
     if piece.row_groups is not None:
         batches = list(_parquet_batches(piece.path, in_file, BATCH_ROWS, piece.row_groups))
-    elif piece.json:
+    elif piece.form == "json":
         batches = list(json_batches(piece.path, in_file, BATCH_ROWS, piece.encoding))
+    elif piece.form == "excel":
+        batches = list(excel_batches(piece.path, in_file, BATCH_ROWS))
     else:
         batches = list(
             csv_batches(
