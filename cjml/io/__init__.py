@@ -10,6 +10,8 @@ on each worker. One set of rules, one set of messages:
   files), the text-file reader of journey maps and rules, customer-list ids;
 - :mod:`cjml.io._json`: JSON Lines files (exports of event pipelines), read as
   text cells as a CSV file is, nested keys flattened into dotted columns;
+- :mod:`cjml.io._excel`: Excel workbooks, their first sheet read as text cells
+  as a CSV file is;
 - :mod:`cjml.io._files`: paths, folders and customer lists: which files, in
   which format, read whole (``read_events``) with their origin;
 - :mod:`cjml.io._source`: the same files (or a DataFrame) as Arrow batches,
