@@ -26,6 +26,11 @@ keys for missing values): ``read_events`` of it, of the same events as Parquet, 
 the pandas reference ``read_json(lines=True)`` + ``json_normalize`` + a stable sort.
 
     python benchmarks/events.py --json 200000 [--repeats 3]
+
+``--excel N`` times the first N events of the 1M log as an Excel workbook (needs openpyxl):
+``read_events`` of it against ``pandas.read_excel`` of the same sheet (which checks nothing).
+
+    python benchmarks/events.py --excel 50000 [--repeats 3]
 """
 
 from __future__ import annotations
@@ -205,6 +210,66 @@ def json_cases(n_events: int, repeats: int) -> None:
         print(f"{'ratio cjml JSON Lines / ' + label:60} {ours / medians[label]:6.2f}x")
 
 
+def _excel_path(n_events: int) -> str:
+    """The first ``n_events`` events of the 1M log as a workbook; built once and cached."""
+    path = CACHE / f"book_{n_events}.xlsx"
+    if not path.exists():
+        frame = pd.read_parquet(_log_path(1_000_000)).iloc[:n_events]
+        frame = frame.assign(timestamp=frame["timestamp"].dt.tz_localize(None))
+        frame.to_excel(path, index=False)
+    return str(path)
+
+
+def setup_cjml_read_excel(path: str) -> None:
+    import openpyxl  # noqa: F401
+
+    import cjml.events  # noqa: F401
+
+
+def cjml_read_excel(state: None, path: str) -> dict:
+    import cjml
+
+    log = cjml.read_events(path)
+    return {"events": log.n_events, "customers": log.n_customers}
+
+
+def setup_pandas_excel_reference(path: str) -> None:
+    import openpyxl  # noqa: F401
+
+
+def pandas_excel_reference(state: None, path: str) -> dict:
+    frame = pd.read_excel(path)
+    return {"events": len(frame), "customers": int(frame["customer_id"].nunique())}
+
+
+def excel_cases(n_events: int, repeats: int) -> None:
+    """Time reading a workbook against pandas' reader of the same sheet."""
+    book = _excel_path(n_events)
+    cases = {
+        "cjml.read_events, Excel": "cjml_read_excel",
+        "pandas read_excel (ref.)": "pandas_excel_reference",
+    }
+    runs: dict[str, list] = {label: [] for label in cases}
+    for i in range(repeats):
+        order = list(cases.items())
+        for label, func in order if i % 2 == 0 else order[::-1]:
+            runs[label].append(run_case("events", func, path=book))
+    print(
+        f"reading {n_events:,} events from an Excel workbook; median of {repeats} interleaved "
+        "runs in fresh processes"
+    )
+    print(f"{'case':38} {'seconds':>8} {'events/s':>12} {'peak MB':>8}  runs")
+    medians = {}
+    for label, rs in runs.items():
+        medians[label] = statistics.median(r["seconds"] for r in rs)
+        print(
+            f"{label:38} {medians[label]:8.2f} {n_events / medians[label]:12,.0f} "
+            f"{max(r['peak_mb'] for r in rs):8.0f}  {[round(r['seconds'], 2) for r in rs]}"
+        )
+    ratio = medians["cjml.read_events, Excel"] / medians["pandas read_excel (ref.)"]
+    print(f"{'ratio cjml / pandas read_excel':60} {ratio:6.2f}x")
+
+
 CASES = {
     "cjml.read_events": "cjml_read",
     "pyarrow read+sort (reference)": "pyarrow_reference",
@@ -275,7 +340,17 @@ def main() -> None:
         metavar="N",
         help="time reading a JSON Lines export of N events instead",
     )
+    parser.add_argument(
+        "--excel",
+        type=int,
+        default=None,
+        metavar="N",
+        help="time reading an Excel workbook of N events instead",
+    )
     args = parser.parse_args()
+    if args.excel:
+        excel_cases(args.excel, args.repeats)
+        return
     if args.json:
         json_cases(args.json, args.repeats)
         return

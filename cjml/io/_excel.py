@@ -13,8 +13,9 @@ cell ``1001`` is the id ``1001``, amounts become numbers where every value reads
   with a warning that names it (``events.xlsx line 14`` is the sheet's row 14).
 
 It needs ``openpyxl`` (``pip install "cjml[excel]"``). The whole sheet is read at once (a
-sheet holds at most 1,048,576 rows), at about 10,000 rows a second, as fast as
-``pandas.read_excel``: save a large sheet as CSV, or convert it once with
+sheet holds at most 1,048,576 rows), at 7,000-10,000 rows a second, a little faster than
+``pandas.read_excel`` (``python benchmarks/events.py --excel 50000``): save a large sheet as
+CSV, or convert it once with
 ``cjml validate book.xlsx --out events.parquet``.
 """
 
