@@ -162,3 +162,11 @@ def test_a_folder_of_workbooks_skips_excels_lock_files(tmp_path, events):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert cjml.read_events(folder).n_events == 200
+
+
+def test_a_customer_list_is_a_csv_or_parquet_file_not_a_workbook(tmp_path):
+    from cjml.io._files import _read_id_list
+
+    book = write_book(tmp_path / "ids.xlsx", [["customer_id"], [1], [2]])
+    with pytest.raises(InputFileError, match=r"give a \.csv or \.parquet file"):
+        _read_id_list(book)

@@ -80,7 +80,7 @@ def _read_id_list(
         path = Path(customers)
         where = f"customer list {str(path)!r}"
         kind = _suffix_kind(path)
-        if kind is None:
+        if kind not in ("csv", "parquet"):  # a list of ids, not an export of events
             raise InputFileError(
                 f"Cannot read the {where}: give a .csv or .parquet file with a customer_id column."
             )
