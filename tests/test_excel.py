@@ -134,6 +134,16 @@ def test_a_bad_cell_is_named_by_the_sheets_row(tmp_path):
             r"row 2 has a value in column D, which has no name in row 1 \('stray'\)",
         ),
         ([[None, None]], r"its first sheet has no header in its first row"),
+        (
+            [
+                ["Weekly export, 1 March 2024"],
+                [],
+                ["customer_id", "timestamp", "touchpoint"],
+                [1, "2024-01-01", "email"],
+            ],
+            r"row 1 holds one cell \('Weekly export, 1 March 2024'\) and row 3 more: the "
+            r"table seems to start below a title",
+        ),
     ],
 )
 def test_a_sheet_that_breaks_the_header_rules_is_refused(tmp_path, rows, message):

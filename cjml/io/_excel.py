@@ -146,6 +146,12 @@ def _read_sheet(path: str | os.PathLike) -> pa.Table:
             texts = [_text(v) for v in row]
             if any(t is not None for t in texts[width:]):
                 at = width + next(i for i, t in enumerate(texts[width:]) if t is not None)
+                if width == 1 and not cells[0]:  # a title above the table, not its header
+                    raise InputFileError(
+                        f"Cannot read {_WHAT} {name!r}: row 1 holds one cell ({names[0]!r}) "
+                        f"and row {number} more: the table seems to start below a title. "
+                        "Fix: delete the rows above the column names, so that they are row 1."
+                    )
                 raise InputFileError(
                     f"Cannot read {_WHAT} {name!r}: row {number} has a value in column "
                     f"{_letter(at)}, which has no name in row 1 ({texts[at]!r}). Fix: name "
