@@ -287,6 +287,11 @@ def test_a_bad_cell_is_named_by_its_line(tmp_path):
             r"on line 2 two keys give the same column 'a\.b' .* Fix: rename one of them",
         ),
         (
+            '{"customer_id": 1, "timestamp": "2024-01-01", "touchpoint": "email", '
+            '"p": {"x": 1, "x": 2}}\n',
+            r"on line 1 an object has the key 'x' twice, so one of its values would be lost",
+        ),
+        (
             "customer_id,timestamp,touchpoint\n1,2024-01-01,email\n",
             r"line 1 is not JSON: it reads as CSV text .* Fix: name it \.csv",
         ),
