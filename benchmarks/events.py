@@ -179,23 +179,16 @@ def pandas_read_json_reference(path: str) -> dict:
     return {"events": len(frame), "customers": int(frame["customer_id"].astype(str).nunique())}
 
 
-def json_cases(n_events: int, repeats: int) -> None:
-    """Time reading a JSON Lines export against the same events as Parquet and pandas."""
-    jsonl, parquet = _json_paths(n_events)
-    cases = {
-        "cjml.read_events, JSON Lines": ("cjml_read_json", jsonl),
-        "cjml.read_events, Parquet": ("cjml_read", parquet),
-        "json + json_normalize + sort (ref.)": ("pandas_json_reference", jsonl),
-        "pandas read_json, flat (ref.)": ("pandas_read_json_reference", jsonl),
-    }
+def _file_cases(cases: dict[str, tuple[str, str]], n_events: int, repeats: int, title: str):
+    """Run ``cases`` (label: (function, path)) in turn, print them; the median seconds."""
     runs: dict[str, list] = {label: [] for label in cases}
     for i in range(repeats):
         order = list(cases.items())
         for label, (func, path) in order if i % 2 == 0 else order[::-1]:
             runs[label].append(run_case("events", func, path=path))
     print(
-        f"reading {n_events:,} events as a JSON Lines export (nested keys); median of "
-        f"{repeats} interleaved runs in fresh processes"
+        f"reading {n_events:,} events {title}; median of {repeats} interleaved runs in fresh "
+        "processes"
     )
     print(f"{'case':38} {'seconds':>8} {'events/s':>12} {'peak MB':>8}  runs")
     medians = {}
@@ -205,6 +198,19 @@ def json_cases(n_events: int, repeats: int) -> None:
             f"{label:38} {medians[label]:8.2f} {n_events / medians[label]:12,.0f} "
             f"{max(r['peak_mb'] for r in rs):8.0f}  {[round(r['seconds'], 2) for r in rs]}"
         )
+    return medians
+
+
+def json_cases(n_events: int, repeats: int) -> None:
+    """Time reading a JSON Lines export against the same events as Parquet and pandas."""
+    jsonl, parquet = _json_paths(n_events)
+    cases = {
+        "cjml.read_events, JSON Lines": ("cjml_read_json", jsonl),
+        "cjml.read_events, Parquet": ("cjml_read", parquet),
+        "json + json_normalize + sort (ref.)": ("pandas_json_reference", jsonl),
+        "pandas read_json, flat (ref.)": ("pandas_read_json_reference", jsonl),
+    }
+    medians = _file_cases(cases, n_events, repeats, "as a JSON Lines export (nested keys)")
     ours = medians["cjml.read_events, JSON Lines"]
     for label in list(cases)[1:]:
         print(f"{'ratio cjml JSON Lines / ' + label:60} {ours / medians[label]:6.2f}x")
@@ -246,26 +252,10 @@ def excel_cases(n_events: int, repeats: int) -> None:
     """Time reading a workbook against pandas' reader of the same sheet."""
     book = _excel_path(n_events)
     cases = {
-        "cjml.read_events, Excel": "cjml_read_excel",
-        "pandas read_excel (ref.)": "pandas_excel_reference",
+        "cjml.read_events, Excel": ("cjml_read_excel", book),
+        "pandas read_excel (ref.)": ("pandas_excel_reference", book),
     }
-    runs: dict[str, list] = {label: [] for label in cases}
-    for i in range(repeats):
-        order = list(cases.items())
-        for label, func in order if i % 2 == 0 else order[::-1]:
-            runs[label].append(run_case("events", func, path=book))
-    print(
-        f"reading {n_events:,} events from an Excel workbook; median of {repeats} interleaved "
-        "runs in fresh processes"
-    )
-    print(f"{'case':38} {'seconds':>8} {'events/s':>12} {'peak MB':>8}  runs")
-    medians = {}
-    for label, rs in runs.items():
-        medians[label] = statistics.median(r["seconds"] for r in rs)
-        print(
-            f"{label:38} {medians[label]:8.2f} {n_events / medians[label]:12,.0f} "
-            f"{max(r['peak_mb'] for r in rs):8.0f}  {[round(r['seconds'], 2) for r in rs]}"
-        )
+    medians = _file_cases(cases, n_events, repeats, "from an Excel workbook")
     ratio = medians["cjml.read_events, Excel"] / medians["pandas read_excel (ref.)"]
     print(f"{'ratio cjml / pandas read_excel':60} {ratio:6.2f}x")
 

@@ -237,6 +237,13 @@ def _read_csv(
     """
 
     names = csv_header(path, encoding=encoding).names
+    id_col, text_cols = _text_roles(mapping, names)
+    return _csv_frame(path, names, id_col, text_cols, encoding)
+
+
+def _text_roles(mapping: dict[str, Hashable], names: list) -> tuple[str | None, set[str]]:
+    """Of a text file's columns, the customer id (kept as written) and the columns kept as
+    text (timestamp, touchpoint, stage, channel); the other columns are typed."""
     try:
         resolved = _resolve_columns(mapping, names)
     except SchemaError:
@@ -244,7 +251,8 @@ def _read_csv(
     text_cols = {
         str(resolved[c]) for c in ("timestamp", "touchpoint", "stage", "channel") if c in resolved
     }
-    return _csv_frame(path, names, resolved.get("customer_id"), text_cols, encoding)
+    id_col = resolved.get("customer_id")
+    return (None if id_col is None else str(id_col)), text_cols
 
 
 def _csv_frame(
@@ -276,28 +284,14 @@ def _read_json(
     :func:`_read_csv` and :mod:`cjml.io._json`): the customer id as written, the
     timestamp, touchpoint, stage and channel as text, the rest numbers or true/false
     where every value reads as one."""
+    # each batch has the keys of its own lines: the others are missing there
     pieces = list(json_batches(path, None, 1 << 16, encoding))
-    names = list(dict.fromkeys(name for t in pieces for name in t.column_names))
-    if not names:
+    if not any(t.num_columns for t in pieces):
         raise no_objects(path)
-    try:
-        resolved = _resolve_columns(mapping, names)
-    except SchemaError:
-        resolved = {}  # the same check fails again on the full frame, with the rows
-    text_cols = {
-        str(resolved[c]) for c in ("timestamp", "touchpoint", "stage", "channel") if c in resolved
-    }
-    id_col = resolved.get("customer_id")
-    batches = (
-        pa.table(
-            {
-                c: t.column(c) if c in t.column_names else pa.nulls(t.num_rows, pa.string())
-                for c in names
-            }
-        )
-        for t in pieces
-    )
-    return _text_frame(batches, names, None if id_col is None else str(id_col), text_cols)
+    table = pa.concat_tables(pieces, promote_options="default")
+    names = table.column_names
+    id_col, text_cols = _text_roles(mapping, names)
+    return _text_frame([table], names, id_col, text_cols)
 
 
 def _read_excel(
@@ -306,22 +300,14 @@ def _read_excel(
     """A workbook's first sheet, its cells typed as a CSV file's are (see :func:`_read_csv`
     and :mod:`cjml.io._excel`)."""
     (table,) = excel_batches(path, None, 1 << 62)
-    names = list(table.column_names)
-    try:
-        resolved = _resolve_columns(mapping, names)
-    except SchemaError:
-        resolved = {}  # the same check fails again on the full frame, with the rows
-    text_cols = {
-        str(resolved[c]) for c in ("timestamp", "touchpoint", "stage", "channel") if c in resolved
-    }
-    id_col = resolved.get("customer_id")
-    return _text_frame([table], names, None if id_col is None else str(id_col), text_cols)
+    id_col, text_cols = _text_roles(mapping, table.column_names)
+    return _text_frame([table], table.column_names, id_col, text_cols)
 
 
 def _text_frame(
     batches: Any, names: list[str], id_col: str | None, text_cols: set[str]
 ) -> pd.DataFrame:
-    """Batches of text cells (CSV, JSON Lines) as one DataFrame: the id column as written,
+    """Batches of text cells (CSV, JSON Lines, a sheet) as one DataFrame: the id column as written,
     ``text_cols`` as text (missing markers missing), the other columns typed as pandas
     would."""
     batches = list(batches)

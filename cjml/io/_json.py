@@ -18,7 +18,7 @@ id is one; scores and amounts become numbers where every value reads as one. Wha
 
 Arrow's JSON reader is not used: it refuses a key that is a number on one line and text on
 another (``"changed from number to string"``), which real exports of ids do. With Python's
-parser, reading and checking runs at 120,000-160,000 events a second on one core; converting a
+parser, reading and checking runs at 110,000-160,000 events a second on one core; converting a
 large export to Parquet once is the fast road for a log read again and again.
 """
 
