@@ -47,6 +47,21 @@ def bits(frame: pd.DataFrame) -> np.ndarray:
     return np.ascontiguousarray(frame.to_numpy(dtype=np.float64)).view(np.int64)
 
 
+# ------------------------------------------------------------------ threads
+def test_families_on_threads_give_what_one_thread_gives_to_the_last_bit(log):
+    """Threads (costliest family first) fill the same columns as one thread, in the same places."""
+    families = ["activity", "touchpoints", "memory", "sequences", "btyd", "value", "support"]
+    one = cjml.JourneyFeaturizer(families=families, n_jobs=1).fit(log, cutoff=CUTOFF)
+    two = cjml.JourneyFeaturizer(families=families, n_jobs=2).fit(log, cutoff=CUTOFF)
+    cutoffs = [CUTOFF, "2024-05-01"]
+    a, b = one.transform(log, cutoff=cutoffs), two.transform(log, cutoff=cutoffs)
+    assert list(b.columns) == list(one.feature_names_out_)
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    assert np.array_equal(bits(a), bits(b))
+    costs = {f.family: f.relative_cost for f in two.families_}
+    assert costs["memory"] > costs["activity"] > costs["support"]  # the order threads start them
+
+
 # ------------------------------------------------------------------ parts
 @pytest.mark.parametrize("cutoff", [CUTOFF, None, "2023-01-01"])
 @pytest.mark.parametrize("parts", [2, 3, 7])

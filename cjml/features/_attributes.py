@@ -77,6 +77,7 @@ class AttributeFeatures(FeatureFamily):
     """
 
     family = "attributes"
+    relative_cost = 1
 
     def __init__(self, attributes="auto", max_categories=50):
         self.attributes = attributes

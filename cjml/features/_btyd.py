@@ -67,6 +67,7 @@ class BtydFeatures(FeatureFamily):
     """
 
     family = "btyd"
+    relative_cost = 10
 
     def __init__(self, touchpoints="customer", horizon_days=30.0, min_customers=50):
         self.touchpoints = touchpoints

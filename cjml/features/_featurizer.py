@@ -584,8 +584,12 @@ class JourneyFeaturizer(Transformer):
         n_jobs = self._threads(windows)
         if n_jobs > 1:
             # numpy releases the GIL in its kernels: families run side by side
+            # costliest first (longest-processing-time order): the columns keep their places
+            order = sorted(
+                range(len(self.families_)), key=lambda k: -self.families_[k].relative_cost
+            )
             with ThreadPoolExecutor(max_workers=n_jobs) as pool:
-                list(pool.map(fill, range(len(self.families_))))
+                list(pool.map(fill, order))
         else:
             for k in range(len(self.families_)):
                 fill(k)

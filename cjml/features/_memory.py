@@ -86,6 +86,7 @@ class MemoryFeatures(FeatureFamily):
     """
 
     family = "memory"
+    relative_cost = 13
 
     def __init__(
         self,

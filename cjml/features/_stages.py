@@ -31,6 +31,7 @@ class StageFeatures(FeatureFamily):
     """
 
     family = "stages"
+    relative_cost = 3
 
     def __init__(self):
         pass

@@ -33,6 +33,7 @@ class SupportFeatures(FeatureFamily):
     """
 
     family = "support"
+    relative_cost = 2
 
     def __init__(
         self, ticket_touchpoints=("support_ticket",), resolution_touchpoints=("ticket_resolved",)
