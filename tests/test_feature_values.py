@@ -13,6 +13,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import cjml
 from cjml.features import (
@@ -1408,3 +1410,32 @@ def test_memory_half_lives_name_the_columns_and_are_checked(activity_log):
     assert names[:3] == ["decayed_events_hl1_5d", "decayed_events_hl7d", "decayed_contacts_hl2d"]
     with pytest.raises(ValueError, match="half_lives must be distinct positive"):
         MemoryFeatures(half_lives=(0, 3)).fit(activity_log)
+
+
+# ------------------------------------------------------------------ shared reductions
+@given(
+    rows=st.lists(st.integers(0, 5), min_size=0, max_size=60),
+    codes=st.lists(st.integers(-2, 6), min_size=60, max_size=60),
+    n_codes=st.integers(0, 5),
+)
+@settings(max_examples=60, deadline=None)
+def test_count_codes_is_one_count_per_code(rows, codes, n_codes):
+    """The one-pass count per code equals a masked count for each code; others are not counted."""
+    from cjml.features._windows import Windows
+
+    row = np.sort(np.asarray(rows, dtype=np.int64))
+    code = np.asarray(codes[: len(row)], dtype=np.int64)
+    w = Windows(
+        log=None,  # type: ignore[arg-type]  # the reductions read the rows only
+        ev=np.arange(len(row)),
+        row=row,
+        n_rows=6,
+        cutoff_ns=np.zeros(6, dtype=np.int64),
+        customer=np.arange(6),
+        customer_id=np.arange(6),
+    )
+    counts = w.count_codes(code, n_codes)
+    assert counts.shape == (n_codes, 6)
+    for k in range(n_codes):
+        np.testing.assert_array_equal(counts[k], w.count(code == k))
+    assert counts.sum() == np.count_nonzero((code >= 0) & (code < n_codes))

@@ -126,11 +126,16 @@ class SequenceFeatures(FeatureFamily):
         index = {a: i for i, a in enumerate([*self.touchpoints_, "other"])}
         same = np.zeros(len(voc), dtype=bool)
         same[1:] = w.row[1:] == w.row[:-1]
+        # each selected transition's number (-1: a transition not selected, or none)
+        number = np.full(n * n, -1, dtype=np.int64)
+        for j, (a, b) in enumerate(self.transitions_):
+            number[index[a] * n + index[b]] = j
         pair = np.full(len(voc), -1, dtype=np.int64)
-        pair[1:] = voc[:-1] * n + voc[1:]
+        pair[1:] = number[voc[:-1] * n + voc[1:]]
         pair[~same] = -1
-        for name, (a, b) in zip(names, self.transitions_, strict=False):
-            out[name] = w.count(pair == index[a] * n + index[b])
+        counts = w.count_codes(pair, len(self.transitions_))
+        for name, row_counts in zip(names, counts, strict=False):
+            out[name] = row_counts
         last = w.last_position
         for k in range(1, self.last_k + 1):
             pos = last - (k - 1)

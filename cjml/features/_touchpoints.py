@@ -207,10 +207,14 @@ class TouchpointFeatures(FeatureFamily):
             chan = np.where(online[w.touchpoint], 0, 1)
         else:
             chan = None  # fitted with a channel column this log lacks: unknown, not zero
-        for k, cname in enumerate(names[-len(self.channels_) :] if self.channels_ else []):
-            out[cname] = (
-                np.full(w.n_rows, np.nan) if chan is None else w.count(contact & (chan == k))
+        if self.channels_:
+            by_channel = (
+                None
+                if chan is None
+                else w.count_codes(np.where(contact, chan, -1), len(self.channels_))
             )
+            for k, cname in enumerate(names[-len(self.channels_) :]):
+                out[cname] = np.full(w.n_rows, np.nan) if by_channel is None else by_channel[k]
 
     def _with_event(self, b: ColumnBlock, event: AddedEvent) -> None:
         names = list(self.feature_names_out_)

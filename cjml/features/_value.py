@@ -84,25 +84,26 @@ class ValueFeatures(FeatureFamily):
 
     def _compute(self, w: Windows, out: ColumnSink) -> None:
         cats = list(w.log.frame["touchpoint"].cat.categories)
-        buy = np.isin(
-            w.touchpoint, [cats.index(t) for t in self.purchase_touchpoints_ if t in cats]
+        # purchases are a few percent of the events: every reduction runs on them alone
+        b = w.subset(
+            np.isin(w.touchpoint, [cats.index(t) for t in self.purchase_touchpoints_ if t in cats])
         )
-        amount = w.column("amount")
-        amount = np.full(len(w.ev), np.nan) if amount is None else amount
-        age = w.age_days
+        amount = b.column("amount")
+        amount = np.full(len(b.ev), np.nan) if amount is None else amount
+        age = b.age_days
         n = self.window_
-        count = w.count(buy)
-        recent = buy & (age < n)
-        last_age, first_age = w.last(age, buy), w.first(age, buy)
-        total = w.sum(amount, buy)  # NaN amounts are skipped
+        count = b.count()
+        recent = age < n
+        last_age, first_age = b.last(age), b.first(age)
+        total = b.sum(amount)  # NaN amounts are skipped
         out.update(
             {
                 "purchases": count,
-                f"purchases_last_{n}d": w.count(recent),
+                f"purchases_last_{n}d": b.count(recent),
                 "total_amount": total,
-                f"amount_last_{n}d": w.sum(amount, recent),
-                "mean_amount": w.mean(amount, buy),
-                "max_amount": w.maximum(amount, buy),
+                f"amount_last_{n}d": b.sum(amount, recent),
+                "mean_amount": b.mean(amount),
+                "max_amount": b.maximum(amount),
                 "days_since_last_purchase": last_age,
                 "days_since_first_purchase": first_age,
                 "mean_days_between_purchases": np.where(

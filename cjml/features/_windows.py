@@ -217,6 +217,19 @@ class Windows:
         # a boolean mask as weights beats compacting the rows first
         return np.bincount(self.row, weights=mask, minlength=self.n_rows)
 
+    def count_codes(self, codes: np.ndarray, n_codes: int) -> np.ndarray:
+        """Events per row with each code ``0 .. n_codes - 1``, shape ``(n_codes, n_rows)``.
+
+        One pass for what ``count(codes == k)`` for every ``k`` would take ``n_codes``
+        passes over the events; codes outside that range (e.g. -1) are not counted.
+        Each code's counts are contiguous, to be read one code at a time.
+        """
+        key = np.where((codes >= 0) & (codes < n_codes), codes, n_codes).astype(np.int64)
+        key *= self.n_rows
+        key += self.row
+        counts = np.bincount(key, minlength=(n_codes + 1) * self.n_rows)
+        return counts[: n_codes * self.n_rows].reshape(n_codes, self.n_rows)
+
     def sum(self, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         """Sum of ``values`` per row, NaN values skipped (0 for empty rows)."""
         nan = np.isnan(values)
