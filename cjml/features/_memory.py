@@ -136,8 +136,13 @@ class MemoryFeatures(FeatureFamily):
             out[f"decayed_events_hl{_label(h)}d"] = w.sum(weights[h])
         cats = list(w.log.frame["touchpoint"].cat.categories)
         contact = np.isin(w.touchpoint, [cats.index(t) for t in self.actionable_ if t in cats])
+        # summed over the contacts alone: the same sums (the other events added 0.0), less work
+        at = np.flatnonzero(contact)
+        contact_rows = w.row[at]
         for h in self.contact_half_lives_:
-            out[f"decayed_contacts_hl{_label(h)}d"] = w.sum(np.where(contact, weights[h], 0.0))
+            out[f"decayed_contacts_hl{_label(h)}d"] = np.bincount(
+                contact_rows, weights=weights[h][at], minlength=w.n_rows
+            )
         self._experience(w, out)
         self._rhythm(w, out)
 

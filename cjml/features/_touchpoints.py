@@ -181,12 +181,17 @@ class TouchpointFeatures(FeatureFamily):
         age = w.age_days
         cats = list(w.log.frame["touchpoint"].cat.categories)
         actionable_codes = [cats.index(t) if t in cats else -1 for t in self.actionable_]
-        for t, code in zip(self.actionable_, actionable_codes, strict=True):
-            out[self._days_since()[t]] = (
-                w.last(age, w.touchpoint == code) if code >= 0 else np.full(w.n_rows, np.nan)
-            )
+        # each event's place among the actionable touchpoints (-1: not one of them)
+        place = np.full(len(cats), -1, dtype=np.int16)
+        for k, code in enumerate(actionable_codes):
+            if code >= 0:
+                place[code] = k
+        event_place = place[w.touchpoint]
+        since = self._days_since_each(w, event_place, len(actionable_codes))
+        for k, (t, code) in enumerate(zip(self.actionable_, actionable_codes, strict=True)):
+            out[self._days_since()[t]] = since[k] if code >= 0 else np.full(w.n_rows, np.nan)
         n = self.fatigue_days
-        contact = np.isin(w.touchpoint, [c for c in actionable_codes if c >= 0]) & (age < n)
+        contact = (event_place >= 0) & (age < n)
         out[f"contacts_last_{n}d"] = w.count(contact)
         if self.channel_source_ == "channel" and "channel" in w.log.frame.columns:
             ch = w.log.frame["channel"]
@@ -215,6 +220,27 @@ class TouchpointFeatures(FeatureFamily):
             )
             for k, cname in enumerate(names[-len(self.channels_) :]):
                 out[cname] = np.full(w.n_rows, np.nan) if by_channel is None else by_channel[k]
+
+    @staticmethod
+    def _days_since_each(w: Windows, event_place: np.ndarray, n_places: int) -> np.ndarray:
+        """Age of each row's last event of each place, shape ``(n_places, n_rows)``, NaN if none.
+
+        What ``w.last(w.age_days, event_place == k)`` gives for every ``k``, in one pass: a
+        stable sort by place (a radix sort on 16-bit keys) keeps each place's events in
+        (row, time) order, so a row's last event of a place ends its run.
+        """
+        out = np.full((n_places, w.n_rows), np.nan)
+        pos = np.flatnonzero(event_place >= 0)
+        if len(pos) == 0:
+            return out
+        place = event_place[pos]
+        order = np.argsort(place, kind="stable")
+        pos, place = pos[order], place[order]
+        row = w.row[pos]
+        end = np.ones(len(pos), dtype=bool)
+        end[:-1] = (row[1:] != row[:-1]) | (place[1:] != place[:-1])
+        out[place[end], row[end]] = w.age_days[pos[end]]
+        return out
 
     def _with_event(self, b: ColumnBlock, event: AddedEvent) -> None:
         names = list(self.feature_names_out_)
