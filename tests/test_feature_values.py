@@ -1439,3 +1439,31 @@ def test_count_codes_is_one_count_per_code(rows, codes, n_codes):
     for k in range(n_codes):
         np.testing.assert_array_equal(counts[k], w.count(code == k))
     assert counts.sum() == np.count_nonzero((code >= 0) & (code < n_codes))
+
+
+@given(
+    rows=st.lists(st.integers(0, 5), min_size=0, max_size=60),
+    places=st.lists(st.integers(-1, 3), min_size=60, max_size=60),
+)
+@settings(max_examples=60, deadline=None)
+def test_days_since_each_touchpoint_is_the_last_event_of_each(rows, places):
+    """One sort by touchpoint gives, per row, the age of the last event of each, as w.last does."""
+    from cjml.features._touchpoints import TouchpointFeatures
+    from cjml.features._windows import Windows
+
+    row = np.sort(np.asarray(rows, dtype=np.int64))
+    place = np.asarray(places[: len(row)], dtype=np.int16)
+    w = Windows(
+        log=None,  # type: ignore[arg-type]  # the reductions read the rows and ages only
+        ev=np.arange(len(row)),
+        row=row,
+        n_rows=6,
+        cutoff_ns=np.zeros(6, dtype=np.int64),
+        customer=np.arange(6),
+        customer_id=np.arange(6),
+    )
+    w.__dict__["age_days"] = np.arange(len(row), 0, -1, dtype=np.float64) / 3  # later: younger
+    since = TouchpointFeatures._days_since_each(w, place, 4)
+    assert since.shape == (4, 6)
+    for k in range(4):
+        np.testing.assert_array_equal(since[k], w.last(w.age_days, place == k))
