@@ -43,7 +43,7 @@ class ActivityFeatures(FeatureFamily):
     """
 
     family = "activity"
-    relative_cost = 4
+    relative_cost = 3
 
     def __init__(self, windows=(7, 30, 90)):
         self.windows = windows

@@ -322,10 +322,10 @@ class FeatureFamily(Transformer):
     #: Short name of the family, used by :class:`cjml.JourneyFeaturizer`.
     family: str = ""
     #: Rough cost of ``_compute`` against the other families (tenths of a second
-    #: per 10M events on one core, default journey map). When families run on
-    #: threads the costliest start first, so that no long one starts last and
-    #: runs alone: at 10M events that ordering took the transform from 3.5 s to
-    #: 2.6 s on two cores.
+    #: per 10M events on one core, default journey map; benchmarks/README.md,
+    #: features.py, stop 52). When families run on threads the costliest start
+    #: first, so that no long one starts last and runs alone: at 10M events that
+    #: ordering took the transform from 3.5 s to 2.6 s on two cores.
     relative_cost: float = 1.0
 
     def fit(self, log, y=None, *, cutoff=None):

@@ -42,7 +42,7 @@ class ExperienceFeatures(FeatureFamily):
     """
 
     family = "experience"
-    relative_cost = 5
+    relative_cost = 4
 
     def __init__(self, negative_weight=12.0, negative_csat=2.0, negative_effort=5.0):
         self.negative_weight = negative_weight

@@ -86,7 +86,7 @@ class MemoryFeatures(FeatureFamily):
     """
 
     family = "memory"
-    relative_cost = 13
+    relative_cost = 7
 
     def __init__(
         self,

@@ -53,7 +53,7 @@ class SequenceFeatures(FeatureFamily):
     """
 
     family = "sequences"
-    relative_cost = 7
+    relative_cost = 3
     # bundles fitted before max_touchpoints existed kept every touchpoint
     max_touchpoints = None
     folded_: Sequence[str] = ()

@@ -31,7 +31,7 @@ class StageFeatures(FeatureFamily):
     """
 
     family = "stages"
-    relative_cost = 3
+    relative_cost = 2
 
     def __init__(self):
         pass

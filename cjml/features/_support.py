@@ -33,7 +33,7 @@ class SupportFeatures(FeatureFamily):
     """
 
     family = "support"
-    relative_cost = 2
+    relative_cost = 1
 
     def __init__(
         self, ticket_touchpoints=("support_ticket",), resolution_touchpoints=("ticket_resolved",)

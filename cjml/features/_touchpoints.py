@@ -58,7 +58,7 @@ class TouchpointFeatures(FeatureFamily):
     """
 
     family = "touchpoints"
-    relative_cost = 12
+    relative_cost = 5
     # the default for families restored from bundles saved before the parameter existed
     max_touchpoints = 100
 

@@ -46,7 +46,7 @@ class ValueFeatures(FeatureFamily):
     """
 
     family = "value"
-    relative_cost = 5
+    relative_cost = 2
 
     def __init__(self, purchase_touchpoints=("purchase",), window=90):
         self.purchase_touchpoints = purchase_touchpoints
