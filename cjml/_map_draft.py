@@ -56,7 +56,7 @@ def draft_journey_map(
     min_share: float = 0.01,
     n_stages: int | None = None,
     milestones=None,
-    timezone="UTC",
+    timezone=None,
     timestamp_unit=None,
     drop_duplicates: bool = False,
     missing_ids=None,
@@ -110,8 +110,9 @@ def draft_journey_map(
         the cuts drafted from the data. Only they move a customer to a later
         stage; every other touchpoint belongs to the earliest stage holding
         ``min_share`` of its events, and every later one.
-    timezone : str or tzinfo, default "UTC"
-        Timezone of naive timestamps, as for :func:`cjml.read_events`.
+    timezone : str or tzinfo, optional
+        Timezone of naive timestamps, as for :func:`cjml.read_events` (default: the
+        one a saved log records, else UTC).
     timestamp_unit : {"s", "ms", "us", "ns"}, optional
         Unit of numeric (epoch) timestamps.
     drop_duplicates : bool, default False

@@ -411,6 +411,31 @@ class ModelBundle:
         }
         return use or None
 
+    def timezone_for(self, events, timezone=None):
+        """The timezone to read events in for this bundle: ``timezone``, else the events' own.
+
+        An :class:`~cjml.EventLog` has its own; a Parquet file written by
+        :meth:`cjml.EventLog.save` records one. Other events (a CSV of naive times, a
+        DataFrame) are read in the timezone the bundle was trained in
+        (``metadata["timezone"]``), so that ``score``, ``recommend`` and the app read the
+        same file the same way without ``timezone=`` (``--timezone``); else UTC.
+
+        Parameters
+        ----------
+        events : EventLog, DataFrame or path
+            The events about to be read.
+        timezone : str or tzinfo, optional
+            The caller's own timezone; returned unchanged when given.
+
+        Returns
+        -------
+        str or tzinfo
+            The timezone to pass to :func:`cjml.read_events`.
+        """
+        from cjml.io._files import timezone_for
+
+        return timezone_for(events, timezone, fallback=self.metadata.get("timezone"))
+
     def check_events(self, log) -> None:
         """Refuse events that lack what the bundle was trained with.
 

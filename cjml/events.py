@@ -51,7 +51,7 @@ from cjml.io._csv import (
     encoding_name,
     parse_missing_ids,
 )
-from cjml.io._files import _ACCEPTED, _read_path
+from cjml.io._files import _ACCEPTED, TIMEZONE_ATTR, _read_path, timezone_for
 from cjml.io._messages import (
     _MAX_SHOWN,
     _NUMERIC_COLUMNS,
@@ -1309,11 +1309,12 @@ class EventLog:
 
         The file holds :attr:`frame`: the canonical column names, customers then time in
         order, the stage, and the other columns carried along; :func:`read_events` reads
-        it back to the same log (with the same journey map), with no ``columns=`` or
-        ``on_error=`` to repeat. The times are written in the log's timezone, their
-        instants unchanged; give the same ``timezone=`` when reading it back if dates
-        such as cutoffs should mean local midnight. Converting a large CSV or JSON Lines
-        export once this way makes every later reading many times faster.
+        it back to the same log (with the same journey map), with no ``columns=``,
+        ``timezone=`` or ``on_error=`` to repeat. The times are written in the log's
+        timezone, their instants unchanged, and the file records that timezone: reading
+        it, or scoring it, without ``timezone=`` reads dates such as cutoffs in it, as
+        for the original. Converting a large CSV or JSON Lines export once this way makes
+        every later reading many times faster.
 
         Parameters
         ----------
@@ -1334,9 +1335,10 @@ class EventLog:
                 f"Cannot save the event log to {str(path)!r}: give a .parquet file (it keeps "
                 "the times, categories and numbers as they are, and reads fast)."
             )
-        frame = self._frame
+        frame = self._frame.copy(deep=False)  # its attrs are the file's, not the log's
         if str(self._timezone) != "UTC":  # the same instants, said in the user's timezone
             frame = frame.assign(timestamp=frame["timestamp"].dt.tz_convert(self._timezone))
+        frame.attrs = {TIMEZONE_ATTR: str(self._timezone)}
         return write_table(frame, Path(path), force=force)
 
     def head(self, n: int = 5) -> pd.DataFrame:
@@ -1423,7 +1425,7 @@ def read_events(
     *,
     columns: Mapping[str, Hashable] | str | None = None,
     journey_map: JourneyMap | Mapping[str, Any] | str | Path | None = None,
-    timezone: Any = "UTC",
+    timezone: Any = None,
     timestamp_unit: str | None = None,
     drop_duplicates: bool = False,
     missing_ids: Sequence[str] | str | None = None,
@@ -1462,8 +1464,10 @@ def read_events(
     journey_map : JourneyMap, dict, str or Path, optional
         The journey map, a dict, or a ``.toml``/``.json`` file; None for
         :meth:`JourneyMap.default`.
-    timezone : str or tzinfo, default "UTC"
-        Timezone of naive timestamps; everything is stored in UTC.
+    timezone : str or tzinfo, optional
+        Timezone of naive timestamps and of dates given later as cutoffs; everything
+        is stored in UTC. Default: the timezone a Parquet file written by
+        :meth:`EventLog.save` (``cjml validate --out``) records, else UTC.
     timestamp_unit : {"s", "ms", "us", "ns"}, optional
         Read numeric timestamps as Unix epoch times in this unit. Without it,
         numbers written like dates (``20240131``, ``20240131093000``) are read
@@ -1552,7 +1556,7 @@ def read_events(
     options = dict(
         columns=columns,
         journey_map=journey_map,
-        timezone=timezone,
+        timezone=timezone_for(source, timezone),
         timestamp_unit=timestamp_unit,
         drop_duplicates=drop_duplicates,
         missing_ids=missing_ids,

@@ -1110,3 +1110,41 @@ def test_a_saved_log_reads_back_as_the_same_log(tmp_path):
     with pytest.raises(InputFileError, match=r"give a \.parquet file"):
         log.save(tmp_path / "clean.csv")
     assert not (tmp_path / "clean.csv").exists()
+
+
+def test_a_saved_log_keeps_its_timezone_for_dates_read_later(tmp_path):
+    """Read back without timezone=, a saved log reads cutoff dates in its own timezone."""
+    from cjml.io._files import TIMEZONE_ATTR, recorded_timezone
+
+    frame = pd.DataFrame(
+        {
+            "customer_id": [1, 1, 2],
+            # 00:30 in Paris on 2 March is 23:30 UTC on 1 March
+            "timestamp": ["2024-03-01 10:00", "2024-03-02 00:30", "2024-03-01 12:00"],
+            "touchpoint": ["email", "website_visit", "email"],
+        }
+    )
+    log = read_events(frame, timezone="Europe/Paris")
+    path = log.save(tmp_path / "paris.parquet")
+    assert recorded_timezone(path) == "Europe/Paris"
+    back = read_events(path)
+    assert str(back.timezone) == "Europe/Paris"
+    assert back.frame.attrs == {} and log.frame.attrs == {}  # the record is the file's only
+    featurizer = cjml.JourneyFeaturizer(families=["activity"])
+    at = dict(cutoff="2024-03-02")  # local midnight: the 00:30 visit is after it
+    local = featurizer.fit(log).transform(log, **at)
+    assert local.loc[1, "n_events"] == 1
+    pd.testing.assert_frame_equal(featurizer.fit(back).transform(back, **at), local)
+    utc = read_events(path, timezone="UTC")  # an explicit timezone wins
+    assert featurizer.fit(utc).transform(utc, **at).loc[1, "n_events"] == 2
+    # a file that records nothing, or a name that is no timezone, is read in UTC
+    frame.assign(timestamp=pd.to_datetime(frame["timestamp"], utc=True)).to_parquet(
+        tmp_path / "plain.parquet"
+    )
+    bad = frame.copy()
+    bad.attrs = {TIMEZONE_ATTR: "Mars/Olympus"}
+    bad.to_parquet(tmp_path / "bad.parquet")
+    for name in ("plain.parquet", "bad.parquet"):
+        assert recorded_timezone(tmp_path / name) is None
+        assert str(read_events(tmp_path / name).timezone) == "UTC"
+    assert recorded_timezone(tmp_path) is None and recorded_timezone(frame) is None

@@ -310,6 +310,29 @@ def test_daylight_saving_times_are_said_once_for_all_batches(bundle, events):
     assert cutoff == expected.frame["timestamp"].max()
 
 
+def test_the_timezone_defaults_to_the_events_own_then_the_bundles(bundle, events, tmp_path):
+    """score, recommend and the app read the same events in the same timezone by default."""
+    log = cjml.read_events(events, timezone="Asia/Tokyo", journey_map=bundle.journey_map)
+    saved = log.save(tmp_path / "tokyo.parquet")
+    paris = dataclasses.replace(bundle, metadata={**bundle.metadata, "timezone": "Europe/Paris"})
+    assert paris.timezone_for(events, "UTC") == "UTC"  # the caller's own wins
+    assert str(paris.timezone_for(log)) == "Asia/Tokyo"  # a log read already
+    assert paris.timezone_for(saved) == "Asia/Tokyo"  # a log saved with its timezone
+    assert paris.timezone_for(events) == "Europe/Paris"  # else the bundle's
+    assert bundle.timezone_for(events) == "UTC"
+    # a date cutoff is read in the saved log's timezone, as for the log itself
+    cutoff = "2024-07-01"
+    by_default = score(bundle, saved, cutoff=cutoff, recommend=False)
+    given = score(bundle, events, cutoff=cutoff, timezone="Asia/Tokyo", recommend=False)
+    in_utc = score(bundle, events, cutoff=cutoff, recommend=False)
+    assert by_default.attrs["summary"]["cutoff"] == given.attrs["summary"]["cutoff"]
+    assert pd.Timestamp(by_default.attrs["summary"]["cutoff"]) == pd.Timestamp(
+        "2024-07-01", tz="Asia/Tokyo"
+    )
+    assert by_default.attrs["summary"]["cutoff"] != in_utc.attrs["summary"]["cutoff"]
+    pd.testing.assert_frame_equal(by_default, given, check_like=True)
+
+
 def test_day_first_dates_read_alike_in_every_batch(
     bundle, events, reference, tmp_path, monkeypatch
 ):

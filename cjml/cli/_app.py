@@ -156,9 +156,5 @@ def add_app(sub: argparse._SubParsersAction) -> None:
         help="print only the address, not the line on opening it in a browser",
     )
     h.add_input_options(p, journey_map=False, bundle=True, rejects=False)
-    for action in p._actions:  # the app reads naive timestamps as the bundle was trained
-        if action.dest == "timezone":
-            action.default = None
-            action.help = "timezone of naive timestamps, e.g. Europe/Paris (default: the bundle's)"
     # a server runs until Ctrl-C: its warnings are printed at once, not at the end
     h.finish_command(p).set_defaults(func=_cmd_app, warn_at_once=True)

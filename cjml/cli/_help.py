@@ -322,9 +322,12 @@ def add_input_options(
     )
     group.add_argument(
         "--timezone",
-        default="UTC",
+        default=None,
         metavar="TIMEZONE",
-        help="timezone of naive timestamps, e.g. Europe/Paris (default UTC)",
+        help="timezone of naive timestamps and of dates such as --cutoff, e.g. Europe/Paris "
+        "(default: the one a file written by 'cjml validate --out' records, "
+        + ("else the bundle's, " if bundle else "")
+        + "else UTC)",
     )
     group.add_argument(
         "--timestamp-unit",

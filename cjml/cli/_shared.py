@@ -65,7 +65,9 @@ def read_log(
         args.events,
         columns=columns,
         journey_map=journey_map,
-        timezone=args.timezone,
+        timezone=args.timezone
+        if bundle is None
+        else bundle.timezone_for(args.events, args.timezone),
         timestamp_unit=args.timestamp_unit,
         drop_duplicates=args.drop_duplicates,
         missing_ids=args.missing_ids,

@@ -221,6 +221,58 @@ def _suffix_kind(path: Path) -> str | None:
     return None
 
 
+#: The pandas attribute under which :meth:`cjml.EventLog.save` records the log's timezone;
+#: pandas and cjml write a frame's attributes into a Parquet file's metadata.
+TIMEZONE_ATTR = "cjml_timezone"
+
+
+def recorded_timezone(source: Any) -> str | None:
+    """The timezone :meth:`cjml.EventLog.save` recorded in a Parquet file, else None.
+
+    Only one ``.parquet`` file can hold it (what ``save`` and ``cjml validate --out``
+    write); a folder, another format, a DataFrame or a file without it give None, as does
+    a name that is not a timezone (the file's footer is all that is read).
+    """
+    if not isinstance(source, str | os.PathLike):
+        return None
+    path = Path(source)
+    if _suffix_kind(path) != "parquet" or not path.is_file():
+        return None
+    import json
+
+    import pyarrow.parquet as pq
+
+    try:
+        metadata = pq.read_schema(path).metadata or {}
+        attrs = json.loads(metadata.get(b"PANDAS_ATTRS", b"{}"))
+    except (OSError, ValueError, pa.ArrowException):
+        return None  # the reading itself will say what is wrong with the file
+    name = attrs.get(TIMEZONE_ATTR) if isinstance(attrs, dict) else None
+    if not isinstance(name, str) or not name:
+        return None
+    try:
+        pd.Timestamp("2000-01-01").tz_localize(name)
+    except (ValueError, TypeError, KeyError, LookupError):
+        return None
+    return name
+
+
+def timezone_for(events: Any, timezone: Any = None, fallback: Any = None) -> Any:
+    """The timezone to read ``events`` in, and to read dates such as cutoffs in.
+
+    ``timezone`` when given; else an :class:`cjml.EventLog`'s own; else the one a Parquet
+    file written by :meth:`cjml.EventLog.save` records (:func:`recorded_timezone`); else
+    ``fallback`` (a bundle's: the timezone it was trained in); else UTC.
+    """
+    if timezone is not None:
+        return timezone
+    from cjml.events import EventLog
+
+    if isinstance(events, EventLog):
+        return events.timezone
+    return recorded_timezone(events) or fallback or "UTC"
+
+
 def _read_csv(
     path: Path, mapping: dict[str, Hashable], encoding: str | None = None
 ) -> pd.DataFrame:

@@ -71,7 +71,7 @@ def score(
     recommend=True,
     rules=None,
     columns=None,
-    timezone="UTC",
+    timezone=None,
     timestamp_unit=None,
     drop_duplicates=False,
     chunk_events=DEFAULT_CHUNK_EVENTS,
@@ -102,9 +102,8 @@ def score(
         Parquet file with a ``customer_id`` column, or with one column).
         Listed customers without events get a row with status ``"no_events"``.
     cutoff : date, optional
-        Score as of this moment (UTC unless it has an offset or ``timezone``
-        says otherwise); only events at or before it are used. Default: the
-        last event of the input.
+        Score as of this moment (in ``timezone`` unless it has an offset); only
+        events at or before it are used. Default: the last event of the input.
     top_k : int, default 1
         Touchpoints recommended per customer.
     out : str or path-like, optional
@@ -154,8 +153,11 @@ def score(
         Canonical name -> your column name, as for :func:`cjml.read_events`;
         default the names the bundle was trained on, where the events have them
         (:meth:`ModelBundle.columns_for`).
-    timezone : str, default "UTC"
-        Timezone of naive timestamps and of a naive ``cutoff``.
+    timezone : str, optional
+        Timezone of naive timestamps and of a naive ``cutoff``. Default: the events'
+        own (an EventLog's, or the one a log saved by :meth:`cjml.EventLog.save`
+        records), else the one the bundle was trained in
+        (:meth:`ModelBundle.timezone_for`), else UTC.
     timestamp_unit : {"s", "ms", "us", "ns"}, optional
         Read numeric timestamps as epoch times in this unit.
     drop_duplicates : bool, default False
@@ -280,6 +282,7 @@ def score(
     recommend = _recommend_if_possible(bundle, recommend, rules)
     reach_only = reach_only and not recommend
     rules = _check_rules(rules, bundle, recommend)
+    timezone = bundle.timezone_for(events, timezone)
     missing_ids = parse_missing_ids(missing_ids)
     encoding = encoding_name(encoding)
     src = _open_source(events.frame if isinstance(events, EventLog) else events, encoding)

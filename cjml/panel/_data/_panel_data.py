@@ -162,7 +162,8 @@ class PanelData:
             Your column names, as for :func:`cjml.read_events`; default the names
             the bundle was trained on, where the events have them.
         timezone : str, optional
-            Timezone of naive timestamps; default the one the bundle was trained with.
+            Timezone of naive timestamps and of ``cutoff``; default the events' own
+            (:meth:`cjml.ModelBundle.timezone_for`), else the one the bundle was trained with.
         timestamp_unit : {"s", "ms", "us", "ns"}, optional
             Unit of numeric (epoch) timestamps.
         drop_duplicates : bool, default False
@@ -210,7 +211,7 @@ class PanelData:
                 events,
                 journey_map=bundle.journey_map,
                 columns=bundle.columns_for(events, columns, encoding),
-                timezone=bundle.metadata.get("timezone", "UTC") if timezone is None else timezone,
+                timezone=bundle.timezone_for(events, timezone),
                 timestamp_unit=timestamp_unit,
                 drop_duplicates=drop_duplicates,
                 missing_ids=missing_ids,
