@@ -432,8 +432,11 @@ class ModelBundle:
         str or tzinfo
             The timezone to pass to :func:`cjml.read_events`.
         """
+        from cjml.events import EventLog
         from cjml.io._files import timezone_for
 
+        if timezone is None and isinstance(events, EventLog):
+            return events.timezone
         return timezone_for(events, timezone, fallback=self.metadata.get("timezone"))
 
     def check_events(self, log) -> None:

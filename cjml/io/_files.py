@@ -257,20 +257,17 @@ def recorded_timezone(source: Any) -> str | None:
     return name
 
 
-def timezone_for(events: Any, timezone: Any = None, fallback: Any = None) -> Any:
-    """The timezone to read ``events`` in, and to read dates such as cutoffs in.
+def timezone_for(source: Any, timezone: Any = None, fallback: Any = None) -> Any:
+    """The timezone to read ``source`` in, and to read dates such as cutoffs in.
 
-    ``timezone`` when given; else an :class:`cjml.EventLog`'s own; else the one a Parquet
-    file written by :meth:`cjml.EventLog.save` records (:func:`recorded_timezone`); else
-    ``fallback`` (a bundle's: the timezone it was trained in); else UTC.
+    ``timezone`` when given; else the one a Parquet file written by
+    :meth:`cjml.EventLog.save` records (:func:`recorded_timezone`); else ``fallback`` (a
+    bundle's: the timezone it was trained in); else UTC. (An EventLog, read already, has
+    its own: :meth:`cjml.ModelBundle.timezone_for` takes it first.)
     """
     if timezone is not None:
         return timezone
-    from cjml.events import EventLog
-
-    if isinstance(events, EventLog):
-        return events.timezone
-    return recorded_timezone(events) or fallback or "UTC"
+    return recorded_timezone(source) or fallback or "UTC"
 
 
 def _read_csv(
