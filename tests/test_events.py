@@ -1148,3 +1148,28 @@ def test_a_saved_log_keeps_its_timezone_for_dates_read_later(tmp_path):
         assert recorded_timezone(tmp_path / name) is None
         assert str(read_events(tmp_path / name).timezone) == "UTC"
     assert recorded_timezone(tmp_path) is None and recorded_timezone(frame) is None
+
+
+def test_validate_out_then_features_need_no_timezone_again(tmp_path, capsys, monkeypatch):
+    """The command line's round trip: the saved file's features equal the CSV's read with
+    --timezone, and validate says the file records it."""
+    from cjml.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    pd.DataFrame(
+        {
+            "user": [1, 1, 2],
+            "when": ["2024-03-01 10:00", "2024-03-02 00:30", "2024-03-01 12:00"],
+            "tp": ["email", "website_visit", "email"],
+        }
+    ).to_csv("local.csv", index=False)
+    read = ["--columns", "customer_id=user,timestamp=when,touchpoint=tp"]
+    paris = ["--timezone", "Europe/Paris"]
+    assert main(["validate", "local.csv", *read, *paris, "--out", "events.parquet"]) == 0
+    assert "without --columns or --timezone (it records Europe/Paris)" in capsys.readouterr().out
+    at = ["--cutoff", "2024-03-02"]
+    assert main(["features", "events.parquet", *at, "--out", "saved.parquet"]) == 0
+    assert main(["features", "local.csv", *read, *paris, *at, "--out", "csv.parquet"]) == 0
+    saved, csv = pd.read_parquet("saved.parquet"), pd.read_parquet("csv.parquet")
+    pd.testing.assert_frame_equal(saved, csv)
+    assert saved.set_index("customer_id").loc[1, "n_events"] == 1  # 00:30 is after midnight

@@ -1413,6 +1413,23 @@ def test_memory_half_lives_name_the_columns_and_are_checked(activity_log):
 
 
 # ------------------------------------------------------------------ shared reductions
+def _windows_of_rows(rows, n_rows=6):
+    """Windows over ``n_rows`` rows with events of the given rows (sorted), no log: the
+    reductions read the rows (and ages, when a test sets them) only."""
+    from cjml.features._windows import Windows
+
+    row = np.sort(np.asarray(rows, dtype=np.int64))
+    return Windows(
+        log=None,  # type: ignore[arg-type]
+        ev=np.arange(len(row)),
+        row=row,
+        n_rows=n_rows,
+        cutoff_ns=np.zeros(n_rows, dtype=np.int64),
+        customer=np.arange(n_rows),
+        customer_id=np.arange(n_rows),
+    )
+
+
 @given(
     rows=st.lists(st.integers(0, 5), min_size=0, max_size=60),
     codes=st.lists(st.integers(-2, 6), min_size=60, max_size=60),
@@ -1421,19 +1438,8 @@ def test_memory_half_lives_name_the_columns_and_are_checked(activity_log):
 @settings(max_examples=60, deadline=None)
 def test_count_codes_is_one_count_per_code(rows, codes, n_codes):
     """The one-pass count per code equals a masked count for each code; others are not counted."""
-    from cjml.features._windows import Windows
-
-    row = np.sort(np.asarray(rows, dtype=np.int64))
-    code = np.asarray(codes[: len(row)], dtype=np.int64)
-    w = Windows(
-        log=None,  # type: ignore[arg-type]  # the reductions read the rows only
-        ev=np.arange(len(row)),
-        row=row,
-        n_rows=6,
-        cutoff_ns=np.zeros(6, dtype=np.int64),
-        customer=np.arange(6),
-        customer_id=np.arange(6),
-    )
+    w = _windows_of_rows(rows)
+    code = np.asarray(codes[: len(w.row)], dtype=np.int64)
     counts = w.count_codes(code, n_codes)
     assert counts.shape == (n_codes, 6)
     for k in range(n_codes):
@@ -1449,20 +1455,10 @@ def test_count_codes_is_one_count_per_code(rows, codes, n_codes):
 def test_days_since_each_touchpoint_is_the_last_event_of_each(rows, places):
     """One sort by touchpoint gives, per row, the age of the last event of each, as w.last does."""
     from cjml.features._touchpoints import TouchpointFeatures
-    from cjml.features._windows import Windows
 
-    row = np.sort(np.asarray(rows, dtype=np.int64))
-    place = np.asarray(places[: len(row)], dtype=np.int16)
-    w = Windows(
-        log=None,  # type: ignore[arg-type]  # the reductions read the rows and ages only
-        ev=np.arange(len(row)),
-        row=row,
-        n_rows=6,
-        cutoff_ns=np.zeros(6, dtype=np.int64),
-        customer=np.arange(6),
-        customer_id=np.arange(6),
-    )
-    w.__dict__["age_days"] = np.arange(len(row), 0, -1, dtype=np.float64) / 3  # later: younger
+    w = _windows_of_rows(rows)
+    place = np.asarray(places[: len(w.row)], dtype=np.int16)
+    w.__dict__["age_days"] = np.arange(len(w.row), 0, -1, dtype=np.float64) / 3  # later: younger
     since = TouchpointFeatures._days_since_each(w, place, 4)
     assert since.shape == (4, 6)
     for k in range(4):

@@ -165,6 +165,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         say(
             f"Wrote the checked log ({log.n_events:,} events) to {args.out}: every command "
             "reads it as it is, without --columns"
+            + ("" if str(log.timezone) == "UTC" else f" or --timezone (it records {log.timezone})")
         )
     sent = outbound_suspects(log)
     if len(sent):
