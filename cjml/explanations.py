@@ -52,6 +52,7 @@ import pandas as pd
 
 from cjml.i18n import NP_, current, fill, label_text, ngettext, number_symbols
 from cjml.i18n import gettext as _
+from cjml.models import _feature_matrix, _linear_contributions
 
 __all__ = ["contributions", "describe_feature", "explain", "feature_aliases", "top_drivers_text"]
 
@@ -567,6 +568,12 @@ def _contribution_chunks(model, booster, X, class_index, method):
             C, bias = picked[:, :F], picked[:, F]
         else:
             C, bias, cls = tables.contributions(model, booster, Xc, class_index, start)
+        linear = getattr(model, "linear_start_", None)
+        if linear is not None:  # the churn trees grew from an RFM logistic: its exact terms
+            terms, intercept = _linear_contributions(
+                linear, _feature_matrix(model, Xc, fitting=False)
+            )
+            C, bias = C + terms, bias + intercept
         if K == 1:
             sign = np.where(cls == 0, -1.0, 1.0)
             C, bias = C * sign[:, None], bias * sign

@@ -480,6 +480,11 @@ def train(
             models["touchpoint_policy"].to_dict() if "touchpoint_policy" in models else None
         ),
         "engine": engine,
+        # what the churn trees grew from, and the held-out log loss that chose it
+        "churn_start": {
+            "start": getattr(churn, "start_", "zero"),
+            "held_out_log_loss": dict(getattr(churn, "start_scores_", {})),
+        },
         "evaluation": None if report is None else report.to_dict(),
         "value": {
             "fitted": "value" in models,

@@ -159,7 +159,8 @@ def test_a_horizon_longer_than_the_cutoffs_span_holds_out_customers(
 def test_fit_never_uses_rows_after_the_training_period(sample_sets):
     """The trees never learn from the held-out latest cutoff.
 
-    Without refit, early stopping or calibration, the trees come from the earlier,
+    Without refit, early stopping, calibration or the held-out choice of a start, the
+    trees (and the RFM logistic they may start from) come from the earlier,
     non-overlapping cutoffs only: shuffling the latest cutoff's labels changes nothing.
     """
     _, featurizer, train, _ = sample_sets
@@ -168,10 +169,18 @@ def test_fit_never_uses_rows_after_the_training_period(sample_sets):
     shuffled = train.copy()
     rng = np.random.default_rng(0)
     shuffled.loc[latest, "churn"] = rng.permutation(shuffled.loc[latest, "churn"].to_numpy())
-    params = {"refit": False, "early_stopping_rounds": 0, "n_estimators": 30, "calibration": None}
-    a = _fit_churn(featurizer, train, **params)
-    b = _fit_churn(featurizer, shuffled, **params)
-    np.testing.assert_array_equal(a.predict_proba(train[names]), b.predict_proba(train[names]))
+    for start in ("zero", "rfm"):
+        params = {
+            "refit": False,
+            "early_stopping_rounds": 0,
+            "n_estimators": 30,
+            "calibration": None,
+            "start": start,
+        }
+        a = _fit_churn(featurizer, train, **params)
+        b = _fit_churn(featurizer, shuffled, **params)
+        assert a.start_ == start
+        np.testing.assert_array_equal(a.predict_proba(train[names]), b.predict_proba(train[names]))
     assert (
         a.n_train_rows_
         == (~latest & (train["cutoff"] + pd.Timedelta("30D") <= train["cutoff"].max())).sum()
