@@ -547,9 +547,13 @@ _START_Z = 1.0
 
 
 def _rfm_design(matrix: np.ndarray, columns: np.ndarray) -> np.ndarray:
-    """``log1p`` of the RFM columns (missing as 0), then an indicator of each missing."""
+    """``log1p`` of the RFM columns (missing as 0), then an indicator of each missing.
+
+    An infinite value (which prediction accepts) counts as missing, so the log-odds
+    stay finite.
+    """
     values = np.asarray(matrix[:, columns], dtype=float)
-    absent = np.isnan(values)
+    absent = ~np.isfinite(values)
     values = np.log1p(np.clip(np.where(absent, 0.0, values), 0, None))
     return np.hstack([values, absent.astype(float)])
 

@@ -102,6 +102,17 @@ def test_the_start_is_in_every_prediction_and_explanation(method):
     np.testing.assert_allclose(risk, 1 / (1 + np.exp(-model.decision_function(X))))
 
 
+def test_missing_and_infinite_rfm_values_give_finite_risks():
+    X, y = _world(800, signal="rfm")
+    X.loc[:40, "total_amount"] = np.nan  # e.g. customers who never bought
+    model = ChurnModel(n_jobs=1, start="rfm").fit(X, y)
+    odd = X.head(3).copy()
+    odd["days_since_last_event"] = [np.nan, np.inf, -np.inf]
+    risk = model.predict_risk(odd)
+    assert np.isfinite(risk).all() and ((risk > 0) & (risk < 1)).all()
+    np.testing.assert_allclose(model.contributions(odd).sum(axis=1), model._raw_score(odd))
+
+
 def test_the_start_needs_the_rfm_columns_by_name():
     X, y = _world(600, signal="rfm")
     as_array = ChurnModel(n_jobs=1).fit(X.to_numpy(), y)
