@@ -30,8 +30,9 @@ What they add to a bare LightGBM:
   correct it. The start is kept only when its held-out log loss is lower
   beyond one standard error. On purchase logs and small data the logistic's
   smooth shape is most of the signal, and trees alone approximate it by
-  steps; where the journey holds more, the trees from zero are kept. Predictions and explanations
-  include the start (its exact terms land on its columns).
+  steps; where the journey holds more, the trees from zero are kept.
+  Predictions and explanations include the start (its exact terms land on
+  its columns).
 - **Small data.** The leaf size adapts to the rows (``min_child_samples="auto"``)
   and a :class:`~cjml.exceptions.SmallDataWarning` says what was adapted, or that
   a model predicts only its base rate.
@@ -948,6 +949,8 @@ class _LightGBMClassifier(ClassifierMixin, BaseEstimator):
             )
 
         self._reset_start()
+        if self.start not in ("auto", "zero", "rfm"):
+            raise ValueError(f"start must be 'auto', 'zero' or 'rfm', got {self.start!r}.")
         if client is not None and self.start == "rfm":
             raise ValueError(
                 "start='rfm' is not available on a Dask cluster (LightGBM's Dask estimator "
@@ -1513,8 +1516,14 @@ class ChurnModel(_LightGBMClassifier):
         return np.array([names.index(c) for c in _RFM_COLUMNS], dtype=np.int64)
 
     def _may_start(self, regime_rows: int, fit_rows, held_rows, codes) -> bool:
-        if self.start not in ("auto", "zero", "rfm"):
-            raise ValueError(f"start must be 'auto', 'zero' or 'rfm', got {self.start!r}.")
+        if self.start == "rfm" and self._start_columns() is None:
+            names = set(getattr(self, "feature_names_in_", []))
+            missing = [c for c in _RFM_COLUMNS if c not in names]
+            raise ValueError(
+                f"start='rfm' needs the feature columns {missing!r} by name (the default "
+                "featurizer's activity and value families make them); pass X as a DataFrame "
+                "with them, or use start='auto' or 'zero'."
+            )
         if self.start == "zero" or self._start_columns() is None:
             return False
         if self.start == "auto" and (regime_rows >= _LARGE_ROWS or not len(held_rows)):

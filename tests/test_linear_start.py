@@ -127,6 +127,14 @@ def test_an_unknown_start_is_refused_by_name():
         ChurnModel(start="linear").fit(X, y)
 
 
+def test_an_rfm_start_without_its_columns_is_refused_with_the_missing_names():
+    X, y = _world(200, signal="rfm")
+    with pytest.raises(
+        ValueError, match=r"start='rfm' needs the feature columns \['total_amount'\]"
+    ):
+        ChurnModel(start="rfm").fit(X.drop(columns="total_amount"), y)
+
+
 def test_a_refit_model_refits_its_start_on_every_row():
     X, y = _world(800, signal="rfm")
     refit = ChurnModel(n_jobs=1, start="rfm", refit=True).fit(X, y)
