@@ -11,7 +11,7 @@ the calibration period; the holdout gives the labels and nothing else.
     pip install lifetimes
     python benchmarks/cdnow.py [--section churn|value|samples|all] [--folds 5]
         [--train-cutoffs 1997-04-01] [--horizon DAYS] [--seed 0] [--value-cutoff 1997-04-01]
-        [--sample-customers 500 1500 5000] [--sample-seeds 1 2 3 4 5]
+        [--sample-customers 500 1500 5000] [--sample-seeds 1 2 3 4 5] [--start zero|rfm|auto]
 
 ``--section churn`` (issue 17) ranks churners; ``--section value`` (issue 22)
 forecasts each customer's spend in the 39 holdout weeks ($776,961 in all, 70%
@@ -285,7 +285,9 @@ def cjml_models(
     }
 
 
-def cross_validated(days: pd.DataFrame, folds: int, seed: int, families=None) -> dict:
+def cross_validated(
+    days: pd.DataFrame, folds: int, seed: int, families=None, start: str = "zero"
+) -> dict:
     """cjml's public API, ``cjml.evaluate(..., cv=folds)``, at the calibration end.
 
     With ``families`` (feature family names), the same protocol through
@@ -319,7 +321,7 @@ def cross_validated(days: pd.DataFrame, folds: int, seed: int, families=None) ->
         "horizon": f"{HOLDOUT_DAYS}D",
         "lookback": None,
         "cv": folds,
-        "churn_params": {"random_state": seed},
+        "churn_params": {"random_state": seed, "start": start},
         "stage_params": {"random_state": seed},
     }
     if families is None:
@@ -805,6 +807,13 @@ def main() -> None:
         "samples: the churn protocol on small random customer samples (small real logs)",
     )
     parser.add_argument(
+        "--start",
+        choices=("zero", "rfm", "auto"),
+        default="zero",
+        help="what the churn trees of the cross-validated protocols start from "
+        "(ChurnModel(start=...); default zero, cjml's default)",
+    )
+    parser.add_argument(
         "--sample-customers",
         nargs="+",
         type=int,
@@ -852,7 +861,8 @@ def samples_main(args, days: pd.DataFrame) -> None:
     ids = days["customer_id"].unique()
     print(
         f"== small real logs: {args.folds}-fold customer cross-validation on random samples of "
-        f"CDNOW's customers (the protocol above on each sample; seed {args.seed})"
+        f"CDNOW's customers (the protocol above on each sample; seed {args.seed}; "
+        f"ChurnModel(start={args.start!r}))"
     )
     print(
         f"{'customers':>9} {'seed':>4} {'cjml AUC':>9} {'RFM AUC':>8} {'cjml Brier':>10} "
@@ -866,7 +876,10 @@ def samples_main(args, days: pd.DataFrame) -> None:
                 with warnings.catch_warnings():  # small-data notes, said for every fold
                     warnings.simplefilter("ignore")
                     cv = cross_validated(
-                        days[days["customer_id"].isin(keep)], args.folds, args.seed
+                        days[days["customer_id"].isin(keep)],
+                        args.folds,
+                        args.seed,
+                        start=args.start,
                     )
             except ValueError as err:
                 print(f"{n:>9,} {seed:>4}  skipped: {str(err).split(':')[0]}")
@@ -890,7 +903,7 @@ def samples_main(args, days: pd.DataFrame) -> None:
 def churn_main(args, parser, raw: pd.DataFrame, days: pd.DataFrame) -> None:
     """The churn section (issue 17): cross-validated, then forward in time."""
     started = time.perf_counter()
-    cv = cross_validated(days, args.folds, args.seed, args.families)
+    cv = cross_validated(days, args.folds, args.seed, args.families, start=args.start)
     if args.families is not None:
         print(f"feature families: {' '.join(args.families)}")
     report, y_cv = cv["report"], cv["y"]
