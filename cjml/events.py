@@ -51,7 +51,14 @@ from cjml.io._csv import (
     encoding_name,
     parse_missing_ids,
 )
-from cjml.io._files import _ACCEPTED, TIMEZONE_ATTR, _read_path, timezone_for
+from cjml.io._files import (
+    _ACCEPTED,
+    DATA_END_ATTR,
+    TIMEZONE_ATTR,
+    _read_path,
+    recorded_data_end,
+    timezone_for,
+)
 from cjml.io._messages import (
     _MAX_SHOWN,
     _NUMERIC_COLUMNS,
@@ -698,6 +705,8 @@ class EventLog:
     _kept_rows: np.ndarray | None = None
     #: The touchpoint of every event, when read with read_events(touchpoint=...).
     _constant_touchpoint: str | None = None
+    #: The end of the period the log covers, when the reader was told (``data_end=``).
+    _data_end_given: pd.Timestamp | None = None
 
     def __init__(
         self,
@@ -1060,6 +1069,38 @@ class EventLog:
         return self._timezone
 
     @property
+    def data_end(self) -> pd.Timestamp:
+        """When the period the log covers ends (UTC, exclusive): label windows end by it.
+
+        The ``data_end`` given to :func:`read_events` (``--data-end``); by default
+        midnight UTC after the day of the last event, taking the log to cover whole
+        days. A customer with no event between a cutoff and this end looks churned
+        only if the horizon fits before it, which is why labels need it.
+        """
+        if self._data_end_given is not None:
+            return self._data_end_given
+        last = pd.Timestamp(int(self.timestamps_ns.max()), tz="UTC")
+        return last.floor("D") + pd.Timedelta(days=1)
+
+    def _ending_at(self, data_end: Any) -> EventLog:
+        """This log, told that the period it covers ends at ``data_end`` (not copied)."""
+        end = to_utc_timestamp(data_end, self._timezone)
+        last_ns = int(self.timestamps_ns.max())
+        if end.value <= last_ns:
+            later = int(np.count_nonzero(self.timestamps_ns >= end.value))
+            last = pd.Timestamp(last_ns, tz="UTC")
+            raise ValueError(
+                f"--data-end {data_end} (data_end={str(data_end)!r}) ends the log's period at "
+                f"{end}, yet {later:,} event(s) happen at or after it, the last at {last}: "
+                "the log covers the events before its end. Give a later end, such as "
+                f"{(last.floor('D') + pd.Timedelta(days=1)).date()}, or leave it out."
+            )
+        out = object.__new__(EventLog)
+        out.__dict__.update(self.__dict__)
+        out._data_end_given = end
+        return out
+
+    @property
     def unknown_touchpoints(self) -> tuple[str, ...]:
         """Touchpoints of the log that the journey map does not list (sorted)."""
         return self._unknown
@@ -1313,8 +1354,9 @@ class EventLog:
         ``timezone=`` or ``on_error=`` to repeat. The times are written in the log's
         timezone, their instants unchanged, and the file records that timezone: reading
         it, or scoring it, without ``timezone=`` reads dates such as cutoffs in it, as
-        for the original. Converting a large CSV or JSON Lines export once this way makes
-        every later reading many times faster.
+        for the original. So does the log's ``data_end`` when one was given. Converting a
+        large CSV or JSON Lines export once this way makes every later reading many times
+        faster.
 
         Parameters
         ----------
@@ -1339,6 +1381,8 @@ class EventLog:
         if str(self._timezone) != "UTC":  # the same instants, said in the user's timezone
             frame = frame.assign(timestamp=frame["timestamp"].dt.tz_convert(self._timezone))
         frame.attrs = {TIMEZONE_ATTR: str(self._timezone)}
+        if self._data_end_given is not None:  # read back with the file, as the timezone is
+            frame.attrs[DATA_END_ATTR] = self._data_end_given.isoformat()
         return write_table(frame, Path(path), force=force)
 
     def head(self, n: int = 5) -> pd.DataFrame:
@@ -1432,6 +1476,7 @@ def read_events(
     encoding: str | None = None,
     on_error: str = "raise",
     touchpoint: str | None = None,
+    data_end: Any = None,
 ) -> EventLog:
     """Read, validate and canonicalise an event log.
 
@@ -1496,6 +1541,13 @@ def read_events(
         ``touchpoint="purchase"``. Refused when the events have a touchpoint
         column. :func:`cjml.train` keeps it in the bundle, so that scoring the
         same kind of file needs it no more.
+    data_end : date, optional
+        When the period the log covers ends (exclusive; a date is midnight in
+        ``timezone``), when it is later than its last event shows: an export of
+        January to June whose last event is on 28 June. Labels (:func:`cjml.train`,
+        :func:`cjml.evaluate`, :func:`cjml.make_labels`) then allow cutoffs whose
+        horizon ends by it. Default: midnight UTC after the day of the last event
+        (:attr:`EventLog.data_end`). An end at or before an event is refused.
 
     Returns
     -------
@@ -1565,7 +1617,7 @@ def read_events(
     if on_error not in ("raise", "quarantine"):
         raise ValueError(f"on_error must be 'raise' or 'quarantine', got {on_error!r}.")
     if isinstance(source, EventLog):
-        return source
+        return source if data_end is None else source._ending_at(data_end)
     if isinstance(source, pd.DataFrame):
         if touchpoint is not None:
             source = with_constant_touchpoint(source, touchpoint, columns)
@@ -1573,10 +1625,12 @@ def read_events(
             with _quarantine_hint(len(source)):
                 log = EventLog.from_frame(source, **options)
             log._constant_touchpoint = touchpoint
-            return log
+            return log if data_end is None else log._ending_at(data_end)
         index = None if source.index.equals(pd.RangeIndex(len(source))) else source.index
         data, origin = source.reset_index(drop=True), _Origin(index=index)
     elif isinstance(source, str | os.PathLike):
+        if data_end is None:
+            data_end = recorded_data_end(source)
         data, origin = _read_path(Path(source), _parse_columns(columns), encoding)
         if touchpoint is not None:
             data = with_constant_touchpoint(data, touchpoint, columns)
@@ -1588,7 +1642,7 @@ def read_events(
     else:
         log = _quarantined(data, origin, options)
     log._constant_touchpoint = touchpoint
-    return log
+    return log if data_end is None else log._ending_at(data_end)
 
 
 def with_constant_touchpoint(data: pd.DataFrame, touchpoint: str, columns: Any) -> pd.DataFrame:

@@ -63,9 +63,7 @@ def _cutoff_list(log: EventLog, cutoffs) -> list[pd.Timestamp]:
 def _data_end(log: EventLog, data_end) -> pd.Timestamp:
     if data_end is not None:
         return to_utc_timestamp(data_end, log.timezone)
-    # The log is taken to cover whole days up to the day of its last event.
-    last = pd.Timestamp(int(log.timestamps_ns.max()), tz="UTC")
-    return last.floor("D") + pd.Timedelta(days=1)
+    return log.data_end  # as read (read_events' data_end), or the day of its last event
 
 
 def _check_complete(cutoffs: list[pd.Timestamp], horizon: pd.Timedelta, end: pd.Timestamp) -> None:
@@ -74,8 +72,9 @@ def _check_complete(cutoffs: list[pd.Timestamp], horizon: pd.Timedelta, end: pd.
         raise ValueError(
             f"The label window of cutoff(s) {[str(c.date()) for c in late]!r} ends after the "
             f"data does ({end}): a customer could look churned only because the log stops. Use "
-            f"cutoffs no later than {(end - horizon)}, a shorter horizon, or pass data_end if the "
-            "log covers more time than its last event shows."
+            f"cutoffs no later than {(end - horizon)}, a shorter horizon, or, if the log "
+            "covers more time than its last event shows, say when it ends "
+            "(read_events(..., data_end=...); --data-end DATE)."
         )
 
 
@@ -102,7 +101,8 @@ def make_labels(
         and no purchase since, are left out (they are gone already;
         :meth:`EventLog.gone_at`).
     data_end : date, optional
-        When the log's coverage ends (default: the end of the day of its last
+        When the log's coverage ends (default: :attr:`EventLog.data_end`, the
+        ``data_end`` the log was read with, else the end of the day of its last
         event). Cutoffs whose window passes it are refused.
 
     Returns

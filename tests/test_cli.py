@@ -401,3 +401,15 @@ def test_a_horizon_too_long_for_a_held_out_cutoff_trains_and_evaluates_with_cv(t
     with pytest.raises(SystemExit) as usage:
         main(["train", str(events), "--out", str(tmp_path / "x.cjml"), "--cv", "1"])
     assert usage.value.code == 2 and "expected 2 folds or more" in capsys.readouterr().err
+
+
+def test_train_says_why_there_is_no_value_model_or_recommender_in_command_line_words():
+    from cjml.cli._models import _recommender_sentence, _value_sentence
+
+    assert _value_sentence({"note": "not asked for (value=False, --no-value)"}) == (
+        " No value model: not asked for (--no-value)."
+    )
+    note = "Too few customers (min_customers=500, --min-customers 500)."
+    assert _recommender_sentence({"fitted": False, "note": note}) == (
+        " No recommender: too few customers (--min-customers 500)."
+    )

@@ -148,3 +148,66 @@ def test_training_set_columns_and_rows(log):
     assert table["customer_id"].tolist() == [1, 2, 4, 5]
     assert table.set_index("customer_id").loc[4, "n_events"] == 1  # the event at the cutoff only
     assert table.set_index("customer_id").loc[1, "purchases"] == 1
+
+
+def test_the_log_knows_when_its_period_ends(log, tmp_path):
+    # default: midnight UTC after the day of the last event (2024-03-30)
+    assert log.data_end == pd.Timestamp("2024-03-31", tz="UTC")
+    told = read_events(log, data_end="2024-06-01")
+    assert told.data_end == pd.Timestamp("2024-06-01", tz="UTC")
+    assert log.data_end == pd.Timestamp("2024-03-31", tz="UTC")  # the log read is not changed
+    # every label site reads it: make_labels, rolling cutoffs, make_training_set
+    assert len(make_labels(told, "2024-03-15")) > 0
+    assert rolling_cutoffs(told, horizon="30D", n=1) == [pd.Timestamp("2024-05-02", tz="UTC")]
+    with pytest.raises(ValueError, match=r"data_end=\.\.\.\); --data-end DATE\)"):
+        make_labels(log, "2024-03-15")
+    # an argument to make_labels still wins over the log's
+    with pytest.raises(ValueError, match="ends after the data does"):
+        make_labels(told, "2024-03-15", data_end="2024-04-01")
+    # saved and read back, the file remembers it
+    path = told.save(tmp_path / "events.parquet")
+    with pytest.warns(UserWarning, match="'cancellation'"):
+        again = read_events(path)
+    assert again.data_end == told.data_end
+    with pytest.warns(UserWarning, match="'cancellation'"):
+        assert read_events(path, data_end="2024-07-01").data_end == pd.Timestamp(
+            "2024-07-01", tz="UTC"
+        )
+
+
+def test_a_data_end_before_an_event_is_refused_with_a_later_date_to_give(log):
+    with pytest.raises(ValueError) as err:
+        read_events(log, data_end="2024-03-05")
+    message = str(err.value)
+    assert "--data-end 2024-03-05" in message
+    assert "2 event(s) happen at or after it" in message  # 2024-03-05 and 2024-03-30
+    assert "such as 2024-03-31" in message
+    # the end is exclusive: an event at the very end is after the period
+    with pytest.raises(ValueError, match="1 event"):
+        read_events(log, data_end="2024-03-30")
+
+
+def test_data_end_is_read_in_the_log_timezone():
+    frame = pd.DataFrame(
+        {"customer_id": [1], "timestamp": ["2024-01-01 10:00"], "touchpoint": ["purchase"]}
+    )
+    paris = read_events(frame, timezone="Europe/Paris", data_end="2024-02-01")
+    assert paris.data_end == pd.Timestamp("2024-01-31 23:00", tz="UTC")
+
+
+def test_train_and_evaluate_read_the_events_with_their_data_end(tmp_path):
+    from cjml.cli._main import build_parser
+    from cjml.cli._shared import read_log
+
+    path = tmp_path / "events.csv"
+    pd.DataFrame(
+        {"customer_id": [1, 2], "timestamp": ["2024-01-01", "2024-01-05"], "touchpoint": "purchase"}
+    ).to_csv(path, index=False)
+    for argv in (
+        ["train", str(path), "--out", str(tmp_path / "m.cjml"), "--data-end", "2024-03-01"],
+        ["evaluate", str(tmp_path / "m.cjml"), str(path), "--data-end", "2024-03-01"],
+    ):
+        args = build_parser(argv[0]).parse_args(argv)
+        assert read_log(args).data_end == pd.Timestamp("2024-03-01", tz="UTC")
+    args = build_parser("features").parse_args(["features", str(path), "--out", "f.parquet"])
+    assert read_log(args).data_end == pd.Timestamp("2024-01-06", tz="UTC")

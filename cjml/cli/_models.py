@@ -10,7 +10,7 @@ from pathlib import Path
 import cjml
 import cjml.training
 from cjml.cli import _help as h
-from cjml.cli._shared import inputs_of, load_bundle, read_log, say
+from cjml.cli._shared import cli_words, inputs_of, load_bundle, read_log, say
 from cjml.i18n import format_number, label_text
 from cjml.i18n import gettext as _
 from cjml.io._write import check_output
@@ -117,7 +117,7 @@ def _value_sentence(value: dict) -> str:
         what = "margin" if value.get("margin") is not None else "spend"
         return f" The value model (expected {what} over the horizon) is in the bundle too."
     if value.get("note"):
-        return f" No value model: {value['note']}."
+        return f" No value model: {cli_words(value['note'])}."
     return ""
 
 
@@ -126,7 +126,7 @@ def _recommender_sentence(recommender: dict) -> str:
     note = recommender.get("note")
     if recommender.get("fitted", True) or not note or note.startswith("not asked for"):
         return ""  # fitted, or left out by the user's own choice
-    return f" No recommender: {note[0].lower()}{note[1:].rstrip('.')}."
+    return f" No recommender: {cli_words(note[0].lower() + note[1:].rstrip('.'))}."
 
 
 def _margin(text: str) -> float | str:
@@ -202,6 +202,7 @@ def add_train(sub: argparse._SubParsersAction) -> None:
         metavar="DURATION",
         help="population: customers with an event this far before a cutoff (default 90D)",
     )
+    _add_data_end_option(labels)
     labels.add_argument(
         "--cutoffs",
         metavar="DATE,...",
@@ -285,6 +286,15 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     h.finish_command(p).set_defaults(func=_cmd_train)
 
 
+def _add_data_end_option(group) -> None:
+    group.add_argument(
+        "--data-end",
+        metavar="DATE",
+        help="when the period EVENTS cover ends, if later than their last event shows "
+        "(default: midnight after the day of the last event): label windows may end by it",
+    )
+
+
 # --------------------------------------------------------------------------- evaluate
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     bundle = load_bundle(args)
@@ -326,6 +336,7 @@ def add_evaluate(sub: argparse._SubParsersAction) -> None:
     ev.add_argument(
         "--test-cutoff", metavar="DATE", help="held-out cutoff (default: the latest complete one)"
     )
+    _add_data_end_option(ev)
     ev.add_argument(
         "--cv",
         type=h.folds,

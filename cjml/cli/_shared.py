@@ -76,6 +76,7 @@ def read_log(
         touchpoint=args.touchpoint
         if bundle is None
         else bundle.touchpoint_for(args.events, args.touchpoint, columns, args.encoding),
+        data_end=getattr(args, "data_end", None),  # the commands that label have --data-end
     )
     if rejects is not None and len(log.rejects):
         write_table(log.rejects, rejects, force=getattr(args, "force", False))

@@ -226,18 +226,22 @@ def _suffix_kind(path: Path) -> str | None:
 TIMEZONE_ATTR = "cjml_timezone"
 
 
-def recorded_timezone(source: Any) -> str | None:
-    """The timezone :meth:`cjml.EventLog.save` recorded in a Parquet file, else None.
+#: ... and the end of the period it covers, when the log was told one (``data_end=``).
+DATA_END_ATTR = "cjml_data_end"
 
-    Only one ``.parquet`` file can hold it (what ``save`` and ``cjml validate --out``
-    write); a folder, another format, a DataFrame or a file without it give None, as does
-    a name that is not a timezone (the file's footer is all that is read).
+
+def _recorded_attrs(source: Any) -> dict:
+    """The attributes :meth:`cjml.EventLog.save` recorded in a Parquet file, else {}.
+
+    Only one ``.parquet`` file can hold them (what ``save`` and ``cjml validate --out``
+    write); a folder, another format, a DataFrame or a file without them give {} (the
+    file's footer is all that is read).
     """
     if not isinstance(source, str | os.PathLike):
-        return None
+        return {}
     path = Path(source)
     if _suffix_kind(path) != "parquet" or not path.is_file():
-        return None
+        return {}
     import json
 
     import pyarrow.parquet as pq
@@ -246,8 +250,22 @@ def recorded_timezone(source: Any) -> str | None:
         metadata = pq.read_schema(path).metadata or {}
         attrs = json.loads(metadata.get(b"PANDAS_ATTRS", b"{}"))
     except (OSError, ValueError, pa.ArrowException):
-        return None  # the reading itself will say what is wrong with the file
-    name = attrs.get(TIMEZONE_ATTR) if isinstance(attrs, dict) else None
+        return {}  # the reading itself will say what is wrong with the file
+    return attrs if isinstance(attrs, dict) else {}
+
+
+def recorded_data_end(source: Any) -> str | None:
+    """The end of the log's period :meth:`cjml.EventLog.save` recorded, else None."""
+    value = _recorded_attrs(source).get(DATA_END_ATTR)
+    return value if isinstance(value, str) and value else None
+
+
+def recorded_timezone(source: Any) -> str | None:
+    """The timezone :meth:`cjml.EventLog.save` recorded in a Parquet file, else None.
+
+    As :func:`_recorded_attrs`; a name that is not a timezone gives None too.
+    """
+    name = _recorded_attrs(source).get(TIMEZONE_ATTR)
     if not isinstance(name, str) or not name:
         return None
     try:
