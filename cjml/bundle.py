@@ -411,11 +411,12 @@ class ModelBundle:
         }
         return use or None
 
-    def timezone_for(self, events, timezone=None):
+    def timezone_for(self, events, timezone=None, columns=None):
         """The timezone to read events in for this bundle: ``timezone``, else the events' own.
 
         An :class:`~cjml.EventLog` has its own; a Parquet file written by
-        :meth:`cjml.EventLog.save` records one. Other events (a CSV of naive times, a
+        :meth:`cjml.EventLog.save` records one; a timezone-aware timestamp column (in a
+        DataFrame or a Parquet file) holds one. Other events (a CSV of naive times, a
         DataFrame) are read in the timezone the bundle was trained in
         (``metadata["timezone"]``), so that ``score``, ``recommend`` and the app read the
         same file the same way without ``timezone=`` (``--timezone``); else UTC.
@@ -426,6 +427,9 @@ class ModelBundle:
             The events about to be read.
         timezone : str or tzinfo, optional
             The caller's own timezone; returned unchanged when given.
+        columns : mapping or str, optional
+            How the events' columns are named, as for :meth:`columns_for` (default:
+            the names this bundle was trained on, where the events have them).
 
         Returns
         -------
@@ -437,7 +441,11 @@ class ModelBundle:
 
         if timezone is None and isinstance(events, EventLog):
             return events.timezone
-        return timezone_for(events, timezone, fallback=self.metadata.get("timezone"))
+        if timezone is None:
+            columns = self.columns_for(events, columns)
+        return timezone_for(
+            events, timezone, fallback=self.metadata.get("timezone"), columns=columns
+        )
 
     def check_events(self, log) -> None:
         """Refuse events that lack what the bundle was trained with.

@@ -1512,7 +1512,9 @@ def read_events(
     timezone : str or tzinfo, optional
         Timezone of naive timestamps and of dates given later as cutoffs; everything
         is stored in UTC. Default: the timezone a Parquet file written by
-        :meth:`EventLog.save` (``cjml validate --out``) records, else UTC.
+        :meth:`EventLog.save` (``cjml validate --out``) records; else the zone of a
+        timezone-aware timestamp column (a DataFrame's ``datetime64[ns, Europe/Paris]``,
+        or a Parquet file's), so that ``"2024-03-01"`` means midnight there; else UTC.
     timestamp_unit : {"s", "ms", "us", "ns"}, optional
         Read numeric timestamps as Unix epoch times in this unit. Without it,
         numbers written like dates (``20240131``, ``20240131093000``) are read
@@ -1608,7 +1610,7 @@ def read_events(
     options = dict(
         columns=columns,
         journey_map=journey_map,
-        timezone=timezone_for(source, timezone),
+        timezone=timezone_for(source, timezone, columns=columns),
         timestamp_unit=timestamp_unit,
         drop_duplicates=drop_duplicates,
         missing_ids=missing_ids,

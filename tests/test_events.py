@@ -1150,6 +1150,48 @@ def test_a_saved_log_keeps_its_timezone_for_dates_read_later(tmp_path):
     assert recorded_timezone(tmp_path) is None and recorded_timezone(frame) is None
 
 
+def test_a_timezone_aware_timestamp_column_sets_the_log_timezone(tmp_path):
+    """Events whose times carry a zone are read in it: "2024-03-02" means midnight there."""
+    from cjml.io._files import TIMEZONE_ATTR, column_timezone
+
+    wall = pd.to_datetime(["2024-03-01 10:00", "2024-03-02 00:30", "2024-03-01 12:00"])
+    frame = pd.DataFrame(
+        {
+            "user": [1, 1, 2],
+            "when": wall.tz_localize("Europe/Paris"),
+            "touchpoint": ["email", "website_visit", "email"],
+        }
+    )
+    columns = {"customer_id": "user", "timestamp": "when"}
+    (tmp_path / "folder" / "segment=a").mkdir(parents=True)
+    frame.to_parquet(tmp_path / "paris.parquet")
+    frame.to_parquet(tmp_path / "folder" / "segment=a" / "part-0.parquet")
+    featurizer = cjml.JourneyFeaturizer(families=["activity"])
+    for source in (frame, tmp_path / "paris.parquet", tmp_path / "folder"):
+        assert column_timezone(source, columns) == "Europe/Paris"
+        log = read_events(source, columns=columns)
+        assert str(log.timezone) == "Europe/Paris"
+        # local midnight: the 00:30 visit is after the cutoff
+        assert featurizer.fit(log).transform(log, cutoff="2024-03-02").loc[1, "n_events"] == 1
+    # an explicit timezone wins, and so does the one a saved log records
+    assert str(read_events(frame, columns=columns, timezone="UTC").timezone) == "UTC"
+    recorded = frame.copy()
+    recorded.attrs = {TIMEZONE_ATTR: "Asia/Tokyo"}
+    recorded.to_parquet(tmp_path / "tokyo.parquet")
+    assert str(read_events(tmp_path / "tokyo.parquet", columns=columns).timezone) == "Asia/Tokyo"
+    # UTC, a fixed offset, text with offsets and naive times say no zone: UTC
+    for when in (
+        wall.tz_localize("UTC"),
+        wall.tz_localize("Europe/Paris").tz_convert("+05:00"),
+        wall.tz_localize("Europe/Paris").map(lambda t: t.isoformat()),
+        wall,
+    ):
+        other = frame.assign(when=when)
+        assert column_timezone(other, columns) is None
+        assert str(read_events(other, columns=columns).timezone) == "UTC"
+    assert column_timezone(frame) is None  # no column named timestamp: nothing to say
+
+
 def test_validate_out_then_features_need_no_timezone_again(tmp_path, capsys, monkeypatch):
     """The command line's round trip: the saved file's features equal the CSV's read with
     --timezone, and validate says the file records it."""

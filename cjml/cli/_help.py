@@ -325,7 +325,8 @@ def add_input_options(
         default=None,
         metavar="TIMEZONE",
         help="timezone of naive timestamps and of dates such as --cutoff, e.g. Europe/Paris "
-        "(default: the one a file written by 'cjml validate --out' records, "
+        "(default: the one a file written by 'cjml validate --out' records, else the zone "
+        "of a timezone-aware timestamp column in a Parquet file, "
         + ("else the bundle's, " if bundle else "")
         + "else UTC)",
     )

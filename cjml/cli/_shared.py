@@ -67,7 +67,7 @@ def read_log(
         journey_map=journey_map,
         timezone=args.timezone
         if bundle is None
-        else bundle.timezone_for(args.events, args.timezone),
+        else bundle.timezone_for(args.events, args.timezone, args.columns),
         timestamp_unit=args.timestamp_unit,
         drop_duplicates=args.drop_duplicates,
         missing_ids=args.missing_ids,

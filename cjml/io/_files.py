@@ -8,6 +8,7 @@ folder names are columns), read in path order; the CSV rules themselves live in
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
 import urllib.parse
@@ -25,7 +26,7 @@ from pandas.api.types import (
 )
 
 from cjml.exceptions import InputFileError, SchemaError
-from cjml.io._columns import _resolve_columns
+from cjml.io._columns import _parse_columns, _resolve_columns
 from cjml.io._csv import (
     ENCODING_WORDS,
     NA_MARKERS,
@@ -275,17 +276,72 @@ def recorded_timezone(source: Any) -> str | None:
     return name
 
 
-def timezone_for(source: Any, timezone: Any = None, fallback: Any = None) -> Any:
+def column_timezone(source: Any, columns: Any = None) -> str | None:
+    """The named timezone of ``source``'s timestamp column, when it holds one, else None.
+
+    A DataFrame whose timestamp column is timezone-aware (``datetime64[ns, Europe/Paris]``),
+    or a single Parquet file whose timestamp column is (pandas and Spark write the zone
+    into the file), says in which timezone its dates are meant. UTC, fixed offsets and
+    text columns say nothing (an offset in a text time is an instant, not a zone).
+    """
+    try:
+        name = _parse_columns(columns).get("timestamp", "timestamp")
+    except (SchemaError, TypeError, ValueError):
+        return None  # the reading itself will say what is wrong with the mapping
+    zone: Any = None
+    if isinstance(source, pd.DataFrame):
+        if name in source.columns and not isinstance(source[name], pd.DataFrame):
+            zone = getattr(source[name].dtype, "tz", None)
+    elif isinstance(source, str | os.PathLike):
+        path = Path(source)
+        if path.is_dir():  # a folder of Parquet files (partitions too): its first file says
+            path = next(
+                (
+                    p
+                    for p in sorted(path.rglob("*.parquet"))
+                    if p.is_file()
+                    and not any(part[:1] in "._" for part in p.relative_to(path).parts)
+                ),
+                path,
+            )
+        if _suffix_kind(path) != "parquet" or not path.is_file():
+            return None
+        import pyarrow.parquet as pq
+
+        try:
+            schema = pq.read_schema(path)
+        except (OSError, ValueError, pa.ArrowException):
+            return None
+        if isinstance(name, str) and name in schema.names:
+            kind = schema.field(name).type
+            zone = kind.tz if pa.types.is_timestamp(kind) else None
+    if zone is None or isinstance(zone, datetime.timezone):  # UTC or a fixed offset
+        return None
+    text = str(getattr(zone, "key", None) or zone)
+    if not text or text.upper() in ("UTC", "Z", "ETC/UTC") or text[0] in "+-":
+        return None
+    try:
+        pd.Timestamp("2000-01-01").tz_localize(text)
+    except (ValueError, TypeError, KeyError, LookupError):
+        return None
+    return text
+
+
+def timezone_for(
+    source: Any, timezone: Any = None, fallback: Any = None, columns: Any = None
+) -> Any:
     """The timezone to read ``source`` in, and to read dates such as cutoffs in.
 
     ``timezone`` when given; else the one a Parquet file written by
-    :meth:`cjml.EventLog.save` records (:func:`recorded_timezone`); else ``fallback`` (a
-    bundle's: the timezone it was trained in); else UTC. (An EventLog, read already, has
-    its own: :meth:`cjml.ModelBundle.timezone_for` takes it first.)
+    :meth:`cjml.EventLog.save` records (:func:`recorded_timezone`); else the zone of a
+    timezone-aware timestamp column (:func:`column_timezone`; ``columns``: the user's
+    mapping); else ``fallback`` (a bundle's: the timezone it was trained in); else UTC.
+    (An EventLog, read already, has its own: :meth:`cjml.ModelBundle.timezone_for` takes
+    it first.)
     """
     if timezone is not None:
         return timezone
-    return recorded_timezone(source) or fallback or "UTC"
+    return recorded_timezone(source) or column_timezone(source, columns) or fallback or "UTC"
 
 
 def _read_csv(

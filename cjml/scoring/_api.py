@@ -282,7 +282,7 @@ def score(
     recommend = _recommend_if_possible(bundle, recommend, rules)
     reach_only = reach_only and not recommend
     rules = _check_rules(rules, bundle, recommend)
-    timezone = bundle.timezone_for(events, timezone)
+    timezone = bundle.timezone_for(events, timezone, columns)
     missing_ids = parse_missing_ids(missing_ids)
     encoding = encoding_name(encoding)
     src = _open_source(events.frame if isinstance(events, EventLog) else events, encoding)

@@ -211,7 +211,7 @@ class PanelData:
                 events,
                 journey_map=bundle.journey_map,
                 columns=bundle.columns_for(events, columns, encoding),
-                timezone=bundle.timezone_for(events, timezone),
+                timezone=bundle.timezone_for(events, timezone, columns),
                 timestamp_unit=timestamp_unit,
                 drop_duplicates=drop_duplicates,
                 missing_ids=missing_ids,
