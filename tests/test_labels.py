@@ -173,6 +173,14 @@ def test_the_log_knows_when_its_period_ends(log, tmp_path):
         assert read_events(path, data_end="2024-07-01").data_end == pd.Timestamp(
             "2024-07-01", tz="UTC"
         )
+    # a record that is not a time is as if there were none
+    from cjml.io._files import DATA_END_ATTR
+
+    frame = told.frame.copy()
+    frame.attrs = {DATA_END_ATTR: "next summer"}
+    frame.to_parquet(tmp_path / "odd.parquet")
+    with pytest.warns(UserWarning, match="'cancellation'"):
+        assert read_events(tmp_path / "odd.parquet").data_end == log.data_end
 
 
 def test_a_data_end_before_an_event_is_refused_with_a_later_date_to_give(log):

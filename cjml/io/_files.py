@@ -258,7 +258,13 @@ def _recorded_attrs(source: Any) -> dict:
 def recorded_data_end(source: Any) -> str | None:
     """The end of the log's period :meth:`cjml.EventLog.save` recorded, else None."""
     value = _recorded_attrs(source).get(DATA_END_ATTR)
-    return value if isinstance(value, str) and value else None
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        pd.Timestamp(value)
+    except (ValueError, TypeError, OverflowError):
+        return None  # not a time: as if nothing were recorded
+    return value
 
 
 def recorded_timezone(source: Any) -> str | None:
@@ -280,9 +286,10 @@ def column_timezone(source: Any, columns: Any = None) -> str | None:
     """The named timezone of ``source``'s timestamp column, when it holds one, else None.
 
     A DataFrame whose timestamp column is timezone-aware (``datetime64[ns, Europe/Paris]``),
-    or a single Parquet file whose timestamp column is (pandas and Spark write the zone
-    into the file), says in which timezone its dates are meant. UTC, fixed offsets and
-    text columns say nothing (an offset in a text time is an instant, not a zone).
+    or a Parquet file (or a folder's first) whose timestamp column is (pandas and Spark
+    write the zone into the file), says in which timezone its dates are meant. UTC, fixed
+    offsets and text columns say nothing (an offset in a text time is an instant, not a
+    zone).
     """
     try:
         name = _parse_columns(columns).get("timestamp", "timestamp")
