@@ -219,3 +219,19 @@ def test_train_and_evaluate_read_the_events_with_their_data_end(tmp_path):
         assert read_log(args).data_end == pd.Timestamp("2024-03-01", tz="UTC")
     args = build_parser("features").parse_args(["features", str(path), "--out", "f.parquet"])
     assert read_log(args).data_end == pd.Timestamp("2024-01-06", tz="UTC")
+
+
+def test_validate_out_records_the_data_end_for_train(tmp_path, capsys):
+    from cjml.cli._main import main
+
+    path = tmp_path / "events.csv"
+    pd.DataFrame(
+        {"customer_id": [1, 2], "timestamp": ["2024-01-01", "2024-01-05"], "touchpoint": "purchase"}
+    ).to_csv(path, index=False)
+    out = tmp_path / "events.parquet"
+    assert main(["validate", str(path), "--out", str(out), "--data-end", "2024-03-01"]) == 0
+    assert "records the end of the period the events cover (2024-03-01)" in capsys.readouterr().out
+    assert read_events(out).data_end == pd.Timestamp("2024-03-01", tz="UTC")
+    assert main(["validate", str(path), "--data-end", "2024-01-05"]) == 1
+    err = capsys.readouterr().err
+    assert "--data-end 2024-01-05 ends the log's period" in err and "data_end=" not in err

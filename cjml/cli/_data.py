@@ -166,6 +166,11 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             f"Wrote the checked log ({log.n_events:,} events) to {args.out}: every command "
             "reads it as it is, without --columns"
             + ("" if str(log.timezone) == "UTC" else f" or --timezone (it records {log.timezone})")
+            + (
+                ""
+                if args.data_end is None
+                else f"; it records the end of the period the events cover ({args.data_end})"
+            )
         )
     sent = outbound_suspects(log)
     if len(sent):
@@ -212,6 +217,12 @@ def add_validate(sub: argparse._SubParsersAction) -> None:
         help="also write the checked log to this .parquet file (canonical column names, in "
         "order, the stage; rows set aside left out), which every command reads fast and "
         "without --columns",
+    )
+    out.add_argument(
+        "--data-end",
+        metavar="DATE",
+        help="with --out, also record when the period EVENTS cover ends, if later than their "
+        "last event shows: train and evaluate then let label windows end by it",
     )
     h.add_force_option(out)
     h.add_input_options(p)
