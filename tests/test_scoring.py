@@ -331,6 +331,17 @@ def test_the_timezone_defaults_to_the_events_own_then_the_bundles(bundle, events
     )
     assert by_default.attrs["summary"]["cutoff"] != in_utc.attrs["summary"]["cutoff"]
     pd.testing.assert_frame_equal(by_default, given, check_like=True)
+    # timestamps that carry a zone are the events' own too, before the bundle's
+    zoned = events.assign(timestamp=pd.to_datetime(events["timestamp"], utc=True))
+    zoned["timestamp"] = zoned["timestamp"].dt.tz_convert("Asia/Tokyo")
+    zoned.to_parquet(tmp_path / "zoned.parquet")
+    assert paris.timezone_for(zoned) == "Asia/Tokyo"
+    assert paris.timezone_for(tmp_path / "zoned.parquet") == "Asia/Tokyo"
+    pd.testing.assert_frame_equal(
+        score(bundle, tmp_path / "zoned.parquet", cutoff=cutoff, recommend=False),
+        given,
+        check_like=True,
+    )
 
 
 def test_day_first_dates_read_alike_in_every_batch(

@@ -155,8 +155,9 @@ def score(
         (:meth:`ModelBundle.columns_for`).
     timezone : str, optional
         Timezone of naive timestamps and of a naive ``cutoff``. Default: the events'
-        own (an EventLog's, or the one a log saved by :meth:`cjml.EventLog.save`
-        records), else the one the bundle was trained in
+        own (an EventLog's, the one a log saved by :meth:`cjml.EventLog.save` records,
+        or the zone of a timezone-aware timestamp column), else the one the bundle was
+        trained in
         (:meth:`ModelBundle.timezone_for`), else UTC.
     timestamp_unit : {"s", "ms", "us", "ns"}, optional
         Read numeric timestamps as epoch times in this unit.
