@@ -10,6 +10,9 @@ above doing nothing, as the suite counts them) of:
   customer (the suite's naive rule: no model, no test, always acts);
 - ``stage rule, all``: the bundle's own naive rule (``PolicyChoice.stage_rule``, read from
   the recommender's fitting anchors) given to every eligible customer;
+- ``..., unless surely harmful``: either rule, except where the effects model's interval
+  (``method="dr-rank"``'s, as :meth:`TouchpointRecommender.effects` gives it) says the
+  touchpoint surely raises the customer's risk;
 - ``method=...``: cjml's recommender with that method (``naive``, ``dr-rank``,
   ``dr-point``), each touchpoint given only where the bundle's effects model expects a
   reduction above the floor, scaled by the share the held-out period confirmed;
@@ -54,7 +57,9 @@ from _suite import (
 METHODS = ("naive", "dr-rank", "dr-point", "auto")
 COLUMNS = {
     "naive (suite)": "naive (suite)",
+    "naive, unless surely harmful": "naive (suite), unless surely harmful",
     "stage rule, all": "stage rule, all",
+    "stage rule, unless surely harmful": "stage rule, all, unless surely harmful",
     "method=naive": "naive",
     "method=dr-rank": "dr-rank",
     "method=dr-point": "dr-point",
@@ -110,6 +115,23 @@ def run_one(name: str, n_customers: int, seed: int) -> dict:
         choices[method] = as_index(
             rec["recommended_touchpoint"].to_numpy(dtype=object), touchpoints
         )
+    # the always-acting rules, except where the effects model's interval says the touchpoint
+    # surely raises the risk (its reduction's upper bound below zero)
+    effects = TouchpointRecommender.from_bundle(bundle, method="dr-rank", rules=rules).effects(
+        log, cutoff=data.test_cutoff, features=X, churn_risk=risk
+    )
+    surely_harmful = np.zeros(eligible.shape, dtype=bool)
+    if len(effects):
+        row_of = pd.Index(X.index).get_indexer(effects["customer_id"])
+        col_of = pd.Index(touchpoints).get_indexer(effects["touchpoint"])
+        bad = (effects["risk_reduction_high"].to_numpy(dtype=float) < 0) & (row_of >= 0)
+        surely_harmful[row_of[bad], col_of[bad]] = True
+    for key in ("naive (suite)", "stage rule, all"):
+        chosen = choices[key]
+        rows = np.flatnonzero(chosen >= 0)
+        keep = chosen.copy()
+        keep[rows[surely_harmful[rows, chosen[rows]]]] = -1
+        choices[f"{key}, unless surely harmful"] = keep
     table = policy_table(truth_rows, risk, eligible, touchpoints, choices, seed=seed)
 
     target = np.zeros(len(test), dtype=bool)
