@@ -272,14 +272,7 @@ def recorded_timezone(source: Any) -> str | None:
 
     As :func:`_recorded_attrs`; a name that is not a timezone gives None too.
     """
-    name = _recorded_attrs(source).get(TIMEZONE_ATTR)
-    if not isinstance(name, str) or not name:
-        return None
-    try:
-        pd.Timestamp("2000-01-01").tz_localize(name)
-    except (ValueError, TypeError, KeyError, LookupError):
-        return None
-    return name
+    return _timezone_name(_recorded_attrs(source).get(TIMEZONE_ATTR))
 
 
 def column_timezone(source: Any, columns: Any = None) -> str | None:
@@ -302,15 +295,7 @@ def column_timezone(source: Any, columns: Any = None) -> str | None:
     elif isinstance(source, str | os.PathLike):
         path = Path(source)
         if path.is_dir():  # a folder of Parquet files (partitions too): its first file says
-            path = next(
-                (
-                    p
-                    for p in sorted(path.rglob("*.parquet"))
-                    if p.is_file()
-                    and not any(part[:1] in "._" for part in p.relative_to(path).parts)
-                ),
-                path,
-            )
+            path = next((f for f in _folder_files(path) if _folder_kind(f) == "parquet"), path)
         if _suffix_kind(path) != "parquet" or not path.is_file():
             return None
         import pyarrow.parquet as pq
@@ -327,11 +312,18 @@ def column_timezone(source: Any, columns: Any = None) -> str | None:
     text = str(getattr(zone, "key", None) or zone)
     if not text or text.upper() in ("UTC", "Z", "ETC/UTC") or text[0] in "+-":
         return None
+    return _timezone_name(text)
+
+
+def _timezone_name(name: Any) -> str | None:
+    """``name`` when it is the name of a timezone pandas knows, else None."""
+    if not isinstance(name, str) or not name:
+        return None
     try:
-        pd.Timestamp("2000-01-01").tz_localize(text)
+        pd.Timestamp("2000-01-01").tz_localize(name)
     except (ValueError, TypeError, KeyError, LookupError):
         return None
-    return text
+    return name
 
 
 def timezone_for(
