@@ -440,7 +440,7 @@ class EventLogSummary:
     n_events : int
         Number of events (rows) kept.
     first_timestamp, last_timestamp : pandas.Timestamp
-        Earliest and latest event time, in UTC.
+        Earliest and latest event time, in ``timezone``.
     events_per_touchpoint : pandas.Series
         Events per touchpoint, in category order; touchpoints of the map never
         seen have a zero count (a gap worth looking at).
@@ -464,6 +464,9 @@ class EventLogSummary:
     other_columns : tuple of str
         The log's columns besides the canonical ones (carried along; the customer
         attributes the features can use), as the input names them.
+    timezone : str, default "UTC"
+        The timezone the log read its times without a zone in (:attr:`EventLog.timezone`),
+        which the period is shown in.
     """
 
     n_customers: int
@@ -479,6 +482,7 @@ class EventLogSummary:
     unknown_touchpoints: tuple[str, ...]
     journey_map_name: str
     other_columns: tuple[str, ...] = ()
+    timezone: str = "UTC"
 
     _MAX_TOUCHPOINT_LINES = 25
     _MAX_OTHER_COLUMNS = 12
@@ -510,6 +514,7 @@ class EventLogSummary:
             "unknown_touchpoints": list(self.unknown_touchpoints),
             "journey_map_name": self.journey_map_name,
             "other_columns": list(self.other_columns),
+            "timezone": self.timezone,
         }
 
     def _share(self, count: int) -> str:
@@ -520,6 +525,24 @@ class EventLogSummary:
         for col, share in self.coverage.items():
             parts.append(f"{col} not given" if share is None else f"{col} {100 * share:.1f}%")
         return ", ".join(parts)
+
+    def _period_lines(self) -> list[str]:
+        """First to last event in the log's timezone, and how times without a zone were read.
+
+        A file's times without a zone are read in UTC unless told otherwise: a local-time
+        export then shifts by the zone's offset without a word, so the summary says so.
+        """
+        first, last = (
+            t.tz_localize(None) if t.tzinfo is not None else t
+            for t in (self.first_timestamp, self.last_timestamp)
+        )
+        lines = [f"Period: {first} to {last} ({self.timezone})"]
+        if self.timezone == "UTC":
+            lines.append(
+                "  Times without a zone are read as UTC; if they are local times, say their "
+                "zone (timezone='Europe/Paris', --timezone Europe/Paris)."
+            )
+        return lines
 
     def to_text(self) -> str:
         """A compact plain-text report (a few dozen lines at most), for the CLI.
@@ -540,7 +563,7 @@ class EventLogSummary:
         lines = [
             f"Event log: {self.n_events:,} events from {self.n_customers:,} customers "
             f"(journey map {self.journey_map_name!r})",
-            f"Period: {self.first_timestamp} to {self.last_timestamp}",
+            *self._period_lines(),
             f"Duplicates: {self.duplicates_found:,} exact duplicate events found, "
             f"{self.duplicates_removed:,} removed",
             f"Values given: {self._coverage_text()}",
@@ -609,6 +632,7 @@ class EventLogSummary:
             ("events", f"{self.n_events:,}"),
             ("first event", str(self.first_timestamp)),
             ("last event", str(self.last_timestamp)),
+            ("timezone", self.timezone),
             ("duplicates", f"{self.duplicates_found:,} found, {self.duplicates_removed:,} removed"),
             ("values given", self._coverage_text()),
             ("journey map", self.journey_map_name),
@@ -1434,11 +1458,12 @@ class EventLog:
             c: (float(f[c].notna().mean()) if c in f.columns else None) for c in _NUMERIC_COLUMNS
         }
         ts = self.timestamps_ns
+        zone = self._timezone
         return EventLogSummary(
             n_customers=self.n_customers,
             n_events=self.n_events,
-            first_timestamp=pd.Timestamp(int(ts.min()), tz="UTC"),
-            last_timestamp=pd.Timestamp(int(ts.max()), tz="UTC"),
+            first_timestamp=pd.Timestamp(int(ts.min()), tz="UTC").tz_convert(zone),
+            last_timestamp=pd.Timestamp(int(ts.max()), tz="UTC").tz_convert(zone),
             events_per_touchpoint=per_tp,
             events_per_stage=per_stage,
             events_per_channel=per_channel,
@@ -1448,6 +1473,7 @@ class EventLog:
             unknown_touchpoints=self._unknown,
             journey_map_name=self._journey_map.name,
             other_columns=tuple(str(c) for c in self._extra_columns),
+            timezone=str(zone),
         )
 
     def __repr__(self) -> str:

@@ -104,6 +104,8 @@ def test_validate_accepts_the_sample(capsys):
     assert code == 0, err
     assert "3,000 customers" in out
     assert "retention" in out and "personalised_offer" in out
+    # how times without a zone were read, in command-line words
+    assert "say their zone (--timezone Europe/Paris)." in out and "timezone=" not in out
 
 
 def test_validate_with_a_column_mapping_and_a_map_file(tmp_path, capsys):
@@ -198,7 +200,7 @@ def test_validate_reads_epoch_timestamps_when_told_the_unit(tmp_path, capsys):
     assert code == 1 and "--timestamp-unit" in err
     code, out, err = run(capsys, "validate", str(path), "--timestamp-unit", "s")
     assert code == 0, err
-    assert "2024-01-01 10:00:00+00:00" in out
+    assert "Period: 2024-01-01 10:00:00 to 2024-01-02 10:00:00 (UTC)" in out
 
 
 def test_features_writes_one_row_per_customer_seen_before_the_cutoff(tmp_path, capsys):

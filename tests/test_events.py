@@ -953,6 +953,24 @@ def test_summary_values():
     assert many.to_text().splitlines()[-1].endswith("x10 and 3 more")
 
 
+def test_summary_shows_the_period_in_the_logs_timezone_and_how_naive_times_were_read():
+    events = small_events()  # naive times
+    utc = read_events(events).summary()
+    lines = utc.to_text().splitlines()
+    assert lines[1] == "Period: 2024-01-01 09:00:00 to 2024-01-06 11:00:00 (UTC)"
+    assert lines[2].startswith("  Times without a zone are read as UTC; if they are local times")
+    assert utc.to_dict()["timezone"] == "UTC"
+    paris = read_events(events, timezone="Europe/Paris").summary()
+    # the same wall times, said in their zone; the instants an hour earlier in UTC
+    assert paris.to_text().splitlines()[1] == (
+        "Period: 2024-01-01 09:00:00 to 2024-01-06 11:00:00 (Europe/Paris)"
+    )
+    assert "Times without a zone" not in paris.to_text()
+    assert paris.first_timestamp == pd.Timestamp("2024-01-01 08:00", tz="UTC")
+    assert paris.to_dict()["first_timestamp"] == "2024-01-01T09:00:00+01:00"
+    assert "<td>Europe/Paris</td>" in paris._repr_html_()
+
+
 def test_summary_html_escapes_user_strings():
     df = small_events().assign(stage="awareness")
     df.loc[0, "touchpoint"] = "<script>alert(1)</script>"

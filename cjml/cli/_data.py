@@ -11,7 +11,7 @@ from pathlib import Path
 import cjml
 from cjml._map_draft import _draft_map
 from cjml.cli import _help as h
-from cjml.cli._shared import inputs_of, load_bundle, read_log, say
+from cjml.cli._shared import cli_words, inputs_of, load_bundle, read_log, say
 from cjml.exceptions import CjmlError, NoSupportTicketsError
 from cjml.i18n import LANGUAGES, format_number, language, ngettext
 from cjml.i18n import gettext as _
@@ -159,7 +159,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         check_output(args.out, inputs=inputs_of(args), force=args.force, suffixes=(".parquet",))
     log = read_log(args)
     dialect = csv_dialect_text(args.events, args.encoding)
-    say((f"{dialect}\n" if dialect else "") + log.summary().to_text())
+    say((f"{dialect}\n" if dialect else "") + cli_words(log.summary().to_text()))
     if args.out is not None:
         log.save(args.out, force=args.force)
         say(

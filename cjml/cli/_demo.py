@@ -47,7 +47,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     write_table(data.truth, workdir / "truth.parquet", force=args.force)
     say(f"[2/6] Validating {events_path}...")
     log = cjml.read_events(events_path)
-    say(log.summary().to_text())
+    say(cli_words(log.summary().to_text()))
     say("[3/6] Ground truth (the true 30-day risk the models are measured against):")
     truth = data.truth
     for cutoff, rows in truth.groupby("cutoff", sort=True):

@@ -1275,7 +1275,7 @@ TIMESTAMPS = [
         area="timestamps",
         argv=["validate", "{tmp}/ymd.csv"],
         exit_code=0,
-        message=r"Period: 2024-01-02 00:00:00\+00:00 to 2024-01-31 00:00:00\+00:00",
+        message=r"Period: 2024-01-02 00:00:00 to 2024-01-31 00:00:00 \(UTC\)",
         description="integer dates 20240131 are read as dates (were 'pass --timestamp-unit s')",
         setup=small("ymd.csv", "1,20240131,paid_ad", "1,20240105,email", "2,20240102,email"),
     ),
@@ -1293,7 +1293,7 @@ TIMESTAMPS = [
         area="timestamps",
         argv=["validate", "{tmp}/ymd.parquet"],
         exit_code=0,
-        message=r"Period: 2024-01-02 00:00:00\+00:00 to 2024-01-31",
+        message=r"Period: 2024-01-02 00:00:00 to 2024-01-31",
         description="a Parquet int64 column of YYYYMMDD dates",
         setup=parquet_of(
             "ymd.parquet",
@@ -1311,7 +1311,7 @@ TIMESTAMPS = [
         area="timestamps",
         argv=["validate", "{tmp}/ymdhms.csv"],
         exit_code=0,
-        message=r"Period: 2024-01-02 08:00:00\+00:00 to 2024-01-31 09:30:00\+00:00",
+        message=r"Period: 2024-01-02 08:00:00 to 2024-01-31 09:30:00 \(UTC\)",
         description="integer date-times 20240131093000",
         setup=small(
             "ymdhms.csv",
@@ -1511,7 +1511,7 @@ TIMESTAMPS = [
         area="timestamps",
         argv=["validate", "{tmp}/dmy.csv"],
         exit_code=0,
-        message=r"Period: 2024-01-02 00:00:00\+00:00 to 2024-01-31",
+        message=r"Period: 2024-01-02 00:00:00 to 2024-01-31",
         description="d/m/Y throughout, first date ambiguous (02/01): read day first, whatever "
         "the order",
         setup=small("dmy.csv", "1,02/01/2024,email", "1,31/01/2024,email", "2,13/01/2024,email"),
