@@ -123,6 +123,83 @@ def test_fit_transform_is_fit_then_transform_at_the_same_cutoff(log):
     pd.testing.assert_frame_equal(pd.concat(parts), expected, check_exact=True)
 
 
+def fitted_state(featurizer) -> list:
+    """What fitting learned, family by family (vocabularies, transitions, categories...)."""
+    return [
+        {
+            k: v.tolist() if isinstance(v, np.ndarray) else v
+            for k, v in vars(f).items()
+            if k.endswith("_") and not k.startswith("_")
+        }
+        for f in featurizer.families_
+    ]
+
+
+@pytest.mark.parametrize("dense_pairs", [512, 3])  # a table of pairs, or a Counter of them
+@pytest.mark.parametrize("cutoff", [CUTOFF, None, "2023-01-01"])
+def test_a_large_log_is_fitted_in_parts_to_the_same_state(monkeypatch, cutoff, dense_pairs):
+    """Counted in parts of customers, the fit learns what one pass over the whole log learns:
+    vocabularies with a touchpoint outside the map and some folded away, channels, the
+    transitions, text and categorical attributes, the purchase touchpoints."""
+    events = pd.read_parquet(sample_path("events"))
+    rng = np.random.default_rng(0)
+    rare = rng.random(len(events)) < 0.02
+    events["touchpoint"] = events["touchpoint"].astype(str).where(~rare, "carrier_pigeon")
+    events["plan"] = rng.choice(["basic", "pro", None], size=len(events))  # text, with gaps
+    events["region"] = pd.Categorical(rng.choice(["north", "south"], size=len(events)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # carrier_pigeon: not in the journey map
+        other = cjml.read_events(events)
+    monkeypatch.setattr(_featurizer.SequenceFeatures, "_DENSE_PAIRS", dense_pairs)
+
+    def fit(events_per_part):
+        monkeypatch.setattr(_featurizer, "_EVENTS_PER_PART", events_per_part)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            featurizer = cjml.JourneyFeaturizer(max_touchpoints=12).fit(other, cutoff=cutoff)
+        return featurizer, sorted(str(w.message) for w in caught)
+
+    whole, said = fit(10**9)
+    parted, said_parted = fit(other.n_events // 7)
+    assert said_parted == said and any("touchpoints" in m for m in said)  # folding, said once
+    assert list(parted.feature_names_out_) == list(whole.feature_names_out_)
+    assert parted.categorical_features_ == whole.categorical_features_
+    assert fitted_state(parted) == fitted_state(whole)
+    families = {f.family: f for f in parted.families_}
+    if cutoff == "2023-01-01":  # before every event: nothing seen
+        assert families["sequences"].transitions_ == [] and families["attributes"].categories_ == {}
+    else:
+        assert len(families["sequences"].transitions_) == 10
+        assert families["attributes"].categories_ == {
+            "segment": sorted(set(events["segment"].astype(str))),
+            "plan": ["basic", "pro"],
+            "region": ["north", "south"],
+        }
+    a, b = whole.transform(other, cutoff=cutoff), parted.transform(other, cutoff=cutoff)
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+
+
+def test_a_family_that_fits_on_the_whole_log_keeps_it(monkeypatch, log):
+    """btyd fits a model of every customer's summary, not counts: the whole log's windows."""
+    from cjml.features import BtydFeatures, TouchpointFeatures
+
+    assert TouchpointFeatures._fits_in_parts() and not BtydFeatures._fits_in_parts()
+    monkeypatch.setattr(_featurizer, "_EVENTS_PER_PART", log.n_events // 5)
+    seen = []
+    real = _featurizer.build_windows
+
+    def counted(lg, *args, **kwargs):
+        seen.append(lg.n_events)
+        return real(lg, *args, **kwargs)
+
+    monkeypatch.setattr(_featurizer, "build_windows", counted)
+    cjml.JourneyFeaturizer(families=["activity", "btyd"]).fit(log, cutoff=CUTOFF)
+    assert seen == [log.n_events]
+    seen.clear()
+    cjml.JourneyFeaturizer(families=["activity", "touchpoints"]).fit(log, cutoff=CUTOFF)
+    assert len(seen) == 5 and sum(seen) == log.n_events
+
+
 def test_customer_range_is_the_log_of_those_customers(log):
     part = log._customer_range(10, 20)
     ids = log.customer_ids[10:20]

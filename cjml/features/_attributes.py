@@ -95,26 +95,34 @@ class AttributeFeatures(FeatureFamily):
                 f"for a single column write attributes=({a!r},)."
             )
 
-    def _fit(self, w: Windows, log: EventLog) -> None:
+    def _fit_counts(self, w: Windows, log: EventLog) -> dict:
         frame = log.frame
         extra = list(log.extra_columns)
-        seen_labels: dict[Hashable, list[str]] = {}  # each text column read once
+        wanted = extra if isinstance(self.attributes, str) else list(self.attributes)
+        counts = {}
+        for c in dict.fromkeys(wanted):  # each text column read once
+            if c not in extra or _is_numeric(frame[c]):
+                continue
+            codes, labels = _labels(frame[c])
+            # a count per code beats np.unique's sort of every visible event
+            present = np.bincount(w.take(codes) + 1, minlength=len(labels) + 1)[1:] > 0
+            counts[("labels", c)] = {label for label, p in zip(labels, present, strict=True) if p}
+        return counts
 
-        def seen(c: Hashable) -> list[str]:
-            if c not in seen_labels:
-                codes, labels = _labels(frame[c])
-                # a count per code beats np.unique's sort of every visible event
-                present = np.bincount(w.take(codes) + 1, minlength=len(labels) + 1)[1:] > 0
-                seen_labels[c] = [label for label, p in zip(labels, present, strict=True) if p]
-            return seen_labels[c]
+    def _fit_from_counts(self, counts: dict, log: EventLog) -> None:
+        frame = log.frame
+        extra = list(log.extra_columns)
+
+        def seen(c: Hashable) -> set[str]:
+            """The labels of text column ``c`` on the visible events."""
+            return counts.get(("labels", c), set())
 
         if isinstance(self.attributes, str):  # "auto"
-            chosen = []
-            for c in extra:
-                if _is_numeric(frame[c]):
-                    continue
-                if 1 <= len(seen(c)) <= self.max_categories:
-                    chosen.append(c)
+            chosen = [
+                c
+                for c in extra
+                if not _is_numeric(frame[c]) and 1 <= len(seen(c)) <= self.max_categories
+            ]
         else:
             chosen = list(self.attributes)
             missing = [c for c in chosen if c not in extra]
@@ -129,10 +137,7 @@ class AttributeFeatures(FeatureFamily):
         warn_shared_names([str(c) for c in chosen], "attribute columns")
         self.categories_: dict[Hashable, list | None] = {}
         for c in chosen:
-            if _is_numeric(frame[c]):
-                self.categories_[c] = None
-                continue
-            self.categories_[c] = sorted(set(seen(c)))
+            self.categories_[c] = None if _is_numeric(frame[c]) else sorted(seen(c))
 
     def _names(self) -> list[str]:
         return unique_names([f"attribute_{safe_name(c)}" for c in self.attributes_])

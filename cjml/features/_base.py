@@ -18,6 +18,7 @@ from cjml.journey import JourneyMap
 
 __all__ = [
     "most_used_touchpoints",
+    "add_counts",
     "AddedEvent",
     "ColumnBlock",
     "FeatureFamily",
@@ -310,6 +311,22 @@ def output_frame(data: np.ndarray, windows: Windows, names: Sequence[str]) -> pd
     return pd.DataFrame(data, index=windows.index(), columns=list(names), copy=False)
 
 
+def add_counts(total: dict | None, counts: dict) -> dict:
+    """``total`` with ``counts`` added: arrays and Counters summed, sets joined (see
+    :meth:`FeatureFamily._fit_counts`); ``total`` None starts the sum."""
+    if total is None:
+        return dict(counts)
+    out = dict(total)
+    for key, value in counts.items():
+        if key not in out:
+            out[key] = value
+        elif isinstance(value, set):
+            out[key] = out[key] | value
+        else:  # arrays of the same shape, or Counters
+            out[key] = out[key] + value
+    return out
+
+
 class FeatureFamily(Transformer):
     """Base of the feature families: ``fit(log)``, ``transform(log, cutoff)``.
 
@@ -351,6 +368,16 @@ class FeatureFamily(Transformer):
     def _fit_windows(self, windows: Windows, log: EventLog):
         self._check_params()
         self._fit(windows, log)
+        return self._named()
+
+    def _fit_counted(self, counts: dict, log: EventLog):
+        """Fit from the counts of every visible event, summed over parts of customers
+        (:meth:`_fits_in_parts`): the same fit as :meth:`_fit_windows` on the whole log."""
+        self._check_params()
+        self._fit_from_counts(counts, log)
+        return self._named()
+
+    def _named(self):
         self.feature_names_out_ = np.asarray(self._names(), dtype=object)
         self.categorical_features_ = tuple(self._categorical())
         return self
@@ -400,7 +427,31 @@ class FeatureFamily(Transformer):
         """Validate constructor arguments (called by fit)."""
 
     def _fit(self, windows: Windows, log: EventLog) -> None:
-        """Learn from the visible events; families without state do nothing."""
+        """Learn from the visible events: :meth:`_fit_from_counts` of :meth:`_fit_counts`.
+
+        A family whose fit only counts the events keeps this and overrides those two,
+        so that :class:`cjml.JourneyFeaturizer` can count a large log in parts of
+        customers (:meth:`_fits_in_parts`); one that overrides this instead is fitted
+        on the whole log's windows.
+        """
+        self._fit_from_counts(self._fit_counts(windows, log), log)
+
+    def _fit_counts(self, windows: Windows, log: EventLog) -> dict:
+        """What the fit needs of the visible events, as values that add up over disjoint
+        sets of customers (:func:`add_counts`: arrays and Counters summed, sets joined); ``log``
+        may be a part of the log of some customers (:meth:`EventLog._customer_range`)."""
+        return {}
+
+    def _fit_from_counts(self, counts: dict, log: EventLog) -> None:
+        """Set the fitted state from the counts of every visible event (``log``: the
+        whole log); families without state do nothing."""
+
+    @classmethod
+    def _fits_in_parts(cls) -> bool:
+        """Whether the fit only counts events (:meth:`_fit_counts`), so that it can read a
+        large log in parts of customers: every family of cjml but ``btyd``, whose fit
+        is a model of each customer's summary."""
+        return cls._fit is FeatureFamily._fit
 
     def _names(self) -> list[str]:
         raise NotImplementedError

@@ -109,7 +109,7 @@ class MemoryFeatures(FeatureFamily):
             "experience_half_lives", self.experience_half_lives
         )
 
-    def _fit(self, w: Windows, log: EventLog) -> None:
+    def _fit_from_counts(self, counts: dict, log: EventLog) -> None:
         self.actionable_ = list(log.journey_map.actionable_touchpoints)
 
     def _names(self) -> list[str]:

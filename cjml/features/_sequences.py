@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
@@ -74,9 +75,29 @@ class SequenceFeatures(FeatureFamily):
         ):
             raise ValueError(f"max_touchpoints must be a whole number >= 1, got {limit!r}.")
 
-    def _fit(self, w: Windows, log: EventLog) -> None:
+    #: Above this many touchpoint categories the fit counts the transitions seen (a
+    #: Counter) rather than a table of every pair of categories (n² counts per part).
+    _DENSE_PAIRS = 512
+
+    def _fit_counts(self, w: Windows, log: EventLog) -> dict:
+        n_cats = len(log.frame["touchpoint"].cat.categories)
+        codes = w.touchpoint.astype(np.int64)
+        pairs = codes[:-1] * n_cats
+        pairs += codes[1:]
+        across = w.row[1:] != w.row[:-1]  # a pair across two rows is no transition
+        counts: dict = {"events": np.bincount(w.touchpoint, minlength=n_cats)}
+        if n_cats <= self._DENSE_PAIRS:
+            # across rows to an extra bin, dropped: no compacted copy
+            pairs[across] = n_cats * n_cats
+            counts["pairs"] = np.bincount(pairs, minlength=n_cats * n_cats + 1)[: n_cats * n_cats]
+        else:
+            keys, numbers = np.unique(pairs[~across], return_counts=True)
+            counts["pairs"] = Counter(dict(zip(keys.tolist(), numbers.tolist(), strict=True)))
+        return counts
+
+    def _fit_from_counts(self, counts: dict, log: EventLog) -> None:
         cats = list(log.frame["touchpoint"].cat.categories)
-        events = np.bincount(w.touchpoint, minlength=len(cats))
+        events = counts["events"]
         vocabulary = [c for i, c in enumerate(cats) if c in log.journey_map or events[i] > 0]
         self.touchpoints_, self.folded_ = most_used_touchpoints(
             vocabulary,
@@ -84,16 +105,22 @@ class SequenceFeatures(FeatureFamily):
             dict(zip(cats, events.tolist(), strict=True)),
             len(vocabulary) if self.max_touchpoints is None else self.max_touchpoints,
         )
-        voc = self._codes(w, log)
+        # the transitions between categories, counted again between the kept touchpoints
+        # (the folded ones and any other as ``other``)
+        voc = vocabulary_codes(log, self.touchpoints_, np.flatnonzero(events), folded=self.folded_)
+        pairs = counts["pairs"]
+        if isinstance(pairs, Counter):
+            seen = np.fromiter(pairs.keys(), dtype=np.int64, count=len(pairs))
+            number = np.fromiter(pairs.values(), dtype=np.int64, count=len(pairs))
+        else:
+            seen = np.flatnonzero(pairs)
+            number = pairs[seen]
         n = len(self.touchpoints_) + 1
-        pairs = voc[:-1] * n
-        pairs += voc[1:]
-        # a pair across two rows goes to an extra bin, dropped: no compacted copies
-        pairs[w.row[1:] != w.row[:-1]] = n * n
-        counts = np.bincount(pairs, minlength=n * n + 1)[: n * n]
+        table = np.zeros(n * n, dtype=np.int64)
+        np.add.at(table, voc[seen // len(cats)] * n + voc[seen % len(cats)], number)
         found = [
-            (-int(counts[p]), self._name(p // n), self._name(p % n))
-            for p in np.flatnonzero(counts).tolist()
+            (-int(table[p]), self._name(p // n), self._name(p % n))
+            for p in np.flatnonzero(table).tolist()
         ]
         # most frequent first, ties broken by the names (a, then b)
         self.transitions_ = [(a, b) for _, a, b in sorted(found)[: self.top_k]]

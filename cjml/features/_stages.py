@@ -36,7 +36,7 @@ class StageFeatures(FeatureFamily):
     def __init__(self):
         pass
 
-    def _fit(self, w: Windows, log: EventLog) -> None:
+    def _fit_from_counts(self, counts: dict, log: EventLog) -> None:
         self.stages_ = list(log.journey_map.stages)
 
     def _names(self) -> list[str]:

@@ -47,7 +47,7 @@ class SupportFeatures(FeatureFamily):
             if isinstance(value, str) or not all(isinstance(v, str) for v in value):
                 raise ValueError(f"{name} must be a tuple of touchpoint names, got {value!r}.")
 
-    def _fit(self, w: Windows, log: EventLog) -> None:
+    def _fit_from_counts(self, counts: dict, log: EventLog) -> None:
         self.ticket_touchpoints_ = tuple(self.ticket_touchpoints)
         self.resolution_touchpoints_ = tuple(self.resolution_touchpoints)
 

@@ -80,31 +80,38 @@ class TouchpointFeatures(FeatureFamily):
                 f"max_touchpoints must be a whole number >= 1, got {self.max_touchpoints!r}."
             )
 
-    def _fit(self, w: Windows, log: EventLog) -> None:
+    def _fit_counts(self, w: Windows, log: EventLog) -> dict:
+        cats = log.frame["touchpoint"].cat.categories
+        counts = {"events": np.bincount(w.touchpoint, minlength=len(cats))}
+        if "channel" in log.frame.columns:
+            # one count of (touchpoint, channel) pairs, channel -1 (none) in slot 0: a
+            # single pass over the events instead of a mask, a gather and a filter
+            ch = log.frame["channel"]
+            n_ch = len(ch.cat.categories)
+            pair = w.touchpoint.astype(np.int64)
+            pair *= n_ch + 1
+            pair += w.take(ch.cat.codes.to_numpy())
+            pair += 1
+            counts["channels"] = np.bincount(pair, minlength=len(cats) * (n_ch + 1))
+        return counts
+
+    def _fit_from_counts(self, counts: dict, log: EventLog) -> None:
         cats = list(log.frame["touchpoint"].cat.categories)
-        events = np.bincount(w.touchpoint, minlength=len(cats))
+        events = counts["events"]
         jm = log.journey_map
         # The map's touchpoints always get columns (stable names across data sets);
         # touchpoints outside the map only when seen in the fit data.
         self.touchpoints_ = [c for i, c in enumerate(cats) if c in jm or events[i] > 0]
         self.actionable_ = list(jm.actionable_touchpoints)
         self.folded_ = self._fold(cats, events)
-        if "channel" in log.frame.columns:
+        if "channels" in counts:
             # one column per channel that carried business contacts in the fit data
             self.channel_source_ = "channel"
-            ch = log.frame["channel"]
-            n_ch = len(ch.cat.categories)
-            # one count of (touchpoint, channel) pairs, channel -1 (none) in slot 0: a
-            # single pass over the events instead of a mask, a gather and a filter
-            pair = w.touchpoint.astype(np.int64)
-            pair *= n_ch + 1
-            pair += w.take(ch.cat.codes.to_numpy())
-            pair += 1
-            counts = np.bincount(pair, minlength=len(cats) * (n_ch + 1))
-            counts = counts.reshape(len(cats), n_ch + 1)[:, 1:]
+            channels = log.frame["channel"].cat.categories
+            pairs = counts["channels"].reshape(len(cats), len(channels) + 1)[:, 1:]
             contact = [cats.index(t) for t in self.actionable_ if t in cats]
-            present = counts[contact].sum(axis=0) > 0
-            self.channels_ = [c for c, p in zip(ch.cat.categories, present, strict=True) if p]
+            present = pairs[contact].sum(axis=0) > 0
+            self.channels_ = [c for c, p in zip(channels, present, strict=True) if p]
         else:
             self.channel_source_ = "map"
             self.channels_ = ["online", "offline"]

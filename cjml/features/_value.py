@@ -62,8 +62,13 @@ class ValueFeatures(FeatureFamily):
             )
         self.window_ = check_windows("window", (self.window,))[0]
 
-    def _fit(self, w: Windows, log: EventLog) -> None:
-        until = int(w.cutoff_ns.max()) if len(w.cutoff_ns) else None
+    def _fit_counts(self, w: Windows, log: EventLog) -> dict:
+        # the latest cutoff of the rows (a set, so that parts join: add_counts)
+        return {"cutoffs": {int(w.cutoff_ns.max())} if len(w.cutoff_ns) else set()}
+
+    def _fit_from_counts(self, counts: dict, log: EventLog) -> None:
+        # purchases are read from the whole log's events up to the latest cutoff
+        until = max(counts["cutoffs"]) if counts["cutoffs"] else None
         self.purchase_touchpoints_ = log.purchase_touchpoints(
             self.purchase_touchpoints, until_ns=until
         )

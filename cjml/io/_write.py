@@ -458,6 +458,18 @@ def _repetitive(frame: pd.DataFrame) -> list[str]:
     return out
 
 
+def _keys(schema) -> list[str]:
+    """The columns worth min/max statistics: all but the floating-point ones.
+
+    Readers skip row groups by their ids, dates and codes; a float column of
+    features spans nearly its whole range in every row group of customers, so its
+    statistics skip nothing and cost a tenth of the writer's time (129 features).
+    """
+    import pyarrow as pa
+
+    return [f.name for f in schema if not pa.types.is_floating(f.type)]
+
+
 def _write_parquet_pieces(frames: Iterable[pd.DataFrame], tmp: str | Path) -> None:
     """Write the pieces to one Parquet file on a thread while the next ones are made."""
     import pyarrow as pa
@@ -476,7 +488,11 @@ def _write_parquet_pieces(frames: Iterable[pd.DataFrame], tmp: str | Path) -> No
         writer = state.get("writer")
         if writer is None:
             writer = state["writer"] = pq.ParquetWriter(
-                tmp, table.schema, compression="zstd", use_dictionary=_repetitive(frame)
+                tmp,
+                table.schema,
+                compression="zstd",
+                use_dictionary=_repetitive(frame),
+                write_statistics=_keys(table.schema),
             )
         elif not table.schema.equals(writer.schema, check_metadata=True):
             raise ValueError(
