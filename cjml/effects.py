@@ -1338,9 +1338,8 @@ def choose_policy(
     else:
         chosen = default
         reason = (
-            "no method beat "
+            "no method beat, beyond noise on the held-out period, "
             + _label(default)
-            + " beyond noise on the held-out period"
             + (
                 ", which itself beats doing nothing"
                 if default != NO_ACTION
@@ -1476,7 +1475,7 @@ def _out_of_range(name: str, value: float) -> str:
 
 def _label(name: str) -> str:
     if name.startswith("single: "):
-        return f"giving {name[len('single: ') :]} to everyone eligible it is expected to help"
+        return f"giving {name[len('single: ') :]} to every eligible customer it is expected to help"
     return {
         "dr": "the doubly robust learner",
         "dr (best if contacted)": "the doubly robust learner's best touchpoint for everyone",
