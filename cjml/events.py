@@ -80,6 +80,7 @@ from cjml.io._timestamps import (
     _epoch_error,
     _odd_dates_warnings,
     _timestamps_ns,
+    naive_times,
     to_utc_timestamp,
 )
 from cjml.io._values import _checked_codes, _code_dtype, _customer_codes
@@ -467,6 +468,9 @@ class EventLogSummary:
     timezone : str, default "UTC"
         The timezone the log read its times without a zone in (:attr:`EventLog.timezone`),
         which the period is shown in.
+    naive_times : bool, default True
+        Whether the input's times carried no zone, so that they were read in
+        ``timezone`` (the text then says how to give theirs).
     """
 
     n_customers: int
@@ -483,6 +487,7 @@ class EventLogSummary:
     journey_map_name: str
     other_columns: tuple[str, ...] = ()
     timezone: str = "UTC"
+    naive_times: bool = True
 
     _MAX_TOUCHPOINT_LINES = 25
     _MAX_OTHER_COLUMNS = 12
@@ -515,6 +520,7 @@ class EventLogSummary:
             "journey_map_name": self.journey_map_name,
             "other_columns": list(self.other_columns),
             "timezone": self.timezone,
+            "naive_times": bool(self.naive_times),
         }
 
     def _share(self, count: int) -> str:
@@ -537,7 +543,7 @@ class EventLogSummary:
             for t in (self.first_timestamp, self.last_timestamp)
         )
         lines = [f"Period: {first} to {last} ({self.timezone})"]
-        if self.timezone == "UTC":
+        if self.timezone == "UTC" and self.naive_times:
             lines.append(
                 "  Times without a zone are read as UTC; if they are local times, say their "
                 "zone (timezone='Europe/Paris', --timezone Europe/Paris)."
@@ -1020,6 +1026,7 @@ class EventLog:
         self._duplicates_found = n_dup
         self._duplicates_removed = n_dup if drop_duplicates else 0
         self._timezone = timezone
+        self._naive_times = naive_times(ctx.raw("timestamp"))
 
         if unknown:
             counts = np.bincount(tp_codes, minlength=len(tp_categories))[n_known:]
@@ -1474,6 +1481,7 @@ class EventLog:
             journey_map_name=self._journey_map.name,
             other_columns=tuple(str(c) for c in self._extra_columns),
             timezone=str(zone),
+            naive_times=getattr(self, "_naive_times", True),  # (logs pickled before it)
         )
 
     def __repr__(self) -> str:

@@ -104,8 +104,22 @@ def test_validate_accepts_the_sample(capsys):
     assert code == 0, err
     assert "3,000 customers" in out
     assert "retention" in out and "personalised_offer" in out
-    # how times without a zone were read, in command-line words
+    assert "Times without a zone" not in out  # the sample's times are in UTC
+
+
+def test_validate_says_how_times_without_a_zone_were_read(tmp_path, capsys):
+    path = tmp_path / "local.csv"
+    path.write_text("customer_id,timestamp,touchpoint\n1,2024-01-01 10:00,email\n")
+    code, out, err = run(capsys, "validate", str(path))
+    assert code == 0, err
+    assert "Period: 2024-01-01 10:00:00 to 2024-01-01 10:00:00 (UTC)" in out
+    # in command-line words
     assert "say their zone (--timezone Europe/Paris)." in out and "timezone=" not in out
+    code, out, err = run(capsys, "validate", str(path), "--timezone", "Europe/Paris")
+    assert "(Europe/Paris)" in out and "Times without a zone" not in out
+    path.write_text("customer_id,timestamp,touchpoint\n1,2024-01-01T10:00:00+01:00,email\n")
+    code, out, err = run(capsys, "validate", str(path))
+    assert "Period: 2024-01-01 09:00:00 to" in out and "Times without a zone" not in out
 
 
 def test_validate_with_a_column_mapping_and_a_map_file(tmp_path, capsys):

@@ -969,6 +969,29 @@ def test_summary_shows_the_period_in_the_logs_timezone_and_how_naive_times_were_
     assert paris.first_timestamp == pd.Timestamp("2024-01-01 08:00", tz="UTC")
     assert paris.to_dict()["first_timestamp"] == "2024-01-01T09:00:00+01:00"
     assert "<td>Europe/Paris</td>" in paris._repr_html_()
+    # times that carry their zone need no word on it
+    zoned = events.assign(timestamp=pd.to_datetime(events["timestamp"]).dt.tz_localize("UTC"))
+    assert "Times without a zone" not in read_events(zoned).summary().to_text()
+    assert read_events(zoned).summary().to_dict()["naive_times"] is False
+
+
+@pytest.mark.parametrize(
+    ("values", "naive"),
+    [
+        (["2024-01-01 10:00", "2024-01-02"], True),
+        (["2024-01-01T10:00:00Z", "2024-01-02 10:00:00+02:00"], False),
+        (["2024-01-01T10:00:00Z", "2024-01-02 10:00"], True),
+        (pd.to_datetime(["2024-01-01"]), True),
+        (pd.to_datetime(["2024-01-01"]).tz_localize("Europe/Paris"), False),
+        ([1704103200, 1704189600], False),  # epoch seconds: UTC
+        ([20240101, 20240102], True),  # dates written as numbers
+        (pd.Categorical(["2024-01-01 10:00"]), True),
+    ],
+)
+def test_naive_times_tells_times_without_a_zone(values, naive):
+    from cjml.io._timestamps import naive_times
+
+    assert naive_times(pd.Series(values)) is naive
 
 
 def test_summary_html_escapes_user_strings():

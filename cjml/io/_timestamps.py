@@ -8,6 +8,7 @@ the rest).
 
 from __future__ import annotations
 
+import datetime
 import re
 import warnings
 import zoneinfo
@@ -344,6 +345,29 @@ def _refuse_date_numbers(values: np.ndarray, unit: str, ctx: _Context) -> None:
         f"cjml reads {shape} numbers as dates{read}.",
         whole_column=True,
     )
+
+
+def naive_times(column: pd.Series, sample: int = 1_000) -> bool:
+    """Whether a timestamp column's values carry no zone, so that they were read in the
+    log's timezone: naive datetimes, dates, numbers written like dates (20240131), or, in
+    an evenly spread sample of ``sample`` values, text without an offset or zone letter.
+    Zoned datetimes and epoch numbers (UTC by definition) carry one."""
+    s = _decategorize(column)
+    if isinstance(s.dtype, pd.DatetimeTZDtype):
+        return False
+    if isinstance(s.dtype, np.dtype) and s.dtype.kind == "M":
+        return True
+    values = s.iloc[:: max(1, len(s) // sample)].dropna()  # a sample: a few µs at any size
+    if is_numeric_dtype(s.dtype) and not is_bool_dtype(s.dtype):
+        return _date_number_format(values.to_numpy(dtype=np.float64)) is not None
+    for value in values:
+        if isinstance(value, str):
+            if not _TZ_SUFFIX.search(value.strip()):
+                return True
+        elif isinstance(value, datetime.date | np.datetime64):
+            if getattr(value, "tzinfo", None) is None:
+                return True
+    return False
 
 
 def _timestamps_ns(
