@@ -1285,7 +1285,8 @@ class TouchpointRecommender:
             block(
                 mask,
                 _(
-                    "delivered fewer than {n} times in the training history: effect not estimated"
+                    "delivered fewer than {n} times in the training history, so its effect "
+                    "is not estimated"
                 ).format(n=format_number(min_deliveries)),
             )
         for k, entry in enumerate(entries):  # one sentence per campaign (and segment)
@@ -1306,7 +1307,10 @@ class TouchpointRecommender:
         if method in ("dr-rank", "dr", "dr-point"):
             block(
                 no_overlap & eligible,
-                _("no comparable customers received it (no overlap): effect not estimated"),
+                _(
+                    "no comparable customers received it (no overlap), so its effect is not "
+                    "estimated"
+                ),
             )
         policy = self.policy  # its single touchpoint and stage rule serve the explicit methods too
         reason = "" if policy is None or self.method != "auto" else policy.reason
@@ -2236,21 +2240,31 @@ def _reasons(
         stage = np.asarray(stage_names, dtype=object)[stage_codes]
         reasons[plain] = fill(_("no allowed touchpoint in the {stage} stage"), stage=stage)
     rows = np.flatnonzero(nothing & ruled_out)
-    if len(rows):  # say what the rules ruled out: one sentence per set of reasons
-        codes = est.blocked[rows]
-        present = np.zeros((len(rows), len(est.blocked_texts)), dtype=bool)
-        r, t = np.nonzero(codes > 0)
-        present[r, codes[r, t]] = True
-        patterns, inverse = np.unique(present, axis=0, return_inverse=True)
+    if len(rows):  # say what the rules ruled out: one sentence per pattern of reasons
+        patterns, inverse = np.unique(est.blocked[rows], axis=0, return_inverse=True)
         # A policy of no action rules every touchpoint out with its own reason, which
         # already says that nothing is recommended and why: it leads, any other reasons
         # (rules, touchpoints too rarely delivered) after it.
         policy = est.policy_reason if est.method == "no action" else ""
+        labels = [label_text(t, lower=True) for t in jm.actionable_touchpoints]
 
         def sentence(p: np.ndarray) -> str:
-            why = sorted(set(est.blocked_texts[np.flatnonzero(p)]))
-            if policy and policy in why:
-                return "; ".join([policy, *(w for w in why if w != policy)])
+            """``p``: each touchpoint's reason code. With several reasons, each names its
+            touchpoints but the one that rules out the most ("the others")."""
+            ruled: dict[str, list[str]] = {}
+            for t in np.flatnonzero(p > 0):
+                ruled.setdefault(str(est.blocked_texts[p[t]]), []).append(labels[t])
+
+            def named(why: str) -> str:
+                return fill(_("{touchpoints}: {why}"), touchpoints=", ".join(ruled[why]), why=why)
+
+            if policy in ruled:
+                return "; ".join([policy, *(named(w) for w in sorted(ruled) if w != policy)])
+            why = sorted(ruled)
+            if len(why) > 1:
+                most = max(why, key=lambda w: len(ruled[w]))
+                others = fill(_("the others: {why}"), why=most)
+                why = [*(named(w) for w in why if w != most), others]
             return _("no allowed touchpoint ({why})").format(why="; ".join(why))
 
         sentences = [sentence(p) for p in patterns]

@@ -478,10 +478,21 @@ def test_a_customer_with_nothing_allowed_is_told_every_rule_that_ruled_them_out(
     est = rec._estimate(log, None, None, None)
     nothing = ~est.allowed.any(axis=1) & (est.blocked > 0).any(axis=1)
     assert nothing.sum() > 10
+    names = [t.replace("_", " ") for t in bundle.journey_map.actionable_touchpoints]
+    several = 0
     for i in np.flatnonzero(nothing):  # every distinct reason, once, in a stable order
-        why = sorted(set(est.blocked_texts[est.blocked[i][est.blocked[i] > 0]]))
+        ruled: dict[str, list[str]] = {}
+        for t in np.flatnonzero(est.blocked[i] > 0):
+            ruled.setdefault(est.blocked_texts[est.blocked[i][t]], []).append(names[t])
+        why = sorted(ruled)
+        if len(why) > 1:  # each reason names its touchpoints, but the widest: "the others"
+            several += 1
+            most = max(why, key=lambda w: len(ruled[w]))
+            why = [f"{', '.join(ruled[w])}: {w}" for w in why if w != most]
+            why.append(f"the others: {most}")
         assert out["reason"].iloc[i] == f"no allowed touchpoint ({'; '.join(why)})"
-    assert out["reason"][nothing].nunique() > 1
+    assert out["reason"][nothing].nunique() > 1 and several
+    assert out["reason"][nothing].str.contains("live chat, free trial: excluded by the rules").any()
 
 
 def test_minimum_risk_and_budget(bundle, log, recommended):
