@@ -564,6 +564,22 @@ def test_unknown_touchpoints_without_stage_column():
     assert "(journey_map='map.toml', --map map.toml;" in msg
 
 
+def test_a_log_of_its_own_vocabulary_is_sent_to_draft_a_map_without_near_spellings():
+    df = small_events()
+    df["touchpoint"] = ["main", "catalog", "cart", "main", "catalog", "cart", "main", "main"]
+    with pytest.raises(SchemaError) as info:
+        read_events(df)
+    msg = str(info.value)
+    assert "Cannot derive the stage of 8 rows" in msg
+    assert "'main': 4 rows.\n" in msg and "Did you mean" not in msg  # not 'email'
+    assert "none of the log's touchpoints is in journey map 'default'" in msg
+    assert "draft a map of it (cjml draft-map EVENTS --out map.toml" in msg
+    # one known touchpoint among them: the names may be misspellings, as before
+    df.loc[0, "touchpoint"] = "email"
+    with pytest.raises(SchemaError, match="'main': 3 rows. Did you mean 'email'"):
+        read_events(df)
+
+
 def test_unknown_touchpoints_with_stage_column_warn():
     df = small_events().assign(stage="awareness")
     df.loc[[1, 4], "touchpoint"] = ["tiktok", "billboard"]

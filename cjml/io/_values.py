@@ -339,9 +339,12 @@ def _checked_codes(ctx: _Context, jmap: JourneyMap) -> _Codes:
         rows = np.flatnonzero(need)
         if len(rows):
             counts = np.bincount(tp_codes[rows], minlength=len(tp_categories))
+            # a log none of whose touchpoints the map knows has a vocabulary of its own:
+            # a near spelling of a map name ('main' for 'email') is then a coincidence
+            own = not np.any(tp_codes < n_known)
             names = "\n".join(
                 f"  {name!r}: {_plural(int(counts[n_known + i]), 'row')}."
-                f"{_did_you_mean(name, known)}"
+                f"{'' if own else _did_you_mean(name, known)}"
                 for i, name in enumerate(unknown)
                 if counts[n_known + i]
             )
@@ -350,18 +353,29 @@ def _checked_codes(ctx: _Context, jmap: JourneyMap) -> _Codes:
                 if given is None
                 else f"{ctx.label('stage')} is empty on these rows"
             )
+            draft = (
+                "cjml draft-map EVENTS --out map.toml drafts one from the data, with or "
+                "without a stage column; see the README's 'Bring your own data'"
+            )
+            fix = (
+                f"Fix: none of the log's touchpoints is in journey map {jmap.name!r}, so the "
+                "log speaks its own vocabulary: draft a map of it (cjml draft-map EVENTS --out "
+                "map.toml, with or without a stage column; see the README's 'Bring your own "
+                "data'), check it, and pass it (journey_map='map.toml', --map map.toml); or "
+                "give a stage column "
+                "(--columns stage=COLUMN; in Python columns={'stage': 'COLUMN'})."
+                if own
+                else "Fix: add these touchpoints to a journey map that lists their stages "
+                f"(journey_map='map.toml', --map map.toml; {draft}), correct their names, or "
+                "give a stage column (--columns stage=COLUMN; in Python "
+                "columns={'stage': 'COLUMN'})."
+            )
             raise _row_error(
                 f"Cannot derive the stage of {_plural(len(rows), 'row')}: their touchpoint "
                 f"is not in journey map {jmap.name!r} and {why}. Unknown touchpoints in "
                 f"{ctx.label('touchpoint')}:\n{names}\n"
                 f"The map's touchpoints are {known!r}. Rows:\n"
-                f"{ctx.rows(rows, ['touchpoint', 'stage'])}\n"
-                "Fix: add these touchpoints to a journey map that lists their stages "
-                "(journey_map='map.toml', --map map.toml; cjml draft-map EVENTS --out "
-                "map.toml drafts one from the data, with or without a stage column; see the "
-                "README's 'Bring your own data'), correct their names, or give a stage "
-                "column (--columns "
-                "stage=COLUMN; in Python columns={'stage': 'COLUMN'}).",
+                f"{ctx.rows(rows, ['touchpoint', 'stage'])}\n{fix}",
                 "touchpoint",
                 rows,
                 f"a touchpoint not in journey map {jmap.name!r}, so no stage",
