@@ -574,6 +574,15 @@ def test_a_log_of_its_own_vocabulary_is_sent_to_draft_a_map_without_near_spellin
     assert "'main': 4 rows.\n" in msg and "Did you mean" not in msg  # not 'email'
     assert "none of the log's touchpoints is in journey map 'default'" in msg
     assert "draft a map of it (cjml draft-map EVENTS --out map.toml" in msg
+    # the map's names written otherwise are no vocabulary of its own: the cleaning fix
+    df["touchpoint"] = ["Email", "Purchase", "Website Visit"] * 2 + ["Email", "Email"]
+    with pytest.raises(SchemaError) as info:
+        read_events(df)
+    msg = str(info.value)
+    assert "none of the log's touchpoints" not in msg
+    assert "3 touchpoints differ from the map's only in case, spaces or hyphens" in msg
+    assert "'Website Visit' is 'website_visit'" in msg
+    df["touchpoint"] = ["main", "catalog", "cart", "main", "catalog", "cart", "main", "main"]
     # one known touchpoint among them: the names may be misspellings, as before
     df.loc[0, "touchpoint"] = "email"
     with pytest.raises(SchemaError, match="'main': 3 rows. Did you mean 'email'"):

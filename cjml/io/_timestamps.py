@@ -479,22 +479,39 @@ def _check_bounds(idx: pd.DatetimeIndex, positions: np.ndarray, ctx: _Context) -
 _SHORT_YEAR = re.compile(r"^(\d{1,2})([./-])(\d{1,2})\2(\d{2})(?!\d)(.*)$")
 
 
+#: A 12-hour time's AM or PM at the end of a date text ('3:04 PM', '9:15am').
+_MERIDIEM = re.compile(r"\d\s*([AaPp][Mm])$")
+
+
 def _guess_formats(text: str, prefer: str | None = None) -> list[str]:
     """The strftime formats a date text may be in (month first, then day first, but day first
     for dotted dates; ``prefer`` first when it is one of them)."""
+
+    def guess(t: str) -> list[str | None]:
+        guesses = [guess_datetime_format(t), guess_datetime_format(t, dayfirst=True)]
+        meridiem = _MERIDIEM.search(t)
+        if meridiem and not any(guesses):
+            # pandas guesses a 12-hour time only when the hour it reads back is the hour
+            # written, and misses '3:04 PM' and '12:30 AM': the other half of the day is
+            # written in the same format
+            other = "AM" if meridiem.group(1).lower() == "pm" else "PM"
+            probe = t[: meridiem.start(1)] + other
+            guesses = [
+                g if g is not None and "%p" in g else None
+                for g in (guess_datetime_format(probe), guess_datetime_format(probe, True))
+            ]
+        return guesses
+
     with warnings.catch_warnings():  # pandas warns about dayfirst: we try both on purpose
         warnings.simplefilter("ignore")
-        guesses = [guess_datetime_format(text), guess_datetime_format(text, dayfirst=True)]
+        guesses = guess(text)
         short = _SHORT_YEAR.match(text)
         if short and not any(guesses):
             # a spreadsheet's short date ('31.01.24 10:00', '1/31/24 9:00 AM'), which pandas
             # does not guess: guessed with the century, then written with two digits again
             a, sep, b, year, rest = short.groups()
             full = f"{a}{sep}{b}{sep}20{year}{rest}"
-            guesses = [
-                None if g is None else g.replace("%Y", "%y")
-                for g in (guess_datetime_format(full), guess_datetime_format(full, dayfirst=True))
-            ]
+            guesses = [None if g is None else g.replace("%Y", "%y") for g in guess(full)]
     if re.match(r"\d{1,2}\.\d{1,2}\.", text):
         guesses.reverse()  # dotted dates are written day first ('05.02.2024' is 5 February)
     formats = list(dict.fromkeys(g for g in guesses if g is not None))

@@ -24,6 +24,8 @@ from cjml.io._messages import (
     _did_you_mean,
     _plural,
     _row_error,
+    _spelling_fix,
+    _written_differently,
 )
 from cjml.journey import JourneyMap
 
@@ -339,9 +341,12 @@ def _checked_codes(ctx: _Context, jmap: JourneyMap) -> _Codes:
         rows = np.flatnonzero(need)
         if len(rows):
             counts = np.bincount(tp_codes[rows], minlength=len(tp_categories))
-            # a log none of whose touchpoints the map knows has a vocabulary of its own:
-            # a near spelling of a map name ('main' for 'email') is then a coincidence
-            own = not np.any(tp_codes < n_known)
+            shown = [name for i, name in enumerate(unknown) if counts[n_known + i]]
+            # the map's names in other case or spacing ('Email ', 'Website Visit'): a cleaning
+            misspelt = _written_differently(shown, known)
+            # a log none of whose touchpoints the map knows, in any writing, has a vocabulary
+            # of its own: a near spelling of a map name ('main' for 'email') is a coincidence
+            own = not np.any(tp_codes < n_known) and not misspelt
             names = "\n".join(
                 f"  {name!r}: {_plural(int(counts[n_known + i]), 'row')}."
                 f"{'' if own else _did_you_mean(name, known)}"
@@ -375,7 +380,8 @@ def _checked_codes(ctx: _Context, jmap: JourneyMap) -> _Codes:
                 f"is not in journey map {jmap.name!r} and {why}. Unknown touchpoints in "
                 f"{ctx.label('touchpoint')}:\n{names}\n"
                 f"The map's touchpoints are {known!r}. Rows:\n"
-                f"{ctx.rows(rows, ['touchpoint', 'stage'])}\n{fix}",
+                f"{ctx.rows(rows, ['touchpoint', 'stage'])}\n{fix}"
+                + _spelling_fix(misspelt, "touchpoint", ctx.resolved.get("touchpoint")),
                 "touchpoint",
                 rows,
                 f"a touchpoint not in journey map {jmap.name!r}, so no stage",
