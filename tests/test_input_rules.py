@@ -752,6 +752,24 @@ def test_spreadsheet_short_dates_are_read(tmp_path, written, read):
     assert frame["timestamp"].dt.strftime("%Y-%m-%d %H:%M").tolist() == read
 
 
+def test_times_with_a_zone_abbreviation_are_refused_with_the_fix(tmp_path):
+    path = write(
+        tmp_path / "x.csv", "1,2024-01-02 15:04:05 CET,email", "2,2024-07-03 09:00 CEST,email"
+    )
+    said = error_of(lambda: read_events(path))
+    assert "2 rows with values that cannot be read as dates" in said
+    assert "end with a zone's abbreviation ('CEST', 'CET')" in said
+    assert "say the zone instead (timezone='Europe/Paris', --timezone Europe/Paris)" in said
+    # the fix it gives reads them
+    frame = pd.read_csv(path)
+    frame["timestamp"] = frame["timestamp"].str.replace(r"\s+[A-Z]{2,5}$", "", regex=True)
+    log = read_events(frame, timezone="Europe/Paris")
+    assert log.frame["timestamp"].dt.tz_convert("UTC").dt.hour.tolist() == [14, 7]
+    # other unreadable text keeps the general fix
+    path = write(tmp_path / "y.csv", "1,2024-01-02 15:04 CET,email", "2,soon,email")
+    assert "preferably ISO 8601" in error_of(lambda: read_events(path))
+
+
 def test_ids_that_differ_only_by_spaces_are_named():
     frame = pd.DataFrame(
         {

@@ -483,6 +483,24 @@ _SHORT_YEAR = re.compile(r"^(\d{1,2})([./-])(\d{1,2})\2(\d{2})(?!\d)(.*)$")
 _MERIDIEM = re.compile(r"\d\s*([AaPp][Mm])$")
 
 
+#: A date and time followed by a zone's abbreviation ('2024-01-02 15:04 CET'), which
+#: names no zone for sure (CST is three of them) and so is not read.
+_ZONE_NAME = r"^(?P<time>.*\d)\s+(?P<zone>[A-Z]{2,5}T?)$"
+
+
+def _zone_name_fix(zoned: pd.DataFrame, column: Any) -> str:
+    """The fix for times that end with a zone's abbreviation: drop it, say the zone."""
+    zones = sorted(set(zoned["zone"]))
+    col = repr(str(column))
+    return (
+        f"these times end with a zone's abbreviation ({', '.join(map(repr, zones[:3]))}), "
+        "which cjml does not guess (CST is three zones, IST three more): remove it and say "
+        "the zone instead (timezone='Europe/Paris', --timezone Europe/Paris), e.g. "
+        f"df[{col}] = df[{col}].str.replace(r'\\s+[A-Z]{{2,5}}$', '', regex=True); or write "
+        "each time with its offset ('2024-03-01T14:30:00+01:00')."
+    )
+
+
 def _guess_formats(text: str, prefer: str | None = None) -> list[str]:
     """The strftime formats a date text may be in (month first, then day first, but day first
     for dotted dates; ``prefer`` first when it is one of them)."""
@@ -743,12 +761,15 @@ def _parse_text_timestamps(
     if len(unreadable):
         sample = raw.iloc[unreadable].astype(str).str.strip()
         looks_numeric = bool(sample.str.fullmatch(r"-?\d+(?:\.\d+)?").all())
+        zoned = sample.str.extract(_ZONE_NAME)
         fix = (
             _epoch_unit_hint(
                 pd.to_numeric(sample, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan),
                 ctx.resolved["timestamp"],
             )
             if looks_numeric
+            else _zone_name_fix(zoned, ctx.resolved["timestamp"])
+            if zoned.notna().all(axis=None)
             else (
                 "give dates in one format, preferably ISO 8601: '2024-03-01 14:30:00' "
                 "or with an offset '2024-03-01T14:30:00+01:00'."
