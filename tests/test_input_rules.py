@@ -770,6 +770,29 @@ def test_times_with_a_zone_abbreviation_are_refused_with_the_fix(tmp_path):
     assert "preferably ISO 8601" in error_of(lambda: read_events(path))
 
 
+@pytest.mark.parametrize(
+    "written, fix",
+    [
+        ("(12.50)", "negatives in an accounting format ('(12.50)' is -12.50)"),
+        ('"($1,200.00)"', "negatives in an accounting format"),
+        ("-", "a dash is how a spreadsheet shows an empty (or a zero) cell"),
+        ("(soon)", "give finite amounts (negative for refunds) as numbers"),
+    ],
+)
+def test_amounts_as_accounting_formats_write_them_are_refused_with_their_fix(
+    tmp_path, written, fix
+):
+    path = write(
+        tmp_path / "x.csv",
+        "1,2024-01-02,purchase,12.00",
+        f"2,2024-01-03,purchase,{written}",
+        header="customer_id,timestamp,touchpoint,amount",
+    )
+    said = error_of(lambda: read_events(path))
+    assert "Column 'amount' has 1 row with values that are not numbers" in said
+    assert fix in said
+
+
 def test_ids_that_differ_only_by_spaces_are_named():
     frame = pd.DataFrame(
         {

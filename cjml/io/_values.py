@@ -197,6 +197,23 @@ def _number_text_fix(text: pd.Series, column: Any) -> str | None:
             f"reading, e.g. df[{col}] = pd.to_numeric(df[{col}].str.replace(r'[^0-9.+-]', '', "
             "regex=True)), and leave the cell empty when there is no value."
         )
+    inner = text.str.extract(r"^\((.*)\)$")[0]  # '(12.50)': an accounting format's -12.50
+    if (
+        inner.notna().all()
+        and (inner.str.fullmatch(_GROUPED_NUMBER) | inner.str.fullmatch(_PLAIN_NUMBER)).all()
+    ):
+        return (
+            "these numbers are negatives in an accounting format ('(12.50)' is -12.50): "
+            f"convert them before reading, e.g. df[{col}] = pd.to_numeric(df[{col}]"
+            ".str.replace(r'^\\((.*)\\)$', r'-\\1', regex=True).str.replace(r'[^0-9.+-]', '', "
+            "regex=True)), and leave the cell empty when there is no value."
+        )
+    if text.str.fullmatch(r"[-–—]").all():
+        return (
+            "a dash is how a spreadsheet shows an empty (or a zero) cell, and cjml cannot "
+            "tell which it means here: leave the cell empty when there is no value, or write "
+            "the number it stands for."
+        )
     return None
 
 
