@@ -793,6 +793,27 @@ def test_amounts_as_accounting_formats_write_them_are_refused_with_their_fix(
     assert fix in said
 
 
+def test_unsigned_64_bit_ids_beyond_int64_keep_every_digit(tmp_path, bundle):
+    """uint64 ids above 2**63 - 1 (64-bit hashes) were wrapped to negative numbers by
+    pandas' cast: they are kept as their digits, through every reader and score."""
+    from cjml.datasets import load_sample
+
+    events = load_sample()
+    big = np.uint64(2**63) + events["customer_id"].to_numpy().astype(np.uint64)
+    events["customer_id"] = big
+    expected = sorted(str(v) for v in set(big.tolist()))
+    path = tmp_path / "events.parquet"
+    events.to_parquet(path)
+    for source in (events, path):
+        log = read_events(source)
+        assert sorted(log.customer_ids) == expected and log.n_customers == len(expected)
+    scores = cjml.score(bundle, path, recommend=False, drivers=False, include_inactive=True)
+    assert sorted(scores["customer_id"].astype(str)) == expected
+    # within int64 they stay whole numbers
+    events["customer_id"] = (big - np.uint64(2**63)).astype(np.uint64)
+    assert read_events(events).customer_ids.dtype == np.int64
+
+
 def test_ids_that_differ_only_by_spaces_are_named():
     frame = pd.DataFrame(
         {

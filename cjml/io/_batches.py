@@ -280,8 +280,9 @@ _TEXT_INT_RE = f"^{_TEXT_INT}$"
 
 
 def _id_flags(col: pa.ChunkedArray, valid: np.ndarray, missing_ids: Sequence[str] = ()) -> dict:
-    """Whether the (valid) customer ids are all whole numbers, as text or as floats
-    (ids that are missing, empty or in ``missing_ids``, do not count)."""
+    """Whether the (valid) customer ids are all whole numbers, as text or as floats, and
+    unsigned ones within int64 (ids that are missing, empty or in ``missing_ids``, do not
+    count)."""
     col = col.filter(pa.array(valid))
     if pa.types.is_string(col.type):
         trimmed = pc.utf8_trim_whitespace(col)
@@ -296,6 +297,9 @@ def _id_flags(col: pa.ChunkedArray, valid: np.ndarray, missing_ids: Sequence[str
         values = col.drop_null().to_numpy()
         whole = bool(np.all(values == np.round(values)) and np.all(np.abs(values) < 2**53))
         return {"whole_floats": whole}
+    if pa.types.is_uint64(col.type):  # above int64's range they are kept as text
+        top = pc.max(col).as_py()
+        return {"int64_uints": top is None or top <= np.iinfo(np.int64).max}
     return {}
 
 
@@ -377,7 +381,7 @@ def _merge_stats(total: dict, stats: dict) -> dict:
         formats[fmt] = (
             [formats[fmt][0] + rows, formats[fmt][1]] if fmt in formats else [rows, example]
         )
-    for flag in ("text_ints", "whole_floats"):
+    for flag in ("text_ints", "whole_floats", "int64_uints"):
         if flag in stats:
             total[flag] = total.get(flag, True) and stats[flag]
     return total
@@ -388,7 +392,7 @@ def _id_kind(reader: _Reader, stats: dict) -> str:
     assert reader.schema is not None  # set by the engine before the input is read
     t = reader.schema.field(str(reader.resolved["customer_id"])).type
     if pa.types.is_integer(t):
-        return "int"
+        return "int" if stats.get("int64_uints", True) else "str"
     if pa.types.is_floating(t):
         return "int" if stats.get("whole_floats", True) else "str"
     if pa.types.is_string(t) and reader.kind in TEXT_KINDS:

@@ -85,9 +85,12 @@ def _customer_codes(
     final: pd.Index = as_text
     if kind == "integer":
         try:
-            final = pd.Index(uniques0).astype(np.int64)
+            ints = pd.Index(uniques0)
+            if ints.dtype == np.uint64 and len(ints) and ints.max() > np.iinfo(np.int64).max:
+                raise OverflowError  # pandas would wrap them to negative numbers silently
+            final = ints.astype(np.int64)
         except (OverflowError, ValueError, TypeError):
-            final = as_text
+            final = as_text  # ids beyond int64 (unsigned 64-bit hashes) keep every digit
     elif text_ints and bool(np.all(as_text.str.fullmatch(_TEXT_INT))):
         final = as_text.str.replace(r"\.0+$", "", regex=True).astype(np.int64)
     ordered = final.unique().sort_values()
