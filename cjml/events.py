@@ -42,6 +42,7 @@ from cjml.exceptions import InputFileError, SchemaError
 from cjml.io._columns import (
     _parse_columns,
     _resolve_columns,
+    _warn_placeholder_ids,
     _warn_spaced_ids,
     _warn_variant_columns,
     _without_nested_extras,
@@ -900,6 +901,7 @@ class EventLog:
         cust_keys, customer_ids = _customer_codes(ctx, text_ints, missing_ids)
         if log_checks and customer_ids is not None:
             _warn_spaced_ids(customer_ids, ctx.label("customer_id"), resolved["customer_id"])
+            _warn_placeholder_ids(customer_ids, ctx.label("customer_id"))
         # The touchpoint, stage, channel and score checks do not depend on the times: for a
         # large log they run on a second thread while the times are parsed and checked
         # (numpy and pandas release the GIL in both). They neither warn nor change

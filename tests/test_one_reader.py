@@ -390,6 +390,41 @@ def test_score_warns_like_read_events_about_ids_that_differ_only_by_spaces(
     assert sorted(scores["customer_id"]) == sorted(str(c) for c in log.customer_ids)
 
 
+def placeholder_warnings(caught) -> list[str]:
+    return [str(w.message) for w in caught if "for a missing id" in str(w.message)]
+
+
+@pytest.mark.parametrize("chunk_events", [DEFAULT_CHUNK_EVENTS, 3])
+def test_ids_that_stand_for_a_missing_id_are_warned_alike_by_read_events_and_score(
+    bundle, tmp_path, chunk_events
+):
+    ids = ["1", "NULL", "2", "N/A", "NULL", "c-9", "unknown", "1"]
+    rows = [(c, TIMES[i % 3], "website_visit", "", "") for i, c in enumerate(ids)]
+    path = write_log(tmp_path, rows, with_stage=False)
+    with warnings.catch_warnings(record=True) as read_caught:
+        warnings.simplefilter("always")
+        log = cjml.read_events(path)
+    with warnings.catch_warnings(record=True) as score_caught:
+        warnings.simplefilter("always")
+        cjml.score(bundle, path, recommend=False, include_inactive=True, chunk_events=chunk_events)
+    (said,) = placeholder_warnings(read_caught)
+    assert "has 3 ids that exports write for a missing id: 'N/A', 'NULL', 'unknown'" in said
+    assert "(missing_ids='N/A,NULL,unknown', --missing-ids N/A,NULL,unknown)" in said
+    assert placeholder_warnings(score_caught) == [said]
+    assert "NULL" in set(log.customer_ids)  # said, not dropped: an id may be 'NULL'
+    # the fix it gives: those rows are refused, or quarantined with their lines
+    with pytest.raises(SchemaError, match="a customer id that means missing"):
+        cjml.read_events(path, missing_ids="N/A,NULL,unknown")
+    kept = cjml.read_events(path, missing_ids="N/A,NULL,unknown", on_error="quarantine")
+    assert sorted(map(str, kept.customer_ids)) == ["1", "2", "c-9"] and len(kept.rejects) == 4
+    # whole-number ids are never placeholders
+    rows = [(c, TIMES[0], "website_visit", "", "") for c in ["1", "2"]]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cjml.read_events(write_log(tmp_path, rows, with_stage=False))
+    assert placeholder_warnings(caught) == []
+
+
 def test_score_says_nothing_of_spaces_when_no_id_has_a_twin(bundle, tmp_path):
     rows = [(c, TIMES[0], "website_visit", "", "") for c in [" 1", "2", "007 "]]
     path = write_log(tmp_path, rows, with_stage=False)

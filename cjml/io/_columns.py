@@ -14,11 +14,13 @@ import difflib
 import re
 import shlex
 import warnings
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from pandas.api.types import (
     infer_dtype,
     is_bool_dtype,
@@ -283,6 +285,54 @@ def _warn_spaced_ids(ids: pd.Index, label: str, column: Hashable) -> None:
         f"around {'it' if len(spaced) == 1 else 'them'}: {shown}{more}. They are read as "
         "different customers, each with part of one history. Fix: strip the spaces before "
         f"reading, e.g. df[{str(column)!r}] = df[{str(column)!r}].str.strip().",
+        UserWarning,
+        stacklevel=_user_stacklevel(),
+    )
+
+
+#: Ids that exports write where the id is missing: each would be read as one customer
+#: holding the events of everyone it stands for.
+_PLACEHOLDER_IDS = frozenset(
+    {
+        *("na", "n/a", "#n/a", "nan", "null", "(null)", "none", "nil", "undefined"),
+        *("unknown", "missing", "(blank)", "anonymous", "-", "?"),
+    }
+)
+
+
+def _placeholder_ids(ids: Iterable[Any]) -> list[str]:
+    """The text ids of ``ids`` that read as a missing id ('NULL', 'N/A', 'unknown'), sorted
+    (compared in Arrow: a million ids in a few milliseconds)."""
+    index = pd.Index(ids)
+    if index.dtype.kind in "iufb":
+        return []
+    try:
+        text = pa.array(index, type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # not all text (ints among them): as text
+        text = pa.array(index.astype(str), type=pa.string())
+    key = pc.utf8_lower(pc.utf8_trim_whitespace(text))
+    hit = pc.is_in(key, value_set=pa.array(sorted(_PLACEHOLDER_IDS), type=pa.string()))
+    return sorted(set(pc.filter(text, hit.fill_null(False)).to_pylist()))
+
+
+def _warn_placeholder_ids(ids: Iterable[Any], label: str) -> None:
+    """Warn when customer ids are what exports write for a missing id ('NULL', 'N/A'):
+    cjml reads any text as an id (an id may be 'NA'), so the user must say which mean
+    missing (``missing_ids``)."""
+    found = _placeholder_ids(ids)
+    if not found:
+        return
+    listed = ", ".join(map(repr, found[:_MAX_SHOWN]))
+    as_option = shlex.quote(",".join(found))
+    warnings.warn(
+        f"{label[0].upper()}{label[1:]} has {len(found):,} "
+        f"{'id' if len(found) == 1 else 'ids'} that exports write for a missing id: {listed}. "
+        f"{'It is' if len(found) == 1 else 'Each is'} read as one customer, with the events "
+        f"of everyone {'it stands' if len(found) == 1 else 'they stand'} for. Fix: if "
+        f"{'it means' if len(found) == 1 else 'they mean'} a missing id, say so "
+        f"(missing_ids={','.join(found)!r}, --missing-ids {as_option}): those rows are then "
+        "refused, "
+        "or set aside with on_error='quarantine' (--on-error quarantine).",
         UserWarning,
         stacklevel=_user_stacklevel(),
     )

@@ -311,6 +311,7 @@ def _add_counts(chunks: list[dict]) -> dict:
         "duplicates": 0,
         "unknown": set(),
         "spaced_ids": set(),
+        "placeholder_ids": set(),
         "warnings": [],
     }
     for c in chunks:
@@ -320,6 +321,7 @@ def _add_counts(chunks: list[dict]) -> dict:
         total["duplicates"] += c.get("duplicates", 0)
         total["unknown"] |= set(c.get("unknown", []))
         total["spaced_ids"] |= set(c.get("spaced_ids", []))
+        total["placeholder_ids"] |= set(c.get("placeholder_ids", []))
         total["warnings"] += c.get("warnings", [])
     total["warnings"] = list(dict.fromkeys(total["warnings"]))
     return total
@@ -356,6 +358,12 @@ def _emit_warnings(
         label = _Context(pd.DataFrame(), names, _Origin()).label("customer_id")
         column = names.get("customer_id", "customer_id")
         _warn_spaced_ids(pd.Index(counts["spaced_ids"]), label, column)
+    if len(counts.get("placeholder_ids", ())):
+        from cjml.io._columns import _warn_placeholder_ids
+        from cjml.io._messages import _Context, _Origin
+
+        label = _Context(pd.DataFrame(), dict(user_names or {}), _Origin()).label("customer_id")
+        _warn_placeholder_ids(sorted(counts["placeholder_ids"]), label)
     if summary.unknown_touchpoints:
         warnings.warn(
             f"Touchpoints not in the bundle's journey map: "
