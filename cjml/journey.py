@@ -370,7 +370,7 @@ class JourneyMap:
         JourneyMap
         """
         from cjml.exceptions import InputFileError
-        from cjml.io._csv import read_text_file
+        from cjml.io._csv import read_text_file, syntax_error_text
 
         path = Path(path)
         if not path.exists():
@@ -392,8 +392,9 @@ class JourneyMap:
             spec = tomllib.loads(text) if suffix == ".toml" else json.loads(text)
         except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
             raise JourneyMapError(
-                f"Journey map file {str(path)!r} is not valid {kind}: {exc}. "
-                "Fix: see the layout in the README ('Journey maps')."
+                f"Journey map file {str(path)!r} is not valid {kind}: "
+                f"{syntax_error_text(text, exc)}\nFix: see the layout in the README "
+                "('Journey maps')."
             ) from None
         try:
             return cls.from_dict(spec)

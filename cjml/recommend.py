@@ -355,7 +355,7 @@ class RecommendationRules:
         RecommendationRules
         """
         from cjml.exceptions import InputFileError
-        from cjml.io._csv import read_text_file
+        from cjml.io._csv import read_text_file, syntax_error_text
 
         path = Path(path)
         try:
@@ -366,8 +366,9 @@ class RecommendationRules:
             spec = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise RulesError(
-                f"The rules file {str(path)!r} is not valid TOML: {exc}. Fix: see "
-                "the layout in the README ('Business rules')."
+                f"The rules file {str(path)!r} is not valid TOML: "
+                f"{syntax_error_text(text, exc)}\nFix: see the layout in the README "
+                "('Business rules')."
             ) from None
         try:
             return cls.from_dict(spec)

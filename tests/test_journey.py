@@ -210,3 +210,37 @@ def test_html_escapes_user_names():
     html = jm._repr_html_()
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "<b>s</b>" not in html
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "said"),
+    [
+        (
+            "map.toml",
+            'name = "m"\nstages = ["a"]\n[touchpoints.x]\nstages = ["a"]\nactionable = yes\n',
+            [
+                "is not valid TOML: Invalid value (at line 5, column 14):",
+                "\n  actionable = yes\n               ^\n",
+                '(text is written in quotes, "yes", and true or false in lower case)',
+                "Fix: see the layout in the README ('Journey maps').",
+            ],
+        ),
+        (
+            "map.json",
+            '{"name": "m", "stages": ["a",]}',
+            ["is not valid JSON: Expecting value", '\n  {"name": "m", "stages": ["a",]}\n'],
+        ),
+    ],
+)
+def test_a_map_file_with_a_syntax_error_shows_the_line_and_the_usual_slip(
+    tmp_path, name, text, said
+):
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(JourneyMapError) as info:
+        JourneyMap.from_file(path)
+    message = str(info.value)
+    for part in said:
+        assert part in message
+    caret = message.splitlines()[2]  # under the column the parser names
+    assert caret.index("^") == message.splitlines()[1].index("yes" if "toml" in name else "]")

@@ -257,6 +257,30 @@ def _uses_decimal_comma(sep: str, cells: Iterable[str]) -> bool:
     return not point and (decisive or sep == ";")
 
 
+def syntax_error_text(text: str, exc: Exception) -> str:
+    """A TOML or JSON syntax error with the line it points at, and a hint for the usual slip.
+
+    ``exc``: ``tomllib.TOMLDecodeError`` (its message ends "(at line L, column C)") or
+    ``json.JSONDecodeError`` (``lineno``, ``colno``).
+    """
+    where = re.search(r"at line (\d+), column (\d+)", str(exc))
+    line, column = (
+        (int(where.group(1)), int(where.group(2)))
+        if where
+        else (getattr(exc, "lineno", None), getattr(exc, "colno", None))
+    )
+    lines = text.splitlines()
+    if line is None or column is None or not 1 <= line <= len(lines):
+        return str(exc)
+    shown = lines[line - 1]
+    out = f"{exc}:\n  {shown}\n  {' ' * (column - 1)}^"
+    value = shown[column - 1 :].strip()
+    if re.fullmatch(r"[A-Za-z_][\w ./-]*", value):
+        # 'actionable = yes', 'channel = online': TOML's text is quoted, its booleans lower case
+        out += f'\n(text is written in quotes, "{value}", and true or false in lower case)'
+    return out
+
+
 # --------------------------------------------------------------------------- any file
 def open_file(path: str | os.PathLike, what: str) -> IO[bytes]:
     """Open a file for reading in binary, or refuse it in one line.
