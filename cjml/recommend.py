@@ -1690,7 +1690,8 @@ def why_no_recommendations(bundle) -> str | None:
         return None
     note = (bundle.metadata.get("recommender") or {}).get("note")
     if note:
-        return f"This bundle has no touchpoint effects, so it cannot recommend: {note}"
+        end = "" if note.rstrip().endswith(".") else "."  # one sentence ends, the next starts
+        return f"This bundle has no touchpoint effects, so it cannot recommend: {note}{end}"
     return (
         "This bundle has no touchpoint effects (it was trained by an older cjml, with "
         "recommender=False, or on a history without enough actionable touchpoints), so "

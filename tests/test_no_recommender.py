@@ -215,3 +215,19 @@ def test_a_purchase_log_names_each_fact_once_in_the_drivers(events, tmp_path):
     contact = drivers.str.contains("no contact for")
     assert contact.any()
     assert not (contact & drivers.str.contains("no purchase for")).any()
+
+
+def test_a_bundle_trained_without_a_recommender_says_so_in_whole_sentences(events):
+    bundle, _ = cjml.train(
+        events,
+        n_cutoffs=3,
+        step="15D",
+        holdout=False,
+        survival=False,
+        value=False,
+        recommender=False,
+    )
+    with pytest.warns(UserWarning) as caught:
+        score(bundle, events)
+    (said,) = [str(w.message) for w in caught if "cannot recommend" in str(w.message)]
+    assert "cannot recommend: not asked for (recommender=False). The recommendation" in said
