@@ -762,12 +762,15 @@ def test_times_with_a_zone_abbreviation_are_refused_with_the_fix(tmp_path):
     assert "say the zone instead (timezone='Europe/Paris', --timezone Europe/Paris)" in said
     # the fix it gives reads them
     frame = pd.read_csv(path)
-    frame["timestamp"] = frame["timestamp"].str.replace(r"\s+[A-Z]{2,5}$", "", regex=True)
+    frame["timestamp"] = frame["timestamp"].str.replace(r"\s+[A-Z]{2,6}$", "", regex=True)
     log = read_events(frame, timezone="Europe/Paris")
     assert log.frame["timestamp"].dt.tz_convert("UTC").dt.hour.tolist() == [14, 7]
     # other unreadable text keeps the general fix
     path = write(tmp_path / "y.csv", "1,2024-01-02 15:04 CET,email", "2,soon,email")
     assert "preferably ISO 8601" in error_of(lambda: read_events(path))
+    # an hour past 12 before PM is no zone
+    path = write(tmp_path / "z.csv", "1,1/2/2024 13:04 PM,email", "2,1/3/2024 14:00 PM,email")
+    assert "abbreviation" not in error_of(lambda: read_events(path))
 
 
 @pytest.mark.parametrize(

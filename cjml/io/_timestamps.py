@@ -485,7 +485,7 @@ _MERIDIEM = re.compile(r"\d\s*([AaPp][Mm])$")
 
 #: A date and time followed by a zone's abbreviation ('2024-01-02 15:04 CET'), which
 #: names no zone for sure (CST is three of them) and so is not read.
-_ZONE_NAME = r"^(?P<time>.*\d)\s+(?P<zone>[A-Z]{2,5}T?)$"
+_ZONE_NAME = r"^(?P<time>.*\d)\s+(?P<zone>(?!AM$|PM$)[A-Z]{2,6})$"
 
 
 def _zone_name_fix(zoned: pd.DataFrame, column: Any) -> str:
@@ -496,7 +496,7 @@ def _zone_name_fix(zoned: pd.DataFrame, column: Any) -> str:
         f"these times end with a zone's abbreviation ({', '.join(map(repr, zones[:3]))}), "
         "which cjml does not guess (CST is three zones, IST three more): remove it and say "
         "the zone instead (timezone='Europe/Paris', --timezone Europe/Paris), e.g. "
-        f"df[{col}] = df[{col}].str.replace(r'\\s+[A-Z]{{2,5}}$', '', regex=True); or write "
+        f"df[{col}] = df[{col}].str.replace(r'\\s+[A-Z]{{2,6}}$', '', regex=True); or write "
         "each time with its offset ('2024-03-01T14:30:00+01:00')."
     )
 
