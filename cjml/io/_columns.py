@@ -302,7 +302,7 @@ _PLACEHOLDER_IDS = frozenset(
 
 def _placeholder_ids(ids: Iterable[Any]) -> list[str]:
     """The text ids of ``ids`` that read as a missing id ('NULL', 'N/A', 'unknown'), sorted
-    (compared in Arrow: a million ids in a few milliseconds)."""
+    (compared in Arrow: a million text ids in about 0.2 s)."""
     index = pd.Index(ids)
     if index.dtype.kind in "iufb":
         return []
@@ -331,8 +331,7 @@ def _warn_placeholder_ids(ids: Iterable[Any], label: str) -> None:
         f"of everyone {'it stands' if len(found) == 1 else 'they stand'} for. Fix: if "
         f"{'it means' if len(found) == 1 else 'they mean'} a missing id, say so "
         f"(missing_ids={','.join(found)!r}, --missing-ids {as_option}): those rows are then "
-        "refused, "
-        "or set aside with on_error='quarantine' (--on-error quarantine).",
+        "refused, or set aside with on_error='quarantine' (--on-error quarantine).",
         UserWarning,
         stacklevel=_user_stacklevel(),
     )
