@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -357,8 +358,36 @@ def test_build_with_rejects_sets_aside_rule_after_rule_and_keeps_the_rest():
         build_with_rejects(3, whole_column, quarantine=True)
 
 
-def spaced_warnings(caught) -> list[str]:
-    return [str(w.message) for w in caught if "only by spaces" in str(w.message)]
+def said_by(call) -> tuple[Any, list[str]]:
+    """``call()``'s result and the warnings it gave, as text."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = call()
+    return result, [str(w.message) for w in caught]
+
+
+def read_and_score(bundle, tmp_path, ids, chunk_events) -> tuple[Path, Any, list, list]:
+    """A log of these customer ids, read by read_events and scored (to a file, in chunks of
+    ``chunk_events``; 3 makes several): the path, the log, and what each said."""
+    rows = [(c, TIMES[i % 3], "website_visit", "", "") for i, c in enumerate(ids)]
+    path = write_log(tmp_path, rows, with_stage=False)
+    log, read_said = said_by(lambda: cjml.read_events(path))
+    summary, score_said = said_by(
+        lambda: cjml.score(
+            bundle,
+            path,
+            out=tmp_path / "scores.parquet",
+            recommend=False,
+            include_inactive=True,
+            chunk_events=chunk_events,
+        )
+    )
+    assert (summary.n_chunks > 1) == (chunk_events == 3)
+    return path, log, read_said, score_said
+
+
+def spaced_warnings(said: list[str]) -> list[str]:
+    return [m for m in said if "only by spaces" in m]
 
 
 @pytest.mark.parametrize("chunk_events", [DEFAULT_CHUNK_EVENTS, 3])
@@ -367,31 +396,16 @@ def test_score_warns_like_read_events_about_ids_that_differ_only_by_spaces(
 ):
     # ' 1' and '1' are two customers to both; with small chunks they land in different ones
     ids = ["1", " 1", "2", "2 ", "007", "c-9", "c-9", "1"]
-    rows = [(c, TIMES[i % 3], "website_visit", "", "") for i, c in enumerate(ids)]
-    path = write_log(tmp_path, rows, with_stage=False)
-    with warnings.catch_warnings(record=True) as read_caught:
-        warnings.simplefilter("always")
-        log = cjml.read_events(path)
-    with warnings.catch_warnings(record=True) as score_caught:
-        warnings.simplefilter("always")
-        summary = cjml.score(
-            bundle,
-            path,
-            out=tmp_path / "scores.parquet",
-            recommend=False,
-            include_inactive=True,
-            chunk_events=chunk_events,
-        )
-    assert (summary.n_chunks > 1) == (chunk_events == 3)
+    _, log, read_said, score_said = read_and_score(bundle, tmp_path, ids, chunk_events)
     scores = pd.read_parquet(tmp_path / "scores.parquet")
-    said = spaced_warnings(read_caught)
+    said = spaced_warnings(read_said)
     assert len(said) == 1 and "2 ids" in said[0] and "' 1' and '1'" in said[0]
-    assert spaced_warnings(score_caught) == said
+    assert spaced_warnings(score_said) == said
     assert sorted(scores["customer_id"]) == sorted(str(c) for c in log.customer_ids)
 
 
-def placeholder_warnings(caught) -> list[str]:
-    return [str(w.message) for w in caught if "for a missing id" in str(w.message)]
+def placeholder_warnings(said: list[str]) -> list[str]:
+    return [m for m in said if "for a missing id" in m]
 
 
 @pytest.mark.parametrize("chunk_events", [DEFAULT_CHUNK_EVENTS, 3])
@@ -399,18 +413,11 @@ def test_ids_that_stand_for_a_missing_id_are_warned_alike_by_read_events_and_sco
     bundle, tmp_path, chunk_events
 ):
     ids = ["1", "NULL", "2", "N/A", "NULL", "c-9", "unknown", "1"]
-    rows = [(c, TIMES[i % 3], "website_visit", "", "") for i, c in enumerate(ids)]
-    path = write_log(tmp_path, rows, with_stage=False)
-    with warnings.catch_warnings(record=True) as read_caught:
-        warnings.simplefilter("always")
-        log = cjml.read_events(path)
-    with warnings.catch_warnings(record=True) as score_caught:
-        warnings.simplefilter("always")
-        cjml.score(bundle, path, recommend=False, include_inactive=True, chunk_events=chunk_events)
-    (said,) = placeholder_warnings(read_caught)
+    path, log, read_said, score_said = read_and_score(bundle, tmp_path, ids, chunk_events)
+    (said,) = placeholder_warnings(read_said)
     assert "has 3 ids that exports write for a missing id: 'N/A', 'NULL', 'unknown'" in said
     assert "(missing_ids='N/A,NULL,unknown', --missing-ids N/A,NULL,unknown)" in said
-    assert placeholder_warnings(score_caught) == [said]
+    assert placeholder_warnings(score_said) == [said]
     assert "NULL" in set(log.customer_ids)  # said, not dropped: an id may be 'NULL'
     # the fix it gives: those rows are refused, or quarantined with their lines
     with pytest.raises(SchemaError, match="a customer id that means missing"):
@@ -419,16 +426,12 @@ def test_ids_that_stand_for_a_missing_id_are_warned_alike_by_read_events_and_sco
     assert sorted(map(str, kept.customer_ids)) == ["1", "2", "c-9"] and len(kept.rejects) == 4
     # whole-number ids are never placeholders
     rows = [(c, TIMES[0], "website_visit", "", "") for c in ["1", "2"]]
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        cjml.read_events(write_log(tmp_path, rows, with_stage=False))
-    assert placeholder_warnings(caught) == []
+    _, said_plain = said_by(lambda: cjml.read_events(write_log(tmp_path, rows, with_stage=False)))
+    assert placeholder_warnings(said_plain) == []
 
 
 def test_score_says_nothing_of_spaces_when_no_id_has_a_twin(bundle, tmp_path):
     rows = [(c, TIMES[0], "website_visit", "", "") for c in [" 1", "2", "007 "]]
     path = write_log(tmp_path, rows, with_stage=False)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        cjml.score(bundle, path, recommend=False, include_inactive=True)
-    assert spaced_warnings(caught) == []
+    _, said = said_by(lambda: cjml.score(bundle, path, recommend=False, include_inactive=True))
+    assert spaced_warnings(said) == []
