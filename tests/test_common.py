@@ -124,3 +124,16 @@ def test_importing_cjml_has_no_side_effects():
         "assert 'lightgbm' not in sys.modules, 'lightgbm imported eagerly'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_sample_loads_without_importing_scikit_learn():
+    # scikit-learn takes 0.65 s to import: a notebook's first sample_path() or load_sample()
+    # should not wait for it (simulating returns a Bunch, which does import it).
+    code = (
+        "import sys, cjml.datasets as d\n"
+        "d.load_sample()\n"
+        "assert 'sklearn' not in sys.modules, sorted(m for m in sys.modules if 'sklearn' in m)[:3]\n"
+        "d.make_journeys(30, n_days=20, random_state=0)\n"
+        "assert 'sklearn' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

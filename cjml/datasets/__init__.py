@@ -21,10 +21,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from sklearn.utils import Bunch
 
 from cjml.datasets._campaign import simulate_campaign
 from cjml.datasets._scenarios import (
@@ -37,6 +37,9 @@ from cjml.datasets._scenarios import (
 from cjml.datasets._simulator import PERSONAS, SEGMENTS, simulate
 from cjml.exceptions import InputFileError
 from cjml.journey import DEFAULT_STAGES, JourneyMap
+
+if TYPE_CHECKING:  # scikit-learn takes 0.65 s to import; only a simulation needs it
+    from sklearn.utils import Bunch
 
 __all__ = [
     "DEVELOPMENT_SCENARIOS",
@@ -204,6 +207,8 @@ def make_journeys(
         "n_rollouts": n_rollouts,
         "random_state": random_state,
     }
+    from sklearn.utils import Bunch
+
     return Bunch(
         events=events,
         customers=customers,

@@ -28,13 +28,17 @@ customer's activity.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
-from sklearn.utils import Bunch
 
 from cjml.datasets import _scenarios as sc
 from cjml.datasets import _simulator as sim
 from cjml.exceptions import CjmlError
+
+if TYPE_CHECKING:  # scikit-learn takes 0.65 s to import; only a simulation needs it
+    from sklearn.utils import Bunch
 
 __all__ = ["DELIVERY_OFFSET", "simulate_campaign"]
 
@@ -138,6 +142,8 @@ def simulate_campaign(
     events = pd.concat([events[~moved], new[list(events.columns)]], ignore_index=True)
     events = events.sort_values(["customer_id", "timestamp"], kind="stable", ignore_index=True)
     outcomes, effects = _true_effects(frame, truth)
+    from sklearn.utils import Bunch
+
     return Bunch(
         events=events,
         effects=effects,

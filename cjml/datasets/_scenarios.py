@@ -109,14 +109,16 @@ import difflib
 import zlib
 from dataclasses import dataclass
 from itertools import product
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sklearn.utils import Bunch
 
 from cjml.exceptions import CjmlError
 from cjml.journey import JourneyMap
+
+if TYPE_CHECKING:  # scikit-learn takes 0.65 s to import; only a simulation needs it
+    from sklearn.utils import Bunch
 
 __all__ = [
     "DEVELOPMENT_SCENARIOS",
@@ -2427,6 +2429,8 @@ def _build(name: str, n_customers: int | None, seed: int, _force_touchpoint: str
         }
     )
     truth = _truth(w, spec, cutoff_state, persona, int(seed))
+    from sklearn.utils import Bunch
+
     return Bunch(
         events=events,
         journey_map=jmap,
