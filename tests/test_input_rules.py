@@ -235,6 +235,29 @@ def test_a_semicolon_file_with_decimal_points_keeps_them(tmp_path):
     assert sorted(frame["satisfaction"].dropna()) == [2.5, 4.0]
 
 
+@pytest.mark.parametrize("sep", [";", "|"])
+def test_each_column_is_read_with_the_decimal_its_sample_writes(tmp_path, capsys, sep):
+    # an export whose amounts were formatted by a German spreadsheet and whose survey
+    # scores came from a tool writing points: neither column is refused
+    path = tmp_path / "mixed.csv"
+    _european_export().assign(
+        amount=["1.234,50", "", "12,5", "3"],
+        satisfaction=["", "4.5", "", "2.5"],
+        segment=["0,25", "1", "2", "3"],
+    ).to_csv(path, sep=sep, index=False)
+    frame = read_events(path).frame.set_index(["customer_id", "touchpoint"])
+    assert frame.loc[("007", "purchase"), "amount"] == 1234.5
+    assert frame.loc[("12,5", "purchase"), "amount"] == 12.5
+    assert sorted(frame["satisfaction"].dropna()) == [2.5, 4.5]
+    assert frame.loc[("007", "purchase"), "segment"] == 0.25
+    assert main(["validate", str(path)]) == 0
+    said = {";": "';'", "|": "'|'"}[sep]
+    assert capsys.readouterr().out.startswith(
+        f"Read as CSV separated by {said}, numbers with a decimal comma ('12,50' is 12.5) "
+        "except in 'satisfaction', which use a decimal point\nEvent log:"
+    )
+
+
 def test_a_comma_in_a_tab_file_without_decimal_commas_is_not_guessed(tmp_path):
     # '1,234' is a thousand in a US export and 1.234 in a German one: with nothing else
     # to tell, the cell is refused with the fix, not read one way

@@ -17,7 +17,9 @@ The CSV rules (every command reads CSV through :func:`csv_batches`):
   (what spreadsheets in many countries export); a file separated by ';', or by
   tabs or '|' with decimal commas and no decimal point in its first 200 rows,
   has its numbers read with a decimal comma ('12,50', '1.234,50'; the customer
-  id stays as written); elsewhere the amount and score columns read '1,234.50'
+  id stays as written), and where some columns show decimal commas and others
+  decimal points, each column is read as its sample writes it; elsewhere the
+  amount and score columns read '1,234.50'
   (commas between thousands before a decimal point) as 1234.5, while '1,234'
   alone, which reads two ways, is refused;
   compressed files (gzip, bz2, xz, zstd, a zip holding one CSV file) are
@@ -169,10 +171,18 @@ class CsvHeader(NamedTuple):
     """Physical lines up to and including the header (blank lines before it count)."""
     sep: str = ","
     """The field separator."""
-    decimal_comma: bool = False
-    """Whether numbers are written with a decimal comma ('12,50')."""
+    comma_columns: frozenset[str] = frozenset()
+    """The columns whose numbers are read with a decimal comma ('12,50')."""
     encoding: str = "utf-8"
     """The text encoding, as Python names it (``"utf-8"``, ``"utf-16"``, ``"cp1252"``)."""
+    point_columns: frozenset[str] = frozenset()
+    """In a file with decimal commas, the columns whose sample shows a decimal point
+    instead ('4.5'): read with the point."""
+
+    @property
+    def decimal_comma(self) -> bool:
+        """Whether some numbers are written with a decimal comma ('12,50')."""
+        return bool(self.comma_columns)
 
 
 #: Encodings in words, for messages and validate's first line.
@@ -236,25 +246,40 @@ def _wide(encoding: str) -> bool:
     return encoding.startswith(("utf-16", "utf-32"))
 
 
-def _uses_decimal_comma(sep: str, cells: Iterable[str]) -> bool:
-    """Whether a file's numbers use a decimal comma, from a sample of its cells.
+def _decimal_columns(
+    sep: str, names: list[str], rows: Iterable[list[str]]
+) -> tuple[frozenset[str], frozenset[str]]:
+    """The columns read with a decimal comma, and in such a file those read with a point.
 
-    Never in a comma-separated file (a comma inside a number is quoted there and
-    is a thousands separator as often as not). Otherwise yes when the sample
-    shows a decimal comma for sure and no decimal point; a ';' file, which is
-    what spreadsheets write where the comma is the decimal, also when it shows
-    neither.
+    From a sample of rows. Never in a comma-separated file (a comma inside a number is
+    quoted there and is a thousands separator as often as not). Otherwise a column
+    whose sample shows a decimal point ('4.5') keeps it; one that shows a decimal
+    comma for sure ('12,50') and no point is read with the comma; the others (whole
+    numbers, text, '1,234') follow the file: the comma when no column shows a point
+    and some column shows a decimal comma for sure or the file is separated by ';'
+    (what spreadsheets write where the comma is the decimal).
     """
     if sep == ",":
-        return False
-    decisive = point = False
-    for cell in cells:
-        cell = cell.strip()
-        if re.fullmatch(_POINT_DECIMAL, cell):
-            point = True
-            break
-        decisive = decisive or re.fullmatch(_DECISIVE_COMMA, cell) is not None
-    return not point and (decisive or sep == ";")
+        return frozenset(), frozenset()
+    point: set[int] = set()
+    decisive: set[int] = set()
+    for row in rows:
+        for i, cell in enumerate(row[: len(names)]):
+            if i in point:
+                continue
+            cell = cell.strip()
+            if re.fullmatch(_POINT_DECIMAL, cell):
+                point.add(i)
+            elif re.fullmatch(_DECISIVE_COMMA, cell):
+                decisive.add(i)
+    by_default = not point and (bool(decisive) or sep == ";")
+    comma = {
+        name
+        for i, name in enumerate(names)
+        if i not in point and (i in decisive or by_default)
+    }
+    shown_point = {names[i] for i in point} if comma else set()
+    return frozenset(comma), frozenset(shown_point)
 
 
 def syntax_error_text(text: str, exc: Exception) -> str:
@@ -666,14 +691,14 @@ def csv_header(
     if first is not None and len(first[0]) == 1:
         # no comma in the header: a file separated by ';', tabs or '|'
         sep = next((c for c in _SEPARATORS if len(first[0][0].split(c)) > 1), ",")
-    cells: list[str] = []
+    sample: list[list[str]] = []
     with open_csv(path, what, enc) as raw, _text(raw, enc) as text:
         reader = csv.reader(text, delimiter=sep)
         found = _header_row(reader, name, what, enc)
         if sep != ",":  # the decimal: look at some rows
             try:
                 for row, _ in zip(reader, range(200), strict=False):
-                    cells.extend(row)
+                    sample.append(row)
             except (UnicodeDecodeError, csv.Error):
                 pass
     if found is None:
@@ -694,7 +719,8 @@ def csv_header(
             f"{where}. Fix: rename or remove the repeated column so each name "
             "is unique."
         )
-    return CsvHeader(names, lines, sep, _uses_decimal_comma(sep, cells), enc)
+    comma, point = _decimal_columns(sep, names, sample)
+    return CsvHeader(names, lines, sep, comma, enc, point)
 
 
 def _header_row(
@@ -878,8 +904,8 @@ def csv_batches(
     The one CSV parser of cjml: ``read_events``, ``score`` and customer lists all
     read through it. Compressed files are recognised by content; every line must
     have as many fields as the header (else its line number is named); only empty
-    cells are missing here (the other markers where the column is known); in a
-    file that writes numbers with a decimal comma, each cell written as such a
+    cells are missing here (the other markers where the column is known); in each
+    column that writes numbers with a decimal comma, each cell written as such a
     number is given with a decimal point ('1.234,50' as '1234.50').
 
     Parameters
@@ -926,7 +952,9 @@ def csv_batches(
             return out
         return pa.table(
             {
-                c: out.column(c) if c in keep else _decimal_point(out.column(c))
+                c: _decimal_point(out.column(c))
+                if c in header.comma_columns and c not in keep
+                else out.column(c)
                 for c in out.column_names
             }
         )

@@ -473,7 +473,13 @@ def csv_dialect_text(events: Any, encoding: str | None = None) -> str | None:
     said = []
     if header.sep != ",":
         said.append(f"separated by {SEPARATOR_WORDS[header.sep]}")
-    if header.decimal_comma:
+    if header.point_columns:  # some columns with a decimal comma, some with a point
+        said.append(
+            f"numbers with a decimal comma ('12,50' is 12.5) except in "
+            f"{', '.join(repr(c) for c in sorted(header.point_columns))}, which use a "
+            "decimal point"
+        )
+    elif header.decimal_comma:
         said.append("numbers with a decimal comma ('12,50' is 12.5)")
     if header.encoding != "utf-8":
         said.append(f"text in {ENCODING_WORDS.get(header.encoding, header.encoding)}")

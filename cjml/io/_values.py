@@ -192,7 +192,7 @@ def _number_text_fix(text: pd.Series, column: Any) -> str | None:
             "these numbers use a decimal comma: convert them before reading, e.g. "
             f"df[{col}] = pd.to_numeric(df[{col}].str.replace(r'[^0-9,+-]', '', regex=True)"
             ".str.replace(',', '.')) (cjml reads decimal commas itself in a CSV file separated "
-            "by ';' whose numbers all use them)."
+            "by ';', tabs or '|', in each column whose numbers all use them)."
         )
     if (text.str.fullmatch(_GROUPED_NUMBER) | text.str.fullmatch(_PLAIN_NUMBER)).all():
         return (
