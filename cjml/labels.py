@@ -717,6 +717,57 @@ def _longest_holdout_horizon(
     return 0
 
 
+#: Horizons and steps tried for a log too short for whole-day steps (an app's sessions, a
+#: two-week trial): the longest horizon wins, with the longest step that keeps each label
+#: window over at most four cutoffs (a shorter step only repeats nearly the same rows).
+_SHORT_HORIZONS = tuple(pd.Timedelta(hours=x) for x in (12, 6, 3, 1))
+_SHORT_STEPS = tuple(pd.Timedelta(hours=x) for x in (24, 12, 6, 3, 1))
+
+
+def _short_log_plan(
+    log: EventLog, end: pd.Timestamp, n_cutoffs: int, horizon: pd.Timedelta, last=None
+) -> str | None:
+    """A shorter horizon with closer cutoffs that this log can hold, in words; or None.
+
+    The lookback named with it is three horizons, as the defaults are (90 and 30 days).
+    """
+    first = _first_event(log)
+    days = [pd.Timedelta(days=d) for d in range(max((end - first).days, 0), 0, -1)]
+    for h in [*days, *_SHORT_HORIZONS]:
+        if h >= horizon:
+            continue
+        for step in _SHORT_STEPS:
+            if step <= h and 4 * step >= h and _holdout_fits(first, end, h, n_cutoffs, step, last):
+                code, step_code, back = (
+                    _duration_code(h),
+                    _duration_code(step),
+                    _duration_code(3 * h),
+                )
+                return (
+                    f"use a horizon of {_duration_words(h)} with cutoffs "
+                    f"{_duration_words(step)} apart and a lookback of {_duration_words(3 * h)} "
+                    f"(horizon='{code}', step='{step_code}', lookback='{back}'; "
+                    f"--horizon {code} --step {step_code} --lookback {back})"
+                )
+    return None
+
+
+def _duration_code(delta: pd.Timedelta) -> str:
+    """A whole number of days or hours as the options take it: "2D", "12h"."""
+    if delta % pd.Timedelta(days=1) == pd.Timedelta(0):
+        return f"{delta.days}D"
+    return f"{delta // pd.Timedelta(hours=1)}h"
+
+
+def _duration_words(delta: pd.Timedelta) -> str:
+    """ "1 day", "6 days", "12 hours"."""
+    if delta % pd.Timedelta(days=1) == pd.Timedelta(0):
+        n, unit = delta.days, "day"
+    else:
+        n, unit = delta // pd.Timedelta(hours=1), "hour"
+    return f"{n} {unit}{'' if n == 1 else 's'}"
+
+
 def _holdout_advice(
     log, horizon, *, n_cutoffs, step, last=None, cutoffs=None, data_end=None
 ) -> str:
@@ -795,6 +846,10 @@ def _holdout_advice(
             f"one cutoff {test.date()} instead of holding a later cutoff out "
             f"({cv_flags})"
         )
+    if not options and cutoffs is None:
+        short = _short_log_plan(log, end, n_cutoffs, h, last)
+        if short is not None:
+            options.append(short)
     if not options:
         return (
             f"{facts}. This log is too short for a {_days(h)} horizon; use a log that "

@@ -944,12 +944,20 @@ def _report_sentences(report: dict) -> list[str]:
     if not c:
         return lines
     first, last = next(iter(c)), list(c)[-1]
+    within = f"{c[first]:.0%} of pairs within {_days_words(first)}"
+    if last != first:  # one horizon (a curve as short as the labels) is said once
+        within += f" and {c[last]:.0%} within {_days_words(last)}"
     lines.append(
         f"Of two customers, the one who came back first had the lower predicted chance of "
-        f"staying away in {c[first]:.0%} of pairs within {first} days and {c[last]:.0%} "
-        f"within {last} days (C; 50% is a coin toss)."
+        f"staying away in {within} (C; 50% is a coin toss)."
     )
     return lines
+
+
+def _days_words(days) -> str:
+    """ "1 day", "30 days", "0.5 days" (``days``: a number or the report's key "30")."""
+    n = float(days)
+    return f"{n:g} day" if n == 1 else f"{n:g} days"
 
 
 def survival_text(report: dict) -> str:

@@ -160,6 +160,35 @@ def test_a_too_long_horizon_names_a_horizon_that_works(log):
     assert report is not None and len(bundle.metadata["train_cutoffs"]) >= 1
 
 
+def test_a_two_week_log_is_told_a_shorter_horizon_and_step_that_train():
+    # an app's two weeks of sessions: no whole-week step fits, so the advice names a
+    # horizon, a step and a lookback in days or hours, and that advice trains
+    events = cjml.datasets.load_sample()
+    days = events["timestamp"] - pd.Timestamp("2024-03-01", tz="UTC")
+    two_weeks = events[(days >= pd.Timedelta(0)) & (days < pd.Timedelta(days=14))]
+    with pytest.raises(ValueError, match="nothing is left to train on") as err:
+        cjml.train(two_weeks, recommender=False, survival=False, value=False)
+    found = re.search(
+        r"Use a horizon of (\d+ (?:day|hour)s?) with cutoffs (\d+ (?:day|hour)s?) apart and a "
+        r"lookback of (\d+ (?:day|hour)s?) \(horizon='(\w+)', step='(\w+)', lookback='(\w+)'; "
+        r"--horizon \4 --step \5 --lookback \6\)\.$",
+        str(err.value),
+    )
+    assert found, str(err.value)
+    horizon, step, lookback = found.group(4, 5, 6)
+    assert (horizon, step, lookback) == ("2D", "1D", "6D")
+    bundle, report = cjml.train(
+        two_weeks,
+        horizon=horizon,
+        step=step,
+        lookback=lookback,
+        recommender=False,
+        survival=False,
+        value=False,
+    )
+    assert report is not None and len(bundle.metadata["train_cutoffs"]) >= 9
+
+
 def test_given_cutoffs_too_close_name_a_cutoff_and_a_horizon(log):
     with pytest.raises(ValueError, match=r"add a cutoff on or before 2024-02-01.*at most 30 days"):
         cjml.train(log, cutoffs=["2024-04-01", "2024-05-01"], horizon="90D")

@@ -259,6 +259,28 @@ def test_the_held_out_report_beats_kaplan_meier_and_reads_in_words(world):
     assert survival_text(again.survival) in again.to_text()
 
 
+def test_the_concordance_sentence_says_each_horizon_once():
+    from cjml.survival import _report_sentences
+
+    report = {
+        "curves": {
+            "model": {"ibs": 0.02, "concordance": {"2": 0.96}},
+            "kaplan_meier": {"ibs": 0.2},
+        },
+        "horizons": [1, 2],
+        "max_days": 10,
+        "n": 50,
+        "horizon": 2,
+    }
+    assert _report_sentences(report)[-1].endswith(
+        "staying away in 96% of pairs within 2 days (C; 50% is a coin toss)."
+    )
+    report["curves"]["model"]["concordance"] = {"1": 0.9, "7": None, "30": 0.8}
+    assert (
+        "in 90% of pairs within 1 day and 80% within 30 days (C;" in _report_sentences(report)[-1]
+    )
+
+
 def test_evaluating_a_bundle_measures_its_curve(world):
     log, bundle, report, _, _ = world
     again = cjml.evaluate(log, bundle)

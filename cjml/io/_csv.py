@@ -274,9 +274,7 @@ def _decimal_columns(
                 decisive.add(i)
     by_default = not point and (bool(decisive) or sep == ";")
     comma = {
-        name
-        for i, name in enumerate(names)
-        if i not in point and (i in decisive or by_default)
+        name for i, name in enumerate(names) if i not in point and (i in decisive or by_default)
     }
     shown_point = {names[i] for i in point} if comma else set()
     return frozenset(comma), frozenset(shown_point)
