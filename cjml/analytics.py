@@ -60,6 +60,29 @@ _VALUE_SCORE_COLUMNS = ("customer_id", "expected_value", "value_at_risk")
 _DASH = "\u2013"
 
 
+def _warn_horizon_beyond_log(prep, end: pd.Timestamp, horizon: pd.Timedelta, log) -> None:
+    """Say so when no customer can have been silent for a whole horizon before the cutoff.
+
+    Then every drop-off rate is 0 by construction, not because nobody left (a two-week
+    app log with the default 30 days).
+    """
+    from cjml.labels import _duration_code, _duration_words
+
+    first = pd.Timestamp(int(prep.ts.min()), tz="UTC")
+    if end - horizon >= first or prep.dropped.any():
+        return
+    shorter = max((end - first) / 4, pd.Timedelta(hours=1))
+    shorter = shorter.floor("D") if shorter >= pd.Timedelta(days=1) else shorter.floor("h")
+    warnings.warn(
+        f"Dropping off is {_duration_words(horizon)} of silence, and the log covers "
+        f"{_duration_words((end - first).ceil('h'))} before the cutoff, so no customer can "
+        "be seen to drop off and every drop-off rate is 0. Pass a shorter horizon, e.g. "
+        f"horizon='{_duration_code(shorter)}' (--horizon {_duration_code(shorter)}).",
+        UserWarning,
+        stacklevel=3,
+    )
+
+
 # --------------------------------------------------------------------------- the data
 class _Prepared:
     """The log's events up to the cutoff, as arrays, with per-customer facts.
@@ -1224,6 +1247,7 @@ def journey_map(
         )
     end = to_utc_timestamp(cutoff, log.timezone) if cutoff is not None else _data_end(log, None)
     prep = _Prepared(log, end.value, horizon_td.value)
+    _warn_horizon_beyond_log(prep, end, horizon_td, log)
     source = None
     no_effects = None  # why a bundle given could not estimate effects
     attribution = None

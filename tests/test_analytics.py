@@ -207,12 +207,27 @@ def test_the_cutoff_ignores_later_events():
 
 
 def test_horizon_and_lookback_defaults(tiny):
-    report = journey_map(tiny_log())
+    with pytest.warns(
+        UserWarning,
+        match=r"Dropping off is 30 days of silence, and the log covers "
+        r"\d+ days before the cutoff, so no customer can be seen to drop off.*"
+        r"horizon='\d+D'",
+    ):
+        report = journey_map(tiny_log())
     assert report.info["horizon"] == pd.Timedelta(days=30)
     assert report.info["lookback"] == pd.Timedelta(days=90)
     assert report.info["cutoff"] == pd.Timestamp("2024-01-29", tz="UTC")
     assert list(report.stages["dropped"]) == [0, 0, 0]  # the log spans under 30 days
     assert tiny.info["horizon"] == pd.Timedelta(days=10)
+
+
+def test_a_horizon_the_log_can_show_is_not_warned_about(tiny):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        report = journey_map(tiny_log(), horizon="10D")
+    assert report.stages["dropped"].sum() > 0
 
 
 def test_columns_without_data_give_nan_and_a_dash():
