@@ -503,6 +503,51 @@ def test_customer_list_with_unknown_customers(bundle, events, reference, tmp_pat
         score(bundle, events, customers=[1, "abc"])
 
 
+def test_a_customer_list_matches_ids_written_as_decimals(bundle, events, reference, tmp_path):
+    # pandas writes an id column with missing values as floats ('42.0'); the same customers
+    # listed as '42', or the other way round, are the same ids, as read_events reads them
+    listed = [int(i) for i in reference["customer_id"].iloc[[3, 250, 700]]]
+    known = reference.set_index("customer_id").loc[sorted(listed)].reset_index()
+    as_decimals = events.assign(customer_id=events["customer_id"].astype(float))
+    as_decimals.to_csv(tmp_path / "decimals.csv", index=False)
+    events.to_csv(tmp_path / "whole.csv", index=False)
+    pd.DataFrame({"customer_id": listed}).to_csv(tmp_path / "list.csv", index=False)
+    pd.DataFrame({"customer_id": [f"{i}.0" for i in listed]}).to_csv(
+        tmp_path / "list_decimals.csv", index=False
+    )
+    for log, customers in (("decimals.csv", "list.csv"), ("whole.csv", "list_decimals.csv")):
+        out = score(
+            bundle,
+            tmp_path / log,
+            customers=tmp_path / customers,
+            recommend=False,
+            include_inactive=True,
+            chunk_events=4_000,
+        )
+        summary = ScoreSummary.from_dict(out.attrs["summary"])
+        assert summary.n_listed_absent == 0, (log, customers)
+        assert out["customer_id"].tolist() == known["customer_id"].tolist()
+        np.testing.assert_allclose(out["churn_risk"], known["churn_risk"], rtol=1e-9)
+    # where one id is text ('A5'), ids stay text and '42.0' is not the listed '42'
+    first = int(events["customer_id"].iloc[0])
+    text_ids = events.astype({"customer_id": object})
+    text_ids["customer_id"] = [f"{i}.0" for i in events["customer_id"]]
+    text_ids.loc[text_ids["customer_id"] == f"{first}.0", "customer_id"] = "A5"
+    text_ids.to_csv(tmp_path / "text.csv", index=False)
+    out = score(
+        bundle,
+        tmp_path / "text.csv",
+        customers=[str(listed[0]), f"{listed[1]}.0", "A5"],
+        recommend=False,
+        include_inactive=True,
+        chunk_events=4_000,
+    )
+    got = out.set_index("customer_id")["status"]
+    assert got[str(listed[0])] == "no_events"
+    assert got[f"{listed[1]}.0"] != "no_events" and got["A5"] != "no_events"
+    assert len(out) == 3
+
+
 def _dirty(events):
     """The sample with four bad rows inserted among the good ones."""
     bad = events.iloc[[0, 1, 2, 3]].astype(

@@ -159,8 +159,7 @@ def _prepare(
         "dst": dst,
     }
     if reader.customers is not None:
-        keep = pc.is_in(table.column("customer_id"), value_set=reader.customers)
-        keep = keep.fill_null(False).to_numpy(zero_copy_only=False)
+        keep, stats["loose_ids"] = _listed_rows(table.column("customer_id"), reader.customers)
     else:
         keep = np.ones(n, dtype=bool)
     # not events: left out, as read_events leaves them out
@@ -303,6 +302,36 @@ def _id_flags(col: pa.ChunkedArray, valid: np.ndarray, missing_ids: Sequence[str
     return {}
 
 
+def _whole_text(text: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """Text ids with a whole number written as a decimal ('42.0') as that number ('42'):
+    the id 42, when every id is a whole number (_TEXT_INT)."""
+    text = pc.cast(text, pa.string())
+    if not pc.any(pc.match_substring(text, ".")).as_py():
+        return text
+    return pc.replace_substring_regex(text, r"^(-?\d+)\.0+$", r"\1")
+
+
+def _listed_rows(col: pa.ChunkedArray, customers: pa.Array) -> tuple[np.ndarray, bool]:
+    """The rows of the listed customers, and whether some match only as whole numbers.
+
+    Text ids are compared as whole numbers too ('42.0' in the events is '42' in the
+    list, and the other way round), since both are the id 42 once every id reads as a
+    whole number; whether they do is known only after the whole input is read, so the
+    rows matched that way alone are flagged, and dropped later if the ids stay text
+    (:func:`cjml.scoring._chunk._listed_only`).
+    """
+    exact = pc.is_in(col, value_set=customers).fill_null(False)
+    if not (pa.types.is_string(customers.type) and _is_text(col.type)):
+        return exact.to_numpy(zero_copy_only=False), False
+    loose = pc.is_in(_whole_text(col), value_set=_whole_text(customers)).fill_null(False)
+    extra = bool(pc.any(pc.and_(loose, pc.invert(exact))).as_py())
+    return (loose if extra else exact).to_numpy(zero_copy_only=False), extra
+
+
+def _is_text(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or (pa.types.is_dictionary(t) and pa.types.is_string(t.value_type))
+
+
 def _hash_parts(col: pa.ChunkedArray, n_parts: int) -> np.ndarray:
     """The partition of each row: a stable hash of its customer id, modulo ``n_parts``."""
     if n_parts == 1:
@@ -313,11 +342,8 @@ def _hash_parts(col: pa.ChunkedArray, n_parts: int) -> np.ndarray:
     elif pa.types.is_floating(t):
         values = col.fill_null(0).to_numpy().astype(np.float64, copy=False)
     else:
-        text = pc.cast(col, pa.string())
-        if pc.any(pc.match_substring(text, ".")).as_py():
-            # '42.0' is the id 42 when every id is a whole number (_TEXT_INT): one partition
-            text = pc.replace_substring_regex(text, r"^(-?\d+)\.0+$", r"\1")
-        values = text.fill_null("").to_numpy(zero_copy_only=False)
+        # '42.0' is the id 42 when every id is a whole number (_TEXT_INT): one partition
+        values = _whole_text(col).fill_null("").to_numpy(zero_copy_only=False)
     return (pd.util.hash_array(values) % np.uint64(n_parts)).astype(np.int32)
 
 
@@ -358,6 +384,7 @@ def _merge_stats(total: dict, stats: dict) -> dict:
             rows = sorted(total.get(f"{kind}_rows", []) + stats[f"{kind}_rows"])
             total[f"{kind}_rows"] = rows[:_MAX_SHOWN]
     total["kept"] = total.get("kept", 0) + stats["kept"]
+    total["loose_ids"] = bool(total.get("loose_ids")) or bool(stats.get("loose_ids"))
     if stats["max_ns"] is not None:
         total["max_ns"] = max(total.get("max_ns") or stats["max_ns"], stats["max_ns"])
     else:

@@ -65,6 +65,9 @@ class _Plan:
     horizons: tuple[int, ...] = ()  # days of the churn_risk_{d}d columns (survival model)
     horizon_days: float = 30.0  # the bundle's horizon, where the survival curve meets churn_risk
     reach: bool = False  # fill reach_probability without recommending (a bundle that cannot)
+    # the listed ids as written, when some rows were kept only because their ids match as
+    # whole numbers ('42.0' and '42') and the ids stayed text: those rows are dropped
+    listed_exact: pa.Array | None = None
 
 
 #: The output's number columns besides the expected reductions and values.
@@ -150,7 +153,10 @@ def _finish_plan(plan: _Plan, reader: _Reader, state: dict) -> _Plan:
         cutoff = pd.Timestamp(int(total["max_ns"]), tz="UTC")
     _check_times(total, reader, default_cutoff=plan.cutoff is None)
     id_kind = _id_kind(reader, total)
-    return replace(plan, cutoff=cutoff, id_kind=id_kind, origin=reader.origin(None))
+    exact = reader.customers if total.get("loose_ids") and id_kind == "str" else None
+    return replace(
+        plan, cutoff=cutoff, id_kind=id_kind, origin=reader.origin(None), listed_exact=exact
+    )
 
 
 def _score_partition(
@@ -179,6 +185,8 @@ def _score_partition(
         )
         frame, rows = frame.loc[~rejected].reset_index(drop=True), rows[~rejected]
     frame = _convert_ids(frame, plan.id_kind)
+    if plan.listed_exact is not None:
+        frame, rows = _listed_only(frame, rows, plan.listed_exact)
     counts: dict[str, Any] = {"rejected": int(rejected.sum()), "warnings": []}
 
     def build(keep: np.ndarray) -> EventLog:
@@ -297,6 +305,18 @@ def _as_categories(table: pa.Table) -> pa.Table:
         if pa.types.is_string(f.type) and f.name not in ("customer_id", _REJECT, _RAW_TS):
             table = table.set_column(i, f.name, pc.dictionary_encode(table.column(i)))
     return table
+
+
+def _listed_only(
+    frame: pd.DataFrame, rows: np.ndarray, listed: pa.Array
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The rows whose id is listed as written: ids that stayed text are not numbers, so
+    '42.0' is not the listed '42' (the partition pass kept both, not knowing yet)."""
+    ids = pa.array(frame["customer_id"].astype(object).to_numpy(), type=pa.string())
+    keep = pc.is_in(ids, value_set=listed).fill_null(False).to_numpy(zero_copy_only=False)
+    if keep.all():
+        return frame, rows
+    return frame.loc[keep].reset_index(drop=True), rows[keep]
 
 
 def _convert_ids(frame: pd.DataFrame, id_kind: str) -> pd.DataFrame:
