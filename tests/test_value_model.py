@@ -384,3 +384,17 @@ def test_evaluating_a_bundle_reports_its_value_model_as_train_did(world, trained
     assert again.value["info"] == report.value["info"]
     for name, metrics in report.value["models"].items():
         assert again.value["models"][name] == pytest.approx(metrics)
+
+
+def test_the_interval_of_a_very_skewed_value_starts_at_zero_not_at_1e_minus_239():
+    from scipy.stats import gamma
+
+    from cjml.value._model import _gamma_interval
+
+    mean, cv2 = np.array([0.0019, 120.0, 0.0, 50.0]), np.array([300.0, 0.5, 2.0, 0.0])
+    low, high = _gamma_interval(mean, cv2, 0.8)
+    assert gamma.ppf(0.1, 1 / 300.0, scale=0.0019 * 300.0) < 1e-100  # what it would say
+    assert low[0] == 0.0 and high[0] >= mean[0]
+    # an ordinary spread keeps its quantiles; no mean and no spread give the mean itself
+    assert low[1] == pytest.approx(gamma.ppf(0.1, 2.0, scale=60.0)) and 0 < low[1] < 120 < high[1]
+    assert (low[2], high[2]) == (0.0, 0.0) and (low[3], high[3]) == (50.0, 50.0)

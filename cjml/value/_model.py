@@ -85,11 +85,16 @@ _METHODS = ("two-part", "tweedie")
 _MIN_BUYERS = 20
 
 
+#: A lower bound below this share of its mean is written as 0.
+_NEGLIGIBLE = 1e-9
+
+
 def _gamma_interval(mean: np.ndarray, cv2: np.ndarray, level: float):
     """The central ``level`` interval of gamma distributions with these means and cv^2.
 
     The bounds hold the mean (a very skewed gamma's upper quantile can fall
-    below its mean); a mean of 0 or a spread of 0 gives the mean itself.
+    below its mean); a mean of 0 or a spread of 0 gives the mean itself, and a lower
+    bound under a billionth of the mean is 0.
     """
     from scipy.stats import gamma
 
@@ -102,6 +107,8 @@ def _gamma_interval(mean: np.ndarray, cv2: np.ndarray, level: float):
         low[wide] = gamma.ppf(tail, shape, scale=mean[wide] / shape)
         high[wide] = gamma.isf(tail, shape, scale=mean[wide] / shape)
     low = np.minimum(np.nan_to_num(low, nan=0.0), mean)
+    # a very skewed gamma's lower quantile can be 1e-239: no money, and unreadable in a CSV
+    low[low < _NEGLIGIBLE * mean] = 0.0
     high = np.maximum(np.nan_to_num(high, nan=0.0, posinf=0.0), mean)
     return low, high
 
