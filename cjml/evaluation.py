@@ -544,6 +544,20 @@ class PopulationMetrics:
         )
 
 
+def training_sample_text(sample: dict | None) -> str:
+    """ ", of a random 15% of the customers (...)": how a training set too large was cut,
+    or "" when it was not (``metadata["training_sample"]`` of :func:`cjml.train`)."""
+    if not sample:
+        return ""
+    share = sample["customers"] / sample["of_customers"]
+    return (
+        f", of a random {share:.0%} of the customers: {sample['customers']:,} of "
+        f"{sample['of_customers']:,}, since the whole training set would have had "
+        f"{sample['of_rows']:,} rows, more than the {sample['max_rows']:,} allowed "
+        f"(max_training_rows={sample['max_rows']}, --max-training-rows {sample['max_rows']})"
+    )
+
+
 @dataclass
 class EvaluationReport:
     """Models and baselines on the same held-out later cutoff (or out-of-fold rows).
@@ -737,11 +751,13 @@ class EvaluationReport:
             )
         cutoffs = i["train_cutoffs"]
         if len(cutoffs) == 1:
-            return head + f"; trained on {i['n_train']:,} rows from 1 earlier cutoff ({cutoffs[0]})"
-        return (
-            head + f"; trained on {i['n_train']:,} rows from {len(cutoffs)} earlier cutoffs "
-            f"({cutoffs[0]} .. {cutoffs[-1]})"
-        )
+            head += f"; trained on {i['n_train']:,} rows from 1 earlier cutoff ({cutoffs[0]})"
+        else:
+            head += (
+                f"; trained on {i['n_train']:,} rows from {len(cutoffs)} earlier cutoffs "
+                f"({cutoffs[0]} .. {cutoffs[-1]})"
+            )
+        return head + training_sample_text(i.get("training_sample"))
 
     def to_text(self) -> str:
         """The report as plain text, for terminals and logs.

@@ -1378,6 +1378,38 @@ class EventLog:
                 part.__dict__[name] = self.__dict__[name][first:last]
         return part
 
+    def _customer_subset(self, codes: np.ndarray) -> EventLog:
+        """The log of the customers with these codes (sorted, distinct), their events copied.
+
+        Like :meth:`_customer_range` for customers spread over the log: a random
+        sample of them, whose features and labels are those of the whole log (each
+        customer's history is whole), for a training set of bounded size.
+        """
+        codes = np.asarray(codes, dtype=np.int64)
+        offsets = self.offsets
+        lengths = offsets[codes + 1] - offsets[codes]
+        # the rows of each chosen customer, one slice after another, in the log's order
+        starts = np.repeat(offsets[codes] - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+        rows = starts + np.arange(int(lengths.sum()), dtype=np.int64)
+        part = object.__new__(EventLog)
+        part.__dict__.update({k: v for k, v in self.__dict__.items() if k not in _PER_EVENT_CACHE})
+        part._frame = self._frame.iloc[rows].reset_index(drop=True)
+        part._customer_ids = self._customer_ids[codes]
+        part._customer_codes = _frozen(np.repeat(np.arange(len(codes), dtype=np.int64), lengths))
+        part._source_rows = self._source_rows[rows]
+        for name in (
+            "timestamps_ns",
+            "touchpoint_codes",
+            "stage_codes",
+            "activity_mask",
+            "churn_mask",
+        ):
+            if self.__dict__.get(name) is not None:
+                part.__dict__[name] = _frozen(self.__dict__[name][rows])
+        # which touchpoints are purchases may be read off the amounts: the whole log's answer
+        part.__dict__["_all_purchases"] = self._all_purchases
+        return part
+
     def save(self, path: str | os.PathLike, *, force: bool = False) -> Path:
         """Write the checked log to a Parquet file, to read again fast and without options.
 

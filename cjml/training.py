@@ -63,6 +63,7 @@ from cjml.value._model import value_baselines, value_section
 
 __all__ = [
     "CLUSTER_ROUNDS",
+    "DEFAULT_MAX_TRAINING_ROWS",
     "DEFAULT_N_CUTOFFS",
     "DEFAULT_STEP",
     "evaluate",
@@ -75,6 +76,14 @@ DEFAULT_N_CUTOFFS = 20
 DEFAULT_STEP = "7D"
 #: How far before the last training cutoff the recommender's anchor events begin.
 ANCHOR_PERIOD = "180D"
+#: Training rows (customers x cutoffs) above which ``train`` keeps a random share of the
+#: customers. Measured with ``cjml train`` on two cores: the 1M-event benchmark log (116,574
+#: customers, 1.33M rows over 19 cutoffs) takes 3.6 GB and 3 minutes; the 10M-event one
+#: (13.2M rows) would need about ten times both, and with this limit takes 6.2 GB and 6 minutes.
+#: Six times the customers left the models' gap to the oracle unchanged on the suite
+#: (benchmarks/README.md, "quality.py --suite --models-only"): beyond this size more rows
+#: cost memory and time, not quality.
+DEFAULT_MAX_TRAINING_ROWS = 2_000_000
 #: Rounds grown per model on a Dask cluster, where LightGBM cannot stop early
 #: (the simulator's models keep under 100 at learning rate 0.1, a few hundred at 0.03).
 CLUSTER_ROUNDS = 400
@@ -106,6 +115,55 @@ def event_columns_used(log, featurizer=None) -> list[str]:
     return used
 
 
+def _training_sample(
+    log: EventLog, cutoffs, lookback, max_rows: int | None, random_state: int = 0
+) -> tuple[EventLog, dict | None]:
+    """The log of a random share of the customers when the training set would exceed
+    ``max_rows`` rows, and what was kept; else the log itself and None.
+
+    A row is a customer with an event in the lookback before a cutoff (every earlier
+    event without a lookback): counted from the event times alone, before any feature
+    is computed. Whole customers are kept, each with every cutoff and its whole
+    history, so their features and labels are those of the whole log.
+    """
+    if max_rows is None:
+        return log, None
+    ts, codes = log.timestamps_ns, log.customer_codes
+    rows = np.zeros(log.n_customers, dtype=np.int64)
+    for cutoff in cutoffs:
+        at = pd.Timestamp(cutoff).value
+        seen = ts <= at
+        if lookback is not None:
+            seen &= ts > at - to_timedelta(lookback, "lookback").value
+        rows += np.bincount(codes[seen], minlength=log.n_customers) > 0
+    total = int(rows.sum())
+    if total <= max_rows:
+        return log, None
+    present = np.flatnonzero(rows)
+    k = max(1, int(np.ceil(len(present) * max_rows / total)))
+    chosen = np.sort(np.random.default_rng(random_state).choice(present, size=k, replace=False))
+    kept = int(rows[chosen].sum())
+    return log._customer_subset(chosen), {
+        "customers": int(k),
+        "of_customers": int(len(present)),
+        "rows": kept,
+        "of_rows": total,
+        "max_rows": int(max_rows),
+        "random_state": int(random_state),
+    }
+
+
+def _check_max_rows(value) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1_000:
+        raise ValueError(
+            f"max_training_rows must be a whole number of at least 1,000, or None for every "
+            f"row, got {value!r}."
+        )
+    return int(value)
+
+
 def train(
     log,
     *,
@@ -131,6 +189,7 @@ def train(
     margin=None,
     value_params=None,
     experiments=None,
+    max_training_rows=DEFAULT_MAX_TRAINING_ROWS,
 ) -> tuple[ModelBundle, EvaluationReport | None]:
     """Train the churn and next-stage models, evaluated on a held-out later cutoff.
 
@@ -231,6 +290,13 @@ def train(
         recommender's (:mod:`cjml.experiments`); campaigns whose horizon has
         not passed in the events, or whose files were altered, are skipped
         with a warning and listed in ``metadata["experiments"]``.
+    max_training_rows : int or None, default 2,000,000
+        When the training set (customers x cutoffs) would be larger, a random
+        share of the customers is kept (each with every cutoff and its whole
+        history; seed 0), so that a log of tens of millions of events trains
+        in bounded memory and time; the report's first line and
+        ``metadata["training_sample"]`` say how many. None keeps every row.
+        The evaluation always scores every customer of the test cutoff.
 
     Returns
     -------
@@ -254,6 +320,7 @@ def train(
             "(--engine dask) with it, or leave it out."
         )
     n_jobs = _check_n_jobs(n_jobs)
+    max_training_rows = _check_max_rows(max_training_rows)
     if recommender:
         _checked_response_params(response_params)  # a typo is refused before any training
     log = as_log(log)
@@ -331,12 +398,13 @@ def train(
     if n_jobs is not None:
         featurizer.set_params(n_jobs=n_jobs)
     featurizer.fit(log, cutoff=max(train_cutoffs))
+    train_log, sample = _training_sample(log, train_cutoffs, lookback_td, max_training_rows)
     with warnings.catch_warnings():
         # An empty population at an early cutoff is reported by make_training_set; the
         # remaining cutoffs still train.
         warnings.simplefilter("ignore", UserWarning)
         train_set = make_training_set(
-            log, train_cutoffs, horizon=horizon, lookback=lookback_td, featurizer=featurizer
+            train_log, train_cutoffs, horizon=horizon, lookback=lookback_td, featurizer=featurizer
         )
     if train_set.empty or train_set["churn"].nunique() < 2:
         why = _one_class_message(train_set, train_cutoffs, horizon, log)
@@ -436,6 +504,7 @@ def train(
                 "horizon": duration_text(horizon),
                 "lookback": duration_text(lookback_td),
                 "train_cutoffs": [c.date() for c in train_cutoffs],
+                **({} if sample is None else {"training_sample": sample}),
             },
             active=active_within(log, test_set, horizon),
         )
@@ -456,6 +525,8 @@ def train(
         "test_cutoff": None if test is None else test.isoformat(),
         "cv": None if cv is None else int(cv),
         "n_train_rows": len(train_set),
+        # a random share of the customers when the training set was larger than allowed
+        "training_sample": sample,
         "event_columns": event_columns_used(log, featurizer),
         # the user's names of the canonical columns, so that later reads need no --columns
         "column_names": {k: str(v) for k, v in log.columns.items() if str(v) != k},
@@ -630,8 +701,11 @@ def evaluate(
     if test_cutoff < earliest:
         raise ValueError(_inside_training_message(log, test_cutoff, train_cutoffs, horizon))
     steps = _progress(progress, 2, "evaluate")
+    # the baselines' training rows, cut as train cuts them
+    cap = (meta.get("training_sample") or {}).get("max_rows", DEFAULT_MAX_TRAINING_ROWS)
+    train_log, sample = _training_sample(log, train_cutoffs, lookback, cap)
     train_set = make_training_set(
-        log, train_cutoffs, horizon=horizon, lookback=lookback, featurizer=featurizer
+        train_log, train_cutoffs, horizon=horizon, lookback=lookback, featurizer=featurizer
     )
     test_set = make_training_set(
         log, [test_cutoff], horizon=horizon, lookback=lookback, featurizer=featurizer
@@ -648,6 +722,7 @@ def evaluate(
             "horizon": duration_text(horizon),
             "lookback": duration_text(lookback),
             "train_cutoffs": [c.date() for c in train_cutoffs],
+            **({} if sample is None else {"training_sample": sample}),
         },
         active=active_within(log, test_set, horizon),
     )

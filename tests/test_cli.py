@@ -429,3 +429,17 @@ def test_train_says_why_there_is_no_value_model_or_recommender_in_command_line_w
     assert _recommender_sentence({"fitted": False, "note": note}) == (
         " No recommender: too few customers (--min-customers 500)."
     )
+
+
+def test_train_takes_a_training_row_limit_and_refuses_a_tiny_one(tmp_path, capsys):
+    events, out = str(sample_path()), tmp_path / "m.cjml"
+    small = ["--n-cutoffs", "6", "--step", "15D", "--no-survival", "--no-value", "--quiet"]
+    assert main(["train", events, "--out", str(out), *small, "--max-training-rows", "5,000"]) == 0
+    printed = capsys.readouterr().out
+    sample = cjml.ModelBundle.load(out).metadata["training_sample"]
+    assert sample["max_rows"] == 5_000 and sample["rows"] < sample["of_rows"]
+    assert "more than the 5,000 allowed (--max-training-rows 5000)" in printed
+    with pytest.raises(SystemExit) as exc:
+        main(["train", events, "--out", str(out), "--force", "--max-training-rows", "10"])
+    assert exc.value.code == 2
+    assert "expected 0 (every row) or a number of at least 1000, got 10" in capsys.readouterr().err

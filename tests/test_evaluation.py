@@ -641,3 +641,51 @@ def test_report_header_counts_cutoffs_in_words(trained):
     text = EvaluationReport.from_dict(data).to_text()
     assert f"from 1 earlier cutoff ({several[-1]})" in text
     assert "1 earlier cutoffs" not in text
+
+
+# --------------------------------------------------------------- a training set too large
+def test_a_customer_subset_has_the_whole_logs_features_and_labels(log):
+    from cjml.training import _training_sample
+
+    cutoffs = cjml.rolling_cutoffs(log, horizon="30D", n=3, step="30D")
+    whole = cjml.make_training_set(log, cutoffs, horizon="30D")
+    sub_log, sample = _training_sample(log, cutoffs, pd.Timedelta("90D"), len(whole) // 4)
+    assert sample is not None and sample["of_rows"] == len(whole)
+    featurizer = cjml.JourneyFeaturizer().fit(log, cutoff=cutoffs[-1])
+    part = cjml.make_training_set(sub_log, cutoffs, horizon="30D", featurizer=featurizer)
+    assert len(part) == sample["rows"] and abs(len(part) - len(whole) / 4) < 0.1 * len(whole)
+    assert part["customer_id"].nunique() == sample["customers"]
+    # the same rows of the whole log's table, to the bit (features fitted on the same log)
+    expected = cjml.make_training_set(log, cutoffs, horizon="30D", featurizer=featurizer)
+    expected = expected.merge(part[["customer_id", "cutoff"]], on=["customer_id", "cutoff"])
+    pd.testing.assert_frame_equal(
+        part.sort_values(["cutoff", "customer_id"]).reset_index(drop=True),
+        expected.sort_values(["cutoff", "customer_id"]).reset_index(drop=True),
+    )
+    assert _training_sample(log, cutoffs, pd.Timedelta("90D"), len(whole)) == (log, None)
+
+
+def test_train_keeps_a_random_share_of_customers_above_max_training_rows(log, trained):
+    bundle, report = cjml.train(
+        log, n_cutoffs=6, step="15D", max_training_rows=4_000, recommender=False, survival=False
+    )
+    sample = bundle.metadata["training_sample"]
+    full_rows = trained[0].metadata["n_train_rows"]
+    assert trained[0].metadata["training_sample"] is None
+    assert sample["of_rows"] == full_rows and sample["rows"] == bundle.metadata["n_train_rows"]
+    assert 3_600 <= sample["rows"] <= 4_400 and sample["customers"] < sample["of_customers"]
+    # the evaluation still scores every customer of the test cutoff
+    assert report.info["n_test"] == trained[1].info["n_test"]
+    first = report.to_text().splitlines()[0]
+    assert f"trained on {sample['rows']:,} rows" in first
+    assert (
+        f"of a random {sample['customers'] / sample['of_customers']:.0%} of the customers: "
+        f"{sample['customers']:,} of {sample['of_customers']:,}, since the whole training set "
+        f"would have had {full_rows:,} rows, more than the 4,000 allowed "
+        "(max_training_rows=4000, --max-training-rows 4000)"
+    ) in first
+    # evaluating the bundle later cuts the baselines' rows the same way
+    again = cjml.evaluate(log, bundle, test_cutoff=bundle.metadata["test_cutoff"][:10])
+    assert again.info["training_sample"] == sample
+    with pytest.raises(ValueError, match="max_training_rows must be a whole number of at least"):
+        cjml.train(log, max_training_rows=10)

@@ -67,7 +67,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     bundle, report = cjml.train(log, n_jobs=args.jobs)
     assert report is not None  # with the latest cutoff held out, train always evaluates
     model_path = bundle.save(workdir / "model.cjml", force=args.force)
-    say(report.to_text())
+    say(cli_words(report.to_text()))
     say(f"      saved {model_path}")
     say(
         "[5/6] Scoring every customer with the saved bundle (risk, risk within 7, 30 "

@@ -219,6 +219,19 @@ def positive_number(text: str) -> float:
     return value
 
 
+def training_rows(text: str) -> int:
+    """``--max-training-rows``: 0 (every row) or a whole number of at least 1,000."""
+    try:
+        value = int(text.replace(",", "").replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value != 0 and value < 1_000:
+        raise argparse.ArgumentTypeError(
+            f"expected 0 (every row) or a number of at least 1000, got {value}"
+        )
+    return value
+
+
 def folds(text: str) -> int:
     """The number of cross-validation folds: 2 or more."""
     try:

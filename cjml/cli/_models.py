@@ -43,6 +43,7 @@ def _train(args: argparse.Namespace, log):
         value=not args.no_value and "auto",
         margin=args.margin,
         experiments=args.experiments,
+        max_training_rows=args.max_training_rows or None,
     )
 
 
@@ -64,7 +65,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         bundle, report = _train(args, log)
     path = bundle.save(out, force=args.force)
     if report is not None:
-        say(report.to_text())
+        say(cli_words(report.to_text()))
     refit = ""
     if bundle.metadata.get("cv"):
         refit = (
@@ -274,6 +275,15 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     )
     perf = p.add_argument_group("Performance")
     h.add_jobs_option(perf)
+    perf.add_argument(
+        "--max-training-rows",
+        type=h.training_rows,
+        default=cjml.training.DEFAULT_MAX_TRAINING_ROWS,
+        metavar="N",
+        help="above this many training rows (customers x cutoffs), train on a random share of "
+        "the customers, each with its whole history; 0 keeps every row (default 2,000,000: "
+        "a 10M-event log then trains in 6 minutes and 6 GB)",
+    )
     _add_engine_options(
         perf,
         "grow the trees here (default) or on a dask.distributed cluster "
@@ -307,7 +317,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         n_jobs=args.jobs,
         progress=not args.quiet,
     )
-    say(report.to_text())
+    say(cli_words(report.to_text()))
     return 0
 
 
