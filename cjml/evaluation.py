@@ -748,6 +748,7 @@ class EvaluationReport:
                 f"by the models and baselines fitted on the other "
                 f"{'fold' if k == 2 else f'{k - 1}'} (folds stratified "
                 f"by churn, seed {i.get('cv_random_state', RANDOM_STATE)})"
+                + training_sample_text(i.get("training_sample"))
             )
         cutoffs = i["train_cutoffs"]
         if len(cutoffs) == 1:

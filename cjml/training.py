@@ -477,7 +477,11 @@ def train(
             featurizer,
             train_set,
             cv=cv,
-            info={"horizon": duration_text(horizon), "lookback": duration_text(lookback_td)},
+            info={
+                "horizon": duration_text(horizon),
+                "lookback": duration_text(lookback_td),
+                **({} if sample is None else {"training_sample": sample}),
+            },
             active=active_within(log, train_set, horizon),
             value_model=clone(models["value"]) if "value" in models else None,
             spend=spend,
@@ -671,9 +675,11 @@ def evaluate(
     if test_cutoff.tzinfo is None:
         test_cutoff = test_cutoff.tz_localize("UTC")
     featurizer = bundle.featurizer
+    cap = (meta.get("training_sample") or {}).get("max_rows", DEFAULT_MAX_TRAINING_ROWS)
     if cv is not None:
+        cv_log, sample = _training_sample(log, [test_cutoff], lookback, cap)
         data = make_training_set(
-            log, [test_cutoff], horizon=horizon, lookback=lookback, featurizer=featurizer
+            cv_log, [test_cutoff], horizon=horizon, lookback=lookback, featurizer=featurizer
         )
         value_model = bundle.models.get("value")
         margin = (meta.get("value") or {}).get("margin")
@@ -683,7 +689,11 @@ def evaluate(
             featurizer,
             data,
             cv=cv,
-            info={"horizon": duration_text(horizon), "lookback": duration_text(lookback)},
+            info={
+                "horizon": duration_text(horizon),
+                "lookback": duration_text(lookback),
+                **({} if sample is None else {"training_sample": sample}),
+            },
             active=active_within(log, data, horizon),
             progress=progress,
             value_model=None if value_model is None else clone(value_model),
@@ -702,7 +712,6 @@ def evaluate(
         raise ValueError(_inside_training_message(log, test_cutoff, train_cutoffs, horizon))
     steps = _progress(progress, 2, "evaluate")
     # the baselines' training rows, cut as train cuts them
-    cap = (meta.get("training_sample") or {}).get("max_rows", DEFAULT_MAX_TRAINING_ROWS)
     train_log, sample = _training_sample(log, train_cutoffs, lookback, cap)
     train_set = make_training_set(
         train_log, train_cutoffs, horizon=horizon, lookback=lookback, featurizer=featurizer

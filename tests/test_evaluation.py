@@ -689,3 +689,14 @@ def test_train_keeps_a_random_share_of_customers_above_max_training_rows(log, tr
     assert again.info["training_sample"] == sample
     with pytest.raises(ValueError, match="max_training_rows must be a whole number of at least"):
         cjml.train(log, max_training_rows=10)
+
+
+def test_cross_validation_cuts_its_one_cutoff_the_same_way(log):
+    bundle, report = cjml.train(
+        log, cv=2, max_training_rows=1_000, recommender=False, survival=False, value=False
+    )
+    sample = bundle.metadata["training_sample"]
+    assert sample["rows"] == sample["customers"] == report.info["n_test"] <= 1_000
+    assert "of a random" in report.to_text().splitlines()[0]
+    again = cjml.evaluate(log, bundle, cv=2)
+    assert again.info["training_sample"] == sample and again.info["n_test"] == sample["rows"]
