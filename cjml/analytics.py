@@ -60,7 +60,7 @@ _VALUE_SCORE_COLUMNS = ("customer_id", "expected_value", "value_at_risk")
 _DASH = "\u2013"
 
 
-def _warn_horizon_beyond_log(prep, end: pd.Timestamp, horizon: pd.Timedelta, log) -> None:
+def _warn_horizon_beyond_log(prep, end: pd.Timestamp, horizon: pd.Timedelta) -> None:
     """Say so when no customer can have been silent for a whole horizon before the cutoff.
 
     Then every drop-off rate is 0 by construction, not because nobody left (a two-week
@@ -1247,7 +1247,7 @@ def journey_map(
         )
     end = to_utc_timestamp(cutoff, log.timezone) if cutoff is not None else _data_end(log, None)
     prep = _Prepared(log, end.value, horizon_td.value)
-    _warn_horizon_beyond_log(prep, end, horizon_td, log)
+    _warn_horizon_beyond_log(prep, end, horizon_td)
     source = None
     no_effects = None  # why a bundle given could not estimate effects
     attribution = None

@@ -296,7 +296,9 @@ def train(
         history; seed 0), so that a log of tens of millions of events trains
         in bounded memory and time; the report's first line and
         ``metadata["training_sample"]`` say how many. None keeps every row.
-        The evaluation always scores every customer of the test cutoff.
+        The held-out evaluation scores every customer of the test cutoff;
+        cross-validation (``cv``) at one cutoff is cut the same way, and
+        :func:`evaluate` cuts the bundle's rows by the same limit.
 
     Returns
     -------
@@ -530,6 +532,7 @@ def train(
         "cv": None if cv is None else int(cv),
         "n_train_rows": len(train_set),
         # a random share of the customers when the training set was larger than allowed
+        "max_training_rows": max_training_rows,
         "training_sample": sample,
         "event_columns": event_columns_used(log, featurizer),
         # the user's names of the canonical columns, so that later reads need no --columns
@@ -675,7 +678,7 @@ def evaluate(
     if test_cutoff.tzinfo is None:
         test_cutoff = test_cutoff.tz_localize("UTC")
     featurizer = bundle.featurizer
-    cap = (meta.get("training_sample") or {}).get("max_rows", DEFAULT_MAX_TRAINING_ROWS)
+    cap = meta.get("max_training_rows", DEFAULT_MAX_TRAINING_ROWS)  # the bundle's own limit
     if cv is not None:
         cv_log, sample = _training_sample(log, [test_cutoff], lookback, cap)
         data = make_training_set(

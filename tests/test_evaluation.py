@@ -672,6 +672,10 @@ def test_train_keeps_a_random_share_of_customers_above_max_training_rows(log, tr
     sample = bundle.metadata["training_sample"]
     full_rows = trained[0].metadata["n_train_rows"]
     assert trained[0].metadata["training_sample"] is None
+    assert (bundle.metadata["max_training_rows"], trained[0].metadata["max_training_rows"]) == (
+        4_000,
+        2_000_000,
+    )
     assert sample["of_rows"] == full_rows and sample["rows"] == bundle.metadata["n_train_rows"]
     assert 3_600 <= sample["rows"] <= 4_400 and sample["customers"] < sample["of_customers"]
     # the evaluation still scores every customer of the test cutoff
