@@ -40,8 +40,10 @@ import pandas as pd
 
 from cjml.exceptions import InputFileError, SchemaError
 from cjml.io._columns import (
+    _case_twins,
     _parse_columns,
     _resolve_columns,
+    _warn_case_ids,
     _warn_placeholder_ids,
     _warn_spaced_ids,
     _warn_variant_columns,
@@ -901,6 +903,9 @@ class EventLog:
         cust_keys, customer_ids = _customer_codes(ctx, text_ints, missing_ids)
         if log_checks and customer_ids is not None:
             _warn_spaced_ids(customer_ids, ctx.label("customer_id"), resolved["customer_id"])
+            _warn_case_ids(
+                _case_twins(customer_ids), ctx.label("customer_id"), resolved["customer_id"]
+            )
             _warn_placeholder_ids(customer_ids, ctx.label("customer_id"))
         # The touchpoint, stage, channel and score checks do not depend on the times: for a
         # large log they run on a second thread while the times are parsed and checked

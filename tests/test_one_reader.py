@@ -404,6 +404,31 @@ def test_score_warns_like_read_events_about_ids_that_differ_only_by_spaces(
     assert sorted(scores["customer_id"]) == sorted(str(c) for c in log.customer_ids)
 
 
+def case_warnings(said: list[str]) -> list[str]:
+    return [m for m in said if "only in letter case" in m]
+
+
+@pytest.mark.parametrize("chunk_events", [DEFAULT_CHUNK_EVENTS, 3])
+def test_ids_that_differ_only_in_letter_case_are_warned_alike_by_read_events_and_score(
+    bundle, tmp_path, chunk_events
+):
+    # a CRM that stored some emails capitalised: two customers to both readers, said once
+    ids = ["Anna@x.com", "anna@x.com", "bob@x.com", "CARL", "Carl", "carl", "Dora", "1"]
+    _, log, read_said, score_said = read_and_score(bundle, tmp_path, ids, chunk_events)
+    (said,) = case_warnings(read_said)
+    assert "has 5 ids that differ from another only in letter case: " in said
+    assert "'Anna@x.com' and 'anna@x.com'; 'CARL' and 'Carl' and 'carl'." in said
+    assert "df['customer_id'] = df['customer_id'].str.lower()" in said
+    assert case_warnings(score_said) == [said]
+    assert {"Anna@x.com", "anna@x.com"} <= set(log.customer_ids)  # said, not merged
+    # nothing to say when no id has a twin, or the ids are whole numbers
+    for k, alone in enumerate((["Anna@x.com", "bob@x.com", "Dora"], ["1", "2", "3"])):
+        folder = tmp_path / f"alone{k}"
+        folder.mkdir()
+        _, _, read_alone, score_alone = read_and_score(bundle, folder, alone, chunk_events)
+        assert case_warnings(read_alone) == case_warnings(score_alone) == []
+
+
 def placeholder_warnings(said: list[str]) -> list[str]:
     return [m for m in said if "for a missing id" in m]
 

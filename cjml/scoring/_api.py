@@ -26,7 +26,12 @@ from cjml.labels import to_timedelta
 from cjml.scoring._chunk import _Plan
 from cjml.scoring._dask_engine import _run_dask
 from cjml.scoring._local import _n_parts, _run_local
-from cjml.scoring._merge import _absent_customers, _spaced_twins, _write_output
+from cjml.scoring._merge import (
+    _absent_customers,
+    _case_twins_of_run,
+    _spaced_twins,
+    _write_output,
+)
 from cjml.scoring._options import (
     DEFAULT_CHUNK_EVENTS,
     _bundle_id,
@@ -384,6 +389,7 @@ def score(
         plan, chunk_counts, n_resumed = result
         absent = _absent_customers(listed, run, plan)
         spaced = _spaced_twins(run, _add_counts(chunk_counts)["spaced_ids"])
+        case_twins = _case_twins_of_run(run, plan)
         frame, rejects_written, totals = _write_output(
             run, plan, absent, out_path, rejects_path, force=force
         )
@@ -418,6 +424,7 @@ def score(
             value_saved=totals.get("value_saved") if recommend else None,
         )
         counts["spaced_ids"] = spaced
+        counts["case_ids"] = case_twins
         _emit_warnings(
             counts, summary, drop_duplicates, bundle.journey_map.touchpoint_names, resolved
         )

@@ -176,6 +176,18 @@ def _spaced_twins(run: _RunDir, spaced: set[str]) -> pd.Index:
     return pd.Index(sorted(spaced | found), dtype=object)
 
 
+def _case_twins_of_run(run: _RunDir, plan: _Plan) -> pd.Index:
+    """The ids of the run that differ from another only in letter case ('Anna' and
+    'anna'), which a hash usually puts in different chunks: what
+    :func:`cjml.io._columns._warn_case_ids` needs. Whole-number ids have no case."""
+    if plan.id_kind == "int":
+        return pd.Index([], dtype=object)
+    from cjml.io._columns import _case_twins
+
+    seen = list(_run_ids(run))
+    return _case_twins(np.concatenate(seen)) if seen else pd.Index([], dtype=object)
+
+
 def _is_scored(piece: pa.Table) -> pa.ChunkedArray:
     return pc.equal(piece.column("status"), "scored")
 

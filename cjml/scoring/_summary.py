@@ -358,6 +358,13 @@ def _emit_warnings(
         label = _Context(pd.DataFrame(), names, _Origin()).label("customer_id")
         column = names.get("customer_id", "customer_id")
         _warn_spaced_ids(pd.Index(counts["spaced_ids"]), label, column)
+    if len(counts.get("case_ids", ())):
+        from cjml.io._columns import _warn_case_ids
+        from cjml.io._messages import _Context, _Origin
+
+        names = dict(user_names or {})
+        label = _Context(pd.DataFrame(), names, _Origin()).label("customer_id")
+        _warn_case_ids(counts["case_ids"], label, names.get("customer_id", "customer_id"))
     if len(counts.get("placeholder_ids", ())):
         from cjml.io._columns import _warn_placeholder_ids
         from cjml.io._messages import _Context, _Origin
