@@ -374,7 +374,11 @@ def _draft_without_stages(
         stages = [f"1_{first[0]}"] + [f"{k + 2}_{t}" for k, t in enumerate(given)]
         group = level
     else:
-        milestone = reach >= _MILESTONE_REACH * (customers.max() + 1)
+        from cjml.labels import says_leaving
+
+        # a cancellation ends a journey wherever it is: it never begins a stage of its own
+        leaving = np.array([says_leaving(t) for t in order], dtype=bool)
+        milestone = (reach >= _MILESTONE_REACH * (customers.max() + 1)) & ~leaving
         # each event's depth: the furthest milestone (in journey order) its customer has met
         depth = np.maximum.accumulate(shift + np.where(milestone[codes], codes, 0)) - shift
         cuts = _funnel_cuts(depth, milestone, n_stages)

@@ -125,6 +125,27 @@ def test_a_log_without_a_stage_column_gets_stages_of_funnel_depth():
     assert draft_journey_map(events, n_stages=1).stages == ("1_home",)
 
 
+def test_a_cancellation_ends_journeys_but_never_begins_a_stage():
+    # nearly every customer cancels at the end of their journey: reached by enough of them
+    # to begin a stage, and last in journey order (with six stages asked for, it began the
+    # sixth), but no customer's stage is "cancelled"
+    events = _funnel()
+    rng = np.random.default_rng(1)
+    last = events.groupby("customer_id")["timestamp"].max()
+    leaving = last[rng.random(len(last)) < 0.95]
+    cancelled = pd.DataFrame(
+        {
+            "customer_id": leaving.index,
+            "timestamp": leaving.to_numpy() + pd.Timedelta(days=1),
+            "touchpoint": "subscription_cancelled",
+        }
+    )
+    drafted = draft_journey_map(pd.concat([events, cancelled], ignore_index=True), n_stages=6)
+    assert drafted.stages == ("1_home", "2_catalog", "3_cart", "4_checkout", "5_purchase")
+    spec = drafted.to_dict()["touchpoints"]["subscription_cancelled"]
+    assert spec["churn"] is True and spec["stages"][-1] == "5_purchase"
+
+
 def test_stages_are_drafted_only_without_a_stage_column():
     with pytest.raises(ValueError, match="has one \\('stage'\\), and its own stages are used"):
         draft_journey_map(make_scenario("silent_leavers", 300, 0).events, n_stages=3)

@@ -246,8 +246,8 @@ Python: journey_map=)."""
 _DRAFT_HEADER_NO_STAGES = (
     "A journey map drafted by cjml draft-map from {events} (no stage column).\n"
     """Stages: the touchpoints in the order customers first met them, cut into stages of funnel
-depth, each beginning with a touchpoint at least a fifth of the customers met and named after
-it. A touchpoint belongs to its stage and every later one, so a customer's stage is the
+depth, each beginning with a touchpoint at least a fifth of the customers met (never a
+cancellation) and named after it. A touchpoint belongs to its stage and every later one, so a customer's stage is the
 deepest reached so far. Rename and regroup them (they are a start, not a finding), then mark
 the touchpoints your business delivers with actionable = true (and a cost): the recommender
 chooses among those only, and none is marked here. purchase = true marks the touchpoints taken
