@@ -608,6 +608,11 @@ def _linear_contributions(start: dict, matrix: np.ndarray) -> tuple[np.ndarray, 
 
 
 # --------------------------------------------------------------------------- calibration
+def _with_calibration(name: str) -> str:
+    """ "with sigmoid calibration", or "without calibration" for the trees' own scores."""
+    return "without calibration" if name == "none" else f"with {name} calibration"
+
+
 def _platt(raw: np.ndarray, y: np.ndarray, *, prior_slope: float = 1.0) -> tuple[float, float]:
     """Platt scaling ``logit p = a * raw + b`` with ``a >= 0``, ``a`` shrunk toward 1.
 
@@ -1680,8 +1685,8 @@ class ChurnModel(_LightGBMClassifier):
             auc, low = self.held_out_auc_
             return (
                 f"on {self.n_calibration_rows_:,} held-out rows its probabilities do not beat "
-                f"the base rate beyond noise (cross-validated Brier {best[0]:.4f} with "
-                f"{best[1]} calibration, {scores['base rate']:.4f} for the base rate), but "
+                f"the base rate beyond noise (cross-validated Brier {best[0]:.4f} "
+                f"{_with_calibration(best[1])}, {scores['base rate']:.4f} for the base rate), but "
                 f"its order does beat chance (ROC AUC {auc:.3f}, lower bound {low:.3f}), so "
                 f"its risks are shrunk toward the base rate, {self.base_rate_:.3f}, keeping "
                 f"that order (slope {self.calibrator_[1]:.2f}); add customers or cutoffs"
@@ -1691,9 +1696,10 @@ class ChurnModel(_LightGBMClassifier):
         best = min((v, k) for k, v in scores.items() if k not in ("base rate", "shrunk"))
         return (
             f"on {self.n_calibration_rows_:,} held-out rows its scores do not beat the "
-            f"base rate beyond noise (cross-validated Brier {best[0]:.4f} with {best[1]} "
-            f"calibration, {scores['base rate']:.4f} for the base rate), so it predicts "
-            f"the base rate, {self.base_rate_:.3f}, for every row; add customers or cutoffs"
+            f"base rate beyond noise (cross-validated Brier {best[0]:.4f} "
+            f"{_with_calibration(best[1])}, {scores['base rate']:.4f} for the base rate), so it "
+            f"predicts the base rate, {self.base_rate_:.3f}, for every row; add customers or "
+            "cutoffs"
         )
 
     def _calibration_note(self) -> str:

@@ -276,3 +276,14 @@ def test_churn_brier_is_never_above_the_base_rates_on_held_out_data(world, n_cus
     model_brier = np.mean((risk[:, 1] - y) ** 2)
     base_brier = np.mean((rate - y) ** 2)
     assert model_brier <= base_brier + 1e-12
+
+
+def test_the_base_rate_note_says_without_calibration_for_the_trees_own_scores():
+    model = cjml.ChurnModel()
+    model.calibration_, model.n_calibration_rows_, model.base_rate_ = "base rate", 747, 0.117
+    model.calibration_scores_ = {"none": 0.1018, "sigmoid": 0.1020, "base rate": 0.1019}
+    assert "(cross-validated Brier 0.1018 without calibration, 0.1019 for the base rate)" in (
+        model._fallback_note()
+    )
+    model.calibration_scores_["sigmoid"] = 0.1010
+    assert "Brier 0.1010 with sigmoid calibration, 0.1019" in model._fallback_note()
