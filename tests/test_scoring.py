@@ -548,6 +548,27 @@ def test_a_customer_list_matches_ids_written_as_decimals(bundle, events, referen
     assert len(out) == 3
 
 
+def test_a_list_that_matches_no_customer_shows_both_files_ids(bundle, events, tmp_path):
+    # a customer list that went through a spreadsheet lost the ids' leading zeros
+    padded = events.assign(customer_id=events["customer_id"].astype(str).str.zfill(5))
+    padded.to_csv(tmp_path / "padded.csv", index=False)
+    listed = [str(i) for i in events["customer_id"].drop_duplicates().iloc[:4]]
+    with pytest.warns(UserWarning, match="None of the 4 listed customers") as caught:
+        out = score(bundle, tmp_path / "padded.csv", customers=listed, recommend=False)
+    (said,) = [str(w.message) for w in caught if "listed customers" in str(w.message)]
+    shown = ", ".join(repr(i) for i in listed[:3])
+    assert f"The list writes ids like {shown}; the events like '0" in said
+    assert "a spreadsheet drops the leading zeros of ids it reads as numbers" in said
+    assert len(out) == 0
+    # one listed customer found: the summary's count says the rest, no such warning
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        score(bundle, tmp_path / "padded.csv", customers=[*listed, padded["customer_id"].iloc[0]])
+    assert not [w for w in caught if "listed customers" in str(w.message)]
+
+
 def _dirty(events):
     """The sample with four bad rows inserted among the good ones."""
     bad = events.iloc[[0, 1, 2, 3]].astype(

@@ -160,6 +160,7 @@ def _prepare(
     }
     if reader.customers is not None:
         keep, stats["loose_ids"] = _listed_rows(table.column("customer_id"), reader.customers)
+        stats["unlisted"] = _some_ids(table.column("customer_id"), ~keep)
     else:
         keep = np.ones(n, dtype=bool)
     # not events: left out, as read_events leaves them out
@@ -328,6 +329,18 @@ def _listed_rows(col: pa.ChunkedArray, customers: pa.Array) -> tuple[np.ndarray,
     return (loose if extra else exact).to_numpy(zero_copy_only=False), extra
 
 
+#: Ids of the events' unlisted customers kept, to show beside the list's when none match.
+_IDS_SHOWN = 3
+
+
+def _some_ids(col: pa.ChunkedArray, rows: np.ndarray) -> list[str]:
+    """A few distinct ids of these rows, as text (from their first thousand)."""
+    if not rows.any():
+        return []
+    some = pc.unique(col.filter(pa.array(rows)).slice(0, 1000).drop_null())
+    return [str(v) for v in some.slice(0, _IDS_SHOWN).to_pylist()]
+
+
 def _is_text(t: pa.DataType) -> bool:
     return pa.types.is_string(t) or (pa.types.is_dictionary(t) and pa.types.is_string(t.value_type))
 
@@ -385,6 +398,9 @@ def _merge_stats(total: dict, stats: dict) -> dict:
             total[f"{kind}_rows"] = rows[:_MAX_SHOWN]
     total["kept"] = total.get("kept", 0) + stats["kept"]
     total["loose_ids"] = bool(total.get("loose_ids")) or bool(stats.get("loose_ids"))
+    if stats.get("unlisted"):
+        shown = total.setdefault("unlisted", [])
+        shown += [v for v in stats["unlisted"] if v not in shown][: _IDS_SHOWN - len(shown)]
     if stats["max_ns"] is not None:
         total["max_ns"] = max(total.get("max_ns") or stats["max_ns"], stats["max_ns"])
     else:

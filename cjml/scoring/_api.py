@@ -55,7 +55,12 @@ from cjml.scoring._options import (
     _rules_plan,
 )
 from cjml.scoring._run import _RunDir, _writing_error
-from cjml.scoring._summary import ScoreSummary, _add_counts, _emit_warnings
+from cjml.scoring._summary import (
+    ScoreSummary,
+    _add_counts,
+    _emit_warnings,
+    _warn_unmatched_list,
+)
 
 
 def score(
@@ -428,6 +433,8 @@ def score(
         _emit_warnings(
             counts, summary, drop_duplicates, bundle.journey_map.touchpoint_names, resolved
         )
+        if listed is not None and len(absent) == len(listed):
+            _warn_unmatched_list(listed, run.state["pass1"].get("unlisted", []))
         run.finish()
     except BaseException as exc:
         # Keep what an interrupted run finished, for resume=True; not after bad input,

@@ -327,6 +327,33 @@ def _add_counts(chunks: list[dict]) -> dict:
     return total
 
 
+def _warn_unmatched_list(listed: Sequence[Any], event_ids: Sequence[str]) -> None:
+    """Warn when no listed customer is in the events, with ids of both side by side: the
+    usual cause is one file writing the ids another way ('7' and '007')."""
+    import re
+
+    from cjml.io._messages import _user_stacklevel
+
+    if not len(listed) or not len(event_ids):
+        return
+    ours = [str(v) for v in list(dict.fromkeys(str(v) for v in listed))[:3]]
+    hint = ""
+    zeros = re.compile(r"0\d+")
+    if any(zeros.fullmatch(v) for v in event_ids) != any(zeros.fullmatch(v) for v in ours):
+        hint = (
+            " (a spreadsheet drops the leading zeros of ids it reads as numbers: format the "
+            "column as text)"
+        )
+    warnings.warn(
+        f"None of the {len(listed):,} listed customers is in the events. The list writes ids "
+        f"like {', '.join(map(repr, ours))}; the events like "
+        f"{', '.join(map(repr, event_ids))}. Fix: write the ids the same way in both "
+        f"files{hint}.",
+        UserWarning,
+        stacklevel=_user_stacklevel(),
+    )
+
+
 def _emit_warnings(
     counts: dict,
     summary: ScoreSummary,
