@@ -560,6 +560,8 @@ def test_a_list_that_matches_no_customer_shows_both_files_ids(bundle, events, tm
     assert f"The list writes ids like {shown}; the events like '0" in said
     assert "a spreadsheet drops the leading zeros of ids it reads as numbers" in said
     assert len(out) == 0
+    with pytest.warns(UserWarning, match=r"The listed customer is not in the events\. The list"):
+        score(bundle, tmp_path / "padded.csv", customers=listed[:1], recommend=False)
     # one listed customer found: the summary's count says the rest, no such warning
     import warnings
 

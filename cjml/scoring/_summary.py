@@ -336,7 +336,7 @@ def _warn_unmatched_list(listed: Sequence[Any], event_ids: Sequence[str]) -> Non
 
     if not len(listed) or not len(event_ids):
         return
-    ours = [str(v) for v in list(dict.fromkeys(str(v) for v in listed))[:3]]
+    ours = list(dict.fromkeys(str(v) for v in listed))[:3]
     hint = ""
     zeros = re.compile(r"0\d+")
     if any(zeros.fullmatch(v) for v in event_ids) != any(zeros.fullmatch(v) for v in ours):
@@ -344,8 +344,13 @@ def _warn_unmatched_list(listed: Sequence[Any], event_ids: Sequence[str]) -> Non
             " (a spreadsheet drops the leading zeros of ids it reads as numbers: format the "
             "column as text)"
         )
+    none = (
+        "The listed customer is not"
+        if len(listed) == 1
+        else f"None of the {len(listed):,} listed customers is"
+    )
     warnings.warn(
-        f"None of the {len(listed):,} listed customers is in the events. The list writes ids "
+        f"{none} in the events. The list writes ids "
         f"like {', '.join(map(repr, ours))}; the events like "
         f"{', '.join(map(repr, event_ids))}. Fix: write the ids the same way in both "
         f"files{hint}.",
