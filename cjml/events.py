@@ -412,6 +412,14 @@ def _column(data: pd.DataFrame, name: Hashable) -> pd.Series:
 
 
 #: EventLog's cached per-event and per-customer arrays (recomputed by a part of the log).
+#: The per-event arrays a part of the log takes from the whole, when already computed.
+_PER_EVENT_ARRAYS = (
+    "timestamps_ns",
+    "touchpoint_codes",
+    "stage_codes",
+    "activity_mask",
+    "churn_mask",
+)
 _PER_EVENT_CACHE = frozenset(
     {
         "customer_ids",
@@ -1372,13 +1380,7 @@ class EventLog:
         part._customer_ids = self._customer_ids[start:stop]
         part._customer_codes = _frozen(self._customer_codes[first:last] - start)
         part._source_rows = self._source_rows[first:last]
-        for name in (
-            "timestamps_ns",
-            "touchpoint_codes",
-            "stage_codes",
-            "activity_mask",
-            "churn_mask",
-        ):
+        for name in _PER_EVENT_ARRAYS:
             if self.__dict__.get(name) is not None:  # already computed here: share a view
                 part.__dict__[name] = self.__dict__[name][first:last]
         return part
@@ -1402,13 +1404,7 @@ class EventLog:
         part._customer_ids = self._customer_ids[codes]
         part._customer_codes = _frozen(np.repeat(np.arange(len(codes), dtype=np.int64), lengths))
         part._source_rows = self._source_rows[rows]
-        for name in (
-            "timestamps_ns",
-            "touchpoint_codes",
-            "stage_codes",
-            "activity_mask",
-            "churn_mask",
-        ):
+        for name in _PER_EVENT_ARRAYS:
             if self.__dict__.get(name) is not None:
                 part.__dict__[name] = _frozen(self.__dict__[name][rows])
         # which touchpoints are purchases may be read off the amounts: the whole log's answer
