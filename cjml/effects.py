@@ -200,6 +200,13 @@ class AnchorSet:
         )
 
 
+#: The events all anchors' histories may hold together (:func:`build_anchors`): about
+#: 2 GB of the featurizer's working arrays. The suite's worlds and the benchmark logs
+#: stay far below it (their anchors see a few million); logs whose customers have
+#: hundreds or thousands of events each reach it.
+MAX_HISTORY_EVENTS = 20_000_000
+
+
 def build_anchors(
     log,
     featurizer,
@@ -212,6 +219,7 @@ def build_anchors(
     max_rows=200_000,
     random_state=0,
     design="events",
+    max_history_events=MAX_HISTORY_EVENTS,
 ) -> AnchorSet:
     """Decision points of a log: customer-initiated events, and what the business did next.
 
@@ -246,6 +254,14 @@ def build_anchors(
         of it, and as many untreated ones (at least 10,000).
     random_state : int, default 0
         Seed of the sampling.
+    max_history_events : int, default MAX_HISTORY_EVENTS
+        At most this many events in all the anchors' histories, the memory the
+        features of the anchors take: each anchor's row is computed from its
+        customer's whole history before it, so a customer with 100,000 events
+        would need billions. Above it, :func:`_bounded_histories` keeps as many
+        anchors of each customer as fit, the same number for every customer
+        with more than that (chosen at random), so the longest histories give
+        way first and no customer dominates.
 
     Returns
     -------
@@ -272,7 +288,17 @@ def build_anchors(
     new_time = np.r_[True, (cust[1:] != cust[:-1]) | (ts[1:] != ts[:-1])]
     if design == "events":
         return _event_anchors(
-            log, featurizer, rng, lo, hi + w, h, arm_of_event, new_time, max_rows, touchpoints
+            log,
+            featurizer,
+            rng,
+            lo,
+            hi + w,
+            h,
+            arm_of_event,
+            new_time,
+            max_rows,
+            touchpoints,
+            max_history_events,
         )
     group = np.cumsum(new_time) - 1
     group_has_action = np.bincount(group, weights=arm_of_event > 0) > 0
@@ -324,6 +350,7 @@ def build_anchors(
     n_ref = min(len(reference), max(len(treated), 10_000), half)
     reference = rng.choice(reference, n_ref, replace=False)
     keep = np.sort(np.r_[treated, reference]).astype(np.int64)
+    keep = keep[_bounded_histories(anchors[keep], log, max_history_events, rng, inclusive=True)]
     anchors, arm, returned = anchors[keep], arm[keep], returned[keep]
     X = featurizer._transform_windows(anchored_windows(log, anchors, inclusive=True))
     X = X[list(featurizer.get_feature_names_out())]
@@ -339,7 +366,7 @@ def build_anchors(
 
 
 def _event_anchors(
-    log, featurizer, rng, lo, hi, h, arm_of_event, new_time, max_rows, touchpoints
+    log, featurizer, rng, lo, hi, h, arm_of_event, new_time, max_rows, touchpoints, max_history
 ) -> AnchorSet:
     """Every event is an anchor; its arm is its own touchpoint (0: customer-initiated)."""
     from cjml.features._windows import anchored_windows
@@ -362,6 +389,7 @@ def _event_anchors(
     n_ref = min(len(reference), max(2 * len(treated), 20_000), half)
     reference = rng.choice(reference, n_ref, replace=False)
     anchors = np.sort(np.r_[treated, reference])
+    anchors = anchors[_bounded_histories(anchors, log, max_history, rng)]
     group = new_time.cumsum()
     later = np.searchsorted(group, group[anchors] + 1)  # the first event after the anchor's time
     # only the customer's own events are a return; a cancellation (churn) is a drop-off
@@ -378,6 +406,39 @@ def _event_anchors(
         time_ns=ts[anchors].astype(np.int64),
         touchpoints=touchpoints,
     )
+
+
+def _bounded_histories(
+    anchors: np.ndarray, log, max_events: int, rng: np.random.Generator, *, inclusive=False
+) -> np.ndarray:
+    """Which of the sorted ``anchors`` to keep (their positions, increasing) so that their
+    histories hold at most ``max_events`` events in all.
+
+    Every anchor is kept when they fit. Otherwise each customer's anchors are put in a
+    random order and kept up to the same number ``k`` for everyone, the largest that
+    fits, plus some of the ``k + 1``-th ones at random to fill the rest: customers with
+    few anchors keep all of theirs, one with thousands keeps ``k``, so the longest
+    histories (many anchors, each seeing many events) give way first. ``k = 0`` (not
+    even one anchor each fits) keeps first anchors at random until full.
+    """
+    anchors = np.asarray(anchors, dtype=np.int64)
+    cust = log.customer_codes[anchors]
+    # events seen before the anchor (and at its time, ``inclusive``: bounded by a run's end)
+    lengths = anchors - log.offsets[cust] + (1 if inclusive else 0)
+    if int(lengths.sum()) <= max_events:
+        return np.arange(len(anchors))
+    order = rng.permutation(len(anchors))
+    order = order[np.argsort(cust[order], kind="stable")]  # by customer, random within
+    starts = np.flatnonzero(np.r_[True, cust[order][1:] != cust[order][:-1]])
+    sizes = np.diff(np.r_[starts, len(order)])
+    rank = np.empty(len(anchors), dtype=np.int64)
+    rank[order] = np.arange(len(order)) - np.repeat(starts, sizes)
+    spent = np.cumsum(np.bincount(rank, weights=lengths))  # events kept with ranks 0..r
+    k = int(np.searchsorted(spent, max_events, side="right"))
+    room = max_events - (spent[k - 1] if k else 0)
+    nxt = rng.permutation(np.flatnonzero(rank == k))
+    fill = nxt[np.cumsum(lengths[nxt]) <= room]
+    return np.sort(np.r_[np.flatnonzero(rank < k), fill])
 
 
 def _next_within(

@@ -44,6 +44,7 @@ from cjml.io._columns import (
     _parse_columns,
     _resolve_columns,
     _warn_case_ids,
+    _warn_crowded_ids,
     _warn_placeholder_ids,
     _warn_spaced_ids,
     _warn_variant_columns,
@@ -1042,6 +1043,13 @@ class EventLog:
         self._duplicates_removed = n_dup if drop_duplicates else 0
         self._timezone = timezone
         self._naive_times = naive_times(ctx.raw("timestamp"))
+        if log_checks:
+            _warn_crowded_ids(
+                np.bincount(cust_s, minlength=len(customer_ids)),
+                customer_ids,
+                ctx.label("customer_id"),
+                resolved["customer_id"],
+            )
 
         if unknown:
             counts = np.bincount(tp_codes, minlength=len(tp_categories))[n_known:]

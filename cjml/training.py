@@ -854,7 +854,7 @@ def _cv_cutoff(log, cutoffs, test_cutoff, horizon) -> pd.Timestamp:
 #: The recommender's settings (``response_params``), by the part of it they go to.
 _RESPONSE_KEYS = frozenset({"C", "min_deliveries"})
 _EFFECT_KEYS = frozenset({"folds", "rounds", "overlap", "prior_sd", "level"})
-_ANCHOR_KEYS = frozenset({"max_rows", "random_state", "window", "design"})
+_ANCHOR_KEYS = frozenset({"max_rows", "random_state", "window", "design", "max_history_events"})
 _POLICY_KEYS = frozenset({"policy_test"})
 
 

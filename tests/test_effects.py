@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+import cjml
 from cjml.effects import (
     NO_ACTION,
     AnchorSet,
@@ -729,3 +730,94 @@ def test_a_reason_explains_a_better_looking_interval_that_was_never_tested():
         == ""
     )
     assert "response" not in _untested("naive rule", _SEQUENCE, rows, in_range, "no action")
+
+
+# ------------------------------------------------------------------ long histories
+@settings(max_examples=80, deadline=None)
+@given(
+    sizes=st.lists(st.integers(1, 60), min_size=1, max_size=12),
+    share=st.floats(0.0, 1.2),
+    seed=st.integers(0, 2**16),
+)
+def test_bounded_histories_fit_the_budget_and_cap_every_customer_alike(sizes, share, seed):
+    """Anchors are each customer's events; kept histories fit the budget, all are kept when
+    they fit, and the customers cut keep the same number give or take one, at least as many
+    as the uncut ones have."""
+    from types import SimpleNamespace
+
+    from cjml.effects import _bounded_histories
+
+    sizes = np.asarray(sizes)
+    offsets = np.r_[0, np.cumsum(sizes)]
+    codes = np.repeat(np.arange(len(sizes)), sizes)
+    log = SimpleNamespace(customer_codes=codes, offsets=offsets)
+    rng = np.random.default_rng(seed)
+    anchors = np.flatnonzero(rng.random(len(codes)) < 0.7)
+    lengths = anchors - offsets[codes[anchors]]
+    budget = int(share * lengths.sum())
+    kept = _bounded_histories(anchors, log, budget, np.random.default_rng(seed))
+    assert np.all(np.diff(kept) > 0) and (len(kept) == 0 or kept[-1] < len(anchors))
+    assert lengths[kept].sum() <= budget
+    if lengths.sum() <= budget:
+        assert len(kept) == len(anchors)
+        return
+    n = np.bincount(codes[anchors], minlength=len(sizes))
+    k = np.bincount(codes[anchors[kept]], minlength=len(sizes))
+    cut = k < n
+    assert cut.any()
+    low = k[cut].min()
+    assert k[cut].max() <= low + 1
+    assert np.all(n[~cut] <= low + 1)
+
+
+def test_a_customer_with_a_huge_history_is_thinned_not_fatal():
+    """One id with thousands of events (a bot, a placeholder): its anchors' histories would
+    hold millions of events. Under the budget its anchors give way, everyone else's stay,
+    and the anchors kept are exactly the ones the unbounded fit would have (same rows)."""
+    from cjml.datasets import make_journeys
+    from cjml.effects import build_anchors
+    from cjml.features import JourneyFeaturizer
+
+    events = make_journeys(300, random_state=2).events
+    rng = np.random.default_rng(0)
+    start = events["timestamp"].min()
+    span = (events["timestamp"].max() - start).total_seconds()
+    bot = pd.DataFrame(
+        {
+            "customer_id": -1,
+            "timestamp": start + pd.to_timedelta(np.sort(rng.uniform(0, span, 2000)), "s"),
+            "touchpoint": "website_visit",
+            "stage": "awareness",
+            "channel": "web",
+        }
+    )
+    log = cjml.read_events(pd.concat([events, bot], ignore_index=True))
+    featurizer = JourneyFeaturizer(families=["activity"]).fit(log)
+    kwargs = dict(start=start, end=events["timestamp"].max(), horizon="30D", random_state=0)
+    whole = build_anchors(log, featurizer, **kwargs)
+    budget = 200_000
+    bounded = build_anchors(log, featurizer, max_history_events=budget, **kwargs)
+    bot_code = int(np.flatnonzero(np.asarray(log.customer_ids) == -1)[0])
+
+    def history(a):  # the customer's events strictly before each anchor
+        ts, offsets = log.timestamps_ns, log.offsets
+        return np.array(
+            [
+                np.sum(ts[offsets[c] : offsets[c + 1]] < t)
+                for c, t in zip(a.customer, a.time_ns, strict=True)
+            ]
+        )
+
+    assert history(whole).sum() > budget  # the budget binds
+    assert history(bounded).sum() <= budget
+    on_bot = bounded.customer == bot_code
+    assert 0 < on_bot.sum() < (whole.customer == bot_code).sum()
+    # every other customer keeps all of its anchors, with the same rows
+    others = ~np.isin(whole.customer, [bot_code])
+    key = lambda a, m: set(zip(a.customer[m], a.time_ns[m], strict=True))  # noqa: E731
+    assert key(bounded, ~on_bot) == key(whole, others)
+    same = pd.MultiIndex.from_arrays([whole.customer, whole.time_ns]).get_indexer(
+        pd.MultiIndex.from_arrays([bounded.customer, bounded.time_ns])
+    )
+    np.testing.assert_array_equal(bounded.X.to_numpy(), whole.X.to_numpy()[same])
+    np.testing.assert_array_equal(bounded.y, whole.y[same])

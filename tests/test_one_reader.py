@@ -455,6 +455,41 @@ def test_ids_that_stand_for_a_missing_id_are_warned_alike_by_read_events_and_sco
     assert placeholder_warnings(said_plain) == []
 
 
+def crowded_warnings(said: list[str]) -> list[str]:
+    return [m for m in said if "far more events than any person" in m]
+
+
+def _visits(ids: np.ndarray) -> pd.DataFrame:
+    times = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(np.arange(len(ids)), "min")
+    return pd.DataFrame({"customer_id": ids, "timestamp": times, "touchpoint": "website_visit"})
+
+
+def test_an_id_holding_far_more_events_than_anyone_is_warned_with_its_share():
+    people = np.repeat(np.arange(1, 301), 5)  # 300 customers of 5 events
+    guest = np.full(12_000, "guest", dtype=object)
+    _, said = said_by(lambda: cjml.read_events(_visits(np.r_[people.astype(str), guest])))
+    (message,) = crowded_warnings(said)
+    assert "has an id with far more events than any person makes: 'guest' (12,000 events, " in (
+        message
+    )
+    assert "89% of the log); the median customer has 5." in message
+    assert "df = df[df['customer_id'] != 'guest']" in message
+    assert "missing_ids (--missing-ids)" in message
+    # a number cannot be named missing: only the removal is offered
+    _, said = said_by(lambda: cjml.read_events(_visits(np.r_[people, np.zeros(12_000, int)])))
+    (message,) = crowded_warnings(said)
+    assert "df[df['customer_id'] != 0]." in message and "missing_ids" not in message
+
+
+def test_large_customers_among_large_ones_are_not_warned():
+    # a B2B log: the largest account holds 12,000 events, but the median holds 600
+    ids = np.r_[np.repeat(np.arange(40), 600), np.full(12_000, 99)]
+    _, said = said_by(lambda: cjml.read_events(_visits(ids)))
+    assert crowded_warnings(said) == []
+    _, said = said_by(lambda: cjml.datasets.load_sample())
+    assert crowded_warnings(said) == []
+
+
 def test_score_says_nothing_of_spaces_when_no_id_has_a_twin(bundle, tmp_path):
     rows = [(c, TIMES[0], "website_visit", "", "") for c in [" 1", "2", "007 "]]
     path = write_log(tmp_path, rows, with_stage=False)

@@ -387,6 +387,50 @@ def _warn_placeholder_ids(ids: Iterable[Any], label: str) -> None:
     )
 
 
+#: An id with at least this many events, this share of the log and this many times the
+#: median customer's events is not one person as a rule (:func:`_warn_crowded_ids`).
+_CROWDED_EVENTS, _CROWDED_SHARE, _CROWDED_TIMES_MEDIAN = 10_000, 0.01, 100
+
+
+def _warn_crowded_ids(counts: np.ndarray, ids: pd.Index, label: str, column: Hashable) -> None:
+    """Warn about customers holding far more events than anyone else (``counts``: events
+    per customer code, ``ids`` in code order): usually a placeholder where the id was
+    missing, a test account or a bot, whose history every model would learn from as one
+    customer's. Only warned: a large business customer may be real."""
+    if len(counts) < 2:
+        return
+    median = float(np.median(counts))
+    floor = max(_CROWDED_EVENTS, _CROWDED_SHARE * counts.sum(), _CROWDED_TIMES_MEDIAN * median)
+    crowded = np.flatnonzero(counts >= floor)
+    if not len(crowded):
+        return
+    crowded = crowded[np.argsort(-counts[crowded], kind="stable")]
+    total = counts.sum()
+    named = [ids[c].item() if isinstance(ids[c], np.generic) else ids[c] for c in crowded]
+    shown = ", ".join(
+        f"{v!r} ({int(counts[c]):,} events, {counts[c] / total:.0%} of the log)"
+        for v, c in zip(named[:_MAX_SHOWN], crowded[:_MAX_SHOWN], strict=False)
+    )
+    more = f"; and {len(crowded) - _MAX_SHOWN:,} more" if len(crowded) > _MAX_SHOWN else ""
+    one = len(crowded) == 1
+    as_missing = (  # missing_ids names text ids only
+        "; if it stands for a missing id, say so with missing_ids (--missing-ids)"
+        if isinstance(named[0], str)
+        else ""
+    )
+    warnings.warn(
+        f"{label[0].upper()}{label[1:]} has {'an id' if one else f'{len(crowded):,} ids'} "
+        f"with far more events than any person makes: {shown}{more}; the median customer "
+        f"has {median:,.0f}. Such an id is usually a placeholder where the id was missing "
+        "(anonymous visitors), a test account or a bot; it is read as one customer, and the "
+        "models learn from its history as from a person's. Fix: if it is not a customer, "
+        f"remove its rows before reading, e.g. df = df[df[{str(column)!r}] != {named[0]!r}]"
+        f"{as_missing}.",
+        UserWarning,
+        stacklevel=_user_stacklevel(),
+    )
+
+
 def _warn_variant_columns(resolved: dict[str, Hashable], available: Sequence[Hashable]) -> None:
     """Warn when a column not read as one of cjml's is one of cjml's names written another
     way ('Amount', 'NPS', 'Stage'): it is read as an attribute of its own, and the amount,
