@@ -550,11 +550,19 @@ def training_sample_text(sample: dict | None) -> str:
     if not sample:
         return ""
     share = sample["customers"] / sample["of_customers"]
+    limit = f"(max_training_rows={sample['max_rows']}, --max-training-rows {sample['max_rows']})"
+    if sample["of_rows"] > sample["max_rows"] or "of_history_events" not in sample:
+        why = f"{sample['of_rows']:,} rows, more than the {sample['max_rows']:,} allowed {limit}"
+    else:  # the rows fit, their histories did not
+        why = (
+            f"{sample['of_rows']:,} rows whose histories hold {sample['of_history_events']:,} "
+            f"events, more than the {sample['max_history_events']:,} allowed "
+            f"({sample['max_history_events'] // sample['max_rows']} events a row, with "
+            f"{limit[1:-1]})"
+        )
     return (
         f", of a random {share:.0%} of the customers: {sample['customers']:,} of "
-        f"{sample['of_customers']:,}, since the whole training set would have had "
-        f"{sample['of_rows']:,} rows, more than the {sample['max_rows']:,} allowed "
-        f"(max_training_rows={sample['max_rows']}, --max-training-rows {sample['max_rows']})"
+        f"{sample['of_customers']:,}, since the whole training set would have had {why}"
     )
 
 

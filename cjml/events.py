@@ -1391,6 +1391,7 @@ class EventLog:
         for name in _PER_EVENT_ARRAYS:
             if self.__dict__.get(name) is not None:  # already computed here: share a view
                 part.__dict__[name] = self.__dict__[name][first:last]
+        part._data_end_given = self.data_end  # the period covered is the whole log's
         return part
 
     def _customer_subset(self, codes: np.ndarray) -> EventLog:
@@ -1415,8 +1416,10 @@ class EventLog:
         for name in _PER_EVENT_ARRAYS:
             if self.__dict__.get(name) is not None:
                 part.__dict__[name] = _frozen(self.__dict__[name][rows])
-        # which touchpoints are purchases may be read off the amounts: the whole log's answer
+        # which touchpoints are purchases may be read off the amounts: the whole log's answer;
+        # and the period covered is the whole log's, wherever the customers' last events lie
         part.__dict__["_all_purchases"] = self._all_purchases
+        part._data_end_given = self.data_end
         return part
 
     def save(self, path: str | os.PathLike, *, force: bool = False) -> Path:

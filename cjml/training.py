@@ -84,6 +84,12 @@ ANCHOR_PERIOD = "180D"
 #: (benchmarks/README.md, "quality.py --suite --models-only"): beyond this size more rows
 #: cost memory and time, not quality.
 DEFAULT_MAX_TRAINING_ROWS = 2_000_000
+#: A training row's features are computed from the customer's whole history, so memory
+#: grows with the events those histories hold as much as with the rows: the limit on rows
+#: is also one on events, this many per row allowed. The 10M-event benchmark log holds 7
+#: a row; a product log of 1,000 accounts with 4,000 events each holds 3,400 a row, and
+#: 40M events of history take about as much memory (5.5 GB) as 2M rows of the first.
+HISTORY_EVENTS_PER_ROW = 20
 #: Rounds grown per model on a Dask cluster, where LightGBM cannot stop early
 #: (the simulator's models keep under 100 at learning rate 0.1, a few hundred at 0.03).
 CLUSTER_ROUNDS = 400
@@ -119,36 +125,46 @@ def _training_sample(
     log: EventLog, cutoffs, lookback, max_rows: int | None, random_state: int = 0
 ) -> tuple[EventLog, dict | None]:
     """The log of a random share of the customers when the training set would exceed
-    ``max_rows`` rows, and what was kept; else the log itself and None.
+    ``max_rows`` rows, or its histories ``max_rows * HISTORY_EVENTS_PER_ROW`` events, and
+    what was kept; else the log itself and None.
 
     A row is a customer with an event in the lookback before a cutoff (every earlier
-    event without a lookback): counted from the event times alone, before any feature
-    is computed. Whole customers are kept, each with every cutoff and its whole
-    history, so their features and labels are those of the whole log.
+    event without a lookback), and its history the customer's events up to the cutoff:
+    both counted from the event times alone, before any feature is computed. Whole
+    customers are kept, each with every cutoff and its whole history, so their features
+    and labels are those of the whole log.
     """
     if max_rows is None:
         return log, None
     ts, codes = log.timestamps_ns, log.customer_codes
     rows = np.zeros(log.n_customers, dtype=np.int64)
+    events = np.zeros(log.n_customers, dtype=np.int64)
     for cutoff in cutoffs:
         at = pd.Timestamp(cutoff).value
         seen = ts <= at
+        history = np.bincount(codes[seen], minlength=log.n_customers)
         if lookback is not None:
             seen &= ts > at - to_timedelta(lookback, "lookback").value
-        rows += np.bincount(codes[seen], minlength=log.n_customers) > 0
-    total = int(rows.sum())
-    if total <= max_rows:
+        row = np.bincount(codes[seen], minlength=log.n_customers) > 0
+        rows += row
+        events += history * row
+    total, total_events = int(rows.sum()), int(events.sum())
+    max_events = max_rows * HISTORY_EVENTS_PER_ROW
+    if total <= max_rows and total_events <= max_events:
         return log, None
     present = np.flatnonzero(rows)
-    k = max(1, int(np.ceil(len(present) * max_rows / total)))
+    share = min(max_rows / total, max_events / max(total_events, 1))
+    k = max(1, int(np.ceil(len(present) * share)))
     chosen = np.sort(np.random.default_rng(random_state).choice(present, size=k, replace=False))
-    kept = int(rows[chosen].sum())
     return log._customer_subset(chosen), {
         "customers": int(k),
         "of_customers": int(len(present)),
-        "rows": kept,
+        "rows": int(rows[chosen].sum()),
         "of_rows": total,
         "max_rows": int(max_rows),
+        "history_events": int(events[chosen].sum()),
+        "of_history_events": total_events,
+        "max_history_events": int(max_events),
         "random_state": int(random_state),
     }
 
@@ -291,11 +307,14 @@ def train(
         not passed in the events, or whose files were altered, are skipped
         with a warning and listed in ``metadata["experiments"]``.
     max_training_rows : int or None, default 2,000,000
-        When the training set (customers x cutoffs) would be larger, a random
-        share of the customers is kept (each with every cutoff and its whole
-        history; seed 0), so that a log of tens of millions of events trains
-        in bounded memory and time; the report's first line and
-        ``metadata["training_sample"]`` say how many. None keeps every row.
+        When the training set (customers x cutoffs) would be larger, or its
+        rows' histories would hold more than ``HISTORY_EVENTS_PER_ROW`` (20)
+        events per allowed row (40 million by default: a log of few customers
+        with thousands of events each), a random share of the customers is
+        kept (each with every cutoff and its whole history; seed 0), so that
+        a log of tens of millions of events trains in bounded memory and time;
+        the report's first line and ``metadata["training_sample"]`` say how
+        many. None keeps every row.
         The held-out evaluation scores every customer of the test cutoff;
         cross-validation (``cv``) at one cutoff is cut the same way, and
         :func:`evaluate` cuts the bundle's rows by the same limit.

@@ -665,6 +665,42 @@ def test_a_customer_subset_has_the_whole_logs_features_and_labels(log):
     assert _training_sample(log, cutoffs, pd.Timedelta("90D"), len(whole)) == (log, None)
 
 
+def test_few_customers_with_long_histories_are_cut_by_the_events_their_rows_hold():
+    """Rows that fit can still hold too many events: each row's features read the
+    customer's whole history. 60 customers of 400 events: 20 events a row allowed."""
+    from cjml.evaluation import training_sample_text
+    from cjml.training import _training_sample
+
+    rng = np.random.default_rng(0)
+    ids = np.repeat(np.arange(60), 400)
+    times = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(
+        rng.uniform(0, 200, len(ids)) * rng.uniform(0.3, 1.0, 60)[ids], "D"
+    )
+    log = cjml.read_events(
+        pd.DataFrame({"customer_id": ids, "timestamp": times, "touchpoint": "website_visit"})
+    )
+    cutoffs = cjml.rolling_cutoffs(log, horizon="30D", n=4, step="20D")
+    whole = cjml.make_training_set(log, cutoffs, horizon="30D")
+    max_rows = 1_000
+    assert len(whole) < max_rows  # the rows fit ...
+    sub, sample = _training_sample(log, cutoffs, pd.Timedelta("90D"), max_rows)
+    # ... their histories do not: the events counted are the rows' own n_events
+    assert sample["of_history_events"] == whole["n_events"].sum() > 20 * max_rows
+    assert sample["of_rows"] == len(whole) and sample["max_history_events"] == 20_000
+    # the part covers the whole log's period, though its customers' last events end sooner
+    last = pd.Timestamp(int(sub.timestamps_ns.max()), tz="UTC")
+    assert sub.data_end == log.data_end > last.floor("D") + pd.Timedelta("1D")
+    part = cjml.make_training_set(sub, cutoffs, horizon="30D")
+    assert part["customer_id"].nunique() == sample["customers"] < 60
+    assert part["n_events"].sum() == sample["history_events"] < 1.25 * 20_000
+    assert training_sample_text(sample).endswith(
+        f"since the whole training set would have had {len(whole):,} rows whose histories "
+        f"hold {sample['of_history_events']:,} events, more than the 20,000 allowed (20 "
+        "events a row, with max_training_rows=1000, --max-training-rows 1000)"
+    )
+    assert _training_sample(log, cutoffs, pd.Timedelta("90D"), 100_000) == (log, None)
+
+
 def test_train_keeps_a_random_share_of_customers_above_max_training_rows(log, trained):
     bundle, report = cjml.train(
         log, n_cutoffs=6, step="15D", max_training_rows=4_000, recommender=False, survival=False
