@@ -732,7 +732,8 @@ class DoublyRobustEffects:
     def _cell_values(self, stage: np.ndarray, arms: list[int]):
         """Correction and standard error per row and arm, from the row's stage cell."""
         cells = self.cells
-        n_stages = int(max(cells["stage"].max(), stage.max(initial=-1))) + 2
+        top = int(cells["stage"].max()) if len(cells) else -1  # none: no anchor overlapped
+        n_stages = max(top, int(stage.max(initial=-1))) + 2
         corr = np.zeros((n_stages, len(arms)))
         se = np.full((n_stages, len(arms)), self.prior_sd)
         for k, a in enumerate(arms):
@@ -924,7 +925,9 @@ def fit_effects(
             )
             if s == -1:
                 ate[touchpoints_all[j]] = (float(dr[cell].mean()), se)
-    effects.cells = pd.DataFrame(rows, columns=["stage", "arm", "n", "dr", "se", "correction"])
+    effects.cells = pd.DataFrame(  # typed though empty (no anchor overlapped)
+        rows, columns=["stage", "arm", "n", "dr", "se", "correction"]
+    ).astype({"stage": np.int64, "arm": np.int64, "n": np.int64})
     effects.ate = ate
     effects.diagnostics = {
         "anchors": len(anchors),

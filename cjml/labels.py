@@ -717,6 +717,102 @@ def _longest_holdout_horizon(
     return 0
 
 
+# ------------------------------------------------------------------ the customers' rhythm
+#: Above this share of their time in silences longer than the horizon, customers who come
+#: back look churned after most cutoffs (:func:`cadence_advice`). The scenario suite's worlds
+#: and the sample spend 1% to 11% of it so at 30 days; CDNOW's buyers 70%.
+SILENT_SHARE_WARNED = 0.5
+#: The horizon advised leaves at most this share of that time in longer silences.
+SILENT_SHARE_ADVISED = 0.2
+
+
+def return_gaps(log: EventLog) -> np.ndarray:
+    """Days between consecutive days with an event of the customer's own (not what the
+    business sent: :attr:`EventLog.activity_mask`), over every customer: the silences of
+    customers who came back."""
+    ts, cust = log.timestamps_ns, log.customer_codes
+    own = log.activity_mask
+    if own is not None:
+        ts, cust = ts[own], cust[own]
+    day = ts // pd.Timedelta(days=1).value
+    new = np.r_[True, (cust[1:] != cust[:-1]) | (day[1:] != day[:-1])]
+    day, cust = day[new], cust[new]
+    return (day[1:] - day[:-1])[cust[1:] == cust[:-1]]
+
+
+def silent_share(gaps: np.ndarray, days: float) -> float:
+    """The share of the time between customers' returns spent in silences longer than
+    ``days``: the chance that a cutoff taken at random while a customer is still there
+    finds no event of theirs within ``days`` after it."""
+    total = float(gaps.sum())
+    return float(np.maximum(gaps - days, 0).sum()) / total if total else 0.0
+
+
+def cadence_advice(
+    log, horizon, *, n_cutoffs: int = 20, step="7D", last=None, data_end=None
+) -> str | None:
+    """Why ``horizon`` is too short for how often this log's customers come back, and a
+    horizon that fits them; None when it is long enough.
+
+    A customer who returns after a silence longer than the horizon is labelled churned at
+    every cutoff inside it. When more than :data:`SILENT_SHARE_WARNED` of the time between
+    returns lies in such silences (customers renewing yearly, buying every few months),
+    the labels follow the calendar of their visits rather than who leaves. The horizon
+    named leaves at most :data:`SILENT_SHARE_ADVISED` of it so, with a lookback of two
+    horizons; when this log cannot hold it with a held-out cutoff, cross-validation over
+    customers at one cutoff (``cv``) is named instead, or a longer log.
+    """
+    log = as_log(log)
+    h = to_timedelta(horizon)
+    gaps = return_gaps(log)
+    days = h / pd.Timedelta(days=1)
+    if len(gaps) < 30 or silent_share(gaps, days) <= SILENT_SHARE_WARNED:
+        return None
+    lo, hi = int(np.ceil(days)), int(gaps.max())
+    while lo < hi:  # the shortest whole number of days the advice allows
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if silent_share(gaps, mid) <= SILENT_SHARE_ADVISED else (mid + 1, hi)
+    advised = lo if lo <= 60 else int(np.ceil(lo / 10) * 10)
+    back = 2 * advised
+    order = np.sort(gaps)
+    # the silence half of that time is spent in longer ones (not half of the silences:
+    # a visit's few days apart would hide the months between visits)
+    half = int(order[np.searchsorted(np.cumsum(order), order.sum() / 2)])
+    facts = (
+        f"Customers who come back spend {silent_share(gaps, days):.0%} of the time between "
+        f"their visits in silences longer than the {_days(h)} horizon, half of it in "
+        f"silences of {half} days or more: a cutoff then labels them churned though they "
+        "return, so the churn labels follow the calendar of their visits more than who "
+        "leaves"
+    )
+    code, back_code = f"{advised}D", f"{back}D"
+    end = _data_end(log, data_end)
+    first = _first_event(log)
+    if last is not None:
+        last = to_utc_timestamp(last, log.timezone)
+    H, s = pd.Timedelta(days=advised), to_timedelta(step, "step")
+    test = (end - H).floor("D") if last is None else last
+    if _holdout_fits(first, end, H, n_cutoffs, s, last):
+        how = f"horizon='{code}', lookback='{back_code}'; --horizon {code} --lookback {back_code}"
+    elif first < test and test + H <= end:
+        how = (
+            f"horizon='{code}', lookback='{back_code}', cv=5; --horizon {code} --lookback "
+            f"{back_code} --cv 5: this log is too short to hold a later cutoff out with it, "
+            "so the customers are cross-validated at one cutoff"
+        )
+    else:
+        span = (end - first.floor("D")).days
+        return (
+            f"{facts}. A horizon of {advised} days would leave a fifth of that time in "
+            f"longer silences, but the log covers {span} days, too few to learn and test "
+            "with it. Fix: a log that covers more time."
+        )
+    return (
+        f"{facts}. Fix: a horizon of {advised} days (a fifth of that time lies in longer "
+        f"silences) and a lookback of {back} days ({how})."
+    )
+
+
 #: Horizons and steps tried for a log too short for whole-day steps (an app's sessions, a
 #: two-week trial): the longest horizon wins, with the longest step that keeps each label
 #: window over at most four cutoffs (a shorter step only repeats nearly the same rows).

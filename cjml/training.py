@@ -50,6 +50,7 @@ from cjml.labels import (
     _latest_training_cutoff,
     _longest_holdout_horizon,
     _span_text,
+    cadence_advice,
     churn_advice,
     churn_suspects,
     make_training_set,
@@ -353,6 +354,9 @@ def train(
     leaving = churn_suspects(log)
     if len(leaving):  # so do cancellations counted as activity
         warnings.warn(churn_advice(leaving), UserWarning, stacklevel=2)
+    rhythm = cadence_advice(log, horizon, n_cutoffs=n_cutoffs, step=step, last=test_cutoff)
+    if rhythm is not None:  # customers who come back less often than the horizon look churned
+        warnings.warn(rhythm, UserWarning, stacklevel=2)
     value_plan = _value_plan(log, value, margin)
     rolling = cutoffs is None and cv is None  # cjml's own rolling cutoffs, not the user's
     if cv is not None:

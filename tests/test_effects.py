@@ -821,3 +821,23 @@ def test_a_customer_with_a_huge_history_is_thinned_not_fatal():
     )
     np.testing.assert_array_equal(bounded.X.to_numpy(), whole.X.to_numpy()[same])
     np.testing.assert_array_equal(bounded.y, whole.y[same])
+
+
+def test_a_touchpoint_with_no_comparable_customers_is_not_estimated_and_nothing_breaks():
+    """Everyone with x > 0 got the call, nobody else did (a reminder sent to every customer
+    due): no anchor has a comparable untreated one, so no stage cell is estimated. The
+    policy choice and the predictions still run, and no effect is claimed."""
+    a = _anchors(6_000, effects={}, confounded=False, seed=7)
+    x = a.X["x"].to_numpy()
+    arm = np.where(x > 0, 1, 0)
+    rng = np.random.default_rng(1)
+    y = (rng.random(len(x)) < 1 / (1 + np.exp(-x))).astype(np.int8)
+    fit = AnchorSet(
+        X=a.X, arm=arm, y=y, customer=a.customer, time_ns=a.time_ns, touchpoints=TOUCHPOINTS
+    )
+    eff = fit_effects(fit)
+    assert eff.cells.empty and eff.cells["stage"].dtype == np.int64
+    effect, low, high = eff.predict(a.X)
+    assert effect.shape == (len(x), len(eff.touchpoints)) and np.isnan(effect).all()
+    choice = choose_policy(eff, fit, fit, _map())
+    assert choice.policy == NO_ACTION

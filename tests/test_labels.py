@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+import cjml
 from cjml import make_labels, make_training_set, read_events, rolling_cutoffs
 from cjml.labels import to_timedelta
 
@@ -235,3 +236,65 @@ def test_validate_out_records_the_data_end_for_train(tmp_path, capsys):
     assert main(["validate", str(path), "--data-end", "2024-01-05"]) == 1
     err = capsys.readouterr().err
     assert "--data-end 2024-01-05 ends the log's period" in err and "data_end=" not in err
+
+
+# ------------------------------------------------------------------ the customers' rhythm
+def _yearly(years: float, customers: int = 400, seed: int = 0) -> pd.DataFrame:
+    """Customers who renew once a year (a reminder, a purchase within days): silent for
+    about 350 days between visits, though most never leave."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    end = pd.Timestamp("2019-01-01", tz="UTC") + pd.Timedelta(days=int(365 * years))
+    for c in range(customers):
+        t = pd.Timestamp("2019-01-01", tz="UTC") + pd.Timedelta(days=int(rng.integers(0, 365)))
+        stays = int(rng.integers(2, years + 2))
+        for _ in range(stays):
+            buy = t + pd.Timedelta(days=int(rng.integers(1, 15)))
+            if buy >= end:
+                break
+            rows += [(f"P{c}", t, "website_visit", None), (f"P{c}", buy, "purchase", 100.0)]
+            t += pd.Timedelta(days=365 + int(rng.integers(-10, 10)))
+    return pd.DataFrame(rows, columns=["customer_id", "timestamp", "touchpoint", "amount"])
+
+
+def test_customers_who_return_yearly_get_a_horizon_that_fits_them():
+    from cjml.labels import cadence_advice, return_gaps, silent_share
+
+    log = read_events(_yearly(6))
+    gaps = return_gaps(log)
+    assert silent_share(gaps, 30) > 0.8  # a cutoff mostly falls in a silence of months
+    advice = cadence_advice(log, "30D")
+    assert advice.startswith(
+        f"Customers who come back spend {silent_share(gaps, 30):.0%} of the time between "
+        "their visits in silences longer than the 30-day horizon, half of it in silences of "
+    )
+    days = int(advice.split("Fix: a horizon of ")[1].split(" days")[0])
+    assert silent_share(gaps, days) <= 0.2 < silent_share(gaps, days - 10)  # the shortest
+    assert days % 10 == 0
+    assert (
+        f"and a lookback of {2 * days} days (horizon='{days}D', lookback='{2 * days}D'; "
+        f"--horizon {days}D --lookback {2 * days}D)."
+    ) in advice
+    assert cadence_advice(log, f"{days}D") is None  # what it names is not warned again
+    # train says it before training; the sample's customers, back within days, hear nothing
+    with pytest.warns(UserWarning, match="Customers who come back spend"):
+        cjml.train(log, recommender=False, survival=False, value=False)
+    assert cadence_advice(read_events(cjml.datasets.load_sample()), "30D") is None
+
+
+def test_a_log_too_short_to_hold_a_cutoff_out_with_that_horizon_is_cross_validated():
+    from cjml.labels import cadence_advice
+
+    log = read_events(_yearly(1.5))
+    advice = cadence_advice(log, "30D")
+    days = int(advice.split("Fix: a horizon of ")[1].split(" days")[0])
+    assert (
+        f"cv=5; --horizon {days}D --lookback {2 * days}D --cv 5: this log is too short to hold "
+        "a later cutoff out with it, so the customers are cross-validated at one cutoff)."
+    ) in advice
+    _, report = cjml.train(
+        log, horizon=f"{days}D", lookback=f"{2 * days}D", cv=5, recommender=False, value=False
+    )
+    assert report.churn.loc["model", "roc_auc"] > 0.5

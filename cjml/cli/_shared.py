@@ -110,8 +110,9 @@ _RULES = [
     (re.compile(rf"({_OPTION}) \({_KEYWORD}\)"), r"\1"),
     # "drop_duplicates=True (--drop-duplicates)" -> "--drop-duplicates"
     (re.compile(rf"{_KEYWORD} \(({_OPTION})\)"), r"\1"),
-    # "(horizon='133D', --horizon 133D)", "(step='8D'; --step 8D)" -> "(--horizon 133D)"
-    (re.compile(rf"\({_KEYWORD}[,;] ((?:--|cjml )[^()]*)\)"), r"(\1)"),
+    # "(horizon='133D', --horizon 133D)", "(step='8D'; --step 8D)" -> "(--horizon 133D)",
+    # "(horizon='9D', lookback='27D'; --horizon 9D --lookback 27D)" -> "(--horizon 9D ...)"
+    (re.compile(rf"\((?:{_KEYWORD}, )*{_KEYWORD}[,;] ((?:--|cjml )[^()]*)\)"), r"(\1)"),
     # "(evaluate(log, bundle, cv=5); cjml evaluate MODEL EVENTS --cv 5)" -> "(cjml evaluate ...)"
     (re.compile(r"\([a-z_.]+\([^()]*\)[,;] ((?:--|cjml )[^()]*)\)"), r"(\1)"),
     # "columns=... / --columns" -> "--columns"
@@ -141,6 +142,8 @@ def cli_words(message: str) -> str:
     'pass --force to replace it'
     >>> cli_words("use at most 133 days (horizon='133D', --horizon 133D)")
     'use at most 133 days (--horizon 133D)'
+    >>> cli_words("a horizon of 9 days (horizon='9D', lookback='27D'; --horizon 9D --lookback 27D)")
+    'a horizon of 9 days (--horizon 9D --lookback 27D)'
     """
     for pattern, replacement in _RULES:
         message = pattern.sub(replacement, message)
