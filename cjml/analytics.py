@@ -83,6 +83,24 @@ def _warn_horizon_beyond_log(prep, end: pd.Timestamp, horizon: pd.Timedelta) -> 
     )
 
 
+def _warn_horizon_within_visits(log, horizon: pd.Timedelta) -> None:
+    """Say so when customers who come back are mostly silent longer than the horizon
+    (yearly renewals with 30 days): the drop-off rates then count their quiet months."""
+    from cjml.labels import silences_beyond
+
+    found = silences_beyond(log, horizon)
+    if found is None:
+        return
+    facts, days = found
+    warnings.warn(
+        f"{facts}: a customer counts as dropped off after {_days(horizon)} of silence, so "
+        "the drop-off rates count customers between two visits. Pass a horizon that fits "
+        f"them, e.g. horizon='{days}D' (--horizon {days}D).",
+        UserWarning,
+        stacklevel=3,
+    )
+
+
 # --------------------------------------------------------------------------- the data
 class _Prepared:
     """The log's events up to the cutoff, as arrays, with per-customer facts.
@@ -1248,6 +1266,7 @@ def journey_map(
     end = to_utc_timestamp(cutoff, log.timezone) if cutoff is not None else _data_end(log, None)
     prep = _Prepared(log, end.value, horizon_td.value)
     _warn_horizon_beyond_log(prep, end, horizon_td)
+    _warn_horizon_within_visits(log, horizon_td)
     source = None
     no_effects = None  # why a bundle given could not estimate effects
     attribution = None

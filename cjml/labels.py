@@ -748,6 +748,31 @@ def silent_share(gaps: np.ndarray, days: float) -> float:
     return float(np.maximum(gaps - days, 0).sum()) / total if total else 0.0
 
 
+def silences_beyond(log: EventLog, horizon: pd.Timedelta) -> tuple[str, int] | None:
+    """When customers who come back spend more than :data:`SILENT_SHARE_WARNED` of the time
+    between visits in silences longer than ``horizon``: that fact in words, and the
+    shortest horizon (whole days, rounded up to tens past 60) that leaves at most
+    :data:`SILENT_SHARE_ADVISED` of it so; else None (also with under 30 returns)."""
+    gaps = return_gaps(log)
+    days = horizon / pd.Timedelta(days=1)
+    if len(gaps) < 30 or silent_share(gaps, days) <= SILENT_SHARE_WARNED:
+        return None
+    lo, hi = int(np.ceil(days)), int(gaps.max())
+    while lo < hi:  # the shortest whole number of days the advice allows
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if silent_share(gaps, mid) <= SILENT_SHARE_ADVISED else (mid + 1, hi)
+    advised = lo if lo <= 60 else int(np.ceil(lo / 10) * 10)
+    order = np.sort(gaps)
+    # the silence half of that time is spent in longer ones (not half of the silences:
+    # a visit's few days apart would hide the months between visits)
+    half = int(order[np.searchsorted(np.cumsum(order), order.sum() / 2)])
+    return (
+        f"Customers who come back spend {silent_share(gaps, days):.0%} of the time between "
+        f"their visits in silences longer than the {_days(horizon)} horizon, half of it in "
+        f"silences of {half} days or more"
+    ), advised
+
+
 def cadence_advice(
     log, horizon, *, n_cutoffs: int = 20, step="7D", last=None, data_end=None
 ) -> str | None:
@@ -764,27 +789,15 @@ def cadence_advice(
     """
     log = as_log(log)
     h = to_timedelta(horizon)
-    gaps = return_gaps(log)
-    days = h / pd.Timedelta(days=1)
-    if len(gaps) < 30 or silent_share(gaps, days) <= SILENT_SHARE_WARNED:
+    found = silences_beyond(log, h)
+    if found is None:
         return None
-    lo, hi = int(np.ceil(days)), int(gaps.max())
-    while lo < hi:  # the shortest whole number of days the advice allows
-        mid = (lo + hi) // 2
-        lo, hi = (lo, mid) if silent_share(gaps, mid) <= SILENT_SHARE_ADVISED else (mid + 1, hi)
-    advised = lo if lo <= 60 else int(np.ceil(lo / 10) * 10)
-    back = 2 * advised
-    order = np.sort(gaps)
-    # the silence half of that time is spent in longer ones (not half of the silences:
-    # a visit's few days apart would hide the months between visits)
-    half = int(order[np.searchsorted(np.cumsum(order), order.sum() / 2)])
-    facts = (
-        f"Customers who come back spend {silent_share(gaps, days):.0%} of the time between "
-        f"their visits in silences longer than the {_days(h)} horizon, half of it in "
-        f"silences of {half} days or more: a cutoff then labels them churned though they "
-        "return, so the churn labels follow the calendar of their visits more than who "
-        "leaves"
+    facts, advised = found
+    facts += (
+        ": a cutoff then labels them churned though they return, so the churn labels follow "
+        "the calendar of their visits more than who leaves"
     )
+    back = 2 * advised
     code, back_code = f"{advised}D", f"{back}D"
     end = _data_end(log, data_end)
     first = _first_event(log)

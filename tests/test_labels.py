@@ -282,6 +282,11 @@ def test_customers_who_return_yearly_get_a_horizon_that_fits_them():
     with pytest.warns(UserWarning, match="Customers who come back spend"):
         cjml.train(log, recommender=False, survival=False, value=False)
     assert cadence_advice(read_events(cjml.datasets.load_sample()), "30D") is None
+    # the journey map's drop-off is the same silence: it says so too, with the same horizon
+    with pytest.warns(UserWarning, match="the drop-off rates count customers between two") as w:
+        cjml.journey_map(log, horizon="30D")
+    (said,) = [str(m.message) for m in w if "between two visits" in str(m.message)]
+    assert said.endswith(f"e.g. horizon='{days}D' (--horizon {days}D).")
 
 
 def test_a_log_too_short_to_hold_a_cutoff_out_with_that_horizon_is_cross_validated():
