@@ -471,6 +471,46 @@ def test_scores_and_amounts_validated(column, bad, pattern):
 
 
 @pytest.mark.parametrize(
+    "column, scores, advice",
+    [
+        (
+            "satisfaction",
+            [1, 7, 10],
+            "its scores run from 1 to 10: if they are on a 1-10 scale, rescale them to 1-5 "
+            "before reading, e.g. df['satisfaction'] = 1 + (df['satisfaction'] - 1) * 4 / 9;",
+        ),
+        (
+            "satisfaction",
+            [0, 3, 5],
+            "its scores run from 0 to 5: if they are on a 0-5 scale, rescale them to 1-5 "
+            "before reading, e.g. df['satisfaction'] = 1 + df['satisfaction'] * 4 / 5;",
+        ),
+        (
+            "nps",
+            [0, 55, 90],
+            "its scores run from 0 to 90: if they are on a 0-100 scale, rescale them to 0-10 "
+            "before reading, e.g. df['nps'] = 0 + df['nps'] * 10 / 100;",
+        ),
+        ("nps", [-100, 20, 60], "rescale nps to 0-10 (or map it to another column name"),
+        ("effort", [1, 250], "rescale effort to 1-7 (or map it to another column name"),
+    ],
+)
+def test_scores_on_another_scale_get_the_formula_that_rescales_them(column, scores, advice):
+    df = small_events()
+    values = [np.nan] * len(df)
+    values[: len(scores)] = scores
+    df[column] = pd.Series(values, dtype=float)
+    with pytest.raises(SchemaError) as err:
+        read_events(df)
+    assert f"Fix: {advice}" in str(err.value)
+    if "scale, rescale" in advice:  # the formula given does bring them into the range
+        fixed = df.copy()
+        formula = advice.split("e.g. ")[1].split(";")[0].split(" = ")[1]
+        fixed[column] = eval(formula, {"df": df})  # noqa: S307 (our own message)
+        read_events(fixed)
+
+
+@pytest.mark.parametrize(
     "written, said, fix",
     [
         (

@@ -115,6 +115,8 @@ _RULES = [
     (re.compile(rf"\((?:{_KEYWORD}, )*{_KEYWORD}[,;] ((?:--|cjml )[^()]*)\)"), r"(\1)"),
     # "(evaluate(log, bundle, cv=5); cjml evaluate MODEL EVENTS --cv 5)" -> "(cjml evaluate ...)"
     (re.compile(r"\([a-z_.]+\([^()]*\)[,;] ((?:--|cjml )[^()]*)\)"), r"(\1)"),
+    # "e.g. read_events(..., columns={...}) or on the command line --columns" -> "e.g. --columns"
+    (re.compile(r"[a-z_]+\(\.\.\., [^()]*\) or on the command line "), ""),
     # "columns=... / --columns" -> "--columns"
     (re.compile(rf"{_KEYWORD} / ({_OPTION})"), r"\1"),
 ]
@@ -144,6 +146,9 @@ def cli_words(message: str) -> str:
     'use at most 133 days (--horizon 133D)'
     >>> cli_words("a horizon of 9 days (horizon='9D', lookback='27D'; --horizon 9D --lookback 27D)")
     'a horizon of 9 days (--horizon 9D --lookback 27D)'
+    >>> cli_words("e.g. read_events(..., columns={'timestamp': 'Date'}) or on the command line "
+    ...           "--columns timestamp=Date")
+    'e.g. --columns timestamp=Date'
     """
     for pattern, replacement in _RULES:
         message = pattern.sub(replacement, message)

@@ -270,15 +270,41 @@ def _numeric_values(ctx: _Context, canon: str) -> np.ndarray:
     if len(bad):
         if canon in _SCORE_RANGES:
             problem = f"scores outside the {survey} range {lo:g} to {hi:g}"
-            fix = (
-                f"rescale {canon} to {lo:g}-{hi:g} (or map it to another column name if it is "
-                "a different measure), and leave the cell empty when there is no score."
-            )
+            fix = _rescale_fix(values, canon, ctx.resolved[canon], lo, hi)
         else:
             problem = "amounts that are not finite numbers"
             fix = "replace infinite amounts by the real value, or leave the cell empty."
         raise ctx.fail(canon, bad, problem, fix)
     return values
+
+
+#: Survey scales a score column is often on instead of cjml's: the smallest holding its values.
+_OTHER_SCALES = (5.0, 7.0, 10.0, 100.0)
+
+
+def _rescale_fix(values: np.ndarray, canon: str, column, lo: float, hi: float) -> str:
+    """How to bring a score column to cjml's range: with the formula from the scale its
+    values look like (1-10, 0-10, 0-100: the lowest seen is 0 or 1, the highest below the
+    next usual top), or in general words when they fit none."""
+    seen = values[np.isfinite(values)]
+    general = (
+        f"rescale {canon} to {lo:g}-{hi:g} (or map it to another column name if it is a "
+        "different measure), and leave the cell empty when there is no score."
+    )
+    if not len(seen) or seen.min() < 0:
+        return general
+    low = 0.0 if seen.min() < 1 else 1.0
+    top = next((t for t in _OTHER_SCALES if seen.max() <= t and (low, t) != (lo, hi)), None)
+    if top is None:
+        return general
+    col = repr(str(column))
+    shift = f"(df[{col}] - {low:g})" if low else f"df[{col}]"
+    return (
+        f"its scores run from {seen.min():g} to {seen.max():g}: if they are on a "
+        f"{low:g}-{top:g} scale, rescale them to {lo:g}-{hi:g} before reading, e.g. "
+        f"df[{col}] = {lo:g} + {shift} * {hi - lo:g} / {top - low:g}; if it is another "
+        "measure, map it to another column name. Leave the cell empty when there is no score."
+    )
 
 
 @dataclass(frozen=True)
