@@ -1173,6 +1173,42 @@ def test_stand_in_days_for_a_missing_date_are_warned_about():
     assert _stand_in_dates_warning("t", _days(*log)) is None
 
 
+def test_weeks_without_events_inside_the_log_are_warned_about():
+    from cjml.io._timestamps import _hole_warning
+
+    every_day = {d: 80 for d in range(19_800, 19_900)}  # 100 days of about 80 events
+    said = _hole_warning(
+        "column 'timestamp'", every_day | {d: 0 for d in range(19_840, 19_860)} | {19_850: 1}
+    )
+    assert said.startswith(
+        "Column 'timestamp' has only 1 event from 2024-04-27 to 2024-05-16 (20 days), where "
+        "the median day has 80: a tracking outage, a file missing from the export, or a "
+        "closure?"
+    )
+    assert said.endswith("choose cutoffs whose label windows avoid it (cutoffs=[...], --cutoffs).")
+    # weekends, a four-day closure, a sparse log's empty days and a stray date are not holes
+    weekdays = {d: (0 if d % 7 in (2, 3) else 80) for d in range(19_800, 19_900)}
+    closure = every_day | {d: 0 for d in range(19_840, 19_844)}
+    sparse = {d: (3 if d % 9 else 0) for d in range(19_800, 19_900)}
+    stray = every_day | {0: 1}
+    for days in (every_day, weekdays, closure, sparse, stray):
+        assert _hole_warning("t", days) is None
+
+
+def test_read_events_and_score_say_the_same_of_a_hole(tmp_path, sample_csv, bundle):
+    text = sample_text(sample_csv)
+    when = pd.to_datetime(text["timestamp"], utc=True)
+    path = tmp_path / "outage.csv"
+    text[(when < "2024-05-01") | (when >= "2024-05-21")].to_csv(path, index=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        read_events(path)
+        cjml.score(bundle, path, recommend=False, drivers=False)
+    said = [str(w.message) for w in caught if "a tracking outage" in str(w.message)]
+    assert len(said) == 2 and said[0] == said[1]
+    assert "no events from 2024-05-01 to 2024-05-20 (20 days)" in said[0]
+
+
 def test_events_after_today_are_warned_about_with_a_cutoff_before_them():
     from cjml.io._timestamps import _future_events_warning
 

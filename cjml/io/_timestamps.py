@@ -27,6 +27,7 @@ from pandas.tseries.api import guess_datetime_format
 
 from cjml.exceptions import SchemaError
 from cjml.io._messages import (
+    _MAX_SHOWN,
     REQUIRED_COLUMNS,
     _Context,
     _decategorize,
@@ -855,15 +856,74 @@ def _odd_dates_warnings(
 ) -> list[str]:
     """The warnings on the dates of a whole log, in the order they should be read.
 
-    Stand-in days for a missing date always; then, when the cutoff will be the last
+    Stand-in days for a missing date and weeks without events always; then, when the
+    cutoff will be the last
     event (``cutoff_from_data``), events far past the rest or, failing that, after today.
     The two are one finding when both hold, so only the first is said.
     """
-    found = [_stand_in_dates_warning(label, days)]
+    found = [_stand_in_dates_warning(label, days), _hole_warning(label, days)]
     if cutoff_from_data:
         late = _late_events_warning(label, days, int(last_ns))
         found.append(late if late is not None else _future_events_warning(label, days, last_ns))
     return [m for m in found if m is not None]
+
+
+#: A hole: at least this many days in a row with at most this share of the median day's
+#: events, in a log whose median day has at least this many (a weekend or a long one is
+#: shorter; a sparse log's empty days are chance).
+HOLE_DAYS, HOLE_SHARE, HOLE_MIN_DAILY = 5, 0.02, 20
+
+
+def _holes(days: Mapping[int, int]) -> tuple[list[tuple[int, int, int]], float]:
+    """Runs of days inside the log with (almost) no events: (first day, last day, events)
+    each, and the median day's events. Inside: between the days of the 0.1% and 99.9%
+    quantiles of the events, so a stray date decades off is not a hole."""
+    if not days:
+        return [], 0.0
+    keys = np.array(sorted(days), dtype=np.int64)
+    counts = np.array([days[k] for k in keys], dtype=np.int64)
+    cum = np.cumsum(counts)
+    lo = keys[np.searchsorted(cum, 0.001 * cum[-1], side="right")]
+    hi = keys[min(np.searchsorted(cum, 0.999 * cum[-1], side="left"), len(keys) - 1)]
+    daily = np.zeros(int(hi - lo) + 1, dtype=np.int64)
+    inside = (keys >= lo) & (keys <= hi)
+    daily[keys[inside] - lo] = counts[inside]
+    median = float(np.median(daily))
+    if median < HOLE_MIN_DAILY:
+        return [], median
+    low = np.r_[False, daily <= HOLE_SHARE * median, False]
+    starts = np.flatnonzero(low[1:] & ~low[:-1])
+    ends = np.flatnonzero(~low[1:] & low[:-1])  # exclusive
+    return [
+        (int(lo + a), int(lo + b - 1), int(daily[a:b].sum()))
+        for a, b in zip(starts, ends, strict=True)
+        if b - a >= HOLE_DAYS
+    ], median
+
+
+def _hole_warning(label: str, days: Mapping[int, int]) -> str | None:
+    """The warning about weeks without events inside the log (a tracking outage, a file
+    missing from a folder of daily exports): customers look silent across them."""
+    holes, median = _holes(days)
+    if not holes:
+        return None
+
+    def said(first: int, last: int, n: int) -> str:
+        day = lambda d: f"{pd.Timestamp(d * _DAY_NS):%Y-%m-%d}"  # noqa: E731
+        what = "no events" if n == 0 else f"only {_plural(n, 'event')}"
+        return f"{what} from {day(first)} to {day(last)} ({last - first + 1} days)"
+
+    listed = "; ".join(said(*h) for h in holes[:_MAX_SHOWN])
+    extra = len(holes) - _MAX_SHOWN
+    more = f"; and {extra} more such stretches" if extra > 0 else ""
+    return (
+        f"{label[0].upper()}{label[1:]} has {listed}{more}, where the median day has "
+        f"{median:,.0f}: a tracking outage, a file missing from the export, or a closure? "
+        "Across it every customer looks silent: a churn label whose window covers it counts "
+        "customers as dropped off who were not, and recency grows. Fix: add the missing "
+        "events; if there were none (a closure), choose cutoffs whose label windows avoid it "
+        "(cutoffs=[...], --cutoffs)."
+    )
 
 
 # Days (since 1970-01-01) that exports write for a missing date: the Unix epoch's day zero,
