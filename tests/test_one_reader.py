@@ -481,6 +481,22 @@ def test_an_id_holding_far_more_events_than_anyone_is_warned_with_its_share():
     assert "df[df['customer_id'] != 0]." in message and "missing_ids" not in message
 
 
+@pytest.mark.parametrize("chunk_events", [DEFAULT_CHUNK_EVENTS, 2_000])
+def test_score_warns_of_a_crowded_id_as_read_events_does(bundle, tmp_path, chunk_events):
+    people = np.repeat(np.arange(1, 301), 5).astype(str)
+    path = tmp_path / "crowded.csv"
+    _visits(np.r_[people, np.full(12_000, "guest", dtype=object)]).assign(
+        channel="web", satisfaction="", nps="", effort="", amount=12.5, segment="a"
+    ).to_csv(path, index=False)
+    _, read_said = said_by(lambda: cjml.read_events(path))
+    _, score_said = said_by(
+        lambda: cjml.score(bundle, path, recommend=False, drivers=False, chunk_events=chunk_events)
+    )
+    (said,) = crowded_warnings(read_said)
+    assert crowded_warnings(score_said) == [said]
+    assert "'guest' (12,000 events, 89% of the log); the median customer has 5." in said
+
+
 def test_large_customers_among_large_ones_are_not_warned():
     # a B2B log: the largest account holds 12,000 events, but the median holds 600
     ids = np.r_[np.repeat(np.arange(40), 600), np.full(12_000, 99)]

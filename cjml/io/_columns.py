@@ -392,30 +392,58 @@ def _warn_placeholder_ids(ids: Iterable[Any], label: str) -> None:
 _CROWDED_EVENTS, _CROWDED_SHARE, _CROWDED_TIMES_MEDIAN = 10_000, 0.01, 100
 
 
-def _warn_crowded_ids(counts: np.ndarray, ids: pd.Index, label: str, column: Hashable) -> None:
-    """Warn about customers holding far more events than anyone else (``counts``: events
-    per customer code, ``ids`` in code order): usually a placeholder where the id was
-    missing, a test account or a bot, whose history every model would learn from as one
-    customer's. Only warned: a large business customer may be real."""
-    if len(counts) < 2:
+def _crowded_candidates(counts: np.ndarray, ids: Any) -> list[tuple[Any, int]]:
+    """(id, events) of the customers with at least :data:`_CROWDED_EVENTS` events
+    (``counts``: events per customer code, ``ids`` in code order), ids as Python values."""
+    big = np.flatnonzero(counts >= _CROWDED_EVENTS)
+    return [
+        (ids[c].item() if isinstance(ids[c], np.generic) else ids[c], int(counts[c])) for c in big
+    ]
+
+
+def _count_histogram(counts: np.ndarray) -> dict[int, int]:
+    """{events: customers with that many}: what :func:`_warn_crowded` needs of a chunk."""
+    values, n = np.unique(counts, return_counts=True)
+    return {int(v): int(k) for v, k in zip(values, n, strict=True)}
+
+
+def _warn_crowded_ids(counts: np.ndarray, ids: Any, label: str, column: Hashable) -> None:
+    """Warn about customers holding far more events than anyone else, in a whole log
+    (``counts``: events per customer code, ``ids`` in code order)."""
+    _warn_crowded(_crowded_candidates(counts, ids), _count_histogram(counts), label, column)
+
+
+def _warn_crowded(
+    candidates: Sequence[tuple[Any, int]], histogram: Mapping[int, int], label: str, column
+) -> None:
+    """Warn about the ``candidates`` (id, events) holding far more events than anyone else:
+    at least :data:`_CROWDED_EVENTS`, a :data:`_CROWDED_SHARE` of the log and
+    :data:`_CROWDED_TIMES_MEDIAN` times the median customer's (``histogram``: customers
+    by their number of events, summed over the chunks of a log). Usually a placeholder
+    where the id was missing, a test account or a bot, whose history every model would
+    learn from as one customer's. Only warned: a large business customer may be real."""
+    sizes = np.array(sorted(histogram), dtype=np.int64)
+    people = np.array([histogram[k] for k in sizes], dtype=np.int64)
+    n = int(people.sum())
+    if n < 2 or not candidates:
         return
-    median = float(np.median(counts))
-    floor = max(_CROWDED_EVENTS, _CROWDED_SHARE * counts.sum(), _CROWDED_TIMES_MEDIAN * median)
-    crowded = np.flatnonzero(counts >= floor)
-    if not len(crowded):
+    rank = np.cumsum(people)
+    middle = sizes[np.searchsorted(rank, [(n - 1) // 2, n // 2], side="right")]
+    median = float(middle.mean())
+    total = int((sizes * people).sum())
+    floor = max(_CROWDED_EVENTS, _CROWDED_SHARE * total, _CROWDED_TIMES_MEDIAN * median)
+    crowded = sorted((c for c in candidates if c[1] >= floor), key=lambda c: -c[1])
+    if not crowded:
         return
-    crowded = crowded[np.argsort(-counts[crowded], kind="stable")]
-    total = counts.sum()
-    named = [ids[c].item() if isinstance(ids[c], np.generic) else ids[c] for c in crowded]
     shown = ", ".join(
-        f"{v!r} ({int(counts[c]):,} events, {counts[c] / total:.0%} of the log)"
-        for v, c in zip(named[:_MAX_SHOWN], crowded[:_MAX_SHOWN], strict=False)
+        f"{v!r} ({k:,} events, {k / total:.0%} of the log)" for v, k in crowded[:_MAX_SHOWN]
     )
     more = f"; and {len(crowded) - _MAX_SHOWN:,} more" if len(crowded) > _MAX_SHOWN else ""
     one = len(crowded) == 1
+    first = crowded[0][0]
     as_missing = (  # missing_ids names text ids only
         "; if it stands for a missing id, say so with missing_ids (--missing-ids)"
-        if isinstance(named[0], str)
+        if isinstance(first, str)
         else ""
     )
     warnings.warn(
@@ -424,7 +452,7 @@ def _warn_crowded_ids(counts: np.ndarray, ids: pd.Index, label: str, column: Has
         f"has {median:,.0f}. Such an id is usually a placeholder where the id was missing "
         "(anonymous visitors), a test account or a bot; it is read as one customer, and the "
         "models learn from its history as from a person's. Fix: if it is not a customer, "
-        f"remove its rows before reading, e.g. df = df[df[{str(column)!r}] != {named[0]!r}]"
+        f"remove its rows before reading, e.g. df = df[df[{str(column)!r}] != {first!r}]"
         f"{as_missing}.",
         UserWarning,
         stacklevel=_user_stacklevel(),

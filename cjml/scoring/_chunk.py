@@ -28,7 +28,7 @@ from cjml.bundle import ModelBundle
 from cjml.events import EventLog
 from cjml.exceptions import CjmlError, SchemaError
 from cjml.io._batches import _PART, _RAW_TS, _REJECT, _ROW, _check_times, _id_kind, _Reader
-from cjml.io._columns import _placeholder_ids
+from cjml.io._columns import _count_histogram, _crowded_candidates, _placeholder_ids
 from cjml.io._messages import _Origin
 from cjml.io._rejects import REJECT_COLUMNS, build_with_rejects, rejects_frame
 
@@ -241,6 +241,9 @@ def _score_partition(
         counts["duplicates"] = int(log.duplicates_found)
         counts["unknown"] = sorted(log.unknown_touchpoints)
         counts["spaced_ids"] = _spaced_ids(log, plan)
+        per_customer = np.bincount(log.customer_codes, minlength=log.n_customers)
+        counts["crowded_ids"] = _crowded_candidates(per_customer, log.customer_ids)
+        counts["event_counts"] = _count_histogram(per_customer)
         text_ids = plan.id_kind != "int"
         counts["placeholder_ids"] = _placeholder_ids(log.customer_ids) if text_ids else []
     names = [plan.user_names.get(c, c) for c in event_cols]

@@ -312,6 +312,8 @@ def _add_counts(chunks: list[dict]) -> dict:
         "unknown": set(),
         "spaced_ids": set(),
         "placeholder_ids": set(),
+        "crowded_ids": [],
+        "event_counts": {},
         "warnings": [],
     }
     for c in chunks:
@@ -322,6 +324,9 @@ def _add_counts(chunks: list[dict]) -> dict:
         total["unknown"] |= set(c.get("unknown", []))
         total["spaced_ids"] |= set(c.get("spaced_ids", []))
         total["placeholder_ids"] |= set(c.get("placeholder_ids", []))
+        total["crowded_ids"] += [tuple(pair) for pair in c.get("crowded_ids", [])]
+        for events, people in c.get("event_counts", {}).items():  # JSON keys come back as text
+            total["event_counts"][int(events)] = total["event_counts"].get(int(events), 0) + people
         total["warnings"] += c.get("warnings", [])
     total["warnings"] = list(dict.fromkeys(total["warnings"]))
     return total
@@ -403,6 +408,18 @@ def _emit_warnings(
 
         label = _Context(pd.DataFrame(), dict(user_names or {}), _Origin()).label("customer_id")
         _warn_placeholder_ids(sorted(counts["placeholder_ids"]), label)
+    if counts.get("crowded_ids"):
+        from cjml.io._columns import _warn_crowded
+        from cjml.io._messages import _Context, _Origin
+
+        names = dict(user_names or {})
+        label = _Context(pd.DataFrame(), names, _Origin()).label("customer_id")
+        _warn_crowded(
+            counts["crowded_ids"],
+            counts["event_counts"],
+            label,
+            names.get("customer_id", "customer_id"),
+        )
     if summary.unknown_touchpoints:
         warnings.warn(
             f"Touchpoints not in the bundle's journey map: "
