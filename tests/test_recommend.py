@@ -411,6 +411,36 @@ def test_precomputed_features_and_risk_give_the_same_answer(bundle, log, recomme
     pd.testing.assert_frame_equal(out, recommended)
 
 
+@pytest.mark.parametrize("lookback", [None, "30D"])
+def test_a_large_log_recommended_in_parts_gives_the_same_table(
+    bundle, log, recommended, monkeypatch, lookback
+):
+    """Parts of 150 customers (the sample has 938): each row depends on its customer's own
+    history, so the table is the one computed at once, to the bit, in the same order. The
+    default cutoff is the whole log's last event, not each part's."""
+    import cjml.recommend as rec
+
+    rec_default = TouchpointRecommender.from_bundle(bundle, method=DR_POINT, rules=BY_REDUCTION)
+    whole = recommended if lookback is None else rec_default.recommend(log, lookback=lookback)
+    calls = []
+    real = rec.TouchpointRecommender._recommend_in_parts
+
+    def counted(self, *args):
+        calls.append(args)
+        return real(self, *args)
+
+    monkeypatch.setattr(rec, "RECOMMEND_PART_CUSTOMERS", 150)
+    monkeypatch.setattr(rec.TouchpointRecommender, "_recommend_in_parts", counted)
+    parts = rec_default.recommend(log, lookback=lookback)
+    assert len(calls) == 1 and log.n_customers > 6 * 150
+    pd.testing.assert_frame_equal(parts, whole)
+    # a budget ranks every customer at once: not in parts
+    budget = TouchpointRecommender.from_bundle(
+        bundle, method=DR_POINT, rules={"budget": 200.0, **BY_REDUCTION}
+    ).recommend(log, lookback=lookback)
+    assert len(calls) == 1 and budget["recommended_touchpoint"].notna().any()
+
+
 def test_models_fed_one_converted_matrix_give_what_each_gives_from_the_frame(
     bundle, log, recommended
 ):
