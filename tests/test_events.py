@@ -591,6 +591,25 @@ def test_unknown_stage_names():
     assert "Fix:" in msg
 
 
+def test_stages_written_in_other_case_or_spacing_get_the_cleaning_line():
+    df = small_events()
+    df["stage"] = ["RETENTION", "Awareness ", "awareness", "retention", *["conversion"] * 4]
+    with pytest.raises(SchemaError) as info:
+        read_events(df)
+    msg = str(info.value)
+    assert "'RETENTION': 1 row. Did you mean 'retention'?" in msg
+    assert "'Awareness ': 1 row. Did you mean 'awareness'?" in msg
+    assert (
+        "2 stages differ from the map's only in case, spaces or hyphens ('RETENTION' is "
+        "'retention', 'Awareness ' is 'awareness'); cjml compares names exactly, so their "
+        "events do not count as the map's. Fix: clean the column before reading, e.g. "
+        "df['stage'] = df['stage'].str.strip().str.lower().str.replace(r'[\\s-]+', '_', "
+        "regex=True)."
+    ) in msg
+    cleaned = df.assign(stage=df["stage"].str.strip().str.lower())
+    assert set(read_events(cleaned).frame["stage"]) == {"retention", "awareness", "conversion"}
+
+
 def test_unknown_touchpoints_without_stage_column():
     df = small_events()
     df.loc[[1, 4], "touchpoint"] = ["emial", "tiktok"]

@@ -108,6 +108,9 @@ _MAX_SHOWN = 5
 
 def _did_you_mean(value: Any, allowed: Sequence[Any]) -> str:
     by_text = {str(a): a for a in allowed}
+    same = [a for a in allowed if _name_key(a) == _name_key(value)]  # 'RETENTION', 'Email '
+    if same:
+        return f" Did you mean {same[0]!r}?"
     # a nested key of a JSON export is compared by its last part too ('revenue' for
     # 'properties.revenue'); a whole name written the same wins
     options = {t.rsplit(".", 1)[-1]: t for t in by_text if "." in t}

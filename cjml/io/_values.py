@@ -376,7 +376,12 @@ def _checked_codes(ctx: _Context, jmap: JourneyMap) -> _Codes:
                 "Fix: rename these stages to the map's names, or pass a journey map whose "
                 "stages match your data (journey_map='map.toml', --map map.toml; cjml "
                 "draft-map EVENTS --out map.toml drafts one from the data; see the README's "
-                "'Bring your own data').",
+                "'Bring your own data')."
+                + _spelling_fix(
+                    _written_differently([st_text[u] for u in bad_u.tolist()], stages),
+                    "stage",
+                    ctx.resolved.get("stage"),
+                ),
                 "stage",
                 rows,
                 f"a stage that journey map {jmap.name!r} does not have",
