@@ -813,6 +813,15 @@ def cadence_advice(
             f"{back_code} --cv 5: this log is too short to hold a later cutoff out with it, "
             "so the customers are cross-validated at one cutoff"
         )
+    elif last is not None and last + H > end:  # the user's held-out cutoff is too late
+        latest = (end - H).floor("D").date()
+        return (
+            f"{facts}. Fix: a horizon of {advised} days (a fifth of that time lies in longer "
+            f"silences) and a lookback of {back} days, with a test cutoff on or before "
+            f"{latest}, so that its label window ends in the log (horizon='{code}', "
+            f"lookback='{back_code}', test_cutoff='{latest}'; --horizon {code} --lookback "
+            f"{back_code} --test-cutoff {latest})."
+        )
     else:
         span = (end - first.floor("D")).days
         return (

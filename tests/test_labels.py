@@ -278,6 +278,14 @@ def test_customers_who_return_yearly_get_a_horizon_that_fits_them():
         f"--horizon {days}D --lookback {2 * days}D)."
     ) in advice
     assert cadence_advice(log, f"{days}D") is None  # what it names is not warned again
+    # a held-out cutoff too late for that horizon is moved back, to a date that fits
+    late = cadence_advice(log, "30D", last=str((log.data_end - pd.Timedelta("60D")).date()))
+    latest = (log.data_end - pd.Timedelta(days=days)).floor("D").date()
+    assert late.endswith(
+        f"with a test cutoff on or before {latest}, so that its label window ends in the log "
+        f"(horizon='{days}D', lookback='{2 * days}D', test_cutoff='{latest}'; --horizon "
+        f"{days}D --lookback {2 * days}D --test-cutoff {latest})."
+    )
     # train says it before training; the sample's customers, back within days, hear nothing
     with pytest.warns(UserWarning, match="Customers who come back spend"):
         cjml.train(log, recommender=False, survival=False, value=False)

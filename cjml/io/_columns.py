@@ -410,7 +410,9 @@ def _count_histogram(counts: np.ndarray) -> dict[int, int]:
 def _warn_crowded_ids(counts: np.ndarray, ids: Any, label: str, column: Hashable) -> None:
     """Warn about customers holding far more events than anyone else, in a whole log
     (``counts``: events per customer code, ``ids`` in code order)."""
-    _warn_crowded(_crowded_candidates(counts, ids), _count_histogram(counts), label, column)
+    candidates = _crowded_candidates(counts, ids)
+    if candidates:  # the histogram (a sort of every customer's count) only when needed
+        _warn_crowded(candidates, _count_histogram(counts), label, column)
 
 
 def _warn_crowded(
