@@ -483,6 +483,15 @@ class EventLogSummary:
     naive_times : bool, default True
         Whether the input's times carried no zone, so that they were read in
         ``timezone`` (the text then says how to give theirs).
+    returning_customers : int, default 0
+        Customers with events of their own on two days or more: who came back.
+    half_silence_days : int, default 0
+        Half of the time between their visits is spent in silences this long or longer
+        (:func:`cjml.labels.half_silence`): what a churn horizon should outlast.
+    silent_share_30d : float or None, default None
+        The share of that time in silences longer than 30 days, cjml's default horizon:
+        the chance a cutoff finds a customer who returns later silent for the whole
+        horizon (None without returns).
     """
 
     n_customers: int
@@ -500,6 +509,9 @@ class EventLogSummary:
     other_columns: tuple[str, ...] = ()
     timezone: str = "UTC"
     naive_times: bool = True
+    returning_customers: int = 0
+    half_silence_days: int = 0
+    silent_share_30d: float | None = None
 
     _MAX_TOUCHPOINT_LINES = 25
     _MAX_OTHER_COLUMNS = 12
@@ -533,7 +545,23 @@ class EventLogSummary:
             "other_columns": list(self.other_columns),
             "timezone": self.timezone,
             "naive_times": bool(self.naive_times),
+            "returning_customers": int(self.returning_customers),
+            "half_silence_days": int(self.half_silence_days),
+            "silent_share_30d": None
+            if self.silent_share_30d is None
+            else float(self.silent_share_30d),
         }
+
+    def _returns_text(self) -> str:
+        """Who came back, and the silences between their visits against a 30-day horizon."""
+        if not self.returning_customers or self.silent_share_30d is None:
+            return "no customer came back on a later day"
+        return (
+            f"{self.returning_customers:,} customers came back; half of the time between "
+            f"their visits is spent in silences of {_plural(self.half_silence_days, 'day')} "
+            "or more, "
+            f"{self.silent_share_30d:.0%} in silences longer than 30 days (the default horizon)"
+        )
 
     def _share(self, count: int) -> str:
         return f"{100.0 * count / self.n_events:5.1f}%" if self.n_events else "    -"
@@ -585,6 +613,7 @@ class EventLogSummary:
             f"Duplicates: {self.duplicates_found:,} exact duplicate events found, "
             f"{self.duplicates_removed:,} removed",
             f"Values given: {self._coverage_text()}",
+            f"Returns: {self._returns_text()}",
             "Events per stage:",
         ]
         for name, count in self.events_per_stage.items():
@@ -653,6 +682,7 @@ class EventLogSummary:
             ("timezone", self.timezone),
             ("duplicates", f"{self.duplicates_found:,} found, {self.duplicates_removed:,} removed"),
             ("values given", self._coverage_text()),
+            ("returns", self._returns_text()),
             ("journey map", self.journey_map_name),
         ]
         if self.unknown_touchpoints:
@@ -1510,6 +1540,9 @@ class EventLog:
         coverage = {
             c: (float(f[c].notna().mean()) if c in f.columns else None) for c in _NUMERIC_COLUMNS
         }
+        from cjml.labels import half_silence, return_gaps, silent_share
+
+        gaps, returned = return_gaps(self, with_customers=True)
         ts = self.timestamps_ns
         zone = self._timezone
         return EventLogSummary(
@@ -1528,6 +1561,10 @@ class EventLog:
             other_columns=tuple(str(c) for c in self._extra_columns),
             timezone=str(zone),
             naive_times=getattr(self, "_naive_times", True),  # (logs pickled before it)
+            # the codes are sorted: the customers are where they change
+            returning_customers=int(np.count_nonzero(np.diff(returned))) + (len(returned) > 0),
+            half_silence_days=half_silence(gaps),
+            silent_share_30d=silent_share(gaps, 30.0) if len(gaps) else None,
         )
 
     def __repr__(self) -> str:

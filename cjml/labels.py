@@ -726,10 +726,10 @@ SILENT_SHARE_WARNED = 0.5
 SILENT_SHARE_ADVISED = 0.2
 
 
-def return_gaps(log: EventLog) -> np.ndarray:
+def return_gaps(log: EventLog, *, with_customers: bool = False):
     """Days between consecutive days with an event of the customer's own (not what the
     business sent: :attr:`EventLog.activity_mask`), over every customer: the silences of
-    customers who came back."""
+    customers who came back; with ``with_customers``, also each silence's customer code."""
     ts, cust = log.timestamps_ns, log.customer_codes
     own = log.activity_mask
     if own is not None:
@@ -737,7 +737,9 @@ def return_gaps(log: EventLog) -> np.ndarray:
     day = ts // pd.Timedelta(days=1).value
     new = np.r_[True, (cust[1:] != cust[:-1]) | (day[1:] != day[:-1])]
     day, cust = day[new], cust[new]
-    return (day[1:] - day[:-1])[cust[1:] == cust[:-1]]
+    same = cust[1:] == cust[:-1]
+    gaps = (day[1:] - day[:-1])[same]
+    return (gaps, cust[1:][same]) if with_customers else gaps
 
 
 def silent_share(gaps: np.ndarray, days: float) -> float:
@@ -746,6 +748,16 @@ def silent_share(gaps: np.ndarray, days: float) -> float:
     finds no event of theirs within ``days`` after it."""
     total = float(gaps.sum())
     return float(np.maximum(gaps - days, 0).sum()) / total if total else 0.0
+
+
+def half_silence(gaps: np.ndarray) -> int:
+    """The silence (days) half of the time between returns is spent in longer ones: not
+    half of the silences, where a visit's few days apart would hide the months between
+    visits. 0 without any return."""
+    if not len(gaps):
+        return 0
+    time_in = np.bincount(gaps) * np.arange(int(gaps.max()) + 1)  # whole days: no sort
+    return int(np.searchsorted(np.cumsum(time_in), time_in.sum() / 2))
 
 
 def silences_beyond(log: EventLog, horizon: pd.Timedelta) -> tuple[str, int] | None:
@@ -762,10 +774,7 @@ def silences_beyond(log: EventLog, horizon: pd.Timedelta) -> tuple[str, int] | N
         mid = (lo + hi) // 2
         lo, hi = (lo, mid) if silent_share(gaps, mid) <= SILENT_SHARE_ADVISED else (mid + 1, hi)
     advised = lo if lo <= 60 else int(np.ceil(lo / 10) * 10)
-    order = np.sort(gaps)
-    # the silence half of that time is spent in longer ones (not half of the silences:
-    # a visit's few days apart would hide the months between visits)
-    half = int(order[np.searchsorted(np.cumsum(order), order.sum() / 2)])
+    half = half_silence(gaps)
     return (
         f"Customers who come back spend {silent_share(gaps, days):.0%} of the time between "
         f"their visits in silences longer than the {_days(horizon)} horizon, half of it in "

@@ -1037,6 +1037,31 @@ def test_summary_values():
     assert many.to_text().splitlines()[-1].endswith("x10 and 3 more")
 
 
+def test_summary_says_who_came_back_and_how_long_their_silences_last():
+    # two of small_events' three customers come back within days
+    summary = read_events(small_events()).summary()
+    assert (summary.returning_customers, summary.half_silence_days) == (2, 2)
+    assert summary.silent_share_30d == 0.0
+    assert (
+        "Returns: 2 customers came back; half of the time between their visits is spent in "
+        "silences of 2 days or more, 0% in silences longer than 30 days (the default horizon)"
+    ) in summary.to_text()
+    assert summary.to_dict()["half_silence_days"] == 2
+    # silences of 1, 40 and 100 days: 141 days between visits, 80 of them past 30 days
+    times = ["2024-01-01", "2024-01-02", "2024-02-11", "2024-05-21", "2024-01-01"]
+    spaced = pd.DataFrame(
+        {"customer_id": [1, 1, 1, 1, 2], "timestamp": times, "touchpoint": "website_visit"}
+    )
+    summary = read_events(spaced).summary()
+    assert summary.half_silence_days == 100 and summary.silent_share_30d == pytest.approx(80 / 141)
+    assert "half of the time between their visits is spent in silences of 100 days" in (
+        summary._repr_html_()
+    )
+    once = read_events(spaced.assign(customer_id=range(5))).summary()
+    assert "Returns: no customer came back on a later day" in once.to_text()
+    assert once.to_dict()["silent_share_30d"] is None
+
+
 def test_summary_shows_the_period_in_the_logs_timezone_and_how_naive_times_were_read():
     events = small_events()  # naive times
     utc = read_events(events).summary()
