@@ -1042,20 +1042,51 @@ class TouchpointRecommender:
             return read_events(log, journey_map=self._map())
         return log
 
-    def _recommend_in_parts(self, log: EventLog, cutoff, top_k: int, lookback) -> pd.DataFrame:
-        """:meth:`recommend` of a large log, :data:`RECOMMEND_PART_CUSTOMERS` customers at a
-        time: the same table (each customer's row depends on their own history only), with
-        the features and every candidate's estimates of one part in memory at once."""
+    def _recommend_in_parts(
+        self, log: EventLog, cutoff, top_k: int, lookback, customers=None
+    ) -> pd.DataFrame:
+        """:meth:`recommend` of a large log or list, :data:`RECOMMEND_PART_CUSTOMERS` of
+        the log's customers at a time: the same table (each customer's row depends on
+        their own history only), with the features and every candidate's estimates of one
+        part in memory at once. A list keeps its order, and its customers absent from the
+        events (recommended for on their own, with no history)."""
         at = _resolve_cutoff(log, cutoff)  # the whole log's last event, not each part's
         bounds = [*range(0, log.n_customers, RECOMMEND_PART_CUSTOMERS), log.n_customers]
-        parts = [
-            self.recommend(
-                log._customer_range(start, stop), cutoff=at, top_k=top_k, lookback=lookback
-            )
-            for start, stop in itertools.pairwise(bounds)
-        ]
-        # a part none of whose customers is in the population has no typed columns to add
-        return pd.concat([p for p in parts if len(p)] or parts[:1])
+        ranges = list(itertools.pairwise(bounds))
+        if customers is None:
+            parts = [
+                self._recommend_at_once(
+                    log._customer_range(a, b), at, None, None, top_k, None, lookback, None
+                )
+                for a, b in ranges
+            ]
+            # a part none of whose customers is in the population has no typed columns
+            return _joined([p for p in parts if len(p)] or parts[:1])
+        listed = pd.Index(customers)
+        codes = pd.Index(log.customer_ids).get_indexer(listed)  # -1: not in the events
+        parts, where = [], []
+        absent = np.flatnonzero(codes < 0)  # asked with the first part, for its column types
+        for a, b in ranges:
+            rows = np.flatnonzero((codes >= a) & (codes < b))
+            if len(rows) and not parts:
+                rows = np.r_[rows, absent]
+            if len(rows):
+                parts.append(
+                    self._recommend_at_once(
+                        log._customer_range(a, b),
+                        at,
+                        None,
+                        None,
+                        top_k,
+                        listed[rows],
+                        lookback,
+                        None,
+                    )
+                )
+                where.append(rows)
+        if not parts:  # nobody listed is in the events
+            return self._recommend_at_once(log, at, None, None, top_k, listed, lookback, None)
+        return _joined(parts).iloc[np.argsort(np.concatenate(where), kind="stable")]
 
     def _estimate(
         self, log, cutoff, features, churn_risk, customers=None, lookback=None, value=None
@@ -1580,18 +1611,26 @@ class TouchpointRecommender:
         if int(top_k) != top_k or top_k < 1:
             raise CjmlError(f"top_k must be a whole number of at least 1, got {top_k!r}.")
         top_k = int(top_k)
-        jm = self._map()
-        rules = self._rules(jm)
         if (
             features is None
             and churn_risk is None
             and value_if_retained is None
-            and customers is None
-            and rules.budget is None  # a budget ranks every customer at once
+            and self._rules(self._map()).budget is None  # a budget ranks everyone at once
         ):
             log = self._log(log)
-            if log.n_customers > RECOMMEND_PART_CUSTOMERS:
-                return self._recommend_in_parts(log, cutoff, top_k, lookback)
+            many = log.n_customers if customers is None else len(customers)
+            if many > RECOMMEND_PART_CUSTOMERS:
+                return self._recommend_in_parts(log, cutoff, top_k, lookback, customers)
+        return self._recommend_at_once(
+            log, cutoff, features, churn_risk, top_k, customers, lookback, value_if_retained
+        )
+
+    def _recommend_at_once(
+        self, log, cutoff, features, churn_risk, top_k, customers, lookback, value_if_retained
+    ) -> pd.DataFrame:
+        """:meth:`recommend` of every customer asked for at once."""
+        jm = self._map()
+        rules = self._rules(jm)
         with _threads_of(
             self.n_jobs, self.featurizer, self.churn_model, self.effects_model, self.value_model
         ):
@@ -1909,6 +1948,19 @@ def _text_column(labels, codes: np.ndarray):
         pa.array(codes, mask=codes < 0)
     )
     return pd.array(taken, dtype=dtype)
+
+
+def _joined(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Tables of parts of the customers, one after another, with the column types of the
+    table of all of them: a text column a part left empty is objects there
+    (:func:`_text_column`), text in the others."""
+    table = pd.concat(parts)
+    dtype = _arrow_string_dtype()
+    if dtype is not None:
+        for c in table.columns:
+            if table[c].dtype == object and any(p[c].dtype == dtype for p in parts):
+                table[c] = table[c].astype(dtype)
+    return table
 
 
 @functools.cache

@@ -434,11 +434,20 @@ def test_a_large_log_recommended_in_parts_gives_the_same_table(
     parts = rec_default.recommend(log, lookback=lookback)
     assert len(calls) == 1 and log.n_customers > 6 * 150
     pd.testing.assert_frame_equal(parts, whole)
+    # a list, in its own order, with customers the events do not have
+    ids = list(np.random.default_rng(0).permutation(np.asarray(log.customer_ids))[:400])
+    listed = [*ids[:200], -3, *ids[200:], -7]
+    with monkeypatch.context() as m:
+        m.setattr(rec, "RECOMMEND_PART_CUSTOMERS", 10**9)
+        at_once = rec_default.recommend(log, customers=listed, lookback=lookback)
+    in_parts = rec_default.recommend(log, customers=listed, lookback=lookback)
+    assert len(calls) == 2 and len(in_parts) == len(listed)
+    pd.testing.assert_frame_equal(in_parts, at_once)
     # a budget ranks every customer at once: not in parts
     budget = TouchpointRecommender.from_bundle(
         bundle, method=DR_POINT, rules={"budget": 200.0, **BY_REDUCTION}
     ).recommend(log, lookback=lookback)
-    assert len(calls) == 1 and budget["recommended_touchpoint"].notna().any()
+    assert len(calls) == 2 and budget["recommended_touchpoint"].notna().any()
 
 
 def test_models_fed_one_converted_matrix_give_what_each_gives_from_the_frame(
