@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cjml._rhythm import half_silence, return_gaps, silent_share
 from cjml.exceptions import InputFileError, SchemaError
 from cjml.io._columns import (
     _case_twins,
@@ -487,7 +488,7 @@ class EventLogSummary:
         Customers with events of their own on two days or more: who came back.
     half_silence_days : int, default 0
         Half of the time between their visits is spent in silences this long or longer
-        (:func:`cjml.labels.half_silence`): what a churn horizon should outlast.
+        (:func:`cjml._rhythm.half_silence`): what a churn horizon should outlast.
     silent_share_30d : float or None, default None
         The share of that time in silences longer than 30 days, cjml's default horizon:
         the chance a cutoff finds a customer who returns later silent for the whole
@@ -1540,8 +1541,6 @@ class EventLog:
         coverage = {
             c: (float(f[c].notna().mean()) if c in f.columns else None) for c in _NUMERIC_COLUMNS
         }
-        from cjml.labels import half_silence, return_gaps, silent_share
-
         gaps, returned = return_gaps(self, with_customers=True)
         ts = self.timestamps_ns
         zone = self._timezone

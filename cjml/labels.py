@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from cjml._durations import to_timedelta
+from cjml._rhythm import half_silence, return_gaps, silent_share
 from cjml.events import EventLog, to_utc_timestamp
 from cjml.features._base import as_log
 from cjml.features._featurizer import JourneyFeaturizer
@@ -724,40 +725,6 @@ def _longest_holdout_horizon(
 SILENT_SHARE_WARNED = 0.5
 #: The horizon advised leaves at most this share of that time in longer silences.
 SILENT_SHARE_ADVISED = 0.2
-
-
-def return_gaps(log: EventLog, *, with_customers: bool = False):
-    """Days between consecutive days with an event of the customer's own (not what the
-    business sent: :attr:`EventLog.activity_mask`), over every customer: the silences of
-    customers who came back; with ``with_customers``, also each silence's customer code."""
-    ts, cust = log.timestamps_ns, log.customer_codes
-    own = log.activity_mask
-    if own is not None:
-        ts, cust = ts[own], cust[own]
-    day = ts // pd.Timedelta(days=1).value
-    new = np.r_[True, (cust[1:] != cust[:-1]) | (day[1:] != day[:-1])]
-    day, cust = day[new], cust[new]
-    same = cust[1:] == cust[:-1]
-    gaps = (day[1:] - day[:-1])[same]
-    return (gaps, cust[1:][same]) if with_customers else gaps
-
-
-def silent_share(gaps: np.ndarray, days: float) -> float:
-    """The share of the time between customers' returns spent in silences longer than
-    ``days``: the chance that a cutoff taken at random while a customer is still there
-    finds no event of theirs within ``days`` after it."""
-    total = float(gaps.sum())
-    return float(np.maximum(gaps - days, 0).sum()) / total if total else 0.0
-
-
-def half_silence(gaps: np.ndarray) -> int:
-    """The silence (days) half of the time between returns is spent in longer ones: not
-    half of the silences, where a visit's few days apart would hide the months between
-    visits. 0 without any return."""
-    if not len(gaps):
-        return 0
-    time_in = np.bincount(gaps) * np.arange(int(gaps.max()) + 1)  # whole days: no sort
-    return int(np.searchsorted(np.cumsum(time_in), time_in.sum() / 2))
 
 
 def silences_beyond(log: EventLog, horizon: pd.Timedelta) -> tuple[str, int] | None:
