@@ -1056,7 +1056,7 @@ class TouchpointRecommender:
         if customers is None:
             parts = [
                 self._recommend_at_once(
-                    log._customer_range(a, b), at, None, None, top_k, None, lookback, None
+                    log._customer_range(a, b), cutoff=at, top_k=top_k, lookback=lookback
                 )
                 for a, b in ranges
             ]
@@ -1074,18 +1074,17 @@ class TouchpointRecommender:
                 parts.append(
                     self._recommend_at_once(
                         log._customer_range(a, b),
-                        at,
-                        None,
-                        None,
-                        top_k,
-                        listed[rows],
-                        lookback,
-                        None,
+                        cutoff=at,
+                        top_k=top_k,
+                        customers=listed[rows],
+                        lookback=lookback,
                     )
                 )
                 where.append(rows)
         if not parts:  # nobody listed is in the events
-            return self._recommend_at_once(log, at, None, None, top_k, listed, lookback, None)
+            return self._recommend_at_once(
+                log, cutoff=at, top_k=top_k, customers=listed, lookback=lookback
+            )
         return _joined(parts).iloc[np.argsort(np.concatenate(where), kind="stable")]
 
     def _estimate(
@@ -1622,11 +1621,27 @@ class TouchpointRecommender:
             if many > RECOMMEND_PART_CUSTOMERS:
                 return self._recommend_in_parts(log, cutoff, top_k, lookback, customers)
         return self._recommend_at_once(
-            log, cutoff, features, churn_risk, top_k, customers, lookback, value_if_retained
+            log,
+            cutoff=cutoff,
+            top_k=top_k,
+            customers=customers,
+            lookback=lookback,
+            features=features,
+            churn_risk=churn_risk,
+            value_if_retained=value_if_retained,
         )
 
     def _recommend_at_once(
-        self, log, cutoff, features, churn_risk, top_k, customers, lookback, value_if_retained
+        self,
+        log,
+        *,
+        cutoff,
+        top_k: int,
+        customers=None,
+        lookback=None,
+        features=None,
+        churn_risk=None,
+        value_if_retained=None,
     ) -> pd.DataFrame:
         """:meth:`recommend` of every customer asked for at once."""
         jm = self._map()
