@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 import cjml
 from cjml import read_events
 from cjml.cli import main
+from cjml.cli._shared import cli_words
 from cjml.exceptions import InputFileError, JourneyMapError, SchemaError
 from cjml.features._base import unique_names
 from cjml.io._csv import parse_missing_ids
@@ -1185,7 +1186,11 @@ def test_weeks_without_events_inside_the_log_are_warned_about():
         "the median day has 80: a tracking outage, a file missing from the export, or a "
         "closure?"
     )
-    assert said.endswith("choose cutoffs whose label windows avoid it (cutoffs=[...], --cutoffs).")
+    assert said.endswith(
+        "train with cutoffs whose label windows avoid it (cjml.train(..., cutoffs=[...]); "
+        "cjml train --cutoffs DATE,...)."
+    )
+    assert cli_words(said).endswith("avoid it (cjml train --cutoffs DATE,...).")
     # weekends, a four-day closure, a sparse log's empty days and a stray date are not holes
     weekdays = {d: (0 if d % 7 in (2, 3) else 80) for d in range(19_800, 19_900)}
     closure = every_day | {d: 0 for d in range(19_840, 19_844)}

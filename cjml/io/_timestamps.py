@@ -856,9 +856,9 @@ def _odd_dates_warnings(
 ) -> list[str]:
     """The warnings on the dates of a whole log, in the order they should be read.
 
-    Stand-in days for a missing date and weeks without events always; then, when the
-    cutoff will be the last
-    event (``cutoff_from_data``), events far past the rest or, failing that, after today.
+    Stand-in days for a missing date and stretches without events always; then, when the
+    cutoff will be the last event (``cutoff_from_data``), events far past the rest or,
+    failing that, after today.
     The two are one finding when both hold, so only the first is said.
     """
     found = [_stand_in_dates_warning(label, days), _hole_warning(label, days)]
@@ -902,7 +902,7 @@ def _holes(days: Mapping[int, int]) -> tuple[list[tuple[int, int, int]], float]:
 
 
 def _hole_warning(label: str, days: Mapping[int, int]) -> str | None:
-    """The warning about weeks without events inside the log (a tracking outage, a file
+    """The warning about stretches of days without events inside the log (a tracking outage, a file
     missing from a folder of daily exports): customers look silent across them."""
     holes, median = _holes(days)
     if not holes:
@@ -921,8 +921,8 @@ def _hole_warning(label: str, days: Mapping[int, int]) -> str | None:
         f"{median:,.0f}: a tracking outage, a file missing from the export, or a closure? "
         "Across it every customer looks silent: a churn label whose window covers it counts "
         "customers as dropped off who were not, and recency grows. Fix: add the missing "
-        "events; if there were none (a closure), choose cutoffs whose label windows avoid it "
-        "(cutoffs=[...], --cutoffs)."
+        "events; if there were none (a closure), train with cutoffs whose label windows "
+        "avoid it (cjml.train(..., cutoffs=[...]); cjml train --cutoffs DATE,...)."
     )
 
 
