@@ -17,6 +17,9 @@ the log is outside the timing:
   customer's stage, the overlap check by the propensity model, then rules,
   ranking, intervals and reasons). ``dr-point`` ranks every customer whatever
   policy the bundle chose, so the whole path is timed;
+- with ``--budget AMOUNT``, the same with ``rules={"budget": AMOUNT, "rank_by":
+  "reduction"}``: the customers are ranked against each other across the parts
+  of 200,000 the recommender takes at a time;
 - ``reference``: in the same run, what scoring risk alone costs:
   ``featurizer.transform`` and the churn model's ``predict_proba`` for the same
   customers.
@@ -24,7 +27,7 @@ the log is outside the timing:
 Goal (issue "recommender", point 6): at least 20,000 customers/s with full
 recommendations among 12 or more candidates, on 2 cores.
 
-    python benchmarks/recommend.py [--events 1000000 10000000] [--repeats 3]
+    python benchmarks/recommend.py [--events 1000000 10000000] [--repeats 3] [--budget AMOUNT]
 """
 
 from __future__ import annotations
@@ -63,18 +66,21 @@ def bundle_path() -> str:
     return str(path)
 
 
-def setup_recommend_case(bundle: str, events: str):
+def setup_recommend_case(bundle: str, events: str, budget: float | None = None):
     import cjml
 
     b = cjml.ModelBundle.load(bundle)
     return b, cjml.read_events(events, journey_map=b.journey_map)
 
 
-def recommend_case(state, bundle: str, events: str) -> dict:
+def recommend_case(state, bundle: str, events: str, budget: float | None = None) -> dict:
     from cjml.recommend import TouchpointRecommender
 
     b, log = state
-    out = TouchpointRecommender.from_bundle(b, top_k=3, method="dr-point").recommend(log)
+    rules = None if budget is None else {"budget": budget, "rank_by": "reduction"}
+    out = TouchpointRecommender.from_bundle(b, top_k=3, method="dr-point", rules=rules).recommend(
+        log
+    )
     candidates = len(b.models["touchpoint_response"].touchpoints_)
     return {
         "customers": len(out),
@@ -98,6 +104,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--budget", type=float, default=None, metavar="AMOUNT")
     args = parser.parse_args()
     from events import _log_path  # the same cached logs as events.py
 
@@ -106,12 +113,22 @@ def main() -> None:
         f"TouchpointRecommender.recommend, every customer of the log, top 3 of up to 13 "
         f"candidates; median of {args.repeats} run(s) in fresh processes"
     )
+    if args.budget is not None:
+        print(f"rules: budget {args.budget:,.0f}, customers ranked by expected reduction")
     print(f"{'events':>11} {'case':34} {'seconds':>8} {'customers/s':>12} {'peak MB':>8}  notes")
     for n in args.events:
         path = _log_path(n)
-        rec = repeat("recommend", "recommend_case", args.repeats, bundle=bundle, events=path)
+        rec = repeat(
+            "recommend",
+            "recommend_case",
+            args.repeats,
+            bundle=bundle,
+            events=path,
+            budget=args.budget,
+        )
         ref = repeat("recommend", "reference_case", args.repeats, bundle=bundle, events=path)
-        for label, r in (("recommend (full)", rec), ("features + churn risk (reference)", ref)):
+        case = "recommend (full)" if args.budget is None else "recommend (budget)"
+        for label, r in ((case, rec), ("features + churn risk (reference)", ref)):
             res = r["result"]
             rate = res["customers"] / r["seconds"]
             notes = f"{res['customers']:,} customers; runs {r['all_seconds']}"

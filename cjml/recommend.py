@@ -78,7 +78,7 @@ import functools
 import itertools
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -126,7 +126,8 @@ __all__ = [
 RANK_BY = ("auto", "reduction", "reduction_per_cost", "value_saved")
 #: Customers recommended for at once: a larger log is taken this many customers at a time
 #: (:meth:`TouchpointRecommender.recommend`), which bounds the memory of its features and
-#: estimates (at 10M events, 1.17M customers: 6.3 GB at once).
+#: estimates (at 10M events, 1.17M customers: 6.3 GB at once); a budget is applied to the
+#: parts' joined table.
 RECOMMEND_PART_CUSTOMERS = 200_000
 #: Any actionable touchpoint counts towards a cap with this touchpoint name.
 ANY_CONTACT = "any"
@@ -1053,15 +1054,25 @@ class TouchpointRecommender:
         at = _resolve_cutoff(log, cutoff)  # the whole log's last event, not each part's
         bounds = [*range(0, log.n_customers, RECOMMEND_PART_CUSTOMERS), log.n_customers]
         ranges = list(itertools.pairwise(bounds))
+        jm = self._map()
+        rules = self._rules(jm)
+        # A budget ranks every customer against every other: the parts are recommended
+        # without it, and it is applied to their joined table, in the same row order
+        part_rules = replace(rules, budget=None)
         if customers is None:
             parts = [
                 self._recommend_at_once(
-                    log._customer_range(a, b), cutoff=at, top_k=top_k, lookback=lookback
+                    log._customer_range(a, b),
+                    cutoff=at,
+                    top_k=top_k,
+                    lookback=lookback,
+                    rules=part_rules,
                 )
                 for a, b in ranges
             ]
             # a part none of whose customers is in the population has no typed columns
-            return _joined([p for p in parts if len(p)] or parts[:1])
+            table = _joined([p for p in parts if len(p)] or parts[:1])
+            return _within_budget(table, rules, jm, top_k)
         listed = pd.Index(customers)
         codes = pd.Index(log.customer_ids).get_indexer(listed)  # -1: not in the events
         parts, where = [], []
@@ -1078,6 +1089,7 @@ class TouchpointRecommender:
                         top_k=top_k,
                         customers=listed[rows],
                         lookback=lookback,
+                        rules=part_rules,
                     )
                 )
                 where.append(rows)
@@ -1085,7 +1097,8 @@ class TouchpointRecommender:
             return self._recommend_at_once(
                 log, cutoff=at, top_k=top_k, customers=listed, lookback=lookback
             )
-        return _joined(parts).iloc[np.argsort(np.concatenate(where), kind="stable")]
+        table = _joined(parts).iloc[np.argsort(np.concatenate(where), kind="stable")]
+        return _within_budget(table, rules, jm, top_k)
 
     def _estimate(
         self, log, cutoff, features, churn_risk, customers=None, lookback=None, value=None
@@ -1610,12 +1623,7 @@ class TouchpointRecommender:
         if int(top_k) != top_k or top_k < 1:
             raise CjmlError(f"top_k must be a whole number of at least 1, got {top_k!r}.")
         top_k = int(top_k)
-        if (
-            features is None
-            and churn_risk is None
-            and value_if_retained is None
-            and self._rules(self._map()).budget is None  # a budget ranks everyone at once
-        ):
+        if features is None and churn_risk is None and value_if_retained is None:
             log = self._log(log)
             many = log.n_customers if customers is None else len(customers)
             if many > RECOMMEND_PART_CUSTOMERS:
@@ -1642,10 +1650,12 @@ class TouchpointRecommender:
         features=None,
         churn_risk=None,
         value_if_retained=None,
+        rules: RecommendationRules | None = None,
     ) -> pd.DataFrame:
-        """:meth:`recommend` of every customer asked for at once."""
+        """:meth:`recommend` of every customer asked for at once; ``rules`` in place of
+        the recommender's (the parts of :meth:`_recommend_in_parts`: without the budget)."""
         jm = self._map()
-        rules = self._rules(jm)
+        rules = self._rules(jm) if rules is None else rules
         with _threads_of(
             self.n_jobs, self.featurizer, self.churn_model, self.effects_model, self.value_model
         ):
@@ -1913,6 +1923,62 @@ def _over_budget(reduction, cost, budget, *, rank_by, value_saved=None) -> np.nd
     over = np.zeros(len(best), dtype=bool)
     over[queue[spent > budget]] = True
     return over & has  # a customer without a recommendation is not left out by the budget
+
+
+def _within_budget(
+    table: pd.DataFrame, rules: RecommendationRules, jm: JourneyMap, top_k: int
+) -> pd.DataFrame:
+    """A table recommended without the budget, with the customers the budget leaves out
+    emptied as :meth:`TouchpointRecommender._recommend_at_once` leaves them.
+
+    The budget's rule (:func:`_over_budget`) reads each customer's first-ranked
+    reduction, cost and value saved, which the table holds, in the table's row order,
+    which is the order of the rows computed at once: ties break the same way.
+    """
+    if rules.budget is None:
+        return table
+    has_value = "value_if_retained" in table.columns
+    key = rules.rank_key(jm, has_value=has_value)
+    over = _over_budget(
+        table["expected_risk_reduction"].to_numpy(dtype=np.float64),
+        table["cost"].to_numpy(dtype=np.float64),
+        rules.budget,
+        rank_by=key,
+        value_saved=table["expected_value_saved"].to_numpy(dtype=np.float64)
+        if key == "value_saved"
+        else None,
+    )
+    if not over.any():
+        return table
+    table = table.copy()
+    for k in range(top_k):
+        suffix = "" if k == 0 else f"_{k + 1}"
+        for name in ("recommended_touchpoint", "evidence_source"):
+            column = table[name + suffix].mask(over)
+            if column.isna().all():  # as _text_column makes a column without any text
+                column = pd.Series(np.full(len(column), None, dtype=object), index=column.index)
+            table[name + suffix] = column
+        for name in (
+            "expected_risk",
+            "expected_risk_reduction",
+            "expected_value_saved",
+            "expected_risk_reduction_low",
+            "expected_risk_reduction_high",
+            "cost",
+        ):
+            if name + suffix in table.columns:
+                table.loc[over, name + suffix] = np.nan
+        table.loc[over, "evidence" + suffix] = -1
+        table.loc[over, "uncertain" + suffix] = False
+    table.loc[over, "reason"] = _budget_reason(key)
+    return table
+
+
+def _budget_reason(key: str) -> str:
+    """Why a customer past the budget has no recommendation, for the ranking ``key``."""
+    if key == "value_saved":
+        return _("budget spent on customers where a touchpoint saves more value")
+    return _("budget spent on customers with larger expected reductions")
 
 
 def _amounts(values, currency: str | None) -> np.ndarray:
@@ -2391,11 +2457,7 @@ def _reasons(
                 value=_amounts(rows[np.arange(len(best)), best] + cost, currency),
                 cost=_amounts(cost, currency),
             )
-    reasons[over_budget] = (
-        _("budget spent on customers where a touchpoint saves more value")
-        if key == "value_saved"
-        else _("budget spent on customers with larger expected reductions")
-    )
+    reasons[over_budget] = _budget_reason(key)
     if rules.min_risk > 0:
         below = ~act
         reasons[below] = fill(

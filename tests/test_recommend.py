@@ -443,11 +443,21 @@ def test_a_large_log_recommended_in_parts_gives_the_same_table(
     in_parts = rec_default.recommend(log, customers=listed, lookback=lookback)
     assert len(calls) == 2 and len(in_parts) == len(listed)
     pd.testing.assert_frame_equal(in_parts, at_once)
-    # a budget ranks every customer at once: not in parts
-    budget = TouchpointRecommender.from_bundle(
-        bundle, method=DR_POINT, rules={"budget": 200.0, **BY_REDUCTION}
-    ).recommend(log, lookback=lookback)
-    assert len(calls) == 2 and budget["recommended_touchpoint"].notna().any()
+    # a budget ranks every customer against every other: applied to the parts' joined table,
+    # it leaves out the customers it leaves out at once, by reduction or by value saved
+    for rules in ({"budget": 200.0, **BY_REDUCTION}, {"budget": 5.0, "rank_by": "value_saved"}):
+        budgeted = TouchpointRecommender.from_bundle(bundle, method=DR_POINT, rules=rules)
+        for asked in (None, listed):
+            with monkeypatch.context() as m:
+                m.setattr(rec, "RECOMMEND_PART_CUSTOMERS", 10**9)
+                at_once = budgeted.recommend(log, customers=asked, lookback=lookback)
+            in_parts = budgeted.recommend(log, customers=asked, lookback=lookback)
+            pd.testing.assert_frame_equal(in_parts, at_once)
+            past = at_once["reason"].str.startswith("budget spent").to_numpy()
+            served = at_once["recommended_touchpoint"].notna().to_numpy()
+            assert past.sum() >= 10 and served.sum() >= 10  # the budget binds, and serves some
+            assert at_once.loc[past, "cost_2"].isna().all()  # every rank emptied
+    assert len(calls) == 6
 
 
 def test_models_fed_one_converted_matrix_give_what_each_gives_from_the_frame(
