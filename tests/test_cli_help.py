@@ -9,6 +9,7 @@ import difflib
 import os
 import re
 import shlex
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -408,9 +409,13 @@ def _tiny_training(tmp_path: Path) -> list[str]:
     ]
 
 
-def test_quiet_silences_the_progress_bars_and_nothing_else(tmp_path, capsys):
+def test_quiet_silences_the_progress_bars_and_nothing_else(tmp_path, capsys, monkeypatch):
     argv = _tiny_training(tmp_path)
     capsys.readouterr()
+    # in a log file or a pipe there is no bar, --quiet or not
+    assert main([*argv, "--out", str(tmp_path / "piped.cjml")]) == 0
+    assert "train:" not in capsys.readouterr().err
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # on a terminal
     assert main([*argv, "--out", str(tmp_path / "a.cjml")]) == 0
     loud_out, loud_err = capsys.readouterr()
     assert main([*argv, "--out", str(tmp_path / "b.cjml"), "--quiet"]) == 0

@@ -12,7 +12,7 @@ import pandas as pd
 import cjml
 import cjml.scoring
 from cjml.cli import _help as h
-from cjml.cli._shared import cli_words, inputs_of, load_bundle, read_log, say
+from cjml.cli._shared import cli_words, inputs_of, load_bundle, read_log, say, show_progress
 from cjml.exceptions import CampaignError
 from cjml.i18n import format_number
 from cjml.i18n import gettext as _
@@ -169,7 +169,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
         chunk_events=args.chunk_events,
         compile=args.compile,
         n_jobs=args.jobs,
-        progress=not args.quiet,
+        progress=show_progress(args),
         missing_ids=args.missing_ids,
         encoding=args.encoding,
         include_inactive=args.include_inactive,

@@ -10,7 +10,7 @@ from pathlib import Path
 import cjml
 import cjml.training
 from cjml.cli import _help as h
-from cjml.cli._shared import cli_words, inputs_of, load_bundle, read_log, say
+from cjml.cli._shared import cli_words, inputs_of, load_bundle, read_log, say, show_progress
 from cjml.i18n import format_number, label_text
 from cjml.i18n import gettext as _
 from cjml.io._write import check_output
@@ -39,7 +39,7 @@ def _train(args: argparse.Namespace, log):
         scheduler=args.scheduler,
         cv=args.cv,
         n_jobs=args.jobs,
-        progress=not args.quiet,
+        progress=show_progress(args),
         value=not args.no_value and "auto",
         margin=args.margin,
         experiments=args.experiments,
@@ -315,7 +315,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         test_cutoff=args.test_cutoff,
         cv=args.cv,
         n_jobs=args.jobs,
-        progress=not args.quiet,
+        progress=show_progress(args),
     )
     say(cli_words(report.to_text()))
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,12 @@ from cjml.io._write import TABLE_SUFFIXES, check_output, write_table
 def say(message: str = "") -> None:
     """Print a line of the command's output at once (progress bars share the terminal)."""
     print(message, flush=True)
+
+
+def show_progress(args: argparse.Namespace) -> bool:
+    """Progress bars unless --quiet, and only on a terminal: in a log file or a pipe (a
+    scheduled job, CI) each redraw of a bar would be one more line of noise."""
+    return not args.quiet and sys.stderr.isatty()
 
 
 def inputs_of(args: argparse.Namespace, **more: Any) -> dict:
