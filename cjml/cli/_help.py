@@ -432,7 +432,10 @@ def add_quiet_option(group: argparse._ActionsContainer) -> None:
     group.add_argument(
         "--quiet",
         action="store_true",
-        help="no progress bars (results, warnings and errors are still printed; bars are shown on a terminal only)",
+        help=(
+            "no progress bars (results, warnings and errors are still printed; bars are "
+            "shown on a terminal only)"
+        ),
     )
 
 
