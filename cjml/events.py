@@ -493,6 +493,10 @@ class EventLogSummary:
         The share of that time in silences longer than 30 days, cjml's default horizon:
         the chance a cutoff finds a customer who returns later silent for the whole
         horizon (None without returns).
+    same_moment_events : int, default 0
+        Events with the customer, time and touchpoint of an earlier event (exact
+        duplicates included): the lines of one order, say, which the features count
+        as events of their own.
     """
 
     n_customers: int
@@ -513,8 +517,11 @@ class EventLogSummary:
     returning_customers: int = 0
     half_silence_days: int = 0
     silent_share_30d: float | None = None
+    same_moment_events: int = 0
 
     _MAX_TOUCHPOINT_LINES = 25
+    #: the text names same-moment events from this share of the log on
+    _SAME_MOMENT_SHARE = 0.01
     _MAX_OTHER_COLUMNS = 12
     _MAX_CHANNEL_LINES = 10
 
@@ -551,7 +558,22 @@ class EventLogSummary:
             "silent_share_30d": None
             if self.silent_share_30d is None
             else float(self.silent_share_30d),
+            "same_moment_events": int(self.same_moment_events),
         }
+
+    def _same_moment_text(self) -> str | None:
+        """Events sharing their customer, time and touchpoint, when they are a noticeable
+        share of the log: each counts as an event in the features (frequency, the
+        purchases), which is wrong when they are the lines of one order."""
+        n = self.same_moment_events
+        if not self.n_events or n < self._SAME_MOMENT_SHARE * self.n_events:
+            return None
+        return (
+            f"{n:,} events ({n / self.n_events:.0%}) repeat the customer, time and touchpoint "
+            "of another event, as the lines of one order do; each counts as an event in the "
+            "features. If they are parts of one event, sum them into one row per customer, "
+            "time and touchpoint before reading (amounts add up)"
+        )
 
     def _returns_text(self) -> str:
         """Who came back, and the silences between their visits against a 30-day horizon."""
@@ -615,6 +637,11 @@ class EventLogSummary:
             f"{self.duplicates_removed:,} removed",
             f"Values given: {self._coverage_text()}",
             f"Returns: {self._returns_text()}",
+        ]
+        same = self._same_moment_text()
+        if same:
+            lines.append(f"Same moment: {same}")
+        lines += [
             "Events per stage:",
         ]
         for name, count in self.events_per_stage.items():
@@ -686,6 +713,9 @@ class EventLogSummary:
             ("returns", self._returns_text()),
             ("journey map", self.journey_map_name),
         ]
+        same = self._same_moment_text()
+        if same:
+            facts.insert(-1, ("same moment", same))
         if self.unknown_touchpoints:
             facts.append(("not in the map", ", ".join(self.unknown_touchpoints)))
         if self.other_columns:
@@ -1564,7 +1594,28 @@ class EventLog:
             returning_customers=int(np.count_nonzero(np.diff(returned))) + (len(returned) > 0),
             half_silence_days=half_silence(gaps),
             silent_share_30d=silent_share(gaps, 30.0) if len(gaps) else None,
+            same_moment_events=self._same_moment_events(),
         )
+
+    def _same_moment_events(self) -> int:
+        """Events with the customer, time and touchpoint of an earlier event.
+
+        The log is sorted by customer then time, so such events sit in runs of one
+        customer and time; only those runs (usually few) are counted by touchpoint.
+        """
+        codes, ts = self.customer_codes, self.timestamps_ns
+        same = (codes[1:] == codes[:-1]) & (ts[1:] == ts[:-1])
+        if not same.any():
+            return 0
+        in_run = np.r_[False, same] | np.r_[same, False]
+        runs = pd.DataFrame(
+            {
+                "customer": codes[in_run],
+                "time": ts[in_run],
+                "touchpoint": np.asarray(self.touchpoint_codes)[in_run],
+            }
+        )
+        return int(runs.duplicated().sum())
 
     def __repr__(self) -> str:
         ts = self.timestamps_ns

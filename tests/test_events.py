@@ -1037,6 +1037,34 @@ def test_summary_values():
     assert many.to_text().splitlines()[-1].endswith("x10 and 3 more")
 
 
+def test_summary_counts_events_at_the_same_moment_as_another_and_says_what_to_do():
+    # an order of three lines, one of two lines at the same time with another touchpoint between
+    # them in the file, and an exact duplicate: 2 + 1 + 1 events repeat an earlier one
+    rows = [
+        (1, "2024-01-01 10:00", "purchase", 5.0),
+        (1, "2024-01-01 10:00", "purchase", 7.0),
+        (1, "2024-01-01 10:00", "purchase", 1.0),
+        (1, "2024-01-03 09:00", "purchase", 2.0),
+        (1, "2024-01-03 09:00", "email", None),
+        (1, "2024-01-03 09:00", "purchase", 3.0),
+        (2, "2024-01-01 10:00", "website_visit", None),
+        (2, "2024-01-01 10:00", "website_visit", None),
+        (3, "2024-01-01 10:00", "purchase", 4.0),
+        (3, "2024-01-05 10:00", "purchase", 4.0),
+    ]
+    frame = pd.DataFrame(rows, columns=["customer_id", "timestamp", "touchpoint", "amount"])
+    with pytest.warns(UserWarning, match="exact duplicate"):
+        summary = read_events(frame).summary()
+    assert summary.same_moment_events == 4 and summary.to_dict()["same_moment_events"] == 4
+    line = next(x for x in summary.to_text().splitlines() if x.startswith("Same moment:"))
+    assert line.startswith("Same moment: 4 events (40%) repeat the customer, time and touchpoint")
+    assert "sum them into one row per customer, time and touchpoint" in line
+    assert "same moment" in summary._repr_html_()
+    # a log without such events, or with under 1% of them, has no such line
+    assert "Same moment" not in read_events(small_events()).summary().to_text()
+    assert read_events(small_events()).summary().same_moment_events == 0
+
+
 def test_summary_says_who_came_back_and_how_long_their_silences_last():
     # two of small_events' three customers come back within days
     summary = read_events(small_events()).summary()
