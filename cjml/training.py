@@ -1050,14 +1050,34 @@ def _value_plan(log, value, margin) -> dict:
     return {"fit": True, "note": None}
 
 
-def _spend(log, table: pd.DataFrame, horizon, lookback, margin) -> np.ndarray:
-    """Each row's spend over the horizon after its cutoff, in the order of ``table``."""
+def _spend(
+    log, table: pd.DataFrame, horizon, lookback, margin, rows: str = "training rows"
+) -> np.ndarray:
+    """Each row's spend over the horizon after its cutoff, in the order of ``table``.
+
+    A window's net spend below zero (refunds of purchases made before it) counts as no
+    spend: the value model predicts what a customer will spend, and the report's ranking
+    measures need spends of at least zero. A warning says how many ``rows`` it touched.
+    """
     from cjml.value._targets import value_targets
 
     cutoffs = sorted(pd.DatetimeIndex(table["cutoff"]).unique())
     targets = value_targets(log, cutoffs, horizon=horizon, lookback=lookback, margin=margin)
     keys = pd.MultiIndex.from_arrays([table["cutoff"], table["customer_id"]])
-    return targets["spend"].reindex(keys).fillna(0.0).to_numpy(dtype=float)
+    spend = targets["spend"].reindex(keys).fillna(0.0).to_numpy(dtype=float)
+    negative = spend < 0
+    if negative.any():
+        from cjml.io._messages import _user_stacklevel
+
+        warnings.warn(
+            f"{int(negative.sum()):,} of {len(spend):,} {rows} have a negative net spend "
+            f"over the horizon (refunds of earlier purchases, down to "
+            f"{float(spend.min()):,.2f}); they count as no spend (0) in the value model "
+            "and its evaluation, which are about what customers will spend.",
+            UserWarning,
+            stacklevel=_user_stacklevel(),
+        )
+    return np.maximum(spend, 0.0)
 
 
 def _held_out_value(log, value_model, churn, X, test_set, horizon, lookback, margin) -> dict:
@@ -1065,7 +1085,7 @@ def _held_out_value(log, value_model, churn, X, test_set, horizon, lookback, mar
     cutoff = pd.Timestamp(test_set["cutoff"].max())
     risk = churn.predict_proba(X)[:, 1]
     return value_section(
-        _spend(log, test_set, horizon, lookback, margin),
+        _spend(log, test_set, horizon, lookback, margin, rows="held-out customers"),
         {"model": value_model.predict_value(X, risk)["expected_value"].to_numpy()},
         value_baselines(log, cutoff, test_set["customer_id"].to_numpy(), horizon, margin),
         {"cutoff": str(cutoff.date()), "horizon": duration_text(horizon)},

@@ -163,6 +163,18 @@ def test_rfm_summary_by_hand():
     assert (b["frequency"], b["recency"], b["monetary_value"], b["total_spend"]) == (0, 0, 0, 7)
     days = rfm_summary(log, "2024-01-29", unit="D")
     assert days.loc["a", "T"] == 28 and days.loc["b", "T"] == 19
+    # a day that returns more than it buys is not a purchase day (BG/NBD counts transactions)
+    refunded = _log(
+        [
+            ("a", "2024-01-01 09:00", "purchase", 10.0),
+            ("a", "2024-01-08 10:00", "purchase", 20.0),
+            ("a", "2024-01-10 10:00", "purchase", -25.0),  # a refund alone on its day
+            ("a", "2024-01-15 10:00", "purchase", 40.0),
+            ("a", "2024-01-15 11:00", "purchase", -10.0),  # same day, the net still a purchase
+        ]
+    )
+    a = rfm_summary(refunded, "2024-01-29").loc["a"]
+    assert (a["frequency"], a["recency"], a["monetary_value"], a["total_spend"]) == (2, 2, 25, 60)
     with pytest.raises(ValueError, match="unit must be 'W'"):
         rfm_summary(log, "2024-01-29", unit="M")
     no_amount = cjml.read_events(

@@ -287,6 +287,30 @@ def test_train_without_amounts_has_no_value_model_and_says_why(world):
         cjml.train(events, n_cutoffs=6, recommender=False, value=True)
 
 
+def test_refunds_larger_than_a_windows_purchases_count_as_no_spend_and_say_so(world):
+    """A refund of an earlier purchase can make a window's net spend negative (an Online
+    Retail export's cancellations): training goes on, the value model and its evaluation
+    count such a window as no spend, and a warning says how many rows."""
+    events = world["data"].events
+    buys = events[events["amount"].fillna(0) > 0]
+    refunds = buys.iloc[::4].assign(
+        timestamp=lambda f: f["timestamp"] + pd.Timedelta("20D"), amount=lambda f: -3 * f["amount"]
+    )
+    refunded = pd.concat([events, refunds], ignore_index=True)
+    with pytest.warns(UserWarning) as caught:
+        bundle, report = cjml.train(
+            refunded, n_cutoffs=6, recommender=False, n_jobs=1, value_params={"n_bootstrap": 0}
+        )
+    said = [str(w.message) for w in caught if "negative net spend" in str(w.message)]
+    assert len(said) == 2  # the training rows, then the held-out customers
+    assert said[0].split(" training rows have")[0].split(" of ")[0].replace(",", "").isdigit()
+    assert "count as no spend (0) in the value model and its evaluation" in said[0]
+    assert " held-out customers have a negative net spend" in said[1]
+    assert "value" in bundle.models and report.value["n"] > 0
+    X = world["table"][world["names"]]
+    assert (bundle.models["value"].predict(X) >= 0).all()
+
+
 def test_margin_rate_scales_the_trained_values(world):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -437,7 +437,8 @@ def rfm_summary(log: EventLog, cutoff, *, unit: str = "W", purchase_touchpoints=
     """Frequency, recency, age and mean repeat spend of each buyer at a cutoff, as BG/NBD needs.
 
     The purchases up to the cutoff (inclusive) are summed per customer and
-    calendar day (UTC), as in ``lifetimes.utils.summary_data_from_transaction_data``.
+    calendar day (UTC), as in ``lifetimes.utils.summary_data_from_transaction_data``;
+    a day that sums below zero (refunds of earlier purchases) is not a purchase day.
 
     Parameters
     ----------
@@ -474,6 +475,9 @@ def rfm_summary(log: EventLog, cutoff, *, unit: str = "W", purchase_touchpoints=
         .sum()
         .reset_index()
     )
+    # a day whose purchases sum below zero returned more than it bought: not a purchase day
+    # (the BTYD models count transactions and their spend, which are never negative)
+    days = days[~(days["amount"] < 0).to_numpy()]
     g = days.groupby("customer_id", observed=True, sort=True)
     scale = _UNIT_DAYS[unit]
     first_day, last_day = g["day"].min(), g["day"].max()
