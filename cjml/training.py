@@ -38,6 +38,7 @@ from cjml.evaluation import (
 )
 from cjml.events import EventLog, to_utc_timestamp
 from cjml.explanations import feature_aliases
+from cjml.features._attributes import attribute_record
 from cjml.features._base import as_log
 from cjml.features._featurizer import JourneyFeaturizer
 from cjml.journey import DROPPED
@@ -558,6 +559,8 @@ def train(
         "max_training_rows": max_training_rows,
         "training_sample": sample,
         "event_columns": event_columns_used(log, featurizer),
+        # the extra columns used as customer attributes, and those left out with why
+        "attributes": attribute_record(featurizer),
         # the user's names of the canonical columns, so that later reads need no --columns
         "column_names": {k: str(v) for k, v in log.columns.items() if str(v) != k},
         # said only when given: bundles of logs with a touchpoint column are as before

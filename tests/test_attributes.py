@@ -11,6 +11,7 @@ import pytest
 
 import cjml
 from cjml.features import AttributeFeatures, JourneyFeaturizer
+from cjml.features._attributes import attribute_record, attributes_text
 
 NAN = float("nan")
 
@@ -57,6 +58,38 @@ def test_auto_picks_text_columns_with_few_values(attr_log):
     assert fam.categorical_features_ == ("attribute_segment", "attribute_vip")
     # categories: values seen up to the fit cutoff, sorted as text (bronze comes later)
     assert fam.categories_ == {"segment": ["gold", "silver"], "vip": ["False", "True"]}
+
+
+def test_the_columns_left_out_say_why_and_the_text_says_how_to_choose(attr_log):
+    fam = fitted(attr_log, max_categories=3)
+    assert fam.left_out_ == {"credit": "numbers", "ref": "5 distinct values"}
+    text = attributes_text(fam.attributes_, fam.left_out_)
+    assert text == (
+        "Customer attributes used as features: segment, vip. Left out: credit (numbers, which "
+        "may measure events rather than customers); ref (too many distinct values for "
+        "categories: ids or free text). To choose, name every column to use: "
+        "JourneyFeaturizer(attributes=['segment', 'vip', 'COLUMN'])."
+    )
+    assert attributes_text(fam.attributes_, fam.left_out_, command_line=True).endswith(
+        "name every column to use: --attributes segment,vip,COLUMN."
+    )
+    # named columns: the others were not named, which the text need not repeat
+    named = fitted(attr_log, attributes=("credit",))
+    assert named.left_out_ == dict.fromkeys(["segment", "ref", "vip"], "not named")
+    assert attributes_text(named.attributes_, named.left_out_) == (
+        "Customer attributes used as features: credit."
+    )
+    assert attributes_text((), {}) == ""
+    # a text column with no value at all by the fit cutoff
+    empty = cjml.read_events(attr_log.frame.assign(note=None).astype({"note": object}))
+    assert fitted(empty).left_out_["note"] == "no value"
+    # what a bundle keeps of it
+    featurizer = JourneyFeaturizer(attributes="auto").fit(attr_log, cutoff="2024-01-06")
+    assert attribute_record(featurizer) == {
+        "used": ["segment", "ref", "vip"],
+        "left_out": {"credit": "numbers"},
+    }
+    assert attribute_record(JourneyFeaturizer(families=("activity",)).fit(attr_log)) is None
 
 
 def test_last_known_value_at_the_cutoff(attr_log):
@@ -156,8 +189,10 @@ def test_attribute_missing_from_the_transformed_log_is_nan(attr_log):
 
 
 def test_bad_parameters(attr_log):
-    with pytest.raises(ValueError, match="not extra columns"):
-        AttributeFeatures(attributes=("plan",)).fit(attr_log)
+    with pytest.raises(ValueError, match="not extra columns") as raised:
+        AttributeFeatures(attributes=("segmnt",)).fit(attr_log)
+    assert "Did you mean 'segment'?" in str(raised.value)
+    assert "Its extra columns: segment, credit, ref, vip. Fix: name columns" in str(raised.value)
     with pytest.raises(ValueError, match=r"attributes=\('segment',\)"):
         AttributeFeatures(attributes="segment").fit(attr_log)
     with pytest.raises(ValueError, match="max_categories"):

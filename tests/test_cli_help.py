@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import cjml
 from cjml.cli import _help as h
 from cjml.cli import build_parser, main
 from tests.cli_snapshots import COLUMNS, commands, help_texts, snapshot_path, write_snapshots
@@ -428,6 +429,36 @@ def test_quiet_silences_the_progress_bars_and_nothing_else(tmp_path, capsys, mon
     assert all(line in loud_err for line in warned)
     assert "Saved the churn and next-stage models" in quiet_out
     assert quiet_out.replace("b.cjml", "a.cjml").split(" rows, ")[0] == loud_out.split(" rows, ")[0]
+
+
+def test_train_says_which_customer_attributes_it_used_and_takes_others_by_name(tmp_path, capsys):
+    argv = _tiny_training(tmp_path)
+    events = tmp_path / "events.parquet"
+    frame = pd.read_parquet(events)
+    frame["seats"] = (frame["customer_id"] % 7 + 1).astype(float)  # a number about the customer
+    frame["email"] = "c" + frame["customer_id"].astype(str) + "@example.com"  # an id
+    frame.to_parquet(events)
+    capsys.readouterr()
+    assert main([*argv, "--out", str(tmp_path / "auto.cjml"), "--quiet"]) == 0
+    said = capsys.readouterr().out
+    assert (
+        "Customer attributes used as features: segment. Left out: seats (numbers, which may "
+        "measure events rather than customers); email (too many distinct values for "
+        "categories: ids or free text). To choose, name every column to use: --attributes "
+        "segment,COLUMN."
+    ) in said
+    named = tmp_path / "named.cjml"
+    assert main([*argv, "--out", str(named), "--quiet", "--attributes", "segment,seats"]) == 0
+    assert "Customer attributes used as features: segment, seats.\n" in capsys.readouterr().out
+    bundle = cjml.ModelBundle.load(named)
+    assert {"attribute_segment", "attribute_seats"} <= set(bundle.feature_names)
+    assert bundle.metadata["attributes"]["used"] == ["segment", "seats"]
+    none = tmp_path / "none.cjml"
+    assert main([*argv, "--out", str(none), "--quiet", "--attributes", "none"]) == 0
+    assert "No customer attribute is used as a feature." in capsys.readouterr().out
+    assert not [n for n in cjml.ModelBundle.load(none).feature_names if n.startswith("attribute")]
+    assert main([*argv, "--out", str(tmp_path / "x.cjml"), "--attributes", "seat"]) == 1
+    assert "Did you mean 'seats'?" in capsys.readouterr().err
 
 
 # --------------------------------------------------------------------------- messages

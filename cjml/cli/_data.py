@@ -13,6 +13,7 @@ from cjml._map_draft import _draft_map
 from cjml.cli import _help as h
 from cjml.cli._shared import cli_words, inputs_of, load_bundle, read_log, say
 from cjml.exceptions import CjmlError, NoSupportTicketsError
+from cjml.features._attributes import attribute_record, attributes_text
 from cjml.i18n import LANGUAGES, format_number, language, ngettext
 from cjml.i18n import gettext as _
 from cjml.io._write import TABLE_SUFFIXES, check_output, write_atomic, write_table
@@ -375,8 +376,10 @@ def _cmd_features(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     check_output(args.out, inputs=inputs_of(args), force=args.force, suffixes=TABLE_SUFFIXES)
     log = read_log(args)
-    families = {} if args.families is None else {"families": args.families}
-    featurizer = cjml.JourneyFeaturizer(n_jobs=args.jobs, **families)
+    chosen = {} if args.families is None else {"families": args.families}
+    if args.attributes is not None:
+        chosen["attributes"] = args.attributes
+    featurizer = cjml.JourneyFeaturizer(n_jobs=args.jobs, **chosen)
     rows = 0
 
     def pieces():  # each part is written while the next is computed
@@ -391,6 +394,10 @@ def _cmd_features(args: argparse.Namespace) -> int:
         f"Wrote features of {rows:,} customers x {len(featurizer.feature_names_out_)} columns "
         f"at {when} to {args.out} ({time.perf_counter() - started:.1f} s)"
     )
+    record = attribute_record(featurizer)
+    said = record and attributes_text(record["used"], record["left_out"], command_line=True)
+    if said:
+        say(said)
     return 0
 
 
@@ -429,6 +436,7 @@ def add_features(sub: argparse._SubParsersAction) -> None:
         "btyd: activity, touchpoints, stages, sequences, experience, support, value, "
         "memory, attributes)",
     )
+    h.add_attributes_option(feat)
     out = p.add_argument_group("Output and performance")
     h.add_force_option(out)
     h.add_jobs_option(

@@ -37,6 +37,7 @@ PLACEHOLDERS = frozenset(
         "DURATION,...",
         "ADDRESS",
         "COLUMN",
+        "COLUMN,...",
         "METHOD",
         "TIMEZONE",
         "NAME=COLUMN,...",
@@ -425,6 +426,30 @@ def add_jobs_option(group: argparse._ActionsContainer, what: str | None = None) 
         or "threads for the features and LightGBM (default: one, and "
         "from 50,000 rows the cores idle at the start: on a busy "
         "machine more threads are many times slower)",
+    )
+
+
+def attribute_columns(text: str) -> tuple[str, ...]:
+    """--attributes: column names separated by commas, or 'none'."""
+    if text.strip().lower() == "none":
+        return ()
+    columns = tuple(c.strip() for c in text.split(",") if c.strip())
+    if not columns:
+        raise argparse.ArgumentTypeError(
+            f"expected column names separated by commas, or none; got {text!r}"
+        )
+    return columns
+
+
+def add_attributes_option(group: argparse._ActionsContainer) -> None:
+    group.add_argument(
+        "--attributes",
+        type=attribute_columns,
+        metavar="COLUMN,...",
+        help="the event columns that describe the customer (a plan, a region, seats) to use "
+        "as features, numbers included; 'none' for no such feature (default: every text "
+        "column with at most 50 distinct values; the command says which it used and which "
+        "it left out)",
     )
 
 

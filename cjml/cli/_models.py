@@ -11,6 +11,7 @@ import cjml
 import cjml.training
 from cjml.cli import _help as h
 from cjml.cli._shared import cli_words, inputs_of, load_bundle, read_log, say, show_progress
+from cjml.features._attributes import attributes_text
 from cjml.i18n import format_number, label_text
 from cjml.i18n import gettext as _
 from cjml.io._write import check_output
@@ -25,8 +26,10 @@ def _cutoff_list(text: str | None) -> list[str] | None:
 
 def _train(args: argparse.Namespace, log):
     """``cjml.train`` with the command's options."""
+    attributes = getattr(args, "attributes", None)
     return cjml.train(
         log,
+        featurizer=None if attributes is None else cjml.JourneyFeaturizer(attributes=attributes),
         horizon=args.horizon,
         lookback=args.lookback,
         cutoffs=_cutoff_list(args.cutoffs),
@@ -79,6 +82,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
         + _value_sentence(bundle.metadata.get("value") or {})
         + _recommender_sentence(bundle.metadata.get("recommender") or {})
     )
+    attributes = bundle.metadata.get("attributes")
+    said = attributes and attributes_text(
+        attributes["used"], attributes["left_out"], command_line=True
+    )
+    if said:
+        say(said)
     if bundle.metadata.get("experiments"):
         say(_experiments_text(bundle.metadata))
     return 0
@@ -249,6 +258,7 @@ def add_train(sub: argparse._SubParsersAction) -> None:
         help="skip the time-to-churn curve (risk at any number of days, for score "
         "--horizons): a little faster",
     )
+    h.add_attributes_option(p.add_argument_group("Features"))
     value = p.add_argument_group("Value")
     value.add_argument(
         "--no-value",

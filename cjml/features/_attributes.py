@@ -19,6 +19,7 @@ from cjml.features._base import (
     warn_shared_names,
 )
 from cjml.features._windows import Windows
+from cjml.journey import _did_you_mean
 
 __all__ = ["AttributeFeatures"]
 
@@ -74,6 +75,10 @@ class AttributeFeatures(FeatureFamily):
     categories_ : dict
         Column to its sorted distinct values (as text) in the fit data; None for
         numeric columns.
+    left_out_ : dict
+        The log's other extra columns, each with why it is not used (``"numbers"``,
+        ``"no value"``, ``"<n> distinct values"`` or ``"not named"``): what
+        :func:`attributes_text` tells the user.
     """
 
     family = "attributes"
@@ -127,13 +132,24 @@ class AttributeFeatures(FeatureFamily):
             chosen = list(self.attributes)
             missing = [c for c in chosen if c not in extra]
             if missing:
+                names = [str(c) for c in extra]
+                shown = ", ".join(names[:12]) + (
+                    f" and {len(names) - 12} more" if len(names) > 12 else ""
+                )
+                hint = "".join(_did_you_mean(str(c), names) for c in missing[:3])
                 raise ValueError(
-                    f"Attribute columns {missing!r} are not extra columns of the log; "
-                    f"its extra columns are {extra!r}."
+                    f"Attribute columns {missing!r} are not extra columns of the log "
+                    f"(columns besides the event contract's).{hint} Its extra columns: "
+                    f"{shown or 'none'}. Fix: name columns of the events."
                 )
             if len(set(chosen)) != len(chosen):
                 raise ValueError(f"attributes lists a column twice: {chosen!r}.")
         self.attributes_ = tuple(chosen)
+        self.left_out_ = {
+            str(c): _why_left_out(frame[c], seen(c), auto=isinstance(self.attributes, str))
+            for c in extra
+            if c not in chosen
+        }
         warn_shared_names([str(c) for c in chosen], "attribute columns")
         self.categories_: dict[Hashable, list | None] = {}
         for c in chosen:
@@ -192,3 +208,82 @@ class AttributeFeatures(FeatureFamily):
         # Nothing changes: the new event carries no attribute value, and an attribute is the
         # last value logged that is not missing.
         return
+
+
+def _why_left_out(column: pd.Series, labels: set[str], *, auto: bool) -> str:
+    """Why ``"auto"`` (or a list of names) did not use an extra column."""
+    if not auto:
+        return "not named"
+    if _is_numeric(column):
+        return "numbers"
+    if not labels:
+        return "no value"
+    return f"{len(labels):,} distinct values"
+
+
+def attributes_text(used, left_out: dict, *, command_line: bool = False) -> str:
+    """One or two sentences on the customer attributes the features use and those they
+    leave out, with how to choose: for the training summary.
+
+    Parameters
+    ----------
+    used : sequence of str
+        The columns used (``attributes_`` of the fitted family).
+    left_out : dict of str to str
+        The other extra columns, each with why (``left_out_``).
+    command_line : bool, default False
+        Say how to choose in command-line words (``--attributes``) rather than
+        Python's (``JourneyFeaturizer(attributes=[...])``).
+
+    Returns
+    -------
+    str
+        Empty when the log has no extra column.
+    """
+    used = [str(c) for c in used]
+    if not used and not left_out:
+        return ""
+    text = (
+        "Customer attributes used as features: " + ", ".join(used) + "."
+        if used
+        else "No customer attribute is used as a feature."
+    )
+    if not left_out:
+        return text
+    groups: dict[str, list[str]] = {}
+    for column, why in left_out.items():
+        key = "many" if why.endswith("distinct values") else why
+        groups.setdefault(key, []).append(column)
+
+    def shown(columns: list[str]) -> str:
+        more = f" and {len(columns) - 6} more" if len(columns) > 6 else ""
+        return ", ".join(columns[:6]) + more
+
+    reasons = {
+        "numbers": "numbers, which may measure events rather than customers",
+        "many": "too many distinct values for categories: ids or free text",
+        "no value": "no value",
+        "not named": "not named",
+    }
+    if set(groups) == {"not named"}:  # the user named the columns: nothing to add
+        return text
+    parts = [f"{shown(groups[k])} ({why})" for k, why in reasons.items() if k in groups]
+    example = [*used, "COLUMN"]
+    how = (
+        "--attributes " + ",".join(example)
+        if command_line
+        else "JourneyFeaturizer(attributes=" + repr(example) + ")"
+    )
+    return f"{text} Left out: {'; '.join(parts)}. To choose, name every column to use: {how}."
+
+
+def attribute_record(featurizer) -> dict | None:
+    """What a fitted featurizer made of the log's extra columns, for a bundle's metadata:
+    ``{"used": [...], "left_out": {column: why}}``; None without the attributes family."""
+    for family in getattr(featurizer, "families_", ()):
+        if getattr(family, "family", None) == "attributes":
+            return {
+                "used": [str(c) for c in family.attributes_],
+                "left_out": dict(getattr(family, "left_out_", {})),  # (bundles before it)
+            }
+    return None
