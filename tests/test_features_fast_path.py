@@ -381,7 +381,11 @@ def test_the_process_ends_at_once_with_its_output_flushed_and_its_code(tmp_path)
         check=False,
     )
     assert ok.returncode == 0, ok.stderr
-    assert ok.stdout.startswith("Wrote features of ") and ok.stdout.endswith(" s)\n")
+    first, attributes = ok.stdout.splitlines()
+    assert first.startswith("Wrote features of ") and first.endswith(" s)")
+    assert (
+        ok.stdout.endswith("\n") and attributes == "Customer attributes used as features: segment."
+    )
     expected = cjml.JourneyFeaturizer().fit_transform(sample_path("events"))
     assert pq.read_table(out).num_rows == len(expected) > 0
     bad = subprocess.run(
