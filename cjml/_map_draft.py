@@ -529,21 +529,30 @@ def _journey_order(frame, column: str) -> list[str]:
     whose median day of first meeting (counted from the customer's first event) is not
     later than its own.
     """
-    first = frame.groupby(["customer_id", column], observed=True)["timestamp"].min().unstack()
-    names = [str(s) for s in first.columns]
-    times = first.to_numpy(dtype="datetime64[ns]").astype("int64").astype(float)
-    times[first.isna().to_numpy()] = np.nan
-    met = ~np.isnan(times)
-    reached = met.sum(axis=0)
+    # each customer's first meeting of each value, in long form: a customers x values
+    # table of pages as touchpoints would hold billions of cells
+    first = frame.groupby(["customer_id", column], observed=True)["timestamp"].min()
+    customer, _ = pd.factorize(first.index.get_level_values(0), sort=True)
+    value, uniques = pd.factorize(first.index.get_level_values(1), sort=True)
+    names = [str(s) for s in uniques]
+    when = first.to_numpy(dtype="datetime64[ns]").astype("int64").astype(float)
+    reached = np.bincount(value, minlength=len(names))
     ranked = np.arange(len(names))
     if len(names) > _PAIRWISE_VALUES:
         ranked = np.sort(np.argsort(-reached, kind="stable")[:_PAIRWISE_VALUES])
-    sub = times[:, ranked]
+    column_of = np.full(len(names), -1)
+    column_of[ranked] = np.arange(len(ranked))
+    pairwise = column_of[value] >= 0
+    sub = np.full((customer.max() + 1 if len(customer) else 0, len(ranked)), np.nan)
+    sub[customer[pairwise], column_of[value[pairwise]]] = when[pairwise]
     wins = np.zeros(len(ranked))
+    met = ~np.isnan(sub)
     for i in range(len(ranked)):
-        # against every other value at once; NaN compares false either way
-        before = (sub[:, [i]] < sub).sum(axis=0)
-        after = (sub[:, [i]] > sub).sum(axis=0)
+        # against every other value at once, over the customers who met this one (NaN
+        # compares false either way)
+        rows = sub[met[:, i]]
+        before = (rows[:, [i]] < rows).sum(axis=0)
+        after = (rows[:, [i]] > rows).sum(axis=0)
         wins[i] = int((before > after).sum())
     order = [
         int(ranked[k])
@@ -552,9 +561,9 @@ def _journey_order(frame, column: str) -> list[str]:
         )
     ]
     if len(ranked) < len(names):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: never met
-            depth = np.nanmedian(times - np.nanmin(times, axis=1, keepdims=True), axis=0)
+        # how long after their first event customers first met each value, the median
+        since = when - pd.Series(when).groupby(customer).transform("min").to_numpy()
+        depth = pd.Series(since).groupby(value).median().reindex(range(len(names))).to_numpy()
         top_depth = np.maximum.accumulate(depth[order])
         rest = sorted(set(range(len(names))) - set(order), key=lambda k: (depth[k], names[k]))
         slots = np.searchsorted(top_depth, [depth[k] for k in rest], side="right")

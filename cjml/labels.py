@@ -472,31 +472,29 @@ def outbound_suspects(
     if log.n_events == 0:
         candidates = []
     tp, ts, cust = log.touchpoint_codes, log.timestamps_ns, log.customer_codes
-    positions = np.arange(len(tp))
-    first_row, last_row = log.offsets[:-1], log.offsets[1:] - 1
     end = int(ts.max()) if len(ts) else 0
+    code_of = {name: k for k, name in enumerate(cats)}
     while candidates:
+        # every candidate's counts in one pass over the events (not one pass each: a log of
+        # pages as touchpoints has thousands of candidates)
+        n_silent, reached = _silence_reached(
+            tp,
+            ts,
+            cust,
+            [code_of[t] for t in (*marked, *(f[0] for f in found)) if t in code_of],
+            end - gap,
+            gap,
+            len(cats),
+        )
         best: tuple[str, int, int] | None = None
         for t in candidates:
-            others = np.ones(len(cats), dtype=bool)
-            for name in (t, *marked, *(f[0] for f in found)):
-                if name in cats:
-                    others[cats.index(name)] = False
-            # each customer's last other event: the latest such position up to their last
-            # row (the log is sorted by customer, then time), theirs when past their first
-            latest = np.maximum.accumulate(np.where(others[tp], positions, -1))[last_row]
-            has_other = latest >= first_row
-            last_other = np.where(has_other, ts[np.maximum(latest, 0)], np.iinfo(np.int64).min)
-            silent = has_other & (last_other <= end - gap)
-            mine = np.flatnonzero(tp == cats.index(t))
-            late = mine[silent[cust[mine]] & (ts[mine] > last_other[cust[mine]] + gap)]
-            reached = int(np.count_nonzero(np.bincount(cust[late], minlength=log.n_customers)))
-            n_silent = int(silent.sum())
-            if best is None or reached * max(best[1], 1) > best[2] * max(n_silent, 1):
-                best = (t, n_silent, reached)
+            k = code_of[t]
+            found_t = (t, int(n_silent[k]), int(reached[k]))
+            if best is None or found_t[2] * max(best[1], 1) > best[2] * max(found_t[1], 1):
+                best = found_t
         assert best is not None
-        t, n_silent, reached = best
-        if reached < min_customers or reached < min_share * max(n_silent, 1):
+        t, n_silent_t, reached_t = best
+        if reached_t < min_customers or reached_t < min_share * max(n_silent_t, 1):
             break
         found.append(best)
         candidates.remove(t)
@@ -507,6 +505,39 @@ def outbound_suspects(
     )
     table["share"] = table["reached"] / table["silent"].clip(lower=1)
     return table
+
+
+def _silence_reached(tp, ts, cust, excluded, quiet_by: int, gap: int, n_codes: int):
+    """For every touchpoint code t at once, what :func:`outbound_suspects` counts of it.
+
+    ``silent[t]``: the customers whose last event other than t (and than the ``excluded``
+    codes) is at or before ``quiet_by``; ``reached[t]``: those of them a t event reached
+    more than ``gap`` after that event. A t event after a customer's last other event is
+    in the run of t events that ends their history, so only each customer's final run of
+    one touchpoint matters: its touchpoint F, its last time, and the time of the event
+    before it. For t != F the last other event is the customer's last event; for t == F
+    it is the one before the run.
+    """
+    keep = np.flatnonzero(~np.isin(tp, excluded)) if len(excluded) else np.arange(len(tp))
+    c, code, t = cust[keep], tp[keep], ts[keep]
+    n = len(c)
+    if n == 0:
+        return np.zeros(n_codes, dtype=np.int64), np.zeros(n_codes, dtype=np.int64)
+    last = np.flatnonzero(np.r_[c[1:] != c[:-1], True])  # each customer's last event
+    starts = np.r_[True, (c[1:] != c[:-1]) | (code[1:] != code[:-1])]  # runs of one touchpoint
+    run_start = np.maximum.accumulate(np.where(starts, np.arange(n), 0))[last]
+    before = np.maximum(run_start - 1, 0)
+    has_before = (run_start > 0) & (c[before] == c[last])
+    final, t_last = code[last], t[last]
+    quiet_before = has_before & (t[before] <= quiet_by)
+    quiet_last = t_last <= quiet_by
+    silent = (
+        int(quiet_last.sum())
+        - np.bincount(final[quiet_last], minlength=n_codes)
+        + np.bincount(final[quiet_before], minlength=n_codes)
+    )
+    late = quiet_before & (t_last > t[before] + gap)
+    return silent, np.bincount(final[late], minlength=n_codes)
 
 
 def outbound_advice(suspects: pd.DataFrame, after="90D") -> str:

@@ -412,3 +412,70 @@ def test_the_dask_engine_scores_the_same_customers(shop_with_sends, tmp_path):
         local.sort_values(key).reset_index(drop=True),
     )
     assert (local["status"] == "inactive").sum() > 0
+
+
+def _suspect_counts_one_by_one(log, candidate, excluded, gap):
+    """What outbound_suspects counted for one candidate before it counted all at once: a
+    pass over every event per candidate (the reference for the one-pass counts)."""
+    cats = list(log.frame["touchpoint"].cat.categories)
+    tp, ts, cust = log.touchpoint_codes, log.timestamps_ns, log.customer_codes
+    positions = np.arange(len(tp))
+    first_row, last_row = log.offsets[:-1], log.offsets[1:] - 1
+    end = int(ts.max())
+    others = np.ones(len(cats), dtype=bool)
+    for name in (candidate, *excluded):
+        others[cats.index(name)] = False
+    latest = np.maximum.accumulate(np.where(others[tp], positions, -1))[last_row]
+    has_other = latest >= first_row
+    last_other = np.where(has_other, ts[np.maximum(latest, 0)], np.iinfo(np.int64).min)
+    silent = has_other & (last_other <= end - gap)
+    mine = np.flatnonzero(tp == cats.index(candidate))
+    late = mine[silent[cust[mine]] & (ts[mine] > last_other[cust[mine]] + gap)]
+    return int(silent.sum()), int(
+        np.count_nonzero(np.bincount(cust[late], minlength=log.n_customers))
+    )
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 6),  # customer
+            st.sampled_from([0, 5, 10, 15, 20, 21, 30]),  # day: silences of exactly the gap too
+            st.sampled_from(["email", "newsletter", "website_visit", "purchase", "paid_ad"]),
+        ),
+        min_size=1,
+        max_size=80,
+    ),
+    st.sampled_from([(), ("paid_ad",), ("paid_ad", "email")]),
+    st.sampled_from([5, 10]),
+)
+def test_all_candidates_counted_in_one_pass_equal_one_pass_each(rows, excluded, gap_days):
+    """The silent customers and those a touchpoint still reached, for every touchpoint at
+    once (same times, repeats and ties included), equal the counts of one pass per touchpoint."""
+    from cjml.labels import _silence_reached
+
+    frame = pd.DataFrame(rows, columns=["customer_id", "day", "touchpoint"])
+    frame["timestamp"] = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(frame["day"], "D")
+    frame["stage"] = "retention"  # newsletter is not in the default map
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        log = read_events(frame.drop(columns="day"), journey_map=JourneyMap.default())
+    cats = list(log.frame["touchpoint"].cat.categories)
+    gap = pd.Timedelta(days=gap_days).value
+    excluded = [t for t in excluded if t in cats]
+    silent, reached = _silence_reached(
+        log.touchpoint_codes,
+        log.timestamps_ns,
+        log.customer_codes,
+        [cats.index(t) for t in excluded],
+        int(log.timestamps_ns.max()) - gap,
+        gap,
+        len(cats),
+    )
+    for k, t in enumerate(cats):
+        if t in excluded:
+            continue
+        assert (int(silent[k]), int(reached[k])) == _suspect_counts_one_by_one(
+            log, t, excluded, gap
+        )
