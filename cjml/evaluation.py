@@ -551,7 +551,14 @@ def training_sample_text(sample: dict | None) -> str:
         return ""
     share = sample["customers"] / sample["of_customers"]
     limit = f"(max_training_rows={sample['max_rows']}, --max-training-rows {sample['max_rows']})"
-    if sample["of_rows"] > sample["max_rows"] or "of_history_events" not in sample:
+    allowed = sample.get("max_rows_for_features", sample["max_rows"])
+    if "max_rows_for_features" in sample and sample["of_rows"] > allowed:
+        why = (
+            f"{sample['of_rows']:,} rows of {sample['features']} features, more than the "
+            f"{allowed:,} allowed: the limit of {sample['max_rows']:,} rows {limit} holds for "
+            f"rows of at most {sample['features_per_row']} features, wider rows in proportion"
+        )
+    elif sample["of_rows"] > sample["max_rows"] or "of_history_events" not in sample:
         why = f"{sample['of_rows']:,} rows, more than the {sample['max_rows']:,} allowed {limit}"
     else:  # the rows fit, their histories did not
         why = (

@@ -92,6 +92,12 @@ DEFAULT_MAX_TRAINING_ROWS = 2_000_000
 #: a row; a product log of 1,000 accounts with 4,000 events each holds 3,400 a row, and
 #: 40M events of history take about as much memory (5.5 GB) as 2M rows of the first.
 HISTORY_EVENTS_PER_ROW = 20
+#: The training table takes memory in proportion to its features as well as its rows: the
+#: limit on rows assumes at most this many features a row (the default journey map gives
+#: 129). A featurizer with more (a map of hundreds of touchpoints, each with a count and a
+#: share) is allowed proportionally fewer rows: 2M page views on 5,000 pages (283 features,
+#: 1.9M rows) took 11.8 GB where the 10M-event log's 2M rows of 129 take 6.2 GB.
+FEATURES_PER_ROW = 130
 #: Rounds grown per model on a Dask cluster, where LightGBM cannot stop early
 #: (the simulator's models keep under 100 at learning rate 0.1, a few hundred at 0.03).
 CLUSTER_ROUNDS = 400
@@ -124,11 +130,17 @@ def event_columns_used(log, featurizer=None) -> list[str]:
 
 
 def _training_sample(
-    log: EventLog, cutoffs, lookback, max_rows: int | None, random_state: int = 0
+    log: EventLog,
+    cutoffs,
+    lookback,
+    max_rows: int | None,
+    random_state: int = 0,
+    n_features: int | None = None,
 ) -> tuple[EventLog, dict | None]:
     """The log of a random share of the customers when the training set would exceed
-    ``max_rows`` rows, or its histories ``max_rows * HISTORY_EVENTS_PER_ROW`` events, and
-    what was kept; else the log itself and None.
+    ``max_rows`` rows (fewer with more than :data:`FEATURES_PER_ROW` ``n_features``: the
+    table's cells are what take memory), or its histories ``max_rows *
+    HISTORY_EVENTS_PER_ROW`` events, and what was kept; else the log itself and None.
 
     A row is a customer with an event in the lookback before a cutoff (every earlier
     event without a lookback), and its history the customer's events up to the cutoff:
@@ -152,10 +164,12 @@ def _training_sample(
         events += history * row
     total, total_events = int(rows.sum()), int(events.sum())
     max_events = max_rows * HISTORY_EVENTS_PER_ROW
-    if total <= max_rows and total_events <= max_events:
+    wide = n_features is not None and n_features > FEATURES_PER_ROW
+    allowed_rows = max_rows * FEATURES_PER_ROW // (n_features or 1) if wide else max_rows
+    if total <= allowed_rows and total_events <= max_events:
         return log, None
     present = np.flatnonzero(rows)
-    share = min(max_rows / total, max_events / max(total_events, 1))
+    share = min(allowed_rows / total, max_events / max(total_events, 1))
     k = max(1, int(np.ceil(len(present) * share)))
     chosen = np.sort(np.random.default_rng(random_state).choice(present, size=k, replace=False))
     return log._customer_subset(chosen), {
@@ -168,6 +182,16 @@ def _training_sample(
         "of_history_events": total_events,
         "max_history_events": int(max_events),
         "random_state": int(random_state),
+        # said only when the features lowered the limit on rows
+        **(
+            {
+                "features": int(n_features),
+                "features_per_row": FEATURES_PER_ROW,
+                "max_rows_for_features": int(allowed_rows),
+            }
+            if wide and n_features is not None
+            else {}
+        ),
     }
 
 
@@ -312,7 +336,9 @@ def train(
         When the training set (customers x cutoffs) would be larger, or its
         rows' histories would hold more than ``HISTORY_EVENTS_PER_ROW`` (20)
         events per allowed row (40 million by default: a log of few customers
-        with thousands of events each), a random share of the customers is
+        with thousands of events each); rows of more than ``FEATURES_PER_ROW``
+        (130) features are allowed in proportion (a map of thousands of pages
+        gives about 280), a random share of the customers is
         kept (each with every cutoff and its whole history; seed 0), so that
         a log of tens of millions of events trains in bounded memory and time;
         the report's first line and ``metadata["training_sample"]`` say how
@@ -424,7 +450,13 @@ def train(
     if n_jobs is not None:
         featurizer.set_params(n_jobs=n_jobs)
     featurizer.fit(log, cutoff=max(train_cutoffs))
-    train_log, sample = _training_sample(log, train_cutoffs, lookback_td, max_training_rows)
+    train_log, sample = _training_sample(
+        log,
+        train_cutoffs,
+        lookback_td,
+        max_training_rows,
+        n_features=len(featurizer.feature_names_out_),
+    )
     with warnings.catch_warnings():
         # An empty population at an early cutoff is reported by make_training_set; the
         # remaining cutoffs still train.
@@ -706,7 +738,9 @@ def evaluate(
     featurizer = bundle.featurizer
     cap = meta.get("max_training_rows", DEFAULT_MAX_TRAINING_ROWS)  # the bundle's own limit
     if cv is not None:
-        cv_log, sample = _training_sample(log, [test_cutoff], lookback, cap)
+        cv_log, sample = _training_sample(
+            log, [test_cutoff], lookback, cap, n_features=len(featurizer.feature_names_out_)
+        )
         data = make_training_set(
             cv_log, [test_cutoff], horizon=horizon, lookback=lookback, featurizer=featurizer
         )
@@ -741,7 +775,9 @@ def evaluate(
         raise ValueError(_inside_training_message(log, test_cutoff, train_cutoffs, horizon))
     steps = _progress(progress, 2, "evaluate")
     # the baselines' training rows, cut as train cuts them
-    train_log, sample = _training_sample(log, train_cutoffs, lookback, cap)
+    train_log, sample = _training_sample(
+        log, train_cutoffs, lookback, cap, n_features=len(featurizer.feature_names_out_)
+    )
     train_set = make_training_set(
         train_log, train_cutoffs, horizon=horizon, lookback=lookback, featurizer=featurizer
     )

@@ -731,6 +731,27 @@ def test_train_keeps_a_random_share_of_customers_above_max_training_rows(log, tr
         cjml.train(log, max_training_rows=10)
 
 
+def test_rows_of_many_features_count_for_more_against_the_limit(log):
+    """The training table's cells take the memory: with twice FEATURES_PER_ROW features a
+    row, half as many rows are allowed (a map of thousands of pages); at most as many
+    features, the limit on rows is as before."""
+    from cjml.evaluation import training_sample_text
+    from cjml.training import FEATURES_PER_ROW, _training_sample
+
+    cutoffs = cjml.rolling_cutoffs(log, horizon="30D", n=6, step="15D")
+    total = _training_sample(log, cutoffs, "90D", 1)[1]["of_rows"]
+    assert _training_sample(log, cutoffs, "90D", total, n_features=FEATURES_PER_ROW)[1] is None
+    kept, sample = _training_sample(log, cutoffs, "90D", total, n_features=2 * FEATURES_PER_ROW)
+    assert sample["max_rows_for_features"] == total // 2 and sample["features"] == 260
+    assert 0.4 * total <= sample["rows"] <= 0.6 * total and kept.n_customers == sample["customers"]
+    assert training_sample_text(sample).endswith(
+        f"since the whole training set would have had {total:,} rows of 260 features, more than "
+        f"the {total // 2:,} allowed: the limit of {total:,} rows (max_training_rows={total}, "
+        f"--max-training-rows {total}) holds for rows of at most 130 features, wider rows in "
+        "proportion"
+    )
+
+
 def test_cross_validation_cuts_its_one_cutoff_the_same_way(log):
     bundle, report = cjml.train(
         log, cv=2, max_training_rows=1_000, recommender=False, survival=False, value=False

@@ -1463,3 +1463,29 @@ def test_days_since_each_touchpoint_is_the_last_event_of_each(rows, places):
     assert since.shape == (4, 6)
     for k in range(4):
         np.testing.assert_array_equal(since[k], w.last(w.age_days, place == k))
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 9), st.integers(0, 30)), max_size=120),
+    st.integers(1, 12),
+)
+def test_distinct_touchpoints_by_table_and_by_sorting_agree(events, n_rows):
+    """A log of few touchpoint names counts each row's distinct ones in a table of flags, one
+    of thousands (pages as touchpoints) by sorting the pairs: the two give the same counts."""
+    from cjml.features import _touchpoints
+
+    rows = np.array([r % n_rows for r, _ in events], dtype=np.int64)
+    codes = np.array([c for _, c in events], dtype=np.int64)
+    expected = np.zeros(n_rows)
+    for r in range(n_rows):
+        expected[r] = len(set(codes[rows == r].tolist()))
+    dense = _touchpoints._distinct_per_row(rows, codes, n_rows, 31)
+    saved = _touchpoints._DENSE_DISTINCT_CELLS
+    try:
+        _touchpoints._DENSE_DISTINCT_CELLS = 0  # every table too large: sort the pairs
+        by_sorting = _touchpoints._distinct_per_row(rows, codes, n_rows, 31 * 1000)
+    finally:
+        _touchpoints._DENSE_DISTINCT_CELLS = saved
+    np.testing.assert_array_equal(dense, expected)
+    np.testing.assert_array_equal(by_sorting, expected)
