@@ -376,9 +376,10 @@ def _draft_without_stages(
     else:
         from cjml.labels import says_leaving
 
-        # a cancellation ends a journey wherever it is: it never begins a stage of its own
-        leaving = np.array([says_leaving(t) for t in order], dtype=bool)
-        milestone = (reach >= _MILESTONE_REACH * (customers.max() + 1)) & ~leaving
+        # a cancellation ends a journey wherever it is, and a service contact (a support
+        # ticket, a complaint, a return) can come at any step of it: neither begins a stage
+        aside = np.array([says_leaving(t) or _says_service(t) for t in order], dtype=bool)
+        milestone = (reach >= _MILESTONE_REACH * (customers.max() + 1)) & ~aside
         # each event's depth: the furthest milestone (in journey order) its customer has met
         depth = np.maximum.accumulate(shift + np.where(milestone[codes], codes, 0)) - shift
         cuts = _funnel_cuts(depth, milestone, n_stages)
@@ -408,6 +409,20 @@ def _draft_without_stages(
     _mark_outbound(touchpoints, log)
     _mark_churn(touchpoints)
     return JourneyMap.from_dict({"name": name, "stages": stages, "touchpoints": touchpoints})
+
+
+#: Touchpoint names of service contacts: customers meet them at any step of the journey.
+_SERVICE_NAME = re.compile(
+    r"(^|_)(support|tickets?|complaints?|refunds?|chargebacks?|incidents?|"
+    r"help_?desk|help_request)(_|$)"
+)
+
+
+def _says_service(name: str) -> bool:
+    """Whether a touchpoint's name says a service contact: ``support_ticket``,
+    ``Complaint filed``, ``refund_issued``, ``ticket_resolved`` (by its words only: the
+    draft is a start the user checks)."""
+    return bool(_SERVICE_NAME.search(re.sub(r"[^0-9a-z]+", "_", str(name).lower()).strip("_")))
 
 
 def _mark_purchases(touchpoints: dict, frame: pd.DataFrame) -> None:

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 import cjml
 from cjml import draft_journey_map
+from cjml._map_draft import _says_service
 from cjml.cli import main
 from cjml.datasets import make_scenario
 from cjml.journey import JourneyMap
@@ -144,6 +145,28 @@ def test_a_cancellation_ends_journeys_but_never_begins_a_stage():
     assert drafted.stages == ("1_home", "2_catalog", "3_cart", "4_checkout", "5_purchase")
     spec = drafted.to_dict()["touchpoints"]["subscription_cancelled"]
     assert spec["churn"] is True and spec["stages"][-1] == "5_purchase"
+
+
+def test_a_service_contact_comes_at_any_step_and_never_begins_a_stage():
+    # half of the customers file a support ticket at a random point of their journey: reached
+    # by enough of them to begin a stage (as the SaaS export's tickets began "2_support_ticket"),
+    # yet no step of the funnel
+    events = _funnel()
+    rng = np.random.default_rng(2)
+    some = events.groupby("customer_id").sample(1, random_state=3)
+    some = some[rng.random(len(some)) < 0.5]
+    tickets = some.assign(
+        timestamp=some["timestamp"] + pd.Timedelta(minutes=1), touchpoint="Support Ticket"
+    )
+    drafted = draft_journey_map(pd.concat([events, tickets], ignore_index=True), n_stages=6)
+    assert not any("Support" in stage for stage in drafted.stages)
+    assert drafted.stages[0] == "1_home" and "4_purchase" in drafted.stages[-1]
+    assert [_says_service(t) for t in ("support_ticket", "Complaint filed", "refund_issued")] == [
+        True,
+        True,
+        True,
+    ]
+    assert not any(_says_service(t) for t in ("purchase", "supporter_badge", "cart", "returning"))
 
 
 def test_stages_are_drafted_only_without_a_stage_column():

@@ -248,17 +248,18 @@ _DRAFT_HEADER_NO_STAGES = (
     "A journey map drafted by cjml draft-map from {events} (no stage column).\n"
     """Stages: the touchpoints in the order customers first met them, cut into stages of funnel
 depth, each beginning with a touchpoint at least a fifth of the customers met (never a
-cancellation) and named after it. A touchpoint belongs to its stage and every later one, so
-a customer's stage is the deepest reached so far. Rename and regroup them (they are a start,
-not a finding), then mark the touchpoints your business delivers with actionable = true (and
-a cost): the recommender chooses among those only, and none is marked here. purchase = true
-marks the touchpoints taken for purchases (by their name, e.g. payment_done, or because
-their events carry an amount): check them. outbound = true marks the touchpoints that kept
-reaching customers long after they went silent (logged when the business sends them, like a
-newsletter): their events do not count as the customers' activity; check them too. churn =
-true marks those whose name says the customer left (subscription_cancelled, account_closed):
-drop-off then counts them as well as silence. channel is online or offline (from the log's
-most common channel). Use it with --map (in Python: journey_map=)."""
+cancellation or a service contact such as a support ticket) and named after it. A touchpoint
+belongs to its stage and every later one, so a customer's stage is the deepest reached so
+far. Rename and regroup them (they are a start, not a finding), then mark the touchpoints
+your business delivers with actionable = true (and a cost): the recommender chooses among
+those only, and none is marked here. purchase = true marks the touchpoints taken for
+purchases (by their name, e.g. payment_done, or because their events carry an amount): check
+them. outbound = true marks the touchpoints that kept reaching customers long after they
+went silent (logged when the business sends them, like a newsletter): their events do not
+count as the customers' activity; check them too. churn = true marks those whose name says
+the customer left (subscription_cancelled, account_closed): drop-off then counts them as
+well as silence. channel is online or offline (from the log's most common channel). Use it
+with --map (in Python: journey_map=)."""
 )
 
 
