@@ -133,3 +133,27 @@ def test_other_sub_folders_are_not_read(tmp_path, events):
     events.iloc[:100].to_parquet(tmp_path / "only" / "archive" / "old.parquet", index=False)
     with pytest.raises(CjmlError, match=r"of its sub-folders only partitions, key=value, are read"):
         read_events(tmp_path / "only")
+
+
+def test_monthly_files_that_differ_are_named_all_at_once_by_both_readers(tmp_path, events):
+    """A month's export without a column and another with one more: the in-memory reader and
+    the streaming one (score) name both files in one message, with the fix for each kind."""
+    from cjml.io._source import _open_source
+
+    folder = tmp_path / "monthly"
+    folder.mkdir()
+    events.iloc[:100].to_csv(folder / "2024_01.csv", index=False)
+    events.iloc[100:200].drop(columns=["satisfaction"]).to_csv(folder / "2024_02.csv", index=False)
+    events.iloc[200:300].assign(campaign="spring").to_csv(folder / "2024_03.csv", index=False)
+    with pytest.raises(CjmlError) as in_memory:
+        read_events(folder)
+    with pytest.raises(CjmlError) as streaming:
+        _open_source(folder)
+    message = str(in_memory.value)
+    assert message == str(streaming.value)
+    assert "compared with '2024_01.csv':\n  '2024_02.csv' lacks ['satisfaction'] and adds []\n" in (
+        message
+    )
+    assert "  '2024_03.csv' lacks [] and adds ['campaign']\n" in message
+    assert "add 'satisfaction' to '2024_02.csv' (empty where it has none)" in message
+    assert "pd.concat([pd.read_csv(f) for f in files])" in message

@@ -566,10 +566,8 @@ def _read_path(
         )
         for p in chosen
     ]
-    first = list(frames[0].columns)
     if kind != "json":  # a JSON line may lack a key, and so may a whole file of them
-        for p, f in zip(chosen[1:], frames[1:], strict=True):
-            _check_same_columns(path, chosen[0], first, p, list(f.columns))
+        _check_same_columns(path, chosen, [list(f.columns) for f in frames])
     starts = tuple(int(x) for x in np.cumsum([0] + [len(f) for f in frames[:-1]]))
     data = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     names = tuple(p.name if folder is None else _relative(folder, p) for p in chosen)
@@ -582,19 +580,36 @@ def _read_path(
 _KIND_WORDS = {"csv": "CSV", "parquet": "Parquet", "json": "JSON Lines", "excel": "Excel"}
 
 
-def _check_same_columns(
-    folder: Path, first_file: Path, first: list, other_file: Path, other: list
-) -> None:
-    """Refuse a folder whose files do not all have the same columns."""
-    if set(other) != set(first):
-        missing = [c for c in first if c not in other]
-        extra = [c for c in other if c not in first]
-        raise SchemaError(
-            f"The files of folder {str(folder)!r} do not share the same columns: compared "
-            f"with {_relative(folder, first_file)!r}, {_relative(folder, other_file)!r} lacks "
-            f"{missing!r} and adds {extra!r} (the key=value names of its sub-folders count as "
-            "columns). Fix: give every file the same columns."
-        )
+def _check_same_columns(folder: Path, files: list[Path], columns_of: list[list]) -> None:
+    """Refuse a folder whose files do not all have the columns of the first, naming every
+    file that differs (a month's export without a column, another with one more) at once."""
+    first = columns_of[0]
+    differ = []
+    for f, cols in zip(files[1:], columns_of[1:], strict=True):
+        if set(cols) != set(first):
+            missing = [c for c in first if c not in cols]
+            extra = [c for c in cols if c not in first]
+            differ.append((_relative(folder, f), missing, extra))
+    if not differ:
+        return
+    lines = "\n".join(
+        f"  {name!r} lacks {missing!r} and adds {extra!r}" for name, missing, extra in differ[:5]
+    )
+    more = f"\n  ... and {len(differ) - 5} more files" if len(differ) > 5 else ""
+    name, missing, extra = differ[0]
+    fixes = []
+    if missing:
+        fixes.append(f"add {', '.join(map(repr, missing))} to {name!r} (empty where it has none)")
+    if extra:
+        fixes.append(f"add {', '.join(map(repr, extra))} to the other files or drop it")
+    raise SchemaError(
+        f"The files of folder {str(folder)!r} do not share the same columns (the key=value "
+        f"names of its sub-folders count as columns); compared with "
+        f"{_relative(folder, files[0])!r}:\n{lines}{more}\nFix: give every file the same "
+        f"columns (for the first: {'; '.join(fixes)}), or read the files yourself and pass "
+        "one DataFrame: pd.concat([pd.read_csv(f) for f in files]) leaves a column a file "
+        "lacks empty on its rows."
+    )
 
 
 def _input_files(path: Path) -> tuple[str, list[Path]]:

@@ -159,8 +159,7 @@ def _open_source(events, encoding: str | None = None) -> _Source:
         for f, cols in zip(files, columns_of, strict=True)
     )
     columns_of = [[*cols, *parts] for cols, parts in zip(columns_of, partitions, strict=True)]
-    for f, cols in zip(files[1:], columns_of[1:], strict=True):
-        _check_same_columns(path, files[0], columns_of[0], f, cols)
+    _check_same_columns(path, files, columns_of)
     return _Source(
         kind=kind,
         files=tuple(str(f) for f in files),
