@@ -667,9 +667,18 @@ class EventLogSummary:
                 )
             if len(chans) > self._MAX_CHANNEL_LINES:
                 lines.append(f"  ... and {len(chans) - self._MAX_CHANNEL_LINES} more channels")
+            unsaid = self._events_without_channel()
+            if unsaid:  # a file of a folder without the column, or empty cells
+                lines.append(f"  {'(no channel)':<{width}} {unsaid:>10,} {self._share(unsaid)}")
         if self.other_columns:
             lines.append(f"Other columns, carried along: {self._other_columns_text()}")
         return "\n".join(lines)
+
+    def _events_without_channel(self) -> int:
+        """Events whose channel is missing (the counts per channel leave them out)."""
+        if self.events_per_channel is None:
+            return 0
+        return int(self.n_events - self.events_per_channel.sum())
 
     def _other_columns_text(self) -> str:
         shown = [
@@ -729,7 +738,12 @@ class EventLogSummary:
             table("touchpoint", self.events_per_touchpoint, mark_unknown=True),
         ]
         if self.events_per_channel is not None:
-            parts.append(table("channel", self.events_per_channel))
+            per_channel = self.events_per_channel
+            if self._events_without_channel():
+                per_channel = pd.concat(
+                    [per_channel, pd.Series({"(no channel)": self._events_without_channel()})]
+                )
+            parts.append(table("channel", per_channel))
         if unknown:
             parts.append("<p>* not in the journey map</p>")
         parts.append("</div>")

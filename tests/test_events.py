@@ -768,7 +768,17 @@ def test_folder_mixing_formats(tmp_path):
 def test_folder_with_different_columns(tmp_path):
     small_events().to_parquet(tmp_path / "a.parquet")
     small_events().drop(columns="region").to_parquet(tmp_path / "b.parquet")
-    with pytest.raises(SchemaError, match=r"'b.parquet' lacks \['region'\]"):
+    with pytest.warns(UserWarning, match=r"'region': 1 of 2 files lack it \('b.parquet'\)"):
+        log = read_events(tmp_path)
+    assert log.frame["region"].isna().sum() == len(small_events())
+    # a file without a channel: its events are counted as such in the summary
+    small_events().drop(columns="channel").to_parquet(tmp_path / "b.parquet")
+    with pytest.warns(UserWarning, match=r"'channel': 1 of 2 files lack it"):
+        summary = read_events(tmp_path).summary()
+    assert "\n  (no channel)                9  56.2%" in summary.to_text()  # 8 + a None
+    assert "<td>(no channel)</td><td style='text-align:right'>9</td>" in summary._repr_html_()
+    small_events().drop(columns="touchpoint").to_parquet(tmp_path / "b.parquet")
+    with pytest.raises(SchemaError, match=r"'b.parquet' lacks \['touchpoint'\]"):
         read_events(tmp_path)
 
 

@@ -110,16 +110,15 @@ def test_a_csv_dataset_in_nested_folders_names_its_files_by_their_path(tmp_path)
     }
 
 
-def test_a_file_outside_the_partitions_is_refused_by_name(tmp_path, events):
+def test_a_file_outside_the_partitions_reads_with_the_partition_column_empty(tmp_path, events):
     folder = _spark_like(events.iloc[:200], tmp_path / "events", ["segment"])
-    events.iloc[200:210].to_parquet(folder / "stray.parquet", index=False)
+    events.iloc[200:210].drop(columns="segment").to_parquet(folder / "stray.parquet", index=False)
     os.remove(folder / "_SUCCESS")
-    with pytest.raises(CjmlError) as info, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        read_events(folder)
-    message = str(info.value)
-    assert "do not share the same columns" in message and "'stray.parquet'" in message
-    assert "the key=value names of its sub-folders count as columns" in message
+    with pytest.warns(UserWarning, match=r"'segment': 1 of \d+ files lack it \('stray.parquet'\)"):
+        log = read_events(folder)
+    assert log.n_events == 210
+    stray = log.frame["customer_id"].isin(events["customer_id"].iloc[200:210])
+    assert stray.sum() >= 10 and log.frame.loc[stray, "segment"].isna().sum() == 10
 
 
 def test_other_sub_folders_are_not_read(tmp_path, events):
@@ -135,25 +134,72 @@ def test_other_sub_folders_are_not_read(tmp_path, events):
         read_events(tmp_path / "only")
 
 
-def test_monthly_files_that_differ_are_named_all_at_once_by_both_readers(tmp_path, events):
-    """A month's export without a column and another with one more: the in-memory reader and
-    the streaming one (score) name both files in one message, with the fix for each kind."""
+def _monthly(events: pd.DataFrame, folder: Path, suffix: str) -> pd.DataFrame:
+    """Three monthly exports: February's without the satisfaction column, March's with a
+    campaign column the others lack; returns the rows all together, as pandas joins them."""
+    folder.mkdir()
+    months = [
+        events.iloc[:300],
+        events.iloc[300:600].drop(columns=["satisfaction"]),
+        events.iloc[600:900].assign(campaign="spring"),
+    ]
+    for i, month in enumerate(months, start=1):
+        path = folder / f"2024_0{i}{suffix}"
+        month.to_csv(path, index=False) if suffix == ".csv" else month.to_parquet(path, index=False)
+    return pd.concat(months, ignore_index=True)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_monthly_exports_that_gain_and_lose_columns_read_as_one_log(
+    tmp_path, events, bundle, suffix
+):
+    """A column a month's export lacks is empty on its rows, in read_events and in score
+    alike (Parquet's types kept), and one warning names which files lack which column."""
+    folder = tmp_path / "monthly"
+    together = _monthly(events, folder, suffix)
+    with pytest.warns(UserWarning) as said:
+        log = read_events(folder)
+    message = "\n".join(str(w.message) for w in said if "same columns" in str(w.message))
+    assert f"  'satisfaction': 1 of 3 files lack it ('2024_02{suffix}')\n" in message
+    assert f"  'campaign': 2 of 3 files lack it ('2024_01{suffix}', '2024_02{suffix}')\n" in (
+        message
+    )
+    assert "If a column was renamed between exports, give it one name in every file" in message
+    expected = read_events(together).frame
+    pd.testing.assert_frame_equal(
+        _canonical(log.frame), _canonical(expected), check_categorical=False
+    )
+    assert log.frame["satisfaction"].notna().sum() == together["satisfaction"].notna().sum() > 0
+    assert log.frame["campaign"].isna().sum() == 600
+    kwargs = dict(recommend=False, drivers=False, include_inactive=True)
+    with pytest.warns(UserWarning, match="'satisfaction': 1 of 3 files lack it"):
+        scored = cjml.score(bundle, folder, **kwargs)
+    pd.testing.assert_frame_equal(scored, cjml.score(bundle, together, **kwargs))
+
+
+def test_a_monthly_export_without_a_required_column_is_named_by_both_readers(tmp_path, events):
+    """A file that lacks the customer id (renamed in one month's export) is refused, by
+    the in-memory reader and the streaming one (score) with the same message."""
     from cjml.io._source import _open_source
 
     folder = tmp_path / "monthly"
     folder.mkdir()
     events.iloc[:100].to_csv(folder / "2024_01.csv", index=False)
-    events.iloc[100:200].drop(columns=["satisfaction"]).to_csv(folder / "2024_02.csv", index=False)
-    events.iloc[200:300].assign(campaign="spring").to_csv(folder / "2024_03.csv", index=False)
+    renamed = events.iloc[100:200].rename(columns={"customer_id": "cust_id"})
+    renamed.to_csv(folder / "2024_02.csv", index=False)
+    events.iloc[200:300].to_csv(folder / "2024_03.csv", index=False)
     with pytest.raises(CjmlError) as in_memory:
         read_events(folder)
     with pytest.raises(CjmlError) as streaming:
-        _open_source(folder)
+        _open_source(folder, mapping={})
     message = str(in_memory.value)
     assert message == str(streaming.value)
-    assert "compared with '2024_01.csv':\n  '2024_02.csv' lacks ['satisfaction'] and adds []\n" in (
+    assert "lack a column every event needs (the customer id, time and touchpoint; " in message
+    assert "'2024_01.csv' has them):\n  '2024_02.csv' lacks ['customer_id']; its columns: " in (
         message
     )
-    assert "  '2024_03.csv' lacks [] and adds ['campaign']\n" in message
-    assert "add 'satisfaction' to '2024_02.csv' (empty where it has none)" in message
-    assert "pd.concat([pd.read_csv(f) for f in files])" in message
+    assert "rename it to 'customer_id' there" in message
+    assert "'2024_03.csv'" not in message
+    # the user's own name for the column is the one every file must have
+    with pytest.raises(CjmlError, match=r"'2024_01.csv' lacks \['cust_id'\]"):
+        read_events(folder, columns={"customer_id": "cust_id"})

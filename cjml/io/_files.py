@@ -40,7 +40,13 @@ from cjml.io._csv import (
 )
 from cjml.io._excel import EXCEL_SUFFIXES, excel_batches
 from cjml.io._json import JSON_SUFFIXES, json_batches, no_objects
-from cjml.io._messages import _MAX_SHOWN, TEXT_KINDS, _Origin, _user_stacklevel
+from cjml.io._messages import (
+    _MAX_SHOWN,
+    REQUIRED_COLUMNS,
+    TEXT_KINDS,
+    _Origin,
+    _user_stacklevel,
+)
 from cjml.io._write import unescape_formula
 
 # CSV files, also tab-separated ones, plain or compressed
@@ -567,7 +573,8 @@ def _read_path(
         for p in chosen
     ]
     if kind != "json":  # a JSON line may lack a key, and so may a whole file of them
-        _check_same_columns(path, chosen, [list(f.columns) for f in frames])
+        required = [mapping.get(c, c) for c in REQUIRED_COLUMNS]
+        _check_same_columns(path, chosen, [list(f.columns) for f in frames], required)
     starts = tuple(int(x) for x in np.cumsum([0] + [len(f) for f in frames[:-1]]))
     data = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     names = tuple(p.name if folder is None else _relative(folder, p) for p in chosen)
@@ -580,36 +587,82 @@ def _read_path(
 _KIND_WORDS = {"csv": "CSV", "parquet": "Parquet", "json": "JSON Lines", "excel": "Excel"}
 
 
-def _check_same_columns(folder: Path, files: list[Path], columns_of: list[list]) -> None:
-    """Refuse a folder whose files do not all have the columns of the first, naming every
-    file that differs (a month's export without a column, another with one more) at once."""
-    first = columns_of[0]
-    differ = []
-    for f, cols in zip(files[1:], columns_of[1:], strict=True):
-        if set(cols) != set(first):
-            missing = [c for c in first if c not in cols]
-            extra = [c for c in cols if c not in first]
-            differ.append((_relative(folder, f), missing, extra))
-    if not differ:
-        return
+def _check_same_columns(
+    folder: Path, files: list[Path], columns_of: list[list], required: Sequence | None = None
+) -> tuple[list, list[list]]:
+    """The columns of a folder's files together, and the columns each file lacks.
+
+    Monthly exports gain and lose columns (a ``channel`` added in March, a survey column
+    dropped): a file without a column the others have is read with that column empty on
+    its rows, and one warning names which files lack what. A file without one of the
+    ``required`` columns (the names the customer id, time and touchpoint are read from)
+    is refused, naming every such file at once; ``required`` None (a look at the columns
+    only, before the mapping is known) refuses and warns about nothing.
+
+    Returns
+    -------
+    columns : list
+        Every column of any file: the first file's in its order, then each new one where
+        it first appears.
+    absent : list of list
+        Per file, the columns of ``columns`` it lacks.
+    """
+    columns = list(dict.fromkeys(c for cols in columns_of for c in cols))
+    absent = [[c for c in columns if c not in set(cols)] for cols in columns_of]
+    if required is None or not any(absent):
+        return columns, absent
+    needed = [str(c) for c in required]
+    lacking = [
+        (_relative(folder, f), [c for c in gone if str(c) in needed], cols)
+        for f, gone, cols in zip(files, absent, columns_of, strict=True)
+    ]
+    lacking = [(name, gone, cols) for name, gone, cols in lacking if gone]
+    if lacking:
+        complete = [
+            _relative(folder, f)
+            for f, gone in zip(files, absent, strict=True)
+            if not any(str(c) in needed for c in gone)
+        ]
+        having = f"; {complete[0]!r} has them" if complete else ""
+        lines = "\n".join(
+            f"  {name!r} lacks {gone!r}; its columns: {list(cols)!r}"
+            for name, gone, cols in lacking[:5]
+        )
+        more = f"\n  ... and {len(lacking) - 5} more files" if len(lacking) > 5 else ""
+        name, gone, _ = lacking[0]
+        raise SchemaError(
+            f"Some files of folder {str(folder)!r} lack a column every event needs (the "
+            f"customer id, time and touchpoint{having}):\n{lines}{more}\nFix: "
+            f"if the column has another name in {name!r}, rename it to "
+            f"{', '.join(map(repr, gone))} there; if those rows cannot be read, move the file "
+            "out of the folder. Or read the files yourself and pass one DataFrame: "
+            "pd.concat([pd.read_csv(f) for f in files])."
+        )
+    by_column: dict = {}
+    for f, gone in zip(files, absent, strict=True):
+        for c in gone:
+            by_column.setdefault(c, []).append(_relative(folder, f))
+    shown = list(by_column.items())[:_MAX_SHOWN]
     lines = "\n".join(
-        f"  {name!r} lacks {missing!r} and adds {extra!r}" for name, missing, extra in differ[:5]
+        f"  {str(c)!r}: {len(names)} of {len(files)} files lack it ("
+        + ", ".join(map(repr, names[:3]))
+        + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        + ")"
+        for c, names in shown
     )
-    more = f"\n  ... and {len(differ) - 5} more files" if len(differ) > 5 else ""
-    name, missing, extra = differ[0]
-    fixes = []
-    if missing:
-        fixes.append(f"add {', '.join(map(repr, missing))} to {name!r} (empty where it has none)")
-    if extra:
-        fixes.append(f"add {', '.join(map(repr, extra))} to the other files or drop it")
-    raise SchemaError(
-        f"The files of folder {str(folder)!r} do not share the same columns (the key=value "
-        f"names of its sub-folders count as columns); compared with "
-        f"{_relative(folder, files[0])!r}:\n{lines}{more}\nFix: give every file the same "
-        f"columns (for the first: {'; '.join(fixes)}), or read the files yourself and pass "
-        "one DataFrame: pd.concat([pd.read_csv(f) for f in files]) leaves a column a file "
-        "lacks empty on its rows."
+    more = (
+        f"\n  ... and {len(by_column) - len(shown)} more columns"
+        if len(by_column) > len(shown)
+        else ""
     )
+    warnings.warn(
+        f"Not every file of folder {str(folder)!r} has the same columns; a file's rows are "
+        f"read with the columns it lacks empty:\n{lines}{more}\nIf a column was renamed "
+        "between exports, give it one name in every file; otherwise there is nothing to do.",
+        UserWarning,
+        stacklevel=_user_stacklevel(),
+    )
+    return columns, absent
 
 
 def _input_files(path: Path) -> tuple[str, list[Path]]:

@@ -32,7 +32,7 @@ from cjml.io._csv import csv_batches, csv_header, file_kind, not_this, read_head
 from cjml.io._excel import excel_batches, excel_columns, excel_rows
 from cjml.io._files import _check_same_columns, _input_files, _partition_values, _relative
 from cjml.io._json import json_batches, json_columns
-from cjml.io._messages import TEXT_KINDS
+from cjml.io._messages import REQUIRED_COLUMNS, TEXT_KINDS
 
 #: Rows read at a time in the partition pass.
 BATCH_ROWS = 1_000_000
@@ -53,7 +53,8 @@ class _Source:
     frame: pd.DataFrame | None = None
     folder: str | None = None
     encoding: str | None = None  # of CSV or JSON text, as the user gave it (None: UTF-8)
-    # per file, the values its key=value sub-folders give columns it lacks (Hive's layout)
+    # per file, the values its key=value sub-folders give columns it lacks (Hive's layout),
+    # and None for a column other files have and it lacks
     partitions: tuple[dict, ...] = ()
 
     def partition(self, i: int) -> dict:
@@ -117,9 +118,14 @@ class _Source:
         return _plain_type(pq.read_schema(self.files[0]).field(str(column)).type)
 
 
-def _open_source(events, encoding: str | None = None) -> _Source:
+def _open_source(events, encoding: str | None = None, mapping: dict | None = None) -> _Source:
     """The input (a DataFrame, or a CSV, Parquet or JSON Lines file or folder) as a
     :class:`_Source` (``encoding``: of CSV or JSON text, see :func:`cjml.io._csv.csv_header`).
+
+    In a folder whose files differ in columns, a file's rows get the columns it lacks
+    empty (as partition values None); with ``mapping`` (canonical name -> the user's
+    column) a file without a required column is refused and the others are warned about,
+    see :func:`cjml.io._files._check_same_columns`.
 
     An :class:`~cjml.EventLog` is given as its ``frame`` by the caller: this module
     sits under :mod:`cjml.events`, not beside it.
@@ -159,12 +165,17 @@ def _open_source(events, encoding: str | None = None) -> _Source:
         for f, cols in zip(files, columns_of, strict=True)
     )
     columns_of = [[*cols, *parts] for cols, parts in zip(columns_of, partitions, strict=True)]
-    _check_same_columns(path, files, columns_of)
+    required = None if mapping is None else [mapping.get(c, c) for c in REQUIRED_COLUMNS]
+    columns, absent = _check_same_columns(path, files, columns_of, required)
+    partitions = tuple(
+        {**parts, **dict.fromkeys(map(str, gone))}
+        for parts, gone in zip(partitions, absent, strict=True)
+    )
     return _Source(
         kind=kind,
         files=tuple(str(f) for f in files),
         names=tuple(f.name if folder is None else _relative(folder, f) for f in files),
-        columns=columns_of[0],
+        columns=columns,
         folder=str(path) if folder is not None else None,
         encoding=encoding if kind in TEXT_KINDS else None,
         partitions=partitions if any(partitions) else (),
@@ -239,8 +250,11 @@ def _target_schema(src: _Source, read_columns: list) -> pa.Schema:
     for i, f in enumerate(src.files):
         schema = pq.read_schema(f)
         for c in types:
-            in_file = c not in src.partition(i)
-            types[c].add(_plain_type(schema.field(c).type) if in_file else pa.string())
+            given = src.partition(i)
+            if c not in given:
+                types[c].add(_plain_type(schema.field(c).type))
+            elif given[c] is not None:  # None: a file without the column, empty in any type
+                types[c].add(pa.string())
     fields = []
     for c, ts in types.items():
         t = ts.pop() if len(ts) == 1 else pa.string()

@@ -296,8 +296,8 @@ def score(
     timezone = bundle.timezone_for(events, timezone, columns)
     missing_ids = parse_missing_ids(missing_ids)
     encoding = encoding_name(encoding)
-    src = _open_source(events.frame if isinstance(events, EventLog) else events, encoding)
     mapping = _parse_columns(bundle.columns_for(events, columns, encoding))
+    src = _open_source(events.frame if isinstance(events, EventLog) else events, encoding, mapping)
     touchpoint = bundle.touchpoint_for(events, touchpoint, columns, encoding)
     if touchpoint is not None and not isinstance(events, EventLog):  # a log has its own
         src = _with_constant_touchpoint(src, touchpoint, mapping)
