@@ -673,6 +673,9 @@ def test_spreadsheet_serial_dates_are_named_with_their_conversion(tmp_path, samp
         ["Customer ID", "Event Time", "Touchpoint"],
         ["customerId", "eventTime", "eventName"],
         ["CUSTOMER-ID", "Time Stamp", "Event Type"],
+        ["user_pseudo_id", "event_timestamp", "event_name"],  # a GA4 export
+        ["distinct_id", "time", "event"],  # Mixpanel
+        ["CustomerID", "InvoiceDate", "event_type"],  # an Online Retail-like export
     ],
 )
 def test_missing_columns_suggest_names_written_another_way(tmp_path, names):
@@ -685,6 +688,34 @@ def test_missing_columns_suggest_names_written_another_way(tmp_path, names):
     cli = message.split("on the command line --columns ")[1].splitlines()[0]
     (value,) = shlex.split(cli)
     assert read_events(path, columns=value).n_events == 1
+
+
+def test_a_date_and_a_time_of_day_in_two_columns_are_shown_how_to_join(tmp_path):
+    path = tmp_path / "x.csv"
+    frame = pd.DataFrame(
+        {
+            "customer_id": [1, 2],
+            "Order Date": ["2024-01-01", "2024-01-02"],
+            "time": ["09:00:00", "17:30:00"],
+            "touchpoint": ["email", "purchase"],
+        }
+    )
+    frame.to_csv(path, index=False)
+    message = error_of(lambda: read_events(path))
+    hint = (
+        "If 'Order Date' holds the date and 'time' the time of day, join them into one column "
+        "first, e.g. in pandas df['timestamp'] = df['Order Date'].astype(str) + ' ' + "
+        "df['time'].astype(str), then pass df or save it to a file (with --columns "
+        "'timestamp=Order Date' alone, every event of a day would be at midnight)."
+    )
+    assert hint in message
+    # the join it gives reads every event at its time of day
+    joined = frame.assign(timestamp=frame["Order Date"].astype(str) + " " + frame["time"])
+    got = read_events(joined.drop(columns=["Order Date", "time"])).frame["timestamp"]
+    assert list(got.dt.strftime("%d %H:%M")) == ["01 09:00", "02 17:30"]
+    # a file with only one of the two gets no such hint
+    frame.drop(columns="time").to_csv(path, index=False)
+    assert "time of day" not in error_of(lambda: read_events(path))
 
 
 def test_a_column_of_cjmls_written_another_way_is_named_not_silently_an_attribute(tmp_path):

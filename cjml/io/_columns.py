@@ -211,6 +211,8 @@ def _resolve_columns(
             )
         else:
             alone = ""
+        if "timestamp" in missing:
+            alone += _date_and_time_hint(available)
         raise SchemaError(
             f"The event log is missing required {'column' if len(missing) == 1 else 'columns'}:\n"
             + "\n".join(lines)
@@ -227,6 +229,35 @@ def _resolve_columns(
                 f"{col!r}, or map it explicitly."
             )
     return resolved
+
+
+#: Names of a column holding only the time of day, and of one holding only the date.
+_TIME_OF_DAY_KEYS = ("time", "hour", "time_of_day", "clock_time")
+_DATE_KEYS = ("date", "day", "event_date")
+
+
+def _date_and_time_hint(available: Sequence[Hashable]) -> str:
+    """How to join a date column and a time-of-day column into the one timestamp cjml
+    reads, when the columns' names suggest that split ('' otherwise)."""
+    keys = {_column_key(c): c for c in available}
+    time = next((keys[k] for k in _TIME_OF_DAY_KEYS if k in keys), None)
+    date = next(
+        (
+            keys[k]
+            for k in (*_DATE_KEYS, *sorted(keys))
+            if k in keys and (k in _DATE_KEYS or k.endswith("_date"))
+        ),
+        None,
+    )
+    if time is None or date is None:
+        return ""
+    return (
+        f"\nIf {str(date)!r} holds the date and {str(time)!r} the time of day, join them into "
+        f"one column first, e.g. in pandas df['timestamp'] = df[{str(date)!r}].astype(str) + "
+        f"' ' + df[{str(time)!r}].astype(str), then pass df or save it to a file (with "
+        f"--columns {shlex.quote(f'timestamp={date}')} alone, every event of a day would be at "
+        "midnight)."
+    )
 
 
 def _nested_kind(s: pd.Series) -> str | None:
