@@ -843,7 +843,7 @@ class _CanvasFacts:
         self.weight = np.where(v < 0, float(negative_weight), 1.0)
         answered = _unique(prep.pos[rows] * prep.n_stages + prep.stage[rows])
         self.resp_pos, self.resp_stage = answered // prep.n_stages, answered % prep.n_stages
-        cats = list(prep.log.frame["touchpoint"].cat.categories)
+        cats = prep.log.frame["touchpoint"].cat.categories.tolist()
         opened_codes = [cats.index(t) for t in tickets[0] if t in cats]
         resolved_codes = [cats.index(t) for t in tickets[1] if t in cats]
         opened = np.isin(prep.tp, opened_codes)

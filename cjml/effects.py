@@ -278,7 +278,7 @@ def build_anchors(
     lo = to_utc_timestamp(start, log.timezone).value
     hi = to_utc_timestamp(end, log.timezone).value - h - w
     ts, cust = log.timestamps_ns, log.customer_codes
-    categories = list(log.frame["touchpoint"].cat.categories)
+    categories = log.frame["touchpoint"].cat.categories.tolist()
     touchpoints = tuple(jm.actionable_touchpoints)
     code_to_arm = np.zeros(len(categories) + 1, dtype=np.int64)
     for j, t in enumerate(touchpoints):

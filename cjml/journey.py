@@ -9,6 +9,7 @@ eligibility and costs from here.
 
 from __future__ import annotations
 
+import collections
 import difflib
 import html
 import json
@@ -168,7 +169,7 @@ class JourneyMap:
             )
         tps = tuple(self.touchpoints)
         names = [t.name for t in tps]
-        dup = sorted({n for n in names if names.count(n) > 1})
+        dup = sorted(n for n, k in collections.Counter(names).items() if k > 1)
         if dup:
             raise JourneyMapError(
                 f"Duplicate touchpoint names in the journey map: {dup!r}. Each touchpoint "

@@ -179,7 +179,7 @@ def _churn_events(log: EventLog, names) -> np.ndarray | None:
     if names is None:
         return log.churn_mask
     names = [names] if isinstance(names, str) else list(names)
-    cats = list(log.frame["touchpoint"].cat.categories)
+    cats = log.frame["touchpoint"].cat.categories.tolist()
     for name in names:
         if name not in cats:
             import difflib
@@ -457,7 +457,7 @@ def outbound_suspects(
     log = as_log(log)
     gap = to_timedelta(after, "after").value
     jm = log.journey_map
-    cats = list(log.frame["touchpoint"].cat.categories)
+    cats = log.frame["touchpoint"].cat.categories.tolist()
     marked = set(jm.outbound_touchpoints)
     bought = set(log.purchase_touchpoints())  # the customer's own doing, and counted as such
     wanted = (
@@ -609,7 +609,7 @@ def churn_suspects(log) -> pd.DataFrame:
     """
     log = as_log(log)
     marked = set(log.journey_map.churn_touchpoints) | set(log.journey_map.outbound_touchpoints)
-    cats = list(log.frame["touchpoint"].cat.categories)
+    cats = log.frame["touchpoint"].cat.categories.tolist()
     names = [t for t in cats if says_leaving(t) and t not in marked]
     table = pd.DataFrame(
         columns=pd.Index(["customers", "last"]), index=pd.Index([], name="touchpoint")

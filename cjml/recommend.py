@@ -2128,7 +2128,7 @@ def _contacts(
 ) -> np.ndarray:
     """How many of the capped touchpoints each customer had in the cap's window."""
     names = jm.actionable_touchpoints if cap.touchpoint == ANY_CONTACT else (cap.touchpoint,)
-    categories = list(log.frame["touchpoint"].cat.categories)
+    categories = log.frame["touchpoint"].cat.categories.tolist()
     codes = [categories.index(t) for t in names if t in categories]
     start = (cutoff - to_timedelta(f"{cap.days}D", "days")).value
     ts = log.timestamps_ns

@@ -182,7 +182,7 @@ class _Events:
         return self._columns[name]
 
     def codes_of(self, names) -> list[int]:
-        cats = list(self.log.frame["touchpoint"].cat.categories)
+        cats = self.log.frame["touchpoint"].cat.categories.tolist()
         return [cats.index(t) for t in names if t in cats]
 
     def within(self, j: np.ndarray, i: np.ndarray, ns: int) -> np.ndarray:

@@ -939,7 +939,7 @@ def _checked_response_params(params) -> dict:
 
 def _deliveries(log, until: pd.Timestamp) -> dict[str, int]:
     """Events of each actionable touchpoint at or before ``until``."""
-    categories = list(log.frame["touchpoint"].cat.categories)
+    categories = log.frame["touchpoint"].cat.categories.tolist()
     codes = log.touchpoint_codes[log.timestamps_ns <= until.value]
     counts = np.bincount(codes[codes >= 0], minlength=len(categories))
     return {

@@ -14,6 +14,7 @@ bit for bit, except in the two documented cases, which the tests name and bound:
 
 from __future__ import annotations
 
+import copy
 import warnings
 
 import numpy as np
@@ -664,6 +665,12 @@ def test_x_must_be_this_featurizers_output(small):
     assert list(other.feature_names_out_) == list(featurizer.feature_names_out_)
     with pytest.raises(ValueError, match=r"computed by another featurizer"):
         other.with_event(X, "email")
+    # the same object fitted again (its fingerprint is remembered until then)
+    again = copy.deepcopy(featurizer)
+    again.with_event(X, "email")
+    again.fit(read_events(df.drop(columns="stage"), journey_map=renamed))
+    with pytest.raises(ValueError, match=r"computed by another featurizer"):
+        again.with_event(X, "email")
 
 
 def test_the_cutoff_is_xs_own(small):

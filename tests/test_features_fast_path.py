@@ -135,7 +135,7 @@ def fitted_state(featurizer) -> list:
     ]
 
 
-@pytest.mark.parametrize("dense_pairs", [512, 3])  # a table of pairs, or a Counter of them
+@pytest.mark.parametrize("dense_pairs", [512, 3])  # a table of pairs, or a list of those seen
 @pytest.mark.parametrize("cutoff", [CUTOFF, None, "2023-01-01"])
 def test_a_large_log_is_fitted_in_parts_to_the_same_state(monkeypatch, cutoff, dense_pairs):
     """Counted in parts of customers, the fit learns what one pass over the whole log learns:

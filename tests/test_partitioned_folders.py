@@ -5,7 +5,6 @@ by read_events, score and the Dask engine alike."""
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 
 import pandas as pd

@@ -168,9 +168,10 @@ def vocabulary_codes(
     vocabulary lacks; warns naming those among the ``visible`` codes, but for
     the ``folded`` ones, put in the bucket on purpose when fitted.
     """
-    cats = list(log.frame["touchpoint"].cat.categories)
+    cats = log.frame["touchpoint"].cat.categories.tolist()
     lookup = pd.Index(vocabulary).get_indexer(pd.Index(cats))
-    unseen = (lookup < 0) & ~pd.Index(cats).isin(list(folded))
+    fold = set(folded)  # thousands of names on a page log: a set, not Index.isin
+    unseen = (lookup < 0) & np.fromiter((c not in fold for c in cats), bool, count=len(cats))
     unseen_codes = np.flatnonzero(unseen)
     if len(unseen_codes):
         present = np.bincount(visible, minlength=len(cats))[unseen_codes] > 0
@@ -312,8 +313,9 @@ def output_frame(data: np.ndarray, windows: Windows, names: Sequence[str]) -> pd
 
 
 def add_counts(total: dict | None, counts: dict) -> dict:
-    """``total`` with ``counts`` added: arrays and Counters summed, sets joined (see
-    :meth:`FeatureFamily._fit_counts`); ``total`` None starts the sum."""
+    """``total`` with ``counts`` added: arrays summed, sets joined, lists (of sparse
+    counts) put end to end (see :meth:`FeatureFamily._fit_counts`); ``total`` None starts
+    the sum."""
     if total is None:
         return dict(counts)
     out = dict(total)
@@ -322,7 +324,7 @@ def add_counts(total: dict | None, counts: dict) -> dict:
             out[key] = value
         elif isinstance(value, set):
             out[key] = out[key] | value
-        else:  # arrays of the same shape, or Counters
+        else:  # arrays of the same shape, or lists (joined)
             out[key] = out[key] + value
     return out
 
@@ -438,7 +440,7 @@ class FeatureFamily(Transformer):
 
     def _fit_counts(self, windows: Windows, log: EventLog) -> dict:
         """What the fit needs of the visible events, as values that add up over disjoint
-        sets of customers (:func:`add_counts`: arrays and Counters summed, sets joined); ``log``
+        sets of customers (:func:`add_counts`: arrays summed, sets and lists joined); ``log``
         may be a part of the log of some customers (:meth:`EventLog._customer_range`)."""
         return {}
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import weakref
 from typing import Any
 
 import numpy as np
@@ -43,8 +44,28 @@ def _plain(value):
     return value
 
 
+#: Each featurizer's fingerprint, with the fitted objects it was computed from: transform
+#: records it on every part, and its fitted state (thousands of touchpoints' counts on a
+#: page log) takes a while to write out.
+_FINGERPRINTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def fingerprint(featurizer) -> str:
     """A short hash of everything a fitted featurizer's output depends on."""
+    fitted = (
+        featurizer.families_,
+        featurizer.feature_names_out_,
+        getattr(featurizer, "journey_map_", None),
+    )
+    known = _FINGERPRINTS.get(featurizer)
+    if known is not None and all(a is b for a, b in zip(known[0], fitted, strict=True)):
+        return known[1]
+    value = _fingerprint(featurizer)
+    _FINGERPRINTS[featurizer] = (fitted, value)
+    return value
+
+
+def _fingerprint(featurizer) -> str:
     state = [
         _plain(list(featurizer.feature_names_out_)),
         _plain(getattr(featurizer, "journey_map_", None)),

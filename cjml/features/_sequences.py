@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
@@ -75,8 +74,9 @@ class SequenceFeatures(FeatureFamily):
         ):
             raise ValueError(f"max_touchpoints must be a whole number >= 1, got {limit!r}.")
 
-    #: Above this many touchpoint categories the fit counts the transitions seen (a
-    #: Counter) rather than a table of every pair of categories (n² counts per part).
+    #: Above this many touchpoint categories the fit counts the transitions seen (a list
+    #: of (pairs, counts) arrays, one per part, which add up by joining) rather than a
+    #: table of every pair of categories (n² counts per part).
     _DENSE_PAIRS = 512
 
     def _fit_counts(self, w: Windows, log: EventLog) -> dict:
@@ -92,11 +92,11 @@ class SequenceFeatures(FeatureFamily):
             counts["pairs"] = np.bincount(pairs, minlength=n_cats * n_cats + 1)[: n_cats * n_cats]
         else:
             keys, numbers = np.unique(pairs[~across], return_counts=True)
-            counts["pairs"] = Counter(dict(zip(keys.tolist(), numbers.tolist(), strict=True)))
+            counts["pairs"] = [(keys, numbers)]
         return counts
 
     def _fit_from_counts(self, counts: dict, log: EventLog) -> None:
-        cats = list(log.frame["touchpoint"].cat.categories)
+        cats = log.frame["touchpoint"].cat.categories.tolist()
         events = counts["events"]
         vocabulary = [c for i, c in enumerate(cats) if c in log.journey_map or events[i] > 0]
         self.touchpoints_, self.folded_ = most_used_touchpoints(
@@ -109,9 +109,9 @@ class SequenceFeatures(FeatureFamily):
         # (the folded ones and any other as ``other``)
         voc = vocabulary_codes(log, self.touchpoints_, np.flatnonzero(events), folded=self.folded_)
         pairs = counts["pairs"]
-        if isinstance(pairs, Counter):
-            seen = np.fromiter(pairs.keys(), dtype=np.int64, count=len(pairs))
-            number = np.fromiter(pairs.values(), dtype=np.int64, count=len(pairs))
+        if isinstance(pairs, list):  # a pair seen in several parts is added up by add.at
+            seen = np.concatenate([keys for keys, _ in pairs])
+            number = np.concatenate([numbers for _, numbers in pairs])
         else:
             seen = np.flatnonzero(pairs)
             number = pairs[seen]

@@ -62,7 +62,7 @@ class SupportFeatures(FeatureFamily):
         ]
 
     def _compute(self, w: Windows, out: ColumnSink) -> None:
-        cats = list(w.log.frame["touchpoint"].cat.categories)
+        cats = w.log.frame["touchpoint"].cat.categories.tolist()
         opened_codes = [cats.index(t) for t in self.ticket_touchpoints_ if t in cats]
         resolved_codes = [cats.index(t) for t in self.resolution_touchpoints_ if t in cats]
         # Only ticket events move the balance: work on those (a few percent of events).

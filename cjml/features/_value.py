@@ -88,7 +88,7 @@ class ValueFeatures(FeatureFamily):
         ]
 
     def _compute(self, w: Windows, out: ColumnSink) -> None:
-        cats = list(w.log.frame["touchpoint"].cat.categories)
+        cats = w.log.frame["touchpoint"].cat.categories.tolist()
         # purchases are a few percent of the events: every reduction runs on them alone
         b = w.subset(
             np.isin(w.touchpoint, [cats.index(t) for t in self.purchase_touchpoints_ if t in cats])

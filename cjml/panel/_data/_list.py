@@ -149,7 +149,7 @@ def _as_list(value) -> list | None:
 
 
 def _code_mask(column: pd.Series, wanted: list, what: str, none_value=None) -> np.ndarray:
-    categories = list(column.cat.categories)
+    categories = column.cat.categories.tolist()
     codes = []
     for value in wanted:
         if none_value is not None and value == none_value:

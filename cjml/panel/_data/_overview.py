@@ -131,7 +131,7 @@ def _counts(column: pd.Series, risk: np.ndarray, name: str) -> pd.DataFrame:
         mean = total / n
     frame = pd.DataFrame(
         {
-            name: list(column.cat.categories),
+            name: column.cat.categories.tolist(),
             "customers": n,
             "share": n / max(len(column), 1),
             "mean_risk": mean,
@@ -192,7 +192,7 @@ def overview_data(
         means = sums / counts
     tps = pd.DataFrame(
         {
-            "touchpoint": list(tp.cat.categories),
+            "touchpoint": tp.cat.categories.tolist(),
             "customers": counts[1:],
             "share": counts[1:] / max(n, 1),
             "mean_expected_reduction": means[1:],
