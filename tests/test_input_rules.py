@@ -718,6 +718,24 @@ def test_a_date_and_a_time_of_day_in_two_columns_are_shown_how_to_join(tmp_path)
     assert "time of day" not in error_of(lambda: read_events(path))
 
 
+def test_a_table_of_customers_with_a_churn_label_is_told_what_cjml_needs(tmp_path):
+    path = tmp_path / "telco.csv"
+    pd.DataFrame(
+        {"customerID": ["7590-VHVEG", "5575-GNVDE"], "tenure": [1, 34], "Churn": ["No", "Yes"]}
+    ).to_csv(path, index=False)
+    message = error_of(lambda: read_events(path))
+    assert "Column 'Churn' looks like a churn label, so this may be a table of one row per " in (
+        message
+    )
+    assert "Give it the events behind the table" in message
+    assert message.endswith(
+        "Fix: give cjml the event log, one row per event with the customer id, its time and the "
+        "touchpoint (cjml generate --out example.csv writes an example)."
+    )
+    path.write_text("customer_id,when,tenure\n1,2024-01-01,3\n")  # no label: no such hint
+    assert "churn label" not in error_of(lambda: read_events(path))
+
+
 def test_a_column_of_cjmls_written_another_way_is_named_not_silently_an_attribute(tmp_path):
     path = write(
         tmp_path / "x.csv",

@@ -211,14 +211,23 @@ def _resolve_columns(
             )
         else:
             alone = ""
-        if "timestamp" in missing:
+        fix = (
+            f"Fix: say which of your columns hold them, e.g. read_events(..., columns={as_dict}) "
+            f"or on the command line --columns {as_cli}" + one_kind
+        )
+        table = _customer_table_hint(available) if "timestamp" in missing else ""
+        if table:  # mapping columns would not make events of it
+            alone += table
+            fix = (
+                "Fix: give cjml the event log, one row per event with the customer id, its time "
+                "and the touchpoint (cjml generate --out example.csv writes an example)."
+            )
+        elif "timestamp" in missing:
             alone += _date_and_time_hint(available)
         raise SchemaError(
             f"The event log is missing required {'column' if len(missing) == 1 else 'columns'}:\n"
             + "\n".join(lines)
-            + f"\nAvailable columns: {list(available)!r}.{alone}\n"
-            f"Fix: say which of your columns hold them, e.g. read_events(..., columns={as_dict}) "
-            f"or on the command line --columns {as_cli}" + one_kind
+            + f"\nAvailable columns: {list(available)!r}.{alone}\n{fix}"
         )
     mapped = set(resolved.values())
     for col in available:
@@ -257,6 +266,25 @@ def _date_and_time_hint(available: Sequence[Hashable]) -> str:
         f"' ' + df[{str(time)!r}].astype(str), then pass df or save it to a file (with "
         f"--columns {shlex.quote(f'timestamp={date}')} alone, every event of a day would be at "
         "midnight)."
+    )
+
+
+#: Names of a column holding a churn label, as tables of one row per customer have them.
+_LABEL_KEYS = ("churn", "churned", "is_churn", "churn_flag", "churn_label", "exited", "attrition")
+
+
+def _customer_table_hint(available: Sequence[Hashable]) -> str:
+    """What to do with a table of one row per customer and its churn label (the Telco or
+    bank churn tables), given where cjml needs events: '' when no column looks like one."""
+    label = next((c for c in available if _column_key(c) in _LABEL_KEYS), None)
+    if label is None:
+        return ""
+    return (
+        f"\nColumn {str(label)!r} looks like a churn label, so this may be a table of one row "
+        "per customer rather than an event log. cjml learns from events over time (visits, "
+        "purchases, contacts, each with its time) and finds who left itself: no event within "
+        "the horizon. Give it the events behind the table; its columns can go with them as "
+        "customer attributes (a column with one value per customer, on every event)."
     )
 
 
