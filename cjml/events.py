@@ -999,7 +999,11 @@ class EventLog:
             ts_ns = _timestamps_ns(ctx, timezone, timestamp_unit)
             if log_checks:
                 epoch = _epoch_error(
-                    ctx.label("timestamp"), int(ts_ns.min()), int(ts_ns.max()), timestamp_unit
+                    ctx.label("timestamp"),
+                    int(ts_ns.min()),
+                    int(ts_ns.max()),
+                    timestamp_unit,
+                    ctx.resolved.get("timestamp", "timestamp"),
                 )
                 if epoch is not None:
                     raise epoch

@@ -1131,6 +1131,32 @@ def test_times_all_within_a_day_of_1970_are_refused_with_the_right_unit(
     by_read = error_of(lambda: read_events(path, timestamp_unit="ns"))
     by_score = error_of(lambda: cjml.score(bundle, path, timestamp_unit="ns"))
     assert by_read == by_score and "instead of 'ns'" in by_score
+    assert "count from the start of the data" not in by_score  # the unit explains them
+
+
+def test_seconds_from_the_start_of_the_data_are_shown_how_to_date(tmp_path):
+    """Times counted from the start of the data (Criteo's attribution log), not from 1970:
+    without a unit, and with one, the fix adds the start date, and that fix reads them."""
+    seconds = [57_661, 717_339, 1_417_033, 2_388_266]
+    frame = pd.DataFrame(
+        {"uid": [1, 1, 2, 2], "ts": seconds, "touchpoint": ["email", "purchase"] * 2}
+    )
+    columns = {"customer_id": "uid", "timestamp": "ts"}
+    fix = (
+        "If they count from the start of the data rather than from 1970 (as some public "
+        "datasets do, e.g. Criteo's attribution data), add the start date: df['ts'] = "
+        "pd.Timestamp('2024-01-01') + pd.to_timedelta(df['ts'], unit='s'), with the real start "
+        "date if known."
+    )
+    assert fix in error_of(lambda: read_events(frame, columns=columns))
+    path = tmp_path / "criteo.csv"
+    frame.to_csv(path, index=False)
+    with_unit = error_of(lambda: read_events(path, columns=columns, timestamp_unit="s"))
+    assert "falls within a year of 1970-01-01" in with_unit and fix in with_unit
+    df = frame.copy()
+    df["ts"] = pd.Timestamp("2024-01-01") + pd.to_timedelta(df["ts"], unit="s")
+    log = read_events(df, columns=columns)
+    assert str(log.frame["timestamp"].max()) == "2024-01-28 15:24:26+00:00"
 
 
 @pytest.mark.parametrize("order", [[0, 1, 2], [1, 2, 0], [2, 0, 1]])

@@ -453,7 +453,11 @@ def _check_times(total: dict, reader: _Reader, *, default_cutoff: bool) -> None:
         raise _mixed_formats_error(label, {k: tuple(v) for k, v in formats.items()})
     if total.get("min_ns") is not None and total.get("max_ns") is not None:
         epoch = _epoch_error(
-            label, int(total["min_ns"]), int(total["max_ns"]), reader.timestamp_unit
+            label,
+            int(total["min_ns"]),
+            int(total["max_ns"]),
+            reader.timestamp_unit,
+            reader.resolved["timestamp"],
         )
         if epoch is not None:
             raise epoch

@@ -12,7 +12,7 @@ import datetime
 import re
 import warnings
 import zoneinfo
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -264,10 +264,13 @@ def _epoch_unit_hint(values: np.ndarray, column: Any = "timestamp") -> str:
             "unit='D', origin='1899-12-30')."
         )
     if unit is None:
+        relative = ""
+        if len(values) and values.min() >= 0 and values.max() < _RELATIVE_SECONDS:
+            relative = " " + _relative_times_fix(str(column), "s")
         return (
             "if they are Unix epoch times, pass timestamp_unit='s' (seconds) or "
-            "timestamp_unit='ms' (milliseconds); on the command line --timestamp-unit s. "
-            "Otherwise give dates as text, e.g. '2024-03-01 14:30:00'."
+            "timestamp_unit='ms' (milliseconds); on the command line --timestamp-unit s."
+            f"{relative} Otherwise give dates as text, e.g. '2024-03-01 14:30:00'."
         )
     example = float(np.median(values))
     when = pd.Timestamp(int(example * _NS_PER_UNIT[unit]), tz="UTC")
@@ -995,8 +998,25 @@ def _future_events_warning(
     )
 
 
-def _epoch_error(label: str, first_ns: int, last_ns: int, unit: str | None) -> SchemaError | None:
-    """The refusal of a log whose times all fall within a year of 1970-01-01, or None."""
+#: Numbers below this (ten years in seconds) may count from the start of the data.
+_RELATIVE_SECONDS = 10 * 365.25 * 86_400
+
+
+def _relative_times_fix(column: str, unit: str) -> str:
+    """How to read times that count from the start of the data, not from 1970."""
+    return (
+        "If they count from the start of the data rather than from 1970 (as some public "
+        "datasets do, e.g. Criteo's attribution data), add the start date: "
+        f"df[{column!r}] = pd.Timestamp('2024-01-01') + pd.to_timedelta(df[{column!r}], "
+        f"unit={unit!r}), with the real start date if known."
+    )
+
+
+def _epoch_error(
+    label: str, first_ns: int, last_ns: int, unit: str | None, column: Hashable = "timestamp"
+) -> SchemaError | None:
+    """The refusal of a log whose times all fall within a year of 1970-01-01, or None
+    (``column``: the user's name of the timestamp column, for the fix)."""
     if not (-_EPOCH_WINDOW_NS < first_ns and last_ns < _EPOCH_WINDOW_NS):
         return None
     first = pd.Timestamp(int(first_ns), tz="UTC")
@@ -1018,6 +1038,8 @@ def _epoch_error(label: str, first_ns: int, last_ns: int, unit: str | None) -> S
                 f"check timestamp_unit={unit!r} (--timestamp-unit {unit}): 's' for seconds, "
                 "'ms' for milliseconds, 'us' or 'ns'."
             )
+            if first_ns >= 0:  # no other unit fits: numbers from 0 may count from the start
+                fix += " " + _relative_times_fix(str(column), unit)
     return _row_error(
         f"Every time of {label} falls within a year of 1970-01-01, the Unix epoch ({first} to "
         f"{last}): most likely numbers read in the wrong unit. Fix: {fix}",
