@@ -675,6 +675,7 @@ def test_spreadsheet_serial_dates_are_named_with_their_conversion(tmp_path, samp
         ["CUSTOMER-ID", "Time Stamp", "Event Type"],
         ["user_pseudo_id", "event_timestamp", "event_name"],  # a GA4 export
         ["distinct_id", "time", "event"],  # Mixpanel
+        ["properties.distinct_id", "properties.time", "event"],  # Mixpanel's JSON, flattened
         ["CustomerID", "InvoiceDate", "event_type"],  # an Online Retail-like export
     ],
 )

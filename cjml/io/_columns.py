@@ -122,6 +122,9 @@ def _suggest(canon: str, available: Sequence[Hashable], taken: set) -> Hashable 
     by_key: dict[str, Hashable] = {}
     for c in free:
         by_key.setdefault(_column_key(c), c)
+    for c in free:  # a nested key by its own name (Mixpanel's 'properties.distinct_id')
+        if "." in str(c):
+            by_key.setdefault(_column_key(str(c).rsplit(".", 1)[1]), c)
     for name in (canon, *_SYNONYMS.get(canon, ())):
         if name in by_key:
             return by_key[name]
