@@ -9,6 +9,7 @@ line.
 
 from __future__ import annotations
 
+import datetime
 import gzip
 import re
 import shlex
@@ -1525,3 +1526,51 @@ def test_a_short_row_in_a_customer_list_names_the_list_and_the_line(tmp_path):
     path = write(tmp_path / "ids.csv", "1,a", "2", "3,c", header="customer_id,name")
     with pytest.raises(InputFileError, match=r"Line 3 of the customer list .* has 1 field"):
         _read_id_list(path)
+
+
+_ISO_SHAPES = [
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M:%S.%f",
+    "%Y-%m-%d %H:%M:%S%z",
+    "%Y-%m-%dT%H:%M:%S.%f%z",
+    "%Y-%m-%dT%H:%M:%SZ",
+    "%Y-%-m-%-d %H:%M:%S",  # a single-digit month: pandas reads it, Arrow does not
+    " %Y-%m-%d %H:%M:%S",  # a space before
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.datetimes(
+                min_value=datetime.datetime(1990, 1, 1), max_value=datetime.datetime(2040, 1, 1)
+            ),
+            st.sampled_from(_ISO_SHAPES),
+            st.sampled_from([0, 60, -330, 120]),  # the offset in minutes, for %z
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_iso_times_parsed_by_arrow_are_what_pandas_reads(cells):
+    """The fast path for ISO 8601 text gives pandas' instants, or steps aside (None)."""
+    from cjml.io._timestamps import _iso_by_arrow
+
+    text = []
+    for when, shape, minutes in cells:
+        zone = datetime.timezone(datetime.timedelta(minutes=minutes))
+        written = when.replace(tzinfo=zone).strftime(shape)
+        text.append(written.replace("+0000", "Z") if minutes == 0 and "%z" in shape else written)
+    raw = pd.Series(text, dtype="str")
+    fast = _iso_by_arrow(raw)
+    slow = pd.to_datetime(raw, utc=True, format="ISO8601", errors="coerce")
+    if fast is None:
+        return
+    assert fast.index.equals(slow.index)
+    assert fast.notna().all() and list(fast) == list(slow)
+    # Arrow refuses a single-digit month or day and a space around the value
+    assert all(re.match(r"\d{4}-\d{2}-\d{2}", t) for t in text)

@@ -31,6 +31,7 @@ from cjml.io._csv import (
     ENCODING_WORDS,
     NA_MARKERS,
     SEPARATOR_WORDS,
+    WHOLE_FILE,
     csv_batches,
     csv_header,
     file_kind,
@@ -99,7 +100,7 @@ def _read_id_list(
                 csv_batches(
                     str(path),
                     names,
-                    1 << 62,
+                    WHOLE_FILE,
                     what="the customer list",
                     as_written=names,
                     encoding=encoding,
@@ -396,7 +397,7 @@ def _csv_frame(
     batches = csv_batches(
         str(path),
         names,
-        1 << 62,
+        WHOLE_FILE,
         as_written=[] if id_col is None else [id_col],
         encoding=encoding,
     )

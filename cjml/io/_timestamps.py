@@ -26,6 +26,7 @@ from pandas.api.types import (
 from pandas.tseries.api import guess_datetime_format
 
 from cjml.exceptions import SchemaError
+from cjml.io._csv import cast_or_none
 from cjml.io._messages import (
     _MAX_SHOWN,
     REQUIRED_COLUMNS,
@@ -668,6 +669,32 @@ def _mixed_formats_error(label: str, formats: Mapping[str, Sequence]) -> SchemaE
     )
 
 
+def _iso_by_arrow(raw: pd.Series) -> pd.Series | None:
+    """Text timestamps all in strict ISO 8601, all with a zone offset or all without (read
+    as UTC), parsed by Arrow: what ``pd.to_datetime(raw, utc=True, format="ISO8601")``
+    gives them, about seven times faster. None for any other column (a missing value, a
+    single-digit month, a value with spaces around it, mixed offsets and naive times...),
+    which pandas then reads: Arrow refuses everything it would not parse the same way."""
+    import pyarrow as pa
+
+    try:
+        text = pa.array(raw, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        return None
+    if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
+        return None
+    if text.null_count or not len(text):
+        return None
+    for zone in (None, "UTC"):  # naive times read as UTC, as utc=True reads them
+        times = cast_or_none(text, pa.timestamp("ns", zone))
+        if times is None:
+            continue
+        ns = times.cast(pa.int64()).to_numpy()
+        values = pd.DatetimeIndex(ns.view("M8[ns]")).tz_localize("UTC")
+        return pd.Series(values, index=raw.index)
+    return None
+
+
 def _parse_text_timestamps(
     s: pd.Series,
     ctx: _Context,
@@ -714,7 +741,9 @@ def _parse_text_timestamps(
     # ISO 8601 first (fast, and mixed offsets are fine); then the formats of what it could
     # not read, each tried on all the rest. No per-element dateutil fallback: it guesses
     # silently. Several formats in one column are refused, whatever the row order.
-    parsed = pd.to_datetime(raw, utc=True, format="ISO8601", errors="coerce")
+    parsed = _iso_by_arrow(raw)
+    if parsed is None:
+        parsed = pd.to_datetime(raw, utc=True, format="ISO8601", errors="coerce")
     ok = ~np.asarray(parsed.isna())
     formats: dict[str, list] = {}
     if ok.any():
