@@ -27,6 +27,12 @@ the pandas reference ``read_json(lines=True)`` + ``json_normalize`` + a stable s
 
     python benchmarks/events.py --json 200000 [--repeats 3]
 
+``--csv`` times the same logs written as CSV files (ISO 8601 times with an offset, as
+pandas' ``to_csv`` writes them) against pyarrow's CSV reader (every core) plus the same sort,
+and pandas' ``read_csv`` plus the sort; the goal is the same 1.3x of pyarrow's.
+
+    python benchmarks/events.py --csv [--events 1000000] [--repeats 3] [--before DIR]
+
 ``--excel N`` times the first N events of the 1M log as an Excel workbook (needs openpyxl):
 ``read_events`` of it against ``pandas.read_excel`` of the same sheet (which checks nothing).
 
@@ -108,6 +114,41 @@ def setup_pandas_reference(path: str) -> None:
 
 def pandas_reference(state: None, path: str) -> dict:
     frame = pd.read_parquet(path).sort_values(["customer_id", "timestamp"], kind="stable")
+    return {"events": len(frame), "customers": int(frame["customer_id"].nunique())}
+
+
+def _csv_path(n_events: int) -> str:
+    """The Parquet log of ``n_events`` events as a CSV file; built once and cached."""
+    path = CACHE / f"events_{n_events}.csv"
+    if not path.exists():
+        pd.read_parquet(_log_path(n_events)).to_csv(path, index=False)
+    return str(path)
+
+
+def setup_pyarrow_csv_reference(path: str) -> None:
+    import pyarrow.compute  # noqa: F401
+    import pyarrow.csv  # noqa: F401
+
+
+def pyarrow_csv_reference(state: None, path: str) -> dict:
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    table = pacsv.read_csv(path)
+    order = pc.sort_indices(
+        table, sort_keys=[("customer_id", "ascending"), ("timestamp", "ascending")]
+    )
+    table = table.take(order)
+    return {"events": table.num_rows, "customers": len(pc.unique(table["customer_id"]))}
+
+
+def setup_pandas_csv_reference(path: str) -> None:
+    pass
+
+
+def pandas_csv_reference(state: None, path: str) -> dict:
+    frame = pd.read_csv(path, parse_dates=["timestamp"])
+    frame = frame.sort_values(["customer_id", "timestamp"], kind="stable")
     return {"events": len(frame), "customers": int(frame["customer_id"].nunique())}
 
 
@@ -270,14 +311,23 @@ CASES = {
 BEFORE = "read_events before"
 
 
-def interleaved(repeats: int, before: str | None = None, **kwargs) -> dict[str, dict]:
+CSV_CASES = {
+    "cjml.read_events": "cjml_read",
+    "pyarrow read+sort (reference)": "pyarrow_csv_reference",
+    "pandas read+sort (reference)": "pandas_csv_reference",
+}
+
+
+def interleaved(
+    repeats: int, before: str | None = None, cases_run: dict = CASES, **kwargs
+) -> dict[str, dict]:
     """Median seconds and largest peak of each case, runs taken in turn.
 
     Every other repeat takes the cases in reverse order (A B C D, D C B A, ...), so
     that no case always runs in the same slot: on this machine the run right after
     another 10M-event read was measured 10-20% slower (caches, memory returned late).
     """
-    cases = {**CASES, **({BEFORE: "cjml_read"} if before else {})}
+    cases = {**cases_run, **({BEFORE: "cjml_read"} if before else {})}
     runs: dict[str, list] = {label: [] for label in cases}
     for i in range(repeats):
         order = list(cases.items())
@@ -337,6 +387,9 @@ def main() -> None:
         metavar="N",
         help="time reading an Excel workbook of N events instead",
     )
+    parser.add_argument(
+        "--csv", action="store_true", help="time the logs written as CSV files instead"
+    )
     args = parser.parse_args()
     if args.excel:
         excel_cases(args.excel, args.repeats)
@@ -344,14 +397,17 @@ def main() -> None:
     if args.json:
         json_cases(args.json, args.repeats)
         return
+    kind = "CSV files" if args.csv else "Parquet logs"
     print(
-        f"read_events on shuffled Parquet logs; median of {args.repeats} interleaved runs "
+        f"read_events on shuffled {kind}; median of {args.repeats} interleaved runs "
         "in fresh processes"
     )
     print(f"{'events':>11} {'case':30} {'seconds':>8} {'events/s':>12} {'peak MB':>8}  runs")
     for n in args.events:
-        path = _log_path(n)
-        cases = interleaved(args.repeats, before=args.before, path=path)
+        path = _csv_path(n) if args.csv else _log_path(n)
+        cases = interleaved(
+            args.repeats, before=args.before, cases_run=CSV_CASES if args.csv else CASES, path=path
+        )
         for label, r in cases.items():
             print(
                 f"{n:11,} {label:30} {r['seconds']:8.2f} {n / r['seconds']:12,.0f} "
@@ -378,7 +434,7 @@ def main() -> None:
                 f"{'':11} {'ratio cjml / cjml before':30} {speedup:8.2f}x "
                 f"{'':12} {ours['peak_mb'] / cases[BEFORE]['peak_mb']:8.2f}x"
             )
-        if n == GOAL_EVENTS:
+        if n == GOAL_EVENTS and not args.csv:
             half = BEFORE_SECONDS / 2
             print(
                 f"{'':11} goal, at most half of {BEFORE_SECONDS} s = {half:.2f} s: "
