@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import os
 import re
+import shlex
 import urllib.parse
 import warnings
 from collections.abc import Hashable, Sequence
@@ -659,7 +660,9 @@ def _check_same_columns(
     warnings.warn(
         f"Not every file of folder {str(folder)!r} has the same columns; a file's rows are "
         f"read with the columns it lacks empty:\n{lines}{more}\nIf a column was renamed "
-        "between exports, give it one name in every file; otherwise there is nothing to do.",
+        "between exports, give it one name in every file; otherwise there is nothing to do "
+        f"(to read them as one file from now on: cjml validate {shlex.quote(str(folder))} "
+        "--out events.parquet).",
         UserWarning,
         stacklevel=_user_stacklevel(),
     )
