@@ -576,7 +576,7 @@ def _read_path(
     ]
     if kind != "json":  # a JSON line may lack a key, and so may a whole file of them
         required = [mapping.get(c, c) for c in REQUIRED_COLUMNS]
-        _check_same_columns(path, chosen, [list(f.columns) for f in frames], required)
+        _folder_columns(path, chosen, [list(f.columns) for f in frames], required)
     starts = tuple(int(x) for x in np.cumsum([0] + [len(f) for f in frames[:-1]]))
     data = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     names = tuple(p.name if folder is None else _relative(folder, p) for p in chosen)
@@ -589,7 +589,7 @@ def _read_path(
 _KIND_WORDS = {"csv": "CSV", "parquet": "Parquet", "json": "JSON Lines", "excel": "Excel"}
 
 
-def _check_same_columns(
+def _folder_columns(
     folder: Path, files: list[Path], columns_of: list[list], required: Sequence | None = None
 ) -> tuple[list, list[list]]:
     """The columns of a folder's files together, and the columns each file lacks.
@@ -637,8 +637,7 @@ def _check_same_columns(
             f"customer id, time and touchpoint{having}):\n{lines}{more}\nFix: "
             f"if the column has another name in {name!r}, rename it to "
             f"{', '.join(map(repr, gone))} there; if those rows cannot be read, move the file "
-            "out of the folder. Or read the files yourself and pass one DataFrame: "
-            "pd.concat([pd.read_csv(f) for f in files])."
+            "out of the folder."
         )
     by_column: dict = {}
     for f, gone in zip(files, absent, strict=True):

@@ -30,7 +30,7 @@ from cjml.exceptions import InputFileError, SchemaError
 from cjml.io._batches import _Reader
 from cjml.io._csv import csv_batches, csv_header, file_kind, not_this, read_head
 from cjml.io._excel import excel_batches, excel_columns, excel_rows
-from cjml.io._files import _check_same_columns, _input_files, _partition_values, _relative
+from cjml.io._files import _folder_columns, _input_files, _partition_values, _relative
 from cjml.io._json import json_batches, json_columns
 from cjml.io._messages import REQUIRED_COLUMNS, TEXT_KINDS
 
@@ -125,7 +125,7 @@ def _open_source(events, encoding: str | None = None, mapping: dict | None = Non
     In a folder whose files differ in columns, a file's rows get the columns it lacks
     empty (as partition values None); with ``mapping`` (canonical name -> the user's
     column) a file without a required column is refused and the others are warned about,
-    see :func:`cjml.io._files._check_same_columns`.
+    see :func:`cjml.io._files._folder_columns`.
 
     An :class:`~cjml.EventLog` is given as its ``frame`` by the caller: this module
     sits under :mod:`cjml.events`, not beside it.
@@ -166,7 +166,7 @@ def _open_source(events, encoding: str | None = None, mapping: dict | None = Non
     )
     columns_of = [[*cols, *parts] for cols, parts in zip(columns_of, partitions, strict=True)]
     required = None if mapping is None else [mapping.get(c, c) for c in REQUIRED_COLUMNS]
-    columns, absent = _check_same_columns(path, files, columns_of, required)
+    columns, absent = _folder_columns(path, files, columns_of, required)
     partitions = tuple(
         {**parts, **dict.fromkeys(map(str, gone))}
         for parts, gone in zip(partitions, absent, strict=True)
