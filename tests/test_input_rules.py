@@ -1574,3 +1574,24 @@ def test_iso_times_parsed_by_arrow_are_what_pandas_reads(cells):
     assert fast.notna().all() and list(fast) == list(slow)
     # Arrow refuses a single-digit month or day and a space around the value
     assert all(re.match(r"\d{4}-\d{2}-\d{2}", t) for t in text)
+
+
+def test_touchpoints_written_as_numbers_are_shown_how_to_name(tmp_path):
+    path = tmp_path / "codes.csv"
+    frame = pd.DataFrame(
+        {"customer_id": [1, 1, 2], "ts": ["2024-01-01"] * 3, "event_type": [3, 7, 12]}
+    )
+    frame.to_csv(path, index=False)
+    message = error_of(
+        lambda: read_events(path, columns={"timestamp": "ts", "touchpoint": "event_type"})
+    )
+    assert "The touchpoints are numbers: if they are codes of kinds of event, give them " in (
+        message
+    )
+    assert "df['event_type'] = df['event_type'].map({1: 'email'" in message
+    # names of the log's own: no such line
+    frame.assign(event_type=["a", "b", "c"]).to_csv(path, index=False)
+    message = error_of(
+        lambda: read_events(path, columns={"timestamp": "ts", "touchpoint": "event_type"})
+    )
+    assert "are numbers" not in message and "draft a map of it" in message

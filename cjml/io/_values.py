@@ -426,6 +426,15 @@ def _checked_codes(ctx: _Context, jmap: JourneyMap) -> _Codes:
                 "give a stage column (--columns stage=COLUMN; in Python "
                 "columns={'stage': 'COLUMN'})."
             )
+            if own and all(str(name).strip().lstrip("-").isdigit() for name in shown):
+                # codes of an event type: every report and recommendation would say "7"
+                col = repr(str(ctx.resolved.get("touchpoint", "touchpoint")))
+                fix += (
+                    "\nThe touchpoints are numbers: if they are codes of kinds of event, "
+                    f"give them their names first, e.g. in pandas df[{col}] = df[{col}].map("
+                    "{1: 'email', 2: 'website_visit', ...}), so that the map, the reports and "
+                    "the recommendations name them."
+                )
             raise _row_error(
                 f"Cannot derive the stage of {_plural(len(rows), 'row')}: their touchpoint "
                 f"is not in journey map {jmap.name!r} and {why}. Unknown touchpoints in "
