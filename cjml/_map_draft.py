@@ -408,7 +408,32 @@ def _draft_without_stages(
     _mark_purchases(touchpoints, frame)
     _mark_outbound(touchpoints, log)
     _mark_churn(touchpoints)
+    if milestones is None:
+        _warn_purchase_without_stage(touchpoints, stages, order, reach, customers.max() + 1)
     return JourneyMap.from_dict({"name": name, "stages": stages, "touchpoints": touchpoints})
+
+
+def _warn_purchase_without_stage(
+    touchpoints: dict, stages: list[str], order: list[str], reach: np.ndarray, n_customers: int
+) -> None:
+    """Say how to give the purchases a stage of their own when too few customers made one
+    for the draft to begin a stage with them (a web funnel: 9% buy)."""
+    beginners = [s.split("_", 1)[1] for s in stages[1:]]
+    bought = [t for t in order if touchpoints[t].get("purchase") and t not in beginners]
+    if not bought:
+        return
+    share = max(reach[order.index(t)] for t in bought) / max(n_customers, 1)
+    wanted = [t for t in order if t in set(beginners) | set(bought)]
+    listed = ",".join(wanted)
+    warnings.warn(
+        f"{' and '.join(map(repr, bought))} (marked as a purchase) begins no stage: only "
+        f"{share:.0%} of the customers met it, and a drafted stage begins with a touchpoint "
+        f"at least {_MILESTONE_REACH:.0%} of them met. To give purchases a stage of their "
+        f"own, name the touchpoint that begins each stage: --milestones {listed} "
+        f"(milestones={wanted!r} in Python).",
+        UserWarning,
+        stacklevel=_user_stacklevel(),
+    )
 
 
 #: Touchpoint names of service contacts: customers meet them at any step of the journey.

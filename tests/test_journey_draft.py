@@ -308,6 +308,31 @@ def test_the_journey_map_of_a_drafted_funnel_reads_right_in_its_last_stage():
     assert len({line.index("reached") for line in lines}) == 1
 
 
+def test_purchases_too_rare_to_begin_a_stage_are_shown_how_to_get_one():
+    """A web funnel where 1 in 10 buys: the draft begins no stage with the purchase, and says
+    which milestones would; following it gives the purchases their stage."""
+    events = _funnel(n_customers=600)
+    buyers = events.loc[events["touchpoint"] == "purchase", "customer_id"].unique()
+    kept = set(buyers[: len(buyers) * 2 // 5])  # about 10% of the customers
+    events = events[(events["touchpoint"] != "purchase") | events["customer_id"].isin(kept)]
+    with pytest.warns(UserWarning) as said:
+        drafted = draft_journey_map(events)
+    assert "4_purchase" not in drafted.stages
+    (message,) = [str(w.message) for w in said if "begins no stage" in str(w.message)]
+    assert message.startswith("'purchase' (marked as a purchase) begins no stage: only 10% of")
+    assert "at least 20% of them met" in message
+    milestones = message.split("--milestones ")[1].split(" ")[0]
+    assert milestones == "cart,checkout,purchase"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # told to, the draft says nothing more
+        again = draft_journey_map(events, milestones=milestones)
+    assert again.stages == ("1_home", "2_cart", "3_checkout", "4_purchase")
+    # where enough customers buy, no such warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        draft_journey_map(_funnel())
+
+
 def test_the_users_milestones_begin_the_stages_and_only_they_move_a_customer():
     events = _funnel()
     drafted = draft_journey_map(events, milestones="cart,purchase")
