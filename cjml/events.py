@@ -580,7 +580,7 @@ class EventLogSummary:
         if not self.returning_customers or self.silent_share_30d is None:
             return "no customer came back on a later day"
         return (
-            f"{self.returning_customers:,} customers came back; half of the time between "
+            f"{_plural(self.returning_customers, 'customer')} came back; half of the time between "
             f"their visits is spent in silences of {_plural(self.half_silence_days, 'day')} "
             "or more, "
             f"{self.silent_share_30d:.0%} in silences longer than 30 days (the default horizon)"

@@ -678,6 +678,7 @@ def test_spreadsheet_serial_dates_are_named_with_their_conversion(tmp_path, samp
         ["distinct_id", "time", "event"],  # Mixpanel
         ["properties.distinct_id", "properties.time", "event"],  # Mixpanel's JSON, flattened
         ["CustomerID", "InvoiceDate", "event_type"],  # an Online Retail-like export
+        ["Email", "Created at", "event"],  # a shop's orders export (Shopify)
     ],
 )
 def test_missing_columns_suggest_names_written_another_way(tmp_path, names):

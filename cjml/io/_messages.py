@@ -83,6 +83,10 @@ _SYNONYMS = {
         "anonymous_id",
         "amplitude_id",
         "id",
+        # shop and payment exports (Shopify, Stripe) name the customer by their email
+        "email",
+        "customer_email",
+        "email_address",
     ),
     "timestamp": (
         "time",
