@@ -569,7 +569,8 @@ class EventLogSummary:
         if not self.n_events or n < self._SAME_MOMENT_SHARE * self.n_events:
             return None
         return (
-            f"{n:,} events ({n / self.n_events:.0%}) repeat the customer, time and touchpoint "
+            f"{_plural(n, 'event')} ({n / self.n_events:.0%}) repeat{'s' if n == 1 else ''} "
+            "the customer, time and touchpoint "
             "of another event, as the lines of one order do; each counts as an event in the "
             "features. If they are parts of one event, sum them into one row per customer, "
             "time and touchpoint before reading (amounts add up)"
