@@ -1596,3 +1596,24 @@ def test_touchpoints_written_as_numbers_are_shown_how_to_name(tmp_path):
         lambda: read_events(path, columns={"timestamp": "ts", "touchpoint": "event_type"})
     )
     assert "are numbers" not in message and "draft a map of it" in message
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.floats(allow_nan=True, allow_infinity=True).map(repr),
+            st.integers(-(10**12), 10**12).map(str),
+            st.sampled_from(["", " 4 ", "1,234.50", "4,5", "abc", "NaN", "1e3", "+2", "-0", "."]),
+        ),
+        max_size=12,
+    )
+)
+def test_text_numbers_by_arrow_are_what_pandas_reads(cells):
+    """The fast path for numbers written as text gives pandas' to_numeric values, NaN alike."""
+    from cjml.io._values import _text_numbers
+
+    s = pd.Series(cells, dtype="str")
+    expected = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    np.testing.assert_array_equal(_text_numbers(s), expected)

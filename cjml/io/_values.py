@@ -15,6 +15,7 @@ from pandas.api.types import (
     is_numeric_dtype,
 )
 
+from cjml.io._csv import cast_or_none
 from cjml.io._messages import (
     _NUMERIC_COLUMNS,
     _SCORE_RANGES,
@@ -220,6 +221,24 @@ def _number_text_fix(text: pd.Series, column: Any) -> str | None:
     return None
 
 
+def _text_numbers(s: pd.Series) -> np.ndarray:
+    """Text cells as float64, NaN where a cell is missing or not a number (what
+    ``pd.to_numeric(errors="coerce")`` gives): by Arrow's cast when every cell reads as a
+    number, by pandas otherwise (a '1,234.50' the caller reads again, a word it refuses)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        text = pa.array(s, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        text = None
+    if text is not None and (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
+        typed = cast_or_none(pc.utf8_trim_whitespace(text), pa.float64())
+        if typed is not None:
+            return typed.to_numpy(zero_copy_only=False)  # nulls come out as NaN
+    return pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
 def _numeric_values(ctx: _Context, canon: str) -> np.ndarray:
     """A score or amount column as float64 (NaN when missing), range-checked."""
     s = _decategorize(ctx.raw(canon))
@@ -244,12 +263,15 @@ def _numeric_values(ctx: _Context, canon: str) -> np.ndarray:
     elif is_numeric_dtype(s.dtype):
         values = s.to_numpy(dtype=np.float64, na_value=np.nan)
     else:
-        values = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        values = _text_numbers(s)
         nan_rows = np.flatnonzero(np.isnan(values))
+        # the empty cells are missing values, most of a survey column: only the others are
+        # looked at as text
+        nan_rows = nan_rows[~np.asarray(s.iloc[nan_rows].isna())]
         if len(nan_rows):
             sub = s.iloc[nan_rows]
             text = sub.astype(str).str.strip().str.lower()
-            missing = np.asarray(sub.isna()) | np.asarray(text.isin(["", "nan"]))
+            missing = np.array(text.isin(["", "nan"]), dtype=bool)  # written to below
             # '1,234.50': commas between thousands before a decimal point, as a spreadsheet
             # formats an amount; only one reading (a decimal-comma CSV gave '1234.50' already)
             grouped = np.asarray(text.str.fullmatch(_COMMA_GROUPED), dtype=bool) & ~missing
