@@ -96,16 +96,21 @@ def setup_pyarrow_reference(path: str) -> None:
     import pyarrow.parquet  # noqa: F401
 
 
-def pyarrow_reference(state: None, path: str) -> dict:
+def _sorted_by_arrow(table) -> dict:
+    """The references' sort: by (customer_id, timestamp), as read_events orders a log."""
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
-    table = pq.read_table(path)
     order = pc.sort_indices(
         table, sort_keys=[("customer_id", "ascending"), ("timestamp", "ascending")]
     )
     table = table.take(order)
     return {"events": table.num_rows, "customers": len(pc.unique(table["customer_id"]))}
+
+
+def pyarrow_reference(state: None, path: str) -> dict:
+    import pyarrow.parquet as pq
+
+    return _sorted_by_arrow(pq.read_table(path))
 
 
 def setup_pandas_reference(path: str) -> None:
@@ -131,15 +136,9 @@ def setup_pyarrow_csv_reference(path: str) -> None:
 
 
 def pyarrow_csv_reference(state: None, path: str) -> dict:
-    import pyarrow.compute as pc
     import pyarrow.csv as pacsv
 
-    table = pacsv.read_csv(path)
-    order = pc.sort_indices(
-        table, sort_keys=[("customer_id", "ascending"), ("timestamp", "ascending")]
-    )
-    table = table.take(order)
-    return {"events": table.num_rows, "customers": len(pc.unique(table["customer_id"]))}
+    return _sorted_by_arrow(pacsv.read_csv(path))
 
 
 def setup_pandas_csv_reference(path: str) -> None:
