@@ -1617,3 +1617,58 @@ def test_text_numbers_by_arrow_are_what_pandas_reads(cells):
     s = pd.Series(cells, dtype="str")
     expected = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     np.testing.assert_array_equal(_text_numbers(s), expected)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.integers(-(10**19), 10**19).map(str),
+            st.sampled_from(["007", "+5", "5.0", "-0", " 5", "5 ", "", "1e3", "0x10", "٣"]),
+            st.sampled_from([str(10**18 - 1), str(10**18), str(-(10**18)), str(2**63 - 1)]),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_plain_whole_number_ids_read_by_arrow_are_the_numbers_they_say(cells):
+    """The fast path for text ids reads exactly the ids written as plain whole numbers of up
+    to 18 digits, as the numbers they say; anything else ('007', '+5', '5.0', '-0', spaces,
+    19 digits, an empty cell) is left to the general path (None)."""
+    from cjml.io._values import _canonical_int_keys
+
+    keys = _canonical_int_keys(pd.Series(cells, dtype="str"))
+    plain = all(re.fullmatch(r"0|-?[1-9][0-9]{0,17}", c) for c in cells)
+    if not plain:
+        assert keys is None
+    else:
+        assert keys is not None and keys.dtype == np.int64
+        assert keys.tolist() == [int(c) for c in cells]
+
+
+def test_the_columns_of_a_large_csv_conformed_side_by_side_read_as_one_by_one(
+    tmp_path, monkeypatch
+):
+    """Missing markers, numbers, true/false and the ids as written: the same frame whether
+    a text file's columns are conformed on threads (a large file) or one after another."""
+    import cjml.io._files as files
+
+    path = tmp_path / "events.csv"
+    path.write_text(
+        "customer_id,timestamp,touchpoint,amount,flag,note,satisfaction\n"
+        "007,2024-01-01,email,12.5,true,NA,4\n"
+        "NA,2024-01-02,purchase,null,false,hello,\n"
+        "7,2024-01-03,email,3,true,n/a,5\n"
+    )
+
+    def frame() -> pd.DataFrame:
+        return files._read_path(path, {})[0]
+
+    monkeypatch.setattr(files, "_PARALLEL_COLUMNS_FROM_ROWS", 10**9)
+    one_by_one = frame()
+    monkeypatch.setattr(files, "_PARALLEL_COLUMNS_FROM_ROWS", 0)
+    side_by_side = frame()
+    pd.testing.assert_frame_equal(side_by_side, one_by_one)
+    assert side_by_side["customer_id"].tolist() == ["007", "NA", "7"]
+    assert side_by_side["note"].isna().tolist() == [True, False, True]
+    assert side_by_side["amount"].tolist()[0] == 12.5 and side_by_side["flag"].dtype == bool

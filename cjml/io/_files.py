@@ -15,6 +15,7 @@ import shlex
 import urllib.parse
 import warnings
 from collections.abc import Hashable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,8 @@ _CSV_SUFFIXES = tuple(
 
 
 _PARQUET_SUFFIXES = (".parquet", ".pq")
+# From this many rows, the columns of a text file are conformed on several threads.
+_PARALLEL_COLUMNS_FROM_ROWS = 200_000
 
 
 _ACCEPTED = (
@@ -446,13 +449,23 @@ def _text_frame(
         if batches
         else pa.table({c: pa.array([], pa.string()) for c in names})
     )
-    columns = {}
-    for name in table.column_names:
+
+    def conform(name: str) -> pa.ChunkedArray:
         col = table.column(name)
         if name != id_col:
             col = pc.if_else(pc.is_in(col, value_set=NA_MARKERS), pa.scalar(None, pa.string()), col)
-        columns[name] = col if name in text_cols or name == id_col else typed_like_pandas(col)
-    return pa.table(columns).to_pandas()
+        return col if name in text_cols or name == id_col else typed_like_pandas(col)
+
+    names_read = table.column_names
+    # Arrow's kernels here run on one core each and release the GIL: a large file's
+    # columns are conformed side by side.
+    workers = min(os.cpu_count() or 1, 4, len(names_read))
+    if table.num_rows >= _PARALLEL_COLUMNS_FROM_ROWS and workers > 1:
+        with ThreadPoolExecutor(workers, thread_name_prefix="cjml-read") as pool:
+            conformed = list(pool.map(conform, names_read))
+    else:
+        conformed = [conform(name) for name in names_read]
+    return pa.table(dict(zip(names_read, conformed, strict=True))).to_pandas()
 
 
 def csv_dialect_text(events: Any, encoding: str | None = None) -> str | None:

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from pandas.api.types import (
     infer_dtype,
     is_bool_dtype,
@@ -76,6 +78,10 @@ def _customer_codes(
             raise ctx.fail("customer_id", null, "no customer id", fix, REQUIRED_COLUMNS)
         if np.all(values == np.round(values)) and np.all(np.abs(values) < 2**53):
             return values.astype(np.int64), None
+    if text_ints:
+        keys = _canonical_int_keys(s)
+        if keys is not None:
+            return keys, None
     codes0, uniques0 = _factorize(s)
     as_text = pd.Index(uniques0).astype(str)
     empty = np.append(np.asarray(as_text.str.strip() == "", dtype=bool), True)
@@ -97,6 +103,36 @@ def _customer_codes(
     ordered = final.unique().sort_values()
     lookup = ordered.get_indexer(final).astype(np.int64)
     return lookup[codes0], ordered
+
+
+def _canonical_int_keys(s: pd.Series) -> np.ndarray | None:
+    """Text ids that are whole numbers written plainly ('42', not '042', '+42' or '42.0')
+    as int64 keys, or None.
+
+    The common case of a CSV's ids, read by Arrow instead of hashing every text: each
+    id cast to a number and written back must give the text it came from, which
+    holds exactly for the ids ``_TEXT_INT`` reads without its '.0' (up to 18 digits).
+    Any other column (empty or missing cells included) goes the general way.
+    """
+    if not isinstance(s.dtype, pd.ArrowDtype | pd.StringDtype):
+        return None
+    try:
+        text = pa.array(s.array)  # Arrow-backed: no copy of the texts
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        return None
+    if not pa.types.is_string(text.type) and not pa.types.is_large_string(text.type):
+        return None
+    if text.null_count:
+        return None
+    ints = cast_or_none(text, pa.int64())
+    if ints is None or len(ints) == 0:
+        return None
+    low, high = pc.min_max(ints).values()
+    if not (-(10**18) < low.as_py() and high.as_py() < 10**18):
+        return None  # 19 digits: _TEXT_INT keeps them as text
+    if not pc.all(pc.equal(pc.cast(ints, text.type), text)).as_py():
+        return None
+    return ints.to_numpy()
 
 
 def _factorize(s: pd.Series) -> tuple[np.ndarray, Any]:
