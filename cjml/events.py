@@ -825,6 +825,9 @@ class EventLog:
     _constant_touchpoint: str | None = None
     #: The end of the period the log covers, when the reader was told (``data_end=``).
     _data_end_given: pd.Timestamp | None = None
+    #: Read from a folder: its columns that some files lack, with how many, and its files.
+    _lacking_in_files: tuple[tuple[Hashable, int], ...] = ()
+    _n_files: int = 1
 
     def __init__(
         self,
@@ -1191,6 +1194,19 @@ class EventLog:
         """The touchpoint of every event, when the log was read without a touchpoint
         column as ``read_events(..., touchpoint="purchase")``; None otherwise."""
         return self._constant_touchpoint
+
+    @property
+    def columns_not_in_every_file(self) -> dict[Hashable, str]:
+        """The columns that some files of the folder the log was read from lack (their rows
+        read them empty), each with how many: ``{"plan": "1 of 2 files lack it"}``.
+
+        Empty for a single file or a DataFrame. A customer attribute from such a column
+        tells which export an event came from rather than who the customer is, so the
+        features leave it out unless it is named (see :class:`cjml.JourneyFeaturizer`).
+        """
+        return {
+            column: f"{n} of {self._n_files} files lack it" for column, n in self._lacking_in_files
+        }
 
     @property
     def extra_columns(self) -> tuple[Hashable, ...]:
@@ -1830,6 +1846,7 @@ def read_events(
     else:
         log = _quarantined(data, origin, options)
     log._constant_touchpoint = touchpoint
+    log._lacking_in_files, log._n_files = origin.lacking, max(len(origin.names), 1)
     return log if data_end is None else log._ending_at(data_end)
 
 

@@ -212,3 +212,44 @@ def test_codes_are_point_in_time(attr_log):
         alone = fam.transform(past, cutoff=c)
         pd.testing.assert_frame_equal(full, alone.loc[full.index])
         assert np.isfinite(full["attribute_segment"].fillna(0)).all()
+
+
+def test_a_column_some_files_of_a_folder_lack_is_left_out_unless_named(tmp_path):
+    """Monthly exports where only January carries the plan: as a feature it would tell which
+    export an event came from, and a later file without it could not be scored. "auto"
+    leaves it out and says why; naming it still uses it; one file says nothing of files."""
+    frame = pd.DataFrame(
+        {
+            "customer_id": [1, 1, 2, 2, 3],
+            "timestamp": ["2024-01-02", "2024-02-03", "2024-01-05", "2024-02-06", "2024-02-07"],
+            "touchpoint": ["paid_ad", "email", "paid_ad", "purchase", "paid_ad"],
+            "segment": ["a", "a", "b", "b", "a"],
+            "plan": ["basic", None, "pro", None, None],
+        }
+    )
+    folder = tmp_path / "months"
+    folder.mkdir()
+    january = frame["timestamp"].str.startswith("2024-01")
+    frame[january].to_csv(folder / "2024-01.csv", index=False)
+    frame[~january].drop(columns="plan").to_csv(folder / "2024-02.csv", index=False)
+    with pytest.warns(UserWarning, match="Not every file of folder"):
+        log = cjml.read_events(folder)
+    assert log.columns_not_in_every_file == {"plan": "1 of 2 files lack it"}
+    fam = AttributeFeatures().fit(log, cutoff="2024-03-01")
+    assert fam.attributes_ == ("segment",)
+    assert fam.left_out_ == {"plan": "not in every file: 1 of 2 files lack it"}
+    assert attributes_text(fam.attributes_, fam.left_out_, command_line=True) == (
+        "Customer attributes used as features: segment. Left out: plan: 1 of 2 files lack it "
+        "(a column that not every file of the folder has tells which export an event came "
+        "from, not who the customer is, and a file without it could not be scored). To "
+        "choose, name every column to use: --attributes segment,COLUMN."
+    )
+    named = AttributeFeatures(attributes=("segment", "plan")).fit(log, cutoff="2024-03-01")
+    assert named.attributes_ == ("segment", "plan")
+    # the views of a log that features and training take keep what the folder said
+    assert log._customer_range(0, 2).columns_not_in_every_file == log.columns_not_in_every_file
+    one_file = tmp_path / "all.csv"
+    frame.to_csv(one_file, index=False)
+    whole = cjml.read_events(one_file)
+    assert whole.columns_not_in_every_file == {}
+    assert AttributeFeatures().fit(whole, cutoff="2024-03-01").attributes_ == ("segment", "plan")

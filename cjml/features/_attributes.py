@@ -62,8 +62,11 @@ class AttributeFeatures(FeatureFamily):
         of cjml's canonical columns) that holds text, categories or booleans
         with between 1 and ``max_categories`` distinct values in the fit data;
         numeric extra columns are left out (they may be event measures, not
-        customer attributes). A sequence names the columns explicitly (text or
-        numeric); ``()`` turns the family off.
+        customer attributes), and so are columns that some files of the folder
+        the log was read from lack (:attr:`cjml.EventLog.columns_not_in_every_file`:
+        they tell which export an event came from, and a later file without
+        them could not be scored). A sequence names the columns explicitly
+        (text or numeric); ``()`` turns the family off.
     max_categories : int, default 50
         Most distinct values an extra column may have to be used by ``"auto"``
         (identifiers and free text have many more).
@@ -77,7 +80,8 @@ class AttributeFeatures(FeatureFamily):
         numeric columns.
     left_out_ : dict
         The log's other extra columns, each with why it is not used (``"numbers"``,
-        ``"no value"``, ``"<n> distinct values"`` or ``"not named"``): what
+        ``"no value"``, ``"<n> distinct values"``, ``"not in every file: <k> of <n>
+        files lack it"`` or ``"not named"``): what
         :func:`attributes_text` tells the user.
     """
 
@@ -122,11 +126,14 @@ class AttributeFeatures(FeatureFamily):
             """The labels of text column ``c`` on the visible events."""
             return counts.get(("labels", c), set())
 
+        partial = log.columns_not_in_every_file
         if isinstance(self.attributes, str):  # "auto"
             chosen = [
                 c
                 for c in extra
-                if not _is_numeric(frame[c]) and 1 <= len(seen(c)) <= self.max_categories
+                if not _is_numeric(frame[c])
+                and 1 <= len(seen(c)) <= self.max_categories
+                and c not in partial
             ]
         else:
             chosen = list(self.attributes)
@@ -146,7 +153,13 @@ class AttributeFeatures(FeatureFamily):
                 raise ValueError(f"attributes lists a column twice: {chosen!r}.")
         self.attributes_ = tuple(chosen)
         self.left_out_ = {
-            str(c): _why_left_out(frame[c], seen(c), auto=isinstance(self.attributes, str))
+            str(c): _why_left_out(
+                frame[c],
+                seen(c),
+                auto=isinstance(self.attributes, str),
+                max_categories=self.max_categories,
+                partial=partial.get(c),
+            )
             for c in extra
             if c not in chosen
         }
@@ -210,14 +223,24 @@ class AttributeFeatures(FeatureFamily):
         return
 
 
-def _why_left_out(column: pd.Series, labels: set[str], *, auto: bool) -> str:
-    """Why ``"auto"`` (or a list of names) did not use an extra column."""
+def _why_left_out(
+    column: pd.Series,
+    labels: set[str],
+    *,
+    auto: bool,
+    max_categories: int = 50,
+    partial: str | None = None,
+) -> str:
+    """Why ``"auto"`` (or a list of names) did not use an extra column (``partial``: how
+    many files of the log's folder lack it, if some do)."""
     if not auto:
         return "not named"
     if _is_numeric(column):
         return "numbers"
     if not labels:
         return "no value"
+    if partial is not None and len(labels) <= max_categories:
+        return f"not in every file: {partial}"
     return f"{len(labels):,} distinct values"
 
 
@@ -253,6 +276,8 @@ def attributes_text(used, left_out: dict, *, command_line: bool = False) -> str:
     groups: dict[str, list[str]] = {}
     for column, why in left_out.items():
         key = "many" if why.endswith("distinct values") else why
+        if why.startswith("not in every file: "):
+            key, column = "files", f"{column}: {why.removeprefix('not in every file: ')}"
         groups.setdefault(key, []).append(column)
 
     def shown(columns: list[str]) -> str:
@@ -263,6 +288,10 @@ def attributes_text(used, left_out: dict, *, command_line: bool = False) -> str:
         "numbers": "numbers, which may measure events rather than customers",
         "many": "too many distinct values for categories: ids or free text",
         "no value": "no value",
+        "files": (
+            "a column that not every file of the folder has tells which export an event came "
+            "from, not who the customer is, and a file without it could not be scored"
+        ),
         "not named": "not named",
     }
     if set(groups) == {"not named"}:  # the user named the columns: nothing to add

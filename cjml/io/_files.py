@@ -587,14 +587,22 @@ def _read_path(
         )
         for p in chosen
     ]
+    lacking: dict[Hashable, int] = {}
     if kind != "json":  # a JSON line may lack a key, and so may a whole file of them
         required = [mapping.get(c, c) for c in REQUIRED_COLUMNS]
-        _folder_columns(path, chosen, [list(f.columns) for f in frames], required)
+        _, absent = _folder_columns(path, chosen, [list(f.columns) for f in frames], required)
+        for gone in absent:
+            for c in gone:
+                lacking[c] = lacking.get(c, 0) + 1
     starts = tuple(int(x) for x in np.cumsum([0] + [len(f) for f in frames[:-1]]))
     data = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     names = tuple(p.name if folder is None else _relative(folder, p) for p in chosen)
     origin = _Origin(
-        names=names, starts=starts, csv=kind in TEXT_KINDS, first_line=1 if kind == "json" else 2
+        names=names,
+        starts=starts,
+        csv=kind in TEXT_KINDS,
+        first_line=1 if kind == "json" else 2,
+        lacking=tuple(lacking.items()),
     )
     return data, origin
 

@@ -258,6 +258,8 @@ class _Origin:
     index: pd.Index | None = None  # a DataFrame's index when it is not 0..n-1
     rows: np.ndarray | None = None  # input position of each row, when given a subset
     first_line: int = 2  # the line of a file's first row: 2 under a CSV header, 1 in JSON Lines
+    # a folder's columns that some of its files lack, each with the number of those files
+    lacking: tuple[tuple[Hashable, int], ...] = ()
 
     def where(self, pos: int) -> str:
         pos = int(pos) if self.rows is None else int(self.rows[int(pos)])
