@@ -1229,6 +1229,11 @@ class EventLog:
         """
         if self._data_end_given is not None:
             return self._data_end_given
+        return self._day_after_last_event
+
+    @cached_property
+    def _day_after_last_event(self) -> pd.Timestamp:
+        # once per log: the parts a large log is featurized in each ask for it
         last = pd.Timestamp(int(self.timestamps_ns.max()), tz="UTC")
         return last.floor("D") + pd.Timedelta(days=1)
 
