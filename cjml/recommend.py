@@ -77,7 +77,7 @@ from __future__ import annotations
 import functools
 import itertools
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -1861,6 +1861,21 @@ def _value_saved(reduction, value, cost) -> np.ndarray:
         return np.asarray(reduction, dtype=float) * np.asarray(value, dtype=float) - np.asarray(
             cost, dtype=float
         )
+
+
+def _no_cost_text(touchpoints: Sequence[str]) -> str:
+    """Why the value saved is unknown for these recommended touchpoints, and the fix: they
+    have no unit cost (a drafted journey map gives none), and value saved is net of it."""
+    names = sorted(str(t) for t in touchpoints)
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return ngettext(
+        "{names} has no unit cost in the journey map, and value saved is net of cost: add "
+        "cost = N under [touchpoints.{first}] in the map, or a [costs] table in the rules",
+        "{names} have no unit cost in the journey map, and value saved is net of cost: add "
+        "cost = N under [touchpoints.{first}] and the others in the map, or a [costs] table "
+        "in the rules",
+        len(names),
+    ).format(names=shown, first=names[0] if names else "NAME")
 
 
 def _rank_score(reduction, cost, value_saved, rank_by: str) -> np.ndarray:

@@ -477,3 +477,24 @@ def test_a_journey_map_with_a_value_bundle_values_the_customers_as_score_does(sa
     assert report.value["customers"].sum() == len(scored)
     assert report.value["expected_value"].sum() == pytest.approx(scored["expected_value"].sum())
     assert report.value["value_at_risk"].sum() == pytest.approx(scored["value_at_risk"].sum())
+
+
+def test_the_app_says_which_touchpoints_lack_a_cost_and_orders_by_the_reduction(sample, tmp_path):
+    """Scores of a drafted map (no touchpoint has a cost): no value saved anywhere. The
+    overview says why and how to give costs, never "no recommended touchpoint", and the
+    list is ordered by the expected reduction."""
+    from cjml.panel._app import MarketerPanel
+
+    bundle, log, scores = sample
+    unpriced = scores.assign(
+        **{c: np.nan for c in scores.columns if c.startswith("expected_value_saved")}
+    )
+    data = PanelData.from_inputs(bundle, log, unpriced, user="tester", decisions=None)
+    chosen = sorted(unpriced["recommended_touchpoint"].dropna().unique())
+    assert chosen and data.overview.touchpoints_without_cost == tuple(chosen)
+    app = MarketerPanel(data, page_size=10, export_path=tmp_path / "a.csv")
+    assert app.sort.value.startswith("expected_retained")
+    top = _text(app.overview_value.value)
+    assert "Value saved is unknown: " in top
+    assert f"add cost = N under [touchpoints.{chosen[0]}]" in top
+    assert "No customer has a recommended touchpoint yet" not in top

@@ -460,3 +460,51 @@ def test_recommend_command_ranks_by_the_key_given(bundle_path, events, tmp_path,
               "--rank-by", "profit"])  # fmt: skip
     assert exc.value.code == 2
     assert "invalid choice: 'profit'" in capsys.readouterr().err
+
+
+def _without_costs(bundle):
+    """The bundle with a journey map that gives no touchpoint a unit cost, as a drafted one."""
+    from cjml.journey import JourneyMap
+
+    spec = bundle.journey_map.to_dict()
+    for attrs in spec["touchpoints"].values():
+        attrs.pop("cost", None)
+    return dataclasses.replace(bundle, journey_map=JourneyMap.from_dict(spec))
+
+
+def test_touchpoints_without_a_cost_have_no_value_saved_and_every_summary_says_why(
+    bundle, events, log
+):
+    """A drafted map gives no cost, and value saved is net of cost: it is unknown, never 0.
+    The score summary, the recommend command's lines, the panel's order and its overview
+    say which touchpoints lack a cost and how to give one."""
+    from cjml.cli._acting import recommendation_summary
+    from cjml.panel import default_sort
+    from cjml.panel._data._overview import _value_facts
+
+    nocost = _without_costs(bundle)
+    out = score(nocost, events, drivers=False)
+    chosen = out["recommended_touchpoint"].notna()
+    assert chosen.any() and out["expected_value_saved"].isna().all()
+    summary = ScoreSummary.from_dict(out.attrs["summary"])
+    assert summary.value_saved is None
+    assert set(summary.touchpoints_without_cost) == set(out.loc[chosen, "recommended_touchpoint"])
+    text = summary.to_text()
+    first = sorted(summary.touchpoints_without_cost)[0]
+    assert "the value the first-ranked touchpoints save is unknown: " in text
+    assert f"add cost = N under [touchpoints.{first}]" in text and "save 0" not in text
+    assert ScoreSummary.from_dict(summary.to_dict()) == summary
+
+    lines = recommendation_summary(out)
+    assert "expected value saved: unknown; " in lines and "net of their cost: 0" not in lines
+    # the at-risk list is ordered by the reduction, not by a column of NaN
+    assert default_sort(out) == "expected_retained"
+    facts = _value_facts(out, top=5)
+    assert facts["top_value_saved"].empty
+    assert facts["touchpoints_without_cost"] == tuple(sorted(summary.touchpoints_without_cost))
+
+    # with costs, nothing of it
+    priced = score(bundle, events, drivers=False, rules={"costs": _cheap(bundle)})
+    assert ScoreSummary.from_dict(priced.attrs["summary"]).touchpoints_without_cost == ()
+    assert default_sort(priced) == "value_saved"
+    assert "unknown" not in recommendation_summary(priced)

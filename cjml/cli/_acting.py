@@ -414,13 +414,24 @@ def recommendation_summary(actions: pd.DataFrame) -> str:
     for name, count in chosen.value_counts().items():
         lines.append(f"  {name:<22} {count:>8,}")
     if "expected_value_saved" in actions.columns and chosen.notna().any():
+        from cjml.recommend import _no_cost_text
+
         # the first-ranked touchpoints only: the next ranks are alternatives to them
-        lines.append(
-            "  "
-            + _(
+        saved = actions["expected_value_saved"]
+        no_cost = chosen[chosen.notna() & saved.isna()].unique()
+        total = format_number(float(saved.sum()))
+        if not len(no_cost):
+            line = _(
                 "expected value saved by the first-ranked touchpoints, net of their cost: {saved}"
-            ).format(saved=format_number(float(actions["expected_value_saved"].sum())))
-        )
+            ).format(saved=total)
+        elif len(no_cost) < chosen.nunique():
+            line = _(
+                "expected value saved by the first-ranked touchpoints, net of their cost: "
+                "{saved}; not counted: {why}"
+            ).format(saved=total, why=_no_cost_text(no_cost))
+        else:
+            line = _("expected value saved: unknown; {why}").format(why=_no_cost_text(no_cost))
+        lines.append("  " + line)
     if "uncertain" in actions.columns and chosen.notna().any():
         lines.append(
             f"  {int(actions['uncertain'].sum()):,} of them uncertain (the interval on "

@@ -694,10 +694,23 @@ class MarketerPanel(W.VBox):
         if top is None:
             return ""
         title = f"<h4>{_esc(_('Top customers by value saved'))}</h4>"
+        without_cost = ""
+        if ov.touchpoints_without_cost:
+            from cjml.recommend import _no_cost_text
+
+            without_cost = (
+                "<div class='cjml-empty'>"
+                + _esc(
+                    _("Value saved is unknown: {why}.").format(
+                        why=_no_cost_text(ov.touchpoints_without_cost)
+                    )
+                )
+                + "</div>"
+            )
         if top.empty:
-            return (
-                title
-                + "<div class='cjml-empty'>"
+            return title + (
+                without_cost
+                or "<div class='cjml-empty'>"
                 + _esc(_("No customer has a recommended touchpoint yet."))
                 + "</div>"
             )
@@ -731,6 +744,7 @@ class MarketerPanel(W.VBox):
                 rows,
                 align_left=(0, 1),
             )
+            + without_cost
         )
 
     def _fill_journey_tables(self, report) -> None:

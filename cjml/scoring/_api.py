@@ -426,7 +426,9 @@ def score(
             + int(status_counts.get("no_events", 0))
             + len(absent),
             value_at_risk=totals.get("value_at_risk"),
-            value_saved=totals.get("value_saved") if recommend else None,
+            # none known: every first-ranked touchpoint lacks a cost (touchpoints_without_cost)
+            value_saved=totals.get("value_saved") if recommend and totals.get("n_saved") else None,
+            touchpoints_without_cost=tuple(sorted(totals.get("no_cost", ()))) if recommend else (),
         )
         counts["spaced_ids"] = spaced
         counts["case_ids"] = case_twins

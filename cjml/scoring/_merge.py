@@ -54,15 +54,22 @@ def _write_output(
     rejects_path: Path | None,
     *,
     force: bool,
-) -> tuple[pd.DataFrame | None, bool, dict[str, float]]:
+) -> tuple[pd.DataFrame | None, bool, dict[str, Any]]:
     """Merge the chunks (and absent listed customers) into the output, atomically.
 
     Under a budget, the customers it leaves out (see :func:`_past_budget`) lose
     their recommendations on the way. Also returns, with a value model, the
     totals as written: ``value_at_risk`` and ``value_saved`` (each customer's
-    first-ranked touchpoint only: the next ranks are alternatives to it).
+    first-ranked touchpoint only: the next ranks are alternatives to it), and
+    ``no_cost``: the first-ranked touchpoints whose value saved is unknown, for want
+    of a unit cost, and ``n_saved``: the customers whose value saved is known.
     """
-    totals = {"value_at_risk": 0.0, "value_saved": 0.0}
+    totals: dict[str, Any] = {
+        "value_at_risk": 0.0,
+        "value_saved": 0.0,
+        "no_cost": set(),
+        "n_saved": 0,
+    }
     n_parts = run.state["n_parts"]
     score_files = [f for f in (run.chunk_file("scored", p) for p in range(n_parts)) if f.exists()]
     past = _past_budget(score_files, plan)
@@ -98,6 +105,9 @@ def _write_output(
                     ):
                         total = pc.sum(piece.column(column)).as_py()
                         totals[name] += 0.0 if total is None else float(total)
+                    if "recommended_touchpoint" in piece.column_names:
+                        totals["no_cost"] |= _without_value_saved(piece)
+                        totals["n_saved"] += _count_finite(piece.column("expected_value_saved"))
                 sink.write(piece)
         if reject_files:
             reject_sink = _TableSink(rejects_path, reject_schema, run.path)
@@ -364,6 +374,22 @@ def _plain_columns(frame: pd.DataFrame, schema: pa.Schema) -> dict[str, list]:
     return pa.Table.from_pandas(
         frame[schema.names], schema=schema, preserve_index=False
     ).to_pydict()
+
+
+def _without_value_saved(piece: pa.Table) -> set[str]:
+    """The first-ranked touchpoints of ``piece`` whose value saved is missing (no unit cost)."""
+    saved = piece.column("expected_value_saved")
+    unknown = pc.and_(
+        pc.is_valid(piece.column("recommended_touchpoint")),
+        pc.or_kleene(pc.is_null(saved), pc.is_nan(saved)),
+    )
+    chosen = pc.filter(piece.column("recommended_touchpoint"), pc.fill_null(unknown, True))
+    return {str(t) for t in pc.unique(chosen).to_pylist() if t is not None}
+
+
+def _count_finite(column: pa.ChunkedArray) -> int:
+    """How many values of a float column are neither missing nor NaN."""
+    return int(pc.sum(pc.fill_null(pc.invert(pc.is_nan(column)), False)).as_py() or 0)
 
 
 def _past_budget(files: list[Path], plan: _Plan) -> pd.Index:

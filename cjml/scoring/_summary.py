@@ -68,10 +68,15 @@ class ScoreSummary:
         With a value model and recommendations: the total
         ``expected_value_saved`` of each written customer's first-ranked
         touchpoint, net of cost (the next ranks are alternatives, never
-        added); None without them.
+        added); None without them, or when no first-ranked touchpoint has a
+        unit cost (see ``touchpoints_without_cost``).
     n_cancelled : int, default 0
         Customers with status ``"cancelled"`` (a churn event such as a
         cancellation by the cutoff, and no purchase since).
+    touchpoints_without_cost : tuple of str, default ()
+        First-ranked touchpoints with no unit cost (in the journey map or the
+        rules): their value saved, net of cost, is unknown and not in
+        ``value_saved``.
     """
 
     n_customers: int
@@ -95,6 +100,7 @@ class ScoreSummary:
     value_at_risk: float | None = None
     value_saved: float | None = None
     n_cancelled: int = 0
+    touchpoints_without_cost: tuple[str, ...] = ()
 
     @property
     def customers_per_second(self) -> float:
@@ -146,6 +152,23 @@ class ScoreSummary:
     def _value_text(self) -> str:
         """The value at risk, and what the first-ranked touchpoints save (when recommended)."""
         at_risk = format_number(self.value_at_risk)
+        if self.touchpoints_without_cost:
+            from cjml.recommend import _no_cost_text
+
+            if self.value_saved is None:
+                return _(
+                    "value at risk over the horizon {at_risk}; the value the first-ranked "
+                    "touchpoints save is unknown: {why}"
+                ).format(at_risk=at_risk, why=_no_cost_text(self.touchpoints_without_cost))
+            return _(
+                "value at risk over the horizon {at_risk}; the value the first-ranked "
+                "touchpoints save is known only for those with a cost ({saved} net of it): "
+                "{why}"
+            ).format(
+                at_risk=at_risk,
+                saved=format_number(self.value_saved),
+                why=_no_cost_text(self.touchpoints_without_cost),
+            )
         if self.value_saved is None:
             return _("value at risk over the horizon {at_risk}").format(at_risk=at_risk)
         return _(
@@ -212,6 +235,7 @@ class ScoreSummary:
         out["out"] = None if self.out is None else str(self.out)
         out["rejects"] = None if self.rejects is None else str(self.rejects)
         out["unknown_touchpoints"] = [str(t) for t in self.unknown_touchpoints]
+        out["touchpoints_without_cost"] = [str(t) for t in self.touchpoints_without_cost]
         for name in _INT_FIELDS:
             if out[name] is not None:
                 out[name] = int(out[name])
@@ -275,6 +299,9 @@ class ScoreSummary:
         for name in ("out", "rejects"):
             values[name] = None if values[name] is None else Path(values[name])
         values["unknown_touchpoints"] = tuple(str(t) for t in values["unknown_touchpoints"])
+        values["touchpoints_without_cost"] = tuple(
+            str(t) for t in values.get("touchpoints_without_cost", ())
+        )
         return cls(**values)
 
 

@@ -74,7 +74,8 @@ def default_sort(table: pd.DataFrame) -> str:
     """The at-risk list's default order for this table.
 
     ``"value_saved"`` (most value saved net of cost first) when the scores
-    have ``expected_value_saved`` (a bundle with a value model), else
+    have ``expected_value_saved`` (a bundle with a value model) and some
+    customer's is known (its touchpoint has a unit cost), else
     ``"expected_retained"`` (the largest expected drop in drop-off risk first).
     When no customer has a recommendation (a bundle that cannot recommend, or
     scores made without), those orders say nothing: ``"value_at_risk"`` when
@@ -100,10 +101,18 @@ def default_sort(table: pd.DataFrame) -> str:
     'value_saved'
     >>> default_sort(pd.DataFrame({"churn_risk": [0.4], "expected_risk_reduction": [None]}))
     'churn_risk'
+
+    Touchpoints without a unit cost have no value saved, which orders nothing:
+
+    >>> no_cost = pd.DataFrame({"expected_risk_reduction": [0.1], "expected_value_saved": [None]})
+    >>> default_sort(no_cost)
+    'expected_retained'
     """
     recommended = [c for c in ("expected_risk_reduction", "expected_value_saved") if c in table]
     if not recommended or table[recommended].notna().any().any():
-        return "value_saved" if "expected_value_saved" in table.columns else "expected_retained"
+        # value saved needs a unit cost: touchpoints without one (a drafted map) have none
+        saved = table.get("expected_value_saved")
+        return "value_saved" if saved is not None and saved.notna().any() else "expected_retained"
     if "value_at_risk" in table.columns and table["value_at_risk"].notna().any():
         return "value_at_risk"
     return "churn_risk"

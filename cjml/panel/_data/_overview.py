@@ -69,6 +69,9 @@ class Overview:
         ``customer_id, recommended_touchpoint, expected_value_saved,
         expected_value, value_at_risk, churn_risk``, most first (None without
         values).
+    touchpoints_without_cost : tuple of str, default ()
+        First-ranked touchpoints with no unit cost: their customers have no
+        value saved (it is net of cost), so they are not in the two above.
     """
 
     n_customers: int
@@ -83,6 +86,7 @@ class Overview:
     total_value_at_risk: float = float("nan")
     total_value_saved: float = float("nan")
     top_value_saved: pd.DataFrame | None = None
+    touchpoints_without_cost: tuple[str, ...] = ()
 
 
 #: The columns of :attr:`Overview.top_value_saved`.
@@ -109,6 +113,10 @@ def _value_facts(table: pd.DataFrame, top: int) -> dict:
     if "expected_value_saved" in table.columns:
         saved = table["expected_value_saved"].to_numpy(dtype=float)
         known = np.flatnonzero(~np.isnan(saved))
+        if "recommended_touchpoint" in table.columns:
+            chosen = table["recommended_touchpoint"]
+            no_cost = chosen[chosen.notna().to_numpy() & np.isnan(saved)]
+            facts["touchpoints_without_cost"] = tuple(sorted({str(t) for t in no_cost}))
         order = known[np.argsort(-saved[known], kind="stable")]  # ties keep the table order
         rows = table.iloc[order[: int(top)]]
         facts["top_value_saved"] = pd.DataFrame(
