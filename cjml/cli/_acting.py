@@ -418,7 +418,7 @@ def recommendation_summary(actions: pd.DataFrame) -> str:
 
         # the first-ranked touchpoints only: the next ranks are alternatives to them
         saved = actions["expected_value_saved"]
-        no_cost = chosen[chosen.notna() & saved.isna()].unique()
+        no_cost = [str(t) for t in chosen[chosen.notna() & saved.isna()].unique()]
         total = format_number(float(saved.sum()))
         if not len(no_cost):
             line = _(
