@@ -31,7 +31,9 @@ the pandas reference ``read_json(lines=True)`` + ``json_normalize`` + a stable s
 pandas' ``to_csv`` writes them) against pyarrow's CSV reader (every core) plus the same sort,
 and pandas' ``read_csv`` plus the sort; the goal is the same 1.3x of pyarrow's.
 
-    python benchmarks/events.py --csv [--events 1000000] [--repeats 3] [--before DIR]
+    python benchmarks/events.py --csv [--text-ids] [--events 1000000] [--repeats 3] [--before DIR]
+
+``--text-ids`` writes each customer id as a UUID (text ids, as CRMs export them).
 
 ``--excel N`` times the first N events of the 1M log as an Excel workbook (needs openpyxl):
 ``read_events`` of it against ``pandas.read_excel`` of the same sheet (which checks nothing).
@@ -122,12 +124,29 @@ def pandas_reference(state: None, path: str) -> dict:
     return {"events": len(frame), "customers": int(frame["customer_id"].nunique())}
 
 
-def _csv_path(n_events: int) -> str:
-    """The Parquet log of ``n_events`` events as a CSV file; built once and cached."""
-    path = CACHE / f"events_{n_events}.csv"
+def _csv_path(n_events: int, text_ids: bool = False) -> str:
+    """The Parquet log of ``n_events`` events as a CSV file; built once and cached.
+
+    ``text_ids``: each customer id written as a UUID (as CRMs and analytics tools export
+    them), the same customers and events otherwise."""
+    path = CACHE / f"events_{n_events}{'_uuid' if text_ids else ''}.csv"
     if not path.exists():
-        pd.read_parquet(_log_path(n_events)).to_csv(path, index=False)
+        frame = pd.read_parquet(_log_path(n_events))
+        if text_ids:
+            frame["customer_id"] = _uuids(frame["customer_id"].to_numpy())
+        frame.to_csv(path, index=False)
     return str(path)
+
+
+def _uuids(ids: np.ndarray) -> np.ndarray:
+    """A UUID-shaped text per distinct whole-number id (random, fixed by the id)."""
+    import uuid
+
+    distinct, codes = np.unique(ids, return_inverse=True)
+    rng = np.random.default_rng(0)
+    words = rng.integers(0, 2**63, size=(len(distinct), 2), dtype=np.int64).astype(np.uint64)
+    text = np.array([str(uuid.UUID(int=(int(a) << 64) | int(b))) for a, b in words], dtype=object)
+    return text[codes]
 
 
 def setup_pyarrow_csv_reference(path: str) -> None:
@@ -389,6 +408,11 @@ def main() -> None:
     parser.add_argument(
         "--csv", action="store_true", help="time the logs written as CSV files instead"
     )
+    parser.add_argument(
+        "--text-ids",
+        action="store_true",
+        help="with --csv: the customer ids written as UUIDs (text ids)",
+    )
     args = parser.parse_args()
     if args.excel:
         excel_cases(args.excel, args.repeats)
@@ -396,14 +420,18 @@ def main() -> None:
     if args.json:
         json_cases(args.json, args.repeats)
         return
-    kind = "CSV files" if args.csv else "Parquet logs"
+    kind = ("CSV files" if args.csv else "Parquet logs") + (
+        " with UUID customer ids" if args.text_ids else ""
+    )
+    if args.text_ids and not args.csv:
+        parser.error("--text-ids goes with --csv")
     print(
         f"read_events on shuffled {kind}; median of {args.repeats} interleaved runs "
         "in fresh processes"
     )
     print(f"{'events':>11} {'case':30} {'seconds':>8} {'events/s':>12} {'peak MB':>8}  runs")
     for n in args.events:
-        path = _csv_path(n) if args.csv else _log_path(n)
+        path = _csv_path(n, text_ids=args.text_ids) if args.csv else _log_path(n)
         cases = interleaved(
             args.repeats, before=args.before, cases_run=CSV_CASES if args.csv else CASES, path=path
         )
