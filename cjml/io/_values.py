@@ -117,7 +117,7 @@ def _canonical_int_keys(s: pd.Series) -> np.ndarray | None:
     if not isinstance(s.dtype, pd.ArrowDtype | pd.StringDtype):
         return None
     try:
-        text = pa.array(s.array)  # Arrow-backed: no copy of the texts
+        text = pa.array(s.array)  # the Arrow text pandas holds, not Python strings
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
         return None
     if not pa.types.is_string(text.type) and not pa.types.is_large_string(text.type):
