@@ -508,3 +508,25 @@ def test_touchpoints_without_a_cost_have_no_value_saved_and_every_summary_says_w
     assert ScoreSummary.from_dict(priced.attrs["summary"]).touchpoints_without_cost == ()
     assert default_sort(priced) == "value_saved"
     assert "unknown" not in recommendation_summary(priced)
+
+
+def test_the_recommend_lines_count_the_value_of_priced_touchpoints_and_name_the_others():
+    """Some first-ranked touchpoints have a cost, one has none: the total counts the priced
+    ones and the line names the other, never a 0 for it."""
+    from cjml.cli._acting import recommendation_summary
+
+    actions = pd.DataFrame(
+        {
+            "recommended_touchpoint": ["email", "call", "call", None],
+            "expected_risk_reduction": [0.02, 0.05, 0.04, np.nan],
+            "expected_value_saved": [15.0, np.nan, np.nan, np.nan],
+        }
+    )
+    lines = recommendation_summary(actions)
+    assert (
+        "expected value saved by the first-ranked touchpoints, net of their cost: 15; not "
+        "counted: call has no unit cost in the journey map" in lines
+    )
+    assert "add cost = N under [touchpoints.call]" in lines
+    priced = recommendation_summary(actions.assign(expected_value_saved=[15.0, 20.0, 10.0, np.nan]))
+    assert priced.splitlines()[-1].endswith("net of their cost: 45")
