@@ -139,7 +139,7 @@ def _csv_path(n_events: int, text_ids: bool = False) -> str:
 
 
 def _uuids(ids: np.ndarray) -> np.ndarray:
-    """A UUID-shaped text per distinct whole-number id (random, fixed by the id)."""
+    """A UUID-shaped text per distinct whole-number id (random draws of a fixed seed)."""
     import uuid
 
     distinct, codes = np.unique(ids, return_inverse=True)
