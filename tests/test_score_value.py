@@ -530,3 +530,21 @@ def test_the_recommend_lines_count_the_value_of_priced_touchpoints_and_name_the_
     assert "add cost = N under [touchpoints.call]" in lines
     priced = recommendation_summary(actions.assign(expected_value_saved=[15.0, 20.0, 10.0, np.nan]))
     assert priced.splitlines()[-1].endswith("net of their cost: 45")
+
+
+def test_the_score_summary_gives_the_value_of_priced_touchpoints_and_names_the_others(scores):
+    """Some first-ranked touchpoints priced, one not: the total is for the priced ones and
+    says so; none priced: unknown, no number."""
+    said = scores.attrs["summary"]
+    some = ScoreSummary.from_dict(
+        {**said, "value_saved": 45.0, "touchpoints_without_cost": ["call"]}
+    )
+    assert (
+        "the value the first-ranked touchpoints save is known only for those with a cost (45 "
+        "net of it): call has no unit cost in the journey map" in some.to_text()
+    )
+    none = ScoreSummary.from_dict(
+        {**said, "value_saved": None, "touchpoints_without_cost": ["call"]}
+    )
+    assert "save is unknown: call has no unit cost" in none.to_text()
+    assert "net of it" not in none.to_text()

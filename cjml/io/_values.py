@@ -261,9 +261,6 @@ def _text_numbers(s: pd.Series) -> np.ndarray:
     """Text cells as float64, NaN where a cell is missing or not a number (what
     ``pd.to_numeric(errors="coerce")`` gives): by Arrow's cast when every cell reads as a
     number, by pandas otherwise (a '1,234.50' the caller reads again, a word it refuses)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     try:
         text = pa.array(s, from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
