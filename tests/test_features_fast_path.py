@@ -152,16 +152,22 @@ def test_a_large_log_is_fitted_in_parts_to_the_same_state(monkeypatch, cutoff, d
         other = cjml.read_events(events)
     monkeypatch.setattr(_featurizer.SequenceFeatures, "_DENSE_PAIRS", dense_pairs)
 
-    def fit(events_per_part):
+    def fit(events_per_part, n_jobs=1):
         monkeypatch.setattr(_featurizer, "_EVENTS_PER_PART", events_per_part)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            featurizer = cjml.JourneyFeaturizer(max_touchpoints=12).fit(other, cutoff=cutoff)
+            featurizer = cjml.JourneyFeaturizer(max_touchpoints=12, n_jobs=n_jobs)
+            featurizer.fit(other, cutoff=cutoff)
         return featurizer, sorted(str(w.message) for w in caught)
 
     whole, said = fit(10**9)
     parted, said_parted = fit(other.n_events // 7)
     assert said_parted == said and any("touchpoints" in m for m in said)  # folding, said once
+    for n_jobs in (2, 3):  # runs of parts counted on threads, their sums added in order
+        threaded, said_threaded = fit(other.n_events // 7, n_jobs)
+        assert said_threaded == said
+        assert fitted_state(threaded) == fitted_state(whole)
+        assert list(threaded.feature_names_out_) == list(whole.feature_names_out_)
     assert list(parted.feature_names_out_) == list(whole.feature_names_out_)
     assert parted.categorical_features_ == whole.categorical_features_
     assert fitted_state(parted) == fitted_state(whole)
@@ -271,6 +277,28 @@ def test_pieces_convert_to_the_same_parquet_as_the_whole_table(values, cuts, tex
     assert np.array_equal(
         got.view(np.int64)[~np.isnan(got)], np.asarray(values)[~np.isnan(values)].view(np.int64)
     )
+
+
+def test_complete_columns_are_required_fields_and_a_later_null_widens_the_file(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(_write, "_ROW_GROUP_ROWS", 2)  # rows already written when x's null comes
+    pieces = [
+        pd.DataFrame({"customer_id": [1, 2], "x": [1.0, 2.0], "y": [np.nan, 1.0]}),
+        pd.DataFrame({"customer_id": [3, 4], "x": [3.0, 4.0], "y": [2.0, 3.0]}),
+        pd.DataFrame({"customer_id": [5, 6], "x": [np.nan, 6.0], "y": [4.0, 5.0]}),
+        pd.DataFrame({"customer_id": [7], "x": [7.0], "y": [6.0]}),
+    ]
+    out = write_table(iter(pieces), tmp_path / "pieces.parquet")
+    whole = write_table(pd.concat(pieces, ignore_index=True), tmp_path / "whole.parquet")
+    schema = pq.read_schema(out)
+    assert schema.equals(pq.read_schema(whole), check_metadata=True)
+    assert [schema.field(c).nullable for c in ("customer_id", "x", "y")] == [False, True, True]
+    assert pq.ParquetFile(out).metadata.num_row_groups == 4  # the copied row groups kept
+    pd.testing.assert_frame_equal(pd.read_parquet(out), pd.concat(pieces, ignore_index=True))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pieces.parquet", "whole.parquet"]
+    complete = write_table(iter(pieces[1:2]), tmp_path / "complete.parquet")
+    assert not any(f.nullable for f in pq.read_schema(complete))
 
 
 def test_a_later_piece_with_other_dtypes_or_attrs_is_refused(tmp_path):

@@ -6,6 +6,7 @@ import copy
 import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
@@ -264,16 +265,35 @@ class JourneyFeaturizer(Transformer):
                 f._check_params()  # before any counting, as the whole log's fit does
             # per-event arrays every part reads, made once: the parts, and transform's
             # parts after them, take views of them (see EventLog._customer_range)
-            log.timestamps_ns, log.touchpoint_codes  # noqa: B018
+            log.timestamps_ns, log.touchpoint_codes, log.offsets, log.data_end  # noqa: B018
             at = pd.Timestamp(int(value), tz="UTC")
-            totals: list[dict | None] = [None] * len(families)
-            for start, stop in bounds:
-                part = log._customer_range(start, stop)
-                windows = build_windows(part, at)
-                totals = [
-                    add_counts(total, f._fit_counts(windows, part))
-                    for total, f in zip(totals, families, strict=True)
-                ]
+
+            def count(some: list[tuple[int, int]]) -> list[dict | None]:
+                totals: list[dict | None] = [None] * len(families)
+                for start, stop in some:
+                    part = log._customer_range(start, stop)
+                    windows = build_windows(part, at)
+                    totals = [
+                        add_counts(total, f._fit_counts(windows, part))
+                        for total, f in zip(totals, families, strict=True)
+                    ]
+                return totals
+
+            n_jobs = min(self._threads_for(log.n_events), len(bounds))
+            if n_jobs > 1:
+                # consecutive runs of parts on threads, their sums added in order: counts
+                # are whole numbers, sets and lists, so the state is the same to the bit
+                cut = np.linspace(0, len(bounds), n_jobs + 1).astype(int)
+                with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+                    runs = list(pool.map(count, [bounds[a:b] for a, b in pairwise(cut)]))
+                totals = runs[0]
+                for run in runs[1:]:
+                    totals = [
+                        t if r is None else add_counts(t, r)
+                        for t, r in zip(totals, run, strict=True)
+                    ]
+            else:
+                totals = count(bounds)
             families = [
                 f._fit_counted(total or {}, log) for f, total in zip(families, totals, strict=True)
             ]
@@ -630,10 +650,13 @@ class JourneyFeaturizer(Transformer):
         return output_frame(data, windows, names)
 
     def _threads(self, windows: Windows) -> int:
+        return self._threads_for(len(windows.ev))
+
+    def _threads_for(self, n_events: int) -> int:
         if self.n_jobs is not None:
             return max(1, int(self.n_jobs))
         # threads only pay off on large logs
-        return min(os.cpu_count() or 1, 4) if len(windows.ev) >= 200_000 else 1
+        return min(os.cpu_count() or 1, 4) if n_events >= 200_000 else 1
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """Return the names of the features ``transform`` returns, in order.

@@ -347,7 +347,7 @@ def write_table(frame, path: str | Path, *, force: bool = False) -> Path:
     if isinstance(frame, pd.DataFrame):
         return write_atomic(
             path,
-            lambda tmp: frame.to_parquet(tmp, index=False, compression="zstd"),
+            lambda tmp: _write_parquet(frame, tmp),
             force=force,
             suffixes=TABLE_SUFFIXES,
         )
@@ -357,6 +357,35 @@ def write_table(frame, path: str | Path, *, force: bool = False) -> Path:
         force=force,
         suffixes=TABLE_SUFFIXES,
     )
+
+
+def _write_parquet(frame: pd.DataFrame, tmp: str | Path) -> None:
+    """Write a whole DataFrame as pandas would, its columns without nulls required."""
+    import pyarrow.parquet as pq
+
+    import pyarrow as pa
+
+    table = _arrow_table(frame)
+    # the same columns, only the fields' nullability differs: no copy
+    table = pa.Table.from_arrays(table.columns, schema=_required_where_complete(table))
+    pq.write_table(table, tmp, compression="zstd")
+
+
+def _required_where_complete(table):
+    """``table``'s schema with every column that holds no null a required field.
+
+    A required column needs no definition levels: writing 129 features so costs a
+    fifth less CPU (benchmarks/README.md, features.py, stop 61), and the file says
+    which columns are complete. Readers see the same values and dtypes.
+    """
+    import pyarrow as pa
+
+    fields = [
+        # a column of no type (an empty object column) cannot be required
+        f.with_nullable(column.null_count > 0 or pa.types.is_null(f.type))
+        for f, column in zip(table.schema, table.columns, strict=True)
+    ]
+    return pa.schema(fields, metadata=table.schema.metadata)
 
 
 def _arrow_table(frame: pd.DataFrame):
@@ -471,7 +500,15 @@ def _keys(schema) -> list[str]:
 
 
 def _write_parquet_pieces(frames: Iterable[pd.DataFrame], tmp: str | Path) -> None:
-    """Write the pieces to one Parquet file on a thread while the next ones are made."""
+    """Write the pieces to one Parquet file on a thread while the next ones are made.
+
+    The columns without nulls in the first piece are written as required fields, as
+    :func:`_write_parquet` writes a whole table. A later piece with a null in one of
+    them makes the file written so far be copied, row group by row group, under the
+    schema with that column nullable (``widen``; rare: a feature missing for some
+    customers is almost always missing in the first piece too), so that the file is
+    the one the pieces' concatenation gives written at once.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -480,25 +517,58 @@ def _write_parquet_pieces(frames: Iterable[pd.DataFrame], tmp: str | Path) -> No
 
     def flush() -> None:
         if state["tables"]:
-            state["writer"].write_table(pa.concat_tables(state["tables"]))
+            table = pa.concat_tables(state["tables"])
+            # the same columns, only the fields' nullability differs: no copy
+            state["writer"].write_table(pa.Table.from_arrays(table.columns, schema=state["out"]))
             state["tables"], state["rows"] = [], 0
+
+    def open_writer(schema, out_schema, frame: pd.DataFrame | None = None) -> None:
+        if frame is not None:
+            state["options"] = {
+                "compression": "zstd",
+                "use_dictionary": _repetitive(frame),
+                "write_statistics": _keys(schema),
+            }
+        state["schema"], state["out"] = schema, out_schema
+        state["writer"] = pq.ParquetWriter(tmp, out_schema, **state["options"])
+
+    def widen(out_schema) -> None:
+        """Copy the row groups written so far into a new file under ``out_schema``."""
+        state["writer"].close()
+        aside = Path(f"{tmp}.narrow")  # beside the temporary file, removed whatever happens
+        os.replace(tmp, aside)
+        try:
+            open_writer(state["schema"], out_schema)
+            with pq.ParquetFile(aside) as done:
+                for g in range(done.num_row_groups):
+                    group = done.read_row_group(g)
+                    state["writer"].write_table(
+                        pa.Table.from_arrays(group.columns, schema=out_schema)
+                    )
+        finally:
+            aside.unlink(missing_ok=True)
 
     def write(frame: pd.DataFrame) -> None:  # on the writer thread, one piece at a time
         table = to_arrow(frame)
-        writer = state.get("writer")
-        if writer is None:
-            writer = state["writer"] = pq.ParquetWriter(
-                tmp,
-                table.schema,
-                compression="zstd",
-                use_dictionary=_repetitive(frame),
-                write_statistics=_keys(table.schema),
-            )
-        elif not table.schema.equals(writer.schema, check_metadata=True):
+        if "writer" not in state:
+            open_writer(table.schema, _required_where_complete(table), frame)
+        elif not table.schema.equals(state["schema"], check_metadata=True):
             raise ValueError(
                 "The pieces of a table differ in columns, dtypes or metadata: "
-                f"{list(writer.schema.names)[:5]}... then {list(table.schema.names)[:5]}..."
+                f"{list(state['schema'].names)[:5]}... then {list(table.schema.names)[:5]}..."
             )
+        elif any(
+            column.null_count and not field.nullable
+            for field, column in zip(state["out"], table.columns, strict=True)
+        ):
+            out = pa.schema(
+                [
+                    f.with_nullable(f.nullable or column.null_count > 0)
+                    for f, column in zip(state["out"], table.columns, strict=True)
+                ],
+                metadata=table.schema.metadata,
+            )
+            widen(out)
         state["tables"].append(table)
         state["rows"] += table.num_rows
         if state["rows"] >= _ROW_GROUP_ROWS:
