@@ -218,6 +218,46 @@ def test_customer_range_is_the_log_of_those_customers(log):
     assert not part.customer_codes.flags.writeable
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    counts=st.lists(st.integers(0, 4), min_size=1, max_size=30),
+    shuffled=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_first_and_last_positions_from_the_counts_match_a_pass_over_the_events(
+    counts, shuffled, seed
+):
+    """Events in row order: the positions come from the counts; otherwise from the events."""
+    from cjml.features._windows import Windows
+
+    row = np.repeat(np.arange(len(counts)), counts)
+    if shuffled:
+        np.random.default_rng(seed).shuffle(row)
+    n = len(row)
+
+    def windows():
+        return Windows(
+            log=None,  # type: ignore[arg-type]  # the positions read only the rows
+            ev=np.arange(n),
+            row=row,
+            n_rows=len(counts),
+            cutoff_ns=np.zeros(len(counts), dtype=np.int64),
+            customer=np.arange(len(counts)),
+            customer_id=np.arange(len(counts)),
+        )
+
+    w = windows()
+    assert w._rows_in_order == (not shuffled or bool(np.all(np.diff(row) >= 0)))
+    positions = np.arange(n)
+    assert np.array_equal(w.first_position, w._boundary(positions, last=False))
+    assert np.array_equal(w.last_position, w._boundary(positions, last=True))
+    if not shuffled:  # the row of each first and last event is the row itself
+        has = np.asarray(counts) > 0
+        assert np.array_equal(row[w.first_position[has]], np.flatnonzero(has))
+        assert np.array_equal(row[w.last_position[has]], np.flatnonzero(has))
+        assert np.all(w.first_position[~has] == -1) and np.all(w.last_position[~has] == -1)
+
+
 # ------------------------------------------------------------------ writing in pieces
 @pytest.mark.parametrize("suffix", [".parquet", ".csv"])
 def test_a_table_written_in_pieces_is_the_table_written_at_once(

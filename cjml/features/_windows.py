@@ -162,12 +162,29 @@ class Windows:
     @cached_property
     def last_position(self) -> np.ndarray:
         """Position (into the visible arrays) of each row's last event, -1 if none."""
-        return self._boundary(np.arange(len(self.row)), last=True)
+        if not self._rows_in_order:
+            return self._boundary(np.arange(len(self.row)), last=True)
+        out = np.cumsum(self.n_events)
+        out -= 1
+        out[self.n_events == 0] = -1
+        return out
 
     @cached_property
     def first_position(self) -> np.ndarray:
         """Position of each row's first visible event, -1 if none."""
-        return self._boundary(np.arange(len(self.row)), last=False)
+        if not self._rows_in_order:
+            return self._boundary(np.arange(len(self.row)), last=False)
+        out = np.cumsum(self.n_events)
+        out -= self.n_events
+        out[self.n_events == 0] = -1
+        return out
+
+    @cached_property
+    def _rows_in_order(self) -> bool:
+        """Whether the events are in row order (as every selection makes them): then each
+        row's first and last positions follow from the counts per row, with no pass over
+        the events but this check."""
+        return not np.any(self.row[1:] < self.row[:-1])
 
     def subset(self, mask: np.ndarray) -> Windows:
         """The same rows seeing only the events where ``mask``; ``origin`` maps back.
