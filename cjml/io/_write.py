@@ -361,9 +361,8 @@ def write_table(frame, path: str | Path, *, force: bool = False) -> Path:
 
 def _write_parquet(frame: pd.DataFrame, tmp: str | Path) -> None:
     """Write a whole DataFrame as pandas would, its columns without nulls required."""
-    import pyarrow.parquet as pq
-
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
     table = _arrow_table(frame)
     # the same columns, only the fields' nullability differs: no copy
