@@ -9,6 +9,9 @@
   temporary file in the output's folder and renames it into place, so readers
   never see half a file and a failed write leaves the old file as it was.
 - **Like any program's file.** Files get mode ``0666 & ~umask``.
+- **Parquet says which columns are complete.** :func:`write_table` declares every
+  column without a null a required field, whether the table comes whole or in
+  pieces (:func:`_required_where_complete`); readers see the same values and dtypes.
 - **One CSV writer.** :func:`write_csv` writes every CSV cjml writes (scores,
   actions, journey maps, rejects, features, the panel's export): formula-safe,
   UTF-8 with a byte-order mark, CRLF line ends, atomic; from a table or from an
