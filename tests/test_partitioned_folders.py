@@ -78,6 +78,39 @@ def test_score_and_the_dask_engine_read_the_partitions_too(tmp_path, events, bun
     pd.testing.assert_frame_equal(got, expected)
 
 
+def test_a_file_cjml_wrote_beside_an_older_export_reads_as_one_log(tmp_path, events, bundle):
+    """cjml's Parquet files declare complete columns required; another writer's file of the
+    same log has them nullable, with gaps: the folder is still one log, in every reader."""
+    distributed = pytest.importorskip("distributed")
+    from cjml.io._write import write_table
+
+    folder = tmp_path / "events"
+    folder.mkdir()
+    first = events["customer_id"].isin(events["customer_id"].unique()[:500])
+    ours = events[first].assign(amount=lambda f: f["amount"].fillna(0.0))
+    theirs = events[~first]
+    assert theirs["amount"].isna().any()
+    write_table(ours.reset_index(drop=True), folder / "a.parquet")
+    theirs.to_parquet(folder / "b.parquet", index=False)
+    assert not pq.read_schema(folder / "a.parquet").field("amount").nullable
+    assert pq.read_schema(folder / "b.parquet").field("amount").nullable
+    whole = pd.concat([ours, theirs], ignore_index=True)
+    pd.testing.assert_frame_equal(
+        _canonical(read_events(folder).frame), _canonical(read_events(whole).frame)
+    )
+    kwargs = dict(recommend=False, drivers=False, include_inactive=True)
+    expected = cjml.score(bundle, whole, **kwargs)
+    pd.testing.assert_frame_equal(cjml.score(bundle, folder, **kwargs), expected)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        got = cjml.score(bundle, folder, engine="dask", scheduler=client, **kwargs)
+    pd.testing.assert_frame_equal(got, expected)
+
+
 def test_partition_values_are_text_and_hives_null_is_missing(tmp_path):
     from cjml.io._files import _partition_values
 
