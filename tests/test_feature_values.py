@@ -1434,10 +1434,12 @@ def _windows_of_rows(rows, n_rows=6):
     rows=st.lists(st.integers(0, 5), min_size=0, max_size=60),
     codes=st.lists(st.integers(-2, 6), min_size=60, max_size=60),
     n_codes=st.integers(0, 5),
+    flags=st.lists(st.booleans(), min_size=60, max_size=60),
 )
 @settings(max_examples=60, deadline=None)
-def test_count_codes_is_one_count_per_code(rows, codes, n_codes):
-    """The one-pass count per code equals a masked count for each code; others are not counted."""
+def test_count_codes_is_one_count_per_code(rows, codes, n_codes, flags):
+    """The one-pass count per code equals a masked count for each code; others are not counted,
+    nor the events outside a mask."""
     w = _windows_of_rows(rows)
     code = np.asarray(codes[: len(w.row)], dtype=np.int64)
     counts = w.count_codes(code, n_codes)
@@ -1445,6 +1447,11 @@ def test_count_codes_is_one_count_per_code(rows, codes, n_codes):
     for k in range(n_codes):
         np.testing.assert_array_equal(counts[k], w.count(code == k))
     assert counts.sum() == np.count_nonzero((code >= 0) & (code < n_codes))
+    mask = np.asarray(flags[: len(w.row)], dtype=bool)
+    masked = w.count_codes(code, n_codes, mask=mask)
+    assert masked.shape == (n_codes, 6)
+    for k in range(n_codes):
+        np.testing.assert_array_equal(masked[k], w.count((code == k) & mask))
 
 
 @given(
@@ -1489,3 +1496,67 @@ def test_distinct_touchpoints_by_table_and_by_sorting_agree(events, n_rows):
         _touchpoints._DENSE_DISTINCT_CELLS = saved
     np.testing.assert_array_equal(dense, expected)
     np.testing.assert_array_equal(by_sorting, expected)
+
+
+@given(
+    rows=st.lists(st.integers(0, 5), min_size=0, max_size=60),
+    values=st.lists(st.one_of(st.floats(-50, 50), st.just(float("nan"))), min_size=60, max_size=60),
+    flags=st.lists(st.booleans(), min_size=60, max_size=60),
+)
+@settings(max_examples=80, deadline=None)
+def test_reductions_over_contiguous_rows_equal_the_per_row_definitions(rows, values, flags):
+    """min, max, first and last per row (NaN skipped by min and max, NaN for a row without a
+    value, rows without events among them) equal each row's own computation."""
+    w = _windows_of_rows(rows)
+    v = np.asarray(values[: len(w.row)], dtype=np.float64)
+    mask = np.asarray(flags[: len(w.row)], dtype=bool)
+    for m in (None, mask):
+        got = {
+            "min": w.minimum(v, m),
+            "max": w.maximum(v, m),
+            "first": w.first(v) if m is None else w.first(v, m),
+            "last": w.last(v) if m is None else w.last(v, m),
+        }
+        for r in range(6):
+            mine = (w.row == r) if m is None else (w.row == r) & m
+            seen = v[mine]
+            numbers = seen[~np.isnan(seen)]
+            expected = {
+                "min": numbers.min() if len(numbers) else np.nan,
+                "max": numbers.max() if len(numbers) else np.nan,
+                "first": seen[0] if len(seen) else np.nan,
+                "last": seen[-1] if len(seen) else np.nan,
+            }
+            for name, value in expected.items():
+                np.testing.assert_equal(got[name][r], value, err_msg=f"{name} of row {r}")
+
+
+@given(
+    rows=st.lists(st.integers(0, 5), min_size=0, max_size=60),
+    ages=st.lists(st.floats(0, 200), min_size=60, max_size=60),
+    days=st.lists(st.sampled_from([1, 7, 7.5, 30, 60, 90, 180]), min_size=1, max_size=6),
+)
+@settings(max_examples=80, deadline=None)
+def test_count_younger_is_one_masked_count_per_window(rows, ages, days):
+    """Events per row younger than each window, in one pass, equal a masked count for each
+    (windows repeated or out of order included)."""
+    w = _windows_of_rows(rows)
+    w.__dict__["age_days"] = np.asarray(ages[: len(w.row)], dtype=np.float64)
+    younger = w.count_younger(days)
+    assert younger.shape == (len(days), 6)
+    assert younger.dtype == np.float64
+    for j, d in enumerate(days):
+        np.testing.assert_array_equal(younger[j], w.count(w.age_days < d))
+
+
+@given(
+    codes=st.lists(st.integers(-1, 9), max_size=80),
+    wanted=st.lists(st.integers(0, 9), max_size=5),
+)
+@settings(max_examples=80, deadline=None)
+def test_codes_in_a_lookup_table_equals_isin(codes, wanted):
+    """The lookup table answers as np.isin, code -1 (none) matching nothing."""
+    from cjml.features._windows import codes_in
+
+    c = np.asarray(codes, dtype=np.int64)
+    np.testing.assert_array_equal(codes_in(c, wanted, 10), np.isin(c, wanted))

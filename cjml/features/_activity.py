@@ -80,10 +80,12 @@ class ActivityFeatures(FeatureFamily):
                 "active_days": w.count(new_day),
             }
         )
-        for win in self.windows_:
-            out[f"events_last_{win}d"] = w.count(age < win)
         t = self.trend_window_
-        out[f"events_trend_{t}d"] = w.count(age < t) - w.count((age >= t) & (age < 2 * t))
+        younger = w.count_younger([*self.windows_, t, 2 * t])
+        for j, win in enumerate(self.windows_):
+            out[f"events_last_{win}d"] = younger[j]
+        recent, both = younger[-2], younger[-1]  # (t days before, 2t days before]: both - recent
+        out[f"events_trend_{t}d"] = recent - (both - recent)
         with np.errstate(invalid="ignore", divide="ignore"):
             out["mean_days_between_events"] = np.where(
                 n >= 2, (first_age - last_age) / np.maximum(n - 1, 1), np.nan

@@ -13,7 +13,7 @@ import pandas as pd
 
 from cjml.events import EventLog, read_events
 from cjml.features._estimator import Transformer, check_fitted
-from cjml.features._windows import Windows, build_windows
+from cjml.features._windows import Windows, build_windows, codes_in
 from cjml.journey import JourneyMap
 
 __all__ = [
@@ -299,7 +299,9 @@ class AddedEvent:
     def is_one_of(self, names: Sequence[str]) -> np.ndarray:
         """Rows whose new event's touchpoint is one of ``names``."""
         wanted = set(names)
-        return np.isin(self.touchpoint, [i for i, t in enumerate(self.vocabulary) if t in wanted])
+        codes = [i for i, t in enumerate(self.vocabulary) if t in wanted]
+        n_codes = max(len(self.vocabulary), int(self.touchpoint.max(initial=-1)) + 1)
+        return codes_in(self.touchpoint, codes, n_codes)
 
 
 def new_output(n_rows: int, n_features: int) -> np.ndarray:

@@ -134,8 +134,7 @@ class MemoryFeatures(FeatureFamily):
         weights = {h: _decay(age, h) for h in {*self.half_lives_, *self.contact_half_lives_}}
         for h in self.half_lives_:
             out[f"decayed_events_hl{_label(h)}d"] = w.sum(weights[h])
-        cats = w.log.frame["touchpoint"].cat.categories.tolist()
-        contact = np.isin(w.touchpoint, [cats.index(t) for t in self.actionable_ if t in cats])
+        contact = w.touchpoint_in(self.actionable_)
         # summed over the contacts alone: the same sums (the other events added 0.0), less work
         at = np.flatnonzero(contact)
         contact_rows = w.row[at]

@@ -120,7 +120,12 @@ class StageFeatures(FeatureFamily):
     def _furthest(w: Windows) -> np.ndarray:
         # integer maximum per row, without a float copy of every event's stage
         out = np.full(w.n_rows, np.nan)
-        if len(w.row):
+        if not len(w.row):
+            return out
+        if w._rows_in_order:  # the rows' first positions are the runs' starts, in order
+            has = w.first_position >= 0
+            out[has] = np.maximum.reduceat(w.stage, w.first_position[has])
+        else:
             starts = np.flatnonzero(np.insert(w.row[1:] != w.row[:-1], 0, True))
             out[w.row[starts]] = np.maximum.reduceat(w.stage, starts)
         return out

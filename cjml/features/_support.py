@@ -62,12 +62,9 @@ class SupportFeatures(FeatureFamily):
         ]
 
     def _compute(self, w: Windows, out: ColumnSink) -> None:
-        cats = w.log.frame["touchpoint"].cat.categories.tolist()
-        opened_codes = [cats.index(t) for t in self.ticket_touchpoints_ if t in cats]
-        resolved_codes = [cats.index(t) for t in self.resolution_touchpoints_ if t in cats]
         # Only ticket events move the balance: work on those (a few percent of events).
-        t = w.subset(np.isin(w.touchpoint, opened_codes + resolved_codes))
-        opened = np.isin(t.touchpoint, opened_codes)
+        t = w.subset(w.touchpoint_in([*self.ticket_touchpoints_, *self.resolution_touchpoints_]))
+        opened = t.touchpoint_in(self.ticket_touchpoints_)
         resolved = ~opened
         n_open, n_res = t.count(opened), t.count(resolved)
         age = t.age_days

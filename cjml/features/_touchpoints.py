@@ -197,7 +197,10 @@ class TouchpointFeatures(FeatureFamily):
             out[self._days_since()[t]] = since[k] if code >= 0 else np.full(w.n_rows, np.nan)
         n = self.fatigue_days
         contact = (event_place >= 0) & (age < n)
-        out[f"contacts_last_{n}d"] = w.count(contact)
+        recent = np.flatnonzero(contact)  # a few events of many: count those alone
+        out[f"contacts_last_{n}d"] = np.bincount(w.row[recent], minlength=w.n_rows).astype(
+            np.float64
+        )
         if self.channel_source_ == "channel" and "channel" in w.log.frame.columns:
             ch = w.log.frame["channel"]
             lookup = np.append(
@@ -219,9 +222,7 @@ class TouchpointFeatures(FeatureFamily):
             chan = None  # fitted with a channel column this log lacks: unknown, not zero
         if self.channels_:
             by_channel = (
-                None
-                if chan is None
-                else w.count_codes(np.where(contact, chan, -1), len(self.channels_))
+                None if chan is None else w.count_codes(chan, len(self.channels_), mask=contact)
             )
             for k, cname in enumerate(names[-len(self.channels_) :]):
                 out[cname] = np.full(w.n_rows, np.nan) if by_channel is None else by_channel[k]

@@ -88,11 +88,8 @@ class ValueFeatures(FeatureFamily):
         ]
 
     def _compute(self, w: Windows, out: ColumnSink) -> None:
-        cats = w.log.frame["touchpoint"].cat.categories.tolist()
         # purchases are a few percent of the events: every reduction runs on them alone
-        b = w.subset(
-            np.isin(w.touchpoint, [cats.index(t) for t in self.purchase_touchpoints_ if t in cats])
-        )
+        b = w.subset(w.touchpoint_in(self.purchase_touchpoints_))
         amount = b.column("amount")
         amount = np.full(len(b.ev), np.nan) if amount is None else amount
         age = b.age_days
