@@ -71,21 +71,12 @@ class ExperienceFeatures(FeatureFamily):
         ]
 
     def _compute(self, w: Windows, out: ColumnSink) -> None:
-        frame = w.log.frame
-        scores = {
-            c: frame[c].to_numpy(dtype=np.float64, na_value=np.nan)
-            for c in ("satisfaction", "nps", "effort")
-            if c in frame.columns
-        }
         # Only events with an answer matter here: work on those (a small share).
-        answered = np.zeros(w.log.n_events, dtype=bool)
-        for values in scores.values():
-            answered |= ~np.isnan(values)
-        e = w.subset(w.take(answered))
+        e, scores = w.answers
 
         def answers(column: str) -> np.ndarray:
             values = scores.get(column)
-            return np.full(len(e.ev), np.nan) if values is None else values[e.ev]
+            return np.full(len(e.ev), np.nan) if values is None else values
 
         csat, nps, ces = answers("satisfaction"), answers("nps"), answers("effort")
         has_csat = ~np.isnan(csat)

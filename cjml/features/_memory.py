@@ -146,20 +146,12 @@ class MemoryFeatures(FeatureFamily):
         self._rhythm(w, out)
 
     def _experience(self, w: Windows, out: ColumnSink) -> None:
-        frame = w.log.frame
-        scores = {
-            c: frame[c].to_numpy(dtype=np.float64, na_value=np.nan)
-            for c in ("satisfaction", "effort")
-            if c in frame.columns
-        }
-        answered = np.zeros(w.log.n_events, dtype=bool)
-        for values in scores.values():
-            answered |= ~np.isnan(values)
-        # only the answered events matter: work on those (a small share)
-        e = w.subset(w.take(answered))
+        # only the answered events matter: work on those (a small share; an NPS-only
+        # answer is neither negative nor positive here and adds 0 to every sum)
+        e, scores = w.answers
         nan = np.full(len(e.ev), np.nan)
-        csat = scores["satisfaction"][e.ev] if "satisfaction" in scores else nan
-        ces = scores["effort"][e.ev] if "effort" in scores else nan
+        csat = scores.get("satisfaction", nan)
+        ces = scores.get("effort", nan)
         negative = (csat <= self.negative_csat) | (ces >= self.negative_effort)
         positive = (csat >= 4) & ~negative
         age = e.age_days

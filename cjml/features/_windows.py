@@ -245,6 +245,28 @@ class Windows:
             return None
         return self.take(frame[name].to_numpy(dtype=np.float64, na_value=np.nan))
 
+    @cached_property
+    def answers(self) -> tuple[Windows, dict[str, np.ndarray]]:
+        """The events with a survey answer, and their scores.
+
+        Returns the :meth:`subset` of the visible events with a CSAT, NPS or CES
+        answer (a small share: the survey families work on those alone), and each of
+        the ``satisfaction``, ``nps`` and ``effort`` columns the log has at those
+        events, as float64 with NaN where unanswered. Shared by the families that
+        read surveys, so the scores are converted once.
+        """
+        frame = self.log.frame
+        scores = {
+            c: frame[c].to_numpy(dtype=np.float64, na_value=np.nan)
+            for c in ("satisfaction", "nps", "effort")
+            if c in frame.columns
+        }
+        answered = np.zeros(self.log.n_events, dtype=bool)
+        for values in scores.values():
+            answered |= ~np.isnan(values)
+        e = self.subset(self.take(answered))
+        return e, {c: values[e.ev] for c, values in scores.items()}
+
     # ---------------------------------------------------------------- reductions
     def count(self, mask: np.ndarray | None = None) -> np.ndarray:
         """Number of visible events per row (where ``mask``)."""
