@@ -26,7 +26,7 @@ __all__ = ["Windows", "anchored_windows", "build_windows", "resolve_cutoffs"]
 NS_PER_DAY = 86_400 * 10**9
 
 
-def codes_in(codes: np.ndarray, wanted: Sequence[int], n_codes: int) -> np.ndarray:
+def codes_in(codes: np.ndarray, wanted: Sequence[int] | np.ndarray, n_codes: int) -> np.ndarray:
     """``np.isin(codes, wanted)`` for category codes ``-1 .. n_codes - 1``, by a lookup table.
 
     A table of flags indexed by each code: one gather, where ``np.isin`` sorts (ten
