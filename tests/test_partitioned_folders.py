@@ -62,26 +62,32 @@ def test_a_partitioned_folder_reads_as_the_flat_log(tmp_path, events):
     )
 
 
-def test_score_and_the_dask_engine_read_the_partitions_too(tmp_path, events, bundle):
+def _assert_scored_alike_on_a_cluster(bundle, source, expected: pd.DataFrame, **kwargs) -> None:
+    """``cjml.score`` of ``source`` with the Dask engine (a LocalCluster) gives ``expected``."""
     distributed = pytest.importorskip("distributed")
-    folder = _spark_like(events, tmp_path / "events", ["segment"])
-    kwargs = dict(recommend=False, drivers=False, include_inactive=True)
-    expected = cjml.score(bundle, events, **kwargs)  # the bundle uses the segment
-    pd.testing.assert_frame_equal(cjml.score(bundle, folder, **kwargs), expected)
     with (
         distributed.LocalCluster(
             n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
-        got = cjml.score(bundle, folder, engine="dask", scheduler=client, **kwargs)
+        got = cjml.score(bundle, source, engine="dask", scheduler=client, **kwargs)
     pd.testing.assert_frame_equal(got, expected)
+
+
+def test_score_and_the_dask_engine_read_the_partitions_too(tmp_path, events, bundle):
+    pytest.importorskip("distributed")
+    folder = _spark_like(events, tmp_path / "events", ["segment"])
+    kwargs = dict(recommend=False, drivers=False, include_inactive=True)
+    expected = cjml.score(bundle, events, **kwargs)  # the bundle uses the segment
+    pd.testing.assert_frame_equal(cjml.score(bundle, folder, **kwargs), expected)
+    _assert_scored_alike_on_a_cluster(bundle, folder, expected, **kwargs)
 
 
 def test_a_file_cjml_wrote_beside_an_older_export_reads_as_one_log(tmp_path, events, bundle):
     """cjml's Parquet files declare complete columns required; another writer's file of the
     same log has them nullable, with gaps: the folder is still one log, in every reader."""
-    distributed = pytest.importorskip("distributed")
+    pytest.importorskip("distributed")
     from cjml.io._write import write_table
 
     folder = tmp_path / "events"
@@ -101,14 +107,7 @@ def test_a_file_cjml_wrote_beside_an_older_export_reads_as_one_log(tmp_path, eve
     kwargs = dict(recommend=False, drivers=False, include_inactive=True)
     expected = cjml.score(bundle, whole, **kwargs)
     pd.testing.assert_frame_equal(cjml.score(bundle, folder, **kwargs), expected)
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        got = cjml.score(bundle, folder, engine="dask", scheduler=client, **kwargs)
-    pd.testing.assert_frame_equal(got, expected)
+    _assert_scored_alike_on_a_cluster(bundle, folder, expected, **kwargs)
 
 
 def test_partition_values_are_text_and_hives_null_is_missing(tmp_path):
