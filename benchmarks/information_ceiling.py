@@ -21,11 +21,15 @@ If the gap closes from ``log`` to ``revealed``, what is missing is the
 information, not the model: no model of the log as given can close it.
 
     python benchmarks/information_ceiling.py [--worlds NAME ...] [--seeds 0] [--scale 1.0]
+                                             [--recommender]
 
 Each (world, seed, version) trains once (about a minute at full size, one
 thread per model); the table prints the active customers' churn ROC AUC and
 Brier score of the model against the oracle's, and the goals met of the
-suite's eight model checks.
+suite's eight model checks. With ``--recommender`` the recommender is trained
+and measured too (the suite's regret shares over the top 20% by risk, harmful
+share, Spearman and goals): whether knowing the latent state (which confounds
+how business as usual picked touchpoints) helps it as well.
 """
 
 from __future__ import annotations
@@ -93,7 +97,7 @@ def check_same_world(a: Bunch, b: Bunch) -> None:
         assert (a.events["satisfaction"][asked] == b.events["satisfaction"][asked]).all()
 
 
-def run(worlds, seeds, scale: float) -> pd.DataFrame:
+def run(worlds, seeds, scale: float, recommender: bool = False) -> pd.DataFrame:
     available = _suite.available_worlds()
     rows = []
     for world in worlds:
@@ -105,31 +109,52 @@ def run(worlds, seeds, scale: float) -> pd.DataFrame:
             for v in VERSIONS:
                 with mock.patch.object(_suite, "load_world", lambda *a, _d=made[v]: _d):
                     row = _suite.run_world(
-                        world, n, seed, log_progress=lambda m: None, models_only=True
+                        world, n, seed, log_progress=lambda m: None, models_only=not recommender
                     )
-                rows.append(
-                    {
-                        "world": world,
-                        "seed": seed,
-                        "version": v,
-                        "n_active": row["n_active"],
-                        "auc_model": row["auc_model_act"],
-                        "auc_oracle": row["auc_oracle_act"],
-                        "gap": row["auc_oracle_act"] - row["auc_model_act"],
-                        "brier_over_oracle": row["brier_model_act"] / row["brier_oracle_act"] - 1,
-                        "auc_gap_all": row["auc_oracle"] - row["auc_model"],
-                        "goals": sum(bool(row[k]) for k in _suite.MODEL_GOAL_KEYS),
-                    }
-                )
-                r = rows[-1]
-                print(
-                    f"{world:>18} {seed} {v:>9} active {r['n_active']:>6,}: AUC "
-                    f"{r['auc_model']:.3f} vs oracle {r['auc_oracle']:.3f} (gap {r['gap']:.3f}), "
-                    f"Brier {r['brier_over_oracle']:+.1%}, lookback gap {r['auc_gap_all']:.3f}, "
-                    f"model goals {r['goals']}/{len(_suite.MODEL_GOAL_KEYS)}",
-                    flush=True,
-                )
+                rows.append(summary(world, seed, v, row, recommender))
+                print(line(rows[-1], recommender), flush=True)
     return pd.DataFrame(rows)
+
+
+def summary(world: str, seed: int, version: str, row: dict, recommender: bool) -> dict:
+    """The figures this script prints, from one row of ``_suite.run_world``."""
+    out = {
+        "world": world,
+        "seed": seed,
+        "version": version,
+        "n_active": row["n_active"],
+        "auc_model": row["auc_model_act"],
+        "auc_oracle": row["auc_oracle_act"],
+        "gap": row["auc_oracle_act"] - row["auc_model_act"],
+        "brier_over_oracle": row["brier_model_act"] / row["brier_oracle_act"] - 1,
+        "auc_gap_all": row["auc_oracle"] - row["auc_model"],
+        "goals": sum(bool(row[k]) for k in _suite.MODEL_GOAL_KEYS),
+    }
+    if recommender:
+        for key in ("policy", "regret_cjml", "regret_rank", "regret_single", "regret_naive"):
+            out[key] = row.get(key, np.nan)
+        out["harmful"] = row.get("harmful", np.nan)
+        out["harmful_rank"] = row.get("harmful_rank", np.nan)
+        out["spearman"] = row.get("spearman", np.nan)
+        out["rec_goals"] = f"{row['goals_met']}/{row['goals_total']}"
+    return out
+
+
+def line(r: dict, recommender: bool) -> str:
+    text = (
+        f"{r['world']:>18} {r['seed']} {r['version']:>9} active {r['n_active']:>6,}: AUC "
+        f"{r['auc_model']:.3f} vs oracle {r['auc_oracle']:.3f} (gap {r['gap']:.3f}), "
+        f"Brier {r['brier_over_oracle']:+.1%}, lookback gap {r['auc_gap_all']:.3f}, "
+        f"model goals {r['goals']}/{len(_suite.MODEL_GOAL_KEYS)}"
+    )
+    if recommender:
+        text += (
+            f"; policy {r['policy']}, regret cjml/rank/single/naive "
+            f"{r['regret_cjml']:.2f}/{r['regret_rank']:.2f}/{r['regret_single']:.2f}/"
+            f"{r['regret_naive']:.2f}, harm cjml/rank {r['harmful']:.1%}/{r['harmful_rank']:.1%}, "
+            f"Spearman {r['spearman']:.2f}, recommendation goals {r['rec_goals']}"
+        )
+    return text
 
 
 def main() -> None:
@@ -137,8 +162,13 @@ def main() -> None:
     parser.add_argument("--worlds", nargs="+", default=list(WORLDS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument(
+        "--recommender",
+        action="store_true",
+        help="train and measure the recommender too (the suite's policy figures)",
+    )
     args = parser.parse_args()
-    table = run(args.worlds, args.seeds, args.scale)
+    table = run(args.worlds, args.seeds, args.scale, args.recommender)
     print()
     print(
         table.pivot_table(index=["world", "seed"], columns="version", values="gap")[list(VERSIONS)]
