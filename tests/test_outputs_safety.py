@@ -9,7 +9,6 @@ import io
 import os
 import stat
 from pathlib import Path
-from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -24,7 +23,6 @@ import cjml.scoring._run
 from cjml.cli import main
 from cjml.datasets import load_sample
 from cjml.exceptions import InputFileError
-from cjml.io import _write
 from cjml.io._write import (
     FORMULA_PREFIXES,
     CsvStream,
@@ -600,33 +598,3 @@ def test_resume_refusal_names_only_what_changed(tmp_path, monkeypatch, bundle_pa
         )
     assert "top_k: 1 then, 2 now" in str(caught.value)
     assert "bands" not in str(caught.value)
-
-
-_CELL_TEXT = st.text(alphabet=st.sampled_from(list('ab,"\n\r =x')), max_size=8)
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    cells=st.lists(st.tuples(_CELL_TEXT, st.none() | st.floats(-1e6, 1e6)), min_size=1, max_size=6)
-)
-def test_rows_end_alike_with_and_without_the_writers_line_ending_option(cells):
-    """pyarrow before 26 has no ``eol``: its rows are ended with CRLF afterwards, and a line
-    break inside a quoted cell stays the cell's text; the bytes equal the ``eol`` writer's."""
-    frame = pd.DataFrame(cells, columns=["text", "number"])
-
-    def written() -> bytes:
-        out = io.BytesIO()
-        stream = CsvStream(out)
-        stream.write(frame)
-        stream.write(frame.iloc[::-1])
-        return out.getvalue()
-
-    if not _write._arrow_writes_eol():
-        pytest.skip("this pyarrow has no eol option to compare with")
-    with_option = written()
-    with mock.patch.object(_write, "_arrow_writes_eol", lambda: False):
-        assert written() == with_option
-    text = with_option.decode("utf-8-sig")
-    again = pd.read_csv(io.StringIO(text), keep_default_na=False, na_values=[""])
-    assert len(again) == 2 * len(frame)
-    assert b"\r\n" in with_option and with_option.count(b"\n") >= 2 * len(frame) + 1

@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import errno
-import functools
 import io
 import json
 import os
@@ -789,45 +788,12 @@ class CsvStream:
             self._header()
         if table.num_rows:
             table = pa.table([_csv_ready(c) for c in table.columns], names=self.columns)
-            if _arrow_writes_eol():
-                options = pacsv.WriteOptions(include_header=False, eol=_EOL)
-                pacsv.write_csv(table, self.handle, options)
-            else:
-                sink = pa.BufferOutputStream()
-                pacsv.write_csv(table, sink, pacsv.WriteOptions(include_header=False))
-                self.handle.write(_crlf_rows(sink.getvalue().to_pybytes()))
+            pacsv.write_csv(table, self.handle, pacsv.WriteOptions(include_header=False, eol=_EOL))
 
     def close(self) -> None:
         """Finish the file: an empty table still gets its header."""
         if not self.started:
             self._header()
-
-
-@functools.cache
-def _arrow_writes_eol() -> bool:
-    """Whether pyarrow's CSV writer takes the line ending (``eol``, pyarrow 26 and later)."""
-    import pyarrow.csv as pacsv
-
-    try:
-        pacsv.WriteOptions(eol=_EOL)
-    except TypeError:
-        return False
-    return True
-
-
-_ROW_END_OUTSIDE_QUOTES = re.compile(rb'("(?:[^"]|"")*")|\n')
-
-
-def _crlf_rows(data: bytes) -> bytes:
-    """CSV rows written with ``\\n`` ends, ended with ``\\r\\n`` as :data:`_EOL` says.
-
-    For pyarrow before 26, whose writer has no ``eol`` option. A line break inside a
-    quoted cell is the cell's text and stays as it is; the writer quotes every cell
-    that holds a quote or a line break, so outside quotes a ``\\n`` ends a row.
-    """
-    if b'"' not in data:
-        return data.replace(b"\n", b"\r\n")
-    return _ROW_END_OUTSIDE_QUOTES.sub(lambda m: m.group(1) or b"\r\n", data)
 
 
 def _frame_to_arrow(frame: pd.DataFrame, *, escape: bool):
