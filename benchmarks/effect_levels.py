@@ -11,9 +11,13 @@ differences in points of drop-off per held-out decision).
     python benchmarks/effect_levels.py experience_memory:10000:1 price_sensitivity:5000:0
     python benchmarks/effect_levels.py --design decision price_sensitivity:5000:0
     python benchmarks/effect_levels.py --design decision --window 12h price_sensitivity:5000:2
+    python benchmarks/effect_levels.py --version revealed price_sensitivity:5000:2
 
 A systematic gap between the two columns is the level of the effects against doing
 nothing (their comparison arm is customers' own events), not their order.
+``--version persona`` or ``revealed`` trains on the log with the latent state
+shown (``information_ceiling.make_version``: the true persona, every experience
+rated): if the gap stays, it is not hidden confounding.
 """
 
 from __future__ import annotations
@@ -26,13 +30,24 @@ from _suite import _eligibility, load_world, train_as_suite
 
 
 def world_levels(
-    name: str, n_customers: int, seed: int, design: str = "events", window: str | None = None
+    name: str,
+    n_customers: int,
+    seed: int,
+    design: str = "events",
+    window: str | None = None,
+    version: str = "log",
 ) -> tuple[pd.DataFrame, object]:
     """Per touchpoint: true and estimated mean reduction (points), and the policy kept.
 
-    ``design``: the anchors of the recommender's fit (:func:`cjml.effects.build_anchors`).
+    ``design``: the anchors of the recommender's fit (:func:`cjml.effects.build_anchors`);
+    ``version``: what the log reveals (:data:`information_ceiling.VERSIONS`).
     """
-    data = load_world(name, n_customers, seed)
+    if version == "log":
+        data = load_world(name, n_customers, seed)
+    else:
+        from information_ceiling import make_version
+
+        data = make_version(name, n_customers, seed, version)
     params = {"design": design} | ({} if window is None else {"window": window})
     _, bundle, test = train_as_suite(data, response_params=params)
     truth = data.truth.drop(columns=[c for c in ("cutoff", "stage") if c in data.truth.columns])
@@ -82,14 +97,23 @@ def main() -> None:
         help="with --design decision: how soon after the customer's event a delivery is its "
         "answer (default the recommender's, 1D)",
     )
+    parser.add_argument(
+        "--version",
+        choices=("log", "persona", "revealed"),
+        default="log",
+        help="what the log reveals of the latent state (information_ceiling.py)",
+    )
     args = parser.parse_args()
     pd.set_option("display.width", 200)
     below = total = 0
     for spec in args.worlds:
         name, n, seed = spec.split(":")
-        levels, policy = world_levels(name, int(n), int(seed), args.design, args.window)
+        levels, policy = world_levels(
+            name, int(n), int(seed), args.design, args.window, args.version
+        )
         print(
-            f"== {name}, {int(n):,} customers, seed {seed}, {args.design} anchors: "
+            f"== {name}, {int(n):,} customers, seed {seed}, {args.design} anchors, "
+            f"{args.version} version: "
             f"policy {policy.policy}"
         )
         print("mean drop-off reduction over the active eligible customers, points")
