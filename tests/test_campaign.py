@@ -141,7 +141,7 @@ def test_export_control_rows_keep_the_customer_and_carry_no_action(tmp_path, suf
         raw = path.read_text(encoding="utf-8-sig")
         assert "\"'=cmd|' /C calc'!A0\"" in raw and ',"=cmd' not in raw  # formula-safe
         assert '"\'=south"' in raw
-        out = pd.read_csv(path, encoding="utf-8-sig")
+        out = pd.read_csv(path, encoding="utf-8-sig", float_precision="round_trip")
     else:
         out = pd.read_parquet(path)
     assert len(out) == len(frame) and list(out.columns[:2]) == ["customer_id", "arm"]

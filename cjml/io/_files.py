@@ -61,6 +61,9 @@ _CSV_SUFFIXES = tuple(
 
 
 _PARQUET_SUFFIXES = (".parquet", ".pq")
+#: pandas 3.1 passes options to Arrow's conversion (read_parquet's to_pandas_kwargs; 3.0
+#: crashes with self_destruct, and pyproject.toml excludes it).
+_ARROW_OPTIONS = tuple(int(v) for v in pd.__version__.split(".")[:2]) >= (3, 1)
 # From this many rows, the columns of a text file are conformed on several threads.
 _PARALLEL_COLUMNS_FROM_ROWS = 200_000
 
@@ -556,8 +559,15 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     try:
         # One block per column (no copy to consolidate same-typed columns), and each Arrow
         # column freed once converted: faster, and the file's size is not held twice.
-        frame = pd.read_parquet(
-            path, engine="pyarrow", to_pandas_kwargs={"split_blocks": True, "self_destruct": True}
+        # pandas 2.2 cannot pass them to Arrow (no to_pandas_kwargs): it reads as usual.
+        frame = (
+            pd.read_parquet(
+                path,
+                engine="pyarrow",
+                to_pandas_kwargs={"split_blocks": True, "self_destruct": True},
+            )
+            if _ARROW_OPTIONS
+            else pd.read_parquet(path, engine="pyarrow")
         )
     except Exception as exc:  # pyarrow raises several unrelated types; none must leak
         why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -471,12 +471,41 @@ def _check_bounds(idx: pd.DatetimeIndex, positions: np.ndarray, ctx: _Context) -
     i8 = idx.asi8
     outside = np.flatnonzero(((i8 < lo) | (i8 > hi)) & (i8 != np.iinfo(np.int64).min))
     if len(outside):
-        raise ctx.fail(
-            "timestamp",
-            positions[outside],
-            "dates outside the supported range (years 1677 to 2262)",
-            "correct these dates (a typo in the year?).",
-        )
+        raise _outside_range(ctx, positions[outside])
+
+
+def _outside_range(ctx: _Context, positions: np.ndarray) -> Exception:
+    return ctx.fail(
+        "timestamp",
+        positions,
+        "dates outside the supported range (years 1677 to 2262)",
+        "correct these dates (a typo in the year?).",
+    )
+
+
+#: Above this many unreadable values, none is looked at as an ISO date out of range.
+_MAX_RANGE_CHECKS = 100_000
+
+
+def _iso_beyond_range(values: pd.Series) -> np.ndarray:
+    """Which ``values`` are ISO 8601 dates that nanosecond timestamps cannot hold.
+
+    pandas 3 reads '3024-01-01' as a date (then refused by :func:`_check_bounds`),
+    pandas 2 as no date at all: looked at here so that both say the same.
+    """
+    beyond = np.zeros(len(values), dtype=bool)
+    if len(values) > _MAX_RANGE_CHECKS:
+        return beyond
+    low, high = pd.Timestamp.min.to_pydatetime(), pd.Timestamp.max.to_pydatetime()
+    for k, text in enumerate(values.astype(str).str.strip()):
+        try:
+            when = datetime.datetime.fromisoformat(text)
+            if when.tzinfo is not None:
+                when = when.astimezone(datetime.UTC).replace(tzinfo=None)
+        except (ValueError, OverflowError):
+            continue
+        beyond[k] = not low <= when <= high
+    return beyond
 
 
 # a date with a two-digit year and what follows it: day (or month), separator, month (or
@@ -504,6 +533,9 @@ def _zone_name_fix(zoned: pd.DataFrame, column: Any) -> str:
         f"df[{col}] = df[{col}].str.replace(r'\\s+[A-Z]{{2,6}}$', '', regex=True); or write "
         "each time with its offset ('2024-03-01T14:30:00+01:00')."
     )
+
+
+_LITERAL_WORD = re.compile(r"[A-Za-z]{2,}")
 
 
 def _guess_formats(text: str, prefer: str | None = None) -> list[str]:
@@ -537,7 +569,13 @@ def _guess_formats(text: str, prefer: str | None = None) -> list[str]:
             guesses = [None if g is None else g.replace("%Y", "%y") for g in guess(full)]
     if re.match(r"\d{1,2}\.\d{1,2}\.", text):
         guesses.reverse()  # dotted dates are written day first ('05.02.2024' is 5 February)
-    formats = list(dict.fromkeys(g for g in guesses if g is not None))
+    # pandas 2 guesses a word after the time as literal text ('%H:%M:%S CET'), pandas 3 no
+    # format: a zone abbreviation is refused with its fix either way
+    formats = list(
+        dict.fromkeys(
+            g for g in guesses if g is not None and not _LITERAL_WORD.search(re.sub("%.", "", g))
+        )
+    )
     if prefer in formats:
         formats.remove(prefer)
         formats.insert(0, prefer)
@@ -793,6 +831,10 @@ def _parse_text_timestamps(
     if len(_fold_date_only(formats)) > 1:
         raise _mixed_formats_error(ctx.label("timestamp"), described)
     if len(unreadable):
+        beyond = _iso_beyond_range(raw.iloc[unreadable])
+        if beyond.all():
+            raise _outside_range(ctx, unreadable)
+        unreadable = unreadable[~beyond]
         sample = raw.iloc[unreadable].astype(str).str.strip()
         looks_numeric = bool(sample.str.fullmatch(r"-?\d+(?:\.\d+)?").all())
         zoned = sample.str.extract(_ZONE_NAME)

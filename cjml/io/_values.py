@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,6 +106,9 @@ def _customer_codes(
     return lookup[codes0], ordered
 
 
+_PLAIN_INT = re.compile(r"0|-?[1-9][0-9]{0,17}")
+
+
 def _canonical_int_keys(s: pd.Series) -> np.ndarray | None:
     """Text ids that are whole numbers written plainly ('42', not '042', '+42' or '42.0')
     as int64 keys, or None.
@@ -115,9 +119,14 @@ def _canonical_int_keys(s: pd.Series) -> np.ndarray | None:
     Any other column (empty or missing cells included) goes the general way.
     """
     if not isinstance(s.dtype, pd.ArrowDtype | pd.StringDtype):
-        return None
+        # Python strings (pandas 2's text): converted only when the first ones are plain
+        # whole numbers, so ids such as 'C001' are not copied to Arrow for nothing
+        if s.dtype != object or not all(
+            isinstance(v, str) and _PLAIN_INT.fullmatch(v) for v in s.iloc[:64]
+        ):
+            return None
     try:
-        text = pa.array(s.array)  # the Arrow text pandas holds, not Python strings
+        text = pa.array(s.array, from_pandas=True)  # the Arrow text pandas holds
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
         return None
     if not pa.types.is_string(text.type) and not pa.types.is_large_string(text.type):
