@@ -1300,6 +1300,21 @@ def test_a_saved_log_reads_back_as_the_same_log(tmp_path):
     assert not (tmp_path / "clean.csv").exists()
 
 
+def test_parquet_reads_the_same_without_arrow_options(tmp_path, monkeypatch):
+    """pandas 2.2 has no read_parquet(to_pandas_kwargs=): the plain read gives the same log."""
+    from cjml.io import _files
+
+    frame = small_events().assign(satisfaction=np.nan, channel="web")
+    frame.loc[2, "satisfaction"] = 4.0
+    path = tmp_path / "events.parquet"
+    frame.to_parquet(path)
+    with_options = read_events(path)
+    monkeypatch.setattr(_files, "_ARROW_OPTIONS", False)
+    plain = read_events(path)
+    pd.testing.assert_frame_equal(plain.frame, with_options.frame)
+    assert plain.n_customers == with_options.n_customers
+
+
 def test_a_saved_log_keeps_its_timezone_for_dates_read_later(tmp_path):
     """Read back without timezone=, a saved log reads cutoff dates in its own timezone."""
     from cjml.io._files import TIMEZONE_ATTR, recorded_timezone

@@ -496,7 +496,9 @@ def _iso_beyond_range(values: pd.Series) -> np.ndarray:
     beyond = np.zeros(len(values), dtype=bool)
     if len(values) > _MAX_RANGE_CHECKS:
         return beyond
-    low, high = pd.Timestamp.min.to_pydatetime(), pd.Timestamp.max.to_pydatetime()
+    # to whole microseconds, which datetime holds (converting the nanoseconds warns)
+    low = pd.Timestamp.min.ceil("us").to_pydatetime()
+    high = pd.Timestamp.max.floor("us").to_pydatetime()
     for k, text in enumerate(values.astype(str).str.strip()):
         try:
             when = datetime.datetime.fromisoformat(text)
