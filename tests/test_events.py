@@ -166,9 +166,19 @@ def test_constructor_is_from_frame():
 
 
 # --------------------------------------------------------------------------- sources
+def _text_as_files_give_it(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with its text in the dtype a file's text is read as: pandas 3's ``str``, which
+    pandas 2.2 calls ``string[pyarrow_numpy]`` (its frames hold text as objects)."""
+    from cjml.io._files import _TEXT_DTYPE
+
+    if _TEXT_DTYPE is None:
+        return df
+    return df.astype({c: _TEXT_DTYPE for c in df.columns if df[c].dtype == object})
+
+
 def test_csv_parquet_folder_and_frame_give_the_same_log(tmp_path):
     df = small_events()
-    expected = read_events(df).frame
+    expected = read_events(_text_as_files_give_it(df)).frame
 
     csv = tmp_path / "events.csv"
     df.to_csv(csv, index=False)
@@ -1284,7 +1294,7 @@ def test_the_times_error_comes_first_when_the_checks_run_beside_them(parallel_ro
 
 
 def test_a_saved_log_reads_back_as_the_same_log(tmp_path):
-    log = read_events(small_events(), timezone="Europe/Paris")
+    log = read_events(_text_as_files_give_it(small_events()), timezone="Europe/Paris")
     path = log.save(tmp_path / "clean.parquet")
     back = read_events(path, timezone="Europe/Paris")
     pd.testing.assert_frame_equal(back.frame, log.frame)
@@ -1313,6 +1323,25 @@ def test_parquet_reads_the_same_without_arrow_options(tmp_path, monkeypatch):
     plain = read_events(path)
     pd.testing.assert_frame_equal(plain.frame, with_options.frame)
     assert plain.n_customers == with_options.n_customers
+
+
+def test_pandas_2_reads_file_text_as_pandas_3_holds_it(tmp_path, monkeypatch):
+    """pandas 2.2's path: Arrow's text mapped to one dtype (there string[pyarrow_numpy], here
+    pandas 3's str) for CSV and Parquet alike, which gives the log read as usual."""
+    from cjml.io import _files
+
+    frame = small_events()
+    csv, parquet = tmp_path / "events.csv", tmp_path / "events.parquet"
+    frame.to_csv(csv, index=False)
+    frame.to_parquet(parquet)
+    usual = read_events(csv).frame
+    text = _files._TEXT_DTYPE or pd.StringDtype("pyarrow", na_value=np.nan)
+    monkeypatch.setattr(_files, "_TEXT_DTYPE", text)
+    monkeypatch.setattr(_files, "_ARROW_OPTIONS", False)
+    for path in (csv, parquet):
+        log = read_events(path)
+        assert log.frame["region"].dtype == text
+        pd.testing.assert_frame_equal(log.frame, usual)
 
 
 def test_a_saved_log_keeps_its_timezone_for_dates_read_later(tmp_path):

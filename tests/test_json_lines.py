@@ -92,7 +92,12 @@ def write_jsonl(events: pd.DataFrame, path: Path, text_ids_every: int = 3) -> Pa
 
 def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.sort_values(["customer_id", "timestamp", "touchpoint"]).reset_index(drop=True)
-    return out.astype({c: str for c in out.columns if out[c].dtype.name in ("category", "str")})
+    # text compared as Python strings: files give pandas' Arrow-backed text (pandas 2.2 names
+    # it "string"), a DataFrame may hold objects, and the log keeps some columns as categories
+    for c in out.columns:
+        if out[c].dtype.name in ("category", "str", "string", "object"):
+            out[c] = out[c].astype(object).where(out[c].notna(), None)
+    return out
 
 
 def test_an_export_with_nested_properties_reads_as_the_flat_log(tmp_path, events):

@@ -61,9 +61,32 @@ _CSV_SUFFIXES = tuple(
 
 
 _PARQUET_SUFFIXES = (".parquet", ".pq")
+_PANDAS_VERSION = tuple(int(v) for v in pd.__version__.split(".")[:2])
 #: pandas 3.1 passes options to Arrow's conversion (read_parquet's to_pandas_kwargs; 3.0
 #: crashes with self_destruct, and pyproject.toml excludes it).
-_ARROW_OPTIONS = tuple(int(v) for v in pd.__version__.split(".")[:2]) >= (3, 1)
+_ARROW_OPTIONS = _PANDAS_VERSION >= (3, 1)
+#: pandas 3 holds Arrow text as its ``str`` dtype (Arrow-backed, NaN when missing). pandas
+#: 2.2 would turn every cell into a Python string, which doubles the time to read a CSV
+#: log; its name for the same dtype is ``string[pyarrow_numpy]``, given to every file's text.
+_TEXT_DTYPE = (
+    pd.StringDtype("pyarrow_numpy")  # type: ignore[call-overload]  # pandas 2 only
+    if _PANDAS_VERSION < (3, 0)
+    else None
+)
+
+
+def _text_as_pandas_3(kind: pa.DataType) -> Any:
+    """Arrow's ``types_mapper`` for pandas 2.2: text as pandas 3 holds it."""
+    return _TEXT_DTYPE if pa.types.is_string(kind) or pa.types.is_large_string(kind) else None
+
+
+def _as_pandas(table: pa.Table, **options: Any) -> pd.DataFrame:
+    """``table.to_pandas(**options)``, its text in the same dtype on pandas 2.2 and 3."""
+    if _TEXT_DTYPE is not None:
+        options.setdefault("types_mapper", _text_as_pandas_3)
+    return table.to_pandas(**options)
+
+
 # From this many rows, the columns of a text file are conformed on several threads.
 _PARALLEL_COLUMNS_FROM_ROWS = 200_000
 
@@ -114,7 +137,7 @@ def _read_id_list(
                 )
             )
             table = (
-                pa.concat_tables(batches).to_pandas()
+                _as_pandas(pa.concat_tables(batches))
                 if batches
                 else pd.DataFrame({str(c): pd.Series(dtype=object) for c in names})
             )
@@ -468,7 +491,7 @@ def _text_frame(
             conformed = list(pool.map(conform, names_read))
     else:
         conformed = [conform(name) for name in names_read]
-    return pa.table(dict(zip(names_read, conformed, strict=True))).to_pandas()
+    return _as_pandas(pa.table(dict(zip(names_read, conformed, strict=True))))
 
 
 def csv_dialect_text(events: Any, encoding: str | None = None) -> str | None:
@@ -559,15 +582,12 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     try:
         # One block per column (no copy to consolidate same-typed columns), and each Arrow
         # column freed once converted: faster, and the file's size is not held twice.
-        # pandas 2.2 cannot pass them to Arrow (no to_pandas_kwargs): it reads as usual.
+        # pandas 2.2's read_parquet cannot pass them (no to_pandas_kwargs): Arrow reads there.
+        options = {"split_blocks": True, "self_destruct": True}
         frame = (
-            pd.read_parquet(
-                path,
-                engine="pyarrow",
-                to_pandas_kwargs={"split_blocks": True, "self_destruct": True},
-            )
+            pd.read_parquet(path, engine="pyarrow", to_pandas_kwargs=options)
             if _ARROW_OPTIONS
-            else pd.read_parquet(path, engine="pyarrow")
+            else _as_pandas(_parquet_table(path), **options)
         )
     except Exception as exc:  # pyarrow raises several unrelated types; none must leak
         why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -582,6 +602,12 @@ def _read_parquet(path: Path) -> pd.DataFrame:
 
     pyarrow.default_memory_pool().release_unused()
     return frame
+
+
+def _parquet_table(path: Path) -> pa.Table:
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path, use_pandas_metadata=True)
 
 
 def _read_path(
