@@ -18,6 +18,7 @@ from cjml._dask_lgbm import (  # noqa: E402
     _stratified_shares,
     train_booster_on_cluster,
 )
+from tests._boosters import trained_params  # noqa: E402
 
 NAMES = [f"f{i}" for i in range(10)]
 CAT = 3  # the column holding category codes 0..5
@@ -109,9 +110,10 @@ def test_binary_booster_is_as_good_as_local_training(client):
     # the curve is the loss on the whole held-out slice, not on one worker's share
     assert curve[best - 1] == pytest.approx(_log_loss(booster.predict(Xv), yv), rel=1e-6)
     # the network the trees were grown on is not in the booster's parameters (refit works)
-    assert "num_machines" not in booster.params and "machines" not in booster.params
-    assert booster.params["tree_learner"] == "serial"
-    assert booster.params["num_threads"] == PARAMS["num_threads"]  # the caller's, not a worker's
+    params = trained_params(booster)
+    assert "num_machines" not in params and "machines" not in params
+    assert params["tree_learner"] == "serial"
+    assert params["num_threads"] == str(PARAMS["num_threads"])  # the caller's, not a worker's
     booster.refit(X[:300], y[:300])
 
     local = lgb.train(
