@@ -23,6 +23,7 @@ import cjml
 from cjml.cli import main
 from cjml.exceptions import InputFileError
 from cjml.io._json import json_batches, json_columns
+from tests._frames import canonical_log
 from tests._panel_bundle import sample_bundle_path
 from tests.test_one_reader import LOGS, quarantine_outcome, read_outcome, write_log
 
@@ -90,30 +91,22 @@ def write_jsonl(events: pd.DataFrame, path: Path, text_ids_every: int = 3) -> Pa
     return path
 
 
-def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame.sort_values(["customer_id", "timestamp", "touchpoint"]).reset_index(drop=True)
-    # text compared as Python strings: files give pandas' Arrow-backed text (pandas 2.2 names
-    # it "string"), a DataFrame may hold objects, and the log keeps some columns as categories
-    for c in out.columns:
-        if out[c].dtype.name in ("category", "str", "string", "object"):
-            out[c] = out[c].astype(object).where(out[c].notna(), None)
-    return out
-
-
 def test_an_export_with_nested_properties_reads_as_the_flat_log(tmp_path, events):
     path = write_jsonl(events, tmp_path / "export.jsonl")
     got = cjml.read_events(path, columns=NESTED).frame
     expected = cjml.read_events(events).frame
     # ids written 12 and "12" are the same whole numbers, as in a CSV file
     assert got["customer_id"].dtype == expected["customer_id"].dtype
-    pd.testing.assert_frame_equal(_canonical(got), _canonical(expected), check_categorical=False)
+    pd.testing.assert_frame_equal(
+        canonical_log(got), canonical_log(expected), check_categorical=False
+    )
 
 
 def test_a_compressed_export_and_a_folder_of_exports_read_the_same(tmp_path, events):
-    expected = _canonical(cjml.read_events(events).frame)
+    expected = canonical_log(cjml.read_events(events).frame)
     packed = write_jsonl(events, tmp_path / "export.jsonl.gz")
     got = cjml.read_events(packed, columns=NESTED).frame
-    pd.testing.assert_frame_equal(_canonical(got), expected, check_categorical=False)
+    pd.testing.assert_frame_equal(canonical_log(got), expected, check_categorical=False)
     # hourly files of one export: a file whose events have no survey lacks those keys
     folder = tmp_path / "hourly"
     folder.mkdir()
@@ -122,7 +115,7 @@ def test_a_compressed_export_and_a_folder_of_exports_read_the_same(tmp_path, eve
     write_jsonl(events[~surveyed], folder / "part-1.ndjson")
     assert "survey" not in (folder / "part-1.ndjson").read_text()
     got = cjml.read_events(folder, columns=NESTED).frame
-    pd.testing.assert_frame_equal(_canonical(got), expected, check_categorical=False)
+    pd.testing.assert_frame_equal(canonical_log(got), expected, check_categorical=False)
 
 
 def test_score_streams_an_export_as_it_scores_the_dataframe(tmp_path, events, bundle):
@@ -390,7 +383,7 @@ def test_a_folder_of_events_skips_the_json_documents_beside_them(tmp_path, event
     (folder / "decisions.jsonl").write_text('{"customer_id": 1, "decision": "approve"}\n')
     got = cjml.read_events(folder).frame
     pd.testing.assert_frame_equal(
-        _canonical(got), _canonical(cjml.read_events(events).frame), check_categorical=False
+        canonical_log(got), canonical_log(cjml.read_events(events).frame), check_categorical=False
     )
     # Amplitude's hourly .json.gz files are events; plain .json only by their own path
     hourly = tmp_path / "hourly"

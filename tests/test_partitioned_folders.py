@@ -15,6 +15,7 @@ import pytest
 import cjml
 from cjml import read_events
 from cjml.exceptions import CjmlError
+from tests._frames import canonical_log
 from tests._panel_bundle import sample_bundle_path
 
 
@@ -43,16 +44,6 @@ def _spark_like(events: pd.DataFrame, folder: Path, by: list[str]) -> Path:
     return folder
 
 
-def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame.sort_values(["customer_id", "timestamp", "touchpoint"]).reset_index(drop=True)
-    # text compared as Python strings: files give pandas' Arrow-backed text (pandas 2.2 names
-    # it "string"), a DataFrame may hold objects, and the log keeps some columns as categories
-    for c in out.columns:
-        if out[c].dtype.name in ("category", "str", "string", "object"):
-            out[c] = out[c].astype(object).where(out[c].notna(), None)
-    return out
-
-
 def test_a_partitioned_folder_reads_as_the_flat_log(tmp_path, events):
     folder = _spark_like(events, tmp_path / "events", ["segment", "month"])
     assert {p.name for p in folder.iterdir()} >= {"segment=business", "_SUCCESS"}
@@ -63,7 +54,7 @@ def test_a_partitioned_folder_reads_as_the_flat_log(tmp_path, events):
     # the segment comes from the folder names only; month is an extra column
     assert got["month"].notna().all() and set(got["month"]) >= {"2024-01", "2024-02"}
     pd.testing.assert_frame_equal(
-        _canonical(got.drop(columns="month")), _canonical(expected), check_categorical=False
+        canonical_log(got.drop(columns="month")), canonical_log(expected), check_categorical=False
     )
 
 
@@ -107,7 +98,7 @@ def test_a_file_cjml_wrote_beside_an_older_export_reads_as_one_log(tmp_path, eve
     assert pq.read_schema(folder / "b.parquet").field("amount").nullable
     whole = pd.concat([ours, theirs], ignore_index=True)
     pd.testing.assert_frame_equal(
-        _canonical(read_events(folder).frame), _canonical(read_events(whole).frame)
+        canonical_log(read_events(folder).frame), canonical_log(read_events(whole).frame)
     )
     kwargs = dict(recommend=False, drivers=False, include_inactive=True)
     expected = cjml.score(bundle, whole, **kwargs)
@@ -203,7 +194,7 @@ def test_monthly_exports_that_gain_and_lose_columns_read_as_one_log(
     assert "If a column was renamed between exports, give it one name in every file" in message
     expected = read_events(together).frame
     pd.testing.assert_frame_equal(
-        _canonical(log.frame), _canonical(expected), check_categorical=False
+        canonical_log(log.frame), canonical_log(expected), check_categorical=False
     )
     assert log.frame["satisfaction"].notna().sum() == together["satisfaction"].notna().sum() > 0
     assert log.frame["campaign"].isna().sum() == 600
