@@ -6,6 +6,7 @@ import doctest
 import json
 import pickle
 import warnings
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -1194,7 +1195,7 @@ def test_categorical_columns_give_the_same_log_as_text_and_ignore_unused_categor
         (1, 2**60, -(2**62)),  # times too far apart for one key: lexsort
     ],
 )
-@pytest.mark.parametrize("parallel_sort_rows", [2_000_000, 2])  # 2: halves on 2 threads
+@pytest.mark.parametrize("parallel_rows", [500_000, 2])  # 2: the gathers by halves on 2 threads
 @given(
     st.lists(
         st.tuples(st.integers(0, 3), st.integers(0, 5), st.integers(0, 2)), min_size=1, max_size=200
@@ -1202,7 +1203,7 @@ def test_categorical_columns_give_the_same_log_as_text_and_ignore_unused_categor
 )
 @settings(max_examples=100, deadline=None)
 def test_the_primary_order_is_stable_on_ties(
-    cust_scale, time_scale, time_shift, parallel_sort_rows, rows
+    cust_scale, time_scale, time_shift, parallel_rows, rows
 ):
     # Whatever sort the key ranges allow, exact ties (customer, time, touchpoint) keep
     # their input order, exactly as a stable sort by the three keys.
@@ -1212,10 +1213,7 @@ def test_the_primary_order_is_stable_on_ties(
     from cjml.events import _primary_order
 
     cust, secs, tp = (np.array(col, dtype=np.int64) for col in zip(*rows, strict=True))
-    with (
-        mock.patch.object(events, "_PARALLEL_SORT_ROWS", parallel_sort_rows),
-        mock.patch.object(events, "_PARALLEL_ROWS", min(parallel_sort_rows, 500_000)),
-    ):  # 2: the gathers by halves on two threads too
+    with mock.patch.object(events, "_PARALLEL_ROWS", parallel_rows):
         order = _primary_order(cust * cust_scale - 1, secs * time_scale + time_shift, tp, 3)
     perm, same = order.perm, order.same
     expected = np.lexsort((tp, secs, cust))  # lexsort is stable
@@ -1310,19 +1308,129 @@ def test_a_saved_log_reads_back_as_the_same_log(tmp_path):
     assert not (tmp_path / "clean.csv").exists()
 
 
-def test_parquet_reads_the_same_without_arrow_options(tmp_path, monkeypatch):
-    """pandas 2.2 has no read_parquet(to_pandas_kwargs=): the plain read gives the same log."""
-    from cjml.io import _files
+_PARQUET_COLUMN_KINDS = st.sampled_from(
+    [
+        "int",
+        "float",
+        "Int64",
+        "bool",
+        "bool_or_none",
+        "text",
+        "category",
+        "ordered_category",
+        "naive_ns",
+        "naive_us",
+        "utc_ms",
+        "paris",
+        "utc_or_nat",
+    ]
+)
 
-    frame = small_events().assign(satisfaction=np.nan, channel="web")
-    frame.loc[2, "satisfaction"] = 4.0
+
+def _parquet_column(kind: str, n: int, draw) -> Any:
+    values = draw(st.lists(st.integers(-3, 3), min_size=n, max_size=n))
+    holes = draw(st.lists(st.booleans(), min_size=n, max_size=n))
+    if kind == "int":
+        return np.array(values, dtype=np.int64)
+    if kind == "float":
+        return np.where(holes, np.nan, np.array(values, dtype=float) / 2)
+    if kind == "Int64":
+        return pd.array(
+            [None if h else v for v, h in zip(values, holes, strict=True)], dtype="Int64"
+        )
+    if kind == "bool":
+        return np.array([v > 0 for v in values])
+    if kind == "bool_or_none":
+        return pd.Series(
+            [None if h else v > 0 for v, h in zip(values, holes, strict=True)], dtype=object
+        )
+    if kind == "text":
+        return pd.Series([None if h else f"t{v}" for v, h in zip(values, holes, strict=True)])
+    if kind in ("category", "ordered_category"):
+        cats = [f"c{v}" for v in range(4, -4, -1)]  # not in sorted order
+        return pd.Categorical(
+            [None if h else f"c{v}" for v, h in zip(values, holes, strict=True)],
+            categories=cats,
+            ordered=kind == "ordered_category",
+        )
+    times = pd.to_datetime(np.array(values, dtype=np.int64) * 3_600_000_000_123, unit="ns")
+    if kind == "naive_ns":
+        return times
+    if kind == "naive_us":
+        return times.as_unit("us")
+    if kind == "utc_ms":
+        return times.as_unit("ms").tz_localize("UTC")
+    if kind == "paris":
+        return times.tz_localize("UTC").tz_convert("Europe/Paris")
+    return pd.DatetimeIndex(np.where(holes, np.datetime64("NaT"), times)).tz_localize("UTC")
+
+
+@st.composite
+def _parquet_frames(draw):
+    n = draw(st.integers(1, 12))
+    kinds = draw(st.lists(_PARQUET_COLUMN_KINDS, min_size=0, max_size=5))
+    frame = pd.DataFrame({f"c{i}_{k}": _parquet_column(k, n, draw) for i, k in enumerate(kinds)})
+    index = draw(st.sampled_from(["default", "shifted", "labels"]))
+    if index == "shifted":
+        frame.index = pd.RangeIndex(7, 7 + n)
+    elif index == "labels":
+        frame.index = pd.Index([f"r{i}" for i in range(n)], name="row")
+    if draw(st.booleans()):
+        frame.attrs = {"cjml_timezone": "Europe/Paris"}
+    return frame, draw(st.integers(1, 5)), draw(st.booleans())
+
+
+@given(_parquet_frames())
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_a_parquet_table_becomes_the_frame_pandas_reads(tmp_path_factory, case):
+    """The reader's conversion (numeric, time and category columns by numpy, the rest by
+    Arrow) gives the DataFrame of pd.read_parquet, to the last dtype, label and attr:
+    any mix of columns, nulls, row groups (chunks), index, with or without pandas metadata."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from cjml.io._files import _PANDAS_VERSION, _as_pandas, _table_frame
+
+    frame, row_group_size, bare = case
+    path = tmp_path_factory.mktemp("pq") / "events.parquet"
+    if bare:  # as Spark or DuckDB write it: no pandas metadata
+        table = pa.Table.from_pandas(frame).replace_schema_metadata(None)
+        pq.write_table(table, path, row_group_size=row_group_size)
+    else:  # with the attrs, as PANDAS_ATTRS
+        frame.to_parquet(path, row_group_size=row_group_size)
+    read = pq.read_table(path, use_pandas_metadata=True)
+    expected = _as_pandas(read)
+    if not bare and frame.attrs:
+        expected.attrs = frame.attrs
+    got = _table_frame(read)
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    assert got.attrs == expected.attrs
+    if _PANDAS_VERSION >= (3, 1):
+        pd.testing.assert_frame_equal(got, pd.read_parquet(path), check_exact=True)
+
+
+def test_categories_that_differ_between_row_groups_are_read_as_pandas_reads_them(tmp_path):
+    """A dictionary column whose row groups hold different dictionaries (as other writers
+    make) is left to Arrow, which unifies them: the same frame as pd.read_parquet."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from cjml.io._files import _as_pandas, _table_frame
+
+    chunks = [
+        pa.DictionaryArray.from_arrays(pa.array([0, 1, 0], pa.int8()), pa.array(["email", "chat"])),
+        pa.DictionaryArray.from_arrays(pa.array([1, 0], pa.int8()), pa.array(["web", "email"])),
+    ]
+    table = pa.table({"touchpoint": pa.chunked_array(chunks), "customer_id": [1, 2, 3, 4, 5]})
+    schema = table.schema
     path = tmp_path / "events.parquet"
-    frame.to_parquet(path)
-    with_options = read_events(path)
-    monkeypatch.setattr(_files, "_ARROW_OPTIONS", False)
-    plain = read_events(path)
-    pd.testing.assert_frame_equal(plain.frame, with_options.frame)
-    assert plain.n_customers == with_options.n_customers
+    with pq.ParquetWriter(path, schema) as writer:
+        for start, stop in ((0, 3), (3, 5)):
+            writer.write_table(table.slice(start, stop - start))
+    read = pq.read_table(path, use_pandas_metadata=True)
+    got = _table_frame(read)
+    pd.testing.assert_frame_equal(got, _as_pandas(read), check_exact=True)
+    assert got["touchpoint"].tolist() == ["email", "chat", "email", "email", "web"]
 
 
 def test_pandas_2_reads_file_text_as_pandas_3_holds_it(tmp_path, monkeypatch):
@@ -1337,7 +1445,6 @@ def test_pandas_2_reads_file_text_as_pandas_3_holds_it(tmp_path, monkeypatch):
     usual = read_events(csv).frame
     text = _files._TEXT_DTYPE or pd.StringDtype("pyarrow", na_value=np.nan)
     monkeypatch.setattr(_files, "_TEXT_DTYPE", text)
-    monkeypatch.setattr(_files, "_ARROW_OPTIONS", False)
     for path in (csv, parquet):
         log = read_events(path)
         assert log.frame["region"].dtype == text
