@@ -1377,7 +1377,7 @@ def _parquet_frames(draw):
         frame.index = pd.Index([f"r{i}" for i in range(n)], name="row")
     if draw(st.booleans()):
         frame.attrs = {"cjml_timezone": "Europe/Paris"}
-    return frame, draw(st.integers(1, 5)), draw(st.booleans())
+    return frame, draw(st.integers(1, 5)), draw(st.booleans()), draw(st.booleans())
 
 
 @given(_parquet_frames())
@@ -1385,13 +1385,17 @@ def _parquet_frames(draw):
 def test_a_parquet_table_becomes_the_frame_pandas_reads(tmp_path_factory, case):
     """The reader's conversion (numeric, time and category columns by numpy, the rest by
     Arrow) gives the DataFrame of pd.read_parquet, to the last dtype, label and attr:
-    any mix of columns, nulls, row groups (chunks), index, with or without pandas metadata."""
+    any mix of columns, nulls, row groups (chunks), index, with or without pandas metadata,
+    on one thread or two."""
+    from unittest import mock
+
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from cjml.io import _files
     from cjml.io._files import _PANDAS_VERSION, _as_pandas, _table_frame
 
-    frame, row_group_size, bare = case
+    frame, row_group_size, bare, parallel = case
     path = tmp_path_factory.mktemp("pq") / "events.parquet"
     if bare:  # as Spark or DuckDB write it: no pandas metadata
         table = pa.Table.from_pandas(frame).replace_schema_metadata(None)
@@ -1402,7 +1406,9 @@ def test_a_parquet_table_becomes_the_frame_pandas_reads(tmp_path_factory, case):
     expected = _as_pandas(read)
     if not bare and frame.attrs:
         expected.attrs = frame.attrs
-    got = _table_frame(read)
+    # parallel: the columns converted on two threads, as for a large log
+    with mock.patch.object(_files, "_PARALLEL_COLUMNS_FROM_ROWS", 1 if parallel else 10**9):
+        got = _table_frame(read)
     pd.testing.assert_frame_equal(got, expected, check_exact=True)
     assert got.attrs == expected.attrs
     if _PANDAS_VERSION >= (3, 1):

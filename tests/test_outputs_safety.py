@@ -408,6 +408,38 @@ def test_the_writer_is_atomic_and_names_the_file_when_the_disk_is_full(tmp_path,
     assert [p.name for p in tmp_path.iterdir()] == ["actions.csv"]  # no temporary file left
 
 
+def test_the_writer_gets_a_new_file_in_a_private_folder_and_nothing_is_left(tmp_path):
+    """write_atomic hands the writer a path where no file exists yet (overwriting an empty
+    temporary file makes ext4 flush the whole file on close), in a folder only the user
+    can enter, beside the output; after success or an interruption only the output's old
+    or new file is left."""
+    from cjml.io._write import write_atomic
+
+    seen = {}
+
+    def write(tmp):
+        seen["exists"] = os.path.exists(tmp)
+        folder = Path(tmp).parent
+        seen["folder"], seen["mode"] = folder, stat.S_IMODE(folder.stat().st_mode)
+        Path(tmp).write_text("new", encoding="utf-8")
+
+    out = write_atomic(tmp_path / "actions.csv", write)
+    assert out.read_text(encoding="utf-8") == "new"
+    assert not seen["exists"] and seen["mode"] == 0o700
+    assert seen["folder"].parent == tmp_path and Path(seen["folder"]).name.endswith(".tmp")
+    assert [p.name for p in tmp_path.iterdir()] == ["actions.csv"]
+
+    def interrupted(tmp):
+        Path(tmp).write_text("half", encoding="utf-8")
+        Path(f"{tmp}.narrow").write_text("aside", encoding="utf-8")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(tmp_path / "actions.csv", interrupted, force=True)
+    assert out.read_text(encoding="utf-8") == "new"
+    assert [p.name for p in tmp_path.iterdir()] == ["actions.csv"]
+
+
 @pytest.mark.parametrize("mask", [0o077, 0o022])
 def test_written_tables_follow_the_umask(tmp_path, mask):
     old = os.umask(mask)

