@@ -88,7 +88,7 @@ from cjml.io._timestamps import (
     naive_times,
     to_utc_timestamp,
 )
-from cjml.io._values import _checked_codes, _code_dtype, _customer_codes
+from cjml.io._values import _channel_codes, _checked_codes, _code_dtype, _customer_codes
 from cjml.journey import JourneyMap
 
 __all__ = [
@@ -991,7 +991,7 @@ class EventLog:
                 _case_twins(customer_ids), ctx.label("customer_id"), resolved["customer_id"]
             )
             _warn_placeholder_ids(customer_ids, ctx.label("customer_id"))
-        # The touchpoint, stage, channel and score checks do not depend on the times: for a
+        # The touchpoint, stage and score checks do not depend on the times: for a
         # large log they run on a second thread while the times are parsed and checked
         # (numpy and pandas release the GIL in both). They neither warn nor change
         # shared state, and the times' errors still come first, as on one thread.
@@ -1010,10 +1010,11 @@ class EventLog:
                 days = _day_counts(ts_ns)
                 for message in _odd_dates_warnings(ctx.label("timestamp"), days, ts_ns.max()):
                     warnings.warn(message, UserWarning, stacklevel=_user_stacklevel())
+            # the channels refuse nothing: coded here, they shorten the wait for the checks
+            channel_codes, channel_cats = _channel_codes(ctx)
             codes = codes_job.result()
         tp_codes, tp_categories, n_known = codes.tp_codes, codes.tp_categories, codes.n_known
         unknown, given, numeric = codes.unknown, codes.given, codes.numeric
-        channel_codes, channel_cats = codes.channel_codes, codes.channel_cats
         stages = jmap.stages
 
         # Sort by customer, time, then the other canonical columns so that the row order

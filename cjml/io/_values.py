@@ -373,20 +373,18 @@ def _rescale_fix(values: np.ndarray, canon: str, column, lo: float, hi: float) -
 
 @dataclass(frozen=True)
 class _Codes:
-    """The touchpoint, stage, channel and score columns checked and as arrays (input order)."""
+    """The touchpoint, stage and score columns checked and as arrays (input order)."""
 
     tp_codes: np.ndarray  # into tp_categories: the map's touchpoints, then unknown ones
     tp_categories: list
     n_known: int
     unknown: list  # touchpoints the map lacks (allowed with a stage given on their rows)
     given: np.ndarray | None  # stage code given on each row, -1 where empty; None: no column
-    channel_codes: np.ndarray | None
-    channel_cats: pd.Index | None
     numeric: dict  # canonical score/amount column -> float values
 
 
 def _checked_codes(ctx: _Context, jmap: JourneyMap) -> _Codes:
-    """Check the touchpoint, stage, channel and numeric columns against the contract.
+    """Check the touchpoint, stage and numeric columns against the contract.
 
     Raises the contract's SchemaError (column, rows, fix) for a missing
     touchpoint, a stage the journey map lacks, a touchpoint the map lacks on a
@@ -511,14 +509,15 @@ def _checked_codes(ctx: _Context, jmap: JourneyMap) -> _Codes:
                 f"a touchpoint not in journey map {jmap.name!r}, so no stage",
             )
 
-    channel_codes = channel_cats = None
-    if "channel" in resolved:
-        ch = _text_codes(ctx.raw("channel"))
-        channel_cats = pd.Index(ch.text[np.unique(ch.table[ch.table >= 0])]).unique().sort_values()
-        channel_codes = ch.rows(
-            channel_cats.get_indexer(ch.text).astype(np.int64), len(channel_cats)
-        )
     numeric = {c: _numeric_values(ctx, c) for c in _NUMERIC_COLUMNS if c in resolved}
-    return _Codes(
-        tp_codes, tp_categories, n_known, unknown, given, channel_codes, channel_cats, numeric
-    )
+    return _Codes(tp_codes, tp_categories, n_known, unknown, given, numeric)
+
+
+def _channel_codes(ctx: _Context) -> tuple[np.ndarray | None, pd.Index | None]:
+    """The channel of each row as a code into the channels' names, sorted (-1: none given),
+    and those names; ``(None, None)`` without a channel column. No value is refused."""
+    if "channel" not in ctx.resolved:
+        return None, None
+    ch = _text_codes(ctx.raw("channel"))
+    names = pd.Index(ch.text[np.unique(ch.table[ch.table >= 0])]).unique().sort_values()
+    return ch.rows(names.get_indexer(ch.text).astype(np.int64), len(names)), names
