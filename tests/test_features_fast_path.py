@@ -362,6 +362,48 @@ def test_small_pieces_are_gathered_into_row_groups(tmp_path, monkeypatch):
     pd.testing.assert_frame_equal(pd.read_parquet(out), pd.concat(pieces, ignore_index=True))
 
 
+def test_pieces_converted_by_either_thread_make_the_same_file(tmp_path, monkeypatch):
+    """When the writer falls behind, the computing thread converts the next pieces to Arrow
+    itself; the file is the one the writer alone makes, and a piece that differs is still
+    refused, whichever thread converted it."""
+    import threading
+    import time
+
+    writer_class = pq.ParquetWriter
+    converted_on = []
+    convert = _write._PieceConverter.__call__
+
+    class SlowWriter(writer_class):
+        def write_table(self, table, *args, **kwargs):
+            time.sleep(0.02)  # the writer is the slower thread
+            return super().write_table(table, *args, **kwargs)
+
+    def recording(self, frame):
+        converted_on.append(threading.current_thread() is threading.main_thread())
+        return convert(self, frame)
+
+    monkeypatch.setattr(_write, "_ROW_GROUP_ROWS", 1)  # a row group (a slow write) per piece
+    monkeypatch.setattr(pq, "ParquetWriter", SlowWriter)
+    monkeypatch.setattr(_write._PieceConverter, "__call__", recording)
+    rng = np.random.default_rng(1)
+    pieces = [
+        pd.DataFrame({"customer_id": [2 * k, 2 * k + 1], "x": rng.random(2), "y": [np.nan, k]})
+        for k in range(12)
+    ]
+    out = write_table(iter(pieces), tmp_path / "pieces.parquet")
+    assert any(converted_on) and not converted_on[0]  # the first piece: on the writer
+    monkeypatch.setattr(pq, "ParquetWriter", writer_class)
+    whole = write_table(pd.concat(pieces, ignore_index=True), tmp_path / "whole.parquet")
+    assert pq.read_table(out).equals(pq.read_table(whole))
+    pd.testing.assert_frame_equal(pd.read_parquet(out), pd.read_parquet(whole), check_exact=True)
+
+    monkeypatch.setattr(pq, "ParquetWriter", SlowWriter)
+    odd = [*pieces[:8], pieces[8].assign(x=[1, 2])]  # int x, converted by the computing thread
+    with pytest.raises(ValueError, match="differ"):
+        write_table(iter(odd), tmp_path / "odd.parquet")
+    assert not (tmp_path / "odd.parquet").exists()
+
+
 def test_only_repetitive_columns_are_dictionary_encoded(tmp_path):
     rng = np.random.default_rng(0)
     piece = pd.DataFrame(

@@ -557,8 +557,8 @@ def _write_parquet_pieces(frames: Iterable[pd.DataFrame], tmp: str | Path) -> No
         finally:
             aside.unlink(missing_ok=True)
 
-    def write(frame: pd.DataFrame) -> None:  # on the writer thread, one piece at a time
-        table = to_arrow(frame)
+    def write(piece: Any) -> None:  # on the writer thread, one piece at a time
+        table = piece if isinstance(piece, pa.Table) else to_arrow(piece)
         if "writer" not in state:
             open_writer(table.schema, _required_where_complete(table), frame)
         elif not table.schema.equals(state["schema"], check_metadata=True):
@@ -594,7 +594,13 @@ def _write_parquet_pieces(frames: Iterable[pd.DataFrame], tmp: str | Path) -> No
                     continue
                 while len(waiting) >= _PIECES_WAITING:
                     waiting.popleft().result()
-                waiting.append(pool.submit(write, frame))
+                # Two pieces not yet written: the writer is the slower thread, so this one
+                # takes over converting the piece to Arrow (a tenth of the writer's work);
+                # otherwise the writer converts it and this thread computes on. Once the
+                # first piece has set the schema, the converter only reads its state.
+                behind = sum(not future.done() for future in waiting) >= 2
+                piece = to_arrow(frame) if behind and to_arrow.schema is not None else frame
+                waiting.append(pool.submit(write, piece))
             if not waiting and "writer" not in state and empty is not None:
                 waiting.append(pool.submit(write, empty))  # nothing but empty pieces
             waiting.append(pool.submit(flush))
