@@ -557,10 +557,13 @@ def _write_parquet_pieces(frames: Iterable[pd.DataFrame], tmp: str | Path) -> No
         finally:
             aside.unlink(missing_ok=True)
 
-    def write(piece: Any) -> None:  # on the writer thread, one piece at a time
+    def write(piece: pd.DataFrame | pa.Table) -> None:  # on the writer thread, in turn
+        # a DataFrame, or a piece the computing thread has converted already; never the
+        # first, whose columns choose the dictionary encodings
         table = piece if isinstance(piece, pa.Table) else to_arrow(piece)
         if "writer" not in state:
-            open_writer(table.schema, _required_where_complete(table), frame)
+            assert isinstance(piece, pd.DataFrame)
+            open_writer(table.schema, _required_where_complete(table), piece)
         elif not table.schema.equals(state["schema"], check_metadata=True):
             raise ValueError(
                 "The pieces of a table differ in columns, dtypes or metadata: "
