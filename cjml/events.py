@@ -326,7 +326,11 @@ def _gather(columns: Mapping[Hashable, Any], perm: np.ndarray) -> dict[Hashable,
     mostly missing is instead filled with NaN and its few values moved to their
     new rows, through the inverse of ``perm`` (computed once, for all such columns).
     """
-    parallel = len(perm) >= _PARALLEL_ROWS and threading.current_thread() is threading.main_thread()
+    parallel = (
+        len(perm) >= _PARALLEL_ROWS
+        and len(columns) >= 2
+        and threading.current_thread() is threading.main_thread()
+    )
     sparse = {
         k
         for k, v in columns.items()
@@ -356,7 +360,7 @@ def _gather(columns: Mapping[Hashable, Any], perm: np.ndarray) -> dict[Hashable,
             return np.take(values, perm, mode="clip")
         return values.take(perm)
 
-    if not parallel or len(columns) < 2:
+    if not parallel:
         return {k: take(k) for k in columns}
     with ThreadPoolExecutor(2) as pool:
         # the inverse first, the dense columns next: the sparse ones, which need the

@@ -1266,6 +1266,34 @@ def test_a_large_log_s_gathers_on_two_threads_give_the_same_log(drop_duplicates,
     pd.testing.assert_frame_equal(one, two, check_exact=True)
 
 
+@pytest.mark.parametrize("columns", [["amount"], ["amount", "satisfaction"], ["channel"]])
+def test_a_large_log_with_one_optional_column_mostly_missing_reads_as_a_small_one(columns):
+    """The gathers of a large log (here every log: the threshold set to 1) with a single
+    optional column, mostly missing, as amounts are: read_events raised a NameError there
+    (the sparse column's gather needed the other thread's inverse, never started)."""
+    from unittest import mock
+
+    rng = np.random.default_rng(3)
+    n = 400
+    frame = pd.DataFrame(
+        {
+            "customer_id": rng.integers(0, 40, n),
+            "timestamp": pd.Timestamp("2024-01-01", tz="UTC")
+            + pd.to_timedelta(rng.integers(0, 10**6, n), unit="s"),
+            "touchpoint": rng.choice(["email", "purchase", "website_visit"], n),
+            "amount": np.where(rng.random(n) < 0.1, 25.0, np.nan),
+            "satisfaction": np.where(rng.random(n) < 0.2, 4.0, np.nan),
+            "channel": rng.choice(["web", "email"], n),
+        }
+    )
+    frame = frame[["customer_id", "timestamp", "touchpoint", *columns]]
+    small = read_events(frame).frame
+    with mock.patch.object(events, "_PARALLEL_ROWS", 1):
+        large = read_events(frame).frame
+    pd.testing.assert_frame_equal(large, small, check_exact=True)
+    assert set(columns) <= set(large.columns)
+
+
 @pytest.mark.parametrize("parallel_rows", [500_000, 1])  # 1: the checks on a second thread
 def test_the_times_error_comes_first_when_the_checks_run_beside_them(parallel_rows):
     # A large log checks its touchpoints on a second thread while its times are parsed:
