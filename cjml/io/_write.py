@@ -597,11 +597,11 @@ def _write_parquet_pieces(frames: Iterable[pd.DataFrame], tmp: str | Path) -> No
                     continue
                 while len(waiting) >= _PIECES_WAITING:
                     waiting.popleft().result()
-                # Two pieces not yet written: the writer is the slower thread, so this one
-                # takes over converting the piece to Arrow (a tenth of the writer's work);
-                # otherwise the writer converts it and this thread computes on. Once the
-                # first piece has set the schema, the converter only reads its state.
-                behind = sum(not future.done() for future in waiting) >= 2
+                # The writer still busy with an earlier piece: it is the slower thread, so
+                # this one takes over converting the piece to Arrow (a tenth of the writer's
+                # work); otherwise the writer converts it and this thread computes on. Once
+                # the first piece has set the schema, the converter only reads its state.
+                behind = any(not future.done() for future in waiting)
                 piece = to_arrow(frame) if behind and to_arrow.schema is not None else frame
                 waiting.append(pool.submit(write, piece))
             if not waiting and "writer" not in state and empty is not None:
