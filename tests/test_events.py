@@ -1443,6 +1443,21 @@ def test_a_parquet_table_becomes_the_frame_pandas_reads(tmp_path_factory, case):
         pd.testing.assert_frame_equal(got, pd.read_parquet(path), check_exact=True)
 
 
+def test_a_table_whose_columns_repeat_a_name_converts_as_arrow_converts_it():
+    """Arrow allows two columns of one name (pandas cannot write them): the text ones go
+    through Arrow's conversion and are put back by position, beside numpy's."""
+    import pyarrow as pa
+
+    from cjml.io._files import _as_pandas, _table_frame
+
+    table = pa.table(
+        [pa.array(["a", "b"]), pa.array([1.5, None]), pa.array(["c", "d"])], names=["x", "y", "x"]
+    )
+    got = _table_frame(table)
+    pd.testing.assert_frame_equal(got, _as_pandas(table), check_exact=True)
+    assert got.iloc[:, 2].tolist() == ["c", "d"]
+
+
 def test_categories_that_differ_between_row_groups_are_read_as_pandas_reads_them(tmp_path):
     """A dictionary column whose row groups hold different dictionaries (as other writers
     make) is left to Arrow, which unifies them: the same frame as pd.read_parquet."""

@@ -116,8 +116,8 @@ def _table_frame(table: pa.Table) -> pd.DataFrame:
         # Arrow converts the other columns, and makes the index (a range the pandas
         # metadata may start elsewhere than 0) even when there are none
         others = _as_pandas(table.select(rest), split_blocks=True)
-        for i, name in zip(rest, others.columns, strict=True):
-            columns[i] = others[name].array
+        for j, i in enumerate(rest):  # by position: Arrow allows repeated names
+            columns[i] = others.iloc[:, j].array
         frame = pd.DataFrame(
             {i: columns[i] for i in range(table.num_columns)}, index=others.index, copy=False
         )
