@@ -398,7 +398,7 @@ def test_pieces_converted_by_either_thread_make_the_same_file(tmp_path, monkeypa
     pd.testing.assert_frame_equal(pd.read_parquet(out), pd.read_parquet(whole), check_exact=True)
 
     monkeypatch.setattr(pq, "ParquetWriter", SlowWriter)
-    odd = [*pieces[:8], pieces[8].assign(x=[1, 2])]  # int x, converted by the computing thread
+    odd = [*pieces[:8], pieces[8].assign(x=[1, 2])]  # int x: refused whichever thread converts it
     with pytest.raises(ValueError, match="differ"):
         write_table(iter(odd), tmp_path / "odd.parquet")
     assert not (tmp_path / "odd.parquet").exists()

@@ -171,7 +171,8 @@ def _numpy_column(column: pa.ChunkedArray, dtype: Any) -> Any:
     return values if values.flags.writeable else values.copy()
 
 
-# From this many rows, the columns of a text file are conformed on several threads.
+# From this many rows, the columns of a text file are conformed, and those of a Parquet file
+# converted, on several threads.
 _PARALLEL_COLUMNS_FROM_ROWS = 200_000
 
 
