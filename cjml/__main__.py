@@ -1,5 +1,5 @@
 """``python -m cjml`` runs the command line."""
 
-from cjml.cli import run
+from cjml._launch import run
 
 run()
