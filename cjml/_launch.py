@@ -5,10 +5,18 @@ numpy chooses its SIMD kernels once, when it is imported, from the CPU's feature
 (x86-simd-sort) writes each partition with the memory form of ``vpcompress``, which Zen 4
 runs in microcode: sorting 10M 64-bit keys takes 0.63 s there against 0.11 s with numpy's
 AVX2 kernels (numpy 2.0 to 2.4; OpenJDK turns its own AVX-512 sort off on Zen 4 for the
-same reason). Every event log is sorted twice when it is read, so the command line turns
-numpy's AVX-512 kernels off on that CPU family: ``cjml features`` on 10M events took 0.9 s
-less (6.0 s against 6.9 s). Zen 4 runs AVX-512 as two 256-bit halves, so the other
-kernels lose little.
+same reason). Reading an event log sorts it twice. But numpy's AVX-512 kernels also hold
+its only vectorised ``exp`` and ``log`` for float64 (five times faster than without them),
+so turning them off is a trade, measured by command on a Zen 4 with 2 cores:
+
+- ``cjml features``, 10M events: 6.0 s instead of 6.9 s (the sorts are a seventh of it);
+- ``cjml score``, 10M events: 18.0-18.4 s against 18.1-20.6 s (no worse);
+- ``cjml generate --truth``, 100,000 customers: 96 s of CPU instead of 82 (the simulator
+  exponentiates a lot). ``train`` and ``evaluate`` were not measured: they compute the
+  features (and their ``exp2`` decays) at many cutoffs for one read of the log.
+
+So only the commands that read a log and compute at one cutoff (:data:`SORT_BOUND`) start
+numpy without them.
 
 This module imports nothing heavy: it must run before :mod:`cjml.cli` imports pandas.
 """
@@ -19,9 +27,14 @@ import os
 import platform
 import re
 import sys
+from collections.abc import Collection, Sequence
 from importlib import metadata
 
-__all__ = ["numpy_features_to_disable", "prefer_fast_numpy_sort", "run"]
+__all__ = ["SORT_BOUND", "command_in", "numpy_features_to_disable", "prefer_fast_numpy_sort", "run"]
+
+#: The commands that read an event log and compute at one cutoff: its two sorts weigh more
+#: there than numpy's vectorised ``exp`` and ``log`` (see the module's docstring).
+SORT_BOUND = frozenset({"validate", "draft-map", "features", "journey-map", "score", "recommend"})
 
 #: numpy's names for its AVX-512 kernel groups: numpy 2.4 regrouped them (x86-64-v4).
 _AVX512_NAMES_FROM_2_4 = "X86_V4 AVX512_ICL AVX512_SPR"
@@ -109,10 +122,21 @@ def prefer_fast_numpy_sort() -> str | None:
     return features
 
 
+def command_in(argv: Sequence[str], commands: Collection[str]) -> str | None:
+    """The command ``argv`` runs, when it is one of ``commands`` after nothing but
+    ``--debug``; else None (help, version, a usage error: the full parser answers)."""
+    for arg in argv:
+        if arg == "--debug":
+            continue
+        return arg if arg in commands else None
+    return None
+
+
 def run() -> None:
-    """The ``cjml`` console script and ``python -m cjml``: :func:`cjml.cli.run` after
-    :func:`prefer_fast_numpy_sort`."""
-    prefer_fast_numpy_sort()
+    """The ``cjml`` console script and ``python -m cjml``: :func:`cjml.cli.run`, after
+    :func:`prefer_fast_numpy_sort` for the commands of :data:`SORT_BOUND`."""
+    if command_in(sys.argv[1:], SORT_BOUND):
+        prefer_fast_numpy_sort()
     from cjml.cli import run as run_command_line
 
     run_command_line()

@@ -11,7 +11,8 @@ from importlib import metadata
 import pytest
 
 from cjml import _launch
-from cjml._launch import numpy_features_to_disable, prefer_fast_numpy_sort
+from cjml._launch import SORT_BOUND, command_in, numpy_features_to_disable, prefer_fast_numpy_sort
+from cjml.cli._main import COMMANDS
 
 ZEN4 = textwrap.dedent(
     """\
@@ -59,15 +60,14 @@ def test_nothing_is_set_once_numpy_is_imported(monkeypatch):
     assert "NPY_DISABLE_CPU_FEATURES" not in os.environ
 
 
-def _launch_in_child(prelude: str, env: dict[str, str]) -> list[str]:
-    """Run ``python -m cjml --version`` in a new process whose CPU is described as
-    Zen 4; print the variable and which of the kernel groups it names numpy then uses."""
+def _launch_in_child(argv: list[str], env: dict[str, str]) -> list[str]:
+    """Run ``python -m cjml ARGV`` in a new process whose CPU is described as Zen 4;
+    print the variable and which of the kernel groups it names numpy then uses."""
     code = textwrap.dedent(
         f"""\
         import atexit, os, runpy, sys
         import cjml._launch
         cjml._launch._cpu_description = lambda: {ZEN4!r}
-        {prelude}
         def report():
             from numpy._core._multiarray_umath import __cpu_features__ as features
             variable = os.environ.get("NPY_DISABLE_CPU_FEATURES", "<unset>")
@@ -75,7 +75,7 @@ def _launch_in_child(prelude: str, env: dict[str, str]) -> list[str]:
             print(variable)
             print(" ".join(name for name in names if features[name]) or "<none>")
         atexit.register(report)
-        sys.argv = ["cjml", "--version"]
+        sys.argv = ["cjml", *{argv!r}]
         runpy.run_module("cjml", run_name="__main__")
         """
     )
@@ -92,17 +92,30 @@ def _launch_in_child(prelude: str, env: dict[str, str]) -> list[str]:
     return done.stdout.splitlines()[-2:]
 
 
-def test_python_m_cjml_turns_the_avx512_kernels_off_on_zen4():
+@pytest.mark.parametrize("argv", [["features", "--help"], ["--debug", "score", "--help"]])
+def test_a_command_that_reads_a_log_turns_the_avx512_kernels_off_on_zen4(argv):
     # -W error::ImportWarning: numpy warns (and ignores the variable) for a name it does
     # not know, so this fails when a numpy release renames its kernel groups
-    variable, in_use = _launch_in_child("", {})
+    variable, in_use = _launch_in_child(argv, {})
     assert variable == numpy_features_to_disable(ZEN4, metadata.version("numpy"))
     assert in_use == "<none>"
 
 
+@pytest.mark.parametrize("argv", [["generate", "--help"], ["train", "--help"], ["--help"]])
+def test_other_commands_keep_numpys_vectorised_exp_and_log(argv):
+    variable, _ = _launch_in_child(argv, {})
+    assert variable == "<unset>"
+
+
 def test_the_users_own_choice_of_kernels_is_kept():
-    variable, _ = _launch_in_child("", {"NPY_DISABLE_CPU_FEATURES": ""})
+    variable, _ = _launch_in_child(["features", "--help"], {"NPY_DISABLE_CPU_FEATURES": ""})
     assert variable == ""
+
+
+def test_the_sort_bound_commands_are_commands():
+    assert SORT_BOUND <= set(COMMANDS)
+    assert command_in(["--debug", "features", "log.csv"], COMMANDS) == "features"
+    assert command_in(["log.csv", "features"], COMMANDS) is None
 
 
 def test_the_console_script_points_to_the_entry_point():

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from importlib import import_module
 
 import cjml
+from cjml._launch import command_in
 from cjml.cli import _help as h
 from cjml.cli._shared import cli_words
 from cjml.exceptions import CjmlError
@@ -125,13 +126,8 @@ class _Version(argparse._VersionAction):
 
 
 def _command_in(argv: Sequence[str]) -> str | None:
-    """The command ``argv`` runs, when it is one of :data:`COMMANDS` after nothing but
-    ``--debug``; else None (help, version, a usage error: the full parser answers)."""
-    for arg in argv:
-        if arg == "--debug":
-            continue
-        return arg if arg in COMMANDS else None
-    return None
+    """The command of :data:`COMMANDS` ``argv`` runs, or None (see :func:`command_in`)."""
+    return command_in(argv, COMMANDS)
 
 
 def _warn_line(message: warnings.WarningMessage) -> None:
