@@ -299,7 +299,16 @@ def test_pieces_convert_to_the_same_parquet_as_the_whole_table(values, cuts, tex
 
     n = len(values)
     ids = [f"c{k}" for k in range(n)] if text_ids else list(range(n))
-    whole = pd.DataFrame({"customer_id": ids, "x": values, "y": np.full(n, np.nan)})
+    # float columns apart and side by side: each run of them is converted as one array
+    whole = pd.DataFrame(
+        {
+            "customer_id": ids,
+            "x": values,
+            "k": np.arange(n),
+            "y": np.full(n, np.nan),
+            "z": values[::-1],
+        }
+    )
     whole.attrs = {"cutoff": "2024-01-01"}
     bounds = sorted({0, n, *(c for c in cuts if c < n)})
     pieces = [
@@ -313,10 +322,13 @@ def test_pieces_convert_to_the_same_parquet_as_the_whole_table(values, cuts, tex
     assert b.schema.equals(a.schema, check_metadata=True)
     assert b.column("x").null_count == int(np.isnan(values).sum())
     assert b.column("y").null_count == n
-    got = b.column("x").to_numpy(zero_copy_only=False)
-    assert np.array_equal(
-        got.view(np.int64)[~np.isnan(got)], np.asarray(values)[~np.isnan(values)].view(np.int64)
-    )
+    assert b.column("k").to_pylist() == list(range(n))
+    for name, expected in (("x", np.asarray(values)), ("z", np.asarray(values[::-1]))):
+        got = b.column(name).to_numpy(zero_copy_only=False)
+        assert np.array_equal(np.isnan(got), np.isnan(expected))
+        assert np.array_equal(
+            got.view(np.int64)[~np.isnan(got)], expected[~np.isnan(expected)].view(np.int64)
+        )
 
 
 def test_complete_columns_are_required_fields_and_a_later_null_widens_the_file(

@@ -436,14 +436,18 @@ class _PieceConverter:
         assert self.dtypes is not None
         if not (frame.dtypes.equals(self.dtypes) and frame.attrs == self.attrs):
             return _arrow_table(frame)
-        arrays = []
+        arrays: list[Any] = []
         try:
-            for i, (field, dtype) in enumerate(zip(self.schema, frame.dtypes, strict=True)):
-                column = frame.iloc[:, i]
-                if dtype == np.float64:
-                    arrays.append(_float_array(column.to_numpy()))
-                else:
-                    arrays.append(pa.array(column, type=field.type, from_pandas=True))
+            for start, stop, is_float in _dtype_runs(frame.dtypes):
+                if is_float:
+                    # a run of float columns as one 2-D array (a view of pandas' block when
+                    # the run is one block, as the featurizer's columns are): NaN found in
+                    # one pass, no pandas Series made per column
+                    arrays.extend(_float_arrays(frame.iloc[:, start:stop].to_numpy()))
+                    continue
+                for i in range(start, stop):
+                    field = self.schema.field(i)
+                    arrays.append(pa.array(frame.iloc[:, i], type=field.type, from_pandas=True))
         except (pa.ArrowException, TypeError, ValueError):
             # e.g. an object column holding text in the first piece and numbers here: the
             # general path converts it as it is, and the writer refuses the other schema
@@ -451,16 +455,50 @@ class _PieceConverter:
         return pa.Table.from_arrays(arrays, schema=self.schema)
 
 
-def _float_array(values: np.ndarray):
-    """A float64 Arrow array of ``values`` (not copied), NaN as null, as pandas converts it."""
+def _dtype_runs(dtypes: pd.Series) -> list[tuple[int, int, bool]]:
+    """``(start, stop, is_float64)`` for each run of neighbouring columns alike in that."""
+    is_float = [dtype == np.float64 for dtype in dtypes]
+    runs: list[tuple[int, int, bool]] = []
+    for i, flag in enumerate(is_float):
+        if runs and runs[-1][2] == flag:
+            runs[-1] = (runs[-1][0], i + 1, flag)
+        else:
+            runs.append((i, i + 1, flag))
+    return runs
+
+
+def _float_arrays(block: np.ndarray) -> list[Any]:
+    """Each column of a 2-D float64 array as :func:`_float_array` makes it."""
+    block = np.asfortranarray(block)  # each column contiguous (a view when it already is)
+    missing = np.isnan(block)
+    n_missing = np.count_nonzero(missing, axis=0)
+    with_missing = np.flatnonzero(n_missing)
+    # the validity bitmaps of the columns with a NaN, one row each
+    valid = np.packbits(~missing.T[with_missing], axis=1, bitorder="little")
+    bitmap = dict(zip(with_missing.tolist(), valid, strict=True))
+    return [
+        _float_array(block[:, j], valid=bitmap.get(j), n_missing=int(n_missing[j]))
+        for j in range(block.shape[1])
+    ]
+
+
+def _float_array(
+    values: np.ndarray, *, valid: np.ndarray | None = None, n_missing: int | None = None
+):
+    """A float64 Arrow array of ``values`` (not copied), NaN as null, as pandas converts it.
+
+    ``valid`` (the packed bitmap of the values that are not NaN) and ``n_missing``, when
+    given, are what this would compute from ``values``.
+    """
     import pyarrow as pa
 
     values = np.ascontiguousarray(values)
-    missing = np.isnan(values)
-    n_missing = int(np.count_nonzero(missing))
+    if n_missing is None:
+        missing = np.isnan(values)
+        n_missing = int(np.count_nonzero(missing))
+        valid = np.packbits(~missing, bitorder="little") if n_missing else None
     if not n_missing:
         return pa.Array.from_buffers(pa.float64(), len(values), [None, pa.py_buffer(values)])
-    valid = np.packbits(~missing, bitorder="little")
     return pa.Array.from_buffers(
         pa.float64(),
         len(values),
