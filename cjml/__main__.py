@@ -1,5 +1,18 @@
-"""``python -m cjml`` runs the command line."""
+"""``python -m cjml`` and the ``cjml`` console script: the command line."""
 
-from cjml._launch import run
+import sys
 
-run()
+
+def main() -> None:
+    """Run the command line, numpy's kernels chosen for the command first
+    (:func:`cjml._launch.prepare_numpy`)."""
+    from cjml._launch import prepare_numpy
+
+    prepare_numpy(sys.argv[1:])
+    from cjml.cli import run
+
+    run()
+
+
+if __name__ == "__main__":
+    main()

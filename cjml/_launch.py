@@ -1,4 +1,4 @@
-"""The ``cjml`` command's entry point: what it settles before numpy is imported.
+"""What the ``cjml`` command settles before numpy is imported.
 
 numpy chooses its SIMD kernels once, when it is imported, from the CPU's features and the
 ``NPY_DISABLE_CPU_FEATURES`` variable. On AMD's Zen 4 (family 19h) its AVX-512 sort
@@ -18,7 +18,8 @@ so turning them off is a trade, measured by command on a Zen 4 with 2 cores:
 So only the commands that read a log and compute at one cutoff (:data:`SORT_BOUND`) start
 numpy without them.
 
-This module imports nothing heavy: it must run before :mod:`cjml.cli` imports pandas.
+This module imports nothing heavy (nor :mod:`cjml.cli`): it runs before the command line
+imports pandas.
 """
 
 from __future__ import annotations
@@ -30,7 +31,13 @@ import sys
 from collections.abc import Collection, Sequence
 from importlib import metadata
 
-__all__ = ["SORT_BOUND", "command_in", "numpy_features_to_disable", "prefer_fast_numpy_sort", "run"]
+__all__ = [
+    "SORT_BOUND",
+    "command_in",
+    "numpy_features_to_disable",
+    "prefer_fast_numpy_sort",
+    "prepare_numpy",
+]
 
 #: The commands that read an event log and compute at one cutoff: its two sorts weigh more
 #: there than numpy's vectorised ``exp`` and ``log`` (see the module's docstring).
@@ -132,11 +139,17 @@ def command_in(argv: Sequence[str], commands: Collection[str]) -> str | None:
     return None
 
 
-def run() -> None:
-    """The ``cjml`` console script and ``python -m cjml``: :func:`cjml.cli.run`, after
-    :func:`prefer_fast_numpy_sort` for the commands of :data:`SORT_BOUND`."""
-    if command_in(sys.argv[1:], SORT_BOUND):
-        prefer_fast_numpy_sort()
-    from cjml.cli import run as run_command_line
+def prepare_numpy(argv: Sequence[str]) -> str | None:
+    """:func:`prefer_fast_numpy_sort` when ``argv`` runs a command of :data:`SORT_BOUND`.
 
-    run_command_line()
+    Called by the ``cjml`` entry point (``cjml/__main__.py``) before it imports the
+    command line, which imports pandas and numpy.
+
+    Returns
+    -------
+    str or None
+        The value given to ``NPY_DISABLE_CPU_FEATURES``, or None if nothing was set.
+    """
+    if command_in(argv, SORT_BOUND):
+        return prefer_fast_numpy_sort()
+    return None

@@ -120,4 +120,4 @@ def test_the_sort_bound_commands_are_commands():
 
 def test_the_console_script_points_to_the_entry_point():
     (script,) = [e for e in metadata.entry_points(group="console_scripts") if e.name == "cjml"]
-    assert script.value == "cjml._launch:run"
+    assert script.value == "cjml.__main__:main"
