@@ -118,6 +118,10 @@ def test_the_sort_bound_commands_are_commands():
     assert command_in(["log.csv", "features"], COMMANDS) is None
 
 
+def test_numpys_version_is_read_without_importing_it():
+    assert _launch._numpy_version() == metadata.version("numpy")
+
+
 def test_the_console_script_points_to_the_entry_point():
     (script,) = [e for e in metadata.entry_points(group="console_scripts") if e.name == "cjml"]
     assert script.value == "cjml.__main__:main"
