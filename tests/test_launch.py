@@ -8,7 +8,10 @@ import sys
 import textwrap
 from importlib import metadata
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cjml import _launch
 from cjml._launch import SORT_BOUND, command_in, numpy_features_to_disable, prefer_fast_numpy_sort
@@ -125,3 +128,33 @@ def test_numpys_version_is_read_without_importing_it():
 def test_the_console_script_points_to_the_entry_point():
     (script,) = [e for e in metadata.entry_points(group="console_scripts") if e.name == "cjml"]
     assert script.value == "cjml.__main__:main"
+
+
+@pytest.mark.parametrize(("cpu", "may_be_slow"), [(ZEN4, True), (ZEN5, False), (INTEL, False)])
+def test_the_sort_is_slow_only_with_avx512_kernels_on_amd_family_19h(monkeypatch, cpu, may_be_slow):
+    from numpy._core._multiarray_umath import __cpu_features__ as features
+
+    monkeypatch.setattr(_launch, "_cpu_description", lambda: cpu)
+    _launch.numpy_sort_is_slow.cache_clear()
+    try:
+        avx512 = bool(features.get("X86_V4") or features.get("AVX512_SKX"))
+        assert _launch.numpy_sort_is_slow() == (may_be_slow and avx512)
+    finally:
+        _launch.numpy_sort_is_slow.cache_clear()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 2**40), min_size=0, max_size=300, unique=True))
+def test_the_two_thread_sort_gives_numpys_sort(values):
+    from unittest import mock
+
+    from cjml import events
+
+    key = np.array(values, dtype=np.int64)
+    with (
+        mock.patch.object(events, "numpy_sort_is_slow", lambda: True),
+        mock.patch.object(events, "_PARALLEL_ROWS", 1),
+    ):
+        got = key.copy()
+        events._sort_in_place(got)
+    assert np.array_equal(got, np.sort(key))
