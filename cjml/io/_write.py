@@ -468,7 +468,8 @@ def _dtype_runs(dtypes: pd.Series) -> list[tuple[int, int, bool]]:
 
 
 def _float_arrays(block: np.ndarray) -> list[Any]:
-    """Each column of a 2-D float64 array as :func:`_float_array` makes it."""
+    """Each column of a 2-D float64 array as a float64 Arrow array, not copied, NaN as null
+    (see :func:`_float_array`)."""
     block = np.asfortranarray(block)  # each column contiguous (a view when it already is)
     missing = np.isnan(block)
     n_missing = np.count_nonzero(missing, axis=0)
@@ -477,26 +478,16 @@ def _float_arrays(block: np.ndarray) -> list[Any]:
     valid = np.packbits(~missing.T[with_missing], axis=1, bitorder="little")
     bitmap = dict(zip(with_missing.tolist(), valid, strict=True))
     return [
-        _float_array(block[:, j], valid=bitmap.get(j), n_missing=int(n_missing[j]))
-        for j in range(block.shape[1])
+        _float_array(block[:, j], bitmap.get(j), int(n_missing[j])) for j in range(block.shape[1])
     ]
 
 
-def _float_array(
-    values: np.ndarray, *, valid: np.ndarray | None = None, n_missing: int | None = None
-):
-    """A float64 Arrow array of ``values`` (not copied), NaN as null, as pandas converts it.
-
-    ``valid`` (the packed bitmap of the values that are not NaN) and ``n_missing``, when
-    given, are what this would compute from ``values``.
-    """
+def _float_array(values: np.ndarray, valid: np.ndarray | None, n_missing: int):
+    """A float64 Arrow array of ``values`` (contiguous; not copied), NaN as null, as pandas
+    converts it: ``valid`` is the packed bitmap of the values that are not NaN (None when
+    ``n_missing``, their count, is 0). The NaN stay under the null bits."""
     import pyarrow as pa
 
-    values = np.ascontiguousarray(values)
-    if n_missing is None:
-        missing = np.isnan(values)
-        n_missing = int(np.count_nonzero(missing))
-        valid = np.packbits(~missing, bitorder="little") if n_missing else None
     if not n_missing:
         return pa.Array.from_buffers(pa.float64(), len(values), [None, pa.py_buffer(values)])
     return pa.Array.from_buffers(
