@@ -5,8 +5,8 @@ import sys
 
 def main() -> None:
     """Run the command line, numpy's kernels chosen for the command first
-    (:func:`cjml._launch.prepare_numpy`)."""
-    from cjml._launch import prepare_numpy
+    (:func:`cjml._numpy_kernels.prepare_numpy`)."""
+    from cjml._numpy_kernels import prepare_numpy
 
     prepare_numpy(sys.argv[1:])
     from cjml.cli import run

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cjml._launch import numpy_sort_is_slow
+from cjml._numpy_kernels import numpy_sort_is_slow
 from cjml._rhythm import half_silence, return_gaps, silent_share
 from cjml.exceptions import InputFileError, SchemaError
 from cjml.io._columns import (
@@ -183,7 +183,7 @@ def _sorted_with_rows(key: np.ndarray, row_bits: int) -> np.ndarray:
 
 def _sort_in_place(key: np.ndarray) -> None:
     """Sort ``key`` (distinct values) in place: numpy's SIMD sort on one core, or, where
-    that sort is slow (:func:`cjml._launch.numpy_sort_is_slow`: its AVX-512 kernels on
+    that sort is slow (:func:`cjml._numpy_kernels.numpy_sort_is_slow`: its AVX-512 kernels on
     AMD Zen 4), each half on its own thread and then one merge (a stable sort of two
     sorted runs is a single merge pass): 0.38 s for 10M keys there instead of 0.64 s.
     The values are distinct, so either way gives the same array."""

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from importlib import import_module
 
 import cjml
-from cjml._launch import command_in
+from cjml._numpy_kernels import command_in
 from cjml.cli import _help as h
 from cjml.cli._shared import cli_words
 from cjml.exceptions import CjmlError

@@ -1,4 +1,6 @@
-"""What the ``cjml`` command settles before numpy is imported.
+"""numpy's SIMD kernels on this CPU: the ones the ``cjml`` command turns off before numpy is
+imported (:func:`prepare_numpy`, called by ``cjml/__main__.py``), and whether the sort numpy
+chose is a slow one (:func:`numpy_sort_is_slow`, asked by the event reader).
 
 numpy chooses its SIMD kernels once, when it is imported, from the CPU's features and the
 ``NPY_DISABLE_CPU_FEATURES`` variable. On AMD's Zen 4 (family 19h) its AVX-512 sort

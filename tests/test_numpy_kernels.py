@@ -1,4 +1,4 @@
-"""The command's entry point keeps numpy off its slow AVX-512 sort on AMD Zen 4."""
+"""numpy's kernels on this CPU: the command keeps numpy off its slow AVX-512 sort on AMD Zen 4."""
 
 from __future__ import annotations
 
@@ -13,8 +13,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cjml import _launch
-from cjml._launch import SORT_BOUND, command_in, numpy_features_to_disable, prefer_fast_numpy_sort
+from cjml import _numpy_kernels
+from cjml._numpy_kernels import (
+    SORT_BOUND,
+    command_in,
+    numpy_features_to_disable,
+    prefer_fast_numpy_sort,
+)
 from cjml.cli._main import COMMANDS
 
 ZEN4 = textwrap.dedent(
@@ -55,7 +60,7 @@ def test_the_kernels_turned_off_depend_on_the_cpu_and_numpy(cpu, numpy_version, 
 
 def test_nothing_is_set_once_numpy_is_imported(monkeypatch):
     # in this process numpy is imported already: its kernels are chosen, so leave them
-    monkeypatch.setattr(_launch, "_cpu_description", lambda: ZEN4)
+    monkeypatch.setattr(_numpy_kernels, "_cpu_description", lambda: ZEN4)
     monkeypatch.delenv("NPY_DISABLE_CPU_FEATURES", raising=False)
     monkeypatch.delenv("NPY_ENABLE_CPU_FEATURES", raising=False)
     assert "numpy" in sys.modules
@@ -69,8 +74,8 @@ def _launch_in_child(argv: list[str], env: dict[str, str]) -> list[str]:
     code = textwrap.dedent(
         f"""\
         import atexit, os, runpy, sys
-        import cjml._launch
-        cjml._launch._cpu_description = lambda: {ZEN4!r}
+        import cjml._numpy_kernels
+        cjml._numpy_kernels._cpu_description = lambda: {ZEN4!r}
         def report():
             from numpy._core._multiarray_umath import __cpu_features__ as features
             variable = os.environ.get("NPY_DISABLE_CPU_FEATURES", "<unset>")
@@ -122,7 +127,7 @@ def test_the_sort_bound_commands_are_commands():
 
 
 def test_numpys_version_is_read_without_importing_it():
-    assert _launch._numpy_version() == metadata.version("numpy")
+    assert _numpy_kernels._numpy_version() == metadata.version("numpy")
 
 
 def test_the_console_script_points_to_the_entry_point():
@@ -134,13 +139,13 @@ def test_the_console_script_points_to_the_entry_point():
 def test_the_sort_is_slow_only_with_avx512_kernels_on_amd_family_19h(monkeypatch, cpu, may_be_slow):
     from numpy._core._multiarray_umath import __cpu_features__ as features
 
-    monkeypatch.setattr(_launch, "_cpu_description", lambda: cpu)
-    _launch.numpy_sort_is_slow.cache_clear()
+    monkeypatch.setattr(_numpy_kernels, "_cpu_description", lambda: cpu)
+    _numpy_kernels.numpy_sort_is_slow.cache_clear()
     try:
         avx512 = bool(features.get("X86_V4") or features.get("AVX512_SKX"))
-        assert _launch.numpy_sort_is_slow() == (may_be_slow and avx512)
+        assert _numpy_kernels.numpy_sort_is_slow() == (may_be_slow and avx512)
     finally:
-        _launch.numpy_sort_is_slow.cache_clear()
+        _numpy_kernels.numpy_sort_is_slow.cache_clear()
 
 
 @settings(max_examples=40, deadline=None)
